@@ -1,0 +1,268 @@
+package verifier
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"math"
+	"slices"
+	"strings"
+	"time"
+)
+
+// DefaultScopeClaims are the claims scopes are read from when
+// Config.ScopeClaims is empty: Okta and Entra ID use "scp" (an array, or a
+// space-separated string), RFC 9068, Keycloak, Cognito and Auth0 use "scope"
+// (a space-separated string).
+var DefaultScopeClaims = []string{"scp", "scope"}
+
+// clientIDClaims are the claims a client id is read from, in order: Okta's
+// "cid", RFC 9068's "client_id", and OIDC's "azp".
+var clientIDClaims = []string{"cid", "client_id", "azp"}
+
+// Claims is the verified content of a token. It is immutable: every method
+// returns a copy or a value, so a Claims may be shared between goroutines and
+// cached by the verifier without any caller being able to change what
+// another sees.
+type Claims struct {
+	issuer    string
+	subject   string
+	clientID  string
+	tokenID   string
+	audience  []string
+	scopes    []string // sorted, unique
+	issuedAt  time.Time
+	expiry    time.Time
+	notBefore time.Time
+	raw       map[string]json.RawMessage
+}
+
+// NewClaims builds Claims from a claims object, reading scopes from
+// scopeClaims (DefaultScopeClaims when none are given). It performs no
+// verification at all; it is for tests (see grpcauth.ContextWithClaims) and
+// for token verifiers that obtain claims by other means, such as token
+// introspection.
+func NewClaims(claims map[string]any, scopeClaims ...string) (*Claims, error) {
+	b, err := json.Marshal(claims)
+	if err != nil {
+		return nil, fmt.Errorf("verifier: encoding claims: %w", err)
+	}
+	return ParseClaims(b, scopeClaims...)
+}
+
+// ParseClaims decodes a JSON claims object (a JWT payload) into Claims,
+// reading scopes from scopeClaims (DefaultScopeClaims when none are given).
+// It checks types only: a registered claim of the wrong type (a non-numeric
+// exp, say) is an ErrMalformed error. It does not check signatures, times or
+// values.
+func ParseClaims(payload []byte, scopeClaims ...string) (*Claims, error) {
+	var raw map[string]json.RawMessage
+	dec := json.NewDecoder(bytes.NewReader(payload))
+	dec.UseNumber()
+	if err := dec.Decode(&raw); err != nil {
+		return nil, fmt.Errorf("%w: claims are not a JSON object", ErrMalformed)
+	}
+	if raw == nil {
+		return nil, fmt.Errorf("%w: claims are not a JSON object", ErrMalformed)
+	}
+	if dec.More() {
+		return nil, fmt.Errorf("%w: trailing data after claims", ErrMalformed)
+	}
+	c := &Claims{raw: raw}
+	var err error
+	if c.issuer, err = stringClaim(raw, "iss"); err != nil {
+		return nil, err
+	}
+	if c.subject, err = stringClaim(raw, "sub"); err != nil {
+		return nil, err
+	}
+	if c.tokenID, err = stringClaim(raw, "jti"); err != nil {
+		return nil, err
+	}
+	for _, name := range clientIDClaims {
+		if c.clientID, err = stringClaim(raw, name); err != nil {
+			return nil, err
+		}
+		if c.clientID != "" {
+			break
+		}
+	}
+	if c.audience, err = stringsClaim(raw, "aud"); err != nil {
+		return nil, err
+	}
+	if c.issuedAt, err = timeClaim(raw, "iat"); err != nil {
+		return nil, err
+	}
+	if c.expiry, err = timeClaim(raw, "exp"); err != nil {
+		return nil, err
+	}
+	if c.notBefore, err = timeClaim(raw, "nbf"); err != nil {
+		return nil, err
+	}
+	if len(scopeClaims) == 0 {
+		scopeClaims = DefaultScopeClaims
+	}
+	for _, name := range scopeClaims {
+		s, err := stringsClaim(raw, name)
+		if err != nil {
+			return nil, err
+		}
+		c.scopes = append(c.scopes, s...)
+	}
+	slices.Sort(c.scopes)
+	c.scopes = slices.Compact(c.scopes)
+	return c, nil
+}
+
+// Issuer returns the iss claim.
+func (c *Claims) Issuer() string { return c.issuer }
+
+// Subject returns the sub claim: the user, or for client-credentials tokens
+// usually the client.
+func (c *Claims) Subject() string { return c.subject }
+
+// ClientID returns the client the token was issued to, from the first of
+// "cid" (Okta), "client_id" (RFC 9068) and "azp" (OIDC) that is present.
+func (c *Claims) ClientID() string { return c.clientID }
+
+// ID returns the jti claim.
+func (c *Claims) ID() string { return c.tokenID }
+
+// Audience returns a copy of the aud claim, a single string being a list of
+// one.
+func (c *Claims) Audience() []string { return slices.Clone(c.audience) }
+
+// Scopes returns a sorted copy of the token's scopes, gathered from every
+// configured scope claim, whether an array or a space-separated string.
+func (c *Claims) Scopes() []string { return slices.Clone(c.scopes) }
+
+// HasScope reports whether the token carries scope exactly: "admin" does not
+// match "admin:read", and matching is case-sensitive (RFC 6749, 3.3).
+func (c *Claims) HasScope(scope string) bool {
+	_, ok := slices.BinarySearch(c.scopes, scope)
+	return ok
+}
+
+// IssuedAt returns the iat claim, or the zero time when absent.
+func (c *Claims) IssuedAt() time.Time { return c.issuedAt }
+
+// Expiry returns the exp claim, or the zero time when absent.
+func (c *Claims) Expiry() time.Time { return c.expiry }
+
+// NotBefore returns the nbf claim, or the zero time when absent.
+func (c *Claims) NotBefore() time.Time { return c.notBefore }
+
+// Has reports whether the claim is present.
+func (c *Claims) Has(name string) bool {
+	_, ok := c.raw[name]
+	return ok
+}
+
+// Raw returns a copy of the claim's JSON encoding and whether it is present.
+func (c *Claims) Raw(name string) (json.RawMessage, bool) {
+	v, ok := c.raw[name]
+	if !ok {
+		return nil, false
+	}
+	return bytes.Clone(v), true
+}
+
+// Claim decodes the named claim into v, as json.Unmarshal would. It returns
+// a *ClaimError (errors.Is ErrClaims) when the claim is absent.
+func (c *Claims) Claim(name string, v any) error {
+	b, ok := c.raw[name]
+	if !ok {
+		return &ClaimError{Claim: name, Reason: "missing"}
+	}
+	if err := json.Unmarshal(b, v); err != nil {
+		return fmt.Errorf("verifier: decoding claim %q: %w", name, err)
+	}
+	return nil
+}
+
+// Names returns the names of all claims present, sorted.
+func (c *Claims) Names() []string {
+	names := make([]string, 0, len(c.raw))
+	for k := range c.raw {
+		names = append(names, k)
+	}
+	slices.Sort(names)
+	return names
+}
+
+func typeError(name, want string) error {
+	return fmt.Errorf("%w: claim %q is not %s", ErrMalformed, name, want)
+}
+
+// stringClaim returns a string claim, "" when absent or null.
+func stringClaim(raw map[string]json.RawMessage, name string) (string, error) {
+	b, ok := raw[name]
+	if !ok || isNull(b) {
+		return "", nil
+	}
+	var s string
+	if err := json.Unmarshal(b, &s); err != nil {
+		return "", typeError(name, "a string")
+	}
+	return s, nil
+}
+
+// stringsClaim returns a claim that may be an array of strings or a single
+// string; a single string is split on spaces (the OAuth scope syntax) for
+// every claim but "aud", whose string form is one audience.
+func stringsClaim(raw map[string]json.RawMessage, name string) ([]string, error) {
+	b, ok := raw[name]
+	if !ok || isNull(b) {
+		return nil, nil
+	}
+	switch firstByte(b) {
+	case '"':
+		var s string
+		if err := json.Unmarshal(b, &s); err != nil {
+			return nil, typeError(name, "a string or an array of strings")
+		}
+		if name == "aud" {
+			return []string{s}, nil
+		}
+		return strings.Fields(s), nil
+	case '[':
+		var ss []string
+		if err := json.Unmarshal(b, &ss); err != nil {
+			return nil, typeError(name, "a string or an array of strings")
+		}
+		return ss, nil
+	}
+	return nil, typeError(name, "a string or an array of strings")
+}
+
+// maxNumericDate bounds NumericDate values so that conversion to time.Time
+// cannot overflow: year 9999.
+const maxNumericDate = 253402300799
+
+// timeClaim returns a NumericDate claim (RFC 7519, 2), the zero time when
+// absent. Fractions of a second are truncated.
+func timeClaim(raw map[string]json.RawMessage, name string) (time.Time, error) {
+	b, ok := raw[name]
+	if !ok || isNull(b) {
+		return time.Time{}, nil
+	}
+	var n json.Number
+	if firstByte(b) == '"' || json.Unmarshal(b, &n) != nil {
+		return time.Time{}, typeError(name, "a number")
+	}
+	f, err := n.Float64()
+	if err != nil || math.IsNaN(f) || f < 0 || f > maxNumericDate {
+		return time.Time{}, typeError(name, "a valid NumericDate")
+	}
+	return time.Unix(int64(f), 0), nil
+}
+
+func isNull(b json.RawMessage) bool { return string(bytes.TrimSpace(b)) == "null" }
+
+func firstByte(b []byte) byte {
+	b = bytes.TrimSpace(b)
+	if len(b) == 0 {
+		return 0
+	}
+	return b[0]
+}

@@ -1,0 +1,90 @@
+package verifier
+
+import (
+	"errors"
+	"fmt"
+	"time"
+)
+
+// Sentinel errors returned (wrapped) by the verifier. Branch on them with
+// errors.Is; the wrapping error carries detail meant for server-side logs,
+// never for the caller of an RPC.
+var (
+	// ErrMalformed reports a token that is not a well-formed compact JWS JWT:
+	// wrong number of parts, bad base64 or JSON, a claim of the wrong type,
+	// a missing kid, or a token larger than Config.MaxTokenSize.
+	ErrMalformed = errors.New("verifier: malformed token")
+
+	// ErrAlgorithm reports a token whose header alg is not in the
+	// allow-list, is "none" or HMAC, or differs from the alg of its key.
+	ErrAlgorithm = errors.New("verifier: algorithm not allowed")
+
+	// ErrExpired reports a token whose exp lies in the past beyond the clock
+	// skew. The concrete error is a *TokenExpiredError.
+	ErrExpired = errors.New("verifier: token expired")
+
+	// ErrNotYetValid reports a token whose nbf or iat lies in the future
+	// beyond the clock skew.
+	ErrNotYetValid = errors.New("verifier: token not yet valid")
+
+	// ErrBadSignature reports a signature that does not verify under the
+	// key named by the token's kid.
+	ErrBadSignature = errors.New("verifier: invalid signature")
+
+	// ErrUnknownKey reports a kid that is not in the issuer's key set, even
+	// after the refresh it was allowed to trigger.
+	ErrUnknownKey = errors.New("verifier: unknown signing key")
+
+	// ErrIssuer reports an iss claim that is missing or differs from
+	// Config.Issuer.
+	ErrIssuer = errors.New("verifier: issuer mismatch")
+
+	// ErrAudience reports an aud claim that is missing or names none of
+	// Config.Audiences (or, for ID tokens, not the client id).
+	ErrAudience = errors.New("verifier: audience mismatch")
+
+	// ErrClaims reports a failed claim check: client-id allow-list, claim
+	// assertion, nonce, or a claim the RFC 9068 profile requires. The
+	// concrete error is a *ClaimError.
+	ErrClaims = errors.New("verifier: claim check failed")
+
+	// ErrKeysUnavailable reports that no usable key set is available: the
+	// first fetch has not succeeded yet, or the last good set is older than
+	// Config.MaxStaleness. It is a server-side condition, not the caller's
+	// fault; interceptors map it to codes.Unavailable.
+	ErrKeysUnavailable = errors.New("verifier: keys unavailable")
+
+	// ErrClosed reports use of a Verifier after Close.
+	ErrClosed = errors.New("verifier: closed")
+)
+
+// TokenExpiredError is returned when a token's exp is in the past beyond the
+// allowed clock skew. errors.Is(err, ErrExpired) reports true for it.
+type TokenExpiredError struct {
+	// Expiry is the token's exp claim.
+	Expiry time.Time
+}
+
+func (e *TokenExpiredError) Error() string {
+	return fmt.Sprintf("verifier: token expired at %s", e.Expiry.UTC().Format(time.RFC3339))
+}
+
+// Is makes errors.Is(err, ErrExpired) true.
+func (e *TokenExpiredError) Is(target error) bool { return target == ErrExpired }
+
+// ClaimError is returned when a claim check fails. errors.Is(err, ErrClaims)
+// reports true for it.
+type ClaimError struct {
+	// Claim is the name of the claim that failed, e.g. "cid" or "typ".
+	Claim string
+	// Reason says what was wrong, e.g. "missing" or "value not allowed".
+	// It never contains the claim's value.
+	Reason string
+}
+
+func (e *ClaimError) Error() string {
+	return fmt.Sprintf("verifier: claim %q: %s", e.Claim, e.Reason)
+}
+
+// Is makes errors.Is(err, ErrClaims) true.
+func (e *ClaimError) Is(target error) bool { return target == ErrClaims }
