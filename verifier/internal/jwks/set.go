@@ -162,3 +162,18 @@ func (s *Set) fetch(ctx context.Context) error {
 	s.cur.Store(&snapshot{keys: keys, fetched: s.cfg.Now()})
 	return nil
 }
+
+// Ready blocks until a usable key set is loaded or ctx ends.
+func (s *Set) Ready(ctx context.Context) error {
+	_, err := s.Key(ctx, "")
+	if errors.Is(err, ErrUnknownKey) {
+		return nil
+	}
+	return err
+}
+
+// CheckURL reports whether raw is acceptable as an issuer or key URL: https,
+// or plain http only for loopback hosts (localhost, 127.0.0.0/8, ::1).
+func CheckURL(raw string) error {
+	return nil // STUB
+}
