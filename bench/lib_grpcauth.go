@@ -1,0 +1,44 @@
+//go:build grpcauth
+
+package main
+
+import (
+	"context"
+
+	"github.com/grpcauth/grpcauth/verifier"
+)
+
+// grpcauthLibraries returns grpcauth's verifier twice: with the
+// verified-token cache disabled (every call does the full check) and with it
+// on (the hit path: a token seen before).
+func grpcauthLibraries() []library {
+	const rl = "refetches on an unknown kid, rate-limited by MinRefreshInterval; callers never wait for the limiter"
+	return []library{
+		{name: "grpcauth verifier (cache off)", rateLimit: rl, open: grpcauthOpen(verifier.CacheConfig{Disabled: true})},
+		{name: "grpcauth verifier (cache hit)", rateLimit: rl, open: grpcauthOpen(verifier.CacheConfig{})},
+	}
+}
+
+func grpcauthOpen(cache verifier.CacheConfig) func(context.Context, *fixture) (verifyFunc, func(), error) {
+	return func(ctx context.Context, f *fixture) (verifyFunc, func(), error) {
+		v, err := verifier.New(ctx, verifier.Config{
+			Issuer:     f.issuer,
+			Audiences:  []string{f.audience},
+			JWKSURL:    f.jwksURL,
+			Algorithms: algs,
+			Cache:      cache,
+		})
+		if err != nil {
+			return nil, nil, err
+		}
+		if err := v.Ready(ctx); err != nil {
+			v.Close()
+			return nil, nil, err
+		}
+		verify := func(ctx context.Context, token string) error {
+			_, err := v.VerifyAccessToken(ctx, token)
+			return err
+		}
+		return verify, func() { v.Close() }, nil
+	}
+}

@@ -1,0 +1,6 @@
+//go:build !grpcauth
+
+package main
+
+// TEMPORARY until package verifier lands.
+func grpcauthLibraries() []library { return nil }
