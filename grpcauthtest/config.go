@@ -1,0 +1,228 @@
+package grpcauthtest
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"strings"
+	"time"
+)
+
+// Shape selects the layout of the access tokens an Issuer mints.
+type Shape int
+
+const (
+	// ShapeOkta (the default) mirrors an Okta custom authorization server:
+	// scopes in "scp" as a JSON array, the client id in "cid", "ver": 1 and
+	// the header "typ": "JWT".
+	ShapeOkta Shape = iota
+	// ShapeRFC9068 follows RFC 9068 (JWT access-token profile): scopes in
+	// "scope" as a space-separated string, the client id in "client_id" and
+	// the header "typ": "at+jwt".
+	ShapeRFC9068
+)
+
+// String returns "okta" or "rfc9068".
+func (s Shape) String() string {
+	switch s {
+	case ShapeOkta:
+		return "okta"
+	case ShapeRFC9068:
+		return "rfc9068"
+	default:
+		return fmt.Sprintf("Shape(%d)", int(s))
+	}
+}
+
+// typ is the JOSE "typ" header of the shape's tokens.
+func (s Shape) typ() string {
+	if s == ShapeRFC9068 {
+		return "at+jwt"
+	}
+	return "JWT"
+}
+
+// clientIDClaim is the claim carrying the client id in the shape's tokens.
+func (s Shape) clientIDClaim() string {
+	if s == ShapeRFC9068 {
+		return "client_id"
+	}
+	return "cid"
+}
+
+// scopeClaim returns the shape's scope claim name and value for scopes.
+func (s Shape) scopeClaim(scopes []string) (string, any) {
+	if s == ShapeRFC9068 {
+		return "scope", strings.Join(scopes, " ")
+	}
+	return "scp", append([]string{}, scopes...)
+}
+
+// Client is an OAuth 2.0 confidential client that may use the token
+// endpoint's client-credentials grant.
+type Client struct {
+	ID     string   // client_id; required, unique
+	Secret string   // client_secret; required (this issuer has no public clients)
+	Scopes []string // the scopes the client may request; a request without "scope" gets all of them
+}
+
+// Config configures an Issuer. The zero value is usable: an RS256, Okta-shaped
+// issuer on a random loopback port with no clients.
+type Config struct {
+	// Addr is the TCP listen address. Default "127.0.0.1:0" (a random free
+	// loopback port). Only loopback addresses (127.0.0.0/8, ::1, localhost)
+	// are accepted unless InsecureAllowNonLoopback is set.
+	Addr string
+	// InsecureAllowNonLoopback allows Addr to name a non-loopback address.
+	// The issuer has known client secrets and signs whatever it is asked to,
+	// so exposing it beyond the machine is unsafe; set this only in an
+	// isolated development network.
+	InsecureAllowNonLoopback bool
+	// Path is the issuer path under the server root. Default "/oauth2/default",
+	// so URL() looks like an Okta custom authorization server. "/" makes the
+	// issuer the server root. Letters, digits and "-._~/" only.
+	Path string
+	// Algorithm is the signing algorithm of the first key and of RotateKey:
+	// "RS256" (default, 2048-bit RSA), "ES256" (P-256) or "EdDSA" (Ed25519).
+	// RS384, RS512, PS256, PS384, PS512, ES384 and ES512 are accepted too.
+	Algorithm string
+	// Shape is the token layout; default ShapeOkta.
+	Shape Shape
+	// Audience is the "aud" claim (a string) of minted tokens. Default
+	// "api://default", Okta's default audience.
+	Audience string
+	// Clients are the clients the token endpoint accepts.
+	Clients []Client
+	// TokenLifetime is exp - iat of minted tokens, and the token endpoint's
+	// expires_in. Default 1h (Okta's default access-token lifetime).
+	TokenLifetime time.Duration
+	// Now is the clock used for iat and exp. Default time.Now.
+	Now func() time.Time
+}
+
+// Defaults applied by Start for zero Config fields.
+const (
+	DefaultAddr          = "127.0.0.1:0"
+	DefaultPath          = "/oauth2/default"
+	DefaultAlgorithm     = "RS256"
+	DefaultAudience      = "api://default"
+	DefaultTokenLifetime = time.Hour
+	// DefaultClientID is the "sub" and client-id claim of tokens made by Mint
+	// when the claims do not set them.
+	DefaultClientID = "test-client"
+)
+
+// ErrNonLoopback is returned by Start when Config.Addr is not a loopback
+// address and Config.InsecureAllowNonLoopback is false.
+var ErrNonLoopback = errors.New("grpcauthtest: refusing to listen on a non-loopback address (set InsecureAllowNonLoopback to override)")
+
+// withDefaults validates cfg and returns a copy with defaults filled in and
+// the clients deep-copied.
+func (cfg Config) withDefaults() (Config, error) {
+	if cfg.Addr == "" {
+		cfg.Addr = DefaultAddr
+	}
+	switch cfg.Path {
+	case "":
+		cfg.Path = DefaultPath
+	case "/":
+		cfg.Path = ""
+	default:
+		if err := checkPath(cfg.Path); err != nil {
+			return cfg, err
+		}
+	}
+	if cfg.Algorithm == "" {
+		cfg.Algorithm = DefaultAlgorithm
+	}
+	if _, ok := keyGenerators[cfg.Algorithm]; !ok {
+		return cfg, fmt.Errorf("grpcauthtest: unsupported algorithm %q", cfg.Algorithm)
+	}
+	if cfg.Shape != ShapeOkta && cfg.Shape != ShapeRFC9068 {
+		return cfg, fmt.Errorf("grpcauthtest: unknown shape %v", cfg.Shape)
+	}
+	if cfg.Audience == "" {
+		cfg.Audience = DefaultAudience
+	}
+	if cfg.TokenLifetime < 0 {
+		return cfg, fmt.Errorf("grpcauthtest: negative TokenLifetime %v", cfg.TokenLifetime)
+	}
+	if cfg.TokenLifetime == 0 {
+		cfg.TokenLifetime = DefaultTokenLifetime
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	clients := make([]Client, len(cfg.Clients))
+	seen := make(map[string]bool, len(cfg.Clients))
+	for n, c := range cfg.Clients {
+		switch {
+		case c.ID == "":
+			return cfg, fmt.Errorf("grpcauthtest: client %d has no ID", n)
+		case c.Secret == "":
+			return cfg, fmt.Errorf("grpcauthtest: client %q has no Secret", c.ID)
+		case seen[c.ID]:
+			return cfg, fmt.Errorf("grpcauthtest: duplicate client ID %q", c.ID)
+		}
+		for _, s := range c.Scopes {
+			if !validScopeToken(s) {
+				return cfg, fmt.Errorf("grpcauthtest: client %q has invalid scope %q", c.ID, s)
+			}
+		}
+		seen[c.ID] = true
+		c.Scopes = append([]string(nil), c.Scopes...)
+		clients[n] = c
+	}
+	cfg.Clients = clients
+	return cfg, nil
+}
+
+// checkPath accepts "/seg/seg" made of RFC 3986 unreserved characters.
+func checkPath(p string) error {
+	if !strings.HasPrefix(p, "/") || strings.HasSuffix(p, "/") || strings.Contains(p, "//") {
+		return fmt.Errorf("grpcauthtest: Path %q must start with / and not end with / or contain //", p)
+	}
+	for _, r := range p {
+		ok := r == '/' || r == '-' || r == '.' || r == '_' || r == '~' ||
+			'a' <= r && r <= 'z' || 'A' <= r && r <= 'Z' || '0' <= r && r <= '9'
+		if !ok {
+			return fmt.Errorf("grpcauthtest: Path %q has a character other than letters, digits and -._~/", p)
+		}
+	}
+	for _, seg := range strings.Split(p[1:], "/") {
+		if seg == "." || seg == ".." {
+			return fmt.Errorf("grpcauthtest: Path %q has a dot segment", p)
+		}
+	}
+	return nil
+}
+
+// checkLoopback reports whether addr's host is a loopback IP or "localhost".
+func checkLoopback(addr string) error {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return fmt.Errorf("grpcauthtest: bad Addr %q: %w", addr, err)
+	}
+	if strings.EqualFold(host, "localhost") {
+		return nil
+	}
+	if ip := net.ParseIP(host); ip != nil && ip.IsLoopback() {
+		return nil
+	}
+	return fmt.Errorf("%w: %q", ErrNonLoopback, addr)
+}
+
+// validScopeToken reports whether s is an RFC 6749 §3.3 scope-token:
+// 1*( %x21 / %x23-5B / %x5D-7E ).
+func validScopeToken(s string) bool {
+	if s == "" {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c < 0x21 || c == 0x22 || c == 0x5C || c > 0x7E {
+			return false
+		}
+	}
+	return true
+}

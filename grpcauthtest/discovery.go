@@ -1,0 +1,120 @@
+package grpcauthtest
+
+import (
+	"encoding/json"
+	"net/http"
+	"slices"
+)
+
+// routes returns the issuer's HTTP handler. Paths other than these are 404.
+func (i *Issuer) routes() http.Handler {
+	p := i.cfg.Path
+	mux := http.NewServeMux()
+	mux.HandleFunc(p+"/.well-known/openid-configuration", i.serveMetadata)
+	mux.HandleFunc(p+"/.well-known/oauth-authorization-server", i.serveMetadata)
+	if p != "" {
+		// RFC 8414 §3.1 inserts the well-known segment before the path.
+		mux.HandleFunc("/.well-known/oauth-authorization-server"+p, i.serveMetadata)
+	}
+	mux.HandleFunc(p+"/v1/keys", i.serveJWKS)
+	mux.HandleFunc(p+"/v1/token", i.serveToken)
+	return mux
+}
+
+// Metadata is the authorization-server metadata (RFC 8414) served at both
+// well-known URLs; it is also a valid OpenID Provider configuration for the
+// fields a verifier uses.
+type Metadata struct {
+	Issuer                            string   `json:"issuer"`
+	JWKSURI                           string   `json:"jwks_uri"`
+	TokenEndpoint                     string   `json:"token_endpoint"`
+	GrantTypesSupported               []string `json:"grant_types_supported"`
+	TokenEndpointAuthMethodsSupported []string `json:"token_endpoint_auth_methods_supported"`
+	ScopesSupported                   []string `json:"scopes_supported"`
+	// ResponseTypesSupported is empty: there is no authorization endpoint,
+	// so no response type can be used.
+	ResponseTypesSupported           []string `json:"response_types_supported"`
+	SubjectTypesSupported            []string `json:"subject_types_supported"`
+	IDTokenSigningAlgValuesSupported []string `json:"id_token_signing_alg_values_supported"`
+	ClaimsSupported                  []string `json:"claims_supported"`
+}
+
+// Metadata returns the document served at the well-known URLs.
+func (i *Issuer) Metadata() Metadata {
+	var scopes []string
+	for _, c := range i.cfg.Clients {
+		scopes = append(scopes, c.Scopes...)
+	}
+	slices.Sort(scopes)
+	scopes = slices.Compact(scopes)
+	if scopes == nil {
+		scopes = []string{}
+	}
+	algs := []string{}
+	i.mu.RLock()
+	for _, k := range i.published {
+		algs = append(algs, k.alg.String())
+	}
+	i.mu.RUnlock()
+	slices.Sort(algs)
+	algs = slices.Compact(algs)
+	clientClaim := i.cfg.Shape.clientIDClaim()
+	scopeClaim, _ := i.cfg.Shape.scopeClaim(nil)
+	claims := []string{"iss", "aud", "sub", "iat", "exp", "jti", clientClaim, scopeClaim}
+	if i.cfg.Shape == ShapeOkta {
+		claims = append(claims, "ver")
+	}
+	return Metadata{
+		Issuer:                            i.url,
+		JWKSURI:                           i.JWKSURL(),
+		TokenEndpoint:                     i.TokenURL(),
+		GrantTypesSupported:               []string{"client_credentials"},
+		TokenEndpointAuthMethodsSupported: []string{"client_secret_basic", "client_secret_post"},
+		ScopesSupported:                   scopes,
+		ResponseTypesSupported:            []string{},
+		SubjectTypesSupported:             []string{"public"},
+		IDTokenSigningAlgValuesSupported:  algs,
+		ClaimsSupported:                   claims,
+	}
+}
+
+func (i *Issuer) serveMetadata(w http.ResponseWriter, r *http.Request) {
+	if !allowGet(w, r) {
+		return
+	}
+	b, err := json.Marshal(i.Metadata())
+	if err != nil {
+		http.Error(w, "metadata encoding failed", http.StatusInternalServerError)
+		return
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "max-age=300")
+	_, _ = w.Write(b)
+}
+
+// serveJWKS serves the published public keys. Each GET (not HEAD) counts
+// towards JWKSRequests.
+func (i *Issuer) serveJWKS(w http.ResponseWriter, r *http.Request) {
+	if !allowGet(w, r) {
+		return
+	}
+	i.mu.RLock()
+	b := i.jwks
+	i.mu.RUnlock()
+	if r.Method == http.MethodGet {
+		i.jwksRequests.Add(1)
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "max-age=300")
+	_, _ = w.Write(b)
+}
+
+// allowGet answers 405 to anything but GET and HEAD.
+func allowGet(w http.ResponseWriter, r *http.Request) bool {
+	if r.Method == http.MethodGet || r.Method == http.MethodHead {
+		return true
+	}
+	w.Header().Set("Allow", "GET, HEAD")
+	http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
+	return false
+}

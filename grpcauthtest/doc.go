@@ -1,0 +1,35 @@
+// Package grpcauthtest runs an in-process OAuth 2.0 authorization server for
+// tests and local development, in the spirit of net/http/httptest.
+//
+// An Issuer listens on a loopback port and serves, under its issuer URL
+// (by default http://127.0.0.1:PORT/oauth2/default, shaped like an Okta
+// custom authorization server):
+//
+//	{URL}/.well-known/openid-configuration     OIDC discovery
+//	{URL}/.well-known/oauth-authorization-server  RFC 8414 metadata
+//	{URL}/v1/keys                               JWKS (public keys only)
+//	{URL}/v1/token                              client-credentials grant
+//
+// Tokens are signed with jwx (RS256 by default; ES256 and EdDSA selectable)
+// in Okta's shape ("scp" array, "cid") or RFC 9068's ("scope" string,
+// "client_id", typ "at+jwt"). Tests can also mint arbitrary tokens, including
+// deliberately broken ones, with Mint and its options, and rotate keys with
+// RotateKey and RemoveKey.
+//
+// The issuer knows its clients' secrets and signs whatever it is asked to: it
+// refuses non-loopback listen addresses unless
+// Config.InsecureAllowNonLoopback is set. Never run it as a real issuer.
+//
+// Usage in a test:
+//
+//	iss := grpcauthtest.NewIssuer(t, grpcauthtest.Config{
+//		Clients: []grpcauthtest.Client{{ID: "svc", Secret: "s3cret", Scopes: []string{"items:read"}}},
+//	})
+//	v, err := verifier.New(ctx, verifier.Config{Issuer: iss.URL(), Audiences: []string{iss.Audience()}})
+//	...
+//	tok, err := iss.Token("svc", "items:read")                 // a good token
+//	expired, err := iss.Mint(map[string]any{"exp": time.Unix(0, 0)}) // a bad one
+//	forged, err := iss.Mint(nil, grpcauthtest.Unsigned())        // alg "none"
+//
+// Outside tests, Start returns the Issuer and Close stops it.
+package grpcauthtest

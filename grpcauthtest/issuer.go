@@ -1,0 +1,155 @@
+package grpcauthtest
+
+import (
+	"fmt"
+	"net"
+	"net/http"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+)
+
+// Issuer is a running in-process OAuth 2.0 authorization server. All methods
+// are safe for concurrent use, including key rotation while it serves.
+type Issuer struct {
+	cfg     Config
+	url     string
+	clients map[string]*Client
+
+	srv       *http.Server
+	done      chan struct{} // closed when Serve returns
+	closeOnce sync.Once
+
+	jwksRequests atomic.Int64
+
+	mu        sync.RWMutex
+	all       map[string]*signingKey // every key ever added, by kid
+	published []*signingKey          // in the JWKS, oldest first
+	current   *signingKey            // signs by default; nil when all removed
+	jwks      []byte                 // serialised published keys
+}
+
+// Start generates a signing key for cfg.Algorithm, listens on cfg.Addr and
+// serves the issuer's endpoints until Close. It fails on an invalid Config
+// and, unless cfg.InsecureAllowNonLoopback is set, on a non-loopback Addr
+// (ErrNonLoopback).
+func Start(cfg Config) (*Issuer, error) {
+	cfg, err := cfg.withDefaults()
+	if err != nil {
+		return nil, err
+	}
+	if !cfg.InsecureAllowNonLoopback {
+		if err := checkLoopback(cfg.Addr); err != nil {
+			return nil, err
+		}
+	}
+	i := &Issuer{
+		cfg:     cfg,
+		clients: make(map[string]*Client, len(cfg.Clients)),
+		all:     make(map[string]*signingKey),
+		done:    make(chan struct{}),
+	}
+	for n := range cfg.Clients {
+		i.clients[cfg.Clients[n].ID] = &cfg.Clients[n]
+	}
+	if _, err := i.AddKey(cfg.Algorithm); err != nil {
+		return nil, err
+	}
+	ln, err := net.Listen("tcp", cfg.Addr)
+	if err != nil {
+		return nil, fmt.Errorf("grpcauthtest: listen: %w", err)
+	}
+	tcp, _ := ln.Addr().(*net.TCPAddr)
+	if tcp == nil {
+		_ = ln.Close()
+		return nil, fmt.Errorf("grpcauthtest: listener address %v is not TCP", ln.Addr())
+	}
+	if !cfg.InsecureAllowNonLoopback && !tcp.IP.IsLoopback() {
+		_ = ln.Close() // "localhost" resolved to something else
+		return nil, fmt.Errorf("%w: %q listens on %v", ErrNonLoopback, cfg.Addr, tcp)
+	}
+	host := tcp.IP
+	if host.IsUnspecified() {
+		// Listening on all interfaces; the loopback address reaches it.
+		host = net.IPv4(127, 0, 0, 1)
+		if tcp.IP.To4() == nil {
+			host = net.IPv6loopback
+		}
+	}
+	i.url = "http://" + net.JoinHostPort(host.String(), fmt.Sprint(tcp.Port)) + cfg.Path
+	i.srv = &http.Server{
+		Handler:           i.routes(),
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		WriteTimeout:      30 * time.Second,
+		IdleTimeout:       time.Minute,
+		MaxHeaderBytes:    16 << 10,
+	}
+	go func() {
+		defer close(i.done)
+		// Serve returns ErrServerClosed after Close; nothing else to report.
+		_ = i.srv.Serve(ln)
+	}()
+	return i, nil
+}
+
+// NewIssuer is Start for tests: it calls t.Fatal if Start fails and registers
+// Close with t.Cleanup.
+func NewIssuer(t testing.TB, cfg Config) *Issuer {
+	t.Helper()
+	i, err := Start(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(i.Close)
+	return i
+}
+
+// Close stops the server, closes every open connection and waits for the
+// serving goroutine to return. It is idempotent. Minting still works after
+// Close; only the HTTP endpoints stop.
+func (i *Issuer) Close() {
+	i.closeOnce.Do(func() {
+		// The only error is from closing our own listener; nothing to do.
+		_ = i.srv.Close()
+		<-i.done
+	})
+}
+
+// URL returns the issuer identifier, the "iss" of every token, e.g.
+// "http://127.0.0.1:41234/oauth2/default". It has no trailing slash.
+func (i *Issuer) URL() string { return i.url }
+
+// JWKSURL returns URL()+"/v1/keys", the JWKS endpoint (Okta's layout).
+func (i *Issuer) JWKSURL() string { return i.url + "/v1/keys" }
+
+// TokenURL returns URL()+"/v1/token", the token endpoint (Okta's layout).
+func (i *Issuer) TokenURL() string { return i.url + "/v1/token" }
+
+// DiscoveryURL returns URL()+"/.well-known/openid-configuration".
+func (i *Issuer) DiscoveryURL() string { return i.url + "/.well-known/openid-configuration" }
+
+// Audience returns the "aud" of minted tokens (Config.Audience or its default).
+func (i *Issuer) Audience() string { return i.cfg.Audience }
+
+// Algorithm returns the configured signing algorithm, used by RotateKey.
+func (i *Issuer) Algorithm() string { return i.cfg.Algorithm }
+
+// Shape returns the configured token shape.
+func (i *Issuer) Shape() Shape { return i.cfg.Shape }
+
+// Clients returns a copy of the configured clients, secrets included, so a
+// development server can print the credentials it accepts.
+func (i *Issuer) Clients() []Client {
+	out := make([]Client, len(i.cfg.Clients))
+	for n, c := range i.cfg.Clients {
+		c.Scopes = append([]string(nil), c.Scopes...)
+		out[n] = c
+	}
+	return out
+}
+
+// JWKSRequests returns how many times the JWKS endpoint has served the key
+// set, so tests can assert how often a verifier fetched it.
+func (i *Issuer) JWKSRequests() int64 { return i.jwksRequests.Load() }

@@ -1,0 +1,272 @@
+package grpcauthtest
+
+import (
+	"crypto/rand"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/lestrrat-go/jwx/v2/jwa"
+	"github.com/lestrrat-go/jwx/v2/jwk"
+	"github.com/lestrrat-go/jwx/v2/jws"
+)
+
+// ErrNoSigningKey is returned when every key has been removed (RemoveKey)
+// and no WithKey, WithSigningKey or Unsigned option names another.
+var ErrNoSigningKey = errors.New("grpcauthtest: no signing key (all keys removed)")
+
+// ErrUnknownClient is returned by Token for a clientID absent from
+// Config.Clients when scopes would have to be checked against it. See Token.
+var ErrUnknownClient = errors.New("grpcauthtest: unknown client")
+
+// ErrScopeNotAllowed is returned by Token when a requested scope is not in the
+// client's Scopes (the token endpoint answers invalid_scope).
+var ErrScopeNotAllowed = errors.New("grpcauthtest: scope not allowed for client")
+
+// MintOption changes how Mint builds or signs one token.
+type MintOption func(*mintOptions)
+
+type mintOptions struct {
+	headers  []header // applied in order, after typ and kid
+	kid      *string  // nil: the signing key's kid
+	keyID    string   // WithKey
+	signKey  any      // WithSigningKey
+	signAlg  string
+	unsigned bool
+	shape    *Shape
+	scopes   []string
+	scopeSet bool
+}
+
+type header struct {
+	name  string
+	value any
+}
+
+// WithHeader sets or overrides the protected header name (typ, jku, x5u, jwk,
+// crit, kid, ...), after the defaults and WithKeyID. The value must suit jwx:
+// a string for jku, x5u and typ, a jwk.Key for jwk, []string for crit. "alg"
+// cannot be overridden: it is always the signing algorithm (or "none").
+func WithHeader(name string, value any) MintOption {
+	return func(o *mintOptions) { o.headers = append(o.headers, header{name, value}) }
+}
+
+// WithKeyID sets the kid header; "" omits it. Without it the kid is that of
+// the signing key: the issuer key that signs, the jwk.Key given to
+// WithSigningKey if it has a kid, and otherwise the issuer's current kid (so a
+// forgery points at a real key, which is what an attacker would do).
+func WithKeyID(kid string) MintOption { return func(o *mintOptions) { o.kid = &kid } }
+
+// WithKey signs with the issuer key kid instead of the current one. Keys
+// removed by RemoveKey remain usable here, to mint a token whose key is no
+// longer published. Mint fails for a kid that was never an issuer key.
+func WithKey(kid string) MintOption { return func(o *mintOptions) { o.keyID = kid } }
+
+// WithSigningKey signs with key under alg ("HS256", "RS256", "ES256", "EdDSA",
+// ...) instead of an issuer key: a raw private key, a []byte HMAC secret or a
+// jwk.Key. It is how tests build forgeries, e.g. HS256 keyed with the bytes of
+// the issuer's public key (algorithm confusion). See WithKeyID for the kid.
+func WithSigningKey(key any, alg string) MintOption {
+	return func(o *mintOptions) { o.signKey, o.signAlg = key, alg }
+}
+
+// Unsigned makes Mint produce an unsecured JWT, "alg": "none" with an empty
+// signature ("header.payload."). The header is {"alg":"none","typ":...} with
+// the shape's typ ("JWT" for ShapeOkta), plus kid only if WithKeyID names one,
+// plus any WithHeader. Verifiers must reject it.
+func Unsigned() MintOption { return func(o *mintOptions) { o.unsigned = true } }
+
+// WithShape mints this token in shape s instead of the configured one: it
+// selects the default client-id claim, the scope claim of WithScopes and typ.
+func WithShape(s Shape) MintOption { return func(o *mintOptions) { o.shape = &s } }
+
+// WithScopes adds the shape's scope claim: "scp" as a JSON array (ShapeOkta)
+// or "scope" as a space-separated string (ShapeRFC9068). Claims passed to
+// Mint take precedence.
+func WithScopes(scopes ...string) MintOption {
+	return func(o *mintOptions) { o.scopes, o.scopeSet = append([]string(nil), scopes...), true }
+}
+
+// Token mints the access token the token endpoint would issue to clientID for
+// scopes (none: all of the client's scopes), signed with the current key. For
+// a configured client a scope outside its Scopes fails with
+// ErrScopeNotAllowed. For a clientID not in Config.Clients, Token mints a
+// token with exactly the requested scopes, as if such a client existed, so
+// tests need not configure clients they never send to the token endpoint.
+func (i *Issuer) Token(clientID string, scopes ...string) (string, error) {
+	if clientID == "" {
+		return "", fmt.Errorf("%w: empty client ID", ErrUnknownClient)
+	}
+	if c, ok := i.clients[clientID]; ok {
+		granted, err := grantScopes(c, scopes)
+		if err != nil {
+			return "", err
+		}
+		scopes = granted
+	}
+	return i.clientToken(clientID, scopes)
+}
+
+// clientToken mints a client-credentials token for clientID with scopes.
+func (i *Issuer) clientToken(clientID string, scopes []string) (string, error) {
+	if scopes == nil {
+		scopes = []string{}
+	}
+	return i.Mint(map[string]any{"sub": clientID, i.cfg.Shape.clientIDClaim(): clientID}, WithScopes(scopes...))
+}
+
+// grantScopes returns the scopes c receives when it asks for requested
+// (deduplicated, in request order), or all of c.Scopes when requested is
+// empty.
+func grantScopes(c *Client, requested []string) ([]string, error) {
+	if len(requested) == 0 {
+		return append([]string{}, c.Scopes...), nil
+	}
+	granted := make([]string, 0, len(requested))
+	seen := make(map[string]bool, len(requested))
+	for _, s := range requested {
+		if seen[s] {
+			continue
+		}
+		seen[s] = true
+		allowed := false
+		for _, a := range c.Scopes {
+			if a == s {
+				allowed = true
+				break
+			}
+		}
+		if !allowed {
+			return nil, fmt.Errorf("%w: %q", ErrScopeNotAllowed, s)
+		}
+		granted = append(granted, s)
+	}
+	return granted, nil
+}
+
+// Mint signs a token whose claims are claims merged over the defaults:
+// iss = URL(), aud = Audience() (a string), sub = DefaultClientID, the shape's
+// client-id claim ("cid" or "client_id") = DefaultClientID, iat = Now,
+// exp = Now + TokenLifetime, a random jti, and "ver": 1 for ShapeOkta. A claim
+// whose value is nil is removed; time.Time values become NumericDate (Unix
+// seconds); anything else is encoded as encoding/json encodes it, so tests can
+// send malformed claims such as "exp": "soon". The header has alg, typ (the
+// shape's) and kid (the signing key's). Options change the header and key.
+func (i *Issuer) Mint(claims map[string]any, opts ...MintOption) (string, error) {
+	var o mintOptions
+	for _, opt := range opts {
+		opt(&o)
+	}
+	shape := i.cfg.Shape
+	if o.shape != nil {
+		shape = *o.shape
+	}
+
+	now := i.cfg.Now()
+	payload := map[string]any{
+		"iss":                 i.url,
+		"aud":                 i.cfg.Audience,
+		"sub":                 DefaultClientID,
+		shape.clientIDClaim(): DefaultClientID,
+		"iat":                 now.Unix(),
+		"exp":                 now.Add(i.cfg.TokenLifetime).Unix(),
+		"jti":                 rand.Text(),
+	}
+	if shape == ShapeOkta {
+		payload["ver"] = 1
+	}
+	if o.scopeSet {
+		name, v := shape.scopeClaim(o.scopes)
+		payload[name] = v
+	}
+	for name, v := range claims {
+		switch v := v.(type) {
+		case nil:
+			delete(payload, name)
+		case time.Time:
+			payload[name] = v.Unix()
+		default:
+			payload[name] = v
+		}
+	}
+	body, err := json.Marshal(payload)
+	if err != nil {
+		return "", fmt.Errorf("grpcauthtest: encode claims: %w", err)
+	}
+
+	hdr := jws.NewHeaders()
+	if err := hdr.Set(jws.TypeKey, shape.typ()); err != nil {
+		return "", fmt.Errorf("grpcauthtest: header typ: %w", err)
+	}
+	key, alg, kid, err := i.pickKey(&o)
+	if err != nil {
+		return "", err
+	}
+	if o.kid != nil {
+		kid = *o.kid
+	}
+	if kid != "" {
+		if err := hdr.Set(jws.KeyIDKey, kid); err != nil {
+			return "", fmt.Errorf("grpcauthtest: header kid: %w", err)
+		}
+	}
+	for _, h := range o.headers {
+		if err := hdr.Set(h.name, h.value); err != nil {
+			return "", fmt.Errorf("grpcauthtest: header %q: %w", h.name, err)
+		}
+	}
+
+	var signOpt jws.SignOption
+	if o.unsigned {
+		signOpt = jws.WithInsecureNoSignature(jws.WithProtectedHeaders(hdr))
+	} else {
+		signOpt = jws.WithKey(alg, key, jws.WithProtectedHeaders(hdr))
+	}
+	tok, err := jws.Sign(body, signOpt)
+	if err != nil {
+		return "", fmt.Errorf("grpcauthtest: sign: %w", err)
+	}
+	return string(tok), nil
+}
+
+// pickKey returns the raw key, algorithm and default kid the options select.
+// For Unsigned the key is nil and the default kid empty.
+func (i *Issuer) pickKey(o *mintOptions) (key any, alg jwa.SignatureAlgorithm, kid string, err error) {
+	switch {
+	case o.unsigned:
+		return nil, jwa.NoSignature, "", nil
+	case o.signKey != nil:
+		if err := alg.Accept(o.signAlg); err != nil {
+			return nil, "", "", fmt.Errorf("grpcauthtest: WithSigningKey algorithm %q: %w", o.signAlg, err)
+		}
+		key = o.signKey
+		if jk, ok := key.(jwk.Key); ok {
+			// jws.Sign would force the jwk.Key's kid into the header; sign
+			// with the raw key so WithKeyID keeps control of it.
+			kid = jk.KeyID()
+			var raw any
+			if err := jk.Raw(&raw); err != nil {
+				return nil, "", "", fmt.Errorf("grpcauthtest: WithSigningKey raw key: %w", err)
+			}
+			key = raw
+		}
+		if kid == "" {
+			kid = i.KeyID()
+		}
+		return key, alg, kid, nil
+	}
+	i.mu.RLock()
+	k := i.current
+	if o.keyID != "" {
+		k = i.all[o.keyID]
+	}
+	i.mu.RUnlock()
+	if k == nil {
+		if o.keyID != "" {
+			return nil, "", "", fmt.Errorf("grpcauthtest: WithKey(%q): not an issuer key", o.keyID)
+		}
+		return nil, "", "", ErrNoSigningKey
+	}
+	return k.private, k.alg, k.kid, nil
+}

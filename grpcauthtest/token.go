@@ -1,0 +1,179 @@
+package grpcauthtest
+
+import (
+	"crypto/sha256"
+	"crypto/subtle"
+	"encoding/json"
+	"errors"
+	"mime"
+	"net/http"
+	"net/url"
+	"strings"
+)
+
+// maxTokenRequestBytes bounds the token endpoint's request body. A
+// client-credentials request is a few hundred bytes.
+const maxTokenRequestBytes = 16 << 10
+
+// TokenResponse is the token endpoint's success body (RFC 6749 §5.1).
+type TokenResponse struct {
+	AccessToken string `json:"access_token"`
+	TokenType   string `json:"token_type"` // always "Bearer"
+	ExpiresIn   int64  `json:"expires_in"` // seconds
+	Scope       string `json:"scope,omitempty"`
+}
+
+// TokenError is the token endpoint's error body (RFC 6749 §5.2).
+type TokenError struct {
+	Code        string `json:"error"`
+	Description string `json:"error_description,omitempty"`
+}
+
+// Error returns the code and description.
+func (e *TokenError) Error() string {
+	return "grpcauthtest: token endpoint: " + e.Code + ": " + e.Description
+}
+
+// tokenFailure is a TokenError with its HTTP status and, for 401 answers,
+// whether to send a Basic challenge.
+type tokenFailure struct {
+	status    int
+	challenge bool
+	TokenError
+}
+
+func fail(status int, code, desc string) *tokenFailure {
+	return &tokenFailure{status: status, TokenError: TokenError{Code: code, Description: desc}}
+}
+
+// serveToken implements the client-credentials grant (RFC 6749 §4.4) with
+// client_secret_basic and client_secret_post authentication.
+func (i *Issuer) serveToken(w http.ResponseWriter, r *http.Request) {
+	resp, f := i.handleToken(w, r)
+	h := w.Header()
+	h.Set("Content-Type", "application/json;charset=UTF-8")
+	h.Set("Cache-Control", "no-store")
+	h.Set("Pragma", "no-cache")
+	if f != nil {
+		if f.status == http.StatusMethodNotAllowed {
+			h.Set("Allow", http.MethodPost)
+		}
+		if f.challenge {
+			h.Set("WWW-Authenticate", `Basic realm="grpcauthtest", charset="UTF-8"`)
+		}
+		w.WriteHeader(f.status)
+		_ = json.NewEncoder(w).Encode(&f.TokenError)
+		return
+	}
+	_ = json.NewEncoder(w).Encode(resp)
+}
+
+func (i *Issuer) handleToken(w http.ResponseWriter, r *http.Request) (*TokenResponse, *tokenFailure) {
+	if r.Method != http.MethodPost {
+		return nil, fail(http.StatusMethodNotAllowed, "invalid_request", "the token endpoint accepts POST only")
+	}
+	mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
+	if err != nil || mt != "application/x-www-form-urlencoded" {
+		return nil, fail(http.StatusBadRequest, "invalid_request", "body must be application/x-www-form-urlencoded")
+	}
+	r.Body = http.MaxBytesReader(w, r.Body, maxTokenRequestBytes)
+	if err := r.ParseForm(); err != nil {
+		var tooBig *http.MaxBytesError
+		if errors.As(err, &tooBig) {
+			return nil, fail(http.StatusRequestEntityTooLarge, "invalid_request", "request body too large")
+		}
+		return nil, fail(http.StatusBadRequest, "invalid_request", "malformed form body")
+	}
+	form := r.PostForm // parameters in the URL query are ignored
+	for name, vs := range form {
+		if len(vs) > 1 { // RFC 6749 §3.2
+			return nil, fail(http.StatusBadRequest, "invalid_request", "parameter "+name+" repeated")
+		}
+	}
+
+	client, f := i.authenticate(r, form)
+	if f != nil {
+		return nil, f
+	}
+
+	switch gt := form.Get("grant_type"); gt {
+	case "client_credentials":
+	case "":
+		return nil, fail(http.StatusBadRequest, "invalid_request", "missing grant_type")
+	default:
+		return nil, fail(http.StatusBadRequest, "unsupported_grant_type", "only client_credentials is supported")
+	}
+
+	requested := strings.Fields(form.Get("scope"))
+	for _, s := range requested {
+		if !validScopeToken(s) {
+			return nil, fail(http.StatusBadRequest, "invalid_scope", "malformed scope")
+		}
+	}
+	scopes, err := grantScopes(client, requested)
+	if err != nil {
+		return nil, fail(http.StatusBadRequest, "invalid_scope", "scope not allowed for this client")
+	}
+	tok, err := i.clientToken(client.ID, scopes)
+	if err != nil {
+		return nil, fail(http.StatusInternalServerError, "server_error", "could not sign the token")
+	}
+	return &TokenResponse{
+		AccessToken: tok,
+		TokenType:   "Bearer",
+		ExpiresIn:   int64(i.cfg.TokenLifetime.Seconds()),
+		Scope:       strings.Join(scopes, " "),
+	}, nil
+}
+
+// authenticate identifies the client by HTTP Basic (client_secret_basic) or
+// by client_id and client_secret in the body (client_secret_post), never
+// both (RFC 6749 §2.3). Unknown clients and wrong secrets get the same
+// invalid_client answer, after the same constant-time comparison.
+func (i *Issuer) authenticate(r *http.Request, form url.Values) (*Client, *tokenFailure) {
+	var id, secret string
+	basic := r.Header.Get("Authorization") != ""
+	if basic {
+		if form.Has("client_secret") {
+			return nil, fail(http.StatusBadRequest, "invalid_request", "use one client authentication method, not two")
+		}
+		user, pass, ok := r.BasicAuth()
+		if !ok {
+			return nil, unauthorized(true, "unsupported or malformed Authorization header")
+		}
+		// RFC 6749 §2.3.1: id and secret are form-url-encoded before Basic.
+		var err1, err2 error
+		id, err1 = url.QueryUnescape(user)
+		secret, err2 = url.QueryUnescape(pass)
+		if err1 != nil || err2 != nil {
+			return nil, unauthorized(true, "malformed client credentials")
+		}
+		if form.Has("client_id") && form.Get("client_id") != id {
+			return nil, fail(http.StatusBadRequest, "invalid_request", "client_id differs from the authenticated client")
+		}
+	} else {
+		if !form.Has("client_id") || !form.Has("client_secret") {
+			return nil, unauthorized(true, "client authentication required")
+		}
+		id, secret = form.Get("client_id"), form.Get("client_secret")
+	}
+	c, known := i.clients[id]
+	want := "\x00unknown client" // compared anyway, so timing does not reveal known IDs
+	if known {
+		want = c.Secret
+	}
+	// Hash first: ConstantTimeCompare returns early on a length mismatch.
+	got, exp := sha256.Sum256([]byte(secret)), sha256.Sum256([]byte(want))
+	if subtle.ConstantTimeCompare(got[:], exp[:]) != 1 || !known {
+		return nil, unauthorized(basic, "client authentication failed")
+	}
+	return c, nil
+}
+
+// unauthorized is a 401 invalid_client, with a Basic challenge when the
+// client used (or should use) the Authorization header.
+func unauthorized(challenge bool, desc string) *tokenFailure {
+	f := fail(http.StatusUnauthorized, "invalid_client", desc)
+	f.challenge = challenge
+	return f
+}
