@@ -1,0 +1,16 @@
+// Package grpcauthv1 is the Go code generated from grpcauth/v1/auth.proto:
+// the Rule and ScopeSet messages and the E_Method and E_Service extensions
+// that declare, in a service's .proto, which OAuth 2.0 scopes each RPC
+// requires.
+//
+// Services do not normally use this package directly: annotate the .proto,
+// generate as usual, and let grpcauth.New read the options from the
+// registered descriptors. To read a rule yourself:
+//
+//	md := itemsv1.File_items_v1_items_proto.Services().Get(0).Methods().Get(0)
+//	rule, _ := proto.GetExtension(md.Options(), grpcauthv1.E_Method).(*grpcauthv1.Rule)
+//	fmt.Println(rule.GetScopes(), rule.GetPublic())
+//
+// The .proto (proto/grpcauth/v1/auth.proto in the repository) documents the
+// exact semantics of each field. Regenerate with scripts/generate.sh.
+package grpcauthv1
