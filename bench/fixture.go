@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"crypto/rsa"
 	"fmt"
+	"github.com/grpcauth/grpcauth/grpcauthtest"
 	"time"
 )
 
@@ -42,53 +43,57 @@ type fixture struct {
 
 	requests   func() int64                     // JWKS requests served so far
 	unknownKid func(kid string) (string, error) // a well-signed RS256 token whose kid header is kid
+	listToken  func() (string, error)           // a new valid RS256 token (fresh jti) carrying items:read
 	close      func()
 }
 
 func newFixture() (*fixture, error) {
-	li, err := startLocalIssuer()
+	iss, err := grpcauthtest.Start(grpcauthtest.Config{})
 	if err != nil {
 		return nil, err
 	}
 	f := &fixture{
-		issuer:   li.URL(),
-		jwksURL:  li.JWKSURL(),
-		audience: li.Audience(),
+		issuer:   iss.URL(),
+		jwksURL:  iss.JWKSURL(),
+		audience: iss.Audience(),
 		valid:    map[string]validToken{},
 		rejected: map[string]string{},
-		requests: li.JWKSRequests,
-		close:    li.Close,
+		requests: iss.JWKSRequests,
+		close:    iss.Close,
 	}
-	fail := func(err error) (*fixture, error) { li.Close(); return nil, err }
-	kids := map[string]string{}
-	kids["RS256"] = li.keys[0].kid
+	fail := func(err error) (*fixture, error) { iss.Close(); return nil, err }
+	kids := map[string]string{"RS256": iss.KeyID()}
 	for _, alg := range algs[1:] {
-		if kids[alg], err = li.AddKey(alg); err != nil {
+		if kids[alg], err = iss.AddKey(alg); err != nil {
 			return fail(err)
 		}
 	}
+	scopes := grpcauthtest.WithScopes("items:read", "items:write")
 	for _, alg := range algs {
-		tok, err := li.mint(kids[alg], nil, nil, nil)
+		tok, err := iss.Mint(nil, scopes, grpcauthtest.WithKey(kids[alg]))
 		if err != nil {
 			return fail(err)
 		}
-		f.valid[alg] = validToken{alg: alg, kid: kids[alg], token: tok, public: li.PublicKey(kids[alg])}
+		f.valid[alg] = validToken{alg: alg, kid: kids[alg], token: tok, public: iss.PublicKey(kids[alg])}
 	}
-	rsKid := kids["RS256"]
+	rs := grpcauthtest.WithKey(kids["RS256"])
 	other, err := rsa.GenerateKey(rand.Reader, 2048)
 	if err != nil {
 		return fail(err)
 	}
-	if f.rejected[rowBadSignature], err = li.mint(rsKid, nil, nil, other); err != nil {
+	// Signed by a key the issuer never published, under the RS256 key's kid.
+	if f.rejected[rowBadSignature], err = iss.Mint(nil, scopes,
+		grpcauthtest.WithSigningKey(other, "RS256"), grpcauthtest.WithKeyID(kids["RS256"])); err != nil {
 		return fail(err)
 	}
 	past := time.Now().Add(-2 * time.Hour)
-	if f.rejected[rowExpired], err = li.mint(rsKid, map[string]any{
-		"iat": past.Unix(), "exp": past.Add(time.Hour).Unix(),
-	}, nil, nil); err != nil {
+	if f.rejected[rowExpired], err = iss.Mint(map[string]any{"iat": past, "exp": past.Add(time.Hour)}, scopes, rs); err != nil {
 		return fail(err)
 	}
-	f.unknownKid = func(kid string) (string, error) { return li.mint(rsKid, nil, &kid, nil) }
+	f.unknownKid = func(kid string) (string, error) {
+		return iss.Mint(nil, scopes, rs, grpcauthtest.WithKeyID(kid))
+	}
+	f.listToken = func() (string, error) { return iss.Mint(nil, scopes, rs) }
 	if f.rejected[rowUnknownKid], err = f.unknownKid("no-such-key"); err != nil {
 		return fail(err)
 	}

@@ -1,0 +1,101 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"strings"
+	"testing"
+)
+
+// The same comparison as the program, as go test benchmarks:
+//
+//	cd bench && go test -run '^$' -bench . -benchmem
+
+var shared *fixture
+
+func TestMain(m *testing.M) {
+	f, err := newFixture()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	shared = f
+	code := m.Run()
+	f.close()
+	os.Exit(code)
+}
+
+func benchName(s string) string { return strings.NewReplacer(" ", "_", "/", "_").Replace(s) }
+
+// TestLibraries_AcceptValidAndRejectEveryBadToken checks that every library
+// under comparison is configured to give the same verdicts, so the timings
+// compare like with like.
+func TestLibraries_AcceptValidAndRejectEveryBadToken(t *testing.T) {
+	ctx := context.Background()
+	for _, lib := range libraries() {
+		t.Run(benchName(lib.name), func(t *testing.T) {
+			verify, closeFn, err := openWarm(ctx, lib, shared) // warm-up verifies every valid token
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer closeFn()
+			for _, rej := range rejections {
+				if err := verify(ctx, shared.rejected[rej]); err == nil {
+					t.Errorf("%s: accepted the %q token", lib.name, rej)
+				}
+			}
+		})
+	}
+}
+
+func BenchmarkSignatureOnly(b *testing.B) {
+	for _, alg := range algs {
+		for name, mk := range map[string]func(validToken) (func() error, error){"jwx": jwxBaseline, "stdlib": stdlibBaseline} {
+			b.Run(alg+"/"+name, func(b *testing.B) {
+				check, err := mk(shared.valid[alg])
+				if err != nil {
+					b.Fatal(err)
+				}
+				b.ReportAllocs()
+				for b.Loop() {
+					if err := check(); err != nil {
+						b.Fatal(err)
+					}
+				}
+			})
+		}
+	}
+}
+
+func BenchmarkVerify(b *testing.B) {
+	ctx := context.Background()
+	type tokenRow struct {
+		name, token string
+		valid       bool
+	}
+	var rows []tokenRow
+	for _, alg := range algs {
+		rows = append(rows, tokenRow{alg + "_valid", shared.valid[alg].token, true})
+	}
+	for _, rej := range rejections {
+		rows = append(rows, tokenRow{benchName(rej), shared.rejected[rej], false})
+	}
+	for _, r := range rows {
+		for _, lib := range libraries() {
+			b.Run(r.name+"/"+benchName(lib.name), func(b *testing.B) {
+				verify, closeFn, err := openWarm(ctx, lib, shared)
+				if err != nil {
+					b.Fatal(err)
+				}
+				defer closeFn()
+				b.ReportAllocs()
+				for b.Loop() {
+					if err := verify(ctx, r.token); (err == nil) != r.valid {
+						b.Fatalf("verdict %v on a token whose validity is %v", err, r.valid)
+					}
+				}
+			})
+		}
+	}
+}
