@@ -4,6 +4,3 @@ package main
 
 // TEMPORARY until package verifier lands.
 func grpcauthLibraries() []library { return nil }
-
-// TEMPORARY until package grpcauth lands.
-func grpcauthVariants() []serverVariant { return nil }

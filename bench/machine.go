@@ -29,3 +29,16 @@ func cpuModel() string {
 	}
 	return "unknown CPU"
 }
+
+// loadAverage is the 1-, 5- and 15-minute load average, to tell a quiet
+// machine from a busy one.
+func loadAverage() string {
+	b, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return "unknown"
+	}
+	if f := strings.Fields(string(b)); len(f) >= 3 {
+		return strings.Join(f[:3], " ")
+	}
+	return "unknown"
+}
