@@ -101,6 +101,7 @@ func NewIssuer(t testing.TB, cfg Config) *Issuer {
 	i, err := Start(cfg)
 	if err != nil {
 		t.Fatal(err)
+		return nil // only reached when a fake testing.TB's Fatal returns
 	}
 	t.Cleanup(i.Close)
 	return i

@@ -1,0 +1,143 @@
+package grpcauthtest_test
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"net/url"
+	"strings"
+	"testing"
+
+	"github.com/grpcauth/grpcauth/grpcauthtest"
+	"go.uber.org/goleak"
+)
+
+func TestMain(m *testing.M) {
+	goleak.VerifyTestMain(m)
+}
+
+func TestStart_RefusesNonLoopbackAddr(t *testing.T) {
+	for _, addr := range []string{":0", "0.0.0.0:0", "[::]:0", "192.0.2.1:0", "example.com:0"} {
+		t.Run(addr, func(t *testing.T) {
+			iss, err := grpcauthtest.Start(grpcauthtest.Config{Addr: addr})
+			if !errors.Is(err, grpcauthtest.ErrNonLoopback) {
+				if iss != nil {
+					iss.Close()
+				}
+				t.Fatalf("Start(%q) error %v, want ErrNonLoopback", addr, err)
+			}
+		})
+	}
+}
+
+func TestStart_AcceptsLoopbackAddrs(t *testing.T) {
+	for _, addr := range []string{"127.0.0.1:0", "localhost:0"} {
+		t.Run(addr, func(t *testing.T) {
+			iss := grpcauthtest.NewIssuer(t, grpcauthtest.Config{Addr: addr})
+			if _, body := get(t, iss.JWKSURL()); !strings.Contains(string(body), iss.KeyID()) {
+				t.Fatalf("JWKS %s lacks the signing kid", body)
+			}
+		})
+	}
+}
+
+func TestStart_RejectsInvalidConfig(t *testing.T) {
+	tests := []struct {
+		name string
+		cfg  grpcauthtest.Config
+	}{
+		{"unknown algorithm", grpcauthtest.Config{Algorithm: "HS256"}},
+		{"none algorithm", grpcauthtest.Config{Algorithm: "none"}},
+		{"unknown shape", grpcauthtest.Config{Shape: grpcauthtest.Shape(7)}},
+		{"path without slash", grpcauthtest.Config{Path: "oauth2"}},
+		{"path with trailing slash", grpcauthtest.Config{Path: "/oauth2/"}},
+		{"path with pattern characters", grpcauthtest.Config{Path: "/{x}"}},
+		{"path with dot segment", grpcauthtest.Config{Path: "/a/../b"}},
+		{"negative lifetime", grpcauthtest.Config{TokenLifetime: -1}},
+		{"client without ID", grpcauthtest.Config{Clients: []grpcauthtest.Client{{Secret: "s"}}}},
+		{"client without secret", grpcauthtest.Config{Clients: []grpcauthtest.Client{{ID: "a"}}}},
+		{"duplicate client", grpcauthtest.Config{Clients: []grpcauthtest.Client{{ID: "a", Secret: "s"}, {ID: "a", Secret: "t"}}}},
+		{"scope with a space", grpcauthtest.Config{Clients: []grpcauthtest.Client{{ID: "a", Secret: "s", Scopes: []string{"a b"}}}}},
+		{"bad addr", grpcauthtest.Config{Addr: "127.0.0.1"}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			iss, err := grpcauthtest.Start(tc.cfg)
+			if err == nil {
+				iss.Close()
+				t.Fatal("Start succeeded")
+			}
+			if !strings.HasPrefix(err.Error(), "grpcauthtest: ") {
+				t.Errorf("error %q lacks the package prefix", err)
+			}
+		})
+	}
+}
+
+func TestClients_ReturnsACopy(t *testing.T) {
+	iss := grpcauthtest.NewIssuer(t, grpcauthtest.Config{Clients: []grpcauthtest.Client{{ID: "a", Secret: "s", Scopes: []string{"x"}}}})
+	cs := iss.Clients()
+	if len(cs) != 1 || cs[0].ID != "a" || cs[0].Secret != "s" || cs[0].Scopes[0] != "x" {
+		t.Fatalf("Clients() = %+v", cs)
+	}
+	cs[0].Scopes[0] = "admin"
+	if _, err := iss.Token("a", "admin"); err == nil {
+		t.Fatal("mutating Clients() result widened the client's scopes")
+	}
+}
+
+func TestClose_StopsServingAndLeaksNoGoroutine(t *testing.T) {
+	defer goleak.VerifyNone(t, goleak.IgnoreCurrent())
+	iss, err := grpcauthtest.Start(grpcauthtest.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// An idle keep-alive connection is open when Close runs.
+	u, err := url.Parse(iss.URL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	conn, err := net.Dial("tcp", u.Host)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	fmt.Fprintf(conn, "GET /oauth2/default/v1/keys HTTP/1.1\r\nHost: x\r\n\r\n")
+	buf := make([]byte, 1)
+	if _, err := conn.Read(buf); err != nil {
+		t.Fatal(err)
+	}
+	iss.Close()
+	iss.Close() // idempotent
+	if _, err := newClient().Get(iss.JWKSURL()); err == nil {
+		t.Fatal("JWKS still served after Close")
+	}
+	if n := iss.JWKSRequests(); n != 1 {
+		t.Errorf("JWKSRequests() = %d, want 1", n)
+	}
+	if _, err := iss.Token("svc"); err != nil {
+		t.Errorf("Token after Close: %v (minting should still work)", err)
+	}
+}
+
+// fatalTB records Fatal instead of stopping the goroutine.
+type fatalTB struct {
+	testing.TB
+	fatal    []any
+	cleanups int
+}
+
+func (f *fatalTB) Helper()           {}
+func (f *fatalTB) Fatal(args ...any) { f.fatal = args }
+func (f *fatalTB) Cleanup(func())    { f.cleanups++ }
+
+func TestNewIssuer_FailsTheTestOnBadConfig(t *testing.T) {
+	tb := &fatalTB{TB: t}
+	if iss := grpcauthtest.NewIssuer(tb, grpcauthtest.Config{Addr: "0.0.0.0:0"}); iss != nil {
+		iss.Close()
+		t.Fatal("NewIssuer returned an issuer")
+	}
+	if len(tb.fatal) != 1 || !errors.Is(tb.fatal[0].(error), grpcauthtest.ErrNonLoopback) || tb.cleanups != 0 {
+		t.Fatalf("Fatal(%v), %d cleanups", tb.fatal, tb.cleanups)
+	}
+}

@@ -1,0 +1,213 @@
+package grpcauthtest_test
+
+import (
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/x509"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/grpcauth/grpcauth/grpcauthtest"
+	"github.com/lestrrat-go/jwx/v2/jwa"
+	"github.com/lestrrat-go/jwx/v2/jwk"
+	"github.com/lestrrat-go/jwx/v2/jws"
+	"github.com/lestrrat-go/jwx/v2/jwt"
+)
+
+var fixedNow = time.Date(2030, 1, 2, 3, 4, 5, 0, time.UTC)
+
+func TestMint_DefaultsUseInjectedClock(t *testing.T) {
+	iss := grpcauthtest.NewIssuer(t, grpcauthtest.Config{Now: func() time.Time { return fixedNow }, TokenLifetime: 10 * time.Minute})
+	tok, err := iss.Mint(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The signature verifies; time validation is off because the clock is fixed.
+	if _, err := jwt.Parse([]byte(tok), jwt.WithKeySet(fetchKeySet(t, iss)), jwt.WithValidate(false)); err != nil {
+		t.Fatal(err)
+	}
+	_, c := segments(t, tok)
+	want := map[string]any{
+		"iss": iss.URL(), "aud": iss.Audience(), "sub": grpcauthtest.DefaultClientID, "cid": grpcauthtest.DefaultClientID,
+		"iat": float64(fixedNow.Unix()), "exp": float64(fixedNow.Add(10 * time.Minute).Unix()), "ver": float64(1),
+	}
+	for k, v := range want {
+		if c[k] != v {
+			t.Errorf("%s = %#v, want %#v", k, c[k], v)
+		}
+	}
+	if j, _ := c["jti"].(string); j == "" {
+		t.Error("no jti")
+	}
+	if len(c) != len(want)+1 {
+		t.Errorf("claims %v: unexpected extra claims", c)
+	}
+	tok2, _ := iss.Mint(nil)
+	if _, c2 := segments(t, tok2); c2["jti"] == c["jti"] {
+		t.Error("two tokens share a jti")
+	}
+}
+
+func TestMint_OverridesAndNilRemoval(t *testing.T) {
+	iss := grpcauthtest.NewIssuer(t, grpcauthtest.Config{Shape: grpcauthtest.ShapeRFC9068})
+	tok, err := iss.Mint(map[string]any{
+		"sub":       "alice",
+		"aud":       []string{"a", "b"},
+		"exp":       time.Unix(1000, 0),
+		"nbf":       "soon", // malformed on purpose
+		"client_id": nil,
+		"jti":       nil,
+		"custom":    map[string]any{"k": 1},
+	}, grpcauthtest.WithScopes("x", "y"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	h, c := segments(t, tok)
+	if h["typ"] != "at+jwt" {
+		t.Errorf("typ %v", h["typ"])
+	}
+	if c["sub"] != "alice" || c["exp"] != float64(1000) || c["nbf"] != "soon" || c["scope"] != "x y" {
+		t.Errorf("claims %v", c)
+	}
+	if aud, ok := c["aud"].([]any); !ok || len(aud) != 2 {
+		t.Errorf("aud %#v, want [a b]", c["aud"])
+	}
+	for _, gone := range []string{"client_id", "jti"} {
+		if _, ok := c[gone]; ok {
+			t.Errorf("%s present after a nil override", gone)
+		}
+	}
+	if m, ok := c["custom"].(map[string]any); !ok || m["k"] != float64(1) {
+		t.Errorf("custom %#v", c["custom"])
+	}
+	// The claims map wins over WithScopes.
+	tok, _ = iss.Mint(map[string]any{"scope": "z"}, grpcauthtest.WithScopes("x"), grpcauthtest.WithShape(grpcauthtest.ShapeRFC9068))
+	if _, c := segments(t, tok); c["scope"] != "z" {
+		t.Errorf("scope %v, want z", c["scope"])
+	}
+	// WithShape switches the client-id claim, scope claim and typ.
+	tok, _ = iss.Mint(nil, grpcauthtest.WithShape(grpcauthtest.ShapeOkta), grpcauthtest.WithScopes("x"))
+	if h, c := segments(t, tok); h["typ"] != "JWT" || c["cid"] == nil || c["client_id"] != nil || len(c["scp"].([]any)) != 1 {
+		t.Errorf("Okta shape: header %v claims %v", h, c)
+	}
+}
+
+func TestMint_HeaderOptions(t *testing.T) {
+	iss := grpcauthtest.NewIssuer(t, grpcauthtest.Config{})
+	rsa := func(tok string) error {
+		_, err := jws.Verify([]byte(tok), jws.WithKey(jwa.RS256, iss.PublicKey(iss.KeyID())))
+		return err
+	}
+	t.Run("WithKeyID empty omits kid", func(t *testing.T) {
+		tok, err := iss.Mint(nil, grpcauthtest.WithKeyID(""))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if h, _ := segments(t, tok); h["kid"] != nil || h["alg"] != "RS256" {
+			t.Fatalf("header %v", h)
+		}
+		if err := rsa(tok); err != nil {
+			t.Fatalf("still signed with the issuer key: %v", err)
+		}
+	})
+	t.Run("WithKeyID sets kid", func(t *testing.T) {
+		tok, _ := iss.Mint(nil, grpcauthtest.WithKeyID("other"))
+		if h, _ := segments(t, tok); h["kid"] != "other" {
+			t.Fatalf("header %v", h)
+		}
+	})
+	t.Run("WithHeader jku and typ", func(t *testing.T) {
+		tok, err := iss.Mint(nil, grpcauthtest.WithHeader("jku", "https://attacker.example/keys"), grpcauthtest.WithHeader("typ", "at+jwt"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if h, _ := segments(t, tok); h["jku"] != "https://attacker.example/keys" || h["typ"] != "at+jwt" || h["kid"] != iss.KeyID() {
+			t.Fatalf("header %v", h)
+		}
+		if err := rsa(tok); err != nil {
+			t.Fatal(err)
+		}
+	})
+	t.Run("WithHeader embedded jwk", func(t *testing.T) {
+		pk, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+		pub, _ := jwk.FromRaw(pk.Public())
+		tok, err := iss.Mint(nil, grpcauthtest.WithHeader("jwk", pub), grpcauthtest.WithSigningKey(pk, "ES256"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		h, _ := segments(t, tok)
+		if j, ok := h["jwk"].(map[string]any); !ok || j["kty"] != "EC" || h["alg"] != "ES256" {
+			t.Fatalf("header %v", h)
+		}
+		if _, err := jws.Verify([]byte(tok), jws.WithKey(jwa.ES256, pk.Public())); err != nil {
+			t.Fatal(err)
+		}
+	})
+	t.Run("WithSigningKey HMAC with the public key bytes", func(t *testing.T) {
+		der, err := x509.MarshalPKIXPublicKey(iss.PublicKey(iss.KeyID()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		tok, err := iss.Mint(nil, grpcauthtest.WithSigningKey(der, "HS256"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if h, _ := segments(t, tok); h["alg"] != "HS256" || h["kid"] != iss.KeyID() {
+			t.Fatalf("header %v, want HS256 with the issuer's kid", h)
+		}
+		if _, err := jws.Verify([]byte(tok), jws.WithKey(jwa.HS256, der)); err != nil {
+			t.Fatalf("not HMAC-signed with the given secret: %v", err)
+		}
+		if rsa(tok) == nil {
+			t.Fatal("forgery verifies as RS256")
+		}
+	})
+	t.Run("WithSigningKey jwk.Key keeps its kid unless WithKeyID", func(t *testing.T) {
+		k, _ := jwk.FromRaw([]byte("secret"))
+		_ = k.Set(jwk.KeyIDKey, "hmac-kid")
+		tok, _ := iss.Mint(nil, grpcauthtest.WithSigningKey(k, "HS256"))
+		if h, _ := segments(t, tok); h["kid"] != "hmac-kid" {
+			t.Fatalf("header %v", h)
+		}
+		tok, _ = iss.Mint(nil, grpcauthtest.WithSigningKey(k, "HS256"), grpcauthtest.WithKeyID(""))
+		if h, _ := segments(t, tok); h["kid"] != nil {
+			t.Fatalf("header %v", h)
+		}
+	})
+	t.Run("WithSigningKey rejects an unknown algorithm", func(t *testing.T) {
+		if _, err := iss.Mint(nil, grpcauthtest.WithSigningKey([]byte("k"), "HS999")); err == nil {
+			t.Fatal("no error")
+		}
+	})
+	t.Run("Unsigned", func(t *testing.T) {
+		tok, err := iss.Mint(map[string]any{"sub": "x"}, grpcauthtest.Unsigned())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !strings.HasSuffix(tok, ".") {
+			t.Fatalf("token %q does not end with an empty signature", tok)
+		}
+		h := decodeSegment(t, strings.Split(tok, ".")[0])
+		if len(h) != 2 || h["alg"] != "none" || h["typ"] != "JWT" {
+			t.Fatalf("header %v, want exactly {alg:none typ:JWT}", h)
+		}
+		if _, c := segments(t, tok); c["sub"] != "x" || c["iss"] != iss.URL() {
+			t.Fatalf("claims %v", c)
+		}
+		if _, err := jwt.Parse([]byte(tok), jwt.WithKeySet(fetchKeySet(t, iss))); err == nil {
+			t.Fatal("jwx accepted an unsigned token")
+		}
+	})
+	t.Run("header value of the wrong type is an error", func(t *testing.T) {
+		if _, err := iss.Mint(nil, grpcauthtest.WithHeader("jwk", "not a key")); err == nil {
+			t.Fatal("no error")
+		}
+	})
+	t.Run("unencodable claim is an error", func(t *testing.T) {
+		if _, err := iss.Mint(map[string]any{"c": make(chan int)}); err == nil {
+			t.Fatal("no error")
+		}
+	})
+}
