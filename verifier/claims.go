@@ -56,17 +56,19 @@ func NewClaims(claims map[string]any, scopeClaims ...string) (*Claims, error) {
 // exp, say) is an ErrMalformed error. It does not check signatures, times or
 // values.
 func ParseClaims(payload []byte, scopeClaims ...string) (*Claims, error) {
+	return parseClaims(payload, scopeClaims)
+}
+
+// errClaimsJSON reports a payload that is not exactly one JSON object.
+var errClaimsJSON = fmt.Errorf("%w: claims are not a JSON object", ErrMalformed)
+
+// parseClaims is ParseClaims without the variadic copy. json.Unmarshal
+// rejects anything after the object, including a stray "}" or "]" that a
+// json.Decoder's More would let through.
+func parseClaims(payload []byte, scopeClaims []string) (*Claims, error) {
 	var raw map[string]json.RawMessage
-	dec := json.NewDecoder(bytes.NewReader(payload))
-	dec.UseNumber()
-	if err := dec.Decode(&raw); err != nil {
-		return nil, fmt.Errorf("%w: claims are not a JSON object", ErrMalformed)
-	}
-	if raw == nil {
-		return nil, fmt.Errorf("%w: claims are not a JSON object", ErrMalformed)
-	}
-	if dec.More() {
-		return nil, fmt.Errorf("%w: trailing data after claims", ErrMalformed)
+	if err := json.Unmarshal(payload, &raw); err != nil || raw == nil {
+		return nil, errClaimsJSON
 	}
 	c := &Claims{raw: raw}
 	var err error

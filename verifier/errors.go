@@ -43,9 +43,10 @@ var (
 	// Config.Audiences (or, for ID tokens, not the client id).
 	ErrAudience = errors.New("verifier: audience mismatch")
 
-	// ErrClaims reports a failed claim check: client-id allow-list, claim
-	// assertion, nonce, or a claim the RFC 9068 profile requires. The
-	// concrete error is a *ClaimError.
+	// ErrClaims reports a failed claim check: a missing exp, the client-id
+	// allow-list, a claim assertion, an ID token's nonce or azp, or the
+	// typ or a claim the RFC 9068 profile requires. The concrete error is a
+	// *ClaimError.
 	ErrClaims = errors.New("verifier: claim check failed")
 
 	// ErrKeysUnavailable reports that no usable key set is available: the

@@ -1,0 +1,208 @@
+package verifier
+
+import (
+	"errors"
+	"hash/maphash"
+	"sync"
+
+	"github.com/grpcauth/grpcauth/verifier/internal/jwks"
+)
+
+// The verified-token cache. Its safety rules, each enforced here:
+//
+//   - Entries are keyed by the exact token string: no two tokens share one,
+//     and a token differing in any byte is a miss (and then fails the full
+//     verification, whose signature covers header and payload).
+//   - Only access tokens that passed every check are stored; ID tokens and
+//     failures never are.
+//   - Every hit re-checks exp, nbf and iat, with the skew, against Now. An
+//     expired entry is never served: it is deleted on its next lookup and is
+//     the first reclaimed when room is needed.
+//   - Every hit checks that the key that verified the token is still the
+//     key set's key for its kid (*jwks.Key is pointer-stable across
+//     refreshes of unchanged keys); an entry whose key left the set or
+//     changed is dropped and the token verified in full.
+//   - The cached *Claims is immutable, so one caller cannot change what the
+//     next hit returns.
+//   - The cache holds at most MaxEntries tokens and MaxBytes accounted bytes
+//     (token + claims + fixed overhead), split evenly over its shards; a full
+//     shard evicts before inserting, so no flood of tokens grows it further.
+//   - Access is sharded with a read-write mutex per shard; a hit takes one
+//     read lock and allocates nothing.
+
+// maxCacheShards is the number of shards for large caches. Small caches use
+// fewer, so that each shard's byte budget (at least minShardBytes) still
+// holds large tokens and the per-shard entry bounds add up to at most
+// MaxEntries.
+const (
+	maxCacheShards = 16
+	minShardBytes  = 256 << 10
+)
+
+// entryOverhead approximates the bytes an entry costs beyond the token and
+// claim bytes: the entry, its map slot, the Claims struct and slice headers.
+const entryOverhead = 256
+
+// cacheEvictionSample is how many entries a put inspects for expiry before
+// inserting, so that expired entries are reclaimed without a goroutine.
+const cacheEvictionSample = 2
+
+type cacheEntry struct {
+	claims *Claims
+	key    *jwks.Key
+	size   int64
+}
+
+type cacheShard struct {
+	mu    sync.RWMutex
+	m     map[string]*cacheEntry
+	bytes int64
+	_     [64]byte // keep shards' locks on separate cache lines
+}
+
+type tokenCache struct {
+	seed       maphash.Seed
+	shards     []cacheShard
+	maxEntries int   // per shard
+	maxBytes   int64 // per shard
+}
+
+func newTokenCache(maxEntries int, maxBytes int64) *tokenCache {
+	n := int(max(1, min(int64(maxCacheShards), int64(maxEntries), maxBytes/minShardBytes)))
+	c := &tokenCache{
+		seed:       maphash.MakeSeed(),
+		shards:     make([]cacheShard, n),
+		maxEntries: maxEntries / n,
+		maxBytes:   maxBytes / int64(n),
+	}
+	for i := range c.shards {
+		c.shards[i].m = make(map[string]*cacheEntry)
+	}
+	return c
+}
+
+// shard picks a shard from the token's last bytes (the signature, which is
+// high-entropy for the verified tokens the cache holds) so that choosing a
+// shard costs a few nanoseconds however long the token.
+func (c *tokenCache) shard(token string) *cacheShard {
+	tail := token
+	if len(tail) > 16 {
+		tail = tail[len(tail)-16:]
+	}
+	return &c.shards[maphash.String(c.seed, tail)%uint64(len(c.shards))]
+}
+
+// get returns the cached result for token. hit is false when the token is
+// not cached, or its entry was dropped because its key is no longer the key
+// set's key for its kid; the caller then verifies in full. On a hit, err is
+// the time check's result: an entry is never served outside its validity.
+func (c *tokenCache) get(token string, v *Verifier) (claims *Claims, hit bool, err error) {
+	sh := c.shard(token)
+	sh.mu.RLock()
+	e := sh.m[token]
+	sh.mu.RUnlock()
+	if e == nil {
+		return nil, false, nil
+	}
+	if v.set.Current(e.key.ID) != e.key {
+		sh.remove(token, e)
+		return nil, false, nil
+	}
+	if err := v.checkTime(e.claims, v.s.Now()); err != nil {
+		if errors.Is(err, ErrExpired) {
+			sh.remove(token, e)
+		}
+		return nil, true, err
+	}
+	return e.claims, true, nil
+}
+
+// put stores a verified token, evicting as needed to stay within bounds.
+// Tokens too large for a shard's byte budget are not stored.
+func (c *tokenCache) put(token string, claims *Claims, key *jwks.Key, v *Verifier) {
+	size := int64(len(token)) + claims.size() + entryOverhead
+	if size > c.maxBytes {
+		return
+	}
+	now := v.s.Now()
+	e := &cacheEntry{claims: claims, key: key, size: size}
+	sh := c.shard(token)
+	sh.mu.Lock()
+	defer sh.mu.Unlock()
+	if old, ok := sh.m[token]; ok {
+		sh.bytes -= old.size
+		delete(sh.m, token)
+	}
+	// Reclaim a few expired entries, then evict until the new one fits.
+	sampled := 0
+	for t, old := range sh.m {
+		if sampled == cacheEvictionSample {
+			break
+		}
+		sampled++
+		if v.checkTime(old.claims, now) != nil {
+			sh.bytes -= old.size
+			delete(sh.m, t)
+		}
+	}
+	for t, old := range sh.m {
+		if len(sh.m) < c.maxEntries && sh.bytes+size <= c.maxBytes {
+			break
+		}
+		sh.bytes -= old.size
+		delete(sh.m, t)
+	}
+	// Copy the token so that the entry does not pin a larger string the
+	// caller's token was sliced from (e.g. the whole metadata value).
+	sh.m[string([]byte(token))] = e
+	sh.bytes += size
+}
+
+// remove deletes token's entry if it is still e.
+func (sh *cacheShard) remove(token string, e *cacheEntry) {
+	sh.mu.Lock()
+	if sh.m[token] == e {
+		sh.bytes -= e.size
+		delete(sh.m, token)
+	}
+	sh.mu.Unlock()
+}
+
+// clear empties the cache.
+func (c *tokenCache) clear() {
+	for i := range c.shards {
+		sh := &c.shards[i]
+		sh.mu.Lock()
+		clear(sh.m)
+		sh.bytes = 0
+		sh.mu.Unlock()
+	}
+}
+
+// stats returns the number of entries and accounted bytes.
+func (c *tokenCache) stats() (entries int, bytes int64) {
+	for i := range c.shards {
+		sh := &c.shards[i]
+		sh.mu.RLock()
+		entries += len(sh.m)
+		bytes += sh.bytes
+		sh.mu.RUnlock()
+	}
+	return entries, bytes
+}
+
+// size approximates the memory a Claims holds, for the cache's byte bound.
+func (c *Claims) size() int64 {
+	const header = 48 // per string, slice or map slot
+	n := int64(len(c.issuer) + len(c.subject) + len(c.clientID) + len(c.tokenID))
+	for _, s := range c.audience {
+		n += int64(len(s)) + header
+	}
+	for _, s := range c.scopes {
+		n += int64(len(s)) + header
+	}
+	for k, v := range c.raw {
+		n += int64(len(k)+len(v)) + 2*header
+	}
+	return n
+}

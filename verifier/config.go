@@ -1,0 +1,372 @@
+package verifier
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/grpcauth/grpcauth/verifier/internal/jwks"
+)
+
+// Defaults applied by New to zero-valued Config fields.
+const (
+	// DefaultClockSkew is the tolerance applied to exp, nbf and iat: one
+	// minute, as Envoy's clock_skew_seconds, enough for NTP-synchronised
+	// hosts without keeping an expired token alive for long.
+	DefaultClockSkew = time.Minute
+
+	// DefaultMaxTokenSize bounds the token string: 64 KiB, far above any
+	// real access token (Okta's are about 1 KiB, Entra ID's about 2-3 KiB)
+	// and small enough that parsing a hostile token is cheap.
+	DefaultMaxTokenSize = 64 << 10
+
+	// DefaultRefreshInterval is how often the key set is refreshed in the
+	// background: one hour, the cache age Okta's own verifier uses.
+	DefaultRefreshInterval = time.Hour
+
+	// DefaultMinRefreshInterval is the least time between two fetches of
+	// the key set, including fetches triggered by an unknown kid: 10s, so a
+	// rotated key is picked up within seconds while a flood of forged kids
+	// costs the issuer at most 6 requests a minute per replica.
+	DefaultMinRefreshInterval = 10 * time.Second
+
+	// DefaultMaxStaleness is how long the last good key set stays usable
+	// while the issuer cannot be reached: 24 hours, so an issuer outage does
+	// not become a service outage, while a key the issuer revoked is not
+	// trusted for ever.
+	DefaultMaxStaleness = 24 * time.Hour
+
+	// DefaultFetchTimeout bounds one discovery or key-set fetch: 10s.
+	DefaultFetchTimeout = 10 * time.Second
+
+	// DefaultMaxResponseSize bounds a discovery document or key set: 1 MiB,
+	// about a thousand keys.
+	DefaultMaxResponseSize int64 = 1 << 20
+
+	// DefaultCacheMaxEntries bounds the verified-token cache: 10,000 tokens,
+	// about 10-20 MB at most with typical tokens (see DefaultCacheMaxBytes).
+	DefaultCacheMaxEntries = 10000
+
+	// DefaultCacheMaxBytes bounds the memory the verified-token cache
+	// accounts for (token bytes plus claim bytes plus a fixed per-entry
+	// overhead): 16 MiB.
+	DefaultCacheMaxBytes int64 = 16 << 20
+)
+
+// DefaultAlgorithms is the signature-algorithm allow-list used when
+// Config.Algorithms is empty: every asymmetric JWS algorithm jwx verifies.
+// HMAC (HS*) and "none" are never allowed. New copies the list; changing it
+// afterwards has no effect on existing Verifiers.
+var DefaultAlgorithms = []string{
+	"RS256", "RS384", "RS512",
+	"PS256", "PS384", "PS512",
+	"ES256", "ES384", "ES512",
+	"EdDSA",
+}
+
+// Config configures a Verifier. Only Issuer and Audiences are required; every
+// other field has a safe default, applied by New.
+type Config struct {
+	// Issuer is the authorization server's issuer identifier, e.g.
+	// "https://example.okta.com/oauth2/default". Required. A token's iss
+	// must equal it exactly (no trailing-slash or case normalisation). It
+	// must be an https URL, or http on a loopback host (localhost,
+	// 127.0.0.0/8, ::1) for tests. Unless JWKSURL is set, the key set's
+	// URL is discovered from {Issuer}/.well-known/openid-configuration (or
+	// oauth-authorization-server), whose issuer must equal Issuer.
+	Issuer string
+
+	// Audiences lists the audiences this service accepts, e.g.
+	// "api://default". Required unless SkipAudienceCheck is set: without
+	// it, a token minted for any other API of the same issuer would be
+	// accepted. A token's aud (a string or an array) must contain at least
+	// one of them.
+	Audiences []string
+
+	// SkipAudienceCheck disables the aud check. Default false. Set it only
+	// for issuers that mint access tokens without aud (Cognito) and then
+	// pin the client with ClientIDs or AssertClaims instead.
+	SkipAudienceCheck bool
+
+	// JWKSURL is the key set's URL. Default: discovered from Issuer. Same
+	// URL rules as Issuer. Keys are only ever taken from this set: the
+	// jku, x5u, x5c and jwk headers of a token are ignored.
+	JWKSURL string
+
+	// Algorithms is the signature-algorithm allow-list. Default
+	// DefaultAlgorithms (RS, PS and ES of every size, and EdDSA). New
+	// rejects "none" in any case, HS256/HS384/HS512 and any algorithm it
+	// does not know: a public key must never be usable as an HMAC secret.
+	// A token's alg must be in the list, must equal its key's alg when the
+	// key names one, and must fit its key's type (RSA for RS/PS, the
+	// matching NIST curve for ES, Ed25519 for EdDSA).
+	Algorithms []string
+
+	// ClockSkew is the tolerance applied to exp, nbf and iat. Zero means
+	// DefaultClockSkew (1 minute); a negative value means no tolerance.
+	ClockSkew time.Duration
+
+	// Now returns the current time. Default time.Now. Tests inject a clock
+	// here; it is also passed to the key set (staleness, rate limits).
+	Now func() time.Time
+
+	// ClientIDs, when not empty, is the allow-list of clients whose access
+	// tokens are accepted, checked against Claims.ClientID (cid, client_id
+	// or azp). Default: any client.
+	ClientIDs []string
+
+	// AssertClaims lists further claims that must have exact values: a
+	// string, a number or a bool, or a slice of them. An expected scalar
+	// matches a scalar claim by equality, or an array claim by one element
+	// (never by substring); an expected slice requires every element to be
+	// present. Default: none. New rejects other value types.
+	AssertClaims map[string]any
+
+	// RequireAccessTokenProfile enforces RFC 9068: the typ header must be
+	// "at+jwt" or "application/at+jwt" (case-insensitive), and iss, exp,
+	// aud, sub, client_id, iat and jti must be present. Default false,
+	// because Okta's default authorization server issues typ "JWT" with
+	// "cid"; turn it on for RFC 9068 issuers to stop ID tokens and other
+	// JWTs of the same issuer being used as access tokens.
+	RequireAccessTokenProfile bool
+
+	// ScopeClaims names the claims scopes are read from, each an array or
+	// a space-separated string. Default DefaultScopeClaims ("scp",
+	// "scope"), which covers Okta, Entra ID, RFC 9068, Keycloak, Cognito
+	// and Auth0's scope; add "permissions" or "roles" when scopes arrive
+	// there.
+	ScopeClaims []string
+
+	// MaxTokenSize bounds the token's length in bytes; a longer token is
+	// rejected (ErrMalformed) before any decoding. Default
+	// DefaultMaxTokenSize (64 KiB).
+	MaxTokenSize int
+
+	// HTTPClient fetches discovery documents and key sets. Default: a
+	// client with connect, TLS-handshake and response-header timeouts, no
+	// cookie jar, and redirects allowed only to URLs Issuer would be
+	// allowed to have (https, or http on loopback), at most 3.
+	HTTPClient *http.Client
+
+	// RefreshInterval is how often the key set is refreshed in the
+	// background. Default DefaultRefreshInterval (1 hour).
+	RefreshInterval time.Duration
+
+	// MinRefreshInterval is the least time between two key-set fetches,
+	// including those triggered by an unknown kid. Default
+	// DefaultMinRefreshInterval (10s). It must not exceed RefreshInterval.
+	MinRefreshInterval time.Duration
+
+	// MaxStaleness is how long the last good key set stays usable while
+	// refreshes fail; after that every verification fails with
+	// ErrKeysUnavailable. Default DefaultMaxStaleness (24 hours). It must
+	// not be less than RefreshInterval.
+	MaxStaleness time.Duration
+
+	// FetchTimeout bounds one fetch. Default DefaultFetchTimeout (10s).
+	FetchTimeout time.Duration
+
+	// MaxResponseSize bounds a discovery document or key set in bytes.
+	// Default DefaultMaxResponseSize (1 MiB).
+	MaxResponseSize int64
+
+	// Logger receives key-set events (fetch failures, rotations) and, at
+	// debug level, the reason each token was rejected. Default
+	// slog.Default(). Tokens and claim values are never logged.
+	Logger *slog.Logger
+
+	// Cache configures the verified-token cache, on by default.
+	Cache CacheConfig
+}
+
+// CacheConfig configures the verified-token cache. A cache hit is exactly as
+// safe as a full verification: entries are keyed by the exact token string,
+// only successfully verified access tokens are stored, exp/nbf/iat are
+// re-checked against Now on every hit, an entry is dropped once its token
+// expires or its signing key leaves the key set, and memory is bounded.
+type CacheConfig struct {
+	// Disabled turns the cache off: every call verifies the signature.
+	// Default false (on): a long-lived client sends the same token for up
+	// to an hour, and a hit costs about 100 ns against 40-120 µs for a
+	// signature check.
+	Disabled bool
+
+	// MaxEntries bounds the number of cached tokens. Default
+	// DefaultCacheMaxEntries (10,000). When full, an entry is evicted.
+	MaxEntries int
+
+	// MaxBytes bounds the accounted size of the cache (token length plus
+	// claims size plus a fixed per-entry overhead). Default
+	// DefaultCacheMaxBytes (16 MiB). Tokens too large for their share are
+	// simply not cached.
+	MaxBytes int64
+}
+
+// supportedAlgorithms are the algorithms Config.Algorithms may name.
+var supportedAlgorithms = DefaultAlgorithms
+
+// settings is a validated Config with defaults applied.
+type settings struct {
+	Config
+	skew      time.Duration // >= 0
+	ownClient bool          // HTTPClient was created by validate; Close closes its idle connections
+}
+
+// errConfig wraps every validation failure New reports.
+var errConfig = errors.New("verifier: invalid config")
+
+func configError(format string, args ...any) error {
+	return fmt.Errorf("%w: %s", errConfig, fmt.Sprintf(format, args...))
+}
+
+// validate checks cfg and returns it with defaults applied. Slices and maps
+// are copied so that later changes by the caller have no effect.
+func validate(cfg Config) (settings, error) {
+	s := settings{Config: cfg}
+	if cfg.Issuer == "" {
+		return s, configError("Issuer is required")
+	}
+	if err := jwks.CheckURL(cfg.Issuer); err != nil {
+		return s, configError("Issuer: %v", err)
+	}
+	if cfg.JWKSURL != "" {
+		if err := jwks.CheckURL(cfg.JWKSURL); err != nil {
+			return s, configError("JWKSURL: %v", err)
+		}
+	}
+	if !cfg.SkipAudienceCheck && len(cfg.Audiences) == 0 {
+		return s, configError("Audiences is required (or set SkipAudienceCheck)")
+	}
+	if slices.Contains(cfg.Audiences, "") {
+		return s, configError("Audiences contains an empty string")
+	}
+	s.Audiences = slices.Clone(cfg.Audiences)
+	if slices.Contains(cfg.ClientIDs, "") {
+		return s, configError("ClientIDs contains an empty string")
+	}
+	s.ClientIDs = slices.Clone(cfg.ClientIDs)
+
+	if len(cfg.Algorithms) == 0 {
+		s.Algorithms = slices.Clone(DefaultAlgorithms)
+	} else {
+		s.Algorithms = nil
+		for _, alg := range cfg.Algorithms {
+			switch {
+			case strings.EqualFold(alg, "none"):
+				return s, configError("algorithm %q is never allowed", alg)
+			case strings.HasPrefix(strings.ToUpper(alg), "HS"):
+				return s, configError("HMAC algorithm %q is never allowed: a public key must not be usable as a secret", alg)
+			case !slices.Contains(supportedAlgorithms, alg):
+				return s, configError("unsupported algorithm %q (supported: %s)", alg, strings.Join(supportedAlgorithms, " "))
+			}
+			if !slices.Contains(s.Algorithms, alg) {
+				s.Algorithms = append(s.Algorithms, alg)
+			}
+		}
+	}
+
+	switch {
+	case cfg.ClockSkew == 0:
+		s.skew = DefaultClockSkew
+	case cfg.ClockSkew > 0:
+		s.skew = cfg.ClockSkew
+	}
+	if s.Now == nil {
+		s.Now = time.Now
+	}
+	if len(cfg.ScopeClaims) == 0 {
+		s.ScopeClaims = slices.Clone(DefaultScopeClaims)
+	} else {
+		if slices.Contains(cfg.ScopeClaims, "") {
+			return s, configError("ScopeClaims contains an empty string")
+		}
+		s.ScopeClaims = slices.Clone(cfg.ScopeClaims)
+	}
+
+	var err error
+	if s.MaxTokenSize, err = positive("MaxTokenSize", cfg.MaxTokenSize, DefaultMaxTokenSize); err != nil {
+		return s, err
+	}
+	if s.RefreshInterval, err = positive("RefreshInterval", cfg.RefreshInterval, DefaultRefreshInterval); err != nil {
+		return s, err
+	}
+	if s.MinRefreshInterval, err = positive("MinRefreshInterval", cfg.MinRefreshInterval, DefaultMinRefreshInterval); err != nil {
+		return s, err
+	}
+	if s.MaxStaleness, err = positive("MaxStaleness", cfg.MaxStaleness, DefaultMaxStaleness); err != nil {
+		return s, err
+	}
+	if s.FetchTimeout, err = positive("FetchTimeout", cfg.FetchTimeout, DefaultFetchTimeout); err != nil {
+		return s, err
+	}
+	if s.MaxResponseSize, err = positive("MaxResponseSize", cfg.MaxResponseSize, DefaultMaxResponseSize); err != nil {
+		return s, err
+	}
+	if s.MinRefreshInterval > s.RefreshInterval {
+		return s, configError("MinRefreshInterval (%v) exceeds RefreshInterval (%v)", s.MinRefreshInterval, s.RefreshInterval)
+	}
+	if s.MaxStaleness < s.RefreshInterval {
+		return s, configError("MaxStaleness (%v) is less than RefreshInterval (%v)", s.MaxStaleness, s.RefreshInterval)
+	}
+	if s.Cache.MaxEntries, err = positive("Cache.MaxEntries", cfg.Cache.MaxEntries, DefaultCacheMaxEntries); err != nil {
+		return s, err
+	}
+	if s.Cache.MaxBytes, err = positive("Cache.MaxBytes", cfg.Cache.MaxBytes, DefaultCacheMaxBytes); err != nil {
+		return s, err
+	}
+	if s.Logger == nil {
+		s.Logger = slog.Default()
+	}
+	if s.HTTPClient == nil {
+		s.HTTPClient = defaultHTTPClient(s.FetchTimeout)
+		s.ownClient = true
+	}
+	return s, nil
+}
+
+// positive returns v, or def when v is zero; negative values are an error.
+func positive[T int | int64 | time.Duration](name string, v, def T) (T, error) {
+	switch {
+	case v < 0:
+		return v, configError("%s must not be negative", name)
+	case v == 0:
+		return def, nil
+	}
+	return v, nil
+}
+
+// maxRedirects bounds the redirects the default HTTP client follows.
+const maxRedirects = 3
+
+// defaultHTTPClient returns the client used when Config.HTTPClient is nil:
+// bounded dial, TLS and header timeouts (the whole fetch is bounded by
+// FetchTimeout through its context), no cookie jar, and at most 3 redirects,
+// each to a URL that passes jwks.CheckURL (so https never downgrades to
+// plain http off loopback).
+func defaultHTTPClient(timeout time.Duration) *http.Client {
+	t := http.DefaultTransport.(*http.Transport).Clone()
+	t.DialContext = (&net.Dialer{Timeout: 5 * time.Second, KeepAlive: 30 * time.Second}).DialContext
+	t.TLSHandshakeTimeout = 5 * time.Second
+	t.ResponseHeaderTimeout = timeout
+	t.ExpectContinueTimeout = time.Second
+	t.MaxIdleConnsPerHost = 2
+	t.IdleConnTimeout = 90 * time.Second
+	return &http.Client{
+		Transport: t,
+		Timeout:   timeout,
+		CheckRedirect: func(req *http.Request, via []*http.Request) error {
+			if len(via) >= maxRedirects {
+				return fmt.Errorf("verifier: stopped after %d redirects", maxRedirects)
+			}
+			if err := jwks.CheckURL(req.URL.String()); err != nil {
+				return fmt.Errorf("verifier: refusing redirect: %w", err)
+			}
+			return nil
+		},
+	}
+}

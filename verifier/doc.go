@@ -1,0 +1,49 @@
+// Package verifier verifies OAuth 2.0 JWT access tokens and OpenID Connect
+// ID tokens locally, against the issuer's JSON Web Key Set, which it fetches
+// (discovering its URL from the issuer), caches, refreshes in the background
+// and on an unknown kid (rate-limited), and keeps serving while the issuer is
+// down (up to Config.MaxStaleness).
+//
+//	v, err := verifier.New(ctx, verifier.Config{
+//		Issuer:    "https://example.okta.com/oauth2/default",
+//		Audiences: []string{"api://default"},
+//	})
+//	if err != nil {
+//		return err
+//	}
+//	defer v.Close()
+//
+//	claims, err := v.VerifyAccessToken(ctx, token)
+//	switch {
+//	case errors.Is(err, verifier.ErrKeysUnavailable):
+//		// server-side problem: codes.Unavailable
+//	case err != nil:
+//		// the token is not valid: codes.Unauthenticated
+//	case !claims.HasScope("items:read"):
+//		// codes.PermissionDenied
+//	}
+//
+// Security properties, all on by default:
+//   - Algorithms come from an allow-list of asymmetric algorithms; "none" and
+//     HMAC can never be configured. The header alg must equal the key's alg
+//     when the key names one, and must fit the key's type and curve.
+//   - Keys come only from the configured key set. The jku, x5u, x5c and jwk
+//     headers are ignored; a token without kid is rejected; any crit header
+//     is rejected, since the verifier implements no JWS extension.
+//   - iss must equal Config.Issuer exactly; aud must name one of
+//     Config.Audiences; exp is required; exp, nbf and iat are checked with
+//     one clock skew (1 minute by default).
+//   - Checks run cheapest first: a garbage, oversized, wrongly addressed or
+//     expired token is rejected before any key lookup (which could trigger a
+//     fetch) or signature work.
+//   - Successful access-token verifications are cached by exact token string;
+//     every hit re-checks the times and that the token's key is still in the
+//     key set (see CacheConfig).
+//
+// Errors wrap the package's sentinel errors (ErrMalformed, ErrExpired, ...);
+// branch with errors.Is. Their text is meant for server logs and never
+// contains the token or claim values. Claims is immutable.
+//
+// The signature primitives are jwx v2's (github.com/lestrrat-go/jwx/v2);
+// no jwx type appears in this package's API.
+package verifier

@@ -1,0 +1,85 @@
+package verifier
+
+import (
+	"context"
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/grpcauth/grpcauth/grpcauthtest"
+)
+
+func TestVerifyIDToken_Rules(t *testing.T) {
+	f := newFixture(t, grpcauthtest.Config{}, nil)
+	now := f.clk.Now()
+	const client = "web-app"
+	idToken := func(extra map[string]any, opts ...grpcauthtest.MintOption) string {
+		claims := map[string]any{"aud": client, "sub": "user-1", "nonce": "n-0S6_WzA2Mj", "cid": nil, "auth_time": now.Unix()}
+		for k, v := range extra {
+			claims[k] = v
+		}
+		return f.mint(t, claims, opts...)
+	}
+	cases := []struct {
+		name     string
+		token    string
+		clientID string
+		nonce    string
+		want     error
+	}{
+		{"valid with nonce", idToken(nil), client, "n-0S6_WzA2Mj", nil},
+		{"valid without nonce check", idToken(nil), client, "", nil},
+		{"valid without nonce claim or check", idToken(map[string]any{"nonce": nil}), client, "", nil},
+		{"aud array naming the client", idToken(map[string]any{"aud": []string{"other", client}}), client, "", nil},
+		{"azp equal to the client", idToken(map[string]any{"azp": client}), client, "", nil},
+		{"wrong nonce", idToken(nil), client, "n-other", ErrClaims},
+		{"nonce differing in case", idToken(nil), client, "N-0S6_WZA2MJ", ErrClaims},
+		{"nonce expected but missing", idToken(map[string]any{"nonce": nil}), client, "n-0S6_WzA2Mj", ErrClaims},
+		{"wrong client id", idToken(nil), "other-app", "", ErrAudience},
+		{"empty client id", idToken(nil), "", "", ErrAudience},
+		{"access-token audience is not a client", f.mint(t, nil), client, "", ErrAudience},
+		{"azp naming another client", idToken(map[string]any{"azp": "other"}), client, "", ErrClaims},
+		{"typ at+jwt is an access token, not an ID token", idToken(nil, grpcauthtest.WithHeader("typ", "at+jwt")), client, "", ErrClaims},
+		{"wrong issuer", idToken(map[string]any{"iss": "https://evil.example"}), client, "", ErrIssuer},
+		{"expired", idToken(map[string]any{"exp": now.Add(-time.Hour)}), client, "", ErrExpired},
+		{"issued in the future", idToken(map[string]any{"iat": now.Add(time.Hour)}), client, "", ErrNotYetValid},
+		{"alg none", idToken(nil, grpcauthtest.Unsigned(), grpcauthtest.WithKeyID(f.iss.KeyID())), client, "", ErrAlgorithm},
+		{"unknown kid", idToken(nil, grpcauthtest.WithKeyID("nope")), client, "", ErrUnknownKey},
+		{"no kid", idToken(nil, grpcauthtest.WithKeyID("")), client, "", ErrMalformed},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			c, err := f.v.VerifyIDToken(context.Background(), tc.token, tc.clientID, tc.nonce)
+			if tc.want == nil {
+				if err != nil {
+					t.Fatalf("VerifyIDToken: %v", err)
+				}
+				if c.Subject() != "user-1" {
+					t.Fatalf("Subject() = %q", c.Subject())
+				}
+				return
+			}
+			if !errors.Is(err, tc.want) {
+				t.Fatalf("VerifyIDToken = %v, want %v", err, tc.want)
+			}
+		})
+	}
+	if n, _ := cacheStats(f.v); n != 0 {
+		t.Fatalf("ID tokens were cached: %d entries", n)
+	}
+}
+
+func TestVerifyIDToken_IgnoresAccessTokenOptions(t *testing.T) {
+	f := newFixture(t, grpcauthtest.Config{}, func(c *Config) {
+		c.ClientIDs = []string{"only-this-client"}
+		c.AssertClaims = map[string]any{"groups": "admin"}
+		c.RequireAccessTokenProfile = true
+	})
+	tok := f.mint(t, map[string]any{"aud": "web-app", "cid": nil})
+	if _, err := f.v.VerifyIDToken(context.Background(), tok, "web-app", ""); err != nil {
+		t.Fatalf("VerifyIDToken: %v", err)
+	}
+	if _, err := f.v.VerifyAccessToken(context.Background(), tok); err == nil {
+		t.Fatal("the ID token was accepted as an access token")
+	}
+}

@@ -1,0 +1,543 @@
+package verifier
+
+import (
+	"context"
+	"crypto"
+	"crypto/ecdsa"
+	"crypto/ed25519"
+	"crypto/rsa"
+	"crypto/subtle"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"slices"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"github.com/lestrrat-go/jwx/v2/jwa"
+	"github.com/lestrrat-go/jwx/v2/jws"
+
+	"github.com/grpcauth/grpcauth/verifier/internal/jwks"
+)
+
+// Verifier verifies JWT access tokens and OIDC ID tokens issued by one
+// issuer, against the issuer's key set, which it keeps cached and refreshed.
+// It is safe for concurrent use. Create one per issuer with New and share it;
+// Close it when done.
+type Verifier struct {
+	s         settings
+	verifiers map[string]jws.Verifier // one per allowed alg; stateless
+	asserts   []assertion
+	set       *jwks.Set
+	cache     *tokenCache // nil when disabled
+	closed    atomic.Bool
+}
+
+// New validates cfg, applies defaults and starts the key set, which is
+// fetched in the background: New never blocks on, or fails because of, the
+// issuer (call Ready to wait for the first key set). ctx is not retained. An
+// invalid Config is reported with a "verifier: invalid config" error naming
+// the field. Close the Verifier to stop its goroutines.
+func New(ctx context.Context, cfg Config) (*Verifier, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, fmt.Errorf("verifier: %w", err)
+	}
+	s, err := validate(cfg)
+	if err != nil {
+		return nil, err
+	}
+	asserts, err := compileAssertions(cfg.AssertClaims)
+	if err != nil {
+		return nil, err
+	}
+	v := &Verifier{s: s, asserts: asserts, verifiers: make(map[string]jws.Verifier, len(s.Algorithms))}
+	for _, alg := range s.Algorithms {
+		jv, err := jws.NewVerifier(jwa.SignatureAlgorithm(alg))
+		if err != nil {
+			return nil, configError("algorithm %q: %v", alg, err)
+		}
+		v.verifiers[alg] = jv
+	}
+	if !s.Cache.Disabled {
+		v.cache = newTokenCache(s.Cache.MaxEntries, s.Cache.MaxBytes)
+	}
+	v.set = jwks.New(jwks.Config{
+		Issuer:             s.Issuer,
+		URL:                s.JWKSURL,
+		Client:             s.HTTPClient,
+		RefreshInterval:    s.RefreshInterval,
+		MinRefreshInterval: s.MinRefreshInterval,
+		MaxStaleness:       s.MaxStaleness,
+		FetchTimeout:       s.FetchTimeout,
+		MaxResponseSize:    s.MaxResponseSize,
+		Now:                s.Now,
+		Logger:             s.Logger,
+	})
+	return v, nil
+}
+
+// Ready blocks until a usable key set is loaded (nil), or ctx ends (the
+// context's error, wrapped with ErrKeysUnavailable). After Close it returns
+// ErrClosed. Verification does not require calling Ready first; a Verify
+// call before the first fetch waits for it under its own ctx.
+func (v *Verifier) Ready(ctx context.Context) error {
+	if v.closed.Load() {
+		return ErrClosed
+	}
+	if err := v.set.Ready(ctx); err != nil {
+		return fmt.Errorf("%w: %w", ErrKeysUnavailable, err)
+	}
+	return nil
+}
+
+// Close stops the key set's background refresh and every other goroutine
+// New started, and empties the cache. Later calls return ErrClosed. Close is
+// safe to call more than once; it always returns nil.
+func (v *Verifier) Close() error {
+	if v.closed.Swap(true) {
+		return nil
+	}
+	v.set.Close()
+	if v.cache != nil {
+		v.cache.clear()
+	}
+	if v.s.ownClient {
+		v.s.HTTPClient.CloseIdleConnections()
+	}
+	return nil
+}
+
+// VerifyAccessToken verifies a JWT access token (the bearer token, without
+// the "Bearer " prefix): its size and form, its header (alg allow-list, kid,
+// crit, typ when RequireAccessTokenProfile is set), its issuer, audience,
+// times, client id and asserted claims, and its signature under the key its
+// kid names in the issuer's key set. It returns the token's claims, or an
+// error for which errors.Is reports one of the package's sentinel errors.
+// The error text is for server logs; never send it to the caller.
+//
+// Successful results are cached (see CacheConfig); a hit re-checks the
+// token's times and that its key is still in the key set.
+func (v *Verifier) VerifyAccessToken(ctx context.Context, token string) (*Claims, error) {
+	if v.closed.Load() {
+		return nil, ErrClosed
+	}
+	if v.cache != nil {
+		if c, hit, err := v.cache.get(token, v); hit {
+			if err != nil {
+				v.logRejection(ctx, "access", err)
+			}
+			return c, err
+		}
+	}
+	c, key, err := v.verify(ctx, token, kindAccess, "", "")
+	if err != nil {
+		v.logRejection(ctx, "access", err)
+		return nil, err
+	}
+	if v.cache != nil {
+		v.cache.put(token, c, key, v)
+	}
+	return c, nil
+}
+
+// VerifyIDToken verifies an OpenID Connect ID token: the same form,
+// algorithm, issuer, time and signature checks as VerifyAccessToken, but its
+// aud must contain clientID (Config.Audiences, ClientIDs, AssertClaims and
+// RequireAccessTokenProfile do not apply), its azp, when present, must equal
+// clientID, and its typ must not be "at+jwt" (an access token is not an ID
+// token). When nonce is not empty the token's nonce must equal it. ID tokens
+// are never cached.
+func (v *Verifier) VerifyIDToken(ctx context.Context, token, clientID, nonce string) (*Claims, error) {
+	if v.closed.Load() {
+		return nil, ErrClosed
+	}
+	if clientID == "" {
+		return nil, fmt.Errorf("%w: VerifyIDToken needs a client id", ErrAudience)
+	}
+	c, _, err := v.verify(ctx, token, kindID, clientID, nonce)
+	if err != nil {
+		v.logRejection(ctx, "id", err)
+		return nil, err
+	}
+	return c, nil
+}
+
+func (v *Verifier) logRejection(ctx context.Context, kind string, err error) {
+	if v.s.Logger.Enabled(ctx, slog.LevelDebug) {
+		v.s.Logger.DebugContext(ctx, "verifier: token rejected", "kind", kind, "error", err)
+	}
+}
+
+type tokenKind uint8
+
+const (
+	kindAccess tokenKind = iota
+	kindID
+)
+
+// b64 decodes the parts of a compact JWS: unpadded base64url, with canonical
+// trailing bits, so no two token strings decode to the same bytes.
+var b64 = base64.RawURLEncoding.Strict()
+
+// Fixed rejection errors: the cold path allocates nothing to reject.
+var (
+	errEmpty       = fmt.Errorf("%w: empty token", ErrMalformed)
+	errTooLarge    = fmt.Errorf("%w: token larger than MaxTokenSize", ErrMalformed)
+	errParts       = fmt.Errorf("%w: not a compact JWS (want 3 dot-separated parts)", ErrMalformed)
+	errEncoding    = fmt.Errorf("%w: bad base64url encoding", ErrMalformed)
+	errHeaderJSON  = fmt.Errorf("%w: header is not a JSON object", ErrMalformed)
+	errHeaderType  = fmt.Errorf("%w: header parameter of the wrong type", ErrMalformed)
+	errNoAlg       = fmt.Errorf("%w: header has no alg", ErrMalformed)
+	errNoKid       = fmt.Errorf("%w: header has no kid", ErrMalformed)
+	errCrit        = fmt.Errorf("%w: unsupported critical header parameter", ErrMalformed)
+	errAlgNone     = fmt.Errorf("%w: alg none", ErrAlgorithm)
+	errAlgDenied   = fmt.Errorf("%w: alg not in the allow-list", ErrAlgorithm)
+	errAlgKey      = fmt.Errorf("%w: alg differs from the key's alg", ErrAlgorithm)
+	errKeyType     = fmt.Errorf("%w: key type does not fit alg", ErrAlgorithm)
+	errEmptySig    = fmt.Errorf("%w: empty signature", ErrBadSignature)
+	errSignature   = fmt.Errorf("%w: signature does not verify", ErrBadSignature)
+	errIssuer      = fmt.Errorf("%w: iss differs from the configured issuer", ErrIssuer)
+	errNoIssuer    = fmt.Errorf("%w: iss missing", ErrIssuer)
+	errAudience    = fmt.Errorf("%w: aud names no accepted audience", ErrAudience)
+	errNoAudience  = fmt.Errorf("%w: aud missing", ErrAudience)
+	errNotYetValid = fmt.Errorf("%w: nbf in the future", ErrNotYetValid)
+	errIssuedLater = fmt.Errorf("%w: iat in the future", ErrNotYetValid)
+	errNoExp       = &ClaimError{Claim: "exp", Reason: "missing"}
+	errTyp         = &ClaimError{Claim: "typ", Reason: "not an RFC 9068 access token (want at+jwt)"}
+	errTypAccess   = &ClaimError{Claim: "typ", Reason: "an access token is not an ID token"}
+	errClientID    = &ClaimError{Claim: "client_id", Reason: "client not allowed"}
+	errNoClientID  = &ClaimError{Claim: "client_id", Reason: "missing"}
+	errAzp         = &ClaimError{Claim: "azp", Reason: "differs from the client id"}
+	errNonce       = &ClaimError{Claim: "nonce", Reason: "does not match"}
+	errNoNonce     = &ClaimError{Claim: "nonce", Reason: "missing"}
+)
+
+// header is the part of the JOSE header the verifier uses. jku, x5u, x5c
+// and jwk are deliberately ignored: keys come only from the configured set.
+type header struct {
+	alg, kid, typ string
+}
+
+// parsed is a token that passed the syntactic checks.
+type parsed struct {
+	hdr          header
+	claims       *Claims
+	signingInput string // header.payload, as signed
+	sig          []byte
+}
+
+// verify runs every check, cheapest first, so that garbage, a wrong issuer
+// or an expired token is rejected before any key lookup (which may fetch)
+// or signature work. It returns the key that verified the signature.
+func (v *Verifier) verify(ctx context.Context, token string, kind tokenKind, clientID, nonce string) (*Claims, *jwks.Key, error) {
+	p, err := v.parse(token, kind)
+	if err != nil {
+		return nil, nil, err
+	}
+	c := p.claims
+	if err := v.checkIssuer(c); err != nil {
+		return nil, nil, err
+	}
+	if kind == kindID {
+		if !slices.Contains(c.audience, clientID) {
+			if len(c.audience) == 0 {
+				return nil, nil, errNoAudience
+			}
+			return nil, nil, errAudience
+		}
+	} else if err := v.checkAudience(c); err != nil {
+		return nil, nil, err
+	}
+	if err := v.checkTime(c, v.s.Now()); err != nil {
+		return nil, nil, err
+	}
+	if kind == kindID {
+		if err := checkIDClaims(c, clientID, nonce); err != nil {
+			return nil, nil, err
+		}
+	} else if err := v.checkAccessClaims(c); err != nil {
+		return nil, nil, err
+	}
+	key, err := v.key(ctx, p.hdr)
+	if err != nil {
+		return nil, nil, err
+	}
+	if err := v.verifiers[p.hdr.alg].Verify([]byte(p.signingInput), p.sig, key.Public); err != nil {
+		return nil, nil, errSignature
+	}
+	return c, key, nil
+}
+
+// parse checks the token's size and form, decodes and checks its header,
+// decodes its signature and parses its claims (types only).
+func (v *Verifier) parse(token string, kind tokenKind) (*parsed, error) {
+	switch {
+	case token == "":
+		return nil, errEmpty
+	case len(token) > v.s.MaxTokenSize:
+		return nil, errTooLarge
+	}
+	d1 := strings.IndexByte(token, '.')
+	if d1 < 0 {
+		return nil, errParts
+	}
+	d2 := strings.IndexByte(token[d1+1:], '.')
+	if d2 < 0 {
+		return nil, errParts
+	}
+	d2 += d1 + 1
+	if strings.IndexByte(token[d2+1:], '.') >= 0 {
+		return nil, errParts // JWE (5 parts) or worse
+	}
+	// The base64 decoder skips CR and LF; a token must not contain them.
+	if strings.IndexByte(token, '\n') >= 0 || strings.IndexByte(token, '\r') >= 0 {
+		return nil, errEncoding
+	}
+
+	var hbuf [512]byte
+	hb, err := decodePart(hbuf[:0], token[:d1])
+	if err != nil {
+		return nil, err
+	}
+	h, err := parseHeader(hb)
+	if err != nil {
+		return nil, err
+	}
+	if _, ok := v.verifiers[h.alg]; !ok {
+		if strings.EqualFold(h.alg, "none") {
+			return nil, errAlgNone
+		}
+		return nil, errAlgDenied
+	}
+	if h.kid == "" {
+		return nil, errNoKid
+	}
+	switch {
+	case kind == kindAccess && v.s.RequireAccessTokenProfile:
+		if !isAccessTokenType(h.typ) {
+			return nil, errTyp
+		}
+	case kind == kindID:
+		if isAccessTokenType(h.typ) {
+			return nil, errTypAccess
+		}
+	}
+
+	sigPart := token[d2+1:]
+	if sigPart == "" {
+		return nil, errEmptySig
+	}
+	sig, err := decodePart(nil, sigPart)
+	if err != nil {
+		return nil, err
+	}
+
+	payload, err := decodePart(nil, token[d1+1:d2])
+	if err != nil {
+		return nil, err
+	}
+	c, err := parseClaims(payload, v.s.ScopeClaims)
+	if err != nil {
+		return nil, err
+	}
+	return &parsed{hdr: h, claims: c, signingInput: token[:d2], sig: sig}, nil
+}
+
+// decodePart appends the strict base64url decoding of part to dst.
+func decodePart(dst []byte, part string) ([]byte, error) {
+	n := b64.DecodedLen(len(part))
+	if cap(dst)-len(dst) < n {
+		dst = slices.Grow(dst, n)
+	}
+	m, err := b64.Decode(dst[len(dst):len(dst)+n], []byte(part))
+	if err != nil {
+		return nil, errEncoding
+	}
+	return dst[:len(dst)+m], nil
+}
+
+// parseHeader decodes the JOSE header. Member names match exactly (a map,
+// not a struct, so "ALG" is not "alg"); a duplicated member keeps its last
+// value (RFC 7515, 4). Any "crit" is rejected: the verifier understands no
+// extension (RFC 7515, 4.1.11).
+func parseHeader(b []byte) (header, error) {
+	var m map[string]json.RawMessage
+	if err := json.Unmarshal(b, &m); err != nil || m == nil {
+		return header{}, errHeaderJSON
+	}
+	if _, ok := m["crit"]; ok {
+		return header{}, errCrit
+	}
+	var h header
+	raw, ok := m["alg"]
+	if !ok {
+		return header{}, errNoAlg
+	}
+	if json.Unmarshal(raw, &h.alg) != nil {
+		return header{}, errHeaderType
+	}
+	if raw, ok := m["kid"]; ok && json.Unmarshal(raw, &h.kid) != nil {
+		return header{}, errHeaderType
+	}
+	if raw, ok := m["typ"]; ok && json.Unmarshal(raw, &h.typ) != nil {
+		return header{}, errHeaderType
+	}
+	return h, nil
+}
+
+// isAccessTokenType reports whether typ is RFC 9068's "at+jwt", with or
+// without the "application/" prefix, in any case (RFC 7515, 4.1.9).
+func isAccessTokenType(typ string) bool {
+	typ, _ = strings.CutPrefix(strings.ToLower(typ), "application/")
+	return typ == "at+jwt"
+}
+
+func (v *Verifier) checkIssuer(c *Claims) error {
+	switch c.issuer {
+	case v.s.Issuer:
+		return nil
+	case "":
+		return errNoIssuer
+	}
+	return errIssuer
+}
+
+func (v *Verifier) checkAudience(c *Claims) error {
+	if v.s.SkipAudienceCheck {
+		return nil
+	}
+	for _, a := range c.audience {
+		if slices.Contains(v.s.Audiences, a) {
+			return nil
+		}
+	}
+	if len(c.audience) == 0 {
+		return errNoAudience
+	}
+	return errAudience
+}
+
+// checkTime checks exp (required), nbf and iat against now with the
+// configured skew. It allocates only to report an expired token.
+func (v *Verifier) checkTime(c *Claims, now time.Time) error {
+	if c.expiry.IsZero() {
+		return errNoExp
+	}
+	if !now.Before(c.expiry.Add(v.s.skew)) {
+		return &TokenExpiredError{Expiry: c.expiry}
+	}
+	late := now.Add(v.s.skew)
+	if !c.notBefore.IsZero() && c.notBefore.After(late) {
+		return errNotYetValid
+	}
+	if !c.issuedAt.IsZero() && c.issuedAt.After(late) {
+		return errIssuedLater
+	}
+	return nil
+}
+
+// accessTokenProfileClaims are the claims RFC 9068, 2.2 requires.
+var accessTokenProfileClaims = []string{"iss", "exp", "aud", "sub", "client_id", "iat", "jti"}
+
+func (v *Verifier) checkAccessClaims(c *Claims) error {
+	if len(v.s.ClientIDs) > 0 {
+		switch {
+		case c.clientID == "":
+			return errNoClientID
+		case !slices.Contains(v.s.ClientIDs, c.clientID):
+			return errClientID
+		}
+	}
+	for i := range v.asserts {
+		if err := v.asserts[i].check(c); err != nil {
+			return err
+		}
+	}
+	if v.s.RequireAccessTokenProfile {
+		for _, name := range accessTokenProfileClaims {
+			if raw, ok := c.raw[name]; !ok || isNull(raw) {
+				return &ClaimError{Claim: name, Reason: "missing (required by RFC 9068)"}
+			}
+		}
+	}
+	return nil
+}
+
+// checkIDClaims checks an ID token's azp and nonce (OIDC Core, 3.1.3.7 and
+// 3.1.3.7 step 11), comparing the nonce in constant time.
+func checkIDClaims(c *Claims, clientID, nonce string) error {
+	if raw, ok := c.raw["azp"]; ok && !isNull(raw) {
+		var azp string
+		if json.Unmarshal(raw, &azp) != nil || azp != clientID {
+			return errAzp
+		}
+	}
+	if nonce == "" {
+		return nil
+	}
+	raw, ok := c.raw["nonce"]
+	if !ok || isNull(raw) {
+		return errNoNonce
+	}
+	var got string
+	if json.Unmarshal(raw, &got) != nil || subtle.ConstantTimeCompare([]byte(got), []byte(nonce)) != 1 {
+		return errNonce
+	}
+	return nil
+}
+
+// key returns the verification key for the header, mapping the key set's
+// errors to the package's, and checks that the key fits the alg.
+func (v *Verifier) key(ctx context.Context, h header) (*jwks.Key, error) {
+	key, err := v.set.Key(ctx, h.kid)
+	switch {
+	case err == nil:
+	case errors.Is(err, jwks.ErrUnknownKey):
+		return nil, fmt.Errorf("%w: %w", ErrUnknownKey, err)
+	default:
+		return nil, fmt.Errorf("%w: %w", ErrKeysUnavailable, err)
+	}
+	if key.Algorithm != "" && key.Algorithm != h.alg {
+		return nil, errAlgKey
+	}
+	if !keyFits(h.alg, key.Public) {
+		return nil, errKeyType
+	}
+	return key, nil
+}
+
+func curveFor(alg string) string {
+	switch alg {
+	case "ES256":
+		return "P-256"
+	case "ES384":
+		return "P-384"
+	}
+	return "P-521"
+}
+
+// minRSABits is the smallest RSA modulus accepted (RFC 7518, 3.3 and 3.5).
+const minRSABits = 2048
+
+// keyFits reports whether pub is the right kind of key for alg: RSA of at
+// least 2048 bits for RS/PS, the alg's NIST curve for ES, Ed25519 for EdDSA.
+func keyFits(alg string, pub crypto.PublicKey) bool {
+	switch alg {
+	case "RS256", "RS384", "RS512", "PS256", "PS384", "PS512":
+		k, ok := pub.(*rsa.PublicKey)
+		return ok && k.N != nil && k.N.BitLen() >= minRSABits
+	case "ES256", "ES384", "ES512":
+		k, ok := pub.(*ecdsa.PublicKey)
+		if !ok || k.Curve == nil {
+			return false
+		}
+		return k.Curve.Params().Name == curveFor(alg)
+	case "EdDSA":
+		k, ok := pub.(ed25519.PublicKey)
+		return ok && len(k) == ed25519.PublicKeySize
+	}
+	return false
+}

@@ -1,0 +1,579 @@
+package verifier
+
+import (
+	"context"
+	"crypto/ecdsa"
+	"crypto/ed25519"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/rsa"
+	"crypto/x509"
+	"encoding/base64"
+	"encoding/json"
+	"encoding/pem"
+	"errors"
+	"net/http"
+	"net/http/httptest"
+	"slices"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/lestrrat-go/jwx/v2/jwk"
+
+	"github.com/grpcauth/grpcauth/grpcauthtest"
+)
+
+// attacker holds keys and a key server that an attacker controls.
+type attacker struct {
+	rsa      *rsa.PrivateKey
+	jwk      jwk.Key // public JWK of rsa, kid "attacker-kid"
+	srv      *httptest.Server
+	requests atomic.Int64
+}
+
+func newAttacker(t *testing.T) *attacker {
+	t.Helper()
+	k, err := rsa.GenerateKey(rand.Reader, 2048)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pub, err := jwk.FromRaw(k.Public())
+	if err != nil {
+		t.Fatal(err)
+	}
+	_ = pub.Set(jwk.KeyIDKey, "attacker-kid")
+	_ = pub.Set(jwk.AlgorithmKey, "RS256")
+	a := &attacker{rsa: k, jwk: pub}
+	set := jwk.NewSet()
+	_ = set.AddKey(pub)
+	body, _ := json.Marshal(set)
+	a.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		a.requests.Add(1)
+		_, _ = w.Write(body)
+	}))
+	t.Cleanup(a.srv.Close)
+	return a
+}
+
+// ruleCase is one verification rule: a token, an optional config change,
+// and the sentinel error expected (nil: accepted).
+type ruleCase struct {
+	name  string
+	cfg   func(*Config)
+	token func(t *testing.T, f *fixture) string
+	want  error
+}
+
+// runRules runs each case against f's issuer, with a verifier built from
+// f.cfg changed by the case's cfg.
+func runRules(t *testing.T, f *fixture, cases []ruleCase) {
+	t.Helper()
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			v := f.verifierWith(t, tc.cfg)
+			tok := tc.token(t, f)
+			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+			defer cancel()
+			c, err := v.VerifyAccessToken(ctx, tok)
+			if tc.want == nil {
+				if err != nil {
+					t.Fatalf("VerifyAccessToken: %v, want success", err)
+				}
+				if c.Issuer() != f.iss.URL() {
+					t.Fatalf("Issuer() = %q, want %q", c.Issuer(), f.iss.URL())
+				}
+				return
+			}
+			if !errors.Is(err, tc.want) {
+				t.Fatalf("VerifyAccessToken error = %v, want %v", err, tc.want)
+			}
+			if c != nil {
+				t.Fatalf("VerifyAccessToken returned claims with error %v", err)
+			}
+			if tok != "" && len(tok) > 20 && strings.Contains(err.Error(), tok) {
+				t.Fatalf("error %q echoes the token", err)
+			}
+		})
+	}
+}
+
+func TestVerifyAccessToken_Rules(t *testing.T) {
+	f := newFixture(t, grpcauthtest.Config{}, nil)
+	att := newAttacker(t)
+	now := f.clk.Now()
+	mint := func(claims map[string]any, opts ...grpcauthtest.MintOption) func(*testing.T, *fixture) string {
+		return func(t *testing.T, f *fixture) string { return f.mint(t, claims, opts...) }
+	}
+	valid := func(t *testing.T, f *fixture) string { return f.mint(t, nil) }
+	hdr := func(h map[string]any) func(*testing.T, *fixture) string {
+		return func(t *testing.T, f *fixture) string {
+			if _, ok := h["kid"]; !ok {
+				h["kid"] = f.iss.KeyID()
+			}
+			return withHeader(t, f.mint(t, nil), h)
+		}
+	}
+	mutate := func(fn func(tok string) string) func(*testing.T, *fixture) string {
+		return func(t *testing.T, f *fixture) string { return fn(f.mint(t, nil)) }
+	}
+	pubPEM := func() []byte {
+		der, err := x509.MarshalPKIXPublicKey(f.iss.PublicKey(f.iss.KeyID()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: der})
+	}()
+	pubJWK := func() []byte {
+		k, err := jwk.FromRaw(f.iss.PublicKey(f.iss.KeyID()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := json.Marshal(k)
+		return b
+	}()
+	otherRSA, err := rsa.GenerateKey(rand.Reader, 2048)
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	runRules(t, f, []ruleCase{
+		{name: "valid token is accepted", token: valid, want: nil},
+
+		// Algorithm confusion.
+		{name: "alg none (unsigned) is rejected", token: func(t *testing.T, f *fixture) string {
+			return f.mint(t, nil, grpcauthtest.Unsigned(), grpcauthtest.WithKeyID(f.iss.KeyID()))
+		}, want: ErrAlgorithm},
+		{name: "alg None is rejected", token: hdr(map[string]any{"alg": "None"}), want: ErrAlgorithm},
+		{name: "alg NONE is rejected", token: hdr(map[string]any{"alg": "NONE"}), want: ErrAlgorithm},
+		{name: "alg nOnE with empty signature is rejected", token: mutate(func(tok string) string {
+			return withHeader(t, tok[:strings.LastIndexByte(tok, '.')+1], map[string]any{"alg": "nOnE", "kid": f.iss.KeyID()})
+		}), want: ErrAlgorithm},
+		{name: "HS256 keyed with the public key as PEM is rejected", token: mint(nil,
+			grpcauthtest.WithSigningKey(pubPEM, "HS256")), want: ErrAlgorithm},
+		{name: "HS256 keyed with the public key as JWK JSON is rejected", token: mint(nil,
+			grpcauthtest.WithSigningKey(pubJWK, "HS256")), want: ErrAlgorithm},
+		{name: "HS512 is rejected", token: hdr(map[string]any{"alg": "HS512"}), want: ErrAlgorithm},
+		{name: "unknown alg is rejected", token: hdr(map[string]any{"alg": "RS1"}), want: ErrAlgorithm},
+		{name: "alg outside a narrowed allow-list is rejected", cfg: func(c *Config) { c.Algorithms = []string{"ES256"} },
+			token: valid, want: ErrAlgorithm},
+		{name: "alg differing from the key's alg is rejected", token: hdr(map[string]any{"alg": "PS256"}), want: ErrAlgorithm},
+		{name: "alg of another family than the key is rejected", token: hdr(map[string]any{"alg": "ES256"}), want: ErrAlgorithm},
+
+		// Key selection.
+		{name: "token without kid is malformed", token: mint(nil, grpcauthtest.WithKeyID("")), want: ErrMalformed},
+		{name: "kid not in the set is an unknown key", token: mint(nil, grpcauthtest.WithKeyID("no-such-kid")), want: ErrUnknownKey},
+		{name: "another key under a known kid is a bad signature", token: mint(nil,
+			grpcauthtest.WithSigningKey(otherRSA, "RS256"), grpcauthtest.WithKeyID(f.iss.KeyID())), want: ErrBadSignature},
+		{name: "jku pointing at an attacker key is ignored", token: mint(nil,
+			grpcauthtest.WithSigningKey(att.rsa, "RS256"), grpcauthtest.WithKeyID(f.iss.KeyID()),
+			grpcauthtest.WithHeader("jku", att.srv.URL)), want: ErrBadSignature},
+		{name: "jku with the attacker's kid is an unknown key", token: mint(nil,
+			grpcauthtest.WithSigningKey(att.rsa, "RS256"), grpcauthtest.WithKeyID("attacker-kid"),
+			grpcauthtest.WithHeader("jku", att.srv.URL)), want: ErrUnknownKey},
+		{name: "x5u pointing at an attacker key is ignored", token: mint(nil,
+			grpcauthtest.WithSigningKey(att.rsa, "RS256"), grpcauthtest.WithKeyID(f.iss.KeyID()),
+			grpcauthtest.WithHeader("x5u", att.srv.URL)), want: ErrBadSignature},
+		{name: "embedded jwk of an attacker key is ignored", token: mint(nil,
+			grpcauthtest.WithSigningKey(att.rsa, "RS256"), grpcauthtest.WithKeyID(f.iss.KeyID()),
+			grpcauthtest.WithHeader("jwk", att.jwk)), want: ErrBadSignature},
+		{name: "embedded jwk with the attacker's kid is an unknown key", token: mint(nil,
+			grpcauthtest.WithSigningKey(att.rsa, "RS256"), grpcauthtest.WithKeyID("attacker-kid"),
+			grpcauthtest.WithHeader("jwk", att.jwk)), want: ErrUnknownKey},
+		{name: "crit header is rejected", token: mint(nil,
+			grpcauthtest.WithHeader("crit", []string{"urn:example:ext"}), grpcauthtest.WithHeader("urn:example:ext", "x")),
+			want: ErrMalformed},
+
+		// Integrity.
+		{name: "tampered payload is a bad signature", token: func(t *testing.T, f *fixture) string {
+			tok := f.mint(t, nil)
+			return withPayload(t, tok, map[string]any{"iss": f.iss.URL(), "aud": f.iss.Audience(),
+				"sub": "admin", "exp": now.Add(time.Hour).Unix(), "cid": "test-client"})
+		}, want: ErrBadSignature},
+		{name: "truncated signature is a bad signature", token: mutate(func(tok string) string {
+			sig := tok[strings.LastIndexByte(tok, '.')+1:]
+			return tok[:len(tok)-len(sig)] + sig[:len(sig)/4*4-4]
+		}), want: ErrBadSignature},
+		{name: "empty signature is a bad signature", token: mutate(func(tok string) string {
+			return tok[:strings.LastIndexByte(tok, '.')+1]
+		}), want: ErrBadSignature},
+		{name: "signature with a non-base64url character is malformed", token: mutate(func(tok string) string {
+			return tok[:len(tok)-1] + "+"
+		}), want: ErrMalformed},
+
+		// Form.
+		{name: "two-part token is malformed", token: mutate(func(tok string) string {
+			return tok[:strings.LastIndexByte(tok, '.')]
+		}), want: ErrMalformed},
+		{name: "five-part (JWE) token is malformed", token: mutate(func(tok string) string {
+			return tok + ".AAAA.BBBB"
+		}), want: ErrMalformed},
+		{name: "garbage is malformed", token: func(*testing.T, *fixture) string { return "this is not a token" }, want: ErrMalformed},
+		{name: "empty string is malformed", token: func(*testing.T, *fixture) string { return "" }, want: ErrMalformed},
+		{name: "dots only is malformed", token: func(*testing.T, *fixture) string { return ".." }, want: ErrMalformed},
+		{name: "token over MaxTokenSize is malformed", token: mint(map[string]any{"pad": strings.Repeat("x", 70<<10)}),
+			want: ErrMalformed},
+		{name: "token over a lowered MaxTokenSize is malformed", cfg: func(c *Config) { c.MaxTokenSize = 100 },
+			token: valid, want: ErrMalformed},
+		{name: "padded base64 header is malformed", token: mutate(func(tok string) string {
+			i := strings.IndexByte(tok, '.')
+			return tok[:i] + "=" + tok[i:]
+		}), want: ErrMalformed},
+		{name: "newline inside the token is malformed", token: mutate(func(tok string) string {
+			return tok[:10] + "\n" + tok[10:]
+		}), want: ErrMalformed},
+		{name: "header that is not JSON is malformed", token: mutate(func(tok string) string {
+			return "bm90IGpzb24" + tok[strings.IndexByte(tok, '.'):]
+		}), want: ErrMalformed},
+		{name: "header with a numeric kid is malformed", token: hdr(map[string]any{"alg": "RS256", "kid": 7}), want: ErrMalformed},
+		{name: "header with alg in other case as member name has no alg", token: hdr(map[string]any{"ALG": "RS256"}), want: ErrMalformed},
+		{name: "payload that is not JSON is malformed", token: mutate(func(tok string) string {
+			p := strings.Split(tok, ".")
+			return p[0] + ".bm90IGpzb24." + p[2]
+		}), want: ErrMalformed},
+		{name: "payload with trailing data is malformed", token: mutate(func(tok string) string {
+			p := strings.Split(tok, ".")
+			return p[0] + "." + b64raw(`{"iss":"x"}}`) + "." + p[2]
+		}), want: ErrMalformed},
+
+		// Time.
+		{name: "expired token is rejected", token: mint(map[string]any{"iat": now.Add(-time.Hour), "exp": now.Add(-2 * time.Minute)}),
+			want: ErrExpired},
+		{name: "token expired within the skew is accepted", token: mint(map[string]any{"exp": now.Add(-30 * time.Second)}), want: nil},
+		{name: "token expiring now is rejected without skew", cfg: func(c *Config) { c.ClockSkew = -1 },
+			token: mint(map[string]any{"exp": now}), want: ErrExpired},
+		{name: "token expired 4m ago is accepted with a 5m skew", cfg: func(c *Config) { c.ClockSkew = 5 * time.Minute },
+			token: mint(map[string]any{"exp": now.Add(-4 * time.Minute)}), want: nil},
+		{name: "nbf beyond the skew is not yet valid", token: mint(map[string]any{"nbf": now.Add(2 * time.Minute)}), want: ErrNotYetValid},
+		{name: "nbf within the skew is accepted", token: mint(map[string]any{"nbf": now.Add(30 * time.Second)}), want: nil},
+		{name: "iat beyond the skew is not yet valid", token: mint(map[string]any{"iat": now.Add(2 * time.Minute)}), want: ErrNotYetValid},
+		{name: "iat within the skew is accepted", token: mint(map[string]any{"iat": now.Add(30 * time.Second)}), want: nil},
+		{name: "missing exp is a claim error", token: mint(map[string]any{"exp": nil}), want: ErrClaims},
+		{name: "non-numeric exp is malformed", token: mint(map[string]any{"exp": "soon"}), want: ErrMalformed},
+		{name: "exp as a numeric string is malformed", token: mint(map[string]any{"exp": "1800003600"}), want: ErrMalformed},
+		{name: "negative exp is malformed", token: mint(map[string]any{"exp": -1}), want: ErrMalformed},
+		{name: "fractional exp is accepted", token: mint(map[string]any{"exp": float64(now.Unix()) + 3600.5}), want: nil},
+
+		// Issuer and audience.
+		{name: "wrong issuer is rejected", token: mint(map[string]any{"iss": "https://evil.example/oauth2/default"}), want: ErrIssuer},
+		{name: "issuer with a trailing slash is rejected", token: func(t *testing.T, f *fixture) string {
+			return f.mint(t, map[string]any{"iss": f.iss.URL() + "/"})
+		}, want: ErrIssuer},
+		{name: "missing issuer is rejected", token: mint(map[string]any{"iss": nil}), want: ErrIssuer},
+		{name: "numeric issuer is malformed", token: mint(map[string]any{"iss": 1}), want: ErrMalformed},
+		{name: "wrong audience is rejected", token: mint(map[string]any{"aud": "api://other"}), want: ErrAudience},
+		{name: "missing audience is rejected", token: mint(map[string]any{"aud": nil}), want: ErrAudience},
+		{name: "audience array naming ours is accepted", token: mint(map[string]any{"aud": []string{"api://other", "api://default"}}), want: nil},
+		{name: "audience array without ours is rejected", token: mint(map[string]any{"aud": []string{"api://other", "api://default/"}}), want: ErrAudience},
+		{name: "second configured audience is accepted", cfg: func(c *Config) { c.Audiences = []string{"api://a", "api://b"} },
+			token: mint(map[string]any{"aud": "api://b"}), want: nil},
+		{name: "SkipAudienceCheck accepts any audience", cfg: func(c *Config) { c.Audiences = nil; c.SkipAudienceCheck = true },
+			token: mint(map[string]any{"aud": nil}), want: nil},
+
+		// Client ids and assertions.
+		{name: "allowed client id is accepted", cfg: func(c *Config) { c.ClientIDs = []string{"other", "test-client"} }, token: valid, want: nil},
+		{name: "client id outside the allow-list is rejected", cfg: func(c *Config) { c.ClientIDs = []string{"other"} }, token: valid, want: ErrClaims},
+		{name: "client id from azp is checked", cfg: func(c *Config) { c.ClientIDs = []string{"web"} },
+			token: mint(map[string]any{"cid": nil, "azp": "web"}), want: nil},
+		{name: "missing client id is rejected by the allow-list", cfg: func(c *Config) { c.ClientIDs = []string{"test-client"} },
+			token: mint(map[string]any{"cid": nil}), want: ErrClaims},
+		{name: "asserted string matches an array element", cfg: func(c *Config) { c.AssertClaims = map[string]any{"groups": "admin"} },
+			token: mint(map[string]any{"groups": []string{"users", "admin"}}), want: nil},
+		{name: "asserted string never matches a substring of an element", cfg: func(c *Config) { c.AssertClaims = map[string]any{"groups": "admin"} },
+			token: mint(map[string]any{"groups": []string{"administrators", "admin:read"}}), want: ErrClaims},
+		{name: "asserted string never matches a substring of a string", cfg: func(c *Config) { c.AssertClaims = map[string]any{"groups": "admin"} },
+			token: mint(map[string]any{"groups": "superadmin admin:read"}), want: ErrClaims},
+		{name: "asserted list requires every element", cfg: func(c *Config) { c.AssertClaims = map[string]any{"groups": []string{"a", "b"}} },
+			token: mint(map[string]any{"groups": []string{"a", "c"}}), want: ErrClaims},
+		{name: "asserted list is satisfied by a superset", cfg: func(c *Config) { c.AssertClaims = map[string]any{"groups": []string{"a", "b"}} },
+			token: mint(map[string]any{"groups": []string{"c", "b", "a"}}), want: nil},
+		{name: "asserted number matches numerically", cfg: func(c *Config) { c.AssertClaims = map[string]any{"ver": 1} },
+			token: mint(map[string]any{"ver": 1.0}), want: nil},
+		{name: "asserted number rejects another number", cfg: func(c *Config) { c.AssertClaims = map[string]any{"ver": 2} },
+			token: valid, want: ErrClaims},
+		{name: "asserted number does not match its string form", cfg: func(c *Config) { c.AssertClaims = map[string]any{"ver": 1} },
+			token: mint(map[string]any{"ver": "1"}), want: ErrClaims},
+		{name: "asserted bool matches", cfg: func(c *Config) { c.AssertClaims = map[string]any{"mfa": true} },
+			token: mint(map[string]any{"mfa": true}), want: nil},
+		{name: "asserted claim missing is rejected", cfg: func(c *Config) { c.AssertClaims = map[string]any{"mfa": true} },
+			token: valid, want: ErrClaims},
+	})
+
+	if n := att.requests.Load(); n != 0 {
+		t.Errorf("the attacker's key server was requested %d times; jku/x5u must never be fetched", n)
+	}
+}
+
+func b64raw(s string) string { return base64.RawURLEncoding.EncodeToString([]byte(s)) }
+
+func TestVerifyAccessToken_AccessTokenProfile(t *testing.T) {
+	f := newFixture(t, grpcauthtest.Config{Shape: grpcauthtest.ShapeRFC9068}, func(c *Config) {
+		c.RequireAccessTokenProfile = true
+	})
+	mint := func(claims map[string]any, opts ...grpcauthtest.MintOption) func(*testing.T, *fixture) string {
+		return func(t *testing.T, f *fixture) string { return f.mint(t, claims, opts...) }
+	}
+	runRules(t, f, []ruleCase{
+		{name: "typ at+jwt with every required claim is accepted", token: mint(nil), want: nil},
+		{name: "typ application/at+jwt is accepted", token: mint(nil, grpcauthtest.WithHeader("typ", "application/at+jwt")), want: nil},
+		{name: "typ in upper case is accepted", token: mint(nil, grpcauthtest.WithHeader("typ", "AT+JWT")), want: nil},
+		{name: "typ JWT is rejected", token: mint(nil, grpcauthtest.WithHeader("typ", "JWT")), want: ErrClaims},
+		{name: "missing typ is rejected", token: func(t *testing.T, f *fixture) string {
+			tok := f.mint(t, nil)
+			return withHeader(t, tok, map[string]any{"alg": "RS256", "kid": f.iss.KeyID()})
+		}, want: ErrClaims},
+		{name: "typ of an Okta token is rejected", token: mint(nil, grpcauthtest.WithShape(grpcauthtest.ShapeOkta)), want: ErrClaims},
+		{name: "missing sub is rejected", token: mint(map[string]any{"sub": nil}), want: ErrClaims},
+		{name: "missing client_id is rejected", token: mint(map[string]any{"client_id": nil, "cid": "test-client"}), want: ErrClaims},
+		{name: "missing iat is rejected", token: mint(map[string]any{"iat": nil}), want: ErrClaims},
+		{name: "missing jti is rejected", token: mint(map[string]any{"jti": nil}), want: ErrClaims},
+		{name: "missing aud is rejected even with SkipAudienceCheck", cfg: func(c *Config) { c.Audiences = nil; c.SkipAudienceCheck = true },
+			token: mint(map[string]any{"aud": nil}), want: ErrClaims},
+	})
+}
+
+func TestVerifyAccessToken_EveryAlgorithmFamily(t *testing.T) {
+	for _, alg := range DefaultAlgorithms {
+		t.Run(alg, func(t *testing.T) {
+			f := newFixture(t, grpcauthtest.Config{Algorithm: alg}, nil)
+			tok := f.mint(t, nil)
+			if got := headerOf(t, tok)["alg"]; got != alg {
+				t.Fatalf("issuer signed with %v, want %s", got, alg)
+			}
+			c, err := f.verify(t, tok)
+			if err != nil {
+				t.Fatalf("VerifyAccessToken(%s): %v", alg, err)
+			}
+			if c.Subject() != grpcauthtest.DefaultClientID {
+				t.Fatalf("Subject() = %q", c.Subject())
+			}
+			// The same claims under the right kid but a flipped signature bit.
+			i := strings.LastIndexByte(tok, '.') + 2
+			bad := tok[:i] + string(flipB64(tok[i])) + tok[i+1:]
+			if _, err := f.verify(t, bad); !errors.Is(err, ErrBadSignature) {
+				t.Fatalf("flipped signature: %v, want ErrBadSignature", err)
+			}
+		})
+	}
+}
+
+// flipB64 returns another base64url character that differs in its top
+// bits, so the decoding stays canonical.
+func flipB64(c byte) byte {
+	if c == 'A' {
+		return 'g'
+	}
+	return 'A'
+}
+
+func TestVerifyAccessToken_ScopesFromEveryClaimShape(t *testing.T) {
+	f := newFixture(t, grpcauthtest.Config{}, nil)
+	cases := []struct {
+		name   string
+		cfg    func(*Config)
+		claims map[string]any
+		want   []string
+	}{
+		{"scp array", nil, map[string]any{"scp": []string{"items:read", "admin:read"}}, []string{"admin:read", "items:read"}},
+		{"scp space-separated string", nil, map[string]any{"scp": "items:read admin:read"}, []string{"admin:read", "items:read"}},
+		{"scope string", nil, map[string]any{"scope": "items:read  admin:read"}, []string{"admin:read", "items:read"}},
+		{"scp and scope merged", nil, map[string]any{"scp": []string{"a"}, "scope": "b a"}, []string{"a", "b"}},
+		{"permissions with custom ScopeClaims", func(c *Config) { c.ScopeClaims = []string{"permissions"} },
+			map[string]any{"permissions": []string{"p:1"}, "scp": []string{"ignored"}}, []string{"p:1"}},
+		{"no scopes", nil, map[string]any{}, nil},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			v := f.verifierWith(t, tc.cfg)
+			c, err := v.VerifyAccessToken(context.Background(), f.mint(t, tc.claims))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := c.Scopes(); !slices.Equal(got, tc.want) {
+				t.Fatalf("Scopes() = %q, want %q", got, tc.want)
+			}
+			for _, s := range tc.want {
+				if !c.HasScope(s) {
+					t.Fatalf("HasScope(%q) = false", s)
+				}
+			}
+		})
+	}
+}
+
+func TestVerifyAccessToken_ScopeMatchingIsExact(t *testing.T) {
+	f := newFixture(t, grpcauthtest.Config{}, nil)
+	for _, claim := range []any{[]string{"admin:read", "Items:Read"}, "admin:read Items:Read"} {
+		c, err := f.verify(t, f.mint(t, map[string]any{"scp": claim}))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, s := range []string{"admin", "admin:", "read", "items:read", "ITEMS:READ", "admin:read Items:Read", ""} {
+			if c.HasScope(s) {
+				t.Errorf("scp %v: HasScope(%q) = true, want false", claim, s)
+			}
+		}
+		if !c.HasScope("admin:read") || !c.HasScope("Items:Read") {
+			t.Errorf("scp %v: exact scopes not found", claim)
+		}
+	}
+}
+
+func TestVerifyAccessToken_DiscoversKeySetFromIssuer(t *testing.T) {
+	f := newFixture(t, grpcauthtest.Config{}, func(c *Config) { c.JWKSURL = "" })
+	if _, err := f.verify(t, f.mint(t, nil)); err != nil {
+		t.Fatalf("VerifyAccessToken with discovery: %v", err)
+	}
+}
+
+func TestVerifyAccessToken_KeysUnavailableWhenIssuerIsDown(t *testing.T) {
+	f := newFixture(t, grpcauthtest.Config{}, nil)
+	tok := f.mint(t, nil)
+	f.iss.Close()
+	v := newVerifier(t, f.cfg) // a fresh verifier that never saw the keys
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if _, err := v.VerifyAccessToken(ctx, tok); !errors.Is(err, ErrKeysUnavailable) {
+		t.Fatalf("VerifyAccessToken = %v, want ErrKeysUnavailable", err)
+	}
+	rctx, rcancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
+	defer rcancel()
+	if err := v.Ready(rctx); !errors.Is(err, ErrKeysUnavailable) {
+		t.Fatalf("Ready = %v, want ErrKeysUnavailable", err)
+	}
+}
+
+func TestVerifyAccessToken_WrongIssuerNeverFetchesKeys(t *testing.T) {
+	f := newFixture(t, grpcauthtest.Config{}, nil)
+	if err := f.v.Ready(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	before := f.iss.JWKSRequests()
+	for i := range 20 {
+		f.clk.Advance(time.Minute) // rate limits would allow a fetch
+		tok := f.mint(t, map[string]any{"iss": "https://evil.example"}, grpcauthtest.WithKeyID("kid-"+string(rune('a'+i))))
+		if _, err := f.verify(t, tok); !errors.Is(err, ErrIssuer) {
+			t.Fatalf("VerifyAccessToken = %v, want ErrIssuer", err)
+		}
+		if _, err := f.verify(t, "garbage."+tok); !errors.Is(err, ErrMalformed) {
+			t.Fatalf("VerifyAccessToken = %v, want ErrMalformed", err)
+		}
+	}
+	if got := f.iss.JWKSRequests(); got != before {
+		t.Fatalf("JWKS fetched %d times for forged tokens, want 0", got-before)
+	}
+}
+
+func TestVerifyAccessToken_ErrorsNeverEchoValues(t *testing.T) {
+	f := newFixture(t, grpcauthtest.Config{}, func(c *Config) {
+		c.AssertClaims = map[string]any{"groups": "admin"}
+		c.ClientIDs = []string{"good-client"}
+	})
+	secret := "s3cr3t-value-xyzzy"
+	toks := []string{
+		f.mint(t, map[string]any{"iss": secret}),
+		f.mint(t, map[string]any{"aud": secret}),
+		f.mint(t, map[string]any{"cid": secret}),
+		f.mint(t, map[string]any{"cid": "good-client", "groups": secret}),
+		f.mint(t, nil, grpcauthtest.WithKeyID(secret)),
+		withHeader(t, f.mint(t, nil), map[string]any{"alg": secret, "kid": "k"}),
+	}
+	for _, tok := range toks {
+		_, err := f.verify(t, tok)
+		if err == nil {
+			t.Fatal("forged token accepted")
+		}
+		if strings.Contains(err.Error(), secret) {
+			t.Errorf("error %q echoes a token value", err)
+		}
+	}
+}
+
+func TestVerifier_CloseStopsVerification(t *testing.T) {
+	f := newFixture(t, grpcauthtest.Config{}, nil)
+	tok := f.mint(t, nil)
+	if _, err := f.verify(t, tok); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.v.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.v.Close(); err != nil {
+		t.Fatalf("second Close: %v", err)
+	}
+	if _, err := f.verify(t, tok); !errors.Is(err, ErrClosed) {
+		t.Fatalf("VerifyAccessToken after Close = %v, want ErrClosed", err)
+	}
+	if _, err := f.v.VerifyIDToken(context.Background(), tok, "c", ""); !errors.Is(err, ErrClosed) {
+		t.Fatalf("VerifyIDToken after Close = %v, want ErrClosed", err)
+	}
+	if err := f.v.Ready(context.Background()); !errors.Is(err, ErrClosed) {
+		t.Fatalf("Ready after Close = %v, want ErrClosed", err)
+	}
+}
+
+func TestVerifier_ConcurrentUseIsSafe(t *testing.T) {
+	f := newFixture(t, grpcauthtest.Config{Algorithm: "EdDSA"}, nil)
+	toks := make([]string, 8)
+	for i := range toks {
+		toks[i] = f.mint(t, map[string]any{"sub": string(rune('a' + i))})
+	}
+	errs := make(chan error, 8)
+	for g := range 8 {
+		go func() {
+			for i := range 200 {
+				tok := toks[(g+i)%len(toks)]
+				c, err := f.v.VerifyAccessToken(context.Background(), tok)
+				if err == nil && c.Subject() != string(rune('a'+(g+i)%len(toks))) {
+					err = errors.New("claims of another token returned")
+				}
+				if err != nil {
+					errs <- err
+					return
+				}
+			}
+			errs <- nil
+		}()
+	}
+	for range 8 {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+func TestKeyFits(t *testing.T) {
+	rsa2048, _ := rsa.GenerateKey(rand.Reader, 2048)
+	rsa1024, _ := rsa.GenerateKey(rand.Reader, 1024)
+	p256, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	p384, _ := ecdsa.GenerateKey(elliptic.P384(), rand.Reader)
+	p521, _ := ecdsa.GenerateKey(elliptic.P521(), rand.Reader)
+	ed, _, _ := ed25519.GenerateKey(rand.Reader)
+	cases := []struct {
+		alg  string
+		key  any
+		want bool
+	}{
+		{"RS256", &rsa2048.PublicKey, true},
+		{"PS512", &rsa2048.PublicKey, true},
+		{"RS256", &rsa1024.PublicKey, false},
+		{"RS256", &p256.PublicKey, false},
+		{"ES256", &p256.PublicKey, true},
+		{"ES256", &p384.PublicKey, false},
+		{"ES384", &p384.PublicKey, true},
+		{"ES512", &p521.PublicKey, true},
+		{"ES512", &p256.PublicKey, false},
+		{"ES256", ed, false},
+		{"EdDSA", ed, true},
+		{"EdDSA", &rsa2048.PublicKey, false},
+		{"EdDSA", ed25519.PublicKey(ed[:16]), false},
+		{"HS256", &rsa2048.PublicKey, false},
+		{"RS256", nil, false},
+	}
+	for _, tc := range cases {
+		if got := keyFits(tc.alg, tc.key); got != tc.want {
+			t.Errorf("keyFits(%s, %T) = %v, want %v", tc.alg, tc.key, got, tc.want)
+		}
+	}
+}
