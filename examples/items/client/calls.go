@@ -1,0 +1,167 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"text/tabwriter"
+	"time"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+
+	itemsv1 "github.com/grpcauth/grpcauth/examples/items/proto/items/v1"
+)
+
+// callTimeout bounds each call, streams included.
+const callTimeout = 10 * time.Second
+
+// importCount is how many items ImportItems sends.
+const importCount = 2
+
+// errUnexpected reports that at least one call failed for a reason other
+// than the authorization decisions the example demonstrates.
+var errUnexpected = errors.New("client: some calls failed unexpectedly (is the server running at that address?)")
+
+// report prints one line per call: method, argument, status code, detail.
+type report struct {
+	tw         *tabwriter.Writer
+	unexpected bool
+}
+
+func (r *report) line(method, arg string, err error, detail string) {
+	code := status.Code(err)
+	if err != nil {
+		detail = status.Convert(err).Message()
+	}
+	switch code {
+	case codes.OK, codes.Unauthenticated, codes.PermissionDenied:
+	default:
+		r.unexpected = true
+	}
+	verdict := "allowed"
+	if code != codes.OK {
+		verdict = "refused"
+	}
+	fmt.Fprintf(r.tw, "%s\t%s\t%s\t%s\t%s\n", method, arg, verdict, code, detail)
+}
+
+// callAll calls each method of ItemService once: the public one and one
+// other without a token, then all of them with auth (the caller's token).
+// It prints the outcome of each call to out.
+func callAll(ctx context.Context, conn *grpc.ClientConn, auth grpc.CallOption, clientID string, out io.Writer) error {
+	c := itemsv1.NewItemServiceClient(conn)
+	r := &report{tw: tabwriter.NewWriter(out, 0, 0, 2, ' ', 0)}
+	fmt.Fprintf(r.tw, "METHOD\tARGUMENT\tRESULT\tCODE\tDETAIL\n")
+
+	call := func() (context.Context, context.CancelFunc) { return context.WithTimeout(ctx, callTimeout) }
+
+	cctx, cancel := call()
+	info, err := c.GetServerInfo(cctx, &itemsv1.GetServerInfoRequest{})
+	cancel()
+	r.line("GetServerInfo", "(no token)", err, fmt.Sprintf("issuer %s, audience %s", info.GetIssuer(), info.GetAudience()))
+
+	cctx, cancel = call()
+	_, err = c.ListItems(cctx, &itemsv1.ListItemsRequest{})
+	cancel()
+	r.line("ListItems", "(no token)", err, "")
+
+	cctx, cancel = call()
+	list, err := c.ListItems(cctx, &itemsv1.ListItemsRequest{}, auth)
+	cancel()
+	r.line("ListItems", "", err, fmt.Sprintf("%d items", len(list.GetItems())))
+
+	firstID := "item-1"
+	if items := list.GetItems(); len(items) > 0 {
+		firstID = items[0].GetId()
+	}
+	cctx, cancel = call()
+	got, err := c.GetItem(cctx, &itemsv1.GetItemRequest{Id: firstID}, auth)
+	cancel()
+	r.line("GetItem", firstID, err, fmt.Sprintf("%q created by %s", got.GetItem().GetName(), got.GetItem().GetCreatedBy()))
+
+	cctx, cancel = call()
+	created, err := c.CreateItem(cctx, &itemsv1.CreateItemRequest{Name: "made by " + clientID}, auth)
+	cancel()
+	r.line("CreateItem", "made by "+clientID, err, fmt.Sprintf("%s created by %s", created.GetItem().GetId(), created.GetItem().GetCreatedBy()))
+
+	// Delete what this run created; without write access, ask to delete
+	// an existing item, which the server refuses before looking at it.
+	delID := firstID
+	if created != nil {
+		delID = created.GetItem().GetId()
+	}
+	cctx, cancel = call()
+	_, err = c.DeleteItem(cctx, &itemsv1.DeleteItemRequest{Id: delID}, auth)
+	cancel()
+	r.line("DeleteItem", delID, err, "deleted")
+
+	cctx, cancel = call()
+	n, err := watchUntilSynced(cctx, c, auth)
+	cancel()
+	r.line("WatchItems", "(stream)", err, fmt.Sprintf("%d existing items, then synced", n))
+
+	cctx, cancel = call()
+	imported, err := importItems(cctx, c, auth, clientID)
+	cancel()
+	r.line("ImportItems", fmt.Sprintf("(stream of %d)", importCount), err, fmt.Sprintf("%d items created", len(imported)))
+
+	if err := r.tw.Flush(); err != nil {
+		return err
+	}
+	if r.unexpected {
+		return errUnexpected
+	}
+	return nil
+}
+
+// watchUntilSynced reads WatchItems up to its SYNCED event and returns how
+// many existing items it announced.
+func watchUntilSynced(ctx context.Context, c itemsv1.ItemServiceClient, opts ...grpc.CallOption) (int, error) {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel() // ends the stream on the server too
+	stream, err := c.WatchItems(ctx, &itemsv1.WatchItemsRequest{}, opts...)
+	if err != nil {
+		return 0, err
+	}
+	n := 0
+	for {
+		ev, err := stream.Recv()
+		if err != nil {
+			return n, err
+		}
+		switch ev.GetKind() {
+		case itemsv1.WatchItemsResponse_KIND_EXISTING:
+			n++
+		case itemsv1.WatchItemsResponse_KIND_SYNCED:
+			return n, nil
+		}
+	}
+}
+
+// importItems sends importCount items on an ImportItems stream and returns
+// those the server created.
+func importItems(ctx context.Context, c itemsv1.ItemServiceClient, auth grpc.CallOption, clientID string) ([]*itemsv1.Item, error) {
+	stream, err := c.ImportItems(ctx, auth)
+	if err != nil {
+		return nil, err
+	}
+	for i := range importCount {
+		err := stream.Send(&itemsv1.ImportItemsRequest{Name: fmt.Sprintf("imported %d by %s", i+1, clientID)})
+		if errors.Is(err, io.EOF) {
+			// The server ended the call (refused it, say); the status
+			// comes from CloseAndRecv.
+			break
+		}
+		if err != nil {
+			return nil, err
+		}
+	}
+	resp, err := stream.CloseAndRecv()
+	if err != nil {
+		return nil, err
+	}
+	return resp.GetItems(), nil
+}

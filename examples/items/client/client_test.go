@@ -1,0 +1,188 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"testing"
+
+	"go.uber.org/goleak"
+	"golang.org/x/oauth2"
+	"google.golang.org/grpc/credentials"
+
+	"github.com/grpcauth/grpcauth/examples/items/internal/dev"
+)
+
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+
+func env(kv map[string]string) func(string) string {
+	return func(k string) string { return kv[k] }
+}
+
+func TestLoadConfig(t *testing.T) {
+	devIssuer := dev.IssuerURL(dev.IssuerAddr)
+	tests := []struct {
+		name    string
+		env     map[string]string
+		args    []string
+		want    string // fmt of the config; "" when an error is expected
+		wantErr bool
+	}{
+		{
+			name: "no settings: the development issuer's read-only client",
+			want: fmt.Sprintf("{issuer:%s clientID:items-reader clientSecret:%s scopes:[] audience: addr:127.0.0.1:50051}", devIssuer, dev.Reader.Secret),
+		},
+		{
+			name: "a development client by id alone",
+			env:  map[string]string{"CLIENT_ID": dev.Admin.ID},
+			want: fmt.Sprintf("{issuer:%s clientID:items-admin clientSecret:%s scopes:[] audience: addr:127.0.0.1:50051}", devIssuer, dev.Admin.Secret),
+		},
+		{
+			name: "a real issuer with its client",
+			env: map[string]string{
+				"ISSUER": "https://example.okta.com/oauth2/default", "CLIENT_ID": "0oa1", "CLIENT_SECRET": "s3",
+				"SCOPES": "items:read, items:write", "ADDR": "items.example.com:443",
+			},
+			want: "{issuer:https://example.okta.com/oauth2/default clientID:0oa1 clientSecret:s3 scopes:[items:read items:write] audience: addr:items.example.com:443}",
+		},
+		{
+			name: "flags override the environment",
+			env:  map[string]string{"ADDR": "127.0.0.1:1", "SCOPES": "a"},
+			args: []string{"-addr", "127.0.0.1:2", "-scopes", "b c", "-audience", "https://api"},
+			want: fmt.Sprintf("{issuer:%s clientID:items-reader clientSecret:%s scopes:[b c] audience:https://api addr:127.0.0.1:2}", devIssuer, dev.Reader.Secret),
+		},
+		{
+			// A development secret must never be sent to a real issuer.
+			name:    "a real issuer without a client",
+			env:     map[string]string{"ISSUER": "https://example.okta.com/oauth2/default", "CLIENT_ID": dev.Reader.ID},
+			wantErr: true,
+		},
+		{name: "an unknown development client", env: map[string]string{"CLIENT_ID": "someone"}, wantErr: true},
+		{name: "stray argument", args: []string{"extra"}, wantErr: true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			cfg, err := loadConfig(tt.args, env(tt.env))
+			if tt.wantErr {
+				if err == nil {
+					t.Fatalf("loadConfig = %+v, want an error", cfg)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := fmt.Sprintf("%+v", cfg); got != tt.want {
+				t.Errorf("config\n got %s\nwant %s", got, tt.want)
+			}
+		})
+	}
+}
+
+func TestIsLoopback(t *testing.T) {
+	tests := []struct {
+		addr string
+		want bool
+	}{
+		{"127.0.0.1:50051", true},
+		{"127.9.9.9:1", true},
+		{"[::1]:50051", true},
+		{"localhost:50051", true},
+		{"LOCALHOST:1", true},
+		{"10.0.0.1:50051", false},
+		{"[::ffff:10.0.0.1]:1", false},
+		{"items.example.com:443", false},
+		{"localhost.example.com:443", false},
+		{"127.0.0.1", false}, // no port: not host:port at all
+		{"", false},
+	}
+	for _, tt := range tests {
+		if got := isLoopback(tt.addr); got != tt.want {
+			t.Errorf("isLoopback(%q) = %v, want %v", tt.addr, got, tt.want)
+		}
+	}
+}
+
+// staticTokens is an oauth2.TokenSource with a fixed token.
+type staticTokens struct{}
+
+func (staticTokens) Token() (*oauth2.Token, error) {
+	return &oauth2.Token{AccessToken: "tok", TokenType: "Bearer"}, nil
+}
+
+// plaintextAuth is the AuthInfo of a connection without transport security.
+type plaintextAuth struct{ credentials.CommonAuthInfo }
+
+func (plaintextAuth) AuthType() string { return "insecure" }
+
+func TestTransport_TokenNeedsTLSExceptOnLoopback(t *testing.T) {
+	_, remote := transport("items.example.com:443", staticTokens{})
+	if !remote.RequireTransportSecurity() {
+		t.Error("credentials for a remote address do not require transport security")
+	}
+	// Even if grpc-go were to call it on an insecure connection, the
+	// remote credentials refuse to hand out the token.
+	ctx := credentials.NewContextWithRequestInfo(context.Background(), credentials.RequestInfo{
+		AuthInfo: plaintextAuth{credentials.CommonAuthInfo{SecurityLevel: credentials.NoSecurity}},
+	})
+	if md, err := remote.GetRequestMetadata(ctx); err == nil {
+		t.Errorf("remote credentials on an insecure connection gave %v", md)
+	}
+
+	_, local := transport("127.0.0.1:50051", staticTokens{})
+	if local.RequireTransportSecurity() {
+		t.Error("credentials for loopback require transport security; plaintext loopback cannot work")
+	}
+	md, err := local.GetRequestMetadata(ctx)
+	if err != nil || md["authorization"] != "Bearer tok" {
+		t.Errorf("loopback credentials = %v, %v; want authorization: Bearer tok", md, err)
+	}
+}
+
+func TestTokenURL(t *testing.T) {
+	var issuer string
+	mux := http.NewServeMux()
+	mux.HandleFunc("/good/.well-known/openid-configuration", func(w http.ResponseWriter, _ *http.Request) {
+		fmt.Fprintf(w, `{"issuer":%q,"token_endpoint":"https://token.example/t"}`, issuer+"/good")
+	})
+	mux.HandleFunc("/wrong/.well-known/openid-configuration", func(w http.ResponseWriter, _ *http.Request) {
+		fmt.Fprint(w, `{"issuer":"https://evil.example","token_endpoint":"https://evil.example/t"}`)
+	})
+	mux.HandleFunc("/broken/.well-known/openid-configuration", func(w http.ResponseWriter, _ *http.Request) {
+		http.Error(w, "down", http.StatusServiceUnavailable)
+	})
+	mux.HandleFunc("/garbage/.well-known/openid-configuration", func(w http.ResponseWriter, _ *http.Request) {
+		fmt.Fprint(w, `{"issuer":`)
+	})
+	srv := httptest.NewServer(mux)
+	defer srv.Close()
+	issuer = srv.URL
+	hc := &http.Client{Transport: &http.Transport{DisableKeepAlives: true}}
+
+	tests := []struct {
+		path    string
+		want    string
+		wantErr bool
+	}{
+		{path: "/good", want: "https://token.example/t"},
+		{path: "/none", want: srv.URL + "/none/v1/token"}, // 404: Okta's layout
+		{path: "/wrong", wantErr: true},
+		{path: "/broken", wantErr: true},
+		{path: "/garbage", wantErr: true},
+	}
+	for _, tt := range tests {
+		got, err := tokenURL(context.Background(), hc, srv.URL+tt.path)
+		if tt.wantErr {
+			if err == nil || errors.Is(err, errNoDiscovery) {
+				t.Errorf("%s: %q, %v; want an error", tt.path, got, err)
+			}
+			continue
+		}
+		if err != nil || got != tt.want {
+			t.Errorf("%s: %q, %v; want %q", tt.path, got, err, tt.want)
+		}
+	}
+}
+

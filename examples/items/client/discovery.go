@@ -1,0 +1,67 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+)
+
+// maxDiscoveryBytes bounds the discovery document the client reads.
+const maxDiscoveryBytes = 1 << 20
+
+// errNoDiscovery reports that the issuer serves no usable discovery
+// document, so the caller may fall back to Okta's token endpoint layout.
+var errNoDiscovery = errors.New("client: no OpenID discovery document")
+
+// discoverTokenURL reads {issuer}/.well-known/openid-configuration and
+// returns its token_endpoint. The document's issuer must equal issuer (OIDC
+// Discovery §4.3), so a misconfigured ISSUER fails here rather than later
+// with tokens the server will not accept.
+func discoverTokenURL(ctx context.Context, hc *http.Client, issuer string) (string, error) {
+	u := strings.TrimSuffix(issuer, "/") + "/.well-known/openid-configuration"
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
+	if err != nil {
+		return "", fmt.Errorf("client: discovery request: %w", err)
+	}
+	req.Header.Set("Accept", "application/json")
+	resp, err := hc.Do(req)
+	if err != nil {
+		return "", fmt.Errorf("client: discovery: %w", err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode == http.StatusNotFound {
+		return "", fmt.Errorf("%w at %s", errNoDiscovery, u)
+	}
+	if resp.StatusCode != http.StatusOK {
+		return "", fmt.Errorf("client: discovery: %s answered %s", u, resp.Status)
+	}
+	var doc struct {
+		Issuer        string `json:"issuer"`
+		TokenEndpoint string `json:"token_endpoint"`
+	}
+	if err := json.NewDecoder(io.LimitReader(resp.Body, maxDiscoveryBytes)).Decode(&doc); err != nil {
+		return "", fmt.Errorf("client: discovery: decoding %s: %w", u, err)
+	}
+	if doc.Issuer != issuer {
+		return "", fmt.Errorf("client: discovery: %s names issuer %q, not %q", u, doc.Issuer, issuer)
+	}
+	if doc.TokenEndpoint == "" {
+		return "", fmt.Errorf("%w: %s has no token_endpoint", errNoDiscovery, u)
+	}
+	return doc.TokenEndpoint, nil
+}
+
+// tokenURL returns the issuer's token endpoint: the discovery document's
+// token_endpoint, or, when the issuer serves no discovery document, Okta's
+// {issuer}/v1/token.
+func tokenURL(ctx context.Context, hc *http.Client, issuer string) (string, error) {
+	u, err := discoverTokenURL(ctx, hc, issuer)
+	if errors.Is(err, errNoDiscovery) {
+		return strings.TrimSuffix(issuer, "/") + "/v1/token", nil
+	}
+	return u, err
+}

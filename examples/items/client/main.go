@@ -1,0 +1,159 @@
+// Command client calls every method of the items example server with an
+// access token from the OAuth 2.0 client-credentials grant and prints which
+// calls the server allowed and which it refused, with the status code.
+//
+// Settings come from environment variables, each with a matching flag that
+// overrides it:
+//
+//	ISSUER         -issuer         the authorization server; its token endpoint comes from
+//	                               {ISSUER}/.well-known/openid-configuration, or is Okta's
+//	                               {ISSUER}/v1/token when there is no discovery document.
+//	                               Default: the server's development issuer.
+//	CLIENT_ID      -client-id      OAuth 2.0 client id (default items-reader with the
+//	                               development issuer; required otherwise)
+//	CLIENT_SECRET  -client-secret  its secret (a development client's is filled in for it)
+//	SCOPES         -scopes         scopes to request, separated by spaces or commas
+//	                               (default: none, so the issuer grants its default scopes)
+//	AUDIENCE       -audience       an "audience" token request parameter (Auth0 needs it)
+//	ADDR           -addr           the server, host:port (default 127.0.0.1:50051)
+//
+// A loopback ADDR is dialled in plaintext and the token is sent without
+// transport security (see transport); any other ADDR needs TLS.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"os"
+	"os/signal"
+	"strings"
+	"time"
+
+	"golang.org/x/oauth2"
+	"golang.org/x/oauth2/clientcredentials"
+	"google.golang.org/grpc"
+
+	"github.com/grpcauth/grpcauth/examples/items/internal/dev"
+)
+
+// httpTimeout bounds each request to the authorization server.
+const httpTimeout = 10 * time.Second
+
+// config is the client's settings.
+type config struct {
+	issuer       string
+	clientID     string
+	clientSecret string
+	scopes       []string
+	audience     string
+	addr         string
+}
+
+// loadConfig reads the settings from the environment (getenv) and args.
+func loadConfig(args []string, getenv func(string) string) (config, error) {
+	fs := flag.NewFlagSet("client", flag.ContinueOnError)
+	issuer := fs.String("issuer", getenv("ISSUER"), "authorization server issuer URL (env ISSUER; default: the development issuer)")
+	clientID := fs.String("client-id", getenv("CLIENT_ID"), "OAuth 2.0 client id (env CLIENT_ID)")
+	clientSecret := fs.String("client-secret", getenv("CLIENT_SECRET"), "OAuth 2.0 client secret (env CLIENT_SECRET)")
+	scopes := fs.String("scopes", getenv("SCOPES"), "scopes to request, space- or comma-separated (env SCOPES)")
+	audience := fs.String("audience", getenv("AUDIENCE"), `"audience" token request parameter, for Auth0 (env AUDIENCE)`)
+	addr := fs.String("addr", orDefault(getenv("ADDR"), dev.ServerAddr), "server address host:port (env ADDR)")
+	if err := fs.Parse(args); err != nil {
+		return config{}, err
+	}
+	if fs.NArg() > 0 {
+		return config{}, fmt.Errorf("client: unexpected arguments %q", fs.Args())
+	}
+	cfg := config{
+		issuer:       *issuer,
+		clientID:     *clientID,
+		clientSecret: *clientSecret,
+		scopes:       strings.Fields(strings.ReplaceAll(*scopes, ",", " ")),
+		audience:     *audience,
+		addr:         *addr,
+	}
+	if cfg.issuer == "" {
+		// The development issuer: fill in a development client.
+		cfg.issuer = dev.IssuerURL(dev.IssuerAddr)
+		if cfg.clientID == "" {
+			cfg.clientID = dev.Reader.ID
+		}
+		if cfg.clientSecret == "" {
+			for _, c := range dev.Clients() {
+				if c.ID == cfg.clientID {
+					cfg.clientSecret = c.Secret
+				}
+			}
+		}
+	}
+	if cfg.clientID == "" || cfg.clientSecret == "" {
+		return config{}, errors.New("client: set CLIENT_ID and CLIENT_SECRET for this ISSUER")
+	}
+	return cfg, nil
+}
+
+func orDefault(v, def string) string {
+	if v == "" {
+		return def
+	}
+	return v
+}
+
+func main() {
+	cfg, err := loadConfig(os.Args[1:], os.Getenv)
+	if errors.Is(err, flag.ErrHelp) {
+		os.Exit(0)
+	}
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(2)
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	defer stop()
+	if err := run(ctx, cfg, os.Stdout); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+}
+
+// run gets a token for cfg's client and calls every method, reporting to out.
+func run(ctx context.Context, cfg config, out io.Writer) error {
+	hc := &http.Client{Timeout: httpTimeout}
+	tu, err := tokenURL(ctx, hc, cfg.issuer)
+	if err != nil {
+		return err
+	}
+	cc := clientcredentials.Config{
+		ClientID:     cfg.clientID,
+		ClientSecret: cfg.clientSecret,
+		TokenURL:     tu,
+		Scopes:       cfg.scopes,
+	}
+	if cfg.audience != "" {
+		cc.EndpointParams = url.Values{"audience": {cfg.audience}}
+	}
+	// The token source keeps this context for every later refresh, so it
+	// is the long-lived one, carrying only the HTTP client.
+	ts := cc.TokenSource(context.WithValue(ctx, oauth2.HTTPClient, hc))
+	tok, err := ts.Token()
+	if err != nil {
+		return fmt.Errorf("client: getting a token from %s as %s: %w", tu, cfg.clientID, err)
+	}
+	granted, _ := tok.Extra("scope").(string)
+	fmt.Fprintf(out, "token:  %s for client %s from %s\n", tok.Type(), cfg.clientID, tu)
+	fmt.Fprintf(out, "        scopes %q, expires %s\n", granted, tok.Expiry.Format(time.RFC3339))
+	fmt.Fprintf(out, "server: %s\n\n", cfg.addr)
+
+	dial, creds := transport(cfg.addr, ts)
+	conn, err := grpc.NewClient(cfg.addr, dial)
+	if err != nil {
+		return fmt.Errorf("client: %w", err)
+	}
+	defer conn.Close()
+	return callAll(ctx, conn, grpc.PerRPCCredentials(creds), cfg.clientID, out)
+}
