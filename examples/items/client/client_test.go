@@ -185,4 +185,3 @@ func TestTokenURL(t *testing.T) {
 		}
 	}
 }
-
