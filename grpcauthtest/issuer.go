@@ -18,7 +18,8 @@ type Issuer struct {
 	clients map[string]*Client
 
 	srv       *http.Server
-	done      chan struct{} // closed when Serve returns
+	done      chan struct{}  // closed when Serve returns
+	conns     sync.WaitGroup // one per open connection, via ConnState
 	closeOnce sync.Once
 
 	jwksRequests atomic.Int64
@@ -85,6 +86,17 @@ func Start(cfg Config) (*Issuer, error) {
 		WriteTimeout:      30 * time.Second,
 		IdleTimeout:       time.Minute,
 		MaxHeaderBytes:    16 << 10,
+		// Close waits for every connection goroutine, not only Serve.
+		// StateNew runs on the Serve goroutine, so each Add happens before
+		// Serve returns and so before Close's Wait.
+		ConnState: func(_ net.Conn, st http.ConnState) {
+			switch st {
+			case http.StateNew:
+				i.conns.Add(1)
+			case http.StateClosed, http.StateHijacked:
+				i.conns.Done()
+			}
+		},
 	}
 	go func() {
 		defer close(i.done)
@@ -107,14 +119,18 @@ func NewIssuer(t testing.TB, cfg Config) *Issuer {
 	return i
 }
 
-// Close stops the server, closes every open connection and waits for the
-// serving goroutine to return. It is idempotent. Minting still works after
-// Close; only the HTTP endpoints stop.
+// Close stops the server, closes every open connection and waits until the
+// serving goroutine and every connection goroutine have returned, so no
+// goroutine outlives it. That can take up to half a second when a client
+// was cut off mid-body (net/http lingers to deliver the error response).
+// It is idempotent. Minting still works after Close; only the HTTP
+// endpoints stop.
 func (i *Issuer) Close() {
 	i.closeOnce.Do(func() {
 		// The only error is from closing our own listener; nothing to do.
 		_ = i.srv.Close()
 		<-i.done
+		i.conns.Wait()
 	})
 }
 

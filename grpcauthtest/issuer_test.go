@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/http"
 	"net/url"
 	"strings"
 	"testing"
@@ -106,6 +107,13 @@ func TestClose_StopsServingAndLeaksNoGoroutine(t *testing.T) {
 	buf := make([]byte, 1)
 	if _, err := conn.Read(buf); err != nil {
 		t.Fatal(err)
+	}
+	// A request cut off by the body limit makes net/http linger on its
+	// connection for half a second; Close must wait that out too.
+	req := mustRequest(t, http.MethodPost, iss.TokenURL(), strings.NewReader("grant_type="+strings.Repeat("x", 1<<20)))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	if resp, _ := do(t, req); resp.StatusCode != http.StatusRequestEntityTooLarge {
+		t.Fatalf("oversized request: status %d", resp.StatusCode)
 	}
 	iss.Close()
 	iss.Close() // idempotent

@@ -91,6 +91,9 @@ func TestTokenEndpoint_Outcomes(t *testing.T) {
 		{"basic, unknown client", func() *http.Request {
 			return basic(tokenRequest(t, iss, form("grant_type", cc)), "nobody", "s3cret")
 		}, 401, "invalid_client", "", true},
+		{"unknown client presenting the internal placeholder secret", func() *http.Request {
+			return tokenRequest(t, iss, form("grant_type", cc, "client_id", "nobody", "client_secret", "\x00unknown client"))
+		}, 401, "invalid_client", "", false},
 		{"bearer instead of basic", func() *http.Request {
 			req := tokenRequest(t, iss, form("grant_type", cc))
 			req.Header.Set("Authorization", "Bearer abc")
