@@ -31,5 +31,7 @@
 //	expired, err := iss.Mint(map[string]any{"exp": time.Unix(0, 0)}) // a bad one
 //	forged, err := iss.Mint(nil, grpcauthtest.Unsigned())        // alg "none"
 //
-// Outside tests, Start returns the Issuer and Close stops it.
+// Outside tests (a development server, for example), Start returns the
+// Issuer, Clients lists the credentials it accepts and Close stops it; nothing
+// but NewIssuer needs a testing.TB.
 package grpcauthtest
