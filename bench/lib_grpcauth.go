@@ -1,5 +1,3 @@
-//go:build grpcauth
-
 package main
 
 import (
@@ -21,18 +19,8 @@ func grpcauthLibraries() []library {
 
 func grpcauthOpen(cache verifier.CacheConfig) func(context.Context, *fixture) (verifyFunc, func(), error) {
 	return func(ctx context.Context, f *fixture) (verifyFunc, func(), error) {
-		v, err := verifier.New(ctx, verifier.Config{
-			Issuer:     f.issuer,
-			Audiences:  []string{f.audience},
-			JWKSURL:    f.jwksURL,
-			Algorithms: algs,
-			Cache:      cache,
-		})
+		v, err := newVerifier(ctx, f, cache)
 		if err != nil {
-			return nil, nil, err
-		}
-		if err := v.Ready(ctx); err != nil {
-			v.Close()
 			return nil, nil, err
 		}
 		verify := func(ctx context.Context, token string) error {
@@ -41,4 +29,25 @@ func grpcauthOpen(cache verifier.CacheConfig) func(context.Context, *fixture) (v
 		}
 		return verify, func() { v.Close() }, nil
 	}
+}
+
+// newVerifier is the grpcauth verifier configured like every other library
+// (issuer, audience, the algorithm allow-list; default 1 min clock skew),
+// with its key set loaded.
+func newVerifier(ctx context.Context, f *fixture, cache verifier.CacheConfig) (*verifier.Verifier, error) {
+	v, err := verifier.New(ctx, verifier.Config{
+		Issuer:     f.issuer,
+		Audiences:  []string{f.audience},
+		JWKSURL:    f.jwksURL,
+		Algorithms: algs,
+		Cache:      cache,
+	})
+	if err != nil {
+		return nil, err
+	}
+	if err := v.Ready(ctx); err != nil {
+		v.Close()
+		return nil, err
+	}
+	return v, nil
 }

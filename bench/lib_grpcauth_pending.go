@@ -1,6 +1,0 @@
-//go:build !grpcauth
-
-package main
-
-// TEMPORARY until package verifier lands.
-func grpcauthLibraries() []library { return nil }
