@@ -1,0 +1,240 @@
+package grpcauth
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/protobuf/reflect/protoregistry"
+
+	grpcauthv1 "github.com/grpcauth/grpcauth/proto/grpcauth/v1"
+	"github.com/grpcauth/grpcauth/verifier"
+)
+
+// Authenticator enforces access rules on gRPC calls: it verifies the bearer
+// token of each call, checks the scopes the method requires, and makes the
+// claims available to handlers. Build one with New and install both of its
+// interceptors on the server. It is safe for concurrent use.
+type Authenticator struct {
+	verifier    TokenVerifier
+	descriptors DescriptorResolver
+	cfgRules    map[string]*compiledRule // Config.Rules and Config.Public, by method or service name
+	defaultRule *compiledRule
+	skipExpiry  bool
+	skew        time.Duration
+	now         func() time.Time
+	afterFunc   func(time.Duration, func()) Timer
+	onDecision  func(context.Context, Decision)
+	logger      *slog.Logger
+
+	mu   sync.Mutex                             // serialises publish
+	plan atomic.Pointer[map[string]*methodPlan] // read-only once published
+}
+
+// New validates cfg and returns an Authenticator. It fails when Verifier is
+// nil, when a name in Public or Rules is neither "/pkg.Service/Method" nor
+// "pkg.Service" or appears in both, or when a configured rule is invalid
+// (ErrInvalidRule). Rules in .proto options are compiled on first use (or by
+// Check); an invalid one denies its method.
+func New(cfg Config) (*Authenticator, error) {
+	if cfg.Verifier == nil {
+		return nil, errors.New("grpcauth: Config.Verifier is required")
+	}
+	a := &Authenticator{
+		verifier:    cfg.Verifier,
+		descriptors: cfg.Descriptors,
+		cfgRules:    make(map[string]*compiledRule),
+		skipExpiry:  cfg.SkipStreamExpiry,
+		skew:        cfg.ClockSkew,
+		now:         cfg.Now,
+		afterFunc:   cfg.AfterFunc,
+		onDecision:  cfg.OnDecision,
+		logger:      cfg.Logger,
+	}
+	if a.descriptors == nil {
+		a.descriptors = protoregistry.GlobalFiles
+	}
+	switch {
+	case a.skew == 0:
+		a.skew = DefaultClockSkew
+	case a.skew < 0:
+		a.skew = 0
+	}
+	if a.now == nil {
+		a.now = time.Now
+	}
+	if a.afterFunc == nil {
+		a.afterFunc = func(d time.Duration, f func()) Timer { return time.AfterFunc(d, f) }
+	}
+	if a.logger == nil {
+		a.logger = slog.Default()
+	}
+	public := &grpcauthv1.Rule{Public: true}
+	for _, name := range cfg.Public {
+		if err := a.addConfigRule(name, public); err != nil {
+			return nil, fmt.Errorf("grpcauth: Config.Public: %w", err)
+		}
+	}
+	for name, pb := range cfg.Rules {
+		if err := a.addConfigRule(name, pb); err != nil {
+			return nil, fmt.Errorf("grpcauth: Config.Rules: %w", err)
+		}
+	}
+	if cfg.DefaultRule != nil {
+		r, err := compileRule(cfg.DefaultRule)
+		if err != nil {
+			return nil, fmt.Errorf("grpcauth: Config.DefaultRule: %w", err)
+		}
+		a.defaultRule = r
+	}
+	a.plan.Store(&map[string]*methodPlan{})
+	return a, nil
+}
+
+func (a *Authenticator) addConfigRule(name string, pb *grpcauthv1.Rule) error {
+	if _, _, ok := splitMethod(name); !ok && !isServiceName(name) {
+		return fmt.Errorf("%q is neither a full method name (/pkg.Service/Method) nor a service name (pkg.Service)", name)
+	}
+	if _, dup := a.cfgRules[name]; dup {
+		return fmt.Errorf("%q is named more than once (in Public and Rules, or twice in Public)", name)
+	}
+	if pb == nil {
+		return fmt.Errorf("%q: nil rule", name)
+	}
+	r, err := compileRule(pb)
+	if err != nil {
+		return fmt.Errorf("%q: %w", name, err)
+	}
+	a.cfgRules[name] = r
+	return nil
+}
+
+// UnaryServerInterceptor returns the interceptor for unary calls. Install it
+// together with StreamServerInterceptor:
+//
+//	grpc.NewServer(
+//		grpc.ChainUnaryInterceptor(auth.UnaryServerInterceptor()),
+//		grpc.ChainStreamInterceptor(auth.StreamServerInterceptor()),
+//	)
+func (a *Authenticator) UnaryServerInterceptor() grpc.UnaryServerInterceptor {
+	return func(ctx context.Context, req any, info *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
+		ctx, _, err := a.authorize(ctx, info.FullMethod)
+		if err != nil {
+			return nil, err
+		}
+		return handler(ctx, req)
+	}
+}
+
+// StreamServerInterceptor returns the interceptor for streaming calls. The
+// handler's stream context carries the claims (ClaimsFromContext). Unless
+// Config.SkipStreamExpiry is set, the stream ends with codes.Unauthenticated
+// (ACCESS_TOKEN_EXPIRED) once its token expires: see Config.SkipStreamExpiry.
+func (a *Authenticator) StreamServerInterceptor() grpc.StreamServerInterceptor {
+	return func(srv any, ss grpc.ServerStream, info *grpc.StreamServerInfo, handler grpc.StreamHandler) error {
+		ctx, claims, err := a.authorize(ss.Context(), info.FullMethod)
+		if err != nil {
+			return err
+		}
+		if a.skipExpiry || claims == nil || claims.Expiry().IsZero() {
+			return handler(srv, withContext(ss, ctx))
+		}
+		return a.serveUntilExpiry(srv, ss, ctx, claims.Expiry(), handler)
+	}
+}
+
+// authorize decides one call. It returns the context for the handler (with
+// the claims, when a valid token came) or the status error to return.
+func (a *Authenticator) authorize(ctx context.Context, method string) (context.Context, *verifier.Claims, error) {
+	p := a.lookup(method)
+	token, present, rej := bearerToken(ctx)
+	if rej != nil {
+		return nil, nil, a.deny(ctx, method, p, nil, rej, nil)
+	}
+	if !present {
+		if p.rule != nil && p.rule.public {
+			a.allow(ctx, method, p, nil)
+			return ctx, nil, nil
+		}
+		return nil, nil, a.deny(ctx, method, p, nil, rejMissing, p.err)
+	}
+	claims, err := a.verifier.VerifyAccessToken(ctx, token)
+	if err != nil {
+		return nil, nil, a.deny(ctx, method, p, nil, verifyRejection(err), err)
+	}
+	if claims == nil {
+		return nil, nil, a.deny(ctx, method, p, nil, rejInvalid, errors.New("grpcauth: the token verifier returned neither claims nor an error"))
+	}
+	switch {
+	case p.rule == nil:
+		return nil, nil, a.deny(ctx, method, p, claims, rejNotConfigured, p.err)
+	case !p.rule.public && !p.rule.allows(claims):
+		return nil, nil, a.deny(ctx, method, p, claims, p.rule.denied, nil)
+	}
+	a.allow(ctx, method, p, claims)
+	return ContextWithClaims(ctx, claims), claims, nil
+}
+
+// Decision describes how the interceptors decided one call; see
+// Config.OnDecision. It is for server-side auditing and metrics: never send
+// Err to the caller.
+type Decision struct {
+	// Method is the full method name, "/pkg.Service/Method".
+	Method string
+	// Allowed reports whether the handler runs.
+	Allowed bool
+	// Code is the status code returned to the caller; codes.OK if allowed.
+	Code codes.Code
+	// Reason is the ErrorInfo reason returned (Reason… constants); "" if
+	// allowed.
+	Reason string
+	// Source is where the method's rule came from (SourceNone: no rule).
+	Source Source
+	// Public reports whether the method's rule is public.
+	Public bool
+	// Claims are the verified claims, or nil when no valid token came.
+	Claims *verifier.Claims
+	// Err is the detailed cause of a denial when there is one (the
+	// verifier's error, or why the method has no usable rule), for logs.
+	Err error
+}
+
+func (a *Authenticator) allow(ctx context.Context, method string, p *methodPlan, c *verifier.Claims) {
+	if a.onDecision != nil {
+		a.onDecision(ctx, Decision{Method: method, Allowed: true, Code: codes.OK, Source: p.source, Public: p.rule.public, Claims: c})
+	}
+}
+
+// deny reports a denial to OnDecision and the log and returns the error for
+// the caller.
+func (a *Authenticator) deny(ctx context.Context, method string, p *methodPlan, c *verifier.Claims, rej *rejection, cause error) error {
+	d := Decision{Method: method, Code: rej.code, Reason: rej.reason, Source: p.source, Public: p.rule != nil && p.rule.public, Claims: c, Err: cause}
+	if a.onDecision != nil {
+		a.onDecision(ctx, d)
+	}
+	level := slog.LevelInfo
+	if rej.code == codes.Unavailable || rej.reason == ReasonMethodNotConfigured {
+		level = slog.LevelWarn
+	}
+	if a.logger.Enabled(ctx, level) {
+		attrs := []slog.Attr{
+			slog.String("method", method),
+			slog.String("code", rej.code.String()),
+			slog.String("reason", rej.reason),
+		}
+		if c != nil {
+			attrs = append(attrs, slog.String("subject", c.Subject()), slog.String("client_id", c.ClientID()))
+		}
+		if cause != nil {
+			attrs = append(attrs, slog.String("error", cause.Error()))
+		}
+		a.logger.LogAttrs(ctx, level, "grpcauth: call denied", attrs...)
+	}
+	return rej.err
+}

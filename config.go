@@ -1,0 +1,130 @@
+package grpcauth
+
+import (
+	"context"
+	"log/slog"
+	"time"
+
+	"google.golang.org/protobuf/reflect/protoreflect"
+
+	grpcauthv1 "github.com/grpcauth/grpcauth/proto/grpcauth/v1"
+	"github.com/grpcauth/grpcauth/verifier"
+)
+
+// TokenVerifier verifies a bearer access token and returns its claims.
+// *verifier.Verifier satisfies it; a custom implementation (token
+// introspection, a test double) must return errors that wrap the verifier
+// package's sentinels so that they map to the right status code: an error
+// wrapping verifier.ErrKeysUnavailable becomes codes.Unavailable, one
+// wrapping verifier.ErrExpired ACCESS_TOKEN_EXPIRED, any other error
+// codes.Unauthenticated.
+type TokenVerifier interface {
+	VerifyAccessToken(ctx context.Context, token string) (*verifier.Claims, error)
+}
+
+// DescriptorResolver finds the descriptors of services. *protoregistry.Files
+// (and so protoregistry.GlobalFiles, the default) satisfies it.
+type DescriptorResolver interface {
+	FindDescriptorByName(name protoreflect.FullName) (protoreflect.Descriptor, error)
+}
+
+// Timer is a stoppable timer, as returned by Config.AfterFunc. *time.Timer
+// satisfies it.
+type Timer interface {
+	// Stop prevents the timer from firing; it reports whether it did.
+	Stop() bool
+}
+
+// StandardPublicServices are the gRPC services a server commonly exposes
+// without authentication: health checking (which load balancers and
+// Kubernetes probes call without tokens) and server reflection. None of them
+// is public unless listed in Config.Public, e.g.
+//
+//	Public: grpcauth.StandardPublicServices
+//
+// Reflection reveals the server's whole API surface; leave the reflection
+// services out of Config.Public when that matters.
+var StandardPublicServices = []string{
+	"grpc.health.v1.Health",
+	"grpc.reflection.v1.ServerReflection",
+	"grpc.reflection.v1alpha.ServerReflection",
+}
+
+// DefaultClockSkew is the tolerance added to a token's expiry before a
+// stream authorised by it is ended. It equals the verifier's default.
+const DefaultClockSkew = time.Minute
+
+// Config configures an Authenticator. Only Verifier is required; every other
+// field has a safe default.
+//
+// The rule of a method ("/pkg.Service/Method") is the first found of:
+//
+//  1. Config.Rules or Config.Public naming the method;
+//  2. the method's (grpcauth.v1.method) option;
+//  3. Config.Rules or Config.Public naming the service ("pkg.Service");
+//  4. the service's (grpcauth.v1.service) option;
+//  5. Config.DefaultRule.
+//
+// A method with none is denied: a caller without a valid token gets
+// codes.Unauthenticated, one with a valid token codes.PermissionDenied
+// (reason METHOD_NOT_CONFIGURED). Use Authenticator.Check at start-up to
+// find such methods before a caller does.
+type Config struct {
+	// Verifier verifies access tokens. Required. A *verifier.Verifier is
+	// the usual choice.
+	Verifier TokenVerifier
+
+	// Descriptors resolves service descriptors by full name to read their
+	// options. Default: protoregistry.GlobalFiles, where generated code
+	// registers itself.
+	Descriptors DescriptorResolver
+
+	// Public lists full method names ("/pkg.Service/Method") and service
+	// names ("pkg.Service") that need no token, as if annotated
+	// {public: true}. Default: none. See StandardPublicServices.
+	Public []string
+
+	// Rules gives rules in code, keyed like Public, for services whose
+	// .proto you cannot annotate. An entry takes precedence over the
+	// option at the same level (see Config). A name must not appear both
+	// here and in Public. Default: none.
+	Rules map[string]*grpcauthv1.Rule
+
+	// DefaultRule applies to methods with no rule from any other source.
+	// Default nil: such methods are denied. &grpcauthv1.Rule{} admits any
+	// valid token, which gives up deny-by-default: a new method is then
+	// open to every authenticated caller, whatever scopes it holds.
+	DefaultRule *grpcauthv1.Rule
+
+	// SkipStreamExpiry stops the Authenticator from ending streams when
+	// the token that opened them expires. Default false: a stream's
+	// context is cancelled, and the stream ends with codes.Unauthenticated
+	// (ACCESS_TOKEN_EXPIRED), once the token's exp plus ClockSkew has
+	// passed, so a revoked caller cannot keep a stream open forever.
+	SkipStreamExpiry bool
+
+	// ClockSkew is added to a token's expiry before a stream is ended.
+	// Zero means DefaultClockSkew (one minute, like the verifier's); a
+	// negative value means none.
+	ClockSkew time.Duration
+
+	// Now returns the current time. Default time.Now. For tests.
+	Now func() time.Time
+
+	// AfterFunc calls f in its own goroutine once d has elapsed, like
+	// time.AfterFunc (the default). For tests: a fake lets a test end a
+	// stream's token lifetime without sleeping.
+	AfterFunc func(d time.Duration, f func()) Timer
+
+	// OnDecision, when set, is called once for every call the interceptors
+	// see, allowed or denied, before the handler runs (or the call is
+	// rejected). It runs on the request path: keep it fast, and do not
+	// send Decision.Err to the caller.
+	OnDecision func(ctx context.Context, d Decision)
+
+	// Logger receives one record for every denied call, naming the method,
+	// subject, client id, reason and the verifier's error, never the
+	// token. Default slog.Default(). Denials for bad credentials are logged
+	// at Info, missing configuration and unavailable keys at Warn.
+	Logger *slog.Logger
+}

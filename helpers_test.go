@@ -1,0 +1,308 @@
+package grpcauth
+
+import (
+	"context"
+	"errors"
+	"io"
+	"net"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"go.uber.org/goleak"
+	"google.golang.org/genproto/googleapis/rpc/errdetails"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/metadata"
+	"google.golang.org/grpc/status"
+	"google.golang.org/grpc/test/bufconn"
+
+	"github.com/grpcauth/grpcauth/grpcauthtest"
+	authtestv1 "github.com/grpcauth/grpcauth/internal/testproto/authtest/v1"
+	"github.com/grpcauth/grpcauth/verifier"
+)
+
+func TestMain(m *testing.M) {
+	goleak.VerifyTestMain(m)
+}
+
+// t0 is the fixed "now" of tests that control time.
+var t0 = time.Date(2030, 1, 2, 3, 4, 5, 0, time.UTC)
+
+// testService implements both test services: every method reports the
+// claims its context carried.
+type testService struct {
+	authtestv1.UnimplementedTestServiceServer
+	authtestv1.UnimplementedUnannotatedServiceServer
+
+	// streamStarted receives once per ServerStream/BidiStream call after
+	// the handler has sent its first response.
+	streamStarted chan struct{}
+	// streamEnded receives the error each ServerStream handler returns.
+	streamEnded chan error
+}
+
+func caller(ctx context.Context) *authtestv1.Caller {
+	c, ok := ClaimsFromContext(ctx)
+	if !ok {
+		return &authtestv1.Caller{}
+	}
+	return &authtestv1.Caller{Authenticated: true, Subject: c.Subject(), ClientId: c.ClientID(), Scopes: c.Scopes()}
+}
+
+func (s *testService) AllOf(ctx context.Context, _ *authtestv1.AllOfRequest) (*authtestv1.AllOfResponse, error) {
+	return &authtestv1.AllOfResponse{Caller: caller(ctx)}, nil
+}
+
+func (s *testService) AnyOf(ctx context.Context, _ *authtestv1.AnyOfRequest) (*authtestv1.AnyOfResponse, error) {
+	return &authtestv1.AnyOfResponse{Caller: caller(ctx)}, nil
+}
+
+func (s *testService) Public(ctx context.Context, _ *authtestv1.PublicRequest) (*authtestv1.PublicResponse, error) {
+	return &authtestv1.PublicResponse{Caller: caller(ctx)}, nil
+}
+
+func (s *testService) Authenticated(ctx context.Context, _ *authtestv1.AuthenticatedRequest) (*authtestv1.AuthenticatedResponse, error) {
+	return &authtestv1.AuthenticatedResponse{Caller: caller(ctx)}, nil
+}
+
+func (s *testService) Inherited(ctx context.Context, _ *authtestv1.InheritedRequest) (*authtestv1.InheritedResponse, error) {
+	return &authtestv1.InheritedResponse{Caller: caller(ctx)}, nil
+}
+
+func (s *testService) Unannotated(ctx context.Context, _ *authtestv1.UnannotatedRequest) (*authtestv1.UnannotatedResponse, error) {
+	return &authtestv1.UnannotatedResponse{Caller: caller(ctx)}, nil
+}
+
+// ServerStream sends Count responses, then waits for its context to end and
+// returns nil: a handler that treats cancellation as a normal end, which the
+// stream-expiry status must override.
+func (s *testService) ServerStream(req *authtestv1.ServerStreamRequest, stream grpc.ServerStreamingServer[authtestv1.ServerStreamResponse]) error {
+	for range req.GetCount() {
+		if err := stream.Send(&authtestv1.ServerStreamResponse{Caller: caller(stream.Context())}); err != nil {
+			return err
+		}
+	}
+	if req.GetCount() == 0 {
+		return nil
+	}
+	s.signal()
+	<-stream.Context().Done()
+	if s.streamEnded != nil {
+		s.streamEnded <- stream.Send(&authtestv1.ServerStreamResponse{})
+	}
+	return nil
+}
+
+func (s *testService) ClientStream(stream grpc.ClientStreamingServer[authtestv1.ClientStreamRequest, authtestv1.ClientStreamResponse]) error {
+	var n int32
+	for {
+		_, err := stream.Recv()
+		if errors.Is(err, io.EOF) {
+			return stream.SendAndClose(&authtestv1.ClientStreamResponse{Caller: caller(stream.Context()), Received: n})
+		}
+		if err != nil {
+			return err
+		}
+		n++
+	}
+}
+
+// BidiStream answers each request; it returns the first Recv error.
+func (s *testService) BidiStream(stream grpc.BidiStreamingServer[authtestv1.BidiStreamRequest, authtestv1.BidiStreamResponse]) error {
+	first := true
+	for {
+		if _, err := stream.Recv(); err != nil {
+			if errors.Is(err, io.EOF) {
+				return nil
+			}
+			return err
+		}
+		if err := stream.Send(&authtestv1.BidiStreamResponse{Caller: caller(stream.Context())}); err != nil {
+			return err
+		}
+		if first {
+			first = false
+			s.signal()
+		}
+	}
+}
+
+func (s *testService) signal() {
+	if s.streamStarted != nil {
+		s.streamStarted <- struct{}{}
+	}
+}
+
+// env is one test server behind an Authenticator, with a real verifier and
+// a grpcauthtest issuer.
+type env struct {
+	iss    *grpcauthtest.Issuer
+	v      *verifier.Verifier
+	auth   *Authenticator
+	srv    *grpc.Server
+	svc    *testService
+	conn   *grpc.ClientConn
+	client authtestv1.TestServiceClient
+	other  authtestv1.UnannotatedServiceClient
+}
+
+type envOption func(*Config, *verifier.Config)
+
+// newEnv starts an issuer, a verifier, a bufconn server with both test
+// services behind an Authenticator (cfg.Verifier is filled in), and a
+// client. Everything is closed by t.Cleanup.
+func newEnv(t testing.TB, opts ...envOption) *env {
+	t.Helper()
+	e := &env{svc: &testService{}}
+	e.iss = grpcauthtest.NewIssuer(t, grpcauthtest.Config{Now: func() time.Time { return t0 }})
+	vcfg := verifier.Config{
+		Issuer:    e.iss.URL(),
+		Audiences: []string{e.iss.Audience()},
+		Now:       func() time.Time { return t0 },
+	}
+	cfg := Config{Logger: discardLogger()}
+	for _, o := range opts {
+		o(&cfg, &vcfg)
+	}
+	ctx := context.Background()
+	v, err := verifier.New(ctx, vcfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { v.Close() })
+	e.v = v
+	if cfg.Verifier == nil {
+		cfg.Verifier = v
+	}
+	e.auth, err = New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.srv, e.conn = serve(t, e.svc, grpc.ChainUnaryInterceptor(e.auth.UnaryServerInterceptor()),
+		grpc.ChainStreamInterceptor(e.auth.StreamServerInterceptor()))
+	e.client = authtestv1.NewTestServiceClient(e.conn)
+	e.other = authtestv1.NewUnannotatedServiceClient(e.conn)
+	return e
+}
+
+// serve runs svc on a bufconn server with opts and returns it and a client
+// connection to it.
+func serve(t testing.TB, svc *testService, opts ...grpc.ServerOption) (*grpc.Server, *grpc.ClientConn) {
+	t.Helper()
+	lis := bufconn.Listen(1 << 20)
+	srv := grpc.NewServer(opts...)
+	authtestv1.RegisterTestServiceServer(srv, svc)
+	authtestv1.RegisterUnannotatedServiceServer(srv, svc)
+	var wg sync.WaitGroup
+	wg.Go(func() { _ = srv.Serve(lis) })
+	conn, err := grpc.NewClient("passthrough:///bufconn",
+		grpc.WithContextDialer(func(ctx context.Context, _ string) (net.Conn, error) { return lis.DialContext(ctx) }),
+		grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		conn.Close()
+		srv.Stop()
+		wg.Wait()
+	})
+	return srv, conn
+}
+
+// token mints a token with the given scopes, failing the test on error.
+func (e *env) token(t testing.TB, claims map[string]any, opts ...grpcauthtest.MintOption) string {
+	t.Helper()
+	tok, err := e.iss.Mint(claims, opts...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tok
+}
+
+func (e *env) scoped(t testing.TB, scopes ...string) string {
+	return e.token(t, map[string]any{"sub": "user-1"}, grpcauthtest.WithScopes(scopes...))
+}
+
+// withAuth returns ctx with the given authorization metadata values.
+func withAuth(ctx context.Context, values ...string) context.Context {
+	kv := make([]string, 0, 2*len(values))
+	for _, v := range values {
+		kv = append(kv, "authorization", v)
+	}
+	return metadata.AppendToOutgoingContext(ctx, kv...)
+}
+
+func bearer(tok string) string { return "Bearer " + tok }
+
+// errorInfo returns the grpcauth ErrorInfo of a status error, or nil.
+func errorInfo(err error) *errdetails.ErrorInfo {
+	st, _ := status.FromError(err)
+	for _, d := range st.Details() {
+		if info, ok := d.(*errdetails.ErrorInfo); ok && info.GetDomain() == ErrorDomain {
+			return info
+		}
+	}
+	return nil
+}
+
+// checkStatus asserts err's code and ErrorInfo reason (codes.OK: no error).
+func checkStatus(t testing.TB, err error, code codes.Code, reason string) {
+	t.Helper()
+	if got := status.Code(err); got != code {
+		t.Fatalf("code = %v (%v), want %v", got, err, code)
+	}
+	if code == codes.OK {
+		return
+	}
+	info := errorInfo(err)
+	if info == nil {
+		t.Fatalf("error %v has no grpcauth ErrorInfo", err)
+	}
+	if info.GetReason() != reason {
+		t.Fatalf("reason = %q, want %q", info.GetReason(), reason)
+	}
+}
+
+// fakeClock is a controllable Now and AfterFunc.
+type fakeClock struct {
+	mu     sync.Mutex
+	timers []*fakeTimer
+	added  chan *fakeTimer
+}
+
+type fakeTimer struct {
+	d       time.Duration
+	f       func()
+	fired   atomic.Bool
+	stopped atomic.Bool
+}
+
+func newFakeClock() *fakeClock { return &fakeClock{added: make(chan *fakeTimer, 16)} }
+
+func (c *fakeClock) AfterFunc(d time.Duration, f func()) Timer {
+	ft := &fakeTimer{d: d, f: f}
+	c.mu.Lock()
+	c.timers = append(c.timers, ft)
+	c.mu.Unlock()
+	c.added <- ft
+	return ft
+}
+
+// Stop reports whether it stopped the timer before it fired.
+func (ft *fakeTimer) Stop() bool {
+	if ft.fired.Load() {
+		return false
+	}
+	return !ft.stopped.Swap(true)
+}
+
+// fire runs the timer's function, as its expiry would, unless stopped.
+func (ft *fakeTimer) fire() {
+	if ft.stopped.Load() || ft.fired.Swap(true) {
+		return
+	}
+	ft.f()
+}

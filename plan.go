@@ -1,0 +1,229 @@
+package grpcauth
+
+import (
+	"errors"
+	"fmt"
+	"maps"
+	"slices"
+	"strings"
+
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/reflect/protoreflect"
+
+	grpcauthv1 "github.com/grpcauth/grpcauth/proto/grpcauth/v1"
+)
+
+// ErrNoRule reports a method with no rule from any source and no
+// Config.DefaultRule. Such a method is denied.
+var ErrNoRule = errors.New("grpcauth: method has no access rule")
+
+// Source says where a method's rule came from.
+type Source int
+
+// The sources of a rule, in order of precedence.
+const (
+	// SourceNone: no rule; the method is denied.
+	SourceNone Source = iota
+	// SourceConfigMethod: Config.Rules or Config.Public naming the method.
+	SourceConfigMethod
+	// SourceMethodOption: the method's (grpcauth.v1.method) option.
+	SourceMethodOption
+	// SourceConfigService: Config.Rules or Config.Public naming the service.
+	SourceConfigService
+	// SourceServiceOption: the service's (grpcauth.v1.service) option.
+	SourceServiceOption
+	// SourceDefault: Config.DefaultRule.
+	SourceDefault
+)
+
+// String returns the source's name, e.g. "method option".
+func (s Source) String() string {
+	switch s {
+	case SourceConfigMethod:
+		return "config (method)"
+	case SourceMethodOption:
+		return "method option"
+	case SourceConfigService:
+		return "config (service)"
+	case SourceServiceOption:
+		return "service option"
+	case SourceDefault:
+		return "default rule"
+	default:
+		return "none"
+	}
+}
+
+// methodPlan is the compiled decision input for one full method name.
+type methodPlan struct {
+	rule   *compiledRule // nil: denied (err says why)
+	source Source
+	err    error // wraps ErrNoRule or ErrInvalidRule when rule is nil
+}
+
+// lookup returns the plan of method. The hot path is one load of the
+// published map and one map lookup, without allocation; a method not yet in
+// the map is compiled and, when it is a real method (known to the
+// descriptors or named in the configuration), published for later calls.
+func (a *Authenticator) lookup(method string) *methodPlan {
+	if p, ok := (*a.plan.Load())[method]; ok {
+		return p
+	}
+	p, known := a.compile(method)
+	if known {
+		a.publish(map[string]*methodPlan{method: p})
+	}
+	return p
+}
+
+// publish adds plans to the published map, copy-on-write: readers never
+// lock, and see either the old map or the new one.
+func (a *Authenticator) publish(plans map[string]*methodPlan) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	old := *a.plan.Load()
+	next := make(map[string]*methodPlan, len(old)+len(plans))
+	maps.Copy(next, old)
+	for m, p := range plans {
+		if _, ok := next[m]; !ok {
+			next[m] = p
+		}
+	}
+	a.plan.Store(&next)
+}
+
+// compile finds and compiles the rule of method, following the precedence
+// documented on Config. known reports whether the method exists in the
+// descriptors or is named in the configuration; only then may the result be
+// cached, so that a flood of made-up method names (reachable through
+// grpc.UnknownServiceHandler) cannot grow the map without bound.
+func (a *Authenticator) compile(method string) (p *methodPlan, known bool) {
+	svc, name, ok := splitMethod(method)
+	if !ok {
+		return &methodPlan{err: fmt.Errorf("%w: %q is not a full method name (/package.Service/Method)", ErrNoRule, method)}, false
+	}
+	if r, ok := a.cfgRules[method]; ok {
+		return &methodPlan{rule: r, source: SourceConfigMethod}, true
+	}
+	sd := a.service(svc)
+	var md protoreflect.MethodDescriptor
+	if sd != nil {
+		md = sd.Methods().ByName(protoreflect.Name(name))
+	}
+	known = md != nil
+	if md != nil {
+		if pb, ok := ruleOption(md.Options(), grpcauthv1.E_Method); ok {
+			return a.compiled(pb, SourceMethodOption, method), known
+		}
+	}
+	if r, ok := a.cfgRules[svc]; ok {
+		return &methodPlan{rule: r, source: SourceConfigService}, known
+	}
+	if sd != nil {
+		if pb, ok := ruleOption(sd.Options(), grpcauthv1.E_Service); ok {
+			return a.compiled(pb, SourceServiceOption, method), known
+		}
+	}
+	if a.defaultRule != nil {
+		return &methodPlan{rule: a.defaultRule, source: SourceDefault}, known
+	}
+	return &methodPlan{err: fmt.Errorf("%w: %s has no (grpcauth.v1.method) option, its service no (grpcauth.v1.service) option, and no Config entry or DefaultRule applies", ErrNoRule, method)}, known
+}
+
+// compiled compiles a rule read from an option.
+func (a *Authenticator) compiled(pb *grpcauthv1.Rule, src Source, method string) *methodPlan {
+	r, err := compileRule(pb)
+	if err != nil {
+		return &methodPlan{source: src, err: fmt.Errorf("%s (%s): %w", method, src, err)}
+	}
+	return &methodPlan{rule: r, source: src}
+}
+
+// service resolves a service descriptor, or nil.
+func (a *Authenticator) service(name string) protoreflect.ServiceDescriptor {
+	d, err := a.descriptors.FindDescriptorByName(protoreflect.FullName(name))
+	if err != nil {
+		return nil
+	}
+	sd, _ := d.(protoreflect.ServiceDescriptor)
+	return sd
+}
+
+// ruleOption reads a grpcauth rule extension from options. An extension that
+// is present but was not parsed (options decoded without the extension
+// linked in) reads as absent, so the method falls through to the next
+// source and, ultimately, to denial.
+func ruleOption(opts proto.Message, xt protoreflect.ExtensionType) (*grpcauthv1.Rule, bool) {
+	if opts == nil || !proto.HasExtension(opts, xt) {
+		return nil, false
+	}
+	r, ok := proto.GetExtension(opts, xt).(*grpcauthv1.Rule)
+	return r, ok && r != nil
+}
+
+// splitMethod splits "/pkg.Service/Method" into its service and method
+// names and checks their syntax.
+func splitMethod(full string) (svc, name string, ok bool) {
+	rest, ok := strings.CutPrefix(full, "/")
+	if !ok {
+		return "", "", false
+	}
+	svc, name, ok = strings.Cut(rest, "/")
+	if !ok || !protoreflect.FullName(svc).IsValid() || !protoreflect.Name(name).IsValid() {
+		return "", "", false
+	}
+	return svc, name, true
+}
+
+// Requirement is the effective access rule of one method, as the
+// interceptors enforce it.
+type Requirement struct {
+	// Method is the full method name, "/pkg.Service/Method".
+	Method string
+	// Source says where the rule came from.
+	Source Source
+	// Public is true when the method needs no token.
+	Public bool
+	// Scopes must all be present (sorted).
+	Scopes []string
+	// AnyOf lists scope sets of which at least one must be present in
+	// full, in addition to Scopes (each set sorted). Empty: no such
+	// condition.
+	AnyOf [][]string
+}
+
+// Alternatives expands the requirement into the scope sets of which one
+// must be present in full: Scopes ∪ AnyOf[i] for each i, or Scopes alone.
+// For a public method it returns nil; a single empty set means any valid
+// token.
+func (r Requirement) Alternatives() [][]string {
+	if r.Public {
+		return nil
+	}
+	c := compiledRule{all: r.Scopes, anyOf: r.AnyOf}
+	return c.alternatives()
+}
+
+// Requirement returns the rule the interceptors apply to fullMethod
+// ("/pkg.Service/Method"). For a method that would be denied it returns an
+// error wrapping ErrNoRule or ErrInvalidRule, together with the Source of
+// the invalid rule.
+func (a *Authenticator) Requirement(fullMethod string) (Requirement, error) {
+	p := a.lookup(fullMethod)
+	req := Requirement{Method: fullMethod, Source: p.source}
+	if p.rule == nil {
+		return req, p.err
+	}
+	req.Public = p.rule.public
+	req.Scopes = slices.Clone(p.rule.all)
+	for _, set := range p.rule.anyOf {
+		req.AnyOf = append(req.AnyOf, slices.Clone(set))
+	}
+	return req, nil
+}
+
+// isServiceName reports whether s is a syntactically valid service name
+// ("pkg.Service").
+func isServiceName(s string) bool {
+	return protoreflect.FullName(s).IsValid()
+}

@@ -1,0 +1,147 @@
+package grpcauth
+
+import (
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+
+	"google.golang.org/grpc/codes"
+
+	grpcauthv1 "github.com/grpcauth/grpcauth/proto/grpcauth/v1"
+	"github.com/grpcauth/grpcauth/verifier"
+)
+
+// ErrInvalidRule reports a rule that can never be satisfied or contradicts
+// itself: public together with scopes, an empty or malformed scope, or an
+// empty any_of set. A method whose rule is invalid is denied.
+var ErrInvalidRule = errors.New("grpcauth: invalid rule")
+
+// compiledRule is a validated, normalised grpcauthv1.Rule. It is read-only
+// once built and shared by every call of the methods it applies to.
+type compiledRule struct {
+	public bool
+	all    []string   // every one required; sorted, unique
+	anyOf  [][]string // at least one set required in full; each sorted, unique
+	denied *rejection // the ReasonScopeInsufficient answer for this rule
+}
+
+// allows reports whether claims satisfy the rule's scopes. It allocates
+// nothing: Claims.HasScope is a binary search.
+func (r *compiledRule) allows(c *verifier.Claims) bool {
+	for _, s := range r.all {
+		if !c.HasScope(s) {
+			return false
+		}
+	}
+	if len(r.anyOf) == 0 {
+		return true
+	}
+	for _, set := range r.anyOf {
+		if hasAll(c, set) {
+			return true
+		}
+	}
+	return false
+}
+
+func hasAll(c *verifier.Claims, scopes []string) bool {
+	for _, s := range scopes {
+		if !c.HasScope(s) {
+			return false
+		}
+	}
+	return true
+}
+
+// alternatives expands the rule into the scope sets of which one must be
+// present in full: scopes ∪ any_of[i] for each i, or just scopes.
+func (r *compiledRule) alternatives() [][]string {
+	if len(r.anyOf) == 0 {
+		return [][]string{slices.Clone(r.all)}
+	}
+	alts := make([][]string, len(r.anyOf))
+	for i, set := range r.anyOf {
+		alt := append(slices.Clone(r.all), set...)
+		slices.Sort(alt)
+		alts[i] = slices.Compact(alt)
+	}
+	return alts
+}
+
+// compileRule validates pb and builds its compiledRule. The error wraps
+// ErrInvalidRule.
+func compileRule(pb *grpcauthv1.Rule) (*compiledRule, error) {
+	if pb.GetPublic() && (len(pb.GetScopes()) > 0 || len(pb.GetAnyOf()) > 0) {
+		return nil, fmt.Errorf("%w: public is set together with scopes or any_of; a public method needs no token, so its scopes could never be enforced", ErrInvalidRule)
+	}
+	r := &compiledRule{public: pb.GetPublic()}
+	var err error
+	if r.all, err = scopeSet(pb.GetScopes()); err != nil {
+		return nil, err
+	}
+	for i, set := range pb.GetAnyOf() {
+		if len(set.GetScopes()) == 0 {
+			return nil, fmt.Errorf("%w: any_of[%d] is empty; an empty alternative would admit any token, use a rule without scopes for that", ErrInvalidRule, i)
+		}
+		s, err := scopeSet(set.GetScopes())
+		if err != nil {
+			return nil, err
+		}
+		r.anyOf = append(r.anyOf, s)
+	}
+	r.denied = newRejection(codes.PermissionDenied, ReasonScopeInsufficient, msgScopeInsufficient,
+		map[string]string{MetadataRequiredScopes: alternativesJSON(r.alternatives())})
+	return r, nil
+}
+
+// scopeSet validates scopes and returns them sorted and unique.
+func scopeSet(scopes []string) ([]string, error) {
+	for _, s := range scopes {
+		if !validScope(s) {
+			return nil, fmt.Errorf("%w: scope %q is not a valid OAuth 2.0 scope token (RFC 6749, 3.3: non-empty, printable ASCII, no space, '\"' or '\\')", ErrInvalidRule, s)
+		}
+	}
+	out := slices.Clone(scopes)
+	slices.Sort(out)
+	return slices.Compact(out), nil
+}
+
+// validScope reports whether s is a scope-token: 1*( %x21 / %x23-5B /
+// %x5D-7E ).
+func validScope(s string) bool {
+	if s == "" {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c < 0x21 || c > 0x7e || c == '"' || c == '\\' {
+			return false
+		}
+	}
+	return true
+}
+
+// alternativesJSON renders alternatives as a JSON array of arrays of
+// strings. Valid scopes contain no character JSON would escape.
+func alternativesJSON(alts [][]string) string {
+	var b strings.Builder
+	b.WriteByte('[')
+	for i, alt := range alts {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		b.WriteByte('[')
+		for j, s := range alt {
+			if j > 0 {
+				b.WriteByte(',')
+			}
+			b.WriteByte('"')
+			b.WriteString(s)
+			b.WriteByte('"')
+		}
+		b.WriteByte(']')
+	}
+	b.WriteByte(']')
+	return b.String()
+}

@@ -1,0 +1,121 @@
+package grpcauth
+
+import (
+	"context"
+	"errors"
+
+	"google.golang.org/genproto/googleapis/rpc/errdetails"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+
+	"github.com/grpcauth/grpcauth/verifier"
+)
+
+// ErrorDomain is the Domain of every google.rpc.ErrorInfo the interceptors
+// attach to a rejection.
+const ErrorDomain = "grpcauth"
+
+// Reasons carried in the google.rpc.ErrorInfo detail of every rejection
+// (status.FromError(err).Details()). A client can branch on them without
+// parsing messages. The names follow google/api/error_reason.proto where one
+// exists there.
+const (
+	// ReasonCredentialsMissing: no authorization metadata
+	// (codes.Unauthenticated).
+	ReasonCredentialsMissing = "CREDENTIALS_MISSING"
+	// ReasonTokenInvalid: a malformed authorization value (two values, an
+	// empty token) or a token the verifier rejected for any reason other
+	// than expiry or type: bad signature, unknown key, wrong issuer or
+	// audience, failed claim check, not yet valid (codes.Unauthenticated).
+	ReasonTokenInvalid = "ACCESS_TOKEN_INVALID"
+	// ReasonTokenExpired: the token has expired, or a stream outlived it
+	// (codes.Unauthenticated). Fetch a new token and retry.
+	ReasonTokenExpired = "ACCESS_TOKEN_EXPIRED"
+	// ReasonTokenTypeUnsupported: an authorization scheme other than
+	// Bearer, or a token whose typ the verifier does not accept as an
+	// access token (codes.Unauthenticated).
+	ReasonTokenTypeUnsupported = "ACCESS_TOKEN_TYPE_UNSUPPORTED"
+	// ReasonScopeInsufficient: a valid token without the scopes the method
+	// requires (codes.PermissionDenied). The ErrorInfo metadata key
+	// MetadataRequiredScopes says what would suffice.
+	ReasonScopeInsufficient = "ACCESS_TOKEN_SCOPE_INSUFFICIENT"
+	// ReasonMethodNotConfigured: a valid token calling a method that has no
+	// rule, or an invalid one (codes.PermissionDenied). A server-side
+	// configuration gap; Authenticator.Check finds these at start-up.
+	ReasonMethodNotConfigured = "METHOD_NOT_CONFIGURED"
+	// ReasonKeysUnavailable: the verifier has no usable key set (the
+	// issuer's JWKS could not be fetched) or has been closed
+	// (codes.Unavailable). Retry later, ideally against another replica.
+	ReasonKeysUnavailable = "KEYS_UNAVAILABLE"
+	// ReasonCanceled: the caller cancelled while its token was being
+	// verified (codes.Canceled).
+	ReasonCanceled = "CANCELED"
+	// ReasonDeadlineExceeded: the call's deadline passed while its token
+	// was being verified (codes.DeadlineExceeded).
+	ReasonDeadlineExceeded = "DEADLINE_EXCEEDED"
+)
+
+// MetadataRequiredScopes is the ErrorInfo metadata key of a
+// ReasonScopeInsufficient rejection. Its value is a JSON array of
+// alternatives, each a JSON array of scopes that together suffice, e.g.
+// [["items:write","items:admin"]] for one all-of set, or
+// [["test:admin"],["test:audit","test:write"]] for either set. An empty
+// array inside means "any valid token". Scopes never contain '"' or '\'
+// (RFC 6749, 3.3), so the value needs no JSON escaping.
+const MetadataRequiredScopes = "required_scopes"
+
+// rejection is one fixed client-facing answer. It is built once and shared
+// by every call it applies to: a status error is immutable, and none carries
+// per-call detail.
+type rejection struct {
+	code   codes.Code
+	reason string
+	err    error // a status error with a google.rpc.ErrorInfo detail
+}
+
+var (
+	rejMissing       = newRejection(codes.Unauthenticated, ReasonCredentialsMissing, "grpcauth: access token required", nil)
+	rejInvalid       = newRejection(codes.Unauthenticated, ReasonTokenInvalid, "grpcauth: invalid access token", nil)
+	rejExpired       = newRejection(codes.Unauthenticated, ReasonTokenExpired, "grpcauth: access token expired", nil)
+	rejScheme        = newRejection(codes.Unauthenticated, ReasonTokenTypeUnsupported, "grpcauth: unsupported authorization scheme, want Bearer", nil)
+	rejTokenType     = newRejection(codes.Unauthenticated, ReasonTokenTypeUnsupported, "grpcauth: unsupported access token type", nil)
+	rejNotConfigured = newRejection(codes.PermissionDenied, ReasonMethodNotConfigured, "grpcauth: no access rule for this method", nil)
+	rejUnavailable   = newRejection(codes.Unavailable, ReasonKeysUnavailable, "grpcauth: token verification unavailable", nil)
+	rejCanceled      = newRejection(codes.Canceled, ReasonCanceled, "grpcauth: call canceled", nil)
+	rejDeadline      = newRejection(codes.DeadlineExceeded, ReasonDeadlineExceeded, "grpcauth: deadline exceeded during authentication", nil)
+	rejStreamExpired = newRejection(codes.Unauthenticated, ReasonTokenExpired, "grpcauth: access token expired during the stream", nil)
+)
+
+const msgScopeInsufficient = "grpcauth: access token lacks a required scope"
+
+// newRejection builds a rejection whose status carries an ErrorInfo detail.
+// Attaching the detail cannot fail for these inputs; if it ever did, the
+// status goes without it rather than the server failing.
+func newRejection(code codes.Code, reason, msg string, md map[string]string) *rejection {
+	st := status.New(code, msg)
+	if d, err := st.WithDetails(&errdetails.ErrorInfo{Reason: reason, Domain: ErrorDomain, Metadata: md}); err == nil {
+		st = d
+	}
+	return &rejection{code: code, reason: reason, err: st.Err()}
+}
+
+// verifyRejection maps an error from TokenVerifier.VerifyAccessToken to what
+// the caller gets. Context errors come first: a caller that gave up while
+// keys were being fetched wants to know it was its own deadline.
+func verifyRejection(err error) *rejection {
+	var ce *verifier.ClaimError
+	switch {
+	case errors.Is(err, context.DeadlineExceeded):
+		return rejDeadline
+	case errors.Is(err, context.Canceled):
+		return rejCanceled
+	case errors.Is(err, verifier.ErrKeysUnavailable), errors.Is(err, verifier.ErrClosed):
+		return rejUnavailable
+	case errors.Is(err, verifier.ErrExpired):
+		return rejExpired
+	case errors.As(err, &ce) && ce.Claim == "typ":
+		return rejTokenType
+	default:
+		return rejInvalid
+	}
+}

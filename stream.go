@@ -1,0 +1,74 @@
+package grpcauth
+
+import (
+	"context"
+	"sync/atomic"
+	"time"
+
+	middleware "github.com/grpc-ecosystem/go-grpc-middleware/v2"
+	"google.golang.org/grpc"
+)
+
+// withContext returns ss with its context replaced by ctx.
+func withContext(ss grpc.ServerStream, ctx context.Context) grpc.ServerStream {
+	w := middleware.WrapServerStream(ss)
+	w.WrappedContext = ctx
+	return w
+}
+
+// serveUntilExpiry runs a stream handler whose token expires at exp. When
+// exp plus the clock skew passes:
+//
+//   - the handler's context is cancelled (its cause is the
+//     ACCESS_TOKEN_EXPIRED status error);
+//   - every later SendMsg and RecvMsg fails with that status;
+//   - whatever the handler then returns, even nil, the caller gets that
+//     status, so it cannot mistake the cut for a normal end of stream.
+//
+// A RecvMsg already blocked when the token expires stays blocked until the
+// client sends or closes, since a server interceptor cannot interrupt the
+// transport; handlers that select on their context's Done, as gRPC advises,
+// end at once. The timer is stopped and the context released when the
+// handler returns, so nothing outlives the stream.
+func (a *Authenticator) serveUntilExpiry(srv any, ss grpc.ServerStream, ctx context.Context, exp time.Time, handler grpc.StreamHandler) error {
+	d := exp.Add(a.skew).Sub(a.now())
+	if d <= 0 {
+		return rejStreamExpired.err
+	}
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	es := &expiringStream{ServerStream: ss, ctx: ctx}
+	t := a.afterFunc(d, func() {
+		es.expired.Store(true)
+		cancel(rejStreamExpired.err)
+	})
+	err := handler(srv, es)
+	if !t.Stop() && es.expired.Load() {
+		return rejStreamExpired.err
+	}
+	return err
+}
+
+// expiringStream is a server stream whose context ends when its token
+// expires, and whose sends and receives fail from then on.
+type expiringStream struct {
+	grpc.ServerStream
+	ctx     context.Context
+	expired atomic.Bool
+}
+
+func (s *expiringStream) Context() context.Context { return s.ctx }
+
+func (s *expiringStream) SendMsg(m any) error {
+	if s.expired.Load() {
+		return rejStreamExpired.err
+	}
+	return s.ServerStream.SendMsg(m)
+}
+
+func (s *expiringStream) RecvMsg(m any) error {
+	if s.expired.Load() {
+		return rejStreamExpired.err
+	}
+	return s.ServerStream.RecvMsg(m)
+}
