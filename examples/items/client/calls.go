@@ -2,12 +2,15 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
+	"strings"
 	"text/tabwriter"
 	"time"
 
+	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
@@ -34,7 +37,7 @@ type report struct {
 func (r *report) line(method, arg string, err error, detail string) {
 	code := status.Code(err)
 	if err != nil {
-		detail = status.Convert(err).Message()
+		detail = describe(err)
 	}
 	switch code {
 	case codes.OK, codes.Unauthenticated, codes.PermissionDenied:
@@ -46,6 +49,30 @@ func (r *report) line(method, arg string, err error, detail string) {
 		verdict = "refused"
 	}
 	fmt.Fprintf(r.tw, "%s\t%s\t%s\t%s\t%s\n", method, arg, verdict, code, detail)
+}
+
+// describe says why a call was refused: the status message, or, when a
+// scope was missing, the scopes that would have sufficed; followed by the
+// machine-readable reason grpcauth attaches as a google.rpc.ErrorInfo
+// detail.
+func describe(err error) string {
+	st := status.Convert(err)
+	for _, d := range st.Details() {
+		info, ok := d.(*errdetails.ErrorInfo)
+		if !ok || info.GetDomain() != "grpcauth" {
+			continue
+		}
+		var alts [][]string
+		if json.Unmarshal([]byte(info.GetMetadata()["required_scopes"]), &alts) != nil || len(alts) == 0 {
+			return fmt.Sprintf("%s [%s]", st.Message(), info.GetReason())
+		}
+		sets := make([]string, len(alts))
+		for i, set := range alts {
+			sets[i] = strings.Join(set, " + ")
+		}
+		return fmt.Sprintf("needs %s [%s]", strings.Join(sets, " or "), info.GetReason())
+	}
+	return st.Message()
 }
 
 // callAll calls each method of ItemService once: the public one and one

@@ -10,7 +10,10 @@ import (
 
 	"go.uber.org/goleak"
 	"golang.org/x/oauth2"
+	"google.golang.org/genproto/googleapis/rpc/errdetails"
+	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials"
+	"google.golang.org/grpc/status"
 
 	"github.com/grpcauth/grpcauth/examples/items/internal/dev"
 )
@@ -32,12 +35,12 @@ func TestLoadConfig(t *testing.T) {
 	}{
 		{
 			name: "no settings: the development issuer's read-only client",
-			want: fmt.Sprintf("{issuer:%s clientID:items-reader clientSecret:%s scopes:[] audience: addr:127.0.0.1:50051}", devIssuer, dev.Reader.Secret),
+			want: fmt.Sprintf("{issuer:%s clientID:items-reader clientSecret:%s scopes:[] audience: addr:127.0.0.1:50051 devIssuer:true}", devIssuer, dev.Reader.Secret),
 		},
 		{
 			name: "a development client by id alone",
 			env:  map[string]string{"CLIENT_ID": dev.Admin.ID},
-			want: fmt.Sprintf("{issuer:%s clientID:items-admin clientSecret:%s scopes:[] audience: addr:127.0.0.1:50051}", devIssuer, dev.Admin.Secret),
+			want: fmt.Sprintf("{issuer:%s clientID:items-admin clientSecret:%s scopes:[] audience: addr:127.0.0.1:50051 devIssuer:true}", devIssuer, dev.Admin.Secret),
 		},
 		{
 			name: "a real issuer with its client",
@@ -45,13 +48,13 @@ func TestLoadConfig(t *testing.T) {
 				"ISSUER": "https://example.okta.com/oauth2/default", "CLIENT_ID": "0oa1", "CLIENT_SECRET": "s3",
 				"SCOPES": "items:read, items:write", "ADDR": "items.example.com:443",
 			},
-			want: "{issuer:https://example.okta.com/oauth2/default clientID:0oa1 clientSecret:s3 scopes:[items:read items:write] audience: addr:items.example.com:443}",
+			want: "{issuer:https://example.okta.com/oauth2/default clientID:0oa1 clientSecret:s3 scopes:[items:read items:write] audience: addr:items.example.com:443 devIssuer:false}",
 		},
 		{
 			name: "flags override the environment",
 			env:  map[string]string{"ADDR": "127.0.0.1:1", "SCOPES": "a"},
 			args: []string{"-addr", "127.0.0.1:2", "-scopes", "b c", "-audience", "https://api"},
-			want: fmt.Sprintf("{issuer:%s clientID:items-reader clientSecret:%s scopes:[b c] audience:https://api addr:127.0.0.1:2}", devIssuer, dev.Reader.Secret),
+			want: fmt.Sprintf("{issuer:%s clientID:items-reader clientSecret:%s scopes:[b c] audience:https://api addr:127.0.0.1:2 devIssuer:true}", devIssuer, dev.Reader.Secret),
 		},
 		{
 			// A development secret must never be sent to a real issuer.
@@ -182,6 +185,37 @@ func TestTokenURL(t *testing.T) {
 		}
 		if err != nil || got != tt.want {
 			t.Errorf("%s: %q, %v; want %q", tt.path, got, err, tt.want)
+		}
+	}
+}
+
+func TestDescribe(t *testing.T) {
+	withInfo := func(code codes.Code, msg string, info *errdetails.ErrorInfo) error {
+		st, err := status.New(code, msg).WithDetails(info)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return st.Err()
+	}
+	tests := []struct {
+		err  error
+		want string
+	}{
+		{status.Error(codes.NotFound, "item not found"), "item not found"},
+		{withInfo(codes.Unauthenticated, "grpcauth: access token required",
+			&errdetails.ErrorInfo{Domain: "grpcauth", Reason: "CREDENTIALS_MISSING"}),
+			"grpcauth: access token required [CREDENTIALS_MISSING]"},
+		{withInfo(codes.PermissionDenied, "grpcauth: access token lacks a required scope",
+			&errdetails.ErrorInfo{Domain: "grpcauth", Reason: "ACCESS_TOKEN_SCOPE_INSUFFICIENT",
+				Metadata: map[string]string{"required_scopes": `[["items:admin","items:write"],["root"]]`}}),
+			"needs items:admin + items:write or root [ACCESS_TOKEN_SCOPE_INSUFFICIENT]"},
+		{withInfo(codes.PermissionDenied, "denied",
+			&errdetails.ErrorInfo{Domain: "example.com", Reason: "OTHER"}),
+			"denied"},
+	}
+	for _, tt := range tests {
+		if got := describe(tt.err); got != tt.want {
+			t.Errorf("describe(%v) = %q, want %q", tt.err, got, tt.want)
 		}
 	}
 }

@@ -52,6 +52,9 @@ type config struct {
 	scopes       []string
 	audience     string
 	addr         string
+	// devIssuer is true when no ISSUER was set: the development issuer
+	// the example server starts is used.
+	devIssuer bool
 }
 
 // loadConfig reads the settings from the environment (getenv) and args.
@@ -80,6 +83,7 @@ func loadConfig(args []string, getenv func(string) string) (config, error) {
 	if cfg.issuer == "" {
 		// The development issuer: fill in a development client.
 		cfg.issuer = dev.IssuerURL(dev.IssuerAddr)
+		cfg.devIssuer = true
 		if cfg.clientID == "" {
 			cfg.clientID = dev.Reader.ID
 		}
@@ -117,6 +121,9 @@ func main() {
 	defer stop()
 	if err := run(ctx, cfg, os.Stdout); err != nil {
 		fmt.Fprintln(os.Stderr, err)
+		if cfg.devIssuer {
+			fmt.Fprintln(os.Stderr, "client: is the example server running? Start it with: go run ./examples/items/server")
+		}
 		os.Exit(1)
 	}
 }

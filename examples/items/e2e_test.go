@@ -1,0 +1,417 @@
+// Package items_test runs the items example end to end: the real server
+// binary, configured only by environment variables, against an in-process
+// grpcauthtest issuer, called with real tokens from the issuer's token
+// endpoint.
+package items_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"regexp"
+	"slices"
+	"strings"
+	"testing"
+
+	"go.uber.org/goleak"
+	"golang.org/x/oauth2"
+	"golang.org/x/oauth2/clientcredentials"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/credentials/insecure"
+	healthpb "google.golang.org/grpc/health/grpc_health_v1"
+	"google.golang.org/grpc/metadata"
+	reflectionpb "google.golang.org/grpc/reflection/grpc_reflection_v1"
+	"google.golang.org/grpc/status"
+
+	"github.com/grpcauth/grpcauth/examples/items/internal/dev"
+	itemsv1 "github.com/grpcauth/grpcauth/examples/items/proto/items/v1"
+	"github.com/grpcauth/grpcauth/grpcauthtest"
+)
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "items-e2e-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	binDir = dir
+	if err := buildBinaries(dir); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.RemoveAll(dir)
+		os.Exit(1)
+	}
+	code := m.Run()
+	os.RemoveAll(dir)
+	if code == 0 {
+		if err := goleak.Find(); err != nil {
+			fmt.Fprintln(os.Stderr, "goleak:", err)
+			code = 1
+		}
+	}
+	os.Exit(code)
+}
+
+// newIssuer starts an Okta-shaped test issuer with the example's three
+// clients.
+func newIssuer(t *testing.T) *grpcauthtest.Issuer {
+	t.Helper()
+	var clients []grpcauthtest.Client
+	for _, c := range dev.Clients() {
+		clients = append(clients, grpcauthtest.Client{ID: c.ID, Secret: c.Secret, Scopes: c.Scopes})
+	}
+	return grpcauthtest.NewIssuer(t, grpcauthtest.Config{Clients: clients})
+}
+
+// startStack starts a test issuer and the server binary configured for
+// it, and returns them with a client of the server.
+func startStack(t *testing.T) (*grpcauthtest.Issuer, *serverProc, itemsv1.ItemServiceClient) {
+	t.Helper()
+	iss := newIssuer(t)
+	srv := startServer(t, "ISSUER="+iss.URL(), "ADDR=127.0.0.1:0")
+	return iss, srv, itemsv1.NewItemServiceClient(dial(t, srv.addr))
+}
+
+// fetchToken gets an access token for c from the token endpoint, as a real
+// client would (client credentials, no scope parameter: every scope the
+// client may have).
+func fetchToken(t *testing.T, tokenURL string, c dev.Client) string {
+	t.Helper()
+	// No keep-alive: no idle connection outlives the test (goleak).
+	hc := &http.Client{Transport: &http.Transport{DisableKeepAlives: true}}
+	ctx, cancel := context.WithTimeout(context.WithValue(context.Background(), oauth2.HTTPClient, hc), callTimeout)
+	defer cancel()
+	cc := clientcredentials.Config{ClientID: c.ID, ClientSecret: c.Secret, TokenURL: tokenURL}
+	tok, err := cc.Token(ctx)
+	if err != nil {
+		t.Fatalf("token for %s: %v", c.ID, err)
+	}
+	return tok.AccessToken
+}
+
+// dial connects to the server without credentials; callers add a token per
+// call with withToken.
+func dial(t *testing.T, addr string) *grpc.ClientConn {
+	t.Helper()
+	conn, err := grpc.NewClient(addr, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { conn.Close() })
+	return conn
+}
+
+// withToken returns a call context carrying token as a bearer token ("" for
+// none).
+func withToken(t *testing.T, token string) context.Context {
+	ctx, cancel := context.WithTimeout(context.Background(), callTimeout)
+	t.Cleanup(cancel)
+	if token == "" {
+		return ctx
+	}
+	return metadata.AppendToOutgoingContext(ctx, "authorization", "Bearer "+token)
+}
+
+// outcomes is the status code of each call a caller makes.
+type outcomes struct {
+	List, Get, Create, Delete, Watch, Import codes.Code
+}
+
+// callEach makes one call of each scoped method with token and returns the
+// status codes. The item it asks to delete is one it created, or the first
+// seeded item when it may not create.
+func callEach(t *testing.T, c itemsv1.ItemServiceClient, token, caller string) outcomes {
+	t.Helper()
+	var o outcomes
+	_, err := c.ListItems(withToken(t, token), &itemsv1.ListItemsRequest{})
+	o.List = status.Code(err)
+	_, err = c.GetItem(withToken(t, token), &itemsv1.GetItemRequest{Id: "item-1"})
+	o.Get = status.Code(err)
+	created, err := c.CreateItem(withToken(t, token), &itemsv1.CreateItemRequest{Name: "from " + caller})
+	o.Create = status.Code(err)
+	delID := "item-1"
+	if err == nil {
+		delID = created.GetItem().GetId()
+		if got := created.GetItem().GetCreatedBy(); got != caller {
+			t.Errorf("created_by = %q, want the caller %q", got, caller)
+		}
+		if got := created.GetItem().GetCreatedByClient(); got != caller {
+			t.Errorf("created_by_client = %q, want %q", got, caller)
+		}
+	}
+	_, err = c.DeleteItem(withToken(t, token), &itemsv1.DeleteItemRequest{Id: delID})
+	o.Delete = status.Code(err)
+	_, err = watchUntilSynced(withToken(t, token), c)
+	o.Watch = status.Code(err)
+	imported, err := importNames(withToken(t, token), c, "a from "+caller, "b from "+caller)
+	o.Import = status.Code(err)
+	if err == nil {
+		if len(imported) != 2 {
+			t.Errorf("ImportItems created %d items, want 2", len(imported))
+		}
+		for _, it := range imported {
+			if it.GetCreatedBy() != caller {
+				t.Errorf("imported item created_by = %q, want %q", it.GetCreatedBy(), caller)
+			}
+		}
+	}
+	return o
+}
+
+// watchUntilSynced opens WatchItems and reads up to the SYNCED event,
+// returning the stream (still open) and the ids of the existing items.
+func watchUntilSynced(ctx context.Context, c itemsv1.ItemServiceClient) (grpc.ServerStreamingClient[itemsv1.WatchItemsResponse], error) {
+	stream, err := c.WatchItems(ctx, &itemsv1.WatchItemsRequest{})
+	if err != nil {
+		return nil, err
+	}
+	for {
+		ev, err := stream.Recv()
+		if err != nil {
+			return nil, err
+		}
+		if ev.GetKind() == itemsv1.WatchItemsResponse_KIND_SYNCED {
+			return stream, nil
+		}
+	}
+}
+
+// importNames sends one ImportItems message per name.
+func importNames(ctx context.Context, c itemsv1.ItemServiceClient, names ...string) ([]*itemsv1.Item, error) {
+	stream, err := c.ImportItems(ctx)
+	if err != nil {
+		return nil, err
+	}
+	for _, n := range names {
+		if err := stream.Send(&itemsv1.ImportItemsRequest{Name: n}); errors.Is(err, io.EOF) {
+			break // refused; CloseAndRecv has the status
+		} else if err != nil {
+			return nil, err
+		}
+	}
+	resp, err := stream.CloseAndRecv()
+	return resp.GetItems(), err
+}
+
+func TestE2E_EachClientGetsExactlyItsScopes(t *testing.T) {
+	iss, _, c := startStack(t)
+
+	// An admin token, but from another issuer (other name, other key).
+	other := newIssuer(t)
+	foreign := fetchToken(t, other.TokenURL(), dev.Admin)
+
+	ok, denied, unauth := codes.OK, codes.PermissionDenied, codes.Unauthenticated
+	tests := []struct {
+		name  string
+		token string
+		want  outcomes
+	}{
+		{"no token", "", outcomes{unauth, unauth, unauth, unauth, unauth, unauth}},
+		{"not a JWT", "not-a-token", outcomes{unauth, unauth, unauth, unauth, unauth, unauth}},
+		{"admin token of another issuer", foreign, outcomes{unauth, unauth, unauth, unauth, unauth, unauth}},
+		{dev.Reader.ID, fetchToken(t, iss.TokenURL(), dev.Reader), outcomes{ok, ok, denied, denied, ok, denied}},
+		{dev.Writer.ID, fetchToken(t, iss.TokenURL(), dev.Writer), outcomes{ok, ok, ok, denied, ok, ok}},
+		{dev.Admin.ID, fetchToken(t, iss.TokenURL(), dev.Admin), outcomes{ok, ok, ok, ok, ok, ok}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := callEach(t, c, tt.token, tt.name); got != tt.want {
+				t.Errorf("codes:\n got %+v\nwant %+v", got, tt.want)
+			}
+		})
+	}
+}
+
+func TestE2E_PublicMethodsNeedNoToken(t *testing.T) {
+	iss := newIssuer(t)
+	srv := startServer(t, "ISSUER="+iss.URL(), "ADDR=127.0.0.1:0")
+	conn := dial(t, srv.addr)
+
+	info, err := itemsv1.NewItemServiceClient(conn).GetServerInfo(withToken(t, ""), &itemsv1.GetServerInfoRequest{})
+	if err != nil {
+		t.Fatalf("GetServerInfo without a token: %v", err)
+	}
+	if info.GetIssuer() != iss.URL() || info.GetAudience() != iss.Audience() {
+		t.Errorf("GetServerInfo issuer, audience = %q, %q; want %q, %q", info.GetIssuer(), info.GetAudience(), iss.URL(), iss.Audience())
+	}
+	wantRules := map[string]string{
+		"GetServerInfo": "public",
+		"ListItems":     "items:read",
+		"GetItem":       "items:read",
+		"CreateItem":    "items:write",
+		"DeleteItem":    "items:admin items:write",
+		"WatchItems":    "items:read",
+		"ImportItems":   "items:write",
+	}
+	gotRules := map[string]string{}
+	for _, m := range info.GetMethods() {
+		rule := strings.Join(m.GetScopes(), " ")
+		if m.GetPublic() {
+			rule = "public"
+		}
+		gotRules[strings.TrimPrefix(m.GetName(), "/items.v1.ItemService/")] = rule
+	}
+	if fmt.Sprint(gotRules) != fmt.Sprint(wantRules) {
+		t.Errorf("GetServerInfo methods:\n got %v\nwant %v", gotRules, wantRules)
+	}
+
+	for _, svc := range []string{"", "items.v1.ItemService"} {
+		resp, err := healthpb.NewHealthClient(conn).Check(withToken(t, ""), &healthpb.HealthCheckRequest{Service: svc})
+		if err != nil {
+			t.Fatalf("health Check(%q) without a token: %v", svc, err)
+		}
+		if resp.GetStatus() != healthpb.HealthCheckResponse_SERVING {
+			t.Errorf("health Check(%q) = %v, want SERVING", svc, resp.GetStatus())
+		}
+	}
+
+	stream, err := reflectionpb.NewServerReflectionClient(conn).ServerReflectionInfo(withToken(t, ""))
+	if err != nil {
+		t.Fatalf("reflection without a token: %v", err)
+	}
+	if err := stream.Send(&reflectionpb.ServerReflectionRequest{
+		MessageRequest: &reflectionpb.ServerReflectionRequest_ListServices{},
+	}); err != nil {
+		t.Fatalf("reflection send: %v", err)
+	}
+	resp, err := stream.Recv()
+	if err != nil {
+		t.Fatalf("reflection ListServices without a token: %v", err)
+	}
+	var services []string
+	for _, s := range resp.GetListServicesResponse().GetService() {
+		services = append(services, s.GetName())
+	}
+	if !slices.Contains(services, "items.v1.ItemService") || !slices.Contains(services, "grpc.health.v1.Health") {
+		t.Errorf("reflection ListServices = %v, want items.v1.ItemService and grpc.health.v1.Health among them", services)
+	}
+	if err := stream.CloseSend(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestE2E_WatchSeesAnotherClientsChange(t *testing.T) {
+	iss, _, c := startStack(t)
+
+	watch, err := watchUntilSynced(withToken(t, fetchToken(t, iss.TokenURL(), dev.Reader)), c)
+	if err != nil {
+		t.Fatalf("WatchItems as reader: %v", err)
+	}
+	created, err := c.CreateItem(withToken(t, fetchToken(t, iss.TokenURL(), dev.Writer)), &itemsv1.CreateItemRequest{Name: "watched"})
+	if err != nil {
+		t.Fatalf("CreateItem as writer: %v", err)
+	}
+	ev, err := watch.Recv()
+	if err != nil {
+		t.Fatalf("WatchItems after a create: %v", err)
+	}
+	if ev.GetKind() != itemsv1.WatchItemsResponse_KIND_CREATED || ev.GetItem().GetId() != created.GetItem().GetId() {
+		t.Errorf("event = %v %v, want CREATED %s", ev.GetKind(), ev.GetItem().GetId(), created.GetItem().GetId())
+	}
+}
+
+func TestE2E_SIGTERMEndsOpenStreamsAndExitsCleanly(t *testing.T) {
+	iss, srv, c := startStack(t)
+	watch, err := watchUntilSynced(withToken(t, fetchToken(t, iss.TokenURL(), dev.Reader)), c)
+	if err != nil {
+		t.Fatalf("WatchItems: %v", err)
+	}
+	if err := srv.stop(); err != nil {
+		t.Fatalf("server did not exit cleanly on SIGTERM: %v\nstderr:\n%s", err, srv.stderr)
+	}
+	if _, err := watch.Recv(); status.Code(err) != codes.Unavailable {
+		t.Errorf("open watch after SIGTERM: %v, want Unavailable", err)
+	}
+}
+
+// clientLine matches one result line of the client's report.
+var clientLine = regexp.MustCompile(`(?m)^(\w+)\s+(.*?)\s+(allowed|refused)\s+(\w+)\b`)
+
+// clientResults parses the client's report into "Method ARGUMENT" -> code.
+func clientResults(out string) map[string]string {
+	got := map[string]string{}
+	for _, m := range clientLine.FindAllStringSubmatch(out, -1) {
+		key := m[1]
+		if m[2] == "(no token)" {
+			key += " " + m[2]
+		}
+		got[key] = m[4]
+	}
+	return got
+}
+
+func TestE2E_ClientReportsEachDecision(t *testing.T) {
+	iss := newIssuer(t)
+	srv := startServer(t, "ISSUER="+iss.URL(), "ADDR=127.0.0.1:0")
+
+	// results is the report the client should print when the scoped
+	// calls that need more than items:read get these codes.
+	results := func(create, del, imp string) map[string]string {
+		return map[string]string{
+			"GetServerInfo (no token)": "OK", "ListItems (no token)": "Unauthenticated",
+			"ListItems": "OK", "GetItem": "OK", "WatchItems": "OK",
+			"CreateItem": create, "DeleteItem": del, "ImportItems": imp,
+		}
+	}
+	deleteNeeds := "needs items:admin + items:write [ACCESS_TOKEN_SCOPE_INSUFFICIENT]"
+	tests := []struct {
+		client   dev.Client
+		want     map[string]string
+		wantText string // in the output too, when set
+	}{
+		{dev.Reader, results("PermissionDenied", "PermissionDenied", "PermissionDenied"), deleteNeeds},
+		{dev.Writer, results("OK", "PermissionDenied", "OK"), deleteNeeds},
+		{dev.Admin, results("OK", "OK", "OK"), ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.client.ID, func(t *testing.T) {
+			out := runClient(t, "ISSUER="+iss.URL(), "CLIENT_ID="+tt.client.ID,
+				"CLIENT_SECRET="+tt.client.Secret, "ADDR="+srv.addr)
+			if got := clientResults(out); fmt.Sprint(got) != fmt.Sprint(tt.want) {
+				t.Errorf("client results:\n got %v\nwant %v\noutput:\n%s", got, tt.want, out)
+			}
+			if !strings.Contains(out, tt.wantText) {
+				t.Errorf("client output lacks %q:\n%s", tt.wantText, out)
+			}
+			if strings.Contains(out, tt.client.Secret) {
+				t.Errorf("client output contains the client secret:\n%s", out)
+			}
+		})
+	}
+}
+
+// devClientCommand matches the client command the server prints in
+// development mode.
+var devClientCommand = regexp.MustCompile(`ISSUER=(\S+) CLIENT_ID=(\S+) CLIENT_SECRET=(\S+) go run ./examples/items/client -addr (\S+)`)
+
+func TestE2E_DevelopmentModePrintsWorkingCredentials(t *testing.T) {
+	// Random ports instead of the fixed ones, so the test never collides
+	// with a server a developer is running.
+	srv := startServer(t, "ADDR=127.0.0.1:0", "DEV_ISSUER_ADDR=127.0.0.1:0")
+	printed := srv.stdout.String()
+	for _, want := range []string{"FOR LOCAL DEVELOPMENT ONLY", "curl ", "grpcurl -plaintext -H \"authorization: Bearer $TOKEN\" " + srv.addr + " items.v1.ItemService/ListItems"} {
+		if !strings.Contains(printed, want) {
+			t.Errorf("development banner lacks %q:\n%s", want, printed)
+		}
+	}
+	for _, c := range dev.Clients() {
+		if !strings.Contains(printed, "CLIENT_ID="+c.ID) || !strings.Contains(printed, "CLIENT_SECRET="+c.Secret) {
+			t.Errorf("development banner lacks client %s and its secret:\n%s", c.ID, printed)
+		}
+	}
+	m := devClientCommand.FindStringSubmatch(printed)
+	if m == nil {
+		t.Fatalf("development banner has no client command:\n%s", printed)
+	}
+	if m[4] != srv.addr {
+		t.Errorf("client command -addr %s, want %s", m[4], srv.addr)
+	}
+	out := runClient(t, "ISSUER="+m[1], "CLIENT_ID="+m[2], "CLIENT_SECRET="+m[3], "ADDR="+m[4])
+	if got := clientResults(out); got["ListItems"] != "OK" || got["CreateItem"] != "PermissionDenied" {
+		t.Errorf("client with the printed credentials: ListItems %s, CreateItem %s; want OK, PermissionDenied\n%s",
+			got["ListItems"], got["CreateItem"], out)
+	}
+}

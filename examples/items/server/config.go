@@ -1,0 +1,117 @@
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"strconv"
+	"strings"
+
+	"github.com/grpcauth/grpcauth/examples/items/internal/dev"
+	"github.com/grpcauth/grpcauth/verifier"
+)
+
+// config is the server's settings; see the package comment.
+type config struct {
+	issuer            string
+	audiences         []string
+	jwksURI           string
+	addr              string
+	devIssuerAddr     string
+	scopeClaims       []string
+	clientIDs         []string
+	skipAudienceCheck bool
+	requireClaims     map[string]any
+}
+
+// loadConfig reads the settings from the environment (getenv) and args; a
+// flag overrides its variable.
+func loadConfig(args []string, getenv func(string) string) (config, error) {
+	fs := flag.NewFlagSet("server", flag.ContinueOnError)
+	issuer := fs.String("issuer", getenv("ISSUER"), "issuer URL of the authorization server (env ISSUER; unset: start the development issuer)")
+	audience := fs.String("audience", orDefault(getenv("AUDIENCE"), dev.Audience), "audiences the access tokens may carry, comma-separated (env AUDIENCE)")
+	jwksURI := fs.String("jwks-uri", getenv("JWKS_URI"), "JWKS URL of the issuer (env JWKS_URI; unset: OIDC discovery)")
+	addr := fs.String("addr", orDefault(getenv("ADDR"), dev.ServerAddr), "listen address (env ADDR)")
+	devAddr := fs.String("dev-issuer-addr", orDefault(getenv("DEV_ISSUER_ADDR"), dev.IssuerAddr), "loopback address of the development issuer, used without ISSUER (env DEV_ISSUER_ADDR)")
+	scopeClaims := fs.String("scope-claims", getenv("SCOPE_CLAIMS"), "claims scopes are read from, comma-separated (env SCOPE_CLAIMS; default scp,scope)")
+	clientIDs := fs.String("client-ids", getenv("CLIENT_IDS"), "client ids whose tokens are accepted, comma-separated (env CLIENT_IDS; default any)")
+	skipAud := fs.String("skip-audience-check", getenv("SKIP_AUDIENCE_CHECK"), "true: accept tokens whatever their aud; needs CLIENT_IDS (env SKIP_AUDIENCE_CHECK)")
+	requireClaims := fs.String("require-claims", getenv("REQUIRE_CLAIMS"), "name=value claims every token must carry, comma-separated (env REQUIRE_CLAIMS)")
+	if err := fs.Parse(args); err != nil {
+		return config{}, err
+	}
+	if fs.NArg() > 0 {
+		return config{}, fmt.Errorf("server: unexpected arguments %q", fs.Args())
+	}
+	cfg := config{
+		issuer:        *issuer,
+		audiences:     list(*audience),
+		jwksURI:       *jwksURI,
+		addr:          *addr,
+		devIssuerAddr: *devAddr,
+		scopeClaims:   list(*scopeClaims),
+		clientIDs:     list(*clientIDs),
+	}
+	if *skipAud != "" {
+		b, err := strconv.ParseBool(*skipAud)
+		if err != nil {
+			return config{}, fmt.Errorf("server: SKIP_AUDIENCE_CHECK %q is not true or false", *skipAud)
+		}
+		cfg.skipAudienceCheck = b
+	}
+	if cfg.skipAudienceCheck && len(cfg.clientIDs) == 0 {
+		// Without aud and without a client allow-list, a token the issuer
+		// minted for any other application would be accepted.
+		return config{}, errors.New("server: SKIP_AUDIENCE_CHECK needs CLIENT_IDS")
+	}
+	if !cfg.skipAudienceCheck && len(cfg.audiences) == 0 {
+		return config{}, errors.New("server: AUDIENCE is empty")
+	}
+	for _, kv := range list(*requireClaims) {
+		name, value, ok := strings.Cut(kv, "=")
+		if !ok || name == "" {
+			return config{}, fmt.Errorf("server: REQUIRE_CLAIMS entry %q is not name=value", kv)
+		}
+		if cfg.requireClaims == nil {
+			cfg.requireClaims = map[string]any{}
+		}
+		cfg.requireClaims[name] = value
+	}
+	return cfg, nil
+}
+
+// verifierConfig is the verifier configuration for cfg and issuer (cfg's,
+// or the development issuer's).
+func (cfg config) verifierConfig(issuer string) verifier.Config {
+	vc := verifier.Config{
+		Issuer:       issuer,
+		JWKSURL:      cfg.jwksURI,
+		ScopeClaims:  cfg.scopeClaims,
+		ClientIDs:    cfg.clientIDs,
+		AssertClaims: cfg.requireClaims,
+	}
+	if cfg.skipAudienceCheck {
+		vc.SkipAudienceCheck = true
+	} else {
+		vc.Audiences = cfg.audiences
+	}
+	return vc
+}
+
+// list splits a comma-separated setting, dropping empty entries and space.
+func list(s string) []string {
+	var out []string
+	for _, f := range strings.Split(s, ",") {
+		if f = strings.TrimSpace(f); f != "" {
+			out = append(out, f)
+		}
+	}
+	return out
+}
+
+func orDefault(v, def string) string {
+	if v == "" {
+		return def
+	}
+	return v
+}

@@ -1,0 +1,74 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"strings"
+
+	"github.com/grpcauth/grpcauth/examples/items/internal/dev"
+	"github.com/grpcauth/grpcauth/grpcauthtest"
+)
+
+// devIssuer is the embedded development issuer the server starts when no
+// ISSUER is set. It knows the three dev clients, whose secrets are
+// published; grpcauthtest refuses to listen on anything but loopback.
+type devIssuer struct {
+	*grpcauthtest.Issuer
+}
+
+// startDevIssuer starts the development issuer on addr, a loopback address,
+// minting tokens for audience.
+func startDevIssuer(addr, audience string) (*devIssuer, error) {
+	var clients []grpcauthtest.Client
+	for _, c := range dev.Clients() {
+		clients = append(clients, grpcauthtest.Client{ID: c.ID, Secret: c.Secret, Scopes: c.Scopes})
+	}
+	iss, err := grpcauthtest.Start(grpcauthtest.Config{
+		Addr:     addr,
+		Path:     dev.IssuerPath,
+		Audience: audience,
+		Clients:  clients,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("server: starting the development issuer on %s (set DEV_ISSUER_ADDR to move it, or ISSUER to use a real one): %w", addr, err)
+	}
+	return &devIssuer{iss}, nil
+}
+
+// printUsage prints, ready to paste, the issuer, its clients and the
+// commands that get a token and call the server at serverAddr.
+func (d *devIssuer) printUsage(out io.Writer, serverAddr string) {
+	var b strings.Builder
+	b.WriteString("Development issuer: FOR LOCAL DEVELOPMENT ONLY. Its client secrets are published;\n")
+	b.WriteString("set ISSUER to use a real authorization server.\n\n")
+	fmt.Fprintf(&b, "  issuer:   %s\n", d.URL())
+	fmt.Fprintf(&b, "  audience: %s\n", d.Audience())
+	b.WriteString("  clients:\n")
+	for _, c := range d.Clients() {
+		fmt.Fprintf(&b, "    CLIENT_ID=%-13s CLIENT_SECRET=%-24s scopes: %s\n", c.ID, c.Secret, strings.Join(c.Scopes, " "))
+	}
+	r := dev.Reader
+	b.WriteString("\nGet a token for the read-only client:\n\n")
+	fmt.Fprintf(&b, "  TOKEN=$(curl -s -u %s:%s -d grant_type=client_credentials -d scope=%s %s | sed -E 's/.*\"access_token\" *: *\"([^\"]+)\".*/\\1/')\n",
+		r.ID, r.Secret, strings.Join(r.Scopes, "+"), d.TokenURL())
+	b.WriteString("\nCall the service with it:\n\n")
+	fmt.Fprintf(&b, "  grpcurl -plaintext -H \"authorization: Bearer $TOKEN\" %s items.v1.ItemService/ListItems\n", serverAddr)
+	fmt.Fprintf(&b, "  grpcurl -plaintext %s items.v1.ItemService/GetServerInfo   # public: no token needed\n", serverAddr)
+	b.WriteString("\nOr run the example client (CLIENT_ID=items-writer or items-admin for more rights):\n\n")
+	b.WriteString("  " + clientCommand(d.URL(), serverAddr) + "\n\n")
+	fmt.Fprint(out, b.String())
+}
+
+// clientCommand is the command that runs the example client against this
+// server and issuer; the client's defaults cover the usual addresses.
+func clientCommand(issuer, serverAddr string) string {
+	cmd := "go run ./examples/items/client"
+	if issuer != dev.IssuerURL(dev.IssuerAddr) {
+		r := dev.Reader
+		cmd = fmt.Sprintf("ISSUER=%s CLIENT_ID=%s CLIENT_SECRET=%s %s", issuer, r.ID, r.Secret, cmd)
+	}
+	if serverAddr != dev.ServerAddr {
+		cmd += " -addr " + serverAddr
+	}
+	return cmd
+}

@@ -1,0 +1,26 @@
+package main
+
+import (
+	"github.com/grpcauth/grpcauth"
+	itemsv1 "github.com/grpcauth/grpcauth/examples/items/proto/items/v1"
+)
+
+// serverInfo builds the GetServerInfo answer: the issuer, the audience, and
+// the rule auth enforces for each ItemService method, in .proto order.
+func serverInfo(issuer, audience string, auth *grpcauth.Authenticator) *itemsv1.GetServerInfoResponse {
+	svc := itemsv1.File_items_v1_items_proto.Services().ByName("ItemService")
+	info := &itemsv1.GetServerInfoResponse{Issuer: issuer, Audience: audience}
+	methods := svc.Methods()
+	for i := range methods.Len() {
+		name := "/" + string(svc.FullName()) + "/" + string(methods.Get(i).Name())
+		// A method without a usable rule is denied to everyone; it shows
+		// here with no scopes and public false, and Check logged it.
+		req, _ := auth.Requirement(name)
+		info.Methods = append(info.Methods, &itemsv1.MethodInfo{
+			Name:   name,
+			Public: req.Public,
+			Scopes: req.Scopes,
+		})
+	}
+	return info
+}

@@ -1,0 +1,206 @@
+// Command server is the grpcauth example: an in-memory items.v1.ItemService
+// whose every method requires the OAuth 2.0 scopes its proto options name,
+// checked by the grpcauth interceptors against access tokens verified
+// locally with the issuer's published keys.
+//
+// Settings come from environment variables, each with a matching flag that
+// overrides it:
+//
+//	ISSUER               -issuer               the authorization server whose tokens are accepted,
+//	                                           e.g. https://{yourOktaDomain}/oauth2/default.
+//	                                           Unset: start the development issuer (see below).
+//	AUDIENCE             -audience             the aud the tokens must carry; a comma-separated
+//	                                           list accepts any of them (default api://default)
+//	JWKS_URI             -jwks-uri             the issuer's key set URL; unset: found by discovery
+//	ADDR                 -addr                 listen address (default 127.0.0.1:50051)
+//	DEV_ISSUER_ADDR      -dev-issuer-addr      the development issuer's loopback address
+//	                                           (default 127.0.0.1:50052)
+//
+// and, for identity providers other than Okta:
+//
+//	SCOPE_CLAIMS         -scope-claims         claims scopes are read from (default scp,scope);
+//	                                           e.g. scope,permissions for Auth0, scp,roles for Entra ID
+//	CLIENT_IDS           -client-ids           comma-separated allow-list of client ids (default: any)
+//	SKIP_AUDIENCE_CHECK  -skip-audience-check  accept tokens without a matching aud (Cognito);
+//	                                           needs CLIENT_IDS
+//	REQUIRE_CLAIMS       -require-claims       comma-separated name=value claims every token must
+//	                                           carry, e.g. token_use=access for Cognito
+//
+// Without ISSUER the server starts an embedded development issuer
+// (grpcauthtest) on a loopback address, with three clients whose fixed,
+// published secrets it prints along with commands to get a token and call
+// the service. That issuer is for local development only.
+//
+// The server prints "serving on HOST:PORT" once it accepts calls, and stops
+// gracefully on SIGINT or SIGTERM.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+	"time"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/health"
+	healthpb "google.golang.org/grpc/health/grpc_health_v1"
+	"google.golang.org/grpc/reflection"
+
+	"github.com/grpcauth/grpcauth"
+	"github.com/grpcauth/grpcauth/examples/items/internal/dev"
+	itemsv1 "github.com/grpcauth/grpcauth/examples/items/proto/items/v1"
+	"github.com/grpcauth/grpcauth/verifier"
+)
+
+const (
+	// readyTimeout bounds the wait for the issuer's keys at start-up. The
+	// server starts serving either way: until the keys arrive, calls that
+	// need a token fail with Unavailable.
+	readyTimeout = 10 * time.Second
+	// stopTimeout bounds a graceful stop; calls still running then are
+	// cut off.
+	stopTimeout = 10 * time.Second
+)
+
+func main() {
+	cfg, err := loadConfig(os.Args[1:], os.Getenv)
+	if errors.Is(err, flag.ErrHelp) {
+		os.Exit(0)
+	}
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(2)
+	}
+	log := slog.New(slog.NewTextHandler(os.Stderr, nil))
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, cfg, os.Stdout, log); err != nil {
+		log.Error("server failed", "err", err)
+		os.Exit(1)
+	}
+}
+
+// run serves until ctx ends, then stops gracefully. It prints what a person
+// needs (the development issuer's credentials, the ready line) to out and
+// logs to log.
+func run(ctx context.Context, cfg config, out io.Writer, log *slog.Logger) error {
+	issuer := cfg.issuer
+	var devIssuer *devIssuer
+	if issuer == "" {
+		aud := dev.Audience
+		if len(cfg.audiences) > 0 {
+			aud = cfg.audiences[0]
+		}
+		d, err := startDevIssuer(cfg.devIssuerAddr, aud)
+		if err != nil {
+			return err
+		}
+		defer d.Close()
+		devIssuer = d
+		issuer = d.URL()
+	}
+
+	vc := cfg.verifierConfig(issuer)
+	vc.Logger = log
+	v, err := verifier.New(ctx, vc)
+	if err != nil {
+		return fmt.Errorf("server: %w", err)
+	}
+	defer v.Close()
+
+	auth, err := grpcauth.New(grpcauth.Config{
+		Verifier: v,
+		// Health checking and reflection carry no grpcauth options; they
+		// are public by configuration. Leave reflection out in production
+		// if the API surface should stay private.
+		Public: grpcauth.StandardPublicServices,
+		Logger: log,
+	})
+	if err != nil {
+		return fmt.Errorf("server: %w", err)
+	}
+
+	stopping := make(chan struct{})
+	srv := grpc.NewServer(
+		grpc.ChainUnaryInterceptor(auth.UnaryServerInterceptor()),
+		grpc.ChainStreamInterceptor(auth.StreamServerInterceptor()),
+	)
+	st := newStore(time.Now)
+	for _, name := range []string{"first example item", "second example item"} {
+		if _, err := st.create(name, "server", ""); err != nil {
+			return fmt.Errorf("server: seeding the store: %w", err)
+		}
+	}
+	items := &service{store: st, stopping: stopping, log: log}
+	itemsv1.RegisterItemServiceServer(srv, items)
+	hs := health.NewServer() // "" (the whole server) is SERVING
+	hs.SetServingStatus(itemsv1.ItemService_ServiceDesc.ServiceName, healthpb.HealthCheckResponse_SERVING)
+	healthpb.RegisterHealthServer(srv, hs)
+	reflection.Register(srv)
+
+	// The start-up check: a method without a usable rule is denied to
+	// every caller. This server still starts, so the example shows the
+	// denial; a production server would rather refuse to start.
+	var unruled *grpcauth.CheckError
+	if err := auth.Check(srv); errors.As(err, &unruled) {
+		for _, p := range unruled.Problems {
+			log.Warn("method has no usable grpcauth rule; every call to it is denied", "method", p.Method, "err", p.Err)
+		}
+	} else if err != nil {
+		log.Warn("start-up check failed", "err", err)
+	}
+	items.info = serverInfo(issuer, strings.Join(cfg.audiences, ","), auth)
+
+	readyCtx, cancel := context.WithTimeout(ctx, readyTimeout)
+	if err := v.Ready(readyCtx); err != nil {
+		log.Warn("issuer keys not loaded yet; calls that need a token fail with Unavailable until they are", "issuer", issuer, "err", err)
+	}
+	cancel()
+
+	ln, err := net.Listen("tcp", cfg.addr)
+	if err != nil {
+		return fmt.Errorf("server: %w", err)
+	}
+	addr := ln.Addr().String()
+	if devIssuer != nil {
+		devIssuer.printUsage(out, addr)
+	}
+	log.Info("accepting tokens", "issuer", issuer, "audiences", cfg.audiences)
+	fmt.Fprintf(out, "serving on %s\n", addr)
+
+	served := make(chan error, 1)
+	go func() { served <- srv.Serve(ln) }()
+	select {
+	case err := <-served:
+		return fmt.Errorf("server: %w", err)
+	case <-ctx.Done():
+	}
+
+	log.Info("shutting down")
+	hs.Shutdown()   // health checks now answer NOT_SERVING
+	close(stopping) // ends WatchItems streams
+	stopped := make(chan struct{})
+	go func() {
+		srv.GracefulStop()
+		close(stopped)
+	}()
+	timer := time.NewTimer(stopTimeout)
+	defer timer.Stop()
+	select {
+	case <-stopped:
+	case <-timer.C:
+		log.Warn("graceful stop timed out; closing remaining calls")
+		srv.Stop()
+		<-stopped
+	}
+	<-served
+	return nil
+}
