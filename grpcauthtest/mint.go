@@ -31,7 +31,8 @@ type mintOptions struct {
 	headers  []header // applied in order, after typ and kid
 	kid      *string  // nil: the signing key's kid
 	keyID    string   // WithKey
-	signKey  any      // WithSigningKey
+	signSet  bool     // WithSigningKey given
+	signKey  any
 	signAlg  string
 	unsigned bool
 	shape    *Shape
@@ -68,7 +69,7 @@ func WithKey(kid string) MintOption { return func(o *mintOptions) { o.keyID = ki
 // jwk.Key. It is how tests build forgeries, e.g. HS256 keyed with the bytes of
 // the issuer's public key (algorithm confusion). See WithKeyID for the kid.
 func WithSigningKey(key any, alg string) MintOption {
-	return func(o *mintOptions) { o.signKey, o.signAlg = key, alg }
+	return func(o *mintOptions) { o.signSet, o.signKey, o.signAlg = true, key, alg }
 }
 
 // Unsigned makes Mint produce an unsecured JWT, "alg": "none" with an empty
@@ -236,7 +237,10 @@ func (i *Issuer) pickKey(o *mintOptions) (key any, alg jwa.SignatureAlgorithm, k
 	switch {
 	case o.unsigned:
 		return nil, jwa.NoSignature, "", nil
-	case o.signKey != nil:
+	case o.signSet:
+		if o.signKey == nil {
+			return nil, "", "", errors.New("grpcauthtest: WithSigningKey with a nil key")
+		}
 		if err := alg.Accept(o.signAlg); err != nil {
 			return nil, "", "", fmt.Errorf("grpcauthtest: WithSigningKey algorithm %q: %w", o.signAlg, err)
 		}

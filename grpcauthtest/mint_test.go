@@ -176,9 +176,12 @@ func TestMint_HeaderOptions(t *testing.T) {
 			t.Fatalf("header %v", h)
 		}
 	})
-	t.Run("WithSigningKey rejects an unknown algorithm", func(t *testing.T) {
+	t.Run("WithSigningKey rejects an unknown algorithm or nil key", func(t *testing.T) {
 		if _, err := iss.Mint(nil, grpcauthtest.WithSigningKey([]byte("k"), "HS999")); err == nil {
 			t.Fatal("no error")
+		}
+		if _, err := iss.Mint(nil, grpcauthtest.WithSigningKey(nil, "HS256")); err == nil {
+			t.Fatal("nil key: no error")
 		}
 	})
 	t.Run("Unsigned", func(t *testing.T) {
