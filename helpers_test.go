@@ -274,16 +274,18 @@ type fakeClock struct {
 }
 
 type fakeTimer struct {
-	d       time.Duration
-	f       func()
-	fired   atomic.Bool
-	stopped atomic.Bool
+	d          time.Duration
+	f          func()
+	fired      atomic.Bool
+	stopped    atomic.Bool
+	stopOnce   sync.Once
+	stopCalled chan struct{} // closed by the first Stop
 }
 
 func newFakeClock() *fakeClock { return &fakeClock{added: make(chan *fakeTimer, 16)} }
 
 func (c *fakeClock) AfterFunc(d time.Duration, f func()) Timer {
-	ft := &fakeTimer{d: d, f: f}
+	ft := &fakeTimer{d: d, f: f, stopCalled: make(chan struct{})}
 	c.mu.Lock()
 	c.timers = append(c.timers, ft)
 	c.mu.Unlock()
@@ -293,6 +295,7 @@ func (c *fakeClock) AfterFunc(d time.Duration, f func()) Timer {
 
 // Stop reports whether it stopped the timer before it fired.
 func (ft *fakeTimer) Stop() bool {
+	defer ft.stopOnce.Do(func() { close(ft.stopCalled) })
 	if ft.fired.Load() {
 		return false
 	}

@@ -1,0 +1,172 @@
+package grpcauth
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+
+	"github.com/grpcauth/grpcauth/grpcauthtest"
+	"github.com/grpcauth/grpcauth/verifier"
+)
+
+// recorder collects decisions.
+type recorder struct {
+	mu sync.Mutex
+	ds []Decision
+}
+
+func (r *recorder) record(_ context.Context, d Decision) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.ds = append(r.ds, d)
+}
+
+func (r *recorder) last(t *testing.T) Decision {
+	t.Helper()
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if len(r.ds) == 0 {
+		t.Fatal("no decision recorded")
+	}
+	return r.ds[len(r.ds)-1]
+}
+
+func TestDecision_ReportsEveryOutcomeAndLogsDenialsWithoutToken(t *testing.T) {
+	var rec recorder
+	var logs bytes.Buffer
+	e := newEnv(t, func(c *Config, _ *verifier.Config) {
+		c.OnDecision = rec.record
+		c.Logger = slog.New(slog.NewTextHandler(&logs, nil))
+	})
+
+	good := e.scoped(t, "test:read")
+	if _, err := callAllOf(withAuth(t.Context(), bearer(good)), e); status.Code(err) != codes.PermissionDenied {
+		t.Fatalf("AllOf = %v, want PermissionDenied", err)
+	}
+	d := rec.last(t)
+	if d.Allowed || d.Method != mAllOf || d.Code != codes.PermissionDenied || d.Reason != ReasonScopeInsufficient ||
+		d.Source != SourceMethodOption || d.Claims.Subject() != "user-1" {
+		t.Errorf("scope denial decision = %+v", d)
+	}
+
+	expired := e.token(t, map[string]any{"exp": t0.Add(-time.Hour), "iat": t0.Add(-2 * time.Hour)})
+	_, err := callAllOf(withAuth(t.Context(), bearer(expired)), e)
+	d = rec.last(t)
+	if d.Allowed || d.Reason != ReasonTokenExpired || !errors.Is(d.Err, verifier.ErrExpired) || d.Claims != nil {
+		t.Errorf("expired decision = %+v", d)
+	}
+	if strings.Contains(err.Error(), "20") || strings.Contains(err.Error(), "verifier") {
+		t.Errorf("client message %q carries internal detail", err)
+	}
+
+	if _, err := callInherited(withAuth(t.Context(), bearer(good)), e); err != nil {
+		t.Fatal(err)
+	}
+	d = rec.last(t)
+	if !d.Allowed || d.Code != codes.OK || d.Reason != "" || d.Source != SourceServiceOption || d.Claims == nil {
+		t.Errorf("allow decision = %+v", d)
+	}
+
+	out := logs.String()
+	for _, want := range []string{"method=" + mAllOf, "reason=" + ReasonScopeInsufficient, "subject=user-1",
+		"client_id=" + grpcauthtest.DefaultClientID, "reason=" + ReasonTokenExpired, "token expired"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("log lacks %q:\n%s", want, out)
+		}
+	}
+	for _, tok := range []string{good, expired} {
+		sig := tok[strings.LastIndexByte(tok, '.')+1:]
+		if strings.Contains(out, sig) {
+			t.Error("log contains a token")
+		}
+	}
+	if strings.Count(out, "call denied") != 2 {
+		t.Errorf("want exactly the two denials logged:\n%s", out)
+	}
+}
+
+func TestInterceptor_KeysUnavailableIsUnavailable(t *testing.T) {
+	// A verifier whose key set cannot be fetched: the JWKS endpoint fails.
+	down := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		http.Error(w, "down", http.StatusServiceUnavailable)
+	}))
+	t.Cleanup(down.Close)
+	e := newEnv(t, func(_ *Config, v *verifier.Config) { v.JWKSURL = down.URL + "/keys" })
+
+	_, err := callAllOf(withAuth(t.Context(), bearer(e.scoped(t, "test:read", "test:write"))), e)
+	checkStatus(t, err, codes.Unavailable, ReasonKeysUnavailable)
+	// A public call without a token does not need the keys.
+	if _, err := callPublic(t.Context(), e); err != nil {
+		t.Errorf("public call without token: %v", err)
+	}
+}
+
+func TestInterceptor_ClosedVerifierIsUnavailable(t *testing.T) {
+	e := newEnv(t)
+	tok := e.scoped(t, "test:read", "test:write")
+	if err := e.v.Close(); err != nil {
+		t.Fatal(err)
+	}
+	_, err := callAllOf(withAuth(t.Context(), bearer(tok)), e)
+	checkStatus(t, err, codes.Unavailable, ReasonKeysUnavailable)
+}
+
+func TestInterceptor_WrongTokenTypeIsTypeUnsupported(t *testing.T) {
+	e := newEnv(t, func(_ *Config, v *verifier.Config) { v.RequireAccessTokenProfile = true })
+	// An Okta-shaped token (typ JWT) where RFC 9068 (at+jwt) is required.
+	_, err := callAuthenticated(withAuth(t.Context(), bearer(e.scoped(t))), e)
+	checkStatus(t, err, codes.Unauthenticated, ReasonTokenTypeUnsupported)
+	ok := e.token(t, map[string]any{"sub": "user-1"}, grpcauthtest.WithShape(grpcauthtest.ShapeRFC9068))
+	if _, err := callAuthenticated(withAuth(t.Context(), bearer(ok)), e); err != nil {
+		t.Errorf("RFC 9068 token: %v", err)
+	}
+}
+
+func TestVerifyRejection_MapsErrors(t *testing.T) {
+	tests := []struct {
+		err    error
+		code   codes.Code
+		reason string
+	}{
+		{fmt.Errorf("x: %w", context.Canceled), codes.Canceled, ReasonCanceled},
+		{fmt.Errorf("x: %w", context.DeadlineExceeded), codes.DeadlineExceeded, ReasonDeadlineExceeded},
+		{fmt.Errorf("%w: %w", verifier.ErrKeysUnavailable, context.DeadlineExceeded), codes.DeadlineExceeded, ReasonDeadlineExceeded},
+		{fmt.Errorf("x: %w", verifier.ErrKeysUnavailable), codes.Unavailable, ReasonKeysUnavailable},
+		{verifier.ErrClosed, codes.Unavailable, ReasonKeysUnavailable},
+		{&verifier.TokenExpiredError{Expiry: t0}, codes.Unauthenticated, ReasonTokenExpired},
+		{&verifier.ClaimError{Claim: "typ", Reason: "x"}, codes.Unauthenticated, ReasonTokenTypeUnsupported},
+		{&verifier.ClaimError{Claim: "cid", Reason: "x"}, codes.Unauthenticated, ReasonTokenInvalid},
+		{verifier.ErrBadSignature, codes.Unauthenticated, ReasonTokenInvalid},
+		{verifier.ErrUnknownKey, codes.Unauthenticated, ReasonTokenInvalid},
+		{verifier.ErrNotYetValid, codes.Unauthenticated, ReasonTokenInvalid},
+		{verifier.ErrAudience, codes.Unauthenticated, ReasonTokenInvalid},
+		{verifier.ErrIssuer, codes.Unauthenticated, ReasonTokenInvalid},
+		{verifier.ErrAlgorithm, codes.Unauthenticated, ReasonTokenInvalid},
+		{verifier.ErrMalformed, codes.Unauthenticated, ReasonTokenInvalid},
+		{errors.New("introspection failed"), codes.Unauthenticated, ReasonTokenInvalid},
+	}
+	for _, tt := range tests {
+		t.Run(tt.err.Error(), func(t *testing.T) {
+			a := mustNew(t, Config{Verifier: staticVerifier{err: tt.err}})
+			_, err := callUnary(a, bearerCtx("tok"), mAllOf)
+			checkStatus(t, err, tt.code, tt.reason)
+		})
+	}
+}
+
+func TestInterceptor_VerifierReturningNoClaimsIsRejected(t *testing.T) {
+	a := mustNew(t, Config{Verifier: staticVerifier{}})
+	_, err := callUnary(a, bearerCtx("tok"), mAuth)
+	checkStatus(t, err, codes.Unauthenticated, ReasonTokenInvalid)
+}

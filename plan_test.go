@@ -1,0 +1,307 @@
+package grpcauth
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"sync"
+	"testing"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/metadata"
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/reflect/protodesc"
+	"google.golang.org/protobuf/reflect/protoregistry"
+	"google.golang.org/protobuf/types/descriptorpb"
+
+	_ "github.com/grpcauth/grpcauth/internal/testproto/authtest/v1"
+	grpcauthv1 "github.com/grpcauth/grpcauth/proto/grpcauth/v1"
+	"github.com/grpcauth/grpcauth/verifier"
+)
+
+// staticVerifier accepts every token and returns fixed claims, or err.
+type staticVerifier struct {
+	claims *verifier.Claims
+	err    error
+}
+
+func (s staticVerifier) VerifyAccessToken(context.Context, string) (*verifier.Claims, error) {
+	return s.claims, s.err
+}
+
+func mustClaims(t testing.TB, scopes ...string) *verifier.Claims {
+	t.Helper()
+	c, err := verifier.NewClaims(map[string]any{"sub": "user-1", "cid": "client-1", "scp": scopes})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+func mustNew(t testing.TB, cfg Config) *Authenticator {
+	t.Helper()
+	if cfg.Verifier == nil {
+		cfg.Verifier = staticVerifier{claims: mustClaims(t)}
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = discardLogger()
+	}
+	a, err := New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return a
+}
+
+const (
+	mAllOf       = "/authtest.v1.TestService/AllOf"
+	mAnyOf       = "/authtest.v1.TestService/AnyOf"
+	mPublic      = "/authtest.v1.TestService/Public"
+	mAuth        = "/authtest.v1.TestService/Authenticated"
+	mInherited   = "/authtest.v1.TestService/Inherited"
+	mUnannotated = "/authtest.v1.UnannotatedService/Unannotated"
+)
+
+func TestRequirement_ReadsOptionsWithPrecedence(t *testing.T) {
+	write := &grpcauthv1.Rule{Scopes: []string{"cfg:write"}}
+	a := mustNew(t, Config{
+		Rules: map[string]*grpcauthv1.Rule{
+			mAllOf:                           write, // beats the method option
+			"authtest.v1.TestService":        {Scopes: []string{"cfg:svc"}},
+			"authtest.v1.UnannotatedService": {Scopes: []string{"cfg:other"}},
+		},
+	})
+	tests := []struct {
+		method string
+		want   Requirement
+	}{
+		{mAllOf, Requirement{Source: SourceConfigMethod, Scopes: []string{"cfg:write"}}},
+		// A method option beats a config service rule.
+		{mAnyOf, Requirement{Source: SourceMethodOption, AnyOf: [][]string{{"test:admin"}, {"test:audit", "test:write"}}}},
+		{mPublic, Requirement{Source: SourceMethodOption, Public: true}},
+		{mAuth, Requirement{Source: SourceMethodOption}},
+		// A config service rule beats the service option.
+		{mInherited, Requirement{Source: SourceConfigService, Scopes: []string{"cfg:svc"}}},
+		{mUnannotated, Requirement{Source: SourceConfigService, Scopes: []string{"cfg:other"}}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.method, func(t *testing.T) {
+			got, err := a.Requirement(tt.method)
+			if err != nil {
+				t.Fatal(err)
+			}
+			tt.want.Method = tt.method
+			if fmt.Sprint(got) != fmt.Sprint(tt.want) {
+				t.Errorf("got %+v, want %+v", got, tt.want)
+			}
+		})
+	}
+}
+
+func TestRequirement_ServiceOptionAndDefault(t *testing.T) {
+	a := mustNew(t, Config{DefaultRule: &grpcauthv1.Rule{Scopes: []string{"default:scope"}}})
+	got, err := a.Requirement(mInherited)
+	if err != nil || got.Source != SourceServiceOption || !slices.Equal(got.Scopes, []string{"test:read"}) {
+		t.Errorf("Inherited: got %+v, %v; want service option test:read", got, err)
+	}
+	got, err = a.Requirement(mUnannotated)
+	if err != nil || got.Source != SourceDefault || !slices.Equal(got.Scopes, []string{"default:scope"}) {
+		t.Errorf("Unannotated: got %+v, %v; want default rule", got, err)
+	}
+}
+
+func TestRequirement_UnannotatedMethodHasNoRule(t *testing.T) {
+	a := mustNew(t, Config{})
+	_, err := a.Requirement(mUnannotated)
+	if !errors.Is(err, ErrNoRule) {
+		t.Fatalf("err = %v, want ErrNoRule", err)
+	}
+}
+
+func TestRequirement_Alternatives(t *testing.T) {
+	r := Requirement{Scopes: []string{"b"}, AnyOf: [][]string{{"c"}, {"a", "d"}}}
+	if got, want := fmt.Sprint(r.Alternatives()), "[[b c] [a b d]]"; got != want {
+		t.Errorf("Alternatives = %s, want %s", got, want)
+	}
+	if got := (Requirement{Public: true}).Alternatives(); got != nil {
+		t.Errorf("public Alternatives = %v, want nil", got)
+	}
+	if got := fmt.Sprint(Requirement{}.Alternatives()); got != "[[]]" {
+		t.Errorf("any-token Alternatives = %s, want [[]]", got)
+	}
+}
+
+func TestCompileRule_RejectsContradictoryAndUnsatisfiableRules(t *testing.T) {
+	tests := []struct {
+		name string
+		rule *grpcauthv1.Rule
+	}{
+		{"public with scopes", &grpcauthv1.Rule{Public: true, Scopes: []string{"a"}}},
+		{"public with any_of", &grpcauthv1.Rule{Public: true, AnyOf: []*grpcauthv1.ScopeSet{{Scopes: []string{"a"}}}}},
+		{"empty scope", &grpcauthv1.Rule{Scopes: []string{""}}},
+		{"scope with space", &grpcauthv1.Rule{Scopes: []string{"a b"}}},
+		{"scope with quote", &grpcauthv1.Rule{Scopes: []string{`a"b`}}},
+		{"scope with backslash", &grpcauthv1.Rule{Scopes: []string{`a\b`}}},
+		{"non-ASCII scope", &grpcauthv1.Rule{Scopes: []string{"lesen:ä"}}},
+		{"empty any_of set", &grpcauthv1.Rule{AnyOf: []*grpcauthv1.ScopeSet{{}}}},
+		{"bad scope in any_of", &grpcauthv1.Rule{AnyOf: []*grpcauthv1.ScopeSet{{Scopes: []string{"a\tb"}}}}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if _, err := compileRule(tt.rule); !errors.Is(err, ErrInvalidRule) {
+				t.Errorf("compileRule = %v, want ErrInvalidRule", err)
+			}
+			_, err := New(Config{Verifier: staticVerifier{}, Rules: map[string]*grpcauthv1.Rule{mAllOf: tt.rule}})
+			if !errors.Is(err, ErrInvalidRule) {
+				t.Errorf("New with the rule = %v, want ErrInvalidRule", err)
+			}
+		})
+	}
+}
+
+func TestCompileRule_NormalisesScopes(t *testing.T) {
+	r, err := compileRule(&grpcauthv1.Rule{Scopes: []string{"b", "a", "b"}, AnyOf: []*grpcauthv1.ScopeSet{{Scopes: []string{"d", "c", "c"}}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fmt.Sprint(r.all, r.anyOf) != "[a b] [[c d]]" {
+		t.Errorf("compiled to %v %v", r.all, r.anyOf)
+	}
+	if got := alternativesJSON(r.alternatives()); got != `[["a","b","c","d"]]` {
+		t.Errorf("required_scopes = %s", got)
+	}
+}
+
+func TestNew_RejectsBadConfig(t *testing.T) {
+	v := staticVerifier{}
+	tests := []struct {
+		name string
+		cfg  Config
+	}{
+		{"no verifier", Config{}},
+		{"bad public name", Config{Verifier: v, Public: []string{"not a name"}}},
+		{"method without leading slash", Config{Verifier: v, Public: []string{"authtest.v1.TestService/AllOf"}}},
+		{"public twice", Config{Verifier: v, Public: []string{"a.B", "a.B"}}},
+		{"public and rules", Config{Verifier: v, Public: []string{"a.B"}, Rules: map[string]*grpcauthv1.Rule{"a.B": {}}}},
+		{"nil rule", Config{Verifier: v, Rules: map[string]*grpcauthv1.Rule{"a.B": nil}}},
+		{"invalid default", Config{Verifier: v, DefaultRule: &grpcauthv1.Rule{Public: true, Scopes: []string{"x"}}}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if a, err := New(tt.cfg); err == nil {
+				t.Fatalf("New = %v, nil; want an error", a)
+			}
+		})
+	}
+}
+
+// badFiles is a registry holding one service whose only method has a
+// contradictory rule, as a hand-edited or foreign descriptor could.
+func badFiles(t testing.TB) *protoregistry.Files {
+	t.Helper()
+	opts := &descriptorpb.MethodOptions{}
+	proto.SetExtension(opts, grpcauthv1.E_Method, &grpcauthv1.Rule{Public: true, Scopes: []string{"x"}})
+	fdp := &descriptorpb.FileDescriptorProto{
+		Name:        proto.String("bad/v1/bad.proto"),
+		Package:     proto.String("bad.v1"),
+		Syntax:      proto.String("proto3"),
+		MessageType: []*descriptorpb.DescriptorProto{{Name: proto.String("Msg")}},
+		Service: []*descriptorpb.ServiceDescriptorProto{{
+			Name: proto.String("BadService"),
+			Method: []*descriptorpb.MethodDescriptorProto{{
+				Name: proto.String("Contradictory"), InputType: proto.String(".bad.v1.Msg"), OutputType: proto.String(".bad.v1.Msg"), Options: opts,
+			}},
+		}},
+	}
+	fd, err := protodesc.NewFile(fdp, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	files := new(protoregistry.Files)
+	if err := files.RegisterFile(fd); err != nil {
+		t.Fatal(err)
+	}
+	return files
+}
+
+func TestInterceptor_InvalidOptionRuleDeniesMethod(t *testing.T) {
+	a := mustNew(t, Config{Descriptors: badFiles(t), Verifier: staticVerifier{claims: mustClaims(t, "x")}})
+	const m = "/bad.v1.BadService/Contradictory"
+	req, err := a.Requirement(m)
+	if !errors.Is(err, ErrInvalidRule) || req.Source != SourceMethodOption {
+		t.Fatalf("Requirement = %+v, %v; want ErrInvalidRule from the method option", req, err)
+	}
+	// Fail closed: neither the public half nor the scope half applies.
+	_, err = callUnary(a, context.Background(), m)
+	checkStatus(t, err, codes.Unauthenticated, ReasonCredentialsMissing)
+	_, err = callUnary(a, bearerCtx("tok"), m)
+	checkStatus(t, err, codes.PermissionDenied, ReasonMethodNotConfigured)
+}
+
+// callUnary runs the unary interceptor directly with a handler that
+// returns the claims it saw.
+func callUnary(a *Authenticator, ctx context.Context, method string) (*verifier.Claims, error) {
+	resp, err := a.UnaryServerInterceptor()(ctx, nil, &grpc.UnaryServerInfo{FullMethod: method},
+		func(ctx context.Context, _ any) (any, error) {
+			c, _ := ClaimsFromContext(ctx)
+			return c, nil
+		})
+	c, _ := resp.(*verifier.Claims)
+	return c, err
+}
+
+func bearerCtx(tok string) context.Context {
+	return metadata.NewIncomingContext(context.Background(), metadata.Pairs("authorization", "Bearer "+tok))
+}
+
+func TestPlan_UnknownMethodsAreNotCached(t *testing.T) {
+	a := mustNew(t, Config{Rules: map[string]*grpcauthv1.Rule{"ghost.v1.GhostService": {}}})
+	for i := range 100 {
+		m := fmt.Sprintf("/ghost.v1.GhostService/M%d", i)
+		// A config service rule applies even without a descriptor...
+		if _, err := callUnary(a, bearerCtx("tok"), m); err != nil {
+			t.Fatalf("%s: %v", m, err)
+		}
+		// ...and a made-up method of no known service is denied.
+		_, err := callUnary(a, bearerCtx("tok"), fmt.Sprintf("/nope.v1.X/M%d", i))
+		checkStatus(t, err, codes.PermissionDenied, ReasonMethodNotConfigured)
+	}
+	if n := len(*a.plan.Load()); n != 0 {
+		t.Errorf("plan holds %d entries for made-up methods, want 0", n)
+	}
+	_, err := callUnary(a, bearerCtx("tok"), "not-a-method")
+	checkStatus(t, err, codes.PermissionDenied, ReasonMethodNotConfigured)
+}
+
+func TestPlan_KnownMethodsAreCompiledOnceAndShared(t *testing.T) {
+	a := mustNew(t, Config{})
+	methods := []string{mAllOf, mAnyOf, mPublic, mAuth, mInherited, mUnannotated}
+	var wg sync.WaitGroup
+	for range 8 {
+		wg.Go(func() {
+			for _, m := range methods {
+				a.lookup(m)
+			}
+		})
+	}
+	wg.Wait()
+	plan := *a.plan.Load()
+	if len(plan) != len(methods) {
+		t.Fatalf("plan has %d entries, want %d", len(plan), len(methods))
+	}
+	for _, m := range methods {
+		if a.lookup(m) != plan[m] {
+			t.Errorf("%s: lookup did not return the published plan", m)
+		}
+	}
+}
+
+func TestLookup_HotPathDoesNotAllocate(t *testing.T) {
+	a := mustNew(t, Config{})
+	a.lookup(mAllOf)
+	if n := testing.AllocsPerRun(100, func() { a.lookup(mAllOf) }); n != 0 {
+		t.Errorf("lookup of a compiled method allocates %v times, want 0", n)
+	}
+}

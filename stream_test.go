@@ -1,0 +1,164 @@
+package grpcauth
+
+import (
+	"testing"
+	"time"
+
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+
+	authtestv1 "github.com/grpcauth/grpcauth/internal/testproto/authtest/v1"
+	"github.com/grpcauth/grpcauth/verifier"
+)
+
+// expiryEnv is a server whose Authenticator uses a fake clock, and a token
+// valid for ten more minutes at t0.
+func expiryEnv(t *testing.T, opts ...envOption) (*env, *fakeClock, string) {
+	t.Helper()
+	clock := newFakeClock()
+	opts = append([]envOption{func(c *Config, _ *verifier.Config) {
+		c.Now = func() time.Time { return t0 }
+		c.AfterFunc = clock.AfterFunc
+	}}, opts...)
+	e := newEnv(t, opts...)
+	e.svc.streamStarted = make(chan struct{}, 1)
+	e.svc.streamEnded = make(chan error, 1)
+	tok := e.token(t, map[string]any{"sub": "user-1", "exp": t0.Add(10 * time.Minute), "scp": []string{"test:read", "test:stream"}})
+	return e, clock, tok
+}
+
+func TestStream_ExpiredTokenEndsServerStreamWithUnauthenticated(t *testing.T) {
+	e, clock, tok := expiryEnv(t)
+	ctx := withAuth(t.Context(), bearer(tok))
+	s, err := e.client.ServerStream(ctx, &authtestv1.ServerStreamRequest{Count: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Recv(); err != nil {
+		t.Fatalf("first response: %v", err)
+	}
+	<-e.svc.streamStarted
+	timer := <-clock.added
+	if want := 10*time.Minute + DefaultClockSkew; timer.d != want {
+		t.Errorf("timer set for %v, want token lifetime plus skew %v", timer.d, want)
+	}
+
+	timer.fire()
+
+	// The handler's context ended, its later sends fail, and although it
+	// returned nil the caller sees the expiry.
+	if err := <-e.svc.streamEnded; status.Code(err) != codes.Unauthenticated {
+		t.Errorf("Send after expiry = %v, want Unauthenticated", err)
+	}
+	_, err = s.Recv()
+	checkStatus(t, err, codes.Unauthenticated, ReasonTokenExpired)
+}
+
+func TestStream_ExpiredTokenFailsBidiRecv(t *testing.T) {
+	e, clock, tok := expiryEnv(t)
+	ctx := withAuth(t.Context(), bearer(tok))
+	s, err := e.client.BidiStream(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Send(&authtestv1.BidiStreamRequest{}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Recv(); err != nil {
+		t.Fatal(err)
+	}
+	<-e.svc.streamStarted
+	(<-clock.added).fire()
+
+	// The handler is blocked in Recv, which the expiry cannot interrupt;
+	// the next message wakes it, its Send fails with the expiry status, and
+	// the caller gets that status.
+	if err := s.Send(&authtestv1.BidiStreamRequest{}); err != nil {
+		t.Fatal(err)
+	}
+	_, err = s.Recv()
+	checkStatus(t, err, codes.Unauthenticated, ReasonTokenExpired)
+}
+
+func TestStream_TimerStoppedWhenStreamEnds(t *testing.T) {
+	e, clock, tok := expiryEnv(t)
+	ctx := withAuth(t.Context(), bearer(tok))
+	got, err := callBidiStream(ctx, e)
+	checkStatus(t, err, codes.OK, "")
+	if !got.GetAuthenticated() {
+		t.Fatal("handler saw no claims")
+	}
+	timer := <-clock.added
+	select {
+	case <-timer.stopCalled:
+	case <-t.Context().Done():
+		t.Fatal("timer never stopped")
+	}
+	timer.fire() // a stopped timer does nothing
+	if timer.fired.Load() {
+		t.Error("timer fired after the stream ended")
+	}
+}
+
+func TestStream_SkipStreamExpirySetsNoTimer(t *testing.T) {
+	e, clock, tok := expiryEnv(t, func(c *Config, _ *verifier.Config) { c.SkipStreamExpiry = true })
+	got, err := callBidiStream(withAuth(t.Context(), bearer(tok)), e)
+	checkStatus(t, err, codes.OK, "")
+	if !got.GetAuthenticated() {
+		t.Fatal("handler saw no claims")
+	}
+	select {
+	case <-clock.added:
+		t.Fatal("a timer was set despite SkipStreamExpiry")
+	default:
+	}
+}
+
+func TestStream_PublicStreamWithoutTokenSetsNoTimer(t *testing.T) {
+	e, clock, _ := expiryEnv(t, func(c *Config, _ *verifier.Config) { c.Public = []string{"/authtest.v1.TestService/BidiStream"} })
+	got, err := callBidiStream(t.Context(), e)
+	checkStatus(t, err, codes.OK, "")
+	if got.GetAuthenticated() {
+		t.Fatal("handler saw claims without a token")
+	}
+	select {
+	case <-clock.added:
+		t.Fatal("a timer was set for a call without a token")
+	default:
+	}
+}
+
+func TestStream_NegativeClockSkewEndsAtExpiry(t *testing.T) {
+	e, clock, tok := expiryEnv(t, func(c *Config, _ *verifier.Config) { c.ClockSkew = -1 })
+	s, err := e.client.BidiStream(withAuth(t.Context(), bearer(tok)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.CloseSend()
+	if err := s.Send(&authtestv1.BidiStreamRequest{}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Recv(); err != nil {
+		t.Fatal(err)
+	}
+	<-e.svc.streamStarted
+	if timer := <-clock.added; timer.d != 10*time.Minute {
+		t.Errorf("timer set for %v, want exactly the remaining lifetime 10m", timer.d)
+	}
+}
+
+
+func TestStream_TokenPastExpiryPlusSkewIsRejectedAtOnce(t *testing.T) {
+	// The verifier tolerates a minute of skew; the interceptor none. A
+	// token expired 30s ago passes the verifier, but a stream would end at
+	// once, so it is not started.
+	e, clock, _ := expiryEnv(t, func(c *Config, _ *verifier.Config) { c.ClockSkew = -1 })
+	tok := e.token(t, map[string]any{"sub": "user-1", "exp": t0.Add(-30 * time.Second), "scp": []string{"test:stream"}})
+	_, err := callBidiStream(withAuth(t.Context(), bearer(tok)), e)
+	checkStatus(t, err, codes.Unauthenticated, ReasonTokenExpired)
+	select {
+	case <-clock.added:
+		t.Fatal("a timer was set for a stream that never started")
+	default:
+	}
+}
