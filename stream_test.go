@@ -147,7 +147,6 @@ func TestStream_NegativeClockSkewEndsAtExpiry(t *testing.T) {
 	}
 }
 
-
 func TestStream_TokenPastExpiryPlusSkewIsRejectedAtOnce(t *testing.T) {
 	// The verifier tolerates a minute of skew; the interceptor none. A
 	// token expired 30s ago passes the verifier, but a stream would end at
