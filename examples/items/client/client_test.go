@@ -35,31 +35,42 @@ func TestLoadConfig(t *testing.T) {
 	}{
 		{
 			name: "no settings: the development issuer's read-only client",
-			want: fmt.Sprintf("{issuer:%s clientID:items-reader clientSecret:%s scopes:[] audience: addr:127.0.0.1:50051 devIssuer:true}", devIssuer, dev.Reader.Secret),
+			want: fmt.Sprintf("{issuer:%s tokenURL: clientID:items-reader clientSecret:%s scopes:[] audience: addr:127.0.0.1:50051 devIssuer:true}", devIssuer, dev.Reader.Secret),
 		},
 		{
 			name: "a development client by id alone",
 			env:  map[string]string{"CLIENT_ID": dev.Admin.ID},
-			want: fmt.Sprintf("{issuer:%s clientID:items-admin clientSecret:%s scopes:[] audience: addr:127.0.0.1:50051 devIssuer:true}", devIssuer, dev.Admin.Secret),
+			want: fmt.Sprintf("{issuer:%s tokenURL: clientID:items-admin clientSecret:%s scopes:[] audience: addr:127.0.0.1:50051 devIssuer:true}", devIssuer, dev.Admin.Secret),
 		},
 		{
 			name: "a real issuer with its client",
 			env: map[string]string{
 				"ISSUER": "https://example.okta.com/oauth2/default", "CLIENT_ID": "0oa1", "CLIENT_SECRET": "s3",
 				"SCOPES": "items:read, items:write", "ADDR": "items.example.com:443",
+				"TOKEN_URL": "https://example.okta.com/oauth2/default/v1/token",
 			},
-			want: "{issuer:https://example.okta.com/oauth2/default clientID:0oa1 clientSecret:s3 scopes:[items:read items:write] audience: addr:items.example.com:443 devIssuer:false}",
+			want: "{issuer:https://example.okta.com/oauth2/default tokenURL:https://example.okta.com/oauth2/default/v1/token clientID:0oa1 clientSecret:s3 scopes:[items:read items:write] audience: addr:items.example.com:443 devIssuer:false}",
 		},
 		{
 			name: "flags override the environment",
 			env:  map[string]string{"ADDR": "127.0.0.1:1", "SCOPES": "a"},
 			args: []string{"-addr", "127.0.0.1:2", "-scopes", "b c", "-audience", "https://api"},
-			want: fmt.Sprintf("{issuer:%s clientID:items-reader clientSecret:%s scopes:[b c] audience:https://api addr:127.0.0.1:2 devIssuer:true}", devIssuer, dev.Reader.Secret),
+			want: fmt.Sprintf("{issuer:%s tokenURL: clientID:items-reader clientSecret:%s scopes:[b c] audience:https://api addr:127.0.0.1:2 devIssuer:true}", devIssuer, dev.Reader.Secret),
 		},
 		{
 			// A development secret must never be sent to a real issuer.
 			name:    "a real issuer without a client",
 			env:     map[string]string{"ISSUER": "https://example.okta.com/oauth2/default", "CLIENT_ID": dev.Reader.ID},
+			wantErr: true,
+		},
+		{
+			name:    "a plaintext issuer off this machine",
+			env:     map[string]string{"ISSUER": "http://idp.example.com/oauth2/default", "CLIENT_ID": "a", "CLIENT_SECRET": "b"},
+			wantErr: true,
+		},
+		{
+			name:    "a plaintext token endpoint off this machine",
+			env:     map[string]string{"TOKEN_URL": "http://idp.example.com/token"},
 			wantErr: true,
 		},
 		{name: "an unknown development client", env: map[string]string{"CLIENT_ID": "someone"}, wantErr: true},

@@ -5,6 +5,7 @@ import (
 	"crypto/tls"
 	"fmt"
 	"net"
+	"net/url"
 	"strings"
 
 	"golang.org/x/oauth2"
@@ -17,14 +18,36 @@ import (
 // "localhost", 127.0.0.0/8 or ::1.
 func isLoopback(addr string) bool {
 	host, _, err := net.SplitHostPort(addr)
-	if err != nil {
-		return false
-	}
+	return err == nil && isLoopbackHost(host)
+}
+
+// isLoopbackHost reports whether host (no port) is "localhost", in
+// 127.0.0.0/8 or ::1.
+func isLoopbackHost(host string) bool {
 	if strings.EqualFold(host, "localhost") {
 		return true
 	}
 	ip := net.ParseIP(host)
 	return ip != nil && ip.IsLoopback()
+}
+
+// checkURL accepts an https URL, or an http URL on a loopback host: the
+// client secret and the tokens travel to these URLs, and must not cross a
+// network in clear text.
+func checkURL(raw string) error {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return fmt.Errorf("client: bad URL %q: %w", raw, err)
+	}
+	switch {
+	case u.Host == "":
+		return fmt.Errorf("client: URL %q has no host", raw)
+	case u.Scheme == "https":
+		return nil
+	case u.Scheme == "http" && isLoopbackHost(u.Hostname()):
+		return nil
+	}
+	return fmt.Errorf("client: URL %q must be https (http only for localhost)", raw)
 }
 
 // transport returns how to dial addr and the per-RPC credentials that carry

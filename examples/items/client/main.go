@@ -9,6 +9,7 @@
 //	                               {ISSUER}/.well-known/openid-configuration, or is Okta's
 //	                               {ISSUER}/v1/token when there is no discovery document.
 //	                               Default: the server's development issuer.
+//	TOKEN_URL      -token-url      the token endpoint, when discovery does not give it
 //	CLIENT_ID      -client-id      OAuth 2.0 client id (default items-reader with the
 //	                               development issuer; required otherwise)
 //	CLIENT_SECRET  -client-secret  its secret (a development client's is filled in for it)
@@ -47,6 +48,7 @@ const httpTimeout = 10 * time.Second
 // config is the client's settings.
 type config struct {
 	issuer       string
+	tokenURL     string
 	clientID     string
 	clientSecret string
 	scopes       []string
@@ -61,6 +63,7 @@ type config struct {
 func loadConfig(args []string, getenv func(string) string) (config, error) {
 	fs := flag.NewFlagSet("client", flag.ContinueOnError)
 	issuer := fs.String("issuer", getenv("ISSUER"), "authorization server issuer URL (env ISSUER; default: the development issuer)")
+	tokenEndpoint := fs.String("token-url", getenv("TOKEN_URL"), "token endpoint (env TOKEN_URL; default: from discovery)")
 	clientID := fs.String("client-id", getenv("CLIENT_ID"), "OAuth 2.0 client id (env CLIENT_ID)")
 	clientSecret := fs.String("client-secret", getenv("CLIENT_SECRET"), "OAuth 2.0 client secret (env CLIENT_SECRET)")
 	scopes := fs.String("scopes", getenv("SCOPES"), "scopes to request, space- or comma-separated (env SCOPES)")
@@ -74,6 +77,7 @@ func loadConfig(args []string, getenv func(string) string) (config, error) {
 	}
 	cfg := config{
 		issuer:       *issuer,
+		tokenURL:     *tokenEndpoint,
 		clientID:     *clientID,
 		clientSecret: *clientSecret,
 		scopes:       strings.Fields(strings.ReplaceAll(*scopes, ",", " ")),
@@ -93,6 +97,11 @@ func loadConfig(args []string, getenv func(string) string) (config, error) {
 					cfg.clientSecret = c.Secret
 				}
 			}
+		}
+	}
+	for _, u := range []string{cfg.issuer, cfg.tokenURL} {
+		if err := checkURL(u); u != "" && err != nil {
+			return config{}, err
 		}
 	}
 	if cfg.clientID == "" || cfg.clientSecret == "" {
@@ -131,9 +140,12 @@ func main() {
 // run gets a token for cfg's client and calls every method, reporting to out.
 func run(ctx context.Context, cfg config, out io.Writer) error {
 	hc := &http.Client{Timeout: httpTimeout}
-	tu, err := tokenURL(ctx, hc, cfg.issuer)
-	if err != nil {
-		return err
+	tu := cfg.tokenURL
+	if tu == "" {
+		var err error
+		if tu, err = tokenURL(ctx, hc, cfg.issuer); err != nil {
+			return err
+		}
 	}
 	cc := clientcredentials.Config{
 		ClientID:     cfg.clientID,
