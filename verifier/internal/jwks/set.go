@@ -1,10 +1,3 @@
-// Package jwks keeps an issuer's JSON Web Key Set in memory: it fetches the
-// set (discovering its URL when not given), refreshes it in the background,
-// refreshes on an unknown kid under a rate limit, and keeps the last good set
-// while the issuer is failing.
-//
-// STUB: this file is a minimal fetch-once implementation that fixes the API.
-// It is replaced by the full implementation.
 package jwks
 
 import (
@@ -12,168 +5,316 @@ import (
 	"crypto"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
+	"math/rand/v2"
 	"net/http"
 	"sync"
 	"sync/atomic"
 	"time"
-
-	"github.com/lestrrat-go/jwx/v2/jwk"
 )
 
 var (
-	// ErrUnknownKey: the kid is not in the set, even after any refresh the
-	// lookup was allowed to trigger.
+	// ErrUnknownKey reports a kid that is not in the set, even after any
+	// refresh the lookup was allowed to trigger. The token is the problem,
+	// not the server.
 	ErrUnknownKey = errors.New("jwks: unknown key id")
-	// ErrUnavailable: there is no usable key set (never fetched, or older
-	// than MaxStaleness).
+	// ErrUnavailable reports that there is no usable key set: the first
+	// fetch has not succeeded yet, or the last good set is older than
+	// MaxStaleness. The server is the problem, not the token.
 	ErrUnavailable = errors.New("jwks: no usable key set")
+	// ErrClosed is returned by Ready after Close, and wrapped in the
+	// ErrUnavailable of a lookup that needed a fetch after Close.
+	ErrClosed = errors.New("jwks: closed")
 )
 
-// Config configures a Set. The caller (verifier.New) applies defaults and
-// validates URLs before calling New.
-type Config struct {
-	Issuer             string // used for discovery when URL is empty; discovery's issuer must equal it
-	URL                string // JWKS URL; empty means discover from Issuer
-	Client             *http.Client
-	RefreshInterval    time.Duration
-	MinRefreshInterval time.Duration
-	MaxStaleness       time.Duration
-	FetchTimeout       time.Duration
-	MaxResponseSize    int64
-	Now                func() time.Time
-	Logger             *slog.Logger
-}
-
 // Key is one usable verification key. A *Key is immutable and pointer-stable:
-// a refresh that finds the same kid with the same key material returns the
-// same *Key, so callers may compare pointers to learn whether a key is still
-// in the set.
+// a refresh that finds the same kid with the same key material (RFC 7638
+// thumbprint) and alg returns the same *Key, so callers may key caches by it.
 type Key struct {
-	ID        string           // kid
-	Algorithm string           // the JWK's "alg", "" when absent
+	ID        string           // kid, never empty
+	Algorithm string           // the JWK's "alg", "" when absent; when set it fits the key type
 	Public    crypto.PublicKey // *rsa.PublicKey, *ecdsa.PublicKey or ed25519.PublicKey
+
+	thumb string // RFC 7638 SHA-256 thumbprint, for pointer reuse across refreshes
 }
 
-// Stats counts a Set's fetches.
+// Stats counts a Set's fetches. It is a snapshot; fields are not mutually
+// consistent to the nanosecond.
 type Stats struct {
-	Fetches     int64     // HTTP fetches of the JWKS attempted
-	Failures    int64     // fetches that failed
-	LastSuccess time.Time // when the current set was fetched; zero if never
-	Keys        int       // usable keys in the current set
-}
-
-type snapshot struct {
-	keys    map[string]*Key
-	fetched time.Time
+	Fetches       int64     // HTTP requests for the JWKS document
+	Failures      int64     // refreshes that failed (network, status, size, parse, or zero usable keys)
+	LastSuccess   time.Time // when the current set was fetched (Config.Now); zero if never
+	LastFailure   time.Time // when the last refresh failed (Config.Now); zero if never
+	Keys          int       // usable keys in the current set
+	SkippedKeys   int       // entries of the current set's document that were skipped
+	Discoveries   int64     // HTTP requests for discovery documents
+	MissFetches   int64     // refreshes triggered by an unknown kid
+	MissesLimited int64     // unknown-kid lookups answered without a fetch (rate limit or remembered kid)
 }
 
 // Set is a cached, self-refreshing key set. It is safe for concurrent use.
+// Create it with New and stop it with Close.
 type Set struct {
-	cfg     Config
-	cur     atomic.Pointer[snapshot]
-	mu      sync.Mutex
-	fetches atomic.Int64
-	fails   atomic.Int64
-	ctx     context.Context
-	cancel  context.CancelFunc
+	cfg      Config
+	client   *http.Client
+	ownTrans *http.Transport // the transport New made, closed by Close; nil for a caller's client
+	log      *slog.Logger
+	newTimer func(time.Duration) (<-chan time.Time, func() bool)
+	random   func() float64 // in [0,1), for jitter
+
+	cur       atomic.Pointer[snapshot]
+	lastErr   atomic.Pointer[fetchError]
+	ready     chan struct{} // closed when the first set is stored
+	readyOnce sync.Once
+
+	ctx       context.Context // the Set's lifetime; every fetch runs under it
+	cancel    context.CancelFunc
+	wg        sync.WaitGroup
+	closeOnce sync.Once
+
+	mu          sync.Mutex
+	closed      bool
+	inflight    *fetchCall           // the one running fetch, nil when none
+	missFetched bool                 // lastMiss is valid
+	lastMiss    time.Time            // start of the last miss-triggered fetch
+	missed      map[string]time.Time // kids confirmed absent, cleared on every successful refresh
+	jwksURL     string               // discovered JWKS URL; "" means discover on the next fetch
+
+	fetches, failures, discoveries, missFetches, limited atomic.Int64
+	lastFailure                                          atomic.Int64 // UnixNano, 0 = never
 }
 
-// New starts a Set. It does not block on the network; the first fetch runs
-// in the background. Close stops every goroutine it started.
+type fetchError struct{ err error }
+
+// fetchCall is one fetch that any number of callers may wait for.
+type fetchCall struct {
+	done chan struct{} // closed when err and next are set
+	err  error
+	next time.Duration // refresh interval the response asked for (success only)
+}
+
+// New starts a Set and returns at once: the first fetch runs in the
+// background and is retried with back-off until it succeeds, so New never
+// fails because the issuer is down. Zero Config fields take their defaults.
+// Close stops every goroutine New starts.
 func New(cfg Config) *Set {
+	return newSet(cfg, realTimer, rand.Float64)
+}
+
+func realTimer(d time.Duration) (<-chan time.Time, func() bool) {
+	t := time.NewTimer(d)
+	return t.C, t.Stop
+}
+
+func newSet(cfg Config, timer func(time.Duration) (<-chan time.Time, func() bool), random func() float64) *Set {
+	cfg = cfg.withDefaults()
 	ctx, cancel := context.WithCancel(context.Background())
-	return &Set{cfg: cfg, ctx: ctx, cancel: cancel}
+	s := &Set{
+		cfg:      cfg,
+		log:      cfg.Logger,
+		newTimer: timer,
+		random:   random,
+		ready:    make(chan struct{}),
+		ctx:      ctx,
+		cancel:   cancel,
+		missed:   make(map[string]time.Time),
+	}
+	s.client, s.ownTrans = newClient(cfg.Client)
+	s.wg.Add(1)
+	go s.run()
+	return s
 }
 
-// Key returns the key with the given kid. It makes no network call when the
-// kid is known.
+// Key returns the key with the given kid. A known kid is answered from the
+// in-memory snapshot without any network call or lock. An unknown kid may
+// trigger one shared refresh (see the package doc); the caller waits for it
+// only until ctx ends, in which case ctx's error is returned. Otherwise the
+// error is ErrUnknownKey (the set is usable but lacks kid) or ErrUnavailable
+// (there is no usable set).
 func (s *Set) Key(ctx context.Context, kid string) (*Key, error) {
-	if k := s.Current(kid); k != nil {
-		return k, nil
-	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.cur.Load() == nil {
-		if err := s.fetch(ctx); err != nil {
-			return nil, fmt.Errorf("%w: %v", ErrUnavailable, err)
-		}
-	}
-	if k := s.Current(kid); k != nil {
-		return k, nil
-	}
-	return nil, ErrUnknownKey
-}
-
-// Current returns the key with the given kid from the cached set without any
-// network call, or nil when it is absent or the set is unusable.
-func (s *Set) Current(kid string) *Key {
+	now := s.cfg.Now()
 	snap := s.cur.Load()
-	if snap == nil {
-		return nil
+	if k := snap.lookup(kid, now, s.cfg.MaxStaleness); k != nil {
+		return k, nil
 	}
-	return snap.keys[kid]
+	if kid == "" {
+		return nil, s.missErr(snap, now)
+	}
+
+	s.mu.Lock()
+	if snap = s.cur.Load(); snap.lookup(kid, now, s.cfg.MaxStaleness) != nil {
+		s.mu.Unlock() // a fetch finished since the first look
+		return snap.keys[kid], nil
+	}
+	if t, ok := s.missed[kid]; ok && snap.usable(now, s.cfg.MaxStaleness) && now.Sub(t) < s.missTTL() {
+		s.mu.Unlock()
+		s.limited.Add(1)
+		return nil, ErrUnknownKey
+	}
+	c := s.inflight
+	if c == nil {
+		if since := now.Sub(s.lastMiss); s.missFetched && since >= 0 && since < s.cfg.MinRefreshInterval {
+			s.mu.Unlock()
+			s.limited.Add(1)
+			return nil, s.missErr(snap, now)
+		}
+		s.missFetched, s.lastMiss = true, now
+		s.missFetches.Add(1)
+		c = s.startFetchLocked("unknown kid")
+	}
+	s.mu.Unlock()
+
+	select {
+	case <-c.done:
+	case <-ctx.Done():
+		return nil, fmt.Errorf("jwks: waiting for key set refresh: %w", ctx.Err())
+	}
+	now = s.cfg.Now()
+	snap = s.cur.Load()
+	if k := snap.lookup(kid, now, s.cfg.MaxStaleness); k != nil {
+		return k, nil
+	}
+	if c.err == nil {
+		s.rememberMiss(kid, now)
+	}
+	return nil, s.missErr(snap, now)
 }
 
-// Stats returns fetch counters.
+// Current returns the key with the given kid from the in-memory snapshot
+// without any network call, or nil when the kid is absent or there is no
+// usable set (never fetched, or older than MaxStaleness).
+func (s *Set) Current(kid string) *Key {
+	return s.cur.Load().lookup(kid, s.cfg.Now(), s.cfg.MaxStaleness)
+}
+
+// Ready blocks until the first key set has been loaded (it returns nil from
+// then on, even if the set later goes stale), or ctx ends (ctx's error,
+// wrapped with the last fetch error), or the Set is closed (ErrClosed).
+func (s *Set) Ready(ctx context.Context) error {
+	select {
+	case <-s.ready:
+		return nil
+	default:
+	}
+	select {
+	case <-s.ready:
+		return nil
+	case <-s.ctx.Done():
+		return ErrClosed
+	case <-ctx.Done():
+		if e := s.lastErr.Load(); e != nil {
+			return fmt.Errorf("jwks: key set not loaded: %w (last fetch: %v)", ctx.Err(), e.err)
+		}
+		return fmt.Errorf("jwks: key set not loaded: %w", ctx.Err())
+	}
+}
+
+// Stats returns the Set's counters.
 func (s *Set) Stats() Stats {
-	st := Stats{Fetches: s.fetches.Load(), Failures: s.fails.Load()}
+	st := Stats{
+		Fetches:       s.fetches.Load(),
+		Failures:      s.failures.Load(),
+		Discoveries:   s.discoveries.Load(),
+		MissFetches:   s.missFetches.Load(),
+		MissesLimited: s.limited.Load(),
+	}
+	if ns := s.lastFailure.Load(); ns != 0 {
+		st.LastFailure = time.Unix(0, ns)
+	}
 	if snap := s.cur.Load(); snap != nil {
-		st.LastSuccess, st.Keys = snap.fetched, len(snap.keys)
+		st.LastSuccess, st.Keys, st.SkippedKeys = snap.fetched, len(snap.keys), snap.skipped
 	}
 	return st
 }
 
-// Close stops the background refresh. It is safe to call more than once.
-func (s *Set) Close() { s.cancel() }
-
-func (s *Set) fetch(ctx context.Context) error {
-	s.fetches.Add(1)
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, s.cfg.URL, nil)
-	if err != nil {
-		return err
-	}
-	resp, err := s.cfg.Client.Do(req)
-	if err != nil {
-		s.fails.Add(1)
-		return err
-	}
-	defer resp.Body.Close()
-	body, err := io.ReadAll(io.LimitReader(resp.Body, s.cfg.MaxResponseSize))
-	if err != nil {
-		s.fails.Add(1)
-		return err
-	}
-	set, err := jwk.Parse(body)
-	if err != nil {
-		s.fails.Add(1)
-		return err
-	}
-	keys := map[string]*Key{}
-	for i := 0; i < set.Len(); i++ {
-		k, _ := set.Key(i)
-		var raw any
-		if err := k.Raw(&raw); err != nil {
-			continue
+// Close stops the background refresh and any fetch in flight, and returns
+// once every goroutine the Set started has ended. It is safe to call more
+// than once and concurrently. Lookups after Close still answer from the last
+// snapshot but never fetch.
+func (s *Set) Close() {
+	s.closeOnce.Do(func() {
+		s.mu.Lock()
+		s.closed = true
+		s.mu.Unlock()
+		s.cancel()
+		s.wg.Wait()
+		if s.ownTrans != nil {
+			s.ownTrans.CloseIdleConnections()
 		}
-		keys[k.KeyID()] = &Key{ID: k.KeyID(), Algorithm: k.Algorithm().String(), Public: raw}
-	}
-	s.cur.Store(&snapshot{keys: keys, fetched: s.cfg.Now()})
-	return nil
+	})
 }
 
-// Ready blocks until a usable key set is loaded or ctx ends.
-func (s *Set) Ready(ctx context.Context) error {
-	_, err := s.Key(ctx, "")
-	if errors.Is(err, ErrUnknownKey) {
-		return nil
+// startFetchLocked returns the fetch in flight, or starts one. s.mu is held.
+// At most one fetch runs at a time, which is what makes a fetch's fields
+// (s.jwksURL) safe to use without further locking inside it.
+func (s *Set) startFetchLocked(reason string) *fetchCall {
+	if s.inflight != nil {
+		return s.inflight
 	}
-	return err
+	c := &fetchCall{done: make(chan struct{})}
+	if s.closed {
+		c.err = ErrClosed
+		close(c.done)
+		return c
+	}
+	s.inflight = c
+	s.wg.Add(1)
+	go func() {
+		defer s.wg.Done()
+		snap, next, err := s.refresh(reason)
+		// Publish the snapshot and end the call in one critical section, so
+		// a lookup that finds no fetch in flight also finds its result.
+		s.mu.Lock()
+		if err == nil {
+			s.cur.Store(snap)
+			clear(s.missed)
+		}
+		s.inflight = nil
+		c.next, c.err = next, err
+		s.mu.Unlock()
+		if err == nil {
+			s.readyOnce.Do(func() { close(s.ready) })
+		}
+		close(c.done)
+	}()
+	return c
 }
 
-// CheckURL reports whether raw is acceptable as an issuer or key URL: https,
-// or plain http only for loopback hosts (localhost, 127.0.0.0/8, ::1).
-func CheckURL(raw string) error {
-	return nil // STUB
+// missTTL is how long a kid confirmed absent is answered without a fetch.
+func (s *Set) missTTL() time.Duration {
+	return missTTLFactor * s.cfg.MinRefreshInterval
+}
+
+// rememberMiss records that kid was absent from a fresh set, so that a flood
+// of the same forged kid costs no further fetches. Memory is bounded.
+func (s *Set) rememberMiss(kid string, now time.Time) {
+	if len(kid) > maxMissedKidLen {
+		return
+	}
+	s.mu.Lock()
+	if len(s.missed) < maxMissedKids {
+		s.missed[kid] = now
+	}
+	s.mu.Unlock()
+}
+
+// missErr is the error for a kid not in snap: ErrUnknownKey when snap is
+// usable, else ErrUnavailable with the reason.
+func (s *Set) missErr(snap *snapshot, now time.Time) error {
+	if snap.usable(now, s.cfg.MaxStaleness) {
+		return ErrUnknownKey
+	}
+	var last error
+	if e := s.lastErr.Load(); e != nil {
+		last = e.err
+	}
+	switch {
+	case snap != nil:
+		return fmt.Errorf("%w: last good set fetched %s ago exceeds MaxStaleness %s (last fetch: %v)",
+			ErrUnavailable, now.Sub(snap.fetched).Round(time.Second), s.cfg.MaxStaleness, last)
+	case last != nil:
+		return fmt.Errorf("%w: %v", ErrUnavailable, last) // %v: a fetch timeout is not the caller's deadline
+	default:
+		return fmt.Errorf("%w: first fetch not complete", ErrUnavailable)
+	}
 }

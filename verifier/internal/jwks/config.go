@@ -1,0 +1,104 @@
+package jwks
+
+import (
+	"log/slog"
+	"net/http"
+	"time"
+)
+
+// Defaults applied by New to zero (or negative) Config fields. The reasons
+// are given in docs/jwks.md.
+const (
+	// DefaultRefreshInterval is how often the set is re-fetched in the
+	// background when the response gives no shorter Cache-Control max-age.
+	DefaultRefreshInterval = time.Hour
+	// DefaultMinRefreshInterval is the minimum time between two fetches
+	// triggered by unknown kids, and the floor for a Cache-Control max-age.
+	DefaultMinRefreshInterval = 10 * time.Second
+	// DefaultMaxStaleness is how long the last good set keeps serving while
+	// every fetch fails.
+	DefaultMaxStaleness = 24 * time.Hour
+	// DefaultFetchTimeout bounds one HTTP request (discovery or JWKS).
+	DefaultFetchTimeout = 10 * time.Second
+	// DefaultMaxResponseSize bounds one HTTP response body (1 MiB).
+	DefaultMaxResponseSize int64 = 1 << 20
+)
+
+// Fixed policy values. They are not options because no deployment has a
+// reason to change them; docs/jwks.md explains each.
+const (
+	backoffBase     = time.Second     // first retry after a failed fetch
+	backoffMax      = 5 * time.Minute // retry interval cap (and never above RefreshInterval)
+	jitterFraction  = 0.1             // ±10% on every scheduled wait
+	maxRedirects    = 3               // redirects followed per request
+	maxMissedKids   = 1024            // bound on remembered unknown kids
+	maxMissedKidLen = 256             // longer kids are never remembered
+	missTTLFactor   = 6               // unknown kid remembered for 6×MinRefreshInterval
+	minRSABits      = 2048
+	maxRSABits      = 8192
+)
+
+// Config configures a Set. Zero values take the Default… constants above;
+// verifier.New validates URLs with CheckURL before calling New, and a Set
+// also checks every URL it requests.
+type Config struct {
+	// Issuer is the issuer identifier. When URL is empty the JWKS URL is
+	// discovered from {Issuer}/.well-known/openid-configuration, falling back
+	// to the RFC 8414 oauth-authorization-server document; the document's
+	// "issuer" must equal Issuer exactly.
+	Issuer string
+	// URL is the JWKS URL. Empty means discover it from Issuer.
+	URL string
+	// Client makes the HTTP requests; nil means a client with its own
+	// transport cloned from http.DefaultTransport. The Set never uses the
+	// client's cookie jar or redirect policy (see docs/jwks.md), and sends
+	// no credentials. Its Transport must not add any either.
+	Client *http.Client
+	// RefreshInterval is the background refresh period (default 1h); a
+	// response's Cache-Control max-age can only shorten it.
+	RefreshInterval time.Duration
+	// MinRefreshInterval is the minimum time between two fetches triggered
+	// by unknown kids, and the shortest background refresh (default 10s).
+	MinRefreshInterval time.Duration
+	// MaxStaleness is how long the last good set keeps serving after its
+	// fetch while refreshes fail (default 24h); beyond it lookups return
+	// ErrUnavailable.
+	MaxStaleness time.Duration
+	// FetchTimeout bounds each HTTP request (default 10s).
+	FetchTimeout time.Duration
+	// MaxResponseSize bounds each response body in bytes (default 1 MiB);
+	// a larger body is a failed fetch.
+	MaxResponseSize int64
+	// Now is the clock for staleness and rate-limit decisions (default
+	// time.Now). Background timers use real time.
+	Now func() time.Time
+	// Logger receives fetch failures (warn), skipped keys and refreshes
+	// (debug/warn). Nil discards. Nothing logged contains a secret.
+	Logger *slog.Logger
+}
+
+// withDefaults returns c with every zero or negative field defaulted.
+func (c Config) withDefaults() Config {
+	dur := func(d *time.Duration, def time.Duration) {
+		if *d <= 0 {
+			*d = def
+		}
+	}
+	dur(&c.RefreshInterval, DefaultRefreshInterval)
+	dur(&c.MinRefreshInterval, DefaultMinRefreshInterval)
+	dur(&c.MaxStaleness, DefaultMaxStaleness)
+	dur(&c.FetchTimeout, DefaultFetchTimeout)
+	if c.MinRefreshInterval > c.RefreshInterval {
+		c.MinRefreshInterval = c.RefreshInterval
+	}
+	if c.MaxResponseSize <= 0 {
+		c.MaxResponseSize = DefaultMaxResponseSize
+	}
+	if c.Now == nil {
+		c.Now = time.Now
+	}
+	if c.Logger == nil {
+		c.Logger = slog.New(slog.DiscardHandler)
+	}
+	return c
+}

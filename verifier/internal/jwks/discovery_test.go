@@ -1,0 +1,209 @@
+package jwks
+
+import (
+	"errors"
+	"reflect"
+	"strings"
+	"testing"
+)
+
+const (
+	oidcPath  = "/.well-known/openid-configuration"
+	oauthPath = "/.well-known/oauth-authorization-server"
+)
+
+func TestDiscovery_OpenIDConfiguration(t *testing.T) {
+	ts := newTestServer(t)
+	ts.setKeys(t, rsaJWK(t, 0, "a"))
+	ts.set(oidcPath, reply{body: discoveryDoc(t, ts.URL, ts.URL+"/keys")})
+	ts.set(oauthPath, reply{status: 500})
+	s, ft := startSet(t, Config{Issuer: ts.URL})
+	ready(t, s)
+	if s.Current("a") == nil {
+		t.Fatal("key a not loaded through discovery")
+	}
+	ft.refreshNow(t)
+	if got := ts.count(oidcPath); got != 1 {
+		t.Errorf("openid-configuration fetched %d times over two refreshes, want 1 (cached)", got)
+	}
+	if got := ts.count(oauthPath); got != 0 {
+		t.Errorf("oauth-authorization-server fetched %d times, want 0", got)
+	}
+	if got := ts.count("/keys"); got != 2 {
+		t.Errorf("JWKS fetched %d times, want 2", got)
+	}
+	if st := s.Stats(); st.Discoveries != 1 || st.Fetches != 2 {
+		t.Errorf("Stats = %+v, want 1 discovery and 2 fetches", st)
+	}
+}
+
+func TestDiscovery_FallsBackToOAuthAuthorizationServer(t *testing.T) {
+	ts := newTestServer(t)
+	ts.setKeys(t, rsaJWK(t, 0, "a"))
+	ts.set(oauthPath, reply{body: discoveryDoc(t, ts.URL, ts.URL+"/keys")})
+	s, _ := startSet(t, Config{Issuer: ts.URL})
+	ready(t, s)
+	if s.Current("a") == nil {
+		t.Fatal("key a not loaded through RFC 8414 metadata")
+	}
+	if ts.count(oidcPath) != 1 || ts.count(oauthPath) != 1 {
+		t.Fatalf("requests: openid %d, oauth %d; want 1 each", ts.count(oidcPath), ts.count(oauthPath))
+	}
+}
+
+func TestDiscovery_RFC8414PathInsertionForIssuerWithPath(t *testing.T) {
+	ts := newTestServer(t)
+	issuer := ts.URL + "/tenant1"
+	ts.setKeys(t, rsaJWK(t, 0, "a"))
+	ts.set(oauthPath+"/tenant1", reply{body: discoveryDoc(t, issuer, ts.URL+"/keys")})
+	s, _ := startSet(t, Config{Issuer: issuer})
+	ready(t, s)
+	if s.Current("a") == nil {
+		t.Fatal("key a not loaded")
+	}
+}
+
+func TestDiscoveryURLs_Order(t *testing.T) {
+	tests := []struct {
+		issuer string
+		want   []string
+	}{
+		{"https://a.example", []string{"https://a.example" + oidcPath, "https://a.example" + oauthPath}},
+		{"https://a.example/", []string{"https://a.example" + oidcPath, "https://a.example" + oauthPath}},
+		{"https://a.okta.com/oauth2/default", []string{
+			"https://a.okta.com/oauth2/default" + oidcPath,
+			"https://a.okta.com/oauth2/default" + oauthPath,
+			"https://a.okta.com" + oauthPath + "/oauth2/default",
+		}},
+	}
+	for _, tt := range tests {
+		if got := discoveryURLs(tt.issuer); !reflect.DeepEqual(got, tt.want) {
+			t.Errorf("discoveryURLs(%q) = %q, want %q", tt.issuer, got, tt.want)
+		}
+	}
+}
+
+func TestDiscovery_IssuerMismatchRejected(t *testing.T) {
+	tests := []struct {
+		name      string
+		cfgIssuer func(base string) string
+		docIssuer func(base string) string
+	}{
+		{"another issuer", func(b string) string { return b }, func(b string) string { return "https://evil.example" }},
+		{"document adds a trailing slash", func(b string) string { return b }, func(b string) string { return b + "/" }},
+		{"config has a trailing slash", func(b string) string { return b + "/" }, func(b string) string { return b }},
+		{"different case", func(b string) string { return b }, func(b string) string { return strings.ToUpper(b) }},
+		{"empty issuer", func(b string) string { return b }, func(b string) string { return "" }},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			ts := newTestServer(t)
+			ts.setKeys(t, rsaJWK(t, 0, "a"))
+			doc := reply{body: discoveryDoc(t, tt.docIssuer(ts.URL), ts.URL+"/keys")}
+			ts.set(oidcPath, doc)
+			ts.set(oauthPath, doc)
+			s, ft := startSet(t, Config{Issuer: tt.cfgIssuer(ts.URL)})
+			ft.next(t) // first fetch done
+			if _, err := s.Key(ctxT(t), "a"); !errors.Is(err, ErrUnavailable) || !strings.Contains(err.Error(), "does not equal the configured issuer") {
+				t.Fatalf("Key = %v, want ErrUnavailable for the issuer mismatch", err)
+			}
+			if got := ts.count("/keys"); got != 0 {
+				t.Fatalf("JWKS fetched %d times from a mismatched document, want 0", got)
+			}
+		})
+	}
+}
+
+func TestDiscovery_JWKSURIFailingCheckURLRejected(t *testing.T) {
+	for _, uri := range []string{"http://example.com/keys", "ftp://127.0.0.1/keys", "https://user:pw@example.com/keys", "/keys", ""} {
+		t.Run(uri, func(t *testing.T) {
+			ts := newTestServer(t)
+			ts.setKeys(t, rsaJWK(t, 0, "a"))
+			ts.set(oidcPath, reply{body: discoveryDoc(t, ts.URL, uri)})
+			s, ft := startSet(t, Config{Issuer: ts.URL})
+			ft.next(t)
+			if _, err := s.Key(ctxT(t), "a"); !errors.Is(err, ErrUnavailable) || !strings.Contains(err.Error(), "jwks_uri") {
+				t.Fatalf("Key = %v, want ErrUnavailable naming jwks_uri", err)
+			}
+			if strings.Contains(s.lastErr.Load().err.Error(), "pw@") {
+				t.Fatal("error leaks userinfo")
+			}
+		})
+	}
+}
+
+func TestDiscovery_RedoneAfterFailureCachedAfterSuccess(t *testing.T) {
+	ts := newTestServer(t)
+	ts.setKeys(t, rsaJWK(t, 0, "a"))
+	ts.set(oidcPath, reply{status: 503})
+	s, ft := startSet(t, Config{Issuer: ts.URL})
+	if w := ft.peek(t); w.d != backoffBase {
+		t.Fatalf("wait after failed discovery = %v, want back-off %v", w.d, backoffBase)
+	}
+	if s.Current("a") != nil || ts.count("/keys") != 0 {
+		t.Fatal("keys loaded without discovery")
+	}
+	ts.set(oidcPath, reply{body: discoveryDoc(t, ts.URL, ts.URL+"/keys")})
+	ft.refreshNow(t)
+	ft.refreshNow(t)
+	if s.Current("a") == nil {
+		t.Fatal("key a not loaded after discovery recovered")
+	}
+	if got := ts.count(oidcPath); got != 2 {
+		t.Fatalf("openid-configuration fetched %d times, want 2 (failed, then once and cached)", got)
+	}
+}
+
+func TestDiscovery_RedoneWhenDiscoveredJWKSURLFails(t *testing.T) {
+	ts := newTestServer(t)
+	ts.set("/old-keys", reply{body: jwksDoc(t, rsaJWK(t, 0, "a"))})
+	ts.setKeys(t, rsaJWK(t, 0, "a"))
+	ts.set(oidcPath, reply{body: discoveryDoc(t, ts.URL, ts.URL+"/old-keys")})
+	s, ft := startSet(t, Config{Issuer: ts.URL})
+	ready(t, s)
+	// The issuer moves its keys.
+	ts.set("/old-keys", reply{status: 404})
+	ts.set(oidcPath, reply{body: discoveryDoc(t, ts.URL, ts.URL+"/keys")})
+	ft.refreshNow(t) // fails on /old-keys and forgets it
+	ft.refreshNow(t) // rediscovers
+	if ts.count("/keys") != 1 || ts.count(oidcPath) != 2 {
+		t.Fatalf("requests: /keys %d, discovery %d; want 1 and 2", ts.count("/keys"), ts.count(oidcPath))
+	}
+}
+
+func TestDiscovery_UnreachableIssuerTriesNoFurtherDocuments(t *testing.T) {
+	ts := newTestServer(t)
+	ts.set(oidcPath, reply{hang: true})
+	ts.set(oauthPath, reply{body: discoveryDoc(t, ts.URL, ts.URL+"/keys")})
+	_, ft := startSet(t, Config{Issuer: ts.URL})
+	ft.next(t)
+	if got := ts.count(oauthPath); got != 0 {
+		t.Fatalf("oauth-authorization-server requested %d times after a network failure, want 0", got)
+	}
+}
+
+func TestParseDiscovery(t *testing.T) {
+	const iss = "https://a.example/oauth2/default"
+	tests := []struct {
+		name, body string
+		want       string
+		wantErr    string
+	}{
+		{"ok", `{"issuer":"` + iss + `","jwks_uri":"https://a.example/keys"}`, "https://a.example/keys", ""},
+		{"ok loopback http", `{"issuer":"` + iss + `","jwks_uri":"http://127.0.0.1:8080/keys"}`, "http://127.0.0.1:8080/keys", ""},
+		{"not JSON", `<html>`, "", "not valid JSON"},
+		{"issuer wrong type", `{"issuer":1,"jwks_uri":"https://a.example/keys"}`, "", "not valid JSON"},
+		{"missing issuer", `{"jwks_uri":"https://a.example/keys"}`, "", "does not equal"},
+		{"trailing slash", `{"issuer":"` + iss + `/","jwks_uri":"https://a.example/keys"}`, "", "does not equal"},
+		{"missing jwks_uri", `{"issuer":"` + iss + `"}`, "", "no jwks_uri"},
+		{"http remote jwks_uri", `{"issuer":"` + iss + `","jwks_uri":"http://a.example/keys"}`, "", "jwks_uri refused"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := parseDiscovery([]byte(tt.body), iss)
+			if got != tt.want || (err == nil) != (tt.wantErr == "") || (err != nil && !strings.Contains(err.Error(), tt.wantErr)) {
+				t.Fatalf("parseDiscovery = %q, %v; want %q, error containing %q", got, err, tt.want, tt.wantErr)
+			}
+		})
+	}
+}

@@ -1,0 +1,30 @@
+// Package jwks keeps an issuer's JSON Web Key Set in memory for the verifier.
+//
+// A Set fetches the key set once (discovering its URL from the issuer when
+// none is given), then serves every lookup of a known kid from an atomic
+// snapshot without any network call. It refreshes in the background (every
+// RefreshInterval, sooner when the response's Cache-Control max-age says so,
+// with jitter), refreshes on an unknown kid (all concurrent misses share one
+// fetch, at most one such fetch per MinRefreshInterval, and a caller that
+// may not fetch gets ErrUnknownKey at once), and keeps serving the last good
+// set for up to MaxStaleness while the issuer fails, retrying with capped
+// exponential back-off.
+//
+// Only asymmetric signature keys are kept: RSA of 2048 to 8192 bits, EC on
+// P-256, P-384 or P-521, and Ed25519. Any other entry (an "oct" HMAC secret,
+// an encryption key, a key with private material, bad parameters, a missing
+// or ambiguous kid) is skipped and logged; it never spoils the other keys.
+//
+// Usage:
+//
+//	set := jwks.New(jwks.Config{Issuer: "https://example.okta.com/oauth2/default"})
+//	defer set.Close()
+//	if err := set.Ready(ctx); err != nil { // optional: wait for the first set
+//		return err
+//	}
+//	key, err := set.Key(ctx, kid) // ErrUnknownKey, ErrUnavailable, or ctx's error
+//	if err != nil {
+//		return err
+//	}
+//	_ = key.Public // *rsa.PublicKey, *ecdsa.PublicKey or ed25519.PublicKey
+package jwks

@@ -1,0 +1,92 @@
+package jwks
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+)
+
+// statusError is a response that arrived with a status other than 200.
+type statusError struct{ code int }
+
+func (e *statusError) Error() string { return fmt.Sprintf("HTTP status %d", e.code) }
+
+// newClient returns the client a Set uses: a copy of c (or of a client with
+// its own clone of http.DefaultTransport, returned as own so Close can close
+// its idle connections) without a cookie jar and with this package's
+// redirect policy.
+func newClient(c *http.Client) (client *http.Client, own *http.Transport) {
+	client = &http.Client{}
+	if c != nil {
+		*client = *c
+	} else {
+		own = http.DefaultTransport.(*http.Transport).Clone()
+		client.Transport = own
+	}
+	client.Jar = nil // never send or store cookies
+	client.CheckRedirect = checkRedirect
+	return client, own
+}
+
+// checkRedirect follows at most maxRedirects redirects, each to a URL that
+// passes CheckURL and never from https down to http.
+func checkRedirect(req *http.Request, via []*http.Request) error {
+	if len(via) > maxRedirects {
+		return fmt.Errorf("jwks: stopped after %d redirects", maxRedirects)
+	}
+	if err := checkURL(req.URL); err != nil {
+		return fmt.Errorf("jwks: redirect refused: %w", err)
+	}
+	if via[0].URL.Scheme == "https" && req.URL.Scheme != "https" {
+		return fmt.Errorf("jwks: redirect from https to %q refused", redact(req.URL))
+	}
+	return nil
+}
+
+// get fetches rawURL with a GET under ctx and FetchTimeout, and returns the
+// body of a 200 response no larger than MaxResponseSize. It sends no
+// credentials: no Authorization header, no cookies. Errors name the URL
+// without its query.
+func (s *Set) get(ctx context.Context, rawURL string) ([]byte, http.Header, error) {
+	u, err := url.Parse(rawURL)
+	if err != nil {
+		return nil, nil, fmt.Errorf("jwks: invalid URL: %w", err)
+	}
+	if err := checkURL(u); err != nil {
+		return nil, nil, err
+	}
+	ctx, cancel := context.WithTimeout(ctx, s.cfg.FetchTimeout)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u.String(), nil)
+	if err != nil {
+		return nil, nil, fmt.Errorf("jwks: GET %s: %w", redact(u), err)
+	}
+	req.Header.Set("Accept", "application/jwk-set+json, application/json")
+	resp, err := s.client.Do(req)
+	if err != nil {
+		var ue *url.Error
+		if errors.As(err, &ue) {
+			err = ue.Err // url.Error repeats the full URL, query included
+		}
+		return nil, nil, fmt.Errorf("jwks: GET %s: %w", redact(u), err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return nil, nil, fmt.Errorf("jwks: GET %s: %w", redact(u), &statusError{resp.StatusCode})
+	}
+	limit := s.cfg.MaxResponseSize
+	if resp.ContentLength > limit {
+		return nil, nil, fmt.Errorf("jwks: GET %s: response of %d bytes exceeds the %d-byte limit", redact(u), resp.ContentLength, limit)
+	}
+	body, err := io.ReadAll(io.LimitReader(resp.Body, limit+1))
+	if err != nil {
+		return nil, nil, fmt.Errorf("jwks: GET %s: reading body: %w", redact(u), err)
+	}
+	if int64(len(body)) > limit {
+		return nil, nil, fmt.Errorf("jwks: GET %s: response exceeds the %d-byte limit", redact(u), limit)
+	}
+	return body, resp.Header, nil
+}

@@ -1,0 +1,212 @@
+package jwks
+
+import (
+	"bytes"
+	"errors"
+	"net/http"
+	"net/http/cookiejar"
+	"net/http/httptest"
+	"net/url"
+	"strings"
+	"testing"
+)
+
+// firstFetchError starts a Set on cfg, waits for its first fetch and returns
+// that fetch's error (nil on success).
+func firstFetchError(t *testing.T, cfg Config) (*Set, error) {
+	t.Helper()
+	s, ft := startSet(t, cfg)
+	ft.peek(t)
+	if e := s.lastErr.Load(); e != nil {
+		return s, e.err
+	}
+	return s, nil
+}
+
+func TestFetch_OversizeResponseRejected(t *testing.T) {
+	body := jwksDoc(t, rsaJWK(t, 0, "a"))
+	tests := []struct {
+		name    string
+		limit   int64
+		chunked bool
+		wantErr bool
+	}{
+		{"exactly at the limit", int64(len(body)), false, false},
+		{"one byte over, with Content-Length", int64(len(body)) - 1, false, true},
+		{"one byte over, chunked", int64(len(body)) - 1, true, true},
+		{"far over, chunked", 64, true, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				if tt.chunked {
+					for _, part := range bytes.SplitAfter(body, []byte(",")) {
+						w.Write(part)
+						w.(http.Flusher).Flush()
+					}
+					return
+				}
+				w.Write(body)
+			}))
+			t.Cleanup(srv.Close)
+			s, err := firstFetchError(t, Config{URL: srv.URL, MaxResponseSize: tt.limit})
+			if tt.wantErr {
+				if err == nil || !strings.Contains(err.Error(), "limit") || s.Current("a") != nil {
+					t.Fatalf("fetch error = %v, key loaded = %v; want a size-limit failure and no key", err, s.Current("a") != nil)
+				}
+				return
+			}
+			if err != nil || s.Current("a") == nil {
+				t.Fatalf("fetch error = %v; want key a loaded", err)
+			}
+		})
+	}
+}
+
+func TestFetch_Non200Rejected(t *testing.T) {
+	body := jwksDoc(t, rsaJWK(t, 0, "a"))
+	for _, status := range []int{201, 203, 204, 206, 304, 400, 401, 403, 404, 429, 500, 502, 503} {
+		t.Run(http.StatusText(status), func(t *testing.T) {
+			ts := newTestServer(t)
+			ts.set("/keys", reply{status: status, body: body})
+			s, err := firstFetchError(t, Config{URL: ts.URL + "/keys"})
+			var se *statusError
+			if !errors.As(err, &se) || se.code != status || s.Current("a") != nil {
+				t.Fatalf("fetch error = %v; want status %d failure and no key", err, status)
+			}
+		})
+	}
+}
+
+func TestFetch_SendsNoCredentials(t *testing.T) {
+	ts := newTestServer(t)
+	ts.set("/start", reply{status: http.StatusFound, header: map[string]string{"Location": "/keys"}})
+	ts.setKeys(t, rsaJWK(t, 0, "a"))
+	ts.set(oidcPath, reply{body: discoveryDoc(t, ts.URL, ts.URL+"/start")})
+
+	// A caller's client with a cookie jar holding a cookie for the issuer.
+	jar, err := cookiejar.New(nil)
+	must(t, err)
+	u, _ := url.Parse(ts.URL)
+	jar.SetCookies(u, []*http.Cookie{{Name: "session", Value: "s3cret", Path: "/"}})
+	client := &http.Client{Jar: jar}
+	t.Cleanup(client.CloseIdleConnections)
+
+	s, _ := startSet(t, Config{Issuer: ts.URL, Client: client})
+	ready(t, s)
+	for _, path := range []string{oidcPath, "/start", "/keys"} {
+		hs := ts.requestHeaders(path)
+		if len(hs) == 0 {
+			t.Fatalf("no request for %s", path)
+		}
+		for _, h := range hs {
+			for _, name := range []string{"Authorization", "Cookie", "Proxy-Authorization"} {
+				if v := h.Get(name); v != "" {
+					t.Errorf("request for %s carried %s: %q", path, name, v)
+				}
+			}
+		}
+	}
+	if client.Jar != jar || client.CheckRedirect != nil {
+		t.Error("the caller's client was modified")
+	}
+}
+
+func TestFetch_RedirectPolicy(t *testing.T) {
+	tests := []struct {
+		name    string
+		setup   func(ts *testServer) string // returns the JWKS URL to configure
+		wantErr string
+	}{
+		{"three redirects followed", func(ts *testServer) string {
+			ts.set("/r1", reply{status: 302, header: map[string]string{"Location": "/r2"}})
+			ts.set("/r2", reply{status: 301, header: map[string]string{"Location": "/r3"}})
+			ts.set("/r3", reply{status: 307, header: map[string]string{"Location": "/keys"}})
+			return ts.URL + "/r1"
+		}, ""},
+		{"four redirects refused", func(ts *testServer) string {
+			ts.set("/r0", reply{status: 302, header: map[string]string{"Location": "/r1"}})
+			ts.set("/r1", reply{status: 302, header: map[string]string{"Location": "/r2"}})
+			ts.set("/r2", reply{status: 302, header: map[string]string{"Location": "/r3"}})
+			ts.set("/r3", reply{status: 302, header: map[string]string{"Location": "/keys"}})
+			return ts.URL + "/r0"
+		}, "redirects"},
+		{"redirect to plain http remote refused", func(ts *testServer) string {
+			ts.set("/r", reply{status: 302, header: map[string]string{"Location": "http://example.com/keys"}})
+			return ts.URL + "/r"
+		}, "redirect refused"},
+		{"redirect to another scheme refused", func(ts *testServer) string {
+			ts.set("/r", reply{status: 302, header: map[string]string{"Location": "ftp://127.0.0.1/keys"}})
+			return ts.URL + "/r"
+		}, "redirect refused"},
+		{"redirect with userinfo refused", func(ts *testServer) string {
+			ts.set("/r", reply{status: 302, header: map[string]string{"Location": strings.Replace(ts.URL, "http://", "http://u:p@", 1) + "/keys"}})
+			return ts.URL + "/r"
+		}, "redirect refused"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			ts := newTestServer(t)
+			ts.setKeys(t, rsaJWK(t, 0, "a"))
+			s, err := firstFetchError(t, Config{URL: tt.setup(ts)})
+			if tt.wantErr == "" {
+				if err != nil || s.Current("a") == nil {
+					t.Fatalf("fetch error = %v, want key a", err)
+				}
+				return
+			}
+			if err == nil || !strings.Contains(err.Error(), tt.wantErr) || ts.count("/keys") != 0 {
+				t.Fatalf("fetch error = %v, /keys requests %d; want error containing %q and no JWKS request", err, ts.count("/keys"), tt.wantErr)
+			}
+		})
+	}
+}
+
+func TestFetch_RedirectFromHTTPSToHTTPRefused(t *testing.T) {
+	plain := newTestServer(t)
+	plain.setKeys(t, rsaJWK(t, 0, "a"))
+	tlsSrv := httptest.NewTLSServer(http.RedirectHandler(plain.URL+"/keys", http.StatusFound))
+	t.Cleanup(tlsSrv.Close)
+	client := tlsSrv.Client()
+	t.Cleanup(client.CloseIdleConnections)
+	_, err := firstFetchError(t, Config{URL: tlsSrv.URL + "/keys", Client: client})
+	if err == nil || !strings.Contains(err.Error(), "from https") || plain.count("/keys") != 0 {
+		t.Fatalf("fetch error = %v; want the https-to-http redirect refused", err)
+	}
+}
+
+func TestFetch_HTTPSServerWorks(t *testing.T) {
+	tlsSrv := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Write(jwksDoc(t, rsaJWK(t, 0, "a")))
+	}))
+	t.Cleanup(tlsSrv.Close)
+	client := tlsSrv.Client()
+	t.Cleanup(client.CloseIdleConnections)
+	s, err := firstFetchError(t, Config{URL: tlsSrv.URL, Client: client})
+	if err != nil || s.Current("a") == nil {
+		t.Fatalf("fetch over https = %v", err)
+	}
+}
+
+func TestFetch_ErrorsOmitQueryAndRefuseBadURL(t *testing.T) {
+	ts := newTestServer(t)
+	ts.set("/keys", reply{status: 500})
+	_, err := firstFetchError(t, Config{URL: ts.URL + "/keys?api_key=s3cret"})
+	if err == nil || strings.Contains(err.Error(), "s3cret") {
+		t.Fatalf("fetch error = %v; want a failure without the query", err)
+	}
+	ts2 := newTestServer(t)
+	ts2.set("/keys", reply{hang: true})
+	_, err = firstFetchError(t, Config{URL: ts2.URL + "/keys?api_key=s3cret"})
+	if err == nil || strings.Contains(err.Error(), "s3cret") {
+		t.Fatalf("transport error = %v; want it without the query", err)
+	}
+	_, err = firstFetchError(t, Config{URL: "http://example.com/keys"})
+	if err == nil || !errors.Is(err, errLoopbackOnly) {
+		t.Fatalf("fetch of a plain-http remote URL = %v, want refused", err)
+	}
+	_, err = firstFetchError(t, Config{})
+	if err == nil || !strings.Contains(err.Error(), "neither URL nor Issuer") {
+		t.Fatalf("fetch without URL or Issuer = %v", err)
+	}
+}

@@ -1,0 +1,79 @@
+package jwks
+
+import (
+	"crypto/ecdsa"
+	"crypto/ed25519"
+	"crypto/elliptic"
+	"crypto/rsa"
+	"testing"
+)
+
+// FuzzParseJWKS: any document parses without panic, and every key returned
+// is an asymmetric public key of a supported type with a unique, non-empty
+// kid and a fitting alg.
+func FuzzParseJWKS(f *testing.F) {
+	f.Add([]byte(`{"keys":[]}`))
+	f.Add([]byte(`{"keys":[{"kty":"oct","kid":"h","k":"c2VjcmV0"}]}`))
+	f.Add([]byte(`{"keys":[{"kty":"EC","kid":"e","crv":"P-256","x":"AAAA","y":"AAAA"}]}`))
+	f.Add([]byte(`{"keys":[{"kty":"OKP","kid":"o","crv":"Ed25519","x":"11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo"}]}`))
+	f.Fuzz(func(t *testing.T, body []byte) {
+		keys, _, err := parseJWKS(body)
+		if err != nil && len(keys) != 0 {
+			t.Fatal("keys returned with an error")
+		}
+		seen := map[string]bool{}
+		for _, k := range keys {
+			if k.ID == "" || seen[k.ID] {
+				t.Fatalf("kid %q empty or repeated", k.ID)
+			}
+			seen[k.ID] = true
+			switch p := k.Public.(type) {
+			case *rsa.PublicKey:
+				if p.N.BitLen() < minRSABits {
+					t.Fatalf("weak RSA key %d bits", p.N.BitLen())
+				}
+			case *ecdsa.PublicKey:
+				if p.Curve != elliptic.P256() && p.Curve != elliptic.P384() && p.Curve != elliptic.P521() {
+					t.Fatalf("curve %v", p.Curve)
+				}
+			case ed25519.PublicKey:
+				if len(p) != ed25519.PublicKeySize {
+					t.Fatal("bad Ed25519 key")
+				}
+			default:
+				t.Fatalf("non-asymmetric or unsupported key %T", k.Public)
+			}
+			if k.Algorithm != "" {
+				ok := false
+				for _, a := range algorithmsFor(k.Public) {
+					ok = ok || a == k.Algorithm
+				}
+				if !ok {
+					t.Fatalf("alg %q on %T", k.Algorithm, k.Public)
+				}
+			}
+		}
+	})
+}
+
+// FuzzDiscovery: any discovery document parses without panic, and an
+// accepted one names the configured issuer and a jwks_uri CheckURL accepts.
+func FuzzDiscovery(f *testing.F) {
+	const issuer = "https://a.example/oauth2/default"
+	f.Add([]byte(`{"issuer":"https://a.example/oauth2/default","jwks_uri":"https://a.example/oauth2/default/v1/keys"}`))
+	f.Add([]byte(`{"issuer":"https://a.example/oauth2/default","jwks_uri":"http://127.0.0.1/keys"}`))
+	f.Add([]byte(`{"issuer":"https://a.example/oauth2/default/","jwks_uri":"https://a.example/keys"}`))
+	f.Add([]byte(`{"issuer":"https://a.example/oauth2/default","jwks_uri":"http://evil.example/keys"}`))
+	f.Fuzz(func(t *testing.T, body []byte) {
+		uri, err := parseDiscovery(body, issuer)
+		if err != nil {
+			if uri != "" {
+				t.Fatal("URI returned with an error")
+			}
+			return
+		}
+		if cerr := CheckURL(uri); cerr != nil {
+			t.Fatalf("accepted jwks_uri %q fails CheckURL: %v", uri, cerr)
+		}
+	})
+}

@@ -1,0 +1,218 @@
+package jwks
+
+import (
+	"crypto"
+	"crypto/ecdsa"
+	"crypto/ed25519"
+	"crypto/elliptic"
+	"crypto/rsa"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"slices"
+
+	"github.com/lestrrat-go/jwx/v2/jwa"
+	"github.com/lestrrat-go/jwx/v2/jwk"
+)
+
+// skippedKey describes one entry of a JWKS document that was not kept.
+type skippedKey struct {
+	Index  int    // position in "keys"
+	KID    string // "" when absent or unreadable
+	Reason string
+	Warn   bool // true: suspicious or broken (log at warn); false: merely not for us (debug)
+}
+
+// rejection is why parseKey refused an entry.
+type rejection struct {
+	reason string
+	warn   bool
+}
+
+func (r *rejection) Error() string { return r.reason }
+
+func warnf(format string, a ...any) *rejection {
+	return &rejection{reason: fmt.Sprintf(format, a...), warn: true}
+}
+
+func debugf(format string, a ...any) *rejection {
+	return &rejection{reason: fmt.Sprintf(format, a...)}
+}
+
+// parseJWKS parses a JWKS document ({"keys":[...]}) into its usable keys.
+// Every unusable entry is skipped and reported, never failing the others.
+// A kid that appears on two different usable keys is ambiguous: all of its
+// keys are dropped (identical duplicates collapse into one). The error is
+// non-nil only when the document itself is not a JWKS; zero usable keys is
+// not an error here (the caller decides).
+func parseJWKS(body []byte) ([]*Key, []skippedKey, error) {
+	var doc struct {
+		Keys []json.RawMessage `json:"keys"`
+	}
+	if err := json.Unmarshal(body, &doc); err != nil {
+		return nil, nil, fmt.Errorf("jwks: key set is not valid JSON: %w", err)
+	}
+	if doc.Keys == nil {
+		return nil, nil, errors.New(`jwks: key set has no "keys" array`)
+	}
+	var (
+		keys    []*Key
+		skipped []skippedKey
+		index   []int              // index[i] is the position of keys[i] in doc.Keys
+		byKID   = map[string]int{} // kid -> position in keys
+		drop    = map[string]bool{}
+	)
+	for i, raw := range doc.Keys {
+		k, r := parseKey(raw)
+		if r != nil {
+			skipped = append(skipped, skippedKey{Index: i, KID: hintKID(raw), Reason: r.reason, Warn: r.warn})
+			continue
+		}
+		if j, dup := byKID[k.ID]; dup {
+			if same := keys[j]; same.thumb == k.thumb && same.Algorithm == k.Algorithm {
+				skipped = append(skipped, skippedKey{Index: i, KID: k.ID, Reason: "identical duplicate of an earlier key"})
+				continue
+			}
+			drop[k.ID] = true
+		}
+		byKID[k.ID] = len(keys)
+		keys = append(keys, k)
+		index = append(index, i)
+	}
+	if len(drop) == 0 {
+		return keys, skipped, nil
+	}
+	kept := keys[:0:0]
+	for i, k := range keys {
+		if drop[k.ID] {
+			skipped = append(skipped, skippedKey{Index: index[i], KID: k.ID, Reason: "kid shared by different keys: ambiguous, all dropped", Warn: true})
+			continue
+		}
+		kept = append(kept, k)
+	}
+	return kept, skipped, nil
+}
+
+// hintKID reads an entry's kid for diagnostics only.
+func hintKID(raw json.RawMessage) string {
+	var h struct {
+		KID string `json:"kid"`
+	}
+	_ = json.Unmarshal(raw, &h)
+	return clip(h.KID)
+}
+
+// parseKey turns one JWK into a Key, or says why it is not an asymmetric
+// public signature key this package accepts.
+func parseKey(raw json.RawMessage) (*Key, *rejection) {
+	var hint struct {
+		Kty string `json:"kty"`
+	}
+	if err := json.Unmarshal(raw, &hint); err != nil {
+		return nil, warnf("not a JWK object")
+	}
+	switch jwa.KeyType(hint.Kty) {
+	case jwa.RSA, jwa.EC, jwa.OKP:
+	case jwa.OctetSeq:
+		// Never parse a symmetric secret: an HMAC key must never verify.
+		return nil, warnf(`symmetric key (kty "oct") in a public key set: never used`)
+	default:
+		return nil, debugf("unsupported kty %q", clip(hint.Kty))
+	}
+
+	k, err := jwk.ParseKey(raw)
+	if err != nil {
+		return nil, warnf("invalid JWK: %v", err)
+	}
+	if k.KeyID() == "" {
+		return nil, warnf("missing kid")
+	}
+	switch k.(type) {
+	case jwk.RSAPrivateKey, jwk.ECDSAPrivateKey, jwk.OKPPrivateKey:
+		return nil, warnf("contains private key material: the issuer's key is exposed, never used")
+	}
+	if use := k.KeyUsage(); use != "" && use != string(jwk.ForSignature) {
+		return nil, debugf("use %q is not \"sig\"", clip(use))
+	}
+	if _, ok := k.Get(jwk.KeyOpsKey); ok && !slices.Contains(k.KeyOps(), jwk.KeyOpVerify) {
+		return nil, debugf(`key_ops lacks "verify"`)
+	}
+	if err := k.Validate(); err != nil {
+		return nil, warnf("invalid key parameters: %v", err)
+	}
+	var pub any
+	if err := k.Raw(&pub); err != nil {
+		return nil, warnf("invalid key parameters: %v", err)
+	}
+	if r := checkPublic(k, pub); r != nil {
+		return nil, r
+	}
+	alg := k.Algorithm().String()
+	if alg != "" && !slices.Contains(algorithmsFor(pub), alg) {
+		return nil, warnf("alg %q does not fit this %s key", clip(alg), k.KeyType())
+	}
+	tp, err := k.Thumbprint(crypto.SHA256)
+	if err != nil {
+		return nil, warnf("thumbprint: %v", err)
+	}
+	return &Key{ID: k.KeyID(), Algorithm: alg, Public: pub, thumb: string(tp)}, nil
+}
+
+// checkPublic applies the key-strength policy to a raw public key.
+func checkPublic(k jwk.Key, pub any) *rejection {
+	switch p := pub.(type) {
+	case *rsa.PublicKey:
+		if bits := p.N.BitLen(); bits < minRSABits || bits > maxRSABits {
+			return warnf("RSA modulus of %d bits; %d to %d required", bits, minRSABits, maxRSABits)
+		}
+		// jwx converts "e" with Int64, so check its encoded length first.
+		if rk, ok := k.(jwk.RSAPublicKey); !ok || len(rk.E()) > 4 || p.E < 3 || p.E%2 == 0 {
+			return warnf("invalid RSA public exponent")
+		}
+	case *ecdsa.PublicKey:
+		switch p.Curve {
+		case elliptic.P256(), elliptic.P384(), elliptic.P521():
+		default:
+			return debugf("unsupported EC curve %s", p.Curve.Params().Name)
+		}
+		if _, err := p.ECDH(); err != nil { // rejects points not on the curve
+			return warnf("invalid EC public key: %v", err)
+		}
+	case ed25519.PublicKey:
+		if len(p) != ed25519.PublicKeySize {
+			return warnf("invalid Ed25519 public key length %d", len(p))
+		}
+	default:
+		return debugf("unsupported key type %T (only RSA, EC P-256/384/521 and Ed25519 sign)", pub)
+	}
+	return nil
+}
+
+// algorithmsFor lists the JWS algorithms a public key may carry as "alg".
+func algorithmsFor(pub any) []string {
+	switch p := pub.(type) {
+	case *rsa.PublicKey:
+		return []string{"RS256", "RS384", "RS512", "PS256", "PS384", "PS512"}
+	case *ecdsa.PublicKey:
+		switch p.Curve {
+		case elliptic.P256():
+			return []string{"ES256"}
+		case elliptic.P384():
+			return []string{"ES384"}
+		case elliptic.P521():
+			return []string{"ES512"}
+		}
+	case ed25519.PublicKey:
+		return []string{"EdDSA"}
+	}
+	return nil
+}
+
+// clip bounds a string from a remote document before it reaches a log.
+func clip(s string) string {
+	const max = 128
+	if len(s) > max {
+		return s[:max] + "…"
+	}
+	return s
+}

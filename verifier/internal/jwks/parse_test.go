@@ -1,0 +1,200 @@
+package jwks
+
+import (
+	"crypto/ecdsa"
+	"crypto/ed25519"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/rsa"
+	"encoding/base64"
+	"encoding/json"
+	"strings"
+	"testing"
+)
+
+func TestParseJWKS_KeepsEachSupportedKeyType(t *testing.T) {
+	testKeys(t)
+	p384, err := ecdsa.GenerateKey(elliptic.P384(), rand.Reader)
+	must(t, err)
+	p521, err := ecdsa.GenerateKey(elliptic.P521(), rand.Reader)
+	must(t, err)
+	body := jwksDoc(t,
+		rsaJWK(t, 0, "rsa"),
+		jwkJSON(t, &rsaKeys[1].PublicKey, "rsa-noalg", "", nil),
+		jwkJSON(t, &rsaKeys[2].PublicKey, "ps", "PS256", map[string]any{"use": "sig", "key_ops": []string{"verify"}}),
+		ecJWK(t, "p256"),
+		jwkJSON(t, &p384.PublicKey, "p384", "ES384", nil),
+		jwkJSON(t, &p521.PublicKey, "p521", "", nil),
+		edJWK(t, "ed"),
+	)
+	keys, skipped, err := parseJWKS(body)
+	if err != nil || len(skipped) != 0 {
+		t.Fatalf("parseJWKS: err=%v skipped=%+v", err, skipped)
+	}
+	got := map[string]*Key{}
+	for _, k := range keys {
+		got[k.ID] = k
+	}
+	checks := []struct {
+		kid, alg string
+		ok       func(any) bool
+	}{
+		{"rsa", "RS256", func(p any) bool { _, ok := p.(*rsa.PublicKey); return ok }},
+		{"rsa-noalg", "", func(p any) bool { _, ok := p.(*rsa.PublicKey); return ok }},
+		{"ps", "PS256", func(p any) bool { _, ok := p.(*rsa.PublicKey); return ok }},
+		{"p256", "ES256", func(p any) bool { k, ok := p.(*ecdsa.PublicKey); return ok && k.Curve == elliptic.P256() }},
+		{"p384", "ES384", func(p any) bool { k, ok := p.(*ecdsa.PublicKey); return ok && k.Curve == elliptic.P384() }},
+		{"p521", "", func(p any) bool { k, ok := p.(*ecdsa.PublicKey); return ok && k.Curve == elliptic.P521() }},
+		{"ed", "EdDSA", func(p any) bool { k, ok := p.(ed25519.PublicKey); return ok && k.Equal(edPub) }},
+	}
+	if len(got) != len(checks) {
+		t.Fatalf("got %d keys, want %d", len(got), len(checks))
+	}
+	for _, c := range checks {
+		k := got[c.kid]
+		if k == nil || k.Algorithm != c.alg || !c.ok(k.Public) || k.thumb == "" {
+			t.Errorf("kid %q: got %+v, want alg %q and the right public key type", c.kid, k, c.alg)
+		}
+	}
+	if !got["rsa"].Public.(*rsa.PublicKey).Equal(&rsaKeys[0].PublicKey) {
+		t.Error("RSA public key differs from the published one")
+	}
+}
+
+// TestParseJWKS_UnusableKeySkippedOthersKept lists every kind of entry that
+// must never become a key; each sits beside a good key that must survive.
+func TestParseJWKS_UnusableKeySkippedOthersKept(t *testing.T) {
+	testKeys(t)
+	small, err := rsa.GenerateKey(rand.Reader, 1024)
+	must(t, err)
+	xPub, err := ecdhX25519Public()
+	must(t, err)
+	b64 := base64.RawURLEncoding.EncodeToString
+	tests := []struct {
+		name   string
+		entry  json.RawMessage
+		reason string
+		warn   bool
+	}{
+		{"oct HMAC secret", jwkJSON(t, []byte("0123456789abcdef0123456789abcdef"), "oct", "HS256", nil), `kty "oct"`, true},
+		{"unknown kty", json.RawMessage(`{"kty":"PQC","kid":"pqc","x":"AAAA"}`), "unsupported kty", false},
+		{"missing kty", json.RawMessage(`{"kid":"nokty","n":"AAAA","e":"AQAB"}`), "unsupported kty", false},
+		{"use enc", jwkJSON(t, &rsaKeys[1].PublicKey, "enc", "", map[string]any{"use": "enc"}), `use "enc"`, false},
+		{"key_ops without verify", jwkJSON(t, &rsaKeys[1].PublicKey, "ops", "", map[string]any{"key_ops": []string{"encrypt", "wrapKey"}}), "key_ops", false},
+		{"missing kid", jwkJSON(t, &rsaKeys[1].PublicKey, "", "RS256", nil), "missing kid", true},
+		{"RSA 1024 bits", jwkJSON(t, &small.PublicKey, "small", "RS256", nil), "1024 bits", true},
+		{"RSA private key", jwkJSON(t, rsaKeys[1], "priv", "RS256", nil), "private key material", true},
+		{"RSA even exponent", jwkJSON(t, &rsaKeys[1].PublicKey, "even", "", map[string]any{"e": b64([]byte{1, 0, 0})}), "exponent", true},
+		{"RSA huge exponent", jwkJSON(t, &rsaKeys[1].PublicKey, "huge", "", map[string]any{"e": b64([]byte{1, 0, 0, 0, 0, 0, 0, 0, 1})}), "exponent", true},
+		{"RSA missing n", json.RawMessage(`{"kty":"RSA","kid":"non","e":"AQAB"}`), "invalid JWK", true},
+		{"EC secp256k1", jwkJSON(t, &ecKey.PublicKey, "k1", "", map[string]any{"crv": "secp256k1"}), "invalid curve", true},
+		{"EC P-224", jwkJSON(t, &ecKey.PublicKey, "p224", "", map[string]any{"crv": "P-224"}), "invalid curve", true},
+		{"EC point off the curve", jwkJSON(t, &ecKey.PublicKey, "offcurve", "", map[string]any{"y": b64(make([]byte, 32))}), "invalid EC public key", true},
+		{"EC short x", jwkJSON(t, &ecKey.PublicKey, "shortx", "", map[string]any{"x": b64(make([]byte, 5))}), "invalid key parameters", true},
+		{"EC private key", jwkJSON(t, ecKey, "ecpriv", "ES256", nil), "private key material", true},
+		{"OKP X25519", jwkJSON(t, xPub, "x25519", "", nil), "unsupported key type", false},
+		{"OKP Ed25519 short x", jwkJSON(t, edPub, "edshort", "", map[string]any{"x": b64([]byte{1, 2, 3})}), "Ed25519 public key length", true},
+		{"alg HS256 on an RSA key", jwkJSON(t, &rsaKeys[1].PublicKey, "rsahs", "", map[string]any{"alg": "HS256"}), `alg "HS256"`, true},
+		{"alg none on an RSA key", jwkJSON(t, &rsaKeys[1].PublicKey, "rsanone", "", map[string]any{"alg": "none"}), `alg "none"`, true},
+		{"alg RSA-OAEP (encryption)", jwkJSON(t, &rsaKeys[1].PublicKey, "oaep", "", map[string]any{"alg": "RSA-OAEP"}), `alg "RSA-OAEP"`, true},
+		{"alg ES384 on a P-256 key", jwkJSON(t, &ecKey.PublicKey, "es384", "", map[string]any{"alg": "ES384"}), `alg "ES384"`, true},
+		{"alg RS256 on an Ed25519 key", jwkJSON(t, edPub, "edrs", "", map[string]any{"alg": "RS256"}), `alg "RS256"`, true},
+		{"not an object", json.RawMessage(`42`), "not a JWK object", true},
+		{"kid of the wrong type", json.RawMessage(`{"kty":"RSA","kid":7,"n":"AAAA","e":"AQAB"}`), "invalid JWK", true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			keys, skipped, err := parseJWKS(jwksDoc(t, rsaJWK(t, 0, "good"), tt.entry, ecJWK(t, "good-ec")))
+			if err != nil {
+				t.Fatalf("parseJWKS: %v", err)
+			}
+			if len(keys) != 2 || keys[0].ID != "good" || keys[1].ID != "good-ec" {
+				t.Fatalf("kept %v, want exactly the two good keys", kids(keys))
+			}
+			if len(skipped) != 1 || skipped[0].Index != 1 {
+				t.Fatalf("skipped %+v, want entry 1", skipped)
+			}
+			if !strings.Contains(skipped[0].Reason, tt.reason) || skipped[0].Warn != tt.warn {
+				t.Fatalf("skip = %+v, want reason containing %q and warn=%v", skipped[0], tt.reason, tt.warn)
+			}
+		})
+	}
+}
+
+func TestParseJWKS_DuplicateKidDifferentKeysDropsAllOfThem(t *testing.T) {
+	keys, skipped, err := parseJWKS(jwksDoc(t, rsaJWK(t, 0, "dup"), rsaJWK(t, 1, "ok"), rsaJWK(t, 2, "dup")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(keys) != 1 || keys[0].ID != "ok" {
+		t.Fatalf("kept %v, want only ok", kids(keys))
+	}
+	if len(skipped) != 2 || !skipped[0].Warn || !strings.Contains(skipped[0].Reason, "ambiguous") {
+		t.Fatalf("skipped %+v, want both dup entries as ambiguous", skipped)
+	}
+}
+
+func TestParseJWKS_DuplicateKidSameKeyDifferentAlgIsAmbiguous(t *testing.T) {
+	testKeys(t)
+	keys, _, err := parseJWKS(jwksDoc(t, rsaJWK(t, 0, "dup"), jwkJSON(t, &rsaKeys[0].PublicKey, "dup", "PS256", nil)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(keys) != 0 {
+		t.Fatalf("kept %v, want none", kids(keys))
+	}
+}
+
+func TestParseJWKS_IdenticalDuplicateKeptOnce(t *testing.T) {
+	keys, skipped, err := parseJWKS(jwksDoc(t, rsaJWK(t, 0, "same"), rsaJWK(t, 0, "same")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(keys) != 1 || keys[0].ID != "same" || len(skipped) != 1 || skipped[0].Warn {
+		t.Fatalf("keys %v skipped %+v, want one key and one benign skip", kids(keys), skipped)
+	}
+}
+
+func TestParseJWKS_EncryptionKeySharingKidWithSigningKeyIsNotAmbiguous(t *testing.T) {
+	testKeys(t)
+	enc := jwkJSON(t, &rsaKeys[1].PublicKey, "k1", "", map[string]any{"use": "enc"})
+	keys, _, err := parseJWKS(jwksDoc(t, rsaJWK(t, 0, "k1"), enc))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(keys) != 1 || !keys[0].Public.(*rsa.PublicKey).Equal(&rsaKeys[0].PublicKey) {
+		t.Fatalf("kept %v, want the signing key", kids(keys))
+	}
+}
+
+func TestParseJWKS_DocumentErrors(t *testing.T) {
+	tests := []struct {
+		name, body string
+		wantErr    bool
+		wantKeys   int
+	}{
+		{"not JSON", `<html>down for maintenance</html>`, true, 0},
+		{"empty body", ``, true, 0},
+		{"no keys member", `{"kty":"RSA"}`, true, 0},
+		{"keys null", `{"keys":null}`, true, 0},
+		{"keys not an array", `{"keys":{"kid":"a"}}`, true, 0},
+		{"JSON array", `[]`, true, 0},
+		{"empty keys", `{"keys":[]}`, false, 0},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			keys, _, err := parseJWKS([]byte(tt.body))
+			if (err != nil) != tt.wantErr || len(keys) != tt.wantKeys {
+				t.Fatalf("parseJWKS(%q) = %d keys, err %v; want err=%v", tt.body, len(keys), err, tt.wantErr)
+			}
+		})
+	}
+}
+
+func kids(keys []*Key) []string {
+	var out []string
+	for _, k := range keys {
+		out = append(out, k.ID)
+	}
+	return out
+}

@@ -1,0 +1,85 @@
+package jwks
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+)
+
+// refresh fetches and parses the key set once and returns the next
+// snapshot and the refresh interval the response asked for; the caller
+// publishes the snapshot. It runs only inside startFetchLocked's goroutine,
+// one at a time, under the Set's own context, so no caller's cancellation
+// can fail it for the others.
+func (s *Set) refresh(reason string) (*snapshot, time.Duration, error) {
+	snap, next, err := s.fetchSnapshot()
+	if err != nil {
+		s.failures.Add(1)
+		s.lastFailure.Store(s.cfg.Now().UnixNano())
+		s.lastErr.Store(&fetchError{err})
+		if s.ctx.Err() == nil {
+			s.log.Warn("jwks: key set refresh failed; keeping the last good set", "reason", reason, "error", err.Error())
+		}
+		return nil, 0, err
+	}
+	s.lastErr.Store(nil)
+	return snap, next, nil
+}
+
+func (s *Set) fetchSnapshot() (*snapshot, time.Duration, error) {
+	url, discovered := s.cfg.URL, false
+	if url == "" {
+		s.mu.Lock()
+		url = s.jwksURL
+		s.mu.Unlock()
+		if url == "" {
+			u, err := s.discover(s.ctx)
+			if err != nil {
+				return nil, 0, err
+			}
+			url = u
+			s.mu.Lock()
+			s.jwksURL = u
+			s.mu.Unlock()
+		}
+		discovered = true
+	}
+	snap, next, err := s.fetchKeys(url)
+	if err != nil && discovered {
+		// The issuer may have moved its keys: discover again next time.
+		s.mu.Lock()
+		s.jwksURL = ""
+		s.mu.Unlock()
+	}
+	return snap, next, err
+}
+
+// errNoUsableKeys marks a well-formed document without a single usable key.
+var errNoUsableKeys = errors.New("jwks: key set has no usable keys")
+
+func (s *Set) fetchKeys(url string) (*snapshot, time.Duration, error) {
+	s.fetches.Add(1)
+	body, header, err := s.get(s.ctx, url)
+	if err != nil {
+		return nil, 0, err
+	}
+	keys, skipped, err := parseJWKS(body)
+	if err != nil {
+		return nil, 0, fmt.Errorf("jwks: %s: %w", redactString(url), err)
+	}
+	for _, sk := range skipped {
+		level := slog.LevelDebug
+		if sk.Warn {
+			level = slog.LevelWarn
+		}
+		s.log.Log(s.ctx, level, "jwks: key skipped", "url", redactString(url), "index", sk.Index, "kid", sk.KID, "reason", sk.Reason)
+	}
+	if len(keys) == 0 {
+		return nil, 0, fmt.Errorf("%w (%s: %d entries, all skipped)", errNoUsableKeys, redactString(url), len(skipped))
+	}
+	snap := newSnapshot(keys, len(skipped), s.cur.Load(), s.cfg.Now())
+	next := nextInterval(header, s.cfg.MinRefreshInterval, s.cfg.RefreshInterval)
+	s.log.Debug("jwks: key set refreshed", "url", redactString(url), "keys", len(keys), "skipped", len(skipped), "next", next)
+	return snap, next, nil
+}

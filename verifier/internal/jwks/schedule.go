@@ -1,0 +1,95 @@
+package jwks
+
+import (
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// run is the background refresher: fetch, then wait the refresh interval
+// (after a success) or the back-off (after a failure), with jitter, until
+// Close. A fetch already in flight (one an unknown kid triggered) is joined,
+// not repeated.
+func (s *Set) run() {
+	defer s.wg.Done()
+	failures := 0
+	for {
+		s.mu.Lock()
+		c := s.startFetchLocked("scheduled")
+		s.mu.Unlock()
+		select {
+		case <-c.done:
+		case <-s.ctx.Done():
+			return
+		}
+		var wait time.Duration
+		if c.err == nil {
+			failures = 0
+			wait = c.next
+		} else {
+			failures++
+			wait = backoff(failures, s.cfg.RefreshInterval)
+		}
+		timer, stop := s.newTimer(jitter(wait, s.random()))
+		select {
+		case <-timer:
+		case <-s.ctx.Done():
+			stop()
+			return
+		}
+	}
+}
+
+// nextInterval is the wait before the next scheduled refresh after a
+// successful fetch: the response's remaining Cache-Control max-age, clamped
+// to [lo, hi], or hi when the response gives none. no-cache and no-store are
+// ignored (they would mean a fetch per lookup); unknown-kid refreshes cover
+// rotation in between.
+func nextInterval(h http.Header, lo, hi time.Duration) time.Duration {
+	d, ok := maxAge(h)
+	if !ok {
+		return hi
+	}
+	return min(max(d, lo), hi)
+}
+
+// maxAge returns Cache-Control max-age minus Age, when the header has a
+// valid max-age directive.
+func maxAge(h http.Header) (time.Duration, bool) {
+	const ceiling = 1 << 31 // seconds; avoids overflow, far above any RefreshInterval
+	for _, line := range h.Values("Cache-Control") {
+		for _, dir := range strings.Split(line, ",") {
+			name, val, ok := strings.Cut(strings.TrimSpace(dir), "=")
+			if !ok || !strings.EqualFold(strings.TrimSpace(name), "max-age") {
+				continue
+			}
+			secs, err := strconv.ParseInt(strings.Trim(strings.TrimSpace(val), `"`), 10, 64)
+			if err != nil || secs < 0 {
+				return 0, false
+			}
+			secs = min(secs, ceiling)
+			if age, err := strconv.ParseInt(strings.TrimSpace(h.Get("Age")), 10, 64); err == nil && age > 0 {
+				secs = max(secs-min(age, ceiling), 0)
+			}
+			return time.Duration(secs) * time.Second, true
+		}
+	}
+	return 0, false
+}
+
+// backoff is the wait after the n-th consecutive failed fetch (n >= 1):
+// backoffBase doubled per failure, capped at backoffMax and at ceiling.
+func backoff(n int, ceiling time.Duration) time.Duration {
+	d := backoffMax
+	if n <= 20 {
+		d = min(backoffBase<<(n-1), backoffMax)
+	}
+	return min(d, ceiling)
+}
+
+// jitter spreads d by ±jitterFraction; r is uniform in [0,1). Replicas that
+// started together thus do not refresh in step.
+func jitter(d time.Duration, r float64) time.Duration {
+	return d + time.Duration(float64(d)*jitterFraction*(2*r-1))
+}

@@ -1,0 +1,111 @@
+package jwks
+
+import (
+	"net/http"
+	"testing"
+	"time"
+)
+
+func TestNextInterval_CacheControlMaxAgeWithinBounds(t *testing.T) {
+	const lo, hi = 10 * time.Second, time.Hour
+	tests := []struct {
+		name         string
+		cacheControl []string
+		age          string
+		want         time.Duration
+	}{
+		{"no header: RefreshInterval", nil, "", hi},
+		{"max-age shortens", []string{"public, max-age=300"}, "", 5 * time.Minute},
+		{"max-age never lengthens", []string{"max-age=86400"}, "", hi},
+		{"max-age never below MinRefreshInterval", []string{"max-age=1"}, "", lo},
+		{"max-age=0 floors at MinRefreshInterval", []string{"max-age=0"}, "", lo},
+		{"Age is subtracted", []string{"max-age=300"}, "100", 200 * time.Second},
+		{"Age beyond max-age floors", []string{"max-age=300"}, "1000", lo},
+		{"case-insensitive and spaced", []string{"Public , MAX-AGE = 120 "}, "", 2 * time.Minute},
+		{"quoted value", []string{`max-age="120"`}, "", 2 * time.Minute},
+		{"second header line", []string{"public", "max-age=60"}, "", time.Minute},
+		{"no-cache alone is ignored", []string{"no-cache"}, "", hi},
+		{"no-store alone is ignored", []string{"no-store, must-revalidate"}, "", hi},
+		{"s-maxage is not max-age", []string{"s-maxage=60"}, "", hi},
+		{"negative max-age ignored", []string{"max-age=-5"}, "", hi},
+		{"garbage max-age ignored", []string{"max-age=soon"}, "", hi},
+		{"overflowing max-age capped", []string{"max-age=99999999999999999999"}, "", hi},
+		{"huge max-age capped", []string{"max-age=9223372036854775807"}, "", hi},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			h := http.Header{}
+			for _, v := range tt.cacheControl {
+				h.Add("Cache-Control", v)
+			}
+			if tt.age != "" {
+				h.Set("Age", tt.age)
+			}
+			if got := nextInterval(h, lo, hi); got != tt.want {
+				t.Fatalf("nextInterval(%v) = %v, want %v", h, got, tt.want)
+			}
+		})
+	}
+}
+
+func TestBackoff_DoublesFromOneSecondAndIsCapped(t *testing.T) {
+	tests := []struct {
+		n       int
+		ceiling time.Duration
+		want    time.Duration
+	}{
+		{1, time.Hour, time.Second},
+		{2, time.Hour, 2 * time.Second},
+		{3, time.Hour, 4 * time.Second},
+		{9, time.Hour, 256 * time.Second},
+		{10, time.Hour, backoffMax},
+		{64, time.Hour, backoffMax},
+		{1 << 30, time.Hour, backoffMax},
+		{9, time.Minute, time.Minute}, // never above RefreshInterval
+	}
+	for _, tt := range tests {
+		if got := backoff(tt.n, tt.ceiling); got != tt.want {
+			t.Errorf("backoff(%d, %v) = %v, want %v", tt.n, tt.ceiling, got, tt.want)
+		}
+	}
+}
+
+func TestJitter_SpreadsByTenPercent(t *testing.T) {
+	d := time.Hour
+	tests := []struct {
+		r    float64
+		want time.Duration
+	}{
+		{0, 54 * time.Minute},
+		{0.5, time.Hour},
+		{0.75, 63 * time.Minute},
+	}
+	for _, tt := range tests {
+		if got := jitter(d, tt.r); got != tt.want {
+			t.Errorf("jitter(1h, %v) = %v, want %v", tt.r, got, tt.want)
+		}
+	}
+	if got := jitter(d, 0.9999999); got >= 66*time.Minute || got < 65*time.Minute {
+		t.Errorf("jitter(1h, ~1) = %v, want just under 66m", got)
+	}
+}
+
+func TestSet_ScheduledRefreshHonoursCacheControl(t *testing.T) {
+	ts := newTestServer(t)
+	ts.set("/keys", reply{body: jwksDoc(t, rsaJWK(t, 0, "a")), header: map[string]string{"Cache-Control": "public, max-age=120"}})
+	_, ft := startSet(t, Config{URL: ts.URL + "/keys"})
+	if got := ft.next(t).d; got != 2*time.Minute {
+		t.Fatalf("wait after a max-age=120 response = %v, want 2m", got)
+	}
+}
+
+func TestSet_BackgroundWaitsAreJittered(t *testing.T) {
+	ts := newTestServer(t)
+	ts.setKeys(t, rsaJWK(t, 0, "a"))
+	ft := &fakeTimers{requests: make(chan fakeTimer, 16)}
+	s := newSet(Config{URL: ts.URL + "/keys", Logger: testLogger(t)}, ft.newTimer, func() float64 { return 0 })
+	defer s.Close()
+	if got := ft.next(t).d; got != 54*time.Minute {
+		t.Fatalf("wait with random 0 = %v, want RefreshInterval-10%% = 54m", got)
+	}
+}

@@ -1,0 +1,526 @@
+package jwks
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"go.uber.org/goleak"
+)
+
+func TestSet_KnownKidServedWithoutNetwork(t *testing.T) {
+	ts := newTestServer(t)
+	ts.setKeys(t, rsaJWK(t, 0, "a"), ecJWK(t, "b"), edJWK(t, "c"))
+	s, _ := startSet(t, Config{URL: ts.URL + "/keys"})
+	ready(t, s)
+	for i := 0; i < 100; i++ {
+		for _, kid := range []string{"a", "b", "c"} {
+			k, err := s.Key(ctxT(t), kid)
+			if err != nil || k.ID != kid {
+				t.Fatalf("Key(%q) = %v, %v", kid, k, err)
+			}
+		}
+	}
+	if got := ts.count("/keys"); got != 1 {
+		t.Fatalf("JWKS fetched %d times for 300 lookups of known kids, want 1", got)
+	}
+	if st := s.Stats(); st.Keys != 3 || st.Fetches != 1 || st.Failures != 0 || st.LastSuccess.IsZero() {
+		t.Fatalf("Stats = %+v", st)
+	}
+}
+
+func TestSet_RotationPickedUpOnFirstLookup(t *testing.T) {
+	ts := newTestServer(t)
+	ts.setKeys(t, rsaJWK(t, 0, "old"))
+	s, _ := startSet(t, Config{URL: ts.URL + "/keys"})
+	ready(t, s)
+	ts.setKeys(t, rsaJWK(t, 0, "old"), rsaJWK(t, 1, "new"))
+	k, err := s.Key(ctxT(t), "new")
+	if err != nil || k.ID != "new" {
+		t.Fatalf("Key(new) after rotation = %v, %v; want the new key", k, err)
+	}
+	if st := s.Stats(); st.MissFetches != 1 || ts.count("/keys") != 2 {
+		t.Fatalf("Stats = %+v, server fetches %d; want one miss fetch", st, ts.count("/keys"))
+	}
+}
+
+func TestSet_RemovedKidGoneAfterRefresh(t *testing.T) {
+	ts := newTestServer(t)
+	ts.setKeys(t, rsaJWK(t, 0, "a"), rsaJWK(t, 1, "b"))
+	s, ft := startSet(t, Config{URL: ts.URL + "/keys"})
+	ready(t, s)
+	ts.setKeys(t, rsaJWK(t, 1, "b"))
+	ft.refreshNow(t)
+	if s.Current("a") != nil {
+		t.Fatal("removed kid a still served after refresh")
+	}
+	if _, err := s.Key(ctxT(t), "a"); !errors.Is(err, ErrUnknownKey) {
+		t.Fatalf("Key(a) = %v, want ErrUnknownKey", err)
+	}
+	if s.Current("b") == nil {
+		t.Fatal("kid b lost")
+	}
+}
+
+func TestSet_IssuerDownAfterWarmUpKeepsServingThenRecovers(t *testing.T) {
+	failures := []struct {
+		name string
+		r    reply
+	}{
+		{"500", reply{status: 500, body: []byte("oops")}},
+		{"garbage", reply{body: []byte("<html>maintenance</html>")}},
+		{"connection dropped", reply{hang: true}},
+		{"valid JSON, no keys member", reply{body: []byte(`{"error":"x"}`)}},
+	}
+	for _, f := range failures {
+		t.Run(f.name, func(t *testing.T) {
+			ts := newTestServer(t)
+			ts.setKeys(t, rsaJWK(t, 0, "a"))
+			clock := newFakeClock()
+			s, ft := startSet(t, Config{URL: ts.URL + "/keys", Now: clock.Now})
+			ready(t, s)
+			ts.set("/keys", f.r)
+			clock.Advance(2 * time.Hour)
+			if w := ft.refreshNow(t); w.d != backoffBase {
+				t.Fatalf("wait after failure = %v, want back-off %v", w.d, backoffBase)
+			}
+			if w := ft.refreshNow(t); w.d != 2*backoffBase {
+				t.Fatalf("wait after second failure = %v, want %v", w.d, 2*backoffBase)
+			}
+			if k, err := s.Key(ctxT(t), "a"); err != nil || k == nil {
+				t.Fatalf("Key(a) while issuer is down = %v, %v; want the cached key", k, err)
+			}
+			st := s.Stats()
+			if st.Failures < 2 || st.LastFailure.IsZero() || st.Keys != 1 {
+				t.Fatalf("Stats = %+v, want >=2 failures and the key kept", st)
+			}
+			ts.setKeys(t, rsaJWK(t, 0, "a"), rsaJWK(t, 1, "b"))
+			if w := ft.refreshNow(t); w.d != DefaultRefreshInterval {
+				t.Fatalf("wait after recovery = %v, want %v", w.d, DefaultRefreshInterval)
+			}
+			if s.Current("b") == nil {
+				t.Fatal("key added after recovery not loaded")
+			}
+			if got := s.Stats().LastSuccess; !got.Equal(clock.Now()) {
+				t.Fatalf("LastSuccess = %v, want %v", got, clock.Now())
+			}
+		})
+	}
+}
+
+func TestSet_MaxStalenessExceededIsUnavailable(t *testing.T) {
+	ts := newTestServer(t)
+	ts.setKeys(t, rsaJWK(t, 0, "a"))
+	clock := newFakeClock()
+	s, _ := startSet(t, Config{URL: ts.URL + "/keys", Now: clock.Now, MaxStaleness: 24 * time.Hour})
+	ready(t, s)
+	ts.set("/keys", reply{status: 503})
+
+	clock.Advance(24 * time.Hour) // exactly MaxStaleness: still served
+	if k, err := s.Key(ctxT(t), "a"); err != nil || k == nil {
+		t.Fatalf("Key(a) at MaxStaleness = %v, %v; want served", k, err)
+	}
+	clock.Advance(time.Second)
+	if s.Current("a") != nil {
+		t.Fatal("Current served a key older than MaxStaleness")
+	}
+	_, err := s.Key(ctxT(t), "a")
+	if !errors.Is(err, ErrUnavailable) || !strings.Contains(err.Error(), "MaxStaleness") {
+		t.Fatalf("Key(a) beyond MaxStaleness = %v, want ErrUnavailable", err)
+	}
+	if errors.Is(err, ErrUnknownKey) {
+		t.Fatal("stale set reported as unknown key")
+	}
+	// The lookup tried one refresh; a second lookup inside MinRefreshInterval does not.
+	if _, err := s.Key(ctxT(t), "a"); !errors.Is(err, ErrUnavailable) || ts.count("/keys") != 2 {
+		t.Fatalf("second stale lookup = %v with %d fetches, want ErrUnavailable and 2", err, ts.count("/keys"))
+	}
+	// The issuer comes back: the next allowed lookup refreshes and serves.
+	ts.setKeys(t, rsaJWK(t, 0, "a"))
+	clock.Advance(DefaultMinRefreshInterval)
+	if k, err := s.Key(ctxT(t), "a"); err != nil || k == nil {
+		t.Fatalf("Key(a) after the issuer recovered = %v, %v", k, err)
+	}
+}
+
+func TestSet_UnsupportedOctAndEncKeysBesideGoodOnes(t *testing.T) {
+	testKeys(t)
+	log, buf := capturingLogger()
+	ts := newTestServer(t)
+	ts.setKeys(t,
+		jwkJSON(t, []byte("hmac-secret-hmac-secret-hmac-sec"), "hs", "HS256", nil),
+		rsaJWK(t, 0, "good-rsa"),
+		jwkJSON(t, &rsaKeys[1].PublicKey, "enc", "RSA-OAEP", map[string]any{"use": "enc"}),
+		[]byte(`{"kty":"ML-DSA","kid":"pq","pub":"AAAA"}`),
+		edJWK(t, "good-ed"),
+	)
+	s, _ := startSet(t, Config{URL: ts.URL + "/keys", Logger: log})
+	ready(t, s)
+	for _, kid := range []string{"good-rsa", "good-ed"} {
+		if s.Current(kid) == nil {
+			t.Errorf("good key %q lost beside unsupported ones", kid)
+		}
+	}
+	for _, kid := range []string{"hs", "enc", "pq"} {
+		if _, err := s.Key(ctxT(t), kid); !errors.Is(err, ErrUnknownKey) {
+			t.Errorf("Key(%q) = %v, want ErrUnknownKey", kid, err)
+		}
+	}
+	if st := s.Stats(); st.Keys != 2 || st.SkippedKeys != 3 {
+		t.Errorf("Stats = %+v, want 2 keys and 3 skipped", st)
+	}
+	logs := buf.String()
+	if !containsAll(logs, `level=WARN msg="jwks: key skipped"`, "kid=hs", `kty \"oct\"`, "kid=enc", "kid=pq") {
+		t.Errorf("skipped keys not logged:\n%s", logs)
+	}
+	if strings.Contains(logs, "hmac-secret") || strings.Contains(logs, "aG1hYy1zZWNyZXQ") {
+		t.Errorf("log leaks the HMAC secret:\n%s", logs)
+	}
+}
+
+func TestSet_ZeroUsableKeysKeepsOldSet(t *testing.T) {
+	testKeys(t)
+	bad := []struct {
+		name string
+		body []byte
+	}{
+		{"empty keys", jwksDoc(t)},
+		{"only oct and enc", jwksDoc(t,
+			jwkJSON(t, []byte("0123456789abcdef0123456789abcdef"), "a", "HS256", nil),
+			jwkJSON(t, &rsaKeys[0].PublicKey, "a2", "", map[string]any{"use": "enc"}))},
+		{"only an ambiguous kid", jwksDoc(t, rsaJWK(t, 1, "x"), rsaJWK(t, 2, "x"))},
+	}
+	for _, b := range bad {
+		t.Run(b.name, func(t *testing.T) {
+			ts := newTestServer(t)
+			ts.setKeys(t, rsaJWK(t, 0, "a"))
+			s, ft := startSet(t, Config{URL: ts.URL + "/keys"})
+			ready(t, s)
+			before := s.Current("a")
+			ts.set("/keys", reply{body: b.body})
+			if w := ft.refreshNow(t); w.d != backoffBase {
+				t.Fatalf("wait = %v, want back-off (the fetch counts as failed)", w.d)
+			}
+			if s.Current("a") != before || before == nil {
+				t.Fatal("old set replaced by one without usable keys")
+			}
+			if st := s.Stats(); st.Failures != 1 || st.Keys != 1 {
+				t.Fatalf("Stats = %+v, want 1 failure, 1 key", st)
+			}
+			if e := s.lastErr.Load(); e == nil || !errors.Is(e.err, errNoUsableKeys) {
+				t.Fatalf("last error = %v, want errNoUsableKeys", e)
+			}
+		})
+	}
+}
+
+func TestSet_UnknownKidFloodCausesOneFetch(t *testing.T) {
+	ts := newTestServer(t)
+	ts.setKeys(t, rsaJWK(t, 0, "a"))
+	s, _ := startSet(t, Config{URL: ts.URL + "/keys", MinRefreshInterval: time.Hour, RefreshInterval: 24 * time.Hour})
+	ready(t, s)
+	before := ts.count("/keys")
+
+	const lookups, workers, distinct = 10000, 64, 1000
+	jobs := make(chan string)
+	var (
+		wg                     sync.WaitGroup
+		mu                     sync.Mutex
+		unknown, found, others int
+	)
+	for w := 0; w < workers; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for kid := range jobs {
+				k, err := s.Key(context.Background(), kid)
+				mu.Lock()
+				switch {
+				case errors.Is(err, ErrUnknownKey):
+					unknown++
+				case err == nil && k != nil && kid == "a":
+					found++
+				default:
+					others++
+				}
+				mu.Unlock()
+			}
+		}()
+	}
+	for i := 0; i < lookups; i++ {
+		if i%100 == 0 {
+			jobs <- "a" // real lookups interleaved with the flood
+		} else {
+			jobs <- fmt.Sprintf("forged-%d", i%distinct)
+		}
+	}
+	close(jobs)
+	wg.Wait()
+
+	if got := ts.count("/keys") - before; got != 1 {
+		t.Fatalf("flood of %d lookups over %d unknown kids caused %d fetches, want exactly 1", lookups, distinct, got)
+	}
+	if found != lookups/100 || unknown != lookups-lookups/100 || others != 0 {
+		t.Fatalf("results: %d found, %d unknown, %d other", found, unknown, others)
+	}
+	if st := s.Stats(); st.MissFetches != 1 || st.MissesLimited == 0 {
+		t.Fatalf("Stats = %+v, want 1 miss fetch and limited misses", st)
+	}
+}
+
+func TestSet_MissFetchAtMostOncePerMinRefreshInterval(t *testing.T) {
+	ts := newTestServer(t)
+	ts.setKeys(t, rsaJWK(t, 0, "a"))
+	clock := newFakeClock()
+	s, _ := startSet(t, Config{URL: ts.URL + "/keys", Now: clock.Now, MinRefreshInterval: 10 * time.Second})
+	ready(t, s)
+	lookup := func(kid string, wantFetches int) {
+		t.Helper()
+		if _, err := s.Key(ctxT(t), kid); !errors.Is(err, ErrUnknownKey) {
+			t.Fatalf("Key(%q) = %v, want ErrUnknownKey", kid, err)
+		}
+		if got := ts.count("/keys"); got != wantFetches {
+			t.Fatalf("after Key(%q): %d fetches, want %d", kid, got, wantFetches)
+		}
+	}
+	lookup("x1", 2) // first miss fetches
+	clock.Advance(9 * time.Second)
+	lookup("x2", 2) // inside MinRefreshInterval: answered at once
+	clock.Advance(time.Second)
+	lookup("x2", 3) // window open again
+	clock.Advance(10 * time.Second)
+	lookup("x2", 3) // x2 was confirmed absent moments ago: remembered
+	lookup("x3", 4) // another kid may fetch (and clears the memory)
+	clock.Advance(10 * time.Second)
+	lookup("x2", 5)
+}
+
+func TestSet_RememberedMissExpires(t *testing.T) {
+	ts := newTestServer(t)
+	ts.setKeys(t, rsaJWK(t, 0, "a"))
+	clock := newFakeClock()
+	s, _ := startSet(t, Config{URL: ts.URL + "/keys", Now: clock.Now, MinRefreshInterval: 10 * time.Second})
+	ready(t, s)
+	if _, err := s.Key(ctxT(t), "late"); !errors.Is(err, ErrUnknownKey) {
+		t.Fatal(err)
+	}
+	// The issuer publishes the kid a little after the first token arrived.
+	ts.setKeys(t, rsaJWK(t, 0, "a"), rsaJWK(t, 1, "late"))
+	clock.Advance(s.missTTL() - time.Second)
+	if _, err := s.Key(ctxT(t), "late"); !errors.Is(err, ErrUnknownKey) {
+		t.Fatalf("remembered miss = %v, want ErrUnknownKey without fetch", err)
+	}
+	clock.Advance(time.Second)
+	if k, err := s.Key(ctxT(t), "late"); err != nil || k == nil {
+		t.Fatalf("Key(late) after the memory expired = %v, %v", k, err)
+	}
+}
+
+func TestSet_RememberedMissesAreBounded(t *testing.T) {
+	s, _ := startSet(t, Config{URL: "http://127.0.0.1:1/keys"})
+	now := time.Now()
+	for i := 0; i < 3*maxMissedKids; i++ {
+		s.rememberMiss(fmt.Sprintf("kid-%d", i), now)
+	}
+	s.rememberMiss(strings.Repeat("k", maxMissedKidLen+1), now)
+	s.mu.Lock()
+	n := len(s.missed)
+	s.mu.Unlock()
+	if n != maxMissedKids {
+		t.Fatalf("remembered %d kids, want the bound %d", n, maxMissedKids)
+	}
+}
+
+func TestSet_StartupWithIssuerDownThenUp(t *testing.T) {
+	ts := newTestServer(t)
+	ts.set("/keys", reply{status: 503})
+	s, ft := startSet(t, Config{URL: ts.URL + "/keys"})
+	if w := ft.peek(t); w.d != backoffBase {
+		t.Fatalf("wait after failed first fetch = %v, want %v", w.d, backoffBase)
+	}
+	if _, err := s.Key(ctxT(t), "a"); !errors.Is(err, ErrUnavailable) || !strings.Contains(err.Error(), "503") {
+		t.Fatalf("Key before any set = %v, want ErrUnavailable naming the failure", err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if err := s.Ready(ctx); !errors.Is(err, context.Canceled) {
+		t.Fatalf("Ready with a done ctx while down = %v, want context.Canceled", err)
+	}
+	readyErr := make(chan error, 1)
+	go func() { readyErr <- s.Ready(context.Background()) }()
+	if w := ft.refreshNow(t); w.d != 2*backoffBase {
+		t.Fatalf("second back-off = %v, want %v", w.d, 2*backoffBase)
+	}
+	ts.setKeys(t, rsaJWK(t, 0, "a"))
+	ft.refreshNow(t)
+	if err := receive(t, readyErr, "Ready once the issuer was up"); err != nil {
+		t.Fatalf("Ready = %v", err)
+	}
+	if s.Current("a") == nil {
+		t.Fatal("key not served after start-up recovery")
+	}
+}
+
+func TestSet_CallerCancelDuringSlowFetchReturnsPromptly(t *testing.T) {
+	ts := newTestServer(t)
+	ts.setKeys(t, rsaJWK(t, 0, "a"))
+	ts.holdRequests()
+	s, _ := startSet(t, Config{URL: ts.URL + "/keys"})
+	ts.waitEntered(t, "/keys") // the first fetch is stuck at the server
+
+	ctx, cancel := context.WithCancel(context.Background())
+	errc := make(chan error, 1)
+	go func() {
+		_, err := s.Key(ctx, "a")
+		errc <- err
+	}()
+	patient := make(chan error, 1)
+	go func() {
+		_, err := s.Key(context.Background(), "a")
+		patient <- err
+	}()
+	cancel()
+	if err := receive(t, errc, "Key to return after its ctx was cancelled"); !errors.Is(err, context.Canceled) {
+		t.Fatalf("Key with cancelled ctx = %v, want context.Canceled", err)
+	}
+	dctx, dcancel := context.WithTimeout(context.Background(), time.Millisecond)
+	defer dcancel()
+	if err := s.Ready(dctx); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("Ready = %v, want DeadlineExceeded", err)
+	}
+	// One caller's cancel did not fail the shared fetch for the others.
+	ts.release()
+	if err := receive(t, patient, "the patient Key"); err != nil {
+		t.Fatalf("patient Key = %v, want the key", err)
+	}
+	if st := s.Stats(); st.Fetches != 1 || st.Failures != 0 {
+		t.Fatalf("Stats = %+v, want one successful fetch", st)
+	}
+}
+
+func TestSet_FetchTimeoutEndsHungFetch(t *testing.T) {
+	ts := newTestServer(t)
+	ts.setKeys(t, rsaJWK(t, 0, "a"))
+	ts.holdRequests()
+	s, ft := startSet(t, Config{URL: ts.URL + "/keys", FetchTimeout: 50 * time.Millisecond})
+	w := ft.peek(t) // the fetch ended by itself
+	if w.d != backoffBase {
+		t.Fatalf("wait = %v, want back-off", w.d)
+	}
+	e := s.lastErr.Load()
+	if e == nil || !errors.Is(e.err, context.DeadlineExceeded) {
+		t.Fatalf("last error = %v, want a deadline", e)
+	}
+	_, err := s.Key(ctxT(t), "a")
+	if !errors.Is(err, ErrUnavailable) {
+		t.Fatalf("Key = %v, want ErrUnavailable", err)
+	}
+	if errors.Is(err, context.DeadlineExceeded) {
+		t.Fatal("a fetch timeout must not look like the caller's deadline")
+	}
+}
+
+func TestSet_PointerStableAcrossRefresh(t *testing.T) {
+	testKeys(t)
+	ts := newTestServer(t)
+	ts.setKeys(t, rsaJWK(t, 0, "a"), ecJWK(t, "b"))
+	s, ft := startSet(t, Config{URL: ts.URL + "/keys"})
+	ready(t, s)
+	a1, b1 := s.Current("a"), s.Current("b")
+
+	ts.setKeys(t, ecJWK(t, "b"), rsaJWK(t, 0, "a"), edJWK(t, "c")) // reordered, one added
+	ft.refreshNow(t)
+	if s.Current("a") != a1 || s.Current("b") != b1 || s.Current("c") == nil {
+		t.Fatal("unchanged keys got new pointers across a refresh")
+	}
+
+	ts.setKeys(t, rsaJWK(t, 1, "a"), jwkJSON(t, &ecKey.PublicKey, "b", "", nil)) // a: new material, b: alg dropped
+	ft.refreshNow(t)
+	a2, b2 := s.Current("a"), s.Current("b")
+	if a2 == a1 || a2 == nil || b2 == b1 || b2 == nil || b2.Algorithm != "" {
+		t.Fatal("changed keys kept their old pointers")
+	}
+	if s.Current("c") != nil {
+		t.Fatal("removed key c still present")
+	}
+}
+
+func TestSet_CloseEndsEveryGoroutine(t *testing.T) {
+	ignore := goleak.IgnoreCurrent()
+	ts := newTestServer(t)
+	ts.setKeys(t, rsaJWK(t, 0, "a"))
+	s := New(Config{URL: ts.URL + "/keys", Logger: testLogger(t)})
+	ready(t, s)
+	// Leave a miss fetch stuck at the server while closing.
+	ts.holdRequests()
+	errc := make(chan error, 1)
+	go func() {
+		_, err := s.Key(context.Background(), "unknown")
+		errc <- err
+	}()
+	ts.waitEntered(t, "/keys")
+	s.Close()
+	if err := receive(t, errc, "Key during Close"); !errors.Is(err, ErrUnavailable) && !errors.Is(err, ErrUnknownKey) {
+		t.Fatalf("Key during Close = %v", err)
+	}
+	s.Close() // idempotent
+	var wg sync.WaitGroup
+	for i := 0; i < 4; i++ {
+		wg.Add(1)
+		go func() { defer wg.Done(); s.Close() }()
+	}
+	wg.Wait()
+	if err := s.Ready(context.Background()); err != nil {
+		t.Fatalf("Ready after Close on a loaded set = %v, want nil", err)
+	}
+	ts.release()
+	ts.Close()
+	goleak.VerifyNone(t, ignore)
+}
+
+func TestSet_AfterCloseNoFetchAndReadyReportsClosed(t *testing.T) {
+	ts := newTestServer(t)
+	ts.set("/keys", reply{status: 500})
+	s, ft := startSet(t, Config{URL: ts.URL + "/keys"})
+	ft.peek(t)
+	s.Close()
+	if err := s.Ready(context.Background()); !errors.Is(err, ErrClosed) {
+		t.Fatalf("Ready after Close = %v, want ErrClosed", err)
+	}
+	n := ts.count("/keys")
+	if _, err := s.Key(ctxT(t), "a"); !errors.Is(err, ErrUnavailable) {
+		t.Fatalf("Key after Close = %v, want ErrUnavailable", err)
+	}
+	if ts.count("/keys") != n {
+		t.Fatal("Key after Close fetched")
+	}
+}
+
+func TestSet_EmptyKidNeverFetches(t *testing.T) {
+	ts := newTestServer(t)
+	ts.setKeys(t, rsaJWK(t, 0, "a"))
+	s, _ := startSet(t, Config{URL: ts.URL + "/keys"})
+	ready(t, s)
+	if _, err := s.Key(ctxT(t), ""); !errors.Is(err, ErrUnknownKey) {
+		t.Fatalf("Key(\"\") = %v, want ErrUnknownKey", err)
+	}
+	if ts.count("/keys") != 1 {
+		t.Fatal("empty kid triggered a fetch")
+	}
+}
+
+func TestConfig_Defaults(t *testing.T) {
+	c := Config{}.withDefaults()
+	if c.RefreshInterval != time.Hour || c.MinRefreshInterval != 10*time.Second || c.MaxStaleness != 24*time.Hour ||
+		c.FetchTimeout != 10*time.Second || c.MaxResponseSize != 1<<20 || c.Now == nil || c.Logger == nil {
+		t.Fatalf("defaults = %+v", c)
+	}
+	c = Config{RefreshInterval: time.Second, MinRefreshInterval: time.Minute, FetchTimeout: -1}.withDefaults()
+	if c.MinRefreshInterval != time.Second || c.FetchTimeout != DefaultFetchTimeout {
+		t.Fatalf("MinRefreshInterval %v > RefreshInterval, FetchTimeout %v; want clamped/defaulted", c.MinRefreshInterval, c.FetchTimeout)
+	}
+}

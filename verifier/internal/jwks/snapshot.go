@@ -1,0 +1,40 @@
+package jwks
+
+import "time"
+
+// snapshot is one immutable generation of the key set. Lookups read it
+// through an atomic.Pointer, so they never lock or touch the network.
+type snapshot struct {
+	keys    map[string]*Key
+	fetched time.Time // Config.Now when the document was fetched
+	skipped int       // entries of the document that were not usable
+}
+
+// newSnapshot builds the next generation from keys, reusing old's *Key for
+// every kid whose key material and alg are unchanged, so that *Key pointers
+// stay stable across refreshes.
+func newSnapshot(keys []*Key, skipped int, old *snapshot, fetched time.Time) *snapshot {
+	next := &snapshot{keys: make(map[string]*Key, len(keys)), fetched: fetched, skipped: skipped}
+	for _, k := range keys {
+		if old != nil {
+			if prev := old.keys[k.ID]; prev != nil && prev.thumb == k.thumb && prev.Algorithm == k.Algorithm {
+				k = prev
+			}
+		}
+		next.keys[k.ID] = k
+	}
+	return next
+}
+
+// usable reports whether s exists and is no older than maxStale at now.
+func (s *snapshot) usable(now time.Time, maxStale time.Duration) bool {
+	return s != nil && now.Sub(s.fetched) <= maxStale
+}
+
+// lookup returns kid's key, or nil when it is absent or s is not usable.
+func (s *snapshot) lookup(kid string, now time.Time, maxStale time.Duration) *Key {
+	if !s.usable(now, maxStale) {
+		return nil
+	}
+	return s.keys[kid]
+}

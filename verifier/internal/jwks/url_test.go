@@ -1,0 +1,61 @@
+package jwks
+
+import "testing"
+
+func TestCheckURL_HTTPSOrLoopbackHTTPOnly(t *testing.T) {
+	tests := []struct {
+		url    string
+		wantOK bool
+	}{
+		{"https://example.okta.com/oauth2/default", true},
+		{"https://example.okta.com:8443/keys?x=1", true},
+		{"HTTPS://example.com/", true},
+		{"http://localhost:8080/keys", true},
+		{"http://LOCALHOST/keys", true},
+		{"http://127.0.0.1:1234/oauth2/default", true},
+		{"http://127.0.0.2/keys", true},
+		{"http://127.255.255.254/keys", true},
+		{"http://[::1]:9000/keys", true},
+		{"http://[::1]/keys", true},
+		{"http://example.com/keys", false},
+		{"http://10.0.0.1/keys", false},
+		{"http://128.0.0.1/keys", false},
+		{"http://localhost.example.com/keys", false},
+		{"http://[::2]/keys", false},
+		{"ftp://example.com/keys", false},
+		{"file:///etc/passwd", false},
+		{"ws://localhost/keys", false},
+		{"https://user:pass@example.com/keys", false},
+		{"https://user@example.com/keys", false},
+		{"http://user:pass@127.0.0.1/keys", false},
+		{"https:///keys", false},
+		{"https:example.com", false},
+		{"/relative/keys", false},
+		{"", false},
+		{"://bad", false},
+		{"https://exa mple.com/", false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.url, func(t *testing.T) {
+			err := CheckURL(tt.url)
+			if (err == nil) != tt.wantOK {
+				t.Fatalf("CheckURL(%q) = %v, want ok=%v", tt.url, err, tt.wantOK)
+			}
+		})
+	}
+}
+
+func TestCheckURL_ErrorNeverEchoesCredentialsOrQuery(t *testing.T) {
+	for _, raw := range []string{
+		"https://user:s3cret@example.com/keys",
+		"http://example.com/keys?token=s3cret",
+	} {
+		err := CheckURL(raw)
+		if err == nil {
+			t.Fatalf("CheckURL(%q) accepted", raw)
+		}
+		if containsAll(err.Error(), "s3cret") {
+			t.Fatalf("error %q leaks a secret", err)
+		}
+	}
+}
