@@ -11,6 +11,8 @@ import (
 	"io"
 	"net/http"
 	"os"
+	"os/exec"
+	"path/filepath"
 	"regexp"
 	"slices"
 	"strings"
@@ -413,5 +415,49 @@ func TestE2E_DevelopmentModePrintsWorkingCredentials(t *testing.T) {
 	if got := clientResults(out); got["ListItems"] != "OK" || got["CreateItem"] != "PermissionDenied" {
 		t.Errorf("client with the printed credentials: ListItems %s, CreateItem %s; want OK, PermissionDenied\n%s",
 			got["ListItems"], got["CreateItem"], out)
+	}
+}
+
+func TestE2E_ServerSettingsReachTheVerifier(t *testing.T) {
+	iss := newIssuer(t)
+	reader := fetchToken(t, iss.TokenURL(), dev.Reader)
+	writer := fetchToken(t, iss.TokenURL(), dev.Writer)
+	ok, denied, unauth := codes.OK, codes.PermissionDenied, codes.Unauthenticated
+	tests := []struct {
+		name                   string
+		env                    []string
+		readerWant, writerWant codes.Code // ListItems as each client
+	}{
+		{"client allow-list", []string{"CLIENT_IDS=items-writer"}, unauth, ok},
+		{"required claim", []string{"REQUIRE_CLAIMS=cid=items-writer"}, unauth, ok},
+		{"other audience", []string{"AUDIENCE=api://other"}, unauth, unauth},
+		{"one of several audiences", []string{"AUDIENCE=api://other,api://default"}, ok, ok},
+		{"audience skipped, client pinned", []string{"AUDIENCE=api://other", "SKIP_AUDIENCE_CHECK=true", "CLIENT_IDS=items-writer"}, unauth, ok},
+		// Okta-shaped tokens carry their scopes in scp, not scope.
+		{"scopes read from another claim", []string{"SCOPE_CLAIMS=scope"}, denied, denied},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			srv := startServer(t, append([]string{"ISSUER=" + iss.URL(), "ADDR=127.0.0.1:0"}, tt.env...)...)
+			c := itemsv1.NewItemServiceClient(dial(t, srv.addr))
+			_, err := c.ListItems(withToken(t, reader), &itemsv1.ListItemsRequest{})
+			if got := status.Code(err); got != tt.readerWant {
+				t.Errorf("reader ListItems: %v, want %v", got, tt.readerWant)
+			}
+			_, err = c.ListItems(withToken(t, writer), &itemsv1.ListItemsRequest{})
+			if got := status.Code(err); got != tt.writerWant {
+				t.Errorf("writer ListItems: %v, want %v", got, tt.writerWant)
+			}
+		})
+	}
+}
+
+func TestE2E_ServerRefusesToStartWithoutAudienceOrClients(t *testing.T) {
+	cmd := exec.Command(filepath.Join(binDir, "server"))
+	cmd.Env = append(cleanEnv(), "ISSUER=https://idp.example.com", "SKIP_AUDIENCE_CHECK=true", "ADDR=127.0.0.1:0")
+	out, err := cmd.CombinedOutput()
+	var exit *exec.ExitError
+	if !errors.As(err, &exit) || exit.ExitCode() != 2 || !strings.Contains(string(out), "CLIENT_IDS") {
+		t.Fatalf("server with SKIP_AUDIENCE_CHECK and no CLIENT_IDS: %v\n%s", err, out)
 	}
 }
