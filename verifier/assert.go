@@ -146,7 +146,7 @@ func claimValues(raw json.RawMessage) []scalar {
 // check reports a *ClaimError unless every expected value is present in the
 // claim. It never includes a value in the error.
 func (a *assertion) check(c *Claims) error {
-	raw, ok := c.raw[a.claim]
+	raw, ok := c.raw.get(a.claim)
 	if !ok || isNull(raw) {
 		return &ClaimError{Claim: a.claim, Reason: "missing"}
 	}

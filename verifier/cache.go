@@ -120,7 +120,9 @@ func (c *tokenCache) get(token string, v *Verifier) (claims *Claims, hit bool, e
 // put stores a verified token, evicting as needed to stay within bounds.
 // Tokens too large for a shard's byte budget are not stored.
 func (c *tokenCache) put(token string, claims *Claims, key *jwks.Key, v *Verifier) {
-	size := int64(len(token)) + claims.size() + entryOverhead
+	// The token is stored (copied) as the key, and the claims share the
+	// buffer the token was decoded into, at most as long as the token.
+	size := 2*int64(len(token)) + claims.size() + entryOverhead
 	if size > c.maxBytes {
 		return
 	}
@@ -201,8 +203,8 @@ func (c *Claims) size() int64 {
 	for _, s := range c.scopes {
 		n += int64(len(s)) + header
 	}
-	for k, v := range c.raw {
-		n += int64(len(k)+len(v)) + 2*header
+	for _, m := range c.raw {
+		n += int64(len(m.name)+len(m.value)) + 2*header
 	}
 	return n
 }

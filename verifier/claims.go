@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -34,7 +35,7 @@ type Claims struct {
 	issuedAt  time.Time
 	expiry    time.Time
 	notBefore time.Time
-	raw       map[string]json.RawMessage
+	raw       members // in payload order; a repeated name's last value wins
 }
 
 // NewClaims builds Claims from a claims object, reading scopes from
@@ -56,18 +57,20 @@ func NewClaims(claims map[string]any, scopeClaims ...string) (*Claims, error) {
 // exp, say) is an ErrMalformed error. It does not check signatures, times or
 // values.
 func ParseClaims(payload []byte, scopeClaims ...string) (*Claims, error) {
-	return parseClaims(payload, scopeClaims)
+	// parseClaims keeps references into its input; give it a private copy
+	// so that the caller changing payload cannot change the Claims.
+	return parseClaims(bytes.Clone(payload), scopeClaims)
 }
 
 // errClaimsJSON reports a payload that is not exactly one JSON object.
 var errClaimsJSON = fmt.Errorf("%w: claims are not a JSON object", ErrMalformed)
 
-// parseClaims is ParseClaims without the variadic copy. json.Unmarshal
-// rejects anything after the object, including a stray "}" or "]" that a
-// json.Decoder's More would let through.
+// parseClaims is ParseClaims on a payload the caller owns and never changes
+// again: the Claims' strings and raw values share its memory. Anything after
+// the object, including a stray "}" or "]", is an error.
 func parseClaims(payload []byte, scopeClaims []string) (*Claims, error) {
-	var raw map[string]json.RawMessage
-	if err := json.Unmarshal(payload, &raw); err != nil || raw == nil {
+	raw, ok := decodeObject(payload)
+	if !ok {
 		return nil, errClaimsJSON
 	}
 	c := &Claims{raw: raw}
@@ -156,13 +159,13 @@ func (c *Claims) NotBefore() time.Time { return c.notBefore }
 
 // Has reports whether the claim is present.
 func (c *Claims) Has(name string) bool {
-	_, ok := c.raw[name]
+	_, ok := c.raw.get(name)
 	return ok
 }
 
 // Raw returns a copy of the claim's JSON encoding and whether it is present.
 func (c *Claims) Raw(name string) (json.RawMessage, bool) {
-	v, ok := c.raw[name]
+	v, ok := c.raw.get(name)
 	if !ok {
 		return nil, false
 	}
@@ -172,7 +175,7 @@ func (c *Claims) Raw(name string) (json.RawMessage, bool) {
 // Claim decodes the named claim into v, as json.Unmarshal would. It returns
 // a *ClaimError (errors.Is ErrClaims) when the claim is absent.
 func (c *Claims) Claim(name string, v any) error {
-	b, ok := c.raw[name]
+	b, ok := c.raw.get(name)
 	if !ok {
 		return &ClaimError{Claim: name, Reason: "missing"}
 	}
@@ -185,11 +188,11 @@ func (c *Claims) Claim(name string, v any) error {
 // Names returns the names of all claims present, sorted.
 func (c *Claims) Names() []string {
 	names := make([]string, 0, len(c.raw))
-	for k := range c.raw {
-		names = append(names, k)
+	for _, m := range c.raw {
+		names = append(names, m.name)
 	}
 	slices.Sort(names)
-	return names
+	return slices.Compact(names)
 }
 
 func typeError(name, want string) error {
@@ -197,13 +200,13 @@ func typeError(name, want string) error {
 }
 
 // stringClaim returns a string claim, "" when absent or null.
-func stringClaim(raw map[string]json.RawMessage, name string) (string, error) {
-	b, ok := raw[name]
+func stringClaim(raw members, name string) (string, error) {
+	b, ok := raw.get(name)
 	if !ok || isNull(b) {
 		return "", nil
 	}
-	var s string
-	if err := json.Unmarshal(b, &s); err != nil {
+	s, ok := decodeString(b)
+	if !ok {
 		return "", typeError(name, "a string")
 	}
 	return s, nil
@@ -212,15 +215,15 @@ func stringClaim(raw map[string]json.RawMessage, name string) (string, error) {
 // stringsClaim returns a claim that may be an array of strings or a single
 // string; a single string is split on spaces (the OAuth scope syntax) for
 // every claim but "aud", whose string form is one audience.
-func stringsClaim(raw map[string]json.RawMessage, name string) ([]string, error) {
-	b, ok := raw[name]
+func stringsClaim(raw members, name string) ([]string, error) {
+	b, ok := raw.get(name)
 	if !ok || isNull(b) {
 		return nil, nil
 	}
 	switch firstByte(b) {
 	case '"':
-		var s string
-		if err := json.Unmarshal(b, &s); err != nil {
+		s, ok := decodeString(b)
+		if !ok {
 			return nil, typeError(name, "a string or an array of strings")
 		}
 		if name == "aud" {
@@ -228,6 +231,9 @@ func stringsClaim(raw map[string]json.RawMessage, name string) ([]string, error)
 		}
 		return strings.Fields(s), nil
 	case '[':
+		if ss, ok := plainStringArray(b); ok {
+			return ss, nil
+		}
 		var ss []string
 		if err := json.Unmarshal(b, &ss); err != nil {
 			return nil, typeError(name, "a string or an array of strings")
@@ -243,16 +249,18 @@ const maxNumericDate = 253402300799
 
 // timeClaim returns a NumericDate claim (RFC 7519, 2), the zero time when
 // absent. Fractions of a second are truncated.
-func timeClaim(raw map[string]json.RawMessage, name string) (time.Time, error) {
-	b, ok := raw[name]
+func timeClaim(raw members, name string) (time.Time, error) {
+	b, ok := raw.get(name)
 	if !ok || isNull(b) {
 		return time.Time{}, nil
 	}
-	var n json.Number
-	if firstByte(b) == '"' || json.Unmarshal(b, &n) != nil {
+	// A JSON value starting with '-' or a digit is a number (b is valid
+	// JSON); strconv.ParseFloat is what json.Number.Float64 calls.
+	b = bytes.TrimSpace(b)
+	if c := firstByte(b); c != '-' && (c < '0' || c > '9') {
 		return time.Time{}, typeError(name, "a number")
 	}
-	f, err := n.Float64()
+	f, err := strconv.ParseFloat(string(b), 64)
 	if err != nil || math.IsNaN(f) || f < 0 || f > maxNumericDate {
 		return time.Time{}, typeError(name, "a valid NumericDate")
 	}

@@ -265,7 +265,7 @@ func (v *Verifier) verify(ctx context.Context, token string, kind tokenKind, cli
 	if err != nil {
 		return nil, nil, err
 	}
-	if err := v.verifiers[p.hdr.alg].Verify([]byte(p.signingInput), p.sig, key.Public); err != nil {
+	if err := v.verifiers[p.hdr.alg].Verify(readOnlyBytes(p.signingInput), p.sig, key.Public); err != nil {
 		return nil, nil, errSignature
 	}
 	return c, key, nil
@@ -297,8 +297,12 @@ func (v *Verifier) parse(token string, kind tokenKind) (*parsed, error) {
 		return nil, errEncoding
 	}
 
-	var hbuf [512]byte
-	hb, err := decodePart(hbuf[:0], token[:d1])
+	// One buffer for the decoded header, payload and signature; the header
+	// and claims strings share it, and nothing writes to it afterwards.
+	hpart, ppart, spart := token[:d1], token[d1+1:d2], token[d2+1:]
+	hn, pn := b64.DecodedLen(len(hpart)), b64.DecodedLen(len(ppart))
+	buf := make([]byte, hn+pn+b64.DecodedLen(len(spart)))
+	hb, err := decodePart(buf[:hn], hpart)
 	if err != nil {
 		return nil, err
 	}
@@ -326,16 +330,14 @@ func (v *Verifier) parse(token string, kind tokenKind) (*parsed, error) {
 		}
 	}
 
-	sigPart := token[d2+1:]
-	if sigPart == "" {
+	if spart == "" {
 		return nil, errEmptySig
 	}
-	sig, err := decodePart(nil, sigPart)
+	sig, err := decodePart(buf[hn+pn:], spart)
 	if err != nil {
 		return nil, err
 	}
-
-	payload, err := decodePart(nil, token[d1+1:d2])
+	payload, err := decodePart(buf[hn:hn+pn], ppart)
 	if err != nil {
 		return nil, err
 	}
@@ -346,17 +348,14 @@ func (v *Verifier) parse(token string, kind tokenKind) (*parsed, error) {
 	return &parsed{hdr: h, claims: c, signingInput: token[:d2], sig: sig}, nil
 }
 
-// decodePart appends the strict base64url decoding of part to dst.
+// decodePart decodes part (strict base64url) into dst, which has room for
+// it, and returns the decoded bytes.
 func decodePart(dst []byte, part string) ([]byte, error) {
-	n := b64.DecodedLen(len(part))
-	if cap(dst)-len(dst) < n {
-		dst = slices.Grow(dst, n)
-	}
-	m, err := b64.Decode(dst[len(dst):len(dst)+n], []byte(part))
+	n, err := b64.Decode(dst, readOnlyBytes(part))
 	if err != nil {
 		return nil, errEncoding
 	}
-	return dst[:len(dst)+m], nil
+	return dst[:n], nil
 }
 
 // parseHeader decodes the JOSE header. Member names match exactly (a map,
@@ -364,25 +363,45 @@ func decodePart(dst []byte, part string) ([]byte, error) {
 // value (RFC 7515, 4). Any "crit" is rejected: the verifier understands no
 // extension (RFC 7515, 4.1.11).
 func parseHeader(b []byte) (header, error) {
-	var m map[string]json.RawMessage
-	if err := json.Unmarshal(b, &m); err != nil || m == nil {
-		return header{}, errHeaderJSON
+	var alg, kid, typ []byte
+	crit := false
+	if !scanObject(b, func(name, value []byte) {
+		switch string(name) {
+		case "alg":
+			alg = value
+		case "kid":
+			kid = value
+		case "typ":
+			typ = value
+		case "crit":
+			crit = true
+		}
+	}) {
+		// Not on the fast path (escaped member names, deep nesting) or not
+		// JSON: decode with encoding/json, which also reports the error.
+		var m map[string]json.RawMessage
+		if err := json.Unmarshal(b, &m); err != nil || m == nil {
+			return header{}, errHeaderJSON
+		}
+		alg, kid, typ = m["alg"], m["kid"], m["typ"]
+		_, crit = m["crit"]
 	}
-	if _, ok := m["crit"]; ok {
+	if crit {
 		return header{}, errCrit
 	}
-	var h header
-	raw, ok := m["alg"]
-	if !ok {
+	if alg == nil {
 		return header{}, errNoAlg
 	}
-	if json.Unmarshal(raw, &h.alg) != nil {
-		return header{}, errHeaderType
+	var h header
+	ok := true
+	h.alg, ok = decodeString(alg)
+	if ok && kid != nil {
+		h.kid, ok = decodeString(kid)
 	}
-	if raw, ok := m["kid"]; ok && json.Unmarshal(raw, &h.kid) != nil {
-		return header{}, errHeaderType
+	if ok && typ != nil {
+		h.typ, ok = decodeString(typ)
 	}
-	if raw, ok := m["typ"]; ok && json.Unmarshal(raw, &h.typ) != nil {
+	if !ok {
 		return header{}, errHeaderType
 	}
 	return h, nil
@@ -458,7 +477,7 @@ func (v *Verifier) checkAccessClaims(c *Claims) error {
 	}
 	if v.s.RequireAccessTokenProfile {
 		for _, name := range accessTokenProfileClaims {
-			if raw, ok := c.raw[name]; !ok || isNull(raw) {
+			if raw, ok := c.raw.get(name); !ok || isNull(raw) {
 				return &ClaimError{Claim: name, Reason: "missing (required by RFC 9068)"}
 			}
 		}
@@ -469,7 +488,7 @@ func (v *Verifier) checkAccessClaims(c *Claims) error {
 // checkIDClaims checks an ID token's azp and nonce (OIDC Core, 3.1.3.7 and
 // 3.1.3.7 step 11), comparing the nonce in constant time.
 func checkIDClaims(c *Claims, clientID, nonce string) error {
-	if raw, ok := c.raw["azp"]; ok && !isNull(raw) {
+	if raw, ok := c.raw.get("azp"); ok && !isNull(raw) {
 		var azp string
 		if json.Unmarshal(raw, &azp) != nil || azp != clientID {
 			return errAzp
@@ -478,7 +497,7 @@ func checkIDClaims(c *Claims, clientID, nonce string) error {
 	if nonce == "" {
 		return nil
 	}
-	raw, ok := c.raw["nonce"]
+	raw, ok := c.raw.get("nonce")
 	if !ok || isNull(raw) {
 		return errNoNonce
 	}

@@ -1,0 +1,234 @@
+package verifier
+
+import (
+	"context"
+	"encoding/base64"
+	"runtime"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/lestrrat-go/jwx/v2/jwa"
+	"github.com/lestrrat-go/jwx/v2/jwk"
+	"github.com/lestrrat-go/jwx/v2/jws"
+	"github.com/lestrrat-go/jwx/v2/jwt"
+
+	"github.com/grpcauth/grpcauth/grpcauthtest"
+)
+
+// Run with:
+//
+//	go test -run='^$' -bench=. -benchmem ./verifier/
+//
+// BenchmarkVerify/<alg>/baseline is the bare signature check on the same
+// token (jws.NewVerifier(alg).Verify with the raw public key, the signature
+// decoded outside the loop): the crypto floor. BenchmarkVerify/<alg>
+// (cache disabled) reports x-baseline, its time divided by the baseline's
+// from the same run; /cached is the verified-token cache's hit path.
+
+var benchAlgs = []string{"RS256", "ES256", "EdDSA"}
+
+// benchFixture starts an issuer of alg and a ready verifier for it.
+func benchFixture(b *testing.B, alg string, mutate func(*Config)) *fixture {
+	b.Helper()
+	f := newFixture(b, grpcauthtest.Config{Algorithm: alg}, mutate)
+	if err := f.v.Ready(context.Background()); err != nil {
+		b.Fatal(err)
+	}
+	return f
+}
+
+// signatureBaseline returns the bare jwx signature check of token.
+func signatureBaseline(b *testing.B, f *fixture, token string) func() error {
+	b.Helper()
+	i := strings.LastIndexByte(token, '.')
+	sig, err := base64.RawURLEncoding.DecodeString(token[i+1:])
+	if err != nil {
+		b.Fatal(err)
+	}
+	input := []byte(token[:i])
+	ver, err := jws.NewVerifier(jwa.SignatureAlgorithm(f.iss.Algorithm()))
+	if err != nil {
+		b.Fatal(err)
+	}
+	pub := f.iss.PublicKey(f.iss.KeyID())
+	return func() error { return ver.Verify(input, sig, pub) }
+}
+
+func nsPerOp(b *testing.B) float64 { return float64(b.Elapsed().Nanoseconds()) / float64(b.N) }
+
+func BenchmarkVerify(b *testing.B) {
+	ctx := context.Background()
+	for _, alg := range benchAlgs {
+		cold := benchFixture(b, alg, func(c *Config) { c.Cache.Disabled = true })
+		warm := &fixture{clk: cold.clk, iss: cold.iss, cfg: cold.cfg}
+		warm.cfg.Cache.Disabled = false
+		warm.v = newVerifier(b, warm.cfg)
+		tok := cold.mint(b, nil, grpcauthtest.WithScopes("items:read", "items:write"))
+		check := signatureBaseline(b, cold, tok)
+
+		var baseNs float64
+		b.Run(alg+"/baseline", func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				if err := check(); err != nil {
+					b.Fatal(err)
+				}
+			}
+			baseNs = nsPerOp(b)
+		})
+		// loop times v on tok and reports the ratio to the baseline.
+		loop := func(b *testing.B, v *Verifier) {
+			b.ReportAllocs()
+			for b.Loop() {
+				if _, err := v.VerifyAccessToken(ctx, tok); err != nil {
+					b.Fatal(err)
+				}
+			}
+			if baseNs > 0 {
+				b.ReportMetric(nsPerOp(b)/baseNs, "x-baseline")
+			}
+		}
+		b.Run(alg, func(b *testing.B) { loop(b, cold.v) })
+		b.Run(alg+"/cached", func(b *testing.B) {
+			if _, err := warm.v.VerifyAccessToken(ctx, tok); err != nil { // fill the cache
+				b.Fatal(err)
+			}
+			loop(b, warm.v)
+		})
+		b.Run(alg+"/cached-parallel", func(b *testing.B) {
+			b.ReportAllocs()
+			b.RunParallel(func(pb *testing.PB) {
+				for pb.Next() {
+					if _, err := warm.v.VerifyAccessToken(ctx, tok); err != nil {
+						b.Error(err)
+						return
+					}
+				}
+			})
+		})
+	}
+
+	// Rejections, cheapest first; the cache is on, as in production, and
+	// must not help a forger.
+	f := benchFixture(b, "RS256", nil)
+	valid := f.mint(b, nil)
+	i := strings.LastIndexByte(valid, '.') + 1
+	rejections := []struct {
+		name  string
+		token string
+	}{
+		{"garbage", "not-a-token"},
+		{"alg-none", f.mint(b, nil, grpcauthtest.Unsigned(), grpcauthtest.WithKeyID(f.iss.KeyID()))},
+		{"wrong-issuer", f.mint(b, map[string]any{"iss": "https://evil.example"})},
+		{"expired", f.mint(b, map[string]any{"exp": f.clk.Now().Add(-time.Hour)})},
+		{"unknown-kid", f.mint(b, nil, grpcauthtest.WithKeyID("unknown-kid"))},
+		{"bad-signature", valid[:i] + string(flipB64(valid[i])) + valid[i+1:]},
+	}
+	for _, r := range rejections {
+		b.Run("reject/"+r.name, func(b *testing.B) {
+			fetches := f.iss.JWKSRequests()
+			b.ReportAllocs()
+			for b.Loop() {
+				if _, err := f.v.VerifyAccessToken(ctx, r.token); err == nil {
+					b.Fatal("accepted")
+				}
+			}
+			b.ReportMetric(float64(f.iss.JWKSRequests()-fetches), "jwks-fetches")
+		})
+	}
+}
+
+// BenchmarkJWXStrategies compares, on one RS256 token, the ways jwx v2 can
+// check a signature: the low-level jws.Verifier the verifier uses (with the
+// verifier's own parsing and checks), jws.Verify on the compact token, and
+// jwt.Parse with validation. It is the measurement behind using the
+// primitive (docs/verifier.md).
+func BenchmarkJWXStrategies(b *testing.B) {
+	ctx := context.Background()
+	for _, alg := range benchAlgs {
+		f := benchFixture(b, alg, func(c *Config) { c.Cache.Disabled = true })
+		tok := f.mint(b, nil)
+		pub := f.iss.PublicKey(f.iss.KeyID())
+		key, err := jwk.FromRaw(pub)
+		if err != nil {
+			b.Fatal(err)
+		}
+		_ = key.Set(jwk.KeyIDKey, f.iss.KeyID())
+		_ = key.Set(jwk.AlgorithmKey, jwa.SignatureAlgorithm(alg))
+		set := jwk.NewSet()
+		_ = set.AddKey(key)
+		now := f.clk.Now()
+
+		b.Run(alg+"/verifier", func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				if _, err := f.v.VerifyAccessToken(ctx, tok); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+		b.Run(alg+"/jws.Verify", func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				if _, err := jws.Verify([]byte(tok), jws.WithKeySet(set)); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+		b.Run(alg+"/jwt.Parse", func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				_, err := jwt.Parse([]byte(tok), jwt.WithKeySet(set), jwt.WithValidate(true),
+					jwt.WithIssuer(f.iss.URL()), jwt.WithAudience(f.iss.Audience()),
+					jwt.WithClock(jwt.ClockFunc(func() time.Time { return now })))
+				if err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
+
+// BenchmarkCacheFlood verifies 100,000 distinct valid tokens through a
+// default-sized cache and reports the peak heap growth while doing so, the
+// heap the cache retains afterwards, and its final entry count: a flood
+// of tokens cannot grow memory past the cache's bounds.
+func BenchmarkCacheFlood(b *testing.B) {
+	const n = 100_000
+	f := benchFixture(b, "EdDSA", nil)
+	toks := make([]string, n)
+	for i := range toks {
+		toks[i] = f.mint(b, nil, grpcauthtest.WithScopes("items:read"))
+	}
+	ctx := context.Background()
+	var ms runtime.MemStats
+	for b.Loop() {
+		b.StopTimer()
+		v := newVerifier(b, f.cfg)
+		runtime.GC()
+		runtime.ReadMemStats(&ms)
+		base, peak := ms.HeapAlloc, ms.HeapAlloc
+		b.StartTimer()
+		for i, tok := range toks {
+			if _, err := v.VerifyAccessToken(ctx, tok); err != nil {
+				b.Fatal(err)
+			}
+			if i%2000 == 0 {
+				runtime.ReadMemStats(&ms)
+				peak = max(peak, ms.HeapAlloc)
+			}
+		}
+		b.StopTimer()
+		runtime.GC()
+		runtime.ReadMemStats(&ms)
+		entries, bytes := v.cache.stats()
+		b.ReportMetric(float64(peak-base)/(1<<20), "peak-heap-MB")
+		b.ReportMetric(float64(int64(ms.HeapAlloc)-int64(base))/(1<<20), "retained-MB")
+		b.ReportMetric(float64(bytes)/(1<<20), "accounted-MB")
+		b.ReportMetric(float64(entries), "entries")
+		_ = v.Close()
+		b.StartTimer()
+	}
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*n), "ns/token")
+}
