@@ -1,11 +1,13 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"io"
 	"net"
-	"sort"
+	"runtime"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -101,6 +103,7 @@ func runE2E(ctx context.Context, f *fixture, v serverVariant, tokens []string, c
 		}
 	}
 
+	runtime.GC()
 	var next, failures atomic.Int64
 	lat := make([][]time.Duration, callers)
 	var wg sync.WaitGroup
@@ -122,14 +125,15 @@ func runE2E(ctx context.Context, f *fixture, v serverVariant, tokens []string, c
 	for _, l := range lat {
 		all = append(all, l...)
 	}
-	sort.Slice(all, func(i, j int) bool { return all[i] < all[j] })
+	slices.Sort(all)
 	res.p50, res.p99 = all[len(all)/2], all[len(all)*99/100]
 	return res, nil
 }
 
-// e2eTable runs every server variant and prints throughput and its ratio
-// to the server without authentication.
-func e2eTable(ctx context.Context, w io.Writer, f *fixture, calls, callers int) error {
+// e2eTable runs every server variant rounds times, interleaved, and prints
+// the median round's throughput and its ratio to the server without
+// authentication.
+func e2eTable(ctx context.Context, w io.Writer, f *fixture, calls, callers, rounds int) error {
 	tokens := make([]string, callers)
 	for i := range tokens {
 		var err error
@@ -138,22 +142,36 @@ func e2eTable(ctx context.Context, w io.Writer, f *fixture, calls, callers int) 
 		}
 	}
 	variants := append([]serverVariant{{name: "no authentication", options: noAuth}}, grpcauthVariants()...)
+	results := make([][]e2eResult, len(variants))
+	for range rounds {
+		for i, v := range variants {
+			r, err := runE2E(ctx, f, v, tokens, calls, callers)
+			if err != nil {
+				return err
+			}
+			results[i] = append(results[i], r)
+		}
+	}
 	fmt.Fprintf(w, "## End to end: unary ListItems over loopback gRPC\n\n")
-	fmt.Fprintf(w, "%d calls from %d concurrent callers on one connection, each caller reusing its own RS256 token.\n\n", calls, callers)
+	fmt.Fprintf(w, "%d calls from %d concurrent callers on one connection, each caller reusing its own RS256 token; "+
+		"%d interleaved rounds, median round shown.\n\n", calls, callers, rounds)
 	fmt.Fprintln(w, "| server | calls/s | × no auth | p50 | p99 | failed calls |")
 	fmt.Fprintln(w, "|---|--:|--:|--:|--:|--:|")
 	var base float64
-	for _, v := range variants {
-		r, err := runE2E(ctx, f, v, tokens, calls, callers)
-		if err != nil {
-			return err
+	for i, v := range variants {
+		rs := results[i]
+		slices.SortFunc(rs, func(a, b e2eResult) int { return cmp.Compare(a.elapsed, b.elapsed) })
+		r := rs[len(rs)/2]
+		var failed int64
+		for _, x := range rs {
+			failed += x.failures
 		}
 		rate := float64(r.calls) / r.elapsed.Seconds()
 		if base == 0 {
 			base = rate
 		}
 		fmt.Fprintf(w, "| %s | %.0f | %.2f× | %s | %s | %d |\n", v.name, rate, rate/base,
-			r.p50.Round(time.Microsecond), r.p99.Round(time.Microsecond), r.failures)
+			r.p50.Round(time.Microsecond), r.p99.Round(time.Microsecond), failed)
 	}
 	fmt.Fprintln(w)
 	return nil

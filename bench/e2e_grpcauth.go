@@ -1,5 +1,3 @@
-//go:build grpcauthroot
-
 package main
 
 import (

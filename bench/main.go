@@ -3,7 +3,7 @@
 // issuer, against the bare signature check measured in the same run, and
 // prints Markdown tables. Every server it starts listens on 127.0.0.1.
 //
-//	cd bench && go run . [-benchtime 1s] [-unknown 1000] [-e2e] [-v]
+//	cd bench && go run . [-benchtime 1s] [-count 1] [-unknown 1000] [-e2e=true] [-calls 20000] [-callers 50] [-rounds 3] [-v]
 package main
 
 import (
@@ -24,15 +24,16 @@ func main() {
 	unknown := flag.Int("unknown", 1000, "unknown-kid tokens (distinct random kids) for the JWKS request count")
 	e2e := flag.Bool("e2e", true, "also run the end-to-end loopback gRPC benchmark")
 	calls := flag.Int("calls", 20000, "RPCs per end-to-end run")
-	callers := flag.Int("callers", 50, "concurrent callers in the end-to-end run")
+	callers := flag.Int("callers", 50, "concurrent callers in the end-to-end run (and the concurrent unknown-kid count)")
+	rounds := flag.Int("rounds", 3, "interleaved rounds of the end-to-end run (the median is shown)")
 	flag.IntVar(&count, "count", 1, "measure each benchmark this many times and report the run with the median ns/op")
 	verbose := flag.Bool("v", false, "print each library's rejection error (to check every library rejects for the intended reason)")
 	flag.Parse()
 	if err := flag.Set("test.benchtime", benchtime.String()); err != nil {
 		fatal(err)
 	}
-	if count < 1 || *unknown < 1 || *calls < 1 || *callers < 1 {
-		fatal(fmt.Errorf("-unknown, -calls and -callers must be positive"))
+	if count < 1 || *rounds < 1 || *unknown < 1 || *calls < 1 || *callers < 1 {
+		fatal(fmt.Errorf("-count, -rounds, -unknown, -calls and -callers must be positive"))
 	}
 
 	ctx, cancel := context.WithCancel(context.Background())
@@ -53,7 +54,7 @@ func main() {
 		fatal(err)
 	}
 	if *e2e {
-		if err := e2eTable(ctx, out, f, *calls, *callers); err != nil {
+		if err := e2eTable(ctx, out, f, *calls, *callers, *rounds); err != nil {
 			fatal(err)
 		}
 	}
