@@ -55,10 +55,12 @@ type Config struct {
 	// no credentials. Its Transport must not add any either.
 	Client *http.Client
 	// RefreshInterval is the background refresh period (default 1h); a
-	// response's Cache-Control max-age can only shorten it.
+	// response's Cache-Control max-age can only shorten it. It is lowered to
+	// MaxStaleness/2 when larger, so the set is refreshed before it goes stale.
 	RefreshInterval time.Duration
 	// MinRefreshInterval is the minimum time between two fetches triggered
 	// by unknown kids, and the shortest background refresh (default 10s).
+	// It is lowered to RefreshInterval when larger.
 	MinRefreshInterval time.Duration
 	// MaxStaleness is how long the last good set keeps serving after its
 	// fetch while refreshes fail (default 24h); beyond it lookups return
@@ -88,6 +90,9 @@ func (c Config) withDefaults() Config {
 	dur(&c.MinRefreshInterval, DefaultMinRefreshInterval)
 	dur(&c.MaxStaleness, DefaultMaxStaleness)
 	dur(&c.FetchTimeout, DefaultFetchTimeout)
+	if c.RefreshInterval > c.MaxStaleness/2 {
+		c.RefreshInterval = max(c.MaxStaleness/2, time.Second) // refresh well before the set goes stale
+	}
 	if c.MinRefreshInterval > c.RefreshInterval {
 		c.MinRefreshInterval = c.RefreshInterval
 	}

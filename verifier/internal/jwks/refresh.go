@@ -16,7 +16,8 @@ func (s *Set) refresh(reason string) (*snapshot, time.Duration, error) {
 	snap, next, err := s.fetchSnapshot()
 	if err != nil {
 		s.failures.Add(1)
-		s.lastFailure.Store(s.cfg.Now().UnixNano())
+		now := s.cfg.Now()
+		s.lastFailure.Store(&now)
 		s.lastErr.Store(&fetchError{err})
 		if s.ctx.Err() == nil {
 			s.log.Warn("jwks: key set refresh failed; keeping the last good set", "reason", reason, "error", err.Error())

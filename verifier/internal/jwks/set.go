@@ -81,7 +81,7 @@ type Set struct {
 	jwksURL     string               // discovered JWKS URL; "" means discover on the next fetch
 
 	fetches, failures, discoveries, missFetches, limited atomic.Int64
-	lastFailure                                          atomic.Int64 // UnixNano, 0 = never
+	lastFailure                                          atomic.Pointer[time.Time]
 }
 
 type fetchError struct{ err error }
@@ -218,8 +218,8 @@ func (s *Set) Stats() Stats {
 		MissFetches:   s.missFetches.Load(),
 		MissesLimited: s.limited.Load(),
 	}
-	if ns := s.lastFailure.Load(); ns != 0 {
-		st.LastFailure = time.Unix(0, ns)
+	if t := s.lastFailure.Load(); t != nil {
+		st.LastFailure = *t
 	}
 	if snap := s.cur.Load(); snap != nil {
 		st.LastSuccess, st.Keys, st.SkippedKeys = snap.fetched, len(snap.keys), snap.skipped

@@ -95,7 +95,7 @@ func TestSet_IssuerDownAfterWarmUpKeepsServingThenRecovers(t *testing.T) {
 				t.Fatalf("Key(a) while issuer is down = %v, %v; want the cached key", k, err)
 			}
 			st := s.Stats()
-			if st.Failures < 2 || st.LastFailure.IsZero() || st.Keys != 1 {
+			if st.Failures < 2 || !st.LastFailure.Equal(clock.Now()) || st.Keys != 1 {
 				t.Fatalf("Stats = %+v, want >=2 failures and the key kept", st)
 			}
 			ts.setKeys(t, rsaJWK(t, 0, "a"), rsaJWK(t, 1, "b"))
@@ -522,5 +522,49 @@ func TestConfig_Defaults(t *testing.T) {
 	c = Config{RefreshInterval: time.Second, MinRefreshInterval: time.Minute, FetchTimeout: -1}.withDefaults()
 	if c.MinRefreshInterval != time.Second || c.FetchTimeout != DefaultFetchTimeout {
 		t.Fatalf("MinRefreshInterval %v > RefreshInterval, FetchTimeout %v; want clamped/defaulted", c.MinRefreshInterval, c.FetchTimeout)
+	}
+	c = Config{RefreshInterval: 2 * time.Hour, MaxStaleness: time.Hour}.withDefaults()
+	if c.RefreshInterval != 30*time.Minute || c.MinRefreshInterval != DefaultMinRefreshInterval {
+		t.Fatalf("RefreshInterval %v with MaxStaleness 1h; want 30m", c.RefreshInterval)
+	}
+}
+
+func TestSet_FailureLoggedWithoutSecrets(t *testing.T) {
+	log, buf := capturingLogger()
+	ts := newTestServer(t)
+	ts.set("/keys", reply{status: 500, body: []byte("internal detail s3cret")})
+	_, ft := startSet(t, Config{URL: ts.URL + "/keys?api_key=s3cret", Logger: log})
+	ft.peek(t)
+	logs := buf.String()
+	if !containsAll(logs, "level=WARN", "refresh failed", "HTTP status 500", ts.URL+"/keys") {
+		t.Fatalf("failure not logged:\n%s", logs)
+	}
+	if strings.Contains(logs, "s3cret") {
+		t.Fatalf("log leaks the URL query or response body:\n%s", logs)
+	}
+}
+
+func TestSet_ConcurrentMissesShareOneFetch(t *testing.T) {
+	ts := newTestServer(t)
+	ts.setKeys(t, rsaJWK(t, 0, "a"))
+	ts.holdRequests()
+	s, _ := startSet(t, Config{URL: ts.URL + "/keys"})
+	ts.waitEntered(t, "/keys")
+	const callers = 50
+	errc := make(chan error, callers)
+	for i := 0; i < callers; i++ {
+		go func() {
+			_, err := s.Key(context.Background(), "a")
+			errc <- err
+		}()
+	}
+	ts.release()
+	for i := 0; i < callers; i++ {
+		if err := receive(t, errc, "a waiting caller"); err != nil {
+			t.Fatalf("caller %d: %v", i, err)
+		}
+	}
+	if got := ts.count("/keys"); got != 1 {
+		t.Fatalf("%d concurrent lookups during the first fetch caused %d fetches, want 1", callers, got)
 	}
 }
