@@ -116,48 +116,14 @@ func run(ctx context.Context, cfg config, out io.Writer, log *slog.Logger) error
 	}
 	defer v.Close()
 
-	auth, err := grpcauth.New(grpcauth.Config{
-		Verifier: v,
-		// Health checking and reflection carry no grpcauth options; they
-		// are public by configuration. Leave reflection out in production
-		// if the API surface should stay private.
-		Public: grpcauth.StandardPublicServices,
-		Logger: log,
-	})
+	audience := strings.Join(cfg.audiences, ",")
+	if cfg.skipAudienceCheck {
+		audience = "(not checked)"
+	}
+	s, err := newServer(v, issuer, audience, log)
 	if err != nil {
-		return fmt.Errorf("server: %w", err)
+		return err
 	}
-
-	stopping := make(chan struct{})
-	srv := grpc.NewServer(
-		grpc.ChainUnaryInterceptor(auth.UnaryServerInterceptor()),
-		grpc.ChainStreamInterceptor(auth.StreamServerInterceptor()),
-	)
-	st := newStore(time.Now)
-	for _, name := range []string{"first example item", "second example item"} {
-		if _, err := st.create(name, "server", ""); err != nil {
-			return fmt.Errorf("server: seeding the store: %w", err)
-		}
-	}
-	items := &service{store: st, stopping: stopping, log: log}
-	itemsv1.RegisterItemServiceServer(srv, items)
-	hs := health.NewServer() // "" (the whole server) is SERVING
-	hs.SetServingStatus(itemsv1.ItemService_ServiceDesc.ServiceName, healthpb.HealthCheckResponse_SERVING)
-	healthpb.RegisterHealthServer(srv, hs)
-	reflection.Register(srv)
-
-	// The start-up check: a method without a usable rule is denied to
-	// every caller. This server still starts, so the example shows the
-	// denial; a production server would rather refuse to start.
-	var unruled *grpcauth.CheckError
-	if err := auth.Check(srv); errors.As(err, &unruled) {
-		for _, p := range unruled.Problems {
-			log.Warn("method has no usable grpcauth rule; every call to it is denied", "method", p.Method, "err", p.Err)
-		}
-	} else if err != nil {
-		log.Warn("start-up check failed", "err", err)
-	}
-	items.info = serverInfo(issuer, strings.Join(cfg.audiences, ","), auth)
 
 	readyCtx, cancel := context.WithTimeout(ctx, readyTimeout)
 	if err := v.Ready(readyCtx); err != nil {
@@ -173,11 +139,74 @@ func run(ctx context.Context, cfg config, out io.Writer, log *slog.Logger) error
 	if devIssuer != nil {
 		devIssuer.printUsage(out, addr)
 	}
-	log.Info("accepting tokens", "issuer", issuer, "audiences", cfg.audiences)
+	log.Info("accepting tokens", "issuer", issuer, "audience", audience)
 	fmt.Fprintf(out, "serving on %s\n", addr)
+	return s.serve(ctx, ln, log)
+}
 
+// server is the gRPC server with its services.
+type server struct {
+	grpc   *grpc.Server
+	health *health.Server
+	// stopping is closed when shutdown begins; it ends WatchItems streams.
+	stopping chan struct{}
+}
+
+// newServer builds the gRPC server: the grpcauth interceptors in front of
+// ItemService (with two seeded items), health checking and reflection.
+func newServer(v *verifier.Verifier, issuer, audience string, log *slog.Logger) (*server, error) {
+	auth, err := grpcauth.New(grpcauth.Config{
+		Verifier: v,
+		// Health checking and reflection carry no grpcauth options; they
+		// are public by configuration. Leave reflection out in production
+		// if the API surface should stay private.
+		Public: grpcauth.StandardPublicServices,
+		Logger: log,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("server: %w", err)
+	}
+	s := &server{
+		grpc: grpc.NewServer(
+			grpc.ChainUnaryInterceptor(auth.UnaryServerInterceptor()),
+			grpc.ChainStreamInterceptor(auth.StreamServerInterceptor()),
+		),
+		health:   health.NewServer(), // "" (the whole server) is SERVING
+		stopping: make(chan struct{}),
+	}
+	st := newStore(time.Now)
+	for _, name := range []string{"first example item", "second example item"} {
+		if _, err := st.create(name, "server", ""); err != nil {
+			return nil, fmt.Errorf("server: seeding the store: %w", err)
+		}
+	}
+	items := &service{store: st, stopping: s.stopping, log: log}
+	itemsv1.RegisterItemServiceServer(s.grpc, items)
+	s.health.SetServingStatus(itemsv1.ItemService_ServiceDesc.ServiceName, healthpb.HealthCheckResponse_SERVING)
+	healthpb.RegisterHealthServer(s.grpc, s.health)
+	reflection.Register(s.grpc)
+
+	// The start-up check: a method without a usable rule is denied to
+	// every caller. This server still starts, so the example shows the
+	// denial; a production server would rather refuse to start.
+	var unruled *grpcauth.CheckError
+	if err := auth.Check(s.grpc); errors.As(err, &unruled) {
+		for _, p := range unruled.Problems {
+			log.Warn("method has no usable grpcauth rule; every call to it is denied", "method", p.Method, "err", p.Err)
+		}
+	} else if err != nil {
+		log.Warn("start-up check failed", "err", err)
+	}
+	items.info = serverInfo(issuer, audience, auth)
+	return s, nil
+}
+
+// serve serves on ln until ctx ends, then stops gracefully: health turns
+// NOT_SERVING, WatchItems streams end, and running calls get stopTimeout
+// to finish before they are cut off.
+func (s *server) serve(ctx context.Context, ln net.Listener, log *slog.Logger) error {
 	served := make(chan error, 1)
-	go func() { served <- srv.Serve(ln) }()
+	go func() { served <- s.grpc.Serve(ln) }()
 	select {
 	case err := <-served:
 		return fmt.Errorf("server: %w", err)
@@ -185,11 +214,11 @@ func run(ctx context.Context, cfg config, out io.Writer, log *slog.Logger) error
 	}
 
 	log.Info("shutting down")
-	hs.Shutdown()   // health checks now answer NOT_SERVING
-	close(stopping) // ends WatchItems streams
+	s.health.Shutdown()
+	close(s.stopping)
 	stopped := make(chan struct{})
 	go func() {
-		srv.GracefulStop()
+		s.grpc.GracefulStop()
 		close(stopped)
 	}()
 	timer := time.NewTimer(stopTimeout)
@@ -198,7 +227,7 @@ func run(ctx context.Context, cfg config, out io.Writer, log *slog.Logger) error
 	case <-stopped:
 	case <-timer.C:
 		log.Warn("graceful stop timed out; closing remaining calls")
-		srv.Stop()
+		s.grpc.Stop()
 		<-stopped
 	}
 	<-served
