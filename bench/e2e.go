@@ -142,6 +142,7 @@ func e2eTable(ctx context.Context, w io.Writer, f *fixture, calls, callers, roun
 		}
 	}
 	variants := append([]serverVariant{{name: "no authentication", options: noAuth}}, grpcauthVariants()...)
+	variants = append(variants, serverVariant{name: "go-grpc-middleware auth + golang-jwt v5/keyfunc v3 (no token cache)", options: middlewareJWTServer})
 	results := make([][]e2eResult, len(variants))
 	for range rounds {
 		for i, v := range variants {

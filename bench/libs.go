@@ -73,26 +73,42 @@ var golangJWTLibrary = library{
 	name:      "golang-jwt v5 + keyfunc v3",
 	rateLimit: "refetches on an unknown kid at most once per 5 min; a caller that would wait ≤1 min for the limiter blocks, one that would wait longer fails at once",
 	open: func(ctx context.Context, f *fixture) (verifyFunc, func(), error) {
-		ctx, cancel := context.WithCancel(ctx)
-		kf, err := keyfunc.NewDefaultCtx(ctx, []string{f.jwksURL})
+		parse, cancel, err := newGolangJWT(ctx, f)
 		if err != nil {
-			cancel()
 			return nil, nil, err
 		}
-		parser := jwt.NewParser(
-			jwt.WithValidMethods(algs),
-			jwt.WithIssuer(f.issuer),
-			jwt.WithAudience(f.audience),
-			jwt.WithExpirationRequired(),
-			jwt.WithIssuedAt(),
-			jwt.WithLeeway(clockSkew),
-		)
 		verify := func(_ context.Context, token string) error {
-			_, err := parser.Parse(token, kf.Keyfunc)
+			_, err := parse(token)
 			return err
 		}
 		return verify, cancel, nil
 	},
+}
+
+// newGolangJWT returns golang-jwt v5 parsing into MapClaims with a keyfunc
+// v3 default JWKS, configured like the other libraries, and a cancel that
+// stops keyfunc's refresh goroutine.
+func newGolangJWT(ctx context.Context, f *fixture) (func(token string) (jwt.MapClaims, error), func(), error) {
+	ctx, cancel := context.WithCancel(ctx)
+	kf, err := keyfunc.NewDefaultCtx(ctx, []string{f.jwksURL})
+	if err != nil {
+		cancel()
+		return nil, nil, err
+	}
+	parser := jwt.NewParser(
+		jwt.WithValidMethods(algs),
+		jwt.WithIssuer(f.issuer),
+		jwt.WithAudience(f.audience),
+		jwt.WithExpirationRequired(),
+		jwt.WithIssuedAt(),
+		jwt.WithLeeway(clockSkew),
+	)
+	parse := func(token string) (jwt.MapClaims, error) {
+		claims := jwt.MapClaims{}
+		_, err := parser.ParseWithClaims(token, claims, kf.Keyfunc)
+		return claims, err
+	}
+	return parse, cancel, nil
 }
 
 // goOIDCLibrary is go-oidc v3's IDTokenVerifier over a RemoteKeySet, the

@@ -21,7 +21,8 @@ import (
 func main() {
 	testing.Init() // registers test.benchtime, which testing.Benchmark reads
 	benchtime := flag.Duration("benchtime", time.Second, "run each benchmark for about this long")
-	unknown := flag.Int("unknown", 1000, "unknown-kid tokens (distinct random kids) for the JWKS request count")
+	cost := flag.Bool("cost", true, "run the per-token cost table")
+	unknown := flag.Int("unknown", 1000, "unknown-kid tokens (distinct random kids) for the JWKS request count; 0 skips it")
 	e2e := flag.Bool("e2e", true, "also run the end-to-end loopback gRPC benchmark")
 	calls := flag.Int("calls", 20000, "RPCs per end-to-end run")
 	callers := flag.Int("callers", 50, "concurrent callers in the end-to-end run (and the concurrent unknown-kid count)")
@@ -32,8 +33,8 @@ func main() {
 	if err := flag.Set("test.benchtime", benchtime.String()); err != nil {
 		fatal(err)
 	}
-	if count < 1 || *rounds < 1 || *unknown < 1 || *calls < 1 || *callers < 1 {
-		fatal(fmt.Errorf("-count, -rounds, -unknown, -calls and -callers must be positive"))
+	if count < 1 || *rounds < 1 || *unknown < 0 || *calls < 1 || *callers < 1 {
+		fatal(fmt.Errorf("-count, -rounds, -calls and -callers must be positive, -unknown not negative"))
 	}
 
 	ctx, cancel := context.WithCancel(context.Background())
@@ -47,11 +48,15 @@ func main() {
 	out := os.Stdout
 	printMachine(out, *benchtime, f)
 	libs := libraries()
-	if err := costTable(ctx, out, f, libs, *verbose); err != nil {
-		fatal(err)
+	if *cost {
+		if err := costTable(ctx, out, f, libs, *verbose); err != nil {
+			fatal(err)
+		}
 	}
-	if err := unknownKidTable(ctx, out, f, libs, *unknown, *callers); err != nil {
-		fatal(err)
+	if *unknown > 0 {
+		if err := unknownKidTable(ctx, out, f, libs, *unknown, *callers); err != nil {
+			fatal(err)
+		}
 	}
 	if *e2e {
 		if err := e2eTable(ctx, out, f, *calls, *callers, *rounds); err != nil {
@@ -112,7 +117,6 @@ func openWarm(ctx context.Context, lib library, f *fixture) (verifyFunc, func(),
 
 func printMachine(w io.Writer, benchtime time.Duration, f *fixture) {
 	m := describeMachine()
-	fmt.Fprintf(w, "## Token verification cost\n\n")
-	fmt.Fprintf(w, "%s; load average at start %s; benchtime %s, count %d (median run shown); token sizes: RS256 %d B, ES256 %d B, EdDSA %d B.\n\n",
+	fmt.Fprintf(w, "Machine: %s; load average at start %s; benchtime %s, count %d (median run shown); token sizes: RS256 %d B, ES256 %d B, EdDSA %d B.\n\n",
 		m, loadAverage(), benchtime, count, len(f.valid["RS256"].token), len(f.valid["ES256"].token), len(f.valid["EdDSA"].token))
 }

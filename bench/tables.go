@@ -15,6 +15,7 @@ var errAccepted = errors.New("accepted a token it must reject")
 
 // costTable times every library on every row and prints one Markdown table.
 func costTable(ctx context.Context, w io.Writer, f *fixture, libs []library, verbose bool) error {
+	fmt.Fprintf(w, "## Token verification cost\n\n")
 	fmt.Fprintln(w, "| token | verifier | ns/op | B/op | allocs/op | × sig check |")
 	fmt.Fprintln(w, "|---|---|--:|--:|--:|--:|")
 	var reasons []string
