@@ -88,6 +88,9 @@ func (v *Verifier) Ready(ctx context.Context) error {
 		return ErrClosed
 	}
 	if err := v.set.Ready(ctx); err != nil {
+		if errors.Is(err, jwks.ErrClosed) {
+			return ErrClosed
+		}
 		return fmt.Errorf("%w: %w", ErrKeysUnavailable, err)
 	}
 	return nil
@@ -273,28 +276,28 @@ func (v *Verifier) verify(ctx context.Context, token string, kind tokenKind, cli
 
 // parse checks the token's size and form, decodes and checks its header,
 // decodes its signature and parses its claims (types only).
-func (v *Verifier) parse(token string, kind tokenKind) (*parsed, error) {
+func (v *Verifier) parse(token string, kind tokenKind) (parsed, error) {
 	switch {
 	case token == "":
-		return nil, errEmpty
+		return parsed{}, errEmpty
 	case len(token) > v.s.MaxTokenSize:
-		return nil, errTooLarge
+		return parsed{}, errTooLarge
 	}
 	d1 := strings.IndexByte(token, '.')
 	if d1 < 0 {
-		return nil, errParts
+		return parsed{}, errParts
 	}
 	d2 := strings.IndexByte(token[d1+1:], '.')
 	if d2 < 0 {
-		return nil, errParts
+		return parsed{}, errParts
 	}
 	d2 += d1 + 1
 	if strings.IndexByte(token[d2+1:], '.') >= 0 {
-		return nil, errParts // JWE (5 parts) or worse
+		return parsed{}, errParts // JWE (5 parts) or worse
 	}
 	// The base64 decoder skips CR and LF; a token must not contain them.
 	if strings.IndexByte(token, '\n') >= 0 || strings.IndexByte(token, '\r') >= 0 {
-		return nil, errEncoding
+		return parsed{}, errEncoding
 	}
 
 	// One buffer for the decoded header, payload and signature; the header
@@ -304,48 +307,48 @@ func (v *Verifier) parse(token string, kind tokenKind) (*parsed, error) {
 	buf := make([]byte, hn+pn+b64.DecodedLen(len(spart)))
 	hb, err := decodePart(buf[:hn], hpart)
 	if err != nil {
-		return nil, err
+		return parsed{}, err
 	}
 	h, err := parseHeader(hb)
 	if err != nil {
-		return nil, err
+		return parsed{}, err
 	}
 	if _, ok := v.verifiers[h.alg]; !ok {
 		if strings.EqualFold(h.alg, "none") {
-			return nil, errAlgNone
+			return parsed{}, errAlgNone
 		}
-		return nil, errAlgDenied
+		return parsed{}, errAlgDenied
 	}
 	if h.kid == "" {
-		return nil, errNoKid
+		return parsed{}, errNoKid
 	}
 	switch {
 	case kind == kindAccess && v.s.RequireAccessTokenProfile:
 		if !isAccessTokenType(h.typ) {
-			return nil, errTyp
+			return parsed{}, errTyp
 		}
 	case kind == kindID:
 		if isAccessTokenType(h.typ) {
-			return nil, errTypAccess
+			return parsed{}, errTypAccess
 		}
 	}
 
 	if spart == "" {
-		return nil, errEmptySig
+		return parsed{}, errEmptySig
 	}
 	sig, err := decodePart(buf[hn+pn:], spart)
 	if err != nil {
-		return nil, err
+		return parsed{}, err
 	}
 	payload, err := decodePart(buf[hn:hn+pn], ppart)
 	if err != nil {
-		return nil, err
+		return parsed{}, err
 	}
 	c, err := parseClaims(payload, v.s.ScopeClaims)
 	if err != nil {
-		return nil, err
+		return parsed{}, err
 	}
-	return &parsed{hdr: h, claims: c, signingInput: token[:d2], sig: sig}, nil
+	return parsed{hdr: h, claims: c, signingInput: token[:d2], sig: sig}, nil
 }
 
 // decodePart decodes part (strict base64url) into dst, which has room for
@@ -516,6 +519,8 @@ func (v *Verifier) key(ctx context.Context, h header) (*jwks.Key, error) {
 	case err == nil:
 	case errors.Is(err, jwks.ErrUnknownKey):
 		return nil, fmt.Errorf("%w: %w", ErrUnknownKey, err)
+	case errors.Is(err, jwks.ErrClosed):
+		return nil, ErrClosed // Close raced with this call
 	default:
 		return nil, fmt.Errorf("%w: %w", ErrKeysUnavailable, err)
 	}
