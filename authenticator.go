@@ -124,7 +124,7 @@ func (a *Authenticator) addConfigRule(name string, pb *grpcauthv1.Rule) error {
 //	)
 func (a *Authenticator) UnaryServerInterceptor() grpc.UnaryServerInterceptor {
 	return func(ctx context.Context, req any, info *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
-		ctx, _, err := a.authorize(ctx, info.FullMethod)
+		ctx, _, err := a.authorize(ctx, info.FullMethod, false)
 		if err != nil {
 			return nil, err
 		}
@@ -138,20 +138,29 @@ func (a *Authenticator) UnaryServerInterceptor() grpc.UnaryServerInterceptor {
 // (ACCESS_TOKEN_EXPIRED) once its token expires: see Config.SkipStreamExpiry.
 func (a *Authenticator) StreamServerInterceptor() grpc.StreamServerInterceptor {
 	return func(srv any, ss grpc.ServerStream, info *grpc.StreamServerInfo, handler grpc.StreamHandler) error {
-		ctx, claims, err := a.authorize(ss.Context(), info.FullMethod)
+		ctx, claims, err := a.authorize(ss.Context(), info.FullMethod, true)
 		if err != nil {
 			return err
 		}
-		if a.skipExpiry || claims == nil || claims.Expiry().IsZero() {
+		if !a.expiresStream(claims) {
 			return handler(srv, withContext(ss, ctx))
 		}
 		return a.serveUntilExpiry(srv, ss, ctx, claims.Expiry(), handler)
 	}
 }
 
+// expiresStream reports whether a stream opened with claims ends when they
+// expire.
+func (a *Authenticator) expiresStream(c *verifier.Claims) bool {
+	return !a.skipExpiry && c != nil && !c.Expiry().IsZero()
+}
+
 // authorize decides one call. It returns the context for the handler (with
-// the claims, when a valid token came) or the status error to return.
-func (a *Authenticator) authorize(ctx context.Context, method string) (context.Context, *verifier.Claims, error) {
+// the claims, when a valid token came) or the status error to return. A
+// stream whose token is already past its expiry plus Config.ClockSkew
+// (possible when the verifier allows more skew) is refused here, as it
+// would be cut at once.
+func (a *Authenticator) authorize(ctx context.Context, method string, stream bool) (context.Context, *verifier.Claims, error) {
 	p := a.lookup(method)
 	token, present, rej := bearerToken(ctx)
 	if rej != nil {
@@ -176,6 +185,8 @@ func (a *Authenticator) authorize(ctx context.Context, method string) (context.C
 		return nil, nil, a.deny(ctx, method, p, claims, rejNotConfigured, p.err)
 	case !p.rule.public && !p.rule.allows(claims):
 		return nil, nil, a.deny(ctx, method, p, claims, p.rule.denied, nil)
+	case stream && a.expiresStream(claims) && !a.now().Before(claims.Expiry().Add(a.skew)):
+		return nil, nil, a.deny(ctx, method, p, claims, rejExpired, errors.New("grpcauth: token expires (plus Config.ClockSkew) before the stream could start"))
 	}
 	a.allow(ctx, method, p, claims)
 	return ContextWithClaims(ctx, claims), claims, nil

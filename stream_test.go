@@ -151,10 +151,17 @@ func TestStream_TokenPastExpiryPlusSkewIsRejectedAtOnce(t *testing.T) {
 	// The verifier tolerates a minute of skew; the interceptor none. A
 	// token expired 30s ago passes the verifier, but a stream would end at
 	// once, so it is not started.
-	e, clock, _ := expiryEnv(t, func(c *Config, _ *verifier.Config) { c.ClockSkew = -1 })
+	var rec recorder
+	e, clock, _ := expiryEnv(t, func(c *Config, _ *verifier.Config) {
+		c.ClockSkew = -1
+		c.OnDecision = rec.record
+	})
 	tok := e.token(t, map[string]any{"sub": "user-1", "exp": t0.Add(-30 * time.Second), "scp": []string{"test:stream"}})
 	_, err := callBidiStream(withAuth(t.Context(), bearer(tok)), e)
 	checkStatus(t, err, codes.Unauthenticated, ReasonTokenExpired)
+	if d := rec.last(t); d.Allowed || d.Reason != ReasonTokenExpired || d.Claims == nil {
+		t.Errorf("decision = %+v, want a denial with the claims", d)
+	}
 	select {
 	case <-clock.added:
 		t.Fatal("a timer was set for a stream that never started")

@@ -1,0 +1,58 @@
+package grpcauth
+
+import (
+	"context"
+	"strings"
+	"testing"
+
+	"google.golang.org/grpc/metadata"
+)
+
+// FuzzBearerToken checks that any authorization value is either rejected or
+// yields a non-empty token that followed a Bearer scheme, without panicking.
+//
+//	go test -run '^$' -fuzz FuzzBearerToken .
+func FuzzBearerToken(f *testing.F) {
+	for _, s := range []string{"Bearer abc", "bearer abc", "BEARER  abc", "Bearer", "Bearer ", "Basic dXNlcg==", "", " ", " Bearer x", "Bearer\tx", "Bearerx"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, v string) {
+		ctx := metadata.NewIncomingContext(context.Background(), metadata.MD{"authorization": {v}})
+		tok, present, rej := bearerToken(ctx)
+		if !present {
+			t.Fatal("a value was present but reported absent")
+		}
+		if rej != nil {
+			if tok != "" {
+				t.Fatalf("rejected %q yet returned a token", v)
+			}
+			return
+		}
+		if tok == "" || tok[0] == ' ' {
+			t.Fatalf("accepted %q with token %q", v, tok)
+		}
+		scheme, _, _ := strings.Cut(v, " ")
+		if !strings.EqualFold(scheme, "Bearer") || !strings.HasSuffix(v, tok) {
+			t.Fatalf("accepted %q (token %q) without a Bearer scheme", v, tok)
+		}
+	})
+}
+
+// FuzzSplitMethod checks that method-name parsing never panics and only
+// accepts names that reassemble to the input.
+//
+//	go test -run '^$' -fuzz FuzzSplitMethod .
+func FuzzSplitMethod(f *testing.F) {
+	for _, s := range []string{"/a.B/C", "/authtest.v1.TestService/AllOf", "a.B/C", "/a.B/", "//C", "/a.B/C/D", "/", ""} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, m string) {
+		svc, name, ok := splitMethod(m)
+		if ok && "/"+svc+"/"+name != m {
+			t.Fatalf("splitMethod(%q) = %q, %q", m, svc, name)
+		}
+		if ok && (svc == "" || name == "" || strings.Contains(name, "/")) {
+			t.Fatalf("splitMethod(%q) accepted a malformed name", m)
+		}
+	})
+}
