@@ -229,7 +229,8 @@ type parsed struct {
 	hdr          header
 	claims       *Claims
 	signingInput string // header.payload, as signed
-	sig          []byte
+	sigPart      string // the signature, still encoded
+	sigBuf       []byte // room to decode it into
 }
 
 // verify runs every check, cheapest first, so that garbage, a wrong issuer
@@ -264,18 +265,24 @@ func (v *Verifier) verify(ctx context.Context, token string, kind tokenKind, cli
 	} else if err := v.checkAccessClaims(c); err != nil {
 		return nil, nil, err
 	}
+	// The signature is decoded only now: rejections above never pay for it,
+	// and a malformed one still costs no key lookup.
+	sig, err := decodePart(p.sigBuf, p.sigPart)
+	if err != nil {
+		return nil, nil, err
+	}
 	key, err := v.key(ctx, p.hdr)
 	if err != nil {
 		return nil, nil, err
 	}
-	if err := v.verifiers[p.hdr.alg].Verify(readOnlyBytes(p.signingInput), p.sig, key.Public); err != nil {
+	if err := v.verifiers[p.hdr.alg].Verify(readOnlyBytes(p.signingInput), sig, key.Public); err != nil {
 		return nil, nil, errSignature
 	}
 	return c, key, nil
 }
 
 // parse checks the token's size and form, decodes and checks its header,
-// decodes its signature and parses its claims (types only).
+// checks that a signature is present and parses the claims (types only).
 func (v *Verifier) parse(token string, kind tokenKind) (parsed, error) {
 	switch {
 	case token == "":
@@ -336,10 +343,6 @@ func (v *Verifier) parse(token string, kind tokenKind) (parsed, error) {
 	if spart == "" {
 		return parsed{}, errEmptySig
 	}
-	sig, err := decodePart(buf[hn+pn:], spart)
-	if err != nil {
-		return parsed{}, err
-	}
 	payload, err := decodePart(buf[hn:hn+pn], ppart)
 	if err != nil {
 		return parsed{}, err
@@ -348,7 +351,7 @@ func (v *Verifier) parse(token string, kind tokenKind) (parsed, error) {
 	if err != nil {
 		return parsed{}, err
 	}
-	return parsed{hdr: h, claims: c, signingInput: token[:d2], sig: sig}, nil
+	return parsed{hdr: h, claims: c, signingInput: token[:d2], sigPart: spart, sigBuf: buf[hn+pn:]}, nil
 }
 
 // decodePart decodes part (strict base64url) into dst, which has room for
