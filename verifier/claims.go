@@ -73,42 +73,71 @@ func parseClaims(payload []byte, scopeClaims []string) (*Claims, error) {
 	if !ok {
 		return nil, errClaimsJSON
 	}
+	// One pass picks the registered claims' values (the last of a repeated
+	// name, as everywhere), instead of a lookup per claim.
+	var r struct{ iss, sub, jti, aud, iat, exp, nbf, cid, clientID, azp json.RawMessage }
+	for _, m := range raw {
+		switch m.name {
+		case "iss":
+			r.iss = m.value
+		case "sub":
+			r.sub = m.value
+		case "jti":
+			r.jti = m.value
+		case "aud":
+			r.aud = m.value
+		case "iat":
+			r.iat = m.value
+		case "exp":
+			r.exp = m.value
+		case "nbf":
+			r.nbf = m.value
+		case "cid":
+			r.cid = m.value
+		case "client_id":
+			r.clientID = m.value
+		case "azp":
+			r.azp = m.value
+		}
+	}
 	c := &Claims{raw: raw}
 	var err error
-	if c.issuer, err = stringClaim(raw, "iss"); err != nil {
+	if c.issuer, err = stringClaim("iss", r.iss); err != nil {
 		return nil, err
 	}
-	if c.subject, err = stringClaim(raw, "sub"); err != nil {
+	if c.subject, err = stringClaim("sub", r.sub); err != nil {
 		return nil, err
 	}
-	if c.tokenID, err = stringClaim(raw, "jti"); err != nil {
+	if c.tokenID, err = stringClaim("jti", r.jti); err != nil {
 		return nil, err
 	}
-	for _, name := range clientIDClaims {
-		if c.clientID, err = stringClaim(raw, name); err != nil {
+	// clientIDClaims order: cid, client_id, azp.
+	for i, b := range []json.RawMessage{r.cid, r.clientID, r.azp} {
+		if c.clientID, err = stringClaim(clientIDClaims[i], b); err != nil {
 			return nil, err
 		}
 		if c.clientID != "" {
 			break
 		}
 	}
-	if c.audience, err = stringsClaim(raw, "aud"); err != nil {
+	if c.audience, err = stringsClaim("aud", r.aud); err != nil {
 		return nil, err
 	}
-	if c.issuedAt, err = timeClaim(raw, "iat"); err != nil {
+	if c.issuedAt, err = timeClaim("iat", r.iat); err != nil {
 		return nil, err
 	}
-	if c.expiry, err = timeClaim(raw, "exp"); err != nil {
+	if c.expiry, err = timeClaim("exp", r.exp); err != nil {
 		return nil, err
 	}
-	if c.notBefore, err = timeClaim(raw, "nbf"); err != nil {
+	if c.notBefore, err = timeClaim("nbf", r.nbf); err != nil {
 		return nil, err
 	}
 	if len(scopeClaims) == 0 {
 		scopeClaims = DefaultScopeClaims
 	}
 	for _, name := range scopeClaims {
-		s, err := stringsClaim(raw, name)
+		b, _ := raw.get(name)
+		s, err := stringsClaim(name, b)
 		if err != nil {
 			return nil, err
 		}
@@ -199,10 +228,10 @@ func typeError(name, want string) error {
 	return fmt.Errorf("%w: claim %q is not %s", ErrMalformed, name, want)
 }
 
-// stringClaim returns a string claim, "" when absent or null.
-func stringClaim(raw members, name string) (string, error) {
-	b, ok := raw.get(name)
-	if !ok || isNull(b) {
+// stringClaim returns the string claim name whose value is b (nil when
+// absent), "" when absent or null.
+func stringClaim(name string, b json.RawMessage) (string, error) {
+	if b == nil || isNull(b) {
 		return "", nil
 	}
 	s, ok := decodeString(b)
@@ -215,9 +244,8 @@ func stringClaim(raw members, name string) (string, error) {
 // stringsClaim returns a claim that may be an array of strings or a single
 // string; a single string is split on spaces (the OAuth scope syntax) for
 // every claim but "aud", whose string form is one audience.
-func stringsClaim(raw members, name string) ([]string, error) {
-	b, ok := raw.get(name)
-	if !ok || isNull(b) {
+func stringsClaim(name string, b json.RawMessage) ([]string, error) {
+	if b == nil || isNull(b) {
 		return nil, nil
 	}
 	switch firstByte(b) {
@@ -247,11 +275,10 @@ func stringsClaim(raw members, name string) ([]string, error) {
 // cannot overflow: year 9999.
 const maxNumericDate = 253402300799
 
-// timeClaim returns a NumericDate claim (RFC 7519, 2), the zero time when
-// absent. Fractions of a second are truncated.
-func timeClaim(raw members, name string) (time.Time, error) {
-	b, ok := raw.get(name)
-	if !ok || isNull(b) {
+// timeClaim returns a NumericDate claim (RFC 7519, 2) whose value is b, the
+// zero time when absent (nil) or null. Fractions of a second are truncated.
+func timeClaim(name string, b json.RawMessage) (time.Time, error) {
+	if b == nil || isNull(b) {
 		return time.Time{}, nil
 	}
 	// A JSON value starting with '-' or a digit is a number (b is valid

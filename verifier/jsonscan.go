@@ -16,48 +16,51 @@ import (
 // encoding/json (whose own limit is 10000).
 const maxScanDepth = 64
 
+// rawMember is one member of a scanned object: its name's bytes (no
+// quotes) and its value's bytes (no surrounding whitespace), both in the
+// scanned input.
+type rawMember struct{ name, value []byte }
+
 // scanObject reports whether b is one JSON object, optionally surrounded by
-// whitespace, that the fast path handles. It calls member for every member
-// in order, with the name's bytes (no quotes) and the value's bytes (no
-// surrounding whitespace), as it goes: when it reports false, members seen
-// so far have been reported and must be discarded.
-func scanObject(b []byte, member func(name, value []byte)) bool {
+// whitespace, that the fast path handles, and appends its members to out in
+// order. Pass a stack array's slice as out to scan without allocating.
+func scanObject(b []byte, out []rawMember) ([]rawMember, bool) {
 	i := skipSpace(b, 0)
 	if i >= len(b) || b[i] != '{' {
-		return false
+		return out, false
 	}
 	i = skipSpace(b, i+1)
 	if i < len(b) && b[i] == '}' {
-		return skipSpace(b, i+1) == len(b)
+		return out, skipSpace(b, i+1) == len(b)
 	}
 	for {
 		if i >= len(b) || b[i] != '"' {
-			return false
+			return out, false
 		}
 		end, plain := scanString(b, i)
 		if end < 0 || !plain {
-			return false
+			return out, false
 		}
 		name := b[i+1 : end-1]
 		i = skipSpace(b, end)
 		if i >= len(b) || b[i] != ':' {
-			return false
+			return out, false
 		}
 		start := skipSpace(b, i+1)
 		if i = scanValue(b, start, 1); i < 0 {
-			return false
+			return out, false
 		}
-		member(name, b[start:i])
+		out = append(out, rawMember{name, b[start:i]})
 		if i = skipSpace(b, i); i >= len(b) {
-			return false
+			return out, false
 		}
 		switch b[i] {
 		case ',':
 			i = skipSpace(b, i+1)
 		case '}':
-			return skipSpace(b, i+1) == len(b)
+			return out, skipSpace(b, i+1) == len(b)
 		default:
-			return false
+			return out, false
 		}
 	}
 }
@@ -75,6 +78,9 @@ func skipSpace(b []byte, i int) int {
 func scanString(b []byte, i int) (end int, plain bool) {
 	plain = true
 	for i++; i < len(b); i++ {
+		if plainByte[b[i]] {
+			continue
+		}
 		switch c := b[i]; {
 		case c == '"':
 			return i + 1, plain
@@ -106,6 +112,15 @@ func scanString(b []byte, i int) (end int, plain bool) {
 	}
 	return -1, false
 }
+
+// plainByte marks the bytes a plain string consists of: printable ASCII
+// other than '"' and '\'.
+var plainByte = func() (t [256]bool) {
+	for c := 0x20; c < 0x7f; c++ {
+		t[c] = c != '"' && c != '\\'
+	}
+	return t
+}()
 
 func isHex(c byte) bool {
 	return '0' <= c && c <= '9' || 'a' <= c && c <= 'f' || 'A' <= c && c <= 'F'
@@ -229,7 +244,7 @@ func plainString(v []byte) (string, bool) {
 		return "", false
 	}
 	for _, c := range v[1 : len(v)-1] {
-		if c < 0x20 || c >= 0x7f || c == '"' || c == '\\' {
+		if !plainByte[c] {
 			return "", false
 		}
 	}

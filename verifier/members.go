@@ -35,17 +35,20 @@ func (m members) get(name string) (json.RawMessage, bool) {
 // into a map[string]json.RawMessage. On the fast path (jsonscan.go) names
 // and values share payload's memory: payload must never change afterwards.
 func decodeObject(payload []byte) (members, bool) {
-	m := make(members, 0, 16)
-	if scanObject(payload, func(name, value []byte) {
-		m = append(m, member{name: aliasString(name), value: value})
-	}) {
+	// Scan into a stack array, then keep one exactly sized copy.
+	var stack [24]rawMember
+	if found, ok := scanObject(payload, stack[:0]); ok {
+		m := make(members, len(found))
+		for i, f := range found {
+			m[i] = member{name: aliasString(f.name), value: f.value}
+		}
 		return m, true
 	}
 	var raw map[string]json.RawMessage
 	if err := json.Unmarshal(payload, &raw); err != nil || raw == nil {
 		return nil, false
 	}
-	m = m[:0]
+	m := make(members, 0, len(raw))
 	for name, value := range raw {
 		m = append(m, member{name: name, value: value})
 	}

@@ -371,18 +371,21 @@ func decodePart(dst []byte, part string) ([]byte, error) {
 func parseHeader(b []byte) (header, error) {
 	var alg, kid, typ []byte
 	crit := false
-	if !scanObject(b, func(name, value []byte) {
-		switch string(name) {
-		case "alg":
-			alg = value
-		case "kid":
-			kid = value
-		case "typ":
-			typ = value
-		case "crit":
-			crit = true
+	var stack [12]rawMember
+	if found, ok := scanObject(b, stack[:0]); ok {
+		for _, m := range found {
+			switch string(m.name) {
+			case "alg":
+				alg = m.value
+			case "kid":
+				kid = m.value
+			case "typ":
+				typ = m.value
+			case "crit":
+				crit = true
+			}
 		}
-	}) {
+	} else {
 		// Not on the fast path (escaped member names, deep nesting) or not
 		// JSON: decode with encoding/json, which also reports the error.
 		var m map[string]json.RawMessage
