@@ -17,9 +17,18 @@ import (
 // (a space-separated string).
 var DefaultScopeClaims = []string{"scp", "scope"}
 
-// clientIDClaims are the claims a client id is read from, in order: Okta's
-// "cid", RFC 9068's "client_id", and OIDC's "azp".
-var clientIDClaims = []string{"cid", "client_id", "azp"}
+// registeredClaims are the claims ParseClaims decodes into fields, in an
+// order parseClaims relies on (see the r... indexes). The last three are the
+// claims a client id is read from, in order: Okta's "cid", RFC 9068's
+// "client_id", and OIDC's "azp".
+var registeredClaims = [...]string{"iss", "sub", "jti", "iat", "exp", "nbf", "aud", "cid", "client_id", "azp"}
+
+// Indexes into registeredClaims.
+const (
+	rIat = 3
+	rAud = 6
+	rCid = 7
+)
 
 // Claims is the verified content of a token. It is immutable: every method
 // returns a copy or a value, so a Claims may be shared between goroutines and
@@ -75,61 +84,31 @@ func parseClaims(payload []byte, scopeClaims []string) (*Claims, error) {
 	}
 	// One pass picks the registered claims' values (the last of a repeated
 	// name, as everywhere), instead of a lookup per claim.
-	var r struct{ iss, sub, jti, aud, iat, exp, nbf, cid, clientID, azp json.RawMessage }
+	var v [len(registeredClaims)]json.RawMessage
 	for _, m := range raw {
-		switch m.name {
-		case "iss":
-			r.iss = m.value
-		case "sub":
-			r.sub = m.value
-		case "jti":
-			r.jti = m.value
-		case "aud":
-			r.aud = m.value
-		case "iat":
-			r.iat = m.value
-		case "exp":
-			r.exp = m.value
-		case "nbf":
-			r.nbf = m.value
-		case "cid":
-			r.cid = m.value
-		case "client_id":
-			r.clientID = m.value
-		case "azp":
-			r.azp = m.value
+		if k := slices.Index(registeredClaims[:], m.name); k >= 0 {
+			v[k] = m.value
 		}
 	}
 	c := &Claims{raw: raw}
 	var err error
-	if c.issuer, err = stringClaim("iss", r.iss); err != nil {
-		return nil, err
-	}
-	if c.subject, err = stringClaim("sub", r.sub); err != nil {
-		return nil, err
-	}
-	if c.tokenID, err = stringClaim("jti", r.jti); err != nil {
-		return nil, err
-	}
-	// clientIDClaims order: cid, client_id, azp.
-	for i, b := range []json.RawMessage{r.cid, r.clientID, r.azp} {
-		if c.clientID, err = stringClaim(clientIDClaims[i], b); err != nil {
+	for k, dst := range []*string{&c.issuer, &c.subject, &c.tokenID} {
+		if *dst, err = stringClaim(registeredClaims[k], v[k]); err != nil {
 			return nil, err
 		}
-		if c.clientID != "" {
-			break
+	}
+	for k, dst := range []*time.Time{&c.issuedAt, &c.expiry, &c.notBefore} {
+		if *dst, err = timeClaim(registeredClaims[rIat+k], v[rIat+k]); err != nil {
+			return nil, err
 		}
 	}
-	if c.audience, err = stringsClaim("aud", r.aud); err != nil {
-		return nil, err
+	// The first client-id claim present: cid, client_id, azp.
+	for k := rCid; k < len(registeredClaims) && c.clientID == ""; k++ {
+		if c.clientID, err = stringClaim(registeredClaims[k], v[k]); err != nil {
+			return nil, err
+		}
 	}
-	if c.issuedAt, err = timeClaim("iat", r.iat); err != nil {
-		return nil, err
-	}
-	if c.expiry, err = timeClaim("exp", r.exp); err != nil {
-		return nil, err
-	}
-	if c.notBefore, err = timeClaim("nbf", r.nbf); err != nil {
+	if c.audience, err = stringsClaim("aud", v[rAud]); err != nil {
 		return nil, err
 	}
 	if len(scopeClaims) == 0 {
