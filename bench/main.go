@@ -7,13 +7,11 @@
 package main
 
 import (
-	"cmp"
 	"context"
 	"flag"
 	"fmt"
 	"io"
 	"os"
-	"slices"
 	"testing"
 	"time"
 )
@@ -27,7 +25,7 @@ func main() {
 	calls := flag.Int("calls", 20000, "RPCs per end-to-end run")
 	callers := flag.Int("callers", 50, "concurrent callers in the end-to-end run (and the concurrent unknown-kid count)")
 	rounds := flag.Int("rounds", 3, "interleaved rounds of the end-to-end run (the median is shown)")
-	flag.IntVar(&count, "count", 1, "measure each benchmark this many times and report the run with the median ns/op")
+	flag.IntVar(&count, "count", 1, "time each benchmark this many times, interleaved within its row, and show the median run")
 	verbose := flag.Bool("v", false, "print each library's rejection error (to check every library rejects for the intended reason)")
 	flag.Parse()
 	if err := flag.Set("test.benchtime", benchtime.String()); err != nil {
@@ -37,6 +35,7 @@ func main() {
 		fatal(fmt.Errorf("-count, -rounds, -calls and -callers must be positive, -unknown not negative"))
 	}
 
+	start := time.Now()
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	f, err := newFixture()
@@ -63,6 +62,7 @@ func main() {
 			fatal(err)
 		}
 	}
+	fmt.Fprintf(out, "Load average at the end: %s; wall time %s.\n", loadAverage(), time.Since(start).Round(time.Second))
 }
 
 func fatal(err error) {
@@ -77,26 +77,22 @@ type measured struct {
 	err error
 }
 
-// count is how many times measure runs each benchmark (-count).
+// count is how many times each benchmark runs (-count); tables show the
+// median.
 var count = 1
 
-// measure benchmarks fn, which returns an error when the outcome is wrong,
-// count times, and returns the run with the median ns/op.
+// measure benchmarks fn once; fn returns an error when the outcome is wrong.
 func measure(fn func() error) measured {
 	var bad error
-	runs := make([]testing.BenchmarkResult, count)
-	for i := range runs {
-		runs[i] = testing.Benchmark(func(b *testing.B) {
-			b.ReportAllocs()
-			for b.Loop() {
-				if err := fn(); err != nil && bad == nil {
-					bad = err
-				}
+	r := testing.Benchmark(func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			if err := fn(); err != nil && bad == nil {
+				bad = err
 			}
-		})
-	}
-	slices.SortFunc(runs, func(a, b testing.BenchmarkResult) int { return cmp.Compare(a.NsPerOp(), b.NsPerOp()) })
-	return measured{r: runs[len(runs)/2], err: bad}
+		}
+	})
+	return measured{r: r, err: bad}
 }
 
 // openWarm opens a fresh instance of lib and verifies every valid token
@@ -117,6 +113,6 @@ func openWarm(ctx context.Context, lib library, f *fixture) (verifyFunc, func(),
 
 func printMachine(w io.Writer, benchtime time.Duration, f *fixture) {
 	m := describeMachine()
-	fmt.Fprintf(w, "Machine: %s; load average at start %s; benchtime %s, count %d (median run shown); token sizes: RS256 %d B, ES256 %d B, EdDSA %d B.\n\n",
+	fmt.Fprintf(w, "Machine: %s; load average at start %s; benchtime %s, count %d (median shown); token sizes: RS256 %d B, ES256 %d B, EdDSA %d B.\n\n",
 		m, loadAverage(), benchtime, count, len(f.valid["RS256"].token), len(f.valid["ES256"].token), len(f.valid["EdDSA"].token))
 }

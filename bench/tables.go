@@ -1,10 +1,12 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -13,48 +15,72 @@ import (
 
 var errAccepted = errors.New("accepted a token it must reject")
 
+// entry is one line of a row group: something to time, returning an error
+// when it gives the wrong verdict.
+type entry struct {
+	name   string
+	fn     func() error
+	hidden bool // timed for the ratio only (the RS256 check beside a rejection row)
+}
+
 // costTable times every library on every row and prints one Markdown table.
+// Each row group (a token) times its baseline and every library -count
+// times, interleaved, and shows each one's median, so a burst of load on
+// the machine hits every verifier alike.
 func costTable(ctx context.Context, w io.Writer, f *fixture, libs []library, verbose bool) error {
 	fmt.Fprintf(w, "## Token verification cost\n\n")
 	fmt.Fprintln(w, "| token | verifier | ns/op | B/op | allocs/op | × sig check |")
 	fmt.Fprintln(w, "|---|---|--:|--:|--:|--:|")
 	var reasons []string
-	baseline := map[string]float64{} // alg -> jwx signature-check ns/op
-	for _, alg := range algs {
-		v := f.valid[alg]
+	groups := append(append([]string{}, algs...), rejections...)
+	for _, g := range groups {
+		v, valid := f.valid[g]
+		label, token := g+" valid", v.token
+		if !valid {
+			v, label, token = f.valid["RS256"], g, f.rejected[g]
+		}
 		jb, err := jwxBaseline(v)
 		if err != nil {
 			return err
 		}
-		sb, err := stdlibBaseline(v)
-		if err != nil {
-			return err
-		}
-		m := measure(jb)
-		baseline[alg] = nsPerOp(m)
-		row(w, alg+" valid", "signature check only (jwx jws.Verifier)", m, baseline[alg])
-		row(w, alg+" valid", "signature check only (crypto/* stdlib)", measure(sb), baseline[alg])
-		for _, lib := range libs {
-			m, _, err := timeLibrary(ctx, f, lib, v.token, true)
+		entries := []entry{{name: "signature check only (jwx jws.Verifier)", fn: jb, hidden: !valid}}
+		if valid {
+			sb, err := stdlibBaseline(v)
 			if err != nil {
 				return err
 			}
-			row(w, alg+" valid", lib.name, m, baseline[alg])
+			entries = append(entries, entry{name: "signature check only (crypto/* stdlib)", fn: sb})
 		}
-	}
-	for _, rej := range rejections {
-		tok := f.rejected[rej]
+		var closers []func()
+		closeAll := func() {
+			for _, c := range closers {
+				c()
+			}
+		}
 		for _, lib := range libs {
-			m, reason, err := timeLibrary(ctx, f, lib, tok, false)
+			fn, reason, closeFn, err := openForRow(ctx, f, lib, token, valid)
 			if err != nil {
+				closeAll()
 				return err
 			}
-			row(w, rej, lib.name, m, baseline["RS256"])
-			reasons = append(reasons, fmt.Sprintf("- %s / %s: %s", rej, lib.name, oneLine(reason)))
+			closers = append(closers, closeFn)
+			entries = append(entries, entry{name: lib.name, fn: fn})
+			if !valid {
+				reasons = append(reasons, fmt.Sprintf("- %s / %s: %s", g, lib.name, oneLine(reason)))
+			}
+		}
+		results := measureGroup(entries)
+		closeAll()
+		base := nsPerOp(results[0])
+		for i, e := range entries {
+			if !e.hidden {
+				row(w, label, e.name, results[i], base)
+			}
 		}
 	}
 	fmt.Fprintln(w)
-	fmt.Fprintln(w, "× sig check: ns/op over the jwx signature check for the same algorithm in this run (rejected tokens: over the RS256 check).")
+	fmt.Fprintln(w, "× sig check: ns/op over the jwx signature check of the same algorithm, timed in the same row group "+
+		"(for a rejected token: the RS256 check, timed beside it).")
 	fmt.Fprintln(w)
 	if verbose {
 		fmt.Fprintln(w, "Rejection errors:")
@@ -65,26 +91,50 @@ func costTable(ctx context.Context, w io.Writer, f *fixture, libs []library, ver
 	return nil
 }
 
-// timeLibrary opens a fresh warmed instance of lib, checks its verdict on
-// token once (returning the rejection error's text), and times it.
-func timeLibrary(ctx context.Context, f *fixture, lib library, token string, valid bool) (measured, string, error) {
+// measureGroup times every entry count times, round-robin, and returns each
+// entry's median run.
+func measureGroup(entries []entry) []measured {
+	runs := make([][]measured, len(entries))
+	for range count {
+		for i, e := range entries {
+			runs[i] = append(runs[i], measure(e.fn))
+		}
+	}
+	out := make([]measured, len(entries))
+	for i, rs := range runs {
+		slices.SortFunc(rs, func(a, b measured) int { return cmp.Compare(nsPerOp(a), nsPerOp(b)) })
+		out[i] = rs[len(rs)/2]
+		for _, r := range rs {
+			if r.err != nil {
+				out[i].err = r.err
+			}
+		}
+	}
+	return out
+}
+
+// openForRow opens a fresh warmed instance of lib, checks its verdict on
+// token once (returning the rejection error's text), and returns the
+// function to time, which fails on a wrong verdict.
+func openForRow(ctx context.Context, f *fixture, lib library, token string, valid bool) (func() error, string, func(), error) {
 	verify, closeFn, err := openWarm(ctx, lib, f)
 	if err != nil {
-		return measured{}, "", err
+		return nil, "", nil, err
 	}
-	defer closeFn()
 	first := verify(ctx, token)
 	switch {
 	case valid && first != nil:
-		return measured{}, "", fmt.Errorf("%s rejected a valid token: %w", lib.name, first)
+		closeFn()
+		return nil, "", nil, fmt.Errorf("%s rejected a valid token: %w", lib.name, first)
 	case !valid && first == nil:
-		return measured{}, "", fmt.Errorf("%s accepted a token it must reject", lib.name)
+		closeFn()
+		return nil, "", nil, fmt.Errorf("%s accepted a token it must reject", lib.name)
 	}
 	reason := ""
 	if first != nil {
 		reason = first.Error()
 	}
-	m := measure(func() error {
+	fn := func() error {
 		err := verify(ctx, token)
 		if valid {
 			return err
@@ -93,8 +143,8 @@ func timeLibrary(ctx context.Context, f *fixture, lib library, token string, val
 			return errAccepted
 		}
 		return nil
-	})
-	return m, reason, nil
+	}
+	return fn, reason, closeFn, nil
 }
 
 func nsPerOp(m measured) float64 {
