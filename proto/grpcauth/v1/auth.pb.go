@@ -23,6 +23,14 @@
 //     rpc GetVersion(GetVersionRequest) returns (GetVersionResponse) {
 //       option (grpcauth.v1.method) = { public: true };
 //     }
+//     // Needs "items:admin" in a token bound to the caller's TLS client
+//     // certificate (RFC 8705).
+//     rpc PurgeItems(PurgeItemsRequest) returns (PurgeItemsResponse) {
+//       option (grpcauth.v1.method) = {
+//         scopes: "items:admin"
+//         require_certificate_binding: true
+//       };
+//     }
 //   }
 //
 // A method with neither its own rule nor a service rule is denied by the
@@ -74,6 +82,11 @@ const (
 // Empty scope strings, scopes containing white space, and empty `any_of`
 // sets are rejected when the rule is compiled: none of them can ever be
 // satisfied by an OAuth 2.0 scope (RFC 6749, section 3.3).
+//
+// Whatever the rule, a token that is certificate-bound (its `cnf` claim
+// holds `x5t#S256`, RFC 8705) is accepted only on a TLS connection whose
+// client certificate has that SHA-256 thumbprint; `require_certificate_binding`
+// additionally refuses tokens that are not bound.
 type Rule struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// Scopes that must all be present.
@@ -81,10 +94,19 @@ type Rule struct {
 	// Alternatives: at least one set must be present in full.
 	AnyOf []*ScopeSet `protobuf:"bytes,2,rep,name=any_of,json=anyOf,proto3" json:"any_of,omitempty"`
 	// No token needed; see the message comment for what happens when one is
-	// sent anyway. Excludes `scopes` and `any_of`.
-	Public        bool `protobuf:"varint,3,opt,name=public,proto3" json:"public,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	// sent anyway. Excludes `scopes`, `any_of` and
+	// `require_certificate_binding`.
+	Public bool `protobuf:"varint,3,opt,name=public,proto3" json:"public,omitempty"`
+	// Only certificate-bound access tokens (RFC 8705) are accepted: the
+	// token's `cnf` claim must hold an `x5t#S256` thumbprint, and it must
+	// match the TLS client certificate of the connection (which a bound token
+	// must always do). An unbound token, even with every required scope, is
+	// refused with UNAUTHENTICATED, reason ACCESS_TOKEN_BINDING_REQUIRED. Use
+	// it for methods where a leaked token alone must not be enough. Excludes
+	// `public`.
+	RequireCertificateBinding bool `protobuf:"varint,4,opt,name=require_certificate_binding,json=requireCertificateBinding,proto3" json:"require_certificate_binding,omitempty"`
+	unknownFields             protoimpl.UnknownFields
+	sizeCache                 protoimpl.SizeCache
 }
 
 func (x *Rule) Reset() {
@@ -134,6 +156,13 @@ func (x *Rule) GetAnyOf() []*ScopeSet {
 func (x *Rule) GetPublic() bool {
 	if x != nil {
 		return x.Public
+	}
+	return false
+}
+
+func (x *Rule) GetRequireCertificateBinding() bool {
+	if x != nil {
+		return x.RequireCertificateBinding
 	}
 	return false
 }
@@ -225,11 +254,12 @@ var File_grpcauth_v1_auth_proto protoreflect.FileDescriptor
 
 const file_grpcauth_v1_auth_proto_rawDesc = "" +
 	"\n" +
-	"\x16grpcauth/v1/auth.proto\x12\vgrpcauth.v1\x1a google/protobuf/descriptor.proto\"d\n" +
+	"\x16grpcauth/v1/auth.proto\x12\vgrpcauth.v1\x1a google/protobuf/descriptor.proto\"\xa4\x01\n" +
 	"\x04Rule\x12\x16\n" +
 	"\x06scopes\x18\x01 \x03(\tR\x06scopes\x12,\n" +
 	"\x06any_of\x18\x02 \x03(\v2\x15.grpcauth.v1.ScopeSetR\x05anyOf\x12\x16\n" +
-	"\x06public\x18\x03 \x01(\bR\x06public\"\"\n" +
+	"\x06public\x18\x03 \x01(\bR\x06public\x12>\n" +
+	"\x1brequire_certificate_binding\x18\x04 \x01(\bR\x19requireCertificateBinding\"\"\n" +
 	"\bScopeSet\x12\x16\n" +
 	"\x06scopes\x18\x01 \x03(\tR\x06scopes:K\n" +
 	"\x06method\x12\x1e.google.protobuf.MethodOptions\x18\xe9\x9c\x03 \x01(\v2\x11.grpcauth.v1.RuleR\x06method:N\n" +
