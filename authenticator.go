@@ -26,6 +26,9 @@ type Authenticator struct {
 	descriptors DescriptorResolver
 	cfgRules    map[string]*compiledRule // Config.Rules and Config.Public, by method or service name
 	defaultRule *compiledRule
+	transport   TransportSecurity
+	dryRun      bool                // Config.DryRun
+	dryRunNames map[string]struct{} // Config.DryRunMethods
 	skipExpiry  bool
 	skew        time.Duration
 	now         func() time.Time
@@ -50,12 +53,24 @@ func New(cfg Config) (*Authenticator, error) {
 		verifier:    cfg.Verifier,
 		descriptors: cfg.Descriptors,
 		cfgRules:    make(map[string]*compiledRule),
+		transport:   cfg.TransportSecurity,
+		dryRun:      cfg.DryRun,
+		dryRunNames: make(map[string]struct{}, len(cfg.DryRunMethods)),
 		skipExpiry:  cfg.SkipStreamExpiry,
 		skew:        cfg.ClockSkew,
 		now:         cfg.Now,
 		afterFunc:   cfg.AfterFunc,
 		onDecision:  cfg.OnDecision,
 		logger:      cfg.Logger,
+	}
+	if !a.transport.valid() {
+		return nil, fmt.Errorf("grpcauth: Config.TransportSecurity: unknown value %v", a.transport)
+	}
+	for _, name := range cfg.DryRunMethods {
+		if err := checkName(name); err != nil {
+			return nil, fmt.Errorf("grpcauth: Config.DryRunMethods: %w", err)
+		}
+		a.dryRunNames[name] = struct{}{}
 	}
 	if a.descriptors == nil {
 		a.descriptors = protoregistry.GlobalFiles
@@ -97,9 +112,17 @@ func New(cfg Config) (*Authenticator, error) {
 	return a, nil
 }
 
-func (a *Authenticator) addConfigRule(name string, pb *grpcauthv1.Rule) error {
+// checkName checks that name is a full method name or a service name.
+func checkName(name string) error {
 	if _, _, ok := splitMethod(name); !ok && !isServiceName(name) {
 		return fmt.Errorf("%q is neither a full method name (/pkg.Service/Method) nor a service name (pkg.Service)", name)
+	}
+	return nil
+}
+
+func (a *Authenticator) addConfigRule(name string, pb *grpcauthv1.Rule) error {
+	if err := checkName(name); err != nil {
+		return err
 	}
 	if _, dup := a.cfgRules[name]; dup {
 		return fmt.Errorf("%q is named more than once (in Public and Rules, or twice in Public)", name)
@@ -156,13 +179,23 @@ func (a *Authenticator) expiresStream(c *verifier.Claims) bool {
 }
 
 // authorize decides one call. It returns the context for the handler (with
-// the claims, when a valid token came) or the status error to return. A
-// stream whose token is already past its expiry plus Config.ClockSkew
-// (possible when the verifier allows more skew) is refused here, as it
-// would be cut at once.
+// the claims, when a valid token came) or the status error to return.
+//
+// The checks run in this order, and the first failure decides: credentials
+// on an untrusted transport (before the token is even parsed, so no crypto
+// is spent on it), the authorization metadata, the token's signature and
+// claims, its certificate binding, then the method's rule. Only a rule
+// failure (scopes, no rule, binding required) is relaxed by dry run; it is
+// reported after the stream-expiry check so that a call yields exactly one
+// decision. A stream whose token is already past its expiry plus
+// Config.ClockSkew (possible when the verifier allows more skew) is
+// refused, as it would be cut at once.
 func (a *Authenticator) authorize(ctx context.Context, method string, stream bool) (context.Context, *verifier.Claims, error) {
 	p := a.lookup(method)
 	token, present, rej := bearerToken(ctx)
+	if present && !a.transportAllowed(ctx) {
+		return nil, nil, a.deny(ctx, method, p, nil, rejTransport, errInsecureTransport)
+	}
 	if rej != nil {
 		return nil, nil, a.deny(ctx, method, p, nil, rej, nil)
 	}
@@ -180,15 +213,26 @@ func (a *Authenticator) authorize(ctx context.Context, method string, stream boo
 	if claims == nil {
 		return nil, nil, a.deny(ctx, method, p, nil, rejInvalid, errors.New("grpcauth: the token verifier returned neither claims nor an error"))
 	}
-	switch {
-	case p.rule == nil:
-		return nil, nil, a.deny(ctx, method, p, claims, rejNotConfigured, p.err)
-	case !p.rule.public && !p.rule.allows(claims):
-		return nil, nil, a.deny(ctx, method, p, claims, p.rule.denied, nil)
-	case stream && a.expiresStream(claims) && !a.now().Before(claims.Expiry().Add(a.skew)):
+	bound, rej, cause := checkBinding(ctx, claims)
+	if rej != nil {
+		return nil, nil, a.deny(ctx, method, p, claims, rej, cause)
+	}
+	if p.rule == nil {
+		rej, cause = rejNotConfigured, p.err
+	} else {
+		rej, cause = p.rule.check(claims, bound)
+	}
+	if rej != nil && !p.dryRun {
+		return nil, nil, a.deny(ctx, method, p, claims, rej, cause)
+	}
+	if stream && a.expiresStream(claims) && !a.now().Before(claims.Expiry().Add(a.skew)) {
 		return nil, nil, a.deny(ctx, method, p, claims, rejExpired, errors.New("grpcauth: token expires (plus Config.ClockSkew) before the stream could start"))
 	}
-	a.allow(ctx, method, p, claims)
+	if rej != nil {
+		a.report(ctx, method, p, claims, rej, cause, true)
+	} else {
+		a.allow(ctx, method, p, claims)
+	}
 	return ContextWithClaims(ctx, claims), claims, nil
 }
 
@@ -200,10 +244,16 @@ type Decision struct {
 	Method string
 	// Allowed reports whether the handler runs.
 	Allowed bool
-	// Code is the status code returned to the caller; codes.OK if allowed.
+	// DryRun reports a call that the method's rule refuses but that ran
+	// because the method is in dry run (Config.DryRun,
+	// Config.DryRunMethods): a "would deny". Allowed is then true, and
+	// Code, Reason and Err describe the refusal enforcement would give.
+	DryRun bool
+	// Code is the status code returned to the caller: codes.OK if allowed,
+	// or with DryRun the code the caller would have got.
 	Code codes.Code
-	// Reason is the ErrorInfo reason returned (Reason… constants); "" if
-	// allowed.
+	// Reason is the ErrorInfo reason returned (Reason… constants): "" if
+	// allowed, or with DryRun the reason the caller would have got.
 	Reason string
 	// Source is where the method's rule came from (SourceNone: no rule).
 	Source Source
@@ -211,8 +261,9 @@ type Decision struct {
 	Public bool
 	// Claims are the verified claims, or nil when no valid token came.
 	Claims *verifier.Claims
-	// Err is the detailed cause of a denial when there is one (the
-	// verifier's error, or why the method has no usable rule), for logs.
+	// Err is the detailed cause of a denial (or, with DryRun, of a would-be
+	// denial) when there is one: the verifier's error, why the method has
+	// no usable rule, why a certificate binding failed. For logs.
 	Err error
 }
 
@@ -225,27 +276,39 @@ func (a *Authenticator) allow(ctx context.Context, method string, p *methodPlan,
 // deny reports a denial to OnDecision and the log and returns the error for
 // the caller.
 func (a *Authenticator) deny(ctx context.Context, method string, p *methodPlan, c *verifier.Claims, rej *rejection, cause error) error {
-	d := Decision{Method: method, Code: rej.code, Reason: rej.reason, Source: p.source, Public: p.rule != nil && p.rule.public, Claims: c, Err: cause}
+	a.report(ctx, method, p, c, rej, cause, false)
+	return rej.err
+}
+
+// report records a refusal, or with dryRun a refusal that was not
+// enforced, in OnDecision and the log.
+func (a *Authenticator) report(ctx context.Context, method string, p *methodPlan, c *verifier.Claims, rej *rejection, cause error, dryRun bool) {
 	if a.onDecision != nil {
-		a.onDecision(ctx, d)
+		a.onDecision(ctx, Decision{Method: method, Allowed: dryRun, DryRun: dryRun, Code: rej.code, Reason: rej.reason,
+			Source: p.source, Public: p.rule != nil && p.rule.public, Claims: c, Err: cause})
 	}
 	level := slog.LevelInfo
 	if rej.code == codes.Unavailable || rej.reason == ReasonMethodNotConfigured {
 		level = slog.LevelWarn
 	}
-	if a.logger.Enabled(ctx, level) {
-		attrs := []slog.Attr{
-			slog.String("method", method),
-			slog.String("code", rej.code.String()),
-			slog.String("reason", rej.reason),
-		}
-		if c != nil {
-			attrs = append(attrs, slog.String("subject", c.Subject()), slog.String("client_id", c.ClientID()))
-		}
-		if cause != nil {
-			attrs = append(attrs, slog.String("error", cause.Error()))
-		}
-		a.logger.LogAttrs(ctx, level, "grpcauth: call denied", attrs...)
+	if !a.logger.Enabled(ctx, level) {
+		return
 	}
-	return rej.err
+	msg, outcome := "grpcauth: call denied", "deny"
+	if dryRun {
+		msg, outcome = "grpcauth: call would be denied (dry run)", "would_deny"
+	}
+	attrs := []slog.Attr{
+		slog.String("method", method),
+		slog.String("outcome", outcome),
+		slog.String("code", rej.code.String()),
+		slog.String("reason", rej.reason),
+	}
+	if c != nil {
+		attrs = append(attrs, slog.String("subject", c.Subject()), slog.String("client_id", c.ClientID()))
+	}
+	if cause != nil {
+		attrs = append(attrs, slog.String("error", cause.Error()))
+	}
+	a.logger.LogAttrs(ctx, level, msg, attrs...)
 }

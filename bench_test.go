@@ -2,15 +2,20 @@ package grpcauth
 
 import (
 	"context"
+	"crypto/x509"
+	"net"
 	"testing"
 
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials"
+	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/metadata"
 
 	authtestv1 "github.com/grpcauth/grpcauth/internal/testproto/authtest/v1"
+	"github.com/grpcauth/grpcauth/verifier"
 )
 
-// BenchmarkServer measures whole calls over bufconn, with and without the
+// BenchmarkServer measures whole calls over plaintext loopback TCP, with and without the
 // interceptors, in one run: the difference between "baseline" and
 // "grpcauth" is the interceptors' cost per call with a valid token that
 // the verifier has cached.
@@ -18,8 +23,8 @@ import (
 //	go test -run '^$' -bench BenchmarkServer -benchmem .
 func BenchmarkServer(b *testing.B) {
 	e := newEnv(b)
-	_, baseConn := serve(b, &testService{})
-	base := authtestv1.NewTestServiceClient(baseConn)
+	_, baseAddr := serve(b, &testService{})
+	base := authtestv1.NewTestServiceClient(dial(b, baseAddr, insecure.NewCredentials()))
 	ctx := withAuth(context.Background(), bearer(e.scoped(b, "test:read", "test:write")))
 	if _, err := e.client.Inherited(ctx, &authtestv1.InheritedRequest{}); err != nil {
 		b.Fatal(err) // also warms the verifier's cache
@@ -58,16 +63,19 @@ func BenchmarkServer(b *testing.B) {
 }
 
 // BenchmarkInterceptor calls the interceptor functions directly with a
-// metadata context and a no-op handler, to show their own time and
-// allocations: "static" with a verifier that returns fixed claims (the
-// interceptor alone), "verifier" with the real verifier on a cached token.
+// metadata context (from a plaintext loopback peer) and a no-op handler, to
+// show their own time and allocations: "static" with a verifier that
+// returns fixed claims (the interceptor alone), "verifier" with the real
+// verifier on a cached token, "bound" with fixed certificate-bound claims
+// from a mutual-TLS peer presenting the matching certificate (the cost of
+// the RFC 8705 check).
 //
 //	go test -run '^$' -bench BenchmarkInterceptor -benchmem .
 func BenchmarkInterceptor(b *testing.B) {
 	e := newEnv(b)
 	tok := e.scoped(b, "test:read", "test:write", "test:stream")
 	static := mustNew(b, Config{Verifier: staticVerifier{claims: mustClaims(b, "test:read", "test:write", "test:stream")}})
-	ctx := metadata.NewIncomingContext(context.Background(), metadata.Pairs("authorization", bearer(tok)))
+	ctx := metadata.NewIncomingContext(loopbackPeer(context.Background()), metadata.Pairs("authorization", bearer(tok)))
 	noopUnary := func(context.Context, any) (any, error) { return nil, nil }
 	noopStream := func(any, grpc.ServerStream) error { return nil }
 	ss := &ctxStream{ctx: ctx}
@@ -89,6 +97,18 @@ func BenchmarkInterceptor(b *testing.B) {
 				}
 			}
 		})
+		if c.name == "static" {
+			bound, bctx := boundCall(b)
+			unary := mustNew(b, Config{Verifier: staticVerifier{claims: bound}}).UnaryServerInterceptor()
+			b.Run("unary/bound", func(b *testing.B) {
+				b.ReportAllocs()
+				for b.Loop() {
+					if _, err := unary(bctx, nil, info, noopUnary); err != nil {
+						b.Fatal(err)
+					}
+				}
+			})
+		}
 		stream := c.a.StreamServerInterceptor()
 		sinfo := &grpc.StreamServerInfo{FullMethod: "/authtest.v1.TestService/BidiStream", IsClientStream: true, IsServerStream: true}
 		b.Run("stream/"+c.name, func(b *testing.B) {
@@ -100,6 +120,22 @@ func BenchmarkInterceptor(b *testing.B) {
 			}
 		})
 	}
+}
+
+// boundCall returns claims bound to a fresh client certificate and the
+// incoming context of a call from a mutual-TLS peer presenting it.
+func boundCall(b *testing.B) (*verifier.Claims, context.Context) {
+	pki := newPKI(b)
+	cert := pki.issue(b, "client", false).Leaf
+	claims, err := verifier.NewClaims(map[string]any{"sub": "user-1", "scp": []string{"test:read", "test:write"},
+		"cnf": map[string]any{"x5t#S256": CertificateThumbprint(cert)}})
+	if err != nil {
+		b.Fatal(err)
+	}
+	ti := credentials.TLSInfo{CommonAuthInfo: credentials.CommonAuthInfo{SecurityLevel: credentials.PrivacyAndIntegrity}}
+	ti.State.PeerCertificates = []*x509.Certificate{cert, pki.ca}
+	ctx := withPeer(context.Background(), &net.TCPAddr{IP: net.IPv4(192, 0, 2, 1), Port: 1}, ti)
+	return claims, metadata.NewIncomingContext(ctx, metadata.Pairs("authorization", "Bearer tok"))
 }
 
 // ctxStream is a grpc.ServerStream that only has a context.

@@ -96,6 +96,43 @@ type Config struct {
 	// open to every authenticated caller, whatever scopes it holds.
 	DefaultRule *grpcauthv1.Rule
 
+	// TransportSecurity says on which connections credentials are
+	// accepted. Default TransportSecureOrLocal: on connections with
+	// transport security (a peer AuthInfo reporting
+	// credentials.PrivacyAndIntegrity, as TLS and ALTS do), and on
+	// plaintext connections from this host (loopback address or Unix
+	// socket). A call that sends authorization metadata on any other
+	// connection is refused with codes.Unauthenticated
+	// (TRANSPORT_INSECURE) and its token is not verified. Calls without
+	// credentials are unaffected, so public methods stay reachable over
+	// plaintext. TransportSecureOnly refuses local plaintext too;
+	// InsecureAllowPlaintext accepts every connection, for a server
+	// reached only through a hop the server cannot see is protected
+	// (read its warning). A connection whose AuthInfo reports no security
+	// level (a custom TransportCredentials without
+	// credentials.CommonAuthInfo), or a context with no peer at all,
+	// counts as insecure.
+	TransportSecurity TransportSecurity
+
+	// DryRun evaluates every method's rule and reports each call the rule
+	// would refuse, but lets it through: a valid token lacking scopes, a
+	// method with no (or an invalid) rule, and an unbound token on a
+	// method with require_certificate_binding. Each such call is reported
+	// to OnDecision with Allowed and DryRun set, Code and Reason saying
+	// what enforcement would return, and logged ("call would be denied
+	// (dry run)"); the handler gets the claims. Dry run never relaxes
+	// authentication: a non-public method still needs a valid token (a
+	// missing, invalid or expired one is refused), a certificate-bound
+	// token must still match its certificate, and TransportSecurity still
+	// applies. Default false. Use it to roll out new rules and see whom
+	// they would refuse before enforcing them.
+	DryRun bool
+
+	// DryRunMethods puts only the named methods ("/pkg.Service/Method")
+	// and services ("pkg.Service") in dry run, as DryRun does for all.
+	// Default: none.
+	DryRunMethods []string
+
 	// SkipStreamExpiry stops the Authenticator from ending streams when
 	// the token that opened them expires. Default false: a stream's
 	// context is cancelled, and the stream ends with codes.Unauthenticated

@@ -47,4 +47,13 @@
 // Details of each denial go to Config.Logger and Config.OnDecision, never to
 // the caller. Streams end with codes.Unauthenticated when their token
 // expires, unless Config.SkipStreamExpiry is set.
+//
+// Credentials are accepted only on connections with transport security
+// (TLS) or from the local host; see Config.TransportSecurity for servers
+// behind a TLS-terminating proxy. A token bound to a client certificate
+// (RFC 8705, cnf x5t#S256) is accepted only from a mutual-TLS connection
+// presenting that certificate, and a rule can demand such tokens
+// (require_certificate_binding). Config.DryRun and Config.DryRunMethods
+// report what rules would refuse without enforcing them, for rolling out
+// new rules.
 package grpcauth

@@ -5,8 +5,12 @@ import (
 	"errors"
 	"fmt"
 	"log"
+	"log/slog"
+	"net"
 
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/metadata"
+	"google.golang.org/grpc/peer"
 
 	"github.com/grpcauth/grpcauth"
 	authtestv1 "github.com/grpcauth/grpcauth/internal/testproto/authtest/v1"
@@ -106,4 +110,48 @@ func ExampleClaimsFromContext() {
 	// Output:
 	// anonymous
 	// user-42 via cli-app, may write: true
+}
+
+// fixedClaims stands in for a verifier that accepts every token as these
+// claims.
+type fixedClaims struct{ c *verifier.Claims }
+
+func (f fixedClaims) VerifyAccessToken(context.Context, string) (*verifier.Claims, error) {
+	return f.c, nil
+}
+
+// In dry run a rule's refusals are reported, not enforced: here AllOf needs
+// test:read and test:write, the token has only test:read, and the handler
+// runs anyway while OnDecision sees what enforcement would have answered.
+func ExampleConfig_dryRun() {
+	claims, err := verifier.NewClaims(map[string]any{"sub": "user-42", "scp": []string{"test:read"}})
+	if err != nil {
+		log.Fatal(err)
+	}
+	auth, err := grpcauth.New(grpcauth.Config{
+		Verifier:      fixedClaims{claims},
+		DryRunMethods: []string{"authtest.v1.TestService"},
+		OnDecision: func(_ context.Context, d grpcauth.Decision) {
+			fmt.Printf("%s allowed=%t dry-run=%t would get %s %s\n", d.Method, d.Allowed, d.DryRun, d.Code, d.Reason)
+		},
+		Logger: slog.New(slog.DiscardHandler),
+	})
+	if err != nil {
+		log.Fatal(err)
+	}
+	// The context gRPC gives a call from 127.0.0.1 over plaintext.
+	ctx := peer.NewContext(context.Background(), &peer.Peer{Addr: &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1), Port: 50000}})
+	ctx = metadata.NewIncomingContext(ctx, metadata.Pairs("authorization", "Bearer <token>"))
+
+	_, err = auth.UnaryServerInterceptor()(ctx, nil, &grpc.UnaryServerInfo{FullMethod: "/authtest.v1.TestService/AllOf"},
+		func(ctx context.Context, _ any) (any, error) {
+			c, _ := grpcauth.ClaimsFromContext(ctx)
+			fmt.Println("handler runs for", c.Subject())
+			return nil, nil
+		})
+	fmt.Println("error:", err)
+	// Output:
+	// /authtest.v1.TestService/AllOf allowed=true dry-run=true would get PermissionDenied ACCESS_TOKEN_SCOPE_INSUFFICIENT
+	// handler runs for user-42
+	// error: <nil>
 }

@@ -56,3 +56,37 @@ func FuzzSplitMethod(f *testing.F) {
 		}
 	})
 }
+
+// FuzzCnfThumbprint checks that decoding a cnf claim never panics and that
+// the compact fast path agrees with the general encoding/json path on
+// everything it accepts.
+//
+//	go test -run '^$' -fuzz FuzzCnfThumbprint .
+func FuzzCnfThumbprint(f *testing.F) {
+	for _, s := range []string{
+		`{"x5t#S256":"ungWv48Bz-pBQUDeXa4iI7ADYaOWF3qctBD_YfIAFa0"}`,
+		` {"x5t#S256":"ungWv48Bz-pBQUDeXa4iI7ADYaOWF3qctBD_YfIAFa0"} `,
+		`{ "x5t#S256" : "ungWv48Bz-pBQUDeXa4iI7ADYaOWF3qctBD_YfIAFa0" }`,
+		`{"x5t\u0023S256":"ungWv48Bz-pBQUDeXa4iI7ADYaOWF3qctBD_YfIAFa0"}`,
+		`{"x5t#S256":"ungWv48Bz-pBQUDeXa4iI7ADYaOWF3qctBD_YfIAFa1"}`,
+		`{"x5t#S256":"ungWv48Bz+pBQUDeXa4iI7ADYaOWF3qctBD/YfIAFa0"}`,
+		`{"x5t#S256":"ungWv48Bz-pBQUDeXa4iI7ADYaOWF3qctBD_YfIAFa0="}`,
+		`{"x5t#S256":"ungWv48Bz-pBQUDeXa4iI7ADYaOWF3qctBD_YfIAF\n0"}`,
+		`{"x5t#S256":"ungWv48Bz-pBQUDeXa4iI7ADYaOWF3qctBD_YfIAFa0","jkt":"x"}`,
+		`{"x5t#S256":"a","x5t#S256":"ungWv48Bz-pBQUDeXa4iI7ADYaOWF3qctBD_YfIAFa0"}`,
+		`{"jkt":"0ZcOCORZNYy-DWpqq30jZyJGHTN0d2HglBV3uiguA4I"}`,
+		`{"x5t#S256":42}`, `{}`, `null`, `[]`, `"x"`, ``, `{"x5t#S256":"`,
+	} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, raw []byte) {
+		fast, ok := compactCnfThumbprint(raw)
+		slow, err := decodeCnf(raw)
+		if ok && (err != nil || fast != slow) {
+			t.Fatalf("%q: fast path gives %x, general path %x, %v", raw, fast, slow, err)
+		}
+		if got, err2 := cnfThumbprint(raw); (err2 == nil) != (err == nil) || (err == nil && got != slow) {
+			t.Fatalf("%q: cnfThumbprint = %x, %v; general path %x, %v", raw, got, err2, slow, err)
+		}
+	})
+}

@@ -14,10 +14,10 @@ import (
 	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
-	"google.golang.org/grpc/test/bufconn"
 
 	"github.com/grpcauth/grpcauth/grpcauthtest"
 	authtestv1 "github.com/grpcauth/grpcauth/internal/testproto/authtest/v1"
@@ -144,6 +144,7 @@ type env struct {
 	auth   *Authenticator
 	srv    *grpc.Server
 	svc    *testService
+	addr   string // the server's loopback address
 	conn   *grpc.ClientConn
 	client authtestv1.TestServiceClient
 	other  authtestv1.UnannotatedServiceClient
@@ -151,10 +152,17 @@ type env struct {
 
 type envOption func(*Config, *verifier.Config)
 
-// newEnv starts an issuer, a verifier, a bufconn server with both test
-// services behind an Authenticator (cfg.Verifier is filled in), and a
-// client. Everything is closed by t.Cleanup.
+// newEnv starts an issuer, a verifier, a plaintext loopback TCP server with
+// both test services behind an Authenticator (cfg.Verifier is filled in),
+// and a client. Everything is closed by t.Cleanup.
 func newEnv(t testing.TB, opts ...envOption) *env {
+	t.Helper()
+	return newEnvWith(t, insecure.NewCredentials(), insecure.NewCredentials(), opts...)
+}
+
+// newEnvWith is newEnv with the server's and the client's transport
+// credentials.
+func newEnvWith(t testing.TB, serverCreds, clientCreds credentials.TransportCredentials, opts ...envOption) *env {
 	t.Helper()
 	e := &env{svc: &testService{}}
 	e.iss = grpcauthtest.NewIssuer(t, grpcauthtest.Config{Now: func() time.Time { return t0 }})
@@ -181,35 +189,44 @@ func newEnv(t testing.TB, opts ...envOption) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	e.srv, e.conn = serve(t, e.svc, grpc.ChainUnaryInterceptor(e.auth.UnaryServerInterceptor()),
+	e.srv, e.addr = serve(t, e.svc, grpc.Creds(serverCreds), grpc.ChainUnaryInterceptor(e.auth.UnaryServerInterceptor()),
 		grpc.ChainStreamInterceptor(e.auth.StreamServerInterceptor()))
+	e.conn = dial(t, e.addr, clientCreds)
 	e.client = authtestv1.NewTestServiceClient(e.conn)
 	e.other = authtestv1.NewUnannotatedServiceClient(e.conn)
 	return e
 }
 
-// serve runs svc on a bufconn server with opts and returns it and a client
-// connection to it.
-func serve(t testing.TB, svc *testService, opts ...grpc.ServerOption) (*grpc.Server, *grpc.ClientConn) {
+// serve runs svc on a loopback TCP server with opts and returns it and its
+// address.
+func serve(t testing.TB, svc *testService, opts ...grpc.ServerOption) (*grpc.Server, string) {
 	t.Helper()
-	lis := bufconn.Listen(1 << 20)
+	lis, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
 	srv := grpc.NewServer(opts...)
 	authtestv1.RegisterTestServiceServer(srv, svc)
 	authtestv1.RegisterUnannotatedServiceServer(srv, svc)
 	var wg sync.WaitGroup
 	wg.Go(func() { _ = srv.Serve(lis) })
-	conn, err := grpc.NewClient("passthrough:///bufconn",
-		grpc.WithContextDialer(func(ctx context.Context, _ string) (net.Conn, error) { return lis.DialContext(ctx) }),
-		grpc.WithTransportCredentials(insecure.NewCredentials()))
-	if err != nil {
-		t.Fatal(err)
-	}
 	t.Cleanup(func() {
-		conn.Close()
 		srv.Stop()
 		wg.Wait()
 	})
-	return srv, conn
+	return srv, lis.Addr().String()
+}
+
+// dial returns a client connection to addr with creds, closed by
+// t.Cleanup (before the server stops).
+func dial(t testing.TB, addr string, creds credentials.TransportCredentials) *grpc.ClientConn {
+	t.Helper()
+	conn, err := grpc.NewClient("passthrough:///"+addr, grpc.WithTransportCredentials(creds))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { conn.Close() })
+	return conn
 }
 
 // token mints a token with the given scopes, failing the test on error.

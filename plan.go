@@ -59,6 +59,7 @@ type methodPlan struct {
 	rule   *compiledRule // nil: denied (err says why)
 	source Source
 	err    error // wraps ErrNoRule or ErrInvalidRule when rule is nil
+	dryRun bool  // rule failures are reported, not enforced
 }
 
 // lookup returns the plan of method. The hot path is one load of the
@@ -98,6 +99,30 @@ func (a *Authenticator) publish(plans map[string]*methodPlan) {
 // cached, so that a flood of made-up method names (reachable through
 // grpc.UnknownServiceHandler) cannot grow the map without bound.
 func (a *Authenticator) compile(method string) (p *methodPlan, known bool) {
+	p, known = a.compileRule(method)
+	p.dryRun = a.inDryRun(method)
+	return p, known
+}
+
+// inDryRun reports whether method is in dry run: Config.DryRun, or
+// Config.DryRunMethods naming the method or its service.
+func (a *Authenticator) inDryRun(method string) bool {
+	if a.dryRun {
+		return true
+	}
+	if _, ok := a.dryRunNames[method]; ok {
+		return true
+	}
+	svc, _, ok := splitMethod(method)
+	if !ok {
+		return false
+	}
+	_, ok = a.dryRunNames[svc]
+	return ok
+}
+
+// compileRule finds and compiles the rule of method; see compile.
+func (a *Authenticator) compileRule(method string) (p *methodPlan, known bool) {
 	svc, name, ok := splitMethod(method)
 	if !ok {
 		return &methodPlan{err: fmt.Errorf("%w: %q is not a full method name (/package.Service/Method)", ErrNoRule, method)}, false
@@ -190,6 +215,12 @@ type Requirement struct {
 	// full, in addition to Scopes (each set sorted). Empty: no such
 	// condition.
 	AnyOf [][]string
+	// RequireCertificateBinding is true when only certificate-bound
+	// tokens (RFC 8705) are accepted.
+	RequireCertificateBinding bool
+	// DryRun is true when the method is in dry run: the rule (or the lack
+	// of one) is reported but not enforced. See Config.DryRun.
+	DryRun bool
 }
 
 // Alternatives expands the requirement into the scope sets of which one
@@ -210,11 +241,12 @@ func (r Requirement) Alternatives() [][]string {
 // the invalid rule.
 func (a *Authenticator) Requirement(fullMethod string) (Requirement, error) {
 	p := a.lookup(fullMethod)
-	req := Requirement{Method: fullMethod, Source: p.source}
+	req := Requirement{Method: fullMethod, Source: p.source, DryRun: p.dryRun}
 	if p.rule == nil {
 		return req, p.err
 	}
 	req.Public = p.rule.public
+	req.RequireCertificateBinding = p.rule.bound
 	req.Scopes = slices.Clone(p.rule.all)
 	for _, set := range p.rule.anyOf {
 		req.AnyOf = append(req.AnyOf, slices.Clone(set))

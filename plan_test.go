@@ -4,13 +4,16 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"slices"
 	"sync"
 	"testing"
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/metadata"
+	"google.golang.org/grpc/peer"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/reflect/protodesc"
 	"google.golang.org/protobuf/reflect/protoregistry"
@@ -140,6 +143,7 @@ func TestCompileRule_RejectsContradictoryAndUnsatisfiableRules(t *testing.T) {
 	}{
 		{"public with scopes", &grpcauthv1.Rule{Public: true, Scopes: []string{"a"}}},
 		{"public with any_of", &grpcauthv1.Rule{Public: true, AnyOf: []*grpcauthv1.ScopeSet{{Scopes: []string{"a"}}}}},
+		{"public with require_certificate_binding", &grpcauthv1.Rule{Public: true, RequireCertificateBinding: true}},
 		{"empty scope", &grpcauthv1.Rule{Scopes: []string{""}}},
 		{"scope with space", &grpcauthv1.Rule{Scopes: []string{"a b"}}},
 		{"scope with quote", &grpcauthv1.Rule{Scopes: []string{`a"b`}}},
@@ -187,6 +191,9 @@ func TestNew_RejectsBadConfig(t *testing.T) {
 		{"public and rules", Config{Verifier: v, Public: []string{"a.B"}, Rules: map[string]*grpcauthv1.Rule{"a.B": {}}}},
 		{"nil rule", Config{Verifier: v, Rules: map[string]*grpcauthv1.Rule{"a.B": nil}}},
 		{"invalid default", Config{Verifier: v, DefaultRule: &grpcauthv1.Rule{Public: true, Scopes: []string{"x"}}}},
+		{"unknown transport security", Config{Verifier: v, TransportSecurity: InsecureAllowPlaintext + 1}},
+		{"negative transport security", Config{Verifier: v, TransportSecurity: -1}},
+		{"bad dry-run name", Config{Verifier: v, DryRunMethods: []string{"authtest.v1.TestService/AllOf"}}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -252,8 +259,28 @@ func callUnary(a *Authenticator, ctx context.Context, method string) (*verifier.
 	return c, err
 }
 
+// bearerCtx is the incoming context of a call with tok as its bearer
+// token, on a plaintext loopback connection (as gRPC's server would make
+// it), which the default Config.TransportSecurity accepts.
 func bearerCtx(tok string) context.Context {
-	return metadata.NewIncomingContext(context.Background(), metadata.Pairs("authorization", "Bearer "+tok))
+	return metadata.NewIncomingContext(loopbackPeer(context.Background()), metadata.Pairs("authorization", "Bearer "+tok))
+}
+
+// plaintextInfo is the AuthInfo of a connection without transport
+// security, as insecure.NewCredentials reports it.
+type plaintextInfo struct{ credentials.CommonAuthInfo }
+
+func (plaintextInfo) AuthType() string { return "insecure" }
+
+// withPeer returns ctx with a peer at addr using ai.
+func withPeer(ctx context.Context, addr net.Addr, ai credentials.AuthInfo) context.Context {
+	return peer.NewContext(ctx, &peer.Peer{Addr: addr, LocalAddr: addr, AuthInfo: ai})
+}
+
+// loopbackPeer returns ctx with a plaintext peer on 127.0.0.1.
+func loopbackPeer(ctx context.Context) context.Context {
+	return withPeer(ctx, &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1), Port: 50000},
+		plaintextInfo{credentials.CommonAuthInfo{SecurityLevel: credentials.NoSecurity}})
 }
 
 func TestPlan_UnknownMethodsAreNotCached(t *testing.T) {

@@ -13,17 +13,33 @@ import (
 )
 
 // ErrInvalidRule reports a rule that can never be satisfied or contradicts
-// itself: public together with scopes, an empty or malformed scope, or an
-// empty any_of set. A method whose rule is invalid is denied.
+// itself: public together with scopes or require_certificate_binding, an
+// empty or malformed scope, or an empty any_of set. A method whose rule is invalid is denied.
 var ErrInvalidRule = errors.New("grpcauth: invalid rule")
 
 // compiledRule is a validated, normalised grpcauthv1.Rule. It is read-only
 // once built and shared by every call of the methods it applies to.
 type compiledRule struct {
 	public bool
+	bound  bool       // require_certificate_binding
 	all    []string   // every one required; sorted, unique
 	anyOf  [][]string // at least one set required in full; each sorted, unique
 	denied *rejection // the ReasonScopeInsufficient answer for this rule
+}
+
+// check returns the rejection a non-public rule gives a verified token, and
+// its cause, or nil when the token satisfies the rule. bound reports
+// whether the token is certificate-bound (and the binding was checked).
+func (r *compiledRule) check(c *verifier.Claims, bound bool) (*rejection, error) {
+	switch {
+	case r.public:
+		return nil, nil
+	case r.bound && !bound:
+		return rejBindingRequired, errTokenUnbound
+	case !r.allows(c):
+		return r.denied, nil
+	}
+	return nil, nil
 }
 
 // allows reports whether claims satisfy the rule's scopes. It allocates
@@ -75,7 +91,10 @@ func compileRule(pb *grpcauthv1.Rule) (*compiledRule, error) {
 	if pb.GetPublic() && (len(pb.GetScopes()) > 0 || len(pb.GetAnyOf()) > 0) {
 		return nil, fmt.Errorf("%w: public is set together with scopes or any_of; a public method needs no token, so its scopes could never be enforced", ErrInvalidRule)
 	}
-	r := &compiledRule{public: pb.GetPublic()}
+	if pb.GetPublic() && pb.GetRequireCertificateBinding() {
+		return nil, fmt.Errorf("%w: public is set together with require_certificate_binding; a public method needs no token, so no binding could be enforced", ErrInvalidRule)
+	}
+	r := &compiledRule{public: pb.GetPublic(), bound: pb.GetRequireCertificateBinding()}
 	var err error
 	if r.all, err = scopeSet(pb.GetScopes()); err != nil {
 		return nil, err

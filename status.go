@@ -32,8 +32,10 @@ const (
 	// (codes.Unauthenticated). Fetch a new token and retry.
 	ReasonTokenExpired = "ACCESS_TOKEN_EXPIRED"
 	// ReasonTokenTypeUnsupported: an authorization scheme other than
-	// Bearer, or a token whose typ the verifier does not accept as an
-	// access token (codes.Unauthenticated).
+	// Bearer, a token whose typ the verifier does not accept as an access
+	// token, or a token bound to its client by a confirmation method other
+	// than a certificate thumbprint, such as DPoP's cnf jkt
+	// (codes.Unauthenticated).
 	ReasonTokenTypeUnsupported = "ACCESS_TOKEN_TYPE_UNSUPPORTED"
 	// ReasonScopeInsufficient: a valid token without the scopes the method
 	// requires (codes.PermissionDenied). The ErrorInfo metadata key
@@ -47,6 +49,21 @@ const (
 	// issuer's JWKS could not be fetched) or has been closed
 	// (codes.Unavailable). Retry later, ideally against another replica.
 	ReasonKeysUnavailable = "KEYS_UNAVAILABLE"
+	// ReasonTransportInsecure: credentials arrived on a connection that
+	// Config.TransportSecurity does not trust to carry them, such as
+	// plaintext from another host (codes.Unauthenticated). The token was
+	// not verified. Treat it as leaked: use TLS, and get a new token.
+	ReasonTransportInsecure = "TRANSPORT_INSECURE"
+	// ReasonBindingMismatch: a certificate-bound token (RFC 8705: its cnf
+	// claim holds x5t#S256) on a connection without a TLS client
+	// certificate, or with a different one (codes.Unauthenticated).
+	ReasonBindingMismatch = "ACCESS_TOKEN_BINDING_MISMATCH"
+	// ReasonBindingRequired: a valid token that is not certificate-bound,
+	// calling a method whose rule sets require_certificate_binding
+	// (codes.Unauthenticated). Get a bound token: authenticate to the
+	// authorization server with mutual TLS, using the client certificate
+	// you then present here.
+	ReasonBindingRequired = "ACCESS_TOKEN_BINDING_REQUIRED"
 	// ReasonCanceled: the caller cancelled while its token was being
 	// verified (codes.Canceled).
 	ReasonCanceled = "CANCELED"
@@ -74,16 +91,21 @@ type rejection struct {
 }
 
 var (
-	rejMissing       = newRejection(codes.Unauthenticated, ReasonCredentialsMissing, "grpcauth: access token required", nil)
-	rejInvalid       = newRejection(codes.Unauthenticated, ReasonTokenInvalid, "grpcauth: invalid access token", nil)
-	rejExpired       = newRejection(codes.Unauthenticated, ReasonTokenExpired, "grpcauth: access token expired", nil)
-	rejScheme        = newRejection(codes.Unauthenticated, ReasonTokenTypeUnsupported, "grpcauth: unsupported authorization scheme, want Bearer", nil)
-	rejTokenType     = newRejection(codes.Unauthenticated, ReasonTokenTypeUnsupported, "grpcauth: unsupported access token type", nil)
-	rejNotConfigured = newRejection(codes.PermissionDenied, ReasonMethodNotConfigured, "grpcauth: no access rule for this method", nil)
-	rejUnavailable   = newRejection(codes.Unavailable, ReasonKeysUnavailable, "grpcauth: token verification unavailable", nil)
-	rejCanceled      = newRejection(codes.Canceled, ReasonCanceled, "grpcauth: call canceled", nil)
-	rejDeadline      = newRejection(codes.DeadlineExceeded, ReasonDeadlineExceeded, "grpcauth: deadline exceeded during authentication", nil)
-	rejStreamExpired = newRejection(codes.Unauthenticated, ReasonTokenExpired, "grpcauth: access token expired during the stream", nil)
+	rejMissing            = newRejection(codes.Unauthenticated, ReasonCredentialsMissing, "grpcauth: access token required", nil)
+	rejInvalid            = newRejection(codes.Unauthenticated, ReasonTokenInvalid, "grpcauth: invalid access token", nil)
+	rejExpired            = newRejection(codes.Unauthenticated, ReasonTokenExpired, "grpcauth: access token expired", nil)
+	rejScheme             = newRejection(codes.Unauthenticated, ReasonTokenTypeUnsupported, "grpcauth: unsupported authorization scheme, want Bearer", nil)
+	rejTokenType          = newRejection(codes.Unauthenticated, ReasonTokenTypeUnsupported, "grpcauth: unsupported access token type", nil)
+	rejNotConfigured      = newRejection(codes.PermissionDenied, ReasonMethodNotConfigured, "grpcauth: no access rule for this method", nil)
+	rejUnavailable        = newRejection(codes.Unavailable, ReasonKeysUnavailable, "grpcauth: token verification unavailable", nil)
+	rejCanceled           = newRejection(codes.Canceled, ReasonCanceled, "grpcauth: call canceled", nil)
+	rejDeadline           = newRejection(codes.DeadlineExceeded, ReasonDeadlineExceeded, "grpcauth: deadline exceeded during authentication", nil)
+	rejStreamExpired      = newRejection(codes.Unauthenticated, ReasonTokenExpired, "grpcauth: access token expired during the stream", nil)
+	rejTransport          = newRejection(codes.Unauthenticated, ReasonTransportInsecure, "grpcauth: credentials require a secure transport", nil)
+	rejBindingMismatch    = newRejection(codes.Unauthenticated, ReasonBindingMismatch, "grpcauth: access token is bound to a different client certificate", nil)
+	rejNoClientCert       = newRejection(codes.Unauthenticated, ReasonBindingMismatch, "grpcauth: access token is certificate-bound; no client certificate was presented", nil)
+	rejBindingRequired    = newRejection(codes.Unauthenticated, ReasonBindingRequired, "grpcauth: this method requires a certificate-bound access token", nil)
+	rejBindingUnsupported = newRejection(codes.Unauthenticated, ReasonTokenTypeUnsupported, "grpcauth: access token is bound by an unsupported confirmation method", nil)
 )
 
 const msgScopeInsufficient = "grpcauth: access token lacks a required scope"

@@ -1,0 +1,193 @@
+package grpcauth
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"net"
+	"testing"
+
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/credentials"
+
+	"github.com/grpcauth/grpcauth/grpcauthtest"
+	authtestv1 "github.com/grpcauth/grpcauth/internal/testproto/authtest/v1"
+	grpcauthv1 "github.com/grpcauth/grpcauth/proto/grpcauth/v1"
+	"github.com/grpcauth/grpcauth/verifier"
+)
+
+// mtlsEnv is a TLS server that verifies client certificates when given,
+// with clients presenting certificate A, certificate B, and none.
+type mtlsEnv struct {
+	*env
+	certA, certB tls.Certificate
+	clientA      authtestv1.TestServiceClient
+	clientB      authtestv1.TestServiceClient
+	clientNone   authtestv1.TestServiceClient
+}
+
+// Authenticated requires certificate binding in these tests (by
+// configuration; its option asks for any valid token).
+func newMTLSEnv(t *testing.T, opts ...envOption) *mtlsEnv {
+	t.Helper()
+	pki := newPKI(t)
+	m := &mtlsEnv{certA: pki.issue(t, "client-a", false), certB: pki.issue(t, "client-b", false)}
+	opts = append([]envOption{func(c *Config, _ *verifier.Config) {
+		c.Rules = map[string]*grpcauthv1.Rule{mAuth: {RequireCertificateBinding: true}}
+	}}, opts...)
+	m.env = newEnvWith(t, pki.serverCreds(t), pki.clientCreds(&m.certA), opts...)
+	m.clientA = m.client
+	m.clientB = authtestv1.NewTestServiceClient(dial(t, m.addr, pki.clientCreds(&m.certB)))
+	m.clientNone = authtestv1.NewTestServiceClient(dial(t, m.addr, pki.clientCreds(nil)))
+	return m
+}
+
+// boundToken mints a token with scopes bound to cert.
+func (m *mtlsEnv) boundToken(t *testing.T, cert tls.Certificate, scopes ...string) string {
+	t.Helper()
+	return m.token(t, map[string]any{"sub": "user-1", "cnf": map[string]any{"x5t#S256": CertificateThumbprint(cert.Leaf)}},
+		grpcauthtest.WithScopes(scopes...))
+}
+
+// via makes call go through client c instead of the env's client.
+func via(c authtestv1.TestServiceClient, call callKind) callKind {
+	return func(ctx context.Context, _ *env) (*authtestv1.Caller, error) {
+		return call(ctx, &env{client: c})
+	}
+}
+
+func TestBinding_OverMutualTLS(t *testing.T) {
+	m := newMTLSEnv(t)
+	boundA := func(t *testing.T) string { return m.boundToken(t, m.certA, "test:read", "test:stream") }
+	boundB := func(t *testing.T) string { return m.boundToken(t, m.certB, "test:read", "test:stream") }
+	unbound := func(t *testing.T) string { return m.scoped(t, "test:read", "test:stream") }
+
+	tests := []struct {
+		name   string
+		call   callKind
+		token  func(t *testing.T) string
+		want   codes.Code
+		reason string
+	}{
+		{"bound to A, client A", via(m.clientA, callInherited), boundA, codes.OK, ""},
+		{"bound to A, client A, stream", via(m.clientA, callBidiStream), boundA, codes.OK, ""},
+		{"bound to B, client B", via(m.clientB, callInherited), boundB, codes.OK, ""},
+		{"bound to A, client B", via(m.clientB, callInherited), boundA, codes.Unauthenticated, ReasonBindingMismatch},
+		{"bound to A, client B, stream", via(m.clientB, callBidiStream), boundA, codes.Unauthenticated, ReasonBindingMismatch},
+		{"bound to B, client A", via(m.clientA, callInherited), boundB, codes.Unauthenticated, ReasonBindingMismatch},
+		{"bound to A, no client certificate", via(m.clientNone, callInherited), boundA, codes.Unauthenticated, ReasonBindingMismatch},
+		{"bound to A, public method, client B", via(m.clientB, callPublic), boundA, codes.Unauthenticated, ReasonBindingMismatch},
+		{"unbound, client A", via(m.clientA, callInherited), unbound, codes.OK, ""},
+		{"unbound, no client certificate", via(m.clientNone, callInherited), unbound, codes.OK, ""},
+		{"binding required, bound to A, client A", via(m.clientA, callAuthenticated), boundA, codes.OK, ""},
+		{"binding required, bound to A, client B", via(m.clientB, callAuthenticated), boundA, codes.Unauthenticated, ReasonBindingMismatch},
+		{"binding required, unbound, client A", via(m.clientA, callAuthenticated), unbound, codes.Unauthenticated, ReasonBindingRequired},
+		{"binding required, unbound, no client certificate", via(m.clientNone, callAuthenticated), unbound, codes.Unauthenticated, ReasonBindingRequired},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := tt.call(withAuth(t.Context(), bearer(tt.token(t))), m.env)
+			checkStatus(t, err, tt.want, tt.reason)
+			if tt.want == codes.OK && got.GetSubject() != "user-1" {
+				t.Errorf("handler saw %v, want subject user-1", got)
+			}
+		})
+	}
+}
+
+func TestBinding_BoundTokenOverPlaintextIsRefused(t *testing.T) {
+	e := newEnv(t)
+	tok := e.token(t, map[string]any{"sub": "user-1", "cnf": map[string]any{"x5t#S256": CertificateThumbprint(newPKI(t).issue(t, "c", false).Leaf)}},
+		grpcauthtest.WithScopes("test:read"))
+	_, err := callInherited(withAuth(t.Context(), bearer(tok)), e)
+	checkStatus(t, err, codes.Unauthenticated, ReasonBindingMismatch)
+}
+
+func TestBinding_CnfForms(t *testing.T) {
+	pki := newPKI(t)
+	cert := pki.issue(t, "client", false).Leaf
+	thumb := CertificateThumbprint(cert)
+	tlsPeer := withPeer(bearerCtx("tok"), &net.TCPAddr{IP: net.IPv4(192, 0, 2, 1), Port: 1},
+		credentials.TLSInfo{CommonAuthInfo: credentials.CommonAuthInfo{SecurityLevel: credentials.PrivacyAndIntegrity}})
+	withCert := func(certs ...*x509.Certificate) context.Context {
+		ti := credentials.TLSInfo{CommonAuthInfo: credentials.CommonAuthInfo{SecurityLevel: credentials.PrivacyAndIntegrity}}
+		ti.State.PeerCertificates = certs
+		return withPeer(bearerCtx("tok"), &net.TCPAddr{IP: net.IPv4(192, 0, 2, 1), Port: 1}, ti)
+	}
+	withCertPtr := func(cert *x509.Certificate) context.Context {
+		ti := &credentials.TLSInfo{CommonAuthInfo: credentials.CommonAuthInfo{SecurityLevel: credentials.PrivacyAndIntegrity}}
+		ti.State.PeerCertificates = []*x509.Certificate{cert}
+		return withPeer(bearerCtx("tok"), &net.TCPAddr{IP: net.IPv4(192, 0, 2, 1), Port: 1}, ti)
+	}
+	other := pki.issue(t, "other", false).Leaf
+
+	tests := []struct {
+		name   string
+		cnf    any // nil: no cnf claim
+		ctx    context.Context
+		want   codes.Code
+		reason string
+	}{
+		{"no cnf", nil, tlsPeer, codes.OK, ""},
+		{"matching thumbprint", map[string]any{"x5t#S256": thumb}, withCert(cert), codes.OK, ""},
+		{"matching leaf, chain follows", map[string]any{"x5t#S256": thumb}, withCert(cert, pki.ca), codes.OK, ""},
+		{"TLSInfo by pointer", map[string]any{"x5t#S256": thumb}, withCertPtr(cert), codes.OK, ""},
+		{"thumbprint of the CA, not the leaf", map[string]any{"x5t#S256": CertificateThumbprint(pki.ca)}, withCert(cert, pki.ca), codes.Unauthenticated, ReasonBindingMismatch},
+		{"other certificate", map[string]any{"x5t#S256": thumb}, withCert(other), codes.Unauthenticated, ReasonBindingMismatch},
+		{"TLS without client certificate", map[string]any{"x5t#S256": thumb}, tlsPeer, codes.Unauthenticated, ReasonBindingMismatch},
+		{"plaintext loopback", map[string]any{"x5t#S256": thumb}, bearerCtx("tok"), codes.Unauthenticated, ReasonBindingMismatch},
+		{"padded thumbprint", map[string]any{"x5t#S256": thumb + "="}, withCert(cert), codes.Unauthenticated, ReasonTokenInvalid},
+		{"standard base64 alphabet", map[string]any{"x5t#S256": "ungWv48Bz+pBQUDeXa4iI7ADYaOWF3qctBD/YfIAFa0"}, withCert(cert), codes.Unauthenticated, ReasonTokenInvalid},
+		{"hex thumbprint", map[string]any{"x5t#S256": "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"}, withCert(cert), codes.Unauthenticated, ReasonTokenInvalid},
+		{"SHA-1 length", map[string]any{"x5t#S256": "qZk-NkcGgWq6PiVxeFDCbJzQ2J0"}, withCert(cert), codes.Unauthenticated, ReasonTokenInvalid},
+		{"empty thumbprint", map[string]any{"x5t#S256": ""}, withCert(cert), codes.Unauthenticated, ReasonTokenInvalid},
+		{"thumbprint not a string", map[string]any{"x5t#S256": 42}, withCert(cert), codes.Unauthenticated, ReasonTokenInvalid},
+		{"cnf a string", thumb, withCert(cert), codes.Unauthenticated, ReasonTokenInvalid},
+		{"cnf an array", []string{thumb}, withCert(cert), codes.Unauthenticated, ReasonTokenInvalid},
+		{"cnf empty", map[string]any{}, withCert(cert), codes.Unauthenticated, ReasonTokenInvalid},
+		{"cnf DPoP jkt", map[string]any{"jkt": "0ZcOCORZNYy-DWpqq30jZyJGHTN0d2HglBV3uiguA4I"}, withCert(cert), codes.Unauthenticated, ReasonTokenTypeUnsupported},
+		{"cnf jwk", map[string]any{"jwk": map[string]any{"kty": "EC"}}, withCert(cert), codes.Unauthenticated, ReasonTokenTypeUnsupported},
+		{"cnf x5t#S256 and jkt", map[string]any{"x5t#S256": thumb, "jkt": "x"}, withCert(cert), codes.Unauthenticated, ReasonTokenTypeUnsupported},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			claims := map[string]any{"sub": "user-1", "scp": []string{"test:read"}}
+			if tt.cnf != nil {
+				claims["cnf"] = tt.cnf
+			}
+			c, err := verifier.NewClaims(claims)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var rec recorder
+			a := mustNew(t, Config{Verifier: staticVerifier{claims: c}, OnDecision: rec.record})
+			got, err := callUnary(a, tt.ctx, mInherited)
+			checkStatus(t, err, tt.want, tt.reason)
+			if tt.want == codes.OK && got != c {
+				t.Errorf("handler saw %v, want the verified claims", got)
+			}
+			if d := rec.last(t); tt.want != codes.OK && (d.Claims != c || d.Err == nil) {
+				t.Errorf("decision = %+v, want the claims and a cause", d)
+			}
+		})
+	}
+}
+
+func TestCertificateThumbprint_IsBase64URLOfSHA256OfDER(t *testing.T) {
+	// SHA-256("abc") = ba7816bf 8f01cfea ... f20015ad (FIPS 180-2 example).
+	got := CertificateThumbprint(&x509.Certificate{Raw: []byte("abc")})
+	if want := "ungWv48Bz-pBQUDeXa4iI7ADYaOWF3qctBD_YfIAFa0"; got != want {
+		t.Errorf("CertificateThumbprint = %q, want %q", got, want)
+	}
+}
+
+func TestRequirement_ReportsCertificateBinding(t *testing.T) {
+	a := mustNew(t, Config{Rules: map[string]*grpcauthv1.Rule{mAuth: {RequireCertificateBinding: true, Scopes: []string{"x"}}}})
+	req, err := a.Requirement(mAuth)
+	if err != nil || !req.RequireCertificateBinding || req.Public {
+		t.Errorf("Requirement(%s) = %+v, %v; want RequireCertificateBinding", mAuth, req, err)
+	}
+	if req, _ := a.Requirement(mInherited); req.RequireCertificateBinding {
+		t.Errorf("Requirement(%s) = %+v; want no binding", mInherited, req)
+	}
+}

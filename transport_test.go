@@ -1,0 +1,201 @@
+package grpcauth
+
+import (
+	"context"
+	"net"
+	"sync/atomic"
+	"testing"
+
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/credentials"
+	"google.golang.org/grpc/metadata"
+
+	"github.com/grpcauth/grpcauth/verifier"
+)
+
+// countingVerifier counts the tokens it is asked to verify.
+type countingVerifier struct {
+	next TokenVerifier
+	n    atomic.Int64
+}
+
+func (c *countingVerifier) VerifyAccessToken(ctx context.Context, token string) (*verifier.Claims, error) {
+	c.n.Add(1)
+	return c.next.VerifyAccessToken(ctx, token)
+}
+
+// countVerifications installs cv as the Authenticator's verifier; the test
+// sets cv.next to the env's real verifier once newEnv has built it.
+func countVerifications(cv *countingVerifier) envOption {
+	return func(c *Config, _ *verifier.Config) { c.Verifier = cv }
+}
+
+func TestTransport_PlaintextLoopbackAcceptedByDefault(t *testing.T) {
+	e := newEnv(t)
+	got, err := callInherited(withAuth(t.Context(), bearer(e.scoped(t, "test:read"))), e)
+	checkStatus(t, err, codes.OK, "")
+	if !got.GetAuthenticated() {
+		t.Error("handler saw no claims")
+	}
+}
+
+func TestTransport_SecureOnlyRefusesPlaintextLoopbackWithoutVerifying(t *testing.T) {
+	cv := &countingVerifier{}
+	e := newEnv(t, countVerifications(cv), func(c *Config, _ *verifier.Config) { c.TransportSecurity = TransportSecureOnly })
+	cv.next = e.v
+
+	for _, auth := range []string{bearer(e.scoped(t, "test:read")), "Basic dXNlcjpwYXNz", "Bearer not.a.jwt"} {
+		_, err := callInherited(withAuth(t.Context(), auth), e)
+		checkStatus(t, err, codes.Unauthenticated, ReasonTransportInsecure)
+		_, err = callPublic(withAuth(t.Context(), auth), e)
+		checkStatus(t, err, codes.Unauthenticated, ReasonTransportInsecure)
+		_, err = callBidiStream(withAuth(t.Context(), auth), e)
+		checkStatus(t, err, codes.Unauthenticated, ReasonTransportInsecure)
+	}
+	if n := cv.n.Load(); n != 0 {
+		t.Errorf("verifier called %d times for credentials on an insecure transport, want 0", n)
+	}
+	// Without credentials nothing is at stake: a public method answers, a
+	// protected one asks for credentials.
+	got, err := callPublic(t.Context(), e)
+	checkStatus(t, err, codes.OK, "")
+	if got.GetAuthenticated() {
+		t.Error("handler saw claims without a token")
+	}
+	_, err = callInherited(t.Context(), e)
+	checkStatus(t, err, codes.Unauthenticated, ReasonCredentialsMissing)
+}
+
+func TestTransport_SecureOnlyAcceptsTLS(t *testing.T) {
+	pki := newPKI(t)
+	e := newEnvWith(t, pki.serverCreds(t), pki.clientCreds(nil),
+		func(c *Config, _ *verifier.Config) { c.TransportSecurity = TransportSecureOnly })
+	for _, call := range []callKind{callInherited, callBidiStream, callServerStream} {
+		got, err := call(withAuth(t.Context(), bearer(e.scoped(t, "test:read", "test:stream"))), e)
+		checkStatus(t, err, codes.OK, "")
+		if got.GetSubject() != "user-1" {
+			t.Errorf("handler saw %v, want subject user-1", got)
+		}
+	}
+}
+
+func TestTransport_InsecureAllowPlaintextAcceptsPlaintext(t *testing.T) {
+	a := mustNew(t, Config{TransportSecurity: InsecureAllowPlaintext, Verifier: staticVerifier{claims: mustClaims(t, "test:read")}})
+	ctx := withPeer(bearerCtx("tok"), &net.TCPAddr{IP: net.IPv4(192, 0, 2, 1), Port: 443}, plaintext)
+	if c, err := callUnary(a, ctx, mInherited); err != nil || c == nil {
+		t.Fatalf("plaintext from another host with InsecureAllowPlaintext = %v, %v; want claims", c, err)
+	}
+}
+
+var (
+	plaintext     = plaintextInfo{credentials.CommonAuthInfo{SecurityLevel: credentials.NoSecurity}}
+	integrityOnly = plaintextInfo{credentials.CommonAuthInfo{SecurityLevel: credentials.IntegrityOnly}}
+	privacy       = plaintextInfo{credentials.CommonAuthInfo{SecurityLevel: credentials.PrivacyAndIntegrity}}
+	noLevel       = plaintextInfo{} // a custom AuthInfo that leaves the level unset
+	tlsInfo       = credentials.TLSInfo{CommonAuthInfo: credentials.CommonAuthInfo{SecurityLevel: credentials.PrivacyAndIntegrity}}
+)
+
+// bareInfo is an AuthInfo that does not report a security level at all.
+type bareInfo struct{}
+
+func (bareInfo) AuthType() string { return "custom" }
+
+// strAddr is a peer address known only as a string, as grpc.Server.ServeHTTP
+// reports it.
+type strAddr string
+
+func (strAddr) Network() string  { return "tcp" }
+func (a strAddr) String() string { return string(a) }
+
+func TestTransportAllowed_ByPolicyAndPeer(t *testing.T) {
+	loop4 := &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1), Port: 1}
+	loop4b := &net.TCPAddr{IP: net.IPv4(127, 9, 8, 7), Port: 1}
+	loop6 := &net.TCPAddr{IP: net.IPv6loopback, Port: 1}
+	mapped := &net.TCPAddr{IP: net.ParseIP("::ffff:127.0.0.1"), Port: 1}
+	remote := &net.TCPAddr{IP: net.IPv4(192, 0, 2, 1), Port: 1}
+	remote6 := &net.TCPAddr{IP: net.ParseIP("2001:db8::1"), Port: 1}
+	unix := &net.UnixAddr{Name: "/run/app.sock", Net: "unix"}
+
+	type want struct{ local, secureOnly, allowPlaintext bool }
+	tests := []struct {
+		name string
+		ctx  context.Context
+		want want
+	}{
+		{"no peer", context.Background(), want{false, false, true}},
+		{"TLS from another host", withPeer(context.Background(), remote, tlsInfo), want{true, true, true}},
+		{"privacy level from another host", withPeer(context.Background(), remote6, privacy), want{true, true, true}},
+		{"integrity only from another host", withPeer(context.Background(), remote, integrityOnly), want{false, false, true}},
+		{"plaintext from another host", withPeer(context.Background(), remote, plaintext), want{false, false, true}},
+		{"plaintext from another IPv6 host", withPeer(context.Background(), remote6, plaintext), want{false, false, true}},
+		{"no AuthInfo from another host", withPeer(context.Background(), remote, nil), want{false, false, true}},
+		{"unset level from another host", withPeer(context.Background(), remote, noLevel), want{false, false, true}},
+		{"levelless AuthInfo from another host", withPeer(context.Background(), remote, bareInfo{}), want{false, false, true}},
+		{"plaintext 127.0.0.1", withPeer(context.Background(), loop4, plaintext), want{true, false, true}},
+		{"plaintext 127.9.8.7", withPeer(context.Background(), loop4b, plaintext), want{true, false, true}},
+		{"plaintext ::1", withPeer(context.Background(), loop6, plaintext), want{true, false, true}},
+		{"plaintext ::ffff:127.0.0.1", withPeer(context.Background(), mapped, plaintext), want{true, false, true}},
+		{"no AuthInfo on loopback", withPeer(context.Background(), loop4, nil), want{true, false, true}},
+		{"plaintext Unix socket", withPeer(context.Background(), unix, plaintext), want{true, false, true}},
+		{"TLS on loopback", withPeer(context.Background(), loop4, tlsInfo), want{true, true, true}},
+		{"string address on loopback", withPeer(context.Background(), strAddr("127.0.0.1:8080"), nil), want{true, false, true}},
+		{"string address on ::1", withPeer(context.Background(), strAddr("[::1]:8080"), nil), want{true, false, true}},
+		{"string address of another host", withPeer(context.Background(), strAddr("192.0.2.1:8080"), nil), want{false, false, true}},
+		{"string host name", withPeer(context.Background(), strAddr("localhost:8080"), nil), want{false, false, true}},
+		{"empty string address", withPeer(context.Background(), strAddr(""), nil), want{false, false, true}},
+		{"nil address", withPeer(context.Background(), nil, plaintext), want{false, false, true}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			for policy, want := range map[TransportSecurity]bool{
+				TransportSecureOrLocal: tt.want.local,
+				TransportSecureOnly:    tt.want.secureOnly,
+				InsecureAllowPlaintext: tt.want.allowPlaintext,
+			} {
+				a := mustNew(t, Config{TransportSecurity: policy})
+				if got := a.transportAllowed(tt.ctx); got != want {
+					t.Errorf("%v: transportAllowed = %v, want %v", policy, got, want)
+				}
+			}
+		})
+	}
+}
+
+func TestTransport_PlaintextFromAnotherHostIsRefusedByDefault(t *testing.T) {
+	cv := &countingVerifier{next: staticVerifier{claims: mustClaims(t, "test:read")}}
+	a := mustNew(t, Config{Verifier: cv})
+	remote := withPeer(bearerCtx("tok"), &net.TCPAddr{IP: net.IPv4(192, 0, 2, 1), Port: 1}, plaintext)
+	for _, m := range []string{mInherited, mPublic, mUnannotated} {
+		_, err := callUnary(a, remote, m)
+		checkStatus(t, err, codes.Unauthenticated, ReasonTransportInsecure)
+	}
+	if n := cv.n.Load(); n != 0 {
+		t.Errorf("verifier called %d times, want 0", n)
+	}
+	// The same call without a peer (the interceptor used outside a gRPC
+	// server) fails closed.
+	noPeer := metadata.NewIncomingContext(context.Background(), metadata.Pairs("authorization", "Bearer tok"))
+	_, err := callUnary(a, noPeer, mInherited)
+	checkStatus(t, err, codes.Unauthenticated, ReasonTransportInsecure)
+	// Over TLS it passes.
+	secure := withPeer(bearerCtx("tok"), &net.TCPAddr{IP: net.IPv4(192, 0, 2, 1), Port: 1}, tlsInfo)
+	if _, err := callUnary(a, secure, mInherited); err != nil {
+		t.Fatalf("TLS from another host: %v", err)
+	}
+	if n := cv.n.Load(); n != 1 {
+		t.Errorf("verifier called %d times, want 1", n)
+	}
+}
+
+func TestTransport_String(t *testing.T) {
+	for ts, want := range map[TransportSecurity]string{
+		TransportSecureOrLocal: "TransportSecureOrLocal",
+		TransportSecureOnly:    "TransportSecureOnly",
+		InsecureAllowPlaintext: "InsecureAllowPlaintext",
+		7:                      "TransportSecurity(7)",
+	} {
+		if got := ts.String(); got != want {
+			t.Errorf("String() = %q, want %q", got, want)
+		}
+	}
+}
