@@ -58,11 +58,15 @@ const (
 	DefaultCacheMaxBytes int64 = 16 << 20
 )
 
-// DefaultAlgorithms is the signature-algorithm allow-list used when
+// DefaultAlgorithms lists the signature algorithms allowed when
 // Config.Algorithms is empty: every asymmetric JWS algorithm jwx verifies.
-// HMAC (HS*) and "none" are never allowed. New copies the list; changing it
-// afterwards has no effect on existing Verifiers.
-var DefaultAlgorithms = []string{
+// HMAC (HS*) and "none" are never allowed. It is for reference only: New
+// uses its own copy, so changing this variable has no effect.
+var DefaultAlgorithms = slices.Clone(supportedAlgorithms[:])
+
+// supportedAlgorithms are the algorithms Config.Algorithms may name, and the
+// default allow-list.
+var supportedAlgorithms = [...]string{
 	"RS256", "RS384", "RS512",
 	"PS256", "PS384", "PS512",
 	"ES256", "ES384", "ES512",
@@ -207,9 +211,6 @@ type CacheConfig struct {
 	MaxBytes int64
 }
 
-// supportedAlgorithms are the algorithms Config.Algorithms may name.
-var supportedAlgorithms = DefaultAlgorithms
-
 // settings is a validated Config with defaults applied.
 type settings struct {
 	Config
@@ -252,7 +253,7 @@ func validate(cfg Config) (settings, error) {
 	s.ClientIDs = slices.Clone(cfg.ClientIDs)
 
 	if len(cfg.Algorithms) == 0 {
-		s.Algorithms = slices.Clone(DefaultAlgorithms)
+		s.Algorithms = slices.Clone(supportedAlgorithms[:])
 	} else {
 		s.Algorithms = nil
 		for _, alg := range cfg.Algorithms {
@@ -261,8 +262,8 @@ func validate(cfg Config) (settings, error) {
 				return s, configError("algorithm %q is never allowed", alg)
 			case strings.HasPrefix(strings.ToUpper(alg), "HS"):
 				return s, configError("HMAC algorithm %q is never allowed: a public key must not be usable as a secret", alg)
-			case !slices.Contains(supportedAlgorithms, alg):
-				return s, configError("unsupported algorithm %q (supported: %s)", alg, strings.Join(supportedAlgorithms, " "))
+			case !slices.Contains(supportedAlgorithms[:], alg):
+				return s, configError("unsupported algorithm %q (supported: %s)", alg, strings.Join(supportedAlgorithms[:], " "))
 			}
 			if !slices.Contains(s.Algorithms, alg) {
 				s.Algorithms = append(s.Algorithms, alg)

@@ -307,8 +307,9 @@ func (v *Verifier) parse(token string, kind tokenKind) (parsed, error) {
 		return parsed{}, errEncoding
 	}
 
-	// One buffer for the decoded header, payload and signature; the header
-	// and claims strings share it, and nothing writes to it afterwards.
+	// One buffer for the decoded header, payload and signature. The header
+	// and claims strings share its first two regions, which nothing writes
+	// after decoding; the signature is decoded into the third later.
 	hpart, ppart, spart := token[:d1], token[d1+1:d2], token[d2+1:]
 	hn, pn := b64.DecodedLen(len(hpart)), b64.DecodedLen(len(ppart))
 	buf := make([]byte, hn+pn+b64.DecodedLen(len(spart)))
