@@ -8,10 +8,12 @@ import (
 	"crypto/rand"
 	"crypto/rsa"
 	"crypto/x509"
+	"crypto/x509/pkix"
 	"encoding/base64"
 	"encoding/json"
 	"encoding/pem"
 	"errors"
+	"math/big"
 	"net/http"
 	"net/http/httptest"
 	"slices"
@@ -20,6 +22,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/lestrrat-go/jwx/v2/cert"
 	"github.com/lestrrat-go/jwx/v2/jwk"
 
 	"github.com/grpcauth/grpcauth/grpcauthtest"
@@ -28,7 +31,8 @@ import (
 // attacker holds keys and a key server that an attacker controls.
 type attacker struct {
 	rsa      *rsa.PrivateKey
-	jwk      jwk.Key // public JWK of rsa, kid "attacker-kid"
+	jwk      jwk.Key     // public JWK of rsa, kid "attacker-kid"
+	x5c      *cert.Chain // a self-signed certificate for rsa
 	srv      *httptest.Server
 	requests atomic.Int64
 }
@@ -45,7 +49,17 @@ func newAttacker(t *testing.T) *attacker {
 	}
 	_ = pub.Set(jwk.KeyIDKey, "attacker-kid")
 	_ = pub.Set(jwk.AlgorithmKey, "RS256")
-	a := &attacker{rsa: k, jwk: pub}
+	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "attacker"},
+		NotBefore: time.Unix(0, 0), NotAfter: time.Unix(1<<33, 0)}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, k.Public(), k)
+	if err != nil {
+		t.Fatal(err)
+	}
+	chain := &cert.Chain{}
+	if err := chain.Add([]byte(base64.StdEncoding.EncodeToString(der))); err != nil {
+		t.Fatal(err)
+	}
+	a := &attacker{rsa: k, jwk: pub, x5c: chain}
 	set := jwk.NewSet()
 	_ = set.AddKey(pub)
 	body, _ := json.Marshal(set)
@@ -181,6 +195,9 @@ func TestVerifyAccessToken_Rules(t *testing.T) {
 		{name: "embedded jwk with the attacker's kid is an unknown key", token: mint(nil,
 			grpcauthtest.WithSigningKey(att.rsa, "RS256"), grpcauthtest.WithKeyID("attacker-kid"),
 			grpcauthtest.WithHeader("jwk", att.jwk)), want: ErrUnknownKey},
+		{name: "x5c with an attacker certificate is ignored", token: mint(nil,
+			grpcauthtest.WithSigningKey(att.rsa, "RS256"), grpcauthtest.WithKeyID(f.iss.KeyID()),
+			grpcauthtest.WithHeader("x5c", att.x5c)), want: ErrBadSignature},
 		{name: "crit header is rejected", token: mint(nil,
 			grpcauthtest.WithHeader("crit", []string{"urn:example:ext"}), grpcauthtest.WithHeader("urn:example:ext", "x")),
 			want: ErrMalformed},
