@@ -1,0 +1,223 @@
+package verifier
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"sync/atomic"
+)
+
+// MultiVerifier verifies access tokens from several issuers: the tenants of
+// a multi-tenant service, or an old and a new identity provider during a
+// migration (an Okta org and an Auth0 tenant, say). Each issuer has its own
+// Verifier, with its own key set, audiences and settings; a token is handed
+// to the Verifier of the issuer its iss claim names, and to no other.
+//
+// The issuer is read from the token's payload before any key lookup or
+// signature work, with the same size limit and strict decoding as the
+// Verifier (base64url without padding, one JSON object). A token naming an
+// issuer that is not configured is rejected with ErrIssuer at once, without
+// any network request. Key sets never mix: a key of issuer A is never tried
+// on a token claiming issuer B, so a token signed by A's key but claiming B
+// fails at B (ErrUnknownKey or ErrBadSignature), whatever kid it names.
+//
+// It satisfies grpcauth.TokenVerifier. It is safe for concurrent use.
+type MultiVerifier struct {
+	byIssuer map[string]*Verifier
+	list     []*Verifier // in Config order
+	maxSize  int         // the largest MaxTokenSize of any issuer
+	closed   atomic.Bool
+}
+
+// NewMulti creates one Verifier per Config, as New does (so it never blocks
+// on, or fails because of, an issuer), and a MultiVerifier that routes
+// tokens among them by iss. It fails when cfgs is empty, when a Config is
+// invalid (the error names its index and issuer), or when two Configs have
+// the same Issuer: which key set and audiences would apply would then be
+// ambiguous. Issuers are compared exactly, as tokens' iss are. Close the
+// MultiVerifier to close every Verifier.
+func NewMulti(ctx context.Context, cfgs ...Config) (*MultiVerifier, error) {
+	if len(cfgs) == 0 {
+		return nil, configError("NewMulti needs at least one Config")
+	}
+	m := &MultiVerifier{byIssuer: make(map[string]*Verifier, len(cfgs))}
+	for i, cfg := range cfgs {
+		if _, dup := m.byIssuer[cfg.Issuer]; dup {
+			m.closeAll()
+			return nil, configError("config %d: issuer %q is configured more than once", i, cfg.Issuer)
+		}
+		v, err := New(ctx, cfg)
+		if err != nil {
+			m.closeAll()
+			return nil, fmt.Errorf("verifier: config %d (issuer %q): %w", i, cfg.Issuer, err)
+		}
+		m.byIssuer[cfg.Issuer] = v
+		m.list = append(m.list, v)
+		m.maxSize = max(m.maxSize, v.s.MaxTokenSize)
+	}
+	return m, nil
+}
+
+// VerifyAccessToken verifies token with the Verifier of the issuer its iss
+// names (see Verifier.VerifyAccessToken), including that Verifier's cache.
+// A token that is not a well-formed JWS, or is larger than every issuer's
+// MaxTokenSize, fails with ErrMalformed; one with no iss, or an iss that is
+// not configured, with ErrIssuer; neither costs a key lookup.
+func (m *MultiVerifier) VerifyAccessToken(ctx context.Context, token string) (*Claims, error) {
+	v, err := m.route(token)
+	if err != nil {
+		return nil, err
+	}
+	return v.VerifyAccessToken(ctx, token)
+}
+
+// VerifyIDToken verifies an OpenID Connect ID token with the Verifier of the
+// issuer its iss names (see Verifier.VerifyIDToken).
+func (m *MultiVerifier) VerifyIDToken(ctx context.Context, token, clientID, nonce string) (*Claims, error) {
+	v, err := m.route(token)
+	if err != nil {
+		return nil, err
+	}
+	return v.VerifyIDToken(ctx, token, clientID, nonce)
+}
+
+// Issuers returns the configured issuers, in Config order.
+func (m *MultiVerifier) Issuers() []string {
+	out := make([]string, len(m.list))
+	for i, v := range m.list {
+		out[i] = v.s.Issuer
+	}
+	return out
+}
+
+// Verifier returns the Verifier of issuer, or nil when issuer is not
+// configured. It is owned by the MultiVerifier: do not Close it.
+func (m *MultiVerifier) Verifier(issuer string) *Verifier { return m.byIssuer[issuer] }
+
+// Ready blocks until every issuer has a usable key set (nil), or ctx ends.
+// It then returns one error per issuer still without keys, joined, each
+// naming its issuer and wrapping ErrKeysUnavailable. Tokens of the issuers
+// that are ready verify meanwhile: one issuer's outage does not stop the
+// others. After Close it returns ErrClosed.
+func (m *MultiVerifier) Ready(ctx context.Context) error {
+	if m.closed.Load() {
+		return ErrClosed
+	}
+	errs := make([]error, len(m.list))
+	var wg sync.WaitGroup
+	for i, v := range m.list {
+		wg.Go(func() {
+			if err := v.Ready(ctx); err != nil {
+				errs[i] = fmt.Errorf("verifier: issuer %q: %w", v.s.Issuer, err)
+			}
+		})
+	}
+	wg.Wait()
+	return errors.Join(errs...)
+}
+
+// Close closes every issuer's Verifier, stopping all their goroutines. Later
+// calls return ErrClosed. It is safe to call more than once and always
+// returns nil.
+func (m *MultiVerifier) Close() error {
+	if m.closed.Swap(true) {
+		return nil
+	}
+	m.closeAll()
+	return nil
+}
+
+func (m *MultiVerifier) closeAll() {
+	for _, v := range m.list {
+		v.Close()
+	}
+}
+
+// route returns the Verifier of the issuer token's payload names. It decodes
+// the payload only; the header and signature are left to that Verifier.
+func (m *MultiVerifier) route(token string) (*Verifier, error) {
+	if m.closed.Load() {
+		return nil, ErrClosed
+	}
+	// Typical payloads decode into a pooled buffer: routing allocates
+	// nothing. iss may share the buffer; it is used for the lookup only,
+	// before the buffer goes back to the pool.
+	bp := routeBuffers.Get().(*[]byte)
+	defer routeBuffers.Put(bp)
+	payload, err := compactPayload(token, m.maxSize, *bp)
+	if err != nil {
+		return nil, err
+	}
+	iss, err := payloadIssuer(payload)
+	if err != nil {
+		return nil, err
+	}
+	if v := m.byIssuer[iss]; v != nil {
+		return v, nil
+	}
+	return nil, errUnknownIssuer
+}
+
+// routeBuffers holds the buffers route decodes payloads into: 2 KiB, as
+// Okta and Entra ID access-token payloads are 0.5-1.5 KiB. A larger payload
+// gets a buffer of its own.
+var routeBuffers = sync.Pool{New: func() any {
+	b := make([]byte, 2048)
+	return &b
+}}
+
+var errUnknownIssuer = fmt.Errorf("%w: iss names no configured issuer", ErrIssuer)
+
+// compactPayload checks a compact JWS's size and form as Verifier.parse does
+// (three parts, no line breaks) and returns its payload, decoded with the
+// same strict base64url, into buf when it is large enough.
+func compactPayload(token string, maxSize int, buf []byte) ([]byte, error) {
+	switch {
+	case token == "":
+		return nil, errEmpty
+	case len(token) > maxSize:
+		return nil, errTooLarge
+	}
+	if strings.Count(token, ".") != 2 {
+		return nil, errParts
+	}
+	// The base64 decoder skips CR and LF; a token must not contain them.
+	if strings.IndexByte(token, '\n') >= 0 || strings.IndexByte(token, '\r') >= 0 {
+		return nil, errEncoding
+	}
+	d1 := strings.IndexByte(token, '.')
+	d2 := d1 + 1 + strings.IndexByte(token[d1+1:], '.')
+	part := token[d1+1 : d2]
+	if n := b64.DecodedLen(len(part)); n > len(buf) {
+		buf = make([]byte, n)
+	}
+	return decodePart(buf, part)
+}
+
+// payloadIssuer returns the iss of a claims object, decoded as the Verifier
+// decodes claims: exactly one JSON object, the last of a repeated name
+// winning, iss a string. The result may share payload's memory.
+func payloadIssuer(payload []byte) (string, error) {
+	var value []byte
+	var stack [24]rawMember
+	if found, ok := scanObject(payload, stack[:0]); ok {
+		for _, mb := range found {
+			if string(mb.name) == "iss" {
+				value = mb.value
+			}
+		}
+	} else {
+		obj, ok := decodeObject(payload)
+		if !ok {
+			return "", errClaimsJSON
+		}
+		value, _ = obj.get("iss")
+	}
+	iss, err := stringClaim("iss", value)
+	if err == nil && iss == "" {
+		err = errNoIssuer
+	}
+	return iss, err
+}
