@@ -190,8 +190,9 @@ var allScopes = []string{scopeRead, scopeWrite, scopeAdmin}
 // using it, so that the key can then be removed without any call of this
 // generation in flight.
 type generation struct {
-	kid   string
-	creds []credential
+	kid    string
+	creds  []credential
+	byKind [numKinds][]credential
 
 	mu      sync.RWMutex
 	retired bool
@@ -252,6 +253,14 @@ func newGeneration(iss *grpcauthtest.Issuer, kid string, attacker crypto.Signer)
 	for _, err := range errs {
 		if err != nil {
 			return nil, err
+		}
+	}
+	for _, c := range g.creds {
+		g.byKind[c.kind] = append(g.byKind[c.kind], c)
+	}
+	for k, cs := range g.byKind {
+		if len(cs) == 0 {
+			return nil, fmt.Errorf("no %v credential minted", kind(k))
 		}
 	}
 	return g, nil
