@@ -18,6 +18,7 @@ func (i *Issuer) routes() http.Handler {
 	}
 	mux.HandleFunc(p+"/v1/keys", i.serveJWKS)
 	mux.HandleFunc(p+"/v1/token", i.serveToken)
+	mux.HandleFunc(p+"/v1/introspect", i.serveIntrospect)
 	return mux
 }
 
@@ -37,6 +38,9 @@ type Metadata struct {
 	SubjectTypesSupported            []string `json:"subject_types_supported"`
 	IDTokenSigningAlgValuesSupported []string `json:"id_token_signing_alg_values_supported"`
 	ClaimsSupported                  []string `json:"claims_supported"`
+	// IntrospectionEndpoint is IntrospectionURL() (RFC 8414 §2).
+	IntrospectionEndpoint                     string   `json:"introspection_endpoint"`
+	IntrospectionEndpointAuthMethodsSupported []string `json:"introspection_endpoint_auth_methods_supported"`
 }
 
 // Metadata returns the document served at the well-known URLs.
@@ -65,16 +69,18 @@ func (i *Issuer) Metadata() Metadata {
 		claims = append(claims, "ver")
 	}
 	return Metadata{
-		Issuer:                            i.url,
-		JWKSURI:                           i.JWKSURL(),
-		TokenEndpoint:                     i.TokenURL(),
-		GrantTypesSupported:               []string{"client_credentials"},
-		TokenEndpointAuthMethodsSupported: []string{"client_secret_basic", "client_secret_post"},
-		ScopesSupported:                   scopes,
-		ResponseTypesSupported:            []string{},
-		SubjectTypesSupported:             []string{"public"},
-		IDTokenSigningAlgValuesSupported:  algs,
-		ClaimsSupported:                   claims,
+		Issuer:                                    i.url,
+		JWKSURI:                                   i.JWKSURL(),
+		TokenEndpoint:                             i.TokenURL(),
+		GrantTypesSupported:                       []string{"client_credentials"},
+		TokenEndpointAuthMethodsSupported:         []string{"client_secret_basic", "client_secret_post"},
+		ScopesSupported:                           scopes,
+		ResponseTypesSupported:                    []string{},
+		SubjectTypesSupported:                     []string{"public"},
+		IDTokenSigningAlgValuesSupported:          algs,
+		ClaimsSupported:                           claims,
+		IntrospectionEndpoint:                     i.IntrospectionURL(),
+		IntrospectionEndpointAuthMethodsSupported: []string{"client_secret_basic", "client_secret_post"},
 	}
 }
 

@@ -9,12 +9,15 @@
 //	{URL}/.well-known/oauth-authorization-server  RFC 8414 metadata
 //	{URL}/v1/keys                               JWKS (public keys only)
 //	{URL}/v1/token                              client-credentials grant
+//	{URL}/v1/introspect                         token introspection (RFC 7662)
 //
 // Tokens are signed with jwx (RS256 by default; ES256 and EdDSA selectable)
 // in Okta's shape ("scp" array, "cid") or RFC 9068's ("scope" string,
 // "client_id", typ "at+jwt"). Tests can also mint arbitrary tokens, including
 // deliberately broken ones, with Mint and its options, and rotate keys with
-// RotateKey and RemoveKey.
+// RotateKey and RemoveKey. MintOpaque issues opaque tokens, which only the
+// introspection endpoint can vouch for, and Revoke makes any token inactive
+// there.
 //
 // The issuer knows its clients' secrets and signs whatever it is asked to: it
 // refuses non-loopback listen addresses unless

@@ -23,6 +23,7 @@ type Issuer struct {
 	closeOnce sync.Once
 
 	jwksRequests atomic.Int64
+	intro        introspection // the introspection endpoint (introspect.go)
 
 	mu        sync.RWMutex
 	all       map[string]*signingKey // every key ever added, by kid

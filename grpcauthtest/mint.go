@@ -96,17 +96,24 @@ func WithScopes(scopes ...string) MintOption {
 // token with exactly the requested scopes, as if such a client existed, so
 // tests need not configure clients they never send to the token endpoint.
 func (i *Issuer) Token(clientID string, scopes ...string) (string, error) {
-	if clientID == "" {
-		return "", fmt.Errorf("%w: empty client ID", ErrUnknownClient)
-	}
-	if c, ok := i.clients[clientID]; ok {
-		granted, err := grantScopes(c, scopes)
-		if err != nil {
-			return "", err
-		}
-		scopes = granted
+	scopes, err := i.clientScopes(clientID, scopes)
+	if err != nil {
+		return "", err
 	}
 	return i.clientToken(clientID, scopes)
+}
+
+// clientScopes returns the scopes clientID is granted when it asks for
+// requested: grantScopes for a configured client, requested itself for any
+// other. An empty clientID is ErrUnknownClient.
+func (i *Issuer) clientScopes(clientID string, requested []string) ([]string, error) {
+	if clientID == "" {
+		return nil, fmt.Errorf("%w: empty client ID", ErrUnknownClient)
+	}
+	if c, ok := i.clients[clientID]; ok {
+		return grantScopes(c, requested)
+	}
+	return requested, nil
 }
 
 // clientToken mints a client-credentials token for clientID with scopes.
@@ -164,33 +171,12 @@ func (i *Issuer) Mint(claims map[string]any, opts ...MintOption) (string, error)
 		shape = *o.shape
 	}
 
-	now := i.cfg.Now()
-	payload := map[string]any{
-		"iss":                 i.url,
-		"aud":                 i.cfg.Audience,
-		"sub":                 DefaultClientID,
-		shape.clientIDClaim(): DefaultClientID,
-		"iat":                 now.Unix(),
-		"exp":                 now.Add(i.cfg.TokenLifetime).Unix(),
-		"jti":                 rand.Text(),
-	}
-	if shape == ShapeOkta {
-		payload["ver"] = 1
-	}
+	payload := i.defaultClaims(shape)
 	if o.scopeSet {
 		name, v := shape.scopeClaim(o.scopes)
 		payload[name] = v
 	}
-	for name, v := range claims {
-		switch v := v.(type) {
-		case nil:
-			delete(payload, name)
-		case time.Time:
-			payload[name] = v.Unix()
-		default:
-			payload[name] = v
-		}
-	}
+	mergeClaims(payload, claims)
 	body, err := json.Marshal(payload)
 	if err != nil {
 		return "", fmt.Errorf("grpcauthtest: encode claims: %w", err)
@@ -229,6 +215,41 @@ func (i *Issuer) Mint(claims map[string]any, opts ...MintOption) (string, error)
 		return "", fmt.Errorf("grpcauthtest: sign: %w", err)
 	}
 	return string(tok), nil
+}
+
+// defaultClaims returns the claims a token of shape gets unless overridden:
+// iss, aud, sub and the client-id claim, iat and exp from Now and
+// TokenLifetime, a random jti, and "ver": 1 for ShapeOkta.
+func (i *Issuer) defaultClaims(shape Shape) map[string]any {
+	now := i.cfg.Now()
+	payload := map[string]any{
+		"iss":                 i.url,
+		"aud":                 i.cfg.Audience,
+		"sub":                 DefaultClientID,
+		shape.clientIDClaim(): DefaultClientID,
+		"iat":                 now.Unix(),
+		"exp":                 now.Add(i.cfg.TokenLifetime).Unix(),
+		"jti":                 rand.Text(),
+	}
+	if shape == ShapeOkta {
+		payload["ver"] = 1
+	}
+	return payload
+}
+
+// mergeClaims sets claims over payload: nil removes a claim, a time.Time
+// becomes a NumericDate (Unix seconds), anything else is kept as is.
+func mergeClaims(payload, claims map[string]any) {
+	for name, v := range claims {
+		switch v := v.(type) {
+		case nil:
+			delete(payload, name)
+		case time.Time:
+			payload[name] = v.Unix()
+		default:
+			payload[name] = v
+		}
+	}
 }
 
 // pickKey returns the raw key, algorithm and default kid the options select.

@@ -50,6 +50,12 @@ func fail(status int, code, desc string) *tokenFailure {
 // client_secret_basic and client_secret_post authentication.
 func (i *Issuer) serveToken(w http.ResponseWriter, r *http.Request) {
 	resp, f := i.handleToken(w, r)
+	writeOAuth(w, resp, f)
+}
+
+// writeOAuth writes resp, or the failure f when not nil, as a JSON answer
+// that must not be cached, as the token and introspection endpoints do.
+func writeOAuth(w http.ResponseWriter, resp any, f *tokenFailure) {
 	h := w.Header()
 	h.Set("Content-Type", "application/json;charset=UTF-8")
 	h.Set("Cache-Control", "no-store")
@@ -69,26 +75,9 @@ func (i *Issuer) serveToken(w http.ResponseWriter, r *http.Request) {
 }
 
 func (i *Issuer) handleToken(w http.ResponseWriter, r *http.Request) (*TokenResponse, *tokenFailure) {
-	if r.Method != http.MethodPost {
-		return nil, fail(http.StatusMethodNotAllowed, "invalid_request", "the token endpoint accepts POST only")
-	}
-	mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
-	if err != nil || mt != "application/x-www-form-urlencoded" {
-		return nil, fail(http.StatusBadRequest, "invalid_request", "body must be application/x-www-form-urlencoded")
-	}
-	r.Body = http.MaxBytesReader(w, r.Body, maxTokenRequestBytes)
-	if err := r.ParseForm(); err != nil {
-		var tooBig *http.MaxBytesError
-		if errors.As(err, &tooBig) {
-			return nil, fail(http.StatusRequestEntityTooLarge, "invalid_request", "request body too large")
-		}
-		return nil, fail(http.StatusBadRequest, "invalid_request", "malformed form body")
-	}
-	form := r.PostForm // parameters in the URL query are ignored
-	for name, vs := range form {
-		if len(vs) > 1 { // RFC 6749 §3.2
-			return nil, fail(http.StatusBadRequest, "invalid_request", "parameter "+name+" repeated")
-		}
+	form, f := readForm(w, r, "the token endpoint")
+	if f != nil {
+		return nil, f
 	}
 
 	client, f := i.authenticate(r, form)
@@ -124,6 +113,34 @@ func (i *Issuer) handleToken(w http.ResponseWriter, r *http.Request) (*TokenResp
 		ExpiresIn:   int64(i.cfg.TokenLifetime.Seconds()),
 		Scope:       strings.Join(scopes, " "),
 	}, nil
+}
+
+// readForm checks that r is a POST with a form body of at most
+// maxTokenRequestBytes, no parameter repeated, and returns the body's
+// parameters. endpoint names the endpoint in the 405 description.
+func readForm(w http.ResponseWriter, r *http.Request, endpoint string) (url.Values, *tokenFailure) {
+	if r.Method != http.MethodPost {
+		return nil, fail(http.StatusMethodNotAllowed, "invalid_request", endpoint+" accepts POST only")
+	}
+	mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
+	if err != nil || mt != "application/x-www-form-urlencoded" {
+		return nil, fail(http.StatusBadRequest, "invalid_request", "body must be application/x-www-form-urlencoded")
+	}
+	r.Body = http.MaxBytesReader(w, r.Body, maxTokenRequestBytes)
+	if err := r.ParseForm(); err != nil {
+		var tooBig *http.MaxBytesError
+		if errors.As(err, &tooBig) {
+			return nil, fail(http.StatusRequestEntityTooLarge, "invalid_request", "request body too large")
+		}
+		return nil, fail(http.StatusBadRequest, "invalid_request", "malformed form body")
+	}
+	form := r.PostForm // parameters in the URL query are ignored
+	for name, vs := range form {
+		if len(vs) > 1 { // RFC 6749 §3.2
+			return nil, fail(http.StatusBadRequest, "invalid_request", "parameter "+name+" repeated")
+		}
+	}
+	return form, nil
 }
 
 // authenticate identifies the client by HTTP Basic (client_secret_basic) or

@@ -1,0 +1,266 @@
+package grpcauthtest
+
+import (
+	"bytes"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/lestrrat-go/jwx/v2/jwk"
+	"github.com/lestrrat-go/jwx/v2/jws"
+)
+
+// introspection is the state of the introspection endpoint (RFC 7662):
+// the opaque tokens the issuer has minted and the tokens it has revoked.
+type introspection struct {
+	requests atomic.Int64
+
+	mu      sync.Mutex
+	opaque  map[string]map[string]any // opaque token → its claims
+	revoked map[[sha256.Size]byte]bool
+}
+
+// pruneSample is how many stored opaque tokens each MintOpaqueClaims checks
+// for expiry, so expired tokens do not pile up in a long-running issuer.
+const pruneSample = 2
+
+// IntrospectionURL returns URL()+"/v1/introspect", the token introspection
+// endpoint (RFC 7662; Okta's layout). It is advertised as
+// "introspection_endpoint" in the metadata documents.
+func (i *Issuer) IntrospectionURL() string { return i.url + "/v1/introspect" }
+
+// IntrospectionRequests returns how many POST requests the introspection
+// endpoint has received, answered or refused, so tests can assert how often
+// a resource server introspected.
+func (i *Issuer) IntrospectionRequests() int64 { return i.intro.requests.Load() }
+
+// MintOpaque issues an opaque access token to clientID for scopes, as Token
+// does for JWTs (the same rules for configured and unknown clients, and for
+// scopes), and stores it so that the introspection endpoint reports it
+// active until it expires (Now + TokenLifetime) or is revoked. The token is
+// 43 random base64url characters: not a JWT, so it can only be verified by
+// introspection.
+func (i *Issuer) MintOpaque(clientID string, scopes ...string) (string, error) {
+	scopes, err := i.clientScopes(clientID, scopes)
+	if err != nil {
+		return "", err
+	}
+	claims := map[string]any{"sub": clientID, "client_id": clientID}
+	if len(scopes) > 0 {
+		claims["scope"] = strings.Join(scopes, " ")
+	}
+	return i.MintOpaqueClaims(claims)
+}
+
+// MintOpaqueClaims issues an opaque token whose introspection response
+// carries claims merged over the defaults, as Mint merges them: iss, aud, sub
+// and client_id (DefaultClientID), iat, exp (Now + TokenLifetime) and a
+// random jti; nil removes a claim, a time.Time becomes a NumericDate. Scopes
+// go in "scope" as a space-separated string, as RFC 7662 has them. The
+// endpoint reports the token active until its exp, if any, passes (by
+// Config.Now) or Revoke is called, and adds "active": true and
+// "token_type": "Bearer" (unless claims set token_type).
+func (i *Issuer) MintOpaqueClaims(claims map[string]any) (string, error) {
+	payload := i.defaultClaims(ShapeRFC9068)
+	mergeClaims(payload, claims)
+	// Round-trip through JSON so that the stored claims are what the
+	// endpoint will serve, and fail here on values JSON cannot encode.
+	b, err := json.Marshal(payload)
+	if err != nil {
+		return "", fmt.Errorf("grpcauthtest: encode claims: %w", err)
+	}
+	var stored map[string]any
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.UseNumber()
+	if err := dec.Decode(&stored); err != nil {
+		return "", fmt.Errorf("grpcauthtest: encode claims: %w", err)
+	}
+	token := base64.RawURLEncoding.EncodeToString(randomBytes())
+	now := i.cfg.Now()
+	in := &i.intro
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	if in.opaque == nil {
+		in.opaque = make(map[string]map[string]any)
+	}
+	checked := 0
+	for t, c := range in.opaque {
+		if checked == pruneSample {
+			break
+		}
+		checked++
+		if expired(c, now) {
+			delete(in.opaque, t)
+		}
+	}
+	in.opaque[token] = stored
+	return token, nil
+}
+
+func randomBytes() []byte {
+	b := make([]byte, 32)
+	_, _ = rand.Read(b) // never fails (crypto/rand)
+	return b
+}
+
+// Revoke makes the introspection endpoint report token inactive from now
+// on: an opaque token minted by this issuer, or a JWT (which still verifies
+// locally, as with a real authorization server: only introspection sees a
+// revocation). Any string is accepted.
+func (i *Issuer) Revoke(token string) {
+	in := &i.intro
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	delete(in.opaque, token)
+	if in.revoked == nil {
+		in.revoked = make(map[[sha256.Size]byte]bool)
+	}
+	in.revoked[sha256.Sum256([]byte(token))] = true
+}
+
+// expired reports whether claims carry an exp that is not after now.
+func expired(claims map[string]any, now time.Time) bool {
+	exp, ok := claims["exp"].(json.Number)
+	if !ok {
+		return false
+	}
+	n, err := exp.Int64()
+	return err != nil || now.Unix() >= n
+}
+
+// inactive is the whole answer for any token that is not active: RFC 7662
+// §2.2 says to reveal nothing else.
+var inactive = map[string]any{"active": false}
+
+// serveIntrospect implements RFC 7662 token introspection for any
+// configured client, authenticated as at the token endpoint.
+func (i *Issuer) serveIntrospect(w http.ResponseWriter, r *http.Request) {
+	if r.Method == http.MethodPost {
+		i.intro.requests.Add(1)
+	}
+	resp, f := i.handleIntrospect(w, r)
+	writeOAuth(w, resp, f)
+}
+
+func (i *Issuer) handleIntrospect(w http.ResponseWriter, r *http.Request) (map[string]any, *tokenFailure) {
+	form, f := readForm(w, r, "the introspection endpoint")
+	if f != nil {
+		return nil, f
+	}
+	if _, f := i.authenticate(r, form); f != nil {
+		return nil, f
+	}
+	token := form.Get("token")
+	if token == "" {
+		return nil, fail(http.StatusBadRequest, "invalid_request", "missing token")
+	}
+	// token_type_hint is only a hint (RFC 7662 §2.1): every kind is looked up.
+	return i.introspect(token), nil
+}
+
+// introspect answers for token: active with its claims when it is an opaque
+// token this issuer minted, or a JWT signed by a key it still publishes with
+// its iss, not expired and not yet valid by Config.Now; otherwise inactive.
+func (i *Issuer) introspect(token string) map[string]any {
+	now := i.cfg.Now()
+	in := &i.intro
+	in.mu.Lock()
+	revoked := in.revoked[sha256.Sum256([]byte(token))]
+	stored, ok := in.opaque[token]
+	in.mu.Unlock()
+	if revoked {
+		return inactive
+	}
+	if ok {
+		if expired(stored, now) {
+			return inactive
+		}
+		return activeResponse(stored, nil)
+	}
+	claims, ok := i.verifyOwnJWT(token, now)
+	if !ok {
+		return inactive
+	}
+	// Present the JWT's claims as RFC 7662 does: scope as a string and
+	// client_id, whatever the token's shape.
+	extra := map[string]any{}
+	if scp, ok := claims["scp"].([]any); ok {
+		parts := make([]string, 0, len(scp))
+		for _, s := range scp {
+			if s, ok := s.(string); ok {
+				parts = append(parts, s)
+			}
+		}
+		extra["scope"], extra["scp"] = strings.Join(parts, " "), nil
+	}
+	if cid, ok := claims["cid"]; ok {
+		if _, has := claims["client_id"]; !has {
+			extra["client_id"] = cid
+		}
+		extra["cid"] = nil
+	}
+	return activeResponse(claims, extra)
+}
+
+// activeResponse returns a copy of claims with extra merged over (nil
+// removes) and "active": true, "token_type": "Bearer" unless set.
+func activeResponse(claims, extra map[string]any) map[string]any {
+	out := make(map[string]any, len(claims)+2)
+	for k, v := range claims {
+		out[k] = v
+	}
+	mergeClaims(out, extra)
+	if _, ok := out["token_type"]; !ok {
+		out["token_type"] = "Bearer"
+	}
+	out["active"] = true
+	return out
+}
+
+// verifyOwnJWT returns the claims of token when it is a JWS signed by one of
+// the currently published keys (kid required, the key's own alg), whose iss
+// is this issuer, whose exp (when present) is after now and whose nbf and iat
+// (when present) are not after it. No skew: this is the authority.
+func (i *Issuer) verifyOwnJWT(token string, now time.Time) (map[string]any, bool) {
+	if strings.Count(token, ".") != 2 {
+		return nil, false
+	}
+	set := jwk.NewSet()
+	i.mu.RLock()
+	for _, k := range i.published {
+		_ = set.AddKey(k.public) // cannot fail: distinct keys, as in the JWKS
+	}
+	i.mu.RUnlock()
+	payload, err := jws.Verify([]byte(token), jws.WithKeySet(set, jws.WithRequireKid(true)))
+	if err != nil {
+		return nil, false
+	}
+	var claims map[string]any
+	dec := json.NewDecoder(bytes.NewReader(payload))
+	dec.UseNumber()
+	if dec.Decode(&claims) != nil || claims == nil || claims["iss"] != i.url || expired(claims, now) {
+		return nil, false
+	}
+	for _, name := range []string{"nbf", "iat"} {
+		if v, ok := claims[name]; ok {
+			n, isNum := v.(json.Number)
+			t, err := n.Int64()
+			if !isNum || err != nil || t > now.Unix() {
+				return nil, false
+			}
+		}
+	}
+	if v, ok := claims["exp"]; ok {
+		if _, isNum := v.(json.Number); !isNum {
+			return nil, false
+		}
+	}
+	return claims, true
+}
