@@ -10,7 +10,6 @@ import (
 	"time"
 
 	"google.golang.org/grpc"
-	"google.golang.org/grpc/codes"
 	"google.golang.org/protobuf/reflect/protoregistry"
 
 	grpcauthv1 "github.com/grpcauth/grpcauth/proto/grpcauth/v1"
@@ -35,6 +34,7 @@ type Authenticator struct {
 	afterFunc   func(time.Duration, func()) Timer
 	onDecision  func(context.Context, Decision)
 	logger      *slog.Logger
+	levels      LogLevels // every field set
 
 	mu   sync.Mutex                             // serialises publish
 	plan atomic.Pointer[map[string]*methodPlan] // read-only once published
@@ -62,6 +62,7 @@ func New(cfg Config) (*Authenticator, error) {
 		afterFunc:   cfg.AfterFunc,
 		onDecision:  cfg.OnDecision,
 		logger:      cfg.Logger,
+		levels:      cfg.LogLevels.withDefaults(),
 	}
 	if !a.transport.valid() {
 		return nil, fmt.Errorf("grpcauth: Config.TransportSecurity: unknown value %v", a.transport)
@@ -191,31 +192,32 @@ func (a *Authenticator) expiresStream(c *verifier.Claims) bool {
 // Config.ClockSkew (possible when the verifier allows more skew) is
 // refused, as it would be cut at once.
 func (a *Authenticator) authorize(ctx context.Context, method string, stream bool) (context.Context, *verifier.Claims, error) {
+	start := time.Now()
 	p := a.lookup(method)
 	token, present, rej := bearerToken(ctx)
 	if present && !a.transportAllowed(ctx) {
-		return nil, nil, a.deny(ctx, method, p, nil, rejTransport, errInsecureTransport)
+		return nil, nil, a.deny(ctx, method, p, nil, rejTransport, errInsecureTransport, start)
 	}
 	if rej != nil {
-		return nil, nil, a.deny(ctx, method, p, nil, rej, nil)
+		return nil, nil, a.deny(ctx, method, p, nil, rej, nil, start)
 	}
 	if !present {
 		if p.rule != nil && p.rule.public {
-			a.allow(ctx, method, p, nil)
+			a.allow(ctx, method, p, nil, start)
 			return ctx, nil, nil
 		}
-		return nil, nil, a.deny(ctx, method, p, nil, rejMissing, p.err)
+		return nil, nil, a.deny(ctx, method, p, nil, rejMissing, p.err, start)
 	}
 	claims, err := a.verifier.VerifyAccessToken(ctx, token)
 	if err != nil {
-		return nil, nil, a.deny(ctx, method, p, nil, verifyRejection(err), err)
+		return nil, nil, a.deny(ctx, method, p, nil, verifyRejection(err), err, start)
 	}
 	if claims == nil {
-		return nil, nil, a.deny(ctx, method, p, nil, rejInvalid, errors.New("grpcauth: the token verifier returned neither claims nor an error"))
+		return nil, nil, a.deny(ctx, method, p, nil, rejInvalid, errors.New("grpcauth: the token verifier returned neither claims nor an error"), start)
 	}
 	bound, rej, cause := checkBinding(ctx, claims)
 	if rej != nil {
-		return nil, nil, a.deny(ctx, method, p, claims, rej, cause)
+		return nil, nil, a.deny(ctx, method, p, claims, rej, cause, start)
 	}
 	if p.rule == nil {
 		rej, cause = rejNotConfigured, p.err
@@ -223,92 +225,15 @@ func (a *Authenticator) authorize(ctx context.Context, method string, stream boo
 		rej, cause = p.rule.check(claims, bound)
 	}
 	if rej != nil && !p.dryRun {
-		return nil, nil, a.deny(ctx, method, p, claims, rej, cause)
+		return nil, nil, a.deny(ctx, method, p, claims, rej, cause, start)
 	}
 	if stream && a.expiresStream(claims) && !a.now().Before(claims.Expiry().Add(a.skew)) {
-		return nil, nil, a.deny(ctx, method, p, claims, rejExpired, errors.New("grpcauth: token expires (plus Config.ClockSkew) before the stream could start"))
+		return nil, nil, a.deny(ctx, method, p, claims, rejExpired, errors.New("grpcauth: token expires (plus Config.ClockSkew) before the stream could start"), start)
 	}
 	if rej != nil {
-		a.report(ctx, method, p, claims, rej, cause, true)
+		a.report(ctx, method, p, claims, rej, cause, true, start)
 	} else {
-		a.allow(ctx, method, p, claims)
+		a.allow(ctx, method, p, claims, start)
 	}
 	return ContextWithClaims(ctx, claims), claims, nil
-}
-
-// Decision describes how the interceptors decided one call; see
-// Config.OnDecision. It is for server-side auditing and metrics: never send
-// Err to the caller.
-type Decision struct {
-	// Method is the full method name, "/pkg.Service/Method".
-	Method string
-	// Allowed reports whether the handler runs.
-	Allowed bool
-	// DryRun reports a call that the method's rule refuses but that ran
-	// because the method is in dry run (Config.DryRun,
-	// Config.DryRunMethods): a "would deny". Allowed is then true, and
-	// Code, Reason and Err describe the refusal enforcement would give.
-	DryRun bool
-	// Code is the status code returned to the caller: codes.OK if allowed,
-	// or with DryRun the code the caller would have got.
-	Code codes.Code
-	// Reason is the ErrorInfo reason returned (Reason… constants): "" if
-	// allowed, or with DryRun the reason the caller would have got.
-	Reason string
-	// Source is where the method's rule came from (SourceNone: no rule).
-	Source Source
-	// Public reports whether the method's rule is public.
-	Public bool
-	// Claims are the verified claims, or nil when no valid token came.
-	Claims *verifier.Claims
-	// Err is the detailed cause of a denial (or, with DryRun, of a would-be
-	// denial) when there is one: the verifier's error, why the method has
-	// no usable rule, why a certificate binding failed. For logs.
-	Err error
-}
-
-func (a *Authenticator) allow(ctx context.Context, method string, p *methodPlan, c *verifier.Claims) {
-	if a.onDecision != nil {
-		a.onDecision(ctx, Decision{Method: method, Allowed: true, Code: codes.OK, Source: p.source, Public: p.rule.public, Claims: c})
-	}
-}
-
-// deny reports a denial to OnDecision and the log and returns the error for
-// the caller.
-func (a *Authenticator) deny(ctx context.Context, method string, p *methodPlan, c *verifier.Claims, rej *rejection, cause error) error {
-	a.report(ctx, method, p, c, rej, cause, false)
-	return rej.err
-}
-
-// report records a refusal, or with dryRun a refusal that was not
-// enforced, in OnDecision and the log.
-func (a *Authenticator) report(ctx context.Context, method string, p *methodPlan, c *verifier.Claims, rej *rejection, cause error, dryRun bool) {
-	if a.onDecision != nil {
-		a.onDecision(ctx, Decision{Method: method, Allowed: dryRun, DryRun: dryRun, Code: rej.code, Reason: rej.reason,
-			Source: p.source, Public: p.rule != nil && p.rule.public, Claims: c, Err: cause})
-	}
-	level := slog.LevelInfo
-	if rej.code == codes.Unavailable || rej.reason == ReasonMethodNotConfigured {
-		level = slog.LevelWarn
-	}
-	if !a.logger.Enabled(ctx, level) {
-		return
-	}
-	msg, outcome := "grpcauth: call denied", "deny"
-	if dryRun {
-		msg, outcome = "grpcauth: call would be denied (dry run)", "would_deny"
-	}
-	attrs := []slog.Attr{
-		slog.String("method", method),
-		slog.String("outcome", outcome),
-		slog.String("code", rej.code.String()),
-		slog.String("reason", rej.reason),
-	}
-	if c != nil {
-		attrs = append(attrs, slog.String("subject", c.Subject()), slog.String("client_id", c.ClientID()))
-	}
-	if cause != nil {
-		attrs = append(attrs, slog.String("error", cause.Error()))
-	}
-	a.logger.LogAttrs(ctx, level, msg, attrs...)
 }

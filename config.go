@@ -159,9 +159,17 @@ type Config struct {
 	// send Decision.Err to the caller.
 	OnDecision func(ctx context.Context, d Decision)
 
-	// Logger receives one record for every denied call, naming the method,
-	// subject, client id, reason and the verifier's error, never the
-	// token. Default slog.Default(). Denials for bad credentials are logged
-	// at Info, missing configuration and unavailable keys at Warn.
+	// Logger receives one record for every decision, at the level
+	// LogLevels gives its kind: message "grpcauth: call allowed", "...
+	// denied" or "... would be denied (dry run)", with the method, outcome
+	// (allowed, denied, would_deny), code, reason, subject, client id and
+	// issuer (when a valid token came), latency, and the detailed error of
+	// a denial; never the token. Default slog.Default().
 	Logger *slog.Logger
+
+	// LogLevels sets the levels of Logger's records. Default: allowed
+	// calls at Debug, denials for what the caller sent at Info, denials
+	// for server-side problems (unavailable keys, METHOD_NOT_CONFIGURED)
+	// at Warn.
+	LogLevels LogLevels
 }

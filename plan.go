@@ -60,6 +60,9 @@ type methodPlan struct {
 	source Source
 	err    error // wraps ErrNoRule or ErrInvalidRule when rule is nil
 	dryRun bool  // rule failures are reported, not enforced
+	// unknown: neither the descriptors nor the configuration know the
+	// method (never true of a published plan)
+	unknown bool
 }
 
 // lookup returns the plan of method. The hot path is one load of the
@@ -101,6 +104,7 @@ func (a *Authenticator) publish(plans map[string]*methodPlan) {
 func (a *Authenticator) compile(method string) (p *methodPlan, known bool) {
 	p, known = a.compileRule(method)
 	p.dryRun = a.inDryRun(method)
+	p.unknown = !known
 	return p, known
 }
 

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"hash/maphash"
 	"sync"
+	"sync/atomic"
 
 	"github.com/grpcauth/grpcauth/verifier/internal/jwks"
 )
@@ -57,7 +58,10 @@ type cacheShard struct {
 	mu    sync.RWMutex
 	m     map[string]*cacheEntry
 	bytes int64
-	_     [64]byte // keep shards' locks on separate cache lines
+	// hits and misses count lookups. They live in the shard, next to the
+	// lock a lookup already writes, so counting adds no shared cache line.
+	hits, misses atomic.Int64
+	_            [64]byte // keep shards' locks on separate cache lines
 }
 
 type tokenCache struct {
@@ -102,12 +106,15 @@ func (c *tokenCache) get(token string, v *Verifier) (claims *Claims, hit bool, e
 	e := sh.m[token]
 	sh.mu.RUnlock()
 	if e == nil {
+		sh.misses.Add(1)
 		return nil, false, nil
 	}
 	if v.set.Current(e.key.ID) != e.key {
+		sh.misses.Add(1)
 		sh.remove(token, e)
 		return nil, false, nil
 	}
+	sh.hits.Add(1)
 	if err := v.checkTime(e.claims, v.s.Now()); err != nil {
 		if errors.Is(err, ErrExpired) {
 			sh.remove(token, e)
@@ -191,6 +198,15 @@ func (c *tokenCache) stats() (entries int, bytes int64) {
 		sh.mu.RUnlock()
 	}
 	return entries, bytes
+}
+
+// counts returns the lookups that hit and missed.
+func (c *tokenCache) counts() (hits, misses int64) {
+	for i := range c.shards {
+		hits += c.shards[i].hits.Load()
+		misses += c.shards[i].misses.Load()
+	}
+	return hits, misses
 }
 
 // size approximates the memory a Claims holds, for the cache's byte bound.

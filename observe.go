@@ -1,0 +1,186 @@
+package grpcauth
+
+import (
+	"context"
+	"log/slog"
+	"time"
+
+	"google.golang.org/grpc/codes"
+
+	"github.com/grpcauth/grpcauth/verifier"
+)
+
+// Decision describes how the interceptors decided one call; see
+// Config.OnDecision. It is for server-side auditing and metrics: never send
+// Err to the caller.
+type Decision struct {
+	// Method is the full method name, "/pkg.Service/Method".
+	Method string
+	// UnknownMethod reports a method that neither the descriptors nor the
+	// configuration know: a name only grpc.UnknownServiceHandler lets
+	// through, chosen by the caller. Such a Method must not become a metric
+	// label (its values are unbounded); the otelmetrics package reports it
+	// as "unknown".
+	UnknownMethod bool
+	// Allowed reports whether the handler runs.
+	Allowed bool
+	// DryRun reports a call that the method's rule refuses but that ran
+	// because the method is in dry run (Config.DryRun,
+	// Config.DryRunMethods): a "would deny". Allowed is then true, and
+	// Code, Reason and Err describe the refusal enforcement would give.
+	DryRun bool
+	// Code is the status code returned to the caller: codes.OK if allowed,
+	// or with DryRun the code the caller would have got.
+	Code codes.Code
+	// Reason is the ErrorInfo reason returned (Reason… constants): "" if
+	// allowed, or with DryRun the reason the caller would have got.
+	Reason string
+	// Source is where the method's rule came from (SourceNone: no rule).
+	Source Source
+	// Public reports whether the method's rule is public.
+	Public bool
+	// Claims are the verified claims, or nil when no valid token came.
+	// Claims.Issuer() names the token's issuer.
+	Claims *verifier.Claims
+	// Err is the detailed cause of a denial (or, with DryRun, of a would-be
+	// denial) when there is one: the verifier's error, why the method has
+	// no usable rule, why a certificate binding failed. For logs.
+	Err error
+	// Latency is how long the interceptor took to decide: from the call
+	// reaching it to the decision, including token verification and any
+	// key-set fetch the verification waited for, but not the handler. It is
+	// measured with the monotonic clock, not Config.Now.
+	Latency time.Duration
+}
+
+// Outcome names a decision's kind, as logged ("outcome") and used as a
+// metric attribute: OutcomeAllowed, OutcomeDenied or OutcomeWouldDeny.
+func (d *Decision) Outcome() string {
+	switch {
+	case d.DryRun:
+		return OutcomeWouldDeny
+	case d.Allowed:
+		return OutcomeAllowed
+	default:
+		return OutcomeDenied
+	}
+}
+
+// The values of Decision.Outcome.
+const (
+	// OutcomeAllowed: the handler runs and the rule admitted the call.
+	OutcomeAllowed = "allowed"
+	// OutcomeDenied: the call was refused.
+	OutcomeDenied = "denied"
+	// OutcomeWouldDeny: the rule refused the call, but the method is in
+	// dry run, so the handler runs.
+	OutcomeWouldDeny = "would_deny"
+)
+
+// LogLevels sets the slog level of each kind of decision record that
+// Config.Logger receives. A nil field takes its default. A *slog.LevelVar
+// may be given to change a level at run time. A record is built only when
+// the Logger is enabled at its level, so a level the handler discards costs
+// one Enabled call.
+type LogLevels struct {
+	// Allowed is the level of calls that proceed, public calls without a
+	// token included. Default slog.LevelDebug: one record per call is too
+	// much for most production logs, but useful when debugging.
+	Allowed slog.Leveler
+	// Denied is the level of calls refused (or, in dry run, that would be
+	// refused) because of what the caller sent: missing, invalid or expired
+	// tokens, insufficient scopes, insecure transport, binding failures,
+	// cancelled calls. Default slog.LevelInfo: normal traffic on an exposed
+	// server, but worth seeing.
+	Denied slog.Leveler
+	// Problem is the level of calls refused because of the server: the
+	// key set is unavailable (codes.Unavailable) or the method has no
+	// usable rule (METHOD_NOT_CONFIGURED). Default slog.LevelWarn: an
+	// operator must act.
+	Problem slog.Leveler
+}
+
+func (l LogLevels) withDefaults() LogLevels {
+	if l.Allowed == nil {
+		l.Allowed = slog.LevelDebug
+	}
+	if l.Denied == nil {
+		l.Denied = slog.LevelInfo
+	}
+	if l.Problem == nil {
+		l.Problem = slog.LevelWarn
+	}
+	return l
+}
+
+// level returns the level of d's record.
+func (l *LogLevels) level(d *Decision) slog.Level {
+	switch {
+	case d.Code == codes.OK:
+		return l.Allowed.Level()
+	case d.Code == codes.Unavailable || d.Reason == ReasonMethodNotConfigured:
+		return l.Problem.Level()
+	default:
+		return l.Denied.Level()
+	}
+}
+
+func (a *Authenticator) allow(ctx context.Context, method string, p *methodPlan, c *verifier.Claims, start time.Time) {
+	a.decide(ctx, Decision{Method: method, UnknownMethod: p.unknown, Allowed: true, Code: codes.OK,
+		Source: p.source, Public: p.rule.public, Claims: c}, start)
+}
+
+// deny reports a denial to OnDecision and the log and returns the error for
+// the caller.
+func (a *Authenticator) deny(ctx context.Context, method string, p *methodPlan, c *verifier.Claims, rej *rejection, cause error, start time.Time) error {
+	a.report(ctx, method, p, c, rej, cause, false, start)
+	return rej.err
+}
+
+// report records a refusal, or with dryRun a refusal that was not
+// enforced, in OnDecision and the log.
+func (a *Authenticator) report(ctx context.Context, method string, p *methodPlan, c *verifier.Claims, rej *rejection, cause error, dryRun bool, start time.Time) {
+	a.decide(ctx, Decision{Method: method, UnknownMethod: p.unknown, Allowed: dryRun, DryRun: dryRun,
+		Code: rej.code, Reason: rej.reason, Source: p.source, Public: p.rule != nil && p.rule.public, Claims: c, Err: cause}, start)
+}
+
+// decide completes d with its latency, hands it to OnDecision and logs it
+// at its level.
+func (a *Authenticator) decide(ctx context.Context, d Decision, start time.Time) {
+	d.Latency = time.Since(start)
+	if a.onDecision != nil {
+		a.onDecision(ctx, d)
+	}
+	level := a.levels.level(&d)
+	if !a.logger.Enabled(ctx, level) {
+		return
+	}
+	a.logDecision(ctx, level, &d)
+}
+
+// logDecision writes d's record: never the token, which d does not hold.
+func (a *Authenticator) logDecision(ctx context.Context, level slog.Level, d *Decision) {
+	msg := "grpcauth: call allowed"
+	switch d.Outcome() {
+	case OutcomeDenied:
+		msg = "grpcauth: call denied"
+	case OutcomeWouldDeny:
+		msg = "grpcauth: call would be denied (dry run)"
+	}
+	attrs := make([]slog.Attr, 0, 10)
+	attrs = append(attrs,
+		slog.String("method", d.Method),
+		slog.String("outcome", d.Outcome()),
+		slog.String("code", d.Code.String()),
+		slog.String("reason", d.Reason),
+	)
+	if c := d.Claims; c != nil {
+		attrs = append(attrs, slog.String("subject", c.Subject()), slog.String("client_id", c.ClientID()),
+			slog.String("issuer", c.Issuer()))
+	}
+	attrs = append(attrs, slog.Duration("latency", d.Latency))
+	if d.Err != nil {
+		attrs = append(attrs, slog.String("error", d.Err.Error()))
+	}
+	a.logger.LogAttrs(ctx, level, msg, attrs...)
+}

@@ -1,0 +1,177 @@
+package grpcauth
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"log/slog"
+	"strings"
+	"testing"
+	"time"
+
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+
+	"github.com/grpcauth/grpcauth/grpcauthtest"
+	grpcauthv1 "github.com/grpcauth/grpcauth/proto/grpcauth/v1"
+	"github.com/grpcauth/grpcauth/verifier"
+)
+
+// jsonRecords decodes the JSON log records in buf.
+func jsonRecords(t *testing.T, buf *bytes.Buffer) []map[string]any {
+	t.Helper()
+	var recs []map[string]any
+	dec := json.NewDecoder(buf)
+	for dec.More() {
+		var r map[string]any
+		if err := dec.Decode(&r); err != nil {
+			t.Fatal(err)
+		}
+		recs = append(recs, r)
+	}
+	return recs
+}
+
+func TestLog_EveryDecisionIsOneRecordWithItsFieldsAndNoToken(t *testing.T) {
+	var logs bytes.Buffer
+	var rec recorder
+	e := newEnv(t, func(c *Config, _ *verifier.Config) {
+		c.Logger = slog.New(slog.NewJSONHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+		c.OnDecision = rec.record
+		c.DryRunMethods = []string{mAnyOf}
+	})
+	read := e.scoped(t, "test:read")
+	expired := e.token(t, map[string]any{"exp": t0.Add(-time.Hour), "iat": t0.Add(-2 * time.Hour)})
+
+	calls := []struct {
+		call    callKind
+		token   string
+		code    codes.Code
+		want    map[string]any // fields the record must have
+		level   string
+		subject bool // subject, client id and issuer present
+	}{
+		{callInherited, read, codes.OK, map[string]any{"msg": "grpcauth: call allowed", "method": mInherited,
+			"outcome": "allowed", "code": "OK", "reason": ""}, "DEBUG", true},
+		{callAllOf, read, codes.PermissionDenied, map[string]any{"msg": "grpcauth: call denied", "method": mAllOf,
+			"outcome": "denied", "code": "PermissionDenied", "reason": ReasonScopeInsufficient}, "INFO", true},
+		{callAllOf, expired, codes.Unauthenticated, map[string]any{"outcome": "denied", "reason": ReasonTokenExpired}, "INFO", false},
+		{callAllOf, "", codes.Unauthenticated, map[string]any{"outcome": "denied", "reason": ReasonCredentialsMissing}, "INFO", false},
+		{callAnyOf, read, codes.OK, map[string]any{"msg": "grpcauth: call would be denied (dry run)", "method": mAnyOf,
+			"outcome": "would_deny", "code": "PermissionDenied", "reason": ReasonScopeInsufficient}, "INFO", true},
+		{callUnannotated, read, codes.PermissionDenied, map[string]any{"outcome": "denied", "reason": ReasonMethodNotConfigured}, "WARN", true},
+	}
+	for i, c := range calls {
+		ctx := t.Context()
+		if c.token != "" {
+			ctx = withAuth(ctx, bearer(c.token))
+		}
+		if _, err := c.call(ctx, e); status.Code(err) != c.code {
+			t.Fatalf("call %d: %v, want %v", i, err, c.code)
+		}
+		recs := jsonRecords(t, &logs)
+		if len(recs) != 1 {
+			t.Fatalf("call %d: %d records, want 1", i, len(recs))
+		}
+		r := recs[0]
+		for k, v := range c.want {
+			if r[k] != v {
+				t.Errorf("call %d: %s = %v, want %v (record %v)", i, k, r[k], v, r)
+			}
+		}
+		if r["level"] != c.level {
+			t.Errorf("call %d: level %v, want %s", i, r["level"], c.level)
+		}
+		if lat, ok := r["latency"].(float64); !ok || lat <= 0 {
+			t.Errorf("call %d: latency %v, want a positive duration", i, r["latency"])
+		}
+		if d := rec.last(t); d.Latency <= 0 || time.Duration(r["latency"].(float64)) != d.Latency {
+			t.Errorf("call %d: Decision.Latency %v, logged %v", i, d.Latency, r["latency"])
+		}
+		if _, has := r["subject"]; has != c.subject {
+			t.Errorf("call %d: subject present = %v, want %v", i, has, c.subject)
+		}
+		if c.subject && (r["subject"] != "user-1" || r["client_id"] != grpcauthtest.DefaultClientID || r["issuer"] != e.iss.URL()) {
+			t.Errorf("call %d: caller fields %v %v %v", i, r["subject"], r["client_id"], r["issuer"])
+		}
+		for _, tok := range []string{read, expired} {
+			for _, v := range r {
+				if s, ok := v.(string); ok && strings.Contains(s, tok[strings.LastIndexByte(tok, '.')+1:]) {
+					t.Errorf("call %d: record carries a token: %v", i, r)
+				}
+			}
+		}
+	}
+}
+
+func TestLog_LevelsAreConfigurableAndDynamic(t *testing.T) {
+	var logs bytes.Buffer
+	denied := new(slog.LevelVar) // Info
+	a := mustNew(t, Config{
+		Logger:    slog.New(slog.NewJSONHandler(&logs, nil)), // Info and above
+		LogLevels: LogLevels{Allowed: slog.LevelInfo, Denied: denied, Problem: slog.LevelError},
+		Verifier:  staticVerifier{err: verifier.ErrKeysUnavailable},
+	})
+	ok := mustNew(t, Config{Logger: slog.New(slog.NewJSONHandler(&logs, nil)), LogLevels: LogLevels{Allowed: slog.LevelInfo}})
+
+	if _, err := callUnary(ok, bearerCtx("tok"), mAuth); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := callUnary(a, bearerCtx("tok"), mAuth); status.Code(err) != codes.Unavailable {
+		t.Fatal(err)
+	}
+	if _, err := callUnary(a, loopbackPeer(context.Background()), mAuth); status.Code(err) != codes.Unauthenticated {
+		t.Fatal(err)
+	}
+	denied.Set(slog.LevelDebug) // below the handler's level: no record
+	if _, err := callUnary(a, loopbackPeer(context.Background()), mAuth); status.Code(err) != codes.Unauthenticated {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, r := range jsonRecords(t, &logs) {
+		got = append(got, r["outcome"].(string)+"@"+r["level"].(string))
+	}
+	if want := "allowed@INFO denied@ERROR denied@INFO"; strings.Join(got, " ") != want {
+		t.Errorf("records %q, want %q", got, want)
+	}
+}
+
+func TestLog_DefaultLevelsHideAllowedCalls(t *testing.T) {
+	var logs bytes.Buffer
+	a := mustNew(t, Config{Logger: slog.New(slog.NewJSONHandler(&logs, nil))})
+	if _, err := callUnary(a, bearerCtx("tok"), mAuth); err != nil {
+		t.Fatal(err)
+	}
+	if logs.Len() != 0 {
+		t.Errorf("allowed call logged at the default level: %s", logs.String())
+	}
+}
+
+func TestDecision_UnknownMethodIsMarked(t *testing.T) {
+	var rec recorder
+	a := mustNew(t, Config{OnDecision: rec.record, DefaultRule: &grpcauthv1.Rule{}})
+	for _, c := range []struct {
+		method  string
+		unknown bool
+	}{{mAuth, false}, {mUnannotated, false}, {"/ghost.v1.Ghost/Haunt", true}, {"not a method", true}} {
+		callUnary(a, bearerCtx("tok"), c.method)
+		if d := rec.last(t); d.Method != c.method || d.UnknownMethod != c.unknown {
+			t.Errorf("%s: UnknownMethod = %v, want %v", c.method, d.UnknownMethod, c.unknown)
+		}
+	}
+}
+
+func TestDecision_Outcome(t *testing.T) {
+	for _, tt := range []struct {
+		d    Decision
+		want string
+	}{
+		{Decision{Allowed: true}, OutcomeAllowed},
+		{Decision{}, OutcomeDenied},
+		{Decision{Allowed: true, DryRun: true}, OutcomeWouldDeny},
+	} {
+		if got := tt.d.Outcome(); got != tt.want {
+			t.Errorf("%+v.Outcome() = %q, want %q", tt.d, got, tt.want)
+		}
+	}
+}
