@@ -1,0 +1,171 @@
+package otelmetrics
+
+import (
+	"context"
+	"fmt"
+	"maps"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"go.opentelemetry.io/otel"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/metric"
+
+	"github.com/grpcauth/grpcauth"
+	"github.com/grpcauth/grpcauth/verifier"
+)
+
+// ScopeName is the instrumentation scope (meter) name of every instrument.
+const ScopeName = "github.com/grpcauth/grpcauth"
+
+// UnknownMethod is the method attribute of decisions about methods that
+// neither the descriptors nor the configuration know
+// (grpcauth.Decision.UnknownMethod): their names are chosen by callers, so
+// they must not become attribute values.
+const UnknownMethod = "unknown"
+
+// DurationBuckets are the histogram bucket boundaries of
+// grpcauth.verify.duration, in seconds: from 1 µs (a cached token) through
+// the tens of µs of a signature check to the seconds a key-set fetch may
+// take.
+var DurationBuckets = []float64{
+	1e-6, 2.5e-6, 5e-6, 1e-5, 2.5e-5, 5e-5, 1e-4, 2.5e-4, 5e-4,
+	1e-3, 2.5e-3, 5e-3, 1e-2, 2.5e-2, 5e-2, 0.1, 0.25, 0.5, 1, 2.5, 5, 10,
+}
+
+// maxAttributeSets bounds the cache of attribute sets. Methods are bounded
+// by the server's services, outcomes and reasons by this module, so a real
+// server stays far below it; past it, sets are built per call.
+const maxAttributeSets = 4096
+
+// Source is what the observed instruments read: *verifier.Verifier
+// satisfies it. For a *verifier.MultiVerifier, pass each issuer's
+// Verifier (MultiVerifier.Verifier for each of MultiVerifier.Issuers).
+type Source interface {
+	Stats() verifier.Stats
+}
+
+// Config configures Metrics.
+type Config struct {
+	// MeterProvider creates the meter. Default otel.GetMeterProvider(),
+	// the global provider, which records nothing until an SDK is
+	// installed with otel.SetMeterProvider.
+	MeterProvider metric.MeterProvider
+	// Verifiers are observed for the cache and key-set instruments, each
+	// labelled with its issuer. Default: none (only the decision
+	// instruments are reported).
+	Verifiers []Source
+	// Now returns the current time, for the key sets' age. Default
+	// time.Now; give the verifiers' Config.Now if they have one.
+	Now func() time.Time
+}
+
+// Metrics records grpcauth decisions and verifier figures. Create it with
+// New, pass its OnDecision method as grpcauth.Config.OnDecision, and Close
+// it when the verifiers are closed. It is safe for concurrent use.
+type Metrics struct {
+	decisions metric.Int64Counter
+	duration  metric.Float64Histogram
+	reg       metric.Registration // nil without Verifiers
+
+	mu   sync.Mutex                                          // serialises additions to sets
+	sets atomic.Pointer[map[setKey]metric.MeasurementOption] // copy-on-write
+}
+
+type setKey struct{ method, outcome, reason string }
+
+// New creates the instruments and registers the callback that observes
+// cfg.Verifiers. It fails only when the MeterProvider refuses an
+// instrument.
+func New(cfg Config) (*Metrics, error) {
+	mp := cfg.MeterProvider
+	if mp == nil {
+		mp = otel.GetMeterProvider()
+	}
+	now := cfg.Now
+	if now == nil {
+		now = time.Now
+	}
+	meter := mp.Meter(ScopeName)
+	m := &Metrics{}
+	m.sets.Store(&map[setKey]metric.MeasurementOption{})
+	var err error
+	if m.decisions, err = meter.Int64Counter("grpcauth.decisions", metric.WithUnit("{call}"),
+		metric.WithDescription("Calls decided by the grpcauth interceptors, by method, outcome (allowed, denied, would_deny) and reason.")); err != nil {
+		return nil, fmt.Errorf("otelmetrics: %w", err)
+	}
+	if m.duration, err = meter.Float64Histogram("grpcauth.verify.duration", metric.WithUnit("s"),
+		metric.WithDescription("Time the grpcauth interceptors took to decide a call, token verification included."),
+		metric.WithExplicitBucketBoundaries(DurationBuckets...)); err != nil {
+		return nil, fmt.Errorf("otelmetrics: %w", err)
+	}
+	if len(cfg.Verifiers) == 0 {
+		return m, nil
+	}
+	o, err := newObserved(meter)
+	if err != nil {
+		return nil, fmt.Errorf("otelmetrics: %w", err)
+	}
+	sources := append([]Source(nil), cfg.Verifiers...)
+	m.reg, err = meter.RegisterCallback(func(_ context.Context, ob metric.Observer) error {
+		for _, s := range sources {
+			o.observe(ob, s.Stats(), now())
+		}
+		return nil
+	}, o.instruments()...)
+	if err != nil {
+		return nil, fmt.Errorf("otelmetrics: %w", err)
+	}
+	return m, nil
+}
+
+// OnDecision records one decision: it adds 1 to grpcauth.decisions and
+// records d.Latency in grpcauth.verify.duration. Use it as
+// grpcauth.Config.OnDecision, or call it from your own OnDecision.
+func (m *Metrics) OnDecision(ctx context.Context, d grpcauth.Decision) {
+	method := d.Method
+	if d.UnknownMethod {
+		method = UnknownMethod
+	}
+	opt := m.attributes(setKey{method, d.Outcome(), d.Reason})
+	m.decisions.Add(ctx, 1, opt)
+	m.duration.Record(ctx, d.Latency.Seconds(), opt)
+}
+
+// attributes returns the measurement option for k, built once per key.
+func (m *Metrics) attributes(k setKey) metric.MeasurementOption {
+	if opt, ok := (*m.sets.Load())[k]; ok {
+		return opt
+	}
+	opt := metric.WithAttributeSet(attribute.NewSet(
+		attribute.String("method", k.method),
+		attribute.String("outcome", k.outcome),
+		attribute.String("reason", k.reason),
+	))
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	old := *m.sets.Load()
+	if len(old) >= maxAttributeSets {
+		return opt
+	}
+	next := make(map[setKey]metric.MeasurementOption, len(old)+1)
+	maps.Copy(next, old)
+	next[k] = opt
+	m.sets.Store(&next)
+	return opt
+}
+
+// Close unregisters the callback that observes the verifiers, so that the
+// MeterProvider no longer calls into them. Decisions may still be
+// recorded. Close is safe to call more than once.
+func (m *Metrics) Close() error {
+	if m.reg == nil {
+		return nil
+	}
+	err := m.reg.Unregister()
+	if err != nil {
+		return fmt.Errorf("otelmetrics: %w", err)
+	}
+	return nil
+}

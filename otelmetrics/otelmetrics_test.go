@@ -1,0 +1,294 @@
+package otelmetrics_test
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"net"
+	"testing"
+	"time"
+
+	"go.opentelemetry.io/otel/attribute"
+	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
+	"go.opentelemetry.io/otel/sdk/metric/metricdata"
+	"go.uber.org/goleak"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/metadata"
+	"google.golang.org/grpc/status"
+
+	"github.com/grpcauth/grpcauth"
+	"github.com/grpcauth/grpcauth/grpcauthtest"
+	authtestv1 "github.com/grpcauth/grpcauth/internal/testproto/authtest/v1"
+	"github.com/grpcauth/grpcauth/otelmetrics"
+	"github.com/grpcauth/grpcauth/verifier"
+)
+
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+
+var t0 = time.Date(2030, 1, 2, 3, 4, 5, 0, time.UTC)
+
+type service struct {
+	authtestv1.UnimplementedTestServiceServer
+}
+
+func (service) Inherited(context.Context, *authtestv1.InheritedRequest) (*authtestv1.InheritedResponse, error) {
+	return &authtestv1.InheritedResponse{}, nil
+}
+
+func (service) AllOf(context.Context, *authtestv1.AllOfRequest) (*authtestv1.AllOfResponse, error) {
+	return &authtestv1.AllOfResponse{}, nil
+}
+
+func (service) ClientStream(s grpc.ClientStreamingServer[authtestv1.ClientStreamRequest, authtestv1.ClientStreamResponse]) error {
+	for {
+		if _, err := s.Recv(); err == io.EOF {
+			return s.SendAndClose(&authtestv1.ClientStreamResponse{})
+		} else if err != nil {
+			return err
+		}
+	}
+}
+
+type fixture struct {
+	iss    *grpcauthtest.Issuer
+	v      *verifier.Verifier
+	reader *sdkmetric.ManualReader
+	client authtestv1.TestServiceClient
+}
+
+// newFixture starts an issuer, a verifier, Metrics on an SDK MeterProvider
+// with a ManualReader, and a loopback gRPC server behind the interceptors
+// reporting to the Metrics.
+func newFixture(t *testing.T) *fixture {
+	t.Helper()
+	f := &fixture{reader: sdkmetric.NewManualReader()}
+	f.iss = grpcauthtest.NewIssuer(t, grpcauthtest.Config{Now: func() time.Time { return t0 }})
+	v, err := verifier.New(context.Background(), verifier.Config{
+		Issuer: f.iss.URL(), Audiences: []string{f.iss.Audience()}, JWKSURL: f.iss.JWKSURL(),
+		Now: func() time.Time { return t0 },
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { v.Close() })
+	f.v = v
+	mp := sdkmetric.NewMeterProvider(sdkmetric.WithReader(f.reader))
+	t.Cleanup(func() { mp.Shutdown(context.Background()) })
+	m, err := otelmetrics.New(otelmetrics.Config{
+		MeterProvider: mp,
+		Verifiers:     []otelmetrics.Source{v},
+		Now:           func() time.Time { return t0.Add(90 * time.Second) },
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { m.Close() })
+	auth, err := grpcauth.New(grpcauth.Config{
+		Verifier:   v,
+		OnDecision: m.OnDecision,
+		Logger:     slog.New(slog.DiscardHandler),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := grpc.NewServer(grpc.ChainUnaryInterceptor(auth.UnaryServerInterceptor()),
+		grpc.ChainStreamInterceptor(auth.StreamServerInterceptor()))
+	authtestv1.RegisterTestServiceServer(srv, service{})
+	lis, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	go srv.Serve(lis)
+	t.Cleanup(srv.Stop)
+	conn, err := grpc.NewClient(lis.Addr().String(), grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { conn.Close() })
+	f.client = authtestv1.NewTestServiceClient(conn)
+	return f
+}
+
+func (f *fixture) token(t *testing.T, scopes ...string) context.Context {
+	t.Helper()
+	tok, err := f.iss.Mint(nil, grpcauthtest.WithScopes(scopes...))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return metadata.AppendToOutgoingContext(t.Context(), "authorization", "Bearer "+tok)
+}
+
+func (f *fixture) collect(t *testing.T) map[string]metricdata.Aggregation {
+	t.Helper()
+	var rm metricdata.ResourceMetrics
+	if err := f.reader.Collect(context.Background(), &rm); err != nil {
+		t.Fatal(err)
+	}
+	got := make(map[string]metricdata.Aggregation)
+	for _, sm := range rm.ScopeMetrics {
+		if sm.Scope.Name != otelmetrics.ScopeName {
+			t.Errorf("scope %q, want %q", sm.Scope.Name, otelmetrics.ScopeName)
+		}
+		for _, m := range sm.Metrics {
+			got[m.Name] = m.Data
+		}
+	}
+	return got
+}
+
+func attrs(kv ...string) attribute.Set {
+	var a []attribute.KeyValue
+	for i := 0; i < len(kv); i += 2 {
+		a = append(a, attribute.String(kv[i], kv[i+1]))
+	}
+	return attribute.NewSet(a...)
+}
+
+const (
+	mInherited = "/authtest.v1.TestService/Inherited"
+	mAllOf     = "/authtest.v1.TestService/AllOf"
+	mStream    = "/authtest.v1.TestService/ClientStream"
+)
+
+func TestMetrics_CountDecisionsAndVerifierFiguresFromRealCalls(t *testing.T) {
+	f := newFixture(t)
+	read := f.token(t, "test:read")
+	for range 2 {
+		if _, err := f.client.Inherited(read, &authtestv1.InheritedRequest{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := f.client.AllOf(read, &authtestv1.AllOfRequest{}); status.Code(err) != codes.PermissionDenied {
+		t.Fatalf("AllOf with test:read = %v, want PermissionDenied", err)
+	}
+	if _, err := f.client.Inherited(t.Context(), &authtestv1.InheritedRequest{}); status.Code(err) != codes.Unauthenticated {
+		t.Fatalf("Inherited without a token = %v, want Unauthenticated", err)
+	}
+	s, err := f.client.ClientStream(f.token(t, "test:write"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.CloseAndRecv(); err != nil {
+		t.Fatal(err)
+	}
+
+	got := f.collect(t)
+	wantCalls := map[attribute.Set]int64{
+		attrs("method", mInherited, "outcome", "allowed", "reason", ""):                               2,
+		attrs("method", mAllOf, "outcome", "denied", "reason", grpcauth.ReasonScopeInsufficient):      1,
+		attrs("method", mInherited, "outcome", "denied", "reason", grpcauth.ReasonCredentialsMissing): 1,
+		attrs("method", mStream, "outcome", "allowed", "reason", ""):                                  1,
+	}
+	sum, ok := got["grpcauth.decisions"].(metricdata.Sum[int64])
+	if !ok {
+		t.Fatalf("grpcauth.decisions = %T, want an int64 sum", got["grpcauth.decisions"])
+	}
+	if !sum.IsMonotonic || len(sum.DataPoints) != len(wantCalls) {
+		t.Errorf("grpcauth.decisions has %d series (monotonic %v), want %d", len(sum.DataPoints), sum.IsMonotonic, len(wantCalls))
+	}
+	for _, dp := range sum.DataPoints {
+		if want, ok := wantCalls[dp.Attributes]; !ok || dp.Value != want {
+			t.Errorf("grpcauth.decisions{%v} = %d, want %d", dp.Attributes.Encoded(attribute.DefaultEncoder()), dp.Value, want)
+		}
+	}
+	hist, ok := got["grpcauth.verify.duration"].(metricdata.Histogram[float64])
+	if !ok {
+		t.Fatalf("grpcauth.verify.duration = %T, want a float64 histogram", got["grpcauth.verify.duration"])
+	}
+	var n uint64
+	for _, dp := range hist.DataPoints {
+		if want := wantCalls[dp.Attributes]; int64(dp.Count) != want || dp.Sum <= 0 {
+			t.Errorf("grpcauth.verify.duration{%v}: count %d sum %v, want count %d and a positive sum",
+				dp.Attributes.Encoded(attribute.DefaultEncoder()), dp.Count, dp.Sum, want)
+		}
+		if len(dp.Bounds) != len(otelmetrics.DurationBuckets) {
+			t.Errorf("buckets %v, want DurationBuckets", dp.Bounds)
+		}
+		n += dp.Count
+	}
+	if n != 5 {
+		t.Errorf("grpcauth.verify.duration counted %d calls, want 5", n)
+	}
+
+	// One token verified three times (one miss, two hits), one stream token
+	// (one miss); the call without a token never reached the verifier.
+	iss := attrs("issuer", f.iss.URL())
+	for name, want := range map[string]int64{
+		"grpcauth.cache.hits": 2, "grpcauth.cache.misses": 2, "grpcauth.jwks.fetches": 1, "grpcauth.jwks.failures": 0,
+	} {
+		sum, ok := got[name].(metricdata.Sum[int64])
+		if !ok || !sum.IsMonotonic || len(sum.DataPoints) != 1 || sum.DataPoints[0].Attributes != iss || sum.DataPoints[0].Value != want {
+			t.Errorf("%s = %+v, want one monotonic point %d for the issuer", name, got[name], want)
+		}
+	}
+	for name, want := range map[string]int64{"grpcauth.cache.entries": 2, "grpcauth.jwks.keys": 1} {
+		g, ok := got[name].(metricdata.Gauge[int64])
+		if !ok || len(g.DataPoints) != 1 || g.DataPoints[0].Attributes != iss || g.DataPoints[0].Value != want {
+			t.Errorf("%s = %+v, want %d", name, got[name], want)
+		}
+	}
+	age, ok := got["grpcauth.jwks.age"].(metricdata.Gauge[float64])
+	if !ok || len(age.DataPoints) != 1 || age.DataPoints[0].Value != 90 {
+		t.Errorf("grpcauth.jwks.age = %+v, want 90 s", got["grpcauth.jwks.age"])
+	}
+}
+
+func TestMetrics_UnknownMethodsShareOneAttributeValue(t *testing.T) {
+	reader := sdkmetric.NewManualReader()
+	mp := sdkmetric.NewMeterProvider(sdkmetric.WithReader(reader))
+	t.Cleanup(func() { mp.Shutdown(context.Background()) })
+	m, err := otelmetrics.New(otelmetrics.Config{MeterProvider: mp})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range []string{"/a.B/C", "/x.Y/Z", "garbage"} {
+		m.OnDecision(t.Context(), grpcauth.Decision{Method: name, UnknownMethod: true, Code: codes.Unauthenticated,
+			Reason: grpcauth.ReasonCredentialsMissing, Latency: time.Microsecond})
+	}
+	var rm metricdata.ResourceMetrics
+	if err := reader.Collect(context.Background(), &rm); err != nil {
+		t.Fatal(err)
+	}
+	sum := rm.ScopeMetrics[0].Metrics[0].Data.(metricdata.Sum[int64])
+	want := attrs("method", otelmetrics.UnknownMethod, "outcome", "denied", "reason", grpcauth.ReasonCredentialsMissing)
+	if len(sum.DataPoints) != 1 || sum.DataPoints[0].Attributes != want || sum.DataPoints[0].Value != 3 {
+		t.Errorf("decisions = %+v, want 3 under method=unknown", sum.DataPoints)
+	}
+}
+
+func TestMetrics_CloseStopsObservingVerifiers(t *testing.T) {
+	f := newFixture(t)
+	_ = f
+	reader := sdkmetric.NewManualReader()
+	mp := sdkmetric.NewMeterProvider(sdkmetric.WithReader(reader))
+	t.Cleanup(func() { mp.Shutdown(context.Background()) })
+	m, err := otelmetrics.New(otelmetrics.Config{MeterProvider: mp, Verifiers: []otelmetrics.Source{f.v}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	count := func() int {
+		var rm metricdata.ResourceMetrics
+		if err := reader.Collect(context.Background(), &rm); err != nil {
+			t.Fatal(err)
+		}
+		n := 0
+		for _, sm := range rm.ScopeMetrics {
+			n += len(sm.Metrics)
+		}
+		return n
+	}
+	if n := count(); n == 0 {
+		t.Fatal("no verifier figures before Close")
+	}
+	if err := m.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := m.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if n := count(); n != 0 {
+		t.Errorf("%d metrics after Close, want none", n)
+	}
+}
