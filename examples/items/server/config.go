@@ -22,6 +22,7 @@ type config struct {
 	clientIDs         []string
 	skipAudienceCheck bool
 	requireClaims     map[string]any
+	metricsAddr       string
 }
 
 // loadConfig reads the settings from the environment (getenv) and args; a
@@ -36,6 +37,7 @@ func loadConfig(args []string, getenv func(string) string) (config, error) {
 	scopeClaims := fs.String("scope-claims", getenv("SCOPE_CLAIMS"), "claims scopes are read from, comma-separated (env SCOPE_CLAIMS; default scp,scope)")
 	clientIDs := fs.String("client-ids", getenv("CLIENT_IDS"), "client ids whose tokens are accepted, comma-separated (env CLIENT_IDS; default any)")
 	skipAud := fs.String("skip-audience-check", getenv("SKIP_AUDIENCE_CHECK"), "true: accept tokens whatever their aud; needs CLIENT_IDS (env SKIP_AUDIENCE_CHECK)")
+	metricsAddr := fs.String("metrics-addr", getenv("METRICS_ADDR"), "address of the HTTP metrics endpoint GET /metrics, e.g. 127.0.0.1:9464 (env METRICS_ADDR; default off)")
 	requireClaims := fs.String("require-claims", getenv("REQUIRE_CLAIMS"), "name=value claims every token must carry, comma-separated (env REQUIRE_CLAIMS)")
 	if err := fs.Parse(args); err != nil {
 		return config{}, err
@@ -51,6 +53,7 @@ func loadConfig(args []string, getenv func(string) string) (config, error) {
 		devIssuerAddr: *devAddr,
 		scopeClaims:   list(*scopeClaims),
 		clientIDs:     list(*clientIDs),
+		metricsAddr:   *metricsAddr,
 	}
 	if *skipAud != "" {
 		b, err := strconv.ParseBool(*skipAud)

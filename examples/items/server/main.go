@@ -26,6 +26,16 @@
 //	REQUIRE_CLAIMS       -require-claims       comma-separated name=value claims every token must
 //	                                           carry, e.g. token_use=access for Cognito
 //
+// and for observability:
+//
+//	METRICS_ADDR         -metrics-addr         serve grpcauth's OpenTelemetry metrics (package
+//	                                           otelmetrics) as Prometheus text at
+//	                                           http://METRICS_ADDR/metrics, e.g. 127.0.0.1:9464.
+//	                                           Default: off. Bind a loopback or internal address.
+//
+// Every grpcauth decision is logged (text, to stderr): denials at Info,
+// server-side problems at Warn, allowed calls at Debug (hidden by default).
+//
 // Without ISSUER the server starts an embedded development issuer
 // (grpcauthtest) on a loopback address, with three clients whose fixed,
 // published secrets it prints along with commands to get a token and call
@@ -120,7 +130,22 @@ func run(ctx context.Context, cfg config, out io.Writer, log *slog.Logger) error
 	if cfg.skipAudienceCheck {
 		audience = "(not checked)"
 	}
-	s, err := newServer(v, issuer, audience, log)
+	var onDecision func(context.Context, grpcauth.Decision)
+	if cfg.metricsAddr != "" {
+		m, err := newMetrics(v)
+		if err != nil {
+			return err
+		}
+		defer m.Close()
+		maddr, stopMetrics, err := serveMetrics(ctx, cfg.metricsAddr, m, log)
+		if err != nil {
+			return err
+		}
+		defer stopMetrics()
+		onDecision = m.OnDecision
+		fmt.Fprintf(out, "metrics on http://%s/metrics\n", maddr)
+	}
+	s, err := newServer(v, issuer, audience, log, onDecision)
 	if err != nil {
 		return err
 	}
@@ -154,14 +179,16 @@ type server struct {
 
 // newServer builds the gRPC server: the grpcauth interceptors in front of
 // ItemService (with two seeded items), health checking and reflection.
-func newServer(v *verifier.Verifier, issuer, audience string, log *slog.Logger) (*server, error) {
+// onDecision, when not nil, receives every decision (for metrics).
+func newServer(v *verifier.Verifier, issuer, audience string, log *slog.Logger, onDecision func(context.Context, grpcauth.Decision)) (*server, error) {
 	auth, err := grpcauth.New(grpcauth.Config{
 		Verifier: v,
 		// Health checking and reflection carry no grpcauth options; they
 		// are public by configuration. Leave reflection out in production
 		// if the API surface should stay private.
-		Public: grpcauth.StandardPublicServices,
-		Logger: log,
+		Public:     grpcauth.StandardPublicServices,
+		Logger:     log,
+		OnDecision: onDecision,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("server: %w", err)
