@@ -69,11 +69,18 @@ type Metrics struct {
 	duration  metric.Float64Histogram
 	reg       metric.Registration // nil without Verifiers
 
-	mu   sync.Mutex                                          // serialises additions to sets
-	sets atomic.Pointer[map[setKey]metric.MeasurementOption] // copy-on-write
+	mu   sync.Mutex                           // serialises additions to sets
+	sets atomic.Pointer[map[setKey]*attrOpts] // copy-on-write
 }
 
 type setKey struct{ method, outcome, reason string }
+
+// attrOpts are one attribute set's options, as the slices the instruments'
+// variadic parameters take: passing them with ... allocates nothing.
+type attrOpts struct {
+	add []metric.AddOption
+	rec []metric.RecordOption
+}
 
 // New creates the instruments and registers the callback that observes
 // cfg.Verifiers. It fails only when the MeterProvider refuses an
@@ -89,7 +96,7 @@ func New(cfg Config) (*Metrics, error) {
 	}
 	meter := mp.Meter(ScopeName)
 	m := &Metrics{}
-	m.sets.Store(&map[setKey]metric.MeasurementOption{})
+	m.sets.Store(&map[setKey]*attrOpts{})
 	var err error
 	if m.decisions, err = meter.Int64Counter("grpcauth.decisions", metric.WithUnit("{call}"),
 		metric.WithDescription("Calls decided by the grpcauth interceptors, by method, outcome (allowed, denied, would_deny) and reason.")); err != nil {
@@ -128,32 +135,33 @@ func (m *Metrics) OnDecision(ctx context.Context, d grpcauth.Decision) {
 	if d.UnknownMethod {
 		method = UnknownMethod
 	}
-	opt := m.attributes(setKey{method, d.Outcome(), d.Reason})
-	m.decisions.Add(ctx, 1, opt)
-	m.duration.Record(ctx, d.Latency.Seconds(), opt)
+	opts := m.attributes(setKey{method, d.Outcome(), d.Reason})
+	m.decisions.Add(ctx, 1, opts.add...)
+	m.duration.Record(ctx, d.Latency.Seconds(), opts.rec...)
 }
 
-// attributes returns the measurement option for k, built once per key.
-func (m *Metrics) attributes(k setKey) metric.MeasurementOption {
-	if opt, ok := (*m.sets.Load())[k]; ok {
-		return opt
+// attributes returns the measurement options for k, built once per key.
+func (m *Metrics) attributes(k setKey) *attrOpts {
+	if opts, ok := (*m.sets.Load())[k]; ok {
+		return opts
 	}
-	opt := metric.WithAttributeSet(attribute.NewSet(
+	set := metric.WithAttributeSet(attribute.NewSet(
 		attribute.String("method", k.method),
 		attribute.String("outcome", k.outcome),
 		attribute.String("reason", k.reason),
 	))
+	opts := &attrOpts{add: []metric.AddOption{set}, rec: []metric.RecordOption{set}}
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	old := *m.sets.Load()
 	if len(old) >= maxAttributeSets {
-		return opt
+		return opts
 	}
-	next := make(map[setKey]metric.MeasurementOption, len(old)+1)
+	next := make(map[setKey]*attrOpts, len(old)+1)
 	maps.Copy(next, old)
-	next[k] = opt
+	next[k] = opts
 	m.sets.Store(&next)
-	return opt
+	return opts
 }
 
 // Close unregisters the callback that observes the verifiers, so that the
