@@ -152,9 +152,11 @@ type Config struct {
 	MaxTokenSize int
 
 	// HTTPClient fetches discovery documents and key sets. Default: a
-	// client with connect, TLS-handshake and response-header timeouts, no
-	// cookie jar, and redirects allowed only to URLs Issuer would be
-	// allowed to have (https, or http on loopback), at most 3.
+	// client with connect, TLS-handshake and response-header timeouts and
+	// no cookie jar. Whatever the client, fetches use a copy of it without
+	// a cookie jar and with the key set's redirect policy: at most 3
+	// redirects, each only to a URL Issuer would be allowed to have (https,
+	// or http on loopback), never from https to http.
 	HTTPClient *http.Client
 
 	// RefreshInterval is how often the key set is refreshed in the
@@ -341,14 +343,12 @@ func positive[T int | int64 | time.Duration](name string, v, def T) (T, error) {
 	return v, nil
 }
 
-// maxRedirects bounds the redirects the default HTTP client follows.
-const maxRedirects = 3
-
 // defaultHTTPClient returns the client used when Config.HTTPClient is nil:
 // bounded dial, TLS and header timeouts (the whole fetch is bounded by
-// FetchTimeout through its context), no cookie jar, and at most 3 redirects,
-// each to a URL that passes jwks.CheckURL (so https never downgrades to
-// plain http off loopback).
+// FetchTimeout through its context) and no cookie jar. Redirects are not
+// its business: the key set fetches through a copy of any client with its
+// own redirect policy (at most 3, each to a URL that passes CheckURL, never
+// https to http) and no cookie jar; see verifier/internal/jwks.
 func defaultHTTPClient(timeout time.Duration) *http.Client {
 	t := http.DefaultTransport.(*http.Transport).Clone()
 	t.DialContext = (&net.Dialer{Timeout: 5 * time.Second, KeepAlive: 30 * time.Second}).DialContext
@@ -360,14 +360,5 @@ func defaultHTTPClient(timeout time.Duration) *http.Client {
 	return &http.Client{
 		Transport: t,
 		Timeout:   timeout,
-		CheckRedirect: func(req *http.Request, via []*http.Request) error {
-			if len(via) >= maxRedirects {
-				return fmt.Errorf("verifier: stopped after %d redirects", maxRedirects)
-			}
-			if err := jwks.CheckURL(req.URL.String()); err != nil {
-				return fmt.Errorf("verifier: refusing redirect: %w", err)
-			}
-			return nil
-		},
 	}
 }

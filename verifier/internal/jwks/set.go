@@ -61,6 +61,7 @@ type Set struct {
 	log      *slog.Logger
 	newTimer func(time.Duration) (<-chan time.Time, func() bool)
 	random   func() float64 // in [0,1), for jitter
+	onJoin   func()         // test hook: a lookup joined a fetch it did not start
 
 	cur       atomic.Pointer[snapshot]
 	lastErr   atomic.Pointer[fetchError]
@@ -152,6 +153,10 @@ func (s *Set) Key(ctx context.Context, kid string) (*Key, error) {
 		return nil, ErrUnknownKey
 	}
 	c := s.inflight
+	// A fetch already in flight may have started before kid was published,
+	// so a miss is remembered only by the caller whose lookup started the
+	// fetch; callers that joined it fall back on the rate limit alone.
+	started := c == nil
 	if c == nil {
 		if since := now.Sub(s.lastMiss); s.missFetched && since >= 0 && since < s.cfg.MinRefreshInterval {
 			s.mu.Unlock()
@@ -163,6 +168,9 @@ func (s *Set) Key(ctx context.Context, kid string) (*Key, error) {
 		c = s.startFetchLocked("unknown kid")
 	}
 	s.mu.Unlock()
+	if !started && s.onJoin != nil {
+		s.onJoin()
+	}
 
 	select {
 	case <-c.done:
@@ -174,7 +182,7 @@ func (s *Set) Key(ctx context.Context, kid string) (*Key, error) {
 	if k := snap.lookup(kid, now, s.cfg.MaxStaleness); k != nil {
 		return k, nil
 	}
-	if c.err == nil {
+	if c.err == nil && started {
 		s.rememberMiss(kid, now)
 	}
 	return nil, s.missErr(snap, now)

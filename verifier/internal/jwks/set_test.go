@@ -568,3 +568,41 @@ func TestSet_ConcurrentMissesShareOneFetch(t *testing.T) {
 		t.Fatalf("%d concurrent lookups during the first fetch caused %d fetches, want 1", callers, got)
 	}
 }
+
+// A lookup that joins a fetch started before its kid was published must not
+// remember the kid as missing: the new key is then found on the next fetch
+// the rate limit allows, not only once the remembered miss expires.
+func TestSet_JoinedStaleFetchDoesNotRememberMiss(t *testing.T) {
+	ts := newTestServer(t)
+	ts.setKeys(t, rsaJWK(t, 0, "a"))
+	clock := newFakeClock()
+	s, _ := startSet(t, Config{URL: ts.URL + "/keys", Now: clock.Now, MinRefreshInterval: 10 * time.Second})
+	ready(t, s)
+	joined := make(chan struct{}, 1)
+	s.onJoin = func() { joined <- struct{}{} }
+
+	ts.holdRequests()
+	first := make(chan error, 1)
+	go func() {
+		_, err := s.Key(ctxT(t), "x") // starts a fetch that will answer the old set
+		first <- err
+	}()
+	ts.waitEntered(t, "/keys")
+	ts.setKeys(t, rsaJWK(t, 0, "a"), rsaJWK(t, 1, "new")) // published while that fetch is under way
+	second := make(chan error, 1)
+	go func() {
+		_, err := s.Key(ctxT(t), "new")
+		second <- err
+	}()
+	receive(t, joined, "the lookup of the new kid to join the fetch")
+	ts.release()
+	for _, c := range []chan error{first, second} {
+		if err := receive(t, c, "Key"); !errors.Is(err, ErrUnknownKey) {
+			t.Fatalf("Key during the stale fetch = %v, want ErrUnknownKey", err)
+		}
+	}
+	clock.Advance(10 * time.Second)
+	if k, err := s.Key(ctxT(t), "new"); err != nil || k == nil {
+		t.Fatalf("Key(new) once the rate limit allows a fetch = %v, %v; want the key", k, err)
+	}
+}
