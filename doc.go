@@ -45,7 +45,10 @@
 //	issuer's keys unavailable                            codes.Unavailable
 //
 // Details of each denial go to Config.Logger and Config.OnDecision, never to
-// the caller. Streams end with codes.Unauthenticated when their token
+// the caller. Every decision, allowed or denied, is one structured log
+// record (levels in Config.LogLevels) and one Decision; package
+// otelmetrics turns decisions and the verifier's Stats into OpenTelemetry
+// metrics. Streams end with codes.Unauthenticated when their token
 // expires, unless Config.SkipStreamExpiry is set.
 //
 // Credentials are accepted only on connections with transport security
