@@ -72,6 +72,7 @@ func (a *Authenticator) Check(srv ServiceInfoProvider) error {
 		for _, m := range info.Methods {
 			method := "/" + svc + "/" + m.Name
 			p, _ := a.compile(method)
+			p.unknown = false // registered on the server: a real method
 			plans[method] = p
 			if p.rule == nil {
 				problems = append(problems, MethodProblem{Method: method, Err: p.err})

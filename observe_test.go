@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
@@ -173,5 +174,20 @@ func TestDecision_Outcome(t *testing.T) {
 		if got := tt.d.Outcome(); got != tt.want {
 			t.Errorf("%+v.Outcome() = %q, want %q", tt.d, got, tt.want)
 		}
+	}
+}
+
+func TestDecision_MethodRegisteredOnTheServerIsKnownAfterCheck(t *testing.T) {
+	var rec recorder
+	a := mustNew(t, Config{OnDecision: rec.record, DefaultRule: &grpcauthv1.Rule{}})
+	const ghost = "/ghost.v1.Ghost/Haunt" // in no descriptor and no Config entry
+	callUnary(a, bearerCtx("tok"), ghost)
+	if d := rec.last(t); !d.UnknownMethod {
+		t.Fatalf("before Check: UnknownMethod = false, want true")
+	}
+	_ = a.Check(fakeServer{"ghost.v1.Ghost": {Methods: []grpc.MethodInfo{{Name: "Haunt"}}}})
+	callUnary(a, bearerCtx("tok"), ghost)
+	if d := rec.last(t); d.UnknownMethod {
+		t.Errorf("after Check registered it: UnknownMethod = true, want false")
 	}
 }

@@ -60,8 +60,8 @@ type methodPlan struct {
 	source Source
 	err    error // wraps ErrNoRule or ErrInvalidRule when rule is nil
 	dryRun bool  // rule failures are reported, not enforced
-	// unknown: neither the descriptors nor the configuration know the
-	// method (never true of a published plan)
+	// unknown: neither the descriptors, the configuration nor the server
+	// (Check) know the method, so its name is the caller's choice
 	unknown bool
 }
 
