@@ -1,0 +1,119 @@
+package introspect
+
+import (
+	"bytes"
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
+	"strings"
+
+	"github.com/grpcauth/grpcauth/verifier"
+)
+
+// JWTVerifier verifies JWT access tokens locally. *verifier.Verifier and
+// *verifier.MultiVerifier satisfy it, as does any grpcauth.TokenVerifier.
+type JWTVerifier interface {
+	VerifyAccessToken(ctx context.Context, token string) (*verifier.Claims, error)
+}
+
+// Combined verifies JWTs locally and every other token by introspection:
+// for a service that accepts both, e.g. JWTs from an Okta custom
+// authorization server and opaque tokens from Okta's org authorization
+// server. It satisfies grpcauth.TokenVerifier and is safe for concurrent
+// use. It owns neither verifier: close them yourself.
+//
+// A token is a JWT when it has three dot-separated parts and its first part
+// decodes (strict base64url) to a JSON object with a string "alg". A JWT
+// goes to the local verifier only, and its result is final: a JWT that
+// fails there is never sent for introspection. A forged or garbage JWT
+// therefore costs a local check and nothing else, instead of a request to
+// the authorization server each, and the introspection endpoint cannot be
+// used to get a token accepted that the local checks refuse (an ID token,
+// another API's token, an expired one). The one exception is opt-in, with
+// IntrospectJWTsFrom.
+type Combined struct {
+	jwt        JWTVerifier
+	opaque     *Verifier
+	introspect map[string]bool // issuers whose JWTs are introspected
+}
+
+// CombineOption configures Combine.
+type CombineOption func(*Combined)
+
+// IntrospectJWTsFrom sends JWTs whose (unverified) iss is one of issuers to
+// introspection instead of the local verifier: for servers that issue
+// JWT-shaped tokens meant to be opaque to resource servers, such as Okta's
+// org authorization server (issuer "https://{yourOktaDomain}"), whose keys
+// are not for local verification. Only the payload's iss is read to route
+// the token; the introspection answer decides. A forged JWT naming such an
+// issuer costs one introspection request, as an opaque token does.
+func IntrospectJWTsFrom(issuers ...string) CombineOption {
+	return func(c *Combined) {
+		for _, iss := range issuers {
+			c.introspect[iss] = true
+		}
+	}
+}
+
+// Combine returns a verifier that sends JWTs to jwt and any other token to
+// opaque (see Combined). Both are required.
+func Combine(jwt JWTVerifier, opaque *Verifier, opts ...CombineOption) (*Combined, error) {
+	if jwt == nil || opaque == nil {
+		return nil, fmt.Errorf("introspect: Combine needs a JWT verifier and an introspection Verifier")
+	}
+	c := &Combined{jwt: jwt, opaque: opaque, introspect: make(map[string]bool)}
+	for _, o := range opts {
+		o(c)
+	}
+	return c, nil
+}
+
+// VerifyAccessToken verifies a JWT with the JWT verifier, and any other
+// token (or a JWT of an issuer named by IntrospectJWTsFrom) with the
+// introspection Verifier, returning that verifier's result unchanged.
+func (c *Combined) VerifyAccessToken(ctx context.Context, token string) (*verifier.Claims, error) {
+	if len(token) > verifier.DefaultMaxTokenSize {
+		// Neither side would accept it; do not even decode its header.
+		return nil, errTooLarge
+	}
+	payload, isJWT := jwtPayload(token)
+	if !isJWT || (len(c.introspect) > 0 && c.introspect[payloadIssuer(payload)]) {
+		return c.opaque.VerifyAccessToken(ctx, token)
+	}
+	return c.jwt.VerifyAccessToken(ctx, token)
+}
+
+// strict is the base64url decoding of JWS parts: unpadded, canonical.
+var strict = base64.RawURLEncoding.Strict()
+
+// jwtPayload reports whether token is a JWT (three parts, the first a
+// JSON object with a string "alg") and returns its payload part, still
+// encoded.
+func jwtPayload(token string) (string, bool) {
+	parts := strings.SplitN(token, ".", 4)
+	if len(parts) != 3 || strings.ContainsAny(token, "\r\n") {
+		return "", false
+	}
+	var hdr map[string]json.RawMessage
+	b, err := strict.DecodeString(parts[0])
+	if err != nil || json.Unmarshal(b, &hdr) != nil {
+		return "", false
+	}
+	alg := bytes.TrimSpace(hdr["alg"])
+	return parts[1], len(alg) > 0 && alg[0] == '"'
+}
+
+// payloadIssuer returns the string iss of an encoded JWT payload, or "".
+func payloadIssuer(part string) string {
+	b, err := strict.DecodeString(part)
+	if err != nil {
+		return ""
+	}
+	var claims map[string]json.RawMessage
+	var iss string
+	if json.Unmarshal(b, &claims) != nil || json.Unmarshal(claims["iss"], &iss) != nil {
+		return ""
+	}
+	return iss
+}

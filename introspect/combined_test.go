@@ -1,0 +1,159 @@
+package introspect_test
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/rsa"
+	"encoding/base64"
+	"errors"
+	"log/slog"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/grpcauth/grpcauth"
+	"github.com/grpcauth/grpcauth/grpcauthtest"
+	"github.com/grpcauth/grpcauth/introspect"
+	"github.com/grpcauth/grpcauth/verifier"
+)
+
+// The interceptor takes either kind as its Config.Verifier.
+var (
+	_ grpcauth.TokenVerifier = (*introspect.Verifier)(nil)
+	_ grpcauth.TokenVerifier = (*introspect.Combined)(nil)
+)
+
+// combinedEnv is a JWT issuer ("custom" authorization server) verified
+// locally, an "org" issuer whose tokens are introspected, and a Combined.
+type combinedEnv struct {
+	custom, org *grpcauthtest.Issuer
+	jwt         *verifier.Verifier
+	opaque      *introspect.Verifier
+	c           *introspect.Combined
+}
+
+func newCombinedEnv(t *testing.T, opts func(org *grpcauthtest.Issuer) []introspect.CombineOption) *combinedEnv {
+	t.Helper()
+	clk := newClock()
+	e := &combinedEnv{}
+	e.custom = grpcauthtest.NewIssuer(t, grpcauthtest.Config{Path: "/oauth2/default", Now: clk.Now})
+	e.org = grpcauthtest.NewIssuer(t, grpcauthtest.Config{Path: "/", Audience: "https://org.example", Now: clk.Now,
+		Clients: []grpcauthtest.Client{rsClient}})
+	quiet := slog.New(slog.DiscardHandler)
+	var err error
+	e.jwt, err = verifier.New(context.Background(), verifier.Config{Issuer: e.custom.URL(), Audiences: []string{e.custom.Audience()},
+		Now: clk.Now, Logger: quiet})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { e.jwt.Close() })
+	e.opaque = newVerifier(t, introspect.Config{Endpoint: e.org.IntrospectionURL(), Issuer: e.org.URL(),
+		ClientID: rsClient.ID, ClientSecret: rsClient.Secret, Audiences: []string{e.org.Audience()}, Now: clk.Now, Logger: quiet})
+	var o []introspect.CombineOption
+	if opts != nil {
+		o = opts(e.org)
+	}
+	if e.c, err = introspect.Combine(e.jwt, e.opaque, o...); err != nil {
+		t.Fatal(err)
+	}
+	return e
+}
+
+func TestCombined_RoutesJWTsLocallyAndOtherTokensToIntrospection(t *testing.T) {
+	e := newCombinedEnv(t, nil)
+	atk, err := rsa.GenerateKey(rand.Reader, 2048)
+	if err != nil {
+		t.Fatal(err)
+	}
+	mint := func(iss *grpcauthtest.Issuer, claims map[string]any, opts ...grpcauthtest.MintOption) string {
+		tok, err := iss.Mint(claims, opts...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return tok
+	}
+	enc := base64.RawURLEncoding.EncodeToString
+	opaque, err := e.org.MintOpaque("svc", "items:read")
+	if err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name       string
+		token      string
+		want       error // nil: verifies
+		introspect int64 // introspection requests it costs
+	}{
+		{name: "JWT of the local issuer", token: mint(e.custom, nil)},
+		{name: "opaque token", token: opaque, introspect: 1},
+		{name: "forged JWT: another key under the issuer's kid", token: mint(e.custom, nil, grpcauthtest.WithSigningKey(atk, "RS256")),
+			want: verifier.ErrBadSignature},
+		{name: "forged JWT: unknown kid", token: mint(e.custom, nil, grpcauthtest.WithKeyID("nope")), want: verifier.ErrUnknownKey},
+		{name: "expired JWT", token: mint(e.custom, map[string]any{"exp": time.Unix(0, 0)}), want: verifier.ErrExpired},
+		{name: "unsigned JWT", token: mint(e.custom, nil, grpcauthtest.Unsigned()), want: verifier.ErrAlgorithm},
+		{name: "JWT of the org issuer, not opted in", token: mint(e.org, nil), want: verifier.ErrIssuer},
+		{name: "JWT-shaped garbage payload", token: enc([]byte(`{"alg":"RS256"}`)) + ".bm9wZQ.c2ln", want: verifier.ErrMalformed},
+		{name: "three parts, header not JSON", token: "YWJj.ZGVm.Z2hp", want: introspect.ErrInactive, introspect: 1},
+		{name: "three parts, header without alg", token: enc([]byte(`{"typ":"JWT"}`)) + ".e30.c2ln", want: introspect.ErrInactive, introspect: 1},
+		{name: "three parts, alg not a string", token: enc([]byte(`{"alg":1}`)) + ".e30.c2ln", want: introspect.ErrInactive, introspect: 1},
+		{name: "two parts", token: "YWJj.ZGVm", want: introspect.ErrInactive, introspect: 1},
+		{name: "larger than any verifier takes", token: strings.Repeat("a", verifier.DefaultMaxTokenSize+1), want: verifier.ErrMalformed},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			before := e.org.IntrospectionRequests()
+			c, err := e.c.VerifyAccessToken(context.Background(), tc.token)
+			if tc.want == nil && err != nil || tc.want != nil && (!errors.Is(err, tc.want) || c != nil) {
+				t.Fatalf("got %v, %v; want %v", c, err, tc.want)
+			}
+			if got := e.org.IntrospectionRequests() - before; got != tc.introspect {
+				t.Fatalf("%d introspection requests, want %d", got, tc.introspect)
+			}
+		})
+	}
+}
+
+func TestCombined_IntrospectJWTsFromSendsThatIssuersJWTsToIntrospection(t *testing.T) {
+	e := newCombinedEnv(t, func(org *grpcauthtest.Issuer) []introspect.CombineOption {
+		return []introspect.CombineOption{introspect.IntrospectJWTsFrom(org.URL())}
+	})
+	orgJWT, err := e.org.Token("svc", "items:read")
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := e.c.VerifyAccessToken(context.Background(), orgJWT)
+	if err != nil || c.Issuer() != e.org.URL() || !c.HasScope("items:read") {
+		t.Fatalf("org JWT: %v, %v", c, err)
+	}
+	if got := e.org.IntrospectionRequests(); got != 1 {
+		t.Fatalf("%d introspection requests, want 1", got)
+	}
+	// A forgery naming the org issuer is introspected, and refused there.
+	forged, err := e.custom.Mint(map[string]any{"iss": e.org.URL()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.c.VerifyAccessToken(context.Background(), forged); !errors.Is(err, introspect.ErrInactive) {
+		t.Fatalf("forged org JWT: %v, want ErrInactive", err)
+	}
+	// The local issuer's JWTs stay local.
+	local, err := e.custom.Token("svc")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.c.VerifyAccessToken(context.Background(), local); err != nil {
+		t.Fatal(err)
+	}
+	if got := e.org.IntrospectionRequests(); got != 2 {
+		t.Fatalf("%d introspection requests, want 2", got)
+	}
+}
+
+func TestCombine_NeedsBothVerifiers(t *testing.T) {
+	e := newCombinedEnv(t, nil)
+	if _, err := introspect.Combine(nil, e.opaque); err == nil {
+		t.Fatal("Combine without a JWT verifier")
+	}
+	if _, err := introspect.Combine(e.jwt, nil); err == nil {
+		t.Fatal("Combine without an introspection verifier")
+	}
+}

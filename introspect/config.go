@@ -1,0 +1,366 @@
+package introspect
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/url"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/grpcauth/grpcauth/verifier"
+)
+
+// Defaults applied by New to zero-valued Config fields.
+const (
+	// DefaultCacheTTL bounds how long a positive introspection result is
+	// reused: one minute, so a revoked token stops working within a minute
+	// while a client sending the same token on every call costs the
+	// authorization server one request a minute. An entry never outlives
+	// the token's exp.
+	DefaultCacheTTL = time.Minute
+
+	// DefaultNegativeCacheTTL is how long an inactive or rejected token's
+	// result is reused: 10 seconds, so a client retrying a revoked token, or
+	// a replayed garbage token, costs at most 6 requests a minute.
+	DefaultNegativeCacheTTL = 10 * time.Second
+
+	// DefaultCacheMaxEntries bounds the positive cache: 10,000 tokens, each
+	// a 32-byte hash and its claims (about 1-2 KB).
+	DefaultCacheMaxEntries = 10000
+
+	// DefaultNegativeCacheMaxEntries bounds the negative cache separately,
+	// so that a flood of distinct garbage tokens never evicts good entries.
+	DefaultNegativeCacheMaxEntries = 1000
+
+	// DefaultMaxConcurrent bounds introspection requests in flight at once:
+	// 16, enough for a busy service (each distinct token is introspected
+	// once per DefaultCacheTTL) while a flood of new tokens cannot open
+	// unbounded connections to the authorization server.
+	DefaultMaxConcurrent = 16
+
+	// DefaultTimeout bounds one introspection request: 5 seconds. It is on
+	// the path of an RPC, whose own deadline usually ends the wait sooner.
+	DefaultTimeout = 5 * time.Second
+
+	// DefaultMaxResponseSize bounds an introspection response: 64 KiB, far
+	// above the 0.5-2 KiB real responses take.
+	DefaultMaxResponseSize int64 = 64 << 10
+
+	// DefaultMaxTokenSize bounds the tokens sent for introspection: 8 KiB.
+	// Opaque tokens are tens of bytes, Okta's org authorization server
+	// tokens about 1 KiB; a larger string is not worth a request.
+	DefaultMaxTokenSize = 8 << 10
+)
+
+// DefaultTokenTypes are the token_type values accepted when
+// Config.TokenTypes is empty: "Bearer" (compared case-insensitively).
+var DefaultTokenTypes = []string{"Bearer"}
+
+// AuthMethod is how the Verifier authenticates to the introspection
+// endpoint (RFC 7662 §2.1 requires client authentication).
+type AuthMethod int
+
+const (
+	// ClientSecretBasic sends the client id and secret in an HTTP Basic
+	// Authorization header, each form-urlencoded first (RFC 6749 §2.3.1).
+	// The default, and the method RFC 6749 says servers must support.
+	ClientSecretBasic AuthMethod = iota
+	// ClientSecretPost sends client_id and client_secret in the form body.
+	ClientSecretPost
+)
+
+// String returns "client_secret_basic" or "client_secret_post".
+func (m AuthMethod) String() string {
+	switch m {
+	case ClientSecretBasic:
+		return "client_secret_basic"
+	case ClientSecretPost:
+		return "client_secret_post"
+	}
+	return fmt.Sprintf("AuthMethod(%d)", int(m))
+}
+
+// Config configures a Verifier. Endpoint, Issuer, ClientID, ClientSecret and
+// Audiences are required; every other field has a safe default.
+type Config struct {
+	// Endpoint is the introspection endpoint, e.g.
+	// "https://example.okta.com/oauth2/v1/introspect" (Okta's org
+	// authorization server). Required. It must be https, or http on a
+	// loopback host (localhost, 127.0.0.0/8, ::1) for tests, and carry no
+	// userinfo.
+	Endpoint string
+
+	// Issuer is the authorization server's issuer identifier, e.g.
+	// "https://example.okta.com". Required. A response's iss, when
+	// present, must equal it exactly (verifier.ErrIssuer); a response
+	// without iss gets it, so Claims.Issuer always names the server that
+	// vouched for the token.
+	Issuer string
+
+	// ClientID and ClientSecret are this resource server's credentials at
+	// the authorization server. Required. The secret is sent only to
+	// Endpoint and never logged.
+	ClientID     string
+	ClientSecret string
+
+	// AuthMethod selects how the credentials are sent. Default
+	// ClientSecretBasic.
+	AuthMethod AuthMethod
+
+	// Audiences lists the audiences this service accepts. Required unless
+	// SkipAudienceCheck is set: an active token minted for another API of
+	// the same server must not be accepted here. The response's aud (a
+	// string or an array) must contain at least one of them.
+	Audiences []string
+
+	// SkipAudienceCheck disables the aud check. Default false. Set it only
+	// when the server's responses carry no aud, and pin the client with
+	// ClientIDs instead.
+	SkipAudienceCheck bool
+
+	// ClientIDs, when not empty, is the allow-list of clients whose tokens
+	// are accepted, checked against Claims.ClientID (client_id, cid or
+	// azp). Default: any client.
+	ClientIDs []string
+
+	// ScopeClaims names the response members scopes are read from.
+	// Default verifier.DefaultScopeClaims ("scp", "scope"); RFC 7662's is
+	// "scope", a space-separated string.
+	ScopeClaims []string
+
+	// TokenTypes lists the token_type values accepted when a response has
+	// one (compared case-insensitively). Default DefaultTokenTypes
+	// ("Bearer"): a DPoP-bound token (token_type "DPoP", RFC 9449), which
+	// must come with a proof this package does not check, or a refresh
+	// token a server answers for despite the access_token hint, is
+	// rejected with a *verifier.ClaimError for "token_type".
+	TokenTypes []string
+
+	// SkipExpiryRequirement accepts active responses without exp. Default
+	// false: a response without exp is rejected (*verifier.ClaimError for
+	// "exp"), because such a token would be cached for the whole CacheTTL
+	// and a stream it opened would never be ended at expiry.
+	SkipExpiryRequirement bool
+
+	// ClockSkew is the tolerance applied to exp, nbf and iat. Zero means
+	// verifier.DefaultClockSkew (1 minute); a negative value means none.
+	ClockSkew time.Duration
+
+	// Now returns the current time. Default time.Now. It decides expiry
+	// and cache lifetimes; tests inject a clock here.
+	Now func() time.Time
+
+	// MaxTokenSize bounds the token's length in bytes; a longer token is
+	// rejected (verifier.ErrMalformed) without a request. Default
+	// DefaultMaxTokenSize (8 KiB).
+	MaxTokenSize int
+
+	// Timeout bounds one introspection request. Default DefaultTimeout
+	// (5s).
+	Timeout time.Duration
+
+	// MaxResponseSize bounds a response body in bytes. Default
+	// DefaultMaxResponseSize (64 KiB).
+	MaxResponseSize int64
+
+	// MaxConcurrent bounds the introspection requests in flight at once;
+	// further distinct tokens wait for a slot (as long as their callers'
+	// contexts allow). Default DefaultMaxConcurrent (16).
+	MaxConcurrent int
+
+	// HTTPClient sends the requests. Default: a client with dial, TLS and
+	// response-header timeouts, no cookie jar and no redirects (a
+	// redirected POST would carry the token and, for ClientSecretPost,
+	// the secret elsewhere; a redirect answer counts as the endpoint
+	// being unavailable). A client you pass is used as is.
+	HTTPClient *http.Client
+
+	// Logger receives endpoint failures (warning; refused client
+	// credentials at error level) and, at debug level, why a token was
+	// rejected. Default slog.Default(). Tokens, secrets and claim values
+	// are never logged.
+	Logger *slog.Logger
+
+	// Cache configures the result caches, on by default.
+	Cache CacheConfig
+}
+
+// CacheConfig configures the caches of introspection results. Entries are
+// keyed by the SHA-256 of the token, never by the token itself: an opaque
+// token is a bearer credential, and the cache is long-lived memory that
+// should not hold one (a heap dump or a debugger then shows hashes, not
+// usable tokens).
+type CacheConfig struct {
+	// Disabled turns both caches off: every call introspects (concurrent
+	// calls with the same token still share one request). Default false.
+	Disabled bool
+
+	// TTL bounds how long a positive result is reused. Default
+	// DefaultCacheTTL (1 minute). It is the longest a revoked token keeps
+	// working; an entry never outlives the token's exp.
+	TTL time.Duration
+
+	// NegativeTTL is how long an inactive or rejected token's result is
+	// reused. Default DefaultNegativeCacheTTL (10s). Failures to reach the
+	// endpoint are never cached.
+	NegativeTTL time.Duration
+
+	// MaxEntries bounds the positive cache. Default DefaultCacheMaxEntries.
+	MaxEntries int
+
+	// MaxNegativeEntries bounds the negative cache. Default
+	// DefaultNegativeCacheMaxEntries.
+	MaxNegativeEntries int
+}
+
+// settings is a validated Config with defaults applied.
+type settings struct {
+	Config
+	skew      time.Duration // >= 0
+	ownClient bool
+}
+
+var errConfig = errors.New("introspect: invalid config")
+
+func configError(format string, args ...any) error {
+	return fmt.Errorf("%w: %s", errConfig, fmt.Sprintf(format, args...))
+}
+
+// validate checks cfg and returns it with defaults applied; slices are
+// copied, so later changes by the caller have no effect.
+func validate(cfg Config) (settings, error) {
+	s := settings{Config: cfg}
+	if err := checkURL(cfg.Endpoint); err != nil {
+		return s, configError("Endpoint: %v", err)
+	}
+	switch {
+	case cfg.Issuer == "":
+		return s, configError("Issuer is required")
+	case cfg.ClientID == "" || cfg.ClientSecret == "":
+		return s, configError("ClientID and ClientSecret are required: RFC 7662 introspection needs client authentication")
+	case cfg.AuthMethod != ClientSecretBasic && cfg.AuthMethod != ClientSecretPost:
+		return s, configError("unknown AuthMethod %v", cfg.AuthMethod)
+	case !cfg.SkipAudienceCheck && len(cfg.Audiences) == 0:
+		return s, configError("Audiences is required (or set SkipAudienceCheck)")
+	}
+	for name, list := range map[string][]string{"Audiences": cfg.Audiences, "ClientIDs": cfg.ClientIDs,
+		"ScopeClaims": cfg.ScopeClaims, "TokenTypes": cfg.TokenTypes} {
+		if slices.Contains(list, "") {
+			return s, configError("%s contains an empty string", name)
+		}
+	}
+	s.Audiences = slices.Clone(cfg.Audiences)
+	s.ClientIDs = slices.Clone(cfg.ClientIDs)
+	s.ScopeClaims = slices.Clone(cfg.ScopeClaims)
+	if len(s.ScopeClaims) == 0 {
+		s.ScopeClaims = slices.Clone(verifier.DefaultScopeClaims)
+	}
+	s.TokenTypes = slices.Clone(cfg.TokenTypes)
+	if len(s.TokenTypes) == 0 {
+		s.TokenTypes = slices.Clone(DefaultTokenTypes)
+	}
+	switch {
+	case cfg.ClockSkew == 0:
+		s.skew = verifier.DefaultClockSkew
+	case cfg.ClockSkew > 0:
+		s.skew = cfg.ClockSkew
+	}
+	if s.Now == nil {
+		s.Now = time.Now
+	}
+	if s.Logger == nil {
+		s.Logger = slog.Default()
+	}
+	var err error
+	if s.MaxTokenSize, err = positive("MaxTokenSize", cfg.MaxTokenSize, DefaultMaxTokenSize); err != nil {
+		return s, err
+	}
+	if s.Timeout, err = positive("Timeout", cfg.Timeout, DefaultTimeout); err != nil {
+		return s, err
+	}
+	if s.MaxResponseSize, err = positive("MaxResponseSize", cfg.MaxResponseSize, DefaultMaxResponseSize); err != nil {
+		return s, err
+	}
+	if s.MaxConcurrent, err = positive("MaxConcurrent", cfg.MaxConcurrent, DefaultMaxConcurrent); err != nil {
+		return s, err
+	}
+	c := &s.Cache
+	if c.TTL, err = positive("Cache.TTL", c.TTL, DefaultCacheTTL); err != nil {
+		return s, err
+	}
+	if c.NegativeTTL, err = positive("Cache.NegativeTTL", c.NegativeTTL, DefaultNegativeCacheTTL); err != nil {
+		return s, err
+	}
+	if c.MaxEntries, err = positive("Cache.MaxEntries", c.MaxEntries, DefaultCacheMaxEntries); err != nil {
+		return s, err
+	}
+	if c.MaxNegativeEntries, err = positive("Cache.MaxNegativeEntries", c.MaxNegativeEntries, DefaultNegativeCacheMaxEntries); err != nil {
+		return s, err
+	}
+	if s.HTTPClient == nil {
+		s.HTTPClient = defaultHTTPClient(s.Timeout)
+		s.ownClient = true
+	}
+	return s, nil
+}
+
+// positive returns v, or def when v is zero; negative values are an error.
+func positive[T int | int64 | time.Duration](name string, v, def T) (T, error) {
+	switch {
+	case v < 0:
+		return v, configError("%s must not be negative", name)
+	case v == 0:
+		return def, nil
+	}
+	return v, nil
+}
+
+// checkURL accepts an absolute https URL, or http when the host is
+// loopback, without userinfo: the same rule the verifier applies to issuer
+// and key-set URLs. Host names other than "localhost" are not resolved, so
+// DNS cannot make a remote host count as loopback.
+func checkURL(raw string) error {
+	if raw == "" {
+		return errors.New("required")
+	}
+	u, err := url.Parse(raw)
+	switch {
+	case err != nil:
+		return fmt.Errorf("invalid URL: %w", err)
+	case u.User != nil:
+		return errors.New("must not contain userinfo")
+	case u.Opaque != "" || u.Hostname() == "":
+		return errors.New("has no host")
+	case strings.EqualFold(u.Scheme, "https"):
+		return nil
+	case !strings.EqualFold(u.Scheme, "http"):
+		return errors.New("scheme must be https")
+	}
+	if h := u.Hostname(); strings.EqualFold(h, "localhost") {
+		return nil
+	} else if ip := net.ParseIP(h); ip != nil && ip.IsLoopback() {
+		return nil
+	}
+	return errors.New("plain http is allowed only for loopback hosts (localhost, 127.0.0.0/8, ::1)")
+}
+
+// defaultHTTPClient returns the client used when Config.HTTPClient is nil.
+func defaultHTTPClient(timeout time.Duration) *http.Client {
+	t := http.DefaultTransport.(*http.Transport).Clone()
+	t.DialContext = (&net.Dialer{Timeout: 5 * time.Second, KeepAlive: 30 * time.Second}).DialContext
+	t.TLSHandshakeTimeout = 5 * time.Second
+	t.ResponseHeaderTimeout = timeout
+	t.MaxIdleConnsPerHost = DefaultMaxConcurrent
+	t.IdleConnTimeout = 90 * time.Second
+	return &http.Client{
+		Transport: t,
+		Timeout:   timeout,
+		CheckRedirect: func(*http.Request, []*http.Request) error {
+			return http.ErrUseLastResponse
+		},
+	}
+}

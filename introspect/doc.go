@@ -1,0 +1,43 @@
+// Package introspect verifies OAuth 2.0 access tokens by token
+// introspection (RFC 7662): the resource server POSTs the token to the
+// authorization server, which says whether it is active and with what
+// claims. It is for opaque tokens, which cannot be verified locally, such as
+// those of Okta's org authorization server.
+//
+//	opaque, err := introspect.New(introspect.Config{
+//		Endpoint:     "https://example.okta.com/oauth2/v1/introspect",
+//		Issuer:       "https://example.okta.com",
+//		ClientID:     clientID, // this service's credentials at the server
+//		ClientSecret: clientSecret,
+//		Audiences:    []string{"https://example.okta.com"},
+//	})
+//	if err != nil {
+//		return err
+//	}
+//	defer opaque.Close()
+//
+//	// JWTs locally, anything else by introspection:
+//	v, err := introspect.Combine(jwtVerifier, opaque)
+//	if err != nil {
+//		return err
+//	}
+//	auth, err := grpcauth.New(grpcauth.Config{Verifier: v})
+//
+// Errors follow the verifier package, so the grpcauth interceptors map them
+// without further code: an inactive token (ErrInactive) and a wrong issuer,
+// audience, client or token type are codes.Unauthenticated, an expired one
+// ACCESS_TOKEN_EXPIRED, and an endpoint that cannot answer (ErrUnavailable,
+// which is verifier.ErrKeysUnavailable) codes.Unavailable.
+//
+// Security and cost properties, all on by default:
+//   - The endpoint must be https (http only on loopback) and is never
+//     redirected to; the client authenticates with client_secret_basic (or
+//     client_secret_post); the secret and the token are never logged.
+//   - Only tokens of RFC 6750 b64token characters, at most 8 KiB, are sent.
+//   - Results are cached by the SHA-256 of the token, never the token:
+//     active ones for at most a minute and never past their exp, inactive
+//     ones for 10 seconds, in separately bounded caches.
+//   - Concurrent calls with one token share one request; at most 16
+//     requests are in flight; each is bounded in time and response size.
+//   - A JWT that fails local verification in Combined is not introspected.
+package introspect

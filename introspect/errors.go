@@ -1,0 +1,57 @@
+package introspect
+
+import (
+	"fmt"
+
+	"github.com/grpcauth/grpcauth/verifier"
+)
+
+// ErrInactive reports a token the authorization server says is not active:
+// expired, revoked, never issued, or not meant for this client. RFC 7662
+// §2.2 has the server answer just {"active": false}, without saying which,
+// so it is not reported as expired. It wraps none of the verifier's
+// sentinels: the grpcauth interceptors map it, like any invalid token, to
+// codes.Unauthenticated with ACCESS_TOKEN_INVALID.
+var ErrInactive error = inactiveError{}
+
+type inactiveError struct{}
+
+func (inactiveError) Error() string { return "introspect: token is not active" }
+
+// ErrUnavailable reports that the introspection endpoint could not give a
+// usable answer: it could not be reached, timed out, answered with a status
+// other than 200 (including 401 and 403: the server refused this service's
+// own client credentials), sent a body that is too large or not an RFC 7662
+// response, or redirected. None of these is the caller's fault, so
+// errors.Is(err, verifier.ErrKeysUnavailable) reports true for it and the
+// grpcauth interceptors answer codes.Unavailable, which tells a client to
+// retry rather than to discard its token. Such results are never cached.
+var ErrUnavailable error = unavailableError{}
+
+type unavailableError struct{}
+
+func (unavailableError) Error() string { return "introspect: introspection endpoint unavailable" }
+
+// Is makes errors.Is(err, verifier.ErrKeysUnavailable) true.
+func (unavailableError) Is(target error) bool { return target == verifier.ErrKeysUnavailable }
+
+// unavailable wraps ErrUnavailable with detail for server logs.
+func unavailable(format string, args ...any) error {
+	return fmt.Errorf("%w: %s", ErrUnavailable, fmt.Sprintf(format, args...))
+}
+
+// Fixed rejection errors, as the verifier has them.
+var (
+	errEmpty      = fmt.Errorf("%w: empty token", verifier.ErrMalformed)
+	errTooLarge   = fmt.Errorf("%w: token larger than MaxTokenSize", verifier.ErrMalformed)
+	errCharset    = fmt.Errorf("%w: token has characters outside RFC 6750's b64token", verifier.ErrMalformed)
+	errIssuer     = fmt.Errorf("%w: iss differs from the configured issuer", verifier.ErrIssuer)
+	errAudience   = fmt.Errorf("%w: aud names no accepted audience", verifier.ErrAudience)
+	errNoAudience = fmt.Errorf("%w: aud missing", verifier.ErrAudience)
+	errNotYet     = fmt.Errorf("%w: nbf in the future", verifier.ErrNotYetValid)
+	errIssuedLate = fmt.Errorf("%w: iat in the future", verifier.ErrNotYetValid)
+	errNoExp      = &verifier.ClaimError{Claim: "exp", Reason: "missing from the introspection response"}
+	errClientID   = &verifier.ClaimError{Claim: "client_id", Reason: "client not allowed"}
+	errNoClientID = &verifier.ClaimError{Claim: "client_id", Reason: "missing"}
+	errTokenType  = &verifier.ClaimError{Claim: "token_type", Reason: "not an accepted token type"}
+)

@@ -1,0 +1,247 @@
+package introspect
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"go.uber.org/goleak"
+
+	"github.com/grpcauth/grpcauth/grpcauthtest"
+	"github.com/grpcauth/grpcauth/verifier"
+)
+
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+
+// gate is an http.RoundTripper that holds every request until released,
+// reporting each one's arrival on entered.
+type gate struct {
+	base    http.RoundTripper
+	entered chan struct{}
+	release chan struct{}
+	inside  atomic.Int64 // requests currently held or running
+	peak    atomic.Int64
+}
+
+func newGate(n int) *gate {
+	return &gate{base: &http.Transport{DisableKeepAlives: true}, entered: make(chan struct{}, n), release: make(chan struct{})}
+}
+
+func (g *gate) RoundTrip(r *http.Request) (*http.Response, error) {
+	in := g.inside.Add(1)
+	defer g.inside.Add(-1)
+	for {
+		p := g.peak.Load()
+		if in <= p || g.peak.CompareAndSwap(p, in) {
+			break
+		}
+	}
+	g.entered <- struct{}{}
+	select {
+	case <-g.release:
+	case <-r.Context().Done():
+		return nil, r.Context().Err()
+	}
+	return g.base.RoundTrip(r)
+}
+
+var rs = grpcauthtest.Client{ID: "rs", Secret: "rs-secret"}
+
+// newGated starts an issuer and a Verifier whose requests pass through g.
+func newGated(t *testing.T, g *gate, mutate func(*Config)) (*grpcauthtest.Issuer, *Verifier) {
+	t.Helper()
+	iss := grpcauthtest.NewIssuer(t, grpcauthtest.Config{Clients: []grpcauthtest.Client{rs}})
+	cfg := Config{
+		Endpoint: iss.IntrospectionURL(), Issuer: iss.URL(), ClientID: rs.ID, ClientSecret: rs.Secret,
+		Audiences: []string{iss.Audience()}, HTTPClient: &http.Client{Transport: g},
+		Logger: slog.New(slog.DiscardHandler),
+	}
+	if mutate != nil {
+		mutate(&cfg)
+	}
+	v, err := New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { v.Close() })
+	return iss, v
+}
+
+func TestFlight_ConcurrentCallsWithOneTokenShareOneRequest(t *testing.T) {
+	const n = 100
+	g := newGate(n)
+	joined := make(chan struct{}, n)
+	iss, v := newGated(t, g, nil)
+	v.joined = func() { joined <- struct{}{} }
+	tok, err := iss.MintOpaque("svc", "items:read")
+	if err != nil {
+		t.Fatal(err)
+	}
+	errs := make(chan error, n)
+	for range n {
+		go func() {
+			c, err := v.VerifyAccessToken(context.Background(), tok)
+			if err == nil && !c.HasScope("items:read") {
+				err = fmt.Errorf("claims without the scope: %v", c.Scopes())
+			}
+			errs <- err
+		}()
+	}
+	for range n {
+		<-joined // every caller is waiting on the flight
+	}
+	<-g.entered
+	close(g.release)
+	for range n {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got := iss.IntrospectionRequests(); got != 1 {
+		t.Fatalf("%d concurrent calls made %d introspection requests, want 1", n, got)
+	}
+}
+
+func TestFlight_ConcurrencyIsBounded(t *testing.T) {
+	const limit, tokens = 2, 5
+	g := newGate(tokens)
+	waiting := make(chan struct{}, tokens)
+	iss, v := newGated(t, g, func(c *Config) { c.MaxConcurrent = limit })
+	v.waitSlot = func() { waiting <- struct{}{} }
+	errs := make(chan error, tokens)
+	for range tokens {
+		tok, err := iss.MintOpaque("svc")
+		if err != nil {
+			t.Fatal(err)
+		}
+		go func() {
+			_, err := v.VerifyAccessToken(context.Background(), tok)
+			errs <- err
+		}()
+	}
+	for range limit {
+		<-g.entered
+	}
+	for range tokens - limit {
+		<-waiting // the others wait for a slot, not at the server
+	}
+	if got := g.inside.Load(); got != limit {
+		t.Fatalf("%d requests in flight, want %d", got, limit)
+	}
+	close(g.release)
+	for range tokens {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
+	}
+	if p := g.peak.Load(); p != limit {
+		t.Fatalf("peak of %d requests in flight, want %d", p, limit)
+	}
+	if got := iss.IntrospectionRequests(); got != tokens {
+		t.Fatalf("%d introspection requests, want %d", got, tokens)
+	}
+}
+
+func TestFlight_LastCallerLeavingAbandonsTheRequest(t *testing.T) {
+	g := newGate(1)
+	iss, v := newGated(t, g, nil)
+	tok, err := iss.MintOpaque("svc")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() {
+		_, err := v.VerifyAccessToken(ctx, tok)
+		done <- err
+	}()
+	<-g.entered
+	cancel()
+	if err := <-done; !errors.Is(err, context.Canceled) {
+		t.Fatalf("caller: %v, want context.Canceled", err)
+	}
+	// The flight ends without the gate being released: its request was
+	// cancelled. Close waits for its goroutine.
+	v.Close()
+	if n := len(v.flights); n != 0 {
+		t.Fatalf("%d flights left", n)
+	}
+	if iss.IntrospectionRequests() != 0 {
+		t.Fatal("the abandoned request reached the server")
+	}
+}
+
+func TestCache_BoundedAndExpiring(t *testing.T) {
+	now := time.Unix(1_900_000_000, 0)
+	c := newResultCache(3)
+	key := func(i int) tokenKey { return tokenKey{byte(i)} }
+	for i := range 10 {
+		c.put(key(i), result{err: ErrInactive, until: now.Add(time.Minute)}, now)
+		if c.len() > 3 {
+			t.Fatalf("after %d puts: %d entries, max 3", i+1, c.len())
+		}
+	}
+	if _, ok := c.get(key(9), now); !ok {
+		t.Fatal("the newest entry was evicted")
+	}
+	if _, ok := c.get(key(9), now.Add(time.Minute)); ok {
+		t.Fatal("an entry was served at its until")
+	}
+	c.put(key(20), result{until: now}, now)
+	if _, ok := c.get(key(20), now.Add(-time.Second)); ok {
+		t.Fatal("an entry already expired when put was stored")
+	}
+}
+
+func TestCheckToken_RejectsWhatIsNotABearerToken(t *testing.T) {
+	v := &Verifier{s: settings{Config: Config{MaxTokenSize: 16}}}
+	tests := []struct {
+		token string
+		want  error // nil: acceptable
+	}{
+		{"abc-._~+/XYZ09", nil},
+		{"abc==", nil},
+		{"", verifier.ErrMalformed},
+		{"=abc", verifier.ErrMalformed},
+		{"ab=c", verifier.ErrMalformed},
+		{"a b", verifier.ErrMalformed},
+		{"a\nb", verifier.ErrMalformed},
+		{"a\"b", verifier.ErrMalformed},
+		{"tok€n", verifier.ErrMalformed},
+		{"abcdefghijklmnopq", verifier.ErrMalformed}, // 17 > 16 bytes
+	}
+	for _, tc := range tests {
+		if err := v.checkToken(tc.token); !errors.Is(err, tc.want) || (tc.want == nil) != (err == nil) {
+			t.Errorf("checkToken(%q) = %v, want %v", tc.token, err, tc.want)
+		}
+	}
+}
+
+// TestFlight_CloseReleasesWaitersWithErrClosed closes the Verifier while a
+// caller waits for a held request.
+func TestFlight_CloseReleasesWaitersWithErrClosed(t *testing.T) {
+	g := newGate(1)
+	iss, v := newGated(t, g, nil)
+	tok, err := iss.MintOpaque("svc")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	var got error
+	wg.Go(func() { _, got = v.VerifyAccessToken(context.Background(), tok) })
+	<-g.entered
+	v.Close()
+	wg.Wait()
+	if !errors.Is(got, verifier.ErrClosed) {
+		t.Fatalf("waiting caller after Close: %v, want verifier.ErrClosed", got)
+	}
+	if _, err := v.VerifyAccessToken(context.Background(), tok); !errors.Is(err, verifier.ErrClosed) {
+		t.Fatalf("after Close: %v, want verifier.ErrClosed", err)
+	}
+}

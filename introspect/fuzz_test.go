@@ -1,0 +1,82 @@
+package introspect
+
+import (
+	"bytes"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"io"
+	"strings"
+	"testing"
+)
+
+// FuzzParseResponse checks parseResponse against encoding/json: it accepts
+// exactly the JSON objects whose "active" is a boolean, reporting it, and
+// never panics.
+func FuzzParseResponse(f *testing.F) {
+	for _, seed := range []string{
+		`{"active":true,"scope":"a b","client_id":"c","exp":1900000000}`,
+		`{"active":false}`, `{"active":"true"}`, `{"active":1}`, `{}`, `[]`, `null`,
+		`{"active":true,"active":false}`, `{"ACTIVE":true}`, `{"active":true}x`, ` {"active" : true } `,
+	} {
+		f.Add([]byte(seed))
+	}
+	f.Fuzz(func(t *testing.T, body []byte) {
+		r, err := parseResponse(body)
+		ref, refOK := referenceObject(body)
+		active, isBool := ref["active"].(bool)
+		if (err == nil) != (refOK && isBool) {
+			t.Fatalf("parseResponse(%q) error %v; encoding/json: object %v, active %v", body, err, refOK, ref["active"])
+		}
+		if err == nil && r.active != active {
+			t.Fatalf("parseResponse(%q).active = %v, want %v", body, r.active, active)
+		}
+	})
+}
+
+// FuzzCombinedRouting checks the JWT test of Combined against a plain
+// reading of its definition: three parts, the first strict base64url of a
+// JSON object whose "alg" is a string.
+func FuzzCombinedRouting(f *testing.F) {
+	enc := base64.RawURLEncoding.EncodeToString
+	for _, seed := range []string{
+		enc([]byte(`{"alg":"RS256","kid":"k"}`)) + "." + enc([]byte(`{"iss":"https://org.example"}`)) + ".c2ln",
+		enc([]byte(`{"alg":1}`)) + ".e30.",
+		enc([]byte(`{"ALG":"RS256"}`)) + ".e30.",
+		enc([]byte(`{"alg":"none"}`)) + ".e30.",
+		"opaque-token", "a.b.c", "a.b.c.d", "..", "",
+	} {
+		f.Add(seed)
+	}
+	f.Fuzz(func(t *testing.T, token string) {
+		payload, isJWT := jwtPayload(token)
+		parts := strings.Split(token, ".")
+		want := false
+		if len(parts) == 3 && !strings.ContainsAny(token, "\r\n") {
+			b, err := base64.RawURLEncoding.Strict().DecodeString(parts[0])
+			if hdr, ok := referenceObject(b); err == nil && ok {
+				_, want = hdr["alg"].(string)
+			}
+		}
+		if isJWT != want {
+			t.Fatalf("jwtPayload(%q) = %v, want %v", token, isJWT, want)
+		}
+		if isJWT && payload != parts[1] {
+			t.Fatalf("payload %q, want %q", payload, parts[1])
+		}
+		_ = payloadIssuer(payload) // must not panic
+	})
+}
+
+// referenceObject decodes b as exactly one JSON object with encoding/json,
+// numbers of any size kept as json.Number.
+func referenceObject(b []byte) (map[string]any, bool) {
+	var m map[string]any
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.UseNumber()
+	if dec.Decode(&m) != nil || m == nil {
+		return nil, false
+	}
+	_, err := dec.Token() // nothing but whitespace may follow
+	return m, errors.Is(err, io.EOF)
+}

@@ -1,0 +1,198 @@
+package introspect
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"io"
+	"log/slog"
+	"mime"
+	"net/http"
+	"net/url"
+	"strings"
+
+	"github.com/grpcauth/grpcauth/verifier"
+)
+
+// post sends one introspection request for token, bounded by
+// Config.Timeout, and returns the body of a 200 answer. Every failure,
+// including the timeout, is ErrUnavailable and logged, except that ctx's own
+// error is returned, unlogged, when ctx ended (the request was abandoned by
+// its callers or by Close).
+func (v *Verifier) post(ctx context.Context, token string) ([]byte, error) {
+	reqCtx, cancel := context.WithTimeout(ctx, v.s.Timeout)
+	defer cancel()
+	form := url.Values{"token": {token}, "token_type_hint": {"access_token"}}
+	if v.s.AuthMethod == ClientSecretPost {
+		form.Set("client_id", v.s.ClientID)
+		form.Set("client_secret", v.s.ClientSecret)
+	}
+	req, err := http.NewRequestWithContext(reqCtx, http.MethodPost, v.s.Endpoint, strings.NewReader(form.Encode()))
+	if err != nil {
+		return nil, unavailable("building the request: %v", err)
+	}
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.Header.Set("Accept", "application/json")
+	if v.s.AuthMethod == ClientSecretBasic {
+		// RFC 6749 §2.3.1: form-urlencode id and secret, then Basic.
+		req.SetBasicAuth(url.QueryEscape(v.s.ClientID), url.QueryEscape(v.s.ClientSecret))
+	}
+	resp, err := v.s.HTTPClient.Do(req)
+	if err != nil {
+		if ctx.Err() != nil {
+			return nil, ctx.Err()
+		}
+		return nil, v.fail(ctx, slog.LevelWarn, unavailable("request failed: %v", redactURLError(err)))
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(io.LimitReader(resp.Body, v.s.MaxResponseSize+1))
+	switch {
+	case resp.StatusCode == http.StatusUnauthorized || resp.StatusCode == http.StatusForbidden:
+		return nil, v.fail(ctx, slog.LevelError, unavailable(
+			"the endpoint refused this service's client credentials (status %d): check ClientID, ClientSecret and AuthMethod", resp.StatusCode))
+	case resp.StatusCode != http.StatusOK:
+		return nil, v.fail(ctx, slog.LevelWarn, unavailable("endpoint answered status %d", resp.StatusCode))
+	case err != nil:
+		if ctx.Err() != nil {
+			return nil, ctx.Err()
+		}
+		return nil, v.fail(ctx, slog.LevelWarn, unavailable("reading the response: %v", err))
+	case int64(len(body)) > v.s.MaxResponseSize:
+		return nil, v.fail(ctx, slog.LevelWarn, unavailable("response larger than MaxResponseSize"))
+	}
+	if ct := resp.Header.Get("Content-Type"); ct != "" {
+		if mt, _, err := mime.ParseMediaType(ct); err != nil || mt != "application/json" {
+			return nil, v.fail(ctx, slog.LevelWarn, unavailable("response is not application/json"))
+		}
+	}
+	return body, nil
+}
+
+// redactURLError drops the URL a *url.Error carries (it could hold a query
+// the operator configured) and keeps the operation's cause.
+func redactURLError(err error) error {
+	var ue *url.Error
+	if errors.As(err, &ue) {
+		return ue.Err
+	}
+	return err
+}
+
+// fail logs err at level and returns it.
+func (v *Verifier) fail(ctx context.Context, level slog.Level, err error) error {
+	v.s.Logger.Log(ctx, level, "introspect: introspection failed", "endpoint", v.endpoint, "error", err)
+	return err
+}
+
+// response is a decoded introspection response.
+type response struct {
+	members map[string]json.RawMessage
+	active  bool
+}
+
+// parseResponse decodes an RFC 7662 response: exactly one JSON object whose
+// "active" member (exact name; the last one when repeated, as everywhere)
+// is the JSON literal true or false. Anything else is an error.
+func parseResponse(body []byte) (response, error) {
+	var m map[string]json.RawMessage
+	if err := json.Unmarshal(body, &m); err != nil || m == nil {
+		return response{}, errors.New("not a JSON object")
+	}
+	switch string(bytes.TrimSpace(m["active"])) {
+	case "true":
+		return response{members: m, active: true}, nil
+	case "false":
+		return response{members: m}, nil
+	}
+	return response{}, errors.New(`"active" is missing or not a boolean`)
+}
+
+// interpret turns a 200 response body into claims that passed the static
+// checks (issuer, audience, client, token type, exp present), or an error.
+func (v *Verifier) interpret(ctx context.Context, body []byte) (*verifier.Claims, error) {
+	r, err := parseResponse(body)
+	if err != nil {
+		return nil, v.fail(ctx, slog.LevelWarn, unavailable("malformed response: %v", err))
+	}
+	if !r.active {
+		return nil, ErrInactive
+	}
+	if raw, ok := r.members["iss"]; !ok || string(bytes.TrimSpace(raw)) == "null" {
+		// The server that answered vouches for the token: name it.
+		r.members["iss"] = v.issuerJSON
+		if body, err = json.Marshal(r.members); err != nil {
+			return nil, unavailable("re-encoding the response: %v", err)
+		}
+	}
+	c, err := verifier.ParseClaims(body, v.s.ScopeClaims...)
+	if err != nil {
+		// The authorization server's answer, not the caller's token, is
+		// at fault: a claim of the wrong type.
+		return nil, v.fail(ctx, slog.LevelWarn, unavailable("response claims: %v", err))
+	}
+	if err := v.checkStatic(c, r.members["token_type"]); err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+// checkStatic runs the checks whose outcome does not change with time.
+func (v *Verifier) checkStatic(c *verifier.Claims, tokenType json.RawMessage) error {
+	if c.Issuer() != v.s.Issuer {
+		return errIssuer
+	}
+	if !v.s.SkipAudienceCheck {
+		aud := c.Audience()
+		switch {
+		case len(aud) == 0:
+			return errNoAudience
+		case !containsAny(aud, v.s.Audiences):
+			return errAudience
+		}
+	}
+	if len(v.s.ClientIDs) > 0 {
+		switch {
+		case c.ClientID() == "":
+			return errNoClientID
+		case !containsAny([]string{c.ClientID()}, v.s.ClientIDs):
+			return errClientID
+		}
+	}
+	if tokenType != nil && string(bytes.TrimSpace(tokenType)) != "null" {
+		var tt string
+		if json.Unmarshal(tokenType, &tt) != nil || !v.acceptedType(tt) {
+			return errTokenType
+		}
+	}
+	if c.Expiry().IsZero() && !v.s.SkipExpiryRequirement {
+		return errNoExp
+	}
+	return nil
+}
+
+func (v *Verifier) acceptedType(tt string) bool {
+	for _, t := range v.s.TokenTypes {
+		if strings.EqualFold(t, tt) {
+			return true
+		}
+	}
+	return false
+}
+
+func containsAny(have, want []string) bool {
+	for _, h := range have {
+		for _, w := range want {
+			if h == w {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// issuerJSONValue returns issuer as a JSON string.
+func issuerJSONValue(issuer string) json.RawMessage {
+	b, _ := json.Marshal(issuer) // a string always encodes
+	return b
+}

@@ -1,0 +1,313 @@
+package introspect
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/url"
+	"sync"
+	"time"
+
+	"github.com/grpcauth/grpcauth/verifier"
+)
+
+// Verifier verifies access tokens by asking the authorization server's
+// token introspection endpoint (RFC 7662): for opaque tokens, which cannot
+// be verified locally, such as those of Okta's org authorization server. It
+// satisfies grpcauth.TokenVerifier and is safe for concurrent use. Create
+// one per endpoint with New, share it, and Close it when done.
+//
+// Results are cached by the SHA-256 of the token (see CacheConfig);
+// concurrent calls with the same token share one request; at most
+// Config.MaxConcurrent requests are in flight at once.
+type Verifier struct {
+	s          settings
+	endpoint   string          // Endpoint without query or fragment, for logs
+	issuerJSON json.RawMessage // Issuer as a JSON string
+	pos, neg   *resultCache    // nil when disabled
+	sem        chan struct{}   // one slot per request in flight
+
+	base context.Context // cancelled by Close
+	stop context.CancelFunc
+	wg   sync.WaitGroup // one per flight goroutine
+
+	mu      sync.Mutex
+	flights map[tokenKey]*flight
+	closed  bool
+
+	// Test hooks, nil in production: joined runs (under mu) when a caller
+	// joins or starts a flight, waitSlot when a flight has to wait for a
+	// concurrency slot.
+	joined   func()
+	waitSlot func()
+}
+
+// flight is one introspection request and the callers waiting for it.
+type flight struct {
+	done    chan struct{} // closed when claims and err are set
+	claims  *verifier.Claims
+	err     error
+	waiters int                // callers still waiting; guarded by Verifier.mu
+	cancel  context.CancelFunc // abandons the request
+}
+
+// New validates cfg and returns a Verifier. It makes no request: an
+// unreachable endpoint shows as ErrUnavailable on the first verification.
+// An invalid Config is reported with an "introspect: invalid config" error
+// naming the field.
+func New(cfg Config) (*Verifier, error) {
+	s, err := validate(cfg)
+	if err != nil {
+		return nil, err
+	}
+	u, _ := url.Parse(s.Endpoint) // checked by validate
+	u.RawQuery, u.Fragment, u.RawFragment = "", "", ""
+	v := &Verifier{
+		s:          s,
+		endpoint:   u.String(),
+		issuerJSON: issuerJSONValue(s.Issuer),
+		sem:        make(chan struct{}, s.MaxConcurrent),
+		flights:    make(map[tokenKey]*flight),
+	}
+	if !s.Cache.Disabled {
+		v.pos = newResultCache(s.Cache.MaxEntries)
+		v.neg = newResultCache(s.Cache.MaxNegativeEntries)
+	}
+	v.base, v.stop = context.WithCancel(context.Background())
+	return v, nil
+}
+
+// Close abandons the requests in flight, waits for their goroutines to end
+// and empties the caches. Callers waiting for a request get
+// verifier.ErrClosed, as do later calls. It is safe to call more than once
+// and always returns nil.
+func (v *Verifier) Close() error {
+	v.mu.Lock()
+	if v.closed {
+		v.mu.Unlock()
+		return nil
+	}
+	v.closed = true
+	v.mu.Unlock()
+	v.stop()
+	v.wg.Wait()
+	if v.pos != nil {
+		v.pos.clear()
+		v.neg.clear()
+	}
+	if v.s.ownClient {
+		v.s.HTTPClient.CloseIdleConnections()
+	}
+	return nil
+}
+
+// VerifyAccessToken verifies token (without the "Bearer " prefix) by
+// introspection and returns the response's members as claims (including
+// "active" and, when the response has one, "token_type"; scopes from
+// Config.ScopeClaims; iss set to Config.Issuer when the response has none).
+//
+// The token must be at most Config.MaxTokenSize bytes of RFC 6750 b64token
+// characters (verifier.ErrMalformed otherwise, without a request). Then it
+// is answered from the caches, or by a request shared with concurrent
+// callers of the same token. An inactive token fails with ErrInactive; an
+// active one must pass the issuer (verifier.ErrIssuer), audience
+// (verifier.ErrAudience), client and token-type (*verifier.ClaimError)
+// checks, have an exp unless Config.SkipExpiryRequirement is set, and be
+// within its exp (*verifier.TokenExpiredError), nbf and iat
+// (verifier.ErrNotYetValid), with Config.ClockSkew. A failure to get an
+// answer is ErrUnavailable (errors.Is verifier.ErrKeysUnavailable); when ctx
+// ends first, its error is returned. Error text is for server logs and
+// never contains the token.
+func (v *Verifier) VerifyAccessToken(ctx context.Context, token string) (*verifier.Claims, error) {
+	if err := v.checkToken(token); err != nil {
+		v.logRejection(ctx, err)
+		return nil, err
+	}
+	key := sha256.Sum256([]byte(token))
+	if v.pos != nil {
+		now := v.s.Now()
+		if r, ok := v.pos.get(key, now); ok {
+			return v.accept(ctx, r.claims, now)
+		}
+		if r, ok := v.neg.get(key, now); ok {
+			v.logRejection(ctx, r.err)
+			return nil, r.err
+		}
+	}
+	f, err := v.join(key, token)
+	if err != nil {
+		return nil, err
+	}
+	select {
+	case <-f.done:
+	case <-ctx.Done():
+		v.leave(key, f)
+		return nil, fmt.Errorf("introspect: waiting for the introspection endpoint: %w", ctx.Err())
+	}
+	if f.err != nil {
+		v.logRejection(ctx, f.err)
+		return nil, f.err
+	}
+	return v.accept(ctx, f.claims, v.s.Now())
+}
+
+// checkToken rejects what is not worth a request: an empty token, one
+// longer than MaxTokenSize, or one with characters outside RFC 6750's
+// b64token (letters, digits, "-._~+/", then any "=" padding).
+func (v *Verifier) checkToken(token string) error {
+	switch {
+	case token == "":
+		return errEmpty
+	case len(token) > v.s.MaxTokenSize:
+		return errTooLarge
+	}
+	padding := false
+	for i := 0; i < len(token); i++ {
+		c := token[i]
+		switch {
+		case c == '=':
+			padding = true
+		case padding || !b64tokenByte[c]:
+			return errCharset
+		}
+	}
+	if token[0] == '=' {
+		return errCharset
+	}
+	return nil
+}
+
+// b64tokenByte marks the characters of RFC 6750's b64token before padding.
+var b64tokenByte = func() (t [256]bool) {
+	for _, c := range []byte("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~+/") {
+		t[c] = true
+	}
+	return t
+}()
+
+// accept checks claims' times at now: exp (with skew), nbf and iat.
+func (v *Verifier) accept(ctx context.Context, c *verifier.Claims, now time.Time) (*verifier.Claims, error) {
+	var err error
+	late := now.Add(v.s.skew)
+	switch exp := c.Expiry(); {
+	case !exp.IsZero() && !now.Before(exp.Add(v.s.skew)):
+		err = &verifier.TokenExpiredError{Expiry: exp}
+	case c.NotBefore().After(late):
+		err = errNotYet
+	case c.IssuedAt().After(late):
+		err = errIssuedLate
+	}
+	if err != nil {
+		v.logRejection(ctx, err)
+		return nil, err
+	}
+	return c, nil
+}
+
+func (v *Verifier) logRejection(ctx context.Context, err error) {
+	if v.s.Logger.Enabled(ctx, slog.LevelDebug) {
+		v.s.Logger.DebugContext(ctx, "introspect: token rejected", "error", err)
+	}
+}
+
+// join adds the caller to the flight for key, starting one if none is in
+// flight. It fails after Close.
+func (v *Verifier) join(key tokenKey, token string) (*flight, error) {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	if v.closed {
+		return nil, verifier.ErrClosed
+	}
+	f := v.flights[key]
+	if f == nil {
+		ctx, cancel := context.WithCancel(v.base)
+		f = &flight{done: make(chan struct{}), cancel: cancel}
+		v.flights[key] = f
+		v.wg.Add(1)
+		go v.run(ctx, key, token, f)
+	}
+	f.waiters++
+	if v.joined != nil {
+		v.joined()
+	}
+	return f, nil
+}
+
+// leave removes a caller that stopped waiting. The last one to leave
+// abandons the request, so that nobody's token is introspected for nobody.
+func (v *Verifier) leave(key tokenKey, f *flight) {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	if f.waiters--; f.waiters > 0 {
+		return
+	}
+	f.cancel()
+	if v.flights[key] == f {
+		delete(v.flights, key)
+	}
+}
+
+// run performs one flight's request, caches its outcome and releases its
+// callers.
+func (v *Verifier) run(ctx context.Context, key tokenKey, token string, f *flight) {
+	defer v.wg.Done()
+	defer f.cancel()
+	claims, err := v.introspect(ctx, token)
+	if err != nil && v.base.Err() != nil {
+		err = verifier.ErrClosed
+	}
+	now := v.s.Now()
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	if v.flights[key] == f {
+		delete(v.flights, key)
+	}
+	if v.pos != nil {
+		switch {
+		case err == nil:
+			until := now.Add(v.s.Cache.TTL)
+			if exp := claims.Expiry(); !exp.IsZero() && exp.Before(until) {
+				until = exp
+			}
+			v.pos.put(key, result{claims: claims, until: until}, now)
+		case cacheable(err):
+			v.neg.put(key, result{err: err, until: now.Add(v.s.Cache.NegativeTTL)}, now)
+		}
+	}
+	f.claims, f.err = claims, err
+	close(f.done)
+}
+
+// cacheable reports whether err is the server's verdict on the token
+// (inactive, or an active token this service does not accept), rather than
+// a failure to get a verdict.
+func cacheable(err error) bool {
+	return !errors.Is(err, verifier.ErrKeysUnavailable) && !errors.Is(err, verifier.ErrClosed) &&
+		!errors.Is(err, context.Canceled) && !errors.Is(err, context.DeadlineExceeded)
+}
+
+// introspect waits for a concurrency slot, sends the request and
+// interprets the answer.
+func (v *Verifier) introspect(ctx context.Context, token string) (*verifier.Claims, error) {
+	select {
+	case v.sem <- struct{}{}:
+	default:
+		if v.waitSlot != nil {
+			v.waitSlot()
+		}
+		select {
+		case v.sem <- struct{}{}:
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+	}
+	defer func() { <-v.sem }()
+	body, err := v.post(ctx, token)
+	if err != nil {
+		return nil, err
+	}
+	return v.interpret(ctx, body)
+}

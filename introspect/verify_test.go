@@ -1,0 +1,613 @@
+package introspect_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/base64"
+	"errors"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"go.uber.org/goleak"
+
+	"github.com/grpcauth/grpcauth/grpcauthtest"
+	"github.com/grpcauth/grpcauth/introspect"
+	"github.com/grpcauth/grpcauth/verifier"
+)
+
+// rsClient is this resource server's client at the test issuer. Its secret
+// has characters that client_secret_basic must form-urlencode.
+var rsClient = grpcauthtest.Client{ID: "resource server", Secret: "s3cr+t/=%"}
+
+// clock is a settable clock.
+type clock struct{ ns atomic.Int64 }
+
+func newClock() *clock {
+	c := &clock{}
+	c.ns.Store(time.Date(2032, 3, 4, 5, 6, 7, 0, time.UTC).UnixNano())
+	return c
+}
+
+func (c *clock) Now() time.Time          { return time.Unix(0, c.ns.Load()) }
+func (c *clock) Advance(d time.Duration) { c.ns.Add(int64(d)) }
+
+// syncBuffer is a log destination safe for concurrent writes.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// env is a test issuer with an introspection endpoint and a Verifier for it.
+// The issuer and the Verifier have separate clocks, advanced together by
+// default.
+type env struct {
+	iss    *grpcauthtest.Issuer
+	issClk *clock // the authorization server's
+	clk    *clock // the resource server's
+	cfg    introspect.Config
+	v      *introspect.Verifier
+	logs   *syncBuffer
+}
+
+func newEnv(t *testing.T, mutate func(*introspect.Config)) *env {
+	t.Helper()
+	e := &env{issClk: newClock(), clk: newClock(), logs: &syncBuffer{}}
+	e.iss = grpcauthtest.NewIssuer(t, grpcauthtest.Config{Now: e.issClk.Now, Clients: []grpcauthtest.Client{rsClient}})
+	e.cfg = introspect.Config{
+		Endpoint:     e.iss.IntrospectionURL(),
+		Issuer:       e.iss.URL(),
+		ClientID:     rsClient.ID,
+		ClientSecret: rsClient.Secret,
+		Audiences:    []string{e.iss.Audience()},
+		Now:          e.clk.Now,
+		HTTPClient:   &http.Client{Transport: &http.Transport{DisableKeepAlives: true}},
+		Logger:       slog.New(slog.NewTextHandler(e.logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
+	}
+	if mutate != nil {
+		mutate(&e.cfg)
+	}
+	e.v = newVerifier(t, e.cfg)
+	return e
+}
+
+func newVerifier(t *testing.T, cfg introspect.Config) *introspect.Verifier {
+	t.Helper()
+	v, err := introspect.New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { v.Close() })
+	return v
+}
+
+// advance moves both clocks.
+func (e *env) advance(d time.Duration) {
+	e.clk.Advance(d)
+	e.issClk.Advance(d)
+}
+
+func (e *env) opaque(t *testing.T, claims map[string]any) string {
+	t.Helper()
+	tok, err := e.iss.MintOpaqueClaims(claims)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tok
+}
+
+func (e *env) verify(t *testing.T, token string) (*verifier.Claims, error) {
+	t.Helper()
+	return e.v.VerifyAccessToken(context.Background(), token)
+}
+
+func TestVerify_ActiveOpaqueTokenGivesItsClaims(t *testing.T) {
+	e := newEnv(t, nil)
+	tok, err := e.iss.MintOpaque("svc", "items:read", "items:write")
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := e.verify(t, tok)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Subject() != "svc" || c.ClientID() != "svc" || c.Issuer() != e.iss.URL() ||
+		!c.HasScope("items:read") || !c.HasScope("items:write") || c.HasScope("items") ||
+		!c.Expiry().Equal(e.issClk.Now().Add(time.Hour).Truncate(time.Second)) {
+		t.Fatalf("claims: sub %q client %q iss %q scopes %v exp %v", c.Subject(), c.ClientID(), c.Issuer(), c.Scopes(), c.Expiry())
+	}
+	var tt string
+	if err := c.Claim("token_type", &tt); err != nil || tt != "Bearer" {
+		t.Fatalf("token_type %q, %v", tt, err)
+	}
+}
+
+func TestVerify_Outcomes(t *testing.T) {
+	type tokenFunc func(t *testing.T, e *env) string
+	opaque := func(claims map[string]any) tokenFunc {
+		return func(t *testing.T, e *env) string { return e.opaque(t, claims) }
+	}
+	raw := func(s string) tokenFunc { return func(*testing.T, *env) string { return s } }
+	tests := []struct {
+		name     string
+		mutate   func(*introspect.Config)
+		token    tokenFunc
+		want     error // nil: verifies
+		requests int64 // introspection requests made
+	}{
+		{name: "active", token: opaque(nil), requests: 1},
+		{name: "active JWT", token: func(t *testing.T, e *env) string {
+			tok, err := e.iss.Token("svc", "items:read")
+			if err != nil {
+				t.Fatal(err)
+			}
+			return tok
+		}, requests: 1},
+		{name: "revoked", token: func(t *testing.T, e *env) string {
+			tok := e.opaque(t, nil)
+			e.iss.Revoke(tok)
+			return tok
+		}, want: introspect.ErrInactive, requests: 1},
+		{name: "never issued", token: raw("bm90LWlzc3VlZA"), want: introspect.ErrInactive, requests: 1},
+		{name: "expired at the server", token: func(t *testing.T, e *env) string {
+			tok := e.opaque(t, map[string]any{"exp": e.issClk.Now().Add(time.Second)})
+			e.issClk.Advance(time.Second)
+			return tok
+		}, want: introspect.ErrInactive, requests: 1},
+		{name: "another API's audience", token: opaque(map[string]any{"aud": "api://other"}), want: verifier.ErrAudience, requests: 1},
+		{name: "one of several audiences", token: opaque(map[string]any{"aud": []string{"api://other", "api://default"}}), requests: 1},
+		{name: "no audience", token: opaque(map[string]any{"aud": nil}), want: verifier.ErrAudience, requests: 1},
+		{name: "no audience, check skipped", mutate: func(c *introspect.Config) { c.Audiences, c.SkipAudienceCheck = nil, true },
+			token: opaque(map[string]any{"aud": nil}), requests: 1},
+		{name: "another issuer", token: opaque(map[string]any{"iss": "https://other.example"}), want: verifier.ErrIssuer, requests: 1},
+		{name: "no iss: the configured issuer is named", token: opaque(map[string]any{"iss": nil}), requests: 1},
+		{name: "no exp", token: opaque(map[string]any{"exp": nil}), want: verifier.ErrClaims, requests: 1},
+		{name: "no exp, requirement skipped", mutate: func(c *introspect.Config) { c.SkipExpiryRequirement = true },
+			token: opaque(map[string]any{"exp": nil}), requests: 1},
+		{name: "DPoP-bound", token: opaque(map[string]any{"token_type": "DPoP"}), want: verifier.ErrClaims, requests: 1},
+		{name: "refresh token", token: opaque(map[string]any{"token_type": "refresh_token"}), want: verifier.ErrClaims, requests: 1},
+		{name: "token_type in lower case", token: opaque(map[string]any{"token_type": "bearer"}), requests: 1},
+		{name: "client not allowed", mutate: func(c *introspect.Config) { c.ClientIDs = []string{"other"} },
+			token: opaque(nil), want: verifier.ErrClaims, requests: 1},
+		{name: "client allowed", mutate: func(c *introspect.Config) { c.ClientIDs = []string{"other", grpcauthtest.DefaultClientID} },
+			token: opaque(nil), requests: 1},
+		{name: "not yet valid", token: func(t *testing.T, e *env) string {
+			return e.opaque(t, map[string]any{"nbf": e.clk.Now().Add(time.Hour)})
+		}, want: verifier.ErrNotYetValid, requests: 1},
+		{name: "exp not a number (the server's fault)", token: opaque(map[string]any{"exp": "soon"}), want: introspect.ErrUnavailable, requests: 1},
+		{name: "empty", token: raw(""), want: verifier.ErrMalformed},
+		{name: "space", token: raw("abc def"), want: verifier.ErrMalformed},
+		{name: "line break", token: raw("abc\ndef"), want: verifier.ErrMalformed},
+		{name: "non-ASCII", token: raw("tökén"), want: verifier.ErrMalformed},
+		{name: "larger than MaxTokenSize", token: raw(strings.Repeat("a", introspect.DefaultMaxTokenSize+1)), want: verifier.ErrMalformed},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			e := newEnv(t, tc.mutate)
+			tok := tc.token(t, e)
+			c, err := e.verify(t, tok)
+			switch {
+			case tc.want == nil && err != nil:
+				t.Fatalf("got %v, want claims", err)
+			case tc.want == nil && c.Issuer() != e.iss.URL():
+				t.Fatalf("issuer %q, want %q", c.Issuer(), e.iss.URL())
+			case tc.want != nil && (!errors.Is(err, tc.want) || c != nil):
+				t.Fatalf("got %v, %v; want %v", c, err, tc.want)
+			}
+			if got := e.iss.IntrospectionRequests(); got != tc.requests {
+				t.Fatalf("%d introspection requests, want %d", got, tc.requests)
+			}
+			if tok != "" && strings.Contains(e.logs.String(), tok) {
+				t.Fatal("the token appears in the log")
+			}
+		})
+	}
+}
+
+func TestVerify_PastExpIsExpiredWhateverTheServerSays(t *testing.T) {
+	e := newEnv(t, nil)
+	tok := e.opaque(t, nil) // exp = server's now + 1h
+	e.clk.Advance(time.Hour + time.Minute)
+	c, err := e.verify(t, tok) // the server, an hour behind, says active
+	var expired *verifier.TokenExpiredError
+	if !errors.Is(err, verifier.ErrExpired) || !errors.As(err, &expired) || c != nil {
+		t.Fatalf("got %v, %v; want *verifier.TokenExpiredError", c, err)
+	}
+	if !expired.Expiry.Equal(e.issClk.Now().Add(time.Hour).Truncate(time.Second)) {
+		t.Fatalf("Expiry %v", expired.Expiry)
+	}
+}
+
+func TestVerify_CacheHitMakesNoRequest(t *testing.T) {
+	e := newEnv(t, nil)
+	tok := e.opaque(t, map[string]any{"scope": "items:read"})
+	for i := range 3 {
+		c, err := e.verify(t, tok)
+		if err != nil || !c.HasScope("items:read") {
+			t.Fatalf("call %d: %v, %v", i, c, err)
+		}
+	}
+	if got := e.iss.IntrospectionRequests(); got != 1 {
+		t.Fatalf("3 calls made %d requests, want 1", got)
+	}
+	// Another token is another entry.
+	if _, err := e.verify(t, e.opaque(t, nil)); err != nil {
+		t.Fatal(err)
+	}
+	if got := e.iss.IntrospectionRequests(); got != 2 {
+		t.Fatalf("a second token: %d requests, want 2", got)
+	}
+}
+
+func TestVerify_CacheEntryLivesUntilTTLOrExpWhicheverComesFirst(t *testing.T) {
+	tests := []struct {
+		name     string
+		ttl      time.Duration
+		lifetime time.Duration // the token's exp - now
+		last     time.Duration // the last instant the entry is used
+		again    error         // the outcome of the request made after it
+	}{
+		{"TTL first", time.Minute, time.Hour, time.Minute - time.Second, nil},
+		{"exp first", time.Hour, 2 * time.Minute, 2*time.Minute - time.Second, introspect.ErrInactive},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			e := newEnv(t, func(c *introspect.Config) {
+				c.Cache.TTL = tc.ttl
+				c.ClockSkew = -1 // none: the entry's end is exactly exp
+			})
+			tok := e.opaque(t, map[string]any{"exp": e.issClk.Now().Add(tc.lifetime)})
+			if _, err := e.verify(t, tok); err != nil {
+				t.Fatal(err)
+			}
+			e.advance(tc.last)
+			if _, err := e.verify(t, tok); err != nil {
+				t.Fatalf("at %v: %v", tc.last, err)
+			}
+			if got := e.iss.IntrospectionRequests(); got != 1 {
+				t.Fatalf("at %v: %d requests, want 1 (a hit)", tc.last, got)
+			}
+			e.advance(time.Second)
+			_, err := e.verify(t, tok)
+			if got := e.iss.IntrospectionRequests(); got != 2 {
+				t.Fatalf("after the entry's end: %d requests, want 2", got)
+			}
+			if !errors.Is(err, tc.again) || (tc.again == nil) != (err == nil) {
+				t.Fatalf("after the entry's end: %v, want %v", err, tc.again)
+			}
+		})
+	}
+}
+
+func TestVerify_RevocationShowsAfterTheTTL(t *testing.T) {
+	e := newEnv(t, nil)
+	tok := e.opaque(t, nil)
+	if _, err := e.verify(t, tok); err != nil {
+		t.Fatal(err)
+	}
+	e.iss.Revoke(tok)
+	if _, err := e.verify(t, tok); err != nil {
+		t.Fatalf("within the TTL the cached result stands: %v", err)
+	}
+	e.advance(introspect.DefaultCacheTTL)
+	if _, err := e.verify(t, tok); !errors.Is(err, introspect.ErrInactive) {
+		t.Fatalf("after the TTL: %v, want ErrInactive", err)
+	}
+}
+
+func TestVerify_InactiveResultsAreCachedBriefly(t *testing.T) {
+	e := newEnv(t, nil)
+	tok := "bm90LWlzc3VlZA"
+	for range 3 {
+		if _, err := e.verify(t, tok); !errors.Is(err, introspect.ErrInactive) {
+			t.Fatalf("got %v, want ErrInactive", err)
+		}
+	}
+	if got := e.iss.IntrospectionRequests(); got != 1 {
+		t.Fatalf("%d requests, want 1", got)
+	}
+	e.advance(introspect.DefaultNegativeCacheTTL)
+	if _, err := e.verify(t, tok); !errors.Is(err, introspect.ErrInactive) {
+		t.Fatalf("got %v, want ErrInactive", err)
+	}
+	if got := e.iss.IntrospectionRequests(); got != 2 {
+		t.Fatalf("after NegativeTTL: %d requests, want 2", got)
+	}
+}
+
+func TestVerify_CacheDisabledIntrospectsEveryCall(t *testing.T) {
+	e := newEnv(t, func(c *introspect.Config) { c.Cache.Disabled = true })
+	tok := e.opaque(t, nil)
+	for range 3 {
+		if _, err := e.verify(t, tok); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got := e.iss.IntrospectionRequests(); got != 3 {
+		t.Fatalf("%d requests, want 3", got)
+	}
+}
+
+func TestVerify_ClientAuthenticationMethods(t *testing.T) {
+	for _, m := range []introspect.AuthMethod{introspect.ClientSecretBasic, introspect.ClientSecretPost} {
+		t.Run(m.String(), func(t *testing.T) {
+			rec := &recorder{base: &http.Transport{DisableKeepAlives: true}}
+			e := newEnv(t, func(c *introspect.Config) {
+				c.AuthMethod = m
+				c.HTTPClient = &http.Client{Transport: rec}
+			})
+			tok := e.opaque(t, nil)
+			if _, err := e.verify(t, tok); err != nil {
+				t.Fatal(err)
+			}
+			r := rec.last()
+			form, err := url.ParseQuery(r.body)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if r.method != http.MethodPost || r.contentType != "application/x-www-form-urlencoded" ||
+				form.Get("token") != tok || form.Get("token_type_hint") != "access_token" || r.query != "" {
+				t.Fatalf("request %+v", r)
+			}
+			wantBasic := "Basic " + b64(url.QueryEscape(rsClient.ID)+":"+url.QueryEscape(rsClient.Secret))
+			switch m {
+			case introspect.ClientSecretBasic:
+				if r.authorization != wantBasic || form.Has("client_secret") || form.Has("client_id") {
+					t.Fatalf("basic: Authorization %q, form %v", r.authorization, form)
+				}
+			case introspect.ClientSecretPost:
+				if r.authorization != "" || form.Get("client_id") != rsClient.ID || form.Get("client_secret") != rsClient.Secret {
+					t.Fatalf("post: Authorization %q, form has client_id %q", r.authorization, form.Get("client_id"))
+				}
+			}
+		})
+	}
+}
+
+func TestVerify_BadClientCredentialsAreUnavailableNotTheCallersFault(t *testing.T) {
+	e := newEnv(t, func(c *introspect.Config) { c.ClientSecret = "wrong" })
+	tok := e.opaque(t, nil)
+	for i := 1; i <= 2; i++ {
+		_, err := e.verify(t, tok)
+		if !errors.Is(err, introspect.ErrUnavailable) || !errors.Is(err, verifier.ErrKeysUnavailable) {
+			t.Fatalf("got %v, want ErrUnavailable", err)
+		}
+		if got := e.iss.IntrospectionRequests(); got != int64(i) {
+			t.Fatalf("call %d: %d requests; failures must not be cached", i, got)
+		}
+	}
+	logs := e.logs.String()
+	if !strings.Contains(logs, "level=ERROR") || !strings.Contains(logs, "client credentials") {
+		t.Fatalf("refused credentials not logged as an error:\n%s", logs)
+	}
+	if strings.Contains(logs, "wrong") || strings.Contains(logs, tok) {
+		t.Fatalf("the secret or the token appears in the log:\n%s", logs)
+	}
+}
+
+func TestVerify_EndpointDownIsUnavailable(t *testing.T) {
+	e := newEnv(t, nil)
+	tok := e.opaque(t, nil)
+	e.iss.Close()
+	_, err := e.verify(t, tok)
+	if !errors.Is(err, introspect.ErrUnavailable) || !errors.Is(err, verifier.ErrKeysUnavailable) {
+		t.Fatalf("got %v, want ErrUnavailable", err)
+	}
+}
+
+func TestVerify_BadAnswersAreUnavailableAndNotCached(t *testing.T) {
+	iss := grpcauthtest.NewIssuer(t, grpcauthtest.Config{Clients: []grpcauthtest.Client{rsClient}})
+	active := `{"active":true,"exp":99999999999,"aud":"` + iss.Audience() + `","iss":"` + iss.URL() + `"}`
+	tests := []struct {
+		name    string
+		handler http.HandlerFunc
+	}{
+		{"500", answer(http.StatusInternalServerError, "{}")},
+		{"503", answer(http.StatusServiceUnavailable, "")},
+		{"429", answer(http.StatusTooManyRequests, "")},
+		{"400", answer(http.StatusBadRequest, `{"error":"invalid_request"}`)},
+		{"redirect to the real endpoint", func(w http.ResponseWriter, r *http.Request) {
+			http.Redirect(w, r, iss.IntrospectionURL(), http.StatusTemporaryRedirect)
+		}},
+		{"not JSON", answer(http.StatusOK, "<html>")},
+		{"HTML content type", func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Content-Type", "text/html")
+			_, _ = io.WriteString(w, active)
+		}},
+		{"active missing", answer(http.StatusOK, `{"scope":"a"}`)},
+		{"active a string", answer(http.StatusOK, `{"active":"true"}`)},
+		{"trailing garbage", answer(http.StatusOK, active+"x")},
+		{"aud of the wrong type", answer(http.StatusOK, `{"active":true,"exp":99999999999,"aud":1}`)},
+		{"larger than MaxResponseSize", answer(http.StatusOK, `{"active":true,"x":"`+strings.Repeat("a", 70<<10)+`"}`)},
+		{"hangs past Timeout", hang},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			var hits atomic.Int64
+			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				hits.Add(1)
+				tc.handler(w, r)
+			}))
+			defer srv.Close()
+			v := newVerifier(t, introspect.Config{
+				Endpoint: srv.URL, Issuer: iss.URL(), ClientID: rsClient.ID, ClientSecret: rsClient.Secret,
+				Audiences: []string{iss.Audience()}, Timeout: 200 * time.Millisecond,
+				Logger: slog.New(slog.DiscardHandler),
+			})
+			for i := int64(1); i <= 2; i++ {
+				c, err := v.VerifyAccessToken(context.Background(), "dG9rZW4")
+				if !errors.Is(err, introspect.ErrUnavailable) || c != nil {
+					t.Fatalf("call %d: %v, %v; want ErrUnavailable", i, c, err)
+				}
+				if hits.Load() != i {
+					t.Fatalf("call %d: %d requests; failures must not be cached", i, hits.Load())
+				}
+			}
+			if iss.IntrospectionRequests() != 0 {
+				t.Fatal("a redirect was followed")
+			}
+		})
+	}
+}
+
+// hang reads the request, then answers only when the client has gone. (The
+// server notices a closed connection only once the body has been read.)
+func hang(w http.ResponseWriter, r *http.Request) {
+	_, _ = io.Copy(io.Discard, r.Body)
+	<-r.Context().Done()
+}
+
+func answer(code int, body string) http.HandlerFunc {
+	return func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(code)
+		_, _ = io.WriteString(w, body)
+	}
+}
+
+func TestVerify_CallerDeadlineEndsTheWait(t *testing.T) {
+	entered := make(chan struct{}, 1)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		entered <- struct{}{}
+		hang(w, r)
+	}))
+	defer srv.Close()
+	v := newVerifier(t, introspect.Config{Endpoint: srv.URL, Issuer: "https://issuer.example", ClientID: "c",
+		ClientSecret: "s", Audiences: []string{"a"}, Logger: slog.New(slog.DiscardHandler)})
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() {
+		_, err := v.VerifyAccessToken(ctx, "dG9rZW4")
+		done <- err
+	}()
+	<-entered
+	cancel()
+	if err := <-done; !errors.Is(err, context.Canceled) || errors.Is(err, verifier.ErrKeysUnavailable) {
+		t.Fatalf("got %v, want the caller's context.Canceled", err)
+	}
+}
+
+func TestNew_RejectsBadConfigs(t *testing.T) {
+	good := introspect.Config{Endpoint: "https://example.okta.com/oauth2/v1/introspect", Issuer: "https://example.okta.com",
+		ClientID: "c", ClientSecret: "s", Audiences: []string{"api"}}
+	tests := []struct {
+		name   string
+		mutate func(*introspect.Config)
+		want   string
+	}{
+		{"no endpoint", func(c *introspect.Config) { c.Endpoint = "" }, "Endpoint"},
+		{"plain http off loopback", func(c *introspect.Config) { c.Endpoint = "http://example.okta.com/introspect" }, "loopback"},
+		{"userinfo in the endpoint", func(c *introspect.Config) { c.Endpoint = "https://u:p@example.okta.com/introspect" }, "userinfo"},
+		{"another scheme", func(c *introspect.Config) { c.Endpoint = "ftp://example.okta.com/introspect" }, "https"},
+		{"no issuer", func(c *introspect.Config) { c.Issuer = "" }, "Issuer"},
+		{"no client id", func(c *introspect.Config) { c.ClientID = "" }, "ClientID"},
+		{"no secret", func(c *introspect.Config) { c.ClientSecret = "" }, "ClientSecret"},
+		{"unknown auth method", func(c *introspect.Config) { c.AuthMethod = 7 }, "AuthMethod"},
+		{"no audiences", func(c *introspect.Config) { c.Audiences = nil }, "Audiences"},
+		{"empty audience", func(c *introspect.Config) { c.Audiences = []string{""} }, "Audiences"},
+		{"empty token type", func(c *introspect.Config) { c.TokenTypes = []string{""} }, "TokenTypes"},
+		{"negative timeout", func(c *introspect.Config) { c.Timeout = -1 }, "Timeout"},
+		{"negative concurrency", func(c *introspect.Config) { c.MaxConcurrent = -1 }, "MaxConcurrent"},
+		{"negative TTL", func(c *introspect.Config) { c.Cache.TTL = -1 }, "Cache.TTL"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			cfg := good
+			tc.mutate(&cfg)
+			v, err := introspect.New(cfg)
+			if err == nil || v != nil || !strings.Contains(err.Error(), tc.want) || !strings.HasPrefix(err.Error(), "introspect: invalid config") {
+				t.Fatalf("got %v, %v; want an error naming %s", v, err, tc.want)
+			}
+		})
+	}
+	for _, ok := range []string{"https://example.okta.com/x", "http://127.0.0.1:8080/x", "http://[::1]/x", "http://localhost/x"} {
+		cfg := good
+		cfg.Endpoint = ok
+		v, err := introspect.New(cfg)
+		if err != nil {
+			t.Fatalf("%s: %v", ok, err)
+		}
+		v.Close()
+	}
+}
+
+func TestVerify_CloseEndsEveryGoroutine(t *testing.T) {
+	ignore := goleak.IgnoreCurrent()
+	iss, err := grpcauthtest.Start(grpcauthtest.Config{Clients: []grpcauthtest.Client{rsClient}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	v, err := introspect.New(introspect.Config{Endpoint: iss.IntrospectionURL(), Issuer: iss.URL(),
+		ClientID: rsClient.ID, ClientSecret: rsClient.Secret, Audiences: []string{iss.Audience()}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	for range 4 {
+		tok, err := iss.MintOpaque("svc")
+		if err != nil {
+			t.Fatal(err)
+		}
+		wg.Go(func() {
+			if _, err := v.VerifyAccessToken(context.Background(), tok); err != nil {
+				t.Error(err)
+			}
+		})
+	}
+	wg.Wait()
+	v.Close()
+	v.Close()
+	iss.Close()
+	goleak.VerifyNone(t, ignore)
+}
+
+// request is what recorder saw of one request.
+type request struct {
+	method, query, contentType, authorization, body string
+}
+
+// recorder records requests and passes them on.
+type recorder struct {
+	base http.RoundTripper
+	mu   sync.Mutex
+	reqs []request
+}
+
+func (rec *recorder) RoundTrip(r *http.Request) (*http.Response, error) {
+	body, err := io.ReadAll(r.Body)
+	if err != nil {
+		return nil, err
+	}
+	r.Body = io.NopCloser(bytes.NewReader(body))
+	rec.mu.Lock()
+	rec.reqs = append(rec.reqs, request{r.Method, r.URL.RawQuery, r.Header.Get("Content-Type"), r.Header.Get("Authorization"), string(body)})
+	rec.mu.Unlock()
+	return rec.base.RoundTrip(r)
+}
+
+func b64(s string) string { return base64.StdEncoding.EncodeToString([]byte(s)) }
+
+func (rec *recorder) last() request {
+	rec.mu.Lock()
+	defer rec.mu.Unlock()
+	return rec.reqs[len(rec.reqs)-1]
+}
