@@ -87,21 +87,48 @@ func (c *Combined) VerifyAccessToken(ctx context.Context, token string) (*verifi
 // strict is the base64url decoding of JWS parts: unpadded, canonical.
 var strict = base64.RawURLEncoding.Strict()
 
-// jwtPayload reports whether token is a JWT (three parts, the first a
-// JSON object with a string "alg") and returns its payload part, still
-// encoded.
+// jwtPayload reports whether token is a JWT: three parts, the first of
+// which decodes (strict base64url) to a JSON object with an "alg" member
+// whose value is a string. It returns the payload part, still encoded.
+//
+// To stay cheap on every call it checks that the header is valid JSON and
+// an object, then looks for the bytes "alg", a colon and a string, rather
+// than decoding the object: an "alg" nested in a member, or an escaped
+// member name, can be taken the wrong way. Either way is safe. A token
+// taken for a JWT is verified, and refused, by the JWT verifier (which
+// decodes headers exactly) and never introspected; a JWT taken for an
+// opaque token is refused by the authorization server.
 func jwtPayload(token string) (string, bool) {
-	parts := strings.SplitN(token, ".", 4)
-	if len(parts) != 3 || strings.ContainsAny(token, "\r\n") {
+	if strings.Count(token, ".") != 2 || strings.IndexByte(token, '\n') >= 0 || strings.IndexByte(token, '\r') >= 0 {
 		return "", false
 	}
-	var hdr map[string]json.RawMessage
-	b, err := strict.DecodeString(parts[0])
-	if err != nil || json.Unmarshal(b, &hdr) != nil {
+	d1 := strings.IndexByte(token, '.')
+	d2 := d1 + 1 + strings.IndexByte(token[d1+1:], '.')
+	hdr, err := strict.DecodeString(token[:d1])
+	if err != nil || !json.Valid(hdr) {
 		return "", false
 	}
-	alg := bytes.TrimSpace(hdr["alg"])
-	return parts[1], len(alg) > 0 && alg[0] == '"'
+	hdr = bytes.TrimSpace(hdr)
+	return token[d1+1 : d2], len(hdr) > 0 && hdr[0] == '{' && namesStringAlg(hdr)
+}
+
+// namesStringAlg reports whether the valid JSON hdr has "alg" followed by
+// a colon and a string somewhere.
+func namesStringAlg(hdr []byte) bool {
+	for rest := hdr; ; {
+		i := bytes.Index(rest, []byte(`"alg"`))
+		if i < 0 {
+			return false
+		}
+		rest = rest[i+len(`"alg"`):]
+		after := bytes.TrimLeft(rest, " \t\r\n")
+		if len(after) > 0 && after[0] == ':' {
+			v := bytes.TrimLeft(after[1:], " \t\r\n")
+			if len(v) > 0 && v[0] == '"' {
+				return true
+			}
+		}
+	}
 }
 
 // payloadIssuer returns the string iss of an encoded JWT payload, or "".

@@ -266,10 +266,18 @@ func (v *Verifier) run(ctx context.Context, key tokenKey, token string, f *fligh
 		delete(v.flights, key)
 	}
 	if v.pos != nil {
+		exp := time.Time{}
+		if err == nil {
+			exp = claims.Expiry()
+		}
 		switch {
+		case err == nil && !exp.IsZero() && !now.Before(exp.Add(v.s.skew)):
+			// Active for the server, expired here (clocks differ): remember
+			// the verdict, or every call would ask again.
+			v.neg.put(key, result{err: &verifier.TokenExpiredError{Expiry: exp}, until: now.Add(v.s.Cache.NegativeTTL)}, now)
 		case err == nil:
 			until := now.Add(v.s.Cache.TTL)
-			if exp := claims.Expiry(); !exp.IsZero() && exp.Before(until) {
+			if !exp.IsZero() && exp.Before(until) {
 				until = exp
 			}
 			v.pos.put(key, result{claims: claims, until: until}, now)

@@ -186,6 +186,10 @@ func TestVerify_Outcomes(t *testing.T) {
 		{name: "DPoP-bound", token: opaque(map[string]any{"token_type": "DPoP"}), want: verifier.ErrClaims, requests: 1},
 		{name: "refresh token", token: opaque(map[string]any{"token_type": "refresh_token"}), want: verifier.ErrClaims, requests: 1},
 		{name: "token_type in lower case", token: opaque(map[string]any{"token_type": "bearer"}), requests: 1},
+		{name: "token_type access_token", token: opaque(map[string]any{"token_type": "access_token"}), requests: 1},
+		{name: "token_type not a string", token: opaque(map[string]any{"token_type": 1}), want: verifier.ErrClaims, requests: 1},
+		{name: "only the configured token types", mutate: func(c *introspect.Config) { c.TokenTypes = []string{"Bearer"} },
+			token: opaque(map[string]any{"token_type": "access_token"}), want: verifier.ErrClaims, requests: 1},
 		{name: "client not allowed", mutate: func(c *introspect.Config) { c.ClientIDs = []string{"other"} },
 			token: opaque(nil), want: verifier.ErrClaims, requests: 1},
 		{name: "client allowed", mutate: func(c *introspect.Config) { c.ClientIDs = []string{"other", grpcauthtest.DefaultClientID} },
@@ -234,6 +238,13 @@ func TestVerify_PastExpIsExpiredWhateverTheServerSays(t *testing.T) {
 	}
 	if !expired.Expiry.Equal(e.issClk.Now().Add(time.Hour).Truncate(time.Second)) {
 		t.Fatalf("Expiry %v", expired.Expiry)
+	}
+	// The verdict is remembered like an inactive token's, not asked again.
+	if _, err := e.verify(t, tok); !errors.Is(err, verifier.ErrExpired) {
+		t.Fatalf("second call: %v, want ErrExpired", err)
+	}
+	if got := e.iss.IntrospectionRequests(); got != 1 {
+		t.Fatalf("%d introspection requests, want 1", got)
 	}
 }
 
