@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# Runs every benchmark of the repository and prints the ratios:
+#   - the verifier: cold verification per algorithm beside the bare signature
+#     check on the same token (x-baseline column), cached hits, rejections
+#     (with the JWKS fetches they caused), and the 100,000-token cache flood;
+#   - the interceptors: their own overhead per call, unary and stream, beside
+#     the same server without them;
+#   - bench/: grpcauth against jwx, golang-jwt + keyfunc and go-oidc on the
+#     same tokens, JWKS requests under an unknown-kid flood, and end-to-end
+#     throughput over loopback gRPC with and without the interceptors.
+# Takes about 5 minutes on 2 cores. Pass -quick for a short look.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+if [[ "${1:-}" == "-quick" ]]; then
+	go test -run='^$' -bench=. -benchmem -benchtime=200ms ./verifier/ .
+	(cd bench && go run . -benchtime 100ms -rounds 1 -calls 5000)
+else
+	go test -run='^$' -bench=. -benchmem -count=3 ./verifier/ .
+	(cd bench && go run . -count 3)
+fi
