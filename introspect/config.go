@@ -4,13 +4,12 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net"
 	"net/http"
 	"net/url"
 	"slices"
-	"strings"
 	"time"
 
+	"github.com/grpcauth/grpcauth/internal/endpoint"
 	"github.com/grpcauth/grpcauth/verifier"
 )
 
@@ -321,48 +320,26 @@ func positive[T int | int64 | time.Duration](name string, v, def T) (T, error) {
 	return v, nil
 }
 
-// checkURL accepts an absolute https URL, or http when the host is
-// loopback, without userinfo: the same rule the verifier applies to issuer
-// and key-set URLs. Host names other than "localhost" are not resolved, so
-// DNS cannot make a remote host count as loopback.
+// checkURL applies the verifier's rule for authorization-server URLs
+// (internal/endpoint): https, or plain http on a loopback host, without
+// userinfo.
 func checkURL(raw string) error {
 	if raw == "" {
 		return errors.New("required")
 	}
 	u, err := url.Parse(raw)
-	switch {
-	case err != nil:
+	if err != nil {
 		return fmt.Errorf("invalid URL: %w", err)
-	case u.User != nil:
-		return errors.New("must not contain userinfo")
-	case u.Opaque != "" || u.Hostname() == "":
-		return errors.New("has no host")
-	case strings.EqualFold(u.Scheme, "https"):
-		return nil
-	case !strings.EqualFold(u.Scheme, "http"):
-		return errors.New("scheme must be https")
 	}
-	if h := u.Hostname(); strings.EqualFold(h, "localhost") {
-		return nil
-	} else if ip := net.ParseIP(h); ip != nil && ip.IsLoopback() {
-		return nil
-	}
-	return errors.New("plain http is allowed only for loopback hosts (localhost, 127.0.0.0/8, ::1)")
+	return endpoint.Check(u)
 }
 
-// defaultHTTPClient returns the client used when Config.HTTPClient is nil.
+// defaultHTTPClient returns the client used when Config.HTTPClient is nil:
+// the verifier's timeouts and no cookie jar, and redirects never followed
+// (a redirected introspection request would carry the token and the client
+// credentials to another URL).
 func defaultHTTPClient(timeout time.Duration) *http.Client {
-	t := http.DefaultTransport.(*http.Transport).Clone()
-	t.DialContext = (&net.Dialer{Timeout: 5 * time.Second, KeepAlive: 30 * time.Second}).DialContext
-	t.TLSHandshakeTimeout = 5 * time.Second
-	t.ResponseHeaderTimeout = timeout
-	t.MaxIdleConnsPerHost = DefaultMaxConcurrent
-	t.IdleConnTimeout = 90 * time.Second
-	return &http.Client{
-		Transport: t,
-		Timeout:   timeout,
-		CheckRedirect: func(*http.Request, []*http.Request) error {
-			return http.ErrUseLastResponse
-		},
-	}
+	c := endpoint.NewClient(timeout, DefaultMaxConcurrent)
+	c.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+	return c
 }

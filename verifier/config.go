@@ -4,12 +4,12 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net"
 	"net/http"
 	"slices"
 	"strings"
 	"time"
 
+	"github.com/grpcauth/grpcauth/internal/endpoint"
 	"github.com/grpcauth/grpcauth/verifier/internal/jwks"
 )
 
@@ -350,15 +350,5 @@ func positive[T int | int64 | time.Duration](name string, v, def T) (T, error) {
 // own redirect policy (at most 3, each to a URL that passes CheckURL, never
 // https to http) and no cookie jar; see verifier/internal/jwks.
 func defaultHTTPClient(timeout time.Duration) *http.Client {
-	t := http.DefaultTransport.(*http.Transport).Clone()
-	t.DialContext = (&net.Dialer{Timeout: 5 * time.Second, KeepAlive: 30 * time.Second}).DialContext
-	t.TLSHandshakeTimeout = 5 * time.Second
-	t.ResponseHeaderTimeout = timeout
-	t.ExpectContinueTimeout = time.Second
-	t.MaxIdleConnsPerHost = 2
-	t.IdleConnTimeout = 90 * time.Second
-	return &http.Client{
-		Transport: t,
-		Timeout:   timeout,
-	}
+	return endpoint.NewClient(timeout, 2)
 }

@@ -1,11 +1,10 @@
 package jwks
 
 import (
-	"errors"
 	"fmt"
-	"net"
 	"net/url"
-	"strings"
+
+	"github.com/grpcauth/grpcauth/internal/endpoint"
 )
 
 // CheckURL reports whether raw is acceptable as an issuer, discovery or key
@@ -21,37 +20,13 @@ func CheckURL(raw string) error {
 	return checkURL(u)
 }
 
-var errLoopbackOnly = errors.New("plain http is allowed only for loopback hosts (localhost, 127.0.0.0/8, ::1)")
+var errLoopbackOnly = endpoint.ErrLoopbackOnly
 
 func checkURL(u *url.URL) error {
-	if u.User != nil {
-		return errors.New("jwks: URL must not contain userinfo")
+	if err := endpoint.Check(u); err != nil {
+		return fmt.Errorf("jwks: %q: %w", redact(u), err)
 	}
-	if u.Opaque != "" || u.Hostname() == "" {
-		return fmt.Errorf("jwks: URL %q has no host", redact(u))
-	}
-	switch strings.ToLower(u.Scheme) {
-	case "https":
-		return nil
-	case "http":
-		if isLoopback(u.Hostname()) {
-			return nil
-		}
-		return fmt.Errorf("jwks: URL %q: %w", redact(u), errLoopbackOnly)
-	default:
-		return fmt.Errorf("jwks: URL %q: scheme must be https", redact(u))
-	}
-}
-
-// isLoopback reports whether host (without port or brackets) names the
-// loopback interface. Only the literal name "localhost" is trusted; other
-// names are not resolved, so DNS cannot turn a remote host into a loopback one.
-func isLoopback(host string) bool {
-	if strings.EqualFold(host, "localhost") {
-		return true
-	}
-	ip := net.ParseIP(host)
-	return ip != nil && ip.IsLoopback()
+	return nil
 }
 
 // redact returns u without query, fragment or userinfo, for logs and errors.

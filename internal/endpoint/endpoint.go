@@ -1,0 +1,67 @@
+// Package endpoint holds what grpcauth applies to every URL of an
+// authorization server it talks to (issuer, discovery document, key set,
+// introspection endpoint): which URLs are acceptable, and the default HTTP
+// client for such requests. The verifier, its key set and the introspection
+// verifier share it, so the rule is written once.
+package endpoint
+
+import (
+	"errors"
+	"net"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+)
+
+// ErrLoopbackOnly reports a plain-http URL whose host is not loopback.
+var ErrLoopbackOnly = errors.New("plain http is allowed only for loopback hosts (localhost, 127.0.0.0/8, ::1)")
+
+// Check reports whether u is acceptable as an authorization server's URL: an
+// absolute https URL, or plain http only when the host is loopback, so that
+// development and test issuers work without a flag. It rejects other
+// schemes, a missing host, and userinfo (credentials in a URL would be sent
+// to, and logged by, every hop). Its errors do not repeat the URL; callers
+// add a redacted form of it where that helps.
+func Check(u *url.URL) error {
+	switch {
+	case u.User != nil:
+		return errors.New("URL must not contain userinfo")
+	case u.Opaque != "" || u.Hostname() == "":
+		return errors.New("URL has no host")
+	case strings.EqualFold(u.Scheme, "https"):
+		return nil
+	case !strings.EqualFold(u.Scheme, "http"):
+		return errors.New("URL scheme must be https")
+	case IsLoopback(u.Hostname()):
+		return nil
+	}
+	return ErrLoopbackOnly
+}
+
+// IsLoopback reports whether host (without port or brackets) names the
+// loopback interface. Only the literal name "localhost" is trusted; other
+// names are not resolved, so DNS cannot turn a remote host into a loopback
+// one.
+func IsLoopback(host string) bool {
+	if strings.EqualFold(host, "localhost") {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}
+
+// NewClient returns an HTTP client for requests to an authorization server:
+// bounded dial, TLS-handshake and response-header times, the whole request
+// bounded by timeout, at most maxIdlePerHost idle connections kept per host,
+// and no cookie jar. Redirect policy is the caller's to set.
+func NewClient(timeout time.Duration, maxIdlePerHost int) *http.Client {
+	t := http.DefaultTransport.(*http.Transport).Clone()
+	t.DialContext = (&net.Dialer{Timeout: 5 * time.Second, KeepAlive: 30 * time.Second}).DialContext
+	t.TLSHandshakeTimeout = 5 * time.Second
+	t.ResponseHeaderTimeout = timeout
+	t.ExpectContinueTimeout = time.Second
+	t.MaxIdleConnsPerHost = maxIdlePerHost
+	t.IdleConnTimeout = 90 * time.Second
+	return &http.Client{Transport: t, Timeout: timeout}
+}

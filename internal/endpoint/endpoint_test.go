@@ -1,0 +1,52 @@
+package endpoint
+
+import (
+	"errors"
+	"net/url"
+	"testing"
+)
+
+func TestCheck(t *testing.T) {
+	cases := []struct {
+		url  string
+		ok   bool
+		want error // when not ok and a specific error is expected
+	}{
+		{"https://example.okta.com/oauth2/default", true, nil},
+		{"HTTPS://example.com", true, nil},
+		{"http://localhost:8080/x", true, nil},
+		{"http://LOCALHOST/x", true, nil},
+		{"http://127.0.0.1:9/keys", true, nil},
+		{"http://127.0.0.2/keys", true, nil},
+		{"http://[::1]:8080/keys", true, nil},
+		{"http://example.com/keys", false, ErrLoopbackOnly},
+		{"http://10.0.0.1/keys", false, ErrLoopbackOnly},
+		{"http://localhost.evil.example/keys", false, ErrLoopbackOnly},
+		{"http://[::ffff:8.8.8.8]/keys", false, ErrLoopbackOnly},
+		{"ftp://example.com/keys", false, nil},
+		{"https://user:pass@example.com/keys", false, nil},
+		{"https:///keys", false, nil},
+		{"https:opaque", false, nil},
+		{"/relative/keys", false, nil},
+	}
+	for _, c := range cases {
+		u, err := url.Parse(c.url)
+		if err != nil {
+			t.Fatalf("url.Parse(%q): %v", c.url, err)
+		}
+		err = Check(u)
+		if (err == nil) != c.ok {
+			t.Errorf("Check(%q) = %v, want ok=%v", c.url, err, c.ok)
+		}
+		if c.want != nil && !errors.Is(err, c.want) {
+			t.Errorf("Check(%q) = %v, want %v", c.url, err, c.want)
+		}
+	}
+}
+
+func TestNewClient_HasTimeoutsAndNoJar(t *testing.T) {
+	c := NewClient(7e9, 3)
+	if c.Timeout != 7e9 || c.Jar != nil || c.CheckRedirect != nil {
+		t.Fatalf("client = %+v", c)
+	}
+}
