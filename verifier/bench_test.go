@@ -3,7 +3,10 @@ package verifier
 import (
 	"context"
 	"encoding/base64"
+	"errors"
+	"fmt"
 	"runtime"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -242,4 +245,51 @@ func BenchmarkCacheFlood(b *testing.B) {
 		b.StartTimer()
 	}
 	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*n), "ns/token")
+}
+
+// TestRegisteredIndex_MatchesRegisteredClaims keeps the switch parseClaims
+// uses in step with registeredClaims.
+func TestRegisteredIndex_MatchesRegisteredClaims(t *testing.T) {
+	for k, name := range registeredClaims {
+		if got := registeredIndex(name); got != k {
+			t.Errorf("registeredIndex(%q) = %d, want %d", name, got, k)
+		}
+	}
+	for _, name := range []string{"", "scp", "ISS", "iss ", "client"} {
+		if got := registeredIndex(name); got != -1 {
+			t.Errorf("registeredIndex(%q) = %d, want -1", name, got)
+		}
+	}
+}
+
+// TestVerify_RejectionsReuseNoAcceptedMemory checks the memory reuse that
+// makes rejections allocation-free: later rejected tokens of the same size,
+// whose decoding reuses pooled buffers, never change an accepted token's
+// Claims.
+func TestVerify_RejectionsReuseNoAcceptedMemory(t *testing.T) {
+	f := newFixture(t, grpcauthtest.Config{}, func(c *Config) { c.Cache.Disabled = true })
+	good := f.mint(t, map[string]any{"sub": "alice-000", "jti": "jti-000"}, grpcauthtest.WithScopes("items:read"))
+	c, err := f.verify(t, good)
+	if err != nil {
+		t.Fatalf("valid token: %v", err)
+	}
+	wrongIss := f.iss.URL()[:len(f.iss.URL())-1] + "X" // same length
+	for i := range 50 {
+		n := fmt.Sprintf("%03d", i+1)
+		for _, r := range []struct {
+			token string
+			want  error
+		}{
+			{f.mint(t, map[string]any{"iss": wrongIss, "sub": "bobby-" + n, "jti": "xxx-" + n}, grpcauthtest.WithScopes("items:wipe")), ErrIssuer},
+			{f.mint(t, map[string]any{"sub": "bobby-" + n, "jti": "xxx-" + n}, grpcauthtest.WithScopes("items:wipe"), grpcauthtest.WithKeyID("kid-"+n)), ErrUnknownKey},
+		} {
+			if _, err := f.verify(t, r.token); !errors.Is(err, r.want) {
+				t.Fatalf("token %d: got %v, want %v", i, err, r.want)
+			}
+		}
+	}
+	if c.Subject() != "alice-000" || c.ID() != "jti-000" || c.Issuer() != f.iss.URL() ||
+		!slices.Equal(c.Audience(), []string{f.iss.Audience()}) || !slices.Equal(c.Scopes(), []string{"items:read"}) {
+		t.Errorf("accepted claims changed: sub %q jti %q iss %q aud %q scopes %q", c.Subject(), c.ID(), c.Issuer(), c.Audience(), c.Scopes())
+	}
 }

@@ -30,6 +30,35 @@ const (
 	rCid = 7
 )
 
+// registeredIndex returns name's index in registeredClaims, or -1. A
+// switch, which the compiler turns into a few comparisons, costs less than
+// comparing name with each registered name in turn.
+func registeredIndex(name string) int {
+	switch name {
+	case "iss":
+		return 0
+	case "sub":
+		return 1
+	case "jti":
+		return 2
+	case "iat":
+		return rIat
+	case "exp":
+		return 4
+	case "nbf":
+		return 5
+	case "aud":
+		return rAud
+	case "cid":
+		return rCid
+	case "client_id":
+		return 8
+	case "azp":
+		return 9
+	}
+	return -1
+}
+
 // Claims is the verified content of a token. It is immutable: every method
 // returns a copy or a value, so a Claims may be shared between goroutines and
 // cached by the verifier without any caller being able to change what
@@ -44,7 +73,8 @@ type Claims struct {
 	issuedAt  time.Time
 	expiry    time.Time
 	notBefore time.Time
-	raw       members // in payload order; a repeated name's last value wins
+	raw       members   // in payload order; a repeated name's last value wins
+	oneAud    [1]string // audience's array when aud is a single string
 }
 
 // NewClaims builds Claims from a claims object, reading scopes from
@@ -78,38 +108,52 @@ var errClaimsJSON = fmt.Errorf("%w: claims are not a JSON object", ErrMalformed)
 // again: the Claims' strings and raw values share its memory. Anything after
 // the object, including a stray "}" or "]", is an error.
 func parseClaims(payload []byte, scopeClaims []string) (*Claims, error) {
-	raw, ok := decodeObject(payload)
+	c := new(Claims)
+	if err := c.parse(payload, scopeClaims); err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+// parse is parseClaims into c, which must be zero but for raw, whose array
+// it reuses when it has room (see scratch in verify.go).
+func (c *Claims) parse(payload []byte, scopeClaims []string) error {
+	raw, ok := decodeObjectInto(c.raw, payload)
 	if !ok {
-		return nil, errClaimsJSON
+		return errClaimsJSON
 	}
 	// One pass picks the registered claims' values (the last of a repeated
 	// name, as everywhere), instead of a lookup per claim.
 	var v [len(registeredClaims)]json.RawMessage
 	for _, m := range raw {
-		if k := slices.Index(registeredClaims[:], m.name); k >= 0 {
+		if k := registeredIndex(m.name); k >= 0 {
 			v[k] = m.value
 		}
 	}
-	c := &Claims{raw: raw}
+	c.raw = raw
 	var err error
 	for k, dst := range []*string{&c.issuer, &c.subject, &c.tokenID} {
 		if *dst, err = stringClaim(registeredClaims[k], v[k]); err != nil {
-			return nil, err
+			return err
 		}
 	}
 	for k, dst := range []*time.Time{&c.issuedAt, &c.expiry, &c.notBefore} {
 		if *dst, err = timeClaim(registeredClaims[rIat+k], v[rIat+k]); err != nil {
-			return nil, err
+			return err
 		}
 	}
 	// The first client-id claim present: cid, client_id, azp.
 	for k := rCid; k < len(registeredClaims) && c.clientID == ""; k++ {
 		if c.clientID, err = stringClaim(registeredClaims[k], v[k]); err != nil {
-			return nil, err
+			return err
 		}
 	}
-	if c.audience, err = stringsClaim("aud", v[rAud]); err != nil {
-		return nil, err
+	// A single plain string, the usual aud, is stored without allocating.
+	if s, ok := plainString(v[rAud]); ok {
+		c.oneAud[0] = s
+		c.audience = c.oneAud[:]
+	} else if c.audience, err = stringsClaim("aud", v[rAud]); err != nil {
+		return err
 	}
 	if len(scopeClaims) == 0 {
 		scopeClaims = DefaultScopeClaims
@@ -118,13 +162,13 @@ func parseClaims(payload []byte, scopeClaims []string) (*Claims, error) {
 		b, _ := raw.get(name)
 		s, err := stringsClaim(name, b)
 		if err != nil {
-			return nil, err
+			return err
 		}
 		c.scopes = append(c.scopes, s...)
 	}
 	slices.Sort(c.scopes)
 	c.scopes = slices.Compact(c.scopes)
-	return c, nil
+	return nil
 }
 
 // Issuer returns the iss claim.
@@ -263,6 +307,14 @@ func timeClaim(name string, b json.RawMessage) (time.Time, error) {
 	// A JSON value starting with '-' or a digit is a number (b is valid
 	// JSON); strconv.ParseFloat is what json.Number.Float64 calls.
 	b = bytes.TrimSpace(b)
+	if n, ok := smallUint(b); ok {
+		// The usual case, an integer of at most 15 digits, which
+		// ParseFloat would return exactly.
+		if n > maxNumericDate {
+			return time.Time{}, typeError(name, "a valid NumericDate")
+		}
+		return time.Unix(int64(n), 0), nil
+	}
 	if c := firstByte(b); c != '-' && (c < '0' || c > '9') {
 		return time.Time{}, typeError(name, "a number")
 	}
@@ -271,6 +323,22 @@ func timeClaim(name string, b json.RawMessage) (time.Time, error) {
 		return time.Time{}, typeError(name, "a valid NumericDate")
 	}
 	return time.Unix(int64(f), 0), nil
+}
+
+// smallUint returns the value of b when it is 1 to 15 decimal digits (JSON
+// forbids leading zeros, so there are none to consider).
+func smallUint(b []byte) (uint64, bool) {
+	if len(b) == 0 || len(b) > 15 {
+		return 0, false
+	}
+	var n uint64
+	for _, c := range b {
+		if c < '0' || c > '9' {
+			return 0, false
+		}
+		n = n*10 + uint64(c-'0')
+	}
+	return n, true
 }
 
 func isNull(b json.RawMessage) bool { return string(bytes.TrimSpace(b)) == "null" }

@@ -35,12 +35,22 @@ func (m members) get(name string) (json.RawMessage, bool) {
 // into a map[string]json.RawMessage. On the fast path (jsonscan.go) names
 // and values share payload's memory: payload must never change afterwards.
 func decodeObject(payload []byte) (members, bool) {
-	// Scan into a stack array, then keep one exactly sized copy.
+	return decodeObjectInto(nil, payload)
+}
+
+// decodeObjectInto is decodeObject storing the members in dst's array when
+// it has room (its contents are overwritten), so that a reused dst decodes
+// without allocating.
+func decodeObjectInto(dst members, payload []byte) (members, bool) {
+	// Scan into a stack array, then copy into dst, or one exactly sized slice.
 	var stack [24]rawMember
 	if found, ok := scanObject(payload, stack[:0]); ok {
-		m := make(members, len(found))
-		for i, f := range found {
-			m[i] = member{name: aliasString(f.name), value: f.value}
+		m := dst[:0]
+		if cap(m) < len(found) {
+			m = make(members, 0, len(found))
+		}
+		for _, f := range found {
+			m = append(m, member{name: aliasString(f.name), value: f.value})
 		}
 		return m, true
 	}
@@ -48,7 +58,10 @@ func decodeObject(payload []byte) (members, bool) {
 	if err := json.Unmarshal(payload, &raw); err != nil || raw == nil {
 		return nil, false
 	}
-	m := make(members, 0, len(raw))
+	m := dst[:0]
+	if cap(m) < len(raw) {
+		m = make(members, 0, len(raw))
+	}
 	for name, value := range raw {
 		m = append(m, member{name: name, value: value})
 	}

@@ -14,6 +14,7 @@ import (
 	"log/slog"
 	"slices"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -200,6 +201,7 @@ var (
 	errAlgDenied   = fmt.Errorf("%w: alg not in the allow-list", ErrAlgorithm)
 	errAlgKey      = fmt.Errorf("%w: alg differs from the key's alg", ErrAlgorithm)
 	errKeyType     = fmt.Errorf("%w: key type does not fit alg", ErrAlgorithm)
+	errUnknownKid  = fmt.Errorf("%w: %w", ErrUnknownKey, jwks.ErrUnknownKey)
 	errEmptySig    = fmt.Errorf("%w: empty signature", ErrBadSignature)
 	errSignature   = fmt.Errorf("%w: signature does not verify", ErrBadSignature)
 	errIssuer      = fmt.Errorf("%w: iss differs from the configured issuer", ErrIssuer)
@@ -233,57 +235,105 @@ type parsed struct {
 	sigBuf       []byte // room to decode it into
 }
 
+// scratch is the memory one verification decodes a token into: the
+// decoded header, payload and signature, and the Claims, whose strings share
+// buf. An accepted token's scratch becomes its Claims' memory; a rejected
+// token's goes back to scratchPool, so that rejecting garbage, a wrong
+// issuer, an expired token or an unknown kid allocates next to nothing.
+// Nothing a rejection returns or retains refers to a scratch: errors carry
+// no token bytes, and the key set is given a copy of the kid.
+type scratch struct {
+	claims Claims
+	buf    []byte
+}
+
+var scratchPool = sync.Pool{New: func() any { return new(scratch) }}
+
+// bytes returns a buffer of length n, reusing buf when it fits. A buffer
+// much larger than n is not reused: an accepted token keeps it.
+func (s *scratch) bytes(n int) []byte {
+	if cap(s.buf) < n || cap(s.buf) > n+n/4 {
+		s.buf = make([]byte, n)
+	}
+	return s.buf[:n]
+}
+
+// release returns s, which nothing refers to any more, to the pool. It
+// clears the members so that the Claims of a token later decoded into s
+// cannot keep this token's buffer alive.
+func (s *scratch) release() {
+	clear(s.claims.raw)
+	s.claims = Claims{raw: s.claims.raw[:0]}
+	scratchPool.Put(s)
+}
+
 // verify runs every check, cheapest first, so that garbage, a wrong issuer
 // or an expired token is rejected before any key lookup (which may fetch)
 // or signature work. It returns the key that verified the signature.
 func (v *Verifier) verify(ctx context.Context, token string, kind tokenKind, clientID, nonce string) (*Claims, *jwks.Key, error) {
-	p, err := v.parse(token, kind)
+	s := scratchPool.Get().(*scratch)
+	key, err := v.verifyInto(ctx, s, token, kind, clientID, nonce)
 	if err != nil {
+		s.release()
 		return nil, nil, err
+	}
+	return &s.claims, key, nil // s now belongs to the Claims
+}
+
+// verifyInto is verify, decoding the token into s.
+func (v *Verifier) verifyInto(ctx context.Context, s *scratch, token string, kind tokenKind, clientID, nonce string) (*jwks.Key, error) {
+	p, err := v.parse(token, kind, s)
+	if err != nil {
+		return nil, err
 	}
 	c := p.claims
 	if err := v.checkIssuer(c); err != nil {
-		return nil, nil, err
+		return nil, err
 	}
 	if kind == kindID {
 		if !slices.Contains(c.audience, clientID) {
 			if len(c.audience) == 0 {
-				return nil, nil, errNoAudience
+				return nil, errNoAudience
 			}
-			return nil, nil, errAudience
+			return nil, errAudience
 		}
 	} else if err := v.checkAudience(c); err != nil {
-		return nil, nil, err
+		return nil, err
 	}
 	if err := v.checkTime(c, v.s.Now()); err != nil {
-		return nil, nil, err
+		return nil, err
 	}
 	if kind == kindID {
 		if err := checkIDClaims(c, clientID, nonce); err != nil {
-			return nil, nil, err
+			return nil, err
 		}
 	} else if err := v.checkAccessClaims(c); err != nil {
-		return nil, nil, err
+		return nil, err
 	}
 	// The signature is decoded only now: rejections above never pay for it,
 	// and a malformed one still costs no key lookup.
 	sig, err := decodePart(p.sigBuf, p.sigPart)
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
-	key, err := v.key(ctx, p.hdr)
+	// The key set may keep the kid (to remember a miss): give it a copy,
+	// not s's memory, which a rejection returns to the pool.
+	h := p.hdr
+	h.kid = strings.Clone(h.kid)
+	key, err := v.key(ctx, h)
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
-	if err := v.verifiers[p.hdr.alg].Verify(readOnlyBytes(p.signingInput), sig, key.Public); err != nil {
-		return nil, nil, errSignature
+	if err := v.verifiers[h.alg].Verify(readOnlyBytes(p.signingInput), sig, key.Public); err != nil {
+		return nil, errSignature
 	}
-	return c, key, nil
+	return key, nil
 }
 
 // parse checks the token's size and form, decodes and checks its header,
-// checks that a signature is present and parses the claims (types only).
-func (v *Verifier) parse(token string, kind tokenKind) (parsed, error) {
+// checks that a signature is present and parses the claims (types only),
+// all into s.
+func (v *Verifier) parse(token string, kind tokenKind, s *scratch) (parsed, error) {
 	switch {
 	case token == "":
 		return parsed{}, errEmpty
@@ -312,7 +362,7 @@ func (v *Verifier) parse(token string, kind tokenKind) (parsed, error) {
 	// after decoding; the signature is decoded into the third later.
 	hpart, ppart, spart := token[:d1], token[d1+1:d2], token[d2+1:]
 	hn, pn := b64.DecodedLen(len(hpart)), b64.DecodedLen(len(ppart))
-	buf := make([]byte, hn+pn+b64.DecodedLen(len(spart)))
+	buf := s.bytes(hn + pn + b64.DecodedLen(len(spart)))
 	hb, err := decodePart(buf[:hn], hpart)
 	if err != nil {
 		return parsed{}, err
@@ -348,11 +398,10 @@ func (v *Verifier) parse(token string, kind tokenKind) (parsed, error) {
 	if err != nil {
 		return parsed{}, err
 	}
-	c, err := parseClaims(payload, v.s.ScopeClaims)
-	if err != nil {
+	if err := s.claims.parse(payload, v.s.ScopeClaims); err != nil {
 		return parsed{}, err
 	}
-	return parsed{hdr: h, claims: c, signingInput: token[:d2], sigPart: spart, sigBuf: buf[hn+pn:]}, nil
+	return parsed{hdr: h, claims: &s.claims, signingInput: token[:d2], sigPart: spart, sigBuf: buf[hn+pn:]}, nil
 }
 
 // decodePart decodes part (strict base64url) into dst, which has room for
@@ -524,6 +573,8 @@ func (v *Verifier) key(ctx context.Context, h header) (*jwks.Key, error) {
 	key, err := v.set.Key(ctx, h.kid)
 	switch {
 	case err == nil:
+	case err == jwks.ErrUnknownKey:
+		return nil, errUnknownKid
 	case errors.Is(err, jwks.ErrUnknownKey):
 		return nil, fmt.Errorf("%w: %w", ErrUnknownKey, err)
 	case errors.Is(err, jwks.ErrClosed):
