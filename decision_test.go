@@ -146,6 +146,7 @@ func TestVerifyRejection_MapsErrors(t *testing.T) {
 		{verifier.ErrClosed, codes.Unavailable, ReasonKeysUnavailable},
 		{&verifier.TokenExpiredError{Expiry: t0}, codes.Unauthenticated, ReasonTokenExpired},
 		{&verifier.ClaimError{Claim: "typ", Reason: "x"}, codes.Unauthenticated, ReasonTokenTypeUnsupported},
+		{&verifier.ClaimError{Claim: "token_type", Reason: "x"}, codes.Unauthenticated, ReasonTokenTypeUnsupported},
 		{&verifier.ClaimError{Claim: "cid", Reason: "x"}, codes.Unauthenticated, ReasonTokenInvalid},
 		{verifier.ErrBadSignature, codes.Unauthenticated, ReasonTokenInvalid},
 		{verifier.ErrUnknownKey, codes.Unauthenticated, ReasonTokenInvalid},

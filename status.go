@@ -32,8 +32,9 @@ const (
 	// (codes.Unauthenticated). Fetch a new token and retry.
 	ReasonTokenExpired = "ACCESS_TOKEN_EXPIRED"
 	// ReasonTokenTypeUnsupported: an authorization scheme other than
-	// Bearer, a token whose typ the verifier does not accept as an access
-	// token, or a token bound to its client by a confirmation method other
+	// Bearer, a token whose typ the verifier (or whose token_type an
+	// introspection response) does not accept as an access token, or a
+	// token bound to its client by a confirmation method other
 	// than a certificate thumbprint, such as DPoP's cnf jkt
 	// (codes.Unauthenticated).
 	ReasonTokenTypeUnsupported = "ACCESS_TOKEN_TYPE_UNSUPPORTED"
@@ -135,7 +136,7 @@ func verifyRejection(err error) *rejection {
 		return rejUnavailable
 	case errors.Is(err, verifier.ErrExpired):
 		return rejExpired
-	case errors.As(err, &ce) && ce.Claim == "typ":
+	case errors.As(err, &ce) && (ce.Claim == "typ" || ce.Claim == "token_type"):
 		return rejTokenType
 	default:
 		return rejInvalid
