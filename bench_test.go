@@ -124,7 +124,7 @@ func BenchmarkInterceptor(b *testing.B) {
 
 // boundCall returns claims bound to a fresh client certificate and the
 // incoming context of a call from a mutual-TLS peer presenting it.
-func boundCall(b *testing.B) (*verifier.Claims, context.Context) {
+func boundCall(b *testing.B) (verifier.Claims, context.Context) {
 	pki := newPKI(b)
 	cert := pki.issue(b, "client", false).Leaf
 	claims, err := verifier.NewClaims(map[string]any{"sub": "user-1", "scp": []string{"test:read", "test:write"},

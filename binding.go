@@ -45,7 +45,7 @@ var (
 // is refused, fail closed: accepting it as a plain bearer token would throw
 // away the sender constraint its issuer put on it. A token without cnf
 // costs one scan of the claim names and nothing else.
-func checkBinding(ctx context.Context, c *verifier.Claims) (bound bool, rej *rejection, cause error) {
+func checkBinding(ctx context.Context, c verifier.Claims) (bound bool, rej *rejection, cause error) {
 	if !c.Has(cnfClaim) {
 		return false, nil, nil
 	}

@@ -19,7 +19,7 @@ import (
 // wrapping verifier.ErrExpired ACCESS_TOKEN_EXPIRED, any other error
 // codes.Unauthenticated.
 type TokenVerifier interface {
-	VerifyAccessToken(ctx context.Context, token string) (*verifier.Claims, error)
+	VerifyAccessToken(ctx context.Context, token string) (verifier.Claims, error)
 }
 
 // DescriptorResolver finds the descriptors of services. *protoregistry.Files

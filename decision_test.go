@@ -63,7 +63,7 @@ func TestDecision_ReportsEveryOutcomeAndLogsDenialsWithoutToken(t *testing.T) {
 	expired := e.token(t, map[string]any{"exp": t0.Add(-time.Hour), "iat": t0.Add(-2 * time.Hour)})
 	_, err := callAllOf(withAuth(t.Context(), bearer(expired)), e)
 	d = rec.last(t)
-	if d.Allowed || d.Reason != ReasonTokenExpired || !errors.Is(d.Err, verifier.ErrExpired) || d.Claims != nil {
+	if d.Allowed || d.Reason != ReasonTokenExpired || !errors.Is(d.Err, verifier.ErrExpired) || !d.Claims.IsZero() {
 		t.Errorf("expired decision = %+v", d)
 	}
 	if strings.Contains(err.Error(), "20") || strings.Contains(err.Error(), "verifier") {
@@ -74,7 +74,7 @@ func TestDecision_ReportsEveryOutcomeAndLogsDenialsWithoutToken(t *testing.T) {
 		t.Fatal(err)
 	}
 	d = rec.last(t)
-	if !d.Allowed || d.Code != codes.OK || d.Reason != "" || d.Source != SourceServiceOption || d.Claims == nil {
+	if !d.Allowed || d.Code != codes.OK || d.Reason != "" || d.Source != SourceServiceOption || d.Claims.IsZero() {
 		t.Errorf("allow decision = %+v", d)
 	}
 

@@ -22,8 +22,8 @@ import (
 // never verify a token.
 type rejectAll struct{}
 
-func (rejectAll) VerifyAccessToken(context.Context, string) (*verifier.Claims, error) {
-	return nil, verifier.ErrMalformed
+func (rejectAll) VerifyAccessToken(context.Context, string) (verifier.Claims, error) {
+	return verifier.Claims{}, verifier.ErrMalformed
 }
 
 // Install the interceptors, then let Check find the registered methods that
@@ -114,9 +114,9 @@ func ExampleClaimsFromContext() {
 
 // fixedClaims stands in for a verifier that accepts every token as these
 // claims.
-type fixedClaims struct{ c *verifier.Claims }
+type fixedClaims struct{ c verifier.Claims }
 
-func (f fixedClaims) VerifyAccessToken(context.Context, string) (*verifier.Claims, error) {
+func (f fixedClaims) VerifyAccessToken(context.Context, string) (verifier.Claims, error) {
 	return f.c, nil
 }
 

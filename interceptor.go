@@ -175,8 +175,8 @@ func (a *Authenticator) StreamServerInterceptor() grpc.StreamServerInterceptor {
 
 // expiresStream reports whether a stream opened with claims ends when they
 // expire.
-func (a *Authenticator) expiresStream(c *verifier.Claims) bool {
-	return !a.skipExpiry && c != nil && !c.Expiry().IsZero()
+func (a *Authenticator) expiresStream(c verifier.Claims) bool {
+	return !a.skipExpiry && !c.IsZero() && !c.Expiry().IsZero()
 }
 
 // authorize decides one call. It returns the context for the handler (with
@@ -191,33 +191,33 @@ func (a *Authenticator) expiresStream(c *verifier.Claims) bool {
 // decision. A stream whose token is already past its expiry plus
 // Config.ClockSkew (possible when the verifier allows more skew) is
 // refused, as it would be cut at once.
-func (a *Authenticator) authorize(ctx context.Context, method string, stream bool) (context.Context, *verifier.Claims, error) {
+func (a *Authenticator) authorize(ctx context.Context, method string, stream bool) (context.Context, verifier.Claims, error) {
 	start := time.Now()
 	p := a.lookup(method)
 	token, present, rej := bearerToken(ctx)
 	if present && !a.transportAllowed(ctx) {
-		return nil, nil, a.deny(ctx, method, p, nil, rejTransport, errInsecureTransport, start)
+		return nil, verifier.Claims{}, a.deny(ctx, method, p, verifier.Claims{}, rejTransport, errInsecureTransport, start)
 	}
 	if rej != nil {
-		return nil, nil, a.deny(ctx, method, p, nil, rej, nil, start)
+		return nil, verifier.Claims{}, a.deny(ctx, method, p, verifier.Claims{}, rej, nil, start)
 	}
 	if !present {
 		if p.rule != nil && p.rule.public {
-			a.allow(ctx, method, p, nil, start)
-			return ctx, nil, nil
+			a.allow(ctx, method, p, verifier.Claims{}, start)
+			return ctx, verifier.Claims{}, nil
 		}
-		return nil, nil, a.deny(ctx, method, p, nil, rejMissing, p.err, start)
+		return nil, verifier.Claims{}, a.deny(ctx, method, p, verifier.Claims{}, rejMissing, p.err, start)
 	}
 	claims, err := a.verifier.VerifyAccessToken(ctx, token)
 	if err != nil {
-		return nil, nil, a.deny(ctx, method, p, nil, verifyRejection(err), err, start)
+		return nil, verifier.Claims{}, a.deny(ctx, method, p, verifier.Claims{}, verifyRejection(err), err, start)
 	}
-	if claims == nil {
-		return nil, nil, a.deny(ctx, method, p, nil, rejInvalid, errors.New("grpcauth: the token verifier returned neither claims nor an error"), start)
+	if claims.IsZero() {
+		return nil, verifier.Claims{}, a.deny(ctx, method, p, verifier.Claims{}, rejInvalid, errors.New("grpcauth: the token verifier returned neither claims nor an error"), start)
 	}
 	bound, rej, cause := checkBinding(ctx, claims)
 	if rej != nil {
-		return nil, nil, a.deny(ctx, method, p, claims, rej, cause, start)
+		return nil, verifier.Claims{}, a.deny(ctx, method, p, claims, rej, cause, start)
 	}
 	if p.rule == nil {
 		rej, cause = rejNotConfigured, p.err
@@ -225,10 +225,10 @@ func (a *Authenticator) authorize(ctx context.Context, method string, stream boo
 		rej, cause = p.rule.check(claims, bound)
 	}
 	if rej != nil && !p.dryRun {
-		return nil, nil, a.deny(ctx, method, p, claims, rej, cause, start)
+		return nil, verifier.Claims{}, a.deny(ctx, method, p, claims, rej, cause, start)
 	}
 	if stream && a.expiresStream(claims) && !a.now().Before(claims.Expiry().Add(a.skew)) {
-		return nil, nil, a.deny(ctx, method, p, claims, rejExpired, errors.New("grpcauth: token expires (plus Config.ClockSkew) before the stream could start"), start)
+		return nil, verifier.Claims{}, a.deny(ctx, method, p, claims, rejExpired, errors.New("grpcauth: token expires (plus Config.ClockSkew) before the stream could start"), start)
 	}
 	if rej != nil {
 		a.report(ctx, method, p, claims, rej, cause, true, start)

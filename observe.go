@@ -39,9 +39,9 @@ type Decision struct {
 	Source Source
 	// Public reports whether the method's rule is public.
 	Public bool
-	// Claims are the verified claims, or nil when no valid token came.
+	// Claims are the verified claims, or the zero Claims (IsZero) when no valid token came.
 	// Claims.Issuer() names the token's issuer.
-	Claims *verifier.Claims
+	Claims verifier.Claims
 	// Err is the detailed cause of a denial (or, with DryRun, of a would-be
 	// denial) when there is one: the verifier's error, why the method has
 	// no usable rule, why a certificate binding failed. For logs.
@@ -125,21 +125,21 @@ func (l *LogLevels) level(d *Decision) slog.Level {
 	}
 }
 
-func (a *Authenticator) allow(ctx context.Context, method string, p *methodPlan, c *verifier.Claims, start time.Time) {
+func (a *Authenticator) allow(ctx context.Context, method string, p *methodPlan, c verifier.Claims, start time.Time) {
 	a.decide(ctx, Decision{Method: method, UnknownMethod: p.unknown, Allowed: true, Code: codes.OK,
 		Source: p.source, Public: p.rule.public, Claims: c}, start)
 }
 
 // deny reports a denial to OnDecision and the log and returns the error for
 // the caller.
-func (a *Authenticator) deny(ctx context.Context, method string, p *methodPlan, c *verifier.Claims, rej *rejection, cause error, start time.Time) error {
+func (a *Authenticator) deny(ctx context.Context, method string, p *methodPlan, c verifier.Claims, rej *rejection, cause error, start time.Time) error {
 	a.report(ctx, method, p, c, rej, cause, false, start)
 	return rej.err
 }
 
 // report records a refusal, or with dryRun a refusal that was not
 // enforced, in OnDecision and the log.
-func (a *Authenticator) report(ctx context.Context, method string, p *methodPlan, c *verifier.Claims, rej *rejection, cause error, dryRun bool, start time.Time) {
+func (a *Authenticator) report(ctx context.Context, method string, p *methodPlan, c verifier.Claims, rej *rejection, cause error, dryRun bool, start time.Time) {
 	a.decide(ctx, Decision{Method: method, UnknownMethod: p.unknown, Allowed: dryRun, DryRun: dryRun,
 		Code: rej.code, Reason: rej.reason, Source: p.source, Public: p.rule != nil && p.rule.public, Claims: c, Err: cause}, start)
 }
@@ -174,7 +174,7 @@ func (a *Authenticator) logDecision(ctx context.Context, level slog.Level, d *De
 		slog.String("code", d.Code.String()),
 		slog.String("reason", d.Reason),
 	)
-	if c := d.Claims; c != nil {
+	if c := d.Claims; !c.IsZero() {
 		attrs = append(attrs, slog.String("subject", c.Subject()), slog.String("client_id", c.ClientID()),
 			slog.String("issuer", c.Issuer()))
 	}

@@ -26,15 +26,15 @@ import (
 
 // staticVerifier accepts every token and returns fixed claims, or err.
 type staticVerifier struct {
-	claims *verifier.Claims
+	claims verifier.Claims
 	err    error
 }
 
-func (s staticVerifier) VerifyAccessToken(context.Context, string) (*verifier.Claims, error) {
+func (s staticVerifier) VerifyAccessToken(context.Context, string) (verifier.Claims, error) {
 	return s.claims, s.err
 }
 
-func mustClaims(t testing.TB, scopes ...string) *verifier.Claims {
+func mustClaims(t testing.TB, scopes ...string) verifier.Claims {
 	t.Helper()
 	c, err := verifier.NewClaims(map[string]any{"sub": "user-1", "cid": "client-1", "scp": scopes})
 	if err != nil {
@@ -249,13 +249,13 @@ func TestInterceptor_InvalidOptionRuleDeniesMethod(t *testing.T) {
 
 // callUnary runs the unary interceptor directly with a handler that
 // returns the claims it saw.
-func callUnary(a *Authenticator, ctx context.Context, method string) (*verifier.Claims, error) {
+func callUnary(a *Authenticator, ctx context.Context, method string) (verifier.Claims, error) {
 	resp, err := a.UnaryServerInterceptor()(ctx, nil, &grpc.UnaryServerInfo{FullMethod: method},
 		func(ctx context.Context, _ any) (any, error) {
 			c, _ := ClaimsFromContext(ctx)
 			return c, nil
 		})
-	c, _ := resp.(*verifier.Claims)
+	c, _ := resp.(verifier.Claims)
 	return c, err
 }
 

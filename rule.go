@@ -30,7 +30,7 @@ type compiledRule struct {
 // check returns the rejection a non-public rule gives a verified token, and
 // its cause, or nil when the token satisfies the rule. bound reports
 // whether the token is certificate-bound (and the binding was checked).
-func (r *compiledRule) check(c *verifier.Claims, bound bool) (*rejection, error) {
+func (r *compiledRule) check(c verifier.Claims, bound bool) (*rejection, error) {
 	switch {
 	case r.public:
 		return nil, nil
@@ -44,7 +44,7 @@ func (r *compiledRule) check(c *verifier.Claims, bound bool) (*rejection, error)
 
 // allows reports whether claims satisfy the rule's scopes. It allocates
 // nothing: Claims.HasScope is a binary search.
-func (r *compiledRule) allows(c *verifier.Claims) bool {
+func (r *compiledRule) allows(c verifier.Claims) bool {
 	for _, s := range r.all {
 		if !c.HasScope(s) {
 			return false
@@ -61,7 +61,7 @@ func (r *compiledRule) allows(c *verifier.Claims) bool {
 	return false
 }
 
-func hasAll(c *verifier.Claims, scopes []string) bool {
+func hasAll(c verifier.Claims, scopes []string) bool {
 	for _, s := range scopes {
 		if !c.HasScope(s) {
 			return false

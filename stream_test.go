@@ -159,7 +159,7 @@ func TestStream_TokenPastExpiryPlusSkewIsRejectedAtOnce(t *testing.T) {
 	tok := e.token(t, map[string]any{"sub": "user-1", "exp": t0.Add(-30 * time.Second), "scp": []string{"test:stream"}})
 	_, err := callBidiStream(withAuth(t.Context(), bearer(tok)), e)
 	checkStatus(t, err, codes.Unauthenticated, ReasonTokenExpired)
-	if d := rec.last(t); d.Allowed || d.Reason != ReasonTokenExpired || d.Claims == nil {
+	if d := rec.last(t); d.Allowed || d.Reason != ReasonTokenExpired || d.Claims.IsZero() {
 		t.Errorf("decision = %+v, want a denial with the claims", d)
 	}
 	select {

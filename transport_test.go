@@ -19,7 +19,7 @@ type countingVerifier struct {
 	n    atomic.Int64
 }
 
-func (c *countingVerifier) VerifyAccessToken(ctx context.Context, token string) (*verifier.Claims, error) {
+func (c *countingVerifier) VerifyAccessToken(ctx context.Context, token string) (verifier.Claims, error) {
 	c.n.Add(1)
 	return c.next.VerifyAccessToken(ctx, token)
 }
@@ -82,7 +82,7 @@ func TestTransport_SecureOnlyAcceptsTLS(t *testing.T) {
 func TestTransport_InsecureAllowPlaintextAcceptsPlaintext(t *testing.T) {
 	a := mustNew(t, Config{TransportSecurity: InsecureAllowPlaintext, Verifier: staticVerifier{claims: mustClaims(t, "test:read")}})
 	ctx := withPeer(bearerCtx("tok"), &net.TCPAddr{IP: net.IPv4(192, 0, 2, 1), Port: 443}, plaintext)
-	if c, err := callUnary(a, ctx, mInherited); err != nil || c == nil {
+	if c, err := callUnary(a, ctx, mInherited); err != nil || c.IsZero() {
 		t.Fatalf("plaintext from another host with InsecureAllowPlaintext = %v, %v; want claims", c, err)
 	}
 }

@@ -15,7 +15,7 @@ type tokenKey = [sha256.Size]byte
 // result is one cached introspection outcome: claims that passed the
 // static checks, or the error that ended it.
 type result struct {
-	claims *verifier.Claims
+	claims verifier.Claims
 	err    error
 	until  time.Time // not used at or after this instant
 }

@@ -14,7 +14,7 @@ import (
 // JWTVerifier verifies JWT access tokens locally. *verifier.Verifier and
 // *verifier.MultiVerifier satisfy it, as does any grpcauth.TokenVerifier.
 type JWTVerifier interface {
-	VerifyAccessToken(ctx context.Context, token string) (*verifier.Claims, error)
+	VerifyAccessToken(ctx context.Context, token string) (verifier.Claims, error)
 }
 
 // Combined verifies JWTs locally and every other token by introspection:
@@ -72,10 +72,10 @@ func Combine(jwt JWTVerifier, opaque *Verifier, opts ...CombineOption) (*Combine
 // VerifyAccessToken verifies a JWT with the JWT verifier, and any other
 // token (or a JWT of an issuer named by IntrospectJWTsFrom) with the
 // introspection Verifier, returning that verifier's result unchanged.
-func (c *Combined) VerifyAccessToken(ctx context.Context, token string) (*verifier.Claims, error) {
+func (c *Combined) VerifyAccessToken(ctx context.Context, token string) (verifier.Claims, error) {
 	if len(token) > verifier.DefaultMaxTokenSize {
 		// Neither side would accept it; do not even decode its header.
-		return nil, errTooLarge
+		return verifier.Claims{}, errTooLarge
 	}
 	payload, isJWT := jwtPayload(token)
 	if !isJWT || (len(c.introspect) > 0 && c.introspect[payloadIssuer(payload)]) {

@@ -110,35 +110,35 @@ func parseResponse(body []byte) (response, error) {
 
 // interpret turns a 200 response body into claims that passed the static
 // checks (issuer, audience, client, token type, exp present), or an error.
-func (v *Verifier) interpret(ctx context.Context, body []byte) (*verifier.Claims, error) {
+func (v *Verifier) interpret(ctx context.Context, body []byte) (verifier.Claims, error) {
 	r, err := parseResponse(body)
 	if err != nil {
-		return nil, v.fail(ctx, slog.LevelWarn, unavailable("malformed response: %v", err))
+		return verifier.Claims{}, v.fail(ctx, slog.LevelWarn, unavailable("malformed response: %v", err))
 	}
 	if !r.active {
-		return nil, ErrInactive
+		return verifier.Claims{}, ErrInactive
 	}
 	if raw, ok := r.members["iss"]; !ok || string(bytes.TrimSpace(raw)) == "null" {
 		// The server that answered vouches for the token: name it.
 		r.members["iss"] = v.issuerJSON
 		if body, err = json.Marshal(r.members); err != nil {
-			return nil, unavailable("re-encoding the response: %v", err)
+			return verifier.Claims{}, unavailable("re-encoding the response: %v", err)
 		}
 	}
 	c, err := verifier.ParseClaims(body, v.s.ScopeClaims...)
 	if err != nil {
 		// The authorization server's answer, not the caller's token, is
 		// at fault: a claim of the wrong type.
-		return nil, v.fail(ctx, slog.LevelWarn, unavailable("response claims: %v", err))
+		return verifier.Claims{}, v.fail(ctx, slog.LevelWarn, unavailable("response claims: %v", err))
 	}
 	if err := v.checkStatic(c, r.members["token_type"]); err != nil {
-		return nil, err
+		return verifier.Claims{}, err
 	}
 	return c, nil
 }
 
 // checkStatic runs the checks whose outcome does not change with time.
-func (v *Verifier) checkStatic(c *verifier.Claims, tokenType json.RawMessage) error {
+func (v *Verifier) checkStatic(c verifier.Claims, tokenType json.RawMessage) error {
 	if c.Issuer() != v.s.Issuer {
 		return errIssuer
 	}

@@ -48,7 +48,7 @@ type Verifier struct {
 // flight is one introspection request and the callers waiting for it.
 type flight struct {
 	done    chan struct{} // closed when claims and err are set
-	claims  *verifier.Claims
+	claims  verifier.Claims
 	err     error
 	waiters int                // callers still waiting; guarded by Verifier.mu
 	cancel  context.CancelFunc // abandons the request
@@ -121,10 +121,10 @@ func (v *Verifier) Close() error {
 // answer is ErrUnavailable (errors.Is verifier.ErrKeysUnavailable); when ctx
 // ends first, its error is returned. Error text is for server logs and
 // never contains the token.
-func (v *Verifier) VerifyAccessToken(ctx context.Context, token string) (*verifier.Claims, error) {
+func (v *Verifier) VerifyAccessToken(ctx context.Context, token string) (verifier.Claims, error) {
 	if err := v.checkToken(token); err != nil {
 		v.logRejection(ctx, err)
-		return nil, err
+		return verifier.Claims{}, err
 	}
 	key := sha256.Sum256([]byte(token))
 	if v.pos != nil {
@@ -134,22 +134,22 @@ func (v *Verifier) VerifyAccessToken(ctx context.Context, token string) (*verifi
 		}
 		if r, ok := v.neg.get(key, now); ok {
 			v.logRejection(ctx, r.err)
-			return nil, r.err
+			return verifier.Claims{}, r.err
 		}
 	}
 	f, err := v.join(key, token)
 	if err != nil {
-		return nil, err
+		return verifier.Claims{}, err
 	}
 	select {
 	case <-f.done:
 	case <-ctx.Done():
 		v.leave(key, f)
-		return nil, fmt.Errorf("introspect: waiting for the introspection endpoint: %w", ctx.Err())
+		return verifier.Claims{}, fmt.Errorf("introspect: waiting for the introspection endpoint: %w", ctx.Err())
 	}
 	if f.err != nil {
 		v.logRejection(ctx, f.err)
-		return nil, f.err
+		return verifier.Claims{}, f.err
 	}
 	return v.accept(ctx, f.claims, v.s.Now())
 }
@@ -189,7 +189,7 @@ var b64tokenByte = func() (t [256]bool) {
 }()
 
 // accept checks claims' times at now: exp (with skew), nbf and iat.
-func (v *Verifier) accept(ctx context.Context, c *verifier.Claims, now time.Time) (*verifier.Claims, error) {
+func (v *Verifier) accept(ctx context.Context, c verifier.Claims, now time.Time) (verifier.Claims, error) {
 	var err error
 	late := now.Add(v.s.skew)
 	switch exp := c.Expiry(); {
@@ -202,7 +202,7 @@ func (v *Verifier) accept(ctx context.Context, c *verifier.Claims, now time.Time
 	}
 	if err != nil {
 		v.logRejection(ctx, err)
-		return nil, err
+		return verifier.Claims{}, err
 	}
 	return c, nil
 }
@@ -299,7 +299,7 @@ func cacheable(err error) bool {
 
 // introspect waits for a concurrency slot, sends the request and
 // interprets the answer.
-func (v *Verifier) introspect(ctx context.Context, token string) (*verifier.Claims, error) {
+func (v *Verifier) introspect(ctx context.Context, token string) (verifier.Claims, error) {
 	select {
 	case v.sem <- struct{}{}:
 	default:
@@ -309,13 +309,13 @@ func (v *Verifier) introspect(ctx context.Context, token string) (*verifier.Clai
 		select {
 		case v.sem <- struct{}{}:
 		case <-ctx.Done():
-			return nil, ctx.Err()
+			return verifier.Claims{}, ctx.Err()
 		}
 	}
 	defer func() { <-v.sem }()
 	body, err := v.post(ctx, token)
 	if err != nil {
-		return nil, err
+		return verifier.Claims{}, err
 	}
 	return v.interpret(ctx, body)
 }

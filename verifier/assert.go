@@ -145,7 +145,7 @@ func claimValues(raw json.RawMessage) []scalar {
 
 // check reports a *ClaimError unless every expected value is present in the
 // claim. It never includes a value in the error.
-func (a *assertion) check(c *Claims) error {
+func (a *assertion) check(c *claimSet) error {
 	raw, ok := c.raw.get(a.claim)
 	if !ok || isNull(raw) {
 		return &ClaimError{Claim: a.claim, Reason: "missing"}

@@ -23,7 +23,7 @@ import (
 //     key set's key for its kid (*jwks.Key is pointer-stable across
 //     refreshes of unchanged keys); an entry whose key left the set or
 //     changed is dropped and the token verified in full.
-//   - The cached *Claims is immutable, so one caller cannot change what the
+//   - The cached *claimSet is immutable, so one caller cannot change what the
 //     next hit returns.
 //   - The cache holds at most MaxEntries tokens and MaxBytes accounted bytes
 //     (token + claims + fixed overhead), split evenly over its shards; a full
@@ -49,7 +49,7 @@ const entryOverhead = 256
 const cacheEvictionSample = 2
 
 type cacheEntry struct {
-	claims *Claims
+	claims *claimSet
 	key    *jwks.Key
 	size   int64
 }
@@ -100,7 +100,7 @@ func (c *tokenCache) shard(token string) *cacheShard {
 // not cached, or its entry was dropped because its key is no longer the key
 // set's key for its kid; the caller then verifies in full. On a hit, err is
 // the time check's result: an entry is never served outside its validity.
-func (c *tokenCache) get(token string, v *Verifier) (claims *Claims, hit bool, err error) {
+func (c *tokenCache) get(token string, v *Verifier) (claims *claimSet, hit bool, err error) {
 	sh := c.shard(token)
 	sh.mu.RLock()
 	e := sh.m[token]
@@ -126,7 +126,7 @@ func (c *tokenCache) get(token string, v *Verifier) (claims *Claims, hit bool, e
 
 // put stores a verified token, evicting as needed to stay within bounds.
 // Tokens too large for a shard's byte budget are not stored.
-func (c *tokenCache) put(token string, claims *Claims, key *jwks.Key, v *Verifier) {
+func (c *tokenCache) put(token string, claims *claimSet, key *jwks.Key, v *Verifier) {
 	// The token is stored (copied) as the key, and the claims share the
 	// buffer the token was decoded into, at most as long as the token.
 	size := 2*int64(len(token)) + claims.size() + entryOverhead
@@ -210,7 +210,7 @@ func (c *tokenCache) counts() (hits, misses int64) {
 }
 
 // size approximates the memory a Claims holds, for the cache's byte bound.
-func (c *Claims) size() int64 {
+func (c *claimSet) size() int64 {
 	const header = 48 // per string, slice or map slot
 	n := int64(len(c.issuer) + len(c.subject) + len(c.clientID) + len(c.tokenID))
 	for _, s := range c.audience {

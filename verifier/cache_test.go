@@ -12,8 +12,12 @@ import (
 )
 
 // cached reports whether the cache answers for token, and with what.
-func cached(v *Verifier, token string) (*Claims, bool, error) {
-	return v.cache.get(token, v)
+func cached(v *Verifier, token string) (Claims, bool, error) {
+	c, hit, err := v.cache.get(token, v)
+	if c == nil {
+		return Claims{}, hit, err
+	}
+	return Claims{c}, hit, err
 }
 
 func TestCache_HitServesTheVerifiedClaims(t *testing.T) {

@@ -59,11 +59,85 @@ func registeredIndex(name string) int {
 	return -1
 }
 
-// Claims is the verified content of a token. It is immutable: every method
-// returns a copy or a value, so a Claims may be shared between goroutines and
-// cached by the verifier without any caller being able to change what
-// another sees.
+// Claims is the verified content of a token, as a small immutable value,
+// like time.Time: copy it and pass it around freely. It holds only a pointer
+// to claim data that nothing changes once the token is verified, and every
+// method returns a value or a copy, so no holder of a Claims (a handler, a
+// decision hook, another goroutine) can change what any other holder, or
+// the verifier's cache, sees: assigning to a Claims variable replaces that
+// variable's value only.
+//
+// The zero Claims holds no claims: IsZero reports true, and its methods
+// return zero values.
 type Claims struct {
+	s *claimSet
+}
+
+// emptyClaims backs the zero Claims. It is never written.
+var emptyClaims claimSet
+
+func (c Claims) set() *claimSet {
+	if c.s == nil {
+		return &emptyClaims
+	}
+	return c.s
+}
+
+// IsZero reports whether c holds no claims: the zero Claims, as returned
+// with an error, or by ClaimsFromContext-style lookups that found none.
+func (c Claims) IsZero() bool { return c.s == nil }
+
+// Issuer returns the iss claim.
+func (c Claims) Issuer() string { return c.set().issuer }
+
+// Subject returns the sub claim: the user, or for client-credentials tokens
+// usually the client.
+func (c Claims) Subject() string { return c.set().subject }
+
+// ClientID returns the client the token was issued to, from the first of
+// "cid" (Okta), "client_id" (RFC 9068) and "azp" (OIDC) that is present.
+func (c Claims) ClientID() string { return c.set().clientID }
+
+// ID returns the jti claim.
+func (c Claims) ID() string { return c.set().tokenID }
+
+// Audience returns a copy of the aud claim, a single string being a list of
+// one.
+func (c Claims) Audience() []string { return slices.Clone(c.set().audience) }
+
+// Scopes returns a sorted copy of the token's scopes, gathered from every
+// configured scope claim, whether an array or a space-separated string.
+func (c Claims) Scopes() []string { return slices.Clone(c.set().scopes) }
+
+// HasScope reports whether the token carries scope exactly: "admin" does not
+// match "admin:read", and matching is case-sensitive (RFC 6749, 3.3).
+func (c Claims) HasScope(scope string) bool { return c.set().hasScope(scope) }
+
+// IssuedAt returns the iat claim, or the zero time when absent.
+func (c Claims) IssuedAt() time.Time { return c.set().issuedAt }
+
+// Expiry returns the exp claim, or the zero time when absent.
+func (c Claims) Expiry() time.Time { return c.set().expiry }
+
+// NotBefore returns the nbf claim, or the zero time when absent.
+func (c Claims) NotBefore() time.Time { return c.set().notBefore }
+
+// Has reports whether the claim is present.
+func (c Claims) Has(name string) bool { return c.set().has(name) }
+
+// Raw returns a copy of the claim's JSON encoding and whether it is present.
+func (c Claims) Raw(name string) (json.RawMessage, bool) { return c.set().rawCopy(name) }
+
+// Claim decodes the named claim into v, as json.Unmarshal would. It returns
+// a *ClaimError (errors.Is ErrClaims) when the claim is absent.
+func (c Claims) Claim(name string, v any) error { return c.set().claim(name, v) }
+
+// Names returns the names of all claims present, sorted.
+func (c Claims) Names() []string { return c.set().names() }
+
+// claimSet is the data behind a Claims. It is written only while a token is
+// decoded, before any Claims refers to it.
+type claimSet struct {
 	issuer    string
 	subject   string
 	clientID  string
@@ -82,10 +156,10 @@ type Claims struct {
 // verification at all; it is for tests (see grpcauth.ContextWithClaims) and
 // for token verifiers that obtain claims by other means, such as token
 // introspection.
-func NewClaims(claims map[string]any, scopeClaims ...string) (*Claims, error) {
+func NewClaims(claims map[string]any, scopeClaims ...string) (Claims, error) {
 	b, err := json.Marshal(claims)
 	if err != nil {
-		return nil, fmt.Errorf("verifier: encoding claims: %w", err)
+		return Claims{}, fmt.Errorf("verifier: encoding claims: %w", err)
 	}
 	return ParseClaims(b, scopeClaims...)
 }
@@ -95,10 +169,14 @@ func NewClaims(claims map[string]any, scopeClaims ...string) (*Claims, error) {
 // It checks types only: a registered claim of the wrong type (a non-numeric
 // exp, say) is an ErrMalformed error. It does not check signatures, times or
 // values.
-func ParseClaims(payload []byte, scopeClaims ...string) (*Claims, error) {
+func ParseClaims(payload []byte, scopeClaims ...string) (Claims, error) {
 	// parseClaims keeps references into its input; give it a private copy
 	// so that the caller changing payload cannot change the Claims.
-	return parseClaims(bytes.Clone(payload), scopeClaims)
+	s, err := parseClaims(bytes.Clone(payload), scopeClaims)
+	if err != nil {
+		return Claims{}, err
+	}
+	return Claims{s}, nil
 }
 
 // errClaimsJSON reports a payload that is not exactly one JSON object.
@@ -107,8 +185,8 @@ var errClaimsJSON = fmt.Errorf("%w: claims are not a JSON object", ErrMalformed)
 // parseClaims is ParseClaims on a payload the caller owns and never changes
 // again: the Claims' strings and raw values share its memory. Anything after
 // the object, including a stray "}" or "]", is an error.
-func parseClaims(payload []byte, scopeClaims []string) (*Claims, error) {
-	c := new(Claims)
+func parseClaims(payload []byte, scopeClaims []string) (*claimSet, error) {
+	c := new(claimSet)
 	if err := c.parse(payload, scopeClaims); err != nil {
 		return nil, err
 	}
@@ -117,7 +195,7 @@ func parseClaims(payload []byte, scopeClaims []string) (*Claims, error) {
 
 // parse is parseClaims into c, which must be zero but for raw, whose array
 // it reuses when it has room (see scratch in verify.go).
-func (c *Claims) parse(payload []byte, scopeClaims []string) error {
+func (c *claimSet) parse(payload []byte, scopeClaims []string) error {
 	raw, ok := decodeObjectInto(c.raw, payload)
 	if !ok {
 		return errClaimsJSON
@@ -171,52 +249,20 @@ func (c *Claims) parse(payload []byte, scopeClaims []string) error {
 	return nil
 }
 
-// Issuer returns the iss claim.
-func (c *Claims) Issuer() string { return c.issuer }
-
-// Subject returns the sub claim: the user, or for client-credentials tokens
-// usually the client.
-func (c *Claims) Subject() string { return c.subject }
-
-// ClientID returns the client the token was issued to, from the first of
-// "cid" (Okta), "client_id" (RFC 9068) and "azp" (OIDC) that is present.
-func (c *Claims) ClientID() string { return c.clientID }
-
-// ID returns the jti claim.
-func (c *Claims) ID() string { return c.tokenID }
-
-// Audience returns a copy of the aud claim, a single string being a list of
-// one.
-func (c *Claims) Audience() []string { return slices.Clone(c.audience) }
-
-// Scopes returns a sorted copy of the token's scopes, gathered from every
-// configured scope claim, whether an array or a space-separated string.
-func (c *Claims) Scopes() []string { return slices.Clone(c.scopes) }
-
-// HasScope reports whether the token carries scope exactly: "admin" does not
-// match "admin:read", and matching is case-sensitive (RFC 6749, 3.3).
-func (c *Claims) HasScope(scope string) bool {
+// hasScope is Claims.HasScope: a binary search of the sorted scopes.
+func (c *claimSet) hasScope(scope string) bool {
 	_, ok := slices.BinarySearch(c.scopes, scope)
 	return ok
 }
 
-// IssuedAt returns the iat claim, or the zero time when absent.
-func (c *Claims) IssuedAt() time.Time { return c.issuedAt }
-
-// Expiry returns the exp claim, or the zero time when absent.
-func (c *Claims) Expiry() time.Time { return c.expiry }
-
-// NotBefore returns the nbf claim, or the zero time when absent.
-func (c *Claims) NotBefore() time.Time { return c.notBefore }
-
-// Has reports whether the claim is present.
-func (c *Claims) Has(name string) bool {
+// has is Claims.Has.
+func (c *claimSet) has(name string) bool {
 	_, ok := c.raw.get(name)
 	return ok
 }
 
-// Raw returns a copy of the claim's JSON encoding and whether it is present.
-func (c *Claims) Raw(name string) (json.RawMessage, bool) {
+// rawCopy is Claims.Raw.
+func (c *claimSet) rawCopy(name string) (json.RawMessage, bool) {
 	v, ok := c.raw.get(name)
 	if !ok {
 		return nil, false
@@ -224,9 +270,8 @@ func (c *Claims) Raw(name string) (json.RawMessage, bool) {
 	return bytes.Clone(v), true
 }
 
-// Claim decodes the named claim into v, as json.Unmarshal would. It returns
-// a *ClaimError (errors.Is ErrClaims) when the claim is absent.
-func (c *Claims) Claim(name string, v any) error {
+// claim is Claims.Claim.
+func (c *claimSet) claim(name string, v any) error {
 	b, ok := c.raw.get(name)
 	if !ok {
 		return &ClaimError{Claim: name, Reason: "missing"}
@@ -237,8 +282,8 @@ func (c *Claims) Claim(name string, v any) error {
 	return nil
 }
 
-// Names returns the names of all claims present, sorted.
-func (c *Claims) Names() []string {
+// names is Claims.Names.
+func (c *claimSet) names() []string {
 	names := make([]string, 0, len(c.raw))
 	for _, m := range c.raw {
 		names = append(names, m.name)

@@ -97,7 +97,7 @@ func (f *fixture) mint(t testing.TB, claims map[string]any, opts ...grpcauthtest
 	return tok
 }
 
-func (f *fixture) verify(t testing.TB, token string) (*Claims, error) {
+func (f *fixture) verify(t testing.TB, token string) (Claims, error) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()

@@ -65,20 +65,20 @@ func NewMulti(ctx context.Context, cfgs ...Config) (*MultiVerifier, error) {
 // A token that is not a well-formed JWS, or is larger than every issuer's
 // MaxTokenSize, fails with ErrMalformed; one with no iss, or an iss that is
 // not configured, with ErrIssuer; neither costs a key lookup.
-func (m *MultiVerifier) VerifyAccessToken(ctx context.Context, token string) (*Claims, error) {
+func (m *MultiVerifier) VerifyAccessToken(ctx context.Context, token string) (Claims, error) {
 	v, err := m.route(token)
 	if err != nil {
-		return nil, err
+		return Claims{}, err
 	}
 	return v.VerifyAccessToken(ctx, token)
 }
 
 // VerifyIDToken verifies an OpenID Connect ID token with the Verifier of the
 // issuer its iss names (see Verifier.VerifyIDToken).
-func (m *MultiVerifier) VerifyIDToken(ctx context.Context, token, clientID, nonce string) (*Claims, error) {
+func (m *MultiVerifier) VerifyIDToken(ctx context.Context, token, clientID, nonce string) (Claims, error) {
 	v, err := m.route(token)
 	if err != nil {
-		return nil, err
+		return Claims{}, err
 	}
 	return v.VerifyIDToken(ctx, token, clientID, nonce)
 }

@@ -124,27 +124,27 @@ func (v *Verifier) Close() error {
 //
 // Successful results are cached (see CacheConfig); a hit re-checks the
 // token's times and that its key is still in the key set.
-func (v *Verifier) VerifyAccessToken(ctx context.Context, token string) (*Claims, error) {
+func (v *Verifier) VerifyAccessToken(ctx context.Context, token string) (Claims, error) {
 	if v.closed.Load() {
-		return nil, ErrClosed
+		return Claims{}, ErrClosed
 	}
 	if v.cache != nil {
 		if c, hit, err := v.cache.get(token, v); hit {
 			if err != nil {
 				v.logRejection(ctx, "access", err)
 			}
-			return c, err
+			return Claims{c}, err
 		}
 	}
 	c, key, err := v.verify(ctx, token, kindAccess, "", "")
 	if err != nil {
 		v.logRejection(ctx, "access", err)
-		return nil, err
+		return Claims{}, err
 	}
 	if v.cache != nil {
 		v.cache.put(token, c, key, v)
 	}
-	return c, nil
+	return Claims{c}, nil
 }
 
 // VerifyIDToken verifies an OpenID Connect ID token: the same form,
@@ -154,19 +154,19 @@ func (v *Verifier) VerifyAccessToken(ctx context.Context, token string) (*Claims
 // clientID, and its typ must not be "at+jwt" (an access token is not an ID
 // token). When nonce is not empty the token's nonce must equal it. ID tokens
 // are never cached.
-func (v *Verifier) VerifyIDToken(ctx context.Context, token, clientID, nonce string) (*Claims, error) {
+func (v *Verifier) VerifyIDToken(ctx context.Context, token, clientID, nonce string) (Claims, error) {
 	if v.closed.Load() {
-		return nil, ErrClosed
+		return Claims{}, ErrClosed
 	}
 	if clientID == "" {
-		return nil, fmt.Errorf("%w: VerifyIDToken needs a client id", ErrAudience)
+		return Claims{}, fmt.Errorf("%w: VerifyIDToken needs a client id", ErrAudience)
 	}
 	c, _, err := v.verify(ctx, token, kindID, clientID, nonce)
 	if err != nil {
 		v.logRejection(ctx, "id", err)
-		return nil, err
+		return Claims{}, err
 	}
-	return c, nil
+	return Claims{c}, nil
 }
 
 func (v *Verifier) logRejection(ctx context.Context, kind string, err error) {
@@ -229,7 +229,7 @@ type header struct {
 // parsed is a token that passed the syntactic checks.
 type parsed struct {
 	hdr          header
-	claims       *Claims
+	claims       *claimSet
 	signingInput string // header.payload, as signed
 	sigPart      string // the signature, still encoded
 	sigBuf       []byte // room to decode it into
@@ -243,7 +243,7 @@ type parsed struct {
 // Nothing a rejection returns or retains refers to a scratch: errors carry
 // no token bytes, and the key set is given a copy of the kid.
 type scratch struct {
-	claims Claims
+	claims claimSet
 	buf    []byte
 }
 
@@ -263,14 +263,14 @@ func (s *scratch) bytes(n int) []byte {
 // cannot keep this token's buffer alive.
 func (s *scratch) release() {
 	clear(s.claims.raw)
-	s.claims = Claims{raw: s.claims.raw[:0]}
+	s.claims = claimSet{raw: s.claims.raw[:0]}
 	scratchPool.Put(s)
 }
 
 // verify runs every check, cheapest first, so that garbage, a wrong issuer
 // or an expired token is rejected before any key lookup (which may fetch)
 // or signature work. It returns the key that verified the signature.
-func (v *Verifier) verify(ctx context.Context, token string, kind tokenKind, clientID, nonce string) (*Claims, *jwks.Key, error) {
+func (v *Verifier) verify(ctx context.Context, token string, kind tokenKind, clientID, nonce string) (*claimSet, *jwks.Key, error) {
 	s := scratchPool.Get().(*scratch)
 	key, err := v.verifyInto(ctx, s, token, kind, clientID, nonce)
 	if err != nil {
@@ -473,7 +473,7 @@ func isAccessTokenType(typ string) bool {
 	return typ == "at+jwt"
 }
 
-func (v *Verifier) checkIssuer(c *Claims) error {
+func (v *Verifier) checkIssuer(c *claimSet) error {
 	switch c.issuer {
 	case v.s.Issuer:
 		return nil
@@ -483,7 +483,7 @@ func (v *Verifier) checkIssuer(c *Claims) error {
 	return errIssuer
 }
 
-func (v *Verifier) checkAudience(c *Claims) error {
+func (v *Verifier) checkAudience(c *claimSet) error {
 	if v.s.SkipAudienceCheck {
 		return nil
 	}
@@ -500,7 +500,7 @@ func (v *Verifier) checkAudience(c *Claims) error {
 
 // checkTime checks exp (required), nbf and iat against now with the
 // configured skew. It allocates only to report an expired token.
-func (v *Verifier) checkTime(c *Claims, now time.Time) error {
+func (v *Verifier) checkTime(c *claimSet, now time.Time) error {
 	if c.expiry.IsZero() {
 		return errNoExp
 	}
@@ -520,7 +520,7 @@ func (v *Verifier) checkTime(c *Claims, now time.Time) error {
 // accessTokenProfileClaims are the claims RFC 9068, 2.2 requires.
 var accessTokenProfileClaims = []string{"iss", "exp", "aud", "sub", "client_id", "iat", "jti"}
 
-func (v *Verifier) checkAccessClaims(c *Claims) error {
+func (v *Verifier) checkAccessClaims(c *claimSet) error {
 	if len(v.s.ClientIDs) > 0 {
 		switch {
 		case c.clientID == "":
@@ -546,7 +546,7 @@ func (v *Verifier) checkAccessClaims(c *Claims) error {
 
 // checkIDClaims checks an ID token's azp and nonce (OIDC Core, 3.1.3.7 and
 // 3.1.3.7 step 11), comparing the nonce in constant time.
-func checkIDClaims(c *Claims, clientID, nonce string) error {
+func checkIDClaims(c *claimSet, clientID, nonce string) error {
 	if raw, ok := c.raw.get("azp"); ok && !isNull(raw) {
 		var azp string
 		if json.Unmarshal(raw, &azp) != nil || azp != clientID {

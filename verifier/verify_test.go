@@ -103,7 +103,7 @@ func runRules(t *testing.T, f *fixture, cases []ruleCase) {
 			if !errors.Is(err, tc.want) {
 				t.Fatalf("VerifyAccessToken error = %v, want %v", err, tc.want)
 			}
-			if c != nil {
+			if !c.IsZero() {
 				t.Fatalf("VerifyAccessToken returned claims with error %v", err)
 			}
 			if tok != "" && len(tok) > 20 && strings.Contains(err.Error(), tok) {
