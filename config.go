@@ -100,8 +100,9 @@ type Config struct {
 	// accepted. Default TransportSecureOrLocal: on connections with
 	// transport security (a peer AuthInfo reporting
 	// credentials.PrivacyAndIntegrity, as TLS and ALTS do), and on
-	// plaintext connections from this host (loopback address or Unix
-	// socket). A call that sends authorization metadata on any other
+	// plaintext connections from this host (loopback address, Unix
+	// socket, or an in-process bufconn or net.Pipe connection: see
+	// TransportSecureOrLocal for the exact rule). A call that sends authorization metadata on any other
 	// connection is refused with codes.Unauthenticated
 	// (TRANSPORT_INSECURE) and its token is not verified. Calls without
 	// credentials are unaffected, so public methods stay reachable over

@@ -205,6 +205,12 @@ func serve(t testing.TB, svc *testService, opts ...grpc.ServerOption) (*grpc.Ser
 	if err != nil {
 		t.Fatal(err)
 	}
+	return serveOn(t, lis, svc, opts...), lis.Addr().String()
+}
+
+// serveOn runs svc on lis with opts until the test ends.
+func serveOn(t testing.TB, lis net.Listener, svc *testService, opts ...grpc.ServerOption) *grpc.Server {
+	t.Helper()
 	srv := grpc.NewServer(opts...)
 	authtestv1.RegisterTestServiceServer(srv, svc)
 	authtestv1.RegisterUnannotatedServiceServer(srv, svc)
@@ -214,7 +220,7 @@ func serve(t testing.TB, svc *testService, opts ...grpc.ServerOption) (*grpc.Ser
 		srv.Stop()
 		wg.Wait()
 	})
-	return srv, lis.Addr().String()
+	return srv
 }
 
 // dial returns a client connection to addr with creds, closed by
