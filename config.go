@@ -28,9 +28,9 @@ type DescriptorResolver interface {
 	FindDescriptorByName(name protoreflect.FullName) (protoreflect.Descriptor, error)
 }
 
-// Timer is a stoppable timer, as returned by Config.AfterFunc. *time.Timer
+// timer is a stoppable timer, as returned by Config.afterFunc. *time.Timer
 // satisfies it.
-type Timer interface {
+type timer interface {
 	// Stop prevents the timer from firing; it reports whether it did.
 	Stop() bool
 }
@@ -149,10 +149,10 @@ type Config struct {
 	// Now returns the current time. Default time.Now. For tests.
 	Now func() time.Time
 
-	// AfterFunc calls f in its own goroutine once d has elapsed, like
-	// time.AfterFunc (the default). For tests: a fake lets a test end a
-	// stream's token lifetime without sleeping.
-	AfterFunc func(d time.Duration, f func()) Timer
+	// afterFunc calls f in its own goroutine once d has elapsed, like
+	// time.AfterFunc (the default). A seam for this package's tests: a
+	// fake lets a test end a stream's token lifetime without sleeping.
+	afterFunc func(d time.Duration, f func()) timer
 
 	// OnDecision, when set, is called once for every call the interceptors
 	// see, allowed or denied, before the handler runs (or the call is

@@ -289,7 +289,7 @@ func checkStatus(t testing.TB, err error, code codes.Code, reason string) {
 	}
 }
 
-// fakeClock is a controllable Now and AfterFunc.
+// fakeClock is a controllable Now and afterFunc.
 type fakeClock struct {
 	mu     sync.Mutex
 	timers []*fakeTimer
@@ -307,7 +307,7 @@ type fakeTimer struct {
 
 func newFakeClock() *fakeClock { return &fakeClock{added: make(chan *fakeTimer, 16)} }
 
-func (c *fakeClock) AfterFunc(d time.Duration, f func()) Timer {
+func (c *fakeClock) AfterFunc(d time.Duration, f func()) timer {
 	ft := &fakeTimer{d: d, f: f, stopCalled: make(chan struct{})}
 	c.mu.Lock()
 	c.timers = append(c.timers, ft)
