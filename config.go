@@ -28,9 +28,9 @@ type DescriptorResolver interface {
 	FindDescriptorByName(name protoreflect.FullName) (protoreflect.Descriptor, error)
 }
 
-// Timer is a stoppable timer, as returned by Config.AfterFunc. *time.Timer
+// timer is a stoppable timer, as returned by Config.afterFunc. *time.Timer
 // satisfies it.
-type Timer interface {
+type timer interface {
 	// Stop prevents the timer from firing; it reports whether it did.
 	Stop() bool
 }
@@ -100,8 +100,9 @@ type Config struct {
 	// accepted. Default TransportSecureOrLocal: on connections with
 	// transport security (a peer AuthInfo reporting
 	// credentials.PrivacyAndIntegrity, as TLS and ALTS do), and on
-	// plaintext connections from this host (loopback address or Unix
-	// socket). A call that sends authorization metadata on any other
+	// plaintext connections from this host (loopback address, Unix
+	// socket, or an in-process bufconn or net.Pipe connection: see
+	// TransportSecureOrLocal for the exact rule). A call that sends authorization metadata on any other
 	// connection is refused with codes.Unauthenticated
 	// (TRANSPORT_INSECURE) and its token is not verified. Calls without
 	// credentials are unaffected, so public methods stay reachable over
@@ -148,10 +149,10 @@ type Config struct {
 	// Now returns the current time. Default time.Now. For tests.
 	Now func() time.Time
 
-	// AfterFunc calls f in its own goroutine once d has elapsed, like
-	// time.AfterFunc (the default). For tests: a fake lets a test end a
-	// stream's token lifetime without sleeping.
-	AfterFunc func(d time.Duration, f func()) Timer
+	// afterFunc calls f in its own goroutine once d has elapsed, like
+	// time.AfterFunc (the default). A seam for this package's tests: a
+	// fake lets a test end a stream's token lifetime without sleeping.
+	afterFunc func(d time.Duration, f func()) timer
 
 	// OnDecision, when set, is called once for every call the interceptors
 	// see, allowed or denied, before the handler runs (or the call is

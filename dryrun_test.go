@@ -199,7 +199,7 @@ func TestDryRun_StreamPastExpiryIsRefusedOnce(t *testing.T) {
 		c.OnDecision = rec.record
 		c.ClockSkew = -1 // none: the verifier (1 minute) still accepts the token
 		c.Now = func() time.Time { return t0 }
-		c.AfterFunc = clock.AfterFunc
+		c.afterFunc = clock.AfterFunc
 	})
 	tok := e.token(t, map[string]any{"sub": "user-1", "exp": t0.Add(-30 * time.Second), "scp": []string{"test:read"}})
 	_, err := callBidiStream(withAuth(t.Context(), bearer(tok)), e) // lacks test:stream

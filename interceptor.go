@@ -31,7 +31,7 @@ type Authenticator struct {
 	skipExpiry  bool
 	skew        time.Duration
 	now         func() time.Time
-	afterFunc   func(time.Duration, func()) Timer
+	afterFunc   func(time.Duration, func()) timer
 	onDecision  func(context.Context, Decision)
 	logger      *slog.Logger
 	levels      LogLevels // every field set
@@ -59,7 +59,7 @@ func New(cfg Config) (*Authenticator, error) {
 		skipExpiry:  cfg.SkipStreamExpiry,
 		skew:        cfg.ClockSkew,
 		now:         cfg.Now,
-		afterFunc:   cfg.AfterFunc,
+		afterFunc:   cfg.afterFunc,
 		onDecision:  cfg.OnDecision,
 		logger:      cfg.Logger,
 		levels:      cfg.LogLevels.withDefaults(),
@@ -86,7 +86,7 @@ func New(cfg Config) (*Authenticator, error) {
 		a.now = time.Now
 	}
 	if a.afterFunc == nil {
-		a.afterFunc = func(d time.Duration, f func()) Timer { return time.AfterFunc(d, f) }
+		a.afterFunc = func(d time.Duration, f func()) timer { return time.AfterFunc(d, f) }
 	}
 	if a.logger == nil {
 		a.logger = slog.Default()

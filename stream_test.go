@@ -18,7 +18,7 @@ func expiryEnv(t *testing.T, opts ...envOption) (*env, *fakeClock, string) {
 	clock := newFakeClock()
 	opts = append([]envOption{func(c *Config, _ *verifier.Config) {
 		c.Now = func() time.Time { return t0 }
-		c.AfterFunc = clock.AfterFunc
+		c.afterFunc = clock.AfterFunc
 	}}, opts...)
 	e := newEnv(t, opts...)
 	e.svc.streamStarted = make(chan struct{}, 1)
