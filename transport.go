@@ -26,7 +26,7 @@ const (
 	// administrator can read the traffic. Credentials on any other
 	// plaintext connection are refused. A local peer is only the last
 	// hop: a proxy on the same host that accepts plaintext from the
-	// network defeats this, see the README (section "Interceptors and scope rules").
+	// network defeats this, see docs/interceptors.md (section "Transport security").
 	TransportSecureOrLocal TransportSecurity = iota
 
 	// TransportSecureOnly accepts credentials only on connections with
