@@ -41,7 +41,7 @@ const (
 	// Credentials on any other plaintext connection are refused. A local
 	// peer is only the last hop: a proxy on the same host that accepts
 	// plaintext from the network defeats this; use TransportSecureOnly
-	// or TLS behind such a proxy.
+	// or TLS behind such a proxy (docs/interceptors.md, "Transport security").
 	TransportSecureOrLocal TransportSecurity = iota
 
 	// TransportSecureOnly accepts credentials only on connections with

@@ -138,7 +138,7 @@ type credential struct {
 }
 
 // deserves is the outcome a call of m with c must get, from the rules in
-// the README (section "Interceptors and scope rules").
+// docs/interceptors.md and the package documentation of grpcauth.
 func (c credential) deserves(m method) verdict {
 	switch c.kind {
 	case kindMissing:
