@@ -18,6 +18,17 @@ import (
 // wrapping verifier.ErrKeysUnavailable becomes codes.Unavailable, one
 // wrapping verifier.ErrExpired ACCESS_TOKEN_EXPIRED, any other error
 // codes.Unauthenticated.
+//
+// A TokenVerifier that tolerates clock skew on exp should also have a method
+//
+//	ClockSkew() time.Duration
+//
+// returning that tolerance, as *verifier.Verifier, *verifier.MultiVerifier,
+// *introspect.Verifier and *introspect.Combined do: the Authenticator adds
+// it to a token's exp to end the streams the token opened (see
+// Config.SkipStreamExpiry), so the skew is set in one place, the
+// verifier's Config. A verifier without the method is assumed to use
+// verifier.DefaultClockSkew.
 type TokenVerifier interface {
 	VerifyAccessToken(ctx context.Context, token string) (verifier.Claims, error)
 }
@@ -49,10 +60,6 @@ var StandardPublicServices = []string{
 	"grpc.reflection.v1.ServerReflection",
 	"grpc.reflection.v1alpha.ServerReflection",
 }
-
-// DefaultClockSkew is the tolerance added to a token's expiry before a
-// stream authorised by it is ended. It equals the verifier's default.
-const DefaultClockSkew = time.Minute
 
 // Config configures an Authenticator. Only Verifier is required; every other
 // field has a safe default.
@@ -137,14 +144,12 @@ type Config struct {
 	// SkipStreamExpiry stops the Authenticator from ending streams when
 	// the token that opened them expires. Default false: a stream's
 	// context is cancelled, and the stream ends with codes.Unauthenticated
-	// (ACCESS_TOKEN_EXPIRED), once the token's exp plus ClockSkew has
-	// passed, so a revoked caller cannot keep a stream open forever.
+	// (ACCESS_TOKEN_EXPIRED), once the token's exp plus the verifier's
+	// clock skew has passed, so a revoked caller cannot keep a stream open
+	// forever. The skew is the one the verifier accepts tokens with (see
+	// TokenVerifier), so a stream ends exactly when the verifier would
+	// start refusing its token.
 	SkipStreamExpiry bool
-
-	// ClockSkew is added to a token's expiry before a stream is ended.
-	// Zero means DefaultClockSkew (one minute, like the verifier's); a
-	// negative value means none.
-	ClockSkew time.Duration
 
 	// Now returns the current time. Default time.Now. For tests.
 	Now func() time.Time

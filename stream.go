@@ -7,7 +7,20 @@ import (
 
 	middleware "github.com/grpc-ecosystem/go-grpc-middleware/v2"
 	"google.golang.org/grpc"
+
+	"github.com/grpcauth/grpcauth/verifier"
 )
+
+// clockSkew returns the clock skew v accepts tokens with: its ClockSkew
+// method's (see TokenVerifier), or verifier.DefaultClockSkew. A negative
+// value counts as none.
+func clockSkew(v TokenVerifier) time.Duration {
+	s, ok := v.(interface{ ClockSkew() time.Duration })
+	if !ok {
+		return verifier.DefaultClockSkew
+	}
+	return max(s.ClockSkew(), 0)
+}
 
 // withContext returns ss with its context replaced by ctx.
 func withContext(ss grpc.ServerStream, ctx context.Context) grpc.ServerStream {
