@@ -55,11 +55,11 @@ const (
 	DefaultMaxTokenSize = 8 << 10
 )
 
-// DefaultTokenTypes are the token_type values accepted when
+// DefaultTokenTypes returns the token_type values accepted when
 // Config.TokenTypes is empty (compared case-insensitively): "Bearer", which
 // RFC 7662 prescribes, and "access_token", which some servers send instead.
-// It is for reference only: New uses its own copy.
-var DefaultTokenTypes = []string{"Bearer", "access_token"}
+// Each call returns a fresh slice: changing it changes nothing else.
+func DefaultTokenTypes() []string { return []string{"Bearer", "access_token"} }
 
 // AuthMethod is how the Verifier authenticates to the introspection
 // endpoint (RFC 7662 §2.1 requires client authentication).
@@ -134,7 +134,7 @@ type Config struct {
 	ScopeClaims []string
 
 	// TokenTypes lists the token_type values accepted when a response has
-	// one (compared case-insensitively). Default DefaultTokenTypes
+	// one (compared case-insensitively). Default DefaultTokenTypes()
 	// ("Bearer", "access_token"): a DPoP-bound token (token_type "DPoP", RFC 9449), which
 	// must come with a proof this package does not check, or a refresh
 	// token a server answers for despite the access_token hint, is
@@ -262,7 +262,7 @@ func validate(cfg Config) (settings, error) {
 	}
 	s.TokenTypes = slices.Clone(cfg.TokenTypes)
 	if len(s.TokenTypes) == 0 {
-		s.TokenTypes = []string{"Bearer", "access_token"} // DefaultTokenTypes, which callers could change
+		s.TokenTypes = DefaultTokenTypes()
 	}
 	switch {
 	case cfg.ClockSkew == 0:

@@ -29,6 +29,7 @@ type Verifier struct {
 	issuerJSON json.RawMessage // Issuer as a JSON string
 	pos, neg   *resultCache    // nil when disabled
 	sem        chan struct{}   // one slot per request in flight
+	n          counters        // for Stats
 
 	base context.Context // cancelled by Close
 	stop context.CancelFunc
@@ -130,12 +131,15 @@ func (v *Verifier) VerifyAccessToken(ctx context.Context, token string) (verifie
 	if v.pos != nil {
 		now := v.s.Now()
 		if r, ok := v.pos.get(key, now); ok {
+			v.n.hits.Add(1)
 			return v.accept(ctx, r.claims, now)
 		}
 		if r, ok := v.neg.get(key, now); ok {
+			v.n.negHits.Add(1)
 			v.logRejection(ctx, r.err)
 			return verifier.Claims{}, r.err
 		}
+		v.n.misses.Add(1)
 	}
 	f, err := v.join(key, token)
 	if err != nil {
@@ -228,6 +232,8 @@ func (v *Verifier) join(key tokenKey, token string) (*flight, error) {
 		v.flights[key] = f
 		v.wg.Add(1)
 		go v.run(ctx, key, token, f)
+	} else {
+		v.n.coalesced.Add(1)
 	}
 	f.waiters++
 	if v.joined != nil {
@@ -313,9 +319,17 @@ func (v *Verifier) introspect(ctx context.Context, token string) (verifier.Claim
 		}
 	}
 	defer func() { <-v.sem }()
+	v.n.requests.Add(1)
 	body, err := v.post(ctx, token)
-	if err != nil {
-		return verifier.Claims{}, err
+	var claims verifier.Claims
+	if err == nil {
+		claims, err = v.interpret(ctx, body)
 	}
-	return v.interpret(ctx, body)
+	switch {
+	case errors.Is(err, ErrUnavailable):
+		v.n.failures.Add(1)
+	case err == ErrInactive:
+		v.n.inactive.Add(1)
+	}
+	return claims, err
 }

@@ -476,6 +476,9 @@ func TestVerify_BadAnswersAreUnavailableAndNotCached(t *testing.T) {
 			if iss.IntrospectionRequests() != 0 {
 				t.Fatal("a redirect was followed")
 			}
+			if st := v.Stats(); st.Requests != 2 || st.Failures != 2 || st.CacheMisses != 2 || st.NegativeEntries != 0 {
+				t.Fatalf("Stats = %+v, want 2 requests, 2 failures, 2 misses, nothing cached", st)
+			}
 		})
 	}
 }
