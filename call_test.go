@@ -10,6 +10,8 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/peer"
+
+	"github.com/grpcauth/grpcauth/verifier"
 )
 
 // adapterContext is what an adapter such as connectauth builds for
@@ -87,7 +89,7 @@ func TestServeCall_StreamEndsWithExpiredWhenItsTokenExpires(t *testing.T) {
 	}()
 	<-started
 	timer := <-clock.added
-	if want := 10*time.Minute + DefaultClockSkew; timer.d != want {
+	if want := 10*time.Minute + verifier.DefaultClockSkew; timer.d != want {
 		t.Errorf("timer set for %v, want %v", timer.d, want)
 	}
 	timer.fire()
