@@ -1,0 +1,194 @@
+package grpcauth
+
+import (
+	"fmt"
+
+	"google.golang.org/protobuf/encoding/protowire"
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/reflect/protoreflect"
+	"google.golang.org/protobuf/types/dynamicpb"
+
+	grpcauthv1 "github.com/grpcauth/grpcauth/proto/grpcauth/v1"
+)
+
+// ErrUnreadableOption reports a (grpcauth.v1.method) or
+// (grpcauth.v1.service) option that is present but cannot be read as this
+// version's grpcauthv1.Rule: another extension uses grpcauth's field
+// number, Go code for grpcauth/v1/auth.proto was generated a second time
+// into another package, the option's bytes are not a Rule, or the rule has
+// fields this version does not know. It wraps ErrInvalidRule: the method is
+// denied (it never falls through to a wider rule), and Check reports it.
+// docs/proto-options.md explains each cause and its fix.
+var ErrUnreadableOption = fmt.Errorf("%w: unreadable option", ErrInvalidRule)
+
+// authProto is the path of the file that declares grpcauth's options.
+const authProto = "grpcauth/v1/auth.proto"
+
+// ruleOption reads the rule extension xt (grpcauthv1.E_Method or
+// E_Service) from the options of d. It returns nil, nil when the option is
+// absent, and an error wrapping ErrUnreadableOption when it is present but
+// cannot be trusted as grpcauth's rule. Options decoded without
+// grpcauth's extension types carry the option as a dynamicpb message or as
+// unknown bytes; both are read, so a rule is never mistaken for a missing
+// one.
+func ruleOption(d protoreflect.Descriptor, xt protoreflect.ExtensionType) (*grpcauthv1.Rule, error) {
+	opts := d.Options()
+	if opts == nil {
+		return nil, nil
+	}
+	m := opts.ProtoReflect()
+	if !m.IsValid() {
+		return nil, nil
+	}
+	want := xt.TypeDescriptor()
+	var (
+		fd protoreflect.FieldDescriptor
+		v  protoreflect.Value
+	)
+	m.Range(func(f protoreflect.FieldDescriptor, val protoreflect.Value) bool {
+		if f.IsExtension() && f.Number() == want.Number() {
+			fd, v = f, val
+			return false
+		}
+		return true
+	})
+	var (
+		r   *grpcauthv1.Rule
+		err error
+	)
+	if fd != nil {
+		r, err = resolvedRule(fd, v, want)
+	} else {
+		var raw [][]byte
+		if raw, err = unknownField(m.GetUnknown(), want.Number()); err == nil && raw != nil {
+			r, err = unresolvedRule(d.ParentFile(), raw, want)
+		}
+	}
+	if err == nil && r != nil {
+		err = onlyKnownFields(r, want)
+	}
+	if err != nil {
+		return nil, err
+	}
+	return r, nil
+}
+
+// resolvedRule reads the extension field fd, set to v, that sits at the
+// number of want.
+func resolvedRule(fd protoreflect.FieldDescriptor, v protoreflect.Value, want protoreflect.ExtensionTypeDescriptor) (*grpcauthv1.Rule, error) {
+	if fd.FullName() != want.FullName() || fd.Message() == nil || fd.Message().FullName() != want.Message().FullName() {
+		return nil, fmt.Errorf("%w: field %d of %s is the extension %s declared in %q, not %s: two options share grpcauth's extension number; give the other one a different number (docs/extension-number.md)",
+			ErrUnreadableOption, fd.Number(), fd.ContainingMessage().FullName(), fd.FullName(), fd.ParentFile().Path(), want.FullName())
+	}
+	switch x := v.Message().Interface().(type) {
+	case *grpcauthv1.Rule:
+		return x, nil
+	case *dynamicpb.Message:
+		// Options decoded with a dynamic resolver (e.g. descriptors loaded
+		// from a FileDescriptorSet): the same message, untyped.
+		b, err := proto.Marshal(x)
+		if err == nil {
+			r := new(grpcauthv1.Rule)
+			if err = proto.Unmarshal(b, r); err == nil {
+				return r, nil
+			}
+		}
+		return nil, fmt.Errorf("%w: %s does not decode as %s: %v", ErrUnreadableOption, fd.FullName(), want.Message().FullName(), err)
+	default:
+		return nil, fmt.Errorf("%w: %s holds a %T, not a %T: Go code for %s was generated a second time, into another package; generate code only for your own .proto files and let them import github.com/grpcauth/grpcauth/proto/grpcauth/v1 (docs/proto-options.md)",
+			ErrUnreadableOption, fd.FullName(), x, (*grpcauthv1.Rule)(nil), authProto)
+	}
+}
+
+// unknownField returns the payloads of every occurrence of field num in
+// the unknown bytes b, or nil when there is none.
+func unknownField(b protoreflect.RawFields, num protowire.Number) ([][]byte, error) {
+	var vals [][]byte
+	for len(b) > 0 {
+		n, typ, l := protowire.ConsumeTag(b)
+		if l < 0 {
+			return nil, fmt.Errorf("%w: malformed unknown fields: %v", ErrUnreadableOption, protowire.ParseError(l))
+		}
+		b = b[l:]
+		l = protowire.ConsumeFieldValue(n, typ, b)
+		if l < 0 {
+			return nil, fmt.Errorf("%w: malformed unknown fields: %v", ErrUnreadableOption, protowire.ParseError(l))
+		}
+		if n == num {
+			if typ != protowire.BytesType {
+				return nil, fmt.Errorf("%w: unparsed field %d has wire type %d, not a message: another option uses grpcauth's extension number (docs/extension-number.md)", ErrUnreadableOption, num, typ)
+			}
+			v, _ := protowire.ConsumeBytes(b)
+			vals = append(vals, v)
+		}
+		b = b[l:]
+	}
+	return vals, nil
+}
+
+// unresolvedRule parses the unparsed payloads raw of field want.Number()
+// of an options message in file f. They are trusted to be grpcauth's rule
+// only when f can see grpcauth/v1/auth.proto (imports it, directly or
+// through public imports): a compiler then allowed no other extension at
+// that number on the same options message.
+func unresolvedRule(f protoreflect.FileDescriptor, raw [][]byte, want protoreflect.ExtensionTypeDescriptor) (*grpcauthv1.Rule, error) {
+	if f == nil || !seesImport(f, authProto) {
+		path := "an unknown file"
+		if f != nil {
+			path = fmt.Sprintf("%q", f.Path())
+		}
+		return nil, fmt.Errorf("%w: options in %s carry an unparsed field %d, but the file does not import %s, so it is some other extension: give that extension a different number (docs/extension-number.md)",
+			ErrUnreadableOption, path, want.Number(), authProto)
+	}
+	r := new(grpcauthv1.Rule)
+	for _, b := range raw {
+		// Repeated occurrences of a message field merge, as in a parser.
+		if err := (proto.UnmarshalOptions{Merge: true}).Unmarshal(b, r); err != nil {
+			return nil, fmt.Errorf("%w: unparsed %s does not decode as %s: %v", ErrUnreadableOption, want.FullName(), want.Message().FullName(), err)
+		}
+	}
+	return r, nil
+}
+
+// seesImport reports whether file f may use the declarations of the file
+// at path: f imports it, or imports a file that imports it publicly (at
+// any depth of public imports).
+func seesImport(f protoreflect.FileDescriptor, path string) bool {
+	seen := map[string]bool{f.Path(): true}
+	var visit func(f protoreflect.FileDescriptor, publicOnly bool) bool
+	visit = func(f protoreflect.FileDescriptor, publicOnly bool) bool {
+		imports := f.Imports()
+		for i := range imports.Len() {
+			imp := imports.Get(i)
+			if publicOnly && !imp.IsPublic {
+				continue
+			}
+			if imp.Path() == path {
+				return true
+			}
+			if !seen[imp.Path()] {
+				seen[imp.Path()] = true
+				if visit(imp.FileDescriptor, true) {
+					return true
+				}
+			}
+		}
+		return false
+	}
+	return visit(f, false)
+}
+
+// onlyKnownFields fails when r was decoded from a newer auth.proto with
+// fields this version would silently ignore: ignoring a condition could
+// open a method that the rule's author meant to restrict.
+func onlyKnownFields(r *grpcauthv1.Rule, want protoreflect.ExtensionTypeDescriptor) error {
+	unknown := len(r.ProtoReflect().GetUnknown()) > 0
+	for _, set := range r.GetAnyOf() {
+		unknown = unknown || len(set.ProtoReflect().GetUnknown()) > 0
+	}
+	if unknown {
+		return fmt.Errorf("%w: %s has fields this version of grpcauth does not know; upgrade github.com/grpcauth/grpcauth to the version whose %s the .proto was compiled against",
+			ErrUnreadableOption, want.FullName(), authProto)
+	}
+	return nil
+}
