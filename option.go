@@ -2,6 +2,7 @@ package grpcauth
 
 import (
 	"fmt"
+	"reflect"
 
 	"google.golang.org/protobuf/encoding/protowire"
 	"google.golang.org/protobuf/proto"
@@ -95,8 +96,8 @@ func resolvedRule(fd protoreflect.FieldDescriptor, v protoreflect.Value, want pr
 		}
 		return nil, fmt.Errorf("%w: %s does not decode as %s: %v", ErrUnreadableOption, fd.FullName(), want.Message().FullName(), err)
 	default:
-		return nil, fmt.Errorf("%w: %s holds a %T, not a %T: Go code for %s was generated a second time, into another package; generate code only for your own .proto files and let them import github.com/grpcauth/grpcauth/proto/grpcauth/v1 (docs/proto-options.md)",
-			ErrUnreadableOption, fd.FullName(), x, (*grpcauthv1.Rule)(nil), authProto)
+		return nil, fmt.Errorf("%w: %s holds a Rule of Go package %q, not of %q: Go code for %s was generated a second time, into another package; generate code only for your own .proto files, which then import %[4]q (docs/proto-options.md)",
+			ErrUnreadableOption, fd.FullName(), goPackage(x), goPackage(&grpcauthv1.Rule{}), authProto)
 	}
 }
 
@@ -191,4 +192,13 @@ func onlyKnownFields(r *grpcauthv1.Rule, want protoreflect.ExtensionTypeDescript
 			ErrUnreadableOption, want.FullName(), authProto)
 	}
 	return nil
+}
+
+// goPackage is the Go import path that declares the type of m.
+func goPackage(m proto.Message) string {
+	t := reflect.TypeOf(m)
+	if t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	return t.PkgPath()
 }
