@@ -3,6 +3,7 @@ package grpcauth
 import (
 	"fmt"
 	"reflect"
+	"slices"
 
 	"google.golang.org/protobuf/encoding/protowire"
 	"google.golang.org/protobuf/proto"
@@ -15,9 +16,10 @@ import (
 // ErrUnreadableOption reports a (grpcauth.v1.method) or
 // (grpcauth.v1.service) option that is present but cannot be read as this
 // version's grpcauthv1.Rule: another extension uses grpcauth's field
-// number, Go code for grpcauth/v1/auth.proto was generated a second time
-// into another package, the option's bytes are not a Rule, or the rule has
-// fields this version does not know. It wraps ErrInvalidRule: the method is
+// number (resolved in its place, or visible beside it so that the value
+// cannot be attributed), Go code for grpcauth/v1/auth.proto was generated a
+// second time into another package, the option's bytes are not a Rule, or
+// the rule has fields this version does not know. It wraps ErrInvalidRule: the method is
 // denied (it never falls through to a wider rule), and Check reports it.
 // docs/proto-options.md explains each cause and its fix.
 var ErrUnreadableOption = fmt.Errorf("%w: unreadable option", ErrInvalidRule)
@@ -53,6 +55,25 @@ func ruleOption(d protoreflect.Descriptor, xt protoreflect.ExtensionType) (*grpc
 		}
 		return true
 	})
+	var raw [][]byte
+	if fd == nil {
+		var err error
+		if raw, err = unknownField(m.GetUnknown(), want.Number()); err != nil || raw == nil {
+			return nil, err
+		}
+	}
+	// The option is present. Its value can be attributed to grpcauth only
+	// when grpcauth's is the one extension with its number that the file
+	// could have set.
+	f := d.ParentFile()
+	var visible []protoreflect.FileDescriptor
+	if f != nil {
+		visible = visibleFiles(f)
+		if x := rivalExtension(visible, want); x != nil {
+			return nil, fmt.Errorf("%w: %q can use two extensions numbered %d on %s, %s and %s (declared in %q), so the option's value cannot be attributed; give %[6]s a different number (docs/extension-number.md)",
+				ErrUnreadableOption, f.Path(), want.Number(), want.ContainingMessage().FullName(), want.FullName(), x.FullName(), x.ParentFile().Path())
+		}
+	}
 	var (
 		r   *grpcauthv1.Rule
 		err error
@@ -60,12 +81,9 @@ func ruleOption(d protoreflect.Descriptor, xt protoreflect.ExtensionType) (*grpc
 	if fd != nil {
 		r, err = resolvedRule(fd, v, want)
 	} else {
-		var raw [][]byte
-		if raw, err = unknownField(m.GetUnknown(), want.Number()); err == nil && raw != nil {
-			r, err = unresolvedRule(d.ParentFile(), raw, want)
-		}
+		r, err = unresolvedRule(f, visible, raw, want)
 	}
-	if err == nil && r != nil {
+	if err == nil {
 		err = onlyKnownFields(r, want)
 	}
 	if err != nil {
@@ -128,12 +146,11 @@ func unknownField(b protoreflect.RawFields, num protowire.Number) ([][]byte, err
 }
 
 // unresolvedRule parses the unparsed payloads raw of field want.Number()
-// of an options message in file f. They are trusted to be grpcauth's rule
-// only when f can see grpcauth/v1/auth.proto (imports it, directly or
-// through public imports): a compiler then allowed no other extension at
-// that number on the same options message.
-func unresolvedRule(f protoreflect.FileDescriptor, raw [][]byte, want protoreflect.ExtensionTypeDescriptor) (*grpcauthv1.Rule, error) {
-	if f == nil || !seesImport(f, authProto) {
+// of an options message in file f, which can see the files visible. They
+// are trusted to be grpcauth's rule only when f can see
+// grpcauth/v1/auth.proto (and no rival extension, checked by the caller).
+func unresolvedRule(f protoreflect.FileDescriptor, visible []protoreflect.FileDescriptor, raw [][]byte, want protoreflect.ExtensionTypeDescriptor) (*grpcauthv1.Rule, error) {
+	if !slices.ContainsFunc(visible, func(v protoreflect.FileDescriptor) bool { return v.Path() == authProto }) {
 		path := "an unknown file"
 		if f != nil {
 			path = fmt.Sprintf("%q", f.Path())
@@ -151,32 +168,57 @@ func unresolvedRule(f protoreflect.FileDescriptor, raw [][]byte, want protorefle
 	return r, nil
 }
 
-// seesImport reports whether file f may use the declarations of the file
-// at path: f imports it, or imports a file that imports it publicly (at
-// any depth of public imports).
-func seesImport(f protoreflect.FileDescriptor, path string) bool {
+// visibleFiles returns f and every file whose declarations f may use: its
+// imports, and the files those import publicly, at any depth of public
+// imports.
+func visibleFiles(f protoreflect.FileDescriptor) []protoreflect.FileDescriptor {
+	files := []protoreflect.FileDescriptor{f}
 	seen := map[string]bool{f.Path(): true}
-	var visit func(f protoreflect.FileDescriptor, publicOnly bool) bool
-	visit = func(f protoreflect.FileDescriptor, publicOnly bool) bool {
+	var visit func(f protoreflect.FileDescriptor, publicOnly bool)
+	visit = func(f protoreflect.FileDescriptor, publicOnly bool) {
 		imports := f.Imports()
 		for i := range imports.Len() {
 			imp := imports.Get(i)
-			if publicOnly && !imp.IsPublic {
+			if (publicOnly && !imp.IsPublic) || seen[imp.Path()] {
 				continue
 			}
-			if imp.Path() == path {
-				return true
-			}
-			if !seen[imp.Path()] {
-				seen[imp.Path()] = true
-				if visit(imp.FileDescriptor, true) {
-					return true
-				}
-			}
+			seen[imp.Path()] = true
+			files = append(files, imp.FileDescriptor)
+			visit(imp.FileDescriptor, true)
 		}
-		return false
 	}
-	return visit(f, false)
+	visit(f, false)
+	return files
+}
+
+// rivalExtension returns an extension declared in files, other than want,
+// with want's number on want's options message, or nil. protoc (3.21) only
+// warns about such a pair; an option value at that number could then be
+// either.
+func rivalExtension(files []protoreflect.FileDescriptor, want protoreflect.ExtensionTypeDescriptor) protoreflect.ExtensionDescriptor {
+	for _, f := range files {
+		if x := rivalIn(f.Extensions(), f.Messages(), want); x != nil {
+			return x
+		}
+	}
+	return nil
+}
+
+// rivalIn searches the extensions xs and those nested in the messages ms.
+func rivalIn(xs protoreflect.ExtensionDescriptors, ms protoreflect.MessageDescriptors, want protoreflect.ExtensionTypeDescriptor) protoreflect.ExtensionDescriptor {
+	for i := range xs.Len() {
+		x := xs.Get(i)
+		if x.Number() == want.Number() && x.ContainingMessage().FullName() == want.ContainingMessage().FullName() && x.FullName() != want.FullName() {
+			return x
+		}
+	}
+	for i := range ms.Len() {
+		m := ms.Get(i)
+		if x := rivalIn(m.Extensions(), m.Messages(), want); x != nil {
+			return x
+		}
+	}
+	return nil
 }
 
 // onlyKnownFields fails when r was decoded from a newer auth.proto with

@@ -180,7 +180,10 @@ func TestOption_UntrustworthyOptionDeniesMethod(t *testing.T) {
 		deps: []string{authProto},
 		want: "does not decode as grpcauth.v1.Rule",
 	}, {
-		name: "another extension on grpcauth's number",
+		// The file set grpcauth's option, but the options were decoded with
+		// a resolver that maps the number to another extension (as the Go
+		// registry does when a conflict is ignored).
+		name: "grpcauth's option resolved as another extension on its number",
 		opts: func(t testing.TB) *descriptorpb.MethodOptions {
 			fd, err := protodesc.NewFile(otherExtension(), protoregistry.GlobalFiles)
 			if err != nil {
@@ -188,9 +191,26 @@ func TestOption_UntrustworthyOptionDeniesMethod(t *testing.T) {
 			}
 			return dynamicOptions(t, fd.Extensions().Get(0), public)
 		},
+		deps:  []string{authProto},
+		extra: []*descriptorpb.FileDescriptorProto{otherExtension()},
+		want:  `field 52841 of google.protobuf.MethodOptions is the extension other.v1.method declared in "other/v1/other.proto", not grpcauth.v1.method`,
+	}, {
+		// protoc only warns when a file sees two extensions with one number.
+		name:  "unknown bytes in a file that sees auth.proto and another extension on its number",
+		opts:  func(t testing.TB) *descriptorpb.MethodOptions { return withUnknown(ruleField(t, public)) },
+		deps:  []string{authProto, "other/v1/other.proto"},
+		extra: []*descriptorpb.FileDescriptorProto{otherExtension()},
+		want:  "can use two extensions numbered 52841 on google.protobuf.MethodOptions, grpcauth.v1.method and other.v1.method",
+	}, {
+		name: "a typed rule in a file that sees another extension on its number",
+		opts: func(testing.TB) *descriptorpb.MethodOptions {
+			opts := &descriptorpb.MethodOptions{}
+			proto.SetExtension(opts, grpcauthv1.E_Method, public)
+			return opts
+		},
 		deps:  []string{"other/v1/other.proto"},
 		extra: []*descriptorpb.FileDescriptorProto{otherExtension()},
-		want:  "other.v1.method",
+		want:  "so the option's value cannot be attributed",
 	}, {
 		name: "a rule from a newer auth.proto",
 		opts: func(testing.TB) *descriptorpb.MethodOptions { return typedNewer },
@@ -223,7 +243,7 @@ func TestOption_UntrustworthyOptionDeniesMethod(t *testing.T) {
 	}
 }
 
-func TestOption_SeesImportFollowsPublicImportsOnly(t *testing.T) {
+func TestOption_VisibleFilesFollowPublicImportsOnly(t *testing.T) {
 	files := new(protoregistry.Files)
 	for _, fd := range []protoreflect.FileDescriptor{descriptorpb.File_google_protobuf_descriptor_proto, grpcauthv1.File_grpcauth_v1_auth_proto} {
 		if err := files.RegisterFile(fd); err != nil {
@@ -255,8 +275,9 @@ func TestOption_SeesImportFollowsPublicImportsOnly(t *testing.T) {
 		{file("b/none.proto", nil), false},
 	}
 	for _, tt := range tests {
-		if got := seesImport(tt.fd, authProto); got != tt.want {
-			t.Errorf("seesImport(%s) = %v, want %v", tt.fd.Path(), got, tt.want)
+		got := slices.ContainsFunc(visibleFiles(tt.fd), func(f protoreflect.FileDescriptor) bool { return f.Path() == authProto })
+		if got != tt.want {
+			t.Errorf("%s sees %s: %v, want %v", tt.fd.Path(), authProto, got, tt.want)
 		}
 	}
 }
