@@ -18,6 +18,17 @@ import (
 // wrapping verifier.ErrKeysUnavailable becomes codes.Unavailable, one
 // wrapping verifier.ErrExpired ACCESS_TOKEN_EXPIRED, any other error
 // codes.Unauthenticated.
+//
+// A TokenVerifier that tolerates clock skew on exp should also have a method
+//
+//	ClockSkew() time.Duration
+//
+// returning that tolerance, as *verifier.Verifier, *verifier.MultiVerifier,
+// *introspect.Verifier and *introspect.Combined do: the Authenticator adds
+// it to a token's exp to end the streams the token opened (see
+// Config.SkipStreamExpiry), so the skew is set in one place, the
+// verifier's Config. A verifier without the method is assumed to use
+// verifier.DefaultClockSkew.
 type TokenVerifier interface {
 	VerifyAccessToken(ctx context.Context, token string) (verifier.Claims, error)
 }
@@ -28,9 +39,9 @@ type DescriptorResolver interface {
 	FindDescriptorByName(name protoreflect.FullName) (protoreflect.Descriptor, error)
 }
 
-// Timer is a stoppable timer, as returned by Config.AfterFunc. *time.Timer
+// timer is a stoppable timer, as returned by Config.afterFunc. *time.Timer
 // satisfies it.
-type Timer interface {
+type timer interface {
 	// Stop prevents the timer from firing; it reports whether it did.
 	Stop() bool
 }
@@ -49,10 +60,6 @@ var StandardPublicServices = []string{
 	"grpc.reflection.v1.ServerReflection",
 	"grpc.reflection.v1alpha.ServerReflection",
 }
-
-// DefaultClockSkew is the tolerance added to a token's expiry before a
-// stream authorised by it is ended. It equals the verifier's default.
-const DefaultClockSkew = time.Minute
 
 // Config configures an Authenticator. Only Verifier is required; every other
 // field has a safe default.
@@ -100,8 +107,9 @@ type Config struct {
 	// accepted. Default TransportSecureOrLocal: on connections with
 	// transport security (a peer AuthInfo reporting
 	// credentials.PrivacyAndIntegrity, as TLS and ALTS do), and on
-	// plaintext connections from this host (loopback address or Unix
-	// socket). A call that sends authorization metadata on any other
+	// plaintext connections from this host (loopback address, Unix
+	// socket, or an in-process bufconn or net.Pipe connection: see
+	// TransportSecureOrLocal for the exact rule). A call that sends authorization metadata on any other
 	// connection is refused with codes.Unauthenticated
 	// (TRANSPORT_INSECURE) and its token is not verified. Calls without
 	// credentials are unaffected, so public methods stay reachable over
@@ -136,22 +144,20 @@ type Config struct {
 	// SkipStreamExpiry stops the Authenticator from ending streams when
 	// the token that opened them expires. Default false: a stream's
 	// context is cancelled, and the stream ends with codes.Unauthenticated
-	// (ACCESS_TOKEN_EXPIRED), once the token's exp plus ClockSkew has
-	// passed, so a revoked caller cannot keep a stream open forever.
+	// (ACCESS_TOKEN_EXPIRED), once the token's exp plus the verifier's
+	// clock skew has passed, so a revoked caller cannot keep a stream open
+	// forever. The skew is the one the verifier accepts tokens with (see
+	// TokenVerifier), so a stream ends exactly when the verifier would
+	// start refusing its token.
 	SkipStreamExpiry bool
-
-	// ClockSkew is added to a token's expiry before a stream is ended.
-	// Zero means DefaultClockSkew (one minute, like the verifier's); a
-	// negative value means none.
-	ClockSkew time.Duration
 
 	// Now returns the current time. Default time.Now. For tests.
 	Now func() time.Time
 
-	// AfterFunc calls f in its own goroutine once d has elapsed, like
-	// time.AfterFunc (the default). For tests: a fake lets a test end a
-	// stream's token lifetime without sleeping.
-	AfterFunc func(d time.Duration, f func()) Timer
+	// afterFunc calls f in its own goroutine once d has elapsed, like
+	// time.AfterFunc (the default). A seam for this package's tests: a
+	// fake lets a test end a stream's token lifetime without sleeping.
+	afterFunc func(d time.Duration, f func()) timer
 
 	// OnDecision, when set, is called once for every call the interceptors
 	// see, allowed or denied, before the handler runs (or the call is

@@ -31,7 +31,7 @@ type Authenticator struct {
 	skipExpiry  bool
 	skew        time.Duration
 	now         func() time.Time
-	afterFunc   func(time.Duration, func()) Timer
+	afterFunc   func(time.Duration, func()) timer
 	onDecision  func(context.Context, Decision)
 	logger      *slog.Logger
 	levels      LogLevels // every field set
@@ -57,9 +57,9 @@ func New(cfg Config) (*Authenticator, error) {
 		dryRun:      cfg.DryRun,
 		dryRunNames: make(map[string]struct{}, len(cfg.DryRunMethods)),
 		skipExpiry:  cfg.SkipStreamExpiry,
-		skew:        cfg.ClockSkew,
+		skew:        clockSkew(cfg.Verifier),
 		now:         cfg.Now,
-		afterFunc:   cfg.AfterFunc,
+		afterFunc:   cfg.afterFunc,
 		onDecision:  cfg.OnDecision,
 		logger:      cfg.Logger,
 		levels:      cfg.LogLevels.withDefaults(),
@@ -76,17 +76,11 @@ func New(cfg Config) (*Authenticator, error) {
 	if a.descriptors == nil {
 		a.descriptors = protoregistry.GlobalFiles
 	}
-	switch {
-	case a.skew == 0:
-		a.skew = DefaultClockSkew
-	case a.skew < 0:
-		a.skew = 0
-	}
 	if a.now == nil {
 		a.now = time.Now
 	}
 	if a.afterFunc == nil {
-		a.afterFunc = func(d time.Duration, f func()) Timer { return time.AfterFunc(d, f) }
+		a.afterFunc = func(d time.Duration, f func()) timer { return time.AfterFunc(d, f) }
 	}
 	if a.logger == nil {
 		a.logger = slog.Default()
@@ -188,9 +182,10 @@ func (a *Authenticator) expiresStream(c verifier.Claims) bool {
 // claims, its certificate binding, then the method's rule. Only a rule
 // failure (scopes, no rule, binding required) is relaxed by dry run; it is
 // reported after the stream-expiry check so that a call yields exactly one
-// decision. A stream whose token is already past its expiry plus
-// Config.ClockSkew (possible when the verifier allows more skew) is
-// refused, as it would be cut at once.
+// decision. A stream whose token is already past its expiry plus the
+// verifier's clock skew (possible when the verifier's clock differs, or a
+// custom verifier allows more skew than it reports) is refused, as it would
+// be cut at once.
 func (a *Authenticator) authorize(ctx context.Context, method string, stream bool) (context.Context, verifier.Claims, error) {
 	start := time.Now()
 	p := a.lookup(method)
@@ -228,7 +223,7 @@ func (a *Authenticator) authorize(ctx context.Context, method string, stream boo
 		return nil, verifier.Claims{}, a.deny(ctx, method, p, claims, rej, cause, start)
 	}
 	if stream && a.expiresStream(claims) && !a.now().Before(claims.Expiry().Add(a.skew)) {
-		return nil, verifier.Claims{}, a.deny(ctx, method, p, claims, rejExpired, errors.New("grpcauth: token expires (plus Config.ClockSkew) before the stream could start"), start)
+		return nil, verifier.Claims{}, a.deny(ctx, method, p, claims, rejExpired, errors.New("grpcauth: token expires (plus the verifier's clock skew) before the stream could start"), start)
 	}
 	if rej != nil {
 		a.report(ctx, method, p, claims, rej, cause, true, start)

@@ -7,7 +7,20 @@ import (
 
 	middleware "github.com/grpc-ecosystem/go-grpc-middleware/v2"
 	"google.golang.org/grpc"
+
+	"github.com/grpcauth/grpcauth/verifier"
 )
+
+// clockSkew returns the clock skew v accepts tokens with: its ClockSkew
+// method's (see TokenVerifier), or verifier.DefaultClockSkew. A negative
+// value counts as none.
+func clockSkew(v TokenVerifier) time.Duration {
+	s, ok := v.(interface{ ClockSkew() time.Duration })
+	if !ok {
+		return verifier.DefaultClockSkew
+	}
+	return max(s.ClockSkew(), 0)
+}
 
 // withContext returns ss with its context replaced by ctx.
 func withContext(ss grpc.ServerStream, ctx context.Context) grpc.ServerStream {
@@ -31,19 +44,31 @@ func withContext(ss grpc.ServerStream, ctx context.Context) grpc.ServerStream {
 // end at once. The timer is stopped and the context released when the
 // handler returns, so nothing outlives the stream.
 func (a *Authenticator) serveUntilExpiry(srv any, ss grpc.ServerStream, ctx context.Context, exp time.Time, handler grpc.StreamHandler) error {
+	return a.runUntilExpiry(ctx, exp, func(ctx context.Context, expired func() bool) error {
+		return handler(srv, &expiringStream{ServerStream: ss, ctx: ctx, expired: expired})
+	})
+}
+
+// runUntilExpiry runs serve with a context that is cancelled, its cause the
+// ACCESS_TOKEN_EXPIRED status error, once exp plus the clock skew has
+// passed; expired reports from then on true. It returns that status error
+// if the token expired while serve ran, whatever serve returned, and
+// serve's result otherwise. The timer is stopped and the context released
+// when serve returns.
+func (a *Authenticator) runUntilExpiry(ctx context.Context, exp time.Time, serve func(ctx context.Context, expired func() bool) error) error {
 	d := exp.Add(a.skew).Sub(a.now())
 	if d <= 0 {
 		return rejStreamExpired.err
 	}
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
-	es := &expiringStream{ServerStream: ss, ctx: ctx}
+	var expired atomic.Bool
 	t := a.afterFunc(d, func() {
-		es.expired.Store(true)
+		expired.Store(true)
 		cancel(rejStreamExpired.err)
 	})
-	err := handler(srv, es)
-	if !t.Stop() && es.expired.Load() {
+	err := serve(ctx, expired.Load)
+	if !t.Stop() && expired.Load() {
 		return rejStreamExpired.err
 	}
 	return err
@@ -54,20 +79,20 @@ func (a *Authenticator) serveUntilExpiry(srv any, ss grpc.ServerStream, ctx cont
 type expiringStream struct {
 	grpc.ServerStream
 	ctx     context.Context
-	expired atomic.Bool
+	expired func() bool
 }
 
 func (s *expiringStream) Context() context.Context { return s.ctx }
 
 func (s *expiringStream) SendMsg(m any) error {
-	if s.expired.Load() {
+	if s.expired() {
 		return rejStreamExpired.err
 	}
 	return s.ServerStream.SendMsg(m)
 }
 
 func (s *expiringStream) RecvMsg(m any) error {
-	if s.expired.Load() {
+	if s.expired() {
 		return rejStreamExpired.err
 	}
 	return s.ServerStream.RecvMsg(m)

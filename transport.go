@@ -9,6 +9,7 @@ import (
 
 	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/peer"
+	"google.golang.org/grpc/test/bufconn"
 )
 
 // TransportSecurity says on which connections the interceptors accept
@@ -21,12 +22,26 @@ const (
 	// TransportSecureOrLocal (the default, the zero value) accepts
 	// credentials on connections with transport security (TLS, ALTS: a
 	// peer AuthInfo reporting credentials.PrivacyAndIntegrity) and on
-	// plaintext connections from the local host (a loopback peer address,
-	// 127.0.0.0/8 or ::1, or a Unix socket), where nobody but the host's
-	// administrator can read the traffic. Credentials on any other
-	// plaintext connection are refused. A local peer is only the last
-	// hop: a proxy on the same host that accepts plaintext from the
-	// network defeats this, see the README (section "Interceptors and scope rules").
+	// plaintext connections that never leave this host, where nobody but
+	// the host's administrator can read the traffic. A connection is
+	// local when the server-side peer address (peer.Peer.Addr, which the
+	// server's own listener produces, not the client) is exactly one of:
+	//
+	//   - a loopback IP address (127.0.0.0/8, ::1, or ::ffff:127.0.0.0/104),
+	//     as *net.TCPAddr or, from grpc.Server.ServeHTTP, an IP literal
+	//     with a port (a host name such as "localhost" does not count);
+	//   - a *net.UnixAddr: a Unix-domain socket;
+	//   - the address of an in-process connection: that of
+	//     google.golang.org/grpc/test/bufconn or of net.Pipe, matched by
+	//     their exact Go types, never by the name their Network method
+	//     returns ("bufconn", "pipe"), which any net.Addr (a Windows
+	//     named pipe, a tunnel) may also return.
+	//
+	// So a test that serves on bufconn needs no TransportSecurity option.
+	// Credentials on any other plaintext connection are refused. A local
+	// peer is only the last hop: a proxy on the same host that accepts
+	// plaintext from the network defeats this; use TransportSecureOnly
+	// or TLS behind such a proxy (docs/interceptors.md, "Transport security").
 	TransportSecureOrLocal TransportSecurity = iota
 
 	// TransportSecureOnly accepts credentials only on connections with
@@ -99,8 +114,24 @@ func securityLevel(ai credentials.AuthInfo) credentials.SecurityLevel {
 	return ci.GetCommonAuthInfo().SecurityLevel
 }
 
+// The peer addresses of in-process connections, compared by dynamic type
+// and value (both are empty structs of unexported types).
+var (
+	pipeAddr    = pipePeerAddr()
+	bufconnAddr = bufconn.Listen(1).Addr()
+)
+
+// pipePeerAddr returns the address net.Pipe's connections report.
+func pipePeerAddr() net.Addr {
+	c1, c2 := net.Pipe()
+	defer c2.Close()
+	defer c1.Close()
+	return c1.RemoteAddr()
+}
+
 // isLocal reports whether addr, a peer's address, is on this host: a
-// loopback IP address or a Unix socket.
+// loopback IP address, a Unix socket, or an in-process bufconn or net.Pipe
+// connection (see TransportSecureOrLocal).
 func isLocal(addr net.Addr) bool {
 	switch a := addr.(type) {
 	case *net.TCPAddr:
@@ -109,6 +140,9 @@ func isLocal(addr net.Addr) bool {
 		return true
 	case nil:
 		return false
+	}
+	if addr == pipeAddr || addr == bufconnAddr {
+		return true
 	}
 	// Other transports, such as grpc.Server.ServeHTTP, report the address
 	// as a string; only an IP literal with a port counts.
