@@ -160,7 +160,7 @@ func (a *Authenticator) StreamServerInterceptor() grpc.StreamServerInterceptor {
 		if err != nil {
 			return err
 		}
-		if !a.expiresStream(claims) {
+		if !a.watchesStream(claims) {
 			return handler(srv, withContext(ss, ctx))
 		}
 		return a.serveUntilExpiry(srv, ss, ctx, claims.Expiry(), handler)

@@ -31,6 +31,12 @@ const (
 	// ReasonTokenExpired: the token has expired, or a stream outlived it
 	// (codes.Unauthenticated). Fetch a new token and retry.
 	ReasonTokenExpired = "ACCESS_TOKEN_EXPIRED"
+	// ReasonTokenRevoked: a stream's token was refused when re-verified
+	// while the stream ran (codes.Unauthenticated): revoked at the
+	// authorization server, or otherwise no longer active. Only verifiers
+	// that are a Revalidator (token introspection) re-verify. Get a new
+	// token and open a new stream.
+	ReasonTokenRevoked = "ACCESS_TOKEN_REVOKED"
 	// ReasonTokenTypeUnsupported: an authorization scheme other than
 	// Bearer, a token whose typ the verifier (or whose token_type an
 	// introspection response) does not accept as an access token, or a
@@ -102,6 +108,7 @@ var (
 	rejCanceled           = newRejection(codes.Canceled, ReasonCanceled, "grpcauth: call canceled", nil)
 	rejDeadline           = newRejection(codes.DeadlineExceeded, ReasonDeadlineExceeded, "grpcauth: deadline exceeded during authentication", nil)
 	rejStreamExpired      = newRejection(codes.Unauthenticated, ReasonTokenExpired, "grpcauth: access token expired during the stream", nil)
+	rejStreamRevoked      = newRejection(codes.Unauthenticated, ReasonTokenRevoked, "grpcauth: access token no longer valid; stream ended", nil)
 	rejTransport          = newRejection(codes.Unauthenticated, ReasonTransportInsecure, "grpcauth: credentials require a secure transport", nil)
 	rejBindingMismatch    = newRejection(codes.Unauthenticated, ReasonBindingMismatch, "grpcauth: access token is bound to a different client certificate", nil)
 	rejNoClientCert       = newRejection(codes.Unauthenticated, ReasonBindingMismatch, "grpcauth: access token is certificate-bound; no client certificate was presented", nil)
