@@ -41,8 +41,8 @@ type service struct {
 }
 
 func (service) Authenticated(ctx context.Context, _ *authtestv1.AuthenticatedRequest) (*authtestv1.AuthenticatedResponse, error) {
-	c, _ := grpcauth.ClaimsFromContext(ctx)
-	return &authtestv1.AuthenticatedResponse{Caller: &authtestv1.Caller{Authenticated: c != nil, Subject: c.Subject()}}, nil
+	c, ok := grpcauth.ClaimsFromContext(ctx)
+	return &authtestv1.AuthenticatedResponse{Caller: &authtestv1.Caller{Authenticated: ok, Subject: c.Subject()}}, nil
 }
 
 // fixture is a grpcauthtest issuer with one client, and a TokenSource that
