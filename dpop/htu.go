@@ -29,7 +29,11 @@ func parseURL(s string) (origin, string, error) {
 	if u.Opaque != "" || u.User != nil || u.Host == "" {
 		return origin{}, "", errors.New("not an absolute URI with a host and no user info")
 	}
-	return origin{scheme: u.Scheme, host: normalizeHost(u.Host, u.Scheme)}, normalizePath(u.EscapedPath()), nil
+	host := normalizeHost(u.Host, u.Scheme)
+	if host == "" || host[0] == ':' {
+		return origin{}, "", errors.New("no host")
+	}
+	return origin{scheme: u.Scheme, host: host}, normalizePath(u.EscapedPath()), nil
 }
 
 // parseOrigin parses a configured origin: scheme and authority, optionally
