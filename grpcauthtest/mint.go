@@ -38,6 +38,7 @@ type mintOptions struct {
 	shape    *Shape
 	scopes   []string
 	scopeSet bool
+	claims   map[string]any // WithACR, WithAuthTime; under Mint's claims
 }
 
 type header struct {
@@ -176,6 +177,7 @@ func (i *Issuer) Mint(claims map[string]any, opts ...MintOption) (string, error)
 		name, v := shape.scopeClaim(o.scopes)
 		payload[name] = v
 	}
+	mergeClaims(payload, o.claims)
 	mergeClaims(payload, claims)
 	body, err := json.Marshal(payload)
 	if err != nil {
