@@ -102,7 +102,7 @@ func (w *streamWatch) startRevalidation() {
 		return
 	}
 	claims, _ := ClaimsFromContext(w.ctx)
-	token, present, rej := bearerToken(w.ctx)
+	token, _, present, rej := accessToken(w.ctx)
 	if claims.IsZero() || !present || rej != nil {
 		return
 	}
@@ -130,7 +130,7 @@ var errNoClaims = errors.New("grpcauth: the token verifier returned neither clai
 // revalidate verifies the stream's token again, in the timer's goroutine,
 // and ends the stream if it is refused.
 func (w *streamWatch) revalidate() {
-	token, _, _ := bearerToken(w.ctx) // it was there when the stream opened
+	token, _, _, _ := accessToken(w.ctx) // it was there when the stream opened
 	claims, err := w.a.verifier.VerifyAccessToken(w.ctx, token)
 	if w.ctx.Err() != nil {
 		return // the stream ended meanwhile
