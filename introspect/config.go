@@ -89,7 +89,11 @@ func (m AuthMethod) String() string {
 }
 
 // Config configures a Verifier. Endpoint, Issuer, ClientID, ClientSecret and
-// Audiences are required; every other field has a safe default.
+// Audiences are required; every other field has a safe default. The fields
+// it shares with verifier.Config (Issuer, Audiences, SkipAudienceCheck,
+// ClientIDs, ScopeClaims, ClockSkew, Now, MaxTokenSize, MaxResponseSize,
+// HTTPClient, Logger) mean the same there and are validated by the same
+// code; only the size defaults differ.
 type Config struct {
 	// Endpoint is the introspection endpoint, e.g.
 	// "https://example.okta.com/oauth2/v1/introspect" (Okta's org
