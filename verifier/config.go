@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/grpcauth/grpcauth/internal/endpoint"
+	"github.com/grpcauth/grpcauth/internal/policy"
 	"github.com/grpcauth/grpcauth/verifier/internal/jwks"
 )
 
@@ -228,12 +229,20 @@ func configError(format string, args ...any) error {
 }
 
 // validate checks cfg and returns it with defaults applied. Slices and maps
-// are copied so that later changes by the caller have no effect.
+// are copied so that later changes by the caller have no effect. The fields
+// shared with introspect.Config are checked by internal/policy.
 func validate(cfg Config) (settings, error) {
 	s := settings{Config: cfg}
-	if cfg.Issuer == "" {
-		return s, configError("Issuer is required")
+	p, err := policy.Validate(cfg.policy(), policy.Defaults{
+		ScopeClaims:     DefaultScopeClaims,
+		ClockSkew:       DefaultClockSkew,
+		MaxTokenSize:    DefaultMaxTokenSize,
+		MaxResponseSize: DefaultMaxResponseSize,
+	})
+	if err != nil {
+		return s, configError("%v", err)
 	}
+	s.setPolicy(p)
 	if err := jwks.CheckURL(cfg.Issuer); err != nil {
 		return s, configError("Issuer: %v", err)
 	}
@@ -242,17 +251,6 @@ func validate(cfg Config) (settings, error) {
 			return s, configError("JWKSURL: %v", err)
 		}
 	}
-	if !cfg.SkipAudienceCheck && len(cfg.Audiences) == 0 {
-		return s, configError("Audiences is required (or set SkipAudienceCheck)")
-	}
-	if slices.Contains(cfg.Audiences, "") {
-		return s, configError("Audiences contains an empty string")
-	}
-	s.Audiences = slices.Clone(cfg.Audiences)
-	if slices.Contains(cfg.ClientIDs, "") {
-		return s, configError("ClientIDs contains an empty string")
-	}
-	s.ClientIDs = slices.Clone(cfg.ClientIDs)
 
 	if len(cfg.Algorithms) == 0 {
 		s.Algorithms = slices.Clone(supportedAlgorithms[:])
@@ -273,57 +271,19 @@ func validate(cfg Config) (settings, error) {
 		}
 	}
 
+	s.RefreshInterval = policy.Positive(&err, "RefreshInterval", cfg.RefreshInterval, DefaultRefreshInterval)
+	s.MinRefreshInterval = policy.Positive(&err, "MinRefreshInterval", cfg.MinRefreshInterval, DefaultMinRefreshInterval)
+	s.MaxStaleness = policy.Positive(&err, "MaxStaleness", cfg.MaxStaleness, DefaultMaxStaleness)
+	s.FetchTimeout = policy.Positive(&err, "FetchTimeout", cfg.FetchTimeout, DefaultFetchTimeout)
+	s.Cache.MaxEntries = policy.Positive(&err, "Cache.MaxEntries", cfg.Cache.MaxEntries, DefaultCacheMaxEntries)
+	s.Cache.MaxBytes = policy.Positive(&err, "Cache.MaxBytes", cfg.Cache.MaxBytes, DefaultCacheMaxBytes)
 	switch {
-	case cfg.ClockSkew == 0:
-		s.skew = DefaultClockSkew
-	case cfg.ClockSkew > 0:
-		s.skew = cfg.ClockSkew
-	}
-	if s.Now == nil {
-		s.Now = time.Now
-	}
-	if len(cfg.ScopeClaims) == 0 {
-		s.ScopeClaims = slices.Clone(DefaultScopeClaims)
-	} else {
-		if slices.Contains(cfg.ScopeClaims, "") {
-			return s, configError("ScopeClaims contains an empty string")
-		}
-		s.ScopeClaims = slices.Clone(cfg.ScopeClaims)
-	}
-
-	var err error
-	if s.MaxTokenSize, err = positive("MaxTokenSize", cfg.MaxTokenSize, DefaultMaxTokenSize); err != nil {
-		return s, err
-	}
-	if s.RefreshInterval, err = positive("RefreshInterval", cfg.RefreshInterval, DefaultRefreshInterval); err != nil {
-		return s, err
-	}
-	if s.MinRefreshInterval, err = positive("MinRefreshInterval", cfg.MinRefreshInterval, DefaultMinRefreshInterval); err != nil {
-		return s, err
-	}
-	if s.MaxStaleness, err = positive("MaxStaleness", cfg.MaxStaleness, DefaultMaxStaleness); err != nil {
-		return s, err
-	}
-	if s.FetchTimeout, err = positive("FetchTimeout", cfg.FetchTimeout, DefaultFetchTimeout); err != nil {
-		return s, err
-	}
-	if s.MaxResponseSize, err = positive("MaxResponseSize", cfg.MaxResponseSize, DefaultMaxResponseSize); err != nil {
-		return s, err
-	}
-	if s.MinRefreshInterval > s.RefreshInterval {
+	case err != nil:
+		return s, configError("%v", err)
+	case s.MinRefreshInterval > s.RefreshInterval:
 		return s, configError("MinRefreshInterval (%v) exceeds RefreshInterval (%v)", s.MinRefreshInterval, s.RefreshInterval)
-	}
-	if s.MaxStaleness < s.RefreshInterval {
+	case s.MaxStaleness < s.RefreshInterval:
 		return s, configError("MaxStaleness (%v) is less than RefreshInterval (%v)", s.MaxStaleness, s.RefreshInterval)
-	}
-	if s.Cache.MaxEntries, err = positive("Cache.MaxEntries", cfg.Cache.MaxEntries, DefaultCacheMaxEntries); err != nil {
-		return s, err
-	}
-	if s.Cache.MaxBytes, err = positive("Cache.MaxBytes", cfg.Cache.MaxBytes, DefaultCacheMaxBytes); err != nil {
-		return s, err
-	}
-	if s.Logger == nil {
-		s.Logger = slog.Default()
 	}
 	if s.HTTPClient == nil {
 		s.HTTPClient = defaultHTTPClient(s.FetchTimeout)
@@ -332,15 +292,21 @@ func validate(cfg Config) (settings, error) {
 	return s, nil
 }
 
-// positive returns v, or def when v is zero; negative values are an error.
-func positive[T int | int64 | time.Duration](name string, v, def T) (T, error) {
-	switch {
-	case v < 0:
-		return v, configError("%s must not be negative", name)
-	case v == 0:
-		return def, nil
+// policy returns the fields cfg shares with introspect.Config.
+func (cfg *Config) policy() policy.Policy {
+	return policy.Policy{
+		Issuer: cfg.Issuer, Audiences: cfg.Audiences, SkipAudienceCheck: cfg.SkipAudienceCheck,
+		ClientIDs: cfg.ClientIDs, ScopeClaims: cfg.ScopeClaims, ClockSkew: cfg.ClockSkew, Now: cfg.Now,
+		MaxTokenSize: cfg.MaxTokenSize, MaxResponseSize: cfg.MaxResponseSize, HTTPClient: cfg.HTTPClient, Logger: cfg.Logger,
 	}
-	return v, nil
+}
+
+// setPolicy stores the validated shared fields; the clock skew to apply
+// goes to skew, ClockSkew keeps what the caller set.
+func (s *settings) setPolicy(p policy.Policy) {
+	s.Audiences, s.ClientIDs, s.ScopeClaims = p.Audiences, p.ClientIDs, p.ScopeClaims
+	s.skew, s.Now, s.Logger = p.ClockSkew, p.Now, p.Logger
+	s.MaxTokenSize, s.MaxResponseSize = p.MaxTokenSize, p.MaxResponseSize
 }
 
 // defaultHTTPClient returns the client used when Config.HTTPClient is nil:
