@@ -66,3 +66,14 @@ func TestVerifier_NegativeMaxKeyWaitersRefusesAtOnce(t *testing.T) {
 		}
 	}
 }
+
+// MaxKeyWaiters: zero takes DefaultMaxKeyWaiters, other values pass as they
+// are (negative: never wait).
+func TestConfig_MaxKeyWaitersDefault(t *testing.T) {
+	for _, tc := range []struct{ in, want int }{{0, DefaultMaxKeyWaiters}, {8, 8}, {-1, -1}} {
+		s, err := validate(Config{Issuer: "https://issuer.example", Audiences: []string{"api"}, MaxKeyWaiters: tc.in})
+		if err != nil || s.MaxKeyWaiters != tc.want {
+			t.Errorf("MaxKeyWaiters %d: got %d, %v; want %d", tc.in, s.MaxKeyWaiters, err, tc.want)
+		}
+	}
+}

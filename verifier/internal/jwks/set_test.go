@@ -545,8 +545,12 @@ func TestSet_EmptyKidNeverFetches(t *testing.T) {
 func TestConfig_Defaults(t *testing.T) {
 	c := Config{}.withDefaults()
 	if c.RefreshInterval != time.Hour || c.MinRefreshInterval != 10*time.Second || c.MaxStaleness != 24*time.Hour ||
-		c.FetchTimeout != 10*time.Second || c.MaxResponseSize != 1<<20 || c.Now == nil || c.Logger == nil {
+		c.FetchTimeout != 10*time.Second || c.MaxResponseSize != 1<<20 || c.Now == nil || c.Logger == nil ||
+		c.MaxWaiters != DefaultMaxWaiters {
 		t.Fatalf("defaults = %+v", c)
+	}
+	if c = (Config{MaxWaiters: -1}).withDefaults(); c.MaxWaiters != 0 {
+		t.Fatalf("MaxWaiters -1 became %d, want 0 (never wait)", c.MaxWaiters)
 	}
 	c = Config{RefreshInterval: time.Second, MinRefreshInterval: time.Minute, FetchTimeout: -1}.withDefaults()
 	if c.MinRefreshInterval != time.Second || c.FetchTimeout != DefaultFetchTimeout {
