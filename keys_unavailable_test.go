@@ -49,6 +49,11 @@ func TestUnary_UnknownKidWhileKeysCannotBeFetchedIsUnavailable(t *testing.T) {
 		vc.JWKSURL, vc.Logger = proxy.URL+"/keys", discardLogger()
 		vc.Now = func() time.Time { return t0.Add(time.Duration(elapsed.Load())) }
 	})
+	rctx, rcancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer rcancel()
+	if err := e.v.Ready(rctx); err != nil { // no lookup before the first set: the first miss below may fetch
+		t.Fatal(err)
+	}
 	call := func(tok string) error {
 		ctx, cancel := context.WithTimeout(withAuth(context.Background(), bearer(tok)), 30*time.Second)
 		defer cancel()

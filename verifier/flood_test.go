@@ -20,7 +20,9 @@ import (
 // the next permitted one: DefaultMaxKeyWaiters of them hold their workers,
 // and every other verification is refused at once with ErrUnknownKey. The
 // test then cancels the waiters' context: they return with it, and the
-// flood has cost exactly one fetch.
+// flood has cost at most one fetch (none when the warm-up's lookup, racing
+// the initial background fetch, was itself the miss that used the
+// allowance).
 func TestVerifier_UnknownKidFloodCostsOneFetch(t *testing.T) {
 	f := newFixture(t, grpcauthtest.Config{Algorithm: "EdDSA"}, func(c *Config) {
 		c.MinRefreshInterval = time.Hour
@@ -89,7 +91,7 @@ func TestVerifier_UnknownKidFloodCostsOneFetch(t *testing.T) {
 		t.Fatalf("%d refused at once, %d held until cancelled; want %d and DefaultMaxKeyWaiters (%d)",
 			total.unknown, total.canceled, verifications-DefaultMaxKeyWaiters, DefaultMaxKeyWaiters)
 	}
-	if got := f.iss.JWKSRequests() - before; got != 1 {
-		t.Fatalf("%d key-set requests during the flood, want 1 (one per MinRefreshInterval)", got)
+	if got := f.iss.JWKSRequests() - before; got > 1 {
+		t.Fatalf("%d key-set requests during the flood, want at most 1 (one per MinRefreshInterval)", got)
 	}
 }
