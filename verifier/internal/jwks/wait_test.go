@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -344,5 +345,30 @@ func TestSet_KidRemovedByRefreshIsRefusedWithoutWaiting(t *testing.T) {
 	noSchedule(t, ft)
 	if st := s.Stats(); st.MissWaits != 0 || st.Fetches != 3 {
 		t.Fatalf("Stats = %+v, want no wait and 3 fetches", st)
+	}
+}
+
+// Waiting lookups cost no goroutine beyond their callers': the set starts
+// none per waiter, and none at all until the shared refresh fires.
+func TestSet_WaitersCostNoGoroutineOfTheirOwn(t *testing.T) {
+	s, _, ft, _, waiting := waitSetup(t, Config{})
+	const waiters = 40
+	before := runtime.NumGoroutine()
+	var results []<-chan error
+	for i := range waiters {
+		results = append(results, keyAsync(ctxT(t), s, fmt.Sprintf("w-%d", i)))
+	}
+	for range waiters {
+		receive(t, waiting, "a lookup to wait")
+	}
+	// At most: a goroutine of the test's servers may end meanwhile.
+	if got := runtime.NumGoroutine() - before; got > waiters {
+		t.Fatalf("%d waiting lookups run %d more goroutines, want at most their own %d", waiters, got, waiters)
+	}
+	ft.nextAfter(t).fire()
+	for _, c := range results {
+		if err := receive(t, c, "a waiting lookup"); !errors.Is(err, ErrUnknownKey) {
+			t.Fatalf("waiting lookup = %v, want ErrUnknownKey", err)
+		}
 	}
 }
