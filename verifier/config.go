@@ -49,10 +49,11 @@ const (
 	DefaultMaxResponseSize int64 = 1 << 20
 
 	// DefaultMaxKeyWaiters bounds the verifications that wait at once for
-	// the next key-set fetch the rate limit allows: 256. Each waiting call
-	// is an RPC the server already holds a goroutine for, so 256 cost well
-	// under 2 MB of stacks, held at most MinRefreshInterval plus one fetch;
-	// that is far more than the tokens signed with a freshly published key
+	// the next key-set fetch the rate limit allows: 256. Waiting adds no
+	// goroutine; it keeps an RPC the server already runs (its goroutine
+	// stack, a few KB to tens of KB, and its request) alive for at most
+	// MinRefreshInterval plus one fetch, so 256 cost a few MB at most.
+	// That is far more than the tokens signed with a freshly published key
 	// that reach one replica within one 10s window, and small enough that a
 	// flood of forged kids holds few calls open while every call past the
 	// cap is refused at once. See docs/key-set.md.
