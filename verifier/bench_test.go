@@ -267,7 +267,9 @@ func TestRegisteredIndex_MatchesRegisteredClaims(t *testing.T) {
 // whose decoding reuses pooled buffers, never change an accepted token's
 // Claims.
 func TestVerify_RejectionsReuseNoAcceptedMemory(t *testing.T) {
-	f := newFixture(t, grpcauthtest.Config{}, func(c *Config) { c.Cache.Disabled = true })
+	// MaxKeyWaiters -1: the 50 distinct unknown kids below would otherwise
+	// each wait for the next key-set fetch the rate limit allows.
+	f := newFixture(t, grpcauthtest.Config{}, func(c *Config) { c.Cache.Disabled = true; c.MaxKeyWaiters = -1 })
 	good := f.mint(t, map[string]any{"sub": "alice-000", "jti": "jti-000"}, grpcauthtest.WithScopes("items:read"))
 	c, err := f.verify(t, good)
 	if err != nil {

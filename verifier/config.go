@@ -49,6 +49,17 @@ const (
 	// about a thousand keys.
 	DefaultMaxResponseSize int64 = 1 << 20
 
+	// DefaultMaxKeyWaiters bounds the verifications that wait at once for
+	// the next key-set fetch the rate limit allows: 256. Waiting adds no
+	// goroutine; it keeps an RPC the server already runs (its goroutine
+	// stack, a few KB to tens of KB, and its request) alive for at most
+	// MinRefreshInterval plus one fetch, so 256 cost a few MB at most.
+	// That is far more than the tokens signed with a freshly published key
+	// that reach one replica within one 10s window, and small enough that a
+	// flood of forged kids holds few calls open while every call past the
+	// cap is refused at once. See docs/key-set.md.
+	DefaultMaxKeyWaiters = 256
+
 	// DefaultCacheMaxEntries bounds the verified-token cache: 10,000 tokens,
 	// about 10-20 MB at most with typical tokens (see DefaultCacheMaxBytes).
 	DefaultCacheMaxEntries = 10000
@@ -182,6 +193,17 @@ type Config struct {
 	// Default DefaultMaxResponseSize (1 MiB).
 	MaxResponseSize int64
 
+	// MaxKeyWaiters bounds the verifications that wait at once for a key
+	// the set does not have yet. A token whose kid is unknown triggers a
+	// key-set fetch, at most one per MinRefreshInterval; a token that
+	// arrives while that limit forbids a fetch waits (within its ctx) for
+	// the next permitted one, shared by every waiting call, so a key the
+	// issuer has just published is accepted instead of refused. Past
+	// MaxKeyWaiters a call is refused at once with ErrUnknownKey. Default
+	// DefaultMaxKeyWaiters (256); negative means never wait. See
+	// docs/key-set.md.
+	MaxKeyWaiters int
+
 	// Logger receives key-set events (fetch failures, rotations) and, at
 	// debug level, the reason each token was rejected. Default
 	// slog.Default(). Tokens and claim values are never logged.
@@ -284,6 +306,9 @@ func validate(cfg Config) (settings, error) {
 		return s, configError("MinRefreshInterval (%v) exceeds RefreshInterval (%v)", s.MinRefreshInterval, s.RefreshInterval)
 	case s.MaxStaleness < s.RefreshInterval:
 		return s, configError("MaxStaleness (%v) is less than RefreshInterval (%v)", s.MaxStaleness, s.RefreshInterval)
+	}
+	if s.MaxKeyWaiters == 0 {
+		s.MaxKeyWaiters = DefaultMaxKeyWaiters
 	}
 	if s.HTTPClient == nil {
 		s.HTTPClient = defaultHTTPClient(s.FetchTimeout)

@@ -74,6 +74,7 @@ func New(ctx context.Context, cfg Config) (*Verifier, error) {
 		MaxStaleness:       s.MaxStaleness,
 		FetchTimeout:       s.FetchTimeout,
 		MaxResponseSize:    s.MaxResponseSize,
+		MaxWaiters:         s.MaxKeyWaiters,
 		Now:                s.Now,
 		Logger:             s.Logger,
 	})
@@ -568,7 +569,10 @@ func checkIDClaims(c *claimSet, clientID, nonce string) error {
 }
 
 // key returns the verification key for the header, mapping the key set's
-// errors to the package's, and checks that the key fits the alg.
+// errors to the package's, and checks that the key fits the alg. An unknown
+// kid may wait for a key-set fetch within ctx (Config.MaxKeyWaiters); its
+// answer is ErrUnknownKey when a successful fetch lacks the kid, and
+// ErrKeysUnavailable when the fetch failed (docs/key-set.md).
 func (v *Verifier) key(ctx context.Context, h header) (*jwks.Key, error) {
 	key, err := v.set.Key(ctx, h.kid)
 	switch {

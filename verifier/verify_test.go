@@ -117,7 +117,9 @@ func runRules(t *testing.T, f *fixture, cases []ruleCase) {
 }
 
 func TestVerifyAccessToken_Rules(t *testing.T) {
-	f := newFixture(t, grpcauthtest.Config{}, nil)
+	// MaxKeyWaiters -1: the cases with unknown kids would otherwise wait for
+	// the next key-set fetch the rate limit allows (key_wait_test.go).
+	f := newFixture(t, grpcauthtest.Config{}, func(c *Config) { c.MaxKeyWaiters = -1 })
 	att := newAttacker(t)
 	now := f.clk.Now()
 	mint := func(claims map[string]any, opts ...grpcauthtest.MintOption) func(*testing.T, *fixture) string {
