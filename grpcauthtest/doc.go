@@ -37,4 +37,8 @@
 // Outside tests (a development server, for example), Start returns the
 // Issuer, Clients lists the credentials it accepts and Close stops it; nothing
 // but NewIssuer needs a testing.TB.
+//
+// docs/testing.md in the repository describes every endpoint, option and
+// error, and shows a handler test on bufconn behind grpcauth's default
+// Config.
 package grpcauthtest
