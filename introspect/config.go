@@ -258,7 +258,7 @@ func validate(cfg Config) (settings, error) {
 	s.ClientIDs = slices.Clone(cfg.ClientIDs)
 	s.ScopeClaims = slices.Clone(cfg.ScopeClaims)
 	if len(s.ScopeClaims) == 0 {
-		s.ScopeClaims = slices.Clone(verifier.DefaultScopeClaims)
+		s.ScopeClaims = verifier.DefaultScopeClaims()
 	}
 	s.TokenTypes = slices.Clone(cfg.TokenTypes)
 	if len(s.TokenTypes) == 0 {

@@ -115,7 +115,7 @@ func (c *tokenCache) get(token string, v *Verifier) (claims *claimSet, hit bool,
 		return nil, false, nil
 	}
 	sh.hits.Add(1)
-	if err := v.checkTime(e.claims, v.s.Now()); err != nil {
+	if err := v.checkCachedTime(e.claims, v.s.Now()); err != nil {
 		if errors.Is(err, ErrExpired) {
 			sh.remove(token, e)
 		}
@@ -124,12 +124,22 @@ func (c *tokenCache) get(token string, v *Verifier) (claims *claimSet, hit bool,
 	return e.claims, true, nil
 }
 
+// contains reports whether token is cached, without counting a lookup or
+// checking the entry (get does both).
+func (c *tokenCache) contains(token string) bool {
+	sh := c.shard(token)
+	sh.mu.RLock()
+	_, ok := sh.m[token]
+	sh.mu.RUnlock()
+	return ok
+}
+
 // put stores a verified token, evicting as needed to stay within bounds.
 // Tokens too large for a shard's byte budget are not stored.
 func (c *tokenCache) put(token string, claims *claimSet, key *jwks.Key, v *Verifier) {
-	// The token is stored (copied) as the key, and the claims share the
-	// buffer the token was decoded into, at most as long as the token.
-	size := 2*int64(len(token)) + claims.size() + entryOverhead
+	// The entry keeps alive a copy of the token (its key), the claims and
+	// the entry itself with its map slot.
+	size := int64(len(token)) + claims.size + entryOverhead
 	if size > c.maxBytes {
 		return
 	}
@@ -149,7 +159,7 @@ func (c *tokenCache) put(token string, claims *claimSet, key *jwks.Key, v *Verif
 			break
 		}
 		sampled++
-		if v.checkTime(old.claims, now) != nil {
+		if v.checkCachedTime(old.claims, now) != nil {
 			sh.bytes -= old.size
 			delete(sh.m, t)
 		}
@@ -207,20 +217,4 @@ func (c *tokenCache) counts() (hits, misses int64) {
 		misses += c.shards[i].misses.Load()
 	}
 	return hits, misses
-}
-
-// size approximates the memory a Claims holds, for the cache's byte bound.
-func (c *claimSet) size() int64 {
-	const header = 48 // per string, slice or map slot
-	n := int64(len(c.issuer) + len(c.subject) + len(c.clientID) + len(c.tokenID))
-	for _, s := range c.audience {
-		n += int64(len(s)) + header
-	}
-	for _, s := range c.scopes {
-		n += int64(len(s)) + header
-	}
-	for _, m := range c.raw {
-		n += int64(len(m.name)+len(m.value)) + 2*header
-	}
-	return n
 }

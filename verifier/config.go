@@ -58,11 +58,10 @@ const (
 	DefaultCacheMaxBytes int64 = 16 << 20
 )
 
-// DefaultAlgorithms lists the signature algorithms allowed when
+// DefaultAlgorithms returns the signature algorithms allowed when
 // Config.Algorithms is empty: every asymmetric JWS algorithm jwx verifies.
-// HMAC (HS*) and "none" are never allowed. It is for reference only: New
-// uses its own copy, so changing this variable has no effect.
-var DefaultAlgorithms = slices.Clone(supportedAlgorithms[:])
+// HMAC (HS*) and "none" are never allowed. Each call returns a new slice.
+func DefaultAlgorithms() []string { return slices.Clone(supportedAlgorithms[:]) }
 
 // supportedAlgorithms are the algorithms Config.Algorithms may name, and the
 // default allow-list.
@@ -255,7 +254,7 @@ func validate(cfg Config) (settings, error) {
 	s.ClientIDs = slices.Clone(cfg.ClientIDs)
 
 	if len(cfg.Algorithms) == 0 {
-		s.Algorithms = slices.Clone(supportedAlgorithms[:])
+		s.Algorithms = DefaultAlgorithms()
 	} else {
 		s.Algorithms = nil
 		for _, alg := range cfg.Algorithms {
@@ -283,7 +282,7 @@ func validate(cfg Config) (settings, error) {
 		s.Now = time.Now
 	}
 	if len(cfg.ScopeClaims) == 0 {
-		s.ScopeClaims = slices.Clone(DefaultScopeClaims)
+		s.ScopeClaims = DefaultScopeClaims()
 	} else {
 		if slices.Contains(cfg.ScopeClaims, "") {
 			return s, configError("ScopeClaims contains an empty string")
