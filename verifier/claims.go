@@ -304,7 +304,7 @@ func IsScopeToken(s string) bool {
 
 // Sizes on 64-bit platforms, checked by TestClaimSetSizes.
 const (
-	claimSetSize = 248 // the claimSet struct
+	claimSetSize = 240 // the claimSet struct
 	memberSize   = 32  // one member
 	stringSize   = 16  // a string header, in the audience and scopes arrays
 )

@@ -221,13 +221,18 @@ const maxNumericDate = 253402300799
 // means absent or null.
 type NumericDate struct{ time.Time }
 
-// UnmarshalJSON decodes a number; anything else is ErrDate.
+// maxNumberLen bounds the text of a NumericDate: no issuer writes one
+// longer, and strconv copies its whole input into the error it returns.
+const maxNumberLen = 64
+
+// UnmarshalJSON decodes a number of at most 64 characters; anything else is
+// ErrDate.
 func (d *NumericDate) UnmarshalJSON(b []byte) error {
 	if b[0] == 'n' {
 		d.Time = time.Time{}
 		return nil
 	}
-	if b[0] != '-' && (b[0] < '0' || b[0] > '9') {
+	if b[0] != '-' && (b[0] < '0' || b[0] > '9') || len(b) > maxNumberLen {
 		return ErrDate
 	}
 	f, err := strconv.ParseFloat(string(b), 64)

@@ -1,0 +1,144 @@
+package verifier
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"runtime"
+	"strings"
+	"testing"
+	"unsafe"
+
+	"github.com/grpcauth/grpcauth/grpcauthtest"
+)
+
+// junkToken returns the token of issue #10, defect 1: just under 64 KiB, a
+// payload of ~9,000 members and a wrong iss, and a garbage signature.
+func junkToken() string {
+	payload := `{"iss":"x"` + strings.Repeat(`,"":0`, 9000) + `}`
+	return b64raw(`{"alg":"RS256","kid":"k"}`) + "." + b64raw(payload) + ".c2ln"
+}
+
+// liveHeap returns the heap in use after two collections (the second
+// empties the sync.Pool victim caches the first left).
+func liveHeap() uint64 {
+	var ms runtime.MemStats
+	runtime.GC()
+	runtime.GC()
+	runtime.ReadMemStats(&ms)
+	return ms.HeapAlloc
+}
+
+// TestCache_RejectedJunkDoesNotInflateCachedTokens is the regression test
+// of issue #10, defect 1: rejected junk interleaved with 2,000 legitimate
+// tokens must not change the live-heap growth of caching them by 1.5x or
+// more (it was ~350x: each cached token kept a pooled 350 KB array).
+func TestCache_RejectedJunkDoesNotInflateCachedTokens(t *testing.T) {
+	if len(junkToken()) >= 64<<10 {
+		t.Fatalf("junk token of %d bytes exceeds MaxTokenSize", len(junkToken()))
+	}
+	f := newFixture(t, grpcauthtest.Config{Algorithm: "EdDSA"}, nil)
+	toks := make([]string, 2000)
+	for i := range toks {
+		toks[i] = f.mint(t, map[string]any{"jti": fmt.Sprintf("jti-%d", i)}, grpcauthtest.WithScopes("items:read", "items:write"))
+	}
+	junk := junkToken()
+	ctx := context.Background()
+	growth := func(withJunk bool) (uint64, int64) {
+		v := newVerifier(t, f.cfg)
+		if err := v.Ready(ctx); err != nil {
+			t.Fatal(err)
+		}
+		before := liveHeap()
+		for _, tok := range toks {
+			if withJunk {
+				if _, err := v.VerifyAccessToken(ctx, junk); !errors.Is(err, ErrIssuer) {
+					t.Fatalf("junk: got %v, want ErrIssuer", err)
+				}
+			}
+			if _, err := v.VerifyAccessToken(ctx, tok); err != nil {
+				t.Fatal(err)
+			}
+		}
+		after := liveHeap()
+		entries, accounted := v.cache.stats()
+		if entries != len(toks) {
+			t.Fatalf("%d entries cached, want %d", entries, len(toks))
+		}
+		runtime.KeepAlive(v)
+		return after - before, accounted
+	}
+	growth(false) // warm up: one-time allocations (type caches, key set) are no growth
+	plain, accounted := growth(false)
+	junky, _ := growth(true)
+	t.Logf("live heap growth for %d cached tokens: %d B without junk, %d B with; accounted %d B", len(toks), plain, junky, accounted)
+	if float64(junky) >= 1.5*float64(plain) {
+		t.Fatalf("junk grew the live heap of %d cached tokens from %d to %d bytes", len(toks), plain, junky)
+	}
+}
+
+// TestCache_AccountsWhatItKeepsAlive checks that the cache's byte count is
+// the memory its entries keep alive: within 25% of the live-heap growth of
+// filling it, for tokens of three shapes.
+func TestCache_AccountsWhatItKeepsAlive(t *testing.T) {
+	f := newFixture(t, grpcauthtest.Config{Algorithm: "EdDSA"}, nil)
+	ctx := context.Background()
+	shapes := map[string]func(i int) map[string]any{
+		"okta-like": func(i int) map[string]any {
+			return map[string]any{"jti": fmt.Sprintf("AT.%040d", i), "uid": "00u1abcdefghijk2345", "scp": []string{"openid", "profile", "email", "items:read"}}
+		},
+		"escaped strings": func(i int) map[string]any {
+			return map[string]any{"jti": fmt.Sprintf("é-%d", i), "sub": "<user&\"x\">", "scp": "a b c"}
+		},
+		"large claims": func(i int) map[string]any {
+			return map[string]any{"jti": fmt.Sprint(i), "groups": strings.Split(strings.Repeat("group-name,", 100), ",")}
+		},
+	}
+	for name, claims := range shapes {
+		t.Run(name, func(t *testing.T) {
+			const n = 1000
+			toks := make([]string, n)
+			for i := range toks {
+				toks[i] = f.mint(t, claims(i))
+			}
+			v := newVerifier(t, f.cfg)
+			if err := v.Ready(ctx); err != nil {
+				t.Fatal(err)
+			}
+			before := liveHeap()
+			for _, tok := range toks {
+				if _, err := v.VerifyAccessToken(ctx, tok); err != nil {
+					t.Fatal(err)
+				}
+			}
+			live := float64(liveHeap() - before)
+			entries, accounted := v.cache.stats()
+			runtime.KeepAlive(v)
+			if entries != n {
+				t.Fatalf("%d entries, want %d", entries, n)
+			}
+			ratio := float64(accounted) / live
+			t.Logf("%s: %d B per entry accounted, %.0f B live (ratio %.2f), token %d B", name, accounted/n, live/n, ratio, len(toks[0]))
+			if ratio < 0.75 || ratio > 1.25 {
+				t.Fatalf("accounted %d bytes for %.0f live (ratio %.2f)", accounted, live, ratio)
+			}
+		})
+	}
+}
+
+// TestClaimSetSizes keeps the size constants footprint uses in step with
+// the types.
+func TestClaimSetSizes(t *testing.T) {
+	if unsafe.Sizeof(uintptr(0)) != 8 {
+		t.Skip("sizes are for 64-bit platforms")
+	}
+	if got := unsafe.Sizeof(claimSet{}); got != claimSetSize {
+		t.Errorf("claimSet is %d bytes, claimSetSize says %d", got, claimSetSize)
+	}
+	if got := unsafe.Sizeof(member{}); got != memberSize {
+		t.Errorf("member is %d bytes, memberSize says %d", got, memberSize)
+	}
+	if got := unsafe.Sizeof(""); got != stringSize {
+		t.Errorf("string is %d bytes, stringSize says %d", got, stringSize)
+	}
+}
