@@ -34,6 +34,9 @@ func liveHeap() uint64 {
 // tokens must not change the live-heap growth of caching them by 1.5x or
 // more (it was ~350x: each cached token kept a pooled 350 KB array).
 func TestCache_RejectedJunkDoesNotInflateCachedTokens(t *testing.T) {
+	if raceEnabled {
+		t.Skip("heap measurement; run without -race")
+	}
 	if len(junkToken()) >= 64<<10 {
 		t.Fatalf("junk token of %d bytes exceeds MaxTokenSize", len(junkToken()))
 	}
@@ -81,6 +84,9 @@ func TestCache_RejectedJunkDoesNotInflateCachedTokens(t *testing.T) {
 // the memory its entries keep alive: within 25% of the live-heap growth of
 // filling it, for tokens of three shapes.
 func TestCache_AccountsWhatItKeepsAlive(t *testing.T) {
+	if raceEnabled {
+		t.Skip("heap measurement; run without -race")
+	}
 	f := newFixture(t, grpcauthtest.Config{Algorithm: "EdDSA"}, nil)
 	ctx := context.Background()
 	shapes := map[string]func(i int) map[string]any{
