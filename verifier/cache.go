@@ -13,7 +13,13 @@ import (
 //
 //   - Entries are keyed by the exact token string: no two tokens share one,
 //     and a token differing in any byte is a miss (and then fails the full
-//     verification, whose signature covers header and payload).
+//     verification, whose signature covers header and payload). One signed
+//     token can have two valid strings: an ECDSA signature (r, s) verifies
+//     as (r, n-s) too, so anyone holding an ES256/384/512 token can make a
+//     second string for it. Each string is verified in full and cached on
+//     its own; that is harmless here (both are genuine), but a replay or
+//     jti store must be keyed by jti, never by the token string (see
+//     docs/verifier.md).
 //   - Only access tokens that passed every check are stored; ID tokens and
 //     failures never are.
 //   - Every hit re-checks exp, nbf and iat, with the skew, against Now. An
@@ -23,8 +29,12 @@ import (
 //     key set's key for its kid (*jwks.Key is pointer-stable across
 //     refreshes of unchanged keys); an entry whose key left the set or
 //     changed is dropped and the token verified in full.
-//   - The cached *claimSet is immutable, so one caller cannot change what the
-//     next hit returns.
+//   - The cached *claimSet is immutable and reachable only through the
+//     Claims value type, so one caller cannot change what the next hit
+//     returns.
+//   - An entry's accounted size is what it keeps alive: the token copy, the
+//     claims' footprint (which own exactly sized memory, nothing pooled)
+//     and entryOverhead; TestCache_AccountsWhatItKeepsAlive measures it.
 //   - The cache holds at most MaxEntries tokens and MaxBytes accounted bytes
 //     (token + claims + fixed overhead), split evenly over its shards; a full
 //     shard evicts before inserting, so no flood of tokens grows it further.

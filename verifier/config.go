@@ -48,14 +48,18 @@ const (
 	// about a thousand keys.
 	DefaultMaxResponseSize int64 = 1 << 20
 
-	// DefaultCacheMaxEntries bounds the verified-token cache: 10,000 tokens,
-	// about 10-20 MB at most with typical tokens (see DefaultCacheMaxBytes).
+	// DefaultCacheMaxEntries bounds the verified-token cache: 10,000
+	// tokens.
 	DefaultCacheMaxEntries = 10000
 
-	// DefaultCacheMaxBytes bounds the memory the verified-token cache
-	// accounts for (token bytes plus claim bytes plus a fixed per-entry
-	// overhead): 16 MiB.
-	DefaultCacheMaxBytes int64 = 16 << 20
+	// DefaultCacheMaxBytes bounds the memory the verified-token cache keeps
+	// alive, as it accounts it (the token, its claims' memory and a fixed
+	// per-entry overhead, measured against the live heap): 32 MiB. A
+	// typical Okta access token (~1 KB, RS256, scp of 4 scopes) accounts
+	// for ~2.1 KB, so the byte limit holds ~15,000 of them and the entry
+	// limit binds first; tokens of 2-3 KB (Entra ID) fill it at about
+	// 6,000-8,000. See docs/verifier.md.
+	DefaultCacheMaxBytes int64 = 32 << 20
 )
 
 // DefaultAlgorithms returns the signature algorithms allowed when
@@ -205,10 +209,10 @@ type CacheConfig struct {
 	// DefaultCacheMaxEntries (10,000). When full, an entry is evicted.
 	MaxEntries int
 
-	// MaxBytes bounds the accounted size of the cache (token length plus
-	// claims size plus a fixed per-entry overhead). Default
-	// DefaultCacheMaxBytes (16 MiB). Tokens too large for their share are
-	// simply not cached.
+	// MaxBytes bounds the memory the cache keeps alive, as accounted: the
+	// token, the memory its claims own and a fixed per-entry overhead.
+	// Default DefaultCacheMaxBytes (32 MiB). Tokens too large for their
+	// share are simply not cached.
 	MaxBytes int64
 }
 

@@ -7,6 +7,7 @@ import (
 	"runtime"
 	"strings"
 	"testing"
+	"time"
 	"unsafe"
 
 	"github.com/grpcauth/grpcauth/grpcauthtest"
@@ -146,5 +147,50 @@ func TestClaimSetSizes(t *testing.T) {
 	}
 	if got := unsafe.Sizeof(""); got != stringSize {
 		t.Errorf("string is %d bytes, stringSize says %d", got, stringSize)
+	}
+}
+
+// oktaClaims are the claims of a typical Okta access token (custom
+// authorization server, user login): with the RS256 header and signature
+// the token is about 1 KB.
+func oktaClaims(now time.Time) map[string]any {
+	return map[string]any{
+		"ver": 1, "jti": "AT.fTrW1XvFq3c6Qk6e7m1bBOhxRFRR0R8Sx2-ZvtFcz1s.oar1k2l3m4n5o6p7q8r9s0t", "cid": "0oa1abcdefGHIJKLM5d7",
+		"uid": "00u1abcdefGHIJKLM5d7", "sub": "alice.example@example.com", "groups": []string{"Everyone", "items-users"}, "auth_time": now.Unix(),
+		"scp": []string{"openid", "profile", "email", "items:read"},
+	}
+}
+
+// TestCache_DefaultsHoldTypicalOktaTokens measures how many typical Okta
+// access tokens (~1 KB, RS256, scp of 4 scopes) a cache with the default
+// limits holds: the byte limit must not bind before the entry limit. It
+// inserts 10,000 distinct token strings carrying one verified token's
+// claims (the accounting counts the same bytes for each), so no 10,000
+// RSA signatures are needed.
+func TestCache_DefaultsHoldTypicalOktaTokens(t *testing.T) {
+	f := newFixture(t, grpcauthtest.Config{Algorithm: "RS256"}, nil)
+	tok := f.mint(t, oktaClaims(f.clk.Now()))
+	if len(tok) < 900 || len(tok) > 1200 {
+		t.Fatalf("typical Okta token is %d bytes, want about 1 KB", len(tok))
+	}
+	c, key, err := f.v.verify(context.Background(), tok, kindAccess, "", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cache := newTokenCache(DefaultCacheMaxEntries, DefaultCacheMaxBytes)
+	for i := range DefaultCacheMaxEntries {
+		cache.put(fmt.Sprintf("%s%06d", tok[:len(tok)-6], i), c, key, f.v)
+	}
+	entries, accounted := cache.stats()
+	perEntry := int64(len(tok)) + c.size + entryOverhead
+	t.Logf("defaults (%d entries, %d MiB) hold %d of %d typical Okta tokens of %d B: %d B accounted each, %.1f MiB in all; the bytes alone would hold %d",
+		DefaultCacheMaxEntries, DefaultCacheMaxBytes>>20, entries, DefaultCacheMaxEntries, len(tok), perEntry,
+		float64(accounted)/(1<<20), DefaultCacheMaxBytes/perEntry)
+	if DefaultCacheMaxBytes/perEntry < DefaultCacheMaxEntries {
+		t.Fatalf("DefaultCacheMaxBytes holds only %d typical Okta tokens, fewer than DefaultCacheMaxEntries (%d)",
+			DefaultCacheMaxBytes/perEntry, DefaultCacheMaxEntries)
+	}
+	if entries < DefaultCacheMaxEntries*9/10 {
+		t.Fatalf("defaults hold %d typical Okta tokens, want at least 90%% of %d", entries, DefaultCacheMaxEntries)
 	}
 }
