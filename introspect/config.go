@@ -136,7 +136,7 @@ type Config struct {
 	ClientIDs []string
 
 	// ScopeClaims names the response members scopes are read from.
-	// Default verifier.DefaultScopeClaims ("scp", "scope"); RFC 7662's is
+	// Default verifier.DefaultScopeClaims() ("scp", "scope"); RFC 7662's is
 	// "scope", a space-separated string.
 	ScopeClaims []string
 
@@ -253,7 +253,7 @@ func validate(cfg Config) (settings, error) {
 		return s, configError("Endpoint: %v", err)
 	}
 	p, err := policy.Validate(cfg.policy(), policy.Defaults{
-		ScopeClaims:     verifier.DefaultScopeClaims,
+		ScopeClaims:     verifier.DefaultScopeClaims(),
 		ClockSkew:       verifier.DefaultClockSkew,
 		MaxTokenSize:    DefaultMaxTokenSize,
 		MaxResponseSize: DefaultMaxResponseSize,

@@ -60,21 +60,24 @@ const (
 	// cap is refused at once. See docs/key-set.md.
 	DefaultMaxKeyWaiters = 256
 
-	// DefaultCacheMaxEntries bounds the verified-token cache: 10,000 tokens,
-	// about 10-20 MB at most with typical tokens (see DefaultCacheMaxBytes).
+	// DefaultCacheMaxEntries bounds the verified-token cache: 10,000
+	// tokens.
 	DefaultCacheMaxEntries = 10000
 
-	// DefaultCacheMaxBytes bounds the memory the verified-token cache
-	// accounts for (token bytes plus claim bytes plus a fixed per-entry
-	// overhead): 16 MiB.
-	DefaultCacheMaxBytes int64 = 16 << 20
+	// DefaultCacheMaxBytes bounds the memory the verified-token cache keeps
+	// alive, as it accounts it (the token, its claims' memory and a fixed
+	// per-entry overhead, measured against the live heap): 32 MiB. A
+	// typical Okta access token (~1 KB, RS256, scp of 4 scopes) accounts
+	// for ~2.1 KB, so the byte limit holds ~15,000 of them and the entry
+	// limit binds first; tokens of 2-3 KB (Entra ID) fill it at about
+	// 6,000-8,000. See docs/verifier.md.
+	DefaultCacheMaxBytes int64 = 32 << 20
 )
 
-// DefaultAlgorithms lists the signature algorithms allowed when
+// DefaultAlgorithms returns the signature algorithms allowed when
 // Config.Algorithms is empty: every asymmetric JWS algorithm jwx verifies.
-// HMAC (HS*) and "none" are never allowed. It is for reference only: New
-// uses its own copy, so changing this variable has no effect.
-var DefaultAlgorithms = slices.Clone(supportedAlgorithms[:])
+// HMAC (HS*) and "none" are never allowed. Each call returns a new slice.
+func DefaultAlgorithms() []string { return slices.Clone(supportedAlgorithms[:]) }
 
 // supportedAlgorithms are the algorithms Config.Algorithms may name, and the
 // default allow-list.
@@ -229,10 +232,10 @@ type CacheConfig struct {
 	// DefaultCacheMaxEntries (10,000). When full, an entry is evicted.
 	MaxEntries int
 
-	// MaxBytes bounds the accounted size of the cache (token length plus
-	// claims size plus a fixed per-entry overhead). Default
-	// DefaultCacheMaxBytes (16 MiB). Tokens too large for their share are
-	// simply not cached.
+	// MaxBytes bounds the memory the cache keeps alive, as accounted: the
+	// token, the memory its claims own and a fixed per-entry overhead.
+	// Default DefaultCacheMaxBytes (32 MiB). Tokens too large for their
+	// share are simply not cached.
 	MaxBytes int64
 }
 
@@ -256,7 +259,7 @@ func configError(format string, args ...any) error {
 func validate(cfg Config) (settings, error) {
 	s := settings{Config: cfg}
 	p, err := policy.Validate(cfg.policy(), policy.Defaults{
-		ScopeClaims:     DefaultScopeClaims,
+		ScopeClaims:     DefaultScopeClaims(),
 		ClockSkew:       DefaultClockSkew,
 		MaxTokenSize:    DefaultMaxTokenSize,
 		MaxResponseSize: DefaultMaxResponseSize,
@@ -275,7 +278,7 @@ func validate(cfg Config) (settings, error) {
 	}
 
 	if len(cfg.Algorithms) == 0 {
-		s.Algorithms = slices.Clone(supportedAlgorithms[:])
+		s.Algorithms = DefaultAlgorithms()
 	} else {
 		s.Algorithms = nil
 		for _, alg := range cfg.Algorithms {

@@ -249,7 +249,11 @@ func TestVerifyAccessToken_Rules(t *testing.T) {
 			return "bm90IGpzb24" + tok[strings.IndexByte(tok, '.'):]
 		}), want: ErrMalformed},
 		{name: "header with a numeric kid is malformed", token: hdr(map[string]any{"alg": "RS256", "kid": 7}), want: ErrMalformed},
-		{name: "header with alg in other case as member name has no alg", token: hdr(map[string]any{"ALG": "RS256"}), want: ErrMalformed},
+		{name: "header with alg in other case as member name is not trusted", token: hdr(map[string]any{"ALG": "RS256"}), want: ErrBadSignature},
+		{name: "signed header with a member differing from alg only in case is malformed", token: mint(nil,
+			grpcauthtest.WithHeader("ALG", "none")), want: ErrMalformed},
+		{name: "signed claims with a member differing from iss only in case are malformed", token: mint(map[string]any{"ISS": "https://evil.example"}),
+			want: ErrMalformed},
 		{name: "payload that is not JSON is malformed", token: mutate(func(tok string) string {
 			p := strings.Split(tok, ".")
 			return p[0] + ".bm90IGpzb24." + p[2]
@@ -356,7 +360,7 @@ func TestVerifyAccessToken_AccessTokenProfile(t *testing.T) {
 }
 
 func TestVerifyAccessToken_EveryAlgorithmFamily(t *testing.T) {
-	for _, alg := range DefaultAlgorithms {
+	for _, alg := range DefaultAlgorithms() {
 		t.Run(alg, func(t *testing.T) {
 			f := newFixture(t, grpcauthtest.Config{Algorithm: alg}, nil)
 			tok := f.mint(t, nil)
