@@ -11,8 +11,9 @@ import (
 // ReplayCache remembers accepted proofs so that none is accepted twice
 // (RFC 9449, section 11.1).
 //
-// AddIfAbsent must be atomic: it records key until expires and returns true,
-// or returns false when key is already recorded and has not expired, and no
+// AddIfAbsent must be atomic: it records key until expires (inclusive) and
+// returns true, or returns false when key is already recorded and has not
+// expired, and no
 // two concurrent calls with the same key may both return true. key is a
 // fixed-length string (43 base64url characters: a hash of the proof key's
 // thumbprint and the jti), so entries have a bounded size. An error means the
@@ -83,9 +84,9 @@ func (c *MemoryReplayCache) Len() int {
 	return len(c.entries)
 }
 
-// dropExpired removes the entries whose expiry is not after now.
+// dropExpired removes the entries whose expiry is before now.
 func (c *MemoryReplayCache) dropExpired(now int64) {
-	for len(c.byTime) > 0 && c.byTime[0].expires <= now {
+	for len(c.byTime) > 0 && c.byTime[0].expires < now {
 		e := heap.Pop(&c.byTime).(expiryEntry)
 		delete(c.entries, e.key)
 	}

@@ -225,7 +225,9 @@ func (v *Verifier) Verify(ctx context.Context, proof string, req Request) (Proof
 		IssuedAt:   c.iat,
 		Nonce:      c.nonce,
 	}
-	added, err := v.s.replay.AddIfAbsent(ctx, replayKey(tp, c.jti), c.iat.Add(v.s.maxAge))
+	// The proof is accepted until iat+MaxAge inclusive; a second more
+	// covers stores that expire a key at its expiry instant or round it.
+	added, err := v.s.replay.AddIfAbsent(ctx, replayKey(tp, c.jti), c.iat.Add(v.s.maxAge+time.Second))
 	switch {
 	case err != nil && ctx.Err() != nil:
 		return Proof{}, fmt.Errorf("dpop: replay check: %w", ctx.Err())
