@@ -46,8 +46,8 @@ type MemoryReplayCache struct {
 // NewMemoryReplayCache returns a MemoryReplayCache holding at most
 // maxEntries unexpired entries (DefaultReplayCacheEntries when not
 // positive), with now as its clock (time.Now when nil). Each entry keeps
-// about 150 bytes alive (its 43-byte key, a map slot and a heap slot), so
-// the default bound is about 15 MB.
+// about 110 bytes alive (its 43-byte key, a map slot and a heap slot), so
+// the default bound is about 11 MB.
 func NewMemoryReplayCache(maxEntries int, now func() time.Time) *MemoryReplayCache {
 	if maxEntries <= 0 {
 		maxEntries = DefaultReplayCacheEntries
