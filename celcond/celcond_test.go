@@ -10,10 +10,8 @@ import (
 	"testing"
 
 	"go.uber.org/goleak"
-	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/status"
 
 	"github.com/grpcauth/grpcauth"
 	"github.com/grpcauth/grpcauth/celcond"
@@ -35,27 +33,6 @@ func newEnv(t *testing.T, cfg grpcauth.Config) *conditiontest.Env {
 	}
 	cfg.Conditions = conds
 	return conditiontest.New(t, cfg)
-}
-
-// checkStatus asserts err's code and, unless OK, its grpcauth reason.
-func checkStatus(t *testing.T, err error, code codes.Code, reason string) {
-	t.Helper()
-	st := status.Convert(err)
-	if st.Code() != code {
-		t.Fatalf("code = %v (%v), want %v", st.Code(), err, code)
-	}
-	if code == codes.OK {
-		return
-	}
-	for _, d := range st.Details() {
-		if ei, ok := d.(*errdetails.ErrorInfo); ok && ei.GetDomain() == grpcauth.ErrorDomain {
-			if ei.GetReason() != reason {
-				t.Fatalf("reason = %q, want %q", ei.GetReason(), reason)
-			}
-			return
-		}
-	}
-	t.Fatalf("%v has no grpcauth ErrorInfo", err)
 }
 
 func TestCondition_UnaryCalls(t *testing.T) {
@@ -115,7 +92,7 @@ func TestCondition_UnaryCalls(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			ctx := conditiontest.Bearer(t.Context(), e.Token(t, tt.claims, tt.scopes))
-			checkStatus(t, tt.call(ctx), tt.code, tt.reason)
+			conditiontest.CheckStatus(t, tt.call(ctx), tt.code, tt.reason)
 		})
 	}
 }
@@ -153,7 +130,7 @@ func TestCondition_CheckReportsEveryBrokenExpression(t *testing.T) {
 	// A broken condition denies its method.
 	ctx := conditiontest.Bearer(t.Context(), e.Token(t, nil, nil))
 	_, err = e.Broken.Typo(ctx, &authtestv1.TypoRequest{Owner: "alice"})
-	checkStatus(t, err, codes.PermissionDenied, grpcauth.ReasonMethodNotConfigured)
+	conditiontest.CheckStatus(t, err, codes.PermissionDenied, grpcauth.ReasonMethodNotConfigured)
 }
 
 func TestCondition_ServerStreamChecksItsRequest(t *testing.T) {
@@ -179,7 +156,7 @@ func TestCondition_ServerStreamChecksItsRequest(t *testing.T) {
 		t.Fatal(err)
 	}
 	_, err = s.Recv()
-	checkStatus(t, err, codes.PermissionDenied, grpcauth.ReasonConditionFailed)
+	conditiontest.CheckStatus(t, err, codes.PermissionDenied, grpcauth.ReasonConditionFailed)
 	if n := len(e.Handled); n != 0 {
 		t.Errorf("the handler ran %d times for a refused request", n)
 	}
@@ -199,7 +176,7 @@ func TestCondition_ClientStreamRefusesAtTheFirstFailingMessage(t *testing.T) {
 	}
 	_ = s.Send(&authtestv1.OwnClientStreamRequest{Owner: "alice"}) // may fail: the server has ended the stream
 	_, err = s.CloseAndRecv()
-	checkStatus(t, err, codes.PermissionDenied, grpcauth.ReasonConditionFailed)
+	conditiontest.CheckStatus(t, err, codes.PermissionDenied, grpcauth.ReasonConditionFailed)
 	if n := len(e.Handled); n != 2 {
 		t.Errorf("the handler saw %d messages, want the 2 before the refused one", n)
 	}
@@ -225,7 +202,7 @@ func TestCondition_BidiStreamRefusalStandsEvenIfTheHandlerSwallowsIt(t *testing.
 	// fails: the handler returns an error if it does not) and returns nil;
 	// the caller still gets the refusal.
 	_, err = s.Recv()
-	checkStatus(t, err, codes.PermissionDenied, grpcauth.ReasonConditionFailed)
+	conditiontest.CheckStatus(t, err, codes.PermissionDenied, grpcauth.ReasonConditionFailed)
 }
 
 func TestCondition_DryRunReportsEachFailingMessageAndLetsItThrough(t *testing.T) {
