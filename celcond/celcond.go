@@ -46,13 +46,14 @@ import (
 	"github.com/grpcauth/grpcauth/verifier"
 )
 
-// DefaultCostLimit is the evaluation cost limit when Config.CostLimit is 0:
-// cel-go's units, in which a comparison or a field access costs about 1
-// and a string operation about 1 per 10 characters. It is the limit
-// Kubernetes sets on one CEL validation rule. A plain ownership or claim
-// check costs under 10 on typical input and is proven, at compile time, to
-// stay under the limit on any input (see Config.MaxRequestSize).
-const DefaultCostLimit = 1_000_000
+// DefaultCostLimit is the evaluation cost limit when Config.CostLimit is 0,
+// in cel-go's units: a comparison, a field access or one iteration of a
+// comprehension costs about 1, a string operation about 1 per 10
+// characters. A plain ownership, scope or claim check costs under 10 on
+// typical input and is proven, at compile time, to stay under the limit
+// on any input (see Config.MaxRequestSize); a comprehension over request
+// or claim lists usually is not, and is tracked and stopped at the limit.
+const DefaultCostLimit = 100_000
 
 // DefaultMaxRequestSize is Config.MaxRequestSize when zero: gRPC's default
 // maximum received message size, 4 MiB.
@@ -189,7 +190,7 @@ func (c *condition) Eval(_ context.Context, in grpcauth.ConditionInput) (bool, e
 	act := activations.Get().(*activation)
 	act.in = in
 	out, _, err := c.prg.Eval(act)
-	act.in = grpcauth.ConditionInput{} // keep nothing of this call alive
+	*act = activation{} // keep nothing of this call alive
 	activations.Put(act)
 	if err != nil {
 		return false, fmt.Errorf("celcond: %w", err)
@@ -210,7 +211,8 @@ var activations = sync.Pool{New: func() any { return new(activation) }}
 // expression reads it: a condition on the request and subject never
 // decodes the claims.
 type activation struct {
-	in grpcauth.ConditionInput
+	in     grpcauth.ConditionInput
+	claims any // the decoded claims (a map or an error), once read
 }
 
 func (a *activation) ResolveName(name string) (any, bool) {
@@ -226,11 +228,17 @@ func (a *activation) ResolveName(name string) (any, bool) {
 	case "scopes":
 		return types.NewStringList(types.DefaultTypeAdapter, a.in.Claims.Scopes()), true
 	case "claims":
-		m, err := claimsMap(a.in.Claims)
-		if err != nil {
-			return types.WrapErr(err), true
+		// Decoded once per evaluation: a comprehension may read claims on
+		// every iteration.
+		if a.claims == nil {
+			m, err := claimsMap(a.in.Claims)
+			if err != nil {
+				a.claims = types.WrapErr(err)
+			} else {
+				a.claims = types.NewStringInterfaceMap(types.DefaultTypeAdapter, m)
+			}
 		}
-		return m, true
+		return a.claims, true
 	}
 	return nil, false
 }
