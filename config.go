@@ -7,6 +7,7 @@ import (
 
 	"google.golang.org/protobuf/reflect/protoreflect"
 
+	"github.com/grpcauth/grpcauth/dpop"
 	grpcauthv1 "github.com/grpcauth/grpcauth/proto/grpcauth/v1"
 	"github.com/grpcauth/grpcauth/verifier"
 )
@@ -18,6 +19,17 @@ import (
 // wrapping verifier.ErrKeysUnavailable becomes codes.Unavailable, one
 // wrapping verifier.ErrExpired ACCESS_TOKEN_EXPIRED, any other error
 // codes.Unauthenticated.
+//
+// A TokenVerifier that tolerates clock skew on exp should also have a method
+//
+//	ClockSkew() time.Duration
+//
+// returning that tolerance, as *verifier.Verifier, *verifier.MultiVerifier,
+// *introspect.Verifier and *introspect.Combined do: the Authenticator adds
+// it to a token's exp to end the streams the token opened (see
+// Config.SkipStreamExpiry), so the skew is set in one place, the
+// verifier's Config. A verifier without the method is assumed to use
+// verifier.DefaultClockSkew.
 type TokenVerifier interface {
 	VerifyAccessToken(ctx context.Context, token string) (verifier.Claims, error)
 }
@@ -28,9 +40,9 @@ type DescriptorResolver interface {
 	FindDescriptorByName(name protoreflect.FullName) (protoreflect.Descriptor, error)
 }
 
-// Timer is a stoppable timer, as returned by Config.AfterFunc. *time.Timer
+// timer is a stoppable timer, as returned by Config.afterFunc. *time.Timer
 // satisfies it.
-type Timer interface {
+type timer interface {
 	// Stop prevents the timer from firing; it reports whether it did.
 	Stop() bool
 }
@@ -49,10 +61,6 @@ var StandardPublicServices = []string{
 	"grpc.reflection.v1.ServerReflection",
 	"grpc.reflection.v1alpha.ServerReflection",
 }
-
-// DefaultClockSkew is the tolerance added to a token's expiry before a
-// stream authorised by it is ended. It equals the verifier's default.
-const DefaultClockSkew = time.Minute
 
 // Config configures an Authenticator. Only Verifier is required; every other
 // field has a safe default.
@@ -100,8 +108,9 @@ type Config struct {
 	// accepted. Default TransportSecureOrLocal: on connections with
 	// transport security (a peer AuthInfo reporting
 	// credentials.PrivacyAndIntegrity, as TLS and ALTS do), and on
-	// plaintext connections from this host (loopback address or Unix
-	// socket). A call that sends authorization metadata on any other
+	// plaintext connections from this host (loopback address, Unix
+	// socket, or an in-process bufconn or net.Pipe connection: see
+	// TransportSecureOrLocal for the exact rule). A call that sends authorization metadata on any other
 	// connection is refused with codes.Unauthenticated
 	// (TRANSPORT_INSECURE) and its token is not verified. Calls without
 	// credentials are unaffected, so public methods stay reachable over
@@ -146,22 +155,20 @@ type Config struct {
 	// SkipStreamExpiry stops the Authenticator from ending streams when
 	// the token that opened them expires. Default false: a stream's
 	// context is cancelled, and the stream ends with codes.Unauthenticated
-	// (ACCESS_TOKEN_EXPIRED), once the token's exp plus ClockSkew has
-	// passed, so a revoked caller cannot keep a stream open forever.
+	// (ACCESS_TOKEN_EXPIRED), once the token's exp plus the verifier's
+	// clock skew has passed, so a revoked caller cannot keep a stream open
+	// forever. The skew is the one the verifier accepts tokens with (see
+	// TokenVerifier), so a stream ends exactly when the verifier would
+	// start refusing its token.
 	SkipStreamExpiry bool
-
-	// ClockSkew is added to a token's expiry before a stream is ended.
-	// Zero means DefaultClockSkew (one minute, like the verifier's); a
-	// negative value means none.
-	ClockSkew time.Duration
 
 	// Now returns the current time. Default time.Now. For tests.
 	Now func() time.Time
 
-	// AfterFunc calls f in its own goroutine once d has elapsed, like
-	// time.AfterFunc (the default). For tests: a fake lets a test end a
-	// stream's token lifetime without sleeping.
-	AfterFunc func(d time.Duration, f func()) Timer
+	// afterFunc calls f in its own goroutine once d has elapsed, like
+	// time.AfterFunc (the default). A seam for this package's tests: a
+	// fake lets a test end a stream's token lifetime without sleeping.
+	afterFunc func(d time.Duration, f func()) timer
 
 	// OnDecision, when set, is called once for every call the interceptors
 	// see, allowed or denied, before the handler runs (or the call is
@@ -176,6 +183,25 @@ type Config struct {
 	// issuer (when a valid token came), latency, and the detailed error of
 	// a denial; never the token. Default slog.Default().
 	Logger *slog.Logger
+
+	// RequireDPoP refuses the Bearer scheme on every method, public ones
+	// included: a call that sends a token must send a DPoP-bound one with
+	// the DPoP scheme and a proof (RFC 9449), or it is refused with
+	// codes.Unauthenticated (DPOP_REQUIRED) before its token is verified.
+	// Like TransportSecurity, dry run does not relax it; roll DPoP out
+	// method by method with require_dpop rules (which dry run does relax)
+	// first. Default false: each method's rule decides, and both schemes
+	// are accepted. See docs/dpop.md.
+	RequireDPoP bool
+
+	// DPoP configures how DPoP proofs are verified: accepted algorithms
+	// (default ES256 and EdDSA), the iat window (default 5 minutes back,
+	// 10 seconds ahead), further origins accepted in htu for a server
+	// behind a proxy, the replay cache (default in-memory, one process;
+	// share one between replicas) and server nonces (default none). Its
+	// Now defaults to Config.Now. DPoP-bound tokens are accepted whatever
+	// this says; see docs/dpop.md.
+	DPoP dpop.Config
 
 	// LogLevels sets the levels of Logger's records. Default: allowed
 	// calls at Debug, denials for what the caller sent at Info, denials

@@ -12,6 +12,7 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/protobuf/reflect/protoregistry"
 
+	"github.com/grpcauth/grpcauth/dpop"
 	grpcauthv1 "github.com/grpcauth/grpcauth/proto/grpcauth/v1"
 	"github.com/grpcauth/grpcauth/verifier"
 )
@@ -32,10 +33,12 @@ type Authenticator struct {
 	skipExpiry  bool
 	skew        time.Duration
 	now         func() time.Time
-	afterFunc   func(time.Duration, func()) Timer
+	afterFunc   func(time.Duration, func()) timer
 	onDecision  func(context.Context, Decision)
 	logger      *slog.Logger
-	levels      LogLevels // every field set
+	levels      LogLevels      // every field set
+	requireDPoP bool           // Config.RequireDPoP
+	dpop        *dpop.Verifier // DPoP proofs (dpop.go)
 
 	mu   sync.Mutex                             // serialises publish
 	plan atomic.Pointer[map[string]*methodPlan] // read-only once published
@@ -59,12 +62,13 @@ func New(cfg Config) (*Authenticator, error) {
 		dryRun:      cfg.DryRun,
 		dryRunNames: make(map[string]struct{}, len(cfg.DryRunMethods)),
 		skipExpiry:  cfg.SkipStreamExpiry,
-		skew:        cfg.ClockSkew,
+		skew:        clockSkew(cfg.Verifier),
 		now:         cfg.Now,
-		afterFunc:   cfg.AfterFunc,
+		afterFunc:   cfg.afterFunc,
 		onDecision:  cfg.OnDecision,
 		logger:      cfg.Logger,
 		levels:      cfg.LogLevels.withDefaults(),
+		requireDPoP: cfg.RequireDPoP,
 	}
 	if !a.transport.valid() {
 		return nil, fmt.Errorf("grpcauth: Config.TransportSecurity: unknown value %v", a.transport)
@@ -78,20 +82,18 @@ func New(cfg Config) (*Authenticator, error) {
 	if a.descriptors == nil {
 		a.descriptors = protoregistry.GlobalFiles
 	}
-	switch {
-	case a.skew == 0:
-		a.skew = DefaultClockSkew
-	case a.skew < 0:
-		a.skew = 0
-	}
 	if a.now == nil {
 		a.now = time.Now
 	}
 	if a.afterFunc == nil {
-		a.afterFunc = func(d time.Duration, f func()) Timer { return time.AfterFunc(d, f) }
+		a.afterFunc = func(d time.Duration, f func()) timer { return time.AfterFunc(d, f) }
 	}
 	if a.logger == nil {
 		a.logger = slog.Default()
+	}
+	var err error
+	if a.dpop, err = newDPoP(cfg); err != nil {
+		return nil, err
 	}
 	public := &grpcauthv1.Rule{Public: true}
 	for _, name := range cfg.Public {
@@ -169,7 +171,7 @@ func (a *Authenticator) StreamServerInterceptor() grpc.StreamServerInterceptor {
 			return err
 		}
 		ss, handler = a.withCondition(ss, info.FullMethod, claims, handler)
-		if !a.expiresStream(claims) {
+		if !a.watchesStream(claims) {
 			return handler(srv, withContext(ss, ctx))
 		}
 		return a.serveUntilExpiry(srv, ss, ctx, claims.Expiry(), handler)
@@ -193,13 +195,14 @@ func (a *Authenticator) expiresStream(c verifier.Claims) bool {
 // checked as they arrive, see withCondition). Only a rule failure (scopes,
 // no rule, binding required, step-up, condition) is relaxed by dry run; it is
 // reported after the stream-expiry check so that a call yields exactly one
-// decision. A stream whose token is already past its expiry plus
-// Config.ClockSkew (possible when the verifier allows more skew) is
-// refused, as it would be cut at once.
+// decision. A stream whose token is already past its expiry plus the
+// verifier's clock skew (possible when the verifier's clock differs, or a
+// custom verifier allows more skew than it reports) is refused, as it would
+// be cut at once.
 func (a *Authenticator) authorize(ctx context.Context, method string, stream bool, req any) (context.Context, verifier.Claims, error) {
 	start := time.Now()
 	p := a.lookup(method)
-	token, present, rej := bearerToken(ctx)
+	cred, present, rej := a.credentials(ctx)
 	if present && !a.transportAllowed(ctx) {
 		return nil, verifier.Claims{}, a.deny(ctx, method, p, verifier.Claims{}, rejTransport, errInsecureTransport, start)
 	}
@@ -213,14 +216,14 @@ func (a *Authenticator) authorize(ctx context.Context, method string, stream boo
 		}
 		return nil, verifier.Claims{}, a.deny(ctx, method, p, verifier.Claims{}, rejMissing, p.err, start)
 	}
-	claims, err := a.verifier.VerifyAccessToken(ctx, token)
+	claims, err := a.verifier.VerifyAccessToken(ctx, cred.token)
 	if err != nil {
 		return nil, verifier.Claims{}, a.deny(ctx, method, p, verifier.Claims{}, verifyRejection(err), err, start)
 	}
 	if claims.IsZero() {
 		return nil, verifier.Claims{}, a.deny(ctx, method, p, verifier.Claims{}, rejInvalid, errors.New("grpcauth: the token verifier returned neither claims nor an error"), start)
 	}
-	bound, rej, cause := checkBinding(ctx, claims)
+	bound, rej, cause := a.checkBinding(ctx, method, cred, claims)
 	if rej != nil {
 		return nil, verifier.Claims{}, a.deny(ctx, method, p, claims, rej, cause, start)
 	}
@@ -236,7 +239,7 @@ func (a *Authenticator) authorize(ctx context.Context, method string, stream boo
 		return nil, verifier.Claims{}, a.deny(ctx, method, p, claims, rej, cause, start)
 	}
 	if stream && a.expiresStream(claims) && !a.now().Before(claims.Expiry().Add(a.skew)) {
-		return nil, verifier.Claims{}, a.deny(ctx, method, p, claims, rejExpired, errors.New("grpcauth: token expires (plus Config.ClockSkew) before the stream could start"), start)
+		return nil, verifier.Claims{}, a.deny(ctx, method, p, claims, rejExpired, errors.New("grpcauth: token expires (plus the verifier's clock skew) before the stream could start"), start)
 	}
 	if rej != nil {
 		a.report(ctx, method, p, claims, rej, cause, true, start)

@@ -36,7 +36,7 @@ func TestStepUp_ACRAndAuthTimeDecideUnaryCall(t *testing.T) {
 		{"auth_time missing", map[string]any{"acr": "phr"}, codes.Unauthenticated},
 		{"auth_time too old", map[string]any{"acr": "phr", "auth_time": now.Add(-301 * time.Second)}, codes.Unauthenticated},
 		{"auth_time not a number", map[string]any{"acr": "phr", "auth_time": "just now"}, codes.Unauthenticated},
-		{"auth_time beyond the clock skew in the future", map[string]any{"acr": "phr", "auth_time": now.Add(2 * grpcauth.DefaultClockSkew)}, codes.Unauthenticated},
+		{"auth_time beyond the clock skew in the future", map[string]any{"acr": "phr", "auth_time": now.Add(2 * verifier.DefaultClockSkew)}, codes.Unauthenticated},
 		{"auth_time negative", map[string]any{"acr": "phr", "auth_time": -1}, codes.Unauthenticated},
 	}
 	for _, tt := range tests {

@@ -12,6 +12,7 @@ import (
 	"go.uber.org/goleak"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/metadata"
 
 	"github.com/grpcauth/grpcauth"
 	"github.com/grpcauth/grpcauth/celcond"
@@ -249,5 +250,19 @@ func TestCondition_DryRunReportsEachFailingMessageAndLetsItThrough(t *testing.T)
 	want := []string{"/authtest.v1.ConditionService/Own", "/authtest.v1.ConditionService/OwnBidiStream", "/authtest.v1.ConditionService/OwnBidiStream"}
 	if !slices.Equal(wouldDeny, want) {
 		t.Errorf("would-deny decisions for %v, want %v (the unary call and the two failing messages)", wouldDeny, want)
+	}
+}
+
+func TestCondition_ServeCallFailsClosed(t *testing.T) {
+	e := newEnv(t, grpcauth.Config{})
+	ctx := metadata.NewIncomingContext(loopbackCtx(), metadata.Pairs("authorization", "Bearer "+e.Token(t, nil, []string{"test:write"})))
+	served := false
+	err := e.Auth.ServeCall(ctx, "/authtest.v1.ConditionService/Own", false, func(context.Context, func() bool) error {
+		served = true
+		return nil
+	})
+	conditiontest.CheckStatus(t, err, codes.PermissionDenied, grpcauth.ReasonConditionError)
+	if served {
+		t.Error("ServeCall ran a method whose condition it cannot check")
 	}
 }

@@ -97,7 +97,7 @@ func (i *Issuer) RotateKey() (kid string, err error) { return i.AddKey(i.cfg.Alg
 // RemoveKey stops publishing kid. If kid was the signing key, the most
 // recently added key still published becomes the signing key; when none is
 // left, Token, Mint and the token endpoint fail until AddKey. The removed key
-// can still sign through WithKey(kid), to mint tokens whose key has gone from
+// can still sign through WithIssuerKey(kid), to mint tokens whose key has gone from
 // the JWKS. Unknown kids are ignored.
 func (i *Issuer) RemoveKey(kid string) {
 	i.mu.Lock()

@@ -18,7 +18,7 @@ const maxTokenRequestBytes = 16 << 10
 // TokenResponse is the token endpoint's success body (RFC 6749 §5.1).
 type TokenResponse struct {
 	AccessToken string `json:"access_token"`
-	TokenType   string `json:"token_type"` // always "Bearer"
+	TokenType   string `json:"token_type"` // "Bearer", or "DPoP" for a request with a DPoP proof
 	ExpiresIn   int64  `json:"expires_in"` // seconds
 	Scope       string `json:"scope,omitempty"`
 }
@@ -103,13 +103,21 @@ func (i *Issuer) handleToken(w http.ResponseWriter, r *http.Request) (*TokenResp
 	if err != nil {
 		return nil, fail(http.StatusBadRequest, "invalid_scope", "scope not allowed for this client")
 	}
-	tok, err := i.clientToken(client.ID, scopes)
+	jkt, f := i.tokenDPoP(r)
+	if f != nil {
+		return nil, f
+	}
+	tok, err := i.clientToken(client.ID, scopes, withJKT(jkt))
 	if err != nil {
 		return nil, fail(http.StatusInternalServerError, "server_error", "could not sign the token")
 	}
+	tokenType := "Bearer"
+	if jkt != "" {
+		tokenType = "DPoP"
+	}
 	return &TokenResponse{
 		AccessToken: tok,
-		TokenType:   "Bearer",
+		TokenType:   tokenType,
 		ExpiresIn:   int64(i.cfg.TokenLifetime.Seconds()),
 		Scope:       strings.Join(scopes, " "),
 	}, nil

@@ -17,9 +17,11 @@ import (
 const (
 	// DefaultCacheTTL bounds how long a positive introspection result is
 	// reused: one minute, so a revoked token stops working within a minute
+	// (measured: a token revoked right after it was introspected is
+	// refused 60 s later, TestEndToEnd_RevokedTokenWorksForOneCacheTTL)
 	// while a client sending the same token on every call costs the
 	// authorization server one request a minute. An entry never outlives
-	// the token's exp.
+	// the token's exp plus Config.ClockSkew.
 	DefaultCacheTTL = time.Minute
 
 	// DefaultNegativeCacheTTL is how long an inactive or rejected token's
@@ -55,11 +57,11 @@ const (
 	DefaultMaxTokenSize = 8 << 10
 )
 
-// DefaultTokenTypes are the token_type values accepted when
+// DefaultTokenTypes returns the token_type values accepted when
 // Config.TokenTypes is empty (compared case-insensitively): "Bearer", which
 // RFC 7662 prescribes, and "access_token", which some servers send instead.
-// It is for reference only: New uses its own copy.
-var DefaultTokenTypes = []string{"Bearer", "access_token"}
+// Each call returns a fresh slice: changing it changes nothing else.
+func DefaultTokenTypes() []string { return []string{"Bearer", "access_token"} }
 
 // AuthMethod is how the Verifier authenticates to the introspection
 // endpoint (RFC 7662 §2.1 requires client authentication).
@@ -134,7 +136,7 @@ type Config struct {
 	ScopeClaims []string
 
 	// TokenTypes lists the token_type values accepted when a response has
-	// one (compared case-insensitively). Default DefaultTokenTypes
+	// one (compared case-insensitively). Default DefaultTokenTypes()
 	// ("Bearer", "access_token"): a DPoP-bound token (token_type "DPoP", RFC 9449), which
 	// must come with a proof this package does not check, or a refresh
 	// token a server answers for despite the access_token hint, is
@@ -202,7 +204,13 @@ type CacheConfig struct {
 
 	// TTL bounds how long a positive result is reused. Default
 	// DefaultCacheTTL (1 minute). It is the longest a revoked token keeps
-	// working; an entry never outlives the token's exp.
+	// working on unary calls: with the default, 60 s after the revocation
+	// at worst (measured with an injected clock in
+	// TestEndToEnd_RevokedTokenWorksForOneCacheTTL). A stream opened with
+	// the token is re-verified when the entry ends, so it is cut within
+	// the same bound (see docs/introspection.md). An entry never outlives
+	// the token's exp plus Config.ClockSkew; one that ends there answers
+	// with a *verifier.TokenExpiredError without a request.
 	TTL time.Duration
 
 	// NegativeTTL is how long an inactive or rejected token's result is
@@ -262,7 +270,7 @@ func validate(cfg Config) (settings, error) {
 	}
 	s.TokenTypes = slices.Clone(cfg.TokenTypes)
 	if len(s.TokenTypes) == 0 {
-		s.TokenTypes = []string{"Bearer", "access_token"} // DefaultTokenTypes, which callers could change
+		s.TokenTypes = DefaultTokenTypes()
 	}
 	switch {
 	case cfg.ClockSkew == 0:

@@ -40,4 +40,10 @@
 //   - Concurrent calls with one token share one request; at most 16
 //     requests are in flight; each is bounded in time and response size.
 //   - A JWT that fails local verification in Combined is not introspected.
+//     [IntrospectJWTsFrom] is the one opt-in exception, for servers whose
+//     JWT-shaped tokens only they can verify (Okta's org authorization
+//     server).
+//
+// The repository's docs/introspection.md explains the options, the status
+// codes and the cache at length.
 package introspect

@@ -90,7 +90,7 @@ func ExampleCombine() {
 
 	jwtToken, _ := iss.Token("svc", "items:read")
 	opaqueToken, _ := iss.MintOpaque("svc", "items:write")
-	forged, _ := iss.Mint(nil, grpcauthtest.WithKeyID("attacker-kid"))
+	forged, _ := iss.Mint(nil, grpcauthtest.WithKidHeader("attacker-kid"))
 	for _, tok := range []string{jwtToken, opaqueToken, forged} {
 		claims, err := v.VerifyAccessToken(ctx, tok)
 		if err != nil {

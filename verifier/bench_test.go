@@ -122,10 +122,10 @@ func BenchmarkVerify(b *testing.B) {
 		token string
 	}{
 		{"garbage", "not-a-token"},
-		{"alg-none", f.mint(b, nil, grpcauthtest.Unsigned(), grpcauthtest.WithKeyID(f.iss.KeyID()))},
+		{"alg-none", f.mint(b, nil, grpcauthtest.Unsigned(), grpcauthtest.WithKidHeader(f.iss.KeyID()))},
 		{"wrong-issuer", f.mint(b, map[string]any{"iss": "https://evil.example"})},
 		{"expired", f.mint(b, map[string]any{"exp": f.clk.Now().Add(-time.Hour)})},
-		{"unknown-kid", f.mint(b, nil, grpcauthtest.WithKeyID("unknown-kid"))},
+		{"unknown-kid", f.mint(b, nil, grpcauthtest.WithKidHeader("unknown-kid"))},
 		{"bad-signature", valid[:i] + string(flipB64(valid[i])) + valid[i+1:]},
 	}
 	for _, r := range rejections {
@@ -146,7 +146,7 @@ func BenchmarkVerify(b *testing.B) {
 // check a signature: the low-level jws.Verifier the verifier uses (with the
 // verifier's own parsing and checks), jws.Verify on the compact token, and
 // jwt.Parse with validation. It is the measurement behind using the
-// primitive (see the README, section "Verifier").
+// primitive (see docs/verifier.md and docs/benchmarks.md).
 func BenchmarkJWXStrategies(b *testing.B) {
 	ctx := context.Background()
 	for _, alg := range benchAlgs {
@@ -281,7 +281,7 @@ func TestVerify_RejectionsReuseNoAcceptedMemory(t *testing.T) {
 			want  error
 		}{
 			{f.mint(t, map[string]any{"iss": wrongIss, "sub": "bobby-" + n, "jti": "xxx-" + n}, grpcauthtest.WithScopes("items:wipe")), ErrIssuer},
-			{f.mint(t, map[string]any{"sub": "bobby-" + n, "jti": "xxx-" + n}, grpcauthtest.WithScopes("items:wipe"), grpcauthtest.WithKeyID("kid-"+n)), ErrUnknownKey},
+			{f.mint(t, map[string]any{"sub": "bobby-" + n, "jti": "xxx-" + n}, grpcauthtest.WithScopes("items:wipe"), grpcauthtest.WithKidHeader("kid-"+n)), ErrUnknownKey},
 		} {
 			if _, err := f.verify(t, r.token); !errors.Is(err, r.want) {
 				t.Fatalf("token %d: got %v, want %v", i, err, r.want)

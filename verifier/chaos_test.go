@@ -393,7 +393,7 @@ func TestChaos_LongOutageEndsInKeysUnavailableThenRecovers(t *testing.T) {
 	f.knownKeysStillVerify(t, f.kid1)
 
 	f.clk.Advance(2 * time.Minute) // the set is now older than MaxStaleness
-	tok := f.mint(t, nil, grpcauthtest.WithKey(f.kid1))
+	tok := f.mint(t, nil, grpcauthtest.WithIssuerKey(f.kid1))
 	if err := f.verify(tok, 30*time.Second); !errors.Is(err, verifier.ErrKeysUnavailable) {
 		t.Fatalf("known-kid token after MaxStaleness of outage = %v, want ErrKeysUnavailable", err)
 	}

@@ -27,7 +27,7 @@ func TestVerifier_UnknownKidFloodCostsOneFetch(t *testing.T) {
 	const kids, verifications, workers = 1000, 10000, 64
 	toks := make([]string, kids)
 	for i := range toks {
-		toks[i] = f.mint(t, nil, grpcauthtest.WithKeyID(fmt.Sprintf("forged-%d", i)))
+		toks[i] = f.mint(t, nil, grpcauthtest.WithKidHeader(fmt.Sprintf("forged-%d", i)))
 	}
 	work := make(chan string)
 	errs := make(chan error, workers)

@@ -7,7 +7,7 @@ import (
 )
 
 // Defaults applied by New to zero (or negative) Config fields. The reasons
-// are given in the README (section "Key set").
+// are given in docs/key-set.md.
 const (
 	// DefaultRefreshInterval is how often the set is re-fetched in the
 	// background when the response gives no shorter Cache-Control max-age.
@@ -25,7 +25,7 @@ const (
 )
 
 // Fixed policy values. They are not options because no deployment has a
-// reason to change them; the README (section "Key set") explains each.
+// reason to change them; docs/key-set.md explains each.
 const (
 	backoffBase     = time.Second     // first retry after a failed fetch
 	backoffMax      = 5 * time.Minute // retry interval cap (and never above RefreshInterval)
@@ -51,7 +51,7 @@ type Config struct {
 	URL string
 	// Client makes the HTTP requests; nil means a client with its own
 	// transport cloned from http.DefaultTransport. The Set never uses the
-	// client's cookie jar or redirect policy (see the README, section "Key set"), and sends
+	// client's cookie jar or redirect policy (see docs/key-set.md), and sends
 	// no credentials. Its Transport must not add any either.
 	Client *http.Client
 	// RefreshInterval is the background refresh period (default 1h); a
