@@ -19,6 +19,17 @@ import (
 // wrapping verifier.ErrKeysUnavailable becomes codes.Unavailable, one
 // wrapping verifier.ErrExpired ACCESS_TOKEN_EXPIRED, any other error
 // codes.Unauthenticated.
+//
+// A TokenVerifier that tolerates clock skew on exp should also have a method
+//
+//	ClockSkew() time.Duration
+//
+// returning that tolerance, as *verifier.Verifier, *verifier.MultiVerifier,
+// *introspect.Verifier and *introspect.Combined do: the Authenticator adds
+// it to a token's exp to end the streams the token opened (see
+// Config.SkipStreamExpiry), so the skew is set in one place, the
+// verifier's Config. A verifier without the method is assumed to use
+// verifier.DefaultClockSkew.
 type TokenVerifier interface {
 	VerifyAccessToken(ctx context.Context, token string) (verifier.Claims, error)
 }
@@ -29,9 +40,9 @@ type DescriptorResolver interface {
 	FindDescriptorByName(name protoreflect.FullName) (protoreflect.Descriptor, error)
 }
 
-// Timer is a stoppable timer, as returned by Config.AfterFunc. *time.Timer
+// timer is a stoppable timer, as returned by Config.afterFunc. *time.Timer
 // satisfies it.
-type Timer interface {
+type timer interface {
 	// Stop prevents the timer from firing; it reports whether it did.
 	Stop() bool
 }
@@ -50,10 +61,6 @@ var StandardPublicServices = []string{
 	"grpc.reflection.v1.ServerReflection",
 	"grpc.reflection.v1alpha.ServerReflection",
 }
-
-// DefaultClockSkew is the tolerance added to a token's expiry before a
-// stream authorised by it is ended. It equals the verifier's default.
-const DefaultClockSkew = time.Minute
 
 // Config configures an Authenticator. Only Verifier is required; every other
 // field has a safe default.
@@ -101,8 +108,9 @@ type Config struct {
 	// accepted. Default TransportSecureOrLocal: on connections with
 	// transport security (a peer AuthInfo reporting
 	// credentials.PrivacyAndIntegrity, as TLS and ALTS do), and on
-	// plaintext connections from this host (loopback address or Unix
-	// socket). A call that sends authorization metadata on any other
+	// plaintext connections from this host (loopback address, Unix
+	// socket, or an in-process bufconn or net.Pipe connection: see
+	// TransportSecureOrLocal for the exact rule). A call that sends authorization metadata on any other
 	// connection is refused with codes.Unauthenticated
 	// (TRANSPORT_INSECURE) and its token is not verified. Calls without
 	// credentials are unaffected, so public methods stay reachable over
@@ -115,10 +123,20 @@ type Config struct {
 	// counts as insecure.
 	TransportSecurity TransportSecurity
 
+	// Conditions compiles the CEL (or other) conditions of rules (the
+	// rule's `condition` field). Default nil: a rule with a condition is
+	// invalid, so its methods are denied and Check reports them. Use
+	// celcond.New from github.com/grpcauth/grpcauth/celcond; the core
+	// package does not depend on an expression language. See
+	// docs/conditions.md.
+	Conditions ConditionCompiler
+
 	// DryRun evaluates every method's rule and reports each call the rule
 	// would refuse, but lets it through: a valid token lacking scopes, a
-	// method with no (or an invalid) rule, and an unbound token on a
-	// method with require_certificate_binding. Each such call is reported
+	// method with no (or an invalid) rule, an unbound token on a
+	// method with require_certificate_binding, a token short of the
+	// rule's step-up requirement, and a call or stream message its
+	// condition refuses (each refused stream message is reported). Each such call is reported
 	// to OnDecision with Allowed and DryRun set, Code and Reason saying
 	// what enforcement would return, and logged ("call would be denied
 	// (dry run)"); the handler gets the claims. Dry run never relaxes
@@ -137,22 +155,20 @@ type Config struct {
 	// SkipStreamExpiry stops the Authenticator from ending streams when
 	// the token that opened them expires. Default false: a stream's
 	// context is cancelled, and the stream ends with codes.Unauthenticated
-	// (ACCESS_TOKEN_EXPIRED), once the token's exp plus ClockSkew has
-	// passed, so a revoked caller cannot keep a stream open forever.
+	// (ACCESS_TOKEN_EXPIRED), once the token's exp plus the verifier's
+	// clock skew has passed, so a revoked caller cannot keep a stream open
+	// forever. The skew is the one the verifier accepts tokens with (see
+	// TokenVerifier), so a stream ends exactly when the verifier would
+	// start refusing its token.
 	SkipStreamExpiry bool
-
-	// ClockSkew is added to a token's expiry before a stream is ended.
-	// Zero means DefaultClockSkew (one minute, like the verifier's); a
-	// negative value means none.
-	ClockSkew time.Duration
 
 	// Now returns the current time. Default time.Now. For tests.
 	Now func() time.Time
 
-	// AfterFunc calls f in its own goroutine once d has elapsed, like
-	// time.AfterFunc (the default). For tests: a fake lets a test end a
-	// stream's token lifetime without sleeping.
-	AfterFunc func(d time.Duration, f func()) Timer
+	// afterFunc calls f in its own goroutine once d has elapsed, like
+	// time.AfterFunc (the default). A seam for this package's tests: a
+	// fake lets a test end a stream's token lifetime without sleeping.
+	afterFunc func(d time.Duration, f func()) timer
 
 	// OnDecision, when set, is called once for every call the interceptors
 	// see, allowed or denied, before the handler runs (or the call is

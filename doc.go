@@ -1,62 +1,127 @@
 // Package grpcauth authenticates and authorises gRPC calls with OAuth 2.0
-// bearer access tokens.
+// bearer access tokens: server interceptors verify each call's token and
+// check the scopes its method declares in the service's .proto.
+//
+// # Declaring rules
 //
 // Declare in each service's .proto which scopes every method needs, with the
-// options of proto/grpcauth/v1/auth.proto:
+// options of proto/grpcauth/v1/auth.proto (Go package
+// github.com/grpcauth/grpcauth/proto/grpcauth/v1):
 //
-//	rpc DeleteItem(DeleteItemRequest) returns (DeleteItemResponse) {
-//	  option (grpcauth.v1.method) = { scopes: ["items:write", "items:admin"] };
+//	import "grpcauth/v1/auth.proto";
+//
+//	service ItemService {
+//	  option (grpcauth.v1.service) = {scopes: "items:read"};  // every method without its own rule
+//	  rpc ListItems(ListItemsRequest) returns (ListItemsResponse);
+//	  rpc DeleteItem(DeleteItemRequest) returns (DeleteItemResponse) {
+//	    option (grpcauth.v1.method) = {scopes: ["items:write", "items:admin"]};  // all of
+//	  }
+//	  rpc ImportItems(stream ImportItemsRequest) returns (ImportItemsResponse) {
+//	    option (grpcauth.v1.method) = {  // any one of the sets
+//	      any_of: {scopes: "items:write"}
+//	      any_of: {scopes: ["items:read", "items:import"]}
+//	    };
+//	  }
+//	  rpc GetServerInfo(GetServerInfoRequest) returns (GetServerInfoResponse) {
+//	    option (grpcauth.v1.method) = {public: true};  // no token needed
+//	  }
 //	}
 //
-// then install one Authenticator's interceptors on the server:
+// A rule's scopes are all required; of its any_of sets, one must be present
+// in full; both together are combined with AND. An empty rule ({}) admits
+// any valid token. Scopes match exactly and case-sensitively, whether the
+// token carries them as a "scp" array or an RFC 9068 "scope" string. A
+// public method needs no token, but a token that is sent must be valid, and
+// its claims reach the handler. require_certificate_binding admits only
+// tokens bound to the caller's TLS client certificate (RFC 8705).
+//
+// Rules can also be given in code ([Config].Rules, [Config].Public,
+// [Config].DefaultRule); [Config] lists which source wins. A method without
+// a rule is denied, and so is a method whose rule is invalid
+// ([ErrInvalidRule]).
+//
+// # Installing the interceptors
+//
+// One [Authenticator] gives both interceptors:
 //
 //	v, err := verifier.New(ctx, verifier.Config{
 //		Issuer:    "https://example.okta.com/oauth2/default",
 //		Audiences: []string{"api://default"},
 //	})
-//	if err != nil { ... }
+//	if err != nil {
+//		return err
+//	}
 //	defer v.Close()
 //	auth, err := grpcauth.New(grpcauth.Config{
 //		Verifier: v,
 //		Public:   []string{"grpc.health.v1.Health"},
 //	})
-//	if err != nil { ... }
+//	if err != nil {
+//		return err
+//	}
 //	srv := grpc.NewServer(
 //		grpc.ChainUnaryInterceptor(auth.UnaryServerInterceptor()),
 //		grpc.ChainStreamInterceptor(auth.StreamServerInterceptor()),
 //	)
 //	itemsv1.RegisterItemServiceServer(srv, items)
 //	if err := auth.Check(srv); err != nil {
-//		log.Fatal(err) // a registered method has no rule: it would be denied
+//		return err // a registered method has no rule: it would be denied
 //	}
 //
-// and read the caller in handlers:
+// and read the caller in handlers, unary or streaming:
 //
-//	claims, ok := grpcauth.ClaimsFromContext(ctx)
+//	claims, ok := grpcauth.ClaimsFromContext(ctx) // ok is false only on a public method called without a token
+//
+// [Authenticator.Check] lists, at start-up, every registered method that has
+// no usable rule. [Authenticator.Requirement] returns a method's effective
+// rule. Any [TokenVerifier] can replace *verifier.Verifier: a
+// *verifier.MultiVerifier for several issuers, or package introspect for
+// opaque tokens.
+//
+// # Refusals
 //
 // Each call's token is taken from its "authorization" metadata ("Bearer "
-// followed by the token; exactly one value) and verified by the
-// TokenVerifier; the method's rule is then checked against the token's
-// scopes. Methods without a rule are denied. Rejections carry fixed messages
-// and a google.rpc.ErrorInfo detail (Domain ErrorDomain, a Reason… constant):
+// followed by the token; exactly one value). Rejections carry fixed
+// messages and a google.rpc.ErrorInfo detail (Domain [ErrorDomain], one of
+// the Reason… constants, and [MetadataRequiredScopes] on a scope refusal):
 //
 //	no or malformed credentials, bad or expired token   codes.Unauthenticated
 //	valid token lacking a scope, or method without rule  codes.PermissionDenied
 //	issuer's keys unavailable                            codes.Unavailable
 //
-// Details of each denial go to Config.Logger and Config.OnDecision, never to
-// the caller. Every decision, allowed or denied, is one structured log
-// record (levels in Config.LogLevels) and one Decision; package
-// otelmetrics turns decisions and the verifier's Stats into OpenTelemetry
-// metrics. Streams end with codes.Unauthenticated when their token
-// expires, unless Config.SkipStreamExpiry is set.
+// A TokenVerifier's errors map to codes through the verifier package's
+// sentinels (verifier.ErrExpired, verifier.ErrKeysUnavailable, …); an
+// unrecognised error is codes.Unauthenticated, failing closed. Details of each denial go to
+// [Config].Logger and [Config].OnDecision, never to the caller.
+//
+// # Transport, binding, streams and dry run
 //
 // Credentials are accepted only on connections with transport security
-// (TLS) or from the local host; see Config.TransportSecurity for servers
-// behind a TLS-terminating proxy. A token bound to a client certificate
-// (RFC 8705, cnf x5t#S256) is accepted only from a mutual-TLS connection
-// presenting that certificate, and a rule can demand such tokens
-// (require_certificate_binding). Config.DryRun and Config.DryRunMethods
-// report what rules would refuse without enforcing them, for rolling out
-// new rules.
+// (TLS) or from the local host; see [TransportSecurity] for servers behind
+// a TLS-terminating proxy. A token bound to a client certificate (RFC 8705,
+// cnf x5t#S256) is accepted only from a mutual-TLS connection presenting
+// that certificate ([CertificateThumbprint] computes the thumbprint).
+// Streams end with codes.Unauthenticated when their token expires, unless
+// [Config].SkipStreamExpiry is set. [Config].DryRun and
+// [Config].DryRunMethods report what rules would refuse without enforcing
+// them, for rolling out new rules; authentication is still enforced.
+//
+// # Observability
+//
+// Every decision, allowed or denied, is one structured log record (levels
+// in [LogLevels]) and one [Decision]; package otelmetrics turns decisions
+// and the verifier's Stats into OpenTelemetry metrics. Tokens never appear
+// in either.
+//
+// # Testing
+//
+// Package grpcauthtest runs an in-process issuer that mints real and
+// deliberately broken tokens. Serve the code under test on 127.0.0.1:0: a
+// bufconn listener's peer is not a loopback address, so under the default
+// TransportSecurity it refuses every token as sent in plaintext.
+//
+// The repository's docs directory explains the behaviour and its reasons at
+// length: docs/interceptors.md (rules, status codes, transport security,
+// certificate binding, dry run), docs/observability.md and
+// docs/security.md.
 package grpcauth

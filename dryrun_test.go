@@ -194,13 +194,14 @@ func TestDryRun_TransportSecurityIsStillEnforced(t *testing.T) {
 func TestDryRun_StreamPastExpiryIsRefusedOnce(t *testing.T) {
 	var rec recorder
 	clock := newFakeClock()
-	e := newEnv(t, func(c *Config, v *verifier.Config) {
+	r := &skewReporter{} // none: the verifier (1 minute) still accepts the token
+	e := newEnv(t, reportSkew(r), func(c *Config, v *verifier.Config) {
 		c.DryRun = true
 		c.OnDecision = rec.record
-		c.ClockSkew = -1 // none: the verifier (1 minute) still accepts the token
 		c.Now = func() time.Time { return t0 }
-		c.AfterFunc = clock.AfterFunc
+		c.afterFunc = clock.AfterFunc
 	})
+	r.TokenVerifier = e.v
 	tok := e.token(t, map[string]any{"sub": "user-1", "exp": t0.Add(-30 * time.Second), "scp": []string{"test:read"}})
 	_, err := callBidiStream(withAuth(t.Context(), bearer(tok)), e) // lacks test:stream
 	checkStatus(t, err, codes.Unauthenticated, ReasonTokenExpired)

@@ -205,6 +205,12 @@ func serve(t testing.TB, svc *testService, opts ...grpc.ServerOption) (*grpc.Ser
 	if err != nil {
 		t.Fatal(err)
 	}
+	return serveOn(t, lis, svc, opts...), lis.Addr().String()
+}
+
+// serveOn runs svc on lis with opts until the test ends.
+func serveOn(t testing.TB, lis net.Listener, svc *testService, opts ...grpc.ServerOption) *grpc.Server {
+	t.Helper()
 	srv := grpc.NewServer(opts...)
 	authtestv1.RegisterTestServiceServer(srv, svc)
 	authtestv1.RegisterUnannotatedServiceServer(srv, svc)
@@ -214,7 +220,7 @@ func serve(t testing.TB, svc *testService, opts ...grpc.ServerOption) (*grpc.Ser
 		srv.Stop()
 		wg.Wait()
 	})
-	return srv, lis.Addr().String()
+	return srv
 }
 
 // dial returns a client connection to addr with creds, closed by
@@ -283,7 +289,7 @@ func checkStatus(t testing.TB, err error, code codes.Code, reason string) {
 	}
 }
 
-// fakeClock is a controllable Now and AfterFunc.
+// fakeClock is a controllable Now and afterFunc.
 type fakeClock struct {
 	mu     sync.Mutex
 	timers []*fakeTimer
@@ -301,7 +307,7 @@ type fakeTimer struct {
 
 func newFakeClock() *fakeClock { return &fakeClock{added: make(chan *fakeTimer, 16)} }
 
-func (c *fakeClock) AfterFunc(d time.Duration, f func()) Timer {
+func (c *fakeClock) AfterFunc(d time.Duration, f func()) timer {
 	ft := &fakeTimer{d: d, f: f, stopCalled: make(chan struct{})}
 	c.mu.Lock()
 	c.timers = append(c.timers, ft)

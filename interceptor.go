@@ -24,6 +24,7 @@ import (
 type Authenticator struct {
 	verifier    TokenVerifier
 	descriptors DescriptorResolver
+	conditions  ConditionCompiler
 	cfgRules    map[string]*compiledRule // Config.Rules and Config.Public, by method or service name
 	defaultRule *compiledRule
 	transport   TransportSecurity
@@ -32,7 +33,7 @@ type Authenticator struct {
 	skipExpiry  bool
 	skew        time.Duration
 	now         func() time.Time
-	afterFunc   func(time.Duration, func()) Timer
+	afterFunc   func(time.Duration, func()) timer
 	onDecision  func(context.Context, Decision)
 	logger      *slog.Logger
 	levels      LogLevels      // every field set
@@ -55,14 +56,15 @@ func New(cfg Config) (*Authenticator, error) {
 	a := &Authenticator{
 		verifier:    cfg.Verifier,
 		descriptors: cfg.Descriptors,
+		conditions:  cfg.Conditions,
 		cfgRules:    make(map[string]*compiledRule),
 		transport:   cfg.TransportSecurity,
 		dryRun:      cfg.DryRun,
 		dryRunNames: make(map[string]struct{}, len(cfg.DryRunMethods)),
 		skipExpiry:  cfg.SkipStreamExpiry,
-		skew:        cfg.ClockSkew,
+		skew:        clockSkew(cfg.Verifier),
 		now:         cfg.Now,
-		afterFunc:   cfg.AfterFunc,
+		afterFunc:   cfg.afterFunc,
 		onDecision:  cfg.OnDecision,
 		logger:      cfg.Logger,
 		levels:      cfg.LogLevels.withDefaults(),
@@ -80,17 +82,11 @@ func New(cfg Config) (*Authenticator, error) {
 	if a.descriptors == nil {
 		a.descriptors = protoregistry.GlobalFiles
 	}
-	switch {
-	case a.skew == 0:
-		a.skew = DefaultClockSkew
-	case a.skew < 0:
-		a.skew = 0
-	}
 	if a.now == nil {
 		a.now = time.Now
 	}
 	if a.afterFunc == nil {
-		a.afterFunc = func(d time.Duration, f func()) Timer { return time.AfterFunc(d, f) }
+		a.afterFunc = func(d time.Duration, f func()) timer { return time.AfterFunc(d, f) }
 	}
 	if a.logger == nil {
 		a.logger = slog.Default()
@@ -156,7 +152,7 @@ func (a *Authenticator) addConfigRule(name string, pb *grpcauthv1.Rule) error {
 //	)
 func (a *Authenticator) UnaryServerInterceptor() grpc.UnaryServerInterceptor {
 	return func(ctx context.Context, req any, info *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
-		ctx, _, err := a.authorize(ctx, info.FullMethod, false)
+		ctx, _, err := a.authorize(ctx, info.FullMethod, false, req)
 		if err != nil {
 			return nil, err
 		}
@@ -170,11 +166,12 @@ func (a *Authenticator) UnaryServerInterceptor() grpc.UnaryServerInterceptor {
 // (ACCESS_TOKEN_EXPIRED) once its token expires: see Config.SkipStreamExpiry.
 func (a *Authenticator) StreamServerInterceptor() grpc.StreamServerInterceptor {
 	return func(srv any, ss grpc.ServerStream, info *grpc.StreamServerInfo, handler grpc.StreamHandler) error {
-		ctx, claims, err := a.authorize(ss.Context(), info.FullMethod, true)
+		ctx, claims, err := a.authorize(ss.Context(), info.FullMethod, true, nil)
 		if err != nil {
 			return err
 		}
-		if !a.expiresStream(claims) {
+		ss, handler = a.withCondition(ss, info.FullMethod, claims, handler)
+		if !a.watchesStream(claims) {
 			return handler(srv, withContext(ss, ctx))
 		}
 		return a.serveUntilExpiry(srv, ss, ctx, claims.Expiry(), handler)
@@ -193,13 +190,16 @@ func (a *Authenticator) expiresStream(c verifier.Claims) bool {
 // The checks run in this order, and the first failure decides: credentials
 // on an untrusted transport (before the token is even parsed, so no crypto
 // is spent on it), the authorization metadata, the token's signature and
-// claims, its certificate binding, then the method's rule. Only a rule
-// failure (scopes, no rule, binding required) is relaxed by dry run; it is
+// claims, its certificate binding, then the method's rule (scopes, step-up,
+// and for a unary call req against the condition; a stream's messages are
+// checked as they arrive, see withCondition). Only a rule failure (scopes,
+// no rule, binding required, step-up, condition) is relaxed by dry run; it is
 // reported after the stream-expiry check so that a call yields exactly one
-// decision. A stream whose token is already past its expiry plus
-// Config.ClockSkew (possible when the verifier allows more skew) is
-// refused, as it would be cut at once.
-func (a *Authenticator) authorize(ctx context.Context, method string, stream bool) (context.Context, verifier.Claims, error) {
+// decision. A stream whose token is already past its expiry plus the
+// verifier's clock skew (possible when the verifier's clock differs, or a
+// custom verifier allows more skew than it reports) is refused, as it would
+// be cut at once.
+func (a *Authenticator) authorize(ctx context.Context, method string, stream bool, req any) (context.Context, verifier.Claims, error) {
 	start := time.Now()
 	p := a.lookup(method)
 	cred, present, rej := a.credentials(ctx)
@@ -232,11 +232,14 @@ func (a *Authenticator) authorize(ctx context.Context, method string, stream boo
 	} else {
 		rej, cause = p.rule.check(claims, bound)
 	}
+	if rej == nil {
+		rej, cause = a.policy(ctx, p, method, claims, req) // step-up, and a unary call's condition
+	}
 	if rej != nil && !p.dryRun {
 		return nil, verifier.Claims{}, a.deny(ctx, method, p, claims, rej, cause, start)
 	}
 	if stream && a.expiresStream(claims) && !a.now().Before(claims.Expiry().Add(a.skew)) {
-		return nil, verifier.Claims{}, a.deny(ctx, method, p, claims, rejExpired, errors.New("grpcauth: token expires (plus Config.ClockSkew) before the stream could start"), start)
+		return nil, verifier.Claims{}, a.deny(ctx, method, p, claims, rejExpired, errors.New("grpcauth: token expires (plus the verifier's clock skew) before the stream could start"), start)
 	}
 	if rej != nil {
 		a.report(ctx, method, p, claims, rej, cause, true, start)

@@ -2,12 +2,24 @@ package grpcauth
 
 import (
 	"context"
-	"sync/atomic"
 	"time"
 
 	middleware "github.com/grpc-ecosystem/go-grpc-middleware/v2"
 	"google.golang.org/grpc"
+
+	"github.com/grpcauth/grpcauth/verifier"
 )
+
+// clockSkew returns the clock skew v accepts tokens with: its ClockSkew
+// method's (see TokenVerifier), or verifier.DefaultClockSkew. A negative
+// value counts as none.
+func clockSkew(v TokenVerifier) time.Duration {
+	s, ok := v.(interface{ ClockSkew() time.Duration })
+	if !ok {
+		return verifier.DefaultClockSkew
+	}
+	return max(s.ClockSkew(), 0)
+}
 
 // withContext returns ss with its context replaced by ctx.
 func withContext(ss grpc.ServerStream, ctx context.Context) grpc.ServerStream {
@@ -31,44 +43,64 @@ func withContext(ss grpc.ServerStream, ctx context.Context) grpc.ServerStream {
 // end at once. The timer is stopped and the context released when the
 // handler returns, so nothing outlives the stream.
 func (a *Authenticator) serveUntilExpiry(srv any, ss grpc.ServerStream, ctx context.Context, exp time.Time, handler grpc.StreamHandler) error {
-	d := exp.Add(a.skew).Sub(a.now())
-	if d <= 0 {
-		return rejStreamExpired.err
+	return a.runUntilExpiry(ctx, exp, func(ctx context.Context, cut func() error) error {
+		return handler(srv, &expiringStream{ServerStream: ss, ctx: ctx, cut: cut})
+	})
+}
+
+// runUntilExpiry runs serve with a context that is cancelled, its cause the
+// ACCESS_TOKEN_EXPIRED status error, once exp plus the clock skew has
+// passed; cut returns that error from then on, and nil before. It returns that status error
+// if the token expired while serve ran, whatever serve returned, and
+// serve's result otherwise. The timer is stopped and the context released
+// when serve returns. A zero exp sets no expiry timer.
+//
+// When the Authenticator's TokenVerifier is a Revalidator, the stream is
+// also re-verified at the times it gives, and cut the same way, with
+// ACCESS_TOKEN_REVOKED (or ACCESS_TOKEN_EXPIRED), once its token is
+// refused: see Revalidator.
+func (a *Authenticator) runUntilExpiry(ctx context.Context, exp time.Time, serve func(ctx context.Context, cut func() error) error) error {
+	var d time.Duration
+	if !exp.IsZero() {
+		if d = exp.Add(a.skew).Sub(a.now()); d <= 0 {
+			return rejStreamExpired.err
+		}
 	}
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
-	es := &expiringStream{ServerStream: ss, ctx: ctx}
-	t := a.afterFunc(d, func() {
-		es.expired.Store(true)
-		cancel(rejStreamExpired.err)
-	})
-	err := handler(srv, es)
-	if !t.Stop() && es.expired.Load() {
-		return rejStreamExpired.err
+	w := &streamWatch{a: a, ctx: ctx, cancel: cancel}
+	if !exp.IsZero() {
+		w.expiry = a.afterFunc(d, func() { w.end(rejStreamExpired) })
+	}
+	w.startRevalidation()
+	err := serve(ctx, w.cutErr)
+	if r := w.stop(); r != nil {
+		return r.err
 	}
 	return err
 }
 
 // expiringStream is a server stream whose context ends when its token
-// expires, and whose sends and receives fail from then on.
+// expires (or is refused on re-verification), and whose sends and receives
+// fail from then on with that status.
 type expiringStream struct {
 	grpc.ServerStream
-	ctx     context.Context
-	expired atomic.Bool
+	ctx context.Context
+	cut func() error
 }
 
 func (s *expiringStream) Context() context.Context { return s.ctx }
 
 func (s *expiringStream) SendMsg(m any) error {
-	if s.expired.Load() {
-		return rejStreamExpired.err
+	if err := s.cut(); err != nil {
+		return err
 	}
 	return s.ServerStream.SendMsg(m)
 }
 
 func (s *expiringStream) RecvMsg(m any) error {
-	if s.expired.Load() {
-		return rejStreamExpired.err
+	if err := s.cut(); err != nil {
+		return err
 	}
 	return s.ServerStream.RecvMsg(m)
 }

@@ -18,7 +18,7 @@ func expiryEnv(t *testing.T, opts ...envOption) (*env, *fakeClock, string) {
 	clock := newFakeClock()
 	opts = append([]envOption{func(c *Config, _ *verifier.Config) {
 		c.Now = func() time.Time { return t0 }
-		c.AfterFunc = clock.AfterFunc
+		c.afterFunc = clock.AfterFunc
 	}}, opts...)
 	e := newEnv(t, opts...)
 	e.svc.streamStarted = make(chan struct{}, 1)
@@ -39,7 +39,7 @@ func TestStream_ExpiredTokenEndsServerStreamWithUnauthenticated(t *testing.T) {
 	}
 	<-e.svc.streamStarted
 	timer := <-clock.added
-	if want := 10*time.Minute + DefaultClockSkew; timer.d != want {
+	if want := 10*time.Minute + verifier.DefaultClockSkew; timer.d != want {
 		t.Errorf("timer set for %v, want token lifetime plus skew %v", timer.d, want)
 	}
 
@@ -128,8 +128,38 @@ func TestStream_PublicStreamWithoutTokenSetsNoTimer(t *testing.T) {
 	}
 }
 
-func TestStream_NegativeClockSkewEndsAtExpiry(t *testing.T) {
-	e, clock, tok := expiryEnv(t, func(c *Config, _ *verifier.Config) { c.ClockSkew = -1 })
+// skewReporter is a TokenVerifier that reports a clock skew of its own,
+// whatever the verifier it wraps (set after newEnv) accepts.
+type skewReporter struct {
+	TokenVerifier
+	skew time.Duration
+}
+
+func (s *skewReporter) ClockSkew() time.Duration { return s.skew }
+
+// reportSkew installs r as the Authenticator's verifier; the test sets
+// r.TokenVerifier to the env's verifier once newEnv has built it.
+func reportSkew(r *skewReporter) envOption {
+	return func(c *Config, _ *verifier.Config) { c.Verifier = r }
+}
+
+func TestStream_VerifierClockSkewExtendsStream(t *testing.T) {
+	e, clock, tok := expiryEnv(t, func(_ *Config, v *verifier.Config) { v.ClockSkew = 5 * time.Minute })
+	s, err := e.client.ServerStream(withAuth(t.Context(), bearer(tok)), &authtestv1.ServerStreamRequest{Count: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Recv(); err != nil {
+		t.Fatal(err)
+	}
+	<-e.svc.streamStarted
+	if timer := <-clock.added; timer.d != 15*time.Minute {
+		t.Errorf("timer set for %v, want lifetime 10m plus the verifier's skew 5m", timer.d)
+	}
+}
+
+func TestStream_VerifierWithoutClockSkewEndsStreamAtExpiry(t *testing.T) {
+	e, clock, tok := expiryEnv(t, func(_ *Config, v *verifier.Config) { v.ClockSkew = -1 })
 	s, err := e.client.BidiStream(withAuth(t.Context(), bearer(tok)))
 	if err != nil {
 		t.Fatal(err)
@@ -148,14 +178,13 @@ func TestStream_NegativeClockSkewEndsAtExpiry(t *testing.T) {
 }
 
 func TestStream_TokenPastExpiryPlusSkewIsRejectedAtOnce(t *testing.T) {
-	// The verifier tolerates a minute of skew; the interceptor none. A
-	// token expired 30s ago passes the verifier, but a stream would end at
-	// once, so it is not started.
+	// The verifier tolerates a minute of skew but reports none. A token
+	// expired 30s ago passes the verifier, but a stream would end at once,
+	// so it is not started.
 	var rec recorder
-	e, clock, _ := expiryEnv(t, func(c *Config, _ *verifier.Config) {
-		c.ClockSkew = -1
-		c.OnDecision = rec.record
-	})
+	r := &skewReporter{}
+	e, clock, _ := expiryEnv(t, reportSkew(r), func(c *Config, _ *verifier.Config) { c.OnDecision = rec.record })
+	r.TokenVerifier = e.v
 	tok := e.token(t, map[string]any{"sub": "user-1", "exp": t0.Add(-30 * time.Second), "scp": []string{"test:stream"}})
 	_, err := callBidiStream(withAuth(t.Context(), bearer(tok)), e)
 	checkStatus(t, err, codes.Unauthenticated, ReasonTokenExpired)
@@ -166,5 +195,23 @@ func TestStream_TokenPastExpiryPlusSkewIsRejectedAtOnce(t *testing.T) {
 	case <-clock.added:
 		t.Fatal("a timer was set for a stream that never started")
 	default:
+	}
+}
+
+func TestClockSkew_FromVerifier(t *testing.T) {
+	tests := []struct {
+		name string
+		v    TokenVerifier
+		want time.Duration
+	}{
+		{"reports 5m", &skewReporter{skew: 5 * time.Minute}, 5 * time.Minute},
+		{"reports none", &skewReporter{}, 0},
+		{"reports a negative skew", &skewReporter{skew: -time.Second}, 0},
+		{"reports nothing", staticVerifier{}, verifier.DefaultClockSkew},
+	}
+	for _, tt := range tests {
+		if got := clockSkew(tt.v); got != tt.want {
+			t.Errorf("%s: clockSkew = %v, want %v", tt.name, got, tt.want)
+		}
 	}
 }

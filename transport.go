@@ -4,11 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net"
-	"net/netip"
 
-	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/peer"
+
+	"github.com/grpcauth/grpcauth/internal/localpeer"
 )
 
 // TransportSecurity says on which connections the interceptors accept
@@ -21,12 +20,26 @@ const (
 	// TransportSecureOrLocal (the default, the zero value) accepts
 	// credentials on connections with transport security (TLS, ALTS: a
 	// peer AuthInfo reporting credentials.PrivacyAndIntegrity) and on
-	// plaintext connections from the local host (a loopback peer address,
-	// 127.0.0.0/8 or ::1, or a Unix socket), where nobody but the host's
-	// administrator can read the traffic. Credentials on any other
-	// plaintext connection are refused. A local peer is only the last
-	// hop: a proxy on the same host that accepts plaintext from the
-	// network defeats this, see the README (section "Interceptors and scope rules").
+	// plaintext connections that never leave this host, where nobody but
+	// the host's administrator can read the traffic. A connection is
+	// local when the server-side peer address (peer.Peer.Addr, which the
+	// server's own listener produces, not the client) is exactly one of:
+	//
+	//   - a loopback IP address (127.0.0.0/8, ::1, or ::ffff:127.0.0.0/104),
+	//     as *net.TCPAddr or, from grpc.Server.ServeHTTP, an IP literal
+	//     with a port (a host name such as "localhost" does not count);
+	//   - a *net.UnixAddr: a Unix-domain socket;
+	//   - the address of an in-process connection: that of
+	//     google.golang.org/grpc/test/bufconn or of net.Pipe, matched by
+	//     their exact Go types, never by the name their Network method
+	//     returns ("bufconn", "pipe"), which any net.Addr (a Windows
+	//     named pipe, a tunnel) may also return.
+	//
+	// So a test that serves on bufconn needs no TransportSecurity option.
+	// Credentials on any other plaintext connection are refused. A local
+	// peer is only the last hop: a proxy on the same host that accepts
+	// plaintext from the network defeats this; use TransportSecureOnly
+	// or TLS behind such a proxy (docs/interceptors.md, "Transport security").
 	TransportSecureOrLocal TransportSecurity = iota
 
 	// TransportSecureOnly accepts credentials only on connections with
@@ -80,41 +93,8 @@ func (a *Authenticator) transportAllowed(ctx context.Context) bool {
 	if !ok || p == nil {
 		return false
 	}
-	if securityLevel(p.AuthInfo) == credentials.PrivacyAndIntegrity {
+	if localpeer.Secure(p.AuthInfo) {
 		return true
 	}
-	return a.transport == TransportSecureOrLocal && isLocal(p.Addr)
-}
-
-// securityLevel returns the security level an AuthInfo reports, or
-// credentials.InvalidSecurityLevel when it reports none (nil, or a type
-// without credentials.CommonAuthInfo).
-func securityLevel(ai credentials.AuthInfo) credentials.SecurityLevel {
-	ci, ok := ai.(interface {
-		GetCommonAuthInfo() credentials.CommonAuthInfo
-	})
-	if !ok {
-		return credentials.InvalidSecurityLevel
-	}
-	return ci.GetCommonAuthInfo().SecurityLevel
-}
-
-// isLocal reports whether addr, a peer's address, is on this host: a
-// loopback IP address or a Unix socket.
-func isLocal(addr net.Addr) bool {
-	switch a := addr.(type) {
-	case *net.TCPAddr:
-		return a.IP.IsLoopback()
-	case *net.UnixAddr:
-		return true
-	case nil:
-		return false
-	}
-	// Other transports, such as grpc.Server.ServeHTTP, report the address
-	// as a string; only an IP literal with a port counts.
-	if addr.Network() != "tcp" {
-		return false
-	}
-	ap, err := netip.ParseAddrPort(addr.String())
-	return err == nil && ap.Addr().Unmap().IsLoopback()
+	return a.transport == TransportSecureOrLocal && localpeer.IsLocal(p.Addr)
 }

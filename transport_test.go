@@ -3,12 +3,21 @@ package grpcauth
 import (
 	"context"
 	"net"
+	"os"
+	"path/filepath"
+	"sync"
 	"sync/atomic"
 	"testing"
 
+	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials"
+	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/metadata"
+	"google.golang.org/grpc/test/bufconn"
+
+	"github.com/grpcauth/grpcauth/internal/localpeer"
+	authtestv1 "github.com/grpcauth/grpcauth/internal/testproto/authtest/v1"
 
 	"github.com/grpcauth/grpcauth/verifier"
 )
@@ -36,6 +45,117 @@ func TestTransport_PlaintextLoopbackAcceptedByDefault(t *testing.T) {
 	checkStatus(t, err, codes.OK, "")
 	if !got.GetAuthenticated() {
 		t.Error("handler saw no claims")
+	}
+}
+
+// pipeListener is a net.Listener whose connections are net.Pipe pairs.
+type pipeListener struct {
+	conns chan net.Conn
+	done  chan struct{}
+	once  sync.Once
+}
+
+func newPipeListener() *pipeListener {
+	return &pipeListener{conns: make(chan net.Conn), done: make(chan struct{})}
+}
+
+func (l *pipeListener) Accept() (net.Conn, error) {
+	select {
+	case c := <-l.conns:
+		return c, nil
+	case <-l.done:
+		return nil, net.ErrClosed
+	}
+}
+
+func (l *pipeListener) Close() error   { l.once.Do(func() { close(l.done) }); return nil }
+func (l *pipeListener) Addr() net.Addr { return localpeer.PipeAddr() }
+
+func (l *pipeListener) dial(ctx context.Context, _ string) (net.Conn, error) {
+	client, server := net.Pipe()
+	select {
+	case l.conns <- server:
+		return client, nil
+	case <-l.done:
+		return nil, net.ErrClosed
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+}
+
+// TestTransport_LocalPlaintextAcceptedByDefault serves one default
+// Authenticator on each kind of local listener and calls it with a token
+// over plaintext: every one counts as local.
+func TestTransport_LocalPlaintextAcceptedByDefault(t *testing.T) {
+	e := newEnv(t)
+	opts := []grpc.ServerOption{grpc.ChainUnaryInterceptor(e.auth.UnaryServerInterceptor()), grpc.ChainStreamInterceptor(e.auth.StreamServerInterceptor())}
+	plain := grpc.WithTransportCredentials(insecure.NewCredentials())
+
+	tests := []struct {
+		name string
+		// listen starts a listener and returns it with the client's
+		// target and dial options.
+		listen func(t *testing.T) (net.Listener, string, []grpc.DialOption)
+	}{
+		{"loopback TCP", func(t *testing.T) (net.Listener, string, []grpc.DialOption) {
+			lis, err := net.Listen("tcp", "127.0.0.1:0")
+			if err != nil {
+				t.Fatal(err)
+			}
+			return lis, "passthrough:///" + lis.Addr().String(), nil
+		}},
+		{"Unix socket", func(t *testing.T) (net.Listener, string, []grpc.DialOption) {
+			dir, err := os.MkdirTemp("", "grpcauth") // short: socket paths are limited to ~100 bytes
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { os.RemoveAll(dir) })
+			path := filepath.Join(dir, "s")
+			lis, err := net.Listen("unix", path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return lis, "unix://" + path, nil
+		}},
+		{"bufconn", func(t *testing.T) (net.Listener, string, []grpc.DialOption) {
+			lis := bufconn.Listen(1 << 20)
+			return lis, "passthrough:///bufnet", []grpc.DialOption{grpc.WithContextDialer(func(ctx context.Context, _ string) (net.Conn, error) { return lis.DialContext(ctx) })}
+		}},
+		{"net.Pipe", func(t *testing.T) (net.Listener, string, []grpc.DialOption) {
+			lis := newPipeListener()
+			return lis, "passthrough:///pipe", []grpc.DialOption{grpc.WithContextDialer(lis.dial)}
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			lis, target, dopts := tt.listen(t)
+			serveOn(t, lis, e.svc, opts...)
+			conn, err := grpc.NewClient(target, append(dopts, plain)...)
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { conn.Close() })
+			client := authtestv1.NewTestServiceClient(conn)
+			ctx := withAuth(t.Context(), bearer(e.scoped(t, "test:read", "test:stream")))
+			got, err := client.Inherited(ctx, &authtestv1.InheritedRequest{})
+			checkStatus(t, err, codes.OK, "")
+			if !got.GetCaller().GetAuthenticated() || got.GetCaller().GetSubject() != "user-1" {
+				t.Errorf("unary handler saw %v, want user-1's claims", got.GetCaller())
+			}
+			s, err := client.BidiStream(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := s.Send(&authtestv1.BidiStreamRequest{}); err != nil {
+				t.Fatal(err)
+			}
+			resp, err := s.Recv()
+			checkStatus(t, err, codes.OK, "")
+			if resp.GetCaller().GetSubject() != "user-1" {
+				t.Errorf("stream handler saw %v, want user-1's claims", resp.GetCaller())
+			}
+			_ = s.CloseSend()
+		})
 	}
 }
 
@@ -107,6 +227,39 @@ type strAddr string
 func (strAddr) Network() string  { return "tcp" }
 func (a strAddr) String() string { return string(a) }
 
+// namedAddr is an address of a type grpcauth does not know, whatever its
+// network's name.
+type namedAddr struct{ network, s string }
+
+func (a namedAddr) Network() string { return a.network }
+func (a namedAddr) String() string  { return a.s }
+
+// bufconnPeer returns the peer address of a bufconn connection as a server
+// sees it.
+func bufconnPeer(t *testing.T) net.Addr {
+	lis := bufconn.Listen(1)
+	defer lis.Close()
+	accepted := make(chan net.Conn, 1)
+	go func() {
+		c, err := lis.Accept()
+		if err == nil {
+			accepted <- c
+		}
+		close(accepted)
+	}()
+	c, err := lis.Dial()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	sc := <-accepted
+	if sc == nil {
+		t.Fatal("bufconn accepted nothing")
+	}
+	defer sc.Close()
+	return sc.RemoteAddr()
+}
+
 func TestTransportAllowed_ByPolicyAndPeer(t *testing.T) {
 	loop4 := &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1), Port: 1}
 	loop4b := &net.TCPAddr{IP: net.IPv4(127, 9, 8, 7), Port: 1}
@@ -144,6 +297,11 @@ func TestTransportAllowed_ByPolicyAndPeer(t *testing.T) {
 		{"string host name", withPeer(context.Background(), strAddr("localhost:8080"), nil), want{false, false, true}},
 		{"empty string address", withPeer(context.Background(), strAddr(""), nil), want{false, false, true}},
 		{"nil address", withPeer(context.Background(), nil, plaintext), want{false, false, true}},
+		{"bufconn", withPeer(context.Background(), bufconnPeer(t), plaintext), want{true, false, true}},
+		{"net.Pipe", withPeer(context.Background(), localpeer.PipeAddr(), plaintext), want{true, false, true}},
+		{"another address named bufconn", withPeer(context.Background(), namedAddr{"bufconn", "bufconn"}, plaintext), want{false, false, true}},
+		{"another address named pipe", withPeer(context.Background(), namedAddr{"pipe", `\\.\pipe\app`}, plaintext), want{false, false, true}},
+		{"unixgram-named custom address", withPeer(context.Background(), namedAddr{"unix", "/run/app.sock"}, plaintext), want{false, false, true}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -70,20 +70,20 @@ func newFixture() (*fixture, error) {
 	}
 	scopes := grpcauthtest.WithScopes("items:read", "items:write")
 	for _, alg := range algs {
-		tok, err := iss.Mint(nil, scopes, grpcauthtest.WithKey(kids[alg]))
+		tok, err := iss.Mint(nil, scopes, grpcauthtest.WithIssuerKey(kids[alg]))
 		if err != nil {
 			return fail(err)
 		}
 		f.valid[alg] = validToken{alg: alg, kid: kids[alg], token: tok, public: iss.PublicKey(kids[alg])}
 	}
-	rs := grpcauthtest.WithKey(kids["RS256"])
+	rs := grpcauthtest.WithIssuerKey(kids["RS256"])
 	other, err := rsa.GenerateKey(rand.Reader, 2048)
 	if err != nil {
 		return fail(err)
 	}
 	// Signed by a key the issuer never published, under the RS256 key's kid.
 	if f.rejected[rowBadSignature], err = iss.Mint(nil, scopes,
-		grpcauthtest.WithSigningKey(other, "RS256"), grpcauthtest.WithKeyID(kids["RS256"])); err != nil {
+		grpcauthtest.WithSigningKey(other, "RS256"), grpcauthtest.WithKidHeader(kids["RS256"])); err != nil {
 		return fail(err)
 	}
 	past := time.Now().Add(-2 * time.Hour)
@@ -91,7 +91,7 @@ func newFixture() (*fixture, error) {
 		return fail(err)
 	}
 	f.unknownKid = func(kid string) (string, error) {
-		return iss.Mint(nil, scopes, rs, grpcauthtest.WithKeyID(kid))
+		return iss.Mint(nil, scopes, rs, grpcauthtest.WithKidHeader(kid))
 	}
 	f.listToken = func() (string, error) { return iss.Mint(nil, scopes, rs) }
 	if f.rejected[rowUnknownKid], err = f.unknownKid("no-such-key"); err != nil {

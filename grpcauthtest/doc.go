@@ -35,7 +35,11 @@
 //	expired, err := iss.Mint(map[string]any{"exp": time.Unix(0, 0)}) // a bad one
 //	forged, err := iss.Mint(nil, grpcauthtest.Unsigned())        // alg "none"
 //
-// Outside tests (a development server, for example), Start returns the
-// Issuer, Clients lists the credentials it accepts and Close stops it; nothing
-// but NewIssuer needs a testing.TB.
+// Outside tests (a development server, for example), [Start] returns the
+// Issuer, [Issuer.Clients] lists the credentials it accepts and
+// [Issuer.Close] stops it; nothing but [NewIssuer] needs a testing.TB.
+//
+// The repository's docs/testing.md shows how to test handlers behind the
+// grpcauth interceptors with it, and lists its endpoints and forgery
+// recipes.
 package grpcauthtest

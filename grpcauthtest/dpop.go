@@ -39,7 +39,7 @@ func NewDPoPKey() (*DPoPKey, error) { return NewDPoPKeyWithAlgorithm("ES256") }
 // NewDPoPKeyWithAlgorithm generates a DPoP key for alg: RS256, RS384, RS512,
 // PS256, PS384, PS512, ES256, ES384, ES512 or EdDSA.
 func NewDPoPKeyWithAlgorithm(alg string) (*DPoPKey, error) {
-	sk, err := newSigningKey(alg) // its public JWK also carries kid, alg and use
+	sk, err := newSigningKey(alg, false) // its public JWK also carries kid, alg and use
 	if err != nil {
 		return nil, err
 	}

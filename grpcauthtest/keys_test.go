@@ -89,13 +89,13 @@ func TestRotateKey_NewKeySignsAndOldStaysPublished(t *testing.T) {
 			t.Errorf("%s token does not verify after rotation: %v", name, err)
 		}
 	}
-	// WithKey still signs with the old key while it is published.
-	viaOld, err := iss.Mint(nil, grpcauthtest.WithKey(oldKid))
+	// WithIssuerKey still signs with the old key while it is published.
+	viaOld, err := iss.Mint(nil, grpcauthtest.WithIssuerKey(oldKid))
 	if err != nil {
 		t.Fatal(err)
 	}
 	if h, _ := segments(t, viaOld); h["kid"] != oldKid {
-		t.Errorf("WithKey(old) kid %v", h["kid"])
+		t.Errorf("WithIssuerKey(old) kid %v", h["kid"])
 	}
 }
 
@@ -113,10 +113,10 @@ func TestRemoveKey_UnpublishesKeyAndFallsBack(t *testing.T) {
 		t.Error("PublicKey of a removed key is nil; want it kept for forgeries")
 	}
 	// A removed key can still sign on request, for unknown-kid tests.
-	if tok, err := iss.Mint(nil, grpcauthtest.WithKey(oldKid)); err != nil {
-		t.Errorf("WithKey(removed): %v", err)
+	if tok, err := iss.Mint(nil, grpcauthtest.WithIssuerKey(oldKid)); err != nil {
+		t.Errorf("WithIssuerKey(removed): %v", err)
 	} else if _, err := jws.Verify([]byte(tok), jws.WithKey(jwa.RS256, iss.PublicKey(oldKid))); err != nil {
-		t.Errorf("WithKey(removed) token not signed by that key: %v", err)
+		t.Errorf("WithIssuerKey(removed) token not signed by that key: %v", err)
 	}
 
 	// Removing the signing key falls back to the newest remaining key.
@@ -139,8 +139,8 @@ func TestRemoveKey_UnpublishesKeyAndFallsBack(t *testing.T) {
 	if iss.PublicKey("never-existed") != nil {
 		t.Error("PublicKey of an unknown kid is not nil")
 	}
-	if _, err := iss.Mint(nil, grpcauthtest.WithKey("never-existed")); err == nil {
-		t.Error("WithKey(unknown) succeeded")
+	if _, err := iss.Mint(nil, grpcauthtest.WithIssuerKey("never-existed")); err == nil {
+		t.Error("WithIssuerKey(unknown) succeeded")
 	}
 }
 

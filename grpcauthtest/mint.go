@@ -3,18 +3,21 @@ package grpcauthtest
 import (
 	"crypto"
 	"crypto/rand"
+	"crypto/x509"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"time"
 
+	"github.com/lestrrat-go/jwx/v2/cert"
 	"github.com/lestrrat-go/jwx/v2/jwa"
 	"github.com/lestrrat-go/jwx/v2/jwk"
 	"github.com/lestrrat-go/jwx/v2/jws"
 )
 
 // ErrNoSigningKey is returned when every key has been removed (RemoveKey)
-// and no WithKey, WithSigningKey or Unsigned option names another.
+// and no WithIssuerKey, WithSigningKey or Unsigned option names another.
 var ErrNoSigningKey = errors.New("grpcauthtest: no signing key (all keys removed)")
 
 // ErrUnknownClient is returned by Token for a clientID absent from
@@ -31,7 +34,7 @@ type MintOption func(*mintOptions)
 type mintOptions struct {
 	headers  []header // applied in order, after typ and kid
 	kid      *string  // nil: the signing key's kid
-	keyID    string   // WithKey
+	keyID    string   // WithIssuerKey
 	signSet  bool     // WithSigningKey given
 	signKey  any
 	signAlg  string
@@ -41,6 +44,7 @@ type mintOptions struct {
 	scopeSet bool
 	dpopKey  crypto.PublicKey // WithDPoPKey
 	jkt      string           // withJKT
+	claims   map[string]any   // WithACR, WithAuthTime; under Mint's claims
 }
 
 type header struct {
@@ -49,35 +53,50 @@ type header struct {
 }
 
 // WithHeader sets or overrides the protected header name (typ, jku, x5u, jwk,
-// crit, kid, ...), after the defaults and WithKeyID. The value must suit jwx:
-// a string for jku, x5u and typ, a jwk.Key for jwk, []string for crit. "alg"
-// cannot be overridden: it is always the signing algorithm (or "none").
+// x5c, crit, kid, ...), after the defaults and WithKidHeader. The value's
+// type depends on the header:
+//
+//   - "jwk": a public key of the standard library (*rsa.PublicKey,
+//     *ecdsa.PublicKey, ed25519.PublicKey), or a map[string]any holding the
+//     JWK's members (to add kid, alg, ...);
+//   - "x5c": a []*x509.Certificate, leaf first;
+//   - "crit": a []string;
+//   - jku, x5u, typ, kid, cty: a string;
+//   - any other name: a value encoding/json can encode.
+//
+// "alg" cannot be overridden: it is always the signing algorithm (or
+// "none"). A value of the wrong type makes Mint fail.
 func WithHeader(name string, value any) MintOption {
 	return func(o *mintOptions) { o.headers = append(o.headers, header{name, value}) }
 }
 
-// WithKeyID sets the kid header; "" omits it. Without it the kid is that of
-// the signing key: the issuer key that signs, the jwk.Key given to
-// WithSigningKey if it has a kid, and otherwise the issuer's current kid (so a
-// forgery points at a real key, which is what an attacker would do).
-func WithKeyID(kid string) MintOption { return func(o *mintOptions) { o.kid = &kid } }
+// WithKidHeader sets the kid header to kid, or omits it for "", without
+// changing the key that signs. Without it the kid is that of the signing
+// key: the issuer key that signs or, for WithSigningKey, the issuer's
+// current kid (so a forgery points at a real key, which is what an attacker
+// would do).
+func WithKidHeader(kid string) MintOption { return func(o *mintOptions) { o.kid = &kid } }
 
-// WithKey signs with the issuer key kid instead of the current one. Keys
-// removed by RemoveKey remain usable here, to mint a token whose key is no
-// longer published. Mint fails for a kid that was never an issuer key.
-func WithKey(kid string) MintOption { return func(o *mintOptions) { o.keyID = kid } }
+// WithIssuerKey signs with the issuer's key kid instead of its current one,
+// and names kid in the header. Keys removed by RemoveKey remain usable here,
+// to mint a token whose key is no longer published. Mint fails for a kid
+// that was never an issuer key.
+func WithIssuerKey(kid string) MintOption { return func(o *mintOptions) { o.keyID = kid } }
 
-// WithSigningKey signs with key under alg ("HS256", "RS256", "ES256", "EdDSA",
-// ...) instead of an issuer key: a raw private key, a []byte HMAC secret or a
-// jwk.Key. It is how tests build forgeries, e.g. HS256 keyed with the bytes of
-// the issuer's public key (algorithm confusion). See WithKeyID for the kid.
+// WithSigningKey signs with key under alg ("HS256", "RS256", "ES256",
+// "EdDSA", ...) instead of an issuer key: a private key of the standard
+// library (a crypto.Signer: *rsa.PrivateKey, *ecdsa.PrivateKey,
+// ed25519.PrivateKey) or a []byte HMAC secret. It is how tests build
+// forgeries, e.g. HS256 keyed with the bytes of the issuer's public key
+// (algorithm confusion). The kid header is the issuer's current kid unless
+// WithKidHeader says otherwise.
 func WithSigningKey(key any, alg string) MintOption {
 	return func(o *mintOptions) { o.signSet, o.signKey, o.signAlg = true, key, alg }
 }
 
 // Unsigned makes Mint produce an unsecured JWT, "alg": "none" with an empty
 // signature ("header.payload."). The header is {"alg":"none","typ":...} with
-// the shape's typ ("JWT" for ShapeOkta), plus kid only if WithKeyID names one,
+// the shape's typ ("JWT" for ShapeOkta), plus kid only if WithKidHeader names one,
 // plus any WithHeader. Verifiers must reject it.
 func Unsigned() MintOption { return func(o *mintOptions) { o.unsigned = true } }
 
@@ -182,6 +201,7 @@ func (i *Issuer) Mint(claims map[string]any, opts ...MintOption) (string, error)
 	if err := o.applyDPoP(payload); err != nil {
 		return "", err
 	}
+	mergeClaims(payload, o.claims)
 	mergeClaims(payload, claims)
 	body, err := json.Marshal(payload)
 	if err != nil {
@@ -205,7 +225,11 @@ func (i *Issuer) Mint(claims map[string]any, opts ...MintOption) (string, error)
 		}
 	}
 	for _, h := range o.headers {
-		if err := hdr.Set(h.name, h.value); err != nil {
+		v, err := headerValue(h.name, h.value)
+		if err != nil {
+			return "", fmt.Errorf("grpcauthtest: header %q: %w", h.name, err)
+		}
+		if err := hdr.Set(h.name, v); err != nil {
 			return "", fmt.Errorf("grpcauthtest: header %q: %w", h.name, err)
 		}
 	}
@@ -271,21 +295,12 @@ func (i *Issuer) pickKey(o *mintOptions) (key any, alg jwa.SignatureAlgorithm, k
 		if err := alg.Accept(o.signAlg); err != nil {
 			return nil, "", "", fmt.Errorf("grpcauthtest: WithSigningKey algorithm %q: %w", o.signAlg, err)
 		}
-		key = o.signKey
-		if jk, ok := key.(jwk.Key); ok {
-			// jws.Sign would force the jwk.Key's kid into the header; sign
-			// with the raw key so WithKeyID keeps control of it.
-			kid = jk.KeyID()
-			var raw any
-			if err := jk.Raw(&raw); err != nil {
-				return nil, "", "", fmt.Errorf("grpcauthtest: WithSigningKey raw key: %w", err)
-			}
-			key = raw
+		switch o.signKey.(type) {
+		case []byte, crypto.Signer:
+		default:
+			return nil, "", "", fmt.Errorf("grpcauthtest: WithSigningKey: key of type %T is neither a crypto.Signer nor a []byte secret", o.signKey)
 		}
-		if kid == "" {
-			kid = i.KeyID()
-		}
-		return key, alg, kid, nil
+		return o.signKey, alg, i.KeyID(), nil
 	}
 	i.mu.RLock()
 	k := i.current
@@ -295,9 +310,42 @@ func (i *Issuer) pickKey(o *mintOptions) (key any, alg jwa.SignatureAlgorithm, k
 	i.mu.RUnlock()
 	if k == nil {
 		if o.keyID != "" {
-			return nil, "", "", fmt.Errorf("grpcauthtest: WithKey(%q): not an issuer key", o.keyID)
+			return nil, "", "", fmt.Errorf("grpcauthtest: WithIssuerKey(%q): not an issuer key", o.keyID)
 		}
 		return nil, "", "", ErrNoSigningKey
 	}
 	return k.private, k.alg, k.kid, nil
+}
+
+// headerValue converts a WithHeader value of a standard-library type to the
+// one jwx's header wants: a jwk.Key for "jwk", a *cert.Chain for "x5c".
+func headerValue(name string, v any) (any, error) {
+	switch name {
+	case jws.JWKKey:
+		if m, ok := v.(map[string]any); ok {
+			b, err := json.Marshal(m)
+			if err != nil {
+				return nil, err
+			}
+			return jwk.ParseKey(b)
+		}
+		switch v.(type) {
+		case jwk.Key, nil:
+			return nil, fmt.Errorf("want a standard-library public key or a map[string]any, not %T", v)
+		}
+		return jwk.FromRaw(v)
+	case jws.X509CertChainKey:
+		certs, ok := v.([]*x509.Certificate)
+		if !ok {
+			return nil, fmt.Errorf("want []*x509.Certificate, not %T", v)
+		}
+		chain := &cert.Chain{}
+		for _, c := range certs {
+			if err := chain.AddString(base64.StdEncoding.EncodeToString(c.Raw)); err != nil {
+				return nil, err
+			}
+		}
+		return chain, nil
+	}
+	return v, nil
 }

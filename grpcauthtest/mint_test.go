@@ -5,6 +5,8 @@ import (
 	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/x509"
+	"encoding/base64"
+	"math/big"
 	"strings"
 	"testing"
 	"time"
@@ -100,8 +102,8 @@ func TestMint_HeaderOptions(t *testing.T) {
 		_, err := jws.Verify([]byte(tok), jws.WithKey(jwa.RS256, iss.PublicKey(iss.KeyID())))
 		return err
 	}
-	t.Run("WithKeyID empty omits kid", func(t *testing.T) {
-		tok, err := iss.Mint(nil, grpcauthtest.WithKeyID(""))
+	t.Run("WithKidHeader empty omits kid", func(t *testing.T) {
+		tok, err := iss.Mint(nil, grpcauthtest.WithKidHeader(""))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -112,8 +114,8 @@ func TestMint_HeaderOptions(t *testing.T) {
 			t.Fatalf("still signed with the issuer key: %v", err)
 		}
 	})
-	t.Run("WithKeyID sets kid", func(t *testing.T) {
-		tok, _ := iss.Mint(nil, grpcauthtest.WithKeyID("other"))
+	t.Run("WithKidHeader sets kid", func(t *testing.T) {
+		tok, _ := iss.Mint(nil, grpcauthtest.WithKidHeader("other"))
 		if h, _ := segments(t, tok); h["kid"] != "other" {
 			t.Fatalf("header %v", h)
 		}
@@ -132,8 +134,7 @@ func TestMint_HeaderOptions(t *testing.T) {
 	})
 	t.Run("WithHeader embedded jwk", func(t *testing.T) {
 		pk, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-		pub, _ := jwk.FromRaw(pk.Public())
-		tok, err := iss.Mint(nil, grpcauthtest.WithHeader("jwk", pub), grpcauthtest.WithSigningKey(pk, "ES256"))
+		tok, err := iss.Mint(nil, grpcauthtest.WithHeader("jwk", pk.Public()), grpcauthtest.WithSigningKey(pk, "ES256"))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -164,16 +165,22 @@ func TestMint_HeaderOptions(t *testing.T) {
 			t.Fatal("forgery verifies as RS256")
 		}
 	})
-	t.Run("WithSigningKey jwk.Key keeps its kid unless WithKeyID", func(t *testing.T) {
-		k, _ := jwk.FromRaw([]byte("secret"))
-		_ = k.Set(jwk.KeyIDKey, "hmac-kid")
-		tok, _ := iss.Mint(nil, grpcauthtest.WithSigningKey(k, "HS256"))
-		if h, _ := segments(t, tok); h["kid"] != "hmac-kid" {
-			t.Fatalf("header %v", h)
+	t.Run("WithSigningKey names the issuer's kid unless WithKidHeader", func(t *testing.T) {
+		tok, _ := iss.Mint(nil, grpcauthtest.WithSigningKey([]byte("secret"), "HS256"))
+		if h, _ := segments(t, tok); h["kid"] != iss.KeyID() {
+			t.Fatalf("header %v, want the issuer's kid", h)
 		}
-		tok, _ = iss.Mint(nil, grpcauthtest.WithSigningKey(k, "HS256"), grpcauthtest.WithKeyID(""))
+		tok, _ = iss.Mint(nil, grpcauthtest.WithSigningKey([]byte("secret"), "HS256"), grpcauthtest.WithKidHeader(""))
 		if h, _ := segments(t, tok); h["kid"] != nil {
-			t.Fatalf("header %v", h)
+			t.Fatalf("header %v, want no kid", h)
+		}
+	})
+	t.Run("WithSigningKey refuses a key that is neither a crypto.Signer nor []byte", func(t *testing.T) {
+		k, _ := jwk.FromRaw([]byte("secret"))
+		for _, key := range []any{k, "secret", &ecdsa.PublicKey{}} {
+			if _, err := iss.Mint(nil, grpcauthtest.WithSigningKey(key, "HS256")); err == nil {
+				t.Errorf("%T: no error", key)
+			}
 		}
 	})
 	t.Run("WithSigningKey rejects an unknown algorithm or nil key", func(t *testing.T) {
@@ -203,9 +210,36 @@ func TestMint_HeaderOptions(t *testing.T) {
 			t.Fatal("jwx accepted an unsigned token")
 		}
 	})
+	t.Run("WithHeader jwk as a map and x5c as certificates", func(t *testing.T) {
+		pk, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+		tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), NotBefore: time.Unix(0, 0), NotAfter: time.Unix(1<<33, 0)}
+		der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, pk.Public(), pk)
+		if err != nil {
+			t.Fatal(err)
+		}
+		c, _ := x509.ParseCertificate(der)
+		j := map[string]any{"kty": "oct", "k": "c2VjcmV0", "kid": "embedded"}
+		tok, err := iss.Mint(nil, grpcauthtest.WithHeader("jwk", j), grpcauthtest.WithHeader("x5c", []*x509.Certificate{c}))
+		if err != nil {
+			t.Fatal(err)
+		}
+		h, _ := segments(t, tok)
+		if jh, ok := h["jwk"].(map[string]any); !ok || jh["kid"] != "embedded" || jh["kty"] != "oct" {
+			t.Errorf("jwk header %v", h["jwk"])
+		}
+		if x5c, ok := h["x5c"].([]any); !ok || len(x5c) != 1 || x5c[0] != base64.StdEncoding.EncodeToString(der) {
+			t.Errorf("x5c header %v", h["x5c"])
+		}
+	})
 	t.Run("header value of the wrong type is an error", func(t *testing.T) {
-		if _, err := iss.Mint(nil, grpcauthtest.WithHeader("jwk", "not a key")); err == nil {
-			t.Fatal("no error")
+		k, _ := jwk.FromRaw([]byte("secret"))
+		for name, v := range map[string]any{"jwk": "not a key", "x5c": []string{"MIIB"}, "kid": 7} {
+			if _, err := iss.Mint(nil, grpcauthtest.WithHeader(name, v)); err == nil {
+				t.Errorf("%s %T: no error", name, v)
+			}
+		}
+		if _, err := iss.Mint(nil, grpcauthtest.WithHeader("jwk", k)); err == nil {
+			t.Error("jwk.Key: no error")
 		}
 	})
 	t.Run("unencodable claim is an error", func(t *testing.T) {

@@ -87,7 +87,7 @@ func TestCombined_RoutesJWTsLocallyAndOtherTokensToIntrospection(t *testing.T) {
 		{name: "opaque token", token: opaque, introspect: 1},
 		{name: "forged JWT: another key under the issuer's kid", token: mint(e.custom, nil, grpcauthtest.WithSigningKey(atk, "RS256")),
 			want: verifier.ErrBadSignature},
-		{name: "forged JWT: unknown kid", token: mint(e.custom, nil, grpcauthtest.WithKeyID("nope")), want: verifier.ErrUnknownKey},
+		{name: "forged JWT: unknown kid", token: mint(e.custom, nil, grpcauthtest.WithKidHeader("nope")), want: verifier.ErrUnknownKey},
 		{name: "expired JWT", token: mint(e.custom, map[string]any{"exp": time.Unix(0, 0)}), want: verifier.ErrExpired},
 		{name: "unsigned JWT", token: mint(e.custom, nil, grpcauthtest.Unsigned()), want: verifier.ErrAlgorithm},
 		{name: "JWT of the org issuer, not opted in", token: mint(e.org, nil), want: verifier.ErrIssuer},

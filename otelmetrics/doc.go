@@ -1,5 +1,5 @@
-// Package otelmetrics exports grpcauth's decisions and the verifier's cache
-// and key-set figures through the OpenTelemetry metric API
+// Package otelmetrics exports grpcauth's decisions and the verifiers' cache,
+// key-set and introspection figures through the OpenTelemetry metric API
 // (go.opentelemetry.io/otel/metric). It is a separate package so that a
 // program that does not import it links no OpenTelemetry code, and the
 // interceptors run no metric code at all.
@@ -8,7 +8,7 @@
 //
 //	m, err := otelmetrics.New(otelmetrics.Config{
 //		MeterProvider: provider,              // an sdk/metric MeterProvider
-//		Verifiers:     []otelmetrics.Source{v}, // *verifier.Verifier
+//		Verifiers:     []otelmetrics.Source{v}, // the grpcauth.Config.Verifier
 //	})
 //	if err != nil { ... }
 //	defer m.Close()
@@ -29,7 +29,29 @@
 //	grpcauth.jwks.keys        gauge      {key}      issuer   (observed)
 //	grpcauth.jwks.age         gauge      s          issuer   (observed)
 //
-// The observed instruments are read from Verifier.Stats in a callback at
+// and, for an *introspect.Verifier (alone or in an *introspect.Combined):
+//
+//	grpcauth.introspection.cache.hits           counter  {lookup}    issuer
+//	grpcauth.introspection.cache.negative_hits  counter  {lookup}    issuer
+//	grpcauth.introspection.cache.misses         counter  {lookup}    issuer
+//	grpcauth.introspection.cache.entries        gauge    {token}     issuer, cache (positive, negative)
+//	grpcauth.introspection.requests             counter  {request}   issuer
+//	grpcauth.introspection.failures             counter  {request}   issuer
+//	grpcauth.introspection.inactive             counter  {response}  issuer
+//	grpcauth.introspection.coalesced            counter  {call}      issuer
+//	grpcauth.introspection.in_flight            gauge    {request}   issuer
+//
+// A *verifier.MultiVerifier reports the cache and key-set instruments once
+// per issuer. See Source for what each kind of verifier offers, and
+// docs/introspection.md for reading the introspection figures.
+//
+// The observed instruments are read from the verifiers' Stats in a callback at
 // collection time, so they cost nothing per call. OnDecision costs one
 // lock-free map lookup, one counter Add and one histogram Record per call.
+// For a *verifier.MultiVerifier, list each issuer's Verifier in
+// [Config].Verifiers. Attribute values are bounded: methods the server does
+// not know are reported as [UnknownMethod].
+//
+// The repository's docs/observability.md describes each instrument, the
+// decision log records and useful queries.
 package otelmetrics

@@ -6,14 +6,22 @@ import (
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/metric"
 
+	"github.com/grpcauth/grpcauth/introspect"
 	"github.com/grpcauth/grpcauth/verifier"
 )
 
-// observed are the instruments read from Verifier.Stats at collection time.
+// observed are the instruments read from the verifiers' Stats at
+// collection time.
 type observed struct {
+	// From verifier.Stats.
 	hits, misses, fetches, failures metric.Int64ObservableCounter
 	entries, keys                   metric.Int64ObservableGauge
 	age                             metric.Float64ObservableGauge
+
+	// From introspect.Stats.
+	iHits, iNegHits, iMisses, iRequests metric.Int64ObservableCounter
+	iFailures, iInactive, iCoalesced    metric.Int64ObservableCounter
+	iEntries, iInFlight                 metric.Int64ObservableGauge
 }
 
 func newObserved(meter metric.Meter) (*observed, error) {
@@ -26,6 +34,13 @@ func newObserved(meter metric.Meter) (*observed, error) {
 		{&o.misses, "grpcauth.cache.misses", "{lookup}", "Access-token verifications that found no usable cache entry and ran in full."},
 		{&o.fetches, "grpcauth.jwks.fetches", "{request}", "HTTP requests for the issuer's JWKS document."},
 		{&o.failures, "grpcauth.jwks.failures", "{refresh}", "Key-set refreshes that failed."},
+		{&o.iHits, "grpcauth.introspection.cache.hits", "{lookup}", "Verifications answered from the positive introspection cache."},
+		{&o.iNegHits, "grpcauth.introspection.cache.negative_hits", "{lookup}", "Verifications answered from the negative introspection cache (inactive or refused tokens)."},
+		{&o.iMisses, "grpcauth.introspection.cache.misses", "{lookup}", "Verifications that found no usable introspection cache entry."},
+		{&o.iRequests, "grpcauth.introspection.requests", "{request}", "Introspection requests sent to the authorization server."},
+		{&o.iFailures, "grpcauth.introspection.failures", "{request}", "Introspection requests that got no usable answer."},
+		{&o.iInactive, "grpcauth.introspection.inactive", "{response}", "Introspection answers saying the token is not active."},
+		{&o.iCoalesced, "grpcauth.introspection.coalesced", "{call}", "Verifications that shared an introspection request already in flight."},
 	}
 	for _, c := range counters {
 		var err error
@@ -33,15 +48,22 @@ func newObserved(meter metric.Meter) (*observed, error) {
 			return nil, err
 		}
 	}
+	gauges := []struct {
+		dst               *metric.Int64ObservableGauge
+		name, unit, descr string
+	}{
+		{&o.entries, "grpcauth.cache.entries", "{token}", "Tokens in the verified-token cache."},
+		{&o.keys, "grpcauth.jwks.keys", "{key}", "Usable keys in the current key set."},
+		{&o.iEntries, "grpcauth.introspection.cache.entries", "{token}", "Entries in the introspection caches, by cache (positive, negative)."},
+		{&o.iInFlight, "grpcauth.introspection.in_flight", "{request}", "Introspection requests in flight."},
+	}
+	for _, g := range gauges {
+		var err error
+		if *g.dst, err = meter.Int64ObservableGauge(g.name, metric.WithUnit(g.unit), metric.WithDescription(g.descr)); err != nil {
+			return nil, err
+		}
+	}
 	var err error
-	if o.entries, err = meter.Int64ObservableGauge("grpcauth.cache.entries", metric.WithUnit("{token}"),
-		metric.WithDescription("Tokens in the verified-token cache.")); err != nil {
-		return nil, err
-	}
-	if o.keys, err = meter.Int64ObservableGauge("grpcauth.jwks.keys", metric.WithUnit("{key}"),
-		metric.WithDescription("Usable keys in the current key set.")); err != nil {
-		return nil, err
-	}
 	if o.age, err = meter.Float64ObservableGauge("grpcauth.jwks.age", metric.WithUnit("s"),
 		metric.WithDescription("Time since the current key set was fetched; absent until the first fetch succeeds.")); err != nil {
 		return nil, err
@@ -50,10 +72,11 @@ func newObserved(meter metric.Meter) (*observed, error) {
 }
 
 func (o *observed) instruments() []metric.Observable {
-	return []metric.Observable{o.hits, o.misses, o.fetches, o.failures, o.entries, o.keys, o.age}
+	return []metric.Observable{o.hits, o.misses, o.fetches, o.failures, o.entries, o.keys, o.age,
+		o.iHits, o.iNegHits, o.iMisses, o.iRequests, o.iFailures, o.iInactive, o.iCoalesced, o.iEntries, o.iInFlight}
 }
 
-// observe reports one verifier's figures.
+// observe reports one key-set verifier's figures.
 func (o *observed) observe(ob metric.Observer, st verifier.Stats, now time.Time) {
 	attrs := metric.WithAttributeSet(attribute.NewSet(attribute.String("issuer", st.Issuer)))
 	ob.ObserveInt64(o.hits, st.CacheHits, attrs)
@@ -65,4 +88,22 @@ func (o *observed) observe(ob metric.Observer, st verifier.Stats, now time.Time)
 	if !st.KeysFetched.IsZero() {
 		ob.ObserveFloat64(o.age, now.Sub(st.KeysFetched).Seconds(), attrs)
 	}
+}
+
+// observeIntrospection reports one introspection verifier's figures.
+func (o *observed) observeIntrospection(ob metric.Observer, st introspect.Stats) {
+	iss := attribute.String("issuer", st.Issuer)
+	attrs := metric.WithAttributeSet(attribute.NewSet(iss))
+	ob.ObserveInt64(o.iHits, st.CacheHits, attrs)
+	ob.ObserveInt64(o.iNegHits, st.NegativeHits, attrs)
+	ob.ObserveInt64(o.iMisses, st.CacheMisses, attrs)
+	ob.ObserveInt64(o.iRequests, st.Requests, attrs)
+	ob.ObserveInt64(o.iFailures, st.Failures, attrs)
+	ob.ObserveInt64(o.iInactive, st.Inactive, attrs)
+	ob.ObserveInt64(o.iCoalesced, st.Coalesced, attrs)
+	ob.ObserveInt64(o.iInFlight, int64(st.InFlight), attrs)
+	ob.ObserveInt64(o.iEntries, int64(st.CacheEntries),
+		metric.WithAttributeSet(attribute.NewSet(iss, attribute.String("cache", "positive"))))
+	ob.ObserveInt64(o.iEntries, int64(st.NegativeEntries),
+		metric.WithAttributeSet(attribute.NewSet(iss, attribute.String("cache", "negative"))))
 }

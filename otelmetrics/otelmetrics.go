@@ -13,7 +13,6 @@ import (
 	"go.opentelemetry.io/otel/metric"
 
 	"github.com/grpcauth/grpcauth"
-	"github.com/grpcauth/grpcauth/verifier"
 )
 
 // ScopeName is the instrumentation scope (meter) name of every instrument.
@@ -39,22 +38,16 @@ var DurationBuckets = []float64{
 // server stays far below it; past it, sets are built per call.
 const maxAttributeSets = 4096
 
-// Source is what the observed instruments read: *verifier.Verifier
-// satisfies it. For a *verifier.MultiVerifier, pass each issuer's
-// Verifier (MultiVerifier.Verifier for each of MultiVerifier.Issuers).
-type Source interface {
-	Stats() verifier.Stats
-}
-
 // Config configures Metrics.
 type Config struct {
 	// MeterProvider creates the meter. Default otel.GetMeterProvider(),
 	// the global provider, which records nothing until an SDK is
 	// installed with otel.SetMeterProvider.
 	MeterProvider metric.MeterProvider
-	// Verifiers are observed for the cache and key-set instruments, each
-	// labelled with its issuer. Default: none (only the decision
-	// instruments are reported).
+	// Verifiers are observed for the cache, key-set and introspection
+	// instruments, each figure labelled with its issuer: pass the
+	// grpcauth.Config.Verifier (see Source for what is read from each
+	// kind). Default: none (only the decision instruments are reported).
 	Verifiers []Source
 	// Now returns the current time, for the key sets' age. Default
 	// time.Now; give the verifiers' Config.Now if they have one.
@@ -83,8 +76,8 @@ type attrOpts struct {
 }
 
 // New creates the instruments and registers the callback that observes
-// cfg.Verifiers. It fails only when the MeterProvider refuses an
-// instrument.
+// cfg.Verifiers. It fails when a Verifier is not a Source it can read, or
+// when the MeterProvider refuses an instrument.
 func New(cfg Config) (*Metrics, error) {
 	mp := cfg.MeterProvider
 	if mp == nil {
@@ -110,14 +103,25 @@ func New(cfg Config) (*Metrics, error) {
 	if len(cfg.Verifiers) == 0 {
 		return m, nil
 	}
+	var src sources
+	for _, v := range cfg.Verifiers {
+		if err := src.add(v, true); err != nil {
+			return nil, err
+		}
+	}
 	o, err := newObserved(meter)
 	if err != nil {
 		return nil, fmt.Errorf("otelmetrics: %w", err)
 	}
-	sources := append([]Source(nil), cfg.Verifiers...)
 	m.reg, err = meter.RegisterCallback(func(_ context.Context, ob metric.Observer) error {
-		for _, s := range sources {
-			o.observe(ob, s.Stats(), now())
+		t := now()
+		for _, stats := range src.keyed {
+			for _, st := range stats() {
+				o.observe(ob, st, t)
+			}
+		}
+		for _, s := range src.intro {
+			o.observeIntrospection(ob, s.Stats())
 		}
 		return nil
 	}, o.instruments()...)

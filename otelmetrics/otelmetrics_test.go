@@ -85,11 +85,16 @@ func newFixture(t *testing.T) *fixture {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { m.Close() })
-	auth, err := grpcauth.New(grpcauth.Config{
-		Verifier:   v,
-		OnDecision: m.OnDecision,
-		Logger:     slog.New(slog.DiscardHandler),
-	})
+	f.client = serve(t, grpcauth.Config{Verifier: v, OnDecision: m.OnDecision})
+	return f
+}
+
+// serve starts a loopback gRPC server behind the interceptors of cfg and
+// returns a client of it.
+func serve(t *testing.T, cfg grpcauth.Config) authtestv1.TestServiceClient {
+	t.Helper()
+	cfg.Logger = slog.New(slog.DiscardHandler)
+	auth, err := grpcauth.New(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -107,8 +112,7 @@ func newFixture(t *testing.T) *fixture {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { conn.Close() })
-	f.client = authtestv1.NewTestServiceClient(conn)
-	return f
+	return authtestv1.NewTestServiceClient(conn)
 }
 
 func (f *fixture) token(t *testing.T, scopes ...string) context.Context {
@@ -122,8 +126,14 @@ func (f *fixture) token(t *testing.T, scopes ...string) context.Context {
 
 func (f *fixture) collect(t *testing.T) map[string]metricdata.Aggregation {
 	t.Helper()
+	return collect(t, f.reader)
+}
+
+// collect reads every metric of reader, by name.
+func collect(t *testing.T, reader *sdkmetric.ManualReader) map[string]metricdata.Aggregation {
+	t.Helper()
 	var rm metricdata.ResourceMetrics
-	if err := f.reader.Collect(context.Background(), &rm); err != nil {
+	if err := reader.Collect(context.Background(), &rm); err != nil {
 		t.Fatal(err)
 	}
 	got := make(map[string]metricdata.Aggregation)

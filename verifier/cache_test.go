@@ -222,7 +222,7 @@ func TestCache_FailuresAreNotCached(t *testing.T) {
 	toks := []string{
 		f.mint(t, map[string]any{"exp": f.clk.Now().Add(-time.Hour)}),
 		f.mint(t, map[string]any{"iss": "https://evil.example"}),
-		f.mint(t, nil, grpcauthtest.WithKeyID("nope")),
+		f.mint(t, nil, grpcauthtest.WithKidHeader("nope")),
 	}
 	for _, tok := range toks {
 		if _, err := f.verify(t, tok); err == nil {

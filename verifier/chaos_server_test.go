@@ -341,7 +341,7 @@ func (f *chaosFixture) knownKeysStillVerify(t testing.TB, kid string) {
 	t.Helper()
 	before := f.cs.Hits(keysPath) + f.cs.Hits(discoveryPath)
 	for i := range 8 {
-		tok := f.mint(t, map[string]any{"sub": fmt.Sprintf("known-%d", i)}, grpcauthtest.WithKey(kid))
+		tok := f.mint(t, map[string]any{"sub": fmt.Sprintf("known-%d", i)}, grpcauthtest.WithIssuerKey(kid))
 		if err := f.verify(tok, 10*time.Second); err != nil {
 			t.Fatalf("token with the known kid: %v", err)
 		}
@@ -365,7 +365,7 @@ func (f *chaosFixture) burst(t testing.TB, n int, tok string, timeout time.Durat
 	toks := make([]string, n)
 	toks[0] = tok
 	for i := 1; i < n; i++ {
-		toks[i] = f.mint(t, nil, grpcauthtest.WithKeyID(fmt.Sprintf("forged-%d", forgedKids.Add(1))))
+		toks[i] = f.mint(t, nil, grpcauthtest.WithKidHeader(fmt.Sprintf("forged-%d", forgedKids.Add(1))))
 	}
 	type result struct {
 		i   int

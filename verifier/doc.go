@@ -38,11 +38,24 @@
 //     fetch) or signature work.
 //   - Successful access-token verifications are cached by exact token string;
 //     every hit re-checks the times and that the token's key is still in the
-//     key set (see CacheConfig).
+//     key set (see [CacheConfig]).
 //
-// Errors wrap the package's sentinel errors (ErrMalformed, ErrExpired, ...);
-// branch with errors.Is. Their text is meant for server logs and never
-// contains the token or claim values. Claims is immutable.
+// Errors wrap the package's sentinel errors ([ErrMalformed], [ErrExpired],
+// ...); branch with errors.Is. Their text is meant for server logs and never
+// contains the token or claim values. [Claims] is immutable.
+//
+// [Verifier.VerifyIDToken] checks OpenID Connect ID tokens with the same
+// form, algorithm, issuer, time and signature rules; its aud must contain
+// the client id, and ID tokens are never cached. [NewMulti] accepts tokens
+// from several issuers: it routes each token by its exact iss to that
+// issuer's own Verifier and key set, so one issuer's keys never verify
+// another's tokens. [Verifier.Stats] reports cache and key-set counters
+// (package otelmetrics exports them).
+//
+// A *Verifier and a *MultiVerifier satisfy grpcauth.TokenVerifier, whose
+// interceptors map the sentinels to gRPC codes. The repository's
+// docs/verifier.md and docs/key-set.md explain every check, default and
+// figure at length.
 //
 // The signature primitives are jwx v2's (github.com/lestrrat-go/jwx/v2);
 // no jwx type appears in this package's API.

@@ -43,9 +43,9 @@ func TestVerifyIDToken_Rules(t *testing.T) {
 		{"wrong issuer", idToken(map[string]any{"iss": "https://evil.example"}), client, "", ErrIssuer},
 		{"expired", idToken(map[string]any{"exp": now.Add(-time.Hour)}), client, "", ErrExpired},
 		{"issued in the future", idToken(map[string]any{"iat": now.Add(time.Hour)}), client, "", ErrNotYetValid},
-		{"alg none", idToken(nil, grpcauthtest.Unsigned(), grpcauthtest.WithKeyID(f.iss.KeyID())), client, "", ErrAlgorithm},
-		{"unknown kid", idToken(nil, grpcauthtest.WithKeyID("nope")), client, "", ErrUnknownKey},
-		{"no kid", idToken(nil, grpcauthtest.WithKeyID("")), client, "", ErrMalformed},
+		{"alg none", idToken(nil, grpcauthtest.Unsigned(), grpcauthtest.WithKidHeader(f.iss.KeyID())), client, "", ErrAlgorithm},
+		{"unknown kid", idToken(nil, grpcauthtest.WithKidHeader("nope")), client, "", ErrUnknownKey},
+		{"no kid", idToken(nil, grpcauthtest.WithKidHeader("")), client, "", ErrMalformed},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

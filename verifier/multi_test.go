@@ -204,7 +204,7 @@ func TestMulti_AKeyNeverVerifiesATokenClaimingB(t *testing.T) {
 		{"A's key and kid", mintOn(t, e.a, b9068, grpcauthtest.WithShape(grpcauthtest.ShapeRFC9068)), verifier.ErrUnknownKey},
 		// Signed by A's key under B's kid: B's key does not verify it.
 		{"A's key under B's kid", mintOn(t, e.a, b9068, grpcauthtest.WithShape(grpcauthtest.ShapeRFC9068),
-			grpcauthtest.WithKeyID(e.b.KeyID())), verifier.ErrBadSignature},
+			grpcauthtest.WithKidHeader(e.b.KeyID())), verifier.ErrBadSignature},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -45,7 +45,7 @@ func TestStats_CountsKeyFetchFailures(t *testing.T) {
 	f.iss.Close()
 	// An unknown kid forces a refresh, which fails: the issuer is gone.
 	f.clk.Advance(2 * time.Second)
-	if _, err := f.verify(t, f.mint(t, nil, grpcauthtest.WithKeyID("rotated"))); err == nil {
+	if _, err := f.verify(t, f.mint(t, nil, grpcauthtest.WithKidHeader("rotated"))); err == nil {
 		t.Fatal("a token with an unknown kid verified")
 	}
 	st := f.v.Stats()

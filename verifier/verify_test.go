@@ -22,7 +22,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/lestrrat-go/jwx/v2/cert"
 	"github.com/lestrrat-go/jwx/v2/jwk"
 
 	"github.com/grpcauth/grpcauth/grpcauthtest"
@@ -31,8 +30,8 @@ import (
 // attacker holds keys and a key server that an attacker controls.
 type attacker struct {
 	rsa      *rsa.PrivateKey
-	jwk      jwk.Key     // public JWK of rsa, kid "attacker-kid"
-	x5c      *cert.Chain // a self-signed certificate for rsa
+	jwk      map[string]any      // public JWK of rsa, kid "attacker-kid"
+	x5c      []*x509.Certificate // a self-signed certificate for rsa
 	srv      *httptest.Server
 	requests atomic.Int64
 }
@@ -55,11 +54,15 @@ func newAttacker(t *testing.T) *attacker {
 	if err != nil {
 		t.Fatal(err)
 	}
-	chain := &cert.Chain{}
-	if err := chain.Add([]byte(base64.StdEncoding.EncodeToString(der))); err != nil {
+	crt, err := x509.ParseCertificate(der)
+	if err != nil {
 		t.Fatal(err)
 	}
-	a := &attacker{rsa: k, jwk: pub, x5c: chain}
+	var pubMap map[string]any
+	if b, err := json.Marshal(pub); err != nil || json.Unmarshal(b, &pubMap) != nil {
+		t.Fatalf("JWK as a map: %v", err)
+	}
+	a := &attacker{rsa: k, jwk: pubMap, x5c: []*x509.Certificate{crt}}
 	set := jwk.NewSet()
 	_ = set.AddKey(pub)
 	body, _ := json.Marshal(set)
@@ -114,7 +117,9 @@ func runRules(t *testing.T, f *fixture, cases []ruleCase) {
 }
 
 func TestVerifyAccessToken_Rules(t *testing.T) {
-	f := newFixture(t, grpcauthtest.Config{}, nil)
+	// MaxKeyWaiters -1: the cases with unknown kids would otherwise wait for
+	// the next key-set fetch the rate limit allows (key_wait_test.go).
+	f := newFixture(t, grpcauthtest.Config{}, func(c *Config) { c.MaxKeyWaiters = -1 })
 	att := newAttacker(t)
 	now := f.clk.Now()
 	mint := func(claims map[string]any, opts ...grpcauthtest.MintOption) func(*testing.T, *fixture) string {
@@ -157,7 +162,7 @@ func TestVerifyAccessToken_Rules(t *testing.T) {
 
 		// Algorithm confusion.
 		{name: "alg none (unsigned) is rejected", token: func(t *testing.T, f *fixture) string {
-			return f.mint(t, nil, grpcauthtest.Unsigned(), grpcauthtest.WithKeyID(f.iss.KeyID()))
+			return f.mint(t, nil, grpcauthtest.Unsigned(), grpcauthtest.WithKidHeader(f.iss.KeyID()))
 		}, want: ErrAlgorithm},
 		{name: "alg None is rejected", token: hdr(map[string]any{"alg": "None"}), want: ErrAlgorithm},
 		{name: "alg NONE is rejected", token: hdr(map[string]any{"alg": "NONE"}), want: ErrAlgorithm},
@@ -176,27 +181,27 @@ func TestVerifyAccessToken_Rules(t *testing.T) {
 		{name: "alg of another family than the key is rejected", token: hdr(map[string]any{"alg": "ES256"}), want: ErrAlgorithm},
 
 		// Key selection.
-		{name: "token without kid is malformed", token: mint(nil, grpcauthtest.WithKeyID("")), want: ErrMalformed},
-		{name: "kid not in the set is an unknown key", token: mint(nil, grpcauthtest.WithKeyID("no-such-kid")), want: ErrUnknownKey},
+		{name: "token without kid is malformed", token: mint(nil, grpcauthtest.WithKidHeader("")), want: ErrMalformed},
+		{name: "kid not in the set is an unknown key", token: mint(nil, grpcauthtest.WithKidHeader("no-such-kid")), want: ErrUnknownKey},
 		{name: "another key under a known kid is a bad signature", token: mint(nil,
-			grpcauthtest.WithSigningKey(otherRSA, "RS256"), grpcauthtest.WithKeyID(f.iss.KeyID())), want: ErrBadSignature},
+			grpcauthtest.WithSigningKey(otherRSA, "RS256"), grpcauthtest.WithKidHeader(f.iss.KeyID())), want: ErrBadSignature},
 		{name: "jku pointing at an attacker key is ignored", token: mint(nil,
-			grpcauthtest.WithSigningKey(att.rsa, "RS256"), grpcauthtest.WithKeyID(f.iss.KeyID()),
+			grpcauthtest.WithSigningKey(att.rsa, "RS256"), grpcauthtest.WithKidHeader(f.iss.KeyID()),
 			grpcauthtest.WithHeader("jku", att.srv.URL)), want: ErrBadSignature},
 		{name: "jku with the attacker's kid is an unknown key", token: mint(nil,
-			grpcauthtest.WithSigningKey(att.rsa, "RS256"), grpcauthtest.WithKeyID("attacker-kid"),
+			grpcauthtest.WithSigningKey(att.rsa, "RS256"), grpcauthtest.WithKidHeader("attacker-kid"),
 			grpcauthtest.WithHeader("jku", att.srv.URL)), want: ErrUnknownKey},
 		{name: "x5u pointing at an attacker key is ignored", token: mint(nil,
-			grpcauthtest.WithSigningKey(att.rsa, "RS256"), grpcauthtest.WithKeyID(f.iss.KeyID()),
+			grpcauthtest.WithSigningKey(att.rsa, "RS256"), grpcauthtest.WithKidHeader(f.iss.KeyID()),
 			grpcauthtest.WithHeader("x5u", att.srv.URL)), want: ErrBadSignature},
 		{name: "embedded jwk of an attacker key is ignored", token: mint(nil,
-			grpcauthtest.WithSigningKey(att.rsa, "RS256"), grpcauthtest.WithKeyID(f.iss.KeyID()),
+			grpcauthtest.WithSigningKey(att.rsa, "RS256"), grpcauthtest.WithKidHeader(f.iss.KeyID()),
 			grpcauthtest.WithHeader("jwk", att.jwk)), want: ErrBadSignature},
 		{name: "embedded jwk with the attacker's kid is an unknown key", token: mint(nil,
-			grpcauthtest.WithSigningKey(att.rsa, "RS256"), grpcauthtest.WithKeyID("attacker-kid"),
+			grpcauthtest.WithSigningKey(att.rsa, "RS256"), grpcauthtest.WithKidHeader("attacker-kid"),
 			grpcauthtest.WithHeader("jwk", att.jwk)), want: ErrUnknownKey},
 		{name: "x5c with an attacker certificate is ignored", token: mint(nil,
-			grpcauthtest.WithSigningKey(att.rsa, "RS256"), grpcauthtest.WithKeyID(f.iss.KeyID()),
+			grpcauthtest.WithSigningKey(att.rsa, "RS256"), grpcauthtest.WithKidHeader(f.iss.KeyID()),
 			grpcauthtest.WithHeader("x5c", att.x5c)), want: ErrBadSignature},
 		{name: "crit header is rejected", token: mint(nil,
 			grpcauthtest.WithHeader("crit", []string{"urn:example:ext"}), grpcauthtest.WithHeader("urn:example:ext", "x")),
@@ -244,7 +249,11 @@ func TestVerifyAccessToken_Rules(t *testing.T) {
 			return "bm90IGpzb24" + tok[strings.IndexByte(tok, '.'):]
 		}), want: ErrMalformed},
 		{name: "header with a numeric kid is malformed", token: hdr(map[string]any{"alg": "RS256", "kid": 7}), want: ErrMalformed},
-		{name: "header with alg in other case as member name has no alg", token: hdr(map[string]any{"ALG": "RS256"}), want: ErrMalformed},
+		{name: "header with alg in other case as member name is not trusted", token: hdr(map[string]any{"ALG": "RS256"}), want: ErrBadSignature},
+		{name: "signed header with a member differing from alg only in case is malformed", token: mint(nil,
+			grpcauthtest.WithHeader("ALG", "none")), want: ErrMalformed},
+		{name: "signed claims with a member differing from iss only in case are malformed", token: mint(map[string]any{"ISS": "https://evil.example"}),
+			want: ErrMalformed},
 		{name: "payload that is not JSON is malformed", token: mutate(func(tok string) string {
 			p := strings.Split(tok, ".")
 			return p[0] + ".bm90IGpzb24." + p[2]
@@ -351,7 +360,7 @@ func TestVerifyAccessToken_AccessTokenProfile(t *testing.T) {
 }
 
 func TestVerifyAccessToken_EveryAlgorithmFamily(t *testing.T) {
-	for _, alg := range DefaultAlgorithms {
+	for _, alg := range DefaultAlgorithms() {
 		t.Run(alg, func(t *testing.T) {
 			f := newFixture(t, grpcauthtest.Config{Algorithm: alg}, nil)
 			tok := f.mint(t, nil)
@@ -469,7 +478,7 @@ func TestVerifyAccessToken_WrongIssuerNeverFetchesKeys(t *testing.T) {
 	before := f.iss.JWKSRequests()
 	for i := range 20 {
 		f.clk.Advance(time.Minute) // rate limits would allow a fetch
-		tok := f.mint(t, map[string]any{"iss": "https://evil.example"}, grpcauthtest.WithKeyID("kid-"+string(rune('a'+i))))
+		tok := f.mint(t, map[string]any{"iss": "https://evil.example"}, grpcauthtest.WithKidHeader("kid-"+string(rune('a'+i))))
 		if _, err := f.verify(t, tok); !errors.Is(err, ErrIssuer) {
 			t.Fatalf("VerifyAccessToken = %v, want ErrIssuer", err)
 		}
@@ -493,7 +502,7 @@ func TestVerifyAccessToken_ErrorsNeverEchoValues(t *testing.T) {
 		f.mint(t, map[string]any{"aud": secret}),
 		f.mint(t, map[string]any{"cid": secret}),
 		f.mint(t, map[string]any{"cid": "good-client", "groups": secret}),
-		f.mint(t, nil, grpcauthtest.WithKeyID(secret)),
+		f.mint(t, nil, grpcauthtest.WithKidHeader(secret)),
 		withHeader(t, f.mint(t, nil), map[string]any{"alg": secret, "kid": "k"}),
 	}
 	for _, tok := range toks {

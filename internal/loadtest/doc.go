@@ -11,7 +11,7 @@
 //
 //	go test -race -count=1 ./internal/loadtest/
 //
-// The soak runs longer, with flags (see the README, section "Load and soak test"):
+// The soak runs longer, with flags (see docs/soak.md):
 //
 //	go test -count=1 -v -timeout=30m -run=TestLoad ./internal/loadtest/ \
 //		-soak.duration=10m -soak.callers=64

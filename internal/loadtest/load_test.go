@@ -46,7 +46,7 @@ const (
 // and removes the previous one. Every call knows the status it deserves;
 // the test fails on any other, on goroutines left behind, and on a JWKS
 // request count above one per rotation plus the scheduled refreshes and a
-// small constant. See the README (section "Load and soak test") for the long configuration.
+// small constant. See docs/soak.md for the long configuration.
 func TestLoad_MixedTokensUnderKeyRotation(t *testing.T) {
 	duration, rotate, sampleEvery := shortDuration, shortRotate, 50*time.Millisecond
 	if *soakDuration > 0 {

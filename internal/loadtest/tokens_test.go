@@ -138,7 +138,7 @@ type credential struct {
 }
 
 // deserves is the outcome a call of m with c must get, from the rules in
-// the README (section "Interceptors and scope rules").
+// docs/interceptors.md and the package documentation of grpcauth.
 func (c credential) deserves(m method) verdict {
 	switch c.kind {
 	case kindMissing:
@@ -225,8 +225,8 @@ func newGeneration(iss *grpcauthtest.Issuer, kid string, attacker crypto.Signer)
 	now := time.Now()
 	errs = append(errs,
 		bearer(kindExpired, nil, map[string]any{"iat": now.Add(-3 * time.Hour), "exp": now.Add(-2 * time.Hour)}, all),
-		bearer(kindForgedKey, nil, nil, all, grpcauthtest.WithSigningKey(attacker, iss.Algorithm()), grpcauthtest.WithKeyID(kid)),
-		bearer(kindAlgNone, nil, nil, all, grpcauthtest.Unsigned(), grpcauthtest.WithKeyID(kid)),
+		bearer(kindForgedKey, nil, nil, all, grpcauthtest.WithSigningKey(attacker, iss.Algorithm()), grpcauthtest.WithKidHeader(kid)),
+		bearer(kindAlgNone, nil, nil, all, grpcauthtest.Unsigned(), grpcauthtest.WithKidHeader(kid)),
 		bearer(kindWrongAudience, nil, map[string]any{"aud": "api://another-api"}, all),
 		bearer(kindWrongIssuer, nil, map[string]any{"iss": "https://evil.example/oauth2/default"}, all),
 	)
@@ -234,7 +234,7 @@ func newGeneration(iss *grpcauthtest.Issuer, kid string, attacker crypto.Signer)
 	errs = append(errs, err)
 	if err == nil {
 		secret := pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: pub})
-		errs = append(errs, bearer(kindHS256PublicKey, nil, nil, all, grpcauthtest.WithSigningKey(secret, "HS256"), grpcauthtest.WithKeyID(kid)))
+		errs = append(errs, bearer(kindHS256PublicKey, nil, nil, all, grpcauthtest.WithSigningKey(secret, "HS256"), grpcauthtest.WithKidHeader(kid)))
 	}
 	readOnly, err := iss.Mint(nil, grpcauthtest.WithScopes(scopeRead))
 	errs = append(errs, err)

@@ -22,7 +22,10 @@ type config struct {
 	clientIDs         []string
 	skipAudienceCheck bool
 	requireClaims     map[string]any
-	metricsAddr       string
+	// requireProfile turns on RFC 9068's JWT access token profile
+	// (verifier.Config.RequireAccessTokenProfile).
+	requireProfile bool
+	metricsAddr    string
 }
 
 // loadConfig reads the settings from the environment (getenv) and args; a
@@ -39,6 +42,7 @@ func loadConfig(args []string, getenv func(string) string) (config, error) {
 	skipAud := fs.String("skip-audience-check", getenv("SKIP_AUDIENCE_CHECK"), "true: accept tokens whatever their aud; needs CLIENT_IDS (env SKIP_AUDIENCE_CHECK)")
 	metricsAddr := fs.String("metrics-addr", getenv("METRICS_ADDR"), "address of the HTTP metrics endpoint GET /metrics, e.g. 127.0.0.1:9464 (env METRICS_ADDR; default off)")
 	requireClaims := fs.String("require-claims", getenv("REQUIRE_CLAIMS"), "name=value claims every token must carry, comma-separated (env REQUIRE_CLAIMS)")
+	requireProfile := fs.String("require-access-token-profile", getenv("REQUIRE_ACCESS_TOKEN_PROFILE"), "true: accept only RFC 9068 access tokens (typ at+jwt) (env REQUIRE_ACCESS_TOKEN_PROFILE)")
 	if err := fs.Parse(args); err != nil {
 		return config{}, err
 	}
@@ -55,12 +59,19 @@ func loadConfig(args []string, getenv func(string) string) (config, error) {
 		clientIDs:     list(*clientIDs),
 		metricsAddr:   *metricsAddr,
 	}
-	if *skipAud != "" {
-		b, err := strconv.ParseBool(*skipAud)
-		if err != nil {
-			return config{}, fmt.Errorf("server: SKIP_AUDIENCE_CHECK %q is not true or false", *skipAud)
+	for _, b := range []struct {
+		name string
+		v    string
+		dst  *bool
+	}{{"SKIP_AUDIENCE_CHECK", *skipAud, &cfg.skipAudienceCheck}, {"REQUIRE_ACCESS_TOKEN_PROFILE", *requireProfile, &cfg.requireProfile}} {
+		if b.v == "" {
+			continue
 		}
-		cfg.skipAudienceCheck = b
+		v, err := strconv.ParseBool(b.v)
+		if err != nil {
+			return config{}, fmt.Errorf("server: %s %q is not true or false", b.name, b.v)
+		}
+		*b.dst = v
 	}
 	if cfg.skipAudienceCheck && len(cfg.clientIDs) == 0 {
 		// Without aud and without a client allow-list, a token the issuer
@@ -92,6 +103,8 @@ func (cfg config) verifierConfig(issuer string) verifier.Config {
 		ScopeClaims:  cfg.scopeClaims,
 		ClientIDs:    cfg.clientIDs,
 		AssertClaims: cfg.requireClaims,
+
+		RequireAccessTokenProfile: cfg.requireProfile,
 	}
 	if cfg.skipAudienceCheck {
 		vc.SkipAudienceCheck = true

@@ -7,7 +7,7 @@ import (
 )
 
 // Defaults applied by New to zero (or negative) Config fields. The reasons
-// are given in the README (section "Key set").
+// are given in docs/key-set.md.
 const (
 	// DefaultRefreshInterval is how often the set is re-fetched in the
 	// background when the response gives no shorter Cache-Control max-age.
@@ -22,10 +22,13 @@ const (
 	DefaultFetchTimeout = 10 * time.Second
 	// DefaultMaxResponseSize bounds one HTTP response body (1 MiB).
 	DefaultMaxResponseSize int64 = 1 << 20
+	// DefaultMaxWaiters bounds the lookups that wait at once for the next
+	// refresh the rate limit allows.
+	DefaultMaxWaiters = 256
 )
 
 // Fixed policy values. They are not options because no deployment has a
-// reason to change them; the README (section "Key set") explains each.
+// reason to change them; docs/key-set.md explains each.
 const (
 	backoffBase     = time.Second     // first retry after a failed fetch
 	backoffMax      = 5 * time.Minute // retry interval cap (and never above RefreshInterval)
@@ -51,7 +54,7 @@ type Config struct {
 	URL string
 	// Client makes the HTTP requests; nil means a client with its own
 	// transport cloned from http.DefaultTransport. The Set never uses the
-	// client's cookie jar or redirect policy (see the README, section "Key set"), and sends
+	// client's cookie jar or redirect policy (see docs/key-set.md), and sends
 	// no credentials. Its Transport must not add any either.
 	Client *http.Client
 	// RefreshInterval is the background refresh period (default 1h); a
@@ -71,6 +74,11 @@ type Config struct {
 	// MaxResponseSize bounds each response body in bytes (default 1 MiB);
 	// a larger body is a failed fetch.
 	MaxResponseSize int64
+	// MaxWaiters bounds the lookups of unknown kids that wait at once for
+	// the next refresh the rate limit allows (default DefaultMaxWaiters,
+	// 256); past it a lookup is refused at once. Negative means no lookup
+	// ever waits: a rate-limited miss is refused at once.
+	MaxWaiters int
 	// Now is the clock for staleness and rate-limit decisions (default
 	// time.Now). Background timers use real time.
 	Now func() time.Time
@@ -95,6 +103,12 @@ func (c Config) withDefaults() Config {
 	}
 	if c.MinRefreshInterval > c.RefreshInterval {
 		c.MinRefreshInterval = c.RefreshInterval
+	}
+	switch {
+	case c.MaxWaiters == 0:
+		c.MaxWaiters = DefaultMaxWaiters
+	case c.MaxWaiters < 0:
+		c.MaxWaiters = 0
 	}
 	if c.MaxResponseSize <= 0 {
 		c.MaxResponseSize = DefaultMaxResponseSize

@@ -1,0 +1,99 @@
+package grpcauth
+
+import (
+	"context"
+	"errors"
+	"net"
+	"testing"
+	"time"
+
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/metadata"
+	"google.golang.org/grpc/peer"
+	"google.golang.org/grpc/status"
+
+	authtestv1 "github.com/grpcauth/grpcauth/internal/testproto/authtest/v1"
+	"github.com/grpcauth/grpcauth/verifier"
+)
+
+// adapterContext is what an adapter such as connectauth builds for
+// ServeCall: the request headers as incoming metadata and a loopback peer.
+func adapterContext(auth string) context.Context {
+	md := metadata.MD{}
+	if auth != "" {
+		md.Set("authorization", auth)
+	}
+	ctx := metadata.NewIncomingContext(context.Background(), md)
+	return peer.NewContext(ctx, &peer.Peer{Addr: &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1), Port: 4242}})
+}
+
+func TestServeCall_RefusalIsTheInterceptorsStatusAndServeIsNotCalled(t *testing.T) {
+	e := newEnv(t)
+	tests := []struct {
+		name   string
+		auth   string
+		method string
+		code   codes.Code
+		reason string
+	}{
+		{"no token", "", "/authtest.v1.TestService/AllOf", codes.Unauthenticated, ReasonCredentialsMissing},
+		{"garbage token", "Bearer x.y.z", "/authtest.v1.TestService/AllOf", codes.Unauthenticated, ReasonTokenInvalid},
+		{"missing scope", bearer(e.token(t, map[string]any{"scp": []string{"test:read"}})), "/authtest.v1.TestService/AllOf", codes.PermissionDenied, ReasonScopeInsufficient},
+		{"no rule", bearer(e.token(t, map[string]any{"scp": []string{"test:read"}})), "/authtest.v1.UnannotatedService/Unannotated", codes.PermissionDenied, ReasonMethodNotConfigured},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			served := false
+			err := e.auth.ServeCall(adapterContext(tc.auth), tc.method, false, nil, func(context.Context, *Guard) error {
+				served = true
+				return nil
+			})
+			if served {
+				t.Fatal("serve ran for a refused call")
+			}
+			checkStatus(t, err, tc.code, tc.reason)
+		})
+	}
+}
+
+func TestServeCall_AllowedCallServesWithClaimsAndReturnsServesError(t *testing.T) {
+	e := newEnv(t)
+	tok := e.token(t, map[string]any{"sub": "user-7", "scp": []string{"test:read", "test:write"}})
+	handlerErr := errors.New("handler failed")
+	err := e.auth.ServeCall(adapterContext(bearer(tok)), "/authtest.v1.TestService/AllOf", false, &authtestv1.AllOfRequest{}, func(ctx context.Context, g *Guard) error {
+		c, ok := ClaimsFromContext(ctx)
+		if !ok || c.Subject() != "user-7" {
+			t.Errorf("claims = %v, %v; want user-7", c.Subject(), ok)
+		}
+		if g.Err() != nil || g.Received(&authtestv1.AllOfRequest{}) != nil {
+			t.Error("a unary call's guard reports an error")
+		}
+		return handlerErr
+	})
+	if err != handlerErr {
+		t.Fatalf("ServeCall = %v, want the handler's error unchanged", err)
+	}
+}
+
+func TestServeCall_StreamEndsWithExpiredWhenItsTokenExpires(t *testing.T) {
+	e, clock, tok := expiryEnv(t)
+	started := make(chan struct{})
+	result := make(chan error, 1)
+	go func() {
+		result <- e.auth.ServeCall(adapterContext(bearer(tok)), "/authtest.v1.TestService/ServerStream", true, nil, func(ctx context.Context, g *Guard) error {
+			close(started)
+			<-ctx.Done()
+			if status.Code(g.Err()) != codes.Unauthenticated {
+				t.Errorf("context ended but Err() = %v", g.Err())
+			}
+			return nil // a handler that treats cancellation as a normal end
+		})
+	}()
+	<-started
+	timer := <-clock.added
+	if want := 10*time.Minute + verifier.DefaultClockSkew; timer.d != want {
+		t.Errorf("timer set for %v, want %v", timer.d, want)
+	}
+	timer.fire()
+	checkStatus(t, <-result, codes.Unauthenticated, ReasonTokenExpired)
+}

@@ -1,0 +1,40 @@
+// Package connectauth enforces grpcauth's rules on connect-go handlers, for
+// every protocol a connect-go handler serves: Connect (what browsers speak
+// with fetch), gRPC and gRPC-Web. The rules are the same
+// (grpcauth.v1.method) and (grpcauth.v1.service) options, the decision is
+// grpcauth's own (Authenticator.ServeCall), and a refused call gets the
+// same code, message and google.rpc.ErrorInfo reason as over grpc-go.
+//
+// It is a module of its own, github.com/grpcauth/grpcauth/connectauth, so
+// that a grpc-go server importing grpcauth never pulls connect-go into its
+// build.
+//
+// Use:
+//
+//	auth, err := grpcauth.New(grpcauth.Config{Verifier: v})
+//	if err != nil {
+//		return err
+//	}
+//	mux := http.NewServeMux()
+//	path, h := itemsv1connect.NewItemsServiceHandler(svc,
+//		connect.WithInterceptors(connectauth.NewInterceptor(auth)))
+//	mux.Handle(path, h)
+//	srv := &http.Server{
+//		Addr:    addr,
+//		Handler: connectauth.WrapHandler(mux), // TLS state and :authority for the interceptor
+//	}
+//
+// WrapHandler passes each request's TLS state and host to the interceptor.
+// Without it a call is treated as arriving on a plaintext connection, so
+// the default grpcauth.TransportSecureOrLocal accepts tokens only from
+// loopback peers, and RFC 8705 certificate binding cannot be checked.
+//
+// Serving browsers from a grpc-go server instead: wrap the *grpc.Server in
+// connectrpc.com/vanguard's vanguardgrpc.NewTranscoder. The grpc-go
+// interceptors then see every Connect and gRPC-Web call as a gRPC call, and
+// nothing of this package is needed but CORS.
+//
+// CORS lets a browser page on another origin call the service and read the
+// status, ErrorInfo details and the WWW-Authenticate and DPoP-Nonce
+// headers of a refusal.
+package connectauth

@@ -1,0 +1,174 @@
+package connectauth
+
+import (
+	"context"
+	"errors"
+	"net"
+	"net/http"
+	"net/netip"
+	"strings"
+
+	"connectrpc.com/connect"
+	"google.golang.org/grpc/credentials"
+	"google.golang.org/grpc/metadata"
+	"google.golang.org/grpc/peer"
+	"google.golang.org/grpc/status"
+
+	"github.com/grpcauth/grpcauth"
+)
+
+// Interceptor is a connect.Interceptor that authorizes every call a
+// connect-go handler receives with a grpcauth.Authenticator. Handlers read
+// the caller's claims with grpcauth.ClaimsFromContext, as behind the
+// grpc-go interceptors. It does nothing on the client side.
+type Interceptor struct {
+	auth *grpcauth.Authenticator
+}
+
+var _ connect.Interceptor = (*Interceptor)(nil)
+
+// NewInterceptor returns an Interceptor deciding with auth. Install it on
+// every handler with connect.WithInterceptors, and wrap the server's
+// handler with WrapHandler.
+func NewInterceptor(auth *grpcauth.Authenticator) *Interceptor {
+	return &Interceptor{auth: auth}
+}
+
+// WrapUnary authorizes a unary call before next runs.
+func (i *Interceptor) WrapUnary(next connect.UnaryFunc) connect.UnaryFunc {
+	return func(ctx context.Context, req connect.AnyRequest) (connect.AnyResponse, error) {
+		if req.Spec().IsClient {
+			return next(ctx, req)
+		}
+		var (
+			res    connect.AnyResponse
+			served bool
+			herr   error
+		)
+		err := i.auth.ServeCall(callContext(ctx, req.Header(), req.Peer()), req.Spec().Procedure, false, req.Any(),
+			func(ctx context.Context, _ *grpcauth.Guard) error {
+				served = true
+				res, herr = next(ctx, req)
+				return herr
+			})
+		if served && err == herr {
+			return res, err
+		}
+		return nil, connectError(err)
+	}
+}
+
+// WrapStreamingClient returns next unchanged: the interceptor is for
+// servers.
+func (i *Interceptor) WrapStreamingClient(next connect.StreamingClientFunc) connect.StreamingClientFunc {
+	return next
+}
+
+// WrapStreamingHandler authorizes a streaming call before next runs, checks
+// every message the handler receives against the rule's condition, and,
+// unless grpcauth.Config.SkipStreamExpiry is set, ends the stream with
+// CodeUnauthenticated (ACCESS_TOKEN_EXPIRED) when its token expires: the
+// handler's context is cancelled, and its later sends and receives fail.
+func (i *Interceptor) WrapStreamingHandler(next connect.StreamingHandlerFunc) connect.StreamingHandlerFunc {
+	return func(ctx context.Context, conn connect.StreamingHandlerConn) error {
+		var (
+			served bool
+			herr   error
+		)
+		err := i.auth.ServeCall(callContext(ctx, conn.RequestHeader(), conn.Peer()), conn.Spec().Procedure, true, nil,
+			func(ctx context.Context, g *grpcauth.Guard) error {
+				served = true
+				herr = next(ctx, &guardedConn{StreamingHandlerConn: conn, guard: g})
+				return herr
+			})
+		if served && err == herr {
+			return err
+		}
+		return connectError(err)
+	}
+}
+
+// guardedConn is a stream whose sends and receives fail once its guard
+// reports an error (the token expired or was refused on re-verification, or
+// a received message failed the condition), and whose received messages
+// go through the guard.
+type guardedConn struct {
+	connect.StreamingHandlerConn
+	guard *grpcauth.Guard
+}
+
+func (c *guardedConn) Send(m any) error {
+	if err := c.guard.Err(); err != nil {
+		return connectError(err)
+	}
+	return c.StreamingHandlerConn.Send(m)
+}
+
+func (c *guardedConn) Receive(m any) error {
+	if err := c.guard.Err(); err != nil {
+		return connectError(err)
+	}
+	if err := c.StreamingHandlerConn.Receive(m); err != nil {
+		return err
+	}
+	return connectError(c.guard.Received(m))
+}
+
+// callContext describes the call as grpc-go would for grpcauth: the
+// request headers as incoming metadata (lower-case keys, ":authority" from
+// WrapHandler), and the connection as a peer with its TLS state.
+func callContext(ctx context.Context, h http.Header, p connect.Peer) context.Context {
+	md := make(metadata.MD, len(h)+1)
+	for k, v := range h {
+		md[strings.ToLower(k)] = v
+	}
+	pr := &peer.Peer{Addr: peerAddr(p.Addr)}
+	if info, ok := ctx.Value(requestInfoKey{}).(*requestInfo); ok {
+		if info.host != "" {
+			md[":authority"] = []string{info.host}
+		}
+		if info.tls != nil {
+			pr.AuthInfo = credentials.TLSInfo{
+				State:          *info.tls,
+				CommonAuthInfo: credentials.CommonAuthInfo{SecurityLevel: credentials.PrivacyAndIntegrity},
+			}
+		}
+	}
+	return peer.NewContext(metadata.NewIncomingContext(ctx, md), pr)
+}
+
+// peerAddr returns the peer's address, an "ip:port" string from net/http,
+// as a *net.TCPAddr, or nil when it is not one (a Unix socket's peer, for
+// example): grpcauth then treats the connection as not local.
+func peerAddr(s string) net.Addr {
+	ap, err := netip.ParseAddrPort(s)
+	if err != nil {
+		return nil
+	}
+	return net.TCPAddrFromAddrPort(ap)
+}
+
+// connectError converts a grpcauth refusal, a gRPC status error, into the
+// connect.Error with the same code, message and details (the
+// google.rpc.ErrorInfo), which connect-go then sends in whatever protocol
+// the caller speaks.
+func connectError(err error) error {
+	if err == nil {
+		return nil
+	}
+	st, ok := status.FromError(err)
+	if !ok {
+		return err
+	}
+	ce := connect.NewError(connect.Code(st.Code()), errors.New(st.Message()))
+	for _, d := range st.Proto().GetDetails() {
+		m, err := d.UnmarshalNew()
+		if err != nil {
+			continue
+		}
+		if detail, err := connect.NewErrorDetail(m); err == nil {
+			ce.AddDetail(detail)
+		}
+	}
+	return ce
+}

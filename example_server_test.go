@@ -1,0 +1,236 @@
+package grpcauth_test
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"go/ast"
+	"go/format"
+	"go/parser"
+	"go/token"
+	"log"
+	"net"
+	"os"
+	"strconv"
+	"strings"
+	"testing"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/health"
+	healthpb "google.golang.org/grpc/health/grpc_health_v1"
+
+	"github.com/grpcauth/grpcauth"
+	itemsv1 "github.com/grpcauth/grpcauth/examples/items/proto/items/v1"
+	"github.com/grpcauth/grpcauth/verifier"
+)
+
+// Example_server is the complete minimal server of the README: the body of
+// its main function, with runServer and itemServer below as the rest of its
+// main.go. TestREADME_MinimalServerIsExampleServer keeps the two identical.
+// It has no Output comment, so go test compiles it but does not run it.
+func Example_server() {
+	if err := runServer(context.Background()); err != nil {
+		log.Fatal(err)
+	}
+}
+
+func runServer(ctx context.Context) error {
+	// One verifier per issuer. It fetches the issuer's keys in the
+	// background: New fails only on an invalid Config, never because the
+	// issuer is unreachable.
+	v, err := verifier.New(ctx, verifier.Config{
+		Issuer:    "https://dev-123.okta.com/oauth2/default",
+		Audiences: []string{"api://default"},
+	})
+	if err != nil {
+		return err
+	}
+	defer v.Close()
+
+	auth, err := grpcauth.New(grpcauth.Config{
+		Verifier: v,
+		Public:   []string{"grpc.health.v1.Health"}, // no token needed
+	})
+	if err != nil {
+		return err
+	}
+
+	srv := grpc.NewServer(
+		grpc.ChainUnaryInterceptor(auth.UnaryServerInterceptor()),
+		grpc.ChainStreamInterceptor(auth.StreamServerInterceptor()),
+	)
+	itemsv1.RegisterItemServiceServer(srv, itemServer{})
+	healthpb.RegisterHealthServer(srv, health.NewServer())
+
+	// Refuse to start if a registered method has no rule: it would deny
+	// every call.
+	if err := auth.Check(srv); err != nil {
+		return err
+	}
+
+	// Plaintext on loopback only. Serve TLS (grpc.Creds) to other hosts:
+	// grpcauth refuses tokens sent in plaintext from another host.
+	lis, err := net.Listen("tcp", "127.0.0.1:50051")
+	if err != nil {
+		return err
+	}
+	return srv.Serve(lis)
+}
+
+// itemServer implements ListItems; the other methods answer Unimplemented.
+type itemServer struct {
+	itemsv1.UnimplementedItemServiceServer
+}
+
+func (itemServer) ListItems(ctx context.Context, _ *itemsv1.ListItemsRequest) (*itemsv1.ListItemsResponse, error) {
+	claims, _ := grpcauth.ClaimsFromContext(ctx) // always set: ListItems is not public
+	log.Printf("ListItems for client %s, scopes %v", claims.ClientID(), claims.Scopes())
+	return &itemsv1.ListItemsResponse{}, nil
+}
+
+// readmeMarker precedes the README's ```go fence that holds the minimal
+// server's main.go.
+const readmeMarker = "<!-- example-server -->"
+
+// TestREADME_MinimalServerIsExampleServer fails when the README's minimal
+// server and Example_server differ: main's body must equal the Example's
+// body, every other declaration of the README's main.go must appear here
+// unchanged, and every import must be imported here under the same name.
+func TestREADME_MinimalServerIsExampleServer(t *testing.T) {
+	readme, err := os.ReadFile("README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	snippet, err := fencedAfter(string(readme), readmeMarker)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if formatted, err := format.Source([]byte(snippet)); err != nil {
+		t.Fatalf("README minimal server does not parse: %v", err)
+	} else if !bytes.Equal(formatted, []byte(snippet)) {
+		t.Errorf("README minimal server is not gofmt-formatted; gofmt gives:\n%s", formatted)
+	}
+	ownSrc, err := os.ReadFile("example_server_test.go")
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	fset := token.NewFileSet()
+	doc, err := parser.ParseFile(fset, "README.md", snippet, parser.ParseComments)
+	if err != nil {
+		t.Fatalf("README minimal server: %v", err)
+	}
+	own, err := parser.ParseFile(fset, "example_server_test.go", ownSrc, parser.ParseComments)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if doc.Name.Name != "main" {
+		t.Errorf("README minimal server is package %s, want main", doc.Name.Name)
+	}
+
+	ownImports := importNames(own)
+	for spec, name := range importNames(doc) {
+		if got, ok := ownImports[spec]; !ok || got != name {
+			t.Errorf("README imports %s as %q; example_server_test.go does not", spec, name)
+		}
+	}
+
+	ownDecls := declTexts(fset, own, ownSrc)
+	docDecls := declTexts(fset, doc, []byte(snippet))
+	mainBody, ok := docDecls["main body"]
+	if !ok {
+		t.Fatal("README minimal server has no func main")
+	}
+	if want := ownDecls["Example_server body"]; mainBody != want {
+		t.Errorf("README main body differs from Example_server's.\nREADME:\n%s\nExample_server:\n%s", mainBody, want)
+	}
+	for name, text := range docDecls {
+		if name == "main body" {
+			continue
+		}
+		if want, ok := ownDecls[name]; !ok {
+			t.Errorf("README declares %s; example_server_test.go does not", name)
+		} else if text != want {
+			t.Errorf("README's %s differs.\nREADME:\n%s\nexample_server_test.go:\n%s", name, text, want)
+		}
+	}
+}
+
+// fencedAfter returns the contents of the first ``` fence after marker.
+func fencedAfter(md, marker string) (string, error) {
+	_, rest, ok := strings.Cut(md, marker)
+	if !ok {
+		return "", errors.New("no " + marker + " in README.md")
+	}
+	_, rest, ok = strings.Cut(rest, "```go\n")
+	if !ok {
+		return "", errors.New("no ```go fence after " + marker)
+	}
+	code, _, ok := strings.Cut(rest, "```")
+	if !ok {
+		return "", errors.New("unterminated fence after " + marker)
+	}
+	return code, nil
+}
+
+// importNames maps each import path of f to the name it is used under.
+func importNames(f *ast.File) map[string]string {
+	names := make(map[string]string)
+	for _, imp := range f.Imports {
+		path, _ := strconv.Unquote(imp.Path.Value)
+		name := path[strings.LastIndex(path, "/")+1:]
+		if imp.Name != nil {
+			name = imp.Name.Name
+		}
+		names[path] = name
+	}
+	return names
+}
+
+// declTexts returns the source text of f's declarations other than imports,
+// doc comments included, keyed by name ("type T", "func F", "func (R) M"),
+// and the bodies of main and Example_server as "main body" and
+// "Example_server body".
+func declTexts(fset *token.FileSet, f *ast.File, src []byte) map[string]string {
+	text := func(from, to token.Pos) string {
+		return string(src[fset.Position(from).Offset:fset.Position(to).Offset])
+	}
+	out := make(map[string]string)
+	for _, d := range f.Decls {
+		switch d := d.(type) {
+		case *ast.FuncDecl:
+			name := "func " + d.Name.Name
+			if d.Recv != nil && len(d.Recv.List) == 1 {
+				name = "func (" + text(d.Recv.List[0].Type.Pos(), d.Recv.List[0].Type.End()) + ") " + d.Name.Name
+			}
+			if d.Name.Name == "main" || d.Name.Name == "Example_server" {
+				out[d.Name.Name+" body"] = text(d.Body.Lbrace, d.Body.Rbrace+1)
+				continue
+			}
+			start := d.Pos()
+			if d.Doc != nil {
+				start = d.Doc.Pos()
+			}
+			out[name] = text(start, d.End())
+		case *ast.GenDecl:
+			if d.Tok == token.IMPORT {
+				continue
+			}
+			start := d.Pos()
+			if d.Doc != nil {
+				start = d.Doc.Pos()
+			}
+			for _, s := range d.Specs {
+				switch s := s.(type) {
+				case *ast.TypeSpec:
+					out["type "+s.Name.Name] = text(start, d.End())
+				case *ast.ValueSpec:
+					for _, n := range s.Names {
+						out[d.Tok.String()+" "+n.Name] = text(start, d.End())
+					}
+				}
+			}
+		}
+	}
+	return out
+}

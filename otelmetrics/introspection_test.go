@@ -1,0 +1,160 @@
+package otelmetrics_test
+
+import (
+	"context"
+	"log/slog"
+	"strings"
+	"testing"
+	"time"
+
+	"go.opentelemetry.io/otel/attribute"
+	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
+	"go.opentelemetry.io/otel/sdk/metric/metricdata"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/metadata"
+	"google.golang.org/grpc/status"
+
+	"github.com/grpcauth/grpcauth"
+	"github.com/grpcauth/grpcauth/grpcauthtest"
+	authtestv1 "github.com/grpcauth/grpcauth/internal/testproto/authtest/v1"
+	"github.com/grpcauth/grpcauth/introspect"
+	"github.com/grpcauth/grpcauth/otelmetrics"
+	"github.com/grpcauth/grpcauth/verifier"
+)
+
+// points returns the int64 points of a sum or gauge, by attribute set.
+func points(t *testing.T, got map[string]metricdata.Aggregation, name string) map[attribute.Set]int64 {
+	t.Helper()
+	var dps []metricdata.DataPoint[int64]
+	switch d := got[name].(type) {
+	case metricdata.Sum[int64]:
+		if !d.IsMonotonic {
+			t.Errorf("%s is not monotonic", name)
+		}
+		dps = d.DataPoints
+	case metricdata.Gauge[int64]:
+		dps = d.DataPoints
+	default:
+		t.Fatalf("%s = %T, want an int64 sum or gauge", name, got[name])
+	}
+	out := make(map[attribute.Set]int64, len(dps))
+	for _, dp := range dps {
+		out[dp.Attributes] = dp.Value
+	}
+	return out
+}
+
+func bearer(t *testing.T, token string) context.Context {
+	return metadata.AppendToOutgoingContext(t.Context(), "authorization", "Bearer "+token)
+}
+
+// A Combined of a MultiVerifier (two issuers) and an introspection
+// Verifier, given once as the Source, yields every part's figures.
+func TestMetrics_ObserveEveryPartOfACombinedVerifier(t *testing.T) {
+	rs := grpcauthtest.Client{ID: "rs", Secret: "rs-secret"}
+	now := func() time.Time { return t0 }
+	a := grpcauthtest.NewIssuer(t, grpcauthtest.Config{Path: "/a", Now: now, Clients: []grpcauthtest.Client{rs}})
+	b := grpcauthtest.NewIssuer(t, grpcauthtest.Config{Path: "/b", Now: now, Audience: a.Audience()})
+	quiet := slog.New(slog.DiscardHandler)
+	multi, err := verifier.NewMulti(context.Background(),
+		verifier.Config{Issuer: a.URL(), Audiences: []string{a.Audience()}, Now: now, Logger: quiet},
+		verifier.Config{Issuer: b.URL(), Audiences: []string{a.Audience()}, Now: now, Logger: quiet},
+	)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { multi.Close() })
+	opaque, err := introspect.New(introspect.Config{
+		Endpoint: a.IntrospectionURL(), Issuer: a.URL(), ClientID: rs.ID, ClientSecret: rs.Secret,
+		Audiences: []string{a.Audience()}, Now: now, Logger: quiet,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { opaque.Close() })
+	combined, err := introspect.Combine(multi, opaque)
+	if err != nil {
+		t.Fatal(err)
+	}
+	reader := sdkmetric.NewManualReader()
+	mp := sdkmetric.NewMeterProvider(sdkmetric.WithReader(reader))
+	t.Cleanup(func() { mp.Shutdown(context.Background()) })
+	m, err := otelmetrics.New(otelmetrics.Config{MeterProvider: mp, Verifiers: []otelmetrics.Source{combined}, Now: now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { m.Close() })
+	client := serve(t, grpcauth.Config{Verifier: combined, OnDecision: m.OnDecision})
+
+	call := func(token string, want codes.Code) {
+		t.Helper()
+		_, err := client.Inherited(bearer(t, token), &authtestv1.InheritedRequest{})
+		if status.Code(err) != want {
+			t.Fatalf("call: %v, want %v", err, want)
+		}
+	}
+	op, err := a.MintOpaque("svc", "test:read")
+	if err != nil {
+		t.Fatal(err)
+	}
+	jwtA, err := a.Mint(nil, grpcauthtest.WithScopes("test:read"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	jwtB, err := b.Mint(nil, grpcauthtest.WithScopes("test:read"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for range 3 {
+		call(op, codes.OK) // 1 miss, 1 request, 2 hits
+	}
+	for range 2 {
+		call("bm90LWlzc3VlZA", codes.Unauthenticated) // 1 miss, 1 request (inactive), 1 negative hit
+	}
+	call(jwtA, codes.OK)
+	call(jwtA, codes.OK)
+	call(jwtB, codes.OK)
+
+	got := collect(t, reader)
+	issA, issB := attrs("issuer", a.URL()), attrs("issuer", b.URL())
+	for name, want := range map[string]map[attribute.Set]int64{
+		"grpcauth.introspection.cache.hits":          {issA: 2},
+		"grpcauth.introspection.cache.negative_hits": {issA: 1},
+		"grpcauth.introspection.cache.misses":        {issA: 2},
+		"grpcauth.introspection.requests":            {issA: 2},
+		"grpcauth.introspection.failures":            {issA: 0},
+		"grpcauth.introspection.inactive":            {issA: 1},
+		"grpcauth.introspection.coalesced":           {issA: 0},
+		"grpcauth.introspection.in_flight":           {issA: 0},
+		"grpcauth.introspection.cache.entries": {
+			attrs("cache", "positive", "issuer", a.URL()): 1,
+			attrs("cache", "negative", "issuer", a.URL()): 1,
+		},
+		// The MultiVerifier's figures, per issuer.
+		"grpcauth.cache.hits":    {issA: 1, issB: 0},
+		"grpcauth.cache.misses":  {issA: 1, issB: 1},
+		"grpcauth.cache.entries": {issA: 1, issB: 1},
+		"grpcauth.jwks.fetches":  {issA: 1, issB: 1},
+		"grpcauth.jwks.keys":     {issA: 1, issB: 1},
+	} {
+		p := points(t, got, name)
+		if len(p) != len(want) {
+			t.Errorf("%s has %d series, want %d", name, len(p), len(want))
+		}
+		for set, w := range want {
+			if v, ok := p[set]; !ok || v != w {
+				t.Errorf("%s{%s} = %d (present %v), want %d", name, set.Encoded(attribute.DefaultEncoder()), v, ok, w)
+			}
+		}
+	}
+	if st := opaque.Stats(); st.Requests != a.IntrospectionRequests() {
+		t.Errorf("Stats().Requests %d, the server saw %d", st.Requests, a.IntrospectionRequests())
+	}
+}
+
+func TestNew_RejectsAVerifierWithoutStats(t *testing.T) {
+	_, err := otelmetrics.New(otelmetrics.Config{Verifiers: []otelmetrics.Source{struct{}{}}})
+	if err == nil || !strings.Contains(err.Error(), "otelmetrics: Config.Verifiers: struct {}") {
+		t.Fatalf("New = %v, want an error naming the type", err)
+	}
+}

@@ -1,0 +1,39 @@
+package verifier
+
+// MultiStats is a snapshot of a MultiVerifier's counters: each issuer's
+// Stats and their aggregate.
+type MultiStats struct {
+	// Total sums the issuers' counters, cache sizes and keys. Its Issuer
+	// is empty; KeysFetched is the oldest issuer's (zero while any issuer
+	// has no key set yet), so its age is the stalest key set's;
+	// LastFetchFailure is the latest of any issuer.
+	Total Stats
+	// Issuers holds each issuer's Stats, in Config order.
+	Issuers []Stats
+}
+
+// Stats returns every issuer's Stats (see Verifier.Stats) and their
+// aggregate. The slice is the caller's own. Like Verifier.Stats it is
+// cheap enough for a metrics callback, not meant for every call.
+func (m *MultiVerifier) Stats() MultiStats {
+	ms := MultiStats{Issuers: make([]Stats, len(m.list))}
+	t := &ms.Total
+	for i, v := range m.list {
+		st := v.Stats()
+		ms.Issuers[i] = st
+		t.CacheHits += st.CacheHits
+		t.CacheMisses += st.CacheMisses
+		t.CacheEntries += st.CacheEntries
+		t.CacheBytes += st.CacheBytes
+		t.KeyFetches += st.KeyFetches
+		t.KeyFetchFailures += st.KeyFetchFailures
+		t.Keys += st.Keys
+		if i == 0 || (!t.KeysFetched.IsZero() && (st.KeysFetched.IsZero() || st.KeysFetched.Before(t.KeysFetched))) {
+			t.KeysFetched = st.KeysFetched
+		}
+		if st.LastFetchFailure.After(t.LastFetchFailure) {
+			t.LastFetchFailure = st.LastFetchFailure
+		}
+	}
+	return ms
+}

@@ -1,0 +1,72 @@
+package verifier_test
+
+import (
+	"context"
+	"log/slog"
+	"testing"
+	"time"
+
+	"github.com/grpcauth/grpcauth/grpcauthtest"
+	"github.com/grpcauth/grpcauth/verifier"
+)
+
+func TestMultiStats_PerIssuerAndTotal(t *testing.T) {
+	e := newMultiEnv(t)
+	a, b := mintOn(t, e.a, nil), mintOn(t, e.b, nil)
+	for _, tok := range []string{a, a, a, b} {
+		if _, err := e.m.VerifyAccessToken(context.Background(), tok); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ms := e.m.Stats()
+	if len(ms.Issuers) != 2 || ms.Issuers[0].Issuer != e.a.URL() || ms.Issuers[1].Issuer != e.b.URL() {
+		t.Fatalf("Issuers = %+v, want A then B", ms.Issuers)
+	}
+	sa, sb := ms.Issuers[0], ms.Issuers[1]
+	if sa.CacheHits != 2 || sa.CacheMisses != 1 || sb.CacheHits != 0 || sb.CacheMisses != 1 {
+		t.Fatalf("per issuer: A %+v, B %+v; want A 2 hits 1 miss, B 0 hits 1 miss", sa, sb)
+	}
+	tot := ms.Total
+	if tot.Issuer != "" || tot.CacheHits != 2 || tot.CacheMisses != 2 || tot.CacheEntries != 2 ||
+		tot.CacheBytes != sa.CacheBytes+sb.CacheBytes || tot.KeyFetches != sa.KeyFetches+sb.KeyFetches ||
+		tot.Keys != 2 || tot.KeyFetchFailures != 0 {
+		t.Fatalf("Total = %+v, want the sums of %+v and %+v", tot, sa, sb)
+	}
+	if !tot.KeysFetched.Equal(e.clk.Now()) {
+		t.Fatalf("Total.KeysFetched = %v, want %v", tot.KeysFetched, e.clk.Now())
+	}
+}
+
+func TestMultiStats_TotalKeysFetchedIsZeroWhileAnIssuerHasNoKeys(t *testing.T) {
+	clk := newClock()
+	up := grpcauthtest.NewIssuer(t, grpcauthtest.Config{Path: "/up", Now: clk.Now})
+	down := grpcauthtest.NewIssuer(t, grpcauthtest.Config{Path: "/down"})
+	downURL := down.URL()
+	down.Close()
+	quiet := slog.New(slog.DiscardHandler)
+	m, err := verifier.NewMulti(context.Background(),
+		verifier.Config{Issuer: up.URL(), Audiences: []string{up.Audience()}, Now: clk.Now, Logger: quiet},
+		verifier.Config{Issuer: downURL, Audiences: []string{up.Audience()}, Now: clk.Now, Logger: quiet},
+	)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := m.Verifier(up.URL()).Ready(ctx); err != nil {
+		t.Fatal(err)
+	}
+	ms := m.Stats()
+	if ms.Issuers[0].KeysFetched.IsZero() || !ms.Issuers[1].KeysFetched.IsZero() {
+		t.Fatalf("per issuer KeysFetched: %v, %v; want set, zero", ms.Issuers[0].KeysFetched, ms.Issuers[1].KeysFetched)
+	}
+	if !ms.Total.KeysFetched.IsZero() || ms.Total.Keys != ms.Issuers[0].Keys {
+		t.Fatalf("Total = %+v, want no KeysFetched and only the reachable issuer's keys", ms.Total)
+	}
+	// The slice is the caller's.
+	ms.Issuers[0].Issuer = "changed"
+	if m.Stats().Issuers[0].Issuer != up.URL() {
+		t.Fatal("Stats shares its slice")
+	}
+}
