@@ -80,6 +80,10 @@ func (i *Issuer) handleToken(w http.ResponseWriter, r *http.Request) (*TokenResp
 		return nil, f
 	}
 
+	if form.Get("grant_type") == "authorization_code" && len(i.cfg.PublicClients) > 0 {
+		// Public clients have no secret to authenticate with (authorize.go).
+		return i.handleAuthCode(r, form)
+	}
 	client, f := i.authenticate(r, form)
 	if f != nil {
 		return nil, f
@@ -90,7 +94,7 @@ func (i *Issuer) handleToken(w http.ResponseWriter, r *http.Request) (*TokenResp
 	case "":
 		return nil, fail(http.StatusBadRequest, "invalid_request", "missing grant_type")
 	default:
-		return nil, fail(http.StatusBadRequest, "unsupported_grant_type", "only client_credentials is supported")
+		return nil, fail(http.StatusBadRequest, "unsupported_grant_type", "only client_credentials and authorization_code are supported")
 	}
 
 	requested := strings.Fields(form.Get("scope"))
@@ -107,12 +111,17 @@ func (i *Issuer) handleToken(w http.ResponseWriter, r *http.Request) (*TokenResp
 	if err != nil {
 		return nil, fail(http.StatusInternalServerError, "server_error", "could not sign the token")
 	}
+	return i.tokenResponse(tok, "Bearer", scopes), nil
+}
+
+// tokenResponse is the success answer carrying tok of tokenType with scopes.
+func (i *Issuer) tokenResponse(tok, tokenType string, scopes []string) *TokenResponse {
 	return &TokenResponse{
 		AccessToken: tok,
-		TokenType:   "Bearer",
+		TokenType:   tokenType,
 		ExpiresIn:   int64(i.cfg.TokenLifetime.Seconds()),
 		Scope:       strings.Join(scopes, " "),
-	}, nil
+	}
 }
 
 // readForm checks that r is a POST with a form body of at most
