@@ -17,8 +17,9 @@ type devIssuer struct {
 }
 
 // startDevIssuer starts the development issuer on addr, a loopback address,
-// minting tokens for audience.
-func startDevIssuer(addr, audience string) (*devIssuer, error) {
+// minting tokens for audience. With a pageURL it also signs in the web
+// page's users (web.go).
+func startDevIssuer(addr, audience, pageURL string) (*devIssuer, error) {
 	var clients []grpcauthtest.Client
 	for _, c := range dev.Clients() {
 		clients = append(clients, grpcauthtest.Client{ID: c.ID, Secret: c.Secret, Scopes: c.Scopes})
@@ -28,6 +29,9 @@ func startDevIssuer(addr, audience string) (*devIssuer, error) {
 		Path:     dev.IssuerPath,
 		Audience: audience,
 		Clients:  clients,
+		// The web page (web.go) signs its users in with PKCE.
+		PublicClients: webClients(pageURL),
+		Users:         webUsers(),
 	})
 	if err != nil {
 		return nil, fmt.Errorf("server: starting the development issuer on %s (set DEV_ISSUER_ADDR to move it, or ISSUER to use a real one): %w", addr, err)
