@@ -218,7 +218,7 @@ type capturedRequest struct {
 // directory (kept with go test -artifacts -outputdir DIR).
 func (p *page) screenshot() {
 	p.t.Helper()
-	png := get(p, "screenshot", chromedp.FullScreenshot(90))
+	png := get(p, "screenshot", chromedp.FullScreenshot(100))
 	path := filepath.Join(p.t.ArtifactDir(), "browser.png")
 	if err := os.WriteFile(path, png, 0o644); err != nil {
 		p.t.Fatal(err)
