@@ -20,11 +20,12 @@ import (
 	"github.com/grpcauth/grpcauth/verifier"
 )
 
-// The confirmation claim (RFC 7800) and its certificate-thumbprint member
-// (RFC 8705, 3.1).
+// The confirmation claim (RFC 7800), its certificate-thumbprint member
+// (RFC 8705, 3.1) and its DPoP key-thumbprint member (RFC 9449, 6.1).
 const (
 	cnfClaim   = "cnf"
 	x5tS256Key = "x5t#S256"
+	jktKey     = "jkt"
 )
 
 var (
@@ -35,80 +36,111 @@ var (
 	errUnsupportedCnf = errors.New("grpcauth: the token is bound by a confirmation method grpcauth cannot check")
 )
 
-// checkBinding enforces a certificate-bound token (RFC 8705, 3): when the
-// verified claims carry a cnf claim, its x5t#S256 member must equal the
-// base64url-encoded SHA-256 of the DER of the connection's TLS client
-// certificate, compared in constant time. It reports whether the token is
-// bound; rej is nil when the check passed or the token is not bound.
+// binding says how a verified token is bound to its client, once the
+// binding has been checked.
+type binding struct {
+	cert bool // certificate-bound (RFC 8705), matching the connection
+	dpop bool // DPoP-bound (RFC 9449), with a matching proof
+}
+
+// cnfKind is the confirmation method of a cnf claim.
+type cnfKind uint8
+
+const (
+	cnfNone cnfKind = iota
+	cnfCert         // x5t#S256
+	cnfJKT          // jkt
+)
+
+// cnfMembers are the cnf members grpcauth checks, by kind, and
+// cnfPrefixes the start of their usual compact encoding, {"member":"….
+var (
+	cnfMembers  = [...]string{cnfCert: x5tS256Key, cnfJKT: jktKey}
+	cnfPrefixes = [...]string{cnfCert: `{"` + x5tS256Key + `":"`, cnfJKT: `{"` + jktKey + `":"`}
+)
+
+// checkBinding enforces the binding of a token that has a cnf claim, and
+// the agreement of the scheme with it:
 //
-// A token bound by any other confirmation method (DPoP's jkt, jwk, kid, …)
-// is refused, fail closed: accepting it as a plain bearer token would throw
-// away the sender constraint its issuer put on it. A token without cnf
-// costs one scan of the claim names and nothing else.
-func checkBinding(ctx context.Context, c verifier.Claims) (bound bool, rej *rejection, cause error) {
+//   - x5t#S256 (RFC 8705, 3): it must equal the base64url-encoded SHA-256
+//     of the DER of the connection's TLS client certificate, compared in
+//     constant time;
+//   - jkt (RFC 9449, 7): the call must use the DPoP scheme, and its proof
+//     must pass every check of RFC 9449, 4.3 and be signed by the key with
+//     that thumbprint (checkDPoP);
+//   - no cnf: a DPoP-scheme call is refused, as its proof would prove
+//     nothing about the token.
+//
+// rej is nil when the checks passed. A token bound by any other
+// confirmation method (jwk, kid, …) is refused, fail closed: accepting it
+// as a plain bearer token would throw away the sender constraint its issuer
+// put on it. A bearer token without cnf costs one scan of the claim names.
+func (a *Authenticator) checkBinding(ctx context.Context, method string, cred credential, c verifier.Claims) (binding, *rejection, error) {
 	if !c.Has(cnfClaim) {
-		return false, nil, nil
+		if cred.dpop {
+			return binding{}, rejDPoPUnbound, errDPoPUnbound
+		}
+		return binding{}, nil, nil
 	}
 	raw, _ := c.Raw(cnfClaim)
-	want, err := cnfThumbprint(raw)
+	kind, want, err := cnfThumbprint(raw)
 	if err != nil {
 		if errors.Is(err, errUnsupportedCnf) {
-			return true, rejBindingUnsupported, err
+			return binding{}, rejBindingUnsupported, err
 		}
-		return true, rejInvalid, err
+		return binding{}, rejInvalid, err
+	}
+	if kind == cnfJKT || cred.dpop {
+		return a.checkDPoP(ctx, method, cred, kind, want)
 	}
 	cert := clientCertificate(ctx)
 	if cert == nil {
-		return true, rejNoClientCert, errNoClientCert
+		return binding{}, rejNoClientCert, errNoClientCert
 	}
 	got := sha256.Sum256(cert.Raw)
 	if subtle.ConstantTimeCompare(got[:], want[:]) != 1 {
-		return true, rejBindingMismatch, errCertMismatch
+		return binding{}, rejBindingMismatch, errCertMismatch
 	}
-	return true, nil, nil
+	return binding{cert: true}, nil, nil
 }
 
 // thumbprintLen is the length of the unpadded base64url encoding of a
 // SHA-256 digest.
 const thumbprintLen = 43
 
-// compactCnfPrefix and compactCnfSuffix frame the usual encoding of a cnf
-// claim, {"x5t#S256":"<43 characters>"}.
-const (
-	compactCnfPrefix = `{"` + x5tS256Key + `":"`
-	compactCnfSuffix = `"}`
-)
-
-// cnfThumbprint decodes the x5t#S256 member of a cnf claim's JSON: an
-// object whose only member is x5t#S256 (RFC 7800, 3.1: a cnf claim
-// represents one proof-of-possession key), holding the unpadded base64url
-// encoding of 32 bytes. The usual compact form is decoded without
-// encoding/json; anything else takes the general path, which
-// FuzzCnfThumbprint checks agrees with it.
-func cnfThumbprint(raw []byte) ([sha256.Size]byte, error) {
-	if t, ok := compactCnfThumbprint(raw); ok {
-		return t, nil
+// cnfThumbprint decodes a cnf claim's JSON: an object whose only member
+// (RFC 7800, 3.1: a cnf claim represents one proof-of-possession key) is
+// x5t#S256 or jkt, holding the unpadded base64url encoding of 32 bytes. The
+// usual compact forms are decoded without encoding/json; anything else
+// takes the general path, which FuzzCnfThumbprint checks agrees with them.
+func cnfThumbprint(raw []byte) (cnfKind, [sha256.Size]byte, error) {
+	if kind, t, ok := compactCnfThumbprint(raw); ok {
+		return kind, t, nil
 	}
 	return decodeCnf(raw)
 }
 
-// compactCnfThumbprint decodes {"x5t#S256":"<thumbprint>"} exactly (outer
-// white space aside), or reports false. base64url characters need no JSON
-// escaping, so the string's bytes are its value.
-func compactCnfThumbprint(raw []byte) (t [sha256.Size]byte, ok bool) {
+// compactCnfThumbprint decodes {"x5t#S256":"<thumbprint>"} or
+// {"jkt":"<thumbprint>"} exactly (outer white space aside), or reports
+// false. base64url characters need no JSON escaping, so the string's bytes
+// are its value.
+func compactCnfThumbprint(raw []byte) (kind cnfKind, t [sha256.Size]byte, ok bool) {
 	b := bytes.TrimSpace(raw)
-	if len(b) != len(compactCnfPrefix)+thumbprintLen+len(compactCnfSuffix) ||
-		!bytes.HasPrefix(b, []byte(compactCnfPrefix)) || !bytes.HasSuffix(b, []byte(compactCnfSuffix)) {
-		return t, false
-	}
-	enc := b[len(compactCnfPrefix) : len(compactCnfPrefix)+thumbprintLen]
-	for _, ch := range enc {
-		if !isBase64URL(ch) {
-			return t, false
+	for k := cnfCert; k <= cnfJKT; k++ {
+		prefix := cnfPrefixes[k]
+		if len(b) != len(prefix)+thumbprintLen+len(`"}`) || !bytes.HasPrefix(b, []byte(prefix)) || !bytes.HasSuffix(b, []byte(`"}`)) {
+			continue
 		}
+		enc := b[len(prefix) : len(prefix)+thumbprintLen]
+		for _, ch := range enc {
+			if !isBase64URL(ch) {
+				return cnfNone, t, false
+			}
+		}
+		n, err := base64.RawURLEncoding.Decode(t[:], enc)
+		return k, t, err == nil && n == sha256.Size
 	}
-	n, err := base64.RawURLEncoding.Decode(t[:], enc)
-	return t, err == nil && n == sha256.Size
+	return cnfNone, t, false
 }
 
 func isBase64URL(c byte) bool {
@@ -116,36 +148,40 @@ func isBase64URL(c byte) bool {
 }
 
 // decodeCnf is cnfThumbprint for any JSON encoding.
-func decodeCnf(raw []byte) (t [sha256.Size]byte, err error) {
+func decodeCnf(raw []byte) (kind cnfKind, t [sha256.Size]byte, err error) {
 	var cnf map[string]json.RawMessage
 	if err := json.Unmarshal(raw, &cnf); err != nil {
-		return t, fmt.Errorf("%w: not a JSON object: %w", errMalformedCnf, err)
+		return cnfNone, t, fmt.Errorf("%w: not a JSON object: %w", errMalformedCnf, err)
 	}
-	member, ok := cnf[x5tS256Key]
-	if !ok || len(cnf) > 1 {
-		if len(cnf) == 0 {
-			return t, fmt.Errorf("%w: no confirmation method", errMalformedCnf)
+	if len(cnf) == 0 {
+		return cnfNone, t, fmt.Errorf("%w: no confirmation method", errMalformedCnf)
+	}
+	var member json.RawMessage
+	for k := cnfCert; k <= cnfJKT; k++ {
+		if m, ok := cnf[cnfMembers[k]]; ok && len(cnf) == 1 {
+			kind, member = k, m
 		}
+	}
+	if kind == cnfNone {
 		others := make([]string, 0, len(cnf))
 		for k := range cnf {
-			if k != x5tS256Key {
-				others = append(others, strconv.Quote(k))
-			}
+			others = append(others, strconv.Quote(k))
 		}
 		slices.Sort(others)
-		return t, fmt.Errorf("%w: cnf has %s (only %q is supported)", errUnsupportedCnf, strings.Join(others, ", "), x5tS256Key)
+		return cnfNone, t, fmt.Errorf("%w: cnf has %s (one of %q or %q is supported)", errUnsupportedCnf, strings.Join(others, ", "), x5tS256Key, jktKey)
 	}
+	name := cnfMembers[kind]
 	var s string
 	if err := json.Unmarshal(member, &s); err != nil {
-		return t, fmt.Errorf("%w: %s is not a string", errMalformedCnf, x5tS256Key)
+		return cnfNone, t, fmt.Errorf("%w: %s is not a string", errMalformedCnf, name)
 	}
 	if len(s) != thumbprintLen || strings.IndexFunc(s, func(r rune) bool { return r > 0x7f || !isBase64URL(byte(r)) }) >= 0 {
-		return t, fmt.Errorf("%w: %s is not the unpadded base64url encoding of a SHA-256 digest", errMalformedCnf, x5tS256Key)
+		return cnfNone, t, fmt.Errorf("%w: %s is not the unpadded base64url encoding of a SHA-256 digest", errMalformedCnf, name)
 	}
 	if n, err := base64.RawURLEncoding.Decode(t[:], []byte(s)); err != nil || n != sha256.Size {
-		return t, fmt.Errorf("%w: %s is not the unpadded base64url encoding of a SHA-256 digest", errMalformedCnf, x5tS256Key)
+		return cnfNone, t, fmt.Errorf("%w: %s is not the unpadded base64url encoding of a SHA-256 digest", errMalformedCnf, name)
 	}
-	return t, nil
+	return kind, t, nil
 }
 
 // clientCertificate returns the TLS client certificate of the call's
@@ -153,23 +189,29 @@ func decodeCnf(raw []byte) (t [sha256.Size]byte, err error) {
 // private key, whether or not the server verified its chain (RFC 8705 also
 // binds tokens to self-signed certificates, 2.2).
 func clientCertificate(ctx context.Context) *x509.Certificate {
-	p, ok := peer.FromContext(ctx)
-	if !ok || p == nil {
-		return nil
-	}
-	var certs []*x509.Certificate
-	switch ai := p.AuthInfo.(type) {
-	case credentials.TLSInfo:
-		certs = ai.State.PeerCertificates
-	case *credentials.TLSInfo:
-		if ai != nil {
-			certs = ai.State.PeerCertificates
-		}
-	}
+	certs, _ := peerTLS(ctx)
 	if len(certs) == 0 {
 		return nil
 	}
 	return certs[0]
+}
+
+// peerTLS reports whether the call's connection is a TLS connection, and
+// returns the client's certificate chain when it is.
+func peerTLS(ctx context.Context) (certs []*x509.Certificate, isTLS bool) {
+	p, ok := peer.FromContext(ctx)
+	if !ok || p == nil {
+		return nil, false
+	}
+	switch ai := p.AuthInfo.(type) {
+	case credentials.TLSInfo:
+		return ai.State.PeerCertificates, true
+	case *credentials.TLSInfo:
+		if ai != nil {
+			return ai.State.PeerCertificates, true
+		}
+	}
+	return nil, false
 }
 
 // CertificateThumbprint returns the x5t#S256 confirmation value of cert

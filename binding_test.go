@@ -145,7 +145,7 @@ func TestBinding_CnfForms(t *testing.T) {
 		{"cnf a string", thumb, withCert(cert), codes.Unauthenticated, ReasonTokenInvalid},
 		{"cnf an array", []string{thumb}, withCert(cert), codes.Unauthenticated, ReasonTokenInvalid},
 		{"cnf empty", map[string]any{}, withCert(cert), codes.Unauthenticated, ReasonTokenInvalid},
-		{"cnf DPoP jkt", map[string]any{"jkt": "0ZcOCORZNYy-DWpqq30jZyJGHTN0d2HglBV3uiguA4I"}, withCert(cert), codes.Unauthenticated, ReasonTokenTypeUnsupported},
+		{"cnf DPoP jkt, Bearer scheme", map[string]any{"jkt": "0ZcOCORZNYy-DWpqq30jZyJGHTN0d2HglBV3uiguA4I"}, withCert(cert), codes.Unauthenticated, ReasonDPoPBindingMismatch},
 		{"cnf jwk", map[string]any{"jwk": map[string]any{"kty": "EC"}}, withCert(cert), codes.Unauthenticated, ReasonTokenTypeUnsupported},
 		{"cnf x5t#S256 and jkt", map[string]any{"x5t#S256": thumb, "jkt": "x"}, withCert(cert), codes.Unauthenticated, ReasonTokenTypeUnsupported},
 	}

@@ -39,7 +39,7 @@ func (a *Authenticator) ServeCall(ctx context.Context, procedure string, stream 
 	if err != nil {
 		return err
 	}
-	if !stream || !a.expiresStream(claims) {
+	if !stream || !a.watchesStream(claims) {
 		return serve(ctx, notExpired)
 	}
 	return a.runUntilExpiry(ctx, claims.Expiry(), serve)

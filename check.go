@@ -71,7 +71,7 @@ func (a *Authenticator) Check(srv ServiceInfoProvider) error {
 	for svc, info := range srv.GetServiceInfo() {
 		for _, m := range info.Methods {
 			method := "/" + svc + "/" + m.Name
-			p, _ := a.compile(method)
+			p, _ := a.buildPlan(method)
 			p.unknown = false // registered on the server: a real method
 			plans[method] = p
 			if p.rule == nil {

@@ -7,6 +7,7 @@ import (
 
 	"google.golang.org/protobuf/reflect/protoreflect"
 
+	"github.com/grpcauth/grpcauth/dpop"
 	grpcauthv1 "github.com/grpcauth/grpcauth/proto/grpcauth/v1"
 	"github.com/grpcauth/grpcauth/verifier"
 )
@@ -172,6 +173,25 @@ type Config struct {
 	// issuer (when a valid token came), latency, and the detailed error of
 	// a denial; never the token. Default slog.Default().
 	Logger *slog.Logger
+
+	// RequireDPoP refuses the Bearer scheme on every method, public ones
+	// included: a call that sends a token must send a DPoP-bound one with
+	// the DPoP scheme and a proof (RFC 9449), or it is refused with
+	// codes.Unauthenticated (DPOP_REQUIRED) before its token is verified.
+	// Like TransportSecurity, dry run does not relax it; roll DPoP out
+	// method by method with require_dpop rules (which dry run does relax)
+	// first. Default false: each method's rule decides, and both schemes
+	// are accepted. See docs/dpop.md.
+	RequireDPoP bool
+
+	// DPoP configures how DPoP proofs are verified: accepted algorithms
+	// (default ES256 and EdDSA), the iat window (default 5 minutes back,
+	// 10 seconds ahead), further origins accepted in htu for a server
+	// behind a proxy, the replay cache (default in-memory, one process;
+	// share one between replicas) and server nonces (default none). Its
+	// Now defaults to Config.Now. DPoP-bound tokens are accepted whatever
+	// this says; see docs/dpop.md.
+	DPoP dpop.Config
 
 	// LogLevels sets the levels of Logger's records. Default: allowed
 	// calls at Debug, denials for what the caller sent at Info, denials

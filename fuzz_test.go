@@ -16,9 +16,11 @@ func FuzzBearerToken(f *testing.F) {
 	for _, s := range []string{"Bearer abc", "bearer abc", "BEARER  abc", "Bearer", "Bearer ", "Basic dXNlcg==", "", " ", " Bearer x", "Bearer\tx", "Bearerx"} {
 		f.Add(s)
 	}
+	f.Add("DPoP abc")
+	f.Add("dpop  abc")
 	f.Fuzz(func(t *testing.T, v string) {
 		ctx := metadata.NewIncomingContext(context.Background(), metadata.MD{"authorization": {v}})
-		tok, present, rej := bearerToken(ctx)
+		tok, isDPoP, present, rej := accessToken(ctx)
 		if !present {
 			t.Fatal("a value was present but reported absent")
 		}
@@ -32,8 +34,11 @@ func FuzzBearerToken(f *testing.F) {
 			t.Fatalf("accepted %q with token %q", v, tok)
 		}
 		scheme, _, _ := strings.Cut(v, " ")
-		if !strings.EqualFold(scheme, "Bearer") || !strings.HasSuffix(v, tok) {
-			t.Fatalf("accepted %q (token %q) without a Bearer scheme", v, tok)
+		if !strings.EqualFold(scheme, "Bearer") && !strings.EqualFold(scheme, "DPoP") || !strings.HasSuffix(v, tok) {
+			t.Fatalf("accepted %q (token %q) without a Bearer or DPoP scheme", v, tok)
+		}
+		if isDPoP != strings.EqualFold(scheme, "DPoP") {
+			t.Fatalf("%q: isDPoP = %v", v, isDPoP)
 		}
 	})
 }
@@ -80,13 +85,13 @@ func FuzzCnfThumbprint(f *testing.F) {
 		f.Add([]byte(s))
 	}
 	f.Fuzz(func(t *testing.T, raw []byte) {
-		fast, ok := compactCnfThumbprint(raw)
-		slow, err := decodeCnf(raw)
-		if ok && (err != nil || fast != slow) {
-			t.Fatalf("%q: fast path gives %x, general path %x, %v", raw, fast, slow, err)
+		fastKind, fast, ok := compactCnfThumbprint(raw)
+		slowKind, slow, err := decodeCnf(raw)
+		if ok && (err != nil || fast != slow || fastKind != slowKind) {
+			t.Fatalf("%q: fast path gives %d %x, general path %d %x, %v", raw, fastKind, fast, slowKind, slow, err)
 		}
-		if got, err2 := cnfThumbprint(raw); (err2 == nil) != (err == nil) || (err == nil && got != slow) {
-			t.Fatalf("%q: cnfThumbprint = %x, %v; general path %x, %v", raw, got, err2, slow, err)
+		if kind, got, err2 := cnfThumbprint(raw); (err2 == nil) != (err == nil) || (err == nil && (got != slow || kind != slowKind)) {
+			t.Fatalf("%q: cnfThumbprint = %d %x, %v; general path %d %x, %v", raw, kind, got, err2, slowKind, slow, err)
 		}
 	})
 }

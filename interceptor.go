@@ -12,6 +12,7 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/protobuf/reflect/protoregistry"
 
+	"github.com/grpcauth/grpcauth/dpop"
 	grpcauthv1 "github.com/grpcauth/grpcauth/proto/grpcauth/v1"
 	"github.com/grpcauth/grpcauth/verifier"
 )
@@ -34,7 +35,9 @@ type Authenticator struct {
 	afterFunc   func(time.Duration, func()) timer
 	onDecision  func(context.Context, Decision)
 	logger      *slog.Logger
-	levels      LogLevels // every field set
+	levels      LogLevels      // every field set
+	requireDPoP bool           // Config.RequireDPoP
+	dpop        *dpop.Verifier // DPoP proofs (dpop.go)
 
 	mu   sync.Mutex                             // serialises publish
 	plan atomic.Pointer[map[string]*methodPlan] // read-only once published
@@ -63,6 +66,7 @@ func New(cfg Config) (*Authenticator, error) {
 		onDecision:  cfg.OnDecision,
 		logger:      cfg.Logger,
 		levels:      cfg.LogLevels.withDefaults(),
+		requireDPoP: cfg.RequireDPoP,
 	}
 	if !a.transport.valid() {
 		return nil, fmt.Errorf("grpcauth: Config.TransportSecurity: unknown value %v", a.transport)
@@ -84,6 +88,10 @@ func New(cfg Config) (*Authenticator, error) {
 	}
 	if a.logger == nil {
 		a.logger = slog.Default()
+	}
+	var err error
+	if a.dpop, err = newDPoP(cfg); err != nil {
+		return nil, err
 	}
 	public := &grpcauthv1.Rule{Public: true}
 	for _, name := range cfg.Public {
@@ -160,7 +168,7 @@ func (a *Authenticator) StreamServerInterceptor() grpc.StreamServerInterceptor {
 		if err != nil {
 			return err
 		}
-		if !a.expiresStream(claims) {
+		if !a.watchesStream(claims) {
 			return handler(srv, withContext(ss, ctx))
 		}
 		return a.serveUntilExpiry(srv, ss, ctx, claims.Expiry(), handler)
@@ -189,7 +197,7 @@ func (a *Authenticator) expiresStream(c verifier.Claims) bool {
 func (a *Authenticator) authorize(ctx context.Context, method string, stream bool) (context.Context, verifier.Claims, error) {
 	start := time.Now()
 	p := a.lookup(method)
-	token, present, rej := bearerToken(ctx)
+	cred, present, rej := a.credentials(ctx)
 	if present && !a.transportAllowed(ctx) {
 		return nil, verifier.Claims{}, a.deny(ctx, method, p, verifier.Claims{}, rejTransport, errInsecureTransport, start)
 	}
@@ -203,14 +211,14 @@ func (a *Authenticator) authorize(ctx context.Context, method string, stream boo
 		}
 		return nil, verifier.Claims{}, a.deny(ctx, method, p, verifier.Claims{}, rejMissing, p.err, start)
 	}
-	claims, err := a.verifier.VerifyAccessToken(ctx, token)
+	claims, err := a.verifier.VerifyAccessToken(ctx, cred.token)
 	if err != nil {
 		return nil, verifier.Claims{}, a.deny(ctx, method, p, verifier.Claims{}, verifyRejection(err), err, start)
 	}
 	if claims.IsZero() {
 		return nil, verifier.Claims{}, a.deny(ctx, method, p, verifier.Claims{}, rejInvalid, errors.New("grpcauth: the token verifier returned neither claims nor an error"), start)
 	}
-	bound, rej, cause := checkBinding(ctx, claims)
+	bound, rej, cause := a.checkBinding(ctx, method, cred, claims)
 	if rej != nil {
 		return nil, verifier.Claims{}, a.deny(ctx, method, p, claims, rej, cause, start)
 	}

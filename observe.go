@@ -134,6 +134,7 @@ func (a *Authenticator) allow(ctx context.Context, method string, p *methodPlan,
 // the caller.
 func (a *Authenticator) deny(ctx context.Context, method string, p *methodPlan, c verifier.Claims, rej *rejection, cause error, start time.Time) error {
 	a.report(ctx, method, p, c, rej, cause, false, start)
+	a.dpopChallenge(ctx, rej)
 	return rej.err
 }
 

@@ -7,7 +7,6 @@ import (
 	"slices"
 	"strings"
 
-	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/reflect/protoreflect"
 
 	grpcauthv1 "github.com/grpcauth/grpcauth/proto/grpcauth/v1"
@@ -73,7 +72,7 @@ func (a *Authenticator) lookup(method string) *methodPlan {
 	if p, ok := (*a.plan.Load())[method]; ok {
 		return p
 	}
-	p, known := a.compile(method)
+	p, known := a.buildPlan(method)
 	if known {
 		a.publish(map[string]*methodPlan{method: p})
 	}
@@ -96,13 +95,13 @@ func (a *Authenticator) publish(plans map[string]*methodPlan) {
 	a.plan.Store(&next)
 }
 
-// compile finds and compiles the rule of method, following the precedence
-// documented on Config. known reports whether the method exists in the
+// buildPlan builds the plan of method: its rule (findRule) and whether it
+// is in dry run. known reports whether the method exists in the
 // descriptors or is named in the configuration; only then may the result be
 // cached, so that a flood of made-up method names (reachable through
 // grpc.UnknownServiceHandler) cannot grow the map without bound.
-func (a *Authenticator) compile(method string) (p *methodPlan, known bool) {
-	p, known = a.compileRule(method)
+func (a *Authenticator) buildPlan(method string) (p *methodPlan, known bool) {
+	p, known = a.findRule(method)
 	p.dryRun = a.inDryRun(method)
 	p.unknown = !known
 	return p, known
@@ -125,8 +124,10 @@ func (a *Authenticator) inDryRun(method string) bool {
 	return ok
 }
 
-// compileRule finds and compiles the rule of method; see compile.
-func (a *Authenticator) compileRule(method string) (p *methodPlan, known bool) {
+// findRule finds the rule of method, following the precedence documented
+// on Config, and compiles it when it comes from an option; see buildPlan
+// for known.
+func (a *Authenticator) findRule(method string) (p *methodPlan, known bool) {
 	svc, name, ok := splitMethod(method)
 	if !ok {
 		return &methodPlan{err: fmt.Errorf("%w: %q is not a full method name (/package.Service/Method)", ErrNoRule, method)}, false
@@ -141,16 +142,16 @@ func (a *Authenticator) compileRule(method string) (p *methodPlan, known bool) {
 	}
 	known = md != nil
 	if md != nil {
-		if pb, ok := ruleOption(md.Options(), grpcauthv1.E_Method); ok {
-			return a.compiled(pb, SourceMethodOption, method), known
+		if pb, err := ruleOption(md, grpcauthv1.E_Method); pb != nil || err != nil {
+			return optionPlan(pb, err, SourceMethodOption, method), known
 		}
 	}
 	if r, ok := a.cfgRules[svc]; ok {
 		return &methodPlan{rule: r, source: SourceConfigService}, known
 	}
 	if sd != nil {
-		if pb, ok := ruleOption(sd.Options(), grpcauthv1.E_Service); ok {
-			return a.compiled(pb, SourceServiceOption, method), known
+		if pb, err := ruleOption(sd, grpcauthv1.E_Service); pb != nil || err != nil {
+			return optionPlan(pb, err, SourceServiceOption, method), known
 		}
 	}
 	if a.defaultRule != nil {
@@ -159,9 +160,14 @@ func (a *Authenticator) compileRule(method string) (p *methodPlan, known bool) {
 	return &methodPlan{err: fmt.Errorf("%w: %s has no (grpcauth.v1.method) option, its service no (grpcauth.v1.service) option, and no Config entry or DefaultRule applies", ErrNoRule, method)}, known
 }
 
-// compiled compiles a rule read from an option.
-func (a *Authenticator) compiled(pb *grpcauthv1.Rule, src Source, method string) *methodPlan {
-	r, err := compileRule(pb)
+// optionPlan compiles a rule read from an option, or reports why the option
+// could not be read (err from ruleOption): an unreadable option denies the
+// method rather than falling through to a wider rule.
+func optionPlan(pb *grpcauthv1.Rule, err error, src Source, method string) *methodPlan {
+	var r *compiledRule
+	if err == nil {
+		r, err = compileRule(pb)
+	}
 	if err != nil {
 		return &methodPlan{source: src, err: fmt.Errorf("%s (%s): %w", method, src, err)}
 	}
@@ -176,18 +182,6 @@ func (a *Authenticator) service(name string) protoreflect.ServiceDescriptor {
 	}
 	sd, _ := d.(protoreflect.ServiceDescriptor)
 	return sd
-}
-
-// ruleOption reads a grpcauth rule extension from options. An extension that
-// is present but was not parsed (options decoded without the extension
-// linked in) reads as absent, so the method falls through to the next
-// source and, ultimately, to denial.
-func ruleOption(opts proto.Message, xt protoreflect.ExtensionType) (*grpcauthv1.Rule, bool) {
-	if opts == nil || !proto.HasExtension(opts, xt) {
-		return nil, false
-	}
-	r, ok := proto.GetExtension(opts, xt).(*grpcauthv1.Rule)
-	return r, ok && r != nil
 }
 
 // splitMethod splits "/pkg.Service/Method" into its service and method

@@ -13,8 +13,8 @@ import (
 )
 
 // ErrInvalidRule reports a rule that can never be satisfied or contradicts
-// itself: public together with scopes or require_certificate_binding, an
-// empty or malformed scope, or an empty any_of set. A method whose rule is invalid is denied.
+// itself: public together with scopes, require_certificate_binding or
+// require_dpop, an empty or malformed scope, or an empty any_of set. A method whose rule is invalid is denied.
 var ErrInvalidRule = errors.New("grpcauth: invalid rule")
 
 // compiledRule is a validated, normalised grpcauthv1.Rule. It is read-only
@@ -22,20 +22,23 @@ var ErrInvalidRule = errors.New("grpcauth: invalid rule")
 type compiledRule struct {
 	public bool
 	bound  bool       // require_certificate_binding
+	dpop   bool       // require_dpop
 	all    []string   // every one required; sorted, unique
 	anyOf  [][]string // at least one set required in full; each sorted, unique
 	denied *rejection // the ReasonScopeInsufficient answer for this rule
 }
 
 // check returns the rejection a non-public rule gives a verified token, and
-// its cause, or nil when the token satisfies the rule. bound reports
-// whether the token is certificate-bound (and the binding was checked).
-func (r *compiledRule) check(c verifier.Claims, bound bool) (*rejection, error) {
+// its cause, or nil when the token satisfies the rule. b says how the
+// token is bound (once the binding was checked).
+func (r *compiledRule) check(c verifier.Claims, b binding) (*rejection, error) {
 	switch {
 	case r.public:
 		return nil, nil
-	case r.bound && !bound:
+	case r.bound && !b.cert:
 		return rejBindingRequired, errTokenUnbound
+	case r.dpop && !b.dpop:
+		return rejDPoPRequired, errNotDPoPBound
 	case !r.allows(c):
 		return r.denied, nil
 	}
@@ -94,7 +97,10 @@ func compileRule(pb *grpcauthv1.Rule) (*compiledRule, error) {
 	if pb.GetPublic() && pb.GetRequireCertificateBinding() {
 		return nil, fmt.Errorf("%w: public is set together with require_certificate_binding; a public method needs no token, so no binding could be enforced", ErrInvalidRule)
 	}
-	r := &compiledRule{public: pb.GetPublic(), bound: pb.GetRequireCertificateBinding()}
+	if pb.GetPublic() && pb.GetRequireDpop() {
+		return nil, fmt.Errorf("%w: public is set together with require_dpop; a public method needs no token, so no DPoP binding could be enforced", ErrInvalidRule)
+	}
+	r := &compiledRule{public: pb.GetPublic(), bound: pb.GetRequireCertificateBinding(), dpop: pb.GetRequireDpop()}
 	var err error
 	if r.all, err = scopeSet(pb.GetScopes()); err != nil {
 		return nil, err

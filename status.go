@@ -31,11 +31,17 @@ const (
 	// ReasonTokenExpired: the token has expired, or a stream outlived it
 	// (codes.Unauthenticated). Fetch a new token and retry.
 	ReasonTokenExpired = "ACCESS_TOKEN_EXPIRED"
+	// ReasonTokenRevoked: a stream's token was refused when re-verified
+	// while the stream ran (codes.Unauthenticated): revoked at the
+	// authorization server, or otherwise no longer active. Only verifiers
+	// that are a Revalidator (token introspection) re-verify. Get a new
+	// token and open a new stream.
+	ReasonTokenRevoked = "ACCESS_TOKEN_REVOKED"
 	// ReasonTokenTypeUnsupported: an authorization scheme other than
-	// Bearer, a token whose typ the verifier (or whose token_type an
-	// introspection response) does not accept as an access token, or a
-	// token bound to its client by a confirmation method other
-	// than a certificate thumbprint, such as DPoP's cnf jkt
+	// Bearer or DPoP, a token whose typ the verifier (or whose token_type
+	// an introspection response) does not accept as an access token, or a
+	// token bound to its client by a confirmation method other than a
+	// certificate thumbprint (x5t#S256) or a DPoP key (jkt)
 	// (codes.Unauthenticated).
 	ReasonTokenTypeUnsupported = "ACCESS_TOKEN_TYPE_UNSUPPORTED"
 	// ReasonScopeInsufficient: a valid token without the scopes the method
@@ -65,6 +71,36 @@ const (
 	// authorization server with mutual TLS, using the client certificate
 	// you then present here.
 	ReasonBindingRequired = "ACCESS_TOKEN_BINDING_REQUIRED"
+	// ReasonDPoPProofInvalid: a call with the DPoP scheme whose dpop
+	// metadata is missing, repeated, or holds a proof that fails a check
+	// of RFC 9449, section 4.3 (typ, alg, jwk, signature, htm, htu, iat,
+	// ath) (codes.Unauthenticated). The trailer www-authenticate says
+	// DPoP error="invalid_dpop_proof" and lists the accepted algs. See
+	// docs/dpop.md.
+	ReasonDPoPProofInvalid = "DPOP_PROOF_INVALID"
+	// ReasonDPoPReplayed: a DPoP proof (same key and jti) that was
+	// already used (codes.Unauthenticated). Make a new proof for every
+	// call.
+	ReasonDPoPReplayed = "DPOP_REPLAYED"
+	// ReasonDPoPBindingMismatch: a DPoP-bound token (cnf jkt) sent with
+	// the Bearer scheme, a DPoP proof with a token that is not DPoP-bound,
+	// or a proof signed by another key than the one the token is bound
+	// to (codes.Unauthenticated).
+	ReasonDPoPBindingMismatch = "DPOP_BINDING_MISMATCH"
+	// ReasonDPoPRequired: a bearer token on a method whose rule sets
+	// require_dpop, or on a server with Config.RequireDPoP
+	// (codes.Unauthenticated). Get a DPoP-bound token and send it with
+	// the DPoP scheme and a proof.
+	ReasonDPoPRequired = "DPOP_REQUIRED"
+	// ReasonUseDPoPNonce: the server requires a nonce in DPoP proofs
+	// (Config.DPoP.Nonces) and the proof had none, or a stale one
+	// (codes.Unauthenticated). The trailer dpop-nonce holds the nonce to
+	// retry with (RFC 9449, section 9).
+	ReasonUseDPoPNonce = "USE_DPOP_NONCE"
+	// ReasonDPoPReplayCheckUnavailable: the DPoP replay cache could not
+	// record the proof (full, or its shared store failed), so the call
+	// was refused (codes.Unavailable). Retry later.
+	ReasonDPoPReplayCheckUnavailable = "DPOP_REPLAY_CHECK_UNAVAILABLE"
 	// ReasonCanceled: the caller cancelled while its token was being
 	// verified (codes.Canceled).
 	ReasonCanceled = "CANCELED"
@@ -89,24 +125,39 @@ type rejection struct {
 	code   codes.Code
 	reason string
 	err    error // a status error with a google.rpc.ErrorInfo detail
+	// dpopError, for a DPoP refusal, is the error of its www-authenticate
+	// challenge ("" for a bare challenge); see dpopChallenge.
+	dpopError string
+	dpop      bool
 }
 
 var (
 	rejMissing            = newRejection(codes.Unauthenticated, ReasonCredentialsMissing, "grpcauth: access token required", nil)
 	rejInvalid            = newRejection(codes.Unauthenticated, ReasonTokenInvalid, "grpcauth: invalid access token", nil)
 	rejExpired            = newRejection(codes.Unauthenticated, ReasonTokenExpired, "grpcauth: access token expired", nil)
-	rejScheme             = newRejection(codes.Unauthenticated, ReasonTokenTypeUnsupported, "grpcauth: unsupported authorization scheme, want Bearer", nil)
+	rejScheme             = newRejection(codes.Unauthenticated, ReasonTokenTypeUnsupported, "grpcauth: unsupported authorization scheme, want Bearer or DPoP", nil)
 	rejTokenType          = newRejection(codes.Unauthenticated, ReasonTokenTypeUnsupported, "grpcauth: unsupported access token type", nil)
 	rejNotConfigured      = newRejection(codes.PermissionDenied, ReasonMethodNotConfigured, "grpcauth: no access rule for this method", nil)
 	rejUnavailable        = newRejection(codes.Unavailable, ReasonKeysUnavailable, "grpcauth: token verification unavailable", nil)
 	rejCanceled           = newRejection(codes.Canceled, ReasonCanceled, "grpcauth: call canceled", nil)
 	rejDeadline           = newRejection(codes.DeadlineExceeded, ReasonDeadlineExceeded, "grpcauth: deadline exceeded during authentication", nil)
 	rejStreamExpired      = newRejection(codes.Unauthenticated, ReasonTokenExpired, "grpcauth: access token expired during the stream", nil)
+	rejStreamRevoked      = newRejection(codes.Unauthenticated, ReasonTokenRevoked, "grpcauth: access token no longer valid; stream ended", nil)
 	rejTransport          = newRejection(codes.Unauthenticated, ReasonTransportInsecure, "grpcauth: credentials require a secure transport", nil)
 	rejBindingMismatch    = newRejection(codes.Unauthenticated, ReasonBindingMismatch, "grpcauth: access token is bound to a different client certificate", nil)
 	rejNoClientCert       = newRejection(codes.Unauthenticated, ReasonBindingMismatch, "grpcauth: access token is certificate-bound; no client certificate was presented", nil)
 	rejBindingRequired    = newRejection(codes.Unauthenticated, ReasonBindingRequired, "grpcauth: this method requires a certificate-bound access token", nil)
 	rejBindingUnsupported = newRejection(codes.Unauthenticated, ReasonTokenTypeUnsupported, "grpcauth: access token is bound by an unsupported confirmation method", nil)
+
+	rejDPoPNoProof       = dpopRejection(codes.Unauthenticated, ReasonDPoPProofInvalid, "grpcauth: the DPoP scheme needs exactly one dpop proof", dpopErrProof)
+	rejDPoPProofInvalid  = dpopRejection(codes.Unauthenticated, ReasonDPoPProofInvalid, "grpcauth: invalid DPoP proof", dpopErrProof)
+	rejDPoPReplayed      = dpopRejection(codes.Unauthenticated, ReasonDPoPReplayed, "grpcauth: DPoP proof replayed", dpopErrProof)
+	rejDPoPKeyMismatch   = dpopRejection(codes.Unauthenticated, ReasonDPoPBindingMismatch, "grpcauth: DPoP proof key does not match the access token", dpopErrToken)
+	rejDPoPBoundAsBearer = dpopRejection(codes.Unauthenticated, ReasonDPoPBindingMismatch, "grpcauth: access token is DPoP-bound; send it with the DPoP scheme and a proof", dpopErrToken)
+	rejDPoPUnbound       = dpopRejection(codes.Unauthenticated, ReasonDPoPBindingMismatch, "grpcauth: DPoP scheme with an access token that is not DPoP-bound", dpopErrToken)
+	rejDPoPRequired      = dpopRejection(codes.Unauthenticated, ReasonDPoPRequired, "grpcauth: this method requires a DPoP-bound access token", "")
+	rejUseDPoPNonce      = dpopRejection(codes.Unauthenticated, ReasonUseDPoPNonce, "grpcauth: DPoP proof needs the server nonce", dpopErrNonce)
+	rejDPoPReplayCheck   = newRejection(codes.Unavailable, ReasonDPoPReplayCheckUnavailable, "grpcauth: DPoP replay check unavailable", nil)
 )
 
 const msgScopeInsufficient = "grpcauth: access token lacks a required scope"

@@ -2,7 +2,6 @@ package grpcauth
 
 import (
 	"context"
-	"sync/atomic"
 	"time"
 
 	middleware "github.com/grpc-ecosystem/go-grpc-middleware/v2"
@@ -54,22 +53,29 @@ func (a *Authenticator) serveUntilExpiry(srv any, ss grpc.ServerStream, ctx cont
 // passed; expired reports from then on true. It returns that status error
 // if the token expired while serve ran, whatever serve returned, and
 // serve's result otherwise. The timer is stopped and the context released
-// when serve returns.
+// when serve returns. A zero exp sets no expiry timer.
+//
+// When the Authenticator's TokenVerifier is a Revalidator, the stream is
+// also re-verified at the times it gives, and cut the same way, with
+// ACCESS_TOKEN_REVOKED (or ACCESS_TOKEN_EXPIRED), once its token is
+// refused: see Revalidator.
 func (a *Authenticator) runUntilExpiry(ctx context.Context, exp time.Time, serve func(ctx context.Context, expired func() bool) error) error {
-	d := exp.Add(a.skew).Sub(a.now())
-	if d <= 0 {
-		return rejStreamExpired.err
+	var d time.Duration
+	if !exp.IsZero() {
+		if d = exp.Add(a.skew).Sub(a.now()); d <= 0 {
+			return rejStreamExpired.err
+		}
 	}
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
-	var expired atomic.Bool
-	t := a.afterFunc(d, func() {
-		expired.Store(true)
-		cancel(rejStreamExpired.err)
-	})
-	err := serve(ctx, expired.Load)
-	if !t.Stop() && expired.Load() {
-		return rejStreamExpired.err
+	w := &streamWatch{a: a, ctx: ctx, cancel: cancel}
+	if !exp.IsZero() {
+		w.expiry = a.afterFunc(d, func() { w.end(rejStreamExpired) })
+	}
+	w.startRevalidation()
+	err := serve(ctx, w.ended)
+	if r := w.stop(); r != nil {
+		return r.err
 	}
 	return err
 }

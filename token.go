@@ -11,38 +11,40 @@ import (
 // names are lower case).
 const authorizationKey = "authorization"
 
-// bearerToken extracts the token from the call's authorization metadata.
-// It returns present == false when there is no authorization metadata at
-// all, and a rejection when the metadata is there but unusable:
+// accessToken extracts the token and its scheme from the call's
+// authorization metadata. It returns present == false when there is no
+// authorization metadata at all, and a rejection when the metadata is there
+// but unusable:
 //
 //   - more than one authorization value: rejected (ACCESS_TOKEN_INVALID)
 //     rather than picking one, as a proxy and the server might otherwise
 //     disagree about which token was checked;
-//   - a scheme other than Bearer (compared case-insensitively, RFC 7235):
-//     ACCESS_TOKEN_TYPE_UNSUPPORTED;
+//   - a scheme other than Bearer or DPoP (RFC 9449, section 7.1; both
+//     compared case-insensitively, RFC 7235): ACCESS_TOKEN_TYPE_UNSUPPORTED;
 //   - no token after the scheme: ACCESS_TOKEN_INVALID.
 //
 // The token itself is passed to the verifier as is, apart from the spaces
-// separating it from the scheme.
-func bearerToken(ctx context.Context) (token string, present bool, rej *rejection) {
+// separating it from the scheme. isDPoP reports the DPoP scheme.
+func accessToken(ctx context.Context) (token string, isDPoP, present bool, rej *rejection) {
 	vals := metadata.ValueFromIncomingContext(ctx, authorizationKey)
 	switch len(vals) {
 	case 0:
-		return "", false, nil
+		return "", false, false, nil
 	case 1:
 	default:
-		return "", true, rejInvalid
+		return "", false, true, rejInvalid
 	}
 	scheme, rest, _ := strings.Cut(vals[0], " ")
-	if !strings.EqualFold(scheme, "Bearer") {
+	isDPoP = strings.EqualFold(scheme, "DPoP")
+	if !isDPoP && !strings.EqualFold(scheme, "Bearer") {
 		if scheme == "" && strings.TrimLeft(rest, " ") == "" {
-			return "", true, rejInvalid // an empty value
+			return "", false, true, rejInvalid // an empty value
 		}
-		return "", true, rejScheme
+		return "", false, true, rejScheme
 	}
 	token = strings.TrimLeft(rest, " ")
 	if token == "" {
-		return "", true, rejInvalid
+		return "", false, true, rejInvalid
 	}
-	return token, true, nil
+	return token, isDPoP, true, nil
 }

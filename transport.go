@@ -4,12 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net"
-	"net/netip"
 
-	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/peer"
-	"google.golang.org/grpc/test/bufconn"
+
+	"github.com/grpcauth/grpcauth/internal/localpeer"
 )
 
 // TransportSecurity says on which connections the interceptors accept
@@ -95,60 +93,8 @@ func (a *Authenticator) transportAllowed(ctx context.Context) bool {
 	if !ok || p == nil {
 		return false
 	}
-	if securityLevel(p.AuthInfo) == credentials.PrivacyAndIntegrity {
+	if localpeer.Secure(p.AuthInfo) {
 		return true
 	}
-	return a.transport == TransportSecureOrLocal && isLocal(p.Addr)
-}
-
-// securityLevel returns the security level an AuthInfo reports, or
-// credentials.InvalidSecurityLevel when it reports none (nil, or a type
-// without credentials.CommonAuthInfo).
-func securityLevel(ai credentials.AuthInfo) credentials.SecurityLevel {
-	ci, ok := ai.(interface {
-		GetCommonAuthInfo() credentials.CommonAuthInfo
-	})
-	if !ok {
-		return credentials.InvalidSecurityLevel
-	}
-	return ci.GetCommonAuthInfo().SecurityLevel
-}
-
-// The peer addresses of in-process connections, compared by dynamic type
-// and value (both are empty structs of unexported types).
-var (
-	pipeAddr    = pipePeerAddr()
-	bufconnAddr = bufconn.Listen(1).Addr()
-)
-
-// pipePeerAddr returns the address net.Pipe's connections report.
-func pipePeerAddr() net.Addr {
-	c1, c2 := net.Pipe()
-	defer c2.Close()
-	defer c1.Close()
-	return c1.RemoteAddr()
-}
-
-// isLocal reports whether addr, a peer's address, is on this host: a
-// loopback IP address, a Unix socket, or an in-process bufconn or net.Pipe
-// connection (see TransportSecureOrLocal).
-func isLocal(addr net.Addr) bool {
-	switch a := addr.(type) {
-	case *net.TCPAddr:
-		return a.IP.IsLoopback()
-	case *net.UnixAddr:
-		return true
-	case nil:
-		return false
-	}
-	if addr == pipeAddr || addr == bufconnAddr {
-		return true
-	}
-	// Other transports, such as grpc.Server.ServeHTTP, report the address
-	// as a string; only an IP literal with a port counts.
-	if addr.Network() != "tcp" {
-		return false
-	}
-	ap, err := netip.ParseAddrPort(addr.String())
-	return err == nil && ap.Addr().Unmap().IsLoopback()
+	return a.transport == TransportSecureOrLocal && localpeer.IsLocal(p.Addr)
 }

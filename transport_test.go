@@ -16,6 +16,7 @@ import (
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/test/bufconn"
 
+	"github.com/grpcauth/grpcauth/internal/localpeer"
 	authtestv1 "github.com/grpcauth/grpcauth/internal/testproto/authtest/v1"
 
 	"github.com/grpcauth/grpcauth/verifier"
@@ -68,7 +69,7 @@ func (l *pipeListener) Accept() (net.Conn, error) {
 }
 
 func (l *pipeListener) Close() error   { l.once.Do(func() { close(l.done) }); return nil }
-func (l *pipeListener) Addr() net.Addr { return pipeAddr }
+func (l *pipeListener) Addr() net.Addr { return localpeer.PipeAddr() }
 
 func (l *pipeListener) dial(ctx context.Context, _ string) (net.Conn, error) {
 	client, server := net.Pipe()
@@ -297,7 +298,7 @@ func TestTransportAllowed_ByPolicyAndPeer(t *testing.T) {
 		{"empty string address", withPeer(context.Background(), strAddr(""), nil), want{false, false, true}},
 		{"nil address", withPeer(context.Background(), nil, plaintext), want{false, false, true}},
 		{"bufconn", withPeer(context.Background(), bufconnPeer(t), plaintext), want{true, false, true}},
-		{"net.Pipe", withPeer(context.Background(), pipeAddr, plaintext), want{true, false, true}},
+		{"net.Pipe", withPeer(context.Background(), localpeer.PipeAddr(), plaintext), want{true, false, true}},
 		{"another address named bufconn", withPeer(context.Background(), namedAddr{"bufconn", "bufconn"}, plaintext), want{false, false, true}},
 		{"another address named pipe", withPeer(context.Background(), namedAddr{"pipe", `\\.\pipe\app`}, plaintext), want{false, false, true}},
 		{"unixgram-named custom address", withPeer(context.Background(), namedAddr{"unix", "/run/app.sock"}, plaintext), want{false, false, true}},

@@ -421,7 +421,8 @@ func (a *authorizer) take(code string, now time.Time) *authCode {
 
 // handleAuthCode is the token endpoint's authorization_code grant for
 // public clients: no client authentication, the code bound to client_id,
-// redirect_uri and the PKCE challenge.
+// redirect_uri and the PKCE challenge. With a DPoP proof the token is bound
+// to the proof's key (token_type DPoP), as for client credentials.
 func (i *Issuer) handleAuthCode(r *http.Request, form url.Values) (*TokenResponse, *tokenFailure) {
 	if r.Header.Get("Authorization") != "" || form.Has("client_secret") {
 		return nil, fail(http.StatusBadRequest, "unauthorized_client", "authorization_code is for public clients, which send no credentials")
@@ -439,6 +440,10 @@ func (i *Issuer) handleAuthCode(r *http.Request, form url.Values) (*TokenRespons
 	case !validVerifier(verifier):
 		return nil, fail(http.StatusBadRequest, "invalid_request", "malformed code_verifier")
 	}
+	jkt, f := i.tokenDPoP(r) // a proof binds the token to its key (dpop.go)
+	if f != nil {
+		return nil, f
+	}
 	now := i.cfg.Now()
 	grant := i.authz.take(code, now)
 	if grant == nil {
@@ -454,11 +459,11 @@ func (i *Issuer) handleAuthCode(r *http.Request, form url.Values) (*TokenRespons
 		"sub":                       grant.subject,
 		i.cfg.Shape.clientIDClaim(): client.ID,
 		"auth_time":                 grant.authTime,
-	}, WithScopes(grant.scopes...))
+	}, WithScopes(grant.scopes...), withJKT(jkt))
 	if err != nil {
 		return nil, fail(http.StatusInternalServerError, "server_error", "could not sign the token")
 	}
-	return i.tokenResponse(tok, "Bearer", grant.scopes), nil
+	return i.tokenResponse(tok, jkt, grant.scopes), nil
 }
 
 // tokenCORS lets pages on the public clients' redirect-URI origins call the

@@ -8,6 +8,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/grpcauth/grpcauth/dpop"
 )
 
 // Issuer is a running in-process OAuth 2.0 authorization server. All methods
@@ -22,6 +24,7 @@ type Issuer struct {
 	conns     sync.WaitGroup // one per open connection, via ConnState
 	closeOnce sync.Once
 
+	dpop         *dpop.Verifier // the token endpoint's DPoP proofs (dpop.go)
 	jwksRequests atomic.Int64
 	intro        introspection // the introspection endpoint (introspect.go)
 	authz        *authorizer   // the authorization-code grant (authorize.go)
@@ -52,6 +55,9 @@ func Start(cfg Config) (*Issuer, error) {
 		clients: make(map[string]*Client, len(cfg.Clients)),
 		all:     make(map[string]*signingKey),
 		done:    make(chan struct{}),
+	}
+	if i.dpop, err = newTokenDPoP(cfg.Now); err != nil {
+		return nil, err
 	}
 	for n := range cfg.Clients {
 		i.clients[cfg.Clients[n].ID] = &cfg.Clients[n]

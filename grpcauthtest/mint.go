@@ -42,6 +42,8 @@ type mintOptions struct {
 	shape    *Shape
 	scopes   []string
 	scopeSet bool
+	dpopKey  crypto.PublicKey // WithDPoPKey
+	jkt      string           // withJKT
 }
 
 type header struct {
@@ -136,11 +138,11 @@ func (i *Issuer) clientScopes(clientID string, requested []string) ([]string, er
 }
 
 // clientToken mints a client-credentials token for clientID with scopes.
-func (i *Issuer) clientToken(clientID string, scopes []string) (string, error) {
+func (i *Issuer) clientToken(clientID string, scopes []string, opts ...MintOption) (string, error) {
 	if scopes == nil {
 		scopes = []string{}
 	}
-	return i.Mint(map[string]any{"sub": clientID, i.cfg.Shape.clientIDClaim(): clientID}, WithScopes(scopes...))
+	return i.Mint(map[string]any{"sub": clientID, i.cfg.Shape.clientIDClaim(): clientID}, append(opts, WithScopes(scopes...))...)
 }
 
 // grantScopes returns the scopes c receives when it asks for requested
@@ -194,6 +196,9 @@ func (i *Issuer) Mint(claims map[string]any, opts ...MintOption) (string, error)
 	if o.scopeSet {
 		name, v := shape.scopeClaim(o.scopes)
 		payload[name] = v
+	}
+	if err := o.applyDPoP(payload); err != nil {
+		return "", err
 	}
 	mergeClaims(payload, claims)
 	body, err := json.Marshal(payload)

@@ -18,7 +18,7 @@ const maxTokenRequestBytes = 16 << 10
 // TokenResponse is the token endpoint's success body (RFC 6749 §5.1).
 type TokenResponse struct {
 	AccessToken string `json:"access_token"`
-	TokenType   string `json:"token_type"` // always "Bearer"
+	TokenType   string `json:"token_type"` // "Bearer", or "DPoP" for a request with a DPoP proof
 	ExpiresIn   int64  `json:"expires_in"` // seconds
 	Scope       string `json:"scope,omitempty"`
 }
@@ -107,15 +107,25 @@ func (i *Issuer) handleToken(w http.ResponseWriter, r *http.Request) (*TokenResp
 	if err != nil {
 		return nil, fail(http.StatusBadRequest, "invalid_scope", "scope not allowed for this client")
 	}
-	tok, err := i.clientToken(client.ID, scopes)
+	jkt, f := i.tokenDPoP(r)
+	if f != nil {
+		return nil, f
+	}
+	tok, err := i.clientToken(client.ID, scopes, withJKT(jkt))
 	if err != nil {
 		return nil, fail(http.StatusInternalServerError, "server_error", "could not sign the token")
 	}
-	return i.tokenResponse(tok, "Bearer", scopes), nil
+	return i.tokenResponse(tok, jkt, scopes), nil
 }
 
-// tokenResponse is the success answer carrying tok of tokenType with scopes.
-func (i *Issuer) tokenResponse(tok, tokenType string, scopes []string) *TokenResponse {
+// tokenResponse is the success answer carrying tok with scopes: of type
+// DPoP when the token is bound to the key whose thumbprint is jkt, Bearer
+// when jkt is empty.
+func (i *Issuer) tokenResponse(tok, jkt string, scopes []string) *TokenResponse {
+	tokenType := "Bearer"
+	if jkt != "" {
+		tokenType = "DPoP"
+	}
 	return &TokenResponse{
 		AccessToken: tok,
 		TokenType:   tokenType,

@@ -35,13 +35,14 @@ func newResultCache(maxEntries int) *resultCache {
 	return &resultCache{m: make(map[tokenKey]result), max: maxEntries}
 }
 
-// get returns the entry for k while it is live at now. An expired entry is
-// deleted.
-func (c *resultCache) get(k tokenKey, now time.Time) (result, bool) {
+// get returns the entry for k and whether it is live at now. An entry that
+// is no longer live is deleted, and returned with ok false (a zero result
+// when there was none).
+func (c *resultCache) get(k tokenKey, now time.Time) (r result, ok bool) {
 	c.mu.RLock()
-	r, ok := c.m[k]
+	r, found := c.m[k]
 	c.mu.RUnlock()
-	if !ok {
+	if !found {
 		return result{}, false
 	}
 	if !now.Before(r.until) {
@@ -50,7 +51,7 @@ func (c *resultCache) get(k tokenKey, now time.Time) (result, bool) {
 			delete(c.m, k)
 		}
 		c.mu.Unlock()
-		return result{}, false
+		return r, false
 	}
 	return r, true
 }

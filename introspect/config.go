@@ -17,9 +17,11 @@ import (
 const (
 	// DefaultCacheTTL bounds how long a positive introspection result is
 	// reused: one minute, so a revoked token stops working within a minute
+	// (measured: a token revoked right after it was introspected is
+	// refused 60 s later, TestEndToEnd_RevokedTokenWorksForOneCacheTTL)
 	// while a client sending the same token on every call costs the
 	// authorization server one request a minute. An entry never outlives
-	// the token's exp.
+	// the token's exp plus Config.ClockSkew.
 	DefaultCacheTTL = time.Minute
 
 	// DefaultNegativeCacheTTL is how long an inactive or rejected token's
@@ -202,7 +204,13 @@ type CacheConfig struct {
 
 	// TTL bounds how long a positive result is reused. Default
 	// DefaultCacheTTL (1 minute). It is the longest a revoked token keeps
-	// working; an entry never outlives the token's exp.
+	// working on unary calls: with the default, 60 s after the revocation
+	// at worst (measured with an injected clock in
+	// TestEndToEnd_RevokedTokenWorksForOneCacheTTL). A stream opened with
+	// the token is re-verified when the entry ends, so it is cut within
+	// the same bound (see docs/introspection.md). An entry never outlives
+	// the token's exp plus Config.ClockSkew; one that ends there answers
+	// with a *verifier.TokenExpiredError without a request.
 	TTL time.Duration
 
 	// NegativeTTL is how long an inactive or rejected token's result is

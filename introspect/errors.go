@@ -8,10 +8,18 @@ import (
 
 // ErrInactive reports a token the authorization server says is not active:
 // expired, revoked, never issued, or not meant for this client. RFC 7662
-// §2.2 has the server answer just {"active": false}, without saying which,
-// so it is not reported as expired. It wraps none of the verifier's
-// sentinels: the grpcauth interceptors map it, like any invalid token, to
-// codes.Unauthenticated with ACCESS_TOKEN_INVALID.
+// §2.2 has the server answer just {"active": false}, without saying which.
+// It wraps none of the verifier's sentinels: the grpcauth interceptors map
+// it, like any invalid token, to codes.Unauthenticated with
+// ACCESS_TOKEN_INVALID.
+//
+// When the Verifier knows the token has expired, because it cached an
+// earlier answer giving an exp that has now passed, it returns a
+// *verifier.TokenExpiredError (ACCESS_TOKEN_EXPIRED) instead, as for a JWT.
+// Without that memory (the caches off, the entry evicted, or another
+// replica) an expired opaque token is ErrInactive: clients should get a new
+// token on ACCESS_TOKEN_INVALID as well as ACCESS_TOKEN_EXPIRED. See
+// docs/introspection.md.
 var ErrInactive error = inactiveError{}
 
 type inactiveError struct{}

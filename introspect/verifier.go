@@ -113,7 +113,9 @@ func (v *Verifier) Close() error {
 // The token must be at most Config.MaxTokenSize bytes of RFC 6750 b64token
 // characters (verifier.ErrMalformed otherwise, without a request). Then it
 // is answered from the caches, or by a request shared with concurrent
-// callers of the same token. An inactive token fails with ErrInactive; an
+// callers of the same token. An inactive token fails with ErrInactive
+// (but with a *verifier.TokenExpiredError when the Verifier cached an
+// earlier answer whose exp has passed: see ErrInactive); an
 // active one must pass the issuer (verifier.ErrIssuer), audience
 // (verifier.ErrAudience), client and token-type (*verifier.ClaimError)
 // checks, have an exp unless Config.SkipExpiryRequirement is set, and be
@@ -128,11 +130,24 @@ func (v *Verifier) VerifyAccessToken(ctx context.Context, token string) (verifie
 		return verifier.Claims{}, err
 	}
 	key := sha256.Sum256([]byte(token))
+	var knownExp time.Time // the exp of a positive entry that ended, if any
 	if v.pos != nil {
 		now := v.s.Now()
-		if r, ok := v.pos.get(key, now); ok {
+		r, ok := v.pos.get(key, now)
+		knownExp = r.claims.Expiry()
+		if ok {
 			v.n.hits.Add(1)
 			return v.accept(ctx, r.claims, now)
+		}
+		if exp := knownExp; !exp.IsZero() && !now.Before(exp.Add(v.s.skew)) {
+			// The entry ended with the token: it has expired. Say so,
+			// as for a JWT, rather than ask the server, whose answer
+			// would be a bare "active": false.
+			v.n.hits.Add(1)
+			err := &verifier.TokenExpiredError{Expiry: exp}
+			v.neg.put(key, result{err: err, until: now.Add(v.s.Cache.NegativeTTL)}, now)
+			v.logRejection(ctx, err)
+			return verifier.Claims{}, err
 		}
 		if r, ok := v.neg.get(key, now); ok {
 			v.n.negHits.Add(1)
@@ -141,7 +156,7 @@ func (v *Verifier) VerifyAccessToken(ctx context.Context, token string) (verifie
 		}
 		v.n.misses.Add(1)
 	}
-	f, err := v.join(key, token)
+	f, err := v.join(key, token, knownExp)
 	if err != nil {
 		return verifier.Claims{}, err
 	}
@@ -219,7 +234,7 @@ func (v *Verifier) logRejection(ctx context.Context, err error) {
 
 // join adds the caller to the flight for key, starting one if none is in
 // flight. It fails after Close.
-func (v *Verifier) join(key tokenKey, token string) (*flight, error) {
+func (v *Verifier) join(key tokenKey, token string, knownExp time.Time) (*flight, error) {
 	v.mu.Lock()
 	defer v.mu.Unlock()
 	if v.closed {
@@ -231,7 +246,7 @@ func (v *Verifier) join(key tokenKey, token string) (*flight, error) {
 		f = &flight{done: make(chan struct{}), cancel: cancel}
 		v.flights[key] = f
 		v.wg.Add(1)
-		go v.run(ctx, key, token, f)
+		go v.run(ctx, key, token, knownExp, f)
 	} else {
 		v.n.coalesced.Add(1)
 	}
@@ -258,7 +273,7 @@ func (v *Verifier) leave(key tokenKey, f *flight) {
 
 // run performs one flight's request, caches its outcome and releases its
 // callers.
-func (v *Verifier) run(ctx context.Context, key tokenKey, token string, f *flight) {
+func (v *Verifier) run(ctx context.Context, key tokenKey, token string, knownExp time.Time, f *flight) {
 	defer v.wg.Done()
 	defer f.cancel()
 	claims, err := v.introspect(ctx, token)
@@ -266,6 +281,12 @@ func (v *Verifier) run(ctx context.Context, key tokenKey, token string, f *fligh
 		err = verifier.ErrClosed
 	}
 	now := v.s.Now()
+	if err == ErrInactive && !knownExp.IsZero() && !now.Before(knownExp) {
+		// The server said this token expires at knownExp, which has
+		// passed: that is why it is no longer active, as far as anyone
+		// can tell. Report it as a JWT's expiry is reported.
+		err = &verifier.TokenExpiredError{Expiry: knownExp}
+	}
 	v.mu.Lock()
 	defer v.mu.Unlock()
 	if v.flights[key] == f {
@@ -283,8 +304,8 @@ func (v *Verifier) run(ctx context.Context, key tokenKey, token string, f *fligh
 			v.neg.put(key, result{err: &verifier.TokenExpiredError{Expiry: exp}, until: now.Add(v.s.Cache.NegativeTTL)}, now)
 		case err == nil:
 			until := now.Add(v.s.Cache.TTL)
-			if !exp.IsZero() && exp.Before(until) {
-				until = exp
+			if end := exp.Add(v.s.skew); !exp.IsZero() && end.Before(until) {
+				until = end // used until it expires, as a cached JWT is
 			}
 			v.pos.put(key, result{claims: claims, until: until}, now)
 		case cacheable(err):

@@ -269,22 +269,27 @@ func TestVerify_CacheHitMakesNoRequest(t *testing.T) {
 	}
 }
 
-func TestVerify_CacheEntryLivesUntilTTLOrExpWhicheverComesFirst(t *testing.T) {
+func TestVerify_CacheEntryLivesUntilTTLOrExpPlusSkewWhicheverComesFirst(t *testing.T) {
 	tests := []struct {
 		name     string
 		ttl      time.Duration
+		skew     time.Duration // Config.ClockSkew
 		lifetime time.Duration // the token's exp - now
 		last     time.Duration // the last instant the entry is used
-		again    error         // the outcome of the request made after it
+		again    error         // the outcome one second later
+		requests int64         // the requests made by then
 	}{
-		{"TTL first", time.Minute, time.Hour, time.Minute - time.Second, nil},
-		{"exp first", time.Hour, 2 * time.Minute, 2*time.Minute - time.Second, introspect.ErrInactive},
+		{"TTL first", time.Minute, -1, time.Hour, time.Minute - time.Second, nil, 2},
+		// An entry that ends with its token answers ErrExpired itself:
+		// the server would only say "active": false.
+		{"exp first", time.Hour, -1, 2 * time.Minute, 2*time.Minute - time.Second, verifier.ErrExpired, 1},
+		{"exp plus skew first", time.Hour, 30 * time.Second, 2 * time.Minute, 2*time.Minute + 29*time.Second, verifier.ErrExpired, 1},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			e := newEnv(t, func(c *introspect.Config) {
 				c.Cache.TTL = tc.ttl
-				c.ClockSkew = -1 // none: the entry's end is exactly exp
+				c.ClockSkew = tc.skew
 			})
 			tok := e.opaque(t, map[string]any{"exp": e.issClk.Now().Add(tc.lifetime)})
 			if _, err := e.verify(t, tok); err != nil {
@@ -299,13 +304,38 @@ func TestVerify_CacheEntryLivesUntilTTLOrExpWhicheverComesFirst(t *testing.T) {
 			}
 			e.advance(time.Second)
 			_, err := e.verify(t, tok)
-			if got := e.iss.IntrospectionRequests(); got != 2 {
-				t.Fatalf("after the entry's end: %d requests, want 2", got)
+			if got := e.iss.IntrospectionRequests(); got != tc.requests {
+				t.Fatalf("after the entry's end: %d requests, want %d", got, tc.requests)
 			}
 			if !errors.Is(err, tc.again) || (tc.again == nil) != (err == nil) {
 				t.Fatalf("after the entry's end: %v, want %v", err, tc.again)
 			}
 		})
+	}
+}
+
+// An opaque token that expires while cached is ACCESS_TOKEN_EXPIRED, as a
+// JWT is, for NegativeTTL; after that, or on a replica that never cached
+// it, the server's bare "active": false makes it ErrInactive.
+func TestVerify_ExpiredWhileCachedIsErrExpiredForNegativeTTL(t *testing.T) {
+	e := newEnv(t, nil)
+	tok := e.opaque(t, map[string]any{"exp": e.issClk.Now().Add(30 * time.Second)})
+	if _, err := e.verify(t, tok); err != nil {
+		t.Fatal(err)
+	}
+	e.advance(30*time.Second + verifier.DefaultClockSkew)
+	var expired *verifier.TokenExpiredError
+	for i := range 2 {
+		if _, err := e.verify(t, tok); !errors.As(err, &expired) {
+			t.Fatalf("call %d past exp plus skew: %v, want *verifier.TokenExpiredError", i, err)
+		}
+	}
+	if got := e.iss.IntrospectionRequests(); got != 1 {
+		t.Fatalf("%d requests, want 1: the expiry is known without asking", got)
+	}
+	e.advance(introspect.DefaultNegativeCacheTTL)
+	if _, err := e.verify(t, tok); !errors.Is(err, introspect.ErrInactive) {
+		t.Fatalf("after NegativeTTL: %v, want ErrInactive (the server's verdict)", err)
 	}
 }
 

@@ -6,13 +6,10 @@
 #                                was stale (what CI runs; see
 #                                scripts/check-generated.sh)
 #
-# The code generators are pinned Go tools, built from tools/go.mod
-# (protoc-gen-go, protoc-gen-go-grpc) and tools/buf/go.mod (buf) into ./.bin,
-# which comes first on PATH. buf gets a module of its own because it depends
-# on a newer google.golang.org/protobuf than the runtime version the
-# library pins, and protoc-gen-go must be exactly that runtime version.
-# Nothing is fetched but Go modules: no remote plugins, no Buf Schema
-# Registry (google/protobuf/*.proto ship inside buf).
+# The code generators are pinned Go tools that scripts/build-tools.sh builds
+# into ./.bin, which comes first on PATH. Nothing is fetched but Go modules:
+# no remote plugins, no Buf Schema Registry (google/protobuf/*.proto ship
+# inside buf).
 #
 # Each module of buf.yaml is generated on its own (`buf generate <module>
 # -o <module>`) so that, with paths=source_relative, every .pb.go lands next
@@ -32,21 +29,8 @@ case "${1:-}" in
 	;;
 esac
 
-bin="$root/.bin"
-mkdir -p "$bin"
-(cd tools && go build -o "$bin/" google.golang.org/protobuf/cmd/protoc-gen-go google.golang.org/grpc/cmd/protoc-gen-go-grpc)
-(cd tools/buf && go build -o "$bin/" github.com/bufbuild/buf/cmd/buf)
-export PATH="$bin:$PATH"
-
-# protoc-gen-go must be the runtime version the library builds against:
-# generated code checks the runtime at init, and a mismatch is a bug waiting
-# for the next upgrade.
-runtime=$(go list -m -f '{{.Version}}' google.golang.org/protobuf 2>/dev/null || true)
-generator=$(cd tools && go list -m -f '{{.Version}}' google.golang.org/protobuf)
-if [[ -n "$runtime" && "$runtime" != "$generator" ]]; then
-	echo "generate: go.mod has google.golang.org/protobuf $runtime but tools/go.mod pins protoc-gen-go $generator; make them equal" >&2
-	exit 1
-fi
+"$root/scripts/build-tools.sh"
+export PATH="$root/.bin:$PATH"
 
 # The modules, in buf.yaml's order ("  - path: DIR" lines).
 mapfile -t modules < <(sed -n 's/^  - path: *//p' buf.yaml)

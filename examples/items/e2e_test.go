@@ -35,19 +35,14 @@ import (
 )
 
 func TestMain(m *testing.M) {
-	dir, err := os.MkdirTemp("", "items-e2e-")
+	dir, release, err := binaries()
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
 	}
 	binDir = dir
-	if err := buildBinaries(dir); err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.RemoveAll(dir)
-		os.Exit(1)
-	}
 	code := m.Run()
-	os.RemoveAll(dir)
+	release()
 	if code == 0 {
 		if err := goleak.Find(); err != nil {
 			fmt.Fprintln(os.Stderr, "goleak:", err)
@@ -199,6 +194,7 @@ func importNames(ctx context.Context, c itemsv1.ItemServiceClient, names ...stri
 }
 
 func TestE2E_EachClientGetsExactlyItsScopes(t *testing.T) {
+	t.Parallel()
 	iss, _, c := startStack(t)
 
 	// An admin token, but from another issuer (other name, other key).
@@ -228,6 +224,7 @@ func TestE2E_EachClientGetsExactlyItsScopes(t *testing.T) {
 }
 
 func TestE2E_PublicMethodsNeedNoToken(t *testing.T) {
+	t.Parallel()
 	iss := newIssuer(t)
 	srv := startServer(t, "ISSUER="+iss.URL(), "ADDR=127.0.0.1:0")
 	conn := dial(t, srv.addr)
@@ -296,6 +293,7 @@ func TestE2E_PublicMethodsNeedNoToken(t *testing.T) {
 }
 
 func TestE2E_WatchSeesAnotherClientsChange(t *testing.T) {
+	t.Parallel()
 	iss, _, c := startStack(t)
 
 	watch, err := watchUntilSynced(withToken(t, fetchToken(t, iss.TokenURL(), dev.Reader)), c)
@@ -316,6 +314,7 @@ func TestE2E_WatchSeesAnotherClientsChange(t *testing.T) {
 }
 
 func TestE2E_SIGTERMEndsOpenStreamsAndExitsCleanly(t *testing.T) {
+	t.Parallel()
 	iss, srv, c := startStack(t)
 	watch, err := watchUntilSynced(withToken(t, fetchToken(t, iss.TokenURL(), dev.Reader)), c)
 	if err != nil {
@@ -346,6 +345,7 @@ func clientResults(out string) map[string]string {
 }
 
 func TestE2E_ClientReportsEachDecision(t *testing.T) {
+	t.Parallel()
 	iss := newIssuer(t)
 	srv := startServer(t, "ISSUER="+iss.URL(), "ADDR=127.0.0.1:0")
 
@@ -390,11 +390,31 @@ func TestE2E_ClientReportsEachDecision(t *testing.T) {
 var devClientCommand = regexp.MustCompile(`ISSUER=(\S+) CLIENT_ID=(\S+) CLIENT_SECRET=(\S+) go run ./examples/items/client -addr (\S+)`)
 
 func TestE2E_DevelopmentModePrintsWorkingCredentials(t *testing.T) {
+	t.Parallel()
+	for _, tt := range []struct {
+		name string
+		env  []string
+	}{
+		{"Okta-shaped tokens", nil},
+		// The development issuer then mints RFC 9068 tokens (typ at+jwt).
+		{"RFC 9068 profile required", []string{"REQUIRE_ACCESS_TOKEN_PROFILE=true"}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			checkDevelopmentMode(t, tt.env...)
+		})
+	}
+}
+
+// checkDevelopmentMode starts the server in development mode with env and
+// runs the client with the credentials it prints.
+func checkDevelopmentMode(t *testing.T, env ...string) {
 	// Random ports instead of the fixed ones, so the test never collides
 	// with a server a developer is running.
-	srv := startServer(t, "ADDR=127.0.0.1:0", "DEV_ISSUER_ADDR=127.0.0.1:0")
+	srv := startServer(t, append([]string{"ADDR=127.0.0.1:0", "DEV_ISSUER_ADDR=127.0.0.1:0"}, env...)...)
 	printed := srv.stdout.String()
-	for _, want := range []string{"FOR LOCAL DEVELOPMENT ONLY", "curl ", "grpcurl -plaintext -H \"authorization: Bearer $TOKEN\" " + srv.addr + " items.v1.ItemService/ListItems"} {
+	// -rpc-header, not -H: grpcurl sends -H to reflection too.
+	for _, want := range []string{"FOR LOCAL DEVELOPMENT ONLY", "curl ", "grpcurl -plaintext -rpc-header \"authorization: Bearer $TOKEN\" " + srv.addr + " items.v1.ItemService/ListItems"} {
 		if !strings.Contains(printed, want) {
 			t.Errorf("development banner lacks %q:\n%s", want, printed)
 		}
@@ -411,7 +431,7 @@ func TestE2E_DevelopmentModePrintsWorkingCredentials(t *testing.T) {
 	if m[4] != srv.addr {
 		t.Errorf("client command -addr %s, want %s", m[4], srv.addr)
 	}
-	out := runClient(t, "ISSUER="+m[1], "CLIENT_ID="+m[2], "CLIENT_SECRET="+m[3], "ADDR="+m[4])
+	out := runClient(t, append([]string{"ISSUER=" + m[1], "CLIENT_ID=" + m[2], "CLIENT_SECRET=" + m[3], "ADDR=" + m[4]}, env...)...)
 	if got := clientResults(out); got["ListItems"] != "OK" || got["CreateItem"] != "PermissionDenied" {
 		t.Errorf("client with the printed credentials: ListItems %s, CreateItem %s; want OK, PermissionDenied\n%s",
 			got["ListItems"], got["CreateItem"], out)
@@ -419,6 +439,7 @@ func TestE2E_DevelopmentModePrintsWorkingCredentials(t *testing.T) {
 }
 
 func TestE2E_ServerSettingsReachTheVerifier(t *testing.T) {
+	t.Parallel()
 	iss := newIssuer(t)
 	reader := fetchToken(t, iss.TokenURL(), dev.Reader)
 	writer := fetchToken(t, iss.TokenURL(), dev.Writer)
@@ -435,9 +456,12 @@ func TestE2E_ServerSettingsReachTheVerifier(t *testing.T) {
 		{"audience skipped, client pinned", []string{"AUDIENCE=api://other", "SKIP_AUDIENCE_CHECK=true", "CLIENT_IDS=items-writer"}, unauth, ok},
 		// Okta-shaped tokens carry their scopes in scp, not scope.
 		{"scopes read from another claim", []string{"SCOPE_CLAIMS=scope"}, denied, denied},
+		// Okta-shaped tokens have typ JWT, not at+jwt.
+		{"RFC 9068 profile required", []string{"REQUIRE_ACCESS_TOKEN_PROFILE=true"}, unauth, unauth},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
 			srv := startServer(t, append([]string{"ISSUER=" + iss.URL(), "ADDR=127.0.0.1:0"}, tt.env...)...)
 			c := itemsv1.NewItemServiceClient(dial(t, srv.addr))
 			_, err := c.ListItems(withToken(t, reader), &itemsv1.ListItemsRequest{})
@@ -453,6 +477,7 @@ func TestE2E_ServerSettingsReachTheVerifier(t *testing.T) {
 }
 
 func TestE2E_ServerRefusesToStartWithoutAudienceOrClients(t *testing.T) {
+	t.Parallel()
 	cmd := exec.Command(filepath.Join(binDir, "server"))
 	cmd.Env = append(cleanEnv(), "ISSUER=https://idp.example.com", "SKIP_AUDIENCE_CHECK=true", "ADDR=127.0.0.1:0")
 	out, err := cmd.CombinedOutput()

@@ -3,6 +3,7 @@ package items_test
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
 	"fmt"
 	"os"
 	"os/exec"
@@ -26,13 +27,71 @@ const (
 	callTimeout  = 10 * time.Second // one RPC or token request
 )
 
-// buildBinaries compiles ./server and ./client into dir.
-func buildBinaries(dir string) error {
-	for _, pkg := range []string{"./server", "./client"} {
-		out, err := exec.Command("go", "build", "-o", dir+string(os.PathSeparator), pkg).CombinedOutput()
+// binaries builds the server and client binaries (buildBinaries) into a
+// directory kept between runs, under the user's cache directory and named
+// after this package's directory and the race setting, so that go build
+// finds them up to date and relinks nothing when no source changed. A lock
+// file keeps two test processes of one checkout from building while the
+// other runs the binaries: the build holds it exclusively, the run shared,
+// until release. Where no cache directory can be had, a temporary one is
+// built into and removed by release.
+func binaries() (dir string, release func(), err error) {
+	wd, err := os.Getwd()
+	if err != nil {
+		return "", nil, err
+	}
+	cache, err := os.UserCacheDir()
+	if err != nil {
+		tmp, err := os.MkdirTemp("", "items-e2e-")
 		if err != nil {
-			return fmt.Errorf("go build %s: %w\n%s", pkg, err, out)
+			return "", nil, err
 		}
+		if err := buildBinaries(tmp); err != nil {
+			os.RemoveAll(tmp)
+			return "", nil, err
+		}
+		return tmp, func() { os.RemoveAll(tmp) }, nil
+	}
+	sum := sha256.Sum256([]byte(wd))
+	dir = filepath.Join(cache, "grpcauth-items-e2e", fmt.Sprintf("%x-race=%v", sum[:8], raceEnabled))
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return "", nil, err
+	}
+	lock, err := os.OpenFile(filepath.Join(dir, "lock"), os.O_CREATE|os.O_RDWR, 0o600)
+	if err != nil {
+		return "", nil, err
+	}
+	fd := int(lock.Fd())
+	if err := syscall.Flock(fd, syscall.LOCK_EX); err != nil {
+		lock.Close()
+		return "", nil, err
+	}
+	if err := buildBinaries(dir); err != nil {
+		lock.Close()
+		return "", nil, err
+	}
+	if err := syscall.Flock(fd, syscall.LOCK_SH); err != nil {
+		lock.Close()
+		return "", nil, err
+	}
+	return dir, func() { lock.Close() }, nil
+}
+
+// buildBinaries compiles ./server and ./client into dir, in one go
+// command, with the race detector when this test binary has it: then every
+// package they import is already compiled, for this test binary, with the
+// same flags, so at most the two links are left to do; and the server and
+// client run under the race detector too (a race report makes them exit
+// with status 66, which fails the test).
+func buildBinaries(dir string) error {
+	args := []string{"build", "-o", dir + string(os.PathSeparator)}
+	if raceEnabled {
+		args = append(args, "-race")
+	}
+	args = append(args, "./server", "./client")
+	out, err := exec.Command("go", args...).CombinedOutput()
+	if err != nil {
+		return fmt.Errorf("go %s: %w\n%s", strings.Join(args, " "), err, out)
 	}
 	return nil
 }
@@ -168,7 +227,8 @@ func cleanEnv() []string {
 		switch name {
 		case "ISSUER", "AUDIENCE", "JWKS_URI", "ADDR", "DEV_ISSUER_ADDR",
 			"CLIENT_ID", "CLIENT_SECRET", "SCOPES", "TOKEN_URL", "SCOPE_CLAIMS",
-			"CLIENT_IDS", "SKIP_AUDIENCE_CHECK", "REQUIRE_CLAIMS":
+			"CLIENT_IDS", "SKIP_AUDIENCE_CHECK", "REQUIRE_CLAIMS", "REQUIRE_ACCESS_TOKEN_PROFILE",
+			"METRICS_ADDR", "RESOURCE":
 			continue
 		}
 		env = append(env, kv)

@@ -2,17 +2,17 @@ package main
 
 import (
 	"context"
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"testing"
 
 	"go.uber.org/goleak"
-	"golang.org/x/oauth2"
 	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/status"
 
 	"github.com/grpcauth/grpcauth/examples/items/internal/dev"
@@ -35,12 +35,12 @@ func TestLoadConfig(t *testing.T) {
 	}{
 		{
 			name: "no settings: the development issuer's read-only client",
-			want: fmt.Sprintf("{issuer:%s tokenURL: clientID:items-reader clientSecret:%s scopes:[] audience: addr:127.0.0.1:50051 devIssuer:true}", devIssuer, dev.Reader.Secret),
+			want: fmt.Sprintf("{issuer:%s tokenURL: clientID:items-reader clientSecret:%s scopes:[] audience: resource: addr:127.0.0.1:50051 devIssuer:true}", devIssuer, dev.Reader.Secret),
 		},
 		{
 			name: "a development client by id alone",
 			env:  map[string]string{"CLIENT_ID": dev.Admin.ID},
-			want: fmt.Sprintf("{issuer:%s tokenURL: clientID:items-admin clientSecret:%s scopes:[] audience: addr:127.0.0.1:50051 devIssuer:true}", devIssuer, dev.Admin.Secret),
+			want: fmt.Sprintf("{issuer:%s tokenURL: clientID:items-admin clientSecret:%s scopes:[] audience: resource: addr:127.0.0.1:50051 devIssuer:true}", devIssuer, dev.Admin.Secret),
 		},
 		{
 			name: "a real issuer with its client",
@@ -49,13 +49,18 @@ func TestLoadConfig(t *testing.T) {
 				"SCOPES": "items:read, items:write", "ADDR": "items.example.com:443",
 				"TOKEN_URL": "https://example.okta.com/oauth2/default/v1/token",
 			},
-			want: "{issuer:https://example.okta.com/oauth2/default tokenURL:https://example.okta.com/oauth2/default/v1/token clientID:0oa1 clientSecret:s3 scopes:[items:read items:write] audience: addr:items.example.com:443 devIssuer:false}",
+			want: "{issuer:https://example.okta.com/oauth2/default tokenURL:https://example.okta.com/oauth2/default/v1/token clientID:0oa1 clientSecret:s3 scopes:[items:read items:write] audience: resource: addr:items.example.com:443 devIssuer:false}",
 		},
 		{
 			name: "flags override the environment",
 			env:  map[string]string{"ADDR": "127.0.0.1:1", "SCOPES": "a"},
 			args: []string{"-addr", "127.0.0.1:2", "-scopes", "b c", "-audience", "https://api"},
-			want: fmt.Sprintf("{issuer:%s tokenURL: clientID:items-reader clientSecret:%s scopes:[b c] audience:https://api addr:127.0.0.1:2 devIssuer:true}", devIssuer, dev.Reader.Secret),
+			want: fmt.Sprintf("{issuer:%s tokenURL: clientID:items-reader clientSecret:%s scopes:[b c] audience:https://api resource: addr:127.0.0.1:2 devIssuer:true}", devIssuer, dev.Reader.Secret),
+		},
+		{
+			name: "RFC 8707 resource",
+			env:  map[string]string{"RESOURCE": "https://items.example.com"},
+			want: fmt.Sprintf("{issuer:%s tokenURL: clientID:items-reader clientSecret:%s scopes:[] audience: resource:https://items.example.com addr:127.0.0.1:50051 devIssuer:true}", devIssuer, dev.Reader.Secret),
 		},
 		{
 			// A development secret must never be sent to a real issuer.
@@ -119,39 +124,43 @@ func TestIsLoopback(t *testing.T) {
 	}
 }
 
-// staticTokens is an oauth2.TokenSource with a fixed token.
-type staticTokens struct{}
-
-func (staticTokens) Token() (*oauth2.Token, error) {
-	return &oauth2.Token{AccessToken: "tok", TokenType: "Bearer"}, nil
+// jwt returns an unsigned compact JWS with claims, enough for a payload
+// reader.
+func jwt(claims string) string {
+	enc := base64.RawURLEncoding.EncodeToString
+	return enc([]byte(`{"alg":"none"}`)) + "." + enc([]byte(claims)) + "."
 }
 
-// plaintextAuth is the AuthInfo of a connection without transport security.
-type plaintextAuth struct{ credentials.CommonAuthInfo }
-
-func (plaintextAuth) AuthType() string { return "insecure" }
-
-func TestTransport_TokenNeedsTLSExceptOnLoopback(t *testing.T) {
-	_, remote := transport("items.example.com:443", staticTokens{})
-	if !remote.RequireTransportSecurity() {
-		t.Error("credentials for a remote address do not require transport security")
+func TestTokenWarnings(t *testing.T) {
+	tests := []struct {
+		name  string
+		token string
+		cfg   config
+		want  []string // substrings, one per warning
+	}{
+		{"JWT with the asked audience", jwt(`{"aud":"api://items"}`), config{audience: "api://items"}, nil},
+		{"JWT, nothing asked", jwt(`{"aud":"api://default"}`), config{}, nil},
+		{"resource among several audiences", jwt(`{"aud":["a","https://api"]}`), config{resource: "https://api"}, nil},
+		{"audience not granted", jwt(`{"aud":"api://default"}`), config{audience: "api://items"}, []string{`AUDIENCE is "api://items" but the token's aud is "api://default"`}},
+		{"development issuer ignores the audience", jwt(`{"aud":"api://default"}`), config{audience: "api://items", devIssuer: true}, []string{"development issuer ignores it"}},
+		{"opaque token without RESOURCE", "2YotnFZFEjr1zCsicMWpAA", config{}, []string{"not a JWT", "RESOURCE names the API"}},
+		{"opaque token with RESOURCE", "2YotnFZFEjr1zCsicMWpAA", config{resource: "https://api"}, []string{"not a JWT"}},
 	}
-	// Even if grpc-go were to call it on an insecure connection, the
-	// remote credentials refuse to hand out the token.
-	ctx := credentials.NewContextWithRequestInfo(context.Background(), credentials.RequestInfo{
-		AuthInfo: plaintextAuth{credentials.CommonAuthInfo{SecurityLevel: credentials.NoSecurity}},
-	})
-	if md, err := remote.GetRequestMetadata(ctx); err == nil {
-		t.Errorf("remote credentials on an insecure connection gave %v", md)
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got := strings.Join(tokenWarnings(tt.token, tt.cfg), "\n")
+			if len(tt.want) == 0 && got != "" {
+				t.Fatalf("warnings %q, want none", got)
+			}
+			for _, w := range tt.want {
+				if !strings.Contains(got, w) {
+					t.Errorf("warnings %q lack %q", got, w)
+				}
+			}
+		})
 	}
-
-	_, local := transport("127.0.0.1:50051", staticTokens{})
-	if local.RequireTransportSecurity() {
-		t.Error("credentials for loopback require transport security; plaintext loopback cannot work")
-	}
-	md, err := local.GetRequestMetadata(ctx)
-	if err != nil || md["authorization"] != "Bearer tok" {
-		t.Errorf("loopback credentials = %v, %v; want authorization: Bearer tok", md, err)
+	if w := tokenWarnings("2YotnFZFEjr1zCsicMWpAA", config{resource: "https://api"}); strings.Contains(strings.Join(w, ""), "RESOURCE names") {
+		t.Errorf("warning %q suggests RESOURCE though it is set", w)
 	}
 }
 

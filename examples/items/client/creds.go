@@ -1,14 +1,12 @@
 package main
 
 import (
-	"context"
 	"crypto/tls"
 	"fmt"
 	"net"
 	"net/url"
 	"strings"
 
-	"golang.org/x/oauth2"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/credentials/insecure"
@@ -50,54 +48,15 @@ func checkURL(raw string) error {
 	return fmt.Errorf("client: URL %q must be https (http only for localhost)", raw)
 }
 
-// transport returns how to dial addr and the per-RPC credentials that carry
-// the access token from ts.
-//
-// A non-loopback addr gets TLS (the system's roots), and credentials that,
-// like grpc-go's oauth.TokenSource, refuse to send a token over a
-// connection without transport security.
-//
-// A loopback addr gets PLAINTEXT, and credentials that send the bearer
-// token WITHOUT TRANSPORT SECURITY. That is acceptable only because the
-// bytes never leave the machine: a bearer token sent in clear text to
-// another host can be read and replayed by anyone on the path. It is for
-// the local example only, and there is deliberately no switch to use it for
-// any other address.
-func transport(addr string, ts oauth2.TokenSource) (grpc.DialOption, credentials.PerRPCCredentials) {
+// transport returns how to dial addr: PLAINTEXT for a loopback addr, TLS
+// (the system's roots) for any other. The access token rides on
+// tokencreds.Credentials, which send it over TLS, or over plaintext only
+// when the connection's actual peer is on this machine, and refuse
+// otherwise: a bearer token sent in clear text to another host can be read
+// and replayed by anyone on the path.
+func transport(addr string) grpc.DialOption {
 	if isLoopback(addr) {
-		return grpc.WithTransportCredentials(insecure.NewCredentials()), tokenCreds{ts: ts, insecureLoopback: true}
+		return grpc.WithTransportCredentials(insecure.NewCredentials())
 	}
-	tc := credentials.NewTLS(&tls.Config{MinVersion: tls.VersionTLS12})
-	return grpc.WithTransportCredentials(tc), tokenCreds{ts: ts}
+	return grpc.WithTransportCredentials(credentials.NewTLS(&tls.Config{MinVersion: tls.VersionTLS12}))
 }
-
-// tokenCreds puts "authorization: Bearer <token>" on every call. It does
-// what grpc-go's oauth.TokenSource does (which this example does not use
-// only because that package links Google Cloud's metadata client into the
-// module), plus the loopback exception described at transport.
-type tokenCreds struct {
-	ts oauth2.TokenSource
-	// insecureLoopback lets the token travel without transport security.
-	// INSECURE: set only for loopback addresses; see transport.
-	insecureLoopback bool
-}
-
-// GetRequestMetadata returns the authorization header with a current token.
-func (c tokenCreds) GetRequestMetadata(ctx context.Context, _ ...string) (map[string]string, error) {
-	if !c.insecureLoopback {
-		ri, _ := credentials.RequestInfoFromContext(ctx)
-		if err := credentials.CheckSecurityLevel(ri.AuthInfo, credentials.PrivacyAndIntegrity); err != nil {
-			return nil, fmt.Errorf("client: refusing to send a token without transport security: %w", err)
-		}
-	}
-	tok, err := c.ts.Token()
-	if err != nil {
-		return nil, fmt.Errorf("client: getting an access token: %w", err)
-	}
-	return map[string]string{"authorization": tok.Type() + " " + tok.AccessToken}, nil
-}
-
-// RequireTransportSecurity reports whether grpc-go must refuse to use the
-// credentials on a connection without transport security: always, except
-// for the loopback exception.
-func (c tokenCreds) RequireTransportSecurity() bool { return !c.insecureLoopback }

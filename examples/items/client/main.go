@@ -16,10 +16,14 @@
 //	SCOPES         -scopes         scopes to request, separated by spaces or commas
 //	                               (default: none, so the issuer grants its default scopes)
 //	AUDIENCE       -audience       an "audience" token request parameter (Auth0 needs it)
+//	RESOURCE       -resource       a "resource" token request parameter (RFC 8707): the API's
+//	                               URI, for oidc-provider, ORY Hydra and other servers that
+//	                               issue an opaque token without it
 //	ADDR           -addr           the server, host:port (default 127.0.0.1:50051)
 //
 // A loopback ADDR is dialled in plaintext and the token is sent without
-// transport security (see transport); any other ADDR needs TLS.
+// transport security (see transport); any other ADDR needs TLS. The token
+// travels on tokencreds.Credentials (github.com/grpcauth/grpcauth/tokencreds).
 package main
 
 import (
@@ -40,6 +44,7 @@ import (
 	"google.golang.org/grpc"
 
 	"github.com/grpcauth/grpcauth/examples/items/internal/dev"
+	"github.com/grpcauth/grpcauth/tokencreds"
 )
 
 // httpTimeout bounds each request to the authorization server.
@@ -53,6 +58,7 @@ type config struct {
 	clientSecret string
 	scopes       []string
 	audience     string
+	resource     string
 	addr         string
 	// devIssuer is true when no ISSUER was set: the development issuer
 	// the example server starts is used.
@@ -68,6 +74,7 @@ func loadConfig(args []string, getenv func(string) string) (config, error) {
 	clientSecret := fs.String("client-secret", getenv("CLIENT_SECRET"), "OAuth 2.0 client secret (env CLIENT_SECRET)")
 	scopes := fs.String("scopes", getenv("SCOPES"), "scopes to request, space- or comma-separated (env SCOPES)")
 	audience := fs.String("audience", getenv("AUDIENCE"), `"audience" token request parameter, for Auth0 (env AUDIENCE)`)
+	resource := fs.String("resource", getenv("RESOURCE"), `"resource" token request parameter (RFC 8707), for oidc-provider and ORY Hydra (env RESOURCE)`)
 	addr := fs.String("addr", orDefault(getenv("ADDR"), dev.ServerAddr), "server address host:port (env ADDR)")
 	if err := fs.Parse(args); err != nil {
 		return config{}, err
@@ -82,6 +89,7 @@ func loadConfig(args []string, getenv func(string) string) (config, error) {
 		clientSecret: *clientSecret,
 		scopes:       strings.Fields(strings.ReplaceAll(*scopes, ",", " ")),
 		audience:     *audience,
+		resource:     *resource,
 		addr:         *addr,
 	}
 	if cfg.issuer == "" {
@@ -128,7 +136,7 @@ func main() {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
-	if err := run(ctx, cfg, os.Stdout); err != nil {
+	if err := run(ctx, cfg, os.Stdout, os.Stderr); err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		if cfg.devIssuer {
 			fmt.Fprintln(os.Stderr, "client: is the example server running? Start it with: go run ./examples/items/server")
@@ -137,8 +145,9 @@ func main() {
 	}
 }
 
-// run gets a token for cfg's client and calls every method, reporting to out.
-func run(ctx context.Context, cfg config, out io.Writer) error {
+// run gets a token for cfg's client and calls every method, reporting to
+// out, and warning to warn about a token the server will likely refuse.
+func run(ctx context.Context, cfg config, out, warn io.Writer) error {
 	hc := &http.Client{Timeout: httpTimeout}
 	tu := cfg.tokenURL
 	if tu == "" {
@@ -153,8 +162,11 @@ func run(ctx context.Context, cfg config, out io.Writer) error {
 		TokenURL:     tu,
 		Scopes:       cfg.scopes,
 	}
-	if cfg.audience != "" {
-		cc.EndpointParams = url.Values{"audience": {cfg.audience}}
+	cc.EndpointParams = url.Values{}
+	for name, v := range map[string]string{"audience": cfg.audience, "resource": cfg.resource} {
+		if v != "" {
+			cc.EndpointParams.Set(name, v)
+		}
 	}
 	// The token source keeps this context for every later refresh, so it
 	// is the long-lived one, carrying only the HTTP client.
@@ -167,12 +179,14 @@ func run(ctx context.Context, cfg config, out io.Writer) error {
 	fmt.Fprintf(out, "token:  %s for client %s from %s\n", tok.Type(), cfg.clientID, tu)
 	fmt.Fprintf(out, "        scopes %q, expires %s\n", granted, tok.Expiry.Format(time.RFC3339))
 	fmt.Fprintf(out, "server: %s\n\n", cfg.addr)
+	for _, w := range tokenWarnings(tok.AccessToken, cfg) {
+		fmt.Fprintln(warn, "client: warning:", w)
+	}
 
-	dial, creds := transport(cfg.addr, ts)
-	conn, err := grpc.NewClient(cfg.addr, dial)
+	conn, err := grpc.NewClient(cfg.addr, transport(cfg.addr))
 	if err != nil {
 		return fmt.Errorf("client: %w", err)
 	}
 	defer conn.Close()
-	return callAll(ctx, conn, grpc.PerRPCCredentials(creds), cfg.clientID, out)
+	return callAll(ctx, conn, grpc.PerRPCCredentials(tokencreds.New(ts)), cfg.clientID, out)
 }

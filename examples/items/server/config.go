@@ -22,8 +22,11 @@ type config struct {
 	clientIDs         []string
 	skipAudienceCheck bool
 	requireClaims     map[string]any
-	metricsAddr       string
-	webAddr           string // "off": no web page
+	// requireProfile turns on RFC 9068's JWT access token profile
+	// (verifier.Config.RequireAccessTokenProfile).
+	requireProfile bool
+	metricsAddr    string
+	webAddr        string // "off": no web page
 }
 
 // defaultWebAddr is the web page's default address (WEB_ADDR).
@@ -44,6 +47,7 @@ func loadConfig(args []string, getenv func(string) string) (config, error) {
 	metricsAddr := fs.String("metrics-addr", getenv("METRICS_ADDR"), "address of the HTTP metrics endpoint GET /metrics, e.g. 127.0.0.1:9464 (env METRICS_ADDR; default off)")
 	webAddr := fs.String("web-addr", orDefault(getenv("WEB_ADDR"), defaultWebAddr), "address of the web page and the Connect endpoint for browsers, or off (env WEB_ADDR)")
 	requireClaims := fs.String("require-claims", getenv("REQUIRE_CLAIMS"), "name=value claims every token must carry, comma-separated (env REQUIRE_CLAIMS)")
+	requireProfile := fs.String("require-access-token-profile", getenv("REQUIRE_ACCESS_TOKEN_PROFILE"), "true: accept only RFC 9068 access tokens (typ at+jwt) (env REQUIRE_ACCESS_TOKEN_PROFILE)")
 	if err := fs.Parse(args); err != nil {
 		return config{}, err
 	}
@@ -61,12 +65,19 @@ func loadConfig(args []string, getenv func(string) string) (config, error) {
 		metricsAddr:   *metricsAddr,
 		webAddr:       *webAddr,
 	}
-	if *skipAud != "" {
-		b, err := strconv.ParseBool(*skipAud)
-		if err != nil {
-			return config{}, fmt.Errorf("server: SKIP_AUDIENCE_CHECK %q is not true or false", *skipAud)
+	for _, b := range []struct {
+		name string
+		v    string
+		dst  *bool
+	}{{"SKIP_AUDIENCE_CHECK", *skipAud, &cfg.skipAudienceCheck}, {"REQUIRE_ACCESS_TOKEN_PROFILE", *requireProfile, &cfg.requireProfile}} {
+		if b.v == "" {
+			continue
 		}
-		cfg.skipAudienceCheck = b
+		v, err := strconv.ParseBool(b.v)
+		if err != nil {
+			return config{}, fmt.Errorf("server: %s %q is not true or false", b.name, b.v)
+		}
+		*b.dst = v
 	}
 	if cfg.skipAudienceCheck && len(cfg.clientIDs) == 0 {
 		// Without aud and without a client allow-list, a token the issuer
@@ -98,6 +109,8 @@ func (cfg config) verifierConfig(issuer string) verifier.Config {
 		ScopeClaims:  cfg.scopeClaims,
 		ClientIDs:    cfg.clientIDs,
 		AssertClaims: cfg.requireClaims,
+
+		RequireAccessTokenProfile: cfg.requireProfile,
 	}
 	if cfg.skipAudienceCheck {
 		vc.SkipAudienceCheck = true

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"strings"
 	"testing"
 )
 
@@ -21,7 +22,7 @@ func TestLoadConfig(t *testing.T) {
 	}{
 		{
 			name: "defaults",
-			want: `{issuer: audiences:[api://default] jwksURI: addr:127.0.0.1:50051 devIssuerAddr:127.0.0.1:50052 scopeClaims:[] clientIDs:[] skipAudienceCheck:false requireClaims:map[] metricsAddr: webAddr:127.0.0.1:8080}`,
+			want: `{issuer: audiences:[api://default] jwksURI: addr:127.0.0.1:50051 devIssuerAddr:127.0.0.1:50052 scopeClaims:[] clientIDs:[] skipAudienceCheck:false requireClaims:map[] requireProfile:false metricsAddr: webAddr:127.0.0.1:8080}`,
 		},
 		{
 			name: "environment",
@@ -31,19 +32,25 @@ func TestLoadConfig(t *testing.T) {
 				"SCOPE_CLAIMS": "scope,permissions", "CLIENT_IDS": "a,b", "REQUIRE_CLAIMS": "token_use=access",
 				"METRICS_ADDR": "127.0.0.1:9464", "WEB_ADDR": "off",
 			},
-			want: `{issuer:https://example.okta.com/oauth2/default audiences:[api://items api://other] jwksURI:https://example.okta.com/oauth2/default/v1/keys addr:127.0.0.1:0 devIssuerAddr:127.0.0.1:50052 scopeClaims:[scope permissions] clientIDs:[a b] skipAudienceCheck:false requireClaims:map[token_use:access] metricsAddr:127.0.0.1:9464 webAddr:off}`,
+			want: `{issuer:https://example.okta.com/oauth2/default audiences:[api://items api://other] jwksURI:https://example.okta.com/oauth2/default/v1/keys addr:127.0.0.1:0 devIssuerAddr:127.0.0.1:50052 scopeClaims:[scope permissions] clientIDs:[a b] skipAudienceCheck:false requireClaims:map[token_use:access] requireProfile:false metricsAddr:127.0.0.1:9464 webAddr:off}`,
 		},
 		{
 			name: "flag overrides environment",
 			env:  map[string]string{"ADDR": "127.0.0.1:1"},
 			args: []string{"-addr", "127.0.0.1:2", "-audience", "api://flag"},
-			want: `{issuer: audiences:[api://flag] jwksURI: addr:127.0.0.1:2 devIssuerAddr:127.0.0.1:50052 scopeClaims:[] clientIDs:[] skipAudienceCheck:false requireClaims:map[] metricsAddr: webAddr:127.0.0.1:8080}`,
+			want: `{issuer: audiences:[api://flag] jwksURI: addr:127.0.0.1:2 devIssuerAddr:127.0.0.1:50052 scopeClaims:[] clientIDs:[] skipAudienceCheck:false requireClaims:map[] requireProfile:false metricsAddr: webAddr:127.0.0.1:8080}`,
 		},
 		{
 			name: "skip audience check with client ids",
 			env:  map[string]string{"SKIP_AUDIENCE_CHECK": "true", "CLIENT_IDS": "abc"},
-			want: `{issuer: audiences:[api://default] jwksURI: addr:127.0.0.1:50051 devIssuerAddr:127.0.0.1:50052 scopeClaims:[] clientIDs:[abc] skipAudienceCheck:true requireClaims:map[] metricsAddr: webAddr:127.0.0.1:8080}`,
+			want: `{issuer: audiences:[api://default] jwksURI: addr:127.0.0.1:50051 devIssuerAddr:127.0.0.1:50052 scopeClaims:[] clientIDs:[abc] skipAudienceCheck:true requireClaims:map[] requireProfile:false metricsAddr: webAddr:127.0.0.1:8080}`,
 		},
+		{
+			name: "RFC 9068 profile",
+			env:  map[string]string{"REQUIRE_ACCESS_TOKEN_PROFILE": "true"},
+			want: `{issuer: audiences:[api://default] jwksURI: addr:127.0.0.1:50051 devIssuerAddr:127.0.0.1:50052 scopeClaims:[] clientIDs:[] skipAudienceCheck:false requireClaims:map[] requireProfile:true metricsAddr: webAddr:127.0.0.1:8080}`,
+		},
+		{name: "RFC 9068 profile not a bool", env: map[string]string{"REQUIRE_ACCESS_TOKEN_PROFILE": "on"}, wantErr: true},
 		{name: "skip audience check without client ids", env: map[string]string{"SKIP_AUDIENCE_CHECK": "1"}, wantErr: true},
 		{name: "skip audience check not a bool", env: map[string]string{"SKIP_AUDIENCE_CHECK": "yes please", "CLIENT_IDS": "a"}, wantErr: true},
 		{name: "empty audience list", env: map[string]string{"AUDIENCE": " , "}, wantErr: true},
@@ -84,5 +91,39 @@ func TestVerifierConfig_SkipAudienceCheckDropsAudiences(t *testing.T) {
 	vc := cfg.verifierConfig("https://cognito-idp.eu-west-1.amazonaws.com/pool")
 	if !vc.SkipAudienceCheck || vc.Audiences != nil || len(vc.ClientIDs) != 1 {
 		t.Errorf("verifier config: skip %v, audiences %v, client ids %v", vc.SkipAudienceCheck, vc.Audiences, vc.ClientIDs)
+	}
+}
+
+func TestVerifierConfig_RequireAccessTokenProfile(t *testing.T) {
+	for _, v := range []string{"", "false", "true"} {
+		cfg, err := loadConfig(nil, env(map[string]string{"REQUIRE_ACCESS_TOKEN_PROFILE": v}))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := cfg.verifierConfig("https://idp.example").RequireAccessTokenProfile; got != (v == "true") {
+			t.Errorf("REQUIRE_ACCESS_TOKEN_PROFILE=%q: RequireAccessTokenProfile = %v", v, got)
+		}
+	}
+}
+
+func TestDevIssuerWarnings_OnlyWhenAudienceListsMoreThanItMints(t *testing.T) {
+	tests := []struct {
+		env  map[string]string
+		want string // substring; "" for no warning
+	}{
+		{nil, ""},
+		{map[string]string{"AUDIENCE": "api://items"}, ""},
+		{map[string]string{"AUDIENCE": "api://items,api://other"}, `mints aud "api://items" only; AUDIENCE also accepts "api://other"`},
+		{map[string]string{"AUDIENCE": "a,b", "SKIP_AUDIENCE_CHECK": "true", "CLIENT_IDS": "c"}, ""},
+	}
+	for _, tt := range tests {
+		cfg, err := loadConfig(nil, env(tt.env))
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := strings.Join(devIssuerWarnings(cfg), "\n")
+		if (tt.want == "") != (got == "") || !strings.Contains(got, tt.want) {
+			t.Errorf("%v: warnings %q, want %q", tt.env, got, tt.want)
+		}
 	}
 }

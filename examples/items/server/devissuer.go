@@ -17,9 +17,14 @@ type devIssuer struct {
 }
 
 // startDevIssuer starts the development issuer on addr, a loopback address,
-// minting tokens for audience. With a pageURL it also signs in the web
-// page's users (web.go).
-func startDevIssuer(addr, audience, pageURL string) (*devIssuer, error) {
+// minting tokens for audience: RFC 9068 tokens (typ at+jwt, client_id,
+// scope) when rfc9068, Okta-shaped ones (typ JWT, cid, scp) otherwise. With
+// a pageURL it also signs in the web page's users (web.go).
+func startDevIssuer(addr, audience string, rfc9068 bool, pageURL string) (*devIssuer, error) {
+	shape := grpcauthtest.ShapeOkta
+	if rfc9068 {
+		shape = grpcauthtest.ShapeRFC9068
+	}
 	var clients []grpcauthtest.Client
 	for _, c := range dev.Clients() {
 		clients = append(clients, grpcauthtest.Client{ID: c.ID, Secret: c.Secret, Scopes: c.Scopes})
@@ -28,6 +33,7 @@ func startDevIssuer(addr, audience, pageURL string) (*devIssuer, error) {
 		Addr:     addr,
 		Path:     dev.IssuerPath,
 		Audience: audience,
+		Shape:    shape,
 		Clients:  clients,
 		// The web page (web.go) signs its users in with PKCE.
 		PublicClients: webClients(pageURL),
@@ -55,8 +61,9 @@ func (d *devIssuer) printUsage(out io.Writer, serverAddr string) {
 	b.WriteString("\nGet a token for the read-only client:\n\n")
 	fmt.Fprintf(&b, "  TOKEN=$(curl -s -u %s:%s -d grant_type=client_credentials -d scope=%s %s | sed -E 's/.*\"access_token\" *: *\"([^\"]+)\".*/\\1/')\n",
 		r.ID, r.Secret, strings.Join(r.Scopes, "+"), d.TokenURL())
-	b.WriteString("\nCall the service with it:\n\n")
-	fmt.Fprintf(&b, "  grpcurl -plaintext -H \"authorization: Bearer $TOKEN\" %s items.v1.ItemService/ListItems\n", serverAddr)
+	b.WriteString("\nCall the service with it (-rpc-header, not -H: -H would send the token to\n")
+	b.WriteString("reflection too, and an expired token would then break the method lookup):\n\n")
+	fmt.Fprintf(&b, "  grpcurl -plaintext -rpc-header \"authorization: Bearer $TOKEN\" %s items.v1.ItemService/ListItems\n", serverAddr)
 	fmt.Fprintf(&b, "  grpcurl -plaintext %s items.v1.ItemService/GetServerInfo   # public: no token needed\n", serverAddr)
 	b.WriteString("\nOr run the example client (CLIENT_ID=items-writer or items-admin for more rights):\n\n")
 	b.WriteString("  " + clientCommand(d.URL(), serverAddr) + "\n\n")
@@ -75,4 +82,15 @@ func clientCommand(issuer, serverAddr string) string {
 		cmd += " -addr " + serverAddr
 	}
 	return cmd
+}
+
+// devIssuerWarnings returns what a person must know when the development
+// issuer runs with cfg: it mints a single aud, the first AUDIENCE, so when
+// AUDIENCE lists more, tokens for the others cannot be had from it.
+func devIssuerWarnings(cfg config) []string {
+	if len(cfg.audiences) < 2 || cfg.skipAudienceCheck {
+		return nil
+	}
+	return []string{fmt.Sprintf("the development issuer mints aud %q only; AUDIENCE also accepts %q, which no development token carries",
+		cfg.audiences[0], strings.Join(cfg.audiences[1:], ","))}
 }

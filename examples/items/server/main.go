@@ -28,6 +28,10 @@
 //	                                           needs CLIENT_IDS
 //	REQUIRE_CLAIMS       -require-claims       comma-separated name=value claims every token must
 //	                                           carry, e.g. token_use=access for Cognito
+//	REQUIRE_ACCESS_TOKEN_PROFILE               true: accept only RFC 9068 JWT access tokens
+//	                     -require-access-token-profile
+//	                                           (typ at+jwt; verifier.Config.RequireAccessTokenProfile);
+//	                                           the development issuer then mints such tokens
 //
 // and for observability:
 //
@@ -119,9 +123,12 @@ func run(ctx context.Context, cfg config, out io.Writer, log *slog.Logger) error
 		if len(cfg.audiences) > 0 {
 			aud = cfg.audiences[0]
 		}
-		d, err := startDevIssuer(cfg.devIssuerAddr, aud, pageURL(webLn))
+		d, err := startDevIssuer(cfg.devIssuerAddr, aud, cfg.requireProfile, pageURL(webLn))
 		if err != nil {
 			return err
+		}
+		for _, w := range devIssuerWarnings(cfg) {
+			log.Warn(w)
 		}
 		defer d.Close()
 		devIssuer = d

@@ -86,7 +86,10 @@ const (
 // Whatever the rule, a token that is certificate-bound (its `cnf` claim
 // holds `x5t#S256`, RFC 8705) is accepted only on a TLS connection whose
 // client certificate has that SHA-256 thumbprint; `require_certificate_binding`
-// additionally refuses tokens that are not bound.
+// additionally refuses tokens that are not bound. Likewise, a DPoP-bound
+// token (its `cnf` claim holds `jkt`, RFC 9449) is accepted only with the
+// DPoP scheme and a proof signed by that key; `require_dpop` additionally
+// refuses tokens that are not DPoP-bound.
 type Rule struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// Scopes that must all be present.
@@ -94,8 +97,8 @@ type Rule struct {
 	// Alternatives: at least one set must be present in full.
 	AnyOf []*ScopeSet `protobuf:"bytes,2,rep,name=any_of,json=anyOf,proto3" json:"any_of,omitempty"`
 	// No token needed; see the message comment for what happens when one is
-	// sent anyway. Excludes `scopes`, `any_of` and
-	// `require_certificate_binding`.
+	// sent anyway. Excludes `scopes`, `any_of`,
+	// `require_certificate_binding` and `require_dpop`.
 	Public bool `protobuf:"varint,3,opt,name=public,proto3" json:"public,omitempty"`
 	// Only certificate-bound access tokens (RFC 8705) are accepted: the
 	// token's `cnf` claim must hold an `x5t#S256` thumbprint, and it must
@@ -105,8 +108,16 @@ type Rule struct {
 	// it for methods where a leaked token alone must not be enough. Excludes
 	// `public`.
 	RequireCertificateBinding bool `protobuf:"varint,4,opt,name=require_certificate_binding,json=requireCertificateBinding,proto3" json:"require_certificate_binding,omitempty"`
-	unknownFields             protoimpl.UnknownFields
-	sizeCache                 protoimpl.SizeCache
+	// Only DPoP-bound access tokens (RFC 9449) are accepted: the token's
+	// `cnf` claim must hold a `jkt` thumbprint, and it must arrive as
+	// `authorization: DPoP <token>` with a valid `dpop` proof signed by that
+	// key (which a DPoP-bound token must always do). A bearer token, even
+	// with every required scope, is refused with UNAUTHENTICATED, reason
+	// DPOP_REQUIRED. Use it for methods where a leaked token alone must not
+	// be enough; see docs/dpop.md. Excludes `public`.
+	RequireDpop   bool `protobuf:"varint,5,opt,name=require_dpop,json=requireDpop,proto3" json:"require_dpop,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *Rule) Reset() {
@@ -163,6 +174,13 @@ func (x *Rule) GetPublic() bool {
 func (x *Rule) GetRequireCertificateBinding() bool {
 	if x != nil {
 		return x.RequireCertificateBinding
+	}
+	return false
+}
+
+func (x *Rule) GetRequireDpop() bool {
+	if x != nil {
+		return x.RequireDpop
 	}
 	return false
 }
@@ -254,12 +272,13 @@ var File_grpcauth_v1_auth_proto protoreflect.FileDescriptor
 
 const file_grpcauth_v1_auth_proto_rawDesc = "" +
 	"\n" +
-	"\x16grpcauth/v1/auth.proto\x12\vgrpcauth.v1\x1a google/protobuf/descriptor.proto\"\xa4\x01\n" +
+	"\x16grpcauth/v1/auth.proto\x12\vgrpcauth.v1\x1a google/protobuf/descriptor.proto\"\xc7\x01\n" +
 	"\x04Rule\x12\x16\n" +
 	"\x06scopes\x18\x01 \x03(\tR\x06scopes\x12,\n" +
 	"\x06any_of\x18\x02 \x03(\v2\x15.grpcauth.v1.ScopeSetR\x05anyOf\x12\x16\n" +
 	"\x06public\x18\x03 \x01(\bR\x06public\x12>\n" +
-	"\x1brequire_certificate_binding\x18\x04 \x01(\bR\x19requireCertificateBinding\"\"\n" +
+	"\x1brequire_certificate_binding\x18\x04 \x01(\bR\x19requireCertificateBinding\x12!\n" +
+	"\frequire_dpop\x18\x05 \x01(\bR\vrequireDpop\"\"\n" +
 	"\bScopeSet\x12\x16\n" +
 	"\x06scopes\x18\x01 \x03(\tR\x06scopes:K\n" +
 	"\x06method\x12\x1e.google.protobuf.MethodOptions\x18\xe9\x9c\x03 \x01(\v2\x11.grpcauth.v1.RuleR\x06method:N\n" +

@@ -12,5 +12,9 @@
 //	fmt.Println(rule.GetScopes(), rule.GetPublic())
 //
 // The .proto (proto/grpcauth/v1/auth.proto in the repository) documents the
-// exact semantics of each field. Regenerate with scripts/generate.sh.
+// exact semantics of each field; docs/proto-options.md shows how to import
+// it with buf or protoc. Never generate Go code for it into your own
+// package: this package is its only Go code, and a second copy makes the
+// program panic at start-up ("proto: file "grpcauth/v1/auth.proto" is
+// already registered"). Regenerate with scripts/generate.sh.
 package grpcauthv1

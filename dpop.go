@@ -1,0 +1,179 @@
+package grpcauth
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"strings"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/metadata"
+
+	"github.com/grpcauth/grpcauth/dpop"
+)
+
+// Metadata keys of DPoP (RFC 9449): the proof a client sends, and the
+// server's answers: a nonce to use in the next proof, and the challenge of
+// a refusal.
+const (
+	// MetadataDPoP is the request metadata key of a DPoP proof.
+	MetadataDPoP = "dpop"
+	// MetadataDPoPNonce is the response metadata key of the server nonce
+	// (header on a successful call whose proof used an older nonce;
+	// trailer of a USE_DPOP_NONCE refusal).
+	MetadataDPoPNonce = "dpop-nonce"
+	// MetadataWWWAuthenticate is the trailer key of the challenge sent
+	// with every DPoP refusal, e.g.
+	// DPoP error="invalid_dpop_proof", algs="ES256 EdDSA".
+	MetadataWWWAuthenticate = "www-authenticate"
+)
+
+// The error codes of a DPoP challenge (RFC 9449, sections 7.1 and 9).
+const (
+	dpopErrProof = "invalid_dpop_proof"
+	dpopErrToken = "invalid_token"
+	dpopErrNonce = "use_dpop_nonce"
+)
+
+// The logged causes of DPoP binding refusals.
+var (
+	errDPoPUnbound   = errors.New("grpcauth: DPoP scheme with a token that has no cnf claim")
+	errDPoPCertBound = errors.New("grpcauth: DPoP scheme with a certificate-bound token (cnf x5t#S256)")
+	errDPoPAsBearer  = errors.New("grpcauth: DPoP-bound token (cnf jkt) sent with the Bearer scheme")
+	errNotDPoPBound  = errors.New("grpcauth: the method requires a DPoP-bound token (cnf jkt) and the token is not")
+)
+
+// dpopRejection is newRejection for a refusal that carries a DPoP
+// challenge with the error code challenge ("" for a bare challenge).
+func dpopRejection(code codes.Code, reason, msg, challenge string) *rejection {
+	r := newRejection(code, reason, msg, nil)
+	r.dpop, r.dpopError = true, challenge
+	return r
+}
+
+// credential is what the authorization and dpop metadata of a call hold.
+type credential struct {
+	token string
+	dpop  bool   // the DPoP scheme
+	proof string // the dpop proof, with the DPoP scheme
+}
+
+// credentials reads the call's access token (see accessToken) and, with
+// the DPoP scheme, its proof: exactly one dpop value, or the call is
+// refused (DPOP_PROOF_INVALID). With Config.RequireDPoP the Bearer scheme
+// is refused (DPOP_REQUIRED). A dpop value next to a Bearer token is
+// ignored: the token is then checked as a bearer token, and refused if it
+// is DPoP-bound.
+func (a *Authenticator) credentials(ctx context.Context) (credential, bool, *rejection) {
+	token, isDPoP, present, rej := accessToken(ctx)
+	switch {
+	case rej != nil || !present:
+		return credential{}, present, rej
+	case !isDPoP && a.requireDPoP:
+		return credential{}, true, rejDPoPRequired
+	case !isDPoP:
+		return credential{token: token}, true, nil
+	}
+	proofs := metadata.ValueFromIncomingContext(ctx, MetadataDPoP)
+	if len(proofs) != 1 {
+		return credential{}, true, rejDPoPNoProof
+	}
+	return credential{token: token, dpop: true, proof: proofs[0]}, true, nil
+}
+
+// newDPoP builds the Authenticator's DPoP proof verifier from cfg.
+func newDPoP(cfg Config) (*dpop.Verifier, error) {
+	dc := cfg.DPoP
+	if dc.Now == nil {
+		dc.Now = cfg.Now
+	}
+	v, err := dpop.NewVerifier(dc)
+	if err != nil {
+		return nil, fmt.Errorf("grpcauth: Config.DPoP: %w", err)
+	}
+	return v, nil
+}
+
+// checkDPoP is checkBinding for a DPoP-bound token (kind cnfJKT, thumbprint
+// jkt) or a DPoP-scheme call: the token must be DPoP-bound and come with
+// the DPoP scheme, and the proof must be valid for this call (htm POST, htu
+// the call's scheme://authority/method or a Config.DPoP.Origins origin,
+// ath the token's hash) and signed by the token's key.
+func (a *Authenticator) checkDPoP(ctx context.Context, method string, cred credential, kind cnfKind, jkt [sha256.Size]byte) (binding, *rejection, error) {
+	switch {
+	case !cred.dpop:
+		return binding{}, rejDPoPBoundAsBearer, errDPoPAsBearer
+	case kind != cnfJKT:
+		return binding{}, rejDPoPUnbound, errDPoPCertBound
+	}
+	scheme := "http"
+	if _, isTLS := peerTLS(ctx); isTLS {
+		scheme = "https"
+	}
+	var authority string
+	if v := metadata.ValueFromIncomingContext(ctx, ":authority"); len(v) == 1 {
+		authority = v[0]
+	}
+	p, err := a.dpop.Verify(ctx, cred.proof, dpop.Request{
+		Method:        "POST",
+		Scheme:        scheme,
+		Authority:     authority,
+		Path:          method,
+		AccessToken:   cred.token,
+		KeyThumbprint: base64.RawURLEncoding.EncodeToString(jkt[:]),
+	})
+	if err != nil {
+		return binding{}, dpopErrorRejection(err), err
+	}
+	if n := a.dpop.Nonces(); n != nil {
+		if fresh := n.Nonce(a.now()); p.Nonce != fresh {
+			_ = grpc.SetHeader(ctx, metadata.Pairs(MetadataDPoPNonce, fresh))
+		}
+	}
+	return binding{dpop: true}, nil, nil
+}
+
+// dpopErrorRejection maps an error of dpop.Verifier.Verify to what the
+// caller gets.
+func dpopErrorRejection(err error) *rejection {
+	switch {
+	case errors.Is(err, context.DeadlineExceeded):
+		return rejDeadline
+	case errors.Is(err, context.Canceled):
+		return rejCanceled
+	case errors.Is(err, dpop.ErrKeyMismatch):
+		return rejDPoPKeyMismatch
+	case errors.Is(err, dpop.ErrUseNonce):
+		return rejUseDPoPNonce
+	case errors.Is(err, dpop.ErrReplayed):
+		return rejDPoPReplayed
+	case errors.Is(err, dpop.ErrReplayCheckUnavailable):
+		return rejDPoPReplayCheck
+	default:
+		return rejDPoPProofInvalid
+	}
+}
+
+// dpopChallenge sets, for a DPoP refusal, the www-authenticate trailer in
+// the spirit of RFC 9449's WWW-Authenticate: DPoP challenge, with the
+// accepted algs, and for USE_DPOP_NONCE the dpop-nonce trailer with the
+// nonce to retry with. Other refusals are left alone.
+func (a *Authenticator) dpopChallenge(ctx context.Context, rej *rejection) {
+	if !rej.dpop {
+		return
+	}
+	var b strings.Builder
+	b.WriteString("DPoP ")
+	if rej.dpopError != "" {
+		b.WriteString(`error="` + rej.dpopError + `", `)
+	}
+	b.WriteString(`algs="` + strings.Join(a.dpop.Algorithms(), " ") + `"`)
+	md := metadata.Pairs(MetadataWWWAuthenticate, b.String())
+	if n := a.dpop.Nonces(); n != nil && rej == rejUseDPoPNonce {
+		md.Set(MetadataDPoPNonce, n.Nonce(a.now()))
+	}
+	_ = grpc.SetTrailer(ctx, md)
+}

@@ -1,0 +1,153 @@
+package dpop
+
+import (
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+)
+
+// DefaultAlgorithms are the proof algorithms accepted when
+// Config.Algorithms is empty: ES256 and EdDSA, as node-oidc-provider accepts
+// by default. Both have small keys and signatures and fast verification;
+// RS256 and PS256 proofs carry a 256-byte signature and a 2048-bit modulus in
+// every request, so they are opt-in.
+var DefaultAlgorithms = []string{"ES256", "EdDSA"}
+
+// supportedAlgorithms are the asymmetric JWS algorithms Config.Algorithms
+// may name. none and the HMAC algorithms are not among them: a proof must be
+// verifiable with the public key it carries.
+var supportedAlgorithms = [...]string{
+	"ES256", "ES384", "ES512", "EdDSA",
+	"RS256", "RS384", "RS512", "PS256", "PS384", "PS512",
+}
+
+// Defaults of Config.
+const (
+	// DefaultMaxAge is how old a proof's iat may be: five minutes, as
+	// node-oidc-provider allows.
+	DefaultMaxAge = 5 * time.Minute
+	// DefaultLeeway is how far in the future a proof's iat may be, for
+	// clients whose clock runs ahead.
+	DefaultLeeway = 10 * time.Second
+	// DefaultMaxProofSize bounds the proof: an RS512 proof with a 4096-bit
+	// jwk is under 2 KiB.
+	DefaultMaxProofSize = 8 << 10
+	// DefaultReplayCacheEntries is the capacity of the default
+	// MemoryReplayCache.
+	DefaultReplayCacheEntries = 100_000
+)
+
+// maxJTILen bounds a proof's jti. RFC 9449 asks for at least 96 bits of
+// randomness; 256 bytes is far more than any client sends.
+const maxJTILen = 256
+
+// Config configures a Verifier. Every field has a safe default.
+type Config struct {
+	// Algorithms is the allow-list of proof signature algorithms, from
+	// ES256, ES384, ES512, EdDSA (Ed25519), RS256, RS384, RS512, PS256,
+	// PS384 and PS512. Default DefaultAlgorithms (ES256, EdDSA). none and
+	// HS* are refused by New.
+	Algorithms []string
+
+	// MaxAge is how long after its iat a proof is accepted, and so how
+	// long its jti is remembered. Default DefaultMaxAge (5 minutes).
+	MaxAge time.Duration
+
+	// Leeway is how far in the future a proof's iat may lie. Default
+	// DefaultLeeway (10 seconds); negative means none.
+	Leeway time.Duration
+
+	// Origins lists further origins ("https://api.example.com",
+	// "https://api.example.com:8443") accepted in a proof's htu besides
+	// the request's own scheme and authority, for servers behind a proxy
+	// whose public URL differs from what the server sees. Each is
+	// normalised (case, default port) by New; a path, query, fragment or
+	// user info is refused. Default: none.
+	Origins []string
+
+	// ReplayCache remembers the jti of accepted proofs until they expire.
+	// Default: a MemoryReplayCache of DefaultReplayCacheEntries, which
+	// protects one process only; see ReplayCache for a shared store.
+	ReplayCache ReplayCache
+
+	// Nonces, when set, makes a server nonce (RFC 9449, section 9)
+	// mandatory: a proof whose nonce Nonces does not accept fails with
+	// ErrUseNonce, and the caller must send Nonces.Nonce to the client.
+	// Default nil: no nonce is required (one sent anyway is ignored).
+	Nonces NonceSource
+
+	// MaxProofSize bounds the proof in bytes. Default DefaultMaxProofSize
+	// (8 KiB).
+	MaxProofSize int
+
+	// Now returns the current time. Default time.Now. For tests.
+	Now func() time.Time
+}
+
+// settings is a validated Config with its defaults applied.
+type settings struct {
+	algorithms []string
+	maxAge     time.Duration
+	leeway     time.Duration
+	origins    []origin
+	replay     ReplayCache
+	nonces     NonceSource
+	maxSize    int
+	now        func() time.Time
+}
+
+func validate(cfg Config) (settings, error) {
+	s := settings{
+		maxAge:  cfg.MaxAge,
+		leeway:  cfg.Leeway,
+		replay:  cfg.ReplayCache,
+		nonces:  cfg.Nonces,
+		maxSize: cfg.MaxProofSize,
+		now:     cfg.Now,
+	}
+	if len(cfg.Algorithms) == 0 {
+		s.algorithms = slices.Clone(DefaultAlgorithms)
+	}
+	for _, alg := range cfg.Algorithms {
+		if !slices.Contains(supportedAlgorithms[:], alg) {
+			return s, fmt.Errorf("dpop: Config.Algorithms: %q is not an asymmetric JWS algorithm (supported: %s)", alg, strings.Join(supportedAlgorithms[:], " "))
+		}
+		if !slices.Contains(s.algorithms, alg) {
+			s.algorithms = append(s.algorithms, alg)
+		}
+	}
+	switch {
+	case s.maxAge == 0:
+		s.maxAge = DefaultMaxAge
+	case s.maxAge < 0:
+		return s, errors.New("dpop: Config.MaxAge is negative")
+	}
+	switch {
+	case s.leeway == 0:
+		s.leeway = DefaultLeeway
+	case s.leeway < 0:
+		s.leeway = 0
+	}
+	switch {
+	case s.maxSize == 0:
+		s.maxSize = DefaultMaxProofSize
+	case s.maxSize < 0:
+		return s, errors.New("dpop: Config.MaxProofSize is negative")
+	}
+	if s.now == nil {
+		s.now = time.Now
+	}
+	for _, o := range cfg.Origins {
+		n, err := parseOrigin(o)
+		if err != nil {
+			return s, fmt.Errorf("dpop: Config.Origins: %w", err)
+		}
+		s.origins = append(s.origins, n)
+	}
+	if s.replay == nil {
+		s.replay = NewMemoryReplayCache(DefaultReplayCacheEntries, s.now)
+	}
+	return s, nil
+}

@@ -1,0 +1,20 @@
+// Package dpop verifies DPoP proofs (RFC 9449, "OAuth 2.0 Demonstrating
+// Proof of Possession") at a resource server or token endpoint.
+//
+// A DPoP proof is a JWT, sent in the dpop header (gRPC metadata) next to
+// the access token, that the client signs with a private key whose public
+// half travels in the proof's jwk header. A Verifier checks every item of
+// RFC 9449, section 4.3: a single well-formed compact JWS of bounded size,
+// typ dpop+jwt, an asymmetric alg from an allow-list (never none, never
+// HMAC), a public jwk without private members that fits the alg, a valid
+// signature under that jwk, htm and htu matching the request (htu compared
+// after RFC 3986 normalisation, ignoring query and fragment), iat within a
+// window, a server nonce when a NonceSource is configured, ath equal to the
+// hash of the access token, the key's RFC 7638 thumbprint equal to the
+// token's cnf jkt, and jti not seen before within the window (ReplayCache).
+//
+// JWK parsing, thumbprints and signature verification come from
+// github.com/lestrrat-go/jwx/v2. The grpcauth interceptors use this package
+// for "authorization: DPoP" calls; see docs/dpop.md in the repository for
+// the gRPC mapping, the replay cache across replicas and the cost.
+package dpop

@@ -1,0 +1,29 @@
+package dpop
+
+import "errors"
+
+// The sentinel errors of Verify. Every error Verify returns wraps exactly
+// one of them; the rest of the text is for server logs, never for the
+// client.
+var (
+	// ErrInvalidProof: the proof is missing, malformed, badly signed, or
+	// fails one of RFC 9449's checks (typ, alg, jwk, htm, htu, iat, ath).
+	ErrInvalidProof = errors.New("dpop: invalid proof")
+	// ErrKeyMismatch: the proof is valid but signed by another key than
+	// the one the access token is bound to (its cnf jkt).
+	ErrKeyMismatch = errors.New("dpop: proof key does not match the access token's cnf jkt")
+	// ErrUseNonce: a NonceSource is configured and the proof carries no
+	// nonce, or a stale or foreign one. The client retries with
+	// NonceSource.Nonce (RFC 9449, section 9).
+	ErrUseNonce = errors.New("dpop: proof needs a fresh server nonce")
+	// ErrReplayed: a proof with this key and jti was already accepted
+	// within the proof window.
+	ErrReplayed = errors.New("dpop: proof replayed")
+	// ErrReplayCheckUnavailable: the ReplayCache could not record the
+	// proof (full, or its shared store failed), so it is refused: a proof
+	// that cannot be checked for replay is never accepted.
+	ErrReplayCheckUnavailable = errors.New("dpop: replay check unavailable")
+	// ErrReplayCacheFull: the MemoryReplayCache holds MaxEntries unexpired
+	// proofs. It is returned wrapped in ErrReplayCheckUnavailable.
+	ErrReplayCacheFull = errors.New("dpop: replay cache full")
+)

@@ -1,0 +1,57 @@
+package dpop_test
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/grpcauth/grpcauth/dpop"
+)
+
+// FuzzVerify checks that no proof makes Verify panic or return an error
+// outside its sentinels, and that an accepted proof has a thumbprint and is
+// refused as a replay the second time. The seeds under
+// testdata/fuzz/FuzzVerify include valid ES256 and EdDSA proofs for
+// testReq at t0 and one broken proof per check.
+//
+//	go test -run '^$' -fuzz FuzzVerify ./dpop
+func FuzzVerify(f *testing.F) {
+	f.Fuzz(func(t *testing.T, proof string) {
+		v := newVerifier(t, dpop.Config{})
+		p, err := v.Verify(t.Context(), proof, testReq)
+		if err != nil {
+			if !errors.Is(err, dpop.ErrInvalidProof) && !errors.Is(err, dpop.ErrUseNonce) {
+				t.Fatalf("error %v wraps no expected sentinel", err)
+			}
+			return
+		}
+		if len(p.Thumbprint) != 43 || p.ID == "" {
+			t.Fatalf("accepted proof with %+v", p)
+		}
+		if _, err := v.Verify(t.Context(), proof, testReq); !errors.Is(err, dpop.ErrReplayed) {
+			t.Fatalf("second Verify = %v, want ErrReplayed", err)
+		}
+	})
+}
+
+// The committed valid seeds are accepted, so the fuzzer starts from proofs
+// that reach every check.
+func TestFuzzVerifySeeds_ValidOnesAreAccepted(t *testing.T) {
+	for _, name := range []string{"ES256-valid", "EdDSA-valid"} {
+		b, err := os.ReadFile(filepath.Join("testdata", "fuzz", "FuzzVerify", name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, quoted, _ := strings.Cut(strings.TrimSpace(string(b)), "string(")
+		proof, err := strconv.Unquote(strings.TrimSuffix(quoted, ")"))
+		if err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		if _, err := newVerifier(t, dpop.Config{}).Verify(t.Context(), proof, testReq); err != nil {
+			t.Errorf("%s: %v", name, err)
+		}
+	}
+}

@@ -1,0 +1,160 @@
+package dpop
+
+import (
+	"errors"
+	"fmt"
+	"net/url"
+	"strings"
+)
+
+// origin is a normalised scheme and authority: lower case, without a
+// default port.
+type origin struct {
+	scheme string // "http" or "https"
+	host   string // host[:port], port only when not the scheme's default
+}
+
+// parseURL parses and normalises an absolute http or https URI as RFC 9449
+// (section 4.3, item 9) compares htu: syntax-based and scheme-based
+// normalisation (RFC 3986, sections 6.2.2 and 6.2.3), ignoring the query and
+// fragment. It returns the origin and the normalised path ("/" when empty).
+func parseURL(s string) (origin, string, error) {
+	u, err := url.Parse(s)
+	if err != nil {
+		return origin{}, "", errors.New("not a URI")
+	}
+	if u.Scheme != "http" && u.Scheme != "https" {
+		return origin{}, "", errors.New("not an http or https URI")
+	}
+	if u.Opaque != "" || u.User != nil || u.Host == "" {
+		return origin{}, "", errors.New("not an absolute URI with a host and no user info")
+	}
+	host := normalizeHost(u.Host, u.Scheme)
+	if host == "" || host[0] == ':' {
+		return origin{}, "", errors.New("no host")
+	}
+	return origin{scheme: u.Scheme, host: host}, normalizePath(u.EscapedPath()), nil
+}
+
+// parseOrigin parses a configured origin: scheme and authority, optionally
+// followed by "/", nothing else.
+func parseOrigin(s string) (origin, error) {
+	o, path, err := parseURL(s)
+	if err != nil {
+		return origin{}, fmt.Errorf("%q: %w", s, err)
+	}
+	u, _ := url.Parse(s) // parsed above
+	if path != "/" || u.RawQuery != "" || u.ForceQuery || u.Fragment != "" || strings.HasSuffix(s, "#") {
+		return origin{}, fmt.Errorf("%q: an origin has no path, query or fragment", s)
+	}
+	return o, nil
+}
+
+// requestOrigin normalises the scheme and authority a request arrived with.
+// It reports false for an authority that could not appear in a URI's host
+// part.
+func requestOrigin(scheme, authority string) (origin, bool) {
+	scheme = strings.ToLower(scheme)
+	if (scheme != "http" && scheme != "https") || authority == "" || strings.ContainsAny(authority, "/?#@ \t\r\n") {
+		return origin{}, false
+	}
+	return origin{scheme: scheme, host: normalizeHost(authority, scheme)}, true
+}
+
+// normalizeHost lower-cases host[:port] and drops an empty port or the
+// scheme's default one (80 for http, 443 for https).
+func normalizeHost(hostport, scheme string) string {
+	hostport = strings.ToLower(hostport)
+	colon := strings.LastIndexByte(hostport, ':')
+	if colon < 0 || colon < strings.LastIndexByte(hostport, ']') {
+		return hostport // no port (an IPv6 literal's colons are inside [])
+	}
+	port := hostport[colon+1:]
+	if port == "" || (scheme == "http" && port == "80") || (scheme == "https" && port == "443") {
+		return hostport[:colon]
+	}
+	return hostport
+}
+
+// normalizePath applies percent-encoding normalisation (unreserved
+// characters decoded, other escapes in upper case) and removes dot
+// segments (RFC 3986, sections 6.2.2.2, 6.2.2.3 and 5.2.4). An empty path
+// is "/".
+func normalizePath(p string) string {
+	if p == "" {
+		return "/"
+	}
+	if strings.IndexByte(p, '%') >= 0 {
+		p = normalizePercent(p)
+	}
+	if strings.Contains(p, "/.") || strings.HasPrefix(p, ".") {
+		p = removeDotSegments(p)
+	}
+	return p
+}
+
+func normalizePercent(p string) string {
+	var b strings.Builder
+	b.Grow(len(p))
+	for i := 0; i < len(p); i++ {
+		c := p[i]
+		if c != '%' || i+2 >= len(p) || !isHex(p[i+1]) || !isHex(p[i+2]) {
+			b.WriteByte(c)
+			continue
+		}
+		v := unhex(p[i+1])<<4 | unhex(p[i+2])
+		if isUnreserved(v) {
+			b.WriteByte(v)
+		} else {
+			const hex = "0123456789ABCDEF"
+			b.WriteByte('%')
+			b.WriteByte(hex[v>>4])
+			b.WriteByte(hex[v&0xf])
+		}
+		i += 2
+	}
+	return b.String()
+}
+
+// removeDotSegments is RFC 3986, section 5.2.4, for a path that starts
+// with "/" (a relative one is made absolute first).
+func removeDotSegments(p string) string {
+	segs := strings.Split(strings.TrimPrefix(p, "/"), "/")
+	out := make([]string, 0, len(segs))
+	for i, s := range segs {
+		last := i == len(segs)-1
+		switch s {
+		case ".":
+		case "..":
+			if len(out) > 0 {
+				out = out[:len(out)-1]
+			}
+		default:
+			out = append(out, s)
+			continue
+		}
+		if last {
+			out = append(out, "") // "/a/." and "/a/b/.." keep the trailing slash
+		}
+	}
+	return "/" + strings.Join(out, "/")
+}
+
+func isHex(c byte) bool {
+	return '0' <= c && c <= '9' || 'a' <= c && c <= 'f' || 'A' <= c && c <= 'F'
+}
+
+func unhex(c byte) byte {
+	switch {
+	case c <= '9':
+		return c - '0'
+	case c <= 'F':
+		return c - 'A' + 10
+	}
+	return c - 'a' + 10
+}
+
+// isUnreserved reports whether c is ALPHA / DIGIT / "-" / "." / "_" / "~".
+func isUnreserved(c byte) bool {
+	return 'A' <= c && c <= 'Z' || 'a' <= c && c <= 'z' || '0' <= c && c <= '9' || c == '-' || c == '.' || c == '_' || c == '~'
+}

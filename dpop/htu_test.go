@@ -1,0 +1,98 @@
+package dpop
+
+import (
+	"strings"
+	"testing"
+)
+
+func TestParseURL_NormalisesAsRFC3986(t *testing.T) {
+	tests := []struct {
+		in         string
+		scheme     string
+		host, path string
+		wantErr    bool
+	}{
+		{in: "https://api.example.com/pkg.Svc/M", scheme: "https", host: "api.example.com", path: "/pkg.Svc/M"},
+		{in: "HTTPS://API.Example.COM/pkg.Svc/M", scheme: "https", host: "api.example.com", path: "/pkg.Svc/M"},
+		{in: "https://api.example.com:443/pkg.Svc/M", scheme: "https", host: "api.example.com", path: "/pkg.Svc/M"},
+		{in: "http://api.example.com:80/pkg.Svc/M", scheme: "http", host: "api.example.com", path: "/pkg.Svc/M"},
+		{in: "http://api.example.com:443/pkg.Svc/M", scheme: "http", host: "api.example.com:443", path: "/pkg.Svc/M"},
+		{in: "https://api.example.com:/pkg.Svc/M", scheme: "https", host: "api.example.com", path: "/pkg.Svc/M"},
+		{in: "https://api.example.com/pkg.Svc/M?x=1#frag", scheme: "https", host: "api.example.com", path: "/pkg.Svc/M"},
+		{in: "https://api.example.com/pkg.%53vc/%4D", scheme: "https", host: "api.example.com", path: "/pkg.Svc/M"},
+		{in: "https://api.example.com/a%2fb", scheme: "https", host: "api.example.com", path: "/a%2Fb"},
+		{in: "https://api.example.com/x/../pkg.Svc/./M", scheme: "https", host: "api.example.com", path: "/pkg.Svc/M"},
+		{in: "https://api.example.com/a/b/..", scheme: "https", host: "api.example.com", path: "/a/"},
+		{in: "https://api.example.com", scheme: "https", host: "api.example.com", path: "/"},
+		{in: "https://[::1]:443/p", scheme: "https", host: "[::1]", path: "/p"},
+		{in: "https://[::1]:8443/p", scheme: "https", host: "[::1]:8443", path: "/p"},
+		{in: "https://user:pw@api.example.com/p", wantErr: true},
+		{in: "ftp://api.example.com/p", wantErr: true},
+		{in: "/pkg.Svc/M", wantErr: true},
+		{in: "https:opaque", wantErr: true},
+		{in: "https://api.example.com/%zz", wantErr: true},
+		{in: "", wantErr: true},
+	}
+	for _, tt := range tests {
+		o, path, err := parseURL(tt.in)
+		if tt.wantErr {
+			if err == nil {
+				t.Errorf("parseURL(%q) = %v %q, want an error", tt.in, o, path)
+			}
+			continue
+		}
+		if err != nil || o.scheme != tt.scheme || o.host != tt.host || path != tt.path {
+			t.Errorf("parseURL(%q) = %+v %q %v, want %s %s %s", tt.in, o, path, err, tt.scheme, tt.host, tt.path)
+		}
+	}
+}
+
+func TestRequestOrigin_RefusesAuthoritiesThatAreNotHosts(t *testing.T) {
+	for _, a := range []string{"", "evil.com/x", "a@b", "a b", "a?b", "a#b"} {
+		if o, ok := requestOrigin("http", a); ok {
+			t.Errorf("requestOrigin(http, %q) = %+v, want refused", a, o)
+		}
+	}
+	if _, ok := requestOrigin("ws", "a"); ok {
+		t.Error("requestOrigin accepted scheme ws")
+	}
+	if o, ok := requestOrigin("HTTPS", "Api.Example.com:443"); !ok || o != (origin{"https", "api.example.com"}) {
+		t.Errorf("requestOrigin = %+v %v", o, ok)
+	}
+}
+
+func TestParseOrigin_RefusesPathQueryAndFragment(t *testing.T) {
+	for _, s := range []string{"https://a.example/x", "https://a.example?q", "https://a.example#f", "https://a.example/?", "a.example"} {
+		if _, err := parseOrigin(s); err == nil {
+			t.Errorf("parseOrigin(%q) accepted", s)
+		}
+	}
+	for _, s := range []string{"https://a.example", "https://a.example/", "HTTPS://A.example:443"} {
+		if o, err := parseOrigin(s); err != nil || o != (origin{"https", "a.example"}) {
+			t.Errorf("parseOrigin(%q) = %+v, %v", s, o, err)
+		}
+	}
+}
+
+// FuzzParseURL checks that URL normalisation never panics and is
+// idempotent: a normalised URL normalises to itself.
+//
+//	go test -run '^$' -fuzz FuzzParseURL ./dpop
+func FuzzParseURL(f *testing.F) {
+	for _, s := range []string{"https://a.example/p", "HTTP://A:80/./x/../y?q#f", "https://[::1]:443/%7e%2f", "https://a.example:/", "http://a/b/c/./../../g", "https://a/%41%zz"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		o, path, err := parseURL(s)
+		if err != nil {
+			return
+		}
+		if o.scheme != "http" && o.scheme != "https" || !strings.HasPrefix(path, "/") {
+			t.Fatalf("parseURL(%q) = %+v %q", s, o, path)
+		}
+		o2, path2, err := parseURL(o.scheme + "://" + o.host + path)
+		if err != nil || o2 != o || path2 != path {
+			t.Fatalf("not idempotent: %q -> %+v %q -> %+v %q %v", s, o, path, o2, path2, err)
+		}
+	})
+}

@@ -1,0 +1,397 @@
+package dpop
+
+import (
+	"context"
+	"crypto"
+	"crypto/ecdsa"
+	"crypto/ed25519"
+	"crypto/rsa"
+	"crypto/sha256"
+	"crypto/subtle"
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
+	"math"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/lestrrat-go/jwx/v2/jwa"
+	"github.com/lestrrat-go/jwx/v2/jwk"
+	"github.com/lestrrat-go/jwx/v2/jws"
+)
+
+// ProofType is the typ header of a DPoP proof.
+const ProofType = "dpop+jwt"
+
+// Verifier checks DPoP proofs. It is safe for concurrent use; create one
+// with NewVerifier and share it.
+type Verifier struct {
+	s         settings
+	verifiers map[string]jws.Verifier // one per allowed alg; stateless
+}
+
+// NewVerifier validates cfg and returns a Verifier.
+func NewVerifier(cfg Config) (*Verifier, error) {
+	s, err := validate(cfg)
+	if err != nil {
+		return nil, err
+	}
+	v := &Verifier{s: s, verifiers: make(map[string]jws.Verifier, len(s.algorithms))}
+	for _, alg := range s.algorithms {
+		jv, err := jws.NewVerifier(jwa.SignatureAlgorithm(alg))
+		if err != nil {
+			return nil, fmt.Errorf("dpop: Config.Algorithms: %q: %w", alg, err)
+		}
+		v.verifiers[alg] = jv
+	}
+	return v, nil
+}
+
+// Algorithms returns the accepted proof algorithms, in configuration order:
+// what a server advertises in its challenge (algs="ES256 EdDSA").
+func (v *Verifier) Algorithms() []string {
+	return append([]string(nil), v.s.algorithms...)
+}
+
+// Nonces returns Config.Nonces (nil when nonces are not required).
+func (v *Verifier) Nonces() NonceSource { return v.s.nonces }
+
+// Request describes the request a proof came with.
+type Request struct {
+	// Method is the HTTP method ("POST" for every gRPC call). The proof's
+	// htm must equal it.
+	Method string
+	// Scheme ("http" or "https") and Authority (host[:port], the
+	// :authority or Host header) of the request as the server received
+	// it. The proof's htu must have this origin or one of
+	// Config.Origins. An empty Authority accepts Config.Origins only.
+	Scheme    string
+	Authority string
+	// Path is the request's path, e.g. "/pkg.Service/Method". The proof's
+	// htu must have this path (after normalisation).
+	Path string
+	// AccessToken, when not empty, is the access token the proof came
+	// with: the proof's ath must be its base64url SHA-256 (RFC 9449, 4.3,
+	// item 11). Empty at a token endpoint, where ath is not checked.
+	AccessToken string
+	// KeyThumbprint, when not empty, is the cnf jkt of the access token:
+	// the proof's key must have this RFC 7638 SHA-256 thumbprint
+	// (ErrKeyMismatch otherwise).
+	KeyThumbprint string
+}
+
+// Proof is what a verified proof says.
+type Proof struct {
+	// Thumbprint is the unpadded base64url RFC 7638 SHA-256 thumbprint of
+	// the proof's key: the jkt a token bound to it carries.
+	Thumbprint string
+	// Algorithm is the proof's alg.
+	Algorithm string
+	// ID is the proof's jti.
+	ID string
+	// IssuedAt is the proof's iat.
+	IssuedAt time.Time
+	// Nonce is the proof's nonce ("" when it has none).
+	Nonce string
+}
+
+// b64 decodes the parts of a compact JWS: unpadded base64url with canonical
+// trailing bits.
+var b64 = base64.RawURLEncoding.Strict()
+
+// invalid wraps ErrInvalidProof with a detail for the server log.
+func invalid(format string, args ...any) error {
+	return fmt.Errorf("%w: "+format, append([]any{ErrInvalidProof}, args...)...)
+}
+
+// Fixed rejections.
+var (
+	errEmpty   = invalid("empty")
+	errTooLong = invalid("larger than Config.MaxProofSize")
+	errParts   = invalid("not a compact JWS (want 3 dot-separated parts)")
+	errB64     = invalid("bad base64url encoding")
+	errHeader  = invalid("header is not a JSON object with string members typ and alg")
+	errClaims  = invalid("claims are not a JSON object with string jti, htm, htu (and ath, nonce) and numeric iat")
+	errSig     = invalid("bad signature")
+	errCrit    = invalid("crit header: no extension is understood")
+	errNoJWK   = invalid("no jwk header")
+)
+
+// clip shortens attacker-chosen text before it goes into an error.
+func clip(s string) string {
+	const n = 40
+	if len(s) > n {
+		s = s[:n] + "…"
+	}
+	if !utf8.ValidString(s) {
+		return fmt.Sprintf("%q", s)
+	}
+	return s
+}
+
+// Verify checks proof, the value of the request's dpop header, against req
+// and records it in the ReplayCache. It returns what the proof says, or an
+// error wrapping one of ErrInvalidProof, ErrKeyMismatch, ErrUseNonce,
+// ErrReplayed or ErrReplayCheckUnavailable (or ctx's error, from a shared
+// ReplayCache). The checks run in RFC 9449's order (section 4.3), then the
+// key binding; the replay cache is consulted last, so that only proofs that
+// would be accepted are ever recorded.
+func (v *Verifier) Verify(ctx context.Context, proof string, req Request) (Proof, error) {
+	switch {
+	case proof == "":
+		return Proof{}, errEmpty
+	case len(proof) > v.s.maxSize:
+		return Proof{}, errTooLong
+	}
+	hdrPart, rest, _ := strings.Cut(proof, ".")
+	payloadPart, sigPart, ok := strings.Cut(rest, ".")
+	if !ok || strings.IndexByte(sigPart, '.') >= 0 {
+		return Proof{}, errParts
+	}
+	hdrJSON, err := b64.DecodeString(hdrPart)
+	if err != nil {
+		return Proof{}, errB64
+	}
+	payloadJSON, err := b64.DecodeString(payloadPart)
+	if err != nil {
+		return Proof{}, errB64
+	}
+	sig, err := b64.DecodeString(sigPart)
+	if err != nil {
+		return Proof{}, errB64
+	}
+	h, err := parseHeader(hdrJSON)
+	if err != nil {
+		return Proof{}, err
+	}
+	c, err := parseClaims(payloadJSON)
+	if err != nil {
+		return Proof{}, err
+	}
+	if !strings.EqualFold(h.typ, ProofType) {
+		return Proof{}, invalid("typ %q, want %q", clip(h.typ), ProofType)
+	}
+	jv, ok := v.verifiers[h.alg]
+	if !ok {
+		return Proof{}, invalid("alg %q is not allowed (allowed: %s)", clip(h.alg), strings.Join(v.s.algorithms, " "))
+	}
+	key, pub, err := publicKey(h.jwk, h.alg)
+	if err != nil {
+		return Proof{}, err
+	}
+	if err := jv.Verify([]byte(proof[:len(hdrPart)+1+len(payloadPart)]), sig, pub); err != nil {
+		return Proof{}, errSig
+	}
+	if c.htm != req.Method {
+		return Proof{}, invalid("htm %q, want %q", clip(c.htm), req.Method)
+	}
+	if err := v.checkHTU(c.htu, req); err != nil {
+		return Proof{}, err
+	}
+	now := v.s.now()
+	if n := v.s.nonces; n != nil && (c.nonce == "" || !n.Valid(c.nonce, now)) {
+		if c.nonce == "" {
+			return Proof{}, fmt.Errorf("%w: the proof has no nonce", ErrUseNonce)
+		}
+		return Proof{}, fmt.Errorf("%w: the proof's nonce is stale or not ours", ErrUseNonce)
+	}
+	if c.iat.Before(now.Add(-v.s.maxAge)) {
+		return Proof{}, invalid("iat %s is more than %s before now (%s)", c.iat.UTC().Format(time.RFC3339), v.s.maxAge, now.UTC().Format(time.RFC3339))
+	}
+	if c.iat.After(now.Add(v.s.leeway)) {
+		return Proof{}, invalid("iat %s is more than %s after now (%s)", c.iat.UTC().Format(time.RFC3339), v.s.leeway, now.UTC().Format(time.RFC3339))
+	}
+	if req.AccessToken != "" {
+		want := sha256.Sum256([]byte(req.AccessToken))
+		if !equalB64(c.ath, want[:]) {
+			if c.ath == "" {
+				return Proof{}, invalid("no ath")
+			}
+			return Proof{}, invalid("ath is not the hash of the access token")
+		}
+	}
+	tp, err := key.Thumbprint(crypto.SHA256)
+	if err != nil {
+		return Proof{}, invalid("thumbprint: %v", err)
+	}
+	if req.KeyThumbprint != "" && !equalB64(req.KeyThumbprint, tp) {
+		return Proof{}, ErrKeyMismatch
+	}
+	p := Proof{
+		Thumbprint: base64.RawURLEncoding.EncodeToString(tp),
+		Algorithm:  h.alg,
+		ID:         c.jti,
+		IssuedAt:   c.iat,
+		Nonce:      c.nonce,
+	}
+	added, err := v.s.replay.AddIfAbsent(ctx, replayKey(tp, c.jti), c.iat.Add(v.s.maxAge))
+	switch {
+	case err != nil && ctx.Err() != nil:
+		return Proof{}, fmt.Errorf("dpop: replay check: %w", ctx.Err())
+	case err != nil:
+		return Proof{}, fmt.Errorf("%w: %w", ErrReplayCheckUnavailable, err)
+	case !added:
+		return Proof{}, ErrReplayed
+	}
+	return p, nil
+}
+
+// equalB64 reports, in constant time for a well-formed s, whether s is the
+// unpadded base64url encoding of want.
+func equalB64(s string, want []byte) bool {
+	if len(s) != base64.RawURLEncoding.EncodedLen(len(want)) {
+		return false
+	}
+	got := make([]byte, len(want))
+	n, err := b64.Decode(got, []byte(s))
+	return err == nil && n == len(want) && subtle.ConstantTimeCompare(got, want) == 1
+}
+
+// replayKey identifies a proof in the ReplayCache: the base64url SHA-256 of
+// the key's thumbprint and the jti. jti need only be unique per key, and a
+// client cannot fill another key's jti space.
+func replayKey(thumbprint []byte, jti string) string {
+	h := sha256.New()
+	h.Write(thumbprint)
+	h.Write([]byte(jti))
+	return base64.RawURLEncoding.EncodeToString(h.Sum(nil))
+}
+
+func (v *Verifier) checkHTU(htu string, req Request) error {
+	o, path, err := parseURL(htu)
+	if err != nil {
+		return invalid("htu %q: %v", clip(htu), err)
+	}
+	if path != normalizePath(req.Path) {
+		return invalid("htu %q is not this request's URL (path %q)", clip(htu), clip(req.Path))
+	}
+	if ro, ok := requestOrigin(req.Scheme, req.Authority); ok && o == ro {
+		return nil
+	}
+	for _, c := range v.s.origins {
+		if o == c {
+			return nil
+		}
+	}
+	return invalid("htu %q is not this request's URL (origin %s://%s)", clip(htu), req.Scheme, clip(req.Authority))
+}
+
+// header is a proof's protected header.
+type header struct {
+	typ, alg string
+	jwk      json.RawMessage
+}
+
+// parseHeader decodes the header's members. Names are matched exactly
+// (encoding/json alone would match "TYP" to typ). A crit header is refused:
+// this verifier understands no extension.
+func parseHeader(b []byte) (header, error) {
+	var m map[string]json.RawMessage
+	if err := json.Unmarshal(b, &m); err != nil || m == nil {
+		return header{}, errHeader
+	}
+	var h header
+	if json.Unmarshal(m["typ"], &h.typ) != nil || json.Unmarshal(m["alg"], &h.alg) != nil {
+		return header{}, errHeader
+	}
+	if _, ok := m["crit"]; ok {
+		return header{}, errCrit
+	}
+	h.jwk = m["jwk"]
+	return h, nil
+}
+
+// claims are a proof's claims.
+type claims struct {
+	jti, htm, htu, ath, nonce string
+	iat                       time.Time
+}
+
+// parseClaims decodes the claims and checks that jti, htm, htu and iat are
+// present (RFC 9449, 4.2) and well typed.
+func parseClaims(b []byte) (claims, error) {
+	var m map[string]json.RawMessage
+	if err := json.Unmarshal(b, &m); err != nil || m == nil {
+		return claims{}, errClaims
+	}
+	var c claims
+	for name, dst := range map[string]*string{"jti": &c.jti, "htm": &c.htm, "htu": &c.htu} {
+		raw, ok := m[name]
+		if !ok {
+			return claims{}, invalid("no %s claim", name)
+		}
+		if json.Unmarshal(raw, dst) != nil {
+			return claims{}, errClaims
+		}
+	}
+	for name, dst := range map[string]*string{"ath": &c.ath, "nonce": &c.nonce} {
+		if raw, ok := m[name]; ok && json.Unmarshal(raw, dst) != nil {
+			return claims{}, errClaims
+		}
+	}
+	if c.jti == "" || len(c.jti) > maxJTILen {
+		return claims{}, invalid("jti empty or longer than %d bytes", maxJTILen)
+	}
+	raw, ok := m["iat"]
+	if !ok {
+		return claims{}, invalid("no iat claim")
+	}
+	var iat float64
+	if json.Unmarshal(raw, &iat) != nil || math.IsNaN(iat) || iat < 0 || iat > 1<<40 {
+		return claims{}, errClaims
+	}
+	sec, frac := math.Modf(iat)
+	c.iat = time.Unix(int64(sec), int64(frac*1e9))
+	return c, nil
+}
+
+// publicKey parses the jwk header with jwx and checks that it is a public
+// key (no private members) that fits alg. It returns the jwk.Key (for the
+// thumbprint) and the raw public key (for the signature).
+func publicKey(raw json.RawMessage, alg string) (jwk.Key, crypto.PublicKey, error) {
+	if len(raw) == 0 {
+		return nil, nil, errNoJWK
+	}
+	key, err := jwk.ParseKey(raw)
+	if err != nil {
+		return nil, nil, invalid("jwk: %v", err)
+	}
+	switch key.(type) {
+	case jwk.RSAPrivateKey, jwk.ECDSAPrivateKey, jwk.OKPPrivateKey, jwk.SymmetricKey:
+		return nil, nil, invalid("jwk is a %s private or symmetric key, not a public key", key.KeyType())
+	}
+	var pub any
+	if err := key.Raw(&pub); err != nil {
+		return nil, nil, invalid("jwk: %v", err)
+	}
+	if !keyFits(alg, pub) {
+		return nil, nil, invalid("jwk (%s) does not fit alg %s", key.KeyType(), alg)
+	}
+	return key, pub, nil
+}
+
+// minRSABits is the smallest RSA modulus accepted (RFC 7518, 3.3 and 3.5).
+const minRSABits = 2048
+
+// keyFits reports whether pub is the right kind of key for alg: RSA of at
+// least 2048 bits for RS and PS, the alg's NIST curve for ES (on the curve),
+// Ed25519 for EdDSA.
+func keyFits(alg string, pub any) bool {
+	switch k := pub.(type) {
+	case *rsa.PublicKey:
+		return (alg[0] == 'R' || alg[0] == 'P') && k.N != nil && k.N.BitLen() >= minRSABits
+	case *ecdsa.PublicKey:
+		if k.Curve == nil || alg[0] != 'E' || alg == "EdDSA" {
+			return false
+		}
+		if _, err := k.ECDH(); err != nil { // not on the curve
+			return false
+		}
+		bits := k.Curve.Params().BitSize
+		return alg == "ES256" && bits == 256 || alg == "ES384" && bits == 384 || alg == "ES512" && bits == 521
+	case ed25519.PublicKey:
+		return alg == "EdDSA" && len(k) == ed25519.PublicKeySize
+	}
+	return false
+}

@@ -1,0 +1,253 @@
+package dpop_test
+
+import (
+	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/rsa"
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/lestrrat-go/jwx/v2/jwa"
+	"github.com/lestrrat-go/jwx/v2/jwk"
+	"github.com/lestrrat-go/jwx/v2/jws"
+
+	"github.com/grpcauth/grpcauth/dpop"
+	"github.com/grpcauth/grpcauth/grpcauthtest"
+)
+
+var t0 = time.Date(2030, 1, 2, 3, 4, 5, 0, time.UTC)
+
+const (
+	testURL   = "https://api.example.com/pkg.Service/Method"
+	testToken = "access-token"
+)
+
+var testReq = dpop.Request{Method: "POST", Scheme: "https", Authority: "api.example.com", Path: "/pkg.Service/Method", AccessToken: testToken}
+
+func newKey(t testing.TB, alg string) *grpcauthtest.DPoPKey {
+	t.Helper()
+	k, err := grpcauthtest.NewDPoPKeyWithAlgorithm(alg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	k.Now = func() time.Time { return t0 }
+	return k
+}
+
+func newVerifier(t testing.TB, cfg dpop.Config) *dpop.Verifier {
+	t.Helper()
+	if cfg.Now == nil {
+		cfg.Now = func() time.Time { return t0 }
+	}
+	v, err := dpop.NewVerifier(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return v
+}
+
+func TestVerify_AcceptsEveryAllowedAlgorithm(t *testing.T) {
+	algs := []string{"ES256", "ES384", "ES512", "EdDSA", "RS256", "PS256"}
+	v := newVerifier(t, dpop.Config{Algorithms: algs})
+	for _, alg := range algs {
+		k := newKey(t, alg)
+		proof, err := k.Proof("POST", testURL, testToken)
+		if err != nil {
+			t.Fatal(err)
+		}
+		req := testReq
+		req.KeyThumbprint = k.Thumbprint()
+		p, err := v.Verify(t.Context(), proof, req)
+		if err != nil {
+			t.Errorf("%s: %v", alg, err)
+			continue
+		}
+		if p.Thumbprint != k.Thumbprint() || p.Algorithm != alg || !p.IssuedAt.Equal(t0) || p.ID == "" {
+			t.Errorf("%s: Proof = %+v", alg, p)
+		}
+	}
+}
+
+func TestVerify_KeyMismatch(t *testing.T) {
+	v := newVerifier(t, dpop.Config{})
+	k, other := newKey(t, "ES256"), newKey(t, "ES256")
+	proof, _ := k.Proof("POST", testURL, testToken)
+	req := testReq
+	req.KeyThumbprint = other.Thumbprint()
+	if _, err := v.Verify(t.Context(), proof, req); !errors.Is(err, dpop.ErrKeyMismatch) {
+		t.Errorf("err = %v, want ErrKeyMismatch", err)
+	}
+}
+
+// signRaw signs claims with key under alg, with header members hdr
+// (besides alg), bypassing the test helper's choices.
+func signRaw(t *testing.T, alg jwa.SignatureAlgorithm, key any, hdr map[string]any, claims string) string {
+	t.Helper()
+	h := jws.NewHeaders()
+	for k, v := range hdr {
+		if err := h.Set(k, v); err != nil {
+			t.Fatal(err)
+		}
+	}
+	b, err := jws.Sign([]byte(claims), jws.WithKey(alg, key, jws.WithProtectedHeaders(h)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}
+
+func TestVerify_RefusesKeysThatDoNotFitTheAlgorithm(t *testing.T) {
+	v := newVerifier(t, dpop.Config{Algorithms: []string{"ES256", "RS256"}})
+	claims := `{"jti":"1","htm":"POST","htu":"` + testURL + `","iat":` + "1893553445" + `}`
+	p384, _ := ecdsa.GenerateKey(elliptic.P384(), rand.Reader)
+	pub384, _ := jwk.FromRaw(p384.Public())
+	rsa1024, err := rsa.GenerateKey(rand.Reader, 1024)
+	if err != nil {
+		t.Skip("no 1024-bit RSA:", err)
+	}
+	pub1024, _ := jwk.FromRaw(rsa1024.Public())
+	p256, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	pub256, _ := jwk.FromRaw(p256.Public())
+	tests := map[string]string{
+		"ES256 signed with a P-384 key": signRaw(t, jwa.ES256, p384, map[string]any{"typ": "dpop+jwt", "jwk": pub384}, claims),
+		"RS256 with a 1024-bit key":     signRaw(t, jwa.RS256, rsa1024, map[string]any{"typ": "dpop+jwt", "jwk": pub1024}, claims),
+		"crit header":                   signRaw(t, jwa.ES256, p256, map[string]any{"typ": "dpop+jwt", "jwk": pub256, "crit": []string{"exp"}}, claims),
+		"typ in upper-case member name": signRaw(t, jwa.ES256, p256, map[string]any{"TYP": "dpop+jwt", "jwk": pub256}, claims),
+	}
+	req := dpop.Request{Method: "POST", Scheme: "https", Authority: "api.example.com", Path: "/pkg.Service/Method"}
+	for name, proof := range tests {
+		if _, err := v.Verify(t.Context(), proof, req); !errors.Is(err, dpop.ErrInvalidProof) {
+			t.Errorf("%s: err = %v, want ErrInvalidProof", name, err)
+		}
+	}
+	// The same construction with a fitting key passes, so the refusals
+	// above are about the key.
+	ok := signRaw(t, jwa.ES256, p256, map[string]any{"typ": "dpop+jwt", "jwk": pub256}, claims)
+	if _, err := v.Verify(t.Context(), ok, req); err != nil {
+		t.Errorf("fitting key: %v", err)
+	}
+}
+
+func TestVerify_NoAthCheckWithoutAccessToken(t *testing.T) {
+	v := newVerifier(t, dpop.Config{})
+	k := newKey(t, "ES256")
+	proof, _ := k.Proof("POST", testURL, "")
+	req := testReq
+	req.AccessToken = ""
+	if _, err := v.Verify(t.Context(), proof, req); err != nil {
+		t.Errorf("token-endpoint proof: %v", err)
+	}
+}
+
+// failingStore is a ReplayCache whose store is down.
+type failingStore struct{}
+
+func (failingStore) AddIfAbsent(context.Context, string, time.Time) (bool, error) {
+	return false, errors.New("connection refused")
+}
+
+func TestVerify_ReplayStoreFailureRefuses(t *testing.T) {
+	v := newVerifier(t, dpop.Config{ReplayCache: failingStore{}})
+	proof, _ := newKey(t, "ES256").Proof("POST", testURL, testToken)
+	if _, err := v.Verify(t.Context(), proof, testReq); !errors.Is(err, dpop.ErrReplayCheckUnavailable) {
+		t.Errorf("err = %v, want ErrReplayCheckUnavailable", err)
+	}
+}
+
+func TestVerify_FullMemoryCacheRefusesUntilEntriesExpire(t *testing.T) {
+	now := t0
+	clock := func() time.Time { return now }
+	cache := dpop.NewMemoryReplayCache(2, clock)
+	v := newVerifier(t, dpop.Config{ReplayCache: cache, Now: clock})
+	k := newKey(t, "ES256")
+	k.Now = clock
+	verify := func() error {
+		proof, err := k.Proof("POST", testURL, testToken)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, err = v.Verify(t.Context(), proof, testReq)
+		return err
+	}
+	for range 2 {
+		if err := verify(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := verify(); !errors.Is(err, dpop.ErrReplayCheckUnavailable) || !errors.Is(err, dpop.ErrReplayCacheFull) {
+		t.Fatalf("third proof: %v, want ErrReplayCacheFull", err)
+	}
+	if cache.Len() != 2 {
+		t.Errorf("Len = %d, want 2", cache.Len())
+	}
+	now = now.Add(dpop.DefaultMaxAge + time.Second) // the first two expire
+	if err := verify(); err != nil {
+		t.Fatalf("after expiry: %v", err)
+	}
+	if cache.Len() != 1 {
+		t.Errorf("Len = %d after expiry, want 1", cache.Len())
+	}
+}
+
+func TestMemoryReplayCache_AddIfAbsent(t *testing.T) {
+	now := t0
+	c := dpop.NewMemoryReplayCache(10, func() time.Time { return now })
+	ctx := t.Context()
+	if ok, err := c.AddIfAbsent(ctx, "k", t0.Add(time.Minute)); !ok || err != nil {
+		t.Fatalf("first add = %v, %v", ok, err)
+	}
+	if ok, _ := c.AddIfAbsent(ctx, "k", t0.Add(time.Hour)); ok {
+		t.Fatal("second add of the same key succeeded")
+	}
+	now = t0.Add(time.Minute)
+	if ok, _ := c.AddIfAbsent(ctx, "k", now.Add(time.Minute)); !ok {
+		t.Fatal("add after expiry failed")
+	}
+}
+
+func TestNewVerifier_RefusesUnsafeConfig(t *testing.T) {
+	for name, cfg := range map[string]dpop.Config{
+		"alg none":        {Algorithms: []string{"none"}},
+		"alg HS256":       {Algorithms: []string{"HS256"}},
+		"negative MaxAge": {MaxAge: -time.Second},
+		"origin path":     {Origins: []string{"https://a.example/p"}},
+	} {
+		if _, err := dpop.NewVerifier(cfg); err == nil {
+			t.Errorf("%s: accepted", name)
+		}
+	}
+}
+
+func TestHMACNonces(t *testing.T) {
+	n, err := dpop.NewHMACNonces([]byte("0123456789abcdef0123456789abcdef"), time.Minute)
+	if err != nil {
+		t.Fatal(err)
+	}
+	other, _ := dpop.NewHMACNonces(nil, time.Minute)
+	cur := n.Nonce(t0)
+	tests := []struct {
+		name  string
+		nonce string
+		want  bool
+	}{
+		{"current", cur, true},
+		{"previous window", n.Nonce(t0.Add(-time.Minute)), true},
+		{"two windows back", n.Nonce(t0.Add(-2 * time.Minute)), false},
+		{"next window", n.Nonce(t0.Add(time.Minute)), false},
+		{"other secret", other.Nonce(t0), false},
+		{"tampered", cur[:len(cur)-1] + string(cur[len(cur)-1]^1), false},
+		{"empty", "", false},
+		{"garbage", "not a nonce at all, not at all!!", false},
+	}
+	for _, tt := range tests {
+		if got := n.Valid(tt.nonce, t0); got != tt.want {
+			t.Errorf("%s: Valid = %v, want %v", tt.name, got, tt.want)
+		}
+	}
+	if _, err := dpop.NewHMACNonces([]byte("short"), time.Minute); err == nil {
+		t.Error("accepted a 5-byte secret")
+	}
+}

@@ -1,0 +1,394 @@
+package grpcauth
+
+import (
+	"context"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/metadata"
+	"google.golang.org/grpc/status"
+
+	"github.com/grpcauth/grpcauth/dpop"
+	"github.com/grpcauth/grpcauth/grpcauthtest"
+	authtestv1 "github.com/grpcauth/grpcauth/internal/testproto/authtest/v1"
+	grpcauthv1 "github.com/grpcauth/grpcauth/proto/grpcauth/v1"
+	"github.com/grpcauth/grpcauth/verifier"
+)
+
+// newDPoPKey returns a DPoP key of alg whose proofs are issued at t0.
+func newDPoPKey(t testing.TB, alg string) *grpcauthtest.DPoPKey {
+	t.Helper()
+	k, err := grpcauthtest.NewDPoPKeyWithAlgorithm(alg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	k.Now = func() time.Time { return t0 }
+	return k
+}
+
+// dpopEnv is a loopback server whose Authenticator runs at t0, where
+// Authenticated requires DPoP, with a DPoP key and tokens bound to it.
+type dpopEnv struct {
+	*env
+	key   *grpcauthtest.DPoPKey
+	bound string // test:read, bound to key
+}
+
+func newDPoPEnv(t *testing.T, opts ...envOption) *dpopEnv {
+	t.Helper()
+	opts = append([]envOption{func(c *Config, _ *verifier.Config) {
+		c.Now = func() time.Time { return t0 }
+		c.Rules = map[string]*grpcauthv1.Rule{mAuth: {RequireDpop: true}}
+	}}, opts...)
+	d := &dpopEnv{env: newEnv(t, opts...), key: newDPoPKey(t, "ES256")}
+	d.bound = d.token(t, map[string]any{"sub": "user-1"}, grpcauthtest.WithScopes("test:read", "test:stream"), grpcauthtest.WithDPoPKey(d.key.PublicKey()))
+	return d
+}
+
+// url is the htu of method on this server.
+func (d *dpopEnv) url(method string) string { return "http://" + d.addr + method }
+
+// proof makes a proof with o (Method POST, URL of method and AccessToken
+// tok unless o sets them).
+func (d *dpopEnv) proof(t testing.TB, k *grpcauthtest.DPoPKey, method, tok string, o grpcauthtest.ProofOptions) string {
+	t.Helper()
+	if o.Method == "" {
+		o.Method = "POST"
+	}
+	if o.URL == "" {
+		o.URL = d.url(method)
+	}
+	if o.AccessToken == "" {
+		o.AccessToken = tok
+	}
+	p, err := k.ProofWith(o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+// dpopCtx returns ctx with authorization and dpop metadata.
+func dpopCtx(ctx context.Context, authorization string, proofs ...string) context.Context {
+	kv := []string{"authorization", authorization}
+	for _, p := range proofs {
+		kv = append(kv, MetadataDPoP, p)
+	}
+	return metadata.AppendToOutgoingContext(ctx, kv...)
+}
+
+// callUnaryMD calls the unary method (mInherited, mAuth or mPublic) and
+// returns the error with the response's header and trailer.
+func (d *dpopEnv) callUnaryMD(ctx context.Context, method string) (err error, header, trailer metadata.MD) {
+	opts := []grpc.CallOption{grpc.Header(&header), grpc.Trailer(&trailer)}
+	switch method {
+	case mInherited:
+		_, err = d.client.Inherited(ctx, &authtestv1.InheritedRequest{}, opts...)
+	case mAuth:
+		_, err = d.client.Authenticated(ctx, &authtestv1.AuthenticatedRequest{}, opts...)
+	case mPublic:
+		_, err = d.client.Public(ctx, &authtestv1.PublicRequest{}, opts...)
+	default:
+		panic("callUnaryMD: unknown method " + method)
+	}
+	return err, header, trailer
+}
+
+// Every check of RFC 9449, section 4.3, and the binding rules, over a
+// loopback server.
+func TestDPoP_ProofChecksOverLoopback(t *testing.T) {
+	var rec recorder
+	d := newDPoPEnv(t, func(c *Config, _ *verifier.Config) { c.OnDecision = rec.record })
+	other := newDPoPKey(t, "ES256")
+	rsa := newDPoPKey(t, "RS256")
+	unbound := d.scoped(t, "test:read")
+	boundOther := d.token(t, map[string]any{"sub": "user-1"}, grpcauthtest.WithScopes("test:read"), grpcauthtest.WithDPoPKey(other.PublicKey()))
+	boundRSA := d.token(t, map[string]any{"sub": "user-1"}, grpcauthtest.WithScopes("test:read"), grpcauthtest.WithDPoPKey(rsa.PublicKey()))
+	p := func(o grpcauthtest.ProofOptions) func(t *testing.T) string {
+		return func(t *testing.T) string { return d.proof(t, d.key, mInherited, d.bound, o) }
+	}
+	none := func(*testing.T) string { return "" }
+
+	tests := []struct {
+		name   string
+		method string // default mInherited
+		scheme string // default "DPoP"
+		token  string // default d.bound
+		proofs []func(t *testing.T) string
+		want   codes.Code
+		reason string
+		cause  string // in the logged error of a refusal
+	}{
+		{name: "valid proof", proofs: list(p(grpcauthtest.ProofOptions{})), want: codes.OK},
+		{name: "scheme in lower case", scheme: "dpop", proofs: list(p(grpcauthtest.ProofOptions{})), want: codes.OK},
+		{name: "htu normalised: scheme case, default port absent, query and fragment ignored", proofs: list(p(grpcauthtest.ProofOptions{URL: "HTTP://" + d.addr + "/authtest.v1.TestService/./Inherited?x=1#f"})), want: codes.OK},
+		{name: "require_dpop with a DPoP-bound token", method: mAuth, proofs: list(func(t *testing.T) string { return d.proof(t, d.key, mAuth, d.bound, grpcauthtest.ProofOptions{}) }), want: codes.OK},
+		{name: "iat at the edge of the window", proofs: list(p(grpcauthtest.ProofOptions{IssuedAt: t0.Add(-dpop.DefaultMaxAge)})), want: codes.OK},
+
+		{name: "wrong typ", proofs: list(p(grpcauthtest.ProofOptions{Type: "JWT"})), want: codes.Unauthenticated, reason: ReasonDPoPProofInvalid, cause: "typ \"JWT\""},
+		{name: "alg none", proofs: list(p(grpcauthtest.ProofOptions{Algorithm: "none"})), want: codes.Unauthenticated, reason: ReasonDPoPProofInvalid, cause: "alg \"none\" is not allowed"},
+		{name: "HS256 keyed with the public jwk", proofs: list(p(grpcauthtest.ProofOptions{Algorithm: "HS256"})), want: codes.Unauthenticated, reason: ReasonDPoPProofInvalid, cause: "alg \"HS256\" is not allowed"},
+		{name: "RS256 not in the default allow-list", token: boundRSA, proofs: list(func(t *testing.T) string { return d.proof(t, rsa, mInherited, boundRSA, grpcauthtest.ProofOptions{}) }), want: codes.Unauthenticated, reason: ReasonDPoPProofInvalid, cause: "alg \"RS256\" is not allowed"},
+		{name: "private jwk in header", proofs: list(p(grpcauthtest.ProofOptions{PrivateKeyInHeader: true})), want: codes.Unauthenticated, reason: ReasonDPoPProofInvalid, cause: "not a public key"},
+		{name: "no jwk in header", proofs: list(p(grpcauthtest.ProofOptions{OmitKey: true})), want: codes.Unauthenticated, reason: ReasonDPoPProofInvalid, cause: "no jwk header"},
+		{name: "bad signature (header jwk is another key)", proofs: list(p(grpcauthtest.ProofOptions{HeaderKey: other.PublicKey()})), want: codes.Unauthenticated, reason: ReasonDPoPProofInvalid, cause: "bad signature"},
+		{name: "wrong htm", proofs: list(p(grpcauthtest.ProofOptions{Method: "GET"})), want: codes.Unauthenticated, reason: ReasonDPoPProofInvalid, cause: "htm \"GET\""},
+		{name: "wrong htu: other method", proofs: list(p(grpcauthtest.ProofOptions{URL: d.url(mPublic)})), want: codes.Unauthenticated, reason: ReasonDPoPProofInvalid, cause: "path"},
+		{name: "wrong htu: other host", proofs: list(p(grpcauthtest.ProofOptions{URL: "http://api.example.com" + mInherited})), want: codes.Unauthenticated, reason: ReasonDPoPProofInvalid, cause: "origin"},
+		{name: "wrong htu: https on a plaintext connection", proofs: list(p(grpcauthtest.ProofOptions{URL: "https://" + d.addr + mInherited})), want: codes.Unauthenticated, reason: ReasonDPoPProofInvalid, cause: "origin"},
+		{name: "iat too old", proofs: list(p(grpcauthtest.ProofOptions{IssuedAt: t0.Add(-dpop.DefaultMaxAge - time.Second)})), want: codes.Unauthenticated, reason: ReasonDPoPProofInvalid, cause: "before now"},
+		{name: "iat in the future", proofs: list(p(grpcauthtest.ProofOptions{IssuedAt: t0.Add(dpop.DefaultLeeway + time.Second)})), want: codes.Unauthenticated, reason: ReasonDPoPProofInvalid, cause: "after now"},
+		{name: "wrong ath (another token's hash)", proofs: list(p(grpcauthtest.ProofOptions{AccessToken: unbound})), want: codes.Unauthenticated, reason: ReasonDPoPProofInvalid, cause: "ath is not the hash"},
+		{name: "no ath", proofs: list(p(grpcauthtest.ProofOptions{Claims: map[string]any{"ath": nil}})), want: codes.Unauthenticated, reason: ReasonDPoPProofInvalid, cause: "no ath"},
+		{name: "no jti", proofs: list(p(grpcauthtest.ProofOptions{Claims: map[string]any{"jti": nil}})), want: codes.Unauthenticated, reason: ReasonDPoPProofInvalid, cause: "no jti claim"},
+		{name: "not a JWS", proofs: list(func(*testing.T) string { return "not-a-proof" }), want: codes.Unauthenticated, reason: ReasonDPoPProofInvalid, cause: "3 dot-separated parts"},
+		{name: "oversized proof", proofs: list(func(*testing.T) string { return strings.Repeat("a", dpop.DefaultMaxProofSize+1) }), want: codes.Unauthenticated, reason: ReasonDPoPProofInvalid, cause: "MaxProofSize"},
+		{name: "missing proof with DPoP scheme", proofs: nil, want: codes.Unauthenticated, reason: ReasonDPoPProofInvalid},
+		{name: "empty proof", proofs: list(none), want: codes.Unauthenticated, reason: ReasonDPoPProofInvalid, cause: "empty"},
+		{name: "two dpop values", proofs: list(p(grpcauthtest.ProofOptions{}), p(grpcauthtest.ProofOptions{})), want: codes.Unauthenticated, reason: ReasonDPoPProofInvalid},
+
+		{name: "bound token as Bearer", scheme: "Bearer", want: codes.Unauthenticated, reason: ReasonDPoPBindingMismatch, cause: "Bearer scheme"},
+		{name: "bound token as Bearer, with a proof", scheme: "Bearer", proofs: list(p(grpcauthtest.ProofOptions{})), want: codes.Unauthenticated, reason: ReasonDPoPBindingMismatch, cause: "Bearer scheme"},
+		{name: "proof with an unbound token", token: unbound, proofs: list(func(t *testing.T) string { return d.proof(t, d.key, mInherited, unbound, grpcauthtest.ProofOptions{}) }), want: codes.Unauthenticated, reason: ReasonDPoPBindingMismatch, cause: "no cnf claim"},
+		{name: "thumbprint mismatch (token bound to another key)", token: boundOther, proofs: list(func(t *testing.T) string {
+			return d.proof(t, d.key, mInherited, boundOther, grpcauthtest.ProofOptions{})
+		}), want: codes.Unauthenticated, reason: ReasonDPoPBindingMismatch, cause: "does not match"},
+		{name: "require_dpop with a bearer token", method: mAuth, scheme: "Bearer", token: unbound, want: codes.Unauthenticated, reason: ReasonDPoPRequired, cause: "requires a DPoP-bound token"},
+		{name: "no require_dpop: bearer token accepted", scheme: "Bearer", token: unbound, want: codes.OK},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			method, scheme, tok := tt.method, tt.scheme, tt.token
+			if method == "" {
+				method = mInherited
+			}
+			if scheme == "" {
+				scheme = "DPoP"
+			}
+			if tok == "" {
+				tok = d.bound
+			}
+			var proofs []string
+			for _, f := range tt.proofs {
+				proofs = append(proofs, f(t))
+			}
+			err, _, trailer := d.callUnaryMD(dpopCtx(t.Context(), scheme+" "+tok, proofs...), method)
+			checkStatus(t, err, tt.want, tt.reason)
+			if tt.cause != "" {
+				if dec := rec.last(t); dec.Err == nil || !strings.Contains(dec.Err.Error(), tt.cause) {
+					t.Errorf("logged cause %v, want one mentioning %q", dec.Err, tt.cause)
+				}
+			}
+			challenge := trailer.Get(MetadataWWWAuthenticate)
+			switch {
+			case tt.want == codes.OK && len(challenge) != 0:
+				t.Errorf("www-authenticate %q on success", challenge)
+			case tt.reason == ReasonDPoPProofInvalid && (len(challenge) != 1 || challenge[0] != `DPoP error="invalid_dpop_proof", algs="ES256 EdDSA"`):
+				t.Errorf("www-authenticate = %q, want the invalid_dpop_proof challenge", challenge)
+			case tt.reason == ReasonDPoPBindingMismatch && (len(challenge) != 1 || challenge[0] != `DPoP error="invalid_token", algs="ES256 EdDSA"`):
+				t.Errorf("www-authenticate = %q, want the invalid_token challenge", challenge)
+			case tt.reason == ReasonDPoPRequired && (len(challenge) != 1 || challenge[0] != `DPoP algs="ES256 EdDSA"`):
+				t.Errorf("www-authenticate = %q, want a bare DPoP challenge", challenge)
+			}
+		})
+	}
+}
+
+func list(fs ...func(t *testing.T) string) []func(t *testing.T) string { return fs }
+
+func TestDPoP_ReplayedProofIsRefused(t *testing.T) {
+	d := newDPoPEnv(t)
+	proof := d.proof(t, d.key, mInherited, d.bound, grpcauthtest.ProofOptions{})
+	ctx := dpopCtx(t.Context(), "DPoP "+d.bound, proof)
+	err, _, _ := d.callUnaryMD(ctx, mInherited)
+	checkStatus(t, err, codes.OK, "")
+	err, _, trailer := d.callUnaryMD(ctx, mInherited)
+	checkStatus(t, err, codes.Unauthenticated, ReasonDPoPReplayed)
+	if got := trailer.Get(MetadataWWWAuthenticate); len(got) != 1 || !strings.Contains(got[0], `error="invalid_dpop_proof"`) {
+		t.Errorf("www-authenticate = %q", got)
+	}
+	// A new proof (new jti) is accepted.
+	err, _, _ = d.callUnaryMD(dpopCtx(t.Context(), "DPoP "+d.bound, d.proof(t, d.key, mInherited, d.bound, grpcauthtest.ProofOptions{})), mInherited)
+	checkStatus(t, err, codes.OK, "")
+}
+
+// The same proof sent concurrently is accepted exactly once.
+func TestDPoP_ConcurrentReplaysAcceptOnce(t *testing.T) {
+	d := newDPoPEnv(t)
+	ctx := dpopCtx(t.Context(), "DPoP "+d.bound, d.proof(t, d.key, mInherited, d.bound, grpcauthtest.ProofOptions{}))
+	const n = 16
+	errs := make(chan error, n)
+	var wg sync.WaitGroup
+	for range n {
+		wg.Go(func() {
+			err, _, _ := d.callUnaryMD(ctx, mInherited)
+			errs <- err
+		})
+	}
+	wg.Wait()
+	close(errs)
+	ok := 0
+	for err := range errs {
+		if err == nil {
+			ok++
+			continue
+		}
+		checkStatus(t, err, codes.Unauthenticated, ReasonDPoPReplayed)
+	}
+	if ok != 1 {
+		t.Errorf("%d of %d identical proofs accepted, want 1", ok, n)
+	}
+}
+
+func TestDPoP_StreamsCheckTheProof(t *testing.T) {
+	d := newDPoPEnv(t)
+	const bidi = "/authtest.v1.TestService/BidiStream"
+	good := d.proof(t, d.key, bidi, d.bound, grpcauthtest.ProofOptions{})
+	if _, err := callBidiStream(dpopCtx(t.Context(), "DPoP "+d.bound, good), d.env); err != nil {
+		t.Fatalf("valid proof on a stream: %v", err)
+	}
+	wrong := d.proof(t, d.key, mInherited, d.bound, grpcauthtest.ProofOptions{}) // htu of another method
+	_, err := callBidiStream(dpopCtx(t.Context(), "DPoP "+d.bound, wrong), d.env)
+	checkStatus(t, err, codes.Unauthenticated, ReasonDPoPProofInvalid)
+}
+
+func TestDPoP_RequireDPoPRefusesBearerEverywhere(t *testing.T) {
+	d := newDPoPEnv(t, func(c *Config, _ *verifier.Config) { c.RequireDPoP = true })
+	unbound := d.scoped(t, "test:read")
+	for _, m := range []string{mInherited, mPublic} {
+		err, _, trailer := d.callUnaryMD(withAuth(t.Context(), bearer(unbound)), m)
+		checkStatus(t, err, codes.Unauthenticated, ReasonDPoPRequired)
+		if got := trailer.Get(MetadataWWWAuthenticate); len(got) != 1 || got[0] != `DPoP algs="ES256 EdDSA"` {
+			t.Errorf("%s: www-authenticate = %q", m, got)
+		}
+	}
+	err, _, _ := d.callUnaryMD(t.Context(), mPublic)
+	checkStatus(t, err, codes.OK, "") // no token: public stays public
+	err, _, _ = d.callUnaryMD(dpopCtx(t.Context(), "DPoP "+d.bound, d.proof(t, d.key, mInherited, d.bound, grpcauthtest.ProofOptions{})), mInherited)
+	checkStatus(t, err, codes.OK, "")
+}
+
+func TestDPoP_DryRunRelaxesRequireDPoPRule(t *testing.T) {
+	var rec recorder
+	d := newDPoPEnv(t, func(c *Config, _ *verifier.Config) { c.DryRun, c.OnDecision = true, rec.record })
+	err, _, trailer := d.callUnaryMD(withAuth(t.Context(), bearer(d.scoped(t))), mAuth)
+	checkStatus(t, err, codes.OK, "")
+	if dec := rec.last(t); !dec.DryRun || dec.Reason != ReasonDPoPRequired {
+		t.Errorf("decision = %+v, want a dry-run DPOP_REQUIRED", dec)
+	}
+	if got := trailer.Get(MetadataWWWAuthenticate); len(got) != 0 {
+		t.Errorf("www-authenticate %q on an allowed call", got)
+	}
+}
+
+func TestDPoP_ServerNonce(t *testing.T) {
+	nonces, err := dpop.NewHMACNonces(nil, time.Minute)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := newDPoPEnv(t, func(c *Config, _ *verifier.Config) { c.DPoP.Nonces = nonces })
+	call := func(t *testing.T, o grpcauthtest.ProofOptions) (error, metadata.MD, metadata.MD) {
+		return d.callUnaryMD(dpopCtx(t.Context(), "DPoP "+d.bound, d.proof(t, d.key, mInherited, d.bound, o)), mInherited)
+	}
+	fresh := nonces.Nonce(t0)
+
+	t.Run("missing nonce gets one", func(t *testing.T) {
+		err, _, trailer := call(t, grpcauthtest.ProofOptions{})
+		checkStatus(t, err, codes.Unauthenticated, ReasonUseDPoPNonce)
+		if got := trailer.Get(MetadataDPoPNonce); len(got) != 1 || got[0] != fresh {
+			t.Errorf("dpop-nonce = %q, want %q", got, fresh)
+		}
+		if got := trailer.Get(MetadataWWWAuthenticate); len(got) != 1 || !strings.HasPrefix(got[0], `DPoP error="use_dpop_nonce"`) {
+			t.Errorf("www-authenticate = %q", got)
+		}
+		// Retrying with the nonce it was given succeeds.
+		err, header, _ := call(t, grpcauthtest.ProofOptions{Nonce: trailer.Get(MetadataDPoPNonce)[0]})
+		checkStatus(t, err, codes.OK, "")
+		if got := header.Get(MetadataDPoPNonce); len(got) != 0 {
+			t.Errorf("dpop-nonce header %q although the proof used the current nonce", got)
+		}
+	})
+	t.Run("stale nonce", func(t *testing.T) {
+		err, _, trailer := call(t, grpcauthtest.ProofOptions{Nonce: nonces.Nonce(t0.Add(-10 * time.Minute))})
+		checkStatus(t, err, codes.Unauthenticated, ReasonUseDPoPNonce)
+		if got := trailer.Get(MetadataDPoPNonce); len(got) != 1 || got[0] != fresh {
+			t.Errorf("dpop-nonce = %q, want %q", got, fresh)
+		}
+	})
+	t.Run("forged nonce", func(t *testing.T) {
+		err, _, _ := call(t, grpcauthtest.ProofOptions{Nonce: "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"})
+		checkStatus(t, err, codes.Unauthenticated, ReasonUseDPoPNonce)
+	})
+	t.Run("previous window's nonce is accepted and refreshed", func(t *testing.T) {
+		err, header, _ := call(t, grpcauthtest.ProofOptions{Nonce: nonces.Nonce(t0.Add(-time.Minute))})
+		checkStatus(t, err, codes.OK, "")
+		if got := header.Get(MetadataDPoPNonce); len(got) != 1 || got[0] != fresh {
+			t.Errorf("dpop-nonce header = %q, want %q", got, fresh)
+		}
+	})
+}
+
+func TestDPoP_ConfiguredOriginBehindAProxy(t *testing.T) {
+	d := newDPoPEnv(t, func(c *Config, _ *verifier.Config) {
+		c.DPoP.Origins = []string{"https://API.example.com:443"}
+	})
+	for _, tt := range []struct {
+		url  string
+		want codes.Code
+	}{
+		{"https://api.example.com" + mInherited, codes.OK},
+		{"https://api.example.com:443" + mInherited, codes.OK},
+		{"http://api.example.com" + mInherited, codes.Unauthenticated},
+		{"https://api.example.com:8443" + mInherited, codes.Unauthenticated},
+		{"https://evil.example.com" + mInherited, codes.Unauthenticated},
+		{"http://" + d.addr + mInherited, codes.OK}, // the server's own origin still counts
+	} {
+		err, _, _ := d.callUnaryMD(dpopCtx(t.Context(), "DPoP "+d.bound, d.proof(t, d.key, mInherited, d.bound, grpcauthtest.ProofOptions{URL: tt.url})), mInherited)
+		if status.Code(err) != tt.want {
+			t.Errorf("htu %s: %v, want %v", tt.url, err, tt.want)
+		}
+	}
+}
+
+func TestDPoP_TLSConnectionMeansHTTPS(t *testing.T) {
+	pki := newPKI(t)
+	d := newDPoPEnv(t)
+	tlsEnv := newEnvWith(t, pki.serverCreds(t), pki.clientCreds(nil), func(c *Config, _ *verifier.Config) { c.Now = func() time.Time { return t0 } })
+	tok := tlsEnv.token(t, map[string]any{"sub": "user-1"}, grpcauthtest.WithScopes("test:read"), grpcauthtest.WithDPoPKey(d.key.PublicKey()))
+	for _, tt := range []struct {
+		scheme string
+		want   codes.Code
+	}{{"https", codes.OK}, {"http", codes.Unauthenticated}} {
+		proof, err := d.key.Proof("POST", tt.scheme+"://"+tlsEnv.addr+mInherited, tok)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, err = callInherited(dpopCtx(t.Context(), "DPoP "+tok, proof), tlsEnv)
+		if status.Code(err) != tt.want {
+			t.Errorf("htu scheme %s over TLS: %v, want %v", tt.scheme, err, tt.want)
+		}
+	}
+}
+
+func TestNew_RejectsBadDPoPConfig(t *testing.T) {
+	for _, dc := range []dpop.Config{
+		{Algorithms: []string{"HS256"}},
+		{Algorithms: []string{"none"}},
+		{Origins: []string{"https://api.example.com/prefix"}},
+		{Origins: []string{"ftp://api.example.com"}},
+	} {
+		if _, err := New(Config{Verifier: staticVerifier{}, DPoP: dc}); err == nil {
+			t.Errorf("New accepted DPoP config %+v", dc)
+		}
+	}
+}
+
+func TestCompileRule_PublicWithRequireDPoPIsInvalid(t *testing.T) {
+	if _, err := New(Config{Verifier: staticVerifier{}, Rules: map[string]*grpcauthv1.Rule{mAuth: {Public: true, RequireDpop: true}}}); err == nil {
+		t.Error("New accepted public together with require_dpop")
+	}
+}

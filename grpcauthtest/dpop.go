@@ -1,0 +1,264 @@
+package grpcauthtest
+
+import (
+	"crypto"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"time"
+
+	"github.com/lestrrat-go/jwx/v2/jwa"
+	"github.com/lestrrat-go/jwx/v2/jwk"
+	"github.com/lestrrat-go/jwx/v2/jws"
+
+	"github.com/grpcauth/grpcauth/dpop"
+)
+
+// DPoPKey is a client's DPoP key pair (RFC 9449): it signs the proofs that
+// go with a DPoP-bound access token. Get a token bound to it from the token
+// endpoint (send a proof in the DPoP header) or from Mint with
+// WithDPoPKey(k.PublicKey()).
+type DPoPKey struct {
+	alg     jwa.SignatureAlgorithm
+	private crypto.Signer
+	public  jwk.Key
+	thumb   string
+
+	// Now is the clock for the proofs' iat. Default time.Now. Set it
+	// before the key is used, not concurrently with Proof.
+	Now func() time.Time
+}
+
+// NewDPoPKey generates an ES256 (P-256) DPoP key.
+func NewDPoPKey() (*DPoPKey, error) { return NewDPoPKeyWithAlgorithm("ES256") }
+
+// NewDPoPKeyWithAlgorithm generates a DPoP key for alg: RS256, RS384, RS512,
+// PS256, PS384, PS512, ES256, ES384, ES512 or EdDSA.
+func NewDPoPKeyWithAlgorithm(alg string) (*DPoPKey, error) {
+	gen, ok := keyGenerators[alg]
+	if !ok {
+		return nil, fmt.Errorf("grpcauthtest: unsupported DPoP algorithm %q", alg)
+	}
+	priv, err := gen()
+	if err != nil {
+		return nil, fmt.Errorf("grpcauthtest: generate %s DPoP key: %w", alg, err)
+	}
+	pub, err := jwk.FromRaw(priv.Public())
+	if err != nil {
+		return nil, fmt.Errorf("grpcauthtest: DPoP public JWK: %w", err)
+	}
+	thumb, err := thumbprint(pub)
+	if err != nil {
+		return nil, err
+	}
+	return &DPoPKey{alg: jwa.SignatureAlgorithm(alg), private: priv, public: pub, thumb: thumb}, nil
+}
+
+func thumbprint(k jwk.Key) (string, error) {
+	tp, err := k.Thumbprint(crypto.SHA256)
+	if err != nil {
+		return "", fmt.Errorf("grpcauthtest: JWK thumbprint: %w", err)
+	}
+	return base64.RawURLEncoding.EncodeToString(tp), nil
+}
+
+// Algorithm returns the key's proof algorithm, e.g. "ES256".
+func (k *DPoPKey) Algorithm() string { return k.alg.String() }
+
+// PublicKey returns the public key (*ecdsa.PublicKey, *rsa.PublicKey or
+// ed25519.PublicKey).
+func (k *DPoPKey) PublicKey() crypto.PublicKey { return k.private.Public() }
+
+// Thumbprint returns the key's RFC 7638 SHA-256 thumbprint, unpadded
+// base64url: the cnf jkt of a token bound to it.
+func (k *DPoPKey) Thumbprint() string { return k.thumb }
+
+// Proof returns a fresh proof for a request: method ("POST" for gRPC), url
+// (for gRPC "scheme://authority/package.Service/Method") and, when not
+// empty, the access token it goes with (its hash becomes ath). Every proof
+// has a new random jti.
+func (k *DPoPKey) Proof(method, url, accessToken string) (string, error) {
+	return k.ProofWith(ProofOptions{Method: method, URL: url, AccessToken: accessToken})
+}
+
+// ProofOptions describe one proof, including deliberately broken ones.
+type ProofOptions struct {
+	// Method, URL and AccessToken are as for DPoPKey.Proof.
+	Method, URL, AccessToken string
+	// IssuedAt is the iat. Default: DPoPKey.Now.
+	IssuedAt time.Time
+	// ID is the jti. Default: random.
+	ID string
+	// Nonce is the server nonce; "" sends none.
+	Nonce string
+	// Type is the typ header. Default "dpop+jwt".
+	Type string
+	// Claims are set over the claims above; a nil value removes one.
+	Claims map[string]any
+	// OmitKey leaves the jwk header out.
+	OmitKey bool
+	// PrivateKeyInHeader puts the private key, not just the public one,
+	// in the jwk header (which a verifier must refuse).
+	PrivateKeyInHeader bool
+	// HeaderKey, when set, is put in the jwk header instead of the
+	// proof key's public key, while the proof key still signs (a
+	// signature the header key does not verify).
+	HeaderKey crypto.PublicKey
+	// Algorithm signs under another algorithm than the key's: "none"
+	// gives an unsigned proof, "HS256" (HS384, HS512) an HMAC keyed with
+	// the JSON of the public JWK (algorithm confusion).
+	Algorithm string
+}
+
+// ProofWith returns the proof o describes.
+func (k *DPoPKey) ProofWith(o ProofOptions) (string, error) {
+	now := time.Now
+	if k.Now != nil {
+		now = k.Now
+	}
+	iat := o.IssuedAt
+	if iat.IsZero() {
+		iat = now()
+	}
+	claims := map[string]any{"htm": o.Method, "htu": o.URL, "iat": iat.Unix(), "jti": o.ID}
+	if o.ID == "" {
+		claims["jti"] = rand.Text()
+	}
+	if o.AccessToken != "" {
+		sum := sha256.Sum256([]byte(o.AccessToken))
+		claims["ath"] = base64.RawURLEncoding.EncodeToString(sum[:])
+	}
+	if o.Nonce != "" {
+		claims["nonce"] = o.Nonce
+	}
+	mergeClaims(claims, o.Claims)
+	body, err := json.Marshal(claims)
+	if err != nil {
+		return "", fmt.Errorf("grpcauthtest: encode proof claims: %w", err)
+	}
+	hdr := jws.NewHeaders()
+	typ := o.Type
+	if typ == "" {
+		typ = dpop.ProofType
+	}
+	if err := hdr.Set(jws.TypeKey, typ); err != nil {
+		return "", fmt.Errorf("grpcauthtest: proof typ: %w", err)
+	}
+	if hk, err := k.headerKey(o); err != nil {
+		return "", err
+	} else if hk != nil {
+		if err := hdr.Set(jws.JWKKey, hk); err != nil {
+			return "", fmt.Errorf("grpcauthtest: proof jwk: %w", err)
+		}
+	}
+	var opt jws.SignOption
+	switch alg := o.Algorithm; {
+	case alg == "none":
+		opt = jws.WithInsecureNoSignature(jws.WithProtectedHeaders(hdr))
+	case alg == "HS256" || alg == "HS384" || alg == "HS512":
+		secret, err := json.Marshal(k.public)
+		if err != nil {
+			return "", fmt.Errorf("grpcauthtest: encode public JWK: %w", err)
+		}
+		opt = jws.WithKey(jwa.SignatureAlgorithm(alg), secret, jws.WithProtectedHeaders(hdr))
+	case alg == "":
+		opt = jws.WithKey(k.alg, k.private, jws.WithProtectedHeaders(hdr))
+	default:
+		return "", fmt.Errorf("grpcauthtest: ProofOptions.Algorithm %q: want none or HS256/384/512", alg)
+	}
+	proof, err := jws.Sign(body, opt)
+	if err != nil {
+		return "", fmt.Errorf("grpcauthtest: sign proof: %w", err)
+	}
+	return string(proof), nil
+}
+
+// headerKey returns the jwk header o asks for, or nil for none.
+func (k *DPoPKey) headerKey(o ProofOptions) (jwk.Key, error) {
+	switch {
+	case o.OmitKey:
+		return nil, nil
+	case o.PrivateKeyInHeader:
+		priv, err := jwk.FromRaw(k.private)
+		if err != nil {
+			return nil, fmt.Errorf("grpcauthtest: private JWK: %w", err)
+		}
+		return priv, nil
+	case o.HeaderKey != nil:
+		hk, err := jwk.FromRaw(o.HeaderKey)
+		if err != nil {
+			return nil, fmt.Errorf("grpcauthtest: ProofOptions.HeaderKey: %w", err)
+		}
+		return hk, nil
+	}
+	return k.public, nil
+}
+
+// WithDPoPKey binds the minted token to a DPoP key (RFC 9449, section 6):
+// it adds {"cnf": {"jkt": <pub's RFC 7638 thumbprint>}}. pub is a
+// *ecdsa.PublicKey, *rsa.PublicKey or ed25519.PublicKey, e.g.
+// DPoPKey.PublicKey(). A cnf claim passed to Mint takes precedence.
+func WithDPoPKey(pub crypto.PublicKey) MintOption {
+	return func(o *mintOptions) { o.dpopKey = pub }
+}
+
+// withJKT binds the minted token to the key with thumbprint jkt.
+func withJKT(jkt string) MintOption { return func(o *mintOptions) { o.jkt = jkt } }
+
+// applyDPoP adds the cnf claim of WithDPoPKey (or withJKT) to payload.
+func (o *mintOptions) applyDPoP(payload map[string]any) error {
+	jkt := o.jkt
+	if o.dpopKey != nil {
+		k, err := jwk.FromRaw(o.dpopKey)
+		if err != nil {
+			return fmt.Errorf("grpcauthtest: WithDPoPKey: %w", err)
+		}
+		if _, ok := k.(jwk.SymmetricKey); ok {
+			return errors.New("grpcauthtest: WithDPoPKey: not a public key")
+		}
+		if jkt, err = thumbprint(k); err != nil {
+			return err
+		}
+	}
+	if jkt != "" {
+		payload["cnf"] = map[string]any{"jkt": jkt}
+	}
+	return nil
+}
+
+// newTokenDPoP returns the verifier of the token endpoint's DPoP proofs:
+// every asymmetric algorithm, the issuer's clock.
+func newTokenDPoP(now func() time.Time) (*dpop.Verifier, error) {
+	return dpop.NewVerifier(dpop.Config{
+		Algorithms: []string{"ES256", "ES384", "ES512", "EdDSA", "RS256", "RS384", "RS512", "PS256", "PS384", "PS512"},
+		Now:        now,
+	})
+}
+
+// tokenDPoP checks the token request's DPoP header (RFC 9449, section 5).
+// Without one it returns "": the token is a bearer token. With one valid
+// proof (htm POST, htu the token endpoint) it returns the thumbprint of the
+// key the token is to be bound to.
+func (i *Issuer) tokenDPoP(r *http.Request) (jkt string, f *tokenFailure) {
+	proofs := r.Header.Values("DPoP")
+	switch len(proofs) {
+	case 0:
+		return "", nil
+	case 1:
+	default:
+		return "", fail(http.StatusBadRequest, "invalid_dpop_proof", "more than one DPoP header")
+	}
+	scheme := "http"
+	if r.TLS != nil {
+		scheme = "https"
+	}
+	p, err := i.dpop.Verify(r.Context(), proofs[0], dpop.Request{Method: r.Method, Scheme: scheme, Authority: r.Host, Path: r.URL.Path})
+	if err != nil {
+		return "", fail(http.StatusBadRequest, "invalid_dpop_proof", err.Error())
+	}
+	return p.Thumbprint, nil
+}

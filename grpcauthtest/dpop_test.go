@@ -1,0 +1,124 @@
+package grpcauthtest_test
+
+import (
+	"encoding/json"
+	"net/http"
+	"testing"
+	"time"
+
+	"github.com/grpcauth/grpcauth/dpop"
+	"github.com/grpcauth/grpcauth/grpcauthtest"
+)
+
+func newDPoPKey(t *testing.T) *grpcauthtest.DPoPKey {
+	t.Helper()
+	k, err := grpcauthtest.NewDPoPKey()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return k
+}
+
+// cnfJKT returns the cnf jkt of a token, or "".
+func cnfJKT(t *testing.T, tok string) string {
+	t.Helper()
+	_, payload := segments(t, tok)
+	cnf, _ := payload["cnf"].(map[string]any)
+	jkt, _ := cnf["jkt"].(string)
+	return jkt
+}
+
+func TestTokenEndpoint_DPoPProofBindsTheToken(t *testing.T) {
+	iss := grpcauthtest.NewIssuer(t, grpcauthtest.Config{Clients: testClients})
+	key := newDPoPKey(t)
+	proof := func(t *testing.T, o grpcauthtest.ProofOptions) string {
+		if o.Method == "" {
+			o.Method, o.URL = http.MethodPost, iss.TokenURL()
+		}
+		p, err := key.ProofWith(o)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	tests := []struct {
+		name       string
+		proofs     []string
+		wantStatus int
+		wantType   string // token_type of a success
+		wantError  string
+	}{
+		{"no proof: bearer token", nil, 200, "Bearer", ""},
+		{"valid proof: DPoP-bound token", []string{proof(t, grpcauthtest.ProofOptions{})}, 200, "DPoP", ""},
+		{"proof for another URL", []string{proof(t, grpcauthtest.ProofOptions{Method: http.MethodPost, URL: iss.URL() + "/v1/keys"})}, 400, "", "invalid_dpop_proof"},
+		{"proof with GET", []string{proof(t, grpcauthtest.ProofOptions{Method: http.MethodGet, URL: iss.TokenURL()})}, 400, "", "invalid_dpop_proof"},
+		{"stale proof", []string{proof(t, grpcauthtest.ProofOptions{IssuedAt: time.Now().Add(-time.Hour)})}, 400, "", "invalid_dpop_proof"},
+		{"two proofs", []string{proof(t, grpcauthtest.ProofOptions{}), proof(t, grpcauthtest.ProofOptions{})}, 400, "", "invalid_dpop_proof"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			req := basic(tokenRequest(t, iss, form("grant_type", "client_credentials")), "svc", "s3cret")
+			for _, p := range tt.proofs {
+				req.Header.Add("DPoP", p)
+			}
+			resp, body := do(t, req)
+			if resp.StatusCode != tt.wantStatus {
+				t.Fatalf("status %d (%s), want %d", resp.StatusCode, body, tt.wantStatus)
+			}
+			if tt.wantError != "" {
+				var e grpcauthtest.TokenError
+				if err := json.Unmarshal(body, &e); err != nil || e.Code != tt.wantError {
+					t.Fatalf("error body %s, want %s", body, tt.wantError)
+				}
+				return
+			}
+			var tr grpcauthtest.TokenResponse
+			if err := json.Unmarshal(body, &tr); err != nil {
+				t.Fatal(err)
+			}
+			if tr.TokenType != tt.wantType {
+				t.Errorf("token_type %q, want %q", tr.TokenType, tt.wantType)
+			}
+			want := ""
+			if tt.wantType == "DPoP" {
+				want = key.Thumbprint()
+			}
+			if got := cnfJKT(t, tr.AccessToken); got != want {
+				t.Errorf("cnf jkt %q, want %q", got, want)
+			}
+		})
+	}
+}
+
+func TestMint_WithDPoPKeyBindsTheToken(t *testing.T) {
+	iss := grpcauthtest.NewIssuer(t, grpcauthtest.Config{})
+	key := newDPoPKey(t)
+	tok, err := iss.Mint(nil, grpcauthtest.WithDPoPKey(key.PublicKey()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := cnfJKT(t, tok); got != key.Thumbprint() || len(got) != 43 {
+		t.Errorf("cnf jkt %q, want %q", got, key.Thumbprint())
+	}
+	if _, err := iss.Mint(nil, grpcauthtest.WithDPoPKey("not a key")); err == nil {
+		t.Error("WithDPoPKey accepted a string")
+	}
+}
+
+// A proof from DPoPKey passes dpop.Verifier, and its thumbprint is the one
+// the key reports.
+func TestDPoPKey_ProofVerifies(t *testing.T) {
+	key := newDPoPKey(t)
+	v, err := dpop.NewVerifier(dpop.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := key.Proof("POST", "https://api.example.com/pkg.S/M", "tok")
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := v.Verify(t.Context(), p, dpop.Request{Method: "POST", Scheme: "https", Authority: "api.example.com", Path: "/pkg.S/M", AccessToken: "tok", KeyThumbprint: key.Thumbprint()})
+	if err != nil || got.Thumbprint != key.Thumbprint() {
+		t.Errorf("Verify = %+v, %v", got, err)
+	}
+}

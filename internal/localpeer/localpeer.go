@@ -1,0 +1,76 @@
+// Package localpeer decides whether a gRPC connection carries credentials
+// safely: with transport security, or without leaving this host. The server
+// interceptors (grpcauth.TransportSecureOrLocal) and the client credentials
+// (tokencreds) share it, so both ends apply one rule.
+package localpeer
+
+import (
+	"net"
+	"net/netip"
+
+	"google.golang.org/grpc/credentials"
+	"google.golang.org/grpc/test/bufconn"
+)
+
+// The peer addresses of in-process connections, compared by dynamic type
+// and value (both are empty structs of unexported types).
+var (
+	pipeAddr    = pipePeerAddr()
+	bufconnAddr = bufconn.Listen(1).Addr()
+)
+
+// pipePeerAddr returns the address net.Pipe's connections report.
+func pipePeerAddr() net.Addr {
+	c1, c2 := net.Pipe()
+	defer c2.Close()
+	defer c1.Close()
+	return c1.RemoteAddr()
+}
+
+// IsLocal reports whether addr, the address of the other end of a
+// connection as its own listener or dialer reports it, is on this host:
+//
+//   - a loopback IP address (127.0.0.0/8, ::1, ::ffff:127.0.0.0/104), as a
+//     *net.TCPAddr or as an "ip:port" string of network "tcp" (as
+//     grpc.Server.ServeHTTP reports it; a host name does not count);
+//   - a *net.UnixAddr: a Unix-domain socket;
+//   - the address of a google.golang.org/grpc/test/bufconn or net.Pipe
+//     connection, matched by exact Go type, never by the name its Network
+//     method returns ("bufconn", "pipe"), which any other net.Addr (a
+//     Windows named pipe, a tunnel) may also return.
+func IsLocal(addr net.Addr) bool {
+	switch a := addr.(type) {
+	case *net.TCPAddr:
+		return a.IP.IsLoopback()
+	case *net.UnixAddr:
+		return true
+	case nil:
+		return false
+	}
+	if addr == pipeAddr || addr == bufconnAddr {
+		return true
+	}
+	// Other transports, such as grpc.Server.ServeHTTP, report the address
+	// as a string; only an IP literal with a port counts.
+	if addr.Network() != "tcp" {
+		return false
+	}
+	ap, err := netip.ParseAddrPort(addr.String())
+	return err == nil && ap.Addr().Unmap().IsLoopback()
+}
+
+// Secure reports whether ai, a connection's AuthInfo, reports
+// credentials.PrivacyAndIntegrity (TLS, ALTS). An AuthInfo that reports no
+// level (nil, or a type without credentials.CommonAuthInfo, or the level
+// left unset) is not secure: unlike credentials.CheckSecurityLevel, this
+// fails closed.
+func Secure(ai credentials.AuthInfo) bool {
+	ci, ok := ai.(interface {
+		GetCommonAuthInfo() credentials.CommonAuthInfo
+	})
+	return ok && ci.GetCommonAuthInfo().SecurityLevel == credentials.PrivacyAndIntegrity
+}
+
+// PipeAddr returns the address net.Pipe's connections report, for tests
+// that build a listener of net.Pipe connections.
+func PipeAddr() net.Addr { return pipeAddr }

@@ -1,0 +1,246 @@
+package grpcauth
+
+import (
+	"fmt"
+	"reflect"
+	"slices"
+
+	"google.golang.org/protobuf/encoding/protowire"
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/reflect/protoreflect"
+	"google.golang.org/protobuf/types/dynamicpb"
+
+	grpcauthv1 "github.com/grpcauth/grpcauth/proto/grpcauth/v1"
+)
+
+// ErrUnreadableOption reports a (grpcauth.v1.method) or
+// (grpcauth.v1.service) option that is present but cannot be read as this
+// version's grpcauthv1.Rule: another extension uses grpcauth's field
+// number (resolved in its place, or visible beside it so that the value
+// cannot be attributed), Go code for grpcauth/v1/auth.proto was generated a
+// second time into another package, the option's bytes are not a Rule, or
+// the rule has fields this version does not know. It wraps ErrInvalidRule: the method is
+// denied (it never falls through to a wider rule), and Check reports it.
+// docs/proto-options.md explains each cause and its fix.
+var ErrUnreadableOption = fmt.Errorf("%w: unreadable option", ErrInvalidRule)
+
+// authProto is the path of the file that declares grpcauth's options.
+const authProto = "grpcauth/v1/auth.proto"
+
+// ruleOption reads the rule extension xt (grpcauthv1.E_Method or
+// E_Service) from the options of d. It returns nil, nil when the option is
+// absent, and an error wrapping ErrUnreadableOption when it is present but
+// cannot be trusted as grpcauth's rule. Options decoded without
+// grpcauth's extension types carry the option as a dynamicpb message or as
+// unknown bytes; both are read, so a rule is never mistaken for a missing
+// one.
+func ruleOption(d protoreflect.Descriptor, xt protoreflect.ExtensionType) (*grpcauthv1.Rule, error) {
+	opts := d.Options()
+	if opts == nil {
+		return nil, nil
+	}
+	m := opts.ProtoReflect()
+	if !m.IsValid() {
+		return nil, nil
+	}
+	want := xt.TypeDescriptor()
+	var (
+		fd protoreflect.FieldDescriptor
+		v  protoreflect.Value
+	)
+	m.Range(func(f protoreflect.FieldDescriptor, val protoreflect.Value) bool {
+		if f.IsExtension() && f.Number() == want.Number() {
+			fd, v = f, val
+			return false
+		}
+		return true
+	})
+	var raw [][]byte
+	if fd == nil {
+		var err error
+		if raw, err = unknownField(m.GetUnknown(), want.Number()); err != nil || raw == nil {
+			return nil, err
+		}
+	}
+	// The option is present. Its value can be attributed to grpcauth only
+	// when grpcauth's is the one extension with its number that the file
+	// could have set.
+	f := d.ParentFile()
+	var visible []protoreflect.FileDescriptor
+	if f != nil {
+		visible = visibleFiles(f)
+		if x := rivalExtension(visible, want); x != nil {
+			return nil, fmt.Errorf("%w: %q can use two extensions numbered %d on %s, %s and %s (declared in %q), so the option's value cannot be attributed; give %[6]s a different number (docs/extension-number.md)",
+				ErrUnreadableOption, f.Path(), want.Number(), want.ContainingMessage().FullName(), want.FullName(), x.FullName(), x.ParentFile().Path())
+		}
+	}
+	var (
+		r   *grpcauthv1.Rule
+		err error
+	)
+	if fd != nil {
+		r, err = resolvedRule(fd, v, want)
+	} else {
+		r, err = unresolvedRule(f, visible, raw, want)
+	}
+	if err == nil {
+		err = onlyKnownFields(r, want)
+	}
+	if err != nil {
+		return nil, err
+	}
+	return r, nil
+}
+
+// resolvedRule reads the extension field fd, set to v, that sits at the
+// number of want.
+func resolvedRule(fd protoreflect.FieldDescriptor, v protoreflect.Value, want protoreflect.ExtensionTypeDescriptor) (*grpcauthv1.Rule, error) {
+	if fd.FullName() != want.FullName() || fd.Message() == nil || fd.Message().FullName() != want.Message().FullName() {
+		return nil, fmt.Errorf("%w: field %d of %s is the extension %s declared in %q, not %s: two options share grpcauth's extension number; give the other one a different number (docs/extension-number.md)",
+			ErrUnreadableOption, fd.Number(), fd.ContainingMessage().FullName(), fd.FullName(), fd.ParentFile().Path(), want.FullName())
+	}
+	switch x := v.Message().Interface().(type) {
+	case *grpcauthv1.Rule:
+		return x, nil
+	case *dynamicpb.Message:
+		// Options decoded with a dynamic resolver (e.g. descriptors loaded
+		// from a FileDescriptorSet): the same message, untyped.
+		b, err := proto.Marshal(x)
+		if err == nil {
+			r := new(grpcauthv1.Rule)
+			if err = proto.Unmarshal(b, r); err == nil {
+				return r, nil
+			}
+		}
+		return nil, fmt.Errorf("%w: %s does not decode as %s: %v", ErrUnreadableOption, fd.FullName(), want.Message().FullName(), err)
+	default:
+		return nil, fmt.Errorf("%w: %s holds a Rule of Go package %q, not of %q: Go code for %s was generated a second time, into another package; generate code only for your own .proto files, which then import %[4]q (docs/proto-options.md)",
+			ErrUnreadableOption, fd.FullName(), goPackage(x), goPackage(&grpcauthv1.Rule{}), authProto)
+	}
+}
+
+// unknownField returns the payloads of every occurrence of field num in
+// the unknown bytes b, or nil when there is none.
+func unknownField(b protoreflect.RawFields, num protowire.Number) ([][]byte, error) {
+	var vals [][]byte
+	for len(b) > 0 {
+		n, typ, l := protowire.ConsumeTag(b)
+		if l < 0 {
+			return nil, fmt.Errorf("%w: malformed unknown fields: %v", ErrUnreadableOption, protowire.ParseError(l))
+		}
+		b = b[l:]
+		l = protowire.ConsumeFieldValue(n, typ, b)
+		if l < 0 {
+			return nil, fmt.Errorf("%w: malformed unknown fields: %v", ErrUnreadableOption, protowire.ParseError(l))
+		}
+		if n == num {
+			if typ != protowire.BytesType {
+				return nil, fmt.Errorf("%w: unparsed field %d has wire type %d, not a message: another option uses grpcauth's extension number (docs/extension-number.md)", ErrUnreadableOption, num, typ)
+			}
+			v, _ := protowire.ConsumeBytes(b)
+			vals = append(vals, v)
+		}
+		b = b[l:]
+	}
+	return vals, nil
+}
+
+// unresolvedRule parses the unparsed payloads raw of field want.Number()
+// of an options message in file f, which can see the files visible. They
+// are trusted to be grpcauth's rule only when f can see
+// grpcauth/v1/auth.proto (and no rival extension, checked by the caller).
+func unresolvedRule(f protoreflect.FileDescriptor, visible []protoreflect.FileDescriptor, raw [][]byte, want protoreflect.ExtensionTypeDescriptor) (*grpcauthv1.Rule, error) {
+	if !slices.ContainsFunc(visible, func(v protoreflect.FileDescriptor) bool { return v.Path() == authProto }) {
+		path := "an unknown file"
+		if f != nil {
+			path = fmt.Sprintf("%q", f.Path())
+		}
+		return nil, fmt.Errorf("%w: options in %s carry an unparsed field %d, but the file does not import %s, so it is some other extension: give that extension a different number (docs/extension-number.md)",
+			ErrUnreadableOption, path, want.Number(), authProto)
+	}
+	r := new(grpcauthv1.Rule)
+	for _, b := range raw {
+		// Repeated occurrences of a message field merge, as in a parser.
+		if err := (proto.UnmarshalOptions{Merge: true}).Unmarshal(b, r); err != nil {
+			return nil, fmt.Errorf("%w: unparsed %s does not decode as %s: %v", ErrUnreadableOption, want.FullName(), want.Message().FullName(), err)
+		}
+	}
+	return r, nil
+}
+
+// visibleFiles returns f and every file whose declarations f may use: its
+// imports, and the files those import publicly, at any depth of public
+// imports.
+func visibleFiles(f protoreflect.FileDescriptor) []protoreflect.FileDescriptor {
+	files := []protoreflect.FileDescriptor{f}
+	seen := map[string]bool{f.Path(): true}
+	var visit func(f protoreflect.FileDescriptor, publicOnly bool)
+	visit = func(f protoreflect.FileDescriptor, publicOnly bool) {
+		imports := f.Imports()
+		for i := range imports.Len() {
+			imp := imports.Get(i)
+			if (publicOnly && !imp.IsPublic) || seen[imp.Path()] {
+				continue
+			}
+			seen[imp.Path()] = true
+			files = append(files, imp.FileDescriptor)
+			visit(imp.FileDescriptor, true)
+		}
+	}
+	visit(f, false)
+	return files
+}
+
+// rivalExtension returns an extension declared in files, other than want,
+// with want's number on want's options message, or nil. protoc (3.21) only
+// warns about such a pair; an option value at that number could then be
+// either.
+func rivalExtension(files []protoreflect.FileDescriptor, want protoreflect.ExtensionTypeDescriptor) protoreflect.ExtensionDescriptor {
+	for _, f := range files {
+		if x := rivalIn(f.Extensions(), f.Messages(), want); x != nil {
+			return x
+		}
+	}
+	return nil
+}
+
+// rivalIn searches the extensions xs and those nested in the messages ms.
+func rivalIn(xs protoreflect.ExtensionDescriptors, ms protoreflect.MessageDescriptors, want protoreflect.ExtensionTypeDescriptor) protoreflect.ExtensionDescriptor {
+	for i := range xs.Len() {
+		x := xs.Get(i)
+		if x.Number() == want.Number() && x.ContainingMessage().FullName() == want.ContainingMessage().FullName() && x.FullName() != want.FullName() {
+			return x
+		}
+	}
+	for i := range ms.Len() {
+		m := ms.Get(i)
+		if x := rivalIn(m.Extensions(), m.Messages(), want); x != nil {
+			return x
+		}
+	}
+	return nil
+}
+
+// onlyKnownFields fails when r was decoded from a newer auth.proto with
+// fields this version would silently ignore: ignoring a condition could
+// open a method that the rule's author meant to restrict.
+func onlyKnownFields(r *grpcauthv1.Rule, want protoreflect.ExtensionTypeDescriptor) error {
+	unknown := len(r.ProtoReflect().GetUnknown()) > 0
+	for _, set := range r.GetAnyOf() {
+		unknown = unknown || len(set.ProtoReflect().GetUnknown()) > 0
+	}
+	if unknown {
+		return fmt.Errorf("%w: %s has fields this version of grpcauth does not know; upgrade github.com/grpcauth/grpcauth to the version whose %s the .proto was compiled against",
+			ErrUnreadableOption, want.FullName(), authProto)
+	}
+	return nil
+}
+
+// goPackage is the Go import path that declares the type of m.
+func goPackage(m proto.Message) string {
+	t := reflect.TypeOf(m)
+	if t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	return t.PkgPath()
+}

@@ -1,0 +1,283 @@
+package grpcauth
+
+import (
+	"errors"
+	"slices"
+	"strings"
+	"testing"
+
+	"google.golang.org/grpc/codes"
+	"google.golang.org/protobuf/encoding/protowire"
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/reflect/protodesc"
+	"google.golang.org/protobuf/reflect/protoreflect"
+	"google.golang.org/protobuf/reflect/protoregistry"
+	"google.golang.org/protobuf/types/descriptorpb"
+	"google.golang.org/protobuf/types/dynamicpb"
+
+	grpcauthv1 "github.com/grpcauth/grpcauth/proto/grpcauth/v1"
+)
+
+const mUser = "/user.v1.UserService/Call"
+
+// userFiles is a registry holding descriptor.proto, auth.proto, the files
+// extra, and "user/v1/user.proto" with the service user.v1.UserService,
+// whose one method Call has the options opts. The user file imports deps;
+// the descriptors are built by protodesc, as a server loading a
+// FileDescriptorSet would build them.
+func userFiles(t testing.TB, opts *descriptorpb.MethodOptions, deps []string, extra ...*descriptorpb.FileDescriptorProto) *protoregistry.Files {
+	t.Helper()
+	files := new(protoregistry.Files)
+	for _, fd := range []protoreflect.FileDescriptor{descriptorpb.File_google_protobuf_descriptor_proto, grpcauthv1.File_grpcauth_v1_auth_proto} {
+		if err := files.RegisterFile(fd); err != nil {
+			t.Fatal(err)
+		}
+	}
+	user := &descriptorpb.FileDescriptorProto{
+		Name:        proto.String("user/v1/user.proto"),
+		Package:     proto.String("user.v1"),
+		Syntax:      proto.String("proto3"),
+		Dependency:  deps,
+		MessageType: []*descriptorpb.DescriptorProto{{Name: proto.String("Msg")}},
+		Service: []*descriptorpb.ServiceDescriptorProto{{
+			Name: proto.String("UserService"),
+			Method: []*descriptorpb.MethodDescriptorProto{{
+				Name: proto.String("Call"), InputType: proto.String(".user.v1.Msg"), OutputType: proto.String(".user.v1.Msg"), Options: opts,
+			}},
+		}},
+	}
+	for _, fdp := range append(extra, user) {
+		fd, err := protodesc.NewFile(fdp, files)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := files.RegisterFile(fd); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return files
+}
+
+// withUnknown returns method options carrying b as unknown (unparsed)
+// bytes, as options decoded without grpcauth's extension types do.
+func withUnknown(b []byte) *descriptorpb.MethodOptions {
+	opts := &descriptorpb.MethodOptions{}
+	opts.ProtoReflect().SetUnknown(b)
+	return opts
+}
+
+// ruleField is field 52841 holding the encoded rule r.
+func ruleField(t testing.TB, r *grpcauthv1.Rule) []byte {
+	t.Helper()
+	b, err := proto.Marshal(r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return protowire.AppendBytes(protowire.AppendTag(nil, 52841, protowire.BytesType), b)
+}
+
+// dynamicOptions returns method options holding r under the extension xd
+// as a dynamicpb message, as options decoded with a resolver built from
+// descriptors (dynamicpb.NewTypes) hold it.
+func dynamicOptions(t testing.TB, xd protoreflect.ExtensionDescriptor, r *grpcauthv1.Rule) *descriptorpb.MethodOptions {
+	t.Helper()
+	typed := &descriptorpb.MethodOptions{}
+	proto.SetExtension(typed, grpcauthv1.E_Method, r)
+	b, err := proto.Marshal(typed)
+	if err != nil {
+		t.Fatal(err)
+	}
+	types := new(protoregistry.Types)
+	if err := types.RegisterExtension(dynamicpb.NewExtensionType(xd)); err != nil {
+		t.Fatal(err)
+	}
+	opts := &descriptorpb.MethodOptions{}
+	if err := (proto.UnmarshalOptions{Resolver: types}).Unmarshal(b, opts); err != nil {
+		t.Fatal(err)
+	}
+	if len(opts.ProtoReflect().GetUnknown()) != 0 {
+		t.Fatal("the dynamic extension was not resolved")
+	}
+	return opts
+}
+
+// otherExtension declares other.v1.method, field 52841 of MethodOptions,
+// of type grpcauth.v1.Rule: someone else's option on grpcauth's number.
+func otherExtension() *descriptorpb.FileDescriptorProto {
+	return &descriptorpb.FileDescriptorProto{
+		Name:       proto.String("other/v1/other.proto"),
+		Package:    proto.String("other.v1"),
+		Syntax:     proto.String("proto3"),
+		Dependency: []string{"google/protobuf/descriptor.proto", authProto},
+		Extension: []*descriptorpb.FieldDescriptorProto{{
+			Name:     proto.String("method"),
+			Number:   proto.Int32(52841),
+			Label:    descriptorpb.FieldDescriptorProto_LABEL_OPTIONAL.Enum(),
+			Type:     descriptorpb.FieldDescriptorProto_TYPE_MESSAGE.Enum(),
+			TypeName: proto.String(".grpcauth.v1.Rule"),
+			Extendee: proto.String(".google.protobuf.MethodOptions"),
+		}},
+	}
+}
+
+func TestOption_UnresolvedOptionsAreReadNotMistakenForMissing(t *testing.T) {
+	rule := &grpcauthv1.Rule{Scopes: []string{"user:write"}, AnyOf: []*grpcauthv1.ScopeSet{{Scopes: []string{"user:admin"}}}}
+	split := ruleField(t, &grpcauthv1.Rule{Scopes: []string{"user:write"}})
+	split = append(split, ruleField(t, &grpcauthv1.Rule{AnyOf: []*grpcauthv1.ScopeSet{{Scopes: []string{"user:admin"}}}})...)
+	tests := []struct {
+		name string
+		opts func(t testing.TB) *descriptorpb.MethodOptions
+	}{
+		{"unknown bytes", func(t testing.TB) *descriptorpb.MethodOptions { return withUnknown(ruleField(t, rule)) }},
+		{"unknown bytes in two occurrences merge", func(t testing.TB) *descriptorpb.MethodOptions { return withUnknown(split) }},
+		{"dynamicpb message", func(t testing.TB) *descriptorpb.MethodOptions {
+			return dynamicOptions(t, grpcauthv1.E_Method.TypeDescriptor().Descriptor(), rule)
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			files := userFiles(t, tt.opts(t), []string{authProto})
+			a := mustNew(t, Config{Descriptors: files, Verifier: staticVerifier{claims: mustClaims(t, "user:write")}})
+			got, err := a.Requirement(mUser)
+			if err != nil || got.Source != SourceMethodOption || !slices.Equal(got.Scopes, []string{"user:write"}) || len(got.AnyOf) != 1 {
+				t.Fatalf("Requirement = %+v, %v; want the method option's rule", got, err)
+			}
+			// The rule is enforced: the token lacks user:admin.
+			_, err = callUnary(a, bearerCtx("tok"), mUser)
+			checkStatus(t, err, codes.PermissionDenied, ReasonScopeInsufficient)
+		})
+	}
+}
+
+func TestOption_UntrustworthyOptionDeniesMethod(t *testing.T) {
+	newer := &grpcauthv1.Rule{Public: true}
+	newer.ProtoReflect().SetUnknown(protowire.AppendVarint(protowire.AppendTag(nil, 99, protowire.VarintType), 1))
+	typedNewer := &descriptorpb.MethodOptions{}
+	proto.SetExtension(typedNewer, grpcauthv1.E_Method, newer)
+	public := &grpcauthv1.Rule{Public: true}
+	tests := []struct {
+		name  string
+		opts  func(t testing.TB) *descriptorpb.MethodOptions
+		deps  []string
+		extra []*descriptorpb.FileDescriptorProto
+		want  string // in the error
+	}{{
+		name: "unknown bytes in a file that does not import auth.proto",
+		opts: func(t testing.TB) *descriptorpb.MethodOptions { return withUnknown(ruleField(t, public)) },
+		want: "does not import grpcauth/v1/auth.proto",
+	}, {
+		name: "unknown bytes that are not a message",
+		opts: func(testing.TB) *descriptorpb.MethodOptions {
+			return withUnknown(protowire.AppendVarint(protowire.AppendTag(nil, 52841, protowire.VarintType), 1))
+		},
+		deps: []string{authProto},
+		want: "not a message",
+	}, {
+		name: "unknown bytes that are not a rule",
+		opts: func(testing.TB) *descriptorpb.MethodOptions {
+			return withUnknown(protowire.AppendBytes(protowire.AppendTag(nil, 52841, protowire.BytesType), []byte{0x0a, 0x05, 'x'}))
+		},
+		deps: []string{authProto},
+		want: "does not decode as grpcauth.v1.Rule",
+	}, {
+		// The file set grpcauth's option, but the options were decoded with
+		// a resolver that maps the number to another extension (as the Go
+		// registry does when a conflict is ignored).
+		name: "grpcauth's option resolved as another extension on its number",
+		opts: func(t testing.TB) *descriptorpb.MethodOptions {
+			fd, err := protodesc.NewFile(otherExtension(), protoregistry.GlobalFiles)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return dynamicOptions(t, fd.Extensions().Get(0), public)
+		},
+		deps:  []string{authProto},
+		extra: []*descriptorpb.FileDescriptorProto{otherExtension()},
+		want:  `field 52841 of google.protobuf.MethodOptions is the extension other.v1.method declared in "other/v1/other.proto", not grpcauth.v1.method`,
+	}, {
+		// protoc only warns when a file sees two extensions with one number.
+		name:  "unknown bytes in a file that sees auth.proto and another extension on its number",
+		opts:  func(t testing.TB) *descriptorpb.MethodOptions { return withUnknown(ruleField(t, public)) },
+		deps:  []string{authProto, "other/v1/other.proto"},
+		extra: []*descriptorpb.FileDescriptorProto{otherExtension()},
+		want:  "can use two extensions numbered 52841 on google.protobuf.MethodOptions, grpcauth.v1.method and other.v1.method",
+	}, {
+		name: "a typed rule in a file that sees another extension on its number",
+		opts: func(testing.TB) *descriptorpb.MethodOptions {
+			opts := &descriptorpb.MethodOptions{}
+			proto.SetExtension(opts, grpcauthv1.E_Method, public)
+			return opts
+		},
+		deps:  []string{"other/v1/other.proto"},
+		extra: []*descriptorpb.FileDescriptorProto{otherExtension()},
+		want:  "so the option's value cannot be attributed",
+	}, {
+		name: "a rule from a newer auth.proto",
+		opts: func(testing.TB) *descriptorpb.MethodOptions { return typedNewer },
+		deps: []string{authProto},
+		want: "fields this version of grpcauth does not know",
+	}, {
+		name: "a dynamic rule from a newer auth.proto",
+		opts: func(t testing.TB) *descriptorpb.MethodOptions {
+			return dynamicOptions(t, grpcauthv1.E_Method.TypeDescriptor().Descriptor(), newer)
+		},
+		deps: []string{authProto},
+		want: "fields this version of grpcauth does not know",
+	}}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			files := userFiles(t, tt.opts(t), tt.deps, tt.extra...)
+			// A service-wide default that would open the method must not
+			// apply: an unreadable option denies, it never falls through.
+			a := mustNew(t, Config{
+				Descriptors: files,
+				Rules:       map[string]*grpcauthv1.Rule{"user.v1.UserService": {Public: true}},
+			})
+			_, err := a.Requirement(mUser)
+			if !errors.Is(err, ErrUnreadableOption) || !errors.Is(err, ErrInvalidRule) || !strings.Contains(err.Error(), tt.want) {
+				t.Fatalf("Requirement error = %v; want ErrUnreadableOption saying %q", err, tt.want)
+			}
+			_, err = callUnary(a, bearerCtx("tok"), mUser)
+			checkStatus(t, err, codes.PermissionDenied, ReasonMethodNotConfigured)
+		})
+	}
+}
+
+func TestOption_VisibleFilesFollowPublicImportsOnly(t *testing.T) {
+	files := new(protoregistry.Files)
+	for _, fd := range []protoreflect.FileDescriptor{descriptorpb.File_google_protobuf_descriptor_proto, grpcauthv1.File_grpcauth_v1_auth_proto} {
+		if err := files.RegisterFile(fd); err != nil {
+			t.Fatal(err)
+		}
+	}
+	file := func(name string, deps []string, public ...int32) protoreflect.FileDescriptor {
+		fd, err := protodesc.NewFile(&descriptorpb.FileDescriptorProto{
+			Name: proto.String(name), Syntax: proto.String("proto3"), Dependency: deps, PublicDependency: public,
+		}, files)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := files.RegisterFile(fd); err != nil {
+			t.Fatal(err)
+		}
+		return fd
+	}
+	reexport := file("a/reexport.proto", []string{authProto}, 0)
+	private := file("a/private.proto", []string{authProto})
+	tests := []struct {
+		fd   protoreflect.FileDescriptor
+		want bool
+	}{
+		{reexport, true},
+		{private, true},
+		{file("b/through_public.proto", []string{"a/reexport.proto"}), true},
+		{file("b/through_private.proto", []string{"a/private.proto"}), false},
+		{file("b/none.proto", nil), false},
+	}
+	for _, tt := range tests {
+		got := slices.ContainsFunc(visibleFiles(tt.fd), func(f protoreflect.FileDescriptor) bool { return f.Path() == authProto })
+		if got != tt.want {
+			t.Errorf("%s sees %s: %v, want %v", tt.fd.Path(), authProto, got, tt.want)
+		}
+	}
+}

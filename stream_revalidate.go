@@ -1,0 +1,160 @@
+package grpcauth
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/grpcauth/grpcauth/verifier"
+)
+
+// Revalidator is implemented by a TokenVerifier whose verdict on a token can
+// change before the token expires: a token introspection verifier, whose
+// authorization server may revoke a token at any time. *introspect.Verifier
+// and *introspect.Combined implement it; a verifier of signed JWTs against a
+// key set needs not, as its verdict changes only at exp.
+//
+// For a stream opened with such a verifier's token, the Authenticator asks
+// RevalidateAt when to verify the token again, and does so then, with
+// VerifyAccessToken, on the timer it uses for the token's expiry (no
+// goroutine per stream). When the token is refused, the stream ends as at
+// expiry (its context is cancelled, later sends and receives fail, the
+// caller gets the status whatever the handler returns) with
+// codes.Unauthenticated and ReasonTokenRevoked, or ReasonTokenExpired when
+// the verifier reports expiry. When no verdict can be had (the verifier
+// answers ErrKeysUnavailable: an introspection endpoint that is down), the
+// stream goes on and is re-verified at the next time RevalidateAt gives: an
+// outage of the authorization server does not cut every stream. Only the
+// token is re-verified; the method's rule is not re-evaluated. Streams are
+// not re-verified when Config.SkipStreamExpiry is set.
+type Revalidator interface {
+	// RevalidateAt returns when to verify token again, given the claims
+	// VerifyAccessToken has just returned for it: the time its verdict
+	// may next change (an introspection verifier: when its cached
+	// answer ends). The zero time means never. The Authenticator waits
+	// at least MinRevalidateInterval whatever the time.
+	RevalidateAt(token string, claims verifier.Claims) time.Time
+}
+
+// MinRevalidateInterval is the least time between two re-verifications of
+// a stream's token, so that a Revalidator answering a time in the past
+// cannot make a stream re-verify in a loop.
+const MinRevalidateInterval = time.Second
+
+// watchesStream reports whether a stream opened with claims is watched:
+// ended when they expire, or re-verified (see Revalidator).
+func (a *Authenticator) watchesStream(c verifier.Claims) bool {
+	if a.expiresStream(c) {
+		return true
+	}
+	_, ok := a.verifier.(Revalidator)
+	return ok && !a.skipExpiry && !c.IsZero()
+}
+
+// streamWatch ends one stream when its token expires or is refused on
+// re-verification.
+type streamWatch struct {
+	a      *Authenticator
+	ctx    context.Context // the handler's, cancelled by end and when it returns
+	cancel context.CancelCauseFunc
+	cut    atomic.Pointer[rejection] // why the stream was ended; nil while it runs
+
+	mu      sync.Mutex
+	done    bool  // the handler returned: no more timers
+	expiry  timer // nil without exp
+	recheck timer // the next re-verification; nil if none
+	rv      Revalidator
+	claims  verifier.Claims // as the stream was opened with
+}
+
+// ended reports whether the stream has been cut.
+func (w *streamWatch) ended() bool { return w.cut.Load() != nil }
+
+// end cuts the stream with r, unless it was cut already.
+func (w *streamWatch) end(r *rejection) {
+	if w.cut.CompareAndSwap(nil, r) {
+		w.cancel(r.err)
+	}
+}
+
+// stop stops the timers, once the handler has returned, and reports why
+// the stream was cut, if it was.
+func (w *streamWatch) stop() *rejection {
+	w.mu.Lock()
+	w.done = true
+	for _, t := range []timer{w.expiry, w.recheck} {
+		if t != nil {
+			t.Stop()
+		}
+	}
+	w.mu.Unlock()
+	return w.cut.Load()
+}
+
+// startRevalidation schedules the first re-verification, when the
+// verifier is a Revalidator and the stream has a token.
+func (w *streamWatch) startRevalidation() {
+	rv, ok := w.a.verifier.(Revalidator)
+	if !ok {
+		return
+	}
+	claims, _ := ClaimsFromContext(w.ctx)
+	token, _, present, rej := accessToken(w.ctx)
+	if claims.IsZero() || !present || rej != nil {
+		return
+	}
+	w.rv, w.claims = rv, claims
+	w.schedule(rv.RevalidateAt(token, claims))
+}
+
+// schedule sets the re-verification timer for at, unless at is zero or the
+// handler has returned.
+func (w *streamWatch) schedule(at time.Time) {
+	if at.IsZero() {
+		return
+	}
+	d := max(at.Sub(w.a.now()), MinRevalidateInterval)
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.done {
+		return
+	}
+	w.recheck = w.a.afterFunc(d, w.revalidate)
+}
+
+var errNoClaims = errors.New("grpcauth: the token verifier returned neither claims nor an error")
+
+// revalidate verifies the stream's token again, in the timer's goroutine,
+// and ends the stream if it is refused.
+func (w *streamWatch) revalidate() {
+	token, _, _, _ := accessToken(w.ctx) // it was there when the stream opened
+	claims, err := w.a.verifier.VerifyAccessToken(w.ctx, token)
+	if w.ctx.Err() != nil {
+		return // the stream ended meanwhile
+	}
+	if err == nil && claims.IsZero() {
+		err = errNoClaims
+	}
+	if err == nil {
+		w.schedule(w.rv.RevalidateAt(token, claims))
+		return
+	}
+	r := verifyRejection(err)
+	switch r {
+	case rejUnavailable, rejCanceled, rejDeadline:
+		w.a.logger.LogAttrs(w.ctx, slog.LevelWarn, "grpcauth: stream token could not be re-verified; the stream goes on",
+			slog.Any("error", err))
+		w.schedule(w.rv.RevalidateAt(token, w.claims))
+		return
+	case rejExpired:
+		r = rejStreamExpired
+	default:
+		r = rejStreamRevoked
+	}
+	w.a.logger.LogAttrs(w.ctx, slog.LevelInfo, "grpcauth: stream ended: its token was refused on re-verification",
+		slog.String("reason", r.reason), slog.String("subject", w.claims.Subject()), slog.Any("error", err))
+	w.end(r)
+}

@@ -1,0 +1,188 @@
+package grpcauth
+
+import (
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+
+	"github.com/grpcauth/grpcauth/grpcauthtest"
+	authtestv1 "github.com/grpcauth/grpcauth/internal/testproto/authtest/v1"
+	"github.com/grpcauth/grpcauth/introspect"
+	"github.com/grpcauth/grpcauth/verifier"
+)
+
+// settableClock is a Now shared by the issuer, the introspection Verifier
+// and the Authenticator.
+type settableClock struct{ ns atomic.Int64 }
+
+func (c *settableClock) Now() time.Time          { return time.Unix(0, c.ns.Load()).UTC() }
+func (c *settableClock) Advance(d time.Duration) { c.ns.Add(int64(d)) }
+
+// revalidationEnv is a server whose Authenticator verifies opaque tokens by
+// introspection at a grpcauthtest issuer, with a settable clock and fake
+// timers, and a ServerStream opened with an opaque token valid for an hour.
+type revalidationEnv struct {
+	*env
+	iss   *grpcauthtest.Issuer // the introspecting one
+	clk   *settableClock
+	fake  *fakeClock
+	token string
+}
+
+func newRevalidationEnv(t *testing.T, claims map[string]any, mutate func(*introspect.Config)) *revalidationEnv {
+	t.Helper()
+	rs := grpcauthtest.Client{ID: "rs", Secret: "rs-secret"}
+	r := &revalidationEnv{clk: &settableClock{}, fake: newFakeClock()}
+	r.clk.ns.Store(t0.UnixNano())
+	r.iss = grpcauthtest.NewIssuer(t, grpcauthtest.Config{Path: "/org", Now: r.clk.Now, Clients: []grpcauthtest.Client{rs}})
+	cfg := introspect.Config{Endpoint: r.iss.IntrospectionURL(), Issuer: r.iss.URL(), ClientID: rs.ID, ClientSecret: rs.Secret,
+		Audiences: []string{r.iss.Audience()}, Now: r.clk.Now, Logger: discardLogger()}
+	if mutate != nil {
+		mutate(&cfg)
+	}
+	iv, err := introspect.New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { iv.Close() })
+	r.env = newEnv(t, func(c *Config, _ *verifier.Config) {
+		c.Verifier = iv
+		c.Now = r.clk.Now
+		c.afterFunc = r.fake.AfterFunc
+	})
+	r.svc.streamStarted = make(chan struct{}, 1)
+	r.svc.streamEnded = make(chan error, 1)
+	claims["sub"] = "user-1"
+	claims["scope"] = "test:read test:stream"
+	if r.token, err = r.iss.MintOpaqueClaims(claims); err != nil {
+		t.Fatal(err)
+	}
+	return r
+}
+
+// open starts a ServerStream with the token and waits for its handler.
+func (r *revalidationEnv) open(t *testing.T) authtestv1.TestService_ServerStreamClient {
+	t.Helper()
+	s, err := r.client.ServerStream(withAuth(t.Context(), bearer(r.token)), &authtestv1.ServerStreamRequest{Count: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Recv(); err != nil {
+		t.Fatalf("first response: %v", err)
+	}
+	<-r.svc.streamStarted
+	return s
+}
+
+// stillRunning fails the test if the stream's handler has ended.
+func (r *revalidationEnv) stillRunning(t *testing.T) {
+	t.Helper()
+	select {
+	case err := <-r.svc.streamEnded:
+		t.Fatalf("the stream ended: %v", err)
+	default:
+	}
+}
+
+// TestStream_RevokedOpaqueTokenEndsTheStreamAtTheNextRevalidation opens a
+// stream with an opaque token, re-verifies it when its cached answer ends
+// (still active: the stream goes on), revokes it at the authorization
+// server, and sees the stream cut with ACCESS_TOKEN_REVOKED at the next
+// re-verification, one Cache.TTL later.
+func TestStream_RevokedOpaqueTokenEndsTheStreamAtTheNextRevalidation(t *testing.T) {
+	r := newRevalidationEnv(t, map[string]any{"exp": t0.Add(time.Hour)}, nil)
+	s := r.open(t)
+	expiry, recheck := <-r.fake.added, <-r.fake.added
+	if want := time.Hour + verifier.DefaultClockSkew; expiry.d != want {
+		t.Fatalf("expiry timer %v, want %v", expiry.d, want)
+	}
+	if recheck.d != introspect.DefaultCacheTTL {
+		t.Fatalf("re-verification timer %v, want the cache TTL %v", recheck.d, introspect.DefaultCacheTTL)
+	}
+
+	r.clk.Advance(introspect.DefaultCacheTTL)
+	recheck.fire() // still active
+	if got := r.iss.IntrospectionRequests(); got != 2 {
+		t.Fatalf("%d introspection requests, want 2", got)
+	}
+	recheck = <-r.fake.added
+	if recheck.d != introspect.DefaultCacheTTL {
+		t.Fatalf("next re-verification in %v, want %v", recheck.d, introspect.DefaultCacheTTL)
+	}
+	r.stillRunning(t)
+
+	r.iss.Revoke(r.token)
+	r.clk.Advance(recheck.d)
+	recheck.fire()
+	if err := <-r.svc.streamEnded; status.Code(err) != codes.Unauthenticated {
+		t.Fatalf("Send after the revocation = %v, want Unauthenticated", err)
+	}
+	_, err := s.Recv()
+	checkStatus(t, err, codes.Unauthenticated, ReasonTokenRevoked)
+	select {
+	case <-expiry.stopCalled:
+	case <-t.Context().Done():
+		t.Fatal("the expiry timer was never stopped")
+	}
+}
+
+// TestStream_OpaqueTokenExpiringIsAccessTokenExpired: the re-verification
+// after the token's exp, when the server calls it inactive, ends the stream
+// with ACCESS_TOKEN_EXPIRED, as the expiry timer would.
+func TestStream_OpaqueTokenExpiringIsAccessTokenExpired(t *testing.T) {
+	r := newRevalidationEnv(t, map[string]any{"exp": t0.Add(90 * time.Second)}, nil)
+	s := r.open(t)
+	_, recheck := <-r.fake.added, <-r.fake.added
+	r.clk.Advance(recheck.d) // 60s: still active, cached until exp plus skew
+	recheck.fire()
+	recheck = <-r.fake.added
+	if recheck.d != introspect.DefaultCacheTTL {
+		t.Fatalf("next re-verification in %v, want %v", recheck.d, introspect.DefaultCacheTTL)
+	}
+	r.clk.Advance(recheck.d) // 120s: inactive, after its exp
+	recheck.fire()
+	<-r.svc.streamEnded
+	_, err := s.Recv()
+	checkStatus(t, err, codes.Unauthenticated, ReasonTokenExpired)
+}
+
+// TestStream_IntrospectionOutageDoesNotEndTheStream: when the
+// re-verification gets no answer, the stream goes on and is re-verified
+// again Cache.NegativeTTL later.
+func TestStream_IntrospectionOutageDoesNotEndTheStream(t *testing.T) {
+	r := newRevalidationEnv(t, map[string]any{"exp": t0.Add(time.Hour)}, nil)
+	s := r.open(t)
+	_, recheck := <-r.fake.added, <-r.fake.added
+	r.iss.Close()
+	r.clk.Advance(recheck.d)
+	recheck.fire()
+	recheck = <-r.fake.added
+	if recheck.d != introspect.DefaultNegativeCacheTTL {
+		t.Fatalf("retry in %v, want %v", recheck.d, introspect.DefaultNegativeCacheTTL)
+	}
+	r.stillRunning(t)
+	if err := s.CloseSend(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestStream_TokenWithoutExpIsStillRevalidated: a token accepted without
+// exp (introspect.Config.SkipExpiryRequirement) sets no expiry timer, but
+// is still re-verified, and its stream cut when it is revoked.
+func TestStream_TokenWithoutExpIsStillRevalidated(t *testing.T) {
+	r := newRevalidationEnv(t, map[string]any{"exp": nil}, func(c *introspect.Config) { c.SkipExpiryRequirement = true })
+	s := r.open(t)
+	recheck := <-r.fake.added
+	if recheck.d != introspect.DefaultCacheTTL {
+		t.Fatalf("the one timer is set for %v, want the re-verification at %v", recheck.d, introspect.DefaultCacheTTL)
+	}
+	r.iss.Revoke(r.token)
+	r.clk.Advance(recheck.d)
+	recheck.fire()
+	<-r.svc.streamEnded
+	_, err := s.Recv()
+	checkStatus(t, err, codes.Unauthenticated, ReasonTokenRevoked)
+}

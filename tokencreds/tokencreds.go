@@ -1,0 +1,96 @@
+// Package tokencreds sends OAuth 2.0 access tokens on gRPC calls: a
+// credentials.PerRPCCredentials built from an oauth2.TokenSource, like
+// grpc-go's credentials/oauth.TokenSource, except that it also works over
+// plaintext to a server on the same host (loopback, a Unix socket, an
+// in-process bufconn or net.Pipe connection), which makes local
+// development and tests as easy as production. Over plaintext to any other
+// host it refuses to send the token, so a misconfigured client fails
+// instead of leaking it. See docs/clients.md.
+package tokencreds
+
+import (
+	"context"
+	"errors"
+
+	"golang.org/x/oauth2"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/credentials"
+	"google.golang.org/grpc/peer"
+	"google.golang.org/grpc/status"
+
+	"github.com/grpcauth/grpcauth/internal/localpeer"
+)
+
+// ErrInsecureTransport is the cause of a refusal to send a token over a
+// connection that has no transport security and leaves this host. The call
+// fails with codes.Unauthenticated and this error's text.
+var ErrInsecureTransport = errors.New("tokencreds: refusing to send an access token over a connection without transport security to another host")
+
+// ErrNoToken is the cause of a call failing because the TokenSource
+// returned a token with an empty access token.
+var ErrNoToken = errors.New("tokencreds: the token source returned an empty access token")
+
+// Credentials puts "authorization: <type> <access token>" (usually
+// "Bearer ...") from a TokenSource on every call. It is safe for concurrent
+// use if its TokenSource is (those of golang.org/x/oauth2 are).
+type Credentials struct {
+	ts oauth2.TokenSource
+}
+
+var _ credentials.PerRPCCredentials = (*Credentials)(nil)
+
+// New returns Credentials that take tokens from ts. Wrap a source that
+// fetches a new token on every call in oauth2.ReuseTokenSource, as
+// clientcredentials.Config.TokenSource already does, so a token is reused
+// until it expires. Install them with grpc.WithPerRPCCredentials, or per
+// call with grpc.PerRPCCredentials.
+func New(ts oauth2.TokenSource) *Credentials { return &Credentials{ts: ts} }
+
+// GetRequestMetadata returns the authorization header for a call, taking a
+// token from the TokenSource. It sends the token only when the call's
+// connection has transport security (an AuthInfo reporting
+// credentials.PrivacyAndIntegrity, as TLS and ALTS do) or its remote
+// address is on this host (see grpcauth.TransportSecureOrLocal for the
+// exact rule; the address is the connection's own, not the target name).
+// Otherwise, or when the context carries no connection information (the
+// method called outside a gRPC call), the call fails with
+// codes.Unauthenticated and ErrInsecureTransport's text, and the
+// TokenSource is not asked. A TokenSource error fails the call with
+// codes.Unavailable (grpc-go's treatment of a non-status error).
+//
+// A local address is only the first hop: a plaintext HTTP CONNECT proxy on
+// this host (HTTPS_PROXY) would carry the token on in clear text. Use TLS
+// when a proxy is involved.
+func (c *Credentials) GetRequestMetadata(ctx context.Context, _ ...string) (map[string]string, error) {
+	if !safeConnection(ctx) {
+		return nil, status.Error(codes.Unauthenticated, ErrInsecureTransport.Error())
+	}
+	tok, err := c.ts.Token()
+	if err != nil {
+		return nil, err
+	}
+	if tok.AccessToken == "" {
+		return nil, ErrNoToken
+	}
+	return map[string]string{"authorization": tok.Type() + " " + tok.AccessToken}, nil
+}
+
+// RequireTransportSecurity returns false, so that grpc-go lets the
+// credentials be used on a plaintext connection at all. GetRequestMetadata
+// enforces the real rule for each call, with the connection's address in
+// hand.
+func (c *Credentials) RequireTransportSecurity() bool { return false }
+
+// safeConnection reports whether the call in ctx runs on a connection that
+// may carry a token: secure, or local.
+func safeConnection(ctx context.Context) bool {
+	ri, ok := credentials.RequestInfoFromContext(ctx)
+	if !ok {
+		return false
+	}
+	if localpeer.Secure(ri.AuthInfo) {
+		return true
+	}
+	p, ok := peer.FromContext(ctx)
+	return ok && p != nil && localpeer.IsLocal(p.Addr)
+}

@@ -1,0 +1,262 @@
+package tokencreds_test
+
+import (
+	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"math/big"
+	"net"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"go.uber.org/goleak"
+	"golang.org/x/oauth2"
+	"golang.org/x/oauth2/clientcredentials"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/credentials"
+	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/peer"
+	"google.golang.org/grpc/status"
+	"google.golang.org/grpc/test/bufconn"
+
+	"github.com/grpcauth/grpcauth"
+	"github.com/grpcauth/grpcauth/grpcauthtest"
+	authtestv1 "github.com/grpcauth/grpcauth/internal/testproto/authtest/v1"
+	"github.com/grpcauth/grpcauth/tokencreds"
+	"github.com/grpcauth/grpcauth/verifier"
+)
+
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+
+// service answers Authenticated with the caller's subject.
+type service struct {
+	authtestv1.UnimplementedTestServiceServer
+}
+
+func (service) Authenticated(ctx context.Context, _ *authtestv1.AuthenticatedRequest) (*authtestv1.AuthenticatedResponse, error) {
+	c, ok := grpcauth.ClaimsFromContext(ctx)
+	return &authtestv1.AuthenticatedResponse{Caller: &authtestv1.Caller{Authenticated: ok, Subject: c.Subject()}}, nil
+}
+
+// fixture is a grpcauthtest issuer with one client, and a TokenSource that
+// gets that client's tokens from the issuer's token endpoint, counting
+// them.
+type fixture struct {
+	iss    *grpcauthtest.Issuer
+	ts     *countingSource
+	server []grpc.ServerOption // grpcauth's interceptors, default Config
+}
+
+type countingSource struct {
+	next oauth2.TokenSource
+	n    atomic.Int64
+}
+
+func (s *countingSource) Token() (*oauth2.Token, error) { s.n.Add(1); return s.next.Token() }
+
+func newFixture(t *testing.T) *fixture {
+	t.Helper()
+	iss := grpcauthtest.NewIssuer(t, grpcauthtest.Config{Clients: []grpcauthtest.Client{{ID: "svc", Secret: "s3cret", Scopes: []string{"test:read"}}}})
+	v, err := verifier.New(t.Context(), verifier.Config{Issuer: iss.URL(), Audiences: []string{iss.Audience()}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { v.Close() })
+	a, err := grpcauth.New(grpcauth.Config{Verifier: v})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cc := clientcredentials.Config{ClientID: "svc", ClientSecret: "s3cret", TokenURL: iss.TokenURL()}
+	return &fixture{
+		iss:    iss,
+		ts:     &countingSource{next: cc.TokenSource(context.Background())},
+		server: []grpc.ServerOption{grpc.UnaryInterceptor(a.UnaryServerInterceptor()), grpc.StreamInterceptor(a.StreamServerInterceptor())},
+	}
+}
+
+// serve runs the service on lis behind grpcauth until the test ends.
+func (f *fixture) serve(t *testing.T, lis net.Listener, opts ...grpc.ServerOption) {
+	t.Helper()
+	srv := grpc.NewServer(append(opts, f.server...)...)
+	authtestv1.RegisterTestServiceServer(srv, service{})
+	var wg sync.WaitGroup
+	wg.Go(func() { _ = srv.Serve(lis) })
+	t.Cleanup(func() { srv.Stop(); wg.Wait() })
+}
+
+// call dials target with opts and tokencreds from f.ts, and calls
+// Authenticated.
+func (f *fixture) call(t *testing.T, target string, opts ...grpc.DialOption) (*authtestv1.AuthenticatedResponse, error) {
+	t.Helper()
+	conn, err := grpc.NewClient(target, append(opts, grpc.WithPerRPCCredentials(tokencreds.New(f.ts)))...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	return authtestv1.NewTestServiceClient(conn).Authenticated(t.Context(), &authtestv1.AuthenticatedRequest{})
+}
+
+var plaintext = grpc.WithTransportCredentials(insecure.NewCredentials())
+
+func TestCredentials_PlaintextToThisHostSendsTheToken(t *testing.T) {
+	f := newFixture(t)
+	tcp, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.serve(t, tcp)
+	buf := bufconn.Listen(1 << 20)
+	f.serve(t, buf)
+	bufDialer := grpc.WithContextDialer(func(ctx context.Context, _ string) (net.Conn, error) { return buf.DialContext(ctx) })
+
+	for _, tt := range []struct {
+		name   string
+		target string
+		opts   []grpc.DialOption
+	}{
+		{"loopback TCP", "passthrough:///" + tcp.Addr().String(), nil},
+		{"bufconn", "passthrough:///bufnet", []grpc.DialOption{bufDialer}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := f.call(t, tt.target, append(tt.opts, plaintext)...)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !got.GetCaller().GetAuthenticated() || got.GetCaller().GetSubject() != "svc" {
+				t.Errorf("server saw %v, want client svc's token", got.GetCaller())
+			}
+		})
+	}
+}
+
+// remoteConn is a connection to a loopback server that reports the address
+// of another host, as a connection across a network would.
+type remoteConn struct{ net.Conn }
+
+func (remoteConn) RemoteAddr() net.Addr { return &net.TCPAddr{IP: net.IPv4(192, 0, 2, 1), Port: 443} }
+
+// dialAsRemote dials addr but makes the connection look remote.
+func dialAsRemote(addr string) grpc.DialOption {
+	return grpc.WithContextDialer(func(ctx context.Context, _ string) (net.Conn, error) {
+		c, err := (&net.Dialer{}).DialContext(ctx, "tcp", addr)
+		if err != nil {
+			return nil, err
+		}
+		return remoteConn{c}, nil
+	})
+}
+
+func TestCredentials_PlaintextToAnotherHostIsRefusedBeforeGettingAToken(t *testing.T) {
+	f := newFixture(t)
+	lis, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.serve(t, lis)
+	_, err = f.call(t, "passthrough:///api.example:443", dialAsRemote(lis.Addr().String()), plaintext)
+	if status.Code(err) != codes.Unauthenticated || status.Convert(err).Message() != tokencreds.ErrInsecureTransport.Error() {
+		t.Fatalf("err = %v, want Unauthenticated: %v", err, tokencreds.ErrInsecureTransport)
+	}
+	if n := f.ts.n.Load(); n != 0 {
+		t.Errorf("token source asked %d times, want 0", n)
+	}
+}
+
+func TestCredentials_TLSToAnotherHostSendsTheToken(t *testing.T) {
+	f := newFixture(t)
+	serverTLS, clientTLS := tlsPair(t)
+	lis, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.serve(t, lis, grpc.Creds(serverTLS))
+	got, err := f.call(t, "passthrough:///api.example:443", dialAsRemote(lis.Addr().String()), grpc.WithTransportCredentials(clientTLS))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.GetCaller().GetSubject() != "svc" {
+		t.Errorf("server saw %v, want client svc's token", got.GetCaller())
+	}
+}
+
+func TestCredentials_GetRequestMetadata(t *testing.T) {
+	tok := &oauth2.Token{AccessToken: "at", TokenType: "bearer"}
+	local := credentials.NewContextWithRequestInfo(peerCtx(&net.UnixAddr{Name: "/run/api.sock", Net: "unix"}), credentials.RequestInfo{AuthInfo: insecureInfo()})
+	tests := []struct {
+		name string
+		ctx  context.Context
+		ts   oauth2.TokenSource
+		want string
+		code codes.Code
+	}{
+		{"Unix socket", local, oauth2.StaticTokenSource(tok), "Bearer at", codes.OK},
+		{"no request info", peerCtx(&net.TCPAddr{IP: net.IPv4(127, 0, 0, 1)}), oauth2.StaticTokenSource(tok), "", codes.Unauthenticated},
+		{"token source fails", local, failingSource{}, "", codes.Unknown},
+		{"empty access token", local, oauth2.StaticTokenSource(&oauth2.Token{}), "", codes.Unknown},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			md, err := tokencreds.New(tt.ts).GetRequestMetadata(tt.ctx)
+			if status.Code(err) != tt.code {
+				t.Fatalf("err = %v, want code %v", err, tt.code)
+			}
+			if got := md["authorization"]; got != tt.want {
+				t.Errorf("authorization = %q, want %q", got, tt.want)
+			}
+		})
+	}
+	if tokencreds.New(nil).RequireTransportSecurity() {
+		t.Error("RequireTransportSecurity = true: grpc-go would refuse local plaintext")
+	}
+}
+
+type failingSource struct{}
+
+func (failingSource) Token() (*oauth2.Token, error) { return nil, errors.New("token endpoint down") }
+
+// peerCtx is a context whose connection's remote address is addr.
+func peerCtx(addr net.Addr) context.Context {
+	return peer.NewContext(context.Background(), &peer.Peer{Addr: addr})
+}
+
+// insecureInfo is the AuthInfo of a plaintext connection.
+func insecureInfo() credentials.AuthInfo {
+	return insecureAuthInfo{credentials.CommonAuthInfo{SecurityLevel: credentials.NoSecurity}}
+}
+
+type insecureAuthInfo struct{ credentials.CommonAuthInfo }
+
+func (insecureAuthInfo) AuthType() string { return "insecure" }
+
+// tlsPair returns server credentials with a self-signed certificate for
+// api.example, and client credentials that trust it.
+func tlsPair(t *testing.T) (server, client credentials.TransportCredentials) {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), DNSNames: []string{"api.example"},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
+		KeyUsage: x509.KeyUsageDigitalSignature, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	leaf, err := x509.ParseCertificate(der)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pool := x509.NewCertPool()
+	pool.AddCert(leaf)
+	server = credentials.NewTLS(&tls.Config{Certificates: []tls.Certificate{{Certificate: [][]byte{der}, PrivateKey: key, Leaf: leaf}}, MinVersion: tls.VersionTLS12})
+	client = credentials.NewTLS(&tls.Config{RootCAs: pool, ServerName: "api.example", MinVersion: tls.VersionTLS12})
+	return server, client
+}
