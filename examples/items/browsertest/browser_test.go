@@ -6,7 +6,11 @@
 package browsertest
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
+	"io"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -178,8 +182,9 @@ func (p *page) signIn(user string) {
 		chromedp.Click(chromedp.CSS(`#user-`+user)),
 		chromedp.WaitVisible(chromedp.CSS(`#who[data-subject="`+user+`"]`)),
 	)
-	if who := get(p, "read #who", chromedp.Text(chromedp.CSS(`#who`))); !strings.Contains(who, "Signed in as "+user) {
-		p.t.Fatalf("after signing in as %s the page says %q", user, who)
+	who := get(p, "read #who", chromedp.Text(chromedp.CSS(`#who`)))
+	if !strings.Contains(who, "Signed in as "+user) || !strings.Contains(who, "DPoP token") {
+		p.t.Fatalf("after signing in as %s the page says %q; want the user and a DPoP token", user, who)
 	}
 }
 
@@ -255,7 +260,68 @@ func TestBrowser_ReaderIsRefusedCreateWriterIsAllowed(t *testing.T) {
 	}
 	p.screenshot()
 
-	if got := rec.sent("CreateItem"); len(got) != 2 {
-		t.Errorf("captured %d CreateItem requests, want 2 (reader's and writer's)", len(got))
+	creates := rec.sent("CreateItem")
+	if len(creates) != 2 {
+		t.Fatalf("captured %d CreateItem requests, want 2 (reader's and writer's)", len(creates))
 	}
+	writers := creates[1]
+	if !strings.HasPrefix(writers.headers["authorization"], "DPoP ") || writers.headers["dpop"] == "" {
+		t.Fatalf("the writer's CreateItem was sent without a DPoP-bound token and proof: headers %v", keys(writers.headers))
+	}
+
+	t.Run("ReplayedProofIsRefused", func(t *testing.T) {
+		code, reason := replay(t, writers)
+		if code != "unauthenticated" || reason != "DPOP_REPLAYED" {
+			t.Errorf("replayed CreateItem: code %q, reason %q; want unauthenticated, DPOP_REPLAYED", code, reason)
+		}
+	})
+}
+
+// replay re-sends a captured request with Go's HTTP client, as an attacker
+// who copied the token and the proof off the wire would, and returns the
+// Connect error's code and ErrorInfo reason.
+func replay(t *testing.T, c capturedRequest) (code, reason string) {
+	t.Helper()
+	if len(c.body) == 0 {
+		t.Fatal("the captured request has no body")
+	}
+	req, err := http.NewRequest(http.MethodPost, c.url, bytes.NewReader(c.body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, h := range []string{"content-type", "connect-protocol-version", "authorization", "dpop"} {
+		req.Header.Set(h, c.headers[h])
+	}
+	client := &http.Client{Transport: &http.Transport{DisableKeepAlives: true}, Timeout: time.Minute}
+	resp, err := client.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var e struct {
+		Code    string `json:"code"`
+		Details []struct {
+			Type  string `json:"type"`
+			Debug struct {
+				Reason string `json:"reason"`
+			} `json:"debug"`
+		} `json:"details"`
+	}
+	if err := json.NewDecoder(io.LimitReader(resp.Body, 1<<20)).Decode(&e); err != nil {
+		t.Fatalf("replay answered %s with a body that is not a Connect error: %v", resp.Status, err)
+	}
+	for _, d := range e.Details {
+		if d.Type == "google.rpc.ErrorInfo" {
+			reason = d.Debug.Reason
+		}
+	}
+	return e.Code, reason
+}
+
+func keys(m map[string]string) []string {
+	var out []string
+	for k := range m {
+		out = append(out, k)
+	}
+	return out
 }
