@@ -231,7 +231,11 @@ func (p *page) screenshot() {
 	p.t.Logf("screenshot: %s", path)
 }
 
-func TestBrowser_ReaderIsRefusedCreateWriterIsAllowed(t *testing.T) {
+// TestBrowser_EachUserGetsWhatItsScopesAllow signs in as each development
+// user in turn and checks what the page shows for each call: the reader
+// lists but may not create, the writer creates but may not delete, the
+// admin deletes. Then it replays the writer's captured DPoP proof.
+func TestBrowser_EachUserGetsWhatItsScopesAllow(t *testing.T) {
 	srv := startServer(t)
 	tab, rec := newBrowser(t)
 	p := &page{t: t, tab: tab, url: srv.webURL}
@@ -257,6 +261,23 @@ func TestBrowser_ReaderIsRefusedCreateWriterIsAllowed(t *testing.T) {
 	}
 	if rows := p.count(`#items tbody tr`); rows != 3 {
 		t.Errorf("the page shows %d items after the writer's create, want 3", rows)
+	}
+	lastDelete := `#items tbody tr:last-child button.delete`
+	if o := p.call(lastDelete); o.method != "DeleteItem" || o.code != "PermissionDenied" || o.reason != "ACCESS_TOKEN_SCOPE_INSUFFICIENT" {
+		t.Errorf("writer DeleteItem: %+v, want refused PermissionDenied (ACCESS_TOKEN_SCOPE_INSUFFICIENT)", o)
+	}
+
+	p.signIn("admin")
+	p.call(`#list`)
+	if o := p.call(lastDelete); o.method != "DeleteItem" || o.outcome != "allowed" {
+		t.Errorf("admin DeleteItem: %+v, want allowed", o)
+	}
+	if rows := p.count(`#items tbody tr`); rows != 2 {
+		t.Errorf("the page shows %d items after the admin's delete, want 2", rows)
+	}
+	// The log keeps every user's calls across the sign-ins.
+	if n := p.count(`#log li.refused`); n != 2 {
+		t.Errorf("the log shows %d refused calls, want 2 (reader's create, writer's delete)", n)
 	}
 	p.screenshot()
 

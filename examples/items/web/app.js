@@ -110,19 +110,28 @@ async function dpopProof(htm, htu, accessToken) {
 
 // ---- the call log ----
 
+// The log survives the round trip to the issuer (sessionStorage), so it
+// shows the calls of each user who signed in in this tab.
 function logCall(method, allowed, code, reason, message) {
+  const entry = { method, allowed, code: code || '', reason: reason || '', message: message || '', who: session.subject };
+  const saved = JSON.parse(sessionStorage.getItem('log') || '[]');
+  saved.push(entry);
+  sessionStorage.setItem('log', JSON.stringify(saved.slice(-50)));
+  showEntry(entry);
+}
+
+function showEntry(e) {
   const li = document.createElement('li');
-  li.className = allowed ? 'allowed' : 'refused';
-  li.dataset.method = method;
-  li.dataset.outcome = allowed ? 'allowed' : 'refused';
-  li.dataset.code = code || '';
-  li.dataset.reason = reason || '';
-  const who = session.subject ? ' as ' + session.subject : ' without a token';
+  li.className = e.allowed ? 'allowed' : 'refused';
+  li.dataset.method = e.method;
+  li.dataset.outcome = e.allowed ? 'allowed' : 'refused';
+  li.dataset.code = e.code;
+  li.dataset.reason = e.reason;
   const out = document.createElement('span');
   out.className = 'outcome';
-  out.textContent = allowed ? 'allowed' : 'refused ' + code + (reason ? ' (' + reason + ')' : '');
-  li.append(method + who + ': ', out);
-  if (message) li.append(': ' + message);
+  out.textContent = e.allowed ? 'allowed' : 'refused ' + e.code + (e.reason ? ' (' + e.reason + ')' : '');
+  li.append(e.method + (e.who ? ' as ' + e.who : ' without a token') + ': ', out);
+  if (e.message) li.append(': ' + e.message);
   document.getElementById('log').append(li);
 }
 
@@ -260,6 +269,7 @@ function addRow(it) {
 }
 
 async function init() {
+  for (const e of JSON.parse(sessionStorage.getItem('log') || '[]')) showEntry(e);
   session.cfg = await (await fetch('/config.json')).json();
   const signin = document.getElementById('signin');
   signin.addEventListener('click', signIn);
