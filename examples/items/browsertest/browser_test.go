@@ -241,6 +241,14 @@ func TestBrowser_EachUserGetsWhatItsScopesAllow(t *testing.T) {
 	p := &page{t: t, tab: tab, url: srv.webURL}
 
 	p.signIn("reader")
+	// The server's errors carry the ErrorInfo in "debug" too; the page
+	// must also read it from the protobuf alone (reason is field 1,
+	// domain field 2), as other Connect servers send it.
+	const infoProto = "ChNDUkVERU5USUFMU19NSVNTSU5HEghncnBjYXV0aA" // reason CREDENTIALS_MISSING, domain grpcauth
+	if got := get(p, "decode an ErrorInfo", chromedp.Evaluate[string](
+		`errorReason([{type: 'google.rpc.ErrorInfo', value: '`+infoProto+`'}]) + ' ' + protoString(b64decode('`+infoProto+`'), 2)`)); got != "CREDENTIALS_MISSING grpcauth" {
+		t.Errorf("the page decodes the ErrorInfo as %q, want %q", got, "CREDENTIALS_MISSING grpcauth")
+	}
 	if o := p.call(`#list`); o.method != "ListItems" || o.outcome != "allowed" {
 		t.Errorf("reader ListItems: %+v, want allowed", o)
 	}
