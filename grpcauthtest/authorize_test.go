@@ -105,7 +105,7 @@ func exchange(t *testing.T, iss *grpcauthtest.Issuer, kv ...string) (int, map[st
 	return resp.StatusCode, m
 }
 
-func codeIssuer(t *testing.T, now func() time.Time) *grpcauthtest.Issuer {
+func codeIssuer(t testing.TB, now func() time.Time) *grpcauthtest.Issuer {
 	return grpcauthtest.NewIssuer(t, grpcauthtest.Config{
 		Clients:       testClients,
 		PublicClients: []grpcauthtest.PublicClient{webClient},
