@@ -123,10 +123,20 @@ type Config struct {
 	// counts as insecure.
 	TransportSecurity TransportSecurity
 
+	// Conditions compiles the CEL (or other) conditions of rules (the
+	// rule's `condition` field). Default nil: a rule with a condition is
+	// invalid, so its methods are denied and Check reports them. Use
+	// celcond.New from github.com/grpcauth/grpcauth/celcond; the core
+	// package does not depend on an expression language. See
+	// docs/conditions.md.
+	Conditions ConditionCompiler
+
 	// DryRun evaluates every method's rule and reports each call the rule
 	// would refuse, but lets it through: a valid token lacking scopes, a
-	// method with no (or an invalid) rule, and an unbound token on a
-	// method with require_certificate_binding. Each such call is reported
+	// method with no (or an invalid) rule, an unbound token on a
+	// method with require_certificate_binding, a token short of the
+	// rule's step-up requirement, and a call or stream message its
+	// condition refuses (each refused stream message is reported). Each such call is reported
 	// to OnDecision with Allowed and DryRun set, Code and Reason saying
 	// what enforcement would return, and logged ("call would be denied
 	// (dry run)"); the handler gets the claims. Dry run never relaxes

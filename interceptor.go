@@ -24,6 +24,7 @@ import (
 type Authenticator struct {
 	verifier    TokenVerifier
 	descriptors DescriptorResolver
+	conditions  ConditionCompiler
 	cfgRules    map[string]*compiledRule // Config.Rules and Config.Public, by method or service name
 	defaultRule *compiledRule
 	transport   TransportSecurity
@@ -55,6 +56,7 @@ func New(cfg Config) (*Authenticator, error) {
 	a := &Authenticator{
 		verifier:    cfg.Verifier,
 		descriptors: cfg.Descriptors,
+		conditions:  cfg.Conditions,
 		cfgRules:    make(map[string]*compiledRule),
 		transport:   cfg.TransportSecurity,
 		dryRun:      cfg.DryRun,
@@ -150,7 +152,7 @@ func (a *Authenticator) addConfigRule(name string, pb *grpcauthv1.Rule) error {
 //	)
 func (a *Authenticator) UnaryServerInterceptor() grpc.UnaryServerInterceptor {
 	return func(ctx context.Context, req any, info *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
-		ctx, _, err := a.authorize(ctx, info.FullMethod, false)
+		ctx, _, err := a.authorize(ctx, info.FullMethod, false, req)
 		if err != nil {
 			return nil, err
 		}
@@ -164,10 +166,11 @@ func (a *Authenticator) UnaryServerInterceptor() grpc.UnaryServerInterceptor {
 // (ACCESS_TOKEN_EXPIRED) once its token expires: see Config.SkipStreamExpiry.
 func (a *Authenticator) StreamServerInterceptor() grpc.StreamServerInterceptor {
 	return func(srv any, ss grpc.ServerStream, info *grpc.StreamServerInfo, handler grpc.StreamHandler) error {
-		ctx, claims, err := a.authorize(ss.Context(), info.FullMethod, true)
+		ctx, claims, err := a.authorize(ss.Context(), info.FullMethod, true, nil)
 		if err != nil {
 			return err
 		}
+		ss, handler = a.withCondition(ss, info.FullMethod, claims, handler)
 		if !a.watchesStream(claims) {
 			return handler(srv, withContext(ss, ctx))
 		}
@@ -187,14 +190,16 @@ func (a *Authenticator) expiresStream(c verifier.Claims) bool {
 // The checks run in this order, and the first failure decides: credentials
 // on an untrusted transport (before the token is even parsed, so no crypto
 // is spent on it), the authorization metadata, the token's signature and
-// claims, its certificate binding, then the method's rule. Only a rule
-// failure (scopes, no rule, binding required) is relaxed by dry run; it is
+// claims, its certificate binding, then the method's rule (scopes, step-up,
+// and for a unary call req against the condition; a stream's messages are
+// checked as they arrive, see withCondition). Only a rule failure (scopes,
+// no rule, binding required, step-up, condition) is relaxed by dry run; it is
 // reported after the stream-expiry check so that a call yields exactly one
 // decision. A stream whose token is already past its expiry plus the
 // verifier's clock skew (possible when the verifier's clock differs, or a
 // custom verifier allows more skew than it reports) is refused, as it would
 // be cut at once.
-func (a *Authenticator) authorize(ctx context.Context, method string, stream bool) (context.Context, verifier.Claims, error) {
+func (a *Authenticator) authorize(ctx context.Context, method string, stream bool, req any) (context.Context, verifier.Claims, error) {
 	start := time.Now()
 	p := a.lookup(method)
 	cred, present, rej := a.credentials(ctx)
@@ -226,6 +231,9 @@ func (a *Authenticator) authorize(ctx context.Context, method string, stream boo
 		rej, cause = rejNotConfigured, p.err
 	} else {
 		rej, cause = p.rule.check(claims, bound)
+	}
+	if rej == nil {
+		rej, cause = a.policy(ctx, p, method, claims, req) // step-up, and a unary call's condition
 	}
 	if rej != nil && !p.dryRun {
 		return nil, verifier.Claims{}, a.deny(ctx, method, p, claims, rej, cause, start)

@@ -6,6 +6,7 @@ import (
 	"maps"
 	"slices"
 	"strings"
+	"time"
 
 	"google.golang.org/protobuf/reflect/protoreflect"
 
@@ -56,6 +57,7 @@ func (s Source) String() string {
 // methodPlan is the compiled decision input for one full method name.
 type methodPlan struct {
 	rule   *compiledRule // nil: denied (err says why)
+	cond   Condition     // the rule's condition compiled for this method, or nil
 	source Source
 	err    error // wraps ErrNoRule or ErrInvalidRule when rule is nil
 	dryRun bool  // rule failures are reported, not enforced
@@ -102,6 +104,7 @@ func (a *Authenticator) publish(plans map[string]*methodPlan) {
 // grpc.UnknownServiceHandler) cannot grow the map without bound.
 func (a *Authenticator) buildPlan(method string) (p *methodPlan, known bool) {
 	p, known = a.findRule(method)
+	a.compileCondition(p, method)
 	p.dryRun = a.inDryRun(method)
 	p.unknown = !known
 	return p, known
@@ -216,6 +219,15 @@ type Requirement struct {
 	// RequireCertificateBinding is true when only certificate-bound
 	// tokens (RFC 8705) are accepted.
 	RequireCertificateBinding bool
+	// Condition is the rule's condition expression, or "" (see
+	// docs/conditions.md).
+	Condition string
+	// ACRValues lists the acceptable acr claim values (step-up, RFC 9470),
+	// or nil for no requirement.
+	ACRValues []string
+	// MaxAge is the greatest acceptable age of the user's authentication
+	// (its auth_time claim), or 0 for no requirement.
+	MaxAge time.Duration
 	// DryRun is true when the method is in dry run: the rule (or the lack
 	// of one) is reported but not enforced. See Config.DryRun.
 	DryRun bool
@@ -248,6 +260,10 @@ func (a *Authenticator) Requirement(fullMethod string) (Requirement, error) {
 	req.Scopes = slices.Clone(p.rule.all)
 	for _, set := range p.rule.anyOf {
 		req.AnyOf = append(req.AnyOf, slices.Clone(set))
+	}
+	req.Condition = p.rule.condition
+	if s := p.rule.stepUp; s != nil {
+		req.ACRValues, req.MaxAge = slices.Clone(s.acr), s.maxAge
 	}
 	return req, nil
 }

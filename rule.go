@@ -26,6 +26,13 @@ type compiledRule struct {
 	all    []string   // every one required; sorted, unique
 	anyOf  [][]string // at least one set required in full; each sorted, unique
 	denied *rejection // the ReasonScopeInsufficient answer for this rule
+	// stepUp is the step-up authentication requirement (acr_values,
+	// max_age_seconds), or nil.
+	stepUp *stepUp
+	// condition is the rule's condition expression, or "". It is compiled
+	// per method (into methodPlan.cond), since each method has its own
+	// request type.
+	condition string
 }
 
 // check returns the rejection a non-public rule gives a verified token, and
@@ -102,6 +109,9 @@ func compileRule(pb *grpcauthv1.Rule) (*compiledRule, error) {
 	}
 	r := &compiledRule{public: pb.GetPublic(), bound: pb.GetRequireCertificateBinding(), dpop: pb.GetRequireDpop()}
 	var err error
+	if err = r.compilePolicy(pb); err != nil {
+		return nil, err
+	}
 	if r.all, err = scopeSet(pb.GetScopes()); err != nil {
 		return nil, err
 	}
@@ -120,6 +130,18 @@ func compileRule(pb *grpcauthv1.Rule) (*compiledRule, error) {
 	return r, nil
 }
 
+// compilePolicy reads the rule's condition and step-up requirement into r.
+// The error wraps ErrInvalidRule.
+func (r *compiledRule) compilePolicy(pb *grpcauthv1.Rule) error {
+	if r.public && (pb.GetCondition() != "" || len(pb.GetAcrValues()) > 0 || pb.GetMaxAgeSeconds() != 0) {
+		return fmt.Errorf("%w: public is set together with condition, acr_values or max_age_seconds; a public method needs no token, so they could never be enforced", ErrInvalidRule)
+	}
+	r.condition = pb.GetCondition()
+	var err error
+	r.stepUp, err = compileStepUp(pb)
+	return err
+}
+
 // scopeSet validates scopes and returns them sorted and unique.
 func scopeSet(scopes []string) ([]string, error) {
 	for _, s := range scopes {
@@ -134,18 +156,7 @@ func scopeSet(scopes []string) ([]string, error) {
 
 // validScope reports whether s is a scope-token: 1*( %x21 / %x23-5B /
 // %x5D-7E ).
-func validScope(s string) bool {
-	if s == "" {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if c < 0x21 || c > 0x7e || c == '"' || c == '\\' {
-			return false
-		}
-	}
-	return true
-}
+func validScope(s string) bool { return verifier.IsScopeToken(s) }
 
 // alternativesJSON renders alternatives as a JSON array of arrays of
 // strings. Valid scopes contain no character JSON would escape.

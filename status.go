@@ -101,6 +101,25 @@ const (
 	// record the proof (full, or its shared store failed), so the call
 	// was refused (codes.Unavailable). Retry later.
 	ReasonDPoPReplayCheckUnavailable = "DPOP_REPLAY_CHECK_UNAVAILABLE"
+	// ReasonInsufficientUserAuthentication: a valid token whose user
+	// authentication is too weak or too old for the method (RFC 9470): its
+	// acr claim is not one of the rule's acr_values, or its auth_time is
+	// missing or older than the rule's max_age_seconds
+	// (codes.Unauthenticated). The ErrorInfo metadata keys MetadataACRValues
+	// and MetadataMaxAge carry the requirement, as RFC 9470's
+	// WWW-Authenticate challenge does: send the user back to the
+	// authorization server with those acr_values and max_age, then retry
+	// with the new token.
+	ReasonInsufficientUserAuthentication = "INSUFFICIENT_USER_AUTHENTICATION"
+	// ReasonConditionFailed: a valid token with the required scopes, but
+	// the rule's condition evaluated to false for this call or stream
+	// message (codes.PermissionDenied). See docs/conditions.md.
+	ReasonConditionFailed = "CONDITION_FAILED"
+	// ReasonConditionError: the rule's condition could not be evaluated for
+	// this call or stream message, e.g. it reads a claim the token does not
+	// carry, or exceeded its cost limit (codes.PermissionDenied). The
+	// detailed error is logged server-side, never sent.
+	ReasonConditionError = "CONDITION_ERROR"
 	// ReasonCanceled: the caller cancelled while its token was being
 	// verified (codes.Canceled).
 	ReasonCanceled = "CANCELED"
@@ -117,6 +136,20 @@ const (
 // array inside means "any valid token". Scopes never contain '"' or '\'
 // (RFC 6749, 3.3), so the value needs no JSON escaping.
 const MetadataRequiredScopes = "required_scopes"
+
+// MetadataACRValues is an ErrorInfo metadata key of a
+// ReasonInsufficientUserAuthentication rejection, present when the rule sets
+// acr_values: the acceptable authentication context class references,
+// space-separated, as in RFC 9470's acr_values challenge parameter (e.g.
+// "urn:example:mfa phr").
+const MetadataACRValues = "acr_values"
+
+// MetadataMaxAge is an ErrorInfo metadata key of a
+// ReasonInsufficientUserAuthentication rejection, present when the rule sets
+// max_age_seconds: the greatest acceptable age of the user's
+// authentication, in decimal seconds, as in RFC 9470's max_age challenge
+// parameter.
+const MetadataMaxAge = "max_age"
 
 // rejection is one fixed client-facing answer. It is built once and shared
 // by every call it applies to: a status error is immutable, and none carries
@@ -158,6 +191,8 @@ var (
 	rejDPoPRequired      = dpopRejection(codes.Unauthenticated, ReasonDPoPRequired, "grpcauth: this method requires a DPoP-bound access token", "")
 	rejUseDPoPNonce      = dpopRejection(codes.Unauthenticated, ReasonUseDPoPNonce, "grpcauth: DPoP proof needs the server nonce", dpopErrNonce)
 	rejDPoPReplayCheck   = newRejection(codes.Unavailable, ReasonDPoPReplayCheckUnavailable, "grpcauth: DPoP replay check unavailable", nil)
+	rejConditionFailed   = newRejection(codes.PermissionDenied, ReasonConditionFailed, "grpcauth: the method's condition refused this call", nil)
+	rejConditionError    = newRejection(codes.PermissionDenied, ReasonConditionError, "grpcauth: the method's condition could not be evaluated", nil)
 )
 
 const msgScopeInsufficient = "grpcauth: access token lacks a required scope"

@@ -18,8 +18,8 @@ import (
 const (
 	pageURI    = "http://127.0.0.1:8080/"
 	pageOrigin = "http://127.0.0.1:8080"
-	// verifier is an RFC 7636 Appendix B code_verifier.
-	verifier = "dBjftJeZ4CVP-mJ92ZiOq7yU5SbQq2Ie8sjKtSK3xtX"
+	// codeVerifier is an RFC 7636 Appendix B code_verifier.
+	codeVerifier = "dBjftJeZ4CVP-mJ92ZiOq7yU5SbQq2Ie8sjKtSK3xtX"
 )
 
 var (
@@ -47,7 +47,7 @@ func noRedirect() *http.Client {
 // overriding (an empty value removes the parameter).
 func authzParams(kv ...string) url.Values {
 	v := form("response_type", "code", "client_id", "web", "redirect_uri", pageURI,
-		"state", "st8", "scope", "items:read items:write", "code_challenge", challenge(verifier),
+		"state", "st8", "scope", "items:read items:write", "code_challenge", challenge(codeVerifier),
 		"code_challenge_method", "S256")
 	for n := 0; n+1 < len(kv); n += 2 {
 		if kv[n+1] == "" {
@@ -121,7 +121,7 @@ func TestAuthorize_LoginPageListsUsersAndKeepsTheRequest(t *testing.T) {
 		t.Fatalf("status %d: %s", resp.StatusCode, body)
 	}
 	page := string(body)
-	for _, want := range []string{"Rita Reader", `value="reader"`, `value="writer"`, "items:read items:write", "FOR LOCAL DEVELOPMENT ONLY", `name="code_challenge" value="` + challenge(verifier) + `"`} {
+	for _, want := range []string{"Rita Reader", `value="reader"`, `value="writer"`, "items:read items:write", "FOR LOCAL DEVELOPMENT ONLY", `name="code_challenge" value="` + challenge(codeVerifier) + `"`} {
 		if !strings.Contains(page, want) {
 			t.Errorf("login page lacks %q", want)
 		}
@@ -156,7 +156,7 @@ func TestAuthorize_CodeBecomesAUserTokenWithTheClaimsOfAnIdP(t *testing.T) {
 	}
 
 	status, m := exchange(t, iss, "grant_type", "authorization_code", "client_id", "web",
-		"code", q.Get("code"), "redirect_uri", pageURI, "code_verifier", verifier)
+		"code", q.Get("code"), "redirect_uri", pageURI, "code_verifier", codeVerifier)
 	if status != http.StatusOK {
 		t.Fatalf("exchange: %d %v", status, m)
 	}
@@ -192,29 +192,29 @@ func TestAuthorize_ExchangeRefusals(t *testing.T) {
 		wantStatus int
 		wantError  string
 	}{
-		{"wrong verifier", func(c string) []string {
+		{"wrong codeVerifier", func(c string) []string {
 			return []string{"grant_type", ac, "client_id", "web", "code", c, "redirect_uri", pageURI, "code_verifier", strings.Repeat("a", 43)}
 		}, nil, 400, "invalid_grant"},
 		{"other redirect_uri", func(c string) []string {
-			return []string{"grant_type", ac, "client_id", "web", "code", c, "redirect_uri", "http://localhost:9999/cb?app=1", "code_verifier", verifier}
+			return []string{"grant_type", ac, "client_id", "web", "code", c, "redirect_uri", "http://localhost:9999/cb?app=1", "code_verifier", codeVerifier}
 		}, nil, 400, "invalid_grant"},
 		{"unknown code", func(string) []string {
-			return []string{"grant_type", ac, "client_id", "web", "code", "nope", "redirect_uri", pageURI, "code_verifier", verifier}
+			return []string{"grant_type", ac, "client_id", "web", "code", "nope", "redirect_uri", pageURI, "code_verifier", codeVerifier}
 		}, nil, 400, "invalid_grant"},
-		{"no verifier", func(c string) []string {
+		{"no codeVerifier", func(c string) []string {
 			return []string{"grant_type", ac, "client_id", "web", "code", c, "redirect_uri", pageURI}
 		}, nil, 400, "invalid_request"},
-		{"verifier too short", func(c string) []string {
+		{"codeVerifier too short", func(c string) []string {
 			return []string{"grant_type", ac, "client_id", "web", "code", c, "redirect_uri", pageURI, "code_verifier", "short"}
 		}, nil, 400, "invalid_request"},
 		{"unknown public client", func(c string) []string {
-			return []string{"grant_type", ac, "client_id", "other", "code", c, "redirect_uri", pageURI, "code_verifier", verifier}
+			return []string{"grant_type", ac, "client_id", "other", "code", c, "redirect_uri", pageURI, "code_verifier", codeVerifier}
 		}, nil, 401, "invalid_client"},
 		{"confidential client credentials", func(c string) []string {
-			return []string{"grant_type", ac, "client_id", "svc", "client_secret", "s3cret", "code", c, "redirect_uri", pageURI, "code_verifier", verifier}
+			return []string{"grant_type", ac, "client_id", "svc", "client_secret", "s3cret", "code", c, "redirect_uri", pageURI, "code_verifier", codeVerifier}
 		}, nil, 400, "unauthorized_client"},
 		{"expired code", func(c string) []string {
-			return []string{"grant_type", ac, "client_id", "web", "code", c, "redirect_uri", pageURI, "code_verifier", verifier}
+			return []string{"grant_type", ac, "client_id", "web", "code", c, "redirect_uri", pageURI, "code_verifier", codeVerifier}
 		}, func() { mu.Lock(); now = now.Add(grpcauthtest.DefaultAuthCodeLifetime); mu.Unlock() }, 400, "invalid_grant"},
 	}
 	for _, tt := range tests {
@@ -231,7 +231,7 @@ func TestAuthorize_ExchangeRefusals(t *testing.T) {
 				return
 			}
 			// A malformed exchange does not use the code up.
-			status, m = exchange(t, iss, "grant_type", ac, "client_id", "web", "code", code, "redirect_uri", pageURI, "code_verifier", verifier)
+			status, m = exchange(t, iss, "grant_type", ac, "client_id", "web", "code", code, "redirect_uri", pageURI, "code_verifier", codeVerifier)
 			if status != http.StatusOK {
 				t.Fatalf("valid exchange after a malformed one: %d %v", status, m)
 			}
@@ -242,18 +242,18 @@ func TestAuthorize_ExchangeRefusals(t *testing.T) {
 func TestAuthorize_CodeWorksOnce(t *testing.T) {
 	iss := codeIssuer(t, nil)
 	code := codeFor(t, iss, "writer")
-	kv := []string{"grant_type", "authorization_code", "client_id", "web", "code", code, "redirect_uri", pageURI, "code_verifier", verifier}
+	kv := []string{"grant_type", "authorization_code", "client_id", "web", "code", code, "redirect_uri", pageURI, "code_verifier", codeVerifier}
 	if status, m := exchange(t, iss, kv...); status != http.StatusOK || m["scope"] != "items:read items:write" {
 		t.Fatalf("first exchange: %d %v", status, m)
 	}
 	if status, m := exchange(t, iss, kv...); status != http.StatusBadRequest || m["error"] != "invalid_grant" {
 		t.Fatalf("second exchange: %d %v, want 400 invalid_grant", status, m)
 	}
-	// A failed exchange uses the code up too: no guessing the verifier.
+	// A failed exchange uses the code up too: no guessing the codeVerifier.
 	code = codeFor(t, iss, "writer")
 	bad := []string{"grant_type", "authorization_code", "client_id", "web", "code", code, "redirect_uri", pageURI, "code_verifier", strings.Repeat("b", 43)}
 	if status, _ := exchange(t, iss, bad...); status != http.StatusBadRequest {
-		t.Fatalf("wrong verifier: %d", status)
+		t.Fatalf("wrong codeVerifier: %d", status)
 	}
 	kv[5] = code
 	if status, m := exchange(t, iss, kv...); status != http.StatusBadRequest || m["error"] != "invalid_grant" {
@@ -273,7 +273,7 @@ func TestAuthorize_RequestRefusals(t *testing.T) {
 		{"unknown client is not redirected", authzParams("client_id", "evil"), "reader", "", false},
 		{"unregistered redirect_uri is not redirected", authzParams("redirect_uri", "http://127.0.0.1:8080/evil"), "reader", "", false},
 		{"redirect_uri prefix is not a match", authzParams("redirect_uri", pageURI+"x"), "reader", "", false},
-		{"plain PKCE", authzParams("code_challenge_method", "plain", "code_challenge", verifier), "reader", "invalid_request", true},
+		{"plain PKCE", authzParams("code_challenge_method", "plain", "code_challenge", codeVerifier), "reader", "invalid_request", true},
 		{"no PKCE", authzParams("code_challenge", "", "code_challenge_method", ""), "reader", "invalid_request", true},
 		{"challenge not 32 bytes", authzParams("code_challenge", "abc"), "reader", "invalid_request", true},
 		{"token response type", authzParams("response_type", "token"), "reader", "unsupported_response_type", true},
@@ -344,7 +344,7 @@ func TestTokenEndpoint_CORSOnlyForRedirectOrigins(t *testing.T) {
 	}
 
 	code := codeFor(t, iss, "reader")
-	req := tokenRequest(t, iss, form("grant_type", "authorization_code", "client_id", "web", "code", code, "redirect_uri", pageURI, "code_verifier", verifier))
+	req := tokenRequest(t, iss, form("grant_type", "authorization_code", "client_id", "web", "code", code, "redirect_uri", pageURI, "code_verifier", codeVerifier))
 	req.Header.Set("Origin", pageOrigin)
 	resp, body := do(t, req)
 	if resp.StatusCode != http.StatusOK || resp.Header.Get("Access-Control-Allow-Origin") != pageOrigin {
@@ -354,7 +354,7 @@ func TestTokenEndpoint_CORSOnlyForRedirectOrigins(t *testing.T) {
 
 func TestTokenEndpoint_AuthorizationCodeWithoutPublicClientsIsUnsupported(t *testing.T) {
 	iss := grpcauthtest.NewIssuer(t, grpcauthtest.Config{Clients: testClients})
-	req := tokenRequest(t, iss, form("grant_type", "authorization_code", "client_id", "web", "code", "x", "redirect_uri", pageURI, "code_verifier", verifier))
+	req := tokenRequest(t, iss, form("grant_type", "authorization_code", "client_id", "web", "code", "x", "redirect_uri", pageURI, "code_verifier", codeVerifier))
 	resp, body := do(t, req)
 	if resp.StatusCode != http.StatusUnauthorized || !strings.Contains(string(body), "invalid_client") {
 		t.Errorf("got %d %s; want the old 401 invalid_client (no client authentication)", resp.StatusCode, body)

@@ -44,6 +44,7 @@ type mintOptions struct {
 	scopeSet bool
 	dpopKey  crypto.PublicKey // WithDPoPKey
 	jkt      string           // withJKT
+	claims   map[string]any   // WithACR, WithAuthTime; under Mint's claims
 }
 
 type header struct {
@@ -200,6 +201,7 @@ func (i *Issuer) Mint(claims map[string]any, opts ...MintOption) (string, error)
 	if err := o.applyDPoP(payload); err != nil {
 		return "", err
 	}
+	mergeClaims(payload, o.claims)
 	mergeClaims(payload, claims)
 	body, err := json.Marshal(payload)
 	if err != nil {

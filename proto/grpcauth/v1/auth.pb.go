@@ -83,6 +83,9 @@ const (
 // sets are rejected when the rule is compiled: none of them can ever be
 // satisfied by an OAuth 2.0 scope (RFC 6749, section 3.3).
 //
+// A rule can further require a CEL `condition` and step-up authentication
+// (`acr_values`, `max_age_seconds`); see their comments.
+//
 // Whatever the rule, a token that is certificate-bound (its `cnf` claim
 // holds `x5t#S256`, RFC 8705) is accepted only on a TLS connection whose
 // client certificate has that SHA-256 thumbprint; `require_certificate_binding`
@@ -115,7 +118,45 @@ type Rule struct {
 	// with every required scope, is refused with UNAUTHENTICATED, reason
 	// DPOP_REQUIRED. Use it for methods where a leaked token alone must not
 	// be enough; see docs/dpop.md. Excludes `public`.
-	RequireDpop   bool `protobuf:"varint,5,opt,name=require_dpop,json=requireDpop,proto3" json:"require_dpop,omitempty"`
+	RequireDpop bool `protobuf:"varint,5,opt,name=require_dpop,json=requireDpop,proto3" json:"require_dpop,omitempty"`
+	// A CEL expression (https://cel.dev) that must evaluate to true, checked
+	// after the scopes and the step-up requirements. Its variables are
+	// `claims` (map(string, dyn): every verified claim), `scopes`
+	// (list(string)), `subject` and `client_id` (string), `method` (string,
+	// "/pkg.Service/Method") and `request` (the method's request message,
+	// typed from its descriptor, so a misspelt field fails to compile). For
+	// example:
+	//
+	//	condition: "request.owner == subject || 'items:admin' in scopes"
+	//
+	// A false result is refused with PERMISSION_DENIED, reason
+	// CONDITION_FAILED; an evaluation error (a missing claim, a cost limit
+	// exceeded) with PERMISSION_DENIED, reason CONDITION_ERROR. Unary and
+	// server-streaming methods check the request; client- and bidi-streaming
+	// methods check every message received, and a failing message ends the
+	// stream. The server must configure a condition compiler
+	// (grpcauth.Config.Conditions, e.g. the github.com/grpcauth/grpcauth/cel
+	// package); without one, or when the expression does not compile to a
+	// bool, the rule is invalid and its methods are denied. A condition on a
+	// service rule is compiled for each method against that method's request
+	// type. Excludes `public`. See docs/conditions.md.
+	Condition string `protobuf:"bytes,6,opt,name=condition,proto3" json:"condition,omitempty"`
+	// Step-up authentication (RFC 9470): the token's `acr` claim must equal
+	// one of these authentication context class references (exact match).
+	// Empty: any `acr`, or none. A token that falls short is refused with
+	// UNAUTHENTICATED, reason INSUFFICIENT_USER_AUTHENTICATION, and the
+	// ErrorInfo metadata `acr_values` lists these values, space-separated, so
+	// the client can send the user back to sign in. Each value must be
+	// non-empty printable ASCII without space, '"' or '\'. Excludes `public`.
+	AcrValues []string `protobuf:"bytes,7,rep,name=acr_values,json=acrValues,proto3" json:"acr_values,omitempty"`
+	// Step-up authentication (RFC 9470): at most this many seconds may have
+	// passed since the user last authenticated, per the token's `auth_time`
+	// claim. A token without `auth_time` is refused (fail closed), as is one
+	// whose auth_time is older, with UNAUTHENTICATED, reason
+	// INSUFFICIENT_USER_AUTHENTICATION and ErrorInfo metadata `max_age`
+	// (decimal seconds). 0: no requirement; negative values are invalid.
+	// Excludes `public`.
+	MaxAgeSeconds int64 `protobuf:"varint,8,opt,name=max_age_seconds,json=maxAgeSeconds,proto3" json:"max_age_seconds,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -183,6 +224,27 @@ func (x *Rule) GetRequireDpop() bool {
 		return x.RequireDpop
 	}
 	return false
+}
+
+func (x *Rule) GetCondition() string {
+	if x != nil {
+		return x.Condition
+	}
+	return ""
+}
+
+func (x *Rule) GetAcrValues() []string {
+	if x != nil {
+		return x.AcrValues
+	}
+	return nil
+}
+
+func (x *Rule) GetMaxAgeSeconds() int64 {
+	if x != nil {
+		return x.MaxAgeSeconds
+	}
+	return 0
 }
 
 // ScopeSet is a set of scopes that must all be present.
@@ -272,13 +334,17 @@ var File_grpcauth_v1_auth_proto protoreflect.FileDescriptor
 
 const file_grpcauth_v1_auth_proto_rawDesc = "" +
 	"\n" +
-	"\x16grpcauth/v1/auth.proto\x12\vgrpcauth.v1\x1a google/protobuf/descriptor.proto\"\xc7\x01\n" +
+	"\x16grpcauth/v1/auth.proto\x12\vgrpcauth.v1\x1a google/protobuf/descriptor.proto\"\xac\x02\n" +
 	"\x04Rule\x12\x16\n" +
 	"\x06scopes\x18\x01 \x03(\tR\x06scopes\x12,\n" +
 	"\x06any_of\x18\x02 \x03(\v2\x15.grpcauth.v1.ScopeSetR\x05anyOf\x12\x16\n" +
 	"\x06public\x18\x03 \x01(\bR\x06public\x12>\n" +
 	"\x1brequire_certificate_binding\x18\x04 \x01(\bR\x19requireCertificateBinding\x12!\n" +
-	"\frequire_dpop\x18\x05 \x01(\bR\vrequireDpop\"\"\n" +
+	"\frequire_dpop\x18\x05 \x01(\bR\vrequireDpop\x12\x1c\n" +
+	"\tcondition\x18\x06 \x01(\tR\tcondition\x12\x1d\n" +
+	"\n" +
+	"acr_values\x18\a \x03(\tR\tacrValues\x12&\n" +
+	"\x0fmax_age_seconds\x18\b \x01(\x03R\rmaxAgeSeconds\"\"\n" +
 	"\bScopeSet\x12\x16\n" +
 	"\x06scopes\x18\x01 \x03(\tR\x06scopes:K\n" +
 	"\x06method\x12\x1e.google.protobuf.MethodOptions\x18\xe9\x9c\x03 \x01(\v2\x11.grpcauth.v1.RuleR\x06method:N\n" +

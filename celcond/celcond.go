@@ -1,0 +1,184 @@
+// Package celcond compiles the conditions of grpcauth rules, written in CEL
+// (the Common Expression Language, https://cel.dev), with
+// github.com/google/cel-go. Install it as the Authenticator's
+// ConditionCompiler:
+//
+//	conds, err := celcond.New(celcond.Config{})
+//	...
+//	auth, err := grpcauth.New(grpcauth.Config{Verifier: v, Conditions: conds})
+//
+// A condition sees these variables:
+//
+//   - claims (map(string, dyn)): every claim of the verified token, decoded
+//     from JSON (numbers are doubles, objects maps, arrays lists);
+//   - scopes (list(string)): the token's scopes, sorted;
+//   - subject (string): the sub claim;
+//   - client_id (string): the client the token was issued to (cid,
+//     client_id or azp);
+//   - method (string): the full method name, "/pkg.Service/Method";
+//   - request: the request message, typed from the method's input
+//     descriptor, so that a misspelt field fails to compile.
+//
+// An expression must type-check to bool: compare a dyn value (a claim)
+// explicitly, e.g. claims.admin == true. Every condition is compiled once,
+// when grpcauth compiles the method's rule (Authenticator.Check at
+// start-up), and its evaluation is bounded by Config.CostLimit. See
+// docs/conditions.md.
+//
+// This package is separate from grpcauth so that a server without
+// conditions never links cel-go.
+package celcond
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+
+	"github.com/google/cel-go/cel"
+	"github.com/google/cel-go/common/types"
+	"github.com/google/cel-go/interpreter"
+	"google.golang.org/protobuf/reflect/protoreflect"
+
+	"github.com/grpcauth/grpcauth"
+	"github.com/grpcauth/grpcauth/verifier"
+)
+
+// DefaultCostLimit is the evaluation cost limit when Config.CostLimit is 0.
+// In cel-go's units, a comparison or a field access costs about 1, and a
+// string operation about 1 per 10 bytes; a plain ownership or claim check
+// costs under 10. An evaluation that would exceed the limit stops with an
+// error, and the call is refused with CONDITION_ERROR.
+const DefaultCostLimit = 10_000
+
+// Config configures a Compiler. The zero Config is ready to use.
+type Config struct {
+	// CostLimit bounds the cost of one evaluation (cel-go's
+	// cel.CostLimit): an evaluation that would exceed it fails, refusing
+	// the call with CONDITION_ERROR. It bounds the time a condition can
+	// take, e.g. on a request with a huge repeated field. Zero means
+	// DefaultCostLimit.
+	CostLimit uint64
+}
+
+// Compiler compiles CEL conditions; it implements grpcauth.ConditionCompiler.
+// It is safe for concurrent use.
+type Compiler struct {
+	env  *cel.Env
+	opts []cel.ProgramOption
+}
+
+var _ grpcauth.ConditionCompiler = (*Compiler)(nil)
+
+// New returns a Compiler with cfg.
+func New(cfg Config) (*Compiler, error) {
+	limit := cfg.CostLimit
+	if limit == 0 {
+		limit = DefaultCostLimit
+	}
+	env, err := cel.NewEnv(
+		cel.Variable("claims", cel.MapType(cel.StringType, cel.DynType)),
+		cel.Variable("scopes", cel.ListType(cel.StringType)),
+		cel.Variable("subject", cel.StringType),
+		cel.Variable("client_id", cel.StringType),
+		cel.Variable("method", cel.StringType),
+	)
+	if err != nil {
+		return nil, fmt.Errorf("celcond: %w", err)
+	}
+	return &Compiler{env: env, opts: []cel.ProgramOption{cel.CostLimit(limit), cel.EvalOptions(cel.OptOptimize)}}, nil
+}
+
+// CompileCondition compiles expr for method: request is typed as the
+// method's input message. It fails when expr does not parse, does not
+// type-check (an unknown variable, field or function), or is not a bool.
+func (c *Compiler) CompileCondition(method protoreflect.MethodDescriptor, expr string) (grpcauth.Condition, error) {
+	if method == nil {
+		return nil, errors.New("celcond: no method descriptor")
+	}
+	in := method.Input()
+	env, err := c.env.Extend(
+		cel.TypeDescs(in.ParentFile()),
+		cel.Variable("request", cel.ObjectType(string(in.FullName()))),
+	)
+	if err != nil {
+		return nil, fmt.Errorf("celcond: request type %s: %w", in.FullName(), err)
+	}
+	ast, iss := env.Compile(expr)
+	if err := iss.Err(); err != nil {
+		return nil, fmt.Errorf("celcond: %w", err)
+	}
+	if !ast.OutputType().IsExactType(cel.BoolType) {
+		return nil, fmt.Errorf("celcond: the expression is of type %s, want bool", ast.OutputType())
+	}
+	prg, err := env.Program(ast, c.opts...)
+	if err != nil {
+		return nil, fmt.Errorf("celcond: %w", err)
+	}
+	return &condition{prg: prg}, nil
+}
+
+// condition is a compiled CEL condition.
+type condition struct {
+	prg cel.Program
+}
+
+// Eval evaluates the condition on in. An error (a missing claim or key, a
+// cost limit exceeded, a request of another type) says what failed.
+func (c *condition) Eval(_ context.Context, in grpcauth.ConditionInput) (bool, error) {
+	out, _, err := c.prg.Eval(&activation{in: in})
+	if err != nil {
+		return false, fmt.Errorf("celcond: %w", err)
+	}
+	b, ok := out.(types.Bool)
+	if !ok {
+		return false, fmt.Errorf("celcond: the result is a %s, not a bool", out.Type())
+	}
+	return bool(b), nil
+}
+
+// activation resolves the variables of one evaluation, each only when the
+// expression reads it: a condition on the request and subject never
+// decodes the claims.
+type activation struct {
+	in grpcauth.ConditionInput
+}
+
+func (a *activation) ResolveName(name string) (any, bool) {
+	switch name {
+	case "request":
+		return a.in.Request, a.in.Request != nil
+	case "subject":
+		return types.String(a.in.Claims.Subject()), true
+	case "client_id":
+		return types.String(a.in.Claims.ClientID()), true
+	case "method":
+		return types.String(a.in.Method), true
+	case "scopes":
+		return types.NewStringList(types.DefaultTypeAdapter, a.in.Claims.Scopes()), true
+	case "claims":
+		m, err := claimsMap(a.in.Claims)
+		if err != nil {
+			return types.WrapErr(err), true
+		}
+		return m, true
+	}
+	return nil, false
+}
+
+func (a *activation) Parent() interpreter.Activation { return nil }
+
+// claimsMap decodes every claim into a map for CEL.
+func claimsMap(c verifier.Claims) (map[string]any, error) {
+	names := c.Names()
+	m := make(map[string]any, len(names))
+	for _, name := range names {
+		raw, _ := c.Raw(name)
+		var v any
+		if err := json.Unmarshal(raw, &v); err != nil {
+			return nil, fmt.Errorf("celcond: claim %q: %w", name, err)
+		}
+		m[name] = v
+	}
+	return m, nil
+}

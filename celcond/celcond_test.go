@@ -1,0 +1,276 @@
+package celcond_test
+
+import (
+	"context"
+	"errors"
+	"io"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+
+	"go.uber.org/goleak"
+	"google.golang.org/genproto/googleapis/rpc/errdetails"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+
+	"github.com/grpcauth/grpcauth"
+	"github.com/grpcauth/grpcauth/celcond"
+	authtestv1 "github.com/grpcauth/grpcauth/internal/testproto/authtest/v1"
+	"github.com/grpcauth/grpcauth/internal/testproto/conditiontest"
+)
+
+func TestMain(m *testing.M) {
+	goleak.VerifyTestMain(m)
+}
+
+// newEnv starts the condition test services behind an Authenticator with a
+// celcond Compiler and cfg.
+func newEnv(t *testing.T, cfg grpcauth.Config) *conditiontest.Env {
+	t.Helper()
+	conds, err := celcond.New(celcond.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.Conditions = conds
+	return conditiontest.New(t, cfg)
+}
+
+// checkStatus asserts err's code and, unless OK, its grpcauth reason.
+func checkStatus(t *testing.T, err error, code codes.Code, reason string) {
+	t.Helper()
+	st := status.Convert(err)
+	if st.Code() != code {
+		t.Fatalf("code = %v (%v), want %v", st.Code(), err, code)
+	}
+	if code == codes.OK {
+		return
+	}
+	for _, d := range st.Details() {
+		if ei, ok := d.(*errdetails.ErrorInfo); ok && ei.GetDomain() == grpcauth.ErrorDomain {
+			if ei.GetReason() != reason {
+				t.Fatalf("reason = %q, want %q", ei.GetReason(), reason)
+			}
+			return
+		}
+	}
+	t.Fatalf("%v has no grpcauth ErrorInfo", err)
+}
+
+func TestCondition_UnaryCalls(t *testing.T) {
+	e := newEnv(t, grpcauth.Config{})
+	if err := e.Auth.Check(onlyConditionService{e}); err != nil {
+		t.Fatalf("Check: %v", err)
+	}
+	type call func(ctx context.Context) error
+	own := func(owner string) call {
+		return func(ctx context.Context) error {
+			_, err := e.Client.Own(ctx, &authtestv1.OwnRequest{Item: &authtestv1.Item{Owner: owner}})
+			return err
+		}
+	}
+	ownNoItem := func(ctx context.Context) error {
+		_, err := e.Client.Own(ctx, &authtestv1.OwnRequest{})
+		return err
+	}
+	inherited := func(owner string) call {
+		return func(ctx context.Context) error {
+			_, err := e.Client.InheritedOwn(ctx, &authtestv1.InheritedOwnRequest{Owner: owner})
+			return err
+		}
+	}
+	tenant := func(tenant string) call {
+		return func(ctx context.Context) error {
+			_, err := e.Client.Tenant(ctx, &authtestv1.TenantRequest{Tenant: tenant})
+			return err
+		}
+	}
+	method := func(ctx context.Context) error {
+		_, err := e.Client.Method(ctx, &authtestv1.MethodRequest{})
+		return err
+	}
+	tests := []struct {
+		name   string
+		claims map[string]any
+		scopes []string
+		call   call
+		code   codes.Code
+		reason string
+	}{
+		{"owner is the caller", nil, []string{"test:write"}, own("alice"), codes.OK, ""},
+		{"owner is someone else", nil, []string{"test:write"}, own("bob"), codes.PermissionDenied, grpcauth.ReasonConditionFailed},
+		{"someone else's item, but admin", nil, []string{"test:write", "test:admin"}, own("bob"), codes.OK, ""},
+		{"unset message field reads as its default", nil, []string{"test:write"}, ownNoItem, codes.PermissionDenied, grpcauth.ReasonConditionFailed},
+		{"scopes are checked before the condition", nil, []string{"test:read"}, own("alice"), codes.PermissionDenied, grpcauth.ReasonScopeInsufficient},
+		{"service rule's condition, true", nil, []string{"test:read"}, inherited("alice"), codes.OK, ""},
+		{"service rule's condition, false", nil, []string{"test:read"}, inherited("bob"), codes.PermissionDenied, grpcauth.ReasonConditionFailed},
+		{"claim equals request field", map[string]any{"tenant": "acme"}, nil, tenant("acme"), codes.OK, ""},
+		{"claim differs from request field", map[string]any{"tenant": "acme"}, nil, tenant("other"), codes.PermissionDenied, grpcauth.ReasonConditionFailed},
+		{"claim missing: evaluation error", nil, nil, tenant("acme"), codes.PermissionDenied, grpcauth.ReasonConditionError},
+		{"claim of another type is unequal (CEL equality)", map[string]any{"tenant": 7}, nil, tenant("acme"), codes.PermissionDenied, grpcauth.ReasonConditionFailed},
+		{"method and client_id", nil, nil, method, codes.OK, ""},
+		{"another client_id", map[string]any{"cid": "client-2"}, nil, method, codes.PermissionDenied, grpcauth.ReasonConditionFailed},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			ctx := conditiontest.Bearer(t.Context(), e.Token(t, tt.claims, tt.scopes))
+			checkStatus(t, tt.call(ctx), tt.code, tt.reason)
+		})
+	}
+}
+
+// onlyConditionService lists the methods of ConditionService alone, for
+// Check.
+type onlyConditionService struct{ e *conditiontest.Env }
+
+func (o onlyConditionService) GetServiceInfo() map[string]grpc.ServiceInfo {
+	all := o.e.Server.GetServiceInfo()
+	return map[string]grpc.ServiceInfo{"authtest.v1.ConditionService": all["authtest.v1.ConditionService"]}
+}
+
+func TestCondition_CheckReportsEveryBrokenExpression(t *testing.T) {
+	e := newEnv(t, grpcauth.Config{})
+	err := e.Auth.Check(e.Server)
+	var ce *grpcauth.CheckError
+	if !errors.As(err, &ce) || !errors.Is(err, grpcauth.ErrInvalidRule) {
+		t.Fatalf("Check = %v, want a *CheckError wrapping ErrInvalidRule", err)
+	}
+	want := map[string]string{ // method: part of CEL's message
+		"/authtest.v1.BrokenConditionService/NotBool": "want bool",
+		"/authtest.v1.BrokenConditionService/Syntax":  "Syntax error",
+		"/authtest.v1.BrokenConditionService/Typo":    "undefined field 'ownr'",
+	}
+	if got := ce.Methods(); !slices.Equal(got, []string{"/authtest.v1.BrokenConditionService/NotBool",
+		"/authtest.v1.BrokenConditionService/Syntax", "/authtest.v1.BrokenConditionService/Typo"}) {
+		t.Fatalf("Methods = %v, want the three broken ones", got)
+	}
+	for _, p := range ce.Problems {
+		if msg := p.Err.Error(); !strings.Contains(msg, p.Method) || !strings.Contains(msg, want[p.Method]) {
+			t.Errorf("%s: %q does not name the method and CEL's message %q", p.Method, msg, want[p.Method])
+		}
+	}
+	// A broken condition denies its method.
+	ctx := conditiontest.Bearer(t.Context(), e.Token(t, nil, nil))
+	_, err = e.Broken.Typo(ctx, &authtestv1.TypoRequest{Owner: "alice"})
+	checkStatus(t, err, codes.PermissionDenied, grpcauth.ReasonMethodNotConfigured)
+}
+
+func TestCondition_ServerStreamChecksItsRequest(t *testing.T) {
+	e := newEnv(t, grpcauth.Config{})
+	ctx := conditiontest.Bearer(t.Context(), e.Token(t, nil, nil))
+
+	s, err := e.Client.OwnServerStream(ctx, &authtestv1.OwnServerStreamRequest{Owner: "alice", Count: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for range 2 {
+		if _, err := s.Recv(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := s.Recv(); !errors.Is(err, io.EOF) {
+		t.Fatalf("end of stream = %v, want EOF", err)
+	}
+	<-e.Handled
+
+	s, err = e.Client.OwnServerStream(ctx, &authtestv1.OwnServerStreamRequest{Owner: "bob", Count: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = s.Recv()
+	checkStatus(t, err, codes.PermissionDenied, grpcauth.ReasonConditionFailed)
+	if n := len(e.Handled); n != 0 {
+		t.Errorf("the handler ran %d times for a refused request", n)
+	}
+}
+
+func TestCondition_ClientStreamRefusesAtTheFirstFailingMessage(t *testing.T) {
+	e := newEnv(t, grpcauth.Config{})
+	ctx := conditiontest.Bearer(t.Context(), e.Token(t, nil, nil))
+	s, err := e.Client.OwnClientStream(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, owner := range []string{"alice", "alice", "bob"} {
+		if err := s.Send(&authtestv1.OwnClientStreamRequest{Owner: owner}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	_ = s.Send(&authtestv1.OwnClientStreamRequest{Owner: "alice"}) // may fail: the server has ended the stream
+	_, err = s.CloseAndRecv()
+	checkStatus(t, err, codes.PermissionDenied, grpcauth.ReasonConditionFailed)
+	if n := len(e.Handled); n != 2 {
+		t.Errorf("the handler saw %d messages, want the 2 before the refused one", n)
+	}
+}
+
+func TestCondition_BidiStreamRefusalStandsEvenIfTheHandlerSwallowsIt(t *testing.T) {
+	e := newEnv(t, grpcauth.Config{})
+	ctx := conditiontest.Bearer(t.Context(), e.Token(t, nil, nil))
+	s, err := e.Client.OwnBidiStream(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Send(&authtestv1.OwnBidiStreamRequest{Owner: "alice"}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Recv(); err != nil {
+		t.Fatalf("first message: %v", err)
+	}
+	if err := s.Send(&authtestv1.OwnBidiStreamRequest{Owner: "bob"}); err != nil {
+		t.Fatal(err)
+	}
+	// The handler gets the refusal from Recv, tries to Send anyway (which
+	// fails: the handler returns an error if it does not) and returns nil;
+	// the caller still gets the refusal.
+	_, err = s.Recv()
+	checkStatus(t, err, codes.PermissionDenied, grpcauth.ReasonConditionFailed)
+}
+
+func TestCondition_DryRunReportsEachFailingMessageAndLetsItThrough(t *testing.T) {
+	var mu sync.Mutex
+	var got []grpcauth.Decision
+	e := newEnv(t, grpcauth.Config{DryRunMethods: []string{"authtest.v1.ConditionService"}, OnDecision: func(_ context.Context, d grpcauth.Decision) {
+		mu.Lock()
+		defer mu.Unlock()
+		got = append(got, d)
+	}})
+	ctx := conditiontest.Bearer(t.Context(), e.Token(t, nil, []string{"test:write"}))
+	if _, err := e.Client.Own(ctx, &authtestv1.OwnRequest{Item: &authtestv1.Item{Owner: "bob"}}); err != nil {
+		t.Fatalf("unary in dry run: %v", err)
+	}
+	s, err := e.Client.OwnBidiStream(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, owner := range []string{"bob", "alice", "carol"} {
+		if err := s.Send(&authtestv1.OwnBidiStreamRequest{Owner: owner}); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := s.Recv(); err != nil {
+			t.Fatalf("message for %s in dry run: %v", owner, err)
+		}
+	}
+	if err := s.CloseSend(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Recv(); !errors.Is(err, io.EOF) {
+		t.Fatalf("end of stream = %v", err)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	var wouldDeny []string
+	for _, d := range got {
+		if d.DryRun {
+			if d.Reason != grpcauth.ReasonConditionFailed || d.Code != codes.PermissionDenied || d.Err == nil {
+				t.Errorf("would-deny %+v, want CONDITION_FAILED with a cause", d)
+			}
+			wouldDeny = append(wouldDeny, d.Method)
+		}
+	}
+	want := []string{"/authtest.v1.ConditionService/Own", "/authtest.v1.ConditionService/OwnBidiStream", "/authtest.v1.ConditionService/OwnBidiStream"}
+	if !slices.Equal(wouldDeny, want) {
+		t.Errorf("would-deny decisions for %v, want %v (the unary call and the two failing messages)", wouldDeny, want)
+	}
+}

@@ -1,0 +1,133 @@
+package celcond_test
+
+import (
+	"context"
+	"os/exec"
+	"strings"
+	"testing"
+
+	"google.golang.org/protobuf/reflect/protoreflect"
+
+	"github.com/grpcauth/grpcauth"
+	"github.com/grpcauth/grpcauth/celcond"
+	authtestv1 "github.com/grpcauth/grpcauth/internal/testproto/authtest/v1"
+	"github.com/grpcauth/grpcauth/verifier"
+)
+
+// method returns the descriptor of a ConditionService method.
+func method(name string) protoreflect.MethodDescriptor {
+	return authtestv1.File_authtest_v1_conditions_proto.Services().ByName("ConditionService").Methods().ByName(protoreflect.Name(name))
+}
+
+func compile(t testing.TB, cfg celcond.Config, expr string) grpcauth.Condition {
+	t.Helper()
+	c, err := celcond.New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cond, err := c.CompileCondition(method("Own"), expr)
+	if err != nil {
+		t.Fatalf("CompileCondition(%q): %v", expr, err)
+	}
+	return cond
+}
+
+func claims(t testing.TB, m map[string]any) verifier.Claims {
+	t.Helper()
+	c, err := verifier.NewClaims(m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+func TestEval_Variables(t *testing.T) {
+	c := claims(t, map[string]any{"sub": "alice", "cid": "app", "scp": []string{"b", "a"},
+		"tenant": map[string]any{"id": "acme", "tier": 2}, "amr": []string{"pwd", "otp"}, "admin": true})
+	in := grpcauth.ConditionInput{Method: "/authtest.v1.ConditionService/Own", Claims: c,
+		Request: &authtestv1.OwnRequest{Item: &authtestv1.Item{Owner: "alice"}}}
+	for expr, want := range map[string]bool{
+		"request.item.owner == subject":                         true,
+		"has(request.item) && request.item.owner != ''":         true,
+		"client_id == 'app'":                                    true,
+		"scopes == ['a', 'b']":                                  true,
+		"'b' in scopes && !('c' in scopes)":                     true,
+		"method.endsWith('/Own')":                               true,
+		"claims.tenant.id == 'acme' && claims.tenant.tier == 2": true,
+		"'otp' in claims.amr":                                   true,
+		"claims.admin == true":                                  true,
+		"'missing' in claims":                                   false,
+		"claims.sub == subject":                                 true,
+	} {
+		got, err := compile(t, celcond.Config{}, expr).Eval(context.Background(), in)
+		if err != nil || got != want {
+			t.Errorf("%s = %v, %v; want %v", expr, got, err, want)
+		}
+	}
+}
+
+func TestEval_Errors(t *testing.T) {
+	in := grpcauth.ConditionInput{Claims: claims(t, map[string]any{"sub": "alice"}), Request: &authtestv1.OwnRequest{}}
+	for _, tt := range []struct {
+		cfg  celcond.Config
+		expr string
+		want string
+	}{
+		{celcond.Config{}, "claims.tenant == 'acme'", "no such key"},
+		{celcond.Config{CostLimit: 2}, "subject.size() > 0 && method.size() >= 0 && client_id.size() >= 0 && scopes.size() >= 0", "cost limit"},
+		{celcond.Config{}, "[1, 2, 3].all(x, x / 0 > 1)", "division by zero"},
+	} {
+		_, err := compile(t, tt.cfg, tt.expr).Eval(context.Background(), in)
+		if err == nil || !strings.Contains(err.Error(), tt.want) {
+			t.Errorf("%s: err = %v, want one containing %q", tt.expr, err, tt.want)
+		}
+	}
+	// A request of another type than the method's is an error, not a
+	// wrong answer.
+	_, err := compile(t, celcond.Config{}, "request.item.owner == ''").Eval(context.Background(),
+		grpcauth.ConditionInput{Claims: in.Claims, Request: &authtestv1.TenantRequest{}})
+	if err == nil {
+		t.Error("a request of the wrong type evaluated without error")
+	}
+}
+
+func TestCompile_RejectsWhatIsNotABoolOrDoesNotCheck(t *testing.T) {
+	c, err := celcond.New(celcond.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for expr, want := range map[string]string{
+		"subject":                 "want bool",
+		"claims.admin":            "want bool", // dyn: compare explicitly
+		"request.item.ownr == ''": "undefined field 'ownr'",
+		"user == 'x'":             "undeclared reference to 'user'",
+		"subject ==":              "Syntax error",
+		"":                        "Syntax error",
+		"size(subject) == 'a'":    "no matching overload",
+	} {
+		if _, err := c.CompileCondition(method("Own"), expr); err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("%q: err = %v, want one containing %q", expr, err, want)
+		}
+	}
+	if _, err := c.CompileCondition(nil, "true"); err == nil {
+		t.Error("CompileCondition(nil, ...) succeeded")
+	}
+}
+
+// TestCore_DoesNotImportCEL guards the promise that a server without
+// conditions does not build cel-go: the grpcauth package's dependencies
+// must not include it.
+func TestCore_DoesNotImportCEL(t *testing.T) {
+	out, err := exec.Command("go", "list", "-deps", "github.com/grpcauth/grpcauth").CombinedOutput()
+	if err != nil {
+		t.Skipf("go list: %v\n%s", err, out)
+	}
+	for _, dep := range strings.Fields(string(out)) {
+		if strings.HasPrefix(dep, "github.com/google/cel-go") || strings.HasPrefix(dep, "cel.dev/") {
+			t.Fatalf("package grpcauth depends on %s", dep)
+		}
+	}
+	if !strings.Contains(string(out), "google.golang.org/grpc\n") {
+		t.Fatalf("go list -deps output looks wrong:\n%s", out)
+	}
+}

@@ -1,0 +1,225 @@
+package grpcauth
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync/atomic"
+	"time"
+
+	"google.golang.org/grpc"
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/reflect/protoreflect"
+
+	"github.com/grpcauth/grpcauth/verifier"
+)
+
+// ConditionCompiler compiles the condition of a rule (the `condition`
+// field of grpcauth.v1.Rule) for one method. Set Config.Conditions to one
+// to enforce conditions; the package github.com/grpcauth/grpcauth/celcond
+// provides one for CEL expressions. The core package does not depend on
+// any expression language, so a server that declares no condition pays
+// nothing for them. See docs/conditions.md.
+type ConditionCompiler interface {
+	// CompileCondition compiles expr for method, whose Input() is the type
+	// of the request messages the condition will see. It is called once
+	// per method, when the method's rule is first compiled (by Check, or
+	// the method's first call), never on a call's path. The error should
+	// say what is wrong with expr (the Authenticator adds the method name);
+	// it makes the rule invalid, so the method is denied.
+	CompileCondition(method protoreflect.MethodDescriptor, expr string) (Condition, error)
+}
+
+// Condition is a compiled condition. It must be safe for concurrent use.
+type Condition interface {
+	// Eval reports whether the call may proceed. An error refuses the call
+	// with reason CONDITION_ERROR and is logged, never sent to the caller.
+	// ctx is the call's context.
+	Eval(ctx context.Context, in ConditionInput) (bool, error)
+}
+
+// ConditionInput is what a condition is evaluated against.
+type ConditionInput struct {
+	// Method is the full method name, "/pkg.Service/Method".
+	Method string
+	// Claims are the verified claims of the call's token (never zero:
+	// conditions are not allowed on public rules).
+	Claims verifier.Claims
+	// Request is the request message: the only one of a unary or
+	// server-streaming call, or the message just received on a client- or
+	// bidi-streaming call.
+	Request proto.Message
+}
+
+// errNoConditionCompiler is the cause of a rule with a condition on an
+// Authenticator without Config.Conditions.
+var errNoConditionCompiler = errors.New("the rule has a condition but Config.Conditions is nil: set it to a ConditionCompiler, e.g. celcond.New(celcond.Config{}) from github.com/grpcauth/grpcauth/celcond")
+
+// compileCondition compiles the condition of p's rule, if any, for method
+// and stores it in p. A condition that cannot be compiled makes p a denied
+// plan (p.rule nil, p.err wrapping ErrInvalidRule), as an invalid rule does.
+func (a *Authenticator) compileCondition(p *methodPlan, method string) {
+	if p.rule == nil || p.rule.condition == "" {
+		return
+	}
+	expr := p.rule.condition
+	err := errNoConditionCompiler
+	if a.conditions != nil {
+		err = fmt.Errorf("the request type of %s is unknown: no descriptor for the method in Config.Descriptors", method)
+		if md := a.methodDescriptor(method); md != nil {
+			p.cond, err = a.conditions.CompileCondition(md, expr)
+			if err == nil && p.cond == nil {
+				err = errors.New("the ConditionCompiler returned neither a condition nor an error")
+			}
+		}
+	}
+	if err != nil {
+		p.rule, p.cond = nil, nil
+		p.err = fmt.Errorf("%s (%s): %w: condition %q: %w", method, p.source, ErrInvalidRule, expr, err)
+	}
+}
+
+// methodDescriptor resolves a full method name to its descriptor, or nil.
+func (a *Authenticator) methodDescriptor(method string) protoreflect.MethodDescriptor {
+	svc, name, ok := splitMethod(method)
+	if !ok {
+		return nil
+	}
+	sd := a.service(svc)
+	if sd == nil {
+		return nil
+	}
+	return sd.Methods().ByName(protoreflect.Name(name))
+}
+
+// policy checks a call that passed its rule's scopes against the rule's
+// step-up requirement and, when req is not nil (a unary call), its
+// condition. Streams check their condition per message: see
+// conditionStream.
+func (a *Authenticator) policy(ctx context.Context, p *methodPlan, method string, c verifier.Claims, req any) (*rejection, error) {
+	if p.rule == nil || p.rule.public {
+		return nil, nil
+	}
+	if rej, cause := p.rule.stepUp.check(c, a.now(), a.skew); rej != nil {
+		return rej, cause
+	}
+	if p.cond == nil || req == nil {
+		return nil, nil
+	}
+	return p.evalCondition(ctx, method, c, req)
+}
+
+// evalCondition evaluates p's condition on one request message.
+func (p *methodPlan) evalCondition(ctx context.Context, method string, c verifier.Claims, req any) (*rejection, error) {
+	m, ok := req.(proto.Message)
+	if !ok {
+		return rejConditionError, fmt.Errorf("grpcauth: condition: the request is a %T, not a proto.Message", req)
+	}
+	ok, err := p.cond.Eval(ctx, ConditionInput{Method: method, Claims: c, Request: m})
+	switch {
+	case err != nil:
+		return rejConditionError, fmt.Errorf("grpcauth: condition %q: %w", p.rule.condition, err)
+	case !ok:
+		return rejConditionFailed, fmt.Errorf("grpcauth: condition %q is false", p.rule.condition)
+	}
+	return nil, nil
+}
+
+// withCondition returns the stream and handler to run for a streaming call
+// whose method has a condition: the stream checks every message the
+// handler receives, and the handler's result is replaced by the refusal of
+// a message that failed. Without a condition it returns ss and handler.
+func (a *Authenticator) withCondition(ss grpc.ServerStream, method string, c verifier.Claims, handler grpc.StreamHandler) (grpc.ServerStream, grpc.StreamHandler) {
+	g := a.messageGate(method, c)
+	if g == nil {
+		return ss, handler
+	}
+	cs := &conditionStream{ServerStream: ss, gate: g}
+	return cs, func(srv any, s grpc.ServerStream) error {
+		err := handler(srv, s)
+		if ferr := g.err(); ferr != nil {
+			return ferr
+		}
+		return err
+	}
+}
+
+// messageGate evaluates a streaming method's condition on every message
+// the stream receives. The first refused message fails, and so does every
+// later receive and send, ending the stream.
+type messageGate struct {
+	a      *Authenticator
+	p      *methodPlan
+	method string
+	claims verifier.Claims
+	failed atomic.Pointer[rejection] // the refusal, once a message failed
+}
+
+// messageGate returns the gate for a stream of method opened with c, or
+// nil when the method has no condition.
+func (a *Authenticator) messageGate(method string, c verifier.Claims) *messageGate {
+	p := a.lookup(method)
+	if p.cond == nil {
+		return nil
+	}
+	return &messageGate{a: a, p: p, method: method, claims: c}
+}
+
+// err returns the refusal of the message that failed, or nil. A nil gate
+// never fails.
+func (g *messageGate) err() error {
+	if g == nil {
+		return nil
+	}
+	if rej := g.failed.Load(); rej != nil {
+		return rej.err
+	}
+	return nil
+}
+
+// check evaluates the condition on m, a message just received, and
+// records a refusal. It returns the error the receive must return instead:
+// the refusal, or nil in dry run or when m passes.
+func (g *messageGate) check(ctx context.Context, m any) error {
+	if g == nil {
+		return nil
+	}
+	if err := g.err(); err != nil {
+		return err
+	}
+	start := time.Now()
+	rej, cause := g.p.evalCondition(ctx, g.method, g.claims, m)
+	if rej == nil {
+		return nil
+	}
+	if g.p.dryRun {
+		g.a.report(ctx, g.method, g.p, g.claims, rej, cause, true, start)
+		return nil
+	}
+	g.failed.CompareAndSwap(nil, rej)
+	return g.a.deny(ctx, g.method, g.p, g.claims, rej, cause, start)
+}
+
+// conditionStream is a server stream whose received messages pass its
+// method's condition (see messageGate).
+type conditionStream struct {
+	grpc.ServerStream
+	gate *messageGate
+}
+
+func (s *conditionStream) RecvMsg(m any) error {
+	if err := s.gate.err(); err != nil {
+		return err
+	}
+	if err := s.ServerStream.RecvMsg(m); err != nil {
+		return err
+	}
+	return s.gate.check(s.ServerStream.Context(), m)
+}
+
+func (s *conditionStream) SendMsg(m any) error {
+	if err := s.gate.err(); err != nil {
+		return err
+	}
+	return s.ServerStream.SendMsg(m)
+}

@@ -1,0 +1,97 @@
+package grpcauth
+
+import (
+	"errors"
+	"fmt"
+	"math"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"google.golang.org/grpc/codes"
+
+	grpcauthv1 "github.com/grpcauth/grpcauth/proto/grpcauth/v1"
+	"github.com/grpcauth/grpcauth/verifier"
+)
+
+const msgInsufficientUserAuthentication = "grpcauth: this method requires a stronger or more recent sign-in"
+
+// stepUp is a rule's step-up authentication requirement (RFC 9470): the
+// token's acr must be one of acr, and its auth_time at most maxAge old.
+type stepUp struct {
+	acr    []string      // any of; empty: no acr requirement
+	maxAge time.Duration // 0: no age requirement
+	rej    *rejection    // the INSUFFICIENT_USER_AUTHENTICATION answer, with the requirement
+}
+
+// compileStepUp validates the rule's acr_values and max_age_seconds and
+// returns the requirement, or nil when the rule has none. The error wraps
+// ErrInvalidRule.
+func compileStepUp(pb *grpcauthv1.Rule) (*stepUp, error) {
+	acr, age := pb.GetAcrValues(), pb.GetMaxAgeSeconds()
+	if len(acr) == 0 && age == 0 {
+		return nil, nil
+	}
+	if age < 0 || age > math.MaxInt64/int64(time.Second) {
+		return nil, fmt.Errorf("%w: max_age_seconds %d is out of range (0 for none, or a positive number of seconds)", ErrInvalidRule, age)
+	}
+	for _, v := range acr {
+		if !validScope(v) {
+			return nil, fmt.Errorf("%w: acr_values entry %q is not a valid value (non-empty, printable ASCII, no space, '\"' or '\\')", ErrInvalidRule, v)
+		}
+	}
+	s := &stepUp{acr: slices.Clone(acr), maxAge: time.Duration(age) * time.Second}
+	md := map[string]string{}
+	if len(acr) > 0 {
+		md[MetadataACRValues] = strings.Join(s.acr, " ")
+	}
+	if age > 0 {
+		md[MetadataMaxAge] = strconv.FormatInt(age, 10)
+	}
+	s.rej = newRejection(codes.Unauthenticated, ReasonInsufficientUserAuthentication, msgInsufficientUserAuthentication, md)
+	return s, nil
+}
+
+// maxUnixSeconds is the latest auth_time, in seconds since 1970, that a
+// time.Duration since 1970 can hold (the year 2262).
+const maxUnixSeconds = float64(math.MaxInt64 / int64(time.Second))
+
+// Errors for the server-side log of a step-up refusal (Decision.Err).
+var (
+	errACRMissing      = errors.New("grpcauth: step-up: the token has no acr claim")
+	errAuthTimeMissing = errors.New("grpcauth: step-up: the token has no numeric auth_time claim, and the rule sets max_age_seconds")
+)
+
+// check returns the rejection for claims that fall short of the
+// requirement, and why, or nil. now is the current time; an auth_time more
+// than skew in the future counts as too old, since it cannot be trusted.
+func (s *stepUp) check(c verifier.Claims, now time.Time, skew time.Duration) (*rejection, error) {
+	if s == nil {
+		return nil, nil
+	}
+	if len(s.acr) > 0 {
+		var acr string
+		if err := c.Claim("acr", &acr); err != nil {
+			return s.rej, errACRMissing
+		}
+		if !slices.Contains(s.acr, acr) {
+			return s.rej, fmt.Errorf("grpcauth: step-up: acr %q is not one of the rule's acr_values %q", acr, s.acr)
+		}
+	}
+	if s.maxAge > 0 {
+		var sec float64
+		if err := c.Claim("auth_time", &sec); err != nil || math.IsNaN(sec) || math.IsInf(sec, 0) {
+			return s.rej, errAuthTimeMissing
+		}
+		if sec < 0 || sec > maxUnixSeconds {
+			return s.rej, fmt.Errorf("grpcauth: step-up: auth_time %v is out of range", sec)
+		}
+		at := time.Unix(0, 0).Add(time.Duration(sec * float64(time.Second)))
+		if age := now.Sub(at); age > s.maxAge || at.After(now.Add(skew)) {
+			return s.rej, fmt.Errorf("grpcauth: step-up: the user authenticated at %s, %s before now, and the rule's max_age_seconds is %d",
+				at.UTC().Format(time.RFC3339), age.Round(time.Second), int64(s.maxAge/time.Second))
+		}
+	}
+	return nil, nil
+}

@@ -1,0 +1,205 @@
+package grpcauth_test
+
+import (
+	"context"
+	"errors"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"google.golang.org/genproto/googleapis/rpc/errdetails"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+
+	"github.com/grpcauth/grpcauth"
+	"github.com/grpcauth/grpcauth/grpcauthtest"
+	authtestv1 "github.com/grpcauth/grpcauth/internal/testproto/authtest/v1"
+	"github.com/grpcauth/grpcauth/internal/testproto/conditiontest"
+	grpcauthv1 "github.com/grpcauth/grpcauth/proto/grpcauth/v1"
+	"github.com/grpcauth/grpcauth/verifier"
+)
+
+// info returns the grpcauth ErrorInfo of err, failing t when the code or
+// reason differ from what is wanted (codes.OK: no error, nil info).
+func info(t *testing.T, err error, code codes.Code, reason string) *errdetails.ErrorInfo {
+	t.Helper()
+	st := status.Convert(err)
+	if st.Code() != code {
+		t.Fatalf("code = %v (%v), want %v", st.Code(), err, code)
+	}
+	if code == codes.OK {
+		return nil
+	}
+	for _, d := range st.Details() {
+		if ei, ok := d.(*errdetails.ErrorInfo); ok && ei.GetDomain() == grpcauth.ErrorDomain {
+			if ei.GetReason() != reason {
+				t.Fatalf("reason = %q, want %q", ei.GetReason(), reason)
+			}
+			return ei
+		}
+	}
+	t.Fatalf("%v has no grpcauth ErrorInfo", err)
+	return nil
+}
+
+func TestStepUp_ACRAndAuthTimeDecideUnaryCall(t *testing.T) {
+	e := conditiontest.New(t, grpcauth.Config{})
+	now := conditiontest.Now
+	tests := []struct {
+		name   string
+		claims map[string]any
+		want   codes.Code
+	}{
+		{"right acr, fresh sign-in", map[string]any{"acr": "urn:example:mfa", "auth_time": now.Add(-time.Minute)}, codes.OK},
+		{"other listed acr, sign-in exactly max_age ago", map[string]any{"acr": "phr", "auth_time": now.Add(-300 * time.Second)}, codes.OK},
+		{"acr missing", map[string]any{"auth_time": now}, codes.Unauthenticated},
+		{"acr wrong", map[string]any{"acr": "pwd", "auth_time": now}, codes.Unauthenticated},
+		{"acr not a string", map[string]any{"acr": []string{"urn:example:mfa"}, "auth_time": now}, codes.Unauthenticated},
+		{"acr differs in case", map[string]any{"acr": "URN:EXAMPLE:MFA", "auth_time": now}, codes.Unauthenticated},
+		{"auth_time missing", map[string]any{"acr": "phr"}, codes.Unauthenticated},
+		{"auth_time too old", map[string]any{"acr": "phr", "auth_time": now.Add(-301 * time.Second)}, codes.Unauthenticated},
+		{"auth_time not a number", map[string]any{"acr": "phr", "auth_time": "just now"}, codes.Unauthenticated},
+		{"auth_time beyond the clock skew in the future", map[string]any{"acr": "phr", "auth_time": now.Add(2 * verifier.DefaultClockSkew)}, codes.Unauthenticated},
+		{"auth_time negative", map[string]any{"acr": "phr", "auth_time": -1}, codes.Unauthenticated},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			ctx := conditiontest.Bearer(t.Context(), e.Token(t, tt.claims, []string{"test:read"}))
+			_, err := e.Client.StepUp(ctx, &authtestv1.StepUpRequest{})
+			ei := info(t, err, tt.want, grpcauth.ReasonInsufficientUserAuthentication)
+			if tt.want == codes.OK {
+				return
+			}
+			if got := ei.GetMetadata()[grpcauth.MetadataACRValues]; got != "urn:example:mfa phr" {
+				t.Errorf("acr_values = %q, want the rule's values space-separated", got)
+			}
+			if got := ei.GetMetadata()[grpcauth.MetadataMaxAge]; got != "300" {
+				t.Errorf("max_age = %q, want 300", got)
+			}
+		})
+	}
+}
+
+func TestStepUp_MetadataCarriesOnlyWhatTheRuleSets(t *testing.T) {
+	e := conditiontest.New(t, grpcauth.Config{Rules: map[string]*grpcauthv1.Rule{
+		"/authtest.v1.ConditionService/StepUp": {AcrValues: []string{"urn:example:mfa"}},
+		"/authtest.v1.ConditionService/Tenant": {MaxAgeSeconds: 60},
+	}})
+	ctx := conditiontest.Bearer(t.Context(), e.Token(t, nil, nil))
+	_, err := e.Client.StepUp(ctx, &authtestv1.StepUpRequest{})
+	md := info(t, err, codes.Unauthenticated, grpcauth.ReasonInsufficientUserAuthentication).GetMetadata()
+	if _, ok := md[grpcauth.MetadataMaxAge]; ok || md[grpcauth.MetadataACRValues] != "urn:example:mfa" {
+		t.Errorf("metadata %v, want acr_values only", md)
+	}
+	_, err = e.Client.Tenant(ctx, &authtestv1.TenantRequest{})
+	md = info(t, err, codes.Unauthenticated, grpcauth.ReasonInsufficientUserAuthentication).GetMetadata()
+	if _, ok := md[grpcauth.MetadataACRValues]; ok || md[grpcauth.MetadataMaxAge] != "60" {
+		t.Errorf("metadata %v, want max_age only", md)
+	}
+}
+
+func TestStepUp_StaleSignInRefusesStream(t *testing.T) {
+	e := conditiontest.New(t, grpcauth.Config{})
+	for _, tt := range []struct {
+		authTime time.Time
+		want     codes.Code
+	}{
+		{conditiontest.Now.Add(-10 * time.Minute), codes.Unauthenticated},
+		{conditiontest.Now, codes.OK},
+	} {
+		tok := e.Token(t, nil, []string{"test:read"}, grpcauthtest.WithACR("urn:example:mfa"), grpcauthtest.WithAuthTime(tt.authTime))
+		s, err := e.Client.StepUpStream(conditiontest.Bearer(t.Context(), tok))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := s.Send(&authtestv1.StepUpStreamRequest{}); err != nil {
+			t.Fatal(err)
+		}
+		_, err = s.Recv()
+		info(t, err, tt.want, grpcauth.ReasonInsufficientUserAuthentication)
+		s.CloseSend()
+	}
+}
+
+func TestStepUp_DryRunReportsWouldDeny(t *testing.T) {
+	var mu sync.Mutex
+	var got []grpcauth.Decision
+	e := conditiontest.New(t, grpcauth.Config{DryRun: true, OnDecision: func(_ context.Context, d grpcauth.Decision) {
+		mu.Lock()
+		defer mu.Unlock()
+		got = append(got, d)
+	}})
+	ctx := conditiontest.Bearer(t.Context(), e.Token(t, nil, nil))
+	if _, err := e.Client.StepUp(ctx, &authtestv1.StepUpRequest{}); err != nil {
+		t.Fatalf("dry run refused the call: %v", err)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if len(got) != 1 || !got[0].DryRun || got[0].Code != codes.Unauthenticated ||
+		got[0].Reason != grpcauth.ReasonInsufficientUserAuthentication || got[0].Err == nil {
+		t.Errorf("decisions = %+v, want one would-deny for insufficient user authentication", got)
+	}
+}
+
+func TestStepUp_InvalidRequirementIsInvalidRule(t *testing.T) {
+	for name, r := range map[string]*grpcauthv1.Rule{
+		"negative max_age":      {MaxAgeSeconds: -1},
+		"huge max_age":          {MaxAgeSeconds: 1 << 62},
+		"empty acr value":       {AcrValues: []string{""}},
+		"acr value with space":  {AcrValues: []string{"a b"}},
+		"public with acr":       {Public: true, AcrValues: []string{"phr"}},
+		"public with max_age":   {Public: true, MaxAgeSeconds: 60},
+		"public with condition": {Public: true, Condition: "true"},
+	} {
+		_, err := grpcauth.New(grpcauth.Config{Verifier: nopVerifier{}, Rules: map[string]*grpcauthv1.Rule{"pkg.Service": r}})
+		if !errors.Is(err, grpcauth.ErrInvalidRule) {
+			t.Errorf("%s: New = %v, want ErrInvalidRule", name, err)
+		}
+	}
+}
+
+func TestStepUp_RequirementReportsIt(t *testing.T) {
+	e := conditiontest.New(t, grpcauth.Config{})
+	req, err := e.Auth.Requirement("/authtest.v1.ConditionService/StepUp")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(req.ACRValues, []string{"urn:example:mfa", "phr"}) || req.MaxAge != 5*time.Minute || req.Condition != "" {
+		t.Errorf("Requirement = %+v", req)
+	}
+}
+
+func TestCondition_WithoutCompilerIsInvalidRuleThatCheckNames(t *testing.T) {
+	e := conditiontest.New(t, grpcauth.Config{})
+	err := e.Auth.Check(e.Server)
+	var ce *grpcauth.CheckError
+	if !errors.As(err, &ce) || !errors.Is(err, grpcauth.ErrInvalidRule) {
+		t.Fatalf("Check = %v, want a *CheckError with ErrInvalidRule", err)
+	}
+	// Every method whose rule has a condition, and no other.
+	want := []string{
+		"/authtest.v1.BrokenConditionService/NotBool", "/authtest.v1.BrokenConditionService/Syntax", "/authtest.v1.BrokenConditionService/Typo",
+		"/authtest.v1.ConditionService/InheritedOwn", "/authtest.v1.ConditionService/Method", "/authtest.v1.ConditionService/Own",
+		"/authtest.v1.ConditionService/OwnBidiStream", "/authtest.v1.ConditionService/OwnClientStream", "/authtest.v1.ConditionService/OwnServerStream",
+		"/authtest.v1.ConditionService/Tenant",
+	}
+	if got := ce.Methods(); !slices.Equal(got, want) {
+		t.Errorf("Methods = %v, want %v", got, want)
+	}
+	if !strings.Contains(err.Error(), "Config.Conditions is nil") || !strings.Contains(err.Error(), "celcond") {
+		t.Errorf("message %q does not name the fix", err)
+	}
+	ctx := conditiontest.Bearer(t.Context(), e.Token(t, nil, []string{"test:write"}))
+	_, err = e.Client.Own(ctx, &authtestv1.OwnRequest{Item: &authtestv1.Item{Owner: "alice"}})
+	info(t, err, codes.PermissionDenied, grpcauth.ReasonMethodNotConfigured)
+}
+
+// nopVerifier refuses every token; for tests that only build an
+// Authenticator.
+type nopVerifier struct{}
+
+func (nopVerifier) VerifyAccessToken(context.Context, string) (verifier.Claims, error) {
+	return verifier.Claims{}, errors.New("nopVerifier: no tokens")
+}
