@@ -39,15 +39,21 @@ func NewDPoPKey() (*DPoPKey, error) { return NewDPoPKeyWithAlgorithm("ES256") }
 // NewDPoPKeyWithAlgorithm generates a DPoP key for alg: RS256, RS384, RS512,
 // PS256, PS384, PS512, ES256, ES384, ES512 or EdDSA.
 func NewDPoPKeyWithAlgorithm(alg string) (*DPoPKey, error) {
-	sk, err := newSigningKey(alg, false) // its public JWK also carries kid, alg and use
+	sk, err := newSigningKey(alg, false)
 	if err != nil {
 		return nil, err
 	}
-	thumb, err := thumbprint(sk.public)
+	// The proofs carry the bare public key (kty and its parameters), as
+	// clients send it, not the issuer-style JWK with kid, alg and use.
+	pub, err := jwk.FromRaw(sk.private.Public())
+	if err != nil {
+		return nil, fmt.Errorf("grpcauthtest: DPoP public JWK: %w", err)
+	}
+	thumb, err := thumbprint(pub)
 	if err != nil {
 		return nil, err
 	}
-	return &DPoPKey{alg: sk.alg, private: sk.private, public: sk.public, thumb: thumb}, nil
+	return &DPoPKey{alg: sk.alg, private: sk.private, public: pub, thumb: thumb}, nil
 }
 
 func thumbprint(k jwk.Key) (string, error) {
