@@ -43,11 +43,17 @@ func NewDPoPKeyWithAlgorithm(alg string) (*DPoPKey, error) {
 	if err != nil {
 		return nil, err
 	}
-	thumb, err := thumbprint(sk.public)
+	// The proofs carry the bare public key (kty and its parameters), as
+	// clients send it, not the issuer-style JWK with kid, alg and use.
+	pub, err := jwk.FromRaw(sk.private.Public())
+	if err != nil {
+		return nil, fmt.Errorf("grpcauthtest: DPoP public JWK: %w", err)
+	}
+	thumb, err := thumbprint(pub)
 	if err != nil {
 		return nil, err
 	}
-	return &DPoPKey{alg: sk.alg, private: sk.private, public: sk.public, thumb: thumb}, nil
+	return &DPoPKey{alg: sk.alg, private: sk.private, public: pub, thumb: thumb}, nil
 }
 
 func thumbprint(k jwk.Key) (string, error) {
