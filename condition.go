@@ -109,8 +109,19 @@ func (a *Authenticator) policy(ctx context.Context, p *methodPlan, method string
 	return p.evalCondition(ctx, method, c, req)
 }
 
+// noRequest stands for the request of a unary call that ServeCall was
+// given no request for: a method with a condition is then refused with
+// CONDITION_ERROR (fail closed), never let through unchecked.
+type noRequest struct{}
+
+// errNoRequest is the cause of that refusal.
+var errNoRequest = errors.New("grpcauth: condition: the method has a condition, but ServeCall was given no request message to check")
+
 // evalCondition evaluates p's condition on one request message.
 func (p *methodPlan) evalCondition(ctx context.Context, method string, c verifier.Claims, req any) (*rejection, error) {
+	if _, ok := req.(noRequest); ok {
+		return rejConditionError, errNoRequest
+	}
 	m, ok := req.(proto.Message)
 	if !ok {
 		return rejConditionError, fmt.Errorf("grpcauth: condition: the request is a %T, not a proto.Message", req)

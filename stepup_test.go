@@ -9,9 +9,7 @@ import (
 	"testing"
 	"time"
 
-	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/status"
 
 	"github.com/grpcauth/grpcauth"
 	"github.com/grpcauth/grpcauth/grpcauthtest"
@@ -20,29 +18,6 @@ import (
 	grpcauthv1 "github.com/grpcauth/grpcauth/proto/grpcauth/v1"
 	"github.com/grpcauth/grpcauth/verifier"
 )
-
-// info returns the grpcauth ErrorInfo of err, failing t when the code or
-// reason differ from what is wanted (codes.OK: no error, nil info).
-func info(t *testing.T, err error, code codes.Code, reason string) *errdetails.ErrorInfo {
-	t.Helper()
-	st := status.Convert(err)
-	if st.Code() != code {
-		t.Fatalf("code = %v (%v), want %v", st.Code(), err, code)
-	}
-	if code == codes.OK {
-		return nil
-	}
-	for _, d := range st.Details() {
-		if ei, ok := d.(*errdetails.ErrorInfo); ok && ei.GetDomain() == grpcauth.ErrorDomain {
-			if ei.GetReason() != reason {
-				t.Fatalf("reason = %q, want %q", ei.GetReason(), reason)
-			}
-			return ei
-		}
-	}
-	t.Fatalf("%v has no grpcauth ErrorInfo", err)
-	return nil
-}
 
 func TestStepUp_ACRAndAuthTimeDecideUnaryCall(t *testing.T) {
 	e := conditiontest.New(t, grpcauth.Config{})
@@ -68,7 +43,7 @@ func TestStepUp_ACRAndAuthTimeDecideUnaryCall(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			ctx := conditiontest.Bearer(t.Context(), e.Token(t, tt.claims, []string{"test:read"}))
 			_, err := e.Client.StepUp(ctx, &authtestv1.StepUpRequest{})
-			ei := info(t, err, tt.want, grpcauth.ReasonInsufficientUserAuthentication)
+			ei := conditiontest.CheckStatus(t, err, tt.want, grpcauth.ReasonInsufficientUserAuthentication)
 			if tt.want == codes.OK {
 				return
 			}
@@ -89,12 +64,12 @@ func TestStepUp_MetadataCarriesOnlyWhatTheRuleSets(t *testing.T) {
 	}})
 	ctx := conditiontest.Bearer(t.Context(), e.Token(t, nil, nil))
 	_, err := e.Client.StepUp(ctx, &authtestv1.StepUpRequest{})
-	md := info(t, err, codes.Unauthenticated, grpcauth.ReasonInsufficientUserAuthentication).GetMetadata()
+	md := conditiontest.CheckStatus(t, err, codes.Unauthenticated, grpcauth.ReasonInsufficientUserAuthentication).GetMetadata()
 	if _, ok := md[grpcauth.MetadataMaxAge]; ok || md[grpcauth.MetadataACRValues] != "urn:example:mfa" {
 		t.Errorf("metadata %v, want acr_values only", md)
 	}
 	_, err = e.Client.Tenant(ctx, &authtestv1.TenantRequest{})
-	md = info(t, err, codes.Unauthenticated, grpcauth.ReasonInsufficientUserAuthentication).GetMetadata()
+	md = conditiontest.CheckStatus(t, err, codes.Unauthenticated, grpcauth.ReasonInsufficientUserAuthentication).GetMetadata()
 	if _, ok := md[grpcauth.MetadataACRValues]; ok || md[grpcauth.MetadataMaxAge] != "60" {
 		t.Errorf("metadata %v, want max_age only", md)
 	}
@@ -118,7 +93,7 @@ func TestStepUp_StaleSignInRefusesStream(t *testing.T) {
 			t.Fatal(err)
 		}
 		_, err = s.Recv()
-		info(t, err, tt.want, grpcauth.ReasonInsufficientUserAuthentication)
+		conditiontest.CheckStatus(t, err, tt.want, grpcauth.ReasonInsufficientUserAuthentication)
 		s.CloseSend()
 	}
 }
@@ -193,7 +168,7 @@ func TestCondition_WithoutCompilerIsInvalidRuleThatCheckNames(t *testing.T) {
 	}
 	ctx := conditiontest.Bearer(t.Context(), e.Token(t, nil, []string{"test:write"}))
 	_, err = e.Client.Own(ctx, &authtestv1.OwnRequest{Item: &authtestv1.Item{Owner: "alice"}})
-	info(t, err, codes.PermissionDenied, grpcauth.ReasonMethodNotConfigured)
+	conditiontest.CheckStatus(t, err, codes.PermissionDenied, grpcauth.ReasonMethodNotConfigured)
 }
 
 // nopVerifier refuses every token; for tests that only build an

@@ -34,8 +34,10 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"sync"
 
 	"github.com/google/cel-go/cel"
+	"github.com/google/cel-go/checker"
 	"github.com/google/cel-go/common/types"
 	"github.com/google/cel-go/interpreter"
 	"google.golang.org/protobuf/reflect/protoreflect"
@@ -44,12 +46,22 @@ import (
 	"github.com/grpcauth/grpcauth/verifier"
 )
 
-// DefaultCostLimit is the evaluation cost limit when Config.CostLimit is 0.
-// In cel-go's units, a comparison or a field access costs about 1, and a
-// string operation about 1 per 10 bytes; a plain ownership or claim check
-// costs under 10. An evaluation that would exceed the limit stops with an
-// error, and the call is refused with CONDITION_ERROR.
-const DefaultCostLimit = 10_000
+// DefaultCostLimit is the evaluation cost limit when Config.CostLimit is 0,
+// in cel-go's units: a comparison, a field access or one iteration of a
+// comprehension costs about 1, a string operation about 1 per 10
+// characters. A plain ownership, scope or claim check costs under 10 on
+// typical input and is proven, at compile time, to stay under the limit
+// on any input (see Config.MaxRequestSize); a comprehension over request
+// or claim lists usually is not, and is tracked and stopped at the limit.
+const DefaultCostLimit = 100_000
+
+// DefaultMaxRequestSize is Config.MaxRequestSize when zero: gRPC's default
+// maximum received message size, 4 MiB.
+const DefaultMaxRequestSize = 4 << 20
+
+// DefaultMaxClaimsSize is Config.MaxClaimsSize when zero: the verifier's
+// default maximum token size, 64 KiB.
+const DefaultMaxClaimsSize = 64 << 10
 
 // Config configures a Compiler. The zero Config is ready to use.
 type Config struct {
@@ -58,14 +70,33 @@ type Config struct {
 	// the call with CONDITION_ERROR. It bounds the time a condition can
 	// take, e.g. on a request with a huge repeated field. Zero means
 	// DefaultCostLimit.
+	//
+	// Tracking the cost of every evaluation costs time and allocations,
+	// so it is skipped for an expression whose worst-case cost, as cel-go
+	// estimates it at compile time from MaxRequestSize and MaxClaimsSize,
+	// is within the limit: such an expression can never exceed it.
 	CostLimit uint64
+
+	// MaxRequestSize bounds, for the compile-time cost estimate, the size
+	// of every value read from the request: its strings (characters),
+	// bytes, lists and maps. Set it to the server's
+	// grpc.MaxRecvMsgSize if you raised that. Zero means
+	// DefaultMaxRequestSize (4 MiB).
+	MaxRequestSize uint64
+
+	// MaxClaimsSize bounds, for the compile-time cost estimate, the size
+	// of every value read from the token (claims, scopes, subject,
+	// client_id) and of method. Set it to the verifier's MaxTokenSize if
+	// you raised that. Zero means DefaultMaxClaimsSize (64 KiB).
+	MaxClaimsSize uint64
 }
 
 // Compiler compiles CEL conditions; it implements grpcauth.ConditionCompiler.
 // It is safe for concurrent use.
 type Compiler struct {
-	env  *cel.Env
-	opts []cel.ProgramOption
+	env       *cel.Env
+	limit     uint64
+	estimator sizeEstimator
 }
 
 var _ grpcauth.ConditionCompiler = (*Compiler)(nil)
@@ -86,7 +117,14 @@ func New(cfg Config) (*Compiler, error) {
 	if err != nil {
 		return nil, fmt.Errorf("celcond: %w", err)
 	}
-	return &Compiler{env: env, opts: []cel.ProgramOption{cel.CostLimit(limit), cel.EvalOptions(cel.OptOptimize)}}, nil
+	est := sizeEstimator{request: cfg.MaxRequestSize, token: cfg.MaxClaimsSize}
+	if est.request == 0 {
+		est.request = DefaultMaxRequestSize
+	}
+	if est.token == 0 {
+		est.token = DefaultMaxClaimsSize
+	}
+	return &Compiler{env: env, limit: limit, estimator: est}, nil
 }
 
 // CompileCondition compiles expr for method: request is typed as the
@@ -111,11 +149,34 @@ func (c *Compiler) CompileCondition(method protoreflect.MethodDescriptor, expr s
 	if !ast.OutputType().IsExactType(cel.BoolType) {
 		return nil, fmt.Errorf("celcond: the expression is of type %s, want bool", ast.OutputType())
 	}
-	prg, err := env.Program(ast, c.opts...)
+	opts := []cel.ProgramOption{cel.EvalOptions(cel.OptOptimize)}
+	if cost, err := env.EstimateCost(ast, c.estimator); err != nil || cost.Max > c.limit {
+		opts = append(opts, cel.CostLimit(c.limit)) // not proven within the limit: track it
+	}
+	prg, err := env.Program(ast, opts...)
 	if err != nil {
 		return nil, fmt.Errorf("celcond: %w", err)
 	}
 	return &condition{prg: prg}, nil
+}
+
+// sizeEstimator bounds the size of every variable's values for cel-go's
+// compile-time cost estimate: request values by the largest request, the
+// token's by the largest token, anything else by the larger of the two.
+type sizeEstimator struct {
+	request, token uint64
+}
+
+func (e sizeEstimator) EstimateSize(n checker.AstNode) *checker.SizeEstimate {
+	max := e.token
+	if p := n.Path(); len(p) == 0 || p[0] == "request" {
+		max = e.request // from the request, or computed: the larger bound
+	}
+	return &checker.SizeEstimate{Min: 0, Max: max}
+}
+
+func (sizeEstimator) EstimateCallCost(string, string, *checker.AstNode, []checker.AstNode) *checker.CallEstimate {
+	return nil
 }
 
 // condition is a compiled CEL condition.
@@ -126,7 +187,11 @@ type condition struct {
 // Eval evaluates the condition on in. An error (a missing claim or key, a
 // cost limit exceeded, a request of another type) says what failed.
 func (c *condition) Eval(_ context.Context, in grpcauth.ConditionInput) (bool, error) {
-	out, _, err := c.prg.Eval(&activation{in: in})
+	act := activations.Get().(*activation)
+	act.in = in
+	out, _, err := c.prg.Eval(act)
+	*act = activation{} // keep nothing of this call alive
+	activations.Put(act)
 	if err != nil {
 		return false, fmt.Errorf("celcond: %w", err)
 	}
@@ -137,11 +202,17 @@ func (c *condition) Eval(_ context.Context, in grpcauth.ConditionInput) (bool, e
 	return bool(b), nil
 }
 
+// activations recycles activations: an evaluation holds one only while
+// cel-go runs, which keeps no reference to it, and it is cleared before it
+// is put back. This saves one allocation per evaluation.
+var activations = sync.Pool{New: func() any { return new(activation) }}
+
 // activation resolves the variables of one evaluation, each only when the
 // expression reads it: a condition on the request and subject never
 // decodes the claims.
 type activation struct {
-	in grpcauth.ConditionInput
+	in     grpcauth.ConditionInput
+	claims any // the decoded claims (a map or an error), once read
 }
 
 func (a *activation) ResolveName(name string) (any, bool) {
@@ -157,11 +228,17 @@ func (a *activation) ResolveName(name string) (any, bool) {
 	case "scopes":
 		return types.NewStringList(types.DefaultTypeAdapter, a.in.Claims.Scopes()), true
 	case "claims":
-		m, err := claimsMap(a.in.Claims)
-		if err != nil {
-			return types.WrapErr(err), true
+		// Decoded once per evaluation: a comprehension may read claims on
+		// every iteration.
+		if a.claims == nil {
+			m, err := claimsMap(a.in.Claims)
+			if err != nil {
+				a.claims = types.WrapErr(err)
+			} else {
+				a.claims = types.NewStringInterfaceMap(types.DefaultTypeAdapter, m)
+			}
 		}
-		return m, true
+		return a.claims, true
 	}
 	return nil, false
 }

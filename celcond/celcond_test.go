@@ -10,10 +10,9 @@ import (
 	"testing"
 
 	"go.uber.org/goleak"
-	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/status"
+	"google.golang.org/grpc/metadata"
 
 	"github.com/grpcauth/grpcauth"
 	"github.com/grpcauth/grpcauth/celcond"
@@ -35,27 +34,6 @@ func newEnv(t *testing.T, cfg grpcauth.Config) *conditiontest.Env {
 	}
 	cfg.Conditions = conds
 	return conditiontest.New(t, cfg)
-}
-
-// checkStatus asserts err's code and, unless OK, its grpcauth reason.
-func checkStatus(t *testing.T, err error, code codes.Code, reason string) {
-	t.Helper()
-	st := status.Convert(err)
-	if st.Code() != code {
-		t.Fatalf("code = %v (%v), want %v", st.Code(), err, code)
-	}
-	if code == codes.OK {
-		return
-	}
-	for _, d := range st.Details() {
-		if ei, ok := d.(*errdetails.ErrorInfo); ok && ei.GetDomain() == grpcauth.ErrorDomain {
-			if ei.GetReason() != reason {
-				t.Fatalf("reason = %q, want %q", ei.GetReason(), reason)
-			}
-			return
-		}
-	}
-	t.Fatalf("%v has no grpcauth ErrorInfo", err)
 }
 
 func TestCondition_UnaryCalls(t *testing.T) {
@@ -115,7 +93,7 @@ func TestCondition_UnaryCalls(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			ctx := conditiontest.Bearer(t.Context(), e.Token(t, tt.claims, tt.scopes))
-			checkStatus(t, tt.call(ctx), tt.code, tt.reason)
+			conditiontest.CheckStatus(t, tt.call(ctx), tt.code, tt.reason)
 		})
 	}
 }
@@ -153,7 +131,7 @@ func TestCondition_CheckReportsEveryBrokenExpression(t *testing.T) {
 	// A broken condition denies its method.
 	ctx := conditiontest.Bearer(t.Context(), e.Token(t, nil, nil))
 	_, err = e.Broken.Typo(ctx, &authtestv1.TypoRequest{Owner: "alice"})
-	checkStatus(t, err, codes.PermissionDenied, grpcauth.ReasonMethodNotConfigured)
+	conditiontest.CheckStatus(t, err, codes.PermissionDenied, grpcauth.ReasonMethodNotConfigured)
 }
 
 func TestCondition_ServerStreamChecksItsRequest(t *testing.T) {
@@ -179,7 +157,7 @@ func TestCondition_ServerStreamChecksItsRequest(t *testing.T) {
 		t.Fatal(err)
 	}
 	_, err = s.Recv()
-	checkStatus(t, err, codes.PermissionDenied, grpcauth.ReasonConditionFailed)
+	conditiontest.CheckStatus(t, err, codes.PermissionDenied, grpcauth.ReasonConditionFailed)
 	if n := len(e.Handled); n != 0 {
 		t.Errorf("the handler ran %d times for a refused request", n)
 	}
@@ -199,7 +177,7 @@ func TestCondition_ClientStreamRefusesAtTheFirstFailingMessage(t *testing.T) {
 	}
 	_ = s.Send(&authtestv1.OwnClientStreamRequest{Owner: "alice"}) // may fail: the server has ended the stream
 	_, err = s.CloseAndRecv()
-	checkStatus(t, err, codes.PermissionDenied, grpcauth.ReasonConditionFailed)
+	conditiontest.CheckStatus(t, err, codes.PermissionDenied, grpcauth.ReasonConditionFailed)
 	if n := len(e.Handled); n != 2 {
 		t.Errorf("the handler saw %d messages, want the 2 before the refused one", n)
 	}
@@ -225,7 +203,7 @@ func TestCondition_BidiStreamRefusalStandsEvenIfTheHandlerSwallowsIt(t *testing.
 	// fails: the handler returns an error if it does not) and returns nil;
 	// the caller still gets the refusal.
 	_, err = s.Recv()
-	checkStatus(t, err, codes.PermissionDenied, grpcauth.ReasonConditionFailed)
+	conditiontest.CheckStatus(t, err, codes.PermissionDenied, grpcauth.ReasonConditionFailed)
 }
 
 func TestCondition_DryRunReportsEachFailingMessageAndLetsItThrough(t *testing.T) {
@@ -272,5 +250,39 @@ func TestCondition_DryRunReportsEachFailingMessageAndLetsItThrough(t *testing.T)
 	want := []string{"/authtest.v1.ConditionService/Own", "/authtest.v1.ConditionService/OwnBidiStream", "/authtest.v1.ConditionService/OwnBidiStream"}
 	if !slices.Equal(wouldDeny, want) {
 		t.Errorf("would-deny decisions for %v, want %v (the unary call and the two failing messages)", wouldDeny, want)
+	}
+}
+
+func TestCondition_ServeCallChecksTheRequest(t *testing.T) {
+	e := newEnv(t, grpcauth.Config{})
+	ctx := metadata.NewIncomingContext(loopbackCtx(), metadata.Pairs("authorization", "Bearer "+e.Token(t, nil, []string{"test:write"})))
+	tests := []struct {
+		name   string
+		req    any
+		code   codes.Code
+		reason string
+	}{
+		{"own item", &authtestv1.OwnRequest{Item: &authtestv1.Item{Owner: "alice"}}, codes.OK, ""},
+		{"another's item", &authtestv1.OwnRequest{Item: &authtestv1.Item{Owner: "bob"}}, codes.PermissionDenied, grpcauth.ReasonConditionFailed},
+		{"no request given: fails closed", nil, codes.PermissionDenied, grpcauth.ReasonConditionError},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			served := false
+			err := e.Auth.ServeCall(ctx, "/authtest.v1.ConditionService/Own", false, tc.req, func(context.Context, *grpcauth.Guard) error {
+				served = true
+				return nil
+			})
+			if tc.code == codes.OK {
+				if err != nil || !served {
+					t.Fatalf("ServeCall = %v, served %v; want the call served", err, served)
+				}
+				return
+			}
+			conditiontest.CheckStatus(t, err, tc.code, tc.reason)
+			if served {
+				t.Error("ServeCall ran a call its condition refused")
+			}
+		})
 	}
 }

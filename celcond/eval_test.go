@@ -67,7 +67,8 @@ func TestEval_Variables(t *testing.T) {
 }
 
 func TestEval_Errors(t *testing.T) {
-	in := grpcauth.ConditionInput{Claims: claims(t, map[string]any{"sub": "alice"}), Request: &authtestv1.OwnRequest{}}
+	long := make([]int, 1100)
+	in := grpcauth.ConditionInput{Claims: claims(t, map[string]any{"sub": "alice", "l": long}), Request: &authtestv1.OwnRequest{}}
 	for _, tt := range []struct {
 		cfg  celcond.Config
 		expr string
@@ -76,6 +77,9 @@ func TestEval_Errors(t *testing.T) {
 		{celcond.Config{}, "claims.tenant == 'acme'", "no such key"},
 		{celcond.Config{CostLimit: 2}, "subject.size() > 0 && method.size() >= 0 && client_id.size() >= 0 && scopes.size() >= 0", "cost limit"},
 		{celcond.Config{}, "[1, 2, 3].all(x, x / 0 > 1)", "division by zero"},
+		// Not provably bounded, so tracked at run time: 1100² iterations
+		// exceed the limit.
+		{celcond.Config{CostLimit: 10_000}, "claims.l.all(x, claims.l.all(y, x == y || true))", "cost limit"},
 	} {
 		_, err := compile(t, tt.cfg, tt.expr).Eval(context.Background(), in)
 		if err == nil || !strings.Contains(err.Error(), tt.want) {

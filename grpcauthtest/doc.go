@@ -8,8 +8,8 @@
 //	{URL}/.well-known/openid-configuration     OIDC discovery
 //	{URL}/.well-known/oauth-authorization-server  RFC 8414 metadata
 //	{URL}/v1/keys                               JWKS (public keys only)
-//	{URL}/v1/token                              client-credentials grant (and
-//	                                            authorization code, below)
+//	{URL}/v1/token                              client-credentials grant (DPoP-bound with a DPoP header)
+//	                                            and authorization code (below)
 //	{URL}/v1/introspect                         token introspection (RFC 7662)
 //	{URL}/v1/authorize                          login page, with Config.PublicClients
 //
@@ -26,7 +26,8 @@
 // deliberately broken ones, with Mint and its options, and rotate keys with
 // RotateKey and RemoveKey. MintOpaque issues opaque tokens, which only the
 // introspection endpoint can vouch for, and Revoke makes any token inactive
-// there.
+// there. DPoPKey makes DPoP proofs (RFC 9449) and WithDPoPKey binds a minted
+// token to its key; see docs/dpop.md.
 //
 // The issuer knows its clients' secrets and signs whatever it is asked to: it
 // refuses non-loopback listen addresses unless

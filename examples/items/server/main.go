@@ -72,6 +72,7 @@ import (
 	"google.golang.org/grpc/reflection"
 
 	"github.com/grpcauth/grpcauth"
+	"github.com/grpcauth/grpcauth/celcond"
 	"github.com/grpcauth/grpcauth/examples/items/internal/dev"
 	itemsv1 "github.com/grpcauth/grpcauth/examples/items/proto/items/v1"
 	"github.com/grpcauth/grpcauth/verifier"
@@ -207,8 +208,13 @@ type server struct {
 // ItemService (with two seeded items), health checking and reflection.
 // onDecision, when not nil, receives every decision (for metrics).
 func newServer(v *verifier.Verifier, issuer, audience string, log *slog.Logger, onDecision func(context.Context, grpcauth.Decision)) (*server, error) {
+	conds, err := celcond.New(celcond.Config{}) // CreateItem's condition (docs/conditions.md)
+	if err != nil {
+		return nil, fmt.Errorf("server: %w", err)
+	}
 	auth, err := grpcauth.New(grpcauth.Config{
-		Verifier: v,
+		Verifier:   v,
+		Conditions: conds,
 		// Health checking and reflection carry no grpcauth options; they
 		// are public by configuration. Leave reflection out in production
 		// if the API surface should stay private.

@@ -57,6 +57,8 @@ func storeError(err error) error {
 	switch {
 	case errors.Is(err, errNotFound):
 		return status.Error(codes.NotFound, err.Error())
+	case errors.Is(err, errNotOwner):
+		return status.Error(codes.PermissionDenied, err.Error())
 	case errors.Is(err, errFull):
 		return status.Error(codes.ResourceExhausted, err.Error())
 	case errors.Is(err, errEmptyName), errors.Is(err, errLongName):
@@ -86,11 +88,17 @@ func (s *service) CreateItem(ctx context.Context, req *itemsv1.CreateItemRequest
 	if err != nil {
 		return nil, err
 	}
-	it, err := s.store.create(req.GetName(), sub, cid)
+	// The (grpcauth.v1.method) condition has already checked that only an
+	// items:admin caller names another owner.
+	owner := req.GetOwner()
+	if owner == "" {
+		owner = sub
+	}
+	it, err := s.store.createFor(req.GetName(), owner, sub, cid)
 	if err != nil {
 		return nil, storeError(err)
 	}
-	s.log.Info("item created", "id", it.GetId(), "created_by", sub, "client_id", cid)
+	s.log.Info("item created", "id", it.GetId(), "owner", owner, "created_by", sub, "client_id", cid)
 	return &itemsv1.CreateItemResponse{Item: it}, nil
 }
 
@@ -99,11 +107,25 @@ func (s *service) DeleteItem(ctx context.Context, req *itemsv1.DeleteItemRequest
 	if err != nil {
 		return nil, err
 	}
-	if err := s.store.delete(req.GetId()); err != nil {
+	// Ownership depends on the stored item, which no declarative rule can
+	// see: the handler checks it (grpcauth checked items:write).
+	c, _ := grpcauth.ClaimsFromContext(ctx)
+	if err := s.store.deleteBy(req.GetId(), sub, c.HasScope("items:admin")); err != nil {
 		return nil, storeError(err)
 	}
 	s.log.Info("item deleted", "id", req.GetId(), "deleted_by", sub, "client_id", cid)
 	return &itemsv1.DeleteItemResponse{}, nil
+}
+
+func (s *service) PurgeItems(ctx context.Context, _ *itemsv1.PurgeItemsRequest) (*itemsv1.PurgeItemsResponse, error) {
+	sub, cid, err := s.caller(ctx)
+	if err != nil {
+		return nil, err
+	}
+	// grpcauth checked items:admin and a recent strong sign-in (step-up).
+	n := s.store.purge()
+	s.log.Info("items purged", "count", n, "purged_by", sub, "client_id", cid)
+	return &itemsv1.PurgeItemsResponse{Count: int32(n)}, nil
 }
 
 func (s *service) WatchItems(_ *itemsv1.WatchItemsRequest, stream grpc.ServerStreamingServer[itemsv1.WatchItemsResponse]) error {

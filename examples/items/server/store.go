@@ -24,6 +24,7 @@ var (
 	errFull      = fmt.Errorf("the store holds its limit of %d items", maxItems)
 	errEmptyName = errors.New("name is empty")
 	errLongName  = fmt.Errorf("name is longer than %d bytes", maxNameBytes)
+	errNotOwner  = errors.New("only the item's owner or an items:admin caller may delete it")
 )
 
 // store is an in-memory item store that tells watchers about each change.
@@ -64,9 +65,15 @@ func checkName(name string) error {
 	return nil
 }
 
-// create stores a new item made by the caller identified by subject and
-// clientID.
+// create stores a new item made, and owned, by the caller identified by
+// subject and clientID.
 func (s *store) create(name, subject, clientID string) (*itemsv1.Item, error) {
+	return s.createFor(name, subject, subject, clientID)
+}
+
+// createFor stores a new item owned by owner, made by the caller identified
+// by subject and clientID.
+func (s *store) createFor(name, owner, subject, clientID string) (*itemsv1.Item, error) {
 	if err := checkName(name); err != nil {
 		return nil, err
 	}
@@ -82,6 +89,7 @@ func (s *store) create(name, subject, clientID string) (*itemsv1.Item, error) {
 		CreatedBy:       subject,
 		CreatedByClient: clientID,
 		CreateTime:      timestamppb.New(s.now()),
+		Owner:           owner,
 	}
 	s.items[it.Id] = entry{seq: s.seq, item: it}
 	s.publishLocked(itemsv1.WatchItemsResponse_KIND_CREATED, it)
@@ -121,15 +129,37 @@ func (s *store) listLocked() []*itemsv1.Item {
 
 // delete removes the item with id.
 func (s *store) delete(id string) error {
+	return s.deleteBy(id, "", true)
+}
+
+// deleteBy removes the item with id for caller: only when caller owns it
+// or admin is set (errNotOwner otherwise). The check and the removal are
+// one step under the lock.
+func (s *store) deleteBy(id, caller string, admin bool) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	e, ok := s.items[id]
 	if !ok {
 		return errNotFound
 	}
+	if !admin && e.item.GetOwner() != caller {
+		return errNotOwner
+	}
 	delete(s.items, id)
 	s.publishLocked(itemsv1.WatchItemsResponse_KIND_DELETED, e.item)
 	return nil
+}
+
+// purge removes every item and returns how many there were.
+func (s *store) purge() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	n := len(s.items)
+	for _, it := range s.listLocked() {
+		delete(s.items, it.GetId())
+		s.publishLocked(itemsv1.WatchItemsResponse_KIND_DELETED, it)
+	}
+	return n
 }
 
 // watch registers a watcher and returns it with the items that exist now;

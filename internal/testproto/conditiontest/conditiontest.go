@@ -15,9 +15,12 @@ import (
 	"testing"
 	"time"
 
+	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/metadata"
+	"google.golang.org/grpc/status"
 
 	"github.com/grpcauth/grpcauth"
 	"github.com/grpcauth/grpcauth/grpcauthtest"
@@ -102,6 +105,29 @@ func (e *Env) Token(t testing.TB, claims map[string]any, scopes []string, opts .
 // Bearer returns ctx carrying tok as its bearer token.
 func Bearer(ctx context.Context, tok string) context.Context {
 	return metadata.AppendToOutgoingContext(ctx, "authorization", "Bearer "+tok)
+}
+
+// CheckStatus asserts err's code and, unless codes.OK, its grpcauth
+// ErrorInfo reason, and returns that ErrorInfo (nil for codes.OK).
+func CheckStatus(t testing.TB, err error, code codes.Code, reason string) *errdetails.ErrorInfo {
+	t.Helper()
+	st := status.Convert(err)
+	if st.Code() != code {
+		t.Fatalf("code = %v (%v), want %v", st.Code(), err, code)
+	}
+	if code == codes.OK {
+		return nil
+	}
+	for _, d := range st.Details() {
+		if ei, ok := d.(*errdetails.ErrorInfo); ok && ei.GetDomain() == grpcauth.ErrorDomain {
+			if ei.GetReason() != reason {
+				t.Fatalf("reason = %q, want %q", ei.GetReason(), reason)
+			}
+			return ei
+		}
+	}
+	t.Fatalf("%v has no grpcauth ErrorInfo", err)
+	return nil
 }
 
 // service implements both services: unary methods return the caller's

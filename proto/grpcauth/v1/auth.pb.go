@@ -135,8 +135,8 @@ type Rule struct {
 	// server-streaming methods check the request; client- and bidi-streaming
 	// methods check every message received, and a failing message ends the
 	// stream. The server must configure a condition compiler
-	// (grpcauth.Config.Conditions, e.g. the github.com/grpcauth/grpcauth/cel
-	// package); without one, or when the expression does not compile to a
+	// (grpcauth.Config.Conditions, e.g. the package
+	// github.com/grpcauth/grpcauth/celcond); without one, or when the expression does not compile to a
 	// bool, the rule is invalid and its methods are denied. A condition on a
 	// service rule is compiled for each method against that method's request
 	// type. Excludes `public`. See docs/conditions.md.

@@ -85,7 +85,7 @@ func (x WatchItemsResponse_Kind) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use WatchItemsResponse_Kind.Descriptor instead.
 func (WatchItemsResponse_Kind) EnumDescriptor() ([]byte, []int) {
-	return file_items_v1_items_proto_rawDescGZIP(), []int{13, 0}
+	return file_items_v1_items_proto_rawDescGZIP(), []int{15, 0}
 }
 
 // Item is one stored item.
@@ -102,7 +102,10 @@ type Item struct {
 	// client_id or azp), when it carries one.
 	CreatedByClient string `protobuf:"bytes,4,opt,name=created_by_client,json=createdByClient,proto3" json:"created_by_client,omitempty"`
 	// create_time is when the server stored the item.
-	CreateTime    *timestamppb.Timestamp `protobuf:"bytes,5,opt,name=create_time,json=createTime,proto3" json:"create_time,omitempty"`
+	CreateTime *timestamppb.Timestamp `protobuf:"bytes,5,opt,name=create_time,json=createTime,proto3" json:"create_time,omitempty"`
+	// owner is the subject that owns the item: its creator, or the owner an
+	// items:admin caller named when creating it. The owner may delete it.
+	Owner         string `protobuf:"bytes,6,opt,name=owner,proto3" json:"owner,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -170,6 +173,13 @@ func (x *Item) GetCreateTime() *timestamppb.Timestamp {
 		return x.CreateTime
 	}
 	return nil
+}
+
+func (x *Item) GetOwner() string {
+	if x != nil {
+		return x.Owner
+	}
+	return ""
 }
 
 // GetServerInfoRequest is empty.
@@ -509,10 +519,13 @@ func (x *GetItemResponse) GetItem() *Item {
 	return nil
 }
 
-// CreateItemRequest holds the new item's name.
+// CreateItemRequest holds the new item's name and, optionally, its owner.
 type CreateItemRequest struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Name          string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Name  string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	// owner is the subject to own the item; empty means the caller. Only an
+	// items:admin caller may name someone else.
+	Owner         string `protobuf:"bytes,2,opt,name=owner,proto3" json:"owner,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -550,6 +563,13 @@ func (*CreateItemRequest) Descriptor() ([]byte, []int) {
 func (x *CreateItemRequest) GetName() string {
 	if x != nil {
 		return x.Name
+	}
+	return ""
+}
+
+func (x *CreateItemRequest) GetOwner() string {
+	if x != nil {
+		return x.Owner
 	}
 	return ""
 }
@@ -681,6 +701,89 @@ func (*DeleteItemResponse) Descriptor() ([]byte, []int) {
 	return file_items_v1_items_proto_rawDescGZIP(), []int{11}
 }
 
+// PurgeItemsRequest is empty: PurgeItems removes every item.
+type PurgeItemsRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *PurgeItemsRequest) Reset() {
+	*x = PurgeItemsRequest{}
+	mi := &file_items_v1_items_proto_msgTypes[12]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PurgeItemsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PurgeItemsRequest) ProtoMessage() {}
+
+func (x *PurgeItemsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_items_v1_items_proto_msgTypes[12]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PurgeItemsRequest.ProtoReflect.Descriptor instead.
+func (*PurgeItemsRequest) Descriptor() ([]byte, []int) {
+	return file_items_v1_items_proto_rawDescGZIP(), []int{12}
+}
+
+// PurgeItemsResponse reports what a purge removed.
+type PurgeItemsResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// count is how many items were removed.
+	Count         int32 `protobuf:"varint,1,opt,name=count,proto3" json:"count,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *PurgeItemsResponse) Reset() {
+	*x = PurgeItemsResponse{}
+	mi := &file_items_v1_items_proto_msgTypes[13]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PurgeItemsResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PurgeItemsResponse) ProtoMessage() {}
+
+func (x *PurgeItemsResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_items_v1_items_proto_msgTypes[13]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PurgeItemsResponse.ProtoReflect.Descriptor instead.
+func (*PurgeItemsResponse) Descriptor() ([]byte, []int) {
+	return file_items_v1_items_proto_rawDescGZIP(), []int{13}
+}
+
+func (x *PurgeItemsResponse) GetCount() int32 {
+	if x != nil {
+		return x.Count
+	}
+	return 0
+}
+
 // WatchItemsRequest is empty: WatchItems watches every item.
 type WatchItemsRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
@@ -690,7 +793,7 @@ type WatchItemsRequest struct {
 
 func (x *WatchItemsRequest) Reset() {
 	*x = WatchItemsRequest{}
-	mi := &file_items_v1_items_proto_msgTypes[12]
+	mi := &file_items_v1_items_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -702,7 +805,7 @@ func (x *WatchItemsRequest) String() string {
 func (*WatchItemsRequest) ProtoMessage() {}
 
 func (x *WatchItemsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_items_v1_items_proto_msgTypes[12]
+	mi := &file_items_v1_items_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -715,7 +818,7 @@ func (x *WatchItemsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WatchItemsRequest.ProtoReflect.Descriptor instead.
 func (*WatchItemsRequest) Descriptor() ([]byte, []int) {
-	return file_items_v1_items_proto_rawDescGZIP(), []int{12}
+	return file_items_v1_items_proto_rawDescGZIP(), []int{14}
 }
 
 // WatchItemsResponse is one event of the WatchItems stream.
@@ -729,7 +832,7 @@ type WatchItemsResponse struct {
 
 func (x *WatchItemsResponse) Reset() {
 	*x = WatchItemsResponse{}
-	mi := &file_items_v1_items_proto_msgTypes[13]
+	mi := &file_items_v1_items_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -741,7 +844,7 @@ func (x *WatchItemsResponse) String() string {
 func (*WatchItemsResponse) ProtoMessage() {}
 
 func (x *WatchItemsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_items_v1_items_proto_msgTypes[13]
+	mi := &file_items_v1_items_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -754,7 +857,7 @@ func (x *WatchItemsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WatchItemsResponse.ProtoReflect.Descriptor instead.
 func (*WatchItemsResponse) Descriptor() ([]byte, []int) {
-	return file_items_v1_items_proto_rawDescGZIP(), []int{13}
+	return file_items_v1_items_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *WatchItemsResponse) GetKind() WatchItemsResponse_Kind {
@@ -781,7 +884,7 @@ type ImportItemsRequest struct {
 
 func (x *ImportItemsRequest) Reset() {
 	*x = ImportItemsRequest{}
-	mi := &file_items_v1_items_proto_msgTypes[14]
+	mi := &file_items_v1_items_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -793,7 +896,7 @@ func (x *ImportItemsRequest) String() string {
 func (*ImportItemsRequest) ProtoMessage() {}
 
 func (x *ImportItemsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_items_v1_items_proto_msgTypes[14]
+	mi := &file_items_v1_items_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -806,7 +909,7 @@ func (x *ImportItemsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ImportItemsRequest.ProtoReflect.Descriptor instead.
 func (*ImportItemsRequest) Descriptor() ([]byte, []int) {
-	return file_items_v1_items_proto_rawDescGZIP(), []int{14}
+	return file_items_v1_items_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *ImportItemsRequest) GetName() string {
@@ -827,7 +930,7 @@ type ImportItemsResponse struct {
 
 func (x *ImportItemsResponse) Reset() {
 	*x = ImportItemsResponse{}
-	mi := &file_items_v1_items_proto_msgTypes[15]
+	mi := &file_items_v1_items_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -839,7 +942,7 @@ func (x *ImportItemsResponse) String() string {
 func (*ImportItemsResponse) ProtoMessage() {}
 
 func (x *ImportItemsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_items_v1_items_proto_msgTypes[15]
+	mi := &file_items_v1_items_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -852,7 +955,7 @@ func (x *ImportItemsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ImportItemsResponse.ProtoReflect.Descriptor instead.
 func (*ImportItemsResponse) Descriptor() ([]byte, []int) {
-	return file_items_v1_items_proto_rawDescGZIP(), []int{15}
+	return file_items_v1_items_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *ImportItemsResponse) GetItems() []*Item {
@@ -866,7 +969,7 @@ var File_items_v1_items_proto protoreflect.FileDescriptor
 
 const file_items_v1_items_proto_rawDesc = "" +
 	"\n" +
-	"\x14items/v1/items.proto\x12\bitems.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x16grpcauth/v1/auth.proto\"\xb2\x01\n" +
+	"\x14items/v1/items.proto\x12\bitems.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x16grpcauth/v1/auth.proto\"\xc8\x01\n" +
 	"\x04Item\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x12\n" +
 	"\x04name\x18\x02 \x01(\tR\x04name\x12\x1d\n" +
@@ -874,7 +977,8 @@ const file_items_v1_items_proto_rawDesc = "" +
 	"created_by\x18\x03 \x01(\tR\tcreatedBy\x12*\n" +
 	"\x11created_by_client\x18\x04 \x01(\tR\x0fcreatedByClient\x12;\n" +
 	"\vcreate_time\x18\x05 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
-	"createTime\"\x16\n" +
+	"createTime\x12\x14\n" +
+	"\x05owner\x18\x06 \x01(\tR\x05owner\"\x16\n" +
 	"\x14GetServerInfoRequest\"{\n" +
 	"\x15GetServerInfoResponse\x12\x16\n" +
 	"\x06issuer\x18\x01 \x01(\tR\x06issuer\x12\x1a\n" +
@@ -891,14 +995,18 @@ const file_items_v1_items_proto_rawDesc = "" +
 	"\x0eGetItemRequest\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\"5\n" +
 	"\x0fGetItemResponse\x12\"\n" +
-	"\x04item\x18\x01 \x01(\v2\x0e.items.v1.ItemR\x04item\"'\n" +
+	"\x04item\x18\x01 \x01(\v2\x0e.items.v1.ItemR\x04item\"=\n" +
 	"\x11CreateItemRequest\x12\x12\n" +
-	"\x04name\x18\x01 \x01(\tR\x04name\"8\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\x12\x14\n" +
+	"\x05owner\x18\x02 \x01(\tR\x05owner\"8\n" +
 	"\x12CreateItemResponse\x12\"\n" +
 	"\x04item\x18\x01 \x01(\v2\x0e.items.v1.ItemR\x04item\"#\n" +
 	"\x11DeleteItemRequest\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\"\x14\n" +
 	"\x12DeleteItemResponse\"\x13\n" +
+	"\x11PurgeItemsRequest\"*\n" +
+	"\x12PurgeItemsResponse\x12\x14\n" +
+	"\x05count\x18\x01 \x01(\x05R\x05count\"\x13\n" +
 	"\x11WatchItemsRequest\"\xd5\x01\n" +
 	"\x12WatchItemsResponse\x125\n" +
 	"\x04kind\x18\x01 \x01(\x0e2!.items.v1.WatchItemsResponse.KindR\x04kind\x12\"\n" +
@@ -912,7 +1020,7 @@ const file_items_v1_items_proto_rawDesc = "" +
 	"\x12ImportItemsRequest\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\";\n" +
 	"\x13ImportItemsResponse\x12$\n" +
-	"\x05items\x18\x01 \x03(\v2\x0e.items.v1.ItemR\x05items2\x94\x05\n" +
+	"\x05items\x18\x01 \x03(\v2\x0e.items.v1.ItemR\x05items2\xcd\x06\n" +
 	"\vItemService\x12X\n" +
 	"\rGetServerInfo\x12\x1e.items.v1.GetServerInfoRequest\x1a\x1f.items.v1.GetServerInfoResponse\"\x06\xca\xe6\x19\x02\x18\x01\x12V\n" +
 	"\tListItems\x12\x1a.items.v1.ListItemsRequest\x1a\x1b.items.v1.ListItemsResponse\"\x10\xca\xe6\x19\f\n" +
@@ -920,14 +1028,16 @@ const file_items_v1_items_proto_rawDesc = "" +
 	"items:read\x12P\n" +
 	"\aGetItem\x12\x18.items.v1.GetItemRequest\x1a\x19.items.v1.GetItemResponse\"\x10\xca\xe6\x19\f\n" +
 	"\n" +
-	"items:read\x12Z\n" +
+	"items:read\x12\xa6\x01\n" +
 	"\n" +
-	"CreateItem\x12\x1b.items.v1.CreateItemRequest\x1a\x1c.items.v1.CreateItemResponse\"\x11\xca\xe6\x19\r\n" +
-	"\vitems:write\x12g\n" +
+	"CreateItem\x12\x1b.items.v1.CreateItemRequest\x1a\x1c.items.v1.CreateItemResponse\"]\xca\xe6\x19Y\n" +
+	"\vitems:write2Jrequest.owner == '' || request.owner == subject || 'items:admin' in scopes\x12Z\n" +
 	"\n" +
-	"DeleteItem\x12\x1b.items.v1.DeleteItemRequest\x1a\x1c.items.v1.DeleteItemResponse\"\x1e\xca\xe6\x19\x1a\n" +
-	"\vitems:write\n" +
-	"\vitems:admin\x12[\n" +
+	"DeleteItem\x12\x1b.items.v1.DeleteItemRequest\x1a\x1c.items.v1.DeleteItemResponse\"\x11\xca\xe6\x19\r\n" +
+	"\vitems:write\x12w\n" +
+	"\n" +
+	"PurgeItems\x12\x1b.items.v1.PurgeItemsRequest\x1a\x1c.items.v1.PurgeItemsResponse\".\xca\xe6\x19*\n" +
+	"\vitems:admin:\x18urn:grpcauth:example:mfa@\xac\x02\x12[\n" +
 	"\n" +
 	"WatchItems\x12\x1b.items.v1.WatchItemsRequest\x1a\x1c.items.v1.WatchItemsResponse\"\x10\xca\xe6\x19\f\n" +
 	"\n" +
@@ -950,7 +1060,7 @@ func file_items_v1_items_proto_rawDescGZIP() []byte {
 }
 
 var file_items_v1_items_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_items_v1_items_proto_msgTypes = make([]protoimpl.MessageInfo, 16)
+var file_items_v1_items_proto_msgTypes = make([]protoimpl.MessageInfo, 18)
 var file_items_v1_items_proto_goTypes = []any{
 	(WatchItemsResponse_Kind)(0),  // 0: items.v1.WatchItemsResponse.Kind
 	(*Item)(nil),                  // 1: items.v1.Item
@@ -965,14 +1075,16 @@ var file_items_v1_items_proto_goTypes = []any{
 	(*CreateItemResponse)(nil),    // 10: items.v1.CreateItemResponse
 	(*DeleteItemRequest)(nil),     // 11: items.v1.DeleteItemRequest
 	(*DeleteItemResponse)(nil),    // 12: items.v1.DeleteItemResponse
-	(*WatchItemsRequest)(nil),     // 13: items.v1.WatchItemsRequest
-	(*WatchItemsResponse)(nil),    // 14: items.v1.WatchItemsResponse
-	(*ImportItemsRequest)(nil),    // 15: items.v1.ImportItemsRequest
-	(*ImportItemsResponse)(nil),   // 16: items.v1.ImportItemsResponse
-	(*timestamppb.Timestamp)(nil), // 17: google.protobuf.Timestamp
+	(*PurgeItemsRequest)(nil),     // 13: items.v1.PurgeItemsRequest
+	(*PurgeItemsResponse)(nil),    // 14: items.v1.PurgeItemsResponse
+	(*WatchItemsRequest)(nil),     // 15: items.v1.WatchItemsRequest
+	(*WatchItemsResponse)(nil),    // 16: items.v1.WatchItemsResponse
+	(*ImportItemsRequest)(nil),    // 17: items.v1.ImportItemsRequest
+	(*ImportItemsResponse)(nil),   // 18: items.v1.ImportItemsResponse
+	(*timestamppb.Timestamp)(nil), // 19: google.protobuf.Timestamp
 }
 var file_items_v1_items_proto_depIdxs = []int32{
-	17, // 0: items.v1.Item.create_time:type_name -> google.protobuf.Timestamp
+	19, // 0: items.v1.Item.create_time:type_name -> google.protobuf.Timestamp
 	4,  // 1: items.v1.GetServerInfoResponse.methods:type_name -> items.v1.MethodInfo
 	1,  // 2: items.v1.ListItemsResponse.items:type_name -> items.v1.Item
 	1,  // 3: items.v1.GetItemResponse.item:type_name -> items.v1.Item
@@ -985,17 +1097,19 @@ var file_items_v1_items_proto_depIdxs = []int32{
 	7,  // 10: items.v1.ItemService.GetItem:input_type -> items.v1.GetItemRequest
 	9,  // 11: items.v1.ItemService.CreateItem:input_type -> items.v1.CreateItemRequest
 	11, // 12: items.v1.ItemService.DeleteItem:input_type -> items.v1.DeleteItemRequest
-	13, // 13: items.v1.ItemService.WatchItems:input_type -> items.v1.WatchItemsRequest
-	15, // 14: items.v1.ItemService.ImportItems:input_type -> items.v1.ImportItemsRequest
-	3,  // 15: items.v1.ItemService.GetServerInfo:output_type -> items.v1.GetServerInfoResponse
-	6,  // 16: items.v1.ItemService.ListItems:output_type -> items.v1.ListItemsResponse
-	8,  // 17: items.v1.ItemService.GetItem:output_type -> items.v1.GetItemResponse
-	10, // 18: items.v1.ItemService.CreateItem:output_type -> items.v1.CreateItemResponse
-	12, // 19: items.v1.ItemService.DeleteItem:output_type -> items.v1.DeleteItemResponse
-	14, // 20: items.v1.ItemService.WatchItems:output_type -> items.v1.WatchItemsResponse
-	16, // 21: items.v1.ItemService.ImportItems:output_type -> items.v1.ImportItemsResponse
-	15, // [15:22] is the sub-list for method output_type
-	8,  // [8:15] is the sub-list for method input_type
+	13, // 13: items.v1.ItemService.PurgeItems:input_type -> items.v1.PurgeItemsRequest
+	15, // 14: items.v1.ItemService.WatchItems:input_type -> items.v1.WatchItemsRequest
+	17, // 15: items.v1.ItemService.ImportItems:input_type -> items.v1.ImportItemsRequest
+	3,  // 16: items.v1.ItemService.GetServerInfo:output_type -> items.v1.GetServerInfoResponse
+	6,  // 17: items.v1.ItemService.ListItems:output_type -> items.v1.ListItemsResponse
+	8,  // 18: items.v1.ItemService.GetItem:output_type -> items.v1.GetItemResponse
+	10, // 19: items.v1.ItemService.CreateItem:output_type -> items.v1.CreateItemResponse
+	12, // 20: items.v1.ItemService.DeleteItem:output_type -> items.v1.DeleteItemResponse
+	14, // 21: items.v1.ItemService.PurgeItems:output_type -> items.v1.PurgeItemsResponse
+	16, // 22: items.v1.ItemService.WatchItems:output_type -> items.v1.WatchItemsResponse
+	18, // 23: items.v1.ItemService.ImportItems:output_type -> items.v1.ImportItemsResponse
+	16, // [16:24] is the sub-list for method output_type
+	8,  // [8:16] is the sub-list for method input_type
 	8,  // [8:8] is the sub-list for extension type_name
 	8,  // [8:8] is the sub-list for extension extendee
 	0,  // [0:8] is the sub-list for field type_name
@@ -1012,7 +1126,7 @@ func file_items_v1_items_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_items_v1_items_proto_rawDesc), len(file_items_v1_items_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   16,
+			NumMessages:   18,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -29,6 +29,7 @@ const (
 	ItemService_GetItem_FullMethodName       = "/items.v1.ItemService/GetItem"
 	ItemService_CreateItem_FullMethodName    = "/items.v1.ItemService/CreateItem"
 	ItemService_DeleteItem_FullMethodName    = "/items.v1.ItemService/DeleteItem"
+	ItemService_PurgeItems_FullMethodName    = "/items.v1.ItemService/PurgeItems"
 	ItemService_WatchItems_FullMethodName    = "/items.v1.ItemService/WatchItems"
 	ItemService_ImportItems_FullMethodName   = "/items.v1.ItemService/ImportItems"
 )
@@ -40,8 +41,15 @@ const (
 // ItemService stores named items in memory. Scopes:
 //
 //	items:read   list, get and watch items
-//	items:write  create and import items
-//	items:admin  together with items:write, delete items
+//	items:write  create and import items, delete items the caller owns
+//	items:admin  create items for another owner, delete any item, and
+//	             (after a recent strong sign-in) purge every item
+//
+// Rules that need only the call (its token and request) are declared here
+// and enforced by grpcauth before a handler runs: scopes, a CEL condition
+// on CreateItem's request, step-up authentication on PurgeItems. A rule
+// that needs stored state (who owns the item DeleteItem names) cannot be
+// declared: a condition sees no database. That check stays in the handler.
 type ItemServiceClient interface {
 	// GetServerInfo describes the server: its issuer, audience and the scopes
 	// each method needs. It is public: it needs no token.
@@ -50,11 +58,22 @@ type ItemServiceClient interface {
 	ListItems(ctx context.Context, in *ListItemsRequest, opts ...grpc.CallOption) (*ListItemsResponse, error)
 	// GetItem returns one item by id. Needs items:read.
 	GetItem(ctx context.Context, in *GetItemRequest, opts ...grpc.CallOption) (*GetItemResponse, error)
-	// CreateItem stores a new item, recording the caller as its creator.
-	// Needs items:write.
+	// CreateItem stores a new item, recording the caller as its creator and,
+	// unless the request names another owner, as its owner. Needs
+	// items:write; naming an owner other than the caller also needs
+	// items:admin (a CEL condition on the request: CONDITION_FAILED
+	// otherwise).
 	CreateItem(ctx context.Context, in *CreateItemRequest, opts ...grpc.CallOption) (*CreateItemResponse, error)
-	// DeleteItem removes an item. Needs both items:write and items:admin.
+	// DeleteItem removes an item. Needs items:write, and either ownership of
+	// the item or items:admin. Ownership is checked by the handler, since it
+	// depends on the stored item (PERMISSION_DENIED otherwise).
 	DeleteItem(ctx context.Context, in *DeleteItemRequest, opts ...grpc.CallOption) (*DeleteItemResponse, error)
+	// PurgeItems removes every item. Needs items:admin, from a user who
+	// signed in with multi-factor authentication (acr
+	// "urn:grpcauth:example:mfa") at most five minutes ago (RFC 9470):
+	// UNAUTHENTICATED, reason INSUFFICIENT_USER_AUTHENTICATION, otherwise,
+	// with the acr_values and max_age to sign in again with.
+	PurgeItems(ctx context.Context, in *PurgeItemsRequest, opts ...grpc.CallOption) (*PurgeItemsResponse, error)
 	// WatchItems streams every existing item, then one SYNCED event, then
 	// each change as it happens, until the caller cancels or the server shuts
 	// down. Needs items:read.
@@ -122,6 +141,16 @@ func (c *itemServiceClient) DeleteItem(ctx context.Context, in *DeleteItemReques
 	return out, nil
 }
 
+func (c *itemServiceClient) PurgeItems(ctx context.Context, in *PurgeItemsRequest, opts ...grpc.CallOption) (*PurgeItemsResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(PurgeItemsResponse)
+	err := c.cc.Invoke(ctx, ItemService_PurgeItems_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 func (c *itemServiceClient) WatchItems(ctx context.Context, in *WatchItemsRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[WatchItemsResponse], error) {
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
 	stream, err := c.cc.NewStream(ctx, &ItemService_ServiceDesc.Streams[0], ItemService_WatchItems_FullMethodName, cOpts...)
@@ -161,8 +190,15 @@ type ItemService_ImportItemsClient = grpc.ClientStreamingClient[ImportItemsReque
 // ItemService stores named items in memory. Scopes:
 //
 //	items:read   list, get and watch items
-//	items:write  create and import items
-//	items:admin  together with items:write, delete items
+//	items:write  create and import items, delete items the caller owns
+//	items:admin  create items for another owner, delete any item, and
+//	             (after a recent strong sign-in) purge every item
+//
+// Rules that need only the call (its token and request) are declared here
+// and enforced by grpcauth before a handler runs: scopes, a CEL condition
+// on CreateItem's request, step-up authentication on PurgeItems. A rule
+// that needs stored state (who owns the item DeleteItem names) cannot be
+// declared: a condition sees no database. That check stays in the handler.
 type ItemServiceServer interface {
 	// GetServerInfo describes the server: its issuer, audience and the scopes
 	// each method needs. It is public: it needs no token.
@@ -171,11 +207,22 @@ type ItemServiceServer interface {
 	ListItems(context.Context, *ListItemsRequest) (*ListItemsResponse, error)
 	// GetItem returns one item by id. Needs items:read.
 	GetItem(context.Context, *GetItemRequest) (*GetItemResponse, error)
-	// CreateItem stores a new item, recording the caller as its creator.
-	// Needs items:write.
+	// CreateItem stores a new item, recording the caller as its creator and,
+	// unless the request names another owner, as its owner. Needs
+	// items:write; naming an owner other than the caller also needs
+	// items:admin (a CEL condition on the request: CONDITION_FAILED
+	// otherwise).
 	CreateItem(context.Context, *CreateItemRequest) (*CreateItemResponse, error)
-	// DeleteItem removes an item. Needs both items:write and items:admin.
+	// DeleteItem removes an item. Needs items:write, and either ownership of
+	// the item or items:admin. Ownership is checked by the handler, since it
+	// depends on the stored item (PERMISSION_DENIED otherwise).
 	DeleteItem(context.Context, *DeleteItemRequest) (*DeleteItemResponse, error)
+	// PurgeItems removes every item. Needs items:admin, from a user who
+	// signed in with multi-factor authentication (acr
+	// "urn:grpcauth:example:mfa") at most five minutes ago (RFC 9470):
+	// UNAUTHENTICATED, reason INSUFFICIENT_USER_AUTHENTICATION, otherwise,
+	// with the acr_values and max_age to sign in again with.
+	PurgeItems(context.Context, *PurgeItemsRequest) (*PurgeItemsResponse, error)
 	// WatchItems streams every existing item, then one SYNCED event, then
 	// each change as it happens, until the caller cancels or the server shuts
 	// down. Needs items:read.
@@ -207,6 +254,9 @@ func (UnimplementedItemServiceServer) CreateItem(context.Context, *CreateItemReq
 }
 func (UnimplementedItemServiceServer) DeleteItem(context.Context, *DeleteItemRequest) (*DeleteItemResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method DeleteItem not implemented")
+}
+func (UnimplementedItemServiceServer) PurgeItems(context.Context, *PurgeItemsRequest) (*PurgeItemsResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method PurgeItems not implemented")
 }
 func (UnimplementedItemServiceServer) WatchItems(*WatchItemsRequest, grpc.ServerStreamingServer[WatchItemsResponse]) error {
 	return status.Error(codes.Unimplemented, "method WatchItems not implemented")
@@ -325,6 +375,24 @@ func _ItemService_DeleteItem_Handler(srv interface{}, ctx context.Context, dec f
 	return interceptor(ctx, in, info, handler)
 }
 
+func _ItemService_PurgeItems_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(PurgeItemsRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(ItemServiceServer).PurgeItems(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: ItemService_PurgeItems_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(ItemServiceServer).PurgeItems(ctx, req.(*PurgeItemsRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 func _ItemService_WatchItems_Handler(srv interface{}, stream grpc.ServerStream) error {
 	m := new(WatchItemsRequest)
 	if err := stream.RecvMsg(m); err != nil {
@@ -369,6 +437,10 @@ var ItemService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "DeleteItem",
 			Handler:    _ItemService_DeleteItem_Handler,
+		},
+		{
+			MethodName: "PurgeItems",
+			Handler:    _ItemService_PurgeItems_Handler,
 		},
 	},
 	Streams: []grpc.StreamDesc{

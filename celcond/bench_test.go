@@ -1,0 +1,88 @@
+package celcond_test
+
+import (
+	"context"
+	"net"
+	"testing"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials"
+	"google.golang.org/grpc/metadata"
+	"google.golang.org/grpc/peer"
+
+	"github.com/grpcauth/grpcauth"
+	"github.com/grpcauth/grpcauth/celcond"
+	authtestv1 "github.com/grpcauth/grpcauth/internal/testproto/authtest/v1"
+	grpcauthv1 "github.com/grpcauth/grpcauth/proto/grpcauth/v1"
+	"github.com/grpcauth/grpcauth/verifier"
+)
+
+// fixedVerifier accepts every token with the same claims.
+type fixedVerifier struct{ c verifier.Claims }
+
+func (v fixedVerifier) VerifyAccessToken(context.Context, string) (verifier.Claims, error) {
+	return v.c, nil
+}
+
+// BenchmarkCondition measures a simple field-equality condition,
+// request.item.owner == subject: "eval" is one evaluation alone;
+// "unary/none" and "unary/condition" call the unary interceptor directly
+// (fixed claims, no network, a no-op handler) for the same method and
+// scopes without and with the condition, so their difference is the
+// condition's cost per call.
+//
+//	go test -run '^$' -bench BenchmarkCondition -benchmem -count 5 ./celcond
+func BenchmarkCondition(b *testing.B) {
+	const expr = "request.item.owner == subject"
+	const own = "/authtest.v1.ConditionService/Own"
+	c := claims(b, map[string]any{"sub": "alice", "cid": "app", "scp": []string{"test:write"}})
+	req := &authtestv1.OwnRequest{Item: &authtestv1.Item{Owner: "alice"}}
+
+	cond := compile(b, celcond.Config{}, expr)
+	in := grpcauth.ConditionInput{Method: own, Claims: c, Request: req}
+	b.Run("eval", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			if ok, err := cond.Eval(context.Background(), in); !ok || err != nil {
+				b.Fatal(ok, err)
+			}
+		}
+	})
+
+	conds, err := celcond.New(celcond.Config{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	ctx := metadata.NewIncomingContext(loopbackCtx(), metadata.Pairs("authorization", "Bearer t"))
+	info := &grpc.UnaryServerInfo{FullMethod: own}
+	noop := func(context.Context, any) (any, error) { return nil, nil }
+	for _, tt := range []struct{ name, condition string }{{"none", ""}, {"condition", expr}} {
+		a, err := grpcauth.New(grpcauth.Config{Verifier: fixedVerifier{c}, Conditions: conds,
+			Rules: map[string]*grpcauthv1.Rule{own: {Scopes: []string{"test:write"}, Condition: tt.condition}}})
+		if err != nil {
+			b.Fatal(err)
+		}
+		unary := a.UnaryServerInterceptor()
+		if _, err := unary(ctx, req, info, noop); err != nil {
+			b.Fatal(err)
+		}
+		b.Run("unary/"+tt.name, func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				if _, err := unary(ctx, req, info, noop); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
+
+// loopbackCtx is the context of a call from a plaintext loopback peer.
+func loopbackCtx() context.Context {
+	return peer.NewContext(context.Background(), &peer.Peer{Addr: &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1), Port: 50000},
+		AuthInfo: loopbackInfo{credentials.CommonAuthInfo{SecurityLevel: credentials.NoSecurity}}})
+}
+
+type loopbackInfo struct{ credentials.CommonAuthInfo }
+
+func (loopbackInfo) AuthType() string { return "insecure" }

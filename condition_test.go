@@ -1,0 +1,105 @@
+package grpcauth_test
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"testing"
+
+	"google.golang.org/grpc/codes"
+	"google.golang.org/protobuf/reflect/protoreflect"
+
+	"github.com/grpcauth/grpcauth"
+	authtestv1 "github.com/grpcauth/grpcauth/internal/testproto/authtest/v1"
+	"github.com/grpcauth/grpcauth/internal/testproto/conditiontest"
+	grpcauthv1 "github.com/grpcauth/grpcauth/proto/grpcauth/v1"
+)
+
+// fakeCompiler compiles every expression to a condition that returns the
+// expression's verdict: "true", "false" or anything else (an error). It
+// records the request types it compiled for.
+type fakeCompiler struct {
+	inputs []protoreflect.FullName
+	nilAll bool // return neither a condition nor an error
+}
+
+func (f *fakeCompiler) CompileCondition(md protoreflect.MethodDescriptor, expr string) (grpcauth.Condition, error) {
+	f.inputs = append(f.inputs, md.Input().FullName())
+	if f.nilAll {
+		return nil, nil
+	}
+	if expr == "does not compile" {
+		return nil, errors.New("fake: bad expression")
+	}
+	return fakeCondition(expr), nil
+}
+
+type fakeCondition string
+
+func (c fakeCondition) Eval(_ context.Context, in grpcauth.ConditionInput) (bool, error) {
+	if in.Request == nil || in.Claims.IsZero() || in.Method == "" {
+		return false, errors.New("fake: incomplete input")
+	}
+	switch c {
+	case "true":
+		return true, nil
+	case "false":
+		return false, nil
+	}
+	return false, errors.New("fake: evaluation failed")
+}
+
+func TestCondition_CompilerOutcomesDecideTheCall(t *testing.T) {
+	const m = "/authtest.v1.ConditionService/Method"
+	for _, tt := range []struct {
+		expr   string
+		code   codes.Code
+		reason string
+	}{
+		{"true", codes.OK, ""},
+		{"false", codes.PermissionDenied, grpcauth.ReasonConditionFailed},
+		{"fails", codes.PermissionDenied, grpcauth.ReasonConditionError},
+		{"does not compile", codes.PermissionDenied, grpcauth.ReasonMethodNotConfigured},
+	} {
+		t.Run(tt.expr, func(t *testing.T) {
+			fc := &fakeCompiler{}
+			e := conditiontest.New(t, grpcauth.Config{Conditions: fc, Rules: map[string]*grpcauthv1.Rule{m: {Condition: tt.expr}}})
+			_, err := e.Client.Method(conditiontest.Bearer(t.Context(), e.Token(t, nil, nil)), &authtestv1.MethodRequest{})
+			conditiontest.CheckStatus(t, err, tt.code, tt.reason)
+			if len(fc.inputs) != 1 || fc.inputs[0] != "authtest.v1.MethodRequest" {
+				t.Errorf("compiled for %v, want once for authtest.v1.MethodRequest", fc.inputs)
+			}
+		})
+	}
+}
+
+func TestCondition_InvalidWithoutDescriptorOrCondition(t *testing.T) {
+	// A configured rule with a condition for a method no descriptor
+	// describes: its request type is unknown.
+	a, err := grpcauth.New(grpcauth.Config{Verifier: nopVerifier{}, Conditions: &fakeCompiler{},
+		Rules: map[string]*grpcauthv1.Rule{"/ghost.v1.GhostService/Get": {Condition: "true"}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = a.Requirement("/ghost.v1.GhostService/Get")
+	if !errors.Is(err, grpcauth.ErrInvalidRule) || !strings.Contains(err.Error(), "request type") {
+		t.Errorf("Requirement = %v, want an invalid rule naming the unknown request type", err)
+	}
+	// A compiler that returns neither a condition nor an error.
+	a, err = grpcauth.New(grpcauth.Config{Verifier: nopVerifier{}, Conditions: &fakeCompiler{nilAll: true}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := a.Requirement("/authtest.v1.ConditionService/Own"); !errors.Is(err, grpcauth.ErrInvalidRule) {
+		t.Errorf("Requirement = %v, want ErrInvalidRule", err)
+	}
+	// A valid condition shows in the Requirement.
+	a, err = grpcauth.New(grpcauth.Config{Verifier: nopVerifier{}, Conditions: &fakeCompiler{}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	req, err := a.Requirement("/authtest.v1.ConditionService/Own")
+	if err != nil || req.Condition != "request.item.owner == subject || 'test:admin' in scopes" {
+		t.Errorf("Requirement = %+v, %v", req, err)
+	}
+}

@@ -1,0 +1,161 @@
+package main
+
+import (
+	"context"
+	"log/slog"
+	"net"
+	"testing"
+	"time"
+
+	"google.golang.org/genproto/googleapis/rpc/errdetails"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/metadata"
+	"google.golang.org/grpc/status"
+
+	"github.com/grpcauth/grpcauth"
+	itemsv1 "github.com/grpcauth/grpcauth/examples/items/proto/items/v1"
+	"github.com/grpcauth/grpcauth/grpcauthtest"
+	"github.com/grpcauth/grpcauth/verifier"
+)
+
+// policyEnv serves ItemService in process with a test issuer.
+func policyEnv(t *testing.T) (*grpcauthtest.Issuer, itemsv1.ItemServiceClient) {
+	t.Helper()
+	log := slog.New(slog.DiscardHandler)
+	iss := grpcauthtest.NewIssuer(t, grpcauthtest.Config{})
+	v, err := verifier.New(t.Context(), verifier.Config{Issuer: iss.URL(), Audiences: []string{iss.Audience()}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { v.Close() })
+	s, err := newServer(v, iss.URL(), iss.Audience(), log, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	served := make(chan error, 1)
+	go func() { served <- s.serve(ctx, ln, log) }()
+	conn, err := grpc.NewClient(ln.Addr().String(), grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		conn.Close()
+		cancel()
+		if err := <-served; err != nil {
+			t.Error(err)
+		}
+	})
+	return iss, itemsv1.NewItemServiceClient(conn)
+}
+
+// as returns a context carrying a token for sub with scopes and opts.
+func as(t *testing.T, iss *grpcauthtest.Issuer, sub string, scopes []string, opts ...grpcauthtest.MintOption) context.Context {
+	t.Helper()
+	tok, err := iss.Mint(map[string]any{"sub": sub}, append(opts, grpcauthtest.WithScopes(scopes...))...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return metadata.AppendToOutgoingContext(t.Context(), "authorization", "Bearer "+tok)
+}
+
+// reason returns the grpcauth ErrorInfo reason of err, or "".
+func reason(err error) string {
+	for _, d := range status.Convert(err).Details() {
+		if ei, ok := d.(*errdetails.ErrorInfo); ok && ei.GetDomain() == grpcauth.ErrorDomain {
+			return ei.GetReason()
+		}
+	}
+	return ""
+}
+
+func TestPolicy_CreateItemOwnerNeedsAdminUnlessItIsTheCaller(t *testing.T) {
+	iss, c := policyEnv(t)
+	alice := as(t, iss, "alice", []string{"items:write"})
+	admin := as(t, iss, "root", []string{"items:write", "items:admin"})
+	tests := []struct {
+		name   string
+		ctx    context.Context
+		owner  string
+		code   codes.Code
+		reason string
+		want   string // the created item's owner
+	}{
+		{"no owner: the caller", alice, "", codes.OK, "", "alice"},
+		{"the caller as owner", alice, "alice", codes.OK, "", "alice"},
+		{"someone else, without items:admin", alice, "bob", codes.PermissionDenied, grpcauth.ReasonConditionFailed, ""},
+		{"someone else, with items:admin", admin, "bob", codes.OK, "", "bob"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			resp, err := c.CreateItem(tt.ctx, &itemsv1.CreateItemRequest{Name: "x", Owner: tt.owner})
+			if status.Code(err) != tt.code || reason(err) != tt.reason {
+				t.Fatalf("CreateItem = %v (reason %q), want %v %q", err, reason(err), tt.code, tt.reason)
+			}
+			if got := resp.GetItem().GetOwner(); got != tt.want {
+				t.Errorf("owner = %q, want %q", got, tt.want)
+			}
+		})
+	}
+}
+
+func TestPolicy_DeleteItemNeedsOwnershipOrAdmin(t *testing.T) {
+	iss, c := policyEnv(t)
+	alice := as(t, iss, "alice", []string{"items:write"})
+	bob := as(t, iss, "bob", []string{"items:write"})
+	admin := as(t, iss, "root", []string{"items:write", "items:admin"})
+	mine, err := c.CreateItem(alice, &itemsv1.CreateItemRequest{Name: "alice's"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	id := mine.GetItem().GetId()
+	// Refused by the handler, which sees the stored owner: a plain status,
+	// no grpcauth reason.
+	if _, err := c.DeleteItem(bob, &itemsv1.DeleteItemRequest{Id: id}); status.Code(err) != codes.PermissionDenied || reason(err) != "" {
+		t.Fatalf("bob deletes alice's item: %v, want the handler's PermissionDenied", err)
+	}
+	if _, err := c.DeleteItem(alice, &itemsv1.DeleteItemRequest{Id: id}); err != nil {
+		t.Fatalf("alice deletes her item: %v", err)
+	}
+	// An admin deletes a seeded item, owned by "server".
+	if _, err := c.DeleteItem(admin, &itemsv1.DeleteItemRequest{Id: "item-1"}); err != nil {
+		t.Fatalf("admin deletes item-1: %v", err)
+	}
+}
+
+func TestPolicy_PurgeItemsNeedsRecentMFA(t *testing.T) {
+	iss, c := policyEnv(t)
+	scopes := []string{"items:admin"}
+	fresh := grpcauthtest.WithAuthTime(time.Now().Add(-time.Minute))
+	tests := []struct {
+		name string
+		ctx  context.Context
+		code codes.Code
+	}{
+		{"no acr", as(t, iss, "root", scopes, fresh), codes.Unauthenticated},
+		{"password only", as(t, iss, "root", scopes, grpcauthtest.WithACR("urn:grpcauth:example:pwd"), fresh), codes.Unauthenticated},
+		{"mfa, an hour ago", as(t, iss, "root", scopes, grpcauthtest.WithACR("urn:grpcauth:example:mfa"), grpcauthtest.WithAuthTime(time.Now().Add(-time.Hour))), codes.Unauthenticated},
+		{"mfa, a minute ago", as(t, iss, "root", scopes, grpcauthtest.WithACR("urn:grpcauth:example:mfa"), fresh), codes.OK},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := c.PurgeItems(tt.ctx, &itemsv1.PurgeItemsRequest{})
+			if status.Code(err) != tt.code {
+				t.Fatalf("PurgeItems = %v, want %v", err, tt.code)
+			}
+			if tt.code != codes.OK && reason(err) != grpcauth.ReasonInsufficientUserAuthentication {
+				t.Errorf("reason %q, want %s", reason(err), grpcauth.ReasonInsufficientUserAuthentication)
+			}
+		})
+	}
+	list, err := c.ListItems(as(t, iss, "root", []string{"items:read"}), &itemsv1.ListItemsRequest{})
+	if err != nil || len(list.GetItems()) != 0 {
+		t.Errorf("after the purge: %d items, %v; want none", len(list.GetItems()), err)
+	}
+}
