@@ -8,8 +8,8 @@
 //	{URL}/.well-known/openid-configuration     OIDC discovery
 //	{URL}/.well-known/oauth-authorization-server  RFC 8414 metadata
 //	{URL}/v1/keys                               JWKS (public keys only)
-//	{URL}/v1/token                              client-credentials grant (DPoP-bound with a DPoP header)
-//	                                            and authorization code (below)
+//	{URL}/v1/token                              client-credentials and authorization-code grants
+//	                                            (DPoP-bound tokens with a DPoP header)
 //	{URL}/v1/introspect                         token introspection (RFC 7662)
 //	{URL}/v1/authorize                          login page, with Config.PublicClients
 //
