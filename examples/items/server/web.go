@@ -36,8 +36,8 @@ const webOff = "off"
 func webUsers() []grpcauthtest.User {
 	return []grpcauthtest.User{
 		{Subject: "reader", Name: "Reader (may list items)", Scopes: dev.Reader.Scopes},
-		{Subject: "writer", Name: "Writer (may list and create items)", Scopes: dev.Writer.Scopes},
-		{Subject: "admin", Name: "Admin (may also delete items)", Scopes: dev.Admin.Scopes},
+		{Subject: "writer", Name: "Writer (may list, create and delete its own items)", Scopes: dev.Writer.Scopes},
+		{Subject: "admin", Name: "Admin (may also delete any item)", Scopes: dev.Admin.Scopes},
 	}
 }
 
