@@ -18,31 +18,76 @@ import (
 // incoming metadata (metadata.NewIncomingContext, keys in lower case, with
 // ":authority" set to the request's host), and its connection as a peer
 // (peer.NewContext) whose AuthInfo is credentials.TLSInfo when the
-// connection is TLS. procedure is the full method name, "/pkg.Service/Method";
-// stream says whether the method is streaming.
+// connection is TLS. procedure is the full method name, "/pkg.Service/Method".
+// For a unary call, req is the request message, checked against the rule's
+// condition; for a streaming call (stream true) req is nil and each
+// received message goes through Guard.Received.
 //
 // When the call is refused, serve is not called and the error is a gRPC
 // status error (status.FromError) carrying the google.rpc.ErrorInfo detail,
 // exactly as the gRPC interceptors return it. Otherwise ServeCall returns
-// what serve returns, with one exception: a stream whose token expires
-// while it runs (see Config.SkipStreamExpiry) has serve's context cancelled
-// at the token's expiry plus the clock skew, expired then reports true, and
-// ServeCall returns the ACCESS_TOKEN_EXPIRED status error whatever serve
-// returned, so that the caller cannot mistake the cut for a normal end. An
-// adapter should make its stream's sends and receives fail once expired
-// reports true.
-func (a *Authenticator) ServeCall(ctx context.Context, procedure string, stream bool, serve func(ctx context.Context, expired func() bool) error) error {
+// what serve returns, unless the stream was ended meanwhile (its token
+// expired or was refused on re-verification, or a received message failed
+// the condition): it then returns that refusal whatever serve returned, so
+// that the caller cannot mistake the cut for a normal end.
+func (a *Authenticator) ServeCall(ctx context.Context, procedure string, stream bool, req any, serve func(ctx context.Context, g *Guard) error) error {
 	if serve == nil {
 		return errors.New("grpcauth: ServeCall needs a serve function")
 	}
-	ctx, claims, err := a.authorize(ctx, procedure, stream, noRequest{}) // a condition fails closed: see noRequest
+	ctx, claims, err := a.authorize(ctx, procedure, stream, req)
 	if err != nil {
 		return err
 	}
-	if !stream || !a.watchesStream(claims) {
-		return serve(ctx, notExpired)
+	if !stream {
+		return serve(ctx, &Guard{})
 	}
-	return a.runUntilExpiry(ctx, claims.Expiry(), serve)
+	g := &Guard{gate: a.messageGate(procedure, claims)}
+	if a.watchesStream(claims) {
+		err = a.runUntilExpiry(ctx, claims.Expiry(), func(ctx context.Context, cut func() error) error {
+			g.ctx, g.cut = ctx, cut
+			return serve(ctx, g)
+		})
+	} else {
+		g.ctx = ctx
+		err = serve(ctx, g)
+	}
+	if ferr := g.gate.err(); ferr != nil {
+		return ferr
+	}
+	return err
 }
 
-func notExpired() bool { return false }
+// Guard carries the checks that go on after ServeCall admitted a streaming
+// call: the token's expiry and re-verification, and the rule's condition
+// on every received message. An adapter makes its stream's sends and
+// receives fail with Err once it is not nil, and passes every message the
+// handler receives to Received. For a unary call both always return nil.
+type Guard struct {
+	ctx  context.Context
+	cut  func() error // nil when the stream's token is not watched
+	gate *messageGate // nil when the method has no condition
+}
+
+// Err returns the status error every later send and receive of the stream
+// must fail with: the stream's token expired or was refused on
+// re-verification, or a received message failed the condition. It is nil
+// while the stream may go on.
+func (g *Guard) Err() error {
+	if g.cut != nil {
+		if err := g.cut(); err != nil {
+			return err
+		}
+	}
+	return g.gate.err()
+}
+
+// Received checks msg, a message the stream's handler has just received,
+// against the method's condition. It returns the refusal, a status error
+// that the receive must return instead of msg, or nil. Once a message is
+// refused, Err reports the refusal and the stream must end.
+func (g *Guard) Received(msg any) error {
+	if g.gate == nil {
+		return nil
+	}
+	return g.gate.check(g.ctx, msg)
+}

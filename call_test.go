@@ -10,7 +10,9 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/peer"
+	"google.golang.org/grpc/status"
 
+	authtestv1 "github.com/grpcauth/grpcauth/internal/testproto/authtest/v1"
 	"github.com/grpcauth/grpcauth/verifier"
 )
 
@@ -42,7 +44,7 @@ func TestServeCall_RefusalIsTheInterceptorsStatusAndServeIsNotCalled(t *testing.
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			served := false
-			err := e.auth.ServeCall(adapterContext(tc.auth), tc.method, false, func(context.Context, func() bool) error {
+			err := e.auth.ServeCall(adapterContext(tc.auth), tc.method, false, nil, func(context.Context, *Guard) error {
 				served = true
 				return nil
 			})
@@ -58,13 +60,13 @@ func TestServeCall_AllowedCallServesWithClaimsAndReturnsServesError(t *testing.T
 	e := newEnv(t)
 	tok := e.token(t, map[string]any{"sub": "user-7", "scp": []string{"test:read", "test:write"}})
 	handlerErr := errors.New("handler failed")
-	err := e.auth.ServeCall(adapterContext(bearer(tok)), "/authtest.v1.TestService/AllOf", false, func(ctx context.Context, expired func() bool) error {
+	err := e.auth.ServeCall(adapterContext(bearer(tok)), "/authtest.v1.TestService/AllOf", false, &authtestv1.AllOfRequest{}, func(ctx context.Context, g *Guard) error {
 		c, ok := ClaimsFromContext(ctx)
 		if !ok || c.Subject() != "user-7" {
 			t.Errorf("claims = %v, %v; want user-7", c.Subject(), ok)
 		}
-		if expired() {
-			t.Error("a unary call reports expired")
+		if g.Err() != nil || g.Received(&authtestv1.AllOfRequest{}) != nil {
+			t.Error("a unary call's guard reports an error")
 		}
 		return handlerErr
 	})
@@ -78,11 +80,11 @@ func TestServeCall_StreamEndsWithExpiredWhenItsTokenExpires(t *testing.T) {
 	started := make(chan struct{})
 	result := make(chan error, 1)
 	go func() {
-		result <- e.auth.ServeCall(adapterContext(bearer(tok)), "/authtest.v1.TestService/ServerStream", true, func(ctx context.Context, expired func() bool) error {
+		result <- e.auth.ServeCall(adapterContext(bearer(tok)), "/authtest.v1.TestService/ServerStream", true, nil, func(ctx context.Context, g *Guard) error {
 			close(started)
 			<-ctx.Done()
-			if !expired() {
-				t.Error("context ended but expired() is false")
+			if status.Code(g.Err()) != codes.Unauthenticated {
+				t.Errorf("context ended but Err() = %v", g.Err())
 			}
 			return nil // a handler that treats cancellation as a normal end
 		})

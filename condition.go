@@ -93,35 +93,31 @@ func (a *Authenticator) methodDescriptor(method string) protoreflect.MethodDescr
 }
 
 // policy checks a call that passed its rule's scopes against the rule's
-// step-up requirement and, when req is not nil (a unary call), its
-// condition. Streams check their condition per message: see
-// conditionStream.
-func (a *Authenticator) policy(ctx context.Context, p *methodPlan, method string, c verifier.Claims, req any) (*rejection, error) {
+// step-up requirement and, for a unary call, its condition on req (a nil
+// req is refused with CONDITION_ERROR). Streams check their condition per
+// message: see messageGate.
+func (a *Authenticator) policy(ctx context.Context, p *methodPlan, method string, c verifier.Claims, stream bool, req any) (*rejection, error) {
 	if p.rule == nil || p.rule.public {
 		return nil, nil
 	}
 	if rej, cause := p.rule.stepUp.check(c, a.now(), a.skew); rej != nil {
 		return rej, cause
 	}
-	if p.cond == nil || req == nil {
+	if p.cond == nil || stream {
 		return nil, nil
+	}
+	if req == nil {
+		return rejConditionError, errNoRequest // fail closed: never skip the condition
 	}
 	return p.evalCondition(ctx, method, c, req)
 }
 
-// noRequest is the request of a call decided by ServeCall, which never
-// sees the request messages: a method with a condition is then refused
-// with CONDITION_ERROR (fail closed), never let through unchecked.
-type noRequest struct{}
-
-// errNoRequest is the cause of that refusal.
-var errNoRequest = errors.New("grpcauth: condition: the method has a condition, but ServeCall does not see request messages; conditions are enforced only by the gRPC interceptors")
+// errNoRequest is the cause of refusing a unary call whose method has a
+// condition when no request was given (a ServeCall adapter passing nil).
+var errNoRequest = errors.New("grpcauth: condition: the method has a condition but the call's request was not given (ServeCall needs req for a unary call)")
 
 // evalCondition evaluates p's condition on one request message.
 func (p *methodPlan) evalCondition(ctx context.Context, method string, c verifier.Claims, req any) (*rejection, error) {
-	if _, ok := req.(noRequest); ok {
-		return rejConditionError, errNoRequest
-	}
 	m, ok := req.(proto.Message)
 	if !ok {
 		return rejConditionError, fmt.Errorf("grpcauth: condition: the request is a %T, not a proto.Message", req)
@@ -141,25 +137,24 @@ func (p *methodPlan) evalCondition(ctx context.Context, method string, c verifie
 // handler receives, and the handler's result is replaced by the refusal of
 // a message that failed. Without a condition it returns ss and handler.
 func (a *Authenticator) withCondition(ss grpc.ServerStream, method string, c verifier.Claims, handler grpc.StreamHandler) (grpc.ServerStream, grpc.StreamHandler) {
-	p := a.lookup(method)
-	if p.cond == nil {
+	g := a.messageGate(method, c)
+	if g == nil {
 		return ss, handler
 	}
-	cs := &conditionStream{ServerStream: ss, a: a, p: p, method: method, claims: c}
+	cs := &conditionStream{ServerStream: ss, gate: g}
 	return cs, func(srv any, s grpc.ServerStream) error {
 		err := handler(srv, s)
-		if rej := cs.failed.Load(); rej != nil {
-			return rej.err
+		if ferr := g.err(); ferr != nil {
+			return ferr
 		}
 		return err
 	}
 }
 
-// conditionStream is a server stream that evaluates its method's condition
-// on every message received. The first refused message fails its RecvMsg
-// and every later RecvMsg and SendMsg, ending the stream.
-type conditionStream struct {
-	grpc.ServerStream
+// messageGate evaluates a streaming method's condition on every message
+// the stream receives. The first refused message fails, and so does every
+// later receive and send, ending the stream.
+type messageGate struct {
 	a      *Authenticator
 	p      *methodPlan
 	method string
@@ -167,35 +162,71 @@ type conditionStream struct {
 	failed atomic.Pointer[rejection] // the refusal, once a message failed
 }
 
-func (s *conditionStream) RecvMsg(m any) error {
-	if rej := s.failed.Load(); rej != nil {
+// messageGate returns the gate for a stream of method opened with c, or
+// nil when the method has no condition.
+func (a *Authenticator) messageGate(method string, c verifier.Claims) *messageGate {
+	p := a.lookup(method)
+	if p.cond == nil {
+		return nil
+	}
+	return &messageGate{a: a, p: p, method: method, claims: c}
+}
+
+// err returns the refusal of the message that failed, or nil. A nil gate
+// never fails.
+func (g *messageGate) err() error {
+	if g == nil {
+		return nil
+	}
+	if rej := g.failed.Load(); rej != nil {
 		return rej.err
+	}
+	return nil
+}
+
+// check evaluates the condition on m, a message just received, and
+// records a refusal. It returns the error the receive must return instead:
+// the refusal, or nil in dry run or when m passes.
+func (g *messageGate) check(ctx context.Context, m any) error {
+	if g == nil {
+		return nil
+	}
+	if err := g.err(); err != nil {
+		return err
+	}
+	start := time.Now()
+	rej, cause := g.p.evalCondition(ctx, g.method, g.claims, m)
+	if rej == nil {
+		return nil
+	}
+	if g.p.dryRun {
+		g.a.report(ctx, g.method, g.p, g.claims, rej, cause, true, start)
+		return nil
+	}
+	g.failed.CompareAndSwap(nil, rej)
+	return g.a.deny(ctx, g.method, g.p, g.claims, rej, cause, start)
+}
+
+// conditionStream is a server stream whose received messages pass its
+// method's condition (see messageGate).
+type conditionStream struct {
+	grpc.ServerStream
+	gate *messageGate
+}
+
+func (s *conditionStream) RecvMsg(m any) error {
+	if err := s.gate.err(); err != nil {
+		return err
 	}
 	if err := s.ServerStream.RecvMsg(m); err != nil {
 		return err
 	}
-	start := time.Now()
-	rej, cause := s.p.evalCondition(s.ServerStream.Context(), s.method, s.claims, m)
-	if rej == nil {
-		return nil
-	}
-	return s.report(rej, cause, start)
+	return s.gate.check(s.ServerStream.Context(), m)
 }
 
 func (s *conditionStream) SendMsg(m any) error {
-	if rej := s.failed.Load(); rej != nil {
-		return rej.err
+	if err := s.gate.err(); err != nil {
+		return err
 	}
 	return s.ServerStream.SendMsg(m)
-}
-
-// report records the refusal of one stream message. It returns the error
-// for RecvMsg: rej's, or nil in dry run.
-func (s *conditionStream) report(rej *rejection, cause error, start time.Time) error {
-	if s.p.dryRun {
-		s.a.report(s.ServerStream.Context(), s.method, s.p, s.claims, rej, cause, true, start)
-		return nil
-	}
-	s.failed.CompareAndSwap(nil, rej)
-	return s.a.deny(s.ServerStream.Context(), s.method, s.p, s.claims, rej, cause, start)
 }

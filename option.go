@@ -71,7 +71,7 @@ func ruleOption(d protoreflect.Descriptor, xt protoreflect.ExtensionType) (*grpc
 		visible = visibleFiles(f)
 		if x := rivalExtension(visible, want); x != nil {
 			return nil, fmt.Errorf("%w: %q can use two extensions numbered %d on %s, %s and %s (declared in %q), so the option's value cannot be attributed; give %[6]s a different number (docs/extension-number.md)",
-				ErrUnreadableOption, f.Path(), want.Number(), want.ContainingMessage().FullName(), want.FullName(), x.FullName(), x.ParentFile().Path())
+				ErrUnreadableOption, f.Path(), want.Number(), want.ContainingMessage().FullName(), want.FullName(), x.FullName(), filePath(x))
 		}
 	}
 	var (
@@ -97,7 +97,7 @@ func ruleOption(d protoreflect.Descriptor, xt protoreflect.ExtensionType) (*grpc
 func resolvedRule(fd protoreflect.FieldDescriptor, v protoreflect.Value, want protoreflect.ExtensionTypeDescriptor) (*grpcauthv1.Rule, error) {
 	if fd.FullName() != want.FullName() || fd.Message() == nil || fd.Message().FullName() != want.Message().FullName() {
 		return nil, fmt.Errorf("%w: field %d of %s is the extension %s declared in %q, not %s: two options share grpcauth's extension number; give the other one a different number (docs/extension-number.md)",
-			ErrUnreadableOption, fd.Number(), fd.ContainingMessage().FullName(), fd.FullName(), fd.ParentFile().Path(), want.FullName())
+			ErrUnreadableOption, fd.Number(), fd.ContainingMessage().FullName(), fd.FullName(), filePath(fd), want.FullName())
 	}
 	switch x := v.Message().Interface().(type) {
 	case *grpcauthv1.Rule:
@@ -151,12 +151,8 @@ func unknownField(b protoreflect.RawFields, num protowire.Number) ([][]byte, err
 // grpcauth/v1/auth.proto (and no rival extension, checked by the caller).
 func unresolvedRule(f protoreflect.FileDescriptor, visible []protoreflect.FileDescriptor, raw [][]byte, want protoreflect.ExtensionTypeDescriptor) (*grpcauthv1.Rule, error) {
 	if !slices.ContainsFunc(visible, func(v protoreflect.FileDescriptor) bool { return v.Path() == authProto }) {
-		path := "an unknown file"
-		if f != nil {
-			path = fmt.Sprintf("%q", f.Path())
-		}
-		return nil, fmt.Errorf("%w: options in %s carry an unparsed field %d, but the file does not import %s, so it is some other extension: give that extension a different number (docs/extension-number.md)",
-			ErrUnreadableOption, path, want.Number(), authProto)
+		return nil, fmt.Errorf("%w: options in %q carry an unparsed field %d, but the file does not import %s, so it is some other extension: give that extension a different number (docs/extension-number.md)",
+			ErrUnreadableOption, filePath(f), want.Number(), authProto)
 	}
 	r := new(grpcauthv1.Rule)
 	for _, b := range raw {
@@ -234,6 +230,14 @@ func onlyKnownFields(r *grpcauthv1.Rule, want protoreflect.ExtensionTypeDescript
 			ErrUnreadableOption, want.FullName(), authProto)
 	}
 	return nil
+}
+
+// filePath is the path of the file that declares d, or "?" when unknown.
+func filePath(d protoreflect.Descriptor) string {
+	if d == nil || d.ParentFile() == nil {
+		return "?"
+	}
+	return d.ParentFile().Path()
 }
 
 // goPackage is the Go import path that declares the type of m.

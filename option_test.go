@@ -281,3 +281,59 @@ func TestOption_VisibleFilesFollowPublicImportsOnly(t *testing.T) {
 		}
 	}
 }
+
+// optionsMethod is a method descriptor whose options are opts.
+type optionsMethod struct {
+	protoreflect.MethodDescriptor
+	opts *descriptorpb.MethodOptions
+}
+
+func (m optionsMethod) Options() protoreflect.ProtoMessage { return m.opts }
+
+// FuzzRuleOption_UnknownBytes checks that reading a rule from arbitrary
+// unparsed option bytes, in a file that imports auth.proto, never panics,
+// fails only with ErrUnreadableOption, finds a rule only where field 52841
+// is, and never returns a rule with fields it does not know.
+func FuzzRuleOption_UnknownBytes(f *testing.F) {
+	rule := func(r *grpcauthv1.Rule) []byte { return ruleField(f, r) }
+	for _, b := range [][]byte{
+		nil,
+		rule(&grpcauthv1.Rule{Scopes: []string{"a", "b"}}),
+		rule(&grpcauthv1.Rule{Public: true}),
+		append(rule(&grpcauthv1.Rule{Scopes: []string{"a"}}), rule(&grpcauthv1.Rule{AnyOf: []*grpcauthv1.ScopeSet{{Scopes: []string{"b"}}}})...),
+		protowire.AppendVarint(protowire.AppendTag(nil, 52841, protowire.VarintType), 1),
+		protowire.AppendBytes(protowire.AppendTag(nil, 52841, protowire.BytesType), []byte{0x0a, 0x05, 'x'}),
+		protowire.AppendBytes(protowire.AppendTag(nil, 52842, protowire.BytesType), []byte{0x18, 0x01}),
+		{0xff, 0xff, 0xff},
+	} {
+		f.Add(b)
+	}
+	files := userFiles(f, nil, []string{authProto})
+	d, err := files.FindDescriptorByName("user.v1.UserService.Call")
+	if err != nil {
+		f.Fatal(err)
+	}
+	md := d.(protoreflect.MethodDescriptor)
+	f.Fuzz(func(t *testing.T, b []byte) {
+		r, err := ruleOption(optionsMethod{md, withUnknown(b)}, grpcauthv1.E_Method)
+		if err != nil {
+			if r != nil || !errors.Is(err, ErrUnreadableOption) {
+				t.Fatalf("ruleOption = %v, %v; want nil and ErrUnreadableOption", r, err)
+			}
+			return
+		}
+		payloads, scanErr := unknownField(b, 52841)
+		if scanErr != nil || (r != nil) != (payloads != nil) {
+			t.Fatalf("ruleOption = %v for bytes whose field 52841 is %q (%v)", r, payloads, scanErr)
+		}
+		if r == nil {
+			return
+		}
+		if err := onlyKnownFields(r, grpcauthv1.E_Method.TypeDescriptor()); err != nil {
+			t.Fatalf("returned a rule with unknown fields: %v", err)
+		}
+		if _, err := compileRule(r); err != nil && !errors.Is(err, ErrInvalidRule) {
+			t.Fatalf("compileRule = %v", err)
+		}
+	})
+}

@@ -156,18 +156,7 @@ func scopeSet(scopes []string) ([]string, error) {
 
 // validScope reports whether s is a scope-token: 1*( %x21 / %x23-5B /
 // %x5D-7E ).
-func validScope(s string) bool {
-	if s == "" {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if c < 0x21 || c > 0x7e || c == '"' || c == '\\' {
-			return false
-		}
-	}
-	return true
-}
+func validScope(s string) bool { return verifier.IsScopeToken(s) }
 
 // alternativesJSON renders alternatives as a JSON array of arrays of
 // strings. Valid scopes contain no character JSON would escape.

@@ -43,14 +43,14 @@ func withContext(ss grpc.ServerStream, ctx context.Context) grpc.ServerStream {
 // end at once. The timer is stopped and the context released when the
 // handler returns, so nothing outlives the stream.
 func (a *Authenticator) serveUntilExpiry(srv any, ss grpc.ServerStream, ctx context.Context, exp time.Time, handler grpc.StreamHandler) error {
-	return a.runUntilExpiry(ctx, exp, func(ctx context.Context, expired func() bool) error {
-		return handler(srv, &expiringStream{ServerStream: ss, ctx: ctx, expired: expired})
+	return a.runUntilExpiry(ctx, exp, func(ctx context.Context, cut func() error) error {
+		return handler(srv, &expiringStream{ServerStream: ss, ctx: ctx, cut: cut})
 	})
 }
 
 // runUntilExpiry runs serve with a context that is cancelled, its cause the
 // ACCESS_TOKEN_EXPIRED status error, once exp plus the clock skew has
-// passed; expired reports from then on true. It returns that status error
+// passed; cut returns that error from then on, and nil before. It returns that status error
 // if the token expired while serve ran, whatever serve returned, and
 // serve's result otherwise. The timer is stopped and the context released
 // when serve returns. A zero exp sets no expiry timer.
@@ -59,7 +59,7 @@ func (a *Authenticator) serveUntilExpiry(srv any, ss grpc.ServerStream, ctx cont
 // also re-verified at the times it gives, and cut the same way, with
 // ACCESS_TOKEN_REVOKED (or ACCESS_TOKEN_EXPIRED), once its token is
 // refused: see Revalidator.
-func (a *Authenticator) runUntilExpiry(ctx context.Context, exp time.Time, serve func(ctx context.Context, expired func() bool) error) error {
+func (a *Authenticator) runUntilExpiry(ctx context.Context, exp time.Time, serve func(ctx context.Context, cut func() error) error) error {
 	var d time.Duration
 	if !exp.IsZero() {
 		if d = exp.Add(a.skew).Sub(a.now()); d <= 0 {
@@ -73,7 +73,7 @@ func (a *Authenticator) runUntilExpiry(ctx context.Context, exp time.Time, serve
 		w.expiry = a.afterFunc(d, func() { w.end(rejStreamExpired) })
 	}
 	w.startRevalidation()
-	err := serve(ctx, w.ended)
+	err := serve(ctx, w.cutErr)
 	if r := w.stop(); r != nil {
 		return r.err
 	}
@@ -81,25 +81,26 @@ func (a *Authenticator) runUntilExpiry(ctx context.Context, exp time.Time, serve
 }
 
 // expiringStream is a server stream whose context ends when its token
-// expires, and whose sends and receives fail from then on.
+// expires (or is refused on re-verification), and whose sends and receives
+// fail from then on with that status.
 type expiringStream struct {
 	grpc.ServerStream
-	ctx     context.Context
-	expired func() bool
+	ctx context.Context
+	cut func() error
 }
 
 func (s *expiringStream) Context() context.Context { return s.ctx }
 
 func (s *expiringStream) SendMsg(m any) error {
-	if s.expired() {
-		return rejStreamExpired.err
+	if err := s.cut(); err != nil {
+		return err
 	}
 	return s.ServerStream.SendMsg(m)
 }
 
 func (s *expiringStream) RecvMsg(m any) error {
-	if s.expired() {
-		return rejStreamExpired.err
+	if err := s.cut(); err != nil {
+		return err
 	}
 	return s.ServerStream.RecvMsg(m)
 }

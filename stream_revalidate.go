@@ -70,8 +70,14 @@ type streamWatch struct {
 	claims  verifier.Claims // as the stream was opened with
 }
 
-// ended reports whether the stream has been cut.
-func (w *streamWatch) ended() bool { return w.cut.Load() != nil }
+// cutErr returns the status error the stream was cut with, or nil while
+// it runs.
+func (w *streamWatch) cutErr() error {
+	if r := w.cut.Load(); r != nil {
+		return r.err
+	}
+	return nil
+}
 
 // end cuts the stream with r, unless it was cut already.
 func (w *streamWatch) end(r *rejection) {

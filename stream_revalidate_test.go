@@ -1,6 +1,7 @@
 package grpcauth
 
 import (
+	"context"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -185,4 +186,31 @@ func TestStream_TokenWithoutExpIsStillRevalidated(t *testing.T) {
 	<-r.svc.streamEnded
 	_, err := s.Recv()
 	checkStatus(t, err, codes.Unauthenticated, ReasonTokenRevoked)
+}
+
+// TestServeCall_RevokedTokenEndsTheStream: adapters (connectauth) get the
+// same re-verification through ServeCall: the Guard reports the cut and
+// ServeCall returns ACCESS_TOKEN_REVOKED once the token is refused.
+func TestServeCall_RevokedTokenEndsTheStream(t *testing.T) {
+	r := newRevalidationEnv(t, map[string]any{"exp": t0.Add(time.Hour)}, nil)
+	started := make(chan *Guard, 1)
+	result := make(chan error, 1)
+	go func() {
+		result <- r.auth.ServeCall(adapterContext(bearer(r.token)), "/authtest.v1.TestService/BidiStream", true, nil,
+			func(ctx context.Context, g *Guard) error {
+				started <- g
+				<-ctx.Done()
+				return nil
+			})
+	}()
+	g := <-started
+	_, recheck := <-r.fake.added, <-r.fake.added
+	if err := g.Err(); err != nil {
+		t.Fatalf("Err() = %v before any re-verification", err)
+	}
+	r.iss.Revoke(r.token)
+	r.clk.Advance(recheck.d)
+	recheck.fire()
+	checkStatus(t, <-result, codes.Unauthenticated, ReasonTokenRevoked)
+	checkStatus(t, g.Err(), codes.Unauthenticated, ReasonTokenRevoked)
 }

@@ -253,16 +253,29 @@ func TestCondition_DryRunReportsEachFailingMessageAndLetsItThrough(t *testing.T)
 	}
 }
 
-func TestCondition_ServeCallFailsClosed(t *testing.T) {
+func TestCondition_ServeCallChecksTheUnaryRequestAndFailsClosedWithoutIt(t *testing.T) {
 	e := newEnv(t, grpcauth.Config{})
 	ctx := metadata.NewIncomingContext(loopbackCtx(), metadata.Pairs("authorization", "Bearer "+e.Token(t, nil, []string{"test:write"})))
-	served := false
-	err := e.Auth.ServeCall(ctx, "/authtest.v1.ConditionService/Own", false, func(context.Context, func() bool) error {
-		served = true
-		return nil
-	})
-	conditiontest.CheckStatus(t, err, codes.PermissionDenied, grpcauth.ReasonConditionError)
-	if served {
-		t.Error("ServeCall ran a method whose condition it cannot check")
+	for _, tt := range []struct {
+		name   string
+		req    any
+		code   codes.Code
+		reason string
+	}{
+		{"owner is the caller", &authtestv1.OwnRequest{Item: &authtestv1.Item{Owner: "alice"}}, codes.OK, ""},
+		{"owner is someone else", &authtestv1.OwnRequest{Item: &authtestv1.Item{Owner: "bob"}}, codes.PermissionDenied, grpcauth.ReasonConditionFailed},
+		{"no request", nil, codes.PermissionDenied, grpcauth.ReasonConditionError},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			served := false
+			err := e.Auth.ServeCall(ctx, "/authtest.v1.ConditionService/Own", false, tt.req, func(context.Context, *grpcauth.Guard) error {
+				served = true
+				return nil
+			})
+			conditiontest.CheckStatus(t, err, tt.code, tt.reason)
+			if served != (tt.code == codes.OK) {
+				t.Errorf("served = %v", served)
+			}
+		})
 	}
 }

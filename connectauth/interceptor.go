@@ -45,8 +45,8 @@ func (i *Interceptor) WrapUnary(next connect.UnaryFunc) connect.UnaryFunc {
 			served bool
 			herr   error
 		)
-		err := i.auth.ServeCall(callContext(ctx, req.Header(), req.Peer()), req.Spec().Procedure, false,
-			func(ctx context.Context, _ func() bool) error {
+		err := i.auth.ServeCall(callContext(ctx, req.Header(), req.Peer()), req.Spec().Procedure, false, req.Any(),
+			func(ctx context.Context, _ *grpcauth.Guard) error {
 				served = true
 				res, herr = next(ctx, req)
 				return herr
@@ -64,7 +64,8 @@ func (i *Interceptor) WrapStreamingClient(next connect.StreamingClientFunc) conn
 	return next
 }
 
-// WrapStreamingHandler authorizes a streaming call before next runs and,
+// WrapStreamingHandler authorizes a streaming call before next runs, checks
+// every message the handler receives against the rule's condition, and,
 // unless grpcauth.Config.SkipStreamExpiry is set, ends the stream with
 // CodeUnauthenticated (ACCESS_TOKEN_EXPIRED) when its token expires: the
 // handler's context is cancelled, and its later sends and receives fail.
@@ -74,10 +75,10 @@ func (i *Interceptor) WrapStreamingHandler(next connect.StreamingHandlerFunc) co
 			served bool
 			herr   error
 		)
-		err := i.auth.ServeCall(callContext(ctx, conn.RequestHeader(), conn.Peer()), conn.Spec().Procedure, true,
-			func(ctx context.Context, expired func() bool) error {
+		err := i.auth.ServeCall(callContext(ctx, conn.RequestHeader(), conn.Peer()), conn.Spec().Procedure, true, nil,
+			func(ctx context.Context, g *grpcauth.Guard) error {
 				served = true
-				herr = next(ctx, &expiringConn{StreamingHandlerConn: conn, expired: expired})
+				herr = next(ctx, &guardedConn{StreamingHandlerConn: conn, guard: g})
 				return herr
 			})
 		if served && err == herr {
@@ -87,28 +88,30 @@ func (i *Interceptor) WrapStreamingHandler(next connect.StreamingHandlerFunc) co
 	}
 }
 
-// expiringConn fails sends and receives once its token has expired.
-type expiringConn struct {
+// guardedConn is a stream whose sends and receives fail once its guard
+// reports an error (the token expired or was refused on re-verification, or
+// a received message failed the condition), and whose received messages
+// go through the guard.
+type guardedConn struct {
 	connect.StreamingHandlerConn
-	expired func() bool
+	guard *grpcauth.Guard
 }
 
-// errExpired is what a send or receive returns after the token expired; the
-// stream's result is then the ACCESS_TOKEN_EXPIRED error ServeCall returns.
-var errExpired = connect.NewError(connect.CodeUnauthenticated, errors.New("access token expired"))
-
-func (c *expiringConn) Send(m any) error {
-	if c.expired() {
-		return errExpired
+func (c *guardedConn) Send(m any) error {
+	if err := c.guard.Err(); err != nil {
+		return connectError(err)
 	}
 	return c.StreamingHandlerConn.Send(m)
 }
 
-func (c *expiringConn) Receive(m any) error {
-	if c.expired() {
-		return errExpired
+func (c *guardedConn) Receive(m any) error {
+	if err := c.guard.Err(); err != nil {
+		return connectError(err)
 	}
-	return c.StreamingHandlerConn.Receive(m)
+	if err := c.StreamingHandlerConn.Receive(m); err != nil {
+		return err
+	}
+	return connectError(c.guard.Received(m))
 }
 
 // callContext describes the call as grpc-go would for grpcauth: the

@@ -98,6 +98,9 @@ type Config struct {
 	TokenLifetime time.Duration
 	// Now is the clock used for iat and exp. Default time.Now.
 	Now func() time.Time
+
+	// pooledKeys takes RSA keys from rsaPool; set by NewIssuer.
+	pooledKeys bool
 }
 
 // Defaults applied by Start for zero Config fields.

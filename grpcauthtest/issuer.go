@@ -114,9 +114,14 @@ func Start(cfg Config) (*Issuer, error) {
 }
 
 // NewIssuer is Start for tests: it calls t.Fatal if Start fails and registers
-// Close with t.Cleanup.
+// Close with t.Cleanup. Its RSA keys (of AddKey and RotateKey too) are kept
+// between test runs under the user's cache directory, in
+// grpcauthtest/rsa-2048, instead of being generated each time: generating
+// them was most of the CPU time of suites that start many issuers. No two
+// issuers of one process share a key.
 func NewIssuer(t testing.TB, cfg Config) *Issuer {
 	t.Helper()
+	cfg.pooledKeys = true
 	i, err := Start(cfg)
 	if err != nil {
 		t.Fatal(err)

@@ -9,6 +9,7 @@ import (
 	"crypto/rsa"
 	"encoding/json"
 	"fmt"
+	"strings"
 
 	"github.com/lestrrat-go/jwx/v2/jwa"
 	"github.com/lestrrat-go/jwx/v2/jwk"
@@ -45,11 +46,15 @@ type signingKey struct {
 	public  jwk.Key // kid, alg and use set
 }
 
-// newSigningKey generates a key pair for alg with a random kid.
-func newSigningKey(alg string) (*signingKey, error) {
+// newSigningKey generates a key pair for alg with a random kid. With
+// pooled, an RSA key comes from rsaPool (see pooledRSA).
+func newSigningKey(alg string, pooled bool) (*signingKey, error) {
 	gen, ok := keyGenerators[alg]
 	if !ok {
 		return nil, fmt.Errorf("grpcauthtest: unsupported algorithm %q", alg)
+	}
+	if pooled && (strings.HasPrefix(alg, "RS") || strings.HasPrefix(alg, "PS")) {
+		gen = pooledRSA
 	}
 	priv, err := gen()
 	if err != nil {
@@ -77,7 +82,7 @@ func newSigningKey(alg string) (*signingKey, error) {
 // earlier stay published until RemoveKey. RSA key generation takes tens of
 // milliseconds.
 func (i *Issuer) AddKey(alg string) (kid string, err error) {
-	k, err := newSigningKey(alg)
+	k, err := newSigningKey(alg, i.cfg.pooledKeys)
 	if err != nil {
 		return "", err
 	}

@@ -1,13 +1,10 @@
 package introspect
 
 import (
-	"bytes"
 	"context"
-	"encoding/base64"
-	"encoding/json"
 	"fmt"
-	"strings"
 
+	"github.com/grpcauth/grpcauth/internal/jwt"
 	"github.com/grpcauth/grpcauth/verifier"
 )
 
@@ -84,63 +81,34 @@ func (c *Combined) VerifyAccessToken(ctx context.Context, token string) (verifie
 	return c.jwt.VerifyAccessToken(ctx, token)
 }
 
-// strict is the base64url decoding of JWS parts: unpadded, canonical.
-var strict = base64.RawURLEncoding.Strict()
-
 // jwtPayload reports whether token is a JWT: three parts, the first of
 // which decodes (strict base64url) to a JSON object with an "alg" member
-// whose value is a string. It returns the payload part, still encoded.
-//
-// To stay cheap on every call it checks that the header is valid JSON and
-// an object, then looks for the bytes "alg", a colon and a string, rather
-// than decoding the object: an "alg" nested in a member, or an escaped
-// member name, can be taken the wrong way. Either way is safe. A token
-// taken for a JWT is verified, and refused, by the JWT verifier (which
-// decodes headers exactly) and never introspected; a JWT taken for an
-// opaque token is refused by the authorization server.
+// whose value is a string, as the verifier's parser (internal/jwt) decodes
+// headers. It returns the payload part, still encoded. A token taken for a
+// JWT is verified, and refused or accepted, by the JWT verifier only and
+// never introspected.
 func jwtPayload(token string) (string, bool) {
-	if strings.Count(token, ".") != 2 || strings.IndexByte(token, '\n') >= 0 || strings.IndexByte(token, '\r') >= 0 {
+	parts, err := jwt.Split(token)
+	if err != nil {
 		return "", false
 	}
-	d1 := strings.IndexByte(token, '.')
-	d2 := d1 + 1 + strings.IndexByte(token[d1+1:], '.')
-	hdr, err := strict.DecodeString(token[:d1])
-	if err != nil || !json.Valid(hdr) {
+	hdr, err := jwt.Decode(parts.Header)
+	if err != nil {
 		return "", false
 	}
-	hdr = bytes.TrimSpace(hdr)
-	return token[d1+1 : d2], len(hdr) > 0 && hdr[0] == '{' && namesStringAlg(hdr)
-}
-
-// namesStringAlg reports whether the valid JSON hdr has "alg" followed by
-// a colon and a string somewhere.
-func namesStringAlg(hdr []byte) bool {
-	for rest := hdr; ; {
-		i := bytes.Index(rest, []byte(`"alg"`))
-		if i < 0 {
-			return false
-		}
-		rest = rest[i+len(`"alg"`):]
-		after := bytes.TrimLeft(rest, " \t\r\n")
-		if len(after) > 0 && after[0] == ':' {
-			v := bytes.TrimLeft(after[1:], " \t\r\n")
-			if len(v) > 0 && v[0] == '"' {
-				return true
-			}
-		}
-	}
+	h, _ := jwt.ParseHeader(hdr) // a kid of the wrong type is still a JWT, refused locally
+	return parts.Payload, h.HasAlg
 }
 
 // payloadIssuer returns the string iss of an encoded JWT payload, or "".
 func payloadIssuer(part string) string {
-	b, err := strict.DecodeString(part)
+	b, err := jwt.Decode(part)
 	if err != nil {
 		return ""
 	}
-	var claims map[string]json.RawMessage
-	var iss string
-	if json.Unmarshal(b, &claims) != nil || json.Unmarshal(claims["iss"], &iss) != nil {
+	c, err := jwt.ParseClaims(b)
+	if err != nil {
 		return ""
 	}
-	return iss
+	return c.Issuer
 }

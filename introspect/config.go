@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/grpcauth/grpcauth/internal/endpoint"
+	"github.com/grpcauth/grpcauth/internal/policy"
 	"github.com/grpcauth/grpcauth/verifier"
 )
 
@@ -88,7 +89,11 @@ func (m AuthMethod) String() string {
 }
 
 // Config configures a Verifier. Endpoint, Issuer, ClientID, ClientSecret and
-// Audiences are required; every other field has a safe default.
+// Audiences are required; every other field has a safe default. The fields
+// it shares with verifier.Config (Issuer, Audiences, SkipAudienceCheck,
+// ClientIDs, ScopeClaims, ClockSkew, Now, MaxTokenSize, MaxResponseSize,
+// HTTPClient, Logger) mean the same there and are validated by the same
+// code; only the size defaults differ.
 type Config struct {
 	// Endpoint is the introspection endpoint, e.g.
 	// "https://example.okta.com/oauth2/v1/introspect" (Okta's org
@@ -131,7 +136,7 @@ type Config struct {
 	ClientIDs []string
 
 	// ScopeClaims names the response members scopes are read from.
-	// Default verifier.DefaultScopeClaims ("scp", "scope"); RFC 7662's is
+	// Default verifier.DefaultScopeClaims() ("scp", "scope"); RFC 7662's is
 	// "scope", a space-separated string.
 	ScopeClaims []string
 
@@ -240,75 +245,44 @@ func configError(format string, args ...any) error {
 }
 
 // validate checks cfg and returns it with defaults applied; slices are
-// copied, so later changes by the caller have no effect.
+// copied, so later changes by the caller have no effect. The fields shared
+// with verifier.Config are checked by internal/policy.
 func validate(cfg Config) (settings, error) {
 	s := settings{Config: cfg}
 	if err := checkURL(cfg.Endpoint); err != nil {
 		return s, configError("Endpoint: %v", err)
 	}
+	p, err := policy.Validate(cfg.policy(), policy.Defaults{
+		ScopeClaims:     verifier.DefaultScopeClaims(),
+		ClockSkew:       verifier.DefaultClockSkew,
+		MaxTokenSize:    DefaultMaxTokenSize,
+		MaxResponseSize: DefaultMaxResponseSize,
+	})
+	if err != nil {
+		return s, configError("%v", err)
+	}
+	s.setPolicy(p)
 	switch {
-	case cfg.Issuer == "":
-		return s, configError("Issuer is required")
 	case cfg.ClientID == "" || cfg.ClientSecret == "":
 		return s, configError("ClientID and ClientSecret are required: RFC 7662 introspection needs client authentication")
 	case cfg.AuthMethod != ClientSecretBasic && cfg.AuthMethod != ClientSecretPost:
 		return s, configError("unknown AuthMethod %v", cfg.AuthMethod)
-	case !cfg.SkipAudienceCheck && len(cfg.Audiences) == 0:
-		return s, configError("Audiences is required (or set SkipAudienceCheck)")
-	}
-	for name, list := range map[string][]string{"Audiences": cfg.Audiences, "ClientIDs": cfg.ClientIDs,
-		"ScopeClaims": cfg.ScopeClaims, "TokenTypes": cfg.TokenTypes} {
-		if slices.Contains(list, "") {
-			return s, configError("%s contains an empty string", name)
-		}
-	}
-	s.Audiences = slices.Clone(cfg.Audiences)
-	s.ClientIDs = slices.Clone(cfg.ClientIDs)
-	s.ScopeClaims = slices.Clone(cfg.ScopeClaims)
-	if len(s.ScopeClaims) == 0 {
-		s.ScopeClaims = slices.Clone(verifier.DefaultScopeClaims)
+	case slices.Contains(cfg.TokenTypes, ""):
+		return s, configError("TokenTypes contains an empty string")
 	}
 	s.TokenTypes = slices.Clone(cfg.TokenTypes)
 	if len(s.TokenTypes) == 0 {
 		s.TokenTypes = DefaultTokenTypes()
 	}
-	switch {
-	case cfg.ClockSkew == 0:
-		s.skew = verifier.DefaultClockSkew
-	case cfg.ClockSkew > 0:
-		s.skew = cfg.ClockSkew
-	}
-	if s.Now == nil {
-		s.Now = time.Now
-	}
-	if s.Logger == nil {
-		s.Logger = slog.Default()
-	}
-	var err error
-	if s.MaxTokenSize, err = positive("MaxTokenSize", cfg.MaxTokenSize, DefaultMaxTokenSize); err != nil {
-		return s, err
-	}
-	if s.Timeout, err = positive("Timeout", cfg.Timeout, DefaultTimeout); err != nil {
-		return s, err
-	}
-	if s.MaxResponseSize, err = positive("MaxResponseSize", cfg.MaxResponseSize, DefaultMaxResponseSize); err != nil {
-		return s, err
-	}
-	if s.MaxConcurrent, err = positive("MaxConcurrent", cfg.MaxConcurrent, DefaultMaxConcurrent); err != nil {
-		return s, err
-	}
+	s.Timeout = policy.Positive(&err, "Timeout", cfg.Timeout, DefaultTimeout)
+	s.MaxConcurrent = policy.Positive(&err, "MaxConcurrent", cfg.MaxConcurrent, DefaultMaxConcurrent)
 	c := &s.Cache
-	if c.TTL, err = positive("Cache.TTL", c.TTL, DefaultCacheTTL); err != nil {
-		return s, err
-	}
-	if c.NegativeTTL, err = positive("Cache.NegativeTTL", c.NegativeTTL, DefaultNegativeCacheTTL); err != nil {
-		return s, err
-	}
-	if c.MaxEntries, err = positive("Cache.MaxEntries", c.MaxEntries, DefaultCacheMaxEntries); err != nil {
-		return s, err
-	}
-	if c.MaxNegativeEntries, err = positive("Cache.MaxNegativeEntries", c.MaxNegativeEntries, DefaultNegativeCacheMaxEntries); err != nil {
-		return s, err
+	c.TTL = policy.Positive(&err, "Cache.TTL", c.TTL, DefaultCacheTTL)
+	c.NegativeTTL = policy.Positive(&err, "Cache.NegativeTTL", c.NegativeTTL, DefaultNegativeCacheTTL)
+	c.MaxEntries = policy.Positive(&err, "Cache.MaxEntries", c.MaxEntries, DefaultCacheMaxEntries)
+	c.MaxNegativeEntries = policy.Positive(&err, "Cache.MaxNegativeEntries", c.MaxNegativeEntries, DefaultNegativeCacheMaxEntries)
+	if err != nil {
+		return s, configError("%v", err)
 	}
 	if s.HTTPClient == nil {
 		s.HTTPClient = defaultHTTPClient(s.Timeout)
@@ -317,15 +291,21 @@ func validate(cfg Config) (settings, error) {
 	return s, nil
 }
 
-// positive returns v, or def when v is zero; negative values are an error.
-func positive[T int | int64 | time.Duration](name string, v, def T) (T, error) {
-	switch {
-	case v < 0:
-		return v, configError("%s must not be negative", name)
-	case v == 0:
-		return def, nil
+// policy returns the fields cfg shares with verifier.Config.
+func (cfg *Config) policy() policy.Policy {
+	return policy.Policy{
+		Issuer: cfg.Issuer, Audiences: cfg.Audiences, SkipAudienceCheck: cfg.SkipAudienceCheck,
+		ClientIDs: cfg.ClientIDs, ScopeClaims: cfg.ScopeClaims, ClockSkew: cfg.ClockSkew, Now: cfg.Now,
+		MaxTokenSize: cfg.MaxTokenSize, MaxResponseSize: cfg.MaxResponseSize, HTTPClient: cfg.HTTPClient, Logger: cfg.Logger,
 	}
-	return v, nil
+}
+
+// setPolicy stores the validated shared fields; the clock skew to apply
+// goes to skew, ClockSkew keeps what the caller set.
+func (s *settings) setPolicy(p policy.Policy) {
+	s.Audiences, s.ClientIDs, s.ScopeClaims = p.Audiences, p.ClientIDs, p.ScopeClaims
+	s.skew, s.Now, s.Logger = p.ClockSkew, p.Now, p.Logger
+	s.MaxTokenSize, s.MaxResponseSize = p.MaxTokenSize, p.MaxResponseSize
 }
 
 // checkURL applies the verifier's rule for authorization-server URLs

@@ -27,7 +27,17 @@
 // without further code: an inactive token (ErrInactive) and a wrong issuer,
 // audience, client or token type are codes.Unauthenticated, an expired one
 // ACCESS_TOKEN_EXPIRED, and an endpoint that cannot answer (ErrUnavailable,
-// which is verifier.ErrKeysUnavailable) codes.Unavailable.
+// which is verifier.ErrKeysUnavailable) codes.Unavailable. An expired token
+// is reported as expired only when the Verifier cached an answer giving its
+// exp; otherwise the server's bare "active": false is ACCESS_TOKEN_INVALID,
+// so clients should get a new token on either reason (see ErrInactive).
+//
+// A revoked token keeps working until its cached answer ends: at most
+// CacheConfig.TTL, one minute by default. Verifier and Combined implement
+// grpcauth.Revalidator, so streams are re-verified when the answer ends and
+// cut with ACCESS_TOKEN_REVOKED once the token is refused. Verifier.Stats
+// gives the cache hit rate and the load on the authorization server; the
+// otelmetrics package exports them.
 //
 // Security and cost properties, all on by default:
 //   - The endpoint must be https (http only on loopback) and is never
@@ -35,7 +45,7 @@
 //     client_secret_post); the secret and the token are never logged.
 //   - Only tokens of RFC 6750 b64token characters, at most 8 KiB, are sent.
 //   - Results are cached by the SHA-256 of the token, never the token:
-//     active ones for at most a minute and never past their exp, inactive
+//     active ones for at most a minute and never past exp plus skew, inactive
 //     ones for 10 seconds, in separately bounded caches.
 //   - Concurrent calls with one token share one request; at most 16
 //     requests are in flight; each is bounded in time and response size.

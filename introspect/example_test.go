@@ -47,12 +47,17 @@ func Example() {
 	iss.Revoke(other)
 	_, err = v.VerifyAccessToken(ctx, other)
 	fmt.Println(errors.Is(err, introspect.ErrInactive))
+
+	// What the cache saved the authorization server, for metrics.
+	st := v.Stats()
+	fmt.Printf("hits %d, misses %d, requests %d, inactive %d\n", st.CacheHits, st.CacheMisses, st.Requests, st.Inactive)
 	// Output:
 	// svc [items:read] <nil>
 	// svc [items:read] <nil>
 	// svc [items:read] <nil>
 	// requests: 1
 	// true
+	// hits 2, misses 2, requests 2, inactive 1
 }
 
 // JWTs locally, opaque tokens by introspection.

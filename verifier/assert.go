@@ -146,11 +146,11 @@ func claimValues(raw json.RawMessage) []scalar {
 // check reports a *ClaimError unless every expected value is present in the
 // claim. It never includes a value in the error.
 func (a *assertion) check(c *claimSet) error {
-	raw, ok := c.raw.get(a.claim)
+	raw, ok := c.get(a.claim)
 	if !ok || isNull(raw) {
 		return &ClaimError{Claim: a.claim, Reason: "missing"}
 	}
-	have := claimValues(raw)
+	have := claimValues([]byte(raw))
 	for _, w := range a.want {
 		if !slices.ContainsFunc(have, w.equal) {
 			return &ClaimError{Claim: a.claim, Reason: "value not allowed"}

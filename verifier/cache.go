@@ -13,7 +13,13 @@ import (
 //
 //   - Entries are keyed by the exact token string: no two tokens share one,
 //     and a token differing in any byte is a miss (and then fails the full
-//     verification, whose signature covers header and payload).
+//     verification, whose signature covers header and payload). One signed
+//     token can have two valid strings: an ECDSA signature (r, s) verifies
+//     as (r, n-s) too, so anyone holding an ES256/384/512 token can make a
+//     second string for it. Each string is verified in full and cached on
+//     its own; that is harmless here (both are genuine), but a replay or
+//     jti store must be keyed by jti, never by the token string (see
+//     docs/verifier.md).
 //   - Only access tokens that passed every check are stored; ID tokens and
 //     failures never are.
 //   - Every hit re-checks exp, nbf and iat, with the skew, against Now. An
@@ -23,8 +29,12 @@ import (
 //     key set's key for its kid (*jwks.Key is pointer-stable across
 //     refreshes of unchanged keys); an entry whose key left the set or
 //     changed is dropped and the token verified in full.
-//   - The cached *claimSet is immutable, so one caller cannot change what the
-//     next hit returns.
+//   - The cached *claimSet is immutable and reachable only through the
+//     Claims value type, so one caller cannot change what the next hit
+//     returns.
+//   - An entry's accounted size is what it keeps alive: the token copy, the
+//     claims' footprint (which own exactly sized memory, nothing pooled)
+//     and entryOverhead; TestCache_AccountsWhatItKeepsAlive measures it.
 //   - The cache holds at most MaxEntries tokens and MaxBytes accounted bytes
 //     (token + claims + fixed overhead), split evenly over its shards; a full
 //     shard evicts before inserting, so no flood of tokens grows it further.
@@ -40,9 +50,11 @@ const (
 	minShardBytes  = 256 << 10
 )
 
-// entryOverhead approximates the bytes an entry costs beyond the token and
-// claim bytes: the entry, its map slot, the Claims struct and slice headers.
-const entryOverhead = 256
+// entryOverhead is what an entry costs beyond its token and its claims'
+// footprint: the cacheEntry and its map slot (key and value pointer, at the
+// map's load factor). TestCache_AccountsWhatItKeepsAlive measures the sum
+// against the live heap.
+const entryOverhead = 144
 
 // cacheEvictionSample is how many entries a put inspects for expiry before
 // inserting, so that expired entries are reclaimed without a goroutine.
@@ -115,7 +127,7 @@ func (c *tokenCache) get(token string, v *Verifier) (claims *claimSet, hit bool,
 		return nil, false, nil
 	}
 	sh.hits.Add(1)
-	if err := v.checkTime(e.claims, v.s.Now()); err != nil {
+	if err := v.checkCachedTime(e.claims, v.s.Now()); err != nil {
 		if errors.Is(err, ErrExpired) {
 			sh.remove(token, e)
 		}
@@ -124,12 +136,22 @@ func (c *tokenCache) get(token string, v *Verifier) (claims *claimSet, hit bool,
 	return e.claims, true, nil
 }
 
+// contains reports whether token is cached, without counting a lookup or
+// checking the entry (get does both).
+func (c *tokenCache) contains(token string) bool {
+	sh := c.shard(token)
+	sh.mu.RLock()
+	_, ok := sh.m[token]
+	sh.mu.RUnlock()
+	return ok
+}
+
 // put stores a verified token, evicting as needed to stay within bounds.
 // Tokens too large for a shard's byte budget are not stored.
 func (c *tokenCache) put(token string, claims *claimSet, key *jwks.Key, v *Verifier) {
-	// The token is stored (copied) as the key, and the claims share the
-	// buffer the token was decoded into, at most as long as the token.
-	size := 2*int64(len(token)) + claims.size() + entryOverhead
+	// The entry keeps alive a copy of the token (its key), the claims and
+	// the entry itself with its map slot.
+	size := int64(len(token)) + claims.size + entryOverhead
 	if size > c.maxBytes {
 		return
 	}
@@ -149,7 +171,7 @@ func (c *tokenCache) put(token string, claims *claimSet, key *jwks.Key, v *Verif
 			break
 		}
 		sampled++
-		if v.checkTime(old.claims, now) != nil {
+		if v.checkCachedTime(old.claims, now) != nil {
 			sh.bytes -= old.size
 			delete(sh.m, t)
 		}
@@ -207,20 +229,4 @@ func (c *tokenCache) counts() (hits, misses int64) {
 		misses += c.shards[i].misses.Load()
 	}
 	return hits, misses
-}
-
-// size approximates the memory a Claims holds, for the cache's byte bound.
-func (c *claimSet) size() int64 {
-	const header = 48 // per string, slice or map slot
-	n := int64(len(c.issuer) + len(c.subject) + len(c.clientID) + len(c.tokenID))
-	for _, s := range c.audience {
-		n += int64(len(s)) + header
-	}
-	for _, s := range c.scopes {
-		n += int64(len(s)) + header
-	}
-	for _, m := range c.raw {
-		n += int64(len(m.name)+len(m.value)) + 2*header
-	}
-	return n
 }

@@ -1,63 +1,22 @@
 package verifier
 
 import (
-	"bytes"
+	"context"
 	"encoding/json"
 	"fmt"
-	"math"
+	"log/slog"
 	"slices"
-	"strconv"
 	"strings"
 	"time"
+
+	"github.com/grpcauth/grpcauth/internal/jwt"
 )
 
-// DefaultScopeClaims are the claims scopes are read from when
+// DefaultScopeClaims returns the claims scopes are read from when
 // Config.ScopeClaims is empty: Okta and Entra ID use "scp" (an array, or a
 // space-separated string), RFC 9068, Keycloak, Cognito and Auth0 use "scope"
-// (a space-separated string).
-var DefaultScopeClaims = []string{"scp", "scope"}
-
-// registeredClaims are the claims ParseClaims decodes into fields, in an
-// order parseClaims relies on (see the r... indexes). The last three are the
-// claims a client id is read from, in order: Okta's "cid", RFC 9068's
-// "client_id", and OIDC's "azp".
-var registeredClaims = [...]string{"iss", "sub", "jti", "iat", "exp", "nbf", "aud", "cid", "client_id", "azp"}
-
-// Indexes into registeredClaims.
-const (
-	rIat = 3
-	rAud = 6
-	rCid = 7
-)
-
-// registeredIndex returns name's index in registeredClaims, or -1. A
-// switch, which the compiler turns into a few comparisons, costs less than
-// comparing name with each registered name in turn.
-func registeredIndex(name string) int {
-	switch name {
-	case "iss":
-		return 0
-	case "sub":
-		return 1
-	case "jti":
-		return 2
-	case "iat":
-		return rIat
-	case "exp":
-		return 4
-	case "nbf":
-		return 5
-	case "aud":
-		return rAud
-	case "cid":
-		return rCid
-	case "client_id":
-		return 8
-	case "azp":
-		return 9
-	}
-	return -1
-}
+// (a space-separated string). Each call returns a new slice.
+func DefaultScopeClaims() []string { return []string{"scp", "scope"} }
 
 // Claims is the verified content of a token, as a small immutable value,
 // like time.Time: copy it and pass it around freely. It holds only a pointer
@@ -136,20 +95,27 @@ func (c Claims) Claim(name string, v any) error { return c.set().claim(name, v) 
 func (c Claims) Names() []string { return c.set().names() }
 
 // claimSet is the data behind a Claims. It is written only while a token is
-// decoded, before any Claims refers to it.
+// decoded, before any Claims refers to it, and owns all its memory: every
+// string in it is a substring of data or was allocated for it alone, and
+// its slices are exactly sized. size is what it keeps alive (see cache.go).
 type claimSet struct {
 	issuer    string
 	subject   string
 	clientID  string
 	tokenID   string
 	audience  []string
-	scopes    []string // sorted, unique
+	scopes    []string // sorted, unique, each a valid scope-token
 	issuedAt  time.Time
 	expiry    time.Time
 	notBefore time.Time
-	raw       members   // in payload order; a repeated name's last value wins
-	oneAud    [1]string // audience's array when aud is a single string
+	members   []member // sorted by name, names unique
+	data      string   // the members' names and values, concatenated
+	extra     int64    // bytes of the strings above not in data
+	size      int64    // footprint
 }
+
+// member is one claim: its name and its value's JSON text.
+type member struct{ name, value string }
 
 // NewClaims builds Claims from a claims object, reading scopes from
 // scopeClaims (DefaultScopeClaims when none are given). It performs no
@@ -168,11 +134,16 @@ func NewClaims(claims map[string]any, scopeClaims ...string) (Claims, error) {
 // reading scopes from scopeClaims (DefaultScopeClaims when none are given).
 // It checks types only: a registered claim of the wrong type (a non-numeric
 // exp, say) is an ErrMalformed error. It does not check signatures, times or
-// values.
+// values. The Claims share no memory with payload.
 func ParseClaims(payload []byte, scopeClaims ...string) (Claims, error) {
-	// parseClaims keeps references into its input; give it a private copy
-	// so that the caller changing payload cannot change the Claims.
-	s, err := parseClaims(bytes.Clone(payload), scopeClaims)
+	reg, err := jwt.ParseClaims(payload)
+	if err != nil {
+		return Claims{}, claimsError(err)
+	}
+	if len(scopeClaims) == 0 {
+		scopeClaims = DefaultScopeClaims()
+	}
+	s, err := newClaimSet(context.Background(), payload, &reg, scopeClaims, nil)
 	if err != nil {
 		return Claims{}, err
 	}
@@ -180,73 +151,178 @@ func ParseClaims(payload []byte, scopeClaims ...string) (Claims, error) {
 }
 
 // errClaimsJSON reports a payload that is not exactly one JSON object.
-var errClaimsJSON = fmt.Errorf("%w: claims are not a JSON object", ErrMalformed)
+var (
+	errClaimsJSON  = fmt.Errorf("%w: claims are not a JSON object", ErrMalformed)
+	errClaimsDepth = fmt.Errorf("%w: claims nested deeper than %d", ErrMalformed, jwt.MaxDepth)
+	errCaseVariant = fmt.Errorf("%w: a claim or header name differs from a registered one only in case", ErrMalformed)
+)
 
-// parseClaims is ParseClaims on a payload the caller owns and never changes
-// again: the Claims' strings and raw values share its memory. Anything after
-// the object, including a stray "}" or "]", is an error.
-func parseClaims(payload []byte, scopeClaims []string) (*claimSet, error) {
-	c := new(claimSet)
-	if err := c.parse(payload, scopeClaims); err != nil {
-		return nil, err
+// claimsError maps an error of jwt.ParseClaims to the package's.
+func claimsError(err error) error {
+	switch {
+	case err == jwt.ErrClaims:
+		return errClaimsJSON
+	case err == jwt.ErrDepth:
+		return errClaimsDepth
 	}
+	return fmt.Errorf("%w: %w", ErrMalformed, err)
+}
+
+// newClaimSet builds the claims of payload, whose registered claims are
+// reg: every member, packed into one string, and the scopes of scopeClaims.
+// The verifier calls it only for a token whose signature verified.
+func newClaimSet(ctx context.Context, payload []byte, reg *jwt.Claims, scopeClaims []string, log *slog.Logger) (*claimSet, error) {
+	var m map[string]json.RawMessage
+	if err := json.Unmarshal(payload, &m); err != nil || m == nil {
+		return nil, errClaimsJSON
+	}
+	names := make([]string, 0, len(m))
+	total := 0
+	for name, value := range m {
+		names = append(names, name)
+		total += len(name) + len(value)
+	}
+	if jwt.CaseVariant(names, jwt.RegisteredNames[:]) != "" {
+		return nil, errCaseVariant
+	}
+	slices.Sort(names)
+	var sb strings.Builder
+	sb.Grow(total)
+	for _, name := range names {
+		sb.WriteString(name)
+		sb.Write(m[name])
+	}
+	c := &claimSet{data: sb.String(), members: make([]member, len(names))}
+	off := 0
+	for i, name := range names {
+		n, v := len(name), len(m[name])
+		c.members[i] = member{name: c.data[off : off+n], value: c.data[off+n : off+n+v]}
+		off += n + v
+	}
+
+	// Registered claims, sharing data's memory where the JSON string has
+	// no escapes (almost always).
+	c.issuer = c.intern("iss", reg.Issuer)
+	c.subject = c.intern("sub", reg.Subject)
+	c.tokenID = c.intern("jti", reg.ID)
+	cidName, cid := reg.ClientIDClaim()
+	c.clientID = c.intern(cidName, cid)
+	if len(reg.Audience) > 0 {
+		c.audience = make([]string, len(reg.Audience))
+		for i, a := range reg.Audience {
+			c.audience[i] = c.intern("aud", a)
+		}
+	}
+	c.issuedAt, c.expiry, c.notBefore = reg.IssuedAt.Time, reg.Expiry.Time, reg.NotBefore.Time
+
+	var scopes []string
+	for _, name := range scopeClaims {
+		v, ok := c.get(name)
+		if !ok {
+			continue
+		}
+		found, err := scopeValues(name, v)
+		if err != nil {
+			return nil, err
+		}
+		for _, s := range found {
+			if !IsScopeToken(s) {
+				if log != nil && log.Enabled(ctx, slog.LevelDebug) {
+					log.DebugContext(ctx, "verifier: scope element is not an RFC 6749 scope-token; it matches nothing",
+						"claim", name, "length", len(s))
+				}
+				continue
+			}
+			scopes = append(scopes, c.intern(name, s))
+		}
+	}
+	slices.Sort(scopes)
+	if scopes = slices.Compact(scopes); len(scopes) > 0 {
+		c.scopes = slices.Clip(scopes)
+		if cap(scopes) != len(scopes) {
+			c.scopes = slices.Clone(scopes)
+		}
+	}
+	c.size = c.footprint()
 	return c, nil
 }
 
-// parse is parseClaims into c, which must be zero but for raw, whose array
-// it reuses when it has room (see scratch in verify.go).
-func (c *claimSet) parse(payload []byte, scopeClaims []string) error {
-	raw, ok := decodeObjectInto(c.raw, payload)
+// intern returns s, or the equal substring of the JSON text of the claim
+// name when it contains one, so that the claims keep one copy of it. It
+// counts the bytes of a string it cannot share in c.extra.
+func (c *claimSet) intern(name, s string) string {
+	if s == "" {
+		return ""
+	}
+	v, _ := c.get(name)
+	if i := strings.Index(v, s); i >= 0 {
+		return v[i : i+len(s)]
+	}
+	c.extra += int64(len(s))
+	return s
+}
+
+// scopeValues returns the elements of a scope claim: a space-separated
+// string split on U+0020 only (RFC 6749, 3.3), or an array of strings taken
+// as they are (an element "a b" is one element, which is not a valid
+// scope-token). null is no scope; any other type is ErrMalformed.
+func scopeValues(name, v string) ([]string, error) {
+	switch firstByte(v) {
+	case 'n':
+		return nil, nil
+	case '"':
+		var s string
+		if err := json.Unmarshal([]byte(v), &s); err != nil {
+			return nil, typeError(name, "a string or an array of strings")
+		}
+		return strings.Split(s, " "), nil
+	case '[':
+		var ss []string
+		if err := json.Unmarshal([]byte(v), &ss); err != nil {
+			return nil, typeError(name, "a string or an array of strings")
+		}
+		return ss, nil
+	}
+	return nil, typeError(name, "a string or an array of strings")
+}
+
+// IsScopeToken reports whether s is an RFC 6749 (3.3) scope-token: one or
+// more NQCHAR, that is %x21 / %x23-5B / %x5D-7E (printable ASCII but space,
+// '"' and '\'). A scope claim's element that is not one matches nothing.
+func IsScopeToken(s string) bool {
+	if s == "" {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c < 0x21 || c > 0x7e || c == '"' || c == '\\' {
+			return false
+		}
+	}
+	return true
+}
+
+// Sizes on 64-bit platforms, checked by TestClaimSetSizes.
+const (
+	claimSetSize = 240 // the claimSet struct
+	memberSize   = 32  // one member
+	stringSize   = 16  // a string header, in the audience and scopes arrays
+)
+
+// footprint returns the bytes c keeps alive: the struct, data, the
+// members, audience and scopes arrays, and the strings not in data.
+func (c *claimSet) footprint() int64 {
+	return claimSetSize + int64(len(c.data)) + int64(cap(c.members))*memberSize +
+		int64(cap(c.audience)+cap(c.scopes))*stringSize + c.extra
+}
+
+// get returns the JSON text of the claim name.
+func (c *claimSet) get(name string) (string, bool) {
+	i, ok := slices.BinarySearchFunc(c.members, name, func(m member, name string) int { return strings.Compare(m.name, name) })
 	if !ok {
-		return errClaimsJSON
+		return "", false
 	}
-	// One pass picks the registered claims' values (the last of a repeated
-	// name, as everywhere), instead of a lookup per claim.
-	var v [len(registeredClaims)]json.RawMessage
-	for _, m := range raw {
-		if k := registeredIndex(m.name); k >= 0 {
-			v[k] = m.value
-		}
-	}
-	c.raw = raw
-	var err error
-	for k, dst := range []*string{&c.issuer, &c.subject, &c.tokenID} {
-		if *dst, err = stringClaim(registeredClaims[k], v[k]); err != nil {
-			return err
-		}
-	}
-	for k, dst := range []*time.Time{&c.issuedAt, &c.expiry, &c.notBefore} {
-		if *dst, err = timeClaim(registeredClaims[rIat+k], v[rIat+k]); err != nil {
-			return err
-		}
-	}
-	// The first client-id claim present: cid, client_id, azp.
-	for k := rCid; k < len(registeredClaims) && c.clientID == ""; k++ {
-		if c.clientID, err = stringClaim(registeredClaims[k], v[k]); err != nil {
-			return err
-		}
-	}
-	// A single plain string, the usual aud, is stored without allocating.
-	if s, ok := plainString(v[rAud]); ok {
-		c.oneAud[0] = s
-		c.audience = c.oneAud[:]
-	} else if c.audience, err = stringsClaim("aud", v[rAud]); err != nil {
-		return err
-	}
-	if len(scopeClaims) == 0 {
-		scopeClaims = DefaultScopeClaims
-	}
-	for _, name := range scopeClaims {
-		b, _ := raw.get(name)
-		s, err := stringsClaim(name, b)
-		if err != nil {
-			return err
-		}
-		c.scopes = append(c.scopes, s...)
-	}
-	slices.Sort(c.scopes)
-	c.scopes = slices.Compact(c.scopes)
-	return nil
+	return c.members[i].value, true
 }
 
 // hasScope is Claims.HasScope: a binary search of the sorted scopes.
@@ -257,26 +333,26 @@ func (c *claimSet) hasScope(scope string) bool {
 
 // has is Claims.Has.
 func (c *claimSet) has(name string) bool {
-	_, ok := c.raw.get(name)
+	_, ok := c.get(name)
 	return ok
 }
 
 // rawCopy is Claims.Raw.
 func (c *claimSet) rawCopy(name string) (json.RawMessage, bool) {
-	v, ok := c.raw.get(name)
+	v, ok := c.get(name)
 	if !ok {
 		return nil, false
 	}
-	return bytes.Clone(v), true
+	return json.RawMessage(v), true
 }
 
 // claim is Claims.Claim.
 func (c *claimSet) claim(name string, v any) error {
-	b, ok := c.raw.get(name)
+	b, ok := c.get(name)
 	if !ok {
 		return &ClaimError{Claim: name, Reason: "missing"}
 	}
-	if err := json.Unmarshal(b, v); err != nil {
+	if err := json.Unmarshal([]byte(b), v); err != nil {
 		return fmt.Errorf("verifier: decoding claim %q: %w", name, err)
 	}
 	return nil
@@ -284,114 +360,24 @@ func (c *claimSet) claim(name string, v any) error {
 
 // names is Claims.Names.
 func (c *claimSet) names() []string {
-	names := make([]string, 0, len(c.raw))
-	for _, m := range c.raw {
-		names = append(names, m.name)
+	names := make([]string, len(c.members))
+	for i, m := range c.members {
+		names[i] = m.name
 	}
-	slices.Sort(names)
-	return slices.Compact(names)
+	return names
 }
 
 func typeError(name, want string) error {
 	return fmt.Errorf("%w: claim %q is not %s", ErrMalformed, name, want)
 }
 
-// stringClaim returns the string claim name whose value is b (nil when
-// absent), "" when absent or null.
-func stringClaim(name string, b json.RawMessage) (string, error) {
-	if b == nil || isNull(b) {
-		return "", nil
-	}
-	s, ok := decodeString(b)
-	if !ok {
-		return "", typeError(name, "a string")
-	}
-	return s, nil
-}
+// isNull reports whether the JSON text v is null.
+func isNull(v string) bool { return strings.TrimSpace(v) == "null" }
 
-// stringsClaim returns a claim that may be an array of strings or a single
-// string; a single string is split on spaces (the OAuth scope syntax) for
-// every claim but "aud", whose string form is one audience.
-func stringsClaim(name string, b json.RawMessage) ([]string, error) {
-	if b == nil || isNull(b) {
-		return nil, nil
-	}
-	switch firstByte(b) {
-	case '"':
-		s, ok := decodeString(b)
-		if !ok {
-			return nil, typeError(name, "a string or an array of strings")
-		}
-		if name == "aud" {
-			return []string{s}, nil
-		}
-		return strings.Fields(s), nil
-	case '[':
-		if ss, ok := plainStringArray(b); ok {
-			return ss, nil
-		}
-		var ss []string
-		if err := json.Unmarshal(b, &ss); err != nil {
-			return nil, typeError(name, "a string or an array of strings")
-		}
-		return ss, nil
-	}
-	return nil, typeError(name, "a string or an array of strings")
-}
-
-// maxNumericDate bounds NumericDate values so that conversion to time.Time
-// cannot overflow: year 9999.
-const maxNumericDate = 253402300799
-
-// timeClaim returns a NumericDate claim (RFC 7519, 2) whose value is b, the
-// zero time when absent (nil) or null. Fractions of a second are truncated.
-func timeClaim(name string, b json.RawMessage) (time.Time, error) {
-	if b == nil || isNull(b) {
-		return time.Time{}, nil
-	}
-	// A JSON value starting with '-' or a digit is a number (b is valid
-	// JSON); strconv.ParseFloat is what json.Number.Float64 calls.
-	b = bytes.TrimSpace(b)
-	if n, ok := smallUint(b); ok {
-		// The usual case, an integer of at most 15 digits, which
-		// ParseFloat would return exactly.
-		if n > maxNumericDate {
-			return time.Time{}, typeError(name, "a valid NumericDate")
-		}
-		return time.Unix(int64(n), 0), nil
-	}
-	if c := firstByte(b); c != '-' && (c < '0' || c > '9') {
-		return time.Time{}, typeError(name, "a number")
-	}
-	f, err := strconv.ParseFloat(string(b), 64)
-	if err != nil || math.IsNaN(f) || f < 0 || f > maxNumericDate {
-		return time.Time{}, typeError(name, "a valid NumericDate")
-	}
-	return time.Unix(int64(f), 0), nil
-}
-
-// smallUint returns the value of b when it is 1 to 15 decimal digits (JSON
-// forbids leading zeros, so there are none to consider).
-func smallUint(b []byte) (uint64, bool) {
-	if len(b) == 0 || len(b) > 15 {
-		return 0, false
-	}
-	var n uint64
-	for _, c := range b {
-		if c < '0' || c > '9' {
-			return 0, false
-		}
-		n = n*10 + uint64(c-'0')
-	}
-	return n, true
-}
-
-func isNull(b json.RawMessage) bool { return string(bytes.TrimSpace(b)) == "null" }
-
-func firstByte(b []byte) byte {
-	b = bytes.TrimSpace(b)
-	if len(b) == 0 {
+func firstByte(v string) byte {
+	v = strings.TrimLeft(v, " \t\r\n")
+	if v == "" {
 		return 0
 	}
-	return b[0]
+	return v[0]
 }

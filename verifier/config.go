@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/grpcauth/grpcauth/internal/endpoint"
+	"github.com/grpcauth/grpcauth/internal/policy"
 	"github.com/grpcauth/grpcauth/verifier/internal/jwks"
 )
 
@@ -48,21 +49,35 @@ const (
 	// about a thousand keys.
 	DefaultMaxResponseSize int64 = 1 << 20
 
-	// DefaultCacheMaxEntries bounds the verified-token cache: 10,000 tokens,
-	// about 10-20 MB at most with typical tokens (see DefaultCacheMaxBytes).
+	// DefaultMaxKeyWaiters bounds the verifications that wait at once for
+	// the next key-set fetch the rate limit allows: 256. Waiting adds no
+	// goroutine; it keeps an RPC the server already runs (its goroutine
+	// stack, a few KB to tens of KB, and its request) alive for at most
+	// MinRefreshInterval plus one fetch, so 256 cost a few MB at most.
+	// That is far more than the tokens signed with a freshly published key
+	// that reach one replica within one 10s window, and small enough that a
+	// flood of forged kids holds few calls open while every call past the
+	// cap is refused at once. See docs/key-set.md.
+	DefaultMaxKeyWaiters = 256
+
+	// DefaultCacheMaxEntries bounds the verified-token cache: 10,000
+	// tokens.
 	DefaultCacheMaxEntries = 10000
 
-	// DefaultCacheMaxBytes bounds the memory the verified-token cache
-	// accounts for (token bytes plus claim bytes plus a fixed per-entry
-	// overhead): 16 MiB.
-	DefaultCacheMaxBytes int64 = 16 << 20
+	// DefaultCacheMaxBytes bounds the memory the verified-token cache keeps
+	// alive, as it accounts it (the token, its claims' memory and a fixed
+	// per-entry overhead, measured against the live heap): 32 MiB. A
+	// typical Okta access token (~1 KB, RS256, scp of 4 scopes) accounts
+	// for ~2.1 KB, so the byte limit holds ~15,000 of them and the entry
+	// limit binds first; tokens of 2-3 KB (Entra ID) fill it at about
+	// 6,000-8,000. See docs/verifier.md.
+	DefaultCacheMaxBytes int64 = 32 << 20
 )
 
-// DefaultAlgorithms lists the signature algorithms allowed when
+// DefaultAlgorithms returns the signature algorithms allowed when
 // Config.Algorithms is empty: every asymmetric JWS algorithm jwx verifies.
-// HMAC (HS*) and "none" are never allowed. It is for reference only: New
-// uses its own copy, so changing this variable has no effect.
-var DefaultAlgorithms = slices.Clone(supportedAlgorithms[:])
+// HMAC (HS*) and "none" are never allowed. Each call returns a new slice.
+func DefaultAlgorithms() []string { return slices.Clone(supportedAlgorithms[:]) }
 
 // supportedAlgorithms are the algorithms Config.Algorithms may name, and the
 // default allow-list.
@@ -181,6 +196,17 @@ type Config struct {
 	// Default DefaultMaxResponseSize (1 MiB).
 	MaxResponseSize int64
 
+	// MaxKeyWaiters bounds the verifications that wait at once for a key
+	// the set does not have yet. A token whose kid is unknown triggers a
+	// key-set fetch, at most one per MinRefreshInterval; a token that
+	// arrives while that limit forbids a fetch waits (within its ctx) for
+	// the next permitted one, shared by every waiting call, so a key the
+	// issuer has just published is accepted instead of refused. Past
+	// MaxKeyWaiters a call is refused at once with ErrUnknownKey. Default
+	// DefaultMaxKeyWaiters (256); negative means never wait. See
+	// docs/key-set.md.
+	MaxKeyWaiters int
+
 	// Logger receives key-set events (fetch failures, rotations) and, at
 	// debug level, the reason each token was rejected. Default
 	// slog.Default(). Tokens and claim values are never logged.
@@ -206,10 +232,10 @@ type CacheConfig struct {
 	// DefaultCacheMaxEntries (10,000). When full, an entry is evicted.
 	MaxEntries int
 
-	// MaxBytes bounds the accounted size of the cache (token length plus
-	// claims size plus a fixed per-entry overhead). Default
-	// DefaultCacheMaxBytes (16 MiB). Tokens too large for their share are
-	// simply not cached.
+	// MaxBytes bounds the memory the cache keeps alive, as accounted: the
+	// token, the memory its claims own and a fixed per-entry overhead.
+	// Default DefaultCacheMaxBytes (32 MiB). Tokens too large for their
+	// share are simply not cached.
 	MaxBytes int64
 }
 
@@ -228,12 +254,20 @@ func configError(format string, args ...any) error {
 }
 
 // validate checks cfg and returns it with defaults applied. Slices and maps
-// are copied so that later changes by the caller have no effect.
+// are copied so that later changes by the caller have no effect. The fields
+// shared with introspect.Config are checked by internal/policy.
 func validate(cfg Config) (settings, error) {
 	s := settings{Config: cfg}
-	if cfg.Issuer == "" {
-		return s, configError("Issuer is required")
+	p, err := policy.Validate(cfg.policy(), policy.Defaults{
+		ScopeClaims:     DefaultScopeClaims(),
+		ClockSkew:       DefaultClockSkew,
+		MaxTokenSize:    DefaultMaxTokenSize,
+		MaxResponseSize: DefaultMaxResponseSize,
+	})
+	if err != nil {
+		return s, configError("%v", err)
 	}
+	s.setPolicy(p)
 	if err := jwks.CheckURL(cfg.Issuer); err != nil {
 		return s, configError("Issuer: %v", err)
 	}
@@ -242,20 +276,9 @@ func validate(cfg Config) (settings, error) {
 			return s, configError("JWKSURL: %v", err)
 		}
 	}
-	if !cfg.SkipAudienceCheck && len(cfg.Audiences) == 0 {
-		return s, configError("Audiences is required (or set SkipAudienceCheck)")
-	}
-	if slices.Contains(cfg.Audiences, "") {
-		return s, configError("Audiences contains an empty string")
-	}
-	s.Audiences = slices.Clone(cfg.Audiences)
-	if slices.Contains(cfg.ClientIDs, "") {
-		return s, configError("ClientIDs contains an empty string")
-	}
-	s.ClientIDs = slices.Clone(cfg.ClientIDs)
 
 	if len(cfg.Algorithms) == 0 {
-		s.Algorithms = slices.Clone(supportedAlgorithms[:])
+		s.Algorithms = DefaultAlgorithms()
 	} else {
 		s.Algorithms = nil
 		for _, alg := range cfg.Algorithms {
@@ -273,57 +296,22 @@ func validate(cfg Config) (settings, error) {
 		}
 	}
 
+	s.RefreshInterval = policy.Positive(&err, "RefreshInterval", cfg.RefreshInterval, DefaultRefreshInterval)
+	s.MinRefreshInterval = policy.Positive(&err, "MinRefreshInterval", cfg.MinRefreshInterval, DefaultMinRefreshInterval)
+	s.MaxStaleness = policy.Positive(&err, "MaxStaleness", cfg.MaxStaleness, DefaultMaxStaleness)
+	s.FetchTimeout = policy.Positive(&err, "FetchTimeout", cfg.FetchTimeout, DefaultFetchTimeout)
+	s.Cache.MaxEntries = policy.Positive(&err, "Cache.MaxEntries", cfg.Cache.MaxEntries, DefaultCacheMaxEntries)
+	s.Cache.MaxBytes = policy.Positive(&err, "Cache.MaxBytes", cfg.Cache.MaxBytes, DefaultCacheMaxBytes)
 	switch {
-	case cfg.ClockSkew == 0:
-		s.skew = DefaultClockSkew
-	case cfg.ClockSkew > 0:
-		s.skew = cfg.ClockSkew
-	}
-	if s.Now == nil {
-		s.Now = time.Now
-	}
-	if len(cfg.ScopeClaims) == 0 {
-		s.ScopeClaims = slices.Clone(DefaultScopeClaims)
-	} else {
-		if slices.Contains(cfg.ScopeClaims, "") {
-			return s, configError("ScopeClaims contains an empty string")
-		}
-		s.ScopeClaims = slices.Clone(cfg.ScopeClaims)
-	}
-
-	var err error
-	if s.MaxTokenSize, err = positive("MaxTokenSize", cfg.MaxTokenSize, DefaultMaxTokenSize); err != nil {
-		return s, err
-	}
-	if s.RefreshInterval, err = positive("RefreshInterval", cfg.RefreshInterval, DefaultRefreshInterval); err != nil {
-		return s, err
-	}
-	if s.MinRefreshInterval, err = positive("MinRefreshInterval", cfg.MinRefreshInterval, DefaultMinRefreshInterval); err != nil {
-		return s, err
-	}
-	if s.MaxStaleness, err = positive("MaxStaleness", cfg.MaxStaleness, DefaultMaxStaleness); err != nil {
-		return s, err
-	}
-	if s.FetchTimeout, err = positive("FetchTimeout", cfg.FetchTimeout, DefaultFetchTimeout); err != nil {
-		return s, err
-	}
-	if s.MaxResponseSize, err = positive("MaxResponseSize", cfg.MaxResponseSize, DefaultMaxResponseSize); err != nil {
-		return s, err
-	}
-	if s.MinRefreshInterval > s.RefreshInterval {
+	case err != nil:
+		return s, configError("%v", err)
+	case s.MinRefreshInterval > s.RefreshInterval:
 		return s, configError("MinRefreshInterval (%v) exceeds RefreshInterval (%v)", s.MinRefreshInterval, s.RefreshInterval)
-	}
-	if s.MaxStaleness < s.RefreshInterval {
+	case s.MaxStaleness < s.RefreshInterval:
 		return s, configError("MaxStaleness (%v) is less than RefreshInterval (%v)", s.MaxStaleness, s.RefreshInterval)
 	}
-	if s.Cache.MaxEntries, err = positive("Cache.MaxEntries", cfg.Cache.MaxEntries, DefaultCacheMaxEntries); err != nil {
-		return s, err
-	}
-	if s.Cache.MaxBytes, err = positive("Cache.MaxBytes", cfg.Cache.MaxBytes, DefaultCacheMaxBytes); err != nil {
-		return s, err
-	}
-	if s.Logger == nil {
-		s.Logger = slog.Default()
+	if s.MaxKeyWaiters == 0 {
+		s.MaxKeyWaiters = DefaultMaxKeyWaiters
 	}
 	if s.HTTPClient == nil {
 		s.HTTPClient = defaultHTTPClient(s.FetchTimeout)
@@ -332,15 +320,21 @@ func validate(cfg Config) (settings, error) {
 	return s, nil
 }
 
-// positive returns v, or def when v is zero; negative values are an error.
-func positive[T int | int64 | time.Duration](name string, v, def T) (T, error) {
-	switch {
-	case v < 0:
-		return v, configError("%s must not be negative", name)
-	case v == 0:
-		return def, nil
+// policy returns the fields cfg shares with introspect.Config.
+func (cfg *Config) policy() policy.Policy {
+	return policy.Policy{
+		Issuer: cfg.Issuer, Audiences: cfg.Audiences, SkipAudienceCheck: cfg.SkipAudienceCheck,
+		ClientIDs: cfg.ClientIDs, ScopeClaims: cfg.ScopeClaims, ClockSkew: cfg.ClockSkew, Now: cfg.Now,
+		MaxTokenSize: cfg.MaxTokenSize, MaxResponseSize: cfg.MaxResponseSize, HTTPClient: cfg.HTTPClient, Logger: cfg.Logger,
 	}
-	return v, nil
+}
+
+// setPolicy stores the validated shared fields; the clock skew to apply
+// goes to skew, ClockSkew keeps what the caller set.
+func (s *settings) setPolicy(p policy.Policy) {
+	s.Audiences, s.ClientIDs, s.ScopeClaims = p.Audiences, p.ClientIDs, p.ScopeClaims
+	s.skew, s.Now, s.Logger = p.ClockSkew, p.Now, p.Logger
+	s.MaxTokenSize, s.MaxResponseSize = p.MaxTokenSize, p.MaxResponseSize
 }
 
 // defaultHTTPClient returns the client used when Config.HTTPClient is nil:

@@ -94,16 +94,16 @@ func TestNew_AppliesDefaults(t *testing.T) {
 			t.Errorf("%s = %v, want %v", c.name, c.got, c.want)
 		}
 	}
-	if !slices.Equal(s.Algorithms, DefaultAlgorithms) || slices.ContainsFunc(s.Algorithms, func(a string) bool {
+	if !slices.Equal(s.Algorithms, DefaultAlgorithms()) || slices.ContainsFunc(s.Algorithms, func(a string) bool {
 		return strings.HasPrefix(a, "HS") || strings.EqualFold(a, "none")
 	}) {
 		t.Errorf("Algorithms = %v", s.Algorithms)
 	}
-	if !slices.Equal(s.ScopeClaims, DefaultScopeClaims) {
+	if !slices.Equal(s.ScopeClaims, DefaultScopeClaims()) {
 		t.Errorf("ScopeClaims = %v", s.ScopeClaims)
 	}
-	if len(v.verifiers) != len(DefaultAlgorithms) {
-		t.Errorf("%d signature verifiers, want %d", len(v.verifiers), len(DefaultAlgorithms))
+	if len(v.verifiers) != len(DefaultAlgorithms()) {
+		t.Errorf("%d signature verifiers, want %d", len(v.verifiers), len(DefaultAlgorithms()))
 	}
 }
 

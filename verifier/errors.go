@@ -31,8 +31,11 @@ var (
 	// key named by the token's kid.
 	ErrBadSignature = errors.New("verifier: invalid signature")
 
-	// ErrUnknownKey reports a kid that is not in the issuer's key set, even
-	// after the refresh it was allowed to trigger.
+	// ErrUnknownKey reports a kid that is not in the issuer's key set as a
+	// successful fetch found it: one made for this token, or one that
+	// recently found the kid absent (or withdrawn). It is also the answer,
+	// at once, when MaxKeyWaiters calls already wait for the next fetch the
+	// rate limit allows. See docs/key-set.md.
 	ErrUnknownKey = errors.New("verifier: unknown signing key")
 
 	// ErrIssuer reports an iss claim that is missing or differs from
@@ -49,10 +52,13 @@ var (
 	// *ClaimError.
 	ErrClaims = errors.New("verifier: claim check failed")
 
-	// ErrKeysUnavailable reports that no usable key set is available: the
-	// first fetch has not succeeded yet, or the last good set is older than
-	// Config.MaxStaleness. It is a server-side condition, not the caller's
-	// fault; interceptors map it to codes.Unavailable.
+	// ErrKeysUnavailable reports that the keys needed are not available: the
+	// first fetch has not succeeded yet, the last good set is older than
+	// Config.MaxStaleness, or the token's kid is not in the last good set
+	// and the key-set fetch its answer relied on failed (the key may have
+	// been published since). It is a server-side condition, not the
+	// caller's fault; interceptors map it to codes.Unavailable, which tells
+	// the client to retry.
 	ErrKeysUnavailable = errors.New("verifier: keys unavailable")
 
 	// ErrClosed reports use of a Verifier after Close.

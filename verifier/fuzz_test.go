@@ -3,8 +3,8 @@ package verifier
 import (
 	"bytes"
 	"context"
+	"encoding/base64"
 	"encoding/json"
-	"maps"
 	"slices"
 	"strings"
 	"testing"
@@ -56,7 +56,7 @@ func FuzzVerifyAccessToken(f *testing.F) {
 		if len(parts) != 3 {
 			t.Fatalf("accepted a token of %d parts", len(parts))
 		}
-		hb, err := b64.DecodeString(parts[0])
+		hb, err := base64.RawURLEncoding.Strict().DecodeString(parts[0])
 		if err != nil {
 			t.Fatalf("accepted a token with a bad header encoding: %v", err)
 		}
@@ -121,64 +121,4 @@ func sameClaims(a, b Claims) bool {
 		}
 	}
 	return true
-}
-
-// FuzzJSONFastPaths checks the hand-written JSON fast paths against
-// encoding/json: whatever they accept, encoding/json accepts with the same
-// result.
-func FuzzJSONFastPaths(f *testing.F) {
-	for _, s := range []string{
-		`{}`, ` { } `, `{"a":1}`, `{"a":1,"a":2}`, `{"iss":"x","aud":["a","b"],"exp":1.5e9}`,
-		`{"a":"\u00e9\n"}`, `{"\u0061":1}`, `{"a":{"b":[1,2,{"c":null}]}}`, `{"a":1}}`, `{"a":01}`,
-		`{"a":-0.5E+3}`, `{"a":tru}`, `["a","b"]`, `"plain"`, `"esc\"aped"`, "{\"a\":\"\x01\"}", `{"a":"\ud800"}`,
-		`{"é":1}`, "{\"a\":\"\xff\"}", `[[[[[[]]]]]]`, `{"a" : [ "x" , "y" ] }`, `null`, `1`,
-	} {
-		f.Add([]byte(s))
-	}
-	f.Fuzz(func(t *testing.T, b []byte) {
-		// scanValue validates exactly JSON (within its depth limit).
-		valid := json.Valid(b)
-		end := scanValue(b, skipSpace(b, 0), 0)
-		scanned := end >= 0 && skipSpace(b, end) == len(b)
-		if scanned && !valid {
-			t.Fatalf("scanValue accepted invalid JSON %q", b)
-		}
-		if valid && !scanned && len(b) < 2*maxScanDepth {
-			t.Fatalf("scanValue rejected valid JSON %q", b)
-		}
-
-		// decodeObject equals json.Unmarshal into a map.
-		var want map[string]json.RawMessage
-		werr := json.Unmarshal(b, &want)
-		got, ok := decodeObject(bytes.Clone(b))
-		if ok != (werr == nil && want != nil) {
-			t.Fatalf("decodeObject ok=%v, json.Unmarshal err=%v map=%v for %q", ok, werr, want != nil, b)
-		}
-		if ok {
-			m := make(map[string]json.RawMessage, len(got))
-			for _, x := range got {
-				m[x.name] = x.value
-			}
-			if !maps.EqualFunc(m, want, func(x, y json.RawMessage) bool { return bytes.Equal(x, y) }) {
-				t.Fatalf("decodeObject(%q) = %q, want %q", b, m, want)
-			}
-		}
-
-		if !valid {
-			return
-		}
-		// decodeString equals json.Unmarshal into a string.
-		var ws string
-		serr := json.Unmarshal(b, &ws)
-		if s, ok := decodeString(bytes.Clone(b)); ok != (serr == nil) || ok && s != ws {
-			t.Fatalf("decodeString(%q) = %q, %v; json: %q, %v", b, s, ok, ws, serr)
-		}
-		// plainStringArray agrees with json.Unmarshal into []string.
-		if ss, ok := plainStringArray(bytes.Clone(b)); ok {
-			var wss []string
-			if err := json.Unmarshal(b, &wss); err != nil || !slices.Equal(ss, wss) {
-				t.Fatalf("plainStringArray(%q) = %q; json: %q, %v", b, ss, wss, err)
-			}
-		}
-	})
 }

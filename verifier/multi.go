@@ -4,9 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strings"
 	"sync"
 	"sync/atomic"
+
+	"github.com/grpcauth/grpcauth/internal/jwt"
 )
 
 // MultiVerifier verifies access tokens from several issuers: the tenants of
@@ -135,22 +136,21 @@ func (m *MultiVerifier) closeAll() {
 	}
 }
 
-// route returns the Verifier of the issuer token's payload names. It decodes
-// the payload only; the header and signature are left to that Verifier.
+// route returns the Verifier of the issuer token's payload names. A token
+// one of the Verifiers has cached (it verified it) goes to that Verifier
+// without decoding; any other is split and its registered claims decoded
+// with the parser Verifier uses, the header and signature being left to the
+// chosen Verifier.
 func (m *MultiVerifier) route(token string) (*Verifier, error) {
 	if m.closed.Load() {
 		return nil, ErrClosed
 	}
-	// Typical payloads decode into a pooled buffer: routing allocates
-	// nothing. iss may share the buffer; it is used for the lookup only,
-	// before the buffer goes back to the pool.
-	bp := routeBuffers.Get().(*[]byte)
-	defer routeBuffers.Put(bp)
-	payload, err := compactPayload(token, m.maxSize, *bp)
-	if err != nil {
-		return nil, err
+	for _, v := range m.list {
+		if v.cache != nil && v.cache.contains(token) {
+			return v, nil
+		}
 	}
-	iss, err := payloadIssuer(payload)
+	iss, err := tokenIssuer(token, m.maxSize)
 	if err != nil {
 		return nil, err
 	}
@@ -160,64 +160,31 @@ func (m *MultiVerifier) route(token string) (*Verifier, error) {
 	return nil, errUnknownIssuer
 }
 
-// routeBuffers holds the buffers route decodes payloads into: 2 KiB, as
-// Okta and Entra ID access-token payloads are 0.5-1.5 KiB. A larger payload
-// gets a buffer of its own.
-var routeBuffers = sync.Pool{New: func() any {
-	b := make([]byte, 2048)
-	return &b
-}}
-
 var errUnknownIssuer = fmt.Errorf("%w: iss names no configured issuer", ErrIssuer)
 
-// compactPayload checks a compact JWS's size and form as Verifier.parse does
-// (three parts, no line breaks) and returns its payload, decoded with the
-// same strict base64url, into buf when it is large enough.
-func compactPayload(token string, maxSize int, buf []byte) ([]byte, error) {
+// tokenIssuer checks a compact JWS's size and form as Verifier.parse does
+// and returns the iss of its payload.
+func tokenIssuer(token string, maxSize int) (string, error) {
 	switch {
 	case token == "":
-		return nil, errEmpty
+		return "", errEmpty
 	case len(token) > maxSize:
-		return nil, errTooLarge
+		return "", errTooLarge
 	}
-	if strings.Count(token, ".") != 2 {
-		return nil, errParts
+	parts, err := jwt.Split(token)
+	if err != nil {
+		return "", partsError(err)
 	}
-	// The base64 decoder skips CR and LF; a token must not contain them.
-	if strings.IndexByte(token, '\n') >= 0 || strings.IndexByte(token, '\r') >= 0 {
-		return nil, errEncoding
+	payload, err := jwt.Decode(parts.Payload)
+	if err != nil {
+		return "", errEncoding
 	}
-	d1 := strings.IndexByte(token, '.')
-	d2 := d1 + 1 + strings.IndexByte(token[d1+1:], '.')
-	part := token[d1+1 : d2]
-	if n := b64.DecodedLen(len(part)); n > len(buf) {
-		buf = make([]byte, n)
+	reg, err := jwt.ParseClaims(payload)
+	if err != nil {
+		return "", claimsError(err)
 	}
-	return decodePart(buf, part)
-}
-
-// payloadIssuer returns the iss of a claims object, decoded as the Verifier
-// decodes claims: exactly one JSON object, the last of a repeated name
-// winning, iss a string. The result may share payload's memory.
-func payloadIssuer(payload []byte) (string, error) {
-	var value []byte
-	var stack [24]rawMember
-	if found, ok := scanObject(payload, stack[:0]); ok {
-		for _, mb := range found {
-			if string(mb.name) == "iss" {
-				value = mb.value
-			}
-		}
-	} else {
-		obj, ok := decodeObject(payload)
-		if !ok {
-			return "", errClaimsJSON
-		}
-		value, _ = obj.get("iss")
+	if reg.Issuer == "" {
+		return "", errNoIssuer
 	}
-	iss, err := stringClaim("iss", value)
-	if err == nil && iss == "" {
-		err = errNoIssuer
-	}
-	return iss, err
+	return reg.Issuer, nil
 }

@@ -117,7 +117,9 @@ func runRules(t *testing.T, f *fixture, cases []ruleCase) {
 }
 
 func TestVerifyAccessToken_Rules(t *testing.T) {
-	f := newFixture(t, grpcauthtest.Config{}, nil)
+	// MaxKeyWaiters -1: the cases with unknown kids would otherwise wait for
+	// the next key-set fetch the rate limit allows (key_wait_test.go).
+	f := newFixture(t, grpcauthtest.Config{}, func(c *Config) { c.MaxKeyWaiters = -1 })
 	att := newAttacker(t)
 	now := f.clk.Now()
 	mint := func(claims map[string]any, opts ...grpcauthtest.MintOption) func(*testing.T, *fixture) string {
@@ -247,7 +249,11 @@ func TestVerifyAccessToken_Rules(t *testing.T) {
 			return "bm90IGpzb24" + tok[strings.IndexByte(tok, '.'):]
 		}), want: ErrMalformed},
 		{name: "header with a numeric kid is malformed", token: hdr(map[string]any{"alg": "RS256", "kid": 7}), want: ErrMalformed},
-		{name: "header with alg in other case as member name has no alg", token: hdr(map[string]any{"ALG": "RS256"}), want: ErrMalformed},
+		{name: "header with alg in other case as member name is not trusted", token: hdr(map[string]any{"ALG": "RS256"}), want: ErrBadSignature},
+		{name: "signed header with a member differing from alg only in case is malformed", token: mint(nil,
+			grpcauthtest.WithHeader("ALG", "none")), want: ErrMalformed},
+		{name: "signed claims with a member differing from iss only in case are malformed", token: mint(map[string]any{"ISS": "https://evil.example"}),
+			want: ErrMalformed},
 		{name: "payload that is not JSON is malformed", token: mutate(func(tok string) string {
 			p := strings.Split(tok, ".")
 			return p[0] + ".bm90IGpzb24." + p[2]
@@ -354,7 +360,7 @@ func TestVerifyAccessToken_AccessTokenProfile(t *testing.T) {
 }
 
 func TestVerifyAccessToken_EveryAlgorithmFamily(t *testing.T) {
-	for _, alg := range DefaultAlgorithms {
+	for _, alg := range DefaultAlgorithms() {
 		t.Run(alg, func(t *testing.T) {
 			f := newFixture(t, grpcauthtest.Config{Algorithm: alg}, nil)
 			tok := f.mint(t, nil)

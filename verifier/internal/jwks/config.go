@@ -22,6 +22,9 @@ const (
 	DefaultFetchTimeout = 10 * time.Second
 	// DefaultMaxResponseSize bounds one HTTP response body (1 MiB).
 	DefaultMaxResponseSize int64 = 1 << 20
+	// DefaultMaxWaiters bounds the lookups that wait at once for the next
+	// refresh the rate limit allows.
+	DefaultMaxWaiters = 256
 )
 
 // Fixed policy values. They are not options because no deployment has a
@@ -71,6 +74,11 @@ type Config struct {
 	// MaxResponseSize bounds each response body in bytes (default 1 MiB);
 	// a larger body is a failed fetch.
 	MaxResponseSize int64
+	// MaxWaiters bounds the lookups of unknown kids that wait at once for
+	// the next refresh the rate limit allows (default DefaultMaxWaiters,
+	// 256); past it a lookup is refused at once. Negative means no lookup
+	// ever waits: a rate-limited miss is refused at once.
+	MaxWaiters int
 	// Now is the clock for staleness and rate-limit decisions (default
 	// time.Now). Background timers use real time.
 	Now func() time.Time
@@ -95,6 +103,12 @@ func (c Config) withDefaults() Config {
 	}
 	if c.MinRefreshInterval > c.RefreshInterval {
 		c.MinRefreshInterval = c.RefreshInterval
+	}
+	switch {
+	case c.MaxWaiters == 0:
+		c.MaxWaiters = DefaultMaxWaiters
+	case c.MaxWaiters < 0:
+		c.MaxWaiters = 0
 	}
 	if c.MaxResponseSize <= 0 {
 		c.MaxResponseSize = DefaultMaxResponseSize

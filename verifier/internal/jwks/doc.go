@@ -4,11 +4,19 @@
 // none is given), then serves every lookup of a known kid from an atomic
 // snapshot without any network call. It refreshes in the background (every
 // RefreshInterval, sooner when the response's Cache-Control max-age says so,
-// with jitter), refreshes on an unknown kid (all concurrent misses share one
-// fetch, at most one such fetch per MinRefreshInterval, and a caller that
-// may not fetch gets ErrUnknownKey at once), and keeps serving the last good
-// set for up to MaxStaleness while the issuer fails, retrying with capped
-// exponential back-off.
+// with jitter), and keeps serving the last good set for up to MaxStaleness
+// while the issuer fails, retrying with capped exponential back-off.
+//
+// An unknown kid is answered by a fetch that started after the lookup: all
+// concurrent misses share one fetch, at most one such fetch runs per
+// MinRefreshInterval, and a lookup the rate limit stops waits (within its
+// ctx, at most MaxWaiters at once) for the next permitted fetch, which all
+// waiting lookups share, so a key published just after another miss used
+// the allowance is still accepted. A kid a recent fetch found absent is
+// refused at once. The answer is ErrUnknownKey when a successful fetch
+// lacks the kid, and ErrUnavailable when the fetch failed: the set cannot
+// then tell a forged kid from a newly published key. docs/key-set.md has
+// the whole behaviour and the reasons for each limit.
 //
 // Only asymmetric signature keys are kept: RSA of 2048 to 8192 bits, EC on
 // P-256, P-384 or P-521, and Ed25519. Any other entry (an "oct" HMAC secret,

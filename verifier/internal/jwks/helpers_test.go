@@ -13,6 +13,7 @@ import (
 	"net/http/httptest"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -289,8 +290,41 @@ func (c *fakeClock) Advance(d time.Duration) {
 // starts arrives on requests; the loop only asks for a wait after its fetch
 // has finished, so receiving one also means "that fetch is done". The test
 // fires it to start the next scheduled fetch.
+//
+// It also replaces the timer of the refresh that rate-limited lookups wait
+// for: each one scheduled arrives on afters, and the test fires it.
 type fakeTimers struct {
 	requests chan fakeTimer
+	afters   chan *fakeAfter
+}
+
+// fakeAfter is one scheduled call of the shared rate-limited refresh.
+type fakeAfter struct {
+	d     time.Duration
+	f     func()
+	state atomic.Int32 // 0 pending, 1 fired, 2 stopped
+}
+
+func (f *fakeTimers) afterFunc(d time.Duration, fn func()) func() bool {
+	fa := &fakeAfter{d: d, f: fn}
+	f.afters <- fa // buffered; a test that schedules more than it reads fails loudly by blocking
+	return func() bool { return fa.state.CompareAndSwap(0, 2) }
+}
+
+// nextAfter returns the next scheduled rate-limited refresh.
+func (f *fakeTimers) nextAfter(t *testing.T) *fakeAfter {
+	t.Helper()
+	return receive(t, f.afters, "a lookup to schedule the rate-limited refresh")
+}
+
+// fire runs the scheduled call as its timer would, unless it was stopped;
+// it reports whether it ran.
+func (fa *fakeAfter) fire() bool {
+	if !fa.state.CompareAndSwap(0, 1) {
+		return false
+	}
+	fa.f()
+	return true
 }
 
 type fakeTimer struct {
@@ -305,6 +339,10 @@ func (f *fakeTimers) newTimer(d time.Duration) (<-chan time.Time, func() bool) {
 	default:
 	}
 	return ft.c, func() bool { return true }
+}
+
+func newFakeTimers() *fakeTimers {
+	return &fakeTimers{requests: make(chan fakeTimer, 16), afters: make(chan *fakeAfter, 16)}
 }
 
 // next returns the loop's next wait, i.e. waits until its fetch is done.
@@ -335,11 +373,11 @@ func (f *fakeTimers) peek(t *testing.T) fakeTimer {
 // startSet starts a Set with fake timers and no jitter (random is 0.5).
 func startSet(t *testing.T, cfg Config) (*Set, *fakeTimers) {
 	t.Helper()
-	ft := &fakeTimers{requests: make(chan fakeTimer, 16)}
+	ft := newFakeTimers()
 	if cfg.Logger == nil {
 		cfg.Logger = testLogger(t)
 	}
-	s := newSet(cfg, ft.newTimer, func() float64 { return 0.5 })
+	s := newSet(cfg, ft.newTimer, ft.afterFunc, func() float64 { return 0.5 })
 	t.Cleanup(s.Close)
 	return s, ft
 }

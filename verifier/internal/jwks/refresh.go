@@ -20,12 +20,30 @@ func (s *Set) refresh(reason string) (*snapshot, time.Duration, error) {
 		s.lastFailure.Store(&now)
 		s.lastErr.Store(&fetchError{err})
 		if s.ctx.Err() == nil {
-			s.log.Warn("jwks: key set refresh failed; keeping the last good set", "reason", reason, "error", err.Error())
+			s.logFailure(reason, err, now)
 		}
 		return nil, 0, err
 	}
 	s.lastErr.Store(nil)
 	return snap, next, nil
+}
+
+// logFailure logs a failed refresh, saying what lookups are answered from
+// now on: nothing (no set has ever loaded, or the last good one is past
+// MaxStaleness), or the last good set.
+func (s *Set) logFailure(reason string, err error, now time.Time) {
+	snap := s.cur.Load()
+	switch {
+	case snap == nil:
+		s.log.Warn("jwks: key set refresh failed; no key set has ever loaded, every lookup fails with ErrUnavailable",
+			"reason", reason, "error", err.Error())
+	case !snap.usable(now, s.cfg.MaxStaleness):
+		s.log.Warn("jwks: key set refresh failed; the last good set is older than MaxStaleness, every lookup fails with ErrUnavailable",
+			"reason", reason, "error", err.Error(), "age", now.Sub(snap.fetched).Round(time.Second))
+	default:
+		s.log.Warn("jwks: key set refresh failed; keeping the last good set",
+			"reason", reason, "error", err.Error(), "age", now.Sub(snap.fetched).Round(time.Second))
+	}
 }
 
 func (s *Set) fetchSnapshot() (*snapshot, time.Duration, error) {

@@ -102,8 +102,8 @@ func TestSet_ScheduledRefreshHonoursCacheControl(t *testing.T) {
 func TestSet_BackgroundWaitsAreJittered(t *testing.T) {
 	ts := newTestServer(t)
 	ts.setKeys(t, rsaJWK(t, 0, "a"))
-	ft := &fakeTimers{requests: make(chan fakeTimer, 16)}
-	s := newSet(Config{URL: ts.URL + "/keys", Logger: testLogger(t)}, ft.newTimer, func() float64 { return 0 })
+	ft := newFakeTimers()
+	s := newSet(Config{URL: ts.URL + "/keys", Logger: testLogger(t)}, ft.newTimer, ft.afterFunc, func() float64 { return 0 })
 	defer s.Close()
 	if got := ft.next(t).d; got != 54*time.Minute {
 		t.Fatalf("wait with random 0 = %v, want RefreshInterval-10%% = 54m", got)

@@ -49,7 +49,8 @@ type Stats struct {
 	SkippedKeys   int       // entries of the current set's document that were skipped
 	Discoveries   int64     // HTTP requests for discovery documents
 	MissFetches   int64     // refreshes triggered by an unknown kid
-	MissesLimited int64     // unknown-kid lookups answered without a fetch (rate limit or remembered kid)
+	MissesLimited int64     // unknown-kid lookups answered without a fetch (rate limit, remembered kid, or MaxWaiters reached)
+	MissWaits     int64     // unknown-kid lookups that waited for the next refresh the rate limit allowed
 }
 
 // Set is a cached, self-refreshing key set. It is safe for concurrent use.
@@ -60,8 +61,12 @@ type Set struct {
 	ownTrans *http.Transport // the transport New made, closed by Close; nil for a caller's client
 	log      *slog.Logger
 	newTimer func(time.Duration) (<-chan time.Time, func() bool)
-	random   func() float64 // in [0,1), for jitter
-	onJoin   func()         // test hook: a lookup joined a fetch it did not start
+	// afterFunc schedules the rate-limited refresh that waiting lookups
+	// share (time.AfterFunc; tests inject their own).
+	afterFunc func(time.Duration, func()) (stop func() bool)
+	random    func() float64 // in [0,1), for jitter
+	onJoin    func()         // test hook: a lookup joined a fetch it did not start
+	onWait    func()         // test hook: a lookup started waiting for the next permitted refresh
 
 	cur       atomic.Pointer[snapshot]
 	lastErr   atomic.Pointer[fetchError]
@@ -80,9 +85,13 @@ type Set struct {
 	lastMiss    time.Time            // start of the last miss-triggered fetch
 	missed      map[string]time.Time // kids confirmed absent, cleared on every successful refresh
 	jwksURL     string               // discovered JWKS URL; "" means discover on the next fetch
+	started     uint64               // fetches started so far; numbers each fetchCall
+	next        *fetchCall           // the refresh waiting lookups share, not started yet; nil when none
+	nextStop    func() bool          // stops next's timer
+	waiters     int                  // lookups waiting for next (or for it to finish), at most cfg.MaxWaiters
 
-	fetches, failures, discoveries, missFetches, limited atomic.Int64
-	lastFailure                                          atomic.Pointer[time.Time]
+	fetches, failures, discoveries, missFetches, limited, waits atomic.Int64
+	lastFailure                                                 atomic.Pointer[time.Time]
 }
 
 type fetchError struct{ err error }
@@ -92,6 +101,7 @@ type fetchCall struct {
 	done chan struct{} // closed when err and next are set
 	err  error
 	next time.Duration // refresh interval the response asked for (success only)
+	seq  uint64        // s.started when it started; 0 if it never did
 }
 
 // New starts a Set and returns at once: the first fetch runs in the
@@ -99,7 +109,7 @@ type fetchCall struct {
 // fails because the issuer is down. Zero Config fields take their defaults.
 // Close stops every goroutine New starts.
 func New(cfg Config) *Set {
-	return newSet(cfg, realTimer, rand.Float64)
+	return newSet(cfg, realTimer, realAfterFunc, rand.Float64)
 }
 
 func realTimer(d time.Duration) (<-chan time.Time, func() bool) {
@@ -107,18 +117,24 @@ func realTimer(d time.Duration) (<-chan time.Time, func() bool) {
 	return t.C, t.Stop
 }
 
-func newSet(cfg Config, timer func(time.Duration) (<-chan time.Time, func() bool), random func() float64) *Set {
+func realAfterFunc(d time.Duration, f func()) func() bool {
+	return time.AfterFunc(d, f).Stop
+}
+
+func newSet(cfg Config, timer func(time.Duration) (<-chan time.Time, func() bool),
+	afterFunc func(time.Duration, func()) func() bool, random func() float64) *Set {
 	cfg = cfg.withDefaults()
 	ctx, cancel := context.WithCancel(context.Background())
 	s := &Set{
-		cfg:      cfg,
-		log:      cfg.Logger,
-		newTimer: timer,
-		random:   random,
-		ready:    make(chan struct{}),
-		ctx:      ctx,
-		cancel:   cancel,
-		missed:   make(map[string]time.Time),
+		cfg:       cfg,
+		log:       cfg.Logger,
+		newTimer:  timer,
+		afterFunc: afterFunc,
+		random:    random,
+		ready:     make(chan struct{}),
+		ctx:       ctx,
+		cancel:    cancel,
+		missed:    make(map[string]time.Time),
 	}
 	s.client, s.ownTrans = newClient(cfg.Client)
 	s.wg.Add(1)
@@ -127,11 +143,21 @@ func newSet(cfg Config, timer func(time.Duration) (<-chan time.Time, func() bool
 }
 
 // Key returns the key with the given kid. A known kid is answered from the
-// in-memory snapshot without any network call or lock. An unknown kid may
-// trigger one shared refresh (see the package doc); the caller waits for it
-// only until ctx ends, in which case ctx's error is returned. Otherwise the
-// error is ErrUnknownKey (the set is usable but lacks kid) or ErrUnavailable
-// (there is no usable set).
+// in-memory snapshot without any network call or lock.
+//
+// An unknown kid is answered from a fetch that started after the lookup
+// arrived: the lookup starts one (at most one per MinRefreshInterval; all
+// concurrent misses share it), or, when the rate limit forbids it, waits for
+// the next permitted one, which every waiting lookup shares (at most
+// MaxWaiters wait at once; see docs/key-set.md). It is refused at once, with
+// no wait, when the kid was just confirmed absent, when MaxWaiters lookups
+// already wait, or when there is no usable set or the latest refresh failed.
+// A lookup waits only until ctx ends, and then returns ctx's error.
+//
+// Otherwise the error is ErrUnknownKey (the set is up to date and lacks kid:
+// the token's fault) or ErrUnavailable (there is no usable set, or kid is
+// not in the last good set and the refresh the answer relied on failed: the
+// server's fault, worth a retry).
 func (s *Set) Key(ctx context.Context, kid string) (*Key, error) {
 	now := s.cfg.Now()
 	snap := s.cur.Load()
@@ -139,53 +165,62 @@ func (s *Set) Key(ctx context.Context, kid string) (*Key, error) {
 		return k, nil
 	}
 	if kid == "" {
+		if snap.usable(now, s.cfg.MaxStaleness) {
+			return nil, ErrUnknownKey // never in any set: no fetch can help
+		}
 		return nil, s.missErr(snap, now)
 	}
 
 	s.mu.Lock()
-	if snap = s.cur.Load(); snap.lookup(kid, now, s.cfg.MaxStaleness) != nil {
-		s.mu.Unlock() // a fetch finished since the first look
-		return snap.keys[kid], nil
-	}
-	if t, ok := s.missed[kid]; ok && snap.usable(now, s.cfg.MaxStaleness) && now.Sub(t) < s.missTTL() {
+	arrived := s.started // only a fetch started after this one is a fresh answer
+	for {
+		now, snap = s.cfg.Now(), s.cur.Load()
+		if k := snap.lookup(kid, now, s.cfg.MaxStaleness); k != nil {
+			s.mu.Unlock() // a fetch finished since the last look
+			return k, nil
+		}
+		c, how, err := s.missLocked(kid, now, snap)
 		s.mu.Unlock()
-		s.limited.Add(1)
-		return nil, ErrUnknownKey
-	}
-	c := s.inflight
-	// A fetch already in flight may have started before kid was published,
-	// so a miss is remembered only by the caller whose lookup started the
-	// fetch; callers that joined it fall back on the rate limit alone.
-	started := c == nil
-	if c == nil {
-		if since := now.Sub(s.lastMiss); s.missFetched && since >= 0 && since < s.cfg.MinRefreshInterval {
+		if err != nil {
+			return nil, err
+		}
+		switch {
+		case how == joined && s.onJoin != nil:
+			s.onJoin()
+		case how == waited && s.onWait != nil:
+			s.onWait()
+		}
+		select {
+		case <-c.done:
+		case <-ctx.Done():
+			if how == waited {
+				s.mu.Lock()
+				s.waiters--
+				s.mu.Unlock()
+			}
+			return nil, fmt.Errorf("jwks: waiting for key set refresh: %w", ctx.Err())
+		}
+		s.mu.Lock()
+		if how == waited {
+			s.waiters--
+		}
+		now, snap = s.cfg.Now(), s.cur.Load()
+		if k := snap.lookup(kid, now, s.cfg.MaxStaleness); k != nil {
 			s.mu.Unlock()
-			s.limited.Add(1)
+			return k, nil
+		}
+		if c.err != nil || c.seq > arrived {
+			// The fetch failed (ErrUnavailable), or it started after this
+			// lookup and did not find kid (ErrUnknownKey).
+			if c.err == nil {
+				s.rememberMissLocked(kid, now)
+			}
+			s.mu.Unlock()
 			return nil, s.missErr(snap, now)
 		}
-		s.missFetched, s.lastMiss = true, now
-		s.missFetches.Add(1)
-		c = s.startFetchLocked("unknown kid")
+		// The fetch joined started before this lookup arrived, so the kid may
+		// have been published since: look again, now under the rate limit.
 	}
-	s.mu.Unlock()
-	if !started && s.onJoin != nil {
-		s.onJoin()
-	}
-
-	select {
-	case <-c.done:
-	case <-ctx.Done():
-		return nil, fmt.Errorf("jwks: waiting for key set refresh: %w", ctx.Err())
-	}
-	now = s.cfg.Now()
-	snap = s.cur.Load()
-	if k := snap.lookup(kid, now, s.cfg.MaxStaleness); k != nil {
-		return k, nil
-	}
-	if c.err == nil && started {
-		s.rememberMiss(kid, now)
-	}
-	return nil, s.missErr(snap, now)
 }
 
 // Current returns the key with the given kid from the in-memory snapshot
@@ -225,6 +260,7 @@ func (s *Set) Stats() Stats {
 		Discoveries:   s.discoveries.Load(),
 		MissFetches:   s.missFetches.Load(),
 		MissesLimited: s.limited.Load(),
+		MissWaits:     s.waits.Load(),
 	}
 	if t := s.lastFailure.Load(); t != nil {
 		st.LastFailure = *t
@@ -238,11 +274,13 @@ func (s *Set) Stats() Stats {
 // Close stops the background refresh and any fetch in flight, and returns
 // once every goroutine the Set started has ended. It is safe to call more
 // than once and concurrently. Lookups after Close still answer from the last
-// snapshot but never fetch.
+// snapshot but never fetch or wait; lookups waiting for a refresh that has
+// not started return at once.
 func (s *Set) Close() {
 	s.closeOnce.Do(func() {
 		s.mu.Lock()
 		s.closed = true
+		s.cancelNextLocked()
 		s.mu.Unlock()
 		s.cancel()
 		s.wg.Wait()
@@ -255,16 +293,23 @@ func (s *Set) Close() {
 // startFetchLocked returns the fetch in flight, or starts one. s.mu is held.
 // At most one fetch runs at a time, which is what makes a fetch's fields
 // (s.jwksURL) safe to use without further locking inside it.
+// Whatever its reason, a fetch that starts while lookups wait for the next
+// refresh is theirs: it is just as fresh.
 func (s *Set) startFetchLocked(reason string) *fetchCall {
 	if s.inflight != nil {
 		return s.inflight
 	}
-	c := &fetchCall{done: make(chan struct{})}
+	c := s.takeNextLocked()
+	if c == nil {
+		c = &fetchCall{done: make(chan struct{})}
+	}
 	if s.closed {
 		c.err = ErrClosed
 		close(c.done)
 		return c
 	}
+	s.started++
+	c.seq = s.started
 	s.inflight = c
 	s.wg.Add(1)
 	go func() {
@@ -274,8 +319,7 @@ func (s *Set) startFetchLocked(reason string) *fetchCall {
 		// a lookup that finds no fetch in flight also finds its result.
 		s.mu.Lock()
 		if err == nil {
-			s.cur.Store(snap)
-			clear(s.missed)
+			s.storeLocked(snap)
 		}
 		s.inflight = nil
 		c.next, c.err = next, err
@@ -288,33 +332,52 @@ func (s *Set) startFetchLocked(reason string) *fetchCall {
 	return c
 }
 
+// storeLocked publishes snap. The kids remembered as missing are forgotten,
+// since snap may have any of them, and the kids snap dropped are remembered
+// instead: the issuer withdrew them, so a token naming one is refused at
+// once rather than made to wait for another fetch. s.mu is held.
+func (s *Set) storeLocked(snap *snapshot) {
+	old := s.cur.Swap(snap)
+	clear(s.missed)
+	if old == nil {
+		return
+	}
+	for kid := range old.keys {
+		if snap.keys[kid] == nil {
+			s.rememberMissLocked(kid, snap.fetched)
+		}
+	}
+}
+
 // missTTL is how long a kid confirmed absent is answered without a fetch.
 func (s *Set) missTTL() time.Duration {
 	return missTTLFactor * s.cfg.MinRefreshInterval
 }
 
-// rememberMiss records that kid was absent from a fresh set, so that a flood
-// of the same forged kid costs no further fetches. Memory is bounded.
-func (s *Set) rememberMiss(kid string, now time.Time) {
-	if len(kid) > maxMissedKidLen {
-		return
-	}
-	s.mu.Lock()
-	if len(s.missed) < maxMissedKids {
+// rememberMissLocked records that kid was absent from a fresh set, so that a
+// flood of the same forged kid costs no further fetches or waits. Memory is
+// bounded. s.mu is held.
+func (s *Set) rememberMissLocked(kid string, now time.Time) {
+	if len(kid) <= maxMissedKidLen && len(s.missed) < maxMissedKids {
 		s.missed[kid] = now
 	}
-	s.mu.Unlock()
 }
 
 // missErr is the error for a kid not in snap: ErrUnknownKey when snap is
-// usable, else ErrUnavailable with the reason.
+// usable and the latest refresh succeeded, else ErrUnavailable with the
+// reason. While refreshes fail the set cannot tell a forged kid from a key
+// published since the last good fetch, so it does not blame the token.
 func (s *Set) missErr(snap *snapshot, now time.Time) error {
-	if snap.usable(now, s.cfg.MaxStaleness) {
-		return ErrUnknownKey
-	}
 	var last error
 	if e := s.lastErr.Load(); e != nil {
 		last = e.err
+	}
+	switch usable := snap.usable(now, s.cfg.MaxStaleness); {
+	case usable && last == nil:
+		return ErrUnknownKey
+	case usable:
+		return fmt.Errorf("%w: kid not in the last good set (fetched %s ago) and the latest refresh failed: %v",
+			ErrUnavailable, now.Sub(snap.fetched).Round(time.Second), last)
 	}
 	switch {
 	case snap != nil:

@@ -158,7 +158,9 @@ func TestSet_UnsupportedOctAndEncKeysBesideGoodOnes(t *testing.T) {
 		[]byte(`{"kty":"ML-DSA","kid":"pq","pub":"AAAA"}`),
 		edJWK(t, "good-ed"),
 	)
-	s, _ := startSet(t, Config{URL: ts.URL + "/keys", Logger: log})
+	// MaxWaiters -1: the lookups below are about parsing, not about the
+	// rate limit, so a rate-limited one is refused rather than made to wait.
+	s, _ := startSet(t, Config{URL: ts.URL + "/keys", Logger: log, MaxWaiters: -1})
 	ready(t, s)
 	for _, kid := range []string{"good-rsa", "good-ed"} {
 		if s.Current(kid) == nil {
@@ -218,15 +220,23 @@ func TestSet_ZeroUsableKeysKeepsOldSet(t *testing.T) {
 	}
 }
 
-func TestSet_UnknownKidFloodCausesOneFetch(t *testing.T) {
+// TestSet_UnknownKidFloodCausesTwoFetches floods the set with 10,000 lookups
+// over 1,000 forged kids from 64 workers while the rate limit allows one
+// fetch an hour. The first miss fetches; MaxWaiters (16) lookups then wait
+// for the next permitted fetch, and every other one is refused at once, so
+// the flood costs exactly two fetches: the first miss's and the one the
+// waiters share, which the test fires.
+func TestSet_UnknownKidFloodCausesTwoFetches(t *testing.T) {
 	ts := newTestServer(t)
 	ts.setKeys(t, rsaJWK(t, 0, "a"))
-	s, _ := startSet(t, Config{URL: ts.URL + "/keys", MinRefreshInterval: time.Hour, RefreshInterval: 24 * time.Hour})
+	const maxWaiters = 16
+	s, ft := startSet(t, Config{URL: ts.URL + "/keys", MinRefreshInterval: time.Hour, RefreshInterval: 24 * time.Hour, MaxWaiters: maxWaiters})
 	ready(t, s)
 	before := ts.count("/keys")
 
 	const lookups, workers, distinct = 10000, 64, 1000
 	jobs := make(chan string)
+	finished := make(chan struct{}, workers)
 	var (
 		wg                     sync.WaitGroup
 		mu                     sync.Mutex
@@ -249,6 +259,7 @@ func TestSet_UnknownKidFloodCausesOneFetch(t *testing.T) {
 				}
 				mu.Unlock()
 			}
+			finished <- struct{}{}
 		}()
 	}
 	for i := 0; i < lookups; i++ {
@@ -259,16 +270,32 @@ func TestSet_UnknownKidFloodCausesOneFetch(t *testing.T) {
 		}
 	}
 	close(jobs)
+	// The waiters hold their workers; every other worker finishes.
+	for i := 0; i < workers-maxWaiters; i++ {
+		receive(t, finished, "a worker that was never made to wait")
+	}
+	s.mu.Lock()
+	waiting := s.waiters
+	s.mu.Unlock()
+	if waiting != maxWaiters {
+		t.Fatalf("%d lookups waiting, want the cap %d", waiting, maxWaiters)
+	}
+	if got := ts.count("/keys") - before; got != 1 {
+		t.Fatalf("%d fetches before the rate limit allowed another, want 1", got)
+	}
+	if !ft.nextAfter(t).fire() {
+		t.Fatal("the shared refresh was stopped before it fired")
+	}
 	wg.Wait()
 
-	if got := ts.count("/keys") - before; got != 1 {
-		t.Fatalf("flood of %d lookups over %d unknown kids caused %d fetches, want exactly 1", lookups, distinct, got)
+	if got := ts.count("/keys") - before; got != 2 {
+		t.Fatalf("flood of %d lookups over %d unknown kids caused %d fetches, want exactly 2", lookups, distinct, got)
 	}
 	if found != lookups/100 || unknown != lookups-lookups/100 || others != 0 {
 		t.Fatalf("results: %d found, %d unknown, %d other", found, unknown, others)
 	}
-	if st := s.Stats(); st.MissFetches != 1 || st.MissesLimited == 0 {
-		t.Fatalf("Stats = %+v, want 1 miss fetch and limited misses", st)
+	if st := s.Stats(); st.MissFetches != 2 || st.MissWaits != maxWaiters || st.MissesLimited == 0 {
+		t.Fatalf("Stats = %+v, want 2 miss fetches, %d waits and limited misses", st, maxWaiters)
 	}
 }
 
@@ -276,7 +303,9 @@ func TestSet_MissFetchAtMostOncePerMinRefreshInterval(t *testing.T) {
 	ts := newTestServer(t)
 	ts.setKeys(t, rsaJWK(t, 0, "a"))
 	clock := newFakeClock()
-	s, _ := startSet(t, Config{URL: ts.URL + "/keys", Now: clock.Now, MinRefreshInterval: 10 * time.Second})
+	// MaxWaiters -1: this is the rate limit alone; waiting for the next
+	// permitted fetch has tests of its own (wait_test.go).
+	s, _ := startSet(t, Config{URL: ts.URL + "/keys", Now: clock.Now, MinRefreshInterval: 10 * time.Second, MaxWaiters: -1})
 	ready(t, s)
 	lookup := func(kid string, wantFetches int) {
 		t.Helper()
@@ -323,11 +352,11 @@ func TestSet_RememberedMissExpires(t *testing.T) {
 func TestSet_RememberedMissesAreBounded(t *testing.T) {
 	s, _ := startSet(t, Config{URL: "http://127.0.0.1:1/keys"})
 	now := time.Now()
-	for i := 0; i < 3*maxMissedKids; i++ {
-		s.rememberMiss(fmt.Sprintf("kid-%d", i), now)
-	}
-	s.rememberMiss(strings.Repeat("k", maxMissedKidLen+1), now)
 	s.mu.Lock()
+	for i := 0; i < 3*maxMissedKids; i++ {
+		s.rememberMissLocked(fmt.Sprintf("kid-%d", i), now)
+	}
+	s.rememberMissLocked(strings.Repeat("k", maxMissedKidLen+1), now)
 	n := len(s.missed)
 	s.mu.Unlock()
 	if n != maxMissedKids {
@@ -516,8 +545,12 @@ func TestSet_EmptyKidNeverFetches(t *testing.T) {
 func TestConfig_Defaults(t *testing.T) {
 	c := Config{}.withDefaults()
 	if c.RefreshInterval != time.Hour || c.MinRefreshInterval != 10*time.Second || c.MaxStaleness != 24*time.Hour ||
-		c.FetchTimeout != 10*time.Second || c.MaxResponseSize != 1<<20 || c.Now == nil || c.Logger == nil {
+		c.FetchTimeout != 10*time.Second || c.MaxResponseSize != 1<<20 || c.Now == nil || c.Logger == nil ||
+		c.MaxWaiters != DefaultMaxWaiters {
 		t.Fatalf("defaults = %+v", c)
+	}
+	if c = (Config{MaxWaiters: -1}).withDefaults(); c.MaxWaiters != 0 {
+		t.Fatalf("MaxWaiters -1 became %d, want 0 (never wait)", c.MaxWaiters)
 	}
 	c = Config{RefreshInterval: time.Second, MinRefreshInterval: time.Minute, FetchTimeout: -1}.withDefaults()
 	if c.MinRefreshInterval != time.Second || c.FetchTimeout != DefaultFetchTimeout {
@@ -570,13 +603,13 @@ func TestSet_ConcurrentMissesShareOneFetch(t *testing.T) {
 }
 
 // A lookup that joins a fetch started before its kid was published must not
-// remember the kid as missing: the new key is then found on the next fetch
-// the rate limit allows, not only once the remembered miss expires.
-func TestSet_JoinedStaleFetchDoesNotRememberMiss(t *testing.T) {
+// be answered by it, nor remember the kid as missing: it waits for the next
+// fetch the rate limit allows, which finds the new key.
+func TestSet_LookupJoiningAStaleFetchWaitsForAFreshOne(t *testing.T) {
 	ts := newTestServer(t)
 	ts.setKeys(t, rsaJWK(t, 0, "a"))
 	clock := newFakeClock()
-	s, _ := startSet(t, Config{URL: ts.URL + "/keys", Now: clock.Now, MinRefreshInterval: 10 * time.Second})
+	s, ft := startSet(t, Config{URL: ts.URL + "/keys", Now: clock.Now, MinRefreshInterval: 10 * time.Second})
 	ready(t, s)
 	joined := make(chan struct{}, 1)
 	s.onJoin = func() { joined <- struct{}{} }
@@ -596,13 +629,20 @@ func TestSet_JoinedStaleFetchDoesNotRememberMiss(t *testing.T) {
 	}()
 	receive(t, joined, "the lookup of the new kid to join the fetch")
 	ts.release()
-	for _, c := range []chan error{first, second} {
-		if err := receive(t, c, "Key"); !errors.Is(err, ErrUnknownKey) {
-			t.Fatalf("Key during the stale fetch = %v, want ErrUnknownKey", err)
-		}
+	if err := receive(t, first, "Key(x)"); !errors.Is(err, ErrUnknownKey) {
+		t.Fatalf("Key(x) = %v, want ErrUnknownKey", err)
 	}
-	clock.Advance(10 * time.Second)
-	if k, err := s.Key(ctxT(t), "new"); err != nil || k == nil {
-		t.Fatalf("Key(new) once the rate limit allows a fetch = %v, %v; want the key", k, err)
+	next := ft.nextAfter(t) // Key(new) found the stale answer wanting and waits
+	if next.d != 10*time.Second {
+		t.Fatalf("wait scheduled for %v, want the rest of the rate-limit window, 10s", next.d)
+	}
+	if !next.fire() {
+		t.Fatal("the shared refresh was stopped before it fired")
+	}
+	if err := receive(t, second, "Key(new)"); err != nil {
+		t.Fatalf("Key(new) after the next permitted fetch = %v, want the key", err)
+	}
+	if got := ts.count("/keys"); got != 3 {
+		t.Fatalf("%d fetches, want 3 (first, stale miss, shared refresh)", got)
 	}
 }

@@ -1,0 +1,103 @@
+package jwks
+
+import "time"
+
+// How a lookup of an unknown kid waits for a fetch (see missLocked).
+type missMode int
+
+const (
+	started missMode = iota // it started the fetch
+	joined                  // it joined a fetch already in flight
+	waited                  // it holds a waiter slot and waits for s.next
+)
+
+// missLocked decides how a lookup of kid, absent from snap at now, goes on:
+// it returns the fetch to wait for and how the lookup came to wait for it,
+// or the answer to give at once. s.mu is held.
+//
+// In order: a kid confirmed absent moments ago is refused; a fetch in
+// flight is joined; a miss fetch is started when the rate limit allows one;
+// otherwise the lookup waits for the next permitted refresh, shared with
+// every other waiting lookup, unless waiting cannot change the answer (no
+// usable set, or the latest refresh failed: ErrUnavailable tells the client
+// to retry) or MaxWaiters lookups already wait (refused at once, so that a
+// flood of forged kids cannot hold calls open in bulk).
+func (s *Set) missLocked(kid string, now time.Time, snap *snapshot) (*fetchCall, missMode, error) {
+	usable := snap.usable(now, s.cfg.MaxStaleness)
+	if t, ok := s.missed[kid]; ok && usable && now.Sub(t) < s.missTTL() {
+		s.limited.Add(1)
+		return nil, 0, ErrUnknownKey
+	}
+	if s.inflight != nil {
+		return s.inflight, joined, nil
+	}
+	if since := now.Sub(s.lastMiss); !s.missFetched || since < 0 || since >= s.cfg.MinRefreshInterval {
+		return s.startMissFetchLocked("unknown kid"), started, nil
+	}
+	if !usable || s.lastErr.Load() != nil || s.closed || s.waiters >= s.cfg.MaxWaiters {
+		s.limited.Add(1)
+		return nil, 0, s.missErr(snap, now)
+	}
+	s.waiters++
+	s.waits.Add(1)
+	return s.nextLocked(now), waited, nil
+}
+
+// startMissFetchLocked starts a fetch on behalf of unknown kids and opens a
+// new rate-limit window. s.mu is held and no fetch is in flight.
+func (s *Set) startMissFetchLocked(reason string) *fetchCall {
+	s.missFetched, s.lastMiss = true, s.cfg.Now()
+	s.missFetches.Add(1)
+	return s.startFetchLocked(reason)
+}
+
+// nextLocked returns the refresh waiting lookups share, scheduling it for
+// the end of the current rate-limit window if it is not scheduled yet. One
+// timer serves every waiter; no goroutine runs until it fires. s.mu is held
+// and the Set is not closed.
+func (s *Set) nextLocked(now time.Time) *fetchCall {
+	if s.next != nil {
+		return s.next
+	}
+	c := &fetchCall{done: make(chan struct{})}
+	s.next = c
+	s.wg.Add(1) // released by fireNext, or by whoever stops the timer
+	s.nextStop = s.afterFunc(max(s.lastMiss.Add(s.cfg.MinRefreshInterval).Sub(now), 0), func() { s.fireNext(c) })
+	return c
+}
+
+// fireNext starts the shared refresh c when its timer fires. Nothing is
+// left to do when another fetch has already taken c, or Close cancelled it.
+// While s.next is set no fetch is in flight: a fetch that starts takes it.
+func (s *Set) fireNext(c *fetchCall) {
+	defer s.wg.Done()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.next == c {
+		s.startMissFetchLocked("unknown kid, after waiting for the rate limit")
+	}
+}
+
+// takeNextLocked removes and returns the shared refresh (nil when none), for
+// a fetch about to start, and stops its timer. s.mu is held.
+func (s *Set) takeNextLocked() *fetchCall {
+	c := s.next
+	if c == nil {
+		return nil
+	}
+	s.next = nil
+	if s.nextStop() {
+		s.wg.Done() // the timer will not fire
+	}
+	return c
+}
+
+// cancelNextLocked ends the shared refresh before it starts, for Close: its
+// waiters get ErrClosed (they then answer from the last snapshot). s.mu is
+// held.
+func (s *Set) cancelNextLocked() {
+	if c := s.takeNextLocked(); c != nil {
+		c.err = ErrClosed
+		close(c.done)
+	}
+}

@@ -1,0 +1,374 @@
+package jwks
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"runtime"
+	"strings"
+	"testing"
+	"time"
+)
+
+// waitSetup is a loaded set on a fake clock with fake timers, whose
+// miss-fetch allowance a forged kid has just used: the next permitted miss
+// fetch is MinRefreshInterval (10s) away. waiting receives a value each time
+// a lookup starts waiting for it.
+func waitSetup(t *testing.T, cfg Config) (s *Set, ts *testServer, ft *fakeTimers, clock *fakeClock, waiting chan struct{}) {
+	t.Helper()
+	ts = newTestServer(t)
+	ts.setKeys(t, rsaJWK(t, 0, "a"))
+	clock = newFakeClock()
+	cfg.URL, cfg.Now, cfg.MinRefreshInterval = ts.URL+"/keys", clock.Now, 10*time.Second
+	s, ft = startSet(t, cfg)
+	ready(t, s)
+	waiting = make(chan struct{}, 1000)
+	s.onWait = func() { waiting <- struct{}{} }
+	if _, err := s.Key(ctxT(t), "forged"); !errors.Is(err, ErrUnknownKey) {
+		t.Fatalf("Key(forged) = %v, want ErrUnknownKey", err)
+	}
+	if got := ts.count("/keys"); got != 2 {
+		t.Fatalf("%d fetches after the forged kid, want 2", got)
+	}
+	return s, ts, ft, clock, waiting
+}
+
+// keyAsync looks kid up in a goroutine and delivers the error.
+func keyAsync(ctx context.Context, s *Set, kid string) <-chan error {
+	errc := make(chan error, 1)
+	go func() {
+		k, err := s.Key(ctx, kid)
+		if err == nil && (k == nil || k.ID != kid) {
+			err = fmt.Errorf("Key(%q) returned key %v", kid, k)
+		}
+		errc <- err
+	}()
+	return errc
+}
+
+// noSchedule fails the test if a lookup scheduled a rate-limited refresh.
+func noSchedule(t *testing.T, ft *fakeTimers) {
+	t.Helper()
+	select {
+	case fa := <-ft.afters:
+		t.Fatalf("a rate-limited refresh was scheduled (in %v); want none", fa.d)
+	default:
+	}
+}
+
+// The race oidc-provider showed: a forged kid uses the miss-fetch allowance,
+// then the issuer publishes a new key and signs with it at once. The genuine
+// token waits for the next permitted fetch and is accepted, at the cost of
+// exactly one more fetch.
+func TestSet_RotationRaceGenuineKidWaitsAndIsAccepted(t *testing.T) {
+	s, ts, ft, clock, waiting := waitSetup(t, Config{})
+	ts.setKeys(t, rsaJWK(t, 0, "a"), rsaJWK(t, 1, "new"))
+	clock.Advance(3 * time.Second)
+
+	genuine := keyAsync(ctxT(t), s, "new")
+	receive(t, waiting, "the genuine lookup to wait")
+	next := ft.nextAfter(t)
+	if next.d != 7*time.Second {
+		t.Fatalf("refresh scheduled in %v, want the rest of the window, 7s", next.d)
+	}
+	if got := ts.count("/keys"); got != 2 {
+		t.Fatalf("%d fetches before the window ended, want 2", got)
+	}
+	next.fire()
+	if err := receive(t, genuine, "the genuine lookup"); err != nil {
+		t.Fatalf("genuine token's key after the next permitted fetch: %v", err)
+	}
+	if got := ts.count("/keys"); got != 3 {
+		t.Fatalf("%d fetches, want 3: exactly one more for the waiting lookup", got)
+	}
+	if st := s.Stats(); st.MissWaits != 1 || st.MissFetches != 2 {
+		t.Fatalf("Stats = %+v, want 1 wait and 2 miss fetches", st)
+	}
+}
+
+// Every lookup that waits shares the one scheduled refresh: one timer, one
+// fetch, whatever the number of waiters and kids. Forged kids are refused
+// once it has answered, and remembered, so they are refused at once after.
+func TestSet_WaitersShareOneRefresh(t *testing.T) {
+	s, ts, ft, _, waiting := waitSetup(t, Config{})
+	ts.setKeys(t, rsaJWK(t, 0, "a"), rsaJWK(t, 1, "new"))
+
+	const forged = 50
+	genuine := keyAsync(ctxT(t), s, "new")
+	var refused []<-chan error
+	for i := range forged {
+		refused = append(refused, keyAsync(ctxT(t), s, fmt.Sprintf("forged-%d", i)))
+	}
+	for range forged + 1 {
+		receive(t, waiting, "a lookup to wait")
+	}
+	ft.nextAfter(t).fire()
+	noSchedule(t, ft) // one timer for all of them
+	if err := receive(t, genuine, "the genuine lookup"); err != nil {
+		t.Fatalf("genuine lookup: %v", err)
+	}
+	for i, c := range refused {
+		if err := receive(t, c, "a forged lookup"); !errors.Is(err, ErrUnknownKey) {
+			t.Fatalf("forged-%d = %v, want ErrUnknownKey", i, err)
+		}
+	}
+	if got := ts.count("/keys"); got != 3 {
+		t.Fatalf("%d fetches for %d waiting lookups, want 3 (one shared)", got, forged+1)
+	}
+	// The shared fetch was fresh for every waiter: their kids are remembered.
+	if _, err := s.Key(ctxT(t), "forged-7"); !errors.Is(err, ErrUnknownKey) {
+		t.Fatalf("remembered forged kid = %v, want ErrUnknownKey", err)
+	}
+	noSchedule(t, ft)
+	if st := s.Stats(); st.MissWaits != forged+1 {
+		t.Fatalf("Stats = %+v, want %d waits", st, forged+1)
+	}
+}
+
+// Past MaxWaiters a lookup is refused at once, without a fetch.
+func TestSet_WaiterCapExceededIsRefusedAtOnce(t *testing.T) {
+	s, ts, ft, _, waiting := waitSetup(t, Config{MaxWaiters: 2})
+	first, second := keyAsync(ctxT(t), s, "w1"), keyAsync(ctxT(t), s, "w2")
+	receive(t, waiting, "the first lookup to wait")
+	receive(t, waiting, "the second lookup to wait")
+	limited := s.Stats().MissesLimited
+
+	if _, err := s.Key(ctxT(t), "w3"); !errors.Is(err, ErrUnknownKey) {
+		t.Fatalf("Key past the cap = %v, want ErrUnknownKey at once", err)
+	}
+	if st := s.Stats(); st.MissesLimited != limited+1 || st.MissWaits != 2 {
+		t.Fatalf("Stats = %+v, want one more limited miss and 2 waits", st)
+	}
+	ft.nextAfter(t).fire()
+	for _, c := range []<-chan error{first, second} {
+		if err := receive(t, c, "a waiting lookup"); !errors.Is(err, ErrUnknownKey) {
+			t.Fatalf("waiting lookup = %v, want ErrUnknownKey", err)
+		}
+	}
+	if got := ts.count("/keys"); got != 3 {
+		t.Fatalf("%d fetches, want 3", got)
+	}
+	// The slots are free again: the next rate-limited lookup waits.
+	third := keyAsync(ctxT(t), s, "w4")
+	receive(t, waiting, "a lookup to wait once the slots were freed")
+	ft.nextAfter(t).fire()
+	if err := receive(t, third, "the third waiting lookup"); !errors.Is(err, ErrUnknownKey) {
+		t.Fatalf("third = %v", err)
+	}
+}
+
+// A negative MaxWaiters turns waiting off: a rate-limited lookup is refused
+// at once, as before waiting existed.
+func TestSet_NegativeMaxWaitersNeverWaits(t *testing.T) {
+	s, ts, ft, _, _ := waitSetup(t, Config{MaxWaiters: -1})
+	if _, err := s.Key(ctxT(t), "other"); !errors.Is(err, ErrUnknownKey) {
+		t.Fatalf("Key = %v, want ErrUnknownKey at once", err)
+	}
+	noSchedule(t, ft)
+	if got, st := ts.count("/keys"), s.Stats(); got != 2 || st.MissWaits != 0 {
+		t.Fatalf("%d fetches, Stats %+v; want 2 and no wait", got, st)
+	}
+}
+
+// A waiter whose deadline comes before the next permitted fetch returns at
+// its deadline with the context's error, frees its slot, and costs no fetch.
+func TestSet_WaiterDeadlineShorterThanWaitReturnsDeadline(t *testing.T) {
+	s, ts, ft, _, waiting := waitSetup(t, Config{MaxWaiters: 1})
+	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	defer cancel()
+	errc := keyAsync(ctx, s, "new")
+	receive(t, waiting, "the lookup to wait")
+	next := ft.nextAfter(t) // ten seconds away; never fired in time
+	if err := receive(t, errc, "the lookup to return at its deadline"); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("Key = %v, want context.DeadlineExceeded", err)
+	}
+	if got := ts.count("/keys"); got != 2 {
+		t.Fatalf("%d fetches, want 2", got)
+	}
+	// Its slot (the only one) is free: another lookup can wait.
+	other := keyAsync(ctxT(t), s, "other")
+	receive(t, waiting, "another lookup to take the freed slot")
+	next.fire()
+	if err := receive(t, other, "the other lookup"); !errors.Is(err, ErrUnknownKey) {
+		t.Fatalf("other = %v, want ErrUnknownKey", err)
+	}
+}
+
+// A kid the latest fetch already looked for and did not find is refused
+// without waiting.
+func TestSet_RememberedMissingKidDoesNotWait(t *testing.T) {
+	s, ts, ft, _, _ := waitSetup(t, Config{})
+	for range 3 {
+		if _, err := s.Key(ctxT(t), "forged"); !errors.Is(err, ErrUnknownKey) {
+			t.Fatalf("Key(forged) again = %v, want ErrUnknownKey at once", err)
+		}
+	}
+	noSchedule(t, ft)
+	if got, st := ts.count("/keys"), s.Stats(); got != 2 || st.MissWaits != 0 || st.MissesLimited != 3 {
+		t.Fatalf("%d fetches, Stats %+v; want 2 fetches, no wait, 3 limited", got, st)
+	}
+}
+
+// A scheduled background refresh that starts while lookups wait answers
+// them (it is just as fresh), and the rate-limited refresh is cancelled.
+func TestSet_BackgroundRefreshAnswersWaiters(t *testing.T) {
+	s, ts, ft, _, waiting := waitSetup(t, Config{})
+	ts.setKeys(t, rsaJWK(t, 0, "a"), rsaJWK(t, 1, "new"))
+	genuine := keyAsync(ctxT(t), s, "new")
+	receive(t, waiting, "the lookup to wait")
+	next := ft.nextAfter(t)
+	ft.refreshNow(t)
+	if err := receive(t, genuine, "the waiting lookup"); err != nil {
+		t.Fatalf("waiting lookup after the background refresh: %v", err)
+	}
+	if next.fire() {
+		t.Fatal("the rate-limited refresh was not cancelled when another fetch answered its waiters")
+	}
+	if got := ts.count("/keys"); got != 3 {
+		t.Fatalf("%d fetches, want 3", got)
+	}
+}
+
+// Close releases waiting lookups at once and stops the shared timer (the
+// package's goleak check would catch a leftover goroutine).
+func TestSet_CloseReleasesWaiters(t *testing.T) {
+	s, ts, ft, _, waiting := waitSetup(t, Config{})
+	errc := keyAsync(context.Background(), s, "new")
+	receive(t, waiting, "the lookup to wait")
+	next := ft.nextAfter(t)
+	s.Close()
+	if err := receive(t, errc, "the waiting lookup after Close"); !errors.Is(err, ErrUnknownKey) {
+		t.Fatalf("Key after Close = %v, want ErrUnknownKey from the last snapshot", err)
+	}
+	if next.fire() {
+		t.Fatal("Close did not stop the shared timer")
+	}
+	if got := ts.count("/keys"); got != 2 {
+		t.Fatalf("%d fetches, want 2", got)
+	}
+}
+
+// An unknown kid whose fetch failed is the server's problem: ErrUnavailable,
+// not ErrUnknownKey. Known kids keep being served from the last good set,
+// and while the latest refresh has failed no lookup waits.
+func TestSet_UnknownKidAfterFailedFetchIsUnavailable(t *testing.T) {
+	failures := []struct {
+		name string
+		r    reply
+	}{
+		{"500", reply{status: 500}},
+		{"bad body", reply{body: []byte("<html>maintenance</html>")}},
+		{"connection dropped", reply{hang: true}},
+	}
+	for _, f := range failures {
+		t.Run(f.name, func(t *testing.T) {
+			ts := newTestServer(t)
+			ts.setKeys(t, rsaJWK(t, 0, "a"))
+			clock := newFakeClock()
+			s, ft := startSet(t, Config{URL: ts.URL + "/keys", Now: clock.Now})
+			ready(t, s)
+			ts.set("/keys", f.r)
+
+			_, err := s.Key(ctxT(t), "new") // starts a fetch, which fails
+			if !errors.Is(err, ErrUnavailable) || errors.Is(err, ErrUnknownKey) || !strings.Contains(err.Error(), "last good set") {
+				t.Fatalf("unknown kid, failed fetch = %v, want ErrUnavailable naming the last good set", err)
+			}
+			if k, err := s.Key(ctxT(t), "a"); err != nil || k == nil {
+				t.Fatalf("known kid while the issuer fails = %v, %v", k, err)
+			}
+			// Rate-limited now: answered at once, still ErrUnavailable.
+			if _, err := s.Key(ctxT(t), "other"); !errors.Is(err, ErrUnavailable) {
+				t.Fatalf("rate-limited unknown kid after a failed fetch = %v, want ErrUnavailable", err)
+			}
+			noSchedule(t, ft)
+			if got := s.Stats().Fetches; got != 2 { // not the server's count: the transport retries a dropped connection
+				t.Fatalf("%d fetches, want 2", got)
+			}
+			// The issuer recovers: an unknown kid is the token's fault again.
+			ts.setKeys(t, rsaJWK(t, 0, "a"))
+			clock.Advance(DefaultMinRefreshInterval)
+			if _, err := s.Key(ctxT(t), "new"); !errors.Is(err, ErrUnknownKey) {
+				t.Fatalf("unknown kid after a good fetch = %v, want ErrUnknownKey", err)
+			}
+		})
+	}
+}
+
+// An unknown kid after a successful fetch is the token's fault.
+func TestSet_UnknownKidAfterGoodFetchIsUnknownKey(t *testing.T) {
+	ts := newTestServer(t)
+	ts.setKeys(t, rsaJWK(t, 0, "a"))
+	s, _ := startSet(t, Config{URL: ts.URL + "/keys"})
+	ready(t, s)
+	_, err := s.Key(ctxT(t), "nope")
+	if !errors.Is(err, ErrUnknownKey) || errors.Is(err, ErrUnavailable) {
+		t.Fatalf("unknown kid after a good fetch = %v, want ErrUnknownKey only", err)
+	}
+	if got := ts.count("/keys"); got != 2 {
+		t.Fatalf("%d fetches, want 2 (initial, miss)", got)
+	}
+}
+
+// A failed refresh is logged differently before any set has loaded and
+// while the last good set is kept.
+func TestSet_FailureLogSaysWhetherAnySetLoaded(t *testing.T) {
+	log, buf := capturingLogger()
+	ts := newTestServer(t)
+	ts.set("/keys", reply{status: 503})
+	s, ft := startSet(t, Config{URL: ts.URL + "/keys", Logger: log})
+	ft.peek(t)
+	if logs := buf.String(); !strings.Contains(logs, "no key set has ever loaded") || strings.Contains(logs, "keeping the last good set") {
+		t.Fatalf("failure before the first set:\n%s", logs)
+	}
+	ts.setKeys(t, rsaJWK(t, 0, "a"))
+	ft.refreshNow(t)
+	ready(t, s)
+	ts.set("/keys", reply{status: 503})
+	ft.refreshNow(t)
+	if logs := buf.String(); !strings.Contains(logs, "refresh failed; keeping the last good set") {
+		t.Fatalf("failure after a good set:\n%s", logs)
+	}
+}
+
+// A kid the latest refresh dropped was withdrawn by the issuer: a token
+// naming it is refused at once, without waiting for another fetch.
+func TestSet_KidRemovedByRefreshIsRefusedWithoutWaiting(t *testing.T) {
+	s, ts, ft, clock, _ := waitSetup(t, Config{})
+	ts.setKeys(t, rsaJWK(t, 1, "b"))
+	clock.Advance(10 * time.Second)
+	if k, err := s.Key(ctxT(t), "b"); err != nil || k == nil { // a miss fetch, which drops a
+		t.Fatalf("Key(b) = %v, %v", k, err)
+	}
+	if _, err := s.Key(ctxT(t), "a"); !errors.Is(err, ErrUnknownKey) {
+		t.Fatalf("Key(a) after a was withdrawn = %v, want ErrUnknownKey at once", err)
+	}
+	noSchedule(t, ft)
+	if st := s.Stats(); st.MissWaits != 0 || st.Fetches != 3 {
+		t.Fatalf("Stats = %+v, want no wait and 3 fetches", st)
+	}
+}
+
+// Waiting lookups cost no goroutine beyond their callers': the set starts
+// none per waiter, and none at all until the shared refresh fires.
+func TestSet_WaitersCostNoGoroutineOfTheirOwn(t *testing.T) {
+	s, _, ft, _, waiting := waitSetup(t, Config{})
+	const waiters = 40
+	before := runtime.NumGoroutine()
+	var results []<-chan error
+	for i := range waiters {
+		results = append(results, keyAsync(ctxT(t), s, fmt.Sprintf("w-%d", i)))
+	}
+	for range waiters {
+		receive(t, waiting, "a lookup to wait")
+	}
+	// At most: a goroutine of the test's servers may end meanwhile.
+	if got := runtime.NumGoroutine() - before; got > waiters {
+		t.Fatalf("%d waiting lookups run %d more goroutines, want at most their own %d", waiters, got, waiters)
+	}
+	ft.nextAfter(t).fire()
+	for _, c := range results {
+		if err := receive(t, c, "a waiting lookup"); !errors.Is(err, ErrUnknownKey) {
+			t.Fatalf("waiting lookup = %v, want ErrUnknownKey", err)
+		}
+	}
+}

@@ -1,0 +1,146 @@
+package verifier
+
+import (
+	"context"
+	"errors"
+	"runtime"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/grpcauth/grpcauth/grpcauthtest"
+)
+
+// rejectionAllowance is the fixed part of the bound on what rejecting a
+// token may allocate: 2 bytes per token byte plus this, which covers
+// encoding/json's per-call state, the decoded header and an error value.
+const rejectionAllowance = 2 << 10
+
+// allocated returns the fewest bytes one call of fn allocated in runs calls
+// (the fewest, so that a background key-set refresh is not counted).
+func allocated(runs int, fn func()) uint64 {
+	var ms runtime.MemStats
+	least := ^uint64(0)
+	for range runs {
+		runtime.ReadMemStats(&ms)
+		before := ms.TotalAlloc
+		fn()
+		runtime.ReadMemStats(&ms)
+		least = min(least, ms.TotalAlloc-before)
+	}
+	return least
+}
+
+// rejectionShapes are the worst inputs for decoding cost that issue #10
+// names, each rejected before any signature work.
+func rejectionShapes(t testing.TB, f *fixture) []struct {
+	name  string
+	token string
+	want  error
+} {
+	h := b64raw(`{"alg":"RS256","kid":"` + f.iss.KeyID() + `"}`)
+	tok := func(payload string) string { return h + "." + b64raw(payload) + ".c2ln" }
+	return []struct {
+		name  string
+		token string
+		want  error
+	}{
+		{"many members", junkToken(), ErrIssuer},
+		{"many commas in an aud string", tok(`{"iss":"x","aud":"` + strings.Repeat(",", 47000) + `"}`), ErrIssuer},
+		{"many empty aud elements", tok(`{"iss":"x","aud":[` + strings.Repeat(`"",`, 15000) + `""]}`), ErrMalformed},
+		{"64 aud elements", tok(`{"iss":"x","aud":[` + strings.Repeat(`"",`, 63) + `""]}`), ErrIssuer},
+		{"deep nesting", tok(`{"x":` + strings.Repeat("[", 20000) + strings.Repeat("]", 20000) + `}`), ErrMalformed},
+		{"nesting at the limit", tok(`{"x":` + strings.Repeat("[", 31) + strings.Repeat("]", 31) + `}`), ErrIssuer},
+		{"huge number in exp", tok(`{"iss":"` + f.iss.URL() + `","exp":1` + strings.Repeat("0", 40000) + `}`), ErrMalformed},
+		{"huge unknown number", tok(`{"iss":"x","n":1` + strings.Repeat("0", 40000) + `}`), ErrIssuer},
+		{"repeated long iss", tok(`{` + strings.Repeat(`"iss":"`+strings.Repeat("x", 1000)+`",`, 40) + `"a":0}`), ErrIssuer},
+		{"many header members", b64raw(`{"alg":"RS256","kid":"k"`+strings.Repeat(`,"":0`, 9000)+`}`) + "." + b64raw(`{"iss":"x"}`) + ".c2ln", ErrIssuer},
+		{"long kid", b64raw(`{"alg":"RS256","kid":"`+strings.Repeat("k", 40000)+`"}`) + "." + b64raw(`{"iss":"x"}`) + ".c2ln", ErrIssuer},
+		{"wrong issuer", f.mint(t, map[string]any{"iss": "https://evil.example"}), ErrIssuer},
+		{"expired", f.mint(t, map[string]any{"exp": f.clk.Now().Add(-time.Hour)}), ErrExpired},
+		{"unknown kid", f.mint(t, nil, grpcauthtest.WithKidHeader("unknown-kid")), ErrUnknownKey},
+		{"garbage", "not-a-token", ErrMalformed},
+		{"tiny", "e30.e30.x", ErrMalformed},
+	}
+}
+
+// TestVerifyAccessToken_RejectionCostIsBounded is the regression test of
+// issue #10, defect 3: rejecting any of the worst shapes allocates at most
+// twice the token's length plus rejectionAllowance (a 62.7 KB token with
+// 47,000 commas in one aud string allocated 750 KB).
+func TestVerifyAccessToken_RejectionCostIsBounded(t *testing.T) {
+	f := newFixture(t, grpcauthtest.Config{}, nil)
+	if err := f.v.Ready(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	for _, r := range rejectionShapes(t, f) {
+		t.Run(r.name, func(t *testing.T) {
+			if len(r.token) > DefaultMaxTokenSize {
+				t.Fatalf("token of %d bytes is over MaxTokenSize", len(r.token))
+			}
+			var err error
+			n := allocated(5, func() { _, err = f.v.VerifyAccessToken(ctx, r.token) })
+			if !errors.Is(err, r.want) {
+				t.Fatalf("got %v, want %v", err, r.want)
+			}
+			t.Logf("%d B token: %d B allocated (%.2f per byte)", len(r.token), n, float64(n)/float64(len(r.token)))
+			if limit := 2*uint64(len(r.token)) + rejectionAllowance; n > limit {
+				t.Fatalf("rejecting a %d-byte token allocated %d bytes, over %d", len(r.token), n, limit)
+			}
+		})
+	}
+}
+
+// FuzzRejectionCost checks the rejection-cost bound on arbitrary input:
+// whatever VerifyAccessToken rejects, it rejects allocating at most twice
+// the token's length plus rejectionAllowance.
+func FuzzRejectionCost(f *testing.F) {
+	fx := newFixture(f, grpcauthtest.Config{}, nil)
+	if err := fx.v.Ready(context.Background()); err != nil {
+		f.Fatal(err)
+	}
+	for _, r := range rejectionShapes(f, fx) {
+		if len(r.token) < 4096 { // keep the seeds small; the test above has the big ones
+			f.Add(r.token)
+		}
+	}
+	for _, s := range fuzzSeeds(f, fx) {
+		f.Add(s)
+	}
+	ctx := context.Background()
+	f.Fuzz(func(t *testing.T, token string) {
+		var err error
+		n := allocated(3, func() { _, err = fx.v.VerifyAccessToken(ctx, token) })
+		if err == nil {
+			return
+		}
+		if limit := 2*uint64(len(token)) + rejectionAllowance; n > limit {
+			t.Fatalf("rejecting a %d-byte token (%v) allocated %d bytes, over %d", len(token), err, n, limit)
+		}
+	})
+}
+
+// BenchmarkReject_WorstShapes times the rejection of each worst shape and
+// reports bytes allocated per token byte (B/token-byte), next to the
+// cheapest real rejection's cost, for the ratio.
+func BenchmarkReject_WorstShapes(b *testing.B) {
+	f := benchFixture(b, "RS256", nil)
+	ctx := context.Background()
+	for _, r := range rejectionShapes(b, f) {
+		b.Run(strings.ReplaceAll(r.name, " ", "-"), func(b *testing.B) {
+			b.ReportAllocs()
+			b.SetBytes(int64(len(r.token)))
+			var ms runtime.MemStats
+			runtime.ReadMemStats(&ms)
+			before := ms.TotalAlloc
+			for b.Loop() {
+				if _, err := f.v.VerifyAccessToken(ctx, r.token); err == nil {
+					b.Fatal("accepted")
+				}
+			}
+			runtime.ReadMemStats(&ms)
+			b.ReportMetric(float64(ms.TotalAlloc-before)/float64(b.N)/float64(len(r.token)), "B/token-byte")
+		})
+	}
+}
