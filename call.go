@@ -20,8 +20,9 @@ import (
 // (peer.NewContext) whose AuthInfo is credentials.TLSInfo when the
 // connection is TLS. procedure is the full method name, "/pkg.Service/Method".
 // For a unary call, req is the request message, checked against the rule's
-// condition; for a streaming call (stream true) req is nil and each
-// received message goes through Guard.Received.
+// condition (a unary call without one is refused, CONDITION_ERROR, when the
+// method has a condition); for a streaming call (stream true) req is
+// ignored and each received message goes through Guard.Received.
 //
 // When the call is refused, serve is not called and the error is a gRPC
 // status error (status.FromError) carrying the google.rpc.ErrorInfo detail,
@@ -33,6 +34,9 @@ import (
 func (a *Authenticator) ServeCall(ctx context.Context, procedure string, stream bool, req any, serve func(ctx context.Context, g *Guard) error) error {
 	if serve == nil {
 		return errors.New("grpcauth: ServeCall needs a serve function")
+	}
+	if !stream && req == nil {
+		req = noRequest{} // a condition fails closed
 	}
 	ctx, claims, err := a.authorize(ctx, procedure, stream, req)
 	if err != nil {

@@ -93,31 +93,35 @@ func (a *Authenticator) methodDescriptor(method string) protoreflect.MethodDescr
 }
 
 // policy checks a call that passed its rule's scopes against the rule's
-// step-up requirement and, for a unary call, its condition on req (a nil
-// req is refused with CONDITION_ERROR). Streams check their condition per
-// message: see messageGate.
-func (a *Authenticator) policy(ctx context.Context, p *methodPlan, method string, c verifier.Claims, stream bool, req any) (*rejection, error) {
+// step-up requirement and, when req is not nil (a unary call), its
+// condition. Streams check their condition per message: see
+// conditionStream.
+func (a *Authenticator) policy(ctx context.Context, p *methodPlan, method string, c verifier.Claims, req any) (*rejection, error) {
 	if p.rule == nil || p.rule.public {
 		return nil, nil
 	}
 	if rej, cause := p.rule.stepUp.check(c, a.now(), a.skew); rej != nil {
 		return rej, cause
 	}
-	if p.cond == nil || stream {
+	if p.cond == nil || req == nil {
 		return nil, nil
-	}
-	if req == nil {
-		return rejConditionError, errNoRequest // fail closed: never skip the condition
 	}
 	return p.evalCondition(ctx, method, c, req)
 }
 
-// errNoRequest is the cause of refusing a unary call whose method has a
-// condition when no request was given (a ServeCall adapter passing nil).
-var errNoRequest = errors.New("grpcauth: condition: the method has a condition but the call's request was not given (ServeCall needs req for a unary call)")
+// noRequest stands for the request of a unary call that ServeCall was
+// given no request for: a method with a condition is then refused with
+// CONDITION_ERROR (fail closed), never let through unchecked.
+type noRequest struct{}
+
+// errNoRequest is the cause of that refusal.
+var errNoRequest = errors.New("grpcauth: condition: the method has a condition, but ServeCall was given no request message to check")
 
 // evalCondition evaluates p's condition on one request message.
 func (p *methodPlan) evalCondition(ctx context.Context, method string, c verifier.Claims, req any) (*rejection, error) {
+	if _, ok := req.(noRequest); ok {
+		return rejConditionError, errNoRequest
+	}
 	m, ok := req.(proto.Message)
 	if !ok {
 		return rejConditionError, fmt.Errorf("grpcauth: condition: the request is a %T, not a proto.Message", req)

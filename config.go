@@ -199,8 +199,9 @@ type Config struct {
 	// 10 seconds ahead), further origins accepted in htu for a server
 	// behind a proxy, the replay cache (default in-memory, one process;
 	// share one between replicas) and server nonces (default none). Its
-	// Now defaults to Config.Now. DPoP-bound tokens are accepted whatever
-	// this says; see docs/dpop.md.
+	// Now defaults to Config.Now. A DPoP-bound token (cnf jkt) is always
+	// checked against its proof: no setting takes it as a bearer token.
+	// See docs/dpop.md.
 	DPoP dpop.Config
 
 	// LogLevels sets the levels of Logger's records. Default: allowed

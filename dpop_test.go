@@ -392,3 +392,41 @@ func TestCompileRule_PublicWithRequireDPoPIsInvalid(t *testing.T) {
 		t.Error("New accepted public together with require_dpop")
 	}
 }
+
+// Two replicas with their own default caches each accept the same proof
+// once (the gap docs/dpop.md describes); replicas sharing one ReplayCache
+// accept it once in all.
+func TestDPoP_ReplicasNeedASharedReplayCache(t *testing.T) {
+	key := newDPoPKey(t, "ES256")
+	claims, err := verifier.NewClaims(map[string]any{"sub": "user-1", "scp": []string{"test:read"}, "cnf": map[string]any{"jkt": key.Thumbprint()}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	proof, err := key.Proof("POST", "http://grpcauth.test"+mInherited, "tok")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := metadata.NewIncomingContext(loopbackPeer(t.Context()),
+		metadata.Pairs("authorization", "DPoP tok", MetadataDPoP, proof, ":authority", "grpcauth.test"))
+	replicas := func(cache dpop.ReplayCache) [2]*Authenticator {
+		var r [2]*Authenticator
+		for i := range r {
+			r[i] = mustNew(t, Config{Verifier: staticVerifier{claims: claims}, Now: func() time.Time { return t0 }, DPoP: dpop.Config{ReplayCache: cache}})
+		}
+		return r
+	}
+
+	own := replicas(nil)
+	for _, a := range own {
+		_, err := callUnary(a, ctx, mInherited)
+		checkStatus(t, err, codes.OK, "") // each replica sees the proof for the first time
+		_, err = callUnary(a, ctx, mInherited)
+		checkStatus(t, err, codes.Unauthenticated, ReasonDPoPReplayed)
+	}
+
+	shared := replicas(dpop.NewMemoryReplayCache(100, func() time.Time { return t0 }))
+	_, err = callUnary(shared[0], ctx, mInherited)
+	checkStatus(t, err, codes.OK, "")
+	_, err = callUnary(shared[1], ctx, mInherited)
+	checkStatus(t, err, codes.Unauthenticated, ReasonDPoPReplayed)
+}

@@ -233,7 +233,7 @@ func (a *Authenticator) authorize(ctx context.Context, method string, stream boo
 		rej, cause = p.rule.check(claims, bound)
 	}
 	if rej == nil {
-		rej, cause = a.policy(ctx, p, method, claims, stream, req) // step-up, and a unary call's condition
+		rej, cause = a.policy(ctx, p, method, claims, req) // step-up, and a unary call's condition
 	}
 	if rej != nil && !p.dryRun {
 		return nil, verifier.Claims{}, a.deny(ctx, method, p, claims, rej, cause, start)

@@ -6,6 +6,7 @@ import (
 	"strings"
 	"testing"
 
+	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/protobuf/encoding/protowire"
 	"google.golang.org/protobuf/proto"
@@ -239,6 +240,12 @@ func TestOption_UntrustworthyOptionDeniesMethod(t *testing.T) {
 			}
 			_, err = callUnary(a, bearerCtx("tok"), mUser)
 			checkStatus(t, err, codes.PermissionDenied, ReasonMethodNotConfigured)
+			// Check reports it at start-up.
+			err = a.Check(fakeServer{"user.v1.UserService": {Methods: []grpc.MethodInfo{{Name: "Call"}}}})
+			var ce *CheckError
+			if !errors.As(err, &ce) || !slices.Equal(ce.Methods(), []string{mUser}) || !errors.Is(err, ErrUnreadableOption) {
+				t.Errorf("Check = %v; want %s reported with ErrUnreadableOption", err, mUser)
+			}
 		})
 	}
 }

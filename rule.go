@@ -14,7 +14,8 @@ import (
 
 // ErrInvalidRule reports a rule that can never be satisfied or contradicts
 // itself: public together with scopes, require_certificate_binding or
-// require_dpop, an empty or malformed scope, or an empty any_of set. A method whose rule is invalid is denied.
+// require_dpop, an empty or malformed scope, or an empty any_of set. A
+// method whose rule is invalid is denied.
 var ErrInvalidRule = errors.New("grpcauth: invalid rule")
 
 // compiledRule is a validated, normalised grpcauthv1.Rule. It is read-only

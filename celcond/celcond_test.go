@@ -253,28 +253,35 @@ func TestCondition_DryRunReportsEachFailingMessageAndLetsItThrough(t *testing.T)
 	}
 }
 
-func TestCondition_ServeCallChecksTheUnaryRequestAndFailsClosedWithoutIt(t *testing.T) {
+func TestCondition_ServeCallChecksTheRequest(t *testing.T) {
 	e := newEnv(t, grpcauth.Config{})
 	ctx := metadata.NewIncomingContext(loopbackCtx(), metadata.Pairs("authorization", "Bearer "+e.Token(t, nil, []string{"test:write"})))
-	for _, tt := range []struct {
+	tests := []struct {
 		name   string
 		req    any
 		code   codes.Code
 		reason string
 	}{
-		{"owner is the caller", &authtestv1.OwnRequest{Item: &authtestv1.Item{Owner: "alice"}}, codes.OK, ""},
-		{"owner is someone else", &authtestv1.OwnRequest{Item: &authtestv1.Item{Owner: "bob"}}, codes.PermissionDenied, grpcauth.ReasonConditionFailed},
-		{"no request", nil, codes.PermissionDenied, grpcauth.ReasonConditionError},
-	} {
-		t.Run(tt.name, func(t *testing.T) {
+		{"own item", &authtestv1.OwnRequest{Item: &authtestv1.Item{Owner: "alice"}}, codes.OK, ""},
+		{"another's item", &authtestv1.OwnRequest{Item: &authtestv1.Item{Owner: "bob"}}, codes.PermissionDenied, grpcauth.ReasonConditionFailed},
+		{"no request given: fails closed", nil, codes.PermissionDenied, grpcauth.ReasonConditionError},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
 			served := false
-			err := e.Auth.ServeCall(ctx, "/authtest.v1.ConditionService/Own", false, tt.req, func(context.Context, *grpcauth.Guard) error {
+			err := e.Auth.ServeCall(ctx, "/authtest.v1.ConditionService/Own", false, tc.req, func(context.Context, *grpcauth.Guard) error {
 				served = true
 				return nil
 			})
-			conditiontest.CheckStatus(t, err, tt.code, tt.reason)
-			if served != (tt.code == codes.OK) {
-				t.Errorf("served = %v", served)
+			if tc.code == codes.OK {
+				if err != nil || !served {
+					t.Fatalf("ServeCall = %v, served %v; want the call served", err, served)
+				}
+				return
+			}
+			conditiontest.CheckStatus(t, err, tc.code, tc.reason)
+			if served {
+				t.Error("ServeCall ran a call its condition refused")
 			}
 		})
 	}

@@ -20,6 +20,7 @@ import (
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/reflect/protoreflect"
+	"google.golang.org/protobuf/reflect/protoregistry"
 
 	"github.com/grpcauth/grpcauth"
 	"github.com/grpcauth/grpcauth/connectauth"
@@ -69,7 +70,11 @@ func (f *fixture) token(t *testing.T, scopes ...string) string {
 
 // method returns a method descriptor of the test services.
 func method(service, name string) protoreflect.MethodDescriptor {
-	return authtestv1.File_authtest_v1_authtest_proto.Services().ByName(protoreflect.Name(service)).Methods().ByName(protoreflect.Name(name))
+	d, err := protoregistry.GlobalFiles.FindDescriptorByName(protoreflect.FullName("authtest.v1." + service + "." + name))
+	if err != nil {
+		panic(err)
+	}
+	return d.(protoreflect.MethodDescriptor)
 }
 
 // service implements the test services for grpc-go (behind vanguard).

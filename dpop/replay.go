@@ -11,8 +11,9 @@ import (
 // ReplayCache remembers accepted proofs so that none is accepted twice
 // (RFC 9449, section 11.1).
 //
-// AddIfAbsent must be atomic: it records key until expires and returns true,
-// or returns false when key is already recorded and has not expired, and no
+// AddIfAbsent must be atomic: it records key until expires (inclusive) and
+// returns true, or returns false when key is already recorded and has not
+// expired, and no
 // two concurrent calls with the same key may both return true. key is a
 // fixed-length string (43 base64url characters: a hash of the proof key's
 // thumbprint and the jti), so entries have a bounded size. An error means the
@@ -45,8 +46,8 @@ type MemoryReplayCache struct {
 // NewMemoryReplayCache returns a MemoryReplayCache holding at most
 // maxEntries unexpired entries (DefaultReplayCacheEntries when not
 // positive), with now as its clock (time.Now when nil). Each entry keeps
-// about 150 bytes alive (its 43-byte key, a map slot and a heap slot), so
-// the default bound is about 15 MB.
+// about 110 bytes alive (its 43-byte key, a map slot and a heap slot), so
+// the default bound is about 11 MB.
 func NewMemoryReplayCache(maxEntries int, now func() time.Time) *MemoryReplayCache {
 	if maxEntries <= 0 {
 		maxEntries = DefaultReplayCacheEntries
@@ -83,9 +84,9 @@ func (c *MemoryReplayCache) Len() int {
 	return len(c.entries)
 }
 
-// dropExpired removes the entries whose expiry is not after now.
+// dropExpired removes the entries whose expiry is before now.
 func (c *MemoryReplayCache) dropExpired(now int64) {
-	for len(c.byTime) > 0 && c.byTime[0].expires <= now {
+	for len(c.byTime) > 0 && c.byTime[0].expires < now {
 		e := heap.Pop(&c.byTime).(expiryEntry)
 		delete(c.entries, e.key)
 	}

@@ -225,7 +225,9 @@ func (v *Verifier) Verify(ctx context.Context, proof string, req Request) (Proof
 		IssuedAt:   c.iat,
 		Nonce:      c.nonce,
 	}
-	added, err := v.s.replay.AddIfAbsent(ctx, replayKey(tp, c.jti), c.iat.Add(v.s.maxAge))
+	// The proof is accepted until iat+MaxAge inclusive; a second more
+	// covers stores that expire a key at its expiry instant or round it.
+	added, err := v.s.replay.AddIfAbsent(ctx, replayKey(tp, c.jti), c.iat.Add(v.s.maxAge+time.Second))
 	switch {
 	case err != nil && ctx.Err() != nil:
 		return Proof{}, fmt.Errorf("dpop: replay check: %w", ctx.Err())
@@ -316,17 +318,19 @@ func parseClaims(b []byte) (claims, error) {
 		return claims{}, errClaims
 	}
 	var c claims
-	for name, dst := range map[string]*string{"jti": &c.jti, "htm": &c.htm, "htu": &c.htu} {
-		raw, ok := m[name]
+	for _, s := range [...]struct {
+		name     string
+		dst      *string
+		required bool
+	}{{"jti", &c.jti, true}, {"htm", &c.htm, true}, {"htu", &c.htu, true}, {"ath", &c.ath, false}, {"nonce", &c.nonce, false}} {
+		raw, ok := m[s.name]
 		if !ok {
-			return claims{}, invalid("no %s claim", name)
+			if s.required {
+				return claims{}, invalid("no %s claim", s.name)
+			}
+			continue
 		}
-		if json.Unmarshal(raw, dst) != nil {
-			return claims{}, errClaims
-		}
-	}
-	for name, dst := range map[string]*string{"ath": &c.ath, "nonce": &c.nonce} {
-		if raw, ok := m[name]; ok && json.Unmarshal(raw, dst) != nil {
+		if json.Unmarshal(raw, s.dst) != nil {
 			return claims{}, errClaims
 		}
 	}

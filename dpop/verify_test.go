@@ -183,7 +183,7 @@ func TestVerify_FullMemoryCacheRefusesUntilEntriesExpire(t *testing.T) {
 	if cache.Len() != 2 {
 		t.Errorf("Len = %d, want 2", cache.Len())
 	}
-	now = now.Add(dpop.DefaultMaxAge + time.Second) // the first two expire
+	now = now.Add(dpop.DefaultMaxAge + 2*time.Second) // the first two expire
 	if err := verify(); err != nil {
 		t.Fatalf("after expiry: %v", err)
 	}
@@ -202,9 +202,33 @@ func TestMemoryReplayCache_AddIfAbsent(t *testing.T) {
 	if ok, _ := c.AddIfAbsent(ctx, "k", t0.Add(time.Hour)); ok {
 		t.Fatal("second add of the same key succeeded")
 	}
-	now = t0.Add(time.Minute)
+	now = t0.Add(time.Minute) // the expiry instant itself still counts
+	if ok, _ := c.AddIfAbsent(ctx, "k", now.Add(time.Minute)); ok {
+		t.Fatal("add at the expiry instant succeeded")
+	}
+	now = now.Add(time.Nanosecond)
 	if ok, _ := c.AddIfAbsent(ctx, "k", now.Add(time.Minute)); !ok {
 		t.Fatal("add after expiry failed")
+	}
+}
+
+// A proof accepted at the very start of its window is still refused as a
+// replay at the very end of it.
+func TestVerify_ReplayAtTheEndOfTheWindowIsRefused(t *testing.T) {
+	now := t0
+	clock := func() time.Time { return now }
+	v := newVerifier(t, dpop.Config{Now: clock, ReplayCache: dpop.NewMemoryReplayCache(10, clock)})
+	proof, _ := newKey(t, "ES256").Proof("POST", testURL, testToken) // iat t0
+	if _, err := v.Verify(t.Context(), proof, testReq); err != nil {
+		t.Fatal(err)
+	}
+	now = t0.Add(dpop.DefaultMaxAge) // the last instant iat is accepted
+	if _, err := v.Verify(t.Context(), proof, testReq); !errors.Is(err, dpop.ErrReplayed) {
+		t.Fatalf("replay at iat+MaxAge: %v, want ErrReplayed", err)
+	}
+	now = now.Add(time.Nanosecond)
+	if _, err := v.Verify(t.Context(), proof, testReq); !errors.Is(err, dpop.ErrInvalidProof) {
+		t.Fatalf("after the window: %v, want ErrInvalidProof (iat too old)", err)
 	}
 }
 

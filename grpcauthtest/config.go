@@ -59,7 +59,7 @@ func (s Shape) scopeClaim(scopes []string) (string, any) {
 }
 
 // Client is an OAuth 2.0 confidential client that may use the token
-// endpoint's client-credentials grant.
+// endpoint's client-credentials grant. See PublicClient for browser pages.
 type Client struct {
 	ID     string   // client_id; required, unique
 	Secret string   // client_secret; required (this issuer has no public clients)
@@ -93,6 +93,17 @@ type Config struct {
 	Audience string
 	// Clients are the clients the token endpoint accepts.
 	Clients []Client
+	// PublicClients are the public clients (pages in a browser, native
+	// apps) that sign users in at AuthorizeURL with the authorization-code
+	// grant and PKCE (S256). Their IDs must differ from Clients' IDs.
+	PublicClients []PublicClient
+	// Users are the accounts the login page at AuthorizeURL offers; a
+	// token for a user has sub, the public client's id, the user's granted
+	// scopes and auth_time.
+	Users []User
+	// AuthCodeLifetime is how long an authorization code may be exchanged;
+	// default DefaultAuthCodeLifetime (1m). Each code works once.
+	AuthCodeLifetime time.Duration
 	// TokenLifetime is exp - iat of minted tokens, and the token endpoint's
 	// expires_in. Default 1h (Okta's default access-token lifetime).
 	TokenLifetime time.Duration
@@ -177,6 +188,9 @@ func (cfg Config) withDefaults() (Config, error) {
 		clients[n] = c
 	}
 	cfg.Clients = clients
+	if err := cfg.checkAuthorize(seen); err != nil {
+		return cfg, err
+	}
 	return cfg, nil
 }
 

@@ -17,7 +17,10 @@ func (i *Issuer) routes() http.Handler {
 		mux.HandleFunc("/.well-known/oauth-authorization-server"+p, i.serveMetadata)
 	}
 	mux.HandleFunc(p+"/v1/keys", i.serveJWKS)
-	mux.HandleFunc(p+"/v1/token", i.serveToken)
+	mux.HandleFunc(p+"/v1/token", i.tokenCORS(i.serveToken))
+	if len(i.cfg.PublicClients) > 0 {
+		mux.HandleFunc(p+"/v1/authorize", i.serveAuthorize)
+	}
 	mux.HandleFunc(p+"/v1/introspect", i.serveIntrospect)
 	return mux
 }
@@ -32,8 +35,8 @@ type Metadata struct {
 	GrantTypesSupported               []string `json:"grant_types_supported"`
 	TokenEndpointAuthMethodsSupported []string `json:"token_endpoint_auth_methods_supported"`
 	ScopesSupported                   []string `json:"scopes_supported"`
-	// ResponseTypesSupported is empty: there is no authorization endpoint,
-	// so no response type can be used.
+	// ResponseTypesSupported is ["code"] with Config.PublicClients, and
+	// empty without: there is then no authorization endpoint.
 	ResponseTypesSupported           []string `json:"response_types_supported"`
 	SubjectTypesSupported            []string `json:"subject_types_supported"`
 	IDTokenSigningAlgValuesSupported []string `json:"id_token_signing_alg_values_supported"`
@@ -41,6 +44,12 @@ type Metadata struct {
 	// IntrospectionEndpoint is IntrospectionURL() (RFC 8414 §2).
 	IntrospectionEndpoint                     string   `json:"introspection_endpoint"`
 	IntrospectionEndpointAuthMethodsSupported []string `json:"introspection_endpoint_auth_methods_supported"`
+	// AuthorizationEndpoint is AuthorizeURL() when Config.PublicClients
+	// is not empty, and absent otherwise.
+	AuthorizationEndpoint string `json:"authorization_endpoint,omitempty"`
+	// CodeChallengeMethodsSupported is ["S256"] (RFC 7636) when there is
+	// an authorization endpoint.
+	CodeChallengeMethodsSupported []string `json:"code_challenge_methods_supported,omitempty"`
 }
 
 // Metadata returns the document served at the well-known URLs.
@@ -48,6 +57,9 @@ func (i *Issuer) Metadata() Metadata {
 	var scopes []string
 	for _, c := range i.cfg.Clients {
 		scopes = append(scopes, c.Scopes...)
+	}
+	for _, u := range i.cfg.Users {
+		scopes = append(scopes, u.Scopes...)
 	}
 	slices.Sort(scopes)
 	scopes = slices.Compact(scopes)
@@ -68,7 +80,7 @@ func (i *Issuer) Metadata() Metadata {
 	if i.cfg.Shape == ShapeOkta {
 		claims = append(claims, "ver")
 	}
-	return Metadata{
+	md := Metadata{
 		Issuer:                                    i.url,
 		JWKSURI:                                   i.JWKSURL(),
 		TokenEndpoint:                             i.TokenURL(),
@@ -82,6 +94,15 @@ func (i *Issuer) Metadata() Metadata {
 		IntrospectionEndpoint:                     i.IntrospectionURL(),
 		IntrospectionEndpointAuthMethodsSupported: []string{"client_secret_basic", "client_secret_post"},
 	}
+	if len(i.cfg.PublicClients) > 0 {
+		md.AuthorizationEndpoint = i.AuthorizeURL()
+		md.CodeChallengeMethodsSupported = []string{"S256"}
+		md.GrantTypesSupported = append(md.GrantTypesSupported, "authorization_code")
+		md.ResponseTypesSupported = []string{"code"}
+		md.TokenEndpointAuthMethodsSupported = append(md.TokenEndpointAuthMethodsSupported, "none")
+		md.ClaimsSupported = append(md.ClaimsSupported, "auth_time")
+	}
+	return md
 }
 
 func (i *Issuer) serveMetadata(w http.ResponseWriter, r *http.Request) {

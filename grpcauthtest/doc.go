@@ -8,8 +8,17 @@
 //	{URL}/.well-known/openid-configuration     OIDC discovery
 //	{URL}/.well-known/oauth-authorization-server  RFC 8414 metadata
 //	{URL}/v1/keys                               JWKS (public keys only)
-//	{URL}/v1/token                              client-credentials grant
+//	{URL}/v1/token                              client-credentials and authorization-code grants
+//	                                            (DPoP-bound tokens with a DPoP header)
 //	{URL}/v1/introspect                         token introspection (RFC 7662)
+//	{URL}/v1/authorize                          login page, with Config.PublicClients
+//
+// With Config.PublicClients and Config.Users it also signs people in, for a
+// page in a browser under development: the authorization-code grant with
+// PKCE (S256 only), a login page to pick one of the fixed users (no
+// passwords), and user tokens with sub, scp, cid and auth_time. The token
+// endpoint then answers CORS for the public clients' redirect-URI origins.
+// docs/browsers.md shows it behind the items example's web page.
 //
 // Tokens are signed with jwx (RS256 by default; ES256 and EdDSA selectable)
 // in Okta's shape ("scp" array, "cid") or RFC 9068's ("scope" string,
@@ -17,7 +26,8 @@
 // deliberately broken ones, with Mint and its options, and rotate keys with
 // RotateKey and RemoveKey. MintOpaque issues opaque tokens, which only the
 // introspection endpoint can vouch for, and Revoke makes any token inactive
-// there.
+// there. DPoPKey makes DPoP proofs (RFC 9449) and WithDPoPKey binds a minted
+// token to its key; see docs/dpop.md.
 //
 // The issuer knows its clients' secrets and signs whatever it is asked to: it
 // refuses non-loopback listen addresses unless

@@ -39,23 +39,15 @@ func NewDPoPKey() (*DPoPKey, error) { return NewDPoPKeyWithAlgorithm("ES256") }
 // NewDPoPKeyWithAlgorithm generates a DPoP key for alg: RS256, RS384, RS512,
 // PS256, PS384, PS512, ES256, ES384, ES512 or EdDSA.
 func NewDPoPKeyWithAlgorithm(alg string) (*DPoPKey, error) {
-	gen, ok := keyGenerators[alg]
-	if !ok {
-		return nil, fmt.Errorf("grpcauthtest: unsupported DPoP algorithm %q", alg)
-	}
-	priv, err := gen()
-	if err != nil {
-		return nil, fmt.Errorf("grpcauthtest: generate %s DPoP key: %w", alg, err)
-	}
-	pub, err := jwk.FromRaw(priv.Public())
-	if err != nil {
-		return nil, fmt.Errorf("grpcauthtest: DPoP public JWK: %w", err)
-	}
-	thumb, err := thumbprint(pub)
+	sk, err := newSigningKey(alg, false) // never pooled; its public JWK also carries kid, alg and use
 	if err != nil {
 		return nil, err
 	}
-	return &DPoPKey{alg: jwa.SignatureAlgorithm(alg), private: priv, public: pub, thumb: thumb}, nil
+	thumb, err := thumbprint(sk.public)
+	if err != nil {
+		return nil, err
+	}
+	return &DPoPKey{alg: sk.alg, private: sk.private, public: sk.public, thumb: thumb}, nil
 }
 
 func thumbprint(k jwk.Key) (string, error) {

@@ -27,6 +27,7 @@ type Issuer struct {
 	dpop         *dpop.Verifier // the token endpoint's DPoP proofs (dpop.go)
 	jwksRequests atomic.Int64
 	intro        introspection // the introspection endpoint (introspect.go)
+	authz        *authorizer   // the authorization-code grant (authorize.go)
 
 	mu        sync.RWMutex
 	all       map[string]*signingKey // every key ever added, by kid
@@ -61,6 +62,7 @@ func Start(cfg Config) (*Issuer, error) {
 	for n := range cfg.Clients {
 		i.clients[cfg.Clients[n].ID] = &cfg.Clients[n]
 	}
+	i.authz = newAuthorizer(&i.cfg)
 	if _, err := i.AddKey(cfg.Algorithm); err != nil {
 		return nil, err
 	}

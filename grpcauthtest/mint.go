@@ -198,10 +198,10 @@ func (i *Issuer) Mint(claims map[string]any, opts ...MintOption) (string, error)
 		name, v := shape.scopeClaim(o.scopes)
 		payload[name] = v
 	}
+	mergeClaims(payload, o.claims)
 	if err := o.applyDPoP(payload); err != nil {
 		return "", err
 	}
-	mergeClaims(payload, o.claims)
 	mergeClaims(payload, claims)
 	body, err := json.Marshal(payload)
 	if err != nil {

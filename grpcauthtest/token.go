@@ -80,6 +80,10 @@ func (i *Issuer) handleToken(w http.ResponseWriter, r *http.Request) (*TokenResp
 		return nil, f
 	}
 
+	if form.Get("grant_type") == "authorization_code" && len(i.cfg.PublicClients) > 0 {
+		// Public clients have no secret to authenticate with (authorize.go).
+		return i.handleAuthCode(r, form)
+	}
 	client, f := i.authenticate(r, form)
 	if f != nil {
 		return nil, f
@@ -90,7 +94,7 @@ func (i *Issuer) handleToken(w http.ResponseWriter, r *http.Request) (*TokenResp
 	case "":
 		return nil, fail(http.StatusBadRequest, "invalid_request", "missing grant_type")
 	default:
-		return nil, fail(http.StatusBadRequest, "unsupported_grant_type", "only client_credentials is supported")
+		return nil, fail(http.StatusBadRequest, "unsupported_grant_type", "only client_credentials and authorization_code are supported")
 	}
 
 	requested := strings.Fields(form.Get("scope"))
@@ -111,6 +115,13 @@ func (i *Issuer) handleToken(w http.ResponseWriter, r *http.Request) (*TokenResp
 	if err != nil {
 		return nil, fail(http.StatusInternalServerError, "server_error", "could not sign the token")
 	}
+	return i.tokenResponse(tok, jkt, scopes), nil
+}
+
+// tokenResponse is the success answer carrying tok with scopes: of type
+// DPoP when the token is bound to the key whose thumbprint is jkt, Bearer
+// when jkt is empty.
+func (i *Issuer) tokenResponse(tok, jkt string, scopes []string) *TokenResponse {
 	tokenType := "Bearer"
 	if jkt != "" {
 		tokenType = "DPoP"
@@ -120,7 +131,7 @@ func (i *Issuer) handleToken(w http.ResponseWriter, r *http.Request) (*TokenResp
 		TokenType:   tokenType,
 		ExpiresIn:   int64(i.cfg.TokenLifetime.Seconds()),
 		Scope:       strings.Join(scopes, " "),
-	}, nil
+	}
 }
 
 // readForm checks that r is a POST with a form body of at most

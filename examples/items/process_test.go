@@ -33,48 +33,50 @@ const (
 // finds them up to date and relinks nothing when no source changed. A lock
 // file keeps two test processes of one checkout from building while the
 // other runs the binaries: the build holds it exclusively, the run shared,
-// until release. Where no cache directory can be had, a temporary one is
-// built into and removed by release.
+// until release. Where the kept directory or its lock cannot be had, it
+// builds into a temporary directory, which release removes.
 func binaries() (dir string, release func(), err error) {
-	wd, err := os.Getwd()
+	if dir, release, ok := keptBinaries(); ok {
+		return dir, release, nil
+	}
+	tmp, err := os.MkdirTemp("", "items-e2e-")
 	if err != nil {
 		return "", nil, err
 	}
+	if err := buildBinaries(tmp); err != nil {
+		os.RemoveAll(tmp)
+		return "", nil, err
+	}
+	return tmp, func() { os.RemoveAll(tmp) }, nil
+}
+
+// keptBinaries is binaries with the kept directory; ok is false when it
+// cannot be used, or the build there failed (binaries then tries again in a
+// temporary directory, and reports that build's error).
+func keptBinaries() (dir string, release func(), ok bool) {
+	wd, err := os.Getwd()
+	if err != nil {
+		return "", nil, false
+	}
 	cache, err := os.UserCacheDir()
 	if err != nil {
-		tmp, err := os.MkdirTemp("", "items-e2e-")
-		if err != nil {
-			return "", nil, err
-		}
-		if err := buildBinaries(tmp); err != nil {
-			os.RemoveAll(tmp)
-			return "", nil, err
-		}
-		return tmp, func() { os.RemoveAll(tmp) }, nil
+		return "", nil, false
 	}
 	sum := sha256.Sum256([]byte(wd))
 	dir = filepath.Join(cache, "grpcauth-items-e2e", fmt.Sprintf("%x-race=%v", sum[:8], raceEnabled))
 	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return "", nil, err
+		return "", nil, false
 	}
 	lock, err := os.OpenFile(filepath.Join(dir, "lock"), os.O_CREATE|os.O_RDWR, 0o600)
 	if err != nil {
-		return "", nil, err
+		return "", nil, false
 	}
 	fd := int(lock.Fd())
-	if err := syscall.Flock(fd, syscall.LOCK_EX); err != nil {
+	if syscall.Flock(fd, syscall.LOCK_EX) != nil || buildBinaries(dir) != nil || syscall.Flock(fd, syscall.LOCK_SH) != nil {
 		lock.Close()
-		return "", nil, err
+		return "", nil, false
 	}
-	if err := buildBinaries(dir); err != nil {
-		lock.Close()
-		return "", nil, err
-	}
-	if err := syscall.Flock(fd, syscall.LOCK_SH); err != nil {
-		lock.Close()
-		return "", nil, err
-	}
-	return dir, func() { lock.Close() }, nil
+	return dir, func() { lock.Close() }, true
 }
 
 // buildBinaries compiles ./server and ./client into dir, in one go

@@ -26,7 +26,11 @@ type config struct {
 	// (verifier.Config.RequireAccessTokenProfile).
 	requireProfile bool
 	metricsAddr    string
+	webAddr        string // "off": no web page
 }
+
+// defaultWebAddr is the web page's default address (WEB_ADDR).
+const defaultWebAddr = "127.0.0.1:8080"
 
 // loadConfig reads the settings from the environment (getenv) and args; a
 // flag overrides its variable.
@@ -41,6 +45,7 @@ func loadConfig(args []string, getenv func(string) string) (config, error) {
 	clientIDs := fs.String("client-ids", getenv("CLIENT_IDS"), "client ids whose tokens are accepted, comma-separated (env CLIENT_IDS; default any)")
 	skipAud := fs.String("skip-audience-check", getenv("SKIP_AUDIENCE_CHECK"), "true: accept tokens whatever their aud; needs CLIENT_IDS (env SKIP_AUDIENCE_CHECK)")
 	metricsAddr := fs.String("metrics-addr", getenv("METRICS_ADDR"), "address of the HTTP metrics endpoint GET /metrics, e.g. 127.0.0.1:9464 (env METRICS_ADDR; default off)")
+	webAddr := fs.String("web-addr", orDefault(getenv("WEB_ADDR"), defaultWebAddr), "address of the web page and the Connect endpoint for browsers, or off (env WEB_ADDR)")
 	requireClaims := fs.String("require-claims", getenv("REQUIRE_CLAIMS"), "name=value claims every token must carry, comma-separated (env REQUIRE_CLAIMS)")
 	requireProfile := fs.String("require-access-token-profile", getenv("REQUIRE_ACCESS_TOKEN_PROFILE"), "true: accept only RFC 9068 access tokens (typ at+jwt) (env REQUIRE_ACCESS_TOKEN_PROFILE)")
 	if err := fs.Parse(args); err != nil {
@@ -58,6 +63,7 @@ func loadConfig(args []string, getenv func(string) string) (config, error) {
 		scopeClaims:   list(*scopeClaims),
 		clientIDs:     list(*clientIDs),
 		metricsAddr:   *metricsAddr,
+		webAddr:       *webAddr,
 	}
 	for _, b := range []struct {
 		name string

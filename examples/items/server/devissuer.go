@@ -18,8 +18,9 @@ type devIssuer struct {
 
 // startDevIssuer starts the development issuer on addr, a loopback address,
 // minting tokens for audience: RFC 9068 tokens (typ at+jwt, client_id,
-// scope) when rfc9068, Okta-shaped ones (typ JWT, cid, scp) otherwise.
-func startDevIssuer(addr, audience string, rfc9068 bool) (*devIssuer, error) {
+// scope) when rfc9068, Okta-shaped ones (typ JWT, cid, scp) otherwise. With
+// a pageURL it also signs in the web page's users (web.go).
+func startDevIssuer(addr, audience string, rfc9068 bool, pageURL string) (*devIssuer, error) {
 	shape := grpcauthtest.ShapeOkta
 	if rfc9068 {
 		shape = grpcauthtest.ShapeRFC9068
@@ -34,6 +35,9 @@ func startDevIssuer(addr, audience string, rfc9068 bool) (*devIssuer, error) {
 		Audience: audience,
 		Shape:    shape,
 		Clients:  clients,
+		// The web page (web.go) signs its users in with PKCE.
+		PublicClients: webClients(pageURL),
+		Users:         webUsers(),
 	})
 	if err != nil {
 		return nil, fmt.Errorf("server: starting the development issuer on %s (set DEV_ISSUER_ADDR to move it, or ISSUER to use a real one): %w", addr, err)

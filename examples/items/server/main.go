@@ -15,6 +15,9 @@
 //	ADDR                 -addr                 listen address (default 127.0.0.1:50051)
 //	DEV_ISSUER_ADDR      -dev-issuer-addr      the development issuer's loopback address
 //	                                           (default 127.0.0.1:50052)
+//	WEB_ADDR             -web-addr             the web page and the Connect/gRPC-Web endpoint for
+//	                                           browsers (default 127.0.0.1:8080; off: none). When
+//	                                           the default is busy the server runs without the page.
 //
 // and, for identity providers other than Okta:
 //
@@ -108,13 +111,20 @@ func main() {
 // logs to log.
 func run(ctx context.Context, cfg config, out io.Writer, log *slog.Logger) error {
 	issuer := cfg.issuer
+	webLn, err := listenWeb(cfg.webAddr, cfg.webAddr != defaultWebAddr, log)
+	if err != nil {
+		return err
+	}
+	if webLn != nil {
+		defer webLn.Close() // in case serving never starts
+	}
 	var devIssuer *devIssuer
 	if issuer == "" {
 		aud := dev.Audience
 		if len(cfg.audiences) > 0 {
 			aud = cfg.audiences[0]
 		}
-		d, err := startDevIssuer(cfg.devIssuerAddr, aud, cfg.requireProfile)
+		d, err := startDevIssuer(cfg.devIssuerAddr, aud, cfg.requireProfile, pageURL(webLn))
 		if err != nil {
 			return err
 		}
@@ -156,6 +166,15 @@ func run(ctx context.Context, cfg config, out io.Writer, log *slog.Logger) error
 	s, err := newServer(v, issuer, audience, log, onDecision)
 	if err != nil {
 		return err
+	}
+
+	if webLn != nil {
+		h, err := webHandler(s.grpc, webConfig(issuer, devIssuer, pageURL(webLn)), origin(issuer))
+		if err != nil {
+			return err
+		}
+		defer serveWeb(ctx, webLn, h, log)()
+		fmt.Fprintf(out, "web page on %s\n", pageURL(webLn))
 	}
 
 	readyCtx, cancel := context.WithTimeout(ctx, readyTimeout)

@@ -1,0 +1,162 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"strings"
+	"time"
+
+	"connectrpc.com/vanguard/vanguardgrpc"
+	"google.golang.org/grpc"
+
+	"github.com/grpcauth/grpcauth/examples/items/internal/dev"
+	itemsv1 "github.com/grpcauth/grpcauth/examples/items/proto/items/v1"
+	"github.com/grpcauth/grpcauth/examples/items/web"
+	"github.com/grpcauth/grpcauth/grpcauthtest"
+)
+
+// The web page: package web's files, /config.json, and ItemService for
+// browsers (Connect and gRPC-Web) through vanguard's transcoder in front of
+// the gRPC server, so the grpcauth interceptors decide browser calls too.
+// docs/browsers.md explains the set-up.
+
+// webClientID is the page's public client id at the development issuer.
+const webClientID = "items-web"
+
+// webOff is the WEB_ADDR value that turns the page off.
+const webOff = "off"
+
+// webUsers are the development issuer's sign-in choices, from least to
+// most privileged.
+func webUsers() []grpcauthtest.User {
+	return []grpcauthtest.User{
+		{Subject: "reader", Name: "Reader (may list items)", Scopes: dev.Reader.Scopes},
+		{Subject: "writer", Name: "Writer (may list and create items)", Scopes: dev.Writer.Scopes},
+		{Subject: "admin", Name: "Admin (may also delete items)", Scopes: dev.Admin.Scopes},
+	}
+}
+
+// webClients registers the page at pageURL as the development issuer's
+// public client; none when the page is off.
+func webClients(pageURL string) []grpcauthtest.PublicClient {
+	if pageURL == "" {
+		return nil
+	}
+	return []grpcauthtest.PublicClient{{ID: webClientID, RedirectURIs: []string{pageURL}}}
+}
+
+// listenWeb listens for the page on addr. When the address is the default
+// (explicit false) and busy, it logs a warning and returns a nil listener:
+// the page is a convenience the server runs without. "off" turns it off.
+func listenWeb(addr string, explicit bool, log *slog.Logger) (net.Listener, error) {
+	if addr == webOff {
+		return nil, nil
+	}
+	ln, err := net.Listen("tcp", addr)
+	if err != nil && !explicit {
+		log.Warn("web page not served: its default address is busy (set WEB_ADDR)", "addr", addr, "err", err)
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("server: web page: %w", err)
+	}
+	return ln, nil
+}
+
+// pageURL is the page's URL on ln, its OAuth 2.0 redirect URI.
+func pageURL(ln net.Listener) string {
+	if ln == nil {
+		return ""
+	}
+	return "http://" + ln.Addr().String() + "/"
+}
+
+// webHandler serves the page, its configuration and the transcoded
+// ItemService. issuerOrigin may fetch from the page (the token endpoint).
+func webHandler(g *grpc.Server, cfg web.Config, issuerOrigin string) (http.Handler, error) {
+	transcoder, err := vanguardgrpc.NewTranscoder(g)
+	if err != nil {
+		return nil, fmt.Errorf("server: web transcoder: %w", err)
+	}
+	cfgJSON, err := json.Marshal(cfg)
+	if err != nil {
+		return nil, fmt.Errorf("server: web config: %w", err)
+	}
+	static := http.FileServerFS(web.Files)
+	csp := "default-src 'self'; connect-src 'self' " + issuerOrigin + "; frame-ancestors 'none'; form-action 'none'; base-uri 'none'"
+	mux := http.NewServeMux()
+	mux.Handle("POST /"+itemsv1.ItemService_ServiceDesc.ServiceName+"/", transcoder)
+	mux.HandleFunc("GET /config.json", func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		w.Header().Set("Cache-Control", "no-store")
+		_, _ = w.Write(cfgJSON)
+	})
+	mux.HandleFunc("GET /{file...}", func(w http.ResponseWriter, r *http.Request) {
+		h := w.Header()
+		h.Set("Content-Security-Policy", csp)
+		h.Set("X-Content-Type-Options", "nosniff")
+		h.Set("Referrer-Policy", "no-referrer") // the code in the URL goes nowhere else
+		h.Set("Cache-Control", "no-store")
+		static.ServeHTTP(w, r)
+	})
+	return mux, nil
+}
+
+// origin returns rawURL's scheme://host.
+func origin(rawURL string) string {
+	scheme, rest, _ := strings.Cut(rawURL, "://")
+	host, _, _ := strings.Cut(rest, "/")
+	return scheme + "://" + host
+}
+
+// serveWeb serves h on ln until ctx ends or stop is called, then shuts
+// down within stopTimeout. stop returns once the server has stopped.
+func serveWeb(ctx context.Context, ln net.Listener, h http.Handler, log *slog.Logger) (stop func()) {
+	ctx, cancel := context.WithCancel(ctx)
+	srv := &http.Server{
+		Handler:           h,
+		ReadHeaderTimeout: 10 * time.Second,
+		IdleTimeout:       time.Minute,
+		MaxHeaderBytes:    64 << 10,
+	}
+	served := make(chan struct{})
+	go func() {
+		defer close(served)
+		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			log.Error("web page server failed", "err", err)
+		}
+	}()
+	stopped := make(chan struct{})
+	go func() {
+		defer close(stopped)
+		<-ctx.Done()
+		sctx, cancelShutdown := context.WithTimeout(context.Background(), stopTimeout)
+		defer cancelShutdown()
+		if err := srv.Shutdown(sctx); err != nil {
+			_ = srv.Close() // the timeout passed: cut off what is left
+		}
+	}()
+	return func() { cancel(); <-stopped; <-served }
+}
+
+// webConfig is the page's /config.json: the development issuer's
+// endpoints and the page's client, or only the issuer when the server
+// uses a real one (sign-in at a real issuer needs a client registered
+// there; docs/browsers.md).
+func webConfig(issuer string, d *devIssuer, page string) web.Config {
+	cfg := web.Config{Issuer: issuer}
+	if d == nil {
+		return cfg
+	}
+	cfg.AuthorizationEndpoint = d.AuthorizeURL()
+	cfg.TokenEndpoint = d.TokenURL()
+	cfg.ClientID = webClientID
+	cfg.RedirectURI = page
+	cfg.Scope = strings.Join(dev.Admin.Scopes, " ")
+	return cfg
+}

@@ -1,0 +1,297 @@
+// The items example page: sign in at the issuer (authorization code + PKCE),
+// then call ItemService with the Connect protocol's JSON over fetch. When the
+// issuer binds the token to a key (token_type DPoP), every call carries a
+// DPoP proof (RFC 9449) signed with a WebCrypto P-256 key whose private half
+// cannot be exported. See docs/browsers.md.
+'use strict';
+
+const SERVICE = '/items.v1.ItemService/';
+const enc = new TextEncoder();
+const dec = new TextDecoder();
+
+// The session lives in memory only: a reload signs the person out.
+const session = { cfg: null, token: '', tokenType: '', subject: '', scope: '', key: null, jwk: null };
+
+// ---- encodings ----
+
+function b64url(bytes) {
+  let s = '';
+  for (const b of new Uint8Array(bytes)) s += String.fromCharCode(b);
+  return btoa(s).replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, '');
+}
+
+function b64decode(s) {
+  const bin = atob(s.replace(/-/g, '+').replace(/_/g, '/'));
+  const out = new Uint8Array(bin.length);
+  for (let i = 0; i < bin.length; i++) out[i] = bin.charCodeAt(i);
+  return out;
+}
+
+const b64urlJSON = (o) => b64url(enc.encode(JSON.stringify(o)));
+
+function randomString(n) {
+  const a = new Uint8Array(n);
+  crypto.getRandomValues(a);
+  return b64url(a);
+}
+
+async function sha256(s) {
+  return new Uint8Array(await crypto.subtle.digest('SHA-256', enc.encode(s)));
+}
+
+// protoString returns the first string of field number field in the
+// protobuf message bytes: enough to read google.rpc.ErrorInfo's reason (1)
+// and domain (2) without a protobuf library.
+function protoString(bytes, field) {
+  let i = 0;
+  const varint = () => {
+    let x = 0, shift = 0, b;
+    do {
+      if (i >= bytes.length || shift > 63) throw new Error('bad varint');
+      b = bytes[i++];
+      x += (b & 0x7f) * 2 ** shift;
+      shift += 7;
+    } while (b & 0x80);
+    return x;
+  };
+  while (i < bytes.length) {
+    const key = varint();
+    const num = Math.floor(key / 8), wire = key % 8;
+    if (wire === 0) varint();
+    else if (wire === 1) i += 8;
+    else if (wire === 5) i += 4;
+    else if (wire === 2) {
+      const n = varint();
+      if (i + n > bytes.length) throw new Error('truncated field');
+      if (num === field) return dec.decode(bytes.subarray(i, i + n));
+      i += n;
+    } else throw new Error('unsupported wire type');
+  }
+  return '';
+}
+
+// errorReason returns the ErrorInfo reason of a Connect error's details:
+// from "debug" when the server added it, else decoded from the protobuf.
+function errorReason(details) {
+  for (const d of details || []) {
+    if (d.type !== 'google.rpc.ErrorInfo') continue;
+    if (d.debug && d.debug.reason) return d.debug.reason;
+    try { return protoString(b64decode(d.value || ''), 1); } catch (e) { return ''; }
+  }
+  return '';
+}
+
+// camel turns a Connect code ("permission_denied") into the gRPC name
+// ("PermissionDenied").
+const camel = (code) => code.split('_').map((w) => w.charAt(0).toUpperCase() + w.slice(1)).join('');
+
+// ---- DPoP (RFC 9449) ----
+
+async function dpopKey() {
+  if (session.key) return;
+  // Not extractable: the private key never leaves the browser's crypto.
+  // The public half of a key pair is always exportable.
+  const pair = await crypto.subtle.generateKey({ name: 'ECDSA', namedCurve: 'P-256' }, false, ['sign', 'verify']);
+  const j = await crypto.subtle.exportKey('jwk', pair.publicKey);
+  session.key = pair.privateKey;
+  session.jwk = { kty: j.kty, crv: j.crv, x: j.x, y: j.y };
+}
+
+// dpopProof signs a proof for one request; with accessToken it carries ath.
+async function dpopProof(htm, htu, accessToken) {
+  await dpopKey();
+  const payload = { jti: randomString(16), htm, htu, iat: Math.floor(Date.now() / 1000) };
+  if (accessToken) payload.ath = b64url(await sha256(accessToken));
+  const input = b64urlJSON({ typ: 'dpop+jwt', alg: 'ES256', jwk: session.jwk }) + '.' + b64urlJSON(payload);
+  // WebCrypto's ECDSA signature is r||s, 64 bytes: what ES256 wants.
+  const sig = await crypto.subtle.sign({ name: 'ECDSA', hash: 'SHA-256' }, session.key, enc.encode(input));
+  return input + '.' + b64url(sig);
+}
+
+// ---- the call log ----
+
+// The log survives the round trip to the issuer (sessionStorage), so it
+// shows the calls of each user who signed in in this tab.
+function logCall(method, allowed, code, reason, message) {
+  const entry = { method, allowed, code: code || '', reason: reason || '', message: message || '', who: session.subject };
+  const saved = JSON.parse(sessionStorage.getItem('log') || '[]');
+  saved.push(entry);
+  sessionStorage.setItem('log', JSON.stringify(saved.slice(-50)));
+  showEntry(entry);
+}
+
+function showEntry(e) {
+  const li = document.createElement('li');
+  li.className = e.allowed ? 'allowed' : 'refused';
+  li.dataset.method = e.method;
+  li.dataset.outcome = e.allowed ? 'allowed' : 'refused';
+  li.dataset.code = e.code;
+  li.dataset.reason = e.reason;
+  const out = document.createElement('span');
+  out.className = 'outcome';
+  out.textContent = e.allowed ? 'allowed' : 'refused ' + e.code + (e.reason ? ' (' + e.reason + ')' : '');
+  li.append(e.method + (e.who ? ' as ' + e.who : ' without a token') + ': ', out);
+  if (e.message) li.append(': ' + e.message);
+  document.getElementById('log').append(li);
+}
+
+// ---- sign-in ----
+
+async function signIn() {
+  const cfg = session.cfg;
+  const verifier = randomString(32); // 43 characters
+  const st = randomString(16);
+  sessionStorage.setItem('pkce', JSON.stringify({ verifier, state: st }));
+  const u = new URL(cfg.authorization_endpoint);
+  u.search = new URLSearchParams({
+    response_type: 'code', client_id: cfg.client_id, redirect_uri: cfg.redirect_uri,
+    scope: cfg.scope, state: st, code_challenge: b64url(await sha256(verifier)),
+    code_challenge_method: 'S256',
+  }).toString();
+  location.assign(u.toString());
+}
+
+// finishSignIn handles the redirect back from the issuer.
+async function finishSignIn(params) {
+  const cfg = session.cfg;
+  history.replaceState(null, '', location.pathname);
+  const saved = JSON.parse(sessionStorage.getItem('pkce') || 'null');
+  sessionStorage.removeItem('pkce');
+  if (params.has('error')) {
+    logCall('sign-in', false, params.get('error'), '', params.get('error_description'));
+    return;
+  }
+  if (!saved || params.get('state') !== saved.state || (params.has('iss') && params.get('iss') !== cfg.issuer)) {
+    logCall('sign-in', false, 'invalid_state', '', 'the answer does not match a sign-in this page started');
+    return;
+  }
+  const body = new URLSearchParams({
+    grant_type: 'authorization_code', client_id: cfg.client_id, code: params.get('code'),
+    redirect_uri: cfg.redirect_uri, code_verifier: saved.verifier,
+  });
+  // Offer a DPoP key: an issuer that binds tokens answers token_type DPoP,
+  // one that does not ignores the header and answers Bearer.
+  const headers = { 'Content-Type': 'application/x-www-form-urlencoded', DPoP: await dpopProof('POST', cfg.token_endpoint) };
+  let resp, tr;
+  try {
+    resp = await fetch(cfg.token_endpoint, { method: 'POST', headers, body });
+    tr = await resp.json();
+  } catch (e) {
+    logCall('sign-in', false, 'network', '', String(e));
+    return;
+  }
+  if (!resp.ok) {
+    logCall('sign-in', false, tr.error || String(resp.status), '', tr.error_description);
+    return;
+  }
+  session.token = tr.access_token;
+  session.tokenType = (tr.token_type || '').toLowerCase() === 'dpop' ? 'DPoP' : 'Bearer';
+  session.scope = tr.scope || '';
+  // For display only: the server, not the page, verifies the token.
+  try {
+    session.subject = JSON.parse(dec.decode(b64decode(tr.access_token.split('.')[1]))).sub || '';
+  } catch (e) {
+    session.subject = '(unknown)';
+  }
+  render();
+}
+
+function signOut() {
+  Object.assign(session, { token: '', tokenType: '', subject: '', scope: '', key: null, jwk: null });
+  render();
+}
+
+function render() {
+  const who = document.getElementById('who');
+  who.textContent = session.token
+    ? 'Signed in as ' + session.subject + ' (scopes: ' + (session.scope || 'none') + '; ' + session.tokenType + ' token)'
+    : 'Not signed in.';
+  who.dataset.subject = session.subject;
+  who.dataset.tokenType = session.tokenType;
+  document.getElementById('signin').hidden = !!session.token;
+  document.getElementById('signout').hidden = !session.token;
+}
+
+// ---- calls ----
+
+// call sends one unary Connect request and logs its outcome; it returns the
+// response message, or null when refused.
+async function call(method, message) {
+  const path = SERVICE + method;
+  const headers = { 'Content-Type': 'application/json', 'Connect-Protocol-Version': '1' };
+  if (session.token) {
+    headers.Authorization = session.tokenType + ' ' + session.token;
+    if (session.tokenType === 'DPoP') headers.DPoP = await dpopProof('POST', location.origin + path, session.token);
+  }
+  let resp, text;
+  try {
+    resp = await fetch(path, { method: 'POST', headers, body: JSON.stringify(message) });
+    text = await resp.text();
+  } catch (e) {
+    logCall(method, false, 'network', '', String(e));
+    return null;
+  }
+  let body = {};
+  try { body = JSON.parse(text); } catch (e) { /* not JSON: shown by status */ }
+  if (resp.ok) {
+    logCall(method, true);
+    return body;
+  }
+  logCall(method, false, camel(body.code || 'http_' + resp.status), errorReason(body.details), body.message);
+  return null;
+}
+
+function showItems(items) {
+  const tbody = document.querySelector('#items tbody');
+  tbody.replaceChildren();
+  for (const it of items) addRow(it);
+}
+
+function addRow(it) {
+  const tr = document.createElement('tr');
+  tr.dataset.id = it.id;
+  for (const v of [it.id, it.name, it.createdBy || '']) {
+    const td = document.createElement('td');
+    td.textContent = v;
+    tr.append(td);
+  }
+  const del = document.createElement('button');
+  del.type = 'button';
+  del.className = 'delete';
+  del.textContent = 'Delete';
+  del.addEventListener('click', async () => {
+    if (await call('DeleteItem', { id: it.id })) tr.remove();
+  });
+  const td = document.createElement('td');
+  td.append(del);
+  tr.append(td);
+  document.querySelector('#items tbody').append(tr);
+}
+
+async function init() {
+  for (const e of JSON.parse(sessionStorage.getItem('log') || '[]')) showEntry(e);
+  session.cfg = await (await fetch('/config.json')).json();
+  const signin = document.getElementById('signin');
+  signin.addEventListener('click', signIn);
+  if (!session.cfg.authorization_endpoint) {
+    // A real issuer needs the page registered as a client there first.
+    signin.disabled = true;
+    signin.textContent = 'Sign-in needs the development issuer';
+  }
+  document.getElementById('signout').addEventListener('click', signOut);
+  document.getElementById('list').addEventListener('click', async () => {
+    const r = await call('ListItems', {});
+    if (r) showItems(r.items || []);
+  });
+  document.getElementById('create-form').addEventListener('submit', async (ev) => {
+    ev.preventDefault();
+    const r = await call('CreateItem', { name: document.getElementById('name').value });
+    if (r && r.item) addRow(r.item);
+  });
+  const params = new URLSearchParams(location.search);
+  if (params.has('code') || params.has('error')) await finishSignIn(params);
+  render();
+  document.body.dataset.ready = 'true';
+}
+
+init().catch((e) => logCall('page', false, 'error', '', String(e)));

@@ -1,0 +1,494 @@
+package grpcauthtest
+
+import (
+	"crypto/rand"
+	"crypto/sha256"
+	"crypto/subtle"
+	_ "embed"
+	"encoding/base64"
+	"fmt"
+	"html/template"
+	"net/http"
+	"net/url"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+)
+
+// This file is the authorization-code grant with PKCE (RFC 6749 §4.1,
+// RFC 7636) for public clients, and the development login page that stands
+// in for a real identity provider's sign-in. docs/browsers.md shows it in
+// use by the items example's web page.
+
+// PublicClient is an OAuth 2.0 public client, such as a page in a browser:
+// it has no secret and signs users in with the authorization-code grant and
+// PKCE (S256 only).
+type PublicClient struct {
+	// ID is the client_id; required, unique among Clients and
+	// PublicClients. It becomes the token's client-id claim (cid or
+	// client_id).
+	ID string
+	// RedirectURIs are the absolute http or https URLs, without fragment,
+	// to which codes may be sent. A request's redirect_uri must equal one
+	// of them exactly. Their origins may call the token endpoint from a
+	// browser (CORS).
+	RedirectURIs []string
+}
+
+// User is a fixed account offered on the development login page. Anyone who
+// can reach the page may sign in as any user: there is no password.
+type User struct {
+	// Subject is the token's "sub"; required, unique.
+	Subject string
+	// Name is shown on the login page; default Subject.
+	Name string
+	// Scopes are the most a token for this user carries: a request gets
+	// the scopes it asks for that are among these (all of them when it
+	// asks for none); other requested scopes are dropped, as identity
+	// providers do.
+	Scopes []string
+}
+
+// DefaultAuthCodeLifetime is how long an authorization code can be
+// exchanged when Config.AuthCodeLifetime is zero.
+const DefaultAuthCodeLifetime = time.Minute
+
+// maxPendingCodes bounds the authorization codes kept at once; past it,
+// the authorization endpoint answers temporarily_unavailable until some
+// are used or expire.
+const maxPendingCodes = 1024
+
+// AuthorizeURL returns URL()+"/v1/authorize", the authorization endpoint
+// (Okta's layout). It shows the login page to choose one of Config.Users.
+func (i *Issuer) AuthorizeURL() string { return i.url + "/v1/authorize" }
+
+// authCode is what an issued code is bound to.
+type authCode struct {
+	clientID    string
+	redirectURI string
+	challenge   string // base64url SHA-256 of the code_verifier
+	subject     string
+	scopes      []string
+	authTime    time.Time
+	expires     time.Time
+}
+
+// authorizer holds the public clients, users and pending codes.
+type authorizer struct {
+	clients map[string]*PublicClient
+	users   map[string]*User
+	origins []string // the redirect URIs' origins, for CORS
+
+	mu    sync.Mutex
+	codes map[string]*authCode
+}
+
+// checkAuthorize validates and deep-copies cfg's PublicClients and Users;
+// confidential holds the Clients' IDs.
+func (cfg *Config) checkAuthorize(confidential map[string]bool) error {
+	if cfg.AuthCodeLifetime < 0 {
+		return fmt.Errorf("grpcauthtest: negative AuthCodeLifetime %v", cfg.AuthCodeLifetime)
+	}
+	if cfg.AuthCodeLifetime == 0 {
+		cfg.AuthCodeLifetime = DefaultAuthCodeLifetime
+	}
+	pcs := make([]PublicClient, len(cfg.PublicClients))
+	for n, c := range cfg.PublicClients {
+		if c.ID == "" {
+			return fmt.Errorf("grpcauthtest: public client %d has no ID", n)
+		}
+		if confidential[c.ID] {
+			return fmt.Errorf("grpcauthtest: duplicate client ID %q", c.ID)
+		}
+		confidential[c.ID] = true
+		if len(c.RedirectURIs) == 0 {
+			return fmt.Errorf("grpcauthtest: public client %q has no RedirectURIs", c.ID)
+		}
+		for _, u := range c.RedirectURIs {
+			if _, err := redirectOrigin(u); err != nil {
+				return fmt.Errorf("grpcauthtest: public client %q: %w", c.ID, err)
+			}
+		}
+		c.RedirectURIs = slices.Clone(c.RedirectURIs)
+		pcs[n] = c
+	}
+	users := make([]User, len(cfg.Users))
+	seen := map[string]bool{}
+	for n, u := range cfg.Users {
+		switch {
+		case u.Subject == "":
+			return fmt.Errorf("grpcauthtest: user %d has no Subject", n)
+		case seen[u.Subject]:
+			return fmt.Errorf("grpcauthtest: duplicate user %q", u.Subject)
+		}
+		seen[u.Subject] = true
+		for _, s := range u.Scopes {
+			if !validScopeToken(s) {
+				return fmt.Errorf("grpcauthtest: user %q has invalid scope %q", u.Subject, s)
+			}
+		}
+		if u.Name == "" {
+			u.Name = u.Subject
+		}
+		u.Scopes = slices.Clone(u.Scopes)
+		users[n] = u
+	}
+	cfg.PublicClients, cfg.Users = pcs, users
+	return nil
+}
+
+// redirectOrigin checks a registered redirect URI and returns its origin.
+func redirectOrigin(raw string) (string, error) {
+	u, err := url.Parse(raw)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.Fragment != "" || strings.Contains(raw, "#") || u.User != nil {
+		return "", fmt.Errorf("redirect URI %q is not an absolute http(s) URL without fragment or user info", raw)
+	}
+	return u.Scheme + "://" + u.Host, nil
+}
+
+// newAuthorizer indexes cfg's (validated) public clients and users.
+func newAuthorizer(cfg *Config) *authorizer {
+	a := &authorizer{
+		clients: make(map[string]*PublicClient, len(cfg.PublicClients)),
+		users:   make(map[string]*User, len(cfg.Users)),
+		codes:   map[string]*authCode{},
+	}
+	for n := range cfg.PublicClients {
+		c := &cfg.PublicClients[n]
+		a.clients[c.ID] = c
+		for _, u := range c.RedirectURIs {
+			o, _ := redirectOrigin(u) // checked by checkAuthorize
+			if !slices.Contains(a.origins, o) {
+				a.origins = append(a.origins, o)
+			}
+		}
+	}
+	for n := range cfg.Users {
+		a.users[cfg.Users[n].Subject] = &cfg.Users[n]
+	}
+	return a
+}
+
+// authzRequest is a checked authorization request.
+type authzRequest struct {
+	client      *PublicClient
+	redirectURI string
+	state       string
+	scope       string // as sent, re-sent by the login form
+	scopes      []string
+	challenge   string
+}
+
+// authzError is a refused authorization request. With redirect set, it is
+// sent to the client's redirect URI; otherwise (unknown client or redirect
+// URI, RFC 6749 §4.1.2.1) it is shown to the person.
+type authzError struct {
+	redirect bool
+	code     string
+	desc     string
+}
+
+// parseAuthorize checks the parameters of an authorization request (from
+// the query, or re-posted by the login form).
+func (a *authorizer) parseAuthorize(v url.Values) (*authzRequest, *authzError) {
+	for name, vs := range v {
+		if len(vs) > 1 {
+			return nil, &authzError{code: "invalid_request", desc: "parameter " + name + " repeated"}
+		}
+	}
+	c := a.clients[v.Get("client_id")]
+	if c == nil {
+		return nil, &authzError{code: "invalid_client", desc: "unknown client_id"}
+	}
+	req := &authzRequest{client: c, redirectURI: v.Get("redirect_uri"), state: v.Get("state"), scope: v.Get("scope")}
+	if !slices.Contains(c.RedirectURIs, req.redirectURI) {
+		return nil, &authzError{code: "invalid_request", desc: "redirect_uri is not registered for this client"}
+	}
+	refuse := func(code, desc string) (*authzRequest, *authzError) {
+		return req, &authzError{redirect: true, code: code, desc: desc}
+	}
+	if v.Get("response_type") != "code" {
+		return refuse("unsupported_response_type", "only response_type=code is supported")
+	}
+	req.challenge = v.Get("code_challenge")
+	switch {
+	case req.challenge == "":
+		return refuse("invalid_request", "code_challenge (PKCE) is required")
+	case v.Get("code_challenge_method") != "S256":
+		return refuse("invalid_request", "code_challenge_method must be S256")
+	case !validChallenge(req.challenge):
+		return refuse("invalid_request", "code_challenge must be 43 base64url characters")
+	}
+	req.scopes = strings.Fields(req.scope)
+	for _, s := range req.scopes {
+		if !validScopeToken(s) {
+			return refuse("invalid_scope", "malformed scope")
+		}
+	}
+	return req, nil
+}
+
+// validChallenge reports whether s is an S256 challenge: the unpadded
+// base64url encoding of 32 bytes.
+func validChallenge(s string) bool {
+	b, err := base64.RawURLEncoding.DecodeString(s)
+	return err == nil && len(b) == sha256.Size
+}
+
+// validVerifier reports whether s is an RFC 7636 §4.1 code_verifier:
+// 43 to 128 characters of [A-Za-z0-9-._~].
+func validVerifier(s string) bool {
+	if len(s) < 43 || len(s) > 128 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		ok := c == '-' || c == '.' || c == '_' || c == '~' ||
+			'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9'
+		if !ok {
+			return false
+		}
+	}
+	return true
+}
+
+// serveAuthorize is the authorization endpoint: GET shows the login page,
+// POST (from that page) issues a code to the redirect URI.
+func (i *Issuer) serveAuthorize(w http.ResponseWriter, r *http.Request) {
+	h := w.Header()
+	h.Set("Cache-Control", "no-store")
+	h.Set("Referrer-Policy", "no-referrer")
+	h.Set("X-Frame-Options", "DENY")
+	h.Set("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'none'")
+	var params url.Values
+	switch r.Method {
+	case http.MethodGet:
+		params = r.URL.Query()
+	case http.MethodPost:
+		form, f := readForm(w, r, "the authorization endpoint")
+		if f != nil {
+			http.Error(w, f.Description, f.status)
+			return
+		}
+		params = form
+	default:
+		h.Set("Allow", "GET, POST")
+		http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
+		return
+	}
+	req, e := i.authz.parseAuthorize(params)
+	if e != nil {
+		i.authzRefuse(w, r, req, e)
+		return
+	}
+	if r.Method == http.MethodGet {
+		i.showLogin(w, req)
+		return
+	}
+	if params.Has("cancel") {
+		i.authzRefuse(w, r, req, &authzError{redirect: true, code: "access_denied", desc: "the user cancelled the sign-in"})
+		return
+	}
+	user := i.authz.users[params.Get("user")]
+	if user == nil {
+		i.authzRefuse(w, r, req, &authzError{redirect: true, code: "access_denied", desc: "unknown user"})
+		return
+	}
+	code, err := i.authz.issue(req, user, i.cfg.Now(), i.cfg.AuthCodeLifetime)
+	if err != nil {
+		i.authzRefuse(w, r, req, &authzError{redirect: true, code: "temporarily_unavailable", desc: "too many pending codes"})
+		return
+	}
+	i.authzRedirect(w, r, req, url.Values{"code": {code}})
+}
+
+// authzRefuse shows e to the person, or sends it to the redirect URI.
+func (i *Issuer) authzRefuse(w http.ResponseWriter, r *http.Request, req *authzRequest, e *authzError) {
+	if !e.redirect {
+		http.Error(w, "grpcauthtest: authorization request refused: "+e.code+": "+e.desc, http.StatusBadRequest)
+		return
+	}
+	i.authzRedirect(w, r, req, url.Values{"error": {e.code}, "error_description": {e.desc}})
+}
+
+// authzRedirect sends the browser to req's redirect URI with params, the
+// state and iss (RFC 9207) added to its query.
+func (i *Issuer) authzRedirect(w http.ResponseWriter, r *http.Request, req *authzRequest, params url.Values) {
+	u, err := url.Parse(req.redirectURI) // checked at registration
+	if err != nil {
+		http.Error(w, "bad redirect URI", http.StatusInternalServerError)
+		return
+	}
+	q := u.Query()
+	for k, vs := range params {
+		q[k] = vs
+	}
+	if req.state != "" {
+		q.Set("state", req.state)
+	}
+	q.Set("iss", i.url)
+	u.RawQuery = q.Encode()
+	http.Redirect(w, r, u.String(), http.StatusSeeOther)
+}
+
+//go:embed login.html
+var loginHTML string
+
+var loginPage = template.Must(template.New("login").Parse(loginHTML))
+
+// loginUser is one choice on the login page.
+type loginUser struct {
+	Subject, Name, Scopes string
+}
+
+// showLogin renders the login page for req.
+func (i *Issuer) showLogin(w http.ResponseWriter, req *authzRequest) {
+	var users []loginUser
+	for _, u := range i.cfg.Users {
+		users = append(users, loginUser{u.Subject, u.Name, strings.Join(grantUserScopes(&u, req.scopes), " ")})
+	}
+	data := struct {
+		Issuer, ClientID string
+		Users            []loginUser
+		Hidden           map[string]string
+	}{
+		Issuer:   i.url,
+		ClientID: req.client.ID,
+		Users:    users,
+		Hidden: map[string]string{
+			"response_type": "code", "client_id": req.client.ID, "redirect_uri": req.redirectURI,
+			"state": req.state, "scope": req.scope, "code_challenge": req.challenge,
+			"code_challenge_method": "S256",
+		},
+	}
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	_ = loginPage.Execute(w, data) // only fails when the client goes away
+}
+
+// grantUserScopes returns the requested scopes u has (all of u's scopes
+// when none is requested), in u's order.
+func grantUserScopes(u *User, requested []string) []string {
+	if len(requested) == 0 {
+		return slices.Clone(u.Scopes)
+	}
+	var out []string
+	for _, s := range u.Scopes {
+		if slices.Contains(requested, s) {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+// issue stores a new code for req and user, dropping expired codes first.
+func (a *authorizer) issue(req *authzRequest, user *User, now time.Time, lifetime time.Duration) (string, error) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	for k, c := range a.codes {
+		if !now.Before(c.expires) {
+			delete(a.codes, k)
+		}
+	}
+	if len(a.codes) >= maxPendingCodes {
+		return "", fmt.Errorf("grpcauthtest: %d authorization codes pending", len(a.codes))
+	}
+	code := rand.Text()
+	a.codes[code] = &authCode{
+		clientID:    req.client.ID,
+		redirectURI: req.redirectURI,
+		challenge:   req.challenge,
+		subject:     user.Subject,
+		scopes:      grantUserScopes(user, req.scopes),
+		authTime:    now,
+		expires:     now.Add(lifetime),
+	}
+	return code, nil
+}
+
+// take removes and returns code's grant; nil when unknown or expired. A
+// code is used at most once, whether or not the exchange then succeeds.
+func (a *authorizer) take(code string, now time.Time) *authCode {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	c := a.codes[code]
+	delete(a.codes, code)
+	if c == nil || !now.Before(c.expires) {
+		return nil
+	}
+	return c
+}
+
+// handleAuthCode is the token endpoint's authorization_code grant for
+// public clients: no client authentication, the code bound to client_id,
+// redirect_uri and the PKCE challenge. With a DPoP proof the token is bound
+// to the proof's key (token_type DPoP), as for client credentials.
+func (i *Issuer) handleAuthCode(r *http.Request, form url.Values) (*TokenResponse, *tokenFailure) {
+	if r.Header.Get("Authorization") != "" || form.Has("client_secret") {
+		return nil, fail(http.StatusBadRequest, "unauthorized_client", "authorization_code is for public clients, which send no credentials")
+	}
+	client := i.authz.clients[form.Get("client_id")]
+	if client == nil {
+		return nil, unauthorized(false, "unknown public client")
+	}
+	code, redirectURI, verifier := form.Get("code"), form.Get("redirect_uri"), form.Get("code_verifier")
+	switch {
+	case code == "" || redirectURI == "":
+		return nil, fail(http.StatusBadRequest, "invalid_request", "code and redirect_uri are required")
+	case verifier == "":
+		return nil, fail(http.StatusBadRequest, "invalid_request", "code_verifier (PKCE) is required")
+	case !validVerifier(verifier):
+		return nil, fail(http.StatusBadRequest, "invalid_request", "malformed code_verifier")
+	}
+	jkt, f := i.tokenDPoP(r) // a proof binds the token to its key (dpop.go)
+	if f != nil {
+		return nil, f
+	}
+	now := i.cfg.Now()
+	grant := i.authz.take(code, now)
+	if grant == nil {
+		return nil, fail(http.StatusBadRequest, "invalid_grant", "unknown, used or expired code")
+	}
+	sum := sha256.Sum256([]byte(verifier))
+	got := base64.RawURLEncoding.EncodeToString(sum[:])
+	if grant.clientID != client.ID || grant.redirectURI != redirectURI ||
+		subtle.ConstantTimeCompare([]byte(got), []byte(grant.challenge)) != 1 {
+		return nil, fail(http.StatusBadRequest, "invalid_grant", "code not issued for this client, redirect_uri or code_verifier")
+	}
+	tok, err := i.Mint(map[string]any{
+		"sub":                       grant.subject,
+		i.cfg.Shape.clientIDClaim(): client.ID,
+		"auth_time":                 grant.authTime,
+	}, WithScopes(grant.scopes...), withJKT(jkt))
+	if err != nil {
+		return nil, fail(http.StatusInternalServerError, "server_error", "could not sign the token")
+	}
+	return i.tokenResponse(tok, jkt, grant.scopes), nil
+}
+
+// tokenCORS lets pages on the public clients' redirect-URI origins call the
+// token endpoint with fetch: it answers their preflights and marks their
+// responses readable. Requests from other origins reach h unchanged.
+func (i *Issuer) tokenCORS(h http.HandlerFunc) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		origin := r.Header.Get("Origin")
+		if len(i.authz.origins) > 0 {
+			w.Header().Add("Vary", "Origin")
+		}
+		if origin == "" || !slices.Contains(i.authz.origins, origin) {
+			h(w, r)
+			return
+		}
+		hdr := w.Header()
+		hdr.Set("Access-Control-Allow-Origin", origin)
+		if r.Method == http.MethodOptions && r.Header.Get("Access-Control-Request-Method") != "" {
+			hdr.Set("Access-Control-Allow-Methods", http.MethodPost)
+			hdr.Set("Access-Control-Allow-Headers", "Content-Type, DPoP")
+			hdr.Set("Access-Control-Max-Age", "600")
+			w.WriteHeader(http.StatusNoContent)
+			return
+		}
+		hdr.Set("Access-Control-Expose-Headers", "DPoP-Nonce")
+		h(w, r)
+	}
+}

@@ -1,0 +1,417 @@
+package grpcauthtest_test
+
+import (
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/json"
+	"net/http"
+	"net/url"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/grpcauth/grpcauth/grpcauthtest"
+	"github.com/lestrrat-go/jwx/v2/jws"
+)
+
+const (
+	pageURI    = "http://127.0.0.1:8080/"
+	pageOrigin = "http://127.0.0.1:8080"
+	// codeVerifier is an RFC 7636 Appendix B code_verifier.
+	codeVerifier = "dBjftJeZ4CVP-mJ92ZiOq7yU5SbQq2Ie8sjKtSK3xtX"
+)
+
+var (
+	webClient = grpcauthtest.PublicClient{ID: "web", RedirectURIs: []string{pageURI, "http://localhost:9999/cb?app=1"}}
+	testUsers = []grpcauthtest.User{
+		{Subject: "reader", Name: "Rita Reader", Scopes: []string{"items:read"}},
+		{Subject: "writer", Scopes: []string{"items:read", "items:write"}},
+	}
+)
+
+func challenge(v string) string {
+	sum := sha256.Sum256([]byte(v))
+	return base64.RawURLEncoding.EncodeToString(sum[:])
+}
+
+// noRedirect is an HTTP client that returns redirects instead of following
+// them, and keeps no idle connections.
+func noRedirect() *http.Client {
+	c := newClient()
+	c.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+	return c
+}
+
+// authzParams is a valid authorization request for webClient, with kv
+// overriding (an empty value removes the parameter).
+func authzParams(kv ...string) url.Values {
+	v := form("response_type", "code", "client_id", "web", "redirect_uri", pageURI,
+		"state", "st8", "scope", "items:read items:write", "code_challenge", challenge(codeVerifier),
+		"code_challenge_method", "S256")
+	for n := 0; n+1 < len(kv); n += 2 {
+		if kv[n+1] == "" {
+			v.Del(kv[n])
+		} else {
+			v.Set(kv[n], kv[n+1])
+		}
+	}
+	return v
+}
+
+// signIn posts the login form for params as user and returns the
+// redirect's status and Location.
+func signIn(t *testing.T, iss *grpcauthtest.Issuer, params url.Values, user string) (int, *url.URL) {
+	t.Helper()
+	params = cloneValues(params)
+	params.Set("user", user)
+	req := mustRequest(t, http.MethodPost, iss.AuthorizeURL(), strings.NewReader(params.Encode()))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	resp, err := noRedirect().Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	loc, _ := url.Parse(resp.Header.Get("Location"))
+	return resp.StatusCode, loc
+}
+
+func cloneValues(v url.Values) url.Values {
+	out := make(url.Values, len(v))
+	for k, vs := range v {
+		out[k] = append([]string(nil), vs...)
+	}
+	return out
+}
+
+// codeFor signs in as user and returns the code the redirect carries.
+func codeFor(t *testing.T, iss *grpcauthtest.Issuer, user string) string {
+	t.Helper()
+	st, loc := signIn(t, iss, authzParams(), user)
+	if st != http.StatusSeeOther || loc.Query().Get("code") == "" {
+		t.Fatalf("sign-in: status %d, Location %v; want 303 with a code", st, loc)
+	}
+	return loc.Query().Get("code")
+}
+
+// exchange redeems code at the token endpoint as a public client.
+func exchange(t *testing.T, iss *grpcauthtest.Issuer, kv ...string) (int, map[string]any) {
+	t.Helper()
+	resp, body := do(t, tokenRequest(t, iss, form(kv...)))
+	var m map[string]any
+	if err := json.Unmarshal(body, &m); err != nil {
+		t.Fatalf("token endpoint body %q: %v", body, err)
+	}
+	return resp.StatusCode, m
+}
+
+func codeIssuer(t testing.TB, now func() time.Time) *grpcauthtest.Issuer {
+	return grpcauthtest.NewIssuer(t, grpcauthtest.Config{
+		Clients:       testClients,
+		PublicClients: []grpcauthtest.PublicClient{webClient},
+		Users:         testUsers,
+		Now:           now,
+	})
+}
+
+func TestAuthorize_LoginPageListsUsersAndKeepsTheRequest(t *testing.T) {
+	iss := codeIssuer(t, nil)
+	resp, body := get(t, iss.AuthorizeURL()+"?"+authzParams("state", `"><script>`).Encode())
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("status %d: %s", resp.StatusCode, body)
+	}
+	page := string(body)
+	for _, want := range []string{"Rita Reader", `value="reader"`, `value="writer"`, "items:read items:write", "FOR LOCAL DEVELOPMENT ONLY", `name="code_challenge" value="` + challenge(codeVerifier) + `"`} {
+		if !strings.Contains(page, want) {
+			t.Errorf("login page lacks %q", want)
+		}
+	}
+	if strings.Contains(page, `"><script>`) {
+		t.Error("state is not HTML-escaped on the login page")
+	}
+	for name, want := range map[string]string{"X-Frame-Options": "DENY", "Cache-Control": "no-store"} {
+		if got := resp.Header.Get(name); got != want {
+			t.Errorf("%s = %q, want %q", name, got, want)
+		}
+	}
+	if csp := resp.Header.Get("Content-Security-Policy"); !strings.Contains(csp, "frame-ancestors 'none'") || !strings.Contains(csp, "default-src 'none'") {
+		t.Errorf("Content-Security-Policy = %q", csp)
+	}
+}
+
+func TestAuthorize_CodeBecomesAUserTokenWithTheClaimsOfAnIdP(t *testing.T) {
+	now := time.Unix(1_800_000_000, 0)
+	iss := codeIssuer(t, func() time.Time { return now })
+
+	st, loc := signIn(t, iss, authzParams("scope", "openid items:read items:write"), "reader")
+	if st != http.StatusSeeOther {
+		t.Fatalf("status %d, want 303", st)
+	}
+	q := loc.Query()
+	if got := loc.Scheme + "://" + loc.Host + loc.Path; got != pageURI {
+		t.Errorf("redirected to %q, want %q", got, pageURI)
+	}
+	if q.Get("state") != "st8" || q.Get("iss") != iss.URL() || q.Get("code") == "" {
+		t.Fatalf("redirect query %v: want state, iss and code", q)
+	}
+
+	status, m := exchange(t, iss, "grant_type", "authorization_code", "client_id", "web",
+		"code", q.Get("code"), "redirect_uri", pageURI, "code_verifier", codeVerifier)
+	if status != http.StatusOK {
+		t.Fatalf("exchange: %d %v", status, m)
+	}
+	if m["token_type"] != "Bearer" || m["scope"] != "items:read" {
+		t.Errorf("token response %v: want Bearer with scope items:read (the reader's share of the request)", m)
+	}
+	tok, _ := m["access_token"].(string)
+	if _, err := jws.Verify([]byte(tok), jws.WithKeySet(fetchKeySet(t, iss), jws.WithInferAlgorithmFromKey(true))); err != nil {
+		t.Fatalf("token does not verify with the issuer's JWKS: %v", err)
+	}
+	_, claims := segments(t, tok)
+	want := map[string]any{"sub": "reader", "cid": "web", "auth_time": float64(now.Unix()), "iss": iss.URL(), "aud": iss.Audience()}
+	for k, v := range want {
+		if claims[k] != v {
+			t.Errorf("claim %s = %v, want %v", k, claims[k], v)
+		}
+	}
+	if scp, _ := json.Marshal(claims["scp"]); string(scp) != `["items:read"]` {
+		t.Errorf("scp = %s, want [\"items:read\"]", scp)
+	}
+}
+
+func TestAuthorize_ExchangeRefusals(t *testing.T) {
+	now := time.Unix(1_800_000_000, 0)
+	var mu sync.Mutex
+	clock := func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
+	iss := codeIssuer(t, clock)
+	ac := "authorization_code"
+	tests := []struct {
+		name       string
+		kv         func(code string) []string
+		before     func() // runs after the code is issued, before the exchange
+		wantStatus int
+		wantError  string
+	}{
+		{"wrong codeVerifier", func(c string) []string {
+			return []string{"grant_type", ac, "client_id", "web", "code", c, "redirect_uri", pageURI, "code_verifier", strings.Repeat("a", 43)}
+		}, nil, 400, "invalid_grant"},
+		{"other redirect_uri", func(c string) []string {
+			return []string{"grant_type", ac, "client_id", "web", "code", c, "redirect_uri", "http://localhost:9999/cb?app=1", "code_verifier", codeVerifier}
+		}, nil, 400, "invalid_grant"},
+		{"unknown code", func(string) []string {
+			return []string{"grant_type", ac, "client_id", "web", "code", "nope", "redirect_uri", pageURI, "code_verifier", codeVerifier}
+		}, nil, 400, "invalid_grant"},
+		{"no codeVerifier", func(c string) []string {
+			return []string{"grant_type", ac, "client_id", "web", "code", c, "redirect_uri", pageURI}
+		}, nil, 400, "invalid_request"},
+		{"codeVerifier too short", func(c string) []string {
+			return []string{"grant_type", ac, "client_id", "web", "code", c, "redirect_uri", pageURI, "code_verifier", "short"}
+		}, nil, 400, "invalid_request"},
+		{"unknown public client", func(c string) []string {
+			return []string{"grant_type", ac, "client_id", "other", "code", c, "redirect_uri", pageURI, "code_verifier", codeVerifier}
+		}, nil, 401, "invalid_client"},
+		{"confidential client credentials", func(c string) []string {
+			return []string{"grant_type", ac, "client_id", "svc", "client_secret", "s3cret", "code", c, "redirect_uri", pageURI, "code_verifier", codeVerifier}
+		}, nil, 400, "unauthorized_client"},
+		{"expired code", func(c string) []string {
+			return []string{"grant_type", ac, "client_id", "web", "code", c, "redirect_uri", pageURI, "code_verifier", codeVerifier}
+		}, func() { mu.Lock(); now = now.Add(grpcauthtest.DefaultAuthCodeLifetime); mu.Unlock() }, 400, "invalid_grant"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			code := codeFor(t, iss, "writer")
+			if tt.before != nil {
+				tt.before()
+			}
+			status, m := exchange(t, iss, tt.kv(code)...)
+			if status != tt.wantStatus || m["error"] != tt.wantError {
+				t.Fatalf("got %d %v, want %d %s", status, m, tt.wantStatus, tt.wantError)
+			}
+			if tt.wantError == "invalid_grant" || tt.wantError == "invalid_client" || tt.wantError == "unauthorized_client" {
+				return
+			}
+			// A malformed exchange does not use the code up.
+			status, m = exchange(t, iss, "grant_type", ac, "client_id", "web", "code", code, "redirect_uri", pageURI, "code_verifier", codeVerifier)
+			if status != http.StatusOK {
+				t.Fatalf("valid exchange after a malformed one: %d %v", status, m)
+			}
+		})
+	}
+}
+
+func TestAuthorize_CodeWorksOnce(t *testing.T) {
+	iss := codeIssuer(t, nil)
+	code := codeFor(t, iss, "writer")
+	kv := []string{"grant_type", "authorization_code", "client_id", "web", "code", code, "redirect_uri", pageURI, "code_verifier", codeVerifier}
+	if status, m := exchange(t, iss, kv...); status != http.StatusOK || m["scope"] != "items:read items:write" {
+		t.Fatalf("first exchange: %d %v", status, m)
+	}
+	if status, m := exchange(t, iss, kv...); status != http.StatusBadRequest || m["error"] != "invalid_grant" {
+		t.Fatalf("second exchange: %d %v, want 400 invalid_grant", status, m)
+	}
+	// A failed exchange uses the code up too: no guessing the codeVerifier.
+	code = codeFor(t, iss, "writer")
+	bad := []string{"grant_type", "authorization_code", "client_id", "web", "code", code, "redirect_uri", pageURI, "code_verifier", strings.Repeat("b", 43)}
+	if status, _ := exchange(t, iss, bad...); status != http.StatusBadRequest {
+		t.Fatalf("wrong codeVerifier: %d", status)
+	}
+	kv[5] = code
+	if status, m := exchange(t, iss, kv...); status != http.StatusBadRequest || m["error"] != "invalid_grant" {
+		t.Fatalf("exchange after a failed one: %d %v, want 400 invalid_grant", status, m)
+	}
+}
+
+func TestAuthorize_RequestRefusals(t *testing.T) {
+	iss := codeIssuer(t, nil)
+	tests := []struct {
+		name      string
+		params    url.Values
+		user      string
+		wantError string // "" with redirect false: shown on a 400 page
+		redirect  bool
+	}{
+		{"unknown client is not redirected", authzParams("client_id", "evil"), "reader", "", false},
+		{"unregistered redirect_uri is not redirected", authzParams("redirect_uri", "http://127.0.0.1:8080/evil"), "reader", "", false},
+		{"redirect_uri prefix is not a match", authzParams("redirect_uri", pageURI+"x"), "reader", "", false},
+		{"plain PKCE", authzParams("code_challenge_method", "plain", "code_challenge", codeVerifier), "reader", "invalid_request", true},
+		{"no PKCE", authzParams("code_challenge", "", "code_challenge_method", ""), "reader", "invalid_request", true},
+		{"challenge not 32 bytes", authzParams("code_challenge", "abc"), "reader", "invalid_request", true},
+		{"token response type", authzParams("response_type", "token"), "reader", "unsupported_response_type", true},
+		{"malformed scope", authzParams("scope", "a\"b"), "reader", "invalid_scope", true},
+		{"unknown user", authzParams(), "mallory", "access_denied", true},
+		{"cancel", func() url.Values { v := authzParams(); v.Set("cancel", "1"); return v }(), "", "access_denied", true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			for _, method := range []string{http.MethodGet, http.MethodPost} {
+				var status int
+				var loc *url.URL
+				if method == http.MethodGet {
+					resp, err := noRedirect().Get(iss.AuthorizeURL() + "?" + tt.params.Encode())
+					if err != nil {
+						t.Fatal(err)
+					}
+					resp.Body.Close()
+					status = resp.StatusCode
+					loc, _ = url.Parse(resp.Header.Get("Location"))
+					if tt.user != "reader" || tt.params.Has("cancel") {
+						continue // only the POST knows the user
+					}
+				} else {
+					status, loc = signIn(t, iss, tt.params, tt.user)
+				}
+				if !tt.redirect {
+					if status != http.StatusBadRequest || loc.String() != "" {
+						t.Errorf("%s: status %d, Location %q; want 400 without redirect", method, status, loc)
+					}
+					continue
+				}
+				q := loc.Query()
+				if status != http.StatusSeeOther || q.Get("error") != tt.wantError || q.Get("state") != "st8" || q.Has("code") {
+					t.Errorf("%s: status %d, Location %v; want 303 with error %s and state", method, status, loc, tt.wantError)
+				}
+			}
+		})
+	}
+}
+
+func TestAuthorize_RedirectKeepsTheRegisteredQuery(t *testing.T) {
+	iss := codeIssuer(t, nil)
+	st, loc := signIn(t, iss, authzParams("redirect_uri", "http://localhost:9999/cb?app=1"), "reader")
+	if st != http.StatusSeeOther || loc.Query().Get("app") != "1" || loc.Query().Get("code") == "" {
+		t.Fatalf("status %d, Location %v; want the registered query plus code", st, loc)
+	}
+}
+
+func TestTokenEndpoint_CORSOnlyForRedirectOrigins(t *testing.T) {
+	iss := codeIssuer(t, nil)
+	preflight := func(origin string) *http.Response {
+		req := mustRequest(t, http.MethodOptions, iss.TokenURL(), nil)
+		req.Header.Set("Origin", origin)
+		req.Header.Set("Access-Control-Request-Method", "POST")
+		req.Header.Set("Access-Control-Request-Headers", "content-type, dpop")
+		resp, _ := do(t, req)
+		return resp
+	}
+	resp := preflight(pageOrigin)
+	if resp.StatusCode != http.StatusNoContent || resp.Header.Get("Access-Control-Allow-Origin") != pageOrigin ||
+		!strings.Contains(resp.Header.Get("Access-Control-Allow-Headers"), "DPoP") {
+		t.Errorf("preflight from the page's origin: %d %v", resp.StatusCode, resp.Header)
+	}
+	resp = preflight("http://evil.example")
+	if resp.StatusCode != http.StatusMethodNotAllowed || resp.Header.Get("Access-Control-Allow-Origin") != "" {
+		t.Errorf("preflight from another origin: %d %v; want 405 without CORS headers", resp.StatusCode, resp.Header)
+	}
+
+	code := codeFor(t, iss, "reader")
+	req := tokenRequest(t, iss, form("grant_type", "authorization_code", "client_id", "web", "code", code, "redirect_uri", pageURI, "code_verifier", codeVerifier))
+	req.Header.Set("Origin", pageOrigin)
+	resp, body := do(t, req)
+	if resp.StatusCode != http.StatusOK || resp.Header.Get("Access-Control-Allow-Origin") != pageOrigin {
+		t.Errorf("exchange from the page's origin: %d %v %s", resp.StatusCode, resp.Header, body)
+	}
+}
+
+func TestTokenEndpoint_AuthorizationCodeWithoutPublicClientsIsUnsupported(t *testing.T) {
+	iss := grpcauthtest.NewIssuer(t, grpcauthtest.Config{Clients: testClients})
+	req := tokenRequest(t, iss, form("grant_type", "authorization_code", "client_id", "web", "code", "x", "redirect_uri", pageURI, "code_verifier", codeVerifier))
+	resp, body := do(t, req)
+	if resp.StatusCode != http.StatusUnauthorized || !strings.Contains(string(body), "invalid_client") {
+		t.Errorf("got %d %s; want the old 401 invalid_client (no client authentication)", resp.StatusCode, body)
+	}
+	if r, _ := get(t, iss.URL()+"/v1/authorize"); r.StatusCode != http.StatusNotFound {
+		t.Errorf("authorization endpoint without public clients: %d, want 404", r.StatusCode)
+	}
+}
+
+func TestMetadata_AdvertisesTheAuthorizationEndpoint(t *testing.T) {
+	md := codeIssuer(t, nil).Metadata()
+	if md.AuthorizationEndpoint == "" || md.AuthorizationEndpoint != strings.TrimSuffix(md.Issuer, "/")+"/v1/authorize" {
+		t.Errorf("authorization_endpoint = %q", md.AuthorizationEndpoint)
+	}
+	checks := map[string]struct {
+		got  []string
+		want string
+	}{
+		"code_challenge_methods_supported":      {md.CodeChallengeMethodsSupported, "S256"},
+		"grant_types_supported":                 {md.GrantTypesSupported, "authorization_code"},
+		"response_types_supported":              {md.ResponseTypesSupported, "code"},
+		"token_endpoint_auth_methods_supported": {md.TokenEndpointAuthMethodsSupported, "none"},
+	}
+	for name, c := range checks {
+		if !strings.Contains(" "+strings.Join(c.got, " ")+" ", " "+c.want+" ") {
+			t.Errorf("%s = %v, want it to include %s", name, c.got, c.want)
+		}
+	}
+	if strings.Contains(strings.Join(md.CodeChallengeMethodsSupported, " "), "plain") {
+		t.Error("plain PKCE advertised")
+	}
+}
+
+func TestConfig_PublicClientsAndUsersAreChecked(t *testing.T) {
+	tests := []struct {
+		name string
+		cfg  grpcauthtest.Config
+	}{
+		{"no id", grpcauthtest.Config{PublicClients: []grpcauthtest.PublicClient{{RedirectURIs: []string{pageURI}}}}},
+		{"no redirect URI", grpcauthtest.Config{PublicClients: []grpcauthtest.PublicClient{{ID: "web"}}}},
+		{"relative redirect URI", grpcauthtest.Config{PublicClients: []grpcauthtest.PublicClient{{ID: "web", RedirectURIs: []string{"/cb"}}}}},
+		{"redirect URI with fragment", grpcauthtest.Config{PublicClients: []grpcauthtest.PublicClient{{ID: "web", RedirectURIs: []string{pageURI + "#x"}}}}},
+		{"javascript redirect URI", grpcauthtest.Config{PublicClients: []grpcauthtest.PublicClient{{ID: "web", RedirectURIs: []string{"javascript:alert(1)"}}}}},
+		{"id of a confidential client", grpcauthtest.Config{Clients: testClients, PublicClients: []grpcauthtest.PublicClient{{ID: "svc", RedirectURIs: []string{pageURI}}}}},
+		{"user without subject", grpcauthtest.Config{Users: []grpcauthtest.User{{Name: "x"}}}},
+		{"duplicate user", grpcauthtest.Config{Users: []grpcauthtest.User{{Subject: "a"}, {Subject: "a"}}}},
+		{"bad user scope", grpcauthtest.Config{Users: []grpcauthtest.User{{Subject: "a", Scopes: []string{"a b"}}}}},
+		{"negative code lifetime", grpcauthtest.Config{AuthCodeLifetime: -time.Second}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if iss, err := grpcauthtest.Start(tt.cfg); err == nil {
+				iss.Close()
+				t.Fatal("Start accepted the config")
+			} else if !strings.HasPrefix(err.Error(), "grpcauthtest: ") {
+				t.Errorf("error %q lacks the package prefix", err)
+			}
+		})
+	}
+}

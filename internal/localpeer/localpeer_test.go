@@ -1,0 +1,59 @@
+package localpeer
+
+import (
+	"net"
+	"testing"
+
+	"google.golang.org/grpc/credentials"
+)
+
+// named is an address of a type this package does not know.
+type named struct{ network, s string }
+
+func (a named) Network() string { return a.network }
+func (a named) String() string  { return a.s }
+
+func TestIsLocal(t *testing.T) {
+	tests := []struct {
+		name string
+		addr net.Addr
+		want bool
+	}{
+		{"127.0.0.1", &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1)}, true},
+		{"::1", &net.TCPAddr{IP: net.IPv6loopback}, true},
+		{"another host", &net.TCPAddr{IP: net.IPv4(192, 0, 2, 1)}, false},
+		{"Unix socket", &net.UnixAddr{Name: "/run/s", Net: "unix"}, true},
+		{"net.Pipe", PipeAddr(), true},
+		{"bufconn", bufconnAddr, true},
+		{"string loopback", named{"tcp", "127.0.0.1:1"}, true},
+		{"string host name", named{"tcp", "localhost:1"}, false},
+		{"named pipe", named{"pipe", `\\.\pipe\app`}, false},
+		{"named bufconn", named{"bufconn", "bufconn"}, false},
+		{"nil", nil, false},
+	}
+	for _, tt := range tests {
+		if got := IsLocal(tt.addr); got != tt.want {
+			t.Errorf("%s: IsLocal = %v, want %v", tt.name, got, tt.want)
+		}
+	}
+}
+
+type info struct{ credentials.CommonAuthInfo }
+
+func (info) AuthType() string { return "test" }
+
+func TestSecure(t *testing.T) {
+	for level, want := range map[credentials.SecurityLevel]bool{
+		credentials.InvalidSecurityLevel: false,
+		credentials.NoSecurity:           false,
+		credentials.IntegrityOnly:        false,
+		credentials.PrivacyAndIntegrity:  true,
+	} {
+		if got := Secure(info{credentials.CommonAuthInfo{SecurityLevel: level}}); got != want {
+			t.Errorf("%v: Secure = %v, want %v", level, got, want)
+		}
+	}
+	if Secure(nil) {
+		t.Error("Secure(nil) = true")
+	}
+}
