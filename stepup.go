@@ -59,7 +59,7 @@ const maxUnixSeconds = float64(math.MaxInt64 / int64(time.Second))
 
 // Errors for the server-side log of a step-up refusal (Decision.Err).
 var (
-	errACRMissing      = errors.New("grpcauth: step-up: the token has no acr claim")
+	errACRMissing      = errors.New("grpcauth: step-up: the token has no acr claim, or one that is not a string")
 	errAuthTimeMissing = errors.New("grpcauth: step-up: the token has no numeric auth_time claim, and the rule sets max_age_seconds")
 )
 

@@ -21,6 +21,7 @@ import (
 	"google.golang.org/grpc/status"
 
 	"github.com/grpcauth/grpcauth"
+	"github.com/grpcauth/grpcauth/celcond"
 	itemsv1 "github.com/grpcauth/grpcauth/examples/items/proto/items/v1"
 	"github.com/grpcauth/grpcauth/grpcauthtest"
 	"github.com/grpcauth/grpcauth/verifier"
@@ -86,7 +87,11 @@ func TestLoad_MixedTokensUnderKeyRotation(t *testing.T) {
 	if err := v.Ready(readyCtx); err != nil {
 		t.Fatal(err)
 	}
-	auth, err := grpcauth.New(grpcauth.Config{Verifier: v, Logger: quiet})
+	conds, err := celcond.New(celcond.Config{}) // ItemService's CreateItem has a condition
+	if err != nil {
+		t.Fatal(err)
+	}
+	auth, err := grpcauth.New(grpcauth.Config{Verifier: v, Logger: quiet, Conditions: conds})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -67,7 +67,7 @@ func (itemsServer) CreateItem(ctx context.Context, req *itemsv1.CreateItemReques
 }
 
 func (itemsServer) DeleteItem(ctx context.Context, _ *itemsv1.DeleteItemRequest) (*itemsv1.DeleteItemResponse, error) {
-	if err := requireScopes(ctx, scopeWrite, scopeAdmin); err != nil {
+	if err := requireScopes(ctx, scopeWrite); err != nil {
 		return nil, err
 	}
 	return &itemsv1.DeleteItemResponse{}, nil

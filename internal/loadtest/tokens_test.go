@@ -61,7 +61,7 @@ var methods = []method{
 		_, err := c.CreateItem(ctx, &itemsv1.CreateItemRequest{Name: "new"})
 		return err
 	}},
-	{name: "DeleteItem", scopes: []string{scopeWrite, scopeAdmin}, call: func(ctx context.Context, c itemsv1.ItemServiceClient) error {
+	{name: "DeleteItem", scopes: []string{scopeWrite}, call: func(ctx context.Context, c itemsv1.ItemServiceClient) error {
 		_, err := c.DeleteItem(ctx, &itemsv1.DeleteItemRequest{Id: "item-1"})
 		return err
 	}},

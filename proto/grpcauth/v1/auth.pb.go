@@ -31,6 +31,23 @@
 //         require_certificate_binding: true
 //       };
 //     }
+//     // Needs "items:write"; only "items:admin" may name another owner
+//     // (a CEL condition on the request; see docs/conditions.md).
+//     rpc CreateItem(CreateItemRequest) returns (CreateItemResponse) {
+//       option (grpcauth.v1.method) = {
+//         scopes: "items:write"
+//         condition: "request.owner == subject || 'items:admin' in scopes"
+//       };
+//     }
+//     // Needs "items:admin" from a user who signed in with MFA at most
+//     // five minutes ago (step-up, RFC 9470).
+//     rpc RotateKeys(RotateKeysRequest) returns (RotateKeysResponse) {
+//       option (grpcauth.v1.method) = {
+//         scopes: "items:admin"
+//         acr_values: "urn:example:mfa"
+//         max_age_seconds: 300
+//       };
+//     }
 //   }
 //
 // A method with neither its own rule nor a service rule is denied by the
