@@ -20,6 +20,7 @@ import (
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 
 	"github.com/grpcauth/grpcauth"
+	"github.com/grpcauth/grpcauth/celcond"
 	itemsv1 "github.com/grpcauth/grpcauth/examples/items/proto/items/v1"
 	"github.com/grpcauth/grpcauth/verifier"
 )
@@ -47,9 +48,15 @@ func runServer(ctx context.Context) error {
 	}
 	defer v.Close()
 
+	// CreateItem's rule has a CEL condition; celcond compiles it.
+	conds, err := celcond.New(celcond.Config{})
+	if err != nil {
+		return err
+	}
 	auth, err := grpcauth.New(grpcauth.Config{
-		Verifier: v,
-		Public:   []string{"grpc.health.v1.Health"}, // no token needed
+		Verifier:   v,
+		Conditions: conds,
+		Public:     []string{"grpc.health.v1.Health"}, // no token needed
 	})
 	if err != nil {
 		return err
@@ -233,4 +240,37 @@ func declTexts(fset *token.FileSet, f *ast.File, src []byte) map[string]string {
 		}
 	}
 	return out
+}
+
+// stubVerifier refuses every token; Check never verifies one.
+type stubVerifier struct{}
+
+func (stubVerifier) VerifyAccessToken(context.Context, string) (verifier.Claims, error) {
+	return verifier.Claims{}, verifier.ErrMalformed
+}
+
+// TestREADME_MinimalServerPassesCheck builds the README's Authenticator and
+// server (the same Config, services and Check) with a stub verifier, so that
+// a rule the example's .proto gains without the README following (a
+// condition without Config.Conditions, say) fails here rather than at a
+// reader's start-up.
+func TestREADME_MinimalServerPassesCheck(t *testing.T) {
+	conds, err := celcond.New(celcond.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	auth, err := grpcauth.New(grpcauth.Config{
+		Verifier:   stubVerifier{},
+		Conditions: conds,
+		Public:     []string{"grpc.health.v1.Health"},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := grpc.NewServer()
+	itemsv1.RegisterItemServiceServer(srv, itemServer{})
+	healthpb.RegisterHealthServer(srv, health.NewServer())
+	if err := auth.Check(srv); err != nil {
+		t.Fatalf("the README's server would not start: %v", err)
+	}
 }
