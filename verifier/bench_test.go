@@ -173,7 +173,7 @@ func BenchmarkVerify(b *testing.B) {
 // check a signature: the low-level jws.Verifier the verifier uses (with the
 // verifier's own parsing and checks), jws.Verify on the compact token, and
 // jwt.Parse with validation. It is the measurement behind using the
-// primitive (see the README, section "Verifier").
+// primitive (see docs/verifier.md).
 func BenchmarkJWXStrategies(b *testing.B) {
 	ctx := context.Background()
 	for _, alg := range benchAlgs {
