@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/grpcauth/grpcauth/internal/jwt"
@@ -95,9 +96,12 @@ func (c Claims) Claim(name string, v any) error { return c.set().claim(name, v) 
 func (c Claims) Names() []string { return c.set().names() }
 
 // claimSet is the data behind a Claims. It is written only while a token is
-// decoded, before any Claims refers to it, and owns all its memory: every
-// string in it is a substring of data or was allocated for it alone, and
-// its slices are exactly sized. size is what it keeps alive (see cache.go).
+// decoded, before any Claims refers to it, and owns all its memory: data is
+// a copy of the payload, its other strings were allocated for it alone, and
+// its slices are exactly sized. The member index over data is built on
+// first use (most tokens are only asked for their registered claims and
+// scopes); it is deterministic, so building it changes nothing any holder
+// can observe, and size counts it in advance (see cache.go).
 type claimSet struct {
 	issuer    string
 	subject   string
@@ -108,10 +112,12 @@ type claimSet struct {
 	issuedAt  time.Time
 	expiry    time.Time
 	notBefore time.Time
-	members   []member // sorted by name, names unique
-	data      string   // the members' names and values, concatenated
-	extra     int64    // bytes of the strings above not in data
-	size      int64    // footprint
+	data      string // the payload: one JSON object
+	nMembers  int    // at least the number of members in data
+	size      int64  // footprint, index included
+
+	indexOnce sync.Once
+	members   []member // sorted by name, names unique; substrings of data
 }
 
 // member is one claim: its name and its value's JSON text.
@@ -150,7 +156,6 @@ func ParseClaims(payload []byte, scopeClaims ...string) (Claims, error) {
 	return Claims{s}, nil
 }
 
-// errClaimsJSON reports a payload that is not exactly one JSON object.
 var (
 	errClaimsJSON  = fmt.Errorf("%w: claims are not a JSON object", ErrMalformed)
 	errClaimsDepth = fmt.Errorf("%w: claims nested deeper than %d", ErrMalformed, jwt.MaxDepth)
@@ -164,61 +169,44 @@ func claimsError(err error) error {
 		return errClaimsJSON
 	case err == jwt.ErrDepth:
 		return errClaimsDepth
+	case err == jwt.ErrCase:
+		return errCaseVariant
 	}
 	return fmt.Errorf("%w: %w", ErrMalformed, err)
 }
 
-// newClaimSet builds the claims of payload, whose registered claims are
-// reg: every member, packed into one string, and the scopes of scopeClaims.
-// The verifier calls it only for a token whose signature verified.
+// newClaimSet builds the claims of payload (one JSON object), whose
+// registered claims are reg, reading scopes from scopeClaims. The verifier
+// calls it only for a token whose signature verified. It keeps a copy of
+// payload, not payload.
 func newClaimSet(ctx context.Context, payload []byte, reg *jwt.Claims, scopeClaims []string, log *slog.Logger) (*claimSet, error) {
-	var m map[string]json.RawMessage
-	if err := json.Unmarshal(payload, &m); err != nil || m == nil {
-		return nil, errClaimsJSON
+	c := &claimSet{
+		data:      string(payload),
+		nMembers:  reg.Members,
+		issuer:    reg.Issuer,
+		subject:   reg.Subject,
+		tokenID:   reg.ID,
+		clientID:  reg.ClientIDValue(),
+		issuedAt:  reg.IssuedAt.Time,
+		expiry:    reg.Expiry.Time,
+		notBefore: reg.NotBefore.Time,
 	}
-	names := make([]string, 0, len(m))
-	total := 0
-	for name, value := range m {
-		names = append(names, name)
-		total += len(name) + len(value)
-	}
-	if jwt.CaseVariant(names, jwt.RegisteredNames[:]) != "" {
-		return nil, errCaseVariant
-	}
-	slices.Sort(names)
-	var sb strings.Builder
-	sb.Grow(total)
-	for _, name := range names {
-		sb.WriteString(name)
-		sb.Write(m[name])
-	}
-	c := &claimSet{data: sb.String(), members: make([]member, len(names))}
-	off := 0
-	for i, name := range names {
-		n, v := len(name), len(m[name])
-		c.members[i] = member{name: c.data[off : off+n], value: c.data[off+n : off+n+v]}
-		off += n + v
-	}
-
-	// Registered claims, sharing data's memory where the JSON string has
-	// no escapes (almost always).
-	c.issuer = c.intern("iss", reg.Issuer)
-	c.subject = c.intern("sub", reg.Subject)
-	c.tokenID = c.intern("jti", reg.ID)
-	cidName, cid := reg.ClientIDClaim()
-	c.clientID = c.intern(cidName, cid)
 	if len(reg.Audience) > 0 {
-		c.audience = make([]string, len(reg.Audience))
-		for i, a := range reg.Audience {
-			c.audience[i] = c.intern("aud", a)
-		}
+		c.audience = slices.Clip([]string(reg.Audience))
 	}
-	c.issuedAt, c.expiry, c.notBefore = reg.IssuedAt.Time, reg.Expiry.Time, reg.NotBefore.Time
-
 	var scopes []string
+	var extra int64 // bytes of the scope strings
 	for _, name := range scopeClaims {
-		v, ok := c.get(name)
-		if !ok {
+		var v string
+		switch name {
+		case "scp":
+			v = string(reg.Scp)
+		case "scope":
+			v = string(reg.Scope)
+		default:
+			v, _ = c.get(name)
+		}
+		if v == "" {
 			continue
 		}
 		found, err := scopeValues(name, v)
@@ -233,32 +221,40 @@ func newClaimSet(ctx context.Context, payload []byte, reg *jwt.Claims, scopeClai
 				}
 				continue
 			}
-			scopes = append(scopes, c.intern(name, s))
+			scopes = append(scopes, s)
+			extra += int64(len(s))
 		}
 	}
 	slices.Sort(scopes)
 	if scopes = slices.Compact(scopes); len(scopes) > 0 {
-		c.scopes = slices.Clip(scopes)
-		if cap(scopes) != len(scopes) {
-			c.scopes = slices.Clone(scopes)
-		}
+		c.scopes = slices.Clone(scopes)
 	}
-	c.size = c.footprint()
+	c.size = c.footprint(extra)
 	return c, nil
 }
 
-// intern returns s, or the equal substring of the JSON text of the claim
-// name when it contains one, so that the claims keep one copy of it. It
-// counts the bytes of a string it cannot share in c.extra.
-func (c *claimSet) intern(name, s string) string {
-	if s == "" {
-		return ""
+// index returns the member index, building it on first use.
+func (c *claimSet) index() []member {
+	c.indexOnce.Do(func() {
+		var m map[string]json.RawMessage
+		if json.Unmarshal([]byte(c.data), &m) != nil {
+			return // cannot happen: data was decoded before
+		}
+		c.members = make([]member, 0, len(m))
+		for name, value := range m {
+			c.members = append(c.members, member{name: c.within(name), value: c.within(string(value))})
+		}
+		slices.SortFunc(c.members, func(a, b member) int { return strings.Compare(a.name, b.name) })
+	})
+	return c.members
+}
+
+// within returns the substring of data equal to s, or s when there is none
+// (a member name written with escapes).
+func (c *claimSet) within(s string) string {
+	if i := strings.Index(c.data, s); i >= 0 {
+		return c.data[i : i+len(s)]
 	}
-	v, _ := c.get(name)
-	if i := strings.Index(v, s); i >= 0 {
-		return v[i : i+len(s)]
-	}
-	c.extra += int64(len(s))
 	return s
 }
 
@@ -304,25 +300,32 @@ func IsScopeToken(s string) bool {
 
 // Sizes on 64-bit platforms, checked by TestClaimSetSizes.
 const (
-	claimSetSize = 240 // the claimSet struct
+	claimSetSize = 256 // the claimSet struct
 	memberSize   = 32  // one member
 	stringSize   = 16  // a string header, in the audience and scopes arrays
 )
 
-// footprint returns the bytes c keeps alive: the struct, data, the
-// members, audience and scopes arrays, and the strings not in data.
-func (c *claimSet) footprint() int64 {
-	return claimSetSize + int64(len(c.data)) + int64(cap(c.members))*memberSize +
-		int64(cap(c.audience)+cap(c.scopes))*stringSize + c.extra
+// footprint returns the bytes c keeps alive: the struct, data, the member
+// index (counted before it is built), the audience and scopes arrays and
+// their strings (scopeBytes for the scopes'), and the registered strings.
+func (c *claimSet) footprint(scopeBytes int64) int64 {
+	n := claimSetSize + int64(len(c.data)) + int64(c.nMembers)*memberSize +
+		int64(cap(c.audience)+cap(c.scopes))*stringSize + scopeBytes +
+		int64(len(c.issuer)+len(c.subject)+len(c.clientID)+len(c.tokenID))
+	for _, a := range c.audience {
+		n += int64(len(a))
+	}
+	return n
 }
 
 // get returns the JSON text of the claim name.
 func (c *claimSet) get(name string) (string, bool) {
-	i, ok := slices.BinarySearchFunc(c.members, name, func(m member, name string) int { return strings.Compare(m.name, name) })
+	members := c.index()
+	i, ok := slices.BinarySearchFunc(members, name, func(m member, name string) int { return strings.Compare(m.name, name) })
 	if !ok {
 		return "", false
 	}
-	return c.members[i].value, true
+	return members[i].value, true
 }
 
 // hasScope is Claims.HasScope: a binary search of the sorted scopes.
@@ -360,8 +363,9 @@ func (c *claimSet) claim(name string, v any) error {
 
 // names is Claims.Names.
 func (c *claimSet) names() []string {
-	names := make([]string, len(c.members))
-	for i, m := range c.members {
+	members := c.index()
+	names := make([]string, len(members))
+	for i, m := range members {
 		names[i] = m.name
 	}
 	return names

@@ -68,7 +68,7 @@ const (
 	// alive, as it accounts it (the token, its claims' memory and a fixed
 	// per-entry overhead, measured against the live heap): 32 MiB. A
 	// typical Okta access token (~1 KB, RS256, scp of 4 scopes) accounts
-	// for ~2.1 KB, so the byte limit holds ~15,000 of them and the entry
+	// for ~2.4 KB, so the byte limit holds ~14,000 of them and the entry
 	// limit binds first; tokens of 2-3 KB (Entra ID) fill it at about
 	// 6,000-8,000. See docs/verifier.md.
 	DefaultCacheMaxBytes int64 = 32 << 20

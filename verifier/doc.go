@@ -39,10 +39,18 @@
 //   - Successful access-token verifications are cached by exact token string;
 //     every hit re-checks the times and that the token's key is still in the
 //     key set (see [CacheConfig]).
+//   - Tokens are parsed by one conventional parser (encoding/json into
+//     tagged structs, no unsafe, no pooled memory), with nesting, aud length
+//     and number size bounded so that rejecting any input allocates at most
+//     twice its length plus 2 KiB. The full claims are kept only for a token
+//     whose signature verified.
+//   - Scopes split on U+0020 only (RFC 6749, 3.3); an element that is not a
+//     scope-token matches nothing.
 //
 // Errors wrap the package's sentinel errors ([ErrMalformed], [ErrExpired],
 // ...); branch with errors.Is. Their text is meant for server logs and never
-// contains the token or claim values. [Claims] is immutable.
+// contains the token or claim values. [Claims] is an immutable value: no
+// holder can change what another holder, or the cache, sees.
 //
 // [Verifier.VerifyIDToken] checks OpenID Connect ID tokens with the same
 // form, algorithm, issuer, time and signature rules; its aud must contain
@@ -54,8 +62,8 @@
 //
 // A *Verifier and a *MultiVerifier satisfy grpcauth.TokenVerifier, whose
 // interceptors map the sentinels to gRPC codes. The repository's
-// docs/verifier.md and docs/key-set.md explain every check, default and
-// figure at length.
+// docs/verifier.md and docs/key-set.md explain every check, default, the
+// parser's bounds, ECDSA signature malleability and the benchmarks.
 //
 // The signature primitives are jwx v2's (github.com/lestrrat-go/jwx/v2);
 // no jwx type appears in this package's API.

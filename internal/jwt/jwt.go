@@ -31,6 +31,7 @@ var (
 	ErrDepth    = errors.New("JSON nested deeper than allowed")
 	ErrAud      = errors.New(`claim "aud" is not a string or an array of at most 64 strings`)
 	ErrDate     = errors.New("a NumericDate claim (exp, nbf, iat) is not a number from 0 to year 9999")
+	ErrCase     = errors.New("a member name differs from a registered one only in case")
 )
 
 // MaxDepth bounds the nesting of arrays and objects in a header or claims
@@ -66,7 +67,7 @@ func Split(token string) (Parts, error) {
 	if strings.IndexByte(token[d2+1:], '.') >= 0 {
 		return Parts{}, ErrParts // JWE (5 parts) or worse
 	}
-	if strings.ContainsAny(token, "\r\n") {
+	if strings.IndexByte(token, '\n') >= 0 || strings.IndexByte(token, '\r') >= 0 {
 		return Parts{}, ErrEncoding
 	}
 	return Parts{Header: token[:d1], Payload: token[d1+1 : d2], Signature: token[d2+1:]}, nil
@@ -110,14 +111,18 @@ type rawHeader struct {
 }
 
 // ParseHeader decodes a JOSE header: one JSON object whose alg, kid and typ,
-// when present, are strings. Member names match as encoding/json matches
-// struct fields (exact first, then case-insensitively); a verifier that
-// needs exact names checks them once the signature verified (see
-// CaseVariant). On ErrHeader the Header holds what did decode: HasAlg is
+// when present, are strings. A member name differing from alg, kid, typ or
+// crit only in case is ErrCase (see scan). On ErrHeader the Header holds what did decode: HasAlg is
 // true when the header is an object whose alg is a string.
 func ParseHeader(b []byte) (Header, error) {
-	if !object(b) || !shallow(b) {
+	if !object(b) {
 		return Header{}, ErrHeader
+	}
+	switch sh := scan(b, HeaderNames[:]); {
+	case sh.depth > MaxDepth:
+		return Header{}, ErrHeader
+	case sh.caseVariant:
+		return Header{}, ErrCase
 	}
 	var r rawHeader
 	err := json.Unmarshal(b, &r)
@@ -151,10 +156,16 @@ type Claims struct {
 	ClientID  string      `json:"client_id"`
 	Azp       string      `json:"azp"`
 	Nonce     string      `json:"nonce"`
+	// Scp and Scope are the JSON text of the usual scope claims.
+	Scp   json.RawMessage `json:"scp"`
+	Scope json.RawMessage `json:"scope"`
+	// Members is at least the number of members of the object (exact but
+	// for the empty object, counted 1).
+	Members int `json:"-"`
 }
 
 // RegisteredNames are the member names Claims decodes.
-var RegisteredNames = [...]string{"iss", "sub", "jti", "aud", "exp", "nbf", "iat", "cid", "client_id", "azp", "nonce"}
+var RegisteredNames = [...]string{"iss", "sub", "jti", "aud", "exp", "nbf", "iat", "cid", "client_id", "azp", "nonce", "scp", "scope"}
 
 // HeaderNames are the member names Header decodes.
 var HeaderNames = [...]string{"alg", "kid", "typ", "crit"}
@@ -167,10 +178,16 @@ func ParseClaims(b []byte) (Claims, error) {
 	if !object(b) {
 		return c, ErrClaims
 	}
-	if !shallow(b) {
+	sh := scan(b, RegisteredNames[:])
+	switch {
+	case sh.depth > MaxDepth:
 		return c, ErrDepth
+	case sh.caseVariant:
+		return c, ErrCase
 	}
-	if err := json.Unmarshal(b, &c); err != nil {
+	err := json.Unmarshal(b, &c)
+	c.Members = sh.commas + 1
+	if err != nil {
 		var te *json.UnmarshalTypeError
 		if errors.As(err, &te) || errors.Is(err, ErrAud) || errors.Is(err, ErrDate) {
 			return c, err
@@ -198,7 +215,7 @@ func (a *Audience) UnmarshalJSON(b []byte) error {
 		*a = Audience{s}
 		return nil
 	case '[':
-		n := elements(b)
+		n := scan(b, nil).commas + 1
 		if n > MaxAudiences {
 			return ErrAud
 		}
@@ -243,21 +260,6 @@ func (d *NumericDate) UnmarshalJSON(b []byte) error {
 	return nil
 }
 
-// CaseVariant returns a member name of obj, a decoded object's names, that
-// differs only in case from one of names, or "". encoding/json matches a
-// struct field case-insensitively, so a header or payload with such a name
-// was decoded as if it had the registered one; a verifier refuses it.
-func CaseVariant(obj []string, names []string) string {
-	for _, m := range obj {
-		for _, n := range names {
-			if len(m) == len(n) && m != n && strings.EqualFold(m, n) {
-				return m
-			}
-		}
-	}
-	return ""
-}
-
 // object reports whether b, after leading JSON whitespace, starts an
 // object: encoding/json would decode null into a struct without error.
 func object(b []byte) bool {
@@ -271,70 +273,88 @@ func object(b []byte) bool {
 	return false
 }
 
-// shallow reports whether b nests arrays and objects at most MaxDepth deep.
-func shallow(b []byte) bool {
-	depth, _ := structure(b)
-	return depth <= MaxDepth
+// shape is what one linear pass over a JSON text finds: its deepest
+// nesting, the commas directly inside its outermost value, and whether a
+// member name of its outermost object differs only in case from one of the
+// names it was given.
+type shape struct {
+	depth, commas int
+	caseVariant   bool
 }
 
-// elements returns an upper bound of the number of elements of the JSON
-// array b: its commas outside strings and nested values, plus one.
-func elements(b []byte) int {
-	_, commas := structure(b)
-	return commas + 1
-}
-
-// structure returns the deepest nesting of arrays and objects in the JSON
-// text b and the number of commas directly inside its outermost value. It
-// tracks strings only to skip the brackets and commas inside them; b need
-// not be valid (encoding/json validates it afterwards).
-func structure(b []byte) (maxDepth, commas int) {
+// scan makes one pass over the JSON text b. It tracks strings only to skip
+// the brackets and commas inside them and to read the outermost object's
+// member names; b need not be valid (encoding/json validates it
+// afterwards). encoding/json matches a struct field's name exactly first,
+// then case-insensitively, so a header or payload holding both "iss" and
+// "ISS" would be decoded under a name other parsers (and Claims.Raw) do
+// not read: scan reports it, and the parser refuses it.
+func scan(b []byte, names []string) shape {
+	var sh shape
 	depth := 0
-	inString, escaped := false, false
-	for _, c := range b {
+	inString, escaped, expectName, nameEscaped := false, false, false, false
+	nameStart := 0
+	for i, c := range b {
 		if inString {
 			switch {
 			case escaped:
 				escaped = false
 			case c == '\\':
-				escaped = true
+				escaped, nameEscaped = true, true
 			case c == '"':
 				inString = false
+				if expectName {
+					expectName = false
+					sh.caseVariant = sh.caseVariant || isCaseVariant(b[nameStart:i], nameEscaped, names)
+				}
 			}
 			continue
 		}
 		switch c {
 		case '"':
-			inString = true
+			inString, nameEscaped, nameStart = true, false, i+1
 		case '[', '{':
 			depth++
-			maxDepth = max(maxDepth, depth)
+			sh.depth = max(sh.depth, depth)
+			expectName = depth == 1 && c == '{' && len(names) > 0
 		case ']', '}':
 			depth--
 		case ',':
 			if depth == 1 {
-				commas++
+				sh.commas++
+				expectName = len(names) > 0
 			}
 		}
 	}
-	return maxDepth, commas
+	return sh
 }
 
-// ClientIDClaim returns the client the token was issued to and the claim
-// it came from: the first of cid (Okta), client_id (RFC 9068) and azp
-// (OIDC) that is not empty.
-func (c *Claims) ClientIDClaim() (name, value string) {
+// isCaseVariant reports whether the member name raw (its JSON text between
+// the quotes) differs only in case from one of names.
+func isCaseVariant(raw []byte, escaped bool, names []string) bool {
+	if escaped {
+		var name string
+		if json.Unmarshal(append(append([]byte{'"'}, raw...), '"'), &name) != nil {
+			return false // invalid JSON: encoding/json refuses it afterwards
+		}
+		raw = []byte(name)
+	}
+	for _, n := range names {
+		if len(raw) == len(n) && string(raw) != n && strings.EqualFold(string(raw), n) {
+			return true
+		}
+	}
+	return false
+}
+
+// ClientIDValue returns the client the token was issued to: the first of
+// cid (Okta), client_id (RFC 9068) and azp (OIDC) that is not empty.
+func (c *Claims) ClientIDValue() string {
 	switch {
 	case c.Cid != "":
-		return "cid", c.Cid
+		return c.Cid
 	case c.ClientID != "":
-		return "client_id", c.ClientID
+		return c.ClientID
 	}
-	return "azp", c.Azp
-}
-
-// ClientIDValue returns the value ClientIDClaim returns.
-func (c *Claims) ClientIDValue() string {
-	_, v := c.ClientIDClaim()
-	return v
+	return c.Azp
 }

@@ -1,0 +1,96 @@
+package verifier
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/grpcauth/grpcauth/grpcauthtest"
+)
+
+// BenchmarkRatios measures each ratio the verifier promises against its
+// baseline by alternating the two in every iteration, in batches, so that
+// load from other programs on the machine hits both alike (the separate
+// sub-benchmarks of BenchmarkVerify run seconds apart). Run with:
+//
+//	go test -run='^$' -bench=BenchmarkRatios -count=3 ./verifier/
+//
+// Metrics: x-baseline (cold verification, cache off, against the bare
+// signature check on the same token), x-map (cache hit against a plain map
+// lookup of the same token string, batches of 1,000), x-cold (a rejection
+// against a cold RS256 verification, batches of 20 rejections).
+func BenchmarkRatios(b *testing.B) {
+	ctx := context.Background()
+	// timed runs fn n times and returns the time taken.
+	timed := func(n int, fn func()) time.Duration {
+		start := time.Now()
+		for range n {
+			fn()
+		}
+		return time.Since(start)
+	}
+	for _, alg := range benchAlgs {
+		f := benchFixture(b, alg, func(c *Config) { c.Cache.Disabled = true })
+		tok := f.mint(b, oktaClaims(f.clk.Now()))
+		check := signatureBaseline(b, f, tok)
+		b.Run("cold/"+alg, func(b *testing.B) {
+			var base, cold time.Duration
+			for b.Loop() {
+				base += timed(1, func() { _ = check() })
+				cold += timed(1, func() {
+					if _, err := f.v.VerifyAccessToken(ctx, tok); err != nil {
+						b.Fatal(err)
+					}
+				})
+			}
+			b.ReportMetric(float64(cold)/float64(base), "x-baseline")
+		})
+	}
+
+	f := benchFixture(b, "RS256", nil)
+	tok := f.mint(b, oktaClaims(f.clk.Now()))
+	if _, err := f.v.VerifyAccessToken(ctx, tok); err != nil {
+		b.Fatal(err)
+	}
+	b.Run("cached/RS256", func(b *testing.B) {
+		m := map[string]*claimSet{string([]byte(tok)): {}}
+		var lookup, hit time.Duration
+		var miss bool
+		for b.Loop() {
+			lookup += timed(1000, func() { miss = miss || m[tok] == nil })
+			hit += timed(1000, func() {
+				if _, err := f.v.VerifyAccessToken(ctx, tok); err != nil {
+					b.Fatal(err)
+				}
+			})
+		}
+		if miss {
+			b.Fatal("map miss")
+		}
+		b.ReportMetric(float64(hit)/float64(lookup), "x-map")
+	})
+
+	coldV := newVerifier(b, func() Config { c := f.cfg; c.Cache.Disabled = true; return c }())
+	for _, r := range []struct{ name, token string }{
+		{"wrong-issuer", f.mint(b, map[string]any{"iss": "https://evil.example"})},
+		{"expired", f.mint(b, map[string]any{"exp": f.clk.Now().Add(-time.Hour)})},
+		{"unknown-kid", f.mint(b, nil, grpcauthtest.WithKeyID("unknown-kid"))},
+	} {
+		b.Run("reject/"+r.name, func(b *testing.B) {
+			var cold, reject time.Duration
+			for b.Loop() {
+				cold += timed(1, func() {
+					if _, err := coldV.VerifyAccessToken(ctx, tok); err != nil {
+						b.Fatal(err)
+					}
+				})
+				reject += timed(20, func() {
+					if _, err := f.v.VerifyAccessToken(ctx, r.token); err == nil {
+						b.Fatal("accepted")
+					}
+				}) / 20
+			}
+			b.ReportMetric(float64(reject)/float64(cold), "x-cold")
+		})
+	}
+}
