@@ -74,7 +74,7 @@ func BenchmarkRatios(b *testing.B) {
 	for _, r := range []struct{ name, token string }{
 		{"wrong-issuer", f.mint(b, map[string]any{"iss": "https://evil.example"})},
 		{"expired", f.mint(b, map[string]any{"exp": f.clk.Now().Add(-time.Hour)})},
-		{"unknown-kid", f.mint(b, nil, grpcauthtest.WithKeyID("unknown-kid"))},
+		{"unknown-kid", f.mint(b, nil, grpcauthtest.WithKidHeader("unknown-kid"))},
 	} {
 		b.Run("reject/"+r.name, func(b *testing.B) {
 			var cold, reject time.Duration
