@@ -1,8 +1,12 @@
 #!/usr/bin/env bash
 # Runs every benchmark of the repository and prints the ratios:
 #   - the verifier: cold verification per algorithm beside the bare signature
-#     check on the same token (x-baseline column), cached hits, rejections
-#     (with the JWKS fetches they caused), and the 100,000-token cache flood;
+#     check on the same token (x-baseline column), cached hits beside a map
+#     lookup (x-map), rejections beside a cold verification (x-cold, with the
+#     JWKS fetches they caused), BenchmarkRatios (each ratio alternated with
+#     its baseline in every iteration, the figures docs/verifier.md quotes),
+#     the worst-shape rejections (B/token-byte) and the 100,000-token cache
+#     flood;
 #   - the interceptors: their own overhead per call, unary and stream, beside
 #     the same server without them;
 #   - bench/: grpcauth against jwx, golang-jwt + keyfunc and go-oidc on the
