@@ -18,8 +18,8 @@ import (
 
 type rejectAll struct{}
 
-func (rejectAll) VerifyAccessToken(context.Context, string) (*verifier.Claims, error) {
-	return nil, verifier.ErrMalformed
+func (rejectAll) VerifyAccessToken(context.Context, string) (verifier.Claims, error) {
+	return verifier.Claims{}, verifier.ErrMalformed
 }
 
 func main() {
