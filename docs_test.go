@@ -2,9 +2,14 @@ package grpcauth
 
 import (
 	"bufio"
+	"go/ast"
+	"go/parser"
+	"go/token"
+	"maps"
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -200,4 +205,73 @@ func isAbsoluteLink(target string) bool {
 		return true
 	}
 	return strings.HasPrefix(target, "//")
+}
+
+// TestDocs_IndexListsEveryPage keeps docs/README.md an index of every page
+// in docs/.
+func TestDocs_IndexListsEveryPage(t *testing.T) {
+	links, _, err := readMarkdown("docs/README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	indexed := map[string]bool{}
+	for _, l := range links {
+		indexed[strings.Split(l.target, "#")[0]] = true
+	}
+	pages, err := filepath.Glob("docs/*.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range append(pages, slices.Collect(maps.Keys(pendingPages))...) {
+		name := filepath.Base(p)
+		if name != "README.md" && !indexed[name] {
+			t.Errorf("docs/README.md does not link %s", name)
+		}
+	}
+}
+
+// TestDocs_StatusTablesListEveryReason keeps the status-code tables of the
+// README and docs/interceptors.md complete: each names every Reason
+// constant of status.go.
+func TestDocs_StatusTablesListEveryReason(t *testing.T) {
+	f, err := parser.ParseFile(token.NewFileSet(), "status.go", nil, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var reasons []string
+	for _, d := range f.Decls {
+		g, ok := d.(*ast.GenDecl)
+		if !ok || g.Tok != token.CONST {
+			continue
+		}
+		for _, spec := range g.Specs {
+			vs := spec.(*ast.ValueSpec)
+			for n, name := range vs.Names {
+				if !strings.HasPrefix(name.Name, "Reason") || n >= len(vs.Values) {
+					continue
+				}
+				if lit, ok := vs.Values[n].(*ast.BasicLit); ok && lit.Kind == token.STRING {
+					v, err := strconv.Unquote(lit.Value)
+					if err != nil {
+						t.Fatal(err)
+					}
+					reasons = append(reasons, v)
+				}
+			}
+		}
+	}
+	if len(reasons) < 10 {
+		t.Fatalf("found %d Reason constants in status.go, want them all", len(reasons))
+	}
+	for _, page := range []string{"README.md", "docs/interceptors.md"} {
+		b, err := os.ReadFile(page)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, r := range reasons {
+			if !strings.Contains(string(b), "`"+r+"`") {
+				t.Errorf("%s does not list the reason %s", page, r)
+			}
+		}
+	}
 }
