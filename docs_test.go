@@ -208,24 +208,30 @@ func isAbsoluteLink(target string) bool {
 }
 
 // TestDocs_IndexListsEveryPage keeps docs/README.md an index of every page
-// in docs/.
+// in docs/, and the README's links pointing at each of them too.
 func TestDocs_IndexListsEveryPage(t *testing.T) {
-	links, _, err := readMarkdown("docs/README.md")
-	if err != nil {
-		t.Fatal(err)
-	}
-	indexed := map[string]bool{}
-	for _, l := range links {
-		indexed[strings.Split(l.target, "#")[0]] = true
-	}
 	pages, err := filepath.Glob("docs/*.md")
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, p := range append(pages, slices.Collect(maps.Keys(pendingPages))...) {
-		name := filepath.Base(p)
-		if name != "README.md" && !indexed[name] {
-			t.Errorf("docs/README.md does not link %s", name)
+	pages = append(pages, slices.Collect(maps.Keys(pendingPages))...)
+	for _, index := range []struct{ file, prefix string }{
+		{"docs/README.md", ""},
+		{"README.md", "docs/"},
+	} {
+		links, _, err := readMarkdown(index.file)
+		if err != nil {
+			t.Fatal(err)
+		}
+		linked := map[string]bool{}
+		for _, l := range links {
+			linked[strings.Split(l.target, "#")[0]] = true
+		}
+		for _, p := range pages {
+			name := filepath.Base(p)
+			if name != "README.md" && !linked[index.prefix+name] {
+				t.Errorf("%s does not link %s%s", index.file, index.prefix, name)
+			}
 		}
 	}
 }
