@@ -110,9 +110,10 @@ type Config struct {
 	// credentials.PrivacyAndIntegrity, as TLS and ALTS do), and on
 	// plaintext connections from this host (loopback address, Unix
 	// socket, or an in-process bufconn or net.Pipe connection: see
-	// TransportSecureOrLocal for the exact rule). A call that sends authorization metadata on any other
-	// connection is refused with codes.Unauthenticated
-	// (TRANSPORT_INSECURE) and its token is not verified. Calls without
+	// TransportSecureOrLocal for the exact rule). A call that sends
+	// authorization metadata on any other connection is refused with
+	// codes.Unauthenticated (TRANSPORT_INSECURE) and its token is not
+	// verified. Calls without
 	// credentials are unaffected, so public methods stay reachable over
 	// plaintext. TransportSecureOnly refuses local plaintext too;
 	// InsecureAllowPlaintext accepts every connection, for a server
@@ -133,18 +134,19 @@ type Config struct {
 
 	// DryRun evaluates every method's rule and reports each call the rule
 	// would refuse, but lets it through: a valid token lacking scopes, a
-	// method with no (or an invalid) rule, an unbound token on a
-	// method with require_certificate_binding, a token short of the
-	// rule's step-up requirement, and a call or stream message its
-	// condition refuses (each refused stream message is reported). Each such call is reported
-	// to OnDecision with Allowed and DryRun set, Code and Reason saying
-	// what enforcement would return, and logged ("call would be denied
-	// (dry run)"); the handler gets the claims. Dry run never relaxes
-	// authentication: a non-public method still needs a valid token (a
-	// missing, invalid or expired one is refused), a certificate-bound
-	// token must still match its certificate, and TransportSecurity still
-	// applies. Default false. Use it to roll out new rules and see whom
-	// they would refuse before enforcing them.
+	// method with no (or an invalid) rule, an unbound token on a method
+	// with require_certificate_binding, a bearer token on a method with
+	// require_dpop, a token short of the rule's step-up requirement, and a
+	// call or stream message its condition refuses (each refused stream
+	// message is reported). Each such call is reported to OnDecision with
+	// Allowed and DryRun set, Code and Reason saying what enforcement would
+	// return, and logged ("call would be denied (dry run)"); the handler
+	// gets the claims. Dry run never relaxes authentication: a non-public
+	// method still needs a valid token (a missing, invalid or expired one
+	// is refused), a certificate- or DPoP-bound token must still match its
+	// certificate or proof, and TransportSecurity and RequireDPoP still
+	// apply. Default false. Use it to roll out new rules and see whom they
+	// would refuse before enforcing them.
 	DryRun bool
 
 	// DryRunMethods puts only the named methods ("/pkg.Service/Method")

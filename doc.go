@@ -1,6 +1,8 @@
 // Package grpcauth authenticates and authorises gRPC calls with OAuth 2.0
-// bearer access tokens: server interceptors verify each call's token and
-// check the scopes its method declares in the service's .proto.
+// access tokens (bearer, DPoP-bound or certificate-bound): server
+// interceptors verify each call's token and check the rule its method
+// declares in the service's .proto: scopes, and optionally a condition and
+// a step-up requirement.
 //
 // # Declaring rules
 //
@@ -33,7 +35,12 @@
 // token carries them as a "scp" array or an RFC 9068 "scope" string. A
 // public method needs no token, but a token that is sent must be valid, and
 // its claims reach the handler. require_certificate_binding admits only
-// tokens bound to the caller's TLS client certificate (RFC 8705).
+// tokens bound to the caller's TLS client certificate (RFC 8705),
+// require_dpop only DPoP-bound tokens with a proof (RFC 9449, see
+// docs/dpop.md). condition is an expression over the request and the
+// claims, compiled by [Config].Conditions (package celcond for CEL);
+// acr_values and max_age_seconds demand a strong or recent sign-in
+// (RFC 9470); see docs/conditions.md.
 //
 // Rules can also be given in code ([Config].Rules, [Config].Public,
 // [Config].DefaultRule); [Config] lists which source wins. A method without
@@ -72,27 +79,40 @@
 //
 //	claims, ok := grpcauth.ClaimsFromContext(ctx) // ok is false only on a public method called without a token
 //
+// The claims are an immutable [verifier.Claims] value (the zero value when
+// ok is false), safe to keep and share.
+//
 // [Authenticator.Check] lists, at start-up, every registered method that has
 // no usable rule. [Authenticator.Requirement] returns a method's effective
 // rule. Any [TokenVerifier] can replace *verifier.Verifier: a
 // *verifier.MultiVerifier for several issuers, or package introspect for
-// opaque tokens.
+// opaque tokens, whose streams are re-verified ([Revalidator]).
+//
+// Servers other than grpc-go get the same decision through
+// [Authenticator.ServeCall] and its [Guard]; package
+// github.com/grpcauth/grpcauth/connectauth (a module of its own) does this
+// for connect-go, serving Connect, gRPC-Web and gRPC (docs/browsers.md).
 //
 // # Refusals
 //
 // Each call's token is taken from its "authorization" metadata ("Bearer "
-// followed by the token; exactly one value). Rejections carry fixed
-// messages and a google.rpc.ErrorInfo detail (Domain [ErrorDomain], one of
-// the Reason… constants, and [MetadataRequiredScopes] on a scope refusal):
+// or "DPoP " followed by the token; exactly one value; with DPoP, exactly
+// one "dpop" proof). Rejections carry fixed messages and a
+// google.rpc.ErrorInfo detail (Domain [ErrorDomain], one of the Reason…
+// constants, and [MetadataRequiredScopes], [MetadataACRValues] or
+// [MetadataMaxAge] where they apply):
 //
-//	no or malformed credentials, bad or expired token   codes.Unauthenticated
-//	valid token lacking a scope, or method without rule  codes.PermissionDenied
-//	issuer's keys unavailable                            codes.Unavailable
+//	no or malformed credentials, bad, expired or revoked token,
+//	DPoP or binding failure, step-up not met            codes.Unauthenticated
+//	valid token lacking a scope, condition refused,
+//	or method without rule                              codes.PermissionDenied
+//	issuer's keys or DPoP replay check unavailable      codes.Unavailable
 //
 // A TokenVerifier's errors map to codes through the verifier package's
 // sentinels (verifier.ErrExpired, verifier.ErrKeysUnavailable, …); an
-// unrecognised error is codes.Unauthenticated, failing closed. Details of each denial go to
-// [Config].Logger and [Config].OnDecision, never to the caller.
+// unrecognised error is codes.Unauthenticated, failing closed. Details of
+// each denial go to [Config].Logger and [Config].OnDecision, never to the
+// caller.
 //
 // # Transport, binding, streams and dry run
 //
@@ -101,7 +121,10 @@
 // a TLS-terminating proxy. A token bound to a client certificate (RFC 8705,
 // cnf x5t#S256) is accepted only from a mutual-TLS connection presenting
 // that certificate ([CertificateThumbprint] computes the thumbprint).
-// Streams end with codes.Unauthenticated when their token expires, unless
+// A DPoP-bound token (cnf jkt) needs a fresh proof by its key on every
+// call ([Config].DPoP, [Config].RequireDPoP). Streams end with
+// codes.Unauthenticated when their token expires (plus the verifier's clock
+// skew, see [TokenVerifier]) or is refused on re-verification, unless
 // [Config].SkipStreamExpiry is set. [Config].DryRun and
 // [Config].DryRunMethods report what rules would refuse without enforcing
 // them, for rolling out new rules; authentication is still enforced.
@@ -111,17 +134,20 @@
 // Every decision, allowed or denied, is one structured log record (levels
 // in [LogLevels]) and one [Decision]; package otelmetrics turns decisions
 // and the verifier's Stats into OpenTelemetry metrics. Tokens never appear
-// in either.
+// in either. [LogFields] adds the caller to go-grpc-middleware's logging
+// (docs/middleware.md).
 //
 // # Testing
 //
 // Package grpcauthtest runs an in-process issuer that mints real and
-// deliberately broken tokens. Serve the code under test on 127.0.0.1:0: a
-// bufconn listener's peer is not a loopback address, so under the default
-// TransportSecurity it refuses every token as sent in plaintext.
+// deliberately broken tokens. Serve the code under test on bufconn, a Unix
+// socket or 127.0.0.1:0: all count as local under the default
+// TransportSecurity, so no option is needed (docs/testing.md). Package
+// tokencreds sends tokens from a client.
 //
 // The repository's docs directory explains the behaviour and its reasons at
 // length: docs/interceptors.md (rules, status codes, transport security,
-// certificate binding, dry run), docs/observability.md and
-// docs/security.md.
+// certificate binding, streams, dry run, Config), docs/dpop.md,
+// docs/conditions.md, docs/observability.md and docs/security.md; its
+// index is docs/README.md.
 package grpcauth

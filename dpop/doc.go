@@ -13,6 +13,15 @@
 // hash of the access token, the key's RFC 7638 thumbprint equal to the
 // token's cnf jkt, and jti not seen before within the window (ReplayCache).
 //
+// Build one [Verifier] with [NewVerifier] from a [Config] (accepted
+// algorithms, iat window, origins, replay cache, nonces) and call
+// [Verifier.Verify] with the proof and the [Request] it came with; it
+// returns the verified [Proof] (the key's thumbprint, jti, iat) or an
+// error wrapping one of the package's sentinels. The default
+// [ReplayCache] is a bounded in-process [MemoryReplayCache]; replicas
+// behind one load balancer need a shared one. [NewHMACNonces] gives
+// stateless server nonces ([NonceSource]).
+//
 // JWK parsing, thumbprints and signature verification come from
 // github.com/lestrrat-go/jwx/v2. The grpcauth interceptors use this package
 // for "authorization: DPoP" calls; see docs/dpop.md in the repository for

@@ -27,7 +27,15 @@
 // RotateKey and RemoveKey. MintOpaque issues opaque tokens, which only the
 // introspection endpoint can vouch for, and Revoke makes any token inactive
 // there. DPoPKey makes DPoP proofs (RFC 9449) and WithDPoPKey binds a minted
-// token to its key; see docs/dpop.md.
+// token to its key; see docs/dpop.md. WithACR and WithAuthTime set the
+// step-up claims (docs/conditions.md); WithIssuerKey signs with another
+// (even a removed) issuer key and WithKidHeader names any kid. No jwx type
+// appears in the API: keys are the standard library's.
+//
+// NewIssuer keeps its RSA keys between test runs, in the user's cache
+// directory, so that a suite does not spend its CPU generating them; each
+// kept key is handed out at most once per process, and Start always
+// generates fresh ones.
 //
 // The issuer knows its clients' secrets and signs whatever it is asked to: it
 // refuses non-loopback listen addresses unless

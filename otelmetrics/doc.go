@@ -48,8 +48,9 @@
 // The observed instruments are read from the verifiers' Stats in a callback at
 // collection time, so they cost nothing per call. OnDecision costs one
 // lock-free map lookup, one counter Add and one histogram Record per call.
-// For a *verifier.MultiVerifier, list each issuer's Verifier in
-// [Config].Verifiers. Attribute values are bounded: methods the server does
+// Give [Config].Verifiers the value given to grpcauth.Config.Verifier:
+// a *verifier.Verifier, a *verifier.MultiVerifier, an *introspect.Verifier
+// or an *introspect.Combined. Attribute values are bounded: methods the server does
 // not know are reported as [UnknownMethod].
 //
 // The repository's docs/observability.md describes each instrument, the
