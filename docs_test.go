@@ -5,11 +5,9 @@ import (
 	"go/ast"
 	"go/parser"
 	"go/token"
-	"maps"
 	"os"
 	"path/filepath"
 	"regexp"
-	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -65,10 +63,6 @@ func TestDocs_RelativeLinksResolve(t *testing.T) {
 					file = filepath.FromSlash(target[1:])
 				}
 				if _, err := os.Stat(file); err != nil {
-					if pendingPages[filepath.ToSlash(file)] {
-						t.Logf("%s:%d: link %q: %s has not landed yet", page, l.line, l.target, file)
-						continue
-					}
 					t.Errorf("%s:%d: link %q: %s does not exist", page, l.line, l.target, file)
 					continue
 				}
@@ -100,15 +94,6 @@ func TestDocs_HeadingAnchor(t *testing.T) {
 			t.Errorf("headingAnchor(%q) = %q, want %q", tc.heading, got, tc.want)
 		}
 	}
-}
-
-// pendingPages are pages written on another branch that links already
-// point at; a link to one is not an error while it is missing. Once a page
-// exists, links to it and its anchors are checked like any other: remove it
-// from this list after its branch is merged.
-var pendingPages = map[string]bool{
-	"docs/verifier.md":   true, // branch vcore
-	"docs/benchmarks.md": true, // branch vcore
 }
 
 type mdLink struct {
@@ -214,7 +199,6 @@ func TestDocs_IndexListsEveryPage(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	pages = append(pages, slices.Collect(maps.Keys(pendingPages))...)
 	for _, index := range []struct{ file, prefix string }{
 		{"docs/README.md", ""},
 		{"README.md", "docs/"},

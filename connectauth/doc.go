@@ -16,7 +16,7 @@
 //		return err
 //	}
 //	mux := http.NewServeMux()
-//	path, h := itemsv1connect.NewItemsServiceHandler(svc,
+//	path, h := itemsv1connect.NewItemServiceHandler(svc,
 //		connect.WithInterceptors(connectauth.NewInterceptor(auth)))
 //	mux.Handle(path, h)
 //	srv := &http.Server{
