@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"connectrpc.com/connect"
+	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/peer"
@@ -45,16 +46,20 @@ func (i *Interceptor) WrapUnary(next connect.UnaryFunc) connect.UnaryFunc {
 			served bool
 			herr   error
 		)
-		err := i.auth.ServeCall(callContext(ctx, req.Header(), req.Peer()), req.Spec().Procedure, false, req.Any(),
+		rmd := &responseMetadata{method: req.Spec().Procedure}
+		err := i.auth.ServeCall(callContext(ctx, req.Header(), req.Peer(), rmd), req.Spec().Procedure, false, req.Any(),
 			func(ctx context.Context, _ *grpcauth.Guard) error {
 				served = true
 				res, herr = next(ctx, req)
 				return herr
 			})
 		if served && err == herr {
+			if res != nil {
+				rmd.copyTo(res.Header())
+			}
 			return res, err
 		}
-		return nil, connectError(err)
+		return nil, connectError(err, rmd)
 	}
 }
 
@@ -75,16 +80,18 @@ func (i *Interceptor) WrapStreamingHandler(next connect.StreamingHandlerFunc) co
 			served bool
 			herr   error
 		)
-		err := i.auth.ServeCall(callContext(ctx, conn.RequestHeader(), conn.Peer()), conn.Spec().Procedure, true, nil,
+		rmd := &responseMetadata{method: conn.Spec().Procedure}
+		err := i.auth.ServeCall(callContext(ctx, conn.RequestHeader(), conn.Peer(), rmd), conn.Spec().Procedure, true, nil,
 			func(ctx context.Context, g *grpcauth.Guard) error {
 				served = true
+				rmd.copyTo(conn.ResponseHeader())
 				herr = next(ctx, &guardedConn{StreamingHandlerConn: conn, guard: g})
 				return herr
 			})
 		if served && err == herr {
 			return err
 		}
-		return connectError(err)
+		return connectError(err, rmd)
 	}
 }
 
@@ -99,25 +106,26 @@ type guardedConn struct {
 
 func (c *guardedConn) Send(m any) error {
 	if err := c.guard.Err(); err != nil {
-		return connectError(err)
+		return connectError(err, nil)
 	}
 	return c.StreamingHandlerConn.Send(m)
 }
 
 func (c *guardedConn) Receive(m any) error {
 	if err := c.guard.Err(); err != nil {
-		return connectError(err)
+		return connectError(err, nil)
 	}
 	if err := c.StreamingHandlerConn.Receive(m); err != nil {
 		return err
 	}
-	return connectError(c.guard.Received(m))
+	return connectError(c.guard.Received(m), nil)
 }
 
 // callContext describes the call as grpc-go would for grpcauth: the
 // request headers as incoming metadata (lower-case keys, ":authority" from
-// WrapHandler), and the connection as a peer with its TLS state.
-func callContext(ctx context.Context, h http.Header, p connect.Peer) context.Context {
+// WrapHandler), the connection as a peer with its TLS state, and rmd as the
+// transport stream that collects the response metadata grpcauth sets.
+func callContext(ctx context.Context, h http.Header, p connect.Peer, rmd *responseMetadata) context.Context {
 	md := make(metadata.MD, len(h)+1)
 	for k, v := range h {
 		md[strings.ToLower(k)] = v
@@ -134,6 +142,7 @@ func callContext(ctx context.Context, h http.Header, p connect.Peer) context.Con
 			}
 		}
 	}
+	ctx = grpc.NewContextWithServerTransportStream(ctx, rmd)
 	return peer.NewContext(metadata.NewIncomingContext(ctx, md), pr)
 }
 
@@ -150,9 +159,10 @@ func peerAddr(s string) net.Addr {
 
 // connectError converts a grpcauth refusal, a gRPC status error, into the
 // connect.Error with the same code, message and details (the
-// google.rpc.ErrorInfo), which connect-go then sends in whatever protocol
-// the caller speaks.
-func connectError(err error) error {
+// google.rpc.ErrorInfo) and the response metadata rmd collected (a DPoP
+// challenge), which connect-go then sends in whatever protocol the caller
+// speaks.
+func connectError(err error, rmd *responseMetadata) error {
 	if err == nil {
 		return nil
 	}
@@ -161,6 +171,9 @@ func connectError(err error) error {
 		return err
 	}
 	ce := connect.NewError(connect.Code(st.Code()), errors.New(st.Message()))
+	if rmd != nil {
+		rmd.copyTo(ce.Meta())
+	}
 	for _, d := range st.Proto().GetDetails() {
 		m, err := d.UnmarshalNew()
 		if err != nil {

@@ -1,0 +1,49 @@
+package connectauth
+
+import (
+	"net/http"
+	"sync"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/metadata"
+)
+
+// responseMetadata collects the response metadata grpcauth sets while it
+// decides a call (grpc.SetHeader and grpc.SetTrailer: a DPoP refusal's
+// www-authenticate challenge, a fresh dpop-nonce), standing in for the
+// grpc.ServerTransportStream that grpc-go would put in the context, so that
+// the Interceptor can send it to a connect-go caller as response headers.
+type responseMetadata struct {
+	method string
+
+	mu sync.Mutex
+	md metadata.MD
+}
+
+var _ grpc.ServerTransportStream = (*responseMetadata)(nil)
+
+func (r *responseMetadata) Method() string { return r.method }
+
+func (r *responseMetadata) add(md metadata.MD) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.md = metadata.Join(r.md, md)
+	return nil
+}
+
+func (r *responseMetadata) SetHeader(md metadata.MD) error  { return r.add(md) }
+func (r *responseMetadata) SendHeader(md metadata.MD) error { return r.add(md) }
+func (r *responseMetadata) SetTrailer(md metadata.MD) error { return r.add(md) }
+
+// copyTo adds the collected metadata to h, with the HTTP spelling of the
+// two names grpcauth uses (WWW-Authenticate, DPoP-Nonce), which
+// connectauth.CORS exposes to pages.
+func (r *responseMetadata) copyTo(h http.Header) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for k, vs := range r.md {
+		for _, v := range vs {
+			h.Add(k, v) // http.Header.Add canonicalises the name
+		}
+	}
+}
