@@ -19,6 +19,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 )
 
 // Errors. The verifier wraps them in its ErrMalformed; none carries token
@@ -339,8 +340,23 @@ func isCaseVariant(raw []byte, escaped bool, names []string) bool {
 		}
 		raw = []byte(name)
 	}
+	if len(raw) == 0 {
+		return false
+	}
+	// names are lower-case ASCII. A raw name can fold to one only if its
+	// first byte folds to that name's first byte, or is not ASCII: Unicode
+	// folding, which encoding/json applies too, maps the Kelvin sign K
+	// (U+212A) to k and the long s (U+017F) to s, so "iſs" (4 bytes) decodes
+	// as "iss". No length check, then: the byte lengths differ.
+	first := raw[0]
+	if 'A' <= first && first <= 'Z' {
+		first += 'a' - 'A'
+	}
 	for _, n := range names {
-		if len(raw) == len(n) && string(raw) != n && strings.EqualFold(string(raw), n) {
+		if first < utf8.RuneSelf && first != n[0] {
+			continue
+		}
+		if string(raw) != n && strings.EqualFold(string(raw), n) {
 			return true
 		}
 	}

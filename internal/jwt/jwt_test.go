@@ -37,8 +37,10 @@ func TestParseHeader(t *testing.T) {
 		{`{"ALG":"RS256"}`, "", false, ErrCase},
 		{`{"alg":"RS256","Kid":"k"}`, "", false, ErrCase},
 		{`{"\u0041lg":"RS256"}`, "", false, ErrCase},
-		{`{"x":{"ALG":1},"alg":"ES256"}`, "ES256", true, nil}, // nested names are not header parameters
-		{`{"x":"ALG","alg":"ES256"}`, "ES256", true, nil},     // values are not names
+		{`{"alg":"RS256","\u212aid":"k"}`, "", false, ErrCase},               // Kelvin sign: encoding/json reads it as kid
+		{"{\"alg\":\"RS256\",\"\xe2\x84\xaaid\":\"k\"}", "", false, ErrCase}, // the same, unescaped
+		{`{"x":{"ALG":1},"alg":"ES256"}`, "ES256", true, nil},                // nested names are not header parameters
+		{`{"x":"ALG","alg":"ES256"}`, "ES256", true, nil},                    // values are not names
 		{`["alg"]`, "", false, ErrHeader},
 		{`null`, "", false, ErrHeader},
 		{`{"x":` + strings.Repeat("[", 40) + strings.Repeat("]", 40) + `}`, "", false, ErrHeader},
@@ -61,13 +63,14 @@ func TestParseClaims(t *testing.T) {
 		t.Errorf("ParseClaims = %+v", c)
 	}
 	for in, want := range map[string]error{
-		`{"iss":"x"}}`:  ErrClaims,
-		`null`:          ErrClaims,
-		`{"Iss":"x"}`:   ErrCase,
-		`{"aud":{}}`:    ErrAud,
-		`{"exp":"1"}`:   ErrDate,
-		`{"exp":-1}`:    ErrDate,
-		`{"exp":1e300}`: ErrDate,
+		`{"iss":"x"}}`:               ErrClaims,
+		`null`:                       ErrClaims,
+		`{"Iss":"x"}`:                ErrCase,
+		`{"iss":"a","i\u017fs":"b"}`: ErrCase, // long s: encoding/json reads it as iss
+		`{"aud":{}}`:                 ErrAud,
+		`{"exp":"1"}`:                ErrDate,
+		`{"exp":-1}`:                 ErrDate,
+		`{"exp":1e300}`:              ErrDate,
 		`{"exp":1` + strings.Repeat("0", 70) + `}`:                        ErrDate,
 		`{"aud":[` + strings.Repeat(`"",`, 64) + `""]}`:                   ErrAud,
 		`{"a":` + strings.Repeat("[", 33) + strings.Repeat("]", 33) + `}`: ErrDepth,
