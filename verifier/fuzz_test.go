@@ -81,7 +81,14 @@ func FuzzVerifyAccessToken(f *testing.F) {
 // FuzzTokenBitFlip changes one byte of a valid token: the result must never
 // be accepted with claims other than the original's.
 func FuzzTokenBitFlip(f *testing.F) {
-	fx := newFixture(f, grpcauthtest.Config{Algorithm: "ES256"}, func(c *Config) { c.Cache.Disabled = true })
+	// A flipped kid is unknown: without MaxKeyWaiters -1 the call would wait
+	// up to MinRefreshInterval for the next permitted fetch (10 s, which the
+	// fuzzing engine takes for a hung worker). Waiting is key_wait_test.go's
+	// subject; this target checks what is accepted.
+	fx := newFixture(f, grpcauthtest.Config{Algorithm: "ES256"}, func(c *Config) {
+		c.Cache.Disabled = true
+		c.MaxKeyWaiters = -1
+	})
 	valid := fx.mint(f, map[string]any{"sub": "alice"}, grpcauthtest.WithScopes("items:read"))
 	orig, err := fx.verify(f, valid)
 	if err != nil {
