@@ -1,6 +1,7 @@
 package verifier
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -9,6 +10,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	jsonv2 "github.com/go-json-experiment/json"
 
 	"github.com/grpcauth/grpcauth/internal/jwt"
 )
@@ -195,39 +198,56 @@ func newClaimSet(ctx context.Context, payload []byte, reg *jwt.Claims, scopeClai
 		c.audience = slices.Clip([]string(reg.Audience))
 	}
 	var scopes []string
-	var extra int64 // bytes of the scope strings
+	var extra int64 // bytes the scope strings keep alive
 	for _, name := range scopeClaims {
-		var v string
+		var v []byte
 		switch name {
 		case "scp":
-			v = string(reg.Scp)
+			v = reg.Scp
 		case "scope":
-			v = string(reg.Scope)
+			v = reg.Scope
 		default:
-			v, _ = c.get(name)
+			raw, _ := c.get(name)
+			v = []byte(raw)
 		}
-		if v == "" {
+		if len(v) == 0 {
 			continue
 		}
-		found, err := scopeValues(name, v)
+		found, backing, err := scopeValues(name, v)
 		if err != nil {
 			return nil, err
 		}
-		for _, s := range found {
-			if !IsScopeToken(s) {
-				if log != nil && log.Enabled(ctx, slog.LevelDebug) {
-					log.DebugContext(ctx, "verifier: scope element is not an RFC 6749 scope-token; it matches nothing",
-						"claim", name, "length", len(s))
-				}
-				continue
+		found = slices.DeleteFunc(found, func(s string) bool {
+			if IsScopeToken(s) {
+				return false
 			}
-			scopes = append(scopes, s)
-			extra += int64(len(s))
+			if log != nil && log.Enabled(ctx, slog.LevelDebug) {
+				log.DebugContext(ctx, "verifier: scope element is not an RFC 6749 scope-token; it matches nothing",
+					"claim", name, "length", len(s))
+			}
+			return true
+		})
+		if backing > 0 && len(found) > 0 {
+			extra += backing // the kept elements are substrings of one string
+		} else {
+			for _, s := range found {
+				extra += int64(len(s)) // each element is a string of its own
+			}
+		}
+		if scopes == nil {
+			scopes = found // scopeValues allocated it for this call alone
+		} else {
+			scopes = append(scopes, found...)
 		}
 	}
 	slices.Sort(scopes)
-	if scopes = slices.Compact(scopes); len(scopes) > 0 {
-		c.scopes = slices.Clone(scopes)
+	scopes = slices.Compact(scopes) // a dropped duplicate stays counted: an overcount, never an undercount
+	switch {
+	case len(scopes) == 0:
+	case len(scopes) == cap(scopes):
+		c.scopes = scopes
+	default:
+		c.scopes = slices.Clone(scopes) // exactly sized: the claims own no spare capacity
 	}
 	c.size = c.footprint(extra)
 	return c, nil
@@ -262,24 +282,28 @@ func (c *claimSet) within(s string) string {
 // string split on U+0020 only (RFC 6749, 3.3), or an array of strings taken
 // as they are (an element "a b" is one element, which is not a valid
 // scope-token). null is no scope; any other type is ErrMalformed.
-func scopeValues(name, v string) ([]string, error) {
+//
+// For a string, the elements are substrings of one decoded string, and
+// backing is its length: what any kept element keeps alive. For an array,
+// each element is a string of its own and backing is 0.
+func scopeValues(name string, v []byte) (vals []string, backing int64, err error) {
 	switch firstByte(v) {
 	case 'n':
-		return nil, nil
+		return nil, 0, nil
 	case '"':
 		var s string
-		if err := json.Unmarshal([]byte(v), &s); err != nil {
-			return nil, typeError(name, "a string or an array of strings")
+		if err := jsonv2.Unmarshal(v, &s); err != nil {
+			return nil, 0, typeError(name, "a string or an array of strings")
 		}
-		return strings.Split(s, " "), nil
+		return strings.Split(s, " "), int64(len(s)), nil
 	case '[':
 		var ss []string
-		if err := json.Unmarshal([]byte(v), &ss); err != nil {
-			return nil, typeError(name, "a string or an array of strings")
+		if err := jsonv2.Unmarshal(v, &ss); err != nil {
+			return nil, 0, typeError(name, "a string or an array of strings")
 		}
-		return ss, nil
+		return ss, 0, nil
 	}
-	return nil, typeError(name, "a string or an array of strings")
+	return nil, 0, typeError(name, "a string or an array of strings")
 }
 
 // IsScopeToken reports whether s is an RFC 6749 (3.3) scope-token: one or
@@ -378,9 +402,9 @@ func typeError(name, want string) error {
 // isNull reports whether the JSON text v is null.
 func isNull(v string) bool { return strings.TrimSpace(v) == "null" }
 
-func firstByte(v string) byte {
-	v = strings.TrimLeft(v, " \t\r\n")
-	if v == "" {
+func firstByte(v []byte) byte {
+	v = bytes.TrimLeft(v, " \t\r\n")
+	if len(v) == 0 {
 		return 0
 	}
 	return v[0]

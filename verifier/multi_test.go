@@ -13,6 +13,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"unicode/utf8"
 	"time"
 
 	"go.uber.org/goleak"
@@ -391,14 +392,14 @@ func FuzzMultiVerifier(f *testing.F) {
 
 // referenceIssuer decodes a token's iss the slow, obvious way, reporting
 // false when the token is not a compact JWS within the default size whose
-// payload is a JSON object with a string iss.
+// payload is a JSON object (in UTF-8, RFC 8259, 8.1) with a string iss.
 func referenceIssuer(token string) (string, bool) {
 	parts := strings.Split(token, ".")
 	if len(token) > verifier.DefaultMaxTokenSize || len(parts) != 3 || strings.ContainsAny(token, "\r\n") {
 		return "", false
 	}
 	b, err := base64.RawURLEncoding.Strict().DecodeString(parts[1])
-	if err != nil {
+	if err != nil || !utf8.Valid(b) {
 		return "", false
 	}
 	var m map[string]json.RawMessage

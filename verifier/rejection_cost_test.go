@@ -12,8 +12,11 @@ import (
 )
 
 // rejectionAllowance is the fixed part of the bound on what rejecting a
-// token may allocate: 2 bytes per token byte plus this, which covers
-// encoding/json's per-call state, the decoded header and an error value.
+// token may allocate: 2 bytes per token byte plus this, which covers the
+// decoded header and an error value. encoding/json/v2 keeps its decoder
+// state in a sync.Pool; allocated takes the least of several runs, so the
+// pool is warm. When a GC has emptied the pool, a decode allocates that
+// state once more (about 5.5 KB, whatever the input): docs/verifier.md.
 const rejectionAllowance = 2 << 10
 
 // allocated returns the fewest bytes one call of fn allocated in runs calls
@@ -69,6 +72,9 @@ func rejectionShapes(t testing.TB, f *fixture) []struct {
 // twice the token's length plus rejectionAllowance (a 62.7 KB token with
 // 47,000 commas in one aud string allocated 750 KB).
 func TestVerifyAccessToken_RejectionCostIsBounded(t *testing.T) {
+	if raceEnabled {
+		t.Skip("allocation measurement; run without -race (see the README's test command)")
+	}
 	f := newFixture(t, grpcauthtest.Config{}, nil)
 	if err := f.v.Ready(context.Background()); err != nil {
 		t.Fatal(err)
@@ -112,7 +118,7 @@ func FuzzRejectionCost(f *testing.F) {
 	f.Fuzz(func(t *testing.T, token string) {
 		var err error
 		n := allocated(3, func() { _, err = fx.v.VerifyAccessToken(ctx, token) })
-		if err == nil {
+		if err == nil || raceEnabled { // the race detector changes allocation, and drops sync.Pool items on purpose
 			return
 		}
 		if limit := 2*uint64(len(token)) + rejectionAllowance; n > limit {

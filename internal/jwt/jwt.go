@@ -1,25 +1,37 @@
 // Package jwt is the one parser of compact JWS tokens that the verifier, the
 // MultiVerifier's issuer routing and introspect.Combined share. It splits a
 // token once, decodes its parts with strict base64url, and decodes the JOSE
-// header and the registered claims with encoding/json into tagged structs,
-// which skip every other member without keeping it. It checks form and
-// types only: signatures, times and values are the verifier's business.
+// header and the registered claims with encoding/json/v2 (the Go 1.27
+// standard library package, taken from its mirror module
+// github.com/go-json-experiment/json while the module supports Go 1.26)
+// into tagged structs, which skip every other member without keeping it.
+// It checks form and types only: signatures, times and values are the
+// verifier's business.
 //
-// Cost is bounded by the input: nesting deeper than MaxDepth and aud arrays
-// longer than MaxAudiences are refused before encoding/json sees them, so
-// that decoding allocates at most about twice the token's length plus a
-// small constant. See docs/verifier.md.
+// encoding/json/v2's defaults are the strict ones a token parser wants:
+// member names match exactly (no case folding), and invalid UTF-8 and
+// anything after the object are errors. A repeated member name keeps its
+// last value, as with encoding/json (see decodeOptions).
+//
+// Cost is bounded by the input: nesting deeper than MaxDepth is refused
+// before the decoder sees the input, and aud arrays longer than
+// MaxAudiences while it decodes them, so that decoding allocates at most
+// about twice the token's length plus a small constant. See
+// docs/verifier.md.
 package jwt
 
 import (
+	"bytes"
 	"encoding/base64"
-	"encoding/json"
 	"errors"
 	"math"
 	"strconv"
 	"strings"
 	"time"
 	"unicode/utf8"
+
+	jsonv2 "github.com/go-json-experiment/json"
+	"github.com/go-json-experiment/json/jsontext"
 )
 
 // Errors. The verifier wraps them in its ErrMalformed; none carries token
@@ -92,6 +104,14 @@ func Decode(part string) ([]byte, error) {
 	return b, nil
 }
 
+// decodeOptions are encoding/json/v2's defaults but one: a repeated member
+// name is allowed, and its last value is the one decoded (RFC 7519, 4
+// permits either that or refusing the token). Refusing would need the
+// decoder to keep every member name of every object, a string and a map
+// slot each, which for a token of many short members costs several times
+// its length; the rejection-cost bound (2x) allows no such thing.
+var decodeOptions = jsontext.AllowDuplicateNames(true)
+
 // Header is the part of the JOSE header a verifier uses. jku, x5u, x5c and
 // jwk are deliberately not decoded: keys come only from the configured set.
 type Header struct {
@@ -105,16 +125,53 @@ type Header struct {
 }
 
 type rawHeader struct {
-	Alg  json.RawMessage `json:"alg"`
-	Kid  string          `json:"kid"`
-	Typ  string          `json:"typ"`
-	Crit json.RawMessage `json:"crit"`
+	Alg  param   `json:"alg"`
+	Kid  param   `json:"kid"`
+	Typ  param   `json:"typ"`
+	Crit present `json:"crit"`
+}
+
+// param is a header parameter that must be a string when present. A value
+// of another type does not stop decoding (so that the other parameters are
+// still read); it sets bad, and ParseHeader reports ErrHeader.
+type param struct {
+	s       string
+	ok, bad bool
+}
+
+// UnmarshalJSONFrom implements jsonv2.UnmarshalerFrom.
+func (p *param) UnmarshalJSONFrom(d *jsontext.Decoder) error {
+	switch d.PeekKind() {
+	case '"':
+		tok, err := d.ReadToken()
+		if err != nil {
+			return err
+		}
+		p.s, p.ok, p.bad = tok.String(), true, false
+		return nil
+	case 'n':
+		*p = param{}
+		_, err := d.ReadToken()
+		return err
+	}
+	p.bad = true
+	return d.SkipValue()
+}
+
+// present records that a member is present, whatever its value.
+type present bool
+
+// UnmarshalJSONFrom implements jsonv2.UnmarshalerFrom.
+func (p *present) UnmarshalJSONFrom(d *jsontext.Decoder) error {
+	*p = true
+	return d.SkipValue()
 }
 
 // ParseHeader decodes a JOSE header: one JSON object whose alg, kid and typ,
 // when present, are strings. A member name differing from alg, kid, typ or
-// crit only in case is ErrCase (see scan). On ErrHeader the Header holds what did decode: HasAlg is
-// true when the header is an object whose alg is a string.
+// crit only in case is ErrCase (see scan). On ErrHeader the Header holds
+// what did decode when the header is valid JSON: HasAlg is true when it is
+// an object whose alg is a string, whatever the types of kid and typ.
 func ParseHeader(b []byte) (Header, error) {
 	if !object(b) {
 		return Header{}, ErrHeader
@@ -126,18 +183,11 @@ func ParseHeader(b []byte) (Header, error) {
 		return Header{}, ErrCase
 	}
 	var r rawHeader
-	err := json.Unmarshal(b, &r)
-	var te *json.UnmarshalTypeError
-	if err != nil && !errors.As(err, &te) {
+	if jsonv2.Unmarshal(b, &r, decodeOptions) != nil {
 		return Header{}, ErrHeader // not JSON
 	}
-	h := Header{Kid: r.Kid, Typ: r.Typ, Crit: r.Crit != nil}
-	if len(r.Alg) > 0 && r.Alg[0] == '"' {
-		h.HasAlg = json.Unmarshal(r.Alg, &h.Alg) == nil
-	} else if r.Alg != nil && string(r.Alg) != "null" {
-		err = ErrHeader // alg of another type
-	}
-	if err != nil {
+	h := Header{Alg: r.Alg.s, HasAlg: r.Alg.ok, Kid: r.Kid.s, Typ: r.Typ.s, Crit: bool(r.Crit)}
+	if r.Alg.bad || r.Kid.bad || r.Typ.bad {
 		return h, ErrHeader
 	}
 	return h, nil
@@ -158,8 +208,8 @@ type Claims struct {
 	Azp       string      `json:"azp"`
 	Nonce     string      `json:"nonce"`
 	// Scp and Scope are the JSON text of the usual scope claims.
-	Scp   json.RawMessage `json:"scp"`
-	Scope json.RawMessage `json:"scope"`
+	Scp   jsontext.Value `json:"scp"`
+	Scope jsontext.Value `json:"scope"`
 	// Members is at least the number of members of the object (exact but
 	// for the empty object, counted 1).
 	Members int `json:"-"`
@@ -168,12 +218,16 @@ type Claims struct {
 // RegisteredNames are the member names Claims decodes.
 var RegisteredNames = [...]string{"iss", "sub", "jti", "aud", "exp", "nbf", "iat", "cid", "client_id", "azp", "nonce", "scp", "scope"}
 
+// maxNameLen is the length of the longest of RegisteredNames and HeaderNames.
+const maxNameLen = len("client_id")
+
 // HeaderNames are the member names Header decodes.
 var HeaderNames = [...]string{"alg", "kid", "typ", "crit"}
 
 // ParseClaims decodes the registered claims of a payload that must be
 // exactly one JSON object. A registered claim of the wrong type is an
-// error (an *json.UnmarshalTypeError naming the claim, or ErrAud/ErrDate).
+// error: ErrAud, ErrDate, or a *TypeError naming the claim. Anything that
+// is not such an object (not JSON, invalid UTF-8) is ErrClaims.
 func ParseClaims(b []byte) (Claims, error) {
 	var c Claims
 	if !object(b) {
@@ -186,45 +240,73 @@ func ParseClaims(b []byte) (Claims, error) {
 	case sh.caseVariant:
 		return c, ErrCase
 	}
-	err := json.Unmarshal(b, &c)
+	err := jsonv2.Unmarshal(b, &c, decodeOptions)
 	c.Members = sh.commas + 1
-	if err != nil {
-		var te *json.UnmarshalTypeError
-		if errors.As(err, &te) || errors.Is(err, ErrAud) || errors.Is(err, ErrDate) {
-			return c, err
-		}
-		return c, ErrClaims
+	if err == nil {
+		return c, nil
 	}
-	return c, nil
+	var se *jsonv2.SemanticError
+	switch {
+	case errors.Is(err, ErrAud) || errors.Is(err, ErrDate):
+		return c, err
+	case errors.As(err, &se) && se.Err == nil && se.GoType != nil:
+		// A registered claim of the wrong JSON kind, such as a numeric iss.
+		return c, &TypeError{Claim: strings.TrimPrefix(string(se.JSONPointer), "/")}
+	}
+	return c, ErrClaims
 }
+
+// TypeError is a registered claim of the wrong type, such as a numeric iss.
+type TypeError struct {
+	// Claim is the claim's name.
+	Claim string
+}
+
+func (e *TypeError) Error() string { return "claim " + strconv.Quote(e.Claim) + " has the wrong type" }
 
 // Audience is an aud claim: a string is a list of one.
 type Audience []string
 
-// UnmarshalJSON decodes a string or an array of at most MaxAudiences
-// strings into an exactly sized slice.
-func (a *Audience) UnmarshalJSON(b []byte) error {
-	switch b[0] {
+// UnmarshalJSONFrom implements jsonv2.UnmarshalerFrom: it decodes null, a
+// string, or an array of at most MaxAudiences strings into an exactly
+// sized slice; anything else is ErrAud.
+func (a *Audience) UnmarshalJSONFrom(d *jsontext.Decoder) error {
+	switch d.PeekKind() {
 	case 'n':
 		*a = nil
-		return nil
+		_, err := d.ReadToken()
+		return err
 	case '"':
-		var s string
-		if err := json.Unmarshal(b, &s); err != nil {
-			return ErrAud
+		tok, err := d.ReadToken()
+		if err != nil {
+			return err
 		}
-		*a = Audience{s}
+		*a = Audience{tok.String()}
 		return nil
 	case '[':
-		n := scan(b, nil).commas + 1
-		if n > MaxAudiences {
+		if _, err := d.ReadToken(); err != nil {
+			return err
+		}
+		var buf [MaxAudiences]string // on the stack: no growth, one exact copy
+		ss := buf[:0]
+		for d.PeekKind() == '"' {
+			if len(ss) == MaxAudiences {
+				return ErrAud
+			}
+			tok, err := d.ReadToken()
+			if err != nil {
+				return err
+			}
+			ss = append(ss, tok.String())
+		}
+		if d.PeekKind() != ']' {
 			return ErrAud
 		}
-		ss := make([]string, 0, n)
-		if err := json.Unmarshal(b, &ss); err != nil {
-			return ErrAud
+		if _, err := d.ReadToken(); err != nil {
+			return err
 		}
-		*a = ss
+		*a = make(Audience, len(ss))
+		copy(*a, ss)
 		return nil
 	}
 	return ErrAud
@@ -243,14 +325,23 @@ type NumericDate struct{ time.Time }
 // longer, and strconv copies its whole input into the error it returns.
 const maxNumberLen = 64
 
-// UnmarshalJSON decodes a number of at most 64 characters; anything else is
-// ErrDate.
-func (d *NumericDate) UnmarshalJSON(b []byte) error {
-	if b[0] == 'n' {
+// UnmarshalJSONFrom implements jsonv2.UnmarshalerFrom: it decodes null or
+// a number of at most 64 characters; anything else is ErrDate.
+func (d *NumericDate) UnmarshalJSONFrom(dec *jsontext.Decoder) error {
+	switch dec.PeekKind() {
+	case 'n':
 		d.Time = time.Time{}
-		return nil
+		_, err := dec.ReadToken()
+		return err
+	case '0':
+	default:
+		return ErrDate
 	}
-	if b[0] != '-' && (b[0] < '0' || b[0] > '9') || len(b) > maxNumberLen {
+	b, err := dec.ReadValue()
+	if err != nil {
+		return err
+	}
+	if len(b) > maxNumberLen {
 		return ErrDate
 	}
 	f, err := strconv.ParseFloat(string(b), 64)
@@ -285,35 +376,26 @@ type shape struct {
 
 // scan makes one pass over the JSON text b. It tracks strings only to skip
 // the brackets and commas inside them and to read the outermost object's
-// member names; b need not be valid (encoding/json validates it
-// afterwards). encoding/json matches a struct field's name exactly first,
-// then case-insensitively, so a header or payload holding both "iss" and
-// "ISS" would be decoded under a name other parsers (and Claims.Raw) do
-// not read: scan reports it, and the parser refuses it.
+// member names; b need not be valid (the decoder validates it afterwards).
+// A member name that differs from a registered one only in case is refused
+// although encoding/json/v2 matches names exactly: encoding/json (v1),
+// which many programs downstream still use on the same token, matches
+// them case-insensitively, so a header or payload holding both "iss" and
+// "ISS" would mean one thing here and another there. scan reports it, and
+// the parser refuses it.
 func scan(b []byte, names []string) shape {
 	var sh shape
 	depth := 0
-	inString, escaped, expectName, nameEscaped := false, false, false, false
-	nameStart := 0
-	for i, c := range b {
-		if inString {
-			switch {
-			case escaped:
-				escaped = false
-			case c == '\\':
-				escaped, nameEscaped = true, true
-			case c == '"':
-				inString = false
-				if expectName {
-					expectName = false
-					sh.caseVariant = sh.caseVariant || isCaseVariant(b[nameStart:i], nameEscaped, names)
-				}
-			}
-			continue
-		}
-		switch c {
+	expectName := false
+	for i := 0; i < len(b); i++ {
+		switch c := b[i]; c {
 		case '"':
-			inString, nameEscaped, nameStart = true, false, i+1
+			end, escaped := stringEnd(b, i+1)
+			if expectName {
+				expectName = false
+				sh.caseVariant = sh.caseVariant || isCaseVariant(b[i+1:end], escaped, names)
+			}
+			i = end
 		case '[', '{':
 			depth++
 			sh.depth = max(sh.depth, depth)
@@ -330,30 +412,60 @@ func scan(b []byte, names []string) shape {
 	return sh
 }
 
+// stringEnd returns the index of the quote that ends the JSON string whose
+// text starts at b[start] (len(b) when it is not terminated), and whether
+// the text holds an escape. It jumps from quote to quote: a quote ends the
+// string unless an odd number of backslashes precedes it. Each backslash
+// is counted at most once, so the cost is linear in the string's length.
+func stringEnd(b []byte, start int) (end int, escaped bool) {
+	for i := start; ; {
+		q := bytes.IndexByte(b[i:], '"')
+		if q < 0 {
+			return len(b), escaped
+		}
+		q += i
+		n := 0
+		for j := q - 1; j >= i && b[j] == '\\'; j-- {
+			n++
+		}
+		escaped = escaped || bytes.IndexByte(b[i:q], '\\') >= 0
+		if n%2 == 0 {
+			return q, escaped
+		}
+		i = q + 1
+	}
+}
+
 // isCaseVariant reports whether the member name raw (its JSON text between
 // the quotes) differs only in case from one of names.
 func isCaseVariant(raw []byte, escaped bool, names []string) bool {
 	if escaped {
 		var name string
-		if json.Unmarshal(append(append([]byte{'"'}, raw...), '"'), &name) != nil {
+		if jsonv2.Unmarshal(append(append([]byte{'"'}, raw...), '"'), &name) != nil {
 			return false // invalid JSON: encoding/json refuses it afterwards
 		}
 		raw = []byte(name)
 	}
-	if len(raw) == 0 {
+	// names are lower-case ASCII of at most 9 bytes. An ASCII raw name can
+	// fold to one only if it has the same length and its first byte folds
+	// to that name's first byte. A non-ASCII one can be longer: Unicode
+	// folding, which encoding/json applies too, maps the Kelvin sign K
+	// (U+212A, 3 bytes) to k and the long s (U+017F, 2 bytes) to s, so
+	// "iſs" (4 bytes) decodes as "iss"; no rune folds to ASCII from more
+	// than 3 bytes.
+	if len(raw) == 0 || len(raw) > 3*maxNameLen {
 		return false
 	}
-	// names are lower-case ASCII. A raw name can fold to one only if its
-	// first byte folds to that name's first byte, or is not ASCII: Unicode
-	// folding, which encoding/json applies too, maps the Kelvin sign K
-	// (U+212A) to k and the long s (U+017F) to s, so "iſs" (4 bytes) decodes
-	// as "iss". No length check, then: the byte lengths differ.
+	ascii := true
+	for _, c := range raw {
+		ascii = ascii && c < utf8.RuneSelf
+	}
 	first := raw[0]
 	if 'A' <= first && first <= 'Z' {
 		first += 'a' - 'A'
 	}
 	for _, n := range names {
-		if first < utf8.RuneSelf && first != n[0] {
+		if ascii && (len(raw) != len(n) || first != n[0]) {
 			continue
 		}
 		if string(raw) != n && strings.EqualFold(string(raw), n) {

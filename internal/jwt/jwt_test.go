@@ -39,6 +39,10 @@ func TestParseHeader(t *testing.T) {
 		{`{"\u0041lg":"RS256"}`, "", false, ErrCase},
 		{`{"alg":"RS256","\u212aid":"k"}`, "", false, ErrCase},               // Kelvin sign: encoding/json reads it as kid
 		{"{\"alg\":\"RS256\",\"\xe2\x84\xaaid\":\"k\"}", "", false, ErrCase}, // the same, unescaped
+		{`{"kid":7,"alg":"RS256"}`, "RS256", true, ErrHeader},                // a bad kid does not hide alg
+		{`{"alg":"RS256","alg":"ES256"}`, "ES256", true, nil},                // a repeated member keeps its last value
+		{`{"alg":"RS256","kid":"\ud800"}`, "", false, ErrHeader},             // a lone surrogate is not UTF-8
+		{"{\"alg\":\"RS\xff\"}", "", false, ErrHeader},                       // invalid UTF-8
 		{`{"x":{"ALG":1},"alg":"ES256"}`, "ES256", true, nil},                // nested names are not header parameters
 		{`{"x":"ALG","alg":"ES256"}`, "ES256", true, nil},                    // values are not names
 		{`["alg"]`, "", false, ErrHeader},
@@ -64,6 +68,8 @@ func TestParseClaims(t *testing.T) {
 	}
 	for in, want := range map[string]error{
 		`{"iss":"x"}}`:               ErrClaims,
+		"{\"sub\":\"a\xff\"}":        ErrClaims, // invalid UTF-8: v1 would decode U+FFFD, so two subjects could collide
+		`{"sub":"\udc00"}`:           ErrClaims, // a lone surrogate
 		`null`:                       ErrClaims,
 		`{"Iss":"x"}`:                ErrCase,
 		`{"iss":"a","i\u017fs":"b"}`: ErrCase, // long s: encoding/json reads it as iss
@@ -79,8 +85,12 @@ func TestParseClaims(t *testing.T) {
 			t.Errorf("ParseClaims(%.40s) error = %v, want %v", in, err, want)
 		}
 	}
-	if _, err := ParseClaims([]byte(`{"iss":1}`)); err == nil || errors.Is(err, ErrClaims) {
-		t.Errorf("numeric iss: error = %v, want a type error", err)
+	var te *TypeError
+	if _, err := ParseClaims([]byte(`{"iss":1}`)); !errors.As(err, &te) || te.Claim != "iss" {
+		t.Errorf("numeric iss: error = %v, want a *TypeError naming iss", err)
+	}
+	if c, err := ParseClaims([]byte(`{"iss":"a","iss":"b"}`)); err != nil || c.Issuer != "b" {
+		t.Errorf("repeated iss: %q, %v; want the last value, b", c.Issuer, err)
 	}
 	if _, err := ParseClaims([]byte(`{"aud":[` + strings.Repeat(`"",`, 63) + `""],"a":` + strings.Repeat("[", 31) + strings.Repeat("]", 31) + `}`)); err != nil {
 		t.Errorf("64 audiences at depth 32: %v", err)
@@ -88,8 +98,16 @@ func TestParseClaims(t *testing.T) {
 }
 
 func TestScan_SkipsStrings(t *testing.T) {
-	sh := scan([]byte(`["a,b","[{\"",[1,2],{"k":[3]}]`), nil)
-	if sh.depth != 3 || sh.commas != 3 {
-		t.Errorf("scan = %+v, want depth 3, 3 commas", sh)
+	for in, want := range map[string]shape{
+		`["a,b","[{\"",[1,2],{"k":[3]}]`: {depth: 3, commas: 3},
+		`["a\\",[1]]`:                    {depth: 2, commas: 1}, // an escaped backslash, then the closing quote
+		`["a\\\",[1]]`:                   {depth: 1, commas: 0}, // an escaped quote: the string runs to the end
+		`["\\\\","\\\"]",2]`:             {depth: 1, commas: 2},
+		`{"Kid":1}`:                      {depth: 1, caseVariant: true},
+		`{"x":"Kid","kid":"\"Kid"}`:      {depth: 1, commas: 1},
+	} {
+		if sh := scan([]byte(in), HeaderNames[:]); sh != want {
+			t.Errorf("scan(%s) = %+v, want %+v", in, sh, want)
+		}
 	}
 }
