@@ -227,7 +227,14 @@ func (s *Set) Key(ctx context.Context, kid string) (*Key, error) {
 // without any network call, or nil when the kid is absent or there is no
 // usable set (never fetched, or older than MaxStaleness).
 func (s *Set) Current(kid string) *Key {
-	return s.cur.Load().lookup(kid, s.cfg.Now(), s.cfg.MaxStaleness)
+	return s.CurrentAt(kid, s.cfg.Now())
+}
+
+// CurrentAt is Current for a caller that has already read the clock (the
+// verifier's cache reads it once per hit): now must be a reading of the
+// Set's Now.
+func (s *Set) CurrentAt(kid string, now time.Time) *Key {
+	return s.cur.Load().lookup(kid, now, s.cfg.MaxStaleness)
 }
 
 // Ready blocks until the first key set has been loaded (it returns nil from
