@@ -200,7 +200,7 @@ func (a *Authenticator) expiresStream(c verifier.Claims) bool {
 // custom verifier allows more skew than it reports) is refused, as it would
 // be cut at once.
 func (a *Authenticator) authorize(ctx context.Context, method string, stream bool, req any) (context.Context, verifier.Claims, error) {
-	start := time.Now()
+	start := a.startDecision(ctx)
 	p := a.lookup(method)
 	cred, present, rej := a.credentials(ctx)
 	if present && !a.transportAllowed(ctx) {

@@ -64,9 +64,10 @@ var (
 )
 
 // check returns the rejection for claims that fall short of the
-// requirement, and why, or nil. now is the current time; an auth_time more
-// than skew in the future counts as too old, since it cannot be trusted.
-func (s *stepUp) check(c verifier.Claims, now time.Time, skew time.Duration) (*rejection, error) {
+// requirement, and why, or nil. clock gives the current time, read only
+// when the requirement has a max age; an auth_time more than skew in the
+// future counts as too old, since it cannot be trusted.
+func (s *stepUp) check(c verifier.Claims, clock func() time.Time, skew time.Duration) (*rejection, error) {
 	if s == nil {
 		return nil, nil
 	}
@@ -88,6 +89,7 @@ func (s *stepUp) check(c verifier.Claims, now time.Time, skew time.Duration) (*r
 			return s.rej, fmt.Errorf("grpcauth: step-up: auth_time %v is out of range", sec)
 		}
 		at := time.Unix(0, 0).Add(time.Duration(sec * float64(time.Second)))
+		now := clock()
 		if age := now.Sub(at); age > s.maxAge || at.After(now.Add(skew)) {
 			return s.rej, fmt.Errorf("grpcauth: step-up: the user authenticated at %s, %s before now, and the rule's max_age_seconds is %d",
 				at.UTC().Format(time.RFC3339), age.Round(time.Second), int64(s.maxAge/time.Second))
