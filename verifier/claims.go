@@ -115,9 +115,10 @@ type claimSet struct {
 	issuedAt  time.Time
 	expiry    time.Time
 	notBefore time.Time
-	data      string // the payload: one JSON object
-	nMembers  int    // at least the number of members in data
-	size      int64  // footprint, index included
+	data      string       // the payload: one JSON object
+	nMembers  int          // at least the number of members in data
+	size      int64        // footprint, index included
+	present   jwt.Presence // which of jwt.RegisteredNames are members
 
 	indexOnce sync.Once
 	members   []member // sorted by name, names unique; substrings of data
@@ -186,6 +187,7 @@ func newClaimSet(ctx context.Context, payload []byte, reg *jwt.Claims, scopeClai
 	c := &claimSet{
 		data:      string(payload),
 		nMembers:  reg.Members,
+		present:   reg.Present,
 		issuer:    reg.Issuer,
 		subject:   reg.Subject,
 		tokenID:   reg.ID,
@@ -358,8 +360,12 @@ func (c *claimSet) hasScope(scope string) bool {
 	return ok
 }
 
-// has is Claims.Has.
+// has is Claims.Has. A registered name's presence (cnf included) was
+// recorded while decoding, so asking for it does not touch the member index.
 func (c *claimSet) has(name string) bool {
+	if has, known := c.present.Has(name); known {
+		return has
+	}
 	_, ok := c.get(name)
 	return ok
 }

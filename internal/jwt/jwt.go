@@ -213,10 +213,29 @@ type Claims struct {
 	// Members is at least the number of members of the object (exact but
 	// for the empty object, counted 1).
 	Members int `json:"-"`
+	// Present records which of RegisteredNames are members.
+	Present Presence `json:"-"`
 }
 
-// RegisteredNames are the member names Claims decodes.
-var RegisteredNames = [...]string{"iss", "sub", "jti", "aud", "exp", "nbf", "iat", "cid", "client_id", "azp", "nonce", "scp", "scope"}
+// Presence has bit i set when RegisteredNames[i] is a member of a claims
+// object (exactly, after unescaping).
+type Presence uint32
+
+// Has reports whether name is a member of the claims object, and known
+// whether p can tell: whether name is one of RegisteredNames.
+func (p Presence) Has(name string) (has, known bool) {
+	for i, n := range RegisteredNames {
+		if n == name {
+			return p&(1<<i) != 0, true
+		}
+	}
+	return false, false
+}
+
+// RegisteredNames are the member names Claims decodes, and cnf (RFC 7800),
+// which it does not decode but reports present (Claims.Has): the
+// interceptors ask every call whether its token is bound.
+var RegisteredNames = [...]string{"iss", "sub", "jti", "aud", "exp", "nbf", "iat", "cid", "client_id", "azp", "nonce", "scp", "scope", "cnf"}
 
 // maxNameLen is the length of the longest of RegisteredNames and HeaderNames.
 const maxNameLen = len("client_id")
@@ -241,7 +260,7 @@ func ParseClaims(b []byte) (Claims, error) {
 		return c, ErrCase
 	}
 	err := jsonv2.Unmarshal(b, &c, decodeOptions)
-	c.Members = sh.commas + 1
+	c.Members, c.Present = sh.commas+1, Presence(sh.present)
 	if err == nil {
 		return c, nil
 	}
@@ -372,6 +391,9 @@ func object(b []byte) bool {
 type shape struct {
 	depth, commas int
 	caseVariant   bool
+	// present has bit i set when names[i] is a member name of the
+	// outermost object, exactly (after unescaping).
+	present uint32
 }
 
 // scan makes one pass over the JSON text b. It tracks strings only to skip
@@ -393,7 +415,11 @@ func scan(b []byte, names []string) shape {
 			end, escaped := stringEnd(b, i+1)
 			if expectName {
 				expectName = false
-				sh.caseVariant = sh.caseVariant || isCaseVariant(b[i+1:end], escaped, names)
+				variant, exact := matchName(b[i+1:end], escaped, names)
+				sh.caseVariant = sh.caseVariant || variant
+				if exact >= 0 {
+					sh.present |= 1 << exact
+				}
 			}
 			i = end
 		case '[', '{':
@@ -436,13 +462,14 @@ func stringEnd(b []byte, start int) (end int, escaped bool) {
 	}
 }
 
-// isCaseVariant reports whether the member name raw (its JSON text between
-// the quotes) differs only in case from one of names.
-func isCaseVariant(raw []byte, escaped bool, names []string) bool {
+// matchName compares the member name raw (its JSON text between the
+// quotes) with names: variant reports that it differs from one only in
+// case, and exact is the index of the one it equals, or -1.
+func matchName(raw []byte, escaped bool, names []string) (variant bool, exact int) {
 	if escaped {
 		var name string
 		if jsonv2.Unmarshal(append(append([]byte{'"'}, raw...), '"'), &name) != nil {
-			return false // invalid JSON: encoding/json refuses it afterwards
+			return false, -1 // invalid JSON: the decoder refuses it afterwards
 		}
 		raw = []byte(name)
 	}
@@ -454,7 +481,7 @@ func isCaseVariant(raw []byte, escaped bool, names []string) bool {
 	// "iſs" (4 bytes) decodes as "iss"; no rune folds to ASCII from more
 	// than 3 bytes.
 	if len(raw) == 0 || len(raw) > 3*maxNameLen {
-		return false
+		return false, -1
 	}
 	ascii := true
 	for _, c := range raw {
@@ -464,15 +491,18 @@ func isCaseVariant(raw []byte, escaped bool, names []string) bool {
 	if 'A' <= first && first <= 'Z' {
 		first += 'a' - 'A'
 	}
-	for _, n := range names {
+	for i, n := range names {
 		if ascii && (len(raw) != len(n) || first != n[0]) {
 			continue
 		}
-		if string(raw) != n && strings.EqualFold(string(raw), n) {
-			return true
+		if string(raw) == n {
+			return false, i
+		}
+		if strings.EqualFold(string(raw), n) {
+			return true, -1
 		}
 	}
-	return false
+	return false, -1
 }
 
 // ClientIDValue returns the client the token was issued to: the first of

@@ -72,6 +72,7 @@ func TestParseClaims(t *testing.T) {
 		`{"sub":"\udc00"}`:           ErrClaims, // a lone surrogate
 		`null`:                       ErrClaims,
 		`{"Iss":"x"}`:                ErrCase,
+		`{"CNF":{"jkt":"x"}}`:        ErrCase, // cnf is not decoded, but its presence is
 		`{"iss":"a","i\u017fs":"b"}`: ErrCase, // long s: encoding/json reads it as iss
 		`{"aud":{}}`:                 ErrAud,
 		`{"exp":"1"}`:                ErrDate,
@@ -104,7 +105,7 @@ func TestScan_SkipsStrings(t *testing.T) {
 		`["a\\\",[1]]`:                   {depth: 1, commas: 0}, // an escaped quote: the string runs to the end
 		`["\\\\","\\\"]",2]`:             {depth: 1, commas: 2},
 		`{"Kid":1}`:                      {depth: 1, caseVariant: true},
-		`{"x":"Kid","kid":"\"Kid"}`:      {depth: 1, commas: 1},
+		`{"x":"Kid","kid":"\"Kid"}`:      {depth: 1, commas: 1, present: 1 << 1}, // kid, HeaderNames[1]
 	} {
 		if sh := scan([]byte(in), HeaderNames[:]); sh != want {
 			t.Errorf("scan(%s) = %+v, want %+v", in, sh, want)
