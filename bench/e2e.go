@@ -8,13 +8,9 @@ import (
 	"net"
 	"runtime"
 	"slices"
-	"sync"
-	"sync/atomic"
 	"time"
 
 	"google.golang.org/grpc"
-	"google.golang.org/grpc/credentials/insecure"
-	"google.golang.org/grpc/metadata"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	itemsv1 "github.com/grpcauth/grpcauth/examples/items/proto/items/v1"
@@ -56,16 +52,20 @@ func noAuth(context.Context, *fixture) ([]grpc.ServerOption, func(), error) {
 
 // e2eResult is one timed run.
 type e2eResult struct {
-	elapsed  time.Duration
-	cpu      time.Duration // process CPU time: client and server together
-	calls    int
-	failures int64
-	p50, p99 time.Duration
+	elapsed   time.Duration
+	serverCPU time.Duration // CPU time of the server's process, which runs no client
+	clientCPU time.Duration // CPU time of the client's process
+	calls     int
+	failures  int64
+	p50, p99  time.Duration
 }
 
-// runE2E starts a loopback gRPC server built by v, then makes calls
-// ListItems RPCs from callers goroutines, caller i always sending token
-// i%len(tokens), and times them after a warm-up of one call per caller.
+// runE2E starts a loopback gRPC server built by v in this process, then has
+// a child process (this program again, see clientMain) make calls ListItems
+// RPCs from callers goroutines, caller i always sending token
+// i%len(tokens). The child warms up with one call per caller, then times
+// the calls; this process measures its own CPU time over the timed part,
+// which is the server's alone.
 func runE2E(ctx context.Context, f *fixture, v serverVariant, tokens []string, calls, callers int) (e2eResult, error) {
 	opts, cleanup, err := v.options(ctx, f)
 	if err != nil {
@@ -82,59 +82,34 @@ func runE2E(ctx context.Context, f *fixture, v serverVariant, tokens []string, c
 	go func() { defer close(served); srv.Serve(lis) }()
 	defer func() { srv.Stop(); <-served }()
 
-	conn, err := grpc.NewClient(lis.Addr().String(), grpc.WithTransportCredentials(insecure.NewCredentials()))
+	c, err := startClient(ctx, clientJob{Addr: lis.Addr().String(), Calls: calls, Callers: callers, Tokens: tokens})
+	if err != nil {
+		return e2eResult{}, fmt.Errorf("%s: %w", v.name, err)
+	}
+	defer c.close()
+	if err := c.waitWarm(); err != nil {
+		return e2eResult{}, fmt.Errorf("%s: warm-up: %w", v.name, err)
+	}
+	runtime.GC()
+	stopProfile, err := startServerProfile(v.name)
 	if err != nil {
 		return e2eResult{}, err
 	}
-	defer conn.Close()
-	client := itemsv1.NewItemServiceClient(conn)
-	call := func(i int) error {
-		cctx, cancel := context.WithTimeout(ctx, 30*time.Second)
-		defer cancel()
-		cctx = metadata.AppendToOutgoingContext(cctx, "authorization", "Bearer "+tokens[i%len(tokens)])
-		resp, err := client.ListItems(cctx, &itemsv1.ListItemsRequest{})
-		if err == nil && len(resp.GetItems()) == 0 {
-			err = fmt.Errorf("empty response")
-		}
-		return err
-	}
-	for i := range callers {
-		if err := call(i); err != nil {
-			return e2eResult{}, fmt.Errorf("%s: warm-up call failed: %w", v.name, err)
-		}
-	}
-
-	runtime.GC()
 	cpu0 := cpuTime()
-	var next, failures atomic.Int64
-	lat := make([][]time.Duration, callers)
-	var wg sync.WaitGroup
-	start := time.Now()
-	for c := range callers {
-		wg.Go(func() {
-			for next.Add(1) <= int64(calls) {
-				t0 := time.Now()
-				if call(c) != nil {
-					failures.Add(1)
-				}
-				lat[c] = append(lat[c], time.Since(t0))
-			}
-		})
+	r, err := c.run()
+	cpu := cpuTime() - cpu0
+	stopProfile()
+	if err != nil {
+		return e2eResult{}, fmt.Errorf("%s: %w", v.name, err)
 	}
-	wg.Wait()
-	res := e2eResult{elapsed: time.Since(start), cpu: cpuTime() - cpu0, calls: calls, failures: failures.Load()}
-	var all []time.Duration
-	for _, l := range lat {
-		all = append(all, l...)
-	}
-	slices.Sort(all)
-	res.p50, res.p99 = all[len(all)/2], all[len(all)*99/100]
-	return res, nil
+	return e2eResult{elapsed: r.Elapsed, serverCPU: cpu, clientCPU: r.CPU, calls: calls, failures: r.Failures, p50: r.P50, p99: r.P99}, nil
 }
 
 // e2eTable runs every server variant rounds times, interleaved, and prints
-// the median round's throughput and its ratio to the server without
-// authentication.
+// for each the median round's figures and, against the server without
+// authentication, the median (and range) of the ratios taken round by round:
+// the variants of one round run back to back, so a ratio within a round is
+// less exposed to the machine's drift than a ratio of medians.
 func e2eTable(ctx context.Context, w io.Writer, f *fixture, calls, callers, rounds int) error {
 	tokens := make([]string, callers)
 	for i := range tokens {
@@ -156,29 +131,47 @@ func e2eTable(ctx context.Context, w io.Writer, f *fixture, calls, callers, roun
 		}
 	}
 	fmt.Fprintf(w, "## End to end: unary ListItems over loopback gRPC\n\n")
-	fmt.Fprintf(w, "%d calls from %d concurrent callers on one connection, each caller reusing its own RS256 token; "+
-		"%d interleaved rounds, median round shown.\n\n", calls, callers, rounds)
-	fmt.Fprintln(w, "| server | calls/s | × no auth | CPU µs/call | p50 | p99 | failed calls |")
-	fmt.Fprintln(w, "|---|--:|--:|--:|--:|--:|--:|")
-	var base float64
+	fmt.Fprintf(w, "%d calls from %d concurrent callers on one connection, each caller reusing its own RS256 token "+
+		"(%d distinct tokens); %d interleaved rounds.\n\n", calls, callers, min(callers, len(tokens)), rounds)
+	fmt.Fprintln(w, "| server | calls/s | × no auth | server CPU µs/call | × no auth (range) | client CPU µs/call | p50 | p99 | failed calls |")
+	fmt.Fprintln(w, "|---|--:|--:|--:|--:|--:|--:|--:|--:|")
+	base := results[0]
 	for i, v := range variants {
 		rs := results[i]
-		slices.SortFunc(rs, func(a, b e2eResult) int { return cmp.Compare(a.elapsed, b.elapsed) })
-		r := rs[len(rs)/2]
+		rate := make([]float64, len(rs))
+		cpu := make([]float64, len(rs))
 		var failed int64
-		for _, x := range rs {
+		for r, x := range rs {
+			rate[r] = x.rate() / base[r].rate()
+			cpu[r] = x.serverCPU.Seconds() / base[r].serverCPU.Seconds()
 			failed += x.failures
 		}
-		rate := float64(r.calls) / r.elapsed.Seconds()
-		if base == 0 {
-			base = rate
-		}
-		fmt.Fprintf(w, "| %s | %.0f | %.2f× | %.1f | %s | %s | %d |\n", v.name, rate, rate/base,
-			float64(r.cpu.Microseconds())/float64(r.calls), r.p50.Round(time.Microsecond), r.p99.Round(time.Microsecond), failed)
+		slices.Sort(rate)
+		slices.Sort(cpu)
+		med := slices.Clone(rs)
+		slices.SortFunc(med, func(a, b e2eResult) int { return cmp.Compare(a.elapsed, b.elapsed) })
+		m := med[len(med)/2]
+		fmt.Fprintf(w, "| %s | %.0f | %.2f× | %.2f | %.3f× (%.3f–%.3f) | %.1f | %s | %s | %d |\n", v.name,
+			m.rate(), median(rate), perCall(m.serverCPU, m.calls), median(cpu), cpu[0], cpu[len(cpu)-1],
+			perCall(m.clientCPU, m.calls), m.p50.Round(time.Microsecond), m.p99.Round(time.Microsecond), failed)
 	}
 	fmt.Fprintln(w)
-	fmt.Fprintln(w, "CPU µs/call is the process's CPU time (client and server share the process) over the calls; "+
-		"its difference from the no-authentication row is what authentication costs per call.")
+	fmt.Fprintln(w, "Server CPU µs/call is the server process's CPU time (user + system) over the timed calls; "+
+		"the client runs in a child process, so none of its work is counted. The × columns are the median of the "+
+		"round-by-round ratios to the no-authentication server (the CPU ratio's range in brackets): what "+
+		"authentication costs the server per call. calls/s, µs/call and latencies are the round of median elapsed time.")
 	fmt.Fprintln(w)
 	return nil
+}
+
+func (r e2eResult) rate() float64 { return float64(r.calls) / r.elapsed.Seconds() }
+
+// median returns the median of sorted xs (the mean of the middle two for
+// an even count).
+func median(xs []float64) float64 {
+	n := len(xs)
+	if n%2 == 1 {
+		return xs[n/2]
+	}
+	return (xs[n/2-1] + xs[n/2]) / 2
 }

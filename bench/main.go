@@ -17,6 +17,10 @@ import (
 )
 
 func main() {
+	if os.Getenv(clientEnv) != "" {
+		clientMain()
+		return
+	}
 	testing.Init() // registers test.benchtime, which testing.Benchmark reads
 	benchtime := flag.Duration("benchtime", time.Second, "run each benchmark for about this long")
 	cost := flag.Bool("cost", true, "run the per-token cost table")
@@ -26,6 +30,7 @@ func main() {
 	callers := flag.Int("callers", 50, "concurrent callers in the end-to-end run (and the concurrent unknown-kid count)")
 	rounds := flag.Int("rounds", 3, "interleaved rounds of the end-to-end run (the median is shown)")
 	flag.IntVar(&count, "count", 1, "time each benchmark this many times, interleaved within its row, and show the median run")
+	flag.StringVar(&serverProfile, "serverprofile", "", "write a CPU profile of the server process during each end-to-end variant's timed calls to `prefix`-<variant>.pprof")
 	verbose := flag.Bool("v", false, "print each library's rejection error (to check every library rejects for the intended reason)")
 	flag.Parse()
 	if err := flag.Set("test.benchtime", benchtime.String()); err != nil {
