@@ -233,7 +233,7 @@ func (p Presence) Has(name string) (has, known bool) {
 }
 
 // RegisteredNames are the member names Claims decodes, and cnf (RFC 7800),
-// which it does not decode but reports present (Claims.Has): the
+// which it does not decode but records in Present like the others: the
 // interceptors ask every call whether its token is bound.
 var RegisteredNames = [...]string{"iss", "sub", "jti", "aud", "exp", "nbf", "iat", "cid", "client_id", "azp", "nonce", "scp", "scope", "cnf"}
 
