@@ -21,7 +21,7 @@ type JWTVerifier interface {
 // use. It owns neither verifier: close them yourself.
 //
 // A token is a JWT when it has three dot-separated parts and its first part
-// decodes (strict base64url) to a JSON object with a string "alg". A JWT
+// decodes (strict base64url) to a JSON object in UTF-8 with a string "alg". A JWT
 // goes to the local verifier only, and its result is final: a JWT that
 // fails there is never sent for introspection. A forged or garbage JWT
 // therefore costs a local check and nothing else, instead of a request to
