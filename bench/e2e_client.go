@@ -190,6 +190,11 @@ func perCall(d time.Duration, n int) float64 {
 	return float64(d.Nanoseconds()) / 1e3 / float64(n)
 }
 
+// pairOnly is the -pair flag: the end-to-end run times only the server
+// without authentication and grpcauth with its cache on (the default), so
+// that many rounds fit in little time.
+var pairOnly bool
+
 // serverProfile is the -serverprofile flag: a file name prefix for CPU
 // profiles of the server process during each variant's timed calls.
 var serverProfile string
