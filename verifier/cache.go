@@ -121,7 +121,7 @@ func (c *tokenCache) get(token string, v *Verifier) (claims *claimSet, hit bool,
 		sh.misses.Add(1)
 		return nil, false, nil
 	}
-	now := v.s.Now() // once per hit: on a VM a clock read costs about as much as the map lookup
+	now := v.s.Now() // once per hit: on a VM a clock read costs more than the map lookup
 	if v.set.CurrentAt(e.key.ID, now) != e.key {
 		sh.misses.Add(1)
 		sh.remove(token, e)
