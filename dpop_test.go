@@ -393,6 +393,17 @@ func TestCompileRule_PublicWithRequireDPoPIsInvalid(t *testing.T) {
 	}
 }
 
+func TestRequirement_ReportsRequireDPoP(t *testing.T) {
+	a := mustNew(t, Config{Verifier: staticVerifier{}, Rules: map[string]*grpcauthv1.Rule{mAuth: {RequireDpop: true, Scopes: []string{"x"}}}})
+	req, err := a.Requirement(mAuth)
+	if err != nil || !req.RequireDPoP || req.RequireCertificateBinding || req.Public {
+		t.Errorf("Requirement(%s) = %+v, %v; want RequireDPoP only", mAuth, req, err)
+	}
+	if req, _ := a.Requirement(mInherited); req.RequireDPoP {
+		t.Errorf("Requirement(%s) = %+v; want no DPoP requirement", mInherited, req)
+	}
+}
+
 // Two replicas with their own default caches each accept the same proof
 // once (the gap docs/dpop.md describes); replicas sharing one ReplayCache
 // accept it once in all.

@@ -219,6 +219,12 @@ type Requirement struct {
 	// RequireCertificateBinding is true when only certificate-bound
 	// tokens (RFC 8705) are accepted.
 	RequireCertificateBinding bool
+	// RequireDPoP is true when the rule sets require_dpop: only DPoP-bound
+	// tokens presented with the DPoP scheme and a valid proof (RFC 9449)
+	// are accepted. It reports the method's rule only; Config.RequireDPoP,
+	// which refuses the Bearer scheme on every method, is not reflected
+	// here.
+	RequireDPoP bool
 	// Condition is the rule's condition expression, or "" (see
 	// docs/conditions.md).
 	Condition string
@@ -257,6 +263,7 @@ func (a *Authenticator) Requirement(fullMethod string) (Requirement, error) {
 	}
 	req.Public = p.rule.public
 	req.RequireCertificateBinding = p.rule.bound
+	req.RequireDPoP = p.rule.dpop
 	req.Scopes = slices.Clone(p.rule.all)
 	for _, set := range p.rule.anyOf {
 		req.AnyOf = append(req.AnyOf, slices.Clone(set))
