@@ -32,6 +32,9 @@ type clientJob struct {
 	Addr           string
 	Calls, Callers int
 	Tokens         []string
+	// Rate, when not zero, paces the calls: together the callers start
+	// Rate calls a second, each on its own fixed schedule.
+	Rate float64
 }
 
 // clientResult is what the client process sends back: one JSON line.
@@ -162,15 +165,30 @@ func clientMain() {
 	var next, failures atomic.Int64
 	lat := make([][]time.Duration, job.Callers)
 	var wg sync.WaitGroup
+	timed := func(c int) {
+		t0 := time.Now()
+		if call(c) != nil {
+			failures.Add(1)
+		}
+		lat[c] = append(lat[c], time.Since(t0))
+	}
 	start := time.Now()
 	for c := range job.Callers {
 		wg.Go(func() {
-			for next.Add(1) <= int64(job.Calls) {
-				t0 := time.Now()
-				if call(c) != nil {
-					failures.Add(1)
+			if job.Rate > 0 {
+				// Caller c makes calls c, c+Callers, c+2*Callers, ... of
+				// the schedule, call i due at start + i/Rate.
+				for i := c; i < job.Calls; i += job.Callers {
+					due := start.Add(time.Duration(float64(i) / job.Rate * float64(time.Second)))
+					if d := time.Until(due); d > 0 {
+						time.Sleep(d)
+					}
+					timed(c)
 				}
-				lat[c] = append(lat[c], time.Since(t0))
+				return
+			}
+			for next.Add(1) <= int64(job.Calls) {
+				timed(c)
 			}
 		})
 	}
@@ -222,3 +240,7 @@ func startServerProfile(variant string) (stop func(), err error) {
 	}
 	return func() { pprof.StopCPUProfile(); f.Close() }, nil
 }
+
+// callRate is the -rate flag: when not zero, the end-to-end client paces its
+// callers to this many calls a second in total.
+var callRate float64
