@@ -142,10 +142,19 @@ type Config struct {
 
 	// TokenTypes lists the token_type values accepted when a response has
 	// one (compared case-insensitively). Default DefaultTokenTypes()
-	// ("Bearer", "access_token"): a DPoP-bound token (token_type "DPoP", RFC 9449), which
-	// must come with a proof this package does not check, or a refresh
-	// token a server answers for despite the access_token hint, is
-	// rejected with a *verifier.ClaimError for "token_type".
+	// ("Bearer", "access_token"): a DPoP-bound token (token_type "DPoP",
+	// RFC 9449), or a refresh token a server answers for despite the
+	// access_token hint, is rejected with a *verifier.ClaimError for
+	// "token_type".
+	//
+	// To accept DPoP-bound opaque tokens, add "DPoP":
+	// append(DefaultTokenTypes(), "DPoP"). A "DPoP" response must then
+	// carry the key binding, cnf with a jkt member (RFC 9449, section 6.2),
+	// or it is rejected with a *verifier.ClaimError for "cnf"; the claims
+	// keep cnf. This package does not check the DPoP proof: the grpcauth
+	// interceptors do, for every token whose claims carry cnf.jkt (the DPoP
+	// scheme and a proof signed by that key are then required). Any other
+	// caller must check the proof itself, with package dpop.
 	TokenTypes []string
 
 	// SkipExpiryRequirement accepts active responses without exp. Default

@@ -42,6 +42,14 @@ func (callerService) AllOf(ctx context.Context, _ *authtestv1.AllOfRequest) (*au
 // returns a client; both are stopped by t.Cleanup.
 func serveAuthtest(t *testing.T, auth *grpcauth.Authenticator) authtestv1.TestServiceClient {
 	t.Helper()
+	client, _ := serveAuthtestAt(t, auth)
+	return client
+}
+
+// serveAuthtestAt is serveAuthtest, and also returns the server's address
+// (the :authority its client sends).
+func serveAuthtestAt(t *testing.T, auth *grpcauth.Authenticator) (authtestv1.TestServiceClient, string) {
+	t.Helper()
 	lis, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -60,7 +68,7 @@ func serveAuthtest(t *testing.T, auth *grpcauth.Authenticator) authtestv1.TestSe
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { conn.Close() })
-	return authtestv1.NewTestServiceClient(conn)
+	return authtestv1.NewTestServiceClient(conn), lis.Addr().String()
 }
 
 // TestEndToEnd_CombinedVerifierBehindTheInterceptor runs JWTs and opaque
@@ -153,6 +161,85 @@ func TestEndToEnd_CombinedVerifierBehindTheInterceptor(t *testing.T) {
 		_, err = client.AllOf(ctx, &authtestv1.AllOfRequest{})
 		checkStatus(t, err, codes.OK, "")
 	})
+}
+
+// TestEndToEnd_DPoPBoundOpaqueToken runs an opaque token that the
+// authorization server introspects as DPoP-bound (token_type DPoP, cnf.jkt)
+// through grpcauth's interceptor: with "DPoP" in Config.TokenTypes, the
+// introspected cnf.jkt binds the token, and the interceptor requires the
+// DPoP scheme and a proof signed by that key, as it does for a DPoP-bound
+// JWT.
+func TestEndToEnd_DPoPBoundOpaqueToken(t *testing.T) {
+	clk := newClock()
+	org := grpcauthtest.NewIssuer(t, grpcauthtest.Config{Path: "/", Audience: "https://org.example", Now: clk.Now,
+		Clients: []grpcauthtest.Client{rsClient}})
+	quiet := slog.New(slog.DiscardHandler)
+	opaque := newVerifier(t, introspect.Config{Endpoint: org.IntrospectionURL(), Issuer: org.URL(),
+		ClientID: rsClient.ID, ClientSecret: rsClient.Secret, Audiences: []string{org.Audience()}, Now: clk.Now, Logger: quiet,
+		TokenTypes: append(introspect.DefaultTokenTypes(), "DPoP")})
+	auth, err := grpcauth.New(grpcauth.Config{Verifier: opaque, Now: clk.Now, Logger: quiet})
+	if err != nil {
+		t.Fatal(err)
+	}
+	client, addr := serveAuthtestAt(t, auth)
+
+	newKey := func() *grpcauthtest.DPoPKey {
+		k, err := grpcauthtest.NewDPoPKey()
+		if err != nil {
+			t.Fatal(err)
+		}
+		k.Now = clk.Now
+		return k
+	}
+	key, other := newKey(), newKey()
+	mint := func(claims map[string]any) string {
+		tok, err := org.MintOpaqueClaims(claims)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return tok
+	}
+	exp := clk.Now().Add(time.Hour)
+	bound := mint(map[string]any{"exp": exp, "scope": "test:read test:write", "token_type": "DPoP",
+		"cnf": map[string]any{"jkt": key.Thumbprint()}})
+	unstated := mint(map[string]any{"exp": exp, "scope": "test:read test:write", "token_type": "DPoP"})
+	proof := func(k *grpcauthtest.DPoPKey, tok string) string {
+		p, err := k.Proof("POST", "http://"+addr+"/authtest.v1.TestService/AllOf", tok)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+
+	tests := []struct {
+		name   string
+		scheme string
+		token  string
+		proof  func() string // nil: no dpop metadata
+		code   codes.Code
+		reason string
+	}{
+		{name: "DPoP scheme, proof by the bound key", scheme: "DPoP", token: bound,
+			proof: func() string { return proof(key, bound) }, code: codes.OK},
+		{name: "Bearer scheme", scheme: "Bearer", token: bound, code: codes.Unauthenticated, reason: grpcauth.ReasonDPoPBindingMismatch},
+		{name: "DPoP scheme, proof by another key", scheme: "DPoP", token: bound,
+			proof: func() string { return proof(other, bound) }, code: codes.Unauthenticated, reason: grpcauth.ReasonDPoPBindingMismatch},
+		{name: "DPoP scheme, no proof", scheme: "DPoP", token: bound, code: codes.Unauthenticated, reason: grpcauth.ReasonDPoPProofInvalid},
+		{name: "token_type DPoP without cnf.jkt", scheme: "Bearer", token: unstated, code: codes.Unauthenticated, reason: grpcauth.ReasonTokenInvalid},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			kv := []string{"authorization", tc.scheme + " " + tc.token}
+			if tc.proof != nil {
+				kv = append(kv, grpcauth.MetadataDPoP, tc.proof())
+			}
+			resp, err := client.AllOf(metadata.AppendToOutgoingContext(context.Background(), kv...), &authtestv1.AllOfRequest{})
+			checkStatus(t, err, tc.code, tc.reason)
+			if tc.code == codes.OK && !resp.GetCaller().GetAuthenticated() {
+				t.Fatalf("handler saw %v", resp.GetCaller())
+			}
+		})
+	}
 }
 
 // checkStatus asserts err's code and grpcauth ErrorInfo reason.

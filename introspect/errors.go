@@ -62,4 +62,6 @@ var (
 	errClientID   = &verifier.ClaimError{Claim: "client_id", Reason: "client not allowed"}
 	errNoClientID = &verifier.ClaimError{Claim: "client_id", Reason: "missing"}
 	errTokenType  = &verifier.ClaimError{Claim: "token_type", Reason: "not an accepted token type"}
+	// errDPoPUnbound: token_type DPoP, but no cnf.jkt naming the key.
+	errDPoPUnbound = &verifier.ClaimError{Claim: "cnf", Reason: "token_type DPoP without a cnf.jkt key binding"}
 )

@@ -164,11 +164,30 @@ func (v *Verifier) checkStatic(c verifier.Claims, tokenType json.RawMessage) err
 		if json.Unmarshal(tokenType, &tt) != nil || !v.acceptedType(tt) {
 			return errTokenType
 		}
+		if strings.EqualFold(tt, tokenTypeDPoP) && !hasJKT(c) {
+			return errDPoPUnbound
+		}
 	}
 	if c.Expiry().IsZero() && !v.s.SkipExpiryRequirement {
 		return errNoExp
 	}
 	return nil
+}
+
+// tokenTypeDPoP is the token_type of a DPoP-bound token (RFC 9449, section
+// 6.2).
+const tokenTypeDPoP = "DPoP"
+
+// hasJKT reports whether the claims carry cnf with a jkt string member, the
+// binding a DPoP-bound token's introspection response must state (RFC
+// 9449, section 6.2). That jkt's form, and the proof, are checked by
+// whoever checks the proof (the grpcauth interceptors).
+func hasJKT(c verifier.Claims) bool {
+	var cnf struct {
+		JKT *string `json:"jkt"`
+	}
+	raw, ok := c.Raw("cnf")
+	return ok && json.Unmarshal(raw, &cnf) == nil && cnf.JKT != nil && *cnf.JKT != ""
 }
 
 func (v *Verifier) acceptedType(tt string) bool {

@@ -27,6 +27,13 @@ import (
 // has characters that client_secret_basic must form-urlencode.
 var rsClient = grpcauthtest.Client{ID: "resource server", Secret: "s3cr+t/=%"}
 
+// acceptDPoP lists the DPoP token type next to the defaults.
+func acceptDPoP(c *introspect.Config) { c.TokenTypes = append(introspect.DefaultTokenTypes(), "DPoP") }
+
+// testJKT is a well-formed RFC 7638 thumbprint (RFC 9449, section 6.1's
+// example).
+const testJKT = "0ZcOCORZNYy-DWpqq30jZyJGHTN0d2HglBV3uiguA4I"
+
 // clock is a settable clock.
 type clock struct{ ns atomic.Int64 }
 
@@ -184,6 +191,16 @@ func TestVerify_Outcomes(t *testing.T) {
 		{name: "no exp, requirement skipped", mutate: func(c *introspect.Config) { c.SkipExpiryRequirement = true },
 			token: opaque(map[string]any{"exp": nil}), requests: 1},
 		{name: "DPoP-bound", token: opaque(map[string]any{"token_type": "DPoP"}), want: verifier.ErrClaims, requests: 1},
+		{name: "DPoP-bound, DPoP listed", mutate: acceptDPoP,
+			token: opaque(map[string]any{"token_type": "DPoP", "cnf": map[string]any{"jkt": testJKT}}), requests: 1},
+		{name: "DPoP listed, no cnf", mutate: acceptDPoP, token: opaque(map[string]any{"token_type": "DPoP"}), want: verifier.ErrClaims, requests: 1},
+		{name: "DPoP listed, cnf without jkt", mutate: acceptDPoP,
+			token: opaque(map[string]any{"token_type": "DPoP", "cnf": map[string]any{"x5t#S256": testJKT}}), want: verifier.ErrClaims, requests: 1},
+		{name: "DPoP listed, empty jkt", mutate: acceptDPoP,
+			token: opaque(map[string]any{"token_type": "DPoP", "cnf": map[string]any{"jkt": ""}}), want: verifier.ErrClaims, requests: 1},
+		{name: "DPoP listed, jkt not a string", mutate: acceptDPoP,
+			token: opaque(map[string]any{"token_type": "DPoP", "cnf": map[string]any{"jkt": 1}}), want: verifier.ErrClaims, requests: 1},
+		{name: "DPoP listed, a Bearer token still verifies", mutate: acceptDPoP, token: opaque(map[string]any{"token_type": "Bearer"}), requests: 1},
 		{name: "refresh token", token: opaque(map[string]any{"token_type": "refresh_token"}), want: verifier.ErrClaims, requests: 1},
 		{name: "token_type in lower case", token: opaque(map[string]any{"token_type": "bearer"}), requests: 1},
 		{name: "token_type access_token", token: opaque(map[string]any{"token_type": "access_token"}), requests: 1},
