@@ -209,6 +209,12 @@ func (s *Set) Key(ctx context.Context, kid string) (*Key, error) {
 			s.mu.Unlock()
 			return k, nil
 		}
+		if errors.Is(c.err, ErrClosed) {
+			// Close cancelled the refresh this lookup waited for: no fetch
+			// looked for kid, so the token is not known to be bad.
+			s.mu.Unlock()
+			return nil, fmt.Errorf("%w: %w", ErrUnavailable, ErrClosed)
+		}
 		if c.err != nil || c.seq > arrived {
 			// The fetch failed (ErrUnavailable), or it started after this
 			// lookup and did not find kid (ErrUnknownKey).

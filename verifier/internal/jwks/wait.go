@@ -93,8 +93,8 @@ func (s *Set) takeNextLocked() *fetchCall {
 }
 
 // cancelNextLocked ends the shared refresh before it starts, for Close: its
-// waiters get ErrClosed (they then answer from the last snapshot). s.mu is
-// held.
+// waiters get ErrClosed (they then answer from the last snapshot when it
+// has their kid, else ErrUnavailable wrapping ErrClosed). s.mu is held.
 func (s *Set) cancelNextLocked() {
 	if c := s.takeNextLocked(); c != nil {
 		c.err = ErrClosed
