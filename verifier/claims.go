@@ -58,7 +58,9 @@ func (c Claims) Issuer() string { return c.set().issuer }
 func (c Claims) Subject() string { return c.set().subject }
 
 // ClientID returns the client the token was issued to, from the first of
-// "cid" (Okta), "client_id" (RFC 9068) and "azp" (OIDC) that is present.
+// "cid" (Okta), "client_id" (RFC 9068) and "azp" (OIDC) that is a
+// non-empty string: an empty "cid" defers to "client_id". It is empty when
+// none is.
 func (c Claims) ClientID() string { return c.set().clientID }
 
 // ID returns the jti claim.

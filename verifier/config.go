@@ -31,9 +31,10 @@ const (
 	DefaultRefreshInterval = time.Hour
 
 	// DefaultMinRefreshInterval is the least time between two fetches of
-	// the key set, including fetches triggered by an unknown kid: 10s, so a
-	// rotated key is picked up within seconds while a flood of forged kids
-	// costs the issuer at most 6 requests a minute per replica.
+	// the key set triggered by unknown kids: 10s, so a rotated key is
+	// picked up within seconds while a flood of forged kids costs the
+	// issuer at most 6 requests a minute per replica (besides the
+	// background refresh).
 	DefaultMinRefreshInterval = 10 * time.Second
 
 	// DefaultMaxStaleness is how long the last good key set stays usable
@@ -178,9 +179,13 @@ type Config struct {
 	// background. Default DefaultRefreshInterval (1 hour).
 	RefreshInterval time.Duration
 
-	// MinRefreshInterval is the least time between two key-set fetches,
-	// including those triggered by an unknown kid. Default
-	// DefaultMinRefreshInterval (10s). It must not exceed RefreshInterval.
+	// MinRefreshInterval is the least time between two key-set fetches
+	// triggered by unknown kids, so that a flood of forged kids costs at
+	// most one fetch per interval. The background refresh
+	// (RefreshInterval) and its retries after a failure are scheduled on
+	// their own, so an unknown-kid fetch may follow one of them at once.
+	// Default DefaultMinRefreshInterval (10s). It must not exceed
+	// RefreshInterval.
 	MinRefreshInterval time.Duration
 
 	// MaxStaleness is how long the last good key set stays usable while
