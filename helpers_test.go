@@ -42,6 +42,9 @@ type testService struct {
 	streamStarted chan struct{}
 	// streamEnded receives the error each ServerStream handler returns.
 	streamEnded chan error
+	// bidiReceived, when set, receives once per message a BidiStream
+	// handler's Recv returns: each message the handler would act on.
+	bidiReceived chan struct{}
 }
 
 func caller(ctx context.Context) *authtestv1.Caller {
@@ -119,6 +122,9 @@ func (s *testService) BidiStream(stream grpc.BidiStreamingServer[authtestv1.Bidi
 				return nil
 			}
 			return err
+		}
+		if s.bidiReceived != nil {
+			s.bidiReceived <- struct{}{}
 		}
 		if err := stream.Send(&authtestv1.BidiStreamResponse{Caller: caller(stream.Context())}); err != nil {
 			return err

@@ -39,8 +39,9 @@ func withContext(ss grpc.ServerStream, ctx context.Context) grpc.ServerStream {
 //
 // A RecvMsg already blocked when the token expires stays blocked until the
 // client sends or closes, since a server interceptor cannot interrupt the
-// transport; handlers that select on their context's Done, as gRPC advises,
-// end at once. The timer is stopped and the context released when the
+// transport, and then fails with that status (the message is dropped);
+// handlers that select on their context's Done, as gRPC advises, end at
+// once. The timer is stopped and the context released when the
 // handler returns, so nothing outlives the stream.
 func (a *Authenticator) serveUntilExpiry(srv any, ss grpc.ServerStream, ctx context.Context, exp time.Time, handler grpc.StreamHandler) error {
 	return a.runUntilExpiry(ctx, exp, func(ctx context.Context, cut func() error) error {
@@ -98,9 +99,16 @@ func (s *expiringStream) SendMsg(m any) error {
 	return s.ServerStream.SendMsg(m)
 }
 
+// RecvMsg checks the cut again once the message has arrived: a receive
+// already blocked when the token was cut returns the client's next message,
+// which must not reach the handler either.
 func (s *expiringStream) RecvMsg(m any) error {
 	if err := s.cut(); err != nil {
 		return err
 	}
-	return s.ServerStream.RecvMsg(m)
+	err := s.ServerStream.RecvMsg(m)
+	if cut := s.cut(); cut != nil {
+		return cut
+	}
+	return err
 }

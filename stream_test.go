@@ -23,6 +23,7 @@ func expiryEnv(t *testing.T, opts ...envOption) (*env, *fakeClock, string) {
 	e := newEnv(t, opts...)
 	e.svc.streamStarted = make(chan struct{}, 1)
 	e.svc.streamEnded = make(chan error, 1)
+	e.svc.bidiReceived = make(chan struct{}, 8)
 	tok := e.token(t, map[string]any{"sub": "user-1", "exp": t0.Add(10 * time.Minute), "scp": []string{"test:read", "test:stream"}})
 	return e, clock, tok
 }
@@ -71,13 +72,17 @@ func TestStream_ExpiredTokenFailsBidiRecv(t *testing.T) {
 	(<-clock.added).fire()
 
 	// The handler is blocked in Recv, which the expiry cannot interrupt;
-	// the next message wakes it, its Send fails with the expiry status, and
-	// the caller gets that status.
+	// the next message wakes it, and that Recv fails with the expiry
+	// status: the message, sent after the cut, never reaches the handler.
+	// The caller gets that status.
 	if err := s.Send(&authtestv1.BidiStreamRequest{}); err != nil {
 		t.Fatal(err)
 	}
 	_, err = s.Recv()
 	checkStatus(t, err, codes.Unauthenticated, ReasonTokenExpired)
+	if got := len(e.svc.bidiReceived); got != 1 {
+		t.Fatalf("the handler received %d messages, want 1 (the one sent before the expiry)", got)
+	}
 }
 
 func TestStream_TimerStoppedWhenStreamEnds(t *testing.T) {
