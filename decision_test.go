@@ -133,34 +133,48 @@ func TestInterceptor_WrongTokenTypeIsTypeUnsupported(t *testing.T) {
 	}
 }
 
+// The verifier's error maps to a code and reason. A context error is the
+// caller's own deadline or cancellation only when the call's context has
+// ended; while the call still has time it is the verifier's dependency
+// timing out (a key-set fetch, an introspection request): unavailable.
 func TestVerifyRejection_MapsErrors(t *testing.T) {
 	tests := []struct {
-		err    error
-		code   codes.Code
-		reason string
+		err       error
+		callEnded bool // the call's context is cancelled
+		code      codes.Code
+		reason    string
 	}{
-		{fmt.Errorf("x: %w", context.Canceled), codes.Canceled, ReasonCanceled},
-		{fmt.Errorf("x: %w", context.DeadlineExceeded), codes.DeadlineExceeded, ReasonDeadlineExceeded},
-		{fmt.Errorf("%w: %w", verifier.ErrKeysUnavailable, context.DeadlineExceeded), codes.DeadlineExceeded, ReasonDeadlineExceeded},
-		{fmt.Errorf("x: %w", verifier.ErrKeysUnavailable), codes.Unavailable, ReasonKeysUnavailable},
-		{verifier.ErrClosed, codes.Unavailable, ReasonKeysUnavailable},
-		{&verifier.TokenExpiredError{Expiry: t0}, codes.Unauthenticated, ReasonTokenExpired},
-		{&verifier.ClaimError{Claim: "typ", Reason: "x"}, codes.Unauthenticated, ReasonTokenTypeUnsupported},
-		{&verifier.ClaimError{Claim: "token_type", Reason: "x"}, codes.Unauthenticated, ReasonTokenTypeUnsupported},
-		{&verifier.ClaimError{Claim: "cid", Reason: "x"}, codes.Unauthenticated, ReasonTokenInvalid},
-		{verifier.ErrBadSignature, codes.Unauthenticated, ReasonTokenInvalid},
-		{verifier.ErrUnknownKey, codes.Unauthenticated, ReasonTokenInvalid},
-		{verifier.ErrNotYetValid, codes.Unauthenticated, ReasonTokenInvalid},
-		{verifier.ErrAudience, codes.Unauthenticated, ReasonTokenInvalid},
-		{verifier.ErrIssuer, codes.Unauthenticated, ReasonTokenInvalid},
-		{verifier.ErrAlgorithm, codes.Unauthenticated, ReasonTokenInvalid},
-		{verifier.ErrMalformed, codes.Unauthenticated, ReasonTokenInvalid},
-		{errors.New("introspection failed"), codes.Unauthenticated, ReasonTokenInvalid},
+		{fmt.Errorf("x: %w", context.Canceled), true, codes.Canceled, ReasonCanceled},
+		{fmt.Errorf("x: %w", context.DeadlineExceeded), true, codes.DeadlineExceeded, ReasonDeadlineExceeded},
+		{fmt.Errorf("%w: %w", verifier.ErrKeysUnavailable, context.DeadlineExceeded), true, codes.DeadlineExceeded, ReasonDeadlineExceeded},
+		{fmt.Errorf("x: %w", context.Canceled), false, codes.Unavailable, ReasonKeysUnavailable},
+		{fmt.Errorf("x: %w", context.DeadlineExceeded), false, codes.Unavailable, ReasonKeysUnavailable},
+		{fmt.Errorf("%w: %w", verifier.ErrKeysUnavailable, context.DeadlineExceeded), false, codes.Unavailable, ReasonKeysUnavailable},
+		{fmt.Errorf("x: %w", verifier.ErrKeysUnavailable), false, codes.Unavailable, ReasonKeysUnavailable},
+		{verifier.ErrClosed, false, codes.Unavailable, ReasonKeysUnavailable},
+		{&verifier.TokenExpiredError{Expiry: t0}, false, codes.Unauthenticated, ReasonTokenExpired},
+		{&verifier.ClaimError{Claim: "typ", Reason: "x"}, false, codes.Unauthenticated, ReasonTokenTypeUnsupported},
+		{&verifier.ClaimError{Claim: "token_type", Reason: "x"}, false, codes.Unauthenticated, ReasonTokenTypeUnsupported},
+		{&verifier.ClaimError{Claim: "cid", Reason: "x"}, false, codes.Unauthenticated, ReasonTokenInvalid},
+		{verifier.ErrBadSignature, false, codes.Unauthenticated, ReasonTokenInvalid},
+		{verifier.ErrUnknownKey, false, codes.Unauthenticated, ReasonTokenInvalid},
+		{verifier.ErrNotYetValid, false, codes.Unauthenticated, ReasonTokenInvalid},
+		{verifier.ErrAudience, false, codes.Unauthenticated, ReasonTokenInvalid},
+		{verifier.ErrIssuer, false, codes.Unauthenticated, ReasonTokenInvalid},
+		{verifier.ErrAlgorithm, false, codes.Unauthenticated, ReasonTokenInvalid},
+		{verifier.ErrMalformed, false, codes.Unauthenticated, ReasonTokenInvalid},
+		{errors.New("introspection failed"), false, codes.Unauthenticated, ReasonTokenInvalid},
 	}
 	for _, tt := range tests {
-		t.Run(tt.err.Error(), func(t *testing.T) {
+		t.Run(fmt.Sprintf("%v/call ended %v", tt.err, tt.callEnded), func(t *testing.T) {
 			a := mustNew(t, Config{Verifier: staticVerifier{err: tt.err}})
-			_, err := callUnary(a, bearerCtx("tok"), mAllOf)
+			ctx := bearerCtx("tok")
+			if tt.callEnded {
+				var cancel context.CancelFunc
+				ctx, cancel = context.WithCancel(ctx)
+				cancel()
+			}
+			_, err := callUnary(a, ctx, mAllOf)
 			checkStatus(t, err, tt.code, tt.reason)
 		})
 	}

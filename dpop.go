@@ -126,7 +126,7 @@ func (a *Authenticator) checkDPoP(ctx context.Context, method string, cred crede
 		KeyThumbprint: base64.RawURLEncoding.EncodeToString(jkt[:]),
 	})
 	if err != nil {
-		return binding{}, dpopErrorRejection(err), err
+		return binding{}, dpopErrorRejection(ctx, err), err
 	}
 	if n := a.dpop.Nonces(); n != nil {
 		if fresh := n.Nonce(a.now()); p.Nonce != fresh {
@@ -136,14 +136,15 @@ func (a *Authenticator) checkDPoP(ctx context.Context, method string, cred crede
 	return binding{dpop: true}, nil, nil
 }
 
-// dpopErrorRejection maps an error of dpop.Verifier.Verify to what the
-// caller gets.
-func dpopErrorRejection(err error) *rejection {
+// dpopErrorRejection maps an error of dpop.Verifier.Verify on the call
+// whose context is ctx to what the caller gets: the call's own context
+// ending first (callEnded); a replay store that timed out while the call
+// still had time is ErrReplayCheckUnavailable.
+func dpopErrorRejection(ctx context.Context, err error) *rejection {
+	if r := callEnded(ctx, err); r != nil {
+		return r
+	}
 	switch {
-	case errors.Is(err, context.DeadlineExceeded):
-		return rejDeadline
-	case errors.Is(err, context.Canceled):
-		return rejCanceled
 	case errors.Is(err, dpop.ErrKeyMismatch):
 		return rejDPoPKeyMismatch
 	case errors.Is(err, dpop.ErrUseNonce):

@@ -2,6 +2,8 @@ package grpcauth
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"strings"
 	"sync"
 	"testing"
@@ -440,4 +442,34 @@ func TestDPoP_ReplicasNeedASharedReplayCache(t *testing.T) {
 	checkStatus(t, err, codes.OK, "")
 	_, err = callUnary(shared[1], ctx, mInherited)
 	checkStatus(t, err, codes.Unauthenticated, ReasonDPoPReplayed)
+}
+
+// failingStore is a replay cache whose every write fails with err.
+type failingStore struct{ err error }
+
+func (s failingStore) AddIfAbsent(context.Context, string, time.Time) (bool, error) {
+	return false, s.err
+}
+
+// A replay cache that cannot record the proof is the server's problem:
+// UNAVAILABLE, DPOP_REPLAY_CHECK_UNAVAILABLE. That holds when the store's
+// own timeout fired while the call still had time: its error wraps
+// context.DeadlineExceeded, but the caller's deadline was not the cause.
+func TestDPoP_ReplayStoreFailureIsUnavailable(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		err  error
+	}{
+		{"store error", errors.New("redis: connection refused")},
+		{"store's own timeout", fmt.Errorf("redis: i/o timeout: %w", context.DeadlineExceeded)},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			d := newDPoPEnv(t, func(c *Config, _ *verifier.Config) { c.DPoP.ReplayCache = failingStore{tc.err} })
+			ctx, cancel := context.WithTimeout(t.Context(), time.Minute) // plenty of time left
+			defer cancel()
+			ctx = dpopCtx(ctx, "DPoP "+d.bound, d.proof(t, d.key, mInherited, d.bound, grpcauthtest.ProofOptions{}))
+			err, _, _ := d.callUnaryMD(ctx, mInherited)
+			checkStatus(t, err, codes.Unavailable, ReasonDPoPReplayCheckUnavailable)
+		})
+	}
 }

@@ -218,7 +218,7 @@ func (a *Authenticator) authorize(ctx context.Context, method string, stream boo
 	}
 	claims, err := a.verifier.VerifyAccessToken(ctx, cred.token)
 	if err != nil {
-		return nil, verifier.Claims{}, a.deny(ctx, method, p, verifier.Claims{}, verifyRejection(err), err, start)
+		return nil, verifier.Claims{}, a.deny(ctx, method, p, verifier.Claims{}, verifyRejection(ctx, err), err, start)
 	}
 	if claims.IsZero() {
 		return nil, verifier.Claims{}, a.deny(ctx, method, p, verifier.Claims{}, rejInvalid, errors.New("grpcauth: the token verifier returned neither claims nor an error"), start)

@@ -208,17 +208,37 @@ func newRejection(code codes.Code, reason, msg string, md map[string]string) *re
 	return &rejection{code: code, reason: reason, err: st.Err()}
 }
 
-// verifyRejection maps an error from TokenVerifier.VerifyAccessToken to what
-// the caller gets. Context errors come first: a caller that gave up while
-// keys were being fetched wants to know it was its own deadline.
-func verifyRejection(err error) *rejection {
-	var ce *verifier.ClaimError
+// callEnded returns the rejection for err when it is the call's own
+// context ending (ctx is done and err wraps a context error): a caller that
+// gave up while keys were being fetched wants to know it was its own
+// deadline. It returns nil otherwise, including for a context error of a
+// dependency's own (a key-set fetch or a replay store that timed out while
+// the call still had time), which is that dependency being unavailable.
+func callEnded(ctx context.Context, err error) *rejection {
+	if ctx.Err() == nil {
+		return nil
+	}
 	switch {
 	case errors.Is(err, context.DeadlineExceeded):
 		return rejDeadline
 	case errors.Is(err, context.Canceled):
 		return rejCanceled
-	case errors.Is(err, verifier.ErrKeysUnavailable), errors.Is(err, verifier.ErrClosed):
+	}
+	return nil
+}
+
+// verifyRejection maps an error from TokenVerifier.VerifyAccessToken on
+// the call whose context is ctx to what the caller gets. The call's own
+// context ending comes first (callEnded); a context error while the call
+// still had time is the verifier's dependency timing out: unavailable.
+func verifyRejection(ctx context.Context, err error) *rejection {
+	if r := callEnded(ctx, err); r != nil {
+		return r
+	}
+	var ce *verifier.ClaimError
+	switch {
+	case errors.Is(err, verifier.ErrKeysUnavailable), errors.Is(err, verifier.ErrClosed),
+		errors.Is(err, context.DeadlineExceeded), errors.Is(err, context.Canceled):
 		return rejUnavailable
 	case errors.Is(err, verifier.ErrExpired):
 		return rejExpired

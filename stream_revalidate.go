@@ -148,7 +148,7 @@ func (w *streamWatch) revalidate() {
 		w.schedule(w.rv.RevalidateAt(token, claims))
 		return
 	}
-	r := verifyRejection(err)
+	r := verifyRejection(w.ctx, err)
 	switch r {
 	case rejUnavailable, rejCanceled, rejDeadline:
 		w.a.logger.LogAttrs(w.ctx, slog.LevelWarn, "grpcauth: stream token could not be re-verified; the stream goes on",
