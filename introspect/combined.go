@@ -21,7 +21,8 @@ type JWTVerifier interface {
 // use. It owns neither verifier: close them yourself.
 //
 // A token is a JWT when it has three dot-separated parts and its first part
-// decodes (strict base64url) to a JSON object in UTF-8 with a string "alg". A JWT
+// decodes (strict base64url) to UTF-8 that starts as a JSON object ('{'
+// after any white space), whether or not the JWT parser then accepts it. A JWT
 // goes to the local verifier only, and its result is final: a JWT that
 // fails there is never sent for introspection. A forged or garbage JWT
 // therefore costs a local check and nothing else, instead of a request to
@@ -82,11 +83,12 @@ func (c *Combined) VerifyAccessToken(ctx context.Context, token string) (verifie
 }
 
 // jwtPayload reports whether token is a JWT: three parts, the first of
-// which decodes (strict base64url) to a JSON object with an "alg" member
-// whose value is a string, as the verifier's parser (internal/jwt) decodes
-// headers. It returns the payload part, still encoded. A token taken for a
-// JWT is verified, and refused or accepted, by the JWT verifier only and
-// never introspected.
+// which decodes (strict base64url) to UTF-8 that starts as a JSON object
+// (jwt.LooksLikeObject). It returns the payload part, still encoded. A
+// token taken for a JWT is verified, and refused or accepted, by the JWT
+// verifier only and never introspected: a header that then fails to parse
+// (no alg, a member named like a registered one in another case, nesting
+// too deep) is refused locally, at no cost to the authorization server.
 func jwtPayload(token string) (string, bool) {
 	parts, err := jwt.Split(token)
 	if err != nil {
@@ -96,8 +98,7 @@ func jwtPayload(token string) (string, bool) {
 	if err != nil {
 		return "", false
 	}
-	h, _ := jwt.ParseHeader(hdr) // a kid of the wrong type is still a JWT, refused locally
-	return parts.Payload, h.HasAlg
+	return parts.Payload, jwt.LooksLikeObject(hdr)
 }
 
 // payloadIssuer returns the string iss of an encoded JWT payload, or "".

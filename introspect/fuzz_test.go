@@ -35,11 +35,11 @@ func FuzzParseResponse(f *testing.F) {
 	})
 }
 
-// FuzzCombinedRouting checks the JWT test of Combined against encoding/json:
-// a token it takes for a JWT has three parts and a header that is a JSON
-// object; a token whose header is a JSON object in UTF-8 (RFC 8259, 8.1: the
-// parser refuses anything else) with a top-level string "alg" written
-// plainly is always taken for a JWT; nothing panics.
+// FuzzCombinedRouting checks the JWT test of Combined: a token it takes for
+// a JWT has three parts and a header of UTF-8 whose first byte other than
+// JSON white space is '{'; a token whose header is a JSON object in UTF-8
+// (RFC 8259, 8.1: the parser refuses anything else), checked with
+// encoding/json, is always taken for a JWT; nothing panics.
 func FuzzCombinedRouting(f *testing.F) {
 	enc := base64.RawURLEncoding.EncodeToString
 	for _, seed := range []string{
@@ -64,13 +64,13 @@ func FuzzCombinedRouting(f *testing.F) {
 			return
 		}
 		hdrBytes, err := base64.RawURLEncoding.Strict().DecodeString(parts[0])
-		hdr, isObject := referenceObject(hdrBytes)
-		isObject = isObject && err == nil && utf8.Valid(hdrBytes)
-		if isJWT && (!isObject || payload != parts[1]) {
-			t.Fatalf("jwtPayload(%q) = %q, true; header object %v", token, payload, isObject)
+		starts := err == nil && utf8.Valid(hdrBytes) && strings.HasPrefix(strings.TrimLeft(string(hdrBytes), " \t\r\n"), "{")
+		if isJWT && (!starts || payload != parts[1]) {
+			t.Fatalf("jwtPayload(%q) = %q, true; header starts as an object: %v", token, payload, starts)
 		}
-		if _, alg := hdr["alg"].(string); isObject && alg && bytes.Contains(hdrBytes, []byte(`"alg"`)) && !isJWT {
-			t.Fatalf("jwtPayload(%q): a JWT with a string alg not recognised", token)
+		_, isObject := referenceObject(hdrBytes)
+		if err == nil && isObject && utf8.Valid(hdrBytes) && !isJWT {
+			t.Fatalf("jwtPayload(%q): a JWT whose header is a JSON object not recognised", token)
 		}
 	})
 }

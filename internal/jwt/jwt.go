@@ -373,6 +373,13 @@ func (d *NumericDate) UnmarshalJSONFrom(dec *jsontext.Decoder) error {
 
 // object reports whether b, after leading JSON whitespace, starts an
 // object: encoding/json would decode null into a struct without error.
+// LooksLikeObject reports whether b is UTF-8 whose first byte other than
+// JSON white space is '{': the start of a JSON object, whether or not the
+// rest parses. introspect.Combined routes a token whose header looks like
+// an object to the JWT verifier, which refuses it locally if it does not
+// parse.
+func LooksLikeObject(b []byte) bool { return object(b) && utf8.Valid(b) }
+
 func object(b []byte) bool {
 	for _, c := range b {
 		switch c {
