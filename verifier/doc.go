@@ -39,10 +39,10 @@
 //   - Successful access-token verifications are cached by exact token string;
 //     every hit re-checks the times and that the token's key is still in the
 //     key set (see [CacheConfig]).
-//   - Tokens are parsed by one conventional parser (encoding/json into
-//     tagged structs, no unsafe, no pooled memory), with nesting, aud length
-//     and number size bounded so that rejecting any input allocates at most
-//     twice its length plus 2 KiB. The full claims are kept only for a token
+//   - Tokens are parsed by one conventional parser (encoding/json/v2's
+//     decoder, member by member; no unsafe, no pooled memory), with nesting,
+//     aud length, escaped strings and number size bounded so that rejecting
+//     any input allocates at most twice its length plus 2 KiB. The full claims are kept only for a token
 //     whose signature verified.
 //   - Scopes split on U+0020 only (RFC 6749, 3.3); an element that is not a
 //     scope-token matches nothing.

@@ -3,20 +3,23 @@
 // token once, decodes its parts with strict base64url, and decodes the JOSE
 // header and the registered claims with encoding/json/v2 (the Go 1.27
 // standard library package, taken from its mirror module
-// github.com/go-json-experiment/json while the module supports Go 1.26)
-// into tagged structs, which skip every other member without keeping it.
-// It checks form and types only: signatures, times and values are the
-// verifier's business.
+// github.com/go-json-experiment/json while the module supports Go 1.26):
+// its jsontext decoder reads the outermost object member by member
+// (members), decoding the registered members into Header and Claims and
+// skipping every other member without keeping it. It checks form and
+// types only: signatures, times and values are the verifier's business.
 //
 // encoding/json/v2's defaults are the strict ones a token parser wants:
-// member names match exactly (no case folding), and invalid UTF-8 and
-// anything after the object are errors. A repeated member name keeps its
-// last value, as with encoding/json (see decodeOptions).
+// invalid UTF-8 and anything after the object are errors. Member names
+// match exactly (no case folding), and one that differs from a registered
+// name only in case is refused (see scan). A repeated member name keeps
+// its last value, as with encoding/json (see decodeOptions), except aud.
 //
 // Cost is bounded by the input: nesting deeper than MaxDepth is refused
-// before the decoder sees the input, and aud arrays longer than
-// MaxAudiences while it decodes them, so that decoding allocates at most
-// about twice the token's length plus a small constant. See
+// before the decoder sees the input, aud arrays longer than MaxAudiences
+// and escaped string values longer than 1 KiB while it decodes them, and
+// no member name is unescaped on the heap, so that rejecting a token
+// allocates at most twice its length plus a small constant. See
 // docs/verifier.md.
 package jwt
 
@@ -124,11 +127,11 @@ type Header struct {
 	Crit bool
 }
 
+// rawHeader is the header as decoded: each parameter that must be a string
+// when present, and whether crit is present.
 type rawHeader struct {
-	Alg  param   `json:"alg"`
-	Kid  param   `json:"kid"`
-	Typ  param   `json:"typ"`
-	Crit present `json:"crit"`
+	alg, kid, typ param
+	crit          bool
 }
 
 // param is a header parameter that must be a string when present. A value
@@ -139,15 +142,16 @@ type param struct {
 	ok, bad bool
 }
 
-// UnmarshalJSONFrom implements jsonv2.UnmarshalerFrom.
-func (p *param) UnmarshalJSONFrom(d *jsontext.Decoder) error {
+// decode reads the parameter's value: a string, null (absent), or any
+// other value, which sets bad and is skipped.
+func (p *param) decode(d *jsontext.Decoder) error {
 	switch d.PeekKind() {
 	case '"':
-		tok, err := d.ReadToken()
+		s, err := readString(d)
 		if err != nil {
 			return err
 		}
-		p.s, p.ok, p.bad = tok.String(), true, false
+		p.s, p.ok, p.bad = s, true, false
 		return nil
 	case 'n':
 		*p = param{}
@@ -158,13 +162,20 @@ func (p *param) UnmarshalJSONFrom(d *jsontext.Decoder) error {
 	return d.SkipValue()
 }
 
-// present records that a member is present, whatever its value.
-type present bool
-
-// UnmarshalJSONFrom implements jsonv2.UnmarshalerFrom.
-func (p *present) UnmarshalJSONFrom(d *jsontext.Decoder) error {
-	*p = true
-	return d.SkipValue()
+// UnmarshalJSONFrom implements jsonv2.UnmarshalerFrom: see members.
+func (h *rawHeader) UnmarshalJSONFrom(d *jsontext.Decoder) error {
+	return members(d, HeaderNames[:], func(name string, d *jsontext.Decoder) error {
+		switch name {
+		case "alg":
+			return h.alg.decode(d)
+		case "kid":
+			return h.kid.decode(d)
+		case "typ":
+			return h.typ.decode(d)
+		}
+		h.crit = true // "crit", of any value
+		return d.SkipValue()
+	})
 }
 
 // ParseHeader decodes a JOSE header: one JSON object whose alg, kid and typ,
@@ -177,6 +188,8 @@ func ParseHeader(b []byte) (Header, error) {
 		return Header{}, ErrHeader
 	}
 	switch sh := scan(b, HeaderNames[:]); {
+	case sh.invalid:
+		return Header{}, ErrHeader // not JSON
 	case sh.depth > MaxDepth:
 		return Header{}, ErrHeader
 	case sh.caseVariant:
@@ -184,10 +197,10 @@ func ParseHeader(b []byte) (Header, error) {
 	}
 	var r rawHeader
 	if jsonv2.Unmarshal(b, &r, decodeOptions) != nil {
-		return Header{}, ErrHeader // not JSON
+		return Header{}, ErrHeader // not JSON, or an escaped value over 1 KiB
 	}
-	h := Header{Alg: r.Alg.s, HasAlg: r.Alg.ok, Kid: r.Kid.s, Typ: r.Typ.s, Crit: bool(r.Crit)}
-	if r.Alg.bad || r.Kid.bad || r.Typ.bad {
+	h := Header{Alg: r.alg.s, HasAlg: r.alg.ok, Kid: r.kid.s, Typ: r.typ.s, Crit: r.crit}
+	if r.alg.bad || r.kid.bad || r.typ.bad {
 		return h, ErrHeader
 	}
 	return h, nil
@@ -196,25 +209,172 @@ func ParseHeader(b []byte) (Header, error) {
 // Claims are the registered claims of a payload. An absent or null claim
 // is the zero value.
 type Claims struct {
-	Issuer    string      `json:"iss"`
-	Subject   string      `json:"sub"`
-	ID        string      `json:"jti"`
-	Audience  Audience    `json:"aud"`
-	Expiry    NumericDate `json:"exp"`
-	NotBefore NumericDate `json:"nbf"`
-	IssuedAt  NumericDate `json:"iat"`
-	Cid       string      `json:"cid"`
-	ClientID  string      `json:"client_id"`
-	Azp       string      `json:"azp"`
-	Nonce     string      `json:"nonce"`
-	// Scp and Scope are the JSON text of the usual scope claims.
-	Scp   jsontext.Value `json:"scp"`
-	Scope jsontext.Value `json:"scope"`
+	Issuer    string      // iss
+	Subject   string      // sub
+	ID        string      // jti
+	Audience  Audience    // aud
+	Expiry    NumericDate // exp
+	NotBefore NumericDate // nbf
+	IssuedAt  NumericDate // iat
+	Cid       string      // cid
+	ClientID  string      // client_id
+	Azp       string      // azp
+	Nonce     string      // nonce
+	// Scp and Scope are the JSON text of the usual scope claims (exactly
+	// sized copies).
+	Scp   jsontext.Value
+	Scope jsontext.Value
 	// Members is at least the number of members of the object (exact but
 	// for the empty object, counted 1).
-	Members int `json:"-"`
+	Members int
 	// Present records which of RegisteredNames are members.
-	Present Presence `json:"-"`
+	Present Presence
+}
+
+// claimsObject decodes a Claims: see members.
+type claimsObject Claims
+
+// UnmarshalJSONFrom implements jsonv2.UnmarshalerFrom.
+func (c *claimsObject) UnmarshalJSONFrom(d *jsontext.Decoder) error {
+	return members(d, RegisteredNames[:], func(name string, d *jsontext.Decoder) error {
+		if dst := c.stringField(name); dst != nil {
+			return stringClaim(d, name, dst)
+		}
+		switch name {
+		case "aud":
+			return c.Audience.UnmarshalJSONFrom(d)
+		case "exp":
+			return c.Expiry.UnmarshalJSONFrom(d)
+		case "nbf":
+			return c.NotBefore.UnmarshalJSONFrom(d)
+		case "iat":
+			return c.IssuedAt.UnmarshalJSONFrom(d)
+		case "scp":
+			return rawClaim(d, &c.Scp)
+		case "scope":
+			return rawClaim(d, &c.Scope)
+		}
+		return d.SkipValue() // cnf: recorded in Present by scan, not decoded
+	})
+}
+
+// stringField returns the field of the claim name, which must be a string,
+// or nil when name is not such a claim.
+func (c *claimsObject) stringField(name string) *string {
+	switch name {
+	case "iss":
+		return &c.Issuer
+	case "sub":
+		return &c.Subject
+	case "jti":
+		return &c.ID
+	case "cid":
+		return &c.Cid
+	case "client_id":
+		return &c.ClientID
+	case "azp":
+		return &c.Azp
+	case "nonce":
+		return &c.Nonce
+	}
+	return nil
+}
+
+// members decodes the JSON object d is at, member by member: for each
+// member whose name (unescaped) is one of names it calls decode with that
+// name, which must consume the value; every other value is skipped unread.
+// Doing this by hand rather than with a tagged struct keeps the decoder
+// from unescaping and case-folding every member name to look it up, which
+// costs allocations of several times the length of a long or escaped name
+// (see docs/verifier.md, the rejection-cost bound): a name here is compared
+// in place, or unescaped on the stack (matchName).
+func members(d *jsontext.Decoder, names []string, decode func(name string, d *jsontext.Decoder) error) error {
+	if tok, err := d.ReadToken(); err != nil {
+		return err
+	} else if tok.Kind() != '{' {
+		return ErrClaims
+	}
+	for d.PeekKind() == '"' {
+		quoted, err := d.ReadValue()
+		if err != nil {
+			return err
+		}
+		_, exact, ok := matchName(quoted, bytes.IndexByte(quoted, '\\') >= 0, names)
+		switch {
+		case !ok:
+			return ErrClaims
+		case exact < 0:
+			err = d.SkipValue()
+		default:
+			err = decode(names[exact], d)
+		}
+		if err != nil {
+			return err
+		}
+	}
+	_, err := d.ReadToken() // '}', or the decoder's error for anything else
+	return err
+}
+
+// maxEscapedStringLen bounds the JSON text of a decoded string value that
+// holds escapes: it is unescaped into a buffer of this size on the stack
+// and copied once, exactly sized. No issuer writes a longer one (an issuer
+// escaping "/" writes an iss of tens of bytes), and unescaping a long one
+// on the heap would cost several times its length (the rejection-cost
+// bound).
+const maxEscapedStringLen = 1 << 10
+
+// ErrEscapedString reports a registered claim or header parameter whose
+// string value holds escapes and is longer than 1 KiB of JSON text.
+var ErrEscapedString = errors.New("a string value with escapes is longer than 1 KiB")
+
+// readString reads the string value d is at (its kind is '"'): without
+// escapes, one exactly sized copy of its text; with escapes, at most
+// maxEscapedStringLen bytes of text, unescaped on the stack and copied
+// once.
+func readString(d *jsontext.Decoder) (string, error) {
+	raw, err := d.ReadValue()
+	if err != nil {
+		return "", err
+	}
+	if bytes.IndexByte(raw, '\\') < 0 {
+		return string(raw[1 : len(raw)-1]), nil
+	}
+	if len(raw) > maxEscapedStringLen {
+		return "", ErrEscapedString
+	}
+	var buf [maxEscapedStringLen]byte
+	b, err := jsontext.AppendUnquote(buf[:0], raw)
+	if err != nil {
+		return "", err
+	}
+	return string(b), nil
+}
+
+// stringClaim decodes a claim that must be a string: null is absent (the
+// zero value), any other kind a *TypeError naming it.
+func stringClaim(d *jsontext.Decoder, name string, dst *string) error {
+	switch d.PeekKind() {
+	case '"':
+		s, err := readString(d)
+		*dst = s
+		return err
+	case 'n':
+		*dst = ""
+		_, err := d.ReadToken()
+		return err
+	}
+	return &TypeError{Claim: name}
+}
+
+// rawClaim keeps an exactly sized copy of the value's JSON text.
+func rawClaim(d *jsontext.Decoder, dst *jsontext.Value) error {
+	v, err := d.ReadValue()
+	if err != nil {
+		return err
+	}
+	*dst = bytes.Clone(v)
+	return nil
 }
 
 // Presence has bit i set when RegisteredNames[i] is a member of a claims
@@ -254,23 +414,25 @@ func ParseClaims(b []byte) (Claims, error) {
 	}
 	sh := scan(b, RegisteredNames[:])
 	switch {
+	case sh.invalid:
+		return c, ErrClaims // not JSON
 	case sh.depth > MaxDepth:
 		return c, ErrDepth
 	case sh.caseVariant:
 		return c, ErrCase
 	}
-	err := jsonv2.Unmarshal(b, &c, decodeOptions)
+	err := jsonv2.Unmarshal(b, (*claimsObject)(&c), decodeOptions)
 	c.Members, c.Present = sh.commas+1, Presence(sh.present)
 	if err == nil {
 		return c, nil
 	}
-	var se *jsonv2.SemanticError
-	switch {
-	case errors.Is(err, ErrAud) || errors.Is(err, ErrDate):
-		return c, err
-	case errors.As(err, &se) && se.Err == nil && se.GoType != nil:
-		// A registered claim of the wrong JSON kind, such as a numeric iss.
-		return c, &TypeError{Claim: strings.TrimPrefix(string(se.JSONPointer), "/")}
+	for _, e := range []error{ErrAud, ErrDate, ErrEscapedString} {
+		if errors.Is(err, e) {
+			return c, e
+		}
+	}
+	if te := (*TypeError)(nil); errors.As(err, &te) {
+		return c, te // a registered claim of the wrong JSON kind, such as a numeric iss
 	}
 	return c, ErrClaims
 }
@@ -288,19 +450,27 @@ type Audience []string
 
 // UnmarshalJSONFrom implements jsonv2.UnmarshalerFrom: it decodes null, a
 // string, or an array of at most MaxAudiences strings into an exactly
-// sized slice; anything else is ErrAud.
+// sized slice; anything else is ErrAud. So is an aud member after one that
+// decoded to a string or an array: unlike the other claims, whose repeats
+// cost at most their own text, each repeated array would allocate a slice
+// of up to MaxAudiences strings (16 bytes each) for as little as 3 bytes
+// of text per element, and RFC 7519, section 4 lets a parser refuse a
+// repeated member.
 func (a *Audience) UnmarshalJSONFrom(d *jsontext.Decoder) error {
+	if *a != nil {
+		return ErrAud
+	}
 	switch d.PeekKind() {
 	case 'n':
 		*a = nil
 		_, err := d.ReadToken()
 		return err
 	case '"':
-		tok, err := d.ReadToken()
+		s, err := readString(d)
 		if err != nil {
 			return err
 		}
-		*a = Audience{tok.String()}
+		*a = Audience{s}
 		return nil
 	case '[':
 		if _, err := d.ReadToken(); err != nil {
@@ -312,11 +482,11 @@ func (a *Audience) UnmarshalJSONFrom(d *jsontext.Decoder) error {
 			if len(ss) == MaxAudiences {
 				return ErrAud
 			}
-			tok, err := d.ReadToken()
+			s, err := readString(d)
 			if err != nil {
 				return err
 			}
-			ss = append(ss, tok.String())
+			ss = append(ss, s)
 		}
 		if d.PeekKind() != ']' {
 			return ErrAud
@@ -371,8 +541,6 @@ func (d *NumericDate) UnmarshalJSONFrom(dec *jsontext.Decoder) error {
 	return nil
 }
 
-// object reports whether b, after leading JSON whitespace, starts an
-// object: encoding/json would decode null into a struct without error.
 // LooksLikeObject reports whether b is UTF-8 whose first byte other than
 // JSON white space is '{': the start of a JSON object, whether or not the
 // rest parses. introspect.Combined routes a token whose header looks like
@@ -380,6 +548,8 @@ func (d *NumericDate) UnmarshalJSONFrom(dec *jsontext.Decoder) error {
 // parse.
 func LooksLikeObject(b []byte) bool { return object(b) && utf8.Valid(b) }
 
+// object reports whether b, after leading JSON whitespace, starts an
+// object: encoding/json would decode null into a struct without error.
 func object(b []byte) bool {
 	for _, c := range b {
 		switch c {
@@ -398,6 +568,10 @@ func object(b []byte) bool {
 type shape struct {
 	depth, commas int
 	caseVariant   bool
+	// invalid reports an outermost member name that is not a valid JSON
+	// string (an unterminated one, a bad escape, invalid UTF-8); scan
+	// stops there.
+	invalid bool
 	// present has bit i set when names[i] is a member name of the
 	// outermost object, exactly (after unescaping).
 	present uint32
@@ -422,7 +596,15 @@ func scan(b []byte, names []string) shape {
 			end, escaped := stringEnd(b, i+1)
 			if expectName {
 				expectName = false
-				variant, exact := matchName(b[i+1:end], escaped, names)
+				if end == len(b) {
+					sh.invalid = true
+					return sh
+				}
+				variant, exact, ok := matchName(b[i:end+1], escaped, names)
+				if !ok {
+					sh.invalid = true
+					return sh
+				}
 				sh.caseVariant = sh.caseVariant || variant
 				if exact >= 0 {
 					sh.present |= 1 << exact
@@ -469,16 +651,31 @@ func stringEnd(b []byte, start int) (end int, escaped bool) {
 	}
 }
 
-// matchName compares the member name raw (its JSON text between the
-// quotes) with names: variant reports that it differs from one only in
-// case, and exact is the index of the one it equals, or -1.
-func matchName(raw []byte, escaped bool, names []string) (variant bool, exact int) {
+// maxEscapedNameLen bounds the text of an escaped member name worth
+// unescaping: an escape is at most 6 bytes of text for each byte it
+// decodes to (\u0041 is "A"), so a longer text cannot decode to a name of
+// at most 3*maxNameLen bytes, the longest that can match (see below).
+const maxEscapedNameLen = 6 * 3 * maxNameLen
+
+// matchName compares the member name quoted (its JSON text, quotes
+// included) with names: variant reports that it differs from one only in
+// case, and exact is the index of the one it equals, or -1. ok is false
+// when an escaped name worth decoding is not a valid JSON string. An
+// escaped name is decoded into a buffer on the stack, so a payload of many
+// escaped names allocates nothing for them: rejecting it stays within the
+// rejection-cost bound.
+func matchName(quoted []byte, escaped bool, names []string) (variant bool, exact int, ok bool) {
+	raw := quoted[1 : len(quoted)-1]
 	if escaped {
-		var name string
-		if jsonv2.Unmarshal(append(append([]byte{'"'}, raw...), '"'), &name) != nil {
-			return false, -1 // invalid JSON: the decoder refuses it afterwards
+		if len(raw) > maxEscapedNameLen {
+			return false, -1, true // cannot match; the decoder validates it
 		}
-		raw = []byte(name)
+		var buf [maxEscapedNameLen]byte
+		name, err := jsontext.AppendUnquote(buf[:0], quoted)
+		if err != nil {
+			return false, -1, false
+		}
+		raw = name
 	}
 	// names are lower-case ASCII of at most 9 bytes. An ASCII raw name can
 	// fold to one only if it has the same length and its first byte folds
@@ -488,7 +685,7 @@ func matchName(raw []byte, escaped bool, names []string) (variant bool, exact in
 	// "iſs" (4 bytes) decodes as "iss"; no rune folds to ASCII from more
 	// than 3 bytes.
 	if len(raw) == 0 || len(raw) > 3*maxNameLen {
-		return false, -1
+		return false, -1, true
 	}
 	ascii := true
 	for _, c := range raw {
@@ -503,13 +700,13 @@ func matchName(raw []byte, escaped bool, names []string) (variant bool, exact in
 			continue
 		}
 		if string(raw) == n {
-			return false, i
+			return false, i, true
 		}
 		if strings.EqualFold(string(raw), n) {
-			return true, -1
+			return true, -1, true
 		}
 	}
-	return false, -1
+	return false, -1, true
 }
 
 // ClientIDValue returns the client the token was issued to: the first of

@@ -48,6 +48,11 @@ func TestParseHeader(t *testing.T) {
 		{`["alg"]`, "", false, ErrHeader},
 		{`null`, "", false, ErrHeader},
 		{`{"x":` + strings.Repeat("[", 40) + strings.Repeat("]", 40) + `}`, "", false, ErrHeader},
+		{`{"\u0061lg":"RS\u0032\u00356"}`, "RS256", true, nil},                                    // escaped name and value
+		{`{"alg":"RS256","kid":"\u006b` + strings.Repeat("k", 1100) + `"}`, "", false, ErrHeader}, // an escaped value over 1 KiB
+		{`{"alg":"RS256","kid":"` + strings.Repeat("k", 5000) + `"}`, "RS256", true, nil},         // a long unescaped one is fine
+		{`{"alg":"RS256","\u0061` + strings.Repeat("a", 5000) + `":0}`, "RS256", true, nil},       // a long escaped name is skipped
+		{`{"alg":"RS256","\x":0}`, "", false, ErrHeader},                                          // a bad escape in a name
 	}
 	for _, tc := range cases {
 		h, err := ParseHeader([]byte(tc.in))
@@ -92,6 +97,24 @@ func TestParseClaims(t *testing.T) {
 	}
 	if c, err := ParseClaims([]byte(`{"iss":"a","iss":"b"}`)); err != nil || c.Issuer != "b" {
 		t.Errorf("repeated iss: %q, %v; want the last value, b", c.Issuer, err)
+	}
+	// Escapes, as issuers that escape "/" (PHP) or non-ASCII (Python) write
+	// them, in names and values alike.
+	c, err = ParseClaims([]byte(`{"\u0069ss":"https:\/\/issuer.example\/","sub":"J\u00fcrgen","aud":["api:\/\/x"],"n\u00e4me":1}`))
+	if err != nil || c.Issuer != "https://issuer.example/" || c.Subject != "Jürgen" || !slices.Equal(c.Audience, []string{"api://x"}) {
+		t.Errorf("escaped claims: %+v, %v", c, err)
+	}
+	if _, err := ParseClaims([]byte(`{"sub":"\u0061` + strings.Repeat("a", 1100) + `"}`)); !errors.Is(err, ErrEscapedString) {
+		t.Errorf("escaped sub over 1 KiB: error = %v, want ErrEscapedString", err)
+	}
+	if c, err := ParseClaims([]byte(`{"sub":"` + strings.Repeat("a", 5000) + `"}`)); err != nil || len(c.Subject) != 5000 {
+		t.Errorf("5000-byte sub: %d bytes, %v", len(c.Subject), err)
+	}
+	if _, err := ParseClaims([]byte(`{"aud":["a"],"aud":["b"]}`)); !errors.Is(err, ErrAud) {
+		t.Errorf("repeated aud: error = %v, want ErrAud", err)
+	}
+	if c, err := ParseClaims([]byte(`{"aud":null,"aud":"b"}`)); err != nil || !slices.Equal(c.Audience, []string{"b"}) {
+		t.Errorf("aud after a null aud: %v, %v", c.Audience, err)
 	}
 	if _, err := ParseClaims([]byte(`{"aud":[` + strings.Repeat(`"",`, 63) + `""],"a":` + strings.Repeat("[", 31) + strings.Repeat("]", 31) + `}`)); err != nil {
 		t.Errorf("64 audiences at depth 32: %v", err)
