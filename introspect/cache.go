@@ -57,7 +57,8 @@ func (c *resultCache) get(k tokenKey, now time.Time) (r result, ok bool) {
 }
 
 // put stores r for k unless it is already expired at now, reclaiming a few
-// expired entries and then evicting arbitrary ones to stay within max.
+// expired entries and then, unless it replaces k's entry, evicting
+// arbitrary ones to stay within max.
 func (c *resultCache) put(k tokenKey, r result, now time.Time) {
 	if !now.Before(r.until) {
 		return
@@ -74,11 +75,13 @@ func (c *resultCache) put(k tokenKey, r result, now time.Time) {
 			delete(c.m, key)
 		}
 	}
-	for key := range c.m {
-		if len(c.m) < c.max {
-			break
+	if _, replace := c.m[k]; !replace {
+		for key := range c.m {
+			if len(c.m) < c.max {
+				break
+			}
+			delete(c.m, key)
 		}
-		delete(c.m, key)
 	}
 	c.m[k] = r
 }
