@@ -274,3 +274,19 @@ func TestCache_CloseEmptiesIt(t *testing.T) {
 		t.Fatalf("%d entries after Close", n)
 	}
 }
+
+// A verification that finishes after Close (it passed the closed check
+// before Close ran) does not refill the emptied cache.
+func TestCache_VerificationFinishingAfterCloseIsNotCached(t *testing.T) {
+	f := newFixture(t, grpcauthtest.Config{}, nil)
+	tok := f.mint(t, nil)
+	c, key, err := f.v.verify(context.Background(), tok, kindAccess, "", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_ = f.v.Close()
+	f.v.cache.put(tok, c, key, f.v) // what VerifyAccessToken does next
+	if n, _ := cacheStats(f.v); n != 0 {
+		t.Fatalf("%d entries after a put that followed Close", n)
+	}
+}
