@@ -506,8 +506,10 @@ func (a *Audience) UnmarshalJSONFrom(d *jsontext.Decoder) error {
 const maxNumericDate = 253402300799
 
 // NumericDate is a JSON number of seconds since the epoch (RFC 7519, 2),
-// from 0 to the end of year 9999; fractions are truncated. The zero value
-// means absent or null.
+// from 0 to the end of year 9999; fractions are truncated after the number
+// is read as a float64, so a fraction closer to the next second than
+// float64 resolves at these magnitudes (about 2e-7 s) counts as that
+// second. The zero value means absent or null.
 type NumericDate struct{ time.Time }
 
 // maxNumberLen bounds the text of a NumericDate: no issuer writes one
