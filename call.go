@@ -85,11 +85,19 @@ func (g *Guard) Err() error {
 	return g.gate.err()
 }
 
-// Received checks msg, a message the stream's handler has just received,
-// against the method's condition. It returns the refusal, a status error
-// that the receive must return instead of msg, or nil. Once a message is
-// refused, Err reports the refusal and the stream must end.
+// Received checks msg, a message the stream's handler has just received:
+// that the stream was not cut while the receive waited (a message that
+// arrives after the token expired, or was refused on re-verification, must
+// not reach the handler), then the method's condition. It returns the
+// refusal, a status error that the receive must return instead of msg, or
+// nil. Once a message is refused, Err reports the refusal and the stream
+// must end.
 func (g *Guard) Received(msg any) error {
+	if g.cut != nil {
+		if err := g.cut(); err != nil {
+			return err
+		}
+	}
 	if g.gate == nil {
 		return nil
 	}

@@ -97,3 +97,30 @@ func TestServeCall_StreamEndsWithExpiredWhenItsTokenExpires(t *testing.T) {
 	timer.fire()
 	checkStatus(t, <-result, codes.Unauthenticated, ReasonTokenExpired)
 }
+
+// A message that a stream's receive returns after the token expired (the
+// receive was blocked across the cut) is refused by Received, as grpc-go's
+// stream refuses it: an adapter never hands it to the handler.
+func TestServeCall_MessageReceivedAfterExpiryIsRefused(t *testing.T) {
+	e, clock, tok := expiryEnv(t)
+	result := make(chan error, 1)
+	received := make(chan error, 1)
+	fire := make(chan struct{})
+	go func() {
+		result <- e.auth.ServeCall(adapterContext(bearer(tok)), "/authtest.v1.TestService/BidiStream", true, nil, func(ctx context.Context, g *Guard) error {
+			if err := g.Received(&authtestv1.BidiStreamRequest{}); err != nil {
+				t.Errorf("a message before the expiry was refused: %v", err)
+			}
+			fire <- struct{}{}
+			<-fire // the token expired while the receive waited
+			received <- g.Received(&authtestv1.BidiStreamRequest{})
+			return nil
+		})
+	}()
+	<-fire
+	(<-clock.added).fire()
+	fire <- struct{}{}
+	checkStatus(t, <-received, codes.Unauthenticated, ReasonTokenExpired)
+	checkStatus(t, <-result, codes.Unauthenticated, ReasonTokenExpired)
+}
+
