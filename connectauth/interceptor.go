@@ -42,22 +42,21 @@ func (i *Interceptor) WrapUnary(next connect.UnaryFunc) connect.UnaryFunc {
 			return next(ctx, req)
 		}
 		var (
-			res    connect.AnyResponse
-			served bool
-			herr   error
+			res connect.AnyResponse
+			h   handlerResult
 		)
 		rmd := &responseMetadata{method: req.Spec().Procedure}
 		err := i.auth.ServeCall(callContext(ctx, req.Header(), req.Peer(), rmd), req.Spec().Procedure, false, req.Any(),
 			func(ctx context.Context, _ *grpcauth.Guard) error {
-				served = true
+				var herr error
 				res, herr = next(ctx, req)
-				return herr
+				return h.record(herr)
 			})
-		if served && err == herr {
+		if herr, ok := h.passed(err); ok {
 			if res != nil {
 				rmd.copyTo(res.Header())
 			}
-			return res, err
+			return res, herr
 		}
 		return nil, connectError(err, rmd)
 	}
@@ -76,23 +75,62 @@ func (i *Interceptor) WrapStreamingClient(next connect.StreamingClientFunc) conn
 // handler's context is cancelled, and its later sends and receives fail.
 func (i *Interceptor) WrapStreamingHandler(next connect.StreamingHandlerFunc) connect.StreamingHandlerFunc {
 	return func(ctx context.Context, conn connect.StreamingHandlerConn) error {
-		var (
-			served bool
-			herr   error
-		)
+		var h handlerResult
 		rmd := &responseMetadata{method: conn.Spec().Procedure}
 		err := i.auth.ServeCall(callContext(ctx, conn.RequestHeader(), conn.Peer(), rmd), conn.Spec().Procedure, true, nil,
 			func(ctx context.Context, g *grpcauth.Guard) error {
-				served = true
 				rmd.copyTo(conn.ResponseHeader())
-				herr = next(ctx, &guardedConn{StreamingHandlerConn: conn, guard: g})
-				return herr
+				return h.record(next(ctx, &guardedConn{StreamingHandlerConn: conn, guard: g}))
 			})
-		if served && err == herr {
-			return err
+		if herr, ok := h.passed(err); ok {
+			return herr
 		}
 		return connectError(err, rmd)
 	}
+}
+
+// handlerResult tells the handler's own result apart from a refusal that
+// ServeCall returns instead (the call was refused before the handler ran,
+// or its stream was cut). It hands ServeCall the handler's error inside a
+// wrapper of its own, whose pointer identity says, without comparing the
+// handler's error values (which may not be comparable: a map type
+// implementing error would panic on ==), whether ServeCall passed it on.
+type handlerResult struct {
+	served  bool
+	err     error
+	wrapped *handlerError
+}
+
+// handlerError is a handler's error on its way through ServeCall.
+type handlerError struct{ err error }
+
+func (e *handlerError) Error() string { return e.err.Error() }
+func (e *handlerError) Unwrap() error { return e.err }
+
+// record notes that the handler ran and returned err, and returns what to
+// give ServeCall.
+func (h *handlerResult) record(err error) error {
+	h.served, h.err = true, err
+	if err == nil {
+		return nil
+	}
+	h.wrapped = &handlerError{err}
+	return h.wrapped
+}
+
+// passed reports whether err, what ServeCall returned, is the handler's
+// own result, and returns that result.
+func (h *handlerResult) passed(err error) (error, bool) {
+	switch {
+	case !h.served:
+		return nil, false
+	case h.wrapped == nil:
+		return nil, err == nil
+	}
+	if we, ok := err.(*handlerError); ok && we == h.wrapped {
+		return h.err, true
+	}
+	return nil, false
 }
 
 // guardedConn is a stream whose sends and receives fail once its guard
