@@ -161,18 +161,25 @@ func (c *Compiler) CompileCondition(method protoreflect.MethodDescriptor, expr s
 }
 
 // sizeEstimator bounds the size of every variable's values for cel-go's
-// compile-time cost estimate: request values by the largest request, the
-// token's by the largest token, anything else by the larger of the two.
+// compile-time cost estimate: values read from the token's variables
+// (claims, scopes, subject, client_id, method) by the largest token, and
+// anything else by the larger of the two bounds: request values, computed
+// values, and the variables of comprehensions (whose paths start with
+// cel-go's "@items" or "@keys", whatever list or map they range over, which
+// may hold request values).
 type sizeEstimator struct {
 	request, token uint64
 }
 
 func (e sizeEstimator) EstimateSize(n checker.AstNode) *checker.SizeEstimate {
-	max := e.token
-	if p := n.Path(); len(p) == 0 || p[0] == "request" {
-		max = e.request // from the request, or computed: the larger bound
+	bound := max(e.request, e.token)
+	if p := n.Path(); len(p) > 0 {
+		switch p[0] {
+		case "claims", "scopes", "subject", "client_id", "method":
+			bound = e.token
+		}
 	}
-	return &checker.SizeEstimate{Min: 0, Max: max}
+	return &checker.SizeEstimate{Min: 0, Max: bound}
 }
 
 func (sizeEstimator) EstimateCallCost(string, string, *checker.AstNode, []checker.AstNode) *checker.CallEstimate {

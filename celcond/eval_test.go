@@ -86,6 +86,19 @@ func TestEval_Errors(t *testing.T) {
 			t.Errorf("%s: err = %v, want one containing %q", tt.expr, err, tt.want)
 		}
 	}
+	// A request value reached through a comprehension's variable is sized
+	// as a request value, not a token's: on a 2 MiB request string both
+	// forms exceed the default limit, and neither may run untracked.
+	big := grpcauth.ConditionInput{Claims: in.Claims, Request: &authtestv1.OwnRequest{Item: &authtestv1.Item{Owner: strings.Repeat("a", 2<<20)}}}
+	for _, expr := range []string{
+		"!request.item.owner.contains('zz')",
+		"[request.item.owner].all(x, !x.contains('zz'))",
+		"{'k': request.item.owner}.all(k, !{'k': request.item.owner}[k].contains('zz'))",
+	} {
+		if ok, err := compile(t, celcond.Config{}, expr).Eval(context.Background(), big); err == nil || !strings.Contains(err.Error(), "cost limit") {
+			t.Errorf("%s on a 2 MiB string = %v, %v; want a cost limit error", expr, ok, err)
+		}
+	}
 	// A request of another type than the method's is an error, not a
 	// wrong answer.
 	_, err := compile(t, celcond.Config{}, "request.item.owner == ''").Eval(context.Background(),
