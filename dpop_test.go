@@ -395,6 +395,16 @@ func TestCompileRule_PublicWithRequireDPoPIsInvalid(t *testing.T) {
 	}
 }
 
+// A token's cnf names one key, so a rule requiring both a certificate
+// binding and DPoP could never be met: New refuses it rather than deny
+// every call.
+func TestCompileRule_CertificateBindingWithRequireDPoPIsInvalid(t *testing.T) {
+	_, err := New(Config{Verifier: staticVerifier{}, Rules: map[string]*grpcauthv1.Rule{mAuth: {RequireCertificateBinding: true, RequireDpop: true}}})
+	if !errors.Is(err, ErrInvalidRule) {
+		t.Errorf("New = %v, want ErrInvalidRule", err)
+	}
+}
+
 func TestRequirement_ReportsRequireDPoP(t *testing.T) {
 	a := mustNew(t, Config{Verifier: staticVerifier{}, Rules: map[string]*grpcauthv1.Rule{mAuth: {RequireDpop: true, Scopes: []string{"x"}}}})
 	req, err := a.Requirement(mAuth)

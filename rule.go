@@ -108,7 +108,10 @@ func compileRule(pb *grpcauthv1.Rule) (*compiledRule, error) {
 	if pb.GetPublic() && pb.GetRequireDpop() {
 		return nil, fmt.Errorf("%w: public is set together with require_dpop; a public method needs no token, so no DPoP binding could be enforced", ErrInvalidRule)
 	}
-	r := &compiledRule{public: pb.GetPublic(), bound: pb.GetRequireCertificateBinding(), dpop: pb.GetRequireDpop()}
+	if pb.GetRequireCertificateBinding() && pb.GetRequireDpop() {
+		return nil, fmt.Errorf("%w: require_certificate_binding is set together with require_dpop; a token's cnf names one key (RFC 7800, 3.1), so no token could meet both", ErrInvalidRule)
+	}
+		r := &compiledRule{public: pb.GetPublic(), bound: pb.GetRequireCertificateBinding(), dpop: pb.GetRequireDpop()}
 	var err error
 	if err = r.compilePolicy(pb); err != nil {
 		return nil, err

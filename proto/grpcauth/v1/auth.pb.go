@@ -126,7 +126,7 @@ type Rule struct {
 	// must always do). An unbound token, even with every required scope, is
 	// refused with UNAUTHENTICATED, reason ACCESS_TOKEN_BINDING_REQUIRED. Use
 	// it for methods where a leaked token alone must not be enough. Excludes
-	// `public`.
+	// `public` and `require_dpop` (a token's `cnf` names one key).
 	RequireCertificateBinding bool `protobuf:"varint,4,opt,name=require_certificate_binding,json=requireCertificateBinding,proto3" json:"require_certificate_binding,omitempty"`
 	// Only DPoP-bound access tokens (RFC 9449) are accepted: the token's
 	// `cnf` claim must hold a `jkt` thumbprint, and it must arrive as
@@ -134,7 +134,8 @@ type Rule struct {
 	// key (which a DPoP-bound token must always do). A bearer token, even
 	// with every required scope, is refused with UNAUTHENTICATED, reason
 	// DPOP_REQUIRED. Use it for methods where a leaked token alone must not
-	// be enough; see docs/dpop.md. Excludes `public`.
+	// be enough; see docs/dpop.md. Excludes `public` and
+	// `require_certificate_binding`.
 	RequireDpop bool `protobuf:"varint,5,opt,name=require_dpop,json=requireDpop,proto3" json:"require_dpop,omitempty"`
 	// A CEL expression (https://cel.dev) that must evaluate to true, checked
 	// after the scopes and the step-up requirements. Its variables are
