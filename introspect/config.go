@@ -181,7 +181,7 @@ type Config struct {
 	Timeout time.Duration
 
 	// MaxResponseSize bounds a response body in bytes. Default
-	// DefaultMaxResponseSize (64 KiB).
+	// DefaultMaxResponseSize (64 KiB); at most 1 GiB.
 	MaxResponseSize int64
 
 	// MaxConcurrent bounds the introspection requests in flight at once;

@@ -7,6 +7,7 @@ import (
 	"math/big"
 	"reflect"
 	"slices"
+	"strconv"
 	"strings"
 )
 
@@ -90,6 +91,9 @@ func toScalar(v any) (scalar, bool) {
 	case bool:
 		return scalar{kind: kindBool, b: v}, true
 	case json.Number:
+		if !comparableNumber(string(v)) {
+			return scalar{}, false
+		}
 		r, ok := new(big.Rat).SetString(string(v))
 		return scalar{kind: kindNumber, n: r}, ok
 	}
@@ -104,9 +108,39 @@ func toScalar(v any) (scalar, bool) {
 		if math.IsNaN(f) || math.IsInf(f, 0) {
 			return scalar{}, false
 		}
-		return scalar{kind: kindNumber, n: new(big.Rat).SetFloat64(f)}, true
+		// The shortest decimal that reads back as f, so that a configured
+		// 0.1 equals a token's 0.1 (SetFloat64 would give the binary
+		// value, 0.1000000000000000055...).
+		return toScalar(json.Number(strconv.FormatFloat(f, 'g', -1, 64)))
 	}
 	return scalar{}, false
+}
+
+// maxNumberText and maxNumberExponent bound the JSON numbers AssertClaims
+// compares. big.Rat computes 10^e exactly for an exponent e, which for a
+// 9-byte "1e999999" takes tens of milliseconds of CPU, so a token could
+// make its own rejection expensive. No configured value (an int64, a
+// uint64, a float64: exponents within ±324, at most 17 significant digits,
+// or a json.Number within these bounds) can equal a number outside them,
+// except one written with hundreds of redundant zeros, which matches
+// nothing.
+const (
+	maxNumberText     = 400
+	maxNumberExponent = 400
+)
+
+// comparableNumber reports whether the JSON number s is within the bounds
+// above.
+func comparableNumber(s string) bool {
+	if len(s) > maxNumberText {
+		return false
+	}
+	i := strings.IndexAny(s, "eE")
+	if i < 0 {
+		return true
+	}
+	e, err := strconv.Atoi(strings.TrimPrefix(s[i+1:], "+"))
+	return err == nil && -maxNumberExponent <= e && e <= maxNumberExponent
 }
 
 // claimValues returns the scalars of a claim's JSON: the value itself when it

@@ -98,7 +98,8 @@ type Config struct {
 	// must be an https URL, or http on a loopback host (localhost,
 	// 127.0.0.0/8, ::1) for tests. Unless JWKSURL is set, the key set's
 	// URL is discovered from {Issuer}/.well-known/openid-configuration (or
-	// oauth-authorization-server), whose issuer must equal Issuer.
+	// oauth-authorization-server), whose issuer must equal Issuer. It has
+	// no query or fragment (RFC 8414, section 2).
 	Issuer string
 
 	// Audiences lists the audiences this service accepts, e.g.
@@ -144,7 +145,11 @@ type Config struct {
 	// string, a number or a bool, or a slice of them. An expected scalar
 	// matches a scalar claim by equality, or an array claim by one element
 	// (never by substring); an expected slice requires every element to be
-	// present. Default: none. New rejects other value types.
+	// present. Numbers compare exactly as rationals (1 equals 1.0, and a
+	// float64 by its shortest decimal form, so 0.1 equals the token's
+	// 0.1); a token number longer than 400 characters or with an exponent
+	// beyond ±400 matches nothing. Default: none. New rejects other value
+	// types.
 	AssertClaims map[string]any
 
 	// RequireAccessTokenProfile enforces RFC 9068: the typ header must be
@@ -198,7 +203,7 @@ type Config struct {
 	FetchTimeout time.Duration
 
 	// MaxResponseSize bounds a discovery document or key set in bytes.
-	// Default DefaultMaxResponseSize (1 MiB).
+	// Default DefaultMaxResponseSize (1 MiB); at most 1 GiB.
 	MaxResponseSize int64
 
 	// MaxKeyWaiters bounds the verifications that wait at once for a key
@@ -275,6 +280,12 @@ func validate(cfg Config) (settings, error) {
 	s.setPolicy(p)
 	if err := jwks.CheckURL(cfg.Issuer); err != nil {
 		return s, configError("Issuer: %v", err)
+	}
+	if strings.ContainsAny(cfg.Issuer, "?#") {
+		// Discovery appends /.well-known/... to the issuer, and tokens name
+		// it exactly: RFC 8414, section 2 and OpenID Connect Discovery,
+		// section 3 forbid both.
+		return s, configError("Issuer: an issuer identifier has no query or fragment")
 	}
 	if cfg.JWKSURL != "" {
 		if err := jwks.CheckURL(cfg.JWKSURL); err != nil {

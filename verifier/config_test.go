@@ -2,8 +2,10 @@ package verifier
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"math"
+	"math/big"
 	"slices"
 	"strings"
 	"testing"
@@ -41,6 +43,10 @@ func TestNew_RejectsInvalidConfig(t *testing.T) {
 		{"MaxStaleness below RefreshInterval", func(c *Config) { c.MaxStaleness = time.Minute }, "MaxStaleness"},
 		{"negative FetchTimeout", func(c *Config) { c.FetchTimeout = -1 }, "FetchTimeout"},
 		{"negative MaxResponseSize", func(c *Config) { c.MaxResponseSize = -1 }, "MaxResponseSize"},
+		{"MaxResponseSize over 1 GiB", func(c *Config) { c.MaxResponseSize = math.MaxInt64 }, "MaxResponseSize"},
+		{"issuer with a query", func(c *Config) { c.Issuer = "https://issuer.example/tenant?x=1" }, "query or fragment"},
+		{"issuer with a fragment", func(c *Config) { c.Issuer = "https://issuer.example/tenant#f" }, "query or fragment"},
+		{"issuer with an empty query", func(c *Config) { c.Issuer = "https://issuer.example/tenant?" }, "query or fragment"},
 		{"negative cache entries", func(c *Config) { c.Cache.MaxEntries = -1 }, "Cache.MaxEntries"},
 		{"negative cache bytes", func(c *Config) { c.Cache.MaxBytes = -1 }, "Cache.MaxBytes"},
 		{"empty scope claim", func(c *Config) { c.ScopeClaims = []string{""} }, "ScopeClaims"},
@@ -136,5 +142,23 @@ func TestNew_FailsOnDoneContext(t *testing.T) {
 	cancel()
 	if _, err := New(ctx, Config{Issuer: "http://127.0.0.1:1/oauth2/default", Audiences: []string{"a"}}); !errors.Is(err, context.Canceled) {
 		t.Fatalf("New = %v, want context.Canceled", err)
+	}
+}
+
+// A number AssertClaims would have to compute exactly with a huge exponent
+// (big.Rat computes 10^e) matches nothing instead: a token cannot make its
+// own rejection cost seconds of CPU. The bounds are ±400 for the exponent
+// and 400 characters of text.
+func TestAssertClaims_NumbersBeyondTheBoundsAreNotCompared(t *testing.T) {
+	got := claimValues(json.RawMessage(`[1e999999, 1e-401, 1e+401, 1e400, 1e-400, 42, ` + strings.Repeat("1", 401) + `, ` + strings.Repeat("1", 400) + `]`))
+	want := []string{"1e400", "1e-400", "42", strings.Repeat("1", 400)}
+	if len(got) != len(want) {
+		t.Fatalf("%d values compared, want %d (%v)", len(got), len(want), want)
+	}
+	for i, w := range want {
+		r, _ := new(big.Rat).SetString(w)
+		if got[i].n.Cmp(r) != 0 {
+			t.Errorf("value %d = %v, want %s", i, got[i].n, w)
+		}
 	}
 }

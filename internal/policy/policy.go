@@ -83,8 +83,17 @@ func Validate(p Policy, d Defaults) (Policy, error) {
 	var err error
 	p.MaxTokenSize = Positive(&err, "MaxTokenSize", p.MaxTokenSize, d.MaxTokenSize)
 	p.MaxResponseSize = Positive(&err, "MaxResponseSize", p.MaxResponseSize, d.MaxResponseSize)
+	if err == nil && p.MaxResponseSize > MaxResponseSizeLimit {
+		// Readers take one byte more than the limit to detect an
+		// oversized body; bounding the limit keeps that from overflowing.
+		err = fmt.Errorf("MaxResponseSize must be at most %d (1 GiB)", int64(MaxResponseSizeLimit))
+	}
 	return p, err
 }
+
+// MaxResponseSizeLimit is the largest MaxResponseSize Validate accepts: far
+// beyond any key set, discovery document or introspection response.
+const MaxResponseSizeLimit = 1 << 30
 
 // Positive returns v, or def when v is zero. A negative v is an error
 // naming the field, stored in *err unless it already holds one (then v is

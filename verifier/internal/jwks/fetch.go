@@ -32,7 +32,8 @@ func newClient(c *http.Client) (client *http.Client, own *http.Transport) {
 }
 
 // checkRedirect follows at most maxRedirects redirects, each to a URL that
-// passes CheckURL and never from https down to http.
+// passes CheckURL and never from https down to http: no hop of a chain
+// that reached https leaves it, even one that started on http.
 func checkRedirect(req *http.Request, via []*http.Request) error {
 	if len(via) > maxRedirects {
 		return fmt.Errorf("jwks: stopped after %d redirects", maxRedirects)
@@ -40,7 +41,7 @@ func checkRedirect(req *http.Request, via []*http.Request) error {
 	if err := checkURL(req.URL); err != nil {
 		return fmt.Errorf("jwks: redirect refused: %w", err)
 	}
-	if via[0].URL.Scheme == "https" && req.URL.Scheme != "https" {
+	if via[len(via)-1].URL.Scheme == "https" && req.URL.Scheme != "https" {
 		return fmt.Errorf("jwks: redirect from https to %q refused", redact(req.URL))
 	}
 	return nil

@@ -175,6 +175,24 @@ func TestFetch_RedirectFromHTTPSToHTTPRefused(t *testing.T) {
 	}
 }
 
+// A chain that reached https never goes back to http, even when it
+// started on (loopback) http: the check is per hop, not against the first
+// request only.
+func TestFetch_RedirectChainThroughHTTPSNeverDowngrades(t *testing.T) {
+	plain := newTestServer(t)
+	plain.setKeys(t, rsaJWK(t, 0, "a"))
+	tlsSrv := httptest.NewTLSServer(http.RedirectHandler(plain.URL+"/keys", http.StatusFound))
+	t.Cleanup(tlsSrv.Close)
+	start := httptest.NewServer(http.RedirectHandler(tlsSrv.URL+"/keys", http.StatusFound))
+	t.Cleanup(start.Close)
+	client := tlsSrv.Client()
+	t.Cleanup(client.CloseIdleConnections)
+	_, err := firstFetchError(t, Config{URL: start.URL + "/keys", Client: client})
+	if err == nil || !strings.Contains(err.Error(), "from https") || plain.count("/keys") != 0 {
+		t.Fatalf("fetch error = %v; want the https-to-http hop refused", err)
+	}
+}
+
 func TestFetch_HTTPSServerWorks(t *testing.T) {
 	tlsSrv := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Write(jwksDoc(t, rsaJWK(t, 0, "a")))
