@@ -162,34 +162,27 @@ func TestFetch_RedirectPolicy(t *testing.T) {
 	}
 }
 
+// No hop of a redirect chain goes from https down to http: not the first
+// (https -> http), and not a later one of a chain that started on loopback
+// http (http -> https -> http): the check is per hop.
 func TestFetch_RedirectFromHTTPSToHTTPRefused(t *testing.T) {
-	plain := newTestServer(t)
-	plain.setKeys(t, rsaJWK(t, 0, "a"))
-	tlsSrv := httptest.NewTLSServer(http.RedirectHandler(plain.URL+"/keys", http.StatusFound))
-	t.Cleanup(tlsSrv.Close)
-	client := tlsSrv.Client()
-	t.Cleanup(client.CloseIdleConnections)
-	_, err := firstFetchError(t, Config{URL: tlsSrv.URL + "/keys", Client: client})
-	if err == nil || !strings.Contains(err.Error(), "from https") || plain.count("/keys") != 0 {
-		t.Fatalf("fetch error = %v; want the https-to-http redirect refused", err)
-	}
-}
-
-// A chain that reached https never goes back to http, even when it
-// started on (loopback) http: the check is per hop, not against the first
-// request only.
-func TestFetch_RedirectChainThroughHTTPSNeverDowngrades(t *testing.T) {
-	plain := newTestServer(t)
-	plain.setKeys(t, rsaJWK(t, 0, "a"))
-	tlsSrv := httptest.NewTLSServer(http.RedirectHandler(plain.URL+"/keys", http.StatusFound))
-	t.Cleanup(tlsSrv.Close)
-	start := httptest.NewServer(http.RedirectHandler(tlsSrv.URL+"/keys", http.StatusFound))
-	t.Cleanup(start.Close)
-	client := tlsSrv.Client()
-	t.Cleanup(client.CloseIdleConnections)
-	_, err := firstFetchError(t, Config{URL: start.URL + "/keys", Client: client})
-	if err == nil || !strings.Contains(err.Error(), "from https") || plain.count("/keys") != 0 {
-		t.Fatalf("fetch error = %v; want the https-to-http hop refused", err)
+	for _, viaPlainStart := range []bool{false, true} {
+		plain := newTestServer(t)
+		plain.setKeys(t, rsaJWK(t, 0, "a"))
+		tlsSrv := httptest.NewTLSServer(http.RedirectHandler(plain.URL+"/keys", http.StatusFound))
+		t.Cleanup(tlsSrv.Close)
+		url := tlsSrv.URL + "/keys"
+		if viaPlainStart {
+			start := httptest.NewServer(http.RedirectHandler(url, http.StatusFound))
+			t.Cleanup(start.Close)
+			url = start.URL + "/keys"
+		}
+		client := tlsSrv.Client()
+		t.Cleanup(client.CloseIdleConnections)
+		_, err := firstFetchError(t, Config{URL: url, Client: client})
+		if err == nil || !strings.Contains(err.Error(), "from https") || plain.count("/keys") != 0 {
+			t.Fatalf("chain starting on plain http %v: fetch error = %v; want the https-to-http hop refused", viaPlainStart, err)
+		}
 	}
 }
 
