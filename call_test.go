@@ -123,4 +123,3 @@ func TestServeCall_MessageReceivedAfterExpiryIsRefused(t *testing.T) {
 	checkStatus(t, <-received, codes.Unauthenticated, ReasonTokenExpired)
 	checkStatus(t, <-result, codes.Unauthenticated, ReasonTokenExpired)
 }
-

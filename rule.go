@@ -111,7 +111,7 @@ func compileRule(pb *grpcauthv1.Rule) (*compiledRule, error) {
 	if pb.GetRequireCertificateBinding() && pb.GetRequireDpop() {
 		return nil, fmt.Errorf("%w: require_certificate_binding is set together with require_dpop; a token's cnf names one key (RFC 7800, 3.1), so no token could meet both", ErrInvalidRule)
 	}
-		r := &compiledRule{public: pb.GetPublic(), bound: pb.GetRequireCertificateBinding(), dpop: pb.GetRequireDpop()}
+	r := &compiledRule{public: pb.GetPublic(), bound: pb.GetRequireCertificateBinding(), dpop: pb.GetRequireDpop()}
 	var err error
 	if err = r.compilePolicy(pb); err != nil {
 		return nil, err
