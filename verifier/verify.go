@@ -150,8 +150,8 @@ func (v *Verifier) VerifyAccessToken(ctx context.Context, token string) (Claims,
 // algorithm, issuer, time and signature checks as VerifyAccessToken, but its
 // aud must contain clientID (Config.Audiences, ClientIDs, AssertClaims and
 // RequireAccessTokenProfile do not apply), its azp, when present, must equal
-// clientID, and its typ must not be "at+jwt" (an access token is not an ID
-// token). When nonce is not empty the token's nonce must equal it. ID tokens
+// clientID, and its typ must not name another kind of JWT: "at+jwt" (an
+// access token), "logout+jwt" (a logout token), or any other "+jwt" type. When nonce is not empty the token's nonce must equal it. ID tokens
 // are never cached.
 func (v *Verifier) VerifyIDToken(ctx context.Context, token, clientID, nonce string) (Claims, error) {
 	if v.closed.Load() {
@@ -207,7 +207,7 @@ var (
 	errIssuedLater = fmt.Errorf("%w: iat in the future", ErrNotYetValid)
 	errNoExp       = &ClaimError{Claim: "exp", Reason: "missing"}
 	errTyp         = &ClaimError{Claim: "typ", Reason: "not an RFC 9068 access token (want at+jwt)"}
-	errTypAccess   = &ClaimError{Claim: "typ", Reason: "an access token is not an ID token"}
+	errTypAccess   = &ClaimError{Claim: "typ", Reason: "an explicitly typed JWT of another kind (at+jwt, logout+jwt, ...) is not an ID token"}
 	errClientID    = &ClaimError{Claim: "client_id", Reason: "client not allowed"}
 	errNoClientID  = &ClaimError{Claim: "client_id", Reason: "missing"}
 	errAzp         = &ClaimError{Claim: "azp", Reason: "differs from the client id"}
@@ -338,7 +338,7 @@ func (v *Verifier) parse(token string, kind tokenKind) (parsed, error) {
 			return parsed{}, errTyp
 		}
 	case kind == kindID:
-		if isAccessTokenType(h.Typ) {
+		if otherJWTType(h.Typ) {
 			return parsed{}, errTypAccess
 		}
 	}
@@ -369,6 +369,16 @@ func partsError(err error) error {
 func isAccessTokenType(typ string) bool {
 	typ, _ = strings.CutPrefix(strings.ToLower(typ), "application/")
 	return typ == "at+jwt"
+}
+
+// otherJWTType reports whether typ names an explicitly typed kind of JWT
+// (RFC 8725, 3.11): a media type ending in "+jwt", such as RFC 9068's
+// at+jwt, OIDC Back-Channel Logout's logout+jwt, RFC 9449's dpop+jwt or
+// RFC 8417's secevent+jwt. None of them is an ID token, whose typ is
+// absent or "JWT".
+func otherJWTType(typ string) bool {
+	typ, _ = strings.CutPrefix(strings.ToLower(strings.TrimSpace(typ)), "application/")
+	return strings.HasSuffix(typ, "+jwt")
 }
 
 func (v *Verifier) checkIssuer(iss string) error {
