@@ -154,9 +154,9 @@ type Config struct {
 
 	// RequireAccessTokenProfile enforces RFC 9068: the typ header must be
 	// "at+jwt" or "application/at+jwt" (case-insensitive), and iss, exp,
-	// aud, sub, client_id, iat and jti must be present. Default false,
-	// because Okta's default authorization server issues typ "JWT" with
-	// "cid"; turn it on for RFC 9068 issuers to stop ID tokens and other
+	// aud, sub, client_id, iat and jti must be present, and not an empty
+	// string or array. Default false, because Okta's default authorization
+	// server issues typ "JWT" with "cid"; turn it on for RFC 9068 issuers to stop ID tokens and other
 	// JWTs of the same issuer being used as access tokens.
 	RequireAccessTokenProfile bool
 

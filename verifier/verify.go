@@ -457,12 +457,25 @@ func (v *Verifier) checkAccessClaims(c *claimSet) error {
 	}
 	if v.s.RequireAccessTokenProfile {
 		for _, name := range accessTokenProfileClaims {
-			if raw, ok := c.get(name); !ok || isNull(raw) {
-				return &ClaimError{Claim: name, Reason: "missing (required by RFC 9068)"}
+			if raw, ok := c.get(name); !ok || isNull(raw) || isEmpty(raw) {
+				return &ClaimError{Claim: name, Reason: "missing or empty (required by RFC 9068)"}
 			}
 		}
 	}
 	return nil
+}
+
+// isEmpty reports whether the JSON value raw is an empty string or an empty
+// array: a required claim that names no one (sub, client_id), no token
+// (jti) or no audience is as good as missing.
+func isEmpty(raw string) bool {
+	raw = strings.TrimSpace(raw)
+	if raw == `""` {
+		return true
+	}
+	inner, ok := strings.CutPrefix(raw, "[")
+	inner, ok2 := strings.CutSuffix(inner, "]")
+	return ok && ok2 && strings.TrimSpace(inner) == ""
 }
 
 // checkIDClaims checks an ID token's azp and nonce (OIDC Core, 3.1.3.7 and

@@ -362,6 +362,11 @@ func TestVerifyAccessToken_AccessTokenProfile(t *testing.T) {
 		{name: "missing jti is rejected", token: mint(map[string]any{"jti": nil}), want: ErrClaims},
 		{name: "missing aud is rejected even with SkipAudienceCheck", cfg: func(c *Config) { c.Audiences = nil; c.SkipAudienceCheck = true },
 			token: mint(map[string]any{"aud": nil}), want: ErrClaims},
+		{name: "empty sub is rejected", token: mint(map[string]any{"sub": ""}), want: ErrClaims},
+		{name: "empty client_id is rejected", token: mint(map[string]any{"client_id": "", "cid": "test-client"}), want: ErrClaims},
+		{name: "empty jti is rejected", token: mint(map[string]any{"jti": ""}), want: ErrClaims},
+		{name: "empty aud array is rejected even with SkipAudienceCheck", cfg: func(c *Config) { c.Audiences = nil; c.SkipAudienceCheck = true },
+			token: mint(map[string]any{"aud": []string{}}), want: ErrClaims},
 	})
 }
 
