@@ -156,8 +156,9 @@ type Config struct {
 	// "at+jwt" or "application/at+jwt" (case-insensitive), and iss, exp,
 	// aud, sub, client_id, iat and jti must be present, and not an empty
 	// string or array. Default false, because Okta's default authorization
-	// server issues typ "JWT" with "cid"; turn it on for RFC 9068 issuers to stop ID tokens and other
-	// JWTs of the same issuer being used as access tokens.
+	// server issues typ "JWT" with "cid"; turn it on for RFC 9068 issuers
+	// to stop ID tokens and other JWTs of the same issuer being used as
+	// access tokens.
 	RequireAccessTokenProfile bool
 
 	// ScopeClaims names the claims scopes are read from, each an array or
