@@ -334,24 +334,34 @@ func TestDPoP_ServerNonce(t *testing.T) {
 	})
 }
 
+// A configured origin is accepted in htu besides the call's own; with
+// OnlyOrigins the call's own origin (its :authority, which the client
+// chooses) is not.
 func TestDPoP_ConfiguredOriginBehindAProxy(t *testing.T) {
-	d := newDPoPEnv(t, func(c *Config, _ *verifier.Config) {
-		c.DPoP.Origins = []string{"https://API.example.com:443"}
-	})
-	for _, tt := range []struct {
-		url  string
-		want codes.Code
-	}{
-		{"https://api.example.com" + mInherited, codes.OK},
-		{"https://api.example.com:443" + mInherited, codes.OK},
-		{"http://api.example.com" + mInherited, codes.Unauthenticated},
-		{"https://api.example.com:8443" + mInherited, codes.Unauthenticated},
-		{"https://evil.example.com" + mInherited, codes.Unauthenticated},
-		{"http://" + d.addr + mInherited, codes.OK}, // the server's own origin still counts
-	} {
-		err, _, _ := d.callUnaryMD(dpopCtx(t.Context(), "DPoP "+d.bound, d.proof(t, d.key, mInherited, d.bound, grpcauthtest.ProofOptions{URL: tt.url})), mInherited)
-		if status.Code(err) != tt.want {
-			t.Errorf("htu %s: %v, want %v", tt.url, err, tt.want)
+	for _, only := range []bool{false, true} {
+		d := newDPoPEnv(t, func(c *Config, _ *verifier.Config) {
+			c.DPoP.Origins = []string{"https://API.example.com:443"}
+			c.DPoP.OnlyOrigins = only
+		})
+		own := codes.OK // the server's own origin counts
+		if only {
+			own = codes.Unauthenticated
+		}
+		for _, tt := range []struct {
+			url  string
+			want codes.Code
+		}{
+			{"https://api.example.com" + mInherited, codes.OK},
+			{"https://api.example.com:443" + mInherited, codes.OK},
+			{"http://api.example.com" + mInherited, codes.Unauthenticated},
+			{"https://api.example.com:8443" + mInherited, codes.Unauthenticated},
+			{"https://evil.example.com" + mInherited, codes.Unauthenticated},
+			{"http://" + d.addr + mInherited, own},
+		} {
+			err, _, _ := d.callUnaryMD(dpopCtx(t.Context(), "DPoP "+d.bound, d.proof(t, d.key, mInherited, d.bound, grpcauthtest.ProofOptions{URL: tt.url})), mInherited)
+			if status.Code(err) != tt.want {
+				t.Errorf("OnlyOrigins %v, htu %s: %v, want %v", only, tt.url, err, tt.want)
+			}
 		}
 	}
 }

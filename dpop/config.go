@@ -67,6 +67,16 @@ type Config struct {
 	// user info is refused. Default: none.
 	Origins []string
 
+	// OnlyOrigins accepts in a proof's htu only the origins in Origins,
+	// never the request's own scheme and authority: the authority is what
+	// the client sends (:authority, Host), so by default a proof made for
+	// one server can be used at another that accepts the same tokens by
+	// naming the first one's authority, if the two do not share a
+	// ReplayCache. With OnlyOrigins and Origins listing this server's
+	// public origins, it cannot. New refuses OnlyOrigins without Origins.
+	// Default false.
+	OnlyOrigins bool
+
 	// ReplayCache remembers the jti of accepted proofs until they expire.
 	// Default: a MemoryReplayCache of DefaultReplayCacheEntries, which
 	// protects one process only; see ReplayCache for a shared store.
@@ -92,10 +102,12 @@ type settings struct {
 	maxAge     time.Duration
 	leeway     time.Duration
 	origins    []origin
-	replay     ReplayCache
-	nonces     NonceSource
-	maxSize    int
-	now        func() time.Time
+	// onlyOrigins: Config.OnlyOrigins.
+	onlyOrigins bool
+	replay      ReplayCache
+	nonces      NonceSource
+	maxSize     int
+	now         func() time.Time
 }
 
 func validate(cfg Config) (settings, error) {
@@ -146,6 +158,10 @@ func validate(cfg Config) (settings, error) {
 		}
 		s.origins = append(s.origins, n)
 	}
+	if cfg.OnlyOrigins && len(s.origins) == 0 {
+		return s, errors.New("dpop: Config.OnlyOrigins needs Config.Origins")
+	}
+	s.onlyOrigins = cfg.OnlyOrigins
 	if s.replay == nil {
 		s.replay = NewMemoryReplayCache(DefaultReplayCacheEntries, s.now)
 	}

@@ -65,7 +65,8 @@ type Request struct {
 	// Scheme ("http" or "https") and Authority (host[:port], the
 	// :authority or Host header) of the request as the server received
 	// it. The proof's htu must have this origin or one of
-	// Config.Origins. An empty Authority accepts Config.Origins only.
+	// Config.Origins (only the latter with Config.OnlyOrigins). An empty
+	// Authority accepts Config.Origins only.
 	Scheme    string
 	Authority string
 	// Path is the request's path, e.g. "/pkg.Service/Method". The proof's
@@ -268,7 +269,7 @@ func (v *Verifier) checkHTU(htu string, req Request) error {
 	if path != normalizePath(req.Path) {
 		return invalid("htu %q is not this request's URL (path %q)", clip(htu), clip(req.Path))
 	}
-	if ro, ok := requestOrigin(req.Scheme, req.Authority); ok && o == ro {
+	if ro, ok := requestOrigin(req.Scheme, req.Authority); ok && o == ro && !v.s.onlyOrigins {
 		return nil
 	}
 	for _, c := range v.s.origins {

@@ -234,10 +234,11 @@ func TestVerify_ReplayAtTheEndOfTheWindowIsRefused(t *testing.T) {
 
 func TestNewVerifier_RefusesUnsafeConfig(t *testing.T) {
 	for name, cfg := range map[string]dpop.Config{
-		"alg none":        {Algorithms: []string{"none"}},
-		"alg HS256":       {Algorithms: []string{"HS256"}},
-		"negative MaxAge": {MaxAge: -time.Second},
-		"origin path":     {Origins: []string{"https://a.example/p"}},
+		"alg none":                    {Algorithms: []string{"none"}},
+		"alg HS256":                   {Algorithms: []string{"HS256"}},
+		"negative MaxAge":             {MaxAge: -time.Second},
+		"origin path":                 {Origins: []string{"https://a.example/p"}},
+		"OnlyOrigins without Origins": {OnlyOrigins: true},
 	} {
 		if _, err := dpop.NewVerifier(cfg); err == nil {
 			t.Errorf("%s: accepted", name)
