@@ -47,7 +47,7 @@ func (a *Authenticator) ServeCall(ctx context.Context, procedure string, stream 
 	}
 	g := &Guard{gate: a.messageGate(procedure, claims)}
 	if a.watchesStream(claims) {
-		err = a.runUntilExpiry(ctx, claims.Expiry(), func(ctx context.Context, cut func() error) error {
+		err = a.runUntilExpiry(ctx, procedure, claims.Expiry(), func(ctx context.Context, cut func() error) error {
 			g.ctx, g.cut = ctx, cut
 			return serve(ctx, g)
 		})

@@ -174,8 +174,11 @@ type Config struct {
 
 	// OnDecision, when set, is called once for every call the interceptors
 	// see, allowed or denied, before the handler runs (or the call is
-	// rejected). It runs on the request path: keep it fast, and do not
-	// send Decision.Err to the caller.
+	// rejected). A stream can add more calls: one, denied, when it is cut
+	// because its token expired or was refused on re-verification (from
+	// the timer's goroutine), and one for each message its condition
+	// refuses. It runs on the request path: keep it fast, and do not send
+	// Decision.Err to the caller.
 	OnDecision func(ctx context.Context, d Decision)
 
 	// Logger receives one record for every decision, at the level

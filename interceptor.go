@@ -174,7 +174,7 @@ func (a *Authenticator) StreamServerInterceptor() grpc.StreamServerInterceptor {
 		if !a.watchesStream(claims) {
 			return handler(srv, withContext(ss, ctx))
 		}
-		return a.serveUntilExpiry(srv, ss, ctx, claims.Expiry(), handler)
+		return a.serveUntilExpiry(srv, ss, ctx, info.FullMethod, claims.Expiry(), handler)
 	}
 }
 

@@ -43,8 +43,8 @@ func withContext(ss grpc.ServerStream, ctx context.Context) grpc.ServerStream {
 // handlers that select on their context's Done, as gRPC advises, end at
 // once. The timer is stopped and the context released when the
 // handler returns, so nothing outlives the stream.
-func (a *Authenticator) serveUntilExpiry(srv any, ss grpc.ServerStream, ctx context.Context, exp time.Time, handler grpc.StreamHandler) error {
-	return a.runUntilExpiry(ctx, exp, func(ctx context.Context, cut func() error) error {
+func (a *Authenticator) serveUntilExpiry(srv any, ss grpc.ServerStream, ctx context.Context, method string, exp time.Time, handler grpc.StreamHandler) error {
+	return a.runUntilExpiry(ctx, method, exp, func(ctx context.Context, cut func() error) error {
 		return handler(srv, &expiringStream{ServerStream: ss, ctx: ctx, cut: cut})
 	})
 }
@@ -60,7 +60,7 @@ func (a *Authenticator) serveUntilExpiry(srv any, ss grpc.ServerStream, ctx cont
 // also re-verified at the times it gives, and cut the same way, with
 // ACCESS_TOKEN_REVOKED (or ACCESS_TOKEN_EXPIRED), once its token is
 // refused: see Revalidator.
-func (a *Authenticator) runUntilExpiry(ctx context.Context, exp time.Time, serve func(ctx context.Context, cut func() error) error) error {
+func (a *Authenticator) runUntilExpiry(ctx context.Context, method string, exp time.Time, serve func(ctx context.Context, cut func() error) error) error {
 	var d time.Duration
 	if !exp.IsZero() {
 		if d = exp.Add(a.skew).Sub(a.now()); d <= 0 {
@@ -69,9 +69,9 @@ func (a *Authenticator) runUntilExpiry(ctx context.Context, exp time.Time, serve
 	}
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
-	w := &streamWatch{a: a, ctx: ctx, cancel: cancel}
+	w := &streamWatch{a: a, ctx: ctx, cancel: cancel, method: method}
 	if !exp.IsZero() {
-		w.expiry = a.afterFunc(d, func() { w.end(rejStreamExpired) })
+		w.expiry = a.afterFunc(d, func() { w.end(rejStreamExpired, errStreamExpired) })
 	}
 	w.startRevalidation()
 	err := serve(ctx, w.cutErr)

@@ -60,6 +60,7 @@ type streamWatch struct {
 	a      *Authenticator
 	ctx    context.Context // the handler's, cancelled by end and when it returns
 	cancel context.CancelCauseFunc
+	method string                    // the stream's full method, for the cut's Decision
 	cut    atomic.Pointer[rejection] // why the stream was ended; nil while it runs
 
 	mu      sync.Mutex
@@ -79,12 +80,22 @@ func (w *streamWatch) cutErr() error {
 	return nil
 }
 
-// end cuts the stream with r, unless it was cut already.
-func (w *streamWatch) end(r *rejection) {
-	if w.cut.CompareAndSwap(nil, r) {
-		w.cancel(r.err)
+// end cuts the stream with r, unless it was cut already, and reports the
+// cut as a denied Decision (with r's reason, ACCESS_TOKEN_EXPIRED or
+// ACCESS_TOKEN_REVOKED, and cause as Decision.Err) to OnDecision and the
+// log: the stream's start was reported as allowed, so a cut stream counts
+// once each way.
+func (w *streamWatch) end(r *rejection, cause error) {
+	if !w.cut.CompareAndSwap(nil, r) {
+		return
 	}
+	claims, _ := ClaimsFromContext(w.ctx)
+	w.a.report(w.ctx, w.method, w.a.lookup(w.method), claims, r, cause, false, time.Time{})
+	w.cancel(r.err)
 }
+
+// errStreamExpired is Decision.Err of a stream cut at its token's expiry.
+var errStreamExpired = errors.New("grpcauth: the stream's token expired (plus the verifier's clock skew)")
 
 // stop stops the timers, once the handler has returned, and reports why
 // the stream was cut, if it was.
@@ -160,7 +171,5 @@ func (w *streamWatch) revalidate() {
 	default:
 		r = rejStreamRevoked
 	}
-	w.a.logger.LogAttrs(w.ctx, slog.LevelInfo, "grpcauth: stream ended: its token was refused on re-verification",
-		slog.String("reason", r.reason), slog.String("subject", w.claims.Subject()), slog.Any("error", err))
-	w.end(r)
+	w.end(r, err) // its Decision is the log record
 }

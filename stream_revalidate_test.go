@@ -2,6 +2,7 @@ package grpcauth
 
 import (
 	"context"
+	"errors"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -31,6 +32,7 @@ type revalidationEnv struct {
 	clk   *settableClock
 	fake  *fakeClock
 	token string
+	rec   recorder // every Decision
 }
 
 func newRevalidationEnv(t *testing.T, claims map[string]any, mutate func(*introspect.Config)) *revalidationEnv {
@@ -53,6 +55,7 @@ func newRevalidationEnv(t *testing.T, claims map[string]any, mutate func(*intros
 		c.Verifier = iv
 		c.Now = r.clk.Now
 		c.afterFunc = r.fake.AfterFunc
+		c.OnDecision = r.rec.record
 	})
 	r.svc.streamStarted = make(chan struct{}, 1)
 	r.svc.streamEnded = make(chan error, 1)
@@ -127,6 +130,13 @@ func TestStream_RevokedOpaqueTokenEndsTheStreamAtTheNextRevalidation(t *testing.
 	case <-expiry.stopCalled:
 	case <-t.Context().Done():
 		t.Fatal("the expiry timer was never stopped")
+	}
+	// The cut is a Decision too (docs/observability.md's revoked-streams
+	// query counts it): denied, ACCESS_TOKEN_REVOKED, after the allowed
+	// start.
+	if d := r.rec.last(t); d.Allowed || d.Reason != ReasonTokenRevoked || d.Method != "/authtest.v1.TestService/ServerStream" ||
+		d.Claims.Subject() != "user-1" || !errors.Is(d.Err, introspect.ErrInactive) {
+		t.Errorf("last decision = %+v, want denied %s for the stream's method, with its claims and the re-verification's error", d, ReasonTokenRevoked)
 	}
 }
 

@@ -55,6 +55,30 @@ func TestStream_ExpiredTokenEndsServerStreamWithUnauthenticated(t *testing.T) {
 	checkStatus(t, err, codes.Unauthenticated, ReasonTokenExpired)
 }
 
+// The cut at expiry is reported as a denied Decision with
+// ACCESS_TOKEN_EXPIRED, after the stream's allowed start.
+func TestStream_ExpiryCutIsADeniedDecision(t *testing.T) {
+	var rec recorder
+	e, clock, tok := expiryEnv(t, func(c *Config, _ *verifier.Config) { c.OnDecision = rec.record })
+	s, err := e.client.ServerStream(withAuth(t.Context(), bearer(tok)), &authtestv1.ServerStreamRequest{Count: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Recv(); err != nil {
+		t.Fatal(err)
+	}
+	<-e.svc.streamStarted
+	if d := rec.last(t); !d.Allowed {
+		t.Fatalf("start = %+v, want allowed", d)
+	}
+	(<-clock.added).fire()
+	<-e.svc.streamEnded
+	d := rec.last(t)
+	if d.Allowed || d.Reason != ReasonTokenExpired || d.Method != "/authtest.v1.TestService/ServerStream" || d.Claims.IsZero() || d.Err == nil {
+		t.Errorf("cut = %+v, want denied %s for the stream's method, with its claims and a cause", d, ReasonTokenExpired)
+	}
+}
+
 func TestStream_ExpiredTokenFailsBidiRecv(t *testing.T) {
 	e, clock, tok := expiryEnv(t)
 	ctx := withAuth(t.Context(), bearer(tok))
