@@ -55,11 +55,10 @@ func TestStream_ExpiredTokenEndsServerStreamWithUnauthenticated(t *testing.T) {
 	checkStatus(t, err, codes.Unauthenticated, ReasonTokenExpired)
 }
 
-// The cut at expiry is reported as a denied Decision with
-// ACCESS_TOKEN_EXPIRED, after the stream's allowed start.
-func TestStream_ExpiryCutIsADeniedDecision(t *testing.T) {
-	var rec recorder
-	e, clock, tok := expiryEnv(t, func(c *Config, _ *verifier.Config) { c.OnDecision = rec.record })
+// openStarted opens a ServerStream of one message with tok, and returns
+// once the client has it and the handler has signalled its start.
+func openStarted(t *testing.T, e *env, tok string) {
+	t.Helper()
 	s, err := e.client.ServerStream(withAuth(t.Context(), bearer(tok)), &authtestv1.ServerStreamRequest{Count: 1})
 	if err != nil {
 		t.Fatal(err)
@@ -68,6 +67,14 @@ func TestStream_ExpiryCutIsADeniedDecision(t *testing.T) {
 		t.Fatal(err)
 	}
 	<-e.svc.streamStarted
+}
+
+// The cut at expiry is reported as a denied Decision with
+// ACCESS_TOKEN_EXPIRED, after the stream's allowed start.
+func TestStream_ExpiryCutIsADeniedDecision(t *testing.T) {
+	var rec recorder
+	e, clock, tok := expiryEnv(t, func(c *Config, _ *verifier.Config) { c.OnDecision = rec.record })
+	openStarted(t, e, tok)
 	if d := rec.last(t); !d.Allowed {
 		t.Fatalf("start = %+v, want allowed", d)
 	}
@@ -174,14 +181,7 @@ func reportSkew(r *skewReporter) envOption {
 
 func TestStream_VerifierClockSkewExtendsStream(t *testing.T) {
 	e, clock, tok := expiryEnv(t, func(_ *Config, v *verifier.Config) { v.ClockSkew = 5 * time.Minute })
-	s, err := e.client.ServerStream(withAuth(t.Context(), bearer(tok)), &authtestv1.ServerStreamRequest{Count: 1})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := s.Recv(); err != nil {
-		t.Fatal(err)
-	}
-	<-e.svc.streamStarted
+	openStarted(t, e, tok)
 	if timer := <-clock.added; timer.d != 15*time.Minute {
 		t.Errorf("timer set for %v, want lifetime 10m plus the verifier's skew 5m", timer.d)
 	}
