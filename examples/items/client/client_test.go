@@ -179,6 +179,11 @@ func TestTokenURL(t *testing.T) {
 	mux.HandleFunc("/garbage/.well-known/openid-configuration", func(w http.ResponseWriter, _ *http.Request) {
 		fmt.Fprint(w, `{"issuer":`)
 	})
+	// A plaintext token endpoint on another host would get the client
+	// secret in clear text.
+	mux.HandleFunc("/plain/.well-known/openid-configuration", func(w http.ResponseWriter, _ *http.Request) {
+		fmt.Fprintf(w, `{"issuer":%q,"token_endpoint":"http://idp.example.com/t"}`, issuer+"/plain")
+	})
 	srv := httptest.NewServer(mux)
 	defer srv.Close()
 	issuer = srv.URL
@@ -194,6 +199,7 @@ func TestTokenURL(t *testing.T) {
 		{path: "/wrong", wantErr: true},
 		{path: "/broken", wantErr: true},
 		{path: "/garbage", wantErr: true},
+		{path: "/plain", wantErr: true},
 	}
 	for _, tt := range tests {
 		got, err := tokenURL(context.Background(), hc, srv.URL+tt.path)

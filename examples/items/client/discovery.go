@@ -52,6 +52,11 @@ func discoverTokenURL(ctx context.Context, hc *http.Client, issuer string) (stri
 	if doc.TokenEndpoint == "" {
 		return "", fmt.Errorf("%w: %s has no token_endpoint", errNoDiscovery, u)
 	}
+	// The client secret goes to this URL: the same rule as for TOKEN_URL
+	// (https, or http only on this host), whoever wrote the document.
+	if err := checkURL(doc.TokenEndpoint); err != nil {
+		return "", fmt.Errorf("client: discovery: token_endpoint of %s: %w", u, err)
+	}
 	return doc.TokenEndpoint, nil
 }
 
