@@ -51,8 +51,9 @@ type Decision struct {
 	// key-set fetch the verification waited for, but not the handler. It is
 	// measured with the monotonic clock, not Config.Now. It is zero when
 	// nothing could read it: when, as the call started, OnDecision was nil
-	// and the logger was enabled at none of the LogLevels. The interceptor
-	// then spares the call two clock reads.
+	// and the logger was enabled at none of the LogLevels (checked at the
+	// highest of them). The interceptor then spares the call two clock
+	// reads.
 	Latency time.Duration
 }
 
@@ -116,9 +117,11 @@ func (l LogLevels) withDefaults() LogLevels {
 	return l
 }
 
-// lowest returns the lowest of the levels.
-func (l *LogLevels) lowest() slog.Level {
-	return min(l.Allowed.Level(), l.Denied.Level(), l.Problem.Level())
+// highest returns the highest of the levels: a logger enabled at any of
+// them is enabled at this one, as slog's handlers enable every level from
+// their minimum up.
+func (l *LogLevels) highest() slog.Level {
+	return max(l.Allowed.Level(), l.Denied.Level(), l.Problem.Level())
 }
 
 // level returns the level of d's record.
@@ -158,7 +161,7 @@ func (a *Authenticator) report(ctx context.Context, method string, p *methodPlan
 // OnDecision, and a logger enabled at none of the levels. On a VM a clock
 // read can cost half as much as the verifier's cache hit.
 func (a *Authenticator) startDecision(ctx context.Context) time.Time {
-	if a.onDecision == nil && !a.logger.Enabled(ctx, a.levels.lowest()) {
+	if a.onDecision == nil && !a.logger.Enabled(ctx, a.levels.highest()) {
 		return time.Time{}
 	}
 	return time.Now()

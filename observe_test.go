@@ -137,6 +137,24 @@ func TestLog_LevelsAreConfigurableAndDynamic(t *testing.T) {
 	}
 }
 
+// With a logger at Info, the default, and no OnDecision, a denial is logged
+// (at Info) with its latency measured: the clock is read when the logger is
+// enabled at any of the levels, not only at the lowest (Debug).
+func TestLog_InfoLoggerRecordsTheLatencyOfADenial(t *testing.T) {
+	var logs bytes.Buffer
+	a := mustNew(t, Config{Verifier: staticVerifier{err: verifier.ErrBadSignature}, Logger: slog.New(slog.NewJSONHandler(&logs, nil))})
+	if _, err := callUnary(a, bearerCtx("tok"), mAuth); status.Code(err) != codes.Unauthenticated {
+		t.Fatalf("call: %v, want Unauthenticated", err)
+	}
+	recs := jsonRecords(t, &logs)
+	if len(recs) != 1 {
+		t.Fatalf("%d records, want 1", len(recs))
+	}
+	if lat, ok := recs[0]["latency"].(float64); !ok || lat <= 0 {
+		t.Errorf("latency %v, want a positive duration", recs[0]["latency"])
+	}
+}
+
 func TestLog_DefaultLevelsHideAllowedCalls(t *testing.T) {
 	var logs bytes.Buffer
 	a := mustNew(t, Config{Logger: slog.New(slog.NewJSONHandler(&logs, nil))})
