@@ -170,11 +170,18 @@ func (a *Authenticator) StreamServerInterceptor() grpc.StreamServerInterceptor {
 		if err != nil {
 			return err
 		}
-		ss, handler = a.withCondition(ss, info.FullMethod, claims, handler)
 		if !a.watchesStream(claims) {
+			ss, handler = a.withCondition(ss, info.FullMethod, claims, handler)
 			return handler(srv, withContext(ss, ctx))
 		}
-		return a.serveUntilExpiry(srv, ss, ctx, info.FullMethod, claims.Expiry(), handler)
+		// The condition wraps the expiring stream, not the other way
+		// round: a message that arrives after the cut fails in the expiring
+		// stream's RecvMsg and is never evaluated (nor reported) by the
+		// condition, as Guard.Received orders it for ServeCall.
+		return a.serveUntilExpiry(srv, ss, ctx, info.FullMethod, claims.Expiry(), func(srv any, es grpc.ServerStream) error {
+			cs, h := a.withCondition(es, info.FullMethod, claims, handler)
+			return h(srv, cs)
+		})
 	}
 }
 

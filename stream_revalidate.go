@@ -85,8 +85,15 @@ func (w *streamWatch) cutErr() error {
 // ACCESS_TOKEN_REVOKED, and cause as Decision.Err) to OnDecision and the
 // log: the stream's start was reported as allowed, so a cut stream counts
 // once each way.
+//
+// A timer that fires as the handler returns can call end after stop: the
+// stream then ended on its own (its caller got the handler's result), so
+// end does nothing. w.mu orders the two.
 func (w *streamWatch) end(r *rejection, cause error) {
-	if !w.cut.CompareAndSwap(nil, r) {
+	w.mu.Lock()
+	cut := !w.done && w.cut.CompareAndSwap(nil, r)
+	w.mu.Unlock()
+	if !cut {
 		return
 	}
 	claims, _ := ClaimsFromContext(w.ctx)

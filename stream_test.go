@@ -1,6 +1,7 @@
 package grpcauth
 
 import (
+	"google.golang.org/grpc"
 	"testing"
 	"time"
 
@@ -69,6 +70,36 @@ func openStarted(t *testing.T, e *env, tok string) {
 	<-e.svc.streamStarted
 }
 
+// openBidiStarted opens a BidiStream with tok, sends one message and
+// receives its answer, and returns once the handler signalled its start.
+func openBidiStarted(t *testing.T, e *env, tok string) grpc.BidiStreamingClient[authtestv1.BidiStreamRequest, authtestv1.BidiStreamResponse] {
+	t.Helper()
+	s, err := e.client.BidiStream(withAuth(t.Context(), bearer(tok)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Send(&authtestv1.BidiStreamRequest{}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Recv(); err != nil {
+		t.Fatal(err)
+	}
+	<-e.svc.streamStarted
+	return s
+}
+
+// expireThenSend fires the stream's expiry timer, sends one more message,
+// and checks that the stream ends with ACCESS_TOKEN_EXPIRED.
+func expireThenSend(t *testing.T, s grpc.BidiStreamingClient[authtestv1.BidiStreamRequest, authtestv1.BidiStreamResponse], clock *fakeClock) {
+	t.Helper()
+	(<-clock.added).fire()
+	if err := s.Send(&authtestv1.BidiStreamRequest{}); err != nil {
+		t.Fatal(err)
+	}
+	_, err := s.Recv()
+	checkStatus(t, err, codes.Unauthenticated, ReasonTokenExpired)
+}
+
 // The cut at expiry is reported as a denied Decision with
 // ACCESS_TOKEN_EXPIRED, after the stream's allowed start.
 func TestStream_ExpiryCutIsADeniedDecision(t *testing.T) {
@@ -88,29 +119,12 @@ func TestStream_ExpiryCutIsADeniedDecision(t *testing.T) {
 
 func TestStream_ExpiredTokenFailsBidiRecv(t *testing.T) {
 	e, clock, tok := expiryEnv(t)
-	ctx := withAuth(t.Context(), bearer(tok))
-	s, err := e.client.BidiStream(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := s.Send(&authtestv1.BidiStreamRequest{}); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := s.Recv(); err != nil {
-		t.Fatal(err)
-	}
-	<-e.svc.streamStarted
-	(<-clock.added).fire()
-
+	s := openBidiStarted(t, e, tok)
 	// The handler is blocked in Recv, which the expiry cannot interrupt;
 	// the next message wakes it, and that Recv fails with the expiry
 	// status: the message, sent after the cut, never reaches the handler.
 	// The caller gets that status.
-	if err := s.Send(&authtestv1.BidiStreamRequest{}); err != nil {
-		t.Fatal(err)
-	}
-	_, err = s.Recv()
-	checkStatus(t, err, codes.Unauthenticated, ReasonTokenExpired)
+	expireThenSend(t, s, clock)
 	if got := len(e.svc.bidiReceived); got != 1 {
 		t.Fatalf("the handler received %d messages, want 1 (the one sent before the expiry)", got)
 	}

@@ -132,8 +132,11 @@ func New(cfg Config) (*Metrics, error) {
 }
 
 // OnDecision records one decision: it adds 1 to grpcauth.decisions and
-// records d.Latency in grpcauth.verify.duration. Use it as
-// grpcauth.Config.OnDecision, or call it from your own OnDecision.
+// records d.Latency in grpcauth.verify.duration, unless it is zero (a
+// stream cut at its token's expiry or on re-verification is a decision
+// that took no deciding time: a zero sample would drag the quantiles
+// down). Use it as grpcauth.Config.OnDecision, or call it from your own
+// OnDecision.
 func (m *Metrics) OnDecision(ctx context.Context, d grpcauth.Decision) {
 	method := d.Method
 	if d.UnknownMethod {
@@ -141,7 +144,9 @@ func (m *Metrics) OnDecision(ctx context.Context, d grpcauth.Decision) {
 	}
 	opts := m.attributes(setKey{method, d.Outcome(), d.Reason})
 	m.decisions.Add(ctx, 1, opts.add...)
-	m.duration.Record(ctx, d.Latency.Seconds(), opts.rec...)
+	if d.Latency > 0 {
+		m.duration.Record(ctx, d.Latency.Seconds(), opts.rec...)
+	}
 }
 
 // attributes returns the measurement options for k, built once per key.

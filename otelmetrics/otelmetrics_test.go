@@ -129,6 +129,20 @@ func (f *fixture) collect(t *testing.T) map[string]metricdata.Aggregation {
 	return collect(t, f.reader)
 }
 
+// newManual returns Metrics without verifiers on a meter provider read by
+// the returned manual reader; both are shut down by t.Cleanup.
+func newManual(t *testing.T) (*otelmetrics.Metrics, *sdkmetric.ManualReader) {
+	t.Helper()
+	reader := sdkmetric.NewManualReader()
+	mp := sdkmetric.NewMeterProvider(sdkmetric.WithReader(reader))
+	t.Cleanup(func() { mp.Shutdown(context.Background()) })
+	m, err := otelmetrics.New(otelmetrics.Config{MeterProvider: mp})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return m, reader
+}
+
 // collect reads every metric of reader, by name.
 func collect(t *testing.T, reader *sdkmetric.ManualReader) map[string]metricdata.Aggregation {
 	t.Helper()
@@ -246,13 +260,7 @@ func TestMetrics_CountDecisionsAndVerifierFiguresFromRealCalls(t *testing.T) {
 }
 
 func TestMetrics_UnknownMethodsShareOneAttributeValue(t *testing.T) {
-	reader := sdkmetric.NewManualReader()
-	mp := sdkmetric.NewMeterProvider(sdkmetric.WithReader(reader))
-	t.Cleanup(func() { mp.Shutdown(context.Background()) })
-	m, err := otelmetrics.New(otelmetrics.Config{MeterProvider: mp})
-	if err != nil {
-		t.Fatal(err)
-	}
+	m, reader := newManual(t)
 	for _, name := range []string{"/a.B/C", "/x.Y/Z", "garbage"} {
 		m.OnDecision(t.Context(), grpcauth.Decision{Method: name, UnknownMethod: true, Code: codes.Unauthenticated,
 			Reason: grpcauth.ReasonCredentialsMissing, Latency: time.Microsecond})
@@ -265,6 +273,27 @@ func TestMetrics_UnknownMethodsShareOneAttributeValue(t *testing.T) {
 	want := attrs("method", otelmetrics.UnknownMethod, "outcome", "denied", "reason", grpcauth.ReasonCredentialsMissing)
 	if len(sum.DataPoints) != 1 || sum.DataPoints[0].Attributes != want || sum.DataPoints[0].Value != 3 {
 		t.Errorf("decisions = %+v, want 3 under method=unknown", sum.DataPoints)
+	}
+}
+
+// A decision without latency, such as a stream's cut, is counted but adds
+// no sample to the duration histogram, whose quantiles it would drag down.
+func TestMetrics_DecisionWithoutLatencyAddsNoDurationSample(t *testing.T) {
+	m, reader := newManual(t)
+	m.OnDecision(t.Context(), grpcauth.Decision{Method: "/a.B/C", Allowed: true, Latency: time.Microsecond})
+	m.OnDecision(t.Context(), grpcauth.Decision{Method: "/a.B/C", Code: codes.Unauthenticated, Reason: grpcauth.ReasonTokenRevoked})
+	got := collect(t, reader)
+	sum := got["grpcauth.decisions"].(metricdata.Sum[int64])
+	hist := got["grpcauth.verify.duration"].(metricdata.Histogram[float64])
+	var decisions, samples uint64
+	for _, dp := range sum.DataPoints {
+		decisions += uint64(dp.Value)
+	}
+	for _, dp := range hist.DataPoints {
+		samples += dp.Count
+	}
+	if decisions != 2 || samples != 1 {
+		t.Errorf("%d decisions and %d duration samples, want 2 and 1", decisions, samples)
 	}
 }
 

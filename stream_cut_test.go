@@ -1,0 +1,78 @@
+package grpcauth
+
+import (
+	"context"
+	"errors"
+	"io"
+	"sync/atomic"
+	"testing"
+
+	"google.golang.org/protobuf/reflect/protoreflect"
+
+	grpcauthv1 "github.com/grpcauth/grpcauth/proto/grpcauth/v1"
+	"github.com/grpcauth/grpcauth/verifier"
+)
+
+// The expiry timer fires (its goroutine is on its way) just as the handler
+// returns on its own: the caller gets the handler's OK, and the timer's
+// late run reports nothing, since the stream was never cut.
+func TestStream_TimerFiringAfterTheHandlerReturnedReportsNothing(t *testing.T) {
+	var rec recorder
+	e, clock, tok := expiryEnv(t, func(c *Config, _ *verifier.Config) { c.OnDecision = rec.record })
+	s := openBidiStarted(t, e, tok)
+	timer := <-clock.added
+	timer.fired.Store(true) // fired: Stop will report it too late to stop
+	if err := s.CloseSend(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Recv(); !errors.Is(err, io.EOF) {
+		t.Fatalf("Recv = %v, want io.EOF: the stream ended on its own", err)
+	}
+	rec.mu.Lock()
+	n := len(rec.ds)
+	rec.mu.Unlock()
+	timer.f() // the timer's goroutine runs now
+	rec.mu.Lock()
+	defer rec.mu.Unlock()
+	if len(rec.ds) != n {
+		t.Fatalf("after the stream ended OK, %d more decision(s): %+v", len(rec.ds)-n, rec.ds[n:])
+	}
+}
+
+// firstOnly is a condition compiler whose conditions pass a stream's
+// first message and refuse every later one, counting evaluations.
+type firstOnly struct{ evals *atomic.Int32 }
+
+func (c firstOnly) CompileCondition(protoreflect.MethodDescriptor, string) (Condition, error) {
+	return c, nil
+}
+
+func (c firstOnly) Eval(context.Context, ConditionInput) (bool, error) {
+	return c.evals.Add(1) == 1, nil
+}
+
+// A message that arrives after the cut is refused before the method's
+// condition sees it: the condition is not evaluated on it, and the stream
+// yields one denial (the cut), as ServeCall's Guard.Received orders it.
+func TestStream_MessageAfterTheCutIsNotEvaluatedByTheCondition(t *testing.T) {
+	var rec recorder
+	var evals atomic.Int32
+	e, clock, tok := expiryEnv(t, func(c *Config, _ *verifier.Config) {
+		c.OnDecision = rec.record
+		c.Conditions = firstOnly{&evals}
+		c.Rules = map[string]*grpcauthv1.Rule{"/authtest.v1.TestService/BidiStream": {Scopes: []string{"test:stream"}, Condition: "first only"}}
+	})
+	s := openBidiStarted(t, e, tok)
+	expireThenSend(t, s, clock)
+	rec.mu.Lock()
+	defer rec.mu.Unlock()
+	var denied []string
+	for _, d := range rec.ds {
+		if !d.Allowed {
+			denied = append(denied, d.Reason)
+		}
+	}
+	if len(denied) != 1 || denied[0] != ReasonTokenExpired || evals.Load() != 1 {
+		t.Fatalf("denials %v, condition evaluated %d times; want only the cut (%s) and one evaluation", denied, evals.Load(), ReasonTokenExpired)
+	}
+}
