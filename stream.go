@@ -64,6 +64,10 @@ func (a *Authenticator) runUntilExpiry(ctx context.Context, method string, exp t
 	var d time.Duration
 	if !exp.IsZero() {
 		if d = exp.Add(a.skew).Sub(a.now()); d <= 0 {
+			// Expired between the decision and now (the clock moved on):
+			// a cut before the start, reported like any other.
+			claims, _ := ClaimsFromContext(ctx)
+			a.report(ctx, method, a.lookup(method), claims, rejStreamExpired, errStreamExpired, false, time.Time{})
 			return rejStreamExpired.err
 		}
 	}

@@ -4,11 +4,16 @@ import (
 	"context"
 	"errors"
 	"io"
+	"slices"
 	"sync/atomic"
 	"testing"
+	"time"
 
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
 	"google.golang.org/protobuf/reflect/protoreflect"
 
+	authtestv1 "github.com/grpcauth/grpcauth/internal/testproto/authtest/v1"
 	grpcauthv1 "github.com/grpcauth/grpcauth/proto/grpcauth/v1"
 	"github.com/grpcauth/grpcauth/verifier"
 )
@@ -74,5 +79,43 @@ func TestStream_MessageAfterTheCutIsNotEvaluatedByTheCondition(t *testing.T) {
 	}
 	if len(denied) != 1 || denied[0] != ReasonTokenExpired || evals.Load() != 1 {
 		t.Fatalf("denials %v, condition evaluated %d times; want only the cut (%s) and one evaluation", denied, evals.Load(), ReasonTokenExpired)
+	}
+}
+
+// A token that expires between the stream's decision and the start of its
+// watch (each reads the clock) is refused before the handler runs, and the
+// refusal is a denied Decision after the allowed one, as a cut is. Both
+// the interceptor and ServeCall.
+func TestStream_ExpiredBetweenTheDecisionAndTheStartIsADeniedDecision(t *testing.T) {
+	for _, viaServeCall := range []bool{false, true} {
+		var rec recorder
+		var reads atomic.Int32
+		e, _, tok := expiryEnv(t, func(c *Config, _ *verifier.Config) {
+			c.OnDecision = rec.record
+			c.Now = func() time.Time { // the decision reads t0, the watch an hour later
+				if reads.Add(1) == 1 {
+					return t0
+				}
+				return t0.Add(time.Hour)
+			}
+		})
+		var err error
+		if viaServeCall {
+			err = e.auth.ServeCall(adapterContext(bearer(tok)), "/authtest.v1.TestService/ServerStream", true, nil,
+				func(context.Context, *Guard) error { t.Error("serve ran"); return nil })
+		} else {
+			var s grpc.ServerStreamingClient[authtestv1.ServerStreamResponse]
+			if s, err = e.client.ServerStream(withAuth(t.Context(), bearer(tok)), &authtestv1.ServerStreamRequest{Count: 1}); err != nil {
+				t.Fatal(err)
+			}
+			_, err = s.Recv()
+		}
+		checkStatus(t, err, codes.Unauthenticated, ReasonTokenExpired)
+		rec.mu.Lock()
+		ds := slices.Clone(rec.ds)
+		rec.mu.Unlock()
+		if len(ds) != 2 || !ds[0].Allowed || ds[1].Allowed || ds[1].Reason != ReasonTokenExpired || ds[1].Method != "/authtest.v1.TestService/ServerStream" {
+			t.Errorf("ServeCall %v: decisions %+v, want allowed then denied %s", viaServeCall, ds, ReasonTokenExpired)
+		}
 	}
 }
