@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"connectrpc.com/vanguard"
 	"connectrpc.com/vanguard/vanguardgrpc"
 	"google.golang.org/grpc"
 
@@ -76,10 +77,18 @@ func pageURL(ln net.Listener) string {
 	return "http://" + ln.Addr().String() + "/"
 }
 
+// maxWebMessageBytes bounds a request body the web port's transcoder
+// buffers: grpc-go's default receive limit.
+const maxWebMessageBytes = 4 << 20
+
 // webHandler serves the page, its configuration and the transcoded
 // ItemService. issuerOrigin may fetch from the page (the token endpoint).
 func webHandler(g *grpc.Server, cfg web.Config, issuerOrigin string) (http.Handler, error) {
-	transcoder, err := vanguardgrpc.NewTranscoder(g)
+	// Vanguard reads a whole request body before grpc-go (and grpcauth)
+	// sees the call, and by default takes up to 4 GiB: bound it to what
+	// the gRPC port itself accepts (grpc-go's default 4 MiB), so an
+	// unauthenticated caller cannot make the server hold more.
+	transcoder, err := vanguardgrpc.NewTranscoder(g, vanguard.WithDefaultServiceOptions(vanguard.WithMaxMessageBufferBytes(maxWebMessageBytes)))
 	if err != nil {
 		return nil, fmt.Errorf("server: web transcoder: %w", err)
 	}
