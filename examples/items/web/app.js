@@ -157,12 +157,15 @@ async function finishSignIn(params) {
   history.replaceState(null, '', location.pathname);
   const saved = JSON.parse(sessionStorage.getItem('pkce') || 'null');
   sessionStorage.removeItem('pkce');
-  if (params.has('error')) {
-    logCall('sign-in', false, params.get('error'), '', params.get('error_description'));
-    return;
-  }
+  // Check state first, for error answers too: otherwise any link to the
+  // page could put its own text in the call log (RFC 6749, 4.1.2.1 sends
+  // state back with errors).
   if (!saved || params.get('state') !== saved.state || (params.has('iss') && params.get('iss') !== cfg.issuer)) {
     logCall('sign-in', false, 'invalid_state', '', 'the answer does not match a sign-in this page started');
+    return;
+  }
+  if (params.has('error')) {
+    logCall('sign-in', false, params.get('error'), '', params.get('error_description'));
     return;
   }
   const body = new URLSearchParams({
