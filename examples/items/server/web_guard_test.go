@@ -3,6 +3,7 @@ package main
 import (
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -65,4 +66,40 @@ func (repeatA) Read(p []byte) (int, error) {
 		p[i] = 'a'
 	}
 	return len(p), nil
+}
+
+// On a loopback listener the web server answers loopback host names only:
+// a foreign Host (DNS rebinding: a remote site's name resolving to this
+// machine) gets 421, so a page on that site cannot call the API as a
+// loopback caller.
+func TestWeb_LoopbackServerRefusesForeignHostNames(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ok := http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(http.StatusNoContent) })
+	stop := serveWeb(t.Context(), ln, ok, slog.New(slog.DiscardHandler))
+	t.Cleanup(stop)
+	_, port, _ := net.SplitHostPort(ln.Addr().String())
+	for host, want := range map[string]int{
+		"127.0.0.1:" + port:                  http.StatusNoContent,
+		"localhost:" + port:                  http.StatusNoContent,
+		"[::1]:" + port:                      http.StatusNoContent,
+		"rebind.attacker.example:" + port:    http.StatusMisdirectedRequest,
+		"127.0.0.1.attacker.example:" + port: http.StatusMisdirectedRequest,
+	} {
+		req, err := http.NewRequestWithContext(t.Context(), http.MethodGet, "http://"+ln.Addr().String()+"/", nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		req.Host = host
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != want {
+			t.Errorf("Host %s: status %d, want %d", host, resp.StatusCode, want)
+		}
+	}
 }
