@@ -165,6 +165,7 @@ type Config struct {
 
 	// ClockSkew is the tolerance applied to exp, nbf and iat. Zero means
 	// verifier.DefaultClockSkew (1 minute); a negative value means none.
+	// New refuses more than an hour.
 	ClockSkew time.Duration
 
 	// Now returns the current time. Default time.Now. It decides expiry

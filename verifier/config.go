@@ -130,6 +130,8 @@ type Config struct {
 
 	// ClockSkew is the tolerance applied to exp, nbf and iat. Zero means
 	// DefaultClockSkew (1 minute); a negative value means no tolerance.
+	// New refuses more than an hour: a larger tolerance would keep expired
+	// tokens valid for that long.
 	ClockSkew time.Duration
 
 	// Now returns the current time. Default time.Now. Tests inject a clock

@@ -44,6 +44,7 @@ func TestNew_RejectsInvalidConfig(t *testing.T) {
 		{"negative FetchTimeout", func(c *Config) { c.FetchTimeout = -1 }, "FetchTimeout"},
 		{"negative MaxResponseSize", func(c *Config) { c.MaxResponseSize = -1 }, "MaxResponseSize"},
 		{"MaxResponseSize over 1 GiB", func(c *Config) { c.MaxResponseSize = math.MaxInt64 }, "MaxResponseSize"},
+		{"ClockSkew over an hour", func(c *Config) { c.ClockSkew = time.Hour + time.Second }, "ClockSkew"},
 		{"issuer with a query", func(c *Config) { c.Issuer = "https://issuer.example/tenant?x=1" }, "query or fragment"},
 		{"issuer with a fragment", func(c *Config) { c.Issuer = "https://issuer.example/tenant#f" }, "query or fragment"},
 		{"issuer with an empty query", func(c *Config) { c.Issuer = "https://issuer.example/tenant?" }, "query or fragment"},

@@ -73,6 +73,8 @@ func Validate(p Policy, d Defaults) (Policy, error) {
 		p.ClockSkew = d.ClockSkew
 	case p.ClockSkew < 0:
 		p.ClockSkew = 0
+	case p.ClockSkew > MaxClockSkew:
+		return p, fmt.Errorf("ClockSkew must be at most %v: a larger tolerance would keep expired tokens valid for that long", MaxClockSkew)
 	}
 	if p.Now == nil {
 		p.Now = time.Now
@@ -90,6 +92,10 @@ func Validate(p Policy, d Defaults) (Policy, error) {
 	}
 	return p, err
 }
+
+// MaxClockSkew is the largest ClockSkew Validate accepts. Real clock drift
+// is seconds; Okta's Go verifier allows 2 minutes.
+const MaxClockSkew = time.Hour
 
 // MaxResponseSizeLimit is the largest MaxResponseSize Validate accepts: far
 // beyond any key set, discovery document or introspection response.
