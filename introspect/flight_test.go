@@ -1,9 +1,11 @@
 package introspect
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net/http"
 	"sync"
@@ -148,6 +150,16 @@ func TestFlight_ConcurrencyIsBounded(t *testing.T) {
 	}
 }
 
+// verifyAsync verifies tok with ctx in a goroutine and delivers the error.
+func verifyAsync(ctx context.Context, v *Verifier, tok string) <-chan error {
+	done := make(chan error, 1)
+	go func() {
+		_, err := v.VerifyAccessToken(ctx, tok)
+		done <- err
+	}()
+	return done
+}
+
 func TestFlight_LastCallerLeavingAbandonsTheRequest(t *testing.T) {
 	g := newGate(1)
 	iss, v := newGated(t, g, nil)
@@ -156,11 +168,7 @@ func TestFlight_LastCallerLeavingAbandonsTheRequest(t *testing.T) {
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() {
-		_, err := v.VerifyAccessToken(ctx, tok)
-		done <- err
-	}()
+	done := verifyAsync(ctx, v, tok)
 	<-g.entered
 	cancel()
 	if err := <-done; !errors.Is(err, context.Canceled) {
@@ -174,6 +182,64 @@ func TestFlight_LastCallerLeavingAbandonsTheRequest(t *testing.T) {
 	}
 	if iss.IntrospectionRequests() != 0 {
 		t.Fatal("the abandoned request reached the server")
+	}
+}
+
+// answerThenHold is an http.RoundTripper that lets the server answer the
+// first request, then holds that answer, whatever the request's context
+// says (as a buffering middleware would), until release; later requests
+// pass straight through.
+type answerThenHold struct {
+	base     http.RoundTripper
+	answered chan struct{}
+	release  chan struct{}
+	n        atomic.Int64
+}
+
+func (a *answerThenHold) RoundTrip(r *http.Request) (*http.Response, error) {
+	resp, err := a.base.RoundTrip(r)
+	if err != nil || a.n.Add(1) != 1 {
+		return resp, err
+	}
+	body, err := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if err != nil {
+		return nil, err
+	}
+	resp.Body = io.NopCloser(bytes.NewReader(body))
+	close(a.answered)
+	<-a.release
+	return resp, nil
+}
+
+// An abandoned flight's answer, arriving after a newer flight cached a
+// later verdict, caches nothing: the token, revoked in between, stays
+// refused rather than accepted again on the older "active".
+func TestFlight_AbandonedFlightCachesNothing(t *testing.T) {
+	rt := &answerThenHold{base: &http.Transport{DisableKeepAlives: true}, answered: make(chan struct{}), release: make(chan struct{})}
+	iss, v := newGated(t, nil, func(c *Config) { c.HTTPClient = &http.Client{Transport: rt} })
+	ran := make(chan struct{}, 4)
+	v.ran = func() { ran <- struct{}{} }
+	tok, err := iss.MintOpaque("svc")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := verifyAsync(ctx, v, tok)
+	<-rt.answered // the server said active
+	cancel()      // the only caller leaves: the flight is abandoned
+	if err := <-done; !errors.Is(err, context.Canceled) {
+		t.Fatalf("caller: %v, want context.Canceled", err)
+	}
+	iss.Revoke(tok)
+	if _, err := v.VerifyAccessToken(context.Background(), tok); !errors.Is(err, ErrInactive) {
+		t.Fatalf("after the revocation: %v, want ErrInactive", err)
+	}
+	<-ran // the newer flight
+	close(rt.release)
+	<-ran // the abandoned one lands
+	if _, err := v.VerifyAccessToken(context.Background(), tok); !errors.Is(err, ErrInactive) {
+		t.Fatalf("after the abandoned answer landed: %v, want ErrInactive still", err)
 	}
 }
 

@@ -41,9 +41,11 @@ type Verifier struct {
 
 	// Test hooks, nil in production: joined runs (under mu) when a caller
 	// joins or starts a flight, waitSlot when a flight has to wait for a
-	// concurrency slot.
+	// concurrency slot, ran (under mu) when a flight has recorded its
+	// outcome.
 	joined   func()
 	waitSlot func()
+	ran      func()
 }
 
 // flight is one introspection request and the callers waiting for it.
@@ -276,6 +278,10 @@ func (v *Verifier) leave(key tokenKey, f *flight) {
 func (v *Verifier) run(ctx context.Context, key tokenKey, token string, knownExp time.Time, f *flight) {
 	defer v.wg.Done()
 	defer f.cancel()
+	// A positive answer is cached for TTL from before the request was
+	// sent: a token revoked while the request was on its way is then
+	// accepted for at most TTL after the revocation, as documented.
+	sent := v.s.Now()
 	claims, err := v.introspect(ctx, token)
 	if err != nil && v.base.Err() != nil {
 		err = verifier.ErrClosed
@@ -292,7 +298,9 @@ func (v *Verifier) run(ctx context.Context, key tokenKey, token string, knownExp
 	if v.flights[key] == f {
 		delete(v.flights, key)
 	}
-	if v.pos != nil {
+	// An abandoned flight (every caller left) caches nothing: a newer
+	// request for the token may already have cached a later verdict.
+	if v.pos != nil && ctx.Err() == nil {
 		exp := time.Time{}
 		if err == nil {
 			exp = claims.Expiry()
@@ -303,7 +311,7 @@ func (v *Verifier) run(ctx context.Context, key tokenKey, token string, knownExp
 			// the verdict, or every call would ask again.
 			v.neg.put(key, result{err: &verifier.TokenExpiredError{Expiry: exp}, until: now.Add(v.s.Cache.NegativeTTL)}, now)
 		case err == nil:
-			until := now.Add(v.s.Cache.TTL)
+			until := sent.Add(v.s.Cache.TTL)
 			if end := exp.Add(v.s.skew); !exp.IsZero() && end.Before(until) {
 				until = end // used until it expires, as a cached JWT is
 			}
@@ -314,6 +322,9 @@ func (v *Verifier) run(ctx context.Context, key tokenKey, token string, knownExp
 	}
 	f.claims, f.err = claims, err
 	close(f.done)
+	if v.ran != nil {
+		v.ran()
+	}
 }
 
 // cacheable reports whether err is the server's verdict on the token

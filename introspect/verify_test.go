@@ -672,3 +672,41 @@ func (rec *recorder) last() request {
 	defer rec.mu.Unlock()
 	return rec.reqs[len(rec.reqs)-1]
 }
+
+// afterAnswer is an http.RoundTripper that runs after, when set, once the
+// server has answered and before the answer reaches the Verifier.
+type afterAnswer struct {
+	base  http.RoundTripper
+	after atomic.Pointer[func()]
+}
+
+func (a *afterAnswer) RoundTrip(r *http.Request) (*http.Response, error) {
+	resp, err := a.base.RoundTrip(r)
+	if f := a.after.Load(); err == nil && f != nil {
+		(*f)()
+	}
+	return resp, err
+}
+
+// A token revoked right after the server answered "active", with the
+// answer then taking 4 s to arrive, works for at most Cache.TTL after the
+// revocation: the cached answer's lifetime counts from the request, not
+// from its arrival.
+func TestVerify_SlowAnswerDoesNotStretchTheRevocationWindow(t *testing.T) {
+	rt := &afterAnswer{base: &http.Transport{DisableKeepAlives: true}}
+	e := newEnv(t, func(c *introspect.Config) { c.HTTPClient = &http.Client{Transport: rt} })
+	tok := e.opaque(t, nil)
+	slow := func() {
+		e.iss.Revoke(tok)
+		e.advance(4 * time.Second)
+	}
+	rt.after.Store(&slow)
+	if _, err := e.verify(t, tok); err != nil {
+		t.Fatal(err)
+	}
+	rt.after.Store(nil)
+	e.advance(introspect.DefaultCacheTTL - 4*time.Second) // TTL after the request, 56 s after the revocation
+	if _, err := e.verify(t, tok); !errors.Is(err, introspect.ErrInactive) {
+		t.Fatalf("revoked token at the TTL after its request: %v, want ErrInactive (asked again)", err)
+	}
+}
