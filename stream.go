@@ -78,7 +78,14 @@ func (a *Authenticator) runUntilExpiry(ctx context.Context, method string, exp t
 		w.expiry = a.afterFunc(d, func() { w.end(rejStreamExpired, errStreamExpired) })
 	}
 	w.startRevalidation()
+	served := false
+	defer func() {
+		if !served {
+			w.stop() // serve panicked: stop the timers as the panic unwinds
+		}
+	}()
 	err := serve(ctx, w.cutErr)
+	served = true
 	if r := w.stop(); r != nil {
 		return r.err
 	}

@@ -119,3 +119,33 @@ func TestStream_ExpiredBetweenTheDecisionAndTheStartIsADeniedDecision(t *testing
 		}
 	}
 }
+
+// A stream handler that panics (recovered outside grpcauth, as connect-go's
+// WithRecover or a recovery interceptor does) leaves no timer behind: the
+// expiry timer is stopped as the panic unwinds, and its late firing
+// reports nothing.
+func TestStream_PanickingHandlerStopsTheTimers(t *testing.T) {
+	var rec recorder
+	e, clock, tok := expiryEnv(t, func(c *Config, _ *verifier.Config) { c.OnDecision = rec.record })
+	func() {
+		defer func() {
+			if recover() == nil {
+				t.Error("the handler's panic did not reach the caller")
+			}
+		}()
+		_ = e.auth.ServeCall(adapterContext(bearer(tok)), "/authtest.v1.TestService/ServerStream", true, nil,
+			func(context.Context, *Guard) error { panic("handler bug") })
+	}()
+	timer := <-clock.added
+	select {
+	case <-timer.stopCalled:
+	default:
+		t.Fatal("the expiry timer was not stopped")
+	}
+	timer.f() // had it fired anyway
+	rec.mu.Lock()
+	defer rec.mu.Unlock()
+	if len(rec.ds) != 1 || !rec.ds[0].Allowed {
+		t.Errorf("decisions %+v, want only the allowed start", rec.ds)
+	}
+}
