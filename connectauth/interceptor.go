@@ -53,7 +53,13 @@ func (i *Interceptor) WrapUnary(next connect.UnaryFunc) connect.UnaryFunc {
 				return h.record(herr)
 			})
 		if herr, ok := h.passed(err); ok {
-			if res != nil {
+			// The call's own response headers, which connect-go sends
+			// with a response and with an error alike, not the handler's
+			// response value: a handler may return one shared value to
+			// every caller.
+			if ci, ok := connect.CallInfoForHandlerContext(ctx); ok {
+				rmd.copyTo(ci.ResponseHeader())
+			} else if res != nil {
 				rmd.copyTo(res.Header())
 			}
 			return res, herr

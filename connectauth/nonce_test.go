@@ -1,0 +1,128 @@
+package connectauth_test
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"net/http"
+	"sync"
+	"testing"
+	"time"
+
+	"connectrpc.com/connect"
+
+	"github.com/grpcauth/grpcauth"
+	"github.com/grpcauth/grpcauth/connectauth"
+	"github.com/grpcauth/grpcauth/dpop"
+	"github.com/grpcauth/grpcauth/grpcauthtest"
+	authtestv1 "github.com/grpcauth/grpcauth/internal/testproto/authtest/v1"
+	"github.com/grpcauth/grpcauth/verifier"
+)
+
+// twoNonces accepts "old" and "fresh" and hands out "fresh": a proof with
+// "old" is accepted and answered with a fresh DPoP-Nonce.
+type twoNonces struct{}
+
+func (twoNonces) Nonce(time.Time) string           { return "fresh" }
+func (twoNonces) Valid(n string, _ time.Time) bool { return n == "old" || n == "fresh" }
+
+// nonceServer serves AllOf with handler behind an Authenticator that
+// issues DPoP nonces, and returns its URL, an HTTP client, and a function
+// making a DPoP-bound request whose proof carries nonce.
+func nonceServer(t *testing.T, handler func(context.Context, *connect.Request[authtestv1.AllOfRequest]) (*connect.Response[authtestv1.AllOfResponse], error)) (string, *http.Client, func(nonce string) *connect.Request[authtestv1.AllOfRequest]) {
+	t.Helper()
+	iss := grpcauthtest.NewIssuer(t, grpcauthtest.Config{})
+	v, err := verifier.New(t.Context(), verifier.Config{Issuer: iss.URL(), Audiences: []string{iss.Audience()}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { v.Close() })
+	auth, err := grpcauth.New(grpcauth.Config{Verifier: v, Logger: slog.New(slog.DiscardHandler), DPoP: dpop.Config{Nonces: twoNonces{}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	key, err := grpcauthtest.NewDPoPKey()
+	if err != nil {
+		t.Fatal(err)
+	}
+	tok, err := iss.Mint(map[string]any{"sub": "alice"}, grpcauthtest.WithScopes("test:read", "test:write"), grpcauthtest.WithDPoPKey(key.PublicKey()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	mux := http.NewServeMux()
+	mux.Handle("/authtest.v1.TestService/AllOf", connect.NewUnaryHandler("/authtest.v1.TestService/AllOf", handler,
+		connect.WithSchema(method("TestService", "AllOf")), connect.WithInterceptors(connectauth.NewInterceptor(auth))))
+	srv := serveTLS(t, connectauth.WrapHandler(mux))
+	url := srv.URL + "/authtest.v1.TestService/AllOf"
+	return url, srv.Client(), func(nonce string) *connect.Request[authtestv1.AllOfRequest] {
+		p, err := key.ProofWith(grpcauthtest.ProofOptions{Method: "POST", URL: url, AccessToken: tok, Nonce: nonce})
+		if err != nil {
+			t.Fatal(err)
+		}
+		req := connect.NewRequest(&authtestv1.AllOfRequest{})
+		req.Header().Set("Authorization", "DPoP "+tok)
+		req.Header().Set("DPoP", p)
+		return req
+	}
+}
+
+// A fresh DPoP-Nonce reaches the caller when the handler fails, as over
+// grpc-go, where header metadata goes out with the status.
+func TestConnect_FreshDPoPNonceSurvivesAHandlerError(t *testing.T) {
+	url, hc, request := nonceServer(t, func(context.Context, *connect.Request[authtestv1.AllOfRequest]) (*connect.Response[authtestv1.AllOfResponse], error) {
+		return nil, connect.NewError(connect.CodeNotFound, errors.New("no such item"))
+	})
+	for pname, opts := range protocols {
+		t.Run(pname, func(t *testing.T) {
+			_, err := connect.NewClient[authtestv1.AllOfRequest, authtestv1.AllOfResponse](hc, url, opts...).CallUnary(t.Context(), request("old"))
+			var ce *connect.Error
+			if !errors.As(err, &ce) || ce.Code() != connect.CodeNotFound {
+				t.Fatalf("got %v, want not_found", err)
+			}
+			if got := ce.Meta().Values("Dpop-Nonce"); len(got) != 1 || got[0] != "fresh" {
+				t.Fatalf("DPoP-Nonce %q, want [fresh]", got)
+			}
+		})
+	}
+}
+
+// sharedResponse is one response value a handler returns to every caller.
+var sharedResponse = func() *connect.Response[authtestv1.AllOfResponse] {
+	r := connect.NewResponse(&authtestv1.AllOfResponse{})
+	r.Header()  // connect-go makes these maps lazily (and racily if a
+	r.Trailer() // shared value's are first made by concurrent calls): make them now
+	return r
+}()
+
+// The interceptor puts a call's DPoP-Nonce on that call's response headers,
+// never on the handler's response value: a shared value is not written
+// (concurrently, under -race) and carries nothing to later callers.
+func TestConnect_SharedResponseValueIsNotWritten(t *testing.T) {
+	url, hc, request := nonceServer(t, func(context.Context, *connect.Request[authtestv1.AllOfRequest]) (*connect.Response[authtestv1.AllOfResponse], error) {
+		return sharedResponse, nil
+	})
+	client := connect.NewClient[authtestv1.AllOfRequest, authtestv1.AllOfResponse](hc, url)
+	call := func(nonce string) []string {
+		res, err := client.CallUnary(t.Context(), request(nonce))
+		if err != nil {
+			t.Error(err)
+			return nil
+		}
+		return res.Header().Values("Dpop-Nonce")
+	}
+	var wg sync.WaitGroup
+	for range 8 {
+		wg.Go(func() {
+			if got := call("old"); len(got) != 1 || got[0] != "fresh" {
+				t.Errorf("DPoP-Nonce %q, want [fresh]", got)
+			}
+		})
+	}
+	wg.Wait()
+	if got := call("fresh"); len(got) != 0 {
+		t.Errorf("a call that needed no nonce got DPoP-Nonce %q", got)
+	}
+	if n := len(sharedResponse.Header()); n != 0 {
+		t.Errorf("the shared response value has %d headers", n)
+	}
+}
