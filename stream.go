@@ -66,8 +66,7 @@ func (a *Authenticator) runUntilExpiry(ctx context.Context, method string, exp t
 		if d = exp.Add(a.skew).Sub(a.now()); d <= 0 {
 			// Expired between the decision and now (the clock moved on):
 			// a cut before the start, reported like any other.
-			claims, _ := ClaimsFromContext(ctx)
-			a.report(ctx, method, a.lookup(method), claims, rejStreamExpired, errStreamExpired, false, time.Time{})
+			a.reportCut(ctx, method, rejStreamExpired, errStreamExpired)
 			return rejStreamExpired.err
 		}
 	}

@@ -96,9 +96,16 @@ func (w *streamWatch) end(r *rejection, cause error) {
 	if !cut {
 		return
 	}
-	claims, _ := ClaimsFromContext(w.ctx)
-	w.a.report(w.ctx, w.method, w.a.lookup(w.method), claims, r, cause, false, time.Time{})
+	w.a.reportCut(w.ctx, w.method, r, cause)
 	w.cancel(r.err)
+}
+
+// reportCut reports the cut of the stream of method, whose context is ctx,
+// as a denied Decision with r's reason and cause as its Err, and no
+// latency: the cut decides nothing that takes time.
+func (a *Authenticator) reportCut(ctx context.Context, method string, r *rejection, cause error) {
+	claims, _ := ClaimsFromContext(ctx)
+	a.report(ctx, method, a.lookup(method), claims, r, cause, false, time.Time{})
 }
 
 // errStreamExpired is Decision.Err of a stream cut at its token's expiry.

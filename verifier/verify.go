@@ -366,9 +366,13 @@ func partsError(err error) error {
 
 // isAccessTokenType reports whether typ is RFC 9068's "at+jwt", with or
 // without the "application/" prefix, in any case (RFC 7515, 4.1.9).
-func isAccessTokenType(typ string) bool {
+func isAccessTokenType(typ string) bool { return subtype(typ) == "at+jwt" }
+
+// subtype returns a typ header's media type in lower case, without the
+// optional "application/" prefix (RFC 7515, 4.1.9).
+func subtype(typ string) string {
 	typ, _ = strings.CutPrefix(strings.ToLower(typ), "application/")
-	return typ == "at+jwt"
+	return typ
 }
 
 // otherJWTType reports whether typ names an explicitly typed kind of JWT
@@ -377,8 +381,7 @@ func isAccessTokenType(typ string) bool {
 // RFC 8417's secevent+jwt. None of them is an ID token, whose typ is
 // absent or "JWT".
 func otherJWTType(typ string) bool {
-	typ, _ = strings.CutPrefix(strings.ToLower(strings.TrimSpace(typ)), "application/")
-	return strings.HasSuffix(typ, "+jwt")
+	return strings.HasSuffix(subtype(strings.TrimSpace(typ)), "+jwt")
 }
 
 func (v *Verifier) checkIssuer(iss string) error {
