@@ -16,9 +16,14 @@ import (
 //
 // ctx must describe the call as grpc-go would: its request headers as
 // incoming metadata (metadata.NewIncomingContext, keys in lower case, with
-// ":authority" set to the request's host), and its connection as a peer
+// ":authority" set to the request's host, and no other key starting with
+// ":" that the client could have chosen), and its connection as a peer
 // (peer.NewContext) whose AuthInfo is credentials.TLSInfo when the
-// connection is TLS. procedure is the full method name, "/pkg.Service/Method".
+// connection is TLS. An adapter whose request was not a POST to the
+// procedure's path (a Connect GET, a REST route) sets ":method" and ":path"
+// to the method and escaped path the client sent, which a DPoP proof's htm
+// and htu must then name; they default to "POST" and procedure.
+// procedure is the full method name, "/pkg.Service/Method".
 // For a unary call, req is the request message, checked against the rule's
 // condition (a unary call without one is refused, CONDITION_ERROR, when the
 // method has a condition); for a streaming call (stream true) req is

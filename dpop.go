@@ -101,7 +101,8 @@ func newDPoP(cfg Config) (*dpop.Verifier, error) {
 // jkt) or a DPoP-scheme call: the token must be DPoP-bound and come with
 // the DPoP scheme, and the proof must be valid for this call (htm POST, htu
 // the call's scheme://authority/method or a Config.DPoP.Origins origin,
-// ath the token's hash) and signed by the token's key.
+// ath the token's hash; see pseudoHeader for calls through ServeCall) and
+// signed by the token's key.
 func (a *Authenticator) checkDPoP(ctx context.Context, method string, cred credential, kind cnfKind, jkt [sha256.Size]byte) (binding, *rejection, error) {
 	switch {
 	case !cred.dpop:
@@ -113,15 +114,11 @@ func (a *Authenticator) checkDPoP(ctx context.Context, method string, cred crede
 	if _, isTLS := peerTLS(ctx); isTLS {
 		scheme = "https"
 	}
-	var authority string
-	if v := metadata.ValueFromIncomingContext(ctx, ":authority"); len(v) == 1 {
-		authority = v[0]
-	}
 	p, err := a.dpop.Verify(ctx, cred.proof, dpop.Request{
-		Method:        "POST",
+		Method:        pseudoHeader(ctx, ":method", "POST"),
 		Scheme:        scheme,
-		Authority:     authority,
-		Path:          method,
+		Authority:     pseudoHeader(ctx, ":authority", ""),
+		Path:          pseudoHeader(ctx, ":path", method),
 		AccessToken:   cred.token,
 		KeyThumbprint: base64.RawURLEncoding.EncodeToString(jkt[:]),
 	})
@@ -134,6 +131,20 @@ func (a *Authenticator) checkDPoP(ctx context.Context, method string, cred crede
 		}
 	}
 	return binding{dpop: true}, nil, nil
+}
+
+// pseudoHeader returns the one value of the HTTP/2 pseudo-header name in
+// the call's incoming metadata, or def when there is none or more than one.
+// grpc-go passes on ":authority" only, so its calls are POSTs to the method
+// (the defaults); ServeCall's adapters may set ":method" and ":path" to the
+// request line the client sent (a Connect GET, a REST route through
+// vanguard). No client can set a pseudo-header itself: both grpc-go's
+// transports and connectauth drop request metadata keys starting with ":".
+func pseudoHeader(ctx context.Context, name, def string) string {
+	if v := metadata.ValueFromIncomingContext(ctx, name); len(v) == 1 {
+		return v[0]
+	}
+	return def
 }
 
 // dpopErrorRejection maps an error of dpop.Verifier.Verify on the call

@@ -1,7 +1,9 @@
 package connectauth_test
 
 import (
+	"context"
 	"errors"
+	"net/http"
 	"strings"
 	"testing"
 
@@ -9,6 +11,9 @@ import (
 	"google.golang.org/grpc/codes"
 
 	"github.com/grpcauth/grpcauth"
+	"github.com/grpcauth/grpcauth/connectauth"
+	"github.com/grpcauth/grpcauth/dpop"
+	"github.com/grpcauth/grpcauth/grpcauthtest"
 	authtestv1 "github.com/grpcauth/grpcauth/internal/testproto/authtest/v1"
 )
 
@@ -41,6 +46,61 @@ func TestConnect_DPoPRefusalCarriesTheChallenge(t *testing.T) {
 			challenge := ce.Meta().Get("WWW-Authenticate")
 			if !strings.HasPrefix(challenge, "DPoP ") || !strings.Contains(challenge, `error="invalid_dpop_proof"`) {
 				t.Fatalf("WWW-Authenticate = %q, want a DPoP invalid_dpop_proof challenge", challenge)
+			}
+		})
+	}
+}
+
+// A DPoP proof is checked against the request the client made, as RFC 9449
+// has it: a Connect GET needs htm GET, and htu is the path the client sent,
+// seen by WrapHandler before any http.StripPrefix inside it, not the
+// procedure's path.
+func TestConnect_DPoPProofNamesTheRequestTheClientMade(t *testing.T) {
+	auth, key, tok := dpopFixture(t, dpop.Config{})
+	const procedure = "/authtest.v1.TestService/AllOf"
+	handler := connect.NewUnaryHandler(procedure,
+		func(context.Context, *connect.Request[authtestv1.AllOfRequest]) (*connect.Response[authtestv1.AllOfResponse], error) {
+			return connect.NewResponse(&authtestv1.AllOfResponse{}), nil
+		},
+		connect.WithSchema(method("TestService", "AllOf")), connect.WithIdempotency(connect.IdempotencyNoSideEffects),
+		connect.WithInterceptors(connectauth.NewInterceptor(auth)))
+	mux := http.NewServeMux()
+	mux.Handle(procedure, handler)
+	mux.Handle("/api/", http.StripPrefix("/api", handler))
+	srv := serveTLS(t, connectauth.WrapHandler(mux))
+
+	for _, tc := range []struct {
+		name       string
+		get        bool   // a Connect GET, not a POST
+		path       string // the path the client requests
+		htm, htuAt string // the proof's method and the path of its htu
+		want       outcome
+	}{
+		{"POST, proof for POST", false, procedure, "POST", procedure, outcome{codes.OK, ""}},
+		{"GET, proof for GET", true, procedure, "GET", procedure, outcome{codes.OK, ""}},
+		{"GET, proof for POST", true, procedure, "POST", procedure, outcome{codes.Unauthenticated, grpcauth.ReasonDPoPProofInvalid}},
+		{"POST, proof for GET", false, procedure, "GET", procedure, outcome{codes.Unauthenticated, grpcauth.ReasonDPoPProofInvalid}},
+		{"prefixed path, proof for it", false, "/api" + procedure, "POST", "/api" + procedure, outcome{codes.OK, ""}},
+		{"prefixed path, proof for the procedure", false, "/api" + procedure, "POST", procedure, outcome{codes.Unauthenticated, grpcauth.ReasonDPoPProofInvalid}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			p, err := key.ProofWith(grpcauthtest.ProofOptions{Method: tc.htm, URL: srv.URL + tc.htuAt, AccessToken: tok})
+			if err != nil {
+				t.Fatal(err)
+			}
+			opts := []connect.ClientOption{connect.WithIdempotency(connect.IdempotencyNoSideEffects)}
+			if tc.get {
+				opts = append(opts, connect.WithHTTPGet())
+			}
+			req := connect.NewRequest(&authtestv1.AllOfRequest{})
+			req.Header().Set("Authorization", "DPoP "+tok)
+			req.Header().Set("DPoP", p)
+			_, err = connect.NewClient[authtestv1.AllOfRequest, authtestv1.AllOfResponse](srv.Client(), srv.URL+tc.path, opts...).CallUnary(t.Context(), req)
+			if got := connectOutcome(err); got != tc.want {
+				t.Fatalf("got %v %q (%v), want %v %q", got.code, got.reason, err, tc.want.code, tc.want.reason)
+			}
+			if tc.get && req.HTTPMethod() != http.MethodGet {
+				t.Fatalf("the client sent %s, want GET", req.HTTPMethod())
 			}
 		})
 	}

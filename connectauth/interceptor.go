@@ -166,18 +166,24 @@ func (c *guardedConn) Receive(m any) error {
 }
 
 // callContext describes the call as grpc-go would for grpcauth: the
-// request headers as incoming metadata (lower-case keys, ":authority" from
-// WrapHandler), the connection as a peer with its TLS state, and rmd as the
-// transport stream that collects the response metadata grpcauth sets.
+// request headers as incoming metadata (lower-case keys; ":authority",
+// ":method" and ":path" from WrapHandler, and no other key starting with
+// ":", as grpc-go drops them too), the connection as a peer with its TLS
+// state, and rmd as the transport stream that collects the response
+// metadata grpcauth sets.
 func callContext(ctx context.Context, h http.Header, p connect.Peer, rmd *responseMetadata) context.Context {
-	md := make(metadata.MD, len(h)+1)
+	md := make(metadata.MD, len(h)+3)
 	for k, v := range h {
-		md[strings.ToLower(k)] = v
+		if !strings.HasPrefix(k, ":") {
+			md[strings.ToLower(k)] = v
+		}
 	}
 	pr := &peer.Peer{Addr: peerAddr(p.Addr)}
 	if info, ok := ctx.Value(requestInfoKey{}).(*requestInfo); ok {
-		if info.host != "" {
-			md[":authority"] = []string{info.host}
+		for _, kv := range [...][2]string{{":authority", info.host}, {":method", info.method}, {":path", info.path}} {
+			if kv[1] != "" {
+				md[kv[0]] = []string{kv[1]}
+			}
 		}
 		if info.tls != nil {
 			pr.AuthInfo = credentials.TLSInfo{

@@ -31,24 +31,7 @@ func (twoNonces) Valid(n string, _ time.Time) bool { return n == "old" || n == "
 // making a DPoP-bound request whose proof carries nonce.
 func nonceServer(t *testing.T, handler func(context.Context, *connect.Request[authtestv1.AllOfRequest]) (*connect.Response[authtestv1.AllOfResponse], error)) (string, *http.Client, func(nonce string) *connect.Request[authtestv1.AllOfRequest]) {
 	t.Helper()
-	iss := grpcauthtest.NewIssuer(t, grpcauthtest.Config{})
-	v, err := verifier.New(t.Context(), verifier.Config{Issuer: iss.URL(), Audiences: []string{iss.Audience()}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { v.Close() })
-	auth, err := grpcauth.New(grpcauth.Config{Verifier: v, Logger: slog.New(slog.DiscardHandler), DPoP: dpop.Config{Nonces: twoNonces{}}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	key, err := grpcauthtest.NewDPoPKey()
-	if err != nil {
-		t.Fatal(err)
-	}
-	tok, err := iss.Mint(map[string]any{"sub": "alice"}, grpcauthtest.WithScopes("test:read", "test:write"), grpcauthtest.WithDPoPKey(key.PublicKey()))
-	if err != nil {
-		t.Fatal(err)
-	}
+	auth, key, tok := dpopFixture(t, dpop.Config{Nonces: twoNonces{}})
 	mux := http.NewServeMux()
 	mux.Handle("/authtest.v1.TestService/AllOf", connect.NewUnaryHandler("/authtest.v1.TestService/AllOf", handler,
 		connect.WithSchema(method("TestService", "AllOf")), connect.WithInterceptors(connectauth.NewInterceptor(auth))))
@@ -125,4 +108,30 @@ func TestConnect_SharedResponseValueIsNotWritten(t *testing.T) {
 	if n := len(sharedResponse.Header()); n != 0 {
 		t.Errorf("the shared response value has %d headers", n)
 	}
+}
+
+// dpopFixture returns an Authenticator with DPoP configuration dc, trusting
+// a fresh development issuer, a DPoP key, and an access token bound to that
+// key with the scopes test:read and test:write.
+func dpopFixture(t *testing.T, dc dpop.Config) (*grpcauth.Authenticator, *grpcauthtest.DPoPKey, string) {
+	t.Helper()
+	iss := grpcauthtest.NewIssuer(t, grpcauthtest.Config{})
+	v, err := verifier.New(t.Context(), verifier.Config{Issuer: iss.URL(), Audiences: []string{iss.Audience()}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { v.Close() })
+	auth, err := grpcauth.New(grpcauth.Config{Verifier: v, Logger: slog.New(slog.DiscardHandler), DPoP: dc})
+	if err != nil {
+		t.Fatal(err)
+	}
+	key, err := grpcauthtest.NewDPoPKey()
+	if err != nil {
+		t.Fatal(err)
+	}
+	tok, err := iss.Mint(map[string]any{"sub": "alice"}, grpcauthtest.WithScopes("test:read", "test:write"), grpcauthtest.WithDPoPKey(key.PublicKey()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return auth, key, tok
 }
