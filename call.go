@@ -52,8 +52,11 @@ func (a *Authenticator) ServeCall(ctx context.Context, procedure string, stream 
 	}
 	g := &Guard{gate: a.messageGate(procedure, claims)}
 	if a.watchesStream(claims) {
-		err = a.runUntilExpiry(ctx, procedure, claims.Expiry(), func(ctx context.Context, cut func() error) error {
-			g.ctx, g.cut = ctx, cut
+		err = a.runUntilExpiry(ctx, procedure, claims.Expiry(), func(ctx context.Context, w *streamWatch) error {
+			g.ctx, g.cut = ctx, w.cutErr
+			if g.gate != nil {
+				g.gate.watch = w
+			}
 			return serve(ctx, g)
 		})
 	} else {

@@ -141,12 +141,14 @@ func (p *methodPlan) evalCondition(ctx context.Context, method string, c verifie
 // withCondition returns the stream and handler to run for a streaming call
 // whose method has a condition: the stream checks every message the
 // handler receives, and the handler's result is replaced by the refusal of
-// a message that failed. Without a condition it returns ss and handler.
-func (a *Authenticator) withCondition(ss grpc.ServerStream, method string, c verifier.Claims, handler grpc.StreamHandler) (grpc.ServerStream, grpc.StreamHandler) {
+// a message that failed. w is the stream's watch, nil when its token is
+// not watched. Without a condition it returns ss and handler.
+func (a *Authenticator) withCondition(ss grpc.ServerStream, method string, c verifier.Claims, w *streamWatch, handler grpc.StreamHandler) (grpc.ServerStream, grpc.StreamHandler) {
 	g := a.messageGate(method, c)
 	if g == nil {
 		return ss, handler
 	}
+	g.watch = w
 	cs := &conditionStream{ServerStream: ss, gate: g}
 	return cs, func(srv any, s grpc.ServerStream) error {
 		err := handler(srv, s)
@@ -166,6 +168,11 @@ type messageGate struct {
 	method string
 	claims verifier.Claims
 	failed atomic.Pointer[rejection] // the refusal, once a message failed
+	// watch is the stream's watch, nil when its token is not watched. The
+	// first refusal ends the stream: a failing message settles the watch,
+	// so that no cut follows, unless the stream was cut first, and then
+	// the cut is the stream's only refusal.
+	watch *streamWatch
 }
 
 // messageGate returns the gate for a stream of method opened with c, or
@@ -208,6 +215,9 @@ func (g *messageGate) check(ctx context.Context, m any) error {
 	if g.p.dryRun {
 		g.a.report(ctx, g.method, g.p, g.claims, rej, cause, true, start)
 		return nil
+	}
+	if g.watch != nil && !g.watch.settle() {
+		return g.watch.cutErr() // cut while the condition ran
 	}
 	g.failed.CompareAndSwap(nil, rej)
 	return g.a.deny(ctx, g.method, g.p, g.claims, rej, cause, start)

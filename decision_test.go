@@ -32,6 +32,19 @@ func (r *recorder) record(_ context.Context, d Decision) {
 	r.ds = append(r.ds, d)
 }
 
+// denied returns the reasons of the denied decisions, in order.
+func (r *recorder) denied() []string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	var reasons []string
+	for _, d := range r.ds {
+		if !d.Allowed {
+			reasons = append(reasons, d.Reason)
+		}
+	}
+	return reasons
+}
+
 func (r *recorder) last(t *testing.T) Decision {
 	t.Helper()
 	r.mu.Lock()

@@ -45,6 +45,11 @@ type testService struct {
 	// bidiReceived, when set, receives once per message a BidiStream
 	// handler's Recv returns: each message the handler would act on.
 	bidiReceived chan struct{}
+	// bidiHold, when set, holds a BidiStream handler whose Recv failed
+	// (other than at the end of the stream) until it is closed, after
+	// sending that error to bidiRefused.
+	bidiHold    chan struct{}
+	bidiRefused chan error
 }
 
 func caller(ctx context.Context) *authtestv1.Caller {
@@ -120,6 +125,10 @@ func (s *testService) BidiStream(stream grpc.BidiStreamingServer[authtestv1.Bidi
 		if _, err := stream.Recv(); err != nil {
 			if errors.Is(err, io.EOF) {
 				return nil
+			}
+			if s.bidiHold != nil {
+				s.bidiRefused <- err
+				<-s.bidiHold
 			}
 			return err
 		}

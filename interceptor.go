@@ -171,15 +171,16 @@ func (a *Authenticator) StreamServerInterceptor() grpc.StreamServerInterceptor {
 			return err
 		}
 		if !a.watchesStream(claims) {
-			ss, handler = a.withCondition(ss, info.FullMethod, claims, handler)
+			ss, handler = a.withCondition(ss, info.FullMethod, claims, nil, handler)
 			return handler(srv, withContext(ss, ctx))
 		}
 		// The condition wraps the expiring stream, not the other way
 		// round: a message that arrives after the cut fails in the expiring
 		// stream's RecvMsg and is never evaluated (nor reported) by the
 		// condition, as Guard.Received orders it for ServeCall.
-		return a.serveUntilExpiry(srv, ss, ctx, info.FullMethod, claims.Expiry(), func(srv any, es grpc.ServerStream) error {
-			cs, h := a.withCondition(es, info.FullMethod, claims, handler)
+		return a.runUntilExpiry(ctx, info.FullMethod, claims.Expiry(), func(ctx context.Context, w *streamWatch) error {
+			es := &expiringStream{ServerStream: ss, ctx: ctx, cut: w.cutErr}
+			cs, h := a.withCondition(es, info.FullMethod, claims, w, handler)
 			return h(srv, cs)
 		})
 	}

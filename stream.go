@@ -28,39 +28,29 @@ func withContext(ss grpc.ServerStream, ctx context.Context) grpc.ServerStream {
 	return w
 }
 
-// serveUntilExpiry runs a stream handler whose token expires at exp. When
-// exp plus the clock skew passes:
+// runUntilExpiry runs serve, a stream's handler, with a context that is
+// cancelled, its cause the ACCESS_TOKEN_EXPIRED status error, once exp plus
+// the clock skew has passed, and with the stream's watch, whose cutErr
+// returns that error from then on, and nil before. The stream's sends and
+// receives fail with cutErr (expiringStream, Guard). Whatever serve then
+// returns, even nil, runUntilExpiry returns that status error, so that the
+// caller cannot mistake the cut for a normal end of stream; otherwise it
+// returns serve's result. The timers are stopped and the context released
+// when serve returns, so nothing outlives the stream. A zero exp sets no
+// expiry timer.
 //
-//   - the handler's context is cancelled (its cause is the
-//     ACCESS_TOKEN_EXPIRED status error);
-//   - every later SendMsg and RecvMsg fails with that status;
-//   - whatever the handler then returns, even nil, the caller gets that
-//     status, so it cannot mistake the cut for a normal end of stream.
-//
-// A RecvMsg already blocked when the token expires stays blocked until the
+// A receive already blocked when the token expires stays blocked until the
 // client sends or closes, since a server interceptor cannot interrupt the
 // transport, and then fails with that status (the message is dropped);
 // handlers that select on their context's Done, as gRPC advises, end at
-// once. The timer is stopped and the context released when the
-// handler returns, so nothing outlives the stream.
-func (a *Authenticator) serveUntilExpiry(srv any, ss grpc.ServerStream, ctx context.Context, method string, exp time.Time, handler grpc.StreamHandler) error {
-	return a.runUntilExpiry(ctx, method, exp, func(ctx context.Context, cut func() error) error {
-		return handler(srv, &expiringStream{ServerStream: ss, ctx: ctx, cut: cut})
-	})
-}
-
-// runUntilExpiry runs serve with a context that is cancelled, its cause the
-// ACCESS_TOKEN_EXPIRED status error, once exp plus the clock skew has
-// passed; cut returns that error from then on, and nil before. It returns that status error
-// if the token expired while serve ran, whatever serve returned, and
-// serve's result otherwise. The timer is stopped and the context released
-// when serve returns. A zero exp sets no expiry timer.
+// once.
 //
 // When the Authenticator's TokenVerifier is a Revalidator, the stream is
 // also re-verified at the times it gives, and cut the same way, with
 // ACCESS_TOKEN_REVOKED (or ACCESS_TOKEN_EXPIRED), once its token is
-// refused: see Revalidator.
-func (a *Authenticator) runUntilExpiry(ctx context.Context, method string, exp time.Time, serve func(ctx context.Context, cut func() error) error) error {
+// refused: see Revalidator. A message that fails the method's condition
+// first ends the watch instead (streamWatch.settle).
+func (a *Authenticator) runUntilExpiry(ctx context.Context, method string, exp time.Time, serve func(ctx context.Context, w *streamWatch) error) error {
 	var d time.Duration
 	if !exp.IsZero() {
 		if d = exp.Add(a.skew).Sub(a.now()); d <= 0 {
@@ -83,7 +73,7 @@ func (a *Authenticator) runUntilExpiry(ctx context.Context, method string, exp t
 			w.stop() // serve panicked: stop the timers as the panic unwinds
 		}
 	}()
-	err := serve(ctx, w.cutErr)
+	err := serve(ctx, w)
 	served = true
 	if r := w.stop(); r != nil {
 		return r.err

@@ -60,26 +60,26 @@ func (c firstOnly) Eval(context.Context, ConditionInput) (bool, error) {
 // condition sees it: the condition is not evaluated on it, and the stream
 // yields one denial (the cut), as ServeCall's Guard.Received orders it.
 func TestStream_MessageAfterTheCutIsNotEvaluatedByTheCondition(t *testing.T) {
-	var rec recorder
-	var evals atomic.Int32
-	e, clock, tok := expiryEnv(t, func(c *Config, _ *verifier.Config) {
-		c.OnDecision = rec.record
-		c.Conditions = firstOnly{&evals}
-		c.Rules = map[string]*grpcauthv1.Rule{"/authtest.v1.TestService/BidiStream": {Scopes: []string{"test:stream"}, Condition: "first only"}}
-	})
+	e, clock, tok, rec, evals := firstOnlyEnv(t)
 	s := openBidiStarted(t, e, tok)
 	expireThenSend(t, s, clock)
-	rec.mu.Lock()
-	defer rec.mu.Unlock()
-	var denied []string
-	for _, d := range rec.ds {
-		if !d.Allowed {
-			denied = append(denied, d.Reason)
-		}
-	}
-	if len(denied) != 1 || denied[0] != ReasonTokenExpired || evals.Load() != 1 {
+	if denied := rec.denied(); !slices.Equal(denied, []string{ReasonTokenExpired}) || evals.Load() != 1 {
 		t.Fatalf("denials %v, condition evaluated %d times; want only the cut (%s) and one evaluation", denied, evals.Load(), ReasonTokenExpired)
 	}
+}
+
+// firstOnlyEnv is expiryEnv with a BidiStream rule whose condition passes
+// the first message only, and decisions recorded. evals counts the
+// condition's evaluations.
+func firstOnlyEnv(t *testing.T) (e *env, clock *fakeClock, tok string, rec *recorder, evals *atomic.Int32) {
+	t.Helper()
+	rec, evals = &recorder{}, &atomic.Int32{}
+	e, clock, tok = expiryEnv(t, func(c *Config, _ *verifier.Config) {
+		c.OnDecision = rec.record
+		c.Conditions = firstOnly{evals}
+		c.Rules = map[string]*grpcauthv1.Rule{"/authtest.v1.TestService/BidiStream": {Scopes: []string{"test:stream"}, Condition: "first only"}}
+	})
+	return e, clock, tok, rec, evals
 }
 
 // A token that expires between the stream's decision and the start of its
@@ -147,5 +147,50 @@ func TestStream_PanickingHandlerStopsTheTimers(t *testing.T) {
 	defer rec.mu.Unlock()
 	if len(rec.ds) != 1 || !rec.ds[0].Allowed {
 		t.Errorf("decisions %+v, want only the allowed start", rec.ds)
+	}
+}
+
+// A stream whose message failed the condition is refused with that
+// condition, and only that, even when its token expires before the handler
+// returns: the first refusal ends the stream, the expiry after it is no
+// second cut, and the interceptor and ServeCall agree.
+func TestStream_ConditionRefusalBeforeTheExpiryIsTheOnlyRefusal(t *testing.T) {
+	for _, viaServeCall := range []bool{false, true} {
+		t.Run(map[bool]string{false: "interceptor", true: "ServeCall"}[viaServeCall], func(t *testing.T) {
+			e, clock, tok, rec, _ := firstOnlyEnv(t)
+			var result error
+			if viaServeCall {
+				done := make(chan error, 1)
+				refused, hold := make(chan error, 1), make(chan struct{})
+				go func() {
+					done <- e.auth.ServeCall(adapterContext(bearer(tok)), "/authtest.v1.TestService/BidiStream", true, nil, func(ctx context.Context, g *Guard) error {
+						if err := g.Received(&authtestv1.BidiStreamRequest{}); err != nil {
+							t.Errorf("the first message was refused: %v", err)
+						}
+						refused <- g.Received(&authtestv1.BidiStreamRequest{})
+						<-hold
+						return nil
+					})
+				}()
+				checkStatus(t, <-refused, codes.PermissionDenied, ReasonConditionFailed)
+				(<-clock.added).fire()
+				close(hold)
+				result = <-done
+			} else {
+				e.svc.bidiHold, e.svc.bidiRefused = make(chan struct{}), make(chan error, 1)
+				s := openBidiStarted(t, e, tok)
+				if err := s.Send(&authtestv1.BidiStreamRequest{}); err != nil {
+					t.Fatal(err)
+				}
+				checkStatus(t, <-e.svc.bidiRefused, codes.PermissionDenied, ReasonConditionFailed)
+				(<-clock.added).fire()
+				close(e.svc.bidiHold)
+				_, result = s.Recv()
+			}
+			checkStatus(t, result, codes.PermissionDenied, ReasonConditionFailed)
+			if denied := rec.denied(); !slices.Equal(denied, []string{ReasonConditionFailed}) {
+				t.Fatalf("denials %v, want only %s", denied, ReasonConditionFailed)
+			}
+		})
 	}
 }

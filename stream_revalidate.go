@@ -115,14 +115,33 @@ var errStreamExpired = errors.New("grpcauth: the stream's token expired (plus th
 // the stream was cut, if it was.
 func (w *streamWatch) stop() *rejection {
 	w.mu.Lock()
+	w.stopLocked()
+	w.mu.Unlock()
+	return w.cut.Load()
+}
+
+// settle ends the watch because the stream was refused otherwise (a
+// received message failed the method's condition), unless it was cut
+// first: it stops the timers, so that no cut follows the refusal, and
+// reports whether it did. After false, the cut is the stream's refusal.
+func (w *streamWatch) settle() bool {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.cut.Load() != nil {
+		return false
+	}
+	w.stopLocked()
+	return true
+}
+
+// stopLocked marks the watch done and stops its timers; w.mu is held.
+func (w *streamWatch) stopLocked() {
 	w.done = true
 	for _, t := range []timer{w.expiry, w.recheck} {
 		if t != nil {
 			t.Stop()
 		}
 	}
-	w.mu.Unlock()
-	return w.cut.Load()
 }
 
 // startRevalidation schedules the first re-verification, when the
