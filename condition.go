@@ -38,6 +38,18 @@ type Condition interface {
 	Eval(ctx context.Context, in ConditionInput) (bool, error)
 }
 
+// RequestReader is an optional interface of a Condition. ReadsRequest
+// reports whether the condition reads ConditionInput.Request. On a
+// streaming call, a condition that does not is evaluated once, when the
+// stream opens (with a nil Request), as a unary call's is: a stream that
+// sends no message, or whose handler sends first, cannot pass by it
+// unchecked. A condition that reads the request, or does not implement
+// RequestReader, is evaluated on every message the stream receives
+// instead. celcond's conditions implement it.
+type RequestReader interface {
+	ReadsRequest() bool
+}
+
 // ConditionInput is what a condition is evaluated against.
 type ConditionInput struct {
 	// Method is the full method name, "/pkg.Service/Method".
@@ -47,7 +59,8 @@ type ConditionInput struct {
 	Claims verifier.Claims
 	// Request is the request message: the only one of a unary or
 	// server-streaming call, or the message just received on a client- or
-	// bidi-streaming call.
+	// bidi-streaming call. It is nil when a condition that does not read
+	// it (see RequestReader) is evaluated as a stream opens.
 	Request proto.Message
 }
 
@@ -71,10 +84,12 @@ func (a *Authenticator) compileCondition(p *methodPlan, method string) {
 			if err == nil && p.cond == nil {
 				err = errors.New("the ConditionCompiler returned neither a condition nor an error")
 			}
+			rr, ok := p.cond.(RequestReader)
+			p.condAtStart = ok && !rr.ReadsRequest()
 		}
 	}
 	if err != nil {
-		p.rule, p.cond = nil, nil
+		p.rule, p.cond, p.condAtStart = nil, nil, false
 		p.err = fmt.Errorf("%s (%s): %w: condition %q: %w", method, p.source, ErrInvalidRule, expr, err)
 	}
 }
@@ -93,9 +108,9 @@ func (a *Authenticator) methodDescriptor(method string) protoreflect.MethodDescr
 }
 
 // policy checks a call that passed its rule's scopes against the rule's
-// step-up requirement and, when req is not nil (a unary call), its
-// condition. Streams check their condition per message: see
-// conditionStream.
+// step-up requirement and its condition: a unary call's against req, a
+// stream's (req nil) only when the condition does not read the request.
+// Other streams check their condition per message: see conditionStream.
 func (a *Authenticator) policy(ctx context.Context, p *methodPlan, method string, c verifier.Claims, req any) (*rejection, error) {
 	if p.rule == nil || p.rule.public {
 		return nil, nil
@@ -105,7 +120,7 @@ func (a *Authenticator) policy(ctx context.Context, p *methodPlan, method string
 	if rej, cause := p.rule.stepUp.check(c, a.now, a.skew); rej != nil {
 		return rej, cause
 	}
-	if p.cond == nil || req == nil {
+	if p.cond == nil || (req == nil && !p.condAtStart) {
 		return nil, nil
 	}
 	return p.evalCondition(ctx, method, c, req)
@@ -119,13 +134,14 @@ type noRequest struct{}
 // errNoRequest is the cause of that refusal.
 var errNoRequest = errors.New("grpcauth: condition: the method has a condition, but ServeCall was given no request message to check")
 
-// evalCondition evaluates p's condition on one request message.
+// evalCondition evaluates p's condition on one request message, or on none
+// (req nil) when the condition does not read it.
 func (p *methodPlan) evalCondition(ctx context.Context, method string, c verifier.Claims, req any) (*rejection, error) {
 	if _, ok := req.(noRequest); ok {
 		return rejConditionError, errNoRequest
 	}
 	m, ok := req.(proto.Message)
-	if !ok {
+	if !ok && (req != nil || !p.condAtStart) {
 		return rejConditionError, fmt.Errorf("grpcauth: condition: the request is a %T, not a proto.Message", req)
 	}
 	ok, err := p.cond.Eval(ctx, ConditionInput{Method: method, Claims: c, Request: m})
@@ -176,10 +192,10 @@ type messageGate struct {
 }
 
 // messageGate returns the gate for a stream of method opened with c, or
-// nil when the method has no condition.
+// nil when the method has no condition or one checked as the stream opened.
 func (a *Authenticator) messageGate(method string, c verifier.Claims) *messageGate {
 	p := a.lookup(method)
-	if p.cond == nil {
+	if p.cond == nil || p.condAtStart {
 		return nil
 	}
 	return &messageGate{a: a, p: p, method: method, claims: c}

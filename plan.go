@@ -56,11 +56,14 @@ func (s Source) String() string {
 
 // methodPlan is the compiled decision input for one full method name.
 type methodPlan struct {
-	rule   *compiledRule // nil: denied (err says why)
-	cond   Condition     // the rule's condition compiled for this method, or nil
-	source Source
-	err    error // wraps ErrNoRule or ErrInvalidRule when rule is nil
-	dryRun bool  // rule failures are reported, not enforced
+	rule *compiledRule // nil: denied (err says why)
+	cond Condition     // the rule's condition compiled for this method, or nil
+	// condAtStart: cond does not read the request (RequestReader), so a
+	// stream checks it as it opens rather than per message
+	condAtStart bool
+	source      Source
+	err         error // wraps ErrNoRule or ErrInvalidRule when rule is nil
+	dryRun      bool  // rule failures are reported, not enforced
 	// unknown: neither the descriptors, the configuration nor the server
 	// (Check) know the method, so its name is the caller's choice
 	unknown bool

@@ -157,7 +157,19 @@ func (c *Compiler) CompileCondition(method protoreflect.MethodDescriptor, expr s
 	if err != nil {
 		return nil, fmt.Errorf("celcond: %w", err)
 	}
-	return &condition{prg: prg}, nil
+	return &condition{prg: prg, readsRequest: readsRequest(ast)}, nil
+}
+
+// readsRequest reports whether the checked expression ast refers to the
+// request variable (or to a comprehension variable of that name, which
+// errs on the safe side: such a condition is checked per stream message).
+func readsRequest(ast *cel.Ast) bool {
+	for _, ref := range ast.NativeRep().ReferenceMap() {
+		if ref.Name == "request" {
+			return true
+		}
+	}
+	return false
 }
 
 // sizeEstimator bounds the size of every variable's values for cel-go's
@@ -188,8 +200,14 @@ func (sizeEstimator) EstimateCallCost(string, string, *checker.AstNode, []checke
 
 // condition is a compiled CEL condition.
 type condition struct {
-	prg cel.Program
+	prg          cel.Program
+	readsRequest bool
 }
+
+// ReadsRequest reports whether the expression reads the request variable;
+// a streaming call evaluates one that does not as it opens
+// (grpcauth.RequestReader).
+func (c *condition) ReadsRequest() bool { return c.readsRequest }
 
 // Eval evaluates the condition on in. An error (a missing claim or key, a
 // cost limit exceeded, a request of another type) says what failed.

@@ -18,6 +18,7 @@ import (
 	"github.com/grpcauth/grpcauth/celcond"
 	authtestv1 "github.com/grpcauth/grpcauth/internal/testproto/authtest/v1"
 	"github.com/grpcauth/grpcauth/internal/testproto/conditiontest"
+	grpcauthv1 "github.com/grpcauth/grpcauth/proto/grpcauth/v1"
 )
 
 func TestMain(m *testing.M) {
@@ -284,5 +285,52 @@ func TestCondition_ServeCallChecksTheRequest(t *testing.T) {
 				t.Error("ServeCall ran a call its condition refused")
 			}
 		})
+	}
+}
+
+func TestCondition_StreamWithClaimsOnlyConditionIsRefusedAtItsStart(t *testing.T) {
+	tenantOnly := map[string]*grpcauthv1.Rule{
+		"/authtest.v1.ConditionService/OwnClientStream": {Condition: "claims.tenant == 'acme'"},
+		"/authtest.v1.ConditionService/OwnBidiStream":   {Condition: "claims.tenant == 'acme'"},
+	}
+	e := newEnv(t, grpcauth.Config{Rules: tenantOnly})
+	other := conditiontest.Bearer(t.Context(), e.Token(t, map[string]any{"tenant": "other"}, nil))
+	acme := conditiontest.Bearer(t.Context(), e.Token(t, map[string]any{"tenant": "acme"}, nil))
+
+	// A stream that sends no message never gives a message to check: the
+	// condition, which does not read the request, must be checked anyway.
+	cs, err := e.Client.OwnClientStream(other)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = cs.CloseAndRecv()
+	conditiontest.CheckStatus(t, err, codes.PermissionDenied, grpcauth.ReasonConditionFailed)
+
+	bs, err := e.Client.OwnBidiStream(other)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := bs.CloseSend(); err != nil {
+		t.Fatal(err)
+	}
+	_, err = bs.Recv()
+	conditiontest.CheckStatus(t, err, codes.PermissionDenied, grpcauth.ReasonConditionFailed)
+
+	// The right tenant streams as before.
+	bs, err = e.Client.OwnBidiStream(acme)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := bs.Send(&authtestv1.OwnBidiStreamRequest{Owner: "anyone"}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := bs.Recv(); err != nil {
+		t.Fatalf("acme's message: %v", err)
+	}
+	if err := bs.CloseSend(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := bs.Recv(); !errors.Is(err, io.EOF) {
+		t.Fatalf("end of acme's stream = %v", err)
 	}
 }

@@ -148,3 +148,23 @@ func TestCore_DoesNotImportCEL(t *testing.T) {
 		t.Fatalf("go list -deps output looks wrong:\n%s", out)
 	}
 }
+
+func TestCompile_ReportsWhetherTheConditionReadsTheRequest(t *testing.T) {
+	for expr, want := range map[string]bool{
+		"request.item.owner == subject":               true,
+		"has(request.item) || 'test:admin' in scopes": true,
+		".request.item.owner == ''":                   true,
+		"[1].exists(request, request == 1)":           true, // a shadowing variable errs on the safe side
+		"claims.tenant == 'acme'":                     false,
+		"'test:admin' in scopes && subject != ''":     false,
+		"method.endsWith('/Own')":                     false,
+	} {
+		rr, ok := compile(t, celcond.Config{}, expr).(grpcauth.RequestReader)
+		if !ok {
+			t.Fatalf("%q: the condition does not implement grpcauth.RequestReader", expr)
+		}
+		if got := rr.ReadsRequest(); got != want {
+			t.Errorf("%q: ReadsRequest = %v, want %v", expr, got, want)
+		}
+	}
+}
