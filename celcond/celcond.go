@@ -38,6 +38,8 @@ import (
 
 	"github.com/google/cel-go/cel"
 	"github.com/google/cel-go/checker"
+	celast "github.com/google/cel-go/common/ast"
+	"github.com/google/cel-go/common/overloads"
 	"github.com/google/cel-go/common/types"
 	"github.com/google/cel-go/interpreter"
 	"google.golang.org/protobuf/reflect/protoreflect"
@@ -129,7 +131,8 @@ func New(cfg Config) (*Compiler, error) {
 
 // CompileCondition compiles expr for method: request is typed as the
 // method's input message. It fails when expr does not parse, does not
-// type-check (an unknown variable, field or function), or is not a bool.
+// type-check (an unknown variable, field or function), is not a bool, or
+// gives matches a pattern that is not a string literal.
 func (c *Compiler) CompileCondition(method protoreflect.MethodDescriptor, expr string) (grpcauth.Condition, error) {
 	if method == nil {
 		return nil, errors.New("celcond: no method descriptor")
@@ -149,6 +152,9 @@ func (c *Compiler) CompileCondition(method protoreflect.MethodDescriptor, expr s
 	if !ast.OutputType().IsExactType(cel.BoolType) {
 		return nil, fmt.Errorf("celcond: the expression is of type %s, want bool", ast.OutputType())
 	}
+	if err := literalPatterns(ast); err != nil {
+		return nil, err
+	}
 	opts := []cel.ProgramOption{cel.EvalOptions(cel.OptOptimize)}
 	if cost, err := env.EstimateCost(ast, c.estimator); err != nil || cost.Max > c.limit {
 		opts = append(opts, cel.CostLimit(c.limit)) // not proven within the limit: track it
@@ -158,6 +164,26 @@ func (c *Compiler) CompileCondition(method protoreflect.MethodDescriptor, expr s
 		return nil, fmt.Errorf("celcond: %w", err)
 	}
 	return &condition{prg: prg, readsRequest: readsRequest(ast)}, nil
+}
+
+// literalPatterns fails when a call to matches takes a pattern that is not
+// a string literal. A literal pattern is compiled once, with the program; a
+// computed one would be compiled by every evaluation, and RE2 spends
+// seconds and a gigabyte on a pattern of a few megabytes (a request field)
+// before cel-go's cost tracking, which charges a call once it returns, can
+// stop it.
+func literalPatterns(ast *cel.Ast) error {
+	var err error
+	celast.PreOrderVisit(ast.NativeRep().Expr(), celast.NewExprVisitor(func(e celast.Expr) {
+		if err != nil || e.Kind() != celast.CallKind || e.AsCall().FunctionName() != overloads.Matches {
+			return
+		}
+		args := e.AsCall().Args()
+		if len(args) > 0 && args[len(args)-1].Kind() != celast.LiteralKind {
+			err = errors.New("celcond: the pattern of matches must be a string literal: a pattern computed at run time would be compiled on every evaluation, which the cost limit cannot bound")
+		}
+	}))
+	return err
 }
 
 // readsRequest reports whether the checked expression ast refers to the

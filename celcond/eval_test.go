@@ -168,3 +168,34 @@ func TestCompile_ReportsWhetherTheConditionReadsTheRequest(t *testing.T) {
 		}
 	}
 }
+
+// A regular expression is compiled when it is used: a pattern computed at
+// run time would be compiled on every evaluation, and RE2 takes seconds and
+// a gigabyte for a pattern of a few megabytes, before cel-go's cost
+// tracking sees the call.
+func TestCompile_RejectsARegularExpressionThatIsNotALiteral(t *testing.T) {
+	c, err := celcond.New(celcond.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, expr := range []string{
+		"subject.matches(request.item.owner)",
+		"matches(subject, request.item.owner)",
+		"request.item.owner.matches('^' + subject)",
+		"scopes.exists(s, subject.matches(s))",
+		"claims.pattern == '' || subject.matches(string(claims.pattern))",
+	} {
+		if _, err := c.CompileCondition(method("Own"), expr); err == nil || !strings.Contains(err.Error(), "literal") {
+			t.Errorf("%q: err = %v, want one asking for a literal pattern", expr, err)
+		}
+	}
+	for _, expr := range []string{
+		"request.item.owner.matches('^a')",
+		"matches(request.item.owner, '^[a-z]+$')",
+		"scopes.exists(s, s.matches('^items:'))",
+	} {
+		if _, err := c.CompileCondition(method("Own"), expr); err != nil {
+			t.Errorf("%q: %v", expr, err)
+		}
+	}
+}
