@@ -10,7 +10,9 @@
 // A condition sees these variables:
 //
 //   - claims (map(string, dyn)): every claim of the verified token, decoded
-//     from JSON (numbers are doubles, objects maps, arrays lists);
+//     from JSON (numbers are doubles, except integers of magnitude 2^53
+//     or more, which a double cannot hold exactly: those are ints, or
+//     uints above the int range; objects are maps, arrays lists);
 //   - scopes (list(string)): the token's scopes, sorted;
 //   - subject (string): the sub claim;
 //   - client_id (string): the client the token was issued to (cid,
@@ -30,10 +32,12 @@
 package celcond
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strconv"
 	"sync"
 
 	"github.com/google/cel-go/cel"
@@ -302,11 +306,59 @@ func claimsMap(c verifier.Claims) (map[string]any, error) {
 	m := make(map[string]any, len(names))
 	for _, name := range names {
 		raw, _ := c.Raw(name)
+		d := json.NewDecoder(bytes.NewReader(raw))
+		d.UseNumber()
 		var v any
-		if err := json.Unmarshal(raw, &v); err != nil {
+		err := d.Decode(&v)
+		if err == nil {
+			v, err = numbers(v)
+		}
+		if err != nil {
 			return nil, fmt.Errorf("celcond: claim %q: %w", name, err)
 		}
 		m[name] = v
 	}
 	return m, nil
+}
+
+// exactDouble is 2^53: a double holds every integer of smaller magnitude
+// exactly, and CEL compares an int with a double by converting the int.
+const exactDouble = 1 << 53
+
+// numbers replaces the JSON numbers in v, a value decoded with UseNumber,
+// by CEL's numbers, in place: a double, except for an integer of magnitude
+// 2^53 or more, which becomes an int (or a uint above the int range). As a
+// double it would equal its neighbours (2^53 + 1 would be 2^53), and a
+// numeric ID claim would match another user's ID in the request.
+func numbers(v any) (any, error) {
+	var err error
+	switch x := v.(type) {
+	case json.Number:
+		return number(x)
+	case []any:
+		for i := range x {
+			if x[i], err = numbers(x[i]); err != nil {
+				return nil, err
+			}
+		}
+	case map[string]any:
+		for k, e := range x {
+			if x[k], err = numbers(e); err != nil {
+				return nil, err
+			}
+		}
+	}
+	return v, nil
+}
+
+// number converts one JSON number (see numbers).
+func number(n json.Number) (any, error) {
+	if i, err := strconv.ParseInt(string(n), 10, 64); err == nil {
+		if i >= exactDouble || i <= -exactDouble {
+			return i, nil
+		}
+	} else if u, err := strconv.ParseUint(string(n), 10, 64); err == nil {
+		return u, nil
+	}
+	return strconv.ParseFloat(string(n), 64)
 }

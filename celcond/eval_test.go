@@ -2,6 +2,7 @@ package celcond_test
 
 import (
 	"context"
+	"encoding/json"
 	"os/exec"
 	"strings"
 	"testing"
@@ -196,6 +197,38 @@ func TestCompile_RejectsARegularExpressionThatIsNotALiteral(t *testing.T) {
 	} {
 		if _, err := c.CompileCondition(method("Own"), expr); err != nil {
 			t.Errorf("%q: %v", expr, err)
+		}
+	}
+}
+
+// A double holds integers exactly only up to 2^53: a numeric ID claim
+// beyond that must not equal its neighbours.
+func TestEval_LargeIntegerClaimsKeepTheirValue(t *testing.T) {
+	in := grpcauth.ConditionInput{Claims: claims(t, map[string]any{"sub": "alice",
+		"uid":   json.Number("9007199254740993"), // 2^53 + 1
+		"edge":  json.Number("9007199254740992"), // 2^53
+		"neg":   json.Number("-9007199254740993"),
+		"big":   json.Number("18446744073709551615"),
+		"ids":   []any{json.Number("9223372036854775807")},
+		"level": 2, "ratio": 0.5}),
+		Request: &authtestv1.OwnRequest{}}
+	for expr, want := range map[string]bool{
+		"claims.uid == 9007199254740993":                   true,
+		"claims.uid == 9007199254740992":                   false,
+		"claims.uid != 9007199254740994":                   true,
+		"claims.edge == 9007199254740992":                  true,
+		"claims.edge == 9007199254740993":                  false,
+		"claims.neg == -9007199254740993":                  true,
+		"claims.neg == -9007199254740992":                  false,
+		"claims.big == 18446744073709551615u":              true,
+		"9223372036854775807 in claims.ids":                true,
+		"9223372036854775806 in claims.ids":                false,
+		"claims.level == 2.0 && claims.level + 1.0 == 3.0": true, // smaller numbers stay doubles
+		"claims.ratio == 0.5":                              true,
+	} {
+		got, err := compile(t, celcond.Config{}, expr).Eval(context.Background(), in)
+		if err != nil || got != want {
+			t.Errorf("%s = %v, %v; want %v", expr, got, err, want)
 		}
 	}
 }
