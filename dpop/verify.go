@@ -351,9 +351,15 @@ func parseClaims(b []byte) (claims, error) {
 	return c, nil
 }
 
+// privateMembers are the JWK members of private and symmetric keys (RFC
+// 7518, sections 6.2.2, 6.3.2 and 6.4.1; RFC 8037, section 2): a proof's
+// jwk has none of them (RFC 9449, section 4.3, item 7). p and q alone
+// factor an RSA modulus.
+var privateMembers = [...]string{"d", "p", "q", "dp", "dq", "qi", "oth", "k"}
+
 // publicKey parses the jwk header with jwx and checks that it is a public
-// key (no private members) that fits alg. It returns the jwk.Key (for the
-// thumbprint) and the raw public key (for the signature).
+// key (no private or symmetric members) that fits alg. It returns the
+// jwk.Key (for the thumbprint) and the raw public key (for the signature).
 func publicKey(raw json.RawMessage, alg string) (jwk.Key, crypto.PublicKey, error) {
 	if len(raw) == 0 {
 		return nil, nil, errNoJWK
@@ -365,6 +371,13 @@ func publicKey(raw json.RawMessage, alg string) (jwk.Key, crypto.PublicKey, erro
 	switch key.(type) {
 	case jwk.RSAPrivateKey, jwk.ECDSAPrivateKey, jwk.OKPPrivateKey, jwk.SymmetricKey:
 		return nil, nil, invalid("jwk is a %s private or symmetric key, not a public key", key.KeyType())
+	}
+	// jwx parses a jwk as a private key only when it has d; p, q and the
+	// other members are kept on a public key.
+	for _, name := range privateMembers {
+		if _, ok := key.Get(name); ok {
+			return nil, nil, invalid("jwk has the private or symmetric key member %q", name)
+		}
 	}
 	var pub any
 	if err := key.Raw(&pub); err != nil {

@@ -6,7 +6,9 @@ import (
 	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/rsa"
+	"encoding/base64"
 	"errors"
+	"strconv"
 	"testing"
 	"time"
 
@@ -128,6 +130,56 @@ func TestVerify_RefusesKeysThatDoNotFitTheAlgorithm(t *testing.T) {
 	ok := signRaw(t, jwa.ES256, p256, map[string]any{"typ": "dpop+jwt", "jwk": pub256}, claims)
 	if _, err := v.Verify(t.Context(), ok, req); err != nil {
 		t.Errorf("fitting key: %v", err)
+	}
+}
+
+// A jwk carrying private-key members is refused even without d, which alone
+// makes jwx parse it as a private key: p and q factor an RSA modulus (RFC
+// 7518, 6.3.2), and k is a symmetric key (6.4.1).
+func TestVerify_RefusesJWKWithPrivateMembers(t *testing.T) {
+	v := newVerifier(t, dpop.Config{Algorithms: []string{"ES256", "RS256"}})
+	jti := 0
+	claims := func() string { // a new jti each time: one key signs several proofs
+		jti++
+		return `{"jti":"` + strconv.Itoa(jti) + `","htm":"POST","htu":"` + testURL + `","iat":` + "1893553445" + `}`
+	}
+	rk, err := rsa.GenerateKey(rand.Reader, 2048)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ek, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	b64 := func(b []byte) string { return base64.RawURLEncoding.EncodeToString(b) }
+	withMembers := func(raw any, members map[string]any) jwk.Key {
+		k, err := jwk.FromRaw(raw)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for name, val := range members {
+			if err := k.Set(name, val); err != nil {
+				t.Fatal(err)
+			}
+		}
+		return k
+	}
+	tests := map[string]string{
+		"RSA with p and q": signRaw(t, jwa.RS256, rk, map[string]any{"typ": "dpop+jwt", "jwk": withMembers(rk.Public(), map[string]any{"p": b64(rk.Primes[0].Bytes()), "q": b64(rk.Primes[1].Bytes())})}, claims()),
+		"RSA with dp":      signRaw(t, jwa.RS256, rk, map[string]any{"typ": "dpop+jwt", "jwk": withMembers(rk.Public(), map[string]any{"dp": b64(rk.Precomputed.Dp.Bytes())})}, claims()),
+		"RSA with oth":     signRaw(t, jwa.RS256, rk, map[string]any{"typ": "dpop+jwt", "jwk": withMembers(rk.Public(), map[string]any{"oth": []any{}})}, claims()),
+		"EC with k":        signRaw(t, jwa.ES256, ek, map[string]any{"typ": "dpop+jwt", "jwk": withMembers(ek.Public(), map[string]any{"k": "c2VjcmV0"})}, claims()),
+	}
+	req := dpop.Request{Method: "POST", Scheme: "https", Authority: "api.example.com", Path: "/pkg.Service/Method"}
+	for name, proof := range tests {
+		if _, err := v.Verify(t.Context(), proof, req); !errors.Is(err, dpop.ErrInvalidProof) {
+			t.Errorf("%s: err = %v, want ErrInvalidProof", name, err)
+		}
+	}
+	// The same keys without those members pass.
+	for alg, key := range map[jwa.SignatureAlgorithm]any{jwa.RS256: rk, jwa.ES256: ek} {
+		pub, _ := jwk.PublicRawKeyOf(key)
+		ok := signRaw(t, alg, key, map[string]any{"typ": "dpop+jwt", "jwk": withMembers(pub, nil)}, claims())
+		if _, err := v.Verify(t.Context(), ok, req); err != nil {
+			t.Errorf("%s public key: %v", alg, err)
+		}
 	}
 }
 
