@@ -12,6 +12,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"math"
+	"strconv"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -131,6 +132,18 @@ func clip(s string) string {
 	return s
 }
 
+// jwxError is the text of an error jwx returned for a proof's jwk, for the
+// log: jwx quotes the jwk's members (kty, crv) in its errors, so it is
+// bounded and quoted like the proof's other attacker-chosen text.
+func jwxError(err error) string {
+	const n = 160
+	s := err.Error()
+	if len(s) > n {
+		s = s[:n] + "…"
+	}
+	return strconv.Quote(s)
+}
+
 // Verify checks proof, the value of the request's dpop header, against req
 // and records it in the ReplayCache. It returns what the proof says, or an
 // error wrapping one of ErrInvalidProof, ErrKeyMismatch, ErrUseNonce,
@@ -214,7 +227,7 @@ func (v *Verifier) Verify(ctx context.Context, proof string, req Request) (Proof
 	}
 	tp, err := key.Thumbprint(crypto.SHA256)
 	if err != nil {
-		return Proof{}, invalid("thumbprint: %v", err)
+		return Proof{}, invalid("thumbprint: %s", jwxError(err))
 	}
 	if req.KeyThumbprint != "" && !equalB64(req.KeyThumbprint, tp) {
 		return Proof{}, ErrKeyMismatch
@@ -366,7 +379,7 @@ func publicKey(raw json.RawMessage, alg string) (jwk.Key, crypto.PublicKey, erro
 	}
 	key, err := jwk.ParseKey(raw)
 	if err != nil {
-		return nil, nil, invalid("jwk: %v", err)
+		return nil, nil, invalid("jwk: %s", jwxError(err))
 	}
 	switch key.(type) {
 	case jwk.RSAPrivateKey, jwk.ECDSAPrivateKey, jwk.OKPPrivateKey, jwk.SymmetricKey:
@@ -381,7 +394,7 @@ func publicKey(raw json.RawMessage, alg string) (jwk.Key, crypto.PublicKey, erro
 	}
 	var pub any
 	if err := key.Raw(&pub); err != nil {
-		return nil, nil, invalid("jwk: %v", err)
+		return nil, nil, invalid("jwk: %s", jwxError(err))
 	}
 	if !keyFits(alg, pub) {
 		return nil, nil, invalid("jwk (%s) does not fit alg %s", key.KeyType(), alg)

@@ -9,6 +9,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -179,6 +180,29 @@ func TestVerify_RefusesJWKWithPrivateMembers(t *testing.T) {
 		ok := signRaw(t, alg, key, map[string]any{"typ": "dpop+jwt", "jwk": withMembers(pub, nil)}, claims())
 		if _, err := v.Verify(t.Context(), ok, req); err != nil {
 			t.Errorf("%s public key: %v", alg, err)
+		}
+	}
+}
+
+// jwx quotes a jwk's kty and crv in its errors: they reach the log bounded
+// and quoted (a line break in a JSON string is no line break in the log),
+// like the proof's other attacker-chosen text.
+func TestVerify_JWKParseErrorIsShortAndQuoted(t *testing.T) {
+	v := newVerifier(t, dpop.Config{})
+	long := strings.Repeat("A", 4000)
+	for name, jwkJSON := range map[string]string{
+		"kty": `{"kty":"\nforged log line ` + long + `"}`,
+		"crv": `{"kty":"EC","crv":"\nforged log line ` + long + `","x":"AA","y":"AA"}`,
+	} {
+		hdr := `{"typ":"dpop+jwt","alg":"ES256","jwk":` + jwkJSON + `}`
+		claims := `{"jti":"1","htm":"POST","htu":"` + testURL + `","iat":1893553445}`
+		proof := base64.RawURLEncoding.EncodeToString([]byte(hdr)) + "." + base64.RawURLEncoding.EncodeToString([]byte(claims)) + ".AAAA"
+		_, err := v.Verify(t.Context(), proof, testReq)
+		if !errors.Is(err, dpop.ErrInvalidProof) {
+			t.Fatalf("%s: err = %v, want ErrInvalidProof", name, err)
+		}
+		if msg := err.Error(); len(msg) > 300 || strings.Contains(msg, "\n") {
+			t.Errorf("%s: error of %d bytes, line break %v: %.120q…", name, len(msg), strings.Contains(msg, "\n"), msg)
 		}
 	}
 }
