@@ -21,13 +21,15 @@
 //	mux.Handle(path, h)
 //	srv := &http.Server{
 //		Addr:    addr,
-//		Handler: connectauth.WrapHandler(mux), // TLS state and :authority for the interceptor
+//		Handler: connectauth.WrapHandler(mux), // TLS state, :authority, method and path for the interceptor
 //	}
 //
-// WrapHandler passes each request's TLS state and host to the interceptor.
-// Without it a call is treated as arriving on a plaintext connection, so
-// the default grpcauth.TransportSecureOrLocal accepts tokens only from
-// loopback peers, and RFC 8705 certificate binding cannot be checked.
+// WrapHandler passes each request's TLS state, host, HTTP method and path
+// to the interceptor. Without it a call is treated as arriving on a
+// plaintext connection, so the default grpcauth.TransportSecureOrLocal
+// accepts tokens only from loopback peers, RFC 8705 certificate binding
+// cannot be checked, and a DPoP proof must name POST and the procedure's
+// path even for a Connect-protocol GET.
 //
 // Serving browsers from a grpc-go server instead: wrap the *grpc.Server in
 // connectrpc.com/vanguard's vanguardgrpc.NewTranscoder. The grpc-go
