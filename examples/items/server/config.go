@@ -38,7 +38,7 @@ func loadConfig(args []string, getenv func(string) string) (config, error) {
 	fs := flag.NewFlagSet("server", flag.ContinueOnError)
 	issuer := fs.String("issuer", getenv("ISSUER"), "issuer URL of the authorization server (env ISSUER; unset: start the development issuer)")
 	audience := fs.String("audience", orDefault(getenv("AUDIENCE"), dev.Audience), "audiences the access tokens may carry, comma-separated (env AUDIENCE)")
-	jwksURI := fs.String("jwks-uri", getenv("JWKS_URI"), "JWKS URL of the issuer (env JWKS_URI; unset: OIDC discovery)")
+	jwksURI := fs.String("jwks-uri", getenv("JWKS_URI"), "JWKS URL of the issuer; needs ISSUER (env JWKS_URI; unset: OIDC discovery)")
 	addr := fs.String("addr", orDefault(getenv("ADDR"), dev.ServerAddr), "listen address (env ADDR)")
 	devAddr := fs.String("dev-issuer-addr", orDefault(getenv("DEV_ISSUER_ADDR"), dev.IssuerAddr), "loopback address of the development issuer, used without ISSUER (env DEV_ISSUER_ADDR)")
 	scopeClaims := fs.String("scope-claims", getenv("SCOPE_CLAIMS"), "claims scopes are read from, comma-separated (env SCOPE_CLAIMS; default scp,scope)")
@@ -78,6 +78,11 @@ func loadConfig(args []string, getenv func(string) string) (config, error) {
 			return config{}, fmt.Errorf("server: %s %q is not true or false", b.name, b.v)
 		}
 		*b.dst = v
+	}
+	if cfg.jwksURI != "" && cfg.issuer == "" {
+		// Without ISSUER the development issuer would start, and its
+		// tokens be checked against another issuer's keys.
+		return config{}, errors.New("server: JWKS_URI needs ISSUER (unset, the development issuer starts)")
 	}
 	if cfg.skipAudienceCheck && len(cfg.clientIDs) == 0 {
 		// Without aud and without a client allow-list, a token the issuer

@@ -127,3 +127,22 @@ func TestDevIssuerWarnings_OnlyWhenAudienceListsMoreThanItMints(t *testing.T) {
 		}
 	}
 }
+
+func TestLoadConfig_JWKSURIWithoutIssuerIsAnError(t *testing.T) {
+	// Without ISSUER the server would start the development issuer and
+	// verify its tokens against the real issuer's keys: a server that
+	// looks configured for Okta but accepts nothing, or, worse, an
+	// operator who believes it is.
+	for _, in := range []struct {
+		env  map[string]string
+		args []string
+	}{
+		{env: map[string]string{"JWKS_URI": "https://example.okta.com/oauth2/default/v1/keys"}},
+		{args: []string{"-jwks-uri", "https://example.okta.com/oauth2/default/v1/keys"}},
+	} {
+		cfg, err := loadConfig(in.args, env(in.env))
+		if err == nil || !strings.Contains(err.Error(), "ISSUER") {
+			t.Errorf("loadConfig(%v, %v) = %+v, %v; want an error naming ISSUER", in.args, in.env, cfg, err)
+		}
+	}
+}

@@ -11,7 +11,7 @@
 //	                                           Unset: start the development issuer (see below).
 //	AUDIENCE             -audience             the aud the tokens must carry; a comma-separated
 //	                                           list accepts any of them (default api://default)
-//	JWKS_URI             -jwks-uri             the issuer's key set URL; unset: found by discovery
+//	JWKS_URI             -jwks-uri             the issuer's key set URL (needs ISSUER); unset: found by discovery
 //	ADDR                 -addr                 listen address (default 127.0.0.1:50051)
 //	DEV_ISSUER_ADDR      -dev-issuer-addr      the development issuer's loopback address
 //	                                           (default 127.0.0.1:50052)
