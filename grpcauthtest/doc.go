@@ -39,7 +39,9 @@
 //
 // The issuer knows its clients' secrets and signs whatever it is asked to: it
 // refuses non-loopback listen addresses unless
-// Config.InsecureAllowNonLoopback is set. Never run it as a real issuer.
+// Config.InsecureAllowNonLoopback is set, and on a loopback address answers
+// loopback host names only (421 otherwise), against DNS rebinding. Never
+// run it as a real issuer.
 //
 // Usage in a test:
 //

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/grpcauth/grpcauth/dpop"
+	"github.com/grpcauth/grpcauth/internal/endpoint"
 )
 
 // Issuer is a running in-process OAuth 2.0 authorization server. All methods
@@ -39,7 +40,10 @@ type Issuer struct {
 // Start generates a signing key for cfg.Algorithm, listens on cfg.Addr and
 // serves the issuer's endpoints until Close. It fails on an invalid Config
 // and, unless cfg.InsecureAllowNonLoopback is set, on a non-loopback Addr
-// (ErrNonLoopback).
+// (ErrNonLoopback). On a loopback address it answers only requests whose
+// Host is a loopback name (localhost, 127.0.0.0/8, ::1), others with 421
+// Misdirected Request, so that a page on a DNS-rebinding site cannot use it
+// from a browser on this machine.
 func Start(cfg Config) (*Issuer, error) {
 	cfg, err := cfg.withDefaults()
 	if err != nil {
@@ -88,8 +92,13 @@ func Start(cfg Config) (*Issuer, error) {
 		}
 	}
 	i.url = "http://" + net.JoinHostPort(host.String(), fmt.Sprint(tcp.Port)) + cfg.Path
+	handler := i.routes()
+	if tcp.IP.IsLoopback() {
+		// Refuse DNS rebinding: loopback host names only.
+		handler = endpoint.LoopbackHostsOnly(handler)
+	}
 	i.srv = &http.Server{
-		Handler:           i.routes(),
+		Handler:           handler,
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       30 * time.Second,
 		WriteTimeout:      30 * time.Second,

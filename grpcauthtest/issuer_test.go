@@ -103,7 +103,7 @@ func TestClose_StopsServingAndLeaksNoGoroutine(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer conn.Close()
-	fmt.Fprintf(conn, "GET /oauth2/default/v1/keys HTTP/1.1\r\nHost: x\r\n\r\n")
+	fmt.Fprintf(conn, "GET /oauth2/default/v1/keys HTTP/1.1\r\nHost: %s\r\n\r\n", u.Host)
 	buf := make([]byte, 1)
 	if _, err := conn.Read(buf); err != nil {
 		t.Fatal(err)
@@ -147,5 +147,40 @@ func TestNewIssuer_FailsTheTestOnBadConfig(t *testing.T) {
 	}
 	if len(tb.fatal) != 1 || !errors.Is(tb.fatal[0].(error), grpcauthtest.ErrNonLoopback) || tb.cleanups != 0 {
 		t.Fatalf("Fatal(%v), %d cleanups", tb.fatal, tb.cleanups)
+	}
+}
+
+// On its loopback address the issuer answers loopback host names only: a
+// page on a DNS-rebinding site (its name made to resolve to 127.0.0.1)
+// would otherwise share an origin with the issuer and could mint and read
+// tokens with the clients' secrets, or read the login page.
+func TestIssuer_RefusesForeignHostNames(t *testing.T) {
+	iss := grpcauthtest.NewIssuer(t, grpcauthtest.Config{Clients: []grpcauthtest.Client{{ID: "c", Secret: "s"}}})
+	u, err := url.Parse(iss.URL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	port := u.Port()
+	for host, want := range map[string]int{
+		"127.0.0.1:" + port:                  http.StatusOK,
+		"localhost:" + port:                  http.StatusOK,
+		"[::1]:" + port:                      http.StatusOK,
+		"rebind.attacker.example:" + port:    http.StatusMisdirectedRequest,
+		"127.0.0.1.attacker.example:" + port: http.StatusMisdirectedRequest,
+	} {
+		for _, req := range []*http.Request{
+			mustRequest(t, http.MethodGet, iss.DiscoveryURL(), nil),
+			mustRequest(t, http.MethodPost, iss.TokenURL(), strings.NewReader("grant_type=client_credentials&client_id=c&client_secret=s")),
+		} {
+			req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+			req.Host = host
+			resp, body := do(t, req)
+			if resp.StatusCode != want {
+				t.Errorf("%s %s with Host %s: status %d, want %d", req.Method, req.URL.Path, host, resp.StatusCode, want)
+			}
+			if want != http.StatusOK && strings.Contains(string(body), "access_token") {
+				t.Errorf("%s %s with Host %s answered a token", req.Method, req.URL.Path, host)
+			}
+		}
 	}
 }

@@ -51,6 +51,26 @@ func IsLoopback(host string) bool {
 	return ip != nil && ip.IsLoopback()
 }
 
+// LoopbackHostsOnly wraps h, the handler of a server listening on a
+// loopback address, to refuse with 421 Misdirected Request a request whose
+// Host is not a loopback name (IsLoopback). Such a server has no other
+// legitimate name: any other means DNS rebinding, a remote site whose name
+// now resolves to this machine, whose pages would otherwise share the
+// server's origin and read its answers from a browser on this machine.
+func LoopbackHostsOnly(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		host := r.Host
+		if name, _, err := net.SplitHostPort(host); err == nil {
+			host = name
+		}
+		if !IsLoopback(strings.Trim(host, "[]")) {
+			http.Error(w, "misdirected request: this server answers to loopback names only", http.StatusMisdirectedRequest)
+			return
+		}
+		h.ServeHTTP(w, r)
+	})
+}
+
 // NewClient returns an HTTP client for requests to an authorization server:
 // bounded dial, TLS-handshake and response-header times, the whole request
 // bounded by timeout, at most maxIdlePerHost idle connections kept per host,

@@ -127,10 +127,10 @@ func origin(rawURL string) string {
 // serveWeb serves h on ln until ctx ends or stop is called, then shuts
 // down within stopTimeout. stop returns once the server has stopped.
 // On a loopback listener it serves loopback host names only
-// (loopbackHostsOnly).
+// (endpoint.LoopbackHostsOnly).
 func serveWeb(ctx context.Context, ln net.Listener, h http.Handler, log *slog.Logger) (stop func()) {
 	if a, ok := ln.Addr().(*net.TCPAddr); ok && a.IP.IsLoopback() {
-		h = loopbackHostsOnly(h)
+		h = endpoint.LoopbackHostsOnly(h)
 	}
 	ctx, cancel := context.WithCancel(ctx)
 	srv := &http.Server{
@@ -157,25 +157,6 @@ func serveWeb(ctx context.Context, ln net.Listener, h http.Handler, log *slog.Lo
 		}
 	}()
 	return func() { cancel(); <-stopped; <-served }
-}
-
-// loopbackHostsOnly refuses, with 421 Misdirected Request, a request whose
-// Host is not a loopback name (localhost, 127.0.0.0/8, ::1). On a loopback
-// address the page has no other legitimate name: any other means DNS
-// rebinding, a remote site whose name now resolves to this machine, which
-// would otherwise have the page's origin and the caller's loopback address.
-func loopbackHostsOnly(h http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		host := r.Host
-		if name, _, err := net.SplitHostPort(host); err == nil {
-			host = name
-		}
-		if !endpoint.IsLoopback(strings.Trim(host, "[]")) {
-			http.Error(w, "misdirected request: this server answers to loopback names only", http.StatusMisdirectedRequest)
-			return
-		}
-		h.ServeHTTP(w, r)
-	})
 }
 
 // webConfig is the page's /config.json: the development issuer's
