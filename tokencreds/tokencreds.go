@@ -11,6 +11,7 @@ package tokencreds
 import (
 	"context"
 	"errors"
+	"sync"
 
 	"golang.org/x/oauth2"
 	"google.golang.org/grpc/codes"
@@ -35,6 +36,17 @@ var ErrNoToken = errors.New("tokencreds: the token source returned an empty acce
 // use if its TokenSource is (those of golang.org/x/oauth2 are).
 type Credentials struct {
 	ts oauth2.TokenSource
+
+	mu    sync.Mutex
+	fetch *fetch // the TokenSource call in flight; nil when none
+}
+
+// fetch is one call of the TokenSource, shared by the calls that wait for
+// it.
+type fetch struct {
+	done chan struct{} // closed when tok and err are set
+	tok  *oauth2.Token
+	err  error
 }
 
 var _ credentials.PerRPCCredentials = (*Credentials)(nil)
@@ -58,6 +70,17 @@ func New(ts oauth2.TokenSource) *Credentials { return &Credentials{ts: ts} }
 // TokenSource is not asked. A TokenSource error fails the call with
 // codes.Unavailable (grpc-go's treatment of a non-status error).
 //
+// The TokenSource has no context, and may block (a token endpoint that
+// does not answer, with clientcredentials' default HTTP client, which has
+// no timeout), so GetRequestMetadata waits for it only as long as ctx
+// lasts: when the call's deadline passes or the call is cancelled first,
+// it fails with codes.DeadlineExceeded or codes.Canceled. The TokenSource
+// call goes on in the background, and concurrent calls wait for that one
+// call rather than each asking the TokenSource: however long a source
+// hangs, at most one goroutine per Credentials waits for it. A caching
+// source (oauth2.ReuseTokenSource) keeps the token it then gets for later
+// calls.
+//
 // A local address is only the first hop: a plaintext HTTP CONNECT proxy on
 // this host (HTTPS_PROXY) would carry the token on in clear text. Use TLS
 // when a proxy is involved.
@@ -65,7 +88,7 @@ func (c *Credentials) GetRequestMetadata(ctx context.Context, _ ...string) (map[
 	if !safeConnection(ctx) {
 		return nil, status.Error(codes.Unauthenticated, ErrInsecureTransport.Error())
 	}
-	tok, err := c.ts.Token()
+	tok, err := c.token(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -73,6 +96,36 @@ func (c *Credentials) GetRequestMetadata(ctx context.Context, _ ...string) (map[
 		return nil, ErrNoToken
 	}
 	return map[string]string{"authorization": tok.Type() + " " + tok.AccessToken}, nil
+}
+
+// token returns the TokenSource's answer, or ctx's end as a status error
+// if that comes first; see GetRequestMetadata.
+func (c *Credentials) token(ctx context.Context) (*oauth2.Token, error) {
+	c.mu.Lock()
+	f := c.fetch
+	if f == nil {
+		f = &fetch{done: make(chan struct{})}
+		c.fetch = f
+		go c.run(f)
+	}
+	c.mu.Unlock()
+	select {
+	case <-f.done:
+		return f.tok, f.err
+	case <-ctx.Done():
+		return nil, status.FromContextError(ctx.Err()).Err()
+	}
+}
+
+// run calls the TokenSource for f. Calls that arrive once it has answered
+// start a new fetch.
+func (c *Credentials) run(f *fetch) {
+	tok, err := c.ts.Token()
+	c.mu.Lock()
+	c.fetch = nil
+	c.mu.Unlock()
+	f.tok, f.err = tok, err
+	close(f.done)
 }
 
 // RequireTransportSecurity returns false, so that grpc-go lets the

@@ -260,3 +260,75 @@ func tlsPair(t *testing.T) (server, client credentials.TransportCredentials) {
 	client = credentials.NewTLS(&tls.Config{RootCAs: pool, ServerName: "api.example", MinVersion: tls.VersionTLS12})
 	return server, client
 }
+
+// blockingSource's Token signals entered, waits for release, then returns
+// tok.
+type blockingSource struct {
+	entered chan struct{}
+	release chan struct{}
+	tok     string
+	n       atomic.Int64
+}
+
+func (s *blockingSource) Token() (*oauth2.Token, error) {
+	s.n.Add(1)
+	s.entered <- struct{}{}
+	<-s.release
+	return &oauth2.Token{AccessToken: s.tok}, nil
+}
+
+// A token endpoint that does not answer (oauth2.TokenSource has no
+// context, and clientcredentials' default HTTP client no timeout) must not
+// hold a call past its own deadline or cancellation.
+func TestCredentials_HungTokenSourceDoesNotOutliveTheCall(t *testing.T) {
+	f := newFixture(t)
+	buf := bufconn.Listen(1 << 20)
+	f.serve(t, buf)
+	tok, err := f.iss.Token("svc")
+	if err != nil {
+		t.Fatal(err)
+	}
+	src := &blockingSource{entered: make(chan struct{}, 8), release: make(chan struct{}), tok: tok}
+	creds := tokencreds.New(src)
+	conn, err := grpc.NewClient("passthrough:///bufnet", plaintext, grpc.WithPerRPCCredentials(creds),
+		grpc.WithContextDialer(func(ctx context.Context, _ string) (net.Conn, error) { return buf.DialContext(ctx) }))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	client := authtestv1.NewTestServiceClient(conn)
+
+	// Two calls wait for the same hung request; the source is asked once.
+	errs := make(chan error, 2)
+	ctx, cancel := context.WithCancel(t.Context())
+	for range 2 {
+		go func() {
+			_, err := client.Authenticated(ctx, &authtestv1.AuthenticatedRequest{})
+			errs <- err
+		}()
+	}
+	<-src.entered
+	cancel()
+	for range 2 {
+		select {
+		case err := <-errs:
+			if status.Code(err) != codes.Canceled {
+				t.Errorf("err = %v, want Canceled", err)
+			}
+		case <-time.After(10 * time.Second):
+			t.Fatal("the call is still waiting for the token source after its context ended")
+		}
+	}
+	close(src.release)
+	// Once the source answers, calls get its token again.
+	got, err := client.Authenticated(t.Context(), &authtestv1.AuthenticatedRequest{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.GetCaller().GetSubject() != "svc" {
+		t.Errorf("server saw %v, want client svc's token", got.GetCaller())
+	}
+	if n := src.n.Load(); n > 2 {
+		t.Errorf("token source asked %d times, want 1 for the hung calls and at most 1 more", n)
+	}
+}
