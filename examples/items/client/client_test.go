@@ -79,6 +79,29 @@ func TestLoadConfig(t *testing.T) {
 			wantErr: true,
 		},
 		{name: "an unknown development client", env: map[string]string{"CLIENT_ID": "someone"}, wantErr: true},
+		{
+			name: "a development client with its secret",
+			env:  map[string]string{"CLIENT_ID": dev.Writer.ID, "CLIENT_SECRET": dev.Writer.Secret},
+			want: fmt.Sprintf("{issuer:%s tokenURL: clientID:items-writer clientSecret:%s scopes:[] audience: resource: addr:127.0.0.1:50051 devIssuer:true}", devIssuer, dev.Writer.Secret),
+		},
+		{
+			// A real secret must never be sent to the development issuer
+			// (whatever listens on its loopback port) either.
+			name:    "a real client without its issuer",
+			env:     map[string]string{"CLIENT_ID": "0oa1", "CLIENT_SECRET": "real-secret"},
+			wantErr: true,
+		},
+		{
+			name:    "a development client with another secret",
+			env:     map[string]string{"CLIENT_ID": dev.Reader.ID, "CLIENT_SECRET": "real-secret"},
+			wantErr: true,
+		},
+		{
+			// The development client's secret would go to that endpoint.
+			name:    "a token endpoint without its issuer",
+			env:     map[string]string{"TOKEN_URL": "https://example.okta.com/oauth2/default/v1/token"},
+			wantErr: true,
+		},
 		{name: "stray argument", args: []string{"extra"}, wantErr: true},
 	}
 	for _, tt := range tests {

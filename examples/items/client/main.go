@@ -10,9 +10,11 @@
 //	                               {ISSUER}/v1/token when there is no discovery document.
 //	                               Default: the server's development issuer.
 //	TOKEN_URL      -token-url      the token endpoint, when discovery does not give it
+//	                               (needs ISSUER)
 //	CLIENT_ID      -client-id      OAuth 2.0 client id (default items-reader with the
 //	                               development issuer; required otherwise)
-//	CLIENT_SECRET  -client-secret  its secret (a development client's is filled in for it)
+//	CLIENT_SECRET  -client-secret  its secret (a development client's is filled in for it;
+//	                               without ISSUER, only a development client's is accepted)
 //	SCOPES         -scopes         scopes to request, separated by spaces or commas
 //	                               (default: none, so the issuer grants its default scopes)
 //	AUDIENCE       -audience       an "audience" token request parameter (Auth0 needs it)
@@ -93,18 +95,8 @@ func loadConfig(args []string, getenv func(string) string) (config, error) {
 		addr:         *addr,
 	}
 	if cfg.issuer == "" {
-		// The development issuer: fill in a development client.
-		cfg.issuer = dev.IssuerURL(dev.IssuerAddr)
-		cfg.devIssuer = true
-		if cfg.clientID == "" {
-			cfg.clientID = dev.Reader.ID
-		}
-		if cfg.clientSecret == "" {
-			for _, c := range dev.Clients() {
-				if c.ID == cfg.clientID {
-					cfg.clientSecret = c.Secret
-				}
-			}
+		if err := cfg.useDevIssuer(); err != nil {
+			return config{}, err
 		}
 	}
 	for _, u := range []string{cfg.issuer, cfg.tokenURL} {
@@ -116,6 +108,34 @@ func loadConfig(args []string, getenv func(string) string) (config, error) {
 		return config{}, errors.New("client: set CLIENT_ID and CLIENT_SECRET for this ISSUER")
 	}
 	return cfg, nil
+}
+
+// useDevIssuer points cfg, which names no issuer, at the development
+// issuer with one of its clients: CLIENT_ID's (default the reader), whose
+// published secret it fills in. Only development credentials go there,
+// and only there: a TOKEN_URL, or a CLIENT_SECRET that is not the
+// development client's, means a real issuer whose ISSUER is missing, and
+// would send the development secret to that endpoint, or a real secret to
+// whatever listens on the development issuer's loopback port.
+func (cfg *config) useDevIssuer() error {
+	if cfg.tokenURL != "" {
+		return errors.New("client: TOKEN_URL needs ISSUER (unset, the development issuer is used)")
+	}
+	cfg.issuer = dev.IssuerURL(dev.IssuerAddr)
+	cfg.devIssuer = true
+	if cfg.clientID == "" {
+		cfg.clientID = dev.Reader.ID
+	}
+	for _, c := range dev.Clients() {
+		if c.ID == cfg.clientID && (cfg.clientSecret == "" || cfg.clientSecret == c.Secret) {
+			cfg.clientSecret = c.Secret
+			return nil
+		}
+	}
+	if cfg.clientSecret != "" {
+		return errors.New("client: CLIENT_ID and CLIENT_SECRET are not a development client's: set ISSUER (unset, the development issuer is used)")
+	}
+	return errors.New("client: set CLIENT_ID and CLIENT_SECRET for this ISSUER")
 }
 
 func orDefault(v, def string) string {
