@@ -45,7 +45,9 @@ type CombineOption func(*Combined)
 // org authorization server (issuer "https://{yourOktaDomain}"), whose keys
 // are not for local verification. Only the payload's iss is read to route
 // the token; the introspection answer decides. A forged JWT naming such an
-// issuer costs one introspection request, as an opaque token does.
+// issuer costs one introspection request, as an opaque token does. An
+// empty issuer makes Combine fail: it would send every JWT without an iss
+// (or with a payload that does not parse) to introspection.
 func IntrospectJWTsFrom(issuers ...string) CombineOption {
 	return func(c *Combined) {
 		for _, iss := range issuers {
@@ -55,7 +57,8 @@ func IntrospectJWTsFrom(issuers ...string) CombineOption {
 }
 
 // Combine returns a verifier that sends JWTs to jwt and any other token to
-// opaque (see Combined). Both are required.
+// opaque (see Combined). Both are required, and every issuer named by
+// IntrospectJWTsFrom must be non-empty.
 func Combine(jwt JWTVerifier, opaque *Verifier, opts ...CombineOption) (*Combined, error) {
 	if jwt == nil || opaque == nil {
 		return nil, fmt.Errorf("introspect: Combine needs a JWT verifier and an introspection Verifier")
@@ -63,6 +66,9 @@ func Combine(jwt JWTVerifier, opaque *Verifier, opts ...CombineOption) (*Combine
 	c := &Combined{jwt: jwt, opaque: opaque, introspect: make(map[string]bool)}
 	for _, o := range opts {
 		o(c)
+	}
+	if c.introspect[""] {
+		return nil, fmt.Errorf("introspect: Combine: IntrospectJWTsFrom was given an empty issuer")
 	}
 	return c, nil
 }

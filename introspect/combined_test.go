@@ -161,3 +161,22 @@ func TestCombine_NeedsBothVerifiers(t *testing.T) {
 		t.Fatal("Combine without an introspection verifier")
 	}
 }
+
+// IntrospectJWTsFrom("") (an unset environment variable, say) would send
+// every JWT without a string iss, and every JWT whose payload does not
+// parse, to introspection instead of refusing it locally.
+func TestCombine_RefusesAnEmptyIssuerToIntrospect(t *testing.T) {
+	e := newCombinedEnv(t, nil)
+	c, err := introspect.Combine(e.jwt, e.opaque, introspect.IntrospectJWTsFrom(e.org.URL(), ""))
+	if err == nil {
+		noIss, err := e.custom.Mint(map[string]any{"iss": nil})
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, verr := c.VerifyAccessToken(context.Background(), noIss)
+		t.Fatalf("Combine accepted an empty issuer; a JWT without iss then got %v after %d introspection requests", verr, e.org.IntrospectionRequests())
+	}
+	if !strings.Contains(err.Error(), "IntrospectJWTsFrom") {
+		t.Errorf("error %q does not name IntrospectJWTsFrom", err)
+	}
+}
