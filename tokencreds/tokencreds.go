@@ -28,7 +28,7 @@ import (
 var ErrInsecureTransport = errors.New("tokencreds: refusing to send an access token over a connection without transport security to another host")
 
 // ErrNoToken is the cause of a call failing because the TokenSource
-// returned a token with an empty access token.
+// returned a token with an empty access token, or no token and no error.
 var ErrNoToken = errors.New("tokencreds: the token source returned an empty access token")
 
 // Credentials puts "authorization: <type> <access token>" (usually
@@ -92,7 +92,7 @@ func (c *Credentials) GetRequestMetadata(ctx context.Context, _ ...string) (map[
 	if err != nil {
 		return nil, err
 	}
-	if tok.AccessToken == "" {
+	if tok == nil || tok.AccessToken == "" {
 		return nil, ErrNoToken
 	}
 	return map[string]string{"authorization": tok.Type() + " " + tok.AccessToken}, nil

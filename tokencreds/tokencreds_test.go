@@ -200,6 +200,7 @@ func TestCredentials_GetRequestMetadata(t *testing.T) {
 		{"no request info", peerCtx(&net.TCPAddr{IP: net.IPv4(127, 0, 0, 1)}), oauth2.StaticTokenSource(tok), "", codes.Unauthenticated},
 		{"token source fails", local, failingSource{}, "", codes.Unknown},
 		{"empty access token", local, oauth2.StaticTokenSource(&oauth2.Token{}), "", codes.Unknown},
+		{"no token and no error", local, nilSource{}, "", codes.Unknown},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -216,6 +217,11 @@ func TestCredentials_GetRequestMetadata(t *testing.T) {
 		t.Error("RequireTransportSecurity = true: grpc-go would refuse local plaintext")
 	}
 }
+
+// nilSource is a faulty TokenSource: no token, and no error either.
+type nilSource struct{}
+
+func (nilSource) Token() (*oauth2.Token, error) { return nil, nil }
 
 type failingSource struct{}
 
