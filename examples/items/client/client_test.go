@@ -5,12 +5,15 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"strings"
 	"testing"
 
 	"go.uber.org/goleak"
+	"golang.org/x/oauth2"
+	"golang.org/x/oauth2/clientcredentials"
 	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
@@ -266,5 +269,41 @@ func TestDescribe(t *testing.T) {
 		if got := describe(tt.err); got != tt.want {
 			t.Errorf("describe(%v) = %q, want %q", tt.err, got, tt.want)
 		}
+	}
+}
+
+// redirectingAS is an authorization server, as a RoundTripper, whose token
+// endpoint https://idp.example.com/token redirects (307, so the body and,
+// on the same host, the Authorization header go along) to plain http, and
+// which records the requests that arrive over plain http.
+type redirectingAS struct{ plain []*http.Request }
+
+func (a *redirectingAS) RoundTrip(req *http.Request) (*http.Response, error) {
+	h := http.Header{}
+	status := http.StatusOK
+	body := `{"access_token":"at","token_type":"Bearer","expires_in":3600}`
+	if req.URL.Scheme == "https" {
+		status, body = http.StatusTemporaryRedirect, ""
+		h.Set("Location", "http://idp.example.com/token")
+	} else {
+		a.plain = append(a.plain, req)
+		h.Set("Content-Type", "application/json")
+	}
+	return &http.Response{StatusCode: status, Header: h, Body: io.NopCloser(strings.NewReader(body)), Request: req}, nil
+}
+
+// The client secret goes where the token endpoint redirects: there too,
+// only https or a loopback http URL.
+func TestHTTPClient_RefusesARedirectToPlainHTTPOffThisMachine(t *testing.T) {
+	as := &redirectingAS{}
+	hc := newHTTPClient()
+	hc.Transport = as
+	cc := clientcredentials.Config{ClientID: "0oa1", ClientSecret: "real-secret", TokenURL: "https://idp.example.com/token", AuthStyle: oauth2.AuthStyleInHeader}
+	_, err := cc.Token(context.WithValue(context.Background(), oauth2.HTTPClient, hc))
+	if err == nil {
+		t.Error("got a token through a redirect to plain http")
+	}
+	for _, r := range as.plain {
+		t.Errorf("request sent in clear text to %s (Authorization %q)", r.URL, r.Header.Get("Authorization"))
 	}
 }

@@ -168,7 +168,7 @@ func main() {
 // run gets a token for cfg's client and calls every method, reporting to
 // out, and warning to warn about a token the server will likely refuse.
 func run(ctx context.Context, cfg config, out, warn io.Writer) error {
-	hc := &http.Client{Timeout: httpTimeout}
+	hc := newHTTPClient()
 	tu := cfg.tokenURL
 	if tu == "" {
 		var err error
@@ -209,4 +209,27 @@ func run(ctx context.Context, cfg config, out, warn io.Writer) error {
 	}
 	defer conn.Close()
 	return callAll(ctx, conn, grpc.PerRPCCredentials(tokencreds.New(ts)), cfg.clientID, out)
+}
+
+// maxRedirects is how many redirects a request to the authorization server
+// may follow, as net/http's default policy allows.
+const maxRedirects = 10
+
+// newHTTPClient returns the client for the authorization server's
+// discovery document and token endpoint: each request bounded by
+// httpTimeout, and redirects followed only to URLs checkURL accepts. A 307
+// or 308 answer from the token endpoint resends the client secret (in the
+// body, and on the same host in the Authorization header) to its
+// Location, which must not be plain http off this machine any more than
+// TOKEN_URL may.
+func newHTTPClient() *http.Client {
+	return &http.Client{
+		Timeout: httpTimeout,
+		CheckRedirect: func(req *http.Request, via []*http.Request) error {
+			if len(via) >= maxRedirects {
+				return fmt.Errorf("client: stopped after %d redirects", maxRedirects)
+			}
+			return checkURL(req.URL.String())
+		},
+	}
 }
