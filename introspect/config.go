@@ -191,10 +191,12 @@ type Config struct {
 	MaxConcurrent int
 
 	// HTTPClient sends the requests. Default: a client with dial, TLS and
-	// response-header timeouts, no cookie jar and no redirects (a
-	// redirected POST would carry the token and, for ClientSecretPost,
-	// the secret elsewhere; a redirect answer counts as the endpoint
-	// being unavailable). A client you pass is used as is.
+	// response-header timeouts and no cookie jar. Whatever the client,
+	// redirects are not followed (a redirected POST would carry the token
+	// and the client's credentials elsewhere, even to plain http); a
+	// redirect answer counts as the endpoint being unavailable. New uses a
+	// copy of a client you pass, with that policy, and leaves yours as it
+	// is.
 	HTTPClient *http.Client
 
 	// Logger receives endpoint failures (warning; refused client
@@ -297,6 +299,10 @@ func validate(cfg Config) (settings, error) {
 	if s.HTTPClient == nil {
 		s.HTTPClient = defaultHTTPClient(s.Timeout)
 		s.ownClient = true
+	} else {
+		c := *s.HTTPClient // the caller's stays as it is
+		c.CheckRedirect = noRedirect
+		s.HTTPClient = &c
 	}
 	return s, nil
 }
@@ -338,6 +344,11 @@ func checkURL(raw string) error {
 // credentials to another URL).
 func defaultHTTPClient(timeout time.Duration) *http.Client {
 	c := endpoint.NewClient(timeout, DefaultMaxConcurrent)
-	c.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+	c.CheckRedirect = noRedirect
 	return c
 }
+
+// noRedirect is the redirect policy of every introspection request: a
+// redirect is not followed, and its answer counts as the endpoint being
+// unavailable.
+func noRedirect(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }

@@ -710,3 +710,32 @@ func TestVerify_SlowAnswerDoesNotStretchTheRevocationWindow(t *testing.T) {
 		t.Fatalf("revoked token at the TTL after its request: %v, want ErrInactive (asked again)", err)
 	}
 }
+
+// A redirected introspection request carries the token and the client's
+// credentials (the form, and on the same host the Basic header) to the
+// Location: a client passed as Config.HTTPClient follows none either.
+func TestVerify_GivenHTTPClientFollowsNoRedirect(t *testing.T) {
+	iss := grpcauthtest.NewIssuer(t, grpcauthtest.Config{Clients: []grpcauthtest.Client{rsClient}})
+	tok, err := iss.MintOpaque("svc")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		http.Redirect(w, r, iss.IntrospectionURL(), http.StatusTemporaryRedirect)
+	}))
+	defer srv.Close()
+	client := &http.Client{Transport: &http.Transport{DisableKeepAlives: true}}
+	v := newVerifier(t, introspect.Config{
+		Endpoint: srv.URL, Issuer: iss.URL(), ClientID: rsClient.ID, ClientSecret: rsClient.Secret,
+		Audiences: []string{iss.Audience()}, HTTPClient: client, Logger: slog.New(slog.DiscardHandler),
+	})
+	if _, err := v.VerifyAccessToken(context.Background(), tok); !errors.Is(err, introspect.ErrUnavailable) {
+		t.Errorf("got %v, want ErrUnavailable", err)
+	}
+	if n := iss.IntrospectionRequests(); n != 0 {
+		t.Errorf("the redirect was followed: %d requests reached its target", n)
+	}
+	if client.CheckRedirect != nil {
+		t.Error("New changed the caller's http.Client")
+	}
+}
