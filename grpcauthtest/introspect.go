@@ -65,8 +65,9 @@ func (i *Issuer) MintOpaque(clientID string, scopes ...string) (string, error) {
 // random jti; nil removes a claim, a time.Time becomes a NumericDate. Scopes
 // go in "scope" as a space-separated string, as RFC 7662 has them. The
 // endpoint reports the token active until its exp, if any, passes (by
-// Config.Now) or Revoke is called, and adds "active": true and
-// "token_type": "Bearer" (unless claims set token_type).
+// Config.Now) or Revoke is called, and adds "active": true and, unless
+// claims set token_type, "token_type": "DPoP" when claims bind the token
+// to a DPoP key (a cnf with a jkt), "Bearer" otherwise.
 func (i *Issuer) MintOpaqueClaims(claims map[string]any) (string, error) {
 	payload := i.defaultClaims(ShapeRFC9068)
 	mergeClaims(payload, claims)
@@ -210,7 +211,9 @@ func (i *Issuer) introspect(token string) map[string]any {
 }
 
 // activeResponse returns a copy of claims with extra merged over (nil
-// removes) and "active": true, "token_type": "Bearer" unless set.
+// removes) and "active": true, and "token_type" unless set: "DPoP" for a
+// token bound to a DPoP key (cnf with a jkt; RFC 9449, section 6.2, makes
+// that the only value allowed), "Bearer" for any other.
 func activeResponse(claims, extra map[string]any) map[string]any {
 	out := make(map[string]any, len(claims)+2)
 	for k, v := range claims {
@@ -219,6 +222,11 @@ func activeResponse(claims, extra map[string]any) map[string]any {
 	mergeClaims(out, extra)
 	if _, ok := out["token_type"]; !ok {
 		out["token_type"] = "Bearer"
+		if cnf, ok := out["cnf"].(map[string]any); ok {
+			if jkt, ok := cnf["jkt"].(string); ok && jkt != "" {
+				out["token_type"] = "DPoP"
+			}
+		}
 	}
 	out["active"] = true
 	return out

@@ -333,3 +333,45 @@ func ExampleIssuer_MintOpaque() {
 	// {Active:false Scope: ClientID:}
 	// 2
 }
+
+// RFC 9449 section 6.2: "If the token_type member is included in the
+// introspection response, it MUST contain the value DPoP." The issuer's
+// answer for a DPoP-bound token says so, as a real server's does, so that
+// a resource server tested against it sees what it will see in production
+// (introspect.Config.TokenTypes refuses DPoP unless listed).
+func TestIntrospect_DPoPBoundTokensAreOfTypeDPoP(t *testing.T) {
+	iss, _ := newIntrospectIssuer(t, grpcauthtest.ShapeOkta)
+	key, err := grpcauthtest.NewDPoPKey()
+	if err != nil {
+		t.Fatal(err)
+	}
+	boundJWT, err := iss.Mint(nil, grpcauthtest.WithDPoPKey(key.PublicKey()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	boundOpaque, err := iss.MintOpaqueClaims(map[string]any{"cnf": map[string]any{"jkt": key.Thumbprint()}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	stated, err := iss.MintOpaqueClaims(map[string]any{"cnf": map[string]any{"jkt": key.Thumbprint()}, "token_type": "Bearer"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	bearer, err := iss.Token("svc")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name, token, want string
+	}{
+		{"DPoP-bound JWT", boundJWT, "DPoP"},
+		{"DPoP-bound opaque token", boundOpaque, "DPoP"},
+		{"token_type set by MintOpaqueClaims", stated, "Bearer"},
+		{"bearer JWT", bearer, "Bearer"},
+	} {
+		m := introspectToken(t, iss, tc.token)
+		if m["active"] != true || m["token_type"] != tc.want {
+			t.Errorf("%s: active %v, token_type %v; want true, %s", tc.name, m["active"], m["token_type"], tc.want)
+		}
+	}
+}
