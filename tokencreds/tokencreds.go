@@ -12,6 +12,7 @@ import (
 	"context"
 	"errors"
 	"sync"
+	"sync/atomic"
 
 	"golang.org/x/oauth2"
 	"google.golang.org/grpc/codes"
@@ -36,6 +37,11 @@ var ErrNoToken = errors.New("tokencreds: the token source returned an empty acce
 // use if its TokenSource is (those of golang.org/x/oauth2 are).
 type Credentials struct {
 	ts oauth2.TokenSource
+
+	// last is the TokenSource's latest token if it has an expiry: calls
+	// reuse it while it is valid without asking the source (or starting a
+	// goroutine to ask it).
+	last atomic.Pointer[oauth2.Token]
 
 	mu    sync.Mutex
 	fetch *fetch // the TokenSource call in flight; nil when none
@@ -79,7 +85,10 @@ func New(ts oauth2.TokenSource) *Credentials { return &Credentials{ts: ts} }
 // call rather than each asking the TokenSource: however long a source
 // hangs, at most one goroutine per Credentials waits for it. A caching
 // source (oauth2.ReuseTokenSource) keeps the token it then gets for later
-// calls.
+// calls. A token with an expiry is reused, without asking the source,
+// until shortly before it expires (oauth2.Token.Valid), as
+// oauth2.ReuseTokenSource would; a token without one is asked for again
+// on every call.
 //
 // A local address is only the first hop: a plaintext HTTP CONNECT proxy on
 // this host (HTTPS_PROXY) would carry the token on in clear text. Use TLS
@@ -101,6 +110,9 @@ func (c *Credentials) GetRequestMetadata(ctx context.Context, _ ...string) (map[
 // token returns the TokenSource's answer, or ctx's end as a status error
 // if that comes first; see GetRequestMetadata.
 func (c *Credentials) token(ctx context.Context) (*oauth2.Token, error) {
+	if t := c.last.Load(); t.Valid() {
+		return t, nil
+	}
 	c.mu.Lock()
 	f := c.fetch
 	if f == nil {
@@ -121,6 +133,9 @@ func (c *Credentials) token(ctx context.Context) (*oauth2.Token, error) {
 // start a new fetch.
 func (c *Credentials) run(f *fetch) {
 	tok, err := c.ts.Token()
+	if err == nil && tok != nil && !tok.Expiry.IsZero() {
+		c.last.Store(tok)
+	}
 	c.mu.Lock()
 	c.fetch = nil
 	c.mu.Unlock()

@@ -338,3 +338,33 @@ func TestCredentials_HungTokenSourceDoesNotOutliveTheCall(t *testing.T) {
 		t.Errorf("token source asked %d times, want 1 for the hung calls and at most 1 more", n)
 	}
 }
+
+// A token with an expiry is reused until shortly before it, without asking
+// the source; one without an expiry, or about to expire, is asked for on
+// every call.
+func TestCredentials_ReusesATokenUntilShortlyBeforeItExpires(t *testing.T) {
+	local := credentials.NewContextWithRequestInfo(peerCtx(&net.TCPAddr{IP: net.IPv4(127, 0, 0, 1)}), credentials.RequestInfo{AuthInfo: insecureInfo()})
+	for _, tc := range []struct {
+		name   string
+		expiry time.Time
+		asked  int64 // source calls for three calls
+	}{
+		{"an hour left", time.Now().Add(time.Hour), 1},
+		{"no expiry", time.Time{}, 3},
+		{"expires within oauth2's 10 s margin", time.Now().Add(5 * time.Second), 3},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			src := &countingSource{next: oauth2.StaticTokenSource(&oauth2.Token{AccessToken: "at", Expiry: tc.expiry})}
+			creds := tokencreds.New(src)
+			for range 3 {
+				md, err := creds.GetRequestMetadata(local)
+				if err != nil || md["authorization"] != "Bearer at" {
+					t.Fatalf("GetRequestMetadata = %v, %v", md, err)
+				}
+			}
+			if n := src.n.Load(); n != tc.asked {
+				t.Errorf("source asked %d times, want %d", n, tc.asked)
+			}
+		})
+	}
+}
