@@ -268,6 +268,12 @@ func (v *Verifier) verify(ctx context.Context, token string, kind tokenKind, cli
 	if err != nil {
 		return nil, nil, err
 	}
+	// A new kid may have waited for a fetch (up to MinRefreshInterval plus
+	// FetchTimeout): the token must still be valid now, as a cache hit at
+	// this instant would require.
+	if err := v.checkTime(r.Expiry.Time, r.NotBefore.Time, r.IssuedAt.Time, v.s.Now()); err != nil {
+		return nil, nil, err
+	}
 	if err := v.verifiers[p.hdr.Alg].Verify(p.parts.SigningInput(), sig, key.Public); err != nil {
 		return nil, nil, errSignature
 	}
