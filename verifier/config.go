@@ -160,7 +160,8 @@ type Config struct {
 	// string or array. Default false, because Okta's default authorization
 	// server issues typ "JWT" with "cid"; turn it on for RFC 9068 issuers
 	// to stop ID tokens and other JWTs of the same issuer being used as
-	// access tokens.
+	// access tokens. Without it, a typ naming another kind of JWT (any
+	// "+jwt" type but at+jwt, such as logout+jwt) is still refused.
 	RequireAccessTokenProfile bool
 
 	// ScopeClaims names the claims scopes are read from, each an array or

@@ -115,7 +115,8 @@ func (v *Verifier) Close() error {
 
 // VerifyAccessToken verifies a JWT access token (the bearer token, without
 // the "Bearer " prefix): its size and form, its header (alg allow-list, kid,
-// crit, typ when RequireAccessTokenProfile is set), its issuer, audience,
+// crit, typ: at+jwt when RequireAccessTokenProfile is set, else not another
+// explicitly typed kind of JWT such as logout+jwt), its issuer, audience,
 // times, client id and asserted claims, and its signature under the key its
 // kid names in the issuer's key set. It returns the token's claims, or an
 // error for which errors.Is reports one of the package's sentinel errors.
@@ -208,6 +209,7 @@ var (
 	errNoExp       = &ClaimError{Claim: "exp", Reason: "missing"}
 	errTyp         = &ClaimError{Claim: "typ", Reason: "not an RFC 9068 access token (want at+jwt)"}
 	errTypAccess   = &ClaimError{Claim: "typ", Reason: "an explicitly typed JWT of another kind (at+jwt, logout+jwt, ...) is not an ID token"}
+	errTypOther    = &ClaimError{Claim: "typ", Reason: "an explicitly typed JWT of another kind (logout+jwt, secevent+jwt, ...) is not an access token"}
 	errClientID    = &ClaimError{Claim: "client_id", Reason: "client not allowed"}
 	errNoClientID  = &ClaimError{Claim: "client_id", Reason: "missing"}
 	errAzp         = &ClaimError{Claim: "azp", Reason: "differs from the client id"}
@@ -342,6 +344,10 @@ func (v *Verifier) parse(token string, kind tokenKind) (parsed, error) {
 	case kind == kindAccess && v.s.RequireAccessTokenProfile:
 		if !isAccessTokenType(h.Typ) {
 			return parsed{}, errTyp
+		}
+	case kind == kindAccess:
+		if otherJWTType(h.Typ) && !isAccessTokenType(strings.TrimSpace(h.Typ)) {
+			return parsed{}, errTypOther
 		}
 	case kind == kindID:
 		if otherJWTType(h.Typ) {

@@ -370,6 +370,26 @@ func TestVerifyAccessToken_AccessTokenProfile(t *testing.T) {
 	})
 }
 
+// Without RequireAccessTokenProfile any typ of an access token is accepted
+// (Okta's is "JWT") but one that explicitly names another kind of JWT
+// (RFC 8725, 3.11): a logout token (OIDC Back-Channel Logout, 2.4, aud the
+// client id, exp required), a security event token (RFC 8417) or a DPoP
+// proof of the same issuer is never an access token.
+func TestVerifyAccessToken_OtherExplicitlyTypedJWTsAreRefused(t *testing.T) {
+	f := newFixture(t, grpcauthtest.Config{}, nil)
+	typ := func(typ string) func(*testing.T, *fixture) string {
+		return func(t *testing.T, f *fixture) string { return f.mint(t, nil, grpcauthtest.WithHeader("typ", typ)) }
+	}
+	runRules(t, f, []ruleCase{
+		{name: "typ JWT is accepted", token: typ("JWT"), want: nil},
+		{name: "typ at+jwt is accepted", token: typ("at+jwt"), want: nil},
+		{name: "typ application/AT+JWT is accepted", token: typ("application/AT+JWT"), want: nil},
+		{name: "typ logout+jwt is refused", token: typ("logout+jwt"), want: ErrClaims},
+		{name: "typ application/secevent+jwt is refused", token: typ("application/secevent+jwt"), want: ErrClaims},
+		{name: "typ DPOP+JWT is refused", token: typ("DPOP+JWT"), want: ErrClaims},
+	})
+}
+
 func TestVerifyAccessToken_EveryAlgorithmFamily(t *testing.T) {
 	for _, alg := range DefaultAlgorithms() {
 		t.Run(alg, func(t *testing.T) {
