@@ -634,3 +634,29 @@ func TestKeyFits(t *testing.T) {
 		}
 	}
 }
+
+// A NumericDate may be fractional (RFC 7519, 2). The fraction counts: with
+// no clock skew, a token whose nbf is half a second away is not yet valid
+// (RFC 7519, 4.1.5) and one whose exp is half a second away is still valid
+// (4.1.4). Truncating to the second got both wrong.
+func TestVerifyAccessToken_FractionalTimesCount(t *testing.T) {
+	f := newFixture(t, grpcauthtest.Config{}, func(c *Config) { c.ClockSkew = -1 })
+	now := float64(f.clk.Now().Unix())
+	if _, err := f.verify(t, f.mint(t, map[string]any{"nbf": now + 0.5})); !errors.Is(err, ErrNotYetValid) {
+		t.Errorf("nbf half a second ahead = %v, want ErrNotYetValid", err)
+	}
+	if _, err := f.verify(t, f.mint(t, map[string]any{"iat": now + 0.5})); !errors.Is(err, ErrNotYetValid) {
+		t.Errorf("iat half a second ahead = %v, want ErrNotYetValid", err)
+	}
+	c, err := f.verify(t, f.mint(t, map[string]any{"exp": now + 0.5, "iat": now - 0.25}))
+	if err != nil {
+		t.Fatalf("exp half a second ahead = %v, want accepted", err)
+	}
+	if got, want := c.Expiry(), f.clk.Now().Add(500*time.Millisecond); got.Sub(want).Abs() > time.Microsecond {
+		t.Errorf("Expiry() = %v, want %v", got, want)
+	}
+	f.clk.Advance(500 * time.Millisecond)
+	if _, err := f.verify(t, f.mint(t, map[string]any{"exp": now + 0.5})); !errors.Is(err, ErrExpired) {
+		t.Errorf("at exp = %v, want ErrExpired", err)
+	}
+}

@@ -506,10 +506,9 @@ func (a *Audience) UnmarshalJSONFrom(d *jsontext.Decoder) error {
 const maxNumericDate = 253402300799
 
 // NumericDate is a JSON number of seconds since the epoch (RFC 7519, 2),
-// from 0 to the end of year 9999; fractions are truncated after the number
-// is read as a float64, so a fraction closer to the next second than
-// float64 resolves at these magnitudes (about 2e-7 s) counts as that
-// second. The zero value means absent or null.
+// from 0 to the end of year 9999. A fraction is kept, as float64 resolves
+// it at these magnitudes (about 2e-7 s): truncating it would make an nbf or
+// iat up to a second early. The zero value means absent or null.
 type NumericDate struct{ time.Time }
 
 // maxNumberLen bounds the text of a NumericDate: no issuer writes one
@@ -539,7 +538,8 @@ func (d *NumericDate) UnmarshalJSONFrom(dec *jsontext.Decoder) error {
 	if err != nil || math.IsNaN(f) || f < 0 || f > maxNumericDate {
 		return ErrDate
 	}
-	d.Time = time.Unix(int64(f), 0)
+	sec, frac := math.Modf(f)
+	d.Time = time.Unix(int64(sec), int64(frac*1e9))
 	return nil
 }
 
