@@ -127,8 +127,7 @@ func parseKey(raw json.RawMessage) (*Key, *rejection) {
 	if k.KeyID() == "" {
 		return nil, warnf("missing kid")
 	}
-	switch k.(type) {
-	case jwk.RSAPrivateKey, jwk.ECDSAPrivateKey, jwk.OKPPrivateKey:
+	if hasPrivateMaterial(k) {
 		return nil, warnf("contains private key material: the issuer's key is exposed, never used")
 	}
 	if use := k.KeyUsage(); use != "" && use != string(jwk.ForSignature) {
@@ -156,6 +155,28 @@ func parseKey(raw json.RawMessage) (*Key, *rejection) {
 		return nil, warnf("thumbprint: %v", err)
 	}
 	return &Key{ID: k.KeyID(), Algorithm: alg, Public: pub, thumb: string(tp)}, nil
+}
+
+// rsaPrivateMembers are the members of an RSA private JWK other than "d"
+// (RFC 7518, 6.3.2). Any one of them exposes the key: a prime factor
+// factors n, and the CRT members do as well with the public exponent.
+var rsaPrivateMembers = [...]string{"p", "q", "dp", "dq", "qi", "oth"}
+
+// hasPrivateMaterial reports whether k holds any private key member: "d"
+// (jwx then parses a private key), or for RSA one of rsaPrivateMembers,
+// which jwx keeps as extra members of a public key when "d" is absent.
+func hasPrivateMaterial(k jwk.Key) bool {
+	switch k.(type) {
+	case jwk.RSAPrivateKey, jwk.ECDSAPrivateKey, jwk.OKPPrivateKey:
+		return true
+	case jwk.RSAPublicKey:
+		for _, name := range rsaPrivateMembers {
+			if v, ok := k.Get(name); ok && v != nil {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // checkPublic applies the key-strength policy to a raw public key.

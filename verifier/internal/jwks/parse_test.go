@@ -84,6 +84,10 @@ func TestParseJWKS_UnusableKeySkippedOthersKept(t *testing.T) {
 		{"missing kid", jwkJSON(t, &rsaKeys[1].PublicKey, "", "RS256", nil), "missing kid", true},
 		{"RSA 1024 bits", jwkJSON(t, &small.PublicKey, "small", "RS256", nil), "1024 bits", true},
 		{"RSA private key", jwkJSON(t, rsaKeys[1], "priv", "RS256", nil), "private key material", true},
+		// A prime factor is the whole private key (q = n/p): published
+		// without "d", it exposes the key just the same (RFC 7518, 6.3.2).
+		{"RSA prime factor without d", jwkJSON(t, &rsaKeys[1].PublicKey, "p", "RS256", map[string]any{"p": b64(rsaKeys[1].Primes[0].Bytes())}), "private key material", true},
+		{"RSA CRT members without d", jwkJSON(t, &rsaKeys[1].PublicKey, "crt", "", map[string]any{"q": b64(rsaKeys[1].Primes[1].Bytes()), "qi": b64(rsaKeys[1].Precomputed.Qinv.Bytes())}), "private key material", true},
 		{"RSA even exponent", jwkJSON(t, &rsaKeys[1].PublicKey, "even", "", map[string]any{"e": b64([]byte{1, 0, 0})}), "exponent", true},
 		{"RSA huge exponent", jwkJSON(t, &rsaKeys[1].PublicKey, "huge", "", map[string]any{"e": b64([]byte{1, 0, 0, 0, 0, 0, 0, 0, 1})}), "exponent", true},
 		{"RSA missing n", json.RawMessage(`{"kty":"RSA","kid":"non","e":"AQAB"}`), "invalid JWK", true},
