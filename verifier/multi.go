@@ -97,8 +97,9 @@ func (m *MultiVerifier) Issuers() []string {
 // configured. It is owned by the MultiVerifier: do not Close it.
 func (m *MultiVerifier) Verifier(issuer string) *Verifier { return m.byIssuer[issuer] }
 
-// Ready blocks until every issuer has a usable key set (nil), or ctx ends.
-// It then returns one error per issuer still without keys, joined, each
+// Ready blocks until every issuer has loaded its first key set (nil; see
+// Verifier.Ready), or ctx ends. It then returns one error per issuer still
+// without keys, joined, each
 // naming its issuer and wrapping ErrKeysUnavailable. Tokens of the issuers
 // that are ready verify meanwhile: one issuer's outage does not stop the
 // others. After Close it returns ErrClosed.

@@ -79,10 +79,12 @@ func New(ctx context.Context, cfg Config) (*Verifier, error) {
 	return v, nil
 }
 
-// Ready blocks until a usable key set is loaded (nil), or ctx ends (the
-// context's error, wrapped with ErrKeysUnavailable). After Close it returns
-// ErrClosed. Verification does not require calling Ready first; a Verify
-// call before the first fetch waits for it under its own ctx.
+// Ready blocks until the first key set is loaded (nil), or ctx ends (the
+// context's error, wrapped with ErrKeysUnavailable). It returns nil from
+// then on, even while that set is older than MaxStaleness and verification
+// fails with ErrKeysUnavailable (see Stats for the set's age). After Close
+// it returns ErrClosed. Verification does not require calling Ready first;
+// a Verify call before the first fetch waits for it under its own ctx.
 func (v *Verifier) Ready(ctx context.Context) error {
 	if v.closed.Load() {
 		return ErrClosed
