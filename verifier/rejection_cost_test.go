@@ -68,6 +68,7 @@ func rejectionShapes(t testing.TB, f *fixture) []struct {
 		{"many invalid escaped member names", tok(`{"iss":"x"` + strings.Repeat(`,"\x":0`, 6000) + `}`), ErrMalformed},
 		{"long escaped header member name", b64raw(`{"alg":"RS256","kid":"k","\u0061`+strings.Repeat("a", 40000)+`":0}`) + "." + b64raw(`{"iss":"x"}`) + ".c2ln", ErrIssuer},
 		{"repeated 64-element aud arrays", tok(`{` + strings.Repeat(`"aud":[`+strings.Repeat(`"",`, 63)+`""],`, 170) + `"iss":"x"}`), ErrMalformed},
+		{"long upper-case typ", b64raw(`{"alg":"RS256","kid":"k","typ":"`+strings.Repeat("T", 40000)+`"}`) + "." + b64raw(`{"iss":"x"}`) + ".c2ln", ErrIssuer},
 		{"long kid", b64raw(`{"alg":"RS256","kid":"`+strings.Repeat("k", 40000)+`"}`) + "." + b64raw(`{"iss":"x"}`) + ".c2ln", ErrIssuer},
 		{"wrong issuer", f.mint(t, map[string]any{"iss": "https://evil.example"}), ErrIssuer},
 		{"expired", f.mint(t, map[string]any{"exp": f.clk.Now().Add(-time.Hour)}), ErrExpired},
@@ -103,6 +104,45 @@ func TestVerifyAccessToken_RejectionCostIsBounded(t *testing.T) {
 			t.Logf("%d B token: %d B allocated (%.2f per byte)", len(r.token), n, float64(n)/float64(len(r.token)))
 			if limit := 2*uint64(len(r.token)) + rejectionAllowance; n > limit {
 				t.Fatalf("rejecting a %d-byte token allocated %d bytes, over %d", len(r.token), n, limit)
+			}
+		})
+	}
+}
+
+// The typ header is compared in any case on every path (an access token's
+// with or without RequireAccessTokenProfile, an ID token's) without lowering
+// a copy of it: a 40 KB upper-case typ costs no more than a 40 KB kid.
+func TestVerify_LongTypIsRejectedWithinTheCostBound(t *testing.T) {
+	if raceEnabled {
+		t.Skip("allocation measurement; run without -race (see the README's test command)")
+	}
+	f := newFixture(t, grpcauthtest.Config{}, nil)
+	profile := f.verifierWith(t, func(c *Config) { c.RequireAccessTokenProfile = true })
+	ready(t, f.v)
+	ready(t, profile)
+	typ := func(typ string) string {
+		return b64raw(`{"alg":"RS256","kid":"k","typ":"`+typ+`"}`) + "." + b64raw(`{"iss":"x"}`) + ".c2ln"
+	}
+	ctx := context.Background()
+	long := strings.Repeat("T", 40000)
+	for _, tc := range []struct {
+		name  string
+		token string
+		call  func(string) error
+		want  error
+	}{
+		{"access token", typ(long + "+JWT"), func(tok string) error { _, err := f.v.VerifyAccessToken(ctx, tok); return err }, ErrClaims},
+		{"access token with the RFC 9068 profile", typ("APPLICATION/" + long), func(tok string) error { _, err := profile.VerifyAccessToken(ctx, tok); return err }, ErrClaims},
+		{"ID token", typ(long + "+JWT"), func(tok string) error { _, err := f.v.VerifyIDToken(ctx, tok, "client", ""); return err }, ErrClaims},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var err error
+			n := allocated(5, func() { err = tc.call(tc.token) })
+			if !errors.Is(err, tc.want) {
+				t.Fatalf("got %v, want %v", err, tc.want)
+			}
+			if limit := 2*uint64(len(tc.token)) + rejectionAllowance; n > limit {
+				t.Fatalf("rejecting a %d-byte token allocated %d bytes, over %d", len(tc.token), n, limit)
 			}
 		})
 	}

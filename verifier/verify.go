@@ -380,12 +380,17 @@ func partsError(err error) error {
 
 // isAccessTokenType reports whether typ is RFC 9068's "at+jwt", with or
 // without the "application/" prefix, in any case (RFC 7515, 4.1.9).
-func isAccessTokenType(typ string) bool { return subtype(typ) == "at+jwt" }
+func isAccessTokenType(typ string) bool { return strings.EqualFold(subtype(typ), "at+jwt") }
 
-// subtype returns a typ header's media type in lower case, without the
-// optional "application/" prefix (RFC 7515, 4.1.9).
+// subtype returns a typ header's media type without the optional
+// "application/" prefix, matched in any case (RFC 7515, 4.1.9). Callers
+// compare it with strings.EqualFold: it allocates nothing, as lowering a
+// hostile typ of tens of KB would (see the rejection-cost bound).
 func subtype(typ string) string {
-	typ, _ = strings.CutPrefix(strings.ToLower(typ), "application/")
+	const prefix = "application/"
+	if len(typ) >= len(prefix) && strings.EqualFold(typ[:len(prefix)], prefix) {
+		return typ[len(prefix):]
+	}
 	return typ
 }
 
@@ -395,7 +400,9 @@ func subtype(typ string) string {
 // RFC 8417's secevent+jwt. None of them is an ID token, whose typ is
 // absent or "JWT".
 func otherJWTType(typ string) bool {
-	return strings.HasSuffix(subtype(strings.TrimSpace(typ)), "+jwt")
+	const suffix = "+jwt"
+	t := subtype(strings.TrimSpace(typ))
+	return len(t) >= len(suffix) && strings.EqualFold(t[len(t)-len(suffix):], suffix)
 }
 
 func (v *Verifier) checkIssuer(iss string) error {
