@@ -280,7 +280,7 @@ func TestCache_CloseEmptiesIt(t *testing.T) {
 func TestCache_VerificationFinishingAfterCloseIsNotCached(t *testing.T) {
 	f := newFixture(t, grpcauthtest.Config{}, nil)
 	tok := f.mint(t, nil)
-	c, key, err := f.v.verify(context.Background(), tok, kindAccess, "", "")
+	c, key, err := f.v.verify(context.Background(), tok, nil, kindAccess, "", "")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -180,7 +180,7 @@ func TestCache_DefaultsHoldTypicalOktaTokens(t *testing.T) {
 	if len(tok) < 900 || len(tok) > 1200 {
 		t.Fatalf("typical Okta token is %d bytes, want about 1 KB", len(tok))
 	}
-	c, key, err := f.v.verify(context.Background(), tok, kindAccess, "", "")
+	c, key, err := f.v.verify(context.Background(), tok, nil, kindAccess, "", "")
 	if err != nil {
 		t.Fatal(err)
 	}

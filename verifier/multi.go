@@ -18,9 +18,10 @@ import (
 //
 // The issuer is read from the token's payload before any key lookup or
 // signature work, with the same size limit and strict decoding as the
-// Verifier (base64url without padding, one JSON object). A token naming an
-// issuer that is not configured is rejected with ErrIssuer at once, without
-// any network request. Key sets never mix: a key of issuer A is never tried
+// Verifier (base64url without padding, one JSON object); the decoded payload
+// goes to the chosen Verifier, so no token is decoded twice. A token naming
+// an issuer that is not configured is rejected with ErrIssuer at once,
+// without any network request. Key sets never mix: a key of issuer A is never tried
 // on a token claiming issuer B, so a token signed by A's key but claiming B
 // fails at B (ErrUnknownKey or ErrBadSignature), whatever kid it names.
 //
@@ -67,21 +68,21 @@ func NewMulti(ctx context.Context, cfgs ...Config) (*MultiVerifier, error) {
 // MaxTokenSize, fails with ErrMalformed; one with no iss, or an iss that is
 // not configured, with ErrIssuer; neither costs a key lookup.
 func (m *MultiVerifier) VerifyAccessToken(ctx context.Context, token string) (Claims, error) {
-	v, err := m.route(token)
+	v, pre, err := m.route(token)
 	if err != nil {
 		return Claims{}, err
 	}
-	return v.VerifyAccessToken(ctx, token)
+	return v.verifyAccessToken(ctx, token, pre)
 }
 
 // VerifyIDToken verifies an OpenID Connect ID token with the Verifier of the
 // issuer its iss names (see Verifier.VerifyIDToken).
 func (m *MultiVerifier) VerifyIDToken(ctx context.Context, token, clientID, nonce string) (Claims, error) {
-	v, err := m.route(token)
+	v, pre, err := m.route(token)
 	if err != nil {
 		return Claims{}, err
 	}
-	return v.VerifyIDToken(ctx, token, clientID, nonce)
+	return v.verifyIDToken(ctx, token, pre, clientID, nonce)
 }
 
 // Issuers returns the configured issuers, in Config order.
@@ -139,53 +140,54 @@ func (m *MultiVerifier) closeAll() {
 
 // route returns the Verifier of the issuer token's payload names. A token
 // one of the Verifiers has cached (it verified it) goes to that Verifier
-// without decoding; any other is split and its registered claims decoded
-// with the parser Verifier uses, the header and signature being left to the
-// chosen Verifier.
-func (m *MultiVerifier) route(token string) (*Verifier, error) {
+// without decoding (pre is nil); any other is split and its registered
+// claims decoded with the parser Verifier uses, and handed on in pre so
+// that the chosen Verifier, which checks the header and signature, does not
+// decode them again.
+func (m *MultiVerifier) route(token string) (*Verifier, *decodedPayload, error) {
 	if m.closed.Load() {
-		return nil, ErrClosed
+		return nil, nil, ErrClosed
 	}
 	for _, v := range m.list {
 		if v.cache != nil && v.cache.contains(token) {
-			return v, nil
+			return v, nil, nil
 		}
 	}
-	iss, err := tokenIssuer(token, m.maxSize)
+	pre, err := tokenIssuer(token, m.maxSize)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	if v := m.byIssuer[iss]; v != nil {
-		return v, nil
+	if v := m.byIssuer[pre.reg.Issuer]; v != nil {
+		return v, pre, nil
 	}
-	return nil, errUnknownIssuer
+	return nil, nil, errUnknownIssuer
 }
 
 var errUnknownIssuer = fmt.Errorf("%w: iss names no configured issuer", ErrIssuer)
 
 // tokenIssuer checks a compact JWS's size and form as Verifier.parse does
-// and returns the iss of its payload.
-func tokenIssuer(token string, maxSize int) (string, error) {
+// and decodes its payload, whose iss must be present.
+func tokenIssuer(token string, maxSize int) (*decodedPayload, error) {
 	switch {
 	case token == "":
-		return "", errEmpty
+		return nil, errEmpty
 	case len(token) > maxSize:
-		return "", errTooLarge
+		return nil, errTooLarge
 	}
 	parts, err := jwt.Split(token)
 	if err != nil {
-		return "", partsError(err)
+		return nil, partsError(err)
 	}
 	payload, err := jwt.Decode(parts.Payload)
 	if err != nil {
-		return "", errEncoding
+		return nil, errEncoding
 	}
 	reg, err := jwt.ParseClaims(payload)
 	if err != nil {
-		return "", claimsError(err)
+		return nil, claimsError(err)
 	}
 	if reg.Issuer == "" {
-		return "", errNoIssuer
+		return nil, errNoIssuer
 	}
-	return reg.Issuer, nil
+	return &decodedPayload{parts: parts, payload: payload, reg: reg}, nil
 }

@@ -109,6 +109,52 @@ func TestVerifyAccessToken_RejectionCostIsBounded(t *testing.T) {
 	}
 }
 
+// The MultiVerifier decodes a token's payload to route it by iss and hands
+// it to the issuer's Verifier, which does not decode it again: routing adds
+// nothing to the bound, even for a token naming a configured issuer.
+func TestMulti_RejectionCostIsBounded(t *testing.T) {
+	if raceEnabled {
+		t.Skip("allocation measurement; run without -race (see the README's test command)")
+	}
+	f := newFixture(t, grpcauthtest.Config{}, nil)
+	m, err := NewMulti(context.Background(), f.cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = m.Close() })
+	if err := m.Ready(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	h := b64raw(`{"alg":"RS256","kid":"` + f.iss.KeyID() + `"}`)
+	iss := `{"iss":"` + f.iss.URL() + `",`
+	shapes := []struct {
+		name  string
+		token string
+		want  error // nil: any error (routing reads the payload before the header)
+	}{
+		{"configured iss, many commas in an aud string", h + "." + b64raw(iss+`"aud":"`+strings.Repeat(",", 47000)+`"}`) + ".c2ln", ErrAudience},
+		{"configured iss, long unknown member", h + "." + b64raw(iss+`"x":"`+strings.Repeat("x", 47000)+`"}`) + ".c2ln", ErrAudience},
+		{"configured iss, long kid", b64raw(`{"alg":"RS256","kid":"`+strings.Repeat("k", 20000)+`"}`) + "." + b64raw(iss+`"aud":"`+strings.Repeat(",", 20000)+`"}`) + ".c2ln", ErrAudience},
+	}
+	for _, r := range rejectionShapes(t, f) {
+		r.want = nil
+		shapes = append(shapes, r)
+	}
+	ctx := context.Background()
+	for _, r := range shapes {
+		t.Run(r.name, func(t *testing.T) {
+			var err error
+			n := allocated(5, func() { _, err = m.VerifyAccessToken(ctx, r.token) })
+			if err == nil || r.want != nil && !errors.Is(err, r.want) {
+				t.Fatalf("got %v, want %v", err, r.want)
+			}
+			if limit := 2*uint64(len(r.token)) + rejectionAllowance; n > limit {
+				t.Fatalf("rejecting a %d-byte token allocated %d bytes, over %d", len(r.token), n, limit)
+			}
+		})
+	}
+}
+
 // The typ header is compared in any case on every path (an access token's
 // with or without RequireAccessTokenProfile, an ID token's) without lowering
 // a copy of it: a 40 KB upper-case typ costs no more than a 40 KB kid.

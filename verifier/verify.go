@@ -127,6 +127,12 @@ func (v *Verifier) Close() error {
 // Successful results are cached (see CacheConfig); a hit re-checks the
 // token's times and that its key is still in the key set.
 func (v *Verifier) VerifyAccessToken(ctx context.Context, token string) (Claims, error) {
+	return v.verifyAccessToken(ctx, token, nil)
+}
+
+// verifyAccessToken is VerifyAccessToken for a token whose payload may
+// already be decoded (pre, nil when not).
+func (v *Verifier) verifyAccessToken(ctx context.Context, token string, pre *decodedPayload) (Claims, error) {
 	if v.closed.Load() {
 		return Claims{}, ErrClosed
 	}
@@ -138,7 +144,7 @@ func (v *Verifier) VerifyAccessToken(ctx context.Context, token string) (Claims,
 			return Claims{c}, err
 		}
 	}
-	c, key, err := v.verify(ctx, token, kindAccess, "", "")
+	c, key, err := v.verify(ctx, token, pre, kindAccess, "", "")
 	if err != nil {
 		v.logRejection(ctx, "access", err)
 		return Claims{}, err
@@ -157,13 +163,19 @@ func (v *Verifier) VerifyAccessToken(ctx context.Context, token string) (Claims,
 // access token), "logout+jwt" (a logout token), or any other "+jwt" type. When nonce is not empty the token's nonce must equal it. ID tokens
 // are never cached.
 func (v *Verifier) VerifyIDToken(ctx context.Context, token, clientID, nonce string) (Claims, error) {
+	return v.verifyIDToken(ctx, token, nil, clientID, nonce)
+}
+
+// verifyIDToken is VerifyIDToken for a token whose payload may already be
+// decoded (pre, nil when not).
+func (v *Verifier) verifyIDToken(ctx context.Context, token string, pre *decodedPayload, clientID, nonce string) (Claims, error) {
 	if v.closed.Load() {
 		return Claims{}, ErrClosed
 	}
 	if clientID == "" {
 		return Claims{}, fmt.Errorf("%w: VerifyIDToken needs a client id", ErrAudience)
 	}
-	c, _, err := v.verify(ctx, token, kindID, clientID, nonce)
+	c, _, err := v.verify(ctx, token, pre, kindID, clientID, nonce)
 	if err != nil {
 		v.logRejection(ctx, "id", err)
 		return Claims{}, err
@@ -229,12 +241,23 @@ type parsed struct {
 	reg     jwt.Claims
 }
 
+// decodedPayload is a token split and its payload decoded by the
+// MultiVerifier to route it by iss (see tokenIssuer), handed on so that the
+// chosen Verifier does not decode the payload a second time: that would
+// double what rejecting the token allocates.
+type decodedPayload struct {
+	parts   jwt.Parts
+	payload []byte
+	reg     jwt.Claims
+}
+
 // verify runs every check, cheapest first, so that garbage, a wrong issuer
 // or an expired token is rejected before any key lookup (which may fetch)
 // or signature work, and builds the token's full claims only once its
-// signature verified. It returns the key that verified the signature.
-func (v *Verifier) verify(ctx context.Context, token string, kind tokenKind, clientID, nonce string) (*claimSet, *jwks.Key, error) {
-	p, err := v.parse(token, kind)
+// signature verified. It returns the key that verified the signature. pre,
+// when not nil, is token's payload, already decoded.
+func (v *Verifier) verify(ctx context.Context, token string, pre *decodedPayload, kind tokenKind, clientID, nonce string) (*claimSet, *jwks.Key, error) {
+	p, err := v.parse(token, pre, kind)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -306,17 +329,22 @@ func (v *Verifier) verified(ctx context.Context, p parsed, kind tokenKind) (*cla
 
 // parse checks the token's size and form, decodes and checks its header,
 // checks that a signature is present and decodes the registered claims
-// (types only).
-func (v *Verifier) parse(token string, kind tokenKind) (parsed, error) {
+// (types only), unless pre holds them already.
+func (v *Verifier) parse(token string, pre *decodedPayload, kind tokenKind) (parsed, error) {
 	switch {
 	case token == "":
 		return parsed{}, errEmpty
 	case len(token) > v.s.MaxTokenSize:
 		return parsed{}, errTooLarge
 	}
-	parts, err := jwt.Split(token)
-	if err != nil {
-		return parsed{}, partsError(err)
+	var parts jwt.Parts
+	if pre != nil {
+		parts = pre.parts
+	} else {
+		var err error
+		if parts, err = jwt.Split(token); err != nil {
+			return parsed{}, partsError(err)
+		}
 	}
 	hb, err := jwt.Decode(parts.Header)
 	if err != nil {
@@ -358,6 +386,9 @@ func (v *Verifier) parse(token string, kind tokenKind) (parsed, error) {
 	}
 	if parts.Signature == "" {
 		return parsed{}, errEmptySig
+	}
+	if pre != nil {
+		return parsed{parts: parts, hdr: h, header: hb, payload: pre.payload, reg: pre.reg}, nil
 	}
 	payload, err := jwt.Decode(parts.Payload)
 	if err != nil {
