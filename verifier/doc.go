@@ -32,7 +32,11 @@
 //     is rejected, since the verifier implements no JWS extension.
 //   - iss must equal Config.Issuer exactly; aud must name one of
 //     Config.Audiences; exp is required; exp, nbf and iat are checked with
-//     one clock skew (1 minute by default).
+//     one clock skew (1 minute by default), again once a new kid's key has
+//     been fetched.
+//   - A typ naming another kind of JWT (logout+jwt, secevent+jwt, ...) is
+//     never an access token (RFC 8725, 3.11); with
+//     Config.RequireAccessTokenProfile typ must be at+jwt.
 //   - Checks run cheapest first: a garbage, oversized, wrongly addressed or
 //     expired token is rejected before any key lookup (which could trigger a
 //     fetch) or signature work.
