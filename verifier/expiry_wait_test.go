@@ -27,6 +27,9 @@ func TestVerifyAccessToken_TokenExpiringWhileItsKeyIsFetchedIsExpired(t *testing
 		t.Fatal(err)
 	}
 	proxy := httputil.NewSingleHostReverseProxy(target)
+	transport := http.DefaultTransport.(*http.Transport).Clone()
+	t.Cleanup(transport.CloseIdleConnections)
+	proxy.Transport = transport
 	var gate atomic.Bool // true: the next key-set request blocks until released
 	entered, release := make(chan struct{}), make(chan struct{})
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
