@@ -45,7 +45,9 @@ type CombineOption func(*Combined)
 // org authorization server (issuer "https://{yourOktaDomain}"), whose keys
 // are not for local verification. Only the payload's iss is read to route
 // the token; the introspection answer decides. A forged JWT naming such an
-// issuer costs one introspection request, as an opaque token does. An
+// issuer costs one introspection request, as an opaque token does. Only a
+// payload of at most 16 KiB (encoded) is read for its iss; a JWT with a
+// longer one goes to the JWT verifier. An
 // empty issuer makes Combine fail: it would send every JWT without an iss
 // (or with a payload that does not parse) to introspection.
 func IntrospectJWTsFrom(issuers ...string) CombineOption {
@@ -100,15 +102,23 @@ func jwtPayload(token string) (string, bool) {
 	if err != nil {
 		return "", false
 	}
-	hdr, err := jwt.Decode(parts.Header)
-	if err != nil {
-		return "", false
-	}
-	return parts.Payload, jwt.LooksLikeObject(hdr)
+	return parts.Payload, jwt.LooksLikeObject(parts.Header)
 }
 
-// payloadIssuer returns the string iss of an encoded JWT payload, or "".
+// maxRoutedPayload is the longest encoded payload whose iss routes a JWT
+// to introspection (IntrospectJWTsFrom): an authorization server's token
+// is a few KiB at most. A longer one stays with the JWT verifier, so that
+// reading iss costs at most a fixed amount on top of the verifier's own
+// decoding (a refusal's allocations stay within twice the token's length
+// plus that amount).
+const maxRoutedPayload = 16 << 10
+
+// payloadIssuer returns the string iss of an encoded JWT payload of at
+// most maxRoutedPayload characters, or "".
 func payloadIssuer(part string) string {
+	if len(part) > maxRoutedPayload {
+		return ""
+	}
 	b, err := jwt.Decode(part)
 	if err != nil {
 		return ""

@@ -6,6 +6,7 @@ import (
 	"crypto/rsa"
 	"encoding/base64"
 	"errors"
+	"fmt"
 	"log/slog"
 	"strings"
 	"testing"
@@ -13,6 +14,7 @@ import (
 
 	"github.com/grpcauth/grpcauth"
 	"github.com/grpcauth/grpcauth/grpcauthtest"
+	"github.com/grpcauth/grpcauth/internal/alloctest"
 	"github.com/grpcauth/grpcauth/introspect"
 	"github.com/grpcauth/grpcauth/verifier"
 )
@@ -178,5 +180,55 @@ func TestCombine_RefusesAnEmptyIssuerToIntrospect(t *testing.T) {
 	}
 	if !strings.Contains(err.Error(), "IntrospectJWTsFrom") {
 		t.Errorf("error %q does not name IntrospectJWTsFrom", err)
+	}
+}
+
+// Routing a token costs at most a fixed amount on top of the JWT
+// verifier's own bound (2 bytes per token byte plus 2 KiB): the header is
+// checked without allocating, and with IntrospectJWTsFrom only a payload
+// of at most 16 KiB is decoded for its iss. Before, a 60 KB header cost
+// 2.5 bytes per byte and a wrong-issuer payload with IntrospectJWTsFrom 3.2.
+func TestCombined_RejectionCostIsBounded(t *testing.T) {
+	if raceEnabled {
+		t.Skip("allocation measurement; run without -race (see the README's test command)")
+	}
+	enc := func(s string) string { return base64.RawURLEncoding.EncodeToString([]byte(s)) }
+	for _, opted := range []bool{false, true} {
+		e := newCombinedEnv(t, func(org *grpcauthtest.Issuer) []introspect.CombineOption {
+			if opted {
+				return []introspect.CombineOption{introspect.IntrospectJWTsFrom(org.URL())}
+			}
+			return nil
+		})
+		h := enc(`{"alg":"RS256","kid":"k"}`)
+		iss := `{"iss":"` + e.custom.URL() + `",`
+		for _, tc := range []struct {
+			name  string
+			token string
+		}{
+			{"long kid", enc(`{"alg":"RS256","kid":"`+strings.Repeat("k", 45000)+`"}`) + "." + enc(`{"iss":"x"}`) + ".c2ln"},
+			{"white space before the header", enc(strings.Repeat(" ", 45000)+`{"alg":"RS256"}`) + "." + enc(`{"iss":"x"}`) + ".c2ln"},
+			{"many commas in an aud string", h + "." + enc(iss+`"aud":"`+strings.Repeat(",", 47000)+`"}`) + ".c2ln"},
+			{"many commas, 12 KiB", h + "." + enc(iss+`"aud":"`+strings.Repeat(",", 12000)+`"}`) + ".c2ln"},
+			{"long iss", h + "." + enc(`{"iss":"`+strings.Repeat("x", 47000)+`"}`) + ".c2ln"},
+			{"many members", h + "." + enc(`{"iss":"x"`+strings.Repeat(`,"":0`, 9000)+`}`) + ".c2ln"},
+		} {
+			t.Run(fmt.Sprintf("%s, IntrospectJWTsFrom %v", tc.name, opted), func(t *testing.T) {
+				before := e.org.IntrospectionRequests()
+				var err error
+				n := alloctest.Bytes(5, func() { _, err = e.c.VerifyAccessToken(context.Background(), tc.token) })
+				if err == nil || e.org.IntrospectionRequests() != before {
+					t.Fatalf("got %v after %d introspection requests, want a local refusal", err, e.org.IntrospectionRequests()-before)
+				}
+				limit := 2*uint64(len(tc.token)) + 2<<10
+				if opted {
+					limit += 2 * 16 << 10 // iss read from at most 16 KiB
+				}
+				t.Logf("%d B token: %d B allocated (%.2f per byte)", len(tc.token), n, float64(n)/float64(len(tc.token)))
+				if n > limit {
+					t.Fatalf("rejecting a %d-byte token allocated %d bytes, over %d", len(tc.token), n, limit)
+				}
+			})
+		}
 	}
 }

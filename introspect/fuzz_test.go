@@ -50,6 +50,9 @@ func FuzzCombinedRouting(f *testing.F) {
 		enc([]byte(`{"jwk":{"alg":"RS256"}}`)) + ".e30.",
 		enc([]byte(`["alg","x"]`)) + ".e30.",
 		"opaque-token", "a.b.c", "a.b.c.d", "..", "",
+		// headers longer than one piece of LooksLikeObject's decoding
+		enc([]byte(strings.Repeat(" ", 600)+`{"alg":"RS256"}`)) + ".e30.",
+		enc([]byte(`{"x":"`+strings.Repeat("x", 377)+`€"}`)) + ".e30.",
 	} {
 		f.Add(seed)
 	}

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/grpcauth/grpcauth/grpcauthtest"
+	"github.com/grpcauth/grpcauth/internal/alloctest"
 )
 
 // rejectionAllowance is the fixed part of the bound on what rejecting a
@@ -18,21 +19,6 @@ import (
 // pool is warm. When a GC has emptied the pool, a decode allocates that
 // state once more (about 5.5 KB, whatever the input): docs/verifier.md.
 const rejectionAllowance = 2 << 10
-
-// allocated returns the fewest bytes one call of fn allocated in runs calls
-// (the fewest, so that a background key-set refresh is not counted).
-func allocated(runs int, fn func()) uint64 {
-	var ms runtime.MemStats
-	least := ^uint64(0)
-	for range runs {
-		runtime.ReadMemStats(&ms)
-		before := ms.TotalAlloc
-		fn()
-		runtime.ReadMemStats(&ms)
-		least = min(least, ms.TotalAlloc-before)
-	}
-	return least
-}
 
 // rejectionShapes are the worst inputs for decoding cost that issue #10
 // names, each rejected before any signature work.
@@ -97,7 +83,7 @@ func TestVerifyAccessToken_RejectionCostIsBounded(t *testing.T) {
 				t.Fatalf("token of %d bytes is over MaxTokenSize", len(r.token))
 			}
 			var err error
-			n := allocated(5, func() { _, err = f.v.VerifyAccessToken(ctx, r.token) })
+			n := alloctest.Bytes(5, func() { _, err = f.v.VerifyAccessToken(ctx, r.token) })
 			if !errors.Is(err, r.want) {
 				t.Fatalf("got %v, want %v", err, r.want)
 			}
@@ -144,7 +130,7 @@ func TestMulti_RejectionCostIsBounded(t *testing.T) {
 	for _, r := range shapes {
 		t.Run(r.name, func(t *testing.T) {
 			var err error
-			n := allocated(5, func() { _, err = m.VerifyAccessToken(ctx, r.token) })
+			n := alloctest.Bytes(5, func() { _, err = m.VerifyAccessToken(ctx, r.token) })
 			if err == nil || r.want != nil && !errors.Is(err, r.want) {
 				t.Fatalf("got %v, want %v", err, r.want)
 			}
@@ -183,7 +169,7 @@ func TestVerify_LongTypIsRejectedWithinTheCostBound(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			var err error
-			n := allocated(5, func() { err = tc.call(tc.token) })
+			n := alloctest.Bytes(5, func() { err = tc.call(tc.token) })
 			if !errors.Is(err, tc.want) {
 				t.Fatalf("got %v, want %v", err, tc.want)
 			}
@@ -213,7 +199,7 @@ func FuzzRejectionCost(f *testing.F) {
 	ctx := context.Background()
 	f.Fuzz(func(t *testing.T, token string) {
 		var err error
-		n := allocated(3, func() { _, err = fx.v.VerifyAccessToken(ctx, token) })
+		n := alloctest.Bytes(3, func() { _, err = fx.v.VerifyAccessToken(ctx, token) })
 		if err == nil || raceEnabled { // the race detector changes allocation, and drops sync.Pool items on purpose
 			return
 		}

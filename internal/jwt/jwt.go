@@ -543,24 +543,84 @@ func (d *NumericDate) UnmarshalJSONFrom(dec *jsontext.Decoder) error {
 	return nil
 }
 
-// LooksLikeObject reports whether b is UTF-8 whose first byte other than
-// JSON white space is '{': the start of a JSON object, whether or not the
-// rest parses. introspect.Combined routes a token whose header looks like
-// an object to the JWT verifier, which refuses it locally if it does not
-// parse.
-func LooksLikeObject(b []byte) bool { return object(b) && utf8.Valid(b) }
+// LooksLikeObject reports whether part, a JWT part without CR or LF (as
+// Split returns it), decodes (strict base64url) to UTF-8 whose first byte
+// other than JSON white space is '{': the start of a JSON object, whether
+// or not the rest parses. introspect.Combined routes a token whose header
+// looks like an object to the JWT verifier, which refuses it locally if it
+// does not parse.
+//
+// It allocates nothing, however long part is: it decodes a piece at a time
+// into buffers on the stack, carrying an incomplete UTF-8 sequence at the
+// end of one piece over to the next.
+func LooksLikeObject(part string) bool {
+	const piece = 512 // base64 characters, a multiple of 4: 384 bytes
+	var src [piece]byte
+	var dst [utf8.UTFMax - 1 + piece/4*3]byte // room for a carried sequence
+	carry, started := 0, false
+	for len(part) > 0 {
+		n := copy(src[:], part)
+		part = part[n:]
+		if bytes.ContainsAny(src[:n], "\r\n") {
+			return false // the decoder would skip them
+		}
+		m, err := b64.Decode(dst[carry:], src[:n])
+		if err != nil {
+			return false
+		}
+		if !started {
+			if i := skipSpace(dst[carry : carry+m]); i < m {
+				if dst[carry+i] != '{' {
+					return false
+				}
+				started = true
+			}
+		}
+		b := dst[:carry+m]
+		whole := len(b)
+		if len(part) > 0 {
+			whole = completeRunes(b)
+		}
+		if !utf8.Valid(b[:whole]) {
+			return false
+		}
+		carry = copy(dst[:], b[whole:])
+	}
+	return started && carry == 0
+}
+
+// completeRunes returns the length of b without a UTF-8 sequence that its
+// last bytes start but do not finish.
+func completeRunes(b []byte) int {
+	for i := len(b) - 1; i >= 0 && i >= len(b)-(utf8.UTFMax-1); i-- {
+		if utf8.RuneStart(b[i]) {
+			if !utf8.FullRune(b[i:]) {
+				return i
+			}
+			break
+		}
+	}
+	return len(b)
+}
 
 // object reports whether b, after leading JSON whitespace, starts an
 // object: encoding/json would decode null into a struct without error.
 func object(b []byte) bool {
-	for _, c := range b {
+	i := skipSpace(b)
+	return i < len(b) && b[i] == '{'
+}
+
+// skipSpace returns the index of b's first byte other than JSON white
+// space (RFC 8259, section 2), or len(b).
+func skipSpace(b []byte) int {
+	for i, c := range b {
 		switch c {
 		case ' ', '\t', '\n', '\r':
-			continue
+		default:
+			return i
 		}
-		return c == '{'
 	}
-	return false
+	return len(b)
 }
 
 // shape is what one linear pass over a JSON text finds: its deepest

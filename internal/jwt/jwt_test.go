@@ -1,10 +1,12 @@
 package jwt
 
 import (
+	"encoding/base64"
 	"errors"
 	"slices"
 	"strings"
 	"testing"
+	"unicode/utf8"
 )
 
 func TestSplit_RefusesAnythingButThreeParts(t *testing.T) {
@@ -133,5 +135,45 @@ func TestScan_SkipsStrings(t *testing.T) {
 		if sh := scan([]byte(in), HeaderNames[:]); sh != want {
 			t.Errorf("scan(%s) = %+v, want %+v", in, sh, want)
 		}
+	}
+}
+
+// lookalike is LooksLikeObject's reference: decode the whole part at once.
+func lookalike(part string) bool {
+	b, err := base64.RawURLEncoding.Strict().DecodeString(part)
+	return err == nil && !strings.ContainsAny(part, "\r\n") && utf8.Valid(b) &&
+		strings.HasPrefix(strings.TrimLeft(string(b), " \t\r\n"), "{")
+}
+
+// LooksLikeObject decodes a piece at a time; around and across the pieces'
+// boundaries (384 decoded bytes) it agrees with decoding the whole part,
+// and it allocates nothing.
+func TestLooksLikeObject_AgreesWithDecodingTheWholePart(t *testing.T) {
+	enc := base64.RawURLEncoding.EncodeToString
+	var cases []string
+	for _, pad := range []int{0, 1, 2, 376, 377, 378, 379, 380, 381, 382, 383, 384, 385, 760, 761, 762, 767, 768, 1000} {
+		sp := strings.Repeat(" ", pad)
+		x := strings.Repeat("x", pad)
+		cases = append(cases,
+			enc([]byte(sp+`{"alg":"RS256"}`)),                   // white space across pieces
+			enc([]byte(sp)),                                     // white space only
+			enc([]byte(sp+`["alg"]`)),                           // not an object
+			enc([]byte(`{"x":"`+x+`€😀"}`)),                      // multi-byte runes across a boundary
+			enc([]byte(`{"x":"`+x+"\xe2\x82"+`"}`)),             // a sequence cut short mid-part
+			enc([]byte(`{"x":"`+x+"\xf0\x9f\x98")),              // a sequence cut short at the end
+			enc([]byte(`{"x":"`+x+"\xff"+`"}`)),                 // not UTF-8
+			enc([]byte(`{"x":"`+x+`"}`))+"A",                    // bad final group
+			enc([]byte(`{"x":"` + x + `"}`))[:4*(pad/3)+2]+"\n", // a line break
+		)
+	}
+	cases = append(cases, "", "e30", "e30=", "ew", "e1")
+	for _, part := range cases {
+		if got, want := LooksLikeObject(part), lookalike(part); got != want {
+			t.Errorf("LooksLikeObject(%.40q… %d chars) = %v, want %v", part, len(part), got, want)
+		}
+	}
+	long := enc([]byte(`{"x":"` + strings.Repeat("€", 20000) + `"}`))
+	if n := testing.AllocsPerRun(10, func() { LooksLikeObject(long) }); n != 0 {
+		t.Errorf("LooksLikeObject of a %d-char part: %v allocations, want 0", len(long), n)
 	}
 }

@@ -1,0 +1,5 @@
+//go:build !race
+
+package introspect_test
+
+const raceEnabled = false
