@@ -60,7 +60,10 @@ func (c Claims) Subject() string { return c.set().subject }
 // ClientID returns the client the token was issued to, from the first of
 // "cid" (Okta), "client_id" (RFC 9068) and "azp" (OIDC) that is a
 // non-empty string: an empty "cid" defers to "client_id". It is empty when
-// none is.
+// none is. For an access token verified under
+// Config.RequireAccessTokenProfile it is "client_id", the claim RFC 9068
+// requires, whatever "cid" says; Config.ClientIDs is checked against the
+// same value.
 func (c Claims) ClientID() string { return c.set().clientID }
 
 // ID returns the jti claim.

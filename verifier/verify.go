@@ -282,7 +282,7 @@ func (v *Verifier) verify(ctx context.Context, token string, pre *decodedPayload
 		if err := checkIDClaims(r, clientID, nonce); err != nil {
 			return nil, nil, err
 		}
-	} else if err := v.checkClientID(r.ClientIDValue()); err != nil {
+	} else if err := v.checkClientID(v.accessClientID(r)); err != nil {
 		return nil, nil, err
 	}
 	// The signature is decoded only now: rejections above never pay for it,
@@ -320,11 +320,23 @@ func (v *Verifier) verified(ctx context.Context, p parsed, kind tokenKind) (*cla
 		return nil, err
 	}
 	if kind == kindAccess {
+		c.clientID = v.accessClientID(&p.reg)
 		if err := v.checkAccessClaims(c); err != nil {
 			return nil, err
 		}
 	}
 	return c, nil
+}
+
+// accessClientID returns the client an access token was issued to: under
+// RequireAccessTokenProfile its client_id, the claim RFC 9068 defines and
+// requires, whatever cid says; otherwise the first of cid, client_id and
+// azp that is not empty (jwt.Claims.ClientIDValue).
+func (v *Verifier) accessClientID(r *jwt.Claims) string {
+	if v.s.RequireAccessTokenProfile {
+		return r.ClientID
+	}
+	return r.ClientIDValue()
 }
 
 // parse checks the token's size and form, decodes and checks its header,

@@ -370,6 +370,37 @@ func TestVerifyAccessToken_AccessTokenProfile(t *testing.T) {
 	})
 }
 
+// Under RequireAccessTokenProfile the token's client is its client_id, the
+// claim RFC 9068 defines, even when an Okta-style cid names another: for
+// Claims.ClientID and for the ClientIDs allow-list. Without the profile,
+// cid comes first.
+func TestVerifyAccessToken_ProfileTakesTheClientFromClientID(t *testing.T) {
+	claims := map[string]any{"client_id": "rfc-client", "cid": "okta-app"}
+	for _, tc := range []struct {
+		name       string
+		profile    bool
+		allowed    []string
+		want       error
+		wantClient string
+	}{
+		{"profile", true, nil, nil, "rfc-client"},
+		{"profile, client_id allowed", true, []string{"rfc-client"}, nil, "rfc-client"},
+		{"profile, only cid allowed", true, []string{"okta-app"}, ErrClaims, ""},
+		{"no profile", false, nil, nil, "okta-app"},
+		{"no profile, only cid allowed", false, []string{"okta-app"}, nil, "okta-app"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			f := newFixture(t, grpcauthtest.Config{Shape: grpcauthtest.ShapeRFC9068}, func(c *Config) {
+				c.RequireAccessTokenProfile, c.ClientIDs = tc.profile, tc.allowed
+			})
+			c, err := f.verify(t, f.mint(t, claims))
+			if !errors.Is(err, tc.want) || c.ClientID() != tc.wantClient {
+				t.Fatalf("got %q, %v; want %q, %v", c.ClientID(), err, tc.wantClient, tc.want)
+			}
+		})
+	}
+}
+
 // Without RequireAccessTokenProfile any typ of an access token is accepted
 // (Okta's is "JWT") but one that explicitly names another kind of JWT
 // (RFC 8725, 3.11): a logout token (OIDC Back-Channel Logout, 2.4, aud the
