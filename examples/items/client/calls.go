@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strconv"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -55,7 +56,22 @@ func (r *report) line(method, arg string, err error, detail string) {
 // scope was missing, the scopes that would have sufficed; followed by the
 // machine-readable reason grpcauth attaches as a google.rpc.ErrorInfo
 // detail.
-func describe(err error) string {
+func describe(err error) string { return printable(why(err)) }
+
+// printable returns s as it is when every rune of it prints, and quoted
+// (strconv.Quote) otherwise, so that a server's status message cannot move
+// the cursor, clear the screen or rewrite earlier lines of the terminal.
+func printable(s string) string {
+	for _, r := range s {
+		if !strconv.IsPrint(r) {
+			return strconv.Quote(s)
+		}
+	}
+	return s
+}
+
+// why is describe's text before printable.
+func why(err error) string {
 	st := status.Convert(err)
 	for _, d := range st.Details() {
 		info, ok := d.(*errdetails.ErrorInfo)

@@ -264,6 +264,11 @@ func TestDescribe(t *testing.T) {
 		{withInfo(codes.PermissionDenied, "denied",
 			&errdetails.ErrorInfo{Domain: "example.com", Reason: "OTHER"}),
 			"denied"},
+		// A hostile server's terminal escapes are printed as text.
+		{status.Error(codes.NotFound, "gone\x1b[2J\rok"), `"gone\x1b[2J\rok"`},
+		{withInfo(codes.Unauthenticated, "no",
+			&errdetails.ErrorInfo{Domain: "grpcauth", Reason: "X\u202eY"}),
+			`"no [X\u202eY]"`},
 	}
 	for _, tt := range tests {
 		if got := describe(tt.err); got != tt.want {
