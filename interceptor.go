@@ -45,10 +45,13 @@ type Authenticator struct {
 }
 
 // New validates cfg and returns an Authenticator. It fails when Verifier is
-// nil, when a name in Public or Rules is neither "/pkg.Service/Method" nor
-// "pkg.Service" or appears in both, or when a configured rule is invalid
-// (ErrInvalidRule). Rules in .proto options are compiled on first use (or by
-// Check); an invalid one denies its method.
+// nil, when TransportSecurity is not one of its constants, when a name in
+// Public, Rules or DryRunMethods is neither "/pkg.Service/Method" nor
+// "pkg.Service", when a name appears twice in Public and Rules, when a
+// rule in Rules is nil, when a rule in Rules or DefaultRule is invalid
+// (ErrInvalidRule), or when DPoP is invalid (see dpop.NewVerifier). Rules
+// in .proto options, and the conditions of every rule, are compiled on
+// first use (or by Check); an invalid one denies its method.
 func New(cfg Config) (*Authenticator, error) {
 	if cfg.Verifier == nil {
 		return nil, errors.New("grpcauth: Config.Verifier is required")
