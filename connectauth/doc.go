@@ -17,7 +17,8 @@
 //	}
 //	mux := http.NewServeMux()
 //	path, h := itemsv1connect.NewItemServiceHandler(svc,
-//		connect.WithInterceptors(connectauth.NewInterceptor(auth)))
+//		connect.WithInterceptors(connectauth.NewInterceptor(auth)),
+//		connect.WithReadMaxBytes(4<<20)) // connect-go reads messages unbounded by default
 //	mux.Handle(path, h)
 //	srv := &http.Server{
 //		Addr:    addr,
