@@ -33,9 +33,11 @@
 // path even for a Connect-protocol GET.
 //
 // Serving browsers from a grpc-go server instead: wrap the *grpc.Server in
-// connectrpc.com/vanguard's vanguardgrpc.NewTranscoder. The grpc-go
-// interceptors then see every Connect and gRPC-Web call as a gRPC call, and
-// nothing of this package is needed but CORS.
+// connectrpc.com/vanguard's vanguardgrpc.NewTranscoder, bounding what it
+// buffers (vanguard.WithMaxMessageBufferBytes: 4 GiB by default, read
+// before any interceptor runs). The grpc-go interceptors then see every
+// Connect and gRPC-Web call as a gRPC call, and nothing of this package is
+// needed but CORS (docs/browsers.md).
 //
 // CORS lets a browser page on another origin call the service and read the
 // status, ErrorInfo details and the WWW-Authenticate and DPoP-Nonce
