@@ -20,8 +20,9 @@ import (
 // and no WithIssuerKey, WithSigningKey or Unsigned option names another.
 var ErrNoSigningKey = errors.New("grpcauthtest: no signing key (all keys removed)")
 
-// ErrUnknownClient is returned by Token for a clientID absent from
-// Config.Clients when scopes would have to be checked against it. See Token.
+// ErrUnknownClient is returned by Token and MintOpaque for an empty
+// clientID. A clientID absent from Config.Clients is not an error: see
+// Token.
 var ErrUnknownClient = errors.New("grpcauthtest: unknown client")
 
 // ErrScopeNotAllowed is returned by Token when a requested scope is not in the
