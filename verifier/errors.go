@@ -72,6 +72,7 @@ type TokenExpiredError struct {
 	Expiry time.Time
 }
 
+// Error says when the token expired.
 func (e *TokenExpiredError) Error() string {
 	return fmt.Sprintf("verifier: token expired at %s", e.Expiry.UTC().Format(time.RFC3339))
 }
@@ -89,6 +90,7 @@ type ClaimError struct {
 	Reason string
 }
 
+// Error names the claim and the reason, never the claim's value.
 func (e *ClaimError) Error() string {
 	return fmt.Sprintf("verifier: claim %q: %s", e.Claim, e.Reason)
 }

@@ -443,6 +443,7 @@ type TypeError struct {
 	Claim string
 }
 
+// Error names the claim, never its value.
 func (e *TypeError) Error() string { return "claim " + strconv.Quote(e.Claim) + " has the wrong type" }
 
 // Audience is an aud claim: a string is a list of one.
