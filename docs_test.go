@@ -20,7 +20,7 @@ import (
 // that file's headings as GitHub renders it. Links inside code fences and
 // absolute URLs are not checked.
 func TestDocs_RelativeLinksResolve(t *testing.T) {
-	pages := []string{"README.md", "SECURITY.md", "CHANGELOG.md", "examples/items/README.md"}
+	pages := []string{"README.md", "SECURITY.md", "CHANGELOG.md", "examples/items/README.md", "bench/README.md", "proto/README.md"}
 	docs, err := filepath.Glob("docs/*.md")
 	if err != nil {
 		t.Fatal(err)
