@@ -15,7 +15,7 @@ func TestLibraryDeps_NoConnectOrBrowserModules(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs go list")
 	}
-	pkgs := []string{".", "./verifier", "./introspect", "./grpcauthtest", "./otelmetrics", "./dpop", "./tokencreds"}
+	pkgs := []string{".", "./verifier", "./introspect", "./grpcauthtest", "./otelmetrics", "./dpop", "./tokencreds", "./celcond"}
 	out, err := exec.Command("go", append([]string{"list", "-deps"}, pkgs...)...).CombinedOutput()
 	if err != nil {
 		t.Fatalf("go list -deps: %v\n%s", err, out)
