@@ -86,8 +86,9 @@ const (
 //   - public: true — no token is needed. A caller that sends a token anyway
 //     must send a valid one: it is verified and its claims are made
 //     available to the handler; an invalid token is rejected. A public rule
-//     must not set `scopes` or `any_of`; such a rule is contradictory and is
-//     rejected when the interceptor compiles it.
+//     sets no other field (`scopes`, `any_of`, `require_certificate_binding`,
+//     `require_dpop`, `condition`, `acr_values`, `max_age_seconds`); such a
+//     rule is contradictory and is rejected when the interceptor compiles it.
 //   - Otherwise a valid token is required, and
 //   - every scope in `scopes` must be present (all-of), AND
 //   - when `any_of` is not empty, at least one of its sets must be
@@ -117,8 +118,9 @@ type Rule struct {
 	// Alternatives: at least one set must be present in full.
 	AnyOf []*ScopeSet `protobuf:"bytes,2,rep,name=any_of,json=anyOf,proto3" json:"any_of,omitempty"`
 	// No token needed; see the message comment for what happens when one is
-	// sent anyway. Excludes `scopes`, `any_of`,
-	// `require_certificate_binding` and `require_dpop`.
+	// sent anyway. Excludes every other field: `scopes`, `any_of`,
+	// `require_certificate_binding`, `require_dpop`, `condition`,
+	// `acr_values` and `max_age_seconds`.
 	Public bool `protobuf:"varint,3,opt,name=public,proto3" json:"public,omitempty"`
 	// Only certificate-bound access tokens (RFC 8705) are accepted: the
 	// token's `cnf` claim must hold an `x5t#S256` thumbprint, and it must
