@@ -194,9 +194,9 @@ type Config struct {
 	// response-header timeouts and no cookie jar. Whatever the client,
 	// redirects are not followed (a redirected POST would carry the token
 	// and the client's credentials elsewhere, even to plain http); a
-	// redirect answer counts as the endpoint being unavailable. New uses a
-	// copy of a client you pass, with that policy, and leaves yours as it
-	// is.
+	// redirect answer counts as the endpoint being unavailable; and no
+	// cookie is sent or stored. New uses a copy of a client you pass, with
+	// that policy and without its cookie jar, and leaves yours as it is.
 	HTTPClient *http.Client
 
 	// Logger receives endpoint failures (warning; refused client
@@ -302,6 +302,7 @@ func validate(cfg Config) (settings, error) {
 	} else {
 		c := *s.HTTPClient // the caller's stays as it is
 		c.CheckRedirect = noRedirect
+		c.Jar = nil // never send or store cookies, as the key set's fetches
 		s.HTTPClient = &c
 	}
 	return s, nil

@@ -21,6 +21,8 @@ import (
 	"github.com/grpcauth/grpcauth/grpcauthtest"
 	"github.com/grpcauth/grpcauth/introspect"
 	"github.com/grpcauth/grpcauth/verifier"
+	"net/http/cookiejar"
+	"net/http/httputil"
 )
 
 // rsClient is this resource server's client at the test issuer. Its secret
@@ -736,6 +738,50 @@ func TestVerify_GivenHTTPClientFollowsNoRedirect(t *testing.T) {
 		t.Errorf("the redirect was followed: %d requests reached its target", n)
 	}
 	if client.CheckRedirect != nil {
+		t.Error("New changed the caller's http.Client")
+	}
+}
+
+// A client passed as Config.HTTPClient keeps no cookies: an endpoint that
+// sets one never gets it back, as the key set's fetches never send one.
+func TestVerify_GivenHTTPClientSendsNoCookies(t *testing.T) {
+	iss := grpcauthtest.NewIssuer(t, grpcauthtest.Config{Clients: []grpcauthtest.Client{rsClient}})
+	target, err := url.Parse(iss.IntrospectionURL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	cookies := make(chan string, 4)
+	proxy := &httputil.ReverseProxy{Rewrite: func(pr *httputil.ProxyRequest) {
+		pr.Out.URL.Scheme, pr.Out.URL.Host, pr.Out.URL.Path, pr.Out.Host = target.Scheme, target.Host, target.Path, target.Host
+	}}
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		cookies <- r.Header.Get("Cookie")
+		http.SetCookie(w, &http.Cookie{Name: "session", Value: "tracked"})
+		proxy.ServeHTTP(w, r)
+	}))
+	defer srv.Close()
+	jar, err := cookiejar.New(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	client := &http.Client{Jar: jar}
+	v := newVerifier(t, introspect.Config{
+		Endpoint: srv.URL, Issuer: iss.URL(), ClientID: rsClient.ID, ClientSecret: rsClient.Secret,
+		Audiences: []string{iss.Audience()}, HTTPClient: client, Logger: slog.New(slog.DiscardHandler),
+	})
+	for range 2 {
+		tok, err := iss.MintOpaque("svc")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := v.VerifyAccessToken(context.Background(), tok); err != nil {
+			t.Fatal(err)
+		}
+		if c := <-cookies; c != "" {
+			t.Fatalf("the introspection request carried Cookie: %q", c)
+		}
+	}
+	if client.Jar == nil {
 		t.Error("New changed the caller's http.Client")
 	}
 }
