@@ -3,9 +3,10 @@ package dpop
 import "errors"
 
 // The sentinel errors of Verify. Every error Verify returns wraps exactly
-// one of them, or the context's error when ctx ends while a shared
-// ReplayCache is consulted; the rest of the text is for server logs, never
-// for the client.
+// one of the first five (ErrInvalidProof to ErrReplayCheckUnavailable;
+// ErrReplayCheckUnavailable may also wrap ErrReplayCacheFull), or the
+// context's error when ctx ends while a shared ReplayCache is consulted;
+// the rest of the text is for server logs, never for the client.
 var (
 	// ErrInvalidProof: the proof is missing, malformed, badly signed, or
 	// fails one of RFC 9449's checks (typ, alg, jwk, htm, htu, iat, ath).
