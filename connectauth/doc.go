@@ -22,15 +22,17 @@
 //	mux.Handle(path, h)
 //	srv := &http.Server{
 //		Addr:    addr,
-//		Handler: connectauth.WrapHandler(mux), // TLS state, :authority, method and path for the interceptor
+//		Handler: connectauth.WrapHandler(mux), // TLS state, :authority, method, path and peer for the interceptor
 //	}
 //
-// WrapHandler passes each request's TLS state, host, HTTP method and path
-// to the interceptor. Without it a call is treated as arriving on a
-// plaintext connection, so the default grpcauth.TransportSecureOrLocal
-// accepts tokens only from loopback peers, RFC 8705 certificate binding
-// cannot be checked, and a DPoP proof must name POST and the procedure's
-// path even for a Connect-protocol GET.
+// WrapHandler passes each request's TLS state, host, HTTP method, path and
+// remote address to the interceptor, as the server received the request:
+// a middleware inside it that rewrites RemoteAddr from a forwarded header
+// does not make a remote caller local. Without it a call is treated as
+// arriving on a plaintext connection, so the default
+// grpcauth.TransportSecureOrLocal accepts tokens only from loopback peers,
+// RFC 8705 certificate binding cannot be checked, and a DPoP proof must
+// name POST and the procedure's path even for a Connect-protocol GET.
 //
 // Serving browsers from a grpc-go server instead: wrap the *grpc.Server in
 // connectrpc.com/vanguard's vanguardgrpc.NewTranscoder, bounding what it

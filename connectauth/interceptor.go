@@ -169,8 +169,10 @@ func (c *guardedConn) Receive(m any) error {
 // request headers as incoming metadata (lower-case keys; ":authority",
 // ":method" and ":path" from WrapHandler, and no other key starting with
 // ":", as grpc-go drops them too), the connection as a peer with its TLS
-// state, and rmd as the transport stream that collects the response
-// metadata grpcauth sets.
+// state and remote address (WrapHandler's, when it ran: connect-go's
+// Peer.Addr is the RemoteAddr of the request as it reached the handler,
+// which a middleware in between may have rewritten), and rmd as the
+// transport stream that collects the response metadata grpcauth sets.
 func callContext(ctx context.Context, h http.Header, p connect.Peer, rmd *responseMetadata) context.Context {
 	md := make(metadata.MD, len(h)+3)
 	for k, v := range h {
@@ -180,6 +182,7 @@ func callContext(ctx context.Context, h http.Header, p connect.Peer, rmd *respon
 	}
 	pr := &peer.Peer{Addr: peerAddr(p.Addr)}
 	if info, ok := ctx.Value(requestInfoKey{}).(*requestInfo); ok {
+		pr.Addr = peerAddr(info.remote)
 		for _, kv := range [...][2]string{{":authority", info.host}, {":method", info.method}, {":path", info.path}} {
 			if kv[1] != "" {
 				md[kv[0]] = []string{kv[1]}
