@@ -3,6 +3,7 @@ package connectauth
 import (
 	"context"
 	"crypto/tls"
+	"net"
 	"net/http"
 )
 
@@ -15,21 +16,23 @@ type requestInfo struct {
 	method string // the HTTP method the client sent
 	path   string // the escaped path the client sent
 	remote string // the connection's remote address, as the server set it
+	unix   bool   // the connection came through a Unix-domain socket listener
 	tls    *tls.ConnectionState
 }
 
 // WrapHandler returns h with each request's host (the gRPC :authority),
-// method, path, remote address and TLS state made available to the
-// Interceptor, which needs them for grpcauth.Config.TransportSecurity,
-// RFC 8705 certificate binding and DPoP's htm and htu. Wrap the outermost
-// handler, the one the server hands requests to (outside any
-// http.StripPrefix or vanguard transcoder), so that a DPoP proof is checked
-// against the request the client made (a Connect GET needs a proof for GET,
-// a REST route through vanguard one for its own method and path), and so
-// that the transport policy judges the connection's own remote address,
-// not one that a middleware inside sets from a header such as
-// X-Forwarded-For, which any client can send. A WrapHandler inside another
-// passes the request on unchanged: the outermost one describes it.
+// method, path, remote address (or that it came through a Unix-domain
+// socket) and TLS state made available to the Interceptor, which needs
+// them for grpcauth.Config.TransportSecurity, RFC 8705 certificate binding
+// and DPoP's htm and htu. Wrap the outermost handler, the one the server
+// hands requests to (outside any http.StripPrefix or vanguard transcoder),
+// so that a DPoP proof is checked against the request the client made (a
+// Connect GET needs a proof for GET, a REST route through vanguard one for
+// its own method and path), and so that the transport policy judges the
+// connection's own remote address, not one that a middleware inside sets
+// from a header such as X-Forwarded-For, which any client can send. A
+// WrapHandler inside another passes the request on unchanged: the
+// outermost one describes it.
 func WrapHandler(h http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if _, ok := r.Context().Value(requestInfoKey{}).(*requestInfo); ok {
@@ -37,6 +40,9 @@ func WrapHandler(h http.Handler) http.Handler {
 			return
 		}
 		info := &requestInfo{host: r.Host, method: r.Method, path: r.URL.EscapedPath(), remote: r.RemoteAddr, tls: r.TLS}
+		// net/http gives a Unix socket's peer no usable address ("@"),
+		// but the server's own address on the connection is the socket's.
+		_, info.unix = r.Context().Value(http.LocalAddrContextKey).(*net.UnixAddr)
 		h.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), requestInfoKey{}, info)))
 	})
 }

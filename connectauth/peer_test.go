@@ -1,8 +1,11 @@
 package connectauth_test
 
 import (
+	"context"
+	"net"
 	"net/http"
 	"net/http/httptest"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -64,3 +67,71 @@ func TestConnect_ForwardedLoopbackAddressDoesNotMakeARemoteCallerLocal(t *testin
 		}
 	}
 }
+
+// TestConnect_PlaintextUnixSocketIsLocal checks that a plaintext call over
+// a Unix-domain socket counts as local under the default
+// TransportSecureOrLocal, as over grpc-go: net/http reports no usable
+// remote address for such a connection ("@"), but the listener's address,
+// which WrapHandler sees, is the socket's. A connection whose listener
+// reports a remote TCP address for it (a PROXY-protocol listener behind a
+// proxy that forwards remote callers over the socket) is judged by that
+// address, as grpc-go judges it.
+func TestConnect_PlaintextUnixSocketIsLocal(t *testing.T) {
+	f := newFixture(t)
+	c := call{method: "AllOf", token: "valid", scopes: []string{"test:read", "test:write"}}
+	for _, tc := range []struct {
+		name   string
+		remote net.Addr // what the listener reports as the connection's remote address; nil: the socket's own
+		want   outcome
+	}{
+		{"Unix socket", nil, outcome{codes.OK, ""}},
+		{"forwarded for a remote TCP caller", &net.TCPAddr{IP: net.IPv4(192, 0, 2, 7), Port: 40000}, outcome{codes.Unauthenticated, grpcauth.ReasonTransportInsecure}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			sock := filepath.Join(t.TempDir(), "api.sock")
+			lis, err := net.Listen("unix", sock)
+			if err != nil {
+				t.Fatal(err)
+			}
+			srv := &http.Server{Handler: connectMux(f)}
+			served := make(chan error, 1)
+			go func() { served <- srv.Serve(remoteListener{lis, tc.remote}) }()
+			t.Cleanup(func() {
+				_ = srv.Close()
+				<-served
+			})
+			hc := &http.Client{Transport: &http.Transport{
+				DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
+					return (&net.Dialer{}).DialContext(ctx, "unix", sock)
+				},
+			}}
+			t.Cleanup(hc.CloseIdleConnections)
+			o, authenticated := viaConnect(t, f, hc, "http://api.sock", nil, c)
+			if o != tc.want || authenticated != (tc.want.code == codes.OK) {
+				t.Fatalf("got %v %q (authenticated %v), want %v %q", o.code, o.reason, authenticated, tc.want.code, tc.want.reason)
+			}
+		})
+	}
+}
+
+// remoteListener is a listener whose connections report remote as their
+// remote address, when it is not nil.
+type remoteListener struct {
+	net.Listener
+	remote net.Addr
+}
+
+func (l remoteListener) Accept() (net.Conn, error) {
+	c, err := l.Listener.Accept()
+	if err != nil || l.remote == nil {
+		return c, err
+	}
+	return remoteConn{c, l.remote}, nil
+}
+
+type remoteConn struct {
+	net.Conn
+	remote net.Addr
+}
+
+func (c remoteConn) RemoteAddr() net.Addr { return c.remote }
