@@ -19,8 +19,8 @@ import (
 //
 // For a stream opened with such a verifier's token, the Authenticator asks
 // RevalidateAt when to verify the token again, and does so then, with
-// VerifyAccessToken, on the timer it uses for the token's expiry (no
-// goroutine per stream). When the token is refused, the stream ends as at
+// VerifyAccessToken, on a timer beside the one for the token's expiry (no
+// goroutine per stream, both stopped when the stream ends). When the token is refused, the stream ends as at
 // expiry (its context is cancelled, later sends and receives fail, the
 // caller gets the status whatever the handler returns) with
 // codes.Unauthenticated and ReasonTokenRevoked, or ReasonTokenExpired when
