@@ -113,8 +113,12 @@ func (service) ServerStream(req *authtestv1.ServerStreamRequest, ss grpc.ServerS
 }
 
 // connectMux serves the test methods as connect-go handlers behind the
+// Interceptor, wrapped in WrapHandler.
+func connectMux(f *fixture) http.Handler { return connectauth.WrapHandler(connectHandlers(f)) }
+
+// connectHandlers serves the test methods as connect-go handlers behind the
 // Interceptor.
-func connectMux(f *fixture) http.Handler {
+func connectHandlers(f *fixture) *http.ServeMux {
 	opts := func(service, name string) []connect.HandlerOption {
 		return []connect.HandlerOption{connect.WithSchema(method(service, name)), connect.WithInterceptors(connectauth.NewInterceptor(f.auth))}
 	}
@@ -140,7 +144,7 @@ func connectMux(f *fixture) http.Handler {
 			}
 			return nil
 		}, opts("TestService", "ServerStream")...))
-	return connectauth.WrapHandler(mux)
+	return mux
 }
 
 // grpcServer returns a grpc-go server with the grpcauth interceptors.

@@ -30,15 +30,13 @@ type requestInfo struct {
 // Connect GET needs a proof for GET, a REST route through vanguard one for
 // its own method and path), and so that the transport policy judges the
 // connection's own remote address, not one that a middleware inside sets
-// from a header such as X-Forwarded-For, which any client can send. A
-// WrapHandler inside another passes the request on unchanged: the
-// outermost one describes it.
+// from a header such as X-Forwarded-For, which any client can send. With
+// h2c (golang.org/x/net/http2/h2c), wrap the handler inside
+// h2c.NewHandler: the calls of an HTTP/2 connection reach that handler as
+// requests of their own, while a WrapHandler outside it sees only the
+// connection's first request ("PRI *"), which every call would inherit.
 func WrapHandler(h http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if _, ok := r.Context().Value(requestInfoKey{}).(*requestInfo); ok {
-			h.ServeHTTP(w, r) // an outer WrapHandler saw the request first
-			return
-		}
 		info := &requestInfo{host: r.Host, method: r.Method, path: r.URL.EscapedPath(), remote: r.RemoteAddr, tls: r.TLS}
 		// net/http gives a Unix socket's peer no usable address ("@"),
 		// but the server's own address on the connection is the socket's.

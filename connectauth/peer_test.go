@@ -52,12 +52,10 @@ func forwardedFor(h http.Handler) http.Handler {
 // plaintext caller from another host that claims a loopback address in
 // X-Forwarded-For, which a middleware inside WrapHandler copies into
 // RemoteAddr, still gets TRANSPORT_INSECURE, as over grpc-go, which never
-// reads such headers. connectMux wraps its handlers in WrapHandler too: the
-// outer WrapHandler, which saw the request before the middleware, is the
-// one that counts.
+// reads such headers.
 func TestConnect_ForwardedLoopbackAddressDoesNotMakeARemoteCallerLocal(t *testing.T) {
 	f := newFixture(t)
-	h := connectauth.WrapHandler(forwardedFor(connectMux(f)))
+	h := connectauth.WrapHandler(forwardedFor(connectHandlers(f)))
 	c := call{method: "AllOf", token: "valid", scopes: []string{"test:read", "test:write"}}
 
 	for _, forwarded := range []string{"", "127.0.0.1:1", "[::1]:1"} {
