@@ -28,7 +28,11 @@ const (
 	//   - a loopback IP address (127.0.0.0/8, ::1, or ::ffff:127.0.0.0/104),
 	//     as *net.TCPAddr or, from grpc.Server.ServeHTTP, an IP literal
 	//     with a port (a host name such as "localhost" does not count);
-	//   - a *net.UnixAddr: a Unix-domain socket;
+	//   - a *net.UnixAddr: a Unix-domain socket; or, as
+	//     grpc.Server.ServeHTTP (and connectauth) report a Unix socket's
+	//     peer, an address that is no IP address and port ("@") on a
+	//     connection whose own address (peer.Peer.LocalAddr) is a
+	//     *net.UnixAddr;
 	//   - the address of an in-process connection: that of
 	//     google.golang.org/grpc/test/bufconn or of net.Pipe, matched by
 	//     their exact Go types, never by the name their Network method
@@ -96,5 +100,5 @@ func (a *Authenticator) transportAllowed(ctx context.Context) bool {
 	if localpeer.Secure(p.AuthInfo) {
 		return true
 	}
-	return a.transport == TransportSecureOrLocal && localpeer.IsLocal(p.Addr)
+	return a.transport == TransportSecureOrLocal && localpeer.IsLocalPeer(p.Addr, p.LocalAddr)
 }

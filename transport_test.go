@@ -3,6 +3,7 @@ package grpcauth
 import (
 	"context"
 	"net"
+	"net/http"
 	"os"
 	"path/filepath"
 	"sync"
@@ -83,6 +84,40 @@ func (l *pipeListener) dial(ctx context.Context, _ string) (net.Conn, error) {
 	}
 }
 
+// listenUnix listens on a Unix-domain socket and returns the listener with
+// the client's target.
+func listenUnix(t *testing.T) (net.Listener, string, []grpc.DialOption) {
+	dir, err := os.MkdirTemp("", "grpcauth") // short: socket paths are limited to ~100 bytes
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	path := filepath.Join(dir, "s")
+	lis, err := net.Listen("unix", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return lis, "unix://" + path, nil
+}
+
+// serveHTTPOn serves svc with opts through grpc.Server.ServeHTTP on an
+// http.Server speaking unencrypted HTTP/2 on lis, until the test ends.
+func serveHTTPOn(t *testing.T, lis net.Listener, svc *testService, opts ...grpc.ServerOption) {
+	t.Helper()
+	srv := grpc.NewServer(opts...)
+	authtestv1.RegisterTestServiceServer(srv, svc)
+	authtestv1.RegisterUnannotatedServiceServer(srv, svc)
+	var protocols http.Protocols
+	protocols.SetUnencryptedHTTP2(true)
+	hs := &http.Server{Handler: srv, Protocols: &protocols}
+	served := make(chan error, 1)
+	go func() { served <- hs.Serve(lis) }()
+	t.Cleanup(func() {
+		_ = hs.Close()
+		<-served
+	})
+}
+
 // TestTransport_LocalPlaintextAcceptedByDefault serves one default
 // Authenticator on each kind of local listener and calls it with a token
 // over plaintext: every one counts as local.
@@ -96,32 +131,24 @@ func TestTransport_LocalPlaintextAcceptedByDefault(t *testing.T) {
 		// listen starts a listener and returns it with the client's
 		// target and dial options.
 		listen func(t *testing.T) (net.Listener, string, []grpc.DialOption)
+		// serveHTTP serves through grpc.Server.ServeHTTP, whose peer
+		// address is the http.Request's RemoteAddr.
+		serveHTTP bool
 	}{
-		{"loopback TCP", func(t *testing.T) (net.Listener, string, []grpc.DialOption) {
+		{name: "loopback TCP", listen: func(t *testing.T) (net.Listener, string, []grpc.DialOption) {
 			lis, err := net.Listen("tcp", "127.0.0.1:0")
 			if err != nil {
 				t.Fatal(err)
 			}
 			return lis, "passthrough:///" + lis.Addr().String(), nil
 		}},
-		{"Unix socket", func(t *testing.T) (net.Listener, string, []grpc.DialOption) {
-			dir, err := os.MkdirTemp("", "grpcauth") // short: socket paths are limited to ~100 bytes
-			if err != nil {
-				t.Fatal(err)
-			}
-			t.Cleanup(func() { os.RemoveAll(dir) })
-			path := filepath.Join(dir, "s")
-			lis, err := net.Listen("unix", path)
-			if err != nil {
-				t.Fatal(err)
-			}
-			return lis, "unix://" + path, nil
-		}},
-		{"bufconn", func(t *testing.T) (net.Listener, string, []grpc.DialOption) {
+		{name: "Unix socket", listen: listenUnix},
+		{name: "Unix socket through ServeHTTP", listen: listenUnix, serveHTTP: true},
+		{name: "bufconn", listen: func(t *testing.T) (net.Listener, string, []grpc.DialOption) {
 			lis := bufconn.Listen(1 << 20)
 			return lis, "passthrough:///bufnet", []grpc.DialOption{grpc.WithContextDialer(func(ctx context.Context, _ string) (net.Conn, error) { return lis.DialContext(ctx) })}
 		}},
-		{"net.Pipe", func(t *testing.T) (net.Listener, string, []grpc.DialOption) {
+		{name: "net.Pipe", listen: func(t *testing.T) (net.Listener, string, []grpc.DialOption) {
 			lis := newPipeListener()
 			return lis, "passthrough:///pipe", []grpc.DialOption{grpc.WithContextDialer(lis.dial)}
 		}},
@@ -129,7 +156,11 @@ func TestTransport_LocalPlaintextAcceptedByDefault(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			lis, target, dopts := tt.listen(t)
-			serveOn(t, lis, e.svc, opts...)
+			if tt.serveHTTP {
+				serveHTTPOn(t, lis, e.svc, opts...)
+			} else {
+				serveOn(t, lis, e.svc, opts...)
+			}
 			conn, err := grpc.NewClient(target, append(dopts, plain)...)
 			if err != nil {
 				t.Fatal(err)

@@ -13,34 +13,32 @@ type requestInfoKey struct{}
 // connect-go does not pass on.
 type requestInfo struct {
 	host   string
-	method string // the HTTP method the client sent
-	path   string // the escaped path the client sent
-	remote string // the connection's remote address, as the server set it
-	unix   bool   // the connection came through a Unix-domain socket listener
+	method string   // the HTTP method the client sent
+	path   string   // the escaped path the client sent
+	remote string   // the connection's remote address, as the server set it
+	local  net.Addr // the server's own address on the connection
 	tls    *tls.ConnectionState
 }
 
 // WrapHandler returns h with each request's host (the gRPC :authority),
-// method, path, remote address (or that it came through a Unix-domain
-// socket) and TLS state made available to the Interceptor, which needs
-// them for grpcauth.Config.TransportSecurity, RFC 8705 certificate binding
-// and DPoP's htm and htu. Wrap the outermost handler, the one the server
-// hands requests to (outside any http.StripPrefix or vanguard transcoder),
-// so that a DPoP proof is checked against the request the client made (a
-// Connect GET needs a proof for GET, a REST route through vanguard one for
-// its own method and path), and so that the transport policy judges the
-// connection's own remote address, not one that a middleware inside sets
-// from a header such as X-Forwarded-For, which any client can send. With
-// h2c (golang.org/x/net/http2/h2c), wrap the handler inside
-// h2c.NewHandler: the calls of an HTTP/2 connection reach that handler as
-// requests of their own, while a WrapHandler outside it sees only the
-// connection's first request ("PRI *"), which every call would inherit.
+// method, path, remote and local addresses and TLS state made available to
+// the Interceptor, which needs them for grpcauth.Config.TransportSecurity,
+// RFC 8705 certificate binding and DPoP's htm and htu. Wrap the outermost
+// handler, the one the server hands requests to (outside any
+// http.StripPrefix or vanguard transcoder), so that a DPoP proof is checked
+// against the request the client made (a Connect GET needs a proof for GET,
+// a REST route through vanguard one for its own method and path), and so
+// that the transport policy judges the connection's own remote address,
+// not one that a middleware inside sets from a header such as
+// X-Forwarded-For, which any client can send. With h2c
+// (golang.org/x/net/http2/h2c), wrap the handler inside h2c.NewHandler: the
+// calls of an HTTP/2 connection reach that handler as requests of their
+// own, while a WrapHandler outside it sees only the connection's first
+// request ("PRI *"), which every call would inherit.
 func WrapHandler(h http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		info := &requestInfo{host: r.Host, method: r.Method, path: r.URL.EscapedPath(), remote: r.RemoteAddr, tls: r.TLS}
-		// net/http gives a Unix socket's peer no usable address ("@"),
-		// but the server's own address on the connection is the socket's.
-		_, info.unix = r.Context().Value(http.LocalAddrContextKey).(*net.UnixAddr)
+		info.local, _ = r.Context().Value(http.LocalAddrContextKey).(net.Addr)
 		h.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), requestInfoKey{}, info)))
 	})
 }

@@ -171,9 +171,10 @@ func (c *guardedConn) Receive(m any) error {
 // ":", as grpc-go drops them too), the connection as a peer with its TLS
 // state and remote address (WrapHandler's, when it ran: connect-go's
 // Peer.Addr is the RemoteAddr of the request as it reached the handler,
-// which a middleware in between may have rewritten; a *net.UnixAddr for a
-// Unix-domain socket, as grpc-go has it), and rmd as the transport stream
-// that collects the response metadata grpcauth sets.
+// which a middleware in between may have rewritten; and the listener's
+// address, as grpc.Server.ServeHTTP gives it, by which grpcauth knows a
+// Unix-domain socket), and rmd as the transport stream that collects the
+// response metadata grpcauth sets.
 func callContext(ctx context.Context, h http.Header, p connect.Peer, rmd *responseMetadata) context.Context {
 	md := make(metadata.MD, len(h)+3)
 	for k, v := range h {
@@ -183,13 +184,7 @@ func callContext(ctx context.Context, h http.Header, p connect.Peer, rmd *respon
 	}
 	pr := &peer.Peer{Addr: peerAddr(p.Addr)}
 	if info, ok := ctx.Value(requestInfoKey{}).(*requestInfo); ok {
-		pr.Addr = peerAddr(info.remote)
-		if pr.Addr == nil && info.unix {
-			// A Unix socket's peer, as grpc-go reports it. A remote
-			// "ip:port" (a PROXY-protocol listener on the socket) is
-			// judged as such, as by grpc-go.
-			pr.Addr = &net.UnixAddr{Name: info.remote, Net: "unix"}
-		}
+		pr.Addr, pr.LocalAddr = peerAddr(info.remote), info.local
 		for _, kv := range [...][2]string{{":authority", info.host}, {":method", info.method}, {":path", info.path}} {
 			if kv[1] != "" {
 				md[kv[0]] = []string{kv[1]}
@@ -207,9 +202,9 @@ func callContext(ctx context.Context, h http.Header, p connect.Peer, rmd *respon
 }
 
 // peerAddr returns the peer's address, an "ip:port" string from net/http,
-// as a *net.TCPAddr, or nil when it is not one (a Unix socket's peer seen
-// without WrapHandler, for example): grpcauth then treats the connection
-// as not local.
+// as a *net.TCPAddr, or nil when it is not one (a Unix socket's peer, "@"):
+// grpcauth then treats the connection as local only when its local address
+// is a Unix socket.
 func peerAddr(s string) net.Addr {
 	ap, err := netip.ParseAddrPort(s)
 	if err != nil {

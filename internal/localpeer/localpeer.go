@@ -41,7 +41,7 @@ func pipePeerAddr() net.Addr {
 func IsLocal(addr net.Addr) bool {
 	switch a := addr.(type) {
 	case *net.TCPAddr:
-		return a.IP.IsLoopback()
+		return a != nil && a.IP.IsLoopback()
 	case *net.UnixAddr:
 		return true
 	case nil:
@@ -57,6 +57,30 @@ func IsLocal(addr net.Addr) bool {
 	}
 	ap, err := netip.ParseAddrPort(addr.String())
 	return err == nil && ap.Addr().Unmap().IsLoopback()
+}
+
+// IsLocalPeer reports whether a server's connection whose other end is
+// addr and whose own end is local (peer.Peer's Addr and LocalAddr) stays on
+// this host: IsLocal(addr), or local is a Unix-domain socket and addr is
+// no IP address and port. grpc.Server.ServeHTTP (through net/http) reports
+// a Unix socket's peer as "@" or "", which names nothing, and the listener's
+// own address as LocalAddr; a listener that reports an "ip:port" for the
+// caller (the PROXY protocol) is judged by that address.
+func IsLocalPeer(addr, local net.Addr) bool {
+	if IsLocal(addr) {
+		return true
+	}
+	if _, unix := local.(*net.UnixAddr); !unix {
+		return false
+	}
+	switch addr.(type) {
+	case nil:
+		return true
+	case *net.TCPAddr, *net.UDPAddr, *net.IPAddr:
+		return false
+	}
+	_, err := netip.ParseAddrPort(addr.String())
+	return err != nil
 }
 
 // Secure reports whether ai, a connection's AuthInfo, reports

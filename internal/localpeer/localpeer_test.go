@@ -57,3 +57,29 @@ func TestSecure(t *testing.T) {
 		t.Error("Secure(nil) = true")
 	}
 }
+
+func TestIsLocalPeer(t *testing.T) {
+	sock := &net.UnixAddr{Name: "/run/s", Net: "unix"}
+	tcp := &net.TCPAddr{IP: net.IPv4(192, 0, 2, 9), Port: 443}
+	tests := []struct {
+		name        string
+		addr, local net.Addr
+		want        bool
+	}{
+		{"loopback peer", &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1)}, tcp, true},
+		{"remote peer", &net.TCPAddr{IP: net.IPv4(192, 0, 2, 1)}, tcp, false},
+		{"ServeHTTP on a Unix socket", named{"tcp", "@"}, sock, true},
+		{"ServeHTTP on a Unix socket, empty address", named{"", ""}, sock, true},
+		{"no peer address on a Unix socket", nil, sock, true},
+		{"PROXY protocol on a Unix socket", &net.TCPAddr{IP: net.IPv4(192, 0, 2, 1), Port: 1}, sock, false},
+		{"forwarded ip:port string on a Unix socket", named{"tcp", "192.0.2.1:1"}, sock, false},
+		{"no usable peer address on TCP", named{"tcp", "@"}, tcp, false},
+		{"no peer address, no local address", nil, nil, false},
+		{"typed nil *net.TCPAddr", (*net.TCPAddr)(nil), tcp, false},
+	}
+	for _, tt := range tests {
+		if got := IsLocalPeer(tt.addr, tt.local); got != tt.want {
+			t.Errorf("%s: IsLocalPeer = %v, want %v", tt.name, got, tt.want)
+		}
+	}
+}
