@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/url"
 	"strings"
 	"time"
 
@@ -98,6 +99,7 @@ func webHandler(g *grpc.Server, cfg web.Config, issuerOrigin string) (http.Handl
 		return nil, fmt.Errorf("server: web config: %w", err)
 	}
 	static := http.FileServerFS(web.Files)
+	canonical := loopbackPageHost(cfg.RedirectURI)
 	csp := "default-src 'self'; connect-src 'self' " + issuerOrigin + "; frame-ancestors 'none'; form-action 'none'; base-uri 'none'"
 	mux := http.NewServeMux()
 	mux.Handle("POST /"+itemsv1.ItemService_ServiceDesc.ServiceName+"/", transcoder)
@@ -112,9 +114,41 @@ func webHandler(g *grpc.Server, cfg web.Config, issuerOrigin string) (http.Handl
 		h.Set("X-Content-Type-Options", "nosniff")
 		h.Set("Referrer-Policy", "no-referrer") // the code in the URL goes nowhere else
 		h.Set("Cache-Control", "no-store")
+		if canonical != "" && r.Host != canonical && samePort(r.Host, canonical) {
+			// The issuer sends the sign-in answer to the registered page
+			// URL only. Opened under another loopback name (localhost),
+			// the page would be another origin, with a sessionStorage of
+			// its own: the answer would not find there the state and
+			// code_verifier the sign-in kept. (Another port means a
+			// tunnel or proxy, where the page's URL may lead nowhere.)
+			http.Redirect(w, r, "http://"+canonical+r.URL.RequestURI(), http.StatusTemporaryRedirect)
+			return
+		}
 		static.ServeHTTP(w, r)
 	})
 	return mux, nil
+}
+
+// loopbackPageHost returns the host (with port) of pageURL when it is a
+// plain-http URL on a loopback IP address, as pageURL makes for a loopback
+// listener; "" otherwise.
+func loopbackPageHost(pageURL string) string {
+	u, err := url.Parse(pageURL)
+	if err != nil || u.Scheme != "http" {
+		return ""
+	}
+	if ip := net.ParseIP(u.Hostname()); ip == nil || !ip.IsLoopback() {
+		return ""
+	}
+	return u.Host
+}
+
+// samePort reports whether the host:port values a and b name the same
+// port.
+func samePort(a, b string) bool {
+	_, pa, errA := net.SplitHostPort(a)
+	_, pb, errB := net.SplitHostPort(b)
+	return errA == nil && errB == nil && pa == pb
 }
 
 // origin returns rawURL's scheme://host.

@@ -175,3 +175,45 @@ func TestListenWeb_DefaultAddressBusyRunsWithoutThePage(t *testing.T) {
 		t.Errorf("off: %v, %v; want no listener and no error", ln, err)
 	}
 }
+
+// The issuer sends the sign-in answer to the page's registered URL (on
+// 127.0.0.1) only: the page opened as localhost is sent there first, so
+// the sign-in starts on the origin it ends on. API calls are not moved.
+func TestWeb_PageUnderAnotherLoopbackNameRedirectsToTheRegisteredURL(t *testing.T) {
+	iss := grpcauthtest.NewIssuer(t, grpcauthtest.Config{})
+	base := startWeb(t, iss)
+	other := strings.Replace(base, "127.0.0.1", "localhost", 1)
+	noFollow := &http.Client{
+		Transport:     &http.Transport{DisableKeepAlives: true},
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+	}
+	resp, err := noFollow.Get(other + "/?from=bookmark")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if want := base + "/?from=bookmark"; resp.StatusCode != http.StatusTemporaryRedirect || resp.Header.Get("Location") != want {
+		t.Errorf("GET %s/: %d to %q, want %d to %q", other, resp.StatusCode, resp.Header.Get("Location"), http.StatusTemporaryRedirect, want)
+	}
+	if resp, _ := webGet(t, base+"/"); resp.StatusCode != http.StatusOK {
+		t.Errorf("GET %s/: %d, want 200", base, resp.StatusCode)
+	}
+	// Through a tunnel to another port the page's own URL may lead
+	// nowhere: no redirect.
+	req, err := http.NewRequest(http.MethodGet, base+"/", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Host = "localhost:1"
+	resp, err = noFollow.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Errorf("GET / with Host %s: %d, want 200", req.Host, resp.StatusCode)
+	}
+	if resp, body := webDo(t, http.MethodPost, other+"/items.v1.ItemService/GetServerInfo", "", "{}"); resp.StatusCode != http.StatusOK {
+		t.Errorf("POST GetServerInfo as localhost: %d %s, want 200", resp.StatusCode, body)
+	}
+}
