@@ -386,6 +386,9 @@ func TestMetadata_AdvertisesTheAuthorizationEndpoint(t *testing.T) {
 	if strings.Contains(strings.Join(md.CodeChallengeMethodsSupported, " "), "plain") {
 		t.Error("plain PKCE advertised")
 	}
+	if !md.AuthorizationResponseIssParameterSupported {
+		t.Error("authorization_response_iss_parameter_supported is false, but every authorization response carries iss (RFC 9207 §3)")
+	}
 }
 
 func TestConfig_PublicClientsAndUsersAreChecked(t *testing.T) {

@@ -50,6 +50,10 @@ type Metadata struct {
 	// CodeChallengeMethodsSupported is ["S256"] (RFC 7636) when there is
 	// an authorization endpoint.
 	CodeChallengeMethodsSupported []string `json:"code_challenge_methods_supported,omitempty"`
+	// AuthorizationResponseIssParameterSupported is true when there is an
+	// authorization endpoint: its every answer carries iss, and clients
+	// must then refuse one without it (RFC 9207 §2.4, §3).
+	AuthorizationResponseIssParameterSupported bool `json:"authorization_response_iss_parameter_supported,omitempty"`
 }
 
 // Metadata returns the document served at the well-known URLs.
@@ -97,6 +101,7 @@ func (i *Issuer) Metadata() Metadata {
 	if len(i.cfg.PublicClients) > 0 {
 		md.AuthorizationEndpoint = i.AuthorizeURL()
 		md.CodeChallengeMethodsSupported = []string{"S256"}
+		md.AuthorizationResponseIssParameterSupported = true
 		md.GrantTypesSupported = append(md.GrantTypesSupported, "authorization_code")
 		md.ResponseTypesSupported = []string{"code"}
 		md.TokenEndpointAuthMethodsSupported = append(md.TokenEndpointAuthMethodsSupported, "none")

@@ -28,3 +28,28 @@ func TestBrowser_UnsolicitedErrorAnswerIsNotShown(t *testing.T) {
 		t.Errorf("call log %q: want the answer refused as invalid_state, without its text", log)
 	}
 }
+
+// The development issuer sends iss with every authorization response and
+// says so (RFC 9207 metadata, mirrored in config.json): an answer without
+// iss, even with the right state, is refused before its code is used
+// (RFC 9207 §2.4), as one from a mixed-up issuer would be.
+func TestBrowser_AnswerWithoutIssIsRefused(t *testing.T) {
+	srv := startServer(t)
+	tab, _ := newBrowser(t)
+	p := &page{t: t, tab: tab, url: srv.webURL}
+	// A sign-in the page started: its state and verifier, as signIn keeps them.
+	p.do("start a sign-in",
+		chromedp.Navigate(srv.webURL),
+		chromedp.WaitVisible(chromedp.CSS(`body[data-ready]`)),
+		chromedp.Evaluate[chromedp.Void](`sessionStorage.setItem('pkce', JSON.stringify({verifier: randomString(32), state: 'st8'}))`),
+	)
+	p.do("answer without iss",
+		chromedp.Navigate(srv.webURL+"?code=some-code&state=st8"),
+		chromedp.WaitVisible(chromedp.CSS(`body[data-ready]`)),
+	)
+	li := chromedp.CSS(`#log li:last-child`)
+	attrs := get(p, "read the log entry", chromedp.Attributes(li))
+	if attrs["data-method"] != "sign-in" || attrs["data-code"] != "invalid_state" {
+		t.Errorf("answer without iss logged as %v, want sign-in refused as invalid_state", attrs)
+	}
+}

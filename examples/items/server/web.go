@@ -207,5 +207,6 @@ func webConfig(issuer string, d *devIssuer, page string) web.Config {
 	cfg.ClientID = webClientID
 	cfg.RedirectURI = page
 	cfg.Scope = strings.Join(dev.Admin.Scopes, " ")
+	cfg.IssParameterSupported = d.Metadata().AuthorizationResponseIssParameterSupported
 	return cfg
 }

@@ -76,7 +76,10 @@ func webDo(t *testing.T, method, url, token, body string) (*http.Response, strin
 }
 
 func TestWeb_ServesThePageAndItsConfig(t *testing.T) {
-	iss := grpcauthtest.NewIssuer(t, grpcauthtest.Config{})
+	// With a public client, as startDevIssuer registers the page, the
+	// issuer has an authorization endpoint (the port is not the page's:
+	// only config.json is checked here).
+	iss := grpcauthtest.NewIssuer(t, grpcauthtest.Config{PublicClients: webClients("http://127.0.0.1:1/"), Users: webUsers()})
 	base := startWeb(t, iss)
 
 	resp, body := webGet(t, base+"/")
@@ -103,6 +106,7 @@ func TestWeb_ServesThePageAndItsConfig(t *testing.T) {
 	want := web.Config{
 		Issuer: iss.URL(), AuthorizationEndpoint: iss.AuthorizeURL(), TokenEndpoint: iss.TokenURL(),
 		ClientID: webClientID, RedirectURI: base + "/", Scope: "items:read items:write items:admin",
+		IssParameterSupported: true,
 	}
 	if cfg != want {
 		t.Errorf("config.json\n got %+v\nwant %+v", cfg, want)

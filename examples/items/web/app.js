@@ -159,8 +159,10 @@ async function finishSignIn(params) {
   sessionStorage.removeItem('pkce');
   // Check state first, for error answers too: otherwise any link to the
   // page could put its own text in the call log (RFC 6749, 4.1.2.1 sends
-  // state back with errors).
-  if (!saved || params.get('state') !== saved.state || (params.has('iss') && params.get('iss') !== cfg.issuer)) {
+  // state back with errors). Then iss (RFC 9207, 2.4): it must name the
+  // issuer, and an issuer that says it always sends iss must have sent it.
+  const issOK = params.has('iss') ? params.get('iss') === cfg.issuer : !cfg.authorization_response_iss_parameter_supported;
+  if (!saved || params.get('state') !== saved.state || !issOK) {
     logCall('sign-in', false, 'invalid_state', '', 'the answer does not match a sign-in this page started');
     return;
   }

@@ -18,7 +18,7 @@ var Files embed.FS
 // and as which client.
 type Config struct {
 	// Issuer is the issuer identifier; the page checks the iss parameter
-	// of the authorization response against it (RFC 9207).
+	// of the authorization response against it (RFC 9207 §2.4).
 	Issuer string `json:"issuer"`
 	// AuthorizationEndpoint is where the page sends the person to sign in.
 	AuthorizationEndpoint string `json:"authorization_endpoint"`
@@ -30,4 +30,8 @@ type Config struct {
 	RedirectURI string `json:"redirect_uri"`
 	// Scope is the scope the page asks for (space-separated).
 	Scope string `json:"scope"`
+	// IssParameterSupported is the issuer's metadata of the same name
+	// (RFC 9207 §3): when true, the page refuses an authorization
+	// response without iss.
+	IssParameterSupported bool `json:"authorization_response_iss_parameter_supported"`
 }
