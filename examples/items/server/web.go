@@ -1,10 +1,12 @@
 package main
 
 import (
+	"compress/gzip"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"net/http"
@@ -12,6 +14,7 @@ import (
 	"strings"
 	"time"
 
+	"connectrpc.com/connect"
 	"connectrpc.com/vanguard"
 	"connectrpc.com/vanguard/vanguardgrpc"
 	"google.golang.org/grpc"
@@ -83,6 +86,41 @@ func pageURL(ln net.Listener) string {
 // buffers: grpc-go's default receive limit.
 const maxWebMessageBytes = 4 << 20
 
+// errInflatedTooLarge refuses a compressed web request whose message
+// inflates past maxWebMessageBytes.
+var errInflatedTooLarge = fmt.Errorf("server: web request message inflates past %d bytes", maxWebMessageBytes)
+
+// boundedGzip is the transcoder's gzip decompressor. Vanguard's own gzip
+// inflates a message without limit, so a few KiB of gzip from a caller
+// without a token would otherwise become gigabytes in memory before the
+// interceptors see the call; this one fails past maxWebMessageBytes.
+type boundedGzip struct {
+	gz      gzip.Reader
+	limited io.LimitedReader
+}
+
+func newBoundedGzip() connect.Decompressor { return &boundedGzip{} }
+
+// Reset starts reading the message compressed in src.
+func (b *boundedGzip) Reset(src io.Reader) error {
+	b.limited = io.LimitedReader{R: &b.gz, N: maxWebMessageBytes + 1}
+	return b.gz.Reset(src)
+}
+
+func (b *boundedGzip) Read(p []byte) (int, error) {
+	n, err := b.limited.Read(p)
+	if b.limited.N <= 0 {
+		return n, connect.NewError(connect.CodeResourceExhausted, errInflatedTooLarge)
+	}
+	return n, err
+}
+
+func (b *boundedGzip) Close() error { return b.gz.Close() }
+
+// newGzipCompressor is vanguard's default gzip compressor, which
+// vanguard.WithCompression asks for along with the decompressor.
+func newGzipCompressor() connect.Compressor { return gzip.NewWriter(io.Discard) }
+
 // webHandler serves the page, its configuration and the transcoded
 // ItemService. issuerOrigin may fetch from the page (the token endpoint).
 func webHandler(g *grpc.Server, cfg web.Config, issuerOrigin string) (http.Handler, error) {
@@ -90,7 +128,11 @@ func webHandler(g *grpc.Server, cfg web.Config, issuerOrigin string) (http.Handl
 	// sees the call, and by default takes up to 4 GiB: bound it to what
 	// the gRPC port itself accepts (grpc-go's default 4 MiB), so an
 	// unauthenticated caller cannot make the server hold more.
-	transcoder, err := vanguardgrpc.NewTranscoder(g, vanguard.WithDefaultServiceOptions(vanguard.WithMaxMessageBufferBytes(maxWebMessageBytes)))
+	// That limit counts the bytes received: a gzip body is bounded again
+	// as it inflates (boundedGzip).
+	transcoder, err := vanguardgrpc.NewTranscoder(g,
+		vanguard.WithDefaultServiceOptions(vanguard.WithMaxMessageBufferBytes(maxWebMessageBytes)),
+		vanguard.WithCompression(vanguard.CompressionGzip, newGzipCompressor, newBoundedGzip))
 	if err != nil {
 		return nil, fmt.Errorf("server: web transcoder: %w", err)
 	}

@@ -1,14 +1,19 @@
 package main
 
 import (
+	"bytes"
+	"compress/gzip"
 	"io"
 	"log/slog"
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"runtime"
 	"strings"
 	"sync/atomic"
 	"testing"
+
+	_ "google.golang.org/grpc/encoding/gzip" // as a server that accepts gzip has it: the transcoder then always inflates
 
 	"github.com/grpcauth/grpcauth/grpcauthtest"
 	"github.com/grpcauth/grpcauth/verifier"
@@ -29,20 +34,7 @@ func (c *countingReader) Read(p []byte) (int, error) {
 // an unauthenticated request of 64 MiB is refused after at most about the
 // 4 MiB the gRPC port itself accepts, not read in full.
 func TestWeb_UnauthenticatedBodyIsReadNoFurtherThanTheGRPCLimit(t *testing.T) {
-	iss := grpcauthtest.NewIssuer(t, grpcauthtest.Config{})
-	v, err := verifier.New(t.Context(), verifier.Config{Issuer: iss.URL(), Audiences: []string{iss.Audience()}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = v.Close() })
-	s, err := newServer(v, iss.URL(), iss.Audience(), slog.New(slog.DiscardHandler), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	h, err := webHandler(s.grpc, webConfig(iss.URL(), &devIssuer{iss}, "http://127.0.0.1:1/"), origin(iss.URL()))
-	if err != nil {
-		t.Fatal(err)
-	}
+	h := newTestWebHandler(t)
 	const size = 64 << 20
 	body := &countingReader{r: io.MultiReader(strings.NewReader(`{"name":"`), io.LimitReader(repeatA{}, size), strings.NewReader(`"}`))}
 	req := httptest.NewRequest(http.MethodPost, "/items.v1.ItemService/CreateItem", body) // no token
@@ -57,6 +49,81 @@ func TestWeb_UnauthenticatedBodyIsReadNoFurtherThanTheGRPCLimit(t *testing.T) {
 	if got := body.n.Load(); got > 5<<20 {
 		t.Errorf("the web handler read %d MiB of an unauthenticated request body before refusing it; the gRPC port stops at 4 MiB", got>>20)
 	}
+}
+
+// A gzip body is bounded after decompression too: 64 KiB that inflate to
+// 64 MiB, without a token, cost the server about the 4 MiB the gRPC port
+// accepts, not the whole inflated message (and its copies).
+func TestWeb_CompressedUnauthenticatedBodyIsInflatedNoFurtherThanTheGRPCLimit(t *testing.T) {
+	h := newTestWebHandler(t)
+	const size = 64 << 20
+	var gz bytes.Buffer
+	zw := gzip.NewWriter(&gz)
+	if _, err := io.Copy(zw, io.MultiReader(strings.NewReader(`{"name":"`), io.LimitReader(repeatA{}, size), strings.NewReader(`"}`))); err != nil {
+		t.Fatal(err)
+	}
+	if err := zw.Close(); err != nil {
+		t.Fatal(err)
+	}
+	compressed := gz.Len()
+	req := httptest.NewRequest(http.MethodPost, "/items.v1.ItemService/CreateItem", &gz) // no token
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Content-Encoding", "gzip")
+	req.Header.Set("Connect-Protocol-Version", "1")
+	rec := httptest.NewRecorder()
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	h.ServeHTTP(rec, req)
+	runtime.ReadMemStats(&after)
+	t.Logf("status %d: %s", rec.Code, strings.TrimSpace(rec.Body.String()))
+	if rec.Code != http.StatusTooManyRequests { // Connect's resource_exhausted
+		t.Errorf("status %d, want %d (resource_exhausted)", rec.Code, http.StatusTooManyRequests)
+	}
+	// Buffers grown by doubling to 4 MiB and a few copies stay far below
+	// the inflated size; without the bound it is several times over.
+	if got := after.TotalAlloc - before.TotalAlloc; got >= size {
+		t.Errorf("the web handler allocated %d MiB for a %d KiB gzip body inflating to %d MiB, without a token; want it stopped near the gRPC port's 4 MiB",
+			got>>20, compressed>>10, size>>20)
+	}
+
+	// A small gzip body still reaches the interceptors, which refuse it
+	// for want of a token.
+	gz.Reset()
+	zw.Reset(&gz)
+	if _, err := io.WriteString(zw, `{"name":"x"}`); err != nil {
+		t.Fatal(err)
+	}
+	if err := zw.Close(); err != nil {
+		t.Fatal(err)
+	}
+	req = httptest.NewRequest(http.MethodPost, "/items.v1.ItemService/CreateItem", &gz)
+	req.Header = http.Header{"Content-Type": {"application/json"}, "Content-Encoding": {"gzip"}, "Connect-Protocol-Version": {"1"}}
+	rec = httptest.NewRecorder()
+	h.ServeHTTP(rec, req)
+	if rec.Code != http.StatusUnauthorized || !strings.Contains(rec.Body.String(), "CREDENTIALS_MISSING") {
+		t.Errorf("small gzip CreateItem without a token: %d %s, want 401 CREDENTIALS_MISSING", rec.Code, rec.Body)
+	}
+}
+
+// newTestWebHandler returns the web handler of a server that trusts a
+// fresh development issuer.
+func newTestWebHandler(t *testing.T) http.Handler {
+	t.Helper()
+	iss := grpcauthtest.NewIssuer(t, grpcauthtest.Config{})
+	v, err := verifier.New(t.Context(), verifier.Config{Issuer: iss.URL(), Audiences: []string{iss.Audience()}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = v.Close() })
+	s, err := newServer(v, iss.URL(), iss.Audience(), slog.New(slog.DiscardHandler), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h, err := webHandler(s.grpc, webConfig(iss.URL(), &devIssuer{iss}, "http://127.0.0.1:1/"), origin(iss.URL()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return h
 }
 
 type repeatA struct{}
