@@ -92,13 +92,9 @@ func Start(cfg Config) (*Issuer, error) {
 		}
 	}
 	i.url = "http://" + net.JoinHostPort(host.String(), fmt.Sprint(tcp.Port)) + cfg.Path
-	handler := i.routes()
-	if tcp.IP.IsLoopback() {
-		// Refuse DNS rebinding: loopback host names only.
-		handler = endpoint.LoopbackHostsOnly(handler)
-	}
 	i.srv = &http.Server{
-		Handler:           handler,
+		// Refuse DNS rebinding: on loopback, loopback host names only.
+		Handler:           endpoint.LoopbackHostsOnly(tcp, i.routes()),
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       30 * time.Second,
 		WriteTimeout:      30 * time.Second,

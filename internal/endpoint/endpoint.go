@@ -51,13 +51,17 @@ func IsLoopback(host string) bool {
 	return ip != nil && ip.IsLoopback()
 }
 
-// LoopbackHostsOnly wraps h, the handler of a server listening on a
-// loopback address, to refuse with 421 Misdirected Request a request whose
-// Host is not a loopback name (IsLoopback). Such a server has no other
-// legitimate name: any other means DNS rebinding, a remote site whose name
-// now resolves to this machine, whose pages would otherwise share the
-// server's origin and read its answers from a browser on this machine.
-func LoopbackHostsOnly(h http.Handler) http.Handler {
+// LoopbackHostsOnly returns h, the handler of a server listening on addr,
+// wrapped, when addr is a loopback TCP address, to refuse with 421
+// Misdirected Request a request whose Host is not a loopback name
+// (IsLoopback). Such a server has no other legitimate name: any other means
+// DNS rebinding, a remote site whose name now resolves to this machine,
+// whose pages would otherwise share the server's origin and read its
+// answers from a browser on this machine. On any other address it returns h.
+func LoopbackHostsOnly(addr net.Addr, h http.Handler) http.Handler {
+	if a, ok := addr.(*net.TCPAddr); !ok || !a.IP.IsLoopback() {
+		return h
+	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		host := r.Host
 		if name, _, err := net.SplitHostPort(host); err == nil {

@@ -17,6 +17,7 @@ import (
 	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
 	"go.opentelemetry.io/otel/sdk/metric/metricdata"
 
+	"github.com/grpcauth/grpcauth/internal/endpoint"
 	"github.com/grpcauth/grpcauth/otelmetrics"
 	"github.com/grpcauth/grpcauth/verifier"
 )
@@ -74,7 +75,9 @@ func serveMetrics(ctx context.Context, addr string, m *metrics, log *slog.Logger
 	if err != nil {
 		return "", nil, fmt.Errorf("server: metrics: %w", err)
 	}
-	hs := &http.Server{Handler: m, ReadHeaderTimeout: 5 * time.Second}
+	// On loopback, loopback host names only: no DNS-rebinding page reads
+	// the metrics from a browser on this machine.
+	hs := &http.Server{Handler: endpoint.LoopbackHostsOnly(ln.Addr(), m), ReadHeaderTimeout: 5 * time.Second}
 	done := make(chan struct{})
 	go func() {
 		defer close(done)

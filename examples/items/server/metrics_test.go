@@ -23,17 +23,7 @@ import (
 
 func TestMetrics_EndpointShowsDecisionsAndVerifierFigures(t *testing.T) {
 	log := slog.New(slog.DiscardHandler)
-	iss := grpcauthtest.NewIssuer(t, grpcauthtest.Config{})
-	v, err := verifier.New(t.Context(), verifier.Config{Issuer: iss.URL(), Audiences: []string{iss.Audience()}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer v.Close()
-	m, err := newMetrics(v)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer m.Close()
+	iss, v, m := metricsFixture(t)
 	maddr, stopMetrics, err := serveMetrics(t.Context(), "127.0.0.1:0", m, log)
 	if err != nil {
 		t.Fatal(err)
@@ -123,4 +113,34 @@ func TestMetrics_EndpointShowsDecisionsAndVerifierFigures(t *testing.T) {
 	if resp.StatusCode != http.StatusNotFound {
 		t.Errorf("GET /other = %d, want 404", resp.StatusCode)
 	}
+}
+
+// On loopback the metrics endpoint answers to loopback host names only, so
+// a DNS-rebinding page cannot read it from a browser on this machine.
+func TestMetrics_LoopbackEndpointRefusesForeignHostNames(t *testing.T) {
+	_, _, m := metricsFixture(t)
+	maddr, stop, err := serveMetrics(t.Context(), "127.0.0.1:0", m, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer stop()
+	checkLoopbackHostsOnly(t, maddr, "/metrics", http.StatusOK)
+}
+
+// metricsFixture returns a development issuer, a verifier trusting it and
+// the example's metrics fed by that verifier, all closed by t.Cleanup.
+func metricsFixture(t *testing.T) (*grpcauthtest.Issuer, *verifier.Verifier, *metrics) {
+	t.Helper()
+	iss := grpcauthtest.NewIssuer(t, grpcauthtest.Config{})
+	v, err := verifier.New(t.Context(), verifier.Config{Issuer: iss.URL(), Audiences: []string{iss.Audience()}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { v.Close() })
+	m, err := newMetrics(v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { m.Close() })
+	return iss, v, m
 }

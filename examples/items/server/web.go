@@ -205,9 +205,7 @@ func origin(rawURL string) string {
 // On a loopback listener it serves loopback host names only
 // (endpoint.LoopbackHostsOnly).
 func serveWeb(ctx context.Context, ln net.Listener, h http.Handler, log *slog.Logger) (stop func()) {
-	if a, ok := ln.Addr().(*net.TCPAddr); ok && a.IP.IsLoopback() {
-		h = endpoint.LoopbackHostsOnly(h)
-	}
+	h = endpoint.LoopbackHostsOnly(ln.Addr(), h)
 	ctx, cancel := context.WithCancel(ctx)
 	srv := &http.Server{
 		Handler:           h,

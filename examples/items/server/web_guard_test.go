@@ -147,15 +147,23 @@ func TestWeb_LoopbackServerRefusesForeignHostNames(t *testing.T) {
 	ok := http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(http.StatusNoContent) })
 	stop := serveWeb(t.Context(), ln, ok, slog.New(slog.DiscardHandler))
 	t.Cleanup(stop)
-	_, port, _ := net.SplitHostPort(ln.Addr().String())
+	checkLoopbackHostsOnly(t, ln.Addr().String(), "/", http.StatusNoContent)
+}
+
+// checkLoopbackHostsOnly checks that the server on addr, a loopback
+// address, answers path with status ok under loopback host names and 421
+// under any other (DNS rebinding).
+func checkLoopbackHostsOnly(t *testing.T, addr, path string, ok int) {
+	t.Helper()
+	_, port, _ := net.SplitHostPort(addr)
 	for host, want := range map[string]int{
-		"127.0.0.1:" + port:                  http.StatusNoContent,
-		"localhost:" + port:                  http.StatusNoContent,
-		"[::1]:" + port:                      http.StatusNoContent,
+		"127.0.0.1:" + port:                  ok,
+		"localhost:" + port:                  ok,
+		"[::1]:" + port:                      ok,
 		"rebind.attacker.example:" + port:    http.StatusMisdirectedRequest,
 		"127.0.0.1.attacker.example:" + port: http.StatusMisdirectedRequest,
 	} {
-		req, err := http.NewRequestWithContext(t.Context(), http.MethodGet, "http://"+ln.Addr().String()+"/", nil)
+		req, err := http.NewRequestWithContext(t.Context(), http.MethodGet, "http://"+addr+path, nil)
 		if err != nil {
 			t.Fatal(err)
 		}
