@@ -11,17 +11,20 @@ import (
 // snapshot and the refresh interval the response asked for; the caller
 // publishes the snapshot. It runs only inside startFetchLocked's goroutine,
 // one at a time, under the Set's own context, so no caller's cancellation
-// can fail it for the others.
+// can fail it for the others. A fetch that Close cancelled is ErrClosed,
+// not a failure of the issuer: it is neither counted, logged nor stored as
+// the latest refresh's error.
 func (s *Set) refresh(reason string) (*snapshot, time.Duration, error) {
 	snap, next, err := s.fetchSnapshot()
 	if err != nil {
+		if s.ctx.Err() != nil {
+			return nil, 0, ErrClosed
+		}
 		s.failures.Add(1)
 		now := s.cfg.Now()
 		s.lastFailure.Store(&now)
 		s.lastErr.Store(&fetchError{err})
-		if s.ctx.Err() == nil {
-			s.logFailure(reason, err, now)
-		}
+		s.logFailure(reason, err, now)
 		return nil, 0, err
 	}
 	s.lastErr.Store(nil)

@@ -287,8 +287,9 @@ func (s *Set) Stats() Stats {
 // Close stops the background refresh and any fetch in flight, and returns
 // once every goroutine the Set started has ended. It is safe to call more
 // than once and concurrently. Lookups after Close still answer from the last
-// snapshot but never fetch or wait; lookups waiting for a refresh that has
-// not started return at once.
+// snapshot but never fetch or wait; lookups waiting for a refresh return at
+// once, with ErrUnavailable wrapping ErrClosed when the last snapshot lacks
+// their kid, whether or not the refresh had started.
 func (s *Set) Close() {
 	s.closeOnce.Do(func() {
 		s.mu.Lock()

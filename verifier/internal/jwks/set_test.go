@@ -493,8 +493,8 @@ func TestSet_CloseEndsEveryGoroutine(t *testing.T) {
 	}()
 	ts.waitEntered(t, "/keys")
 	s.Close()
-	if err := receive(t, errc, "Key during Close"); !errors.Is(err, ErrUnavailable) && !errors.Is(err, ErrUnknownKey) {
-		t.Fatalf("Key during Close = %v", err)
+	if err := receive(t, errc, "Key during Close"); !errors.Is(err, ErrUnavailable) || !errors.Is(err, ErrClosed) {
+		t.Fatalf("Key during Close = %v, want ErrUnavailable wrapping ErrClosed", err)
 	}
 	s.Close() // idempotent
 	var wg sync.WaitGroup

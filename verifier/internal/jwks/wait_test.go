@@ -251,6 +251,26 @@ func TestSet_CloseReleasesWaiters(t *testing.T) {
 	}
 }
 
+// Close also releases lookups whose shared refresh is already at the
+// issuer: the fetch Close cancelled looked for nothing, so they get
+// ErrClosed (the verifier's ErrClosed), not the cancelled request's error
+// as if the issuer had failed, and the cancelled fetch is no failure.
+func TestSet_CloseDuringTheSharedFetchReleasesWaitersWithErrClosed(t *testing.T) {
+	s, ts, ft, _, waiting := waitSetup(t, Config{})
+	errc := keyAsync(context.Background(), s, "new")
+	receive(t, waiting, "the lookup to wait")
+	ts.holdRequests()
+	ft.nextAfter(t).fire()
+	ts.waitEntered(t, "/keys")
+	s.Close()
+	if err := receive(t, errc, "the waiting lookup after Close"); !errors.Is(err, ErrClosed) || !errors.Is(err, ErrUnavailable) {
+		t.Fatalf("Key after Close = %v, want ErrUnavailable wrapping ErrClosed", err)
+	}
+	if st := s.Stats(); st.Failures != 0 || !st.LastFailure.IsZero() {
+		t.Fatalf("Stats = %+v, want no failure: Close cancelled the fetch", st)
+	}
+}
+
 // An unknown kid whose fetch failed is the server's problem: ErrUnavailable,
 // not ErrUnknownKey. Known kids keep being served from the last good set,
 // and while the latest refresh has failed no lookup waits.
