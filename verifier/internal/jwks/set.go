@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math"
 	"math/rand/v2"
 	"net/http"
 	"sync"
@@ -363,8 +364,13 @@ func (s *Set) storeLocked(snap *snapshot) {
 	}
 }
 
-// missTTL is how long a kid confirmed absent is answered without a fetch.
+// missTTL is how long a kid confirmed absent is answered without a fetch:
+// missTTLFactor × MinRefreshInterval, saturating rather than overflowing
+// into a negative duration for an interval of decades.
 func (s *Set) missTTL() time.Duration {
+	if s.cfg.MinRefreshInterval > math.MaxInt64/missTTLFactor {
+		return math.MaxInt64
+	}
 	return missTTLFactor * s.cfg.MinRefreshInterval
 }
 

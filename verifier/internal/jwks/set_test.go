@@ -349,6 +349,29 @@ func TestSet_RememberedMissExpires(t *testing.T) {
 	}
 }
 
+// A MinRefreshInterval of decades (refetch on unknown kids almost never)
+// still remembers a forged kid: 6 × MinRefreshInterval must not overflow
+// into a negative memory that forgets every kid at once, which would make
+// each repeat of a forged kid wait for a refresh decades away.
+func TestSet_RememberedMissWithHugeMinRefreshInterval(t *testing.T) {
+	const decades = 60 * 365 * 24 * time.Hour
+	ts := newTestServer(t)
+	ts.setKeys(t, rsaJWK(t, 0, "a"))
+	clock := newFakeClock()
+	s, _ := startSet(t, Config{URL: ts.URL + "/keys", Now: clock.Now,
+		MinRefreshInterval: decades, RefreshInterval: decades, MaxStaleness: 2 * decades})
+	ready(t, s)
+	if _, err := s.Key(ctxT(t), "forged"); !errors.Is(err, ErrUnknownKey) {
+		t.Fatalf("Key(forged) = %v, want ErrUnknownKey", err)
+	}
+	ctx, cancel := context.WithCancel(ctxT(t))
+	s.onWait = cancel // a wait would last decades: end it, and fail below
+	clock.Advance(time.Hour)
+	if _, err := s.Key(ctx, "forged"); !errors.Is(err, ErrUnknownKey) {
+		t.Fatalf("Key(forged) again = %v, want ErrUnknownKey at once, from memory", err)
+	}
+}
+
 func TestSet_RememberedMissesAreBounded(t *testing.T) {
 	s, _ := startSet(t, Config{URL: "http://127.0.0.1:1/keys"})
 	now := time.Now()
