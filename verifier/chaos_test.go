@@ -412,3 +412,30 @@ func TestChaos_LongOutageEndsInKeysUnavailableThenRecovers(t *testing.T) {
 		t.Fatalf("after the outage ended: %v", err)
 	}
 }
+
+// A verification waiting for a key-set fetch that is at the issuer when the
+// Verifier is closed ends at once with ErrClosed: Close cancelled the fetch,
+// so the issuer did not fail and no key is known to be missing.
+func TestChaos_CloseDuringAKeyFetchIsErrClosed(t *testing.T) {
+	f := newChaosFixture(t, nil)
+	if _, err := f.iss.RotateKey(); err != nil {
+		t.Fatal(err)
+	}
+	newTok := f.mint(t, nil)
+	f.cs.Fail(onPath(keysPath, func(cs *chaosServer, _ http.ResponseWriter, r *http.Request) bool {
+		cs.block(r)
+		return true
+	}))
+	errc := make(chan error, 1)
+	go func() { errc <- f.verify(newTok, time.Minute) }()
+	f.cs.waitEntered(t)
+	_ = f.v.Close()
+	select {
+	case err := <-errc:
+		if !errors.Is(err, verifier.ErrClosed) || errors.Is(err, verifier.ErrKeysUnavailable) {
+			t.Fatalf("VerifyAccessToken during Close = %v, want ErrClosed", err)
+		}
+	case <-time.After(30 * time.Second): // watchdog only
+		t.Fatal("the waiting verification did not end with Close")
+	}
+}
