@@ -26,6 +26,11 @@ var (
 	// ErrClosed is returned by Ready after Close, and wrapped in the
 	// ErrUnavailable of a lookup that needed a fetch after Close.
 	ErrClosed = errors.New("jwks: closed")
+
+	// errClosedMiss answers a kid not in the snapshot once Close has
+	// stopped or cancelled every fetch: no fetch looked for kid, so the
+	// token is not known to be bad.
+	errClosedMiss = fmt.Errorf("%w: %w", ErrUnavailable, ErrClosed)
 )
 
 // Key is one usable verification key. A *Key is immutable and pointer-stable:
@@ -211,10 +216,8 @@ func (s *Set) Key(ctx context.Context, kid string) (*Key, error) {
 			return k, nil
 		}
 		if errors.Is(c.err, ErrClosed) {
-			// Close cancelled the refresh this lookup waited for: no fetch
-			// looked for kid, so the token is not known to be bad.
 			s.mu.Unlock()
-			return nil, fmt.Errorf("%w: %w", ErrUnavailable, ErrClosed)
+			return nil, errClosedMiss
 		}
 		if c.err != nil || c.seq > arrived {
 			// The fetch failed (ErrUnavailable), or it started after this
@@ -288,9 +291,10 @@ func (s *Set) Stats() Stats {
 // Close stops the background refresh and any fetch in flight, and returns
 // once every goroutine the Set started has ended. It is safe to call more
 // than once and concurrently. Lookups after Close still answer from the last
-// snapshot but never fetch or wait; lookups waiting for a refresh return at
-// once, with ErrUnavailable wrapping ErrClosed when the last snapshot lacks
-// their kid, whether or not the refresh had started.
+// snapshot but never fetch or wait, and lookups waiting for a refresh return
+// at once (whether or not it had started); a kid the last snapshot lacks is
+// then ErrUnavailable wrapping ErrClosed, unless it was confirmed absent
+// just before.
 func (s *Set) Close() {
 	s.closeOnce.Do(func() {
 		s.mu.Lock()

@@ -16,7 +16,7 @@ const (
 // or the answer to give at once. s.mu is held.
 //
 // In order: a kid confirmed absent moments ago is refused; a fetch in
-// flight is joined; a miss fetch is started when the rate limit allows one;
+// flight is joined; after Close the answer is errClosedMiss; a miss fetch is started when the rate limit allows one;
 // otherwise the lookup waits for the next permitted refresh, shared with
 // every other waiting lookup, unless waiting cannot change the answer (no
 // usable set, or the latest refresh failed: ErrUnavailable tells the client
@@ -31,10 +31,13 @@ func (s *Set) missLocked(kid string, now time.Time, snap *snapshot) (*fetchCall,
 	if s.inflight != nil {
 		return s.inflight, joined, nil
 	}
+	if s.closed {
+		return nil, 0, errClosedMiss // no fetch will look for kid
+	}
 	if since := now.Sub(s.lastMiss); !s.missFetched || since < 0 || since >= s.cfg.MinRefreshInterval {
 		return s.startMissFetchLocked("unknown kid"), started, nil
 	}
-	if !usable || s.lastErr.Load() != nil || s.closed || s.waiters >= s.cfg.MaxWaiters {
+	if !usable || s.lastErr.Load() != nil || s.waiters >= s.cfg.MaxWaiters {
 		s.limited.Add(1)
 		return nil, 0, s.missErr(snap, now)
 	}

@@ -271,6 +271,21 @@ func TestSet_CloseDuringTheSharedFetchReleasesWaitersWithErrClosed(t *testing.T)
 	}
 }
 
+// After Close no fetch can look for a new kid, inside the rate-limit
+// window or out of it: a lookup racing Close is not told the token is bad.
+func TestSet_UnknownKidAfterCloseIsErrClosedEvenWhenRateLimited(t *testing.T) {
+	s, _, ft, clock, _ := waitSetup(t, Config{})
+	s.Close()
+	for _, advance := range []time.Duration{0, 10 * time.Second} {
+		clock.Advance(advance)
+		_, err := s.Key(ctxT(t), "new")
+		if !errors.Is(err, ErrClosed) || !errors.Is(err, ErrUnavailable) || errors.Is(err, ErrUnknownKey) {
+			t.Fatalf("Key(new) after Close, %v into the window = %v, want ErrUnavailable wrapping ErrClosed", advance, err)
+		}
+	}
+	noSchedule(t, ft)
+}
+
 // An unknown kid whose fetch failed is the server's problem: ErrUnavailable,
 // not ErrUnknownKey. Known kids keep being served from the last good set,
 // and while the latest refresh has failed no lookup waits.
