@@ -61,7 +61,8 @@ var (
 	// the client to retry.
 	ErrKeysUnavailable = errors.New("verifier: keys unavailable")
 
-	// ErrClosed reports use of a Verifier after Close.
+	// ErrClosed reports use of a Verifier after Close, or a verification
+	// that needed a key-set fetch while Close ran.
 	ErrClosed = errors.New("verifier: closed")
 )
 
