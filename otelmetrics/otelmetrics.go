@@ -47,7 +47,10 @@ type Config struct {
 	// Verifiers are observed for the cache, key-set and introspection
 	// instruments, each figure labelled with its issuer: pass the
 	// grpcauth.Config.Verifier (see Source for what is read from each
-	// kind). Default: none (only the decision instruments are reported).
+	// kind). Each issuer's figures may come from one Source only, and a
+	// verifier should be observed by one Metrics per MeterProvider: the
+	// SDK adds up the observations of two callbacks too. Default: none
+	// (only the decision instruments are reported).
 	Verifiers []Source
 	// Now returns the current time, for the key sets' age. Default
 	// time.Now; give the verifiers' Config.Now if they have one.
@@ -76,8 +79,9 @@ type attrOpts struct {
 }
 
 // New creates the instruments and registers the callback that observes
-// cfg.Verifiers. It fails when a Verifier is not a Source it can read, or
-// when the MeterProvider refuses an instrument.
+// cfg.Verifiers. It fails when a Verifier is nil or not a Source it can
+// read, when two of them report one issuer's figures, or when the
+// MeterProvider refuses an instrument.
 func New(cfg Config) (*Metrics, error) {
 	mp := cfg.MeterProvider
 	if mp == nil {

@@ -2,6 +2,7 @@ package otelmetrics
 
 import (
 	"fmt"
+	"reflect"
 
 	"github.com/grpcauth/grpcauth/introspect"
 	"github.com/grpcauth/grpcauth/verifier"
@@ -16,8 +17,11 @@ import (
 //	Parts() (introspect.JWTVerifier, *introspect.Verifier)
 //	                             *introspect.Combined: both parts' figures
 //
-// New rejects any other value. A Combined's JWT verifier without one of
-// the Stats methods (a custom one) is skipped.
+// New rejects any other value, a nil one, and an issuer whose figures two
+// Sources would report (a verifier given twice, or given both alone and
+// inside a MultiVerifier or Combined): the SDK adds up what one collection
+// observes twice, so its counters would count double. A Combined's JWT
+// verifier without one of the Stats methods (a custom one) is skipped.
 type Source any
 
 // Source kinds, as New checks them.
@@ -30,20 +34,41 @@ type (
 	}
 )
 
-// sources are the Config.Verifiers, sorted by kind.
+// sources are the Config.Verifiers, sorted by kind, with the issuers each
+// kind reports.
 type sources struct {
 	keyed []func() []verifier.Stats
 	intro []introspectionSource
+
+	keyedIssuers, introIssuers map[string]bool
 }
 
-// add sorts s into its kind. A nil or unknown s is an error when required.
+// add sorts s into its kind. A nil or unknown s is an error when required;
+// so is an issuer already reported for s's kind.
 func (ss *sources) add(s Source, required bool) error {
+	if v := reflect.ValueOf(s); s == nil || v.Kind() == reflect.Pointer && v.IsNil() {
+		if required {
+			return fmt.Errorf("otelmetrics: Config.Verifiers: a nil %T", s)
+		}
+		return nil
+	}
 	switch s := s.(type) {
 	case keyedSource:
+		if err := claim(&ss.keyedIssuers, s.Stats().Issuer); err != nil {
+			return err
+		}
 		ss.keyed = append(ss.keyed, func() []verifier.Stats { return []verifier.Stats{s.Stats()} })
 	case multiSource:
+		for _, st := range s.Stats().Issuers {
+			if err := claim(&ss.keyedIssuers, st.Issuer); err != nil {
+				return err
+			}
+		}
 		ss.keyed = append(ss.keyed, func() []verifier.Stats { return s.Stats().Issuers })
 	case introspectionSource:
+		if err := claim(&ss.introIssuers, s.Stats().Issuer); err != nil {
+			return err
+		}
 		ss.intro = append(ss.intro, s)
 	case combinedSource:
 		jwt, opaque := s.Parts()
@@ -56,5 +81,18 @@ func (ss *sources) add(s Source, required bool) error {
 			return fmt.Errorf("otelmetrics: Config.Verifiers: %T has no Stats method this package reads (see Source)", s)
 		}
 	}
+	return nil
+}
+
+// claim records that a Source reports issuer's figures, or fails if another
+// one does already.
+func claim(issuers *map[string]bool, issuer string) error {
+	if (*issuers)[issuer] {
+		return fmt.Errorf("otelmetrics: Config.Verifiers: issuer %q is observed twice (a verifier given twice, or also inside a MultiVerifier or Combined given): its counters would count double", issuer)
+	}
+	if *issuers == nil {
+		*issuers = make(map[string]bool)
+	}
+	(*issuers)[issuer] = true
 	return nil
 }
