@@ -95,7 +95,8 @@ func serveMetrics(ctx context.Context, addr string, m *metrics, log *slog.Logger
 }
 
 // writeText writes rm in the Prometheus text exposition format: dots
-// become underscores, counters get _total, seconds _seconds. Metrics are
+// become underscores, counters get _total, seconds _seconds; each family
+// starts with its HELP (the description) and TYPE lines. Metrics are
 // sorted by name and series by labels, so the output is stable.
 func writeText(w io.Writer, rm *metricdata.ResourceMetrics) {
 	var all []metricdata.Metrics
@@ -109,10 +110,11 @@ func writeText(w io.Writer, rm *metricdata.ResourceMetrics) {
 			name += "_seconds"
 		}
 		var lines []string
+		typ := "gauge"
 		switch d := m.Data.(type) {
 		case metricdata.Sum[int64]:
 			if d.IsMonotonic {
-				name += "_total"
+				name, typ = name+"_total", "counter"
 			}
 			for _, p := range d.DataPoints {
 				lines = append(lines, sample(name, p.Attributes, "", strconv.FormatInt(p.Value, 10)))
@@ -126,6 +128,7 @@ func writeText(w io.Writer, rm *metricdata.ResourceMetrics) {
 				lines = append(lines, sample(name, p.Attributes, "", formatFloat(p.Value)))
 			}
 		case metricdata.Histogram[float64]:
+			typ = "histogram"
 			for _, p := range d.DataPoints {
 				// One string per series keeps its buckets in order.
 				var b strings.Builder
@@ -140,6 +143,10 @@ func writeText(w io.Writer, rm *metricdata.ResourceMetrics) {
 				lines = append(lines, b.String())
 			}
 		}
+		if len(lines) == 0 {
+			continue
+		}
+		fmt.Fprintf(w, "# HELP %s %s\n# TYPE %s %s\n", name, helpEscaper.Replace(m.Description), name, typ)
 		slices.Sort(lines)
 		for _, l := range lines {
 			fmt.Fprintln(w, l)
@@ -147,7 +154,10 @@ func writeText(w io.Writer, rm *metricdata.ResourceMetrics) {
 	}
 }
 
-var labelEscaper = strings.NewReplacer(`\`, `\\`, `"`, `\"`, "\n", `\n`)
+var (
+	labelEscaper = strings.NewReplacer(`\`, `\\`, `"`, `\"`, "\n", `\n`)
+	helpEscaper  = strings.NewReplacer(`\`, `\\`, "\n", `\n`)
+)
 
 // sample formats one line: name{labels} value, with le added when set.
 func sample(name string, attrs attribute.Set, le, value string) string {

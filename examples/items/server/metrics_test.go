@@ -8,7 +8,9 @@ import (
 	"net/http"
 	"strings"
 	"testing"
+	"time"
 
+	"go.opentelemetry.io/otel/sdk/metric/metricdata"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials/insecure"
@@ -143,4 +145,61 @@ func metricsFixture(t *testing.T) (*grpcauthtest.Issuer, *verifier.Verifier, *me
 	}
 	t.Cleanup(func() { m.Close() })
 	return iss, v, m
+}
+
+// Every metric family of /metrics is introduced by its HELP and TYPE lines,
+// once, and its samples follow: without TYPE, Prometheus takes every
+// family as untyped, counters and histograms alike.
+func TestMetrics_TextDeclaresEachFamilyType(t *testing.T) {
+	_, v, m := metricsFixture(t)
+	if err := v.Ready(t.Context()); err != nil { // the key set's age is reported once it loaded
+		t.Fatal(err)
+	}
+	m.OnDecision(t.Context(), grpcauth.Decision{Method: "/items.v1.ItemService/ListItems", Allowed: true, Latency: time.Millisecond})
+	var rm metricdata.ResourceMetrics
+	if err := m.reader.Collect(t.Context(), &rm); err != nil {
+		t.Fatal(err)
+	}
+	var b strings.Builder
+	writeText(&b, &rm)
+	text := b.String()
+	want := map[string]string{
+		"grpcauth_decisions_total":         "counter",
+		"grpcauth_verify_duration_seconds": "histogram",
+		"grpcauth_cache_hits_total":        "counter",
+		"grpcauth_cache_entries":           "gauge",
+		"grpcauth_jwks_age_seconds":        "gauge",
+	}
+	types := map[string]string{}
+	family, helped := "", map[string]bool{}
+	for _, line := range strings.Split(strings.TrimSuffix(text, "\n"), "\n") {
+		switch f := strings.Fields(line); {
+		case strings.HasPrefix(line, "# HELP "):
+			helped[f[2]] = true
+		case strings.HasPrefix(line, "# TYPE "):
+			if _, dup := types[f[2]]; dup {
+				t.Errorf("TYPE of %s given twice", f[2])
+			}
+			if !helped[f[2]] {
+				t.Errorf("TYPE of %s without HELP before it", f[2])
+			}
+			family, types[f[2]] = f[2], f[3]
+		default:
+			name, _, _ := strings.Cut(strings.Fields(line)[0], "{")
+			if types[family] == "histogram" {
+				name = strings.TrimSuffix(strings.TrimSuffix(strings.TrimSuffix(name, "_bucket"), "_sum"), "_count")
+			}
+			if name != family {
+				t.Errorf("sample %q outside the family it belongs to (after the TYPE of %q)", line, family)
+			}
+		}
+	}
+	for name, typ := range want {
+		if types[name] != typ {
+			t.Errorf("TYPE of %s = %q, want %q", name, types[name], typ)
+		}
+	}
+	if t.Failed() {
+		t.Logf("/metrics:\n%s", text)
+	}
 }
