@@ -195,8 +195,8 @@ func (w *streamWatch) revalidate() {
 	r := verifyRejection(w.ctx, err)
 	switch r {
 	case rejUnavailable, rejCanceled, rejDeadline:
-		w.a.logger.LogAttrs(w.ctx, slog.LevelWarn, "grpcauth: stream token could not be re-verified; the stream goes on",
-			slog.Any("error", err))
+		w.a.logger.LogAttrs(w.ctx, w.a.levels.Problem.Level(), "grpcauth: stream token could not be re-verified; the stream goes on",
+			slog.String("method", w.method), slog.Any("error", err))
 		w.schedule(w.rv.RevalidateAt(token, w.claims))
 		return
 	case rejExpired:

@@ -1,6 +1,10 @@
 package grpcauth
 
 import (
+	"bytes"
+	"log/slog"
+	"strings"
+
 	"context"
 	"errors"
 	"sync/atomic"
@@ -35,7 +39,7 @@ type revalidationEnv struct {
 	rec   recorder // every Decision
 }
 
-func newRevalidationEnv(t *testing.T, claims map[string]any, mutate func(*introspect.Config)) *revalidationEnv {
+func newRevalidationEnv(t *testing.T, claims map[string]any, mutate func(*introspect.Config), opts ...envOption) *revalidationEnv {
 	t.Helper()
 	rs := grpcauthtest.Client{ID: "rs", Secret: "rs-secret"}
 	r := &revalidationEnv{clk: &settableClock{}, fake: newFakeClock()}
@@ -51,12 +55,12 @@ func newRevalidationEnv(t *testing.T, claims map[string]any, mutate func(*intros
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { iv.Close() })
-	r.env = newEnv(t, func(c *Config, _ *verifier.Config) {
+	r.env = newEnv(t, append([]envOption{func(c *Config, _ *verifier.Config) {
 		c.Verifier = iv
 		c.Now = r.clk.Now
 		c.afterFunc = r.fake.AfterFunc
 		c.OnDecision = r.rec.record
-	})
+	}}, opts...)...)
 	r.svc.streamStarted = make(chan struct{}, 1)
 	r.svc.streamEnded = make(chan error, 1)
 	claims["sub"] = "user-1"
@@ -162,9 +166,14 @@ func TestStream_OpaqueTokenExpiringIsAccessTokenExpired(t *testing.T) {
 
 // TestStream_IntrospectionOutageDoesNotEndTheStream: when the
 // re-verification gets no answer, the stream goes on and is re-verified
-// again Cache.NegativeTTL later.
+// again Cache.NegativeTTL later; the outage is logged at LogLevels.Problem
+// with the stream's method.
 func TestStream_IntrospectionOutageDoesNotEndTheStream(t *testing.T) {
-	r := newRevalidationEnv(t, map[string]any{"exp": t0.Add(time.Hour)}, nil)
+	var logs bytes.Buffer // written only at Error: by the re-verification, in recheck.fire
+	r := newRevalidationEnv(t, map[string]any{"exp": t0.Add(time.Hour)}, nil, func(c *Config, _ *verifier.Config) {
+		c.Logger = slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelError}))
+		c.LogLevels.Problem = slog.LevelError
+	})
 	s := r.open(t)
 	_, recheck := <-r.fake.added, <-r.fake.added
 	r.iss.Close()
@@ -173,6 +182,10 @@ func TestStream_IntrospectionOutageDoesNotEndTheStream(t *testing.T) {
 	recheck = <-r.fake.added
 	if recheck.d != introspect.DefaultNegativeCacheTTL {
 		t.Fatalf("retry in %v, want %v", recheck.d, introspect.DefaultNegativeCacheTTL)
+	}
+	if l := logs.String(); !strings.Contains(l, "level=ERROR") || !strings.Contains(l, "could not be re-verified") ||
+		!strings.Contains(l, "method=/authtest.v1.TestService/ServerStream") {
+		t.Errorf("log %q: want the outage at LogLevels.Problem (ERROR) with the stream's method", l)
 	}
 	r.stillRunning(t)
 	if err := s.CloseSend(); err != nil {
