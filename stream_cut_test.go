@@ -194,3 +194,60 @@ func TestStream_ConditionRefusalBeforeTheExpiryIsTheOnlyRefusal(t *testing.T) {
 		})
 	}
 }
+
+// cutDuring is a condition compiler whose conditions pass a stream's first
+// message and refuse every later one, having run during first: the stream
+// is cut while the condition is being evaluated.
+type cutDuring struct {
+	evals  atomic.Int32
+	during func()
+}
+
+func (c *cutDuring) CompileCondition(protoreflect.MethodDescriptor, string) (Condition, error) {
+	return c, nil
+}
+
+func (c *cutDuring) Eval(context.Context, ConditionInput) (bool, error) {
+	if c.evals.Add(1) == 1 {
+		return true, nil
+	}
+	c.during()
+	return false, nil
+}
+
+// A stream whose token expires while the condition is refusing a message
+// is refused with the cut, and only that: the condition's refusal, which
+// came second, is neither reported nor returned. Both the interceptor and
+// ServeCall.
+func TestStream_CutWhileTheConditionRunsIsTheOnlyRefusal(t *testing.T) {
+	for _, viaServeCall := range []bool{false, true} {
+		t.Run(map[bool]string{false: "interceptor", true: "ServeCall"}[viaServeCall], func(t *testing.T) {
+			rec, cond := &recorder{}, &cutDuring{}
+			e, clock, tok := expiryEnv(t, func(c *Config, _ *verifier.Config) {
+				c.OnDecision = rec.record
+				c.Conditions = cond
+				c.Rules = map[string]*grpcauthv1.Rule{"/authtest.v1.TestService/BidiStream": {Scopes: []string{"test:stream"}, Condition: "cut during the second"}}
+			})
+			cond.during = func() { (<-clock.added).fire() }
+			var result error
+			if viaServeCall {
+				result = e.auth.ServeCall(adapterContext(bearer(tok)), "/authtest.v1.TestService/BidiStream", true, nil, func(_ context.Context, g *Guard) error {
+					if err := g.Received(&authtestv1.BidiStreamRequest{}); err != nil {
+						t.Errorf("the first message was refused: %v", err)
+					}
+					return g.Received(&authtestv1.BidiStreamRequest{})
+				})
+			} else {
+				s := openBidiStarted(t, e, tok)
+				if err := s.Send(&authtestv1.BidiStreamRequest{}); err != nil {
+					t.Fatal(err)
+				}
+				_, result = s.Recv()
+			}
+			checkStatus(t, result, codes.Unauthenticated, ReasonTokenExpired)
+			if denied := rec.denied(); !slices.Equal(denied, []string{ReasonTokenExpired}) {
+				t.Fatalf("denials %v, want only %s", denied, ReasonTokenExpired)
+			}
+		})
+	}
+}
