@@ -40,7 +40,10 @@ func (a *Authenticator) ServeCall(ctx context.Context, procedure string, stream 
 	if serve == nil {
 		return errors.New("grpcauth: ServeCall needs a serve function")
 	}
-	if !stream && req == nil {
+	switch {
+	case stream:
+		req = nil // a stream's messages are checked by Guard.Received
+	case req == nil:
 		req = noRequest{} // a condition fails closed
 	}
 	ctx, claims, err := a.authorize(ctx, procedure, stream, req)

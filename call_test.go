@@ -123,3 +123,21 @@ func TestServeCall_MessageReceivedAfterExpiryIsRefused(t *testing.T) {
 	checkStatus(t, <-received, codes.Unauthenticated, ReasonTokenExpired)
 	checkStatus(t, <-result, codes.Unauthenticated, ReasonTokenExpired)
 }
+
+// ServeCall ignores req for a streaming call, as documented: a stream's
+// condition sees only the messages passed to Guard.Received, so a value
+// the adapter passes anyway is neither evaluated nor refused as the stream
+// opens.
+func TestServeCall_StreamIgnoresReq(t *testing.T) {
+	for name, req := range map[string]any{"not a message": "first", "a message": &authtestv1.BidiStreamRequest{}} {
+		t.Run(name, func(t *testing.T) {
+			e, _, tok, _, evals := firstOnlyEnv(t)
+			err := e.auth.ServeCall(adapterContext(bearer(tok)), "/authtest.v1.TestService/BidiStream", true, req, func(_ context.Context, g *Guard) error {
+				return g.Received(&authtestv1.BidiStreamRequest{}) // the first message passes
+			})
+			if err != nil || evals.Load() != 1 {
+				t.Fatalf("ServeCall = %v with %d evaluations; want nil, the condition evaluated on the received message only", err, evals.Load())
+			}
+		})
+	}
+}
