@@ -11,6 +11,7 @@ package tokencreds
 import (
 	"context"
 	"errors"
+	"fmt"
 	"sync"
 	"sync/atomic"
 
@@ -73,8 +74,10 @@ func New(ts oauth2.TokenSource) *Credentials { return &Credentials{ts: ts} }
 // Otherwise, or when the context carries no connection information (the
 // method called outside a gRPC call), the call fails with
 // codes.Unauthenticated and ErrInsecureTransport's text, and the
-// TokenSource is not asked. A TokenSource error fails the call with
-// codes.Unavailable (grpc-go's treatment of a non-status error).
+// TokenSource is not asked. A TokenSource error, or a token without an
+// access token (ErrNoToken), fails the call with codes.Unauthenticated and
+// the error's text, whether the credentials were installed on the
+// connection or on the call; errors.Is and errors.As see the cause.
 //
 // The TokenSource has no context, and may block (a token endpoint that
 // does not answer, with clientcredentials' default HTTP client, which has
@@ -102,7 +105,7 @@ func (c *Credentials) GetRequestMetadata(ctx context.Context, _ ...string) (map[
 		return nil, err
 	}
 	if tok == nil || tok.AccessToken == "" {
-		return nil, ErrNoToken
+		return nil, unauthenticated{ErrNoToken}
 	}
 	return map[string]string{"authorization": tok.Type() + " " + tok.AccessToken}, nil
 }
@@ -123,7 +126,10 @@ func (c *Credentials) token(ctx context.Context) (*oauth2.Token, error) {
 	c.mu.Unlock()
 	select {
 	case <-f.done:
-		return f.tok, f.err
+		if f.err != nil {
+			return nil, unauthenticated{fmt.Errorf("tokencreds: token source: %w", f.err)}
+		}
+		return f.tok, nil
 	case <-ctx.Done():
 		return nil, status.FromContextError(ctx.Err()).Err()
 	}
@@ -141,6 +147,23 @@ func (c *Credentials) run(f *fetch) {
 	c.mu.Unlock()
 	f.tok, f.err = tok, err
 	close(f.done)
+}
+
+// unauthenticated is err as a gRPC status error with
+// codes.Unauthenticated, which errors.Is and errors.As still see through.
+// grpc-go turns a plain error from per-RPC credentials into Unauthenticated
+// when they are installed on the connection but into Internal, a server
+// fault, when they are installed on the call; a status error is passed on
+// as it is.
+type unauthenticated struct{ err error }
+
+func (e unauthenticated) Error() string { return e.err.Error() }
+
+func (e unauthenticated) Unwrap() error { return e.err }
+
+// GRPCStatus returns the status grpc-go fails the call with.
+func (e unauthenticated) GRPCStatus() *status.Status {
+	return status.New(codes.Unauthenticated, e.err.Error())
 }
 
 // RequireTransportSecurity returns false, so that grpc-go lets the

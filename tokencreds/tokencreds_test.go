@@ -8,8 +8,10 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"errors"
+	"fmt"
 	"math/big"
 	"net"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -198,9 +200,9 @@ func TestCredentials_GetRequestMetadata(t *testing.T) {
 	}{
 		{"Unix socket", local, oauth2.StaticTokenSource(tok), "Bearer at", codes.OK},
 		{"no request info", peerCtx(&net.TCPAddr{IP: net.IPv4(127, 0, 0, 1)}), oauth2.StaticTokenSource(tok), "", codes.Unauthenticated},
-		{"token source fails", local, failingSource{}, "", codes.Unknown},
-		{"empty access token", local, oauth2.StaticTokenSource(&oauth2.Token{}), "", codes.Unknown},
-		{"no token and no error", local, nilSource{}, "", codes.Unknown},
+		{"token source fails", local, failingSource{}, "", codes.Unauthenticated},
+		{"empty access token", local, oauth2.StaticTokenSource(&oauth2.Token{}), "", codes.Unauthenticated},
+		{"no token and no error", local, nilSource{}, "", codes.Unauthenticated},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -212,6 +214,9 @@ func TestCredentials_GetRequestMetadata(t *testing.T) {
 				t.Errorf("authorization = %q, want %q", got, tt.want)
 			}
 		})
+	}
+	if _, err := tokencreds.New(nilSource{}).GetRequestMetadata(local); !errors.Is(err, tokencreds.ErrNoToken) {
+		t.Errorf("no token: err = %v, want one wrapping ErrNoToken", err)
 	}
 	if tokencreds.New(nil).RequireTransportSecurity() {
 		t.Error("RequireTransportSecurity = true: grpc-go would refuse local plaintext")
@@ -366,5 +371,46 @@ func TestCredentials_ReusesATokenUntilShortlyBeforeItExpires(t *testing.T) {
 				t.Errorf("source asked %d times, want %d", n, tc.asked)
 			}
 		})
+	}
+}
+
+// A token source that fails (the token endpoint is down, or refuses the
+// client's secret) fails the call with Unauthenticated and the source's
+// error text, whether the credentials are installed on the connection or
+// on the call: grpc-go alone would answer Unauthenticated for the first
+// and Internal, a server fault, for the second.
+func TestCredentials_TokenSourceErrorIsUnauthenticatedOnEveryCall(t *testing.T) {
+	f := newFixture(t)
+	buf := bufconn.Listen(1 << 20)
+	f.serve(t, buf)
+	bufDialer := grpc.WithContextDialer(func(ctx context.Context, _ string) (net.Conn, error) { return buf.DialContext(ctx) })
+	for _, tt := range []struct {
+		name string
+		ts   oauth2.TokenSource
+		want string
+	}{
+		{"source fails", failingSource{}, "token endpoint down"},
+		{"empty access token", oauth2.StaticTokenSource(&oauth2.Token{}), tokencreds.ErrNoToken.Error()},
+	} {
+		for _, perCall := range []bool{false, true} {
+			t.Run(fmt.Sprintf("%s/per call %v", tt.name, perCall), func(t *testing.T) {
+				opts := []grpc.DialOption{bufDialer, plaintext}
+				var callOpts []grpc.CallOption
+				if perCall {
+					callOpts = append(callOpts, grpc.PerRPCCredentials(tokencreds.New(tt.ts)))
+				} else {
+					opts = append(opts, grpc.WithPerRPCCredentials(tokencreds.New(tt.ts)))
+				}
+				conn, err := grpc.NewClient("passthrough:///bufnet", opts...)
+				if err != nil {
+					t.Fatal(err)
+				}
+				defer conn.Close()
+				_, err = authtestv1.NewTestServiceClient(conn).Authenticated(t.Context(), &authtestv1.AuthenticatedRequest{}, callOpts...)
+				if status.Code(err) != codes.Unauthenticated || !strings.Contains(status.Convert(err).Message(), tt.want) {
+					t.Fatalf("err = %v, want Unauthenticated with %q", err, tt.want)
+				}
+			})
+		}
 	}
 }
