@@ -11,8 +11,9 @@
 #      generated, the module's tests run (scoped method OK with the scope,
 #      PermissionDenied without, Unauthenticated without a token; public
 #      method OK without a token; method without a rule denied and reported
-#      by Check; the vendored copy matches the library's).
-#   2. protoc: the same with -I "$(go list -m -f '{{.Dir}}' github.com/grpcauth/grpcauth)/proto".
+#      by Check; the vendored copy matches the library's, and a drifted
+#      copy fails that test, with a vendor directory too).
+#   2. protoc: the same with -I "$GRPCAUTH/proto" (GRPCAUTH from go list -m, as the docs say).
 #   3. Double registration: auth.proto generated a second time, into the
 #      user's package, panics at start-up; with the conflict ignored,
 #      grpcauth's Check reports ErrUnreadableOption.
@@ -47,7 +48,8 @@ mod="$tmp/greeter"
 cp -r "$root/internal/usermodule/testdata/greeter" "$mod"
 newmodule "$mod" example.com/greeter
 cd "$mod"
-GRPCAUTH=$(go list -m -f '{{.Dir}}' github.com/grpcauth/grpcauth)
+go mod download github.com/grpcauth/grpcauth
+GRPCAUTH=$(go list -mod=readonly -m -f '{{.Dir}}' github.com/grpcauth/grpcauth)
 
 step "buf: vendored auth.proto, generate, test"
 mkdir -p proto/grpcauth/v1
@@ -62,12 +64,19 @@ go mod tidy
 go vet ./...
 go test -count=1 ./...
 
-# A vendored copy that drifted from the library is caught.
+# A vendored copy that drifted from the library is caught, also in a module
+# with a vendor directory, where go list -m reports no module directory.
+drift_caught() {
+	if go test -count=1 -run TestVendoredAuthProtoMatchesLibrary . >"$tmp/drift.log" 2>&1; then
+		fail "TestVendoredAuthProtoMatchesLibrary passed on a drifted copy $1"
+	fi
+	grep -q "copy it again" "$tmp/drift.log" || { cat "$tmp/drift.log" >&2; fail "unexpected failure on a drifted copy $1"; }
+}
 echo "// drifted" >>proto/grpcauth/v1/auth.proto
-if go test -count=1 -run TestVendoredAuthProtoMatchesLibrary . >"$tmp/drift.log" 2>&1; then
-	fail "TestVendoredAuthProtoMatchesLibrary passed on a drifted copy"
-fi
-grep -q "copy it again" "$tmp/drift.log" || { cat "$tmp/drift.log" >&2; fail "unexpected failure on a drifted copy"; }
+drift_caught ""
+go mod vendor
+drift_caught "with a vendor directory"
+rm -rf vendor
 
 if ! command -v protoc >/dev/null; then
 	if [[ $(id -u) -eq 0 ]] && command -v apt-get >/dev/null; then

@@ -25,11 +25,18 @@ func TestVendoredAuthProtoMatchesLibrary(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	dir, err := exec.Command("go", "list", "-m", "-f", "{{.Dir}}", "github.com/grpcauth/grpcauth").Output()
+	// -mod=readonly: with a vendor directory, go list -m would report no
+	// directory.
+	out, err := exec.Command("go", "list", "-mod=readonly", "-m", "-f", "{{.Dir}}", "github.com/grpcauth/grpcauth").Output()
 	if err != nil {
 		t.Fatal(err)
 	}
-	lib := filepath.Join(strings.TrimSpace(string(dir)), "proto", "grpcauth", "v1", "auth.proto")
+	dir := strings.TrimSpace(string(out))
+	if dir == "" {
+		// Joined with "", the path would be the vendored copy itself.
+		t.Fatal("github.com/grpcauth/grpcauth is not in the module cache: run go mod download github.com/grpcauth/grpcauth")
+	}
+	lib := filepath.Join(dir, "proto", "grpcauth", "v1", "auth.proto")
 	want, err := os.ReadFile(lib)
 	if err != nil {
 		t.Fatal(err)
