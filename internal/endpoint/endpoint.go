@@ -27,6 +27,8 @@ func Check(u *url.URL) error {
 	switch {
 	case u.User != nil:
 		return errors.New("URL must not contain userinfo")
+	case u.Scheme == "":
+		return errors.New("URL has no scheme: write it in full, https://host/path")
 	case u.Opaque != "" || u.Hostname() == "":
 		return errors.New("URL has no host")
 	case strings.EqualFold(u.Scheme, "https"):

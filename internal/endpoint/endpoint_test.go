@@ -3,6 +3,7 @@ package endpoint
 import (
 	"errors"
 	"net/url"
+	"strings"
 	"testing"
 )
 
@@ -48,5 +49,19 @@ func TestNewClient_HasTimeoutsAndNoJar(t *testing.T) {
 	c := NewClient(7e9, 3)
 	if c.Timeout != 7e9 || c.Jar != nil || c.CheckRedirect != nil {
 		t.Fatalf("client = %+v", c)
+	}
+}
+
+// An issuer written without its scheme, as a domain is often copied from
+// an admin console, is refused with an error saying how to write it.
+func TestCheck_URLWithoutSchemeSaysToWriteHTTPS(t *testing.T) {
+	for _, raw := range []string{"dev-123.okta.com/oauth2/default", "//dev-123.okta.com/oauth2/default"} {
+		u, err := url.Parse(raw)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := Check(u); err == nil || !strings.Contains(err.Error(), "https://") {
+			t.Errorf("Check(%q) = %v, want an error naming https://", raw, err)
+		}
 	}
 }
