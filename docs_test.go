@@ -265,3 +265,30 @@ func TestDocs_StatusTablesListEveryReason(t *testing.T) {
 		}
 	}
 }
+
+// TestDocs_DevelopmentTestCommandIsREADMEs keeps docs/development.md's "run
+// the tests" command equal to the README's test command (the line after
+// <!-- test-command -->'s fence), which .ci/run runs.
+func TestDocs_DevelopmentTestCommandIsREADMEs(t *testing.T) {
+	readme, err := os.ReadFile("README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, after, ok := strings.Cut(string(readme), "<!-- test-command -->\n```sh\n")
+	if !ok {
+		t.Fatal("README.md has no ```sh fence after <!-- test-command -->")
+	}
+	want, _, _ := strings.Cut(after, "\n")
+
+	dev, err := os.ReadFile("docs/development.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	row := regexp.MustCompile("(?m)^\\| run the tests .*\\| `(.*)` \\|$").FindStringSubmatch(string(dev))
+	if row == nil {
+		t.Fatal("docs/development.md has no \"run the tests\" row ending in a command")
+	}
+	if got := strings.ReplaceAll(row[1], `\|`, "|"); got != want {
+		t.Errorf("docs/development.md's test command\n%s\ndiffers from the README's\n%s", got, want)
+	}
+}
