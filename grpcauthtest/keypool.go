@@ -33,18 +33,22 @@ type keyPool struct {
 	once sync.Once
 	dir  string // "" when keys cannot be kept
 
-	mu   sync.Mutex
-	next int
+	mu     sync.Mutex
+	next   int
+	issued map[string]bool // moduli of the keys handed out
 }
 
-// userCacheDir is the directory rsaPool keeps its keys in, or "".
+// userCacheDir is the directory rsaPool keeps its keys in, or "". It and
+// its parent are made private (0700), which also fails for directories
+// another user owns: keys others can plant there are not used.
 func userCacheDir() string {
 	cache, err := os.UserCacheDir()
 	if err != nil {
 		return ""
 	}
-	dir := filepath.Join(cache, "grpcauthtest", fmt.Sprintf("rsa-%d", rsaBits))
-	if os.MkdirAll(dir, 0o700) != nil {
+	parent := filepath.Join(cache, "grpcauthtest")
+	dir := filepath.Join(parent, fmt.Sprintf("rsa-%d", rsaBits))
+	if os.MkdirAll(dir, 0o700) != nil || os.Chmod(parent, 0o700) != nil || os.Chmod(dir, 0o700) != nil {
 		return ""
 	}
 	return dir
@@ -68,7 +72,7 @@ func (p *keyPool) rsaKey() (crypto.Signer, error) {
 	}
 	path := filepath.Join(p.dir, fmt.Sprintf("%03d.der", n))
 	if der, err := os.ReadFile(path); err == nil {
-		if k, err := x509.ParsePKCS1PrivateKey(der); err == nil && k.N.BitLen() == rsaBits {
+		if k, err := x509.ParsePKCS1PrivateKey(der); err == nil && k.N.BitLen() == rsaBits && p.claim(k) {
 			return k, nil
 		}
 	}
@@ -76,8 +80,26 @@ func (p *keyPool) rsaKey() (crypto.Signer, error) {
 	if err != nil {
 		return nil, err
 	}
+	p.claim(k)
 	keep(path, x509.MarshalPKCS1PrivateKey(k))
 	return k, nil
+}
+
+// claim records k as handed out, and reports false when it already was: a
+// kept file that is a copy of another (copied, or planted) must not make
+// two issuers of one process share a key.
+func (p *keyPool) claim(k *rsa.PrivateKey) bool {
+	n := string(k.N.Bytes())
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.issued[n] {
+		return false
+	}
+	if p.issued == nil {
+		p.issued = make(map[string]bool)
+	}
+	p.issued[n] = true
+	return true
 }
 
 // keep writes data to path through a temporary file and a rename, so that
