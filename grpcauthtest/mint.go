@@ -59,7 +59,8 @@ type header struct {
 //
 //   - "jwk": a public key of the standard library (*rsa.PublicKey,
 //     *ecdsa.PublicKey, ed25519.PublicKey), or a map[string]any holding the
-//     JWK's members (to add kid, alg, ...);
+//     JWK's members (to add kid, alg, ...); a private key is an error, so
+//     that a test never publishes one by mistake;
 //   - "x5c": a []*x509.Certificate, leaf first;
 //   - "crit": a []string;
 //   - jku, x5u, typ, kid, cty: a string;
@@ -331,7 +332,8 @@ func headerValue(name string, v any) (any, error) {
 			return jwk.ParseKey(b)
 		}
 		switch v.(type) {
-		case jwk.Key, nil:
+		case jwk.Key, crypto.Signer, []byte, nil:
+			// A private key would put its private members in the header.
 			return nil, fmt.Errorf("want a standard-library public key or a map[string]any, not %T", v)
 		}
 		return jwk.FromRaw(v)
@@ -342,6 +344,9 @@ func headerValue(name string, v any) (any, error) {
 		}
 		chain := &cert.Chain{}
 		for _, c := range certs {
+			if c == nil {
+				return nil, errors.New("nil certificate")
+			}
 			if err := chain.AddString(base64.StdEncoding.EncodeToString(c.Raw)); err != nil {
 				return nil, err
 			}

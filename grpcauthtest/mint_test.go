@@ -241,6 +241,14 @@ func TestMint_HeaderOptions(t *testing.T) {
 		if _, err := iss.Mint(nil, grpcauthtest.WithHeader("jwk", k)); err == nil {
 			t.Error("jwk.Key: no error")
 		}
+		priv, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+		if tok, err := iss.Mint(nil, grpcauthtest.WithHeader("jwk", priv)); err == nil {
+			h, _ := segments(t, tok)
+			t.Errorf("jwk *ecdsa.PrivateKey: no error; header jwk %v", h["jwk"])
+		}
+		if _, err := iss.Mint(nil, grpcauthtest.WithHeader("x5c", []*x509.Certificate{nil})); err == nil {
+			t.Error("x5c with a nil certificate: no error")
+		}
 	})
 	t.Run("unencodable claim is an error", func(t *testing.T) {
 		if _, err := iss.Mint(map[string]any{"c": make(chan int)}); err == nil {
