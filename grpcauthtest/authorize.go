@@ -220,7 +220,7 @@ func (a *authorizer) parseAuthorize(v url.Values) (*authzRequest, *authzError) {
 	case !validChallenge(req.challenge):
 		return refuse("invalid_request", "code_challenge must be 43 base64url characters")
 	}
-	req.scopes = strings.Fields(req.scope)
+	req.scopes = splitScope(req.scope)
 	for _, s := range req.scopes {
 		if !validScopeToken(s) {
 			return refuse("invalid_scope", "malformed scope")

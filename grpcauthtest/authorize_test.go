@@ -278,6 +278,7 @@ func TestAuthorize_RequestRefusals(t *testing.T) {
 		{"challenge not 32 bytes", authzParams("code_challenge", "abc"), "reader", "invalid_request", true},
 		{"token response type", authzParams("response_type", "token"), "reader", "unsupported_response_type", true},
 		{"malformed scope", authzParams("scope", "a\"b"), "reader", "invalid_scope", true},
+		{"scopes separated by a newline", authzParams("scope", "items:read\nitems:write"), "reader", "invalid_scope", true},
 		{"unknown user", authzParams(), "mallory", "access_denied", true},
 		{"cancel", func() url.Values { v := authzParams(); v.Set("cancel", "1"); return v }(), "", "access_denied", true},
 	}

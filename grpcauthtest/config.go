@@ -229,6 +229,13 @@ func checkLoopback(addr string) error {
 	return fmt.Errorf("%w: %q", ErrNonLoopback, addr)
 }
 
+// splitScope splits a scope parameter at its spaces (RFC 6749 §3.3
+// separates scope-tokens with SP only, so a tab or a newline stays inside a
+// token, which validScopeToken then refuses). Extra spaces are tolerated.
+func splitScope(scope string) []string {
+	return strings.FieldsFunc(scope, func(r rune) bool { return r == ' ' })
+}
+
 // validScopeToken reports whether s is an RFC 6749 §3.3 scope-token:
 // 1*( %x21 / %x23-5B / %x5D-7E ).
 func validScopeToken(s string) bool {

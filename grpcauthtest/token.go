@@ -97,7 +97,7 @@ func (i *Issuer) handleToken(w http.ResponseWriter, r *http.Request) (*TokenResp
 		return nil, fail(http.StatusBadRequest, "unsupported_grant_type", "only client_credentials and authorization_code are supported")
 	}
 
-	requested := strings.Fields(form.Get("scope"))
+	requested := splitScope(form.Get("scope"))
 	for _, s := range requested {
 		if !validScopeToken(s) {
 			return nil, fail(http.StatusBadRequest, "invalid_scope", "malformed scope")

@@ -120,6 +120,9 @@ func TestTokenEndpoint_Outcomes(t *testing.T) {
 		{"malformed scope token", func() *http.Request {
 			return basic(tokenRequest(t, iss, form("grant_type", cc, "scope", `items:read "x"`)), "svc", "s3cret")
 		}, 400, "invalid_scope", "", false},
+		{"scopes separated by a tab, not a space", func() *http.Request {
+			return basic(tokenRequest(t, iss, form("grant_type", cc, "scope", "items:read\titems:write")), "svc", "s3cret")
+		}, 400, "invalid_scope", "", false},
 		{"repeated parameter", func() *http.Request {
 			return basic(tokenRequest(t, iss, url.Values{"grant_type": {cc, cc}}), "svc", "s3cret")
 		}, 400, "invalid_request", "", false},
