@@ -14,7 +14,7 @@ type Shape int
 const (
 	// ShapeOkta (the default) mirrors an Okta custom authorization server:
 	// scopes in "scp" as a JSON array, the client id in "cid", "ver": 1 and
-	// the header "typ": "JWT".
+	// no "typ" header (Okta's header is only kid and alg).
 	ShapeOkta Shape = iota
 	// ShapeRFC9068 follows RFC 9068 (JWT access-token profile): scopes in
 	// "scope" as a space-separated string, the client id in "client_id" and
@@ -34,12 +34,12 @@ func (s Shape) String() string {
 	}
 }
 
-// typ is the JOSE "typ" header of the shape's tokens.
+// typ is the JOSE "typ" header of the shape's tokens, "" for none.
 func (s Shape) typ() string {
 	if s == ShapeRFC9068 {
 		return "at+jwt"
 	}
-	return "JWT"
+	return ""
 }
 
 // clientIDClaim is the claim carrying the client id in the shape's tokens.

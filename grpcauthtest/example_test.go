@@ -72,6 +72,6 @@ func ExampleIssuer_Mint() {
 	_, hasExp := claims["exp"]
 	fmt.Println("sub:", claims["sub"], "has exp:", hasExp)
 	// Output:
-	// {"alg":"none","typ":"JWT"} signature=""
+	// {"alg":"none"} signature=""
 	// sub: alice has exp: false
 }

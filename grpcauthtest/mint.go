@@ -97,9 +97,9 @@ func WithSigningKey(key any, alg string) MintOption {
 }
 
 // Unsigned makes Mint produce an unsecured JWT, "alg": "none" with an empty
-// signature ("header.payload."). The header is {"alg":"none","typ":...} with
-// the shape's typ ("JWT" for ShapeOkta), plus kid only if WithKidHeader names one,
-// plus any WithHeader. Verifiers must reject it.
+// signature ("header.payload."). The header is {"alg":"none"} plus the
+// shape's typ (none for ShapeOkta, "at+jwt" for ShapeRFC9068), plus kid
+// only if WithKidHeader names one, plus any WithHeader. Verifiers must reject it.
 func Unsigned() MintOption { return func(o *mintOptions) { o.unsigned = true } }
 
 // WithShape mints this token in shape s instead of the configured one: it
@@ -184,7 +184,7 @@ func grantScopes(c *Client, requested []string) ([]string, error) {
 // whose value is nil is removed; time.Time values become NumericDate (Unix
 // seconds); anything else is encoded as encoding/json encodes it, so tests can
 // send malformed claims such as "exp": "soon". The header has alg, typ (the
-// shape's) and kid (the signing key's). Options change the header and key.
+// shape's, if any) and kid (the signing key's). Options change the header and key.
 func (i *Issuer) Mint(claims map[string]any, opts ...MintOption) (string, error) {
 	var o mintOptions
 	for _, opt := range opts {
@@ -211,8 +211,10 @@ func (i *Issuer) Mint(claims map[string]any, opts ...MintOption) (string, error)
 	}
 
 	hdr := jws.NewHeaders()
-	if err := hdr.Set(jws.TypeKey, shape.typ()); err != nil {
-		return "", fmt.Errorf("grpcauthtest: header typ: %w", err)
+	if typ := shape.typ(); typ != "" {
+		if err := hdr.Set(jws.TypeKey, typ); err != nil {
+			return "", fmt.Errorf("grpcauthtest: header typ: %w", err)
+		}
 	}
 	key, alg, kid, err := i.pickKey(&o)
 	if err != nil {

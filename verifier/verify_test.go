@@ -402,7 +402,7 @@ func TestVerifyAccessToken_ProfileTakesTheClientFromClientID(t *testing.T) {
 }
 
 // Without RequireAccessTokenProfile any typ of an access token is accepted
-// (Okta's is "JWT") but one that explicitly names another kind of JWT
+// (Okta's tokens have none) but one that explicitly names another kind of JWT
 // (RFC 8725, 3.11): a logout token (OIDC Back-Channel Logout, 2.4, aud the
 // client id, exp required), a security event token (RFC 8417) or a DPoP
 // proof of the same issuer is never an access token.

@@ -18,7 +18,7 @@ type devIssuer struct {
 
 // startDevIssuer starts the development issuer on addr, a loopback address,
 // minting tokens for audience: RFC 9068 tokens (typ at+jwt, client_id,
-// scope) when rfc9068, Okta-shaped ones (typ JWT, cid, scp) otherwise. With
+// scope) when rfc9068, Okta-shaped ones (no typ, cid, scp) otherwise. With
 // a pageURL it also signs in the web page's users (web.go).
 func startDevIssuer(addr, audience string, rfc9068 bool, pageURL string) (*devIssuer, error) {
 	shape := grpcauthtest.ShapeOkta
