@@ -429,7 +429,7 @@ func (i *Issuer) handleAuthCode(r *http.Request, form url.Values) (*TokenRespons
 	}
 	client := i.authz.clients[form.Get("client_id")]
 	if client == nil {
-		return nil, unauthorized(false, "unknown public client")
+		return nil, unauthorized("unknown public client")
 	}
 	code, redirectURI, verifier := form.Get("code"), form.Get("redirect_uri"), form.Get("code_verifier")
 	switch {

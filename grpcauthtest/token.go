@@ -34,11 +34,9 @@ func (e *TokenError) Error() string {
 	return "grpcauthtest: token endpoint: " + e.Code + ": " + e.Description
 }
 
-// tokenFailure is a TokenError with its HTTP status and, for 401 answers,
-// whether to send a Basic challenge.
+// tokenFailure is a TokenError with its HTTP status.
 type tokenFailure struct {
-	status    int
-	challenge bool
+	status int
 	TokenError
 }
 
@@ -64,7 +62,7 @@ func writeOAuth(w http.ResponseWriter, resp any, f *tokenFailure) {
 		if f.status == http.StatusMethodNotAllowed {
 			h.Set("Allow", http.MethodPost)
 		}
-		if f.challenge {
+		if f.status == http.StatusUnauthorized { // RFC 9110 §15.5.2: a 401 carries a challenge
 			h.Set("WWW-Authenticate", `Basic realm="grpcauthtest", charset="UTF-8"`)
 		}
 		w.WriteHeader(f.status)
@@ -175,21 +173,21 @@ func (i *Issuer) authenticate(r *http.Request, form url.Values) (*Client, *token
 		}
 		user, pass, ok := r.BasicAuth()
 		if !ok {
-			return nil, unauthorized(true, "unsupported or malformed Authorization header")
+			return nil, unauthorized("unsupported or malformed Authorization header")
 		}
 		// RFC 6749 §2.3.1: id and secret are form-url-encoded before Basic.
 		var err1, err2 error
 		id, err1 = url.QueryUnescape(user)
 		secret, err2 = url.QueryUnescape(pass)
 		if err1 != nil || err2 != nil {
-			return nil, unauthorized(true, "malformed client credentials")
+			return nil, unauthorized("malformed client credentials")
 		}
 		if form.Has("client_id") && form.Get("client_id") != id {
 			return nil, fail(http.StatusBadRequest, "invalid_request", "client_id differs from the authenticated client")
 		}
 	} else {
 		if !form.Has("client_id") || !form.Has("client_secret") {
-			return nil, unauthorized(true, "client authentication required")
+			return nil, unauthorized("client authentication required")
 		}
 		id, secret = form.Get("client_id"), form.Get("client_secret")
 	}
@@ -201,15 +199,13 @@ func (i *Issuer) authenticate(r *http.Request, form url.Values) (*Client, *token
 	// Hash first: ConstantTimeCompare returns early on a length mismatch.
 	got, exp := sha256.Sum256([]byte(secret)), sha256.Sum256([]byte(want))
 	if subtle.ConstantTimeCompare(got[:], exp[:]) != 1 || !known {
-		return nil, unauthorized(basic, "client authentication failed")
+		return nil, unauthorized("client authentication failed")
 	}
 	return c, nil
 }
 
-// unauthorized is a 401 invalid_client, with a Basic challenge when the
-// client used (or should use) the Authorization header.
-func unauthorized(challenge bool, desc string) *tokenFailure {
-	f := fail(http.StatusUnauthorized, "invalid_client", desc)
-	f.challenge = challenge
-	return f
+// unauthorized is a 401 invalid_client, which writeOAuth sends with a Basic
+// challenge.
+func unauthorized(desc string) *tokenFailure {
+	return fail(http.StatusUnauthorized, "invalid_client", desc)
 }

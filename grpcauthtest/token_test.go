@@ -93,7 +93,7 @@ func TestTokenEndpoint_Outcomes(t *testing.T) {
 		}, 401, "invalid_client", "", true},
 		{"unknown client presenting the internal placeholder secret", func() *http.Request {
 			return tokenRequest(t, iss, form("grant_type", cc, "client_id", "nobody", "client_secret", "\x00unknown client"))
-		}, 401, "invalid_client", "", false},
+		}, 401, "invalid_client", "", true},
 		{"bearer instead of basic", func() *http.Request {
 			req := tokenRequest(t, iss, form("grant_type", cc))
 			req.Header.Set("Authorization", "Bearer abc")
@@ -101,10 +101,10 @@ func TestTokenEndpoint_Outcomes(t *testing.T) {
 		}, 401, "invalid_client", "", true},
 		{"form post, bad secret", func() *http.Request {
 			return tokenRequest(t, iss, form("grant_type", cc, "client_id", "svc", "client_secret", "s3cre"))
-		}, 401, "invalid_client", "", false},
+		}, 401, "invalid_client", "", true},
 		{"form post, unknown client", func() *http.Request {
 			return tokenRequest(t, iss, form("grant_type", cc, "client_id", "nobody", "client_secret", "s3cret"))
-		}, 401, "invalid_client", "", false},
+		}, 401, "invalid_client", "", true},
 		{"no client authentication", func() *http.Request {
 			return tokenRequest(t, iss, form("grant_type", cc))
 		}, 401, "invalid_client", "", true},
