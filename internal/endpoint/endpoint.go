@@ -29,7 +29,11 @@ func Check(u *url.URL) error {
 		return errors.New("URL must not contain userinfo")
 	case u.Scheme == "":
 		return errors.New("URL has no scheme: write it in full, https://host/path")
-	case u.Opaque != "" || u.Hostname() == "":
+	case u.Opaque != "":
+		// "localhost:8080/realms/dev" parses as scheme "localhost" and
+		// opaque "8080/realms/dev".
+		return errors.New("URL has no //host: write it in full, https://host/path")
+	case u.Hostname() == "":
 		return errors.New("URL has no host")
 	case strings.EqualFold(u.Scheme, "https"):
 		return nil

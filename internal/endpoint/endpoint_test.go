@@ -53,9 +53,14 @@ func TestNewClient_HasTimeoutsAndNoJar(t *testing.T) {
 }
 
 // An issuer written without its scheme, as a domain is often copied from
-// an admin console, is refused with an error saying how to write it.
+// an admin console, is refused with an error saying how to write it; so is
+// one with a port, which url.Parse reads as scheme "localhost" and opaque
+// "8080/realms/dev".
 func TestCheck_URLWithoutSchemeSaysToWriteHTTPS(t *testing.T) {
-	for _, raw := range []string{"dev-123.okta.com/oauth2/default", "//dev-123.okta.com/oauth2/default"} {
+	for _, raw := range []string{
+		"dev-123.okta.com/oauth2/default", "//dev-123.okta.com/oauth2/default",
+		"localhost:8080/realms/dev", "keycloak.example.com:8443/realms/dev", "https:opaque",
+	} {
 		u, err := url.Parse(raw)
 		if err != nil {
 			t.Fatal(err)
