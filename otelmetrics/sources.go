@@ -46,7 +46,7 @@ type sources struct {
 // add sorts s into its kind. A nil or unknown s is an error when required;
 // so is an issuer already reported for s's kind.
 func (ss *sources) add(s Source, required bool) error {
-	if v := reflect.ValueOf(s); s == nil || v.Kind() == reflect.Pointer && v.IsNil() {
+	if isNil(s) {
 		if required {
 			return fmt.Errorf("otelmetrics: Config.Verifiers: a nil %T", s)
 		}
@@ -82,6 +82,20 @@ func (ss *sources) add(s Source, required bool) error {
 		}
 	}
 	return nil
+}
+
+// isNil reports whether s is nil or a nil value of a kind that can be nil
+// (a nil pointer, or a nil func, map, slice or channel with a Stats method),
+// whose Stats would panic.
+func isNil(s Source) bool {
+	if s == nil {
+		return true
+	}
+	switch v := reflect.ValueOf(s); v.Kind() {
+	case reflect.Pointer, reflect.Func, reflect.Map, reflect.Slice, reflect.Chan:
+		return v.IsNil()
+	}
+	return false
 }
 
 // claim records that a Source reports issuer's figures, or fails if another

@@ -14,12 +14,20 @@ import (
 	"github.com/grpcauth/grpcauth/verifier"
 )
 
+// statsFunc is a Source of a func type, as an application adapting its own
+// verifier might write one.
+type statsFunc func() verifier.Stats
+
+func (f statsFunc) Stats() verifier.Stats { return f() }
+
 // A nil verifier of a readable type is refused by New: accepted, its Stats
-// would panic in the collection callback, on the first scrape.
+// would panic in the collection callback, on the first scrape (or in New,
+// which reads it for the issuer). Pointer or not.
 func TestNew_RejectsANilVerifier(t *testing.T) {
 	for _, s := range []otelmetrics.Source{
 		(*verifier.Verifier)(nil), (*verifier.MultiVerifier)(nil),
 		(*introspect.Verifier)(nil), (*introspect.Combined)(nil),
+		statsFunc(nil),
 	} {
 		reader := sdkmetric.NewManualReader()
 		mp := sdkmetric.NewMeterProvider(sdkmetric.WithReader(reader))
