@@ -2,11 +2,10 @@ package grpcauth
 
 import (
 	"bytes"
-	"log/slog"
-	"strings"
-
 	"context"
 	"errors"
+	"log/slog"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
