@@ -55,7 +55,7 @@ GRPCAUTH=$(go list -mod=readonly -m -f '{{.Dir}}' github.com/grpcauth/grpcauth)
 
 step "buf: vendored auth.proto, generate, test"
 mkdir -p proto/grpcauth/v1
-cp "$GRPCAUTH/proto/grpcauth/v1/auth.proto" proto/grpcauth/v1/auth.proto
+install -m 0644 "$GRPCAUTH/proto/grpcauth/v1/auth.proto" proto/grpcauth/v1/auth.proto
 cmp "$GRPCAUTH/proto/grpcauth/v1/auth.proto" proto/grpcauth/v1/auth.proto
 buf generate
 [[ -f gen/greeter/v1/greeter.pb.go && -f gen/greeter/v1/greeter_grpc.pb.go ]] || fail "buf generated no greeter code"

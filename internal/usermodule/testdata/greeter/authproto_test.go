@@ -42,6 +42,6 @@ func TestVendoredAuthProtoMatchesLibrary(t *testing.T) {
 		t.Fatal(err)
 	}
 	if !bytes.Equal(got, want) {
-		t.Fatalf("%s differs from %s: copy it again (cp %s %s)", vendored, lib, lib, vendored)
+		t.Fatalf("%s differs from %s: copy it again (install -m 0644 %s %s)", vendored, lib, lib, vendored)
 	}
 }
