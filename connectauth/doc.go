@@ -22,15 +22,20 @@
 //	mux.Handle(path, h)
 //	srv := &http.Server{
 //		Addr:    addr,
-//		Handler: connectauth.WrapHandler(mux), // TLS state, :authority, method, path and peer for the interceptor
+//		Handler: connectauth.WrapHandler(mux), // TLS state, :authority, method, path and addresses for the interceptor
 //	}
 //
-// WrapHandler passes each request's TLS state, host, HTTP method, path and
-// remote address to the interceptor, as the server received the request:
-// a middleware inside it that rewrites RemoteAddr from a forwarded header
-// does not make a remote caller local. Without it a call is treated as
-// arriving on a plaintext connection, so the default
-// grpcauth.TransportSecureOrLocal accepts tokens only from loopback peers,
+// WrapHandler passes each request's TLS state, host, HTTP method, path,
+// remote address and the listener's local address to the interceptor, as
+// the server received the request: a middleware inside it that rewrites
+// RemoteAddr from a forwarded header does not make a remote caller local,
+// and a plaintext caller over a Unix-domain socket, known by the
+// listener's address, counts as local, as over grpc-go. With h2c
+// (golang.org/x/net/http2/h2c), put WrapHandler inside h2c.NewHandler, so
+// that it sees each call rather than the connection's first request.
+// Without WrapHandler a call is treated as arriving on a plaintext
+// connection, so the default grpcauth.TransportSecureOrLocal accepts
+// tokens only from loopback peers (a Unix-socket caller is refused),
 // RFC 8705 certificate binding cannot be checked, and a DPoP proof must
 // name POST and the procedure's path even for a Connect-protocol GET.
 //
