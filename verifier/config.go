@@ -140,7 +140,8 @@ type Config struct {
 
 	// ClientIDs, when not empty, is the allow-list of clients whose access
 	// tokens are accepted, checked against Claims.ClientID (cid, client_id
-	// or azp). Default: any client.
+	// or azp; client_id alone under RequireAccessTokenProfile). Default:
+	// any client.
 	ClientIDs []string
 
 	// AssertClaims lists further claims that must have exact values: a
@@ -157,8 +158,8 @@ type Config struct {
 	// RequireAccessTokenProfile enforces RFC 9068: the typ header must be
 	// "at+jwt" or "application/at+jwt" (case-insensitive), and iss, exp,
 	// aud, sub, client_id, iat and jti must be present, and not an empty
-	// string or array. Default false, because Okta's default authorization
-	// server issues typ "JWT" with "cid"; turn it on for RFC 9068 issuers
+	// string or array. Default false, because Okta's access tokens carry
+	// no typ and name the client in "cid"; turn it on for RFC 9068 issuers
 	// to stop ID tokens and other JWTs of the same issuer being used as
 	// access tokens. Without it, a typ naming another kind of JWT (any
 	// "+jwt" type but at+jwt, such as logout+jwt) is still refused.
