@@ -19,15 +19,19 @@ import (
 // ":authority" set to the request's host, and no other key starting with
 // ":" that the client could have chosen), and its connection as a peer
 // (peer.NewContext) whose AuthInfo is credentials.TLSInfo when the
-// connection is TLS. An adapter whose request was not a POST to the
-// procedure's path (a Connect GET, a REST route) sets ":method" and ":path"
-// to the method and escaped path the client sent, which a DPoP proof's htm
-// and htu must then name; they default to "POST" and procedure.
+// connection is TLS, and whose LocalAddr is the listener's address (a
+// Unix-domain socket's caller counts as local by it). An adapter whose
+// request was not a POST to the procedure's path (a Connect GET, a REST
+// route) sets ":method" and ":path" to the method and escaped path the
+// client sent, which a DPoP proof's htm and htu must then name; they
+// default to "POST" and procedure.
 // procedure is the full method name, "/pkg.Service/Method".
 // For a unary call, req is the request message, checked against the rule's
 // condition (a unary call without one is refused, CONDITION_ERROR, when the
 // method has a condition); for a streaming call (stream true) req is
-// ignored and each received message goes through Guard.Received.
+// ignored: a condition that does not read the request (RequestReader) is
+// checked as the stream opens, and one that does on each received message,
+// through Guard.Received.
 //
 // When the call is refused, serve is not called and the error is a gRPC
 // status error (status.FromError) carrying the google.rpc.ErrorInfo detail,
