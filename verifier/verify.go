@@ -99,8 +99,10 @@ func (v *Verifier) Ready(ctx context.Context) error {
 }
 
 // Close stops the key set's background refresh and every other goroutine
-// New started, and empties the cache. Later calls return ErrClosed. Close is
-// safe to call more than once; it always returns nil.
+// New started, and empties the cache. Later calls return ErrClosed, and so
+// does a call running meanwhile that needs a key-set fetch (waiting for
+// one, or its kid not in the set). Close is safe to call more than once; it
+// always returns nil.
 func (v *Verifier) Close() error {
 	if v.closed.Swap(true) {
 		return nil
