@@ -58,11 +58,11 @@ type fetch struct {
 
 var _ credentials.PerRPCCredentials = (*Credentials)(nil)
 
-// New returns Credentials that take tokens from ts. Wrap a source that
-// fetches a new token on every call in oauth2.ReuseTokenSource, as
-// clientcredentials.Config.TokenSource already does, so a token is reused
-// until it expires. Install them with grpc.WithPerRPCCredentials, or per
-// call with grpc.PerRPCCredentials.
+// New returns Credentials that take tokens from ts. A token with an expiry
+// is reused until shortly before it expires without asking ts; a source
+// whose tokens carry no expiry is asked on every call, so it should cache
+// them itself. Install them with grpc.WithPerRPCCredentials, or per call
+// with grpc.PerRPCCredentials.
 func New(ts oauth2.TokenSource) *Credentials { return &Credentials{ts: ts} }
 
 // GetRequestMetadata returns the authorization header for a call, taking a
