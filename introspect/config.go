@@ -131,8 +131,8 @@ type Config struct {
 	SkipAudienceCheck bool
 
 	// ClientIDs, when not empty, is the allow-list of clients whose tokens
-	// are accepted, checked against Claims.ClientID (client_id, cid or
-	// azp). Default: any client.
+	// are accepted, checked against Claims.ClientID (the first non-empty
+	// of cid, client_id and azp). Default: any client.
 	ClientIDs []string
 
 	// ScopeClaims names the response members scopes are read from.
