@@ -2,7 +2,9 @@ package main
 
 import (
 	"context"
+	"crypto/rsa"
 	"fmt"
+	"math/big"
 	"os"
 	"strings"
 	"testing"
@@ -97,5 +99,30 @@ func BenchmarkVerify(b *testing.B) {
 				}
 			})
 		}
+	}
+}
+
+// TestFixture_BadSignatureCostsAFullSignatureCheck checks that the "bad
+// signature" token is the valid RS256 token with a wrong signature that is
+// still below the key's modulus, so every library reaches the RSA
+// exponentiation; a signature from another key is at least the modulus half
+// the time, and crypto/rsa then rejects it at a range check for a fraction
+// of the cost, which made the row's figure change from run to run.
+func TestFixture_BadSignatureCostsAFullSignatureCheck(t *testing.T) {
+	valid := shared.valid["RS256"]
+	input, _, err := splitSigned(valid.token)
+	if err != nil {
+		t.Fatal(err)
+	}
+	badInput, badSig, err := splitSigned(shared.rejected[rowBadSignature])
+	if err != nil {
+		t.Fatal(err)
+	}
+	if string(badInput) != string(input) {
+		t.Errorf("the bad-signature token's header and claims differ from the valid RS256 token's")
+	}
+	n := valid.public.(*rsa.PublicKey).N
+	if s := new(big.Int).SetBytes(badSig); s.Cmp(n) >= 0 {
+		t.Errorf("the bad signature is not below the modulus: rejected by a range check, not a signature check")
 	}
 }
