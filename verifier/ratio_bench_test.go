@@ -76,11 +76,7 @@ func BenchmarkRatios(b *testing.B) {
 	})
 
 	coldV := newVerifier(b, func() Config { c := f.cfg; c.Cache.Disabled = true; return c }())
-	for _, r := range []struct{ name, token string }{
-		{"wrong-issuer", f.mint(b, map[string]any{"iss": "https://evil.example"})},
-		{"expired", f.mint(b, map[string]any{"exp": f.clk.Now().Add(-time.Hour)})},
-		{"unknown-kid", f.mint(b, nil, grpcauthtest.WithKidHeader("unknown-kid"))},
-	} {
+	for _, r := range ratioRejections(b, f) {
 		b.Run("reject/"+r.name, func(b *testing.B) {
 			var cold, reject time.Duration
 			for b.Loop() {
@@ -125,4 +121,34 @@ func BenchmarkHitFloor(b *testing.B) {
 			}
 		}
 	})
+}
+
+// ratioRejections are the tokens BenchmarkRatios rejects: the Okta-shaped
+// claims of the cold token it compares them with, one of them wrong, so a
+// rejection decodes as much as the verification it is measured against.
+func ratioRejections(t testing.TB, f *fixture) []struct{ name, token string } {
+	t.Helper()
+	with := func(k string, v any) map[string]any {
+		c := oktaClaims(f.clk.Now())
+		c[k] = v
+		return c
+	}
+	return []struct{ name, token string }{
+		{"wrong-issuer", f.mint(t, with("iss", "https://evil.example"))},
+		{"expired", f.mint(t, with("exp", f.clk.Now().Add(-time.Hour)))},
+		{"unknown-kid", f.mint(t, oktaClaims(f.clk.Now()), grpcauthtest.WithKidHeader("unknown-kid"))},
+	}
+}
+
+// TestBenchmarkRatios_RejectionsAreTheColdTokensSize checks that each token
+// BenchmarkRatios rejects is within 5 % of the size of the cold token its
+// cost is divided by, so the x-cold ratio compares tokens of one shape.
+func TestBenchmarkRatios_RejectionsAreTheColdTokensSize(t *testing.T) {
+	f := newFixture(t, grpcauthtest.Config{Algorithm: "RS256"}, nil)
+	cold := len(f.mint(t, oktaClaims(f.clk.Now())))
+	for _, r := range ratioRejections(t, f) {
+		if d := len(r.token) - cold; d*20 > cold || -d*20 > cold {
+			t.Errorf("%s token is %d bytes, the cold token %d", r.name, len(r.token), cold)
+		}
+	}
 }
