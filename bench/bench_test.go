@@ -6,8 +6,12 @@ import (
 	"fmt"
 	"math/big"
 	"os"
+	"slices"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/grpcauth/grpcauth/grpcauthtest"
 )
 
 // The same comparison as the program, as go test benchmarks:
@@ -127,5 +131,53 @@ func TestFixture_BadSignatureCostsAFullSignatureCheck(t *testing.T) {
 	n := valid.public.(*rsa.PublicKey).N
 	if s := new(big.Int).SetBytes(badSig); s.Cmp(n) >= 0 {
 		t.Errorf("the bad signature is not below the modulus: rejected by a range check, not a signature check")
+	}
+}
+
+// TestLibraries_EnforceTheConfiguredChecks checks what docs/benchmarks.md
+// says each library checks on the way to "valid", beyond the rejections the
+// benchmarks time: every library refuses a token for another issuer or
+// audience, one without exp, not yet valid or unsigned, and each documented
+// difference (go-oidc accepts a token issued in the future and refuses one
+// expired within the clock skew; only grpcauth refuses a typ naming another
+// kind of JWT) is exactly that, and no other.
+func TestLibraries_EnforceTheConfiguredChecks(t *testing.T) {
+	ctx := context.Background()
+	now := time.Now()
+	cases := []struct {
+		name     string
+		claims   map[string]any
+		opts     []grpcauthtest.MintOption
+		accepted []string // the libraries that accept it, by name
+	}{
+		{name: "wrong issuer", claims: map[string]any{"iss": "https://evil.example"}},
+		{name: "wrong audience", claims: map[string]any{"aud": "api://other"}},
+		{name: "not yet valid", claims: map[string]any{"nbf": now.Add(10 * time.Minute)}},
+		{name: "unsigned", opts: []grpcauthtest.MintOption{grpcauthtest.Unsigned()}},
+		{name: "no exp", claims: map[string]any{"exp": nil}},
+		{name: "issued in the future", claims: map[string]any{"iat": now.Add(10 * time.Minute)}, accepted: []string{goOIDCLibrary.name}},
+		{name: "expired within the skew", claims: map[string]any{"iat": now.Add(-time.Hour), "exp": now.Add(-30 * time.Second)},
+			accepted: []string{grpcauthOff, grpcauthHit, jwxLibrary.name, golangJWTLibrary.name}},
+		{name: "typ of another kind of JWT", opts: []grpcauthtest.MintOption{grpcauthtest.WithHeader("typ", "logout+jwt")},
+			accepted: []string{jwxLibrary.name, golangJWTLibrary.name, goOIDCLibrary.name}},
+	}
+	for _, lib := range libraries() {
+		t.Run(benchName(lib.name), func(t *testing.T) {
+			verify, closeFn, err := openWarm(ctx, lib, shared)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer closeFn()
+			for _, c := range cases {
+				tok, err := shared.mint(c.claims, c.opts...)
+				if err != nil {
+					t.Fatal(err)
+				}
+				err = verify(ctx, tok)
+				if want := slices.Contains(c.accepted, lib.name); (err == nil) != want {
+					t.Errorf("%s: accepted %v, want %v (err %v)", c.name, err == nil, want, err)
+				}
+			}
+		})
 	}
 }

@@ -44,7 +44,10 @@ type fixture struct {
 	requests   func() int64                     // JWKS requests served so far
 	unknownKid func(kid string) (string, error) // a well-signed RS256 token whose kid header is kid
 	listToken  func() (string, error)           // a new valid RS256 token (fresh jti) carrying items:read
-	close      func()
+	// mint is an RS256 token with the valid tokens' scopes, claims merged
+	// over the issuer's defaults (nil removes one).
+	mint  func(claims map[string]any, opts ...grpcauthtest.MintOption) (string, error)
+	close func()
 }
 
 func newFixture() (*fixture, error) {
@@ -88,6 +91,9 @@ func newFixture() (*fixture, error) {
 		return iss.Mint(nil, scopes, rs, grpcauthtest.WithKidHeader(kid))
 	}
 	f.listToken = func() (string, error) { return iss.Mint(nil, scopes, rs) }
+	f.mint = func(claims map[string]any, opts ...grpcauthtest.MintOption) (string, error) {
+		return iss.Mint(claims, append([]grpcauthtest.MintOption{scopes, rs}, opts...)...)
+	}
 	if f.rejected[rowUnknownKid], err = f.unknownKid("no-such-key"); err != nil {
 		return fail(err)
 	}

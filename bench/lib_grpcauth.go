@@ -6,14 +6,20 @@ import (
 	"github.com/grpcauth/grpcauth/verifier"
 )
 
+// The names of grpcauth's two rows.
+const (
+	grpcauthOff = "grpcauth verifier (cache off)"
+	grpcauthHit = "grpcauth verifier (cache hit)"
+)
+
 // grpcauthLibraries returns grpcauth's verifier twice: with the
 // verified-token cache disabled (every call does the full check) and with it
 // on (the hit path: a token seen before).
 func grpcauthLibraries() []library {
 	const rl = "refetches on an unknown kid at most once per MinRefreshInterval (10 s); within it a call waits, up to its deadline and at most 256 at once, for the next permitted fetch, and a kid the latest fetch already missed is refused at once; waiting calls share one fetch"
 	return []library{
-		{name: "grpcauth verifier (cache off)", rateLimit: rl, open: grpcauthOpen(verifier.CacheConfig{Disabled: true})},
-		{name: "grpcauth verifier (cache hit)", rateLimit: rl, open: grpcauthOpen(verifier.CacheConfig{})},
+		{name: grpcauthOff, rateLimit: rl, open: grpcauthOpen(verifier.CacheConfig{Disabled: true})},
+		{name: grpcauthHit, rateLimit: rl, open: grpcauthOpen(verifier.CacheConfig{})},
 	}
 }
 

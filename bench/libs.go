@@ -37,7 +37,8 @@ func libraries() []library {
 
 // jwxLibrary is jwx v2 jwt.Parse over a jwk.Cache-backed key set. Keys must
 // carry an "alg" equal to the token's (jwx's default for key sets), which is
-// jwx's way of allow-listing algorithms.
+// jwx's way of allow-listing algorithms. jwx checks exp only when present,
+// so exp is required explicitly, as the other libraries do.
 var jwxLibrary = library{
 	name:      "jwx v2 jwt.Parse + jwk.Cache",
 	rateLimit: "never refetches on an unknown kid (only on its schedule, ≥15 min, or an explicit Refresh)",
@@ -60,6 +61,7 @@ var jwxLibrary = library{
 				jwxjwt.WithIssuer(f.issuer),
 				jwxjwt.WithAudience(f.audience),
 				jwxjwt.WithAcceptableSkew(clockSkew),
+				jwxjwt.WithRequiredClaim(jwxjwt.ExpirationKey), // as every other library requires exp
 			)
 			return err
 		}
