@@ -38,14 +38,18 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
+	"slices"
 	"strconv"
 	"sync"
 
 	"github.com/google/cel-go/cel"
 	"github.com/google/cel-go/checker"
+	"github.com/google/cel-go/common"
 	celast "github.com/google/cel-go/common/ast"
 	"github.com/google/cel-go/common/overloads"
 	"github.com/google/cel-go/common/types"
+	"github.com/google/cel-go/common/types/ref"
 	"github.com/google/cel-go/interpreter"
 	"google.golang.org/protobuf/reflect/protoreflect"
 
@@ -162,7 +166,8 @@ func (c *Compiler) CompileCondition(method protoreflect.MethodDescriptor, expr s
 	}
 	opts := []cel.ProgramOption{cel.EvalOptions(cel.OptOptimize)}
 	if cost, err := env.EstimateCost(ast, c.estimator); err != nil || cost.Max > c.limit {
-		opts = append(opts, cel.CostLimit(c.limit)) // not proven within the limit: track it
+		// Not proven within the limit: track it.
+		opts = append(opts, cel.CostLimit(c.limit), cel.CostTracking(parseCoster{}))
 	}
 	prg, err := env.Program(ast, opts...)
 	if err != nil {
@@ -225,8 +230,49 @@ func (e sizeEstimator) EstimateSize(n checker.AstNode) *checker.SizeEstimate {
 	return &checker.SizeEstimate{Min: 0, Max: bound}
 }
 
-func (sizeEstimator) EstimateCallCost(string, string, *checker.AstNode, []checker.AstNode) *checker.CallEstimate {
-	return nil
+func (e sizeEstimator) EstimateCallCost(_, overloadID string, _ *checker.AstNode, args []checker.AstNode) *checker.CallEstimate {
+	if !slices.Contains(parses, overloadID) || len(args) != 1 {
+		return nil
+	}
+	size := args[0].ComputedSize()
+	if size == nil {
+		size = e.EstimateSize(args[0])
+	}
+	return &checker.CallEstimate{CostEstimate: size.MultiplyByCostFactor(common.StringTraversalCostFactor).Add(checker.CostEstimate{Min: 1, Max: 1})}
+}
+
+// parses are the conversions that parse a string: int(s), uint(s),
+// double(s), timestamp(s) and duration(s). Their time grows with the
+// string's length, but cel-go charges each 1 whatever the length: a
+// comprehension converting a request string of a few megabytes on every
+// step ran for a minute within the default limit. celcond charges them as
+// cel-go charges other string operations, 1 plus 1 per 10 characters, in
+// the compile-time estimate (sizeEstimator.EstimateCallCost) and at run
+// time (parseCoster).
+var parses = []string{overloads.StringToInt, overloads.StringToUint, overloads.StringToDouble,
+	overloads.StringToTimestamp, overloads.StringToDuration}
+
+// parseCoster charges, at run time, the conversions in parses. It matches
+// them by function and argument type, as a call on a dyn value (a claim)
+// is dispatched under the function's name rather than the overload's.
+type parseCoster struct{}
+
+func (parseCoster) CallCost(function, _ string, args []ref.Val, _ ref.Val) *uint64 {
+	switch function {
+	case overloads.TypeConvertInt, overloads.TypeConvertUint, overloads.TypeConvertDouble,
+		overloads.TypeConvertTimestamp, overloads.TypeConvertDuration:
+	default:
+		return nil
+	}
+	if len(args) != 1 {
+		return nil
+	}
+	s, ok := args[0].(types.String)
+	if !ok {
+		return nil
+	}
+	cost := 1 + uint64(math.Ceil(float64(len(s))*common.StringTraversalCostFactor))
+	return &cost
 }
 
 // condition is a compiled CEL condition.

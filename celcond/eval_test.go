@@ -232,3 +232,28 @@ func TestEval_LargeIntegerClaimsKeepTheirValue(t *testing.T) {
 		}
 	}
 }
+
+// TestEval_StringParsesAreChargedByLength: int(), uint(), double(),
+// timestamp() and duration() of a string take time in its length, which
+// cel-go charges as 1: a comprehension parsing a megabyte request string
+// on every step ran for seconds within the limit, and a short list literal
+// was proven within the limit and not tracked at all.
+func TestEval_StringParsesAreChargedByLength(t *testing.T) {
+	in := grpcauth.ConditionInput{
+		Claims:  claims(t, map[string]any{"sub": "alice", "l": make([]int, 1000), "n": strings.Repeat("0", 1<<20) + "1"}),
+		Request: &authtestv1.OwnRequest{Item: &authtestv1.Item{Owner: strings.Repeat("0", 1<<20) + "1"}},
+	}
+	for _, expr := range []string{
+		"claims.l.all(x, int(request.item.owner) == 1)",
+		"claims.l.all(x, int(claims.n) == 1)", // dispatched at run time: a dyn argument
+		"claims.l.all(x, double(request.item.owner) == 1.0)",
+		"[1, 2, 3].exists(x, uint(request.item.owner) == 2u)",
+		"[1, 2, 3].exists(x, timestamp(request.item.owner) == timestamp(0))",
+		"[1, 2, 3].exists(x, duration(request.item.owner) == duration('0s'))",
+	} {
+		_, err := compile(t, celcond.Config{CostLimit: 10_000}, expr).Eval(context.Background(), in)
+		if err == nil || !strings.Contains(err.Error(), "cost limit") {
+			t.Errorf("%s: err = %.200v, want the cost limit exceeded", expr, err)
+		}
+	}
+}
