@@ -47,10 +47,13 @@ import (
 	"github.com/google/cel-go/checker"
 	"github.com/google/cel-go/common"
 	celast "github.com/google/cel-go/common/ast"
+	"github.com/google/cel-go/common/operators"
 	"github.com/google/cel-go/common/overloads"
 	"github.com/google/cel-go/common/types"
 	"github.com/google/cel-go/common/types/ref"
+	"github.com/google/cel-go/common/types/traits"
 	"github.com/google/cel-go/interpreter"
+	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/reflect/protoreflect"
 
 	"github.com/grpcauth/grpcauth"
@@ -167,7 +170,7 @@ func (c *Compiler) CompileCondition(method protoreflect.MethodDescriptor, expr s
 	opts := []cel.ProgramOption{cel.EvalOptions(cel.OptOptimize)}
 	if cost, err := env.EstimateCost(ast, c.estimator); err != nil || cost.Max > c.limit {
 		// Not proven within the limit: track it.
-		opts = append(opts, cel.CostLimit(c.limit), cel.CostTracking(parseCoster{}))
+		opts = append(opts, cel.CostLimit(c.limit), cel.CostTracking(runtimeCoster{}))
 	}
 	prg, err := env.Program(ast, opts...)
 	if err != nil {
@@ -248,31 +251,83 @@ func (e sizeEstimator) EstimateCallCost(_, overloadID string, _ *checker.AstNode
 // step ran for a minute within the default limit. celcond charges them as
 // cel-go charges other string operations, 1 plus 1 per 10 characters, in
 // the compile-time estimate (sizeEstimator.EstimateCallCost) and at run
-// time (parseCoster).
+// time (runtimeCoster).
 var parses = []string{overloads.StringToInt, overloads.StringToUint, overloads.StringToDouble,
 	overloads.StringToTimestamp, overloads.StringToDuration}
 
-// parseCoster charges, at run time, the conversions in parses. It matches
-// them by function and argument type, as a call on a dyn value (a claim)
-// is dispatched under the function's name rather than the overload's.
-type parseCoster struct{}
+// runtimeCoster charges, at run time, what cel-go undercharges:
+//
+//   - the conversions in parses, matched by function and argument type,
+//     as a call on a dyn value (a claim) is dispatched under the
+//     function's name rather than the overload's;
+//   - equality (==, !=) and list membership (in), which compare whole
+//     values, but which cel-go charges by their number of elements (a
+//     message 1): comparing two messages, or two claims maps holding long
+//     lists, walks every field and element. They cost 1 per 10 units of
+//     deepSize, at least what cel-go charges.
+type runtimeCoster struct{}
 
-func (parseCoster) CallCost(function, _ string, args []ref.Val, _ ref.Val) *uint64 {
+func (runtimeCoster) CallCost(function, _ string, args []ref.Val, _ ref.Val) *uint64 {
+	var cost uint64
 	switch function {
 	case overloads.TypeConvertInt, overloads.TypeConvertUint, overloads.TypeConvertDouble,
 		overloads.TypeConvertTimestamp, overloads.TypeConvertDuration:
+		if len(args) != 1 {
+			return nil
+		}
+		s, ok := args[0].(types.String)
+		if !ok {
+			return nil
+		}
+		cost = 1 + traversal(uint64(len(s)))
+	case operators.Equals, operators.NotEquals:
+		cost = max(1, traversal(min(deepSize(args[0]), deepSize(args[1]))))
+	case operators.In:
+		list, ok := args[1].(traits.Lister)
+		if !ok {
+			return nil
+		}
+		cost = max(uint64(list.Size().(types.Int)), traversal(deepSize(list)))
 	default:
 		return nil
 	}
-	if len(args) != 1 {
-		return nil
-	}
-	s, ok := args[0].(types.String)
-	if !ok {
-		return nil
-	}
-	cost := 1 + uint64(math.Ceil(float64(len(s))*common.StringTraversalCostFactor))
 	return &cost
+}
+
+// traversal is the cost of reading n units: 1 per 10, as cel-go charges a
+// string operation.
+func traversal(n uint64) uint64 {
+	return uint64(math.Ceil(float64(n) * common.StringTraversalCostFactor))
+}
+
+// deepSize is the size of v, which comparing it reads: the length of a
+// string or bytes, the encoded size of a message, the sizes of a list's
+// elements or of a map's keys and values plus one per entry, and 1 for
+// anything else.
+func deepSize(v ref.Val) uint64 {
+	switch x := v.(type) {
+	case types.String:
+		return uint64(len(x))
+	case types.Bytes:
+		return uint64(len(x))
+	case traits.Mapper:
+		n := uint64(0)
+		for it := x.Iterator(); it.HasNext() == types.True; {
+			k := it.Next()
+			n += 1 + deepSize(k) + deepSize(x.Get(k))
+		}
+		return n
+	case traits.Lister:
+		n := uint64(0)
+		for it := x.Iterator(); it.HasNext() == types.True; {
+			n += 1 + deepSize(it.Next())
+		}
+		return n
+	}
+	if m, ok := v.Value().(proto.Message); ok {
+		return 1 + uint64(proto.Size(m))
+	}
+	return 1
 }
 
 // condition is a compiled CEL condition.

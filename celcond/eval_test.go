@@ -257,3 +257,25 @@ func TestEval_StringParsesAreChargedByLength(t *testing.T) {
 		}
 	}
 }
+
+// TestEval_DeepComparisonsAreChargedBySize: ==, != and in compare whole
+// values, which cel-go charges by their number of elements: comparing two
+// maps of a few keys holding long lists, on every step of a comprehension,
+// ran for seconds within the limit.
+func TestEval_DeepComparisonsAreChargedBySize(t *testing.T) {
+	l := make([]int, 2000)
+	in := grpcauth.ConditionInput{
+		Claims:  claims(t, map[string]any{"sub": "alice", "l": l, "ll": [][]int{l}}),
+		Request: &authtestv1.OwnRequest{Item: &authtestv1.Item{Owner: "alice"}},
+	}
+	for _, expr := range []string{
+		"claims.l.all(x, claims == claims)",
+		"claims.l.all(x, claims.ll == claims.ll)",
+		"claims.l.all(x, claims.l in claims.ll)",
+	} {
+		_, err := compile(t, celcond.Config{}, expr).Eval(context.Background(), in)
+		if err == nil || !strings.Contains(err.Error(), "cost limit") {
+			t.Errorf("%s: err = %.200v, want the cost limit exceeded", expr, err)
+		}
+	}
+}
