@@ -234,14 +234,38 @@ func (e sizeEstimator) EstimateSize(n checker.AstNode) *checker.SizeEstimate {
 }
 
 func (e sizeEstimator) EstimateCallCost(_, overloadID string, _ *checker.AstNode, args []checker.AstNode) *checker.CallEstimate {
-	if !slices.Contains(parses, overloadID) || len(args) != 1 {
-		return nil
+	switch {
+	case slices.Contains(parses, overloadID) && len(args) == 1:
+		return &checker.CallEstimate{CostEstimate: e.size(args[0]).MultiplyByCostFactor(common.StringTraversalCostFactor).Add(checker.FixedCostEstimate(1))}
+	case (overloadID == overloads.Equals || overloadID == overloads.NotEquals) && len(args) == 2 &&
+		deep(args[0].Type()) && deep(args[1].Type()):
+		// A list literal's computed size is its number of elements,
+		// which may be messages of MaxRequestSize: bound both by e.
+		n := min(e.EstimateSize(args[0]).Max, e.EstimateSize(args[1]).Max)
+		return &checker.CallEstimate{CostEstimate: checker.SizeEstimate{Max: n}.MultiplyByCostFactor(common.StringTraversalCostFactor).Add(checker.FixedCostEstimate(1))}
+	case overloadID == overloads.InList && len(args) == 2 && deep(args[0].Type()):
+		n := max(e.size(args[1]).Max, traversal(e.EstimateSize(args[1]).Max))
+		return &checker.CallEstimate{CostEstimate: checker.CostEstimate{Min: 1, Max: n}}
 	}
-	size := args[0].ComputedSize()
-	if size == nil {
-		size = e.EstimateSize(args[0])
+	return nil
+}
+
+// size is the size of n: the size cel-go computed, else e's bound.
+func (e sizeEstimator) size(n checker.AstNode) *checker.SizeEstimate {
+	if size := n.ComputedSize(); size != nil {
+		return size
 	}
-	return &checker.CallEstimate{CostEstimate: size.MultiplyByCostFactor(common.StringTraversalCostFactor).Add(checker.CostEstimate{Min: 1, Max: 1})}
+	return e.EstimateSize(n)
+}
+
+// deep reports whether comparing values of type t may read more than their
+// number of elements: messages, lists, maps and dyn values.
+func deep(t *types.Type) bool {
+	switch t.Kind() {
+	case types.StructKind, types.ListKind, types.MapKind, types.DynKind, types.AnyKind:
+		return true
+	}
+	return false
 }
 
 // parses are the conversions that parse a string: int(s), uint(s),

@@ -279,3 +279,23 @@ func TestEval_DeepComparisonsAreChargedBySize(t *testing.T) {
 		}
 	}
 }
+
+// TestEval_DeepComparisonsOfLiteralsAreTracked: a list literal's size, to
+// cel-go's estimate, is its number of elements, though they may be
+// messages of megabytes: comparing such lists was proven within the limit
+// and never tracked.
+func TestEval_DeepComparisonsOfLiteralsAreTracked(t *testing.T) {
+	in := grpcauth.ConditionInput{
+		Claims:  claims(t, map[string]any{"sub": "alice"}),
+		Request: &authtestv1.OwnRequest{Item: &authtestv1.Item{Owner: strings.Repeat("a", 1<<20)}},
+	}
+	for _, expr := range []string{
+		"[1, 2, 3].all(x, [request] == [request])",
+		"[1, 2, 3].all(x, request.item in [request.item])",
+	} {
+		_, err := compile(t, celcond.Config{CostLimit: 1000}, expr).Eval(context.Background(), in)
+		if err == nil || !strings.Contains(err.Error(), "cost limit") {
+			t.Errorf("%s: err = %.200v, want the cost limit exceeded", expr, err)
+		}
+	}
+}
