@@ -42,6 +42,7 @@ import (
 	"slices"
 	"strconv"
 	"sync"
+	"unicode/utf8"
 
 	"github.com/google/cel-go/cel"
 	"github.com/google/cel-go/checker"
@@ -374,7 +375,7 @@ func (c *condition) Eval(_ context.Context, in grpcauth.ConditionInput) (bool, e
 	*act = activation{} // keep nothing of this call alive
 	activations.Put(act)
 	if err != nil {
-		return false, fmt.Errorf("celcond: %w", err)
+		return false, fmt.Errorf("celcond: %w", shortError{err})
 	}
 	b, ok := out.(types.Bool)
 	if !ok {
@@ -382,6 +383,30 @@ func (c *condition) Eval(_ context.Context, in grpcauth.ConditionInput) (bool, e
 	}
 	return bool(b), nil
 }
+
+// maxErrorLen bounds the message of an evaluation error. cel-go quotes the
+// value it failed on (timestamp(request.s) on a malformed string, a
+// missing key read with claims[request.k]): a request's megabytes would
+// go into Decision.Err and the server's log on every call.
+const maxErrorLen = 256
+
+// shortError is an evaluation error whose message is cut to maxErrorLen
+// bytes, at a character boundary.
+type shortError struct{ err error }
+
+func (e shortError) Error() string {
+	s := e.err.Error()
+	if len(s) <= maxErrorLen {
+		return s
+	}
+	n := maxErrorLen
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
+	}
+	return s[:n] + "…"
+}
+
+func (e shortError) Unwrap() error { return e.err }
 
 // activations recycles activations: an evaluation holds one only while
 // cel-go runs, which keeps no reference to it, and it is cleared before it

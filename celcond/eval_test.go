@@ -3,9 +3,11 @@ package celcond_test
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"os/exec"
 	"strings"
 	"testing"
+	"unicode/utf8"
 
 	"google.golang.org/protobuf/reflect/protoreflect"
 
@@ -296,6 +298,25 @@ func TestEval_DeepComparisonsOfLiteralsAreTracked(t *testing.T) {
 		_, err := compile(t, celcond.Config{CostLimit: 1000}, expr).Eval(context.Background(), in)
 		if err == nil || !strings.Contains(err.Error(), "cost limit") {
 			t.Errorf("%s: err = %.200v, want the cost limit exceeded", expr, err)
+		}
+	}
+}
+
+// TestEval_ErrorsDoNotQuoteLargeInput: cel-go quotes the value it failed
+// on; the evaluation error, which goes into Decision.Err and the log, is
+// cut short rather than carrying a request's megabyte.
+func TestEval_ErrorsDoNotQuoteLargeInput(t *testing.T) {
+	in := grpcauth.ConditionInput{
+		Claims:  claims(t, map[string]any{"sub": "alice"}),
+		Request: &authtestv1.OwnRequest{Item: &authtestv1.Item{Owner: strings.Repeat("é", 1<<19)}},
+	}
+	for _, expr := range []string{
+		"timestamp(request.item.owner) == timestamp(0)",
+		"claims[request.item.owner] == 1",
+	} {
+		_, err := compile(t, celcond.Config{}, expr).Eval(context.Background(), in)
+		if err == nil || len(err.Error()) > 300 || !utf8.ValidString(err.Error()) {
+			t.Errorf("%s: err = %.300v (%d bytes), want a short error", expr, err, len(fmt.Sprint(err)))
 		}
 	}
 }
