@@ -245,19 +245,14 @@ func TestEval_StringParsesAreChargedByLength(t *testing.T) {
 		Claims:  claims(t, map[string]any{"sub": "alice", "l": make([]int, 1000), "n": strings.Repeat("0", 1<<20) + "1"}),
 		Request: &authtestv1.OwnRequest{Item: &authtestv1.Item{Owner: strings.Repeat("0", 1<<20) + "1"}},
 	}
-	for _, expr := range []string{
+	wantCostLimit(t, celcond.Config{CostLimit: 10_000}, in,
 		"claims.l.all(x, int(request.item.owner) == 1)",
 		"claims.l.all(x, int(claims.n) == 1)", // dispatched at run time: a dyn argument
 		"claims.l.all(x, double(request.item.owner) == 1.0)",
 		"[1, 2, 3].exists(x, uint(request.item.owner) == 2u)",
 		"[1, 2, 3].exists(x, timestamp(request.item.owner) == timestamp(0))",
 		"[1, 2, 3].exists(x, duration(request.item.owner) == duration('0s'))",
-	} {
-		_, err := compile(t, celcond.Config{CostLimit: 10_000}, expr).Eval(context.Background(), in)
-		if err == nil || !strings.Contains(err.Error(), "cost limit") {
-			t.Errorf("%s: err = %.200v, want the cost limit exceeded", expr, err)
-		}
-	}
+	)
 }
 
 // TestEval_DeepComparisonsAreChargedBySize: ==, != and in compare whole
@@ -270,16 +265,11 @@ func TestEval_DeepComparisonsAreChargedBySize(t *testing.T) {
 		Claims:  claims(t, map[string]any{"sub": "alice", "l": l, "ll": [][]int{l}}),
 		Request: &authtestv1.OwnRequest{Item: &authtestv1.Item{Owner: "alice"}},
 	}
-	for _, expr := range []string{
+	wantCostLimit(t, celcond.Config{}, in,
 		"claims.l.all(x, claims == claims)",
 		"claims.l.all(x, claims.ll == claims.ll)",
 		"claims.l.all(x, claims.l in claims.ll)",
-	} {
-		_, err := compile(t, celcond.Config{}, expr).Eval(context.Background(), in)
-		if err == nil || !strings.Contains(err.Error(), "cost limit") {
-			t.Errorf("%s: err = %.200v, want the cost limit exceeded", expr, err)
-		}
-	}
+	)
 }
 
 // TestEval_DeepComparisonsOfLiteralsAreTracked: a list literal's size, to
@@ -291,15 +281,10 @@ func TestEval_DeepComparisonsOfLiteralsAreTracked(t *testing.T) {
 		Claims:  claims(t, map[string]any{"sub": "alice"}),
 		Request: &authtestv1.OwnRequest{Item: &authtestv1.Item{Owner: strings.Repeat("a", 1<<20)}},
 	}
-	for _, expr := range []string{
+	wantCostLimit(t, celcond.Config{CostLimit: 1000}, in,
 		"[1, 2, 3].all(x, [request] == [request])",
 		"[1, 2, 3].all(x, request.item in [request.item])",
-	} {
-		_, err := compile(t, celcond.Config{CostLimit: 1000}, expr).Eval(context.Background(), in)
-		if err == nil || !strings.Contains(err.Error(), "cost limit") {
-			t.Errorf("%s: err = %.200v, want the cost limit exceeded", expr, err)
-		}
-	}
+	)
 }
 
 // TestEval_ErrorsDoNotQuoteLargeInput: cel-go quotes the value it failed
@@ -317,6 +302,18 @@ func TestEval_ErrorsDoNotQuoteLargeInput(t *testing.T) {
 		_, err := compile(t, celcond.Config{}, expr).Eval(context.Background(), in)
 		if err == nil || len(err.Error()) > 300 || !utf8.ValidString(err.Error()) {
 			t.Errorf("%s: err = %.300v (%d bytes), want a short error", expr, err, len(fmt.Sprint(err)))
+		}
+	}
+}
+
+// wantCostLimit asserts that each expression, compiled with cfg, fails on
+// in with the cost limit exceeded.
+func wantCostLimit(t *testing.T, cfg celcond.Config, in grpcauth.ConditionInput, exprs ...string) {
+	t.Helper()
+	for _, expr := range exprs {
+		_, err := compile(t, cfg, expr).Eval(context.Background(), in)
+		if err == nil || !strings.Contains(err.Error(), "cost limit") {
+			t.Errorf("%s: err = %.200v, want the cost limit exceeded", expr, err)
 		}
 	}
 }
