@@ -317,3 +317,37 @@ func wantCostLimit(t *testing.T, cfg celcond.Config, in grpcauth.ConditionInput,
 		}
 	}
 }
+
+// TestEval_DecodesOnlyTheClaimsRead: a condition reading claims by name
+// decodes those alone: decoding every claim of a large token (a long
+// groups list) took half a millisecond, on every message of a stream.
+func TestEval_DecodesOnlyTheClaimsRead(t *testing.T) {
+	groups := make([]string, 1500)
+	for i := range groups {
+		groups[i] = fmt.Sprintf("group-%d", i)
+	}
+	in := grpcauth.ConditionInput{
+		Claims:  claims(t, map[string]any{"sub": "alice", "groups": groups, "tenant": "a"}),
+		Request: &authtestv1.OwnRequest{Item: &authtestv1.Item{Owner: "tenant"}},
+	}
+	cond := compile(t, celcond.Config{}, "claims.tenant == 'a' && has(claims.sub) && claims['tenant'] != ''")
+	if allocs := testing.AllocsPerRun(20, func() {
+		if ok, err := cond.Eval(context.Background(), in); !ok || err != nil {
+			t.Fatalf("Eval = %v, %v; want true", ok, err)
+		}
+	}); allocs > 100 {
+		t.Errorf("Eval made %.0f allocations, want the groups claim left undecoded", allocs)
+	}
+	// Reading the claims as a whole still sees every claim.
+	for _, expr := range []string{
+		"size(claims) == 3",
+		"'groups' in claims && claims.tenant == 'a'",
+		"claims.exists(k, k == 'groups')",
+		"claims[request.item.owner] == 'a' && size(claims.groups) == 1500",
+		"claims.all(k, k != 'x') && has(claims.tenant)",
+	} {
+		if ok, err := compile(t, celcond.Config{}, expr).Eval(context.Background(), in); !ok || err != nil {
+			t.Errorf("%s = %v, %v; want true", expr, ok, err)
+		}
+	}
+}
