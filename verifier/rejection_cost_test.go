@@ -20,6 +20,23 @@ import (
 // state once more (about 5.5 KB, whatever the input): docs/verifier.md.
 const rejectionAllowance = 2 << 10
 
+// checkRejectionCost measures what reject allocates to refuse token (the
+// fewest bytes of 5 calls) and fails the test when it accepts the token,
+// returns an error that is not want (any error when want is nil), or
+// allocates more than twice the token's length plus rejectionAllowance.
+func checkRejectionCost(t *testing.T, token string, want error, reject func() error) {
+	t.Helper()
+	var err error
+	n := alloctest.Bytes(5, func() { err = reject() })
+	if err == nil || want != nil && !errors.Is(err, want) {
+		t.Fatalf("got %v, want %v", err, want)
+	}
+	t.Logf("%d B token: %d B allocated (%.2f per byte)", len(token), n, float64(n)/float64(len(token)))
+	if limit := 2*uint64(len(token)) + rejectionAllowance; n > limit {
+		t.Fatalf("rejecting a %d-byte token allocated %d bytes, over %d", len(token), n, limit)
+	}
+}
+
 // rejectionShapes are the worst inputs for decoding cost that issue #10
 // names, each rejected before any signature work.
 func rejectionShapes(t testing.TB, f *fixture) []struct {
@@ -82,15 +99,7 @@ func TestVerifyAccessToken_RejectionCostIsBounded(t *testing.T) {
 			if len(r.token) > DefaultMaxTokenSize {
 				t.Fatalf("token of %d bytes is over MaxTokenSize", len(r.token))
 			}
-			var err error
-			n := alloctest.Bytes(5, func() { _, err = f.v.VerifyAccessToken(ctx, r.token) })
-			if !errors.Is(err, r.want) {
-				t.Fatalf("got %v, want %v", err, r.want)
-			}
-			t.Logf("%d B token: %d B allocated (%.2f per byte)", len(r.token), n, float64(n)/float64(len(r.token)))
-			if limit := 2*uint64(len(r.token)) + rejectionAllowance; n > limit {
-				t.Fatalf("rejecting a %d-byte token allocated %d bytes, over %d", len(r.token), n, limit)
-			}
+			checkRejectionCost(t, r.token, r.want, func() error { _, err := f.v.VerifyAccessToken(ctx, r.token); return err })
 		})
 	}
 }
@@ -129,14 +138,7 @@ func TestMulti_RejectionCostIsBounded(t *testing.T) {
 	ctx := context.Background()
 	for _, r := range shapes {
 		t.Run(r.name, func(t *testing.T) {
-			var err error
-			n := alloctest.Bytes(5, func() { _, err = m.VerifyAccessToken(ctx, r.token) })
-			if err == nil || r.want != nil && !errors.Is(err, r.want) {
-				t.Fatalf("got %v, want %v", err, r.want)
-			}
-			if limit := 2*uint64(len(r.token)) + rejectionAllowance; n > limit {
-				t.Fatalf("rejecting a %d-byte token allocated %d bytes, over %d", len(r.token), n, limit)
-			}
+			checkRejectionCost(t, r.token, r.want, func() error { _, err := m.VerifyAccessToken(ctx, r.token); return err })
 		})
 	}
 }
@@ -168,14 +170,7 @@ func TestVerify_LongTypIsRejectedWithinTheCostBound(t *testing.T) {
 		{"ID token", typ(long + "+JWT"), func(tok string) error { _, err := f.v.VerifyIDToken(ctx, tok, "client", ""); return err }, ErrClaims},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			var err error
-			n := alloctest.Bytes(5, func() { err = tc.call(tc.token) })
-			if !errors.Is(err, tc.want) {
-				t.Fatalf("got %v, want %v", err, tc.want)
-			}
-			if limit := 2*uint64(len(tc.token)) + rejectionAllowance; n > limit {
-				t.Fatalf("rejecting a %d-byte token allocated %d bytes, over %d", len(tc.token), n, limit)
-			}
+			checkRejectionCost(t, tc.token, tc.want, func() error { return tc.call(tc.token) })
 		})
 	}
 }
