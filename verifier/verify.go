@@ -287,12 +287,6 @@ func (v *Verifier) verify(ctx context.Context, token string, pre *decodedPayload
 	} else if err := v.checkClientID(v.accessClientID(r)); err != nil {
 		return nil, nil, err
 	}
-	// The signature is decoded only now: rejections above never pay for it,
-	// and a malformed one still costs no key lookup.
-	sig, err := jwt.Decode(p.parts.Signature)
-	if err != nil {
-		return nil, nil, errEncoding
-	}
 	key, err := v.key(ctx, p.hdr)
 	if err != nil {
 		return nil, nil, err
@@ -302,6 +296,14 @@ func (v *Verifier) verify(ctx context.Context, token string, pre *decodedPayload
 	// this instant would require.
 	if err := v.checkTime(r.Expiry.Time, r.NotBefore.Time, r.IssuedAt.Time, v.s.Now()); err != nil {
 		return nil, nil, err
+	}
+	// The signature is decoded only now, once there is a key to check it
+	// with: no rejection above pays for it, an unknown kid included. A
+	// malformed signature may so cost a key lookup, as a well-formed forged
+	// one always does.
+	sig, err := jwt.Decode(p.parts.Signature)
+	if err != nil {
+		return nil, nil, errEncoding
 	}
 	if err := v.verifiers[p.hdr.Alg].Verify(p.parts.SigningInput(), sig, key.Public); err != nil {
 		return nil, nil, errSignature
