@@ -236,7 +236,7 @@ func (g *messageGate) check(ctx context.Context, m any) error {
 		return g.watch.cutErr() // cut while the condition ran
 	}
 	g.failed.CompareAndSwap(nil, rej)
-	return g.a.deny(ctx, g.method, g.p, g.claims, rej, cause, start)
+	return g.a.deny(ctx, g.method, g.p, g.claims, rej, cause, false, start) // a condition refusal has no challenge
 }
 
 // conditionStream is a server stream whose received messages pass its

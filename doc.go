@@ -108,6 +108,11 @@
 //	or method without rule                              codes.PermissionDenied
 //	issuer's keys or DPoP replay check unavailable      codes.Unavailable
 //
+// DPoP and step-up refusals also carry a challenge in the trailer
+// [MetadataWWWAuthenticate]: RFC 9449's (DPoP scheme) and RFC 9470's
+// (error="insufficient_user_authentication", acr_values, max_age, in the
+// scheme the call used).
+//
 // A TokenVerifier's errors map to codes through the verifier package's
 // sentinels (verifier.ErrExpired, verifier.ErrKeysUnavailable, …); an
 // unrecognised error is codes.Unauthenticated, failing closed. Details of

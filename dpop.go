@@ -6,7 +6,6 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
-	"strings"
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
@@ -27,7 +26,9 @@ const (
 	MetadataDPoPNonce = "dpop-nonce"
 	// MetadataWWWAuthenticate is the trailer key of the challenge sent
 	// with every DPoP refusal, e.g.
-	// DPoP error="invalid_dpop_proof", algs="ES256 EdDSA".
+	// DPoP error="invalid_dpop_proof", algs="ES256 EdDSA", and with every
+	// step-up refusal (ReasonInsufficientUserAuthentication, RFC 9470), in
+	// the scheme the call used (Bearer or DPoP).
 	MetadataWWWAuthenticate = "www-authenticate"
 )
 
@@ -47,10 +48,14 @@ var (
 )
 
 // dpopRejection is newRejection for a refusal that carries a DPoP
-// challenge with the error code challenge ("" for a bare challenge).
-func dpopRejection(code codes.Code, reason, msg, challenge string) *rejection {
+// challenge with the error code errCode ("" for a bare challenge).
+func dpopRejection(code codes.Code, reason, msg, errCode string) *rejection {
 	r := newRejection(code, reason, msg, nil)
-	r.dpop, r.dpopError = true, challenge
+	var p authParams
+	if errCode != "" {
+		p.quoted("error", errCode)
+	}
+	r.challenge = &challenge{dpop: true, params: p.String()}
 	return r
 }
 
@@ -167,25 +172,4 @@ func dpopErrorRejection(ctx context.Context, err error) *rejection {
 	default:
 		return rejDPoPProofInvalid
 	}
-}
-
-// dpopChallenge sets, for a DPoP refusal, the www-authenticate trailer in
-// the spirit of RFC 9449's WWW-Authenticate: DPoP challenge, with the
-// accepted algs, and for USE_DPOP_NONCE the dpop-nonce trailer with the
-// nonce to retry with. Other refusals are left alone.
-func (a *Authenticator) dpopChallenge(ctx context.Context, rej *rejection) {
-	if !rej.dpop {
-		return
-	}
-	var b strings.Builder
-	b.WriteString("DPoP ")
-	if rej.dpopError != "" {
-		b.WriteString(`error="` + rej.dpopError + `", `)
-	}
-	b.WriteString(`algs="` + strings.Join(a.dpop.Algorithms(), " ") + `"`)
-	md := metadata.Pairs(MetadataWWWAuthenticate, b.String())
-	if n := a.dpop.Nonces(); n != nil && rej == rejUseDPoPNonce {
-		md.Set(MetadataDPoPNonce, n.Nonce(a.now()))
-	}
-	_ = grpc.SetTrailer(ctx, md)
 }

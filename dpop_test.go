@@ -274,6 +274,36 @@ func TestDPoP_RequireDPoPRefusesBearerEverywhere(t *testing.T) {
 	checkStatus(t, err, codes.OK, "")
 }
 
+// A step-up refusal of a DPoP call carries RFC 9470's challenge in the
+// DPoP scheme the call used (RFC 9449, section 7.1), with the accepted
+// algs, on a unary call and on a stream.
+func TestDPoP_StepUpRefusalChallengesInTheDPoPScheme(t *testing.T) {
+	const mServerStream = "/authtest.v1.TestService/ServerStream"
+	stepUp := &grpcauthv1.Rule{RequireDpop: true, AcrValues: []string{"urn:example:mfa", "phr"}, MaxAgeSeconds: 300}
+	d := newDPoPEnv(t, func(c *Config, _ *verifier.Config) {
+		c.Rules = map[string]*grpcauthv1.Rule{mAuth: stepUp, mServerStream: stepUp}
+	})
+	const want = `DPoP error="insufficient_user_authentication", error_description="this method requires a stronger or more recent sign-in", ` +
+		`acr_values="urn:example:mfa phr", max_age=300, algs="ES256 EdDSA"`
+
+	err, _, trailer := d.callUnaryMD(dpopCtx(t.Context(), "DPoP "+d.bound, d.proof(t, d.key, mAuth, d.bound, grpcauthtest.ProofOptions{})), mAuth)
+	checkStatus(t, err, codes.Unauthenticated, ReasonInsufficientUserAuthentication)
+	if got := trailer.Get(MetadataWWWAuthenticate); len(got) != 1 || got[0] != want {
+		t.Errorf("unary: www-authenticate = %q, want %q", got, want)
+	}
+
+	ctx := dpopCtx(t.Context(), "DPoP "+d.bound, d.proof(t, d.key, mServerStream, d.bound, grpcauthtest.ProofOptions{}))
+	s, err := d.client.ServerStream(ctx, &authtestv1.ServerStreamRequest{Count: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = s.Recv()
+	checkStatus(t, err, codes.Unauthenticated, ReasonInsufficientUserAuthentication)
+	if got := s.Trailer().Get(MetadataWWWAuthenticate); len(got) != 1 || got[0] != want {
+		t.Errorf("stream: www-authenticate = %q, want %q", got, want)
+	}
+}
+
 func TestDPoP_DryRunRelaxesRequireDPoPRule(t *testing.T) {
 	var rec recorder
 	d := newDPoPEnv(t, func(c *Config, _ *verifier.Config) { c.DryRun, c.OnDecision = true, rec.record })

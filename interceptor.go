@@ -215,28 +215,28 @@ func (a *Authenticator) authorize(ctx context.Context, method string, stream boo
 	p := a.lookup(method)
 	cred, present, rej := a.credentials(ctx)
 	if present && !a.transportAllowed(ctx) {
-		return nil, verifier.Claims{}, a.deny(ctx, method, p, verifier.Claims{}, rejTransport, errInsecureTransport, start)
+		return nil, verifier.Claims{}, a.deny(ctx, method, p, verifier.Claims{}, rejTransport, errInsecureTransport, cred.dpop, start)
 	}
 	if rej != nil {
-		return nil, verifier.Claims{}, a.deny(ctx, method, p, verifier.Claims{}, rej, nil, start)
+		return nil, verifier.Claims{}, a.deny(ctx, method, p, verifier.Claims{}, rej, nil, cred.dpop, start)
 	}
 	if !present {
 		if p.rule != nil && p.rule.public {
 			a.allow(ctx, method, p, verifier.Claims{}, start)
 			return ctx, verifier.Claims{}, nil
 		}
-		return nil, verifier.Claims{}, a.deny(ctx, method, p, verifier.Claims{}, rejMissing, p.err, start)
+		return nil, verifier.Claims{}, a.deny(ctx, method, p, verifier.Claims{}, rejMissing, p.err, cred.dpop, start)
 	}
 	claims, err := a.verifier.VerifyAccessToken(ctx, cred.token)
 	if err != nil {
-		return nil, verifier.Claims{}, a.deny(ctx, method, p, verifier.Claims{}, verifyRejection(ctx, err), err, start)
+		return nil, verifier.Claims{}, a.deny(ctx, method, p, verifier.Claims{}, verifyRejection(ctx, err), err, cred.dpop, start)
 	}
 	if claims.IsZero() {
-		return nil, verifier.Claims{}, a.deny(ctx, method, p, verifier.Claims{}, rejInvalid, errors.New("grpcauth: the token verifier returned neither claims nor an error"), start)
+		return nil, verifier.Claims{}, a.deny(ctx, method, p, verifier.Claims{}, rejInvalid, errors.New("grpcauth: the token verifier returned neither claims nor an error"), cred.dpop, start)
 	}
 	bound, rej, cause := a.checkBinding(ctx, method, cred, claims)
 	if rej != nil {
-		return nil, verifier.Claims{}, a.deny(ctx, method, p, claims, rej, cause, start)
+		return nil, verifier.Claims{}, a.deny(ctx, method, p, claims, rej, cause, cred.dpop, start)
 	}
 	if p.rule == nil {
 		rej, cause = rejNotConfigured, p.err
@@ -247,10 +247,10 @@ func (a *Authenticator) authorize(ctx context.Context, method string, stream boo
 		rej, cause = a.policy(ctx, p, method, claims, req) // step-up, and a unary call's condition
 	}
 	if rej != nil && !p.dryRun {
-		return nil, verifier.Claims{}, a.deny(ctx, method, p, claims, rej, cause, start)
+		return nil, verifier.Claims{}, a.deny(ctx, method, p, claims, rej, cause, cred.dpop, start)
 	}
 	if stream && a.expiresStream(claims) && !a.now().Before(claims.Expiry().Add(a.skew)) {
-		return nil, verifier.Claims{}, a.deny(ctx, method, p, claims, rejExpired, errors.New("grpcauth: token expires (plus the verifier's clock skew) before the stream could start"), start)
+		return nil, verifier.Claims{}, a.deny(ctx, method, p, claims, rejExpired, errors.New("grpcauth: token expires (plus the verifier's clock skew) before the stream could start"), cred.dpop, start)
 	}
 	if rej != nil {
 		a.report(ctx, method, p, claims, rej, cause, true, start)

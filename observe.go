@@ -142,11 +142,12 @@ func (a *Authenticator) allow(ctx context.Context, method string, p *methodPlan,
 		Source: p.source, Public: p.rule.public, Claims: c}, start)
 }
 
-// deny reports a denial to OnDecision and the log and returns the error for
-// the caller.
-func (a *Authenticator) deny(ctx context.Context, method string, p *methodPlan, c verifier.Claims, rej *rejection, cause error, start time.Time) error {
+// deny reports a denial to OnDecision and the log, sets the refusal's
+// challenge (in the DPoP scheme when dpopScheme: the call used it) and
+// returns the error for the caller.
+func (a *Authenticator) deny(ctx context.Context, method string, p *methodPlan, c verifier.Claims, rej *rejection, cause error, dpopScheme bool, start time.Time) error {
 	a.report(ctx, method, p, c, rej, cause, false, start)
-	a.dpopChallenge(ctx, rej)
+	a.setChallenge(ctx, rej, dpopScheme)
 	return rej.err
 }
 

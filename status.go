@@ -105,11 +105,16 @@ const (
 	// authentication is too weak or too old for the method (RFC 9470): its
 	// acr claim is not one of the rule's acr_values, or its auth_time is
 	// missing or older than the rule's max_age_seconds
-	// (codes.Unauthenticated). The ErrorInfo metadata keys MetadataACRValues
-	// and MetadataMaxAge carry the requirement, as RFC 9470's
-	// WWW-Authenticate challenge does: send the user back to the
-	// authorization server with those acr_values and max_age, then retry
-	// with the new token.
+	// (codes.Unauthenticated). The requirement comes twice: in the
+	// ErrorInfo metadata keys MetadataACRValues and MetadataMaxAge, and in
+	// the trailer www-authenticate (MetadataWWWAuthenticate) as RFC 9470's
+	// challenge (section 3), in the scheme the call used, e.g.
+	// Bearer error="insufficient_user_authentication",
+	// error_description="...", acr_values="urn:example:mfa phr", max_age=300
+	// (a DPoP call gets the DPoP scheme and algs="..." at the end); each of
+	// acr_values and max_age only when the rule sets it. Send the user back
+	// to the authorization server with those acr_values and max_age, then
+	// retry with the new token.
 	ReasonInsufficientUserAuthentication = "INSUFFICIENT_USER_AUTHENTICATION"
 	// ReasonConditionFailed: a valid token with the required scopes, but
 	// the rule's condition evaluated to false for this call or stream
@@ -158,10 +163,9 @@ type rejection struct {
 	code   codes.Code
 	reason string
 	err    error // a status error with a google.rpc.ErrorInfo detail
-	// dpopError, for a DPoP refusal, is the error of its www-authenticate
-	// challenge ("" for a bare challenge); see dpopChallenge.
-	dpopError string
-	dpop      bool
+	// challenge is the www-authenticate challenge of a DPoP or step-up
+	// refusal, nil for others; see Authenticator.setChallenge.
+	challenge *challenge
 }
 
 var (

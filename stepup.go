@@ -15,7 +15,18 @@ import (
 	"github.com/grpcauth/grpcauth/verifier"
 )
 
-const msgInsufficientUserAuthentication = "grpcauth: this method requires a stronger or more recent sign-in"
+// stepUpDescription is the error_description of a step-up refusal's
+// challenge, and its status message: fixed, and within RFC 6750's
+// characters for error_description (section 3: printable ASCII but '"'
+// and '\').
+const (
+	stepUpDescription                 = "this method requires a stronger or more recent sign-in"
+	msgInsufficientUserAuthentication = "grpcauth: " + stepUpDescription
+)
+
+// errInsufficientUserAuthentication is the error code of a step-up
+// refusal's challenge (RFC 9470, section 3).
+const errInsufficientUserAuthentication = "insufficient_user_authentication"
 
 // stepUp is a rule's step-up authentication requirement (RFC 9470): the
 // token's acr must be one of acr, and its auth_time at most maxAge old.
@@ -42,14 +53,21 @@ func compileStepUp(pb *grpcauthv1.Rule) (*stepUp, error) {
 		}
 	}
 	s := &stepUp{acr: slices.Clone(acr), maxAge: time.Duration(age) * time.Second}
+	// The requirement goes both in the ErrorInfo metadata and in RFC 9470's
+	// challenge: acr_values a quoted-string, max_age a token of digits.
 	md := map[string]string{}
+	var p authParams
+	p.quoted("error", errInsufficientUserAuthentication).quoted("error_description", stepUpDescription)
 	if len(acr) > 0 {
 		md[MetadataACRValues] = strings.Join(s.acr, " ")
+		p.quoted(MetadataACRValues, md[MetadataACRValues])
 	}
 	if age > 0 {
 		md[MetadataMaxAge] = strconv.FormatInt(age, 10)
+		p.token(MetadataMaxAge, md[MetadataMaxAge])
 	}
 	s.rej = newRejection(codes.Unauthenticated, ReasonInsufficientUserAuthentication, msgInsufficientUserAuthentication, md)
+	s.rej.challenge = &challenge{params: p.String()}
 	return s, nil
 }
 

@@ -10,7 +10,9 @@ import (
 	"testing"
 	"time"
 
+	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/metadata"
 
 	"github.com/grpcauth/grpcauth"
 	"github.com/grpcauth/grpcauth/grpcauthtest"
@@ -76,14 +78,71 @@ func TestStepUp_MetadataCarriesOnlyWhatTheRuleSets(t *testing.T) {
 	}
 }
 
+// stepUpChallenge is the start of every step-up refusal's challenge in
+// the Bearer scheme (RFC 9470, section 3).
+const stepUpChallenge = `Bearer error="insufficient_user_authentication", error_description="this method requires a stronger or more recent sign-in"`
+
+// TestStepUp_RefusalCarriesTheRFC9470Challenge checks the www-authenticate
+// trailer of a step-up refusal: RFC 9470's challenge in the Bearer scheme
+// of the call, with acr_values a quoted-string and max_age a token, each
+// only when the rule sets it; and that the ErrorInfo metadata stays.
+func TestStepUp_RefusalCarriesTheRFC9470Challenge(t *testing.T) {
+	e := conditiontest.New(t, grpcauth.Config{Rules: map[string]*grpcauthv1.Rule{
+		"/authtest.v1.ConditionService/Method": {AcrValues: []string{"urn:example:mfa"}},
+		"/authtest.v1.ConditionService/Tenant": {MaxAgeSeconds: 60},
+	}})
+	ctx := conditiontest.Bearer(t.Context(), e.Token(t, nil, []string{"test:read"}))
+	for _, tt := range []struct {
+		name string
+		call func(opt grpc.CallOption) error
+		want string
+	}{
+		{"acr_values and max_age", func(opt grpc.CallOption) error {
+			_, err := e.Client.StepUp(ctx, &authtestv1.StepUpRequest{}, opt)
+			return err
+		}, stepUpChallenge + `, acr_values="urn:example:mfa phr", max_age=300`},
+		{"acr_values only", func(opt grpc.CallOption) error {
+			_, err := e.Client.Method(ctx, &authtestv1.MethodRequest{}, opt)
+			return err
+		}, stepUpChallenge + `, acr_values="urn:example:mfa"`},
+		{"max_age only", func(opt grpc.CallOption) error {
+			_, err := e.Client.Tenant(ctx, &authtestv1.TenantRequest{}, opt)
+			return err
+		}, stepUpChallenge + `, max_age=60`},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			var trailer metadata.MD
+			ei := conditiontest.CheckStatus(t, tt.call(grpc.Trailer(&trailer)), codes.Unauthenticated, grpcauth.ReasonInsufficientUserAuthentication)
+			if got := trailer.Get(grpcauth.MetadataWWWAuthenticate); !slices.Equal(got, []string{tt.want}) {
+				t.Errorf("www-authenticate = %q, want %q", got, tt.want)
+			}
+			if len(ei.GetMetadata()) == 0 {
+				t.Error("the ErrorInfo lost its acr_values/max_age metadata")
+			}
+		})
+	}
+	// A call that passes carries no challenge.
+	var trailer metadata.MD
+	ok := conditiontest.Bearer(t.Context(), e.Token(t, nil, []string{"test:read"}, grpcauthtest.WithACR("phr"), grpcauthtest.WithAuthTime(conditiontest.Now)))
+	if _, err := e.Client.StepUp(ok, &authtestv1.StepUpRequest{}, grpc.Trailer(&trailer)); err != nil {
+		t.Fatal(err)
+	}
+	if got := trailer.Get(grpcauth.MetadataWWWAuthenticate); len(got) != 0 {
+		t.Errorf("www-authenticate %q on an allowed call", got)
+	}
+}
+
+// A stale sign-in refuses a stream, whose trailer carries the challenge
+// (RFC 9470, section 3) as a unary call's does.
 func TestStepUp_StaleSignInRefusesStream(t *testing.T) {
 	e := conditiontest.New(t, grpcauth.Config{})
 	for _, tt := range []struct {
-		authTime time.Time
-		want     codes.Code
+		authTime  time.Time
+		want      codes.Code
+		challenge []string
 	}{
-		{conditiontest.Now.Add(-10 * time.Minute), codes.Unauthenticated},
-		{conditiontest.Now, codes.OK},
+		{conditiontest.Now.Add(-10 * time.Minute), codes.Unauthenticated, []string{stepUpChallenge + `, acr_values="urn:example:mfa", max_age=300`}},
+		{conditiontest.Now, codes.OK, nil},
 	} {
 		tok := e.Token(t, nil, []string{"test:read"}, grpcauthtest.WithACR("urn:example:mfa"), grpcauthtest.WithAuthTime(tt.authTime))
 		s, err := e.Client.StepUpStream(conditiontest.Bearer(t.Context(), tok))
@@ -98,6 +157,14 @@ func TestStepUp_StaleSignInRefusesStream(t *testing.T) {
 		_, err = s.Recv()
 		conditiontest.CheckStatus(t, err, tt.want, grpcauth.ReasonInsufficientUserAuthentication)
 		s.CloseSend()
+		if tt.want == codes.OK {
+			if _, err := s.Recv(); !errors.Is(err, io.EOF) { // the trailer comes at the end
+				t.Fatal(err)
+			}
+		}
+		if got := s.Trailer().Get(grpcauth.MetadataWWWAuthenticate); !slices.Equal(got, tt.challenge) {
+			t.Errorf("www-authenticate = %q, want %q", got, tt.challenge)
+		}
 	}
 }
 

@@ -115,23 +115,32 @@ func TestConnect_SharedResponseValueIsNotWritten(t *testing.T) {
 // key with the scopes test:read and test:write.
 func dpopFixture(t *testing.T, dc dpop.Config) (*grpcauth.Authenticator, *grpcauthtest.DPoPKey, string) {
 	t.Helper()
+	f := configFixture(t, grpcauth.Config{DPoP: dc})
+	key, err := grpcauthtest.NewDPoPKey()
+	if err != nil {
+		t.Fatal(err)
+	}
+	tok, err := f.iss.Mint(map[string]any{"sub": "alice"}, grpcauthtest.WithScopes("test:read", "test:write"), grpcauthtest.WithDPoPKey(key.PublicKey()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return f.auth, key, tok
+}
+
+// configFixture returns a fixture whose Authenticator has cfg (Verifier
+// and Logger filled in), trusting a fresh development issuer.
+func configFixture(t *testing.T, cfg grpcauth.Config) *fixture {
+	t.Helper()
 	iss := grpcauthtest.NewIssuer(t, grpcauthtest.Config{})
 	v, err := verifier.New(t.Context(), verifier.Config{Issuer: iss.URL(), Audiences: []string{iss.Audience()}})
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { v.Close() })
-	auth, err := grpcauth.New(grpcauth.Config{Verifier: v, Logger: slog.New(slog.DiscardHandler), DPoP: dc})
+	cfg.Verifier, cfg.Logger = v, slog.New(slog.DiscardHandler)
+	auth, err := grpcauth.New(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
-	key, err := grpcauthtest.NewDPoPKey()
-	if err != nil {
-		t.Fatal(err)
-	}
-	tok, err := iss.Mint(map[string]any{"sub": "alice"}, grpcauthtest.WithScopes("test:read", "test:write"), grpcauthtest.WithDPoPKey(key.PublicKey()))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return auth, key, tok
+	return &fixture{iss: iss, auth: auth}
 }
