@@ -32,29 +32,14 @@ var quotedStringEscaper = strings.NewReplacer(`\`, `\\`, `"`, `\"`)
 // escaped. value holds no control character: every value is a fixed
 // string or configuration checked when it was compiled.
 func (p *authParams) quoted(name, value string) *authParams {
-	p.name(name)
-	p.b.WriteByte('"')
-	_, _ = quotedStringEscaper.WriteString(&p.b, value)
-	p.b.WriteByte('"')
-	return p
-}
-
-// token adds name=value, value a token (RFC 9110, section 5.6.2), such
-// as a number.
-func (p *authParams) token(name, value string) *authParams {
-	p.name(name)
-	p.b.WriteString(value)
-	return p
-}
-
-// name starts the auth-param name: after a separator unless it is the
-// first.
-func (p *authParams) name(name string) {
 	if p.b.Len() > 0 {
 		p.b.WriteString(", ")
 	}
 	p.b.WriteString(name)
-	p.b.WriteByte('=')
+	p.b.WriteString(`="`)
+	_, _ = quotedStringEscaper.WriteString(&p.b, value)
+	p.b.WriteByte('"')
+	return p
 }
 
 // String returns the auth-params rendered so far.

@@ -284,7 +284,7 @@ func TestDPoP_StepUpRefusalChallengesInTheDPoPScheme(t *testing.T) {
 		c.Rules = map[string]*grpcauthv1.Rule{mAuth: stepUp, mServerStream: stepUp}
 	})
 	const want = `DPoP error="insufficient_user_authentication", error_description="this method requires a stronger or more recent sign-in", ` +
-		`acr_values="urn:example:mfa phr", max_age=300, algs="ES256 EdDSA"`
+		`acr_values="urn:example:mfa phr", max_age="300", algs="ES256 EdDSA"`
 
 	err, _, trailer := d.callUnaryMD(dpopCtx(t.Context(), "DPoP "+d.bound, d.proof(t, d.key, mAuth, d.bound, grpcauthtest.ProofOptions{})), mAuth)
 	checkStatus(t, err, codes.Unauthenticated, ReasonInsufficientUserAuthentication)

@@ -110,7 +110,7 @@ const (
 	// the trailer www-authenticate (MetadataWWWAuthenticate) as RFC 9470's
 	// challenge (section 3), in the scheme the call used, e.g.
 	// Bearer error="insufficient_user_authentication",
-	// error_description="...", acr_values="urn:example:mfa phr", max_age=300
+	// error_description="...", acr_values="urn:example:mfa phr", max_age="300"
 	// (a DPoP call gets the DPoP scheme and algs="..." at the end); each of
 	// acr_values and max_age only when the rule sets it. Send the user back
 	// to the authorization server with those acr_values and max_age, then

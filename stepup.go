@@ -54,7 +54,7 @@ func compileStepUp(pb *grpcauthv1.Rule) (*stepUp, error) {
 	}
 	s := &stepUp{acr: slices.Clone(acr), maxAge: time.Duration(age) * time.Second}
 	// The requirement goes both in the ErrorInfo metadata and in RFC 9470's
-	// challenge: acr_values a quoted-string, max_age a token of digits.
+	// challenge: quoted-strings, as in its examples (section 3).
 	md := map[string]string{}
 	var p authParams
 	p.quoted("error", errInsufficientUserAuthentication).quoted("error_description", stepUpDescription)
@@ -64,7 +64,7 @@ func compileStepUp(pb *grpcauthv1.Rule) (*stepUp, error) {
 	}
 	if age > 0 {
 		md[MetadataMaxAge] = strconv.FormatInt(age, 10)
-		p.token(MetadataMaxAge, md[MetadataMaxAge])
+		p.quoted(MetadataMaxAge, md[MetadataMaxAge])
 	}
 	s.rej = newRejection(codes.Unauthenticated, ReasonInsufficientUserAuthentication, msgInsufficientUserAuthentication, md)
 	s.rej.challenge = &challenge{params: p.String()}

@@ -100,7 +100,7 @@ func TestStepUp_RefusalCarriesTheRFC9470Challenge(t *testing.T) {
 		{"acr_values and max_age", func(opt grpc.CallOption) error {
 			_, err := e.Client.StepUp(ctx, &authtestv1.StepUpRequest{}, opt)
 			return err
-		}, stepUpChallenge + `, acr_values="urn:example:mfa phr", max_age=300`},
+		}, stepUpChallenge + `, acr_values="urn:example:mfa phr", max_age="300"`},
 		{"acr_values only", func(opt grpc.CallOption) error {
 			_, err := e.Client.Method(ctx, &authtestv1.MethodRequest{}, opt)
 			return err
@@ -108,7 +108,7 @@ func TestStepUp_RefusalCarriesTheRFC9470Challenge(t *testing.T) {
 		{"max_age only", func(opt grpc.CallOption) error {
 			_, err := e.Client.Tenant(ctx, &authtestv1.TenantRequest{}, opt)
 			return err
-		}, stepUpChallenge + `, max_age=60`},
+		}, stepUpChallenge + `, max_age="60"`},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			var trailer metadata.MD
@@ -141,7 +141,7 @@ func TestStepUp_StaleSignInRefusesStream(t *testing.T) {
 		want      codes.Code
 		challenge []string
 	}{
-		{conditiontest.Now.Add(-10 * time.Minute), codes.Unauthenticated, []string{stepUpChallenge + `, acr_values="urn:example:mfa", max_age=300`}},
+		{conditiontest.Now.Add(-10 * time.Minute), codes.Unauthenticated, []string{stepUpChallenge + `, acr_values="urn:example:mfa", max_age="300"`}},
 		{conditiontest.Now, codes.OK, nil},
 	} {
 		tok := e.Token(t, nil, []string{"test:read"}, grpcauthtest.WithACR("urn:example:mfa"), grpcauthtest.WithAuthTime(tt.authTime))

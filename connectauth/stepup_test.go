@@ -33,7 +33,7 @@ func TestConnect_StepUpRefusalCarriesTheChallenge(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	const params = `error="insufficient_user_authentication", error_description="this method requires a stronger or more recent sign-in", acr_values="urn:example:mfa", max_age=300`
+	const params = `error="insufficient_user_authentication", error_description="this method requires a stronger or more recent sign-in", acr_values="urn:example:mfa", max_age="300"`
 	for _, pname := range []string{"connect", "grpcweb"} {
 		for _, tc := range []struct {
 			scheme string
