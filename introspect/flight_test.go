@@ -16,6 +16,7 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/grpcauth/grpcauth/grpcauthtest"
+	"github.com/grpcauth/grpcauth/internal/closetest"
 	"github.com/grpcauth/grpcauth/verifier"
 )
 
@@ -286,6 +287,28 @@ func TestCheckToken_RejectsWhatIsNotABearerToken(t *testing.T) {
 		if err := v.checkToken(tc.token); !errors.Is(err, tc.want) || (tc.want == nil) != (err == nil) {
 			t.Errorf("checkToken(%q) = %v, want %v", tc.token, err, tc.want)
 		}
+	}
+}
+
+// A Close called while another waits for a cancelled request's goroutine
+// to end returns only once it has.
+func TestFlight_SecondCloseWaitsForTheFirstToFinish(t *testing.T) {
+	tr := closetest.NewTransport()
+	v, err := New(Config{Endpoint: "https://issuer.example/introspect", Issuer: "https://issuer.example",
+		ClientID: rs.ID, ClientSecret: rs.Secret, Audiences: []string{"api"},
+		HTTPClient: &http.Client{Transport: tr}, Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	caller := make(chan error, 1)
+	go func() {
+		_, err := v.VerifyAccessToken(context.Background(), "opaque-token")
+		caller <- err
+	}()
+	<-tr.Entered()
+	closetest.SecondCloseWaits(t, tr, v.Close)
+	if err := <-caller; !errors.Is(err, verifier.ErrClosed) {
+		t.Fatalf("caller waiting during Close: %v, want verifier.ErrClosed", err)
 	}
 }
 

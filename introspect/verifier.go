@@ -38,6 +38,7 @@ type Verifier struct {
 	mu      sync.Mutex
 	flights map[tokenKey]*flight
 	closed  bool
+	closing sync.Once
 
 	// Test hooks, nil in production: joined runs (under mu) when a caller
 	// joins or starts a flight, waitSlot when a flight has to wait for a
@@ -85,25 +86,24 @@ func New(cfg Config) (*Verifier, error) {
 
 // Close abandons the requests in flight, waits for their goroutines to end
 // and empties the caches. Callers waiting for a request get
-// verifier.ErrClosed, as do later calls. It is safe to call more than once
-// and always returns nil.
+// verifier.ErrClosed, as do later calls. It is safe to call more than once,
+// also concurrently: every call returns only once the goroutines have
+// ended. It always returns nil.
 func (v *Verifier) Close() error {
-	v.mu.Lock()
-	if v.closed {
+	v.closing.Do(func() {
+		v.mu.Lock()
+		v.closed = true
 		v.mu.Unlock()
-		return nil
-	}
-	v.closed = true
-	v.mu.Unlock()
-	v.stop()
-	v.wg.Wait()
-	if v.pos != nil {
-		v.pos.clear()
-		v.neg.clear()
-	}
-	if v.s.ownClient {
-		v.s.HTTPClient.CloseIdleConnections()
-	}
+		v.stop()
+		v.wg.Wait()
+		if v.pos != nil {
+			v.pos.clear()
+			v.neg.clear()
+		}
+		if v.s.ownClient {
+			v.s.HTTPClient.CloseIdleConnections()
+		}
+	})
 	return nil
 }
 

@@ -31,6 +31,7 @@ type MultiVerifier struct {
 	list     []*Verifier // in Config order
 	maxSize  int         // the largest MaxTokenSize of any issuer
 	closed   atomic.Bool
+	closing  sync.Once
 }
 
 // NewMulti creates one Verifier per Config, as New does (so it never blocks
@@ -122,13 +123,14 @@ func (m *MultiVerifier) Ready(ctx context.Context) error {
 }
 
 // Close closes every issuer's Verifier, stopping all their goroutines. Later
-// calls return ErrClosed. It is safe to call more than once and always
-// returns nil.
+// calls return ErrClosed. It is safe to call more than once, also
+// concurrently: every call returns only once the goroutines are stopped. It
+// always returns nil.
 func (m *MultiVerifier) Close() error {
-	if m.closed.Swap(true) {
-		return nil
-	}
-	m.closeAll()
+	m.closing.Do(func() {
+		m.closed.Store(true)
+		m.closeAll()
+	})
 	return nil
 }
 

@@ -20,6 +20,7 @@ import (
 
 	"github.com/grpcauth/grpcauth"
 	"github.com/grpcauth/grpcauth/grpcauthtest"
+	"github.com/grpcauth/grpcauth/internal/closetest"
 	"github.com/grpcauth/grpcauth/verifier"
 )
 
@@ -329,6 +330,19 @@ func TestMulti_CloseEndsEveryGoroutineAndLaterCallsFail(t *testing.T) {
 	a.Close()
 	b.Close()
 	goleak.VerifyNone(t, ignore)
+}
+
+// A Close of the MultiVerifier called while another waits for an
+// issuer's key-set fetch to end returns only once it has.
+func TestMulti_SecondCloseWaitsForTheFirstToFinish(t *testing.T) {
+	tr := closetest.NewTransport()
+	m, err := verifier.NewMulti(context.Background(), verifier.Config{Issuer: "https://issuer.example",
+		Audiences: []string{"api"}, JWKSURL: "https://issuer.example/jwks", HTTPClient: &http.Client{Transport: tr}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	<-tr.Entered() // NewMulti's first fetch
+	closetest.SecondCloseWaits(t, tr, m.Close)
 }
 
 func TestMulti_IDTokensAreRoutedToo(t *testing.T) {

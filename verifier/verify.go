@@ -12,6 +12,7 @@ import (
 	"log/slog"
 	"slices"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -33,6 +34,7 @@ type Verifier struct {
 	set       *jwks.Set
 	cache     *tokenCache // nil when disabled
 	closed    atomic.Bool
+	closing   sync.Once
 }
 
 // New validates cfg, applies defaults and starts the key set, which is
@@ -101,19 +103,20 @@ func (v *Verifier) Ready(ctx context.Context) error {
 // Close stops the key set's background refresh and every other goroutine
 // New started, and empties the cache. Later calls return ErrClosed, and so
 // does a call running meanwhile that needs a key-set fetch (waiting for
-// one, or its kid not in the set). Close is safe to call more than once; it
-// always returns nil.
+// one, or its kid not in the set). Close is safe to call more than once,
+// also concurrently: every call returns only once the goroutines are
+// stopped. It always returns nil.
 func (v *Verifier) Close() error {
-	if v.closed.Swap(true) {
-		return nil
-	}
-	v.set.Close()
-	if v.cache != nil {
-		v.cache.clear()
-	}
-	if v.s.ownClient {
-		v.s.HTTPClient.CloseIdleConnections()
-	}
+	v.closing.Do(func() {
+		v.closed.Store(true)
+		v.set.Close()
+		if v.cache != nil {
+			v.cache.clear()
+		}
+		if v.s.ownClient {
+			v.s.HTTPClient.CloseIdleConnections()
+		}
+	})
 	return nil
 }
 

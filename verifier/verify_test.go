@@ -25,6 +25,7 @@ import (
 	"github.com/lestrrat-go/jwx/v2/jwk"
 
 	"github.com/grpcauth/grpcauth/grpcauthtest"
+	"github.com/grpcauth/grpcauth/internal/closetest"
 )
 
 // attacker holds keys and a key server that an attacker controls.
@@ -599,6 +600,16 @@ func TestVerifier_CloseStopsVerification(t *testing.T) {
 	if err := f.v.Ready(context.Background()); !errors.Is(err, ErrClosed) {
 		t.Fatalf("Ready after Close = %v, want ErrClosed", err)
 	}
+}
+
+// A Close called while another Close waits for a key-set fetch to end
+// returns only once it has: its caller can rely on no goroutine being left.
+func TestVerifier_SecondCloseWaitsForTheFirstToFinish(t *testing.T) {
+	tr := closetest.NewTransport()
+	v := newVerifier(t, Config{Issuer: "https://issuer.example", Audiences: []string{"api"},
+		JWKSURL: "https://issuer.example/jwks", HTTPClient: &http.Client{Transport: tr}})
+	<-tr.Entered() // New's first fetch
+	closetest.SecondCloseWaits(t, tr, v.Close)
 }
 
 func TestVerifier_ConcurrentUseIsSafe(t *testing.T) {
