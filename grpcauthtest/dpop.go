@@ -68,8 +68,9 @@ func thumbprint(k jwk.Key) (string, error) {
 func (k *DPoPKey) Algorithm() string { return k.alg.String() }
 
 // PublicKey returns the public key (*ecdsa.PublicKey, *rsa.PublicKey or
-// ed25519.PublicKey).
-func (k *DPoPKey) PublicKey() crypto.PublicKey { return k.private.Public() }
+// ed25519.PublicKey). Each call returns a new copy, which the caller may
+// change: the key stays as it was.
+func (k *DPoPKey) PublicKey() crypto.PublicKey { return publicCopy(k.private) }
 
 // Thumbprint returns the key's RFC 7638 SHA-256 thumbprint, unpadded
 // base64url: the cnf jkt of a token bound to it.

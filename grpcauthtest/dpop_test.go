@@ -1,6 +1,8 @@
 package grpcauthtest_test
 
 import (
+	"crypto"
+	"encoding/base64"
 	"encoding/json"
 	"net/http"
 	"testing"
@@ -8,6 +10,9 @@ import (
 
 	"github.com/grpcauth/grpcauth/dpop"
 	"github.com/grpcauth/grpcauth/grpcauthtest"
+	"github.com/lestrrat-go/jwx/v2/jwa"
+	"github.com/lestrrat-go/jwx/v2/jwk"
+	"github.com/lestrrat-go/jwx/v2/jws"
 )
 
 func newDPoPKey(t *testing.T) *grpcauthtest.DPoPKey {
@@ -102,6 +107,34 @@ func TestMint_WithDPoPKeyBindsTheToken(t *testing.T) {
 	}
 	if _, err := iss.Mint(nil, grpcauthtest.WithDPoPKey("not a key")); err == nil {
 		t.Error("WithDPoPKey accepted a string")
+	}
+}
+
+// Changing the key DPoPKey.PublicKey returned changes only that copy: the
+// key keeps signing proofs that verify under it, and its thumbprint.
+func TestDPoPKey_ChangingTheReturnedPublicKeyLeavesTheKey(t *testing.T) {
+	for _, alg := range []string{"PS256", "ES256", "EdDSA"} {
+		t.Run(alg, func(t *testing.T) {
+			key, err := grpcauthtest.NewDPoPKeyWithAlgorithm(alg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			spoil(t, key.PublicKey())
+			proof, err := key.Proof("POST", "https://api.example/pkg.Svc/Method", "")
+			if err != nil {
+				t.Fatalf("Proof after the returned key was changed: %v", err)
+			}
+			if _, err := jws.Verify([]byte(proof), jws.WithKey(jwa.KeyAlgorithmFrom(alg), key.PublicKey())); err != nil {
+				t.Fatalf("proof does not verify under PublicKey after the returned key was changed: %v", err)
+			}
+			pub, err := jwk.FromRaw(key.PublicKey())
+			if err != nil {
+				t.Fatal(err)
+			}
+			if tp, err := pub.Thumbprint(crypto.SHA256); err != nil || base64.RawURLEncoding.EncodeToString(tp) != key.Thumbprint() {
+				t.Fatalf("thumbprint of PublicKey %x (%v), want %s", tp, err, key.Thumbprint())
+			}
+		})
 	}
 }
 

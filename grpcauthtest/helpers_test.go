@@ -1,6 +1,10 @@
 package grpcauthtest_test
 
 import (
+	"crypto"
+	"crypto/ecdsa"
+	"crypto/ed25519"
+	"crypto/rsa"
 	"encoding/base64"
 	"encoding/json"
 	"io"
@@ -83,4 +87,22 @@ func decodeSegment(t *testing.T, seg string) map[string]any {
 		t.Fatalf("segment not a JSON object: %v", err)
 	}
 	return m
+}
+
+// spoil changes the public key pub in place, as a test building a forged
+// key from one it was given might.
+func spoil(t *testing.T, pub crypto.PublicKey) {
+	t.Helper()
+	switch k := pub.(type) {
+	case *rsa.PublicKey:
+		k.N.SetInt64(15)
+		k.E = 3
+	case *ecdsa.PublicKey:
+		k.X.SetInt64(1)
+		k.Y.SetInt64(1)
+	case ed25519.PublicKey:
+		k[0] ^= 0xff
+	default:
+		t.Fatalf("unexpected public key type %T", pub)
+	}
 }

@@ -7,6 +7,7 @@ import (
 	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/rsa"
+	"crypto/x509"
 	"encoding/json"
 	"fmt"
 	"strings"
@@ -128,13 +129,32 @@ func (i *Issuer) RemoveKey(kid string) {
 // PublicKey returns the public key of kid (*rsa.PublicKey, *ecdsa.PublicKey
 // or ed25519.PublicKey), including removed keys, or nil when kid was never an
 // issuer key. Use it for algorithm-confusion forgeries and for baselines.
+// Each call returns a new copy, which the caller may change: the issuer's
+// key stays as it was.
 func (i *Issuer) PublicKey(kid string) crypto.PublicKey {
 	i.mu.RLock()
 	defer i.mu.RUnlock()
 	if k, ok := i.all[kid]; ok {
-		return k.private.Public()
+		return publicCopy(k.private)
 	}
 	return nil
+}
+
+// publicCopy returns the public key of priv in memory of its own. The
+// standard library's Public returns a pointer into an RSA or ECDSA private
+// key, so a caller changing that key (its modulus, say) would change the
+// key that signs. Encoding and parsing cannot fail for the keys this
+// package generates; should they, publicCopy returns nil, not priv's key.
+func publicCopy(priv crypto.Signer) crypto.PublicKey {
+	der, err := x509.MarshalPKIXPublicKey(priv.Public())
+	if err != nil {
+		return nil
+	}
+	pub, err := x509.ParsePKIXPublicKey(der)
+	if err != nil {
+		return nil
+	}
+	return pub
 }
 
 // KeyID returns the kid of the current signing key ("" when every key has

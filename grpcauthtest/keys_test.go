@@ -144,6 +144,28 @@ func TestRemoveKey_UnpublishesKeyAndFallsBack(t *testing.T) {
 	}
 }
 
+// Changing the key PublicKey returned changes only that copy: the issuer
+// keeps signing with, and returning, its own key.
+func TestPublicKey_ChangingTheReturnedKeyLeavesTheIssuersKey(t *testing.T) {
+	for _, alg := range []string{"RS256", "ES256", "EdDSA"} {
+		t.Run(alg, func(t *testing.T) {
+			iss := grpcauthtest.NewIssuer(t, grpcauthtest.Config{Algorithm: alg})
+			kid := iss.KeyID()
+			spoil(t, iss.PublicKey(kid))
+			tok, err := iss.Mint(nil)
+			if err != nil {
+				t.Fatalf("Mint after the returned key was changed: %v", err)
+			}
+			if _, err := jws.Verify([]byte(tok), jws.WithKey(jwa.KeyAlgorithmFrom(alg), iss.PublicKey(kid))); err != nil {
+				t.Fatalf("token does not verify under PublicKey after the returned key was changed: %v", err)
+			}
+			if _, err := jwt.Parse([]byte(tok), jwt.WithKeySet(fetchKeySet(t, iss))); err != nil {
+				t.Fatalf("token does not verify under the JWKS after the returned key was changed: %v", err)
+			}
+		})
+	}
+}
+
 func TestJWKSRequests_CountsEachGet(t *testing.T) {
 	iss := grpcauthtest.NewIssuer(t, grpcauthtest.Config{})
 	if n := iss.JWKSRequests(); n != 0 {
