@@ -8,7 +8,9 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
+	"time"
 )
 
 // rsaPoolSize bounds the RSA keys kept on disk: a test process that needs
@@ -51,7 +53,35 @@ func userCacheDir() string {
 	if os.MkdirAll(dir, 0o700) != nil || os.Chmod(parent, 0o700) != nil || os.Chmod(dir, 0o700) != nil {
 		return ""
 	}
+	removeStaleTemps(dir)
 	return dir
+}
+
+// tempPrefix starts the names of the temporary files keep writes.
+const tempPrefix = ".tmp-"
+
+// staleTempAge is the age from which a temporary file of keep is taken for
+// the remains of a process killed while writing it: writing one takes
+// microseconds, so a younger file may be another process's write.
+const staleTempAge = time.Hour
+
+// removeStaleTemps removes from dir the regular files whose name starts
+// with tempPrefix and that are older than staleTempAge, left by processes
+// killed between writing a key and renaming it, which would otherwise pile
+// up. Failing to remove one costs nothing but its space.
+func removeStaleTemps(dir string) {
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return
+	}
+	for _, e := range entries {
+		if !e.Type().IsRegular() || !strings.HasPrefix(e.Name(), tempPrefix) {
+			continue
+		}
+		if fi, err := e.Info(); err == nil && time.Since(fi.ModTime()) > staleTempAge {
+			_ = os.Remove(filepath.Join(dir, e.Name()))
+		}
+	}
 }
 
 // pooledRSA returns a key from rsaPool.
@@ -106,7 +136,7 @@ func (p *keyPool) claim(k *rsa.PrivateKey) bool {
 // a concurrent reader (another test process) sees the whole file or none.
 // Failing to keep a key only costs a later run its generation.
 func keep(path string, data []byte) {
-	f, err := os.CreateTemp(filepath.Dir(path), ".tmp-*")
+	f, err := os.CreateTemp(filepath.Dir(path), tempPrefix+"*")
 	if err != nil {
 		return
 	}

@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"testing"
+	"time"
 )
 
 func TestKeyPool_DistinctKeysKeptForTheNextProcess(t *testing.T) {
@@ -95,10 +96,10 @@ func TestKeyPool_KeptFileCopiedFromAnotherIsNotHandedOutAgain(t *testing.T) {
 	}
 }
 
-func TestKeyPool_CacheDirectoryIsMadePrivate(t *testing.T) {
-	if runtime.GOOS == "windows" {
-		t.Skip("no Unix permission bits")
-	}
+// tempCacheDir makes a new temporary directory the user's cache directory
+// for the rest of the test, and returns it as os.UserCacheDir reports it.
+func tempCacheDir(t *testing.T) string {
+	t.Helper()
 	cache := t.TempDir()
 	t.Setenv("XDG_CACHE_HOME", cache)
 	t.Setenv("HOME", cache) // macOS: Library/Caches under HOME
@@ -106,7 +107,14 @@ func TestKeyPool_CacheDirectoryIsMadePrivate(t *testing.T) {
 	if err != nil {
 		t.Skip(err)
 	}
-	parent := filepath.Join(root, "grpcauthtest")
+	return root
+}
+
+func TestKeyPool_CacheDirectoryIsMadePrivate(t *testing.T) {
+	if runtime.GOOS == "windows" {
+		t.Skip("no Unix permission bits")
+	}
+	parent := filepath.Join(tempCacheDir(t), "grpcauthtest")
 	dir := filepath.Join(parent, "rsa-2048")
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		t.Fatal(err)
@@ -122,6 +130,42 @@ func TestKeyPool_CacheDirectoryIsMadePrivate(t *testing.T) {
 	for _, d := range []string{parent, dir} {
 		if fi, err := os.Stat(d); err != nil || fi.Mode().Perm() != 0o700 {
 			t.Errorf("%s: %v, %v; want a directory only the user can use (0700)", d, fi.Mode(), err)
+		}
+	}
+}
+
+// A temporary file that a process killed while keeping a key left in the
+// cache directory is removed when a process next opens the directory. A
+// recent one, which may be another process's write in progress, stays, as
+// does every file or directory of another name.
+func TestKeyPool_StaleTemporaryFilesAreRemoved(t *testing.T) {
+	dir := filepath.Join(tempCacheDir(t), "grpcauthtest", "rsa-2048")
+	if err := os.MkdirAll(filepath.Join(dir, ".tmp-dir"), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	old := time.Now().Add(-24 * time.Hour)
+	for name, mtime := range map[string]time.Time{
+		".tmp-1": old, ".tmp-2": time.Now(), "000.der": old, "x.tmp-3": old, ".tmp-dir": old,
+	} {
+		path := filepath.Join(dir, name)
+		if name != ".tmp-dir" {
+			if err := os.WriteFile(path, []byte("partial"), 0o600); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := os.Chtimes(path, mtime, mtime); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got := userCacheDir(); got != dir {
+		t.Fatalf("userCacheDir() = %q, want %q", got, dir)
+	}
+	if _, err := os.Lstat(filepath.Join(dir, ".tmp-1")); !os.IsNotExist(err) {
+		t.Errorf("stale temporary file: %v; want it removed", err)
+	}
+	for _, name := range []string{".tmp-2", "000.der", "x.tmp-3", ".tmp-dir"} {
+		if _, err := os.Lstat(filepath.Join(dir, name)); err != nil {
+			t.Errorf("%s: %v; want it kept", name, err)
 		}
 	}
 }
