@@ -155,7 +155,7 @@ func run(ctx context.Context, cfg config, out io.Writer, log *slog.Logger) error
 			return err
 		}
 		defer m.Close()
-		maddr, stopMetrics, err := serveMetrics(ctx, cfg.metricsAddr, m, log)
+		maddr, stopMetrics, err := serveMetrics(ctx, cfg.metricsAddr, m, metricsTimeouts, log)
 		if err != nil {
 			return err
 		}
@@ -173,7 +173,7 @@ func run(ctx context.Context, cfg config, out io.Writer, log *slog.Logger) error
 		if err != nil {
 			return err
 		}
-		defer serveWeb(ctx, webLn, h, log)()
+		defer serveWeb(ctx, webLn, h, webTimeouts, log)()
 		fmt.Fprintf(out, "web page on %s\n", pageURL(webLn))
 	}
 

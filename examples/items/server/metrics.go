@@ -68,16 +68,16 @@ func (m *metrics) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	writeText(w, &rm)
 }
 
-// serveMetrics serves m on addr until ctx ends. It returns the address it
-// listens on.
-func serveMetrics(ctx context.Context, addr string, m *metrics, log *slog.Logger) (string, func(), error) {
+// serveMetrics serves m on addr, with the timeouts tm (metricsTimeouts),
+// until ctx ends. It returns the address it listens on.
+func serveMetrics(ctx context.Context, addr string, m *metrics, tm httpTimeouts, log *slog.Logger) (string, func(), error) {
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		return "", nil, fmt.Errorf("server: metrics: %w", err)
 	}
 	// On loopback, loopback host names only: no DNS-rebinding page reads
 	// the metrics from a browser on this machine.
-	hs := &http.Server{Handler: endpoint.LoopbackHostsOnly(ln.Addr(), m), ReadHeaderTimeout: 5 * time.Second}
+	hs := tm.server(endpoint.LoopbackHostsOnly(ln.Addr(), m))
 	done := make(chan struct{})
 	go func() {
 		defer close(done)

@@ -26,7 +26,7 @@ import (
 func TestMetrics_EndpointShowsDecisionsAndVerifierFigures(t *testing.T) {
 	log := slog.New(slog.DiscardHandler)
 	iss, v, m := metricsFixture(t)
-	maddr, stopMetrics, err := serveMetrics(t.Context(), "127.0.0.1:0", m, log)
+	maddr, stopMetrics, err := serveMetrics(t.Context(), "127.0.0.1:0", m, metricsTimeouts, log)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -121,12 +121,25 @@ func TestMetrics_EndpointShowsDecisionsAndVerifierFigures(t *testing.T) {
 // a DNS-rebinding page cannot read it from a browser on this machine.
 func TestMetrics_LoopbackEndpointRefusesForeignHostNames(t *testing.T) {
 	_, _, m := metricsFixture(t)
-	maddr, stop, err := serveMetrics(t.Context(), "127.0.0.1:0", m, slog.New(slog.DiscardHandler))
+	maddr, stop, err := serveMetrics(t.Context(), "127.0.0.1:0", m, metricsTimeouts, slog.New(slog.DiscardHandler))
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer stop()
 	checkLoopbackHostsOnly(t, maddr, "/metrics", http.StatusOK)
+}
+
+// The metrics endpoint cuts off a client that holds a connection without
+// finishing a request (see checkSlowClientsCutOff), at metricsTimeouts
+// scaled down.
+func TestMetrics_SlowClientsAreCutOff(t *testing.T) {
+	_, _, m := metricsFixture(t)
+	maddr, stop, err := serveMetrics(t.Context(), "127.0.0.1:0", m, scaled(metricsTimeouts), slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer stop()
+	checkSlowClientsCutOff(t, maddr, "/metrics", "/metrics")
 }
 
 // metricsFixture returns a development issuer, a verifier trusting it and

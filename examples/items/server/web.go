@@ -200,19 +200,47 @@ func origin(rawURL string) string {
 	return scheme + "://" + host
 }
 
-// serveWeb serves h on ln until ctx ends or stop is called, then shuts
-// down within stopTimeout. stop returns once the server has stopped.
-// On a loopback listener it serves loopback host names only
-// (endpoint.LoopbackHostsOnly).
-func serveWeb(ctx context.Context, ln net.Listener, h http.Handler, log *slog.Logger) (stop func()) {
-	h = endpoint.LoopbackHostsOnly(ln.Addr(), h)
-	ctx, cancel := context.WithCancel(ctx)
-	srv := &http.Server{
+// httpTimeouts bound how long a client may hold a connection of one of the
+// server's HTTP ports (the web page, the metrics endpoint) without
+// finishing a request: one trickling a header line or a body (slowloris),
+// or leaving a kept-alive connection idle, would otherwise tie up the
+// connection and its goroutine for ever.
+type httpTimeouts struct {
+	header  time.Duration // ReadHeaderTimeout: a request's headers
+	request time.Duration // ReadTimeout: a request's headers and body
+	idle    time.Duration // IdleTimeout: a kept-alive connection between requests
+	write   time.Duration // WriteTimeout: a response; 0 for none
+}
+
+// webTimeouts are the web port's. A request of at most maxWebMessageBytes
+// has a minute. No write timeout: a WatchItems stream's response lasts as
+// long as the stream; the request timeout does not end it, as net/http
+// lifts it once the request body has been read.
+var webTimeouts = httpTimeouts{header: 10 * time.Second, request: time.Minute, idle: time.Minute}
+
+// metricsTimeouts are the metrics endpoint's: a scrape is a small GET.
+var metricsTimeouts = httpTimeouts{header: 5 * time.Second, request: 10 * time.Second, idle: time.Minute, write: 10 * time.Second}
+
+// server returns an http.Server of h with the timeouts t.
+func (t httpTimeouts) server(h http.Handler) *http.Server {
+	return &http.Server{
 		Handler:           h,
-		ReadHeaderTimeout: 10 * time.Second,
-		IdleTimeout:       time.Minute,
+		ReadHeaderTimeout: t.header,
+		ReadTimeout:       t.request,
+		WriteTimeout:      t.write,
+		IdleTimeout:       t.idle,
 		MaxHeaderBytes:    64 << 10,
 	}
+}
+
+// serveWeb serves h on ln, with the timeouts tm (webTimeouts), until ctx
+// ends or stop is called, then shuts down within stopTimeout. stop returns
+// once the server has stopped. On a loopback listener it serves loopback
+// host names only (endpoint.LoopbackHostsOnly).
+func serveWeb(ctx context.Context, ln net.Listener, h http.Handler, tm httpTimeouts, log *slog.Logger) (stop func()) {
+	h = endpoint.LoopbackHostsOnly(ln.Addr(), h)
+	ctx, cancel := context.WithCancel(ctx)
+	srv := tm.server(h)
 	served := make(chan struct{})
 	go func() {
 		defer close(served)

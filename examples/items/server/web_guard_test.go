@@ -12,6 +12,7 @@ import (
 	"strings"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	_ "google.golang.org/grpc/encoding/gzip" // as a server that accepts gzip has it: the transcoder then always inflates
 
@@ -145,7 +146,7 @@ func TestWeb_LoopbackServerRefusesForeignHostNames(t *testing.T) {
 		t.Fatal(err)
 	}
 	ok := http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(http.StatusNoContent) })
-	stop := serveWeb(t.Context(), ln, ok, slog.New(slog.DiscardHandler))
+	stop := serveWeb(t.Context(), ln, ok, webTimeouts, slog.New(slog.DiscardHandler))
 	t.Cleanup(stop)
 	checkLoopbackHostsOnly(t, ln.Addr().String(), "/", http.StatusNoContent)
 }
@@ -176,5 +177,55 @@ func checkLoopbackHostsOnly(t *testing.T, addr, path string, ok int) {
 		if resp.StatusCode != want {
 			t.Errorf("Host %s: status %d, want %d", host, resp.StatusCode, want)
 		}
+	}
+}
+
+// The web port cuts off a client that holds a connection without finishing
+// a request (see checkSlowClientsCutOff), at webTimeouts scaled down.
+func TestWeb_SlowClientsAreCutOff(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	stop := serveWeb(t.Context(), ln, newTestWebHandler(t), scaled(webTimeouts), slog.New(slog.DiscardHandler))
+	t.Cleanup(stop)
+	checkSlowClientsCutOff(t, ln.Addr().String(), "/config.json", "/items.v1.ItemService/CreateItem")
+}
+
+// scaled returns tm with every timeout a hundredth as long, short enough
+// for a test to wait out; a zero (none) stays zero.
+func scaled(tm httpTimeouts) httpTimeouts {
+	return httpTimeouts{header: tm.header / 100, request: tm.request / 100, idle: tm.idle / 100, write: tm.write / 100}
+}
+
+// checkSlowClientsCutOff checks that the server on addr closes, of its own
+// accord, the connection of a client that sends a header line and never
+// ends it (slowloris), one that sends part of a request body to postPath
+// and then nothing, and one that leaves a kept-alive connection idle after
+// a GET of getPath. Without a timeout each would hold its connection, and
+// a server goroutine, for ever.
+func checkSlowClientsCutOff(t *testing.T, addr, getPath, postPath string) {
+	t.Helper()
+	for name, send := range map[string]string{
+		"partial header line": "GET " + getPath + " HTTP/1.1\r\nHost: " + addr + "\r\nX-Slow: aaaa",
+		"partial body": "POST " + postPath + " HTTP/1.1\r\nHost: " + addr + "\r\nContent-Type: application/json\r\n" +
+			"Connect-Protocol-Version: 1\r\nContent-Length: 1000\r\n\r\n{\"name\":\"aaaa",
+		"idle keep-alive connection": "GET " + getPath + " HTTP/1.1\r\nHost: " + addr + "\r\n\r\n",
+	} {
+		t.Run(name, func(t *testing.T) {
+			conn, err := net.Dial("tcp", addr)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer conn.Close()
+			if _, err := io.WriteString(conn, send); err != nil {
+				t.Fatal(err)
+			}
+			_ = conn.SetReadDeadline(time.Now().Add(10 * time.Second)) // watchdog only
+			// Read any answer, up to the server closing the connection.
+			if _, err := io.Copy(io.Discard, conn); err != nil {
+				t.Fatalf("the server did not close the connection: %v", err)
+			}
+		})
 	}
 }

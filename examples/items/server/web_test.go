@@ -1,7 +1,9 @@
 package main
 
 import (
+	"bytes"
 	"context"
+	"encoding/binary"
 	"encoding/json"
 	"io"
 	"log/slog"
@@ -9,6 +11,7 @@ import (
 	"net/http"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/grpcauth/grpcauth/examples/items/web"
 	"github.com/grpcauth/grpcauth/grpcauthtest"
@@ -18,6 +21,12 @@ import (
 // startWeb serves the web page and API of a server that trusts iss on a
 // loopback port, and returns its base URL.
 func startWeb(t *testing.T, iss *grpcauthtest.Issuer) string {
+	t.Helper()
+	return startWebWith(t, iss, webTimeouts)
+}
+
+// startWebWith is startWeb with the timeouts tm.
+func startWebWith(t *testing.T, iss *grpcauthtest.Issuer, tm httpTimeouts) string {
 	t.Helper()
 	log := slog.New(slog.DiscardHandler)
 	v, err := verifier.New(t.Context(), verifier.Config{Issuer: iss.URL(), Audiences: []string{iss.Audience()}})
@@ -39,7 +48,7 @@ func startWeb(t *testing.T, iss *grpcauthtest.Issuer) string {
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	stop := serveWeb(ctx, ln, h, log)
+	stop := serveWeb(ctx, ln, h, tm, log)
 	t.Cleanup(func() { cancel(); stop() })
 	return strings.TrimSuffix(page, "/")
 }
@@ -51,12 +60,25 @@ func webGet(t *testing.T, url string) (*http.Response, string) {
 
 func webDo(t *testing.T, method, url, token, body string) (*http.Response, string) {
 	t.Helper()
-	req, err := http.NewRequest(method, url, strings.NewReader(body))
+	resp := webSend(t, method, url, "application/json", token, strings.NewReader(body))
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return resp, string(b)
+}
+
+// webSend sends a request with token, when not empty, and for a POST
+// Connect's headers with contentType. The caller closes the response body.
+func webSend(t *testing.T, method, url, contentType, token string, body io.Reader) *http.Response {
+	t.Helper()
+	req, err := http.NewRequestWithContext(t.Context(), method, url, body)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if method == http.MethodPost {
-		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set("Content-Type", contentType)
 		req.Header.Set("Connect-Protocol-Version", "1")
 	}
 	if token != "" {
@@ -67,12 +89,7 @@ func webDo(t *testing.T, method, url, token, body string) (*http.Response, strin
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(resp.Body)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return resp, string(b)
+	return resp
 }
 
 func TestWeb_ServesThePageAndItsConfig(t *testing.T) {
@@ -219,5 +236,46 @@ func TestWeb_PageUnderAnotherLoopbackNameRedirectsToTheRegisteredURL(t *testing.
 	}
 	if resp, body := webDo(t, http.MethodPost, other+"/items.v1.ItemService/GetServerInfo", "", "{}"); resp.StatusCode != http.StatusOK {
 		t.Errorf("POST GetServerInfo as localhost: %d %s, want 200", resp.StatusCode, body)
+	}
+}
+
+// A WatchItems stream on the web port outlives the port's request timeout
+// (net/http lifts it once the request body is read) and gets the changes
+// made after it passed: the timeouts that cut off slow clients do not cut
+// off a long stream.
+func TestWeb_StreamOutlivesTheRequestTimeout(t *testing.T) {
+	iss := grpcauthtest.NewIssuer(t, grpcauthtest.Config{})
+	tm := scaled(webTimeouts)
+	base := startWebWith(t, iss, tm)
+	tok, err := iss.Token("web-test", "items:read", "items:write")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp := webSend(t, http.MethodPost, base+"/items.v1.ItemService/WatchItems", "application/connect+json", tok,
+		bytes.NewReader(append([]byte{0, 0, 0, 0, 2}, "{}"...))) // one Connect envelope
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("WatchItems: %d", resp.StatusCode)
+	}
+	next := func() string {
+		t.Helper()
+		var hdr [5]byte
+		if _, err := io.ReadFull(resp.Body, hdr[:]); err != nil {
+			t.Fatalf("reading the stream: %v", err)
+		}
+		msg := make([]byte, binary.BigEndian.Uint32(hdr[1:]))
+		if _, err := io.ReadFull(resp.Body, msg); err != nil || hdr[0] != 0 {
+			t.Fatalf("stream message %q (flags %d, %v); want an event", msg, hdr[0], err)
+		}
+		return string(msg)
+	}
+	for !strings.Contains(next(), "KIND_SYNCED") {
+	}
+	<-time.After(2 * tm.request) // the request timeout passes
+	if resp, body := webDo(t, http.MethodPost, base+"/items.v1.ItemService/CreateItem", tok, `{"name":"late"}`); resp.StatusCode != http.StatusOK {
+		t.Fatalf("CreateItem: %d %s", resp.StatusCode, body)
+	}
+	if ev := next(); !strings.Contains(ev, "KIND_CREATED") || !strings.Contains(ev, `"late"`) {
+		t.Fatalf("event after the request timeout: %s; want the created item", ev)
 	}
 }
