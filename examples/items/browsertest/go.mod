@@ -2,8 +2,6 @@ module github.com/grpcauth/grpcauth/examples/items/browsertest
 
 go 1.26.0
 
-replace github.com/grpcauth/grpcauth => ../../..
-
 require (
 	github.com/chromedp/cdproto v0.159.0
 	github.com/chromedp/chromedp v0.23.0
