@@ -70,7 +70,8 @@ var StandardPublicServices = []string{
 //  1. Config.Rules or Config.Public naming the method;
 //  2. the method's (grpcauth.v1.method) option;
 //  3. Config.Rules or Config.Public naming the service ("pkg.Service");
-//  4. the service's (grpcauth.v1.service) option;
+//  4. the service's (grpcauth.v1.service) option, for a method the
+//     service's descriptor declares;
 //  5. Config.DefaultRule.
 //
 // A method with none is denied: a caller without a valid token gets

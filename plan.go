@@ -30,7 +30,8 @@ const (
 	SourceMethodOption
 	// SourceConfigService: Config.Rules or Config.Public naming the service.
 	SourceConfigService
-	// SourceServiceOption: the service's (grpcauth.v1.service) option.
+	// SourceServiceOption: the service's (grpcauth.v1.service) option (for
+	// a method the service's descriptor declares).
 	SourceServiceOption
 	// SourceDefault: Config.DefaultRule.
 	SourceDefault
@@ -155,13 +156,20 @@ func (a *Authenticator) findRule(method string) (p *methodPlan, known bool) {
 	if r, ok := a.cfgRules[svc]; ok {
 		return &methodPlan{rule: r, source: SourceConfigService}, known
 	}
-	if sd != nil {
+	// The service option is the rule of the service's declared methods: a
+	// name its descriptor does not declare (reachable only through
+	// grpc.UnknownServiceHandler, say a newer backend's method with a
+	// stricter rule of its own) does not inherit it.
+	if md != nil {
 		if pb, err := ruleOption(sd, grpcauthv1.E_Service); pb != nil || err != nil {
 			return optionPlan(pb, err, SourceServiceOption, method), known
 		}
 	}
 	if a.defaultRule != nil {
 		return &methodPlan{rule: a.defaultRule, source: SourceDefault}, known
+	}
+	if sd != nil && md == nil {
+		return &methodPlan{err: fmt.Errorf("%w: the descriptor of %s declares no method %s, so its (grpcauth.v1.service) option does not apply, and no Config entry or DefaultRule does", ErrNoRule, svc, name)}, known
 	}
 	return &methodPlan{err: fmt.Errorf("%w: %s has no (grpcauth.v1.method) option, its service no (grpcauth.v1.service) option, and no Config entry or DefaultRule applies", ErrNoRule, method)}, known
 }

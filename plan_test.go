@@ -12,14 +12,16 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials"
+	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/peer"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/reflect/protodesc"
 	"google.golang.org/protobuf/reflect/protoregistry"
 	"google.golang.org/protobuf/types/descriptorpb"
+	"google.golang.org/protobuf/types/known/emptypb"
 
-	_ "github.com/grpcauth/grpcauth/internal/testproto/authtest/v1"
+	authtestv1 "github.com/grpcauth/grpcauth/internal/testproto/authtest/v1"
 	grpcauthv1 "github.com/grpcauth/grpcauth/proto/grpcauth/v1"
 	"github.com/grpcauth/grpcauth/verifier"
 )
@@ -330,5 +332,66 @@ func TestLookup_HotPathDoesNotAllocate(t *testing.T) {
 	a.lookup(mAllOf)
 	if n := testing.AllocsPerRun(100, func() { a.lookup(mAllOf) }); n != 0 {
 		t.Errorf("lookup of a compiled method allocates %v times, want 0", n)
+	}
+}
+
+// TestUnknownServiceHandler_MethodMissingFromDescriptorsIgnoresServiceOption
+// calls, through grpc.UnknownServiceHandler (a proxy), a method that
+// authtest.v1.TestService's descriptor does not declare: the service's
+// (grpcauth.v1.service) option is the rule of its declared methods
+// without their own, not of a name the descriptors have never seen (a
+// newer backend's method may have a stricter rule of its own). Only a
+// Config rule naming the service, or DefaultRule, admits it.
+func TestUnknownServiceHandler_MethodMissingFromDescriptorsIgnoresServiceOption(t *testing.T) {
+	const bogus = "/authtest.v1.TestService/DeleteEverything"
+	reached := make(chan string, 4)
+	proxy := func(_ any, ss grpc.ServerStream) error {
+		m, _ := grpc.MethodFromServerStream(ss)
+		reached <- m
+		var in emptypb.Empty
+		if err := ss.RecvMsg(&in); err != nil {
+			return err
+		}
+		return ss.SendMsg(&emptypb.Empty{})
+	}
+	for _, tt := range []struct {
+		name string
+		cfg  Config
+		want codes.Code
+	}{
+		{"service option only", Config{}, codes.PermissionDenied},
+		{"config service rule", Config{Rules: map[string]*grpcauthv1.Rule{"authtest.v1.TestService": {Scopes: []string{"test:read"}}}}, codes.OK},
+		{"default rule", Config{DefaultRule: &grpcauthv1.Rule{Scopes: []string{"test:read"}}}, codes.OK},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			cfg := tt.cfg
+			cfg.Verifier = staticVerifier{claims: mustClaims(t, "test:read")}
+			a := mustNew(t, cfg)
+			_, addr := serve(t, &testService{}, grpc.UnknownServiceHandler(proxy),
+				grpc.ChainUnaryInterceptor(a.UnaryServerInterceptor()), grpc.ChainStreamInterceptor(a.StreamServerInterceptor()))
+			conn := dial(t, addr, insecure.NewCredentials())
+			ctx := withAuth(t.Context(), bearer("tok"))
+			// The declared methods inherit the service option as before.
+			if _, err := authtestv1.NewTestServiceClient(conn).Inherited(ctx, &authtestv1.InheritedRequest{}); err != nil {
+				t.Fatalf("Inherited: %v", err)
+			}
+			err := conn.Invoke(ctx, bogus, &emptypb.Empty{}, &emptypb.Empty{})
+			if tt.want == codes.OK {
+				checkStatus(t, err, codes.OK, "")
+				if m := <-reached; m != bogus {
+					t.Errorf("proxy reached with %q, want %q", m, bogus)
+				}
+				return
+			}
+			checkStatus(t, err, tt.want, ReasonMethodNotConfigured)
+			select {
+			case m := <-reached:
+				t.Errorf("proxy reached with %q", m)
+			default:
+			}
+			if _, err := a.Requirement(bogus); !errors.Is(err, ErrNoRule) {
+				t.Errorf("Requirement(%s) err = %v, want ErrNoRule", bogus, err)
+			}
+		})
 	}
 }
