@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"google.golang.org/grpc"
+	"google.golang.org/protobuf/reflect/protoreflect"
 	"google.golang.org/protobuf/reflect/protoregistry"
 
 	"github.com/grpcauth/grpcauth/dpop"
@@ -47,11 +48,13 @@ type Authenticator struct {
 // New validates cfg and returns an Authenticator. It fails when Verifier is
 // nil, when TransportSecurity is not one of its constants, when a name in
 // Public, Rules or DryRunMethods is neither "/pkg.Service/Method" nor
-// "pkg.Service", when a name appears twice in Public and Rules, when a
-// rule in Rules is nil, when a rule in Rules or DefaultRule is invalid
-// (ErrInvalidRule), or when DPoP is invalid (see dpop.NewVerifier). Rules
-// in .proto options, and the conditions of every rule, are compiled on
-// first use (or by Check); an invalid one denies its method.
+// "pkg.Service" (or is a "pkg.Service" that Descriptors resolve to a
+// method or another declaration that is not a service), when a name
+// appears twice in Public and Rules, when a rule in Rules is nil, when a
+// rule in Rules or DefaultRule is invalid (ErrInvalidRule), or when DPoP
+// is invalid (see dpop.NewVerifier). Rules in .proto options, and the
+// conditions of every rule, are compiled on first use (or by Check); an
+// invalid one denies its method.
 func New(cfg Config) (*Authenticator, error) {
 	if cfg.Verifier == nil {
 		return nil, errors.New("grpcauth: Config.Verifier is required")
@@ -76,14 +79,14 @@ func New(cfg Config) (*Authenticator, error) {
 	if !a.transport.valid() {
 		return nil, fmt.Errorf("grpcauth: Config.TransportSecurity: unknown value %v", a.transport)
 	}
+	if a.descriptors == nil {
+		a.descriptors = protoregistry.GlobalFiles
+	}
 	for _, name := range cfg.DryRunMethods {
-		if err := checkName(name); err != nil {
+		if err := a.checkName(name); err != nil {
 			return nil, fmt.Errorf("grpcauth: Config.DryRunMethods: %w", err)
 		}
 		a.dryRunNames[name] = struct{}{}
-	}
-	if a.descriptors == nil {
-		a.descriptors = protoregistry.GlobalFiles
 	}
 	if a.now == nil {
 		a.now = time.Now
@@ -120,16 +123,33 @@ func New(cfg Config) (*Authenticator, error) {
 	return a, nil
 }
 
-// checkName checks that name is a full method name or a service name.
-func checkName(name string) error {
-	if _, _, ok := splitMethod(name); !ok && !isServiceName(name) {
+// checkName checks that name is a full method name or a service name, and
+// that a service name the descriptors know names a service: a method
+// written "pkg.Service.Method", or a message, would otherwise be accepted
+// and match no call.
+func (a *Authenticator) checkName(name string) error {
+	if _, _, ok := splitMethod(name); ok {
+		return nil
+	}
+	if !isServiceName(name) {
 		return fmt.Errorf("%q is neither a full method name (/pkg.Service/Method) nor a service name (pkg.Service)", name)
 	}
-	return nil
+	d, err := a.descriptors.FindDescriptorByName(protoreflect.FullName(name))
+	if err != nil {
+		return nil // a service whose descriptor is not linked in (a proxy's)
+	}
+	switch d := d.(type) {
+	case protoreflect.ServiceDescriptor:
+		return nil
+	case protoreflect.MethodDescriptor:
+		return fmt.Errorf("%q names a method, not a service; write it %q", name, "/"+string(d.Parent().FullName())+"/"+string(d.Name()))
+	default:
+		return fmt.Errorf("%q names a declaration of %q that is not a service; a name is \"pkg.Service\" or \"/pkg.Service/Method\"", name, filePath(d))
+	}
 }
 
 func (a *Authenticator) addConfigRule(name string, pb *grpcauthv1.Rule) error {
-	if err := checkName(name); err != nil {
+	if err := a.checkName(name); err != nil {
 		return err
 	}
 	if _, dup := a.cfgRules[name]; dup {

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 
@@ -196,6 +197,12 @@ func TestNew_RejectsBadConfig(t *testing.T) {
 		{"unknown transport security", Config{Verifier: v, TransportSecurity: InsecureAllowPlaintext + 1}},
 		{"negative transport security", Config{Verifier: v, TransportSecurity: -1}},
 		{"bad dry-run name", Config{Verifier: v, DryRunMethods: []string{"authtest.v1.TestService/AllOf"}}},
+		// Syntactically service names, but the descriptors say otherwise:
+		// accepted, they would match no call and leave the method's
+		// option rule (or deny) in force.
+		{"rule for a method written as a service", Config{Verifier: v, Rules: map[string]*grpcauthv1.Rule{"authtest.v1.TestService.AllOf": {Scopes: []string{"test:admin"}}}}},
+		{"public message name", Config{Verifier: v, Public: []string{"authtest.v1.AllOfRequest"}}},
+		{"dry-run method written as a service", Config{Verifier: v, DryRunMethods: []string{"authtest.v1.TestService.AllOf"}}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -393,5 +400,12 @@ func TestUnknownServiceHandler_MethodMissingFromDescriptorsIgnoresServiceOption(
 				t.Errorf("Requirement(%s) err = %v, want ErrNoRule", bogus, err)
 			}
 		})
+	}
+}
+
+func TestNew_ServiceNameThatIsAMethodSaysHowToWriteIt(t *testing.T) {
+	_, err := New(Config{Verifier: staticVerifier{}, Rules: map[string]*grpcauthv1.Rule{"authtest.v1.TestService.AllOf": {Scopes: []string{"test:admin"}}}})
+	if err == nil || !strings.Contains(err.Error(), `write it "/authtest.v1.TestService/AllOf"`) || !strings.HasPrefix(err.Error(), "grpcauth: Config.Rules: ") {
+		t.Fatalf("New err = %v, want one naming /authtest.v1.TestService/AllOf", err)
 	}
 }
