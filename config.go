@@ -127,7 +127,8 @@ type Config struct {
 
 	// Conditions compiles the CEL (or other) conditions of rules (the
 	// rule's `condition` field). Default nil: a rule with a condition is
-	// invalid, so its methods are denied and Check reports them. Use
+	// invalid, so its methods are denied and Check reports them (New
+	// fails on one in Rules or DefaultRule). Use
 	// celcond.New from github.com/grpcauth/grpcauth/celcond; the core
 	// package does not depend on an expression language. See
 	// docs/conditions.md.

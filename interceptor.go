@@ -51,8 +51,9 @@ type Authenticator struct {
 // "pkg.Service" (or is a "pkg.Service" that Descriptors resolve to a
 // method or another declaration that is not a service), when a name
 // appears twice in Public and Rules, when a rule in Rules is nil, when a
-// rule in Rules or DefaultRule is invalid (ErrInvalidRule), or when DPoP
-// is invalid (see dpop.NewVerifier). Rules in .proto options, and the
+// rule in Rules or DefaultRule is invalid (ErrInvalidRule; without
+// Conditions, that includes one with a condition), or when DPoP is
+// invalid (see dpop.NewVerifier). Rules in .proto options, and the
 // conditions of every rule, are compiled on first use (or by Check); an
 // invalid one denies its method.
 func New(cfg Config) (*Authenticator, error) {
@@ -113,7 +114,7 @@ func New(cfg Config) (*Authenticator, error) {
 		}
 	}
 	if cfg.DefaultRule != nil {
-		r, err := compileRule(cfg.DefaultRule)
+		r, err := a.compileConfigRule(cfg.DefaultRule)
 		if err != nil {
 			return nil, fmt.Errorf("grpcauth: Config.DefaultRule: %w", err)
 		}
@@ -158,12 +159,23 @@ func (a *Authenticator) addConfigRule(name string, pb *grpcauthv1.Rule) error {
 	if pb == nil {
 		return fmt.Errorf("%q: nil rule", name)
 	}
-	r, err := compileRule(pb)
+	r, err := a.compileConfigRule(pb)
 	if err != nil {
 		return fmt.Errorf("%q: %w", name, err)
 	}
 	a.cfgRules[name] = r
 	return nil
+}
+
+// compileConfigRule compiles a rule of Config.Rules or Config.DefaultRule.
+// A condition without Config.Conditions could never be compiled for any
+// method, so it fails here, at start-up, rather than on each method.
+func (a *Authenticator) compileConfigRule(pb *grpcauthv1.Rule) (*compiledRule, error) {
+	r, err := compileRule(pb)
+	if err == nil && r.condition != "" && a.conditions == nil {
+		return nil, fmt.Errorf("%w: condition %q: %w", ErrInvalidRule, r.condition, errNoConditionCompiler)
+	}
+	return r, err
 }
 
 // UnaryServerInterceptor returns the interceptor for unary calls. Install it

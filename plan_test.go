@@ -403,6 +403,20 @@ func TestUnknownServiceHandler_MethodMissingFromDescriptorsIgnoresServiceOption(
 	}
 }
 
+func TestNew_ConfigConditionWithoutCompilerIsAStartUpError(t *testing.T) {
+	cond := &grpcauthv1.Rule{Scopes: []string{"test:read"}, Condition: "request.owner == subject"}
+	for name, cfg := range map[string]Config{
+		"Rules":       {Rules: map[string]*grpcauthv1.Rule{"/authtest.v1.TestService/AllOf": cond}},
+		"DefaultRule": {DefaultRule: cond},
+	} {
+		cfg.Verifier = staticVerifier{}
+		_, err := New(cfg)
+		if !errors.Is(err, ErrInvalidRule) || !strings.Contains(err.Error(), "Config.Conditions is nil") || !strings.HasPrefix(err.Error(), "grpcauth: Config."+name) {
+			t.Errorf("%s: New err = %v, want ErrInvalidRule naming Config.Conditions", name, err)
+		}
+	}
+}
+
 func TestNew_ServiceNameThatIsAMethodSaysHowToWriteIt(t *testing.T) {
 	_, err := New(Config{Verifier: staticVerifier{}, Rules: map[string]*grpcauthv1.Rule{"authtest.v1.TestService.AllOf": {Scopes: []string{"test:admin"}}}})
 	if err == nil || !strings.Contains(err.Error(), `write it "/authtest.v1.TestService/AllOf"`) || !strings.HasPrefix(err.Error(), "grpcauth: Config.Rules: ") {
