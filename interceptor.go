@@ -169,8 +169,13 @@ func (a *Authenticator) addConfigRule(name string, pb *grpcauthv1.Rule) error {
 
 // compileConfigRule compiles a rule of Config.Rules or Config.DefaultRule.
 // A condition without Config.Conditions could never be compiled for any
-// method, so it fails here, at start-up, rather than on each method.
+// method, so it fails here, at start-up, rather than on each method. A rule
+// decoded from the bytes of a newer Rule (a rules file) fails as an option
+// with such fields does: ignoring a field could drop a restriction.
 func (a *Authenticator) compileConfigRule(pb *grpcauthv1.Rule) (*compiledRule, error) {
+	if hasUnknownFields(pb) {
+		return nil, fmt.Errorf("%w: the rule has fields this version of grpcauth does not know (decoded from a newer grpcauth.v1.Rule); upgrade github.com/grpcauth/grpcauth", ErrInvalidRule)
+	}
 	r, err := compileRule(pb)
 	if err == nil && r.condition != "" && a.conditions == nil {
 		return nil, fmt.Errorf("%w: condition %q: %w", ErrInvalidRule, r.condition, errNoConditionCompiler)

@@ -221,15 +221,21 @@ func rivalIn(xs protoreflect.ExtensionDescriptors, ms protoreflect.MessageDescri
 // fields this version would silently ignore: ignoring a condition could
 // open a method that the rule's author meant to restrict.
 func onlyKnownFields(r *grpcauthv1.Rule, want protoreflect.ExtensionTypeDescriptor) error {
-	unknown := len(r.ProtoReflect().GetUnknown()) > 0
-	for _, set := range r.GetAnyOf() {
-		unknown = unknown || len(set.ProtoReflect().GetUnknown()) > 0
-	}
-	if unknown {
+	if hasUnknownFields(r) {
 		return fmt.Errorf("%w: %s has fields this version of grpcauth does not know; upgrade github.com/grpcauth/grpcauth to the version whose %s the .proto was compiled against",
 			ErrUnreadableOption, want.FullName(), authProto)
 	}
 	return nil
+}
+
+// hasUnknownFields reports whether r, or one of its any_of sets, holds
+// fields this version of grpcauthv1.Rule does not declare.
+func hasUnknownFields(r *grpcauthv1.Rule) bool {
+	unknown := len(r.ProtoReflect().GetUnknown()) > 0
+	for _, set := range r.GetAnyOf() {
+		unknown = unknown || len(set.ProtoReflect().GetUnknown()) > 0
+	}
+	return unknown
 }
 
 // filePath is the path of the file that declares d, or "?" when unknown.

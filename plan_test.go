@@ -16,6 +16,7 @@ import (
 	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/peer"
+	"google.golang.org/protobuf/encoding/protowire"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/reflect/protodesc"
 	"google.golang.org/protobuf/reflect/protoregistry"
@@ -413,6 +414,29 @@ func TestNew_ConfigConditionWithoutCompilerIsAStartUpError(t *testing.T) {
 		_, err := New(cfg)
 		if !errors.Is(err, ErrInvalidRule) || !strings.Contains(err.Error(), "Config.Conditions is nil") || !strings.HasPrefix(err.Error(), "grpcauth: Config."+name) {
 			t.Errorf("%s: New err = %v, want ErrInvalidRule naming Config.Conditions", name, err)
+		}
+	}
+}
+
+func TestNew_ConfigRuleWithUnknownFieldsIsRefused(t *testing.T) {
+	// A rule read from a rules file written with a newer auth.proto: field
+	// 99 (say a future restriction) is kept as unknown bytes.
+	withField := func(m proto.Message) {
+		r := m.ProtoReflect()
+		r.SetUnknown(protowire.AppendVarint(protowire.AppendTag(nil, 99, protowire.VarintType), 1))
+	}
+	top := &grpcauthv1.Rule{Scopes: []string{"test:read"}}
+	withField(top)
+	nested := &grpcauthv1.Rule{AnyOf: []*grpcauthv1.ScopeSet{{Scopes: []string{"test:read"}}}}
+	withField(nested.GetAnyOf()[0])
+	for name, cfg := range map[string]Config{
+		"Rules":         {Rules: map[string]*grpcauthv1.Rule{"/authtest.v1.TestService/AllOf": top}},
+		"DefaultRule":   {DefaultRule: top},
+		"any_of in set": {Rules: map[string]*grpcauthv1.Rule{"authtest.v1.TestService": nested}},
+	} {
+		cfg.Verifier = staticVerifier{}
+		if _, err := New(cfg); !errors.Is(err, ErrInvalidRule) || !strings.Contains(err.Error(), "does not know") {
+			t.Errorf("%s: New err = %v, want ErrInvalidRule for unknown fields", name, err)
 		}
 	}
 }

@@ -16,9 +16,10 @@ import (
 // itself: public together with any other field, require_certificate_binding
 // together with require_dpop, an empty or malformed scope, an empty any_of
 // set, a malformed acr_values entry or an out-of-range max_age_seconds
-// (negative, or over 292 years), or a condition that does not compile (or
-// no Config.Conditions to compile it). A method whose rule is invalid is
-// denied.
+// (negative, or over 292 years), a condition that does not compile (or
+// no Config.Conditions to compile it), or fields this version of
+// grpcauthv1.Rule does not know (a rule decoded from a newer one). A
+// method whose rule is invalid is denied.
 var ErrInvalidRule = errors.New("grpcauth: invalid rule")
 
 // compiledRule is a validated, normalised grpcauthv1.Rule. It is read-only
