@@ -229,13 +229,18 @@ func serveOn(t testing.TB, lis net.Listener, svc *testService, opts ...grpc.Serv
 	srv := grpc.NewServer(opts...)
 	authtestv1.RegisterTestServiceServer(srv, svc)
 	authtestv1.RegisterUnannotatedServiceServer(srv, svc)
+	runServer(t, srv, lis)
+	return srv
+}
+
+// runServer serves srv on lis until the test ends.
+func runServer(t testing.TB, srv *grpc.Server, lis net.Listener) {
 	var wg sync.WaitGroup
 	wg.Go(func() { _ = srv.Serve(lis) })
 	t.Cleanup(func() {
 		srv.Stop()
 		wg.Wait()
 	})
-	return srv
 }
 
 // dial returns a client connection to addr with creds, closed by

@@ -343,6 +343,20 @@ func TestLookup_HotPathDoesNotAllocate(t *testing.T) {
 	}
 }
 
+// recordingHandler returns a stream handler that sends its call's method
+// to reached and answers one message with one empty message.
+func recordingHandler(reached chan<- string) grpc.StreamHandler {
+	return func(_ any, ss grpc.ServerStream) error {
+		m, _ := grpc.MethodFromServerStream(ss)
+		reached <- m
+		var in emptypb.Empty
+		if err := ss.RecvMsg(&in); err != nil {
+			return err
+		}
+		return ss.SendMsg(&emptypb.Empty{})
+	}
+}
+
 // TestUnknownServiceHandler_MethodMissingFromDescriptorsIgnoresServiceOption
 // calls, through grpc.UnknownServiceHandler (a proxy), a method that
 // authtest.v1.TestService's descriptor does not declare: the service's
@@ -353,15 +367,7 @@ func TestLookup_HotPathDoesNotAllocate(t *testing.T) {
 func TestUnknownServiceHandler_MethodMissingFromDescriptorsIgnoresServiceOption(t *testing.T) {
 	const bogus = "/authtest.v1.TestService/DeleteEverything"
 	reached := make(chan string, 4)
-	proxy := func(_ any, ss grpc.ServerStream) error {
-		m, _ := grpc.MethodFromServerStream(ss)
-		reached <- m
-		var in emptypb.Empty
-		if err := ss.RecvMsg(&in); err != nil {
-			return err
-		}
-		return ss.SendMsg(&emptypb.Empty{})
-	}
+	proxy := recordingHandler(reached)
 	for _, tt := range []struct {
 		name string
 		cfg  Config
