@@ -80,9 +80,10 @@ func (e *CheckError) Methods() []string {
 // returns a *CheckError listing each method that has no rule or an invalid
 // one, or that grpc-go would run without interceptors (ErrNotIntercepted:
 // a stream registered with neither ClientStreams nor ServerStreams, found
-// by its descriptor), or nil when every method is covered. Call it at start-up and refuse
-// to serve on error: a gap then shows before any caller meets it. Check
-// also warms the rule cache, so no call pays for compilation.
+// by its descriptor), or nil when every method is covered. Call it at
+// start-up and refuse to serve on error: a gap then shows before any
+// caller meets it. Check also warms the rule cache, so no call pays for
+// compilation.
 func (a *Authenticator) Check(srv ServiceInfoProvider) error {
 	plans := make(map[string]*methodPlan)
 	var problems []MethodProblem

@@ -145,7 +145,7 @@ func (a *Authenticator) checkName(name string) error {
 	case protoreflect.MethodDescriptor:
 		return fmt.Errorf("%q names a method, not a service; write it %q", name, "/"+string(d.Parent().FullName())+"/"+string(d.Name()))
 	default:
-		return fmt.Errorf("%q names a declaration of %q that is not a service; a name is \"pkg.Service\" or \"/pkg.Service/Method\"", name, filePath(d))
+		return fmt.Errorf("%q names a declaration in %q that is not a service; a name is \"pkg.Service\" or \"/pkg.Service/Method\"", name, filePath(d))
 	}
 }
 
