@@ -12,6 +12,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
+	"net/http"
 	"sync"
 	"sync/atomic"
 
@@ -74,10 +76,33 @@ func New(ts oauth2.TokenSource) *Credentials { return &Credentials{ts: ts} }
 // Otherwise, or when the context carries no connection information (the
 // method called outside a gRPC call), the call fails with
 // codes.Unauthenticated and ErrInsecureTransport's text, and the
-// TokenSource is not asked. A TokenSource error, or a token without an
-// access token (ErrNoToken), fails the call with codes.Unauthenticated and
-// the error's text, whether the credentials were installed on the
-// connection or on the call; errors.Is and errors.As see the cause.
+// TokenSource is not asked.
+//
+// A TokenSource error fails the call with a code that follows its cause,
+// so that a retry policy (retryableStatusCodes UNAVAILABLE) retries an
+// outage and not a misconfiguration:
+//   - codes.Unavailable (retryable) when the token endpoint could not be
+//     reached or did not answer in time (a net.Error, as every transport
+//     failure and http.Client timeout of golang.org/x/oauth2 is, or
+//     context.DeadlineExceeded of the source's own context), or answered
+//     an *oauth2.RetrieveError with HTTP 408, 429 or 5xx, or with the
+//     error code temporarily_unavailable or server_error;
+//   - codes.Unauthenticated (fix the client's configuration) for any
+//     other *oauth2.RetrieveError (an RFC 6749 section 5.2 error response
+//     such as invalid_client, invalid_grant or unauthorized_client, or
+//     another 4xx), for any other error, and for a token without an
+//     access token (ErrNoToken).
+//
+// The status message and the error's text are short and fixed: they name
+// at most the HTTP status and the OAuth error code, never the cause's
+// text, which may hold the token endpoint's response body or an internal
+// address (a service that returns the error from its own handler passes
+// the message on to its callers). errors.Is and errors.As see the cause
+// (errors.As(err, &retrieveErr) gives the *oauth2.RetrieveError) for a
+// local log. This holds whether the credentials were installed on the
+// connection or on the call: grpc-go passes a status error on as it is
+// (it would make a plain error Unauthenticated on the connection and
+// Internal on the call).
 //
 // The TokenSource has no context, and may block (a token endpoint that
 // does not answer, with clientcredentials' default HTTP client, which has
@@ -105,7 +130,7 @@ func (c *Credentials) GetRequestMetadata(ctx context.Context, _ ...string) (map[
 		return nil, err
 	}
 	if tok == nil || tok.AccessToken == "" {
-		return nil, unauthenticated{ErrNoToken}
+		return nil, &sourceError{codes.Unauthenticated, ErrNoToken.Error(), ErrNoToken}
 	}
 	return map[string]string{"authorization": tok.Type() + " " + tok.AccessToken}, nil
 }
@@ -127,7 +152,7 @@ func (c *Credentials) token(ctx context.Context) (*oauth2.Token, error) {
 	select {
 	case <-f.done:
 		if f.err != nil {
-			return nil, unauthenticated{fmt.Errorf("tokencreds: token source: %w", f.err)}
+			return nil, sourceFailure(f.err)
 		}
 		return f.tok, nil
 	case <-ctx.Done():
@@ -149,21 +174,69 @@ func (c *Credentials) run(f *fetch) {
 	close(f.done)
 }
 
-// unauthenticated is err as a gRPC status error with
-// codes.Unauthenticated, which errors.Is and errors.As still see through.
-// grpc-go turns a plain error from per-RPC credentials into Unauthenticated
-// when they are installed on the connection but into Internal, a server
-// fault, when they are installed on the call; a status error is passed on
-// as it is.
-type unauthenticated struct{ err error }
+// sourceError is a failure to get a token, as the gRPC status error the
+// call fails with: msg is its fixed text and status message, err its cause,
+// which errors.Is and errors.As still see through.
+type sourceError struct {
+	code codes.Code
+	msg  string
+	err  error
+}
 
-func (e unauthenticated) Error() string { return e.err.Error() }
+func (e *sourceError) Error() string { return e.msg }
 
-func (e unauthenticated) Unwrap() error { return e.err }
+func (e *sourceError) Unwrap() error { return e.err }
 
 // GRPCStatus returns the status grpc-go fails the call with.
-func (e unauthenticated) GRPCStatus() *status.Status {
-	return status.New(codes.Unauthenticated, e.err.Error())
+func (e *sourceError) GRPCStatus() *status.Status { return status.New(e.code, e.msg) }
+
+// sourceFailure is the TokenSource's error err as the call's status error;
+// see GetRequestMetadata for the codes.
+func sourceFailure(err error) error {
+	var re *oauth2.RetrieveError
+	if errors.As(err, &re) && re != nil {
+		httpStatus := 0
+		if re.Response != nil {
+			httpStatus = re.Response.StatusCode
+		}
+		code := codes.Unauthenticated
+		msg := "tokencreds: the token endpoint refused the token request"
+		if httpStatus == http.StatusRequestTimeout || httpStatus == http.StatusTooManyRequests || httpStatus >= 500 && httpStatus <= 599 ||
+			re.ErrorCode == "temporarily_unavailable" || re.ErrorCode == "server_error" {
+			code, msg = codes.Unavailable, "tokencreds: the token endpoint is unavailable"
+		}
+		if ec := oauthErrorCode(re.ErrorCode); ec != "" {
+			msg += ": " + ec
+		}
+		if httpStatus != 0 {
+			msg += fmt.Sprintf(" (HTTP %d)", httpStatus)
+		}
+		return &sourceError{code, msg, err}
+	}
+	var ne net.Error
+	isNet := errors.As(err, &ne)
+	switch {
+	case errors.Is(err, context.DeadlineExceeded) || isNet && ne.Timeout():
+		return &sourceError{codes.Unavailable, "tokencreds: the token endpoint did not answer in time", err}
+	case isNet:
+		return &sourceError{codes.Unavailable, "tokencreds: the token endpoint is unreachable", err}
+	}
+	return &sourceError{codes.Unauthenticated, "tokencreds: the token source failed", err}
+}
+
+// oauthErrorCode returns an RFC 6749 error code for a status message: c if
+// it looks like one (such as invalid_client), and "" otherwise, so that
+// whatever else an endpoint put there stays out of the message.
+func oauthErrorCode(c string) string {
+	if len(c) > 64 {
+		return ""
+	}
+	for _, r := range c {
+		if (r < 'a' || r > 'z') && (r < 'A' || r > 'Z') && (r < '0' || r > '9') && r != '_' && r != '-' && r != '.' {
+			return ""
+		}
+	}
+	return c
 }
 
 // RequireTransportSecurity returns false, so that grpc-go lets the

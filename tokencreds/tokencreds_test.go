@@ -9,8 +9,11 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
+	"io"
 	"math/big"
 	"net"
+	"net/http"
+	"net/http/httptest"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -93,6 +96,15 @@ func (f *fixture) serve(t *testing.T, lis net.Listener, opts ...grpc.ServerOptio
 	t.Cleanup(func() { srv.Stop(); wg.Wait() })
 }
 
+// serveBufconn runs the service on a bufconn listener until the test ends,
+// and returns the dial option that reaches it.
+func (f *fixture) serveBufconn(t *testing.T) grpc.DialOption {
+	t.Helper()
+	buf := bufconn.Listen(1 << 20)
+	f.serve(t, buf)
+	return grpc.WithContextDialer(func(ctx context.Context, _ string) (net.Conn, error) { return buf.DialContext(ctx) })
+}
+
 // call dials target with opts and tokencreds from f.ts, and calls
 // Authenticated.
 func (f *fixture) call(t *testing.T, target string, opts ...grpc.DialOption) (*authtestv1.AuthenticatedResponse, error) {
@@ -114,9 +126,7 @@ func TestCredentials_PlaintextToThisHostSendsTheToken(t *testing.T) {
 		t.Fatal(err)
 	}
 	f.serve(t, tcp)
-	buf := bufconn.Listen(1 << 20)
-	f.serve(t, buf)
-	bufDialer := grpc.WithContextDialer(func(ctx context.Context, _ string) (net.Conn, error) { return buf.DialContext(ctx) })
+	bufDialer := f.serveBufconn(t)
 
 	for _, tt := range []struct {
 		name   string
@@ -201,6 +211,8 @@ func TestCredentials_GetRequestMetadata(t *testing.T) {
 		{"Unix socket", local, oauth2.StaticTokenSource(tok), "Bearer at", codes.OK},
 		{"no request info", peerCtx(&net.TCPAddr{IP: net.IPv4(127, 0, 0, 1)}), oauth2.StaticTokenSource(tok), "", codes.Unauthenticated},
 		{"token source fails", local, failingSource{}, "", codes.Unauthenticated},
+		{"RetrieveError without a response", local, errorSource{&oauth2.RetrieveError{}}, "", codes.Unauthenticated},
+		{"RetrieveError that is a nil pointer", local, errorSource{(*oauth2.RetrieveError)(nil)}, "", codes.Unauthenticated},
 		{"empty access token", local, oauth2.StaticTokenSource(&oauth2.Token{}), "", codes.Unauthenticated},
 		{"no token and no error", local, nilSource{}, "", codes.Unauthenticated},
 	}
@@ -231,6 +243,11 @@ func (nilSource) Token() (*oauth2.Token, error) { return nil, nil }
 type failingSource struct{}
 
 func (failingSource) Token() (*oauth2.Token, error) { return nil, errors.New("token endpoint down") }
+
+// errorSource fails with err, however faulty.
+type errorSource struct{ err error }
+
+func (s errorSource) Token() (*oauth2.Token, error) { return nil, s.err }
 
 // peerCtx is a context whose connection's remote address is addr.
 func peerCtx(addr net.Addr) context.Context {
@@ -293,16 +310,14 @@ func (s *blockingSource) Token() (*oauth2.Token, error) {
 // hold a call past its own deadline or cancellation.
 func TestCredentials_HungTokenSourceDoesNotOutliveTheCall(t *testing.T) {
 	f := newFixture(t)
-	buf := bufconn.Listen(1 << 20)
-	f.serve(t, buf)
+	bufDialer := f.serveBufconn(t)
 	tok, err := f.iss.Token("svc")
 	if err != nil {
 		t.Fatal(err)
 	}
 	src := &blockingSource{entered: make(chan struct{}, 8), release: make(chan struct{}), tok: tok}
 	creds := tokencreds.New(src)
-	conn, err := grpc.NewClient("passthrough:///bufnet", plaintext, grpc.WithPerRPCCredentials(creds),
-		grpc.WithContextDialer(func(ctx context.Context, _ string) (net.Conn, error) { return buf.DialContext(ctx) }))
+	conn, err := grpc.NewClient("passthrough:///bufnet", plaintext, grpc.WithPerRPCCredentials(creds), bufDialer)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -374,32 +389,121 @@ func TestCredentials_ReusesATokenUntilShortlyBeforeItExpires(t *testing.T) {
 	}
 }
 
-// A token source that fails (the token endpoint is down, or refuses the
-// client's secret) fails the call with Unauthenticated and the source's
-// error text, whether the credentials are installed on the connection or
-// on the call: grpc-go alone would answer Unauthenticated for the first
-// and Internal, a server fault, for the second.
-func TestCredentials_TokenSourceErrorIsUnauthenticatedOnEveryCall(t *testing.T) {
+// leak is in every body the test token endpoints answer with: the IdP's
+// response must not reach a status message, which a service returning the
+// error from its own handler would pass on to its callers.
+const leak = "IDP-RESPONSE-BODY"
+
+// oauthError answers an RFC 6749 section 5.2 error response with code.
+func oauthError(httpStatus int, code string) http.HandlerFunc {
+	return func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(httpStatus)
+		fmt.Fprintf(w, `{"error":%q,"error_description":%q}`, code, leak)
+	}
+}
+
+// echoError answers httpStatus with a page that echoes the request's form,
+// client_secret included, as a misbehaving or wrongly configured endpoint
+// can.
+func echoError(httpStatus int) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		_ = r.ParseForm()
+		w.Header().Set("Content-Type", "text/html")
+		w.WriteHeader(httpStatus)
+		fmt.Fprintf(w, "<p>%s: %s</p>", leak, r.PostForm.Encode())
+	}
+}
+
+// closedURL is the URL of a port nothing listens on any more.
+func closedURL(t *testing.T) string {
+	t.Helper()
+	lis, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	u := "http://" + lis.Addr().String() + "/token"
+	lis.Close()
+	return u
+}
+
+// clientSecret is the secret the client-credentials sources send.
+const clientSecret = "s3cret-of-the-client"
+
+// A token source that fails fails the call with a code that follows the
+// cause: Unavailable (retryable) when the token endpoint is down, slow or
+// overloaded, Unauthenticated when it refuses the client, whether the
+// credentials are installed on the connection or on the call (grpc-go alone
+// would make a plain error Unauthenticated on the first and Internal on the
+// second). The message names at most the HTTP status and the OAuth error
+// code: never the response body or the client secret.
+func TestCredentials_TokenSourceErrorCodeFollowsItsCauseOnEveryCall(t *testing.T) {
 	f := newFixture(t)
-	buf := bufconn.Listen(1 << 20)
-	f.serve(t, buf)
-	bufDialer := grpc.WithContextDialer(func(ctx context.Context, _ string) (net.Conn, error) { return buf.DialContext(ctx) })
+	bufDialer := f.serveBufconn(t)
+
+	// endpoint is a client-credentials TokenSource from a token endpoint
+	// that answers with h, on a client that gives up after timeout if
+	// that is set.
+	endpoint := func(h http.HandlerFunc, timeout time.Duration) func(t *testing.T) oauth2.TokenSource {
+		return func(t *testing.T) oauth2.TokenSource {
+			srv := httptest.NewServer(h)
+			t.Cleanup(srv.Close)
+			hc := srv.Client()
+			hc.Timeout = timeout
+			cc := clientcredentials.Config{ClientID: "svc", ClientSecret: clientSecret, TokenURL: srv.URL}
+			return cc.TokenSource(context.WithValue(context.Background(), oauth2.HTTPClient, hc))
+		}
+	}
+	source := func(ts oauth2.TokenSource) func(*testing.T) oauth2.TokenSource {
+		return func(*testing.T) oauth2.TokenSource { return ts }
+	}
+	// hung reads the request (so that the server notices the client
+	// hang up) and answers nothing.
+	hung := func(_ http.ResponseWriter, r *http.Request) {
+		_, _ = io.Copy(io.Discard, r.Body)
+		<-r.Context().Done()
+	}
+	hangUp := func(w http.ResponseWriter, _ *http.Request) {
+		c, _, err := http.NewResponseController(w).Hijack()
+		if err == nil {
+			c.Close()
+		}
+	}
+
 	for _, tt := range []struct {
 		name string
-		ts   oauth2.TokenSource
-		want string
+		ts   func(*testing.T) oauth2.TokenSource
+		code codes.Code
+		msg  string
 	}{
-		{"source fails", failingSource{}, "token endpoint down"},
-		{"empty access token", oauth2.StaticTokenSource(&oauth2.Token{}), tokencreds.ErrNoToken.Error()},
+		{"400 invalid_client", endpoint(oauthError(400, "invalid_client"), 0), codes.Unauthenticated, "tokencreds: the token endpoint refused the token request: invalid_client (HTTP 400)"},
+		{"400 invalid_grant", endpoint(oauthError(400, "invalid_grant"), 0), codes.Unauthenticated, "tokencreds: the token endpoint refused the token request: invalid_grant (HTTP 400)"},
+		{"401 unauthorized_client", endpoint(oauthError(401, "unauthorized_client"), 0), codes.Unauthenticated, "tokencreds: the token endpoint refused the token request: unauthorized_client (HTTP 401)"},
+		{"401 without an OAuth error", endpoint(echoError(401), 0), codes.Unauthenticated, "tokencreds: the token endpoint refused the token request (HTTP 401)"},
+		{"404", endpoint(echoError(404), 0), codes.Unauthenticated, "tokencreds: the token endpoint refused the token request (HTTP 404)"},
+		{"400 with an error code that is none", endpoint(oauthError(400, "no such thing: "+leak), 0), codes.Unauthenticated, "tokencreds: the token endpoint refused the token request (HTTP 400)"},
+		{"400 temporarily_unavailable", endpoint(oauthError(400, "temporarily_unavailable"), 0), codes.Unavailable, "tokencreds: the token endpoint is unavailable: temporarily_unavailable (HTTP 400)"},
+		{"500", endpoint(echoError(500), 0), codes.Unavailable, "tokencreds: the token endpoint is unavailable (HTTP 500)"},
+		{"503 temporarily_unavailable", endpoint(oauthError(503, "temporarily_unavailable"), 0), codes.Unavailable, "tokencreds: the token endpoint is unavailable: temporarily_unavailable (HTTP 503)"},
+		{"429", endpoint(echoError(429), 0), codes.Unavailable, "tokencreds: the token endpoint is unavailable (HTTP 429)"},
+		{"connection refused", func(t *testing.T) oauth2.TokenSource {
+			cc := clientcredentials.Config{ClientID: "svc", ClientSecret: clientSecret, TokenURL: closedURL(t)}
+			return cc.TokenSource(context.Background())
+		}, codes.Unavailable, "tokencreds: the token endpoint is unreachable"},
+		{"connection closed without an answer", endpoint(hangUp, 0), codes.Unavailable, "tokencreds: the token endpoint is unreachable"},
+		{"hung endpoint, HTTP client timeout", endpoint(hung, 50*time.Millisecond), codes.Unavailable, "tokencreds: the token endpoint did not answer in time"},
+		{"another error", source(failingSource{}), codes.Unauthenticated, "tokencreds: the token source failed"},
+		{"empty access token", source(oauth2.StaticTokenSource(&oauth2.Token{})), codes.Unauthenticated, tokencreds.ErrNoToken.Error()},
 	} {
 		for _, perCall := range []bool{false, true} {
 			t.Run(fmt.Sprintf("%s/per call %v", tt.name, perCall), func(t *testing.T) {
+				creds := tokencreds.New(tt.ts(t))
 				opts := []grpc.DialOption{bufDialer, plaintext}
 				var callOpts []grpc.CallOption
 				if perCall {
-					callOpts = append(callOpts, grpc.PerRPCCredentials(tokencreds.New(tt.ts)))
+					callOpts = append(callOpts, grpc.PerRPCCredentials(creds))
 				} else {
-					opts = append(opts, grpc.WithPerRPCCredentials(tokencreds.New(tt.ts)))
+					opts = append(opts, grpc.WithPerRPCCredentials(creds))
 				}
 				conn, err := grpc.NewClient("passthrough:///bufnet", opts...)
 				if err != nil {
@@ -407,10 +511,66 @@ func TestCredentials_TokenSourceErrorIsUnauthenticatedOnEveryCall(t *testing.T) 
 				}
 				defer conn.Close()
 				_, err = authtestv1.NewTestServiceClient(conn).Authenticated(t.Context(), &authtestv1.AuthenticatedRequest{}, callOpts...)
-				if status.Code(err) != codes.Unauthenticated || !strings.Contains(status.Convert(err).Message(), tt.want) {
-					t.Fatalf("err = %v, want Unauthenticated with %q", err, tt.want)
+				if st := status.Convert(err); st.Code() != tt.code || st.Message() != tt.msg {
+					t.Fatalf("err = %v, want %v: %s", err, tt.code, tt.msg)
+				}
+				if text := err.Error(); strings.Contains(text, leak) || strings.Contains(text, clientSecret) {
+					t.Errorf("err = %q: it carries the response body", text)
+				}
+				var re *oauth2.RetrieveError
+				if strings.Contains(tt.msg, "(HTTP ") && !errors.As(err, &re) {
+					t.Errorf("errors.As(%v, *oauth2.RetrieveError) = false, want the cause", err)
 				}
 			})
 		}
+	}
+}
+
+// A retry policy retrying UNAVAILABLE gets a call through a token
+// endpoint's passing outage, and leaves a refused client alone.
+func TestCredentials_RetryPolicyRetriesAnUnavailableTokenEndpointOnly(t *testing.T) {
+	f := newFixture(t)
+	bufDialer := f.serveBufconn(t)
+	tok, err := f.iss.Token("svc")
+	if err != nil {
+		t.Fatal(err)
+	}
+	retry := fmt.Sprintf(`{"methodConfig":[{"name":[{"service":%q}],"retryPolicy":{"maxAttempts":2,"initialBackoff":"0.001s","maxBackoff":"0.001s","backoffMultiplier":1,"retryableStatusCodes":["UNAVAILABLE"]}}]}`,
+		authtestv1.TestService_ServiceDesc.ServiceName)
+	for _, tt := range []struct {
+		name      string
+		first     http.HandlerFunc // the token endpoint's first answer; then a token
+		code      codes.Code
+		requested int64
+	}{
+		{"503", oauthError(503, "temporarily_unavailable"), codes.OK, 2},
+		{"400 invalid_client", oauthError(400, "invalid_client"), codes.Unauthenticated, 1},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			var n atomic.Int64
+			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				if n.Add(1) == 1 {
+					tt.first(w, r)
+					return
+				}
+				w.Header().Set("Content-Type", "application/json")
+				fmt.Fprintf(w, `{"access_token":%q,"token_type":"Bearer","expires_in":300}`, tok)
+			}))
+			defer srv.Close()
+			cc := clientcredentials.Config{ClientID: "svc", ClientSecret: clientSecret, TokenURL: srv.URL, AuthStyle: oauth2.AuthStyleInHeader}
+			conn, err := grpc.NewClient("passthrough:///bufnet", plaintext, grpc.WithDefaultServiceConfig(retry),
+				grpc.WithPerRPCCredentials(tokencreds.New(cc.TokenSource(context.WithValue(context.Background(), oauth2.HTTPClient, srv.Client())))), bufDialer)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer conn.Close()
+			_, err = authtestv1.NewTestServiceClient(conn).Authenticated(t.Context(), &authtestv1.AuthenticatedRequest{})
+			if status.Code(err) != tt.code {
+				t.Errorf("err = %v, want %v", err, tt.code)
+			}
+			if got := n.Load(); got != tt.requested {
+				t.Errorf("token endpoint asked %d times, want %d", got, tt.requested)
+			}
+		})
 	}
 }
