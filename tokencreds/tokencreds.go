@@ -28,7 +28,8 @@ import (
 
 // ErrInsecureTransport is the cause of a refusal to send a token over a
 // connection that has no transport security and leaves this host. The call
-// fails with codes.Unauthenticated and this error's text.
+// fails with codes.Unauthenticated and this error's text, and errors.Is
+// finds it in the call's error.
 var ErrInsecureTransport = errors.New("tokencreds: refusing to send an access token over a connection without transport security to another host")
 
 // ErrNoToken is the cause of a call failing because the TokenSource
@@ -123,14 +124,14 @@ func New(ts oauth2.TokenSource) *Credentials { return &Credentials{ts: ts} }
 // when a proxy is involved.
 func (c *Credentials) GetRequestMetadata(ctx context.Context, _ ...string) (map[string]string, error) {
 	if !safeConnection(ctx) {
-		return nil, status.Error(codes.Unauthenticated, ErrInsecureTransport.Error())
+		return nil, &tokenError{codes.Unauthenticated, ErrInsecureTransport.Error(), ErrInsecureTransport}
 	}
 	tok, err := c.token(ctx)
 	if err != nil {
 		return nil, err
 	}
 	if tok == nil || tok.AccessToken == "" {
-		return nil, &sourceError{codes.Unauthenticated, ErrNoToken.Error(), ErrNoToken}
+		return nil, &tokenError{codes.Unauthenticated, ErrNoToken.Error(), ErrNoToken}
 	}
 	return map[string]string{"authorization": tok.Type() + " " + tok.AccessToken}, nil
 }
@@ -174,21 +175,21 @@ func (c *Credentials) run(f *fetch) {
 	close(f.done)
 }
 
-// sourceError is a failure to get a token, as the gRPC status error the
-// call fails with: msg is its fixed text and status message, err its cause,
-// which errors.Is and errors.As still see through.
-type sourceError struct {
+// tokenError is a failure to put a token on the call, as the gRPC status
+// error the call fails with: msg is its fixed text and status message, err
+// its cause, which errors.Is and errors.As still see through.
+type tokenError struct {
 	code codes.Code
 	msg  string
 	err  error
 }
 
-func (e *sourceError) Error() string { return e.msg }
+func (e *tokenError) Error() string { return e.msg }
 
-func (e *sourceError) Unwrap() error { return e.err }
+func (e *tokenError) Unwrap() error { return e.err }
 
 // GRPCStatus returns the status grpc-go fails the call with.
-func (e *sourceError) GRPCStatus() *status.Status { return status.New(e.code, e.msg) }
+func (e *tokenError) GRPCStatus() *status.Status { return status.New(e.code, e.msg) }
 
 // sourceFailure is the TokenSource's error err as the call's status error;
 // see GetRequestMetadata for the codes.
@@ -211,17 +212,17 @@ func sourceFailure(err error) error {
 		if httpStatus != 0 {
 			msg += fmt.Sprintf(" (HTTP %d)", httpStatus)
 		}
-		return &sourceError{code, msg, err}
+		return &tokenError{code, msg, err}
 	}
 	var ne net.Error
 	isNet := errors.As(err, &ne)
 	switch {
 	case errors.Is(err, context.DeadlineExceeded) || isNet && ne.Timeout():
-		return &sourceError{codes.Unavailable, "tokencreds: the token endpoint did not answer in time", err}
+		return &tokenError{codes.Unavailable, "tokencreds: the token endpoint did not answer in time", err}
 	case isNet:
-		return &sourceError{codes.Unavailable, "tokencreds: the token endpoint is unreachable", err}
+		return &tokenError{codes.Unavailable, "tokencreds: the token endpoint is unreachable", err}
 	}
-	return &sourceError{codes.Unauthenticated, "tokencreds: the token source failed", err}
+	return &tokenError{codes.Unauthenticated, "tokencreds: the token source failed", err}
 }
 
 // oauthErrorCode returns an RFC 6749 error code for a status message: c if

@@ -173,7 +173,7 @@ func TestCredentials_PlaintextToAnotherHostIsRefusedBeforeGettingAToken(t *testi
 	}
 	f.serve(t, lis)
 	_, err = f.call(t, "passthrough:///api.example:443", dialAsRemote(lis.Addr().String()), plaintext)
-	if status.Code(err) != codes.Unauthenticated || status.Convert(err).Message() != tokencreds.ErrInsecureTransport.Error() {
+	if status.Code(err) != codes.Unauthenticated || status.Convert(err).Message() != tokencreds.ErrInsecureTransport.Error() || !errors.Is(err, tokencreds.ErrInsecureTransport) {
 		t.Fatalf("err = %v, want Unauthenticated: %v", err, tokencreds.ErrInsecureTransport)
 	}
 	if n := f.ts.n.Load(); n != 0 {
