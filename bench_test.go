@@ -68,7 +68,8 @@ func BenchmarkServer(b *testing.B) {
 // returns fixed claims (the interceptor alone), "verifier" with the real
 // verifier on a cached token, "bound" with fixed certificate-bound claims
 // from a mutual-TLS peer presenting the matching certificate (the cost of
-// the RFC 8705 check).
+// the RFC 8705 check), "refused" with fixed claims lacking a scope (a
+// refusal with its www-authenticate trailer).
 //
 //	go test -run '^$' -bench BenchmarkInterceptor -benchmem .
 func BenchmarkInterceptor(b *testing.B) {
@@ -98,6 +99,7 @@ func BenchmarkInterceptor(b *testing.B) {
 			}
 		})
 		if c.name == "static" {
+			benchmarkRefusal(b, info, noopUnary)
 			bound, bctx := boundCall(b)
 			unary := mustNew(b, Config{Verifier: staticVerifier{claims: bound}}).UnaryServerInterceptor()
 			b.Run("unary/bound", func(b *testing.B) {
@@ -145,3 +147,29 @@ type ctxStream struct {
 }
 
 func (s *ctxStream) Context() context.Context { return s.ctx }
+
+// benchmarkRefusal runs the "unary/refused" benchmark: fixed claims without
+// the method's test:write scope, on a call whose context has a transport
+// stream to take the trailer.
+func benchmarkRefusal(b *testing.B, info *grpc.UnaryServerInfo, handler grpc.UnaryHandler) {
+	unary := mustNew(b, Config{Verifier: staticVerifier{claims: mustClaims(b, "test:read")}, Logger: discardLogger()}).UnaryServerInterceptor()
+	ctx := metadata.NewIncomingContext(loopbackPeer(context.Background()), metadata.Pairs("authorization", "Bearer tok"))
+	ctx = grpc.NewContextWithServerTransportStream(ctx, discardStream{})
+	b.Run("unary/refused", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			if _, err := unary(ctx, nil, info, handler); err == nil {
+				b.Fatal("call with a missing scope was not refused")
+			}
+		}
+	})
+}
+
+// discardStream is a grpc.ServerTransportStream that drops the metadata
+// set on it.
+type discardStream struct{}
+
+func (discardStream) Method() string               { return mAllOf }
+func (discardStream) SetHeader(metadata.MD) error  { return nil }
+func (discardStream) SendHeader(metadata.MD) error { return nil }
+func (discardStream) SetTrailer(metadata.MD) error { return nil }

@@ -8,16 +8,61 @@ import (
 	"google.golang.org/grpc/metadata"
 )
 
+// The error codes of a Bearer challenge (RFC 6750, section 3.1), which
+// RFC 9449's DPoP scheme shares (section 7.1).
+const (
+	errInvalidRequest    = "invalid_request"
+	errInvalidToken      = "invalid_token"
+	errInsufficientScope = "insufficient_scope"
+)
+
 // challenge is the www-authenticate challenge a refusal carries
-// (RFC 9110, section 11.6.1): a scheme, then auth-params.
+// (RFC 9110, section 11.6.1): a scheme, then auth-params. It is rendered
+// once, with the rejection it belongs to, so that a refusal sets it
+// without building a string (but for a DPoP challenge's algs, which belong
+// to the Authenticator).
 type challenge struct {
 	// dpop: the DPoP scheme (RFC 9449, section 7.1) whatever the call
 	// used, for a DPoP refusal. Otherwise the challenge is in the scheme
 	// of the call's credentials: DPoP or Bearer (RFC 6750, section 3).
 	dpop bool
-	// params are the auth-params after the scheme, rendered by
-	// authParams ("" for none). A DPoP challenge adds algs.
-	params string
+	// bearer is the whole challenge in the Bearer scheme: "Bearer", or
+	// "Bearer " and the auth-params.
+	bearer string
+	// dpopPrefix is the challenge in the DPoP scheme up to the algs
+	// auth-param, which Authenticator.setChallenge appends: "DPoP ", or
+	// "DPoP ", the auth-params and ", ".
+	dpopPrefix string
+}
+
+// newChallenge renders the challenge with the auth-params p (nil for
+// none), in the DPoP scheme only when dpop.
+func newChallenge(dpop bool, p *authParams) *challenge {
+	ch := &challenge{dpop: dpop, bearer: "Bearer", dpopPrefix: "DPoP "}
+	if params := p.String(); params != "" {
+		ch.bearer += " " + params
+		ch.dpopPrefix += params + ", "
+	}
+	return ch
+}
+
+// errorParams returns the auth-params error=code and, unless description
+// is "", error_description=description: a fixed string within RFC 6750's
+// characters for it (section 3: printable ASCII but '"' and '\').
+func errorParams(code, description string) *authParams {
+	var p authParams
+	p.quoted("error", code)
+	if description != "" {
+		p.quoted("error_description", description)
+	}
+	return &p
+}
+
+// withChallenge gives r the challenge ch and returns r; for building the
+// fixed rejections.
+func (r *rejection) withChallenge(ch *challenge) *rejection {
+	r.challenge = ch
+	return r
 }
 
 // authParams renders the auth-params of a challenge (RFC 9110, section
@@ -42,33 +87,39 @@ func (p *authParams) quoted(name, value string) *authParams {
 	return p
 }
 
-// String returns the auth-params rendered so far.
-func (p *authParams) String() string { return p.b.String() }
+// String returns the auth-params rendered so far ("" for a nil p).
+func (p *authParams) String() string {
+	if p == nil {
+		return ""
+	}
+	return p.b.String()
+}
+
+// dpopAlgs renders the algs auth-param of the DPoP challenges of an
+// Authenticator accepting proofs signed with algs (RFC 9449, section 7.1).
+func dpopAlgs(algs []string) string {
+	var p authParams
+	return p.quoted("algs", strings.Join(algs, " ")).String()
+}
 
 // setChallenge sets the www-authenticate trailer of a refusal that carries
-// a challenge: every DPoP refusal, in the DPoP scheme with the accepted
-// algs (RFC 9449, section 7.1), and for USE_DPOP_NONCE the dpop-nonce
-// trailer with the nonce to retry with; and a step-up refusal (RFC 9470,
-// section 3) in the scheme of the call, DPoP when dpopScheme (RFC 9449's
-// DPoP scheme carries the error codes of RFC 6750, section 3.1, and RFC
-// 9470 extends those), Bearer otherwise. Other refusals are left alone.
+// a challenge (rejection.challenge; see status.go for which do): a DPoP
+// refusal in the DPoP scheme with the accepted algs (RFC 9449, section
+// 7.1), and for USE_DPOP_NONCE the dpop-nonce trailer with the nonce to
+// retry with; any other in the scheme of the call, DPoP when dpopScheme
+// (RFC 9449's DPoP scheme carries the error codes of RFC 6750, section
+// 3.1, and RFC 9470 extends those), Bearer otherwise. Refusals without a
+// challenge (unavailable, cancelled, no rule, condition) set nothing.
 func (a *Authenticator) setChallenge(ctx context.Context, rej *rejection, dpopScheme bool) {
 	ch := rej.challenge
 	if ch == nil {
 		return
 	}
-	var p authParams
-	p.b.WriteString(ch.params)
-	scheme := "Bearer"
+	value := ch.bearer
 	if ch.dpop || dpopScheme {
-		scheme = "DPoP"
-		p.quoted("algs", strings.Join(a.dpop.Algorithms(), " "))
+		value = ch.dpopPrefix + a.dpopAlgs
 	}
-	value := scheme
-	if params := p.String(); params != "" {
-		value += " " + params
-	}
-	md := metadata.Pairs(MetadataWWWAuthenticate, value)
+	md := metadata.MD{MetadataWWWAuthenticate: []string{value}}
 	if n := a.dpop.Nonces(); n != nil && rej == rejUseDPoPNonce {
 		md.Set(MetadataDPoPNonce, n.Nonce(a.now()))
 	}

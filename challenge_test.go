@@ -1,6 +1,24 @@
 package grpcauth
 
-import "testing"
+import (
+	"context"
+	"errors"
+	"io"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/metadata"
+	"google.golang.org/protobuf/reflect/protoreflect"
+
+	"github.com/grpcauth/grpcauth/grpcauthtest"
+	authtestv1 "github.com/grpcauth/grpcauth/internal/testproto/authtest/v1"
+	grpcauthv1 "github.com/grpcauth/grpcauth/proto/grpcauth/v1"
+	"github.com/grpcauth/grpcauth/verifier"
+)
 
 // A value that held '"' or '\' must not end its quoted-string early nor
 // smuggle in another auth-param (RFC 9110, section 5.6.4).
@@ -10,5 +28,211 @@ func TestAuthParams_QuotedStringEscapesQuoteAndBackslash(t *testing.T) {
 	const want = `acr_values="a\", max_age=0, x=\"\\", max_age="300"`
 	if got := p.String(); got != want {
 		t.Errorf("auth-params = %s, want %s", got, want)
+	}
+}
+
+// challengeCall calls one method of e and returns the error and the
+// www-authenticate trailer of the response.
+type challengeCall func(ctx context.Context, e *env) (error, []string)
+
+func unaryChallenge(call func(e *env, ctx context.Context, opt grpc.CallOption) error) challengeCall {
+	return func(ctx context.Context, e *env) (error, []string) {
+		var trailer metadata.MD
+		err := call(e, ctx, grpc.Trailer(&trailer))
+		return err, trailer.Get(MetadataWWWAuthenticate)
+	}
+}
+
+var (
+	challengeAllOf = unaryChallenge(func(e *env, ctx context.Context, opt grpc.CallOption) error {
+		_, err := e.client.AllOf(ctx, &authtestv1.AllOfRequest{}, opt)
+		return err
+	})
+	challengeAnyOf = unaryChallenge(func(e *env, ctx context.Context, opt grpc.CallOption) error {
+		_, err := e.client.AnyOf(ctx, &authtestv1.AnyOfRequest{}, opt)
+		return err
+	})
+	challengeAuthenticated = unaryChallenge(func(e *env, ctx context.Context, opt grpc.CallOption) error {
+		_, err := e.client.Authenticated(ctx, &authtestv1.AuthenticatedRequest{}, opt)
+		return err
+	})
+	challengeUnannotated = unaryChallenge(func(e *env, ctx context.Context, opt grpc.CallOption) error {
+		_, err := e.other.Unannotated(ctx, &authtestv1.UnannotatedRequest{}, opt)
+		return err
+	})
+	// challengeBidi opens a BidiStream, sends one message and reads the
+	// answer.
+	challengeBidi challengeCall = func(ctx context.Context, e *env) (error, []string) {
+		s, err := e.client.BidiStream(ctx)
+		if err != nil {
+			return err, nil
+		}
+		if err := s.Send(&authtestv1.BidiStreamRequest{}); err != nil && !errors.Is(err, io.EOF) {
+			return err, nil
+		}
+		if _, err = s.Recv(); err == nil {
+			_ = s.CloseSend()
+			_, err = s.Recv()
+			if errors.Is(err, io.EOF) {
+				err = nil
+			}
+		}
+		return err, s.Trailer().Get(MetadataWWWAuthenticate)
+	}
+)
+
+// refuseAll is a condition compiler whose conditions refuse every call.
+type refuseAll struct{}
+
+func (refuseAll) CompileCondition(protoreflect.MethodDescriptor, string) (Condition, error) {
+	return refuseAll{}, nil
+}
+
+func (refuseAll) Eval(context.Context, ConditionInput) (bool, error) { return false, nil }
+
+// Every refusal about the caller's credentials carries RFC 6750's
+// challenge (section 3) in the www-authenticate trailer, on unary calls
+// and streams: bare for no (usable) credentials, invalid_request for a
+// malformed request, invalid_token for a token that cannot be used,
+// insufficient_scope with the scopes the method requires. Refusals that
+// are not about the credentials (no rule, condition, keys unavailable)
+// carry none, and neither does a dry-run refusal, which is not enforced.
+func TestChallenge_RefusalsCarryRFC6750Challenges(t *testing.T) {
+	const (
+		invalidToken = `Bearer error="invalid_token", error_description="invalid access token"`
+		allOfScope   = `Bearer error="insufficient_scope", error_description="access token lacks a required scope", scope="test:read test:write"`
+	)
+	e := newEnv(t, func(c *Config, _ *verifier.Config) {
+		c.Conditions = refuseAll{}
+		c.Rules = map[string]*grpcauthv1.Rule{
+			mAuth:      {RequireCertificateBinding: true},
+			mInherited: {Condition: "refused"},
+		}
+	})
+	secure := newEnv(t, func(c *Config, _ *verifier.Config) { c.TransportSecurity = TransportSecureOnly })
+	down := newEnv(t, func(c *Config, _ *verifier.Config) { c.Verifier = staticVerifier{err: verifier.ErrKeysUnavailable} })
+	dry := newEnv(t, func(c *Config, _ *verifier.Config) { c.DryRun = true })
+	challengeInherited := unaryChallenge(func(e *env, ctx context.Context, opt grpc.CallOption) error {
+		_, err := e.client.Inherited(ctx, &authtestv1.InheritedRequest{}, opt)
+		return err
+	})
+
+	read := e.scoped(t, "test:read")
+	expired := e.token(t, map[string]any{"sub": "user-1", "exp": t0.Add(-time.Hour), "iat": t0.Add(-2 * time.Hour)})
+	certBound := e.token(t, map[string]any{"sub": "user-1", "cnf": map[string]any{"x5t#S256": strings.Repeat("A", 43)}}, grpcauthtest.WithScopes("test:read"))
+	jwkBound := e.token(t, map[string]any{"sub": "user-1", "cnf": map[string]any{"jwk": map[string]any{"kty": "EC"}}}, grpcauthtest.WithScopes("test:read"))
+	for _, tt := range []struct {
+		name   string
+		e      *env
+		call   challengeCall
+		auth   []string
+		code   codes.Code
+		reason string
+		want   string // "": no www-authenticate trailer
+	}{
+		{"no token", e, challengeAllOf, nil, codes.Unauthenticated, ReasonCredentialsMissing, "Bearer"},
+		{"no token, stream", e, challengeBidi, nil, codes.Unauthenticated, ReasonCredentialsMissing, "Bearer"},
+		{"Basic scheme", e, challengeAllOf, []string{"Basic dXNlcjpwYXNz"}, codes.Unauthenticated, ReasonTokenTypeUnsupported, "Bearer"},
+		{"two authorization values", e, challengeAllOf, []string{bearer(read), bearer(read)}, codes.Unauthenticated, ReasonTokenInvalid,
+			`Bearer error="invalid_request", error_description="malformed authorization metadata"`},
+		{"Bearer without a token", e, challengeAllOf, []string{"Bearer"}, codes.Unauthenticated, ReasonTokenInvalid,
+			`Bearer error="invalid_request", error_description="malformed authorization metadata"`},
+		{"credentials on plaintext", secure, challengeAllOf, []string{bearer(read)}, codes.Unauthenticated, ReasonTransportInsecure,
+			`Bearer error="invalid_request", error_description="credentials require a secure transport"`},
+		{"malformed token", e, challengeAllOf, []string{"Bearer not.a.jwt"}, codes.Unauthenticated, ReasonTokenInvalid, invalidToken},
+		{"malformed token, stream", e, challengeBidi, []string{"Bearer not.a.jwt"}, codes.Unauthenticated, ReasonTokenInvalid, invalidToken},
+		{"forged token", e, challengeAllOf, []string{bearer(e.token(t, map[string]any{"sub": "user-1"}, withForeignKey(t)))}, codes.Unauthenticated, ReasonTokenInvalid, invalidToken},
+		{"wrong issuer", e, challengeAllOf, []string{bearer(e.token(t, map[string]any{"sub": "user-1", "iss": "https://other.example"}))}, codes.Unauthenticated, ReasonTokenInvalid, invalidToken},
+		{"expired token", e, challengeAllOf, []string{bearer(expired)}, codes.Unauthenticated, ReasonTokenExpired,
+			`Bearer error="invalid_token", error_description="access token expired"`},
+		{"token type", e, challengeAllOf, []string{bearer(e.token(t, map[string]any{"sub": "user-1"}, grpcauthtest.WithHeader("typ", "logout+jwt")))}, codes.Unauthenticated, ReasonTokenTypeUnsupported,
+			`Bearer error="invalid_token", error_description="unsupported access token type"`},
+		{"certificate-bound token without a certificate", e, challengeAllOf, []string{bearer(certBound)}, codes.Unauthenticated, ReasonBindingMismatch,
+			`Bearer error="invalid_token", error_description="access token is certificate-bound; no client certificate was presented"`},
+		{"unsupported confirmation method", e, challengeAllOf, []string{bearer(jwkBound)}, codes.Unauthenticated, ReasonTokenTypeUnsupported,
+			`Bearer error="invalid_token", error_description="access token is bound by an unsupported confirmation method"`},
+		{"unbound token, binding required", e, challengeAuthenticated, []string{bearer(read)}, codes.Unauthenticated, ReasonBindingRequired,
+			`Bearer error="invalid_token", error_description="this method requires a certificate-bound access token"`},
+		{"scope missing", e, challengeAllOf, []string{bearer(read)}, codes.PermissionDenied, ReasonScopeInsufficient, allOfScope},
+		{"scope missing, stream", e, challengeBidi, []string{bearer(read)}, codes.PermissionDenied, ReasonScopeInsufficient,
+			`Bearer error="insufficient_scope", error_description="access token lacks a required scope", scope="test:stream"`},
+		// AnyOf takes test:admin, or test:audit and test:write: no one
+		// scope value says that.
+		{"scope missing, alternatives", e, challengeAnyOf, []string{bearer(read)}, codes.PermissionDenied, ReasonScopeInsufficient,
+			`Bearer error="insufficient_scope", error_description="access token lacks a required scope"`},
+		{"no rule", e, challengeUnannotated, []string{bearer(read)}, codes.PermissionDenied, ReasonMethodNotConfigured, ""},
+		{"condition refused", e, challengeInherited, []string{bearer(read)}, codes.PermissionDenied, ReasonConditionFailed, ""},
+		{"keys unavailable", down, challengeAllOf, []string{bearer(down.scoped(t, "test:read"))}, codes.Unavailable, ReasonKeysUnavailable, ""},
+		{"dry run, scope missing", dry, challengeAllOf, []string{bearer(dry.scoped(t, "test:read"))}, codes.OK, "", ""},
+		{"dry run, no token", dry, challengeAllOf, nil, codes.Unauthenticated, ReasonCredentialsMissing, "Bearer"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			err, got := tt.call(withAuth(t.Context(), tt.auth...), tt.e)
+			checkStatus(t, err, tt.code, tt.reason)
+			var want []string
+			if tt.want != "" {
+				want = []string{tt.want}
+			}
+			if !slices.Equal(got, want) {
+				t.Errorf("www-authenticate = %q, want %q", got, want)
+			}
+			for _, v := range got {
+				checkChallengeSyntax(t, v)
+			}
+		})
+	}
+}
+
+// checkChallengeSyntax checks that every error_description in the
+// challenge v holds only the characters RFC 6750 allows there (section 3:
+// %x20-21 / %x23-5B / %x5D-7E), so that it needed no escaping.
+func checkChallengeSyntax(t *testing.T, v string) {
+	t.Helper()
+	_, rest, ok := strings.Cut(v, `error_description="`)
+	if !ok {
+		return
+	}
+	desc, _, _ := strings.Cut(rest, `"`)
+	for _, c := range []byte(desc) {
+		if c < 0x20 || c > 0x7e || c == '"' || c == '\\' {
+			t.Errorf("error_description %q holds %q, outside RFC 6750's characters", desc, c)
+		}
+	}
+}
+
+// A DPoP call gets its challenge in the DPoP scheme, with the accepted
+// algs (RFC 9449, section 7.1, which takes RFC 6750's error codes); so does
+// a call without credentials to a method or server that takes only DPoP.
+func TestChallenge_DPoPCallGetsDPoPSchemeChallenge(t *testing.T) {
+	d := newDPoPEnv(t)
+	const algs = `algs="ES256 EdDSA"`
+	for _, tt := range []struct {
+		name   string
+		ctx    context.Context
+		call   challengeCall
+		reason string
+		want   string
+	}{
+		{"invalid token", dpopCtx(t.Context(), "DPoP not.a.jwt", d.proof(t, d.key, mAllOf, "not.a.jwt", grpcauthtest.ProofOptions{})),
+			challengeAllOf, ReasonTokenInvalid, `DPoP error="invalid_token", error_description="invalid access token", ` + algs},
+		{"invalid token, stream", dpopCtx(t.Context(), "DPoP not.a.jwt", d.proof(t, d.key, "/authtest.v1.TestService/BidiStream", "not.a.jwt", grpcauthtest.ProofOptions{})),
+			challengeBidi, ReasonTokenInvalid, `DPoP error="invalid_token", error_description="invalid access token", ` + algs},
+		{"no token, method requires DPoP", t.Context(), challengeAuthenticated, ReasonCredentialsMissing, "DPoP " + algs},
+		{"no token, bearer method", t.Context(), challengeAllOf, ReasonCredentialsMissing, "Bearer"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			err, got := tt.call(tt.ctx, d.env)
+			checkStatus(t, err, codes.Unauthenticated, tt.reason)
+			if len(got) != 1 || got[0] != tt.want {
+				t.Errorf("www-authenticate = %q, want %q", got, tt.want)
+			}
+		})
+	}
+	// With Config.RequireDPoP every method takes only DPoP.
+	r := newDPoPEnv(t, func(c *Config, _ *verifier.Config) { c.RequireDPoP = true })
+	err, got := challengeAllOf(t.Context(), r.env)
+	checkStatus(t, err, codes.Unauthenticated, ReasonCredentialsMissing)
+	if len(got) != 1 || got[0] != "DPoP "+algs {
+		t.Errorf("RequireDPoP, no token: www-authenticate = %q, want %q", got, "DPoP "+algs)
 	}
 }

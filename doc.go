@@ -108,10 +108,15 @@
 //	or method without rule                              codes.PermissionDenied
 //	issuer's keys or DPoP replay check unavailable      codes.Unavailable
 //
-// DPoP and step-up refusals also carry a challenge in the trailer
-// [MetadataWWWAuthenticate]: RFC 9449's (DPoP scheme) and RFC 9470's
-// (error="insufficient_user_authentication", acr_values, max_age, in the
-// scheme the call used).
+// Refusals about the credentials also carry a challenge in the trailer
+// [MetadataWWWAuthenticate], in the scheme of the call (Bearer, or DPoP
+// when the call used it or the method takes nothing else): RFC 6750's
+// (section 3: bare "Bearer" without credentials, error="invalid_request",
+// "invalid_token", or "insufficient_scope" with the required scope),
+// RFC 9449's for a DPoP refusal, and RFC 9470's for step-up
+// (error="insufficient_user_authentication", acr_values, max_age).
+// Unavailable, cancelled, unconfigured-method and condition refusals carry
+// none.
 //
 // A TokenVerifier's errors map to codes through the verifier package's
 // sentinels (verifier.ErrExpired, verifier.ErrKeysUnavailable, …); an

@@ -25,17 +25,20 @@ const (
 	// trailer of a USE_DPOP_NONCE refusal).
 	MetadataDPoPNonce = "dpop-nonce"
 	// MetadataWWWAuthenticate is the trailer key of the challenge sent
-	// with every DPoP refusal, e.g.
-	// DPoP error="invalid_dpop_proof", algs="ES256 EdDSA", and with every
-	// step-up refusal (ReasonInsufficientUserAuthentication, RFC 9470), in
-	// the scheme the call used (Bearer or DPoP).
+	// with every refusal about the caller's credentials: a DPoP refusal's
+	// in the DPoP scheme, e.g.
+	// DPoP error="invalid_dpop_proof", algs="ES256 EdDSA"; any other's
+	// (RFC 6750, section 3; step-up: RFC 9470) in the scheme of the call,
+	// e.g. Bearer error="invalid_token", error_description="access token
+	// expired", or bare "Bearer" for a call without credentials. See the
+	// Reason constants.
 	MetadataWWWAuthenticate = "www-authenticate"
 )
 
-// The error codes of a DPoP challenge (RFC 9449, sections 7.1 and 9).
+// The error codes of a DPoP challenge of its own (RFC 9449, sections 7.1
+// and 9); a DPoP refusal about the token uses errInvalidToken.
 const (
 	dpopErrProof = "invalid_dpop_proof"
-	dpopErrToken = "invalid_token"
 	dpopErrNonce = "use_dpop_nonce"
 )
 
@@ -50,13 +53,11 @@ var (
 // dpopRejection is newRejection for a refusal that carries a DPoP
 // challenge with the error code errCode ("" for a bare challenge).
 func dpopRejection(code codes.Code, reason, msg, errCode string) *rejection {
-	r := newRejection(code, reason, msg, nil)
-	var p authParams
+	var p *authParams
 	if errCode != "" {
-		p.quoted("error", errCode)
+		p = errorParams(errCode, "")
 	}
-	r.challenge = &challenge{dpop: true, params: p.String()}
-	return r
+	return newRejection(code, reason, msg, nil).withChallenge(newChallenge(true, p))
 }
 
 // credential is what the authorization and dpop metadata of a call hold.

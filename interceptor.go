@@ -40,6 +40,7 @@ type Authenticator struct {
 	levels      LogLevels      // every field set
 	requireDPoP bool           // Config.RequireDPoP
 	dpop        *dpop.Verifier // DPoP proofs (dpop.go)
+	dpopAlgs    string         // the algs auth-param of DPoP challenges
 
 	mu   sync.Mutex                             // serialises publish
 	plan atomic.Pointer[map[string]*methodPlan] // read-only once published
@@ -102,6 +103,7 @@ func New(cfg Config) (*Authenticator, error) {
 	if a.dpop, err = newDPoP(cfg); err != nil {
 		return nil, err
 	}
+	a.dpopAlgs = dpopAlgs(a.dpop.Algorithms())
 	public := &grpcauthv1.Rule{Public: true}
 	for _, name := range cfg.Public {
 		if err := a.addConfigRule(name, public); err != nil {
@@ -251,29 +253,32 @@ func (a *Authenticator) authorize(ctx context.Context, method string, stream boo
 	start := a.startDecision(ctx)
 	p := a.lookup(method)
 	cred, present, rej := a.credentials(ctx)
+	// A refusal's challenge is in the DPoP scheme when the call used it,
+	// or when the server or the method's rule takes nothing else.
+	dpopScheme := cred.dpop || a.requireDPoP || p.rule != nil && p.rule.dpop
 	if present && !a.transportAllowed(ctx) {
-		return nil, verifier.Claims{}, a.deny(ctx, method, p, verifier.Claims{}, rejTransport, errInsecureTransport, cred.dpop, start)
+		return nil, verifier.Claims{}, a.deny(ctx, method, p, verifier.Claims{}, rejTransport, errInsecureTransport, dpopScheme, start)
 	}
 	if rej != nil {
-		return nil, verifier.Claims{}, a.deny(ctx, method, p, verifier.Claims{}, rej, nil, cred.dpop, start)
+		return nil, verifier.Claims{}, a.deny(ctx, method, p, verifier.Claims{}, rej, nil, dpopScheme, start)
 	}
 	if !present {
 		if p.rule != nil && p.rule.public {
 			a.allow(ctx, method, p, verifier.Claims{}, start)
 			return ctx, verifier.Claims{}, nil
 		}
-		return nil, verifier.Claims{}, a.deny(ctx, method, p, verifier.Claims{}, rejMissing, p.err, cred.dpop, start)
+		return nil, verifier.Claims{}, a.deny(ctx, method, p, verifier.Claims{}, rejMissing, p.err, dpopScheme, start)
 	}
 	claims, err := a.verifier.VerifyAccessToken(ctx, cred.token)
 	if err != nil {
-		return nil, verifier.Claims{}, a.deny(ctx, method, p, verifier.Claims{}, verifyRejection(ctx, err), err, cred.dpop, start)
+		return nil, verifier.Claims{}, a.deny(ctx, method, p, verifier.Claims{}, verifyRejection(ctx, err), err, dpopScheme, start)
 	}
 	if claims.IsZero() {
-		return nil, verifier.Claims{}, a.deny(ctx, method, p, verifier.Claims{}, rejInvalid, errors.New("grpcauth: the token verifier returned neither claims nor an error"), cred.dpop, start)
+		return nil, verifier.Claims{}, a.deny(ctx, method, p, verifier.Claims{}, rejInvalid, errors.New("grpcauth: the token verifier returned neither claims nor an error"), dpopScheme, start)
 	}
 	bound, rej, cause := a.checkBinding(ctx, method, cred, claims)
 	if rej != nil {
-		return nil, verifier.Claims{}, a.deny(ctx, method, p, claims, rej, cause, cred.dpop, start)
+		return nil, verifier.Claims{}, a.deny(ctx, method, p, claims, rej, cause, dpopScheme, start)
 	}
 	if p.rule == nil {
 		rej, cause = rejNotConfigured, p.err
@@ -284,10 +289,10 @@ func (a *Authenticator) authorize(ctx context.Context, method string, stream boo
 		rej, cause = a.policy(ctx, p, method, claims, req) // step-up, and a unary call's condition
 	}
 	if rej != nil && !p.dryRun {
-		return nil, verifier.Claims{}, a.deny(ctx, method, p, claims, rej, cause, cred.dpop, start)
+		return nil, verifier.Claims{}, a.deny(ctx, method, p, claims, rej, cause, dpopScheme, start)
 	}
 	if stream && a.expiresStream(claims) && !a.now().Before(claims.Expiry().Add(a.skew)) {
-		return nil, verifier.Claims{}, a.deny(ctx, method, p, claims, rejExpired, errors.New("grpcauth: token expires (plus the verifier's clock skew) before the stream could start"), cred.dpop, start)
+		return nil, verifier.Claims{}, a.deny(ctx, method, p, claims, rejExpired, errors.New("grpcauth: token expires (plus the verifier's clock skew) before the stream could start"), dpopScheme, start)
 	}
 	if rej != nil {
 		a.report(ctx, method, p, claims, rej, cause, true, start)

@@ -6,8 +6,6 @@ import (
 	"slices"
 	"strings"
 
-	"google.golang.org/grpc/codes"
-
 	grpcauthv1 "github.com/grpcauth/grpcauth/proto/grpcauth/v1"
 	"github.com/grpcauth/grpcauth/verifier"
 )
@@ -133,8 +131,7 @@ func compileRule(pb *grpcauthv1.Rule) (*compiledRule, error) {
 		}
 		r.anyOf = append(r.anyOf, s)
 	}
-	r.denied = newRejection(codes.PermissionDenied, ReasonScopeInsufficient, msgScopeInsufficient,
-		map[string]string{MetadataRequiredScopes: alternativesJSON(r.alternatives())})
+	r.denied = scopeRejection(r.alternatives())
 	return r, nil
 }
 

@@ -3,6 +3,7 @@ package grpcauth
 import (
 	"context"
 	"errors"
+	"strings"
 
 	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc/codes"
@@ -19,57 +20,78 @@ const ErrorDomain = "grpcauth"
 // (status.FromError(err).Details()). A client can branch on them without
 // parsing messages. The names follow google/api/error_reason.proto where one
 // exists there.
+//
+// A refusal about the caller's credentials also carries a challenge in the
+// trailer MetadataWWWAuthenticate: RFC 6750's (section 3), in the scheme of
+// the call (DPoP when the call used it, or when the server or the
+// method's rule takes nothing else), with error_description the status
+// message without its "grpcauth: " prefix. Each reason below says which.
 const (
 	// ReasonCredentialsMissing: no authorization metadata
-	// (codes.Unauthenticated).
+	// (codes.Unauthenticated). Challenge: bare "Bearer", no error code
+	// (RFC 6750, section 3.1), or DPoP algs="..." where only DPoP is taken.
 	ReasonCredentialsMissing = "CREDENTIALS_MISSING"
 	// ReasonTokenInvalid: a malformed authorization value (two values, an
 	// empty token) or a token the verifier rejected for any reason other
 	// than expiry or type: bad signature, unknown key, wrong issuer or
 	// audience, failed claim check, not yet valid (codes.Unauthenticated).
+	// Challenge: error="invalid_request" for the malformed authorization
+	// value, error="invalid_token" for a rejected token.
 	ReasonTokenInvalid = "ACCESS_TOKEN_INVALID"
 	// ReasonTokenExpired: the token has expired, or a stream outlived it
-	// (codes.Unauthenticated). Fetch a new token and retry.
+	// (codes.Unauthenticated). Fetch a new token and retry. Challenge:
+	// error="invalid_token" when the call is refused; a stream cut when
+	// its token expires carries none.
 	ReasonTokenExpired = "ACCESS_TOKEN_EXPIRED"
 	// ReasonTokenRevoked: a stream's token was refused when re-verified
 	// while the stream ran (codes.Unauthenticated): revoked at the
 	// authorization server, or otherwise no longer active. Only verifiers
 	// that are a Revalidator (token introspection) re-verify. Get a new
-	// token and open a new stream.
+	// token and open a new stream. A stream cut carries no challenge.
 	ReasonTokenRevoked = "ACCESS_TOKEN_REVOKED"
 	// ReasonTokenTypeUnsupported: an authorization scheme other than
 	// Bearer or DPoP, a token whose typ the verifier (or whose token_type
 	// an introspection response) does not accept as an access token, or a
 	// token bound to its client by a confirmation method other than a
 	// certificate thumbprint (x5t#S256) or a DPoP key (jkt)
-	// (codes.Unauthenticated).
+	// (codes.Unauthenticated). Challenge: bare "Bearer" for another scheme
+	// (RFC 6750, section 3.1: an unsupported authentication method),
+	// error="invalid_token" for the token.
 	ReasonTokenTypeUnsupported = "ACCESS_TOKEN_TYPE_UNSUPPORTED"
 	// ReasonScopeInsufficient: a valid token without the scopes the method
 	// requires (codes.PermissionDenied). The ErrorInfo metadata key
-	// MetadataRequiredScopes says what would suffice.
+	// MetadataRequiredScopes says what would suffice. Challenge:
+	// error="insufficient_scope", with scope="..." the scopes the rule
+	// requires, space-separated, unless the rule has alternatives (two or
+	// more any_of sets), which no single scope value can express.
 	ReasonScopeInsufficient = "ACCESS_TOKEN_SCOPE_INSUFFICIENT"
 	// ReasonMethodNotConfigured: a valid token calling a method that has no
 	// rule, or an invalid one (codes.PermissionDenied). A server-side
-	// configuration gap; Authenticator.Check finds these at start-up.
+	// configuration gap; Authenticator.Check finds these at start-up. No
+	// challenge: another token would not help.
 	ReasonMethodNotConfigured = "METHOD_NOT_CONFIGURED"
 	// ReasonKeysUnavailable: the verifier has no usable key set (the
 	// issuer's JWKS could not be fetched) or has been closed
 	// (codes.Unavailable). Retry later, ideally against another replica.
+	// No challenge: the credentials were not judged.
 	ReasonKeysUnavailable = "KEYS_UNAVAILABLE"
 	// ReasonTransportInsecure: credentials arrived on a connection that
 	// Config.TransportSecurity does not trust to carry them, such as
 	// plaintext from another host (codes.Unauthenticated). The token was
 	// not verified. Treat it as leaked: use TLS, and get a new token.
+	// Challenge: error="invalid_request" (retrying as sent would leak the
+	// next token too).
 	ReasonTransportInsecure = "TRANSPORT_INSECURE"
 	// ReasonBindingMismatch: a certificate-bound token (RFC 8705: its cnf
 	// claim holds x5t#S256) on a connection without a TLS client
 	// certificate, or with a different one (codes.Unauthenticated).
+	// Challenge: error="invalid_token" (RFC 8705, section 3).
 	ReasonBindingMismatch = "ACCESS_TOKEN_BINDING_MISMATCH"
 	// ReasonBindingRequired: a valid token that is not certificate-bound,
 	// calling a method whose rule sets require_certificate_binding
 	// (codes.Unauthenticated). Get a bound token: authenticate to the
 	// authorization server with mutual TLS, using the client certificate
-	// you then present here.
+	// you then present here. Challenge: error="invalid_token".
 	ReasonBindingRequired = "ACCESS_TOKEN_BINDING_REQUIRED"
 	// ReasonDPoPProofInvalid: a call with the DPoP scheme whose dpop
 	// metadata is missing, repeated, or holds a proof that fails a check
@@ -118,7 +140,8 @@ const (
 	ReasonInsufficientUserAuthentication = "INSUFFICIENT_USER_AUTHENTICATION"
 	// ReasonConditionFailed: a valid token with the required scopes, but
 	// the rule's condition evaluated to false for this call or stream
-	// message (codes.PermissionDenied). See docs/conditions.md.
+	// message (codes.PermissionDenied). See docs/conditions.md. No
+	// challenge, as for ReasonConditionError.
 	ReasonConditionFailed = "CONDITION_FAILED"
 	// ReasonConditionError: the rule's condition could not be evaluated for
 	// this call or stream message, e.g. it reads a claim the token does not
@@ -163,35 +186,37 @@ type rejection struct {
 	code   codes.Code
 	reason string
 	err    error // a status error with a google.rpc.ErrorInfo detail
-	// challenge is the www-authenticate challenge of a DPoP or step-up
-	// refusal, nil for others; see Authenticator.setChallenge.
+	// challenge is the www-authenticate challenge of the refusal, nil for
+	// one that is not about the caller's credentials; see
+	// Authenticator.setChallenge.
 	challenge *challenge
 }
 
 var (
-	rejMissing            = newRejection(codes.Unauthenticated, ReasonCredentialsMissing, "grpcauth: access token required", nil)
-	rejInvalid            = newRejection(codes.Unauthenticated, ReasonTokenInvalid, "grpcauth: invalid access token", nil)
-	rejExpired            = newRejection(codes.Unauthenticated, ReasonTokenExpired, "grpcauth: access token expired", nil)
-	rejScheme             = newRejection(codes.Unauthenticated, ReasonTokenTypeUnsupported, "grpcauth: unsupported authorization scheme, want Bearer or DPoP", nil)
-	rejTokenType          = newRejection(codes.Unauthenticated, ReasonTokenTypeUnsupported, "grpcauth: unsupported access token type", nil)
+	rejMissing            = bearerRejection(codes.Unauthenticated, ReasonCredentialsMissing, "grpcauth: access token required", "")
+	rejMalformed          = bearerRejection(codes.Unauthenticated, ReasonTokenInvalid, "grpcauth: malformed authorization metadata", errInvalidRequest)
+	rejInvalid            = bearerRejection(codes.Unauthenticated, ReasonTokenInvalid, "grpcauth: invalid access token", errInvalidToken)
+	rejExpired            = bearerRejection(codes.Unauthenticated, ReasonTokenExpired, "grpcauth: access token expired", errInvalidToken)
+	rejScheme             = bearerRejection(codes.Unauthenticated, ReasonTokenTypeUnsupported, "grpcauth: unsupported authorization scheme, want Bearer or DPoP", "")
+	rejTokenType          = bearerRejection(codes.Unauthenticated, ReasonTokenTypeUnsupported, "grpcauth: unsupported access token type", errInvalidToken)
 	rejNotConfigured      = newRejection(codes.PermissionDenied, ReasonMethodNotConfigured, "grpcauth: no access rule for this method", nil)
 	rejUnavailable        = newRejection(codes.Unavailable, ReasonKeysUnavailable, "grpcauth: token verification unavailable", nil)
 	rejCanceled           = newRejection(codes.Canceled, ReasonCanceled, "grpcauth: call canceled", nil)
 	rejDeadline           = newRejection(codes.DeadlineExceeded, ReasonDeadlineExceeded, "grpcauth: deadline exceeded during authentication", nil)
 	rejStreamExpired      = newRejection(codes.Unauthenticated, ReasonTokenExpired, "grpcauth: access token expired during the stream", nil)
 	rejStreamRevoked      = newRejection(codes.Unauthenticated, ReasonTokenRevoked, "grpcauth: access token no longer valid; stream ended", nil)
-	rejTransport          = newRejection(codes.Unauthenticated, ReasonTransportInsecure, "grpcauth: credentials require a secure transport", nil)
-	rejBindingMismatch    = newRejection(codes.Unauthenticated, ReasonBindingMismatch, "grpcauth: access token is bound to a different client certificate", nil)
-	rejNoClientCert       = newRejection(codes.Unauthenticated, ReasonBindingMismatch, "grpcauth: access token is certificate-bound; no client certificate was presented", nil)
-	rejBindingRequired    = newRejection(codes.Unauthenticated, ReasonBindingRequired, "grpcauth: this method requires a certificate-bound access token", nil)
-	rejBindingUnsupported = newRejection(codes.Unauthenticated, ReasonTokenTypeUnsupported, "grpcauth: access token is bound by an unsupported confirmation method", nil)
+	rejTransport          = bearerRejection(codes.Unauthenticated, ReasonTransportInsecure, "grpcauth: credentials require a secure transport", errInvalidRequest)
+	rejBindingMismatch    = bearerRejection(codes.Unauthenticated, ReasonBindingMismatch, "grpcauth: access token is bound to a different client certificate", errInvalidToken)
+	rejNoClientCert       = bearerRejection(codes.Unauthenticated, ReasonBindingMismatch, "grpcauth: access token is certificate-bound; no client certificate was presented", errInvalidToken)
+	rejBindingRequired    = bearerRejection(codes.Unauthenticated, ReasonBindingRequired, "grpcauth: this method requires a certificate-bound access token", errInvalidToken)
+	rejBindingUnsupported = bearerRejection(codes.Unauthenticated, ReasonTokenTypeUnsupported, "grpcauth: access token is bound by an unsupported confirmation method", errInvalidToken)
 
 	rejDPoPNoProof       = dpopRejection(codes.Unauthenticated, ReasonDPoPProofInvalid, "grpcauth: the DPoP scheme needs exactly one dpop proof", dpopErrProof)
 	rejDPoPProofInvalid  = dpopRejection(codes.Unauthenticated, ReasonDPoPProofInvalid, "grpcauth: invalid DPoP proof", dpopErrProof)
 	rejDPoPReplayed      = dpopRejection(codes.Unauthenticated, ReasonDPoPReplayed, "grpcauth: DPoP proof replayed", dpopErrProof)
-	rejDPoPKeyMismatch   = dpopRejection(codes.Unauthenticated, ReasonDPoPBindingMismatch, "grpcauth: DPoP proof key does not match the access token", dpopErrToken)
-	rejDPoPBoundAsBearer = dpopRejection(codes.Unauthenticated, ReasonDPoPBindingMismatch, "grpcauth: access token is DPoP-bound; send it with the DPoP scheme and a proof", dpopErrToken)
-	rejDPoPUnbound       = dpopRejection(codes.Unauthenticated, ReasonDPoPBindingMismatch, "grpcauth: DPoP scheme with an access token that is not DPoP-bound", dpopErrToken)
+	rejDPoPKeyMismatch   = dpopRejection(codes.Unauthenticated, ReasonDPoPBindingMismatch, "grpcauth: DPoP proof key does not match the access token", errInvalidToken)
+	rejDPoPBoundAsBearer = dpopRejection(codes.Unauthenticated, ReasonDPoPBindingMismatch, "grpcauth: access token is DPoP-bound; send it with the DPoP scheme and a proof", errInvalidToken)
+	rejDPoPUnbound       = dpopRejection(codes.Unauthenticated, ReasonDPoPBindingMismatch, "grpcauth: DPoP scheme with an access token that is not DPoP-bound", errInvalidToken)
 	rejDPoPRequired      = dpopRejection(codes.Unauthenticated, ReasonDPoPRequired, "grpcauth: this method requires a DPoP-bound access token", "")
 	rejUseDPoPNonce      = dpopRejection(codes.Unauthenticated, ReasonUseDPoPNonce, "grpcauth: DPoP proof needs the server nonce", dpopErrNonce)
 	rejDPoPReplayCheck   = newRejection(codes.Unavailable, ReasonDPoPReplayCheckUnavailable, "grpcauth: DPoP replay check unavailable", nil)
@@ -199,7 +224,12 @@ var (
 	rejConditionError    = newRejection(codes.PermissionDenied, ReasonConditionError, "grpcauth: the method's condition could not be evaluated", nil)
 )
 
-const msgScopeInsufficient = "grpcauth: access token lacks a required scope"
+// scopeDescription is the error_description of a scope refusal's
+// challenge, and its status message.
+const (
+	scopeDescription     = "access token lacks a required scope"
+	msgScopeInsufficient = "grpcauth: " + scopeDescription
+)
 
 // newRejection builds a rejection whose status carries an ErrorInfo detail.
 // Attaching the detail cannot fail for these inputs; if it ever did, the
@@ -210,6 +240,36 @@ func newRejection(code codes.Code, reason, msg string, md map[string]string) *re
 		st = d
 	}
 	return &rejection{code: code, reason: reason, err: st.Err()}
+}
+
+// bearerRejection is newRejection for a refusal that carries a challenge
+// in the scheme of the call (RFC 6750, section 3): with the error code
+// errCode and, as error_description, msg without its "grpcauth: " prefix;
+// bare ("Bearer") for errCode "". Every such msg is a fixed string within
+// RFC 6750's characters for error_description.
+func bearerRejection(code codes.Code, reason, msg, errCode string) *rejection {
+	var p *authParams
+	if errCode != "" {
+		p = errorParams(errCode, strings.TrimPrefix(msg, "grpcauth: "))
+	}
+	return newRejection(code, reason, msg, nil).withChallenge(newChallenge(false, p))
+}
+
+// scopeRejection builds the ReasonScopeInsufficient answer of a rule whose
+// scope alternatives are alts (compiledRule.alternatives): the ErrorInfo
+// metadata MetadataRequiredScopes lists them all, and the challenge is
+// RFC 6750's insufficient_scope with scope="..." the scopes the method
+// requires, space-separated (section 3), when one set of them suffices. A
+// rule with alternatives (any_of with more than one set) has no single
+// scope value that says what it needs, so its challenge has no scope
+// rather than a misleading one.
+func scopeRejection(alts [][]string) *rejection {
+	p := errorParams(errInsufficientScope, scopeDescription)
+	if len(alts) == 1 && len(alts[0]) > 0 {
+		p.quoted("scope", strings.Join(alts[0], " "))
+	}
+	return newRejection(codes.PermissionDenied, ReasonScopeInsufficient, msgScopeInsufficient,
+		map[string]string{MetadataRequiredScopes: alternativesJSON(alts)}).withChallenge(newChallenge(false, p))
 }
 
 // callEnded returns the rejection for err when it is the call's own

@@ -56,8 +56,7 @@ func compileStepUp(pb *grpcauthv1.Rule) (*stepUp, error) {
 	// The requirement goes both in the ErrorInfo metadata and in RFC 9470's
 	// challenge: quoted-strings, as in its examples (section 3).
 	md := map[string]string{}
-	var p authParams
-	p.quoted("error", errInsufficientUserAuthentication).quoted("error_description", stepUpDescription)
+	p := errorParams(errInsufficientUserAuthentication, stepUpDescription)
 	if len(acr) > 0 {
 		md[MetadataACRValues] = strings.Join(s.acr, " ")
 		p.quoted(MetadataACRValues, md[MetadataACRValues])
@@ -66,8 +65,8 @@ func compileStepUp(pb *grpcauthv1.Rule) (*stepUp, error) {
 		md[MetadataMaxAge] = strconv.FormatInt(age, 10)
 		p.quoted(MetadataMaxAge, md[MetadataMaxAge])
 	}
-	s.rej = newRejection(codes.Unauthenticated, ReasonInsufficientUserAuthentication, msgInsufficientUserAuthentication, md)
-	s.rej.challenge = &challenge{params: p.String()}
+	s.rej = newRejection(codes.Unauthenticated, ReasonInsufficientUserAuthentication, msgInsufficientUserAuthentication, md).
+		withChallenge(newChallenge(false, p))
 	return s, nil
 }
 

@@ -32,19 +32,19 @@ func accessToken(ctx context.Context) (token string, isDPoP, present bool, rej *
 		return "", false, false, nil
 	case 1:
 	default:
-		return "", false, true, rejInvalid
+		return "", false, true, rejMalformed
 	}
 	scheme, rest, _ := strings.Cut(vals[0], " ")
 	isDPoP = strings.EqualFold(scheme, "DPoP")
 	if !isDPoP && !strings.EqualFold(scheme, "Bearer") {
 		if scheme == "" && strings.TrimLeft(rest, " ") == "" {
-			return "", false, true, rejInvalid // an empty value
+			return "", false, true, rejMalformed // an empty value
 		}
 		return "", false, true, rejScheme
 	}
 	token = strings.TrimLeft(rest, " ")
 	if token == "" {
-		return "", false, true, rejInvalid
+		return "", false, true, rejMalformed
 	}
 	return token, isDPoP, true, nil
 }

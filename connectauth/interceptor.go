@@ -216,8 +216,8 @@ func peerAddr(s string) net.Addr {
 // connectError converts a grpcauth refusal, a gRPC status error, into the
 // connect.Error with the same code, message and details (the
 // google.rpc.ErrorInfo) and the response metadata rmd collected (the
-// challenge of a DPoP or step-up refusal), which connect-go then sends in
-// whatever protocol the caller speaks.
+// challenge of a refusal about the credentials), which connect-go then
+// sends in whatever protocol the caller speaks.
 func connectError(err error, rmd *responseMetadata) error {
 	if err == nil {
 		return nil

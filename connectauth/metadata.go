@@ -10,10 +10,10 @@ import (
 
 // responseMetadata collects the response metadata grpcauth sets while it
 // decides a call (grpc.SetHeader and grpc.SetTrailer: the www-authenticate
-// challenge of a DPoP or step-up refusal, a fresh dpop-nonce), standing in
-// for the grpc.ServerTransportStream that grpc-go would put in the context,
-// so that the Interceptor can send it to a connect-go caller as response
-// headers.
+// challenge of a refusal about the credentials, a fresh dpop-nonce),
+// standing in for the grpc.ServerTransportStream that grpc-go would put in
+// the context, so that the Interceptor can send it to a connect-go caller
+// as response headers.
 type responseMetadata struct {
 	method string
 
