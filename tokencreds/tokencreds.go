@@ -12,12 +12,15 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"net"
 	"net/http"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"golang.org/x/oauth2"
+	"google.golang.org/grpc/backoff"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/peer"
@@ -44,11 +47,19 @@ type Credentials struct {
 
 	// last is the TokenSource's latest token if it has an expiry: calls
 	// reuse it while it is valid without asking the source (or starting a
-	// goroutine to ask it).
+	// goroutine to ask it), and when the source fails, until it expires.
 	last atomic.Pointer[oauth2.Token]
+
+	now func() time.Time // time.Now; tests inject a clock
 
 	mu    sync.Mutex
 	fetch *fetch // the TokenSource call in flight; nil when none
+	// failed is the latest TokenSource error, if the latest call failed:
+	// until retryAt, calls fail with it without asking the source again.
+	// failures counts the failed calls in a row.
+	failed   error
+	retryAt  time.Time
+	failures int
 }
 
 // fetch is one call of the TokenSource, shared by the calls that wait for
@@ -66,7 +77,7 @@ var _ credentials.PerRPCCredentials = (*Credentials)(nil)
 // whose tokens carry no expiry is asked on every call, so it should cache
 // them itself. Install them with grpc.WithPerRPCCredentials, or per call
 // with grpc.PerRPCCredentials.
-func New(ts oauth2.TokenSource) *Credentials { return &Credentials{ts: ts} }
+func New(ts oauth2.TokenSource) *Credentials { return &Credentials{ts: ts, now: time.Now} }
 
 // GetRequestMetadata returns the authorization header for a call, taking a
 // token from the TokenSource. It sends the token only when the call's
@@ -119,6 +130,19 @@ func New(ts oauth2.TokenSource) *Credentials { return &Credentials{ts: ts} }
 // oauth2.ReuseTokenSource would; a token without one is asked for again
 // on every call.
 //
+// After the TokenSource fails, calls fail at once with the same code and
+// message, without asking it, until a backoff delay has passed (as gRFC
+// A97 and A83 have grpc-go's own call credentials do): 1 s after the
+// first failure, 1.6 times longer after each further failure in a row, at
+// most 120 s, each ±20 % at random (grpc-go's backoff.DefaultConfig).
+// The first call after the delay asks the source again, shared as above;
+// a success ends the backoff. So an outage of the token endpoint costs it
+// one request per delay, not one per call, and a retry policy gets
+// through it only with a retry after the delay. A token with an expiry
+// that has not passed yet is still sent when the source fails: a failed
+// refresh in the margin before the expiry does not stop calls that have a
+// good token.
+//
 // A local address is only the first hop: a plaintext HTTP CONNECT proxy on
 // this host (HTTPS_PROXY) would carry the token on in clear text. Use TLS
 // when a proxy is involved.
@@ -130,14 +154,12 @@ func (c *Credentials) GetRequestMetadata(ctx context.Context, _ ...string) (map[
 	if err != nil {
 		return nil, err
 	}
-	if tok == nil || tok.AccessToken == "" {
-		return nil, &tokenError{codes.Unauthenticated, ErrNoToken.Error(), ErrNoToken}
-	}
 	return map[string]string{"authorization": tok.Type() + " " + tok.AccessToken}, nil
 }
 
-// token returns the TokenSource's answer, or ctx's end as a status error
-// if that comes first; see GetRequestMetadata.
+// token returns the TokenSource's answer, its latest error during the
+// backoff after a failure, or ctx's end as a status error if that comes
+// first; see GetRequestMetadata. A token it returns has an access token.
 func (c *Credentials) token(ctx context.Context) (*oauth2.Token, error) {
 	if t := c.last.Load(); t.Valid() {
 		return t, nil
@@ -145,6 +167,11 @@ func (c *Credentials) token(ctx context.Context) (*oauth2.Token, error) {
 	c.mu.Lock()
 	f := c.fetch
 	if f == nil {
+		if c.failed != nil && c.now().Before(c.retryAt) {
+			err := c.failed
+			c.mu.Unlock()
+			return c.unexpiredOr(err)
+		}
 		f = &fetch{done: make(chan struct{})}
 		c.fetch = f
 		go c.run(f)
@@ -153,7 +180,7 @@ func (c *Credentials) token(ctx context.Context) (*oauth2.Token, error) {
 	select {
 	case <-f.done:
 		if f.err != nil {
-			return nil, sourceFailure(f.err)
+			return c.unexpiredOr(f.err)
 		}
 		return f.tok, nil
 	case <-ctx.Done():
@@ -161,18 +188,53 @@ func (c *Credentials) token(ctx context.Context) (*oauth2.Token, error) {
 	}
 }
 
-// run calls the TokenSource for f. Calls that arrive once it has answered
-// start a new fetch.
+// unexpiredOr returns the latest token if its expiry has not passed yet,
+// and otherwise the TokenSource's error err as the call's status error.
+func (c *Credentials) unexpiredOr(err error) (*oauth2.Token, error) {
+	if t := c.last.Load(); t != nil && c.now().Before(t.Expiry) {
+		return t, nil
+	}
+	return nil, sourceFailure(err)
+}
+
+// run calls the TokenSource for f, and starts or ends the backoff. Calls
+// that arrive once it has answered start a new fetch, or, after a failure,
+// get its error until the backoff delay has passed.
 func (c *Credentials) run(f *fetch) {
 	tok, err := c.ts.Token()
-	if err == nil && tok != nil && !tok.Expiry.IsZero() {
+	if err == nil && (tok == nil || tok.AccessToken == "") {
+		err = ErrNoToken
+	}
+	if err == nil && !tok.Expiry.IsZero() {
 		c.last.Store(tok)
 	}
 	c.mu.Lock()
 	c.fetch = nil
+	if err != nil {
+		c.failures++
+		c.failed, c.retryAt = err, c.now().Add(backoffDelay(c.failures))
+	} else {
+		c.failed, c.failures = nil, 0
+	}
 	c.mu.Unlock()
 	f.tok, f.err = tok, err
 	close(f.done)
+}
+
+// backoffConfig is grpc-go's default connection backoff, copied once so that
+// a change to the variable elsewhere does not race with a call.
+var backoffConfig = backoff.DefaultConfig
+
+// backoffDelay is how long calls get the error of the TokenSource's
+// failures-th failure in a row (1 for the first) without asking it again.
+func backoffDelay(failures int) time.Duration {
+	cfg := backoffConfig
+	d := float64(cfg.BaseDelay)
+	for i := 1; i < failures && d < float64(cfg.MaxDelay); i++ {
+		d *= cfg.Multiplier
+	}
+	d = min(d, float64(cfg.MaxDelay))
+	return time.Duration(d * (1 + cfg.Jitter*(rand.Float64()*2-1)))
 }
 
 // tokenError is a failure to put a token on the call, as the gRPC status
@@ -194,6 +256,9 @@ func (e *tokenError) GRPCStatus() *status.Status { return status.New(e.code, e.m
 // sourceFailure is the TokenSource's error err as the call's status error;
 // see GetRequestMetadata for the codes.
 func sourceFailure(err error) error {
+	if errors.Is(err, ErrNoToken) {
+		return &tokenError{codes.Unauthenticated, ErrNoToken.Error(), err}
+	}
 	var re *oauth2.RetrieveError
 	if errors.As(err, &re) && re != nil {
 		httpStatus := 0

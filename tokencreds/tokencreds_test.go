@@ -527,7 +527,9 @@ func TestCredentials_TokenSourceErrorCodeFollowsItsCauseOnEveryCall(t *testing.T
 }
 
 // A retry policy retrying UNAVAILABLE gets a call through a token
-// endpoint's passing outage, and leaves a refused client alone.
+// endpoint's passing outage if its retry comes after the backoff that
+// follows the failure; within the backoff the retry fails at once with the
+// same error, without asking the endpoint. A refused client is not retried.
 func TestCredentials_RetryPolicyRetriesAnUnavailableTokenEndpointOnly(t *testing.T) {
 	f := newFixture(t)
 	bufDialer := f.serveBufconn(t)
@@ -540,11 +542,13 @@ func TestCredentials_RetryPolicyRetriesAnUnavailableTokenEndpointOnly(t *testing
 	for _, tt := range []struct {
 		name      string
 		first     http.HandlerFunc // the token endpoint's first answer; then a token
+		step      time.Duration    // how far the clock moves on each reading
 		code      codes.Code
 		requested int64
 	}{
-		{"503", oauthError(503, "temporarily_unavailable"), codes.OK, 2},
-		{"400 invalid_client", oauthError(400, "invalid_client"), codes.Unauthenticated, 1},
+		{"503, retried after the backoff", oauthError(503, "temporarily_unavailable"), 5 * time.Second, codes.OK, 2},
+		{"503, retried within the backoff", oauthError(503, "temporarily_unavailable"), 0, codes.Unavailable, 1},
+		{"400 invalid_client", oauthError(400, "invalid_client"), 5 * time.Second, codes.Unauthenticated, 1},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			var n atomic.Int64
@@ -557,9 +561,11 @@ func TestCredentials_RetryPolicyRetriesAnUnavailableTokenEndpointOnly(t *testing
 				fmt.Fprintf(w, `{"access_token":%q,"token_type":"Bearer","expires_in":300}`, tok)
 			}))
 			defer srv.Close()
+			clk := newClock()
+			now := func() time.Time { clk.Advance(tt.step); return clk.Now() }
 			cc := clientcredentials.Config{ClientID: "svc", ClientSecret: clientSecret, TokenURL: srv.URL, AuthStyle: oauth2.AuthStyleInHeader}
-			conn, err := grpc.NewClient("passthrough:///bufnet", plaintext, grpc.WithDefaultServiceConfig(retry),
-				grpc.WithPerRPCCredentials(tokencreds.New(cc.TokenSource(context.WithValue(context.Background(), oauth2.HTTPClient, srv.Client())))), bufDialer)
+			creds := tokencreds.NewWithClock(cc.TokenSource(context.WithValue(context.Background(), oauth2.HTTPClient, srv.Client())), now)
+			conn, err := grpc.NewClient("passthrough:///bufnet", plaintext, grpc.WithDefaultServiceConfig(retry), grpc.WithPerRPCCredentials(creds), bufDialer)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -572,5 +578,198 @@ func TestCredentials_RetryPolicyRetriesAnUnavailableTokenEndpointOnly(t *testing
 				t.Errorf("token endpoint asked %d times, want %d", got, tt.requested)
 			}
 		})
+	}
+}
+
+// clock is a time the test moves on by hand.
+type clock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func newClock() *clock { return &clock{t: time.Now()} }
+
+func (c *clock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
+
+func (c *clock) Advance(d time.Duration) { c.mu.Lock(); c.t = c.t.Add(d); c.mu.Unlock() }
+
+// switchEndpoint is a token endpoint that answers with fail while failing
+// is set and with token otherwise, counting the requests.
+type switchEndpoint struct {
+	fail    http.HandlerFunc
+	token   string
+	expires int // expires_in; 0 for none
+	failing atomic.Bool
+	n       atomic.Int64
+}
+
+func (e *switchEndpoint) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	e.n.Add(1)
+	if e.failing.Load() {
+		e.fail(w, r)
+		return
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if e.expires == 0 {
+		fmt.Fprintf(w, `{"access_token":%q,"token_type":"Bearer"}`, e.token)
+		return
+	}
+	fmt.Fprintf(w, `{"access_token":%q,"token_type":"Bearer","expires_in":%d}`, e.token, e.expires)
+}
+
+// noCache is a client-credentials TokenSource that requests a token on
+// every call, as a caching source does once its token is about to expire.
+type noCache struct {
+	cc  *clientcredentials.Config
+	ctx context.Context
+}
+
+func (s noCache) Token() (*oauth2.Token, error) { return s.cc.Token(s.ctx) }
+
+// dial returns a client of the service behind dialer whose tokencreds get
+// their tokens from e with a non-caching client-credentials TokenSource
+// (one request per token: the credentials go in the header, not tried both
+// ways), and the clock they run on.
+func (e *switchEndpoint) dial(t *testing.T, dialer grpc.DialOption) (authtestv1.TestServiceClient, *clock) {
+	t.Helper()
+	srv := httptest.NewServer(e)
+	t.Cleanup(srv.Close)
+	cc := &clientcredentials.Config{ClientID: "svc", ClientSecret: clientSecret, TokenURL: srv.URL, AuthStyle: oauth2.AuthStyleInHeader}
+	clk := newClock()
+	creds := tokencreds.NewWithClock(noCache{cc, context.WithValue(context.Background(), oauth2.HTTPClient, srv.Client())}, clk.Now)
+	conn, err := grpc.NewClient("passthrough:///bufnet", plaintext, dialer, grpc.WithPerRPCCredentials(creds))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { conn.Close() })
+	return authtestv1.NewTestServiceClient(conn), clk
+}
+
+// During a token endpoint's outage, calls get the failure's error at once
+// for a backoff delay (1 s ±20 % after the first failure, 1.6 times longer
+// after each further one), so that a busy client does not send a token
+// request per call; the first call after the delay asks again, and a
+// success ends the backoff.
+func TestCredentials_FailedTokenSourceIsAskedAgainOnlyAfterABackoff(t *testing.T) {
+	f := newFixture(t)
+	bufDialer := f.serveBufconn(t)
+	tok, err := f.iss.Token("svc")
+	if err != nil {
+		t.Fatal(err)
+	}
+	hangUp := func(w http.ResponseWriter, _ *http.Request) {
+		if c, _, err := http.NewResponseController(w).Hijack(); err == nil {
+			c.Close()
+		}
+	}
+	for _, tt := range []struct {
+		name string
+		fail http.HandlerFunc
+		code codes.Code
+		msg  string
+	}{
+		{"503", oauthError(503, "temporarily_unavailable"), codes.Unavailable, "tokencreds: the token endpoint is unavailable: temporarily_unavailable (HTTP 503)"},
+		{"connection closed", hangUp, codes.Unavailable, "tokencreds: the token endpoint is unreachable"},
+		{"400 invalid_client", oauthError(400, "invalid_client"), codes.Unauthenticated, "tokencreds: the token endpoint refused the token request: invalid_client (HTTP 400)"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			e := &switchEndpoint{fail: tt.fail, token: tok}
+			e.failing.Store(true)
+			client, clk := e.dial(t, bufDialer)
+			// calls makes n calls, which all fail as the token endpoint
+			// did, and checks how often it has been asked in all.
+			calls := func(n int, requests int64) {
+				t.Helper()
+				for range n {
+					_, err := client.Authenticated(t.Context(), &authtestv1.AuthenticatedRequest{})
+					if st := status.Convert(err); st.Code() != tt.code || st.Message() != tt.msg {
+						t.Fatalf("err = %v, want %v: %s", err, tt.code, tt.msg)
+					}
+				}
+				if got := e.n.Load(); got != requests {
+					t.Fatalf("token endpoint asked %d times, want %d", got, requests)
+				}
+			}
+			calls(20, 1)
+			clk.Advance(750 * time.Millisecond) // before the first delay's shortest
+			calls(5, 1)
+			clk.Advance(500 * time.Millisecond) // after its longest (1.2 s)
+			calls(5, 2)
+			clk.Advance(1250 * time.Millisecond) // before the second's shortest (1.28 s)
+			calls(5, 2)
+			clk.Advance(700 * time.Millisecond) // after its longest (1.92 s)
+			calls(5, 3)
+
+			// The endpoint is back: the first call after the delay gets
+			// a token, and the next failure backs off 1 s ±20 % again
+			// (not 4.1 s ±20 % as a fourth failure in a row would).
+			e.failing.Store(false)
+			clk.Advance(4 * time.Second) // after the third's longest (3.07 s)
+			if _, err := client.Authenticated(t.Context(), &authtestv1.AuthenticatedRequest{}); err != nil {
+				t.Fatal(err)
+			}
+			e.failing.Store(true)
+			calls(3, 5)
+			clk.Advance(1250 * time.Millisecond)
+			calls(3, 6)
+		})
+	}
+}
+
+// A failed refresh in oauth2's margin before a token's expiry does not stop
+// calls: they send the token they have until it expires, and only then get
+// the failure.
+func TestCredentials_TokenOutlivesAFailedRefreshUntilItExpires(t *testing.T) {
+	f := newFixture(t)
+	bufDialer := f.serveBufconn(t)
+	tok, err := f.iss.Token("svc")
+	if err != nil {
+		t.Fatal(err)
+	}
+	// A token that expires in 5 s is within the margin at once, so that
+	// every call asks for a new one.
+	e := &switchEndpoint{fail: oauthError(503, "temporarily_unavailable"), token: tok, expires: 5}
+	client, clk := e.dial(t, bufDialer)
+	call := func() error {
+		t.Helper()
+		got, err := client.Authenticated(t.Context(), &authtestv1.AuthenticatedRequest{})
+		if err == nil && got.GetCaller().GetSubject() != "svc" {
+			t.Fatalf("server saw %v, want client svc's token", got.GetCaller())
+		}
+		return err
+	}
+	if err := call(); err != nil {
+		t.Fatal(err)
+	}
+	e.failing.Store(true)
+	for range 5 {
+		if err := call(); err != nil {
+			t.Fatalf("call with a token that has not expired yet: %v", err)
+		}
+	}
+	if got := e.n.Load(); got != 2 {
+		t.Errorf("token endpoint asked %d times, want 2 (a token, a failed refresh, then the backoff)", got)
+	}
+	clk.Advance(6 * time.Second) // the token has expired, the backoff passed
+	for range 3 {
+		if err := call(); status.Code(err) != codes.Unavailable {
+			t.Fatalf("err = %v, want Unavailable once the token has expired", err)
+		}
+	}
+	if got := e.n.Load(); got != 3 {
+		t.Errorf("token endpoint asked %d times, want 3", got)
+	}
+}
+
+// The backoff delay grows by 1.6 from 1 s, up to 120 s, each ±20 %.
+func TestBackoffDelay_GrowsExponentiallyUpToTwoMinutesWithJitter(t *testing.T) {
+	want := float64(time.Second)
+	for failures := 1; failures <= 40; failures++ {
+		for range 50 {
+			if d := float64(tokencreds.BackoffDelay(failures)); d < 0.8*want || d > 1.2*want {
+				t.Fatalf("failure %d: delay %v, want %v ±20 %%", failures, time.Duration(d), time.Duration(want))
+			}
+		}
+		want = min(want*1.6, float64(120*time.Second))
 	}
 }
