@@ -4,6 +4,7 @@ import (
 	"context"
 	"log"
 
+	"golang.org/x/oauth2"
 	"golang.org/x/oauth2/clientcredentials"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
@@ -21,6 +22,10 @@ func Example() {
 		ClientSecret: "from-a-secret-store",
 		TokenURL:     "https://idp.example/oauth2/default/v1/token",
 		Scopes:       []string{"items:read"},
+		// The client's token_endpoint_auth_method (client_secret_basic):
+		// the default, AuthStyleAutoDetect, sends the secret a second
+		// time, in the body, after any failed token request.
+		AuthStyle: oauth2.AuthStyleInHeader,
 	}
 	conn, err := grpc.NewClient("localhost:50051",
 		grpc.WithTransportCredentials(insecure.NewCredentials()),
