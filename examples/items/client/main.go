@@ -181,6 +181,10 @@ func run(ctx context.Context, cfg config, out, warn io.Writer) error {
 		ClientSecret: cfg.clientSecret,
 		TokenURL:     tu,
 		Scopes:       cfg.scopes,
+		// client_secret_basic, which every token endpoint supports: the
+		// default (AutoDetect) resends the secret in the body after any
+		// failed request (docs/clients.md).
+		AuthStyle: oauth2.AuthStyleInHeader,
 	}
 	cc.EndpointParams = url.Values{}
 	for name, v := range map[string]string{"audience": cfg.audience, "resource": cfg.resource} {
