@@ -25,8 +25,9 @@ type skippedKey struct {
 
 // rejection is why parseKey refused an entry.
 type rejection struct {
-	reason string
-	warn   bool
+	reason  string
+	warn    bool
+	exposed string // RFC 7638 thumbprint of a key whose private material the entry holds
 }
 
 func (r *rejection) Error() string { return r.reason }
@@ -44,7 +45,8 @@ func debugf(format string, a ...any) *rejection {
 // A kid that appears on two different usable keys is ambiguous: all of its
 // keys are dropped (identical duplicates collapse into one). The error is
 // non-nil only when the document itself is not a JWKS; zero usable keys is
-// not an error here (the caller decides).
+// not an error here (the caller decides). A key whose private material any
+// entry holds is exposed: it is dropped too, under whatever kid it appears.
 func parseJWKS(body []byte) ([]*Key, []skippedKey, error) {
 	var doc struct {
 		Keys []json.RawMessage `json:"keys"`
@@ -61,11 +63,15 @@ func parseJWKS(body []byte) ([]*Key, []skippedKey, error) {
 		index   []int              // index[i] is the position of keys[i] in doc.Keys
 		byKID   = map[string]int{} // kid -> position in keys
 		drop    = map[string]bool{}
+		exposed = map[string]bool{} // thumbprints of keys whose private material is published
 	)
 	for i, raw := range doc.Keys {
 		k, r := parseKey(raw)
 		if r != nil {
 			skipped = append(skipped, skippedKey{Index: i, KID: hintKID(raw), Reason: r.reason, Warn: r.warn})
+			if r.exposed != "" {
+				exposed[r.exposed] = true
+			}
 			continue
 		}
 		if j, dup := byKID[k.ID]; dup {
@@ -79,16 +85,19 @@ func parseJWKS(body []byte) ([]*Key, []skippedKey, error) {
 		keys = append(keys, k)
 		index = append(index, i)
 	}
-	if len(drop) == 0 {
+	if len(drop) == 0 && len(exposed) == 0 {
 		return keys, skipped, nil
 	}
 	kept := keys[:0:0]
 	for i, k := range keys {
-		if drop[k.ID] {
+		switch {
+		case exposed[k.thumb]:
+			skipped = append(skipped, skippedKey{Index: index[i], KID: k.ID, Reason: "its private key material is published in the same set: the key is exposed, never used", Warn: true})
+		case drop[k.ID]:
 			skipped = append(skipped, skippedKey{Index: index[i], KID: k.ID, Reason: "kid shared by different keys: ambiguous, all dropped", Warn: true})
-			continue
+		default:
+			kept = append(kept, k)
 		}
-		kept = append(kept, k)
 	}
 	return kept, skipped, nil
 }
@@ -124,11 +133,17 @@ func parseKey(raw json.RawMessage) (*Key, *rejection) {
 	if err != nil {
 		return nil, warnf("invalid JWK: %v", err)
 	}
+	if hasPrivateMaterial(k) {
+		// Checked before the kid: the entry exposes its public key
+		// whatever kid (if any) it carries, and parseJWKS drops that key.
+		r := warnf("contains private key material: the issuer's key is exposed, never used")
+		if tp, err := k.Thumbprint(crypto.SHA256); err == nil {
+			r.exposed = string(tp)
+		}
+		return nil, r
+	}
 	if k.KeyID() == "" {
 		return nil, warnf("missing kid")
-	}
-	if hasPrivateMaterial(k) {
-		return nil, warnf("contains private key material: the issuer's key is exposed, never used")
 	}
 	if use := k.KeyUsage(); use != "" && use != string(jwk.ForSignature) {
 		return nil, debugf("use %q is not \"sig\"", clip(use))

@@ -69,6 +69,8 @@ func TestParseJWKS_UnusableKeySkippedOthersKept(t *testing.T) {
 	must(t, err)
 	xPub, err := ecdhX25519Public()
 	must(t, err)
+	otherEC, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader) // not good-ec: its exposure would drop good-ec
+	must(t, err)
 	b64 := base64.RawURLEncoding.EncodeToString
 	tests := []struct {
 		name   string
@@ -95,7 +97,7 @@ func TestParseJWKS_UnusableKeySkippedOthersKept(t *testing.T) {
 		{"EC P-224", jwkJSON(t, &ecKey.PublicKey, "p224", "", map[string]any{"crv": "P-224"}), "invalid curve", true},
 		{"EC point off the curve", jwkJSON(t, &ecKey.PublicKey, "offcurve", "", map[string]any{"y": b64(make([]byte, 32))}), "invalid EC public key", true},
 		{"EC short x", jwkJSON(t, &ecKey.PublicKey, "shortx", "", map[string]any{"x": b64(make([]byte, 5))}), "invalid key parameters", true},
-		{"EC private key", jwkJSON(t, ecKey, "ecpriv", "ES256", nil), "private key material", true},
+		{"EC private key", jwkJSON(t, otherEC, "ecpriv", "ES256", nil), "private key material", true},
 		{"OKP X25519", jwkJSON(t, xPub, "x25519", "", nil), "unsupported key type", false},
 		{"OKP Ed25519 short x", jwkJSON(t, edPub, "edshort", "", map[string]any{"x": b64([]byte{1, 2, 3})}), "Ed25519 public key length", true},
 		{"alg HS256 on an RSA key", jwkJSON(t, &rsaKeys[1].PublicKey, "rsahs", "", map[string]any{"alg": "HS256"}), `alg "HS256"`, true},
@@ -146,6 +148,48 @@ func TestParseJWKS_DuplicateKidSameKeyDifferentAlgIsAmbiguous(t *testing.T) {
 	}
 	if len(keys) != 0 {
 		t.Fatalf("kept %v, want none", kids(keys))
+	}
+}
+
+// A key whose private half the same document publishes is exposed: anyone
+// can sign with it, so its public entry must not verify either, whatever
+// kid or form (full private JWK, or a prime factor alone) the exposure has.
+func TestParseJWKS_PublicKeyWhosePrivateHalfIsPublishedIsDropped(t *testing.T) {
+	testKeys(t)
+	b64 := base64.RawURLEncoding.EncodeToString
+	tests := []struct {
+		name    string
+		exposed json.RawMessage
+	}{
+		{"RSA private JWK, same kid", jwkJSON(t, rsaKeys[0], "a", "RS256", nil)},
+		{"RSA private JWK, other kid", jwkJSON(t, rsaKeys[0], "other", "RS256", nil)},
+		{"RSA prime factor, no kid", jwkJSON(t, &rsaKeys[0].PublicKey, "", "", map[string]any{"p": b64(rsaKeys[0].Primes[0].Bytes())})},
+		{"EC private JWK", jwkJSON(t, ecKey, "ec-copy", "ES256", nil)},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			keys, skipped, err := parseJWKS(jwksDoc(t, rsaJWK(t, 0, "a"), ecJWK(t, "ec"), tt.exposed, rsaJWK(t, 1, "ok")))
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, k := range keys {
+				if k.ID == "a" && strings.HasPrefix(tt.name, "RSA") || k.ID == "ec" && strings.HasPrefix(tt.name, "EC") {
+					t.Fatalf("kept %v: key %q is exposed by entry 2", kids(keys), k.ID)
+				}
+			}
+			if len(keys) != 2 {
+				t.Fatalf("kept %v, want the two unexposed keys", kids(keys))
+			}
+			var exposedSkips int
+			for _, sk := range skipped {
+				if sk.Warn && strings.Contains(sk.Reason, "private key") {
+					exposedSkips++
+				}
+			}
+			if exposedSkips != 2 {
+				t.Fatalf("skipped %+v, want the private entry and the public key it exposes, both at warn", skipped)
+			}
+		})
 	}
 }
 
