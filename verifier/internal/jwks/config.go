@@ -34,6 +34,7 @@ const (
 	backoffMax      = 5 * time.Minute // retry interval cap (and never above RefreshInterval)
 	jitterFraction  = 0.1             // ±10% on every scheduled wait
 	maxRedirects    = 3               // redirects followed per request
+	maxLoggedSkips  = 16              // skipped entries logged one by one per fetch; the rest in one line
 	maxMissedKids   = 1024            // bound on remembered unknown kids
 	maxMissedKidLen = 256             // longer kids are never remembered
 	missTTLFactor   = 6               // unknown kid remembered for 6×MinRefreshInterval

@@ -90,12 +90,22 @@ func (s *Set) fetchKeys(url string) (*snapshot, time.Duration, error) {
 	if err != nil {
 		return nil, 0, fmt.Errorf("jwks: %s: %w", redactString(url), err)
 	}
-	for _, sk := range skipped {
+	// A broken or hostile document may hold half a million entries: the
+	// first are logged one by one, the rest in one line.
+	restLevel := slog.LevelDebug
+	for i, sk := range skipped {
 		level := slog.LevelDebug
 		if sk.Warn {
 			level = slog.LevelWarn
 		}
+		if i >= maxLoggedSkips {
+			restLevel = max(restLevel, level)
+			continue
+		}
 		s.log.Log(s.ctx, level, "jwks: key skipped", "url", redactString(url), "index", sk.Index, "kid", sk.KID, "reason", sk.Reason)
+	}
+	if n := len(skipped) - maxLoggedSkips; n > 0 {
+		s.log.Log(s.ctx, restLevel, "jwks: more keys skipped, not logged one by one", "url", redactString(url), "count", n)
 	}
 	if len(keys) == 0 {
 		return nil, 0, fmt.Errorf("%w (%s: %d entries, all skipped)", errNoUsableKeys, redactString(url), len(skipped))

@@ -2,6 +2,7 @@ package jwks
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
@@ -667,5 +668,31 @@ func TestSet_LookupJoiningAStaleFetchWaitsForAFreshOne(t *testing.T) {
 	}
 	if got := ts.count("/keys"); got != 3 {
 		t.Fatalf("%d fetches, want 3 (first, stale miss, shared refresh)", got)
+	}
+}
+
+// A document of many unusable entries (1 MiB of "0," is half a million)
+// costs a bounded number of log lines per fetch: the first entries one by
+// one, the rest in one summary line, so a broken or hostile issuer cannot
+// turn each fetch into a log flood.
+func TestSet_ManySkippedEntriesLogABoundedNumberOfLines(t *testing.T) {
+	log, buf := capturingLogger()
+	entries := []json.RawMessage{rsaJWK(t, 0, "good")}
+	for range 5000 {
+		entries = append(entries, json.RawMessage(`0`))
+	}
+	ts := newTestServer(t)
+	ts.setKeys(t, entries...)
+	s, _ := startSet(t, Config{URL: ts.URL + "/keys", Logger: log})
+	ready(t, s)
+	if st := s.Stats(); st.Keys != 1 || st.SkippedKeys != 5000 {
+		t.Fatalf("Stats = %+v, want 1 key and 5000 skipped", st)
+	}
+	logs := buf.String()
+	if n := strings.Count(logs, `msg="jwks: key skipped"`); n != maxLoggedSkips {
+		t.Errorf("%d entries logged one by one, want %d", n, maxLoggedSkips)
+	}
+	if !containsAll(logs, `msg="jwks: more keys skipped, not logged one by one"`, fmt.Sprintf("count=%d", 5000-maxLoggedSkips)) {
+		t.Errorf("no summary line for the entries not logged:\n%.2000s", logs)
 	}
 }
