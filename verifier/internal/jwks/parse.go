@@ -21,6 +21,9 @@ type skippedKey struct {
 	KID    string // "" when absent or unreadable
 	Reason string
 	Warn   bool // true: suspicious or broken (log at warn); false: merely not for us (debug)
+	// Exposes is the RFC 7638 thumbprint of the public key whose private
+	// material the entry holds, "" when it holds none.
+	Exposes string
 }
 
 // rejection is why parseKey refused an entry.
@@ -68,7 +71,7 @@ func parseJWKS(body []byte) ([]*Key, []skippedKey, error) {
 	for i, raw := range doc.Keys {
 		k, r := parseKey(raw)
 		if r != nil {
-			skipped = append(skipped, skippedKey{Index: i, KID: hintKID(raw), Reason: r.reason, Warn: r.warn})
+			skipped = append(skipped, skippedKey{Index: i, KID: hintKID(raw), Reason: r.reason, Warn: r.warn, Exposes: r.exposed})
 			if r.exposed != "" {
 				exposed[r.exposed] = true
 			}

@@ -9,7 +9,8 @@ import (
 
 // refresh fetches and parses the key set once and returns the next
 // snapshot and the refresh interval the response asked for; the caller
-// publishes the snapshot. It runs only inside startFetchLocked's goroutine,
+// publishes the snapshot. A failed fetch returns a snapshot only when the
+// last good set must lose keys the document exposed (see fetchKeys). It runs only inside startFetchLocked's goroutine,
 // one at a time, under the Set's own context, so no caller's cancellation
 // can fail it for the others. A fetch that Close cancelled is ErrClosed,
 // not a failure of the issuer: it is neither counted, logged nor stored as
@@ -25,7 +26,7 @@ func (s *Set) refresh(reason string) (*snapshot, time.Duration, error) {
 		s.lastFailure.Store(&now)
 		s.lastErr.Store(&fetchError{err})
 		s.logFailure(reason, err, now)
-		return nil, 0, err
+		return snap, 0, err
 	}
 	s.lastErr.Store(nil)
 	return snap, next, nil
@@ -108,7 +109,11 @@ func (s *Set) fetchKeys(url string) (*snapshot, time.Duration, error) {
 		s.log.Log(s.ctx, restLevel, "jwks: more keys skipped, not logged one by one", "url", redactString(url), "count", n)
 	}
 	if len(keys) == 0 {
-		return nil, 0, fmt.Errorf("%w (%s: %d entries, all skipped)", errNoUsableKeys, redactString(url), len(skipped))
+		// A failed fetch: the last good set keeps serving, except a key
+		// whose private material the document publishes (anyone can sign
+		// with it now).
+		return s.cur.Load().withoutExposed(skipped), 0,
+			fmt.Errorf("%w (%s: %d entries, all skipped)", errNoUsableKeys, redactString(url), len(skipped))
 	}
 	snap := newSnapshot(keys, len(skipped), s.cur.Load(), s.cfg.Now())
 	next := nextInterval(header, s.cfg.MinRefreshInterval, s.cfg.RefreshInterval)

@@ -337,7 +337,7 @@ func (s *Set) startFetchLocked(reason string) *fetchCall {
 		// Publish the snapshot and end the call in one critical section, so
 		// a lookup that finds no fetch in flight also finds its result.
 		s.mu.Lock()
-		if err == nil {
+		if snap != nil {
 			s.storeLocked(snap)
 		}
 		s.inflight = nil

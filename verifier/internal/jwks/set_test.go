@@ -221,6 +221,37 @@ func TestSet_ZeroUsableKeysKeepsOldSet(t *testing.T) {
 	}
 }
 
+// An issuer that starts publishing its private keys (the set's file served
+// by mistake) has exposed them: the document has no usable key, so it is a
+// failed fetch and the last good set keeps serving, but not the keys the
+// document exposes, which anyone can now sign with. The other keys and the
+// set's age are those of the last good fetch.
+func TestSet_KeysExposedByADocumentWithoutUsableKeysStopVerifying(t *testing.T) {
+	testKeys(t)
+	ts := newTestServer(t)
+	ts.setKeys(t, rsaJWK(t, 0, "a"), rsaJWK(t, 1, "b"))
+	s, ft := startSet(t, Config{URL: ts.URL + "/keys"})
+	ready(t, s)
+	fetched := s.Stats().LastSuccess
+	b := s.Current("b")
+	ts.setKeys(t, jwkJSON(t, rsaKeys[0], "a", "RS256", nil))
+	if w := ft.refreshNow(t); w.d != backoffBase {
+		t.Fatalf("wait = %v, want back-off (the fetch counts as failed)", w.d)
+	}
+	if s.Current("a") != nil {
+		t.Fatal("key a still served after the issuer published its private key")
+	}
+	if _, err := s.Key(ctxT(t), "a"); err == nil {
+		t.Fatal("Key(a) succeeded after the issuer published its private key")
+	}
+	if s.Current("b") != b || b == nil {
+		t.Fatal("key b, not exposed, no longer served from the last good set")
+	}
+	if st := s.Stats(); st.Failures != 1 || st.Keys != 1 || !st.LastSuccess.Equal(fetched) {
+		t.Fatalf("Stats = %+v, want 1 failure, 1 key, LastSuccess unchanged", st)
+	}
+}
+
 // TestSet_UnknownKidFloodCausesTwoFetches floods the set with 10,000 lookups
 // over 1,000 forged kids from 64 workers while the rate limit allows one
 // fetch an hour. The first miss fetches; MaxWaiters (16) lookups then wait

@@ -26,6 +26,31 @@ func newSnapshot(keys []*Key, skipped int, old *snapshot, fetched time.Time) *sn
 	return next
 }
 
+// withoutExposed returns s without the keys whose private material a
+// skipped entry of a later document holds, keeping s's fetch time; nil
+// when s has none of them (or is nil).
+func (s *snapshot) withoutExposed(skipped []skippedKey) *snapshot {
+	if s == nil {
+		return nil
+	}
+	exposed := make(map[string]bool)
+	for _, sk := range skipped {
+		if sk.Exposes != "" {
+			exposed[sk.Exposes] = true
+		}
+	}
+	next := &snapshot{keys: make(map[string]*Key, len(s.keys)), fetched: s.fetched, skipped: s.skipped}
+	for kid, k := range s.keys {
+		if !exposed[k.thumb] {
+			next.keys[kid] = k
+		}
+	}
+	if len(next.keys) == len(s.keys) {
+		return nil
+	}
+	return next
+}
+
 // usable reports whether s exists and is no older than maxStale at now.
 func (s *snapshot) usable(now time.Time, maxStale time.Duration) bool {
 	return s != nil && now.Sub(s.fetched) <= maxStale
