@@ -63,8 +63,9 @@ type Config struct {
 	// MaxStaleness/2 when larger, so the set is refreshed before it goes stale.
 	RefreshInterval time.Duration
 	// MinRefreshInterval is the minimum time between two fetches triggered
-	// by unknown kids, and the shortest background refresh (default 10s).
-	// It is lowered to RefreshInterval when larger.
+	// by unknown kids, and the floor for a Cache-Control max-age (default
+	// 10s). It is lowered to RefreshInterval when larger (the
+	// RefreshInterval given, not the one MaxStaleness lowers).
 	MinRefreshInterval time.Duration
 	// MaxStaleness is how long the last good set keeps serving after its
 	// fetch while refreshes fail (default 24h); beyond it lookups return
@@ -99,11 +100,13 @@ func (c Config) withDefaults() Config {
 	dur(&c.MinRefreshInterval, DefaultMinRefreshInterval)
 	dur(&c.MaxStaleness, DefaultMaxStaleness)
 	dur(&c.FetchTimeout, DefaultFetchTimeout)
-	if c.RefreshInterval > c.MaxStaleness/2 {
-		c.RefreshInterval = max(c.MaxStaleness/2, time.Second) // refresh well before the set goes stale
-	}
 	if c.MinRefreshInterval > c.RefreshInterval {
 		c.MinRefreshInterval = c.RefreshInterval
+	}
+	// Lowered after MinRefreshInterval is settled: refreshing before the set
+	// goes stale must not loosen the rate limit on unknown-kid fetches.
+	if c.RefreshInterval > c.MaxStaleness/2 {
+		c.RefreshInterval = max(c.MaxStaleness/2, time.Second) // refresh well before the set goes stale
 	}
 	switch {
 	case c.MaxWaiters == 0:

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net/http"
 	"strings"
 	"sync"
 	"testing"
@@ -614,6 +615,19 @@ func TestConfig_Defaults(t *testing.T) {
 	c = Config{RefreshInterval: 2 * time.Hour, MaxStaleness: time.Hour}.withDefaults()
 	if c.RefreshInterval != 30*time.Minute || c.MinRefreshInterval != DefaultMinRefreshInterval {
 		t.Fatalf("RefreshInterval %v with MaxStaleness 1h; want 30m", c.RefreshInterval)
+	}
+}
+
+// The verifier accepts MinRefreshInterval = RefreshInterval = MaxStaleness.
+// Refreshing at MaxStaleness/2 keeps the set fresh; it must not also halve
+// the rate limit on unknown-kid fetches the caller set.
+func TestConfig_RefreshLoweredForStalenessKeepsTheMissRateLimit(t *testing.T) {
+	c := Config{RefreshInterval: time.Minute, MinRefreshInterval: time.Minute, MaxStaleness: time.Minute}.withDefaults()
+	if c.RefreshInterval != 30*time.Second || c.MinRefreshInterval != time.Minute {
+		t.Fatalf("RefreshInterval %v, MinRefreshInterval %v; want 30s and 1m (as configured)", c.RefreshInterval, c.MinRefreshInterval)
+	}
+	if got := nextInterval(http.Header{"Cache-Control": {"max-age=3600"}}, c.MinRefreshInterval, c.RefreshInterval); got != 30*time.Second {
+		t.Fatalf("next scheduled refresh %v, want 30s (before the set goes stale)", got)
 	}
 }
 
