@@ -52,9 +52,9 @@ func checkRedirect(req *http.Request, via []*http.Request) error {
 // credentials: no Authorization header, no cookies. Errors name the URL
 // without its query.
 func (s *Set) get(ctx context.Context, rawURL string) ([]byte, http.Header, error) {
-	u, err := url.Parse(rawURL)
+	u, err := parseURL(rawURL)
 	if err != nil {
-		return nil, nil, fmt.Errorf("jwks: invalid URL: %w", err)
+		return nil, nil, err
 	}
 	if err := checkURL(u); err != nil {
 		return nil, nil, err

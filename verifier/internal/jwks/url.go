@@ -1,6 +1,7 @@
 package jwks
 
 import (
+	"errors"
 	"fmt"
 	"net/url"
 
@@ -13,11 +14,25 @@ import (
 // It rejects other schemes, a missing host, and userinfo (credentials in a
 // URL would be sent to, and logged by, every hop).
 func CheckURL(raw string) error {
-	u, err := url.Parse(raw)
+	u, err := parseURL(raw)
 	if err != nil {
-		return fmt.Errorf("jwks: invalid URL: %w", err)
+		return err
 	}
 	return checkURL(u)
+}
+
+// parseURL is url.Parse with an error that does not quote raw: its query or
+// userinfo may hold a secret, and the error reaches logs.
+func parseURL(raw string) (*url.URL, error) {
+	u, err := url.Parse(raw)
+	if err != nil {
+		var ue *url.Error
+		if errors.As(err, &ue) {
+			err = ue.Err
+		}
+		return nil, fmt.Errorf("jwks: invalid URL: %w", err)
+	}
+	return u, nil
 }
 
 var errLoopbackOnly = endpoint.ErrLoopbackOnly

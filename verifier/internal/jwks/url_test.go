@@ -49,6 +49,10 @@ func TestCheckURL_ErrorNeverEchoesCredentialsOrQuery(t *testing.T) {
 	for _, raw := range []string{
 		"https://user:s3cret@example.com/keys",
 		"http://example.com/keys?token=s3cret",
+		// Unparsable: url.Parse's own error quotes the whole string.
+		"https://example.com/%zz?token=s3cret",
+		"https://example.com/keys?token=s3cret\x7f",
+		"https://user:s3cret@exa mple.com/keys",
 	} {
 		err := CheckURL(raw)
 		if err == nil {
