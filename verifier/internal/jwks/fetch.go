@@ -7,10 +7,14 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"time"
 )
 
 // statusError is a response that arrived with a status other than 200.
-type statusError struct{ code int }
+type statusError struct {
+	code       int
+	retryAfter time.Duration // a 429's or 503's Retry-After; 0 when absent
+}
 
 func (e *statusError) Error() string { return fmt.Sprintf("HTTP status %d", e.code) }
 
@@ -76,7 +80,11 @@ func (s *Set) get(ctx context.Context, rawURL string) ([]byte, http.Header, erro
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
-		return nil, nil, fmt.Errorf("jwks: GET %s: %w", redact(u), &statusError{resp.StatusCode})
+		se := &statusError{code: resp.StatusCode}
+		if se.code == http.StatusTooManyRequests || se.code == http.StatusServiceUnavailable {
+			se.retryAfter = retryAfter(resp.Header.Get("Retry-After"), s.cfg.Now())
+		}
+		return nil, nil, fmt.Errorf("jwks: GET %s: %w", redact(u), se)
 	}
 	limit := s.cfg.MaxResponseSize
 	if resp.ContentLength > limit {

@@ -1,6 +1,7 @@
 package jwks
 
 import (
+	"errors"
 	"net/http"
 	"strconv"
 	"strings"
@@ -8,8 +9,8 @@ import (
 )
 
 // run is the background refresher: fetch, then wait the refresh interval
-// (after a success) or the back-off (after a failure), with jitter, until
-// Close. A fetch already in flight (one an unknown kid triggered) is joined,
+// (after a success) or the back-off (after a failure; at least a 429's or
+// 503's Retry-After, within the back-off's caps), with jitter, until Close. A fetch already in flight (one an unknown kid triggered) is joined,
 // not repeated.
 func (s *Set) run() {
 	defer s.wg.Done()
@@ -30,6 +31,11 @@ func (s *Set) run() {
 		} else {
 			failures++
 			wait = backoff(failures, s.cfg.RefreshInterval)
+			if se := (*statusError)(nil); errors.As(c.err, &se) {
+				// The issuer said when to come back (429, 503): not sooner,
+				// within the same caps as the back-off.
+				wait = max(wait, min(se.retryAfter, backoffMax, s.cfg.RefreshInterval))
+			}
 		}
 		timer, stop := s.newTimer(jitter(wait, s.random()))
 		select {
@@ -76,6 +82,21 @@ func maxAge(h http.Header) (time.Duration, bool) {
 		}
 	}
 	return 0, false
+}
+
+// retryAfter parses a Retry-After value (RFC 9110, 10.2.3): delay-seconds
+// or an HTTP-date, read against now. It is 0 when v is empty, unparsable or
+// in the past.
+func retryAfter(v string, now time.Time) time.Duration {
+	const ceiling = 1 << 31 // seconds; avoids overflow, far above backoffMax
+	v = strings.TrimSpace(v)
+	if secs, err := strconv.ParseInt(v, 10, 64); err == nil {
+		return time.Duration(min(max(secs, 0), ceiling)) * time.Second
+	}
+	if t, err := http.ParseTime(v); err == nil {
+		return max(min(t.Sub(now), ceiling*time.Second), 0)
+	}
+	return 0
 }
 
 // backoff is the wait after the n-th consecutive failed fetch (n >= 1):

@@ -109,3 +109,33 @@ func TestSet_BackgroundWaitsAreJittered(t *testing.T) {
 		t.Fatalf("wait with random 0 = %v, want RefreshInterval-10%% = 54m", got)
 	}
 }
+
+// An issuer that answers 429 or 503 with Retry-After (RFC 9110, 10.2.3;
+// RFC 6585, 4) is not asked again before it said (up to the back-off cap):
+// the doubling back-off alone would retry after 1 s, 2 s, 4 s, ..., which
+// can prolong a rate limit the issuer is enforcing.
+func TestSet_BackOffHonoursRetryAfter(t *testing.T) {
+	clock := newFakeClock()
+	tests := []struct {
+		name, status, retryAfter string
+		code                     int
+		want                     time.Duration
+	}{
+		{"429 seconds", "429", "120", 429, 2 * time.Minute},
+		{"503 HTTP-date", "503", clock.Now().Add(90 * time.Second).Format(http.TimeFormat), 503, 90 * time.Second},
+		{"capped at the back-off cap", "429", "86400", 429, backoffMax},
+		{"shorter than the back-off", "429", "0", 429, backoffBase},
+		{"unparsable", "503", "soon", 503, backoffBase},
+		{"500 ignores it", "500", "120", 500, backoffBase},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			ts := newTestServer(t)
+			ts.set("/keys", reply{status: tt.code, header: map[string]string{"Retry-After": tt.retryAfter}})
+			_, ft := startSet(t, Config{URL: ts.URL + "/keys", Now: clock.Now})
+			if got := ft.next(t).d; got != tt.want {
+				t.Fatalf("wait after %s with Retry-After %q = %v, want %v", tt.status, tt.retryAfter, got, tt.want)
+			}
+		})
+	}
+}
