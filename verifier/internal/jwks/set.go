@@ -89,7 +89,7 @@ type Set struct {
 	inflight    *fetchCall           // the one running fetch, nil when none
 	missFetched bool                 // lastMiss is valid
 	lastMiss    time.Time            // start of the last miss-triggered fetch
-	missed      map[string]time.Time // kids confirmed absent, cleared on every successful refresh
+	missed      map[string]time.Time // kids confirmed absent, and when; see storeLocked
 	jwksURL     string               // discovered JWKS URL; "" means discover on the next fetch
 	started     uint64               // fetches started so far; numbers each fetchCall
 	next        *fetchCall           // the refresh waiting lookups share, not started yet; nil when none
@@ -351,13 +351,21 @@ func (s *Set) startFetchLocked(reason string) *fetchCall {
 	return c
 }
 
-// storeLocked publishes snap. The kids remembered as missing are forgotten,
-// since snap may have any of them, and the kids snap dropped are remembered
-// instead: the issuer withdrew them, so a token naming one is refused at
-// once rather than made to wait for another fetch. s.mu is held.
+// storeLocked publishes snap. A kid remembered as missing is forgotten when
+// snap has it, or when its memory has expired (which makes room for new
+// ones); the others stay remembered, so that a flood repeating forged kids
+// is not let back into fetching and waiting by every scheduled refresh. The
+// kids snap dropped are remembered too: the issuer withdrew them, so a
+// token naming one is refused at once rather than made to wait for another
+// fetch. s.mu is held.
 func (s *Set) storeLocked(snap *snapshot) {
 	old := s.cur.Swap(snap)
-	clear(s.missed)
+	now, ttl := s.cfg.Now(), s.missTTL()
+	for kid, t := range s.missed {
+		if snap.keys[kid] != nil || now.Sub(t) >= ttl {
+			delete(s.missed, kid)
+		}
+	}
 	if old == nil {
 		return
 	}

@@ -356,9 +356,42 @@ func TestSet_MissFetchAtMostOncePerMinRefreshInterval(t *testing.T) {
 	lookup("x2", 3) // window open again
 	clock.Advance(10 * time.Second)
 	lookup("x2", 3) // x2 was confirmed absent moments ago: remembered
-	lookup("x3", 4) // another kid may fetch (and clears the memory)
+	lookup("x3", 4) // another kid may fetch
 	clock.Advance(10 * time.Second)
-	lookup("x2", 5)
+	lookup("x2", 4) // still remembered: that fetch did not publish it
+	lookup("x4", 5)
+}
+
+// A successful fetch forgets only the remembered kids it publishes, and
+// those whose memory expired: a flood repeating a few forged kids must not
+// be let back into fetching and waiting by every scheduled refresh.
+func TestSet_SuccessfulFetchKeepsRememberingKidsItLacks(t *testing.T) {
+	ts := newTestServer(t)
+	ts.setKeys(t, rsaJWK(t, 0, "a"))
+	clock := newFakeClock()
+	s, ft := startSet(t, Config{URL: ts.URL + "/keys", Now: clock.Now, MinRefreshInterval: 10 * time.Second})
+	ready(t, s)
+	for _, kid := range []string{"forged", "late", "old"} {
+		if _, err := s.Key(ctxT(t), kid); !errors.Is(err, ErrUnknownKey) {
+			t.Fatalf("Key(%q) = %v, want ErrUnknownKey", kid, err)
+		}
+		clock.Advance(10 * time.Second) // each miss fetches once
+	}
+	ts.setKeys(t, rsaJWK(t, 0, "a"), rsaJWK(t, 1, "late"))
+	clock.Advance(s.missTTL() - 30*time.Second) // missTTL since "forged" was remembered, 40 s since "old"
+	ft.refreshNow(t)                            // a scheduled refresh
+	s.mu.Lock()
+	_, forged := s.missed["forged"]
+	_, late := s.missed["late"]
+	_, old := s.missed["old"]
+	s.mu.Unlock()
+	if forged || late || !old {
+		t.Fatalf("remembered after the fetch: forged %v (expired), late %v (published), old %v (still absent); want false, false, true", forged, late, old)
+	}
+	fetches := ts.count("/keys")
+	if _, err := s.Key(ctxT(t), "old"); !errors.Is(err, ErrUnknownKey) || ts.count("/keys") != fetches {
+		t.Fatalf("Key(old) = %v after %d more fetches, want ErrUnknownKey from memory", err, ts.count("/keys")-fetches)
+	}
 }
 
 func TestSet_RememberedMissExpires(t *testing.T) {
