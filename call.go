@@ -79,8 +79,10 @@ func (a *Authenticator) ServeCall(ctx context.Context, procedure string, stream 
 // Guard carries the checks that go on after ServeCall admitted a streaming
 // call: the token's expiry and re-verification, and the rule's condition
 // on every received message. An adapter makes its stream's sends and
-// receives fail with Err once it is not nil, and passes every message the
-// handler receives to Received. For a unary call both always return nil.
+// receives fail with Err once it is not nil (a receive that was already
+// waiting too, whatever it then returns, io.EOF included), and passes
+// every message the handler receives to Received. For a unary call both
+// always return nil.
 type Guard struct {
 	ctx  context.Context
 	cut  func() error // nil when the stream's token is not watched

@@ -45,6 +45,16 @@ type fixture struct {
 func newFixture(t *testing.T) *fixture {
 	t.Helper()
 	iss := grpcauthtest.NewIssuer(t, grpcauthtest.Config{})
+	auth, err := grpcauth.New(grpcauth.Config{Verifier: issuerVerifier(t, iss), Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &fixture{iss: iss, auth: auth}
+}
+
+// issuerVerifier returns a verifier of iss's tokens, closed with the test.
+func issuerVerifier(t *testing.T, iss *grpcauthtest.Issuer) *verifier.Verifier {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	v, err := verifier.New(ctx, verifier.Config{Issuer: iss.URL(), Audiences: []string{iss.Audience()}})
@@ -52,11 +62,7 @@ func newFixture(t *testing.T) *fixture {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { v.Close() })
-	auth, err := grpcauth.New(grpcauth.Config{Verifier: v, Logger: slog.New(slog.DiscardHandler)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return &fixture{iss: iss, auth: auth}
+	return v
 }
 
 func (f *fixture) token(t *testing.T, scopes ...string) string {

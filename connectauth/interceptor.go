@@ -155,11 +155,19 @@ func (c *guardedConn) Send(m any) error {
 	return c.StreamingHandlerConn.Send(m)
 }
 
+// Receive checks the guard again once the receive has returned, as
+// grpc-go's stream does: a receive already waiting when the stream was cut
+// ends with the cut, whether a message came (it must not reach the
+// handler) or the client's close (io.EOF, which the handler could take
+// for a complete stream).
 func (c *guardedConn) Receive(m any) error {
 	if err := c.guard.Err(); err != nil {
 		return connectError(err, nil)
 	}
 	if err := c.StreamingHandlerConn.Receive(m); err != nil {
+		if gerr := c.guard.Err(); gerr != nil {
+			return connectError(gerr, nil)
+		}
 		return err
 	}
 	return connectError(c.guard.Received(m), nil)
