@@ -213,8 +213,10 @@ func (a *Authenticator) StreamServerInterceptor() grpc.StreamServerInterceptor {
 			return err
 		}
 		if !a.watchesStream(claims) {
-			ss, handler = a.withCondition(ss, info.FullMethod, claims, nil, handler)
-			return handler(srv, withContext(ss, ctx))
+			// The condition wraps the stream with the claims: a refused
+			// message is reported with the handler's context.
+			cs, h := a.withCondition(withContext(ss, ctx), info.FullMethod, claims, nil, handler)
+			return h(srv, cs)
 		}
 		// The condition wraps the expiring stream, not the other way
 		// round: a message that arrives after the cut fails in the expiring

@@ -251,3 +251,35 @@ func TestStream_CutWhileTheConditionRunsIsTheOnlyRefusal(t *testing.T) {
 		})
 	}
 }
+
+// A stream message the condition refuses is reported with the stream's
+// context, which carries the claims (ClaimsFromContext, and so LogFields
+// for a logger reading it), whether or not the stream's token is watched:
+// the interceptor and ServeCall agree.
+func TestStream_ConditionRefusalIsReportedWithTheClaimsInItsContext(t *testing.T) {
+	for _, skip := range []bool{false, true} {
+		t.Run(map[bool]string{false: "watched", true: "SkipStreamExpiry"}[skip], func(t *testing.T) {
+			withClaims := make(chan bool, 1)
+			e, _, tok := expiryEnv(t, func(c *Config, _ *verifier.Config) {
+				c.SkipStreamExpiry = skip
+				c.Conditions = firstOnly{&atomic.Int32{}}
+				c.Rules = map[string]*grpcauthv1.Rule{"/authtest.v1.TestService/BidiStream": {Scopes: []string{"test:stream"}, Condition: "first only"}}
+				c.OnDecision = func(ctx context.Context, d Decision) {
+					if d.Reason == ReasonConditionFailed {
+						_, ok := ClaimsFromContext(ctx)
+						withClaims <- ok
+					}
+				}
+			})
+			s := openBidiStarted(t, e, tok)
+			if err := s.Send(&authtestv1.BidiStreamRequest{}); err != nil {
+				t.Fatal(err)
+			}
+			_, err := s.Recv()
+			checkStatus(t, err, codes.PermissionDenied, ReasonConditionFailed)
+			if !<-withClaims {
+				t.Error("the refusal's context has no claims")
+			}
+		})
+	}
+}
