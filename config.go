@@ -157,8 +157,9 @@ type Config struct {
 	DryRunMethods []string
 
 	// SkipStreamExpiry stops the Authenticator from ending streams when
-	// the token that opened them expires. Default false: a stream's
-	// context is cancelled, and the stream ends with codes.Unauthenticated
+	// the token that opened them expires. Default false: a stream opened
+	// with a token (on a public method too) has its context cancelled,
+	// and ends with codes.Unauthenticated
 	// (ACCESS_TOKEN_EXPIRED), once the token's exp plus the verifier's
 	// clock skew has passed, so a revoked caller cannot keep a stream open
 	// forever. The skew is the one the verifier accepts tokens with (see

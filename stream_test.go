@@ -178,6 +178,16 @@ func TestStream_PublicStreamWithoutTokenSetsNoTimer(t *testing.T) {
 	}
 }
 
+// A stream opened on a public method with a token is cut when the token
+// expires, as one on any other method: a new call with that token would be
+// refused (a token sent to a public method must be valid), and the
+// handler's claims must not outlive it.
+func TestStream_PublicMethodStreamWithTokenIsCutAtExpiry(t *testing.T) {
+	e, clock, tok := expiryEnv(t, func(c *Config, _ *verifier.Config) { c.Public = []string{"/authtest.v1.TestService/BidiStream"} })
+	s := openBidiStarted(t, e, tok)
+	expireThenSend(t, s, clock)
+}
+
 // skewReporter is a TokenVerifier that reports a clock skew of its own,
 // whatever the verifier it wraps (set after newEnv) accepts.
 type skewReporter struct {
