@@ -283,3 +283,22 @@ func TestStream_ConditionRefusalIsReportedWithTheClaimsInItsContext(t *testing.T
 		})
 	}
 }
+
+// A client that closes its side of a stream after the cut does not give
+// the handler a clean end of stream: its Recv ends with the cut, not
+// io.EOF, so the handler cannot take the cut stream for a complete one
+// (connectauth's TestConnect_CloseAfterTheCutIsTheCutInTheHandler is the
+// same for connect-go).
+func TestStream_CloseAfterTheCutIsTheCutInTheHandler(t *testing.T) {
+	e, clock, tok := expiryEnv(t)
+	e.svc.bidiHold, e.svc.bidiRefused = make(chan struct{}), make(chan error, 1)
+	close(e.svc.bidiHold)
+	s := openBidiStarted(t, e, tok)
+	(<-clock.added).fire()
+	if err := s.CloseSend(); err != nil {
+		t.Fatal(err)
+	}
+	checkStatus(t, <-e.svc.bidiRefused, codes.Unauthenticated, ReasonTokenExpired)
+	_, err := s.Recv()
+	checkStatus(t, err, codes.Unauthenticated, ReasonTokenExpired)
+}
