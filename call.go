@@ -106,8 +106,8 @@ func (g *Guard) Err() error {
 // that the stream was not cut while the receive waited (a message that
 // arrives after the token expired, or was refused on re-verification, must
 // not reach the handler), then the method's condition. It returns the
-// refusal, a status error that the receive must return instead of msg, or
-// nil. Once a message is refused, Err reports the refusal and the stream
+// refusal, a status error that the receive must return instead of msg
+// (clearing msg where the handler could still read it), or nil. Once a message is refused, Err reports the refusal and the stream
 // must end.
 func (g *Guard) Received(msg any) error {
 	if g.cut != nil {

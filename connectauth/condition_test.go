@@ -5,7 +5,6 @@ import (
 	"log/slog"
 	"net/http"
 	"testing"
-	"time"
 
 	"connectrpc.com/connect"
 	"google.golang.org/grpc/codes"
@@ -15,7 +14,6 @@ import (
 	"github.com/grpcauth/grpcauth/connectauth"
 	"github.com/grpcauth/grpcauth/grpcauthtest"
 	authtestv1 "github.com/grpcauth/grpcauth/internal/testproto/authtest/v1"
-	"github.com/grpcauth/grpcauth/verifier"
 )
 
 // conditionServer serves ConditionService's Own (a condition on the
@@ -24,25 +22,8 @@ import (
 // with CEL conditions compiled by celcond.
 func conditionServer(t *testing.T) (*grpcauthtest.Issuer, string, *http.Client) {
 	t.Helper()
-	iss := grpcauthtest.NewIssuer(t, grpcauthtest.Config{})
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	v, err := verifier.New(ctx, verifier.Config{Issuer: iss.URL(), Audiences: []string{iss.Audience()}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { v.Close() })
-	cel, err := celcond.New(celcond.Config{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	auth, err := grpcauth.New(grpcauth.Config{Verifier: v, Conditions: cel, Logger: slog.New(slog.DiscardHandler)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	opts := func(name string) []connect.HandlerOption {
-		return []connect.HandlerOption{connect.WithSchema(method("ConditionService", name)), connect.WithInterceptors(connectauth.NewInterceptor(auth))}
-	}
+	iss, auth := conditionAuth(t)
+	opts := func(name string) []connect.HandlerOption { return conditionOptions(auth, name) }
 	mux := http.NewServeMux()
 	mux.Handle("/authtest.v1.ConditionService/Own", connect.NewUnaryHandler("/authtest.v1.ConditionService/Own",
 		func(ctx context.Context, _ *connect.Request[authtestv1.OwnRequest]) (*connect.Response[authtestv1.OwnResponse], error) {
@@ -61,6 +42,64 @@ func conditionServer(t *testing.T) (*grpcauthtest.Issuer, string, *http.Client) 
 		}, opts("OwnClientStream")...))
 	srv := serveTLS(t, connectauth.WrapHandler(mux))
 	return iss, srv.URL, srv.Client()
+}
+
+// conditionAuth returns an issuer and an Authenticator verifying its
+// tokens, with CEL conditions compiled by celcond.
+func conditionAuth(t *testing.T) (*grpcauthtest.Issuer, *grpcauth.Authenticator) {
+	t.Helper()
+	iss := grpcauthtest.NewIssuer(t, grpcauthtest.Config{})
+	cel, err := celcond.New(celcond.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	auth, err := grpcauth.New(grpcauth.Config{Verifier: issuerVerifier(t, iss), Conditions: cel, Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return iss, auth
+}
+
+// conditionOptions are the handler options of ConditionService's method
+// name behind auth's Interceptor.
+func conditionOptions(auth *grpcauth.Authenticator, name string) []connect.HandlerOption {
+	return []connect.HandlerOption{connect.WithSchema(method("ConditionService", name)), connect.WithInterceptors(connectauth.NewInterceptor(auth))}
+}
+
+// A message the condition refuses does not stay behind in the handler's
+// connect.ClientStream: after Receive reports false, Msg is not the
+// refused message, as it never reaches a grpc-go handler either.
+func TestConnect_RefusedMessageIsNotLeftInTheClientStream(t *testing.T) {
+	iss, auth := conditionAuth(t)
+	last := make(chan *authtestv1.OwnClientStreamRequest, 1)
+	const path = "/authtest.v1.ConditionService/OwnClientStream"
+	mux := http.NewServeMux()
+	mux.Handle(path, connect.NewClientStreamHandler(path,
+		func(_ context.Context, s *connect.ClientStream[authtestv1.OwnClientStreamRequest]) (*connect.Response[authtestv1.OwnClientStreamResponse], error) {
+			for s.Receive() {
+			}
+			last <- s.Msg()
+			return nil, s.Err()
+		}, conditionOptions(auth, "OwnClientStream")...))
+	srv := serveTLS(t, connectauth.WrapHandler(mux))
+	tok, err := iss.Mint(map[string]any{"sub": "alice"}, grpcauthtest.WithScopes("test:write"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	stream := connect.NewClient[authtestv1.OwnClientStreamRequest, authtestv1.OwnClientStreamResponse](srv.Client(), srv.URL+path).CallClientStream(t.Context())
+	stream.RequestHeader().Set("Authorization", "Bearer "+tok)
+	for _, o := range []string{"alice", "bob"} {
+		if err := stream.Send(&authtestv1.OwnClientStreamRequest{Owner: o}); err != nil {
+			break
+		}
+	}
+	_, err = stream.CloseAndReceive()
+	if got := connectOutcome(err); got != (outcome{codes.PermissionDenied, grpcauth.ReasonConditionFailed}) {
+		t.Fatalf("got %v %q, want %s", got.code, got.reason, grpcauth.ReasonConditionFailed)
+	}
+	if m := <-last; m.GetOwner() == "bob" {
+		t.Error("the handler's Msg is the refused message")
+	}
 }
 
 func TestConnect_ConditionOnTheRequest(t *testing.T) {

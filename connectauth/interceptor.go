@@ -14,6 +14,7 @@ import (
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/peer"
 	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/proto"
 
 	"github.com/grpcauth/grpcauth"
 )
@@ -159,7 +160,8 @@ func (c *guardedConn) Send(m any) error {
 // grpc-go's stream does: a receive already waiting when the stream was cut
 // ends with the cut, whether a message came (it must not reach the
 // handler) or the client's close (io.EOF, which the handler could take
-// for a complete stream).
+// for a complete stream). A refused message is cleared from m, where
+// connect.ClientStream.Msg would still show it to the handler.
 func (c *guardedConn) Receive(m any) error {
 	if err := c.guard.Err(); err != nil {
 		return connectError(err, nil)
@@ -170,7 +172,11 @@ func (c *guardedConn) Receive(m any) error {
 		}
 		return err
 	}
-	return connectError(c.guard.Received(m), nil)
+	err := c.guard.Received(m)
+	if pm, ok := m.(proto.Message); ok && err != nil {
+		proto.Reset(pm)
+	}
+	return connectError(err, nil)
 }
 
 // callContext describes the call as grpc-go would for grpcauth: the
