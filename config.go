@@ -157,14 +157,16 @@ type Config struct {
 	DryRunMethods []string
 
 	// SkipStreamExpiry stops the Authenticator from ending streams when
-	// the token that opened them expires. Default false: a stream opened
-	// with a token (on a public method too) has its context cancelled,
-	// and ends with codes.Unauthenticated
-	// (ACCESS_TOKEN_EXPIRED), once the token's exp plus the verifier's
-	// clock skew has passed, so a revoked caller cannot keep a stream open
-	// forever. The skew is the one the verifier accepts tokens with (see
-	// TokenVerifier), so a stream ends exactly when the verifier would
-	// start refusing its token.
+	// the token that opened them expires, and from re-verifying their
+	// tokens (see Revalidator). Default false: a stream opened with a
+	// token (on a public method too) has its context cancelled, and ends
+	// with codes.Unauthenticated (ACCESS_TOKEN_EXPIRED), once the token's
+	// exp plus the verifier's clock skew has passed, so a revoked caller
+	// cannot keep a stream open forever. The skew is the one the verifier
+	// accepts tokens with (see TokenVerifier), so a stream ends when the
+	// verifier would start refusing its token; a verifier of several
+	// issuers or kinds (verifier.MultiVerifier, introspect.Combined)
+	// reports the largest of their skews.
 	SkipStreamExpiry bool
 
 	// Now returns the current time. Default time.Now. For tests.
