@@ -13,9 +13,10 @@ import (
 
 // Revalidator is implemented by a TokenVerifier whose verdict on a token can
 // change before the token expires: a token introspection verifier, whose
-// authorization server may revoke a token at any time. *introspect.Verifier
-// and *introspect.Combined implement it; a verifier of signed JWTs against a
-// key set needs not, as its verdict changes only at exp.
+// authorization server may revoke a token at any time, and a verifier of
+// signed JWTs, whose key may leave the issuer's key set (withdrawn after a
+// compromise). *introspect.Verifier, *introspect.Combined,
+// *verifier.Verifier and *verifier.MultiVerifier implement it.
 //
 // For a stream opened with such a verifier's token, the Authenticator asks
 // RevalidateAt when to verify the token again, and does so then, with

@@ -30,8 +30,8 @@ func (v *Verifier) RevalidateAt(token string, _ verifier.Claims) time.Time {
 // RevalidateAt returns when token should be verified again: for a token
 // the introspection Verifier accepted (its claims have "active"), that
 // Verifier's answer; for a JWT, the JWT verifier's when it has a
-// RevalidateAt method, and otherwise never (the zero time): a signed JWT's
-// verdict changes only at its exp.
+// RevalidateAt method (*verifier.Verifier and *verifier.MultiVerifier do:
+// a JWT's key may leave the key set), and otherwise never (the zero time).
 func (c *Combined) RevalidateAt(token string, claims verifier.Claims) time.Time {
 	if claims.Has("active") {
 		return c.opaque.RevalidateAt(token, claims)

@@ -49,7 +49,10 @@ func TestRevalidateAt_CacheOffIsOneTTLAway(t *testing.T) {
 	}
 }
 
-func TestCombinedRevalidateAt_OnlyIntrospectedTokens(t *testing.T) {
+// A Combined asks the verifier that accepted the token: the JWT
+// verifier's time for a JWT (its key may leave the key set), the
+// introspection Verifier's for an opaque token.
+func TestCombinedRevalidateAt_AsksTheVerifierThatAcceptedTheToken(t *testing.T) {
 	e := newCombinedEnv(t, nil)
 	ctx := context.Background()
 	jwtTok, err := e.custom.Token("svc", "items:read")
@@ -68,8 +71,8 @@ func TestCombinedRevalidateAt_OnlyIntrospectedTokens(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got := e.c.RevalidateAt(jwtTok, jc); !got.IsZero() {
-		t.Errorf("a JWT: RevalidateAt = %v, want never", got)
+	if got, want := e.c.RevalidateAt(jwtTok, jc), e.jwt.RevalidateAt(jwtTok, jc); got.IsZero() || !got.Equal(want) {
+		t.Errorf("a JWT: RevalidateAt = %v, want the JWT verifier's %v", got, want)
 	}
 	if got, want := e.c.RevalidateAt(opaqueTok, oc), e.opaque.RevalidateAt(opaqueTok, oc); got.IsZero() || !got.Equal(want) {
 		t.Errorf("an opaque token: RevalidateAt = %v, want the introspection Verifier's %v", got, want)

@@ -1,0 +1,29 @@
+package verifier
+
+import "time"
+
+// RevalidateAt returns when a stream opened with token, which
+// VerifyAccessToken has accepted, should have it verified again: one
+// RefreshInterval from now. A signed token's verdict also changes when its
+// key leaves the issuer's key set (a key withdrawn after a compromise, whose
+// holder can mint tokens with any exp), and the key set changes at most
+// once a RefreshInterval on its schedule; grpcauth uses it (see
+// grpcauth.Revalidator) to end such a stream within RefreshInterval of the
+// refresh that dropped the key, as the token's unary calls are refused
+// from that refresh on. Re-verifying a token whose key is still held is a
+// cache hit or one signature check.
+func (v *Verifier) RevalidateAt(string, Claims) time.Time {
+	return v.s.Now().Add(v.s.RefreshInterval)
+}
+
+// RevalidateAt returns when a stream opened with token should have it
+// verified again: that of the Verifier of the issuer that accepted it (see
+// Verifier.RevalidateAt), or the zero time (never) for claims none of m's
+// issuers issued.
+func (m *MultiVerifier) RevalidateAt(token string, claims Claims) time.Time {
+	v, ok := m.byIssuer[claims.Issuer()]
+	if !ok {
+		return time.Time{}
+	}
+	return v.RevalidateAt(token, claims)
+}
