@@ -1,10 +1,11 @@
 package grpcauth
 
 import (
-	"google.golang.org/grpc"
+	"context"
 	"testing"
 	"time"
 
+	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
@@ -147,6 +148,35 @@ func TestStream_TimerStoppedWhenStreamEnds(t *testing.T) {
 	timer.fire() // a stopped timer does nothing
 	if timer.fired.Load() {
 		t.Error("timer fired after the stream ended")
+	}
+}
+
+// A stream its client cancels stops both of its timers, the expiry and
+// the re-verification of its JWT, once the handler returns: nothing
+// outlives it.
+func TestStream_ClientCancelStopsEveryTimer(t *testing.T) {
+	e, clock, tok := expiryEnv(t)
+	ctx, cancel := context.WithCancel(withAuth(t.Context(), bearer(tok)))
+	defer cancel()
+	s, err := e.client.BidiStream(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Send(&authtestv1.BidiStreamRequest{}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Recv(); err != nil {
+		t.Fatal(err)
+	}
+	<-e.svc.streamStarted
+	timers := []*fakeTimer{<-clock.added, <-clock.added}
+	cancel()
+	for i, ft := range timers {
+		select {
+		case <-ft.stopCalled:
+		case <-t.Context().Done():
+			t.Fatalf("timer %d (of %v) never stopped", i, ft.d)
+		}
 	}
 }
 
