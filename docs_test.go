@@ -270,15 +270,7 @@ func TestDocs_StatusTablesListEveryReason(t *testing.T) {
 // the tests" command equal to the README's test command (the line after
 // <!-- test-command -->'s fence), which .ci/run runs.
 func TestDocs_DevelopmentTestCommandIsREADMEs(t *testing.T) {
-	readme, err := os.ReadFile("README.md")
-	if err != nil {
-		t.Fatal(err)
-	}
-	_, after, ok := strings.Cut(string(readme), "<!-- test-command -->\n```sh\n")
-	if !ok {
-		t.Fatal("README.md has no ```sh fence after <!-- test-command -->")
-	}
-	want, _, _ := strings.Cut(after, "\n")
+	want := readmeTestCommand(t)
 
 	dev, err := os.ReadFile("docs/development.md")
 	if err != nil {
@@ -291,4 +283,106 @@ func TestDocs_DevelopmentTestCommandIsREADMEs(t *testing.T) {
 	if got := strings.ReplaceAll(row[1], `\|`, "|"); got != want {
 		t.Errorf("docs/development.md's test command\n%s\ndiffers from the README's\n%s", got, want)
 	}
+}
+
+// readmeTestCommand returns the README's test command: the line after
+// <!-- test-command -->'s fence, which .ci/run runs.
+func readmeTestCommand(t *testing.T) string {
+	t.Helper()
+	readme, err := os.ReadFile("README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, after, ok := strings.Cut(string(readme), "<!-- test-command -->\n```sh\n")
+	if !ok {
+		t.Fatal("README.md has no ```sh fence after <!-- test-command -->")
+	}
+	command, _, _ := strings.Cut(after, "\n")
+	return command
+}
+
+// TestDocs_TestCommandRunsEveryRaceSkippedTest keeps the README's test
+// command complete: a test that skips itself under the race detector (its
+// first statement is `if raceEnabled { ...Skip... }`) runs only in the
+// command's second part, without -race, so its package must be listed
+// there and its name must match that part's -run pattern. Otherwise it
+// runs nowhere, CI included.
+func TestDocs_TestCommandRunsEveryRaceSkippedTest(t *testing.T) {
+	command := readmeTestCommand(t)
+	m := regexp.MustCompile(`go test -count=1 -run '([^']+)'((?: \./[^ ]+)+)`).FindStringSubmatch(command)
+	if m == nil {
+		t.Fatalf("README's test command has no `go test -count=1 -run '...' ./pkg/...` without -race:\n%s", command)
+	}
+	run, err := regexp.Compile(m[1])
+	if err != nil {
+		t.Fatalf("the test command's -run %q: %v", m[1], err)
+	}
+	listed := map[string]bool{}
+	for _, p := range strings.Fields(m[2]) {
+		listed[filepath.Clean(p)] = true
+	}
+
+	found := 0
+	err = filepath.WalkDir(".", func(path string, d os.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if d.IsDir() {
+			if _, err := os.Stat(filepath.Join(path, "go.mod")); path != "." && err == nil {
+				return filepath.SkipDir // another module, not run by this command
+			}
+			return nil
+		}
+		if !strings.HasSuffix(path, "_test.go") {
+			return nil
+		}
+		f, err := parser.ParseFile(token.NewFileSet(), path, nil, 0)
+		if err != nil {
+			return err
+		}
+		for _, decl := range f.Decls {
+			fn, ok := decl.(*ast.FuncDecl)
+			if !ok || fn.Recv != nil || fn.Body == nil || len(fn.Body.List) == 0 ||
+				!strings.HasPrefix(fn.Name.Name, "Test") && !strings.HasPrefix(fn.Name.Name, "Fuzz") {
+				continue
+			}
+			if !skipsUnderRace(fn.Body.List[0]) {
+				continue
+			}
+			found++
+			if dir := filepath.Dir(path); !listed[dir] {
+				t.Errorf("%s: %s skips under -race, but the test command's run without -race does not list ./%s/", path, fn.Name.Name, dir)
+			}
+			if !run.MatchString(fn.Name.Name) {
+				t.Errorf("%s: %s skips under -race, but the test command's -run %q does not select it, so it runs nowhere", path, fn.Name.Name, m[1])
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if found == 0 {
+		t.Fatal("found no test that skips under -race: the check has nothing to check")
+	}
+}
+
+// skipsUnderRace reports whether s is `if raceEnabled { ... }` with a call
+// of a Skip method in its body.
+func skipsUnderRace(s ast.Stmt) bool {
+	is, ok := s.(*ast.IfStmt)
+	if !ok {
+		return false
+	}
+	if id, ok := is.Cond.(*ast.Ident); !ok || id.Name != "raceEnabled" {
+		return false
+	}
+	skips := false
+	ast.Inspect(is.Body, func(n ast.Node) bool {
+		if sel, ok := n.(*ast.SelectorExpr); ok && strings.HasPrefix(sel.Sel.Name, "Skip") {
+			skips = true
+		}
+		return !skips
+	})
+	return skips
 }

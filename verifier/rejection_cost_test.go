@@ -146,7 +146,7 @@ func TestMulti_RejectionCostIsBounded(t *testing.T) {
 // The typ header is compared in any case on every path (an access token's
 // with or without RequireAccessTokenProfile, an ID token's) without lowering
 // a copy of it: a 40 KB upper-case typ costs no more than a 40 KB kid.
-func TestVerify_LongTypIsRejectedWithinTheCostBound(t *testing.T) {
+func TestVerify_LongTypRejectionCostIsBounded(t *testing.T) {
 	if raceEnabled {
 		t.Skip("allocation measurement; run without -race (see the README's test command)")
 	}
