@@ -107,6 +107,8 @@
 //	valid token lacking a scope, condition refused,
 //	or method without rule                              codes.PermissionDenied
 //	issuer's keys or DPoP replay check unavailable      codes.Unavailable
+//	the caller cancelled, or its deadline passed,
+//	while the token was verified                        codes.Canceled, codes.DeadlineExceeded
 //
 // Refusals about the credentials also carry a challenge in the trailer
 // [MetadataWWWAuthenticate], in the scheme of the call (Bearer, or DPoP
