@@ -191,7 +191,11 @@ type Config struct {
 	MaxConcurrent int
 
 	// HTTPClient sends the requests. Default: a client with dial, TLS and
-	// response-header timeouts and no cookie jar. Whatever the client,
+	// response-header timeouts, response headers of at most 64 KiB, the
+	// environment's proxy (http.ProxyFromEnvironment) and no cookie jar. A
+	// client you pass keeps its transport's limits: net/http reads up to
+	// 10 MiB of response headers unless its MaxResponseHeaderBytes says
+	// less. Whatever the client,
 	// redirects are not followed (a redirected POST would carry the token
 	// and the client's credentials elsewhere, even to plain http); a
 	// redirect answer counts as the endpoint being unavailable; and no

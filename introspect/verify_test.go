@@ -499,6 +499,10 @@ func TestVerify_BadAnswersAreUnavailableAndNotCached(t *testing.T) {
 		{"aud of the wrong type", answer(http.StatusOK, `{"active":true,"exp":99999999999,"aud":1}`)},
 		{"larger than MaxResponseSize", answer(http.StatusOK, `{"active":true,"x":"`+strings.Repeat("a", 70<<10)+`"}`)},
 		{"hangs past Timeout", hang},
+		{"headers larger than 64 KiB", func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("X-Pad", strings.Repeat("a", 1<<20))
+			answer(http.StatusOK, active)(w, r)
+		}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -178,8 +178,12 @@ type Config struct {
 	MaxTokenSize int
 
 	// HTTPClient fetches discovery documents and key sets. Default: a
-	// client with connect, TLS-handshake and response-header timeouts and
-	// no cookie jar. Whatever the client, fetches use a copy of it without
+	// client with connect, TLS-handshake and response-header timeouts,
+	// response headers of at most 64 KiB, the environment's proxy
+	// (http.ProxyFromEnvironment) and no cookie jar. A client you pass
+	// keeps its transport's limits: net/http reads up to 10 MiB of
+	// response headers unless its MaxResponseHeaderBytes says less.
+	// Whatever the client, fetches use a copy of it without
 	// a cookie jar and with the key set's redirect policy: at most 3
 	// redirects, each only to a URL Issuer would be allowed to have (https,
 	// or http on loopback), never from https to http.

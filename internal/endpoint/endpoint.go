@@ -81,16 +81,28 @@ func LoopbackHostsOnly(addr net.Addr, h http.Handler) http.Handler {
 	})
 }
 
+// MaxResponseHeaderBytes bounds the response headers NewClient's clients
+// read (the status line and header fields, over HTTP/1.1 and HTTP/2): 64
+// KiB, far above the few KiB an authorization server sends, and far below
+// net/http's default of 10 MiB, which a hostile or broken server could make
+// every fetch hold.
+const MaxResponseHeaderBytes = 64 << 10
+
 // NewClient returns an HTTP client for requests to an authorization server:
 // bounded dial, TLS-handshake and response-header times, the whole request
-// bounded by timeout, at most maxIdlePerHost idle connections kept per host,
-// and no cookie jar. Redirect policy is the caller's to set.
+// bounded by timeout, response headers bounded by MaxResponseHeaderBytes,
+// at most maxIdlePerHost idle connections kept per host, and no cookie jar.
+// Like http.DefaultTransport, which it clones, it uses the proxy the
+// environment names (http.ProxyFromEnvironment: HTTPS_PROXY, HTTP_PROXY,
+// NO_PROXY; never for a loopback host), the system's root certificates and
+// Go's default minimum of TLS 1.2. Redirect policy is the caller's to set.
 func NewClient(timeout time.Duration, maxIdlePerHost int) *http.Client {
 	t := http.DefaultTransport.(*http.Transport).Clone()
 	t.DialContext = (&net.Dialer{Timeout: 5 * time.Second, KeepAlive: 30 * time.Second}).DialContext
 	t.TLSHandshakeTimeout = 5 * time.Second
 	t.ResponseHeaderTimeout = timeout
 	t.ExpectContinueTimeout = time.Second
+	t.MaxResponseHeaderBytes = MaxResponseHeaderBytes
 	t.MaxIdleConnsPerHost = maxIdlePerHost
 	t.IdleConnTimeout = 90 * time.Second
 	return &http.Client{Transport: t, Timeout: timeout}
