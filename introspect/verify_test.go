@@ -2,6 +2,7 @@ package introspect_test
 
 import (
 	"bytes"
+	"compress/gzip"
 	"context"
 	"encoding/base64"
 	"errors"
@@ -477,6 +478,7 @@ func TestVerify_EndpointDownIsUnavailable(t *testing.T) {
 func TestVerify_BadAnswersAreUnavailableAndNotCached(t *testing.T) {
 	iss := grpcauthtest.NewIssuer(t, grpcauthtest.Config{Clients: []grpcauthtest.Client{rsClient}})
 	active := `{"active":true,"exp":99999999999,"aud":"` + iss.Audience() + `","iss":"` + iss.URL() + `"}`
+	bomb := gzipBomb()
 	tests := []struct {
 		name    string
 		handler http.HandlerFunc
@@ -502,6 +504,10 @@ func TestVerify_BadAnswersAreUnavailableAndNotCached(t *testing.T) {
 		{"headers larger than 64 KiB", func(w http.ResponseWriter, r *http.Request) {
 			w.Header().Set("X-Pad", strings.Repeat("a", 1<<20))
 			answer(http.StatusOK, active)(w, r)
+		}},
+		{"gzip inflating past MaxResponseSize", func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Content-Encoding", "gzip")
+			answer(http.StatusOK, bomb)(w, r)
 		}},
 	}
 	for _, tc := range tests {
@@ -534,6 +540,16 @@ func TestVerify_BadAnswersAreUnavailableAndNotCached(t *testing.T) {
 			}
 		})
 	}
+}
+
+// gzipBomb returns a gzip stream of about 8 KiB that inflates to a JSON
+// object of 8 MiB.
+func gzipBomb() string {
+	var b bytes.Buffer
+	z := gzip.NewWriter(&b)
+	_, _ = io.WriteString(z, `{"active":true,"x":"`+strings.Repeat("a", 8<<20)+`"}`)
+	_ = z.Close()
+	return b.String()
 }
 
 // hang reads the request, then answers only when the client has gone. (The
