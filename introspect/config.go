@@ -331,14 +331,15 @@ func (s *settings) setPolicy(p policy.Policy) {
 
 // checkURL applies the verifier's rule for authorization-server URLs
 // (internal/endpoint): https, or plain http on a loopback host, without
-// userinfo.
+// userinfo. Its errors do not repeat raw.
 func checkURL(raw string) error {
 	if raw == "" {
 		return errors.New("required")
 	}
 	u, err := url.Parse(raw)
 	if err != nil {
-		return fmt.Errorf("invalid URL: %w", err)
+		// Not the URL itself: its userinfo or query may hold a secret.
+		return fmt.Errorf("invalid URL: %w", redactURLError(err))
 	}
 	return endpoint.Check(u)
 }

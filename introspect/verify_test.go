@@ -633,6 +633,19 @@ func TestNew_RejectsBadConfigs(t *testing.T) {
 	}
 }
 
+// An Endpoint that does not parse is refused with an error that does not
+// repeat it: its userinfo or query may hold a secret, and New's error is
+// usually logged. (url.Parse's own error quotes the whole string.)
+func TestNew_UnparsableEndpointIsNotRepeatedInTheError(t *testing.T) {
+	_, err := introspect.New(introspect.Config{
+		Endpoint: "https://rs:hunter2@example.okta.com/oauth2/v1/intro%zzspect?key=hunter2",
+		Issuer:   "https://example.okta.com", ClientID: "c", ClientSecret: "s", Audiences: []string{"api"},
+	})
+	if err == nil || !strings.Contains(err.Error(), "Endpoint: invalid URL") || strings.Contains(err.Error(), "hunter2") {
+		t.Fatalf("New = %v, want an invalid-URL error without the URL's secrets", err)
+	}
+}
+
 func TestVerify_CloseEndsEveryGoroutine(t *testing.T) {
 	ignore := goleak.IgnoreCurrent()
 	iss, err := grpcauthtest.Start(grpcauthtest.Config{Clients: []grpcauthtest.Client{rsClient}})
