@@ -40,9 +40,22 @@ import (
 // expired or was refused on re-verification, or a received message failed
 // the condition): it then returns that refusal whatever serve returned, so
 // that the caller cannot mistake the cut for a normal end.
+//
+// A call that the same Authenticator admitted already, through ServeCall
+// or its interceptors (ctx descends from the context it gave that call's
+// serve or handler, for the same procedure and kind of call: an adapter
+// installed twice), is not decided again: serve runs at once with ctx and
+// a Guard that never fails, while the first admission's Guard goes on
+// checking the stream.
 func (a *Authenticator) ServeCall(ctx context.Context, procedure string, stream bool, req any, serve func(ctx context.Context, g *Guard) error) error {
 	if serve == nil {
 		return errors.New("grpcauth: ServeCall needs a serve function")
+	}
+	if a.admitted(ctx, procedure, stream) {
+		// a decided this call already (its Interceptor is installed
+		// twice): serve with the checks of the first run, which wrap
+		// the stream serve runs on.
+		return serve(ctx, &Guard{})
 	}
 	switch {
 	case stream:

@@ -255,6 +255,17 @@ func dial(t testing.TB, addr string, creds credentials.TransportCredentials) *gr
 	return conn
 }
 
+// via returns a copy of e whose clients call the server at addr.
+func (e *env) via(t testing.TB, addr string) *env {
+	t.Helper()
+	c := *e
+	c.addr = addr
+	c.conn = dial(t, addr, insecure.NewCredentials())
+	c.client = authtestv1.NewTestServiceClient(c.conn)
+	c.other = authtestv1.NewUnannotatedServiceClient(c.conn)
+	return &c
+}
+
 // token mints a token with the given scopes, failing the test on error.
 func (e *env) token(t testing.TB, claims map[string]any, opts ...grpcauthtest.MintOption) string {
 	t.Helper()

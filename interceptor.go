@@ -192,8 +192,16 @@ func (a *Authenticator) compileConfigRule(pb *grpcauthv1.Rule) (*compiledRule, e
 //		grpc.ChainUnaryInterceptor(auth.UnaryServerInterceptor()),
 //		grpc.ChainStreamInterceptor(auth.StreamServerInterceptor()),
 //	)
+//
+// Installed twice on one server (directly and again through a shared
+// middleware bundle, say), the Authenticator's second interceptor passes
+// on the calls its first one admitted, untouched: each call is decided
+// once. Two different Authenticators in one chain both decide every call.
 func (a *Authenticator) UnaryServerInterceptor() grpc.UnaryServerInterceptor {
 	return func(ctx context.Context, req any, info *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
+		if a.admitted(ctx, info.FullMethod, false) {
+			return handler(ctx, req) // installed twice: this call is decided
+		}
 		ctx, _, err := a.authorize(ctx, info.FullMethod, false, req)
 		if err != nil {
 			return nil, err
@@ -206,8 +214,16 @@ func (a *Authenticator) UnaryServerInterceptor() grpc.UnaryServerInterceptor {
 // handler's stream context carries the claims (ClaimsFromContext). Unless
 // Config.SkipStreamExpiry is set, the stream ends with codes.Unauthenticated
 // (ACCESS_TOKEN_EXPIRED) once its token expires: see Config.SkipStreamExpiry.
+// Installed twice, it decides each stream once, as UnaryServerInterceptor
+// does: the second passes on the stream the first admitted, which the
+// first wrapped for the expiry and the rule's condition.
 func (a *Authenticator) StreamServerInterceptor() grpc.StreamServerInterceptor {
 	return func(srv any, ss grpc.ServerStream, info *grpc.StreamServerInfo, handler grpc.StreamHandler) error {
+		if a.admitted(ss.Context(), info.FullMethod, true) {
+			// Installed twice: the stream is decided, and ss is the one
+			// the first run wrapped (expiry, condition).
+			return handler(srv, ss)
+		}
 		ctx, claims, err := a.authorize(ss.Context(), info.FullMethod, true, nil)
 		if err != nil {
 			return err
@@ -237,7 +253,8 @@ func (a *Authenticator) expiresStream(c verifier.Claims) bool {
 }
 
 // authorize decides one call. It returns the context for the handler (with
-// the claims, when a valid token came) or the status error to return.
+// the claims, when a valid token came, and marked as admitted by a) or the
+// status error to return.
 //
 // The checks run in this order, and the first failure decides: credentials
 // on an untrusted transport (before the token is even parsed, so no crypto
@@ -267,7 +284,7 @@ func (a *Authenticator) authorize(ctx context.Context, method string, stream boo
 	if !present {
 		if p.rule != nil && p.rule.public {
 			a.allow(ctx, method, p, verifier.Claims{}, start)
-			return ctx, verifier.Claims{}, nil
+			return a.admit(ctx, method, stream, verifier.Claims{}), verifier.Claims{}, nil
 		}
 		return nil, verifier.Claims{}, a.deny(ctx, method, p, verifier.Claims{}, rejMissing, p.err, dpopScheme, start)
 	}
@@ -301,5 +318,63 @@ func (a *Authenticator) authorize(ctx context.Context, method string, stream boo
 	} else {
 		a.allow(ctx, method, p, claims, start)
 	}
-	return ContextWithClaims(ctx, claims), claims, nil
+	return a.admit(ctx, method, stream, claims), claims, nil
+}
+
+// admittedContext is the context an Authenticator hands to the handler of
+// a call it admitted: its parent with the caller's claims, if a token
+// came (ClaimsFromContext), and a mark that only that Authenticator reads
+// (admitted). One value stands for both, so that the mark costs no
+// allocation of its own.
+type admittedContext struct {
+	context.Context
+	a      *Authenticator
+	method string
+	stream bool
+	claims verifier.Claims // zero for a public method called without a token
+}
+
+// admittedKey{a} finds the admittedContext of a's own admission: the
+// pointer keeps two different Authenticators' marks apart.
+type admittedKey struct{ a *Authenticator }
+
+// String names the context without its values, as the context package's
+// own contexts do.
+func (c *admittedContext) String() string {
+	return fmt.Sprint(c.Context) + ".WithValue(grpcauth admission)"
+}
+
+func (c *admittedContext) Value(key any) any {
+	switch k := key.(type) {
+	case claimsKey:
+		if !c.claims.IsZero() {
+			return c.claims
+		}
+	case admittedKey:
+		if k.a == c.a {
+			return c
+		}
+	}
+	return c.Context.Value(key)
+}
+
+// admit returns ctx, the context of a call a has just admitted as method
+// (a stream or not), for the handler: with c, unless c is zero, and marked
+// (see admitted).
+func (a *Authenticator) admit(ctx context.Context, method string, stream bool, c verifier.Claims) context.Context {
+	return &admittedContext{Context: ctx, a: a, method: method, stream: stream, claims: c}
+}
+
+// admitted reports whether ctx descends from the context a handed to the
+// handler of a call of method (stream or not) that a admitted: a's
+// interceptors are installed twice on the server (directly and again
+// through a middleware bundle, say), and this is the second run on the
+// same call, which must pass it on rather than decide it again (a second
+// Decision, and a DPoP proof refused as replayed). The first run's
+// outcome stands, and so do the checks it wraps around a stream. Only
+// server code puts values in a context: nothing a caller sends sets the
+// mark, and another Authenticator's mark is not a's.
+func (a *Authenticator) admitted(ctx context.Context, method string, stream bool) bool {
+	c, ok := ctx.Value(admittedKey{a}).(*admittedContext)
+	return ok && c.method == method && c.stream == stream
 }

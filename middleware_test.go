@@ -13,7 +13,6 @@ import (
 	"github.com/grpc-ecosystem/go-grpc-middleware/v2/interceptors/selector"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/status"
 
 	authtestv1 "github.com/grpcauth/grpcauth/internal/testproto/authtest/v1"
@@ -105,11 +104,7 @@ func middlewareEnv(t *testing.T) (*env, *recordingLogger) {
 			panicStream,
 		),
 	)
-	e := *base
-	e.conn = dial(t, lis.Addr().String(), insecure.NewCredentials())
-	e.client = authtestv1.NewTestServiceClient(e.conn)
-	e.other = authtestv1.NewUnannotatedServiceClient(e.conn)
-	return &e, logger
+	return base.via(t, lis.Addr().String()), logger
 }
 
 func TestMiddleware_ChainWithRecoveryLoggingAndSelector(t *testing.T) {
