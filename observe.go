@@ -2,8 +2,10 @@ package grpcauth
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 	"time"
+	"unicode/utf8"
 
 	"google.golang.org/grpc/codes"
 
@@ -194,9 +196,13 @@ func (a *Authenticator) logDecision(ctx context.Context, level slog.Level, d *De
 	case OutcomeWouldDeny:
 		msg = "grpcauth: call would be denied (dry run)"
 	}
+	method := d.Method
+	if d.UnknownMethod {
+		method = clipMethod(method)
+	}
 	attrs := make([]slog.Attr, 0, 10)
 	attrs = append(attrs,
-		slog.String("method", d.Method),
+		slog.String("method", method),
 		slog.String("outcome", d.Outcome()),
 		slog.String("code", d.Code.String()),
 		slog.String("reason", d.Reason),
@@ -210,4 +216,22 @@ func (a *Authenticator) logDecision(ctx context.Context, level slog.Level, d *De
 		attrs = append(attrs, slog.String("error", d.Err.Error()))
 	}
 	a.logger.LogAttrs(ctx, level, msg, attrs...)
+}
+
+// maxLoggedMethod bounds a method name the caller chose (one the server does
+// not know) in log records and errors: gRPC admits a :path of up to 16 MiB
+// by default, and each refused call is a record.
+const maxLoggedMethod = 256
+
+// clipMethod shortens a method name longer than maxLoggedMethod bytes, at a
+// rune boundary, noting its full length.
+func clipMethod(m string) string {
+	if len(m) <= maxLoggedMethod {
+		return m
+	}
+	n := maxLoggedMethod
+	for n > 0 && !utf8.RuneStart(m[n]) {
+		n--
+	}
+	return fmt.Sprintf("%s…(%d bytes)", m[:n], len(m))
 }

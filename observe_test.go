@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"log/slog"
 	"strings"
 	"testing"
@@ -11,7 +12,9 @@ import (
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/types/known/emptypb"
 
 	"github.com/grpcauth/grpcauth/grpcauthtest"
 	grpcauthv1 "github.com/grpcauth/grpcauth/proto/grpcauth/v1"
@@ -207,5 +210,51 @@ func TestDecision_MethodRegisteredOnTheServerIsKnownAfterCheck(t *testing.T) {
 	callUnary(a, bearerCtx("tok"), ghost)
 	if d := rec.last(t); d.UnknownMethod {
 		t.Errorf("after Check registered it: UnknownMethod = true, want false")
+	}
+}
+
+// TestLog_MadeUpMethodNameIsClippedInRecordAndError calls, through
+// grpc.UnknownServiceHandler (a proxy), a made-up method whose name is 1 MiB
+// long (gRPC admits a :path of up to 16 MiB by default): the record of its
+// denial holds a clipped name, in "method" and in "error", so a caller
+// cannot make each refused call write megabytes into the server's log.
+// Decision.Method keeps the full name; Decision.Err is clipped too.
+func TestLog_MadeUpMethodNameIsClippedInRecordAndError(t *testing.T) {
+	long := "/ghost.v1.Ghost/" + strings.Repeat("a", 1<<20)
+	for _, tt := range []struct {
+		name   string
+		ctx    context.Context
+		code   codes.Code
+		reason string
+	}{
+		{"no token", t.Context(), codes.Unauthenticated, ReasonCredentialsMissing},
+		{"valid token", withAuth(t.Context(), bearer("tok")), codes.PermissionDenied, ReasonMethodNotConfigured},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			var logs bytes.Buffer
+			var rec recorder
+			a := mustNew(t, Config{Verifier: staticVerifier{claims: mustClaims(t, "test:read")},
+				Logger: slog.New(slog.NewJSONHandler(&logs, nil)), OnDecision: rec.record})
+			_, addr := serve(t, &testService{}, grpc.UnknownServiceHandler(recordingHandler(make(chan string, 1))),
+				grpc.ChainUnaryInterceptor(a.UnaryServerInterceptor()), grpc.ChainStreamInterceptor(a.StreamServerInterceptor()))
+			conn := dial(t, addr, insecure.NewCredentials())
+			err := conn.Invoke(tt.ctx, long, &emptypb.Empty{}, &emptypb.Empty{})
+			checkStatus(t, err, tt.code, tt.reason)
+			if d := rec.last(t); d.Method != long || !d.UnknownMethod {
+				t.Errorf("Decision.Method is %d bytes (UnknownMethod %v), want the full %d", len(d.Method), d.UnknownMethod, len(long))
+			} else if n := len(d.Err.Error()); n > 1024 {
+				t.Errorf("Decision.Err is %d bytes, want at most 1 KiB", n)
+			}
+			if logs.Len() > 2048 {
+				t.Errorf("the record is %d bytes, want at most 2 KiB", logs.Len())
+			}
+			recs := jsonRecords(t, &logs)
+			if len(recs) != 1 {
+				t.Fatalf("%d records, want 1", len(recs))
+			}
+			if m, _ := recs[0]["method"].(string); !strings.HasPrefix(m, "/ghost.v1.Ghost/aaaa") || !strings.HasSuffix(m, fmt.Sprintf("…(%d bytes)", len(long))) {
+				t.Errorf("method %.100q…, want the name's start and its length", m)
+			}
+		})
 	}
 }
