@@ -416,8 +416,8 @@ func (s *Set) missErr(snap *snapshot, now time.Time) error {
 		return fmt.Errorf("%w: last good set fetched %s ago exceeds MaxStaleness %s (last fetch: %v)",
 			ErrUnavailable, now.Sub(snap.fetched).Round(time.Second), s.cfg.MaxStaleness, last)
 	case last != nil:
-		return fmt.Errorf("%w: %v", ErrUnavailable, last) // %v: a fetch timeout is not the caller's deadline
+		return fmt.Errorf("%w: no key set has ever loaded (last fetch: %v)", ErrUnavailable, last) // %v: a fetch timeout is not the caller's deadline
 	default:
-		return fmt.Errorf("%w: first fetch not complete", ErrUnavailable)
+		return fmt.Errorf("%w: no key set has ever loaded (first fetch not complete)", ErrUnavailable)
 	}
 }

@@ -410,3 +410,29 @@ func TestSet_WaitersCostNoGoroutineOfTheirOwn(t *testing.T) {
 		}
 	}
 }
+
+// The error of a lookup says, as the failure log does, whether any set has
+// ever loaded: it reaches the decision log (KEYS_UNAVAILABLE), where an
+// operator must tell an issuer never reached from one that stopped
+// answering.
+func TestSet_UnavailableErrorSaysWhetherAnySetLoaded(t *testing.T) {
+	ts := newTestServer(t)
+	ts.set("/keys", reply{status: 503})
+	s, ft := startSet(t, Config{URL: ts.URL + "/keys"})
+	ft.peek(t)
+	for _, kid := range []string{"", "a"} {
+		_, err := s.Key(ctxT(t), kid)
+		if !errors.Is(err, ErrUnavailable) || !strings.Contains(err.Error(), "no key set has ever loaded") || !strings.Contains(err.Error(), "503") {
+			t.Errorf("kid %q before any set loaded: %v, want ErrUnavailable saying no set has ever loaded, with the last fetch's error", kid, err)
+		}
+	}
+	ts.setKeys(t, rsaJWK(t, 0, "a"))
+	ft.refreshNow(t)
+	ready(t, s)
+	ts.set("/keys", reply{status: 503})
+	ft.refreshNow(t)
+	_, err := s.Key(ctxT(t), "b")
+	if !errors.Is(err, ErrUnavailable) || !strings.Contains(err.Error(), "not in the last good set") || strings.Contains(err.Error(), "ever loaded") {
+		t.Errorf("unknown kid while the last good set is kept: %v", err)
+	}
+}
