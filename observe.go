@@ -22,7 +22,8 @@ type Decision struct {
 	// configuration know: a name only grpc.UnknownServiceHandler lets
 	// through, chosen by the caller. Such a Method must not become a metric
 	// label (its values are unbounded); the otelmetrics package reports it
-	// as "unknown".
+	// as "unknown". Nor should it be logged whole (gRPC admits a name of up
+	// to 16 MiB): the decision record and Err hold it clipped to 256 bytes.
 	UnknownMethod bool
 	// Allowed reports whether the handler runs.
 	Allowed bool
@@ -101,9 +102,10 @@ type LogLevels struct {
 	// server, but worth seeing.
 	Denied slog.Leveler
 	// Problem is the level of calls refused because of the server: the
-	// key set is unavailable (codes.Unavailable) or the method has no
-	// usable rule (METHOD_NOT_CONFIGURED). Default slog.LevelWarn: an
-	// operator must act.
+	// key set or the DPoP replay check is unavailable (codes.Unavailable)
+	// or the method has no usable rule (METHOD_NOT_CONFIGURED); also of
+	// the record of a stream whose token could not be re-verified. Default
+	// slog.LevelWarn: an operator must act.
 	Problem slog.Leveler
 }
 
