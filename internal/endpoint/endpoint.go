@@ -6,6 +6,7 @@
 package endpoint
 
 import (
+	"context"
 	"errors"
 	"net"
 	"net/http"
@@ -95,10 +96,18 @@ const MaxResponseHeaderBytes = 64 << 10
 // Like http.DefaultTransport, which it clones, it uses the proxy the
 // environment names (http.ProxyFromEnvironment: HTTPS_PROXY, HTTP_PROXY,
 // NO_PROXY; never for a loopback host), the system's root certificates and
-// Go's default minimum of TLS 1.2. Redirect policy is the caller's to set.
+// Go's default minimum of TLS 1.2. The name localhost is dialled on the
+// loopback addresses, never looked up (dialLocalhost). Redirect policy is
+// the caller's to set.
 func NewClient(timeout time.Duration, maxIdlePerHost int) *http.Client {
 	t := http.DefaultTransport.(*http.Transport).Clone()
-	t.DialContext = (&net.Dialer{Timeout: 5 * time.Second, KeepAlive: 30 * time.Second}).DialContext
+	d := &net.Dialer{Timeout: 5 * time.Second, KeepAlive: 30 * time.Second}
+	t.DialContext = func(ctx context.Context, network, addr string) (net.Conn, error) {
+		if host, port, err := net.SplitHostPort(addr); err == nil && strings.EqualFold(host, "localhost") {
+			return dialLocalhost(ctx, d, network, port)
+		}
+		return d.DialContext(ctx, network, addr)
+	}
 	t.TLSHandshakeTimeout = 5 * time.Second
 	t.ResponseHeaderTimeout = timeout
 	t.ExpectContinueTimeout = time.Second
@@ -106,4 +115,27 @@ func NewClient(timeout time.Duration, maxIdlePerHost int) *http.Client {
 	t.MaxIdleConnsPerHost = maxIdlePerHost
 	t.IdleConnTimeout = 90 * time.Second
 	return &http.Client{Transport: t, Timeout: timeout}
+}
+
+// dialLocalhost dials port on 127.0.0.1, then on ::1. Check lets plain http
+// reach the name localhost because it is loopback, but Go resolves it like
+// any name (the hosts file, then DNS), so a host whose hosts file lacks it
+// could send a token or client secret in clear text to whatever DNS
+// answers. RFC 6761, section 6.3, lets a resolver answer localhost with
+// loopback addresses only; this dials them without asking one.
+func dialLocalhost(ctx context.Context, d *net.Dialer, network, port string) (net.Conn, error) {
+	var first error
+	for _, ip := range []string{"127.0.0.1", "::1"} {
+		c, err := d.DialContext(ctx, network, net.JoinHostPort(ip, port))
+		if err == nil {
+			return c, nil
+		}
+		if first == nil {
+			first = err
+		}
+		if ctx.Err() != nil {
+			break
+		}
+	}
+	return nil, first
 }
