@@ -114,9 +114,14 @@ type Config struct {
 	// pin the client with ClientIDs or AssertClaims instead.
 	SkipAudienceCheck bool
 
-	// JWKSURL is the key set's URL. Default: discovered from Issuer. Same
-	// URL rules as Issuer. Keys are only ever taken from this set: the
-	// jku, x5u, x5c and jwk headers of a token are ignored.
+	// JWKSURL is the key set's URL. Default: discovered from Issuer, and
+	// discovered again at the first scheduled refresh once RefreshInterval
+	// (or the discovery document's shorter max-age) has passed, and after a
+	// fetch from it fails, so a moved jwks_uri is followed even while the
+	// old URL still answers; a failed re-discovery keeps the URL in use
+	// (docs/key-set.md). Same URL rules as Issuer. Keys are only ever taken
+	// from this set: the jku, x5u, x5c and jwk headers of a token are
+	// ignored.
 	JWKSURL string
 
 	// Algorithms is the signature-algorithm allow-list. Default

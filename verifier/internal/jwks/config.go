@@ -51,7 +51,11 @@ type Config struct {
 	// to the RFC 8414 oauth-authorization-server document; the document's
 	// "issuer" must equal Issuer exactly.
 	Issuer string
-	// URL is the JWKS URL. Empty means discover it from Issuer.
+	// URL is the JWKS URL. Empty means discover it from Issuer, again at
+	// the first scheduled refresh after the discovered URL's lifetime
+	// (the discovery response's max-age within [MinRefreshInterval,
+	// RefreshInterval], else RefreshInterval) and after a fetch from it
+	// fails; see discoveredURL.
 	URL string
 	// Client makes the HTTP requests; nil means a client with its own
 	// transport cloned from http.DefaultTransport. The Set never uses the

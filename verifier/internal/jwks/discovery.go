@@ -5,8 +5,10 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net/http"
 	"net/url"
 	"strings"
+	"time"
 )
 
 // discoveryURLs lists, in order, the metadata documents tried for issuer:
@@ -51,25 +53,76 @@ func parseDiscovery(body []byte, issuer string) (string, error) {
 	return doc.JWKSURI, nil
 }
 
-// discover finds the JWKS URL from the issuer's metadata. It tries the next
-// document only when the previous one answered (a status other than 200, or
-// a document that is invalid or for another issuer); a network failure ends
-// discovery at once.
-func (s *Set) discover(ctx context.Context) (string, error) {
+// discoveredURL returns the JWKS URL to fetch when it is discovered from
+// the Issuer. The URL a discovery found is kept until a fetch from it fails
+// (then discovery runs again before the next fetch, whatever its reason,
+// and a failed discovery fails that fetch: the kept URL has just failed
+// too), or, for a scheduled refresh only, until its lifetime has passed
+// (see discoveryLifetime): then discovery runs first, and when it fails the
+// kept URL is used, so a discovery outage never stops key fetching. Fetches
+// an unknown kid triggers never rediscover for age, so a flood of forged
+// kids stays within its budget (at most one fetch per MinRefreshInterval,
+// a discovery round and its JWKS request counting as one). It runs inside
+// the one fetch in flight.
+func (s *Set) discoveredURL(scheduled bool) (string, error) {
+	s.mu.Lock()
+	kept, failed, expires := s.jwksURL, s.jwksURLFailed, s.jwksURLExpires
+	s.mu.Unlock()
+	aged := scheduled && !s.cfg.Now().Before(expires)
+	if kept != "" && !failed && !aged {
+		return kept, nil
+	}
+	url, lifetime, err := s.discover(s.ctx)
+	if err != nil {
+		if kept == "" || failed || s.ctx.Err() != nil {
+			return "", err
+		}
+		// The kept URL is retried for discovery at the next scheduled refresh.
+		s.log.Warn("jwks: rediscovery failed; keeping the discovered JWKS URL",
+			"url", redactString(kept), "error", err.Error())
+		return kept, nil
+	}
+	if kept != "" && url != kept {
+		s.urlChanges.Add(1)
+		s.log.Info("jwks: discovered JWKS URL changed", "old", redactString(kept), "new", redactString(url))
+	}
+	s.mu.Lock()
+	s.jwksURL, s.jwksURLFailed = url, false
+	s.jwksURLExpires = s.cfg.Now().Add(lifetime)
+	s.mu.Unlock()
+	return url, nil
+}
+
+// discoveryLifetime is how long a discovered JWKS URL is used before a
+// scheduled refresh rediscovers it: the discovery response's Cache-Control
+// max-age clamped to [MinRefreshInterval, RefreshInterval], RefreshInterval
+// without one (the same rule as the key set's own refresh), less the
+// scheduled waits' jitter, so that a refresh that comes after one full
+// RefreshInterval rediscovers even when its wait was jittered short.
+func (s *Set) discoveryLifetime(h http.Header) time.Duration {
+	d := nextInterval(h, s.cfg.MinRefreshInterval, s.cfg.RefreshInterval)
+	return d - time.Duration(float64(d)*jitterFraction)
+}
+
+// discover finds the JWKS URL from the issuer's metadata, and how long to
+// use it (discoveryLifetime). It tries the next document only when the
+// previous one answered (a status other than 200, or a document that is
+// invalid or for another issuer); a network failure ends discovery at once.
+func (s *Set) discover(ctx context.Context) (string, time.Duration, error) {
 	if s.cfg.Issuer == "" {
-		return "", errors.New("jwks: neither URL nor Issuer is configured")
+		return "", 0, errors.New("jwks: neither URL nor Issuer is configured")
 	}
 	if err := CheckURL(s.cfg.Issuer); err != nil {
-		return "", fmt.Errorf("jwks: issuer refused: %w", err)
+		return "", 0, fmt.Errorf("jwks: issuer refused: %w", err)
 	}
 	var errs []error
 	for _, u := range discoveryURLs(s.cfg.Issuer) {
 		s.discoveries.Add(1)
-		body, _, err := s.get(ctx, u)
+		body, header, err := s.get(ctx, u)
 		if err == nil {
 			uri, err := parseDiscovery(body, s.cfg.Issuer)
 			if err == nil {
-				return uri, nil
+				return uri, s.discoveryLifetime(header), nil
 			}
 			errs = append(errs, fmt.Errorf("%s: %w", redactString(u), err))
 			continue
@@ -80,5 +133,5 @@ func (s *Set) discover(ctx context.Context) (string, error) {
 			break // the issuer is unreachable; the next document would fail the same way
 		}
 	}
-	return "", fmt.Errorf("jwks: discovery failed: %w", errors.Join(errs...))
+	return "", 0, fmt.Errorf("jwks: discovery failed: %w", errors.Join(errs...))
 }

@@ -16,7 +16,7 @@ import (
 // not a failure of the issuer: it is neither counted, logged nor stored as
 // the latest refresh's error.
 func (s *Set) refresh(reason string) (*snapshot, time.Duration, error) {
-	snap, next, err := s.fetchSnapshot()
+	snap, next, err := s.fetchSnapshot(reason == reasonScheduled)
 	if err != nil {
 		if s.ctx.Err() != nil {
 			return nil, 0, ErrClosed
@@ -50,29 +50,23 @@ func (s *Set) logFailure(reason string, err error, now time.Time) {
 	}
 }
 
-func (s *Set) fetchSnapshot() (*snapshot, time.Duration, error) {
+// fetchSnapshot fetches the key set from the configured URL, or from the
+// discovered one (see discoveredURL); scheduled says whether this is the
+// background refresh, the only fetch that rediscovers an aged URL.
+func (s *Set) fetchSnapshot(scheduled bool) (*snapshot, time.Duration, error) {
 	url, discovered := s.cfg.URL, false
 	if url == "" {
-		s.mu.Lock()
-		url = s.jwksURL
-		s.mu.Unlock()
-		if url == "" {
-			u, err := s.discover(s.ctx)
-			if err != nil {
-				return nil, 0, err
-			}
-			url = u
-			s.mu.Lock()
-			s.jwksURL = u
-			s.mu.Unlock()
+		u, err := s.discoveredURL(scheduled)
+		if err != nil {
+			return nil, 0, err
 		}
-		discovered = true
+		url, discovered = u, true
 	}
 	snap, next, err := s.fetchKeys(url)
 	if err != nil && discovered {
 		// The issuer may have moved its keys: discover again next time.
 		s.mu.Lock()
-		s.jwksURL = ""
+		s.jwksURLFailed = true
 		s.mu.Unlock()
 	}
 	return snap, next, err

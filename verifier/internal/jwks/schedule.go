@@ -8,6 +8,10 @@ import (
 	"time"
 )
 
+// reasonScheduled is the reason of the background refresh's fetches, in
+// logs; only they rediscover an aged JWKS URL (see discoveredURL).
+const reasonScheduled = "scheduled"
+
 // run is the background refresher: fetch, then wait the refresh interval
 // (after a success) or the back-off (after a failure; at least a 429's or
 // 503's Retry-After, within the back-off's caps), with jitter, until Close. A fetch already in flight (one an unknown kid triggered) is joined,
@@ -17,7 +21,7 @@ func (s *Set) run() {
 	failures := 0
 	for {
 		s.mu.Lock()
-		c := s.startFetchLocked("scheduled")
+		c := s.startFetchLocked(reasonScheduled)
 		s.mu.Unlock()
 		select {
 		case <-c.done:

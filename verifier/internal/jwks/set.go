@@ -54,6 +54,7 @@ type Stats struct {
 	Keys          int       // usable keys in the current set
 	SkippedKeys   int       // entries of the current set's document that were skipped
 	Discoveries   int64     // HTTP requests for discovery documents
+	URLChanges    int64     // rediscoveries that found a JWKS URL other than the one in use
 	MissFetches   int64     // refreshes triggered by an unknown kid
 	MissesLimited int64     // unknown-kid lookups answered without a fetch (rate limit, remembered kid, or MaxWaiters reached)
 	MissWaits     int64     // unknown-kid lookups that waited for the next refresh the rate limit allowed
@@ -90,14 +91,19 @@ type Set struct {
 	missFetched bool                 // lastMiss is valid
 	lastMiss    time.Time            // start of the last miss-triggered fetch
 	missed      map[string]time.Time // kids confirmed absent, and when; see storeLocked
-	jwksURL     string               // discovered JWKS URL; "" means discover on the next fetch
 	started     uint64               // fetches started so far; numbers each fetchCall
 	next        *fetchCall           // the refresh waiting lookups share, not started yet; nil when none
 	nextStop    func() bool          // stops next's timer
 	waiters     int                  // lookups waiting for next (or for it to finish), at most cfg.MaxWaiters
+	// The discovered JWKS URL ("" until a discovery succeeds), whether a
+	// fetch from it failed (discover again before the next fetch), and when
+	// a scheduled refresh rediscovers it; see discoveredURL.
+	jwksURL        string
+	jwksURLFailed  bool
+	jwksURLExpires time.Time
 
-	fetches, failures, discoveries, missFetches, limited, waits atomic.Int64
-	lastFailure                                                 atomic.Pointer[time.Time]
+	fetches, failures, discoveries, urlChanges, missFetches, limited, waits atomic.Int64
+	lastFailure                                                             atomic.Pointer[time.Time]
 }
 
 type fetchError struct{ err error }
@@ -275,6 +281,7 @@ func (s *Set) Stats() Stats {
 		Fetches:       s.fetches.Load(),
 		Failures:      s.failures.Load(),
 		Discoveries:   s.discoveries.Load(),
+		URLChanges:    s.urlChanges.Load(),
 		MissFetches:   s.missFetches.Load(),
 		MissesLimited: s.limited.Load(),
 		MissWaits:     s.waits.Load(),

@@ -1,0 +1,218 @@
+package jwks
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"go.uber.org/goleak"
+)
+
+// movingIssuer is an issuer whose discovery document names /old-keys (key
+// a) and which then moves its keys to /new-keys (keys a and b) while
+// /old-keys goes on answering with the frozen set, as an IdP migration or a
+// CDN caching the old document does. Both URLs carry a query that must
+// never be logged.
+func movingIssuer(t *testing.T) *testServer {
+	ts := newTestServer(t)
+	ts.set("/old-keys", reply{body: jwksDoc(t, rsaJWK(t, 0, "a"))})
+	ts.set("/new-keys", reply{body: jwksDoc(t, rsaJWK(t, 0, "a"), rsaJWK(t, 1, "b"))})
+	ts.set(oidcPath, reply{body: discoveryDoc(t, ts.URL, ts.URL+"/old-keys?tenant=s3cret")})
+	return ts
+}
+
+// startDiscovering starts a Set that discovers its keys from ts, with a fake
+// clock and a captured log, and waits for its first set.
+func startDiscovering(t *testing.T, ts *testServer, cfg Config) (*Set, *fakeTimers, *fakeClock, *syncBuffer) {
+	clk := newFakeClock()
+	logger, logs := capturingLogger()
+	cfg.Issuer, cfg.Now, cfg.Logger = ts.URL, clk.Now, logger
+	s, ft := startSet(t, cfg)
+	ready(t, s)
+	return s, ft, clk, logs
+}
+
+func (ts *testServer) moveKeys(t *testing.T) {
+	ts.set(oidcPath, reply{body: discoveryDoc(t, ts.URL, ts.URL+"/new-keys?tenant=s3cret")})
+}
+
+func TestDiscovery_MovedJWKSURIPickedUpAtFirstScheduledRefreshAfterLifetime(t *testing.T) {
+	ts := movingIssuer(t)
+	s, ft, clk, logs := startDiscovering(t, ts, Config{})
+	ts.moveKeys(t)
+
+	// Within the lifetime (RefreshInterval) the discovered URL is used, and
+	// an unknown kid's fetch does not rediscover.
+	clk.Advance(DefaultRefreshInterval / 2)
+	if _, err := s.Key(ctxT(t), "b"); !errors.Is(err, ErrUnknownKey) {
+		t.Fatalf("Key(b) from the frozen old URL = %v, want ErrUnknownKey", err)
+	}
+	ft.refreshNow(t)
+	if d, o, n := ts.count(oidcPath), ts.count("/old-keys"), ts.count("/new-keys"); d != 1 || o != 3 || n != 0 {
+		t.Fatalf("within the lifetime: %d discovery, %d old-keys, %d new-keys requests; want 1, 3, 0", d, o, n)
+	}
+
+	// The first scheduled refresh after it rediscovers and follows the keys.
+	clk.Advance(DefaultRefreshInterval / 2)
+	ft.refreshNow(t)
+	if d, o, n := ts.count(oidcPath), ts.count("/old-keys"), ts.count("/new-keys"); d != 2 || o != 3 || n != 1 {
+		t.Fatalf("after the lifetime: %d discovery, %d old-keys, %d new-keys requests; want 2, 3, 1", d, o, n)
+	}
+	if _, err := s.Key(ctxT(t), "b"); err != nil {
+		t.Fatalf("Key(b) after the keys moved: %v", err)
+	}
+	if st := s.Stats(); st.URLChanges != 1 || st.Failures != 0 {
+		t.Fatalf("Stats = %+v, want 1 URL change and no failure", st)
+	}
+	out := logs.String()
+	if !containsAll(out, "level=INFO", "discovered JWKS URL changed", "/old-keys", "/new-keys") {
+		t.Fatalf("no info line naming the old and new URL:\n%s", out)
+	}
+	if strings.Contains(out, "s3cret") {
+		t.Fatalf("log contains a URL query:\n%s", out)
+	}
+}
+
+func TestDiscovery_LifetimeFollowsDiscoveryMaxAge(t *testing.T) {
+	ts := movingIssuer(t)
+	ts.set("/old-keys", reply{body: jwksDoc(t, rsaJWK(t, 0, "a")), header: map[string]string{"Cache-Control": "max-age=60"}})
+	doc := reply{body: discoveryDoc(t, ts.URL, ts.URL+"/old-keys"), header: map[string]string{"Cache-Control": "public, max-age=120"}}
+	ts.set(oidcPath, doc)
+	s, ft, clk, _ := startDiscovering(t, ts, Config{})
+	if w := ft.peek(t); w.d != time.Minute {
+		t.Fatalf("refresh interval = %v, want the key set's max-age 1m", w.d)
+	}
+	clk.Advance(time.Minute)
+	ft.refreshNow(t)
+	if got := ts.count(oidcPath); got != 1 {
+		t.Fatalf("discovery requests within the document's max-age = %d, want 1", got)
+	}
+	clk.Advance(time.Minute)
+	ft.refreshNow(t)
+	if got := ts.count(oidcPath); got != 2 {
+		t.Fatalf("discovery requests once the document's max-age passed = %d, want 2", got)
+	}
+	if got := s.Stats().URLChanges; got != 0 {
+		t.Fatalf("URLChanges = %d after rediscovering the same URL, want 0", got)
+	}
+}
+
+func TestDiscovery_FailedRediscoveryKeepsTheDiscoveredURL(t *testing.T) {
+	for _, tt := range []struct {
+		name string
+		doc  reply
+	}{
+		{"status 503", reply{status: 503}},
+		{"connection closed", reply{hang: true}},
+		{"another issuer", reply{body: []byte(`{"issuer":"https://evil.example","jwks_uri":"https://evil.example/keys"}`)}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			ts := movingIssuer(t)
+			s, ft, clk, logs := startDiscovering(t, ts, Config{})
+			clk.Advance(DefaultRefreshInterval)
+			ts.set(oidcPath, tt.doc)
+			// The issuer publishes key b at the URL in use.
+			ts.set("/old-keys", reply{body: jwksDoc(t, rsaJWK(t, 0, "a"), rsaJWK(t, 1, "b"))})
+			ft.refreshNow(t)
+			if s.Current("b") == nil {
+				t.Fatal("key b not fetched from the kept URL while discovery fails")
+			}
+			if _, err := s.Key(ctxT(t), "a"); err != nil {
+				t.Fatalf("Key(a): %v", err)
+			}
+			if st := s.Stats(); st.Failures != 0 || st.Fetches != 2 {
+				t.Fatalf("Stats = %+v, want 2 fetches and no failure", st)
+			}
+			out := logs.String()
+			if !containsAll(out, "level=WARN", "rediscovery failed; keeping the discovered JWKS URL", "/old-keys") || strings.Contains(out, "s3cret") {
+				t.Fatalf("want a warn line naming the kept URL without its query:\n%s", out)
+			}
+			// Discovery is retried at the next scheduled refresh and, once
+			// it answers, followed.
+			disc := ts.count(oidcPath)
+			ts.moveKeys(t)
+			ft.refreshNow(t)
+			if ts.count(oidcPath) != disc+1 || ts.count("/new-keys") != 1 {
+				t.Fatalf("after discovery recovered: %d discovery, %d new-keys requests; want %d, 1", ts.count(oidcPath), ts.count("/new-keys"), disc+1)
+			}
+		})
+	}
+}
+
+// TestDiscovery_UnknownKidFloodCausesNoRediscovery: with the discovered URL
+// past its lifetime, a flood of forged kids costs what it costs with a
+// configured URL (the first miss's fetch and the one the waiters share),
+// and no discovery request: only the scheduled refresh rediscovers.
+func TestDiscovery_UnknownKidFloodCausesNoRediscovery(t *testing.T) {
+	ts := movingIssuer(t)
+	const maxWaiters = 4
+	s, ft, clk, _ := startDiscovering(t, ts, Config{MaxWaiters: maxWaiters})
+	ts.moveKeys(t)
+	clk.Advance(DefaultRefreshInterval)
+	keys := ts.count("/old-keys")
+
+	const lookups, workers = 400, 16
+	jobs := make(chan string)
+	errc := make(chan error, lookups)
+	finished := make(chan struct{}, workers)
+	var wg sync.WaitGroup
+	for range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for kid := range jobs {
+				_, err := s.Key(context.Background(), kid)
+				errc <- err
+			}
+			finished <- struct{}{}
+		}()
+	}
+	for i := range lookups {
+		jobs <- fmt.Sprintf("forged-%d", i%100)
+	}
+	close(jobs)
+	// The waiters hold their workers; every other worker finishes.
+	for range workers - maxWaiters {
+		receive(t, finished, "a worker that was never made to wait")
+	}
+	if !ft.nextAfter(t).fire() {
+		t.Fatal("the shared refresh was stopped before it fired")
+	}
+	wg.Wait()
+	for range lookups {
+		if err := <-errc; !errors.Is(err, ErrUnknownKey) {
+			t.Fatalf("forged kid: %v, want ErrUnknownKey", err)
+		}
+	}
+	if d, k := ts.count(oidcPath), ts.count("/old-keys")-keys; d != 1 || k != 2 {
+		t.Fatalf("flood: %d discovery requests in all, %d key-set requests; want 1 (start-up) and 2", d, k)
+	}
+	ft.refreshNow(t)
+	if d, n := ts.count(oidcPath), ts.count("/new-keys"); d != 2 || n != 1 {
+		t.Fatalf("scheduled refresh: %d discovery, %d new-keys requests; want 2 and 1", d, n)
+	}
+}
+
+func TestDiscovery_CloseDuringRediscoveryEndsEveryGoroutine(t *testing.T) {
+	ignore := goleak.IgnoreCurrent()
+	ts := movingIssuer(t)
+	s, ft, clk, logs := startDiscovering(t, ts, Config{})
+	clk.Advance(DefaultRefreshInterval)
+	ts.holdRequests()
+	ft.next(t).fire()
+	ts.waitEntered(t, oidcPath)
+	s.Close()
+	if st := s.Stats(); st.Failures != 0 || st.Fetches != 1 {
+		t.Fatalf("Stats = %+v, want 1 fetch (start-up) and no failure", st)
+	}
+	if out := logs.String(); strings.Contains(out, "level=WARN") {
+		t.Fatalf("Close during rediscovery was logged as a failure:\n%s", out)
+	}
+	ts.release()
+	ts.Close()
+	goleak.VerifyNone(t, ignore)
+}
