@@ -57,8 +57,8 @@ type Config struct {
 	// RefreshInterval], else RefreshInterval) and after a fetch from it
 	// fails; see discoveredURL.
 	URL string
-	// Client makes the HTTP requests; nil means a client with its own
-	// transport cloned from http.DefaultTransport. The Set never uses the
+	// Client makes the HTTP requests; nil means endpoint.NewClient's
+	// (the verifier's default client) with its own transport. The Set never uses the
 	// client's cookie jar or redirect policy (see docs/key-set.md), and sends
 	// no credentials. Its Transport must not add any either.
 	Client *http.Client

@@ -8,6 +8,8 @@ import (
 	"net/http"
 	"net/url"
 	"time"
+
+	"github.com/grpcauth/grpcauth/internal/endpoint"
 )
 
 // statusError is a response that arrived with a status other than 200.
@@ -18,18 +20,17 @@ type statusError struct {
 
 func (e *statusError) Error() string { return fmt.Sprintf("HTTP status %d", e.code) }
 
-// newClient returns the client a Set uses: a copy of c (or of a client with
-// its own clone of http.DefaultTransport, returned as own so Close can close
-// its idle connections) without a cookie jar and with this package's
-// redirect policy.
-func newClient(c *http.Client) (client *http.Client, own *http.Transport) {
-	client = &http.Client{}
-	if c != nil {
-		*client = *c
-	} else {
-		own = http.DefaultTransport.(*http.Transport).Clone()
-		client.Transport = own
+// newClient returns the client a Set uses: a copy of c (or, when c is nil,
+// of endpoint.NewClient's client for timeout, whose transport is returned
+// as own so Close can close its idle connections) without a cookie jar and
+// with this package's redirect policy.
+func newClient(c *http.Client, timeout time.Duration) (client *http.Client, own *http.Transport) {
+	if c == nil {
+		c = endpoint.NewClient(timeout, 2)
+		own = c.Transport.(*http.Transport)
 	}
+	client = new(http.Client)
+	*client = *c
 	client.Jar = nil // never send or store cookies
 	client.CheckRedirect = checkRedirect
 	return client, own

@@ -9,6 +9,9 @@ import (
 	"net/url"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/grpcauth/grpcauth/internal/endpoint"
 )
 
 // firstFetchError starts a Set on cfg, waits for its first fetch and returns
@@ -219,5 +222,22 @@ func TestFetch_ErrorsOmitQueryAndRefuseBadURL(t *testing.T) {
 	_, err = firstFetchError(t, Config{})
 	if err == nil || !strings.Contains(err.Error(), "neither URL nor Issuer") {
 		t.Fatalf("fetch without URL or Issuer = %v", err)
+	}
+}
+
+// Without a client of its own, a Set uses the verifier's default client
+// (endpoint.NewClient: bounded dial, header size and time, localhost dialled
+// on loopback), not a bare clone of http.DefaultTransport.
+func TestNewClient_NilIsTheDefaultEndpointClient(t *testing.T) {
+	c, own := newClient(nil, 3*time.Second)
+	if own == nil || c.Transport != own {
+		t.Fatalf("newClient(nil) transport %T, own %v: want its own transport, returned as own", c.Transport, own)
+	}
+	if own.MaxResponseHeaderBytes != endpoint.MaxResponseHeaderBytes || own.ResponseHeaderTimeout != 3*time.Second || c.Timeout != 3*time.Second {
+		t.Fatalf("newClient(nil): header limit %d, header timeout %v, timeout %v; want endpoint.NewClient's for 3s",
+			own.MaxResponseHeaderBytes, own.ResponseHeaderTimeout, c.Timeout)
+	}
+	if c.Jar != nil || c.CheckRedirect == nil {
+		t.Fatal("newClient(nil): want no cookie jar and the package's redirect policy")
 	}
 }

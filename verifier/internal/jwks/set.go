@@ -148,7 +148,7 @@ func newSet(cfg Config, timer func(time.Duration) (<-chan time.Time, func() bool
 		cancel:    cancel,
 		missed:    make(map[string]time.Time),
 	}
-	s.client, s.ownTrans = newClient(cfg.Client)
+	s.client, s.ownTrans = newClient(cfg.Client, cfg.FetchTimeout)
 	s.wg.Add(1)
 	go s.run()
 	return s
