@@ -21,13 +21,19 @@
 //
 //	grpcauth.decisions        counter    {call}     method, outcome, reason
 //	grpcauth.verify.duration  histogram  s          method, outcome, reason
-//	grpcauth.cache.hits       counter    {lookup}   issuer   (observed)
-//	grpcauth.cache.misses     counter    {lookup}   issuer   (observed)
-//	grpcauth.cache.entries    gauge      {token}    issuer   (observed)
-//	grpcauth.jwks.fetches     counter    {request}  issuer   (observed)
-//	grpcauth.jwks.failures    counter    {refresh}  issuer   (observed)
-//	grpcauth.jwks.keys        gauge      {key}      issuer   (observed)
-//	grpcauth.jwks.age         gauge      s          issuer   (observed)
+//	grpcauth.cache.hits           counter    {lookup}   issuer   (observed)
+//	grpcauth.cache.misses         counter    {lookup}   issuer   (observed)
+//	grpcauth.cache.entries        gauge      {token}    issuer   (observed)
+//	grpcauth.jwks.fetches         counter    {request}  issuer   (observed)
+//	grpcauth.jwks.failures        counter    {refresh}  issuer   (observed)
+//	grpcauth.jwks.keys            gauge      {key}      issuer   (observed)
+//	grpcauth.jwks.skipped_keys    gauge      {key}      issuer   (observed)
+//	grpcauth.jwks.age             gauge      s          issuer   (observed)
+//	grpcauth.jwks.discoveries     counter    {request}  issuer   (observed)
+//	grpcauth.jwks.url_changes     counter    {change}   issuer   (observed)
+//	grpcauth.jwks.miss_fetches    counter    {refresh}  issuer   (observed)
+//	grpcauth.jwks.misses_limited  counter    {lookup}   issuer   (observed)
+//	grpcauth.jwks.miss_waits      counter    {lookup}   issuer   (observed)
 //
 // and, for an *introspect.Verifier (alone or in an *introspect.Combined):
 //

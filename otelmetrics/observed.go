@@ -14,9 +14,11 @@ import (
 // collection time.
 type observed struct {
 	// From verifier.Stats.
-	hits, misses, fetches, failures metric.Int64ObservableCounter
-	entries, keys                   metric.Int64ObservableGauge
-	age                             metric.Float64ObservableGauge
+	hits, misses, fetches, failures       metric.Int64ObservableCounter
+	discoveries, urlChanges               metric.Int64ObservableCounter
+	missFetches, missesLimited, missWaits metric.Int64ObservableCounter
+	entries, keys, skippedKeys            metric.Int64ObservableGauge
+	age                                   metric.Float64ObservableGauge
 
 	// From introspect.Stats.
 	iHits, iNegHits, iMisses, iRequests metric.Int64ObservableCounter
@@ -34,6 +36,11 @@ func newObserved(meter metric.Meter) (*observed, error) {
 		{&o.misses, "grpcauth.cache.misses", "{lookup}", "Access-token verifications that found no usable cache entry and ran in full."},
 		{&o.fetches, "grpcauth.jwks.fetches", "{request}", "HTTP requests for the issuer's JWKS document."},
 		{&o.failures, "grpcauth.jwks.failures", "{refresh}", "Key-set refreshes that failed."},
+		{&o.discoveries, "grpcauth.jwks.discoveries", "{request}", "HTTP requests for the issuer's discovery documents."},
+		{&o.urlChanges, "grpcauth.jwks.url_changes", "{change}", "Rediscoveries that found a JWKS URL other than the one in use: the issuer moved its keys."},
+		{&o.missFetches, "grpcauth.jwks.miss_fetches", "{refresh}", "Key-set refreshes triggered by a token whose kid was not in the set."},
+		{&o.missesLimited, "grpcauth.jwks.misses_limited", "{lookup}", "Verifications of a kid not in the set refused without a refresh (kid just confirmed absent, waiter cap, or rate limit while refreshes fail)."},
+		{&o.missWaits, "grpcauth.jwks.miss_waits", "{lookup}", "Verifications of a kid not in the set that waited for the next refresh the rate limit allowed."},
 		{&o.iHits, "grpcauth.introspection.cache.hits", "{lookup}", "Verifications answered from the positive introspection cache."},
 		{&o.iNegHits, "grpcauth.introspection.cache.negative_hits", "{lookup}", "Verifications answered from the negative introspection cache (inactive or refused tokens)."},
 		{&o.iMisses, "grpcauth.introspection.cache.misses", "{lookup}", "Verifications that found no usable introspection cache entry."},
@@ -54,6 +61,7 @@ func newObserved(meter metric.Meter) (*observed, error) {
 	}{
 		{&o.entries, "grpcauth.cache.entries", "{token}", "Tokens in the verified-token cache."},
 		{&o.keys, "grpcauth.jwks.keys", "{key}", "Usable keys in the current key set."},
+		{&o.skippedKeys, "grpcauth.jwks.skipped_keys", "{key}", "Entries of the current key set's document that were skipped (unsupported, not for signatures, duplicated, malformed, exposed or ambiguous)."},
 		{&o.iEntries, "grpcauth.introspection.cache.entries", "{token}", "Entries in the introspection caches, by cache (positive, negative)."},
 		{&o.iInFlight, "grpcauth.introspection.in_flight", "{request}", "Introspection requests in flight."},
 	}
@@ -73,6 +81,7 @@ func newObserved(meter metric.Meter) (*observed, error) {
 
 func (o *observed) instruments() []metric.Observable {
 	return []metric.Observable{o.hits, o.misses, o.fetches, o.failures, o.entries, o.keys, o.age,
+		o.discoveries, o.urlChanges, o.missFetches, o.missesLimited, o.missWaits, o.skippedKeys,
 		o.iHits, o.iNegHits, o.iMisses, o.iRequests, o.iFailures, o.iInactive, o.iCoalesced, o.iEntries, o.iInFlight}
 }
 
@@ -85,6 +94,12 @@ func (o *observed) observe(ob metric.Observer, st verifier.Stats, now time.Time)
 	ob.ObserveInt64(o.fetches, st.KeyFetches, attrs)
 	ob.ObserveInt64(o.failures, st.KeyFetchFailures, attrs)
 	ob.ObserveInt64(o.keys, int64(st.Keys), attrs)
+	ob.ObserveInt64(o.skippedKeys, int64(st.SkippedKeys), attrs)
+	ob.ObserveInt64(o.discoveries, st.Discoveries, attrs)
+	ob.ObserveInt64(o.urlChanges, st.JWKSURLChanges, attrs)
+	ob.ObserveInt64(o.missFetches, st.KeyMissFetches, attrs)
+	ob.ObserveInt64(o.missesLimited, st.KeyMissesLimited, attrs)
+	ob.ObserveInt64(o.missWaits, st.KeyMissWaits, attrs)
 	if !st.KeysFetched.IsZero() {
 		ob.ObserveFloat64(o.age, now.Sub(st.KeysFetched).Seconds(), attrs)
 	}

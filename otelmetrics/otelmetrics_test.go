@@ -146,17 +146,28 @@ func newManual(t *testing.T) (*otelmetrics.Metrics, *sdkmetric.ManualReader) {
 // collect reads every metric of reader, by name.
 func collect(t *testing.T, reader *sdkmetric.ManualReader) map[string]metricdata.Aggregation {
 	t.Helper()
+	got := make(map[string]metricdata.Aggregation)
+	for name, m := range collectMetrics(t, reader) {
+		got[name] = m.Data
+	}
+	return got
+}
+
+// collectMetrics reads every metric of reader, by name, with its unit and
+// description.
+func collectMetrics(t *testing.T, reader *sdkmetric.ManualReader) map[string]metricdata.Metrics {
+	t.Helper()
 	var rm metricdata.ResourceMetrics
 	if err := reader.Collect(context.Background(), &rm); err != nil {
 		t.Fatal(err)
 	}
-	got := make(map[string]metricdata.Aggregation)
+	got := make(map[string]metricdata.Metrics)
 	for _, sm := range rm.ScopeMetrics {
 		if sm.Scope.Name != otelmetrics.ScopeName {
 			t.Errorf("scope %q, want %q", sm.Scope.Name, otelmetrics.ScopeName)
 		}
 		for _, m := range sm.Metrics {
-			got[m.Name] = m.Data
+			got[m.Name] = m
 		}
 	}
 	return got

@@ -3,10 +3,10 @@ package verifier
 // MultiStats is a snapshot of a MultiVerifier's counters: each issuer's
 // Stats and their aggregate.
 type MultiStats struct {
-	// Total sums the issuers' counters, cache sizes and keys. Its Issuer
-	// is empty; KeysFetched is the oldest issuer's (zero while any issuer
-	// has no key set yet), so its age is the stalest key set's;
-	// LastFetchFailure is the latest of any issuer.
+	// Total sums the issuers' counters, cache sizes, keys and skipped
+	// keys. Its Issuer is empty; KeysFetched is the oldest issuer's (zero
+	// while any issuer has no key set yet), so its age is the stalest key
+	// set's; LastFetchFailure is the latest of any issuer.
 	Total Stats
 	// Issuers holds each issuer's Stats, in Config order.
 	Issuers []Stats
@@ -28,6 +28,12 @@ func (m *MultiVerifier) Stats() MultiStats {
 		t.KeyFetches += st.KeyFetches
 		t.KeyFetchFailures += st.KeyFetchFailures
 		t.Keys += st.Keys
+		t.SkippedKeys += st.SkippedKeys
+		t.Discoveries += st.Discoveries
+		t.JWKSURLChanges += st.JWKSURLChanges
+		t.KeyMissFetches += st.KeyMissFetches
+		t.KeyMissesLimited += st.KeyMissesLimited
+		t.KeyMissWaits += st.KeyMissWaits
 		if i == 0 || (!t.KeysFetched.IsZero() && (st.KeysFetched.IsZero() || st.KeysFetched.Before(t.KeysFetched))) {
 			t.KeysFetched = st.KeysFetched
 		}

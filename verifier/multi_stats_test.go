@@ -2,7 +2,9 @@ package verifier_test
 
 import (
 	"context"
+	"errors"
 	"log/slog"
+	"reflect"
 	"testing"
 	"time"
 
@@ -68,5 +70,35 @@ func TestMultiStats_TotalKeysFetchedIsZeroWhileAnIssuerHasNoKeys(t *testing.T) {
 	ms.Issuers[0].Issuer = "changed"
 	if m.Stats().Issuers[0].Issuer != up.URL() {
 		t.Fatal("Stats shares its slice")
+	}
+}
+
+// Total sums every counter and size of the issuers' Stats, the key-set
+// ones included, and any added later.
+func TestMultiStats_TotalSumsEveryCounter(t *testing.T) {
+	e := newMultiEnv(t)
+	forged := mintOn(t, e.a, nil, grpcauthtest.WithKidHeader("forged"))
+	for range 2 { // a refresh that finds no such kid, then a refusal without one
+		if _, err := e.m.VerifyAccessToken(context.Background(), forged); !errors.Is(err, verifier.ErrUnknownKey) {
+			t.Fatalf("forged kid = %v, want ErrUnknownKey", err)
+		}
+	}
+	if _, err := e.m.VerifyAccessToken(context.Background(), mintOn(t, e.b, nil)); err != nil {
+		t.Fatal(err)
+	}
+	ms := e.m.Stats()
+	sa, sb := ms.Issuers[0], ms.Issuers[1]
+	if sa.Discoveries != 1 || sb.Discoveries != 1 || sa.KeyMissFetches != 1 || sa.KeyMissesLimited != 1 || sb.KeyMissFetches != 0 {
+		t.Fatalf("per issuer: A %+v, B %+v; want one discovery each, and A one miss refresh and one refusal", sa, sb)
+	}
+	tot, a, b := reflect.ValueOf(ms.Total), reflect.ValueOf(sa), reflect.ValueOf(sb)
+	for i := range tot.NumField() {
+		name := tot.Type().Field(i).Name
+		switch tot.Field(i).Kind() {
+		case reflect.Int, reflect.Int64:
+			if got, want := tot.Field(i).Int(), a.Field(i).Int()+b.Field(i).Int(); got != want {
+				t.Errorf("Total.%s = %d, want %d", name, got, want)
+			}
+		}
 	}
 }

@@ -1,6 +1,10 @@
 package verifier
 
-import "time"
+import (
+	"time"
+
+	"github.com/grpcauth/grpcauth/verifier/internal/jwks"
+)
 
 // Stats is a snapshot of a Verifier's counters, for metrics and health
 // checks (the otelmetrics package exports them). Counters only grow; fields
@@ -36,24 +40,66 @@ type Stats struct {
 	LastFetchFailure time.Time
 	// Keys is the number of usable keys in the current set.
 	Keys int
+	// SkippedKeys is the number of entries of the current set's document
+	// that were skipped: unsupported, not for signatures, duplicated,
+	// malformed, exposed or ambiguous (docs/key-set.md lists the rules;
+	// Config.Logger names each entry). An encryption key counts, so a
+	// steady non-zero value can be normal; a key the issuer signs with and
+	// the Verifier skips makes its tokens fail with ErrUnknownKey.
+	SkippedKeys int
+
+	// Discoveries counts HTTP requests for the issuer's discovery
+	// documents: the first fetch's, the rediscovery after a fetch from the
+	// discovered JWKS URL failed, and the scheduled refreshes' once the
+	// discovered URL's lifetime has passed. Always 0 with Config.JWKSURL.
+	Discoveries int64
+	// JWKSURLChanges counts rediscoveries that found a JWKS URL other than
+	// the one in use: the issuer moved its keys, and the Verifier followed.
+	JWKSURLChanges int64
+
+	// KeyMissFetches counts key-set refreshes triggered by a token whose
+	// kid was not in the set (rotation, or forged kids), including the
+	// shared refresh waiting lookups get. At most one per
+	// MinRefreshInterval.
+	KeyMissFetches int64
+	// KeyMissesLimited counts verifications of a kid not in the set that
+	// were refused without a fetch: the kid was just confirmed absent,
+	// MaxKeyWaiters lookups were already waiting, or refreshes are failing
+	// and the rate limit allows none yet. It grows under a flood of forged
+	// kids.
+	KeyMissesLimited int64
+	// KeyMissWaits counts verifications of a kid not in the set that waited
+	// (at most MinRefreshInterval, and their context) for the next refresh
+	// the rate limit allowed.
+	KeyMissWaits int64
 }
 
 // Stats returns the Verifier's cache and key-set counters. It takes no
 // lock on the verification path and makes no network call; it is cheap
 // enough for a metrics callback, not meant for every request.
 func (v *Verifier) Stats() Stats {
-	ks := v.set.Stats()
-	st := Stats{
-		Issuer:           v.s.Issuer,
-		KeyFetches:       ks.Fetches,
-		KeyFetchFailures: ks.Failures,
-		KeysFetched:      ks.LastSuccess,
-		LastFetchFailure: ks.LastFailure,
-		Keys:             ks.Keys,
-	}
+	st := keyStats(v.set.Stats())
+	st.Issuer = v.s.Issuer
 	if v.cache != nil {
 		st.CacheHits, st.CacheMisses = v.cache.counts()
 		st.CacheEntries, st.CacheBytes = v.cache.stats()
 	}
 	return st
+}
+
+// keyStats maps the key set's counters to Stats' key-set fields.
+func keyStats(ks jwks.Stats) Stats {
+	return Stats{
+		KeyFetches:       ks.Fetches,
+		KeyFetchFailures: ks.Failures,
+		KeysFetched:      ks.LastSuccess,
+		LastFetchFailure: ks.LastFailure,
+		Keys:             ks.Keys,
+		SkippedKeys:      ks.SkippedKeys,
+		Discoveries:      ks.Discoveries,
+		JWKSURLChanges:   ks.URLChanges,
+		KeyMissFetches:   ks.MissFetches,
+		KeyMissesLimited: ks.MissesLimited,
+		KeyMissWaits:     ks.MissWaits,
+	}
 }

@@ -1,10 +1,12 @@
 package verifier
 
 import (
+	"reflect"
 	"testing"
 	"time"
 
 	"github.com/grpcauth/grpcauth/grpcauthtest"
+	"github.com/grpcauth/grpcauth/verifier/internal/jwks"
 )
 
 func TestStats_CountsCacheHitsMissesAndKeyFetches(t *testing.T) {
@@ -64,5 +66,36 @@ func TestStats_DisabledCacheCountsNothing(t *testing.T) {
 	}
 	if st := f.v.Stats(); st.CacheHits != 0 || st.CacheMisses != 0 || st.CacheEntries != 0 || st.KeyFetches != 1 {
 		t.Errorf("Stats = %+v, want no cache figures and one fetch", st)
+	}
+}
+
+func TestStats_KeyFieldsComeFromTheirKeySetCounters(t *testing.T) {
+	ks := jwks.Stats{
+		Fetches: 1, Failures: 2, LastSuccess: time.Unix(3, 0), LastFailure: time.Unix(4, 0), Keys: 5,
+		SkippedKeys: 6, Discoveries: 7, URLChanges: 8, MissFetches: 9, MissesLimited: 10, MissWaits: 11,
+	}
+	want := Stats{
+		KeyFetches: 1, KeyFetchFailures: 2, KeysFetched: time.Unix(3, 0), LastFetchFailure: time.Unix(4, 0), Keys: 5,
+		SkippedKeys: 6, Discoveries: 7, JWKSURLChanges: 8, KeyMissFetches: 9, KeyMissesLimited: 10, KeyMissWaits: 11,
+	}
+	if got := keyStats(ks); got != want {
+		t.Fatalf("keyStats(%+v)\n = %+v\nwant %+v", ks, got, want)
+	}
+	// Every counter of the key set reaches Stats, including any added later.
+	typ := reflect.TypeFor[jwks.Stats]()
+	for i := range typ.NumField() {
+		var one jwks.Stats
+		f := reflect.ValueOf(&one).Elem().Field(i)
+		switch f.Kind() {
+		case reflect.Int, reflect.Int64:
+			f.SetInt(1)
+		case reflect.Struct:
+			f.Set(reflect.ValueOf(time.Unix(1, 0)))
+		default:
+			t.Fatalf("jwks.Stats.%s has kind %v; teach this test about it", typ.Field(i).Name, f.Kind())
+		}
+		if keyStats(one) == (Stats{}) {
+			t.Errorf("jwks.Stats.%s does not reach verifier.Stats", typ.Field(i).Name)
+		}
 	}
 }

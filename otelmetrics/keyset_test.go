@@ -1,0 +1,117 @@
+package otelmetrics_test
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
+	"go.opentelemetry.io/otel/sdk/metric/metricdata"
+
+	"github.com/grpcauth/grpcauth/grpcauthtest"
+	"github.com/grpcauth/grpcauth/otelmetrics"
+	"github.com/grpcauth/grpcauth/verifier"
+)
+
+// The key-set figures beyond fetches and failures: how often discovery
+// runs, whether the keys' URL moved, and what tokens with unknown kids
+// cost (refreshes, refusals, waits), each with its own value so that no
+// two can be swapped unnoticed.
+func TestMetrics_ObserveDiscoveryAndUnknownKidFigures(t *testing.T) {
+	var elapsed atomic.Int64
+	now := func() time.Time { return t0.Add(time.Duration(elapsed.Load())) }
+	iss := grpcauthtest.NewIssuer(t, grpcauthtest.Config{Now: now})
+	v, err := verifier.New(context.Background(), verifier.Config{
+		Issuer: iss.URL(), Audiences: []string{iss.Audience()}, Now: now,
+		MinRefreshInterval: time.Minute, Logger: slog.New(slog.DiscardHandler),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { v.Close() })
+	reader := sdkmetric.NewManualReader()
+	mp := sdkmetric.NewMeterProvider(sdkmetric.WithReader(reader))
+	t.Cleanup(func() { mp.Shutdown(context.Background()) })
+	m, err := otelmetrics.New(otelmetrics.Config{MeterProvider: mp, Verifiers: []otelmetrics.Source{v}, Now: now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { m.Close() })
+	if err := v.Ready(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+
+	verify := func(ctx context.Context, kid string) error {
+		t.Helper()
+		tok, err := iss.Mint(nil, grpcauthtest.WithKidHeader(kid))
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, err = v.VerifyAccessToken(ctx, tok)
+		return err
+	}
+	// Two unknown kids a minute apart: two refreshes, each confirming its
+	// kid absent.
+	for _, kid := range []string{"forged-1", "forged-2"} {
+		if err := verify(t.Context(), kid); !errors.Is(err, verifier.ErrUnknownKey) {
+			t.Fatalf("%s = %v, want ErrUnknownKey", kid, err)
+		}
+		elapsed.Add(int64(time.Minute))
+	}
+	// The kid just confirmed absent, five times: refused without a refresh.
+	for range 5 {
+		if err := verify(t.Context(), "forged-2"); !errors.Is(err, verifier.ErrUnknownKey) {
+			t.Fatalf("forged-2 again = %v, want ErrUnknownKey", err)
+		}
+	}
+	// A third unknown kid gets its refresh; a fourth, within the same
+	// minute, waits for the next permitted one until its deadline.
+	if err := verify(t.Context(), "forged-3"); !errors.Is(err, verifier.ErrUnknownKey) {
+		t.Fatalf("forged-3 = %v, want ErrUnknownKey (its refresh is allowed)", err)
+	}
+	ctx, cancel := context.WithTimeout(t.Context(), 50*time.Millisecond)
+	defer cancel()
+	if err := verify(ctx, "forged-4"); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("forged-4 = %v, want it to wait until its deadline", err)
+	}
+
+	rm := collectMetrics(t, reader)
+	issuer := attrs("issuer", iss.URL())
+	for _, c := range []struct {
+		name, unit string
+		counter    bool
+		want       int64
+	}{
+		{"grpcauth.jwks.fetches", "{request}", true, 4},
+		{"grpcauth.jwks.discoveries", "{request}", true, 1},
+		{"grpcauth.jwks.url_changes", "{change}", true, 0},
+		{"grpcauth.jwks.miss_fetches", "{refresh}", true, 3},
+		{"grpcauth.jwks.misses_limited", "{lookup}", true, 5},
+		{"grpcauth.jwks.miss_waits", "{lookup}", true, 1},
+		{"grpcauth.jwks.keys", "{key}", false, 1},
+		{"grpcauth.jwks.skipped_keys", "{key}", false, 0},
+	} {
+		md, ok := rm[c.name]
+		if !ok {
+			t.Errorf("%s not exported", c.name)
+			continue
+		}
+		if md.Unit != c.unit || md.Description == "" {
+			t.Errorf("%s: unit %q, description %q; want unit %q and a description", c.name, md.Unit, md.Description, c.unit)
+		}
+		if _, isSum := md.Data.(metricdata.Sum[int64]); isSum != c.counter {
+			t.Errorf("%s is a %T, want a counter: %v", c.name, md.Data, c.counter)
+		}
+		p := points(t, map[string]metricdata.Aggregation{c.name: md.Data}, c.name)
+		if got, ok := p[issuer]; len(p) != 1 || !ok || got != c.want {
+			t.Errorf("%s = %v, want %d for the issuer", c.name, p, c.want)
+		}
+	}
+	st := v.Stats()
+	if st.KeyFetches != 4 || st.KeyMissFetches != 3 || st.KeyMissesLimited != 5 || st.KeyMissWaits != 1 {
+		t.Errorf("Stats = %+v, disagreeing with the metrics", st)
+	}
+}
