@@ -24,6 +24,7 @@
 //	grpcauth.cache.hits           counter    {lookup}   issuer   (observed)
 //	grpcauth.cache.misses         counter    {lookup}   issuer   (observed)
 //	grpcauth.cache.entries        gauge      {token}    issuer   (observed)
+//	grpcauth.cache.size           gauge      By         issuer   (observed)
 //	grpcauth.jwks.fetches         counter    {request}  issuer   (observed)
 //	grpcauth.jwks.failures        counter    {refresh}  issuer   (observed)
 //	grpcauth.jwks.keys            gauge      {key}      issuer   (observed)

@@ -17,7 +17,7 @@ type observed struct {
 	hits, misses, fetches, failures       metric.Int64ObservableCounter
 	discoveries, urlChanges               metric.Int64ObservableCounter
 	missFetches, missesLimited, missWaits metric.Int64ObservableCounter
-	entries, keys, skippedKeys            metric.Int64ObservableGauge
+	entries, size, keys, skippedKeys      metric.Int64ObservableGauge
 	age                                   metric.Float64ObservableGauge
 
 	// From introspect.Stats.
@@ -60,6 +60,7 @@ func newObserved(meter metric.Meter) (*observed, error) {
 		name, unit, descr string
 	}{
 		{&o.entries, "grpcauth.cache.entries", "{token}", "Tokens in the verified-token cache."},
+		{&o.size, "grpcauth.cache.size", "By", "Accounted size of the verified-token cache, bounded by its MaxBytes."},
 		{&o.keys, "grpcauth.jwks.keys", "{key}", "Usable keys in the current key set."},
 		{&o.skippedKeys, "grpcauth.jwks.skipped_keys", "{key}", "Entries of the current key set's document that were skipped (unsupported, not for signatures, duplicated, malformed, exposed or ambiguous)."},
 		{&o.iEntries, "grpcauth.introspection.cache.entries", "{token}", "Entries in the introspection caches, by cache (positive, negative)."},
@@ -81,7 +82,7 @@ func newObserved(meter metric.Meter) (*observed, error) {
 
 func (o *observed) instruments() []metric.Observable {
 	return []metric.Observable{o.hits, o.misses, o.fetches, o.failures, o.entries, o.keys, o.age,
-		o.discoveries, o.urlChanges, o.missFetches, o.missesLimited, o.missWaits, o.skippedKeys,
+		o.size, o.discoveries, o.urlChanges, o.missFetches, o.missesLimited, o.missWaits, o.skippedKeys,
 		o.iHits, o.iNegHits, o.iMisses, o.iRequests, o.iFailures, o.iInactive, o.iCoalesced, o.iEntries, o.iInFlight}
 }
 
@@ -91,6 +92,7 @@ func (o *observed) observe(ob metric.Observer, st verifier.Stats, now time.Time)
 	ob.ObserveInt64(o.hits, st.CacheHits, attrs)
 	ob.ObserveInt64(o.misses, st.CacheMisses, attrs)
 	ob.ObserveInt64(o.entries, int64(st.CacheEntries), attrs)
+	ob.ObserveInt64(o.size, st.CacheBytes, attrs)
 	ob.ObserveInt64(o.fetches, st.KeyFetches, attrs)
 	ob.ObserveInt64(o.failures, st.KeyFetchFailures, attrs)
 	ob.ObserveInt64(o.keys, int64(st.Keys), attrs)

@@ -268,6 +268,13 @@ func TestMetrics_CountDecisionsAndVerifierFiguresFromRealCalls(t *testing.T) {
 	if !ok || len(age.DataPoints) != 1 || age.DataPoints[0].Value != 90 {
 		t.Errorf("grpcauth.jwks.age = %+v, want 90 s", got["grpcauth.jwks.age"])
 	}
+	// The cache's size, in bytes: what Stats says, for the two tokens.
+	size := collectMetrics(t, f.reader)["grpcauth.cache.size"]
+	g, ok := size.Data.(metricdata.Gauge[int64])
+	if want := f.v.Stats().CacheBytes; !ok || size.Unit != "By" || len(g.DataPoints) != 1 || g.DataPoints[0].Attributes != iss ||
+		g.DataPoints[0].Value != want || want <= 0 {
+		t.Errorf("grpcauth.cache.size = %+v, want %d By", size, want)
+	}
 }
 
 func TestMetrics_UnknownMethodsShareOneAttributeValue(t *testing.T) {
