@@ -205,7 +205,7 @@ func checkChallengeSyntax(t *testing.T, v string) {
 // a call without credentials to a method or server that takes only DPoP.
 func TestChallenge_DPoPCallGetsDPoPSchemeChallenge(t *testing.T) {
 	d := newDPoPEnv(t)
-	const algs = `algs="ES256 EdDSA"`
+	const algs = `algs="ES256 EdDSA Ed25519"`
 	for _, tt := range []struct {
 		name   string
 		ctx    context.Context

@@ -205,7 +205,7 @@ type Config struct {
 	RequireDPoP bool
 
 	// DPoP configures how DPoP proofs are verified: accepted algorithms
-	// (default ES256 and EdDSA), the iat window (default 5 minutes back,
+	// (default ES256, EdDSA and Ed25519), the iat window (default 5 minutes back,
 	// 10 seconds ahead), further origins accepted in htu for a server
 	// behind a proxy, the replay cache (default in-memory, one process;
 	// share one between replicas) and server nonces (default none). Its

@@ -27,7 +27,7 @@ const (
 	// MetadataWWWAuthenticate is the trailer key of the challenge sent
 	// with every refusal about the caller's credentials: a DPoP refusal's
 	// in the DPoP scheme, e.g.
-	// DPoP error="invalid_dpop_proof", algs="ES256 EdDSA"; any other's
+	// DPoP error="invalid_dpop_proof", algs="ES256 EdDSA Ed25519"; any other's
 	// (RFC 6750, section 3; step-up: RFC 9470) in the scheme of the call,
 	// e.g. Bearer error="invalid_token", error_description="access token
 	// expired", or bare "Bearer" for a call without credentials. See the

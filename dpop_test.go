@@ -110,6 +110,8 @@ func TestDPoP_ProofChecksOverLoopback(t *testing.T) {
 	unbound := d.scoped(t, "test:read")
 	boundOther := d.token(t, map[string]any{"sub": "user-1"}, grpcauthtest.WithScopes("test:read"), grpcauthtest.WithDPoPKey(other.PublicKey()))
 	boundRSA := d.token(t, map[string]any{"sub": "user-1"}, grpcauthtest.WithScopes("test:read"), grpcauthtest.WithDPoPKey(rsa.PublicKey()))
+	ed := newDPoPKey(t, "Ed25519") // RFC 9864's alg name
+	boundEd := d.token(t, map[string]any{"sub": "user-1"}, grpcauthtest.WithScopes("test:read"), grpcauthtest.WithDPoPKey(ed.PublicKey()))
 	p := func(o grpcauthtest.ProofOptions) func(t *testing.T) string {
 		return func(t *testing.T) string { return d.proof(t, d.key, mInherited, d.bound, o) }
 	}
@@ -129,6 +131,7 @@ func TestDPoP_ProofChecksOverLoopback(t *testing.T) {
 		{name: "scheme in lower case", scheme: "dpop", proofs: list(p(grpcauthtest.ProofOptions{})), want: codes.OK},
 		{name: "htu normalised: scheme case, default port absent, query and fragment ignored", proofs: list(p(grpcauthtest.ProofOptions{URL: "HTTP://" + d.addr + "/authtest.v1.TestService/./Inherited?x=1#f"})), want: codes.OK},
 		{name: "require_dpop with a DPoP-bound token", method: mAuth, proofs: list(func(t *testing.T) string { return d.proof(t, d.key, mAuth, d.bound, grpcauthtest.ProofOptions{}) }), want: codes.OK},
+		{name: "Ed25519 proof (RFC 9864) in the default allow-list", token: boundEd, proofs: list(func(t *testing.T) string { return d.proof(t, ed, mInherited, boundEd, grpcauthtest.ProofOptions{}) }), want: codes.OK},
 		{name: "iat at the edge of the window", proofs: list(p(grpcauthtest.ProofOptions{IssuedAt: t0.Add(-dpop.DefaultMaxAge)})), want: codes.OK},
 
 		{name: "wrong typ", proofs: list(p(grpcauthtest.ProofOptions{Type: "JWT"})), want: codes.Unauthenticated, reason: ReasonDPoPProofInvalid, cause: "typ \"JWT\""},
@@ -189,11 +192,11 @@ func TestDPoP_ProofChecksOverLoopback(t *testing.T) {
 			switch {
 			case tt.want == codes.OK && len(challenge) != 0:
 				t.Errorf("www-authenticate %q on success", challenge)
-			case tt.reason == ReasonDPoPProofInvalid && (len(challenge) != 1 || challenge[0] != `DPoP error="invalid_dpop_proof", algs="ES256 EdDSA"`):
+			case tt.reason == ReasonDPoPProofInvalid && (len(challenge) != 1 || challenge[0] != `DPoP error="invalid_dpop_proof", algs="ES256 EdDSA Ed25519"`):
 				t.Errorf("www-authenticate = %q, want the invalid_dpop_proof challenge", challenge)
-			case tt.reason == ReasonDPoPBindingMismatch && (len(challenge) != 1 || challenge[0] != `DPoP error="invalid_token", algs="ES256 EdDSA"`):
+			case tt.reason == ReasonDPoPBindingMismatch && (len(challenge) != 1 || challenge[0] != `DPoP error="invalid_token", algs="ES256 EdDSA Ed25519"`):
 				t.Errorf("www-authenticate = %q, want the invalid_token challenge", challenge)
-			case tt.reason == ReasonDPoPRequired && (len(challenge) != 1 || challenge[0] != `DPoP algs="ES256 EdDSA"`):
+			case tt.reason == ReasonDPoPRequired && (len(challenge) != 1 || challenge[0] != `DPoP algs="ES256 EdDSA Ed25519"`):
 				t.Errorf("www-authenticate = %q, want a bare DPoP challenge", challenge)
 			}
 		})
@@ -264,7 +267,7 @@ func TestDPoP_RequireDPoPRefusesBearerEverywhere(t *testing.T) {
 	for _, m := range []string{mInherited, mPublic} {
 		err, _, trailer := d.callUnaryMD(withAuth(t.Context(), bearer(unbound)), m)
 		checkStatus(t, err, codes.Unauthenticated, ReasonDPoPRequired)
-		if got := trailer.Get(MetadataWWWAuthenticate); len(got) != 1 || got[0] != `DPoP algs="ES256 EdDSA"` {
+		if got := trailer.Get(MetadataWWWAuthenticate); len(got) != 1 || got[0] != `DPoP algs="ES256 EdDSA Ed25519"` {
 			t.Errorf("%s: www-authenticate = %q", m, got)
 		}
 	}
@@ -284,7 +287,7 @@ func TestDPoP_StepUpRefusalChallengesInTheDPoPScheme(t *testing.T) {
 		c.Rules = map[string]*grpcauthv1.Rule{mAuth: stepUp, mServerStream: stepUp}
 	})
 	const want = `DPoP error="insufficient_user_authentication", error_description="this method requires a stronger or more recent sign-in", ` +
-		`acr_values="urn:example:mfa phr", max_age="300", algs="ES256 EdDSA"`
+		`acr_values="urn:example:mfa phr", max_age="300", algs="ES256 EdDSA Ed25519"`
 
 	err, _, trailer := d.callUnaryMD(dpopCtx(t.Context(), "DPoP "+d.bound, d.proof(t, d.key, mAuth, d.bound, grpcauthtest.ProofOptions{})), mAuth)
 	checkStatus(t, err, codes.Unauthenticated, ReasonInsufficientUserAuthentication)

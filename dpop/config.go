@@ -10,16 +10,19 @@ import (
 
 // DefaultAlgorithms are the proof algorithms accepted when
 // Config.Algorithms is empty: ES256 and EdDSA, as node-oidc-provider accepts
-// by default. Both have small keys and signatures and fast verification;
-// RS256 and PS256 proofs carry a 256-byte signature and a 2048-bit modulus in
+// by default, and Ed25519, RFC 9864's fully specified name of EdDSA over
+// Ed25519 (the only EdDSA curve accepted), which replaces the deprecated
+// EdDSA. All have small keys and signatures and fast verification; RS256
+// and PS256 proofs carry a 256-byte signature and a 2048-bit modulus in
 // every request, so they are opt-in.
-var DefaultAlgorithms = []string{"ES256", "EdDSA"}
+var DefaultAlgorithms = []string{"ES256", "EdDSA", "Ed25519"}
 
 // supportedAlgorithms are the asymmetric JWS algorithms Config.Algorithms
 // may name. none and the HMAC algorithms are not among them: a proof must be
-// verifiable with the public key it carries.
+// verifiable with the public key it carries. Nor is Ed448 (RFC 9864): jwx
+// and the standard library do not implement it.
 var supportedAlgorithms = [...]string{
-	"ES256", "ES384", "ES512", "EdDSA",
+	"ES256", "ES384", "ES512", "EdDSA", "Ed25519",
 	"RS256", "RS384", "RS512", "PS256", "PS384", "PS512",
 }
 
@@ -46,9 +49,10 @@ const maxJTILen = 256
 // Config configures a Verifier. Every field has a safe default.
 type Config struct {
 	// Algorithms is the allow-list of proof signature algorithms, from
-	// ES256, ES384, ES512, EdDSA (Ed25519), RS256, RS384, RS512, PS256,
-	// PS384 and PS512. Default DefaultAlgorithms (ES256, EdDSA). none and
-	// HS* are refused by New.
+	// ES256, ES384, ES512, EdDSA (with an Ed25519 key), Ed25519 (RFC
+	// 9864), RS256, RS384, RS512, PS256, PS384 and PS512. Default
+	// DefaultAlgorithms (ES256, EdDSA, Ed25519). none, HS* and Ed448 are
+	// refused by New.
 	Algorithms []string
 
 	// MaxAge is how long after its iat a proof is accepted, and so how

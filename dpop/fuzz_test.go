@@ -14,7 +14,7 @@ import (
 // FuzzVerify checks that no proof makes Verify panic or return an error
 // outside its sentinels, and that an accepted proof has a thumbprint and is
 // refused as a replay the second time. The seeds under
-// testdata/fuzz/FuzzVerify include valid ES256 and EdDSA proofs for
+// testdata/fuzz/FuzzVerify include valid ES256, EdDSA and Ed25519 proofs for
 // testReq at t0 and one broken proof per check.
 //
 //	go test -run '^$' -fuzz FuzzVerify ./dpop
@@ -40,7 +40,7 @@ func FuzzVerify(f *testing.F) {
 // The committed valid seeds are accepted, so the fuzzer starts from proofs
 // that reach every check.
 func TestFuzzVerifySeeds_ValidOnesAreAccepted(t *testing.T) {
-	for _, name := range []string{"ES256-valid", "EdDSA-valid"} {
+	for _, name := range []string{"ES256-valid", "EdDSA-valid", "Ed25519-valid"} {
 		b, err := os.ReadFile(filepath.Join("testdata", "fuzz", "FuzzVerify", name))
 		if err != nil {
 			t.Fatal(err)

@@ -17,9 +17,10 @@ import (
 	"time"
 	"unicode/utf8"
 
-	"github.com/lestrrat-go/jwx/v2/jwa"
 	"github.com/lestrrat-go/jwx/v2/jwk"
 	"github.com/lestrrat-go/jwx/v2/jws"
+
+	"github.com/grpcauth/grpcauth/internal/jwsalg"
 )
 
 // ProofType is the typ header of a DPoP proof.
@@ -40,7 +41,9 @@ func NewVerifier(cfg Config) (*Verifier, error) {
 	}
 	v := &Verifier{s: s, verifiers: make(map[string]jws.Verifier, len(s.algorithms))}
 	for _, alg := range s.algorithms {
-		jv, err := jws.NewVerifier(jwa.SignatureAlgorithm(alg))
+		// Ed25519 gets jwx's EdDSA verifier, and keyFits holds it to
+		// Ed25519 keys (see internal/jwsalg: nothing is registered in jwx).
+		jv, err := jwsalg.NewVerifier(alg)
 		if err != nil {
 			return nil, fmt.Errorf("dpop: Config.Algorithms: %q: %w", alg, err)
 		}
@@ -50,7 +53,7 @@ func NewVerifier(cfg Config) (*Verifier, error) {
 }
 
 // Algorithms returns the accepted proof algorithms, in configuration order:
-// what a server advertises in its challenge (algs="ES256 EdDSA").
+// what a server advertises in its challenge (algs="ES256 EdDSA Ed25519").
 func (v *Verifier) Algorithms() []string {
 	return append([]string(nil), v.s.algorithms...)
 }
@@ -407,7 +410,7 @@ const minRSABits = 2048
 
 // keyFits reports whether pub is the right kind of key for alg: RSA of at
 // least 2048 bits for RS and PS, the alg's NIST curve for ES (on the curve),
-// Ed25519 for EdDSA.
+// Ed25519 for EdDSA and Ed25519.
 func keyFits(alg string, pub any) bool {
 	switch k := pub.(type) {
 	case *rsa.PublicKey:
@@ -422,7 +425,7 @@ func keyFits(alg string, pub any) bool {
 		bits := k.Curve.Params().BitSize
 		return alg == "ES256" && bits == 256 || alg == "ES384" && bits == 384 || alg == "ES512" && bits == 521
 	case ed25519.PublicKey:
-		return alg == "EdDSA" && len(k) == ed25519.PublicKeySize
+		return (alg == "EdDSA" || alg == jwsalg.Ed25519) && len(k) == ed25519.PublicKeySize
 	}
 	return false
 }

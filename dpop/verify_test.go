@@ -53,7 +53,7 @@ func newVerifier(t testing.TB, cfg dpop.Config) *dpop.Verifier {
 }
 
 func TestVerify_AcceptsEveryAllowedAlgorithm(t *testing.T) {
-	algs := []string{"ES256", "ES384", "ES512", "EdDSA", "RS256", "PS256"}
+	algs := []string{"ES256", "ES384", "ES512", "EdDSA", "Ed25519", "RS256", "PS256"}
 	v := newVerifier(t, dpop.Config{Algorithms: algs})
 	for _, alg := range algs {
 		k := newKey(t, alg)
@@ -70,6 +70,46 @@ func TestVerify_AcceptsEveryAllowedAlgorithm(t *testing.T) {
 		}
 		if p.Thumbprint != k.Thumbprint() || p.Algorithm != alg || !p.IssuedAt.Equal(t0) || p.ID == "" {
 			t.Errorf("%s: Proof = %+v", alg, p)
+		}
+	}
+}
+
+// RFC 9864's "Ed25519" is accepted by default, next to EdDSA, and
+// advertised; it needs an Ed25519 jwk, only the allow-list decides, and
+// Ed448, which jwx cannot verify, is refused by NewVerifier.
+func TestVerify_Ed25519(t *testing.T) {
+	v := newVerifier(t, dpop.Config{})
+	if got := strings.Join(v.Algorithms(), " "); got != "ES256 EdDSA Ed25519" {
+		t.Errorf("Algorithms() = %q, want ES256 EdDSA Ed25519", got)
+	}
+	k := newKey(t, "Ed25519")
+	req := testReq
+	req.KeyThumbprint = k.Thumbprint()
+	proof, err := k.Proof("POST", testURL, testToken)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p, err := v.Verify(t.Context(), proof, req); err != nil || p.Algorithm != "Ed25519" {
+		t.Fatalf("Verify = %+v, %v", p, err)
+	}
+	p256, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	rsaKey, _ := rsa.GenerateKey(rand.Reader, 2048)
+	for name, hk := range map[string]any{"P-256": p256.Public(), "RSA": rsaKey.Public()} {
+		bad, err := k.ProofWith(grpcauthtest.ProofOptions{Method: "POST", URL: testURL, AccessToken: testToken, HeaderKey: hk})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := v.Verify(t.Context(), bad, testReq); !errors.Is(err, dpop.ErrInvalidProof) || !strings.Contains(err.Error(), "does not fit alg Ed25519") {
+			t.Errorf("Ed25519 proof with a %s jwk: %v, want a key that does not fit", name, err)
+		}
+	}
+	onlyEdDSA := newVerifier(t, dpop.Config{Algorithms: []string{"EdDSA"}})
+	if _, err := onlyEdDSA.Verify(t.Context(), proof, req); !errors.Is(err, dpop.ErrInvalidProof) || !strings.Contains(err.Error(), "not allowed") {
+		t.Errorf("Ed25519 proof where only EdDSA is allowed: %v, want alg not allowed", err)
+	}
+	for _, alg := range []string{"Ed448", "ed25519"} {
+		if _, err := dpop.NewVerifier(dpop.Config{Algorithms: []string{alg}}); err == nil {
+			t.Errorf("NewVerifier accepted %s", alg)
 		}
 	}
 }

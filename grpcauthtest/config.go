@@ -84,7 +84,9 @@ type Config struct {
 	Path string
 	// Algorithm is the signing algorithm of the first key and of RotateKey:
 	// "RS256" (default, 2048-bit RSA), "ES256" (P-256) or "EdDSA" (Ed25519).
-	// RS384, RS512, PS256, PS384, PS512, ES384 and ES512 are accepted too.
+	// RS384, RS512, PS256, PS384, PS512, ES384 and ES512 are accepted too,
+	// and "Ed25519" (RFC 9864): an Ed25519 key whose JWK and tokens say
+	// "alg":"Ed25519" instead of the deprecated "EdDSA".
 	Algorithm string
 	// Shape is the token layout; default ShapeOkta.
 	Shape Shape

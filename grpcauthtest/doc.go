@@ -20,8 +20,9 @@
 // endpoint then answers CORS for the public clients' redirect-URI origins.
 // docs/browsers.md shows it behind the items example's web page.
 //
-// Tokens are signed with jwx (RS256 by default; ES256 and EdDSA selectable)
-// in Okta's shape ("scp" array, "cid") or RFC 9068's ("scope" string,
+// Tokens are signed with jwx (RS256 by default; ES256, EdDSA and RFC 9864's
+// Ed25519 selectable; an Ed25519 token is assembled around jwx's EdDSA
+// signature, since jwx v2 cannot write that alg) in Okta's shape ("scp" array, "cid") or RFC 9068's ("scope" string,
 // "client_id", typ "at+jwt"). Tests can also mint arbitrary tokens, including
 // deliberately broken ones, with Mint and its options, and rotate keys with
 // RotateKey and RemoveKey. MintOpaque issues opaque tokens, which only the

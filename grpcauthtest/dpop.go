@@ -37,7 +37,8 @@ type DPoPKey struct {
 func NewDPoPKey() (*DPoPKey, error) { return NewDPoPKeyWithAlgorithm("ES256") }
 
 // NewDPoPKeyWithAlgorithm generates a DPoP key for alg: RS256, RS384, RS512,
-// PS256, PS384, PS512, ES256, ES384, ES512 or EdDSA.
+// PS256, PS384, PS512, ES256, ES384, ES512, EdDSA or Ed25519 (RFC 9864's
+// name of EdDSA over Ed25519: the proofs' header says "alg":"Ed25519").
 func NewDPoPKeyWithAlgorithm(alg string) (*DPoPKey, error) {
 	sk, err := newSigningKey(alg, false) // never pooled; its public JWK also carries kid, alg and use
 	if err != nil {
@@ -154,22 +155,21 @@ func (k *DPoPKey) ProofWith(o ProofOptions) (string, error) {
 			return "", fmt.Errorf("grpcauthtest: proof jwk: %w", err)
 		}
 	}
-	var opt jws.SignOption
-	switch alg := o.Algorithm; {
-	case alg == "none":
-		opt = jws.WithInsecureNoSignature(jws.WithProtectedHeaders(hdr))
-	case alg == "HS256" || alg == "HS384" || alg == "HS512":
+	alg, key := k.alg, any(k.private)
+	switch o.Algorithm {
+	case "":
+	case "none":
+		alg, key = jwa.NoSignature, nil
+	case "HS256", "HS384", "HS512":
 		secret, err := json.Marshal(k.public)
 		if err != nil {
 			return "", fmt.Errorf("grpcauthtest: encode public JWK: %w", err)
 		}
-		opt = jws.WithKey(jwa.SignatureAlgorithm(alg), secret, jws.WithProtectedHeaders(hdr))
-	case alg == "":
-		opt = jws.WithKey(k.alg, k.private, jws.WithProtectedHeaders(hdr))
+		alg, key = jwa.SignatureAlgorithm(o.Algorithm), secret
 	default:
-		return "", fmt.Errorf("grpcauthtest: ProofOptions.Algorithm %q: want none or HS256/384/512", alg)
+		return "", fmt.Errorf("grpcauthtest: ProofOptions.Algorithm %q: want none or HS256/384/512", o.Algorithm)
 	}
-	proof, err := jws.Sign(body, opt)
+	proof, err := sign(body, hdr, alg, key)
 	if err != nil {
 		return "", fmt.Errorf("grpcauthtest: sign proof: %w", err)
 	}
@@ -233,7 +233,7 @@ func (o *mintOptions) applyDPoP(payload map[string]any) error {
 // every asymmetric algorithm, the issuer's clock.
 func newTokenDPoP(now func() time.Time) (*dpop.Verifier, error) {
 	return dpop.NewVerifier(dpop.Config{
-		Algorithms: []string{"ES256", "ES384", "ES512", "EdDSA", "RS256", "RS384", "RS512", "PS256", "PS384", "PS512"},
+		Algorithms: []string{"ES256", "ES384", "ES512", "EdDSA", "Ed25519", "RS256", "RS384", "RS512", "PS256", "PS384", "PS512"},
 		Now:        now,
 	})
 }

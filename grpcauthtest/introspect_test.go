@@ -375,3 +375,19 @@ func TestIntrospect_DPoPBoundTokensAreOfTypeDPoP(t *testing.T) {
 		}
 	}
 }
+
+// The introspection endpoint verifies its own JWTs under every key
+// algorithm, RFC 9864's Ed25519 (which jwx's jws.Verify does not know)
+// included.
+func TestIntrospect_EveryKeyAlgorithmIsActive(t *testing.T) {
+	for _, alg := range []string{"ES256", "EdDSA", "Ed25519"} {
+		t.Run(alg, func(t *testing.T) {
+			clk := &introspectClock{}
+			clk.sec.Store(1_900_000_000)
+			iss := grpcauthtest.NewIssuer(t, grpcauthtest.Config{Algorithm: alg, Now: clk.Now, Clients: []grpcauthtest.Client{rsClient}})
+			if m := introspectToken(t, iss, mustToken(t)(iss.Token("svc"))); m["active"] != true {
+				t.Fatalf("%s token: %v, want active", alg, m)
+			}
+		})
+	}
+}

@@ -15,7 +15,7 @@ import (
 )
 
 func TestJWKS_HoldsOnlyPublicKeysWithKidAlgUse(t *testing.T) {
-	for _, alg := range []string{"RS256", "ES256", "EdDSA"} {
+	for _, alg := range []string{"RS256", "ES256", "EdDSA", "Ed25519"} {
 		t.Run(alg, func(t *testing.T) {
 			iss := grpcauthtest.NewIssuer(t, grpcauthtest.Config{Algorithm: alg})
 			if _, err := iss.RotateKey(); err != nil {

@@ -14,6 +14,8 @@ import (
 	"github.com/lestrrat-go/jwx/v2/jwa"
 	"github.com/lestrrat-go/jwx/v2/jwk"
 	"github.com/lestrrat-go/jwx/v2/jws"
+
+	"github.com/grpcauth/grpcauth/internal/jwsalg"
 )
 
 // ErrNoSigningKey is returned when every key has been removed (RemoveKey)
@@ -86,7 +88,7 @@ func WithKidHeader(kid string) MintOption { return func(o *mintOptions) { o.kid 
 func WithIssuerKey(kid string) MintOption { return func(o *mintOptions) { o.keyID = kid } }
 
 // WithSigningKey signs with key under alg ("HS256", "RS256", "ES256",
-// "EdDSA", ...) instead of an issuer key: a private key of the standard
+// "EdDSA", "Ed25519", ...) instead of an issuer key: a private key of the standard
 // library (a crypto.Signer: *rsa.PrivateKey, *ecdsa.PrivateKey,
 // ed25519.PrivateKey) or a []byte HMAC secret. It is how tests build
 // forgeries, e.g. HS256 keyed with the bytes of the issuer's public key
@@ -238,17 +240,53 @@ func (i *Issuer) Mint(claims map[string]any, opts ...MintOption) (string, error)
 		}
 	}
 
-	var signOpt jws.SignOption
-	if o.unsigned {
-		signOpt = jws.WithInsecureNoSignature(jws.WithProtectedHeaders(hdr))
-	} else {
-		signOpt = jws.WithKey(alg, key, jws.WithProtectedHeaders(hdr))
-	}
-	tok, err := jws.Sign(body, signOpt)
+	tok, err := sign(body, hdr, alg, key)
 	if err != nil {
 		return "", fmt.Errorf("grpcauthtest: sign: %w", err)
 	}
 	return string(tok), nil
+}
+
+// sign returns the compact JWS of payload whose protected header is hdr
+// plus alg, signed with key under alg; jwa.NoSignature makes it unsigned.
+// jwx v2 predates RFC 9864: it refuses "Ed25519" in a header and jws.Sign
+// writes its signer's alg, so an Ed25519 JWS is assembled here around a
+// signature made by jwx's EdDSA signer (internal/jwsalg registers
+// nothing in jwx).
+func sign(payload []byte, hdr jws.Headers, alg jwa.SignatureAlgorithm, key any) ([]byte, error) {
+	switch alg {
+	case jwa.NoSignature:
+		return jws.Sign(payload, jws.WithInsecureNoSignature(jws.WithProtectedHeaders(hdr)))
+	case jwsalg.Ed25519:
+		return signEd25519(payload, hdr, key)
+	}
+	return jws.Sign(payload, jws.WithKey(alg, key, jws.WithProtectedHeaders(hdr)))
+}
+
+// signEd25519 is sign for alg Ed25519.
+func signEd25519(payload []byte, hdr jws.Headers, key any) ([]byte, error) {
+	b, err := json.Marshal(hdr)
+	if err != nil {
+		return nil, err
+	}
+	var members map[string]json.RawMessage
+	if err := json.Unmarshal(b, &members); err != nil {
+		return nil, err
+	}
+	members[jws.AlgorithmKey] = json.RawMessage(`"` + jwsalg.Ed25519 + `"`)
+	if b, err = json.Marshal(members); err != nil {
+		return nil, err
+	}
+	input := base64.RawURLEncoding.EncodeToString(b) + "." + base64.RawURLEncoding.EncodeToString(payload)
+	signer, err := jwsalg.NewSigner(jwsalg.Ed25519)
+	if err != nil {
+		return nil, err
+	}
+	sig, err := signer.Sign([]byte(input), key)
+	if err != nil {
+		return nil, err
+	}
+	return []byte(input + "." + base64.RawURLEncoding.EncodeToString(sig)), nil
 }
 
 // defaultClaims returns the claims a token of shape gets unless overridden:
@@ -296,7 +334,9 @@ func (i *Issuer) pickKey(o *mintOptions) (key any, alg jwa.SignatureAlgorithm, k
 		if o.signKey == nil {
 			return nil, "", "", errors.New("grpcauthtest: WithSigningKey with a nil key")
 		}
-		if err := alg.Accept(o.signAlg); err != nil {
+		if o.signAlg == jwsalg.Ed25519 { // RFC 9864; jwx v2 does not Accept it
+			alg = jwsalg.Ed25519
+		} else if err := alg.Accept(o.signAlg); err != nil {
 			return nil, "", "", fmt.Errorf("grpcauthtest: WithSigningKey algorithm %q: %w", o.signAlg, err)
 		}
 		switch o.signKey.(type) {

@@ -76,8 +76,10 @@ const (
 )
 
 // DefaultAlgorithms returns the signature algorithms allowed when
-// Config.Algorithms is empty: every asymmetric JWS algorithm jwx verifies.
-// HMAC (HS*) and "none" are never allowed. Each call returns a new slice.
+// Config.Algorithms is empty: every asymmetric JWS algorithm jwx verifies,
+// and RFC 9864's "Ed25519" (verified by jwx's EdDSA verifier). HMAC (HS*)
+// and "none" are never allowed, nor is "Ed448", which jwx cannot verify.
+// Each call returns a new slice.
 func DefaultAlgorithms() []string { return slices.Clone(supportedAlgorithms[:]) }
 
 // supportedAlgorithms are the algorithms Config.Algorithms may name, and the
@@ -86,7 +88,7 @@ var supportedAlgorithms = [...]string{
 	"RS256", "RS384", "RS512",
 	"PS256", "PS384", "PS512",
 	"ES256", "ES384", "ES512",
-	"EdDSA",
+	"EdDSA", "Ed25519",
 }
 
 // Config configures a Verifier. Only Issuer and Audiences are required; every
@@ -125,12 +127,14 @@ type Config struct {
 	JWKSURL string
 
 	// Algorithms is the signature-algorithm allow-list. Default
-	// DefaultAlgorithms (RS, PS and ES of every size, and EdDSA). New
-	// rejects "none" in any case, HS256/HS384/HS512 and any algorithm it
-	// does not know: a public key must never be usable as an HMAC secret.
-	// A token's alg must be in the list, must equal its key's alg when the
-	// key names one, and must fit its key's type (RSA for RS/PS, the
-	// matching NIST curve for ES, Ed25519 for EdDSA).
+	// DefaultAlgorithms (RS, PS and ES of every size, EdDSA and Ed25519).
+	// New rejects "none" in any case, HS256/HS384/HS512 and any algorithm
+	// it does not know (Ed448 among them): a public key must never be
+	// usable as an HMAC secret. A token's alg must be in the list, must
+	// equal its key's alg exactly when the key names one (a key marked
+	// "EdDSA" verifies only "EdDSA" tokens, one marked "Ed25519" only
+	// "Ed25519" tokens), and must fit its key's type (RSA for RS/PS, the
+	// matching NIST curve for ES, an Ed25519 key for EdDSA and Ed25519).
 	Algorithms []string
 
 	// ClockSkew is the tolerance applied to exp, nbf and iat. Zero means

@@ -31,7 +31,7 @@ func fuzzSeeds(t testing.TB, f *fixture) []string {
 		p[0] + "." + p[1],
 		p[0] + "." + p[1] + ".",
 		valid + ".x.y",
-		"", ".", "..", "a.b.c", "e30.e30.", "eyJhbGciOiJSUzI1NiJ9.e30.AA",
+		"", ".", "..", "a.b.c", "e30.e30.", "eyJhbGciOiJSUzI1NiJ9.e30.AA", "eyJhbGciOiJFZDI1NTE5In0.e30.AA",
 	}
 }
 

@@ -16,9 +16,9 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/lestrrat-go/jwx/v2/jwa"
 	"github.com/lestrrat-go/jwx/v2/jws"
 
+	"github.com/grpcauth/grpcauth/internal/jwsalg"
 	"github.com/grpcauth/grpcauth/internal/jwt"
 	"github.com/grpcauth/grpcauth/verifier/internal/jwks"
 )
@@ -56,7 +56,9 @@ func New(ctx context.Context, cfg Config) (*Verifier, error) {
 	}
 	v := &Verifier{s: s, asserts: asserts, verifiers: make(map[string]jws.Verifier, len(s.Algorithms))}
 	for _, alg := range s.Algorithms {
-		jv, err := jws.NewVerifier(jwa.SignatureAlgorithm(alg))
+		// Ed25519 gets jwx's EdDSA verifier, and keyFits holds it to
+		// Ed25519 keys (see internal/jwsalg: nothing is registered in jwx).
+		jv, err := jwsalg.NewVerifier(alg)
 		if err != nil {
 			return nil, configError("algorithm %q: %v", alg, err)
 		}
@@ -611,7 +613,8 @@ func curveFor(alg string) string {
 const minRSABits = 2048
 
 // keyFits reports whether pub is the right kind of key for alg: RSA of at
-// least 2048 bits for RS/PS, the alg's NIST curve for ES, Ed25519 for EdDSA.
+// least 2048 bits for RS/PS, the alg's NIST curve for ES, Ed25519 for EdDSA
+// and Ed25519 (RFC 9864).
 func keyFits(alg string, pub crypto.PublicKey) bool {
 	switch alg {
 	case "RS256", "RS384", "RS512", "PS256", "PS384", "PS512":
@@ -623,7 +626,7 @@ func keyFits(alg string, pub crypto.PublicKey) bool {
 			return false
 		}
 		return k.Curve.Params().Name == curveFor(alg)
-	case "EdDSA":
+	case "EdDSA", jwsalg.Ed25519:
 		k, ok := pub.(ed25519.PublicKey)
 		return ok && len(k) == ed25519.PublicKeySize
 	}

@@ -667,6 +667,11 @@ func TestKeyFits(t *testing.T) {
 		{"EdDSA", ed, true},
 		{"EdDSA", &rsa2048.PublicKey, false},
 		{"EdDSA", ed25519.PublicKey(ed[:16]), false},
+		{"Ed25519", ed, true},
+		{"Ed25519", &rsa2048.PublicKey, false},
+		{"Ed25519", &p256.PublicKey, false},
+		{"Ed25519", ed25519.PublicKey(ed[:16]), false},
+		{"Ed448", ed, false},
 		{"HS256", &rsa2048.PublicKey, false},
 		{"RS256", nil, false},
 	}

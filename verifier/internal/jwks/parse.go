@@ -13,6 +13,8 @@ import (
 
 	"github.com/lestrrat-go/jwx/v2/jwa"
 	"github.com/lestrrat-go/jwx/v2/jwk"
+
+	"github.com/grpcauth/grpcauth/internal/jwsalg"
 )
 
 // skippedKey describes one entry of a JWKS document that was not kept.
@@ -242,7 +244,8 @@ func algorithmsFor(pub any) []string {
 			return []string{"ES512"}
 		}
 	case ed25519.PublicKey:
-		return []string{"EdDSA"}
+		// RFC 9864's fully specified name, and RFC 8037's polymorphic one.
+		return []string{"EdDSA", jwsalg.Ed25519}
 	}
 	return nil
 }

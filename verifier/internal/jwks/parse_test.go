@@ -26,6 +26,7 @@ func TestParseJWKS_KeepsEachSupportedKeyType(t *testing.T) {
 		jwkJSON(t, &p384.PublicKey, "p384", "ES384", nil),
 		jwkJSON(t, &p521.PublicKey, "p521", "", nil),
 		edJWK(t, "ed"),
+		jwkJSON(t, edPub, "ed-rfc9864", "Ed25519", nil),
 	)
 	keys, skipped, err := parseJWKS(body)
 	if err != nil || len(skipped) != 0 {
@@ -46,6 +47,8 @@ func TestParseJWKS_KeepsEachSupportedKeyType(t *testing.T) {
 		{"p384", "ES384", func(p any) bool { k, ok := p.(*ecdsa.PublicKey); return ok && k.Curve == elliptic.P384() }},
 		{"p521", "", func(p any) bool { k, ok := p.(*ecdsa.PublicKey); return ok && k.Curve == elliptic.P521() }},
 		{"ed", "EdDSA", func(p any) bool { k, ok := p.(ed25519.PublicKey); return ok && k.Equal(edPub) }},
+		// RFC 9864's fully specified alg, which jwx v2 does not know.
+		{"ed-rfc9864", "Ed25519", func(p any) bool { k, ok := p.(ed25519.PublicKey); return ok && k.Equal(edPub) }},
 	}
 	if len(got) != len(checks) {
 		t.Fatalf("got %d keys, want %d", len(got), len(checks))
@@ -105,6 +108,11 @@ func TestParseJWKS_UnusableKeySkippedOthersKept(t *testing.T) {
 		{"alg RSA-OAEP (encryption)", jwkJSON(t, &rsaKeys[1].PublicKey, "oaep", "", map[string]any{"alg": "RSA-OAEP"}), `alg "RSA-OAEP"`, true},
 		{"alg ES384 on a P-256 key", jwkJSON(t, &ecKey.PublicKey, "es384", "", map[string]any{"alg": "ES384"}), `alg "ES384"`, true},
 		{"alg RS256 on an Ed25519 key", jwkJSON(t, edPub, "edrs", "", map[string]any{"alg": "RS256"}), `alg "RS256"`, true},
+		{"alg Ed448 on an Ed25519 key", jwkJSON(t, edPub, "ed448alg", "", map[string]any{"alg": "Ed448"}), `alg "Ed448"`, true},
+		{"alg ed25519 (another case) on an Ed25519 key", jwkJSON(t, edPub, "edlower", "", map[string]any{"alg": "ed25519"}), `alg "ed25519"`, true},
+		{"alg Ed25519 on a P-256 key", jwkJSON(t, &ecKey.PublicKey, "eced", "", map[string]any{"alg": "Ed25519"}), `alg "Ed25519"`, true},
+		{"alg Ed25519 on an RSA key", jwkJSON(t, &rsaKeys[1].PublicKey, "rsaed", "", map[string]any{"alg": "Ed25519"}), `alg "Ed25519"`, true},
+		{"OKP Ed448", json.RawMessage(`{"kty":"OKP","crv":"Ed448","kid":"ed448","alg":"Ed448","x":"` + b64(make([]byte, 57)) + `"}`), "curve algorithm Ed448", true},
 		{"not an object", json.RawMessage(`42`), "not a JWK object", true},
 		{"kid of the wrong type", json.RawMessage(`{"kty":"RSA","kid":7,"n":"AAAA","e":"AQAB"}`), "invalid JWK", true},
 	}

@@ -1,0 +1,41 @@
+// Package jwsalg maps JWS algorithm names to jwx's signers and verifiers,
+// including RFC 9864's fully specified "Ed25519", which jwx v2 predates.
+//
+// jwx v2 knows "Ed25519" neither as a jwa.SignatureAlgorithm nor in its
+// signer and verifier registries. jwa.RegisterSignatureAlgorithm and
+// jws.RegisterVerifier/RegisterSigner would teach it, but they change
+// process-wide tables every other jwx user of the program shares (whose
+// jws.Verify, header parsing and jwa.SignatureAlgorithm.Accept would then
+// accept the name too), so this package registers nothing: it hands out
+// jwx's EdDSA signer and verifier for "Ed25519". The caller selects the
+// verifier by the header's alg itself and checks that the key is an
+// Ed25519 public key, as it does for every other alg.
+//
+// "Ed448" (RFC 9864) is not supported: neither jwx nor the standard library
+// implements Ed448.
+package jwsalg
+
+import (
+	"github.com/lestrrat-go/jwx/v2/jwa"
+	"github.com/lestrrat-go/jwx/v2/jws"
+)
+
+// Ed25519 is the JWS alg of EdDSA over the Ed25519 curve (RFC 9864, section
+// 2.2), the fully specified replacement of the polymorphic "EdDSA".
+const Ed25519 = "Ed25519"
+
+// JWX returns the jwx algorithm that computes alg's signatures: jwa.EdDSA
+// for Ed25519, alg itself for every other name.
+func JWX(alg string) jwa.SignatureAlgorithm {
+	if alg == Ed25519 {
+		return jwa.EdDSA
+	}
+	return jwa.SignatureAlgorithm(alg)
+}
+
+// NewVerifier returns jwx's verifier for alg (jws.NewVerifier(JWX(alg))).
+func NewVerifier(alg string) (jws.Verifier, error) { return jws.NewVerifier(JWX(alg)) }
+
+// NewSigner returns jwx's signer for alg (jws.NewSigner(JWX(alg))). Its
+// Algorithm method reports jwx's name, "EdDSA" for Ed25519.
+func NewSigner(alg string) (jws.Signer, error) { return jws.NewSigner(JWX(alg)) }
