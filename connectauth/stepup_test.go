@@ -40,7 +40,7 @@ func TestConnect_StepUpRefusalCarriesTheChallenge(t *testing.T) {
 			want   string
 		}{
 			{"Bearer", "Bearer " + params},
-			{"DPoP", "DPoP " + params + `, algs="ES256 EdDSA"`},
+			{"DPoP", "DPoP " + params + `, algs="ES256 EdDSA Ed25519"`},
 		} {
 			t.Run(pname+"/"+tc.scheme, func(t *testing.T) {
 				req := connect.NewRequest(&authtestv1.AllOfRequest{})
