@@ -13,16 +13,21 @@ import (
 // connectrpc.com/cors lists for the protocols themselves: the credentials
 // (Authorization, and DPoP's proof) and the challenge a refusal carries
 // (WWW-Authenticate, and DPoP-Nonce for a server that demands nonces).
+// Each response name comes twice: a grpc-go server behind vanguard's
+// transcoder sends them as gRPC trailers, which the Connect protocol
+// carries in a unary response as headers prefixed with "Trailer-".
 var (
 	authRequestHeaders  = []string{"Authorization", "DPoP"}
-	authResponseHeaders = []string{"WWW-Authenticate", "DPoP-Nonce"}
+	authResponseHeaders = []string{"WWW-Authenticate", "DPoP-Nonce", "Trailer-WWW-Authenticate", "Trailer-DPoP-Nonce"}
 )
 
 // CORS returns h behind a CORS policy that lets pages served from origins
 // call it with the Connect, gRPC-Web and gRPC protocols, send an
 // Authorization header and a DPoP proof, and read a refusal's status
 // (grpc-status, grpc-message, grpc-status-details-bin, and the Connect
-// protocol's error body) and its WWW-Authenticate and DPoP-Nonce headers.
+// protocol's error body) and its WWW-Authenticate and DPoP-Nonce headers,
+// also as the Trailer-WWW-Authenticate and Trailer-DPoP-Nonce headers in
+// which a Connect unary response through vanguard carries them.
 //
 // origins are exact origins such as "https://app.example.com" or
 // "http://127.0.0.1:8080". A request from any other origin is served

@@ -6,7 +6,13 @@ import (
 	"strings"
 	"testing"
 
+	"connectrpc.com/vanguard/vanguardgrpc"
+	"google.golang.org/grpc"
+
 	"github.com/grpcauth/grpcauth/connectauth"
+	"github.com/grpcauth/grpcauth/dpop"
+	"github.com/grpcauth/grpcauth/grpcauthtest"
+	authtestv1 "github.com/grpcauth/grpcauth/internal/testproto/authtest/v1"
 )
 
 func TestCORS_PreflightFromAllowedOriginMayAuthenticate(t *testing.T) {
@@ -68,5 +74,64 @@ func TestCORS_OtherOriginGetsNoCORSHeaders(t *testing.T) {
 	}
 	if !served {
 		t.Error("the request was not passed on (the handler decides what a non-CORS request gets)")
+	}
+}
+
+// A page on another origin can read a refusal's challenge and DPoP-Nonce
+// from a grpc-go server behind vanguard's transcoder too. There the
+// grpcauth interceptors send them as gRPC trailers, which the Connect
+// protocol carries in a unary response as headers prefixed with
+// "Trailer-" (Trailer-Www-Authenticate, Trailer-Dpop-Nonce): CORS must
+// expose those names, or the browser hides them from the page, which then
+// cannot retry with the nonce the server demands.
+func TestCORS_VanguardRefusalExposesItsChallengeAndNonce(t *testing.T) {
+	const origin, procedure = "https://app.example.com", "/authtest.v1.TestService/AllOf"
+	auth, key, tok := dpopFixture(t, dpop.Config{Nonces: twoNonces{}})
+	gs := grpc.NewServer(grpc.ChainUnaryInterceptor(auth.UnaryServerInterceptor()))
+	authtestv1.RegisterTestServiceServer(gs, service{})
+	transcoder, err := vanguardgrpc.NewTranscoder(gs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := serveTLS(t, connectauth.CORS(transcoder, origin))
+	proof, err := key.ProofWith(grpcauthtest.ProofOptions{Method: "POST", URL: srv.URL + procedure, AccessToken: tok}) // no nonce
+	if err != nil {
+		t.Fatal(err)
+	}
+	req, err := http.NewRequestWithContext(t.Context(), http.MethodPost, srv.URL+procedure, strings.NewReader("{}"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Connect-Protocol-Version", "1")
+	req.Header.Set("Origin", origin)
+	req.Header.Set("Authorization", "DPoP "+tok)
+	req.Header.Set("DPoP", proof)
+	resp, err := srv.Client().Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusUnauthorized {
+		t.Fatalf("status %d, want 401 (USE_DPOP_NONCE)", resp.StatusCode)
+	}
+	exposed := map[string]bool{}
+	for _, name := range strings.Split(resp.Header.Get("Access-Control-Expose-Headers"), ",") {
+		exposed[http.CanonicalHeaderKey(strings.TrimSpace(name))] = true
+	}
+	for _, want := range []string{"WWW-Authenticate", "DPoP-Nonce"} {
+		found := false
+		for name := range resp.Header {
+			if name != http.CanonicalHeaderKey(want) && name != http.CanonicalHeaderKey("Trailer-"+want) {
+				continue
+			}
+			found = true
+			if !exposed[name] {
+				t.Errorf("the response carries %s in %s, which Access-Control-Expose-Headers (%q) does not list", want, name, resp.Header.Get("Access-Control-Expose-Headers"))
+			}
+		}
+		if !found {
+			t.Errorf("the response carries no %s: %v", want, resp.Header)
+		}
 	}
 }
