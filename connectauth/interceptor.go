@@ -59,9 +59,9 @@ func (i *Interceptor) WrapUnary(next connect.UnaryFunc) connect.UnaryFunc {
 			// response value: a handler may return one shared value to
 			// every caller.
 			if ci, ok := connect.CallInfoForHandlerContext(ctx); ok {
-				rmd.copyTo(ci.ResponseHeader())
+				rmd.moveTo(ci.ResponseHeader())
 			} else if res != nil {
-				rmd.copyTo(res.Header())
+				rmd.moveTo(res.Header())
 			}
 			return res, herr
 		}
@@ -86,7 +86,7 @@ func (i *Interceptor) WrapStreamingHandler(next connect.StreamingHandlerFunc) co
 		rmd := &responseMetadata{method: conn.Spec().Procedure}
 		err := i.auth.ServeCall(callContext(ctx, conn.RequestHeader(), conn.Peer(), rmd), conn.Spec().Procedure, true, nil,
 			func(ctx context.Context, g *grpcauth.Guard) error {
-				rmd.copyTo(conn.ResponseHeader())
+				rmd.moveTo(conn.ResponseHeader())
 				return h.record(next(ctx, &guardedConn{StreamingHandlerConn: conn, guard: g}))
 			})
 		if herr, ok := h.passed(err); ok {
@@ -242,7 +242,7 @@ func connectError(err error, rmd *responseMetadata) error {
 	}
 	ce := connect.NewError(connect.Code(st.Code()), errors.New(st.Message()))
 	if rmd != nil {
-		rmd.copyTo(ce.Meta())
+		rmd.moveTo(ce.Meta())
 	}
 	for _, d := range st.Proto().GetDetails() {
 		m, err := d.UnmarshalNew()

@@ -36,10 +36,13 @@ func (r *responseMetadata) SetHeader(md metadata.MD) error  { return r.add(md) }
 func (r *responseMetadata) SendHeader(md metadata.MD) error { return r.add(md) }
 func (r *responseMetadata) SetTrailer(md metadata.MD) error { return r.add(md) }
 
-// copyTo adds the collected metadata to h, with the HTTP spelling of the
-// two names grpcauth uses (WWW-Authenticate, DPoP-Nonce), which
-// connectauth.CORS exposes to pages.
-func (r *responseMetadata) copyTo(h http.Header) {
+// moveTo moves the metadata collected so far to h, with the HTTP spelling
+// of the two names grpcauth uses (WWW-Authenticate, DPoP-Nonce), which
+// connectauth.CORS exposes to pages. Moved, not copied: a stream refused
+// after its start (cut, or a message the condition refused) sent its
+// admission's DPoP-Nonce with the response headers already, and its
+// refusal must not repeat it in the trailers.
+func (r *responseMetadata) moveTo(h http.Header) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	for k, vs := range r.md {
@@ -47,4 +50,5 @@ func (r *responseMetadata) copyTo(h http.Header) {
 			h.Add(k, v) // http.Header.Add canonicalises the name
 		}
 	}
+	r.md = nil
 }

@@ -12,6 +12,7 @@ import (
 	"connectrpc.com/connect"
 
 	"github.com/grpcauth/grpcauth"
+	"github.com/grpcauth/grpcauth/celcond"
 	"github.com/grpcauth/grpcauth/connectauth"
 	"github.com/grpcauth/grpcauth/dpop"
 	"github.com/grpcauth/grpcauth/grpcauthtest"
@@ -143,4 +144,52 @@ func configFixture(t *testing.T, cfg grpcauth.Config) *fixture {
 		t.Fatal(err)
 	}
 	return &fixture{iss: iss, auth: auth}
+}
+
+// A stream refused after it started (here a message the condition refuses;
+// a cut stream alike) sends the DPoP-Nonce of its admission once, with the
+// response headers, as over grpc-go, and not again with the refusal.
+func TestConnect_StreamRefusedAfterItsStartSendsTheDPoPNonceOnce(t *testing.T) {
+	cel, err := celcond.New(celcond.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := configFixture(t, grpcauth.Config{Conditions: cel, DPoP: dpop.Config{Nonces: twoNonces{}}})
+	key, err := grpcauthtest.NewDPoPKey()
+	if err != nil {
+		t.Fatal(err)
+	}
+	tok, err := f.iss.Mint(map[string]any{"sub": "alice"}, grpcauthtest.WithScopes("test:write"), grpcauthtest.WithDPoPKey(key.PublicKey()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	const path = "/authtest.v1.ConditionService/OwnClientStream"
+	mux := http.NewServeMux()
+	mux.Handle(path, connect.NewClientStreamHandler(path,
+		func(_ context.Context, s *connect.ClientStream[authtestv1.OwnClientStreamRequest]) (*connect.Response[authtestv1.OwnClientStreamResponse], error) {
+			for s.Receive() {
+			}
+			return nil, s.Err()
+		}, conditionOptions(f.auth, "OwnClientStream")...))
+	srv := serveTLS(t, connectauth.WrapHandler(mux))
+	for _, pname := range []string{"connect", "grpc"} { // gRPC-Web has no client streams
+		t.Run(pname, func(t *testing.T) {
+			p, err := key.ProofWith(grpcauthtest.ProofOptions{Method: "POST", URL: srv.URL + path, AccessToken: tok, Nonce: "old"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			stream := connect.NewClient[authtestv1.OwnClientStreamRequest, authtestv1.OwnClientStreamResponse](srv.Client(), srv.URL+path, protocols[pname]...).CallClientStream(t.Context())
+			stream.RequestHeader().Set("Authorization", "DPoP "+tok)
+			stream.RequestHeader().Set("DPoP", p)
+			_ = stream.Send(&authtestv1.OwnClientStreamRequest{Owner: "bob"}) // refused by the condition
+			_, err = stream.CloseAndReceive()
+			var ce *connect.Error
+			if !errors.As(err, &ce) || ce.Code() != connect.CodePermissionDenied {
+				t.Fatalf("got %v, want permission_denied", err)
+			}
+			if got := ce.Meta().Values("Dpop-Nonce"); len(got) != 1 || got[0] != "fresh" {
+				t.Errorf("DPoP-Nonce %q in the response's headers and trailers, want [fresh] once", got)
+			}
+		})
+	}
 }
