@@ -78,8 +78,10 @@ func (i *Interceptor) WrapStreamingClient(next connect.StreamingClientFunc) conn
 // WrapStreamingHandler authorizes a streaming call before next runs, checks
 // every message the handler receives against the rule's condition, and,
 // unless grpcauth.Config.SkipStreamExpiry is set, ends the stream with
-// CodeUnauthenticated (ACCESS_TOKEN_EXPIRED) when its token expires: the
-// handler's context is cancelled, and its later sends and receives fail.
+// CodeUnauthenticated when its token expires (ACCESS_TOKEN_EXPIRED) or is
+// refused on re-verification (ACCESS_TOKEN_REVOKED; see
+// grpcauth.Revalidator): the handler's context is cancelled, and its later
+// sends and receives fail.
 func (i *Interceptor) WrapStreamingHandler(next connect.StreamingHandlerFunc) connect.StreamingHandlerFunc {
 	return func(ctx context.Context, conn connect.StreamingHandlerConn) error {
 		var h handlerResult

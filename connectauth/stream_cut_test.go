@@ -10,9 +10,11 @@ import (
 	"time"
 
 	"connectrpc.com/connect"
+	"google.golang.org/grpc/codes"
 
 	"github.com/grpcauth/grpcauth"
 	"github.com/grpcauth/grpcauth/connectauth"
+	"github.com/grpcauth/grpcauth/grpcauthtest"
 	authtestv1 "github.com/grpcauth/grpcauth/internal/testproto/authtest/v1"
 	"github.com/grpcauth/grpcauth/verifier"
 )
@@ -112,5 +114,70 @@ func TestConnect_CloseAfterTheCutIsTheCutInTheHandler(t *testing.T) {
 	}
 	if err := <-saw; connect.CodeOf(err) != connect.CodeUnauthenticated {
 		t.Errorf("the handler's Receive after the cut ended with %v, want the cut (Unauthenticated)", err)
+	}
+}
+
+// A stream opened with a JWT whose signing key the issuer then withdraws
+// (a compromised key) is cut at its next re-verification once the
+// verifier's key set has dropped the key, in every protocol: the caller
+// gets Unauthenticated (ACCESS_TOKEN_REVOKED), and the handler's Send
+// fails from then on. The key set is refreshed and the token re-verified
+// every second (MinRevalidateInterval), on real timers.
+func TestConnect_StreamWhoseJWTKeyIsWithdrawnIsCut(t *testing.T) {
+	iss := grpcauthtest.NewIssuer(t, grpcauthtest.Config{})
+	v, err := verifier.New(t.Context(), verifier.Config{Issuer: iss.URL(), Audiences: []string{iss.Audience()},
+		RefreshInterval: 500 * time.Millisecond, MinRefreshInterval: 100 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { v.Close() })
+	auth, err := grpcauth.New(grpcauth.Config{Verifier: v, Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	const procedure = "/authtest.v1.TestService/ServerStream"
+	sendAfterCut := make(chan error, 1)
+	mux := http.NewServeMux()
+	mux.Handle(procedure, connect.NewServerStreamHandler(procedure,
+		func(ctx context.Context, _ *connect.Request[authtestv1.ServerStreamRequest], ss *connect.ServerStream[authtestv1.ServerStreamResponse]) error {
+			if err := ss.Send(&authtestv1.ServerStreamResponse{}); err != nil {
+				return err
+			}
+			<-ctx.Done()
+			sendAfterCut <- ss.Send(&authtestv1.ServerStreamResponse{})
+			return nil // a handler that takes the cut for a normal end
+		}, connect.WithSchema(method("TestService", "ServerStream")), connect.WithInterceptors(connectauth.NewInterceptor(auth))))
+	srv := serveTLS(t, connectauth.WrapHandler(mux))
+	for pname, opts := range protocols {
+		t.Run(pname, func(t *testing.T) {
+			tok, err := iss.Token(grpcauthtest.DefaultClientID, "test:read", "test:stream")
+			if err != nil {
+				t.Fatal(err)
+			}
+			req := connect.NewRequest(&authtestv1.ServerStreamRequest{})
+			req.Header().Set("Authorization", "Bearer "+tok)
+			stream, err := connect.NewClient[authtestv1.ServerStreamRequest, authtestv1.ServerStreamResponse](srv.Client(), srv.URL+procedure, opts...).CallServerStream(t.Context(), req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer stream.Close()
+			if !stream.Receive() {
+				t.Fatalf("no first message: %v", stream.Err())
+			}
+			old := iss.KeyID()
+			if _, err := iss.RotateKey(); err != nil {
+				t.Fatal(err)
+			}
+			iss.RemoveKey(old)
+			if stream.Receive() {
+				t.Fatal("a message after the cut")
+			}
+			if got := connectOutcome(stream.Err()); got != (outcome{codes.Unauthenticated, grpcauth.ReasonTokenRevoked}) {
+				t.Errorf("caller got %v %q, want Unauthenticated %s", got.code, got.reason, grpcauth.ReasonTokenRevoked)
+			}
+			if err := <-sendAfterCut; connect.CodeOf(err) != connect.CodeUnauthenticated {
+				t.Errorf("the handler's Send after the cut: %v, want the cut (unauthenticated)", err)
+			}
+		})
 	}
 }
