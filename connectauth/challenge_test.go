@@ -1,9 +1,19 @@
 package connectauth_test
 
 import (
+	"bytes"
+	"log"
 	"net/http"
+	"net/http/httptest"
 	"strings"
+	"sync"
 	"testing"
+
+	"connectrpc.com/connect"
+	"google.golang.org/grpc/codes"
+
+	"github.com/grpcauth/grpcauth"
+	authtestv1 "github.com/grpcauth/grpcauth/internal/testproto/authtest/v1"
 )
 
 // TestConnect_BearerRefusalsCarryTheWWWAuthenticateHeader checks that the
@@ -43,5 +53,67 @@ func TestConnect_BearerRefusalsCarryTheWWWAuthenticateHeader(t *testing.T) {
 				t.Errorf("WWW-Authenticate = %q, want %q", got, tc.want)
 			}
 		})
+	}
+}
+
+// syncBuffer is a bytes.Buffer safe for the server's goroutines.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.String()
+}
+
+// In the gRPC protocol connect-go sends a refusal's metadata as HTTP/2
+// trailers, where net/http drops WWW-Authenticate (RFC 9110 forbids
+// authentication fields in trailers) and writes "ignoring invalid
+// trailer" to the server's ErrorLog: one line for every refused call,
+// which any caller without a token could repeat to flood the log. The
+// Interceptor leaves the challenge out there; the caller gets the same
+// code, reason and, with DPoP nonces, the dpop-nonce trailer.
+func TestConnect_GRPCRefusalWritesNothingToTheServerLog(t *testing.T) {
+	f := newFixture(t)
+	var errorLog syncBuffer
+	srv := httptest.NewUnstartedServer(connectMux(f))
+	srv.EnableHTTP2 = true
+	srv.Config.ErrorLog = log.New(&errorLog, "", 0)
+	srv.StartTLS()
+	t.Cleanup(srv.Close)
+	for _, c := range []call{
+		{method: "AllOf", token: "none"},
+		{method: "AllOf", token: "garbage"},
+		{method: "AllOf", token: "valid", scopes: []string{"test:read"}},
+	} {
+		want := map[string]outcome{
+			"none":    {codes.Unauthenticated, grpcauth.ReasonCredentialsMissing},
+			"garbage": {codes.Unauthenticated, grpcauth.ReasonTokenInvalid},
+			"valid":   {codes.PermissionDenied, grpcauth.ReasonScopeInsufficient},
+		}[c.token]
+		if got, _ := viaConnect(t, f, srv.Client(), srv.URL, protocols["grpc"], c); got != want {
+			t.Fatalf("%s token: got %v %q, want %v %q", c.token, got.code, got.reason, want.code, want.reason)
+		}
+	}
+	stream, err := connect.NewClient[authtestv1.ServerStreamRequest, authtestv1.ServerStreamResponse](srv.Client(), srv.URL+"/authtest.v1.TestService/ServerStream", protocols["grpc"]...).CallServerStream(t.Context(), connect.NewRequest(&authtestv1.ServerStreamRequest{Count: 1}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for stream.Receive() {
+	}
+	if got := connectOutcome(stream.Err()); got != (outcome{codes.Unauthenticated, grpcauth.ReasonCredentialsMissing}) {
+		t.Fatalf("stream without a token: got %v %q", got.code, got.reason)
+	}
+	stream.Close()
+	if s := errorLog.String(); s != "" {
+		t.Errorf("the server logged %q for refused gRPC calls", s)
 	}
 }

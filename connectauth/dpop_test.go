@@ -22,8 +22,10 @@ import (
 // the Connect and gRPC-Web protocols with the WWW-Authenticate challenge
 // that the grpc-go interceptors send as a trailer: the DPoP scheme without
 // a proof. In the gRPC protocol connect-go sends an error's metadata as
-// HTTP/2 trailers, and Go's net/http drops WWW-Authenticate there (RFC 9110
-// forbids authentication fields in trailers); the reason still arrives.
+// HTTP/2 trailers, where RFC 9110 forbids authentication fields and Go's
+// net/http drops them, so the Interceptor leaves the challenge out (see
+// TestConnect_GRPCRefusalWritesNothingToTheServerLog); the reason still
+// arrives.
 func TestConnect_DPoPRefusalCarriesTheChallenge(t *testing.T) {
 	f := newFixture(t)
 	srv := serveTLS(t, connectMux(f))

@@ -65,7 +65,7 @@ func (i *Interceptor) WrapUnary(next connect.UnaryFunc) connect.UnaryFunc {
 			}
 			return res, herr
 		}
-		return nil, connectError(err, rmd)
+		return nil, connectError(err, rmd.refusalIn(req.Peer().Protocol))
 	}
 }
 
@@ -94,7 +94,7 @@ func (i *Interceptor) WrapStreamingHandler(next connect.StreamingHandlerFunc) co
 		if herr, ok := h.passed(err); ok {
 			return herr
 		}
-		return connectError(err, rmd)
+		return connectError(err, rmd.refusalIn(conn.Peer().Protocol))
 	}
 }
 

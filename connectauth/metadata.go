@@ -4,8 +4,11 @@ import (
 	"net/http"
 	"sync"
 
+	"connectrpc.com/connect"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/metadata"
+
+	"github.com/grpcauth/grpcauth"
 )
 
 // responseMetadata collects the response metadata grpcauth sets while it
@@ -51,4 +54,20 @@ func (r *responseMetadata) moveTo(h http.Header) {
 		}
 	}
 	r.md = nil
+}
+
+// refusalIn returns r, ready to go with a refusal to a caller speaking
+// protocol (connect.Peer.Protocol). In gRPC, connect-go sends a refusal's
+// metadata as HTTP trailers, where net/http drops WWW-Authenticate (RFC
+// 9110, section 6.5.1, forbids authentication fields in trailers) and
+// writes a line to the server's ErrorLog for each call, which any caller
+// without a token could repeat to flood the log: the challenge is left
+// out there.
+func (r *responseMetadata) refusalIn(protocol string) *responseMetadata {
+	if protocol == connect.ProtocolGRPC {
+		r.mu.Lock()
+		delete(r.md, grpcauth.MetadataWWWAuthenticate)
+		r.mu.Unlock()
+	}
+	return r
 }

@@ -16,9 +16,9 @@ import (
 // TestConnect_StepUpRefusalCarriesTheChallenge checks that a step-up
 // refusal reaches Connect and gRPC-Web callers with RFC 9470's
 // WWW-Authenticate challenge, in the scheme the call used: Bearer, or DPoP
-// with the accepted algs. (In the gRPC protocol the header travels as an
-// HTTP/2 trailer, which Go's net/http drops; see
-// TestConnect_DPoPRefusalCarriesTheChallenge.)
+// with the accepted algs. (In the gRPC protocol it would travel as an
+// HTTP/2 trailer, which Go's net/http drops, so it is left out; see
+// TestConnect_GRPCRefusalWritesNothingToTheServerLog.)
 func TestConnect_StepUpRefusalCarriesTheChallenge(t *testing.T) {
 	const procedure = "/authtest.v1.TestService/AllOf"
 	f := configFixture(t, grpcauth.Config{Rules: map[string]*grpcauthv1.Rule{
