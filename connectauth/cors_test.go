@@ -1,14 +1,17 @@
 package connectauth_test
 
 import (
+	"context"
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync/atomic"
 	"testing"
 
 	"connectrpc.com/vanguard/vanguardgrpc"
 	"google.golang.org/grpc"
 
+	"github.com/grpcauth/grpcauth"
 	"github.com/grpcauth/grpcauth/connectauth"
 	"github.com/grpcauth/grpcauth/dpop"
 	"github.com/grpcauth/grpcauth/grpcauthtest"
@@ -133,5 +136,47 @@ func TestCORS_VanguardRefusalExposesItsChallengeAndNonce(t *testing.T) {
 		if !found {
 			t.Errorf("the response carries no %s: %v", want, resp.Header)
 		}
+	}
+}
+
+// Requests that are not calls reach neither the handler nor a decision
+// through the whole stack (CORS, WrapHandler, a connect-go handler with the
+// Interceptor): a preflight from an allowed origin is answered by CORS, and
+// HEAD, or an OPTIONS that is no preflight, is refused by connect-go (405)
+// before any interceptor runs.
+func TestCORS_NonCallsNeverReachTheDecision(t *testing.T) {
+	const origin, procedure = "https://app.example.com", "/authtest.v1.TestService/AllOf"
+	var decisions atomic.Int32
+	f := configFixture(t, grpcauth.Config{OnDecision: func(context.Context, grpcauth.Decision) { decisions.Add(1) }})
+	srv := serveTLS(t, connectauth.CORS(connectMux(f), origin))
+	for _, tc := range []struct {
+		method    string
+		preflight bool
+		want      int
+	}{
+		{http.MethodOptions, true, http.StatusNoContent},
+		{http.MethodOptions, false, http.StatusMethodNotAllowed},
+		{http.MethodHead, false, http.StatusMethodNotAllowed},
+	} {
+		req, err := http.NewRequestWithContext(t.Context(), tc.method, srv.URL+procedure, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		req.Header.Set("Origin", origin)
+		req.Header.Set("Authorization", "Bearer not.a.jwt")
+		if tc.preflight {
+			req.Header.Set("Access-Control-Request-Method", http.MethodPost)
+		}
+		resp, err := srv.Client().Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != tc.want {
+			t.Errorf("%s (preflight %v): status %d, want %d", tc.method, tc.preflight, resp.StatusCode, tc.want)
+		}
+	}
+	if n := decisions.Load(); n != 0 {
+		t.Errorf("%d decisions for requests that are not calls, want none", n)
 	}
 }
