@@ -192,10 +192,12 @@ type Config struct {
 
 	// HTTPClient sends the requests. Default: a client with dial, TLS and
 	// response-header timeouts, response headers of at most 64 KiB, the
-	// environment's proxy (http.ProxyFromEnvironment) and no cookie jar. A
-	// client you pass keeps its transport's limits: net/http reads up to
-	// 10 MiB of response headers unless its MaxResponseHeaderBytes says
-	// less. Whatever the client,
+	// environment's proxy (http.ProxyFromEnvironment), no cookie jar, and
+	// the name localhost dialled on 127.0.0.1 then ::1, never looked up. A
+	// client you pass keeps its transport's limits and dialer: net/http
+	// reads up to 10 MiB of response headers unless its
+	// MaxResponseHeaderBytes says less, and resolves localhost like any
+	// name (the hosts file, then DNS). Whatever the client,
 	// redirects are not followed (a redirected POST would carry the token
 	// and the client's credentials elsewhere, even to plain http); a
 	// redirect answer counts as the endpoint being unavailable; and no

@@ -189,9 +189,11 @@ type Config struct {
 	// HTTPClient fetches discovery documents and key sets. Default: a
 	// client with connect, TLS-handshake and response-header timeouts,
 	// response headers of at most 64 KiB, the environment's proxy
-	// (http.ProxyFromEnvironment) and no cookie jar. A client you pass
-	// keeps its transport's limits: net/http reads up to 10 MiB of
-	// response headers unless its MaxResponseHeaderBytes says less.
+	// (http.ProxyFromEnvironment), no cookie jar, and the name localhost
+	// dialled on 127.0.0.1 then ::1, never looked up. A client you pass
+	// keeps its transport's limits and dialer: net/http reads up to 10 MiB
+	// of response headers unless its MaxResponseHeaderBytes says less, and
+	// resolves localhost like any name (the hosts file, then DNS).
 	// Whatever the client, fetches use a copy of it without
 	// a cookie jar and with the key set's redirect policy: at most 3
 	// redirects, each only to a URL Issuer would be allowed to have (https,
