@@ -86,7 +86,9 @@
 // no usable rule. [Authenticator.Requirement] returns a method's effective
 // rule. Any [TokenVerifier] can replace *verifier.Verifier: a
 // *verifier.MultiVerifier for several issuers, or package introspect for
-// opaque tokens, whose streams are re-verified ([Revalidator]).
+// opaque tokens. All of these are [Revalidator]s, so a stream's token is
+// re-verified while it runs: an introspected one when its cached answer
+// ends, a JWT once a key-set RefreshInterval.
 //
 // Servers other than grpc-go get the same decision through
 // [Authenticator.ServeCall] and its [Guard]; package

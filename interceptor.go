@@ -213,7 +213,9 @@ func (a *Authenticator) UnaryServerInterceptor() grpc.UnaryServerInterceptor {
 // StreamServerInterceptor returns the interceptor for streaming calls. The
 // handler's stream context carries the claims (ClaimsFromContext). Unless
 // Config.SkipStreamExpiry is set, the stream ends with codes.Unauthenticated
-// (ACCESS_TOKEN_EXPIRED) once its token expires: see Config.SkipStreamExpiry.
+// once its token expires (ACCESS_TOKEN_EXPIRED) or is refused on
+// re-verification (ACCESS_TOKEN_REVOKED, see Revalidator): see
+// Config.SkipStreamExpiry.
 // Installed twice, it decides each stream once, as UnaryServerInterceptor
 // does: the second passes on the stream the first admitted, which the
 // first wrapped for the expiry and the rule's condition.
