@@ -72,7 +72,7 @@
 //	)
 //	itemsv1.RegisterItemServiceServer(srv, items)
 //	if err := auth.Check(srv); err != nil {
-//		return err // a registered method has no rule: it would be denied
+//		return err // a registered method has no rule (it would be denied) or runs without interceptors
 //	}
 //
 // and read the caller in handlers, unary or streaming:
@@ -83,7 +83,8 @@
 // ok is false), safe to keep and share.
 //
 // [Authenticator.Check] lists, at start-up, every registered method that has
-// no usable rule. [Authenticator.Requirement] returns a method's effective
+// no usable rule, or that grpc-go would run without calling the
+// interceptors ([ErrNotIntercepted]). [Authenticator.Requirement] returns a method's effective
 // rule. Any [TokenVerifier] can replace *verifier.Verifier: a
 // *verifier.MultiVerifier for several issuers, or package introspect for
 // opaque tokens. All of these are [Revalidator]s, so a stream's token is
