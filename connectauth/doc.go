@@ -48,5 +48,10 @@
 //
 // CORS lets a browser page on another origin call the service and read the
 // status, ErrorInfo details and the WWW-Authenticate and DPoP-Nonce
-// headers of a refusal.
+// headers of a refusal, also under the names Trailer-WWW-Authenticate and
+// Trailer-DPoP-Nonce, in which a Connect unary response through vanguard
+// carries them. The interceptor leaves the WWW-Authenticate challenge out
+// of a refusal in the gRPC protocol (net/http would drop it from the
+// HTTP/2 trailers and log a line per call); Connect and gRPC-Web callers
+// get it.
 package connectauth
