@@ -4,8 +4,10 @@
 // none is given), then serves every lookup of a known kid from an atomic
 // snapshot without any network call. It refreshes in the background (every
 // RefreshInterval, sooner when the response's Cache-Control max-age says so,
-// with jitter), and keeps serving the last good set for up to MaxStaleness
-// while the issuer fails, retrying with capped exponential back-off.
+// with jitter; a discovered URL is discovered again once its lifetime has
+// passed), and keeps serving the last good set for up to MaxStaleness
+// while the issuer fails, retrying with capped exponential back-off (no
+// sooner than a 429's or 503's Retry-After asks).
 //
 // An unknown kid is answered by a fetch that started after the lookup: all
 // concurrent misses share one fetch, at most one such fetch runs per
