@@ -201,7 +201,10 @@ type Config struct {
 	HTTPClient *http.Client
 
 	// RefreshInterval is how often the key set is refreshed in the
-	// background. Default DefaultRefreshInterval (1 hour).
+	// background (a discovered JWKS URL is discovered again once its
+	// lifetime, at most this, has passed), and how often a stream's token
+	// is verified again (RevalidateAt), so a stream whose key was
+	// withdrawn ends. Default DefaultRefreshInterval (1 hour).
 	RefreshInterval time.Duration
 
 	// MinRefreshInterval is the least time between two key-set fetches
