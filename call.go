@@ -41,6 +41,14 @@ import (
 // the condition): it then returns that refusal whatever serve returned, so
 // that the caller cannot mistake the cut for a normal end.
 //
+// Response metadata is set on ctx as grpc-go's interceptors set it: a
+// refusal's www-authenticate challenge (and a USE_DPOP_NONCE refusal's
+// dpop-nonce) with grpc.SetTrailer, a fresh dpop-nonce after a DPoP
+// proof made with an older one with grpc.SetHeader. An adapter that
+// relays them puts a grpc.ServerTransportStream in ctx
+// (grpc.NewContextWithServerTransportStream), as connectauth does;
+// without one they are dropped.
+//
 // A call that the same Authenticator admitted already, through ServeCall
 // or its interceptors (ctx descends from the context it gave that call's
 // serve or handler, for the same procedure and kind of call: an adapter
