@@ -121,7 +121,8 @@
 // RFC 9449's for a DPoP refusal, and RFC 9470's for step-up
 // (error="insufficient_user_authentication", acr_values, max_age).
 // Unavailable, cancelled, unconfigured-method and condition refusals carry
-// none.
+// none, nor does the cut of a stream that had started (its token expired
+// or was revoked), whose status and reason say what happened.
 //
 // A TokenVerifier's errors map to codes through the verifier package's
 // sentinels (verifier.ErrExpired, verifier.ErrKeysUnavailable, …); an
