@@ -416,9 +416,11 @@ func TestConnect_ServerStream(t *testing.T) {
 	}
 }
 
-// TestConnect_PlaintextFromAnotherHostIsRefused checks that the transport
-// policy holds behind the Interceptor: on a plaintext connection, a token
-// is accepted from loopback only, like over grpc-go.
+// TestConnect_PlaintextLoopbackAccepted checks that the transport policy
+// holds behind the Interceptor as over grpc-go: on a plaintext connection
+// from loopback a token is accepted. The refusal from another host is
+// TestConnect_ForwardedLoopbackAddressDoesNotMakeARemoteCallerLocal's and
+// TestConnect_PlaintextUnixSocketIsLocal's.
 func TestConnect_PlaintextLoopbackAccepted(t *testing.T) {
 	f := newFixture(t)
 	srv := httptest.NewServer(connectMux(f)) // HTTP/1.1, plaintext, loopback
