@@ -13,9 +13,10 @@ import (
 const reasonScheduled = "scheduled"
 
 // run is the background refresher: fetch, then wait the refresh interval
-// (after a success) or the back-off (after a failure; at least a 429's or
-// 503's Retry-After, within the back-off's caps), with jitter, until Close. A fetch already in flight (one an unknown kid triggered) is joined,
-// not repeated.
+// (after a success) or the back-off (after a failure), with jitter, until
+// Close; after a 429 or 503, never less than its Retry-After (within the
+// back-off's caps), jitter included. A fetch already in flight (one an
+// unknown kid triggered) is joined, not repeated.
 func (s *Set) run() {
 	defer s.wg.Done()
 	failures := 0
@@ -28,7 +29,7 @@ func (s *Set) run() {
 		case <-s.ctx.Done():
 			return
 		}
-		var wait time.Duration
+		var wait, notBefore time.Duration
 		if c.err == nil {
 			failures = 0
 			wait = c.next
@@ -37,11 +38,12 @@ func (s *Set) run() {
 			wait = backoff(failures, s.cfg.RefreshInterval)
 			if se := (*statusError)(nil); errors.As(c.err, &se) {
 				// The issuer said when to come back (429, 503): not sooner,
-				// within the same caps as the back-off.
-				wait = max(wait, min(se.retryAfter, backoffMax, s.cfg.RefreshInterval))
+				// jitter included, within the same caps as the back-off.
+				notBefore = min(se.retryAfter, backoffMax, s.cfg.RefreshInterval)
+				wait = max(wait, notBefore)
 			}
 		}
-		timer, stop := s.newTimer(jitter(wait, s.random()))
+		timer, stop := s.newTimer(max(jitter(wait, s.random()), notBefore))
 		select {
 		case <-timer:
 		case <-s.ctx.Done():

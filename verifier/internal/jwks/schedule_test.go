@@ -139,3 +139,16 @@ func TestSet_BackOffHonoursRetryAfter(t *testing.T) {
 		})
 	}
 }
+
+// The back-off's jitter spreads retries, but never to before the
+// Retry-After the issuer gave: a wait jittered short is raised to it.
+func TestSet_JitterNeverRetriesBeforeRetryAfter(t *testing.T) {
+	ts := newTestServer(t)
+	ts.set("/keys", reply{status: 429, header: map[string]string{"Retry-After": "120"}})
+	ft := newFakeTimers()
+	s := newSet(Config{URL: ts.URL + "/keys", Logger: testLogger(t)}, ft.newTimer, ft.afterFunc, func() float64 { return 0 })
+	defer s.Close()
+	if got := ft.next(t).d; got != 2*time.Minute {
+		t.Fatalf("wait after 429 with Retry-After 120 and random 0 = %v, want 2m", got)
+	}
+}
