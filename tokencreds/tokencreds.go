@@ -94,8 +94,9 @@ func New(ts oauth2.TokenSource) *Credentials { return &Credentials{ts: ts, now: 
 // so that a retry policy (retryableStatusCodes UNAVAILABLE) retries an
 // outage and not a misconfiguration:
 //   - codes.Unavailable (retryable) when the token endpoint could not be
-//     reached or did not answer in time (a net.Error, as every transport
-//     failure and http.Client timeout of golang.org/x/oauth2 is, or
+//     reached or did not answer in time (a net.Error, as the transport
+//     failures and http.Client timeouts before the response's headers of
+//     golang.org/x/oauth2's Config and clientcredentials are, or
 //     context.DeadlineExceeded of the source's own context), or answered
 //     an *oauth2.RetrieveError with HTTP 408, 429 or 5xx, or with the
 //     error code temporarily_unavailable or server_error;
@@ -103,7 +104,10 @@ func New(ts oauth2.TokenSource) *Credentials { return &Credentials{ts: ts, now: 
 //     other *oauth2.RetrieveError (an RFC 6749 section 5.2 error response
 //     such as invalid_client, invalid_grant or unauthorized_client, or
 //     another 4xx), for any other error, and for a token without an
-//     access token (ErrNoToken).
+//     access token (ErrNoToken). That includes a transport failure the
+//     source reports as text only, without wrapping it: golang.org/x/oauth2
+//     does so for a failure or timeout while reading the response body,
+//     and its jwt package for every transport failure.
 //
 // The status message and the error's text are short and fixed: they name
 // at most the HTTP status and the OAuth error code, never the cause's
