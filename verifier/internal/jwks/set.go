@@ -376,9 +376,11 @@ func (s *Set) storeLocked(snap *snapshot) {
 	if old == nil {
 		return
 	}
+	// Remembered from now, not from snap's fetch: a snapshot that a failed
+	// fetch stripped of exposed keys keeps its last good fetch's time.
 	for kid := range old.keys {
 		if snap.keys[kid] == nil {
-			s.rememberMissLocked(kid, snap.fetched)
+			s.rememberMissLocked(kid, now)
 		}
 	}
 }

@@ -253,6 +253,29 @@ func TestSet_KeysExposedByADocumentWithoutUsableKeysStopVerifying(t *testing.T) 
 	}
 }
 
+// A key that a failed fetch drops because the document exposes it is
+// remembered as withdrawn from that moment, however long ago the last good
+// set was fetched: a token under its kid is refused at once, without a
+// fetch.
+func TestSet_KeyExposedLongAfterTheLastGoodFetchIsRememberedAsWithdrawn(t *testing.T) {
+	testKeys(t)
+	clock := newFakeClock()
+	ts := newTestServer(t)
+	ts.setKeys(t, rsaJWK(t, 0, "a"), rsaJWK(t, 1, "b"))
+	s, ft := startSet(t, Config{URL: ts.URL + "/keys", Now: clock.Now})
+	ready(t, s)
+	clock.Advance(time.Hour) // past the miss memory's lifetime since the fetch
+	ts.setKeys(t, jwkJSON(t, rsaKeys[0], "a", "RS256", nil))
+	ft.refreshNow(t)
+	before := ts.count("/keys")
+	if _, err := s.Key(ctxT(t), "a"); !errors.Is(err, ErrUnknownKey) {
+		t.Fatalf("Key(a) = %v, want ErrUnknownKey: the issuer exposed it", err)
+	}
+	if n := ts.count("/keys") - before; n != 0 {
+		t.Fatalf("Key(a) fetched the key set %d time(s); the exposed kid is known to be withdrawn", n)
+	}
+}
+
 // TestSet_UnknownKidFloodCausesTwoFetches floods the set with 10,000 lookups
 // over 1,000 forged kids from 64 workers while the rate limit allows one
 // fetch an hour. The first miss fetches; MaxWaiters (16) lookups then wait
