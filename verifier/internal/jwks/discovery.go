@@ -107,7 +107,9 @@ func (s *Set) discoveryLifetime(h http.Header) time.Duration {
 // discover finds the JWKS URL from the issuer's metadata, and how long to
 // use it (discoveryLifetime). It tries the next document only when the
 // previous one answered (a status other than 200, or a document that is
-// invalid or for another issuer); a network failure ends discovery at once.
+// invalid or for another issuer); a network failure ends discovery at once,
+// and so does a 429 or 503 (the issuer is busy, and the next document is on
+// the same host).
 func (s *Set) discover(ctx context.Context) (string, time.Duration, error) {
 	if s.cfg.Issuer == "" {
 		return "", 0, errors.New("jwks: neither URL nor Issuer is configured")
@@ -131,6 +133,9 @@ func (s *Set) discover(ctx context.Context) (string, time.Duration, error) {
 		var se *statusError
 		if !errors.As(err, &se) {
 			break // the issuer is unreachable; the next document would fail the same way
+		}
+		if se.code == http.StatusTooManyRequests || se.code == http.StatusServiceUnavailable {
+			break // the issuer is busy: the next document waits for the back-off and its Retry-After
 		}
 	}
 	return "", 0, fmt.Errorf("jwks: discovery failed: %w", errors.Join(errs...))

@@ -2,9 +2,12 @@ package jwks
 
 import (
 	"errors"
+	"net/http"
 	"reflect"
+	"strconv"
 	"strings"
 	"testing"
+	"time"
 )
 
 const (
@@ -179,6 +182,27 @@ func TestDiscovery_UnreachableIssuerTriesNoFurtherDocuments(t *testing.T) {
 	ft.next(t)
 	if got := ts.count(oauthPath); got != 0 {
 		t.Fatalf("oauth-authorization-server requested %d times after a network failure, want 0", got)
+	}
+}
+
+// An issuer that answers a discovery document with 429 or 503 is
+// rate-limiting or overloaded: the next document, on the same host, is not
+// asked at once, but with the next attempt after the back-off (and the
+// Retry-After).
+func TestDiscovery_BusyIssuerTriesNoFurtherDocuments(t *testing.T) {
+	for _, code := range []int{http.StatusTooManyRequests, http.StatusServiceUnavailable} {
+		t.Run(strconv.Itoa(code), func(t *testing.T) {
+			ts := newTestServer(t)
+			ts.set(oidcPath, reply{status: code, header: map[string]string{"Retry-After": "60"}})
+			ts.set(oauthPath, reply{body: discoveryDoc(t, ts.URL, ts.URL+"/keys")})
+			_, ft := startSet(t, Config{Issuer: ts.URL})
+			if w := ft.next(t); w.d != time.Minute {
+				t.Errorf("wait after %d with Retry-After 60 = %v, want 1m", code, w.d)
+			}
+			if got := ts.count(oauthPath); got != 0 {
+				t.Fatalf("oauth-authorization-server requested %d times right after a %d, want 0", got, code)
+			}
+		})
 	}
 }
 
