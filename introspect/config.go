@@ -341,7 +341,7 @@ func checkURL(raw string) error {
 	u, err := url.Parse(raw)
 	if err != nil {
 		// Not the URL itself: its userinfo or query may hold a secret.
-		return fmt.Errorf("invalid URL: %w", redactURLError(err))
+		return fmt.Errorf("invalid URL: %w", endpoint.WithoutURL(err))
 	}
 	return endpoint.Check(u)
 }

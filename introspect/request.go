@@ -12,6 +12,7 @@ import (
 	"net/url"
 	"strings"
 
+	"github.com/grpcauth/grpcauth/internal/endpoint"
 	"github.com/grpcauth/grpcauth/verifier"
 )
 
@@ -43,7 +44,7 @@ func (v *Verifier) post(ctx context.Context, token string) ([]byte, error) {
 		if ctx.Err() != nil {
 			return nil, ctx.Err()
 		}
-		return nil, v.fail(ctx, slog.LevelWarn, unavailable("request failed: %v", redactURLError(err)))
+		return nil, v.fail(ctx, slog.LevelWarn, unavailable("request failed: %v", endpoint.WithoutURL(err)))
 	}
 	defer resp.Body.Close()
 	body, err := io.ReadAll(io.LimitReader(resp.Body, v.s.MaxResponseSize+1))
@@ -67,16 +68,6 @@ func (v *Verifier) post(ctx context.Context, token string) ([]byte, error) {
 		}
 	}
 	return body, nil
-}
-
-// redactURLError drops the URL a *url.Error carries (it could hold a query
-// the operator configured) and keeps the operation's cause.
-func redactURLError(err error) error {
-	var ue *url.Error
-	if errors.As(err, &ue) {
-		return ue.Err
-	}
-	return err
 }
 
 // fail logs err at level and returns it.

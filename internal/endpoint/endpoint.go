@@ -139,3 +139,15 @@ func dialLocalhost(ctx context.Context, d *net.Dialer, network, port string) (ne
 	}
 	return nil, first
 }
+
+// WithoutURL drops the URL a *url.Error carries (url.Parse's and
+// http.Client's errors quote it whole, query and userinfo included, which
+// may hold a secret the operator configured) and keeps the cause; any
+// other error is returned as it is. Errors that reach logs go through it.
+func WithoutURL(err error) error {
+	var ue *url.Error
+	if errors.As(err, &ue) {
+		return ue.Err
+	}
+	return err
+}

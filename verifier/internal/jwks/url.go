@@ -1,7 +1,6 @@
 package jwks
 
 import (
-	"errors"
 	"fmt"
 	"net/url"
 
@@ -26,11 +25,7 @@ func CheckURL(raw string) error {
 func parseURL(raw string) (*url.URL, error) {
 	u, err := url.Parse(raw)
 	if err != nil {
-		var ue *url.Error
-		if errors.As(err, &ue) {
-			err = ue.Err
-		}
-		return nil, fmt.Errorf("jwks: invalid URL: %w", err)
+		return nil, fmt.Errorf("jwks: invalid URL: %w", endpoint.WithoutURL(err))
 	}
 	return u, nil
 }
