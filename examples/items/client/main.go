@@ -22,6 +22,10 @@
 //	                               URI, for oidc-provider, ORY Hydra and other servers that
 //	                               issue an opaque token without it
 //	ADDR           -addr           the server, host:port (default 127.0.0.1:50051)
+//	AUTH_METHOD    -auth-method    how the client authenticates to the token endpoint, as
+//	                               registered there: client_secret_basic (default, an HTTP
+//	                               Basic header) or client_secret_post (in the form, as
+//	                               Auth0's "Client Secret (Post)")
 //
 // A loopback ADDR is dialled in plaintext and the token is sent without
 // transport security (see transport); any other ADDR needs TLS. The token
@@ -65,6 +69,9 @@ type config struct {
 	// devIssuer is true when no ISSUER was set: the development issuer
 	// the example server starts is used.
 	devIssuer bool
+	// authStyle is AUTH_METHOD as x/oauth2 names it: never AutoDetect,
+	// which resends the secret in the form after any failed request.
+	authStyle oauth2.AuthStyle
 }
 
 // loadConfig reads the settings from the environment (getenv) and args.
@@ -78,6 +85,7 @@ func loadConfig(args []string, getenv func(string) string) (config, error) {
 	audience := fs.String("audience", getenv("AUDIENCE"), `"audience" token request parameter, for Auth0 (env AUDIENCE)`)
 	resource := fs.String("resource", getenv("RESOURCE"), `"resource" token request parameter (RFC 8707), for oidc-provider and ORY Hydra (env RESOURCE)`)
 	addr := fs.String("addr", orDefault(getenv("ADDR"), dev.ServerAddr), "server address host:port (env ADDR)")
+	authMethod := fs.String("auth-method", orDefault(getenv("AUTH_METHOD"), "client_secret_basic"), "token endpoint authentication: client_secret_basic or client_secret_post (env AUTH_METHOD)")
 	if err := fs.Parse(args); err != nil {
 		return config{}, err
 	}
@@ -93,6 +101,14 @@ func loadConfig(args []string, getenv func(string) string) (config, error) {
 		audience:     *audience,
 		resource:     *resource,
 		addr:         *addr,
+	}
+	switch *authMethod {
+	case "client_secret_basic":
+		cfg.authStyle = oauth2.AuthStyleInHeader
+	case "client_secret_post":
+		cfg.authStyle = oauth2.AuthStyleInParams
+	default:
+		return config{}, fmt.Errorf("client: AUTH_METHOD %q: want client_secret_basic or client_secret_post", *authMethod)
 	}
 	if cfg.issuer == "" {
 		if err := cfg.useDevIssuer(); err != nil {
@@ -181,10 +197,9 @@ func run(ctx context.Context, cfg config, out, warn io.Writer) error {
 		ClientSecret: cfg.clientSecret,
 		TokenURL:     tu,
 		Scopes:       cfg.scopes,
-		// client_secret_basic, which every token endpoint supports: the
-		// default (AutoDetect) resends the secret in the body after any
-		// failed request (docs/clients.md).
-		AuthStyle: oauth2.AuthStyleInHeader,
+		// AUTH_METHOD, never AutoDetect, which resends the secret in the
+		// body after any failed request (docs/clients.md).
+		AuthStyle: cfg.authStyle,
 	}
 	cc.EndpointParams = url.Values{}
 	for name, v := range map[string]string{"audience": cfg.audience, "resource": cfg.resource} {
