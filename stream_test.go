@@ -75,7 +75,13 @@ func openStarted(t *testing.T, e *env, tok string) {
 // receives its answer, and returns once the handler signalled its start.
 func openBidiStarted(t *testing.T, e *env, tok string) grpc.BidiStreamingClient[authtestv1.BidiStreamRequest, authtestv1.BidiStreamResponse] {
 	t.Helper()
-	s, err := e.client.BidiStream(withAuth(t.Context(), bearer(tok)))
+	return openBidiStartedCtx(t, t.Context(), e, tok)
+}
+
+// openBidiStartedCtx is openBidiStarted with the stream's context.
+func openBidiStartedCtx(t *testing.T, ctx context.Context, e *env, tok string) grpc.BidiStreamingClient[authtestv1.BidiStreamRequest, authtestv1.BidiStreamResponse] {
+	t.Helper()
+	s, err := e.client.BidiStream(withAuth(ctx, bearer(tok)))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -156,19 +162,9 @@ func TestStream_TimerStoppedWhenStreamEnds(t *testing.T) {
 // outlives it.
 func TestStream_ClientCancelStopsEveryTimer(t *testing.T) {
 	e, clock, tok := expiryEnv(t)
-	ctx, cancel := context.WithCancel(withAuth(t.Context(), bearer(tok)))
+	ctx, cancel := context.WithCancel(t.Context())
 	defer cancel()
-	s, err := e.client.BidiStream(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := s.Send(&authtestv1.BidiStreamRequest{}); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := s.Recv(); err != nil {
-		t.Fatal(err)
-	}
-	<-e.svc.streamStarted
+	openBidiStartedCtx(t, ctx, e, tok)
 	timers := []*fakeTimer{<-clock.added, <-clock.added}
 	cancel()
 	for i, ft := range timers {
