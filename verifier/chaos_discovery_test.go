@@ -19,10 +19,7 @@ import (
 // right issuer again, with the keys moved to a new URL, the new key
 // verifies.
 func TestChaos_DiscoveryRefusesAnotherIssuerAndFollowsMovedKeys(t *testing.T) {
-	f := newChaosFixture(t, func(f *chaosFixture, c *verifier.Config) {
-		c.Issuer, c.JWKSURL = f.cs.URL(), ""
-		f.issuer = f.cs.URL()
-	})
+	f := newDiscoveringChaosFixture(t)
 	if got := f.cs.Hits(discoveryPath); got != 1 {
 		t.Fatalf("discovery requests at start = %d, want 1", got)
 	}

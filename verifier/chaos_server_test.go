@@ -311,6 +311,17 @@ func newChaosFixture(t *testing.T, mutate func(*chaosFixture, *verifier.Config))
 	return f
 }
 
+// newDiscoveringChaosFixture is newChaosFixture for a verifier whose Issuer
+// is the chaos server and whose key-set URL comes from its discovery
+// document.
+func newDiscoveringChaosFixture(t *testing.T) *chaosFixture {
+	t.Helper()
+	return newChaosFixture(t, func(f *chaosFixture, c *verifier.Config) {
+		c.Issuer, c.JWKSURL = f.cs.URL(), ""
+		f.issuer = f.cs.URL()
+	})
+}
+
 // mint mints a token or fails the test.
 func (f *chaosFixture) mint(t testing.TB, claims map[string]any, opts ...grpcauthtest.MintOption) string {
 	t.Helper()

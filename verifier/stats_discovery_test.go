@@ -15,10 +15,7 @@ import (
 // unknown-kid refreshes that led to it (the first one failing at the old
 // URL) and the entry of the new document that was skipped.
 func TestStats_CountRediscoveryThatFollowsMovedKeys(t *testing.T) {
-	f := newChaosFixture(t, func(f *chaosFixture, c *verifier.Config) {
-		c.Issuer, c.JWKSURL = f.cs.URL(), ""
-		f.issuer = f.cs.URL()
-	})
+	f := newDiscoveringChaosFixture(t)
 	if st := f.v.Stats(); st.Discoveries != 1 || st.JWKSURLChanges != 0 || st.KeyFetches != 1 || st.KeyMissFetches != 0 {
 		t.Fatalf("Stats at start = %+v, want 1 discovery and 1 fetch", st)
 	}
