@@ -213,6 +213,31 @@ func TestDecision_MethodRegisteredOnTheServerIsKnownAfterCheck(t *testing.T) {
 	}
 }
 
+// TestLog_MethodNotConfiguredIsAProblemOnlyForKnownMethods: with a valid
+// token, a refusal for want of a rule is logged at Problem (Warn) when the
+// method is known, an operator's gap, and at Denied (Info) when the caller
+// made the name up, which it could repeat at will.
+func TestLog_MethodNotConfiguredIsAProblemOnlyForKnownMethods(t *testing.T) {
+	for _, tt := range []struct {
+		method string
+		level  string
+	}{
+		{mUnannotated, "WARN"},            // in the descriptors, no rule
+		{"/ghost.v1.Ghost/Haunt", "INFO"}, // in nothing: made up
+		{"not a method", "INFO"},
+	} {
+		var logs bytes.Buffer
+		a := mustNew(t, Config{Verifier: staticVerifier{claims: mustClaims(t, "test:read")},
+			Logger: slog.New(slog.NewJSONHandler(&logs, nil))})
+		_, err := callUnary(a, bearerCtx("tok"), tt.method)
+		checkStatus(t, err, codes.PermissionDenied, ReasonMethodNotConfigured)
+		recs := jsonRecords(t, &logs)
+		if len(recs) != 1 || recs[0]["level"] != tt.level {
+			t.Errorf("%s: records %v, want one at %s", tt.method, recs, tt.level)
+		}
+	}
+}
+
 // TestLog_MadeUpMethodNameIsClippedInRecordAndError calls, through
 // grpc.UnknownServiceHandler (a proxy), a made-up method whose name is 1 MiB
 // long (gRPC admits a :path of up to 16 MiB by default): the record of its
