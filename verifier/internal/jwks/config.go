@@ -37,6 +37,7 @@ const (
 	maxLoggedSkips  = 16              // skipped entries logged one by one per fetch; the rest in one line
 	maxMissedKids   = 1024            // bound on remembered unknown kids
 	maxMissedKidLen = 256             // longer kids are never remembered
+	maxExposedKeys  = 256             // bound on remembered exposed keys (thumbprints)
 	missTTLFactor   = 6               // unknown kid remembered for 6×MinRefreshInterval
 	minRSABits      = 2048
 	maxRSABits      = 8192
