@@ -43,7 +43,7 @@ const (
 	// trusted for ever.
 	DefaultMaxStaleness = 24 * time.Hour
 
-	// DefaultFetchTimeout bounds one discovery or key-set fetch: 10s.
+	// DefaultFetchTimeout bounds one discovery round or key-set request: 10s.
 	DefaultFetchTimeout = 10 * time.Second
 
 	// DefaultMaxResponseSize bounds a discovery document or key set: 1 MiB,
@@ -222,7 +222,10 @@ type Config struct {
 	// not be less than RefreshInterval.
 	MaxStaleness time.Duration
 
-	// FetchTimeout bounds one fetch. Default DefaultFetchTimeout (10s).
+	// FetchTimeout bounds each key-set request and each discovery round
+	// (all its documents together), so a refresh that discovers the key
+	// set's URL first takes at most twice as long. Default
+	// DefaultFetchTimeout (10s).
 	FetchTimeout time.Duration
 
 	// MaxResponseSize bounds a discovery document or key set in bytes.

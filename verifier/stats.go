@@ -42,10 +42,12 @@ type Stats struct {
 	Keys int
 	// SkippedKeys is the number of entries of the current set's document
 	// that were skipped: unsupported, not for signatures, duplicated,
-	// malformed, exposed or ambiguous (docs/key-set.md lists the rules;
-	// Config.Logger names each entry). An encryption key counts, so a
-	// steady non-zero value can be normal; a key the issuer signs with and
-	// the Verifier skips makes its tokens fail with ErrUnknownKey.
+	// malformed, exposed (by this document or an earlier one) or ambiguous
+	// (docs/key-set.md lists the rules; Config.Logger names each entry, and
+	// the keys an earlier document exposed in one line). An encryption key
+	// counts, so a steady non-zero value can be normal; a key the issuer
+	// signs with and the Verifier skips makes its tokens fail with
+	// ErrUnknownKey.
 	SkippedKeys int
 
 	// Discoveries counts HTTP requests for the issuer's discovery

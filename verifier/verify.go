@@ -297,8 +297,8 @@ func (v *Verifier) verify(ctx context.Context, token string, pre *decodedPayload
 		return nil, nil, err
 	}
 	// A new kid may have waited for a fetch (up to MinRefreshInterval plus
-	// FetchTimeout): the token must still be valid now, as a cache hit at
-	// this instant would require.
+	// FetchTimeout, or two when a discovery round comes first): the token
+	// must still be valid now, as a cache hit at this instant would require.
 	if err := v.checkTime(r.Expiry.Time, r.NotBefore.Time, r.IssuedAt.Time, v.s.Now()); err != nil {
 		return nil, nil, err
 	}

@@ -18,7 +18,7 @@ const (
 	// DefaultMaxStaleness is how long the last good set keeps serving while
 	// every fetch fails.
 	DefaultMaxStaleness = 24 * time.Hour
-	// DefaultFetchTimeout bounds one HTTP request (discovery or JWKS).
+	// DefaultFetchTimeout bounds one JWKS request, and one discovery round.
 	DefaultFetchTimeout = 10 * time.Second
 	// DefaultMaxResponseSize bounds one HTTP response body (1 MiB).
 	DefaultMaxResponseSize int64 = 1 << 20
@@ -37,6 +37,7 @@ const (
 	maxLoggedSkips  = 16              // skipped entries logged one by one per fetch; the rest in one line
 	maxMissedKids   = 1024            // bound on remembered unknown kids
 	maxMissedKidLen = 256             // longer kids are never remembered
+	maxExposedKeys  = 256             // bound on remembered exposed keys (thumbprints)
 	missTTLFactor   = 6               // unknown kid remembered for 6×MinRefreshInterval
 	minRSABits      = 2048
 	maxRSABits      = 8192
@@ -75,7 +76,10 @@ type Config struct {
 	// fetch while refreshes fail (default 24h); beyond it lookups return
 	// ErrUnavailable.
 	MaxStaleness time.Duration
-	// FetchTimeout bounds each HTTP request (default 10s).
+	// FetchTimeout bounds each JWKS request, and each discovery round: the
+	// documents of one round share one deadline (default 10s). A fetch
+	// thus takes at most FetchTimeout, or twice that when a discovery
+	// round comes first.
 	FetchTimeout time.Duration
 	// MaxResponseSize bounds each response body in bytes (default 1 MiB);
 	// a larger body is a failed fetch.

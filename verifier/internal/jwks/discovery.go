@@ -109,7 +109,10 @@ func (s *Set) discoveryLifetime(h http.Header) time.Duration {
 // previous one answered (a status other than 200, or a document that is
 // invalid or for another issuer); a network failure ends discovery at once,
 // and so does a 429 or 503 (the issuer is busy, and the next document is on
-// the same host).
+// the same host). One FetchTimeout bounds the whole round, not each
+// document: three documents that each answered just before their own
+// timeout would make the round last three, and the fetch four with its
+// JWKS request.
 func (s *Set) discover(ctx context.Context) (string, time.Duration, error) {
 	if s.cfg.Issuer == "" {
 		return "", 0, errors.New("jwks: neither URL nor Issuer is configured")
@@ -117,6 +120,8 @@ func (s *Set) discover(ctx context.Context) (string, time.Duration, error) {
 	if err := CheckURL(s.cfg.Issuer); err != nil {
 		return "", 0, fmt.Errorf("jwks: issuer refused: %w", err)
 	}
+	ctx, cancel := context.WithTimeout(ctx, s.cfg.FetchTimeout)
+	defer cancel()
 	var errs []error
 	for _, u := range discoveryURLs(s.cfg.Issuer) {
 		s.discoveries.Add(1)

@@ -1,11 +1,13 @@
 package jwks
 
 import (
+	"context"
 	"errors"
 	"net/http"
 	"reflect"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 )
@@ -229,5 +231,61 @@ func TestParseDiscovery(t *testing.T) {
 				t.Fatalf("parseDiscovery = %q, %v; want %q, error containing %q", got, err, tt.want, tt.wantErr)
 			}
 		})
+	}
+}
+
+// deadlineRecorder is an http.RoundTripper that records the path and the
+// context deadline of every request it passes on.
+type deadlineRecorder struct {
+	tr        *http.Transport
+	mu        sync.Mutex
+	paths     []string
+	deadlines []time.Time
+}
+
+func newDeadlineRecorder(t *testing.T) *deadlineRecorder {
+	d := &deadlineRecorder{tr: &http.Transport{}}
+	t.Cleanup(d.tr.CloseIdleConnections)
+	return d
+}
+
+func (d *deadlineRecorder) RoundTrip(r *http.Request) (*http.Response, error) {
+	dl, _ := r.Context().Deadline()
+	d.mu.Lock()
+	d.paths, d.deadlines = append(d.paths, r.URL.Path), append(d.deadlines, dl)
+	d.mu.Unlock()
+	return d.tr.RoundTrip(r)
+}
+
+// A discovery round asks up to three documents, and each may answer just
+// before FetchTimeout (a slow 404): with a deadline per document the round
+// could last three FetchTimeouts, and the fetch four with the JWKS request.
+// One deadline bounds the round: every document is asked under the
+// deadline the first one got, and the document that never answers ends
+// there.
+func TestDiscovery_OneFetchTimeoutBoundsTheWholeRound(t *testing.T) {
+	ts := newTestServer(t)
+	issuer := ts.URL + "/tenant"
+	// The first two documents answer 404; the third never answers.
+	ts.set(oauthPath+"/tenant", reply{stall: true})
+	rec := newDeadlineRecorder(t)
+	// Short, yet ample for two loopback 404s: the stall ends at it.
+	const timeout = time.Second
+	s, ft := startSet(t, Config{Issuer: issuer, FetchTimeout: timeout, Client: &http.Client{Transport: rec}})
+	ft.next(t) // the first fetch has ended
+	rec.mu.Lock()
+	paths, deadlines := rec.paths, rec.deadlines
+	rec.mu.Unlock()
+	want := []string{"/tenant" + oidcPath, "/tenant" + oauthPath, oauthPath + "/tenant"}
+	if !reflect.DeepEqual(paths, want) {
+		t.Fatalf("requests %q, want the three discovery documents %q", paths, want)
+	}
+	for i, d := range deadlines {
+		if d.IsZero() || !d.Equal(deadlines[0]) {
+			t.Errorf("document %d asked with deadline %v, want the round's, %v: the round can outlast one FetchTimeout", i, d, deadlines[0])
+		}
+	}
+	if e := s.lastErr.Load(); e == nil || !errors.Is(e.err, context.DeadlineExceeded) {
+		t.Fatalf("last error = %v, want the round's deadline", e)
 	}
 }

@@ -24,7 +24,11 @@
 // P-256, P-384 or P-521, and Ed25519. Any other entry (an "oct" HMAC secret,
 // an encryption key, a key with private material, bad parameters, a missing
 // or ambiguous kid) is skipped and logged; it never spoils the other keys,
-// except that an entry with private material also drops the key it exposes.
+// except that an entry with private material also drops the key it exposes,
+// from that document, from the last good set, and from every later document
+// (the Set remembers the last 256 exposed keys by RFC 7638 thumbprint), so
+// an issuer that publishes only the public half afterwards, without
+// rotating the key, does not make the Set trust it again.
 //
 // Usage:
 //

@@ -132,6 +132,7 @@ type reply struct {
 	body   []byte
 	header map[string]string
 	hang   bool // close the connection without answering
+	stall  bool // answer nothing until the client gives up
 }
 
 // testServer is an in-process issuer on 127.0.0.1 whose answers the test
@@ -180,6 +181,10 @@ func (ts *testServer) serve(w http.ResponseWriter, r *http.Request) {
 	}
 	if !ok {
 		http.NotFound(w, r)
+		return
+	}
+	if rep.stall {
+		<-r.Context().Done()
 		return
 	}
 	if rep.hang {

@@ -103,16 +103,20 @@ func TestDiscovery_LifetimeFollowsDiscoveryMaxAge(t *testing.T) {
 
 func TestDiscovery_FailedRediscoveryKeepsTheDiscoveredURL(t *testing.T) {
 	for _, tt := range []struct {
-		name string
-		doc  reply
+		name    string
+		doc     reply
+		timeout time.Duration // FetchTimeout; 0 takes the default
 	}{
-		{"status 503", reply{status: 503}},
-		{"connection closed", reply{hang: true}},
-		{"another issuer", reply{body: []byte(`{"issuer":"https://evil.example","jwks_uri":"https://evil.example/keys"}`)}},
+		{"status 503", reply{status: 503}, 0},
+		{"connection closed", reply{hang: true}, 0},
+		// The round's deadline is its own: the kept URL's request after
+		// it gets a whole FetchTimeout.
+		{"no answer within FetchTimeout", reply{stall: true}, time.Second},
+		{"another issuer", reply{body: []byte(`{"issuer":"https://evil.example","jwks_uri":"https://evil.example/keys"}`)}, 0},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			ts := movingIssuer(t)
-			s, ft, clk, logs := startDiscovering(t, ts, Config{})
+			s, ft, clk, logs := startDiscovering(t, ts, Config{FetchTimeout: tt.timeout})
 			clk.Advance(DefaultRefreshInterval)
 			ts.set(oidcPath, tt.doc)
 			// The issuer publishes key b at the URL in use.

@@ -85,8 +85,27 @@ func (s *Set) fetchKeys(url string) (*snapshot, time.Duration, error) {
 	if err != nil {
 		return nil, 0, fmt.Errorf("jwks: %s: %w", redactString(url), err)
 	}
-	// A broken or hostile document may hold half a million entries: the
-	// first are logged one by one, the rest in one line.
+	s.exposed.add(skipped)
+	keys, refused := s.exposed.refuse(keys)
+	s.logSkipped(url, skipped, refused)
+	if len(keys) == 0 {
+		// A failed fetch: the last good set keeps serving, except a key
+		// whose private material the document publishes (anyone can sign
+		// with it now).
+		return s.cur.Load().withoutExposed(skipped), 0,
+			fmt.Errorf("%w (%s: %d entries, all skipped)", errNoUsableKeys, redactString(url), len(skipped)+len(refused))
+	}
+	snap := newSnapshot(keys, len(skipped)+len(refused), s.cur.Load(), s.cfg.Now())
+	next := nextInterval(header, s.cfg.MinRefreshInterval, s.cfg.RefreshInterval)
+	s.log.Debug("jwks: key set refreshed", "url", redactString(url), "keys", len(keys), "skipped", len(skipped)+len(refused), "next", next)
+	return snap, next, nil
+}
+
+// logSkipped logs the entries of the document from url that were not kept.
+// A broken or hostile document may hold half a million entries: the first
+// skipped ones are logged one by one, the rest in one line. Keys an earlier
+// document exposed (refused) are logged in one line at warn, however many.
+func (s *Set) logSkipped(url string, skipped []skippedKey, refused []*Key) {
 	restLevel := slog.LevelDebug
 	for i, sk := range skipped {
 		level := slog.LevelDebug
@@ -102,15 +121,12 @@ func (s *Set) fetchKeys(url string) (*snapshot, time.Duration, error) {
 	if n := len(skipped) - maxLoggedSkips; n > 0 {
 		s.log.Log(s.ctx, restLevel, "jwks: more keys skipped, not logged one by one", "url", redactString(url), "count", n)
 	}
-	if len(keys) == 0 {
-		// A failed fetch: the last good set keeps serving, except a key
-		// whose private material the document publishes (anyone can sign
-		// with it now).
-		return s.cur.Load().withoutExposed(skipped), 0,
-			fmt.Errorf("%w (%s: %d entries, all skipped)", errNoUsableKeys, redactString(url), len(skipped))
+	if len(refused) > 0 {
+		kids := make([]string, 0, min(len(refused), maxLoggedSkips))
+		for _, k := range refused[:cap(kids)] {
+			kids = append(kids, clip(k.ID))
+		}
+		s.log.Warn("jwks: keys skipped: an earlier document published their private key material, so they are exposed, never used",
+			"url", redactString(url), "count", len(refused), "kids", kids)
 	}
-	snap := newSnapshot(keys, len(skipped), s.cur.Load(), s.cfg.Now())
-	next := nextInterval(header, s.cfg.MinRefreshInterval, s.cfg.RefreshInterval)
-	s.log.Debug("jwks: key set refreshed", "url", redactString(url), "keys", len(keys), "skipped", len(skipped), "next", next)
-	return snap, next, nil
 }

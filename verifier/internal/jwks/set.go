@@ -102,6 +102,10 @@ type Set struct {
 	jwksURLFailed  bool
 	jwksURLExpires time.Time
 
+	// exposed remembers the keys a document exposed, refused in every
+	// later document; only the fetch in flight uses it.
+	exposed exposedKeys
+
 	fetches, failures, discoveries, urlChanges, missFetches, limited, waits atomic.Int64
 	lastFailure                                                             atomic.Pointer[time.Time]
 }
