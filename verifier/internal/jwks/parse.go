@@ -81,7 +81,7 @@ func parseJWKS(body []byte) ([]*Key, []skippedKey, error) {
 		}
 		if j, dup := byKID[k.ID]; dup {
 			if same := keys[j]; same.thumb == k.thumb && same.Algorithm == k.Algorithm {
-				skipped = append(skipped, skippedKey{Index: i, KID: k.ID, Reason: "identical duplicate of an earlier key"})
+				skipped = append(skipped, skippedKey{Index: i, KID: clip(k.ID), Reason: "identical duplicate of an earlier key"})
 				continue
 			}
 			drop[k.ID] = true
@@ -97,9 +97,9 @@ func parseJWKS(body []byte) ([]*Key, []skippedKey, error) {
 	for i, k := range keys {
 		switch {
 		case exposed[k.thumb]:
-			skipped = append(skipped, skippedKey{Index: index[i], KID: k.ID, Reason: "its private key material is published in the same set: the key is exposed, never used", Warn: true})
+			skipped = append(skipped, skippedKey{Index: index[i], KID: clip(k.ID), Reason: "its private key material is published in the same set: the key is exposed, never used", Warn: true})
 		case drop[k.ID]:
-			skipped = append(skipped, skippedKey{Index: index[i], KID: k.ID, Reason: "kid shared by different keys: ambiguous, all dropped", Warn: true})
+			skipped = append(skipped, skippedKey{Index: index[i], KID: clip(k.ID), Reason: "kid shared by different keys: ambiguous, all dropped", Warn: true})
 		default:
 			kept = append(kept, k)
 		}

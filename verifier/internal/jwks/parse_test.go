@@ -148,6 +148,25 @@ func TestParseJWKS_DuplicateKidDifferentKeysDropsAllOfThem(t *testing.T) {
 	}
 }
 
+// TestParseJWKS_SkippedKidsAreClipped: the kid of a usable key skipped as a
+// duplicate or as ambiguous reaches the log clipped, however long the
+// document made it.
+func TestParseJWKS_SkippedKidsAreClipped(t *testing.T) {
+	long := strings.Repeat("k", 64<<10)
+	_, skipped, err := parseJWKS(jwksDoc(t, rsaJWK(t, 0, long), rsaJWK(t, 0, long), rsaJWK(t, 1, long)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(skipped) == 0 {
+		t.Fatal("nothing skipped")
+	}
+	for _, sk := range skipped {
+		if len(sk.KID) > 256 {
+			t.Errorf("skipped entry %d (%s) logs a %d-byte kid", sk.Index, sk.Reason, len(sk.KID))
+		}
+	}
+}
+
 func TestParseJWKS_DuplicateKidSameKeyDifferentAlgIsAmbiguous(t *testing.T) {
 	testKeys(t)
 	keys, _, err := parseJWKS(jwksDoc(t, rsaJWK(t, 0, "dup"), jwkJSON(t, &rsaKeys[0].PublicKey, "dup", "PS256", nil)))
