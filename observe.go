@@ -103,9 +103,12 @@ type LogLevels struct {
 	Denied slog.Leveler
 	// Problem is the level of calls refused because of the server: the
 	// key set or the DPoP replay check is unavailable (codes.Unavailable)
-	// or the method has no usable rule (METHOD_NOT_CONFIGURED); also of
-	// the record of a stream whose token could not be re-verified. Default
-	// slog.LevelWarn: an operator must act.
+	// or the method has no usable rule (METHOD_NOT_CONFIGURED), or a
+	// stream was ended with codes.Internal after a panic on its timer
+	// (ReasonInternalError); also of the record of a stream whose token
+	// could not be re-verified, and of the record of that panic, with its
+	// stack (see Revalidator). Default slog.LevelWarn: an operator must
+	// act.
 	Problem slog.Leveler
 }
 
@@ -134,7 +137,7 @@ func (l *LogLevels) level(d *Decision) slog.Level {
 	switch {
 	case d.Code == codes.OK:
 		return l.Allowed.Level()
-	case d.Code == codes.Unavailable || d.Reason == ReasonMethodNotConfigured:
+	case d.Code == codes.Unavailable || d.Code == codes.Internal || d.Reason == ReasonMethodNotConfigured:
 		return l.Problem.Level()
 	default:
 		return l.Denied.Level()
