@@ -37,8 +37,9 @@ import (
 // status error (status.FromError) carrying the google.rpc.ErrorInfo detail,
 // exactly as the gRPC interceptors return it. Otherwise ServeCall returns
 // what serve returns, unless the stream was ended meanwhile (its token
-// expired or was refused on re-verification, or a received message failed
-// the condition): it then returns that refusal whatever serve returned, so
+// expired or was refused on re-verification, the re-verification panicked
+// (codes.Internal, see Revalidator), or a received message failed the
+// condition): it then returns that refusal whatever serve returned, so
 // that the caller cannot mistake the cut for a normal end.
 //
 // Response metadata is set on ctx as grpc-go's interceptors set it: a
@@ -112,7 +113,8 @@ type Guard struct {
 
 // Err returns the status error every later send and receive of the stream
 // must fail with: the stream's token expired or was refused on
-// re-verification, or a received message failed the condition. It is nil
+// re-verification, the re-verification panicked (codes.Internal, see
+// Revalidator), or a received message failed the condition. It is nil
 // while the stream may go on.
 func (g *Guard) Err() error {
 	if g.cut != nil {

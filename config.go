@@ -181,7 +181,8 @@ type Config struct {
 	// see, allowed or denied, before the handler runs (or the call is
 	// rejected). A stream can add more calls: one, denied, when it is cut
 	// because its token expired or was refused on re-verification (from
-	// the timer's goroutine), and one for each message its condition
+	// the timer's goroutine, where grpcauth recovers a panic of
+	// OnDecision: see Revalidator), and one for each message its condition
 	// refuses. It runs on the request path: keep it fast, and do not send
 	// Decision.Err to the caller.
 	OnDecision func(ctx context.Context, d Decision)

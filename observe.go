@@ -103,15 +103,17 @@ type LogLevels struct {
 	Denied slog.Leveler
 	// Problem is the level of calls refused because of the server: the
 	// key set or the DPoP replay check is unavailable (codes.Unavailable)
-	// or a known method has no usable rule (METHOD_NOT_CONFIGURED); also of
-	// the record of a stream whose token could not be re-verified. Default
-	// slog.LevelWarn: an operator must act. A METHOD_NOT_CONFIGURED refusal
-	// of a method nothing knows (Decision.UnknownMethod: a name the caller
-	// made up, through grpc.UnknownServiceHandler) is logged at Denied
-	// instead: any caller with a valid token could repeat it at will, and
-	// there is nothing for an operator to configure. Call
-	// Authenticator.Check at start-up, so that every registered method is
-	// known.
+	// or a known method has no usable rule (METHOD_NOT_CONFIGURED), or a
+	// stream was ended with codes.Internal after a panic on its timer
+	// (ReasonInternalError); also of the record of a stream whose token
+	// could not be re-verified, and of the record of that panic, with its
+	// stack (see Revalidator). Default slog.LevelWarn: an operator must
+	// act. A METHOD_NOT_CONFIGURED refusal of a method nothing knows
+	// (Decision.UnknownMethod: a name the caller made up, through
+	// grpc.UnknownServiceHandler) is logged at Denied instead: any caller
+	// with a valid token could repeat it at will, and there is nothing for
+	// an operator to configure. Call Authenticator.Check at start-up, so
+	// that every registered method is known.
 	Problem slog.Leveler
 }
 
@@ -140,7 +142,8 @@ func (l *LogLevels) level(d *Decision) slog.Level {
 	switch {
 	case d.Code == codes.OK:
 		return l.Allowed.Level()
-	case d.Code == codes.Unavailable || d.Reason == ReasonMethodNotConfigured && !d.UnknownMethod:
+	case d.Code == codes.Unavailable || d.Code == codes.Internal ||
+		d.Reason == ReasonMethodNotConfigured && !d.UnknownMethod:
 		return l.Problem.Level()
 	default:
 		return l.Denied.Level()

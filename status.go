@@ -148,6 +148,13 @@ const (
 	// carry, or exceeded its cost limit (codes.PermissionDenied). The
 	// detailed error is logged server-side, never sent.
 	ReasonConditionError = "CONDITION_ERROR"
+	// ReasonInternalError: a stream ended because code of the server's
+	// (the TokenVerifier's VerifyAccessToken or RevalidateAt, or
+	// Config.Logger) panicked while the stream's token was re-verified, on the timer's
+	// goroutine (codes.Internal, message "grpcauth: internal error"). The
+	// panic and its stack are logged server-side, never sent (see
+	// Revalidator). A server bug, not the caller's: no challenge.
+	ReasonInternalError = "INTERNAL_ERROR"
 	// ReasonCanceled: the caller cancelled while its token was being
 	// verified (codes.Canceled).
 	ReasonCanceled = "CANCELED"
@@ -205,6 +212,7 @@ var (
 	rejDeadline           = newRejection(codes.DeadlineExceeded, ReasonDeadlineExceeded, "grpcauth: deadline exceeded during authentication", nil)
 	rejStreamExpired      = newRejection(codes.Unauthenticated, ReasonTokenExpired, "grpcauth: access token expired during the stream", nil)
 	rejStreamRevoked      = newRejection(codes.Unauthenticated, ReasonTokenRevoked, "grpcauth: access token no longer valid; stream ended", nil)
+	rejInternal           = newRejection(codes.Internal, ReasonInternalError, "grpcauth: internal error", nil)
 	rejTransport          = bearerRejection(codes.Unauthenticated, ReasonTransportInsecure, "grpcauth: credentials require a secure transport", errInvalidRequest)
 	rejBindingMismatch    = bearerRejection(codes.Unauthenticated, ReasonBindingMismatch, "grpcauth: access token is bound to a different client certificate", errInvalidToken)
 	rejNoClientCert       = bearerRejection(codes.Unauthenticated, ReasonBindingMismatch, "grpcauth: access token is certificate-bound; no client certificate was presented", errInvalidToken)

@@ -64,7 +64,7 @@ func (a *Authenticator) runUntilExpiry(ctx context.Context, method string, exp t
 	defer cancel(nil)
 	w := &streamWatch{a: a, ctx: ctx, cancel: cancel, method: method}
 	if !exp.IsZero() {
-		w.expiry = a.afterFunc(d, func() { w.end(rejStreamExpired, errStreamExpired) })
+		w.expiry = w.after(d, func() { w.end(rejStreamExpired, errStreamExpired) })
 	}
 	w.startRevalidation()
 	served := false

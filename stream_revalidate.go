@@ -3,7 +3,9 @@ package grpcauth
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
+	"runtime/debug"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -31,6 +33,20 @@ import (
 // outage of the authorization server does not cut every stream. Only the
 // token is re-verified; the method's rule is not re-evaluated. Streams are
 // not re-verified when Config.SkipStreamExpiry is set.
+//
+// The timers run on goroutines of their own, where no recovery interceptor
+// of the server's runs, so a panic there (in VerifyAccessToken or
+// RevalidateAt, or in Config.OnDecision or Config.Logger as a cut is
+// reported) is recovered rather than left to crash the process: it is
+// logged with its stack at LogLevels.Problem, never sent, and the stream
+// ends with codes.Internal, "grpcauth: internal error" and
+// ReasonInternalError (a denied Decision whose Err holds the panic's
+// value), unless it was cut already (OnDecision panicking as it reported
+// the cut: the cut's status stands). The same code panicking on the
+// handler's goroutine, as the stream opens (the first verification and
+// RevalidateAt, OnDecision for the start) or as a message arrives (the
+// condition), is not recovered by grpcauth: like any handler panic, it
+// goes to the server's recovery interceptor (docs/middleware.md).
 type Revalidator interface {
 	// RevalidateAt returns when to verify token again, given the claims
 	// VerifyAccessToken has just returned for it: the time its verdict
@@ -97,8 +113,42 @@ func (w *streamWatch) end(r *rejection, cause error) {
 	if !cut {
 		return
 	}
+	defer w.cancel(r.err) // even when OnDecision panics: the stream is cut
 	w.a.reportCut(w.ctx, w.method, r, cause)
-	w.cancel(r.err)
+}
+
+// after arms one of the watch's timers: f runs on the timer's goroutine,
+// where no recovery interceptor of the server's runs, so a panic in f
+// (in user code: the TokenVerifier and its Revalidator, OnDecision, the
+// Logger) is recovered there, by recoverPanic, instead of crashing the
+// process.
+func (w *streamWatch) after(d time.Duration, f func()) timer {
+	return w.a.afterFunc(d, func() {
+		defer w.recoverPanic()
+		f()
+	})
+}
+
+// errStreamPanicked is Decision.Err of a stream cut because one of its
+// timers panicked, wrapped with the panic's value.
+var errStreamPanicked = errors.New("grpcauth: panic while re-verifying the stream")
+
+// recoverPanic, deferred by a timer of the watch, recovers a panic, ends
+// the stream with codes.Internal (rejInternal) through end, unless it was
+// cut already (OnDecision panicked as it reported the cut: the cut
+// stands), and logs the panic's value and stack at LogLevels.Problem. A
+// second panic while the first is reported (OnDecision or the Logger
+// again) is dropped: end has cut the stream before it calls either.
+func (w *streamWatch) recoverPanic() {
+	v := recover()
+	if v == nil {
+		return
+	}
+	stack := debug.Stack()
+	defer func() { _ = recover() }()
+	defer w.a.logger.LogAttrs(w.ctx, w.a.levels.Problem.Level(), "grpcauth: panic recovered in a stream's re-verification or cut; the stream is ended",
+		slog.String("method", clipMethod(w.method)), slog.Any("panic", v), slog.String("stack", string(stack)))
+	w.end(rejInternal, fmt.Errorf("%w: %v", errStreamPanicked, v))
 }
 
 // reportCut reports the cut of the stream of method, whose context is ctx,
@@ -173,7 +223,7 @@ func (w *streamWatch) schedule(at time.Time) {
 	if w.done {
 		return
 	}
-	w.recheck = w.a.afterFunc(d, w.revalidate)
+	w.recheck = w.after(d, w.revalidate)
 }
 
 var errNoClaims = errors.New("grpcauth: the token verifier returned neither claims nor an error")

@@ -1,0 +1,177 @@
+package grpcauth
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"log/slog"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+
+	authtestv1 "github.com/grpcauth/grpcauth/internal/testproto/authtest/v1"
+	"github.com/grpcauth/grpcauth/verifier"
+)
+
+// panicMarker is in every panic value of these tests: it must reach the
+// server's log, never the caller.
+const panicMarker = "user code bug 7f3a"
+
+// buggyRevalidator is a user's TokenVerifier and Revalidator: it accepts
+// any token with fixed claims, asks for re-verification a minute on, and,
+// once armed, has a bug on the re-verification path: its
+// VerifyAccessToken panics (panicVerify), its RevalidateAt panics
+// (panicAt), or it refuses the token (refuse).
+type buggyRevalidator struct {
+	claims                       verifier.Claims
+	panicVerify, panicAt, refuse atomic.Bool
+}
+
+func (b *buggyRevalidator) VerifyAccessToken(context.Context, string) (verifier.Claims, error) {
+	if b.panicVerify.Load() {
+		panic(panicMarker + " in VerifyAccessToken")
+	}
+	if b.refuse.Load() {
+		return verifier.Claims{}, errors.New("revoked")
+	}
+	return b.claims, nil
+}
+
+func (b *buggyRevalidator) RevalidateAt(string, verifier.Claims) time.Time {
+	if b.panicAt.Load() {
+		panic(panicMarker + " in RevalidateAt")
+	}
+	return t0.Add(time.Minute)
+}
+
+// panicEnv is a server whose Authenticator uses a buggyRevalidator, fake
+// timers and a text log (every level: read once the timer's goroutine has
+// returned), with a ServerStream open: it returns the stream's client and
+// its expiry and re-verification timers.
+func panicEnv(t *testing.T, opts ...envOption) (e *env, b *buggyRevalidator, logs *bytes.Buffer, s authtestv1.TestService_ServerStreamClient, expiry, recheck *fakeTimer) {
+	t.Helper()
+	claims, err := verifier.NewClaims(map[string]any{"sub": "user-1", "scope": "test:read test:stream", "exp": t0.Add(time.Hour).Unix()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b = &buggyRevalidator{claims: claims}
+	logs = &bytes.Buffer{}
+	clock := newFakeClock()
+	e = newEnv(t, append([]envOption{func(c *Config, _ *verifier.Config) {
+		c.Verifier = b
+		c.Now = func() time.Time { return t0 }
+		c.afterFunc = clock.AfterFunc
+		c.Logger = slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	}}, opts...)...)
+	e.svc.streamStarted = make(chan struct{}, 1)
+	e.svc.streamEnded = make(chan error, 1)
+	s, err = e.client.ServerStream(withAuth(t.Context(), bearer("opaque-token")), &authtestv1.ServerStreamRequest{Count: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Recv(); err != nil {
+		t.Fatalf("first response: %v", err)
+	}
+	<-e.svc.streamStarted
+	expiry, recheck = <-clock.added, <-clock.added
+	if recheck.d != time.Minute {
+		t.Fatalf("re-verification timer %v, want 1m", recheck.d)
+	}
+	return e, b, logs, s, expiry, recheck
+}
+
+// fireInItsGoroutine fires ft on a goroutine of its own, as time.AfterFunc
+// does (where no recovery interceptor of the server's runs), and waits for
+// it to return.
+func fireInItsGoroutine(ft *fakeTimer) {
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		ft.fire()
+	}()
+	<-done
+}
+
+// checkPanicLogged fails the test unless logs hold the record of a
+// recovered panic: its value and its stack, with the stream's method.
+func checkPanicLogged(t *testing.T, logs *bytes.Buffer, in string) {
+	t.Helper()
+	l := logs.String()
+	if !strings.Contains(l, "grpcauth: panic") || !strings.Contains(l, panicMarker+" in "+in) ||
+		!strings.Contains(l, "stack=") || !strings.Contains(l, "stream_panic_test.go") ||
+		!strings.Contains(l, "method=/authtest.v1.TestService/ServerStream") {
+		t.Errorf("log %q: want the panic in %s, its stack and the stream's method", l, in)
+	}
+}
+
+// A custom verifier that panics when a stream's token is re-verified (in
+// VerifyAccessToken, or in RevalidateAt after it) does so on the timer's
+// goroutine, where no recovery interceptor runs: the panic is recovered
+// there, the server goes on, the stream ends with codes.Internal and a
+// fixed message (the panic is logged with its stack, never sent), and the
+// cut is a denied Decision.
+func TestStream_PanicInRevalidationEndsTheStreamWithInternal(t *testing.T) {
+	for _, in := range []string{"VerifyAccessToken", "RevalidateAt"} {
+		t.Run(in, func(t *testing.T) {
+			var rec recorder
+			e, b, logs, s, _, recheck := panicEnv(t, func(c *Config, _ *verifier.Config) { c.OnDecision = rec.record })
+			map[string]*atomic.Bool{"VerifyAccessToken": &b.panicVerify, "RevalidateAt": &b.panicAt}[in].Store(true)
+			fireInItsGoroutine(recheck) // the whole test binary died here
+			if err := <-e.svc.streamEnded; status.Code(err) != codes.Internal {
+				t.Errorf("handler's Send after the panic = %v, want Internal", err)
+			}
+			_, err := s.Recv()
+			checkStatus(t, err, codes.Internal, ReasonInternalError)
+			if msg := status.Convert(err).Message(); msg != "grpcauth: internal error" {
+				t.Errorf("status message %q, want the fixed %q", msg, "grpcauth: internal error")
+			}
+			checkPanicLogged(t, logs, in)
+			if l := logs.String(); !strings.Contains(l, `level=WARN msg="grpcauth: call denied"`) {
+				t.Errorf("log %q: want the cut's decision at LogLevels.Problem (WARN)", l)
+			}
+			if d := rec.last(t); d.Allowed || d.Code != codes.Internal || d.Reason != ReasonInternalError ||
+				d.Err == nil || !strings.Contains(d.Err.Error(), panicMarker) {
+				t.Errorf("last decision = %+v, want denied Internal %s with the panic as Err", d, ReasonInternalError)
+			}
+		})
+	}
+}
+
+// OnDecision panicking as it reports a stream's cut (from the timer's
+// goroutine) does not crash the server: the stream is cut all the same,
+// with the cut's status, and the panic is logged. When the verifier
+// panicked first, the second panic (OnDecision reporting the Internal
+// cut) is dropped, and the stream ends with Internal.
+func TestStream_PanicInOnDecisionDuringACutKeepsTheCut(t *testing.T) {
+	for _, c := range []struct {
+		name   string
+		expiry bool // fire the expiry timer, not the re-verification
+		arm    func(*buggyRevalidator)
+		code   codes.Code
+		reason string
+	}{
+		{"refused on re-verification", false, func(b *buggyRevalidator) { b.refuse.Store(true) }, codes.Unauthenticated, ReasonTokenRevoked},
+		{"expired", true, func(*buggyRevalidator) {}, codes.Unauthenticated, ReasonTokenExpired},
+		{"after the verifier's panic", false, func(b *buggyRevalidator) { b.panicVerify.Store(true) }, codes.Internal, ReasonInternalError},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			e, b, logs, s, expiry, recheck := panicEnv(t, func(c *Config, _ *verifier.Config) {
+				c.OnDecision = func(_ context.Context, d Decision) {
+					if !d.Allowed {
+						panic(panicMarker + " in OnDecision")
+					}
+				}
+			})
+			c.arm(b)
+			fireInItsGoroutine(map[bool]*fakeTimer{false: recheck, true: expiry}[c.expiry])
+			<-e.svc.streamEnded // the handler's context was cancelled
+			_, err := s.Recv()
+			checkStatus(t, err, c.code, c.reason)
+			checkPanicLogged(t, logs, map[bool]string{false: "OnDecision", true: "VerifyAccessToken"}[c.code == codes.Internal])
+		})
+	}
+}
