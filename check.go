@@ -1,12 +1,18 @@
 package grpcauth
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 
 	"google.golang.org/grpc"
+	"google.golang.org/protobuf/reflect/protoreflect"
+	"google.golang.org/protobuf/reflect/protoregistry"
+
+	grpcauthv1 "github.com/grpcauth/grpcauth/proto/grpcauth/v1"
 )
 
 // ServiceInfoProvider lists the services registered on a server.
@@ -24,35 +30,91 @@ type ServiceInfoProvider interface {
 // always sets the flags; a hand-written grpc.ServiceDesc must too.
 var ErrNotIntercepted = errors.New("grpcauth: grpc-go runs the method without interceptors")
 
-// MethodProblem is one method that Check found would be denied to every
-// caller, or would reach its handler unchecked.
+// ErrUnmatchedName reports a name in Config.Public, Config.Rules or
+// Config.DryRunMethods that matches no method or service registered on the
+// server: a typo ("/items.v1.ItemService/GetIten"), or a service this
+// server does not serve. The entry is dead: the method it meant to name
+// gets its rule from the next source (see Config), or is denied. Check
+// does not report the names in StandardPublicServices, which a Config
+// lists for whichever of those services a server registers.
+var ErrUnmatchedName = errors.New("grpcauth: a Config name matches no method or service registered on the server")
+
+// ErrNoDescriptor reports a registered method whose grpcauth option is not
+// read because Config.Descriptors does not resolve its descriptor, while
+// the generated code linked into the binary (protoregistry.GlobalFiles)
+// declares a (grpcauth.v1.method) option for it, or a
+// (grpcauth.v1.service) option that would decide its rule. The method then
+// gets a Config service rule or Config.DefaultRule the option would
+// override, or is denied. A method whose descriptor no resolver knows (a
+// hand-written grpc.ServiceDesc) has no option to miss: Check logs it (at
+// Warn, once per service, when its rule comes from Config) but does not
+// report it.
+var ErrNoDescriptor = errors.New("grpcauth: the method's grpcauth option is not read: Config.Descriptors does not resolve its descriptor")
+
+// MethodProblem is one problem Check found: a registered method that would
+// be denied to every caller, would reach its handler unchecked, or would
+// not get the rule its grpcauth option declares; or a Config entry that
+// matches nothing registered.
 type MethodProblem struct {
-	// Method is the full method name, "/pkg.Service/Method".
+	// Method is the full method name, "/pkg.Service/Method", of a
+	// registered method; or, when ConfigField is set, the name as written
+	// in the Config, "/pkg.Service/Method" or "pkg.Service".
 	Method string
-	// Err wraps ErrNoRule, ErrInvalidRule or ErrNotIntercepted and says
-	// why.
+	// ConfigField is "" for a registered method, or the Config field
+	// holding the entry: "Public", "Rules" or "DryRunMethods".
+	ConfigField string
+	// Err says why. It wraps ErrNoRule, ErrInvalidRule, ErrNotIntercepted
+	// or ErrNoDescriptor for a registered method, and ErrUnmatchedName
+	// for a Config entry.
 	Err error
 }
 
-// CheckError lists every registered method that has no usable rule, or
-// that grpc-go runs without interceptors. It unwraps to each problem's
-// error, so errors.Is(err, ErrNoRule), errors.Is(err, ErrInvalidRule) and
-// errors.Is(err, ErrNotIntercepted) work on it.
+// CheckError lists every problem Check found: each registered method that
+// has no usable rule, that grpc-go runs without interceptors, or whose
+// grpcauth option is not read; and each Config entry that matches no
+// registered method or service. It unwraps to each problem's error, so
+// errors.Is(err, ErrNoRule), errors.Is(err, ErrInvalidRule),
+// errors.Is(err, ErrNotIntercepted), errors.Is(err, ErrNoDescriptor) and
+// errors.Is(err, ErrUnmatchedName) work on it; Without drops the problems
+// of some kinds.
 type CheckError struct {
-	// Problems, sorted by method name.
+	// Problems: the registered methods', sorted by method name, then
+	// the Config entries', sorted by field and name.
 	Problems []MethodProblem
 }
 
-// Error lists the methods and their problems.
+// Error lists the problems.
 func (e *CheckError) Error() string {
-	var b strings.Builder
-	what := "would be denied to every caller"
-	if errors.Is(e, ErrNotIntercepted) {
-		what += ", or run unchecked"
-	}
-	fmt.Fprintf(&b, "grpcauth: %d registered method(s) %s:", len(e.Problems), what)
+	var methods, names int
 	for _, p := range e.Problems {
-		fmt.Fprintf(&b, "\n  %s: %v", p.Method, p.Err)
+		if p.ConfigField == "" {
+			methods++
+		} else {
+			names++
+		}
+	}
+	var parts []string
+	if methods > 0 {
+		what := "would be denied to every caller"
+		if errors.Is(e, ErrNotIntercepted) {
+			what += ", or run unchecked"
+		}
+		if errors.Is(e, ErrNoDescriptor) {
+			what += ", or miss the rule of their grpcauth option"
+		}
+		parts = append(parts, fmt.Sprintf("%d registered method(s) %s", methods, what))
+	}
+	if names > 0 {
+		parts = append(parts, fmt.Sprintf("%d Config name(s) match no registered method or service", names))
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, "grpcauth: %s:", strings.Join(parts, "; "))
+	for _, p := range e.Problems {
+		if p.ConfigField == "" {
+			fmt.Fprintf(&b, "\n  %s: %v", p.Method, p.Err)
+		} else {
+			fmt.Fprintf(&b, "\n  Config.%s %q: %v", p.ConfigField, p.Method, p.Err)
+		}
 	}
 	return b.String()
 }
@@ -66,46 +128,205 @@ func (e *CheckError) Unwrap() []error {
 	return errs
 }
 
-// Methods returns the full names of the methods with problems.
+// Methods returns the full names of the registered methods with problems
+// (not the Config entries: see Problems).
 func (e *CheckError) Methods() []string {
-	ms := make([]string, len(e.Problems))
-	for i, p := range e.Problems {
-		ms[i] = p.Method
+	var ms []string
+	for _, p := range e.Problems {
+		if p.ConfigField == "" {
+			ms = append(ms, p.Method)
+		}
 	}
 	return ms
 }
 
+// Without returns e without the problems whose errors wrap any of kinds
+// (errors.Is): a *CheckError with the others, or nil when none is left.
+// A server that knows a kind of problem is expected, say a proxy whose
+// Config names the services it forwards through
+// grpc.UnknownServiceHandler, drops it and still refuses to serve on the
+// rest:
+//
+//	err := auth.Check(srv)
+//	var ce *grpcauth.CheckError
+//	if errors.As(err, &ce) {
+//		err = ce.Without(grpcauth.ErrUnmatchedName)
+//	}
+func (e *CheckError) Without(kinds ...error) error {
+	var kept []MethodProblem
+	for _, p := range e.Problems {
+		if !slices.ContainsFunc(kinds, func(k error) bool { return errors.Is(p.Err, k) }) {
+			kept = append(kept, p)
+		}
+	}
+	if len(kept) == 0 {
+		return nil
+	}
+	return &CheckError{Problems: kept}
+}
+
 // Check compiles the rule of every method registered on srv (a
 // *grpc.Server, after the services are registered and before Serve) and
-// returns a *CheckError listing each method that has no rule or an invalid
-// one, or that grpc-go would run without interceptors (ErrNotIntercepted:
-// a stream registered with neither ClientStreams nor ServerStreams, found
-// by its descriptor), or nil when every method is covered. Call it at
-// start-up and refuse to serve on error: a gap then shows before any
-// caller meets it. Check also warms the rule cache, so no call pays for
-// compilation.
+// returns a *CheckError listing each problem it finds, or nil when there
+// is none:
+//
+//   - a registered method that has no rule (ErrNoRule) or an invalid one
+//     (ErrInvalidRule), so that it is denied to every caller;
+//   - a registered method grpc-go would run without interceptors
+//     (ErrNotIntercepted: a stream registered with neither ClientStreams
+//     nor ServerStreams, found by its descriptor);
+//   - a registered method whose grpcauth option Config.Descriptors hides
+//     (ErrNoDescriptor; see there);
+//   - a name in Config.Public, Config.Rules or Config.DryRunMethods that
+//     matches no method or service registered on srv (ErrUnmatchedName):
+//     a typo, which would otherwise leave the method it meant to name to
+//     its option, DefaultRule or denial without a word.
+//
+// Call it at start-up and refuse to serve on error: a gap then shows
+// before any caller meets it. Check also warms the rule cache, so no call
+// pays for compilation.
+//
+// Check knows only the services srv lists. An Authenticator shared by
+// several servers that register different services should be checked
+// against a ServiceInfoProvider listing all of them; a server that serves
+// methods it does not register (grpc.UnknownServiceHandler) drops
+// ErrUnmatchedName with CheckError.Without.
+//
+// A registered service that no descriptor describes at all (a
+// hand-written grpc.ServiceDesc, with no .proto and so no options) is no
+// error: its methods get their rules from the Config (a service entry or
+// DefaultRule), as Config documents and as servers rely on. Check logs
+// such methods at Warn, once per service, so that a service whose .proto
+// has options but whose descriptor no resolver holds does not pass
+// unnoticed.
 func (a *Authenticator) Check(srv ServiceInfoProvider) error {
+	services := srv.GetServiceInfo()
 	plans := make(map[string]*methodPlan)
 	var problems []MethodProblem
-	for svc, info := range srv.GetServiceInfo() {
+	undescribed := make(map[string][]string) // service: methods without a descriptor, ruled by Config alone
+	for svc, info := range services {
 		for _, m := range info.Methods {
 			method := "/" + svc + "/" + m.Name
 			p, _ := a.buildPlan(method)
 			p.unknown = false // registered on the server: a real method
 			plans[method] = p
-			if err := a.unintercepted(method, m); err != nil {
+			err := a.unintercepted(method, m)
+			if err == nil && p.source != SourceConfigMethod && a.methodDescriptor(method) == nil {
+				var described bool
+				if described, err = a.unreadOption(method, p); !described && p.rule != nil {
+					undescribed[svc] = append(undescribed[svc], m.Name)
+				}
+			}
+			if err == nil && p.rule == nil {
+				err = p.err
+			}
+			if err != nil {
 				problems = append(problems, MethodProblem{Method: method, Err: err})
-			} else if p.rule == nil {
-				problems = append(problems, MethodProblem{Method: method, Err: p.err})
 			}
 		}
 	}
 	a.publish(plans)
+	a.warnUndescribed(undescribed)
+	problems = append(problems, a.unmatchedNames(services)...)
 	if len(problems) == 0 {
 		return nil
 	}
-	slices.SortFunc(problems, func(x, y MethodProblem) int { return strings.Compare(x.Method, y.Method) })
+	slices.SortFunc(problems, func(x, y MethodProblem) int {
+		return cmp.Or(strings.Compare(x.ConfigField, y.ConfigField), strings.Compare(x.Method, y.Method))
+	})
 	return &CheckError{Problems: problems}
+}
+
+// configName is a name in Config.Public, Config.Rules or
+// Config.DryRunMethods, and the field holding it.
+type configName struct{ name, field string }
+
+// standardPublic holds the names of StandardPublicServices as published,
+// whatever a program does to that slice.
+var standardPublic = slices.Clone(StandardPublicServices)
+
+// unmatchedNames returns a problem wrapping ErrUnmatchedName for each
+// Config name that matches no method or service in services.
+func (a *Authenticator) unmatchedNames(services map[string]grpc.ServiceInfo) []MethodProblem {
+	var problems []MethodProblem
+	for _, n := range a.cfgNames {
+		if slices.Contains(standardPublic, n.name) {
+			continue
+		}
+		svc, name, isMethod := splitMethod(n.name)
+		if !isMethod {
+			svc = n.name
+		}
+		info, registered := services[svc]
+		var err error
+		switch {
+		case !registered:
+			err = fmt.Errorf("%w: no service %s is registered", ErrUnmatchedName, svc)
+		case isMethod && !slices.ContainsFunc(info.Methods, func(m grpc.MethodInfo) bool { return m.Name == name }):
+			err = fmt.Errorf("%w: service %s registers no method %s", ErrUnmatchedName, svc, name)
+		default:
+			continue
+		}
+		problems = append(problems, MethodProblem{Method: n.name, ConfigField: n.field, Err: err})
+	}
+	return problems
+}
+
+// unreadOption looks for the descriptor of method, which
+// Config.Descriptors does not resolve, in protoregistry.GlobalFiles. It
+// reports whether it found the descriptor there, and returns an error
+// wrapping ErrNoDescriptor when that descriptor gives the method an option
+// that would decide its rule in place of p's (and wrapping p.err too when
+// p has no rule).
+func (a *Authenticator) unreadOption(method string, p *methodPlan) (described bool, err error) {
+	if a.descriptors == DescriptorResolver(protoregistry.GlobalFiles) {
+		return false, nil
+	}
+	svc, name, ok := splitMethod(method)
+	if !ok {
+		return false, nil
+	}
+	d, _ := protoregistry.GlobalFiles.FindDescriptorByName(protoreflect.FullName(svc))
+	sd, _ := d.(protoreflect.ServiceDescriptor)
+	if sd == nil {
+		return false, nil
+	}
+	md := sd.Methods().ByName(protoreflect.Name(name))
+	if md == nil {
+		return false, nil
+	}
+	var opt string
+	switch {
+	case hasRuleOption(md, grpcauthv1.E_Method):
+		opt = "(grpcauth.v1.method)"
+	case p.source != SourceConfigService && hasRuleOption(sd, grpcauthv1.E_Service):
+		opt = "(grpcauth.v1.service)"
+	default:
+		return true, nil
+	}
+	const unseen = "%w, but the generated code linked into this binary (file %s in protoregistry.GlobalFiles) gives it a %s option, which grpcauth does not see"
+	if p.rule == nil {
+		return true, fmt.Errorf(unseen+"; add the file to Config.Descriptors. Without it: %w", ErrNoDescriptor, filePath(sd), opt, p.err)
+	}
+	return true, fmt.Errorf(unseen+", so the method gets the %s instead; add the file to Config.Descriptors", ErrNoDescriptor, filePath(sd), opt, p.source)
+}
+
+// hasRuleOption reports whether d sets the option xt, readable or not.
+func hasRuleOption(d protoreflect.Descriptor, xt protoreflect.ExtensionType) bool {
+	pb, err := ruleOption(d, xt)
+	return pb != nil || err != nil
+}
+
+// warnUndescribed logs, once per service, the registered methods that no
+// descriptor describes and whose rules therefore come from the Config
+// alone.
+func (a *Authenticator) warnUndescribed(undescribed map[string][]string) {
+	for _, svc := range slices.Sorted(maps.Keys(undescribed)) {
+		methods := undescribed[svc]
+		slices.Sort(methods)
+		a.logger.Warn("grpcauth: registered methods have no descriptor, so no grpcauth option is read for them and their rules come from the Config (a service entry or DefaultRule); give Config.Descriptors their descriptors if their .proto has options",
+			"service", svc, "methods", methods)
+	}
 }
 
 // unintercepted returns an error wrapping ErrNotIntercepted when m, as

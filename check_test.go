@@ -1,7 +1,11 @@
 package grpcauth
 
 import (
+	"bytes"
+	"context"
 	"errors"
+	"fmt"
+	"log/slog"
 	"net"
 	"slices"
 	"strings"
@@ -10,8 +14,10 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/protobuf/reflect/protoregistry"
 
 	authtestv1 "github.com/grpcauth/grpcauth/internal/testproto/authtest/v1"
+	grpcauthv1 "github.com/grpcauth/grpcauth/proto/grpcauth/v1"
 )
 
 func registered(t *testing.T) *grpc.Server {
@@ -117,4 +123,234 @@ func TestCheck_ReportsStreamGRPCRunsWithoutInterceptors(t *testing.T) {
 		err = s.RecvMsg(&authtestv1.BidiStreamResponse{})
 	}
 	checkStatus(t, err, codes.Unauthenticated, ReasonCredentialsMissing)
+}
+
+// wantProblem is one problem a Check test expects: the name, the Config
+// field ("" for a registered method) and the sentinel its error wraps.
+type wantProblem struct {
+	name, field string
+	kind        error
+}
+
+// checkProblems checks that err is nil when want is empty, or else a
+// *CheckError with exactly the problems of want, in order.
+func checkProblems(t *testing.T, err error, want []wantProblem) {
+	t.Helper()
+	if len(want) == 0 {
+		if err != nil {
+			t.Fatalf("Check = %v, want nil", err)
+		}
+		return
+	}
+	var ce *CheckError
+	if !errors.As(err, &ce) {
+		t.Fatalf("Check = %v, want a *CheckError", err)
+	}
+	if len(ce.Problems) != len(want) {
+		t.Fatalf("Check found %d problems, want %d:\n%v", len(ce.Problems), len(want), err)
+	}
+	for i, w := range want {
+		p := ce.Problems[i]
+		if p.Method != w.name || p.ConfigField != w.field || !errors.Is(p.Err, w.kind) {
+			t.Errorf("problem %d = {%s %q %v}, want {%s %q %v}", i, p.Method, p.ConfigField, p.Err, w.name, w.field, w.kind)
+		}
+	}
+}
+
+// TestCheck_ReportsConfigNamesThatMatchNothingRegistered: a name in
+// Config.Public, Rules or DryRunMethods that names no method or service
+// registered on the server is dead (a typo, usually); Check reports each,
+// with the field it is in, as ErrUnmatchedName.
+func TestCheck_ReportsConfigNamesThatMatchNothingRegistered(t *testing.T) {
+	const unannotated = "authtest.v1.UnannotatedService"
+	for _, tt := range []struct {
+		name string
+		cfg  Config
+		want []wantProblem
+	}{
+		{"every name matches a registered method or service", Config{
+			Public:        []string{unannotated, "/authtest.v1.TestService/Inherited"},
+			Rules:         map[string]*grpcauthv1.Rule{"authtest.v1.TestService": {Scopes: []string{"x"}}},
+			DryRunMethods: []string{mAllOf, unannotated},
+		}, nil},
+		{"a method typo in Public", Config{
+			Public: []string{unannotated, "/authtest.v1.TestService/Publik"},
+		}, []wantProblem{{"/authtest.v1.TestService/Publik", "Public", ErrUnmatchedName}}},
+		{"a service typo in Rules leaves its method without a rule", Config{
+			Rules: map[string]*grpcauthv1.Rule{"authtest.v1.UnanotatedService": {}},
+		}, []wantProblem{
+			{mUnannotated, "", ErrNoRule},
+			{"authtest.v1.UnanotatedService", "Rules", ErrUnmatchedName},
+		}},
+		{"a method typo in DryRunMethods", Config{
+			Public:        []string{unannotated},
+			DryRunMethods: []string{"/authtest.v1.TestService/AlOf"},
+		}, []wantProblem{{"/authtest.v1.TestService/AlOf", "DryRunMethods", ErrUnmatchedName}}},
+		{"a service the descriptors know but the server does not register", Config{
+			Public: []string{unannotated},
+			Rules:  map[string]*grpcauthv1.Rule{"authtest.v1.ConditionService": {Scopes: []string{"x"}}},
+		}, []wantProblem{{"authtest.v1.ConditionService", "Rules", ErrUnmatchedName}}},
+		{"a method of a service the server does not register", Config{
+			Public: []string{unannotated, "/authtest.v1.ConditionService/Own"},
+		}, []wantProblem{{"/authtest.v1.ConditionService/Own", "Public", ErrUnmatchedName}}},
+		{"one dead name in two fields, sorted by field", Config{
+			Public:        []string{unannotated},
+			Rules:         map[string]*grpcauthv1.Rule{"/ghost.v1.Ghost/Haunt": {}},
+			DryRunMethods: []string{"/ghost.v1.Ghost/Haunt"},
+		}, []wantProblem{
+			{"/ghost.v1.Ghost/Haunt", "DryRunMethods", ErrUnmatchedName},
+			{"/ghost.v1.Ghost/Haunt", "Rules", ErrUnmatchedName},
+		}},
+		{"StandardPublicServices the server does not register", Config{
+			Public: append(slices.Clone(StandardPublicServices), unannotated),
+		}, nil},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			err := mustNew(t, tt.cfg).Check(registered(t))
+			checkProblems(t, err, tt.want)
+			for _, w := range tt.want {
+				if w.field != "" && !strings.Contains(err.Error(), "Config."+w.field+" "+fmt.Sprintf("%q", w.name)) {
+					t.Errorf("message %q does not name Config.%s %q", err, w.field, w.name)
+				}
+			}
+		})
+	}
+}
+
+// TestCheck_WithoutDropsTheKindsAServerExpects: a proxy whose Config names
+// the services it forwards drops ErrUnmatchedName and still fails on a
+// method without a rule.
+func TestCheck_WithoutDropsTheKindsAServerExpects(t *testing.T) {
+	a := mustNew(t, Config{Rules: map[string]*grpcauthv1.Rule{"backend.v1.Backend": {Scopes: []string{"x"}}}})
+	err := a.Check(registered(t))
+	var ce *CheckError
+	if !errors.As(err, &ce) {
+		t.Fatalf("Check = %v, want a *CheckError", err)
+	}
+	rest := ce.Without(ErrUnmatchedName)
+	checkProblems(t, rest, []wantProblem{{mUnannotated, "", ErrNoRule}})
+	if strings.Contains(rest.Error(), "backend.v1.Backend") {
+		t.Errorf("Without(ErrUnmatchedName) = %q still names the dropped entry", rest)
+	}
+	if err := ce.Without(ErrNoRule, ErrUnmatchedName); err != nil {
+		t.Errorf("Without(both kinds) = %v, want nil", err)
+	}
+	if got := ce.Methods(); !slices.Equal(got, []string{mUnannotated}) {
+		t.Errorf("Methods = %v, want only the registered method %s", got, mUnannotated)
+	}
+}
+
+// TestCheck_ReportsOptionsConfigDescriptorsHides: when Config.Descriptors
+// does not resolve a registered service, its options are not read and its
+// methods silently get a Config service rule or DefaultRule (here: any
+// token for the admin-scoped AnyOf). Check reports each method an option
+// of the generated code (protoregistry.GlobalFiles) would have ruled, as
+// ErrNoDescriptor; a method without any option (Unannotated) loses
+// nothing and is not reported.
+func TestCheck_ReportsOptionsConfigDescriptorsHides(t *testing.T) {
+	empty := new(protoregistry.Files)
+	testService := []string{mAllOf, mAnyOf, "/authtest.v1.TestService/Authenticated", "/authtest.v1.TestService/BidiStream",
+		"/authtest.v1.TestService/ClientStream", mInherited, "/authtest.v1.TestService/Public", "/authtest.v1.TestService/ServerStream"}
+	hidden := func(skip string, rest ...wantProblem) []wantProblem {
+		var w []wantProblem
+		for _, m := range testService {
+			if m != skip {
+				w = append(w, wantProblem{m, "", ErrNoDescriptor})
+			}
+		}
+		return append(w, rest...)
+	}
+	everyMethod := map[string]*grpcauthv1.Rule{}
+	for _, m := range testService {
+		everyMethod[m] = &grpcauthv1.Rule{Scopes: []string{"x"}}
+	}
+	for _, tt := range []struct {
+		name string
+		cfg  Config
+		want []wantProblem
+	}{
+		{"DefaultRule in place of every option", Config{Descriptors: empty, DefaultRule: &grpcauthv1.Rule{}}, hidden("")},
+		// Denied: the problem wraps ErrNoRule too.
+		{"no rule in place of the options", Config{Descriptors: empty}, hidden("", wantProblem{mUnannotated, "", ErrNoRule})},
+		// The service option is outranked by a Config service rule: only
+		// the method options are lost.
+		{"a Config service rule in place of the method options", Config{Descriptors: empty,
+			Rules: map[string]*grpcauthv1.Rule{"authtest.v1.TestService": {Scopes: []string{"test:read"}}}, DefaultRule: &grpcauthv1.Rule{}},
+			hidden(mInherited)},
+		// A Config method rule outranks every option: nothing is lost.
+		{"a Config rule for every method", Config{Descriptors: empty, Rules: everyMethod, DefaultRule: &grpcauthv1.Rule{}}, nil},
+		{"the descriptors resolve the service", Config{DefaultRule: &grpcauthv1.Rule{}}, nil},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			a := mustNew(t, tt.cfg)
+			err := a.Check(registered(t))
+			checkProblems(t, err, tt.want)
+			if len(tt.want) == 0 {
+				return
+			}
+			if !strings.Contains(err.Error(), "authtest/v1/authtest.proto") {
+				t.Errorf("message %q does not name the file to add", err)
+			}
+			first := err.(*CheckError).Problems[0].Err
+			if denied := tt.cfg.DefaultRule == nil; errors.Is(first, ErrNoRule) != denied {
+				t.Errorf("problem %v: wraps ErrNoRule = %t, want %t (the method is denied)", first, !denied, denied)
+			}
+		})
+	}
+
+	// What the report is about: the admin-only AnyOf admits any token.
+	a := mustNew(t, Config{Descriptors: empty, DefaultRule: &grpcauthv1.Rule{}})
+	if req, err := a.Requirement(mAnyOf); err != nil || req.Source != SourceDefault || len(req.AnyOf) != 0 {
+		t.Errorf("Requirement(%s) = %+v, %v; want the default rule, its option unread", mAnyOf, req, err)
+	}
+}
+
+// TestCheck_LogsRegisteredMethodsNoDescriptorDescribes: a hand-written
+// service that no descriptor describes gets its rules from the Config, as
+// documented; Check does not fail on it but logs it once, at Warn, unless
+// a Config method entry rules every one of its methods.
+func TestCheck_LogsRegisteredMethodsNoDescriptorDescribes(t *testing.T) {
+	for _, tt := range []struct {
+		name  string
+		rules map[string]*grpcauthv1.Rule
+		warn  bool
+	}{
+		{"ruled by DefaultRule", nil, true},
+		{"ruled by a Config service entry", map[string]*grpcauthv1.Rule{"ghost.v1.Ghost": {}}, true},
+		{"ruled by Config method entries", map[string]*grpcauthv1.Rule{"/ghost.v1.Ghost/Haunt": {}, "/ghost.v1.Ghost/Wail": {}}, false},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			var logs bytes.Buffer
+			a := mustNew(t, Config{
+				Logger:      slog.New(slog.NewJSONHandler(&logs, nil)),
+				Public:      []string{"authtest.v1.UnannotatedService"},
+				Rules:       tt.rules,
+				DefaultRule: &grpcauthv1.Rule{Scopes: []string{"x"}},
+			})
+			srv := registered(t)
+			handler := recordingHandler(make(chan string, 1))
+			srv.RegisterService(&grpc.ServiceDesc{
+				ServiceName: "ghost.v1.Ghost",
+				HandlerType: (*any)(nil),
+				Methods: []grpc.MethodDesc{{MethodName: "Haunt", Handler: func(any, context.Context, func(any) error, grpc.UnaryServerInterceptor) (any, error) {
+					return nil, nil
+				}}},
+				Streams: []grpc.StreamDesc{{StreamName: "Wail", Handler: handler, ServerStreams: true}},
+			}, struct{}{})
+			if err := a.Check(srv); err != nil {
+				t.Fatalf("Check = %v, want nil", err)
+			}
+			recs := jsonRecords(t, &logs)
+			if !tt.warn {
+				if len(recs) != 0 {
+					t.Errorf("logged %v, want nothing", recs)
+				}
+				return
+			}
+			if len(recs) != 1 || recs[0]["level"] != "WARN" || recs[0]["service"] != "ghost.v1.Ghost" ||
+				fmt.Sprint(recs[0]["methods"]) != "[Haunt Wail]" {
+				t.Errorf("logged %v, want one WARN record for ghost.v1.Ghost [Haunt Wail]", recs)
+			}
+		})
+	}
 }

@@ -85,12 +85,16 @@ type Config struct {
 
 	// Descriptors resolves service descriptors by full name to read their
 	// options. Default: protoregistry.GlobalFiles, where generated code
-	// registers itself.
+	// registers itself. Check reports a registered method whose option
+	// the generated code declares but Descriptors does not resolve
+	// (ErrNoDescriptor).
 	Descriptors DescriptorResolver
 
 	// Public lists full method names ("/pkg.Service/Method") and service
 	// names ("pkg.Service") that need no token, as if annotated
-	// {public: true}. Default: none. See StandardPublicServices.
+	// {public: true}. Default: none. See StandardPublicServices. Check
+	// reports a name here, in Rules or in DryRunMethods that matches no
+	// registered method or service (ErrUnmatchedName).
 	Public []string
 
 	// Rules gives rules in code, keyed like Public, for services whose

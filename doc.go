@@ -72,7 +72,7 @@
 //	)
 //	itemsv1.RegisterItemServiceServer(srv, items)
 //	if err := auth.Check(srv); err != nil {
-//		return err // a registered method has no rule (it would be denied) or runs without interceptors
+//		return err // e.g. a registered method without a rule (denied), or a Config name matching nothing registered
 //	}
 //
 // and read the caller in handlers, unary or streaming:
@@ -84,12 +84,15 @@
 //
 // [Authenticator.Check] lists, at start-up, every registered method that has
 // no usable rule, or that grpc-go would run without calling the
-// interceptors ([ErrNotIntercepted]). [Authenticator.Requirement] returns a method's effective
-// rule. Any [TokenVerifier] can replace *verifier.Verifier: a
-// *verifier.MultiVerifier for several issuers, or package introspect for
-// opaque tokens. All of these are [Revalidator]s, so a stream's token is
-// re-verified while it runs: an introspected one when its cached answer
-// ends, a JWT once a key-set RefreshInterval.
+// interceptors ([ErrNotIntercepted]), or whose grpcauth option
+// Config.Descriptors hides ([ErrNoDescriptor]); and every name in
+// Config.Public, Rules or DryRunMethods that matches no registered method
+// or service ([ErrUnmatchedName]). [Authenticator.Requirement] returns a
+// method's effective rule. Any [TokenVerifier] can replace
+// *verifier.Verifier: a *verifier.MultiVerifier for several issuers, or
+// package introspect for opaque tokens. All of these are [Revalidator]s,
+// so a stream's token is re-verified while it runs: an introspected one
+// when its cached answer ends, a JWT once a key-set RefreshInterval.
 //
 // Servers other than grpc-go get the same decision through
 // [Authenticator.ServeCall] and its [Guard]; package

@@ -69,8 +69,8 @@ func runServer(ctx context.Context) error {
 	itemsv1.RegisterItemServiceServer(srv, itemServer{})
 	healthpb.RegisterHealthServer(srv, health.NewServer())
 
-	// Refuse to start if a registered method has no rule: it would deny
-	// every call.
+	// Refuse to start if a registered method has no rule (it would deny
+	// every call) or a Config name matches no registered method or service.
 	if err := auth.Check(srv); err != nil {
 		return err
 	}

@@ -31,6 +31,7 @@ type Authenticator struct {
 	transport   TransportSecurity
 	dryRun      bool                // Config.DryRun
 	dryRunNames map[string]struct{} // Config.DryRunMethods
+	cfgNames    []configName        // the names in Config.Public, Rules and DryRunMethods, for Check
 	skipExpiry  bool
 	skew        time.Duration
 	now         func() time.Time
@@ -89,6 +90,7 @@ func New(cfg Config) (*Authenticator, error) {
 			return nil, fmt.Errorf("grpcauth: Config.DryRunMethods: %w", err)
 		}
 		a.dryRunNames[name] = struct{}{}
+		a.cfgNames = append(a.cfgNames, configName{name, "DryRunMethods"})
 	}
 	if a.now == nil {
 		a.now = time.Now
@@ -109,11 +111,13 @@ func New(cfg Config) (*Authenticator, error) {
 		if err := a.addConfigRule(name, public); err != nil {
 			return nil, fmt.Errorf("grpcauth: Config.Public: %w", err)
 		}
+		a.cfgNames = append(a.cfgNames, configName{name, "Public"})
 	}
 	for name, pb := range cfg.Rules {
 		if err := a.addConfigRule(name, pb); err != nil {
 			return nil, fmt.Errorf("grpcauth: Config.Rules: %w", err)
 		}
+		a.cfgNames = append(a.cfgNames, configName{name, "Rules"})
 	}
 	if cfg.DefaultRule != nil {
 		r, err := a.compileConfigRule(cfg.DefaultRule)

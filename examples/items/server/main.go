@@ -246,12 +246,18 @@ func newServer(v *verifier.Verifier, issuer, audience string, log *slog.Logger, 
 	reflection.Register(s.grpc)
 
 	// The start-up check: a method without a usable rule is denied to
-	// every caller. This server still starts, so the example shows the
-	// denial; a production server would rather refuse to start.
-	var unruled *grpcauth.CheckError
-	if err := auth.Check(s.grpc); errors.As(err, &unruled) {
-		for _, p := range unruled.Problems {
-			log.Warn("method has no usable grpcauth rule; every call to it is denied", "method", p.Method, "err", p.Err)
+	// every caller, and a Config name matching no registered method or
+	// service is a dead entry (a typo, say). This server still starts, so
+	// the example shows the outcome; a production server would rather
+	// refuse to start.
+	var problems *grpcauth.CheckError
+	if err := auth.Check(s.grpc); errors.As(err, &problems) {
+		for _, p := range problems.Problems {
+			if p.ConfigField != "" {
+				log.Warn("grpcauth Config entry matches no registered method or service", "field", "Config."+p.ConfigField, "name", p.Method, "err", p.Err)
+			} else {
+				log.Warn("grpcauth start-up check found a problem with a method", "method", p.Method, "err", p.Err)
+			}
 		}
 	} else if err != nil {
 		log.Warn("start-up check failed", "err", err)
