@@ -168,6 +168,8 @@ func dpopErrorRejection(ctx context.Context, err error) *rejection {
 		return rejUseDPoPNonce
 	case errors.Is(err, dpop.ErrReplayed):
 		return rejDPoPReplayed
+	case errors.Is(err, dpop.ErrReplayQuotaExceeded): // before the ErrReplayCheckUnavailable wrapping it
+		return rejDPoPRateLimit
 	case errors.Is(err, dpop.ErrReplayCheckUnavailable):
 		return rejDPoPReplayCheck
 	default:

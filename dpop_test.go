@@ -526,3 +526,39 @@ func TestDPoP_ReplayStoreFailureIsUnavailable(t *testing.T) {
 		})
 	}
 }
+
+// One client flooding the default kind of replay cache with fresh proofs
+// fills its quarter of it and is then refused with RESOURCE_EXHAUSTED,
+// DPOP_RATE_LIMIT_EXCEEDED (no challenge: its credentials are fine), while
+// another client's DPoP calls are still served; its replays stay
+// DPOP_REPLAYED throughout.
+func TestDPoP_OneKeyFloodingTheReplayCacheIsRateLimitedAlone(t *testing.T) {
+	d := newDPoPEnv(t, func(c *Config, _ *verifier.Config) {
+		c.DPoP.ReplayCache = dpop.NewMemoryReplayCache(8, func() time.Time { return t0 })
+	})
+	call := func(tok, proof string) (error, metadata.MD) {
+		err, _, trailer := d.callUnaryMD(dpopCtx(t.Context(), "DPoP "+tok, proof), mInherited)
+		return err, trailer
+	}
+	var first string
+	for i := range 8 { // as many proofs as the whole cache holds
+		proof := d.proof(t, d.key, mInherited, d.bound, grpcauthtest.ProofOptions{})
+		err, trailer := call(d.bound, proof)
+		if i < 2 { // a quarter of 8
+			checkStatus(t, err, codes.OK, "")
+			first = proof
+			continue
+		}
+		checkStatus(t, err, codes.ResourceExhausted, ReasonDPoPRateLimitExceeded)
+		if got := trailer.Get(MetadataWWWAuthenticate); len(got) != 0 {
+			t.Fatalf("www-authenticate = %q, want none", got)
+		}
+	}
+	err, _ := call(d.bound, first)
+	checkStatus(t, err, codes.Unauthenticated, ReasonDPoPReplayed)
+
+	other := newDPoPKey(t, "ES256")
+	tok := d.token(t, map[string]any{"sub": "user-2"}, grpcauthtest.WithScopes("test:read"), grpcauthtest.WithDPoPKey(other.PublicKey()))
+	err, _ = call(tok, d.proof(t, other, mInherited, tok, grpcauthtest.ProofOptions{}))
+	checkStatus(t, err, codes.OK, "") // not locked out by the first client
+}

@@ -98,8 +98,9 @@ type LogLevels struct {
 	// Denied is the level of calls refused (or, in dry run, that would be
 	// refused) because of what the caller sent: missing, invalid or expired
 	// tokens, insufficient scopes, insecure transport, binding failures,
-	// cancelled calls. Default slog.LevelInfo: normal traffic on an exposed
-	// server, but worth seeing.
+	// a DPoP key over its share of the replay cache, cancelled calls.
+	// Default slog.LevelInfo: normal traffic on an exposed server, but
+	// worth seeing.
 	Denied slog.Leveler
 	// Problem is the level of calls refused because of the server: the
 	// key set or the DPoP replay check is unavailable (codes.Unavailable)

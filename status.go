@@ -123,6 +123,14 @@ const (
 	// record the proof (full, or its shared store failed), so the call
 	// was refused (codes.Unavailable). Retry later.
 	ReasonDPoPReplayCheckUnavailable = "DPOP_REPLAY_CHECK_UNAVAILABLE"
+	// ReasonDPoPRateLimitExceeded: the DPoP proof's key already has as
+	// many unexpired proofs in the replay cache as one key may
+	// (dpop.ErrReplayQuotaExceeded; by default a quarter of a
+	// dpop.MemoryReplayCache), so the call was refused, while other
+	// keys' calls are still served (codes.ResourceExhausted). Slow down:
+	// a proof leaves the cache Config.DPoP.MaxAge (5 minutes by default)
+	// after its iat. No challenge: the credentials were not judged.
+	ReasonDPoPRateLimitExceeded = "DPOP_RATE_LIMIT_EXCEEDED"
 	// ReasonInsufficientUserAuthentication: a valid token whose user
 	// authentication is too weak or too old for the method (RFC 9470): its
 	// acr claim is not one of the rule's acr_values, or its auth_time is
@@ -228,6 +236,7 @@ var (
 	rejDPoPRequired      = dpopRejection(codes.Unauthenticated, ReasonDPoPRequired, "grpcauth: this method requires a DPoP-bound access token", "")
 	rejUseDPoPNonce      = dpopRejection(codes.Unauthenticated, ReasonUseDPoPNonce, "grpcauth: DPoP proof needs the server nonce", dpopErrNonce)
 	rejDPoPReplayCheck   = newRejection(codes.Unavailable, ReasonDPoPReplayCheckUnavailable, "grpcauth: DPoP replay check unavailable", nil)
+	rejDPoPRateLimit     = newRejection(codes.ResourceExhausted, ReasonDPoPRateLimitExceeded, "grpcauth: too many DPoP proofs from this key; retry later", nil)
 	rejConditionFailed   = newRejection(codes.PermissionDenied, ReasonConditionFailed, "grpcauth: the method's condition refused this call", nil)
 	rejConditionError    = newRejection(codes.PermissionDenied, ReasonConditionError, "grpcauth: the method's condition could not be evaluated", nil)
 )

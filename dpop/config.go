@@ -82,8 +82,9 @@ type Config struct {
 	OnlyOrigins bool
 
 	// ReplayCache remembers the jti of accepted proofs until they expire.
-	// Default: a MemoryReplayCache of DefaultReplayCacheEntries, which
-	// protects one process only; see ReplayCache for a shared store.
+	// Default: a MemoryReplayCache of DefaultReplayCacheEntries, of which
+	// one proof key may fill a quarter. It protects one process only; see
+	// ReplayCache for a shared store.
 	ReplayCache ReplayCache
 
 	// Nonces, when set, makes a server nonce (RFC 9449, section 9)

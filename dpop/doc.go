@@ -18,8 +18,9 @@
 // [Verifier.Verify] with the proof and the [Request] it came with; it
 // returns the verified [Proof] (the key's thumbprint, jti, iat) or an
 // error wrapping one of the package's sentinels. The default
-// [ReplayCache] is a bounded in-process [MemoryReplayCache]; replicas
-// behind one load balancer need a shared one. [NewHMACNonces] gives
+// [ReplayCache] is a bounded in-process [MemoryReplayCache], of which one
+// proof key may fill a quarter ([HolderReplayCache]); replicas behind one
+// load balancer need a shared one. [NewHMACNonces] gives
 // stateless server nonces ([NonceSource]).
 //
 // JWK parsing, thumbprints and signature verification come from

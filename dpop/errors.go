@@ -4,9 +4,10 @@ import "errors"
 
 // The sentinel errors of Verify. Every error Verify returns wraps exactly
 // one of the first five (ErrInvalidProof to ErrReplayCheckUnavailable;
-// ErrReplayCheckUnavailable may also wrap ErrReplayCacheFull), or the
-// context's error when ctx ends while a shared ReplayCache is consulted;
-// the rest of the text is for server logs, never for the client.
+// ErrReplayCheckUnavailable may also wrap ErrReplayCacheFull or
+// ErrReplayQuotaExceeded), or the context's error when ctx ends while a
+// shared ReplayCache is consulted; the rest of the text is for server logs,
+// never for the client.
 var (
 	// ErrInvalidProof: the proof is missing, malformed, badly signed, or
 	// fails one of RFC 9449's checks (typ, alg, jwk, htm, htu, iat, ath).
@@ -28,4 +29,10 @@ var (
 	// ErrReplayCacheFull: the MemoryReplayCache holds MaxEntries unexpired
 	// proofs. It is returned wrapped in ErrReplayCheckUnavailable.
 	ErrReplayCacheFull = errors.New("dpop: replay cache full")
+	// ErrReplayQuotaExceeded: the proof's key already has as many
+	// unexpired proofs in the HolderReplayCache as one key may (in a
+	// MemoryReplayCache, SetMaxPerHolder's bound): its new proofs are
+	// refused until some expire, while other keys' are still accepted. It
+	// is returned wrapped in ErrReplayCheckUnavailable.
+	ErrReplayQuotaExceeded = errors.New("dpop: proof key over its replay cache quota")
 )

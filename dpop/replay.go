@@ -29,25 +29,75 @@ type ReplayCache interface {
 	AddIfAbsent(ctx context.Context, key string, expires time.Time) (added bool, err error)
 }
 
+// HolderReplayCache is a ReplayCache that is told which proof key (the
+// holder) each entry belongs to, so that it can bound what one key holds: a
+// bounded cache shared by all clients could otherwise be filled by one
+// client with one token, which would lock every other DPoP client out until
+// its entries expire. A Verifier whose ReplayCache is a HolderReplayCache
+// calls AddIfAbsentFor instead of AddIfAbsent, with holder the unpadded
+// base64url RFC 7638 SHA-256 thumbprint of the proof's key (43 characters):
+// the key that signed the proof, which the token's cnf jkt names when the
+// token is DPoP-bound.
+//
+// AddIfAbsentFor has the contract of AddIfAbsent. It may also decline to
+// record a new key because holder has too many unexpired entries, with an
+// error wrapping ErrReplayQuotaExceeded. Like any error, that refuses the
+// proof (wrapped in ErrReplayCheckUnavailable), so no proof is accepted
+// unchecked; the grpcauth interceptors answer it with
+// codes.ResourceExhausted (DPOP_RATE_LIMIT_EXCEEDED) instead of
+// codes.Unavailable.
+//
+// The holder comes beside the key rather than inside it, so that every
+// ReplayCache keeps its fixed-length keys and a shared store without a
+// quota of its own needs no change: it implements ReplayCache only.
+type HolderReplayCache interface {
+	ReplayCache
+	AddIfAbsentFor(ctx context.Context, holder, key string, expires time.Time) (added bool, err error)
+}
+
+// addProof records key for holder in c: through AddIfAbsentFor when c is a
+// HolderReplayCache, AddIfAbsent otherwise.
+func addProof(ctx context.Context, c ReplayCache, holder, key string, expires time.Time) (bool, error) {
+	if hc, ok := c.(HolderReplayCache); ok {
+		return hc.AddIfAbsentFor(ctx, holder, key, expires)
+	}
+	return c.AddIfAbsent(ctx, key, expires)
+}
+
 // MemoryReplayCache is the default ReplayCache: an in-process map bounded to
-// a number of unexpired entries. Expired entries are dropped as new ones
-// arrive. When it holds MaxEntries unexpired entries it refuses new ones
-// (ErrReplayCacheFull) rather than forget one that may still be replayed. It
-// is safe for concurrent use.
+// a number of unexpired entries, of which one holder (proof key) may have
+// at most a share. Expired entries are dropped as new ones arrive. When a
+// holder has its maximum of unexpired entries, its new ones are refused
+// (ErrReplayQuotaExceeded) while other holders' are still recorded; when the
+// cache holds MaxEntries unexpired entries it refuses every new one
+// (ErrReplayCacheFull). Either way it never forgets an entry that may still
+// be replayed. It is safe for concurrent use.
+//
+// It is a HolderReplayCache. Entries added with AddIfAbsent have no holder:
+// they count towards the capacity only.
 type MemoryReplayCache struct {
 	max int
 	now func() time.Time
 
-	mu      sync.Mutex
-	entries map[string]int64 // key -> expiry (Unix nanoseconds)
-	byTime  expiryHeap
+	mu        sync.Mutex
+	perHolder int                     // at most this many unexpired entries per holder
+	entries   map[string]int64        // key -> expiry (Unix nanoseconds)
+	holders   map[string]*holderCount // the holders with unexpired entries
+	byTime    expiryHeap
 }
+
+// defaultHolderShare is the share of a MemoryReplayCache's capacity one
+// holder may fill by default: a quarter.
+const defaultHolderShare = 4
 
 // NewMemoryReplayCache returns a MemoryReplayCache holding at most
 // maxEntries unexpired entries (DefaultReplayCacheEntries when not
-// positive), with now as its clock (time.Now when nil). Each entry keeps
-// about 110 bytes alive (its 43-byte key, a map slot and a heap slot), so
-// the default bound is about 11 MB.
+// positive), of which one holder may have a quarter (at least one; see
+// SetMaxPerHolder), with now as its clock (time.Now when nil). Each entry
+// keeps about 120 bytes alive (its 43-byte key, a map slot and a heap
+// slot), and each holder with unexpired entries about 110 more (its
+// 43-byte thumbprint, a map slot and its count), so the default bound is
+// about 12 MB, and about 23 MB if every entry has a holder of its own.
 func NewMemoryReplayCache(maxEntries int, now func() time.Time) *MemoryReplayCache {
 	if maxEntries <= 0 {
 		maxEntries = DefaultReplayCacheEntries
@@ -55,11 +105,40 @@ func NewMemoryReplayCache(maxEntries int, now func() time.Time) *MemoryReplayCac
 	if now == nil {
 		now = time.Now
 	}
-	return &MemoryReplayCache{max: maxEntries, now: now, entries: make(map[string]int64)}
+	return &MemoryReplayCache{
+		max: maxEntries, now: now,
+		perHolder: defaultPerHolder(maxEntries),
+		entries:   make(map[string]int64),
+		holders:   make(map[string]*holderCount),
+	}
 }
 
-// AddIfAbsent implements ReplayCache.
-func (c *MemoryReplayCache) AddIfAbsent(_ context.Context, key string, expires time.Time) (bool, error) {
+func defaultPerHolder(maxEntries int) int { return max(1, maxEntries/defaultHolderShare) }
+
+// SetMaxPerHolder sets how many unexpired entries one holder may have: n,
+// or the default, a quarter of the capacity, when n is not positive. n at
+// least the capacity turns the per-holder bound off. A lower bound than a
+// holder already has refuses its new entries until enough of its entries
+// expire. It is safe to call at any time.
+func (c *MemoryReplayCache) SetMaxPerHolder(n int) {
+	if n <= 0 {
+		n = defaultPerHolder(c.max)
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.perHolder = n
+}
+
+// AddIfAbsent implements ReplayCache. The entry has no holder: it counts
+// towards the capacity only.
+func (c *MemoryReplayCache) AddIfAbsent(ctx context.Context, key string, expires time.Time) (bool, error) {
+	return c.AddIfAbsentFor(ctx, "", key, expires)
+}
+
+// AddIfAbsentFor implements HolderReplayCache: holder may have at most
+// SetMaxPerHolder's number of unexpired entries. An empty holder is none,
+// as for AddIfAbsent.
+func (c *MemoryReplayCache) AddIfAbsentFor(_ context.Context, holder, key string, expires time.Time) (bool, error) {
 	now := c.now().UnixNano()
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -70,9 +149,20 @@ func (c *MemoryReplayCache) AddIfAbsent(_ context.Context, key string, expires t
 	if len(c.entries) >= c.max {
 		return false, fmt.Errorf("%w (%d unexpired entries)", ErrReplayCacheFull, len(c.entries))
 	}
+	h := c.holders[holder]
+	if h != nil && h.n >= c.perHolder {
+		return false, fmt.Errorf("%w (key %s has %d unexpired entries)", ErrReplayQuotaExceeded, holder, h.n)
+	}
+	if h == nil && holder != "" {
+		h = &holderCount{name: holder}
+		c.holders[holder] = h
+	}
+	if h != nil {
+		h.n++
+	}
 	exp := expires.UnixNano()
 	c.entries[key] = exp
-	heap.Push(&c.byTime, expiryEntry{key: key, expires: exp})
+	heap.Push(&c.byTime, expiryEntry{key: key, expires: exp, holder: h})
 	return true, nil
 }
 
@@ -84,17 +174,31 @@ func (c *MemoryReplayCache) Len() int {
 	return len(c.entries)
 }
 
-// dropExpired removes the entries whose expiry is before now.
+// dropExpired removes the entries whose expiry is before now, and the
+// holders left without entries.
 func (c *MemoryReplayCache) dropExpired(now int64) {
 	for len(c.byTime) > 0 && c.byTime[0].expires < now {
 		e := heap.Pop(&c.byTime).(expiryEntry)
 		delete(c.entries, e.key)
+		if h := e.holder; h != nil {
+			if h.n--; h.n == 0 {
+				delete(c.holders, h.name)
+			}
+		}
 	}
+}
+
+// holderCount is a holder's number of unexpired entries, shared by its
+// entries in the heap.
+type holderCount struct {
+	name string
+	n    int
 }
 
 type expiryEntry struct {
 	key     string
 	expires int64
+	holder  *holderCount // nil when the entry has none
 }
 
 // expiryHeap is a min-heap of entries by expiry.

@@ -244,7 +244,7 @@ func (v *Verifier) Verify(ctx context.Context, proof string, req Request) (Proof
 	}
 	// The proof is accepted until iat+MaxAge inclusive; a second more
 	// covers stores that expire a key at its expiry instant or round it.
-	added, err := v.s.replay.AddIfAbsent(ctx, replayKey(tp, c.jti), c.iat.Add(v.s.maxAge+time.Second))
+	added, err := addProof(ctx, v.s.replay, p.Thumbprint, replayKey(tp, c.jti), c.iat.Add(v.s.maxAge+time.Second))
 	switch {
 	case err != nil && ctx.Err() != nil:
 		return Proof{}, fmt.Errorf("dpop: replay check: %w", ctx.Err())

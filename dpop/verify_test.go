@@ -277,6 +277,7 @@ func TestVerify_FullMemoryCacheRefusesUntilEntriesExpire(t *testing.T) {
 	now := t0
 	clock := func() time.Time { return now }
 	cache := dpop.NewMemoryReplayCache(2, clock)
+	cache.SetMaxPerHolder(2) // the one key may fill it
 	v := newVerifier(t, dpop.Config{ReplayCache: cache, Now: clock})
 	k := newKey(t, "ES256")
 	k.Now = clock

@@ -1,0 +1,204 @@
+package dpop_test
+
+import (
+	"errors"
+	"strconv"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/grpcauth/grpcauth/dpop"
+	"github.com/grpcauth/grpcauth/grpcauthtest"
+)
+
+// quotaEnv is a Verifier over a MemoryReplayCache of 8 entries (2 per key
+// by default) with a clock the test moves.
+type quotaEnv struct {
+	now   time.Time
+	cache *dpop.MemoryReplayCache
+	v     *dpop.Verifier
+}
+
+func newQuotaEnv(t *testing.T) *quotaEnv {
+	t.Helper()
+	e := &quotaEnv{now: t0}
+	clock := func() time.Time { return e.now }
+	e.cache = dpop.NewMemoryReplayCache(8, clock)
+	e.v = newVerifier(t, dpop.Config{ReplayCache: e.cache, Now: clock})
+	return e
+}
+
+// key returns a new ES256 key whose proofs are issued at the env's time.
+func (e *quotaEnv) key(t *testing.T) *grpcauthtest.DPoPKey {
+	k := newKey(t, "ES256")
+	k.Now = func() time.Time { return e.now }
+	return k
+}
+
+// proof makes a fresh proof (new jti) signed by k.
+func (e *quotaEnv) proof(t *testing.T, k *grpcauthtest.DPoPKey) string {
+	t.Helper()
+	p, err := k.Proof("POST", testURL, testToken)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+// verify verifies proof, signed by k, for a token bound to k.
+func (e *quotaEnv) verify(t *testing.T, k *grpcauthtest.DPoPKey, proof string) error {
+	req := testReq
+	req.KeyThumbprint = k.Thumbprint()
+	_, err := e.v.Verify(t.Context(), proof, req)
+	return err
+}
+
+// One key sending fresh proofs as fast as it can fills its quarter of the
+// cache and is then refused (ErrReplayQuotaExceeded, wrapped in
+// ErrReplayCheckUnavailable: fail closed), while another key's proofs are
+// still accepted; the flooding key's proofs are never accepted twice, and
+// it is served again once its entries expire.
+func TestVerify_OneKeyFloodingTheCacheDoesNotLockOutOthers(t *testing.T) {
+	e := newQuotaEnv(t)
+	flood, other := e.key(t), e.key(t)
+	var accepted []string
+	for range 8 { // as many proofs as the whole cache holds
+		p := e.proof(t, flood)
+		switch err := e.verify(t, flood, p); {
+		case err == nil:
+			accepted = append(accepted, p)
+		case !errors.Is(err, dpop.ErrReplayQuotaExceeded) || !errors.Is(err, dpop.ErrReplayCheckUnavailable):
+			t.Fatalf("flooding key: %v, want ErrReplayQuotaExceeded in ErrReplayCheckUnavailable", err)
+		}
+	}
+	if len(accepted) != 2 {
+		t.Errorf("flooding key: %d proofs accepted, want 2 (a quarter of 8)", len(accepted))
+	}
+	if err := e.verify(t, other, e.proof(t, other)); err != nil {
+		t.Fatalf("another key locked out by the flood: %v", err)
+	}
+	for _, p := range accepted {
+		if err := e.verify(t, flood, p); !errors.Is(err, dpop.ErrReplayed) {
+			t.Fatalf("replay of an accepted proof: %v, want ErrReplayed", err)
+		}
+	}
+
+	e.now = e.now.Add(dpop.DefaultMaxAge + 2*time.Second) // every entry expires
+	if err := e.verify(t, flood, e.proof(t, flood)); err != nil {
+		t.Fatalf("flooding key after its entries expired: %v", err)
+	}
+	if got := e.cache.Len(); got != 1 {
+		t.Errorf("Len = %d after expiry, want 1", got)
+	}
+}
+
+// The whole cache still fills, four keys at a quarter each, and then
+// refuses everyone with ErrReplayCacheFull (the server's problem, reported
+// before any key's quota); SetMaxPerHolder moves a key's bound.
+func TestMemoryReplayCache_HolderQuotaAndCapacity(t *testing.T) {
+	now := t0
+	c := dpop.NewMemoryReplayCache(8, func() time.Time { return now })
+	ctx := t.Context()
+	exp := t0.Add(time.Minute)
+	add := func(holder string, i int) error {
+		added, err := c.AddIfAbsentFor(ctx, holder, holder+strconv.Itoa(i), exp)
+		if err == nil && !added {
+			t.Fatalf("%s/%d: not added and no error", holder, i)
+		}
+		return err
+	}
+	for _, h := range []string{"a", "b", "c", "d"} {
+		for i := range 2 {
+			if err := add(h, i); err != nil {
+				t.Fatalf("%s/%d: %v", h, i, err)
+			}
+		}
+		if err := add(h, 2); h != "d" && !errors.Is(err, dpop.ErrReplayQuotaExceeded) {
+			t.Fatalf("%s's third entry: %v, want ErrReplayQuotaExceeded", h, err)
+		}
+	}
+	for _, h := range []string{"a", "e"} { // a full cache says so, to every holder
+		if err := add(h, 3); !errors.Is(err, dpop.ErrReplayCacheFull) {
+			t.Fatalf("%s in a full cache: %v, want ErrReplayCacheFull", h, err)
+		}
+	}
+	if ok, err := c.AddIfAbsent(ctx, "no holder", exp); ok || !errors.Is(err, dpop.ErrReplayCacheFull) {
+		t.Fatalf("AddIfAbsent in a full cache = %v, %v; want ErrReplayCacheFull", ok, err)
+	}
+
+	c2 := dpop.NewMemoryReplayCache(8, func() time.Time { return now })
+	c2.SetMaxPerHolder(8) // one holder may fill it all
+	for i := range 4 {
+		if ok, err := c2.AddIfAbsentFor(ctx, "a", strconv.Itoa(i), exp); !ok || err != nil {
+			t.Fatalf("entry %d with no per-holder bound = %v, %v", i, ok, err)
+		}
+	}
+	c2.SetMaxPerHolder(0) // the default again: 2, which a already exceeds
+	if _, err := c2.AddIfAbsentFor(ctx, "a", "over", exp); !errors.Is(err, dpop.ErrReplayQuotaExceeded) {
+		t.Fatalf("a over the lowered bound: %v, want ErrReplayQuotaExceeded", err)
+	}
+	now = exp.Add(time.Nanosecond)
+	if ok, err := c2.AddIfAbsentFor(ctx, "a", "after", exp.Add(time.Minute)); !ok || err != nil {
+		t.Fatalf("after expiry = %v, %v", ok, err)
+	}
+}
+
+// Many goroutines, each a key sending fresh proofs and replaying each
+// one, share a small cache: no proof is ever accepted twice, no key
+// gets more than its quota, and every refusal is the key's quota or a
+// full cache.
+func TestVerify_ConcurrentKeysWithinTheirQuotas(t *testing.T) {
+	e := newQuotaEnv(t) // 8 entries, 2 per key
+	const keys, proofs = 6, 4
+	ks := make([]*grpcauthtest.DPoPKey, keys)
+	for i := range ks {
+		ks[i] = e.key(t)
+	}
+	accepted := make(chan int, keys*proofs)
+	errs := make(chan error, 2*keys*proofs)
+	var wg sync.WaitGroup
+	for i, k := range ks {
+		for range proofs {
+			p := e.proof(t, k)
+			for range 2 { // the proof and its replay, concurrently
+				wg.Go(func() {
+					if err := e.verify(t, k, p); err != nil {
+						errs <- err
+						return
+					}
+					accepted <- i
+				})
+			}
+		}
+	}
+	wg.Wait()
+	close(accepted)
+	close(errs)
+	perKey := make([]int, keys)
+	total := 0
+	for i := range accepted {
+		perKey[i]++
+		total++
+	}
+	for i, n := range perKey {
+		if n > 2 {
+			t.Errorf("key %d: %d proofs accepted, more than its quota of 2", i, n)
+		}
+	}
+	if total != 8 {
+		t.Errorf("%d proofs accepted in all, want 8 (the cache's capacity)", total)
+	}
+	replayed := 0
+	for err := range errs {
+		switch {
+		case errors.Is(err, dpop.ErrReplayed):
+			replayed++
+		case errors.Is(err, dpop.ErrReplayQuotaExceeded), errors.Is(err, dpop.ErrReplayCacheFull):
+		default:
+			t.Errorf("unexpected refusal: %v", err)
+		}
+	}
+	if replayed < total {
+		t.Errorf("%d replays refused as ErrReplayed for %d accepted proofs: a replay got through", replayed, total)
+	}
+}
