@@ -279,22 +279,11 @@ func (a *Authenticator) unmatchedNames(services map[string]grpc.ServiceInfo) []M
 // that would decide its rule in place of p's (and wrapping p.err too when
 // p has no rule).
 func (a *Authenticator) unreadOption(method string, p *methodPlan) (described bool, err error) {
-	if a.descriptors == DescriptorResolver(protoregistry.GlobalFiles) {
-		return false, nil
-	}
-	svc, name, ok := splitMethod(method)
-	if !ok {
-		return false, nil
-	}
-	d, _ := protoregistry.GlobalFiles.FindDescriptorByName(protoreflect.FullName(svc))
-	sd, _ := d.(protoreflect.ServiceDescriptor)
-	if sd == nil {
-		return false, nil
-	}
-	md := sd.Methods().ByName(protoreflect.Name(name))
+	md := a.linkedMethodDescriptor(method)
 	if md == nil {
 		return false, nil
 	}
+	sd := md.Parent().(protoreflect.ServiceDescriptor)
 	var opt string
 	switch {
 	case hasRuleOption(md, grpcauthv1.E_Method):
@@ -309,6 +298,25 @@ func (a *Authenticator) unreadOption(method string, p *methodPlan) (described bo
 		return true, fmt.Errorf(unseen+"; add the file to Config.Descriptors. Without it: %w", ErrNoDescriptor, filePath(sd), opt, p.err)
 	}
 	return true, fmt.Errorf(unseen+", so the method gets the %s instead; add the file to Config.Descriptors", ErrNoDescriptor, filePath(sd), opt, p.source)
+}
+
+// linkedMethodDescriptor returns the descriptor of method in
+// protoregistry.GlobalFiles, the generated code linked into the binary,
+// when Config.Descriptors is another resolver; else, or when GlobalFiles
+// has none, nil.
+func (a *Authenticator) linkedMethodDescriptor(method string) protoreflect.MethodDescriptor {
+	if a.descriptors == DescriptorResolver(protoregistry.GlobalFiles) {
+		return nil
+	}
+	svc, name, ok := splitMethod(method)
+	if !ok {
+		return nil
+	}
+	d, _ := protoregistry.GlobalFiles.FindDescriptorByName(protoreflect.FullName(svc))
+	if sd, _ := d.(protoreflect.ServiceDescriptor); sd != nil {
+		return sd.Methods().ByName(protoreflect.Name(name))
+	}
+	return nil
 }
 
 // hasRuleOption reports whether d sets the option xt, readable or not.
@@ -330,14 +338,21 @@ func (a *Authenticator) warnUndescribed(undescribed map[string][]string) {
 }
 
 // unintercepted returns an error wrapping ErrNotIntercepted when m, as
-// registered, is a stream (by its descriptor) that grpc-go runs without
+// registered, is a stream (by its descriptor in Config.Descriptors, or
+// else in the linked generated code) that grpc-go runs without
 // interceptors, or nil. A method its descriptor declares unary, or that
-// has no descriptor, cannot be told apart from a grpc.MethodDesc here.
+// has no descriptor in either, cannot be told apart from a grpc.MethodDesc
+// here.
 func (a *Authenticator) unintercepted(method string, m grpc.MethodInfo) error {
 	if m.IsClientStream || m.IsServerStream {
 		return nil
 	}
 	md := a.methodDescriptor(method)
+	if md == nil {
+		// Config.Descriptors lacks it: the linked generated code still
+		// says what the method is.
+		md = a.linkedMethodDescriptor(method)
+	}
 	if md == nil || (!md.IsStreamingClient() && !md.IsStreamingServer()) {
 		return nil
 	}

@@ -79,6 +79,32 @@ func (f fakeServer) GetServiceInfo() map[string]grpc.ServiceInfo { return f }
 // ServerStream method as a grpc.StreamDesc without ClientStreams or
 // ServerStreams. grpc-go then calls neither interceptor for it, so a call
 // without a token reaches the handler: Check must say so.
+// TestCheck_ReportsStreamWithoutInterceptorsWhenDescriptorsLackIt: a
+// custom Config.Descriptors without the service's file does not hide a
+// flagless stream; the generated code linked into the binary still says
+// the method streams.
+func TestCheck_ReportsStreamWithoutInterceptorsWhenDescriptorsLackIt(t *testing.T) {
+	const mServerStream = "/authtest.v1.TestService/ServerStream"
+	a := mustNew(t, Config{Descriptors: new(protoregistry.Files), DefaultRule: &grpcauthv1.Rule{}})
+	handler := recordingHandler(make(chan string, 1))
+	srv := grpc.NewServer(grpc.ChainUnaryInterceptor(a.UnaryServerInterceptor()), grpc.ChainStreamInterceptor(a.StreamServerInterceptor()))
+	srv.RegisterService(&grpc.ServiceDesc{
+		ServiceName: "authtest.v1.TestService",
+		HandlerType: (*any)(nil),
+		Streams:     []grpc.StreamDesc{{StreamName: "ServerStream", Handler: handler}}, // flags forgotten
+	}, struct{}{})
+	var ce *CheckError
+	if err := a.Check(srv); !errors.As(err, &ce) {
+		t.Fatalf("Check = %v, want a *CheckError", err)
+	}
+	for _, p := range ce.Problems {
+		if p.Method == mServerStream && errors.Is(p.Err, ErrNotIntercepted) {
+			return
+		}
+	}
+	t.Errorf("problems %v, want %s with ErrNotIntercepted", ce.Problems, mServerStream)
+}
+
 func TestCheck_ReportsStreamGRPCRunsWithoutInterceptors(t *testing.T) {
 	const mServerStream = "/authtest.v1.TestService/ServerStream"
 	a := mustNew(t, Config{})
