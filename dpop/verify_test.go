@@ -392,3 +392,29 @@ func TestHMACNonces(t *testing.T) {
 		t.Error("accepted a 5-byte secret")
 	}
 }
+
+// DefaultAlgorithms returns a copy: a package that changes the slice it got
+// cannot add RS256 (or anything else) to the default allow-list of every
+// Verifier built afterwards.
+func TestDefaultAlgorithms_ChangingTheResultWidensNoVerifier(t *testing.T) {
+	algs := dpop.DefaultAlgorithms()
+	if got := strings.Join(algs, " "); got != "ES256 EdDSA Ed25519" {
+		t.Fatalf("DefaultAlgorithms() = %q, want ES256 EdDSA Ed25519", got)
+	}
+	algs[0] = "RS256"
+	_ = append(algs[:1], "PS256")
+	if got := strings.Join(dpop.DefaultAlgorithms(), " "); got != "ES256 EdDSA Ed25519" {
+		t.Errorf("DefaultAlgorithms() after a caller changed its result = %q", got)
+	}
+	v := newVerifier(t, dpop.Config{})
+	if got := strings.Join(v.Algorithms(), " "); got != "ES256 EdDSA Ed25519" {
+		t.Errorf("default Verifier accepts %q", got)
+	}
+	proof, err := newKey(t, "RS256").Proof("POST", testURL, testToken)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := v.Verify(t.Context(), proof, testReq); !errors.Is(err, dpop.ErrInvalidProof) || !strings.Contains(err.Error(), "not allowed") {
+		t.Errorf("RS256 proof: %v, want alg not allowed", err)
+	}
+}
