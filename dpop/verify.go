@@ -12,6 +12,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"math"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -374,7 +375,8 @@ func parseClaims(b []byte) (claims, error) {
 var privateMembers = [...]string{"d", "p", "q", "dp", "dq", "qi", "oth", "k"}
 
 // publicKey parses the jwk header with jwx and checks that it is a public
-// key (no private or symmetric members) that fits alg. It returns the
+// key (no private or symmetric members), declared for nothing but alg
+// (declaredFor), that fits alg. It returns the
 // jwk.Key (for the thumbprint) and the raw public key (for the signature).
 func publicKey(raw json.RawMessage, alg string) (jwk.Key, crypto.PublicKey, error) {
 	if len(raw) == 0 {
@@ -395,6 +397,9 @@ func publicKey(raw json.RawMessage, alg string) (jwk.Key, crypto.PublicKey, erro
 			return nil, nil, invalid("jwk has the private or symmetric key member %q", name)
 		}
 	}
+	if err := declaredFor(key, alg); err != nil {
+		return nil, nil, err
+	}
 	var pub any
 	if err := key.Raw(&pub); err != nil {
 		return nil, nil, invalid("jwk: %s", jwxError(err))
@@ -403,6 +408,26 @@ func publicKey(raw json.RawMessage, alg string) (jwk.Key, crypto.PublicKey, erro
 		return nil, nil, invalid("jwk (%s) does not fit alg %s", key.KeyType(), alg)
 	}
 	return key, pub, nil
+}
+
+// declaredFor refuses a jwk whose optional members declare it for another
+// purpose than verifying this proof: an alg other than the proof's exactly
+// (RFC 7517, 4.4; a key is used with one algorithm only, RFC 8725, 3.1:
+// "EdDSA" and "Ed25519" are distinct, as in package verifier), a use other
+// than "sig" (4.2), or key_ops without "verify" (4.3).
+func declaredFor(key jwk.Key, alg string) error {
+	if _, ok := key.Get(jwk.AlgorithmKey); ok {
+		if ka := key.Algorithm().String(); ka != alg {
+			return invalid("jwk alg %q is not the proof's alg %s", clip(ka), alg)
+		}
+	}
+	if _, ok := key.Get(jwk.KeyUsageKey); ok && key.KeyUsage() != string(jwk.ForSignature) {
+		return invalid("jwk use %q is not %q", clip(key.KeyUsage()), jwk.ForSignature)
+	}
+	if _, ok := key.Get(jwk.KeyOpsKey); ok && !slices.Contains(key.KeyOps(), jwk.KeyOpVerify) {
+		return invalid("jwk key_ops lacks %q", jwk.KeyOpVerify)
+	}
+	return nil
 }
 
 // minRSABits is the smallest RSA modulus accepted (RFC 7518, 3.3 and 3.5).
