@@ -430,16 +430,23 @@ func declaredFor(key jwk.Key, alg string) error {
 	return nil
 }
 
-// minRSABits is the smallest RSA modulus accepted (RFC 7518, 3.3 and 3.5).
-const minRSABits = 2048
+// The sizes of RSA modulus accepted: at least 2048 bits (RFC 7518, 3.3 and
+// 3.5), at most 8192, as in the verifier's JWKS. RSA verification costs
+// grow with the square of the modulus, and a proof's key is the sender's
+// choice: a 16384-bit one fits in DefaultMaxProofSize and costs tens of
+// 2048-bit checks, whether or not the signature is valid.
+const (
+	minRSABits = 2048
+	maxRSABits = 8192
+)
 
-// keyFits reports whether pub is the right kind of key for alg: RSA of at
-// least 2048 bits for RS and PS, the alg's NIST curve for ES (on the curve),
-// Ed25519 for EdDSA and Ed25519.
+// keyFits reports whether pub is the right kind of key for alg: RSA of
+// 2048 to 8192 bits for RS and PS, the alg's NIST curve for ES (on the
+// curve), Ed25519 for EdDSA and Ed25519.
 func keyFits(alg string, pub any) bool {
 	switch k := pub.(type) {
 	case *rsa.PublicKey:
-		return (alg[0] == 'R' || alg[0] == 'P') && k.N != nil && k.N.BitLen() >= minRSABits
+		return (alg[0] == 'R' || alg[0] == 'P') && k.N != nil && k.N.BitLen() >= minRSABits && k.N.BitLen() <= maxRSABits
 	case *ecdsa.PublicKey:
 		if k.Curve == nil || alg[0] != 'E' || alg == "EdDSA" {
 			return false

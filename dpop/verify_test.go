@@ -511,3 +511,46 @@ func TestVerify_RefusesJWKDeclaredForAnotherUse(t *testing.T) {
 		}
 	}
 }
+
+// rsaJWKProof is an RS256 proof whose jwk is an RSA "key" with a random odd
+// modulus of the given size and exponent 2^31-1, and whose signature is
+// garbage of the modulus' length: what costs a verifier most and its
+// sender nothing (no key generation).
+func rsaJWKProof(t *testing.T, bits int) string {
+	t.Helper()
+	n := make([]byte, bits/8)
+	if _, err := rand.Read(n); err != nil {
+		t.Fatal(err)
+	}
+	n[0] |= 0x80
+	n[len(n)-1] |= 1
+	b64 := base64.RawURLEncoding.EncodeToString
+	hdr, err := json.Marshal(map[string]any{"typ": "dpop+jwt", "alg": "RS256", "jwk": map[string]any{"kty": "RSA", "n": b64(n), "e": b64([]byte{0x7f, 0xff, 0xff, 0xff})}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	claims := `{"jti":"1","htm":"POST","htu":"` + testURL + `","iat":1893553445}`
+	sig := make([]byte, len(n))
+	sig[len(sig)-1] = 2
+	return b64(hdr) + "." + b64([]byte(claims)) + "." + b64(sig)
+}
+
+// An RSA jwk's modulus is bounded above as well, at 8192 bits as in the
+// verifier's JWKS: RSA verification costs grow with the square of the
+// modulus, so a 16384-bit one that fits in MaxProofSize costs a verifier
+// (with RS* or PS* allowed) tens of times a 2048-bit check, whatever the
+// signature. It is refused before the signature is checked.
+func TestVerify_RefusesRSAModulusOver8192Bits(t *testing.T) {
+	v := newVerifier(t, dpop.Config{Algorithms: []string{"RS256"}})
+	req := testReq
+	req.AccessToken = ""
+	for bits, want := range map[int]string{8192: "bad signature", 8200: "does not fit alg RS256", 16384: "does not fit alg RS256"} {
+		proof := rsaJWKProof(t, bits)
+		if len(proof) > dpop.DefaultMaxProofSize {
+			t.Fatalf("%d bits: proof of %d bytes", bits, len(proof))
+		}
+		if _, err := v.Verify(t.Context(), proof, req); !errors.Is(err, dpop.ErrInvalidProof) || !strings.Contains(err.Error(), want) {
+			t.Errorf("%d-bit modulus: %v, want %q", bits, err, want)
+		}
+	}
+}
