@@ -8,14 +8,18 @@ import (
 	"time"
 )
 
-// DefaultAlgorithms are the proof algorithms accepted when
+// DefaultAlgorithms returns the proof algorithms accepted when
 // Config.Algorithms is empty: ES256 and EdDSA, as node-oidc-provider accepts
 // by default, and Ed25519, RFC 9864's fully specified name of EdDSA over
 // Ed25519 (the only EdDSA curve accepted), which replaces the deprecated
 // EdDSA. All have small keys and signatures and fast verification; RS256
 // and PS256 proofs carry a 256-byte signature and a 2048-bit modulus in
-// every request, so they are opt-in.
-var DefaultAlgorithms = []string{"ES256", "EdDSA", "Ed25519"}
+// every request, so they are opt-in. Each call returns a new slice.
+func DefaultAlgorithms() []string { return slices.Clone(defaultAlgorithms[:]) }
+
+// defaultAlgorithms is DefaultAlgorithms' list. An array, so that no other
+// package can change what every Verifier built afterwards accepts.
+var defaultAlgorithms = [...]string{"ES256", "EdDSA", "Ed25519"}
 
 // supportedAlgorithms are the asymmetric JWS algorithms Config.Algorithms
 // may name. none and the HMAC algorithms are not among them: a proof must be
@@ -51,7 +55,7 @@ type Config struct {
 	// Algorithms is the allow-list of proof signature algorithms, from
 	// ES256, ES384, ES512, EdDSA (with an Ed25519 key), Ed25519 (RFC
 	// 9864), RS256, RS384, RS512, PS256, PS384 and PS512. Default
-	// DefaultAlgorithms (ES256, EdDSA, Ed25519). none, HS* and Ed448 are
+	// DefaultAlgorithms() (ES256, EdDSA, Ed25519). none, HS* and Ed448 are
 	// refused by New.
 	Algorithms []string
 
@@ -125,7 +129,7 @@ func validate(cfg Config) (settings, error) {
 		now:     cfg.Now,
 	}
 	if len(cfg.Algorithms) == 0 {
-		s.algorithms = slices.Clone(DefaultAlgorithms)
+		s.algorithms = DefaultAlgorithms()
 	}
 	for _, alg := range cfg.Algorithms {
 		if !slices.Contains(supportedAlgorithms[:], alg) {

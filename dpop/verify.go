@@ -12,6 +12,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"math"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -374,7 +375,8 @@ func parseClaims(b []byte) (claims, error) {
 var privateMembers = [...]string{"d", "p", "q", "dp", "dq", "qi", "oth", "k"}
 
 // publicKey parses the jwk header with jwx and checks that it is a public
-// key (no private or symmetric members) that fits alg. It returns the
+// key (no private or symmetric members), declared for nothing but alg
+// (declaredFor), that fits alg. It returns the
 // jwk.Key (for the thumbprint) and the raw public key (for the signature).
 func publicKey(raw json.RawMessage, alg string) (jwk.Key, crypto.PublicKey, error) {
 	if len(raw) == 0 {
@@ -395,6 +397,9 @@ func publicKey(raw json.RawMessage, alg string) (jwk.Key, crypto.PublicKey, erro
 			return nil, nil, invalid("jwk has the private or symmetric key member %q", name)
 		}
 	}
+	if err := declaredFor(key, alg); err != nil {
+		return nil, nil, err
+	}
 	var pub any
 	if err := key.Raw(&pub); err != nil {
 		return nil, nil, invalid("jwk: %s", jwxError(err))
@@ -405,16 +410,43 @@ func publicKey(raw json.RawMessage, alg string) (jwk.Key, crypto.PublicKey, erro
 	return key, pub, nil
 }
 
-// minRSABits is the smallest RSA modulus accepted (RFC 7518, 3.3 and 3.5).
-const minRSABits = 2048
+// declaredFor refuses a jwk whose optional members declare it for another
+// purpose than verifying this proof: an alg other than the proof's exactly
+// (RFC 7517, 4.4; a key is used with one algorithm only, RFC 8725, 3.1:
+// "EdDSA" and "Ed25519" are distinct, as in package verifier), a use other
+// than "sig" (4.2), or key_ops without "verify" (4.3).
+func declaredFor(key jwk.Key, alg string) error {
+	if _, ok := key.Get(jwk.AlgorithmKey); ok {
+		if ka := key.Algorithm().String(); ka != alg {
+			return invalid("jwk alg %q is not the proof's alg %s", clip(ka), alg)
+		}
+	}
+	if _, ok := key.Get(jwk.KeyUsageKey); ok && key.KeyUsage() != string(jwk.ForSignature) {
+		return invalid("jwk use %q is not %q", clip(key.KeyUsage()), jwk.ForSignature)
+	}
+	if _, ok := key.Get(jwk.KeyOpsKey); ok && !slices.Contains(key.KeyOps(), jwk.KeyOpVerify) {
+		return invalid("jwk key_ops lacks %q", jwk.KeyOpVerify)
+	}
+	return nil
+}
 
-// keyFits reports whether pub is the right kind of key for alg: RSA of at
-// least 2048 bits for RS and PS, the alg's NIST curve for ES (on the curve),
-// Ed25519 for EdDSA and Ed25519.
+// The sizes of RSA modulus accepted: at least 2048 bits (RFC 7518, 3.3 and
+// 3.5), at most 8192, as in the verifier's JWKS. RSA verification costs
+// grow with the square of the modulus, and a proof's key is the sender's
+// choice: a 16384-bit one fits in DefaultMaxProofSize and costs tens of
+// 2048-bit checks, whether or not the signature is valid.
+const (
+	minRSABits = 2048
+	maxRSABits = 8192
+)
+
+// keyFits reports whether pub is the right kind of key for alg: RSA of
+// 2048 to 8192 bits for RS and PS, the alg's NIST curve for ES (on the
+// curve), Ed25519 for EdDSA and Ed25519.
 func keyFits(alg string, pub any) bool {
 	switch k := pub.(type) {
 	case *rsa.PublicKey:
-		return (alg[0] == 'R' || alg[0] == 'P') && k.N != nil && k.N.BitLen() >= minRSABits
+		return (alg[0] == 'R' || alg[0] == 'P') && k.N != nil && k.N.BitLen() >= minRSABits && k.N.BitLen() <= maxRSABits
 	case *ecdsa.PublicKey:
 		if k.Curve == nil || alg[0] != 'E' || alg == "EdDSA" {
 			return false

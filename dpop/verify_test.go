@@ -2,12 +2,16 @@ package dpop_test
 
 import (
 	"context"
+	"crypto"
 	"crypto/ecdsa"
+	"crypto/ed25519"
 	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/rsa"
 	"encoding/base64"
+	"encoding/json"
 	"errors"
+	"maps"
 	"strconv"
 	"strings"
 	"testing"
@@ -19,6 +23,7 @@ import (
 
 	"github.com/grpcauth/grpcauth/dpop"
 	"github.com/grpcauth/grpcauth/grpcauthtest"
+	"github.com/grpcauth/grpcauth/internal/jwsalg"
 )
 
 var t0 = time.Date(2030, 1, 2, 3, 4, 5, 0, time.UTC)
@@ -391,5 +396,162 @@ func TestHMACNonces(t *testing.T) {
 	}
 	if _, err := dpop.NewHMACNonces([]byte("short"), time.Minute); err == nil {
 		t.Error("accepted a 5-byte secret")
+	}
+}
+
+// DefaultAlgorithms returns a copy: a package that changes the slice it got
+// cannot add RS256 (or anything else) to the default allow-list of every
+// Verifier built afterwards.
+func TestDefaultAlgorithms_ChangingTheResultWidensNoVerifier(t *testing.T) {
+	algs := dpop.DefaultAlgorithms()
+	if got := strings.Join(algs, " "); got != "ES256 EdDSA Ed25519" {
+		t.Fatalf("DefaultAlgorithms() = %q, want ES256 EdDSA Ed25519", got)
+	}
+	algs[0] = "RS256"
+	_ = append(algs[:1], "PS256")
+	if got := strings.Join(dpop.DefaultAlgorithms(), " "); got != "ES256 EdDSA Ed25519" {
+		t.Errorf("DefaultAlgorithms() after a caller changed its result = %q", got)
+	}
+	v := newVerifier(t, dpop.Config{})
+	if got := strings.Join(v.Algorithms(), " "); got != "ES256 EdDSA Ed25519" {
+		t.Errorf("default Verifier accepts %q", got)
+	}
+	proof, err := newKey(t, "RS256").Proof("POST", testURL, testToken)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := v.Verify(t.Context(), proof, testReq); !errors.Is(err, dpop.ErrInvalidProof) || !strings.Contains(err.Error(), "not allowed") {
+		t.Errorf("RS256 proof: %v, want alg not allowed", err)
+	}
+}
+
+// signJWK signs claims under alg with priv, in a header whose jwk is priv's
+// public key with the members extra added (e.g. "alg", "use", "key_ops").
+// It signs with internal/jwsalg, so that Ed25519 proofs can be made too.
+func signJWK(t *testing.T, alg string, priv crypto.Signer, extra map[string]any, claims string) string {
+	t.Helper()
+	pub, err := jwk.FromRaw(priv.Public())
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw, err := json.Marshal(pub)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var members map[string]any
+	if err := json.Unmarshal(raw, &members); err != nil {
+		t.Fatal(err)
+	}
+	maps.Copy(members, extra)
+	hdr, err := json.Marshal(map[string]any{"typ": "dpop+jwt", "alg": alg, "jwk": members})
+	if err != nil {
+		t.Fatal(err)
+	}
+	input := base64.RawURLEncoding.EncodeToString(hdr) + "." + base64.RawURLEncoding.EncodeToString([]byte(claims))
+	s, err := jwsalg.NewSigner(alg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sig, err := s.Sign([]byte(input), priv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return input + "." + base64.RawURLEncoding.EncodeToString(sig)
+}
+
+// A jwk that declares what it is for (RFC 7517, 4.2 to 4.4) is used for
+// nothing else: its alg must be the proof's alg exactly (RFC 8725, 3.1;
+// "EdDSA" and RFC 9864's "Ed25519" are distinct names, as in the verifier
+// package), its use "sig", and its key_ops must include "verify". The same
+// keys without those members, or with fitting ones, are accepted.
+func TestVerify_RefusesJWKDeclaredForAnotherUse(t *testing.T) {
+	v := newVerifier(t, dpop.Config{Algorithms: []string{"ES256", "ES384", "EdDSA", "Ed25519"}})
+	req := testReq
+	req.AccessToken = "" // the claims carry no ath
+	jti := 0
+	claims := func() string {
+		jti++
+		return `{"jti":"` + strconv.Itoa(jti) + `","htm":"POST","htu":"` + testURL + `","iat":` + "1893553445" + `}`
+	}
+	p256, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	_, ed, _ := ed25519.GenerateKey(rand.Reader)
+	type jwkCase struct {
+		name  string
+		alg   string
+		key   crypto.Signer
+		extra map[string]any
+	}
+	tests := []jwkCase{
+		{"ES256 proof, jwk alg ES384", "ES256", p256, map[string]any{"alg": "ES384"}},
+		{"ES256 proof, jwk alg HS256", "ES256", p256, map[string]any{"alg": "HS256"}},
+		{"ES256 proof, jwk alg es256", "ES256", p256, map[string]any{"alg": "es256"}},
+		{"ES256 proof, jwk alg ECDH-ES", "ES256", p256, map[string]any{"alg": "ECDH-ES"}},
+		{"ES256 proof, jwk alg not a string", "ES256", p256, map[string]any{"alg": 256}},
+		{"Ed25519 proof, jwk alg EdDSA", "Ed25519", ed, map[string]any{"alg": "EdDSA"}},
+		{"EdDSA proof, jwk alg Ed25519", "EdDSA", ed, map[string]any{"alg": "Ed25519"}},
+		{"ES256 proof, jwk use enc", "ES256", p256, map[string]any{"use": "enc"}},
+		{"ES256 proof, jwk key_ops encrypt", "ES256", p256, map[string]any{"key_ops": []string{"encrypt", "wrapKey"}}},
+		{"ES256 proof, jwk key_ops sign only", "ES256", p256, map[string]any{"key_ops": []string{"sign"}}},
+		{"ES256 proof, jwk key_ops empty", "ES256", p256, map[string]any{"key_ops": []string{}}},
+	}
+	for _, tt := range tests {
+		proof := signJWK(t, tt.alg, tt.key, tt.extra, claims())
+		if _, err := v.Verify(t.Context(), proof, req); !errors.Is(err, dpop.ErrInvalidProof) || !strings.Contains(err.Error(), "jwk") {
+			t.Errorf("%s: err = %v, want ErrInvalidProof about the jwk", tt.name, err)
+		}
+	}
+	for _, tt := range []jwkCase{
+		{"ES256, no members", "ES256", p256, nil},
+		{"ES256, alg ES256, use sig, key_ops verify", "ES256", p256, map[string]any{"alg": "ES256", "use": "sig", "key_ops": []string{"verify"}}},
+		{"Ed25519, alg Ed25519", "Ed25519", ed, map[string]any{"alg": "Ed25519"}},
+		{"EdDSA, alg EdDSA", "EdDSA", ed, map[string]any{"alg": "EdDSA"}},
+	} {
+		proof := signJWK(t, tt.alg, tt.key, tt.extra, claims())
+		if _, err := v.Verify(t.Context(), proof, req); err != nil {
+			t.Errorf("%s: %v", tt.name, err)
+		}
+	}
+}
+
+// rsaJWKProof is an RS256 proof whose jwk is an RSA "key" with a random odd
+// modulus of the given size and exponent 2^31-1, and whose signature is
+// garbage of the modulus' length: what costs a verifier most and its
+// sender nothing (no key generation).
+func rsaJWKProof(t *testing.T, bits int) string {
+	t.Helper()
+	n := make([]byte, bits/8)
+	if _, err := rand.Read(n); err != nil {
+		t.Fatal(err)
+	}
+	n[0] |= 0x80
+	n[len(n)-1] |= 1
+	b64 := base64.RawURLEncoding.EncodeToString
+	hdr, err := json.Marshal(map[string]any{"typ": "dpop+jwt", "alg": "RS256", "jwk": map[string]any{"kty": "RSA", "n": b64(n), "e": b64([]byte{0x7f, 0xff, 0xff, 0xff})}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	claims := `{"jti":"1","htm":"POST","htu":"` + testURL + `","iat":1893553445}`
+	sig := make([]byte, len(n))
+	sig[len(sig)-1] = 2
+	return b64(hdr) + "." + b64([]byte(claims)) + "." + b64(sig)
+}
+
+// An RSA jwk's modulus is bounded above as well, at 8192 bits as in the
+// verifier's JWKS: RSA verification costs grow with the square of the
+// modulus, so a 16384-bit one that fits in MaxProofSize costs a verifier
+// (with RS* or PS* allowed) tens of times a 2048-bit check, whatever the
+// signature. It is refused before the signature is checked.
+func TestVerify_RefusesRSAModulusOver8192Bits(t *testing.T) {
+	v := newVerifier(t, dpop.Config{Algorithms: []string{"RS256"}})
+	req := testReq
+	req.AccessToken = ""
+	for bits, want := range map[int]string{8192: "bad signature", 8200: "does not fit alg RS256", 16384: "does not fit alg RS256"} {
+		proof := rsaJWKProof(t, bits)
+		if len(proof) > dpop.DefaultMaxProofSize {
+			t.Fatalf("%d bits: proof of %d bytes", bits, len(proof))
+		}
+		if _, err := v.Verify(t.Context(), proof, req); !errors.Is(err, dpop.ErrInvalidProof) || !strings.Contains(err.Error(), want) {
+			t.Errorf("%d-bit modulus: %v, want %q", bits, err, want)
+		}
 	}
 }
