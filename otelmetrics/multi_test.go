@@ -9,10 +9,8 @@ import (
 	"time"
 
 	"go.opentelemetry.io/otel/attribute"
-	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
 
 	"github.com/grpcauth/grpcauth/grpcauthtest"
-	"github.com/grpcauth/grpcauth/otelmetrics"
 	"github.com/grpcauth/grpcauth/verifier"
 )
 
@@ -34,14 +32,7 @@ func TestMetrics_CountTokensOfUnknownIssuers(t *testing.T) {
 		t.Cleanup(func() { m.Close() })
 		multis = append(multis, m)
 	}
-	reader := sdkmetric.NewManualReader()
-	mp := sdkmetric.NewMeterProvider(sdkmetric.WithReader(reader))
-	t.Cleanup(func() { mp.Shutdown(context.Background()) })
-	m, err := otelmetrics.New(otelmetrics.Config{MeterProvider: mp, Verifiers: []otelmetrics.Source{multis[0], multis[1]}, Now: now})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { m.Close() })
+	reader := observing(t, now, multis[0], multis[1])
 
 	enc := base64.RawURLEncoding.EncodeToString
 	foreign := enc([]byte(`{"alg":"RS256","kid":"k"}`)) + "." + enc([]byte(`{"iss":"https://evil.example"}`)) + ".c2ln"
