@@ -49,7 +49,13 @@
 //	grpcauth.introspection.in_flight            gauge    {request}   issuer
 //
 // A *verifier.MultiVerifier reports the cache and key-set instruments once
-// per issuer. See Source for what each kind of verifier offers, and
+// per issuer, and
+//
+//	grpcauth.unknown_issuers      counter    {token}    (none)   (observed)
+//
+// the tokens it refused because their iss names no configured issuer (no
+// attribute: that iss is the caller's choice; summed over the
+// MultiVerifiers observed). See Source for what each kind of verifier offers, and
 // docs/introspection.md for reading the introspection figures.
 //
 // The observed instruments are read from the verifiers' Stats in a callback at

@@ -3,7 +3,10 @@ package otelmetrics_test
 import (
 	"context"
 	"errors"
+	"io"
 	"log/slog"
+	"net/http"
+	"net/http/httptest"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -16,6 +19,38 @@ import (
 	"github.com/grpcauth/grpcauth/verifier"
 )
 
+// observedVerifier returns a ready Verifier of cfg (quiet) and a reader of
+// Metrics observing it with cfg.Now; t.Cleanup closes them.
+func observedVerifier(t *testing.T, cfg verifier.Config) (*verifier.Verifier, *sdkmetric.ManualReader) {
+	t.Helper()
+	cfg.Logger = slog.New(slog.DiscardHandler)
+	v, err := verifier.New(context.Background(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { v.Close() })
+	reader := observing(t, cfg.Now, v)
+	if err := v.Ready(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	return v, reader
+}
+
+// observing returns a reader of Metrics observing srcs, with the clock
+// now, on a MeterProvider of its own; t.Cleanup closes both.
+func observing(t *testing.T, now func() time.Time, srcs ...otelmetrics.Source) *sdkmetric.ManualReader {
+	t.Helper()
+	reader := sdkmetric.NewManualReader()
+	mp := sdkmetric.NewMeterProvider(sdkmetric.WithReader(reader))
+	t.Cleanup(func() { mp.Shutdown(context.Background()) })
+	m, err := otelmetrics.New(otelmetrics.Config{MeterProvider: mp, Verifiers: srcs, Now: now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { m.Close() })
+	return reader
+}
+
 // The key-set figures beyond fetches and failures: how often discovery
 // runs, whether the keys' URL moved, and what tokens with unknown kids
 // cost (refreshes, refusals, waits), each with its own value so that no
@@ -24,25 +59,9 @@ func TestMetrics_ObserveDiscoveryAndUnknownKidFigures(t *testing.T) {
 	var elapsed atomic.Int64
 	now := func() time.Time { return t0.Add(time.Duration(elapsed.Load())) }
 	iss := grpcauthtest.NewIssuer(t, grpcauthtest.Config{Now: now})
-	v, err := verifier.New(context.Background(), verifier.Config{
-		Issuer: iss.URL(), Audiences: []string{iss.Audience()}, Now: now,
-		MinRefreshInterval: time.Minute, Logger: slog.New(slog.DiscardHandler),
+	v, reader := observedVerifier(t, verifier.Config{
+		Issuer: iss.URL(), Audiences: []string{iss.Audience()}, Now: now, MinRefreshInterval: time.Minute,
 	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { v.Close() })
-	reader := sdkmetric.NewManualReader()
-	mp := sdkmetric.NewMeterProvider(sdkmetric.WithReader(reader))
-	t.Cleanup(func() { mp.Shutdown(context.Background()) })
-	m, err := otelmetrics.New(otelmetrics.Config{MeterProvider: mp, Verifiers: []otelmetrics.Source{v}, Now: now})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { m.Close() })
-	if err := v.Ready(t.Context()); err != nil {
-		t.Fatal(err)
-	}
 
 	verify := func(ctx context.Context, kid string) error {
 		t.Helper()
@@ -114,4 +133,79 @@ func TestMetrics_ObserveDiscoveryAndUnknownKidFigures(t *testing.T) {
 	if st.KeyFetches != 4 || st.KeyMissFetches != 3 || st.KeyMissesLimited != 5 || st.KeyMissWaits != 1 {
 		t.Errorf("Stats = %+v, disagreeing with the metrics", st)
 	}
+}
+
+// A key set older than MaxStaleness serves no lookup (every verification
+// is UNAVAILABLE), so grpcauth.jwks.keys reports no usable key while it
+// lasts, not the stale set's count; grpcauth.jwks.age keeps growing, and
+// the count comes back with the next good fetch.
+func TestMetrics_StaleKeySetReportsNoUsableKeys(t *testing.T) {
+	var elapsed atomic.Int64
+	now := func() time.Time { return t0.Add(time.Duration(elapsed.Load())) }
+	iss := grpcauthtest.NewIssuer(t, grpcauthtest.Config{Now: now})
+	var failing atomic.Bool
+	jwks := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if failing.Load() {
+			http.Error(w, "down", http.StatusServiceUnavailable)
+			return
+		}
+		resp, err := http.Get(iss.JWKSURL())
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusBadGateway)
+			return
+		}
+		defer resp.Body.Close()
+		w.Header().Set("Content-Type", "application/json")
+		io.Copy(w, resp.Body)
+	}))
+	t.Cleanup(jwks.Close)
+	v, reader := observedVerifier(t, verifier.Config{
+		Issuer: iss.URL(), Audiences: []string{iss.Audience()}, JWKSURL: jwks.URL, Now: now,
+		MaxStaleness: time.Hour, MinRefreshInterval: time.Minute,
+	})
+	verify := func() error {
+		t.Helper()
+		tok, err := iss.Mint(nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, err = v.VerifyAccessToken(t.Context(), tok)
+		return err
+	}
+	issuer := attrs("issuer", iss.URL())
+	check := func(when string, keys int64, age time.Duration) {
+		t.Helper()
+		got := collect(t, reader)
+		if p := points(t, got, "grpcauth.jwks.keys"); len(p) != 1 || p[issuer] != keys {
+			t.Errorf("%s: grpcauth.jwks.keys = %v, want %d", when, p, keys)
+		}
+		ages, _ := got["grpcauth.jwks.age"].(metricdata.Gauge[float64])
+		if len(ages.DataPoints) != 1 || ages.DataPoints[0].Value != age.Seconds() {
+			t.Errorf("%s: grpcauth.jwks.age = %+v, want %v", when, ages.DataPoints, age)
+		}
+		if st := v.Stats(); int64(st.Keys) != keys {
+			t.Errorf("%s: Stats().Keys = %d, want %d", when, st.Keys, keys)
+		}
+	}
+	if err := verify(); err != nil {
+		t.Fatal(err)
+	}
+	check("fresh", 1, 0)
+
+	// The JWKS server fails; an hour and a minute later the set is stale.
+	failing.Store(true)
+	elapsed.Store(int64(time.Hour + time.Minute))
+	if err := verify(); !errors.Is(err, verifier.ErrKeysUnavailable) {
+		t.Fatalf("with a stale set: %v, want ErrKeysUnavailable", err)
+	}
+	check("stale", 0, time.Hour+time.Minute)
+
+	// The server is back: the next refresh a lookup may start brings the
+	// keys back.
+	failing.Store(false)
+	elapsed.Add(int64(2 * time.Minute))
+	if err := verify(); err != nil {
+		t.Fatalf("after the server recovered: %v", err)
+	}
+	check("recovered", 1, 0)
 }

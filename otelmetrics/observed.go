@@ -20,6 +20,9 @@ type observed struct {
 	entries, size, keys, skippedKeys      metric.Int64ObservableGauge
 	age                                   metric.Float64ObservableGauge
 
+	// From verifier.MultiStats.
+	unknownIssuers metric.Int64ObservableCounter
+
 	// From introspect.Stats.
 	iHits, iNegHits, iMisses, iRequests metric.Int64ObservableCounter
 	iFailures, iInactive, iCoalesced    metric.Int64ObservableCounter
@@ -41,6 +44,7 @@ func newObserved(meter metric.Meter) (*observed, error) {
 		{&o.missFetches, "grpcauth.jwks.miss_fetches", "{refresh}", "Key-set refreshes triggered by a token whose kid was not in the set."},
 		{&o.missesLimited, "grpcauth.jwks.misses_limited", "{lookup}", "Verifications of a kid not in the set refused without a refresh (kid just confirmed absent, waiter cap, or rate limit while refreshes fail)."},
 		{&o.missWaits, "grpcauth.jwks.miss_waits", "{lookup}", "Verifications of a kid not in the set that waited for the next refresh the rate limit allowed."},
+		{&o.unknownIssuers, "grpcauth.unknown_issuers", "{token}", "Tokens a MultiVerifier refused because their iss names no configured issuer."},
 		{&o.iHits, "grpcauth.introspection.cache.hits", "{lookup}", "Verifications answered from the positive introspection cache."},
 		{&o.iNegHits, "grpcauth.introspection.cache.negative_hits", "{lookup}", "Verifications answered from the negative introspection cache (inactive or refused tokens)."},
 		{&o.iMisses, "grpcauth.introspection.cache.misses", "{lookup}", "Verifications that found no usable introspection cache entry."},
@@ -61,7 +65,7 @@ func newObserved(meter metric.Meter) (*observed, error) {
 	}{
 		{&o.entries, "grpcauth.cache.entries", "{token}", "Tokens in the verified-token cache."},
 		{&o.size, "grpcauth.cache.size", "By", "Accounted size of the verified-token cache, bounded by its MaxBytes."},
-		{&o.keys, "grpcauth.jwks.keys", "{key}", "Usable keys in the current key set."},
+		{&o.keys, "grpcauth.jwks.keys", "{key}", "Usable keys in the current key set; 0 while it is older than the verifier's MaxStaleness."},
 		{&o.skippedKeys, "grpcauth.jwks.skipped_keys", "{key}", "Entries of the current key set's document that were skipped (unsupported, not for signatures, duplicated, malformed, exposed or ambiguous)."},
 		{&o.iEntries, "grpcauth.introspection.cache.entries", "{token}", "Entries in the introspection caches, by cache (positive, negative)."},
 		{&o.iInFlight, "grpcauth.introspection.in_flight", "{request}", "Introspection requests in flight."},
@@ -82,7 +86,7 @@ func newObserved(meter metric.Meter) (*observed, error) {
 
 func (o *observed) instruments() []metric.Observable {
 	return []metric.Observable{o.hits, o.misses, o.fetches, o.failures, o.entries, o.keys, o.age,
-		o.size, o.discoveries, o.urlChanges, o.missFetches, o.missesLimited, o.missWaits, o.skippedKeys,
+		o.size, o.discoveries, o.urlChanges, o.missFetches, o.missesLimited, o.missWaits, o.skippedKeys, o.unknownIssuers,
 		o.iHits, o.iNegHits, o.iMisses, o.iRequests, o.iFailures, o.iInactive, o.iCoalesced, o.iEntries, o.iInFlight}
 }
 

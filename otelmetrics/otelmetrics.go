@@ -119,10 +119,21 @@ func New(cfg Config) (*Metrics, error) {
 	}
 	m.reg, err = meter.RegisterCallback(func(_ context.Context, ob metric.Observer) error {
 		t := now()
-		for _, stats := range src.keyed {
-			for _, st := range stats() {
-				o.observe(ob, st, t)
+		for _, s := range src.keyed {
+			o.observe(ob, s.Stats(), t)
+		}
+		if len(src.multi) > 0 {
+			var unknown int64
+			for _, s := range src.multi {
+				ms := s.Stats()
+				for _, st := range ms.Issuers {
+					o.observe(ob, st, t)
+				}
+				unknown += ms.UnknownIssuers
 			}
+			// One observation: the SDK's handling of two for one
+			// attribute set is not the API's promise.
+			ob.ObserveInt64(o.unknownIssuers, unknown)
 		}
 		for _, s := range src.intro {
 			o.observeIntrospection(ob, s.Stats())

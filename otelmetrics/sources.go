@@ -37,7 +37,8 @@ type (
 // sources are the Config.Verifiers, sorted by kind, with the issuers each
 // kind reports.
 type sources struct {
-	keyed []func() []verifier.Stats
+	keyed []keyedSource
+	multi []multiSource
 	intro []introspectionSource
 
 	keyedIssuers, introIssuers map[string]bool
@@ -57,14 +58,14 @@ func (ss *sources) add(s Source, required bool) error {
 		if err := claim(&ss.keyedIssuers, s.Stats().Issuer); err != nil {
 			return err
 		}
-		ss.keyed = append(ss.keyed, func() []verifier.Stats { return []verifier.Stats{s.Stats()} })
+		ss.keyed = append(ss.keyed, s)
 	case multiSource:
 		for _, st := range s.Stats().Issuers {
 			if err := claim(&ss.keyedIssuers, st.Issuer); err != nil {
 				return err
 			}
 		}
-		ss.keyed = append(ss.keyed, func() []verifier.Stats { return s.Stats().Issuers })
+		ss.multi = append(ss.multi, s)
 	case introspectionSource:
 		if err := claim(&ss.introIssuers, s.Stats().Issuer); err != nil {
 			return err

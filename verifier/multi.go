@@ -30,8 +30,11 @@ type MultiVerifier struct {
 	byIssuer map[string]*Verifier
 	list     []*Verifier // in Config order
 	maxSize  int         // the largest MaxTokenSize of any issuer
-	closed   atomic.Bool
-	closing  sync.Once
+	// unknownIssuers counts tokens whose iss names no configured issuer
+	// (MultiStats.UnknownIssuers).
+	unknownIssuers atomic.Int64
+	closed         atomic.Bool
+	closing        sync.Once
 }
 
 // NewMulti creates one Verifier per Config, as New does (so it never blocks
@@ -67,7 +70,8 @@ func NewMulti(ctx context.Context, cfgs ...Config) (*MultiVerifier, error) {
 // names (see Verifier.VerifyAccessToken), including that Verifier's cache.
 // A token that is not a well-formed JWS, or is larger than every issuer's
 // MaxTokenSize, fails with ErrMalformed; one with no iss, or an iss that is
-// not configured, with ErrIssuer; neither costs a key lookup.
+// not configured, with ErrIssuer (counted in MultiStats.UnknownIssuers);
+// neither costs a key lookup.
 func (m *MultiVerifier) VerifyAccessToken(ctx context.Context, token string) (Claims, error) {
 	v, pre, err := m.route(token)
 	if err != nil {
@@ -162,6 +166,7 @@ func (m *MultiVerifier) route(token string) (*Verifier, *decodedPayload, error) 
 	if v := m.byIssuer[pre.reg.Issuer]; v != nil {
 		return v, pre, nil
 	}
+	m.unknownIssuers.Add(1)
 	return nil, nil, errUnknownIssuer
 }
 

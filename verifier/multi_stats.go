@@ -10,13 +10,20 @@ type MultiStats struct {
 	Total Stats
 	// Issuers holds each issuer's Stats, in Config order.
 	Issuers []Stats
+	// UnknownIssuers counts tokens refused because their iss names no
+	// configured issuer (ErrIssuer), access and ID tokens alike. They reach
+	// no issuer's Verifier, so no issuer's Stats, nor Total, counts them.
+	// Its growth is a flood of foreign tokens, or a tenant missing from the
+	// configuration. Tokens refused for their form, or for having no iss,
+	// do not count.
+	UnknownIssuers int64
 }
 
-// Stats returns every issuer's Stats (see Verifier.Stats) and their
-// aggregate. The slice is the caller's own. Like Verifier.Stats it is
+// Stats returns every issuer's Stats (see Verifier.Stats), their
+// aggregate, and the count of tokens of unknown issuers. The slice is the caller's own. Like Verifier.Stats it is
 // cheap enough for a metrics callback, not meant for every call.
 func (m *MultiVerifier) Stats() MultiStats {
-	ms := MultiStats{Issuers: make([]Stats, len(m.list))}
+	ms := MultiStats{Issuers: make([]Stats, len(m.list)), UnknownIssuers: m.unknownIssuers.Load()}
 	t := &ms.Total
 	for i, v := range m.list {
 		st := v.Stats()

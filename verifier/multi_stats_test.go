@@ -102,3 +102,33 @@ func TestMultiStats_TotalSumsEveryCounter(t *testing.T) {
 		}
 	}
 }
+
+// A token whose iss names no configured issuer is refused before any
+// issuer's Verifier sees it, so it shows in no issuer's Stats: it has a
+// counter of its own. Tokens refused for their form, or for having no iss,
+// are not foreign tokens and do not count.
+func TestMultiStats_CountsTokensOfUnknownIssuers(t *testing.T) {
+	e := newMultiEnv(t)
+	hdr := `{"alg":"RS256","kid":"k"}`
+	foreign := rawToken(hdr, `{"iss":"https://evil.example/oauth2/default","aud":"api://a"}`, "c2ln")
+	for range 3 {
+		if _, err := e.m.VerifyAccessToken(context.Background(), foreign); !errors.Is(err, verifier.ErrIssuer) {
+			t.Fatalf("foreign access token = %v, want ErrIssuer", err)
+		}
+	}
+	if _, err := e.m.VerifyIDToken(context.Background(), foreign, "client", ""); !errors.Is(err, verifier.ErrIssuer) {
+		t.Fatalf("foreign ID token = %v, want ErrIssuer", err)
+	}
+	for _, tok := range []string{"", "not-a-jwt", rawToken(hdr, `{"aud":"api://a"}`, "c2ln")} {
+		if _, err := e.m.VerifyAccessToken(context.Background(), tok); err == nil {
+			t.Fatalf("%q verified", tok)
+		}
+	}
+	ms := e.m.Stats()
+	if ms.UnknownIssuers != 4 {
+		t.Errorf("UnknownIssuers = %d, want 4 (three access tokens and one ID token)", ms.UnknownIssuers)
+	}
+	if ms.Total.CacheMisses != 0 || ms.Total.CacheHits != 0 {
+		t.Errorf("Total = %+v, want no cache lookups: no token reached an issuer", ms.Total)
+	}
+}

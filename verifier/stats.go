@@ -38,7 +38,10 @@ type Stats struct {
 	// LastFetchFailure is when the last refresh failed (Config.Now); zero
 	// if none has.
 	LastFetchFailure time.Time
-	// Keys is the number of usable keys in the current set.
+	// Keys is the number of usable keys in the current set: 0 while the
+	// set is older than MaxStaleness (at Config.Now), when every lookup
+	// fails with ErrKeysUnavailable; KeysFetched and SkippedKeys still
+	// describe that set.
 	Keys int
 	// SkippedKeys is the number of entries of the current set's document
 	// that were skipped: unsupported, not for signatures, duplicated,

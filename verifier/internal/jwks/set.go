@@ -51,7 +51,7 @@ type Stats struct {
 	Failures      int64     // refreshes that failed (network, status, size, parse, or zero usable keys)
 	LastSuccess   time.Time // when the current set was fetched (Config.Now); zero if never
 	LastFailure   time.Time // when the last refresh failed (Config.Now); zero if never
-	Keys          int       // usable keys in the current set
+	Keys          int       // usable keys in the current set: 0 while it is older than MaxStaleness
 	SkippedKeys   int       // entries of the current set's document that were skipped
 	Discoveries   int64     // HTTP requests for discovery documents
 	URLChanges    int64     // rediscoveries that found a JWKS URL other than the one in use
@@ -279,7 +279,8 @@ func (s *Set) Ready(ctx context.Context) error {
 	}
 }
 
-// Stats returns the Set's counters.
+// Stats returns the Set's counters. It reads Config.Now once, to tell
+// whether the current set is still usable.
 func (s *Set) Stats() Stats {
 	st := Stats{
 		Fetches:       s.fetches.Load(),
@@ -294,7 +295,10 @@ func (s *Set) Stats() Stats {
 		st.LastFailure = *t
 	}
 	if snap := s.cur.Load(); snap != nil {
-		st.LastSuccess, st.Keys, st.SkippedKeys = snap.fetched, len(snap.keys), snap.skipped
+		st.LastSuccess, st.SkippedKeys = snap.fetched, snap.skipped
+		if snap.usable(s.cfg.Now(), s.cfg.MaxStaleness) {
+			st.Keys = len(snap.keys)
+		}
 	}
 	return st
 }
