@@ -136,6 +136,9 @@ func parseKey(raw json.RawMessage) (*Key, *rejection) {
 
 	k, err := jwk.ParseKey(raw)
 	if err != nil {
+		if r := exposedByInvalid(raw, jwa.KeyType(hint.Kty)); r != nil {
+			return nil, r
+		}
 		return nil, warnf("invalid JWK: %v", err)
 	}
 	if hasPrivateMaterial(k) {
@@ -197,6 +200,46 @@ func hasPrivateMaterial(k jwk.Key) bool {
 		}
 	}
 	return false
+}
+
+// thumbprintMembers are the members of each key type's RFC 7638
+// thumbprint (section 3.2), besides "kty".
+var thumbprintMembers = map[jwa.KeyType][]string{
+	jwa.RSA: {"e", "n"},
+	jwa.EC:  {"crv", "x", "y"},
+	jwa.OKP: {"crv", "x"},
+}
+
+// exposedByInvalid looks at an entry jwx could not parse. When it holds
+// private key material ("d", or one of rsaPrivateMembers), it still
+// exposes its key, whatever else is wrong with it (a numeric kid, a
+// malformed x5c): exposedByInvalid returns that rejection, exposing the
+// key its thumbprint members alone make, if they make one. It returns nil
+// for an entry without private members.
+func exposedByInvalid(raw json.RawMessage, kty jwa.KeyType) *rejection {
+	var members map[string]json.RawMessage
+	if json.Unmarshal(raw, &members) != nil {
+		return nil
+	}
+	has := func(name string) bool { v, ok := members[name]; return ok && string(v) != "null" }
+	if !has("d") && (kty != jwa.RSA || !slices.ContainsFunc(rsaPrivateMembers[:], has)) {
+		return nil
+	}
+	r := warnf("contains private key material (in an otherwise invalid JWK): the issuer's key is exposed, never used")
+	public := map[string]json.RawMessage{"kty": members["kty"]}
+	for _, name := range thumbprintMembers[kty] {
+		public[name] = members[name]
+	}
+	b, err := json.Marshal(public)
+	if err != nil {
+		return r
+	}
+	if k, err := jwk.ParseKey(b); err == nil {
+		if tp, err := k.Thumbprint(crypto.SHA256); err == nil {
+			r.exposed = string(tp)
+		}
+	}
+	return r
 }
 
 // checkPublic applies the key-strength policy to a raw public key.

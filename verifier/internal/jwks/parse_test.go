@@ -192,6 +192,13 @@ func TestParseJWKS_PublicKeyWhosePrivateHalfIsPublishedIsDropped(t *testing.T) {
 		{"RSA private JWK, other kid", jwkJSON(t, rsaKeys[0], "other", "RS256", nil)},
 		{"RSA prime factor, no kid", jwkJSON(t, &rsaKeys[0].PublicKey, "", "", map[string]any{"p": b64(rsaKeys[0].Primes[0].Bytes())})},
 		{"EC private JWK", jwkJSON(t, ecKey, "ec-copy", "ES256", nil)},
+		// A malformed member beside the private material (jwx then
+		// parses nothing) hides neither the material nor the key its
+		// thumbprint members name.
+		{"RSA private JWK with a numeric kid", jwkJSON(t, rsaKeys[0], "", "", map[string]any{"kid": 5})},
+		{"RSA prime factor with a string x5c", jwkJSON(t, &rsaKeys[0].PublicKey, "", "", map[string]any{"p": b64(rsaKeys[0].Primes[0].Bytes()), "x5c": "MIIB"})},
+		{"RSA private JWK, n zero-padded, key_ops a string", jwkJSON(t, rsaKeys[0], "x", "", map[string]any{"n": b64(append([]byte{0}, rsaKeys[0].N.Bytes()...)), "key_ops": "sign"})},
+		{"EC private JWK with a numeric use", jwkJSON(t, ecKey, "ec-copy", "", map[string]any{"use": 1})},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
