@@ -139,7 +139,7 @@ func parseKey(raw json.RawMessage) (*Key, *rejection) {
 		if r := exposedByInvalid(raw, jwa.KeyType(hint.Kty)); r != nil {
 			return nil, r
 		}
-		return nil, warnf("invalid JWK: %v", err)
+		return nil, warnf("invalid JWK: %s", clip(err.Error()))
 	}
 	if hasPrivateMaterial(k) {
 		// Checked before the kid: the entry exposes its public key
@@ -160,11 +160,11 @@ func parseKey(raw json.RawMessage) (*Key, *rejection) {
 		return nil, debugf(`key_ops lacks "verify"`)
 	}
 	if err := k.Validate(); err != nil {
-		return nil, warnf("invalid key parameters: %v", err)
+		return nil, warnf("invalid key parameters: %s", clip(err.Error()))
 	}
 	var pub any
 	if err := k.Raw(&pub); err != nil {
-		return nil, warnf("invalid key parameters: %v", err)
+		return nil, warnf("invalid key parameters: %s", clip(err.Error()))
 	}
 	if r := checkPublic(k, pub); r != nil {
 		return nil, r
@@ -175,7 +175,7 @@ func parseKey(raw json.RawMessage) (*Key, *rejection) {
 	}
 	tp, err := k.Thumbprint(crypto.SHA256)
 	if err != nil {
-		return nil, warnf("thumbprint: %v", err)
+		return nil, warnf("thumbprint: %s", clip(err.Error()))
 	}
 	return &Key{ID: k.KeyID(), Algorithm: alg, Public: pub, thumb: string(tp)}, nil
 }

@@ -167,6 +167,29 @@ func TestParseJWKS_SkippedKidsAreClipped(t *testing.T) {
 	}
 }
 
+// TestParseJWKS_SkippedReasonsAreClipped: jwx's errors quote the value
+// they refuse (an unknown curve, say), so the reason of a skipped entry,
+// which the log carries, is clipped like every other string from the
+// document, however long the document made that value.
+func TestParseJWKS_SkippedReasonsAreClipped(t *testing.T) {
+	long := strings.Repeat("A", 64<<10)
+	for _, entry := range []string{
+		`{"kid":"ec","kty":"EC","crv":"` + long + `","x":"AA","y":"AA"}`,
+		`{"kid":"okp","kty":"OKP","crv":"` + long + `","x":"AA"}`,
+	} {
+		_, skipped, err := parseJWKS([]byte(`{"keys":[` + entry + `]}`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(skipped) != 1 {
+			t.Fatalf("%.40s…: skipped %d entries, want 1", entry, len(skipped))
+		}
+		if n := len(skipped[0].Reason); n > 256 {
+			t.Errorf("%.40s…: the reason is %d bytes: %.200s…", entry, n, skipped[0].Reason)
+		}
+	}
+}
+
 func TestParseJWKS_DuplicateKidSameKeyDifferentAlgIsAmbiguous(t *testing.T) {
 	testKeys(t)
 	keys, _, err := parseJWKS(jwksDoc(t, rsaJWK(t, 0, "dup"), jwkJSON(t, &rsaKeys[0].PublicKey, "dup", "PS256", nil)))
