@@ -136,7 +136,10 @@ func parseKey(raw json.RawMessage) (*Key, *rejection) {
 
 	k, err := jwk.ParseKey(raw)
 	if err != nil {
-		return nil, warnf("invalid JWK: %v", err)
+		if r := exposedByInvalid(raw, jwa.KeyType(hint.Kty)); r != nil {
+			return nil, r
+		}
+		return nil, warnf("invalid JWK: %s", clip(err.Error()))
 	}
 	if hasPrivateMaterial(k) {
 		// Checked before the kid: the entry exposes its public key
@@ -157,11 +160,11 @@ func parseKey(raw json.RawMessage) (*Key, *rejection) {
 		return nil, debugf(`key_ops lacks "verify"`)
 	}
 	if err := k.Validate(); err != nil {
-		return nil, warnf("invalid key parameters: %v", err)
+		return nil, warnf("invalid key parameters: %s", clip(err.Error()))
 	}
 	var pub any
 	if err := k.Raw(&pub); err != nil {
-		return nil, warnf("invalid key parameters: %v", err)
+		return nil, warnf("invalid key parameters: %s", clip(err.Error()))
 	}
 	if r := checkPublic(k, pub); r != nil {
 		return nil, r
@@ -172,7 +175,7 @@ func parseKey(raw json.RawMessage) (*Key, *rejection) {
 	}
 	tp, err := k.Thumbprint(crypto.SHA256)
 	if err != nil {
-		return nil, warnf("thumbprint: %v", err)
+		return nil, warnf("thumbprint: %s", clip(err.Error()))
 	}
 	return &Key{ID: k.KeyID(), Algorithm: alg, Public: pub, thumb: string(tp)}, nil
 }
@@ -197,6 +200,46 @@ func hasPrivateMaterial(k jwk.Key) bool {
 		}
 	}
 	return false
+}
+
+// thumbprintMembers are the members of each key type's RFC 7638
+// thumbprint (section 3.2), besides "kty".
+var thumbprintMembers = map[jwa.KeyType][]string{
+	jwa.RSA: {"e", "n"},
+	jwa.EC:  {"crv", "x", "y"},
+	jwa.OKP: {"crv", "x"},
+}
+
+// exposedByInvalid looks at an entry jwx could not parse. When it holds
+// private key material ("d", or one of rsaPrivateMembers), it still
+// exposes its key, whatever else is wrong with it (a numeric kid, a
+// malformed x5c): exposedByInvalid returns that rejection, exposing the
+// key its thumbprint members alone make, if they make one. It returns nil
+// for an entry without private members.
+func exposedByInvalid(raw json.RawMessage, kty jwa.KeyType) *rejection {
+	var members map[string]json.RawMessage
+	if json.Unmarshal(raw, &members) != nil {
+		return nil
+	}
+	has := func(name string) bool { v, ok := members[name]; return ok && string(v) != "null" }
+	if !has("d") && (kty != jwa.RSA || !slices.ContainsFunc(rsaPrivateMembers[:], has)) {
+		return nil
+	}
+	r := warnf("contains private key material (in an otherwise invalid JWK): the issuer's key is exposed, never used")
+	public := map[string]json.RawMessage{"kty": members["kty"]}
+	for _, name := range thumbprintMembers[kty] {
+		public[name] = members[name]
+	}
+	b, err := json.Marshal(public)
+	if err != nil {
+		return r
+	}
+	if k, err := jwk.ParseKey(b); err == nil {
+		if tp, err := k.Thumbprint(crypto.SHA256); err == nil {
+			r.exposed = string(tp)
+		}
+	}
+	return r
 }
 
 // checkPublic applies the key-strength policy to a raw public key.

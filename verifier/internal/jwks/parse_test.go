@@ -167,6 +167,29 @@ func TestParseJWKS_SkippedKidsAreClipped(t *testing.T) {
 	}
 }
 
+// TestParseJWKS_SkippedReasonsAreClipped: jwx's errors quote the value
+// they refuse (an unknown curve, say), so the reason of a skipped entry,
+// which the log carries, is clipped like every other string from the
+// document, however long the document made that value.
+func TestParseJWKS_SkippedReasonsAreClipped(t *testing.T) {
+	long := strings.Repeat("A", 64<<10)
+	for _, entry := range []string{
+		`{"kid":"ec","kty":"EC","crv":"` + long + `","x":"AA","y":"AA"}`,
+		`{"kid":"okp","kty":"OKP","crv":"` + long + `","x":"AA"}`,
+	} {
+		_, skipped, err := parseJWKS([]byte(`{"keys":[` + entry + `]}`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(skipped) != 1 {
+			t.Fatalf("%.40s…: skipped %d entries, want 1", entry, len(skipped))
+		}
+		if n := len(skipped[0].Reason); n > 256 {
+			t.Errorf("%.40s…: the reason is %d bytes: %.200s…", entry, n, skipped[0].Reason)
+		}
+	}
+}
+
 func TestParseJWKS_DuplicateKidSameKeyDifferentAlgIsAmbiguous(t *testing.T) {
 	testKeys(t)
 	keys, _, err := parseJWKS(jwksDoc(t, rsaJWK(t, 0, "dup"), jwkJSON(t, &rsaKeys[0].PublicKey, "dup", "PS256", nil)))
@@ -192,6 +215,13 @@ func TestParseJWKS_PublicKeyWhosePrivateHalfIsPublishedIsDropped(t *testing.T) {
 		{"RSA private JWK, other kid", jwkJSON(t, rsaKeys[0], "other", "RS256", nil)},
 		{"RSA prime factor, no kid", jwkJSON(t, &rsaKeys[0].PublicKey, "", "", map[string]any{"p": b64(rsaKeys[0].Primes[0].Bytes())})},
 		{"EC private JWK", jwkJSON(t, ecKey, "ec-copy", "ES256", nil)},
+		// A malformed member beside the private material (jwx then
+		// parses nothing) hides neither the material nor the key its
+		// thumbprint members name.
+		{"RSA private JWK with a numeric kid", jwkJSON(t, rsaKeys[0], "", "", map[string]any{"kid": 5})},
+		{"RSA prime factor with a string x5c", jwkJSON(t, &rsaKeys[0].PublicKey, "", "", map[string]any{"p": b64(rsaKeys[0].Primes[0].Bytes()), "x5c": "MIIB"})},
+		{"RSA private JWK, n zero-padded, key_ops a string", jwkJSON(t, rsaKeys[0], "x", "", map[string]any{"n": b64(append([]byte{0}, rsaKeys[0].N.Bytes()...)), "key_ops": "sign"})},
+		{"EC private JWK with a numeric use", jwkJSON(t, ecKey, "ec-copy", "", map[string]any{"use": 1})},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
