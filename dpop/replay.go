@@ -55,11 +55,18 @@ type HolderReplayCache interface {
 	AddIfAbsentFor(ctx context.Context, holder, key string, expires time.Time) (added bool, err error)
 }
 
-// addProof records key for holder in c: through AddIfAbsentFor when c is a
-// HolderReplayCache, AddIfAbsent otherwise.
+// addProof records key for holder in c: with its holder when c is a
+// *MemoryReplayCache or a HolderReplayCache, through AddIfAbsent
+// otherwise. MemoryReplayCache's holder method is unexported, so that a
+// type embedding *MemoryReplayCache to wrap its AddIfAbsent (to count, or
+// to consult a shared store too) is no HolderReplayCache by promotion:
+// its AddIfAbsent is called, never bypassed.
 func addProof(ctx context.Context, c ReplayCache, holder, key string, expires time.Time) (bool, error) {
-	if hc, ok := c.(HolderReplayCache); ok {
-		return hc.AddIfAbsentFor(ctx, holder, key, expires)
+	switch c := c.(type) {
+	case *MemoryReplayCache:
+		return c.addIfAbsentFor(holder, key, expires)
+	case HolderReplayCache:
+		return c.AddIfAbsentFor(ctx, holder, key, expires)
 	}
 	return c.AddIfAbsent(ctx, key, expires)
 }
@@ -73,8 +80,9 @@ func addProof(ctx context.Context, c ReplayCache, holder, key string, expires ti
 // (ErrReplayCacheFull). Either way it never forgets an entry that may still
 // be replayed. It is safe for concurrent use.
 //
-// It is a HolderReplayCache. Entries added with AddIfAbsent have no holder:
-// they count towards the capacity only.
+// A Verifier whose ReplayCache is a *MemoryReplayCache tells it each
+// proof's holder, as it tells a HolderReplayCache; entries added with
+// AddIfAbsent have no holder and count towards the capacity only.
 type MemoryReplayCache struct {
 	max int
 	now func() time.Time
@@ -130,15 +138,16 @@ func (c *MemoryReplayCache) SetMaxPerHolder(n int) {
 }
 
 // AddIfAbsent implements ReplayCache. The entry has no holder: it counts
-// towards the capacity only.
-func (c *MemoryReplayCache) AddIfAbsent(ctx context.Context, key string, expires time.Time) (bool, error) {
-	return c.AddIfAbsentFor(ctx, "", key, expires)
+// towards the capacity only. A Verifier whose ReplayCache is the
+// MemoryReplayCache itself records each proof with its holder instead.
+func (c *MemoryReplayCache) AddIfAbsent(_ context.Context, key string, expires time.Time) (bool, error) {
+	return c.addIfAbsentFor("", key, expires)
 }
 
-// AddIfAbsentFor implements HolderReplayCache: holder may have at most
-// SetMaxPerHolder's number of unexpired entries. An empty holder is none,
-// as for AddIfAbsent.
-func (c *MemoryReplayCache) AddIfAbsentFor(_ context.Context, holder, key string, expires time.Time) (bool, error) {
+// addIfAbsentFor is AddIfAbsent for an entry of holder, which may have at
+// most SetMaxPerHolder's number of unexpired entries (an empty holder is
+// none); past it, the error wraps ErrReplayQuotaExceeded.
+func (c *MemoryReplayCache) addIfAbsentFor(holder, key string, expires time.Time) (bool, error) {
 	now := c.now().UnixNano()
 	c.mu.Lock()
 	defer c.mu.Unlock()

@@ -101,7 +101,7 @@ func TestMemoryReplayCache_HolderQuotaAndCapacity(t *testing.T) {
 	ctx := t.Context()
 	exp := t0.Add(time.Minute)
 	add := func(holder string, i int) error {
-		added, err := c.AddIfAbsentFor(ctx, holder, holder+strconv.Itoa(i), exp)
+		added, err := dpop.AddIfAbsentFor(c, holder, holder+strconv.Itoa(i), exp)
 		if err == nil && !added {
 			t.Fatalf("%s/%d: not added and no error", holder, i)
 		}
@@ -129,16 +129,16 @@ func TestMemoryReplayCache_HolderQuotaAndCapacity(t *testing.T) {
 	c2 := dpop.NewMemoryReplayCache(8, func() time.Time { return now })
 	c2.SetMaxPerHolder(8) // one holder may fill it all
 	for i := range 4 {
-		if ok, err := c2.AddIfAbsentFor(ctx, "a", strconv.Itoa(i), exp); !ok || err != nil {
+		if ok, err := dpop.AddIfAbsentFor(c2, "a", strconv.Itoa(i), exp); !ok || err != nil {
 			t.Fatalf("entry %d with no per-holder bound = %v, %v", i, ok, err)
 		}
 	}
 	c2.SetMaxPerHolder(0) // the default again: 2, which a already exceeds
-	if _, err := c2.AddIfAbsentFor(ctx, "a", "over", exp); !errors.Is(err, dpop.ErrReplayQuotaExceeded) {
+	if _, err := dpop.AddIfAbsentFor(c2, "a", "over", exp); !errors.Is(err, dpop.ErrReplayQuotaExceeded) {
 		t.Fatalf("a over the lowered bound: %v, want ErrReplayQuotaExceeded", err)
 	}
 	now = exp.Add(time.Nanosecond)
-	if ok, err := c2.AddIfAbsentFor(ctx, "a", "after", exp.Add(time.Minute)); !ok || err != nil {
+	if ok, err := dpop.AddIfAbsentFor(c2, "a", "after", exp.Add(time.Minute)); !ok || err != nil {
 		t.Fatalf("after expiry = %v, %v", ok, err)
 	}
 }

@@ -278,6 +278,41 @@ func TestVerify_ReplayStoreFailureRefuses(t *testing.T) {
 	}
 }
 
+// countingCache embeds the memory cache and wraps its AddIfAbsent, as a
+// layer that counts proofs, or also consults a shared store, would.
+type countingCache struct {
+	*dpop.MemoryReplayCache
+	calls int
+}
+
+func (c *countingCache) AddIfAbsent(ctx context.Context, key string, expires time.Time) (bool, error) {
+	c.calls++
+	return c.MemoryReplayCache.AddIfAbsent(ctx, key, expires)
+}
+
+// TestVerify_CacheEmbeddingTheMemoryCacheHasItsAddIfAbsentCalled: the memory
+// cache's per-key method is not promoted into a type that embeds it, so
+// the Verifier calls the wrapper's AddIfAbsent rather than bypassing it.
+func TestVerify_CacheEmbeddingTheMemoryCacheHasItsAddIfAbsentCalled(t *testing.T) {
+	cache := &countingCache{MemoryReplayCache: dpop.NewMemoryReplayCache(0, func() time.Time { return t0 })}
+	v := newVerifier(t, dpop.Config{ReplayCache: cache, Now: func() time.Time { return t0 }})
+	k := newKey(t, "ES256")
+	k.Now = func() time.Time { return t0 }
+	proof, err := k.Proof("POST", testURL, testToken)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := v.Verify(t.Context(), proof, testReq); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := v.Verify(t.Context(), proof, testReq); !errors.Is(err, dpop.ErrReplayed) {
+		t.Fatalf("replay: %v, want ErrReplayed", err)
+	}
+	if cache.calls != 2 {
+		t.Errorf("the wrapper's AddIfAbsent ran %d times, want 2", cache.calls)
+	}
+}
+
 func TestVerify_FullMemoryCacheRefusesUntilEntriesExpire(t *testing.T) {
 	now := t0
 	clock := func() time.Time { return now }
