@@ -181,6 +181,11 @@ type Config struct {
 	// fake lets a test end a stream's token lifetime without sleeping.
 	afterFunc func(d time.Duration, f func()) timer
 
+	// random returns a number in [0, 1), like jitter.Random (the
+	// default), to spread streams' re-verifications
+	// (streamWatch.schedule). A seam for this package's tests.
+	random func() float64
+
 	// OnDecision, when set, is called once for every call the interceptors
 	// see, allowed or denied, before the handler runs (or the call is
 	// rejected). A stream can add more calls: one, denied, when it is cut

@@ -20,11 +20,17 @@ import (
 	"google.golang.org/grpc/status"
 
 	"github.com/grpcauth/grpcauth/grpcauthtest"
+	"github.com/grpcauth/grpcauth/internal/jitter"
 	authtestv1 "github.com/grpcauth/grpcauth/internal/testproto/authtest/v1"
 	"github.com/grpcauth/grpcauth/verifier"
 )
 
+// TestMain turns the jitter off (jitter.Random is 0) unless a test asks for
+// it (withRandom, stream_jitter_test.go): the stream tests expect
+// re-verifications, and the introspection Verifier's cached answers to end,
+// at exact times.
 func TestMain(m *testing.M) {
+	jitter.Random = func() float64 { return 0 }
 	goleak.VerifyTestMain(m)
 }
 

@@ -14,6 +14,7 @@ import (
 	"google.golang.org/protobuf/reflect/protoregistry"
 
 	"github.com/grpcauth/grpcauth/dpop"
+	"github.com/grpcauth/grpcauth/internal/jitter"
 	grpcauthv1 "github.com/grpcauth/grpcauth/proto/grpcauth/v1"
 	"github.com/grpcauth/grpcauth/verifier"
 )
@@ -36,6 +37,7 @@ type Authenticator struct {
 	skew        time.Duration
 	now         func() time.Time
 	afterFunc   func(time.Duration, func()) timer
+	random      func() float64 // in [0, 1), for the re-verifications' jitter
 	onDecision  func(context.Context, Decision)
 	logger      *slog.Logger
 	levels      LogLevels      // every field set
@@ -74,6 +76,7 @@ func New(cfg Config) (*Authenticator, error) {
 		skew:        clockSkew(cfg.Verifier),
 		now:         cfg.Now,
 		afterFunc:   cfg.afterFunc,
+		random:      cfg.random,
 		onDecision:  cfg.OnDecision,
 		logger:      cfg.Logger,
 		levels:      cfg.LogLevels.withDefaults(),
@@ -97,6 +100,9 @@ func New(cfg Config) (*Authenticator, error) {
 	}
 	if a.afterFunc == nil {
 		a.afterFunc = func(d time.Duration, f func()) timer { return time.AfterFunc(d, f) }
+	}
+	if a.random == nil {
+		a.random = jitter.Random
 	}
 	if a.logger == nil {
 		a.logger = slog.Default()

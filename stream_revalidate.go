@@ -10,6 +10,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/grpcauth/grpcauth/internal/jitter"
 	"github.com/grpcauth/grpcauth/verifier"
 )
 
@@ -23,7 +24,11 @@ import (
 // For a stream opened with such a verifier's token, the Authenticator asks
 // RevalidateAt when to verify the token again, and does so then, with
 // VerifyAccessToken, on a timer beside the one for the token's expiry (no
-// goroutine per stream, both stopped when the stream ends). When the token is refused, the stream ends as at
+// goroutine per stream, both stopped when the stream ends). The timer is
+// set up to a tenth of the wait (at most 5 minutes) earlier, at random, so
+// that streams opened together are not re-verified together for ever;
+// never later: the time RevalidateAt gives still bounds how long a refused
+// token's stream lives. When the token is refused, the stream ends as at
 // expiry (its context is cancelled, later sends and receives fail, the
 // caller gets the status whatever the handler returns) with
 // codes.Unauthenticated and ReasonTokenRevoked, or ReasonTokenExpired when
@@ -51,14 +56,19 @@ type Revalidator interface {
 	// RevalidateAt returns when to verify token again, given the claims
 	// VerifyAccessToken has just returned for it: the time its verdict
 	// may next change (an introspection verifier: when its cached
-	// answer ends). The zero time means never. The Authenticator waits
-	// at least MinRevalidateInterval whatever the time.
+	// answer ends). The zero time means never. The Authenticator
+	// re-verifies by then, up to a tenth of the wait earlier (see
+	// Revalidator), and waits at least MinRevalidateInterval (see there)
+	// whatever the time.
 	RevalidateAt(token string, claims verifier.Claims) time.Time
 }
 
 // MinRevalidateInterval is the least time between two re-verifications of
 // a stream's token, so that a Revalidator answering a time in the past
-// cannot make a stream re-verify in a loop.
+// cannot make a stream re-verify in a loop. One exception: when a
+// re-verification the jitter brought forward is answered with the same
+// time again (a cached verdict, valid until then), the next is at that
+// time, however close.
 const MinRevalidateInterval = time.Second
 
 // watchesStream reports whether a stream opened with claims is watched:
@@ -81,9 +91,10 @@ type streamWatch struct {
 	cut    atomic.Pointer[rejection] // why the stream was ended; nil while it runs
 
 	mu      sync.Mutex
-	done    bool  // the handler returned: no more timers
-	expiry  timer // nil without exp
-	recheck timer // the next re-verification; nil if none
+	done    bool      // the handler returned: no more timers
+	expiry  timer     // nil without exp
+	recheck timer     // the next re-verification; nil if none
+	aim     time.Time // the time recheck was set for, RevalidateAt's answer
 	rv      Revalidator
 	claims  verifier.Claims // as the stream was opened with
 }
@@ -212,17 +223,29 @@ func (w *streamWatch) startRevalidation() {
 }
 
 // schedule sets the re-verification timer for at, unless at is zero or the
-// handler has returned.
+// handler has returned. The wait, d until at, is shortened by a random
+// part of min(d/10, jitter.Max), so that streams opened together
+// (clients reconnecting after a restart or a drain) are re-verified apart,
+// not together at every interval, and are never re-verified after at:
+// their verdict's end, which bounds how long a revoked token's stream
+// lives. Only MinRevalidateInterval can make it later, when at is closer.
+// When a re-verification so brought forward gets at back (the verdict was
+// a cached one, valid until at), the next is at at itself, not earlier
+// again.
 func (w *streamWatch) schedule(at time.Time) {
 	if at.IsZero() {
 		return
 	}
-	d := max(at.Sub(w.a.now()), MinRevalidateInterval)
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	if w.done {
 		return
 	}
+	d := at.Sub(w.a.now())
+	if !at.Equal(w.aim) || d <= 0 {
+		d = max(jitter.Earlier(d, w.a.random()), MinRevalidateInterval)
+	}
+	w.aim = at
 	w.recheck = w.after(d, w.revalidate)
 }
 

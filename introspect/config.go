@@ -226,14 +226,18 @@ type CacheConfig struct {
 	Disabled bool
 
 	// TTL bounds how long a positive result is reused. Default
-	// DefaultCacheTTL (1 minute). It is the longest a revoked token keeps
-	// working on unary calls: with the default, 60 s after the revocation
-	// at worst (measured with an injected clock in
+	// DefaultCacheTTL (1 minute). Each result is reused up to a tenth of
+	// TTL (at most 5 minutes) less, at random, so that tokens introspected
+	// together (the streams of every client reconnecting after a restart)
+	// are not all introspected again in the same instant. It is the
+	// longest a revoked token keeps working on unary calls: with the
+	// default, 60 s after the revocation at worst (measured with an
+	// injected clock, the jitter off, in
 	// TestEndToEnd_RevokedTokenWorksForOneCacheTTL). A stream opened with
-	// the token is re-verified when the entry ends, so it is cut within
-	// the same bound (see docs/introspection.md). An entry never outlives
-	// the token's exp plus Config.ClockSkew; one that ends there answers
-	// with a *verifier.TokenExpiredError without a request.
+	// the token is re-verified by the time the entry ends, so it is cut
+	// within the same bound (see docs/introspection.md). An entry never
+	// outlives the token's exp plus Config.ClockSkew; one that ends there
+	// answers with a *verifier.TokenExpiredError without a request.
 	TTL time.Duration
 
 	// NegativeTTL is how long an inactive or rejected token's result is

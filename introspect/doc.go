@@ -33,9 +33,11 @@
 // so clients should get a new token on either reason (see ErrInactive).
 //
 // A revoked token keeps working until its cached answer ends: at most
-// CacheConfig.TTL, one minute by default. Verifier and Combined implement
-// grpcauth.Revalidator, so streams are re-verified when the answer ends and
-// cut with ACCESS_TOKEN_REVOKED once the token is refused. Verifier.Stats
+// CacheConfig.TTL, one minute by default (up to a tenth less, at random, so
+// that tokens introspected together are not asked about again together).
+// Verifier and Combined implement grpcauth.Revalidator, so streams are
+// re-verified by the time the answer ends and cut with
+// ACCESS_TOKEN_REVOKED once the token is refused. Verifier.Stats
 // gives the cache hit rate and the load on the authorization server; the
 // otelmetrics package exports them.
 //

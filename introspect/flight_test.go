@@ -17,10 +17,17 @@ import (
 
 	"github.com/grpcauth/grpcauth/grpcauthtest"
 	"github.com/grpcauth/grpcauth/internal/closetest"
+	"github.com/grpcauth/grpcauth/internal/jitter"
 	"github.com/grpcauth/grpcauth/verifier"
 )
 
-func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+// TestMain turns the jitter of cached answers' lifetimes off (jitter.Random
+// is 0): the tests expect them to end at exact times. TestVerify_
+// TokensIntrospectedTogetherAreCachedUntilDifferentTimes sets its own.
+func TestMain(m *testing.M) {
+	jitter.Random = func() float64 { return 0 }
+	goleak.VerifyTestMain(m)
+}
 
 // gate is an http.RoundTripper that holds every request until released,
 // reporting each one's arrival on entered.

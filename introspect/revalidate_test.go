@@ -2,6 +2,8 @@ package introspect_test
 
 import (
 	"context"
+	"math"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -34,6 +36,50 @@ func TestRevalidateAt_IsWhenTheCachedAnswerEnds(t *testing.T) {
 		if got := e.v.RevalidateAt(tc.token, c); !got.Equal(tc.want) {
 			t.Errorf("%s: RevalidateAt = %v, want %v", tc.name, got, tc.want)
 		}
+	}
+}
+
+// TestVerify_TokensIntrospectedTogetherAreCachedUntilDifferentTimes: the
+// cached answers of tokens introspected in the same instant (every stream
+// reopened after a restart) end up to a tenth of Cache.TTL sooner, at
+// random, never later: their streams' re-verifications (RevalidateAt), and
+// so the requests they make, are spread out, while a revoked token still
+// works at most Cache.TTL. With the random source's extremes: 0 is the
+// full TTL, the largest number just over 6s sooner.
+func TestVerify_TokensIntrospectedTogetherAreCachedUntilDifferentTimes(t *testing.T) {
+	e := newEnv(t, nil)
+	var r atomic.Uint64
+	introspect.SetRandom(e.v, func() float64 { return math.Float64frombits(r.Load()) })
+	start := e.clk.Now()
+	ttl := introspect.DefaultCacheTTL
+	draws := []float64{0, 0.25, 0.75, math.Nextafter(1, 0)}
+	want := []time.Duration{ttl, ttl - 1500*time.Millisecond, ttl - 4500*time.Millisecond, ttl - ttl/10}
+	tokens := make([]string, len(draws))
+	for i, f := range draws {
+		r.Store(math.Float64bits(f))
+		tokens[i] = e.opaque(t, map[string]any{"exp": e.issClk.Now().Add(time.Hour)})
+		c, err := e.verify(t, tokens[i])
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := e.v.RevalidateAt(tokens[i], c).Sub(start)
+		if got > ttl || got < ttl-ttl/10 {
+			t.Errorf("random %v: cached for %v, want within [%v, %v]", f, got, ttl-ttl/10, ttl)
+		}
+		if got-want[i] > time.Microsecond || want[i]-got > time.Microsecond {
+			t.Errorf("random %v: cached for %v, want %v", f, got, want[i])
+		}
+	}
+	// 55.5s on: the third token's answer has ended, the second's has not.
+	e.clk.Advance(ttl - 4500*time.Millisecond)
+	before := e.iss.IntrospectionRequests()
+	for _, tok := range tokens[1:3] {
+		if _, err := e.verify(t, tok); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got := e.iss.IntrospectionRequests() - before; got != 1 {
+		t.Errorf("%d introspection requests 55.5s on, want 1: only the answer cached for 55.5s has ended", got)
 	}
 }
 
