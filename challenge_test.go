@@ -6,6 +6,8 @@ import (
 	"io"
 	"slices"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -235,4 +237,121 @@ func TestChallenge_DPoPCallGetsDPoPSchemeChallenge(t *testing.T) {
 	if len(got) != 1 || got[0] != "DPoP "+algs {
 		t.Errorf("RequireDPoP, no token: www-authenticate = %q, want %q", got, "DPoP "+algs)
 	}
+}
+
+// trailerStream is a grpc.ServerTransportStream that keeps the trailer
+// set on it, as an adapter relaying ServeCall's metadata would.
+type trailerStream struct {
+	mu      sync.Mutex
+	trailer metadata.MD
+}
+
+func (*trailerStream) Method() string               { return "/authtest.v1.TestService/BidiStream" }
+func (*trailerStream) SetHeader(metadata.MD) error  { return nil }
+func (*trailerStream) SendHeader(metadata.MD) error { return nil }
+func (s *trailerStream) SetTrailer(md metadata.MD) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.trailer = metadata.Join(s.trailer, md)
+	return nil
+}
+
+func (s *trailerStream) challenges() []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.trailer.Get(MetadataWWWAuthenticate)
+}
+
+// A stream cut because its token expired or was refused on
+// re-verification ends with RFC 6750's invalid_token challenge in its
+// trailer (section 3.1), as the same refusal at the stream's start does,
+// so that a client that refreshes its token on error="invalid_token"
+// knows to: in the scheme the stream was opened with, once, without the
+// token. Through the interceptor and through ServeCall.
+func TestStream_CutCarriesTheInvalidTokenChallenge(t *testing.T) {
+	const (
+		expired = `Bearer error="invalid_token", error_description="access token expired during the stream"`
+		revoked = `Bearer error="invalid_token", error_description="access token no longer valid; stream ended"`
+	)
+	check := func(t *testing.T, err error, reason string, got []string, want string) {
+		t.Helper()
+		checkStatus(t, err, codes.Unauthenticated, reason)
+		if len(got) != 1 || got[0] != want {
+			t.Errorf("www-authenticate = %q, want [%q]", got, want)
+		}
+		for _, v := range got {
+			checkChallengeSyntax(t, v)
+		}
+	}
+	// expireBidi fires the expiry timer of the stream s, then sends and
+	// receives, and checks the cut's challenge.
+	expireBidi := func(t *testing.T, s grpc.BidiStreamingClient[authtestv1.BidiStreamRequest, authtestv1.BidiStreamResponse], clock *fakeClock, want string) {
+		t.Helper()
+		(<-clock.added).fire()
+		_ = s.Send(&authtestv1.BidiStreamRequest{})
+		_, err := s.Recv()
+		check(t, err, ReasonTokenExpired, s.Trailer().Get(MetadataWWWAuthenticate), want)
+	}
+	t.Run("expired, Bearer", func(t *testing.T) {
+		e, clock, tok := expiryEnv(t)
+		expireBidi(t, openBidiStarted(t, e, tok), clock, expired)
+	})
+	t.Run("expired before the start", func(t *testing.T) {
+		var reads atomic.Int32
+		e, _, tok := expiryEnv(t, func(c *Config, _ *verifier.Config) {
+			c.Now = func() time.Time { // the decision reads t0, the watch an hour later
+				if reads.Add(1) == 1 {
+					return t0
+				}
+				return t0.Add(time.Hour)
+			}
+		})
+		s, err := e.client.ServerStream(withAuth(t.Context(), bearer(tok)), &authtestv1.ServerStreamRequest{Count: 1})
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, err = s.Recv()
+		check(t, err, ReasonTokenExpired, s.Trailer().Get(MetadataWWWAuthenticate), expired)
+	})
+	t.Run("revoked, Bearer", func(t *testing.T) {
+		r := newRevalidationEnv(t, map[string]any{"exp": t0.Add(time.Hour)}, nil)
+		s := r.open(t)
+		_, recheck := <-r.fake.added, <-r.fake.added
+		r.iss.Revoke(r.token)
+		r.clk.Advance(recheck.d)
+		recheck.fire()
+		_, err := s.Recv()
+		check(t, err, ReasonTokenRevoked, s.Trailer().Get(MetadataWWWAuthenticate), revoked)
+	})
+	t.Run("expired, DPoP", func(t *testing.T) {
+		clock := newFakeClock()
+		d := newDPoPEnv(t, func(c *Config, _ *verifier.Config) { c.afterFunc = clock.AfterFunc })
+		d.svc.streamStarted = make(chan struct{}, 1)
+		tok := d.token(t, map[string]any{"sub": "user-1", "exp": t0.Add(10 * time.Minute)},
+			grpcauthtest.WithScopes("test:stream"), grpcauthtest.WithDPoPKey(d.key.PublicKey()))
+		const bidi = "/authtest.v1.TestService/BidiStream"
+		s := startBidi(t, dpopCtx(t.Context(), "DPoP "+tok, d.proof(t, d.key, bidi, tok, grpcauthtest.ProofOptions{})), d.env)
+		expireBidi(t, s, clock, `DPoP error="invalid_token", error_description="access token expired during the stream", algs="ES256 EdDSA Ed25519"`)
+	})
+	t.Run("revoked, ServeCall", func(t *testing.T) {
+		r := newRevalidationEnv(t, map[string]any{"exp": t0.Add(time.Hour)}, nil)
+		ts := &trailerStream{}
+		started := make(chan struct{})
+		result := make(chan error, 1)
+		go func() {
+			result <- r.auth.ServeCall(grpc.NewContextWithServerTransportStream(adapterContext(bearer(r.token)), ts),
+				"/authtest.v1.TestService/BidiStream", true, nil,
+				func(ctx context.Context, _ *Guard) error {
+					close(started)
+					<-ctx.Done()
+					return nil
+				})
+		}()
+		<-started
+		_, recheck := <-r.fake.added, <-r.fake.added
+		r.iss.Revoke(r.token)
+		r.clk.Advance(recheck.d)
+		recheck.fire()
+		check(t, <-result, ReasonTokenRevoked, ts.challenges(), revoked)
+	})
 }

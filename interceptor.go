@@ -218,7 +218,8 @@ func (a *Authenticator) UnaryServerInterceptor() grpc.UnaryServerInterceptor {
 // handler's stream context carries the claims (ClaimsFromContext). Unless
 // Config.SkipStreamExpiry is set, the stream ends with codes.Unauthenticated
 // once its token expires (ACCESS_TOKEN_EXPIRED) or is refused on
-// re-verification (ACCESS_TOKEN_REVOKED, see Revalidator): see
+// re-verification (ACCESS_TOKEN_REVOKED, see Revalidator), and the
+// www-authenticate challenge error="invalid_token" in its trailer: see
 // Config.SkipStreamExpiry.
 // Installed twice, it decides each stream once, as UnaryServerInterceptor
 // does: the second passes on the stream the first admitted, which the

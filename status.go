@@ -40,14 +40,17 @@ const (
 	ReasonTokenInvalid = "ACCESS_TOKEN_INVALID"
 	// ReasonTokenExpired: the token has expired, or a stream outlived it
 	// (codes.Unauthenticated). Fetch a new token and retry. Challenge:
-	// error="invalid_token" when the call is refused; a stream cut when
-	// its token expires carries none.
+	// error="invalid_token", also when a stream is cut as its token
+	// expires (error_description "access token expired during the
+	// stream", in the scheme the stream was opened with).
 	ReasonTokenExpired = "ACCESS_TOKEN_EXPIRED"
 	// ReasonTokenRevoked: a stream's token was refused when re-verified
 	// while the stream ran (codes.Unauthenticated): revoked at the
 	// authorization server, or otherwise no longer active. Only verifiers
 	// that are a Revalidator (token introspection) re-verify. Get a new
-	// token and open a new stream. A stream cut carries no challenge.
+	// token and open a new stream. Challenge: error="invalid_token"
+	// (error_description "access token no longer valid; stream ended",
+	// in the scheme the stream was opened with).
 	ReasonTokenRevoked = "ACCESS_TOKEN_REVOKED"
 	// ReasonTokenTypeUnsupported: an authorization scheme other than
 	// Bearer or DPoP, a token whose typ the verifier (or whose token_type
@@ -218,8 +221,8 @@ var (
 	rejUnavailable        = newRejection(codes.Unavailable, ReasonKeysUnavailable, "grpcauth: token verification unavailable", nil)
 	rejCanceled           = newRejection(codes.Canceled, ReasonCanceled, "grpcauth: call canceled", nil)
 	rejDeadline           = newRejection(codes.DeadlineExceeded, ReasonDeadlineExceeded, "grpcauth: deadline exceeded during authentication", nil)
-	rejStreamExpired      = newRejection(codes.Unauthenticated, ReasonTokenExpired, "grpcauth: access token expired during the stream", nil)
-	rejStreamRevoked      = newRejection(codes.Unauthenticated, ReasonTokenRevoked, "grpcauth: access token no longer valid; stream ended", nil)
+	rejStreamExpired      = bearerRejection(codes.Unauthenticated, ReasonTokenExpired, "grpcauth: access token expired during the stream", errInvalidToken)
+	rejStreamRevoked      = bearerRejection(codes.Unauthenticated, ReasonTokenRevoked, "grpcauth: access token no longer valid; stream ended", errInvalidToken)
 	rejInternal           = newRejection(codes.Internal, ReasonInternalError, "grpcauth: internal error", nil)
 	rejTransport          = bearerRejection(codes.Unauthenticated, ReasonTransportInsecure, "grpcauth: credentials require a secure transport", errInvalidRequest)
 	rejBindingMismatch    = bearerRejection(codes.Unauthenticated, ReasonBindingMismatch, "grpcauth: access token is bound to a different client certificate", errInvalidToken)
