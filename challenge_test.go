@@ -94,11 +94,12 @@ func (refuseAll) Eval(context.Context, ConditionInput) (bool, error) { return fa
 
 // Every refusal about the caller's credentials carries RFC 6750's
 // challenge (section 3) in the www-authenticate trailer, on unary calls
-// and streams: bare for no (usable) credentials, invalid_request for a
-// malformed request, invalid_token for a token that cannot be used,
+// and streams: invalid_request for a malformed request, invalid_token for a token that cannot be used,
 // insufficient_scope with the scopes the method requires. Refusals that
 // are not about the credentials (no rule, condition, keys unavailable)
 // carry none, and neither does a dry-run refusal, which is not enforced.
+// A call without usable credentials: see
+// TestChallenge_CallWithoutCredentialsIsOfferedEverySchemeTheMethodTakes.
 func TestChallenge_RefusalsCarryRFC6750Challenges(t *testing.T) {
 	const (
 		invalidToken = `Bearer error="invalid_token", error_description="invalid access token"`
@@ -132,9 +133,6 @@ func TestChallenge_RefusalsCarryRFC6750Challenges(t *testing.T) {
 		reason string
 		want   string // "": no www-authenticate trailer
 	}{
-		{"no token", e, challengeAllOf, nil, codes.Unauthenticated, ReasonCredentialsMissing, "Bearer"},
-		{"no token, stream", e, challengeBidi, nil, codes.Unauthenticated, ReasonCredentialsMissing, "Bearer"},
-		{"Basic scheme", e, challengeAllOf, []string{"Basic dXNlcjpwYXNz"}, codes.Unauthenticated, ReasonTokenTypeUnsupported, "Bearer"},
 		{"two authorization values", e, challengeAllOf, []string{bearer(read), bearer(read)}, codes.Unauthenticated, ReasonTokenInvalid,
 			`Bearer error="invalid_request", error_description="malformed authorization metadata"`},
 		{"Bearer without a token", e, challengeAllOf, []string{"Bearer"}, codes.Unauthenticated, ReasonTokenInvalid,
@@ -166,7 +164,6 @@ func TestChallenge_RefusalsCarryRFC6750Challenges(t *testing.T) {
 		{"condition refused", e, challengeInherited, []string{bearer(read)}, codes.PermissionDenied, ReasonConditionFailed, ""},
 		{"keys unavailable", down, challengeAllOf, []string{bearer(down.scoped(t, "test:read"))}, codes.Unavailable, ReasonKeysUnavailable, ""},
 		{"dry run, scope missing", dry, challengeAllOf, []string{bearer(dry.scoped(t, "test:read"))}, codes.OK, "", ""},
-		{"dry run, no token", dry, challengeAllOf, nil, codes.Unauthenticated, ReasonCredentialsMissing, "Bearer"},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			err, got := tt.call(withAuth(t.Context(), tt.auth...), tt.e)
@@ -203,8 +200,7 @@ func checkChallengeSyntax(t *testing.T, v string) {
 }
 
 // A DPoP call gets its challenge in the DPoP scheme, with the accepted
-// algs (RFC 9449, section 7.1, which takes RFC 6750's error codes); so does
-// a call without credentials to a method or server that takes only DPoP.
+// algs (RFC 9449, section 7.1, which takes RFC 6750's error codes).
 func TestChallenge_DPoPCallGetsDPoPSchemeChallenge(t *testing.T) {
 	d := newDPoPEnv(t)
 	const algs = `algs="ES256 EdDSA Ed25519"`
@@ -219,8 +215,6 @@ func TestChallenge_DPoPCallGetsDPoPSchemeChallenge(t *testing.T) {
 			challengeAllOf, ReasonTokenInvalid, `DPoP error="invalid_token", error_description="invalid access token", ` + algs},
 		{"invalid token, stream", dpopCtx(t.Context(), "DPoP not.a.jwt", d.proof(t, d.key, "/authtest.v1.TestService/BidiStream", "not.a.jwt", grpcauthtest.ProofOptions{})),
 			challengeBidi, ReasonTokenInvalid, `DPoP error="invalid_token", error_description="invalid access token", ` + algs},
-		{"no token, method requires DPoP", t.Context(), challengeAuthenticated, ReasonCredentialsMissing, "DPoP " + algs},
-		{"no token, bearer method", t.Context(), challengeAllOf, ReasonCredentialsMissing, "Bearer"},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			err, got := tt.call(tt.ctx, d.env)
@@ -230,12 +224,51 @@ func TestChallenge_DPoPCallGetsDPoPSchemeChallenge(t *testing.T) {
 			}
 		})
 	}
-	// With Config.RequireDPoP every method takes only DPoP.
-	r := newDPoPEnv(t, func(c *Config, _ *verifier.Config) { c.RequireDPoP = true })
-	err, got := challengeAllOf(t.Context(), r.env)
-	checkStatus(t, err, codes.Unauthenticated, ReasonCredentialsMissing)
-	if len(got) != 1 || got[0] != "DPoP "+algs {
-		t.Errorf("RequireDPoP, no token: www-authenticate = %q, want %q", got, "DPoP "+algs)
+}
+
+// A call without usable credentials (none, or a scheme other than Bearer
+// and DPoP, which RFC 6750, section 3.1, counts as none) is challenged,
+// bare, in every scheme the method takes: Bearer and DPoP with its algs,
+// as two www-authenticate values, where either is taken (RFC 9449,
+// section 7.2, Figure 17; RFC 9110, section 11.6.1), so that a client
+// that holds DPoP-bound tokens learns it may send them and with which
+// algorithms; DPoP alone where only DPoP is (the rule's require_dpop, or
+// Config.RequireDPoP). A call that used a scheme is challenged in that
+// one only (section 7.2: the mechanism is established). An Authenticator
+// always takes DPoP (there is no switch to turn it off), so no refusal of
+// a call without credentials challenges Bearer alone.
+func TestChallenge_CallWithoutCredentialsIsOfferedEverySchemeTheMethodTakes(t *testing.T) {
+	const dpopBare = `DPoP algs="ES256 EdDSA Ed25519"`
+	both := []string{"Bearer", dpopBare}
+	d := newDPoPEnv(t) // Authenticated requires DPoP, the other methods take either
+	server := newDPoPEnv(t, func(c *Config, _ *verifier.Config) { c.RequireDPoP = true })
+	dry := newEnv(t, func(c *Config, _ *verifier.Config) { c.DryRun = true })
+	const basic = "Basic dXNlcjpwYXNz"
+	for _, tt := range []struct {
+		name   string
+		e      *env
+		call   challengeCall
+		auth   []string
+		reason string
+		want   []string
+	}{
+		{"no token, DPoP optional", d.env, challengeAllOf, nil, ReasonCredentialsMissing, both},
+		{"no token, DPoP optional, stream", d.env, challengeBidi, nil, ReasonCredentialsMissing, both},
+		{"no token, DPoP optional, dry run", dry, challengeAllOf, nil, ReasonCredentialsMissing, both},
+		{"no token, method requires DPoP", d.env, challengeAuthenticated, nil, ReasonCredentialsMissing, []string{dpopBare}},
+		{"no token, server requires DPoP", server.env, challengeAllOf, nil, ReasonCredentialsMissing, []string{dpopBare}},
+		{"Basic scheme, DPoP optional", d.env, challengeAllOf, []string{basic}, ReasonTokenTypeUnsupported, both},
+		{"Basic scheme, method requires DPoP", d.env, challengeAuthenticated, []string{basic}, ReasonTokenTypeUnsupported, []string{dpopBare}},
+		{"Bearer call, DPoP optional", d.env, challengeAllOf, []string{"Bearer not.a.jwt"}, ReasonTokenInvalid,
+			[]string{`Bearer error="invalid_token", error_description="invalid access token"`}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			err, got := tt.call(withAuth(t.Context(), tt.auth...), tt.e)
+			checkStatus(t, err, codes.Unauthenticated, tt.reason)
+			if !slices.Equal(got, tt.want) {
+				t.Errorf("www-authenticate = %q, want %q", got, tt.want)
+			}
+		})
 	}
 }
 

@@ -25,11 +25,14 @@ const ErrorDomain = "grpcauth"
 // trailer MetadataWWWAuthenticate: RFC 6750's (section 3), in the scheme of
 // the call (DPoP when the call used it, or when the server or the
 // method's rule takes nothing else), with error_description the status
-// message without its "grpcauth: " prefix. Each reason below says which.
+// message without its "grpcauth: " prefix; a call that used neither
+// scheme gets a Bearer and a DPoP challenge, two values, where both are
+// taken. Each reason below says which.
 const (
 	// ReasonCredentialsMissing: no authorization metadata
-	// (codes.Unauthenticated). Challenge: bare "Bearer", no error code
-	// (RFC 6750, section 3.1), or DPoP algs="..." where only DPoP is taken.
+	// (codes.Unauthenticated). Challenge: two, without an error code (RFC
+	// 6750, section 3.1): bare "Bearer" and DPoP algs="..." (RFC 9449,
+	// section 7.2), or DPoP algs="..." alone where only DPoP is taken.
 	ReasonCredentialsMissing = "CREDENTIALS_MISSING"
 	// ReasonTokenInvalid: a malformed authorization value (two values, an
 	// empty token) or a token the verifier rejected for any reason other
@@ -57,9 +60,9 @@ const (
 	// an introspection response) does not accept as an access token, or a
 	// token bound to its client by a confirmation method other than a
 	// certificate thumbprint (x5t#S256) or a DPoP key (jkt)
-	// (codes.Unauthenticated). Challenge: bare "Bearer" for another scheme
-	// (RFC 6750, section 3.1: an unsupported authentication method),
-	// error="invalid_token" for the token.
+	// (codes.Unauthenticated). Challenge: for another scheme, as for
+	// ReasonCredentialsMissing (RFC 6750, section 3.1: an unsupported
+	// authentication method); error="invalid_token" for the token.
 	ReasonTokenTypeUnsupported = "ACCESS_TOKEN_TYPE_UNSUPPORTED"
 	// ReasonScopeInsufficient: a valid token without the scopes the method
 	// requires (codes.PermissionDenied). The ErrorInfo metadata key
@@ -211,11 +214,11 @@ type rejection struct {
 }
 
 var (
-	rejMissing            = bearerRejection(codes.Unauthenticated, ReasonCredentialsMissing, "grpcauth: access token required", "")
+	rejMissing            = bearerRejection(codes.Unauthenticated, ReasonCredentialsMissing, "grpcauth: access token required", "").inBothSchemes()
 	rejMalformed          = bearerRejection(codes.Unauthenticated, ReasonTokenInvalid, "grpcauth: malformed authorization metadata", errInvalidRequest)
 	rejInvalid            = bearerRejection(codes.Unauthenticated, ReasonTokenInvalid, "grpcauth: invalid access token", errInvalidToken)
 	rejExpired            = bearerRejection(codes.Unauthenticated, ReasonTokenExpired, "grpcauth: access token expired", errInvalidToken)
-	rejScheme             = bearerRejection(codes.Unauthenticated, ReasonTokenTypeUnsupported, "grpcauth: unsupported authorization scheme, want Bearer or DPoP", "")
+	rejScheme             = bearerRejection(codes.Unauthenticated, ReasonTokenTypeUnsupported, "grpcauth: unsupported authorization scheme, want Bearer or DPoP", "").inBothSchemes()
 	rejTokenType          = bearerRejection(codes.Unauthenticated, ReasonTokenTypeUnsupported, "grpcauth: unsupported access token type", errInvalidToken)
 	rejNotConfigured      = newRejection(codes.PermissionDenied, ReasonMethodNotConfigured, "grpcauth: no access rule for this method", nil)
 	rejUnavailable        = newRejection(codes.Unavailable, ReasonKeysUnavailable, "grpcauth: token verification unavailable", nil)
