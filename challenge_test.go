@@ -388,3 +388,32 @@ func TestStream_CutCarriesTheInvalidTokenChallenge(t *testing.T) {
 		check(t, <-result, ReasonTokenRevoked, ts.challenges(), revoked)
 	})
 }
+
+// A method whose rule sets require_dpop in dry run still takes bearer
+// tokens (the rule failure is only reported), so its refusals do not
+// send a caller to DPoP: a bearer call's is in the Bearer scheme, which a
+// client that refreshes on Bearer error="invalid_token" recognises, and a
+// call without credentials gets both challenges, as on any method that
+// takes either scheme. Rolling require_dpop out in dry run first changes
+// nothing a bearer client sees.
+func TestChallenge_DryRunRequireDPoPKeepsTheBearerChallenge(t *testing.T) {
+	d := newDPoPEnv(t, func(c *Config, _ *verifier.Config) { c.DryRunMethods = []string{mAuth} })
+	for _, tt := range []struct {
+		name   string
+		auth   []string
+		reason string
+		want   []string
+	}{
+		{"no token", nil, ReasonCredentialsMissing, []string{"Bearer", `DPoP algs="ES256 EdDSA Ed25519"`}},
+		{"Bearer call", []string{"Bearer not.a.jwt"}, ReasonTokenInvalid,
+			[]string{`Bearer error="invalid_token", error_description="invalid access token"`}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			err, got := challengeAuthenticated(withAuth(t.Context(), tt.auth...), d.env)
+			checkStatus(t, err, codes.Unauthenticated, tt.reason)
+			if !slices.Equal(got, tt.want) {
+				t.Errorf("www-authenticate = %q, want %q", got, tt.want)
+			}
+		})
+	}
+}

@@ -280,8 +280,9 @@ func (a *Authenticator) authorize(ctx context.Context, method string, stream boo
 	p := a.lookup(method)
 	cred, present, rej := a.credentials(ctx)
 	// A refusal's challenge is in the DPoP scheme when the call used it,
-	// or when the server or the method's rule takes nothing else.
-	dpopScheme := cred.dpop || a.requireDPoP || p.rule != nil && p.rule.dpop
+	// or when the server or the method's rule takes nothing else; a rule's
+	// require_dpop in dry run takes bearer tokens still.
+	dpopScheme := cred.dpop || a.requireDPoP || p.rule != nil && p.rule.dpop && !p.dryRun
 	if present && !a.transportAllowed(ctx) {
 		return nil, verifier.Claims{}, a.deny(ctx, method, p, verifier.Claims{}, rejTransport, errInsecureTransport, dpopScheme, start)
 	}

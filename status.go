@@ -24,10 +24,10 @@ const ErrorDomain = "grpcauth"
 // A refusal about the caller's credentials also carries a challenge in the
 // trailer MetadataWWWAuthenticate: RFC 6750's (section 3), in the scheme of
 // the call (DPoP when the call used it, or when the server or the
-// method's rule takes nothing else), with error_description the status
-// message without its "grpcauth: " prefix; a call that used neither
-// scheme gets a Bearer and a DPoP challenge, two values, where both are
-// taken. Each reason below says which.
+// method's enforced rule takes nothing else), with error_description the
+// status message without its "grpcauth: " prefix; a call that used
+// neither scheme gets a Bearer and a DPoP challenge, two values, where
+// both are taken. Each reason below says which.
 const (
 	// ReasonCredentialsMissing: no authorization metadata
 	// (codes.Unauthenticated). Challenge: two, without an error code (RFC
