@@ -26,6 +26,11 @@ type challenge struct {
 	// used, for a DPoP refusal. Otherwise the challenge is in the scheme
 	// of the call's credentials: DPoP or Bearer (RFC 6750, section 3).
 	dpop bool
+	// bothSchemes: the refusal of a call that used neither scheme (no
+	// credentials, or another scheme such as Basic), which challenges in
+	// both, Bearer then DPoP, unless only DPoP is taken (RFC 9449,
+	// section 7.2, Figure 17; RFC 9110, section 11.6.1).
+	bothSchemes bool
 	// bearer is the whole challenge in the Bearer scheme: "Bearer", or
 	// "Bearer " and the auth-params.
 	bearer string
@@ -62,6 +67,13 @@ func errorParams(code, description string) *authParams {
 // fixed rejections.
 func (r *rejection) withChallenge(ch *challenge) *rejection {
 	r.challenge = ch
+	return r
+}
+
+// inBothSchemes marks r's challenge as offering both schemes
+// (challenge.bothSchemes) and returns r; for building the fixed rejections.
+func (r *rejection) inBothSchemes() *rejection {
+	r.challenge.bothSchemes = true
 	return r
 }
 
@@ -108,18 +120,25 @@ func dpopAlgs(algs []string) string {
 // 7.1), and for USE_DPOP_NONCE the dpop-nonce trailer with the nonce to
 // retry with; any other in the scheme of the call, DPoP when dpopScheme
 // (RFC 9449's DPoP scheme carries the error codes of RFC 6750, section
-// 3.1, and RFC 9470 extends those), Bearer otherwise. Refusals without a
+// 3.1, and RFC 9470 extends those), Bearer otherwise. A refusal of a call
+// that used neither scheme (challenge.bothSchemes: no credentials, or
+// another scheme) gets two values instead, a bare Bearer and a DPoP
+// challenge with the algs, unless dpopScheme (only DPoP is taken): the
+// server takes either (RFC 9449, section 7.2). Refusals without a
 // challenge (unavailable, cancelled, no rule, condition) set nothing.
 func (a *Authenticator) setChallenge(ctx context.Context, rej *rejection, dpopScheme bool) {
 	ch := rej.challenge
 	if ch == nil {
 		return
 	}
-	value := ch.bearer
-	if ch.dpop || dpopScheme {
-		value = ch.dpopPrefix + a.dpopAlgs
+	values := []string{ch.bearer}
+	switch {
+	case ch.dpop || dpopScheme:
+		values[0] = ch.dpopPrefix + a.dpopAlgs
+	case ch.bothSchemes:
+		values = append(values, ch.dpopPrefix+a.dpopAlgs)
 	}
-	md := metadata.MD{MetadataWWWAuthenticate: []string{value}}
+	md := metadata.MD{MetadataWWWAuthenticate: values}
 	if n := a.dpop.Nonces(); n != nil && rej == rejUseDPoPNonce {
 		md.Set(MetadataDPoPNonce, n.Nonce(a.now()))
 	}

@@ -6,6 +6,8 @@ import (
 	"io"
 	"slices"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -92,11 +94,12 @@ func (refuseAll) Eval(context.Context, ConditionInput) (bool, error) { return fa
 
 // Every refusal about the caller's credentials carries RFC 6750's
 // challenge (section 3) in the www-authenticate trailer, on unary calls
-// and streams: bare for no (usable) credentials, invalid_request for a
-// malformed request, invalid_token for a token that cannot be used,
+// and streams: invalid_request for a malformed request, invalid_token for a token that cannot be used,
 // insufficient_scope with the scopes the method requires. Refusals that
 // are not about the credentials (no rule, condition, keys unavailable)
 // carry none, and neither does a dry-run refusal, which is not enforced.
+// A call without usable credentials: see
+// TestChallenge_CallWithoutCredentialsIsOfferedEverySchemeTheMethodTakes.
 func TestChallenge_RefusalsCarryRFC6750Challenges(t *testing.T) {
 	const (
 		invalidToken = `Bearer error="invalid_token", error_description="invalid access token"`
@@ -130,9 +133,6 @@ func TestChallenge_RefusalsCarryRFC6750Challenges(t *testing.T) {
 		reason string
 		want   string // "": no www-authenticate trailer
 	}{
-		{"no token", e, challengeAllOf, nil, codes.Unauthenticated, ReasonCredentialsMissing, "Bearer"},
-		{"no token, stream", e, challengeBidi, nil, codes.Unauthenticated, ReasonCredentialsMissing, "Bearer"},
-		{"Basic scheme", e, challengeAllOf, []string{"Basic dXNlcjpwYXNz"}, codes.Unauthenticated, ReasonTokenTypeUnsupported, "Bearer"},
 		{"two authorization values", e, challengeAllOf, []string{bearer(read), bearer(read)}, codes.Unauthenticated, ReasonTokenInvalid,
 			`Bearer error="invalid_request", error_description="malformed authorization metadata"`},
 		{"Bearer without a token", e, challengeAllOf, []string{"Bearer"}, codes.Unauthenticated, ReasonTokenInvalid,
@@ -164,7 +164,6 @@ func TestChallenge_RefusalsCarryRFC6750Challenges(t *testing.T) {
 		{"condition refused", e, challengeInherited, []string{bearer(read)}, codes.PermissionDenied, ReasonConditionFailed, ""},
 		{"keys unavailable", down, challengeAllOf, []string{bearer(down.scoped(t, "test:read"))}, codes.Unavailable, ReasonKeysUnavailable, ""},
 		{"dry run, scope missing", dry, challengeAllOf, []string{bearer(dry.scoped(t, "test:read"))}, codes.OK, "", ""},
-		{"dry run, no token", dry, challengeAllOf, nil, codes.Unauthenticated, ReasonCredentialsMissing, "Bearer"},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			err, got := tt.call(withAuth(t.Context(), tt.auth...), tt.e)
@@ -201,8 +200,7 @@ func checkChallengeSyntax(t *testing.T, v string) {
 }
 
 // A DPoP call gets its challenge in the DPoP scheme, with the accepted
-// algs (RFC 9449, section 7.1, which takes RFC 6750's error codes); so does
-// a call without credentials to a method or server that takes only DPoP.
+// algs (RFC 9449, section 7.1, which takes RFC 6750's error codes).
 func TestChallenge_DPoPCallGetsDPoPSchemeChallenge(t *testing.T) {
 	d := newDPoPEnv(t)
 	const algs = `algs="ES256 EdDSA Ed25519"`
@@ -217,8 +215,6 @@ func TestChallenge_DPoPCallGetsDPoPSchemeChallenge(t *testing.T) {
 			challengeAllOf, ReasonTokenInvalid, `DPoP error="invalid_token", error_description="invalid access token", ` + algs},
 		{"invalid token, stream", dpopCtx(t.Context(), "DPoP not.a.jwt", d.proof(t, d.key, "/authtest.v1.TestService/BidiStream", "not.a.jwt", grpcauthtest.ProofOptions{})),
 			challengeBidi, ReasonTokenInvalid, `DPoP error="invalid_token", error_description="invalid access token", ` + algs},
-		{"no token, method requires DPoP", t.Context(), challengeAuthenticated, ReasonCredentialsMissing, "DPoP " + algs},
-		{"no token, bearer method", t.Context(), challengeAllOf, ReasonCredentialsMissing, "Bearer"},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			err, got := tt.call(tt.ctx, d.env)
@@ -228,11 +224,196 @@ func TestChallenge_DPoPCallGetsDPoPSchemeChallenge(t *testing.T) {
 			}
 		})
 	}
-	// With Config.RequireDPoP every method takes only DPoP.
-	r := newDPoPEnv(t, func(c *Config, _ *verifier.Config) { c.RequireDPoP = true })
-	err, got := challengeAllOf(t.Context(), r.env)
-	checkStatus(t, err, codes.Unauthenticated, ReasonCredentialsMissing)
-	if len(got) != 1 || got[0] != "DPoP "+algs {
-		t.Errorf("RequireDPoP, no token: www-authenticate = %q, want %q", got, "DPoP "+algs)
+}
+
+// A call without usable credentials (none, or a scheme other than Bearer
+// and DPoP, which RFC 6750, section 3.1, counts as none) is challenged,
+// bare, in every scheme the method takes: Bearer and DPoP with its algs,
+// as two www-authenticate values, where either is taken (RFC 9449,
+// section 7.2, Figure 17; RFC 9110, section 11.6.1), so that a client
+// that holds DPoP-bound tokens learns it may send them and with which
+// algorithms; DPoP alone where only DPoP is (the rule's require_dpop, or
+// Config.RequireDPoP). A call that used a scheme is challenged in that
+// one only (section 7.2: the mechanism is established). An Authenticator
+// always takes DPoP (there is no switch to turn it off), so no refusal of
+// a call without credentials challenges Bearer alone.
+func TestChallenge_CallWithoutCredentialsIsOfferedEverySchemeTheMethodTakes(t *testing.T) {
+	const dpopBare = `DPoP algs="ES256 EdDSA Ed25519"`
+	both := []string{"Bearer", dpopBare}
+	d := newDPoPEnv(t) // Authenticated requires DPoP, the other methods take either
+	server := newDPoPEnv(t, func(c *Config, _ *verifier.Config) { c.RequireDPoP = true })
+	dry := newEnv(t, func(c *Config, _ *verifier.Config) { c.DryRun = true })
+	const basic = "Basic dXNlcjpwYXNz"
+	for _, tt := range []struct {
+		name   string
+		e      *env
+		call   challengeCall
+		auth   []string
+		reason string
+		want   []string
+	}{
+		{"no token, DPoP optional", d.env, challengeAllOf, nil, ReasonCredentialsMissing, both},
+		{"no token, DPoP optional, stream", d.env, challengeBidi, nil, ReasonCredentialsMissing, both},
+		{"no token, DPoP optional, dry run", dry, challengeAllOf, nil, ReasonCredentialsMissing, both},
+		{"no token, method requires DPoP", d.env, challengeAuthenticated, nil, ReasonCredentialsMissing, []string{dpopBare}},
+		{"no token, server requires DPoP", server.env, challengeAllOf, nil, ReasonCredentialsMissing, []string{dpopBare}},
+		{"Basic scheme, DPoP optional", d.env, challengeAllOf, []string{basic}, ReasonTokenTypeUnsupported, both},
+		{"Basic scheme, method requires DPoP", d.env, challengeAuthenticated, []string{basic}, ReasonTokenTypeUnsupported, []string{dpopBare}},
+		{"Bearer call, DPoP optional", d.env, challengeAllOf, []string{"Bearer not.a.jwt"}, ReasonTokenInvalid,
+			[]string{`Bearer error="invalid_token", error_description="invalid access token"`}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			err, got := tt.call(withAuth(t.Context(), tt.auth...), tt.e)
+			checkStatus(t, err, codes.Unauthenticated, tt.reason)
+			if !slices.Equal(got, tt.want) {
+				t.Errorf("www-authenticate = %q, want %q", got, tt.want)
+			}
+		})
+	}
+}
+
+// trailerStream is a grpc.ServerTransportStream that keeps the trailer
+// set on it, as an adapter relaying ServeCall's metadata would.
+type trailerStream struct {
+	mu      sync.Mutex
+	trailer metadata.MD
+}
+
+func (*trailerStream) Method() string               { return "/authtest.v1.TestService/BidiStream" }
+func (*trailerStream) SetHeader(metadata.MD) error  { return nil }
+func (*trailerStream) SendHeader(metadata.MD) error { return nil }
+func (s *trailerStream) SetTrailer(md metadata.MD) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.trailer = metadata.Join(s.trailer, md)
+	return nil
+}
+
+func (s *trailerStream) challenges() []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.trailer.Get(MetadataWWWAuthenticate)
+}
+
+// A stream cut because its token expired or was refused on
+// re-verification ends with RFC 6750's invalid_token challenge in its
+// trailer (section 3.1), as the same refusal at the stream's start does,
+// so that a client that refreshes its token on error="invalid_token"
+// knows to: in the scheme the stream was opened with, once, without the
+// token. Through the interceptor and through ServeCall.
+func TestStream_CutCarriesTheInvalidTokenChallenge(t *testing.T) {
+	const (
+		expired = `Bearer error="invalid_token", error_description="access token expired during the stream"`
+		revoked = `Bearer error="invalid_token", error_description="access token no longer valid; stream ended"`
+	)
+	check := func(t *testing.T, err error, reason string, got []string, want string) {
+		t.Helper()
+		checkStatus(t, err, codes.Unauthenticated, reason)
+		if len(got) != 1 || got[0] != want {
+			t.Errorf("www-authenticate = %q, want [%q]", got, want)
+		}
+		for _, v := range got {
+			checkChallengeSyntax(t, v)
+		}
+	}
+	// expireBidi fires the expiry timer of the stream s, then sends and
+	// receives, and checks the cut's challenge.
+	expireBidi := func(t *testing.T, s grpc.BidiStreamingClient[authtestv1.BidiStreamRequest, authtestv1.BidiStreamResponse], clock *fakeClock, want string) {
+		t.Helper()
+		(<-clock.added).fire()
+		_ = s.Send(&authtestv1.BidiStreamRequest{})
+		_, err := s.Recv()
+		check(t, err, ReasonTokenExpired, s.Trailer().Get(MetadataWWWAuthenticate), want)
+	}
+	t.Run("expired, Bearer", func(t *testing.T) {
+		e, clock, tok := expiryEnv(t)
+		expireBidi(t, openBidiStarted(t, e, tok), clock, expired)
+	})
+	t.Run("expired before the start", func(t *testing.T) {
+		var reads atomic.Int32
+		e, _, tok := expiryEnv(t, func(c *Config, _ *verifier.Config) {
+			c.Now = func() time.Time { // the decision reads t0, the watch an hour later
+				if reads.Add(1) == 1 {
+					return t0
+				}
+				return t0.Add(time.Hour)
+			}
+		})
+		s, err := e.client.ServerStream(withAuth(t.Context(), bearer(tok)), &authtestv1.ServerStreamRequest{Count: 1})
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, err = s.Recv()
+		check(t, err, ReasonTokenExpired, s.Trailer().Get(MetadataWWWAuthenticate), expired)
+	})
+	t.Run("revoked, Bearer", func(t *testing.T) {
+		r := newRevalidationEnv(t, map[string]any{"exp": t0.Add(time.Hour)}, nil)
+		s := r.open(t)
+		_, recheck := <-r.fake.added, <-r.fake.added
+		r.iss.Revoke(r.token)
+		r.clk.Advance(recheck.d)
+		recheck.fire()
+		_, err := s.Recv()
+		check(t, err, ReasonTokenRevoked, s.Trailer().Get(MetadataWWWAuthenticate), revoked)
+	})
+	t.Run("expired, DPoP", func(t *testing.T) {
+		clock := newFakeClock()
+		d := newDPoPEnv(t, func(c *Config, _ *verifier.Config) { c.afterFunc = clock.AfterFunc })
+		d.svc.streamStarted = make(chan struct{}, 1)
+		tok := d.token(t, map[string]any{"sub": "user-1", "exp": t0.Add(10 * time.Minute)},
+			grpcauthtest.WithScopes("test:stream"), grpcauthtest.WithDPoPKey(d.key.PublicKey()))
+		const bidi = "/authtest.v1.TestService/BidiStream"
+		s := startBidi(t, dpopCtx(t.Context(), "DPoP "+tok, d.proof(t, d.key, bidi, tok, grpcauthtest.ProofOptions{})), d.env)
+		expireBidi(t, s, clock, `DPoP error="invalid_token", error_description="access token expired during the stream", algs="ES256 EdDSA Ed25519"`)
+	})
+	t.Run("revoked, ServeCall", func(t *testing.T) {
+		r := newRevalidationEnv(t, map[string]any{"exp": t0.Add(time.Hour)}, nil)
+		ts := &trailerStream{}
+		started := make(chan struct{})
+		result := make(chan error, 1)
+		go func() {
+			result <- r.auth.ServeCall(grpc.NewContextWithServerTransportStream(adapterContext(bearer(r.token)), ts),
+				"/authtest.v1.TestService/BidiStream", true, nil,
+				func(ctx context.Context, _ *Guard) error {
+					close(started)
+					<-ctx.Done()
+					return nil
+				})
+		}()
+		<-started
+		_, recheck := <-r.fake.added, <-r.fake.added
+		r.iss.Revoke(r.token)
+		r.clk.Advance(recheck.d)
+		recheck.fire()
+		check(t, <-result, ReasonTokenRevoked, ts.challenges(), revoked)
+	})
+}
+
+// A method whose rule sets require_dpop in dry run still takes bearer
+// tokens (the rule failure is only reported), so its refusals do not
+// send a caller to DPoP: a bearer call's is in the Bearer scheme, which a
+// client that refreshes on Bearer error="invalid_token" recognises, and a
+// call without credentials gets both challenges, as on any method that
+// takes either scheme. Rolling require_dpop out in dry run first changes
+// nothing a bearer client sees.
+func TestChallenge_DryRunRequireDPoPKeepsTheBearerChallenge(t *testing.T) {
+	d := newDPoPEnv(t, func(c *Config, _ *verifier.Config) { c.DryRunMethods = []string{mAuth} })
+	for _, tt := range []struct {
+		name   string
+		auth   []string
+		reason string
+		want   []string
+	}{
+		{"no token", nil, ReasonCredentialsMissing, []string{"Bearer", `DPoP algs="ES256 EdDSA Ed25519"`}},
+		{"Bearer call", []string{"Bearer not.a.jwt"}, ReasonTokenInvalid,
+			[]string{`Bearer error="invalid_token", error_description="invalid access token"`}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			err, got := challengeAuthenticated(withAuth(t.Context(), tt.auth...), d.env)
+			checkStatus(t, err, codes.Unauthenticated, tt.reason)
+			if !slices.Equal(got, tt.want) {
+				t.Errorf("www-authenticate = %q, want %q", got, tt.want)
+			}
+		})
 	}
 }

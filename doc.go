@@ -118,14 +118,17 @@
 //
 // Refusals about the credentials also carry a challenge in the trailer
 // [MetadataWWWAuthenticate], in the scheme of the call (Bearer, or DPoP
-// when the call used it or the method takes nothing else): RFC 6750's
-// (section 3: bare "Bearer" without credentials, error="invalid_request",
-// "invalid_token", or "insufficient_scope" with the required scope),
+// when the call used it or the method takes nothing else; both, two
+// values, for a call without credentials to a method that takes both):
+// RFC 6750's (section 3: bare "Bearer" without credentials,
+// error="invalid_request", "invalid_token", or "insufficient_scope" with
+// the required scope),
 // RFC 9449's for a DPoP refusal, and RFC 9470's for step-up
-// (error="insufficient_user_authentication", acr_values, max_age).
-// Unavailable, cancelled, unconfigured-method and condition refusals carry
-// none, nor does the cut of a stream that had started (its token expired
-// or was revoked), whose status and reason say what happened.
+// (error="insufficient_user_authentication", acr_values, max_age). The
+// cut of a stream that had started, because its token expired or was
+// revoked, carries error="invalid_token" in the stream's scheme, as the
+// same refusal at its start does. Unavailable, cancelled,
+// unconfigured-method and condition refusals carry none.
 //
 // A TokenVerifier's errors map to codes through the verifier package's
 // sentinels (verifier.ErrExpired, verifier.ErrKeysUnavailable, …); an

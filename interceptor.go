@@ -224,7 +224,8 @@ func (a *Authenticator) UnaryServerInterceptor() grpc.UnaryServerInterceptor {
 // handler's stream context carries the claims (ClaimsFromContext). Unless
 // Config.SkipStreamExpiry is set, the stream ends with codes.Unauthenticated
 // once its token expires (ACCESS_TOKEN_EXPIRED) or is refused on
-// re-verification (ACCESS_TOKEN_REVOKED, see Revalidator): see
+// re-verification (ACCESS_TOKEN_REVOKED, see Revalidator), and the
+// www-authenticate challenge error="invalid_token" in its trailer: see
 // Config.SkipStreamExpiry.
 // Installed twice, it decides each stream once, as UnaryServerInterceptor
 // does: the second passes on the stream the first admitted, which the
@@ -285,8 +286,9 @@ func (a *Authenticator) authorize(ctx context.Context, method string, stream boo
 	p := a.lookup(method)
 	cred, present, rej := a.credentials(ctx)
 	// A refusal's challenge is in the DPoP scheme when the call used it,
-	// or when the server or the method's rule takes nothing else.
-	dpopScheme := cred.dpop || a.requireDPoP || p.rule != nil && p.rule.dpop
+	// or when the server or the method's rule takes nothing else; a rule's
+	// require_dpop in dry run takes bearer tokens still.
+	dpopScheme := cred.dpop || a.requireDPoP || p.rule != nil && p.rule.dpop && !p.dryRun
 	if present && !a.transportAllowed(ctx) {
 		return nil, verifier.Claims{}, a.deny(ctx, method, p, verifier.Claims{}, rejTransport, errInsecureTransport, dpopScheme, start)
 	}

@@ -24,12 +24,15 @@ const ErrorDomain = "grpcauth"
 // A refusal about the caller's credentials also carries a challenge in the
 // trailer MetadataWWWAuthenticate: RFC 6750's (section 3), in the scheme of
 // the call (DPoP when the call used it, or when the server or the
-// method's rule takes nothing else), with error_description the status
-// message without its "grpcauth: " prefix. Each reason below says which.
+// method's enforced rule takes nothing else), with error_description the
+// status message without its "grpcauth: " prefix; a call that used
+// neither scheme gets a Bearer and a DPoP challenge, two values, where
+// both are taken. Each reason below says which.
 const (
 	// ReasonCredentialsMissing: no authorization metadata
-	// (codes.Unauthenticated). Challenge: bare "Bearer", no error code
-	// (RFC 6750, section 3.1), or DPoP algs="..." where only DPoP is taken.
+	// (codes.Unauthenticated). Challenge: two, without an error code (RFC
+	// 6750, section 3.1): bare "Bearer" and DPoP algs="..." (RFC 9449,
+	// section 7.2), or DPoP algs="..." alone where only DPoP is taken.
 	ReasonCredentialsMissing = "CREDENTIALS_MISSING"
 	// ReasonTokenInvalid: a malformed authorization value (two values, an
 	// empty token) or a token the verifier rejected for any reason other
@@ -40,23 +43,26 @@ const (
 	ReasonTokenInvalid = "ACCESS_TOKEN_INVALID"
 	// ReasonTokenExpired: the token has expired, or a stream outlived it
 	// (codes.Unauthenticated). Fetch a new token and retry. Challenge:
-	// error="invalid_token" when the call is refused; a stream cut when
-	// its token expires carries none.
+	// error="invalid_token", also when a stream is cut as its token
+	// expires (error_description "access token expired during the
+	// stream", in the scheme the stream was opened with).
 	ReasonTokenExpired = "ACCESS_TOKEN_EXPIRED"
 	// ReasonTokenRevoked: a stream's token was refused when re-verified
 	// while the stream ran (codes.Unauthenticated): revoked at the
 	// authorization server, or otherwise no longer active. Only verifiers
 	// that are a Revalidator (token introspection) re-verify. Get a new
-	// token and open a new stream. A stream cut carries no challenge.
+	// token and open a new stream. Challenge: error="invalid_token"
+	// (error_description "access token no longer valid; stream ended",
+	// in the scheme the stream was opened with).
 	ReasonTokenRevoked = "ACCESS_TOKEN_REVOKED"
 	// ReasonTokenTypeUnsupported: an authorization scheme other than
 	// Bearer or DPoP, a token whose typ the verifier (or whose token_type
 	// an introspection response) does not accept as an access token, or a
 	// token bound to its client by a confirmation method other than a
 	// certificate thumbprint (x5t#S256) or a DPoP key (jkt)
-	// (codes.Unauthenticated). Challenge: bare "Bearer" for another scheme
-	// (RFC 6750, section 3.1: an unsupported authentication method),
-	// error="invalid_token" for the token.
+	// (codes.Unauthenticated). Challenge: for another scheme, as for
+	// ReasonCredentialsMissing (RFC 6750, section 3.1: an unsupported
+	// authentication method); error="invalid_token" for the token.
 	ReasonTokenTypeUnsupported = "ACCESS_TOKEN_TYPE_UNSUPPORTED"
 	// ReasonScopeInsufficient: a valid token without the scopes the method
 	// requires (codes.PermissionDenied). The ErrorInfo metadata key
@@ -208,18 +214,18 @@ type rejection struct {
 }
 
 var (
-	rejMissing            = bearerRejection(codes.Unauthenticated, ReasonCredentialsMissing, "grpcauth: access token required", "")
+	rejMissing            = bearerRejection(codes.Unauthenticated, ReasonCredentialsMissing, "grpcauth: access token required", "").inBothSchemes()
 	rejMalformed          = bearerRejection(codes.Unauthenticated, ReasonTokenInvalid, "grpcauth: malformed authorization metadata", errInvalidRequest)
 	rejInvalid            = bearerRejection(codes.Unauthenticated, ReasonTokenInvalid, "grpcauth: invalid access token", errInvalidToken)
 	rejExpired            = bearerRejection(codes.Unauthenticated, ReasonTokenExpired, "grpcauth: access token expired", errInvalidToken)
-	rejScheme             = bearerRejection(codes.Unauthenticated, ReasonTokenTypeUnsupported, "grpcauth: unsupported authorization scheme, want Bearer or DPoP", "")
+	rejScheme             = bearerRejection(codes.Unauthenticated, ReasonTokenTypeUnsupported, "grpcauth: unsupported authorization scheme, want Bearer or DPoP", "").inBothSchemes()
 	rejTokenType          = bearerRejection(codes.Unauthenticated, ReasonTokenTypeUnsupported, "grpcauth: unsupported access token type", errInvalidToken)
 	rejNotConfigured      = newRejection(codes.PermissionDenied, ReasonMethodNotConfigured, "grpcauth: no access rule for this method", nil)
 	rejUnavailable        = newRejection(codes.Unavailable, ReasonKeysUnavailable, "grpcauth: token verification unavailable", nil)
 	rejCanceled           = newRejection(codes.Canceled, ReasonCanceled, "grpcauth: call canceled", nil)
 	rejDeadline           = newRejection(codes.DeadlineExceeded, ReasonDeadlineExceeded, "grpcauth: deadline exceeded during authentication", nil)
-	rejStreamExpired      = newRejection(codes.Unauthenticated, ReasonTokenExpired, "grpcauth: access token expired during the stream", nil)
-	rejStreamRevoked      = newRejection(codes.Unauthenticated, ReasonTokenRevoked, "grpcauth: access token no longer valid; stream ended", nil)
+	rejStreamExpired      = bearerRejection(codes.Unauthenticated, ReasonTokenExpired, "grpcauth: access token expired during the stream", errInvalidToken)
+	rejStreamRevoked      = bearerRejection(codes.Unauthenticated, ReasonTokenRevoked, "grpcauth: access token no longer valid; stream ended", errInvalidToken)
 	rejInternal           = newRejection(codes.Internal, ReasonInternalError, "grpcauth: internal error", nil)
 	rejTransport          = bearerRejection(codes.Unauthenticated, ReasonTransportInsecure, "grpcauth: credentials require a secure transport", errInvalidRequest)
 	rejBindingMismatch    = bearerRejection(codes.Unauthenticated, ReasonBindingMismatch, "grpcauth: access token is bound to a different client certificate", errInvalidToken)

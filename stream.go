@@ -33,7 +33,8 @@ func withContext(ss grpc.ServerStream, ctx context.Context) grpc.ServerStream {
 // the clock skew has passed, and with the stream's watch, whose cutErr
 // returns that error from then on, and nil before. The stream's sends and
 // receives fail with cutErr (expiringStream, Guard). Whatever serve then
-// returns, even nil, runUntilExpiry returns that status error, so that the
+// returns, even nil, runUntilExpiry returns that status error, with the
+// cut's www-authenticate challenge set (setCutChallenge), so that the
 // caller cannot mistake the cut for a normal end of stream; otherwise it
 // returns serve's result. The timers are stopped and the context released
 // when serve returns, so nothing outlives the stream. A zero exp sets no
@@ -57,6 +58,7 @@ func (a *Authenticator) runUntilExpiry(ctx context.Context, method string, exp t
 			// Expired between the decision and now (the clock moved on):
 			// a cut before the start, reported like any other.
 			a.reportCut(ctx, method, rejStreamExpired, errStreamExpired)
+			a.setCutChallenge(ctx, rejStreamExpired)
 			return rejStreamExpired.err
 		}
 	}
@@ -76,9 +78,23 @@ func (a *Authenticator) runUntilExpiry(ctx context.Context, method string, exp t
 	err := serve(ctx, w)
 	served = true
 	if r := w.stop(); r != nil {
+		a.setCutChallenge(ctx, r)
 		return r.err
 	}
 	return err
+}
+
+// setCutChallenge sets the challenge of r, the refusal that cut the stream
+// whose context is ctx, in the scheme the stream was opened with (DPoP or
+// Bearer: it was admitted, so the scheme was one the method takes), as the
+// same refusal at the stream's start sets it (Authenticator.deny). It runs
+// on the handler's goroutine once the handler has returned, before the
+// interceptor (or ServeCall) returns the status, so the challenge goes out
+// in the trailer that carries it. A cut by a panic (codes.Internal) has no
+// challenge: setChallenge sets nothing.
+func (a *Authenticator) setCutChallenge(ctx context.Context, r *rejection) {
+	_, dpopScheme, _, _ := accessToken(ctx)
+	a.setChallenge(ctx, r, dpopScheme)
 }
 
 // expiringStream is a server stream whose context ends when its token

@@ -81,7 +81,13 @@ func openBidiStarted(t *testing.T, e *env, tok string) grpc.BidiStreamingClient[
 // openBidiStartedCtx is openBidiStarted with the stream's context.
 func openBidiStartedCtx(t *testing.T, ctx context.Context, e *env, tok string) grpc.BidiStreamingClient[authtestv1.BidiStreamRequest, authtestv1.BidiStreamResponse] {
 	t.Helper()
-	s, err := e.client.BidiStream(withAuth(ctx, bearer(tok)))
+	return startBidi(t, withAuth(ctx, bearer(tok)), e)
+}
+
+// startBidi is openBidiStarted with the credentials in ctx's metadata.
+func startBidi(t *testing.T, ctx context.Context, e *env) grpc.BidiStreamingClient[authtestv1.BidiStreamRequest, authtestv1.BidiStreamResponse] {
+	t.Helper()
+	s, err := e.client.BidiStream(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}

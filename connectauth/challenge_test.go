@@ -5,6 +5,7 @@ import (
 	"log"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -19,8 +20,10 @@ import (
 // TestConnect_BearerRefusalsCarryTheWWWAuthenticateHeader checks that the
 // RFC 6750 challenges reach a Connect-protocol caller, a browser's fetch
 // among them, as the HTTP WWW-Authenticate header of the 401 or 403
-// response: bare Bearer without a token (section 3.1), insufficient_scope
-// with the method's scopes for a token that lacks one.
+// response: without a token, bare Bearer (section 3.1) and bare DPoP with
+// its algs, two header lines (RFC 9449, section 7.2: the method takes
+// either); insufficient_scope with the method's scopes for a bearer token
+// that lacks one.
 func TestConnect_BearerRefusalsCarryTheWWWAuthenticateHeader(t *testing.T) {
 	f := newFixture(t)
 	srv := serveTLS(t, connectMux(f))
@@ -28,11 +31,11 @@ func TestConnect_BearerRefusalsCarryTheWWWAuthenticateHeader(t *testing.T) {
 		name   string
 		auth   string
 		status int
-		want   string
+		want   []string
 	}{
-		{"no token", "", http.StatusUnauthorized, "Bearer"},
+		{"no token", "", http.StatusUnauthorized, []string{"Bearer", `DPoP algs="ES256 EdDSA Ed25519"`}},
 		{"scope missing", "Bearer " + f.token(t, "test:read"), http.StatusForbidden,
-			`Bearer error="insufficient_scope", error_description="access token lacks a required scope", scope="test:read test:write"`},
+			[]string{`Bearer error="insufficient_scope", error_description="access token lacks a required scope", scope="test:read test:write"`}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			req, err := http.NewRequestWithContext(t.Context(), http.MethodPost, srv.URL+"/authtest.v1.TestService/AllOf", strings.NewReader("{}"))
@@ -49,7 +52,7 @@ func TestConnect_BearerRefusalsCarryTheWWWAuthenticateHeader(t *testing.T) {
 			if resp.StatusCode != tc.status {
 				t.Errorf("status = %d, want %d", resp.StatusCode, tc.status)
 			}
-			if got := resp.Header.Values("WWW-Authenticate"); len(got) != 1 || got[0] != tc.want {
+			if got := resp.Header.Values("WWW-Authenticate"); !slices.Equal(got, tc.want) {
 				t.Errorf("WWW-Authenticate = %q, want %q", got, tc.want)
 			}
 		})

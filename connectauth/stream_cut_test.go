@@ -5,6 +5,7 @@ import (
 	"errors"
 	"log/slog"
 	"net/http"
+	"slices"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -122,7 +123,12 @@ func TestConnect_CloseAfterTheCutIsTheCutInTheHandler(t *testing.T) {
 // verifier's key set has dropped the key, in every protocol: the caller
 // gets Unauthenticated (ACCESS_TOKEN_REVOKED), and the handler's Send
 // fails from then on. The key set is refreshed and the token re-verified
-// every second (MinRevalidateInterval), on real timers.
+// every second (MinRevalidateInterval), on real timers. The cut carries
+// RFC 6750's invalid_token challenge in the stream's trailers, as the same
+// refusal at the stream's start does, so that a client that refreshes its
+// token on error="invalid_token" knows to; in the gRPC protocol it is left
+// out, as from every refusal there (net/http drops WWW-Authenticate from
+// HTTP/2 trailers).
 func TestConnect_StreamWhoseJWTKeyIsWithdrawnIsCut(t *testing.T) {
 	iss := grpcauthtest.NewIssuer(t, grpcauthtest.Config{})
 	v, err := verifier.New(t.Context(), verifier.Config{Issuer: iss.URL(), Audiences: []string{iss.Audience()},
@@ -177,6 +183,13 @@ func TestConnect_StreamWhoseJWTKeyIsWithdrawnIsCut(t *testing.T) {
 			}
 			if err := <-sendAfterCut; connect.CodeOf(err) != connect.CodeUnauthenticated {
 				t.Errorf("the handler's Send after the cut: %v, want the cut (unauthenticated)", err)
+			}
+			var want []string
+			if pname != "grpc" {
+				want = []string{`Bearer error="invalid_token", error_description="access token no longer valid; stream ended"`}
+			}
+			if got := stream.ResponseTrailer().Values("WWW-Authenticate"); !slices.Equal(got, want) {
+				t.Errorf("trailer WWW-Authenticate = %q, want %q", got, want)
 			}
 		})
 	}
