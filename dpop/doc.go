@@ -1,5 +1,6 @@
 // Package dpop verifies DPoP proofs (RFC 9449, "OAuth 2.0 Demonstrating
-// Proof of Possession") at a resource server or token endpoint.
+// Proof of Possession") at a resource server or token endpoint, and makes
+// them for a client ([Signer]).
 //
 // A DPoP proof is a JWT, sent in the dpop header (gRPC metadata) next to
 // the access token, that the client signs with a private key whose public
@@ -24,7 +25,12 @@
 // load balancer need a shared one. [NewHMACNonces] gives
 // stateless server nonces ([NonceSource]).
 //
-// JWK parsing, thumbprints and signature verification come from
+// A client makes its proofs with a [Signer] ([NewSigner] with its private
+// key and alg): [Signer.Proof] for each request, [Signer.Thumbprint] for
+// the cnf jkt of its tokens. Package tokencreds uses it for gRPC calls and
+// token requests.
+//
+// JWK parsing, thumbprints, signing and signature verification come from
 // github.com/lestrrat-go/jwx/v2. The grpcauth interceptors use this package
 // for "authorization: DPoP" calls; see docs/dpop.md in the repository for
 // the gRPC mapping, the replay cache across replicas and the cost.

@@ -2,6 +2,9 @@ package dpop_test
 
 import (
 	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
 	"errors"
 	"fmt"
 
@@ -44,4 +47,35 @@ func Example() {
 	// Output:
 	// ES256 true <nil>
 	// true
+}
+
+// A client makes a proof for each request with its own key; here the
+// resource server's Verifier accepts it.
+func ExampleSigner() {
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader) // keep it for the token's life
+	if err != nil {
+		panic(err)
+	}
+	signer, err := dpop.NewSigner(key, "ES256")
+	if err != nil {
+		panic(err)
+	}
+	// signer.Thumbprint() is the cnf jkt of the tokens bound to the key.
+	const token = "eyJ...a DPoP-bound access token"
+	proof, err := signer.Proof("POST", "https://api.example.com/items.v1.ItemsService/GetItem", token, "")
+	if err != nil {
+		panic(err)
+	}
+
+	v, err := dpop.NewVerifier(dpop.Config{})
+	if err != nil {
+		panic(err)
+	}
+	p, err := v.Verify(context.Background(), proof, dpop.Request{
+		Method: "POST", Scheme: "https", Authority: "api.example.com", Path: "/items.v1.ItemsService/GetItem",
+		AccessToken: token, KeyThumbprint: signer.Thumbprint(),
+	})
+	fmt.Println(p.Algorithm, err)
+	// Output:
+	// ES256 <nil>
 }

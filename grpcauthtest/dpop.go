@@ -3,7 +3,6 @@ package grpcauthtest
 import (
 	"crypto"
 	"crypto/rand"
-	"crypto/sha256"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
@@ -27,6 +26,7 @@ type DPoPKey struct {
 	private crypto.Signer
 	public  jwk.Key
 	thumb   string
+	signer  *dpop.Signer // the proofs ProofOptions asks nothing unusual of
 
 	// Now is the clock for the proofs' iat. Default time.Now. Set it
 	// before the key is used, not concurrently with Proof.
@@ -50,11 +50,20 @@ func NewDPoPKeyWithAlgorithm(alg string) (*DPoPKey, error) {
 	if err != nil {
 		return nil, fmt.Errorf("grpcauthtest: DPoP public JWK: %w", err)
 	}
-	thumb, err := thumbprint(pub)
-	if err != nil {
-		return nil, err
+	k := &DPoPKey{alg: sk.alg, private: sk.private, public: pub}
+	if k.signer, err = dpop.NewSigner(sk.private, alg, dpop.WithClock(k.now)); err != nil {
+		return nil, fmt.Errorf("grpcauthtest: DPoP signer: %w", err)
 	}
-	return &DPoPKey{alg: sk.alg, private: sk.private, public: pub, thumb: thumb}, nil
+	k.thumb = k.signer.Thumbprint()
+	return k, nil
+}
+
+// now is the proofs' clock: Now, or time.Now.
+func (k *DPoPKey) now() time.Time {
+	if k.Now != nil {
+		return k.Now()
+	}
+	return time.Now()
 }
 
 func thumbprint(k jwk.Key) (string, error) {
@@ -114,23 +123,27 @@ type ProofOptions struct {
 	Algorithm string
 }
 
-// ProofWith returns the proof o describes.
+// ProofWith returns the proof o describes. A proof with only Method, URL,
+// AccessToken and Nonce set is made by dpop.Signer, as a production client
+// makes it; the other options build it here.
 func (k *DPoPKey) ProofWith(o ProofOptions) (string, error) {
-	now := time.Now
-	if k.Now != nil {
-		now = k.Now
+	if o.plain() {
+		p, err := k.signer.Proof(o.Method, o.URL, o.AccessToken, o.Nonce)
+		if err != nil {
+			return "", fmt.Errorf("grpcauthtest: %w", err)
+		}
+		return p, nil
 	}
 	iat := o.IssuedAt
 	if iat.IsZero() {
-		iat = now()
+		iat = k.now()
 	}
 	claims := map[string]any{"htm": o.Method, "htu": o.URL, "iat": iat.Unix(), "jti": o.ID}
 	if o.ID == "" {
 		claims["jti"] = rand.Text()
 	}
 	if o.AccessToken != "" {
-		sum := sha256.Sum256([]byte(o.AccessToken))
-		claims["ath"] = base64.RawURLEncoding.EncodeToString(sum[:])
+		claims["ath"] = dpop.AccessTokenHash(o.AccessToken)
 	}
 	if o.Nonce != "" {
 		claims["nonce"] = o.Nonce
@@ -174,6 +187,12 @@ func (k *DPoPKey) ProofWith(o ProofOptions) (string, error) {
 		return "", fmt.Errorf("grpcauthtest: sign proof: %w", err)
 	}
 	return string(proof), nil
+}
+
+// plain reports whether o asks for nothing but a valid proof's inputs.
+func (o ProofOptions) plain() bool {
+	return o.Method != "" && o.URL != "" && o.IssuedAt.IsZero() && o.ID == "" && o.Type == "" && o.Claims == nil &&
+		!o.OmitKey && !o.PrivateKeyInHeader && o.HeaderKey == nil && o.Algorithm == ""
 }
 
 // headerKey returns the jwk header o asks for, or nil for none.

@@ -248,45 +248,13 @@ func (i *Issuer) Mint(claims map[string]any, opts ...MintOption) (string, error)
 }
 
 // sign returns the compact JWS of payload whose protected header is hdr
-// plus alg, signed with key under alg; jwa.NoSignature makes it unsigned.
-// jwx v2 predates RFC 9864: it refuses "Ed25519" in a header and jws.Sign
-// writes its signer's alg, so an Ed25519 JWS is assembled here around a
-// signature made by jwx's EdDSA signer (internal/jwsalg registers
-// nothing in jwx).
+// plus alg, signed with key under alg (jwsalg.Sign, which handles RFC
+// 9864's Ed25519); jwa.NoSignature makes it unsigned.
 func sign(payload []byte, hdr jws.Headers, alg jwa.SignatureAlgorithm, key any) ([]byte, error) {
-	switch alg {
-	case jwa.NoSignature:
+	if alg == jwa.NoSignature {
 		return jws.Sign(payload, jws.WithInsecureNoSignature(jws.WithProtectedHeaders(hdr)))
-	case jwsalg.Ed25519:
-		return signEd25519(payload, hdr, key)
 	}
-	return jws.Sign(payload, jws.WithKey(alg, key, jws.WithProtectedHeaders(hdr)))
-}
-
-// signEd25519 is sign for alg Ed25519.
-func signEd25519(payload []byte, hdr jws.Headers, key any) ([]byte, error) {
-	b, err := json.Marshal(hdr)
-	if err != nil {
-		return nil, err
-	}
-	var members map[string]json.RawMessage
-	if err := json.Unmarshal(b, &members); err != nil {
-		return nil, err
-	}
-	members[jws.AlgorithmKey] = json.RawMessage(`"` + jwsalg.Ed25519 + `"`)
-	if b, err = json.Marshal(members); err != nil {
-		return nil, err
-	}
-	input := base64.RawURLEncoding.EncodeToString(b) + "." + base64.RawURLEncoding.EncodeToString(payload)
-	signer, err := jwsalg.NewSigner(jwsalg.Ed25519)
-	if err != nil {
-		return nil, err
-	}
-	sig, err := signer.Sign([]byte(input), key)
-	if err != nil {
-		return nil, err
-	}
-	return []byte(input + "." + base64.RawURLEncoding.EncodeToString(sig)), nil
+	return jwsalg.Sign(payload, hdr, alg.String(), key)
 }
 
 // defaultClaims returns the claims a token of shape gets unless overridden:

@@ -5,7 +5,13 @@
 // in-process bufconn or net.Pipe connection), which makes local
 // development and tests as easy as production. Over plaintext to any other
 // host it refuses to send the token, so a misconfigured client fails
-// instead of leaking it. See docs/clients.md.
+// instead of leaking it.
+//
+// NewDPoP sends DPoP-bound tokens (RFC 9449) instead: the DPoP scheme and a
+// new proof per call, signed by a dpop.Signer; NewDPoPTransport puts a
+// proof on the token requests so that the authorization server binds the
+// tokens to the key, and the Credentials' interceptors follow the server's
+// nonces. See docs/clients.md.
 package tokencreds
 
 import (
@@ -26,6 +32,7 @@ import (
 	"google.golang.org/grpc/peer"
 	"google.golang.org/grpc/status"
 
+	"github.com/grpcauth/grpcauth/dpop"
 	"github.com/grpcauth/grpcauth/internal/localpeer"
 )
 
@@ -44,6 +51,10 @@ var ErrNoToken = errors.New("tokencreds: the token source returned an empty acce
 // use if its TokenSource is (those of golang.org/x/oauth2 are).
 type Credentials struct {
 	ts oauth2.TokenSource
+
+	isDPoP bool         // made by NewDPoP
+	signer *dpop.Signer // NewDPoP's
+	nonces nonceMap     // the servers' latest DPoP nonces, by authority
 
 	// last is the TokenSource's latest token if it has an expiry: calls
 	// reuse it while it is valid without asking the source (or starting a
@@ -150,13 +161,19 @@ func New(ts oauth2.TokenSource) *Credentials { return &Credentials{ts: ts, now: 
 // A local address is only the first hop: a plaintext HTTP CONNECT proxy on
 // this host (HTTPS_PROXY) would carry the token on in clear text. Use TLS
 // when a proxy is involved.
-func (c *Credentials) GetRequestMetadata(ctx context.Context, _ ...string) (map[string]string, error) {
+//
+// Credentials from NewDPoP send "authorization: DPoP <access token>" and a
+// new proof in the dpop metadata instead; see NewDPoP.
+func (c *Credentials) GetRequestMetadata(ctx context.Context, uri ...string) (map[string]string, error) {
 	if !safeConnection(ctx) {
 		return nil, &tokenError{codes.Unauthenticated, ErrInsecureTransport.Error(), ErrInsecureTransport}
 	}
 	tok, err := c.token(ctx)
 	if err != nil {
 		return nil, err
+	}
+	if c.isDPoP {
+		return c.dpopMetadata(ctx, tok, uri)
 	}
 	return map[string]string{"authorization": tok.Type() + " " + tok.AccessToken}, nil
 }

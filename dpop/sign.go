@@ -1,0 +1,140 @@
+package dpop
+
+import (
+	"crypto"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"slices"
+	"time"
+
+	"github.com/lestrrat-go/jwx/v2/jwk"
+	"github.com/lestrrat-go/jwx/v2/jws"
+
+	"github.com/grpcauth/grpcauth/internal/jwsalg"
+)
+
+// Signer makes DPoP proofs (RFC 9449, section 4.2) with one private key:
+// the client's side of a Verifier. Each proof has the header
+// {"typ":"dpop+jwt","alg":<alg>,"jwk":<the public key>} (the public members
+// only, never a private one) and the claims jti (new and random for every
+// proof, from crypto/rand), htm, htu, iat (from the Signer's clock) and,
+// when given, ath (AccessTokenHash of the access token) and nonce. jwx
+// signs it. A Signer is safe for concurrent use.
+type Signer struct {
+	alg   string
+	key   crypto.Signer
+	pub   jwk.Key // the public JWK of the header; never changed after NewSigner
+	thumb string
+	now   func() time.Time
+}
+
+// SignerOption configures a Signer.
+type SignerOption func(*Signer)
+
+// WithClock makes a Signer take its proofs' iat from now instead of
+// time.Now.
+func WithClock(now func() time.Time) SignerOption {
+	return func(s *Signer) {
+		if now != nil {
+			s.now = now
+		}
+	}
+}
+
+// NewSigner returns a Signer of proofs signed with key under alg: ES256,
+// ES384 or ES512 with an ECDSA key on the alg's curve, EdDSA or Ed25519
+// (RFC 9864) with an Ed25519 key, RS256, RS384, RS512, PS256, PS384 or
+// PS512 with an RSA key of 2048 to 8192 bits. key is an *ecdsa.PrivateKey,
+// *rsa.PrivateKey or ed25519.PrivateKey, or any crypto.Signer (a key in a
+// KMS or HSM) whose Public returns one of their public keys. The key must
+// fit alg as a Verifier checks it; its public half is what every proof
+// carries, and its RFC 7638 thumbprint (Thumbprint) is what the
+// authorization server binds the tokens to. Remember that a Verifier
+// accepts only the algorithms of its Config.Algorithms: by default ES256,
+// EdDSA and Ed25519.
+func NewSigner(key crypto.Signer, alg string, opts ...SignerOption) (*Signer, error) {
+	if key == nil {
+		return nil, errors.New("dpop: NewSigner: no key")
+	}
+	if !slices.Contains(supportedAlgorithms[:], alg) {
+		return nil, fmt.Errorf("dpop: NewSigner: algorithm %q is not one of %v", alg, supportedAlgorithms)
+	}
+	raw, err := jwk.FromRaw(key.Public())
+	if err != nil {
+		return nil, fmt.Errorf("dpop: NewSigner: public key: %w", err)
+	}
+	// Check the header key exactly as a Verifier will: a public key,
+	// without private members, that fits alg.
+	b, err := json.Marshal(raw)
+	if err != nil {
+		return nil, fmt.Errorf("dpop: NewSigner: public key: %w", err)
+	}
+	pub, _, err := publicKey(b, alg)
+	if err != nil {
+		return nil, fmt.Errorf("dpop: NewSigner: %w", err)
+	}
+	tp, err := pub.Thumbprint(crypto.SHA256)
+	if err != nil {
+		return nil, fmt.Errorf("dpop: NewSigner: thumbprint: %w", err)
+	}
+	s := &Signer{alg: alg, key: key, pub: pub, thumb: base64.RawURLEncoding.EncodeToString(tp), now: time.Now}
+	for _, o := range opts {
+		o(s)
+	}
+	return s, nil
+}
+
+// Algorithm returns the proofs' alg, e.g. "ES256".
+func (s *Signer) Algorithm() string { return s.alg }
+
+// Thumbprint returns the key's RFC 7638 SHA-256 thumbprint, unpadded
+// base64url: the cnf jkt of a token bound to it, and the dpop_jkt an
+// authorization request may carry (RFC 9449, section 10).
+func (s *Signer) Thumbprint() string { return s.thumb }
+
+// Proof returns a new proof for one request: htm its HTTP method ("POST"
+// for every gRPC call and token request), htu its URL without query and
+// fragment (RFC 9449, section 4.2: for gRPC
+// "scheme://authority/package.Service/Method", for a token request the
+// token endpoint's URL), accessToken the access token it goes with ("" for
+// a token request: no ath) and nonce the latest nonce the server sent (""
+// for none). Both are put in the proof as given.
+func (s *Signer) Proof(htm, htu, accessToken, nonce string) (string, error) {
+	if htm == "" || htu == "" {
+		return "", errors.New("dpop: Proof: empty htm or htu")
+	}
+	claims := map[string]any{"jti": rand.Text(), "htm": htm, "htu": htu, "iat": s.now().Unix()}
+	if accessToken != "" {
+		claims["ath"] = AccessTokenHash(accessToken)
+	}
+	if nonce != "" {
+		claims["nonce"] = nonce
+	}
+	payload, err := json.Marshal(claims)
+	if err != nil {
+		return "", fmt.Errorf("dpop: Proof: claims: %w", err)
+	}
+	hdr := jws.NewHeaders()
+	if err := hdr.Set(jws.TypeKey, ProofType); err != nil {
+		return "", fmt.Errorf("dpop: Proof: typ: %w", err)
+	}
+	if err := hdr.Set(jws.JWKKey, s.pub); err != nil {
+		return "", fmt.Errorf("dpop: Proof: jwk: %w", err)
+	}
+	proof, err := jwsalg.Sign(payload, hdr, s.alg, s.key)
+	if err != nil {
+		return "", fmt.Errorf("dpop: Proof: sign: %w", err)
+	}
+	return string(proof), nil
+}
+
+// AccessTokenHash returns a proof's ath for accessToken: the unpadded
+// base64url SHA-256 of its ASCII (RFC 9449, section 4.2).
+func AccessTokenHash(accessToken string) string {
+	sum := sha256.Sum256([]byte(accessToken))
+	return base64.RawURLEncoding.EncodeToString(sum[:])
+}

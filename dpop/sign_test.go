@@ -1,0 +1,148 @@
+package dpop_test
+
+import (
+	"crypto"
+	"crypto/ecdsa"
+	"crypto/ed25519"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/rsa"
+	"encoding/base64"
+	"encoding/json"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/grpcauth/grpcauth/dpop"
+)
+
+// parts decodes a compact JWS's header and claims.
+func parts(t *testing.T, proof string) (hdr, claims map[string]any) {
+	t.Helper()
+	p := strings.Split(proof, ".")
+	if len(p) != 3 {
+		t.Fatalf("proof %q has %d parts", proof, len(p))
+	}
+	for i, dst := range []*map[string]any{&hdr, &claims} {
+		b, err := base64.RawURLEncoding.DecodeString(p[i])
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := json.Unmarshal(b, dst); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return hdr, claims
+}
+
+func TestSigner_ProofsVerifyAndCarryOnlyThePublicKey(t *testing.T) {
+	ec, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	_, ed, _ := ed25519.GenerateKey(rand.Reader)
+	rs, _ := rsa.GenerateKey(rand.Reader, 2048)
+	t0 := time.Unix(1_800_000_000, 0)
+	for _, tt := range []struct {
+		alg string
+		key crypto.Signer
+	}{{"ES256", ec}, {"EdDSA", ed}, {"Ed25519", ed}, {"PS256", rs}, {"RS256", rs}} {
+		t.Run(tt.alg, func(t *testing.T) {
+			s, err := dpop.NewSigner(tt.key, tt.alg, dpop.WithClock(func() time.Time { return t0 }))
+			if err != nil {
+				t.Fatal(err)
+			}
+			v := newVerifier(t, dpop.Config{Algorithms: []string{tt.alg}, Now: func() time.Time { return t0 }})
+			p1, err := s.Proof("POST", "https://api.example/pkg.S/M", "the-token", "n-1")
+			if err != nil {
+				t.Fatal(err)
+			}
+			got, err := v.Verify(t.Context(), p1, dpop.Request{Method: "POST", Scheme: "https", Authority: "api.example:443",
+				Path: "/pkg.S/M", AccessToken: "the-token", KeyThumbprint: s.Thumbprint()})
+			if err != nil {
+				t.Fatalf("Verify: %v", err)
+			}
+			if got.Nonce != "n-1" || !got.IssuedAt.Equal(t0) || got.Algorithm != tt.alg || got.Thumbprint != s.Thumbprint() {
+				t.Errorf("Verify = %+v", got)
+			}
+			hdr, claims := parts(t, p1)
+			if hdr["typ"] != dpop.ProofType || hdr["alg"] != tt.alg {
+				t.Errorf("header %v", hdr)
+			}
+			for _, m := range []string{"d", "p", "q", "dp", "dq", "qi", "k", "kid"} {
+				if _, ok := hdr["jwk"].(map[string]any)[m]; ok {
+					t.Errorf("jwk header has %q", m)
+				}
+			}
+			if claims["ath"] != dpop.AccessTokenHash("the-token") {
+				t.Errorf("ath = %v", claims["ath"])
+			}
+			p2, err := s.Proof("POST", "https://api.example/pkg.S/M", "", "")
+			if err != nil {
+				t.Fatal(err)
+			}
+			_, c2 := parts(t, p2)
+			if c2["jti"] == claims["jti"] || len(c2["jti"].(string)) < 16 {
+				t.Errorf("jti %v then %v: want new random ones", claims["jti"], c2["jti"])
+			}
+			if _, ok := c2["ath"]; ok {
+				t.Error("proof without an access token has ath")
+			}
+			if _, ok := c2["nonce"]; ok {
+				t.Error("proof without a nonce has one")
+			}
+		})
+	}
+}
+
+func TestAccessTokenHash_IsRFC9449Example(t *testing.T) {
+	// RFC 9449, section 7.1: the access token and the ath of its proof.
+	const at = "Kz~8mXK1EalYznwH-LC-1fBAo.4Ljp~zsPE_NeO.gxU"
+	if got := dpop.AccessTokenHash(at); got != "fUHyO2r2Z3DZ53EsNrWBb0xWXoaNy59IiKCAqksmQEo" {
+		t.Errorf("AccessTokenHash = %q", got)
+	}
+}
+
+func TestNewSigner_RefusesKeysThatDoNotFitTheAlgorithm(t *testing.T) {
+	p256, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	_, ed, _ := ed25519.GenerateKey(rand.Reader)
+	small, _ := rsa.GenerateKey(rand.Reader, 1024)
+	for _, tt := range []struct {
+		name string
+		key  crypto.Signer
+		alg  string
+	}{
+		{"none", p256, "none"},
+		{"HMAC", p256, "HS256"},
+		{"curve of another ES alg", p256, "ES384"},
+		{"EC key for RSA", p256, "RS256"},
+		{"Ed25519 key for ES256", ed, "ES256"},
+		{"RSA under 2048 bits", small, "RS256"},
+		{"no key", nil, "ES256"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			if _, err := dpop.NewSigner(tt.key, tt.alg); err == nil || !strings.HasPrefix(err.Error(), "dpop: ") {
+				t.Errorf("NewSigner = %v, want a dpop: error", err)
+			}
+		})
+	}
+}
+
+// opaqueSigner hides its key's type, as a KMS or HSM key does.
+type opaqueSigner struct{ crypto.Signer }
+
+func TestSigner_SignsWithAnOpaqueCryptoSigner(t *testing.T) {
+	ec, _ := ecdsa.GenerateKey(elliptic.P384(), rand.Reader)
+	rs, _ := rsa.GenerateKey(rand.Reader, 2048)
+	for alg, key := range map[string]crypto.Signer{"ES384": opaqueSigner{ec}, "PS256": opaqueSigner{rs}} {
+		s, err := dpop.NewSigner(key, alg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		p, err := s.Proof("POST", "https://api.example/pkg.S/M", "", "")
+		if err != nil {
+			t.Fatalf("%s: %v", alg, err)
+		}
+		v := newVerifier(t, dpop.Config{Algorithms: []string{alg}, Now: time.Now})
+		if _, err := v.Verify(t.Context(), p, dpop.Request{Method: "POST", Scheme: "https", Authority: "api.example", Path: "/pkg.S/M"}); err != nil {
+			t.Errorf("%s: Verify: %v", alg, err)
+		}
+	}
+}

@@ -1,0 +1,376 @@
+package tokencreds
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+	"sync"
+
+	"golang.org/x/oauth2"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/credentials"
+	"google.golang.org/grpc/metadata"
+	"google.golang.org/grpc/status"
+
+	"github.com/grpcauth/grpcauth/dpop"
+)
+
+// ErrNotDPoPToken is the cause of a call failing because Credentials made
+// by NewDPoP got a token whose token_type is not DPoP: the authorization
+// server ignored the proof of the token request (or the TokenSource sent
+// none, see NewDPoPTransport), so the token is not bound to the key and a
+// server would refuse it with the DPoP scheme.
+var ErrNotDPoPToken = errors.New("tokencreds: the token source returned a token whose type is not DPoP")
+
+// The metadata keys of DPoP (grpcauth's MetadataDPoP, MetadataDPoPNonce
+// and MetadataWWWAuthenticate), repeated here so that a client does not
+// link the server package in.
+const (
+	mdDPoP            = "dpop"
+	mdDPoPNonce       = "dpop-nonce"
+	mdWWWAuthenticate = "www-authenticate"
+)
+
+// maxNonceLen bounds a server nonce a client remembers and repeats.
+const maxNonceLen = 1024
+
+// maxNonceOrigins bounds the servers whose nonces one Credentials or
+// DPoPTransport remembers; past it they are all forgotten.
+const maxNonceOrigins = 1024
+
+// NewDPoP returns Credentials that send ts's DPoP-bound tokens (RFC 9449)
+// with "authorization: DPoP <access token>" and, on every call, a new
+// proof signed by signer in the dpop metadata: htm POST, htu
+// "scheme://authority/package.Service/Method" as grpcauth's server builds
+// it (https on a TLS connection, http otherwise; the authority the
+// connection dialled; the call's method), ath the token's hash and, once
+// the server has sent one, its latest nonce. They send a token only over
+// the connections New's do (GetRequestMetadata), and only a token whose
+// token_type is DPoP (else ErrNotDPoPToken): get it with a proof of
+// signer's key, the token source's HTTP client using NewDPoPTransport.
+//
+// Server nonces (RFC 9449, section 9) are learned only through the
+// interceptors UnaryClientInterceptor and StreamClientInterceptor, which
+// read the dpop-nonce header and trailer of the calls; without them, a
+// server that requires nonces refuses every call (USE_DPOP_NONCE). See
+// docs/clients.md.
+func NewDPoP(ts oauth2.TokenSource, signer *dpop.Signer) *Credentials {
+	c := New(ts)
+	c.isDPoP, c.signer = true, signer
+	return c
+}
+
+// dpopMetadata returns the metadata of a DPoP call with tok in ctx (a
+// connection safeConnection accepted), whose audience URI grpc-go passes
+// as uri.
+func (c *Credentials) dpopMetadata(ctx context.Context, tok *oauth2.Token, uri []string) (map[string]string, error) {
+	if !strings.EqualFold(tok.Type(), "DPoP") {
+		return nil, &tokenError{codes.Unauthenticated, ErrNotDPoPToken.Error(), ErrNotDPoPToken}
+	}
+	if c.signer == nil {
+		err := errors.New("tokencreds: NewDPoP without a dpop.Signer")
+		return nil, &tokenError{codes.Internal, err.Error(), err}
+	}
+	ri, _ := credentials.RequestInfoFromContext(ctx)
+	authority := ""
+	if len(uri) > 0 {
+		authority = authorityOf(uri[0])
+	}
+	if authority == "" || !strings.HasPrefix(ri.Method, "/") {
+		err := errors.New("tokencreds: no authority or method for the DPoP proof's htu")
+		return nil, &tokenError{codes.Internal, err.Error(), err}
+	}
+	scheme := "http"
+	switch ai := ri.AuthInfo.(type) { // as the server decides it (grpcauth's peerTLS)
+	case credentials.TLSInfo:
+		scheme = "https"
+	case *credentials.TLSInfo:
+		if ai != nil {
+			scheme = "https"
+		}
+	}
+	nonce := c.nonces.get(authority)
+	proof, err := c.signer.Proof(http.MethodPost, scheme+"://"+authority+ri.Method, tok.AccessToken, nonce)
+	if err != nil {
+		return nil, &tokenError{codes.Internal, "tokencreds: could not sign the DPoP proof", err}
+	}
+	if rec, ok := ctx.Value(callKey{}).(*callRecord); ok {
+		rec.set(authority, nonce)
+	}
+	return map[string]string{"authorization": "DPoP " + tok.AccessToken, mdDPoP: proof}, nil
+}
+
+// authorityOf returns the authority of grpc-go's per-call audience URI,
+// "https://" + authority (without a port 443) + "/package.Service".
+func authorityOf(uri string) string {
+	_, rest, ok := strings.Cut(uri, "://")
+	if !ok {
+		return ""
+	}
+	authority, _, _ := strings.Cut(rest, "/")
+	return authority
+}
+
+// UnaryClientInterceptor returns an interceptor that makes the unary calls
+// of Credentials from NewDPoP follow the server's nonces: it remembers
+// the latest dpop-nonce the server sent for the call's authority (in a
+// successful call's header or a refusal's trailer) for the next proofs,
+// and when the server refused the call because its proof had no nonce or
+// a stale one (codes.Unauthenticated with a www-authenticate challenge
+// carrying use_dpop_nonce and a new dpop-nonce), calls again once with a
+// proof carrying the new nonce. A server refuses so before it runs the
+// method. Install it with grpc.WithUnaryInterceptor next to
+// grpc.WithPerRPCCredentials(c); it does nothing for calls that other
+// credentials authorize.
+func (c *Credentials) UnaryClientInterceptor() grpc.UnaryClientInterceptor {
+	return func(ctx context.Context, method string, req, reply any, cc *grpc.ClientConn, invoker grpc.UnaryInvoker, opts ...grpc.CallOption) error {
+		invoke := func() (bool, error) {
+			rec := &callRecord{}
+			var header, trailer metadata.MD
+			err := invoker(context.WithValue(ctx, callKey{}, rec), method, req, reply, cc, append(opts, grpc.Header(&header), grpc.Trailer(&trailer))...)
+			fresh := c.learnNonce(rec, header, trailer)
+			return fresh && status.Code(err) == codes.Unauthenticated && asksForNonce(trailer), err
+		}
+		retry, err := invoke()
+		if retry {
+			_, err = invoke()
+		}
+		return err
+	}
+}
+
+// StreamClientInterceptor returns an interceptor that makes the streaming
+// calls of Credentials from NewDPoP remember the server's latest
+// dpop-nonce, from the stream's header or trailer, for the next proofs (see
+// UnaryClientInterceptor). It does not retry a stream refused for its
+// nonce: the messages already sent cannot be replayed; the caller's next
+// call carries the new nonce. The nonce is read when RecvMsg first
+// returns an error (io.EOF at the stream's end included), so a stream
+// whose messages are not received to the end teaches it nothing.
+func (c *Credentials) StreamClientInterceptor() grpc.StreamClientInterceptor {
+	return func(ctx context.Context, desc *grpc.StreamDesc, cc *grpc.ClientConn, method string, streamer grpc.Streamer, opts ...grpc.CallOption) (grpc.ClientStream, error) {
+		rec := &callRecord{}
+		s, err := streamer(context.WithValue(ctx, callKey{}, rec), desc, cc, method, opts...)
+		if err != nil {
+			return nil, err
+		}
+		return &nonceStream{ClientStream: s, c: c, rec: rec}, nil
+	}
+}
+
+// nonceStream learns the server's nonce when the stream ends.
+type nonceStream struct {
+	grpc.ClientStream
+	c    *Credentials
+	rec  *callRecord
+	once sync.Once
+}
+
+func (s *nonceStream) RecvMsg(m any) error {
+	err := s.ClientStream.RecvMsg(m)
+	if err != nil {
+		s.once.Do(func() {
+			header, _ := s.ClientStream.Header()
+			s.c.learnNonce(s.rec, header, s.ClientStream.Trailer())
+		})
+	}
+	return err
+}
+
+// callKey is the context key of a call's callRecord.
+type callKey struct{}
+
+// callRecord is what GetRequestMetadata did for one call of an
+// interceptor: the authority of its proof and the nonce it carried.
+type callRecord struct {
+	mu               sync.Mutex
+	authority, nonce string
+}
+
+func (r *callRecord) set(authority, nonce string) {
+	r.mu.Lock()
+	r.authority, r.nonce = authority, nonce
+	r.mu.Unlock()
+}
+
+func (r *callRecord) get() (authority, nonce string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.authority, r.nonce
+}
+
+// learnNonce remembers the dpop-nonce of the call rec recorded (its
+// trailer's before its header's), and reports whether it differs from the
+// nonce the call's proof carried.
+func (c *Credentials) learnNonce(rec *callRecord, header, trailer metadata.MD) bool {
+	authority, used := rec.get()
+	if authority == "" {
+		return false // not a DPoP call of these Credentials
+	}
+	n := lastValid(trailer.Get(mdDPoPNonce))
+	if n == "" {
+		n = lastValid(header.Get(mdDPoPNonce))
+	}
+	if n == "" {
+		return false
+	}
+	c.nonces.set(authority, n)
+	return n != used
+}
+
+// lastValid returns the last of vs if it is a valid nonce, and "" if not.
+func lastValid(vs []string) string {
+	if len(vs) == 0 {
+		return ""
+	}
+	return validNonce(vs[len(vs)-1])
+}
+
+// asksForNonce reports whether a refusal's trailer challenges with the
+// use_dpop_nonce error (RFC 9449, section 9).
+func asksForNonce(trailer metadata.MD) bool {
+	for _, v := range trailer.Get(mdWWWAuthenticate) {
+		if strings.Contains(v, `error="use_dpop_nonce"`) || strings.Contains(v, "error=use_dpop_nonce") {
+			return true
+		}
+	}
+	return false
+}
+
+// validNonce returns n if it is a nonce as RFC 9449, section 8.1, defines
+// it (1*NQCHAR: printable ASCII but '"' and '\') of at most maxNonceLen
+// bytes, and "" otherwise.
+func validNonce(n string) string {
+	if n == "" || len(n) > maxNonceLen {
+		return ""
+	}
+	for i := range len(n) {
+		if b := n[i]; b < 0x21 || b > 0x7e || b == '"' || b == '\\' {
+			return ""
+		}
+	}
+	return n
+}
+
+// nonceMap is the latest nonce of each server (authority or origin).
+type nonceMap struct {
+	mu sync.Mutex
+	m  map[string]string
+}
+
+func (m *nonceMap) get(server string) string {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.m[server]
+}
+
+func (m *nonceMap) set(server, nonce string) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if _, ok := m.m[server]; !ok && len(m.m) >= maxNonceOrigins || m.m == nil {
+		m.m = make(map[string]string)
+	}
+	m.m[server] = nonce
+}
+
+// DPoPTransport is an http.RoundTripper that adds a DPoP proof (RFC 9449,
+// section 5) to every request it sends: the token requests of a
+// golang.org/x/oauth2 TokenSource whose HTTP client uses it, so that the
+// authorization server binds the tokens to the signer's key
+// (token_type DPoP). Each proof has htm the request's method and htu its
+// URL without query and fragment, and no ath. When the server answers 400
+// with the error use_dpop_nonce and a DPoP-Nonce header (RFC 9449, section
+// 8), the request is sent once more with a proof carrying that nonce; the
+// latest DPoP-Nonce a server sent in any answer goes into its next
+// proofs. Make a new one with NewDPoPTransport; it is safe for concurrent
+// use.
+//
+// Use the client only for token requests: every request it sends carries
+// a proof of the key.
+type DPoPTransport struct {
+	signer *dpop.Signer
+	base   http.RoundTripper
+	nonces nonceMap // by origin
+}
+
+// NewDPoPTransport returns a DPoPTransport signing with signer and sending
+// through base (nil: http.DefaultTransport). Put it in the HTTP client of
+// the token requests:
+//
+//	hc := &http.Client{Timeout: 10 * time.Second, Transport: tokencreds.NewDPoPTransport(signer, nil)}
+//	ts := cc.TokenSource(context.WithValue(ctx, oauth2.HTTPClient, hc))
+//	creds := tokencreds.NewDPoP(ts, signer)
+func NewDPoPTransport(signer *dpop.Signer, base http.RoundTripper) *DPoPTransport {
+	return &DPoPTransport{signer: signer, base: base}
+}
+
+// maxErrorBody bounds how much of a 400 answer is read to find its error
+// code.
+const maxErrorBody = 64 << 10
+
+// RoundTrip sends req with a DPoP proof, and once more with the server's
+// nonce if it asks for one (see DPoPTransport). It does not change req.
+func (t *DPoPTransport) RoundTrip(req *http.Request) (*http.Response, error) {
+	u := *req.URL
+	u.User, u.RawQuery, u.ForceQuery, u.Fragment, u.RawFragment = nil, "", false, "", ""
+	htu := u.String()
+	origin := strings.ToLower(u.Scheme + "://" + u.Host)
+	nonce := t.nonces.get(origin)
+	resp, err := t.send(req, req.Body, htu, nonce)
+	if err != nil {
+		return nil, err
+	}
+	fresh := validNonce(resp.Header.Get("DPoP-Nonce"))
+	if fresh != "" {
+		t.nonces.set(origin, fresh)
+	}
+	if resp.StatusCode != http.StatusBadRequest || fresh == "" || fresh == nonce || (req.Body != nil && req.GetBody == nil) {
+		return resp, nil
+	}
+	head, err := io.ReadAll(io.LimitReader(resp.Body, maxErrorBody))
+	var e struct {
+		Error string `json:"error"`
+	}
+	if err != nil || json.Unmarshal(head, &e) != nil || e.Error != "use_dpop_nonce" {
+		resp.Body = struct {
+			io.Reader
+			io.Closer
+		}{io.MultiReader(bytes.NewReader(head), resp.Body), resp.Body}
+		return resp, nil
+	}
+	resp.Body.Close()
+	var body io.ReadCloser
+	if req.GetBody != nil {
+		if body, err = req.GetBody(); err != nil {
+			return nil, fmt.Errorf("tokencreds: DPoP nonce retry: %w", err)
+		}
+	}
+	return t.send(req, body, htu, fresh)
+}
+
+// send sends a copy of req with body and a proof for htu and nonce.
+func (t *DPoPTransport) send(req *http.Request, body io.ReadCloser, htu, nonce string) (*http.Response, error) {
+	proof, err := t.signer.Proof(req.Method, htu, "", nonce)
+	if err != nil {
+		if body != nil {
+			body.Close()
+		}
+		return nil, fmt.Errorf("tokencreds: DPoP proof: %w", err)
+	}
+	r := req.Clone(req.Context())
+	r.Body = body
+	r.Header.Set("DPoP", proof)
+	base := t.base
+	if base == nil {
+		base = http.DefaultTransport
+	}
+	return base.RoundTrip(r)
+}
+
+var _ http.RoundTripper = (*DPoPTransport)(nil)

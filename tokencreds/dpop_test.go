@@ -1,0 +1,401 @@
+package tokencreds_test
+
+import (
+	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"encoding/json"
+	"errors"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"net/http/httputil"
+	"net/url"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/lestrrat-go/jwx/v2/jwt"
+	"golang.org/x/oauth2"
+	"golang.org/x/oauth2/clientcredentials"
+	"google.golang.org/genproto/googleapis/rpc/errdetails"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/credentials"
+	"google.golang.org/grpc/metadata"
+	"google.golang.org/grpc/status"
+
+	"github.com/grpcauth/grpcauth"
+	"github.com/grpcauth/grpcauth/dpop"
+	"github.com/grpcauth/grpcauth/grpcauthtest"
+	authtestv1 "github.com/grpcauth/grpcauth/internal/testproto/authtest/v1"
+	grpcauthv1 "github.com/grpcauth/grpcauth/proto/grpcauth/v1"
+	"github.com/grpcauth/grpcauth/tokencreds"
+	"github.com/grpcauth/grpcauth/verifier"
+)
+
+// dpopFixture is a grpcauthtest issuer with one client, a DPoP key, and a
+// server on which Authenticated requires DPoP, that records the
+// credentials of every call it gets.
+type dpopFixture struct {
+	iss    *grpcauthtest.Issuer
+	signer *dpop.Signer
+	server []grpc.ServerOption
+
+	mu    sync.Mutex
+	calls []metadata.MD // the incoming metadata of every call, in order
+}
+
+// newSigner returns a Signer of a new ES256 key.
+func newSigner(t *testing.T) *dpop.Signer {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	signer, err := dpop.NewSigner(key, "ES256")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return signer
+}
+
+func newDPoPFixture(t *testing.T, nonces dpop.NonceSource) *dpopFixture {
+	t.Helper()
+	iss := grpcauthtest.NewIssuer(t, grpcauthtest.Config{Clients: []grpcauthtest.Client{{ID: "svc", Secret: "s3cret", Scopes: []string{"test:read", "test:stream"}}}})
+	v, err := verifier.New(t.Context(), verifier.Config{Issuer: iss.URL(), Audiences: []string{iss.Audience()}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { v.Close() })
+	a, err := grpcauth.New(grpcauth.Config{
+		Verifier: v,
+		Rules:    map[string]*grpcauthv1.Rule{authtestv1.TestService_Authenticated_FullMethodName: {RequireDpop: true}},
+		DPoP:     dpop.Config{Nonces: nonces},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	signer := newSigner(t)
+	f := &dpopFixture{iss: iss, signer: signer}
+	record := func(ctx context.Context) {
+		md, _ := metadata.FromIncomingContext(ctx)
+		f.mu.Lock()
+		f.calls = append(f.calls, md)
+		f.mu.Unlock()
+	}
+	f.server = []grpc.ServerOption{
+		grpc.ChainUnaryInterceptor(func(ctx context.Context, req any, _ *grpc.UnaryServerInfo, h grpc.UnaryHandler) (any, error) {
+			record(ctx)
+			return h(ctx, req)
+		}, a.UnaryServerInterceptor()),
+		grpc.ChainStreamInterceptor(func(srv any, ss grpc.ServerStream, _ *grpc.StreamServerInfo, h grpc.StreamHandler) error {
+			record(ss.Context())
+			return h(srv, ss)
+		}, a.StreamServerInterceptor()),
+	}
+	return f
+}
+
+// tokenSource returns a caching source of the client's tokens from
+// tokenURL, its token requests sent through a DPoPTransport of f's key.
+func (f *dpopFixture) tokenSource(tokenURL string) (oauth2.TokenSource, *clientcredentials.Config, context.Context) {
+	cc := &clientcredentials.Config{ClientID: "svc", ClientSecret: "s3cret", TokenURL: tokenURL, AuthStyle: oauth2.AuthStyleInHeader}
+	hc := &http.Client{Timeout: 10 * time.Second, Transport: tokencreds.NewDPoPTransport(f.signer, nil)}
+	ctx := context.WithValue(context.Background(), oauth2.HTTPClient, hc)
+	return cc.TokenSource(ctx), cc, ctx
+}
+
+// serveTLS runs the service over TLS on a loopback port, and returns a
+// client of it dialled as api.example:443 (a remote host) with opts.
+func (f *dpopFixture) serveTLS(t *testing.T, opts ...grpc.DialOption) authtestv1.TestServiceClient {
+	t.Helper()
+	serverTLS, clientTLS := tlsPair(t)
+	lis, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := grpc.NewServer(append([]grpc.ServerOption{grpc.Creds(serverTLS)}, f.server...)...)
+	authtestv1.RegisterTestServiceServer(srv, service{})
+	var wg sync.WaitGroup
+	wg.Go(func() { _ = srv.Serve(lis) })
+	t.Cleanup(func() { srv.Stop(); wg.Wait() })
+	conn, err := grpc.NewClient("passthrough:///api.example:443",
+		append([]grpc.DialOption{dialAsRemote(lis.Addr().String()), grpc.WithTransportCredentials(clientTLS)}, opts...)...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { conn.Close() })
+	return authtestv1.NewTestServiceClient(conn)
+}
+
+// received returns the metadata of the server's calls so far.
+func (f *dpopFixture) received() []metadata.MD {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return append([]metadata.MD(nil), f.calls...)
+}
+
+// reason returns the grpcauth ErrorInfo reason of err.
+func reason(err error) string {
+	st, _ := status.FromError(err)
+	for _, d := range st.Details() {
+		if info, ok := d.(*errdetails.ErrorInfo); ok && info.GetDomain() == grpcauth.ErrorDomain {
+			return info.GetReason()
+		}
+	}
+	return ""
+}
+
+func TestDPoP_TokenFromTheTokenEndpointCallsARequireDPoPMethodOverTLS(t *testing.T) {
+	f := newDPoPFixture(t, nil)
+	ts, _, _ := f.tokenSource(f.iss.TokenURL())
+	client := f.serveTLS(t, grpc.WithPerRPCCredentials(tokencreds.NewDPoP(ts, f.signer)))
+
+	got, err := client.Authenticated(t.Context(), &authtestv1.AuthenticatedRequest{})
+	if err != nil {
+		t.Fatalf("call with DPoP credentials: %v", err)
+	}
+	if got.GetCaller().GetSubject() != "svc" {
+		t.Errorf("server saw %v, want client svc", got.GetCaller())
+	}
+
+	// The token request carried a proof of the key: the token is bound to it.
+	tok, err := ts.Token()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if tok.Type() != "DPoP" {
+		t.Errorf("token_type = %q, want DPoP", tok.Type())
+	}
+	parsed, err := jwt.ParseInsecure([]byte(tok.AccessToken))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cnf, _ := parsed.Get("cnf")
+	if jkt, _ := cnf.(map[string]any)["jkt"].(string); jkt != f.signer.Thumbprint() {
+		t.Errorf("cnf = %v, want jkt %s", cnf, f.signer.Thumbprint())
+	}
+
+	// The call's proof works once, and for its own method only.
+	calls := f.received()
+	if len(calls) != 1 {
+		t.Fatalf("server got %d calls, want 1", len(calls))
+	}
+	if a := calls[0].Get("authorization"); len(a) != 1 || a[0] != "DPoP "+tok.AccessToken {
+		t.Errorf("authorization = %q", a)
+	}
+	replay := metadata.NewOutgoingContext(t.Context(), metadata.Pairs("authorization", "DPoP "+tok.AccessToken, "dpop", calls[0].Get("dpop")[0]))
+	bare := f.serveTLS(t)
+	_, err = bare.Authenticated(replay, &authtestv1.AuthenticatedRequest{})
+	if status.Code(err) != codes.Unauthenticated || reason(err) != grpcauth.ReasonDPoPReplayed {
+		t.Errorf("replayed proof: %v, want %s", err, grpcauth.ReasonDPoPReplayed)
+	}
+	_, err = bare.Inherited(replay, &authtestv1.InheritedRequest{})
+	if status.Code(err) != codes.Unauthenticated || reason(err) != grpcauth.ReasonDPoPProofInvalid {
+		t.Errorf("proof on another method: %v, want %s", err, grpcauth.ReasonDPoPProofInvalid)
+	}
+
+	// Each call has a proof of its own.
+	if _, err := client.Authenticated(t.Context(), &authtestv1.AuthenticatedRequest{}); err != nil {
+		t.Fatalf("second call: %v", err)
+	}
+}
+
+func TestDPoP_BearerTokenIsNotSentAsDPoP(t *testing.T) {
+	f := newDPoPFixture(t, nil)
+	cc := clientcredentials.Config{ClientID: "svc", ClientSecret: "s3cret", TokenURL: f.iss.TokenURL(), AuthStyle: oauth2.AuthStyleInHeader}
+	client := f.serveTLS(t, grpc.WithPerRPCCredentials(tokencreds.NewDPoP(cc.TokenSource(context.Background()), f.signer)))
+	_, err := client.Authenticated(t.Context(), &authtestv1.AuthenticatedRequest{})
+	if status.Code(err) != codes.Unauthenticated || !errors.Is(err, tokencreds.ErrNotDPoPToken) {
+		t.Errorf("err = %v, want Unauthenticated wrapping ErrNotDPoPToken", err)
+	}
+	if n := len(f.received()); n != 0 {
+		t.Errorf("server got %d calls, want none", n)
+	}
+}
+
+// nonceEndpoint is a token endpoint in front of the issuer's that requires
+// a DPoP nonce (RFC 9449, section 8), counting the requests it refuses for
+// a missing nonce and those it passes on.
+type nonceEndpoint struct {
+	v                *dpop.Verifier
+	nonces           *dpop.HMACNonces
+	proxy            *httputil.ReverseProxy
+	refused, granted atomic.Int64
+}
+
+func (e *nonceEndpoint) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	_, err := e.v.Verify(r.Context(), r.Header.Get("DPoP"), dpop.Request{Method: r.Method, Scheme: "http", Authority: r.Host, Path: r.URL.Path})
+	if err != nil {
+		code := "invalid_dpop_proof"
+		if errors.Is(err, dpop.ErrUseNonce) {
+			code = "use_dpop_nonce"
+			e.refused.Add(1)
+			w.Header().Set("DPoP-Nonce", e.nonces.Nonce(time.Now()))
+		}
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(http.StatusBadRequest)
+		_ = json.NewEncoder(w).Encode(map[string]string{"error": code})
+		return
+	}
+	e.granted.Add(1)
+	e.proxy.ServeHTTP(w, r)
+}
+
+func TestDPoPTransport_RetriesTheTokenRequestOnceWithTheServersNonce(t *testing.T) {
+	f := newDPoPFixture(t, nil)
+	nonces, err := dpop.NewHMACNonces(nil, time.Minute)
+	if err != nil {
+		t.Fatal(err)
+	}
+	v, err := dpop.NewVerifier(dpop.Config{Nonces: nonces})
+	if err != nil {
+		t.Fatal(err)
+	}
+	issuer, err := url.Parse(f.iss.TokenURL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := &nonceEndpoint{v: v, nonces: nonces, proxy: httputil.NewSingleHostReverseProxy(&url.URL{Scheme: issuer.Scheme, Host: issuer.Host})}
+	front := httptest.NewServer(e)
+	t.Cleanup(front.Close)
+
+	_, cc, ctx := f.tokenSource(front.URL + issuer.Path)
+	tok, err := cc.Token(ctx)
+	if err != nil {
+		t.Fatalf("token request: %v", err)
+	}
+	if tok.Type() != "DPoP" {
+		t.Errorf("token_type = %q, want DPoP", tok.Type())
+	}
+	if r, g := e.refused.Load(), e.granted.Load(); r != 1 || g != 1 {
+		t.Errorf("endpoint refused %d and granted %d requests, want 1 and 1", r, g)
+	}
+	// The next token request carries the nonce from the start.
+	if _, err := cc.Token(ctx); err != nil {
+		t.Fatalf("second token request: %v", err)
+	}
+	if r, g := e.refused.Load(), e.granted.Load(); r != 1 || g != 2 {
+		t.Errorf("endpoint refused %d and granted %d requests, want 1 and 2", r, g)
+	}
+}
+
+func TestDPoP_InterceptorsFollowTheResourceServersNonce(t *testing.T) {
+	nonces, err := dpop.NewHMACNonces(nil, time.Minute)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := newDPoPFixture(t, nonces)
+	ts, _, _ := f.tokenSource(f.iss.TokenURL())
+
+	t.Run("without the interceptor the call is refused", func(t *testing.T) {
+		client := f.serveTLS(t, grpc.WithPerRPCCredentials(tokencreds.NewDPoP(ts, f.signer)))
+		_, err := client.Authenticated(t.Context(), &authtestv1.AuthenticatedRequest{})
+		if reason(err) != grpcauth.ReasonUseDPoPNonce {
+			t.Errorf("err = %v, want %s", err, grpcauth.ReasonUseDPoPNonce)
+		}
+	})
+	t.Run("unary calls retry once with the nonce", func(t *testing.T) {
+		creds := tokencreds.NewDPoP(ts, f.signer)
+		client := f.serveTLS(t, grpc.WithPerRPCCredentials(creds), grpc.WithUnaryInterceptor(creds.UnaryClientInterceptor()))
+		before := len(f.received())
+		if _, err := client.Authenticated(t.Context(), &authtestv1.AuthenticatedRequest{}); err != nil {
+			t.Fatalf("first call: %v", err)
+		}
+		if n := len(f.received()) - before; n != 2 {
+			t.Errorf("first call reached the server %d times, want 2 (refused without a nonce, then retried)", n)
+		}
+		before = len(f.received())
+		if _, err := client.Authenticated(t.Context(), &authtestv1.AuthenticatedRequest{}); err != nil {
+			t.Fatalf("second call: %v", err)
+		}
+		if n := len(f.received()) - before; n != 1 {
+			t.Errorf("second call reached the server %d times, want 1 (with the nonce from the start)", n)
+		}
+	})
+	t.Run("streams learn the nonce for the next call", func(t *testing.T) {
+		creds := tokencreds.NewDPoP(ts, f.signer)
+		client := f.serveTLS(t, grpc.WithPerRPCCredentials(creds), grpc.WithStreamInterceptor(creds.StreamClientInterceptor()))
+		recv := func() error {
+			s, err := client.ServerStream(t.Context(), &authtestv1.ServerStreamRequest{})
+			if err != nil {
+				return err
+			}
+			_, err = s.Recv()
+			return err
+		}
+		if err := recv(); reason(err) != grpcauth.ReasonUseDPoPNonce {
+			t.Fatalf("first stream: %v, want %s", err, grpcauth.ReasonUseDPoPNonce)
+		}
+		// service does not implement ServerStream: past the interceptors.
+		if err := recv(); status.Code(err) != codes.Unimplemented {
+			t.Errorf("second stream: %v, want Unimplemented (authorized)", err)
+		}
+	})
+}
+
+func TestDPoP_ProofNamesTheCallsURL(t *testing.T) {
+	signer := newSigner(t)
+	v, err := dpop.NewVerifier(dpop.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tok := &oauth2.Token{AccessToken: "at", TokenType: "DPoP"}
+	creds := tokencreds.NewDPoP(oauth2.StaticTokenSource(tok), signer)
+	local := credentials.NewContextWithRequestInfo(peerCtx(&net.TCPAddr{IP: net.IPv4(127, 0, 0, 1)}), credentials.RequestInfo{Method: "/pkg.S/M", AuthInfo: insecureInfo()})
+	if md, err := tokencreds.NewDPoP(oauth2.StaticTokenSource(tok), nil).GetRequestMetadata(local, "https://localhost:1/pkg.S"); err == nil || md != nil {
+		t.Errorf("without a Signer: %v, %v; want an error and no token", md, err)
+	}
+	for _, tt := range []struct {
+		name, uri, scheme, authority string
+		info                         credentials.AuthInfo
+	}{
+		{"TLS, port 443 dropped by grpc-go", "https://api.example/pkg.S", "https", "api.example:443", credentials.TLSInfo{}},
+		{"TLS, other port", "https://api.example:8443/pkg.S", "https", "api.example:8443", &credentials.TLSInfo{}},
+		{"plaintext to this host", "https://localhost:50051/pkg.S", "http", "localhost:50051", insecureInfo()},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			ctx := credentials.NewContextWithRequestInfo(peerCtx(&net.TCPAddr{IP: net.IPv4(127, 0, 0, 1)}),
+				credentials.RequestInfo{Method: "/pkg.S/M", AuthInfo: tt.info})
+			md, err := creds.GetRequestMetadata(ctx, tt.uri)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if md["authorization"] != "DPoP at" {
+				t.Errorf("authorization = %q", md["authorization"])
+			}
+			if _, err := v.Verify(t.Context(), md["dpop"], dpop.Request{Method: "POST", Scheme: tt.scheme, Authority: tt.authority,
+				Path: "/pkg.S/M", AccessToken: "at", KeyThumbprint: signer.Thumbprint()}); err != nil {
+				t.Errorf("server would refuse the proof: %v", err)
+			}
+		})
+	}
+}
+
+func TestDPoPTransport_PassesOtherRefusalsOnWhole(t *testing.T) {
+	var requests atomic.Int64
+	endpoint := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		requests.Add(1)
+		if r.Header.Get("DPoP") == "" {
+			t.Error("token request without a DPoP proof")
+		}
+		w.Header().Set("DPoP-Nonce", "n-1")
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(http.StatusBadRequest)
+		_, _ = w.Write([]byte(`{"error":"invalid_client","error_description":"unknown client"}`))
+	}))
+	t.Cleanup(endpoint.Close)
+	f := &dpopFixture{signer: newSigner(t)}
+	_, cc, ctx := f.tokenSource(endpoint.URL + "/token")
+	_, err := cc.Token(ctx)
+	var re *oauth2.RetrieveError
+	if !errors.As(err, &re) || re.ErrorCode != "invalid_client" || re.ErrorDescription != "unknown client" {
+		t.Errorf("err = %v, want the endpoint's invalid_client answer", err)
+	}
+	if n := requests.Load(); n != 1 {
+		t.Errorf("endpoint got %d requests, want 1 (no retry for another error)", n)
+	}
+}
