@@ -113,8 +113,10 @@
 //	valid token lacking a scope, condition refused,
 //	or method without rule                              codes.PermissionDenied
 //	issuer's keys or DPoP replay check unavailable      codes.Unavailable
+//	a DPoP proof key past its replay-cache share        codes.ResourceExhausted
 //	the caller cancelled, or its deadline passed,
 //	while the token was verified                        codes.Canceled, codes.DeadlineExceeded
+//	a stream's re-verification panicked (recovered)     codes.Internal
 //
 // Refusals about the credentials also carry a challenge in the trailer
 // [MetadataWWWAuthenticate], in the scheme of the call (Bearer, or DPoP
@@ -123,8 +125,8 @@
 // "invalid_token", or "insufficient_scope" with the required scope),
 // RFC 9449's for a DPoP refusal, and RFC 9470's for step-up
 // (error="insufficient_user_authentication", acr_values, max_age).
-// Unavailable, cancelled, unconfigured-method and condition refusals carry
-// none, nor does the cut of a stream that had started (its token expired
+// Unavailable, rate-limited, cancelled, internal, unconfigured-method and
+// condition refusals carry none, nor does the cut of a stream that had started (its token expired
 // or was revoked), whose status and reason say what happened.
 //
 // A TokenVerifier's errors map to codes through the verifier package's
