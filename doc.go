@@ -113,8 +113,10 @@
 //	valid token lacking a scope, condition refused,
 //	or method without rule                              codes.PermissionDenied
 //	issuer's keys or DPoP replay check unavailable      codes.Unavailable
+//	a DPoP proof key past its replay-cache share        codes.ResourceExhausted
 //	the caller cancelled, or its deadline passed,
 //	while the token was verified                        codes.Canceled, codes.DeadlineExceeded
+//	a stream's re-verification panicked (recovered)     codes.Internal
 //
 // Refusals about the credentials also carry a challenge in the trailer
 // [MetadataWWWAuthenticate], in the scheme of the call (Bearer, or DPoP
@@ -127,8 +129,8 @@
 // (error="insufficient_user_authentication", acr_values, max_age). The
 // cut of a stream that had started, because its token expired or was
 // revoked, carries error="invalid_token" in the stream's scheme, as the
-// same refusal at its start does. Unavailable, cancelled,
-// unconfigured-method and condition refusals carry none.
+// same refusal at its start does. Unavailable, rate-limited, cancelled,
+// internal, unconfigured-method and condition refusals carry none.
 //
 // A TokenVerifier's errors map to codes through the verifier package's
 // sentinels (verifier.ErrExpired, verifier.ErrKeysUnavailable, …); an

@@ -386,3 +386,31 @@ func skipsUnderRace(s ast.Stmt) bool {
 	})
 	return skips
 }
+
+// TestDocs_ProtoOptionsInstallsThePinnedGenerators keeps the go install
+// lines of docs/proto-options.md at the versions this repository generates
+// its code with (tools/go.mod, tools/buf/go.mod), so that a user following
+// them gets the generators CI tests the recipes with.
+func TestDocs_ProtoOptionsInstallsThePinnedGenerators(t *testing.T) {
+	page, err := os.ReadFile("docs/proto-options.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct{ install, module, gomod string }{
+		{"google.golang.org/grpc/cmd/protoc-gen-go-grpc", "google.golang.org/grpc/cmd/protoc-gen-go-grpc", "tools/go.mod"},
+		{"github.com/bufbuild/buf/cmd/buf", "github.com/bufbuild/buf", "tools/buf/go.mod"},
+	} {
+		gomod, err := os.ReadFile(c.gomod)
+		if err != nil {
+			t.Fatal(err)
+		}
+		pinned := regexp.MustCompile(`(?m)^\s*` + regexp.QuoteMeta(c.module) + ` (v\S+)`).FindSubmatch(gomod)
+		if pinned == nil {
+			t.Fatalf("%s does not require %s", c.gomod, c.module)
+		}
+		want := "go install " + c.install + "@" + string(pinned[1]) + "\n"
+		if !strings.Contains(string(page), want) {
+			t.Errorf("docs/proto-options.md has no line %q (the version %s pins)", strings.TrimSpace(want), c.gomod)
+		}
+	}
+}

@@ -16,12 +16,17 @@ import (
 	"testing"
 
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/health"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
+	"google.golang.org/grpc/metadata"
+	"google.golang.org/grpc/status"
 
 	"github.com/grpcauth/grpcauth"
 	"github.com/grpcauth/grpcauth/celcond"
 	itemsv1 "github.com/grpcauth/grpcauth/examples/items/proto/items/v1"
+	"github.com/grpcauth/grpcauth/grpcauthtest"
 	"github.com/grpcauth/grpcauth/verifier"
 )
 
@@ -104,14 +109,7 @@ const readmeMarker = "<!-- example-server -->"
 // body, every other declaration of the README's main.go must appear here
 // unchanged, and every import must be imported here under the same name.
 func TestREADME_MinimalServerIsExampleServer(t *testing.T) {
-	readme, err := os.ReadFile("README.md")
-	if err != nil {
-		t.Fatal(err)
-	}
-	snippet, err := fencedAfter(string(readme), readmeMarker)
-	if err != nil {
-		t.Fatal(err)
-	}
+	snippet := readmeFence(t, readmeMarker)
 	if formatted, err := format.Source([]byte(snippet)); err != nil {
 		t.Fatalf("README minimal server does not parse: %v", err)
 	} else if !bytes.Equal(formatted, []byte(snippet)) {
@@ -161,6 +159,21 @@ func TestREADME_MinimalServerIsExampleServer(t *testing.T) {
 			t.Errorf("README's %s differs.\nREADME:\n%s\nexample_server_test.go:\n%s", name, text, want)
 		}
 	}
+}
+
+// readmeFence returns the contents of the first ```go fence after marker in
+// README.md.
+func readmeFence(t *testing.T, marker string) string {
+	t.Helper()
+	readme, err := os.ReadFile("README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	snippet, err := fencedAfter(string(readme), marker)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return snippet
 }
 
 // fencedAfter returns the contents of the first ``` fence after marker.
@@ -272,5 +285,78 @@ func TestREADME_MinimalServerPassesCheck(t *testing.T) {
 	healthpb.RegisterHealthServer(srv, health.NewServer())
 	if err := auth.Check(srv); err != nil {
 		t.Fatalf("the README's server would not start: %v", err)
+	}
+}
+
+// TestDeleteItem_ReaderIsDenied is the README's handler test, with
+// itemServer above as the server under test.
+func TestDeleteItem_ReaderIsDenied(t *testing.T) {
+	iss := grpcauthtest.NewIssuer(t, grpcauthtest.Config{}) // closed by t.Cleanup
+	v, err := verifier.New(t.Context(), verifier.Config{Issuer: iss.URL(), Audiences: []string{iss.Audience()}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { v.Close() })
+	auth, err := grpcauth.New(grpcauth.Config{Verifier: v})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := grpc.NewServer(
+		grpc.ChainUnaryInterceptor(auth.UnaryServerInterceptor()),
+		grpc.ChainStreamInterceptor(auth.StreamServerInterceptor()),
+	)
+	itemsv1.RegisterItemServiceServer(srv, itemServer{})
+	lis, err := net.Listen("tcp", "127.0.0.1:0") // loopback: plaintext is accepted
+	if err != nil {
+		t.Fatal(err)
+	}
+	go srv.Serve(lis)
+	t.Cleanup(srv.Stop)
+	conn, err := grpc.NewClient(lis.Addr().String(), grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { conn.Close() })
+
+	tok, err := iss.Token("reader", "items:read") // exactly these scopes
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := metadata.AppendToOutgoingContext(t.Context(), "authorization", "Bearer "+tok)
+	_, err = itemsv1.NewItemServiceClient(conn).DeleteItem(ctx, &itemsv1.DeleteItemRequest{Id: "item-1"})
+	if status.Code(err) != codes.PermissionDenied {
+		t.Fatalf("DeleteItem with items:read: %v, want PermissionDenied", err)
+	}
+}
+
+// readmeTestMarker precedes the README's ```go fence that holds the test of
+// its "Testing your handlers" section.
+const readmeTestMarker = "<!-- example-test -->"
+
+// TestREADME_HandlerTestIsCompiled fails when the README's handler test
+// differs from TestDeleteItem_ReaderIsDenied above, which is compiled and
+// run with this package's tests, so the README's test cannot rot.
+func TestREADME_HandlerTestIsCompiled(t *testing.T) {
+	snippet := readmeFence(t, readmeTestMarker)
+	ownSrc, err := os.ReadFile("example_server_test.go")
+	if err != nil {
+		t.Fatal(err)
+	}
+	fset := token.NewFileSet()
+	own, err := parser.ParseFile(fset, "example_server_test.go", ownSrc, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var want string
+	for _, d := range own.Decls {
+		if f, ok := d.(*ast.FuncDecl); ok && f.Name.Name == "TestDeleteItem_ReaderIsDenied" {
+			want = string(ownSrc[fset.Position(f.Pos()).Offset:fset.Position(f.End()).Offset]) + "\n"
+		}
+	}
+	if want == "" {
+		t.Fatal("example_server_test.go has no TestDeleteItem_ReaderIsDenied")
+	}
+	if snippet != want {
+		t.Errorf("README's handler test differs from example_server_test.go's.\nREADME:\n%s\nexample_server_test.go:\n%s", snippet, want)
 	}
 }
