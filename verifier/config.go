@@ -117,9 +117,9 @@ type Config struct {
 	SkipAudienceCheck bool
 
 	// JWKSURL is the key set's URL. Default: discovered from Issuer, and
-	// discovered again at the first scheduled refresh once RefreshInterval
-	// (or the discovery document's shorter max-age) has passed, and after a
-	// fetch from it fails, so a moved jwks_uri is followed even while the
+	// discovered again at the first key-set fetch (scheduled, or for an
+	// unknown kid) once RefreshInterval (or the discovery document's
+	// shorter max-age) has passed, and after a fetch from it fails, so a moved jwks_uri is followed even while the
 	// old URL still answers; a failed re-discovery keeps the URL in use
 	// (docs/key-set.md). Same URL rules as Issuer. Keys are only ever taken
 	// from this set: the jku, x5u, x5c and jwk headers of a token are

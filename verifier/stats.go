@@ -52,8 +52,9 @@ type Stats struct {
 
 	// Discoveries counts HTTP requests for the issuer's discovery
 	// documents: the first fetch's, the rediscovery after a fetch from the
-	// discovered JWKS URL failed, and the scheduled refreshes' once the
-	// discovered URL's lifetime has passed. Always 0 with Config.JWKSURL.
+	// discovered JWKS URL failed, and the rediscovery of the first fetch
+	// (scheduled, or for an unknown kid) once the discovered URL's
+	// lifetime has passed. Always 0 with Config.JWKSURL.
 	Discoveries int64
 	// JWKSURLChanges counts rediscoveries that found a JWKS URL other than
 	// the one in use: the issuer moved its keys, and the Verifier followed.

@@ -53,10 +53,10 @@ type Config struct {
 	// "issuer" must equal Issuer exactly.
 	Issuer string
 	// URL is the JWKS URL. Empty means discover it from Issuer, again at
-	// the first scheduled refresh after the discovered URL's lifetime
-	// (the discovery response's max-age within [MinRefreshInterval,
-	// RefreshInterval], else RefreshInterval) and after a fetch from it
-	// fails; see discoveredURL.
+	// the first fetch after the discovered URL's lifetime (the discovery
+	// response's max-age within [MinRefreshInterval, RefreshInterval],
+	// else RefreshInterval) and after a fetch from it fails; see
+	// discoveredURL.
 	URL string
 	// Client makes the HTTP requests; nil means endpoint.NewClient's
 	// (the verifier's default client) with its own transport. The Set never uses the

@@ -8,7 +8,7 @@ import (
 )
 
 // reasonScheduled is the reason of the background refresh's fetches, in
-// logs; only they rediscover an aged JWKS URL (see discoveredURL).
+// logs.
 const reasonScheduled = "scheduled"
 
 // run is the background refresher: fetch, then wait the refresh interval

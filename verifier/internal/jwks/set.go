@@ -97,7 +97,7 @@ type Set struct {
 	waiters     int                  // lookups waiting for next (or for it to finish), at most cfg.MaxWaiters
 	// The discovered JWKS URL ("" until a discovery succeeds), whether a
 	// fetch from it failed (discover again before the next fetch), and when
-	// a scheduled refresh rediscovers it; see discoveredURL.
+	// a fetch rediscovers it; see discoveredURL.
 	jwksURL        string
 	jwksURLFailed  bool
 	jwksURLExpires time.Time
