@@ -51,7 +51,8 @@ const (
 	DefaultMaxResponseSize int64 = 1 << 20
 
 	// DefaultMaxKeyWaiters bounds the verifications that wait at once for
-	// the next key-set fetch the rate limit allows: 256. Waiting adds no
+	// a key-set fetch they did not start, the one in flight or the next
+	// the rate limit allows: 256. Waiting adds no
 	// goroutine; it keeps an RPC the server already runs (its goroutine
 	// stack, a few KB to tens of KB, and its request) alive for at most
 	// MinRefreshInterval plus one fetch, so 256 cost a few MB at most.
@@ -237,9 +238,11 @@ type Config struct {
 	// key-set fetch, at most one per MinRefreshInterval; a token that
 	// arrives while that limit forbids a fetch waits (within its ctx) for
 	// the next permitted one, shared by every waiting call, so a key the
-	// issuer has just published is accepted instead of refused. Past
-	// MaxKeyWaiters a call is refused at once with ErrUnknownKey. Default
-	// DefaultMaxKeyWaiters (256); negative means never wait. See
+	// issuer has just published is accepted instead of refused. Calls that
+	// join a fetch in flight count too. Past MaxKeyWaiters a call is
+	// refused at once with ErrUnknownKey. Default DefaultMaxKeyWaiters
+	// (256); negative means never wait for the rate limit (up to
+	// DefaultMaxKeyWaiters calls still share a fetch in flight). See
 	// docs/key-set.md.
 	MaxKeyWaiters int
 

@@ -67,9 +67,9 @@ type Stats struct {
 	KeyMissFetches int64
 	// KeyMissesLimited counts verifications of a kid not in the set that
 	// were refused without a fetch: the kid was just confirmed absent,
-	// MaxKeyWaiters lookups were already waiting, or refreshes are failing
-	// and the rate limit allows none yet. It grows under a flood of forged
-	// kids.
+	// MaxKeyWaiters lookups were already waiting (for the fetch in flight
+	// or the next), or refreshes are failing and the rate limit allows none
+	// yet. It grows under a flood of forged kids.
 	KeyMissesLimited int64
 	// KeyMissWaits counts verifications of a kid not in the set that waited
 	// (at most MinRefreshInterval, and their context) for the next refresh

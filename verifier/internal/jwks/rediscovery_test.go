@@ -209,10 +209,12 @@ func TestDiscovery_UnknownKidFloodCostsOneDiscoveryRoundPerFetchAtMost(t *testin
 }
 
 // floodForgedKids makes 400 lookups of 100 forged kids from 16 workers,
-// fires the refresh the maxWaiters waiting ones share, and checks that each
-// lookup was refused with ErrUnknownKey.
+// fires the refresh the maxWaiters waiting ones share once they all wait,
+// and checks that each lookup was refused with ErrUnknownKey.
 func floodForgedKids(t *testing.T, s *Set, ft *fakeTimers, maxWaiters int) {
 	t.Helper()
+	waits := make(chan struct{}, maxWaiters)
+	s.onWait = func() { waits <- struct{}{} }
 	const lookups, workers = 400, 16
 	jobs := make(chan string)
 	errc := make(chan error, lookups)
@@ -233,9 +235,13 @@ func floodForgedKids(t *testing.T, s *Set, ft *fakeTimers, maxWaiters int) {
 		jobs <- fmt.Sprintf("forged-%d", i%100)
 	}
 	close(jobs)
-	// The waiters hold their workers; every other worker finishes.
+	// The waiters hold their workers; every other worker finishes. Those
+	// that joined the first fetch wait for the next one once it is done.
 	for range workers - maxWaiters {
 		receive(t, finished, "a worker that was never made to wait")
+	}
+	for range maxWaiters {
+		receive(t, waits, "a lookup to wait for the next permitted fetch")
 	}
 	if !ft.nextAfter(t).fire() {
 		t.Fatal("the shared refresh was stopped before it fired")
