@@ -58,8 +58,9 @@ func parseDiscovery(body []byte, issuer string) (string, error) {
 // (then discovery runs again before the next fetch, and a failed discovery
 // fails that fetch: the kept URL has just failed too), or until its
 // lifetime has passed (see discoveryLifetime): then discovery runs before
-// the next fetch, and when it fails the kept URL is used, so a discovery
-// outage never stops key fetching. Every fetch rediscovers an aged URL,
+// the next fetch, and when it fails the kept URL is used (and, after a
+// Retry-After, until it has passed), so a discovery outage never stops key
+// fetching. Every fetch rediscovers an aged URL,
 // scheduled or triggered by an unknown kid: the first token of a key the
 // issuer published at a moved jwks_uri is the first sign that the URL
 // moved. A flood of forged kids stays within its budget: the fetches it
@@ -77,7 +78,14 @@ func (s *Set) discoveredURL() (string, error) {
 		if kept == "" || failed || s.ctx.Err() != nil {
 			return "", err
 		}
-		// Discovery is tried again before the next fetch.
+		// Discovery is tried again before the next fetch, or, when the
+		// issuer said when to come back (429, 503), not sooner, within the
+		// back-off's caps: the kept URL serves meanwhile.
+		if d := min(retryAfterOf(err), backoffMax, s.cfg.RefreshInterval); d > 0 {
+			s.mu.Lock()
+			s.jwksURLExpires = s.cfg.Now().Add(d)
+			s.mu.Unlock()
+		}
 		s.log.Warn("jwks: rediscovery failed; keeping the discovered JWKS URL",
 			"url", redactString(kept), "error", err.Error())
 		return kept, nil

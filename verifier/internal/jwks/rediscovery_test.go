@@ -178,7 +178,8 @@ func TestDiscovery_FailedRediscoveryKeepsTheDiscoveredURL(t *testing.T) {
 // fetches it costs with a configured URL (the first miss's and the one the
 // waiters share, at most one per MinRefreshInterval) and at most one
 // discovery round each: one in all when the rediscovery succeeds (the URL
-// then has a new lifetime), one per fetch while it fails.
+// then has a new lifetime) or fails with a Retry-After, one per fetch while
+// it fails without one.
 func TestDiscovery_UnknownKidFloodCostsOneDiscoveryRoundPerFetchAtMost(t *testing.T) {
 	for _, tt := range []struct {
 		name            string
@@ -187,7 +188,9 @@ func TestDiscovery_UnknownKidFloodCostsOneDiscoveryRoundPerFetchAtMost(t *testin
 		discoveryRounds int
 	}{
 		{"rediscovery succeeds", nil, "/new-keys", 1},
-		{"rediscovery fails", &reply{status: 503, header: map[string]string{"Retry-After": "3600"}}, "/old-keys", 2},
+		{"rediscovery fails", &reply{status: 503}, "/old-keys", 2},
+		// The issuer asked not to be asked again so soon.
+		{"rediscovery fails with Retry-After", &reply{status: 503, header: map[string]string{"Retry-After": "3600"}}, "/old-keys", 1},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			ts := movingIssuer(t)
@@ -251,6 +254,34 @@ func floodForgedKids(t *testing.T, s *Set, ft *fakeTimers, maxWaiters int) {
 		if err := <-errc; !errors.Is(err, ErrUnknownKey) {
 			t.Fatalf("forged kid: %v, want ErrUnknownKey", err)
 		}
+	}
+}
+
+// A re-discovery the issuer answers with 429 or 503 and a Retry-After is
+// not asked again before it: the kept URL serves meanwhile, and fetches
+// unknown kids trigger (one per MinRefreshInterval) do not re-read the
+// document the issuer asked to be left alone.
+func TestDiscovery_FailedRediscoveryWaitsForItsRetryAfter(t *testing.T) {
+	ts := movingIssuer(t)
+	s, _, clk, _ := startDiscovering(t, ts, Config{})
+	clk.Advance(DefaultRefreshInterval)
+	ts.set(oidcPath, reply{status: 429, header: map[string]string{"Retry-After": "120"}})
+	lookup := func(kid string, wantDiscoveries int) {
+		t.Helper()
+		if _, err := s.Key(ctxT(t), kid); !errors.Is(err, ErrUnknownKey) {
+			t.Fatalf("Key(%s) = %v, want ErrUnknownKey from the kept URL", kid, err)
+		}
+		if got := ts.count(oidcPath); got != wantDiscoveries {
+			t.Fatalf("after Key(%s): %d discovery requests, want %d", kid, got, wantDiscoveries)
+		}
+	}
+	lookup("forged-1", 2) // the URL is past its lifetime: rediscovered, 429
+	clk.Advance(DefaultMinRefreshInterval)
+	lookup("forged-2", 2) // within the Retry-After: not asked
+	clk.Advance(2 * time.Minute)
+	lookup("forged-3", 3) // past it: asked again
+	if got := ts.count("/old-keys"); got != 4 {
+		t.Fatalf("%d key-set requests, want 4 (start-up and one per unknown kid)", got)
 	}
 }
 
