@@ -51,7 +51,8 @@ const (
 	DefaultMaxResponseSize int64 = 1 << 20
 
 	// DefaultMaxKeyWaiters bounds the verifications that wait at once for
-	// the next key-set fetch the rate limit allows: 256. Waiting adds no
+	// a key-set fetch they did not start, the one in flight or the next
+	// the rate limit allows: 256. Waiting adds no
 	// goroutine; it keeps an RPC the server already runs (its goroutine
 	// stack, a few KB to tens of KB, and its request) alive for at most
 	// MinRefreshInterval plus one fetch, so 256 cost a few MB at most.
@@ -117,9 +118,9 @@ type Config struct {
 	SkipAudienceCheck bool
 
 	// JWKSURL is the key set's URL. Default: discovered from Issuer, and
-	// discovered again at the first scheduled refresh once RefreshInterval
-	// (or the discovery document's shorter max-age) has passed, and after a
-	// fetch from it fails, so a moved jwks_uri is followed even while the
+	// discovered again at the first key-set fetch (scheduled, or for an
+	// unknown kid) once RefreshInterval (or the discovery document's
+	// shorter max-age) has passed, and after a fetch from it fails, so a moved jwks_uri is followed even while the
 	// old URL still answers; a failed re-discovery keeps the URL in use
 	// (docs/key-set.md). Same URL rules as Issuer. Keys are only ever taken
 	// from this set: the jku, x5u, x5c and jwk headers of a token are
@@ -237,9 +238,11 @@ type Config struct {
 	// key-set fetch, at most one per MinRefreshInterval; a token that
 	// arrives while that limit forbids a fetch waits (within its ctx) for
 	// the next permitted one, shared by every waiting call, so a key the
-	// issuer has just published is accepted instead of refused. Past
-	// MaxKeyWaiters a call is refused at once with ErrUnknownKey. Default
-	// DefaultMaxKeyWaiters (256); negative means never wait. See
+	// issuer has just published is accepted instead of refused. Calls that
+	// join a fetch in flight count too. Past MaxKeyWaiters a call is
+	// refused at once with ErrUnknownKey. Default DefaultMaxKeyWaiters
+	// (256); negative means never wait for the rate limit (up to
+	// DefaultMaxKeyWaiters calls still share a fetch in flight). See
 	// docs/key-set.md.
 	MaxKeyWaiters int
 

@@ -55,8 +55,9 @@ type Stats struct {
 
 	// Discoveries counts HTTP requests for the issuer's discovery
 	// documents: the first fetch's, the rediscovery after a fetch from the
-	// discovered JWKS URL failed, and the scheduled refreshes' once the
-	// discovered URL's lifetime has passed. Always 0 with Config.JWKSURL.
+	// discovered JWKS URL failed, and the rediscovery of the first fetch
+	// (scheduled, or for an unknown kid) once the discovered URL's
+	// lifetime has passed. Always 0 with Config.JWKSURL.
 	Discoveries int64
 	// JWKSURLChanges counts rediscoveries that found a JWKS URL other than
 	// the one in use: the issuer moved its keys, and the Verifier followed.
@@ -69,9 +70,9 @@ type Stats struct {
 	KeyMissFetches int64
 	// KeyMissesLimited counts verifications of a kid not in the set that
 	// were refused without a fetch: the kid was just confirmed absent,
-	// MaxKeyWaiters lookups were already waiting, or refreshes are failing
-	// and the rate limit allows none yet. It grows under a flood of forged
-	// kids.
+	// MaxKeyWaiters lookups were already waiting (for the fetch in flight
+	// or the next), or refreshes are failing and the rate limit allows none
+	// yet. It grows under a flood of forged kids.
 	KeyMissesLimited int64
 	// KeyMissWaits counts verifications of a kid not in the set that waited
 	// (at most MinRefreshInterval, and their context) for the next refresh

@@ -22,8 +22,9 @@ const (
 	DefaultFetchTimeout = 10 * time.Second
 	// DefaultMaxResponseSize bounds one HTTP response body (1 MiB).
 	DefaultMaxResponseSize int64 = 1 << 20
-	// DefaultMaxWaiters bounds the lookups that wait at once for the next
-	// refresh the rate limit allows.
+	// DefaultMaxWaiters bounds the lookups that wait at once for a fetch
+	// they did not start: the one in flight, or the next the rate limit
+	// allows.
 	DefaultMaxWaiters = 256
 )
 
@@ -53,10 +54,10 @@ type Config struct {
 	// "issuer" must equal Issuer exactly.
 	Issuer string
 	// URL is the JWKS URL. Empty means discover it from Issuer, again at
-	// the first scheduled refresh after the discovered URL's lifetime
-	// (the discovery response's max-age within [MinRefreshInterval,
-	// RefreshInterval], else RefreshInterval) and after a fetch from it
-	// fails; see discoveredURL.
+	// the first fetch after the discovered URL's lifetime (the discovery
+	// response's max-age within [MinRefreshInterval, RefreshInterval],
+	// else RefreshInterval) and after a fetch from it fails; see
+	// discoveredURL.
 	URL string
 	// Client makes the HTTP requests; nil means endpoint.NewClient's
 	// (the verifier's default client) with its own transport. The Set never uses the
@@ -85,9 +86,11 @@ type Config struct {
 	// a larger body is a failed fetch.
 	MaxResponseSize int64
 	// MaxWaiters bounds the lookups of unknown kids that wait at once for
-	// the next refresh the rate limit allows (default DefaultMaxWaiters,
-	// 256); past it a lookup is refused at once. Negative means no lookup
-	// ever waits: a rate-limited miss is refused at once.
+	// a fetch they did not start: the one in flight, or the next the rate
+	// limit allows (default DefaultMaxWaiters, 256); past it a lookup is
+	// refused at once. Negative means no lookup waits for the rate limit: a
+	// rate-limited miss is refused at once, and up to DefaultMaxWaiters
+	// lookups still share a fetch in flight.
 	MaxWaiters int
 	// Now is the clock for staleness and rate-limit decisions (default
 	// time.Now). Background timers use real time.
@@ -95,6 +98,11 @@ type Config struct {
 	// Logger receives fetch failures (warn), skipped keys and refreshes
 	// (debug/warn). Nil discards. Nothing logged contains a secret.
 	Logger *slog.Logger
+
+	// maxJoiners bounds the lookups that wait for a fetch they did not
+	// start, set by withDefaults: MaxWaiters, or DefaultMaxWaiters when
+	// MaxWaiters turns waiting for the rate limit off.
+	maxJoiners int
 }
 
 // withDefaults returns c with every zero or negative field defaulted.
@@ -121,6 +129,10 @@ func (c Config) withDefaults() Config {
 		c.MaxWaiters = DefaultMaxWaiters
 	case c.MaxWaiters < 0:
 		c.MaxWaiters = 0
+	}
+	c.maxJoiners = c.MaxWaiters
+	if c.maxJoiners == 0 {
+		c.maxJoiners = DefaultMaxWaiters
 	}
 	if c.MaxResponseSize <= 0 {
 		c.MaxResponseSize = DefaultMaxResponseSize

@@ -55,21 +55,22 @@ func parseDiscovery(body []byte, issuer string) (string, error) {
 
 // discoveredURL returns the JWKS URL to fetch when it is discovered from
 // the Issuer. The URL a discovery found is kept until a fetch from it fails
-// (then discovery runs again before the next fetch, whatever its reason,
-// and a failed discovery fails that fetch: the kept URL has just failed
-// too), or, for a scheduled refresh only, until its lifetime has passed
-// (see discoveryLifetime): then discovery runs first, and when it fails the
-// kept URL is used, so a discovery outage never stops key fetching. Fetches
-// an unknown kid triggers never rediscover for age, so a flood of forged
-// kids stays within its budget (at most one fetch per MinRefreshInterval,
-// a discovery round and its JWKS request counting as one). It runs inside
-// the one fetch in flight.
-func (s *Set) discoveredURL(scheduled bool) (string, error) {
+// (then discovery runs again before the next fetch, and a failed discovery
+// fails that fetch: the kept URL has just failed too), or until its
+// lifetime has passed (see discoveryLifetime): then discovery runs before
+// the next fetch, and when it fails the kept URL is used (and, after a
+// Retry-After, until it has passed), so a discovery outage never stops key
+// fetching. Every fetch rediscovers an aged URL,
+// scheduled or triggered by an unknown kid: the first token of a key the
+// issuer published at a moved jwks_uri is the first sign that the URL
+// moved. A flood of forged kids stays within its budget: the fetches it
+// triggers are at most one per MinRefreshInterval, each with at most one
+// discovery round. It runs inside the one fetch in flight.
+func (s *Set) discoveredURL() (string, error) {
 	s.mu.Lock()
 	kept, failed, expires := s.jwksURL, s.jwksURLFailed, s.jwksURLExpires
 	s.mu.Unlock()
-	aged := scheduled && !s.cfg.Now().Before(expires)
-	if kept != "" && !failed && !aged {
+	if kept != "" && !failed && s.cfg.Now().Before(expires) {
 		return kept, nil
 	}
 	url, lifetime, err := s.discover(s.ctx)
@@ -77,7 +78,14 @@ func (s *Set) discoveredURL(scheduled bool) (string, error) {
 		if kept == "" || failed || s.ctx.Err() != nil {
 			return "", err
 		}
-		// The kept URL is retried for discovery at the next scheduled refresh.
+		// Discovery is tried again before the next fetch, or, when the
+		// issuer said when to come back (429, 503), not sooner, within the
+		// back-off's caps: the kept URL serves meanwhile.
+		if d := min(retryAfterOf(err), backoffMax, s.cfg.RefreshInterval); d > 0 {
+			s.mu.Lock()
+			s.jwksURLExpires = s.cfg.Now().Add(d)
+			s.mu.Unlock()
+		}
 		s.log.Warn("jwks: rediscovery failed; keeping the discovered JWKS URL",
 			"url", redactString(kept), "error", err.Error())
 		return kept, nil
@@ -94,7 +102,7 @@ func (s *Set) discoveredURL(scheduled bool) (string, error) {
 }
 
 // discoveryLifetime is how long a discovered JWKS URL is used before a
-// scheduled refresh rediscovers it: the discovery response's Cache-Control
+// fetch rediscovers it: the discovery response's Cache-Control
 // max-age clamped to [MinRefreshInterval, RefreshInterval], RefreshInterval
 // without one (the same rule as the key set's own refresh), less the
 // scheduled waits' jitter, so that a refresh that comes after one full

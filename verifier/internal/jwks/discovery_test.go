@@ -208,6 +208,34 @@ func TestDiscovery_BusyIssuerTriesNoFurtherDocuments(t *testing.T) {
 	}
 }
 
+// A document other than the first that answers 429 or 503 ends the round
+// too, after documents that answered 404: its Retry-After, joined with
+// their errors, still sets the back-off (before, errors.As found the first
+// document's 404 and the back-off was a second).
+func TestDiscovery_RetryAfterOfALaterDocumentSetsTheBackOff(t *testing.T) {
+	for _, tt := range []struct {
+		name, issuerPath, busy string
+		code                   int
+	}{
+		{"second document 429", "", oauthPath, http.StatusTooManyRequests},
+		{"second document 503", "", oauthPath, http.StatusServiceUnavailable},
+		{"third document 429", "/tenant1", oauthPath + "/tenant1", http.StatusTooManyRequests},
+		{"third document 503", "/tenant1", oauthPath + "/tenant1", http.StatusServiceUnavailable},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			ts := newTestServer(t) // every other document is a 404
+			ts.set(tt.busy, reply{status: tt.code, header: map[string]string{"Retry-After": "60"}})
+			_, ft := startSet(t, Config{Issuer: ts.URL + tt.issuerPath})
+			if w := ft.next(t); w.d != time.Minute {
+				t.Errorf("wait after a %d with Retry-After 60 = %v, want 1m", tt.code, w.d)
+			}
+			if got := ts.count(tt.busy); got != 1 {
+				t.Fatalf("busy document requested %d times, want 1", got)
+			}
+		})
+	}
+}
+
 func TestParseDiscovery(t *testing.T) {
 	const iss = "https://a.example/oauth2/default"
 	tests := []struct {

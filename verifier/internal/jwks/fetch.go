@@ -20,6 +20,26 @@ type statusError struct {
 
 func (e *statusError) Error() string { return fmt.Sprintf("HTTP status %d", e.code) }
 
+// retryAfterOf is the longest Retry-After of the statusErrors in err's
+// tree, 0 when none has one. A failed discovery round joins the errors of
+// its documents, and the 429 or 503 that ended it comes last, after the
+// 404s of the documents before it: errors.As would find a 404 first.
+func retryAfterOf(err error) time.Duration {
+	switch e := err.(type) {
+	case *statusError:
+		return e.retryAfter
+	case interface{ Unwrap() error }:
+		return retryAfterOf(e.Unwrap())
+	case interface{ Unwrap() []error }:
+		var d time.Duration
+		for _, err := range e.Unwrap() {
+			d = max(d, retryAfterOf(err))
+		}
+		return d
+	}
+	return 0
+}
+
 // newClient returns the client a Set uses: a copy of c (or, when c is nil,
 // of endpoint.NewClient's client for timeout, whose transport is returned
 // as own so Close can close its idle connections) without a cookie jar and

@@ -77,6 +77,32 @@ func TestDiscovery_MovedJWKSURIPickedUpAtFirstScheduledRefreshAfterLifetime(t *t
 	}
 }
 
+// An issuer that moves its keys and signs with a new key at once: the
+// first token of the new key comes before the scheduled refresh that would
+// rediscover. Its fetch rediscovers the URL past its lifetime and follows
+// the keys (before, it fetched the frozen old URL, and the token was
+// refused until the scheduled refresh, up to about a RefreshInterval later
+// when the discovery document's max-age is short).
+func TestDiscovery_UnknownKidRediscoversAnAgedJWKSURL(t *testing.T) {
+	ts := movingIssuer(t)
+	ts.set(oidcPath, reply{body: discoveryDoc(t, ts.URL, ts.URL+"/old-keys?tenant=s3cret"), header: map[string]string{"Cache-Control": "max-age=300"}})
+	s, _, clk, logs := startDiscovering(t, ts, Config{})
+	ts.moveKeys(t)
+	clk.Advance(5 * time.Minute) // the document's max-age; the next scheduled refresh is an hour away
+	if _, err := s.Key(ctxT(t), "b"); err != nil {
+		t.Fatalf("Key(b) after the keys moved: %v", err)
+	}
+	if d, o, n := ts.count(oidcPath), ts.count("/old-keys"), ts.count("/new-keys"); d != 2 || o != 1 || n != 1 {
+		t.Fatalf("unknown kid: %d discovery, %d old-keys, %d new-keys requests; want 2, 1, 1", d, o, n)
+	}
+	if st := s.Stats(); st.URLChanges != 1 || st.MissFetches != 1 || st.Failures != 0 {
+		t.Fatalf("Stats = %+v, want 1 URL change, 1 miss fetch and no failure", st)
+	}
+	if out := logs.String(); !containsAll(out, "discovered JWKS URL changed", "/new-keys") || strings.Contains(out, "s3cret") {
+		t.Fatalf("want an info line naming the new URL without its query:\n%s", out)
+	}
+}
+
 func TestDiscovery_LifetimeFollowsDiscoveryMaxAge(t *testing.T) {
 	ts := movingIssuer(t)
 	ts.set("/old-keys", reply{body: jwksDoc(t, rsaJWK(t, 0, "a")), header: map[string]string{"Cache-Control": "max-age=60"}})
@@ -147,18 +173,51 @@ func TestDiscovery_FailedRediscoveryKeepsTheDiscoveredURL(t *testing.T) {
 	}
 }
 
-// TestDiscovery_UnknownKidFloodCausesNoRediscovery: with the discovered URL
-// past its lifetime, a flood of forged kids costs what it costs with a
-// configured URL (the first miss's fetch and the one the waiters share),
-// and no discovery request: only the scheduled refresh rediscovers.
-func TestDiscovery_UnknownKidFloodCausesNoRediscovery(t *testing.T) {
-	ts := movingIssuer(t)
-	const maxWaiters = 4
-	s, ft, clk, _ := startDiscovering(t, ts, Config{MaxWaiters: maxWaiters})
-	ts.moveKeys(t)
-	clk.Advance(DefaultRefreshInterval)
-	keys := ts.count("/old-keys")
+// TestDiscovery_UnknownKidFloodCostsOneDiscoveryRoundPerFetchAtMost: with
+// the discovered URL past its lifetime, a flood of forged kids costs the
+// fetches it costs with a configured URL (the first miss's and the one the
+// waiters share, at most one per MinRefreshInterval) and at most one
+// discovery round each: one in all when the rediscovery succeeds (the URL
+// then has a new lifetime) or fails with a Retry-After, one per fetch while
+// it fails without one.
+func TestDiscovery_UnknownKidFloodCostsOneDiscoveryRoundPerFetchAtMost(t *testing.T) {
+	for _, tt := range []struct {
+		name            string
+		doc             *reply // the discovery document during the flood; nil: the keys moved
+		keysPath        string // where the flood's fetches go
+		discoveryRounds int
+	}{
+		{"rediscovery succeeds", nil, "/new-keys", 1},
+		{"rediscovery fails", &reply{status: 503}, "/old-keys", 2},
+		// The issuer asked not to be asked again so soon.
+		{"rediscovery fails with Retry-After", &reply{status: 503, header: map[string]string{"Retry-After": "3600"}}, "/old-keys", 1},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			ts := movingIssuer(t)
+			const maxWaiters = 4
+			s, ft, clk, _ := startDiscovering(t, ts, Config{MaxWaiters: maxWaiters})
+			if tt.doc != nil {
+				ts.set(oidcPath, *tt.doc)
+			} else {
+				ts.moveKeys(t)
+			}
+			clk.Advance(DefaultRefreshInterval)
+			keys := ts.count(tt.keysPath)
+			floodForgedKids(t, s, ft, maxWaiters)
+			if d, k := ts.count(oidcPath)-1, ts.count(tt.keysPath)-keys; d != tt.discoveryRounds || k != 2 {
+				t.Fatalf("flood: %d discovery requests, %d key-set requests; want %d and 2", d, k, tt.discoveryRounds)
+			}
+		})
+	}
+}
 
+// floodForgedKids makes 400 lookups of 100 forged kids from 16 workers,
+// fires the refresh the maxWaiters waiting ones share once they all wait,
+// and checks that each lookup was refused with ErrUnknownKey.
+func floodForgedKids(t *testing.T, s *Set, ft *fakeTimers, maxWaiters int) {
+	t.Helper()
+	waits := make(chan struct{}, maxWaiters)
+	s.onWait = func() { waits <- struct{}{} }
 	const lookups, workers = 400, 16
 	jobs := make(chan string)
 	errc := make(chan error, lookups)
@@ -179,9 +238,13 @@ func TestDiscovery_UnknownKidFloodCausesNoRediscovery(t *testing.T) {
 		jobs <- fmt.Sprintf("forged-%d", i%100)
 	}
 	close(jobs)
-	// The waiters hold their workers; every other worker finishes.
+	// The waiters hold their workers; every other worker finishes. Those
+	// that joined the first fetch wait for the next one once it is done.
 	for range workers - maxWaiters {
 		receive(t, finished, "a worker that was never made to wait")
+	}
+	for range maxWaiters {
+		receive(t, waits, "a lookup to wait for the next permitted fetch")
 	}
 	if !ft.nextAfter(t).fire() {
 		t.Fatal("the shared refresh was stopped before it fired")
@@ -192,12 +255,33 @@ func TestDiscovery_UnknownKidFloodCausesNoRediscovery(t *testing.T) {
 			t.Fatalf("forged kid: %v, want ErrUnknownKey", err)
 		}
 	}
-	if d, k := ts.count(oidcPath), ts.count("/old-keys")-keys; d != 1 || k != 2 {
-		t.Fatalf("flood: %d discovery requests in all, %d key-set requests; want 1 (start-up) and 2", d, k)
+}
+
+// A re-discovery the issuer answers with 429 or 503 and a Retry-After is
+// not asked again before it: the kept URL serves meanwhile, and fetches
+// unknown kids trigger (one per MinRefreshInterval) do not re-read the
+// document the issuer asked to be left alone.
+func TestDiscovery_FailedRediscoveryWaitsForItsRetryAfter(t *testing.T) {
+	ts := movingIssuer(t)
+	s, _, clk, _ := startDiscovering(t, ts, Config{})
+	clk.Advance(DefaultRefreshInterval)
+	ts.set(oidcPath, reply{status: 429, header: map[string]string{"Retry-After": "120"}})
+	lookup := func(kid string, wantDiscoveries int) {
+		t.Helper()
+		if _, err := s.Key(ctxT(t), kid); !errors.Is(err, ErrUnknownKey) {
+			t.Fatalf("Key(%s) = %v, want ErrUnknownKey from the kept URL", kid, err)
+		}
+		if got := ts.count(oidcPath); got != wantDiscoveries {
+			t.Fatalf("after Key(%s): %d discovery requests, want %d", kid, got, wantDiscoveries)
+		}
 	}
-	ft.refreshNow(t)
-	if d, n := ts.count(oidcPath), ts.count("/new-keys"); d != 2 || n != 1 {
-		t.Fatalf("scheduled refresh: %d discovery, %d new-keys requests; want 2 and 1", d, n)
+	lookup("forged-1", 2) // the URL is past its lifetime: rediscovered, 429
+	clk.Advance(DefaultMinRefreshInterval)
+	lookup("forged-2", 2) // within the Retry-After: not asked
+	clk.Advance(2 * time.Minute)
+	lookup("forged-3", 3) // past it: asked again
+	if got := ts.count("/old-keys"); got != 4 {
+		t.Fatalf("%d key-set requests, want 4 (start-up and one per unknown kid)", got)
 	}
 }
 

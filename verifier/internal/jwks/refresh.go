@@ -16,7 +16,7 @@ import (
 // not a failure of the issuer: it is neither counted, logged nor stored as
 // the latest refresh's error.
 func (s *Set) refresh(reason string) (*snapshot, time.Duration, error) {
-	snap, next, err := s.fetchSnapshot(reason == reasonScheduled)
+	snap, next, err := s.fetchSnapshot()
 	if err != nil {
 		if s.ctx.Err() != nil {
 			return nil, 0, ErrClosed
@@ -51,12 +51,11 @@ func (s *Set) logFailure(reason string, err error, now time.Time) {
 }
 
 // fetchSnapshot fetches the key set from the configured URL, or from the
-// discovered one (see discoveredURL); scheduled says whether this is the
-// background refresh, the only fetch that rediscovers an aged URL.
-func (s *Set) fetchSnapshot(scheduled bool) (*snapshot, time.Duration, error) {
+// discovered one (see discoveredURL).
+func (s *Set) fetchSnapshot() (*snapshot, time.Duration, error) {
 	url, discovered := s.cfg.URL, false
 	if url == "" {
-		u, err := s.discoveredURL(scheduled)
+		u, err := s.discoveredURL()
 		if err != nil {
 			return nil, 0, err
 		}

@@ -1,7 +1,6 @@
 package jwks
 
 import (
-	"errors"
 	"net/http"
 	"strconv"
 	"strings"
@@ -9,7 +8,7 @@ import (
 )
 
 // reasonScheduled is the reason of the background refresh's fetches, in
-// logs; only they rediscover an aged JWKS URL (see discoveredURL).
+// logs.
 const reasonScheduled = "scheduled"
 
 // run is the background refresher: fetch, then wait the refresh interval
@@ -36,12 +35,10 @@ func (s *Set) run() {
 		} else {
 			failures++
 			wait = backoff(failures, s.cfg.RefreshInterval)
-			if se := (*statusError)(nil); errors.As(c.err, &se) {
-				// The issuer said when to come back (429, 503): not sooner,
-				// jitter included, within the same caps as the back-off.
-				notBefore = min(se.retryAfter, backoffMax, s.cfg.RefreshInterval)
-				wait = max(wait, notBefore)
-			}
+			// The issuer said when to come back (429, 503): not sooner,
+			// jitter included, within the same caps as the back-off.
+			notBefore = min(retryAfterOf(c.err), backoffMax, s.cfg.RefreshInterval)
+			wait = max(wait, notBefore)
 		}
 		timer, stop := s.newTimer(max(jitter(wait, s.random()), notBefore))
 		select {

@@ -94,10 +94,10 @@ type Set struct {
 	started     uint64               // fetches started so far; numbers each fetchCall
 	next        *fetchCall           // the refresh waiting lookups share, not started yet; nil when none
 	nextStop    func() bool          // stops next's timer
-	waiters     int                  // lookups waiting for next (or for it to finish), at most cfg.MaxWaiters
+	waiters     int                  // lookups that joined inflight or wait for next, at most cfg.MaxWaiters
 	// The discovered JWKS URL ("" until a discovery succeeds), whether a
 	// fetch from it failed (discover again before the next fetch), and when
-	// a scheduled refresh rediscovers it; see discoveredURL.
+	// a fetch rediscovers it; see discoveredURL.
 	jwksURL        string
 	jwksURLFailed  bool
 	jwksURLExpires time.Time
@@ -164,10 +164,12 @@ func newSet(cfg Config, timer func(time.Duration) (<-chan time.Time, func() bool
 // An unknown kid is answered from a fetch that started after the lookup
 // arrived: the lookup starts one (at most one per MinRefreshInterval; all
 // concurrent misses share it), or, when the rate limit forbids it, waits for
-// the next permitted one, which every waiting lookup shares (at most
-// MaxWaiters wait at once; see docs/key-set.md). It is refused at once, with
-// no wait, when the kid was just confirmed absent, when MaxWaiters lookups
-// already wait, or when there is no usable set or the latest refresh failed.
+// the next permitted one, which every waiting lookup shares. Lookups that
+// join a fetch in flight or wait for the next one take one of MaxWaiters
+// slots (see docs/key-set.md). A lookup is refused at once, with no wait,
+// when the kid was just confirmed absent, when every slot is taken, or,
+// instead of waiting for the rate limit, when there is no usable set or the
+// latest refresh failed.
 // A lookup waits only until ctx ends, and then returns ctx's error.
 //
 // Otherwise the error is ErrUnknownKey (the set is up to date and lacks kid:
@@ -209,7 +211,7 @@ func (s *Set) Key(ctx context.Context, kid string) (*Key, error) {
 		select {
 		case <-c.done:
 		case <-ctx.Done():
-			if how == waited {
+			if how != started {
 				s.mu.Lock()
 				s.waiters--
 				s.mu.Unlock()
@@ -217,7 +219,7 @@ func (s *Set) Key(ctx context.Context, kid string) (*Key, error) {
 			return nil, fmt.Errorf("jwks: waiting for key set refresh: %w", ctx.Err())
 		}
 		s.mu.Lock()
-		if how == waited {
+		if how != started {
 			s.waiters--
 		}
 		now, snap = s.cfg.Now(), s.cur.Load()

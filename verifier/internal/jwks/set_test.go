@@ -278,16 +278,19 @@ func TestSet_KeyExposedLongAfterTheLastGoodFetchIsRememberedAsWithdrawn(t *testi
 
 // TestSet_UnknownKidFloodCausesTwoFetches floods the set with 10,000 lookups
 // over 1,000 forged kids from 64 workers while the rate limit allows one
-// fetch an hour. The first miss fetches; MaxWaiters (16) lookups then wait
-// for the next permitted fetch, and every other one is refused at once, so
-// the flood costs exactly two fetches: the first miss's and the one the
-// waiters share, which the test fires.
+// fetch an hour. The first miss fetches; MaxWaiters (16) lookups join it
+// or, once it is done, wait for the next permitted fetch, and every other
+// one is refused at once, so the flood costs exactly two fetches: the first
+// miss's and the one the waiters share, which the test fires once all 16
+// wait for it.
 func TestSet_UnknownKidFloodCausesTwoFetches(t *testing.T) {
 	ts := newTestServer(t)
 	ts.setKeys(t, rsaJWK(t, 0, "a"))
 	const maxWaiters = 16
 	s, ft := startSet(t, Config{URL: ts.URL + "/keys", MinRefreshInterval: time.Hour, RefreshInterval: 24 * time.Hour, MaxWaiters: maxWaiters})
 	ready(t, s)
+	waits := make(chan struct{}, maxWaiters)
+	s.onWait = func() { waits <- struct{}{} }
 	before := ts.count("/keys")
 
 	const lookups, workers, distinct = 10000, 64, 1000
@@ -329,6 +332,11 @@ func TestSet_UnknownKidFloodCausesTwoFetches(t *testing.T) {
 	// The waiters hold their workers; every other worker finishes.
 	for i := 0; i < workers-maxWaiters; i++ {
 		receive(t, finished, "a worker that was never made to wait")
+	}
+	// Those that joined the first fetch wait for the next one once it is
+	// done.
+	for range maxWaiters {
+		receive(t, waits, "a lookup to wait for the next permitted fetch")
 	}
 	s.mu.Lock()
 	waiting := s.waiters
@@ -661,8 +669,11 @@ func TestConfig_Defaults(t *testing.T) {
 		c.MaxWaiters != DefaultMaxWaiters {
 		t.Fatalf("defaults = %+v", c)
 	}
-	if c = (Config{MaxWaiters: -1}).withDefaults(); c.MaxWaiters != 0 {
-		t.Fatalf("MaxWaiters -1 became %d, want 0 (never wait)", c.MaxWaiters)
+	if c = (Config{MaxWaiters: -1}).withDefaults(); c.MaxWaiters != 0 || c.maxJoiners != DefaultMaxWaiters {
+		t.Fatalf("MaxWaiters -1 became %d and %d joiners, want 0 (never wait) and %d", c.MaxWaiters, c.maxJoiners, DefaultMaxWaiters)
+	}
+	if c = (Config{MaxWaiters: 3}).withDefaults(); c.MaxWaiters != 3 || c.maxJoiners != 3 {
+		t.Fatalf("MaxWaiters 3 became %d and %d joiners, want 3 and 3", c.MaxWaiters, c.maxJoiners)
 	}
 	c = Config{RefreshInterval: time.Second, MinRefreshInterval: time.Minute, FetchTimeout: -1}.withDefaults()
 	if c.MinRefreshInterval != time.Second || c.FetchTimeout != DefaultFetchTimeout {

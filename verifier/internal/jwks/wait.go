@@ -7,7 +7,7 @@ type missMode int
 
 const (
 	started missMode = iota // it started the fetch
-	joined                  // it joined a fetch already in flight
+	joined                  // it holds a waiter slot and joined a fetch already in flight
 	waited                  // it holds a waiter slot and waits for s.next
 )
 
@@ -20,8 +20,12 @@ const (
 // otherwise the lookup waits for the next permitted refresh, shared with
 // every other waiting lookup, unless waiting cannot change the answer (no
 // usable set, or the latest refresh failed: ErrUnavailable tells the client
-// to retry) or MaxWaiters lookups already wait (refused at once, so that a
-// flood of forged kids cannot hold calls open in bulk).
+// to retry). A lookup that joins or waits takes one of MaxWaiters slots;
+// when they are all taken it is refused at once, so that a flood of forged
+// kids cannot hold calls open in bulk, not even while a slow or hung issuer
+// keeps a fetch in flight. Only the lookup that starts a fetch waits for it
+// without a slot: one per fetch. When MaxWaiters turns waiting off, joining
+// stays on, within DefaultMaxWaiters slots (cfg.maxJoiners).
 func (s *Set) missLocked(kid string, now time.Time, snap *snapshot) (*fetchCall, missMode, error) {
 	usable := snap.usable(now, s.cfg.MaxStaleness)
 	if t, ok := s.missed[kid]; ok && usable && now.Sub(t) < s.missTTL() {
@@ -29,6 +33,11 @@ func (s *Set) missLocked(kid string, now time.Time, snap *snapshot) (*fetchCall,
 		return nil, 0, ErrUnknownKey
 	}
 	if s.inflight != nil {
+		if s.waiters >= s.cfg.maxJoiners {
+			s.limited.Add(1)
+			return nil, 0, s.missErr(snap, now)
+		}
+		s.waiters++
 		return s.inflight, joined, nil
 	}
 	if s.closed {

@@ -157,6 +157,79 @@ func TestSet_WaiterCapExceededIsRefusedAtOnce(t *testing.T) {
 	}
 }
 
+// Lookups that join a fetch in flight take waiter slots too: a slow or
+// hung issuer keeps a fetch in flight for up to FetchTimeout (two with a
+// discovery round), and before, every forged kid arriving meanwhile joined
+// it, however many, so a flood held calls open without bound. Past
+// MaxWaiters (DefaultMaxWaiters when waiting for the rate limit is off) a
+// lookup is refused at once, and the slots come back.
+func TestSet_JoinersCountTowardsMaxWaiters(t *testing.T) {
+	for _, tt := range []struct {
+		maxWaiters, slots int
+	}{
+		{2, 2},
+		{-1, DefaultMaxWaiters},
+	} {
+		t.Run(fmt.Sprint(tt.maxWaiters), func(t *testing.T) {
+			ts := newTestServer(t)
+			ts.setKeys(t, rsaJWK(t, 0, "a"))
+			clock := newFakeClock()
+			s, ft := startSet(t, Config{URL: ts.URL + "/keys", Now: clock.Now, MinRefreshInterval: 10 * time.Second, MaxWaiters: tt.maxWaiters})
+			ready(t, s)
+			joined, waiting := make(chan struct{}, tt.slots+1), make(chan struct{}, tt.slots+1)
+			s.onJoin = func() { joined <- struct{}{} }
+			s.onWait = func() { waiting <- struct{}{} }
+
+			ts.holdRequests() // the issuer hangs
+			starter := keyAsync(ctxT(t), s, "x")
+			ts.waitEntered(t, "/keys")
+			var joiners []<-chan error
+			for i := range tt.slots {
+				joiners = append(joiners, keyAsync(ctxT(t), s, fmt.Sprintf("j%d", i)))
+				receive(t, joined, "a lookup to join")
+			}
+			limited := s.Stats().MissesLimited
+
+			past := keyAsync(ctxT(t), s, "past")
+			select {
+			case err := <-past:
+				if !errors.Is(err, ErrUnknownKey) {
+					t.Fatalf("Key past the cap = %v, want ErrUnknownKey at once", err)
+				}
+			case <-joined:
+				t.Fatal("a lookup past the cap joined the fetch in flight")
+			}
+			if st := s.Stats(); st.MissesLimited != limited+1 {
+				t.Fatalf("Stats = %+v, want one more limited miss", st)
+			}
+
+			ts.release()
+			if err := receive(t, starter, "the lookup that started the fetch"); !errors.Is(err, ErrUnknownKey) {
+				t.Fatalf("starter = %v, want ErrUnknownKey", err)
+			}
+			// The joiners' fetch started before them: they wait for the next
+			// one in the slots they held, or are refused when waiting is off.
+			if tt.maxWaiters > 0 {
+				for range tt.slots {
+					receive(t, waiting, "a joiner to wait")
+				}
+				ft.nextAfter(t).fire()
+			}
+			for _, c := range joiners {
+				if err := receive(t, c, "a joiner"); !errors.Is(err, ErrUnknownKey) {
+					t.Fatalf("joiner = %v, want ErrUnknownKey", err)
+				}
+			}
+			s.mu.Lock()
+			held := s.waiters
+			s.mu.Unlock()
+			if held != 0 {
+				t.Fatalf("%d waiter slots still taken, want 0", held)
+			}
+		})
+	}
+}
+
 // A negative MaxWaiters turns waiting off: a rate-limited lookup is refused
 // at once, as before waiting existed.
 func TestSet_NegativeMaxWaitersNeverWaits(t *testing.T) {
