@@ -92,6 +92,27 @@ func TestConnect_GRPCRefusalWritesNothingToTheServerLog(t *testing.T) {
 	srv.Config.ErrorLog = log.New(&errorLog, "", 0)
 	srv.StartTLS()
 	t.Cleanup(srv.Close)
+	grpcRefusals(t, f, srv)
+	stream, err := connect.NewClient[authtestv1.ServerStreamRequest, authtestv1.ServerStreamResponse](srv.Client(), srv.URL+"/authtest.v1.TestService/ServerStream", protocols["grpc"]...).CallServerStream(t.Context(), connect.NewRequest(&authtestv1.ServerStreamRequest{Count: 1}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for stream.Receive() {
+	}
+	if got := connectOutcome(stream.Err()); got != (outcome{codes.Unauthenticated, grpcauth.ReasonCredentialsMissing}) {
+		t.Fatalf("stream without a token: got %v %q", got.code, got.reason)
+	}
+	stream.Close()
+	if s := errorLog.String(); s != "" {
+		t.Errorf("the server logged %q for refused gRPC calls", s)
+	}
+}
+
+// grpcRefusals makes refused gRPC-protocol calls of AllOf (no token, a
+// garbage token, a token without the scopes) to srv and checks their codes
+// and reasons.
+func grpcRefusals(t *testing.T, f *fixture, srv *httptest.Server) {
+	t.Helper()
 	for _, c := range []call{
 		{method: "AllOf", token: "none"},
 		{method: "AllOf", token: "garbage"},
@@ -105,18 +126,5 @@ func TestConnect_GRPCRefusalWritesNothingToTheServerLog(t *testing.T) {
 		if got, _ := viaConnect(t, f, srv.Client(), srv.URL, protocols["grpc"], c); got != want {
 			t.Fatalf("%s token: got %v %q, want %v %q", c.token, got.code, got.reason, want.code, want.reason)
 		}
-	}
-	stream, err := connect.NewClient[authtestv1.ServerStreamRequest, authtestv1.ServerStreamResponse](srv.Client(), srv.URL+"/authtest.v1.TestService/ServerStream", protocols["grpc"]...).CallServerStream(t.Context(), connect.NewRequest(&authtestv1.ServerStreamRequest{Count: 1}))
-	if err != nil {
-		t.Fatal(err)
-	}
-	for stream.Receive() {
-	}
-	if got := connectOutcome(stream.Err()); got != (outcome{codes.Unauthenticated, grpcauth.ReasonCredentialsMissing}) {
-		t.Fatalf("stream without a token: got %v %q", got.code, got.reason)
-	}
-	stream.Close()
-	if s := errorLog.String(); s != "" {
-		t.Errorf("the server logged %q for refused gRPC calls", s)
 	}
 }

@@ -27,7 +27,8 @@ var (
 // (grpc-status, grpc-message, grpc-status-details-bin, and the Connect
 // protocol's error body) and its WWW-Authenticate and DPoP-Nonce headers,
 // also as the Trailer-WWW-Authenticate and Trailer-DPoP-Nonce headers in
-// which a Connect unary response through vanguard carries them.
+// which a Connect unary response through vanguard carries them without
+// ChallengeHeaders.
 //
 // origins are exact origins such as "https://app.example.com" or
 // "http://127.0.0.1:8080". A request from any other origin is served

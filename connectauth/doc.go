@@ -43,15 +43,18 @@
 // connectrpc.com/vanguard's vanguardgrpc.NewTranscoder, bounding what it
 // buffers (vanguard.WithMaxMessageBufferBytes: 4 GiB by default, read
 // before any interceptor runs). The grpc-go interceptors then see every
-// Connect and gRPC-Web call as a gRPC call, and nothing of this package is
-// needed but CORS (docs/browsers.md).
+// Connect and gRPC-Web call as a gRPC call. Of this package, put
+// ChallengeHeaders around the transcoder, so that a Connect unary refusal
+// carries its challenge in the WWW-Authenticate header, not only as
+// Trailer-WWW-Authenticate, and a gRPC refusal makes net/http log nothing;
+// and CORS for pages on other origins (docs/browsers.md).
 //
 // CORS lets a browser page on another origin call the service and read the
 // status, ErrorInfo details and the WWW-Authenticate and DPoP-Nonce
 // headers of a refusal, also under the names Trailer-WWW-Authenticate and
 // Trailer-DPoP-Nonce, in which a Connect unary response through vanguard
-// carries them. The interceptor leaves the WWW-Authenticate challenge out
-// of a refusal in the gRPC protocol (net/http would drop it from the
-// HTTP/2 trailers and log a line per call); Connect and gRPC-Web callers
-// get it.
+// carries them without ChallengeHeaders. The interceptor leaves the
+// WWW-Authenticate challenge out of a refusal in the gRPC protocol
+// (net/http would drop it from the HTTP/2 trailers and log a line per
+// call); Connect and gRPC-Web callers get it.
 package connectauth

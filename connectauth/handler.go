@@ -35,10 +35,24 @@ type requestInfo struct {
 // calls of an HTTP/2 connection reach that handler as requests of their
 // own, while a WrapHandler outside it sees only the connection's first
 // request ("PRI *"), which every call would inherit.
+//
+// A WrapHandler inside another (a handler that wraps itself, mounted in
+// the application's outermost WrapHandler) keeps the remote and local
+// addresses and TLS state the outer one saw, the connection's, and takes
+// the host, method and path of the request it serves: a middleware between
+// the two that rewrites RemoteAddr cannot make a remote caller local, and
+// under h2c with a WrapHandler on both sides each call keeps its own.
 func WrapHandler(h http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		info := &requestInfo{host: r.Host, method: r.Method, path: r.URL.EscapedPath(), remote: r.RemoteAddr, tls: r.TLS}
 		info.local, _ = r.Context().Value(http.LocalAddrContextKey).(net.Addr)
+		if outer, ok := r.Context().Value(requestInfoKey{}).(*requestInfo); ok {
+			// Inside another WrapHandler: the connection is the one the
+			// outer saw, whatever a middleware between them made of
+			// RemoteAddr. The request is this one, which is another
+			// than the outer's under h2c.
+			info.remote, info.local, info.tls = outer.remote, outer.local, outer.tls
+		}
 		h.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), requestInfoKey{}, info)))
 	})
 }

@@ -55,9 +55,15 @@ func forwardedFor(h http.Handler) http.Handler {
 // reads such headers.
 func TestConnect_ForwardedLoopbackAddressDoesNotMakeARemoteCallerLocal(t *testing.T) {
 	f := newFixture(t)
-	h := connectauth.WrapHandler(forwardedFor(connectHandlers(f)))
-	c := call{method: "AllOf", token: "valid", scopes: []string{"test:read", "test:write"}}
+	forwardedLoopbackIsRemote(t, f, connectauth.WrapHandler(forwardedFor(connectHandlers(f))))
+}
 
+// forwardedLoopbackIsRemote calls h, f's handlers behind forwardedFor, as
+// a plaintext caller from another host that claims no or a loopback
+// address in X-Forwarded-For, and requires TRANSPORT_INSECURE.
+func forwardedLoopbackIsRemote(t *testing.T, f *fixture, h http.Handler) {
+	t.Helper()
+	c := call{method: "AllOf", token: "valid", scopes: []string{"test:read", "test:write"}}
 	for _, forwarded := range []string{"", "127.0.0.1:1", "[::1]:1"} {
 		hc := &http.Client{Transport: fromAnotherHost{h: h, remote: "192.0.2.7:40000", forwardedFor: forwarded}}
 		if o, _ := viaConnect(t, f, hc, "http://api.example", nil, c); o != (outcome{codes.Unauthenticated, grpcauth.ReasonTransportInsecure}) {

@@ -24,6 +24,7 @@ import (
 	"github.com/grpcauth/grpcauth/examples/items/web"
 	"github.com/grpcauth/grpcauth/grpcauthtest"
 	"github.com/grpcauth/grpcauth/internal/endpoint"
+	"github.com/grpcauth/grpcauth/internal/httpchallenge"
 )
 
 // The web page: package web's files, /config.json, and ItemService for
@@ -144,7 +145,12 @@ func webHandler(g *grpc.Server, cfg web.Config, issuerOrigin string) (http.Handl
 	canonical := loopbackPageHost(cfg.RedirectURI)
 	csp := "default-src 'self'; connect-src 'self' " + issuerOrigin + "; frame-ancestors 'none'; form-action 'none'; base-uri 'none'"
 	mux := http.NewServeMux()
-	mux.Handle("POST /"+itemsv1.ItemService_ServiceDesc.ServiceName+"/", transcoder)
+	// A refusal's challenge, a gRPC trailer that vanguard sends as
+	// Trailer-WWW-Authenticate in a Connect unary response, goes in the
+	// WWW-Authenticate header of the 401 or 403, where fetch and HTTP
+	// clients look for it (connectauth.ChallengeHeaders, which this
+	// module, without connectauth in its go.mod, uses directly).
+	mux.Handle("POST /"+itemsv1.ItemService_ServiceDesc.ServiceName+"/", httpchallenge.Handler(transcoder))
 	mux.HandleFunc("GET /config.json", func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
 		w.Header().Set("Cache-Control", "no-store")

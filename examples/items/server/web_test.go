@@ -130,6 +130,10 @@ func TestWeb_ServesThePageAndItsConfig(t *testing.T) {
 	}
 }
 
+// Browser calls are decided by the gRPC server's interceptors, and a
+// refusal's RFC 6750 challenge is the WWW-Authenticate header of the 401 or
+// 403 (RFC 9110 §11.6.1), where fetch and HTTP libraries look for it, not
+// only vanguard's Trailer-WWW-Authenticate.
 func TestWeb_ConnectCallsAreDecidedByTheInterceptors(t *testing.T) {
 	iss := grpcauthtest.NewIssuer(t, grpcauthtest.Config{})
 	base := startWeb(t, iss)
@@ -144,18 +148,24 @@ func TestWeb_ConnectCallsAreDecidedByTheInterceptors(t *testing.T) {
 		wantStatus int
 		wantCode   string // Connect error code; "" for success
 		wantReason string
+		challenge  string // the WWW-Authenticate header's first value
 	}{
-		{"no token", "ListItems", "", http.StatusUnauthorized, "unauthenticated", "CREDENTIALS_MISSING"},
-		{"garbage token", "ListItems", "not-a-jwt", http.StatusUnauthorized, "unauthenticated", "ACCESS_TOKEN_INVALID"},
-		{"reader lists", "ListItems", reader, http.StatusOK, "", ""},
-		{"reader creates", "CreateItem", reader, http.StatusForbidden, "permission_denied", "ACCESS_TOKEN_SCOPE_INSUFFICIENT"},
-		{"public method without token", "GetServerInfo", "", http.StatusOK, "", ""},
+		{"no token", "ListItems", "", http.StatusUnauthorized, "unauthenticated", "CREDENTIALS_MISSING", "Bearer"},
+		{"garbage token", "ListItems", "not-a-jwt", http.StatusUnauthorized, "unauthenticated", "ACCESS_TOKEN_INVALID",
+			`Bearer error="invalid_token", error_description="invalid access token"`},
+		{"reader lists", "ListItems", reader, http.StatusOK, "", "", ""},
+		{"reader creates", "CreateItem", reader, http.StatusForbidden, "permission_denied", "ACCESS_TOKEN_SCOPE_INSUFFICIENT",
+			`Bearer error="insufficient_scope", error_description="access token lacks a required scope", scope="items:write"`},
+		{"public method without token", "GetServerInfo", "", http.StatusOK, "", "", ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			resp, body := webDo(t, http.MethodPost, base+"/items.v1.ItemService/"+tt.method, tt.token, `{"name":"x"}`)
 			if resp.StatusCode != tt.wantStatus {
 				t.Fatalf("status %d, want %d: %s", resp.StatusCode, tt.wantStatus, body)
+			}
+			if got := resp.Header.Get("WWW-Authenticate"); got != tt.challenge {
+				t.Errorf("WWW-Authenticate %q, want %q", got, tt.challenge)
 			}
 			if tt.wantCode == "" {
 				return

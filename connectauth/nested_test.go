@@ -1,0 +1,64 @@
+package connectauth_test
+
+import (
+	"context"
+	"crypto/tls"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"testing"
+
+	"connectrpc.com/connect"
+	"golang.org/x/net/http2"
+	"golang.org/x/net/http2/h2c"
+
+	"github.com/grpcauth/grpcauth/connectauth"
+	"github.com/grpcauth/grpcauth/dpop"
+	"github.com/grpcauth/grpcauth/grpcauthtest"
+	authtestv1 "github.com/grpcauth/grpcauth/internal/testproto/authtest/v1"
+)
+
+// A WrapHandler nested in another (a handler that wraps itself, mounted in
+// an application's outermost WrapHandler) keeps the connection the outer
+// one saw: a middleware between the two that copies X-Forwarded-For into
+// RemoteAddr does not make a plaintext caller from another host local, as
+// it would if the inner WrapHandler judged the rewritten address.
+func TestConnect_NestedWrapHandlerJudgesTheOuterConnection(t *testing.T) {
+	f := newFixture(t)
+	forwardedLoopbackIsRemote(t, f, connectauth.WrapHandler(forwardedFor(connectMux(f))))
+}
+
+// With a WrapHandler outside h2c.NewHandler too, each call of an h2c
+// connection is judged by its own method, path and host: the calls'
+// contexts derive from the connection's first request ("PRI *"), which the
+// outer WrapHandler saw, and a DPoP proof for the call's POST and URL is
+// accepted.
+func TestConnect_WrapHandlerOutsideAndInsideH2CSeesEachCall(t *testing.T) {
+	auth, key, tok := dpopFixture(t, dpop.Config{})
+	inner := connectauth.WrapHandler(connectHandlers(&fixture{auth: auth}))
+	srv := httptest.NewServer(connectauth.WrapHandler(h2c.NewHandler(inner, &http2.Server{})))
+	t.Cleanup(srv.Close)
+	hc := &http.Client{Transport: &http2.Transport{
+		AllowHTTP: true, // h2c with prior knowledge
+		DialTLSContext: func(ctx context.Context, network, addr string, _ *tls.Config) (net.Conn, error) {
+			return (&net.Dialer{}).DialContext(ctx, network, addr)
+		},
+	}}
+	url := srv.URL + "/authtest.v1.TestService/AllOf"
+	for range 2 { // the connection's first call and a later one
+		proof, err := key.ProofWith(grpcauthtest.ProofOptions{Method: "POST", URL: url, AccessToken: tok})
+		if err != nil {
+			t.Fatal(err)
+		}
+		req := connect.NewRequest(&authtestv1.AllOfRequest{})
+		req.Header().Set("Authorization", "DPoP "+tok)
+		req.Header().Set("DPoP", proof)
+		res, err := connect.NewClient[authtestv1.AllOfRequest, authtestv1.AllOfResponse](hc, url).CallUnary(t.Context(), req)
+		if err != nil {
+			t.Fatalf("DPoP call over h2c: %v (%v)", err, connectOutcome(err))
+		}
+		if !res.Msg.GetCaller().GetAuthenticated() {
+			t.Fatal("the call was served without claims")
+		}
+	}
+}
