@@ -326,10 +326,7 @@ func (t *DPoPTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 	if err != nil {
 		return nil, err
 	}
-	fresh := validNonce(resp.Header.Get("DPoP-Nonce"))
-	if fresh != "" {
-		t.nonces.set(origin, fresh)
-	}
+	fresh := t.learnNonce(origin, resp)
 	if resp.StatusCode != http.StatusBadRequest || fresh == "" || fresh == nonce || (req.Body != nil && req.GetBody == nil) {
 		return resp, nil
 	}
@@ -351,7 +348,21 @@ func (t *DPoPTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 			return nil, fmt.Errorf("tokencreds: DPoP nonce retry: %w", err)
 		}
 	}
-	return t.send(req, body, htu, fresh)
+	resp, err = t.send(req, body, htu, fresh)
+	if err == nil {
+		t.learnNonce(origin, resp)
+	}
+	return resp, err
+}
+
+// learnNonce remembers resp's DPoP-Nonce, if valid, as origin's latest and
+// returns it ("" for none).
+func (t *DPoPTransport) learnNonce(origin string, resp *http.Response) string {
+	n := validNonce(resp.Header.Get("DPoP-Nonce"))
+	if n != "" {
+		t.nonces.set(origin, n)
+	}
+	return n
 }
 
 // send sends a copy of req with body and a proof for htu and nonce.

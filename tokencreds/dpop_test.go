@@ -7,6 +7,7 @@ import (
 	"crypto/rand"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -397,5 +398,53 @@ func TestDPoPTransport_PassesOtherRefusalsOnWhole(t *testing.T) {
 	}
 	if n := requests.Load(); n != 1 {
 		t.Errorf("endpoint got %d requests, want 1 (no retry for another error)", n)
+	}
+}
+
+// rotatingEndpoint is a token endpoint that takes only its latest nonce and
+// sends a new one in every answer, as RFC 9449, section 8.2, lets it.
+type rotatingEndpoint struct {
+	mu      sync.Mutex
+	latest  int
+	refused int
+}
+
+func (e *rotatingEndpoint) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	proof, err := jwt.ParseInsecure([]byte(r.Header.Get("DPoP")))
+	if err != nil {
+		http.Error(w, "no proof", http.StatusBadRequest)
+		return
+	}
+	got, _ := proof.Get("nonce")
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	want := fmt.Sprintf("n-%d", e.latest)
+	e.latest++
+	w.Header().Set("DPoP-Nonce", fmt.Sprintf("n-%d", e.latest))
+	w.Header().Set("Content-Type", "application/json")
+	if got != want {
+		e.refused++
+		w.WriteHeader(http.StatusBadRequest)
+		_, _ = w.Write([]byte(`{"error":"use_dpop_nonce"}`))
+		return
+	}
+	_, _ = w.Write([]byte(`{"access_token":"at","token_type":"DPoP","expires_in":60}`))
+}
+
+func TestDPoPTransport_TheRetriedRequestsAnswerNonceIsUsedNext(t *testing.T) {
+	e := &rotatingEndpoint{}
+	endpoint := httptest.NewServer(e)
+	t.Cleanup(endpoint.Close)
+	f := &dpopFixture{signer: newSigner(t)}
+	_, cc, ctx := f.tokenSource(endpoint.URL + "/token")
+	for i := range 3 {
+		if _, err := cc.Token(ctx); err != nil {
+			t.Fatalf("token request %d: %v", i, err)
+		}
+	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.refused != 1 {
+		t.Errorf("endpoint refused %d token requests, want 1 (only the first, without a nonce)", e.refused)
 	}
 }
