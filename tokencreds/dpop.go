@@ -150,9 +150,11 @@ func (c *Credentials) UnaryClientInterceptor() grpc.UnaryClientInterceptor {
 // dpop-nonce, from the stream's header or trailer, for the next proofs (see
 // UnaryClientInterceptor). It does not retry a stream refused for its
 // nonce: the messages already sent cannot be replayed; the caller's next
-// call carries the new nonce. The nonce is read when RecvMsg first
-// returns an error (io.EOF at the stream's end included), so a stream
-// whose messages are not received to the end teaches it nothing.
+// call carries the new nonce. The nonce is read when the stream ends: when
+// RecvMsg first returns an error (io.EOF at the stream's end included), or,
+// for a client-streaming call, when it returns the one response
+// (CloseAndRecv). A stream whose messages are not received to the end
+// teaches it nothing.
 func (c *Credentials) StreamClientInterceptor() grpc.StreamClientInterceptor {
 	return func(ctx context.Context, desc *grpc.StreamDesc, cc *grpc.ClientConn, method string, streamer grpc.Streamer, opts ...grpc.CallOption) (grpc.ClientStream, error) {
 		rec := &callRecord{}
@@ -160,21 +162,22 @@ func (c *Credentials) StreamClientInterceptor() grpc.StreamClientInterceptor {
 		if err != nil {
 			return nil, err
 		}
-		return &nonceStream{ClientStream: s, c: c, rec: rec}, nil
+		return &nonceStream{ClientStream: s, c: c, rec: rec, single: !desc.ServerStreams}, nil
 	}
 }
 
 // nonceStream learns the server's nonce when the stream ends.
 type nonceStream struct {
 	grpc.ClientStream
-	c    *Credentials
-	rec  *callRecord
-	once sync.Once
+	c      *Credentials
+	rec    *callRecord
+	single bool // one response: the first RecvMsg ends the stream, even when it succeeds
+	once   sync.Once
 }
 
 func (s *nonceStream) RecvMsg(m any) error {
 	err := s.ClientStream.RecvMsg(m)
-	if err != nil {
+	if err != nil || s.single {
 		s.once.Do(func() {
 			header, _ := s.ClientStream.Header()
 			s.c.learnNonce(s.rec, header, s.ClientStream.Trailer())

@@ -13,6 +13,7 @@ import (
 	"net/http/httptest"
 	"net/http/httputil"
 	"net/url"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -65,7 +66,7 @@ func newSigner(t *testing.T) *dpop.Signer {
 
 func newDPoPFixture(t *testing.T, nonces dpop.NonceSource) *dpopFixture {
 	t.Helper()
-	iss := grpcauthtest.NewIssuer(t, grpcauthtest.Config{Clients: []grpcauthtest.Client{{ID: "svc", Secret: "s3cret", Scopes: []string{"test:read", "test:stream"}}}})
+	iss := grpcauthtest.NewIssuer(t, grpcauthtest.Config{Clients: []grpcauthtest.Client{{ID: "svc", Secret: "s3cret", Scopes: []string{"test:read", "test:stream", "test:write"}}}})
 	v, err := verifier.New(t.Context(), verifier.Config{Issuer: iss.URL(), Audiences: []string{iss.Audience()}})
 	if err != nil {
 		t.Fatal(err)
@@ -446,5 +447,73 @@ func TestDPoPTransport_TheRetriedRequestsAnswerNonceIsUsedNext(t *testing.T) {
 	defer e.mu.Unlock()
 	if e.refused != 1 {
 		t.Errorf("endpoint refused %d token requests, want 1 (only the first, without a nonce)", e.refused)
+	}
+}
+
+// ClientStream reads the requests to the end and answers once.
+func (service) ClientStream(s grpc.ClientStreamingServer[authtestv1.ClientStreamRequest, authtestv1.ClientStreamResponse]) error {
+	for {
+		if _, err := s.Recv(); err != nil {
+			return s.SendAndClose(&authtestv1.ClientStreamResponse{})
+		}
+	}
+}
+
+// rotatingNonces is a NonceSource whose current nonce and accepted nonces
+// the test sets.
+type rotatingNonces struct {
+	mu       sync.Mutex
+	current  string
+	accepted []string
+}
+
+func (n *rotatingNonces) set(current string, accepted ...string) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	n.current, n.accepted = current, accepted
+}
+
+func (n *rotatingNonces) Nonce(time.Time) string {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return n.current
+}
+
+func (n *rotatingNonces) Valid(nonce string, _ time.Time) bool {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return slices.Contains(n.accepted, nonce)
+}
+
+func TestDPoP_ClientStreamLearnsTheNonceOfASuccessfulCallsHeader(t *testing.T) {
+	nonces := &rotatingNonces{}
+	nonces.set("n-1", "n-1")
+	f := newDPoPFixture(t, nonces)
+	ts, _, _ := f.tokenSource(f.iss.TokenURL())
+	creds := tokencreds.NewDPoP(ts, f.signer)
+	client := f.serveTLS(t, grpc.WithPerRPCCredentials(creds), grpc.WithStreamInterceptor(creds.StreamClientInterceptor()))
+	call := func() error {
+		s, err := client.ClientStream(t.Context())
+		if err != nil {
+			return err
+		}
+		if err := s.Send(&authtestv1.ClientStreamRequest{}); err != nil {
+			return err
+		}
+		_, err = s.CloseAndRecv()
+		return err
+	}
+	if err := call(); reason(err) != grpcauth.ReasonUseDPoPNonce {
+		t.Fatalf("first call: %v, want %s", err, grpcauth.ReasonUseDPoPNonce)
+	}
+	// The server moves on to n-2, still taking n-1: the call succeeds and
+	// its header carries n-2.
+	nonces.set("n-2", "n-1", "n-2")
+	if err := call(); err != nil {
+		t.Fatalf("call with n-1: %v", err)
+	}
+	nonces.set("n-2", "n-2")
+	if err := call(); err != nil {
+		t.Errorf("call after n-1 expired: %v, want it to carry n-2 from the last call's header", err)
 	}
 }
