@@ -517,3 +517,44 @@ func TestDPoP_ClientStreamLearnsTheNonceOfASuccessfulCallsHeader(t *testing.T) {
 		t.Errorf("call after n-1 expired: %v, want it to carry n-2 from the last call's header", err)
 	}
 }
+
+// changingNonces is a NonceSource that never accepts a nonce and hands out
+// a new one every time.
+type changingNonces struct{ n atomic.Int64 }
+
+func (c *changingNonces) Nonce(time.Time) string       { return fmt.Sprintf("n-%d", c.n.Add(1)) }
+func (c *changingNonces) Valid(string, time.Time) bool { return false }
+
+func TestDPoP_UnaryCallIsRetriedOnceOnly(t *testing.T) {
+	f := newDPoPFixture(t, &changingNonces{})
+	ts, _, _ := f.tokenSource(f.iss.TokenURL())
+	creds := tokencreds.NewDPoP(ts, f.signer)
+	client := f.serveTLS(t, grpc.WithPerRPCCredentials(creds), grpc.WithUnaryInterceptor(creds.UnaryClientInterceptor()))
+	_, err := client.Authenticated(t.Context(), &authtestv1.AuthenticatedRequest{})
+	if reason(err) != grpcauth.ReasonUseDPoPNonce {
+		t.Errorf("err = %v, want %s", err, grpcauth.ReasonUseDPoPNonce)
+	}
+	if n := len(f.received()); n != 2 {
+		t.Errorf("the call reached the server %d times, want 2 (one retry, however many new nonces)", n)
+	}
+}
+
+func TestDPoPTransport_RetriesOnceOnly(t *testing.T) {
+	var requests atomic.Int64
+	endpoint := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("DPoP-Nonce", fmt.Sprintf("n-%d", requests.Add(1)))
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(http.StatusBadRequest)
+		_, _ = w.Write([]byte(`{"error":"use_dpop_nonce"}`))
+	}))
+	t.Cleanup(endpoint.Close)
+	f := &dpopFixture{signer: newSigner(t)}
+	_, cc, ctx := f.tokenSource(endpoint.URL + "/token")
+	var re *oauth2.RetrieveError
+	if _, err := cc.Token(ctx); !errors.As(err, &re) || re.ErrorCode != "use_dpop_nonce" {
+		t.Errorf("err = %v, want the endpoint's use_dpop_nonce answer", err)
+	}
+	if n := requests.Load(); n != 2 {
+		t.Errorf("endpoint got %d requests, want 2 (one retry, however many new nonces)", n)
+	}
+}
