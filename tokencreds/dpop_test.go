@@ -358,6 +358,8 @@ func TestDPoP_ProofNamesTheCallsURL(t *testing.T) {
 		{"TLS, port 443 dropped by grpc-go", "https://api.example/pkg.S", "https", "api.example:443", credentials.TLSInfo{}},
 		{"TLS, other port", "https://api.example:8443/pkg.S", "https", "api.example:8443", &credentials.TLSInfo{}},
 		{"plaintext to this host", "https://localhost:50051/pkg.S", "http", "localhost:50051", insecureInfo()},
+		{"TLS, IPv6 literal, port 443 dropped by grpc-go", "https://[2001:db8::1]/pkg.S", "https", "[2001:db8::1]:443", credentials.TLSInfo{}},
+		{"plaintext, IPv6 loopback", "https://[::1]:50051/pkg.S", "http", "[::1]:50051", insecureInfo()},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			ctx := credentials.NewContextWithRequestInfo(peerCtx(&net.TCPAddr{IP: net.IPv4(127, 0, 0, 1)}),
