@@ -303,8 +303,8 @@ type DPoPTransport struct {
 }
 
 // NewDPoPTransport returns a DPoPTransport signing with signer and sending
-// through base (nil: http.DefaultTransport). Put it in the HTTP client of
-// the token requests:
+// through base (nil: http.DefaultTransport); without a signer every request
+// fails. Put it in the HTTP client of the token requests:
 //
 //	hc := &http.Client{Timeout: 10 * time.Second, Transport: tokencreds.NewDPoPTransport(signer, nil)}
 //	ts := cc.TokenSource(context.WithValue(ctx, oauth2.HTTPClient, hc))

@@ -14,6 +14,7 @@ import (
 	"net/http/httputil"
 	"net/url"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -558,5 +559,22 @@ func TestDPoPTransport_RetriesOnceOnly(t *testing.T) {
 	}
 	if n := requests.Load(); n != 2 {
 		t.Errorf("endpoint got %d requests, want 2 (one retry, however many new nonces)", n)
+	}
+}
+
+func TestDPoPTransport_WithoutASignerFailsTheRequest(t *testing.T) {
+	var requests atomic.Int64
+	endpoint := httptest.NewServer(http.HandlerFunc(func(http.ResponseWriter, *http.Request) { requests.Add(1) }))
+	t.Cleanup(endpoint.Close)
+	for name, rt := range map[string]http.RoundTripper{"NewDPoPTransport(nil, nil)": tokencreds.NewDPoPTransport(nil, nil), "zero DPoPTransport": &tokencreds.DPoPTransport{}} {
+		hc := &http.Client{Transport: rt}
+		resp, err := hc.Post(endpoint.URL+"/token", "application/x-www-form-urlencoded", strings.NewReader("grant_type=client_credentials"))
+		if err == nil {
+			resp.Body.Close()
+			t.Errorf("%s: the request was sent (%s), want an error", name, resp.Status)
+		}
+	}
+	if n := requests.Load(); n != 0 {
+		t.Errorf("endpoint got %d requests, want none", n)
 	}
 }
