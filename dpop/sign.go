@@ -102,8 +102,12 @@ func (s *Signer) Thumbprint() string { return s.thumb }
 // "scheme://authority/package.Service/Method", for a token request the
 // token endpoint's URL), accessToken the access token it goes with ("" for
 // a token request: no ath) and nonce the latest nonce the server sent (""
-// for none). Both are put in the proof as given.
+// for none). Both are put in the proof as given. A nil Signer returns an
+// error.
 func (s *Signer) Proof(htm, htu, accessToken, nonce string) (string, error) {
+	if s == nil {
+		return "", errors.New("dpop: Proof: no Signer (make one with NewSigner)")
+	}
 	if htm == "" || htu == "" {
 		return "", errors.New("dpop: Proof: empty htm or htu")
 	}

@@ -146,3 +146,10 @@ func TestSigner_SignsWithAnOpaqueCryptoSigner(t *testing.T) {
 		}
 	}
 }
+
+func TestSigner_NilSignerReturnsAnError(t *testing.T) {
+	var s *dpop.Signer
+	if p, err := s.Proof("POST", "https://api.example/pkg.S/M", "", ""); err == nil || p != "" {
+		t.Errorf("Proof = %q, %v; want an error", p, err)
+	}
+}

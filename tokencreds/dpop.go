@@ -150,9 +150,11 @@ func (c *Credentials) UnaryClientInterceptor() grpc.UnaryClientInterceptor {
 // dpop-nonce, from the stream's header or trailer, for the next proofs (see
 // UnaryClientInterceptor). It does not retry a stream refused for its
 // nonce: the messages already sent cannot be replayed; the caller's next
-// call carries the new nonce. The nonce is read when RecvMsg first
-// returns an error (io.EOF at the stream's end included), so a stream
-// whose messages are not received to the end teaches it nothing.
+// call carries the new nonce. The nonce is read when the stream ends: when
+// RecvMsg first returns an error (io.EOF at the stream's end included), or,
+// for a client-streaming call, when it returns the one response
+// (CloseAndRecv). A stream whose messages are not received to the end
+// teaches it nothing.
 func (c *Credentials) StreamClientInterceptor() grpc.StreamClientInterceptor {
 	return func(ctx context.Context, desc *grpc.StreamDesc, cc *grpc.ClientConn, method string, streamer grpc.Streamer, opts ...grpc.CallOption) (grpc.ClientStream, error) {
 		rec := &callRecord{}
@@ -160,21 +162,22 @@ func (c *Credentials) StreamClientInterceptor() grpc.StreamClientInterceptor {
 		if err != nil {
 			return nil, err
 		}
-		return &nonceStream{ClientStream: s, c: c, rec: rec}, nil
+		return &nonceStream{ClientStream: s, c: c, rec: rec, single: !desc.ServerStreams}, nil
 	}
 }
 
 // nonceStream learns the server's nonce when the stream ends.
 type nonceStream struct {
 	grpc.ClientStream
-	c    *Credentials
-	rec  *callRecord
-	once sync.Once
+	c      *Credentials
+	rec    *callRecord
+	single bool // one response: the first RecvMsg ends the stream, even when it succeeds
+	once   sync.Once
 }
 
 func (s *nonceStream) RecvMsg(m any) error {
 	err := s.ClientStream.RecvMsg(m)
-	if err != nil {
+	if err != nil || s.single {
 		s.once.Do(func() {
 			header, _ := s.ClientStream.Header()
 			s.c.learnNonce(s.rec, header, s.ClientStream.Trailer())
@@ -300,8 +303,8 @@ type DPoPTransport struct {
 }
 
 // NewDPoPTransport returns a DPoPTransport signing with signer and sending
-// through base (nil: http.DefaultTransport). Put it in the HTTP client of
-// the token requests:
+// through base (nil: http.DefaultTransport); without a signer every request
+// fails. Put it in the HTTP client of the token requests:
 //
 //	hc := &http.Client{Timeout: 10 * time.Second, Transport: tokencreds.NewDPoPTransport(signer, nil)}
 //	ts := cc.TokenSource(context.WithValue(ctx, oauth2.HTTPClient, hc))
@@ -326,10 +329,7 @@ func (t *DPoPTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 	if err != nil {
 		return nil, err
 	}
-	fresh := validNonce(resp.Header.Get("DPoP-Nonce"))
-	if fresh != "" {
-		t.nonces.set(origin, fresh)
-	}
+	fresh := t.learnNonce(origin, resp)
 	if resp.StatusCode != http.StatusBadRequest || fresh == "" || fresh == nonce || (req.Body != nil && req.GetBody == nil) {
 		return resp, nil
 	}
@@ -351,7 +351,21 @@ func (t *DPoPTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 			return nil, fmt.Errorf("tokencreds: DPoP nonce retry: %w", err)
 		}
 	}
-	return t.send(req, body, htu, fresh)
+	resp, err = t.send(req, body, htu, fresh)
+	if err == nil {
+		t.learnNonce(origin, resp)
+	}
+	return resp, err
+}
+
+// learnNonce remembers resp's DPoP-Nonce, if valid, as origin's latest and
+// returns it ("" for none).
+func (t *DPoPTransport) learnNonce(origin string, resp *http.Response) string {
+	n := validNonce(resp.Header.Get("DPoP-Nonce"))
+	if n != "" {
+		t.nonces.set(origin, n)
+	}
+	return n
 }
 
 // send sends a copy of req with body and a proof for htu and nonce.

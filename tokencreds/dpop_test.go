@@ -7,11 +7,14 @@ import (
 	"crypto/rand"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/http/httputil"
 	"net/url"
+	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -64,7 +67,7 @@ func newSigner(t *testing.T) *dpop.Signer {
 
 func newDPoPFixture(t *testing.T, nonces dpop.NonceSource) *dpopFixture {
 	t.Helper()
-	iss := grpcauthtest.NewIssuer(t, grpcauthtest.Config{Clients: []grpcauthtest.Client{{ID: "svc", Secret: "s3cret", Scopes: []string{"test:read", "test:stream"}}}})
+	iss := grpcauthtest.NewIssuer(t, grpcauthtest.Config{Clients: []grpcauthtest.Client{{ID: "svc", Secret: "s3cret", Scopes: []string{"test:read", "test:stream", "test:write"}}}})
 	v, err := verifier.New(t.Context(), verifier.Config{Issuer: iss.URL(), Audiences: []string{iss.Audience()}})
 	if err != nil {
 		t.Fatal(err)
@@ -356,6 +359,8 @@ func TestDPoP_ProofNamesTheCallsURL(t *testing.T) {
 		{"TLS, port 443 dropped by grpc-go", "https://api.example/pkg.S", "https", "api.example:443", credentials.TLSInfo{}},
 		{"TLS, other port", "https://api.example:8443/pkg.S", "https", "api.example:8443", &credentials.TLSInfo{}},
 		{"plaintext to this host", "https://localhost:50051/pkg.S", "http", "localhost:50051", insecureInfo()},
+		{"TLS, IPv6 literal, port 443 dropped by grpc-go", "https://[2001:db8::1]/pkg.S", "https", "[2001:db8::1]:443", credentials.TLSInfo{}},
+		{"plaintext, IPv6 loopback", "https://[::1]:50051/pkg.S", "http", "[::1]:50051", insecureInfo()},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			ctx := credentials.NewContextWithRequestInfo(peerCtx(&net.TCPAddr{IP: net.IPv4(127, 0, 0, 1)}),
@@ -397,5 +402,179 @@ func TestDPoPTransport_PassesOtherRefusalsOnWhole(t *testing.T) {
 	}
 	if n := requests.Load(); n != 1 {
 		t.Errorf("endpoint got %d requests, want 1 (no retry for another error)", n)
+	}
+}
+
+// rotatingEndpoint is a token endpoint that takes only its latest nonce and
+// sends a new one in every answer, as RFC 9449, section 8.2, lets it.
+type rotatingEndpoint struct {
+	mu      sync.Mutex
+	latest  int
+	refused int
+}
+
+func (e *rotatingEndpoint) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	proof, err := jwt.ParseInsecure([]byte(r.Header.Get("DPoP")))
+	if err != nil {
+		http.Error(w, "no proof", http.StatusBadRequest)
+		return
+	}
+	got, _ := proof.Get("nonce")
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	want := fmt.Sprintf("n-%d", e.latest)
+	e.latest++
+	w.Header().Set("DPoP-Nonce", fmt.Sprintf("n-%d", e.latest))
+	w.Header().Set("Content-Type", "application/json")
+	if got != want {
+		e.refused++
+		w.WriteHeader(http.StatusBadRequest)
+		_, _ = w.Write([]byte(`{"error":"use_dpop_nonce"}`))
+		return
+	}
+	_, _ = w.Write([]byte(`{"access_token":"at","token_type":"DPoP","expires_in":60}`))
+}
+
+func TestDPoPTransport_TheRetriedRequestsAnswerNonceIsUsedNext(t *testing.T) {
+	e := &rotatingEndpoint{}
+	endpoint := httptest.NewServer(e)
+	t.Cleanup(endpoint.Close)
+	f := &dpopFixture{signer: newSigner(t)}
+	_, cc, ctx := f.tokenSource(endpoint.URL + "/token")
+	for i := range 3 {
+		if _, err := cc.Token(ctx); err != nil {
+			t.Fatalf("token request %d: %v", i, err)
+		}
+	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.refused != 1 {
+		t.Errorf("endpoint refused %d token requests, want 1 (only the first, without a nonce)", e.refused)
+	}
+}
+
+// ClientStream reads the requests to the end and answers once.
+func (service) ClientStream(s grpc.ClientStreamingServer[authtestv1.ClientStreamRequest, authtestv1.ClientStreamResponse]) error {
+	for {
+		if _, err := s.Recv(); err != nil {
+			return s.SendAndClose(&authtestv1.ClientStreamResponse{})
+		}
+	}
+}
+
+// rotatingNonces is a NonceSource whose current nonce and accepted nonces
+// the test sets.
+type rotatingNonces struct {
+	mu       sync.Mutex
+	current  string
+	accepted []string
+}
+
+func (n *rotatingNonces) set(current string, accepted ...string) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	n.current, n.accepted = current, accepted
+}
+
+func (n *rotatingNonces) Nonce(time.Time) string {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return n.current
+}
+
+func (n *rotatingNonces) Valid(nonce string, _ time.Time) bool {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return slices.Contains(n.accepted, nonce)
+}
+
+func TestDPoP_ClientStreamLearnsTheNonceOfASuccessfulCallsHeader(t *testing.T) {
+	nonces := &rotatingNonces{}
+	nonces.set("n-1", "n-1")
+	f := newDPoPFixture(t, nonces)
+	ts, _, _ := f.tokenSource(f.iss.TokenURL())
+	creds := tokencreds.NewDPoP(ts, f.signer)
+	client := f.serveTLS(t, grpc.WithPerRPCCredentials(creds), grpc.WithStreamInterceptor(creds.StreamClientInterceptor()))
+	call := func() error {
+		s, err := client.ClientStream(t.Context())
+		if err != nil {
+			return err
+		}
+		if err := s.Send(&authtestv1.ClientStreamRequest{}); err != nil {
+			return err
+		}
+		_, err = s.CloseAndRecv()
+		return err
+	}
+	if err := call(); reason(err) != grpcauth.ReasonUseDPoPNonce {
+		t.Fatalf("first call: %v, want %s", err, grpcauth.ReasonUseDPoPNonce)
+	}
+	// The server moves on to n-2, still taking n-1: the call succeeds and
+	// its header carries n-2.
+	nonces.set("n-2", "n-1", "n-2")
+	if err := call(); err != nil {
+		t.Fatalf("call with n-1: %v", err)
+	}
+	nonces.set("n-2", "n-2")
+	if err := call(); err != nil {
+		t.Errorf("call after n-1 expired: %v, want it to carry n-2 from the last call's header", err)
+	}
+}
+
+// changingNonces is a NonceSource that never accepts a nonce and hands out
+// a new one every time.
+type changingNonces struct{ n atomic.Int64 }
+
+func (c *changingNonces) Nonce(time.Time) string       { return fmt.Sprintf("n-%d", c.n.Add(1)) }
+func (c *changingNonces) Valid(string, time.Time) bool { return false }
+
+func TestDPoP_UnaryCallIsRetriedOnceOnly(t *testing.T) {
+	f := newDPoPFixture(t, &changingNonces{})
+	ts, _, _ := f.tokenSource(f.iss.TokenURL())
+	creds := tokencreds.NewDPoP(ts, f.signer)
+	client := f.serveTLS(t, grpc.WithPerRPCCredentials(creds), grpc.WithUnaryInterceptor(creds.UnaryClientInterceptor()))
+	_, err := client.Authenticated(t.Context(), &authtestv1.AuthenticatedRequest{})
+	if reason(err) != grpcauth.ReasonUseDPoPNonce {
+		t.Errorf("err = %v, want %s", err, grpcauth.ReasonUseDPoPNonce)
+	}
+	if n := len(f.received()); n != 2 {
+		t.Errorf("the call reached the server %d times, want 2 (one retry, however many new nonces)", n)
+	}
+}
+
+func TestDPoPTransport_RetriesOnceOnly(t *testing.T) {
+	var requests atomic.Int64
+	endpoint := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("DPoP-Nonce", fmt.Sprintf("n-%d", requests.Add(1)))
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(http.StatusBadRequest)
+		_, _ = w.Write([]byte(`{"error":"use_dpop_nonce"}`))
+	}))
+	t.Cleanup(endpoint.Close)
+	f := &dpopFixture{signer: newSigner(t)}
+	_, cc, ctx := f.tokenSource(endpoint.URL + "/token")
+	var re *oauth2.RetrieveError
+	if _, err := cc.Token(ctx); !errors.As(err, &re) || re.ErrorCode != "use_dpop_nonce" {
+		t.Errorf("err = %v, want the endpoint's use_dpop_nonce answer", err)
+	}
+	if n := requests.Load(); n != 2 {
+		t.Errorf("endpoint got %d requests, want 2 (one retry, however many new nonces)", n)
+	}
+}
+
+func TestDPoPTransport_WithoutASignerFailsTheRequest(t *testing.T) {
+	var requests atomic.Int64
+	endpoint := httptest.NewServer(http.HandlerFunc(func(http.ResponseWriter, *http.Request) { requests.Add(1) }))
+	t.Cleanup(endpoint.Close)
+	for name, rt := range map[string]http.RoundTripper{"NewDPoPTransport(nil, nil)": tokencreds.NewDPoPTransport(nil, nil), "zero DPoPTransport": &tokencreds.DPoPTransport{}} {
+		hc := &http.Client{Transport: rt}
+		resp, err := hc.Post(endpoint.URL+"/token", "application/x-www-form-urlencoded", strings.NewReader("grant_type=client_credentials"))
+		if err == nil {
+			resp.Body.Close()
+			t.Errorf("%s: the request was sent (%s), want an error", name, resp.Status)
+		}
+	}
+	if n := requests.Load(); n != 0 {
+		t.Errorf("endpoint got %d requests, want none", n)
 	}
 }
