@@ -150,11 +150,15 @@ func (c *Credentials) UnaryClientInterceptor() grpc.UnaryClientInterceptor {
 // dpop-nonce, from the stream's header or trailer, for the next proofs (see
 // UnaryClientInterceptor). It does not retry a stream refused for its
 // nonce: the messages already sent cannot be replayed; the caller's next
-// call carries the new nonce. The nonce is read when the stream ends: when
-// RecvMsg first returns an error (io.EOF at the stream's end included), or,
-// for a client-streaming call, when it returns the one response
-// (CloseAndRecv). A stream whose messages are not received to the end
-// teaches it nothing.
+// call carries the new nonce. The header's nonce is read once, as soon as
+// the caller has the header, never waiting for it itself: when the
+// caller's Header returns, or when RecvMsg first returns (a message or an
+// error), so that the calls opened while a long-lived stream runs carry
+// it. The trailer's
+// is read when the stream ends: when RecvMsg first returns an error
+// (io.EOF at the stream's end included), or, for a client-streaming call,
+// when it returns the one response (CloseAndRecv). A stream whose caller
+// neither receives nor calls Header teaches it nothing.
 func (c *Credentials) StreamClientInterceptor() grpc.StreamClientInterceptor {
 	return func(ctx context.Context, desc *grpc.StreamDesc, cc *grpc.ClientConn, method string, streamer grpc.Streamer, opts ...grpc.CallOption) (grpc.ClientStream, error) {
 		rec := &callRecord{}
@@ -166,22 +170,34 @@ func (c *Credentials) StreamClientInterceptor() grpc.StreamClientInterceptor {
 	}
 }
 
-// nonceStream learns the server's nonce when the stream ends.
+// nonceStream learns the server's nonce from the stream's header once it
+// has arrived, and from its trailer when the stream ends.
 type nonceStream struct {
 	grpc.ClientStream
 	c      *Credentials
 	rec    *callRecord
 	single bool // one response: the first RecvMsg ends the stream, even when it succeeds
-	once   sync.Once
+
+	headerOnce, trailerOnce sync.Once
+}
+
+// Header learns the nonce of the header the caller waited for.
+func (s *nonceStream) Header() (metadata.MD, error) {
+	header, err := s.ClientStream.Header()
+	s.headerOnce.Do(func() { s.c.learnNonce(s.rec, header, nil) })
+	return header, err
 }
 
 func (s *nonceStream) RecvMsg(m any) error {
 	err := s.ClientStream.RecvMsg(m)
+	// RecvMsg returned: the header has arrived or never will, so Header
+	// does not block.
+	s.headerOnce.Do(func() {
+		header, _ := s.ClientStream.Header()
+		s.c.learnNonce(s.rec, header, nil)
+	})
 	if err != nil || s.single {
-		s.once.Do(func() {
-			header, _ := s.ClientStream.Header()
-			s.c.learnNonce(s.rec, header, s.ClientStream.Trailer())
-		})
+		s.trailerOnce.Do(func() { s.c.learnNonce(s.rec, nil, s.ClientStream.Trailer()) })
 	}
 	return err
 }

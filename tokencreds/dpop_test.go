@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -576,5 +577,99 @@ func TestDPoPTransport_WithoutASignerFailsTheRequest(t *testing.T) {
 	}
 	if n := requests.Load(); n != 0 {
 		t.Errorf("endpoint got %d requests, want none", n)
+	}
+}
+
+// BidiStream answers every request until the client closes its side.
+func (service) BidiStream(s grpc.BidiStreamingServer[authtestv1.BidiStreamRequest, authtestv1.BidiStreamResponse]) error {
+	for {
+		if _, err := s.Recv(); err != nil {
+			return nil
+		}
+		if err := s.Send(&authtestv1.BidiStreamResponse{}); err != nil {
+			return err
+		}
+	}
+}
+
+// windowNonces is HMACNonces on a clock the test sets, a number of whole
+// periods after a fixed start, leaving the proofs' and tokens' clock alone.
+type windowNonces struct {
+	*dpop.HMACNonces
+	periods atomic.Int64
+}
+
+const noncePeriod = time.Minute
+
+func (n *windowNonces) now() time.Time {
+	return time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC).Add(time.Duration(n.periods.Load()) * noncePeriod)
+}
+
+func (n *windowNonces) Nonce(time.Time) string { return n.HMACNonces.Nonce(n.now()) }
+
+func (n *windowNonces) Valid(nonce string, _ time.Time) bool {
+	return n.HMACNonces.Valid(nonce, n.now())
+}
+
+func TestDPoP_OpenStreamTeachesItsHeadersNonceToTheNextCalls(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		learn func(authtestv1.TestService_BidiStreamClient) error
+	}{
+		{"after the first message", func(s authtestv1.TestService_BidiStreamClient) error { _, err := s.Recv(); return err }},
+		{"after Header", func(s authtestv1.TestService_BidiStreamClient) error { _, err := s.Header(); return err }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			hmacNonces, err := dpop.NewHMACNonces(nil, noncePeriod)
+			if err != nil {
+				t.Fatal(err)
+			}
+			nonces := &windowNonces{HMACNonces: hmacNonces}
+			f := newDPoPFixture(t, nonces)
+			ts, _, _ := f.tokenSource(f.iss.TokenURL())
+			creds := tokencreds.NewDPoP(ts, f.signer)
+			client := f.serveTLS(t, grpc.WithPerRPCCredentials(creds),
+				grpc.WithUnaryInterceptor(creds.UnaryClientInterceptor()),
+				grpc.WithStreamInterceptor(creds.StreamClientInterceptor()))
+			if _, err := client.Authenticated(t.Context(), &authtestv1.AuthenticatedRequest{}); err != nil {
+				t.Fatalf("first call: %v", err) // learns the nonce of window 0
+			}
+
+			// Window 1: the stream's proof carries the older nonce, still
+			// valid, and its header the current one.
+			nonces.periods.Store(1)
+			s, err := client.BidiStream(t.Context())
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := s.Send(&authtestv1.BidiStreamRequest{}); err != nil {
+				t.Fatal(err)
+			}
+			if err := tc.learn(s); err != nil {
+				t.Fatalf("stream: %v", err)
+			}
+
+			// Window 2: only the stream's header's nonce is still valid.
+			nonces.periods.Store(2)
+			before := len(f.received())
+			if _, err := client.Authenticated(t.Context(), &authtestv1.AuthenticatedRequest{}); err != nil {
+				t.Fatalf("call while the stream is open: %v", err)
+			}
+			if n := len(f.received()) - before; n != 1 {
+				t.Errorf("call while the stream is open reached the server %d times, want 1 (with the stream's header's nonce, not refused for an expired one)", n)
+			}
+
+			if err := s.CloseSend(); err != nil {
+				t.Fatal(err)
+			}
+			for {
+				if _, err := s.Recv(); err != nil {
+					if !errors.Is(err, io.EOF) {
+						t.Errorf("stream end: %v, want io.EOF", err)
+					}
+					break
+				}
+			}
+		})
 	}
 }
