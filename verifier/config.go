@@ -122,7 +122,7 @@ type Config struct {
 	// unknown kid) once RefreshInterval (or the discovery document's
 	// shorter max-age) has passed, and after a fetch from it fails, so a moved jwks_uri is followed even while the
 	// old URL still answers; a failed re-discovery keeps the URL in use
-	// (docs/key-set.md). Same URL rules as Issuer. Keys are only ever taken
+	// and is retried after a back-off (docs/key-set.md). Same URL rules as Issuer. Keys are only ever taken
 	// from this set: the jku, x5u, x5c and jwk headers of a token are
 	// ignored.
 	JWKSURL string

@@ -57,7 +57,8 @@ type Stats struct {
 	// documents: the first fetch's, the rediscovery after a fetch from the
 	// discovered JWKS URL failed, and the rediscovery of the first fetch
 	// (scheduled, or for an unknown kid) once the discovered URL's
-	// lifetime has passed. Always 0 with Config.JWKSURL.
+	// lifetime, or the back-off after a failed rediscovery, has passed.
+	// Always 0 with Config.JWKSURL.
 	Discoveries int64
 	// JWKSURLChanges counts rediscoveries that found a JWKS URL other than
 	// the one in use: the issuer moved its keys, and the Verifier followed.

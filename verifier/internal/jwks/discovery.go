@@ -58,11 +58,12 @@ func parseDiscovery(body []byte, issuer string) (string, error) {
 // (then discovery runs again before the next fetch, and a failed discovery
 // fails that fetch: the kept URL has just failed too), or until its
 // lifetime has passed (see discoveryLifetime): then discovery runs before
-// the next fetch, and when it fails the kept URL is used (and, after a
-// Retry-After, until it has passed), so a discovery outage never stops key
-// fetching. Every fetch rediscovers an aged URL,
-// scheduled or triggered by an unknown kid: the first token of a key the
-// issuer published at a moved jwks_uri is the first sign that the URL
+// the next fetch, and when it fails the kept URL is used, without
+// rediscovering, for a back-off (see rediscoveryBackoff), so a discovery
+// outage never stops key fetching, and a hung discovery endpoint costs one
+// fetch its FetchTimeout, not every fetch. Every fetch rediscovers an aged
+// URL, scheduled or triggered by an unknown kid: the first token of a key
+// the issuer published at a moved jwks_uri is the first sign that the URL
 // moved. A flood of forged kids stays within its budget: the fetches it
 // triggers are at most one per MinRefreshInterval, each with at most one
 // discovery round. It runs inside the one fetch in flight.
@@ -78,16 +79,15 @@ func (s *Set) discoveredURL() (string, error) {
 		if kept == "" || failed || s.ctx.Err() != nil {
 			return "", err
 		}
-		// Discovery is tried again before the next fetch, or, when the
-		// issuer said when to come back (429, 503), not sooner, within the
-		// back-off's caps: the kept URL serves meanwhile.
-		if d := min(retryAfterOf(err), backoffMax, s.cfg.RefreshInterval); d > 0 {
-			s.mu.Lock()
-			s.jwksURLExpires = s.cfg.Now().Add(d)
-			s.mu.Unlock()
-		}
+		// The kept URL serves meanwhile; discovery is postponed by the
+		// back-off (see rediscoveryBackoff).
+		s.mu.Lock()
+		s.rediscoveryFailures++
+		d := s.rediscoveryBackoff(s.rediscoveryFailures, err)
+		s.jwksURLExpires = s.cfg.Now().Add(d)
+		s.mu.Unlock()
 		s.log.Warn("jwks: rediscovery failed; keeping the discovered JWKS URL",
-			"url", redactString(kept), "error", err.Error())
+			"url", redactString(kept), "error", err.Error(), "retry_in", d)
 		return kept, nil
 	}
 	if kept != "" && url != kept {
@@ -95,10 +95,23 @@ func (s *Set) discoveredURL() (string, error) {
 		s.log.Info("jwks: discovered JWKS URL changed", "old", redactString(kept), "new", redactString(url))
 	}
 	s.mu.Lock()
-	s.jwksURL, s.jwksURLFailed = url, false
+	s.jwksURL, s.jwksURLFailed, s.rediscoveryFailures = url, false, 0
 	s.jwksURLExpires = s.cfg.Now().Add(lifetime)
 	s.mu.Unlock()
 	return url, nil
+}
+
+// rediscoveryBackoff is how long the kept URL is used without rediscovering
+// after the n-th failed rediscovery in a row: twice MinRefreshInterval,
+// doubled per further failure, or the Retry-After of a 429 or 503 when
+// longer, within the back-off's caps (backoffMax, RefreshInterval). The
+// fetches an unknown kid triggers are at least MinRefreshInterval apart, so
+// (below the caps) the one after a failed rediscovery never waits for
+// another (while discovery hangs, a whole FetchTimeout), and later ones
+// ever more rarely.
+func (s *Set) rediscoveryBackoff(n int, err error) time.Duration {
+	d := max(backoff(s.cfg.MinRefreshInterval, n+1, s.cfg.RefreshInterval), retryAfterOf(err))
+	return min(d, backoffMax, s.cfg.RefreshInterval)
 }
 
 // discoveryLifetime is how long a discovered JWKS URL is used before a

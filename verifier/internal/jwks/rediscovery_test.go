@@ -2,6 +2,7 @@ package jwks
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
@@ -161,10 +162,18 @@ func TestDiscovery_FailedRediscoveryKeepsTheDiscoveredURL(t *testing.T) {
 			if !containsAll(out, "level=WARN", "rediscovery failed; keeping the discovered JWKS URL", "/old-keys") || strings.Contains(out, "s3cret") {
 				t.Fatalf("want a warn line naming the kept URL without its query:\n%s", out)
 			}
-			// Discovery is retried at the next scheduled refresh and, once
-			// it answers, followed.
+			// Within its back-off (twice MinRefreshInterval after the
+			// first failure) discovery is not retried: the kept URL serves.
 			disc := ts.count(oidcPath)
 			ts.moveKeys(t)
+			clk.Advance(2*DefaultMinRefreshInterval - time.Second)
+			ft.refreshNow(t)
+			if ts.count(oidcPath) != disc || ts.count("/old-keys") != 3 {
+				t.Fatalf("within the back-off: %d discovery, %d old-keys requests; want %d, 3", ts.count(oidcPath), ts.count("/old-keys"), disc)
+			}
+			// Past it, discovery is retried at the next scheduled refresh
+			// and, once it answers, followed.
+			clk.Advance(time.Second)
 			ft.refreshNow(t)
 			if ts.count(oidcPath) != disc+1 || ts.count("/new-keys") != 1 {
 				t.Fatalf("after discovery recovered: %d discovery, %d new-keys requests; want %d, 1", ts.count(oidcPath), ts.count("/new-keys"), disc+1)
@@ -173,13 +182,101 @@ func TestDiscovery_FailedRediscoveryKeepsTheDiscoveredURL(t *testing.T) {
 	}
 }
 
+// While the discovery endpoint hangs and the JWKS endpoint works, only the
+// first fetch after the URL's lifetime waits for discovery (a whole
+// FetchTimeout): the next fetch an unknown kid triggers, a
+// MinRefreshInterval later, goes to the kept URL at once (before, every
+// such fetch waited a FetchTimeout for discovery first, 10 s by default, so
+// each genuine token of a newly published key took 10-20 s).
+func TestDiscovery_HangingRediscoveryDoesNotDelayTheNextMissFetch(t *testing.T) {
+	ts := movingIssuer(t)
+	s, _, clk, _ := startDiscovering(t, ts, Config{FetchTimeout: 200 * time.Millisecond})
+	clk.Advance(DefaultRefreshInterval)
+	ts.set(oidcPath, reply{stall: true})
+	publish := func(kids ...string) {
+		entries := []json.RawMessage{rsaJWK(t, 0, "a")}
+		for i, kid := range kids {
+			entries = append(entries, rsaJWK(t, 1+i%2, kid))
+		}
+		ts.set("/old-keys", reply{body: jwksDoc(t, entries...)})
+	}
+	publish("b")
+	if _, err := s.Key(ctxT(t), "b"); err != nil {
+		t.Fatalf("Key(b) from the kept URL while discovery hangs: %v", err)
+	}
+	if got := ts.count(oidcPath); got != 2 {
+		t.Fatalf("%d discovery requests after the first miss fetch, want 2 (start-up and one rediscovery)", got)
+	}
+	publish("b", "c")
+	clk.Advance(DefaultMinRefreshInterval) // the next miss fetch is permitted
+	if _, err := s.Key(ctxT(t), "c"); err != nil {
+		t.Fatalf("Key(c) from the kept URL while discovery hangs: %v", err)
+	}
+	if d, k := ts.count(oidcPath), ts.count("/old-keys"); d != 2 || k != 3 {
+		t.Fatalf("next miss fetch: %d discovery, %d key-set requests; want 2 (not asked again) and 3", d, k)
+	}
+	if st := s.Stats(); st.MissFetches != 2 || st.Failures != 0 {
+		t.Fatalf("Stats = %+v, want 2 miss fetches and no failure", st)
+	}
+}
+
+// Failed rediscoveries postpone the next one by a back-off that starts at
+// twice MinRefreshInterval and doubles per failure; a failure of the kept
+// URL itself still rediscovers at once, and a successful rediscovery
+// resets the back-off.
+func TestDiscovery_FailedRediscoveriesBackOffUntilOneSucceeds(t *testing.T) {
+	ts := movingIssuer(t)
+	s, ft, clk, _ := startDiscovering(t, ts, Config{})
+	discoveries := func(want int, when string) {
+		t.Helper()
+		ft.refreshNow(t)
+		if got := ts.count(oidcPath); got != want {
+			t.Fatalf("%s: %d discovery requests, want %d", when, got, want)
+		}
+	}
+	failRediscovery := func(failures int) {
+		t.Helper()
+		clk.Advance(DefaultRefreshInterval) // past the URL's lifetime
+		ts.set(oidcPath, reply{status: 500})
+		n := ts.count(oidcPath)
+		discoveries(n+1, "past the lifetime")
+		for i := range failures - 1 {
+			clk.Advance(2 * DefaultMinRefreshInterval << i)
+			discoveries(n+2+i, fmt.Sprintf("past back-off %d", i+1))
+		}
+	}
+	failRediscovery(2)
+	n := ts.count(oidcPath)
+	clk.Advance(4*DefaultMinRefreshInterval - time.Second)
+	discoveries(n, "within the second back-off")
+	clk.Advance(time.Second)
+	discoveries(n+1, "past the second back-off")
+
+	// Within the third back-off the kept URL fails: rediscovered at once.
+	ts.set("/old-keys", reply{status: 500})
+	discoveries(n+1, "kept URL fails")
+	discoveries(n+2, "after the kept URL failed")
+
+	// Discovery recovers, and the next failure backs off from the start.
+	ts.moveKeys(t)
+	clk.Advance(time.Second)
+	discoveries(n+3, "discovery recovers")
+	if s.Current("b") == nil {
+		t.Fatal("key b not fetched from the rediscovered URL")
+	}
+	failRediscovery(1)
+	n = ts.count(oidcPath)
+	clk.Advance(2 * DefaultMinRefreshInterval)
+	discoveries(n+1, "past the first back-off after a success")
+}
+
 // TestDiscovery_UnknownKidFloodCostsOneDiscoveryRoundPerFetchAtMost: with
 // the discovered URL past its lifetime, a flood of forged kids costs the
 // fetches it costs with a configured URL (the first miss's and the one the
 // waiters share, at most one per MinRefreshInterval) and at most one
-// discovery round each: one in all when the rediscovery succeeds (the URL
-// then has a new lifetime) or fails with a Retry-After, one per fetch while
-// it fails without one.
+// discovery round each: one in all, whether the rediscovery succeeds (the
+// URL then has a new lifetime) or fails (it is then postponed by its
+// back-off, at least twice MinRefreshInterval, or by its Retry-After).
 func TestDiscovery_UnknownKidFloodCostsOneDiscoveryRoundPerFetchAtMost(t *testing.T) {
 	for _, tt := range []struct {
 		name            string
@@ -188,7 +285,7 @@ func TestDiscovery_UnknownKidFloodCostsOneDiscoveryRoundPerFetchAtMost(t *testin
 		discoveryRounds int
 	}{
 		{"rediscovery succeeds", nil, "/new-keys", 1},
-		{"rediscovery fails", &reply{status: 503}, "/old-keys", 2},
+		{"rediscovery fails", &reply{status: 503}, "/old-keys", 1},
 		// The issuer asked not to be asked again so soon.
 		{"rediscovery fails with Retry-After", &reply{status: 503, header: map[string]string{"Retry-After": "3600"}}, "/old-keys", 1},
 	} {

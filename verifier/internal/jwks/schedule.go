@@ -34,7 +34,7 @@ func (s *Set) run() {
 			wait = c.next
 		} else {
 			failures++
-			wait = backoff(failures, s.cfg.RefreshInterval)
+			wait = backoff(backoffBase, failures, s.cfg.RefreshInterval)
 			// The issuer said when to come back (429, 503): not sooner,
 			// jitter included, within the same caps as the back-off.
 			notBefore = min(retryAfterOf(c.err), backoffMax, s.cfg.RefreshInterval)
@@ -102,12 +102,13 @@ func retryAfter(v string, now time.Time) time.Duration {
 	return 0
 }
 
-// backoff is the wait after the n-th consecutive failed fetch (n >= 1):
-// backoffBase doubled per failure, capped at backoffMax and at ceiling.
-func backoff(n int, ceiling time.Duration) time.Duration {
+// backoff is the wait after the n-th consecutive failure (n >= 1): base
+// (backoffBase for a failed fetch) doubled per failure, capped at backoffMax
+// and at ceiling.
+func backoff(base time.Duration, n int, ceiling time.Duration) time.Duration {
 	d := backoffMax
-	if n <= 20 {
-		d = min(backoffBase<<(n-1), backoffMax)
+	if n <= 20 && base <= backoffMax {
+		d = min(base<<(n-1), backoffMax)
 	}
 	return min(d, ceiling)
 }

@@ -64,8 +64,8 @@ func TestBackoff_DoublesFromOneSecondAndIsCapped(t *testing.T) {
 		{9, time.Minute, time.Minute}, // never above RefreshInterval
 	}
 	for _, tt := range tests {
-		if got := backoff(tt.n, tt.ceiling); got != tt.want {
-			t.Errorf("backoff(%d, %v) = %v, want %v", tt.n, tt.ceiling, got, tt.want)
+		if got := backoff(backoffBase, tt.n, tt.ceiling); got != tt.want {
+			t.Errorf("backoff(%v, %d, %v) = %v, want %v", backoffBase, tt.n, tt.ceiling, got, tt.want)
 		}
 	}
 }

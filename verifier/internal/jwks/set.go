@@ -96,11 +96,13 @@ type Set struct {
 	nextStop    func() bool          // stops next's timer
 	waiters     int                  // lookups that joined inflight or wait for next, at most cfg.MaxWaiters
 	// The discovered JWKS URL ("" until a discovery succeeds), whether a
-	// fetch from it failed (discover again before the next fetch), and when
-	// a fetch rediscovers it; see discoveredURL.
-	jwksURL        string
-	jwksURLFailed  bool
-	jwksURLExpires time.Time
+	// fetch from it failed (discover again before the next fetch), when a
+	// fetch rediscovers it, and the rediscoveries that failed in a row
+	// since the last success (their back-off); see discoveredURL.
+	jwksURL             string
+	jwksURLFailed       bool
+	jwksURLExpires      time.Time
+	rediscoveryFailures int
 
 	// exposed remembers the keys a document exposed, refused in every
 	// later document; only the fetch in flight uses it.
