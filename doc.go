@@ -92,7 +92,8 @@
 // *verifier.Verifier: a *verifier.MultiVerifier for several issuers, or
 // package introspect for opaque tokens. All of these are [Revalidator]s,
 // so a stream's token is re-verified while it runs: an introspected one
-// when its cached answer ends, a JWT once a key-set RefreshInterval.
+// when its cached answer ends, a JWT at least once a key-set
+// RefreshInterval.
 //
 // Servers other than grpc-go get the same decision through
 // [Authenticator.ServeCall] and its [Guard]; package
