@@ -225,8 +225,10 @@ type Config struct {
 	DPoP dpop.Config
 
 	// LogLevels sets the levels of Logger's records. Default: allowed
-	// calls at Debug, denials for what the caller sent at Info, denials
-	// for server-side problems (unavailable keys, METHOD_NOT_CONFIGURED)
+	// calls at Debug, denials for what the caller sent at Info (a
+	// METHOD_NOT_CONFIGURED refusal of a method nothing knows included),
+	// denials for server-side problems (unavailable keys,
+	// METHOD_NOT_CONFIGURED of a known method, a stream's INTERNAL_ERROR)
 	// at Warn.
 	LogLevels LogLevels
 }
