@@ -23,7 +23,8 @@ type ServiceInfoProvider interface {
 
 // ErrNotIntercepted reports a method registered so that grpc-go runs it
 // without calling any interceptor, so that no token is checked: its
-// descriptor declares a stream, but its grpc.StreamDesc sets neither
+// descriptor (in Config.Descriptors, or else in the generated code linked
+// into the binary) declares a stream, but its grpc.StreamDesc sets neither
 // ClientStreams nor ServerStreams. grpc-go (v1.85) serves such a desc as a
 // unary method's, which skips the stream interceptors, and being no
 // grpc.MethodDesc it runs no unary interceptor either. Generated code
@@ -174,7 +175,8 @@ func (e *CheckError) Without(kinds ...error) error {
 //     (ErrInvalidRule), so that it is denied to every caller;
 //   - a registered method grpc-go would run without interceptors
 //     (ErrNotIntercepted: a stream registered with neither ClientStreams
-//     nor ServerStreams, found by its descriptor);
+//     nor ServerStreams, found by its descriptor, in Config.Descriptors or
+//     else in protoregistry.GlobalFiles);
 //   - a registered method whose grpcauth option Config.Descriptors hides
 //     (ErrNoDescriptor; see there);
 //   - a name in Config.Public, Config.Rules or Config.DryRunMethods that

@@ -164,7 +164,8 @@ type Config struct {
 	// the token that opened them expires, and from re-verifying their
 	// tokens (see Revalidator). Default false: a stream opened with a
 	// token (on a public method too) has its context cancelled, and ends
-	// with codes.Unauthenticated (ACCESS_TOKEN_EXPIRED), once the token's
+	// with codes.Unauthenticated (ACCESS_TOKEN_EXPIRED, and the
+	// www-authenticate challenge error="invalid_token"), once the token's
 	// exp plus the verifier's clock skew has passed, so a revoked caller
 	// cannot keep a stream open forever. The skew is the one the verifier
 	// accepts tokens with (see TokenVerifier), so a stream ends when the
@@ -217,16 +218,19 @@ type Config struct {
 	// DPoP configures how DPoP proofs are verified: accepted algorithms
 	// (default ES256, EdDSA and Ed25519), the iat window (default 5 minutes back,
 	// 10 seconds ahead), further origins accepted in htu for a server
-	// behind a proxy, the replay cache (default in-memory, one process;
-	// share one between replicas) and server nonces (default none). Its
+	// behind a proxy, the replay cache (default in-memory, one process, of
+	// which one proof key may fill a quarter; share one between replicas)
+	// and server nonces (default none). Its
 	// Now defaults to Config.Now. A DPoP-bound token (cnf jkt) is always
 	// checked against its proof: no setting takes it as a bearer token.
 	// See docs/dpop.md.
 	DPoP dpop.Config
 
 	// LogLevels sets the levels of Logger's records. Default: allowed
-	// calls at Debug, denials for what the caller sent at Info, denials
-	// for server-side problems (unavailable keys, METHOD_NOT_CONFIGURED)
+	// calls at Debug, denials for what the caller sent at Info (a
+	// METHOD_NOT_CONFIGURED refusal of a method nothing knows included),
+	// denials for server-side problems (unavailable keys,
+	// METHOD_NOT_CONFIGURED of a known method, a stream's INTERNAL_ERROR)
 	// at Warn.
 	LogLevels LogLevels
 }

@@ -92,7 +92,8 @@
 // *verifier.Verifier: a *verifier.MultiVerifier for several issuers, or
 // package introspect for opaque tokens. All of these are [Revalidator]s,
 // so a stream's token is re-verified while it runs: an introspected one
-// when its cached answer ends, a JWT once a key-set RefreshInterval.
+// when its cached answer ends, a JWT at least once a key-set
+// RefreshInterval.
 //
 // Servers other than grpc-go get the same decision through
 // [Authenticator.ServeCall] and its [Guard]; package
@@ -167,7 +168,8 @@
 // deliberately broken tokens. Serve the code under test on bufconn, a Unix
 // socket or 127.0.0.1:0: all count as local under the default
 // TransportSecurity, so no option is needed (docs/testing.md). Package
-// tokencreds sends tokens from a client.
+// tokencreds sends tokens from a client, DPoP-bound ones with a proof per
+// call (tokencreds.NewDPoP, proofs by package dpop's Signer).
 //
 // The repository's docs directory explains the behaviour and its reasons at
 // length: docs/interceptors.md (rules, status codes, transport security,

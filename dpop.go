@@ -30,8 +30,9 @@ const (
 	// DPoP error="invalid_dpop_proof", algs="ES256 EdDSA Ed25519"; any other's
 	// (RFC 6750, section 3; step-up: RFC 9470) in the scheme of the call,
 	// e.g. Bearer error="invalid_token", error_description="access token
-	// expired", or bare "Bearer" for a call without credentials. See the
-	// Reason constants.
+	// expired"; a call without credentials gets two values, bare "Bearer"
+	// and DPoP algs="...", where both schemes are taken. See the Reason
+	// constants.
 	MetadataWWWAuthenticate = "www-authenticate"
 )
 

@@ -49,9 +49,10 @@ const (
 	ReasonTokenExpired = "ACCESS_TOKEN_EXPIRED"
 	// ReasonTokenRevoked: a stream's token was refused when re-verified
 	// while the stream ran (codes.Unauthenticated): revoked at the
-	// authorization server, or otherwise no longer active. Only verifiers
-	// that are a Revalidator (token introspection) re-verify. Get a new
-	// token and open a new stream. Challenge: error="invalid_token"
+	// authorization server, or otherwise no longer active, or, for a JWT,
+	// its signing key withdrawn from the issuer's key set. Only verifiers
+	// that are a Revalidator (token introspection, the JWT verifiers)
+	// re-verify. Get a new token and open a new stream. Challenge: error="invalid_token"
 	// (error_description "access token no longer valid; stream ended",
 	// in the scheme the stream was opened with).
 	ReasonTokenRevoked = "ACCESS_TOKEN_REVOKED"

@@ -81,7 +81,9 @@ func (i *Interceptor) WrapStreamingClient(next connect.StreamingClientFunc) conn
 // CodeUnauthenticated when its token expires (ACCESS_TOKEN_EXPIRED) or is
 // refused on re-verification (ACCESS_TOKEN_REVOKED; see
 // grpcauth.Revalidator): the handler's context is cancelled, and its later
-// sends and receives fail.
+// sends and receives fail. The cut carries the WWW-Authenticate challenge
+// error="invalid_token" in the stream's trailers (Connect and gRPC-Web; a
+// gRPC-protocol refusal carries none, see the package doc).
 func (i *Interceptor) WrapStreamingHandler(next connect.StreamingHandlerFunc) connect.StreamingHandlerFunc {
 	return func(ctx context.Context, conn connect.StreamingHandlerConn) error {
 		var h handlerResult

@@ -8,8 +8,8 @@ import (
 )
 
 // RevalidateAt returns when token, which VerifyAccessToken has accepted,
-// should be verified again: when its cached answer ends (Cache.TTL after it
-// was introspected, or its exp plus ClockSkew), or, without a cached answer
+// should be verified again: when its cached answer ends (at most Cache.TTL
+// after it was introspected, or its exp plus ClockSkew), or, without a cached answer
 // (the caches off, the entry evicted, the last attempt failed),
 // Cache.NegativeTTL from now when caching, Cache.TTL when not. It makes
 // grpcauth re-verify the streams a token opened, and end them once the

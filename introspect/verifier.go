@@ -281,8 +281,8 @@ func (v *Verifier) leave(key tokenKey, f *flight) {
 func (v *Verifier) run(ctx context.Context, key tokenKey, token string, knownExp time.Time, f *flight) {
 	defer v.wg.Done()
 	defer f.cancel()
-	// A positive answer is cached for TTL from before the request was
-	// sent: a token revoked while the request was on its way is then
+	// A positive answer is cached for at most TTL from before the request
+	// was sent: a token revoked while the request was on its way is then
 	// accepted for at most TTL after the revocation, as documented.
 	sent := v.s.Now()
 	claims, err := v.introspect(ctx, token)

@@ -203,9 +203,10 @@ type Config struct {
 
 	// RefreshInterval is how often the key set is refreshed in the
 	// background (a discovered JWKS URL is discovered again once its
-	// lifetime, at most this, has passed), and how often a stream's token
-	// is verified again (RevalidateAt), so a stream whose key was
-	// withdrawn ends. Default DefaultRefreshInterval (1 hour).
+	// lifetime, at most this, has passed), and the longest a stream's
+	// token goes before it is verified again (RevalidateAt; grpcauth
+	// re-verifies up to a tenth of it sooner, at random), so a stream
+	// whose key was withdrawn ends. Default DefaultRefreshInterval (1 hour).
 	RefreshInterval time.Duration
 
 	// MinRefreshInterval is the least time between two key-set fetches

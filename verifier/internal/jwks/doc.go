@@ -12,7 +12,8 @@
 // An unknown kid is answered by a fetch that started after the lookup: all
 // concurrent misses share one fetch, at most one such fetch runs per
 // MinRefreshInterval, and a lookup the rate limit stops waits (within its
-// ctx, at most MaxWaiters at once) for the next permitted fetch, which all
+// ctx, at most MaxWaiters at once, counting the lookups that joined a
+// fetch in flight) for the next permitted fetch, which all
 // waiting lookups share, so a key published just after another miss used
 // the allowance is still accepted. A kid a recent fetch found absent is
 // refused at once. The answer is ErrUnknownKey when a successful fetch
