@@ -2,6 +2,7 @@ package grpcauth
 
 import (
 	"bufio"
+	"fmt"
 	"go/ast"
 	"go/parser"
 	"go/token"
@@ -263,6 +264,14 @@ func TestDocs_StatusTablesListEveryReason(t *testing.T) {
 				t.Errorf("%s does not list the reason %s", page, r)
 			}
 		}
+	}
+	// docs/observability.md counts the values of the reason attribute.
+	obs, err := os.ReadFile("docs/observability.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := fmt.Sprintf("the %d `Reason…` constants", len(reasons)); !strings.Contains(strings.Join(strings.Fields(string(obs)), " "), want) {
+		t.Errorf("docs/observability.md does not say %q", want)
 	}
 }
 
