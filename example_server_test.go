@@ -14,6 +14,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
@@ -52,6 +53,14 @@ func runServer(ctx context.Context) error {
 		return err
 	}
 	defer v.Close()
+
+	// Take traffic once the keys are loaded. If they are not within 10 s,
+	// serve anyway: calls get UNAVAILABLE until they are.
+	readyCtx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	if err := v.Ready(readyCtx); err != nil {
+		log.Printf("serving before the issuer's keys are loaded: %v", err)
+	}
 
 	// CreateItem's rule has a CEL condition; celcond compiles it.
 	conds, err := celcond.New(celcond.Config{})
