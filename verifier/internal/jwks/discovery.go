@@ -87,7 +87,7 @@ func (s *Set) discoveredURL() (string, error) {
 		s.jwksURLExpires = s.cfg.Now().Add(d)
 		s.mu.Unlock()
 		s.log.Warn("jwks: rediscovery failed; keeping the discovered JWKS URL",
-			"url", redactString(kept), "error", err.Error(), "retry_in", d)
+			"url", redactString(kept), "error", clipError(err), "retry_in", d)
 		return kept, nil
 	}
 	if kept != "" && url != kept {

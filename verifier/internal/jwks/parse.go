@@ -294,8 +294,14 @@ func algorithmsFor(pub any) []string {
 }
 
 // clip bounds a string from a remote document before it reaches a log.
-func clip(s string) string {
-	const max = 128
+func clip(s string) string { return clipTo(s, 128) }
+
+// clipError bounds a failure's text before it reaches a log: it may quote
+// what the server sent (net/http quotes a malformed header line whole, up
+// to the client's 64 KiB header limit).
+func clipError(err error) string { return clipTo(err.Error(), 1024) }
+
+func clipTo(s string, max int) string {
 	if len(s) > max {
 		return s[:max] + "…"
 	}

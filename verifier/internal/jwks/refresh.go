@@ -37,16 +37,17 @@ func (s *Set) refresh(reason string) (*snapshot, time.Duration, error) {
 // MaxStaleness), or the last good set.
 func (s *Set) logFailure(reason string, err error, now time.Time) {
 	snap := s.cur.Load()
+	errText := clipError(err)
 	switch {
 	case snap == nil:
 		s.log.Warn("jwks: key set refresh failed; no key set has ever loaded, every lookup fails with ErrUnavailable",
-			"reason", reason, "error", err.Error())
+			"reason", reason, "error", errText)
 	case !snap.usable(now, s.cfg.MaxStaleness):
 		s.log.Warn("jwks: key set refresh failed; the last good set is older than MaxStaleness, every lookup fails with ErrUnavailable",
-			"reason", reason, "error", err.Error(), "age", now.Sub(snap.fetched).Round(time.Second))
+			"reason", reason, "error", errText, "age", now.Sub(snap.fetched).Round(time.Second))
 	default:
 		s.log.Warn("jwks: key set refresh failed; keeping the last good set",
-			"reason", reason, "error", err.Error(), "age", now.Sub(snap.fetched).Round(time.Second))
+			"reason", reason, "error", errText, "age", now.Sub(snap.fetched).Round(time.Second))
 	}
 }
 

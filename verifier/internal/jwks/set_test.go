@@ -1,10 +1,13 @@
 package jwks
 
 import (
+	"bufio"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
+	"net"
 	"net/http"
 	"strings"
 	"sync"
@@ -710,6 +713,48 @@ func TestSet_FailureLoggedWithoutSecrets(t *testing.T) {
 	}
 	if strings.Contains(logs, "s3cret") {
 		t.Fatalf("log leaks the URL query or response body:\n%s", logs)
+	}
+}
+
+// TestSet_FailureLogClipsWhatTheServerSent: a key-set server answering a
+// malformed 32 KiB header line, which net/http quotes whole in its error,
+// gets a failure logged in a line of bounded length.
+func TestSet_FailureLogClipsWhatTheServerSent(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go func() {
+				defer c.Close()
+				r := bufio.NewReader(c)
+				for { // the request's head
+					line, err := r.ReadString('\n')
+					if err != nil || line == "\r\n" {
+						break
+					}
+				}
+				io.WriteString(c, "HTTP/1.1 200 OK\r\n"+strings.Repeat("a", 32<<10)+"\r\n\r\n")
+			}()
+		}
+	}()
+	log, buf := capturingLogger()
+	_, ft := startSet(t, Config{URL: "http://" + ln.Addr().String() + "/keys", Logger: log})
+	ft.peek(t)
+	logs := buf.String()
+	if !containsAll(logs, "level=WARN", "refresh failed") {
+		t.Fatalf("failure not logged:\n%.2000s", logs)
+	}
+	for _, line := range strings.Split(logs, "\n") {
+		if len(line) > 2048 {
+			t.Errorf("a log line is %d bytes, want at most 2 KiB: %.200s…", len(line), line)
+		}
 	}
 }
 
