@@ -387,6 +387,39 @@ func TestE2E_ClientReportsEachDecision(t *testing.T) {
 	}
 }
 
+// dpopTokenLine matches the client's first line for a DPoP-bound token:
+// the token type and the thumbprint of its key (RFC 7638, base64url).
+var dpopTokenLine = regexp.MustCompile(`(?m)^token:  DPoP \(key thumbprint [A-Za-z0-9_-]{43}\) for client items-reader from `)
+
+// With TOKEN_TYPE=dpop the client gets a DPoP-bound token and the server
+// takes it, with a proof on every call, exactly as it takes a bearer
+// token: the same report. The server accepts "authorization: DPoP" only
+// for a token whose cnf.jkt is the thumbprint of the proof's key (an
+// unbound token is DPOP_BINDING_MISMATCH), so the allowed calls show that
+// the token is bound to the client's key.
+func TestE2E_ClientWithDPoPBoundTokenReportsTheSameDecisions(t *testing.T) {
+	t.Parallel()
+	iss := newIssuer(t)
+	srv := startServer(t, "ISSUER="+iss.URL(), "ADDR=127.0.0.1:0")
+	out := runClient(t, "ISSUER="+iss.URL(), "CLIENT_ID="+dev.Reader.ID,
+		"CLIENT_SECRET="+dev.Reader.Secret, "ADDR="+srv.addr, "TOKEN_TYPE=dpop")
+	want := map[string]string{
+		"GetServerInfo (no token)": "OK", "ListItems (no token)": "Unauthenticated",
+		"ListItems": "OK", "GetItem": "OK", "WatchItems": "OK",
+		"CreateItem": "PermissionDenied", "DeleteItem": "PermissionDenied", "ImportItems": "PermissionDenied",
+	}
+	if got := clientResults(out); fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("client results:\n got %v\nwant %v\noutput:\n%s", got, want, out)
+	}
+	if !dpopTokenLine.MatchString(out) {
+		t.Errorf("client output lacks the DPoP token line %s:\n%s", dpopTokenLine, out)
+	}
+	// The refusals are the scope's, not DPoP's.
+	if log := srv.stderr.String(); strings.Contains(log, "DPOP_") {
+		t.Errorf("server refused a call for its DPoP proof:\n%s", log)
+	}
+}
+
 // devClientCommand matches the client command the server prints in
 // development mode.
 var devClientCommand = regexp.MustCompile(`ISSUER=(\S+) CLIENT_ID=(\S+) CLIENT_SECRET=(\S+) go run ./examples/items/client -addr (\S+)`)
@@ -400,6 +433,8 @@ func TestE2E_DevelopmentModePrintsWorkingCredentials(t *testing.T) {
 		{"Okta-shaped tokens", nil},
 		// The development issuer then mints RFC 9068 tokens (typ at+jwt).
 		{"RFC 9068 profile required", []string{"REQUIRE_ACCESS_TOKEN_PROFILE=true"}},
+		// The client gets a DPoP-bound token from the development issuer.
+		{"DPoP-bound token", []string{"TOKEN_TYPE=dpop"}},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()

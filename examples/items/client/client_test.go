@@ -38,12 +38,12 @@ func TestLoadConfig(t *testing.T) {
 	}{
 		{
 			name: "no settings: the development issuer's read-only client",
-			want: fmt.Sprintf("{issuer:%s tokenURL: clientID:items-reader clientSecret:%s scopes:[] audience: resource: addr:127.0.0.1:50051 devIssuer:true authStyle:2}", devIssuer, dev.Reader.Secret),
+			want: fmt.Sprintf("{issuer:%s tokenURL: clientID:items-reader clientSecret:%s scopes:[] audience: resource: addr:127.0.0.1:50051 devIssuer:true authStyle:2 dpop:false}", devIssuer, dev.Reader.Secret),
 		},
 		{
 			name: "a development client by id alone",
 			env:  map[string]string{"CLIENT_ID": dev.Admin.ID},
-			want: fmt.Sprintf("{issuer:%s tokenURL: clientID:items-admin clientSecret:%s scopes:[] audience: resource: addr:127.0.0.1:50051 devIssuer:true authStyle:2}", devIssuer, dev.Admin.Secret),
+			want: fmt.Sprintf("{issuer:%s tokenURL: clientID:items-admin clientSecret:%s scopes:[] audience: resource: addr:127.0.0.1:50051 devIssuer:true authStyle:2 dpop:false}", devIssuer, dev.Admin.Secret),
 		},
 		{
 			name: "a real issuer with its client",
@@ -52,12 +52,22 @@ func TestLoadConfig(t *testing.T) {
 				"SCOPES": "items:read, items:write", "ADDR": "items.example.com:443",
 				"TOKEN_URL": "https://example.okta.com/oauth2/default/v1/token",
 			},
-			want: "{issuer:https://example.okta.com/oauth2/default tokenURL:https://example.okta.com/oauth2/default/v1/token clientID:0oa1 clientSecret:s3 scopes:[items:read items:write] audience: resource: addr:items.example.com:443 devIssuer:false authStyle:2}",
+			want: "{issuer:https://example.okta.com/oauth2/default tokenURL:https://example.okta.com/oauth2/default/v1/token clientID:0oa1 clientSecret:s3 scopes:[items:read items:write] audience: resource: addr:items.example.com:443 devIssuer:false authStyle:2 dpop:false}",
 		},
 		{
 			name: "client_secret_post, as an Auth0 application set to Client Secret (Post)",
 			env:  map[string]string{"AUTH_METHOD": "client_secret_post"},
-			want: fmt.Sprintf("{issuer:%s tokenURL: clientID:items-reader clientSecret:%s scopes:[] audience: resource: addr:127.0.0.1:50051 devIssuer:true authStyle:1}", devIssuer, dev.Reader.Secret),
+			want: fmt.Sprintf("{issuer:%s tokenURL: clientID:items-reader clientSecret:%s scopes:[] audience: resource: addr:127.0.0.1:50051 devIssuer:true authStyle:1 dpop:false}", devIssuer, dev.Reader.Secret),
+		},
+		{
+			name: "a DPoP-bound token",
+			env:  map[string]string{"TOKEN_TYPE": "dpop"},
+			want: fmt.Sprintf("{issuer:%s tokenURL: clientID:items-reader clientSecret:%s scopes:[] audience: resource: addr:127.0.0.1:50051 devIssuer:true authStyle:2 dpop:true}", devIssuer, dev.Reader.Secret),
+		},
+		{
+			name:    "a token type the client does not implement",
+			env:     map[string]string{"TOKEN_TYPE": "mtls"},
+			wantErr: true,
 		},
 		{
 			name:    "an authentication method the client does not implement",
@@ -68,12 +78,12 @@ func TestLoadConfig(t *testing.T) {
 			name: "flags override the environment",
 			env:  map[string]string{"ADDR": "127.0.0.1:1", "SCOPES": "a"},
 			args: []string{"-addr", "127.0.0.1:2", "-scopes", "b c", "-audience", "https://api"},
-			want: fmt.Sprintf("{issuer:%s tokenURL: clientID:items-reader clientSecret:%s scopes:[b c] audience:https://api resource: addr:127.0.0.1:2 devIssuer:true authStyle:2}", devIssuer, dev.Reader.Secret),
+			want: fmt.Sprintf("{issuer:%s tokenURL: clientID:items-reader clientSecret:%s scopes:[b c] audience:https://api resource: addr:127.0.0.1:2 devIssuer:true authStyle:2 dpop:false}", devIssuer, dev.Reader.Secret),
 		},
 		{
 			name: "RFC 8707 resource",
 			env:  map[string]string{"RESOURCE": "https://items.example.com"},
-			want: fmt.Sprintf("{issuer:%s tokenURL: clientID:items-reader clientSecret:%s scopes:[] audience: resource:https://items.example.com addr:127.0.0.1:50051 devIssuer:true authStyle:2}", devIssuer, dev.Reader.Secret),
+			want: fmt.Sprintf("{issuer:%s tokenURL: clientID:items-reader clientSecret:%s scopes:[] audience: resource:https://items.example.com addr:127.0.0.1:50051 devIssuer:true authStyle:2 dpop:false}", devIssuer, dev.Reader.Secret),
 		},
 		{
 			// A development secret must never be sent to a real issuer.
@@ -95,7 +105,7 @@ func TestLoadConfig(t *testing.T) {
 		{
 			name: "a development client with its secret",
 			env:  map[string]string{"CLIENT_ID": dev.Writer.ID, "CLIENT_SECRET": dev.Writer.Secret},
-			want: fmt.Sprintf("{issuer:%s tokenURL: clientID:items-writer clientSecret:%s scopes:[] audience: resource: addr:127.0.0.1:50051 devIssuer:true authStyle:2}", devIssuer, dev.Writer.Secret),
+			want: fmt.Sprintf("{issuer:%s tokenURL: clientID:items-writer clientSecret:%s scopes:[] audience: resource: addr:127.0.0.1:50051 devIssuer:true authStyle:2 dpop:false}", devIssuer, dev.Writer.Secret),
 		},
 		{
 			// A real secret must never be sent to the development issuer
@@ -311,8 +321,7 @@ func (a *redirectingAS) RoundTrip(req *http.Request) (*http.Response, error) {
 // only https or a loopback http URL.
 func TestHTTPClient_RefusesARedirectToPlainHTTPOffThisMachine(t *testing.T) {
 	as := &redirectingAS{}
-	hc := newHTTPClient()
-	hc.Transport = as
+	hc := newHTTPClient(as)
 	cc := clientcredentials.Config{ClientID: "0oa1", ClientSecret: "real-secret", TokenURL: "https://idp.example.com/token", AuthStyle: oauth2.AuthStyleInHeader}
 	_, err := cc.Token(context.WithValue(context.Background(), oauth2.HTTPClient, hc))
 	if err == nil {
@@ -320,5 +329,39 @@ func TestHTTPClient_RefusesARedirectToPlainHTTPOffThisMachine(t *testing.T) {
 	}
 	for _, r := range as.plain {
 		t.Errorf("request sent in clear text to %s (Authorization %q)", r.URL, r.Header.Get("Authorization"))
+	}
+}
+
+// An authorization server that ignores the token request's DPoP proof
+// answers a bearer token; TOKEN_TYPE=dpop then stops with an error saying
+// so, instead of a report where every call is Unauthenticated.
+func TestRun_DPoPStopsWhenTheIssuerDoesNotBindTheToken(t *testing.T) {
+	proofs := make(chan string, 1)
+	as := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		select {
+		case proofs <- r.Header.Get("DPoP"):
+		default:
+		}
+		w.Header().Set("Content-Type", "application/json")
+		io.WriteString(w, `{"access_token":"at","token_type":"Bearer","expires_in":3600}`)
+	}))
+	defer as.Close()
+	cfg, err := loadConfig(nil, env(map[string]string{
+		"ISSUER": as.URL, "TOKEN_URL": as.URL + "/token", "CLIENT_ID": "0oa1", "CLIENT_SECRET": "s3",
+		"TOKEN_TYPE": "dpop", "ADDR": "127.0.0.1:1",
+	}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out strings.Builder
+	err = run(context.Background(), cfg, &out, io.Discard)
+	if err == nil || !strings.Contains(err.Error(), "not a DPoP-bound one") {
+		t.Errorf("run = %v, want an error about the unbound token", err)
+	}
+	if out.Len() != 0 {
+		t.Errorf("run printed a report:\n%s", out.String())
+	}
+	if p := <-proofs; strings.Count(p, ".") != 2 {
+		t.Errorf("token request DPoP header = %q, want a proof", p)
 	}
 }

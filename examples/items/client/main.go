@@ -26,14 +26,22 @@
 //	                               registered there: client_secret_basic (default, an HTTP
 //	                               Basic header) or client_secret_post (in the form, as
 //	                               Auth0's "Client Secret (Post)")
+//	TOKEN_TYPE     -token-type     bearer (default) or dpop: a DPoP-bound token (RFC 9449),
+//	                               bound to an ES256 key made for this run, sent with a
+//	                               new proof of the key on every call
 //
 // A loopback ADDR is dialled in plaintext and the token is sent without
 // transport security (see transport); any other ADDR needs TLS. The token
-// travels on tokencreds.Credentials (github.com/grpcauth/grpcauth/tokencreds).
+// travels on tokencreds.Credentials (github.com/grpcauth/grpcauth/tokencreds):
+// tokencreds.New for a bearer token, tokencreds.NewDPoP with its client
+// interceptors for a DPoP-bound one (see run).
 package main
 
 import (
 	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
 	"errors"
 	"flag"
 	"fmt"
@@ -49,6 +57,7 @@ import (
 	"golang.org/x/oauth2/clientcredentials"
 	"google.golang.org/grpc"
 
+	"github.com/grpcauth/grpcauth/dpop"
 	"github.com/grpcauth/grpcauth/examples/items/internal/dev"
 	"github.com/grpcauth/grpcauth/tokencreds"
 )
@@ -72,6 +81,8 @@ type config struct {
 	// authStyle is AUTH_METHOD as x/oauth2 names it: never AutoDetect,
 	// which resends the secret in the form after any failed request.
 	authStyle oauth2.AuthStyle
+	// dpop is true for TOKEN_TYPE=dpop: get and send a DPoP-bound token.
+	dpop bool
 }
 
 // loadConfig reads the settings from the environment (getenv) and args.
@@ -86,6 +97,7 @@ func loadConfig(args []string, getenv func(string) string) (config, error) {
 	resource := fs.String("resource", getenv("RESOURCE"), `"resource" token request parameter (RFC 8707), for oidc-provider and ORY Hydra (env RESOURCE)`)
 	addr := fs.String("addr", orDefault(getenv("ADDR"), dev.ServerAddr), "server address host:port (env ADDR)")
 	authMethod := fs.String("auth-method", orDefault(getenv("AUTH_METHOD"), "client_secret_basic"), "token endpoint authentication: client_secret_basic or client_secret_post (env AUTH_METHOD)")
+	tokenType := fs.String("token-type", orDefault(getenv("TOKEN_TYPE"), "bearer"), "token to get and send: bearer or dpop, a DPoP-bound token (RFC 9449) (env TOKEN_TYPE)")
 	if err := fs.Parse(args); err != nil {
 		return config{}, err
 	}
@@ -109,6 +121,13 @@ func loadConfig(args []string, getenv func(string) string) (config, error) {
 		cfg.authStyle = oauth2.AuthStyleInParams
 	default:
 		return config{}, fmt.Errorf("client: AUTH_METHOD %q: want client_secret_basic or client_secret_post", *authMethod)
+	}
+	switch *tokenType {
+	case "bearer":
+	case "dpop":
+		cfg.dpop = true
+	default:
+		return config{}, fmt.Errorf("client: TOKEN_TYPE %q: want bearer or dpop", *tokenType)
 	}
 	if cfg.issuer == "" {
 		if err := cfg.useDevIssuer(); err != nil {
@@ -184,7 +203,7 @@ func main() {
 // run gets a token for cfg's client and calls every method, reporting to
 // out, and warning to warn about a token the server will likely refuse.
 func run(ctx context.Context, cfg config, out, warn io.Writer) error {
-	hc := newHTTPClient()
+	hc := newHTTPClient(nil)
 	tu := cfg.tokenURL
 	if tu == "" {
 		var err error
@@ -207,27 +226,71 @@ func run(ctx context.Context, cfg config, out, warn io.Writer) error {
 			cc.EndpointParams.Set(name, v)
 		}
 	}
+	// With TOKEN_TYPE=dpop the token requests, and only they, carry a
+	// proof of a key made for this run: the authorization server binds
+	// the token to it.
+	var signer *dpop.Signer
+	tokenClient := hc
+	if cfg.dpop {
+		var err error
+		if signer, err = newDPoPSigner(); err != nil {
+			return err
+		}
+		tokenClient = newHTTPClient(tokencreds.NewDPoPTransport(signer, nil))
+	}
 	// The token source keeps this context for every later refresh, so it
 	// is the long-lived one, carrying only the HTTP client.
-	ts := cc.TokenSource(context.WithValue(ctx, oauth2.HTTPClient, hc))
+	ts := cc.TokenSource(context.WithValue(ctx, oauth2.HTTPClient, tokenClient))
 	tok, err := ts.Token()
 	if err != nil {
 		return fmt.Errorf("client: getting a token from %s as %s: %w", tu, cfg.clientID, err)
 	}
+	kind := tok.Type()
+	if signer != nil {
+		if !strings.EqualFold(kind, "DPoP") {
+			return fmt.Errorf("client: %s answered a %q token, not a DPoP-bound one: it ignored the DPoP proof (is DPoP enabled for client %s?)", tu, kind, cfg.clientID)
+		}
+		kind += " (key thumbprint " + signer.Thumbprint() + ")"
+	}
 	granted, _ := tok.Extra("scope").(string)
-	fmt.Fprintf(out, "token:  %s for client %s from %s\n", tok.Type(), cfg.clientID, tu)
+	fmt.Fprintf(out, "token:  %s for client %s from %s\n", kind, cfg.clientID, tu)
 	fmt.Fprintf(out, "        scopes %q, expires %s\n", granted, tok.Expiry.Format(time.RFC3339))
 	fmt.Fprintf(out, "server: %s\n\n", cfg.addr)
 	for _, w := range tokenWarnings(tok.AccessToken, cfg) {
 		fmt.Fprintln(warn, "client: warning:", w)
 	}
 
-	conn, err := grpc.NewClient(cfg.addr, transport(cfg.addr))
+	creds := tokencreds.New(ts)
+	opts := []grpc.DialOption{transport(cfg.addr)}
+	if signer != nil {
+		// A new proof on every call; the interceptors follow the
+		// server's DPoP nonces, if it asks for them.
+		creds = tokencreds.NewDPoP(ts, signer)
+		opts = append(opts,
+			grpc.WithChainUnaryInterceptor(creds.UnaryClientInterceptor()),
+			grpc.WithChainStreamInterceptor(creds.StreamClientInterceptor()))
+	}
+	conn, err := grpc.NewClient(cfg.addr, opts...)
 	if err != nil {
 		return fmt.Errorf("client: %w", err)
 	}
 	defer conn.Close()
-	return callAll(ctx, conn, grpc.PerRPCCredentials(tokencreds.New(ts)), cfg.clientID, out)
+	return callAll(ctx, conn, grpc.PerRPCCredentials(creds), cfg.clientID, out)
+}
+
+// newDPoPSigner makes an ES256 (P-256) key for this run and its DPoP
+// proof signer. The key lives in memory only: the tokens bound to it are
+// useless once the client exits.
+func newDPoPSigner() (*dpop.Signer, error) {
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		return nil, fmt.Errorf("client: DPoP key: %w", err)
+	}
+	signer, err := dpop.NewSigner(key, "ES256")
+	if err != nil {
+		return nil, fmt.Errorf("client: DPoP key: %w", err)
+	}
+	return signer, nil
 }
 
 // maxRedirects is how many redirects a request to the authorization server
@@ -235,15 +298,17 @@ func run(ctx context.Context, cfg config, out, warn io.Writer) error {
 const maxRedirects = 10
 
 // newHTTPClient returns the client for the authorization server's
-// discovery document and token endpoint: each request bounded by
-// httpTimeout, and redirects followed only to URLs checkURL accepts. A 307
+// discovery document and token endpoint, sending through rt (nil:
+// http.DefaultTransport): each request bounded by httpTimeout, and
+// redirects followed only to URLs checkURL accepts. A 307
 // or 308 answer from the token endpoint resends the client secret (in the
 // body, and on the same host in the Authorization header) to its
 // Location, which must not be plain http off this machine any more than
 // TOKEN_URL may.
-func newHTTPClient() *http.Client {
+func newHTTPClient(rt http.RoundTripper) *http.Client {
 	return &http.Client{
-		Timeout: httpTimeout,
+		Transport: rt,
+		Timeout:   httpTimeout,
 		CheckRedirect: func(req *http.Request, via []*http.Request) error {
 			if len(via) >= maxRedirects {
 				return fmt.Errorf("client: stopped after %d redirects", maxRedirects)
