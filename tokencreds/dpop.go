@@ -28,6 +28,11 @@ import (
 // server would refuse it with the DPoP scheme.
 var ErrNotDPoPToken = errors.New("tokencreds: the token source returned a token whose type is not DPoP")
 
+// ErrDPoPToken is the cause of a call failing because Credentials made by
+// New got a DPoP-bound token (token_type DPoP): sent without a proof, every
+// server would refuse it. Use NewDPoP with the key the token is bound to.
+var ErrDPoPToken = errors.New("tokencreds: the token source returned a DPoP-bound token; New sends no proof, use NewDPoP")
+
 // The metadata keys of DPoP (grpcauth's MetadataDPoP, MetadataDPoPNonce
 // and MetadataWWWAuthenticate), repeated here so that a client does not
 // link the server package in.

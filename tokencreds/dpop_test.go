@@ -221,6 +221,21 @@ func TestDPoP_BearerTokenIsNotSentAsDPoP(t *testing.T) {
 	}
 }
 
+// TestNew_DPoPBoundTokenIsNotSentWithoutAProof: Bearer credentials given a
+// DPoP-bound token fail the call before it is sent, naming NewDPoP.
+func TestNew_DPoPBoundTokenIsNotSentWithoutAProof(t *testing.T) {
+	f := newDPoPFixture(t, nil)
+	ts := oauth2.StaticTokenSource(&oauth2.Token{AccessToken: "bound", TokenType: "DPoP"})
+	client := f.serveTLS(t, grpc.WithPerRPCCredentials(tokencreds.New(ts)))
+	_, err := client.Authenticated(t.Context(), &authtestv1.AuthenticatedRequest{})
+	if status.Code(err) != codes.Unauthenticated || !errors.Is(err, tokencreds.ErrDPoPToken) {
+		t.Errorf("err = %v, want Unauthenticated wrapping ErrDPoPToken", err)
+	}
+	if n := len(f.received()); n != 0 {
+		t.Errorf("server got %d calls, want none", n)
+	}
+}
+
 // nonceEndpoint is a token endpoint in front of the issuer's that requires
 // a DPoP nonce (RFC 9449, section 8), counting the requests it refuses for
 // a missing nonce and those it passes on.

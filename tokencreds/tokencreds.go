@@ -21,6 +21,7 @@ import (
 	"math/rand/v2"
 	"net"
 	"net/http"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -87,7 +88,9 @@ var _ credentials.PerRPCCredentials = (*Credentials)(nil)
 // is reused until shortly before it expires without asking ts; a source
 // whose tokens carry no expiry is asked on every call, so it should cache
 // them itself. Install them with grpc.WithPerRPCCredentials, or per call
-// with grpc.PerRPCCredentials.
+// with grpc.PerRPCCredentials. They send a token as "<token_type> <token>",
+// except a DPoP-bound one (token_type DPoP), which needs a proof per call:
+// the call fails with codes.Unauthenticated and ErrDPoPToken (use NewDPoP).
 func New(ts oauth2.TokenSource) *Credentials { return &Credentials{ts: ts, now: time.Now} }
 
 // GetRequestMetadata returns the authorization header for a call, taking a
@@ -174,6 +177,9 @@ func (c *Credentials) GetRequestMetadata(ctx context.Context, uri ...string) (ma
 	}
 	if c.isDPoP {
 		return c.dpopMetadata(ctx, tok, uri)
+	}
+	if strings.EqualFold(tok.Type(), "DPoP") {
+		return nil, &tokenError{codes.Unauthenticated, ErrDPoPToken.Error(), ErrDPoPToken}
 	}
 	return map[string]string{"authorization": tok.Type() + " " + tok.AccessToken}, nil
 }
