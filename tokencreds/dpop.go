@@ -98,9 +98,10 @@ func (c *Credentials) dpopMetadata(ctx context.Context, tok *oauth2.Token, uri [
 		}
 	}
 	htu := scheme + "://" + authority + ri.Method
-	if u, err := url.Parse(htu); err != nil || u.Host == "" {
+	if u, err := url.Parse(htu); err != nil || u.Host == "" || strings.ContainsAny(authority, "?#@") {
 		// No server could match it (an IPv6 zone not written "%25", a
-		// percent-encoded ASCII byte in the host): fail here, not there.
+		// percent-encoded ASCII byte in the host, user info, a query or
+		// fragment): fail here, not there.
 		err := fmt.Errorf("tokencreds: the authority %q makes no URL for the DPoP proof's htu", authority)
 		return nil, &tokenError{codes.Internal, "tokencreds: the call's authority makes no URL for the DPoP proof", err}
 	}

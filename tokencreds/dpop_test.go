@@ -677,14 +677,15 @@ func TestDPoP_OpenStreamTeachesItsHeadersNonceToTheNextCalls(t *testing.T) {
 }
 
 // An authority that makes no URL (a zone not written "%25", an escaped
-// ASCII byte in the host) fails the call on the client, with no proof no
+// ASCII byte in the host, user info, a query or fragment) fails the call on the client, with no proof no
 // server could match.
 func TestDPoP_AuthorityMakingNoURLFailsOnTheClient(t *testing.T) {
 	tok := &oauth2.Token{AccessToken: "at", TokenType: "DPoP"}
 	creds := tokencreds.NewDPoP(oauth2.StaticTokenSource(tok), newSigner(t))
 	ctx := credentials.NewContextWithRequestInfo(peerCtx(&net.TCPAddr{IP: net.IPv4(127, 0, 0, 1)}),
 		credentials.RequestInfo{Method: "/pkg.S/M", AuthInfo: credentials.TLSInfo{}})
-	for _, uri := range []string{"https://[fe80::1%eth0]:50051/pkg.S", "https://ex%41mple.com/pkg.S"} {
+	for _, uri := range []string{"https://[fe80::1%eth0]:50051/pkg.S", "https://ex%41mple.com/pkg.S", "https://user@api.example/pkg.S",
+		"https://api.example?x/pkg.S", "https://api.example#x/pkg.S"} {
 		md, err := creds.GetRequestMetadata(ctx, uri)
 		if status.Code(err) != codes.Internal || md != nil {
 			t.Errorf("%s: %v, %v; want Internal and no metadata", uri, md, err)
