@@ -50,7 +50,9 @@ func parseOrigin(s string) (origin, error) {
 	return o, nil
 }
 
-// requestOrigin normalises the scheme and authority a request arrived with.
+// requestOrigin normalises the scheme and authority a request arrived with
+// as parseURL normalises an htu's, so that percent-encodings in the host
+// (an IPv6 zone's "%25", non-ASCII bytes) compare the same on both sides.
 // It reports false for an authority that could not appear in a URI's host
 // part.
 func requestOrigin(scheme, authority string) (origin, bool) {
@@ -58,7 +60,8 @@ func requestOrigin(scheme, authority string) (origin, bool) {
 	if (scheme != "http" && scheme != "https") || authority == "" || strings.ContainsAny(authority, "/?#@ \t\r\n") {
 		return origin{}, false
 	}
-	return origin{scheme: scheme, host: normalizeHost(authority, scheme)}, true
+	o, _, err := parseURL(scheme + "://" + authority)
+	return o, err == nil
 }
 
 // normalizeHost lower-cases host[:port] and drops an empty port or the

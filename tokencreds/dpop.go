@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
 	"strings"
 	"sync"
 
@@ -55,7 +56,8 @@ const maxNonceOrigins = 1024
 // "scheme://authority/package.Service/Method" as grpcauth's server builds
 // it (https on a TLS connection, http otherwise; the authority the
 // connection dialled; the call's method), ath the token's hash and, once
-// the server has sent one, its latest nonce. They send a token only over
+// the server has sent one, its latest nonce; a call whose authority makes
+// no URL (docs/dpop.md) fails with codes.Internal. They send a token only over
 // the connections New's do (GetRequestMetadata), and only a token whose
 // token_type is DPoP (else ErrNotDPoPToken): get it with a proof of
 // signer's key, the token source's HTTP client using NewDPoPTransport.
@@ -100,8 +102,16 @@ func (c *Credentials) dpopMetadata(ctx context.Context, tok *oauth2.Token, uri [
 			scheme = "https"
 		}
 	}
+	htu := scheme + "://" + authority + ri.Method
+	if u, err := url.Parse(htu); err != nil || u.Host == "" || strings.ContainsAny(authority, "?#@") {
+		// No server could match it (an IPv6 zone not written "%25", a
+		// percent-encoded ASCII byte in the host, user info, a query or
+		// fragment): fail here, not there.
+		err := fmt.Errorf("tokencreds: the authority %q makes no URL for the DPoP proof's htu", authority)
+		return nil, &tokenError{codes.Internal, "tokencreds: the call's authority makes no URL for the DPoP proof", err}
+	}
 	nonce := c.nonces.get(authority)
-	proof, err := c.signer.Proof(http.MethodPost, scheme+"://"+authority+ri.Method, tok.AccessToken, nonce)
+	proof, err := c.signer.Proof(http.MethodPost, htu, tok.AccessToken, nonce)
 	if err != nil {
 		return nil, &tokenError{codes.Internal, "tokencreds: could not sign the DPoP proof", err}
 	}

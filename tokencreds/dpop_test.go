@@ -53,7 +53,7 @@ type dpopFixture struct {
 }
 
 // newSigner returns a Signer of a new ES256 key.
-func newSigner(t *testing.T) *dpop.Signer {
+func newSigner(t testing.TB) *dpop.Signer {
 	t.Helper()
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
@@ -377,6 +377,8 @@ func TestDPoP_ProofNamesTheCallsURL(t *testing.T) {
 		{"plaintext to this host", "https://localhost:50051/pkg.S", "http", "localhost:50051", insecureInfo()},
 		{"TLS, IPv6 literal, port 443 dropped by grpc-go", "https://[2001:db8::1]/pkg.S", "https", "[2001:db8::1]:443", credentials.TLSInfo{}},
 		{"plaintext, IPv6 loopback", "https://[::1]:50051/pkg.S", "http", "[::1]:50051", insecureInfo()},
+		{"TLS, IPv6 link-local with a zone", "https://[fe80::1%25eth0]:50051/pkg.S", "https", "[fe80::1%25eth0]:50051", credentials.TLSInfo{}},
+		{"TLS, percent-encoded non-ASCII host", "https://caf%C3%A9.example/pkg.S", "https", "caf%C3%A9.example:443", credentials.TLSInfo{}},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			ctx := credentials.NewContextWithRequestInfo(peerCtx(&net.TCPAddr{IP: net.IPv4(127, 0, 0, 1)}),
@@ -684,6 +686,57 @@ func TestDPoP_OpenStreamTeachesItsHeadersNonceToTheNextCalls(t *testing.T) {
 					}
 					break
 				}
+			}
+		})
+	}
+}
+
+// An authority that makes no URL (a zone not written "%25", an escaped
+// ASCII byte in the host, user info, a query or fragment) fails the call on the client, with no proof no
+// server could match.
+func TestDPoP_AuthorityMakingNoURLFailsOnTheClient(t *testing.T) {
+	tok := &oauth2.Token{AccessToken: "at", TokenType: "DPoP"}
+	creds := tokencreds.NewDPoP(oauth2.StaticTokenSource(tok), newSigner(t))
+	ctx := credentials.NewContextWithRequestInfo(peerCtx(&net.TCPAddr{IP: net.IPv4(127, 0, 0, 1)}),
+		credentials.RequestInfo{Method: "/pkg.S/M", AuthInfo: credentials.TLSInfo{}})
+	for _, uri := range []string{"https://[fe80::1%eth0]:50051/pkg.S", "https://ex%41mple.com/pkg.S", "https://user@api.example/pkg.S",
+		"https://api.example?x/pkg.S", "https://api.example#x/pkg.S"} {
+		md, err := creds.GetRequestMetadata(ctx, uri)
+		if status.Code(err) != codes.Internal || md != nil {
+			t.Errorf("%s: %v, %v; want Internal and no metadata", uri, md, err)
+		}
+	}
+}
+
+// A connection whose authority has an IPv6 zone (RFC 6874's "%25") or a
+// percent-encoded non-ASCII host carries DPoP calls: the server decodes
+// its :authority as it decodes the proof's htu.
+func TestDPoP_PercentEncodedAuthorityCallsARequireDPoPMethod(t *testing.T) {
+	for _, authority := range []string{"[fe80::1%25eth0]:50051", "caf%C3%A9.example"} {
+		t.Run(authority, func(t *testing.T) {
+			f := newDPoPFixture(t, nil)
+			ts, _, _ := f.tokenSource(f.iss.TokenURL())
+			lis, err := net.Listen("tcp", "127.0.0.1:0")
+			if err != nil {
+				t.Fatal(err)
+			}
+			srv := grpc.NewServer(f.server...)
+			authtestv1.RegisterTestServiceServer(srv, service{})
+			var wg sync.WaitGroup
+			wg.Go(func() { _ = srv.Serve(lis) })
+			t.Cleanup(func() { srv.Stop(); wg.Wait() })
+			conn, err := grpc.NewClient("passthrough:///"+lis.Addr().String(), plaintext, grpc.WithAuthority(authority),
+				grpc.WithPerRPCCredentials(tokencreds.NewDPoP(ts, f.signer)))
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { conn.Close() })
+			client := authtestv1.NewTestServiceClient(conn)
+			if _, err := client.Authenticated(t.Context(), &authtestv1.AuthenticatedRequest{}); err != nil {
+				t.Fatalf("call: %v (%s)", err, reason(err))
+			}
+			if calls := f.received(); len(calls) != 1 || !slices.Equal(calls[0].Get(":authority"), []string{authority}) {
+				t.Errorf("server saw %v, want :authority %s", calls, authority)
 			}
 		})
 	}
