@@ -9,6 +9,7 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"sync"
 
@@ -148,7 +149,10 @@ func (c *Credentials) UnaryClientInterceptor() grpc.UnaryClientInterceptor {
 		invoke := func() (bool, error) {
 			rec := &callRecord{}
 			var header, trailer metadata.MD
-			err := invoker(context.WithValue(ctx, callKey{}, rec), method, req, reply, cc, append(opts, grpc.Header(&header), grpc.Trailer(&trailer))...)
+			// opts may be shared with concurrent calls (grpc-go passes
+			// the connection's default call options on as they are):
+			// append to a copy, never into its spare capacity.
+			err := invoker(context.WithValue(ctx, callKey{}, rec), method, req, reply, cc, append(slices.Clip(opts), grpc.Header(&header), grpc.Trailer(&trailer))...)
 			fresh := c.learnNonce(rec, header, trailer)
 			return fresh && status.Code(err) == codes.Unauthenticated && asksForNonce(trailer), err
 		}

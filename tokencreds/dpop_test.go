@@ -741,3 +741,26 @@ func TestDPoP_PercentEncodedAuthorityCallsARequireDPoPMethod(t *testing.T) {
 		})
 	}
 }
+
+// The unary interceptor adds its own call options (for the call's header
+// and trailer) to the call's. grpc-go hands an interceptor a slice it may
+// share between concurrent calls (the connection's default call options,
+// or a caller's own slice when the connection has none): writing past its
+// length would hand one call's header and trailer to another, a data race.
+func TestDPoP_UnaryInterceptorLeavesTheCallersOptionsAlone(t *testing.T) {
+	creds := tokencreds.NewDPoP(oauth2.StaticTokenSource(&oauth2.Token{AccessToken: "at", TokenType: "DPoP"}), newSigner(t))
+	sentinel := grpc.EmptyCallOption{}
+	opts := make([]grpc.CallOption, 1, 4)
+	for i := range opts[:cap(opts)] {
+		opts[:cap(opts)][i] = sentinel
+	}
+	invoker := func(context.Context, string, any, any, *grpc.ClientConn, ...grpc.CallOption) error { return nil }
+	if err := creds.UnaryClientInterceptor()(t.Context(), "/s/M", nil, nil, nil, invoker, opts...); err != nil {
+		t.Fatal(err)
+	}
+	for i, o := range opts[:cap(opts)] {
+		if o != grpc.CallOption(sentinel) {
+			t.Errorf("the caller's options[%d] = %T, want it untouched", i, o)
+		}
+	}
+}
