@@ -764,3 +764,28 @@ func TestDPoP_UnaryInterceptorLeavesTheCallersOptionsAlone(t *testing.T) {
 		}
 	}
 }
+
+// Credentials given per call (grpc.PerRPCCredentials) have no interceptor
+// of their own: the connection's, of other Credentials, must teach the
+// server's nonce to the Credentials that signed the proof, and retry with
+// it.
+func TestDPoP_PerCallCredentialsFollowTheNonceThroughTheConnectionsInterceptor(t *testing.T) {
+	nonces, err := dpop.NewHMACNonces(nil, time.Minute)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := newDPoPFixture(t, nonces)
+	ts, _, _ := f.tokenSource(f.iss.TokenURL())
+	onConn := tokencreds.NewDPoP(ts, f.signer)
+	client := f.serveTLS(t, grpc.WithUnaryInterceptor(onConn.UnaryClientInterceptor()))
+	perCall := grpc.PerRPCCredentials(tokencreds.NewDPoP(ts, f.signer))
+	for i, want := range []int{2, 1} { // refused without a nonce and retried; then with the nonce from the start
+		before := len(f.received())
+		if _, err := client.Authenticated(t.Context(), &authtestv1.AuthenticatedRequest{}, perCall); err != nil {
+			t.Fatalf("call %d: %v", i+1, err)
+		}
+		if n := len(f.received()) - before; n != want {
+			t.Errorf("call %d reached the server %d times, want %d", i+1, n, want)
+		}
+	}
+}
