@@ -51,6 +51,15 @@ const maxNonceLen = 1024
 // DPoPTransport remembers; past it they are all forgotten.
 const maxNonceOrigins = 1024
 
+// maxServerLen bounds the name (authority or origin) of a server whose
+// nonce is remembered: a token endpoint's redirect chooses the origin, and
+// a URL's port may have any number of leading zeros. With maxNonceLen and
+// maxNonceOrigins it keeps a nonceMap within a few megabytes. No real
+// server has a longer name (a DNS name has at most 253 bytes); a token
+// request to one that requires a nonce is sent twice every time, and a
+// gRPC call to one is refused.
+const maxServerLen = 1024
+
 // NewDPoP returns Credentials that send ts's DPoP-bound tokens (RFC 9449)
 // with "authorization: DPoP <access token>" and, on every call, a new
 // proof signed by signer in the dpop metadata: htm POST, htu
@@ -323,6 +332,9 @@ func (m *nonceMap) get(server string) string {
 }
 
 func (m *nonceMap) set(server, nonce string) {
+	if len(server) > maxServerLen {
+		return
+	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if _, ok := m.m[server]; !ok && len(m.m) >= maxNonceOrigins || m.m == nil {

@@ -15,6 +15,7 @@ import (
 	"net/http/httputil"
 	"net/url"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -787,5 +788,43 @@ func TestDPoP_PerCallCredentialsFollowTheNonceThroughTheConnectionsInterceptor(t
 		if n := len(f.received()) - before; n != want {
 			t.Errorf("call %d reached the server %d times, want %d", i+1, n, want)
 		}
+	}
+}
+
+// A token endpoint chooses where its redirects go, and a URL's port may
+// have any number of leading zeros: each origin that sends a nonce must
+// not cost the transport memory in proportion to its name.
+func TestDPoPTransport_RemembersNoncesOfLongOriginsInBoundedMemory(t *testing.T) {
+	var target *url.URL
+	endpoint := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if i, ok := strings.CutPrefix(r.URL.Path, "/redirect/"); ok {
+			n, _ := strconv.Atoi(i)
+			padded := *target
+			padded.Host = target.Hostname() + ":" + strings.Repeat("0", 64<<10+n) + target.Port() // the same server
+			http.Redirect(w, r, padded.String(), http.StatusTemporaryRedirect)
+			return
+		}
+		w.Header().Set("DPoP-Nonce", "n-1")
+		_, _ = w.Write([]byte(`{"access_token":"at","token_type":"DPoP"}`))
+	}))
+	t.Cleanup(endpoint.Close)
+	var err error
+	if target, err = url.Parse(endpoint.URL + "/token"); err != nil {
+		t.Fatal(err)
+	}
+	rt := tokencreds.NewDPoPTransport(newSigner(t), nil)
+	hc := &http.Client{Transport: rt}
+	for i := range 16 {
+		resp, err := hc.Post(fmt.Sprintf("%s/redirect/%d", endpoint.URL, i), "application/x-www-form-urlencoded", strings.NewReader("grant_type=client_credentials"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			t.Fatalf("request %d: %s", i, resp.Status)
+		}
+	}
+	if n := rt.NonceBytes(); n > 64<<10 {
+		t.Errorf("the transport remembers %d bytes of servers and nonces, want at most %d", n, 64<<10)
 	}
 }
