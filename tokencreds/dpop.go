@@ -347,8 +347,9 @@ func (m *nonceMap) set(server, nonce string) {
 // section 5) to every request it sends: the token requests of a
 // golang.org/x/oauth2 TokenSource whose HTTP client uses it, so that the
 // authorization server binds the tokens to the signer's key
-// (token_type DPoP). Each proof has htm the request's method and htu its
-// URL without query and fragment, and no ath. When the server answers 400
+// (token_type DPoP). Each proof has htm the request's method (GET if
+// empty) and htu its URL (with the request's Host, if set) without user
+// info, query and fragment, and no ath. When the server answers 400
 // with the error use_dpop_nonce and a DPoP-Nonce header (RFC 9449, section
 // 8), the request is sent once more with a proof carrying that nonce; the
 // latest DPoP-Nonce a server sent in any answer goes into its next
@@ -381,12 +382,21 @@ const maxErrorBody = 64 << 10
 // RoundTrip sends req with a DPoP proof, and once more with the server's
 // nonce if it asks for one (see DPoPTransport). It does not change req.
 func (t *DPoPTransport) RoundTrip(req *http.Request) (*http.Response, error) {
+	// The proof names the request as it goes out (RFC 9110, section 7.1):
+	// its Host, if set, is the host the server sees, and no Method is GET.
 	u := *req.URL
+	if req.Host != "" {
+		u.Host = req.Host
+	}
 	u.User, u.RawQuery, u.ForceQuery, u.Fragment, u.RawFragment = nil, "", false, "", ""
 	htu := u.String()
+	htm := req.Method
+	if htm == "" {
+		htm = http.MethodGet
+	}
 	origin := strings.ToLower(u.Scheme + "://" + u.Host)
 	nonce := t.nonces.get(origin)
-	resp, err := t.send(req, req.Body, htu, nonce)
+	resp, err := t.send(req, req.Body, htm, htu, nonce)
 	if err != nil {
 		return nil, err
 	}
@@ -412,7 +422,7 @@ func (t *DPoPTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 			return nil, fmt.Errorf("tokencreds: DPoP nonce retry: %w", err)
 		}
 	}
-	resp, err = t.send(req, body, htu, fresh)
+	resp, err = t.send(req, body, htm, htu, fresh)
 	if err == nil {
 		t.learnNonce(origin, resp)
 	}
@@ -429,9 +439,9 @@ func (t *DPoPTransport) learnNonce(origin string, resp *http.Response) string {
 	return n
 }
 
-// send sends a copy of req with body and a proof for htu and nonce.
-func (t *DPoPTransport) send(req *http.Request, body io.ReadCloser, htu, nonce string) (*http.Response, error) {
-	proof, err := t.signer.Proof(req.Method, htu, "", nonce)
+// send sends a copy of req with body and a proof for htm, htu and nonce.
+func (t *DPoPTransport) send(req *http.Request, body io.ReadCloser, htm, htu, nonce string) (*http.Response, error) {
+	proof, err := t.signer.Proof(htm, htu, "", nonce)
 	if err != nil {
 		if body != nil {
 			body.Close()

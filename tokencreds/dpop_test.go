@@ -828,3 +828,44 @@ func TestDPoPTransport_RemembersNoncesOfLongOriginsInBoundedMemory(t *testing.T)
 		t.Errorf("the transport remembers %d bytes of servers and nonces, want at most %d", n, 64<<10)
 	}
 }
+
+// The htu and htm of a token request's proof are those of the request as
+// it goes out (RFC 9449, section 4.2; RFC 9110, section 7.1): a request's
+// Host, when set, is the host its server sees, and an empty Method is GET.
+func TestDPoPTransport_ProofNamesTheRequestAsItIsSent(t *testing.T) {
+	v, err := dpop.NewVerifier(dpop.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	endpoint := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if _, err := v.Verify(r.Context(), r.Header.Get("DPoP"), dpop.Request{Method: r.Method, Scheme: "http", Authority: r.Host, Path: r.URL.Path}); err != nil {
+			http.Error(w, err.Error(), http.StatusBadRequest)
+		}
+	}))
+	t.Cleanup(endpoint.Close)
+	hc := &http.Client{Transport: tokencreds.NewDPoPTransport(newSigner(t), nil)}
+	for name, req := range map[string]func() *http.Request{
+		"Host set": func() *http.Request {
+			r, _ := http.NewRequest(http.MethodPost, endpoint.URL+"/token", strings.NewReader("grant_type=client_credentials"))
+			r.Host = "as.example"
+			return r
+		},
+		"empty Method": func() *http.Request {
+			r, _ := http.NewRequest(http.MethodGet, endpoint.URL+"/token", nil)
+			r.Method = ""
+			return r
+		},
+	} {
+		t.Run(name, func(t *testing.T) {
+			resp, err := hc.Do(req())
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer resp.Body.Close()
+			if resp.StatusCode != http.StatusOK {
+				body, _ := io.ReadAll(resp.Body)
+				t.Errorf("endpoint answered %s: %s", resp.Status, body)
+			}
+		})
+	}
+}
