@@ -9,6 +9,7 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"sync"
 
@@ -49,6 +50,15 @@ const maxNonceLen = 1024
 // maxNonceOrigins bounds the servers whose nonces one Credentials or
 // DPoPTransport remembers; past it they are all forgotten.
 const maxNonceOrigins = 1024
+
+// maxServerLen bounds the name (authority or origin) of a server whose
+// nonce is remembered: a token endpoint's redirect chooses the origin, and
+// a URL's port may have any number of leading zeros. With maxNonceLen and
+// maxNonceOrigins it keeps a nonceMap within a few megabytes. No real
+// server has a longer name (a DNS name has at most 253 bytes); a token
+// request to one that requires a nonce is sent twice every time, and a
+// gRPC call to one is refused.
+const maxServerLen = 1024
 
 // NewDPoP returns Credentials that send ts's DPoP-bound tokens (RFC 9449)
 // with "authorization: DPoP <access token>" and, on every call, a new
@@ -116,7 +126,7 @@ func (c *Credentials) dpopMetadata(ctx context.Context, tok *oauth2.Token, uri [
 		return nil, &tokenError{codes.Internal, "tokencreds: could not sign the DPoP proof", err}
 	}
 	if rec, ok := ctx.Value(callKey{}).(*callRecord); ok {
-		rec.set(authority, nonce)
+		rec.set(c, authority, nonce)
 	}
 	return map[string]string{"authorization": "DPoP " + tok.AccessToken, mdDPoP: proof}, nil
 }
@@ -139,17 +149,28 @@ func authorityOf(uri string) string {
 // and when the server refused the call because its proof had no nonce or
 // a stale one (codes.Unauthenticated with a www-authenticate challenge
 // carrying use_dpop_nonce and a new dpop-nonce), calls again once with a
-// proof carrying the new nonce. A server refuses so before it runs the
-// method. Install it with grpc.WithUnaryInterceptor next to
-// grpc.WithPerRPCCredentials(c); it does nothing for calls that other
-// credentials authorize.
+// proof carrying the new nonce. The retry sends the request again:
+// grpcauth refuses so before it runs the method, which therefore runs once,
+// but a server (or proxy) that ran a method and then refused the call so
+// would run it twice, so with such a server use the interceptor for
+// idempotent methods only.
+//
+// Install it with grpc.WithUnaryInterceptor next to
+// grpc.WithPerRPCCredentials(c). It serves every Credentials from NewDPoP,
+// not only c: a call authorized by others, given per call with
+// grpc.PerRPCCredentials, teaches its nonce to those that signed its
+// proof. It does nothing for calls that other kinds of credentials
+// authorize.
 func (c *Credentials) UnaryClientInterceptor() grpc.UnaryClientInterceptor {
 	return func(ctx context.Context, method string, req, reply any, cc *grpc.ClientConn, invoker grpc.UnaryInvoker, opts ...grpc.CallOption) error {
 		invoke := func() (bool, error) {
 			rec := &callRecord{}
 			var header, trailer metadata.MD
-			err := invoker(context.WithValue(ctx, callKey{}, rec), method, req, reply, cc, append(opts, grpc.Header(&header), grpc.Trailer(&trailer))...)
-			fresh := c.learnNonce(rec, header, trailer)
+			// opts may be shared with concurrent calls (grpc-go passes
+			// the connection's default call options on as they are):
+			// append to a copy, never into its spare capacity.
+			err := invoker(context.WithValue(ctx, callKey{}, rec), method, req, reply, cc, append(slices.Clip(opts), grpc.Header(&header), grpc.Trailer(&trailer))...)
+			fresh := rec.learnNonce(header, trailer)
 			return fresh && status.Code(err) == codes.Unauthenticated && asksForNonce(trailer), err
 		}
 		retry, err := invoke()
@@ -161,19 +182,22 @@ func (c *Credentials) UnaryClientInterceptor() grpc.UnaryClientInterceptor {
 }
 
 // StreamClientInterceptor returns an interceptor that makes the streaming
-// calls of Credentials from NewDPoP remember the server's latest
-// dpop-nonce, from the stream's header or trailer, for the next proofs (see
-// UnaryClientInterceptor). It does not retry a stream refused for its
-// nonce: the messages already sent cannot be replayed; the caller's next
-// call carries the new nonce. The header's nonce is read once, as soon as
-// the caller has the header, never waiting for it itself: when the
-// caller's Header returns, or when RecvMsg first returns (a message or an
-// error), so that the calls opened while a long-lived stream runs carry
-// it. The trailer's
-// is read when the stream ends: when RecvMsg first returns an error
-// (io.EOF at the stream's end included), or, for a client-streaming call,
-// when it returns the one response (CloseAndRecv). A stream whose caller
-// neither receives nor calls Header teaches it nothing.
+// calls of Credentials from NewDPoP (c or any other, see
+// UnaryClientInterceptor) remember the server's latest dpop-nonce, from
+// the stream's header or trailer, for the next proofs. It does not retry a
+// stream refused for its nonce: the messages already sent cannot be
+// replayed; the caller's next call carries the new nonce. The header's
+// nonce is read once, as soon as the caller has the header, never waiting
+// for it itself: when the caller's Header returns, or when RecvMsg first
+// returns (a message or an error), so that the calls opened while a
+// long-lived stream runs carry it. The trailer's is read when the stream
+// ends: when RecvMsg first returns an error (io.EOF at the stream's end
+// included), or, for a client-streaming call, when it returns the one
+// response (CloseAndRecv). A stream whose caller neither receives nor
+// calls Header teaches it nothing, and a long-lived client-streaming call
+// teaches it only when it ends: a gRPC server sends its header with its
+// first message (unless its handler calls SendHeader), which for such a
+// call is its one response at the end.
 func (c *Credentials) StreamClientInterceptor() grpc.StreamClientInterceptor {
 	return func(ctx context.Context, desc *grpc.StreamDesc, cc *grpc.ClientConn, method string, streamer grpc.Streamer, opts ...grpc.CallOption) (grpc.ClientStream, error) {
 		rec := &callRecord{}
@@ -181,7 +205,7 @@ func (c *Credentials) StreamClientInterceptor() grpc.StreamClientInterceptor {
 		if err != nil {
 			return nil, err
 		}
-		return &nonceStream{ClientStream: s, c: c, rec: rec, single: !desc.ServerStreams}, nil
+		return &nonceStream{ClientStream: s, rec: rec, single: !desc.ServerStreams}, nil
 	}
 }
 
@@ -189,7 +213,6 @@ func (c *Credentials) StreamClientInterceptor() grpc.StreamClientInterceptor {
 // has arrived, and from its trailer when the stream ends.
 type nonceStream struct {
 	grpc.ClientStream
-	c      *Credentials
 	rec    *callRecord
 	single bool // one response: the first RecvMsg ends the stream, even when it succeeds
 
@@ -199,7 +222,7 @@ type nonceStream struct {
 // Header learns the nonce of the header the caller waited for.
 func (s *nonceStream) Header() (metadata.MD, error) {
 	header, err := s.ClientStream.Header()
-	s.headerOnce.Do(func() { s.c.learnNonce(s.rec, header, nil) })
+	s.headerOnce.Do(func() { s.rec.learnNonce(header, nil) })
 	return header, err
 }
 
@@ -209,10 +232,10 @@ func (s *nonceStream) RecvMsg(m any) error {
 	// does not block.
 	s.headerOnce.Do(func() {
 		header, _ := s.ClientStream.Header()
-		s.c.learnNonce(s.rec, header, nil)
+		s.rec.learnNonce(header, nil)
 	})
 	if err != nil || s.single {
-		s.trailerOnce.Do(func() { s.c.learnNonce(s.rec, nil, s.ClientStream.Trailer()) })
+		s.trailerOnce.Do(func() { s.rec.learnNonce(nil, s.ClientStream.Trailer()) })
 	}
 	return err
 }
@@ -221,31 +244,35 @@ func (s *nonceStream) RecvMsg(m any) error {
 type callKey struct{}
 
 // callRecord is what GetRequestMetadata did for one call of an
-// interceptor: the authority of its proof and the nonce it carried.
+// interceptor: the Credentials that signed its proof (those installed on
+// the connection or given per call, not necessarily the interceptor's),
+// the proof's authority and the nonce it carried.
 type callRecord struct {
 	mu               sync.Mutex
+	c                *Credentials
 	authority, nonce string
 }
 
-func (r *callRecord) set(authority, nonce string) {
+func (r *callRecord) set(c *Credentials, authority, nonce string) {
 	r.mu.Lock()
-	r.authority, r.nonce = authority, nonce
+	r.c, r.authority, r.nonce = c, authority, nonce
 	r.mu.Unlock()
 }
 
-func (r *callRecord) get() (authority, nonce string) {
+func (r *callRecord) get() (c *Credentials, authority, nonce string) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	return r.authority, r.nonce
+	return r.c, r.authority, r.nonce
 }
 
-// learnNonce remembers the dpop-nonce of the call rec recorded (its
-// trailer's before its header's), and reports whether it differs from the
-// nonce the call's proof carried.
-func (c *Credentials) learnNonce(rec *callRecord, header, trailer metadata.MD) bool {
-	authority, used := rec.get()
-	if authority == "" {
-		return false // not a DPoP call of these Credentials
+// learnNonce remembers, in the Credentials that signed the recorded
+// call's proof, the call's dpop-nonce (its trailer's before its
+// header's), and reports whether it differs from the nonce the proof
+// carried.
+func (r *callRecord) learnNonce(header, trailer metadata.MD) bool {
+	c, authority, used := r.get()
+	if c == nil {
+		return false // not a DPoP call of Credentials from NewDPoP
 	}
 	n := lastValid(trailer.Get(mdDPoPNonce))
 	if n == "" {
@@ -305,6 +332,9 @@ func (m *nonceMap) get(server string) string {
 }
 
 func (m *nonceMap) set(server, nonce string) {
+	if len(server) > maxServerLen {
+		return
+	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if _, ok := m.m[server]; !ok && len(m.m) >= maxNonceOrigins || m.m == nil {
@@ -317,8 +347,9 @@ func (m *nonceMap) set(server, nonce string) {
 // section 5) to every request it sends: the token requests of a
 // golang.org/x/oauth2 TokenSource whose HTTP client uses it, so that the
 // authorization server binds the tokens to the signer's key
-// (token_type DPoP). Each proof has htm the request's method and htu its
-// URL without query and fragment, and no ath. When the server answers 400
+// (token_type DPoP). Each proof has htm the request's method (GET if
+// empty) and htu its URL (with the request's Host, if set) without user
+// info, query and fragment, and no ath. When the server answers 400
 // with the error use_dpop_nonce and a DPoP-Nonce header (RFC 9449, section
 // 8), the request is sent once more with a proof carrying that nonce; the
 // latest DPoP-Nonce a server sent in any answer goes into its next
@@ -351,12 +382,21 @@ const maxErrorBody = 64 << 10
 // RoundTrip sends req with a DPoP proof, and once more with the server's
 // nonce if it asks for one (see DPoPTransport). It does not change req.
 func (t *DPoPTransport) RoundTrip(req *http.Request) (*http.Response, error) {
+	// The proof names the request as it goes out (RFC 9110, section 7.1):
+	// its Host, if set, is the host the server sees, and no Method is GET.
 	u := *req.URL
+	if req.Host != "" {
+		u.Host = req.Host
+	}
 	u.User, u.RawQuery, u.ForceQuery, u.Fragment, u.RawFragment = nil, "", false, "", ""
 	htu := u.String()
+	htm := req.Method
+	if htm == "" {
+		htm = http.MethodGet
+	}
 	origin := strings.ToLower(u.Scheme + "://" + u.Host)
 	nonce := t.nonces.get(origin)
-	resp, err := t.send(req, req.Body, htu, nonce)
+	resp, err := t.send(req, req.Body, htm, htu, nonce)
 	if err != nil {
 		return nil, err
 	}
@@ -382,7 +422,7 @@ func (t *DPoPTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 			return nil, fmt.Errorf("tokencreds: DPoP nonce retry: %w", err)
 		}
 	}
-	resp, err = t.send(req, body, htu, fresh)
+	resp, err = t.send(req, body, htm, htu, fresh)
 	if err == nil {
 		t.learnNonce(origin, resp)
 	}
@@ -399,9 +439,9 @@ func (t *DPoPTransport) learnNonce(origin string, resp *http.Response) string {
 	return n
 }
 
-// send sends a copy of req with body and a proof for htu and nonce.
-func (t *DPoPTransport) send(req *http.Request, body io.ReadCloser, htu, nonce string) (*http.Response, error) {
-	proof, err := t.signer.Proof(req.Method, htu, "", nonce)
+// send sends a copy of req with body and a proof for htm, htu and nonce.
+func (t *DPoPTransport) send(req *http.Request, body io.ReadCloser, htm, htu, nonce string) (*http.Response, error) {
+	proof, err := t.signer.Proof(htm, htu, "", nonce)
 	if err != nil {
 		if body != nil {
 			body.Close()

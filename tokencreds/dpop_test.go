@@ -15,6 +15,7 @@ import (
 	"net/http/httputil"
 	"net/url"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -737,6 +738,133 @@ func TestDPoP_PercentEncodedAuthorityCallsARequireDPoPMethod(t *testing.T) {
 			}
 			if calls := f.received(); len(calls) != 1 || !slices.Equal(calls[0].Get(":authority"), []string{authority}) {
 				t.Errorf("server saw %v, want :authority %s", calls, authority)
+			}
+		})
+	}
+}
+
+// The unary interceptor adds its own call options (for the call's header
+// and trailer) to the call's. grpc-go hands an interceptor a slice it may
+// share between concurrent calls (the connection's default call options,
+// or a caller's own slice when the connection has none): writing past its
+// length would hand one call's header and trailer to another, a data race.
+func TestDPoP_UnaryInterceptorLeavesTheCallersOptionsAlone(t *testing.T) {
+	creds := tokencreds.NewDPoP(oauth2.StaticTokenSource(&oauth2.Token{AccessToken: "at", TokenType: "DPoP"}), newSigner(t))
+	sentinel := grpc.EmptyCallOption{}
+	opts := make([]grpc.CallOption, 1, 4)
+	for i := range opts[:cap(opts)] {
+		opts[:cap(opts)][i] = sentinel
+	}
+	invoker := func(context.Context, string, any, any, *grpc.ClientConn, ...grpc.CallOption) error { return nil }
+	if err := creds.UnaryClientInterceptor()(t.Context(), "/s/M", nil, nil, nil, invoker, opts...); err != nil {
+		t.Fatal(err)
+	}
+	for i, o := range opts[:cap(opts)] {
+		if o != grpc.CallOption(sentinel) {
+			t.Errorf("the caller's options[%d] = %T, want it untouched", i, o)
+		}
+	}
+}
+
+// Credentials given per call (grpc.PerRPCCredentials) have no interceptor
+// of their own: the connection's, of other Credentials, must teach the
+// server's nonce to the Credentials that signed the proof, and retry with
+// it.
+func TestDPoP_PerCallCredentialsFollowTheNonceThroughTheConnectionsInterceptor(t *testing.T) {
+	nonces, err := dpop.NewHMACNonces(nil, time.Minute)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := newDPoPFixture(t, nonces)
+	ts, _, _ := f.tokenSource(f.iss.TokenURL())
+	onConn := tokencreds.NewDPoP(ts, f.signer)
+	client := f.serveTLS(t, grpc.WithUnaryInterceptor(onConn.UnaryClientInterceptor()))
+	perCall := grpc.PerRPCCredentials(tokencreds.NewDPoP(ts, f.signer))
+	for i, want := range []int{2, 1} { // refused without a nonce and retried; then with the nonce from the start
+		before := len(f.received())
+		if _, err := client.Authenticated(t.Context(), &authtestv1.AuthenticatedRequest{}, perCall); err != nil {
+			t.Fatalf("call %d: %v", i+1, err)
+		}
+		if n := len(f.received()) - before; n != want {
+			t.Errorf("call %d reached the server %d times, want %d", i+1, n, want)
+		}
+	}
+}
+
+// A token endpoint chooses where its redirects go, and a URL's port may
+// have any number of leading zeros: each origin that sends a nonce must
+// not cost the transport memory in proportion to its name.
+func TestDPoPTransport_RemembersNoncesOfLongOriginsInBoundedMemory(t *testing.T) {
+	var target *url.URL
+	endpoint := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if i, ok := strings.CutPrefix(r.URL.Path, "/redirect/"); ok {
+			n, _ := strconv.Atoi(i)
+			padded := *target
+			padded.Host = target.Hostname() + ":" + strings.Repeat("0", 64<<10+n) + target.Port() // the same server
+			http.Redirect(w, r, padded.String(), http.StatusTemporaryRedirect)
+			return
+		}
+		w.Header().Set("DPoP-Nonce", "n-1")
+		_, _ = w.Write([]byte(`{"access_token":"at","token_type":"DPoP"}`))
+	}))
+	t.Cleanup(endpoint.Close)
+	var err error
+	if target, err = url.Parse(endpoint.URL + "/token"); err != nil {
+		t.Fatal(err)
+	}
+	rt := tokencreds.NewDPoPTransport(newSigner(t), nil)
+	hc := &http.Client{Transport: rt}
+	for i := range 16 {
+		resp, err := hc.Post(fmt.Sprintf("%s/redirect/%d", endpoint.URL, i), "application/x-www-form-urlencoded", strings.NewReader("grant_type=client_credentials"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			t.Fatalf("request %d: %s", i, resp.Status)
+		}
+	}
+	if n := rt.NonceBytes(); n > 64<<10 {
+		t.Errorf("the transport remembers %d bytes of servers and nonces, want at most %d", n, 64<<10)
+	}
+}
+
+// The htu and htm of a token request's proof are those of the request as
+// it goes out (RFC 9449, section 4.2; RFC 9110, section 7.1): a request's
+// Host, when set, is the host its server sees, and an empty Method is GET.
+func TestDPoPTransport_ProofNamesTheRequestAsItIsSent(t *testing.T) {
+	v, err := dpop.NewVerifier(dpop.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	endpoint := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if _, err := v.Verify(r.Context(), r.Header.Get("DPoP"), dpop.Request{Method: r.Method, Scheme: "http", Authority: r.Host, Path: r.URL.Path}); err != nil {
+			http.Error(w, err.Error(), http.StatusBadRequest)
+		}
+	}))
+	t.Cleanup(endpoint.Close)
+	hc := &http.Client{Transport: tokencreds.NewDPoPTransport(newSigner(t), nil)}
+	for name, req := range map[string]func() *http.Request{
+		"Host set": func() *http.Request {
+			r, _ := http.NewRequest(http.MethodPost, endpoint.URL+"/token", strings.NewReader("grant_type=client_credentials"))
+			r.Host = "as.example"
+			return r
+		},
+		"empty Method": func() *http.Request {
+			r, _ := http.NewRequest(http.MethodGet, endpoint.URL+"/token", nil)
+			r.Method = ""
+			return r
+		},
+	} {
+		t.Run(name, func(t *testing.T) {
+			resp, err := hc.Do(req())
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer resp.Body.Close()
+			if resp.StatusCode != http.StatusOK {
+				body, _ := io.ReadAll(resp.Body)
+				t.Errorf("endpoint answered %s: %s", resp.Status, body)
 			}
 		})
 	}

@@ -16,3 +16,15 @@ func NewWithClock(ts oauth2.TokenSource, now func() time.Time) *Credentials {
 
 // BackoffDelay is backoffDelay.
 var BackoffDelay = backoffDelay
+
+// NonceBytes returns the size of the servers' names and nonces t
+// remembers.
+func (t *DPoPTransport) NonceBytes() int {
+	t.nonces.mu.Lock()
+	defer t.nonces.mu.Unlock()
+	n := 0
+	for k, v := range t.nonces.m {
+		n += len(k) + len(v)
+	}
+	return n
+}
