@@ -11,7 +11,9 @@ import (
 	"connectrpc.com/connect"
 	"golang.org/x/net/http2"
 	"golang.org/x/net/http2/h2c"
+	"google.golang.org/grpc/codes"
 
+	"github.com/grpcauth/grpcauth"
 	"github.com/grpcauth/grpcauth/connectauth"
 	"github.com/grpcauth/grpcauth/dpop"
 	"github.com/grpcauth/grpcauth/grpcauthtest"
@@ -59,6 +61,38 @@ func TestConnect_WrapHandlerOutsideAndInsideH2CSeesEachCall(t *testing.T) {
 		}
 		if !res.Msg.GetCaller().GetAuthenticated() {
 			t.Fatal("the call was served without claims")
+		}
+	}
+}
+
+// A WrapHandler nested in another checks a DPoP proof against the request
+// the outer one saw, the one the client made: a handler that wraps itself,
+// mounted under http.StripPrefix("/api", …) in the application's
+// WrapHandler, needs a proof for the path with "/api", as without the
+// inner WrapHandler, and refuses one for the stripped path.
+func TestConnect_NestedWrapHandlerChecksDPoPAgainstTheOuterRequest(t *testing.T) {
+	auth, key, tok := dpopFixture(t, dpop.Config{})
+	mux := http.NewServeMux()
+	mux.Handle("/api/", http.StripPrefix("/api", connectauth.WrapHandler(connectHandlers(&fixture{auth: auth}))))
+	srv := serveTLS(t, connectauth.WrapHandler(mux))
+	const procedure = "/authtest.v1.TestService/AllOf"
+	for _, tc := range []struct {
+		htuAt string // the path of the proof's htu
+		want  outcome
+	}{
+		{"/api" + procedure, outcome{codes.OK, ""}},
+		{procedure, outcome{codes.Unauthenticated, grpcauth.ReasonDPoPProofInvalid}},
+	} {
+		proof, err := key.ProofWith(grpcauthtest.ProofOptions{Method: "POST", URL: srv.URL + tc.htuAt, AccessToken: tok})
+		if err != nil {
+			t.Fatal(err)
+		}
+		req := connect.NewRequest(&authtestv1.AllOfRequest{})
+		req.Header().Set("Authorization", "DPoP "+tok)
+		req.Header().Set("DPoP", proof)
+		_, err = connect.NewClient[authtestv1.AllOfRequest, authtestv1.AllOfResponse](srv.Client(), srv.URL+"/api"+procedure).CallUnary(t.Context(), req)
+		if got := connectOutcome(err); got != tc.want {
+			t.Errorf("proof for %s: got %v %q (%v), want %v %q", tc.htuAt, got.code, got.reason, err, tc.want.code, tc.want.reason)
 		}
 	}
 }
