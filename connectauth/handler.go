@@ -37,11 +37,15 @@ type requestInfo struct {
 // a REST route through vanguard one for its own method and path), and so
 // that the transport policy judges the connection's own remote address,
 // not one that a middleware inside sets from a header such as
-// X-Forwarded-For, which any client can send. With h2c
-// (golang.org/x/net/http2/h2c), wrap the handler inside h2c.NewHandler: the
+// X-Forwarded-For, which any client can send. For HTTP/2 without TLS,
+// prefer http.Server.Protocols (SetUnencryptedHTTP2), under which every
+// call is a request of its own. With the deprecated
+// golang.org/x/net/http2/h2c, wrap the handler inside h2c.NewHandler: the
 // calls of an HTTP/2 connection reach that handler as requests of their
 // own, while a WrapHandler outside it sees only the connection's first
-// request ("PRI *"), which every call would inherit.
+// request ("PRI *"), which every call would inherit; and put
+// http.MaxBytesHandler around h2c.NewHandler, which reads an Upgrade
+// request's body into memory, unbounded, before any handler runs.
 //
 // A WrapHandler inside another (a handler that wraps itself, mounted in
 // the application's outermost WrapHandler) serves the request the outer

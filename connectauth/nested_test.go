@@ -46,22 +46,29 @@ func TestConnect_WrapHandlerOutsideAndInsideH2CSeesEachCall(t *testing.T) {
 			return (&net.Dialer{}).DialContext(ctx, network, addr)
 		},
 	}}
-	url := srv.URL + "/authtest.v1.TestService/AllOf"
 	for range 2 { // the connection's first call and a later one
-		proof, err := key.ProofWith(grpcauthtest.ProofOptions{Method: "POST", URL: url, AccessToken: tok})
-		if err != nil {
-			t.Fatal(err)
-		}
-		req := connect.NewRequest(&authtestv1.AllOfRequest{})
-		req.Header().Set("Authorization", "DPoP "+tok)
-		req.Header().Set("DPoP", proof)
-		res, err := connect.NewClient[authtestv1.AllOfRequest, authtestv1.AllOfResponse](hc, url).CallUnary(t.Context(), req)
-		if err != nil {
-			t.Fatalf("DPoP call over h2c: %v (%v)", err, connectOutcome(err))
-		}
-		if !res.Msg.GetCaller().GetAuthenticated() {
-			t.Fatal("the call was served without claims")
-		}
+		dpopCallIsServed(t, hc, srv.URL+"/authtest.v1.TestService/AllOf", key, tok)
+	}
+}
+
+// dpopCallIsServed calls AllOf at url with hc, with the DPoP-bound token
+// tok and a proof by key for the call's POST and URL, and requires the
+// handler to have served it with claims.
+func dpopCallIsServed(t *testing.T, hc *http.Client, url string, key *grpcauthtest.DPoPKey, tok string) {
+	t.Helper()
+	proof, err := key.ProofWith(grpcauthtest.ProofOptions{Method: "POST", URL: url, AccessToken: tok})
+	if err != nil {
+		t.Fatal(err)
+	}
+	req := connect.NewRequest(&authtestv1.AllOfRequest{})
+	req.Header().Set("Authorization", "DPoP "+tok)
+	req.Header().Set("DPoP", proof)
+	res, err := connect.NewClient[authtestv1.AllOfRequest, authtestv1.AllOfResponse](hc, url).CallUnary(t.Context(), req)
+	if err != nil {
+		t.Fatalf("DPoP call: %v (%v)", err, connectOutcome(err))
+	}
+	if !res.Msg.GetCaller().GetAuthenticated() {
+		t.Fatal("the call was served without claims")
 	}
 }
 
@@ -93,6 +100,34 @@ func TestConnect_NestedWrapHandlerChecksDPoPAgainstTheOuterRequest(t *testing.T)
 		_, err = connect.NewClient[authtestv1.AllOfRequest, authtestv1.AllOfResponse](srv.Client(), srv.URL+"/api"+procedure).CallUnary(t.Context(), req)
 		if got := connectOutcome(err); got != tc.want {
 			t.Errorf("proof for %s: got %v %q (%v), want %v %q", tc.htuAt, got.code, got.reason, err, tc.want.code, tc.want.reason)
+		}
+	}
+}
+
+// A server that speaks HTTP/2 without TLS itself (http.Server.Protocols,
+// which replaces the deprecated h2c package and never reads an Upgrade
+// request's body into memory) hands each call to the handler as a request
+// of its own: one WrapHandler around it sees each call, and a DPoP proof
+// for the call's POST and URL is accepted.
+func TestConnect_UnencryptedHTTP2CallsAreEachJudgedByTheirRequest(t *testing.T) {
+	auth, key, tok := dpopFixture(t, dpop.Config{})
+	protos := make(chan string, 2)
+	srv := httptest.NewUnstartedServer(connectauth.WrapHandler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		protos <- r.Proto
+		connectHandlers(&fixture{auth: auth}).ServeHTTP(w, r)
+	})))
+	srv.Config.Protocols = new(http.Protocols)
+	srv.Config.Protocols.SetHTTP1(true)
+	srv.Config.Protocols.SetUnencryptedHTTP2(true)
+	srv.Start()
+	t.Cleanup(srv.Close)
+	tr := &http.Transport{Protocols: new(http.Protocols)}
+	tr.Protocols.SetUnencryptedHTTP2(true)
+	t.Cleanup(tr.CloseIdleConnections)
+	for range 2 { // the connection's first call and a later one
+		dpopCallIsServed(t, &http.Client{Transport: tr}, srv.URL+"/authtest.v1.TestService/AllOf", key, tok)
+		if p := <-protos; p != "HTTP/2.0" {
+			t.Fatalf("the call came as %s, want HTTP/2.0", p)
 		}
 	}
 }
