@@ -1,16 +1,22 @@
 package connectauth_test
 
 import (
+	"bufio"
+	"bytes"
 	"context"
 	"crypto/tls"
+	"errors"
+	"io"
 	"net"
 	"net/http"
 	"net/http/httptest"
 	"testing"
+	"time"
 
 	"connectrpc.com/connect"
 	"golang.org/x/net/http2"
 	"golang.org/x/net/http2/h2c"
+	"golang.org/x/net/http2/hpack"
 	"google.golang.org/grpc/codes"
 
 	"github.com/grpcauth/grpcauth"
@@ -128,6 +134,83 @@ func TestConnect_UnencryptedHTTP2CallsAreEachJudgedByTheirRequest(t *testing.T) 
 		dpopCallIsServed(t, &http.Client{Transport: tr}, srv.URL+"/authtest.v1.TestService/AllOf", key, tok)
 		if p := <-protos; p != "HTTP/2.0" {
 			t.Fatalf("the call came as %s, want HTTP/2.0", p)
+		}
+	}
+}
+
+// A connection upgraded to h2c from HTTP/1.1 (RFC 7540 section 3.2) is
+// handed over too: behind an outer WrapHandler, whose request is the
+// Upgrade (here to the public method), a later call of the connection is
+// judged by its own request, and a DPoP proof for it is accepted.
+func TestConnect_WrapHandlerOutsideAndInsideH2CUpgradeSeesEachCall(t *testing.T) {
+	auth, key, tok := dpopFixture(t, dpop.Config{})
+	inner := connectauth.WrapHandler(connectHandlers(&fixture{auth: auth}))
+	srv := httptest.NewServer(connectauth.WrapHandler(h2c.NewHandler(inner, &http2.Server{})))
+	t.Cleanup(srv.Close)
+	host := srv.Listener.Addr().String()
+	url := srv.URL + "/authtest.v1.TestService/AllOf"
+	proof, err := key.ProofWith(grpcauthtest.ProofOptions{Method: "POST", URL: url, AccessToken: tok})
+	if err != nil {
+		t.Fatal(err)
+	}
+	conn, err := net.Dial("tcp", host)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	if err := conn.SetDeadline(time.Now().Add(time.Minute)); err != nil { // a server that never answers fails the test
+		t.Fatal(err)
+	}
+	if _, err := io.WriteString(conn, "POST /authtest.v1.TestService/Public HTTP/1.1\r\nHost: "+host+
+		"\r\nConnection: Upgrade, HTTP2-Settings\r\nUpgrade: h2c\r\nHTTP2-Settings: \r\n"+
+		"Content-Type: application/json\r\nContent-Length: 2\r\n\r\n{}"); err != nil {
+		t.Fatal(err)
+	}
+	br := bufio.NewReader(conn)
+	resp, err := http.ReadResponse(br, nil)
+	if err != nil || resp.StatusCode != http.StatusSwitchingProtocols {
+		t.Fatalf("upgrade: %v, %v", resp, err)
+	}
+	if _, err := io.WriteString(conn, http2.ClientPreface); err != nil {
+		t.Fatal(err)
+	}
+	fr := http2.NewFramer(conn, br)
+	fr.ReadMetaHeaders = hpack.NewDecoder(4096, nil)
+	var block bytes.Buffer
+	enc := hpack.NewEncoder(&block)
+	for _, f := range [][2]string{
+		{":method", "POST"}, {":scheme", "http"}, {":authority", host}, {":path", "/authtest.v1.TestService/AllOf"},
+		{"content-type", "application/json"}, {"content-length", "2"}, {"authorization", "DPoP " + tok}, {"dpop", proof},
+	} {
+		if err := enc.WriteField(hpack.HeaderField{Name: f[0], Value: f[1]}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := errors.Join(fr.WriteSettings(),
+		fr.WriteHeaders(http2.HeadersFrameParam{StreamID: 3, BlockFragment: block.Bytes(), EndHeaders: true}),
+		fr.WriteData(3, true, []byte("{}"))); err != nil {
+		t.Fatal(err)
+	}
+	for {
+		f, err := fr.ReadFrame()
+		if err != nil {
+			t.Fatalf("reading the second call's response: %v", err)
+		}
+		switch f := f.(type) {
+		case *http2.SettingsFrame:
+			if !f.IsAck() {
+				if err := fr.WriteSettingsAck(); err != nil {
+					t.Fatal(err)
+				}
+			}
+		case *http2.MetaHeadersFrame:
+			if f.StreamID != 3 {
+				continue
+			}
+			if status := f.PseudoValue("status"); status != "200" {
+				t.Fatalf("the second call's status %s (headers %v), want 200", status, f.RegularFields())
+			}
+			return
 		}
 	}
 }
