@@ -30,9 +30,14 @@
 // the server received the request: a middleware inside it that rewrites
 // RemoteAddr from a forwarded header does not make a remote caller local,
 // and a plaintext caller over a Unix-domain socket, known by the
-// listener's address, counts as local, as over grpc-go. With h2c
-// (golang.org/x/net/http2/h2c), put WrapHandler inside h2c.NewHandler, so
-// that it sees each call rather than the connection's first request.
+// listener's address, counts as local, as over grpc-go. For HTTP/2
+// without TLS, let the http.Server speak it (http.Server.Protocols with
+// SetUnencryptedHTTP2), which hands WrapHandler each call. With the
+// deprecated golang.org/x/net/http2/h2c instead, put WrapHandler inside
+// h2c.NewHandler, so that it sees each call rather than the connection's
+// first request, and bound that first request with http.MaxBytesHandler
+// around h2c.NewHandler: h2c reads the body of an Upgrade request into
+// memory before any handler runs, and so before any token is checked.
 // Without WrapHandler a call is treated as arriving on a plaintext
 // connection, so the default grpcauth.TransportSecureOrLocal accepts
 // tokens only from loopback peers (a Unix-socket caller is refused),

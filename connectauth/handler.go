@@ -5,6 +5,8 @@ import (
 	"crypto/tls"
 	"net"
 	"net/http"
+
+	"golang.org/x/net/http/httpguts"
 )
 
 type requestInfoKey struct{}
@@ -18,6 +20,11 @@ type requestInfo struct {
 	remote string   // the connection's remote address, as the server set it
 	local  net.Addr // the server's own address on the connection
 	tls    *tls.ConnectionState
+
+	// handoff: the request hands its connection over to h2c
+	// (h2cHandoff), whose calls a WrapHandler inside judges by their own
+	// requests.
+	handoff bool
 }
 
 // WrapHandler returns h with each request's host (the gRPC :authority),
@@ -30,29 +37,55 @@ type requestInfo struct {
 // a REST route through vanguard one for its own method and path), and so
 // that the transport policy judges the connection's own remote address,
 // not one that a middleware inside sets from a header such as
-// X-Forwarded-For, which any client can send. With h2c
-// (golang.org/x/net/http2/h2c), wrap the handler inside h2c.NewHandler: the
+// X-Forwarded-For, which any client can send. For HTTP/2 without TLS,
+// prefer http.Server.Protocols (SetUnencryptedHTTP2), under which every
+// call is a request of its own. With the deprecated
+// golang.org/x/net/http2/h2c, wrap the handler inside h2c.NewHandler: the
 // calls of an HTTP/2 connection reach that handler as requests of their
 // own, while a WrapHandler outside it sees only the connection's first
-// request ("PRI *"), which every call would inherit.
+// request ("PRI *"), which every call would inherit; and put
+// http.MaxBytesHandler around h2c.NewHandler, which reads an Upgrade
+// request's body into memory, unbounded, before any handler runs.
 //
 // A WrapHandler inside another (a handler that wraps itself, mounted in
-// the application's outermost WrapHandler) keeps the remote and local
-// addresses and TLS state the outer one saw, the connection's, and takes
-// the host, method and path of the request it serves: a middleware between
-// the two that rewrites RemoteAddr cannot make a remote caller local, and
-// under h2c with a WrapHandler on both sides each call keeps its own.
+// the application's outermost WrapHandler) serves the request the outer
+// one saw, the client's: a middleware between the two that rewrites
+// RemoteAddr cannot make a remote caller local, and one that strips a
+// path prefix or rewrites the host does not change what a DPoP proof must
+// name. The one exception is h2c: where the outer request hands its
+// connection over to HTTP/2 ("PRI *", or an Upgrade to h2c), the inner
+// WrapHandler takes the host, method and path of each call it serves, and
+// keeps the outer's remote and local addresses and TLS state, the
+// connection's.
 func WrapHandler(h http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		outer, nested := r.Context().Value(requestInfoKey{}).(*requestInfo)
+		if nested && !outer.handoff {
+			// Inside another WrapHandler, on its request, whatever a
+			// middleware between them made of it.
+			h.ServeHTTP(w, r)
+			return
+		}
 		info := &requestInfo{host: r.Host, method: r.Method, path: r.URL.EscapedPath(), remote: r.RemoteAddr, tls: r.TLS}
 		info.local, _ = r.Context().Value(http.LocalAddrContextKey).(net.Addr)
-		if outer, ok := r.Context().Value(requestInfoKey{}).(*requestInfo); ok {
-			// Inside another WrapHandler: the connection is the one the
-			// outer saw, whatever a middleware between them made of
-			// RemoteAddr. The request is this one, which is another
-			// than the outer's under h2c.
+		if nested {
+			// A call of the h2c connection the outer saw: this call's
+			// request, on the outer's connection.
 			info.remote, info.local, info.tls = outer.remote, outer.local, outer.tls
+		} else {
+			info.handoff = h2cHandoff(r)
 		}
 		h.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), requestInfoKey{}, info)))
 	})
+}
+
+// h2cHandoff reports whether r may hand its connection over to HTTP/2
+// without TLS, as h2c.NewHandler does with the preface of a client with
+// prior knowledge ("PRI *", RFC 9113 section 3.3) and with an HTTP/1.1
+// upgrade to h2c (RFC 7540 section 3.2): the calls of the connection then
+// reach the handler as requests of their own, whose contexts derive from
+// r's. It errs on the side of a handoff, whose calls are judged by their
+// own requests.
+func h2cHandoff(r *http.Request) bool {
+	return r.Method == "PRI" || httpguts.HeaderValuesContainsToken(r.Header["Upgrade"], "h2c")
 }

@@ -6,6 +6,7 @@ import (
 	"net"
 	"net/http"
 	"net/netip"
+	"slices"
 	"strings"
 
 	"connectrpc.com/connect"
@@ -184,7 +185,8 @@ func (c *guardedConn) Receive(m any) error {
 }
 
 // callContext describes the call as grpc-go would for grpcauth: the
-// request headers as incoming metadata (lower-case keys; ":authority",
+// request headers as incoming metadata (lower-case keys, the values of
+// names equal but for case joined; ":authority",
 // ":method" and ":path" from WrapHandler, and no other key starting with
 // ":", as grpc-go drops them too), the connection as a peer with its TLS
 // state and remote address (WrapHandler's, when it ran: connect-go's
@@ -197,7 +199,14 @@ func callContext(ctx context.Context, h http.Header, p connect.Peer, rmd *respon
 	md := make(metadata.MD, len(h)+3)
 	for k, v := range h {
 		if !strings.HasPrefix(k, ":") {
-			md[strings.ToLower(k)] = v
+			// Appended, not set: a name that is not in canonical form
+			// ("authorization", set by a middleware) is another value of
+			// the same key, as grpc-go makes it.
+			key := strings.ToLower(k)
+			if prev, ok := md[key]; ok {
+				v = slices.Concat(prev, v)
+			}
+			md[key] = v
 		}
 	}
 	pr := &peer.Peer{Addr: peerAddr(p.Addr)}

@@ -1,17 +1,25 @@
 package connectauth_test
 
 import (
+	"bufio"
+	"bytes"
 	"context"
 	"crypto/tls"
+	"errors"
+	"io"
 	"net"
 	"net/http"
 	"net/http/httptest"
 	"testing"
+	"time"
 
 	"connectrpc.com/connect"
 	"golang.org/x/net/http2"
 	"golang.org/x/net/http2/h2c"
+	"golang.org/x/net/http2/hpack"
+	"google.golang.org/grpc/codes"
 
+	"github.com/grpcauth/grpcauth"
 	"github.com/grpcauth/grpcauth/connectauth"
 	"github.com/grpcauth/grpcauth/dpop"
 	"github.com/grpcauth/grpcauth/grpcauthtest"
@@ -44,21 +52,165 @@ func TestConnect_WrapHandlerOutsideAndInsideH2CSeesEachCall(t *testing.T) {
 			return (&net.Dialer{}).DialContext(ctx, network, addr)
 		},
 	}}
-	url := srv.URL + "/authtest.v1.TestService/AllOf"
 	for range 2 { // the connection's first call and a later one
-		proof, err := key.ProofWith(grpcauthtest.ProofOptions{Method: "POST", URL: url, AccessToken: tok})
+		dpopCallIsServed(t, hc, srv.URL+"/authtest.v1.TestService/AllOf", key, tok)
+	}
+}
+
+// dpopCallIsServed calls AllOf at url with hc, with the DPoP-bound token
+// tok and a proof by key for the call's POST and URL, and requires the
+// handler to have served it with claims.
+func dpopCallIsServed(t *testing.T, hc *http.Client, url string, key *grpcauthtest.DPoPKey, tok string) {
+	t.Helper()
+	proof, err := key.ProofWith(grpcauthtest.ProofOptions{Method: "POST", URL: url, AccessToken: tok})
+	if err != nil {
+		t.Fatal(err)
+	}
+	req := connect.NewRequest(&authtestv1.AllOfRequest{})
+	req.Header().Set("Authorization", "DPoP "+tok)
+	req.Header().Set("DPoP", proof)
+	res, err := connect.NewClient[authtestv1.AllOfRequest, authtestv1.AllOfResponse](hc, url).CallUnary(t.Context(), req)
+	if err != nil {
+		t.Fatalf("DPoP call: %v (%v)", err, connectOutcome(err))
+	}
+	if !res.Msg.GetCaller().GetAuthenticated() {
+		t.Fatal("the call was served without claims")
+	}
+}
+
+// A WrapHandler nested in another checks a DPoP proof against the request
+// the outer one saw, the one the client made: a handler that wraps itself,
+// mounted under http.StripPrefix("/api", …) in the application's
+// WrapHandler, needs a proof for the path with "/api", as without the
+// inner WrapHandler, and refuses one for the stripped path.
+func TestConnect_NestedWrapHandlerChecksDPoPAgainstTheOuterRequest(t *testing.T) {
+	auth, key, tok := dpopFixture(t, dpop.Config{})
+	mux := http.NewServeMux()
+	mux.Handle("/api/", http.StripPrefix("/api", connectauth.WrapHandler(connectHandlers(&fixture{auth: auth}))))
+	srv := serveTLS(t, connectauth.WrapHandler(mux))
+	const procedure = "/authtest.v1.TestService/AllOf"
+	for _, tc := range []struct {
+		htuAt string // the path of the proof's htu
+		want  outcome
+	}{
+		{"/api" + procedure, outcome{codes.OK, ""}},
+		{procedure, outcome{codes.Unauthenticated, grpcauth.ReasonDPoPProofInvalid}},
+	} {
+		proof, err := key.ProofWith(grpcauthtest.ProofOptions{Method: "POST", URL: srv.URL + tc.htuAt, AccessToken: tok})
 		if err != nil {
 			t.Fatal(err)
 		}
 		req := connect.NewRequest(&authtestv1.AllOfRequest{})
 		req.Header().Set("Authorization", "DPoP "+tok)
 		req.Header().Set("DPoP", proof)
-		res, err := connect.NewClient[authtestv1.AllOfRequest, authtestv1.AllOfResponse](hc, url).CallUnary(t.Context(), req)
-		if err != nil {
-			t.Fatalf("DPoP call over h2c: %v (%v)", err, connectOutcome(err))
+		_, err = connect.NewClient[authtestv1.AllOfRequest, authtestv1.AllOfResponse](srv.Client(), srv.URL+"/api"+procedure).CallUnary(t.Context(), req)
+		if got := connectOutcome(err); got != tc.want {
+			t.Errorf("proof for %s: got %v %q (%v), want %v %q", tc.htuAt, got.code, got.reason, err, tc.want.code, tc.want.reason)
 		}
-		if !res.Msg.GetCaller().GetAuthenticated() {
-			t.Fatal("the call was served without claims")
+	}
+}
+
+// A server that speaks HTTP/2 without TLS itself (http.Server.Protocols,
+// which replaces the deprecated h2c package and never reads an Upgrade
+// request's body into memory) hands each call to the handler as a request
+// of its own: one WrapHandler around it sees each call, and a DPoP proof
+// for the call's POST and URL is accepted.
+func TestConnect_UnencryptedHTTP2CallsAreEachJudgedByTheirRequest(t *testing.T) {
+	auth, key, tok := dpopFixture(t, dpop.Config{})
+	protos := make(chan string, 2)
+	srv := httptest.NewUnstartedServer(connectauth.WrapHandler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		protos <- r.Proto
+		connectHandlers(&fixture{auth: auth}).ServeHTTP(w, r)
+	})))
+	srv.Config.Protocols = new(http.Protocols)
+	srv.Config.Protocols.SetHTTP1(true)
+	srv.Config.Protocols.SetUnencryptedHTTP2(true)
+	srv.Start()
+	t.Cleanup(srv.Close)
+	tr := &http.Transport{Protocols: new(http.Protocols)}
+	tr.Protocols.SetUnencryptedHTTP2(true)
+	t.Cleanup(tr.CloseIdleConnections)
+	for range 2 { // the connection's first call and a later one
+		dpopCallIsServed(t, &http.Client{Transport: tr}, srv.URL+"/authtest.v1.TestService/AllOf", key, tok)
+		if p := <-protos; p != "HTTP/2.0" {
+			t.Fatalf("the call came as %s, want HTTP/2.0", p)
+		}
+	}
+}
+
+// A connection upgraded to h2c from HTTP/1.1 (RFC 7540 section 3.2) is
+// handed over too: behind an outer WrapHandler, whose request is the
+// Upgrade (here to the public method), a later call of the connection is
+// judged by its own request, and a DPoP proof for it is accepted.
+func TestConnect_WrapHandlerOutsideAndInsideH2CUpgradeSeesEachCall(t *testing.T) {
+	auth, key, tok := dpopFixture(t, dpop.Config{})
+	inner := connectauth.WrapHandler(connectHandlers(&fixture{auth: auth}))
+	srv := httptest.NewServer(connectauth.WrapHandler(h2c.NewHandler(inner, &http2.Server{})))
+	t.Cleanup(srv.Close)
+	host := srv.Listener.Addr().String()
+	url := srv.URL + "/authtest.v1.TestService/AllOf"
+	proof, err := key.ProofWith(grpcauthtest.ProofOptions{Method: "POST", URL: url, AccessToken: tok})
+	if err != nil {
+		t.Fatal(err)
+	}
+	conn, err := net.Dial("tcp", host)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	if err := conn.SetDeadline(time.Now().Add(time.Minute)); err != nil { // a server that never answers fails the test
+		t.Fatal(err)
+	}
+	if _, err := io.WriteString(conn, "POST /authtest.v1.TestService/Public HTTP/1.1\r\nHost: "+host+
+		"\r\nConnection: Upgrade, HTTP2-Settings\r\nUpgrade: h2c\r\nHTTP2-Settings: \r\n"+
+		"Content-Type: application/json\r\nContent-Length: 2\r\n\r\n{}"); err != nil {
+		t.Fatal(err)
+	}
+	br := bufio.NewReader(conn)
+	resp, err := http.ReadResponse(br, nil)
+	if err != nil || resp.StatusCode != http.StatusSwitchingProtocols {
+		t.Fatalf("upgrade: %v, %v", resp, err)
+	}
+	if _, err := io.WriteString(conn, http2.ClientPreface); err != nil {
+		t.Fatal(err)
+	}
+	fr := http2.NewFramer(conn, br)
+	fr.ReadMetaHeaders = hpack.NewDecoder(4096, nil)
+	var block bytes.Buffer
+	enc := hpack.NewEncoder(&block)
+	for _, f := range [][2]string{
+		{":method", "POST"}, {":scheme", "http"}, {":authority", host}, {":path", "/authtest.v1.TestService/AllOf"},
+		{"content-type", "application/json"}, {"content-length", "2"}, {"authorization", "DPoP " + tok}, {"dpop", proof},
+	} {
+		if err := enc.WriteField(hpack.HeaderField{Name: f[0], Value: f[1]}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := errors.Join(fr.WriteSettings(),
+		fr.WriteHeaders(http2.HeadersFrameParam{StreamID: 3, BlockFragment: block.Bytes(), EndHeaders: true}),
+		fr.WriteData(3, true, []byte("{}"))); err != nil {
+		t.Fatal(err)
+	}
+	for {
+		f, err := fr.ReadFrame()
+		if err != nil {
+			t.Fatalf("reading the second call's response: %v", err)
+		}
+		switch f := f.(type) {
+		case *http2.SettingsFrame:
+			if !f.IsAck() {
+				if err := fr.WriteSettingsAck(); err != nil {
+					t.Fatal(err)
+				}
+			}
+		case *http2.MetaHeadersFrame:
+			if f.StreamID != 3 {
+				continue
+			}
+			if status := f.PseudoValue("status"); status != "200" {
+				t.Fatalf("the second call's status %s (headers %v), want 200", status, f.RegularFields())
+			}
+			return
 		}
 	}
 }
