@@ -590,3 +590,77 @@ func TestVerify_RefusesRSAModulusOver8192Bits(t *testing.T) {
 		}
 	}
 }
+
+// edProof is an alg proof whose jwk is the Ed25519 public key x and whose
+// signature is sig, made by hand: no private key is needed.
+func edProof(t *testing.T, alg string, x, sig []byte) string {
+	t.Helper()
+	b64 := base64.RawURLEncoding.EncodeToString
+	hdr, err := json.Marshal(map[string]any{"typ": "dpop+jwt", "alg": alg, "jwk": map[string]any{"kty": "OKP", "crv": "Ed25519", "x": b64(x)}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	claims := `{"jti":"` + alg + b64(x) + `","htm":"POST","htu":"` + testURL + `","iat":1893553445}`
+	return b64(hdr) + "." + b64([]byte(claims)) + "." + b64(sig)
+}
+
+// An Ed25519 jwk of small order is refused (RFC 8032 verification without
+// the cofactor, as Go's, accepts the signature R = identity, S = 0 of
+// every message under the identity key: its "private key" is public, so a
+// token bound to it is a bearer token). Every encoding of a point of order
+// 1, 2, 4 or 8 is refused, canonical or not, whatever its sign bit, as
+// libsodium does; a generated key is still accepted.
+func TestVerify_RefusesSmallOrderEd25519Keys(t *testing.T) {
+	v := newVerifier(t, dpop.Config{})
+	req := testReq
+	req.AccessToken = ""
+	identity := make([]byte, 32)
+	identity[0] = 1
+	forged := append(append([]byte(nil), identity...), make([]byte, 32)...) // R = identity, S = 0
+	if !ed25519.Verify(identity, []byte("any message at all"), forged) {
+		t.Fatal("the standard library does not accept the forged signature: the test proves nothing")
+	}
+	for _, alg := range []string{"EdDSA", "Ed25519"} {
+		if _, err := v.Verify(t.Context(), edProof(t, alg, identity, forged), req); !errors.Is(err, dpop.ErrInvalidProof) || !strings.Contains(err.Error(), "small order") {
+			t.Errorf("%s proof forged for the identity key: %v, want a small-order key refused", alg, err)
+		}
+	}
+	hex := func(s string) []byte {
+		b := make([]byte, 32)
+		for i := range b {
+			n, err := strconv.ParseUint(s[2*i:2*i+2], 16, 8)
+			if err != nil {
+				t.Fatal(err)
+			}
+			b[i] = byte(n)
+		}
+		return b
+	}
+	for _, enc := range []string{
+		"0000000000000000000000000000000000000000000000000000000000000000", // order 4
+		"0100000000000000000000000000000000000000000000000000000000000000", // identity
+		"26e8958fc2b227b045c3f489f2ef98f0d5dfac05d3c63339b13802886d53fc05", // order 8
+		"c7176a703d4dd84fba3c0b760d10670f2a2053fa2c39ccc64ec7fd7792ac037a", // order 8
+		"ecffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f", // p-1, order 2
+		"edffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f", // p, non-canonical 0
+		"eeffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f", // p+1, non-canonical identity
+	} {
+		for _, sign := range []byte{0, 0x80} {
+			x := hex(enc)
+			x[31] |= sign
+			if _, err := v.Verify(t.Context(), edProof(t, "EdDSA", x, forged), req); !errors.Is(err, dpop.ErrInvalidProof) || !strings.Contains(err.Error(), "small order") {
+				t.Errorf("jwk x %x: %v, want a small-order key refused", x, err)
+			}
+		}
+	}
+	_, priv, err := ed25519.GenerateKey(rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, alg := range []string{"EdDSA", "Ed25519"} {
+		claims := `{"jti":"` + alg + `","htm":"POST","htu":"` + testURL + `","iat":1893553445}`
+		if _, err := v.Verify(t.Context(), signJWK(t, alg, priv, nil, claims), req); err != nil {
+			t.Errorf("%s proof with a generated key: %v", alg, err)
+		}
+	}
+}
