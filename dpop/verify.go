@@ -376,7 +376,8 @@ var privateMembers = [...]string{"d", "p", "q", "dp", "dq", "qi", "oth", "k"}
 
 // publicKey parses the jwk header with jwx and checks that it is a public
 // key (no private or symmetric members), declared for nothing but alg
-// (declaredFor), that fits alg and, for Ed25519, is not of small order
+// (declaredFor), that fits alg, and, for RSA, has an exponent jwx reads
+// whole that is odd and at least 3 or, for Ed25519, is not of small order
 // (smallOrderEd25519). It returns the jwk.Key (for the thumbprint) and the
 // raw public key (for the signature).
 func publicKey(raw json.RawMessage, alg string) (jwk.Key, crypto.PublicKey, error) {
@@ -408,8 +409,17 @@ func publicKey(raw json.RawMessage, alg string) (jwk.Key, crypto.PublicKey, erro
 	if !keyFits(alg, pub) {
 		return nil, nil, invalid("jwk (%s) does not fit alg %s", key.KeyType(), alg)
 	}
-	if k, ok := pub.(ed25519.PublicKey); ok && smallOrderEd25519(k) {
-		return nil, nil, invalid("jwk is an Ed25519 key of small order, whose signatures anyone can make")
+	switch k := pub.(type) {
+	case *rsa.PublicKey:
+		// jwx reads e with big.Int.Int64 (2^64+65537 is 65537), so its
+		// encoded length is checked first, as in the verifier's JWKS.
+		if rk, ok := key.(jwk.RSAPublicKey); !ok || len(rk.E()) > 4 || k.E < 3 || k.E%2 == 0 {
+			return nil, nil, invalid("jwk RSA exponent e is not an odd number of 3 to 32 bits")
+		}
+	case ed25519.PublicKey:
+		if smallOrderEd25519(k) {
+			return nil, nil, invalid("jwk is an Ed25519 key of small order, whose signatures anyone can make")
+		}
 	}
 	return key, pub, nil
 }

@@ -664,3 +664,37 @@ func TestVerify_RefusesSmallOrderEd25519Keys(t *testing.T) {
 		}
 	}
 }
+
+// An RSA jwk's e is refused unless it is an odd number of at most 32 bits
+// and at least 3, as in the verifier's JWKS: jwx reads e with
+// big.Int.Int64, so an e of 2^64+65537 was used as 65537, and a proof
+// signed with the key (n, 65537) was accepted under a jwk naming another
+// key (and so another RFC 7638 thumbprint than the one reported).
+func TestVerify_RefusesRSAExponentsThatAreTruncatedOrAbsurd(t *testing.T) {
+	v := newVerifier(t, dpop.Config{Algorithms: []string{"RS256"}})
+	req := testReq
+	req.AccessToken = ""
+	rk, err := rsa.GenerateKey(rand.Reader, 2048)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b64 := base64.RawURLEncoding.EncodeToString
+	for name, e := range map[string][]byte{
+		"2^64+65537 (read as 65537)": {1, 0, 0, 0, 0, 0, 1, 0, 1},
+		"2^32+65537":                 {1, 0, 0, 1, 0, 1},
+		"1":                          {1},
+		"even":                       {1, 0, 0},
+	} {
+		claims := `{"jti":"` + name + `","htm":"POST","htu":"` + testURL + `","iat":1893553445}`
+		proof := signJWK(t, "RS256", rk, map[string]any{"e": b64(e)}, claims)
+		if _, err := v.Verify(t.Context(), proof, req); !errors.Is(err, dpop.ErrInvalidProof) || !strings.Contains(err.Error(), "exponent") {
+			t.Errorf("e = %s: %v, want the exponent refused", name, err)
+		}
+	}
+	for name, e := range map[string][]byte{"65537": {1, 0, 1}, "65537 in 4 bytes": {0, 1, 0, 1}} {
+		claims := `{"jti":"` + name + `","htm":"POST","htu":"` + testURL + `","iat":1893553445}`
+		if _, err := v.Verify(t.Context(), signJWK(t, "RS256", rk, map[string]any{"e": b64(e)}, claims), req); err != nil {
+			t.Errorf("e = %s: %v", name, err)
+		}
+	}
+}
