@@ -418,7 +418,8 @@ func TestHMACNonces(t *testing.T) {
 		{"current", cur, true},
 		{"previous window", n.Nonce(t0.Add(-time.Minute)), true},
 		{"two windows back", n.Nonce(t0.Add(-2 * time.Minute)), false},
-		{"next window", n.Nonce(t0.Add(time.Minute)), false},
+		{"next window", n.Nonce(t0.Add(time.Minute)), true},
+		{"two windows ahead", n.Nonce(t0.Add(2 * time.Minute)), false},
 		{"other secret", other.Nonce(t0), false},
 		{"tampered", cur[:len(cur)-1] + string(cur[len(cur)-1]^1), false},
 		{"empty", "", false},
@@ -431,6 +432,41 @@ func TestHMACNonces(t *testing.T) {
 	}
 	if _, err := dpop.NewHMACNonces([]byte("short"), time.Minute); err == nil {
 		t.Error("accepted a 5-byte secret")
+	}
+}
+
+// Replicas sharing a secret accept each other's nonces although their
+// clocks differ a little: at a window's start, the replica whose clock is
+// ahead hands out the new window's nonce, which one a second behind still
+// in the old window accepts (and a call to it needs no nonce retry).
+func TestHMACNonces_ReplicaWhoseClockIsBehindAcceptsTheNextWindowsNonce(t *testing.T) {
+	secret := []byte("0123456789abcdef0123456789abcdef")
+	ahead, _ := dpop.NewHMACNonces(secret, time.Minute)
+	behind, _ := dpop.NewHMACNonces(secret, time.Minute)
+	start := t0.Truncate(time.Minute).Add(time.Minute) // a window's start
+	nonce := ahead.Nonce(start.Add(500 * time.Millisecond))
+	if !behind.Valid(nonce, start.Add(-time.Second)) {
+		t.Error("a replica a second behind refused the nonce of a replica in the next window")
+	}
+	// The nonce then lives as long on the replica behind as on the one
+	// that made it, measured on each one's clock: its window and the next.
+	for _, d := range []time.Duration{time.Minute, 2*time.Minute - time.Nanosecond} {
+		if !behind.Valid(nonce, start.Add(d)) || !ahead.Valid(nonce, start.Add(d)) {
+			t.Errorf("%s after its window's start: refused", d)
+		}
+	}
+	if behind.Valid(nonce, start.Add(2*time.Minute)) || ahead.Valid(nonce, start.Add(2*time.Minute)) {
+		t.Error("two windows after its own: accepted")
+	}
+	v := newVerifier(t, dpop.Config{Nonces: behind, Now: func() time.Time { return start.Add(-time.Second) }})
+	k := newKey(t, "ES256")
+	k.Now = func() time.Time { return start.Add(-time.Second) }
+	proof, err := k.ProofWith(grpcauthtest.ProofOptions{Method: "POST", URL: testURL, AccessToken: testToken, Nonce: nonce})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := v.Verify(t.Context(), proof, testReq); err != nil {
+		t.Errorf("Verify on the replica behind: %v", err)
 	}
 }
 
