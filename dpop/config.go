@@ -46,6 +46,13 @@ const (
 	DefaultReplayCacheEntries = 100_000
 )
 
+// maxWindow bounds Config.MaxAge and Config.Leeway. A proof is remembered
+// until its iat plus MaxAge, which for a window of centuries is past what
+// a time.Duration or a Unix time in nanoseconds holds: the proof would be
+// forgotten at once, and replayed. A day is far more than any DPoP
+// deployment needs (node-oidc-provider allows five minutes).
+const maxWindow = 24 * time.Hour
+
 // maxJTILen bounds a proof's jti. RFC 9449 asks for at least 96 bits of
 // randomness; 256 bytes is far more than any client sends.
 const maxJTILen = 256
@@ -60,11 +67,12 @@ type Config struct {
 	Algorithms []string
 
 	// MaxAge is how long after its iat a proof is accepted, and so how
-	// long its jti is remembered. Default DefaultMaxAge (5 minutes).
+	// long its jti is remembered. Default DefaultMaxAge (5 minutes); at
+	// most 24 hours.
 	MaxAge time.Duration
 
 	// Leeway is how far in the future a proof's iat may lie. Default
-	// DefaultLeeway (10 seconds); negative means none.
+	// DefaultLeeway (10 seconds); negative means none; at most 24 hours.
 	Leeway time.Duration
 
 	// Origins lists further origins ("https://api.example.com",
@@ -150,6 +158,9 @@ func validate(cfg Config) (settings, error) {
 		s.leeway = DefaultLeeway
 	case s.leeway < 0:
 		s.leeway = 0
+	}
+	if s.maxAge > maxWindow || s.leeway > maxWindow {
+		return s, fmt.Errorf("dpop: Config.MaxAge or Config.Leeway is more than %s", maxWindow)
 	}
 	switch {
 	case s.maxSize == 0:

@@ -12,6 +12,7 @@ import (
 	"encoding/json"
 	"errors"
 	"maps"
+	"math"
 	"strconv"
 	"strings"
 	"testing"
@@ -400,6 +401,37 @@ func TestNewVerifier_RefusesUnsafeConfig(t *testing.T) {
 		if _, err := dpop.NewVerifier(cfg); err == nil {
 			t.Errorf("%s: accepted", name)
 		}
+	}
+}
+
+// A MaxAge or Leeway of more than a day is refused: a proof is remembered
+// until its iat plus MaxAge, and a window of centuries (math.MaxInt64 for
+// "no limit") overflowed that time, so that every proof was forgotten at
+// once and its replays accepted. A day is accepted, and remembered.
+func TestNewVerifier_RefusesAWindowOverADay(t *testing.T) {
+	for name, cfg := range map[string]dpop.Config{
+		"MaxAge math.MaxInt64": {MaxAge: math.MaxInt64},
+		"MaxAge 250 years":     {MaxAge: 250 * 365 * 24 * time.Hour},
+		"MaxAge a day and 1ns": {MaxAge: 24*time.Hour + 1},
+		"Leeway math.MaxInt64": {Leeway: math.MaxInt64},
+		"Leeway a day and 1ns": {Leeway: 24*time.Hour + 1},
+	} {
+		if _, err := dpop.NewVerifier(cfg); err == nil || !strings.Contains(err.Error(), "more than 24h") {
+			t.Errorf("%s: %v, want refused", name, err)
+		}
+	}
+	v := newVerifier(t, dpop.Config{MaxAge: 24 * time.Hour, Leeway: 24 * time.Hour})
+	k := newKey(t, "ES256")
+	k.Now = func() time.Time { return t0.Add(24 * time.Hour) }
+	proof, err := k.Proof("POST", testURL, testToken)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := v.Verify(t.Context(), proof, testReq); err != nil {
+		t.Fatalf("first use: %v", err)
+	}
+	if _, err := v.Verify(t.Context(), proof, testReq); !errors.Is(err, dpop.ErrReplayed) {
+		t.Errorf("replay: %v, want ErrReplayed", err)
 	}
 }
 
