@@ -404,6 +404,23 @@ func TestNewVerifier_RefusesUnsafeConfig(t *testing.T) {
 	}
 }
 
+// A nil *HMACNonces or *MemoryReplayCache in Config (a variable left unset
+// where nonces or a shared cache are optional) is a non-nil interface: it
+// was taken, and the first DPoP proof then panicked in its methods, which
+// ends a gRPC server's process. NewVerifier refuses it.
+func TestNewVerifier_RefusesNilNoncesOrReplayCache(t *testing.T) {
+	var nonces *dpop.HMACNonces
+	var cache *dpop.MemoryReplayCache
+	for name, cfg := range map[string]dpop.Config{
+		"nil *HMACNonces":        {Nonces: nonces},
+		"nil *MemoryReplayCache": {ReplayCache: cache},
+	} {
+		if _, err := dpop.NewVerifier(cfg); err == nil || !strings.Contains(err.Error(), "nil") {
+			t.Errorf("%s: %v, want refused", name, err)
+		}
+	}
+}
+
 // A MaxAge or Leeway of more than a day is refused: a proof is remembered
 // until its iat plus MaxAge, and a window of centuries (math.MaxInt64 for
 // "no limit") overflowed that time, so that every proof was forgotten at
