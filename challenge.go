@@ -27,9 +27,12 @@ type challenge struct {
 	// of the call's credentials: DPoP or Bearer (RFC 6750, section 3).
 	dpop bool
 	// bothSchemes: the refusal of a call that used neither scheme (no
-	// credentials, or another scheme such as Basic), which challenges in
-	// both, Bearer then DPoP, unless only DPoP is taken (RFC 9449,
-	// section 7.2, Figure 17; RFC 9110, section 11.6.1).
+	// credentials, or another scheme such as Basic), or of a DPoP-bound
+	// token sent with the Bearer scheme, which challenges in both, Bearer
+	// then a bare DPoP challenge, unless only DPoP is taken (RFC 9449,
+	// section 7.2, Figures 17 and 18; RFC 9110, section 11.6.1). The
+	// auth-params, if any, are the Bearer challenge's: the call used that
+	// scheme, if any.
 	bothSchemes bool
 	// bearer is the whole challenge in the Bearer scheme: "Bearer", or
 	// "Bearer " and the auth-params.
@@ -124,8 +127,12 @@ func dpopAlgs(algs []string) string {
 // that used neither scheme (challenge.bothSchemes: no credentials, or
 // another scheme) gets two values instead, a bare Bearer and a DPoP
 // challenge with the algs, unless dpopScheme (only DPoP is taken): the
-// server takes either (RFC 9449, section 7.2). Refusals without a
-// challenge (unavailable, cancelled, no rule, condition) set nothing.
+// server takes either (RFC 9449, section 7.2). The refusal of a DPoP-bound
+// token sent with the Bearer scheme gets both too, but its Bearer
+// challenge carries the error: the challenge of the scheme the call used
+// delivers the error information (section 7.2, Figure 18). Refusals
+// without a challenge (unavailable, cancelled, no rule, condition) set
+// nothing.
 func (a *Authenticator) setChallenge(ctx context.Context, rej *rejection, dpopScheme bool) {
 	ch := rej.challenge
 	if ch == nil {
@@ -136,7 +143,7 @@ func (a *Authenticator) setChallenge(ctx context.Context, rej *rejection, dpopSc
 	case ch.dpop || dpopScheme:
 		values[0] = ch.dpopPrefix + a.dpopAlgs
 	case ch.bothSchemes:
-		values = append(values, ch.dpopPrefix+a.dpopAlgs)
+		values = append(values, "DPoP "+a.dpopAlgs)
 	}
 	md := metadata.MD{MetadataWWWAuthenticate: values}
 	if n := a.dpop.Nonces(); n != nil && rej == rejUseDPoPNonce {

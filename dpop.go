@@ -31,7 +31,9 @@ const (
 	// (RFC 6750, section 3; step-up: RFC 9470) in the scheme of the call,
 	// e.g. Bearer error="invalid_token", error_description="access token
 	// expired"; a call without credentials gets two values, bare "Bearer"
-	// and DPoP algs="...", where both schemes are taken. See the Reason
+	// and DPoP algs="...", where both schemes are taken, and a DPoP-bound
+	// token sent with the Bearer scheme gets Bearer error="invalid_token",
+	// error_description="..." and DPoP algs="...". See the Reason
 	// constants.
 	MetadataWWWAuthenticate = "www-authenticate"
 )

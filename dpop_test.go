@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -194,6 +195,7 @@ func TestDPoP_ProofChecksOverLoopback(t *testing.T) {
 				t.Errorf("www-authenticate %q on success", challenge)
 			case tt.reason == ReasonDPoPProofInvalid && (len(challenge) != 1 || challenge[0] != `DPoP error="invalid_dpop_proof", algs="ES256 EdDSA Ed25519"`):
 				t.Errorf("www-authenticate = %q, want the invalid_dpop_proof challenge", challenge)
+			case tt.reason == ReasonDPoPBindingMismatch && scheme == "Bearer": // TestDPoP_BoundTokenAsBearerGetsTheErrorInTheBearerChallenge
 			case tt.reason == ReasonDPoPBindingMismatch && (len(challenge) != 1 || challenge[0] != `DPoP error="invalid_token", algs="ES256 EdDSA Ed25519"`):
 				t.Errorf("www-authenticate = %q, want the invalid_token challenge", challenge)
 			case tt.reason == ReasonDPoPRequired && (len(challenge) != 1 || challenge[0] != `DPoP algs="ES256 EdDSA Ed25519"`):
@@ -204,6 +206,31 @@ func TestDPoP_ProofChecksOverLoopback(t *testing.T) {
 }
 
 func list(fs ...func(t *testing.T) string) []func(t *testing.T) string { return fs }
+
+// A DPoP-bound token sent with the Bearer scheme is refused with the error
+// in the challenge of the scheme it came with, Bearer, and a bare DPoP
+// challenge that tells the client which scheme and algorithms to use: RFC
+// 9449, section 7.2, Figure 18 ("If the mechanism used to attempt
+// authentication could be established unambiguously, then the
+// corresponding challenge SHOULD be used to deliver error information").
+// Where the method takes only DPoP, the error is in the one DPoP challenge.
+func TestDPoP_BoundTokenAsBearerGetsTheErrorInTheBearerChallenge(t *testing.T) {
+	d := newDPoPEnv(t)
+	const description = `error_description="access token is DPoP-bound; send it with the DPoP scheme and a proof"`
+	for _, tt := range []struct {
+		method string
+		want   []string
+	}{
+		{mInherited, []string{`Bearer error="invalid_token", ` + description, `DPoP algs="ES256 EdDSA Ed25519"`}},
+		{mAuth, []string{`DPoP error="invalid_token", ` + description + `, algs="ES256 EdDSA Ed25519"`}}, // require_dpop
+	} {
+		err, _, trailer := d.callUnaryMD(dpopCtx(t.Context(), "Bearer "+d.bound), tt.method)
+		checkStatus(t, err, codes.Unauthenticated, ReasonDPoPBindingMismatch)
+		if got := trailer.Get(MetadataWWWAuthenticate); !slices.Equal(got, tt.want) {
+			t.Errorf("%s: www-authenticate = %q, want %q", tt.method, got, tt.want)
+		}
+	}
+}
 
 func TestDPoP_ReplayedProofIsRefused(t *testing.T) {
 	d := newDPoPEnv(t)

@@ -238,7 +238,7 @@ var (
 	rejDPoPProofInvalid  = dpopRejection(codes.Unauthenticated, ReasonDPoPProofInvalid, "grpcauth: invalid DPoP proof", dpopErrProof)
 	rejDPoPReplayed      = dpopRejection(codes.Unauthenticated, ReasonDPoPReplayed, "grpcauth: DPoP proof replayed", dpopErrProof)
 	rejDPoPKeyMismatch   = dpopRejection(codes.Unauthenticated, ReasonDPoPBindingMismatch, "grpcauth: DPoP proof key does not match the access token", errInvalidToken)
-	rejDPoPBoundAsBearer = dpopRejection(codes.Unauthenticated, ReasonDPoPBindingMismatch, "grpcauth: access token is DPoP-bound; send it with the DPoP scheme and a proof", errInvalidToken)
+	rejDPoPBoundAsBearer = bearerRejection(codes.Unauthenticated, ReasonDPoPBindingMismatch, "grpcauth: access token is DPoP-bound; send it with the DPoP scheme and a proof", errInvalidToken).inBothSchemes()
 	rejDPoPUnbound       = dpopRejection(codes.Unauthenticated, ReasonDPoPBindingMismatch, "grpcauth: DPoP scheme with an access token that is not DPoP-bound", errInvalidToken)
 	rejDPoPRequired      = dpopRejection(codes.Unauthenticated, ReasonDPoPRequired, "grpcauth: this method requires a DPoP-bound access token", "")
 	rejUseDPoPNonce      = dpopRejection(codes.Unauthenticated, ReasonUseDPoPNonce, "grpcauth: DPoP proof needs the server nonce", dpopErrNonce)

@@ -46,6 +46,13 @@ const (
 	DefaultReplayCacheEntries = 100_000
 )
 
+// maxWindow bounds Config.MaxAge and Config.Leeway. A proof is remembered
+// until its iat plus MaxAge, which for a window of centuries is past what
+// a time.Duration or a Unix time in nanoseconds holds: the proof would be
+// forgotten at once, and replayed. A day is far more than any DPoP
+// deployment needs (node-oidc-provider allows five minutes).
+const maxWindow = 24 * time.Hour
+
 // maxJTILen bounds a proof's jti. RFC 9449 asks for at least 96 bits of
 // randomness; 256 bytes is far more than any client sends.
 const maxJTILen = 256
@@ -60,11 +67,12 @@ type Config struct {
 	Algorithms []string
 
 	// MaxAge is how long after its iat a proof is accepted, and so how
-	// long its jti is remembered. Default DefaultMaxAge (5 minutes).
+	// long its jti is remembered. Default DefaultMaxAge (5 minutes); at
+	// most 24 hours.
 	MaxAge time.Duration
 
 	// Leeway is how far in the future a proof's iat may lie. Default
-	// DefaultLeeway (10 seconds); negative means none.
+	// DefaultLeeway (10 seconds); negative means none; at most 24 hours.
 	Leeway time.Duration
 
 	// Origins lists further origins ("https://api.example.com",
@@ -88,13 +96,14 @@ type Config struct {
 	// ReplayCache remembers the jti of accepted proofs until they expire.
 	// Default: a MemoryReplayCache of DefaultReplayCacheEntries, of which
 	// one proof key may fill a quarter. It protects one process only; see
-	// ReplayCache for a shared store.
+	// ReplayCache for a shared store. A nil *MemoryReplayCache is refused.
 	ReplayCache ReplayCache
 
 	// Nonces, when set, makes a server nonce (RFC 9449, section 9)
 	// mandatory: a proof whose nonce Nonces does not accept fails with
 	// ErrUseNonce, and the caller must send Nonces.Nonce to the client.
-	// Default nil: no nonce is required (one sent anyway is ignored).
+	// Default nil: no nonce is required (one sent anyway is ignored). A
+	// nil *HMACNonces is refused.
 	Nonces NonceSource
 
 	// MaxProofSize bounds the proof in bytes. Default DefaultMaxProofSize
@@ -151,6 +160,9 @@ func validate(cfg Config) (settings, error) {
 	case s.leeway < 0:
 		s.leeway = 0
 	}
+	if s.maxAge > maxWindow || s.leeway > maxWindow {
+		return s, fmt.Errorf("dpop: Config.MaxAge or Config.Leeway is more than %s", maxWindow)
+	}
 	switch {
 	case s.maxSize == 0:
 		s.maxSize = DefaultMaxProofSize
@@ -171,6 +183,14 @@ func validate(cfg Config) (settings, error) {
 		return s, errors.New("dpop: Config.OnlyOrigins needs Config.Origins")
 	}
 	s.onlyOrigins = cfg.OnlyOrigins
+	// A nil pointer of this package's types is a non-nil interface whose
+	// methods panic on the first proof.
+	if c, ok := s.replay.(*MemoryReplayCache); ok && c == nil {
+		return s, errors.New("dpop: Config.ReplayCache is a nil *MemoryReplayCache (leave it nil for the default)")
+	}
+	if n, ok := s.nonces.(*HMACNonces); ok && n == nil {
+		return s, errors.New("dpop: Config.Nonces is a nil *HMACNonces (leave it nil for no nonces)")
+	}
 	if s.replay == nil {
 		s.replay = NewMemoryReplayCache(DefaultReplayCacheEntries, s.now)
 	}

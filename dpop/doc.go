@@ -7,10 +7,11 @@
 // half travels in the proof's jwk header. A Verifier checks every item of
 // RFC 9449, section 4.3: a single well-formed compact JWS of bounded size,
 // typ dpop+jwt, an asymmetric alg from an allow-list (never none, never
-// HMAC), a public jwk without private members that fits the alg and is
-// declared for no other (its alg, use and key_ops), a valid signature under
-// that jwk, htm and htu matching the request (htu compared after RFC 3986
-// normalisation, ignoring query and fragment), iat within a window, a
+// HMAC), a public jwk without private members that fits the alg (never an
+// Ed25519 key of small order) and is declared for no other (its alg, use
+// and key_ops), a valid signature under that jwk, htm and htu matching the
+// request (htu compared after RFC 3986 normalisation, ignoring query and
+// fragment), iat within a window, a
 // server nonce when a NonceSource is configured, ath equal to the hash of
 // the access token, the key's RFC 7638 thumbprint equal to the token's cnf
 // jkt, and jti not seen before within the window (ReplayCache).

@@ -25,7 +25,13 @@ type NonceSource interface {
 // HMACNonces is a stateless NonceSource: a nonce is the number of the
 // current time window and an HMAC-SHA-256 of it, so replicas that share the
 // secret accept each other's nonces without sharing state. A nonce is valid
-// in its window and the next, i.e. for one to two periods.
+// in its window and the next, i.e. for one to two periods, and in the
+// window before its own: replicas' clocks differ a little, and at a
+// window's start one whose clock is ahead hands out nonces of a window the
+// others have not reached yet. Only a clock ahead makes such a nonce (no
+// one else has the secret), so a nonce still lives one to two periods on
+// the clock of the replica that made it, and on another at most that long
+// plus the clocks' difference, up to one period.
 type HMACNonces struct {
 	secret []byte
 	period time.Duration
@@ -73,7 +79,7 @@ func (n *HMACNonces) Valid(nonce string, now time.Time) bool {
 	}
 	w := binary.BigEndian.Uint64(b[:8])
 	cur := n.window(now)
-	if w != cur && w+1 != cur {
+	if w != cur && w+1 != cur && w != cur+1 {
 		return false
 	}
 	return hmac.Equal(b[8:], n.mac(w))

@@ -376,8 +376,10 @@ var privateMembers = [...]string{"d", "p", "q", "dp", "dq", "qi", "oth", "k"}
 
 // publicKey parses the jwk header with jwx and checks that it is a public
 // key (no private or symmetric members), declared for nothing but alg
-// (declaredFor), that fits alg. It returns the
-// jwk.Key (for the thumbprint) and the raw public key (for the signature).
+// (declaredFor), that fits alg, and, for RSA, has an exponent jwx reads
+// whole that is odd and at least 3 or, for Ed25519, is not of small order
+// (smallOrderEd25519). It returns the jwk.Key (for the thumbprint) and the
+// raw public key (for the signature).
 func publicKey(raw json.RawMessage, alg string) (jwk.Key, crypto.PublicKey, error) {
 	if len(raw) == 0 {
 		return nil, nil, errNoJWK
@@ -407,7 +409,59 @@ func publicKey(raw json.RawMessage, alg string) (jwk.Key, crypto.PublicKey, erro
 	if !keyFits(alg, pub) {
 		return nil, nil, invalid("jwk (%s) does not fit alg %s", key.KeyType(), alg)
 	}
+	switch k := pub.(type) {
+	case *rsa.PublicKey:
+		// jwx reads e with big.Int.Int64 (2^64+65537 is 65537), so its
+		// encoded length is checked first, as in the verifier's JWKS.
+		if rk, ok := key.(jwk.RSAPublicKey); !ok || len(rk.E()) > 4 || k.E < 3 || k.E%2 == 0 {
+			return nil, nil, invalid("jwk RSA exponent e is not an odd number of 3 to 32 bits")
+		}
+	case ed25519.PublicKey:
+		if smallOrderEd25519(k) {
+			return nil, nil, invalid("jwk is an Ed25519 key of small order, whose signatures anyone can make")
+		}
+	}
 	return key, pub, nil
+}
+
+// smallOrderEd25519Keys are the encodings, without their sign bit, of the
+// Ed25519 points of order 1, 2, 4 and 8, canonical or not: libsodium's
+// blocklist (ge25519_has_small_order). Under such a key, a signature of
+// every message is known without any private key (the identity key takes
+// R = identity, S = 0 for all; Go's verification, like RFC 8032's without
+// the cofactor, accepts it), so a token bound to one is a bearer token.
+var smallOrderEd25519Keys = [...][ed25519.PublicKeySize]byte{
+	{},     // 0: order 4
+	{0x01}, // 1: the identity, order 1
+	{ // order 8
+		0x26, 0xe8, 0x95, 0x8f, 0xc2, 0xb2, 0x27, 0xb0, 0x45, 0xc3, 0xf4, 0x89, 0xf2, 0xef, 0x98, 0xf0,
+		0xd5, 0xdf, 0xac, 0x05, 0xd3, 0xc6, 0x33, 0x39, 0xb1, 0x38, 0x02, 0x88, 0x6d, 0x53, 0xfc, 0x05,
+	},
+	{ // order 8
+		0xc7, 0x17, 0x6a, 0x70, 0x3d, 0x4d, 0xd8, 0x4f, 0xba, 0x3c, 0x0b, 0x76, 0x0d, 0x10, 0x67, 0x0f,
+		0x2a, 0x20, 0x53, 0xfa, 0x2c, 0x39, 0xcc, 0xc6, 0x4e, 0xc7, 0xfd, 0x77, 0x92, 0xac, 0x03, 0x7a,
+	},
+	{ // p-1: order 2
+		0xec, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
+		0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x7f,
+	},
+	{ // p: 0, order 4
+		0xed, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
+		0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x7f,
+	},
+	{ // p+1: 1, order 1
+		0xee, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
+		0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x7f,
+	},
+}
+
+// smallOrderEd25519 reports whether k, of ed25519.PublicKeySize bytes, is
+// one of smallOrderEd25519Keys with either sign bit.
+func smallOrderEd25519(k ed25519.PublicKey) bool {
+	var y [ed25519.PublicKeySize]byte
+	copy(y[:], k)
+	y[len(y)-1] &^= 0x80
+	return slices.Contains(smallOrderEd25519Keys[:], y)
 }
 
 // declaredFor refuses a jwk whose optional members declare it for another

@@ -12,6 +12,7 @@ import (
 	"encoding/json"
 	"errors"
 	"maps"
+	"math"
 	"strconv"
 	"strings"
 	"testing"
@@ -403,6 +404,54 @@ func TestNewVerifier_RefusesUnsafeConfig(t *testing.T) {
 	}
 }
 
+// A nil *HMACNonces or *MemoryReplayCache in Config (a variable left unset
+// where nonces or a shared cache are optional) is a non-nil interface: it
+// was taken, and the first DPoP proof then panicked in its methods, which
+// ends a gRPC server's process. NewVerifier refuses it.
+func TestNewVerifier_RefusesNilNoncesOrReplayCache(t *testing.T) {
+	var nonces *dpop.HMACNonces
+	var cache *dpop.MemoryReplayCache
+	for name, cfg := range map[string]dpop.Config{
+		"nil *HMACNonces":        {Nonces: nonces},
+		"nil *MemoryReplayCache": {ReplayCache: cache},
+	} {
+		if _, err := dpop.NewVerifier(cfg); err == nil || !strings.Contains(err.Error(), "nil") {
+			t.Errorf("%s: %v, want refused", name, err)
+		}
+	}
+}
+
+// A MaxAge or Leeway of more than a day is refused: a proof is remembered
+// until its iat plus MaxAge, and a window of centuries (math.MaxInt64 for
+// "no limit") overflowed that time, so that every proof was forgotten at
+// once and its replays accepted. A day is accepted, and remembered.
+func TestNewVerifier_RefusesAWindowOverADay(t *testing.T) {
+	for name, cfg := range map[string]dpop.Config{
+		"MaxAge math.MaxInt64": {MaxAge: math.MaxInt64},
+		"MaxAge 250 years":     {MaxAge: 250 * 365 * 24 * time.Hour},
+		"MaxAge a day and 1ns": {MaxAge: 24*time.Hour + 1},
+		"Leeway math.MaxInt64": {Leeway: math.MaxInt64},
+		"Leeway a day and 1ns": {Leeway: 24*time.Hour + 1},
+	} {
+		if _, err := dpop.NewVerifier(cfg); err == nil || !strings.Contains(err.Error(), "more than 24h") {
+			t.Errorf("%s: %v, want refused", name, err)
+		}
+	}
+	v := newVerifier(t, dpop.Config{MaxAge: 24 * time.Hour, Leeway: 24 * time.Hour})
+	k := newKey(t, "ES256")
+	k.Now = func() time.Time { return t0.Add(24 * time.Hour) }
+	proof, err := k.Proof("POST", testURL, testToken)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := v.Verify(t.Context(), proof, testReq); err != nil {
+		t.Fatalf("first use: %v", err)
+	}
+	if _, err := v.Verify(t.Context(), proof, testReq); !errors.Is(err, dpop.ErrReplayed) {
+		t.Errorf("replay: %v, want ErrReplayed", err)
+	}
+}
+
 func TestHMACNonces(t *testing.T) {
 	n, err := dpop.NewHMACNonces([]byte("0123456789abcdef0123456789abcdef"), time.Minute)
 	if err != nil {
@@ -418,7 +467,8 @@ func TestHMACNonces(t *testing.T) {
 		{"current", cur, true},
 		{"previous window", n.Nonce(t0.Add(-time.Minute)), true},
 		{"two windows back", n.Nonce(t0.Add(-2 * time.Minute)), false},
-		{"next window", n.Nonce(t0.Add(time.Minute)), false},
+		{"next window", n.Nonce(t0.Add(time.Minute)), true},
+		{"two windows ahead", n.Nonce(t0.Add(2 * time.Minute)), false},
 		{"other secret", other.Nonce(t0), false},
 		{"tampered", cur[:len(cur)-1] + string(cur[len(cur)-1]^1), false},
 		{"empty", "", false},
@@ -431,6 +481,41 @@ func TestHMACNonces(t *testing.T) {
 	}
 	if _, err := dpop.NewHMACNonces([]byte("short"), time.Minute); err == nil {
 		t.Error("accepted a 5-byte secret")
+	}
+}
+
+// Replicas sharing a secret accept each other's nonces although their
+// clocks differ a little: at a window's start, the replica whose clock is
+// ahead hands out the new window's nonce, which one a second behind still
+// in the old window accepts (and a call to it needs no nonce retry).
+func TestHMACNonces_ReplicaWhoseClockIsBehindAcceptsTheNextWindowsNonce(t *testing.T) {
+	secret := []byte("0123456789abcdef0123456789abcdef")
+	ahead, _ := dpop.NewHMACNonces(secret, time.Minute)
+	behind, _ := dpop.NewHMACNonces(secret, time.Minute)
+	start := t0.Truncate(time.Minute).Add(time.Minute) // a window's start
+	nonce := ahead.Nonce(start.Add(500 * time.Millisecond))
+	if !behind.Valid(nonce, start.Add(-time.Second)) {
+		t.Error("a replica a second behind refused the nonce of a replica in the next window")
+	}
+	// The nonce then lives as long on the replica behind as on the one
+	// that made it, measured on each one's clock: its window and the next.
+	for _, d := range []time.Duration{time.Minute, 2*time.Minute - time.Nanosecond} {
+		if !behind.Valid(nonce, start.Add(d)) || !ahead.Valid(nonce, start.Add(d)) {
+			t.Errorf("%s after its window's start: refused", d)
+		}
+	}
+	if behind.Valid(nonce, start.Add(2*time.Minute)) || ahead.Valid(nonce, start.Add(2*time.Minute)) {
+		t.Error("two windows after its own: accepted")
+	}
+	v := newVerifier(t, dpop.Config{Nonces: behind, Now: func() time.Time { return start.Add(-time.Second) }})
+	k := newKey(t, "ES256")
+	k.Now = func() time.Time { return start.Add(-time.Second) }
+	proof, err := k.ProofWith(grpcauthtest.ProofOptions{Method: "POST", URL: testURL, AccessToken: testToken, Nonce: nonce})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := v.Verify(t.Context(), proof, testReq); err != nil {
+		t.Errorf("Verify on the replica behind: %v", err)
 	}
 }
 
@@ -587,6 +672,114 @@ func TestVerify_RefusesRSAModulusOver8192Bits(t *testing.T) {
 		}
 		if _, err := v.Verify(t.Context(), proof, req); !errors.Is(err, dpop.ErrInvalidProof) || !strings.Contains(err.Error(), want) {
 			t.Errorf("%d-bit modulus: %v, want %q", bits, err, want)
+		}
+	}
+}
+
+// edProof is an alg proof whose jwk is the Ed25519 public key x and whose
+// signature is sig, made by hand: no private key is needed.
+func edProof(t *testing.T, alg string, x, sig []byte) string {
+	t.Helper()
+	b64 := base64.RawURLEncoding.EncodeToString
+	hdr, err := json.Marshal(map[string]any{"typ": "dpop+jwt", "alg": alg, "jwk": map[string]any{"kty": "OKP", "crv": "Ed25519", "x": b64(x)}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	claims := `{"jti":"` + alg + b64(x) + `","htm":"POST","htu":"` + testURL + `","iat":1893553445}`
+	return b64(hdr) + "." + b64([]byte(claims)) + "." + b64(sig)
+}
+
+// An Ed25519 jwk of small order is refused (RFC 8032 verification without
+// the cofactor, as Go's, accepts the signature R = identity, S = 0 of
+// every message under the identity key: its "private key" is public, so a
+// token bound to it is a bearer token). Every encoding of a point of order
+// 1, 2, 4 or 8 is refused, canonical or not, whatever its sign bit, as
+// libsodium does; a generated key is still accepted.
+func TestVerify_RefusesSmallOrderEd25519Keys(t *testing.T) {
+	v := newVerifier(t, dpop.Config{})
+	req := testReq
+	req.AccessToken = ""
+	identity := make([]byte, 32)
+	identity[0] = 1
+	forged := append(append([]byte(nil), identity...), make([]byte, 32)...) // R = identity, S = 0
+	if !ed25519.Verify(identity, []byte("any message at all"), forged) {
+		t.Fatal("the standard library does not accept the forged signature: the test proves nothing")
+	}
+	for _, alg := range []string{"EdDSA", "Ed25519"} {
+		if _, err := v.Verify(t.Context(), edProof(t, alg, identity, forged), req); !errors.Is(err, dpop.ErrInvalidProof) || !strings.Contains(err.Error(), "small order") {
+			t.Errorf("%s proof forged for the identity key: %v, want a small-order key refused", alg, err)
+		}
+	}
+	hex := func(s string) []byte {
+		b := make([]byte, 32)
+		for i := range b {
+			n, err := strconv.ParseUint(s[2*i:2*i+2], 16, 8)
+			if err != nil {
+				t.Fatal(err)
+			}
+			b[i] = byte(n)
+		}
+		return b
+	}
+	for _, enc := range []string{
+		"0000000000000000000000000000000000000000000000000000000000000000", // order 4
+		"0100000000000000000000000000000000000000000000000000000000000000", // identity
+		"26e8958fc2b227b045c3f489f2ef98f0d5dfac05d3c63339b13802886d53fc05", // order 8
+		"c7176a703d4dd84fba3c0b760d10670f2a2053fa2c39ccc64ec7fd7792ac037a", // order 8
+		"ecffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f", // p-1, order 2
+		"edffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f", // p, non-canonical 0
+		"eeffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f", // p+1, non-canonical identity
+	} {
+		for _, sign := range []byte{0, 0x80} {
+			x := hex(enc)
+			x[31] |= sign
+			if _, err := v.Verify(t.Context(), edProof(t, "EdDSA", x, forged), req); !errors.Is(err, dpop.ErrInvalidProof) || !strings.Contains(err.Error(), "small order") {
+				t.Errorf("jwk x %x: %v, want a small-order key refused", x, err)
+			}
+		}
+	}
+	_, priv, err := ed25519.GenerateKey(rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, alg := range []string{"EdDSA", "Ed25519"} {
+		claims := `{"jti":"` + alg + `","htm":"POST","htu":"` + testURL + `","iat":1893553445}`
+		if _, err := v.Verify(t.Context(), signJWK(t, alg, priv, nil, claims), req); err != nil {
+			t.Errorf("%s proof with a generated key: %v", alg, err)
+		}
+	}
+}
+
+// An RSA jwk's e is refused unless it is an odd number of at most 32 bits
+// and at least 3, as in the verifier's JWKS: jwx reads e with
+// big.Int.Int64, so an e of 2^64+65537 was used as 65537, and a proof
+// signed with the key (n, 65537) was accepted under a jwk naming another
+// key (and so another RFC 7638 thumbprint than the one reported).
+func TestVerify_RefusesRSAExponentsThatAreTruncatedOrAbsurd(t *testing.T) {
+	v := newVerifier(t, dpop.Config{Algorithms: []string{"RS256"}})
+	req := testReq
+	req.AccessToken = ""
+	rk, err := rsa.GenerateKey(rand.Reader, 2048)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b64 := base64.RawURLEncoding.EncodeToString
+	for name, e := range map[string][]byte{
+		"2^64+65537 (read as 65537)": {1, 0, 0, 0, 0, 0, 1, 0, 1},
+		"2^32+65537":                 {1, 0, 0, 1, 0, 1},
+		"1":                          {1},
+		"even":                       {1, 0, 0},
+	} {
+		claims := `{"jti":"` + name + `","htm":"POST","htu":"` + testURL + `","iat":1893553445}`
+		proof := signJWK(t, "RS256", rk, map[string]any{"e": b64(e)}, claims)
+		if _, err := v.Verify(t.Context(), proof, req); !errors.Is(err, dpop.ErrInvalidProof) || !strings.Contains(err.Error(), "exponent") {
+			t.Errorf("e = %s: %v, want the exponent refused", name, err)
+		}
+	}
+	for name, e := range map[string][]byte{"65537": {1, 0, 1}, "65537 in 4 bytes": {0, 1, 0, 1}} {
+		claims := `{"jti":"` + name + `","htm":"POST","htu":"` + testURL + `","iat":1893553445}`
+		if _, err := v.Verify(t.Context(), signJWK(t, "RS256", rk, map[string]any{"e": b64(e)}, claims), req); err != nil {
+			t.Errorf("e = %s: %v", name, err)
 		}
 	}
 }
