@@ -39,6 +39,7 @@ const (
 	maxMissedKids   = 1024            // bound on remembered unknown kids
 	maxMissedKidLen = 256             // longer kids are never remembered
 	maxExposedKeys  = 256             // bound on remembered exposed keys (thumbprints)
+	maxDerivedKeys  = 32              // EC/OKP private scalars per document whose public key is derived
 	missTTLFactor   = 6               // unknown kid remembered for 6×MinRefreshInterval
 	minRSABits      = 2048
 	maxRSABits      = 8192
