@@ -18,6 +18,7 @@ import (
 	"github.com/lestrrat-go/jwx/v2/jwa"
 	"github.com/lestrrat-go/jwx/v2/jwk"
 
+	"github.com/grpcauth/grpcauth/internal/endpoint"
 	"github.com/grpcauth/grpcauth/internal/jwsalg"
 )
 
@@ -387,16 +388,4 @@ func algorithmsFor(pub any) []string {
 }
 
 // clip bounds a string from a remote document before it reaches a log.
-func clip(s string) string { return clipTo(s, 128) }
-
-// clipError bounds a failure's text before it reaches a log: it may quote
-// what the server sent (net/http quotes a malformed header line whole, up
-// to the client's 64 KiB header limit).
-func clipError(err error) string { return clipTo(err.Error(), 1024) }
-
-func clipTo(s string, max int) string {
-	if len(s) > max {
-		return s[:max] + "…"
-	}
-	return s
-}
+func clip(s string) string { return endpoint.Clip(s, 128) }
