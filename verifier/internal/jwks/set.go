@@ -105,6 +105,11 @@ type Set struct {
 	jwksURLFailed       bool
 	jwksURLExpires      time.Time
 	rediscoveryFailures int
+	// retryUntil is when the latest Retry-After a fetch was given (a 429's
+	// or 503's, within the back-off's caps) ends, and retrySeq that
+	// fetch's seq; the background refresh waits for it (waitRetryAfter).
+	retryUntil time.Time
+	retrySeq   uint64
 
 	// exposed remembers the keys a document exposed, refused in every
 	// later document; only the fetch in flight uses it.
@@ -360,6 +365,9 @@ func (s *Set) startFetchLocked(reason string) *fetchCall {
 		s.mu.Lock()
 		if snap != nil {
 			s.storeLocked(snap)
+		}
+		if ra := retryAfterOf(err); ra > 0 {
+			s.retryUntil, s.retrySeq = s.cfg.Now().Add(min(ra, backoffMax, s.cfg.RefreshInterval)), c.seq
 		}
 		s.inflight = nil
 		c.next, c.err = next, err
