@@ -180,3 +180,26 @@ func TestParseJWKS_DerivesAtMostMaxDerivedKeysPublicKeysPerDocument(t *testing.T
 		t.Fatalf("kept %v, want none", kids(keys))
 	}
 }
+
+// jwx computes an EC key's thumbprint by writing x and y into buffers of
+// the curve's size, and panics when one is a larger number; only Validate
+// refuses such a key, and an entry with private material is never
+// validated. Such an entry in a fetched document must be a skipped
+// exposure, not a panic in the fetch goroutine, which would end the
+// process.
+func TestParseJWKS_PrivateEntryWithAnOversizedCoordinateIsSkippedWithoutPanic(t *testing.T) {
+	testKeys(t)
+	big := base64.RawURLEncoding.EncodeToString(append([]byte{1}, make([]byte, 32)...)) // 2^256: no P-256 coordinate
+	for _, entry := range []map[string]any{
+		{"kty": "EC", "crv": "P-256", "x": big, "d": "0"},                                                     // jwx refuses it: exposedByInvalid
+		{"kty": "EC", "crv": "P-256", "x": big, "y": big, "d": "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAE"}, // jwx parses it
+	} {
+		b, err := json.Marshal(entry)
+		must(t, err)
+		keys, skipped, err := parseJWKS(jwksDoc(t, rsaJWK(t, 0, "ok"), b))
+		must(t, err)
+		if len(keys) != 1 || len(skipped) != 1 || !skipped[0].Warn || !strings.Contains(skipped[0].Reason, "private key") {
+			t.Fatalf("kept %v, skipped %+v; want ok kept and the entry skipped as private key material", kids(keys), skipped)
+		}
+	}
+}

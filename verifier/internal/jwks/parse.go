@@ -162,8 +162,8 @@ func parseKey(raw json.RawMessage) (*Key, *rejection) {
 		// Checked before the kid: the entry exposes its public key
 		// whatever kid (if any) it carries, and parseJWKS drops that key.
 		r := warnf("contains private key material: the issuer's key is exposed, never used")
-		if tp, err := k.Thumbprint(crypto.SHA256); err == nil {
-			r.exposed = []string{string(tp)}
+		if tp := thumbprint(k); tp != "" {
+			r.exposed = []string{tp}
 		}
 		_, hasD := k.Get("d")
 		r.scalar = hasD && k.KeyType() != jwa.RSA
@@ -178,7 +178,7 @@ func parseKey(raw json.RawMessage) (*Key, *rejection) {
 	if _, ok := k.Get(jwk.KeyOpsKey); ok && !slices.Contains(k.KeyOps(), jwk.KeyOpVerify) {
 		return nil, debugf(`key_ops lacks "verify"`)
 	}
-	if err := k.Validate(); err != nil {
+	if err := k.Validate(); err != nil { // before Thumbprint: see thumbprint
 		return nil, warnf("invalid key parameters: %s", clip(err.Error()))
 	}
 	var pub any
@@ -271,6 +271,27 @@ func thumbprintOf(members map[string]json.RawMessage) string {
 	if err != nil {
 		return ""
 	}
+	return thumbprint(k)
+}
+
+// thumbprint returns k's RFC 7638 thumbprint, "" when it has none. jwx
+// writes an EC key's x and y into buffers of its curve's size and panics
+// (math/big: buffer too small) when one is a larger number: only Validate
+// refuses such a key, and a key with private material, or rebuilt from an
+// invalid entry's members, is never validated. So an EC key's coordinates
+// must fit curveSizes first, or it has no thumbprint (no kept key could
+// have that thumbprint anyway: kept keys pass Validate).
+func thumbprint(k jwk.Key) string {
+	if ec, ok := k.(interface {
+		X() []byte
+		Y() []byte
+		Crv() jwa.EllipticCurveAlgorithm
+	}); ok {
+		size, known := curveSizes[ec.Crv().String()]
+		if !known || len(bytes.TrimLeft(ec.X(), "\x00")) > size || len(bytes.TrimLeft(ec.Y(), "\x00")) > size {
+			return ""
+		}
+	}
 	tp, err := k.Thumbprint(crypto.SHA256)
 	if err != nil {
 		return ""
@@ -278,12 +299,12 @@ func thumbprintOf(members map[string]json.RawMessage) string {
 	return string(tp)
 }
 
-// privateScalarSizes is the length of "d" (RFC 7518 6.2.2.1, RFC 8037 2)
-// for each curve whose public key publicOfPrivate derives: those a kept
-// key can have.
-var privateScalarSizes = map[string]int{"P-256": 32, "P-384": 48, "P-521": 66, "Ed25519": ed25519.SeedSize}
+// curveSizes is the length in bytes of a coordinate ("x", "y") and of the
+// private scalar ("d") of each EC curve a kept key can have (RFC 7518
+// 6.2.1.2, 6.2.2.1), and of an Ed25519 key's "x" and "d" (RFC 8037 2).
+var curveSizes = map[string]int{"P-256": 32, "P-384": 48, "P-521": 66, "Ed25519": ed25519.SeedSize}
 
-// ecdhCurves are the EC curves of privateScalarSizes.
+// ecdhCurves are the EC curves of curveSizes.
 var ecdhCurves = map[string]ecdh.Curve{"P-256": ecdh.P256(), "P-384": ecdh.P384(), "P-521": ecdh.P521()}
 
 // publicOfPrivate returns the thumbprint members of the public key an EC
@@ -303,7 +324,7 @@ func publicOfPrivate(raw json.RawMessage) map[string]json.RawMessage {
 	if json.Unmarshal(raw, &m) != nil {
 		return nil
 	}
-	size, ok := privateScalarSizes[m.Crv]
+	size, ok := curveSizes[m.Crv]
 	if !ok || m.Kty != jwa.EC && m.Kty != jwa.OKP || (m.Kty == jwa.OKP) != (m.Crv == "Ed25519") {
 		return nil
 	}
