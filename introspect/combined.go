@@ -77,10 +77,15 @@ func Combine(jwt JWTVerifier, opaque *Verifier, opts ...CombineOption) (*Combine
 
 // VerifyAccessToken verifies a JWT with the JWT verifier, and any other
 // token (or a JWT of an issuer named by IntrospectJWTsFrom) with the
-// introspection Verifier, returning that verifier's result unchanged.
+// introspection Verifier, returning that verifier's result unchanged. A
+// token longer than verifier.DefaultMaxTokenSize goes to neither: it fails
+// with verifier.ErrMalformed, counted in the introspection Verifier's
+// Stats.Malformed.
 func (c *Combined) VerifyAccessToken(ctx context.Context, token string) (verifier.Claims, error) {
 	if len(token) > verifier.DefaultMaxTokenSize {
 		// Neither side would accept it; do not even decode its header.
+		// Counted as the introspection Verifier's (Stats.Malformed).
+		c.opaque.n.malformed.Add(1)
 		return verifier.Claims{}, errTooLarge
 	}
 	payload, isJWT := jwtPayload(token)

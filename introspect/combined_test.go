@@ -232,3 +232,24 @@ func TestCombined_RejectionCostIsBounded(t *testing.T) {
 		}
 	}
 }
+
+// A token Combined refuses for its form is counted: one longer than any
+// verifier accepts, which Combined refuses itself, and one that is not a
+// JWT and not a b64token, which the introspection Verifier refuses, in the
+// introspection Verifier's Stats.Malformed (no request is sent for either);
+// a JWT-shaped one in the JWT verifier's.
+func TestCombined_MalformedTokensAreCounted(t *testing.T) {
+	e := newCombinedEnv(t, nil)
+	ctx := context.Background()
+	for _, tok := range []string{strings.Repeat("x", verifier.DefaultMaxTokenSize+1), "not a token", "e30.e30.e30"} {
+		if _, err := e.c.VerifyAccessToken(ctx, tok); !errors.Is(err, verifier.ErrMalformed) {
+			t.Fatalf("VerifyAccessToken(%.20q) = %v, want ErrMalformed", tok, err)
+		}
+	}
+	if st := e.opaque.Stats(); st.Malformed != 2 || st.Requests != 0 {
+		t.Fatalf("introspection Stats = %+v, want 2 malformed, no request", st)
+	}
+	if st := e.jwt.Stats(); st.Malformed != 1 {
+		t.Fatalf("JWT verifier Stats.Malformed = %d, want 1", st.Malformed)
+	}
+}

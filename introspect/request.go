@@ -20,7 +20,9 @@ import (
 // Config.Timeout, and returns the body of a 200 answer. Every failure,
 // including the timeout, is ErrUnavailable and logged, except that ctx's own
 // error is returned, unlogged, when ctx ended (the request was abandoned by
-// its callers or by Close).
+// its callers or by Close). The text of a failure is clipped
+// (endpoint.ClipError): net/http may quote what the server sent at length,
+// and the error reaches every refused call's decision.
 func (v *Verifier) post(ctx context.Context, token string) ([]byte, error) {
 	reqCtx, cancel := context.WithTimeout(ctx, v.s.Timeout)
 	defer cancel()
@@ -44,7 +46,7 @@ func (v *Verifier) post(ctx context.Context, token string) ([]byte, error) {
 		if ctx.Err() != nil {
 			return nil, ctx.Err()
 		}
-		return nil, v.fail(ctx, slog.LevelWarn, unavailable("request failed: %v", endpoint.WithoutURL(err)))
+		return nil, v.fail(ctx, slog.LevelWarn, unavailable("request failed: %s", endpoint.ClipError(endpoint.WithoutURL(err))))
 	}
 	defer resp.Body.Close()
 	body, err := io.ReadAll(io.LimitReader(resp.Body, v.s.MaxResponseSize+1))
@@ -58,7 +60,7 @@ func (v *Verifier) post(ctx context.Context, token string) ([]byte, error) {
 		if ctx.Err() != nil {
 			return nil, ctx.Err()
 		}
-		return nil, v.fail(ctx, slog.LevelWarn, unavailable("reading the response: %v", err))
+		return nil, v.fail(ctx, slog.LevelWarn, unavailable("reading the response: %s", endpoint.ClipError(err)))
 	case int64(len(body)) > v.s.MaxResponseSize:
 		return nil, v.fail(ctx, slog.LevelWarn, unavailable("response larger than MaxResponseSize"))
 	}

@@ -38,13 +38,18 @@ type Stats struct {
 	// InFlight is the number of requests in flight now, at most
 	// Config.MaxConcurrent.
 	InFlight int
+	// Malformed counts tokens refused for their form without a request
+	// (verifier.ErrMalformed: empty, larger than MaxTokenSize, characters
+	// outside RFC 6750's b64token), including those a Combined of this
+	// Verifier refuses itself for being longer than any verifier accepts.
+	Malformed int64
 }
 
 // counters are the Verifier's monotonic counts.
 type counters struct {
 	hits, negHits, misses        atomic.Int64
 	requests, failures, inactive atomic.Int64
-	coalesced                    atomic.Int64
+	coalesced, malformed         atomic.Int64
 }
 
 // Stats returns the Verifier's cache and request counters. It takes no
@@ -60,6 +65,7 @@ func (v *Verifier) Stats() Stats {
 		Failures:     v.n.failures.Load(),
 		Inactive:     v.n.inactive.Load(),
 		Coalesced:    v.n.coalesced.Load(),
+		Malformed:    v.n.malformed.Load(),
 		InFlight:     len(v.sem),
 	}
 	if v.pos != nil {

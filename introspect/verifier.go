@@ -131,6 +131,7 @@ func (v *Verifier) Close() error {
 // never contains the token.
 func (v *Verifier) VerifyAccessToken(ctx context.Context, token string) (verifier.Claims, error) {
 	if err := v.checkToken(token); err != nil {
+		v.n.malformed.Add(1)
 		v.logRejection(ctx, err)
 		return verifier.Claims{}, err
 	}

@@ -828,3 +828,53 @@ func TestVerify_GivenHTTPClientSendsNoCookies(t *testing.T) {
 		t.Error("New changed the caller's http.Client")
 	}
 }
+
+// roundTripFunc is an http.RoundTripper made of a function.
+type roundTripFunc func(*http.Request) (*http.Response, error)
+
+func (f roundTripFunc) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }
+
+// failingReader is a body whose every Read fails with err.
+type failingReader struct{ err error }
+
+func (r failingReader) Read([]byte) (int, error) { return 0, r.err }
+
+// A failed request's error may quote what the server sent at length
+// (net/http quotes a malformed header line whole, up to the client's
+// header limit: 10 MiB for a caller's client by default), and it reaches
+// the log and every refused call's error, hence its decision log: both
+// stay bounded.
+func TestVerify_RequestErrorsAreClippedInLogsAndErrors(t *testing.T) {
+	long := errors.New("malformed MIME header line: " + strings.Repeat("a", 64<<10))
+	tests := []struct {
+		name string
+		rt   roundTripFunc
+	}{
+		{"request fails", func(*http.Request) (*http.Response, error) { return nil, long }},
+		{"body fails", func(r *http.Request) (*http.Response, error) {
+			return &http.Response{StatusCode: http.StatusOK, Header: http.Header{}, Body: io.NopCloser(failingReader{long}), Request: r}, nil
+		}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			logs := &syncBuffer{}
+			v := newVerifier(t, introspect.Config{
+				Endpoint: "https://as.example/introspect", Issuer: "https://as.example", ClientID: "rs", ClientSecret: "s",
+				Audiences: []string{"a"}, HTTPClient: &http.Client{Transport: tc.rt},
+				Logger: slog.New(slog.NewTextHandler(logs, nil)),
+			})
+			_, err := v.VerifyAccessToken(context.Background(), "dG9rZW4")
+			if !errors.Is(err, introspect.ErrUnavailable) || !strings.Contains(err.Error(), "aaaa") {
+				t.Fatalf("got %.200v, want ErrUnavailable with the failure's text", err)
+			}
+			if len(err.Error()) > 2048 {
+				t.Errorf("error is %d bytes, want at most 2 KiB", len(err.Error()))
+			}
+			for _, line := range strings.Split(logs.String(), "\n") {
+				if len(line) > 2048 {
+					t.Errorf("a log line is %d bytes, want at most 2 KiB: %.200s…", len(line), line)
+				}
+			}
+		})
+	}
+}

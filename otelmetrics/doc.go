@@ -35,6 +35,7 @@
 //	grpcauth.jwks.miss_fetches    counter    {refresh}  issuer   (observed)
 //	grpcauth.jwks.misses_limited  counter    {lookup}   issuer   (observed)
 //	grpcauth.jwks.miss_waits      counter    {lookup}   issuer   (observed)
+//	grpcauth.malformed_tokens     counter    {token}    issuer   (observed)
 //
 // and, for an *introspect.Verifier (alone or in an *introspect.Combined):
 //
@@ -47,6 +48,7 @@
 //	grpcauth.introspection.inactive             counter  {response}  issuer
 //	grpcauth.introspection.coalesced            counter  {call}      issuer
 //	grpcauth.introspection.in_flight            gauge    {request}   issuer
+//	grpcauth.introspection.malformed            counter  {token}     issuer
 //
 // A *verifier.MultiVerifier reports the cache and key-set instruments once
 // per issuer, and
@@ -55,7 +57,8 @@
 //
 // the tokens it refused because their iss names no configured issuer (no
 // attribute: that iss is the caller's choice; summed over the
-// MultiVerifiers observed). See Source for what each kind of verifier offers, and
+// MultiVerifiers observed); the malformed tokens whose iss it could not
+// read count in grpcauth.malformed_tokens without an attribute, likewise. See Source for what each kind of verifier offers, and
 // docs/introspection.md for reading the introspection figures.
 //
 // The observed instruments are read from the verifiers' Stats in a callback at

@@ -114,6 +114,8 @@ func TestMetrics_ObserveEveryPartOfACombinedVerifier(t *testing.T) {
 	call(jwtA, codes.OK)
 	call(jwtA, codes.OK)
 	call(jwtB, codes.OK)
+	call("e30.@@.e30", codes.Unauthenticated) // a JWT whose payload the MultiVerifier cannot read
+	call("abc!def", codes.Unauthenticated)    // not a JWT, nor a b64token: refused without a request
 
 	got := collect(t, reader)
 	issA, issB := attrs("issuer", a.URL()), attrs("issuer", b.URL())
@@ -126,6 +128,7 @@ func TestMetrics_ObserveEveryPartOfACombinedVerifier(t *testing.T) {
 		"grpcauth.introspection.inactive":            {issA: 1},
 		"grpcauth.introspection.coalesced":           {issA: 0},
 		"grpcauth.introspection.in_flight":           {issA: 0},
+		"grpcauth.introspection.malformed":           {issA: 1},
 		"grpcauth.introspection.cache.entries": {
 			attrs("cache", "positive", "issuer", a.URL()): 1,
 			attrs("cache", "negative", "issuer", a.URL()): 1,
@@ -136,6 +139,8 @@ func TestMetrics_ObserveEveryPartOfACombinedVerifier(t *testing.T) {
 		"grpcauth.cache.entries": {issA: 1, issB: 1},
 		"grpcauth.jwks.fetches":  {issA: 1, issB: 1},
 		"grpcauth.jwks.keys":     {issA: 1, issB: 1},
+		// Refused by the MultiVerifier itself: no issuer attribute.
+		"grpcauth.malformed_tokens": {issA: 0, issB: 0, *attribute.EmptySet(): 1},
 	} {
 		p := points(t, got, name)
 		if len(p) != len(want) {

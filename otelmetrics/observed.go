@@ -17,6 +17,7 @@ type observed struct {
 	hits, misses, fetches, failures       metric.Int64ObservableCounter
 	discoveries, urlChanges               metric.Int64ObservableCounter
 	missFetches, missesLimited, missWaits metric.Int64ObservableCounter
+	malformed                             metric.Int64ObservableCounter // also MultiStats.Malformed
 	entries, size, keys, skippedKeys      metric.Int64ObservableGauge
 	age                                   metric.Float64ObservableGauge
 
@@ -26,6 +27,7 @@ type observed struct {
 	// From introspect.Stats.
 	iHits, iNegHits, iMisses, iRequests metric.Int64ObservableCounter
 	iFailures, iInactive, iCoalesced    metric.Int64ObservableCounter
+	iMalformed                          metric.Int64ObservableCounter
 	iEntries, iInFlight                 metric.Int64ObservableGauge
 }
 
@@ -44,6 +46,7 @@ func newObserved(meter metric.Meter) (*observed, error) {
 		{&o.missFetches, "grpcauth.jwks.miss_fetches", "{refresh}", "Key-set refreshes triggered by a token whose kid was not in the set."},
 		{&o.missesLimited, "grpcauth.jwks.misses_limited", "{lookup}", "Verifications of a kid not in the set refused without a refresh (kid just confirmed absent, waiter cap, or rate limit while refreshes fail)."},
 		{&o.missWaits, "grpcauth.jwks.miss_waits", "{lookup}", "Verifications of a kid not in the set that waited for the next refresh the rate limit allowed."},
+		{&o.malformed, "grpcauth.malformed_tokens", "{token}", "Tokens refused for their form before any key lookup, by the issuer's verifier (issuer) or by a MultiVerifier that could not read their iss (no attribute)."},
 		{&o.unknownIssuers, "grpcauth.unknown_issuers", "{token}", "Tokens a MultiVerifier refused because their iss names no configured issuer."},
 		{&o.iHits, "grpcauth.introspection.cache.hits", "{lookup}", "Verifications answered from the positive introspection cache."},
 		{&o.iNegHits, "grpcauth.introspection.cache.negative_hits", "{lookup}", "Verifications answered from the negative introspection cache (inactive or refused tokens)."},
@@ -52,6 +55,7 @@ func newObserved(meter metric.Meter) (*observed, error) {
 		{&o.iFailures, "grpcauth.introspection.failures", "{request}", "Introspection requests that got no usable answer."},
 		{&o.iInactive, "grpcauth.introspection.inactive", "{response}", "Introspection answers saying the token is not active."},
 		{&o.iCoalesced, "grpcauth.introspection.coalesced", "{call}", "Verifications that shared an introspection request already in flight."},
+		{&o.iMalformed, "grpcauth.introspection.malformed", "{token}", "Tokens refused for their form without an introspection request."},
 	}
 	for _, c := range counters {
 		var err error
@@ -87,7 +91,7 @@ func newObserved(meter metric.Meter) (*observed, error) {
 func (o *observed) instruments() []metric.Observable {
 	return []metric.Observable{o.hits, o.misses, o.fetches, o.failures, o.entries, o.keys, o.age,
 		o.size, o.discoveries, o.urlChanges, o.missFetches, o.missesLimited, o.missWaits, o.skippedKeys, o.unknownIssuers,
-		o.iHits, o.iNegHits, o.iMisses, o.iRequests, o.iFailures, o.iInactive, o.iCoalesced, o.iEntries, o.iInFlight}
+		o.malformed, o.iHits, o.iNegHits, o.iMisses, o.iRequests, o.iFailures, o.iInactive, o.iCoalesced, o.iMalformed, o.iEntries, o.iInFlight}
 }
 
 // observe reports one key-set verifier's figures.
@@ -106,6 +110,7 @@ func (o *observed) observe(ob metric.Observer, st verifier.Stats, now time.Time)
 	ob.ObserveInt64(o.missFetches, st.KeyMissFetches, attrs)
 	ob.ObserveInt64(o.missesLimited, st.KeyMissesLimited, attrs)
 	ob.ObserveInt64(o.missWaits, st.KeyMissWaits, attrs)
+	ob.ObserveInt64(o.malformed, st.Malformed, attrs)
 	if !st.KeysFetched.IsZero() {
 		ob.ObserveFloat64(o.age, now.Sub(st.KeysFetched).Seconds(), attrs)
 	}
@@ -122,6 +127,7 @@ func (o *observed) observeIntrospection(ob metric.Observer, st introspect.Stats)
 	ob.ObserveInt64(o.iFailures, st.Failures, attrs)
 	ob.ObserveInt64(o.iInactive, st.Inactive, attrs)
 	ob.ObserveInt64(o.iCoalesced, st.Coalesced, attrs)
+	ob.ObserveInt64(o.iMalformed, st.Malformed, attrs)
 	ob.ObserveInt64(o.iInFlight, int64(st.InFlight), attrs)
 	ob.ObserveInt64(o.iEntries, int64(st.CacheEntries),
 		metric.WithAttributeSet(attribute.NewSet(iss, attribute.String("cache", "positive"))))

@@ -123,17 +123,19 @@ func New(cfg Config) (*Metrics, error) {
 			o.observe(ob, s.Stats(), t)
 		}
 		if len(src.multi) > 0 {
-			var unknown int64
+			var unknown, malformed int64
 			for _, s := range src.multi {
 				ms := s.Stats()
 				for _, st := range ms.Issuers {
 					o.observe(ob, st, t)
 				}
 				unknown += ms.UnknownIssuers
+				malformed += ms.Malformed
 			}
-			// One observation: the SDK's handling of two for one
+			// One observation each: the SDK's handling of two for one
 			// attribute set is not the API's promise.
 			ob.ObserveInt64(o.unknownIssuers, unknown)
+			ob.ObserveInt64(o.malformed, malformed)
 		}
 		for _, s := range src.intro {
 			o.observeIntrospection(ob, s.Stats())

@@ -33,8 +33,11 @@ type MultiVerifier struct {
 	// unknownIssuers counts tokens whose iss names no configured issuer
 	// (MultiStats.UnknownIssuers).
 	unknownIssuers atomic.Int64
-	closed         atomic.Bool
-	closing        sync.Once
+	// malformed counts tokens refused for their form before routing
+	// (MultiStats.Malformed).
+	malformed atomic.Int64
+	closed    atomic.Bool
+	closing   sync.Once
 }
 
 // NewMulti creates one Verifier per Config, as New does (so it never blocks
@@ -161,6 +164,9 @@ func (m *MultiVerifier) route(token string) (*Verifier, *decodedPayload, error) 
 	}
 	pre, err := tokenIssuer(token, m.maxSize)
 	if err != nil {
+		if errors.Is(err, ErrMalformed) {
+			m.malformed.Add(1)
+		}
 		return nil, nil, err
 	}
 	if v := m.byIssuer[pre.reg.Issuer]; v != nil {

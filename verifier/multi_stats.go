@@ -17,13 +17,20 @@ type MultiStats struct {
 	// configuration. Tokens refused for their form, or for having no iss,
 	// do not count.
 	UnknownIssuers int64
+	// Malformed counts tokens refused for their form (ErrMalformed) before
+	// the MultiVerifier could read their iss, access and ID tokens alike:
+	// they reach no issuer's Verifier. A token whose iss routed it to an
+	// issuer whose Verifier then refused it for its form counts in that
+	// issuer's Stats.Malformed (and Total) instead.
+	Malformed int64
 }
 
 // Stats returns every issuer's Stats (see Verifier.Stats), their
-// aggregate, and the count of tokens of unknown issuers. The slice is the caller's own. Like Verifier.Stats it is
+// aggregate, and the counts of tokens of unknown issuers and of malformed
+// tokens it refused itself. The slice is the caller's own. Like Verifier.Stats it is
 // cheap enough for a metrics callback, not meant for every call.
 func (m *MultiVerifier) Stats() MultiStats {
-	ms := MultiStats{Issuers: make([]Stats, len(m.list)), UnknownIssuers: m.unknownIssuers.Load()}
+	ms := MultiStats{Issuers: make([]Stats, len(m.list)), UnknownIssuers: m.unknownIssuers.Load(), Malformed: m.malformed.Load()}
 	t := &ms.Total
 	for i, v := range m.list {
 		st := v.Stats()
@@ -41,6 +48,7 @@ func (m *MultiVerifier) Stats() MultiStats {
 		t.KeyMissFetches += st.KeyMissFetches
 		t.KeyMissesLimited += st.KeyMissesLimited
 		t.KeyMissWaits += st.KeyMissWaits
+		t.Malformed += st.Malformed
 		if i == 0 || (!t.KeysFetched.IsZero() && (st.KeysFetched.IsZero() || st.KeysFetched.Before(t.KeysFetched))) {
 			t.KeysFetched = st.KeysFetched
 		}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"log/slog"
 	"reflect"
+	"strings"
 	"testing"
 	"time"
 
@@ -130,5 +131,37 @@ func TestMultiStats_CountsTokensOfUnknownIssuers(t *testing.T) {
 	}
 	if ms.Total.CacheMisses != 0 || ms.Total.CacheHits != 0 {
 		t.Errorf("Total = %+v, want no cache lookups: no token reached an issuer", ms.Total)
+	}
+}
+
+// A token refused for its form is counted once, at the layer that refused
+// it: the MultiVerifier when it could not read the token's iss
+// (MultiStats.Malformed), the issuer's Verifier when the iss routed it
+// there (its Stats.Malformed, summed in Total), as a Verifier used alone
+// counts it.
+func TestMultiStats_MalformedTokensAreCountedWhereRefused(t *testing.T) {
+	e := newMultiEnv(t)
+	ctx := context.Background()
+	good := mintOn(t, e.a, nil)
+	dot := strings.IndexByte(good, '.')
+	routed := "e30" + good[dot:] // header {} (no alg), payload naming issuer A
+	for _, tok := range []string{"", "not-a-jwt", "a.b.c", strings.Repeat("x", 70<<10), routed} {
+		if _, err := e.m.VerifyAccessToken(ctx, tok); !errors.Is(err, verifier.ErrMalformed) {
+			t.Fatalf("VerifyAccessToken(%.20q) = %v, want ErrMalformed", tok, err)
+		}
+	}
+	if _, err := e.m.VerifyIDToken(ctx, "a.b.c", "client", ""); !errors.Is(err, verifier.ErrMalformed) {
+		t.Fatalf("VerifyIDToken = %v, want ErrMalformed", err)
+	}
+	ms := e.m.Stats()
+	if ms.Malformed != 5 || ms.Issuers[0].Malformed != 1 || ms.Issuers[1].Malformed != 0 || ms.Total.Malformed != 1 {
+		t.Fatalf("Malformed: multi %d, A %d, B %d, Total %d; want 5, 1, 0, 1",
+			ms.Malformed, ms.Issuers[0].Malformed, ms.Issuers[1].Malformed, ms.Total.Malformed)
+	}
+	if _, err := e.m.Verifier(e.a.URL()).VerifyAccessToken(ctx, "a.b.c"); !errors.Is(err, verifier.ErrMalformed) {
+		t.Fatalf("alone: %v, want ErrMalformed", err)
+	}
+	if n := e.m.Verifier(e.a.URL()).Stats().Malformed; n != 2 {
+		t.Fatalf("A's Stats.Malformed = %d after a malformed token given to it alone, want 2", n)
 	}
 }

@@ -79,6 +79,14 @@ type Stats struct {
 	// (at most MinRefreshInterval, and their context) for the next refresh
 	// the rate limit allowed.
 	KeyMissWaits int64
+
+	// Malformed counts tokens, access and ID tokens alike, refused for
+	// their form (ErrMalformed: empty, larger than MaxTokenSize, not a
+	// compact JWS, undecodable header or payload) before any key lookup.
+	// A MultiVerifier counts those whose iss it could not read itself
+	// (MultiStats.Malformed); those it routed here count here. Its growth
+	// is garbage sent as tokens, or a client sending the wrong credential.
+	Malformed int64
 }
 
 // Stats returns the Verifier's cache and key-set counters. It takes no
@@ -87,6 +95,7 @@ type Stats struct {
 func (v *Verifier) Stats() Stats {
 	st := keyStats(v.set.Stats())
 	st.Issuer = v.s.Issuer
+	st.Malformed = v.malformed.Load()
 	if v.cache != nil {
 		st.CacheHits, st.CacheMisses = v.cache.counts()
 		st.CacheEntries, st.CacheBytes = v.cache.stats()

@@ -32,7 +32,8 @@ type Verifier struct {
 	verifiers map[string]jws.Verifier // one per allowed alg; stateless
 	asserts   []assertion
 	set       *jwks.Set
-	cache     *tokenCache // nil when disabled
+	cache     *tokenCache  // nil when disabled
+	malformed atomic.Int64 // Stats.Malformed
 	closed    atomic.Bool
 	closing   sync.Once
 }
@@ -146,14 +147,14 @@ func (v *Verifier) verifyAccessToken(ctx context.Context, token string, pre *dec
 	if v.cache != nil {
 		if c, hit, err := v.cache.get(token, v); hit {
 			if err != nil {
-				v.logRejection(ctx, "access", err)
+				v.reject(ctx, "access", err)
 			}
 			return Claims{c}, err
 		}
 	}
 	c, key, err := v.verify(ctx, token, pre, kindAccess, "", "")
 	if err != nil {
-		v.logRejection(ctx, "access", err)
+		v.reject(ctx, "access", err)
 		return Claims{}, err
 	}
 	if v.cache != nil {
@@ -184,13 +185,17 @@ func (v *Verifier) verifyIDToken(ctx context.Context, token string, pre *decoded
 	}
 	c, _, err := v.verify(ctx, token, pre, kindID, clientID, nonce)
 	if err != nil {
-		v.logRejection(ctx, "id", err)
+		v.reject(ctx, "id", err)
 		return Claims{}, err
 	}
 	return Claims{c}, nil
 }
 
-func (v *Verifier) logRejection(ctx context.Context, kind string, err error) {
+// reject counts a rejection for its form (Stats.Malformed) and logs it.
+func (v *Verifier) reject(ctx context.Context, kind string, err error) {
+	if errors.Is(err, ErrMalformed) {
+		v.malformed.Add(1)
+	}
 	if v.s.Logger.Enabled(ctx, slog.LevelDebug) {
 		v.s.Logger.DebugContext(ctx, "verifier: token rejected", "kind", kind, "error", err)
 	}

@@ -13,6 +13,7 @@ import (
 	"net/url"
 	"strings"
 	"time"
+	"unicode/utf8"
 )
 
 // ErrLoopbackOnly reports a plain-http URL whose host is not loopback.
@@ -151,3 +152,27 @@ func WithoutURL(err error) error {
 	}
 	return err
 }
+
+// MaxErrorText bounds the text of a failure that ClipError lets into a log
+// line or an error.
+const MaxErrorText = 1024
+
+// Clip returns s, text an authorization server (or whoever answers in its
+// place) chose, cut to at most max bytes at a UTF-8 boundary, with "…"
+// marking the cut, so that it cannot make a log line or an error as long
+// as a response may be. The key set and the introspection client share it.
+func Clip(s string, max int) string {
+	if len(s) <= max {
+		return s
+	}
+	for max > 0 && !utf8.RuneStart(s[max]) {
+		max--
+	}
+	return s[:max] + "…"
+}
+
+// ClipError is the text of err clipped to MaxErrorText bytes: a failure of
+// a request may quote what the server sent (net/http quotes a malformed
+// header line whole, up to the client's header limit, 10 MiB by default)
+// or a URL a discovery document named.
+func ClipError(err error) string { return Clip(err.Error(), MaxErrorText) }

@@ -70,3 +70,24 @@ func TestCheck_URLWithoutSchemeSaysToWriteHTTPS(t *testing.T) {
 		}
 	}
 }
+
+// Clip cuts at a UTF-8 boundary, so a clipped log value is still valid
+// text, and leaves a short string alone.
+func TestClip_CutsAtARuneBoundary(t *testing.T) {
+	cases := []struct{ in, want string }{
+		{"abc", "abc"},
+		{"abcd", "abcd"},
+		{"abcde", "abcd…"},
+		{"abcé", "abc…"}, // é is 2 bytes: cutting at 4 would split it
+		{"ééé", "éé…"},
+	}
+	for _, c := range cases {
+		if got := Clip(c.in, 4); got != c.want {
+			t.Errorf("Clip(%q, 4) = %q, want %q", c.in, got, c.want)
+		}
+	}
+	long := errors.New(strings.Repeat("x", 10*MaxErrorText))
+	if got := ClipError(long); len(got) > MaxErrorText+len("…") {
+		t.Errorf("ClipError kept %d bytes, want at most %d", len(got), MaxErrorText+len("…"))
+	}
+}

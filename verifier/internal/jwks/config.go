@@ -36,9 +36,11 @@ const (
 	jitterFraction  = 0.1             // ±10% on every scheduled wait
 	maxRedirects    = 3               // redirects followed per request
 	maxLoggedSkips  = 16              // skipped entries logged one by one per fetch; the rest in one line
+	maxLoggedURL    = 256             // bytes of a URL (without its query) in a log line or an error
 	maxMissedKids   = 1024            // bound on remembered unknown kids
 	maxMissedKidLen = 256             // longer kids are never remembered
 	maxExposedKeys  = 256             // bound on remembered exposed keys (thumbprints)
+	maxDerivedKeys  = 32              // EC/OKP private scalars per document whose public key is derived
 	missTTLFactor   = 6               // unknown kid remembered for 6×MinRefreshInterval
 	minRSABits      = 2048
 	maxRSABits      = 8192

@@ -9,6 +9,8 @@ import (
 	"net/url"
 	"strings"
 	"time"
+
+	"github.com/grpcauth/grpcauth/internal/endpoint"
 )
 
 // discoveryURLs lists, in order, the metadata documents tried for issuer:
@@ -87,7 +89,7 @@ func (s *Set) discoveredURL() (string, error) {
 		s.jwksURLExpires = s.cfg.Now().Add(d)
 		s.mu.Unlock()
 		s.log.Warn("jwks: rediscovery failed; keeping the discovered JWKS URL",
-			"url", redactString(kept), "error", clipError(err), "retry_in", d)
+			"url", redactString(kept), "error", endpoint.ClipError(err), "retry_in", d)
 		return kept, nil
 	}
 	if kept != "" && url != kept {

@@ -16,22 +16,28 @@ type exposedKeys struct {
 // add remembers every key an entry of skipped exposes.
 func (e *exposedKeys) add(skipped []skippedKey) {
 	for _, sk := range skipped {
-		tp := sk.Exposes
-		if tp == "" || e.has[tp] {
-			continue
+		for _, tp := range sk.Exposes {
+			e.remember(tp)
 		}
-		if e.has == nil {
-			e.has = make(map[string]bool)
-		}
-		if len(e.ring) < maxExposedKeys {
-			e.ring = append(e.ring, tp)
-		} else {
-			delete(e.has, e.ring[e.next])
-			e.ring[e.next] = tp
-			e.next = (e.next + 1) % maxExposedKeys
-		}
-		e.has[tp] = true
 	}
+}
+
+// remember adds the thumbprint tp, forgetting the oldest past maxExposedKeys.
+func (e *exposedKeys) remember(tp string) {
+	if e.has[tp] {
+		return
+	}
+	if e.has == nil {
+		e.has = make(map[string]bool)
+	}
+	if len(e.ring) < maxExposedKeys {
+		e.ring = append(e.ring, tp)
+	} else {
+		delete(e.has, e.ring[e.next])
+		e.ring[e.next] = tp
+		e.next = (e.next + 1) % maxExposedKeys
+	}
+	e.has[tp] = true
 }
 
 // refuse splits keys into those never exposed (kept) and those an earlier

@@ -1,13 +1,18 @@
 package jwks
 
 import (
+	"crypto/ecdsa"
 	"crypto/ed25519"
+	"crypto/elliptic"
 	"crypto/rand"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
 	"testing"
+
+	"github.com/lestrrat-go/jwx/v2/jwk"
 )
 
 // An issuer that published a key's private half and then publishes only
@@ -89,5 +94,112 @@ func TestExposedKeys_RemembersAtMostMaxExposedKeysForgettingTheOldest(t *testing
 	}
 	if len(refused) != maxExposedKeys {
 		t.Fatalf("refused %d keys, want %d", len(refused), maxExposedKeys)
+	}
+}
+
+// An EC or Ed25519 entry that holds "d" but lacks the public members (or
+// carries those of another key) is no JWK jwx parses, yet it publishes a
+// private key: the public key its "d" makes is exposed, and dropped under
+// whatever kid it appears, like any other exposed key.
+func TestParseJWKS_PrivateScalarWithoutItsPublicMembersExposesItsKey(t *testing.T) {
+	testKeys(t)
+	_, edPriv, err := ed25519.GenerateKey(rand.Reader)
+	must(t, err)
+	otherEC, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	must(t, err)
+	other, err := jwk.FromRaw(&otherEC.PublicKey)
+	must(t, err)
+	otherX, otherY := other.(jwk.ECDSAPublicKey).X(), other.(jwk.ECDSAPublicKey).Y()
+	b64 := base64.RawURLEncoding.EncodeToString
+	// A d whose big-endian encoding lost its leading zero byte (an
+	// encoder that writes big.Int.Bytes()) names the same key.
+	var shortD *ecdsa.PrivateKey
+	for shortD == nil || shortD.D.BitLen() > 248 {
+		shortD, err = ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+		must(t, err)
+	}
+	tests := []struct {
+		name    string
+		public  json.RawMessage // the exposed key's public entry, kid "pub"
+		private json.RawMessage
+	}{
+		{"EC d alone", jwkJSON(t, &ecKey.PublicKey, "pub", "ES256", nil), jwkJSON(t, ecKey, "priv", "", map[string]any{"x": nil, "y": nil})},
+		{"EC d and x, no y", jwkJSON(t, &ecKey.PublicKey, "pub", "ES256", nil), jwkJSON(t, ecKey, "", "", map[string]any{"y": nil})},
+		{"EC d beside another key's x and y", jwkJSON(t, &ecKey.PublicKey, "pub", "ES256", nil), jwkJSON(t, ecKey, "priv", "", map[string]any{"x": b64(otherX), "y": b64(otherY)})},
+		{"EC d without its leading zero byte", jwkJSON(t, &shortD.PublicKey, "pub", "ES256", nil), jwkJSON(t, shortD, "priv", "", map[string]any{"x": nil, "y": nil, "d": b64(shortD.D.Bytes())})},
+		{"Ed25519 d alone", jwkJSON(t, edPriv.Public(), "pub", "EdDSA", nil), jwkJSON(t, edPriv, "priv", "", map[string]any{"x": nil})},
+		{"Ed25519 d beside another key's x", jwkJSON(t, edPriv.Public(), "pub", "EdDSA", nil), jwkJSON(t, edPriv, "priv", "", map[string]any{"x": b64(edPub)})},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			keys, skipped, err := parseJWKS(jwksDoc(t, rsaJWK(t, 0, "ok"), tt.public, tt.private))
+			must(t, err)
+			if len(keys) != 1 || keys[0].ID != "ok" {
+				t.Fatalf("kept %v, want only ok: the key of pub is exposed by the private entry", kids(keys))
+			}
+			for _, sk := range skipped {
+				if !sk.Warn || !strings.Contains(sk.Reason, "private key") {
+					t.Errorf("entry %d skipped as %q (warn %v), want a private-key exposure at warn", sk.Index, sk.Reason, sk.Warn)
+				}
+			}
+			if len(skipped) != 2 {
+				t.Fatalf("skipped %+v, want the private entry and the public key it exposes", skipped)
+			}
+		})
+	}
+}
+
+// Deriving a public key from a private scalar costs a scalar
+// multiplication (half a millisecond on P-521), so a hostile document of
+// thousands of scalars could make every fetch burn seconds: only the first
+// maxDerivedKeys of a document are derived. Each later one is still a
+// private-key exposure, refusing the key its own public members name.
+func TestParseJWKS_DerivesAtMostMaxDerivedKeysPublicKeysPerDocument(t *testing.T) {
+	testKeys(t)
+	var doc []json.RawMessage
+	for range maxDerivedKeys {
+		k, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+		must(t, err)
+		doc = append(doc, jwkJSON(t, k, "", "", map[string]any{"x": nil, "y": nil}))
+	}
+	doc = append(doc,
+		jwkJSON(t, ecKey, "", "", map[string]any{"x": nil, "y": nil}), // past the budget
+		jwkJSON(t, &ecKey.PublicKey, "pub", "ES256", nil))
+	keys, skipped, err := parseJWKS(jwksDoc(t, doc...))
+	must(t, err)
+	if len(keys) != 1 || keys[0].ID != "pub" {
+		t.Fatalf("kept %v, want pub: the scalar exposing it is past the derivation budget", kids(keys))
+	}
+	if len(skipped) != maxDerivedKeys+1 || !skipped[maxDerivedKeys].Warn || !strings.Contains(skipped[maxDerivedKeys].Reason, "private key") {
+		t.Fatalf("skipped %+v, want every scalar as a private-key exposure at warn", skipped[maxDerivedKeys:])
+	}
+	// Within the budget the same entry exposes pub.
+	keys, _, err = parseJWKS(jwksDoc(t, doc[maxDerivedKeys-1:]...))
+	must(t, err)
+	if len(keys) != 0 {
+		t.Fatalf("kept %v, want none", kids(keys))
+	}
+}
+
+// jwx computes an EC key's thumbprint by writing x and y into buffers of
+// the curve's size, and panics when one is a larger number; only Validate
+// refuses such a key, and an entry with private material is never
+// validated. Such an entry in a fetched document must be a skipped
+// exposure, not a panic in the fetch goroutine, which would end the
+// process.
+func TestParseJWKS_PrivateEntryWithAnOversizedCoordinateIsSkippedWithoutPanic(t *testing.T) {
+	testKeys(t)
+	big := base64.RawURLEncoding.EncodeToString(append([]byte{1}, make([]byte, 32)...)) // 2^256: no P-256 coordinate
+	for _, entry := range []map[string]any{
+		{"kty": "EC", "crv": "P-256", "x": big, "d": "0"},                                                     // jwx refuses it: exposedByInvalid
+		{"kty": "EC", "crv": "P-256", "x": big, "y": big, "d": "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAE"}, // jwx parses it
+	} {
+		b, err := json.Marshal(entry)
+		must(t, err)
+		keys, skipped, err := parseJWKS(jwksDoc(t, rsaJWK(t, 0, "ok"), b))
+		must(t, err)
+		if len(keys) != 1 || len(skipped) != 1 || !skipped[0].Warn || !strings.Contains(skipped[0].Reason, "private key") {
+			t.Fatalf("kept %v, skipped %+v; want ok kept and the entry skipped as private key material", kids(keys), skipped)
+		}
 	}
 }

@@ -1,19 +1,24 @@
 package jwks
 
 import (
+	"bytes"
 	"crypto"
+	"crypto/ecdh"
 	"crypto/ecdsa"
 	"crypto/ed25519"
 	"crypto/elliptic"
 	"crypto/rsa"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 
 	"github.com/lestrrat-go/jwx/v2/jwa"
 	"github.com/lestrrat-go/jwx/v2/jwk"
 
+	"github.com/grpcauth/grpcauth/internal/endpoint"
 	"github.com/grpcauth/grpcauth/internal/jwsalg"
 )
 
@@ -23,16 +28,19 @@ type skippedKey struct {
 	KID    string // "" when absent or unreadable
 	Reason string
 	Warn   bool // true: suspicious or broken (log at warn); false: merely not for us (debug)
-	// Exposes is the RFC 7638 thumbprint of the public key whose private
-	// material the entry holds, "" when it holds none.
-	Exposes string
+	// Exposes holds the RFC 7638 thumbprints of the public keys whose
+	// private material the entry holds; empty when it holds none.
+	Exposes []string
 }
 
 // rejection is why parseKey refused an entry.
 type rejection struct {
 	reason  string
 	warn    bool
-	exposed string // RFC 7638 thumbprint of a key whose private material the entry holds
+	exposed []string // RFC 7638 thumbprints of the keys whose private material the entry holds
+	// scalar is set when the entry is an EC or OKP key with a "d": the
+	// private scalar (or seed) that makes its public key.
+	scalar bool
 }
 
 func (r *rejection) Error() string { return r.reason }
@@ -52,6 +60,8 @@ func debugf(format string, a ...any) *rejection {
 // non-nil only when the document itself is not a JWKS; zero usable keys is
 // not an error here (the caller decides). A key whose private material any
 // entry holds is exposed: it is dropped too, under whatever kid it appears.
+// The key an EC or OKP entry's "d" makes is derived for the first
+// maxDerivedKeys such entries only (see publicOfPrivate).
 func parseJWKS(body []byte) ([]*Key, []skippedKey, error) {
 	var doc struct {
 		Keys []json.RawMessage `json:"keys"`
@@ -69,13 +79,20 @@ func parseJWKS(body []byte) ([]*Key, []skippedKey, error) {
 		byKID   = map[string]int{} // kid -> position in keys
 		drop    = map[string]bool{}
 		exposed = map[string]bool{} // thumbprints of keys whose private material is published
+		derived int                 // entries whose "d" made a public key
 	)
 	for i, raw := range doc.Keys {
 		k, r := parseKey(raw)
 		if r != nil {
+			if r.scalar && derived < maxDerivedKeys {
+				derived++
+				if tp := thumbprintOf(publicOfPrivate(raw)); tp != "" && !slices.Contains(r.exposed, tp) {
+					r.exposed = append(r.exposed, tp)
+				}
+			}
 			skipped = append(skipped, skippedKey{Index: i, KID: hintKID(raw), Reason: r.reason, Warn: r.warn, Exposes: r.exposed})
-			if r.exposed != "" {
-				exposed[r.exposed] = true
+			for _, tp := range r.exposed {
+				exposed[tp] = true
 			}
 			continue
 		}
@@ -145,9 +162,11 @@ func parseKey(raw json.RawMessage) (*Key, *rejection) {
 		// Checked before the kid: the entry exposes its public key
 		// whatever kid (if any) it carries, and parseJWKS drops that key.
 		r := warnf("contains private key material: the issuer's key is exposed, never used")
-		if tp, err := k.Thumbprint(crypto.SHA256); err == nil {
-			r.exposed = string(tp)
+		if tp := thumbprint(k); tp != "" {
+			r.exposed = []string{tp}
 		}
+		_, hasD := k.Get("d")
+		r.scalar = hasD && k.KeyType() != jwa.RSA
 		return nil, r
 	}
 	if k.KeyID() == "" {
@@ -159,7 +178,7 @@ func parseKey(raw json.RawMessage) (*Key, *rejection) {
 	if _, ok := k.Get(jwk.KeyOpsKey); ok && !slices.Contains(k.KeyOps(), jwk.KeyOpVerify) {
 		return nil, debugf(`key_ops lacks "verify"`)
 	}
-	if err := k.Validate(); err != nil {
+	if err := k.Validate(); err != nil { // before Thumbprint: see thumbprint
 		return nil, warnf("invalid key parameters: %s", clip(err.Error()))
 	}
 	var pub any
@@ -213,9 +232,10 @@ var thumbprintMembers = map[jwa.KeyType][]string{
 // exposedByInvalid looks at an entry jwx could not parse. When it holds
 // private key material ("d", or one of rsaPrivateMembers), it still
 // exposes its key, whatever else is wrong with it (a numeric kid, a
-// malformed x5c): exposedByInvalid returns that rejection, exposing the
-// key its thumbprint members alone make, if they make one. It returns nil
-// for an entry without private members.
+// malformed x5c, no public members at all): exposedByInvalid returns that
+// rejection, exposing the key its thumbprint members alone make, if they
+// make one (parseJWKS adds the one its "d" makes). It returns nil for an
+// entry without private members.
 func exposedByInvalid(raw json.RawMessage, kty jwa.KeyType) *rejection {
 	var members map[string]json.RawMessage
 	if json.Unmarshal(raw, &members) != nil {
@@ -226,20 +246,115 @@ func exposedByInvalid(raw json.RawMessage, kty jwa.KeyType) *rejection {
 		return nil
 	}
 	r := warnf("contains private key material (in an otherwise invalid JWK): the issuer's key is exposed, never used")
+	r.scalar = has("d") && kty != jwa.RSA
 	public := map[string]json.RawMessage{"kty": members["kty"]}
 	for _, name := range thumbprintMembers[kty] {
 		public[name] = members[name]
 	}
-	b, err := json.Marshal(public)
-	if err != nil {
-		return r
-	}
-	if k, err := jwk.ParseKey(b); err == nil {
-		if tp, err := k.Thumbprint(crypto.SHA256); err == nil {
-			r.exposed = string(tp)
-		}
+	if tp := thumbprintOf(public); tp != "" {
+		r.exposed = []string{tp}
 	}
 	return r
+}
+
+// thumbprintOf returns the RFC 7638 thumbprint of the key the JWK members
+// make, "" when they make none.
+func thumbprintOf(members map[string]json.RawMessage) string {
+	if members == nil {
+		return ""
+	}
+	b, err := json.Marshal(members)
+	if err != nil {
+		return ""
+	}
+	k, err := jwk.ParseKey(b)
+	if err != nil {
+		return ""
+	}
+	return thumbprint(k)
+}
+
+// thumbprint returns k's RFC 7638 thumbprint, "" when it has none. jwx
+// writes an EC key's x and y into buffers of its curve's size and panics
+// (math/big: buffer too small) when one is a larger number: only Validate
+// refuses such a key, and a key with private material, or rebuilt from an
+// invalid entry's members, is never validated. So an EC key's coordinates
+// must fit curveSizes first, or it has no thumbprint (no kept key could
+// have that thumbprint anyway: kept keys pass Validate).
+func thumbprint(k jwk.Key) string {
+	if ec, ok := k.(interface {
+		X() []byte
+		Y() []byte
+		Crv() jwa.EllipticCurveAlgorithm
+	}); ok {
+		size, known := curveSizes[ec.Crv().String()]
+		if !known || len(bytes.TrimLeft(ec.X(), "\x00")) > size || len(bytes.TrimLeft(ec.Y(), "\x00")) > size {
+			return ""
+		}
+	}
+	tp, err := k.Thumbprint(crypto.SHA256)
+	if err != nil {
+		return ""
+	}
+	return string(tp)
+}
+
+// curveSizes is the length in bytes of a coordinate ("x", "y") and of the
+// private scalar ("d") of each EC curve a kept key can have (RFC 7518
+// 6.2.1.2, 6.2.2.1), and of an Ed25519 key's "x" and "d" (RFC 8037 2).
+var curveSizes = map[string]int{"P-256": 32, "P-384": 48, "P-521": 66, "Ed25519": ed25519.SeedSize}
+
+// ecdhCurves are the EC curves of curveSizes.
+var ecdhCurves = map[string]ecdh.Curve{"P-256": ecdh.P256(), "P-384": ecdh.P384(), "P-521": ecdh.P521()}
+
+// publicOfPrivate returns the thumbprint members of the public key an EC
+// or OKP entry's "d" makes, computed by crypto/ecdh and crypto/ed25519, or
+// nil when it makes none (another curve, a malformed or out-of-range d).
+// The entry exposes that key whatever else it holds: "d" alone (the public
+// members are derivable, so some tools leave them out), or beside another
+// key's "x" and "y". A d shorter than its curve's size is read as a
+// big-endian number whose leading zero bytes an encoder dropped (RFC 7518
+// forbids that, but a published scalar is exposed however it is written).
+func publicOfPrivate(raw json.RawMessage) map[string]json.RawMessage {
+	var m struct {
+		Kty jwa.KeyType `json:"kty"`
+		Crv string      `json:"crv"`
+		D   string      `json:"d"`
+	}
+	if json.Unmarshal(raw, &m) != nil {
+		return nil
+	}
+	size, ok := curveSizes[m.Crv]
+	if !ok || m.Kty != jwa.EC && m.Kty != jwa.OKP || (m.Kty == jwa.OKP) != (m.Crv == "Ed25519") {
+		return nil
+	}
+	d, err := base64.RawURLEncoding.DecodeString(strings.TrimRight(m.D, "="))
+	if err != nil {
+		return nil
+	}
+	if d = bytes.TrimLeft(d, "\x00"); len(d) > size {
+		return nil
+	}
+	d = append(make([]byte, size-len(d), size), d...)
+	public := map[string]json.RawMessage{"kty": jsonString(string(m.Kty)), "crv": jsonString(m.Crv)}
+	if m.Crv == "Ed25519" {
+		public["x"] = jsonString(base64.RawURLEncoding.EncodeToString(ed25519.NewKeyFromSeed(d).Public().(ed25519.PublicKey)))
+		return public
+	}
+	priv, err := ecdhCurves[m.Crv].NewPrivateKey(d) // refuses 0 and scalars >= the group order
+	if err != nil {
+		return nil
+	}
+	point := priv.PublicKey().Bytes() // 0x04 || x || y, each size bytes
+	public["x"] = jsonString(base64.RawURLEncoding.EncodeToString(point[1 : 1+size]))
+	public["y"] = jsonString(base64.RawURLEncoding.EncodeToString(point[1+size:]))
+	return public
+}
+
+// jsonString encodes s as a JSON string.
+func jsonString(s string) json.RawMessage {
+	b, _ := json.Marshal(s)
+	return b
 }
 
 // checkPublic applies the key-strength policy to a raw public key.
@@ -294,16 +409,4 @@ func algorithmsFor(pub any) []string {
 }
 
 // clip bounds a string from a remote document before it reaches a log.
-func clip(s string) string { return clipTo(s, 128) }
-
-// clipError bounds a failure's text before it reaches a log: it may quote
-// what the server sent (net/http quotes a malformed header line whole, up
-// to the client's 64 KiB header limit).
-func clipError(err error) string { return clipTo(err.Error(), 1024) }
-
-func clipTo(s string, max int) string {
-	if len(s) > max {
-		return s[:max] + "…"
-	}
-	return s
-}
+func clip(s string) string { return endpoint.Clip(s, 128) }

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"log/slog"
 	"time"
+
+	"github.com/grpcauth/grpcauth/internal/endpoint"
 )
 
 // refresh fetches and parses the key set once and returns the next
@@ -37,7 +39,7 @@ func (s *Set) refresh(reason string) (*snapshot, time.Duration, error) {
 // MaxStaleness), or the last good set.
 func (s *Set) logFailure(reason string, err error, now time.Time) {
 	snap := s.cur.Load()
-	errText := clipError(err)
+	errText := endpoint.ClipError(err)
 	switch {
 	case snap == nil:
 		s.log.Warn("jwks: key set refresh failed; no key set has ever loaded, every lookup fails with ErrUnavailable",

@@ -14,8 +14,9 @@ const reasonScheduled = "scheduled"
 // run is the background refresher: fetch, then wait the refresh interval
 // (after a success) or the back-off (after a failure), with jitter, until
 // Close; after a 429 or 503, never less than its Retry-After (within the
-// back-off's caps), jitter included. A fetch already in flight (one an
-// unknown kid triggered) is joined, not repeated.
+// back-off's caps), jitter included, also when an unknown kid's fetch got
+// it while run waited (see waitRetryAfter). A fetch already in flight (one
+// an unknown kid triggered) is joined, not repeated.
 func (s *Set) run() {
 	defer s.wg.Done()
 	failures := 0
@@ -46,6 +47,33 @@ func (s *Set) run() {
 		case <-s.ctx.Done():
 			stop()
 			return
+		}
+		if !s.waitRetryAfter(c.seq) {
+			return
+		}
+	}
+}
+
+// waitRetryAfter waits until the Retry-After of a fetch that started after
+// the fetch numbered seq (an unknown kid's, while run waited) has passed,
+// once per such fetch, so that a clock that does not move cannot hold the
+// refresh forever. It reports false when the Set was closed meanwhile.
+func (s *Set) waitRetryAfter(seq uint64) bool {
+	for {
+		s.mu.Lock()
+		until, by := s.retryUntil, s.retrySeq
+		s.mu.Unlock()
+		d := until.Sub(s.cfg.Now())
+		if by <= seq || d <= 0 {
+			return true
+		}
+		seq = by
+		timer, stop := s.newTimer(d)
+		select {
+		case <-timer:
+		case <-s.ctx.Done():
+			stop()
+			return false
 		}
 	}
 }

@@ -1,6 +1,7 @@
 package jwks
 
 import (
+	"errors"
 	"net/http"
 	"testing"
 	"time"
@@ -150,5 +151,35 @@ func TestSet_JitterNeverRetriesBeforeRetryAfter(t *testing.T) {
 	defer s.Close()
 	if got := ft.next(t).d; got != 2*time.Minute {
 		t.Fatalf("wait after 429 with Retry-After 120 and random 0 = %v, want 2m", got)
+	}
+}
+
+// A Retry-After the issuer gave an unknown kid's fetch binds the background
+// refresh too: a scheduled refresh due within it waits until it has passed
+// (docs/key-set.md: the issuer "is not asked sooner by the background
+// refresh"). Unknown-kid fetches keep their own limit.
+func TestSet_ScheduledRefreshWaitsForTheRetryAfterAMissFetchGot(t *testing.T) {
+	clock := newFakeClock()
+	ts := newTestServer(t)
+	ts.setKeys(t, rsaJWK(t, 0, "a"))
+	s, ft := startSet(t, Config{URL: ts.URL + "/keys", Now: clock.Now})
+	ready(t, s)
+	scheduled := ft.next(t) // the refresh after the first fetch, an hour away
+
+	ts.set("/keys", reply{status: 429, header: map[string]string{"Retry-After": "120"}})
+	if _, err := s.Key(ctxT(t), "new"); !errors.Is(err, ErrUnavailable) {
+		t.Fatalf("Key(new) = %v, want ErrUnavailable", err)
+	}
+	clock.Advance(30 * time.Second)
+	scheduled.fire() // due 30 s into the issuer's 120 s
+	if w := ft.next(t); w.d != 90*time.Second || ts.count("/keys") != 2 {
+		t.Fatalf("scheduled refresh: wait %v and %d fetches, want a 90s wait before fetching again (2 fetches)", w.d, ts.count("/keys"))
+	} else {
+		ts.setKeys(t, rsaJWK(t, 0, "a"))
+		clock.Advance(90 * time.Second)
+		w.fire()
+	}
+	if w := ft.next(t); w.d != DefaultRefreshInterval || ts.count("/keys") != 3 {
+		t.Fatalf("after the Retry-After: wait %v and %d fetches, want the refresh done (3 fetches) and the next in %v", w.d, ts.count("/keys"), DefaultRefreshInterval)
 	}
 }

@@ -12,6 +12,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/grpcauth/grpcauth/internal/endpoint"
 )
 
 var (
@@ -103,6 +105,11 @@ type Set struct {
 	jwksURLFailed       bool
 	jwksURLExpires      time.Time
 	rediscoveryFailures int
+	// retryUntil is when the latest Retry-After a fetch was given (a 429's
+	// or 503's, within the back-off's caps) ends, and retrySeq that
+	// fetch's seq; the background refresh waits for it (waitRetryAfter).
+	retryUntil time.Time
+	retrySeq   uint64
 
 	// exposed remembers the keys a document exposed, refused in every
 	// later document; only the fetch in flight uses it.
@@ -277,7 +284,7 @@ func (s *Set) Ready(ctx context.Context) error {
 		return ErrClosed
 	case <-ctx.Done():
 		if e := s.lastErr.Load(); e != nil {
-			return fmt.Errorf("jwks: key set not loaded: %w (last fetch: %v)", ctx.Err(), e.err)
+			return fmt.Errorf("jwks: key set not loaded: %w (last fetch: %s)", ctx.Err(), endpoint.ClipError(e.err))
 		}
 		return fmt.Errorf("jwks: key set not loaded: %w", ctx.Err())
 	}
@@ -359,6 +366,9 @@ func (s *Set) startFetchLocked(reason string) *fetchCall {
 		if snap != nil {
 			s.storeLocked(snap)
 		}
+		if ra := retryAfterOf(err); ra > 0 {
+			s.retryUntil, s.retrySeq = s.cfg.Now().Add(min(ra, backoffMax, s.cfg.RefreshInterval)), c.seq
+		}
 		s.inflight = nil
 		c.next, c.err = next, err
 		s.mu.Unlock()
@@ -421,23 +431,23 @@ func (s *Set) rememberMissLocked(kid string, now time.Time) {
 // reason. While refreshes fail the set cannot tell a forged kid from a key
 // published since the last good fetch, so it does not blame the token.
 func (s *Set) missErr(snap *snapshot, now time.Time) error {
-	var last error
+	var last string // clipped: it may quote what the server sent, and it reaches every call's error
 	if e := s.lastErr.Load(); e != nil {
-		last = e.err
+		last = endpoint.ClipError(e.err)
 	}
 	switch usable := snap.usable(now, s.cfg.MaxStaleness); {
-	case usable && last == nil:
+	case usable && last == "":
 		return ErrUnknownKey
 	case usable:
-		return fmt.Errorf("%w: kid not in the last good set (fetched %s ago) and the latest refresh failed: %v",
+		return fmt.Errorf("%w: kid not in the last good set (fetched %s ago) and the latest refresh failed: %s",
 			ErrUnavailable, now.Sub(snap.fetched).Round(time.Second), last)
 	}
 	switch {
 	case snap != nil:
-		return fmt.Errorf("%w: last good set fetched %s ago exceeds MaxStaleness %s (last fetch: %v)",
+		return fmt.Errorf("%w: last good set fetched %s ago exceeds MaxStaleness %s (last fetch: %s)",
 			ErrUnavailable, now.Sub(snap.fetched).Round(time.Second), s.cfg.MaxStaleness, last)
-	case last != nil:
-		return fmt.Errorf("%w: no key set has ever loaded (last fetch: %v)", ErrUnavailable, last) // %v: a fetch timeout is not the caller's deadline
+	case last != "":
+		return fmt.Errorf("%w: no key set has ever loaded (last fetch: %s)", ErrUnavailable, last) // not wrapped: a fetch timeout is not the caller's deadline
 	default:
 		return fmt.Errorf("%w: no key set has ever loaded (first fetch not complete)", ErrUnavailable)
 	}

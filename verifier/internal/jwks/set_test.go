@@ -853,3 +853,40 @@ func TestSet_ManySkippedEntriesLogABoundedNumberOfLines(t *testing.T) {
 		t.Errorf("no summary line for the entries not logged:\n%.2000s", logs)
 	}
 }
+
+// A discovery document names the jwks_uri: whoever controls the issuer's
+// answers (a compromised or misconfigured issuer, a CDN in between) can
+// make it as long as a discovery response may be. Every log line and every
+// lookup error that names it stays bounded.
+func TestSet_DiscoveredJWKSURIIsClippedInLogsAndErrors(t *testing.T) {
+	log, buf := capturingLogger()
+	ts := newTestServer(t)
+	long := "/keys/" + strings.Repeat("a", 32<<10)
+	ts.set(long, reply{body: jwksDoc(t, rsaJWK(t, 0, "a"), []byte(`{"kty":"oct","k":"c2VjcmV0"}`))})
+	ts.set(oidcPath, reply{body: discoveryDoc(t, ts.URL, ts.URL+long)})
+	s, ft := startSet(t, Config{Issuer: ts.URL, Logger: log})
+	ready(t, s)
+
+	ts.set(long, reply{status: 500})
+	ft.refreshNow(t) // fails on the discovered URL
+	_, err := s.Key(ctxT(t), "b")
+	if !errors.Is(err, ErrUnavailable) {
+		t.Fatalf("Key = %v, want ErrUnavailable", err)
+	}
+	if len(err.Error()) > 2048 {
+		t.Errorf("lookup error is %d bytes, want at most 2 KiB: %.200s…", len(err.Error()), err)
+	}
+	ts.setKeys(t, rsaJWK(t, 0, "a"))
+	ts.set(oidcPath, reply{body: discoveryDoc(t, ts.URL, ts.URL+"/keys")})
+	ft.refreshNow(t) // rediscovers: the URL changed
+
+	logs := buf.String()
+	if !containsAll(logs, "key skipped", "refresh failed", "discovered JWKS URL changed") {
+		t.Fatalf("expected log lines missing:\n%.3000s", logs)
+	}
+	for _, line := range strings.Split(logs, "\n") {
+		if len(line) > 2048 {
+			t.Errorf("a log line is %d bytes, want at most 2 KiB: %.200s…", len(line), line)
+		}
+	}
+}

@@ -35,8 +35,8 @@ func (s *snapshot) withoutExposed(skipped []skippedKey) *snapshot {
 	}
 	exposed := make(map[string]bool)
 	for _, sk := range skipped {
-		if sk.Exposes != "" {
-			exposed[sk.Exposes] = true
+		for _, tp := range sk.Exposes {
+			exposed[tp] = true
 		}
 	}
 	next := &snapshot{keys: make(map[string]*Key, len(s.keys)), fetched: s.fetched, skipped: s.skipped}

@@ -39,11 +39,14 @@ func checkURL(u *url.URL) error {
 	return nil
 }
 
-// redact returns u without query, fragment or userinfo, for logs and errors.
+// redact returns u without query, fragment or userinfo, for logs and
+// errors, clipped to maxLoggedURL bytes: a discovery document names the
+// jwks_uri, and whoever controls the issuer's answers can make it as long
+// as a response may be.
 func redact(u *url.URL) string {
 	c := *u
 	c.User, c.RawQuery, c.ForceQuery, c.Fragment, c.RawFragment = nil, "", false, "", ""
-	return c.String()
+	return endpoint.Clip(c.String(), maxLoggedURL)
 }
 
 // redactString is redact for a URL string; an unparsable string is replaced.
