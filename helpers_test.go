@@ -56,6 +56,10 @@ type testService struct {
 	// sending that error to bidiRefused.
 	bidiHold    chan struct{}
 	bidiRefused chan error
+	// bidiCause, when set, receives, once a BidiStream handler's Recv
+	// failed (other than at the end of the stream), its context's cause
+	// at that moment: nil while the context is still live.
+	bidiCause chan error
 }
 
 func caller(ctx context.Context) *authtestv1.Caller {
@@ -131,6 +135,9 @@ func (s *testService) BidiStream(stream grpc.BidiStreamingServer[authtestv1.Bidi
 		if _, err := stream.Recv(); err != nil {
 			if errors.Is(err, io.EOF) {
 				return nil
+			}
+			if s.bidiCause != nil {
+				s.bidiCause <- context.Cause(stream.Context())
 			}
 			if s.bidiHold != nil {
 				s.bidiRefused <- err

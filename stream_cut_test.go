@@ -302,3 +302,48 @@ func TestStream_CloseAfterTheCutIsTheCutInTheHandler(t *testing.T) {
 	_, err := s.Recv()
 	checkStatus(t, err, codes.Unauthenticated, ReasonTokenExpired)
 }
+
+// A stream message the condition refuses ends the stream as a cut does:
+// the handler's context is cancelled, its cause the refusal, by the time
+// the refused receive returns, so that the handler's other goroutines
+// (a sender selecting on the context's Done, as gRPC advises) stop too.
+// Watched or not, through the interceptor or ServeCall.
+func TestStream_ConditionRefusalCancelsTheHandlersContext(t *testing.T) {
+	for _, skip := range []bool{false, true} {
+		for _, viaServeCall := range []bool{false, true} {
+			name := map[bool]string{false: "watched", true: "SkipStreamExpiry"}[skip] + "/" + map[bool]string{false: "interceptor", true: "ServeCall"}[viaServeCall]
+			t.Run(name, func(t *testing.T) {
+				e, _, tok := expiryEnv(t, func(c *Config, _ *verifier.Config) {
+					c.SkipStreamExpiry = skip
+					c.Conditions = firstOnly{&atomic.Int32{}}
+					c.Rules = map[string]*grpcauthv1.Rule{"/authtest.v1.TestService/BidiStream": {Scopes: []string{"test:stream"}, Condition: "first only"}}
+				})
+				var cause error
+				if viaServeCall {
+					err := e.auth.ServeCall(adapterContext(bearer(tok)), "/authtest.v1.TestService/BidiStream", true, nil, func(ctx context.Context, g *Guard) error {
+						if err := g.Received(&authtestv1.BidiStreamRequest{}); err != nil {
+							t.Errorf("the first message was refused: %v", err)
+						}
+						err := g.Received(&authtestv1.BidiStreamRequest{})
+						cause = context.Cause(ctx)
+						return err
+					})
+					checkStatus(t, err, codes.PermissionDenied, ReasonConditionFailed)
+				} else {
+					e.svc.bidiCause = make(chan error, 1)
+					s := openBidiStarted(t, e, tok)
+					if err := s.Send(&authtestv1.BidiStreamRequest{}); err != nil {
+						t.Fatal(err)
+					}
+					_, err := s.Recv()
+					checkStatus(t, err, codes.PermissionDenied, ReasonConditionFailed)
+					cause = <-e.svc.bidiCause
+				}
+				if cause == nil {
+					t.Fatal("the handler's context is still live after the refusal")
+				}
+				checkStatus(t, cause, codes.PermissionDenied, ReasonConditionFailed)
+			})
+		}
+	}
+}
