@@ -41,10 +41,12 @@ func withContext(ss grpc.ServerStream, ctx context.Context) grpc.ServerStream {
 // expiry timer.
 //
 // A receive already blocked when the token expires stays blocked until the
-// client sends or closes, since a server interceptor cannot interrupt the
-// transport, and then fails with that status (the message is dropped);
-// handlers that select on their context's Done, as gRPC advises, end at
-// once.
+// client sends, closes or cancels, or the connection ends, since grpc-go
+// gives an interceptor no way to end a stream but returning from its
+// handler, and then fails with that status (the message is dropped);
+// until then the client hears nothing. Handlers that receive on a
+// goroutine of their own and return when their context's Done closes, as
+// gRPC advises, end at once (docs/interceptors.md, Long-lived streams).
 //
 // When the Authenticator's TokenVerifier is a Revalidator, the stream is
 // also re-verified at the times it gives, and cut the same way, with

@@ -347,3 +347,20 @@ func TestStream_ConditionRefusalCancelsTheHandlersContext(t *testing.T) {
 		}
 	}
 }
+
+// A handler that receives on a goroutine of its own and returns when its
+// context ends, as gRPC advises (and docs/interceptors.md), ends at the
+// cut without the client sending anything: the client gets the cut's
+// status at once, and grpc-go's end of the stream wakes the receiving
+// goroutine, whose Recv fails too (goleak checks that it returned).
+func TestStream_HandlerReceivingApartEndsAtTheCutWithoutTheClient(t *testing.T) {
+	e, clock, tok := expiryEnv(t)
+	e.svc.bidiApart = make(chan error, 1)
+	s := openBidiStarted(t, e, tok)
+	(<-clock.added).fire()
+	_, err := s.Recv() // the client sends nothing more
+	checkStatus(t, err, codes.Unauthenticated, ReasonTokenExpired)
+	if err := <-e.svc.bidiApart; err == nil {
+		t.Fatal("the receiving goroutine got a message after the cut")
+	}
+}
