@@ -68,7 +68,11 @@ type Revalidator interface {
 // cannot make a stream re-verify in a loop. One exception: when a
 // re-verification the jitter brought forward is answered with the same
 // time again (a cached verdict, valid until then), the next is at that
-// time, however close.
+// time, however close. It never delays the cut at the exp the stream
+// was opened with plus the clock skew, which has a timer of its own; a
+// re-verification it holds back is up to MinRevalidateInterval late only
+// for what re-verifying finds (a revocation, a withdrawn key, an earlier
+// exp the verifier has learned since).
 const MinRevalidateInterval = time.Second
 
 // watchesStream reports whether a stream opened with claims is watched:
