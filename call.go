@@ -81,7 +81,7 @@ func (a *Authenticator) ServeCall(ctx context.Context, procedure string, stream 
 	}
 	g := &Guard{gate: a.messageGate(procedure, claims)}
 	if a.watchesStream(claims) {
-		err = a.runUntilExpiry(ctx, procedure, claims.Expiry(), func(ctx context.Context, w *streamWatch) error {
+		err = a.runUntilExpiry(ctx, procedure, claims, func(ctx context.Context, w *streamWatch) error {
 			g.ctx, g.cut = ctx, w.cutErr
 			if g.gate != nil {
 				g.gate.bind(ctx, w)
