@@ -84,16 +84,18 @@ func (a *Authenticator) runUntilExpiry(ctx context.Context, method string, claim
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
 	w := &streamWatch{a: a, ctx: ctx, cancel: cancel, method: method}
+	served := false
+	defer func() {
+		if !served {
+			// serve, or RevalidateAt as the watch starts, panicked: stop
+			// the timers as the panic unwinds.
+			w.stop()
+		}
+	}()
 	if !exp.IsZero() {
 		w.expiry = w.after(d, func() { w.end(rejStreamExpired, errStreamExpired) })
 	}
 	w.startRevalidation()
-	served := false
-	defer func() {
-		if !served {
-			w.stop() // serve panicked: stop the timers as the panic unwinds
-		}
-	}()
 	err := serve(ctx, w)
 	served = true
 	if r := w.stop(); r != nil {

@@ -227,3 +227,41 @@ func TestStream_LoggerPanickingOnTheRecoveredPanicStillCutsTheStream(t *testing.
 	_, err := s.Recv()
 	checkStatus(t, err, codes.Internal, ReasonInternalError)
 }
+
+// RevalidateAt panicking as a stream opens (on the handler's goroutine,
+// recovered outside grpcauth, as connect-go's WithRecover or a recovery
+// interceptor does) leaves no timer behind: the expiry timer, armed just
+// before, is stopped as the panic unwinds, and its late firing reports
+// nothing (no cut of a stream that has already ended).
+func TestStream_RevalidateAtPanickingAtTheStartStopsTheExpiryTimer(t *testing.T) {
+	claims, err := verifier.NewClaims(map[string]any{"sub": "user-1", "scope": "test:read test:stream", "exp": t0.Add(time.Hour).Unix()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := &buggyRevalidator{claims: claims}
+	b.panicAt.Store(true)
+	var rec recorder
+	clock := newFakeClock()
+	e := newEnv(t, func(c *Config, _ *verifier.Config) {
+		c.Verifier, c.Now, c.afterFunc, c.OnDecision = b, func() time.Time { return t0 }, clock.AfterFunc, rec.record
+	})
+	func() {
+		defer func() {
+			if recover() == nil {
+				t.Error("RevalidateAt's panic did not reach the caller")
+			}
+		}()
+		_ = e.auth.ServeCall(adapterContext(bearer("opaque-token")), "/authtest.v1.TestService/ServerStream", true, nil,
+			func(context.Context, *Guard) error { t.Error("serve ran"); return nil })
+	}()
+	expiry := <-clock.added
+	select {
+	case <-expiry.stopCalled:
+	default:
+		t.Fatal("the expiry timer was not stopped")
+	}
+	expiry.fire() // had it fired anyway
+	if denied := rec.denied(); len(denied) != 0 {
+		t.Errorf("denials %v after the stream ended, want none", denied)
+	}
+}
