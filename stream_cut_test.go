@@ -127,14 +127,23 @@ func TestStream_ExpiredBetweenTheDecisionAndTheStartIsADeniedDecision(t *testing
 func TestStream_PanickingHandlerStopsTheTimers(t *testing.T) {
 	var rec recorder
 	e, clock, tok := expiryEnv(t, func(c *Config, _ *verifier.Config) { c.OnDecision = rec.record })
+	checkPanicStopsTheExpiryTimer(t, e, clock, &rec, tok, func(context.Context, *Guard) error { panic("handler bug") })
+}
+
+// checkPanicStopsTheExpiryTimer runs ServeCall for a ServerStream with tok
+// and serve, which must panic (in serve or before it), and recovers the
+// panic, as connect-go's WithRecover or a recovery interceptor does; then
+// it checks that the stream's expiry timer was stopped, and that its
+// firing anyway reports nothing to rec beyond the allowed start.
+func checkPanicStopsTheExpiryTimer(t *testing.T, e *env, clock *fakeClock, rec *recorder, tok string, serve func(context.Context, *Guard) error) {
+	t.Helper()
 	func() {
 		defer func() {
 			if recover() == nil {
-				t.Error("the handler's panic did not reach the caller")
+				t.Error("the panic did not reach the caller")
 			}
 		}()
-		_ = e.auth.ServeCall(adapterContext(bearer(tok)), "/authtest.v1.TestService/ServerStream", true, nil,
-			func(context.Context, *Guard) error { panic("handler bug") })
+		_ = e.auth.ServeCall(adapterContext(bearer(tok)), "/authtest.v1.TestService/ServerStream", true, nil, serve)
 	}()
 	timer := <-clock.added
 	select {

@@ -245,23 +245,8 @@ func TestStream_RevalidateAtPanickingAtTheStartStopsTheExpiryTimer(t *testing.T)
 	e := newEnv(t, func(c *Config, _ *verifier.Config) {
 		c.Verifier, c.Now, c.afterFunc, c.OnDecision = b, func() time.Time { return t0 }, clock.AfterFunc, rec.record
 	})
-	func() {
-		defer func() {
-			if recover() == nil {
-				t.Error("RevalidateAt's panic did not reach the caller")
-			}
-		}()
-		_ = e.auth.ServeCall(adapterContext(bearer("opaque-token")), "/authtest.v1.TestService/ServerStream", true, nil,
-			func(context.Context, *Guard) error { t.Error("serve ran"); return nil })
-	}()
-	expiry := <-clock.added
-	select {
-	case <-expiry.stopCalled:
-	default:
-		t.Fatal("the expiry timer was not stopped")
-	}
-	expiry.fire() // had it fired anyway
-	if denied := rec.denied(); len(denied) != 0 {
-		t.Errorf("denials %v after the stream ended, want none", denied)
-	}
+	checkPanicStopsTheExpiryTimer(t, e, clock, &rec, "opaque-token", func(context.Context, *Guard) error {
+		t.Error("serve ran")
+		return nil
+	})
 }
