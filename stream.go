@@ -36,11 +36,12 @@ func (a *Authenticator) skewFor(c verifier.Claims) time.Duration {
 	return a.skew
 }
 
-// withContext returns ss with its context replaced by ctx.
+// withContext returns ss with its context replaced by ctx: a new stream,
+// even when ss is a WrappedServerStream already (middleware.WrapServerStream
+// would return that one), whose context an interceptor before grpcauth set
+// and may still read once the handler has returned.
 func withContext(ss grpc.ServerStream, ctx context.Context) grpc.ServerStream {
-	w := middleware.WrapServerStream(ss)
-	w.WrappedContext = ctx
-	return w
+	return &middleware.WrappedServerStream{ServerStream: ss, WrappedContext: ctx}
 }
 
 // runUntilExpiry runs serve, a stream's handler, with a context that is

@@ -4,11 +4,13 @@ import (
 	"context"
 	"errors"
 	"io"
+	"net"
 	"slices"
 	"sync/atomic"
 	"testing"
 	"time"
 
+	middleware "github.com/grpc-ecosystem/go-grpc-middleware/v2"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/protobuf/reflect/protoreflect"
@@ -371,5 +373,51 @@ func TestStream_HandlerReceivingApartEndsAtTheCutWithoutTheClient(t *testing.T) 
 	checkStatus(t, err, codes.Unauthenticated, ReasonTokenExpired)
 	if err := <-e.svc.bidiApart; err == nil {
 		t.Fatal("the receiving goroutine got a message after the cut")
+	}
+}
+
+// outerKey marks the context of an interceptor installed before grpcauth.
+type outerKey struct{}
+
+// An interceptor installed before grpcauth that hands the stream on in a
+// go-grpc-middleware WrappedServerStream of its own keeps its context:
+// grpcauth hands the handler a stream of its own instead of setting its
+// context on that one, and what grpcauth releases when the handler
+// returns (the context a refused message would cancel) is not the outer
+// interceptor's, which it may still use (a log, an audit record).
+func TestStream_OuterWrappedStreamKeepsItsContext(t *testing.T) {
+	base, _, tok := expiryEnv(t, func(c *Config, _ *verifier.Config) {
+		c.SkipStreamExpiry = true
+		c.Conditions = firstOnly{&atomic.Int32{}}
+		c.Rules = map[string]*grpcauthv1.Rule{"/authtest.v1.TestService/BidiStream": {Scopes: []string{"test:stream"}, Condition: "first only"}}
+	})
+	after := make(chan error, 1)
+	outer := func(srv any, ss grpc.ServerStream, _ *grpc.StreamServerInfo, handler grpc.StreamHandler) error {
+		w := middleware.WrapServerStream(ss)
+		own := context.WithValue(ss.Context(), outerKey{}, true)
+		w.WrappedContext = own
+		err := handler(srv, w)
+		if w.Context() != own {
+			after <- errors.New("the outer interceptor's stream has grpcauth's context")
+		} else {
+			after <- own.Err()
+		}
+		return err
+	}
+	lis, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	serveOn(t, lis, base.svc, grpc.ChainStreamInterceptor(outer, base.auth.StreamServerInterceptor()))
+	e := base.via(t, lis.Addr().String())
+	s := openBidiStarted(t, e, tok)
+	if err := s.CloseSend(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Recv(); !errors.Is(err, io.EOF) {
+		t.Fatalf("Recv = %v, want io.EOF", err)
+	}
+	if err := <-after; err != nil {
+		t.Fatalf("after the handler returned: %v", err)
 	}
 }
