@@ -81,14 +81,19 @@ func (a *Authenticator) ServeCall(ctx context.Context, procedure string, stream 
 	}
 	g := &Guard{gate: a.messageGate(procedure, claims)}
 	if a.watchesStream(claims) {
-		err = a.runUntilExpiry(ctx, procedure, claims.Expiry(), func(ctx context.Context, w *streamWatch) error {
+		err = a.runUntilExpiry(ctx, procedure, claims, func(ctx context.Context, w *streamWatch) error {
 			g.ctx, g.cut = ctx, w.cutErr
 			if g.gate != nil {
-				g.gate.watch = w
+				g.gate.bind(ctx, w)
 			}
 			return serve(ctx, g)
 		})
 	} else {
+		if g.gate != nil {
+			var release func()
+			ctx, release = g.gate.bind(ctx, nil)
+			defer release()
+		}
 		g.ctx = ctx
 		err = serve(ctx, g)
 	}
@@ -130,8 +135,10 @@ func (g *Guard) Err() error {
 // arrives after the token expired, or was refused on re-verification, must
 // not reach the handler), then the method's condition. It returns the
 // refusal, a status error that the receive must return instead of msg
-// (clearing msg where the handler could still read it), or nil. Once a message is refused, Err reports the refusal and the stream
-// must end.
+// (clearing msg where the handler could still read it), or nil. Once a
+// message is refused, Err reports the refusal, the context ServeCall gave
+// serve is cancelled (its cause the refusal, as a cut's is), and the
+// stream must end.
 func (g *Guard) Received(msg any) error {
 	if g.cut != nil {
 		if err := g.cut(); err != nil {

@@ -156,17 +156,22 @@ func (p *methodPlan) evalCondition(ctx context.Context, method string, c verifie
 
 // withCondition returns the stream and handler to run for a streaming call
 // whose method has a condition: the stream checks every message the
-// handler receives, and the handler's result is replaced by the refusal of
-// a message that failed. w is the stream's watch, nil when its token is
-// not watched. Without a condition it returns ss and handler.
+// handler receives, a message that fails cancels the handler's context,
+// and the handler's result is replaced by its refusal. w is the stream's
+// watch, nil when its token is not watched. Without a condition it
+// returns ss and handler.
 func (a *Authenticator) withCondition(ss grpc.ServerStream, method string, c verifier.Claims, w *streamWatch, handler grpc.StreamHandler) (grpc.ServerStream, grpc.StreamHandler) {
 	g := a.messageGate(method, c)
 	if g == nil {
 		return ss, handler
 	}
-	g.watch = w
+	ctx, release := g.bind(ss.Context(), w)
+	if w == nil {
+		ss = withContext(ss, ctx)
+	}
 	cs := &conditionStream{ServerStream: ss, gate: g}
 	return cs, func(srv any, s grpc.ServerStream) error {
+		defer release()
 		err := handler(srv, s)
 		if ferr := g.err(); ferr != nil {
 			return ferr
@@ -177,7 +182,8 @@ func (a *Authenticator) withCondition(ss grpc.ServerStream, method string, c ver
 
 // messageGate evaluates a streaming method's condition on every message
 // the stream receives. The first refused message fails, and so does every
-// later receive and send, ending the stream.
+// later receive and send, ending the stream: the handler's context is
+// cancelled, its cause the refusal, as a cut cancels it.
 type messageGate struct {
 	a      *Authenticator
 	p      *methodPlan
@@ -189,6 +195,23 @@ type messageGate struct {
 	// so that no cut follows, unless the stream was cut first, and then
 	// the cut is the stream's only refusal.
 	watch *streamWatch
+	// cancel cancels the handler's context (bind).
+	cancel context.CancelCauseFunc
+}
+
+// bind ties g to the stream whose handler runs with ctx and whose token w
+// watches (nil when it is not watched), so that a refusal cancels the
+// handler's context. With a watch, that is the watch's context, which
+// ctx is, and its cancel; without one, bind derives a context to cancel,
+// which the handler must be given. It returns the handler's context, and
+// release, to call once the handler has returned.
+func (g *messageGate) bind(ctx context.Context, w *streamWatch) (_ context.Context, release func()) {
+	if w != nil {
+		g.watch, g.cancel = w, w.cancel // released by runUntilExpiry
+		return ctx, func() {}
+	}
+	ctx, g.cancel = context.WithCancelCause(ctx)
+	return ctx, func() { g.cancel(nil) }
 }
 
 // messageGate returns the gate for a stream of method opened with c, or
@@ -236,6 +259,9 @@ func (g *messageGate) check(ctx context.Context, m any) error {
 		return g.watch.cutErr() // cut while the condition ran
 	}
 	g.failed.CompareAndSwap(nil, rej)
+	// The context is cancelled once the refusal is reported, with the
+	// handler's live context.
+	defer g.cancel(rej.err)
 	return g.a.deny(ctx, g.method, g.p, g.claims, rej, cause, false, start) // a condition refusal has no challenge
 }
 

@@ -29,7 +29,15 @@ import (
 // it to a token's exp to end the streams the token opened (see
 // Config.SkipStreamExpiry), so the skew is set in one place, the
 // verifier's Config. A verifier without the method is assumed to use
-// verifier.DefaultClockSkew.
+// verifier.DefaultClockSkew. One that joins verifiers with different
+// skews should also have a method
+//
+//	ClockSkewFor(claims verifier.Claims) time.Duration
+//
+// returning the skew of the one that accepted claims, as
+// *verifier.MultiVerifier and *introspect.Combined do: the Authenticator
+// then uses it instead, so that a stream ends when its token's unary
+// calls start being refused, not at the largest skew of all.
 type TokenVerifier interface {
 	VerifyAccessToken(ctx context.Context, token string) (verifier.Claims, error)
 }
@@ -169,9 +177,10 @@ type Config struct {
 	// exp plus the verifier's clock skew has passed, so a revoked caller
 	// cannot keep a stream open forever. The skew is the one the verifier
 	// accepts tokens with (see TokenVerifier), so a stream ends when the
-	// verifier would start refusing its token; a verifier of several
-	// issuers or kinds (verifier.MultiVerifier, introspect.Combined)
-	// reports the largest of their skews.
+	// verifier would start refusing its token; behind a verifier of
+	// several issuers or kinds (verifier.MultiVerifier,
+	// introspect.Combined), the skew of the one that accepted it (their
+	// ClockSkewFor method).
 	SkipStreamExpiry bool
 
 	// Now returns the current time. Default time.Now. For tests.

@@ -56,6 +56,14 @@ type testService struct {
 	// sending that error to bidiRefused.
 	bidiHold    chan struct{}
 	bidiRefused chan error
+	// bidiCause, when set, receives, once a BidiStream handler's Recv
+	// failed (other than at the end of the stream), its context's cause
+	// at that moment: nil while the context is still live.
+	bidiCause chan error
+	// bidiApart, when set, makes BidiStream receive on a goroutine of its
+	// own and return when its context ends, as gRPC advises, and receives
+	// the error that ends that goroutine's receive.
+	bidiApart chan error
 }
 
 func caller(ctx context.Context) *authtestv1.Caller {
@@ -126,11 +134,17 @@ func (s *testService) ClientStream(stream grpc.ClientStreamingServer[authtestv1.
 
 // BidiStream answers each request; it returns the first Recv error.
 func (s *testService) BidiStream(stream grpc.BidiStreamingServer[authtestv1.BidiStreamRequest, authtestv1.BidiStreamResponse]) error {
+	if s.bidiApart != nil {
+		return s.bidiRecvApart(stream)
+	}
 	first := true
 	for {
 		if _, err := stream.Recv(); err != nil {
 			if errors.Is(err, io.EOF) {
 				return nil
+			}
+			if s.bidiCause != nil {
+				s.bidiCause <- context.Cause(stream.Context())
 			}
 			if s.bidiHold != nil {
 				s.bidiRefused <- err
@@ -149,6 +163,30 @@ func (s *testService) BidiStream(stream grpc.BidiStreamingServer[authtestv1.Bidi
 			s.signal()
 		}
 	}
+}
+
+// bidiRecvApart receives on a goroutine of its own, answering the first
+// message, and returns when the stream's context ends.
+func (s *testService) bidiRecvApart(stream grpc.BidiStreamingServer[authtestv1.BidiStreamRequest, authtestv1.BidiStreamResponse]) error {
+	received := make(chan struct{})
+	go func() {
+		_, err := stream.Recv()
+		close(received)
+		if err == nil {
+			_, err = stream.Recv() // blocks until the stream ends
+		}
+		s.bidiApart <- err
+	}()
+	select {
+	case <-received:
+		if err := stream.Send(&authtestv1.BidiStreamResponse{Caller: caller(stream.Context())}); err != nil {
+			return err
+		}
+		s.signal()
+	case <-stream.Context().Done():
+	}
+	<-stream.Context().Done()
+	return nil
 }
 
 func (s *testService) signal() {

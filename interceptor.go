@@ -251,7 +251,7 @@ func (a *Authenticator) StreamServerInterceptor() grpc.StreamServerInterceptor {
 		// round: a message that arrives after the cut fails in the expiring
 		// stream's RecvMsg and is never evaluated (nor reported) by the
 		// condition, as Guard.Received orders it for ServeCall.
-		return a.runUntilExpiry(ctx, info.FullMethod, claims.Expiry(), func(ctx context.Context, w *streamWatch) error {
+		return a.runUntilExpiry(ctx, info.FullMethod, claims, func(ctx context.Context, w *streamWatch) error {
 			es := &expiringStream{ServerStream: ss, ctx: ctx, cut: w.cutErr}
 			cs, h := a.withCondition(es, info.FullMethod, claims, w, handler)
 			return h(srv, cs)
@@ -324,7 +324,7 @@ func (a *Authenticator) authorize(ctx context.Context, method string, stream boo
 	if rej != nil && !p.dryRun {
 		return nil, verifier.Claims{}, a.deny(ctx, method, p, claims, rej, cause, dpopScheme, start)
 	}
-	if stream && a.expiresStream(claims) && !a.now().Before(claims.Expiry().Add(a.skew)) {
+	if stream && a.expiresStream(claims) && !a.now().Before(claims.Expiry().Add(a.skewFor(claims))) {
 		return nil, verifier.Claims{}, a.deny(ctx, method, p, claims, rejExpired, errors.New("grpcauth: token expires (plus the verifier's clock skew) before the stream could start"), dpopScheme, start)
 	}
 	if rej != nil {

@@ -21,40 +21,60 @@ func clockSkew(v TokenVerifier) time.Duration {
 	return max(s.ClockSkew(), 0)
 }
 
-// withContext returns ss with its context replaced by ctx.
+// skewFor returns the clock skew the Authenticator's verifier accepted a
+// token with claims c with: its ClockSkewFor method's, when it has one
+// (verifier.MultiVerifier and introspect.Combined do: the skew of the
+// verifier, among theirs, that accepted c), or else clockSkew's. A stream
+// is cut at its token's exp plus that skew, when its unary calls start
+// being refused. A negative value counts as none.
+func (a *Authenticator) skewFor(c verifier.Claims) time.Duration {
+	if s, ok := a.verifier.(interface {
+		ClockSkewFor(verifier.Claims) time.Duration
+	}); ok {
+		return max(s.ClockSkewFor(c), 0)
+	}
+	return a.skew
+}
+
+// withContext returns ss with its context replaced by ctx: a new stream,
+// even when ss is a WrappedServerStream already (middleware.WrapServerStream
+// would return that one), whose context an interceptor before grpcauth set
+// and may still read once the handler has returned.
 func withContext(ss grpc.ServerStream, ctx context.Context) grpc.ServerStream {
-	w := middleware.WrapServerStream(ss)
-	w.WrappedContext = ctx
-	return w
+	return &middleware.WrappedServerStream{ServerStream: ss, WrappedContext: ctx}
 }
 
 // runUntilExpiry runs serve, a stream's handler, with a context that is
-// cancelled, its cause the ACCESS_TOKEN_EXPIRED status error, once exp plus
-// the clock skew has passed, and with the stream's watch, whose cutErr
+// cancelled, its cause the ACCESS_TOKEN_EXPIRED status error, once the exp
+// of claims, the stream's, plus the clock skew they were accepted with
+// (skewFor) has passed, and with the stream's watch, whose cutErr
 // returns that error from then on, and nil before. The stream's sends and
 // receives fail with cutErr (expiringStream, Guard). Whatever serve then
 // returns, even nil, runUntilExpiry returns that status error, with the
 // cut's www-authenticate challenge set (setCutChallenge), so that the
 // caller cannot mistake the cut for a normal end of stream; otherwise it
 // returns serve's result. The timers are stopped and the context released
-// when serve returns, so nothing outlives the stream. A zero exp sets no
-// expiry timer.
+// when serve returns, so nothing outlives the stream. Claims without exp
+// set no expiry timer.
 //
 // A receive already blocked when the token expires stays blocked until the
-// client sends or closes, since a server interceptor cannot interrupt the
-// transport, and then fails with that status (the message is dropped);
-// handlers that select on their context's Done, as gRPC advises, end at
-// once.
+// client sends, closes or cancels, or the connection ends, since grpc-go
+// gives an interceptor no way to end a stream but returning from its
+// handler, and then fails with that status (the message is dropped);
+// until then the client hears nothing. Handlers that receive on a
+// goroutine of their own and return when their context's Done closes, as
+// gRPC advises, end at once (docs/interceptors.md, Long-lived streams).
 //
 // When the Authenticator's TokenVerifier is a Revalidator, the stream is
 // also re-verified at the times it gives, and cut the same way, with
 // ACCESS_TOKEN_REVOKED (or ACCESS_TOKEN_EXPIRED), once its token is
 // refused: see Revalidator. A message that fails the method's condition
 // first ends the watch instead (streamWatch.settle).
-func (a *Authenticator) runUntilExpiry(ctx context.Context, method string, exp time.Time, serve func(ctx context.Context, w *streamWatch) error) error {
+func (a *Authenticator) runUntilExpiry(ctx context.Context, method string, claims verifier.Claims, serve func(ctx context.Context, w *streamWatch) error) error {
 	var d time.Duration
+	exp := claims.Expiry()
 	if !exp.IsZero() {
-		if d = exp.Add(a.skew).Sub(a.now()); d <= 0 {
+		if d = exp.Add(a.skewFor(claims)).Sub(a.now()); d <= 0 {
 			// Expired between the decision and now (the clock moved on):
 			// a cut before the start, reported like any other.
 			a.reportCut(ctx, method, rejStreamExpired, errStreamExpired)
@@ -65,16 +85,18 @@ func (a *Authenticator) runUntilExpiry(ctx context.Context, method string, exp t
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
 	w := &streamWatch{a: a, ctx: ctx, cancel: cancel, method: method}
+	served := false
+	defer func() {
+		if !served {
+			// serve, or RevalidateAt as the watch starts, panicked: stop
+			// the timers as the panic unwinds.
+			w.stop()
+		}
+	}()
 	if !exp.IsZero() {
 		w.expiry = w.after(d, func() { w.end(rejStreamExpired, errStreamExpired) })
 	}
 	w.startRevalidation()
-	served := false
-	defer func() {
-		if !served {
-			w.stop() // serve panicked: stop the timers as the panic unwinds
-		}
-	}()
 	err := serve(ctx, w)
 	served = true
 	if r := w.stop(); r != nil {

@@ -4,11 +4,13 @@ import (
 	"context"
 	"errors"
 	"io"
+	"net"
 	"slices"
 	"sync/atomic"
 	"testing"
 	"time"
 
+	middleware "github.com/grpc-ecosystem/go-grpc-middleware/v2"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/protobuf/reflect/protoreflect"
@@ -127,14 +129,23 @@ func TestStream_ExpiredBetweenTheDecisionAndTheStartIsADeniedDecision(t *testing
 func TestStream_PanickingHandlerStopsTheTimers(t *testing.T) {
 	var rec recorder
 	e, clock, tok := expiryEnv(t, func(c *Config, _ *verifier.Config) { c.OnDecision = rec.record })
+	checkPanicStopsTheExpiryTimer(t, e, clock, &rec, tok, func(context.Context, *Guard) error { panic("handler bug") })
+}
+
+// checkPanicStopsTheExpiryTimer runs ServeCall for a ServerStream with tok
+// and serve, which must panic (in serve or before it), and recovers the
+// panic, as connect-go's WithRecover or a recovery interceptor does; then
+// it checks that the stream's expiry timer was stopped, and that its
+// firing anyway reports nothing to rec beyond the allowed start.
+func checkPanicStopsTheExpiryTimer(t *testing.T, e *env, clock *fakeClock, rec *recorder, tok string, serve func(context.Context, *Guard) error) {
+	t.Helper()
 	func() {
 		defer func() {
 			if recover() == nil {
-				t.Error("the handler's panic did not reach the caller")
+				t.Error("the panic did not reach the caller")
 			}
 		}()
-		_ = e.auth.ServeCall(adapterContext(bearer(tok)), "/authtest.v1.TestService/ServerStream", true, nil,
-			func(context.Context, *Guard) error { panic("handler bug") })
+		_ = e.auth.ServeCall(adapterContext(bearer(tok)), "/authtest.v1.TestService/ServerStream", true, nil, serve)
 	}()
 	timer := <-clock.added
 	select {
@@ -301,4 +312,112 @@ func TestStream_CloseAfterTheCutIsTheCutInTheHandler(t *testing.T) {
 	checkStatus(t, <-e.svc.bidiRefused, codes.Unauthenticated, ReasonTokenExpired)
 	_, err := s.Recv()
 	checkStatus(t, err, codes.Unauthenticated, ReasonTokenExpired)
+}
+
+// A stream message the condition refuses ends the stream as a cut does:
+// the handler's context is cancelled, its cause the refusal, by the time
+// the refused receive returns, so that the handler's other goroutines
+// (a sender selecting on the context's Done, as gRPC advises) stop too.
+// Watched or not, through the interceptor or ServeCall.
+func TestStream_ConditionRefusalCancelsTheHandlersContext(t *testing.T) {
+	for _, skip := range []bool{false, true} {
+		for _, viaServeCall := range []bool{false, true} {
+			name := map[bool]string{false: "watched", true: "SkipStreamExpiry"}[skip] + "/" + map[bool]string{false: "interceptor", true: "ServeCall"}[viaServeCall]
+			t.Run(name, func(t *testing.T) {
+				e, _, tok := expiryEnv(t, func(c *Config, _ *verifier.Config) {
+					c.SkipStreamExpiry = skip
+					c.Conditions = firstOnly{&atomic.Int32{}}
+					c.Rules = map[string]*grpcauthv1.Rule{"/authtest.v1.TestService/BidiStream": {Scopes: []string{"test:stream"}, Condition: "first only"}}
+				})
+				var cause error
+				if viaServeCall {
+					err := e.auth.ServeCall(adapterContext(bearer(tok)), "/authtest.v1.TestService/BidiStream", true, nil, func(ctx context.Context, g *Guard) error {
+						if err := g.Received(&authtestv1.BidiStreamRequest{}); err != nil {
+							t.Errorf("the first message was refused: %v", err)
+						}
+						err := g.Received(&authtestv1.BidiStreamRequest{})
+						cause = context.Cause(ctx)
+						return err
+					})
+					checkStatus(t, err, codes.PermissionDenied, ReasonConditionFailed)
+				} else {
+					e.svc.bidiCause = make(chan error, 1)
+					s := openBidiStarted(t, e, tok)
+					if err := s.Send(&authtestv1.BidiStreamRequest{}); err != nil {
+						t.Fatal(err)
+					}
+					_, err := s.Recv()
+					checkStatus(t, err, codes.PermissionDenied, ReasonConditionFailed)
+					cause = <-e.svc.bidiCause
+				}
+				if cause == nil {
+					t.Fatal("the handler's context is still live after the refusal")
+				}
+				checkStatus(t, cause, codes.PermissionDenied, ReasonConditionFailed)
+			})
+		}
+	}
+}
+
+// A handler that receives on a goroutine of its own and returns when its
+// context ends, as gRPC advises (and docs/interceptors.md), ends at the
+// cut without the client sending anything: the client gets the cut's
+// status at once, and grpc-go's end of the stream wakes the receiving
+// goroutine, whose Recv fails too (goleak checks that it returned).
+func TestStream_HandlerReceivingApartEndsAtTheCutWithoutTheClient(t *testing.T) {
+	e, clock, tok := expiryEnv(t)
+	e.svc.bidiApart = make(chan error, 1)
+	s := openBidiStarted(t, e, tok)
+	(<-clock.added).fire()
+	_, err := s.Recv() // the client sends nothing more
+	checkStatus(t, err, codes.Unauthenticated, ReasonTokenExpired)
+	if err := <-e.svc.bidiApart; err == nil {
+		t.Fatal("the receiving goroutine got a message after the cut")
+	}
+}
+
+// outerKey marks the context of an interceptor installed before grpcauth.
+type outerKey struct{}
+
+// An interceptor installed before grpcauth that hands the stream on in a
+// go-grpc-middleware WrappedServerStream of its own keeps its context:
+// grpcauth hands the handler a stream of its own instead of setting its
+// context on that one, and what grpcauth releases when the handler
+// returns (the context a refused message would cancel) is not the outer
+// interceptor's, which it may still use (a log, an audit record).
+func TestStream_OuterWrappedStreamKeepsItsContext(t *testing.T) {
+	base, _, tok := expiryEnv(t, func(c *Config, _ *verifier.Config) {
+		c.SkipStreamExpiry = true
+		c.Conditions = firstOnly{&atomic.Int32{}}
+		c.Rules = map[string]*grpcauthv1.Rule{"/authtest.v1.TestService/BidiStream": {Scopes: []string{"test:stream"}, Condition: "first only"}}
+	})
+	after := make(chan error, 1)
+	outer := func(srv any, ss grpc.ServerStream, _ *grpc.StreamServerInfo, handler grpc.StreamHandler) error {
+		w := middleware.WrapServerStream(ss)
+		own := context.WithValue(ss.Context(), outerKey{}, true)
+		w.WrappedContext = own
+		err := handler(srv, w)
+		if w.Context() != own {
+			after <- errors.New("the outer interceptor's stream has grpcauth's context")
+		} else {
+			after <- own.Err()
+		}
+		return err
+	}
+	lis, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	serveOn(t, lis, base.svc, grpc.ChainStreamInterceptor(outer, base.auth.StreamServerInterceptor()))
+	e := base.via(t, lis.Addr().String())
+	s := openBidiStarted(t, e, tok)
+	if err := s.CloseSend(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Recv(); !errors.Is(err, io.EOF) {
+		t.Fatalf("Recv = %v, want io.EOF", err)
+	}
+	if err := <-after; err != nil {
+		t.Fatalf("after the handler returned: %v", err)
+	}
 }

@@ -175,3 +175,78 @@ func TestStream_PanicInOnDecisionDuringACutKeepsTheCut(t *testing.T) {
 		})
 	}
 }
+
+// A panic on a stream's timer is logged before the cut it causes: the
+// server's log reads cause, then effect (the panic with its stack, then
+// the denied decision), and the stream is cut all the same when the
+// Logger itself panics on the first record.
+func TestStream_PanicIsLoggedBeforeTheCutItCauses(t *testing.T) {
+	e, b, logs, s, _, recheck := panicEnv(t)
+	b.panicVerify.Store(true)
+	fireInItsGoroutine(recheck)
+	<-e.svc.streamEnded
+	_, err := s.Recv()
+	checkStatus(t, err, codes.Internal, ReasonInternalError)
+	l := logs.String()
+	p, d := strings.Index(l, "grpcauth: panic recovered"), strings.Index(l, "grpcauth: call denied")
+	if p < 0 || d < 0 || p > d {
+		t.Errorf("log %q: want the panic's record, then the cut's denial", l)
+	}
+}
+
+// panickyHandler is a slog.Handler that panics on its first record with
+// a level of at least Warn.
+type panickyHandler struct {
+	slog.Handler
+	armed atomic.Bool
+}
+
+func (h *panickyHandler) Handle(ctx context.Context, r slog.Record) error {
+	if r.Level >= slog.LevelWarn && h.armed.Swap(false) {
+		panic(panicMarker + " in the Logger")
+	}
+	return h.Handler.Handle(ctx, r)
+}
+
+// The Logger panicking as it logs a timer's recovered panic does not save
+// the stream: it is cut with Internal, and the server goes on.
+func TestStream_LoggerPanickingOnTheRecoveredPanicStillCutsTheStream(t *testing.T) {
+	var rec recorder
+	h := &panickyHandler{Handler: slog.NewTextHandler(&bytes.Buffer{}, nil)}
+	e, b, _, s, _, recheck := panicEnv(t, func(c *Config, _ *verifier.Config) {
+		c.Logger = slog.New(h)
+		c.OnDecision = rec.record
+	})
+	b.panicVerify.Store(true)
+	h.armed.Store(true)
+	fireInItsGoroutine(recheck)
+	if d := rec.last(t); d.Allowed || d.Reason != ReasonInternalError {
+		t.Fatalf("last decision %+v, want the cut (denied, %s)", d, ReasonInternalError)
+	}
+	<-e.svc.streamEnded
+	_, err := s.Recv()
+	checkStatus(t, err, codes.Internal, ReasonInternalError)
+}
+
+// RevalidateAt panicking as a stream opens (on the handler's goroutine,
+// recovered outside grpcauth, as connect-go's WithRecover or a recovery
+// interceptor does) leaves no timer behind: the expiry timer, armed just
+// before, is stopped as the panic unwinds, and its late firing reports
+// nothing (no cut of a stream that has already ended).
+func TestStream_RevalidateAtPanickingAtTheStartStopsTheExpiryTimer(t *testing.T) {
+	claims, err := verifier.NewClaims(map[string]any{"sub": "user-1", "scope": "test:read test:stream", "exp": t0.Add(time.Hour).Unix()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := &buggyRevalidator{claims: claims}
+	b.panicAt.Store(true)
+	var rec recorder
+	clock := newFakeClock()
+	e := newEnv(t, func(c *Config, _ *verifier.Config) {
+		c.Verifier, c.Now, c.afterFunc, c.OnDecision = b, func() time.Time { return t0 }, clock.AfterFunc, rec.record
+	})
+	checkPanicStopsTheExpiryTimer(t, e, clock, &rec, "opaque-token", func(context.Context, *Guard) error {
+		t.Error("serve ran")
+		return nil
+	})
+}

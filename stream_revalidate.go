@@ -68,7 +68,11 @@ type Revalidator interface {
 // cannot make a stream re-verify in a loop. One exception: when a
 // re-verification the jitter brought forward is answered with the same
 // time again (a cached verdict, valid until then), the next is at that
-// time, however close.
+// time, however close. It never delays the cut at the exp the stream
+// was opened with plus the clock skew, which has a timer of its own; a
+// re-verification it holds back is up to MinRevalidateInterval late only
+// for what re-verifying finds (a revocation, a withdrawn key, an earlier
+// exp the verifier has learned since).
 const MinRevalidateInterval = time.Second
 
 // watchesStream reports whether a stream opened with claims is watched:
@@ -144,12 +148,14 @@ func (w *streamWatch) after(d time.Duration, f func()) timer {
 // timers panicked, wrapped with the panic's value.
 var errStreamPanicked = errors.New("grpcauth: panic while re-verifying the stream")
 
-// recoverPanic, deferred by a timer of the watch, recovers a panic, ends
-// the stream with codes.Internal (rejInternal) through end, unless it was
-// cut already (OnDecision panicked as it reported the cut: the cut
-// stands), and logs the panic's value and stack at LogLevels.Problem. A
-// second panic while the first is reported (OnDecision or the Logger
-// again) is dropped: end has cut the stream before it calls either.
+// recoverPanic, deferred by a timer of the watch, recovers a panic, logs
+// its value and stack at LogLevels.Problem, then ends the stream with
+// codes.Internal (rejInternal) through end, unless it was cut already
+// (OnDecision panicked as it reported the cut: the cut stands): the log
+// reads cause, then effect (the cut's denied Decision). A second panic
+// while the first is reported (the Logger, or OnDecision) is dropped, and
+// the stream is cut all the same: end is deferred, and cuts the stream
+// before it calls either.
 func (w *streamWatch) recoverPanic() {
 	v := recover()
 	if v == nil {
@@ -157,9 +163,9 @@ func (w *streamWatch) recoverPanic() {
 	}
 	stack := debug.Stack()
 	defer func() { _ = recover() }()
-	defer w.a.logger.LogAttrs(w.ctx, w.a.levels.Problem.Level(), "grpcauth: panic recovered in a stream's re-verification or cut; the stream is ended",
+	defer w.end(rejInternal, fmt.Errorf("%w: %v", errStreamPanicked, v))
+	w.a.logger.LogAttrs(w.ctx, w.a.levels.Problem.Level(), "grpcauth: panic recovered in a stream's re-verification or cut; the stream is ended",
 		slog.String("method", clipMethod(w.method)), slog.Any("panic", v), slog.String("stack", string(stack)))
-	w.end(rejInternal, fmt.Errorf("%w: %v", errStreamPanicked, v))
 }
 
 // reportCut reports the cut of the stream of method, whose context is ctx,

@@ -236,3 +236,23 @@ func TestServeCall_RevokedTokenEndsTheStream(t *testing.T) {
 	checkStatus(t, <-result, codes.Unauthenticated, ReasonTokenRevoked)
 	checkStatus(t, g.Err(), codes.Unauthenticated, ReasonTokenRevoked)
 }
+
+// TestStream_RevalidationFloorDoesNotDelayTheExpiryCut: a token whose
+// cached answer ends with it, less than MinRevalidateInterval after the
+// stream opens, has its re-verification held back to the floor, but its
+// stream is cut at exp plus the skew all the same: the expiry has a timer
+// of its own, which neither the floor nor the jitter moves.
+func TestStream_RevalidationFloorDoesNotDelayTheExpiryCut(t *testing.T) {
+	r := newRevalidationEnv(t, map[string]any{"exp": t0.Add(time.Second)}, func(c *introspect.Config) { c.ClockSkew = -1 })
+	r.clk.Advance(500 * time.Millisecond)
+	s := r.open(t)
+	expiry, recheck := <-r.fake.added, <-r.fake.added
+	if expiry.d != 500*time.Millisecond || recheck.d != MinRevalidateInterval {
+		t.Fatalf("expiry in %v, re-verification in %v; want 500ms (exp, no skew) and the floor %v", expiry.d, recheck.d, MinRevalidateInterval)
+	}
+	r.clk.Advance(expiry.d)
+	expiry.fire()
+	<-r.svc.streamEnded
+	_, err := s.Recv()
+	checkStatus(t, err, codes.Unauthenticated, ReasonTokenExpired)
+}

@@ -14,10 +14,34 @@ func (v *Verifier) ClockSkew() time.Duration { return v.s.skew }
 
 // ClockSkew returns the larger of the two verifiers' clock skews; a JWT
 // verifier without a ClockSkew method counts as verifier.DefaultClockSkew.
+// grpcauth ends a stream by ClockSkewFor instead.
 func (c *Combined) ClockSkew() time.Duration {
-	jwt := verifier.DefaultClockSkew
-	if s, ok := c.jwt.(interface{ ClockSkew() time.Duration }); ok {
-		jwt = s.ClockSkew()
+	return max(c.jwtSkew(), c.opaque.ClockSkew())
+}
+
+// ClockSkewFor returns the clock skew of the verifier that accepted
+// claims: the introspection Verifier's for claims it accepted (they carry
+// "active", as for RevalidateAt), the JWT verifier's otherwise (its own
+// ClockSkewFor, as verifier.MultiVerifier's, or ClockSkew). grpcauth uses
+// it to end a stream at its token's exp plus that skew, when the token's
+// unary calls start being refused.
+func (c *Combined) ClockSkewFor(claims verifier.Claims) time.Duration {
+	if claims.Has("active") {
+		return c.opaque.ClockSkew()
 	}
-	return max(jwt, c.opaque.ClockSkew())
+	if s, ok := c.jwt.(interface {
+		ClockSkewFor(verifier.Claims) time.Duration
+	}); ok {
+		return s.ClockSkewFor(claims)
+	}
+	return c.jwtSkew()
+}
+
+// jwtSkew returns the JWT verifier's clock skew, or
+// verifier.DefaultClockSkew when it has no ClockSkew method.
+func (c *Combined) jwtSkew() time.Duration {
+	if s, ok := c.jwt.(interface{ ClockSkew() time.Duration }); ok {
+		return s.ClockSkew()
+	}
+	return verifier.DefaultClockSkew
 }

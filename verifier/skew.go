@@ -9,12 +9,25 @@ import "time"
 func (v *Verifier) ClockSkew() time.Duration { return v.s.skew }
 
 // ClockSkew returns the largest clock skew of m's issuers (see
-// Verifier.ClockSkew): a stream authorised by any of their tokens is then
-// never ended while that token's own Verifier would still accept it.
+// Verifier.ClockSkew): no token of theirs is accepted beyond its exp plus
+// that. grpcauth ends a stream by ClockSkewFor instead.
 func (m *MultiVerifier) ClockSkew() time.Duration {
 	var d time.Duration
 	for _, v := range m.list {
 		d = max(d, v.ClockSkew())
 	}
 	return d
+}
+
+// ClockSkewFor returns the clock skew of the issuer of claims (see
+// Verifier.ClockSkew), the tolerance its Verifier accepted them with, or
+// ClockSkew for claims none of m's issuers issued. grpcauth uses it to end
+// a stream at its token's exp plus that skew, when the token's unary calls
+// start being refused, neither sooner nor later, whatever the skews of m's
+// other issuers.
+func (m *MultiVerifier) ClockSkewFor(claims Claims) time.Duration {
+	if v, ok := m.byIssuer[claims.Issuer()]; ok {
+		return v.ClockSkew()
+	}
+	return m.ClockSkew()
 }
