@@ -5,10 +5,10 @@ import (
 	"fmt"
 	"log/slog"
 	"time"
-	"unicode/utf8"
 
 	"google.golang.org/grpc/codes"
 
+	"github.com/grpcauth/grpcauth/internal/endpoint"
 	"github.com/grpcauth/grpcauth/verifier"
 )
 
@@ -241,9 +241,5 @@ func clipMethod(m string) string {
 	if len(m) <= maxLoggedMethod {
 		return m
 	}
-	n := maxLoggedMethod
-	for n > 0 && !utf8.RuneStart(m[n]) {
-		n--
-	}
-	return fmt.Sprintf("%s…(%d bytes)", m[:n], len(m))
+	return fmt.Sprintf("%s(%d bytes)", endpoint.Clip(m, maxLoggedMethod), len(m))
 }
