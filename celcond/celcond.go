@@ -41,6 +41,7 @@ import (
 	"math"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"unicode/utf8"
 
@@ -294,6 +295,8 @@ func (e sizeEstimator) EstimateCallCost(_, overloadID string, _ *checker.AstNode
 	case overloadID == overloads.InList && len(args) == 2 && deep(args[0].Type()):
 		n := max(e.size(args[1]).Max, traversal(e.EstimateSize(args[1]).Max))
 		return &checker.CallEstimate{CostEstimate: checker.CostEstimate{Min: 1, Max: n}}
+	case slices.Contains(zoneOverloads, overloadID):
+		return &checker.CallEstimate{CostEstimate: checker.CostEstimate{Min: 1, Max: zoneLoadCost}}
 	}
 	return nil
 }
@@ -327,11 +330,32 @@ func deep(t *types.Type) bool {
 var parses = []string{overloads.StringToInt, overloads.StringToUint, overloads.StringToDouble,
 	overloads.StringToTimestamp, overloads.StringToDuration}
 
+// zoneOverloads are the timestamp accessors that take a time zone
+// (timestamp.getHours('Europe/Paris')). Given a zone name rather than a
+// fixed offset ('+01:00'), cel-go loads the zone with time.LoadLocation
+// on every call, which reads the zone's file: about 60 µs, 200 µs for a
+// missing name, while cel-go charges 1. A comprehension calling one on
+// every step ran for 2 s (7 s with a missing name) within the default
+// limit.
+var zoneOverloads = []string{overloads.TimestampToYearWithTz, overloads.TimestampToMonthWithTz,
+	overloads.TimestampToDayOfYearWithTz, overloads.TimestampToDayOfMonthZeroBasedWithTz,
+	overloads.TimestampToDayOfMonthOneBasedWithTz, overloads.TimestampToDayOfWeekWithTz,
+	overloads.TimestampToHoursWithTz, overloads.TimestampToMinutesWithTz,
+	overloads.TimestampToSecondsWithTz, overloads.TimestampToMillisecondsWithTz}
+
+// zoneLoadCost is the cost of a call in zoneOverloads given a zone name: a
+// generous thousand comparisons' worth, since a zone's file may be slower
+// to read than here (a zip of zones, a slow disk).
+const zoneLoadCost = 1000
+
 // runtimeCoster charges, at run time, what cel-go undercharges:
 //
 //   - the conversions in parses, matched by function and argument type,
 //     as a call on a dyn value (a claim) is dispatched under the
 //     function's name rather than the overload's;
+//   - the timestamp accessors of zoneOverloads given a zone name (a
+//     string without ':', which cel-go loads rather than parses), matched
+//     the same way: zoneLoadCost each;
 //   - equality (==, !=) and list membership (in), which compare whole
 //     values, but which cel-go charges by their number of elements (a
 //     message 1): comparing two messages, or two claims maps holding long
@@ -352,6 +376,17 @@ func (runtimeCoster) CallCost(function, _ string, args []ref.Val, _ ref.Val) *ui
 			return nil
 		}
 		cost = 1 + traversal(uint64(len(s)))
+	case overloads.TimeGetFullYear, overloads.TimeGetMonth, overloads.TimeGetDayOfYear,
+		overloads.TimeGetDayOfMonth, overloads.TimeGetDate, overloads.TimeGetDayOfWeek, overloads.TimeGetHours,
+		overloads.TimeGetMinutes, overloads.TimeGetSeconds, overloads.TimeGetMilliseconds:
+		if len(args) != 2 {
+			return nil
+		}
+		zone, ok := args[1].(types.String)
+		if !ok || strings.Contains(string(zone), ":") {
+			return nil
+		}
+		cost = zoneLoadCost
 	case operators.Equals, operators.NotEquals:
 		cost = max(1, traversal(min(deepSize(args[0]), deepSize(args[1]))))
 	case operators.In:

@@ -255,6 +255,31 @@ func TestEval_StringParsesAreChargedByLength(t *testing.T) {
 	)
 }
 
+// TestEval_NamedTimeZonesAreChargedAsZoneLoads: a timestamp accessor
+// given a time zone name (getHours('Europe/Paris')) loads the zone from
+// disk on every call, about 60 µs (200 µs for a missing name), which
+// cel-go charges 1: a comprehension calling it on every step ran for
+// 2 s (7 s for a missing name) within the default limit. A fixed offset
+// ('+01:00') is parsed, not loaded, and costs what cel-go charges.
+func TestEval_NamedTimeZonesAreChargedAsZoneLoads(t *testing.T) {
+	in := grpcauth.ConditionInput{
+		Claims:  claims(t, map[string]any{"sub": "alice", "l": make([]int, 200), "tz": "Europe/Paris"}),
+		Request: &authtestv1.OwnRequest{Item: &authtestv1.Item{Owner: "Europe/Paris"}},
+	}
+	wantCostLimit(t, celcond.Config{CostLimit: 10_000}, in,
+		"claims.l.all(x, timestamp(0).getHours('Europe/Paris') >= 0)",
+		"claims.l.all(x, timestamp(0).getDayOfWeek(request.item.owner) >= 0)",
+		"claims.l.all(x, timestamp(0).getMinutes(claims.tz) >= 0)", // dispatched at run time: a dyn argument
+		"claims.l.all(x, timestamp(0).getSeconds('Nowhere/Missing') >= 0 || true)",
+	)
+	// Proven within the limit by the estimate, these would not be tracked.
+	wantCostLimit(t, celcond.Config{CostLimit: 1500}, in,
+		"timestamp(0).getHours('Europe/Paris') >= 0 && timestamp(0).getFullYear('Europe/Paris') > 0")
+	if ok, err := compile(t, celcond.Config{CostLimit: 10_000}, "claims.l.all(x, timestamp(0).getHours('+01:00') == 1)").Eval(context.Background(), in); !ok || err != nil {
+		t.Errorf("fixed offset: got %v, %v; want true, nil", ok, err)
+	}
+}
+
 // TestEval_DeepComparisonsAreChargedBySize: ==, != and in compare whole
 // values, which cel-go charges by their number of elements: comparing two
 // maps of a few keys holding long lists, on every step of a comprehension,
