@@ -282,7 +282,7 @@ func (e sizeEstimator) EstimateSize(n checker.AstNode) *checker.SizeEstimate {
 	return &checker.SizeEstimate{Min: 0, Max: bound}
 }
 
-func (e sizeEstimator) EstimateCallCost(_, overloadID string, _ *checker.AstNode, args []checker.AstNode) *checker.CallEstimate {
+func (e sizeEstimator) EstimateCallCost(_, overloadID string, target *checker.AstNode, args []checker.AstNode) *checker.CallEstimate {
 	switch {
 	case slices.Contains(parses, overloadID) && len(args) == 1:
 		return &checker.CallEstimate{CostEstimate: e.size(args[0]).MultiplyByCostFactor(common.StringTraversalCostFactor).Add(checker.FixedCostEstimate(1))}
@@ -295,6 +295,10 @@ func (e sizeEstimator) EstimateCallCost(_, overloadID string, _ *checker.AstNode
 	case overloadID == overloads.InList && len(args) == 2 && deep(args[0].Type()):
 		n := max(e.size(args[1]).Max, traversal(e.EstimateSize(args[1]).Max))
 		return &checker.CallEstimate{CostEstimate: checker.CostEstimate{Min: 1, Max: n}}
+	case overloadID == overloads.SizeString && len(args) == 1:
+		return &checker.CallEstimate{CostEstimate: e.size(args[0]).MultiplyByCostFactor(common.StringTraversalCostFactor).Add(checker.FixedCostEstimate(1))}
+	case overloadID == overloads.SizeStringInst && target != nil:
+		return &checker.CallEstimate{CostEstimate: e.size(*target).MultiplyByCostFactor(common.StringTraversalCostFactor).Add(checker.FixedCostEstimate(1))}
 	case slices.Contains(zoneOverloads, overloadID):
 		return &checker.CallEstimate{CostEstimate: checker.CostEstimate{Min: 1, Max: zoneLoadCost}}
 	}
@@ -353,6 +357,8 @@ const zoneLoadCost = 1000
 //   - the conversions in parses, matched by function and argument type,
 //     as a call on a dyn value (a claim) is dispatched under the
 //     function's name rather than the overload's;
+//   - size() of a string, which counts its characters: 1 plus 1 per 10
+//     bytes, as the conversions in parses;
 //   - the timestamp accessors of zoneOverloads given a zone name (a
 //     string without ':', which cel-go loads rather than parses), matched
 //     the same way: zoneLoadCost each;
@@ -367,7 +373,7 @@ func (runtimeCoster) CallCost(function, _ string, args []ref.Val, _ ref.Val) *ui
 	var cost uint64
 	switch function {
 	case overloads.TypeConvertInt, overloads.TypeConvertUint, overloads.TypeConvertDouble,
-		overloads.TypeConvertTimestamp, overloads.TypeConvertDuration:
+		overloads.TypeConvertTimestamp, overloads.TypeConvertDuration, overloads.Size:
 		if len(args) != 1 {
 			return nil
 		}

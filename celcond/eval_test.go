@@ -255,6 +255,28 @@ func TestEval_StringParsesAreChargedByLength(t *testing.T) {
 	)
 }
 
+// TestEval_StringSizesAreChargedByLength: size() of a string counts its
+// characters, which cel-go charges 1 whatever the length: a comprehension
+// taking the size of a 4 MiB request string on every step ran for about
+// 150 s within the default limit.
+func TestEval_StringSizesAreChargedByLength(t *testing.T) {
+	in := grpcauth.ConditionInput{
+		Claims:  claims(t, map[string]any{"sub": "alice", "l": make([]int, 1000), "s": strings.Repeat("a", 1<<16)}),
+		Request: &authtestv1.OwnRequest{Item: &authtestv1.Item{Owner: strings.Repeat("a", 1<<16)}},
+	}
+	wantCostLimit(t, celcond.Config{CostLimit: 10_000}, in,
+		"claims.l.all(x, size(request.item.owner) > 0)",
+		"claims.l.all(x, request.item.owner.size() > 0)",
+		"claims.l.all(x, size(claims.s) > 0)", // dispatched at run time: a dyn argument
+	)
+	// Proven within the limit by the estimate, these would not be tracked.
+	wantCostLimit(t, celcond.Config{CostLimit: 1000}, in,
+		"size(request.item.owner) > 0 && request.item.owner.size() < 1000000")
+	if ok, err := compile(t, celcond.Config{CostLimit: 10_000}, "claims.l.all(x, size(subject) == 5)").Eval(context.Background(), in); !ok || err != nil {
+		t.Errorf("short string: got %v, %v; want true, nil", ok, err)
+	}
+}
+
 // TestEval_NamedTimeZonesAreChargedAsZoneLoads: a timestamp accessor
 // given a time zone name (getHours('Europe/Paris')) loads the zone from
 // disk on every call, about 60 µs (200 µs for a missing name), which
