@@ -295,6 +295,9 @@ func (e sizeEstimator) EstimateCallCost(_, overloadID string, target *checker.As
 	case overloadID == overloads.InList && len(args) == 2 && deep(args[0].Type()):
 		n := max(e.size(args[1]).Max, traversal(e.EstimateSize(args[1]).Max))
 		return &checker.CallEstimate{CostEstimate: checker.CostEstimate{Min: 1, Max: n}}
+	case overloadID == overloads.InMap && len(args) == 2:
+		// Hashing the key reads it whole.
+		return &checker.CallEstimate{CostEstimate: e.size(args[0]).MultiplyByCostFactor(common.StringTraversalCostFactor).Add(checker.FixedCostEstimate(1))}
 	case overloadID == overloads.SizeString && len(args) == 1:
 		return &checker.CallEstimate{CostEstimate: e.size(args[0]).MultiplyByCostFactor(common.StringTraversalCostFactor).Add(checker.FixedCostEstimate(1))}
 	case overloadID == overloads.SizeStringInst && target != nil:
@@ -366,7 +369,9 @@ const zoneLoadCost = 1000
 //     values, but which cel-go charges by their number of elements (a
 //     message 1): comparing two messages, or two claims maps holding long
 //     lists, walks every field and element. They cost 1 per 10 units of
-//     deepSize, at least what cel-go charges.
+//     deepSize, at least what cel-go charges;
+//   - membership in a map (in), which hashes the key whole, but which
+//     cel-go charges 1: 1 per 10 units of the key's deepSize, at least 1.
 type runtimeCoster struct{}
 
 func (runtimeCoster) CallCost(function, _ string, args []ref.Val, _ ref.Val) *uint64 {
@@ -396,11 +401,14 @@ func (runtimeCoster) CallCost(function, _ string, args []ref.Val, _ ref.Val) *ui
 	case operators.Equals, operators.NotEquals:
 		cost = max(1, traversal(min(deepSize(args[0]), deepSize(args[1]))))
 	case operators.In:
-		list, ok := args[1].(traits.Lister)
-		if !ok {
+		switch c := args[1].(type) {
+		case traits.Lister:
+			cost = max(uint64(c.Size().(types.Int)), traversal(deepSize(c)))
+		case traits.Mapper:
+			cost = max(1, traversal(deepSize(args[0])))
+		default:
 			return nil
 		}
-		cost = max(uint64(list.Size().(types.Int)), traversal(deepSize(list)))
 	default:
 		return nil
 	}

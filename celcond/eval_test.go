@@ -277,6 +277,28 @@ func TestEval_StringSizesAreChargedByLength(t *testing.T) {
 	}
 }
 
+// TestEval_MapMembershipIsChargedByKeyLength: in on a map hashes the key,
+// which cel-go charges 1 whatever the key's length: a comprehension
+// testing a 4 MiB request string against a map literal on every step ran
+// for about 3 s within the default limit.
+func TestEval_MapMembershipIsChargedByKeyLength(t *testing.T) {
+	in := grpcauth.ConditionInput{
+		Claims:  claims(t, map[string]any{"sub": "alice", "l": make([]int, 1000), "m": map[string]int{"a": 1}}),
+		Request: &authtestv1.OwnRequest{Item: &authtestv1.Item{Owner: strings.Repeat("a", 1<<16)}},
+	}
+	wantCostLimit(t, celcond.Config{CostLimit: 10_000}, in,
+		"claims.l.all(x, !(request.item.owner in {'a': 1}))",
+		"claims.l.all(x, !(request.item.owner in claims))",
+		"claims.l.all(x, !(request.item.owner in claims.m))", // dispatched at run time: a dyn map
+	)
+	// Proven within the limit by the estimate, these would not be tracked.
+	wantCostLimit(t, celcond.Config{CostLimit: 1000}, in,
+		"!(request.item.owner in {'a': 1}) && !(request.item.owner in {'b': 1})")
+	if ok, err := compile(t, celcond.Config{CostLimit: 10_000}, "claims.l.all(x, subject in {'alice': 1})").Eval(context.Background(), in); !ok || err != nil {
+		t.Errorf("short key: got %v, %v; want true, nil", ok, err)
+	}
+}
+
 // TestEval_NamedTimeZonesAreChargedAsZoneLoads: a timestamp accessor
 // given a time zone name (getHours('Europe/Paris')) loads the zone from
 // disk on every call, about 60 µs (200 µs for a missing name), which
