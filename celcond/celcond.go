@@ -41,6 +41,7 @@ import (
 	"math"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"unicode/utf8"
 
@@ -281,7 +282,7 @@ func (e sizeEstimator) EstimateSize(n checker.AstNode) *checker.SizeEstimate {
 	return &checker.SizeEstimate{Min: 0, Max: bound}
 }
 
-func (e sizeEstimator) EstimateCallCost(_, overloadID string, _ *checker.AstNode, args []checker.AstNode) *checker.CallEstimate {
+func (e sizeEstimator) EstimateCallCost(_, overloadID string, target *checker.AstNode, args []checker.AstNode) *checker.CallEstimate {
 	switch {
 	case slices.Contains(parses, overloadID) && len(args) == 1:
 		return &checker.CallEstimate{CostEstimate: e.size(args[0]).MultiplyByCostFactor(common.StringTraversalCostFactor).Add(checker.FixedCostEstimate(1))}
@@ -294,6 +295,15 @@ func (e sizeEstimator) EstimateCallCost(_, overloadID string, _ *checker.AstNode
 	case overloadID == overloads.InList && len(args) == 2 && deep(args[0].Type()):
 		n := max(e.size(args[1]).Max, traversal(e.EstimateSize(args[1]).Max))
 		return &checker.CallEstimate{CostEstimate: checker.CostEstimate{Min: 1, Max: n}}
+	case overloadID == overloads.InMap && len(args) == 2:
+		// Hashing the key reads it whole.
+		return &checker.CallEstimate{CostEstimate: e.size(args[0]).MultiplyByCostFactor(common.StringTraversalCostFactor).Add(checker.FixedCostEstimate(1))}
+	case overloadID == overloads.SizeString && len(args) == 1:
+		return &checker.CallEstimate{CostEstimate: e.size(args[0]).MultiplyByCostFactor(common.StringTraversalCostFactor).Add(checker.FixedCostEstimate(1))}
+	case overloadID == overloads.SizeStringInst && target != nil:
+		return &checker.CallEstimate{CostEstimate: e.size(*target).MultiplyByCostFactor(common.StringTraversalCostFactor).Add(checker.FixedCostEstimate(1))}
+	case slices.Contains(zoneOverloads, overloadID):
+		return &checker.CallEstimate{CostEstimate: checker.CostEstimate{Min: 1, Max: zoneLoadCost}}
 	}
 	return nil
 }
@@ -327,23 +337,48 @@ func deep(t *types.Type) bool {
 var parses = []string{overloads.StringToInt, overloads.StringToUint, overloads.StringToDouble,
 	overloads.StringToTimestamp, overloads.StringToDuration}
 
+// zoneOverloads are the timestamp accessors that take a time zone
+// (timestamp.getHours('Europe/Paris')). Given a zone name rather than a
+// fixed offset ('+01:00'), cel-go loads the zone with time.LoadLocation
+// on every call, which reads the zone's file: about 60 µs, 200 µs for a
+// missing name, while cel-go charges 1. A comprehension calling one on
+// every step ran for 2 s (7 s with a missing name) within the default
+// limit.
+var zoneOverloads = []string{overloads.TimestampToYearWithTz, overloads.TimestampToMonthWithTz,
+	overloads.TimestampToDayOfYearWithTz, overloads.TimestampToDayOfMonthZeroBasedWithTz,
+	overloads.TimestampToDayOfMonthOneBasedWithTz, overloads.TimestampToDayOfWeekWithTz,
+	overloads.TimestampToHoursWithTz, overloads.TimestampToMinutesWithTz,
+	overloads.TimestampToSecondsWithTz, overloads.TimestampToMillisecondsWithTz}
+
+// zoneLoadCost is the cost of a call in zoneOverloads given a zone name: a
+// generous thousand comparisons' worth, since a zone's file may be slower
+// to read than here (a zip of zones, a slow disk).
+const zoneLoadCost = 1000
+
 // runtimeCoster charges, at run time, what cel-go undercharges:
 //
 //   - the conversions in parses, matched by function and argument type,
 //     as a call on a dyn value (a claim) is dispatched under the
 //     function's name rather than the overload's;
+//   - size() of a string, which counts its characters: 1 plus 1 per 10
+//     bytes, as the conversions in parses;
+//   - the timestamp accessors of zoneOverloads given a zone name (a
+//     string without ':', which cel-go loads rather than parses), matched
+//     the same way: zoneLoadCost each;
 //   - equality (==, !=) and list membership (in), which compare whole
 //     values, but which cel-go charges by their number of elements (a
 //     message 1): comparing two messages, or two claims maps holding long
 //     lists, walks every field and element. They cost 1 per 10 units of
-//     deepSize, at least what cel-go charges.
+//     deepSize, at least what cel-go charges;
+//   - membership in a map (in), which hashes the key whole, but which
+//     cel-go charges 1: 1 per 10 units of the key's deepSize, at least 1.
 type runtimeCoster struct{}
 
 func (runtimeCoster) CallCost(function, _ string, args []ref.Val, _ ref.Val) *uint64 {
 	var cost uint64
 	switch function {
 	case overloads.TypeConvertInt, overloads.TypeConvertUint, overloads.TypeConvertDouble,
-		overloads.TypeConvertTimestamp, overloads.TypeConvertDuration:
+		overloads.TypeConvertTimestamp, overloads.TypeConvertDuration, overloads.Size:
 		if len(args) != 1 {
 			return nil
 		}
@@ -352,14 +387,28 @@ func (runtimeCoster) CallCost(function, _ string, args []ref.Val, _ ref.Val) *ui
 			return nil
 		}
 		cost = 1 + traversal(uint64(len(s)))
+	case overloads.TimeGetFullYear, overloads.TimeGetMonth, overloads.TimeGetDayOfYear,
+		overloads.TimeGetDayOfMonth, overloads.TimeGetDate, overloads.TimeGetDayOfWeek, overloads.TimeGetHours,
+		overloads.TimeGetMinutes, overloads.TimeGetSeconds, overloads.TimeGetMilliseconds:
+		if len(args) != 2 {
+			return nil
+		}
+		zone, ok := args[1].(types.String)
+		if !ok || strings.Contains(string(zone), ":") {
+			return nil
+		}
+		cost = zoneLoadCost
 	case operators.Equals, operators.NotEquals:
 		cost = max(1, traversal(min(deepSize(args[0]), deepSize(args[1]))))
 	case operators.In:
-		list, ok := args[1].(traits.Lister)
-		if !ok {
+		switch c := args[1].(type) {
+		case traits.Lister:
+			cost = max(uint64(c.Size().(types.Int)), traversal(deepSize(c)))
+		case traits.Mapper:
+			cost = max(1, traversal(deepSize(args[0])))
+		default:
 			return nil
 		}
-		cost = max(uint64(list.Size().(types.Int)), traversal(deepSize(list)))
 	default:
 		return nil
 	}

@@ -255,6 +255,69 @@ func TestEval_StringParsesAreChargedByLength(t *testing.T) {
 	)
 }
 
+// TestEval_StringSizesAreChargedByLength: size() of a string counts its
+// characters, which cel-go charges 1 whatever the length: a comprehension
+// taking the size of a 4 MiB request string on every step ran for about
+// 150 s within the default limit.
+func TestEval_StringSizesAreChargedByLength(t *testing.T) {
+	in := grpcauth.ConditionInput{
+		Claims:  claims(t, map[string]any{"sub": "alice", "l": make([]int, 1000), "s": strings.Repeat("a", 1<<16)}),
+		Request: &authtestv1.OwnRequest{Item: &authtestv1.Item{Owner: strings.Repeat("a", 1<<16)}},
+	}
+	wantCostLimit(t, celcond.Config{CostLimit: 10_000}, in,
+		"claims.l.all(x, size(request.item.owner) > 0)",
+		"claims.l.all(x, request.item.owner.size() > 0)",
+		"claims.l.all(x, size(claims.s) > 0)", // dispatched at run time: a dyn argument
+	)
+	// Proven within the limit by the estimate, these would not be tracked.
+	wantCostLimit(t, celcond.Config{CostLimit: 1000}, in,
+		"size(request.item.owner) > 0 && request.item.owner.size() < 1000000")
+	wantTrue(t, celcond.Config{CostLimit: 10_000}, in, "claims.l.all(x, size(subject) == 5)")
+}
+
+// TestEval_MapMembershipIsChargedByKeyLength: in on a map hashes the key,
+// which cel-go charges 1 whatever the key's length: a comprehension
+// testing a 4 MiB request string against a map literal on every step ran
+// for about 3 s within the default limit.
+func TestEval_MapMembershipIsChargedByKeyLength(t *testing.T) {
+	in := grpcauth.ConditionInput{
+		Claims:  claims(t, map[string]any{"sub": "alice", "l": make([]int, 1000), "m": map[string]int{"a": 1}}),
+		Request: &authtestv1.OwnRequest{Item: &authtestv1.Item{Owner: strings.Repeat("a", 1<<16)}},
+	}
+	wantCostLimit(t, celcond.Config{}, in,
+		"claims.l.all(x, !(request.item.owner in {'a': 1}))",
+		"claims.l.all(x, !(request.item.owner in claims))",
+		"claims.l.all(x, !(request.item.owner in claims.m))", // dispatched at run time: a dyn map
+	)
+	// Proven within the limit by the estimate, these would not be tracked.
+	wantCostLimit(t, celcond.Config{CostLimit: 1000}, in,
+		"!(request.item.owner in {'a': 1}) && !(request.item.owner in {'b': 1})")
+	wantTrue(t, celcond.Config{CostLimit: 10_000}, in, "claims.l.all(x, subject in {'alice': 1})")
+}
+
+// TestEval_NamedTimeZonesAreChargedAsZoneLoads: a timestamp accessor
+// given a time zone name (getHours('Europe/Paris')) loads the zone from
+// disk on every call, about 60 µs (200 µs for a missing name), which
+// cel-go charges 1: a comprehension calling it on every step ran for
+// 2 s (7 s for a missing name) within the default limit. A fixed offset
+// ('+01:00') is parsed, not loaded, and costs what cel-go charges.
+func TestEval_NamedTimeZonesAreChargedAsZoneLoads(t *testing.T) {
+	in := grpcauth.ConditionInput{
+		Claims:  claims(t, map[string]any{"sub": "alice", "l": make([]int, 200), "tz": "Europe/Paris"}),
+		Request: &authtestv1.OwnRequest{Item: &authtestv1.Item{Owner: "Europe/Paris"}},
+	}
+	wantCostLimit(t, celcond.Config{CostLimit: 10_000}, in,
+		"claims.l.all(x, timestamp(0).getHours('Europe/Paris') >= 0)",
+		"claims.l.all(x, timestamp(0).getDayOfWeek(request.item.owner) >= 0)",
+		"claims.l.all(x, timestamp(0).getMinutes(claims.tz) >= 0)", // dispatched at run time: a dyn argument
+		"claims.l.all(x, timestamp(0).getSeconds('Nowhere/Missing') >= 0 || true)",
+	)
+	// Proven within the limit by the estimate, these would not be tracked.
+	wantCostLimit(t, celcond.Config{CostLimit: 1500}, in,
+		"timestamp(0).getHours('Europe/Paris') >= 0 && timestamp(0).getFullYear('Europe/Paris') > 0")
+	wantTrue(t, celcond.Config{CostLimit: 10_000}, in, "claims.l.all(x, timestamp(0).getHours('+01:00') == 1)")
+}
+
 // TestEval_DeepComparisonsAreChargedBySize: ==, != and in compare whole
 // values, which cel-go charges by their number of elements: comparing two
 // maps of a few keys holding long lists, on every step of a comprehension,
@@ -315,6 +378,14 @@ func wantCostLimit(t *testing.T, cfg celcond.Config, in grpcauth.ConditionInput,
 		if err == nil || !strings.Contains(err.Error(), "cost limit") {
 			t.Errorf("%s: err = %.200v, want the cost limit exceeded", expr, err)
 		}
+	}
+}
+
+// wantTrue asserts that expr, compiled with cfg, is true on in.
+func wantTrue(t *testing.T, cfg celcond.Config, in grpcauth.ConditionInput, expr string) {
+	t.Helper()
+	if ok, err := compile(t, cfg, expr).Eval(context.Background(), in); !ok || err != nil {
+		t.Errorf("%s = %v, %v; want true, nil", expr, ok, err)
 	}
 }
 
