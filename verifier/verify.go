@@ -165,7 +165,8 @@ func (v *Verifier) verifyAccessToken(ctx context.Context, token string, pre *dec
 // VerifyIDToken verifies an OpenID Connect ID token: the same form,
 // algorithm, issuer, time and signature checks as VerifyAccessToken, but its
 // aud must contain clientID (Config.Audiences, ClientIDs, AssertClaims and
-// RequireAccessTokenProfile do not apply), its azp, when present, must equal
+// RequireAccessTokenProfile do not apply), it must have a non-empty sub and
+// an iat (OpenID Connect Core, section 2), its azp, when present, must equal
 // clientID, and its typ must not name another kind of JWT: "at+jwt" (an
 // access token), "logout+jwt" (a logout token), or any other "+jwt" type. When nonce is not empty the token's nonce must equal it. ID tokens
 // are never cached.
@@ -236,6 +237,8 @@ var (
 	errAzp         = &ClaimError{Claim: "azp", Reason: "differs from the client id"}
 	errNonce       = &ClaimError{Claim: "nonce", Reason: "does not match"}
 	errNoNonce     = &ClaimError{Claim: "nonce", Reason: "missing"}
+	errIDNoSub     = &ClaimError{Claim: "sub", Reason: "missing or empty (required in an ID token)"}
+	errIDNoIat     = &ClaimError{Claim: "iat", Reason: "missing (required in an ID token)"}
 )
 
 // parsed is a token that passed the syntactic checks: split once, its
@@ -554,9 +557,18 @@ func isEmpty(raw string) bool {
 	return ok && ok2 && strings.TrimSpace(inner) == ""
 }
 
-// checkIDClaims checks an ID token's azp and nonce (OIDC Core, 3.1.3.7 and
-// 3.1.3.7 step 11), comparing the nonce in constant time.
+// checkIDClaims checks an ID token's sub and iat, which OIDC Core, section
+// 2 requires in every ID token (so that another JWT of the issuer naming
+// no subject, such as a logout token naming only a session, is not one),
+// its azp and its nonce (OIDC Core, 3.1.3.7 and 3.1.3.7 step 11),
+// comparing the nonce in constant time.
 func checkIDClaims(r *jwt.Claims, clientID, nonce string) error {
+	switch {
+	case r.Subject == "":
+		return errIDNoSub
+	case r.IssuedAt.IsZero():
+		return errIDNoIat
+	}
 	if r.Azp != "" && r.Azp != clientID {
 		return errAzp
 	}
