@@ -43,6 +43,7 @@ func TestVerifyIDToken_Rules(t *testing.T) {
 		{"typ at+jwt is an access token, not an ID token", idToken(nil, grpcauthtest.WithHeader("typ", "at+jwt")), client, "", ErrClaims},
 		{"typ logout+jwt is a logout token, not an ID token", idToken(nil, grpcauthtest.WithHeader("typ", "logout+jwt")), client, "", ErrClaims},
 		{"typ application/dpop+jwt is a DPoP proof, not an ID token", idToken(nil, grpcauthtest.WithHeader("typ", "application/dpop+jwt")), client, "", ErrClaims},
+		{"typ at+jwt with a parameter is an access token, not an ID token", idToken(nil, grpcauthtest.WithHeader("typ", "at+jwt; v=1")), client, "", ErrClaims},
 		{"typ JWT is an ID token's", idToken(nil, grpcauthtest.WithHeader("typ", "JWT")), client, "", nil},
 		{"wrong issuer", idToken(map[string]any{"iss": "https://evil.example"}), client, "", ErrIssuer},
 		{"expired", idToken(map[string]any{"exp": now.Add(-time.Hour)}), client, "", ErrExpired},

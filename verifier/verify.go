@@ -400,7 +400,7 @@ func (v *Verifier) parse(token string, pre *decodedPayload, kind tokenKind) (par
 			return parsed{}, errTyp
 		}
 	case kind == kindAccess:
-		if otherJWTType(h.Typ) && !isAccessTokenType(strings.TrimSpace(h.Typ)) {
+		if otherJWTType(h.Typ) && !isAccessTokenType(essence(h.Typ)) {
 			return parsed{}, errTypOther
 		}
 	case kind == kindID:
@@ -449,14 +449,24 @@ func subtype(typ string) string {
 	return typ
 }
 
+// essence returns typ without its media-type parameters (RFC 2045, 5.1:
+// what follows a ';') and surrounding white space, so that
+// "logout+jwt; charset=utf-8" names a logout token as "logout+jwt" does.
+func essence(typ string) string {
+	if i := strings.IndexByte(typ, ';'); i >= 0 {
+		typ = typ[:i]
+	}
+	return strings.TrimSpace(typ)
+}
+
 // otherJWTType reports whether typ names an explicitly typed kind of JWT
-// (RFC 8725, 3.11): a media type ending in "+jwt", such as RFC 9068's
-// at+jwt, OIDC Back-Channel Logout's logout+jwt, RFC 9449's dpop+jwt or
-// RFC 8417's secevent+jwt. None of them is an ID token, whose typ is
-// absent or "JWT".
+// (RFC 8725, 3.11): a media type ending in "+jwt", whatever its
+// parameters, such as RFC 9068's at+jwt, OIDC Back-Channel Logout's
+// logout+jwt, RFC 9449's dpop+jwt or RFC 8417's secevent+jwt. None of them
+// is an ID token, whose typ is absent or "JWT".
 func otherJWTType(typ string) bool {
 	const suffix = "+jwt"
-	t := subtype(strings.TrimSpace(typ))
+	t := subtype(essence(typ))
 	return len(t) >= len(suffix) && strings.EqualFold(t[len(t)-len(suffix):], suffix)
 }
 
