@@ -58,7 +58,8 @@
 //
 // [Verifier.VerifyIDToken] checks OpenID Connect ID tokens with the same
 // form, algorithm, issuer, time and signature rules; its aud must contain
-// the client id, and ID tokens are never cached. [NewMulti] accepts tokens
+// the client id, it must have a sub and an iat, and ID tokens are never
+// cached. [NewMulti] accepts tokens
 // from several issuers: it routes each token by its exact iss to that
 // issuer's own Verifier and key set, so one issuer's keys never verify
 // another's tokens. [Verifier.Stats] reports cache and key-set counters

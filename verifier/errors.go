@@ -47,9 +47,9 @@ var (
 	ErrAudience = errors.New("verifier: audience mismatch")
 
 	// ErrClaims reports a failed claim check: a missing exp, the client-id
-	// allow-list, a claim assertion, an ID token's nonce or azp, a typ
-	// naming another kind of JWT, or the typ or a claim the RFC 9068
-	// profile requires. The concrete error is a *ClaimError.
+	// allow-list, a claim assertion, an ID token's missing sub or iat, its
+	// nonce or azp, a typ naming another kind of JWT, or the typ or a claim
+	// the RFC 9068 profile requires. The concrete error is a *ClaimError.
 	ErrClaims = errors.New("verifier: claim check failed")
 
 	// ErrKeysUnavailable reports that the keys needed are not available: the

@@ -2,6 +2,7 @@ package verifier
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"testing"
 	"time"
@@ -42,6 +43,7 @@ func TestVerifyIDToken_Rules(t *testing.T) {
 		{"typ at+jwt is an access token, not an ID token", idToken(nil, grpcauthtest.WithHeader("typ", "at+jwt")), client, "", ErrClaims},
 		{"typ logout+jwt is a logout token, not an ID token", idToken(nil, grpcauthtest.WithHeader("typ", "logout+jwt")), client, "", ErrClaims},
 		{"typ application/dpop+jwt is a DPoP proof, not an ID token", idToken(nil, grpcauthtest.WithHeader("typ", "application/dpop+jwt")), client, "", ErrClaims},
+		{"typ at+jwt with a parameter is an access token, not an ID token", idToken(nil, grpcauthtest.WithHeader("typ", "at+jwt; v=1")), client, "", ErrClaims},
 		{"typ JWT is an ID token's", idToken(nil, grpcauthtest.WithHeader("typ", "JWT")), client, "", nil},
 		{"wrong issuer", idToken(map[string]any{"iss": "https://evil.example"}), client, "", ErrIssuer},
 		{"expired", idToken(map[string]any{"exp": now.Add(-time.Hour)}), client, "", ErrExpired},
@@ -84,5 +86,46 @@ func TestVerifyIDToken_IgnoresAccessTokenOptions(t *testing.T) {
 	}
 	if _, err := f.v.VerifyAccessToken(context.Background(), tok); err == nil {
 		t.Fatal("the ID token was accepted as an access token")
+	}
+}
+
+// TestVerifyIDToken_TokenWithoutSubOrIatIsRefused: OpenID Connect Core,
+// section 2 requires sub and iat in every ID token. Without the check, a
+// Back-Channel Logout token of the same issuer naming the session alone
+// (sid, no sub, typ JWT as older issuers send it) was accepted as an ID
+// token for a caller that checks no nonce, with an empty Subject.
+func TestVerifyIDToken_TokenWithoutSubOrIatIsRefused(t *testing.T) {
+	f := newFixture(t, grpcauthtest.Config{}, nil)
+	const client = "web-app"
+	logoutEvent := map[string]any{"http://schemas.openid.net/event/backchannel-logout": map[string]any{}}
+	cases := []struct {
+		name   string
+		claims map[string]any
+		opts   []grpcauthtest.MintOption
+		claim  string
+	}{
+		{"no sub", map[string]any{"sub": nil}, nil, "sub"},
+		{"empty sub", map[string]any{"sub": ""}, nil, "sub"},
+		{"null sub", map[string]any{"sub": json.RawMessage("null")}, nil, "sub"},
+		{"no iat", map[string]any{"iat": nil}, nil, "iat"},
+		{"null iat", map[string]any{"iat": json.RawMessage("null")}, nil, "iat"},
+		{"logout token naming a session only", map[string]any{"sub": nil, "sid": "08a5019c", "events": logoutEvent},
+			[]grpcauthtest.MintOption{grpcauthtest.WithHeader("typ", "JWT")}, "sub"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			claims := map[string]any{"aud": client, "cid": nil}
+			for k, v := range tc.claims {
+				claims[k] = v
+			}
+			c, err := f.v.VerifyIDToken(context.Background(), f.mint(t, claims, tc.opts...), client, "")
+			var ce *ClaimError
+			if !errors.As(err, &ce) || !errors.Is(err, ErrClaims) || ce.Claim != tc.claim {
+				t.Fatalf("VerifyIDToken = %v, want a ClaimError for %q", err, tc.claim)
+			}
+			if !c.IsZero() {
+				t.Fatal("claims returned with the error")
+			}
+		})
 	}
 }

@@ -166,7 +166,8 @@ func (v *Verifier) verifyAccessToken(ctx context.Context, token string, pre *dec
 // VerifyIDToken verifies an OpenID Connect ID token: the same form,
 // algorithm, issuer, time and signature checks as VerifyAccessToken, but its
 // aud must contain clientID (Config.Audiences, ClientIDs, AssertClaims and
-// RequireAccessTokenProfile do not apply), its azp, when present, must equal
+// RequireAccessTokenProfile do not apply), it must have a non-empty sub and
+// an iat (OpenID Connect Core, section 2), its azp, when present, must equal
 // clientID, and its typ must not name another kind of JWT: "at+jwt" (an
 // access token), "logout+jwt" (a logout token), or any other "+jwt" type. When nonce is not empty the token's nonce must equal it. ID tokens
 // are never cached.
@@ -241,6 +242,8 @@ var (
 	errAzp         = &ClaimError{Claim: "azp", Reason: "differs from the client id"}
 	errNonce       = &ClaimError{Claim: "nonce", Reason: "does not match"}
 	errNoNonce     = &ClaimError{Claim: "nonce", Reason: "missing"}
+	errIDNoSub     = &ClaimError{Claim: "sub", Reason: "missing or empty (required in an ID token)"}
+	errIDNoIat     = &ClaimError{Claim: "iat", Reason: "missing (required in an ID token)"}
 )
 
 // parsed is a token that passed the syntactic checks: split once, its
@@ -402,7 +405,7 @@ func (v *Verifier) parse(token string, pre *decodedPayload, kind tokenKind) (par
 			return parsed{}, errTyp
 		}
 	case kind == kindAccess:
-		if otherJWTType(h.Typ) && !isAccessTokenType(strings.TrimSpace(h.Typ)) {
+		if otherJWTType(h.Typ) && !isAccessTokenType(essence(h.Typ)) {
 			return parsed{}, errTypOther
 		}
 	case kind == kindID:
@@ -451,14 +454,24 @@ func subtype(typ string) string {
 	return typ
 }
 
+// essence returns typ without its media-type parameters (RFC 2045, 5.1:
+// what follows a ';') and surrounding white space, so that
+// "logout+jwt; charset=utf-8" names a logout token as "logout+jwt" does.
+func essence(typ string) string {
+	if i := strings.IndexByte(typ, ';'); i >= 0 {
+		typ = typ[:i]
+	}
+	return strings.TrimSpace(typ)
+}
+
 // otherJWTType reports whether typ names an explicitly typed kind of JWT
-// (RFC 8725, 3.11): a media type ending in "+jwt", such as RFC 9068's
-// at+jwt, OIDC Back-Channel Logout's logout+jwt, RFC 9449's dpop+jwt or
-// RFC 8417's secevent+jwt. None of them is an ID token, whose typ is
-// absent or "JWT".
+// (RFC 8725, 3.11): a media type ending in "+jwt", whatever its
+// parameters, such as RFC 9068's at+jwt, OIDC Back-Channel Logout's
+// logout+jwt, RFC 9449's dpop+jwt or RFC 8417's secevent+jwt. None of them
+// is an ID token, whose typ is absent or "JWT".
 func otherJWTType(typ string) bool {
 	const suffix = "+jwt"
-	t := subtype(strings.TrimSpace(typ))
+	t := subtype(essence(typ))
 	return len(t) >= len(suffix) && strings.EqualFold(t[len(t)-len(suffix):], suffix)
 }
 
@@ -559,9 +572,18 @@ func isEmpty(raw string) bool {
 	return ok && ok2 && strings.TrimSpace(inner) == ""
 }
 
-// checkIDClaims checks an ID token's azp and nonce (OIDC Core, 3.1.3.7 and
-// 3.1.3.7 step 11), comparing the nonce in constant time.
+// checkIDClaims checks an ID token's sub and iat, which OIDC Core, section
+// 2 requires in every ID token (so that another JWT of the issuer naming
+// no subject, such as a logout token naming only a session, is not one),
+// its azp and its nonce (OIDC Core, 3.1.3.7 and 3.1.3.7 step 11),
+// comparing the nonce in constant time.
 func checkIDClaims(r *jwt.Claims, clientID, nonce string) error {
+	switch {
+	case r.Subject == "":
+		return errIDNoSub
+	case r.IssuedAt.IsZero():
+		return errIDNoIat
+	}
 	if r.Azp != "" && r.Azp != clientID {
 		return errAzp
 	}

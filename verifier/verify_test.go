@@ -351,6 +351,7 @@ func TestVerifyAccessToken_AccessTokenProfile(t *testing.T) {
 		{name: "typ at+jwt with every required claim is accepted", token: mint(nil), want: nil},
 		{name: "typ application/at+jwt is accepted", token: mint(nil, grpcauthtest.WithHeader("typ", "application/at+jwt")), want: nil},
 		{name: "typ in upper case is accepted", token: mint(nil, grpcauthtest.WithHeader("typ", "AT+JWT")), want: nil},
+		{name: "typ at+jwt with a parameter is rejected (RFC 9068, 4: no other value)", token: mint(nil, grpcauthtest.WithHeader("typ", "at+jwt; v=1")), want: ErrClaims},
 		{name: "typ JWT is rejected", token: mint(nil, grpcauthtest.WithHeader("typ", "JWT")), want: ErrClaims},
 		{name: "missing typ is rejected", token: func(t *testing.T, f *fixture) string {
 			tok := f.mint(t, nil)
@@ -419,6 +420,11 @@ func TestVerifyAccessToken_OtherExplicitlyTypedJWTsAreRefused(t *testing.T) {
 		{name: "typ logout+jwt is refused", token: typ("logout+jwt"), want: ErrClaims},
 		{name: "typ application/secevent+jwt is refused", token: typ("application/secevent+jwt"), want: ErrClaims},
 		{name: "typ DPOP+JWT is refused", token: typ("DPOP+JWT"), want: ErrClaims},
+		// A media type may carry parameters (RFC 2045, 5.1); they do not
+		// change which kind of JWT it names.
+		{name: "typ logout+jwt with a parameter is refused", token: typ("logout+jwt; charset=utf-8"), want: ErrClaims},
+		{name: "typ application/secevent+jwt with a parameter is refused", token: typ("application/secevent+jwt;v=1"), want: ErrClaims},
+		{name: "typ at+jwt with a parameter is accepted", token: typ("at+jwt; v=1"), want: nil},
 	})
 }
 
