@@ -117,7 +117,7 @@ func (a *Authenticator) policy(ctx context.Context, p *methodPlan, method string
 	}
 	// stepUp reads the clock only for max_age_seconds: a call pays for no
 	// clock read it does not need.
-	if rej, cause := p.rule.stepUp.check(c, a.now, a.skew); rej != nil {
+	if rej, cause := p.rule.stepUp.check(c, a.now, a.skewFor); rej != nil {
 		return rej, cause
 	}
 	if p.cond == nil || (req == nil && !p.condAtStart) {

@@ -82,9 +82,10 @@ var (
 
 // check returns the rejection for claims that fall short of the
 // requirement, and why, or nil. clock gives the current time, read only
-// when the requirement has a max age; an auth_time more than skew in the
-// future counts as too old, since it cannot be trusted.
-func (s *stepUp) check(c verifier.Claims, clock func() time.Time, skew time.Duration) (*rejection, error) {
+// when the requirement has a max age; an auth_time more than skewFor(c)
+// (the skew of the verifier that accepted c) in the future counts as too
+// old, since it cannot be trusted.
+func (s *stepUp) check(c verifier.Claims, clock func() time.Time, skewFor func(verifier.Claims) time.Duration) (*rejection, error) {
 	if s == nil {
 		return nil, nil
 	}
@@ -107,7 +108,7 @@ func (s *stepUp) check(c verifier.Claims, clock func() time.Time, skew time.Dura
 		}
 		at := time.Unix(0, 0).Add(time.Duration(sec * float64(time.Second)))
 		now := clock()
-		if age := now.Sub(at); age > s.maxAge || at.After(now.Add(skew)) {
+		if age := now.Sub(at); age > s.maxAge || at.After(now) && at.After(now.Add(skewFor(c))) {
 			return s.rej, fmt.Errorf("grpcauth: step-up: the user authenticated at %s, %s before now, and the rule's max_age_seconds is %d",
 				at.UTC().Format(time.RFC3339), age.Round(time.Second), int64(s.maxAge/time.Second))
 		}

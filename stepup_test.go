@@ -248,3 +248,38 @@ type nopVerifier struct{}
 func (nopVerifier) VerifyAccessToken(context.Context, string) (verifier.Claims, error) {
 	return verifier.Claims{}, errors.New("nopVerifier: no tokens")
 }
+
+// skewsVerifier is a verifier joining others, as a MultiVerifier does:
+// all its skew is the largest of its verifiers', accepting its skew for
+// the one that accepted a token.
+type skewsVerifier struct {
+	*verifier.Verifier
+	all, accepting time.Duration
+}
+
+func (v skewsVerifier) ClockSkew() time.Duration                   { return v.all }
+func (v skewsVerifier) ClockSkewFor(verifier.Claims) time.Duration { return v.accepting }
+
+func TestStepUp_FutureAuthTimeIsJudgedByTheAcceptingVerifiersSkew(t *testing.T) {
+	now := conditiontest.Now
+	tests := []struct {
+		name           string
+		all, accepting time.Duration
+		authTime       time.Time
+		want           codes.Code
+	}{
+		{"strict issuer among lenient ones, auth_time 30 s ahead", time.Hour, 0, now.Add(30 * time.Second), codes.Unauthenticated},
+		{"lenient issuer among strict ones, auth_time 30 s ahead", 0, time.Minute, now.Add(30 * time.Second), codes.OK},
+		{"strict issuer, auth_time now", time.Hour, 0, now, codes.OK},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			e := conditiontest.New(t, grpcauth.Config{}, func(v *verifier.Verifier) grpcauth.TokenVerifier {
+				return skewsVerifier{v, tt.all, tt.accepting}
+			})
+			tok := e.Token(t, map[string]any{"acr": "phr", "auth_time": tt.authTime}, []string{"test:read"})
+			_, err := e.Client.StepUp(conditiontest.Bearer(t.Context(), tok), &authtestv1.StepUpRequest{})
+			conditiontest.CheckStatus(t, err, tt.want, grpcauth.ReasonInsufficientUserAuthentication)
+		})
+	}
+}

@@ -26,7 +26,8 @@ func clockSkew(v TokenVerifier) time.Duration {
 // (verifier.MultiVerifier and introspect.Combined do: the skew of the
 // verifier, among theirs, that accepted c), or else clockSkew's. A stream
 // is cut at its token's exp plus that skew, when its unary calls start
-// being refused. A negative value counts as none.
+// being refused, and step-up trusts an auth_time up to that skew in the
+// future. A negative value counts as none.
 func (a *Authenticator) skewFor(c verifier.Claims) time.Duration {
 	if s, ok := a.verifier.(interface {
 		ClockSkewFor(verifier.Claims) time.Duration

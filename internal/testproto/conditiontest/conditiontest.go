@@ -44,8 +44,9 @@ type Env struct {
 }
 
 // New starts an Env whose Authenticator has cfg (Verifier, Now and, when
-// nil, Logger filled in). Everything stops at the end of t.
-func New(t testing.TB, cfg grpcauth.Config) *Env {
+// nil, Logger filled in). Everything stops at the end of t. With wrap, the
+// Authenticator's Verifier is wrap of the Env's own.
+func New(t testing.TB, cfg grpcauth.Config, wrap ...func(*verifier.Verifier) grpcauth.TokenVerifier) *Env {
 	t.Helper()
 	now := func() time.Time { return Now }
 	e := &Env{Handled: make(chan struct{}, 64)}
@@ -56,6 +57,9 @@ func New(t testing.TB, cfg grpcauth.Config) *Env {
 	}
 	t.Cleanup(func() { v.Close() })
 	cfg.Verifier, cfg.Now = v, now
+	for _, w := range wrap {
+		cfg.Verifier = w(v)
+	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
