@@ -31,7 +31,9 @@ const (
 	DefaultNegativeCacheTTL = 10 * time.Second
 
 	// DefaultCacheMaxEntries bounds the positive cache: 10,000 tokens, each
-	// a 32-byte hash and its claims (about 1-2 KB).
+	// a 32-byte hash and its claims (about 1-2 KB for real answers; an
+	// entry keeps its answer, so answers of up to MaxResponseSize could
+	// take 64 KiB each, and more once their members are indexed).
 	DefaultCacheMaxEntries = 10000
 
 	// DefaultNegativeCacheMaxEntries bounds the negative cache separately,
