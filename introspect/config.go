@@ -31,7 +31,9 @@ const (
 	DefaultNegativeCacheTTL = 10 * time.Second
 
 	// DefaultCacheMaxEntries bounds the positive cache: 10,000 tokens, each
-	// a 32-byte hash and its claims (about 1-2 KB).
+	// a 32-byte hash and its claims (about 1-2 KB for real answers; an
+	// entry keeps its answer, so answers of up to MaxResponseSize could
+	// take 64 KiB each, and more once their members are indexed).
 	DefaultCacheMaxEntries = 10000
 
 	// DefaultNegativeCacheMaxEntries bounds the negative cache separately,
@@ -191,8 +193,9 @@ type Config struct {
 	MaxConcurrent int
 
 	// HTTPClient sends the requests. Default: a client with dial, TLS and
-	// response-header timeouts, response headers of at most 64 KiB, the
-	// environment's proxy (http.ProxyFromEnvironment), no cookie jar, and
+	// response-header timeouts, MaxConcurrent idle connections kept for
+	// reuse, response headers of at most 64 KiB, the environment's proxy
+	// (http.ProxyFromEnvironment), no cookie jar, and
 	// the name localhost dialled on 127.0.0.1 then ::1, never looked up. A
 	// client you pass keeps its transport's limits and dialer: net/http
 	// reads up to 10 MiB of response headers unless its
@@ -307,7 +310,7 @@ func validate(cfg Config) (settings, error) {
 		return s, configError("%v", err)
 	}
 	if s.HTTPClient == nil {
-		s.HTTPClient = defaultHTTPClient(s.Timeout)
+		s.HTTPClient = defaultHTTPClient(s.Timeout, s.MaxConcurrent)
 		s.ownClient = true
 	} else {
 		c := *s.HTTPClient // the caller's stays as it is
@@ -351,11 +354,13 @@ func checkURL(raw string) error {
 }
 
 // defaultHTTPClient returns the client used when Config.HTTPClient is nil:
-// the verifier's timeouts and no cookie jar, and redirects never followed
-// (a redirected introspection request would carry the token and the client
-// credentials to another URL).
-func defaultHTTPClient(timeout time.Duration) *http.Client {
-	c := endpoint.NewClient(timeout, DefaultMaxConcurrent)
+// the verifier's timeouts and no cookie jar, an idle connection kept for
+// each of the maxConcurrent requests that may be in flight (fewer would
+// have every burst above them dial and handshake again), and redirects
+// never followed (a redirected introspection request would carry the token
+// and the client credentials to another URL).
+func defaultHTTPClient(timeout time.Duration, maxConcurrent int) *http.Client {
+	c := endpoint.NewClient(timeout, maxConcurrent)
 	c.CheckRedirect = noRedirect
 	return c
 }

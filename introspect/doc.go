@@ -10,6 +10,9 @@
 //		ClientID:     clientID, // this service's credentials at the server
 //		ClientSecret: clientSecret,
 //		Audiences:    []string{"https://example.okta.com"},
+//		// Every org authorization server token has that aud: name the
+//		// clients whose tokens this service accepts.
+//		ClientIDs: []string{callerClientID},
 //	})
 //	if err != nil {
 //		return err

@@ -114,7 +114,7 @@ func (v *Verifier) interpret(ctx context.Context, body []byte) (verifier.Claims,
 	if raw, ok := r.members["iss"]; !ok || string(bytes.TrimSpace(raw)) == "null" {
 		// The server that answered vouches for the token: name it.
 		r.members["iss"] = v.issuerJSON
-		if body, err = json.Marshal(r.members); err != nil {
+		if body, err = encodeMembers(r.members); err != nil {
 			return verifier.Claims{}, unavailable("re-encoding the response: %v", err)
 		}
 	}
@@ -128,6 +128,22 @@ func (v *Verifier) interpret(ctx context.Context, body []byte) (verifier.Claims,
 		return verifier.Claims{}, err
 	}
 	return c, nil
+}
+
+// encodeMembers encodes the members of a response as a JSON object, each
+// value as it was sent: without the HTML escaping json.Marshal adds, which
+// would turn "&", "<" and ">" in strings into \u0026 and the like, so that
+// a long string claim could become one the claims parser refuses (it
+// bounds escaped registered strings to 1 KiB) and the members would not be
+// read as the server sent them.
+func encodeMembers(members map[string]json.RawMessage) ([]byte, error) {
+	var b bytes.Buffer
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(members); err != nil {
+		return nil, err
+	}
+	return b.Bytes(), nil
 }
 
 // checkStatic runs the checks whose outcome does not change with time.

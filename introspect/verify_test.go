@@ -878,3 +878,35 @@ func TestVerify_RequestErrorsAreClippedInLogsAndErrors(t *testing.T) {
 		})
 	}
 }
+
+// TestVerify_AnswerWithoutIssIsReadAsSent checks that naming the
+// configured issuer in an answer without iss changes nothing else: the
+// other members are read as sent, as they are when the answer has iss. A
+// long sub with "&", "<" and ">" verifies either way; HTML-escaping them
+// (\u0026) would make it an escaped string longer than the 1 KiB the
+// parser allows for those.
+func TestVerify_AnswerWithoutIssIsReadAsSent(t *testing.T) {
+	const issuer = "https://issuer.example"
+	sub := strings.Repeat("a&<b>", 300)
+	for _, tc := range []struct{ name, iss string }{
+		{"iss", `"iss":"` + issuer + `",`},
+		{"no iss", ""},
+		{"null iss", `"iss":null,`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			srv := httptest.NewServer(answer(http.StatusOK, `{"active":true,`+tc.iss+`"exp":99999999999,"aud":"api://x","sub":"`+sub+`"}`))
+			defer srv.Close()
+			v := newVerifier(t, introspect.Config{
+				Endpoint: srv.URL, Issuer: issuer, ClientID: "rs", ClientSecret: "secret",
+				Audiences: []string{"api://x"}, Logger: slog.New(slog.DiscardHandler),
+			})
+			c, err := v.VerifyAccessToken(context.Background(), "dG9rZW4")
+			if err != nil {
+				t.Fatalf("got %v, want claims", err)
+			}
+			if c.Subject() != sub || c.Issuer() != issuer {
+				t.Fatalf("sub %.20q…, iss %q", c.Subject(), c.Issuer())
+			}
+		})
+	}
+}
