@@ -260,29 +260,30 @@ func newClaimSet(ctx context.Context, payload []byte, reg *jwt.Claims, scopeClai
 	return c, nil
 }
 
-// index returns the member index, building it on first use.
+// index returns the member index, building it on first use: one pass over
+// data, each name and value a substring of it (a name written with escapes
+// is a string of its own), sorted by name, the last of a repeated name
+// kept, as in the registered claims.
 func (c *claimSet) index() []member {
 	c.indexOnce.Do(func() {
-		var m map[string]json.RawMessage
-		if json.Unmarshal([]byte(c.data), &m) != nil {
+		members := make([]member, 0, c.nMembers)
+		if jwt.Members(c.data, func(name, value string) {
+			members = append(members, member{name: name, value: value})
+		}) != nil {
 			return // cannot happen: data was decoded before
 		}
-		c.members = make([]member, 0, len(m))
-		for name, value := range m {
-			c.members = append(c.members, member{name: c.within(name), value: c.within(string(value))})
+		slices.SortStableFunc(members, func(a, b member) int { return strings.Compare(a.name, b.name) })
+		// Keep the last of each run of equal names.
+		kept := members[:0]
+		for i, m := range members {
+			if i+1 < len(members) && members[i+1].name == m.name {
+				continue
+			}
+			kept = append(kept, m)
 		}
-		slices.SortFunc(c.members, func(a, b member) int { return strings.Compare(a.name, b.name) })
+		c.members = kept
 	})
 	return c.members
-}
-
-// within returns the substring of data equal to s, or s when there is none
-// (a member name written with escapes).
-func (c *claimSet) within(s string) string {
-	if i := strings.Index(c.data, s); i >= 0 {
-		return c.data[i : i+len(s)]
-	}
-	return s
 }
 
 // scopeValues returns the elements of a scope claim: a space-separated

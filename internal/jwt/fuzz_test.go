@@ -2,6 +2,7 @@ package jwt
 
 import (
 	"bytes"
+	"encoding/json"
 	"errors"
 	"io"
 	"strings"
@@ -82,6 +83,41 @@ func FuzzScan(f *testing.F) {
 		want := reference(t, b, RegisteredNames[:])
 		if got != want {
 			t.Fatalf("scan(%q) = %+v, want %+v", b, got, want)
+		}
+	})
+}
+
+// FuzzMembers checks Members against encoding/json (v1) decoding into a map
+// of raw values: for every payload ParseClaims accepts, the same names,
+// each with the JSON text of its last value.
+func FuzzMembers(f *testing.F) {
+	for _, s := range []string{
+		`{"iss":"x","a":1,"a":[1, {"b":"}"}]}`,
+		`{ "\u0061" : "v" , "b\"":null }`,
+		`{}`,
+		`{"aud":["a","b"],"exp":1e9,"x":{"y":{"z":[]}}}`,
+	} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		if _, err := ParseClaims(b); err != nil {
+			return
+		}
+		got := map[string]string{}
+		if err := Members(string(b), func(name, value string) { got[name] = value }); err != nil {
+			t.Fatalf("Members refused a payload ParseClaims accepted: %v", err)
+		}
+		var want map[string]json.RawMessage
+		if err := json.Unmarshal(b, &want); err != nil {
+			t.Skip("encoding/json refuses it") // v1 is laxer, never stricter, in practice
+		}
+		if len(got) != len(want) {
+			t.Fatalf("Members found %d names, encoding/json %d", len(got), len(want))
+		}
+		for name, v := range want {
+			if got[name] != string(v) {
+				t.Fatalf("member %q = %q, encoding/json %q", name, got[name], v)
+			}
 		}
 	})
 }

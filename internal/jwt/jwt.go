@@ -27,6 +27,7 @@ import (
 	"bytes"
 	"encoding/base64"
 	"errors"
+	"io"
 	"math"
 	"strconv"
 	"strings"
@@ -289,6 +290,23 @@ func (c *claimsObject) stringField(name string) *string {
 // (see docs/verifier.md, the rejection-cost bound): a name here is compared
 // in place, or unescaped on the stack (matchName).
 func members(d *jsontext.Decoder, names []string, decode func(name string, d *jsontext.Decoder) error) error {
+	return eachMember(d, func(quoted jsontext.Value) error {
+		_, exact, ok := matchName(quoted, bytes.IndexByte(quoted, '\\') >= 0, names)
+		switch {
+		case !ok:
+			return ErrClaims
+		case exact < 0:
+			return d.SkipValue()
+		default:
+			return decode(names[exact], d)
+		}
+	})
+}
+
+// eachMember reads the JSON object d is at, calling member with each member's
+// name as written (quoted, valid until d reads on) while d is at the
+// member's value, which member must consume.
+func eachMember(d *jsontext.Decoder, member func(quoted jsontext.Value) error) error {
 	if tok, err := d.ReadToken(); err != nil {
 		return err
 	} else if tok.Kind() != '{' {
@@ -299,21 +317,44 @@ func members(d *jsontext.Decoder, names []string, decode func(name string, d *js
 		if err != nil {
 			return err
 		}
-		_, exact, ok := matchName(quoted, bytes.IndexByte(quoted, '\\') >= 0, names)
-		switch {
-		case !ok:
-			return ErrClaims
-		case exact < 0:
-			err = d.SkipValue()
-		default:
-			err = decode(names[exact], d)
-		}
-		if err != nil {
+		if err := member(quoted); err != nil {
 			return err
 		}
 	}
 	_, err := d.ReadToken() // '}', or the decoder's error for anything else
 	return err
+}
+
+// Members calls fn with each member of data, a JSON object that ParseClaims
+// accepted, in order, repeated names included: name is the member's name
+// and value its JSON text, both substrings of data, but for a name written
+// with escapes, which is unescaped into a string of its own. It reads data
+// once, so its cost is linear in len(data).
+func Members(data string, fn func(name, value string)) error {
+	d := jsontext.NewDecoder(strings.NewReader(data), decodeOptions)
+	err := eachMember(d, func(quoted jsontext.Value) error {
+		end := int(d.InputOffset())
+		name := data[end-len(quoted)+1 : end-1]
+		if bytes.IndexByte(quoted, '\\') >= 0 {
+			if err := jsonv2.Unmarshal(quoted, &name); err != nil {
+				return err
+			}
+		}
+		value, err := d.ReadValue()
+		if err != nil {
+			return err
+		}
+		end = int(d.InputOffset())
+		fn(name, data[end-len(value):end])
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	if _, err := d.ReadToken(); err != io.EOF {
+		return ErrClaims // anything after the object
+	}
+	return nil
 }
 
 // maxEscapedStringLen bounds the JSON text of a decoded string value that

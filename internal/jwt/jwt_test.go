@@ -177,3 +177,29 @@ func TestLooksLikeObject_AgreesWithDecodingTheWholePart(t *testing.T) {
 		t.Errorf("LooksLikeObject of a %d-char part: %v allocations, want 0", len(long), n)
 	}
 }
+
+func TestMembers_NamesAndValuesAsWrittenRepeatsIncluded(t *testing.T) {
+	data := `{ "a" : 1 ,"b":{"a":[1, "x"]},"\u0063":"v","a":null, "s":"q\"}" }`
+	type kv struct{ name, value string }
+	var got []kv
+	if err := Members(data, func(name, value string) { got = append(got, kv{name, value}) }); err != nil {
+		t.Fatal(err)
+	}
+	want := []kv{{"a", "1"}, {"b", `{"a":[1, "x"]}`}, {"c", `"v"`}, {"a", "null"}, {"s", `"q\"}"`}}
+	if !slices.Equal(got, want) {
+		t.Fatalf("Members = %q, want %q", got, want)
+	}
+	for _, m := range got {
+		if m.name != "c" && !strings.Contains(data, `"`+m.name+`"`) {
+			t.Errorf("name %q is not as written in data", m.name)
+		}
+	}
+}
+
+func TestMembers_RefusesWhatIsNotOneObject(t *testing.T) {
+	for _, data := range []string{``, `[]`, `{"a":1`, `{"a":1} x`, `{"a"}`} {
+		if err := Members(data, func(string, string) {}); err == nil {
+			t.Errorf("Members(%q) = nil, want an error", data)
+		}
+	}
+}
