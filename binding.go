@@ -187,7 +187,9 @@ func decodeCnf(raw []byte) (kind cnfKind, t [sha256.Size]byte, err error) {
 // clientCertificate returns the TLS client certificate of the call's
 // connection, or nil. The TLS handshake proved that the client holds its
 // private key, whether or not the server verified its chain (RFC 8705 also
-// binds tokens to self-signed certificates, 2.2).
+// binds tokens to self-signed certificates, 2.2); on a resumed session,
+// the full handshake the session came from did, and crypto/tls restores
+// its certificate.
 func clientCertificate(ctx context.Context) *x509.Certificate {
 	certs, _ := peerTLS(ctx)
 	if len(certs) == 0 {

@@ -7,8 +7,10 @@ import (
 	"net"
 	"testing"
 
+	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials"
+	"google.golang.org/grpc/peer"
 
 	"github.com/grpcauth/grpcauth/grpcauthtest"
 	authtestv1 "github.com/grpcauth/grpcauth/internal/testproto/authtest/v1"
@@ -20,6 +22,7 @@ import (
 // with clients presenting certificate A, certificate B, and none.
 type mtlsEnv struct {
 	*env
+	pki          *testPKI
 	certA, certB tls.Certificate
 	clientA      authtestv1.TestServiceClient
 	clientB      authtestv1.TestServiceClient
@@ -31,7 +34,7 @@ type mtlsEnv struct {
 func newMTLSEnv(t *testing.T, opts ...envOption) *mtlsEnv {
 	t.Helper()
 	pki := newPKI(t)
-	m := &mtlsEnv{certA: pki.issue(t, "client-a", false), certB: pki.issue(t, "client-b", false)}
+	m := &mtlsEnv{pki: pki, certA: pki.issue(t, "client-a", false), certB: pki.issue(t, "client-b", false)}
 	opts = append([]envOption{func(c *Config, _ *verifier.Config) {
 		c.Rules = map[string]*grpcauthv1.Rule{mAuth: {RequireCertificateBinding: true}}
 	}}, opts...)
@@ -91,6 +94,42 @@ func TestBinding_OverMutualTLS(t *testing.T) {
 			if tt.want == codes.OK && got.GetSubject() != "user-1" {
 				t.Errorf("handler saw %v, want subject user-1", got)
 			}
+		})
+	}
+}
+
+// A TLS 1.3 session resumed from a ticket carries no Certificate message:
+// the binding holds because crypto/tls restores the client certificate of
+// the session's full handshake into PeerCertificates.
+func TestBinding_ResumedTLSSessionKeepsItsClientCertificate(t *testing.T) {
+	m := newMTLSEnv(t)
+	for _, tc := range []struct {
+		name   string
+		cert   *tls.Certificate
+		token  func(t *testing.T) string
+		want   codes.Code
+		reason string
+	}{
+		{"bound to A, resumed by client A", &m.certA, func(t *testing.T) string { return m.boundToken(t, m.certA, "test:read") }, codes.OK, ""},
+		{"bound to B, resumed by client A", &m.certA, func(t *testing.T) string { return m.boundToken(t, m.certB, "test:read") }, codes.Unauthenticated, ReasonBindingMismatch},
+		{"bound to A, resumed without a client certificate", nil, func(t *testing.T) string { return m.boundToken(t, m.certA, "test:read") }, codes.Unauthenticated, ReasonBindingMismatch},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			cfg := m.pki.clientConfig(tc.cert)
+			cfg.ClientSessionCache = tls.NewLRUClientSessionCache(1)
+			unbound := m.scoped(t, "test:read")
+			// The first connection's call lets the client take the ticket.
+			first := authtestv1.NewTestServiceClient(dial(t, m.addr, credentials.NewTLS(cfg)))
+			if _, err := first.Inherited(withAuth(t.Context(), bearer(unbound)), &authtestv1.InheritedRequest{}); err != nil {
+				t.Fatal(err)
+			}
+			var p peer.Peer
+			second := authtestv1.NewTestServiceClient(dial(t, m.addr, credentials.NewTLS(cfg)))
+			_, err := second.Inherited(withAuth(t.Context(), bearer(tc.token(t))), &authtestv1.InheritedRequest{}, grpc.Peer(&p))
+			if ti, ok := p.AuthInfo.(credentials.TLSInfo); !ok || !ti.State.DidResume {
+				t.Fatalf("the second connection did not resume the session (%T)", p.AuthInfo)
+			}
+			checkStatus(t, err, tc.want, tc.reason)
 		})
 	}
 }

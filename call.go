@@ -19,8 +19,12 @@ import (
 // ":authority" set to the request's host, and no other key starting with
 // ":" that the client could have chosen), and its connection as a peer
 // (peer.NewContext) whose AuthInfo is credentials.TLSInfo when the
-// connection is TLS, and whose LocalAddr is the listener's address (a
-// Unix-domain socket's caller counts as local by it). An adapter whose
+// connection is TLS, with the connection's state and, in its
+// CommonAuthInfo, SecurityLevel credentials.PrivacyAndIntegrity, as
+// grpc.Server.ServeHTTP builds it (without the level it counts as
+// plaintext, see Config.TransportSecurity), and whose LocalAddr is the
+// listener's address (a Unix-domain socket's caller counts as local by
+// it). An adapter whose
 // request was not a POST to the procedure's path (a Connect GET, a REST
 // route) sets ":method" and ":path" to the method and escaped path the
 // client sent, which a DPoP proof's htm and htu must then name; they

@@ -109,9 +109,14 @@ func (p *testPKI) serverCreds(t testing.TB) credentials.TransportCredentials {
 // clientCreds are TLS client credentials trusting the CA, presenting cert
 // unless it is nil.
 func (p *testPKI) clientCreds(cert *tls.Certificate) credentials.TransportCredentials {
+	return credentials.NewTLS(p.clientConfig(cert))
+}
+
+// clientConfig is the TLS configuration of clientCreds.
+func (p *testPKI) clientConfig(cert *tls.Certificate) *tls.Config {
 	cfg := &tls.Config{MinVersion: tls.VersionTLS13, RootCAs: p.pool}
 	if cert != nil {
 		cfg.Certificates = []tls.Certificate{*cert}
 	}
-	return credentials.NewTLS(cfg)
+	return cfg
 }

@@ -42,8 +42,11 @@ const (
 	// So a test that serves on bufconn needs no TransportSecurity option.
 	// Credentials on any other plaintext connection are refused. A local
 	// peer is only the last hop: a proxy on the same host that accepts
-	// plaintext from the network defeats this; use TransportSecureOnly
-	// or TLS behind such a proxy (docs/interceptors.md, "Transport security").
+	// plaintext from the network defeats this, and so does a listener that
+	// reports the address a proxy sends (the PROXY protocol), for which a
+	// caller on the proxy's own loopback looks local wherever the proxy
+	// runs; use TransportSecureOnly or TLS behind such a proxy
+	// (docs/interceptors.md, "Transport security").
 	TransportSecureOrLocal TransportSecurity = iota
 
 	// TransportSecureOnly accepts credentials only on connections with

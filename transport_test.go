@@ -315,6 +315,8 @@ func TestTransportAllowed_ByPolicyAndPeer(t *testing.T) {
 		{"no AuthInfo from another host", withPeer(context.Background(), remote, nil), want{false, false, true}},
 		{"unset level from another host", withPeer(context.Background(), remote, noLevel), want{false, false, true}},
 		{"levelless AuthInfo from another host", withPeer(context.Background(), remote, bareInfo{}), want{false, false, true}},
+		{"typed nil *TLSInfo from another host", withPeer(context.Background(), remote, (*credentials.TLSInfo)(nil)), want{false, false, true}},
+		{"typed nil *TLSInfo on loopback", withPeer(context.Background(), loop4, (*credentials.TLSInfo)(nil)), want{true, false, true}},
 		{"plaintext 127.0.0.1", withPeer(context.Background(), loop4, plaintext), want{true, false, true}},
 		{"plaintext 127.9.8.7", withPeer(context.Background(), loop4b, plaintext), want{true, false, true}},
 		{"plaintext ::1", withPeer(context.Background(), loop6, plaintext), want{true, false, true}},

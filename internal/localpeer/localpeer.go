@@ -85,14 +85,23 @@ func IsLocalPeer(addr, local net.Addr) bool {
 
 // Secure reports whether ai, a connection's AuthInfo, reports
 // credentials.PrivacyAndIntegrity (TLS, ALTS). An AuthInfo that reports no
-// level (nil, or a type without credentials.CommonAuthInfo, or the level
-// left unset) is not secure: unlike credentials.CheckSecurityLevel, this
-// fails closed.
+// level (nil, a nil *credentials.TLSInfo, a type without
+// credentials.CommonAuthInfo, or the level left unset) is not secure:
+// unlike credentials.CheckSecurityLevel, this fails closed.
 func Secure(ai credentials.AuthInfo) bool {
-	ci, ok := ai.(interface {
+	switch ai := ai.(type) {
+	case credentials.TLSInfo:
+		return ai.SecurityLevel == credentials.PrivacyAndIntegrity
+	case *credentials.TLSInfo:
+		// A peer built by hand (for ServeCall) may hold a nil one, whose
+		// promoted GetCommonAuthInfo would dereference it.
+		return ai != nil && ai.SecurityLevel == credentials.PrivacyAndIntegrity
+	case interface {
 		GetCommonAuthInfo() credentials.CommonAuthInfo
-	})
-	return ok && ci.GetCommonAuthInfo().SecurityLevel == credentials.PrivacyAndIntegrity
+	}:
+		return ai.GetCommonAuthInfo().SecurityLevel == credentials.PrivacyAndIntegrity
+	}
+	return false
 }
 
 // PipeAddr returns the address net.Pipe's connections report, for tests

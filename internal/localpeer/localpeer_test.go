@@ -58,6 +58,30 @@ func TestSecure(t *testing.T) {
 	}
 }
 
+// An adapter that builds its peer by hand may leave a typed nil
+// *credentials.TLSInfo for a plaintext request; it is no security, and no
+// panic (its GetCommonAuthInfo, promoted from the embedded value, would
+// dereference the nil pointer).
+func TestSecure_TLSInfoValueAndPointer(t *testing.T) {
+	tls := credentials.TLSInfo{CommonAuthInfo: credentials.CommonAuthInfo{SecurityLevel: credentials.PrivacyAndIntegrity}}
+	tests := []struct {
+		name string
+		ai   credentials.AuthInfo
+		want bool
+	}{
+		{"TLSInfo", tls, true},
+		{"*TLSInfo", &tls, true},
+		{"TLSInfo, level unset", credentials.TLSInfo{}, false},
+		{"*TLSInfo, level unset", &credentials.TLSInfo{}, false},
+		{"typed nil *TLSInfo", (*credentials.TLSInfo)(nil), false},
+	}
+	for _, tt := range tests {
+		if got := Secure(tt.ai); got != tt.want {
+			t.Errorf("%s: Secure = %v, want %v", tt.name, got, tt.want)
+		}
+	}
+}
+
 func TestIsLocalPeer(t *testing.T) {
 	sock := &net.UnixAddr{Name: "/run/s", Net: "unix"}
 	tcp := &net.TCPAddr{IP: net.IPv4(192, 0, 2, 9), Port: 443}
