@@ -134,7 +134,8 @@ func (i *Issuer) tokenResponse(tok, jkt string, scopes []string) *TokenResponse 
 
 // readForm checks that r is a POST with a form body of at most
 // maxTokenRequestBytes, no parameter repeated, and returns the body's
-// parameters. endpoint names the endpoint in the 405 description.
+// parameters, without those sent with an empty value (RFC 6749 §3.2:
+// treated as omitted). endpoint names the endpoint in the 405 description.
 func readForm(w http.ResponseWriter, r *http.Request, endpoint string) (url.Values, *tokenFailure) {
 	if r.Method != http.MethodPost {
 		return nil, fail(http.StatusMethodNotAllowed, "invalid_request", endpoint+" accepts POST only")
@@ -155,6 +156,9 @@ func readForm(w http.ResponseWriter, r *http.Request, endpoint string) (url.Valu
 	for name, vs := range form {
 		if len(vs) > 1 { // RFC 6749 §3.2
 			return nil, fail(http.StatusBadRequest, "invalid_request", "parameter "+name+" repeated")
+		}
+		if vs[0] == "" { // RFC 6749 §3.2: as if omitted
+			delete(form, name)
 		}
 	}
 	return form, nil
