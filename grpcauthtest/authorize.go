@@ -32,7 +32,8 @@ type PublicClient struct {
 	// RedirectURIs are the absolute http or https URLs, without fragment,
 	// to which codes may be sent. A request's redirect_uri must equal one
 	// of them exactly. Their origins may call the token endpoint from a
-	// browser (CORS).
+	// browser (CORS), matched as browsers send an Origin: host in lower
+	// case, no default port.
 	RedirectURIs []string
 }
 
@@ -138,13 +139,22 @@ func (cfg *Config) checkAuthorize(confidential map[string]bool) error {
 	return nil
 }
 
-// redirectOrigin checks a registered redirect URI and returns its origin.
+// redirectOrigin checks a registered redirect URI and returns its origin
+// as a browser's Origin header spells it (RFC 6454 §6.1): host in lower
+// case, no default port.
 func redirectOrigin(raw string) (string, error) {
 	u, err := url.Parse(raw)
-	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.Fragment != "" || strings.Contains(raw, "#") || u.User != nil {
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Hostname() == "" || u.Fragment != "" || strings.Contains(raw, "#") || u.User != nil {
 		return "", fmt.Errorf("redirect URI %q is not an absolute http(s) URL without fragment or user info", raw)
 	}
-	return u.Scheme + "://" + u.Host, nil
+	host := strings.ToLower(u.Hostname())
+	if strings.Contains(host, ":") {
+		host = "[" + host + "]" // an IPv6 literal
+	}
+	if p := u.Port(); p != "" && !(u.Scheme == "http" && p == "80") && !(u.Scheme == "https" && p == "443") {
+		host += ":" + p
+	}
+	return u.Scheme + "://" + host, nil
 }
 
 // newAuthorizer indexes cfg's (validated) public clients and users.

@@ -353,6 +353,24 @@ func TestTokenEndpoint_CORSOnlyForRedirectOrigins(t *testing.T) {
 	}
 }
 
+// A browser sends the Origin of a page in its serialised form (RFC 6454
+// §6.1): host in lower case, no default port. A redirect URI registered
+// with another spelling of that origin still gets CORS.
+func TestTokenEndpoint_CORSMatchesTheBrowsersSpellingOfARedirectOrigin(t *testing.T) {
+	iss := grpcauthtest.NewIssuer(t, grpcauthtest.Config{PublicClients: []grpcauthtest.PublicClient{
+		{ID: "web", RedirectURIs: []string{"http://LocalHost:80/cb", "https://App.Example:443/", "http://[::1]:8080/"}},
+	}})
+	for _, origin := range []string{"http://localhost", "https://app.example", "http://[::1]:8080"} {
+		req := mustRequest(t, http.MethodOptions, iss.TokenURL(), nil)
+		req.Header.Set("Origin", origin)
+		req.Header.Set("Access-Control-Request-Method", "POST")
+		resp, _ := do(t, req)
+		if resp.StatusCode != http.StatusNoContent || resp.Header.Get("Access-Control-Allow-Origin") != origin {
+			t.Errorf("preflight from %s: %d, Access-Control-Allow-Origin %q; want 204 allowing it", origin, resp.StatusCode, resp.Header.Get("Access-Control-Allow-Origin"))
+		}
+	}
+}
+
 func TestTokenEndpoint_AuthorizationCodeWithoutPublicClientsIsUnsupported(t *testing.T) {
 	iss := grpcauthtest.NewIssuer(t, grpcauthtest.Config{Clients: testClients})
 	req := tokenRequest(t, iss, form("grant_type", "authorization_code", "client_id", "web", "code", "x", "redirect_uri", pageURI, "code_verifier", codeVerifier))
