@@ -437,3 +437,24 @@ func TestConfig_PublicClientsAndUsersAreChecked(t *testing.T) {
 		})
 	}
 }
+
+// RFC 6749 §3.3 and §5.1: when the granted scope differs from the one
+// requested, the token response MUST say so. A user who holds none of the
+// requested scopes gets a token without them, and a scope of "" that
+// says so, not a response without scope that lets the client assume all
+// it asked for.
+func TestAuthorize_TokenResponseSaysWhenNoRequestedScopeWasGranted(t *testing.T) {
+	iss := codeIssuer(t, nil)
+	st, loc := signIn(t, iss, authzParams("scope", "items:write"), "reader")
+	if st != http.StatusSeeOther || loc.Query().Get("code") == "" {
+		t.Fatalf("sign-in: status %d, Location %v", st, loc)
+	}
+	status, m := exchange(t, iss, "grant_type", "authorization_code", "client_id", "web",
+		"code", loc.Query().Get("code"), "redirect_uri", pageURI, "code_verifier", codeVerifier)
+	if status != http.StatusOK {
+		t.Fatalf("exchange: %d %v", status, m)
+	}
+	if scope, ok := m["scope"]; !ok || scope != "" {
+		t.Errorf("token response scope %#v (present: %v), want \"\" (none of items:write granted)", scope, ok)
+	}
+}

@@ -20,7 +20,10 @@ type TokenResponse struct {
 	AccessToken string `json:"access_token"`
 	TokenType   string `json:"token_type"` // "Bearer", or "DPoP" for a request with a DPoP proof
 	ExpiresIn   int64  `json:"expires_in"` // seconds
-	Scope       string `json:"scope,omitempty"`
+	// Scope is the granted scope, always sent: "" when it is none, so
+	// that a client that asked for scopes is told it got none of them
+	// (RFC 6749 §3.3, §5.1).
+	Scope string `json:"scope"`
 }
 
 // TokenError is the token endpoint's error body (RFC 6749 §5.2).
