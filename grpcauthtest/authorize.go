@@ -202,10 +202,8 @@ type authzError struct {
 // parseAuthorize checks the parameters of an authorization request (from
 // the query, or re-posted by the login form).
 func (a *authorizer) parseAuthorize(v url.Values) (*authzRequest, *authzError) {
-	for name, vs := range v {
-		if len(vs) > 1 {
-			return nil, &authzError{code: "invalid_request", desc: "parameter " + name + " repeated"}
-		}
+	if f := repeated(v, authorizeParams); f != nil {
+		return nil, &authzError{code: f.Code, desc: f.Description}
 	}
 	c := a.clients[v.Get("client_id")]
 	if c == nil {
@@ -276,7 +274,7 @@ func (i *Issuer) serveAuthorize(w http.ResponseWriter, r *http.Request) {
 	case http.MethodGet:
 		params = r.URL.Query()
 	case http.MethodPost:
-		form, f := readForm(w, r, "the authorization endpoint")
+		form, f := readForm(w, r, "the authorization endpoint", authorizeParams)
 		if f != nil {
 			http.Error(w, f.Description, f.status)
 			return

@@ -301,3 +301,19 @@ func TestTokenEndpoint_EmptyParametersCountAsOmitted(t *testing.T) {
 		t.Errorf("public client with an empty client_secret: %d %v, want 200", status, m)
 	}
 }
+
+// RFC 6749 §3.2: the token endpoint MUST ignore parameters it does not
+// know, and RFC 8707 §2 lets a client repeat resource. Only a parameter
+// the endpoint reads may not be repeated.
+func TestTokenEndpoint_RepeatedUnknownParametersAreIgnored(t *testing.T) {
+	iss := grpcauthtest.NewIssuer(t, grpcauthtest.Config{Clients: testClients})
+	f := form("grant_type", "client_credentials", "resource", "https://a.example/", "resource", "https://b.example/")
+	if resp, body := do(t, basic(tokenRequest(t, iss, f), "svc", "s3cret")); resp.StatusCode != http.StatusOK {
+		t.Errorf("two resource parameters: %d %s, want 200", resp.StatusCode, body)
+	}
+	f.Add("scope", "items:read")
+	f.Add("scope", "items:read")
+	if resp, body := do(t, basic(tokenRequest(t, iss, f), "svc", "s3cret")); resp.StatusCode != http.StatusBadRequest || !strings.Contains(string(body), "parameter scope repeated") {
+		t.Errorf("two scope parameters: %d %s, want 400 naming scope", resp.StatusCode, body)
+	}
+}
