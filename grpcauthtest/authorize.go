@@ -32,7 +32,8 @@ type PublicClient struct {
 	// RedirectURIs are the absolute http or https URLs, without fragment,
 	// to which codes may be sent. A request's redirect_uri must equal one
 	// of them exactly. Their origins may call the token endpoint from a
-	// browser (CORS).
+	// browser (CORS), matched as browsers send an Origin: host in lower
+	// case, no default port.
 	RedirectURIs []string
 }
 
@@ -138,13 +139,22 @@ func (cfg *Config) checkAuthorize(confidential map[string]bool) error {
 	return nil
 }
 
-// redirectOrigin checks a registered redirect URI and returns its origin.
+// redirectOrigin checks a registered redirect URI and returns its origin
+// as a browser's Origin header spells it (RFC 6454 §6.1): host in lower
+// case, no default port.
 func redirectOrigin(raw string) (string, error) {
 	u, err := url.Parse(raw)
-	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.Fragment != "" || strings.Contains(raw, "#") || u.User != nil {
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Hostname() == "" || u.Fragment != "" || strings.Contains(raw, "#") || u.User != nil {
 		return "", fmt.Errorf("redirect URI %q is not an absolute http(s) URL without fragment or user info", raw)
 	}
-	return u.Scheme + "://" + u.Host, nil
+	host := strings.ToLower(u.Hostname())
+	if strings.Contains(host, ":") {
+		host = "[" + host + "]" // an IPv6 literal
+	}
+	if p := u.Port(); p != "" && !(u.Scheme == "http" && p == "80") && !(u.Scheme == "https" && p == "443") {
+		host += ":" + p
+	}
+	return u.Scheme + "://" + host, nil
 }
 
 // newAuthorizer indexes cfg's (validated) public clients and users.
@@ -192,10 +202,8 @@ type authzError struct {
 // parseAuthorize checks the parameters of an authorization request (from
 // the query, or re-posted by the login form).
 func (a *authorizer) parseAuthorize(v url.Values) (*authzRequest, *authzError) {
-	for name, vs := range v {
-		if len(vs) > 1 {
-			return nil, &authzError{code: "invalid_request", desc: "parameter " + name + " repeated"}
-		}
+	if f := repeated(v, authorizeParams); f != nil {
+		return nil, &authzError{code: f.Code, desc: f.Description}
 	}
 	c := a.clients[v.Get("client_id")]
 	if c == nil {
@@ -266,7 +274,7 @@ func (i *Issuer) serveAuthorize(w http.ResponseWriter, r *http.Request) {
 	case http.MethodGet:
 		params = r.URL.Query()
 	case http.MethodPost:
-		form, f := readForm(w, r, "the authorization endpoint")
+		form, f := readForm(w, r, "the authorization endpoint", authorizeParams)
 		if f != nil {
 			http.Error(w, f.Description, f.status)
 			return

@@ -353,6 +353,24 @@ func TestTokenEndpoint_CORSOnlyForRedirectOrigins(t *testing.T) {
 	}
 }
 
+// A browser sends the Origin of a page in its serialised form (RFC 6454
+// §6.1): host in lower case, no default port. A redirect URI registered
+// with another spelling of that origin still gets CORS.
+func TestTokenEndpoint_CORSMatchesTheBrowsersSpellingOfARedirectOrigin(t *testing.T) {
+	iss := grpcauthtest.NewIssuer(t, grpcauthtest.Config{PublicClients: []grpcauthtest.PublicClient{
+		{ID: "web", RedirectURIs: []string{"http://LocalHost:80/cb", "https://App.Example:443/", "http://[::1]:8080/"}},
+	}})
+	for _, origin := range []string{"http://localhost", "https://app.example", "http://[::1]:8080"} {
+		req := mustRequest(t, http.MethodOptions, iss.TokenURL(), nil)
+		req.Header.Set("Origin", origin)
+		req.Header.Set("Access-Control-Request-Method", "POST")
+		resp, _ := do(t, req)
+		if resp.StatusCode != http.StatusNoContent || resp.Header.Get("Access-Control-Allow-Origin") != origin {
+			t.Errorf("preflight from %s: %d, Access-Control-Allow-Origin %q; want 204 allowing it", origin, resp.StatusCode, resp.Header.Get("Access-Control-Allow-Origin"))
+		}
+	}
+}
+
 func TestTokenEndpoint_AuthorizationCodeWithoutPublicClientsIsUnsupported(t *testing.T) {
 	iss := grpcauthtest.NewIssuer(t, grpcauthtest.Config{Clients: testClients})
 	req := tokenRequest(t, iss, form("grant_type", "authorization_code", "client_id", "web", "code", "x", "redirect_uri", pageURI, "code_verifier", codeVerifier))
@@ -417,5 +435,26 @@ func TestConfig_PublicClientsAndUsersAreChecked(t *testing.T) {
 				t.Errorf("error %q lacks the package prefix", err)
 			}
 		})
+	}
+}
+
+// RFC 6749 §3.3 and §5.1: when the granted scope differs from the one
+// requested, the token response MUST say so. A user who holds none of the
+// requested scopes gets a token without them, and a scope of "" that
+// says so, not a response without scope that lets the client assume all
+// it asked for.
+func TestAuthorize_TokenResponseSaysWhenNoRequestedScopeWasGranted(t *testing.T) {
+	iss := codeIssuer(t, nil)
+	st, loc := signIn(t, iss, authzParams("scope", "items:write"), "reader")
+	if st != http.StatusSeeOther || loc.Query().Get("code") == "" {
+		t.Fatalf("sign-in: status %d, Location %v", st, loc)
+	}
+	status, m := exchange(t, iss, "grant_type", "authorization_code", "client_id", "web",
+		"code", loc.Query().Get("code"), "redirect_uri", pageURI, "code_verifier", codeVerifier)
+	if status != http.StatusOK {
+		t.Fatalf("exchange: %d %v", status, m)
+	}
+	if scope, ok := m["scope"]; !ok || scope != "" {
+		t.Errorf("token response scope %#v (present: %v), want \"\" (none of items:write granted)", scope, ok)
 	}
 }

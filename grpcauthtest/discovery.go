@@ -50,6 +50,9 @@ type Metadata struct {
 	// CodeChallengeMethodsSupported is ["S256"] (RFC 7636) when there is
 	// an authorization endpoint.
 	CodeChallengeMethodsSupported []string `json:"code_challenge_methods_supported,omitempty"`
+	// DPoPSigningAlgValuesSupported are the algorithms of the DPoP proofs
+	// the token endpoint accepts (RFC 9449 §5.1): every asymmetric one.
+	DPoPSigningAlgValuesSupported []string `json:"dpop_signing_alg_values_supported"`
 	// AuthorizationResponseIssParameterSupported is true when there is an
 	// authorization endpoint: its every answer carries iss, and clients
 	// must then refuse one without it (RFC 9207 §2.4, §3).
@@ -97,6 +100,7 @@ func (i *Issuer) Metadata() Metadata {
 		ClaimsSupported:                           claims,
 		IntrospectionEndpoint:                     i.IntrospectionURL(),
 		IntrospectionEndpointAuthMethodsSupported: []string{"client_secret_basic", "client_secret_post"},
+		DPoPSigningAlgValuesSupported:             slices.Clone(tokenDPoPAlgorithms),
 	}
 	if len(i.cfg.PublicClients) > 0 {
 		md.AuthorizationEndpoint = i.AuthorizeURL()

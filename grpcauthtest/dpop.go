@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"slices"
 	"time"
 
 	"github.com/lestrrat-go/jwx/v2/jwa"
@@ -248,11 +249,15 @@ func (o *mintOptions) applyDPoP(payload map[string]any) error {
 	return nil
 }
 
+// tokenDPoPAlgorithms are the algorithms of the DPoP proofs the token
+// endpoint accepts: every asymmetric one. The metadata advertises them.
+var tokenDPoPAlgorithms = []string{"ES256", "ES384", "ES512", "EdDSA", "Ed25519", "RS256", "RS384", "RS512", "PS256", "PS384", "PS512"}
+
 // newTokenDPoP returns the verifier of the token endpoint's DPoP proofs:
-// every asymmetric algorithm, the issuer's clock.
+// tokenDPoPAlgorithms, the issuer's clock.
 func newTokenDPoP(now func() time.Time) (*dpop.Verifier, error) {
 	return dpop.NewVerifier(dpop.Config{
-		Algorithms: []string{"ES256", "ES384", "ES512", "EdDSA", "Ed25519", "RS256", "RS384", "RS512", "PS256", "PS384", "PS512"},
+		Algorithms: slices.Clone(tokenDPoPAlgorithms),
 		Now:        now,
 	})
 }

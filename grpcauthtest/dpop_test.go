@@ -5,6 +5,8 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"net/http"
+	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -153,5 +155,49 @@ func TestDPoPKey_ProofVerifies(t *testing.T) {
 	got, err := v.Verify(t.Context(), p, dpop.Request{Method: "POST", Scheme: "https", Authority: "api.example.com", Path: "/pkg.S/M", AccessToken: "tok", KeyThumbprint: key.Thumbprint()})
 	if err != nil || got.Thumbprint != key.Thumbprint() {
 		t.Errorf("Verify = %+v, %v", got, err)
+	}
+}
+
+// RFC 9449 §5.1: an authorization server that issues DPoP-bound tokens
+// advertises the proof algorithms it accepts, and accepts them.
+func TestMetadata_AdvertisesTheDPoPProofAlgorithmsTheTokenEndpointAccepts(t *testing.T) {
+	iss := grpcauthtest.NewIssuer(t, grpcauthtest.Config{Clients: testClients})
+	_, body := get(t, iss.DiscoveryURL())
+	var md struct {
+		Algs []string `json:"dpop_signing_alg_values_supported"`
+	}
+	if err := json.Unmarshal(body, &md); err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Contains(md.Algs, "ES256") {
+		t.Fatalf("dpop_signing_alg_values_supported = %q, want a list with ES256", md.Algs)
+	}
+	rsaTried := false
+	for _, alg := range md.Algs {
+		if alg == "none" || strings.HasPrefix(alg, "HS") {
+			t.Errorf("advertises %q for DPoP proofs", alg)
+			continue
+		}
+		if rsa := strings.HasPrefix(alg, "RS") || strings.HasPrefix(alg, "PS"); rsa && rsaTried {
+			continue // one RSA key is enough: generating six is slow
+		} else if rsa {
+			rsaTried = true
+		}
+		key, err := grpcauthtest.NewDPoPKeyWithAlgorithm(alg)
+		if err != nil {
+			t.Fatalf("%s: %v", alg, err)
+		}
+		p, err := key.Proof(http.MethodPost, iss.TokenURL(), "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		req := basic(tokenRequest(t, iss, form("grant_type", "client_credentials")), "svc", "s3cret")
+		req.Header.Set("DPoP", p)
+		if resp, body := do(t, req); resp.StatusCode != http.StatusOK {
+			t.Errorf("advertised %s: proof refused: %d %s", alg, resp.StatusCode, body)
+		}
+	}
+	if want := iss.Metadata().DPoPSigningAlgValuesSupported; !slices.Equal(want, md.Algs) {
+		t.Errorf("Metadata() has %q, the served document %q", want, md.Algs)
 	}
 }

@@ -152,7 +152,7 @@ func (i *Issuer) serveIntrospect(w http.ResponseWriter, r *http.Request) {
 }
 
 func (i *Issuer) handleIntrospect(w http.ResponseWriter, r *http.Request) (map[string]any, *tokenFailure) {
-	form, f := readForm(w, r, "the introspection endpoint")
+	form, f := readForm(w, r, "the introspection endpoint", introspectParams)
 	if f != nil {
 		return nil, f
 	}

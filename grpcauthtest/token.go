@@ -20,7 +20,10 @@ type TokenResponse struct {
 	AccessToken string `json:"access_token"`
 	TokenType   string `json:"token_type"` // "Bearer", or "DPoP" for a request with a DPoP proof
 	ExpiresIn   int64  `json:"expires_in"` // seconds
-	Scope       string `json:"scope,omitempty"`
+	// Scope is the granted scope, always sent: "" when it is none, so
+	// that a client that asked for scopes is told it got none of them
+	// (RFC 6749 §3.3, §5.1).
+	Scope string `json:"scope"`
 }
 
 // TokenError is the token endpoint's error body (RFC 6749 §5.2).
@@ -73,7 +76,7 @@ func writeOAuth(w http.ResponseWriter, resp any, f *tokenFailure) {
 }
 
 func (i *Issuer) handleToken(w http.ResponseWriter, r *http.Request) (*TokenResponse, *tokenFailure) {
-	form, f := readForm(w, r, "the token endpoint")
+	form, f := readForm(w, r, "the token endpoint", tokenParams)
 	if f != nil {
 		return nil, f
 	}
@@ -132,10 +135,32 @@ func (i *Issuer) tokenResponse(tok, jkt string, scopes []string) *TokenResponse 
 	}
 }
 
+// The parameters each endpoint reads. Only these may not be repeated
+// (RFC 6749 §3.1, §3.2); the endpoints ignore any other, as the RFC
+// requires, repeated or not (RFC 8707 lets a client repeat resource).
+var (
+	tokenParams      = []string{"grant_type", "scope", "client_id", "client_secret", "code", "redirect_uri", "code_verifier"}
+	introspectParams = []string{"token", "token_type_hint", "client_id", "client_secret"}
+	authorizeParams  = []string{"response_type", "client_id", "redirect_uri", "state", "scope", "code_challenge", "code_challenge_method", "user", "cancel"}
+)
+
+// repeated returns a failure naming the first of params that v repeats,
+// or nil.
+func repeated(v url.Values, params []string) *tokenFailure {
+	for _, name := range params {
+		if len(v[name]) > 1 {
+			return fail(http.StatusBadRequest, "invalid_request", "parameter "+name+" repeated")
+		}
+	}
+	return nil
+}
+
 // readForm checks that r is a POST with a form body of at most
-// maxTokenRequestBytes, no parameter repeated, and returns the body's
-// parameters. endpoint names the endpoint in the 405 description.
-func readForm(w http.ResponseWriter, r *http.Request, endpoint string) (url.Values, *tokenFailure) {
+// maxTokenRequestBytes that repeats none of params, the parameters the
+// endpoint reads, and returns the body's parameters, without those sent
+// with an empty value (RFC 6749 §3.2: treated as omitted). endpoint names
+// the endpoint in the 405 description.
+func readForm(w http.ResponseWriter, r *http.Request, endpoint string, params []string) (url.Values, *tokenFailure) {
 	if r.Method != http.MethodPost {
 		return nil, fail(http.StatusMethodNotAllowed, "invalid_request", endpoint+" accepts POST only")
 	}
@@ -152,9 +177,12 @@ func readForm(w http.ResponseWriter, r *http.Request, endpoint string) (url.Valu
 		return nil, fail(http.StatusBadRequest, "invalid_request", "malformed form body")
 	}
 	form := r.PostForm // parameters in the URL query are ignored
+	if f := repeated(form, params); f != nil {
+		return nil, f
+	}
 	for name, vs := range form {
-		if len(vs) > 1 { // RFC 6749 §3.2
-			return nil, fail(http.StatusBadRequest, "invalid_request", "parameter "+name+" repeated")
+		if len(vs) == 1 && vs[0] == "" { // RFC 6749 §3.2: as if omitted
+			delete(form, name)
 		}
 	}
 	return form, nil

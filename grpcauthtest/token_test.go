@@ -285,3 +285,35 @@ func TestToken_EnforcesConfiguredClientScopes(t *testing.T) {
 		t.Error("Token with an empty client ID succeeded")
 	}
 }
+
+// RFC 6749 §3.2: a parameter sent without a value is treated as omitted.
+// Clients that always send client_id and client_secret, empty when they
+// have none, must not be refused for using two authentication methods.
+func TestTokenEndpoint_EmptyParametersCountAsOmitted(t *testing.T) {
+	iss := codeIssuer(t, nil)
+	resp, body := do(t, basic(tokenRequest(t, iss, form("grant_type", "client_credentials", "client_id", "", "client_secret", "")), "svc", "s3cret"))
+	if resp.StatusCode != http.StatusOK {
+		t.Errorf("basic auth with empty client_id and client_secret in the body: %d %s, want 200", resp.StatusCode, body)
+	}
+	status, m := exchange(t, iss, "grant_type", "authorization_code", "client_id", "web", "client_secret", "",
+		"code", codeFor(t, iss, "reader"), "redirect_uri", pageURI, "code_verifier", codeVerifier)
+	if status != http.StatusOK {
+		t.Errorf("public client with an empty client_secret: %d %v, want 200", status, m)
+	}
+}
+
+// RFC 6749 §3.2: the token endpoint MUST ignore parameters it does not
+// know, and RFC 8707 §2 lets a client repeat resource. Only a parameter
+// the endpoint reads may not be repeated.
+func TestTokenEndpoint_RepeatedUnknownParametersAreIgnored(t *testing.T) {
+	iss := grpcauthtest.NewIssuer(t, grpcauthtest.Config{Clients: testClients})
+	f := form("grant_type", "client_credentials", "resource", "https://a.example/", "resource", "https://b.example/")
+	if resp, body := do(t, basic(tokenRequest(t, iss, f), "svc", "s3cret")); resp.StatusCode != http.StatusOK {
+		t.Errorf("two resource parameters: %d %s, want 200", resp.StatusCode, body)
+	}
+	f.Add("scope", "items:read")
+	f.Add("scope", "items:read")
+	if resp, body := do(t, basic(tokenRequest(t, iss, f), "svc", "s3cret")); resp.StatusCode != http.StatusBadRequest || !strings.Contains(string(body), "parameter scope repeated") {
+		t.Errorf("two scope parameters: %d %s, want 400 naming scope", resp.StatusCode, body)
+	}
+}
