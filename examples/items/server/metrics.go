@@ -95,7 +95,8 @@ func serveMetrics(ctx context.Context, addr string, m *metrics, tm httpTimeouts,
 }
 
 // writeText writes rm in the Prometheus text exposition format: dots
-// become underscores, counters get _total, seconds _seconds; each family
+// become underscores, counters get _total, seconds _seconds, bytes (By)
+// _bytes, as OpenTelemetry's Prometheus exporter names them; each family
 // starts with its HELP (the description) and TYPE lines. Metrics are
 // sorted by name and series by labels, so the output is stable.
 func writeText(w io.Writer, rm *metricdata.ResourceMetrics) {
@@ -106,8 +107,11 @@ func writeText(w io.Writer, rm *metricdata.ResourceMetrics) {
 	slices.SortFunc(all, func(a, b metricdata.Metrics) int { return strings.Compare(a.Name, b.Name) })
 	for _, m := range all {
 		name := strings.ReplaceAll(m.Name, ".", "_")
-		if m.Unit == "s" {
+		switch m.Unit {
+		case "s":
 			name += "_seconds"
+		case "By":
+			name += "_bytes"
 		}
 		var lines []string
 		typ := "gauge"

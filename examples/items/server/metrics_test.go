@@ -182,6 +182,7 @@ func TestMetrics_TextDeclaresEachFamilyType(t *testing.T) {
 		"grpcauth_cache_hits_total":        "counter",
 		"grpcauth_cache_entries":           "gauge",
 		"grpcauth_jwks_age_seconds":        "gauge",
+		"grpcauth_cache_size_bytes":        "gauge",
 	}
 	types := map[string]string{}
 	family, helped := "", map[string]bool{}
