@@ -37,7 +37,9 @@ import (
 // returning the skew of the one that accepted claims, as
 // *verifier.MultiVerifier and *introspect.Combined do: the Authenticator
 // then uses it instead, so that a stream ends when its token's unary
-// calls start being refused, not at the largest skew of all.
+// calls start being refused, not at the largest skew of all, and a
+// step-up rule (max_age_seconds) trusts an auth_time in the future up to
+// it.
 type TokenVerifier interface {
 	VerifyAccessToken(ctx context.Context, token string) (verifier.Claims, error)
 }

@@ -275,6 +275,53 @@ func TestDocs_StatusTablesListEveryReason(t *testing.T) {
 	}
 }
 
+// TestDocs_ObservabilityListsEveryInstrument keeps the instrument lists
+// of docs/observability.md (its table) and of otelmetrics' package
+// documentation complete: each names every instrument otelmetrics creates.
+func TestDocs_ObservabilityListsEveryInstrument(t *testing.T) {
+	files, err := filepath.Glob("otelmetrics/*.go")
+	if err != nil {
+		t.Fatal(err)
+	}
+	name := regexp.MustCompile(`"(grpcauth\.[a-z_.]+)"`)
+	seen := map[string]bool{}
+	var instruments []string
+	for _, f := range files {
+		if strings.HasSuffix(f, "_test.go") {
+			continue
+		}
+		b, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, m := range name.FindAllSubmatch(b, -1) {
+			if n := string(m[1]); !seen[n] {
+				seen[n] = true
+				instruments = append(instruments, n)
+			}
+		}
+	}
+	if len(instruments) < 20 {
+		t.Fatalf("found %d instrument names in otelmetrics, want them all", len(instruments))
+	}
+	obs, err := os.ReadFile("docs/observability.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	doc, err := os.ReadFile("otelmetrics/doc.go")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, n := range instruments {
+		if !strings.Contains(string(obs), "| `"+n+"` |") {
+			t.Errorf("docs/observability.md's instrument table has no row for %s", n)
+		}
+		if !regexp.MustCompile(`(?m)^//\t` + regexp.QuoteMeta(n) + ` `).Match(doc) {
+			t.Errorf("otelmetrics/doc.go does not list %s", n)
+		}
+	}
+}
+
 // TestDocs_DevelopmentTestCommandIsREADMEs keeps docs/development.md's "run
 // the tests" command equal to the README's test command (the line after
 // <!-- test-command -->'s fence), which .ci/run runs.

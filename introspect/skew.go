@@ -24,7 +24,8 @@ func (c *Combined) ClockSkew() time.Duration {
 // "active", as for RevalidateAt), the JWT verifier's otherwise (its own
 // ClockSkewFor, as verifier.MultiVerifier's, or ClockSkew). grpcauth uses
 // it to end a stream at its token's exp plus that skew, when the token's
-// unary calls start being refused.
+// unary calls start being refused, and as the most a step-up rule's
+// auth_time may lie in the future.
 func (c *Combined) ClockSkewFor(claims verifier.Claims) time.Duration {
 	if claims.Has("active") {
 		return c.opaque.ClockSkew()

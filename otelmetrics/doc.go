@@ -58,7 +58,8 @@
 // the tokens it refused because their iss names no configured issuer (no
 // attribute: that iss is the caller's choice; summed over the
 // MultiVerifiers observed); the malformed tokens whose iss it could not
-// read count in grpcauth.malformed_tokens without an attribute, likewise. See Source for what each kind of verifier offers, and
+// read count in grpcauth.malformed_tokens without an attribute, likewise.
+// See Source for what each kind of verifier offers, and
 // docs/introspection.md for reading the introspection figures.
 //
 // The observed instruments are read from the verifiers' Stats in a callback at

@@ -72,9 +72,10 @@ func NewMulti(ctx context.Context, cfgs ...Config) (*MultiVerifier, error) {
 // VerifyAccessToken verifies token with the Verifier of the issuer its iss
 // names (see Verifier.VerifyAccessToken), including that Verifier's cache.
 // A token that is not a well-formed JWS, or is larger than every issuer's
-// MaxTokenSize, fails with ErrMalformed; one with no iss, or an iss that is
-// not configured, with ErrIssuer (counted in MultiStats.UnknownIssuers);
-// neither costs a key lookup.
+// MaxTokenSize, fails with ErrMalformed (counted in MultiStats.Malformed);
+// one with no iss, or with an iss that is not configured, with ErrIssuer
+// (only the latter counted, in MultiStats.UnknownIssuers); none costs a
+// key lookup.
 func (m *MultiVerifier) VerifyAccessToken(ctx context.Context, token string) (Claims, error) {
 	v, pre, err := m.route(token)
 	if err != nil {

@@ -24,7 +24,8 @@ func (m *MultiVerifier) ClockSkew() time.Duration {
 // ClockSkew for claims none of m's issuers issued. grpcauth uses it to end
 // a stream at its token's exp plus that skew, when the token's unary calls
 // start being refused, neither sooner nor later, whatever the skews of m's
-// other issuers.
+// other issuers, and as the most a step-up rule's auth_time may lie in the
+// future.
 func (m *MultiVerifier) ClockSkewFor(claims Claims) time.Duration {
 	if v, ok := m.byIssuer[claims.Issuer()]; ok {
 		return v.ClockSkew()

@@ -82,7 +82,9 @@ type Stats struct {
 
 	// Malformed counts tokens, access and ID tokens alike, refused for
 	// their form (ErrMalformed: empty, larger than MaxTokenSize, not a
-	// compact JWS, undecodable header or payload) before any key lookup.
+	// compact JWS, undecodable header or payload), most before any key
+	// lookup; a signature that is not base64url, or a claim of the wrong
+	// type (a numeric scope), is found only after it.
 	// A MultiVerifier counts those whose iss it could not read itself
 	// (MultiStats.Malformed); those it routed here count here. Its growth
 	// is garbage sent as tokens, or a client sending the wrong credential.
