@@ -24,16 +24,31 @@ type result struct {
 // inserting, so that expired entries are reclaimed without a goroutine.
 const evictionSample = 2
 
-// resultCache is a bounded map of results with per-entry lifetimes.
+// entryOverhead is what an entry keeps alive beyond its claims' footprint:
+// its map slot (the 32-byte hash and the result, at the map's load
+// factor). TestCache_AccountsWhatItKeepsAlive measures the sum against the
+// live heap.
+const entryOverhead = 128
+
+// resultCache is a map of results with per-entry lifetimes, bounded in
+// entries and in accounted bytes: each entry counts entryOverhead plus its
+// claims' footprint (verifier.Claims.Footprint, the member index included
+// before it is built). Errors add nothing: they are shared sentinels or a
+// *verifier.TokenExpiredError of a few words.
 type resultCache struct {
-	mu  sync.RWMutex
-	m   map[tokenKey]result
-	max int
+	mu       sync.RWMutex
+	m        map[tokenKey]result
+	bytes    int64 // accounted size of the entries in m
+	max      int
+	maxBytes int64
 }
 
-func newResultCache(maxEntries int) *resultCache {
-	return &resultCache{m: make(map[tokenKey]result), max: maxEntries}
+func newResultCache(maxEntries int, maxBytes int64) *resultCache {
+	return &resultCache{m: make(map[tokenKey]result), max: maxEntries, maxBytes: maxBytes}
 }
+
+// size is r's accounted size.
+func (r result) size() int64 { return entryOverhead + r.claims.Footprint() }
 
 // get returns the entry for k and whether it is live at now. An entry that
 // is no longer live is deleted, and returned with ok false (a zero result
@@ -48,7 +63,7 @@ func (c *resultCache) get(k tokenKey, now time.Time) (r result, ok bool) {
 	if !now.Before(r.until) {
 		c.mu.Lock()
 		if cur, ok := c.m[k]; ok && !now.Before(cur.until) {
-			delete(c.m, k)
+			c.delete(k, cur)
 		}
 		c.mu.Unlock()
 		return r, false
@@ -56,15 +71,20 @@ func (c *resultCache) get(k tokenKey, now time.Time) (r result, ok bool) {
 	return r, true
 }
 
-// put stores r for k unless it is already expired at now, reclaiming a few
-// expired entries and then, unless it replaces k's entry, evicting
-// arbitrary ones to stay within max.
+// put stores r for k unless it is already expired at now or larger than
+// maxBytes alone, reclaiming a few expired entries and then evicting
+// arbitrary ones until r fits within max and maxBytes. Replacing k's entry
+// with one no larger evicts nothing else.
 func (c *resultCache) put(k tokenKey, r result, now time.Time) {
-	if !now.Before(r.until) {
+	size := r.size()
+	if !now.Before(r.until) || size > c.maxBytes {
 		return
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	if old, ok := c.m[k]; ok {
+		c.delete(k, old)
+	}
 	sampled := 0
 	for key, old := range c.m {
 		if sampled == evictionSample {
@@ -72,18 +92,23 @@ func (c *resultCache) put(k tokenKey, r result, now time.Time) {
 		}
 		sampled++
 		if !now.Before(old.until) {
-			delete(c.m, key)
+			c.delete(key, old)
 		}
 	}
-	if _, replace := c.m[k]; !replace {
-		for key := range c.m {
-			if len(c.m) < c.max {
-				break
-			}
-			delete(c.m, key)
+	for key, old := range c.m {
+		if len(c.m) < c.max && c.bytes+size <= c.maxBytes {
+			break
 		}
+		c.delete(key, old)
 	}
 	c.m[k] = r
+	c.bytes += size
+}
+
+// delete removes k, whose entry is r. c.mu must be held for writing.
+func (c *resultCache) delete(k tokenKey, r result) {
+	delete(c.m, k)
+	c.bytes -= r.size()
 }
 
 // len returns the number of entries, live or not yet reclaimed.
@@ -93,9 +118,18 @@ func (c *resultCache) len() int {
 	return len(c.m)
 }
 
+// stats returns the number of entries, live or not yet reclaimed, and
+// their accounted bytes.
+func (c *resultCache) stats() (entries int, bytes int64) {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	return len(c.m), c.bytes
+}
+
 // clear empties the cache.
 func (c *resultCache) clear() {
 	c.mu.Lock()
 	clear(c.m)
+	c.bytes = 0
 	c.mu.Unlock()
 }

@@ -30,11 +30,21 @@ const (
 	// a replayed garbage token, costs at most 6 requests a minute.
 	DefaultNegativeCacheTTL = 10 * time.Second
 
-	// DefaultCacheMaxEntries bounds the positive cache: 10,000 tokens, each
-	// a 32-byte hash and its claims (about 1-2 KB for real answers; an
-	// entry keeps its answer, so answers of up to MaxResponseSize could
-	// take 64 KiB each, and more once their members are indexed).
+	// DefaultCacheMaxEntries bounds the positive cache: 10,000 tokens.
 	DefaultCacheMaxEntries = 10000
+
+	// DefaultCacheMaxBytes bounds the memory the positive cache keeps
+	// alive, as it accounts it (each entry's claims' footprint, member index
+	// included, and a fixed per-entry overhead, measured against the live
+	// heap): 32 MiB, as verifier.DefaultCacheMaxBytes. A typical Okta
+	// answer (~0.5 KB: a user's token, 4 scopes, a few custom claims)
+	// accounts for ~1.5 KB, so the byte limit holds ~21,000 and the entry
+	// limit binds first; answers of ~2 KB (a dozen more custom claims,
+	// ~3.7 KB accounted) fill it at about 9,000. Answers of up to
+	// MaxResponseSize, which take several times their size once their
+	// members are indexed (~450 KB for 64 KiB of short members), cannot
+	// keep more than 32 MiB alive in all. See docs/introspection.md.
+	DefaultCacheMaxBytes int64 = 32 << 20
 
 	// DefaultNegativeCacheMaxEntries bounds the negative cache separately,
 	// so that a flood of distinct garbage tokens never evicts good entries.
@@ -248,11 +258,22 @@ type CacheConfig struct {
 	// endpoint are never cached.
 	NegativeTTL time.Duration
 
-	// MaxEntries bounds the positive cache. Default DefaultCacheMaxEntries.
+	// MaxEntries bounds the number of entries of the positive cache.
+	// Default DefaultCacheMaxEntries (10,000). When full, an entry is
+	// evicted.
 	MaxEntries int
 
+	// MaxBytes bounds the memory the positive cache keeps alive, as
+	// accounted: the memory each entry's claims own (the answer, and its
+	// member index, counted before it is built) and a fixed per-entry
+	// overhead. Default DefaultCacheMaxBytes (32 MiB). Answers too large
+	// for it are simply not cached: every call with their token asks the
+	// server.
+	MaxBytes int64
+
 	// MaxNegativeEntries bounds the negative cache. Default
-	// DefaultNegativeCacheMaxEntries.
+	// DefaultNegativeCacheMaxEntries (1,000). Its entries are of fixed
+	// size (a hash and an error, about 130 bytes), so it has no byte bound.
 	MaxNegativeEntries int
 }
 
@@ -305,6 +326,7 @@ func validate(cfg Config) (settings, error) {
 	c.TTL = policy.Positive(&err, "Cache.TTL", c.TTL, DefaultCacheTTL)
 	c.NegativeTTL = policy.Positive(&err, "Cache.NegativeTTL", c.NegativeTTL, DefaultNegativeCacheTTL)
 	c.MaxEntries = policy.Positive(&err, "Cache.MaxEntries", c.MaxEntries, DefaultCacheMaxEntries)
+	c.MaxBytes = policy.Positive(&err, "Cache.MaxBytes", c.MaxBytes, DefaultCacheMaxBytes)
 	c.MaxNegativeEntries = policy.Positive(&err, "Cache.MaxNegativeEntries", c.MaxNegativeEntries, DefaultNegativeCacheMaxEntries)
 	if err != nil {
 		return s, configError("%v", err)

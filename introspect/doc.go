@@ -51,7 +51,9 @@
 //   - Only tokens of RFC 6750 b64token characters, at most 8 KiB, are sent.
 //   - Results are cached by the SHA-256 of the token, never the token:
 //     active ones for at most a minute and never past exp plus skew, inactive
-//     ones for 10 seconds, in separately bounded caches.
+//     ones for 10 seconds, in separately bounded caches: the positive one
+//     holds at most 10,000 entries and 32 MiB, counting the memory each
+//     entry's claims keep alive.
 //   - Concurrent calls with one token share one request; at most 16
 //     requests are in flight; each is bounded in time and response size.
 //   - A JWT that fails local verification in Combined is not introspected.

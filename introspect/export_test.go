@@ -3,3 +3,7 @@ package introspect
 // SetRandom makes r the source of v's jitter (see jitter.Earlier), in
 // place of jitter.Random. Call it before v is used.
 func SetRandom(v *Verifier, r func() float64) { v.random = r }
+
+// EntryOverhead is what a positive cache entry accounts for beyond its
+// claims' footprint.
+const EntryOverhead = entryOverhead

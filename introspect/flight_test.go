@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math"
 	"net/http"
 	"sync"
 	"sync/atomic"
@@ -253,7 +254,7 @@ func TestFlight_AbandonedFlightCachesNothing(t *testing.T) {
 
 func TestCache_BoundedAndExpiring(t *testing.T) {
 	now := time.Unix(1_900_000_000, 0)
-	c := newResultCache(3)
+	c := newResultCache(3, math.MaxInt64)
 	key := func(i int) tokenKey { return tokenKey{byte(i)} }
 	for i := range 10 {
 		c.put(key(i), result{err: ErrInactive, until: now.Add(time.Minute)}, now)

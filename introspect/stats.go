@@ -23,6 +23,9 @@ type Stats struct {
 	// CacheEntries and NegativeEntries are the number of entries in the
 	// positive and the negative cache now, live or not yet reclaimed.
 	CacheEntries, NegativeEntries int
+	// CacheBytes is the accounted size of the positive cache now, bounded
+	// by Cache.MaxBytes (see CacheConfig).
+	CacheBytes int64
 
 	// Requests counts introspection requests sent to the endpoint: the
 	// load this Verifier puts on the authorization server.
@@ -69,7 +72,8 @@ func (v *Verifier) Stats() Stats {
 		InFlight:     len(v.sem),
 	}
 	if v.pos != nil {
-		st.CacheEntries, st.NegativeEntries = v.pos.len(), v.neg.len()
+		st.CacheEntries, st.CacheBytes = v.pos.stats()
+		st.NegativeEntries = v.neg.len()
 	}
 	return st
 }

@@ -3,6 +3,8 @@ package introspect
 import (
 	"context"
 	"testing"
+
+	"github.com/grpcauth/grpcauth/verifier"
 )
 
 func TestStats_CountsHitsMissesRequestsAndInactiveAnswers(t *testing.T) {
@@ -16,8 +18,9 @@ func TestStats_CountsHitsMissesRequestsAndInactiveAnswers(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	var c verifier.Claims
 	for range 3 {
-		if _, err := v.VerifyAccessToken(context.Background(), tok); err != nil {
+		if c, err = v.VerifyAccessToken(context.Background(), tok); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -27,7 +30,7 @@ func TestStats_CountsHitsMissesRequestsAndInactiveAnswers(t *testing.T) {
 		}
 	}
 	want := Stats{Issuer: iss.URL(), CacheHits: 2, NegativeHits: 1, CacheMisses: 2, CacheEntries: 1, NegativeEntries: 1,
-		Requests: 2, Inactive: 1}
+		CacheBytes: entryOverhead + c.Footprint(), Requests: 2, Inactive: 1}
 	if st := v.Stats(); st != want {
 		t.Fatalf("Stats = %+v\nwant    %+v", st, want)
 	}
@@ -84,7 +87,7 @@ func TestStats_ZeroCacheFiguresWhenDisabled(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if st := v.Stats(); st.Requests != 2 || st.CacheHits != 0 || st.CacheMisses != 0 || st.CacheEntries != 0 {
+	if st := v.Stats(); st.Requests != 2 || st.CacheHits != 0 || st.CacheMisses != 0 || st.CacheEntries != 0 || st.CacheBytes != 0 {
 		t.Fatalf("Stats = %+v, want 2 requests and no cache figures", st)
 	}
 }

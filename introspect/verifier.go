@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math"
 	"net/url"
 	"sync"
 	"time"
@@ -80,8 +81,10 @@ func New(cfg Config) (*Verifier, error) {
 		random:     jitter.Random,
 	}
 	if !s.Cache.Disabled {
-		v.pos = newResultCache(s.Cache.MaxEntries)
-		v.neg = newResultCache(s.Cache.MaxNegativeEntries)
+		v.pos = newResultCache(s.Cache.MaxEntries, s.Cache.MaxBytes)
+		// Negative entries are of fixed size: MaxNegativeEntries bounds
+		// their memory.
+		v.neg = newResultCache(s.Cache.MaxNegativeEntries, math.MaxInt64)
 	}
 	v.base, v.stop = context.WithCancel(context.Background())
 	return v, nil

@@ -621,6 +621,7 @@ func TestNew_RejectsBadConfigs(t *testing.T) {
 		{"negative timeout", func(c *introspect.Config) { c.Timeout = -1 }, "Timeout"},
 		{"negative concurrency", func(c *introspect.Config) { c.MaxConcurrent = -1 }, "MaxConcurrent"},
 		{"negative TTL", func(c *introspect.Config) { c.Cache.TTL = -1 }, "Cache.TTL"},
+		{"negative cache bytes", func(c *introspect.Config) { c.Cache.MaxBytes = -1 }, "Cache.MaxBytes"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -43,6 +43,7 @@
 //	grpcauth.introspection.cache.negative_hits  counter  {lookup}    issuer
 //	grpcauth.introspection.cache.misses         counter  {lookup}    issuer
 //	grpcauth.introspection.cache.entries        gauge    {token}     issuer, cache (positive, negative)
+//	grpcauth.introspection.cache.size           gauge    By          issuer
 //	grpcauth.introspection.requests             counter  {request}   issuer
 //	grpcauth.introspection.failures             counter  {request}   issuer
 //	grpcauth.introspection.inactive             counter  {response}  issuer

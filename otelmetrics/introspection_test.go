@@ -133,6 +133,7 @@ func TestMetrics_ObserveEveryPartOfACombinedVerifier(t *testing.T) {
 			attrs("cache", "positive", "issuer", a.URL()): 1,
 			attrs("cache", "negative", "issuer", a.URL()): 1,
 		},
+		"grpcauth.introspection.cache.size": {issA: opaque.Stats().CacheBytes},
 		// The MultiVerifier's figures, per issuer.
 		"grpcauth.cache.hits":    {issA: 1, issB: 0},
 		"grpcauth.cache.misses":  {issA: 1, issB: 1},
@@ -151,6 +152,9 @@ func TestMetrics_ObserveEveryPartOfACombinedVerifier(t *testing.T) {
 				t.Errorf("%s{%s} = %d (present %v), want %d", name, set.Encoded(attribute.DefaultEncoder()), v, ok, w)
 			}
 		}
+	}
+	if st := opaque.Stats(); st.CacheBytes == 0 {
+		t.Errorf("Stats().CacheBytes is 0 with an entry cached")
 	}
 	if st := opaque.Stats(); st.Requests != a.IntrospectionRequests() {
 		t.Errorf("Stats().Requests %d, the server saw %d", st.Requests, a.IntrospectionRequests())

@@ -28,7 +28,7 @@ type observed struct {
 	iHits, iNegHits, iMisses, iRequests metric.Int64ObservableCounter
 	iFailures, iInactive, iCoalesced    metric.Int64ObservableCounter
 	iMalformed                          metric.Int64ObservableCounter
-	iEntries, iInFlight                 metric.Int64ObservableGauge
+	iEntries, iSize, iInFlight          metric.Int64ObservableGauge
 }
 
 func newObserved(meter metric.Meter) (*observed, error) {
@@ -72,6 +72,7 @@ func newObserved(meter metric.Meter) (*observed, error) {
 		{&o.keys, "grpcauth.jwks.keys", "{key}", "Usable keys in the current key set; 0 while it is older than the verifier's MaxStaleness."},
 		{&o.skippedKeys, "grpcauth.jwks.skipped_keys", "{key}", "Entries of the current key set's document that were skipped (unsupported, not for signatures, duplicated, malformed, exposed or ambiguous)."},
 		{&o.iEntries, "grpcauth.introspection.cache.entries", "{token}", "Entries in the introspection caches, by cache (positive, negative)."},
+		{&o.iSize, "grpcauth.introspection.cache.size", "By", "Accounted size of the positive introspection cache, bounded by its MaxBytes."},
 		{&o.iInFlight, "grpcauth.introspection.in_flight", "{request}", "Introspection requests in flight."},
 	}
 	for _, g := range gauges {
@@ -91,7 +92,7 @@ func newObserved(meter metric.Meter) (*observed, error) {
 func (o *observed) instruments() []metric.Observable {
 	return []metric.Observable{o.hits, o.misses, o.fetches, o.failures, o.entries, o.keys, o.age,
 		o.size, o.discoveries, o.urlChanges, o.missFetches, o.missesLimited, o.missWaits, o.skippedKeys, o.unknownIssuers,
-		o.malformed, o.iHits, o.iNegHits, o.iMisses, o.iRequests, o.iFailures, o.iInactive, o.iCoalesced, o.iMalformed, o.iEntries, o.iInFlight}
+		o.malformed, o.iHits, o.iNegHits, o.iMisses, o.iRequests, o.iFailures, o.iInactive, o.iCoalesced, o.iMalformed, o.iEntries, o.iSize, o.iInFlight}
 }
 
 // observe reports one key-set verifier's figures.
@@ -129,6 +130,7 @@ func (o *observed) observeIntrospection(ob metric.Observer, st introspect.Stats)
 	ob.ObserveInt64(o.iCoalesced, st.Coalesced, attrs)
 	ob.ObserveInt64(o.iMalformed, st.Malformed, attrs)
 	ob.ObserveInt64(o.iInFlight, int64(st.InFlight), attrs)
+	ob.ObserveInt64(o.iSize, st.CacheBytes, attrs)
 	ob.ObserveInt64(o.iEntries, int64(st.CacheEntries),
 		metric.WithAttributeSet(attribute.NewSet(iss, attribute.String("cache", "positive"))))
 	ob.ObserveInt64(o.iEntries, int64(st.NegativeEntries),

@@ -103,6 +103,14 @@ func (c Claims) Claim(name string, v any) error { return c.set().claim(name, v) 
 // Names returns the names of all claims present, sorted.
 func (c Claims) Names() []string { return c.set().names() }
 
+// Footprint returns the bytes these claims keep alive, member index
+// included (counted whether or not it is built yet), for caches that hold
+// them: the verifier's token cache and the introspection cache bound their
+// memory with it. The Claims own all that memory (none is shared with the
+// token or a pooled buffer), so it is what dropping the last Claims for
+// them frees. The zero Claims keeps nothing alive: 0.
+func (c Claims) Footprint() int64 { return c.set().size }
+
 // claimSet is the data behind a Claims. It is written only while a token is
 // decoded, before any Claims refers to it, and owns all its memory: data is
 // a copy of the payload, its other strings were allocated for it alone, and

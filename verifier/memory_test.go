@@ -11,6 +11,7 @@ import (
 	"unsafe"
 
 	"github.com/grpcauth/grpcauth/grpcauthtest"
+	"github.com/grpcauth/grpcauth/internal/alloctest"
 )
 
 // junkToken returns the token of issue #10, defect 1: just under 64 KiB, a
@@ -18,16 +19,6 @@ import (
 func junkToken() string {
 	payload := `{"iss":"x"` + strings.Repeat(`,"":0`, 9000) + `}`
 	return b64raw(`{"alg":"RS256","kid":"k"}`) + "." + b64raw(payload) + ".c2ln"
-}
-
-// liveHeap returns the heap in use after two collections (the second
-// empties the sync.Pool victim caches the first left).
-func liveHeap() uint64 {
-	var ms runtime.MemStats
-	runtime.GC()
-	runtime.GC()
-	runtime.ReadMemStats(&ms)
-	return ms.HeapAlloc
 }
 
 // TestCache_RejectedJunkDoesNotInflateCachedTokens is the regression test
@@ -53,7 +44,7 @@ func TestCache_RejectedJunkDoesNotInflateCachedTokens(t *testing.T) {
 		if err := v.Ready(ctx); err != nil {
 			t.Fatal(err)
 		}
-		before := liveHeap()
+		before := alloctest.LiveHeap()
 		for _, tok := range toks {
 			if withJunk {
 				if _, err := v.VerifyAccessToken(ctx, junk); !errors.Is(err, ErrIssuer) {
@@ -64,7 +55,7 @@ func TestCache_RejectedJunkDoesNotInflateCachedTokens(t *testing.T) {
 				t.Fatal(err)
 			}
 		}
-		after := liveHeap()
+		after := alloctest.LiveHeap()
 		entries, accounted := v.cache.stats()
 		if entries != len(toks) {
 			t.Fatalf("%d entries cached, want %d", entries, len(toks))
@@ -113,7 +104,7 @@ func TestCache_AccountsWhatItKeepsAlive(t *testing.T) {
 			if err := v.Ready(ctx); err != nil {
 				t.Fatal(err)
 			}
-			before := liveHeap()
+			before := alloctest.LiveHeap()
 			for _, tok := range toks {
 				c, err := v.VerifyAccessToken(ctx, tok)
 				if err != nil {
@@ -125,7 +116,7 @@ func TestCache_AccountsWhatItKeepsAlive(t *testing.T) {
 				// registered names is recorded while decoding.)
 				c.Has("uid")
 			}
-			live := float64(liveHeap() - before)
+			live := float64(alloctest.LiveHeap() - before)
 			entries, accounted := v.cache.stats()
 			runtime.KeepAlive(v)
 			if entries != n {

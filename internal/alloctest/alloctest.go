@@ -1,5 +1,6 @@
 // Package alloctest measures what a call allocates, for the tests of the
-// rejection-cost bound (at most twice a token's length plus 2 KiB).
+// rejection-cost bound (at most twice a token's length plus 2 KiB), and the
+// live heap, for the tests of what caches keep alive.
 package alloctest
 
 import "runtime"
@@ -18,4 +19,14 @@ func Bytes(runs int, fn func()) uint64 {
 		least = min(least, ms.TotalAlloc-before)
 	}
 	return least
+}
+
+// LiveHeap returns the heap in use after two collections (the second
+// empties the sync.Pool victim caches the first left).
+func LiveHeap() uint64 {
+	var ms runtime.MemStats
+	runtime.GC()
+	runtime.GC()
+	runtime.ReadMemStats(&ms)
+	return ms.HeapAlloc
 }
