@@ -264,7 +264,7 @@ func newClaimSet(ctx context.Context, payload []byte, reg *jwt.Claims, scopeClai
 	default:
 		c.scopes = slices.Clone(scopes) // exactly sized: the claims own no spare capacity
 	}
-	c.size = c.footprint(extra)
+	c.size = c.footprint(extra + int64(reg.EscapedNames)) // the index's unescaped names
 	return c, nil
 }
 
@@ -346,11 +346,12 @@ const (
 )
 
 // footprint returns the bytes c keeps alive: the struct, data, the member
-// index (counted before it is built), the audience and scopes arrays and
-// their strings (scopeBytes for the scopes'), and the registered strings.
-func (c *claimSet) footprint(scopeBytes int64) int64 {
+// index (counted before it is built), the audience and scopes arrays, the
+// registered strings, and extra: the scope strings and the index's
+// unescaped member names, which are not substrings of data.
+func (c *claimSet) footprint(extra int64) int64 {
 	n := claimSetSize + int64(len(c.data)) + int64(c.nMembers)*memberSize +
-		int64(cap(c.audience)+cap(c.scopes))*stringSize + scopeBytes +
+		int64(cap(c.audience)+cap(c.scopes))*stringSize + extra +
 		int64(len(c.issuer)+len(c.subject)+len(c.clientID)+len(c.tokenID))
 	for _, a := range c.audience {
 		n += int64(len(a))

@@ -92,6 +92,15 @@ func TestCache_AccountsWhatItKeepsAlive(t *testing.T) {
 		"large claims": func(i int) map[string]any {
 			return map[string]any{"jti": fmt.Sprint(i), "groups": strings.Split(strings.Repeat("group-name,", 100), ",")}
 		},
+		// encoding/json writes < as \u003c: 200 long names the member
+		// index unescapes into strings of their own.
+		"escaped names": func(i int) map[string]any {
+			m := map[string]any{"jti": fmt.Sprint(i)}
+			for j := range 200 {
+				m[fmt.Sprintf("<%03d-%s", j, strings.Repeat("n", 120))] = j
+			}
+			return m
+		},
 	}
 	for name, claims := range shapes {
 		t.Run(name, func(t *testing.T) {
@@ -100,7 +109,9 @@ func TestCache_AccountsWhatItKeepsAlive(t *testing.T) {
 			for i := range toks {
 				toks[i] = f.mint(t, claims(i))
 			}
-			v := newVerifier(t, f.cfg)
+			cfg := f.cfg
+			cfg.Cache.MaxBytes = 1 << 30 // room for every shape's n entries
+			v := newVerifier(t, cfg)
 			if err := v.Ready(ctx); err != nil {
 				t.Fatal(err)
 			}

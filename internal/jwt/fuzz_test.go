@@ -42,6 +42,9 @@ func reference(t *testing.T, b []byte, names []string) shape {
 		elems++
 		kind, _ := d.StackIndex(1)
 		if kind == '{' && elems%2 == 1 { // a member name
+			if raw := quotedBefore(b, int(d.InputOffset())); bytes.IndexByte(raw, '\\') >= 0 {
+				sh.escapedNames += len(raw) - 2
+			}
 			for i, n := range names {
 				switch name := tok.String(); {
 				case name == n:
@@ -70,7 +73,7 @@ func FuzzScan(f *testing.F) {
 		`{"iss":"a","sub":"b\"c","aud":["x","y"]}`,
 		`["a\\",[1]]`, `["\\\\\\",1]`, `{"a":"\\\"","ISS":1}`,
 		`{"\u0069ss":1,"cnf":{"jkt":"x"}}`, `{"k":[[[{}]]],"x":"]}"}`,
-		`{"i\u017fs":1}`, `[]`, `{}`, `{"":{"":""}}`,
+		`{"i\u017fs":1}`, `[]`, `{}`, `{"":{"":""}}`, `["a","iss"]`, `{"\u003cx":1,"\\":2}`,
 	} {
 		f.Add([]byte(s))
 	}
@@ -85,6 +88,25 @@ func FuzzScan(f *testing.F) {
 			t.Fatalf("scan(%q) = %+v, want %+v", b, got, want)
 		}
 	})
+}
+
+// quotedBefore returns the JSON string of valid JSON text b that ends at
+// end: every quote inside it follows an odd number of backslashes, so its
+// opening quote is the first one before end-1 that does not.
+func quotedBefore(b []byte, end int) []byte {
+	for i := end - 2; i >= 0; i-- {
+		if b[i] != '"' {
+			continue
+		}
+		n := 0
+		for j := i - 1; j >= 0 && b[j] == '\\'; j-- {
+			n++
+		}
+		if n%2 == 0 {
+			return b[i:end]
+		}
+	}
+	return b[:end]
 }
 
 // FuzzMembers checks Members against encoding/json (v1) decoding into a map

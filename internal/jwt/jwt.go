@@ -230,6 +230,10 @@ type Claims struct {
 	Members int
 	// Present records which of RegisteredNames are members.
 	Present Presence
+	// EscapedNames is the length of the JSON text of the member names
+	// written with escapes, quotes excluded: at least the bytes they take
+	// once unescaped (Members unescapes each into a string of its own).
+	EscapedNames int
 }
 
 // claimsObject decodes a Claims: see members.
@@ -463,7 +467,7 @@ func ParseClaims(b []byte) (Claims, error) {
 		return c, ErrCase
 	}
 	err := jsonv2.Unmarshal(b, (*claimsObject)(&c), decodeOptions)
-	c.Members, c.Present = sh.commas+1, Presence(sh.present)
+	c.Members, c.Present, c.EscapedNames = sh.commas+1, Presence(sh.present), sh.escapedNames
 	if err == nil {
 		return c, nil
 	}
@@ -679,6 +683,9 @@ type shape struct {
 	// present has bit i set when names[i] is a member name of the
 	// outermost object, exactly (after unescaping).
 	present uint32
+	// escapedNames is the length of the text of the outermost object's
+	// member names that hold escapes.
+	escapedNames int
 }
 
 // scan makes one pass over the JSON text b. It tracks strings only to skip
@@ -693,7 +700,7 @@ type shape struct {
 func scan(b []byte, names []string) shape {
 	var sh shape
 	depth := 0
-	expectName := false
+	expectName, object := false, false // object: the outermost value is an object
 	for i := 0; i < len(b); i++ {
 		switch c := b[i]; c {
 		case '"':
@@ -713,18 +720,24 @@ func scan(b []byte, names []string) shape {
 				if exact >= 0 {
 					sh.present |= 1 << exact
 				}
+				if escaped {
+					sh.escapedNames += end - i - 1
+				}
 			}
 			i = end
 		case '[', '{':
 			depth++
 			sh.depth = max(sh.depth, depth)
-			expectName = depth == 1 && c == '{' && len(names) > 0
+			if depth == 1 {
+				object = c == '{'
+			}
+			expectName = depth == 1 && object && len(names) > 0
 		case ']', '}':
 			depth--
 		case ',':
 			if depth == 1 {
 				sh.commas++
-				expectName = len(names) > 0
+				expectName = object && len(names) > 0
 			}
 		}
 	}
