@@ -56,13 +56,19 @@ type requestInfo struct {
 // connection over to HTTP/2 ("PRI *", or an Upgrade to h2c), the inner
 // WrapHandler takes the host, method and path of each call it serves, and
 // keeps the outer's remote and local addresses and TLS state, the
-// connection's.
+// connection's. An HTTP/1.1 request that asks for the upgrade but is not
+// upgraded (no h2c handler took it) is served as the outer saw it.
 func WrapHandler(h http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		outer, nested := r.Context().Value(requestInfoKey{}).(*requestInfo)
-		if nested && !outer.handoff {
+		if nested && !(outer.handoff && r.ProtoMajor == 2) {
 			// Inside another WrapHandler, on its request, whatever a
-			// middleware between them made of it.
+			// middleware between them made of it. Only an HTTP/2 call
+			// is one of a connection handed over to h2c: an HTTP/1.1
+			// request that asked for the upgrade and reached this
+			// handler was not upgraded (or is the upgrade's own
+			// request, which the outer saw), and its client chose
+			// its headers.
 			h.ServeHTTP(w, r)
 			return
 		}
@@ -84,8 +90,9 @@ func WrapHandler(h http.Handler) http.Handler {
 // prior knowledge ("PRI *", RFC 9113 section 3.3) and with an HTTP/1.1
 // upgrade to h2c (RFC 7540 section 3.2): the calls of the connection then
 // reach the handler as requests of their own, whose contexts derive from
-// r's. It errs on the side of a handoff, whose calls are judged by their
-// own requests.
+// r's. It errs on the side of a handoff: a WrapHandler inside judges by
+// their own requests only the HTTP/2 calls among the requests it serves,
+// which a client cannot make of an HTTP/1.1 request with these headers.
 func h2cHandoff(r *http.Request) bool {
 	return r.Method == "PRI" || httpguts.HeaderValuesContainsToken(r.Header["Upgrade"], "h2c")
 }

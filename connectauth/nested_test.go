@@ -82,30 +82,51 @@ func dpopCallIsServed(t *testing.T, hc *http.Client, url string, key *grpcauthte
 // the outer one saw, the one the client made: a handler that wraps itself,
 // mounted under http.StripPrefix("/api", …) in the application's
 // WrapHandler, needs a proof for the path with "/api", as without the
-// inner WrapHandler, and refuses one for the stripped path.
+// inner WrapHandler, and refuses one for the stripped path. An HTTP/1.1
+// request that asks for an upgrade to h2c, which no h2c handler took (here
+// there is none), changes none of this: only HTTP/2 calls of a connection
+// handed over to h2c are judged by their own requests.
 func TestConnect_NestedWrapHandlerChecksDPoPAgainstTheOuterRequest(t *testing.T) {
 	auth, key, tok := dpopFixture(t, dpop.Config{})
 	mux := http.NewServeMux()
 	mux.Handle("/api/", http.StripPrefix("/api", connectauth.WrapHandler(connectHandlers(&fixture{auth: auth}))))
 	srv := serveTLS(t, connectauth.WrapHandler(mux))
+	http1 := srv.Client().Transport.(*http.Transport).Clone() // an Upgrade header is HTTP/1.1's
+	http1.Protocols = new(http.Protocols)
+	http1.Protocols.SetHTTP1(true)
+	http1.TLSClientConfig.NextProtos = nil
+	t.Cleanup(http1.CloseIdleConnections)
 	const procedure = "/authtest.v1.TestService/AllOf"
-	for _, tc := range []struct {
-		htuAt string // the path of the proof's htu
-		want  outcome
+	for _, client := range []struct {
+		name   string
+		hc     *http.Client
+		header http.Header
 	}{
-		{"/api" + procedure, outcome{codes.OK, ""}},
-		{procedure, outcome{codes.Unauthenticated, grpcauth.ReasonDPoPProofInvalid}},
+		{"HTTP/2", srv.Client(), nil},
+		{"Upgrade: h2c", &http.Client{Transport: http1}, http.Header{"Upgrade": {"h2c"}}},
+		{"Upgrade: h2c, HTTP2-Settings", &http.Client{Transport: http1}, http.Header{"Upgrade": {"h2c"}, "Connection": {"Upgrade, HTTP2-Settings"}, "Http2-Settings": {""}}},
 	} {
-		proof, err := key.ProofWith(grpcauthtest.ProofOptions{Method: "POST", URL: srv.URL + tc.htuAt, AccessToken: tok})
-		if err != nil {
-			t.Fatal(err)
-		}
-		req := connect.NewRequest(&authtestv1.AllOfRequest{})
-		req.Header().Set("Authorization", "DPoP "+tok)
-		req.Header().Set("DPoP", proof)
-		_, err = connect.NewClient[authtestv1.AllOfRequest, authtestv1.AllOfResponse](srv.Client(), srv.URL+"/api"+procedure).CallUnary(t.Context(), req)
-		if got := connectOutcome(err); got != tc.want {
-			t.Errorf("proof for %s: got %v %q (%v), want %v %q", tc.htuAt, got.code, got.reason, err, tc.want.code, tc.want.reason)
+		for _, tc := range []struct {
+			htuAt string // the path of the proof's htu
+			want  outcome
+		}{
+			{"/api" + procedure, outcome{codes.OK, ""}},
+			{procedure, outcome{codes.Unauthenticated, grpcauth.ReasonDPoPProofInvalid}},
+		} {
+			proof, err := key.ProofWith(grpcauthtest.ProofOptions{Method: "POST", URL: srv.URL + tc.htuAt, AccessToken: tok})
+			if err != nil {
+				t.Fatal(err)
+			}
+			req := connect.NewRequest(&authtestv1.AllOfRequest{})
+			for k, v := range client.header {
+				req.Header()[k] = v
+			}
+			req.Header().Set("Authorization", "DPoP "+tok)
+			req.Header().Set("DPoP", proof)
+			_, err = connect.NewClient[authtestv1.AllOfRequest, authtestv1.AllOfResponse](client.hc, srv.URL+"/api"+procedure).CallUnary(t.Context(), req)
+			if got := connectOutcome(err); got != tc.want {
+				t.Errorf("%s, proof for %s: got %v %q (%v), want %v %q", client.name, tc.htuAt, got.code, got.reason, err, tc.want.code, tc.want.reason)
+			}
 		}
 	}
 }
