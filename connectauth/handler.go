@@ -90,9 +90,13 @@ func WrapHandler(h http.Handler) http.Handler {
 // prior knowledge ("PRI *", RFC 9113 section 3.3) and with an HTTP/1.1
 // upgrade to h2c (RFC 7540 section 3.2): the calls of the connection then
 // reach the handler as requests of their own, whose contexts derive from
-// r's. It errs on the side of a handoff: a WrapHandler inside judges by
-// their own requests only the HTTP/2 calls among the requests it serves,
-// which a client cannot make of an HTTP/1.1 request with these headers.
+// r's. The preface is recognised exactly as h2c does (method PRI, path *,
+// HTTP/2.0, no headers), so an HTTP/2 request that merely uses the method
+// PRI is not one. An Upgrade errs on the side of a handoff: a WrapHandler
+// inside judges by their own requests only the HTTP/2 calls among the
+// requests it serves, which a client cannot make of an HTTP/1.1 request
+// with these headers.
 func h2cHandoff(r *http.Request) bool {
-	return r.Method == "PRI" || httpguts.HeaderValuesContainsToken(r.Header["Upgrade"], "h2c")
+	priorKnowledge := r.Method == "PRI" && len(r.Header) == 0 && r.URL.Path == "*" && r.Proto == "HTTP/2.0" // h2c's own test
+	return priorKnowledge || httpguts.HeaderValuesContainsToken(r.Header["Upgrade"], "h2c")
 }

@@ -235,3 +235,30 @@ func TestConnect_WrapHandlerOutsideAndInsideH2CUpgradeSeesEachCall(t *testing.T)
 		}
 	}
 }
+
+// Only h2c's own preface request ("PRI *", no headers, HTTP/2.0) and an
+// Upgrade to h2c mark a handoff; an HTTP/2 request with the method PRI and
+// a path of its own is a request like any other.
+func TestH2CHandoff_OnlyThePrefaceOrAnUpgrade(t *testing.T) {
+	req := func(method, target, proto string, h http.Header) *http.Request {
+		r := httptest.NewRequest(method, target, nil)
+		r.Proto, r.ProtoMajor = proto, int(proto[5]-'0')
+		r.Header = h
+		return r
+	}
+	for _, tc := range []struct {
+		name string
+		r    *http.Request
+		want bool
+	}{
+		{"h2c preface", req("PRI", "*", "HTTP/2.0", http.Header{}), true},
+		{"Upgrade: h2c", req("GET", "/", "HTTP/1.1", http.Header{"Upgrade": {"h2c"}}), true},
+		{"PRI with a path", req("PRI", "/api/authtest.v1.TestService/AllOf", "HTTP/2.0", http.Header{}), false},
+		{"PRI * with headers", req("PRI", "*", "HTTP/2.0", http.Header{"Content-Type": {"application/proto"}}), false},
+		{"POST", req("POST", "/api/authtest.v1.TestService/AllOf", "HTTP/2.0", http.Header{}), false},
+	} {
+		if got := connectauth.H2CHandoff(tc.r); got != tc.want {
+			t.Errorf("%s: h2cHandoff = %v, want %v", tc.name, got, tc.want)
+		}
+	}
+}
