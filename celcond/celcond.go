@@ -302,8 +302,8 @@ func (e sizeEstimator) EstimateCallCost(_, overloadID string, target *checker.As
 		return &checker.CallEstimate{CostEstimate: e.size(args[0]).MultiplyByCostFactor(common.StringTraversalCostFactor).Add(checker.FixedCostEstimate(1))}
 	case overloadID == overloads.SizeStringInst && target != nil:
 		return &checker.CallEstimate{CostEstimate: e.size(*target).MultiplyByCostFactor(common.StringTraversalCostFactor).Add(checker.FixedCostEstimate(1))}
-	case slices.Contains(zoneOverloads, overloadID):
-		return &checker.CallEstimate{CostEstimate: checker.CostEstimate{Min: 1, Max: zoneLoadCost}}
+	case slices.Contains(zoneOverloads, overloadID) && len(args) == 1:
+		return &checker.CallEstimate{CostEstimate: e.size(args[0]).MultiplyByCostFactor(common.StringTraversalCostFactor).Add(checker.CostEstimate{Min: 1, Max: 1 + zoneLoadCost})}
 	}
 	return nil
 }
@@ -343,16 +343,21 @@ var parses = []string{overloads.StringToInt, overloads.StringToUint, overloads.S
 // on every call, which reads the zone's file: about 60 µs, 200 µs for a
 // missing name, while cel-go charges 1. A comprehension calling one on
 // every step ran for 2 s (7 s with a missing name) within the default
-// limit.
+// limit. Either way the zone is read whole (a name copied into each path
+// tried, an offset parsed and quoted in its error): with a 4 MiB request
+// string such a comprehension ran for 3 s as a name, 8 minutes as an
+// offset. A call costs 1 plus 1 per 10 bytes of the zone, plus
+// zoneLoadCost for a name.
 var zoneOverloads = []string{overloads.TimestampToYearWithTz, overloads.TimestampToMonthWithTz,
 	overloads.TimestampToDayOfYearWithTz, overloads.TimestampToDayOfMonthZeroBasedWithTz,
 	overloads.TimestampToDayOfMonthOneBasedWithTz, overloads.TimestampToDayOfWeekWithTz,
 	overloads.TimestampToHoursWithTz, overloads.TimestampToMinutesWithTz,
 	overloads.TimestampToSecondsWithTz, overloads.TimestampToMillisecondsWithTz}
 
-// zoneLoadCost is the cost of a call in zoneOverloads given a zone name: a
-// generous thousand comparisons' worth, since a zone's file may be slower
-// to read than here (a zip of zones, a slow disk).
+// zoneLoadCost is what a call in zoneOverloads given a zone name costs on
+// top of reading the name: a generous thousand comparisons' worth, since
+// a zone's file may be slower to read than here (a zip of zones, a slow
+// disk).
 const zoneLoadCost = 1000
 
 // runtimeCoster charges, at run time, what cel-go undercharges:
@@ -362,9 +367,9 @@ const zoneLoadCost = 1000
 //     function's name rather than the overload's;
 //   - size() of a string, which counts its characters: 1 plus 1 per 10
 //     bytes, as the conversions in parses;
-//   - the timestamp accessors of zoneOverloads given a zone name (a
-//     string without ':', which cel-go loads rather than parses), matched
-//     the same way: zoneLoadCost each;
+//   - the timestamp accessors of zoneOverloads, matched the same way: 1
+//     plus 1 per 10 bytes of the zone, plus zoneLoadCost for a zone name
+//     (a string without ':', which cel-go loads rather than parses);
 //   - equality (==, !=) and list membership (in), which compare whole
 //     values, but which cel-go charges by their number of elements (a
 //     message 1): comparing two messages, or two claims maps holding long
@@ -394,10 +399,13 @@ func (runtimeCoster) CallCost(function, _ string, args []ref.Val, _ ref.Val) *ui
 			return nil
 		}
 		zone, ok := args[1].(types.String)
-		if !ok || strings.Contains(string(zone), ":") {
+		if !ok {
 			return nil
 		}
-		cost = zoneLoadCost
+		cost = 1 + traversal(uint64(len(zone)))
+		if !strings.Contains(string(zone), ":") {
+			cost += zoneLoadCost
+		}
 	case operators.Equals, operators.NotEquals:
 		cost = max(1, traversal(min(deepSize(args[0]), deepSize(args[1]))))
 	case operators.In:

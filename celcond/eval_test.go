@@ -318,6 +318,25 @@ func TestEval_NamedTimeZonesAreChargedAsZoneLoads(t *testing.T) {
 	wantTrue(t, celcond.Config{CostLimit: 10_000}, in, "claims.l.all(x, timestamp(0).getHours('+01:00') == 1)")
 }
 
+// TestEval_TimeZonesAreChargedByLength: a timestamp accessor reads its
+// zone whole, a name to load as an offset to parse (and quote in its
+// error), which cel-go charges 1 whatever the length: a comprehension
+// given a 4 MiB request string as an offset ('aaa…:') on every step ran
+// for 8 minutes within the default limit, as a name for 3 s.
+func TestEval_TimeZonesAreChargedByLength(t *testing.T) {
+	in := grpcauth.ConditionInput{
+		Claims:  claims(t, map[string]any{"sub": "alice", "l": make([]int, 1000), "tz": strings.Repeat("a", 1<<14) + ":00"}),
+		Request: &authtestv1.OwnRequest{Item: &authtestv1.Item{Owner: strings.Repeat("1", 1<<14) + ":00"}},
+	}
+	wantCostLimit(t, celcond.Config{CostLimit: 10_000}, in,
+		"claims.l.all(x, timestamp(0).getHours(request.item.owner) >= 0 || true)",
+		"claims.l.all(x, timestamp(0).getMinutes(claims.tz) >= 0 || true)", // dispatched at run time: a dyn argument
+	)
+	// Proven within the limit by the estimate, this would not be tracked.
+	wantCostLimit(t, celcond.Config{CostLimit: 1500}, in,
+		"timestamp(0).getHours(request.item.owner) >= 0 || true")
+}
+
 // TestEval_DeepComparisonsAreChargedBySize: ==, != and in compare whole
 // values, which cel-go charges by their number of elements: comparing two
 // maps of a few keys holding long lists, on every step of a comprehension,
