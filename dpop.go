@@ -6,6 +6,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"time"
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
@@ -135,11 +136,24 @@ func (a *Authenticator) checkDPoP(ctx context.Context, method string, cred crede
 		return binding{}, dpopErrorRejection(ctx, err), err
 	}
 	if n := a.dpop.Nonces(); n != nil {
-		if fresh := n.Nonce(a.now()); p.Nonce != fresh {
-			_ = grpc.SetHeader(ctx, metadata.Pairs(MetadataDPoPNonce, fresh))
+		now := a.now()
+		if !nonceCurrent(n, p.Nonce, now) {
+			_ = grpc.SetHeader(ctx, metadata.Pairs(MetadataDPoPNonce, n.Nonce(now)))
 		}
 	}
 	return binding{dpop: true}, nil, nil
+}
+
+// nonceCurrent reports whether nonce, from a proof that verified, needs no
+// newer one in the response: by the NonceSource's Current method when it
+// has one (HMACNonces does: a nonce of the next window, which a replica
+// whose clock is ahead made, is newer than this replica's own), or else by
+// being the nonce it would hand out now.
+func nonceCurrent(n dpop.NonceSource, nonce string, now time.Time) bool {
+	if c, ok := n.(interface{ Current(string, time.Time) bool }); ok {
+		return c.Current(nonce, now)
+	}
+	return nonce == n.Nonce(now)
 }
 
 // pseudoHeader returns the one value of the HTTP/2 pseudo-header name in

@@ -589,3 +589,31 @@ func TestDPoP_OneKeyFloodingTheReplayCacheIsRateLimitedAlone(t *testing.T) {
 	err, _ = call(tok, d.proof(t, other, mInherited, tok, grpcauthtest.ProofOptions{}))
 	checkStatus(t, err, codes.OK, "") // not locked out by the first client
 }
+
+// A replica whose clock is behind accepts a nonce of the next window, which
+// a replica ahead of it made, and does not hand the client back its own
+// older nonce; one of the previous window is still refreshed.
+func TestDPoP_NextWindowsNonceIsNotAnsweredWithAnOlderOne(t *testing.T) {
+	nonces, err := dpop.NewHMACNonces(nil, time.Minute)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := newDPoPEnv(t, func(c *Config, _ *verifier.Config) { c.DPoP.Nonces = nonces })
+	for _, tc := range []struct {
+		name      string
+		nonceAt   time.Time
+		wantFresh bool
+	}{
+		{"next window", t0.Add(time.Minute), false},
+		{"this window", t0, false},
+		{"previous window", t0.Add(-time.Minute), true},
+	} {
+		proof := d.proof(t, d.key, mInherited, d.bound, grpcauthtest.ProofOptions{Nonce: nonces.Nonce(tc.nonceAt)})
+		err, header, _ := d.callUnaryMD(dpopCtx(t.Context(), "DPoP "+d.bound, proof), mInherited)
+		checkStatus(t, err, codes.OK, "")
+		got := header.Get(MetadataDPoPNonce)
+		if tc.wantFresh && (len(got) != 1 || got[0] != nonces.Nonce(t0)) || !tc.wantFresh && len(got) != 0 {
+			t.Errorf("%s: dpop-nonce header = %q, want a fresh nonce: %v", tc.name, got, tc.wantFresh)
+		}
+	}
+}

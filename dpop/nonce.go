@@ -70,19 +70,35 @@ func (n *HMACNonces) Nonce(now time.Time) string {
 
 // Valid implements NonceSource.
 func (n *HMACNonces) Valid(nonce string, now time.Time) bool {
+	_, ok := n.check(nonce, now)
+	return ok
+}
+
+// Current reports whether nonce is valid now and of the current window or
+// the next: a server need not hand a client that sent it a new one. The
+// grpcauth interceptors use it, when a NonceSource has it, so that a
+// replica whose clock is behind does not hand back an older nonce for one
+// that another replica made a little ahead (see HMACNonces).
+func (n *HMACNonces) Current(nonce string, now time.Time) bool {
+	w, ok := n.check(nonce, now)
+	return ok && w >= n.window(now)
+}
+
+// check returns nonce's window and whether nonce is valid now.
+func (n *HMACNonces) check(nonce string, now time.Time) (uint64, bool) {
 	if len(nonce) != nonceLen {
-		return false
+		return 0, false
 	}
 	var b [8 + nonceMACLen]byte
 	if k, err := base64.RawURLEncoding.Strict().Decode(b[:], []byte(nonce)); err != nil || k != len(b) {
-		return false
+		return 0, false
 	}
 	w := binary.BigEndian.Uint64(b[:8])
 	cur := n.window(now)
 	if w != cur && w+1 != cur && w != cur+1 {
-		return false
+		return 0, false
 	}
-	return hmac.Equal(b[8:], n.mac(w))
+	return w, hmac.Equal(b[8:], n.mac(w))
 }
 
 func (n *HMACNonces) window(now time.Time) uint64 {

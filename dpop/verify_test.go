@@ -783,3 +783,28 @@ func TestVerify_RefusesRSAExponentsThatAreTruncatedOrAbsurd(t *testing.T) {
 		}
 	}
 }
+
+func TestHMACNonces_CurrentIsTheCurrentOrNextWindowsValidNonce(t *testing.T) {
+	n, err := dpop.NewHMACNonces(nil, time.Minute)
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.Date(2030, 1, 1, 0, 0, 30, 0, time.UTC)
+	other, _ := dpop.NewHMACNonces(nil, time.Minute)
+	for _, tc := range []struct {
+		name  string
+		nonce string
+		want  bool
+	}{
+		{"current window", n.Nonce(now), true},
+		{"next window", n.Nonce(now.Add(time.Minute)), true},
+		{"previous window (valid, older)", n.Nonce(now.Add(-time.Minute)), false},
+		{"two windows ahead (invalid)", n.Nonce(now.Add(2 * time.Minute)), false},
+		{"another secret's", other.Nonce(now), false},
+		{"garbage", "x", false},
+	} {
+		if got := n.Current(tc.nonce, now); got != tc.want {
+			t.Errorf("%s: Current = %v, want %v", tc.name, got, tc.want)
+		}
+	}
+}
