@@ -129,6 +129,9 @@ func TestParseJWKS_PrivateScalarWithoutItsPublicMembersExposesItsKey(t *testing.
 		{"EC d without its leading zero byte", jwkJSON(t, &shortD.PublicKey, "pub", "ES256", nil), jwkJSON(t, shortD, "priv", "", map[string]any{"x": nil, "y": nil, "d": b64(shortD.D.Bytes())})},
 		{"Ed25519 d alone", jwkJSON(t, edPriv.Public(), "pub", "EdDSA", nil), jwkJSON(t, edPriv, "priv", "", map[string]any{"x": nil})},
 		{"Ed25519 d beside another key's x", jwkJSON(t, edPriv.Public(), "pub", "EdDSA", nil), jwkJSON(t, edPriv, "priv", "", map[string]any{"x": b64(edPub)})},
+		// crypto/ed25519's PrivateKey (the seed, then the public key)
+		// written whole, as a program encoding it by hand might.
+		{"Ed25519 d of 64 bytes", jwkJSON(t, edPriv.Public(), "pub", "EdDSA", nil), jwkJSON(t, edPriv, "priv", "", map[string]any{"x": nil, "d": b64(edPriv)})},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

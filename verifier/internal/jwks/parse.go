@@ -314,7 +314,9 @@ var ecdhCurves = map[string]ecdh.Curve{"P-256": ecdh.P256(), "P-384": ecdh.P384(
 // members are derivable, so some tools leave them out), or beside another
 // key's "x" and "y". A d shorter than its curve's size is read as a
 // big-endian number whose leading zero bytes an encoder dropped (RFC 7518
-// forbids that, but a published scalar is exposed however it is written).
+// forbids that, but a published scalar is exposed however it is written),
+// and an Ed25519 d of 64 bytes as crypto/ed25519's PrivateKey, whose first
+// 32 are the seed.
 func publicOfPrivate(raw json.RawMessage) map[string]json.RawMessage {
 	var m struct {
 		Kty jwa.KeyType `json:"kty"`
@@ -331,6 +333,9 @@ func publicOfPrivate(raw json.RawMessage) map[string]json.RawMessage {
 	d, err := base64.RawURLEncoding.DecodeString(strings.TrimRight(m.D, "="))
 	if err != nil {
 		return nil
+	}
+	if m.Crv == "Ed25519" && len(d) == ed25519.PrivateKeySize {
+		d = d[:ed25519.SeedSize] // crypto/ed25519's PrivateKey written whole: the seed, then the public key
 	}
 	if d = bytes.TrimLeft(d, "\x00"); len(d) > size {
 		return nil
