@@ -378,11 +378,14 @@ func checkURL(raw string) error {
 // defaultHTTPClient returns the client used when Config.HTTPClient is nil:
 // the verifier's timeouts and no cookie jar, an idle connection kept for
 // each of the maxConcurrent requests that may be in flight (fewer would
-// have every burst above them dial and handshake again), and redirects
-// never followed (a redirected introspection request would carry the token
-// and the client credentials to another URL).
+// have every burst above them dial and handshake again; the transport's
+// total, 100 as http.DefaultTransport's, is raised to match), and
+// redirects never followed (a redirected introspection request would carry
+// the token and the client credentials to another URL).
 func defaultHTTPClient(timeout time.Duration, maxConcurrent int) *http.Client {
 	c := endpoint.NewClient(timeout, maxConcurrent)
+	t := c.Transport.(*http.Transport)
+	t.MaxIdleConns = max(t.MaxIdleConns, maxConcurrent)
 	c.CheckRedirect = noRedirect
 	return c
 }

@@ -18,9 +18,15 @@ import (
 // Verifier's own client keeps as many idle connections as MaxConcurrent
 // allows requests in flight: a second burst of MaxConcurrent requests reuses
 // the first burst's connections instead of dialling (and, over https,
-// handshaking) again.
+// handshaking) again. 128 is more than the 100 idle connections in all
+// that http.DefaultTransport, which the client clones, keeps.
 func TestVerify_OwnClientKeepsAConnectionPerConcurrentRequest(t *testing.T) {
-	const n = 2 * introspect.DefaultMaxConcurrent
+	for _, n := range []int{2 * introspect.DefaultMaxConcurrent, 128} {
+		t.Run(fmt.Sprintf("MaxConcurrent=%d", n), func(t *testing.T) { keepsAConnectionPerConcurrentRequest(t, n) })
+	}
+}
+
+func keepsAConnectionPerConcurrentRequest(t *testing.T, n int) {
 	var dialled atomic.Int64
 	arrived, release := make(chan struct{}, n), make(chan struct{}, n)
 	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -62,11 +68,11 @@ func TestVerify_OwnClientKeepsAConnectionPerConcurrentRequest(t *testing.T) {
 		}
 	}
 	burst(1)
-	if got := dialled.Load(); got != n {
+	if got := dialled.Load(); got != int64(n) {
 		t.Fatalf("first burst: %d connections, want %d", got, n)
 	}
 	burst(2)
-	if got := dialled.Load() - n; got != 0 {
+	if got := dialled.Load() - int64(n); got != 0 {
 		t.Fatalf("second burst dialled %d new connections, want 0: idle ones were dropped", got)
 	}
 }

@@ -46,7 +46,7 @@ func newObserved(meter metric.Meter) (*observed, error) {
 		{&o.missFetches, "grpcauth.jwks.miss_fetches", "{refresh}", "Key-set refreshes triggered by a token whose kid was not in the set."},
 		{&o.missesLimited, "grpcauth.jwks.misses_limited", "{lookup}", "Verifications of a kid not in the set refused without a refresh (kid just confirmed absent, waiter cap, or rate limit while refreshes fail)."},
 		{&o.missWaits, "grpcauth.jwks.miss_waits", "{lookup}", "Verifications of a kid not in the set that waited for the next refresh the rate limit allowed."},
-		{&o.malformed, "grpcauth.malformed_tokens", "{token}", "Tokens refused for their form before any key lookup, by the issuer's verifier (issuer) or by a MultiVerifier that could not read their iss (no attribute)."},
+		{&o.malformed, "grpcauth.malformed_tokens", "{token}", "Tokens refused for their form (most before any key lookup), by the issuer's verifier (issuer) or by a MultiVerifier that could not read their iss (no attribute)."},
 		{&o.unknownIssuers, "grpcauth.unknown_issuers", "{token}", "Tokens a MultiVerifier refused because their iss names no configured issuer."},
 		{&o.iHits, "grpcauth.introspection.cache.hits", "{lookup}", "Verifications answered from the positive introspection cache."},
 		{&o.iNegHits, "grpcauth.introspection.cache.negative_hits", "{lookup}", "Verifications answered from the negative introspection cache (inactive or refused tokens)."},

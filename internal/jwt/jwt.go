@@ -340,9 +340,13 @@ func Members(data string, fn func(name, value string)) error {
 		end := int(d.InputOffset())
 		name := data[end-len(quoted)+1 : end-1]
 		if bytes.IndexByte(quoted, '\\') >= 0 {
-			if err := jsonv2.Unmarshal(quoted, &name); err != nil {
+			// A variable of its own: its address escapes to the heap, which
+			// name's would for every member.
+			var unescaped string
+			if err := jsonv2.Unmarshal(quoted, &unescaped); err != nil {
 				return err
 			}
+			name = unescaped
 		}
 		value, err := d.ReadValue()
 		if err != nil {

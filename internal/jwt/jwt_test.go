@@ -3,6 +3,7 @@ package jwt
 import (
 	"encoding/base64"
 	"errors"
+	"fmt"
 	"slices"
 	"strings"
 	"testing"
@@ -201,5 +202,24 @@ func TestMembers_RefusesWhatIsNotOneObject(t *testing.T) {
 		if err := Members(data, func(string, string) {}); err == nil {
 			t.Errorf("Members(%q) = nil, want an error", data)
 		}
+	}
+}
+
+func TestMembers_AllocatesNothingPerMemberWithoutEscapes(t *testing.T) {
+	var sb strings.Builder
+	sb.WriteString(`{"iss":"https://issuer.example"`)
+	for i := range 500 {
+		fmt.Fprintf(&sb, `,"m%d":"v%d"`, i, i)
+	}
+	sb.WriteString("}")
+	data := sb.String()
+	n := testing.AllocsPerRun(10, func() {
+		if err := Members(data, func(string, string) {}); err != nil {
+			t.Fatal(err)
+		}
+	})
+	// The decoder's own allocations are a few dozen, whatever the members.
+	if n > 50 {
+		t.Errorf("Members of 501 members without escapes: %v allocations, want at most 50", n)
 	}
 }

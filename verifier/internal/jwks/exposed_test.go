@@ -118,6 +118,12 @@ func TestParseJWKS_PrivateScalarWithoutItsPublicMembersExposesItsKey(t *testing.
 		shortD, err = ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 		must(t, err)
 	}
+	// A d in standard base64 (jwx reads either alphabet).
+	var stdD *ecdsa.PrivateKey
+	for stdD == nil || !strings.ContainsAny(b64(stdD.D.FillBytes(make([]byte, 32))), "-_") {
+		stdD, err = ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+		must(t, err)
+	}
 	tests := []struct {
 		name    string
 		public  json.RawMessage // the exposed key's public entry, kid "pub"
@@ -129,6 +135,10 @@ func TestParseJWKS_PrivateScalarWithoutItsPublicMembersExposesItsKey(t *testing.
 		{"EC d without its leading zero byte", jwkJSON(t, &shortD.PublicKey, "pub", "ES256", nil), jwkJSON(t, shortD, "priv", "", map[string]any{"x": nil, "y": nil, "d": b64(shortD.D.Bytes())})},
 		{"Ed25519 d alone", jwkJSON(t, edPriv.Public(), "pub", "EdDSA", nil), jwkJSON(t, edPriv, "priv", "", map[string]any{"x": nil})},
 		{"Ed25519 d beside another key's x", jwkJSON(t, edPriv.Public(), "pub", "EdDSA", nil), jwkJSON(t, edPriv, "priv", "", map[string]any{"x": b64(edPub)})},
+		{"EC d in standard base64", jwkJSON(t, &stdD.PublicKey, "pub", "ES256", nil), jwkJSON(t, stdD, "priv", "", map[string]any{"x": nil, "y": nil, "d": base64.StdEncoding.EncodeToString(stdD.D.FillBytes(make([]byte, 32)))})},
+		// crypto/ed25519's PrivateKey (the seed, then the public key)
+		// written whole, as a program encoding it by hand might.
+		{"Ed25519 d of 64 bytes", jwkJSON(t, edPriv.Public(), "pub", "EdDSA", nil), jwkJSON(t, edPriv, "priv", "", map[string]any{"x": nil, "d": b64(edPriv)})},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -314,7 +314,9 @@ var ecdhCurves = map[string]ecdh.Curve{"P-256": ecdh.P256(), "P-384": ecdh.P384(
 // members are derivable, so some tools leave them out), or beside another
 // key's "x" and "y". A d shorter than its curve's size is read as a
 // big-endian number whose leading zero bytes an encoder dropped (RFC 7518
-// forbids that, but a published scalar is exposed however it is written).
+// forbids that, but a published scalar is exposed however it is written),
+// an Ed25519 d of 64 bytes as crypto/ed25519's PrivateKey, whose first 32
+// are the seed, and d may be in either base64 alphabet, as for jwx.
 func publicOfPrivate(raw json.RawMessage) map[string]json.RawMessage {
 	var m struct {
 		Kty jwa.KeyType `json:"kty"`
@@ -328,9 +330,17 @@ func publicOfPrivate(raw json.RawMessage) map[string]json.RawMessage {
 	if !ok || m.Kty != jwa.EC && m.Kty != jwa.OKP || (m.Kty == jwa.OKP) != (m.Crv == "Ed25519") {
 		return nil
 	}
-	d, err := base64.RawURLEncoding.DecodeString(strings.TrimRight(m.D, "="))
+	unpadded := strings.TrimRight(m.D, "=")
+	d, err := base64.RawURLEncoding.DecodeString(unpadded)
 	if err != nil {
-		return nil
+		// Standard base64, which jwx reads as well (its decoder guesses
+		// the alphabet).
+		if d, err = base64.RawStdEncoding.DecodeString(unpadded); err != nil {
+			return nil
+		}
+	}
+	if m.Crv == "Ed25519" && len(d) == ed25519.PrivateKeySize {
+		d = d[:ed25519.SeedSize] // crypto/ed25519's PrivateKey written whole: the seed, then the public key
 	}
 	if d = bytes.TrimLeft(d, "\x00"); len(d) > size {
 		return nil
