@@ -31,7 +31,8 @@ const (
 	// DPoP error="invalid_dpop_proof", algs="ES256 EdDSA Ed25519"; any other's
 	// (RFC 6750, section 3; step-up: RFC 9470) in the scheme of the call,
 	// e.g. Bearer error="invalid_token", error_description="access token
-	// expired"; a call without credentials gets two values, bare "Bearer"
+	// expired"; a call without credentials, or with another scheme (such
+	// as Basic), gets two values, bare "Bearer"
 	// and DPoP algs="...", where both schemes are taken, and a DPoP-bound
 	// token sent with the Bearer scheme gets Bearer error="invalid_token",
 	// error_description="..." and DPoP algs="...". See the Reason
