@@ -6,6 +6,8 @@ import (
 	"net"
 	"strings"
 	"time"
+
+	"github.com/grpcauth/grpcauth/dpop"
 )
 
 // Shape selects the layout of the access tokens an Issuer mints.
@@ -95,6 +97,16 @@ type Config struct {
 	Audience string
 	// Clients are the clients the token endpoint accepts.
 	Clients []Client
+	// DPoPNonces, when set, makes the token endpoint require a server
+	// nonce in DPoP proofs, as Okta does (RFC 9449, section 8): a token
+	// request whose proof has no nonce, or one DPoPNonces does not accept,
+	// gets 400 {"error":"use_dpop_nonce"}, and every answer to a request
+	// with a DPoP header carries DPoPNonces.Nonce in a DPoP-Nonce header,
+	// for the client's next proof. dpop.NewHMACNonces(nil, time.Minute)
+	// makes one; a test keeps it to put its Nonce in hand-made proofs.
+	// Requests without a DPoP header (bearer tokens) need no nonce.
+	// Default nil: no nonce is required (one sent anyway is ignored).
+	DPoPNonces dpop.NonceSource
 	// PublicClients are the public clients (pages in a browser, native
 	// apps) that sign users in at AuthorizeURL with the authorization-code
 	// grant and PKCE (S256). Their IDs must differ from Clients' IDs.

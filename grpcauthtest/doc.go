@@ -28,7 +28,9 @@
 // RotateKey and RemoveKey. MintOpaque issues opaque tokens, which only the
 // introspection endpoint can vouch for, and Revoke makes any token inactive
 // there. DPoPKey makes DPoP proofs (RFC 9449) and WithDPoPKey binds a minted
-// token to its key; see docs/dpop.md. WithACR and WithAuthTime set the
+// token to its key; with Config.DPoPNonces the token endpoint requires a
+// server nonce in DPoP proofs (400 use_dpop_nonce and a DPoP-Nonce header,
+// as Okta does); see docs/dpop.md. WithACR and WithAuthTime set the
 // step-up claims (docs/conditions.md); WithIssuerKey signs with another
 // (even a removed) issuer key and WithKidHeader names any kid. No jwx type
 // appears in the API: keys are the standard library's.

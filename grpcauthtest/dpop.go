@@ -254,18 +254,34 @@ func (o *mintOptions) applyDPoP(payload map[string]any) error {
 var tokenDPoPAlgorithms = []string{"ES256", "ES384", "ES512", "EdDSA", "Ed25519", "RS256", "RS384", "RS512", "PS256", "PS384", "PS512"}
 
 // newTokenDPoP returns the verifier of the token endpoint's DPoP proofs:
-// tokenDPoPAlgorithms, the issuer's clock.
-func newTokenDPoP(now func() time.Time) (*dpop.Verifier, error) {
-	return dpop.NewVerifier(dpop.Config{
+// tokenDPoPAlgorithms, the issuer's clock and Config.DPoPNonces.
+func newTokenDPoP(now func() time.Time, nonces dpop.NonceSource) (*dpop.Verifier, error) {
+	v, err := dpop.NewVerifier(dpop.Config{
 		Algorithms: slices.Clone(tokenDPoPAlgorithms),
+		Nonces:     nonces,
 		Now:        now,
 	})
+	if err != nil {
+		return nil, fmt.Errorf("grpcauthtest: token endpoint DPoP: %w", err)
+	}
+	return v, nil
+}
+
+// tokenNonce sets the DPoP-Nonce header of the token endpoint's answer to
+// a request with a DPoP header, when Config.DPoPNonces is set: the nonce
+// a use_dpop_nonce refusal asks for (RFC 9449, section 8), or the one the
+// next proof should carry (section 8.2).
+func (i *Issuer) tokenNonce(w http.ResponseWriter, r *http.Request) {
+	if n := i.cfg.DPoPNonces; n != nil && len(r.Header.Values("DPoP")) > 0 {
+		w.Header().Set("DPoP-Nonce", n.Nonce(i.cfg.Now()))
+	}
 }
 
 // tokenDPoP checks the token request's DPoP header (RFC 9449, section 5).
 // Without one it returns "": the token is a bearer token. With one valid
-// proof (htm POST, htu the token endpoint) it returns the thumbprint of the
-// key the token is to be bound to.
+// proof (htm POST, htu the token endpoint and, with Config.DPoPNonces, a
+// nonce it accepts) it returns the thumbprint of the key the token is to
+// be bound to.
 func (i *Issuer) tokenDPoP(r *http.Request) (jkt string, f *tokenFailure) {
 	proofs := r.Header.Values("DPoP")
 	switch len(proofs) {
@@ -280,6 +296,9 @@ func (i *Issuer) tokenDPoP(r *http.Request) (jkt string, f *tokenFailure) {
 		scheme = "https"
 	}
 	p, err := i.dpop.Verify(r.Context(), proofs[0], dpop.Request{Method: r.Method, Scheme: scheme, Authority: r.Host, Path: r.URL.Path})
+	if errors.Is(err, dpop.ErrUseNonce) { // the DPoP-Nonce header is tokenNonce's
+		return "", fail(http.StatusBadRequest, "use_dpop_nonce", "Authorization server requires nonce in DPoP proof")
+	}
 	if err != nil {
 		return "", fail(http.StatusBadRequest, "invalid_dpop_proof", err.Error())
 	}

@@ -35,6 +35,28 @@ func cnfJKT(t *testing.T, tok string) string {
 	return jkt
 }
 
+// postDPoP sends svc's client-credentials request with proofs in DPoP
+// headers, fails t unless the answer has wantStatus and, when wantError is
+// set, that error code, and returns the answer.
+func postDPoP(t *testing.T, iss *grpcauthtest.Issuer, proofs []string, wantStatus int, wantError string) (*http.Response, []byte) {
+	t.Helper()
+	req := basic(tokenRequest(t, iss, form("grant_type", "client_credentials")), "svc", "s3cret")
+	for _, p := range proofs {
+		req.Header.Add("DPoP", p)
+	}
+	resp, body := do(t, req)
+	if resp.StatusCode != wantStatus {
+		t.Fatalf("status %d (%s), want %d", resp.StatusCode, body, wantStatus)
+	}
+	if wantError != "" {
+		var e grpcauthtest.TokenError
+		if err := json.Unmarshal(body, &e); err != nil || e.Code != wantError {
+			t.Fatalf("error body %s, want %s", body, wantError)
+		}
+	}
+	return resp, body
+}
+
 func TestTokenEndpoint_DPoPProofBindsTheToken(t *testing.T) {
 	iss := grpcauthtest.NewIssuer(t, grpcauthtest.Config{Clients: testClients})
 	key := newDPoPKey(t)
@@ -61,22 +83,15 @@ func TestTokenEndpoint_DPoPProofBindsTheToken(t *testing.T) {
 		{"proof with GET", []string{proof(t, grpcauthtest.ProofOptions{Method: http.MethodGet, URL: iss.TokenURL()})}, 400, "", "invalid_dpop_proof"},
 		{"stale proof", []string{proof(t, grpcauthtest.ProofOptions{IssuedAt: time.Now().Add(-time.Hour)})}, 400, "", "invalid_dpop_proof"},
 		{"two proofs", []string{proof(t, grpcauthtest.ProofOptions{}), proof(t, grpcauthtest.ProofOptions{})}, 400, "", "invalid_dpop_proof"},
+		{"proof with a nonce: ignored without DPoPNonces", []string{proof(t, grpcauthtest.ProofOptions{Method: http.MethodPost, URL: iss.TokenURL(), Nonce: "anything"})}, 200, "DPoP", ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			req := basic(tokenRequest(t, iss, form("grant_type", "client_credentials")), "svc", "s3cret")
-			for _, p := range tt.proofs {
-				req.Header.Add("DPoP", p)
-			}
-			resp, body := do(t, req)
-			if resp.StatusCode != tt.wantStatus {
-				t.Fatalf("status %d (%s), want %d", resp.StatusCode, body, tt.wantStatus)
+			resp, body := postDPoP(t, iss, tt.proofs, tt.wantStatus, tt.wantError)
+			if n := resp.Header.Get("DPoP-Nonce"); n != "" {
+				t.Errorf("DPoP-Nonce %q without Config.DPoPNonces", n)
 			}
 			if tt.wantError != "" {
-				var e grpcauthtest.TokenError
-				if err := json.Unmarshal(body, &e); err != nil || e.Code != tt.wantError {
-					t.Fatalf("error body %s, want %s", body, tt.wantError)
-				}
 				return
 			}
 			var tr grpcauthtest.TokenResponse
@@ -94,6 +109,123 @@ func TestTokenEndpoint_DPoPProofBindsTheToken(t *testing.T) {
 				t.Errorf("cnf jkt %q, want %q", got, want)
 			}
 		})
+	}
+}
+
+func TestTokenEndpoint_DPoPNoncesAskForANonceThenBindTheToken(t *testing.T) {
+	nonces, err := dpop.NewHMACNonces(nil, time.Minute)
+	if err != nil {
+		t.Fatal(err)
+	}
+	iss := grpcauthtest.NewIssuer(t, grpcauthtest.Config{Clients: testClients, DPoPNonces: nonces})
+	key := newDPoPKey(t)
+	other, err := dpop.NewHMACNonces(nil, time.Minute)
+	if err != nil {
+		t.Fatal(err)
+	}
+	withNonce := func(nonce string) []string {
+		p, err := key.ProofWith(grpcauthtest.ProofOptions{Method: http.MethodPost, URL: iss.TokenURL(), Nonce: nonce})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return []string{p}
+	}
+	current := nonces.Nonce(time.Now())
+	tests := []struct {
+		name       string
+		proofs     []string
+		wantStatus int
+		wantError  string
+		wantNonce  bool // a DPoP-Nonce header with the current nonce
+	}{
+		{"no proof: bearer token, no nonce needed", nil, 200, "", false},
+		{"proof without a nonce", withNonce(""), 400, "use_dpop_nonce", true},
+		{"proof with another server's nonce", withNonce(other.Nonce(time.Now())), 400, "use_dpop_nonce", true},
+		{"proof with an expired nonce", withNonce(nonces.Nonce(time.Now().Add(-time.Hour))), 400, "use_dpop_nonce", true},
+		{"proof with the current nonce", withNonce(current), 200, "", true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			resp, body := postDPoP(t, iss, tt.proofs, tt.wantStatus, tt.wantError)
+			n := resp.Header.Get("DPoP-Nonce")
+			if tt.wantNonce != (n != "") || n != "" && !nonces.Valid(n, time.Now()) {
+				t.Errorf("DPoP-Nonce %q, want a current nonce: %v", n, tt.wantNonce)
+			}
+			if tt.wantError != "" {
+				if cc := resp.Header.Get("Cache-Control"); cc != "no-store" {
+					t.Errorf("Cache-Control %q, want no-store", cc)
+				}
+				return
+			}
+			var tr grpcauthtest.TokenResponse
+			if err := json.Unmarshal(body, &tr); err != nil {
+				t.Fatal(err)
+			}
+			want, wantType := "", "Bearer"
+			if tt.proofs != nil {
+				want, wantType = key.Thumbprint(), "DPoP"
+			}
+			if tr.TokenType != wantType || cnfJKT(t, tr.AccessToken) != want {
+				t.Errorf("token_type %q, cnf jkt %q; want %q, %q", tr.TokenType, cnfJKT(t, tr.AccessToken), wantType, want)
+			}
+		})
+	}
+}
+
+func TestTokenEndpoint_CodeRefusedForItsDPoPNonceIsRedeemedOnRetry(t *testing.T) {
+	nonces, err := dpop.NewHMACNonces(nil, time.Minute)
+	if err != nil {
+		t.Fatal(err)
+	}
+	iss := grpcauthtest.NewIssuer(t, grpcauthtest.Config{
+		PublicClients: []grpcauthtest.PublicClient{webClient},
+		Users:         testUsers,
+		DPoPNonces:    nonces,
+	})
+	key := newDPoPKey(t)
+	code := codeFor(t, iss, "reader")
+	redeem := func(nonce string) (*http.Response, []byte) {
+		p, err := key.ProofWith(grpcauthtest.ProofOptions{Method: http.MethodPost, URL: iss.TokenURL(), Nonce: nonce})
+		if err != nil {
+			t.Fatal(err)
+		}
+		req := tokenRequest(t, iss, form("grant_type", "authorization_code", "client_id", "web",
+			"code", code, "redirect_uri", pageURI, "code_verifier", codeVerifier))
+		req.Header.Set("Origin", pageOrigin) // a page's fetch, which must be able to read DPoP-Nonce
+		req.Header.Set("DPoP", p)
+		return do(t, req)
+	}
+	resp, body := redeem("")
+	var e grpcauthtest.TokenError
+	if resp.StatusCode != http.StatusBadRequest || json.Unmarshal(body, &e) != nil || e.Code != "use_dpop_nonce" {
+		t.Fatalf("without a nonce: status %d (%s), want 400 use_dpop_nonce", resp.StatusCode, body)
+	}
+	nonce := resp.Header.Get("DPoP-Nonce")
+	if nonce == "" {
+		t.Fatal("the use_dpop_nonce answer has no DPoP-Nonce")
+	}
+	if exp := resp.Header.Get("Access-Control-Expose-Headers"); !strings.Contains(exp, "DPoP-Nonce") {
+		t.Errorf("Access-Control-Expose-Headers %q: the page cannot read DPoP-Nonce", exp)
+	}
+	resp, body = redeem(nonce)
+	var tr grpcauthtest.TokenResponse
+	if resp.StatusCode != http.StatusOK || json.Unmarshal(body, &tr) != nil {
+		t.Fatalf("with the nonce: status %d (%s), want 200 (the refusal must not use up the code)", resp.StatusCode, body)
+	}
+	if tr.TokenType != "DPoP" || cnfJKT(t, tr.AccessToken) != key.Thumbprint() {
+		t.Errorf("token_type %q, cnf jkt %q; want DPoP bound to the proof key", tr.TokenType, cnfJKT(t, tr.AccessToken))
+	}
+}
+
+func TestStart_RefusesANilHMACNoncesAsDPoPNonces(t *testing.T) {
+	var nonces *dpop.HMACNonces
+	iss, err := grpcauthtest.Start(grpcauthtest.Config{DPoPNonces: nonces})
+	if err == nil {
+		iss.Close()
+		t.Fatal("Start accepted a nil *dpop.HMACNonces")
+	}
+	if !strings.HasPrefix(err.Error(), "grpcauthtest: ") {
+		t.Errorf("error %q lacks the package prefix", err)
 	}
 }
 

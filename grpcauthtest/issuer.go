@@ -60,7 +60,7 @@ func Start(cfg Config) (*Issuer, error) {
 		all:     make(map[string]*signingKey),
 		done:    make(chan struct{}),
 	}
-	if i.dpop, err = newTokenDPoP(cfg.Now); err != nil {
+	if i.dpop, err = newTokenDPoP(cfg.Now, cfg.DPoPNonces); err != nil {
 		return nil, err
 	}
 	for n := range cfg.Clients {

@@ -50,6 +50,7 @@ func fail(status int, code, desc string) *tokenFailure {
 // serveToken implements the client-credentials grant (RFC 6749 §4.4) with
 // client_secret_basic and client_secret_post authentication.
 func (i *Issuer) serveToken(w http.ResponseWriter, r *http.Request) {
+	i.tokenNonce(w, r)
 	resp, f := i.handleToken(w, r)
 	writeOAuth(w, resp, f)
 }

@@ -48,6 +48,7 @@ type dpopFixture struct {
 	iss    *grpcauthtest.Issuer
 	signer *dpop.Signer
 	server []grpc.ServerOption
+	base   http.RoundTripper // of tokenSource's DPoPTransport; nil: the default
 
 	mu    sync.Mutex
 	calls []metadata.MD // the incoming metadata of every call, in order
@@ -69,7 +70,15 @@ func newSigner(t testing.TB) *dpop.Signer {
 
 func newDPoPFixture(t *testing.T, nonces dpop.NonceSource) *dpopFixture {
 	t.Helper()
-	iss := grpcauthtest.NewIssuer(t, grpcauthtest.Config{Clients: []grpcauthtest.Client{{ID: "svc", Secret: "s3cret", Scopes: []string{"test:read", "test:stream", "test:write"}}}})
+	return newDPoPFixtureOf(t, grpcauthtest.Config{}, nonces)
+}
+
+// newDPoPFixtureOf is newDPoPFixture with an issuer of cfg, to which it
+// adds the client.
+func newDPoPFixtureOf(t *testing.T, cfg grpcauthtest.Config, nonces dpop.NonceSource) *dpopFixture {
+	t.Helper()
+	cfg.Clients = []grpcauthtest.Client{{ID: "svc", Secret: "s3cret", Scopes: []string{"test:read", "test:stream", "test:write"}}}
+	iss := grpcauthtest.NewIssuer(t, cfg)
 	v, err := verifier.New(t.Context(), verifier.Config{Issuer: iss.URL(), Audiences: []string{iss.Audience()}})
 	if err != nil {
 		t.Fatal(err)
@@ -105,10 +114,11 @@ func newDPoPFixture(t *testing.T, nonces dpop.NonceSource) *dpopFixture {
 }
 
 // tokenSource returns a caching source of the client's tokens from
-// tokenURL, its token requests sent through a DPoPTransport of f's key.
+// tokenURL, its token requests sent through a DPoPTransport of f's key
+// over f.base.
 func (f *dpopFixture) tokenSource(tokenURL string) (oauth2.TokenSource, *clientcredentials.Config, context.Context) {
 	cc := &clientcredentials.Config{ClientID: "svc", ClientSecret: "s3cret", TokenURL: tokenURL, AuthStyle: oauth2.AuthStyleInHeader}
-	hc := &http.Client{Timeout: 10 * time.Second, Transport: tokencreds.NewDPoPTransport(f.signer, nil)}
+	hc := &http.Client{Timeout: 10 * time.Second, Transport: tokencreds.NewDPoPTransport(f.signer, f.base)}
 	ctx := context.WithValue(context.Background(), oauth2.HTTPClient, hc)
 	return cc.TokenSource(ctx), cc, ctx
 }
@@ -136,6 +146,37 @@ func (f *dpopFixture) serveTLS(t *testing.T, opts ...grpc.DialOption) authtestv1
 	return authtestv1.NewTestServiceClient(conn)
 }
 
+// callBound calls Authenticated with client, whose credentials get ts's
+// tokens, and fails t unless the server saw the client svc and the token is
+// of type DPoP and bound to f's key. It returns the token.
+func (f *dpopFixture) callBound(t *testing.T, client authtestv1.TestServiceClient, ts oauth2.TokenSource) *oauth2.Token {
+	t.Helper()
+	got, err := client.Authenticated(t.Context(), &authtestv1.AuthenticatedRequest{})
+	if err != nil {
+		t.Fatalf("call with DPoP credentials: %v", err)
+	}
+	if got.GetCaller().GetSubject() != "svc" {
+		t.Errorf("server saw %v, want client svc", got.GetCaller())
+	}
+	// The token request carried a proof of the key: the token is bound to it.
+	tok, err := ts.Token()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if tok.Type() != "DPoP" {
+		t.Errorf("token_type = %q, want DPoP", tok.Type())
+	}
+	parsed, err := jwt.ParseInsecure([]byte(tok.AccessToken))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cnf, _ := parsed.Get("cnf")
+	if jkt, _ := cnf.(map[string]any)["jkt"].(string); jkt != f.signer.Thumbprint() {
+		t.Errorf("cnf = %v, want jkt %s", cnf, f.signer.Thumbprint())
+	}
+	return tok
+}
+
 // received returns the metadata of the server's calls so far.
 func (f *dpopFixture) received() []metadata.MD {
 	f.mu.Lock()
@@ -158,31 +199,7 @@ func TestDPoP_TokenFromTheTokenEndpointCallsARequireDPoPMethodOverTLS(t *testing
 	f := newDPoPFixture(t, nil)
 	ts, _, _ := f.tokenSource(f.iss.TokenURL())
 	client := f.serveTLS(t, grpc.WithPerRPCCredentials(tokencreds.NewDPoP(ts, f.signer)))
-
-	got, err := client.Authenticated(t.Context(), &authtestv1.AuthenticatedRequest{})
-	if err != nil {
-		t.Fatalf("call with DPoP credentials: %v", err)
-	}
-	if got.GetCaller().GetSubject() != "svc" {
-		t.Errorf("server saw %v, want client svc", got.GetCaller())
-	}
-
-	// The token request carried a proof of the key: the token is bound to it.
-	tok, err := ts.Token()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if tok.Type() != "DPoP" {
-		t.Errorf("token_type = %q, want DPoP", tok.Type())
-	}
-	parsed, err := jwt.ParseInsecure([]byte(tok.AccessToken))
-	if err != nil {
-		t.Fatal(err)
-	}
-	cnf, _ := parsed.Get("cnf")
-	if jkt, _ := cnf.(map[string]any)["jkt"].(string); jkt != f.signer.Thumbprint() {
-		t.Errorf("cnf = %v, want jkt %s", cnf, f.signer.Thumbprint())
-	}
+	tok := f.callBound(t, client, ts)
 
 	// The call's proof works once, and for its own method only.
 	calls := f.received()
@@ -194,7 +211,7 @@ func TestDPoP_TokenFromTheTokenEndpointCallsARequireDPoPMethodOverTLS(t *testing
 	}
 	replay := metadata.NewOutgoingContext(t.Context(), metadata.Pairs("authorization", "DPoP "+tok.AccessToken, "dpop", calls[0].Get("dpop")[0]))
 	bare := f.serveTLS(t)
-	_, err = bare.Authenticated(replay, &authtestv1.AuthenticatedRequest{})
+	_, err := bare.Authenticated(replay, &authtestv1.AuthenticatedRequest{})
 	if status.Code(err) != codes.Unauthenticated || reason(err) != grpcauth.ReasonDPoPReplayed {
 		t.Errorf("replayed proof: %v, want %s", err, grpcauth.ReasonDPoPReplayed)
 	}
@@ -300,6 +317,108 @@ func TestDPoPTransport_RetriesTheTokenRequestOnceWithTheServersNonce(t *testing.
 	}
 	if r, g := e.refused.Load(), e.granted.Load(); r != 1 || g != 2 {
 		t.Errorf("endpoint refused %d and granted %d requests, want 1 and 2", r, g)
+	}
+}
+
+// tokenExchange is one token request a DPoPTransport sent, and its answer.
+type tokenExchange struct {
+	proofNonce string // the nonce claim of the request's proof
+	status     int
+	errorCode  string // the answer's "error"
+	nonce      string // the answer's DPoP-Nonce
+}
+
+// exchangeRecorder is a RoundTripper that records the token requests it
+// sends.
+type exchangeRecorder struct {
+	mu  sync.Mutex
+	log []tokenExchange
+}
+
+func (r *exchangeRecorder) RoundTrip(req *http.Request) (*http.Response, error) {
+	var x tokenExchange
+	if p, err := jwt.ParseInsecure([]byte(req.Header.Get("DPoP"))); err == nil {
+		n, _ := p.Get("nonce")
+		x.proofNonce, _ = n.(string)
+	}
+	resp, err := http.DefaultTransport.RoundTrip(req)
+	if err != nil {
+		return nil, err
+	}
+	body, err := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if err != nil {
+		return nil, err
+	}
+	resp.Body = io.NopCloser(strings.NewReader(string(body)))
+	var e struct {
+		Error string `json:"error"`
+	}
+	_ = json.Unmarshal(body, &e)
+	x.status, x.errorCode, x.nonce = resp.StatusCode, e.Error, resp.Header.Get("DPoP-Nonce")
+	r.mu.Lock()
+	r.log = append(r.log, x)
+	r.mu.Unlock()
+	return resp, nil
+}
+
+// take returns the exchanges recorded since the last take.
+func (r *exchangeRecorder) take() []tokenExchange {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	log := r.log
+	r.log = nil
+	return log
+}
+
+func TestDPoPTransport_GetsABoundTokenFromATestIssuerRequiringNonces(t *testing.T) {
+	nonces, err := dpop.NewHMACNonces(nil, time.Minute)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name   string
+		nonces dpop.NonceSource
+	}{
+		{"without DPoPNonces", nil},
+		{"with DPoPNonces", nonces},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			f := newDPoPFixtureOf(t, grpcauthtest.Config{DPoPNonces: tc.nonces}, nil)
+			rec := &exchangeRecorder{}
+			f.base = rec
+			ts, cc, ctx := f.tokenSource(f.iss.TokenURL())
+			client := f.serveTLS(t, grpc.WithPerRPCCredentials(tokencreds.NewDPoP(ts, f.signer)))
+			f.callBound(t, client, ts)
+
+			log := rec.take()
+			if tc.nonces == nil {
+				// Nothing changes: one request, no nonce either way.
+				if len(log) != 1 || log[0] != (tokenExchange{status: http.StatusOK}) {
+					t.Fatalf("token requests %+v, want one answered 200 without a nonce", log)
+				}
+				return
+			}
+			// The first request is refused for its nonce, the retry carries it.
+			if len(log) != 2 {
+				t.Fatalf("token requests %+v, want 2", log)
+			}
+			refused, granted := log[0], log[1]
+			if refused.proofNonce != "" || refused.status != http.StatusBadRequest || refused.errorCode != "use_dpop_nonce" || refused.nonce == "" {
+				t.Errorf("first request %+v, want a nonce-less proof refused 400 use_dpop_nonce with a DPoP-Nonce", refused)
+			}
+			if granted.proofNonce != refused.nonce || granted.status != http.StatusOK {
+				t.Errorf("retry %+v, want the nonce %q and 200", granted, refused.nonce)
+			}
+
+			// A later token request carries the nonce from the start.
+			if _, err := cc.Token(ctx); err != nil {
+				t.Fatalf("second token request: %v", err)
+			}
+			if log := rec.take(); len(log) != 1 || log[0].proofNonce != refused.nonce || log[0].status != http.StatusOK {
+				t.Errorf("second token requests %+v, want one with the nonce %q, answered 200", log, refused.nonce)
+			}
+		})
 	}
 }
 
