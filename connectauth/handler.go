@@ -1,10 +1,12 @@
 package connectauth
 
 import (
+	"bufio"
 	"context"
 	"crypto/tls"
 	"net"
 	"net/http"
+	"sync/atomic"
 
 	"golang.org/x/net/http/httpguts"
 )
@@ -21,10 +23,35 @@ type requestInfo struct {
 	local  net.Addr // the server's own address on the connection
 	tls    *tls.ConnectionState
 
-	// handoff: the request hands its connection over to h2c
-	// (h2cHandoff), whose calls a WrapHandler inside judges by their own
-	// requests.
-	handoff bool
+	// handedOff: the request asked to hand its connection over to h2c
+	// (h2cHandoff) and a handler took the connection (Hijack), so its
+	// calls reach a WrapHandler inside as requests of their own, which
+	// it judges by their own request lines.
+	handedOff atomic.Bool
+}
+
+// handoffWriter is the ResponseWriter of a request that asks for an h2c
+// handoff: it records in info that a handler took the connection over, as
+// h2c.NewHandler does through http.ResponseController.
+type handoffWriter struct {
+	http.ResponseWriter
+	info *requestInfo
+}
+
+// Unwrap lets http.ResponseController reach the server's ResponseWriter.
+func (w handoffWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
+// Flush implements http.Flusher, which handlers such as connect-go's
+// assert.
+func (w handoffWriter) Flush() { _ = http.NewResponseController(w.ResponseWriter).Flush() }
+
+// Hijack implements http.Hijacker and records the handoff.
+func (w handoffWriter) Hijack() (net.Conn, *bufio.ReadWriter, error) {
+	c, rw, err := http.NewResponseController(w.ResponseWriter).Hijack()
+	if err == nil {
+		w.info.handedOff.Store(true)
+	}
+	return c, rw, err
 }
 
 // WrapHandler returns h with each request's host (the gRPC :authority),
@@ -56,19 +83,23 @@ type requestInfo struct {
 // connection over to HTTP/2 ("PRI *", or an Upgrade to h2c), the inner
 // WrapHandler takes the host, method and path of each call it serves, and
 // keeps the outer's remote and local addresses and TLS state, the
-// connection's. An HTTP/1.1 request that asks for the upgrade but is not
-// upgraded (no h2c handler took it) is served as the outer saw it.
+// connection's. A request that asks for the upgrade but is not upgraded
+// (no h2c handler took its connection) is served as the outer saw it,
+// even where a middleware presents it as HTTP/2 (vanguard does, for a
+// gRPC target).
 func WrapHandler(h http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		outer, nested := r.Context().Value(requestInfoKey{}).(*requestInfo)
-		if nested && !(outer.handoff && r.ProtoMajor == 2) {
+		if nested && !(outer.handedOff.Load() && r.ProtoMajor == 2) {
 			// Inside another WrapHandler, on its request, whatever a
 			// middleware between them made of it. Only an HTTP/2 call
 			// is one of a connection handed over to h2c: an HTTP/1.1
 			// request that asked for the upgrade and reached this
 			// handler was not upgraded (or is the upgrade's own
 			// request, which the outer saw), and its client chose
-			// its headers.
+			// its headers. Nor does a middleware that presents such a
+			// request as HTTP/2 (vanguard does, for a gRPC target)
+			// make it one: no handler took its connection.
 			h.ServeHTTP(w, r)
 			return
 		}
@@ -78,8 +109,8 @@ func WrapHandler(h http.Handler) http.Handler {
 			// A call of the h2c connection the outer saw: this call's
 			// request, on the outer's connection.
 			info.remote, info.local, info.tls = outer.remote, outer.local, outer.tls
-		} else {
-			info.handoff = h2cHandoff(r)
+		} else if h2cHandoff(r) {
+			w = handoffWriter{w, info}
 		}
 		h.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), requestInfoKey{}, info)))
 	})
@@ -93,9 +124,10 @@ func WrapHandler(h http.Handler) http.Handler {
 // r's. The preface is recognised exactly as h2c does (method PRI, path *,
 // HTTP/2.0, no headers), so an HTTP/2 request that merely uses the method
 // PRI is not one. An Upgrade errs on the side of a handoff: a WrapHandler
-// inside judges by their own requests only the HTTP/2 calls among the
-// requests it serves, which a client cannot make of an HTTP/1.1 request
-// with these headers.
+// inside judges by their own requests only the HTTP/2 calls it serves
+// after a handler took the connection over (handoffWriter), which a
+// client cannot make of an HTTP/1.1 request with these headers, nor a
+// middleware that presents that request as HTTP/2.
 func h2cHandoff(r *http.Request) bool {
 	priorKnowledge := r.Method == "PRI" && len(r.Header) == 0 && r.URL.Path == "*" && r.Proto == "HTTP/2.0" // h2c's own test
 	return priorKnowledge || httpguts.HeaderValuesContainsToken(r.Header["Upgrade"], "h2c")

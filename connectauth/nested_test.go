@@ -86,10 +86,27 @@ func dpopCallIsServed(t *testing.T, hc *http.Client, url string, key *grpcauthte
 // request that asks for an upgrade to h2c, which no h2c handler took (here
 // there is none), changes none of this: only HTTP/2 calls of a connection
 // handed over to h2c are judged by their own requests.
+//
+// Nor does a middleware between the two that presents an HTTP/1.1 request
+// as HTTP/2, as vanguard does for a gRPC target: no handler took the
+// connection over.
 func TestConnect_NestedWrapHandlerChecksDPoPAgainstTheOuterRequest(t *testing.T) {
+	t.Run("StripPrefix", func(t *testing.T) { nestedChecksDPoPAgainstTheOuterRequest(t, false) })
+	t.Run("StripPrefix, presented as HTTP/2", func(t *testing.T) { nestedChecksDPoPAgainstTheOuterRequest(t, true) })
+}
+
+func nestedChecksDPoPAgainstTheOuterRequest(t *testing.T, asHTTP2 bool) {
 	auth, key, tok := dpopFixture(t, dpop.Config{})
+	inner := connectauth.WrapHandler(connectHandlers(&fixture{auth: auth}))
+	if asHTTP2 {
+		next := inner
+		inner = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			r.Proto, r.ProtoMajor, r.ProtoMinor = "HTTP/2", 2, 0 // as vanguard's transcoder does for a gRPC target
+			next.ServeHTTP(w, r)
+		})
+	}
 	mux := http.NewServeMux()
-	mux.Handle("/api/", http.StripPrefix("/api", connectauth.WrapHandler(connectHandlers(&fixture{auth: auth}))))
+	mux.Handle("/api/", http.StripPrefix("/api", inner))
 	srv := serveTLS(t, connectauth.WrapHandler(mux))
 	http1 := srv.Client().Transport.(*http.Transport).Clone() // an Upgrade header is HTTP/1.1's
 	http1.Protocols = new(http.Protocols)
