@@ -43,7 +43,13 @@ func (w handoffWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 
 // Flush implements http.Flusher, which handlers such as connect-go's
 // assert.
-func (w handoffWriter) Flush() { _ = http.NewResponseController(w.ResponseWriter).Flush() }
+func (w handoffWriter) Flush() { _ = w.FlushError() }
+
+// FlushError is what http.ResponseController.Flush calls: it reports the
+// server's write error, which Flush cannot.
+func (w handoffWriter) FlushError() error {
+	return http.NewResponseController(w.ResponseWriter).Flush()
+}
 
 // Hijack implements http.Hijacker and records the handoff.
 func (w handoffWriter) Hijack() (net.Conn, *bufio.ReadWriter, error) {
