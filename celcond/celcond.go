@@ -376,7 +376,13 @@ const zoneLoadCost = 1000
 //     lists, walks every field and element. They cost 1 per 10 units of
 //     deepSize, at least what cel-go charges;
 //   - membership in a map (in), which hashes the key whole, but which
-//     cel-go charges 1: 1 per 10 units of the key's deepSize, at least 1.
+//     cel-go charges 1: 1 per 10 units of the key's deepSize, at least 1;
+//   - concatenation (+) and ordering (<, <=, >, >=) of strings and bytes,
+//     and the conversions between string and bytes, which cel-go charges
+//     by length only when the checker chose the overload: on dyn operands
+//     (a claim, a google.protobuf.Struct field) the call is dispatched at
+//     run time, without an overload ID, and charged 1. They cost what
+//     cel-go charges the chosen overload, at least 1.
 type runtimeCoster struct{}
 
 func (runtimeCoster) CallCost(function, _ string, args []ref.Val, _ ref.Val) *uint64 {
@@ -392,6 +398,19 @@ func (runtimeCoster) CallCost(function, _ string, args []ref.Val, _ ref.Val) *ui
 			return nil
 		}
 		cost = 1 + traversal(uint64(len(s)))
+	case overloads.TypeConvertBytes, overloads.TypeConvertString:
+		// string to bytes copies the string, bytes to string checks the
+		// UTF-8 and copies; string(string) and bytes(bytes) return their
+		// argument, as cel-go charges them.
+		if len(args) != 1 {
+			return nil
+		}
+		n, ok := textSize(args[0])
+		_, isString := args[0].(types.String)
+		if !ok || isString == (function == overloads.TypeConvertString) {
+			return nil
+		}
+		cost = 1 + traversal(n)
 	case overloads.TimeGetFullYear, overloads.TimeGetMonth, overloads.TimeGetDayOfYear,
 		overloads.TimeGetDayOfMonth, overloads.TimeGetDate, overloads.TimeGetDayOfWeek, overloads.TimeGetHours,
 		overloads.TimeGetMinutes, overloads.TimeGetSeconds, overloads.TimeGetMilliseconds:
@@ -408,6 +427,20 @@ func (runtimeCoster) CallCost(function, _ string, args []ref.Val, _ ref.Val) *ui
 		}
 	case operators.Equals, operators.NotEquals:
 		cost = max(1, traversal(min(deepSize(args[0]), deepSize(args[1]))))
+	case operators.Add, operators.Less, operators.LessEquals, operators.Greater, operators.GreaterEquals:
+		if len(args) != 2 {
+			return nil
+		}
+		a, aok := textSize(args[0])
+		b, bok := textSize(args[1])
+		switch {
+		case !aok || !bok:
+			return nil
+		case function == operators.Add:
+			cost = max(1, traversal(a+b))
+		default:
+			cost = max(1, traversal(min(a, b)))
+		}
 	case operators.In:
 		switch c := args[1].(type) {
 		case traits.Lister:
@@ -427,6 +460,17 @@ func (runtimeCoster) CallCost(function, _ string, args []ref.Val, _ ref.Val) *ui
 // string operation.
 func traversal(n uint64) uint64 {
 	return uint64(math.Ceil(float64(n) * common.StringTraversalCostFactor))
+}
+
+// textSize returns the length of v when it is a string or bytes.
+func textSize(v ref.Val) (uint64, bool) {
+	switch x := v.(type) {
+	case types.String:
+		return uint64(len(x)), true
+	case types.Bytes:
+		return uint64(len(x)), true
+	}
+	return 0, false
 }
 
 // deepSize is the size of v, which comparing it reads: the length of a

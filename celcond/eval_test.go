@@ -337,6 +337,29 @@ func TestEval_TimeZonesAreChargedByLength(t *testing.T) {
 		"timestamp(0).getHours(request.item.owner) >= 0 || true")
 }
 
+// TestEval_DynamicStringOperationsAreChargedByLength: concatenation,
+// ordering and the conversions between string and bytes read their
+// operands whole, which cel-go charges by length only when the checker
+// picked the overload; on dyn operands (claims, google.protobuf.Struct
+// fields, dyn()) the call is dispatched at run time and charged 1: a
+// comprehension concatenating two 64 KiB claims on every step ran on
+// within the limit.
+func TestEval_DynamicStringOperationsAreChargedByLength(t *testing.T) {
+	s := strings.Repeat("a", 1<<16)
+	in := grpcauth.ConditionInput{
+		Claims:  claims(t, map[string]any{"sub": "alice", "l": make([]int, 1000), "s": s, "t": s}),
+		Request: &authtestv1.OwnRequest{Item: &authtestv1.Item{Owner: s}},
+	}
+	wantCostLimit(t, celcond.Config{CostLimit: 10_000}, in,
+		"claims.l.all(x, claims.s + claims.t != '')",
+		"claims.l.all(x, !(claims.s < claims.t))",
+		"claims.l.all(x, claims.s >= claims.t)",
+		"claims.l.all(x, bytes(claims.s) != b'')",
+		"[b'"+s[:1<<10]+"'].all(b, claims.l.all(x, string(dyn(b)) != ''))",
+	)
+	wantTrue(t, celcond.Config{CostLimit: 10_000}, in, "claims.l.all(x, subject + subject <= subject + 'b')")
+}
+
 // TestEval_DeepComparisonsAreChargedBySize: ==, != and in compare whole
 // values, which cel-go charges by their number of elements: comparing two
 // maps of a few keys holding long lists, on every step of a comprehension,

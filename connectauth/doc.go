@@ -41,8 +41,12 @@
 // Without WrapHandler a call is treated as arriving on a plaintext
 // connection, so the default grpcauth.TransportSecureOrLocal accepts
 // tokens only from loopback peers (a Unix-socket caller is refused),
-// RFC 8705 certificate binding cannot be checked, and a DPoP proof must
-// name POST and the procedure's path even for a Connect-protocol GET.
+// RFC 8705 certificate binding cannot be checked, and a DPoP proof is
+// refused (DPOP_PROOF_INVALID) unless its htu names an origin listed in
+// grpcauth.Config.DPoP.Origins: the interceptor cannot learn the host the
+// client called, so no htu matches the request's own URL. Such a proof
+// must also name POST and the procedure's path, even for a
+// Connect-protocol GET.
 //
 // Serving browsers from a grpc-go server instead: wrap the *grpc.Server in
 // connectrpc.com/vanguard's vanguardgrpc.NewTranscoder, bounding what it

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 
@@ -105,5 +106,39 @@ func TestConnect_DPoPProofNamesTheRequestTheClientMade(t *testing.T) {
 				t.Fatalf("the client sent %s, want GET", req.HTTPMethod())
 			}
 		})
+	}
+}
+
+// Without WrapHandler the interceptor does not know the host the client
+// called (connect-go passes on neither the request's Host nor its
+// :authority), so a proof for the request's own URL is refused; one whose
+// htu names a Config.DPoP.Origins origin, the method POST and the
+// procedure's path is accepted.
+func TestConnect_WithoutWrapHandlerDPoPNeedsAConfiguredOrigin(t *testing.T) {
+	const origin = "https://api.example.com"
+	auth, key, tok := dpopFixture(t, dpop.Config{Origins: []string{origin}})
+	const procedure = "/authtest.v1.TestService/AllOf"
+	srv := httptest.NewServer(connect.NewUnaryHandler(procedure,
+		func(context.Context, *connect.Request[authtestv1.AllOfRequest]) (*connect.Response[authtestv1.AllOfResponse], error) {
+			return connect.NewResponse(&authtestv1.AllOfResponse{}), nil
+		},
+		connect.WithSchema(method("TestService", "AllOf")),
+		connect.WithInterceptors(connectauth.NewInterceptor(auth)))) // no WrapHandler
+	t.Cleanup(srv.Close)
+	for htu, want := range map[string]outcome{
+		srv.URL + procedure: {codes.Unauthenticated, grpcauth.ReasonDPoPProofInvalid},
+		origin + procedure:  {codes.OK, ""},
+	} {
+		p, err := key.ProofWith(grpcauthtest.ProofOptions{Method: http.MethodPost, URL: htu, AccessToken: tok})
+		if err != nil {
+			t.Fatal(err)
+		}
+		req := connect.NewRequest(&authtestv1.AllOfRequest{})
+		req.Header().Set("Authorization", "DPoP "+tok)
+		req.Header().Set("DPoP", p)
+		_, err = connect.NewClient[authtestv1.AllOfRequest, authtestv1.AllOfResponse](srv.Client(), srv.URL+procedure).CallUnary(t.Context(), req)
+		if got := connectOutcome(err); got != want {
+			t.Errorf("htu %s: got %v %q, want %v %q", htu, got.code, got.reason, want.code, want.reason)
+		}
 	}
 }
