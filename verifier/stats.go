@@ -17,9 +17,12 @@ type Stats struct {
 	// CacheHits counts access-token verifications answered from the
 	// verified-token cache (including cached tokens found expired since).
 	CacheHits int64
-	// CacheMisses counts verifications that found no usable cache entry
-	// and ran in full (including entries dropped because their key left
-	// the key set). Both are 0 when the cache is disabled.
+	// CacheMisses counts access-token verifications that found no usable
+	// cache entry and ran in full (including entries dropped because their
+	// key left the key set). A token refused for its form (Malformed) or
+	// its iss is not a miss: a MultiVerifier refuses those before any
+	// issuer's cache sees them, and a Verifier counts the same alone as
+	// inside one. Both are 0 when the cache is disabled.
 	CacheMisses int64
 	// CacheEntries is the number of tokens cached now.
 	CacheEntries int
