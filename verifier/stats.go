@@ -70,7 +70,7 @@ type Stats struct {
 	// KeyMissFetches counts key-set refreshes triggered by a token whose
 	// kid was not in the set (rotation, or forged kids), including the
 	// shared refresh waiting lookups get. At most one per
-	// MinRefreshInterval.
+	// MinRefreshInterval, and none within a Retry-After the issuer sent.
 	KeyMissFetches int64
 	// KeyMissesLimited counts verifications of a kid not in the set that
 	// were refused without a fetch: the kid was just confirmed absent,
