@@ -75,8 +75,9 @@ type Stats struct {
 	// KeyMissesLimited counts verifications of a kid not in the set that
 	// were refused without a fetch: the kid was just confirmed absent,
 	// MaxKeyWaiters lookups were already waiting (for the fetch in flight
-	// or the next), or refreshes are failing and the rate limit allows none
-	// yet. It grows under a flood of forged kids.
+	// or the next), or refreshes are failing and the rate limit (or the
+	// issuer's Retry-After) allows none yet. It grows under a flood of
+	// forged kids.
 	KeyMissesLimited int64
 	// KeyMissWaits counts verifications of a kid not in the set that waited
 	// (at most MinRefreshInterval, and their context) for the next refresh
