@@ -56,10 +56,11 @@
 //
 //	grpcauth.unknown_issuers      counter    {token}    (none)   (observed)
 //
-// the tokens it refused because their iss names no configured issuer (no
-// attribute: that iss is the caller's choice; summed over the
-// MultiVerifiers observed); the malformed tokens whose iss it could not
-// read count in grpcauth.malformed_tokens without an attribute, likewise.
+// the tokens it refused because their iss is missing or names no
+// configured issuer (no attribute: that iss is the caller's choice; summed
+// over the MultiVerifiers observed); the malformed tokens whose iss it
+// could not read count in grpcauth.malformed_tokens without an attribute,
+// likewise.
 // See Source for what each kind of verifier offers, and
 // docs/introspection.md for reading the introspection figures.
 //

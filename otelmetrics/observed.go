@@ -38,7 +38,7 @@ func newObserved(meter metric.Meter) (*observed, error) {
 		name, unit, descr string
 	}{
 		{&o.hits, "grpcauth.cache.hits", "{lookup}", "Access-token verifications answered from the verified-token cache."},
-		{&o.misses, "grpcauth.cache.misses", "{lookup}", "Access-token verifications that found no usable cache entry and ran in full."},
+		{&o.misses, "grpcauth.cache.misses", "{lookup}", "Access-token verifications that found no usable cache entry and ran in full (not those refused for their form or iss)."},
 		{&o.fetches, "grpcauth.jwks.fetches", "{request}", "HTTP requests for the issuer's JWKS document."},
 		{&o.failures, "grpcauth.jwks.failures", "{refresh}", "Key-set refreshes that failed."},
 		{&o.discoveries, "grpcauth.jwks.discoveries", "{request}", "HTTP requests for the issuer's discovery documents."},
@@ -47,7 +47,7 @@ func newObserved(meter metric.Meter) (*observed, error) {
 		{&o.missesLimited, "grpcauth.jwks.misses_limited", "{lookup}", "Verifications of a kid not in the set refused without a refresh (kid just confirmed absent, waiter cap, or rate limit while refreshes fail)."},
 		{&o.missWaits, "grpcauth.jwks.miss_waits", "{lookup}", "Verifications of a kid not in the set that waited for the next refresh the rate limit allowed."},
 		{&o.malformed, "grpcauth.malformed_tokens", "{token}", "Tokens refused for their form (most before any key lookup), by the issuer's verifier (issuer) or by a MultiVerifier that could not read their iss (no attribute)."},
-		{&o.unknownIssuers, "grpcauth.unknown_issuers", "{token}", "Tokens a MultiVerifier refused because their iss names no configured issuer."},
+		{&o.unknownIssuers, "grpcauth.unknown_issuers", "{token}", "Tokens a MultiVerifier refused because their iss is missing or names no configured issuer."},
 		{&o.iHits, "grpcauth.introspection.cache.hits", "{lookup}", "Verifications answered from the positive introspection cache."},
 		{&o.iNegHits, "grpcauth.introspection.cache.negative_hits", "{lookup}", "Verifications answered from the negative introspection cache (inactive or refused tokens)."},
 		{&o.iMisses, "grpcauth.introspection.cache.misses", "{lookup}", "Verifications that found no usable introspection cache entry."},

@@ -110,20 +110,19 @@ func (c *tokenCache) shard(token string) *cacheShard {
 
 // get returns the cached result for token. hit is false when the token is
 // not cached, or its entry was dropped because its key is no longer the key
-// set's key for its kid; the caller then verifies in full. On a hit, err is
-// the time check's result: an entry is never served outside its validity.
+// set's key for its kid; the caller then verifies in full, and counts the
+// miss (see miss). On a hit, err is the time check's result: an entry is
+// never served outside its validity.
 func (c *tokenCache) get(token string, v *Verifier) (claims *claimSet, hit bool, err error) {
 	sh := c.shard(token)
 	sh.mu.RLock()
 	e := sh.m[token]
 	sh.mu.RUnlock()
 	if e == nil {
-		sh.misses.Add(1)
 		return nil, false, nil
 	}
 	now := v.s.Now() // once per hit: on a VM a clock read costs more than the map lookup
 	if v.set.CurrentAt(e.key.ID, now) != e.key {
-		sh.misses.Add(1)
 		sh.remove(token, e)
 		return nil, false, nil
 	}
@@ -136,6 +135,9 @@ func (c *tokenCache) get(token string, v *Verifier) (claims *claimSet, hit bool,
 	}
 	return e.claims, true, nil
 }
+
+// miss counts a lookup of token that found no usable entry (Stats.CacheMisses).
+func (c *tokenCache) miss(token string) { c.shard(token).misses.Add(1) }
 
 // contains reports whether token is cached, without counting a lookup or
 // checking the entry (get does both).

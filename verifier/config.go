@@ -211,7 +211,9 @@ type Config struct {
 
 	// MinRefreshInterval is the least time between two key-set fetches
 	// triggered by unknown kids, so that a flood of forged kids costs at
-	// most one fetch per interval. The background refresh
+	// most one fetch per interval; none starts within the Retry-After
+	// (capped at 5 minutes and RefreshInterval) of a 429 or 503 the
+	// issuer answered the latest fetch with. The background refresh
 	// (RefreshInterval) and its retries after a failure are scheduled on
 	// their own, so an unknown-kid fetch may follow one of them at once.
 	// Default DefaultMinRefreshInterval (10s). It must not exceed

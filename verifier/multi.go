@@ -30,8 +30,8 @@ type MultiVerifier struct {
 	byIssuer map[string]*Verifier
 	list     []*Verifier // in Config order
 	maxSize  int         // the largest MaxTokenSize of any issuer
-	// unknownIssuers counts tokens whose iss names no configured issuer
-	// (MultiStats.UnknownIssuers).
+	// unknownIssuers counts tokens whose iss is missing or names no
+	// configured issuer (MultiStats.UnknownIssuers).
 	unknownIssuers atomic.Int64
 	// malformed counts tokens refused for their form before routing
 	// (MultiStats.Malformed).
@@ -74,8 +74,8 @@ func NewMulti(ctx context.Context, cfgs ...Config) (*MultiVerifier, error) {
 // A token that is not a well-formed JWS, or is larger than every issuer's
 // MaxTokenSize, fails with ErrMalformed (counted in MultiStats.Malformed);
 // one with no iss, or with an iss that is not configured, with ErrIssuer
-// (only the latter counted, in MultiStats.UnknownIssuers); none costs a
-// key lookup.
+// (counted in MultiStats.UnknownIssuers); none costs a key lookup, and
+// none counts in any issuer's Stats.
 func (m *MultiVerifier) VerifyAccessToken(ctx context.Context, token string) (Claims, error) {
 	v, pre, err := m.route(token)
 	if err != nil {
@@ -174,13 +174,16 @@ func (m *MultiVerifier) route(token string) (*Verifier, *decodedPayload, error) 
 		return v, pre, nil
 	}
 	m.unknownIssuers.Add(1)
+	if pre.reg.Issuer == "" {
+		return nil, nil, errNoIssuer
+	}
 	return nil, nil, errUnknownIssuer
 }
 
 var errUnknownIssuer = fmt.Errorf("%w: iss names no configured issuer", ErrIssuer)
 
 // tokenIssuer checks a compact JWS's size and form as Verifier.parse does
-// and decodes its payload, whose iss must be present.
+// and decodes its payload (reg.Issuer is "" when iss is absent).
 func tokenIssuer(token string, maxSize int) (*decodedPayload, error) {
 	switch {
 	case token == "":
@@ -199,9 +202,6 @@ func tokenIssuer(token string, maxSize int) (*decodedPayload, error) {
 	reg, err := jwt.ParseClaims(payload)
 	if err != nil {
 		return nil, claimsError(err)
-	}
-	if reg.Issuer == "" {
-		return nil, errNoIssuer
 	}
 	return &decodedPayload{parts: parts, payload: payload, reg: reg}, nil
 }

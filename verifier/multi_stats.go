@@ -10,12 +10,13 @@ type MultiStats struct {
 	Total Stats
 	// Issuers holds each issuer's Stats, in Config order.
 	Issuers []Stats
-	// UnknownIssuers counts tokens refused because their iss names no
-	// configured issuer (ErrIssuer), access and ID tokens alike. They reach
-	// no issuer's Verifier, so no issuer's Stats, nor Total, counts them.
-	// Its growth is a flood of foreign tokens, or a tenant missing from the
-	// configuration. Tokens refused for their form, or for having no iss,
-	// do not count.
+	// UnknownIssuers counts tokens refused because their iss is missing or
+	// names no configured issuer (ErrIssuer), access and ID tokens alike.
+	// They reach no issuer's Verifier, so no issuer's Stats, nor Total,
+	// counts them. Its growth is a flood of foreign tokens, or a tenant
+	// missing from the configuration. Tokens refused for their form count
+	// in Malformed instead: every token the MultiVerifier refuses itself
+	// counts in exactly one of the two.
 	UnknownIssuers int64
 	// Malformed counts tokens refused for their form (ErrMalformed) before
 	// the MultiVerifier could read their iss, access and ID tokens alike:

@@ -104,10 +104,10 @@ func TestMultiStats_TotalSumsEveryCounter(t *testing.T) {
 	}
 }
 
-// A token whose iss names no configured issuer is refused before any
-// issuer's Verifier sees it, so it shows in no issuer's Stats: it has a
-// counter of its own. Tokens refused for their form, or for having no iss,
-// are not foreign tokens and do not count.
+// A token whose iss is missing or names no configured issuer is refused
+// before any issuer's Verifier sees it, so it shows in no issuer's Stats:
+// it has a counter of its own. Tokens refused for their form do not count
+// there (they count in MultiStats.Malformed).
 func TestMultiStats_CountsTokensOfUnknownIssuers(t *testing.T) {
 	e := newMultiEnv(t)
 	hdr := `{"alg":"RS256","kid":"k"}`
@@ -126,8 +126,9 @@ func TestMultiStats_CountsTokensOfUnknownIssuers(t *testing.T) {
 		}
 	}
 	ms := e.m.Stats()
-	if ms.UnknownIssuers != 4 {
-		t.Errorf("UnknownIssuers = %d, want 4 (three access tokens and one ID token)", ms.UnknownIssuers)
+	if ms.UnknownIssuers != 5 || ms.Malformed != 2 {
+		t.Errorf("UnknownIssuers = %d, Malformed = %d; want 5 (three access tokens, one ID token, one without iss), 2",
+			ms.UnknownIssuers, ms.Malformed)
 	}
 	if ms.Total.CacheMisses != 0 || ms.Total.CacheHits != 0 {
 		t.Errorf("Total = %+v, want no cache lookups: no token reached an issuer", ms.Total)
@@ -163,5 +164,53 @@ func TestMultiStats_MalformedTokensAreCountedWhereRefused(t *testing.T) {
 	}
 	if n := e.m.Verifier(e.a.URL()).Stats().Malformed; n != 2 {
 		t.Fatalf("A's Stats.Malformed = %d after a malformed token given to it alone, want 2", n)
+	}
+}
+
+// A Verifier's figures do not depend on whether it is used alone or inside
+// a MultiVerifier: the same tokens give the same cache hits and misses, and
+// each token a MultiVerifier refuses before routing is counted once, in
+// MultiStats. A token refused for its form or its iss is no cache miss
+// (the cache cannot answer it in either case), and one without iss is an
+// unknown issuer's.
+func TestMultiStats_IssuerFiguresAreTheSameAloneAndInsideAMultiVerifier(t *testing.T) {
+	e := newMultiEnv(t)
+	alone, err := verifier.New(context.Background(), verifier.Config{Issuer: e.a.URL(), Audiences: []string{"api://a"},
+		Now: e.clk.Now, Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer alone.Close()
+	ctx := context.Background()
+	good := mintOn(t, e.a, nil)
+	hdr := `{"alg":"RS256","kid":"k"}`
+	tokens := []string{
+		good, good, // a miss, then a hit
+		"", "not-a-jwt", "a.b.c", // malformed before routing
+		"e30" + good[strings.IndexByte(good, '.'):], // malformed once routed: header {} (no alg)
+		rawToken(hdr, `{"aud":"api://a"}`, "c2ln"),  // no iss
+		rawToken(hdr, `{"iss":"https://evil.example/oauth2/default","aud":"api://a"}`, "c2ln"),
+	}
+	for _, tok := range tokens {
+		_, errAlone := alone.VerifyAccessToken(ctx, tok)
+		_, errMulti := e.m.VerifyAccessToken(ctx, tok)
+		if (errAlone == nil) != (errMulti == nil) {
+			t.Fatalf("%.20q: alone %v, multi %v", tok, errAlone, errMulti)
+		}
+	}
+	sa, ms := alone.Stats(), e.m.Stats()
+	if sa.CacheHits != 1 || sa.CacheMisses != 1 {
+		t.Errorf("alone: hits %d misses %d, want 1, 1", sa.CacheHits, sa.CacheMisses)
+	}
+	if si := ms.Issuers[0]; si.CacheHits != sa.CacheHits || si.CacheMisses != sa.CacheMisses {
+		t.Errorf("inside the MultiVerifier: hits %d misses %d, want %d, %d as alone",
+			si.CacheHits, si.CacheMisses, sa.CacheHits, sa.CacheMisses)
+	}
+	if sa.Malformed != 4 || ms.Issuers[0].Malformed+ms.Malformed != sa.Malformed {
+		t.Errorf("Malformed: alone %d, inside %d + before routing %d; want 4 = 1 + 3",
+			sa.Malformed, ms.Issuers[0].Malformed, ms.Malformed)
+	}
+	if ms.UnknownIssuers != 2 {
+		t.Errorf("UnknownIssuers = %d, want 2 (no iss, and an iss not configured)", ms.UnknownIssuers)
 	}
 }

@@ -17,9 +17,12 @@ type Stats struct {
 	// CacheHits counts access-token verifications answered from the
 	// verified-token cache (including cached tokens found expired since).
 	CacheHits int64
-	// CacheMisses counts verifications that found no usable cache entry
-	// and ran in full (including entries dropped because their key left
-	// the key set). Both are 0 when the cache is disabled.
+	// CacheMisses counts access-token verifications that found no usable
+	// cache entry and ran in full (including entries dropped because their
+	// key left the key set). A token refused for its form (Malformed) or
+	// its iss is not a miss: a MultiVerifier refuses those before any
+	// issuer's cache sees them, and a Verifier counts the same alone as
+	// inside one. Both are 0 when the cache is disabled.
 	CacheMisses int64
 	// CacheEntries is the number of tokens cached now.
 	CacheEntries int
@@ -67,13 +70,14 @@ type Stats struct {
 	// KeyMissFetches counts key-set refreshes triggered by a token whose
 	// kid was not in the set (rotation, or forged kids), including the
 	// shared refresh waiting lookups get. At most one per
-	// MinRefreshInterval.
+	// MinRefreshInterval, and none within a Retry-After the issuer sent.
 	KeyMissFetches int64
 	// KeyMissesLimited counts verifications of a kid not in the set that
 	// were refused without a fetch: the kid was just confirmed absent,
 	// MaxKeyWaiters lookups were already waiting (for the fetch in flight
-	// or the next), or refreshes are failing and the rate limit allows none
-	// yet. It grows under a flood of forged kids.
+	// or the next), or refreshes are failing and the rate limit (or the
+	// issuer's Retry-After) allows none yet. It grows under a flood of
+	// forged kids.
 	KeyMissesLimited int64
 	// KeyMissWaits counts verifications of a kid not in the set that waited
 	// (at most MinRefreshInterval, and their context) for the next refresh

@@ -153,6 +153,12 @@ func (v *Verifier) verifyAccessToken(ctx context.Context, token string, pre *dec
 		}
 	}
 	c, key, err := v.verify(ctx, token, pre, kindAccess, "", "")
+	if v.cache != nil && !errors.Is(err, ErrMalformed) && !errors.Is(err, ErrIssuer) {
+		// A miss, unless the token was refused for its form or its iss: a
+		// MultiVerifier refuses those before any issuer's cache sees them,
+		// and a Verifier counts the same alone as inside one.
+		v.cache.miss(token)
+	}
 	if err != nil {
 		v.reject(ctx, "access", err)
 		return Claims{}, err

@@ -71,8 +71,9 @@ type Config struct {
 	// MaxStaleness/2 when larger, so the set is refreshed before it goes stale.
 	RefreshInterval time.Duration
 	// MinRefreshInterval is the minimum time between two fetches triggered
-	// by unknown kids, and the floor for a Cache-Control max-age (default
-	// 10s). It is lowered to RefreshInterval when larger (the
+	// by unknown kids (none starts within the latest fetch's Retry-After,
+	// see retryingLocked), and the floor for a Cache-Control max-age
+	// (default 10s). It is lowered to RefreshInterval when larger (the
 	// RefreshInterval given, not the one MaxStaleness lowers).
 	MinRefreshInterval time.Duration
 	// MaxStaleness is how long the last good set keeps serving after its

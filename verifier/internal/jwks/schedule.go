@@ -38,7 +38,7 @@ func (s *Set) run() {
 			wait = backoff(backoffBase, failures, s.cfg.RefreshInterval)
 			// The issuer said when to come back (429, 503): not sooner,
 			// jitter included, within the same caps as the back-off.
-			notBefore = min(retryAfterOf(c.err), backoffMax, s.cfg.RefreshInterval)
+			notBefore = min(retryAfterOf(c.err), s.retryAfterCap())
 			wait = max(wait, notBefore)
 		}
 		timer, stop := s.newTimer(max(jitter(wait, s.random()), notBefore))
@@ -77,6 +77,11 @@ func (s *Set) waitRetryAfter(seq uint64) bool {
 		}
 	}
 }
+
+// retryAfterCap bounds how long a Retry-After holds fetches back: the
+// back-off's caps (backoffMax, RefreshInterval), so that an issuer asking
+// for a day cannot stop the refresh, nor key rotation, for a day.
+func (s *Set) retryAfterCap() time.Duration { return min(backoffMax, s.cfg.RefreshInterval) }
 
 // nextInterval is the wait before the next scheduled refresh after a
 // successful fetch: the response's remaining Cache-Control max-age, clamped

@@ -105,9 +105,11 @@ type Set struct {
 	jwksURLFailed       bool
 	jwksURLExpires      time.Time
 	rediscoveryFailures int
-	// retryUntil is when the latest Retry-After a fetch was given (a 429's
-	// or 503's, within the back-off's caps) ends, and retrySeq that
-	// fetch's seq; the background refresh waits for it (waitRetryAfter).
+	// retryUntil is when the Retry-After the latest fetch was given (a
+	// 429's or 503's, within retryAfterCap) ends, zero when that fetch got
+	// none, and retrySeq the seq of the fetch that set it; the background
+	// refresh waits for it (waitRetryAfter), and so do fetches for unknown
+	// kids (missLocked).
 	retryUntil time.Time
 	retrySeq   uint64
 
@@ -171,8 +173,8 @@ func newSet(cfg Config, timer func(time.Duration) (<-chan time.Time, func() bool
 // in-memory snapshot without any network call or lock.
 //
 // An unknown kid is answered from a fetch that started after the lookup
-// arrived: the lookup starts one (at most one per MinRefreshInterval; all
-// concurrent misses share it), or, when the rate limit forbids it, waits for
+// arrived: the lookup starts one (at most one per MinRefreshInterval, none
+// within the Retry-After of a 429 or 503; all concurrent misses share it), or, when the rate limit forbids it, waits for
 // the next permitted one, which every waiting lookup shares. Lookups that
 // join a fetch in flight or wait for the next one take one of MaxWaiters
 // slots (see docs/key-set.md). A lookup is refused at once, with no wait,
@@ -367,7 +369,9 @@ func (s *Set) startFetchLocked(reason string) *fetchCall {
 			s.storeLocked(snap)
 		}
 		if ra := retryAfterOf(err); ra > 0 {
-			s.retryUntil, s.retrySeq = s.cfg.Now().Add(min(ra, backoffMax, s.cfg.RefreshInterval)), c.seq
+			s.retryUntil, s.retrySeq = s.cfg.Now().Add(min(ra, s.retryAfterCap())), c.seq
+		} else {
+			s.retryUntil = time.Time{} // the issuer answered without asking for a pause
 		}
 		s.inflight = nil
 		c.next, c.err = next, err

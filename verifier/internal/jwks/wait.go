@@ -16,7 +16,8 @@ const (
 // or the answer to give at once. s.mu is held.
 //
 // In order: a kid confirmed absent moments ago is refused; a fetch in
-// flight is joined; after Close the answer is errClosedMiss; a miss fetch is started when the rate limit allows one;
+// flight is joined; after Close the answer is errClosedMiss; a miss fetch is started when the rate limit allows one
+// (MinRefreshInterval since the last, and no Retry-After running: see retryingLocked);
 // otherwise the lookup waits for the next permitted refresh, shared with
 // every other waiting lookup, unless waiting cannot change the answer (no
 // usable set, or the latest refresh failed: ErrUnavailable tells the client
@@ -43,7 +44,7 @@ func (s *Set) missLocked(kid string, now time.Time, snap *snapshot) (*fetchCall,
 	if s.closed {
 		return nil, 0, errClosedMiss // no fetch will look for kid
 	}
-	if since := now.Sub(s.lastMiss); !s.missFetched || since < 0 || since >= s.cfg.MinRefreshInterval {
+	if since := now.Sub(s.lastMiss); (!s.missFetched || since < 0 || since >= s.cfg.MinRefreshInterval) && !s.retryingLocked(now) {
 		return s.startMissFetchLocked("unknown kid"), started, nil
 	}
 	if !usable || s.lastErr.Load() != nil || s.waiters >= s.cfg.MaxWaiters {
@@ -53,6 +54,15 @@ func (s *Set) missLocked(kid string, now time.Time, snap *snapshot) (*fetchCall,
 	s.waiters++
 	s.waits.Add(1)
 	return s.nextLocked(now), waited, nil
+}
+
+// retryingLocked reports whether the latest fetch's Retry-After (a 429's or
+// 503's, within retryAfterCap) still runs at now: no fetch for an unknown
+// kid starts before it ends. A clock set back before the Retry-After was
+// given, which would stretch the wait past its cap, ends it. s.mu is held.
+func (s *Set) retryingLocked(now time.Time) bool {
+	d := s.retryUntil.Sub(now)
+	return d > 0 && d <= s.retryAfterCap()
 }
 
 // startMissFetchLocked starts a fetch on behalf of unknown kids and opens a

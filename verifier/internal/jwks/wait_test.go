@@ -509,3 +509,108 @@ func TestSet_UnavailableErrorSaysWhetherAnySetLoaded(t *testing.T) {
 		t.Errorf("unknown kid while the last good set is kept: %v", err)
 	}
 }
+
+// pausedSet is a loaded set on a fake clock whose latest fetch, for the
+// unknown kid "new", the issuer answered with status and Retry-After
+// retryAfter; the issuer then publishes "new". scheduled is the background
+// refresh's pending wait.
+func pausedSet(t *testing.T, cfg Config, status int, retryAfter string) (s *Set, ts *testServer, clock *fakeClock, ft *fakeTimers, scheduled fakeTimer) {
+	t.Helper()
+	clock = newFakeClock()
+	ts = newTestServer(t)
+	ts.setKeys(t, rsaJWK(t, 0, "a"))
+	cfg.URL, cfg.Now = ts.URL+"/keys", clock.Now
+	s, ft = startSet(t, cfg)
+	ready(t, s)
+	scheduled = ft.next(t)
+	ts.set("/keys", reply{status: status, header: map[string]string{"Retry-After": retryAfter}})
+	if _, err := s.Key(ctxT(t), "new"); !errors.Is(err, ErrUnavailable) {
+		t.Fatalf("Key(new) = %v, want ErrUnavailable", err)
+	}
+	ts.setKeys(t, rsaJWK(t, 0, "a"), rsaJWK(t, 1, "new"))
+	return s, ts, clock, ft, scheduled
+}
+
+// An issuer that answered an unknown kid's fetch with 429 or 503 and a
+// Retry-After is not asked again for unknown kids before it has passed,
+// however many arrive: RFC 9110, 10.2.3 and RFC 6585, 4 ask clients to
+// wait, and a flood of forged kids would otherwise hit a rate-limiting
+// issuer once per MinRefreshInterval. Lookups meanwhile get ErrUnavailable
+// at once (the latest refresh failed). A genuine rotation is then picked up
+// by the first lookup after the Retry-After.
+func TestSet_UnknownKidFetchesWaitForTheRetryAfter(t *testing.T) {
+	s, ts, clock, _, _ := pausedSet(t, Config{}, 429, "120")
+	var elapsed time.Duration
+	for _, d := range []time.Duration{DefaultMinRefreshInterval, time.Minute, 49 * time.Second} { // 119 s in all
+		clock.Advance(d)
+		elapsed += d
+		if _, err := s.Key(ctxT(t), "new"); !errors.Is(err, ErrUnavailable) || ts.count("/keys") != 2 {
+			t.Fatalf("%v into a Retry-After of 120s: Key(new) = %v after %d fetches, want ErrUnavailable without a third",
+				elapsed, err, ts.count("/keys"))
+		}
+	}
+	clock.Advance(time.Second)
+	if k, err := s.Key(ctxT(t), "new"); err != nil || k.ID != "new" || ts.count("/keys") != 3 {
+		t.Fatalf("after the Retry-After: Key(new) = %v, %v after %d fetches, want the new key from a third", k, err, ts.count("/keys"))
+	}
+}
+
+// A Retry-After holds unknown kids' fetches back no longer than the
+// background refresh's back-off cap (5 minutes, and RefreshInterval): an
+// issuer asking for a day, by mistake or by an attacker's doing on its
+// path, does not block key rotation for a day. A clock set back does not
+// stretch it either.
+func TestSet_UnknownKidFetchesWaitForTheRetryAfterWithinTheCap(t *testing.T) {
+	for _, tt := range []struct {
+		name  string
+		cfg   Config
+		limit time.Duration
+	}{
+		{"default", Config{}, backoffMax},
+		{"short RefreshInterval", Config{RefreshInterval: time.Minute}, time.Minute},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			s, ts, clock, _, _ := pausedSet(t, tt.cfg, 503, "86400")
+			clock.Advance(tt.limit - time.Second)
+			if _, err := s.Key(ctxT(t), "new"); !errors.Is(err, ErrUnavailable) || ts.count("/keys") != 2 {
+				t.Fatalf("just before the cap: Key(new) = %v after %d fetches, want ErrUnavailable without a third", err, ts.count("/keys"))
+			}
+			clock.Advance(time.Second)
+			if _, err := s.Key(ctxT(t), "new"); err != nil || ts.count("/keys") != 3 {
+				t.Fatalf("at the cap: Key(new) = %v after %d fetches, want the new key from a third", err, ts.count("/keys"))
+			}
+		})
+	}
+	t.Run("clock set back", func(t *testing.T) {
+		s, ts, clock, _, _ := pausedSet(t, Config{}, 429, "120")
+		clock.Advance(-time.Hour)
+		if _, err := s.Key(ctxT(t), "new"); err != nil || ts.count("/keys") != 3 {
+			t.Fatalf("clock an hour back: Key(new) = %v after %d fetches, want the new key from a third", err, ts.count("/keys"))
+		}
+	})
+}
+
+// A fetch the issuer answers without Retry-After ends the pause an earlier
+// one asked for: it binds only while it is the latest answer.
+func TestSet_AnAnswerWithoutRetryAfterEndsThePause(t *testing.T) {
+	s, ts, clock, ft, scheduled := pausedSet(t, Config{}, 429, "120")
+	// A refresh answered within the Retry-After by Config.Now: the
+	// scheduled one, whose wait for the Retry-After's end runs on real
+	// time, which a Now of the caller's need not follow. The issuer serves
+	// again.
+	clock.Advance(30 * time.Second)
+	scheduled.fire()
+	if w := ft.next(t); w.d != 90*time.Second {
+		t.Fatalf("scheduled refresh waits %v, want the Retry-After's remaining 90s", w.d)
+	} else {
+		w.fire()
+	}
+	ft.next(t) // the fetch is done
+	if n := ts.count("/keys"); n != 3 {
+		t.Fatalf("%d fetches, want 3", n)
+	}
+	ts.setKeys(t, rsaJWK(t, 0, "a"), rsaJWK(t, 1, "new2"))
+	if _, err := s.Key(ctxT(t), "new2"); err != nil || ts.count("/keys") != 4 {
+		t.Fatalf("Key(new2) = %v after %d fetches, want the new key from a fourth", err, ts.count("/keys"))
+	}
+}
