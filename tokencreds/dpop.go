@@ -125,7 +125,7 @@ func (c *Credentials) dpopMetadata(ctx context.Context, tok *oauth2.Token, uri [
 	if err != nil {
 		return nil, &tokenError{codes.Internal, "tokencreds: could not sign the DPoP proof", err}
 	}
-	if rec, ok := ctx.Value(callKey{}).(*callRecord); ok {
+	if rec, ok := ctx.Value(callKey{}).(*callRecord); ok && rec.method == ri.Method {
 		rec.set(c, authority, nonce)
 	}
 	return map[string]string{"authorization": "DPoP " + tok.AccessToken, mdDPoP: proof}, nil
@@ -160,11 +160,16 @@ func authorityOf(uri string) string {
 // not only c: a call authorized by others, given per call with
 // grpc.PerRPCCredentials, teaches its nonce to those that signed its
 // proof. It does nothing for calls that other kinds of credentials
-// authorize.
+// authorize. A call made with the intercepted call's context on a
+// connection without these interceptors (by an interceptor further down
+// the chain) is not taken for it: one of another method changes nothing,
+// and one of the same method whose proof names another server or is signed
+// by other Credentials makes the interceptor learn no nonce from the call,
+// rather than remember one server's nonce for another.
 func (c *Credentials) UnaryClientInterceptor() grpc.UnaryClientInterceptor {
 	return func(ctx context.Context, method string, req, reply any, cc *grpc.ClientConn, invoker grpc.UnaryInvoker, opts ...grpc.CallOption) error {
 		invoke := func() (bool, error) {
-			rec := &callRecord{}
+			rec := &callRecord{method: method}
 			var header, trailer metadata.MD
 			// opts may be shared with concurrent calls (grpc-go passes
 			// the connection's default call options on as they are):
@@ -197,10 +202,11 @@ func (c *Credentials) UnaryClientInterceptor() grpc.UnaryClientInterceptor {
 // calls Header teaches it nothing, and a long-lived client-streaming call
 // teaches it only when it ends: a gRPC server sends its header with its
 // first message (unless its handler calls SendHeader), which for such a
-// call is its one response at the end.
+// call is its one response at the end. Calls made with the stream's
+// Context are not taken for the stream, as for UnaryClientInterceptor.
 func (c *Credentials) StreamClientInterceptor() grpc.StreamClientInterceptor {
 	return func(ctx context.Context, desc *grpc.StreamDesc, cc *grpc.ClientConn, method string, streamer grpc.Streamer, opts ...grpc.CallOption) (grpc.ClientStream, error) {
-		rec := &callRecord{}
+		rec := &callRecord{method: method}
 		s, err := streamer(context.WithValue(ctx, callKey{}, rec), desc, cc, method, opts...)
 		if err != nil {
 			return nil, err
@@ -247,21 +253,40 @@ type callKey struct{}
 // interceptor: the Credentials that signed its proof (those installed on
 // the connection or given per call, not necessarily the interceptor's),
 // the proof's authority and the nonce it carried.
+//
+// Any call made with the call's context (or its stream's Context) finds the
+// record too: a call that an interceptor further down the chain, or the
+// caller while a stream runs, makes on another connection, which has no
+// interceptor of its own to shadow it. Such a call of another method is not
+// recorded. One of the same method that names another server or has other
+// Credentials sign makes the record ambiguous: the call then learns no nonce,
+// rather than remember one server's for another.
 type callRecord struct {
+	method string // the call's, as the interceptor got it
+
 	mu               sync.Mutex
 	c                *Credentials
 	authority, nonce string
+	ambiguous        bool // set by proofs of two Credentials or two authorities
 }
 
 func (r *callRecord) set(c *Credentials, authority, nonce string) {
 	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.c != nil && (r.c != c || r.authority != authority) {
+		r.ambiguous = true
+	}
 	r.c, r.authority, r.nonce = c, authority, nonce
-	r.mu.Unlock()
 }
 
+// get returns the record's Credentials (nil for none, or when ambiguous),
+// authority and nonce.
 func (r *callRecord) get() (c *Credentials, authority, nonce string) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	if r.ambiguous {
+		return nil, "", ""
+	}
 	return r.c, r.authority, r.nonce
 }
 

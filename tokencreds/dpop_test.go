@@ -988,3 +988,112 @@ func TestDPoPTransport_ProofNamesTheRequestAsItIsSent(t *testing.T) {
 		})
 	}
 }
+
+// serveRecording runs the service without grpcauth on a loopback port, and
+// returns a plaintext client of it with opts and the metadata of every call
+// the server gets.
+func serveRecording(t *testing.T, opts ...grpc.DialOption) (*grpc.ClientConn, func() []metadata.MD) {
+	t.Helper()
+	var mu sync.Mutex
+	var calls []metadata.MD
+	lis, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := grpc.NewServer(grpc.UnaryInterceptor(func(ctx context.Context, req any, _ *grpc.UnaryServerInfo, h grpc.UnaryHandler) (any, error) {
+		md, _ := metadata.FromIncomingContext(ctx)
+		mu.Lock()
+		calls = append(calls, md)
+		mu.Unlock()
+		return h(ctx, req)
+	}))
+	authtestv1.RegisterTestServiceServer(srv, service{})
+	var wg sync.WaitGroup
+	wg.Go(func() { _ = srv.Serve(lis) })
+	t.Cleanup(func() { srv.Stop(); wg.Wait() })
+	conn, err := grpc.NewClient(lis.Addr().String(), append([]grpc.DialOption{plaintext}, opts...)...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { conn.Close() })
+	return conn, func() []metadata.MD {
+		mu.Lock()
+		defer mu.Unlock()
+		return append([]metadata.MD(nil), calls...)
+	}
+}
+
+// proofNonce returns the nonce claim of the DPoP proof in md.
+func proofNonce(t *testing.T, md metadata.MD) string {
+	t.Helper()
+	proofs := md.Get("dpop")
+	if len(proofs) != 1 {
+		t.Fatalf("call carried %d DPoP proofs, want 1", len(proofs))
+	}
+	proof, err := jwt.ParseInsecure([]byte(proofs[0]))
+	if err != nil {
+		t.Fatal(err)
+	}
+	nonce, _ := proof.Get("nonce")
+	s, _ := nonce.(string)
+	return s
+}
+
+// A call made with the context of a call of the interceptor (here by a
+// client interceptor after the call it wraps, as an audit log might) on a
+// connection without the interceptors is not that call: its proof must not
+// take the interceptor's record of the call, or the first server's nonce is
+// remembered for, and sent to, the second server, and the first call, never
+// learning it, is refused. A nested call of the same method cannot be told
+// apart from the call: the interceptor then learns nothing from it, but
+// still never hands the nonce to the other server.
+func TestDPoP_NestedCallWithTheCallsContextDoesNotTakeItsNonce(t *testing.T) {
+	nonces, err := dpop.NewHMACNonces(nil, time.Minute)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := newDPoPFixture(t, nonces)
+	ts, _, _ := f.tokenSource(f.iss.TokenURL())
+	for _, tc := range []struct {
+		name      string
+		nested    func(context.Context, authtestv1.TestServiceClient) error
+		callsPass bool
+	}{
+		{"another method", func(ctx context.Context, c authtestv1.TestServiceClient) error {
+			_, err := c.Public(ctx, &authtestv1.PublicRequest{})
+			return err
+		}, true},
+		{"the same method", func(ctx context.Context, c authtestv1.TestServiceClient) error {
+			_, err := c.Authenticated(ctx, &authtestv1.AuthenticatedRequest{})
+			return err
+		}, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			creds := tokencreds.NewDPoP(ts, f.signer)
+			other, otherCalls := serveRecording(t, grpc.WithPerRPCCredentials(creds))
+			audit := func(ctx context.Context, method string, req, reply any, cc *grpc.ClientConn, invoker grpc.UnaryInvoker, opts ...grpc.CallOption) error {
+				err := invoker(ctx, method, req, reply, cc, opts...)
+				if nestedErr := tc.nested(ctx, authtestv1.NewTestServiceClient(other)); status.Code(nestedErr) != codes.OK && status.Code(nestedErr) != codes.Unimplemented {
+					t.Errorf("nested call: %v", nestedErr)
+				}
+				return err
+			}
+			client := f.serveTLS(t, grpc.WithPerRPCCredentials(creds), grpc.WithChainUnaryInterceptor(creds.UnaryClientInterceptor(), audit))
+			for i := range 2 {
+				_, err := client.Authenticated(t.Context(), &authtestv1.AuthenticatedRequest{})
+				if tc.callsPass && err != nil {
+					t.Fatalf("call %d: %v", i+1, err)
+				}
+			}
+			calls := otherCalls()
+			if len(calls) == 0 {
+				t.Fatal("the nested calls never reached their server")
+			}
+			for i, md := range calls {
+				if n := proofNonce(t, md); n != "" {
+					t.Errorf("nested call %d's proof carries the nonce %q of another server", i+1, n)
+				}
+			}
+		})
+	}
+}
