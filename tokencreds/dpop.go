@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"mime"
 	"net/http"
 	"net/url"
 	"slices"
@@ -27,7 +28,11 @@ import (
 // by NewDPoP got a token whose token_type is not DPoP: the authorization
 // server ignored the proof of the token request (or the TokenSource sent
 // none, see NewDPoPTransport), so the token is not bound to the key and a
-// server would refuse it with the DPoP scheme.
+// server would refuse it with the DPoP scheme. A DPoPTransport fails a token
+// request with it when the answer is such a token, so that the token source
+// does not keep it; Credentials do not keep such a token either, and treat
+// it as a failure of the source (codes.Unauthenticated, and the backoff of
+// GetRequestMetadata).
 var ErrNotDPoPToken = errors.New("tokencreds: the token source returned a token whose type is not DPoP")
 
 // ErrDPoPToken is the cause of a call failing because Credentials made by
@@ -69,8 +74,9 @@ const maxServerLen = 1024
 // the server has sent one, its latest nonce; a call whose authority makes
 // no URL (docs/dpop.md) fails with codes.Internal. They send a token only over
 // the connections New's do (GetRequestMetadata), and only a token whose
-// token_type is DPoP (else ErrNotDPoPToken): get it with a proof of
-// signer's key, the token source's HTTP client using NewDPoPTransport.
+// token_type is DPoP (else ErrNotDPoPToken, without keeping the token):
+// get it with a proof of signer's key, the token source's HTTP client using
+// NewDPoPTransport.
 //
 // Server nonces (RFC 9449, section 9) are learned only through the
 // interceptors UnaryClientInterceptor and StreamClientInterceptor, which
@@ -378,8 +384,9 @@ func (m *nonceMap) set(server, nonce string) {
 // with the error use_dpop_nonce and a DPoP-Nonce header (RFC 9449, section
 // 8), the request is sent once more with a proof carrying that nonce; the
 // latest DPoP-Nonce a server sent in any answer goes into its next
-// proofs. Make a new one with NewDPoPTransport; it is safe for concurrent
-// use.
+// proofs. A token response whose token_type is not DPoP is refused
+// (ErrNotDPoPToken; see RoundTrip). Make a new one with NewDPoPTransport;
+// it is safe for concurrent use.
 //
 // Use the client only for token requests: every request it sends carries
 // a proof of the key.
@@ -406,7 +413,64 @@ const maxErrorBody = 64 << 10
 
 // RoundTrip sends req with a DPoP proof, and once more with the server's
 // nonce if it asks for one (see DPoPTransport). It does not change req.
+// A successful (2xx) answer that is a token response (RFC 6749, section
+// 5.1: an access_token, in JSON or, as golang.org/x/oauth2 also reads it,
+// form-encoded) whose token_type is not DPoP is refused: the server did not
+// bind the token (RFC 9449, section 5), so RoundTrip closes the answer and
+// fails with an error wrapping ErrNotDPoPToken, and the token source
+// neither returns nor keeps the token.
 func (t *DPoPTransport) RoundTrip(req *http.Request) (*http.Response, error) {
+	resp, err := t.roundTrip(req)
+	if err != nil {
+		return nil, err
+	}
+	if err := refuseUnboundToken(resp); err != nil {
+		resp.Body.Close()
+		return nil, err
+	}
+	return resp, nil
+}
+
+// maxTokenResponse is how much of a successful answer is read to find its
+// token_type: as much as golang.org/x/oauth2 reads of a token response.
+const maxTokenResponse = 1 << 20
+
+// refuseUnboundToken returns an error wrapping ErrNotDPoPToken if resp is
+// a token response (see RoundTrip) whose token_type is not DPoP, and
+// otherwise nil, leaving the body for the caller to read whole.
+func refuseUnboundToken(resp *http.Response) error {
+	if resp.StatusCode < 200 || resp.StatusCode > 299 || resp.Body == nil || resp.Body == http.NoBody {
+		return nil
+	}
+	head, err := io.ReadAll(io.LimitReader(resp.Body, maxTokenResponse))
+	resp.Body = struct {
+		io.Reader
+		io.Closer
+	}{io.MultiReader(bytes.NewReader(head), resp.Body), resp.Body}
+	if err != nil {
+		return nil // the token source fails reading it too
+	}
+	var tok struct {
+		AccessToken string `json:"access_token"`
+		TokenType   string `json:"token_type"`
+	}
+	if ct, _, _ := mime.ParseMediaType(resp.Header.Get("Content-Type")); ct == "application/x-www-form-urlencoded" || ct == "text/plain" {
+		vals, err := url.ParseQuery(string(head))
+		if err != nil {
+			return nil
+		}
+		tok.AccessToken, tok.TokenType = vals.Get("access_token"), vals.Get("token_type")
+	} else if json.Unmarshal(head, &tok) != nil {
+		return nil
+	}
+	if tok.AccessToken == "" || strings.EqualFold(tok.TokenType, "DPoP") {
+		return nil
+	}
+	return fmt.Errorf("%w: the token endpoint did not bind it to the proof's key", ErrNotDPoPToken)
+}
+
+// roundTrip is RoundTrip without the check of the token's type.
+func (t *DPoPTransport) roundTrip(req *http.Request) (*http.Response, error) {
 	// The proof names the request as it goes out (RFC 9110, section 7.1):
 	// its Host, if set, is the host the server sees, and no Method is GET.
 	u := *req.URL

@@ -1097,3 +1097,81 @@ func TestDPoP_NestedCallWithTheCallsContextDoesNotTakeItsNonce(t *testing.T) {
 		})
 	}
 }
+
+// typedSource returns a token of its type, which the test may change, with
+// an expiry an hour away.
+type typedSource struct{ typ atomic.Value }
+
+func (s *typedSource) Token() (*oauth2.Token, error) {
+	return &oauth2.Token{AccessToken: "at", TokenType: s.typ.Load().(string), Expiry: time.Now().Add(time.Hour)}, nil
+}
+
+// dpopCallCtx is the context of a call of /s/M over plaintext on a Unix
+// socket, and its audience URI.
+func dpopCallCtx() (context.Context, string) {
+	return credentials.NewContextWithRequestInfo(peerCtx(&net.UnixAddr{Name: "/run/api.sock", Net: "unix"}),
+		credentials.RequestInfo{Method: "/s/M", AuthInfo: insecureInfo()}), "https://api.example/s"
+}
+
+// An authorization server that answers a token request carrying a DPoP
+// proof with a token of another type (Bearer) did not bind it (RFC 9449,
+// section 5): such a token is refused, not kept. Neither the token source
+// (oauth2.ReuseTokenSource keeps a token until it expires) nor the
+// credentials hold on to it, so once the server binds its tokens the next
+// request gets one, and the calls fail with Unauthenticated, which a retry
+// policy does not retry, not Unavailable.
+func TestDPoP_TokenOfAnotherTypeIsRefusedAndNotKept(t *testing.T) {
+	for _, tc := range []struct {
+		name, contentType, format string
+	}{
+		{"JSON", "application/json", `{"access_token":"at","token_type":%q,"expires_in":3600}`},
+		{"form", "application/x-www-form-urlencoded", "access_token=at&token_type=%s&expires_in=3600"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var typ atomic.Value
+			typ.Store("Bearer")
+			endpoint := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				w.Header().Set("Content-Type", tc.contentType)
+				fmt.Fprintf(w, tc.format, typ.Load())
+			}))
+			t.Cleanup(endpoint.Close)
+			signer := newSigner(t)
+			cc := &clientcredentials.Config{ClientID: "svc", ClientSecret: "s3cret", TokenURL: endpoint.URL, AuthStyle: oauth2.AuthStyleInHeader}
+			hc := &http.Client{Transport: tokencreds.NewDPoPTransport(signer, nil)}
+			ts := cc.TokenSource(context.WithValue(context.Background(), oauth2.HTTPClient, hc))
+			clk := newClock()
+			creds := tokencreds.NewDPoPWithClock(ts, signer, clk.Now)
+			ctx, uri := dpopCallCtx()
+			_, err := creds.GetRequestMetadata(ctx, uri)
+			if status.Code(err) != codes.Unauthenticated || !errors.Is(err, tokencreds.ErrNotDPoPToken) {
+				t.Fatalf("Bearer answer: err = %v, want Unauthenticated wrapping ErrNotDPoPToken", err)
+			}
+			typ.Store("DPoP")
+			clk.Advance(3 * time.Minute) // past the backoff
+			md, err := creds.GetRequestMetadata(ctx, uri)
+			if err != nil {
+				t.Fatalf("once the server binds its tokens: %v", err)
+			}
+			if md["authorization"] != "DPoP at" {
+				t.Errorf("authorization = %q, want DPoP at", md["authorization"])
+			}
+		})
+	}
+	// A source that does not go through a DPoPTransport: the credentials do
+	// not keep its Bearer token either.
+	t.Run("source", func(t *testing.T) {
+		ts := &typedSource{}
+		ts.typ.Store("Bearer")
+		clk := newClock()
+		creds := tokencreds.NewDPoPWithClock(ts, newSigner(t), clk.Now)
+		ctx, uri := dpopCallCtx()
+		if _, err := creds.GetRequestMetadata(ctx, uri); status.Code(err) != codes.Unauthenticated || !errors.Is(err, tokencreds.ErrNotDPoPToken) {
+			t.Fatalf("Bearer token: err = %v, want Unauthenticated wrapping ErrNotDPoPToken", err)
+		}
+		ts.typ.Store("DPoP")
+		clk.Advance(3 * time.Minute)
+		if _, err := creds.GetRequestMetadata(ctx, uri); err != nil {
+			t.Fatalf("once the source returns a DPoP token: %v", err)
+		}
+	})
+}

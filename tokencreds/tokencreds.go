@@ -117,8 +117,10 @@ func New(ts oauth2.TokenSource) *Credentials { return &Credentials{ts: ts, now: 
 //   - codes.Unauthenticated (fix the client's configuration) for any
 //     other *oauth2.RetrieveError (an RFC 6749 section 5.2 error response
 //     such as invalid_client, invalid_grant or unauthorized_client, or
-//     another 4xx), for any other error, and for a token without an
-//     access token (ErrNoToken). That includes a transport failure the
+//     another 4xx), for any other error, for a token without an
+//     access token (ErrNoToken), and, for Credentials from NewDPoP, for a
+//     token whose token_type is not DPoP (ErrNotDPoPToken, also when a
+//     DPoPTransport refused the token response). That includes a transport failure the
 //     source reports as text only, without wrapping it: golang.org/x/oauth2
 //     does so for a failure or timeout while reading the response body,
 //     and its jwt package for every transport failure.
@@ -232,6 +234,9 @@ func (c *Credentials) run(f *fetch) {
 	if err == nil && (tok == nil || tok.AccessToken == "") {
 		err = ErrNoToken
 	}
+	if err == nil && c.isDPoP && !strings.EqualFold(tok.Type(), "DPoP") {
+		err = ErrNotDPoPToken // not kept: a source that binds its tokens later is asked again
+	}
 	if err == nil && !tok.Expiry.IsZero() {
 		c.last.Store(tok)
 	}
@@ -283,8 +288,10 @@ func (e *tokenError) GRPCStatus() *status.Status { return status.New(e.code, e.m
 // sourceFailure is the TokenSource's error err as the call's status error;
 // see GetRequestMetadata for the codes.
 func sourceFailure(err error) error {
-	if errors.Is(err, ErrNoToken) {
-		return &tokenError{codes.Unauthenticated, ErrNoToken.Error(), err}
+	for _, fixed := range []error{ErrNoToken, ErrNotDPoPToken} {
+		if errors.Is(err, fixed) { // ErrNotDPoPToken: maybe from a DPoPTransport, in a *url.Error
+			return &tokenError{codes.Unauthenticated, fixed.Error(), err}
+		}
 	}
 	var re *oauth2.RetrieveError
 	if errors.As(err, &re) && re != nil {
