@@ -22,6 +22,7 @@ import (
 	"google.golang.org/grpc/status"
 
 	"github.com/grpcauth/grpcauth/dpop"
+	"github.com/grpcauth/grpcauth/internal/endpoint"
 )
 
 // ErrNotDPoPToken is the cause of a call failing because Credentials made
@@ -34,6 +35,14 @@ import (
 // it as a failure of the source (codes.Unauthenticated, and the backoff of
 // GetRequestMetadata).
 var ErrNotDPoPToken = errors.New("tokencreds: the token source returned a token whose type is not DPoP")
+
+// ErrInsecureTokenEndpoint is the cause of a DPoPTransport refusing to send
+// a request over plain http to a host that is not loopback (or with any
+// scheme but https and http): a token request carries the client's
+// credentials or a refresh token, and its answer the access token. A call
+// of Credentials whose TokenSource failed so fails with
+// codes.Unauthenticated and this error's text.
+var ErrInsecureTokenEndpoint = errors.New("tokencreds: refusing a token request over plain http to a host other than loopback")
 
 // ErrDPoPToken is the cause of a call failing because Credentials made by
 // New got a DPoP-bound token (token_type DPoP): sent without a proof, every
@@ -389,7 +398,11 @@ func (m *nonceMap) set(server, nonce string) {
 // it is safe for concurrent use.
 //
 // Use the client only for token requests: every request it sends carries
-// a proof of the key.
+// a proof of the key. It sends them only over https, or plain http to a
+// loopback host (localhost, 127.0.0.0/8, ::1, by the request's URL; names
+// are not resolved), as Credentials send tokens only over TLS or to this
+// host; any other request fails with an error wrapping
+// ErrInsecureTokenEndpoint, before it is signed or sent.
 type DPoPTransport struct {
 	signer *dpop.Signer
 	base   http.RoundTripper
@@ -420,6 +433,12 @@ const maxErrorBody = 64 << 10
 // fails with an error wrapping ErrNotDPoPToken, and the token source
 // neither returns nor keeps the token.
 func (t *DPoPTransport) RoundTrip(req *http.Request) (*http.Response, error) {
+	if u := req.URL; u == nil || u.Scheme != "https" && (u.Scheme != "http" || !endpoint.IsLoopback(u.Hostname())) {
+		if req.Body != nil {
+			req.Body.Close()
+		}
+		return nil, ErrInsecureTokenEndpoint
+	}
 	resp, err := t.roundTrip(req)
 	if err != nil {
 		return nil, err

@@ -1175,3 +1175,82 @@ func TestDPoP_TokenOfAnotherTypeIsRefusedAndNotKept(t *testing.T) {
 		}
 	})
 }
+
+// roundTripFunc is an http.RoundTripper of a function.
+type roundTripFunc func(*http.Request) (*http.Response, error)
+
+func (f roundTripFunc) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }
+
+// closeCounter is a request body that counts its Close calls.
+type closeCounter struct {
+	io.Reader
+	closed atomic.Int64
+}
+
+func (c *closeCounter) Close() error { c.closed.Add(1); return nil }
+
+// A token request carries the client's credentials (or a refresh token)
+// and its answer the access token: over plain http to another host anyone
+// on the path reads them, and a proof and a DPoP-bound token do not help
+// against one who can also answer for the endpoint. As the credentials do
+// for calls, the transport sends plain http only to a loopback host, and
+// the call whose token it refused fails with Unauthenticated, which a
+// retry policy does not retry.
+func TestDPoPTransport_RefusesPlainHTTPToAnotherHost(t *testing.T) {
+	var sent atomic.Int64
+	base := roundTripFunc(func(r *http.Request) (*http.Response, error) {
+		sent.Add(1)
+		if r.Body != nil {
+			r.Body.Close()
+		}
+		return &http.Response{StatusCode: http.StatusOK, Header: http.Header{"Content-Type": {"application/json"}},
+			Body: io.NopCloser(strings.NewReader(`{"access_token":"at","token_type":"DPoP","expires_in":3600}`)), Request: r}, nil
+	})
+	rt := tokencreds.NewDPoPTransport(newSigner(t), base)
+	for _, tc := range []struct {
+		url  string
+		sent bool
+	}{
+		{"https://as.example/token", true},
+		{"http://127.0.0.1:8080/token", true},
+		{"http://[::1]:8080/token", true},
+		{"http://localhost:8080/token", true},
+		{"HTTP://LOCALHOST/token", true},
+		{"http://as.example/token", false},
+		{"http://as.example:443/token", false},
+		{"http://10.0.0.7/token", false},
+		{"http://localhost.as.example/token", false},
+		{"ftp://as.example/token", false},
+	} {
+		t.Run(tc.url, func(t *testing.T) {
+			before := sent.Load()
+			body := &closeCounter{Reader: strings.NewReader("grant_type=client_credentials")}
+			req, err := http.NewRequest(http.MethodPost, tc.url, body)
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp, err := rt.RoundTrip(req)
+			if resp != nil {
+				resp.Body.Close()
+			}
+			if got := sent.Load() > before; got != tc.sent {
+				t.Fatalf("sent = %v (err %v), want %v", got, err, tc.sent)
+			}
+			if !tc.sent && !errors.Is(err, tokencreds.ErrInsecureTokenEndpoint) {
+				t.Errorf("err = %v, want one wrapping ErrInsecureTokenEndpoint", err)
+			}
+			if n := body.closed.Load(); n != 1 {
+				t.Errorf("request body closed %d times, want once", n)
+			}
+		})
+	}
+	t.Run("credentials", func(t *testing.T) {
+		cc := &clientcredentials.Config{ClientID: "svc", ClientSecret: "s3cret", TokenURL: "http://as.example/token", AuthStyle: oauth2.AuthStyleInHeader}
+		ts := cc.TokenSource(context.WithValue(context.Background(), oauth2.HTTPClient, &http.Client{Transport: rt}))
+		ctx, uri := dpopCallCtx()
+		_, err := tokencreds.NewDPoP(ts, newSigner(t)).GetRequestMetadata(ctx, uri)
+		if status.Code(err) != codes.Unauthenticated || !errors.Is(err, tokencreds.ErrInsecureTokenEndpoint) {
+			t.Errorf("err = %v, want Unauthenticated wrapping ErrInsecureTokenEndpoint", err)
+		}
+	})
+}

@@ -120,7 +120,9 @@ func New(ts oauth2.TokenSource) *Credentials { return &Credentials{ts: ts, now: 
 //     another 4xx), for any other error, for a token without an
 //     access token (ErrNoToken), and, for Credentials from NewDPoP, for a
 //     token whose token_type is not DPoP (ErrNotDPoPToken, also when a
-//     DPoPTransport refused the token response). That includes a transport failure the
+//     DPoPTransport refused the token response), and for a DPoPTransport's
+//     refusal to send a token request in plaintext (ErrInsecureTokenEndpoint).
+//     That includes a transport failure the
 //     source reports as text only, without wrapping it: golang.org/x/oauth2
 //     does so for a failure or timeout while reading the response body,
 //     and its jwt package for every transport failure.
@@ -288,8 +290,8 @@ func (e *tokenError) GRPCStatus() *status.Status { return status.New(e.code, e.m
 // sourceFailure is the TokenSource's error err as the call's status error;
 // see GetRequestMetadata for the codes.
 func sourceFailure(err error) error {
-	for _, fixed := range []error{ErrNoToken, ErrNotDPoPToken} {
-		if errors.Is(err, fixed) { // ErrNotDPoPToken: maybe from a DPoPTransport, in a *url.Error
+	for _, fixed := range []error{ErrNoToken, ErrNotDPoPToken, ErrInsecureTokenEndpoint} {
+		if errors.Is(err, fixed) { // maybe from a DPoPTransport, in a *url.Error
 			return &tokenError{codes.Unauthenticated, fixed.Error(), err}
 		}
 	}
