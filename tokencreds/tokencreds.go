@@ -117,7 +117,8 @@ func New(ts oauth2.TokenSource) *Credentials { return &Credentials{ts: ts, now: 
 //   - codes.Unauthenticated (fix the client's configuration) for any
 //     other *oauth2.RetrieveError (an RFC 6749 section 5.2 error response
 //     such as invalid_client, invalid_grant or unauthorized_client, or
-//     another 4xx), for any other error, for a token without an
+//     another 4xx), for any other error (a panic of the TokenSource,
+//     which runs on a goroutine of its own, included), for a token without an
 //     access token (ErrNoToken), and, for Credentials from NewDPoP, for a
 //     token whose token_type is not DPoP (ErrNotDPoPToken, also when a
 //     DPoPTransport refused the token response), and for a DPoPTransport's
@@ -126,6 +127,9 @@ func New(ts oauth2.TokenSource) *Credentials { return &Credentials{ts: ts, now: 
 //     source reports as text only, without wrapping it: golang.org/x/oauth2
 //     does so for a failure or timeout while reading the response body,
 //     and its jwt package for every transport failure.
+//
+// Credentials without a TokenSource (New(nil)) fail every call with
+// codes.Internal.
 //
 // The status message and the error's text are short and fixed: they name
 // at most the HTTP status and the OAuth error code, never the cause's
@@ -174,6 +178,10 @@ func New(ts oauth2.TokenSource) *Credentials { return &Credentials{ts: ts, now: 
 func (c *Credentials) GetRequestMetadata(ctx context.Context, uri ...string) (map[string]string, error) {
 	if !safeConnection(ctx) {
 		return nil, &tokenError{codes.Unauthenticated, ErrInsecureTransport.Error(), ErrInsecureTransport}
+	}
+	if c.ts == nil {
+		err := errors.New("tokencreds: Credentials without a TokenSource")
+		return nil, &tokenError{codes.Internal, err.Error(), err}
 	}
 	tok, err := c.token(ctx)
 	if err != nil {
@@ -232,7 +240,7 @@ func (c *Credentials) unexpiredOr(err error) (*oauth2.Token, error) {
 // that arrive once it has answered start a new fetch, or, after a failure,
 // get its error until the backoff delay has passed.
 func (c *Credentials) run(f *fetch) {
-	tok, err := c.ts.Token()
+	tok, err := c.askSource()
 	if err == nil && (tok == nil || tok.AccessToken == "") {
 		err = ErrNoToken
 	}
@@ -253,6 +261,17 @@ func (c *Credentials) run(f *fetch) {
 	c.mu.Unlock()
 	f.tok, f.err = tok, err
 	close(f.done)
+}
+
+// askSource calls the TokenSource, turning a panic, which no caller could
+// recover on this goroutine, into its error.
+func (c *Credentials) askSource() (tok *oauth2.Token, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			tok, err = nil, fmt.Errorf("tokencreds: the TokenSource panicked: %v", r)
+		}
+	}()
+	return c.ts.Token()
 }
 
 // backoffConfig is grpc-go's default connection backoff, copied once so that
