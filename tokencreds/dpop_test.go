@@ -1254,3 +1254,44 @@ func TestDPoPTransport_RefusesPlainHTTPToAnotherHost(t *testing.T) {
 		}
 	})
 }
+
+// A stream's Context holds the stream interceptor's record of the stream:
+// a call the caller makes with it on a connection without the interceptors
+// must not take the record, or the stream's server's nonce is remembered
+// for the other server and the next stream is refused again.
+func TestDPoP_CallWithAStreamsContextDoesNotTakeItsNonce(t *testing.T) {
+	nonces, err := dpop.NewHMACNonces(nil, time.Minute)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := newDPoPFixture(t, nonces)
+	ts, _, _ := f.tokenSource(f.iss.TokenURL())
+	creds := tokencreds.NewDPoP(ts, f.signer)
+	other, otherCalls := serveRecording(t, grpc.WithPerRPCCredentials(creds))
+	client := f.serveTLS(t, grpc.WithPerRPCCredentials(creds), grpc.WithStreamInterceptor(creds.StreamClientInterceptor()))
+	exchange := func() error {
+		s, err := client.BidiStream(t.Context())
+		if err != nil {
+			return err
+		}
+		if _, err := authtestv1.NewTestServiceClient(other).Public(s.Context(), &authtestv1.PublicRequest{}); status.Code(err) != codes.Unimplemented {
+			t.Errorf("call with the stream's context: %v, want Unimplemented", err)
+		}
+		if err := s.Send(&authtestv1.BidiStreamRequest{}); err != nil && !errors.Is(err, io.EOF) {
+			return err
+		}
+		_, err = s.Recv()
+		return err
+	}
+	if err := exchange(); reason(err) != grpcauth.ReasonUseDPoPNonce {
+		t.Fatalf("first stream: %v, want %s", err, grpcauth.ReasonUseDPoPNonce)
+	}
+	if err := exchange(); err != nil {
+		t.Fatalf("second stream, with the first one's nonce: %v", err)
+	}
+	for i, md := range otherCalls() {
+		if n := proofNonce(t, md); n != "" {
+			t.Errorf("call %d with a stream's context carries the nonce %q of the stream's server", i+1, n)
+		}
+	}
+}
