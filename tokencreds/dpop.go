@@ -49,6 +49,10 @@ var ErrInsecureTokenEndpoint = errors.New("tokencreds: refusing a token request 
 // server would refuse it. Use NewDPoP with the key the token is bound to.
 var ErrDPoPToken = errors.New("tokencreds: the token source returned a DPoP-bound token; New sends no proof, use NewDPoP")
 
+// errProof is the cause of a failure to sign a DPoP proof, of a call or of
+// a DPoPTransport's request: a call fails with codes.Internal and its text.
+var errProof = errors.New("tokencreds: could not sign the DPoP proof")
+
 // The metadata keys of DPoP (grpcauth's MetadataDPoP, MetadataDPoPNonce
 // and MetadataWWWAuthenticate), repeated here so that a client does not
 // link the server package in.
@@ -138,7 +142,7 @@ func (c *Credentials) dpopMetadata(ctx context.Context, tok *oauth2.Token, uri [
 	nonce := c.nonces.get(authority)
 	proof, err := c.signer.Proof(http.MethodPost, htu, tok.AccessToken, nonce)
 	if err != nil {
-		return nil, &tokenError{codes.Internal, "tokencreds: could not sign the DPoP proof", err}
+		return nil, &tokenError{codes.Internal, errProof.Error(), err}
 	}
 	if rec, ok := ctx.Value(callKey{}).(*callRecord); ok && rec.method == ri.Method {
 		rec.set(c, authority, nonce)
@@ -554,7 +558,7 @@ func (t *DPoPTransport) send(req *http.Request, body io.ReadCloser, htm, htu, no
 		if body != nil {
 			body.Close()
 		}
-		return nil, fmt.Errorf("tokencreds: DPoP proof: %w", err)
+		return nil, fmt.Errorf("%w: %w", errProof, err)
 	}
 	r := req.Clone(req.Context())
 	r.Body = body

@@ -1295,3 +1295,23 @@ func TestDPoP_CallWithAStreamsContextDoesNotTakeItsNonce(t *testing.T) {
 		}
 	}
 }
+
+// A token request whose proof cannot be signed (no signer, a KMS failure)
+// never reached the token endpoint: the call fails with Internal, as a
+// call whose own proof cannot be signed does, not with Unavailable and a
+// message blaming the endpoint, which a retry policy would retry.
+func TestDPoP_TokenRequestWhoseProofCannotBeSignedIsInternal(t *testing.T) {
+	var requests atomic.Int64
+	endpoint := httptest.NewServer(http.HandlerFunc(func(http.ResponseWriter, *http.Request) { requests.Add(1) }))
+	t.Cleanup(endpoint.Close)
+	cc := &clientcredentials.Config{ClientID: "svc", ClientSecret: "s3cret", TokenURL: endpoint.URL, AuthStyle: oauth2.AuthStyleInHeader}
+	ts := cc.TokenSource(context.WithValue(context.Background(), oauth2.HTTPClient, &http.Client{Transport: tokencreds.NewDPoPTransport(nil, nil)}))
+	ctx, uri := dpopCallCtx()
+	_, err := tokencreds.NewDPoP(ts, newSigner(t)).GetRequestMetadata(ctx, uri)
+	if st, _ := status.FromError(err); st.Code() != codes.Internal || st.Message() != "tokencreds: could not sign the DPoP proof" {
+		t.Errorf("err = %v, want Internal: tokencreds: could not sign the DPoP proof", err)
+	}
+	if n := requests.Load(); n != 0 {
+		t.Errorf("endpoint got %d requests, want none", n)
+	}
+}

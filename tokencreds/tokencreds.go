@@ -129,7 +129,8 @@ func New(ts oauth2.TokenSource) *Credentials { return &Credentials{ts: ts, now: 
 //     and its jwt package for every transport failure.
 //
 // Credentials without a TokenSource (New(nil)) fail every call with
-// codes.Internal.
+// codes.Internal, and so does a DPoPTransport's failure to sign the proof
+// of a token request (no signer, a KMS failure), which is not sent.
 //
 // The status message and the error's text are short and fixed: they name
 // at most the HTTP status and the OAuth error code, never the cause's
@@ -309,6 +310,9 @@ func (e *tokenError) GRPCStatus() *status.Status { return status.New(e.code, e.m
 // sourceFailure is the TokenSource's error err as the call's status error;
 // see GetRequestMetadata for the codes.
 func sourceFailure(err error) error {
+	if errors.Is(err, errProof) { // a DPoPTransport's, in a *url.Error: the request was not sent
+		return &tokenError{codes.Internal, errProof.Error(), err}
+	}
 	for _, fixed := range []error{ErrNoToken, ErrNotDPoPToken, ErrInsecureTokenEndpoint} {
 		if errors.Is(err, fixed) { // maybe from a DPoPTransport, in a *url.Error
 			return &tokenError{codes.Unauthenticated, fixed.Error(), err}
