@@ -10,8 +10,9 @@
 // NewDPoP sends DPoP-bound tokens (RFC 9449) instead: the DPoP scheme and a
 // new proof per call, signed by a dpop.Signer; NewDPoPTransport puts a
 // proof on the token requests so that the authorization server binds the
-// tokens to the key, and the Credentials' interceptors follow the server's
-// nonces. See docs/clients.md.
+// tokens to the key (it sends them only over https or to a loopback host,
+// and refuses a token the server did not bind), and the Credentials'
+// interceptors follow the server's nonces. See docs/clients.md.
 package tokencreds
 
 import (
