@@ -118,7 +118,9 @@ func New(ts oauth2.TokenSource) *Credentials { return &Credentials{ts: ts, now: 
 //   - codes.Unauthenticated (fix the client's configuration) for any
 //     other *oauth2.RetrieveError (an RFC 6749 section 5.2 error response
 //     such as invalid_client, invalid_grant or unauthorized_client, or
-//     another 4xx), for any other error (a panic of the TokenSource,
+//     another 4xx), for context.Canceled (the source's own context, which
+//     stays cancelled: a source made with a request's context), for any
+//     other error (a panic of the TokenSource,
 //     which runs on a goroutine of its own, included), for a token without an
 //     access token (ErrNoToken), and, for Credentials from NewDPoP, for a
 //     token whose token_type is not DPoP (ErrNotDPoPToken, also when a
@@ -342,6 +344,11 @@ func sourceFailure(err error) error {
 	var ne net.Error
 	isNet := errors.As(err, &ne)
 	switch {
+	case errors.Is(err, context.Canceled):
+		// Only the source's own context (x/oauth2 passes it to the HTTP
+		// client) is cancelled here, and it stays so: a source made with a
+		// request's context, not an outage.
+		return &tokenError{codes.Unauthenticated, "tokencreds: the token source's context is cancelled", err}
 	case errors.Is(err, context.DeadlineExceeded) || isNet && ne.Timeout():
 		return &tokenError{codes.Unavailable, "tokencreds: the token endpoint did not answer in time", err}
 	case isNet:

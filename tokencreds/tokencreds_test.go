@@ -492,6 +492,14 @@ func TestCredentials_TokenSourceErrorCodeFollowsItsCauseOnEveryCall(t *testing.T
 		}, codes.Unavailable, "tokencreds: the token endpoint is unreachable"},
 		{"connection closed without an answer", endpoint(hangUp, 0), codes.Unavailable, "tokencreds: the token endpoint is unreachable"},
 		{"hung endpoint, HTTP client timeout", endpoint(hung, 50*time.Millisecond), codes.Unavailable, "tokencreds: the token endpoint did not answer in time"},
+		{"the source's own context cancelled", func(t *testing.T) oauth2.TokenSource {
+			srv := httptest.NewServer(oauthError(400, "invalid_client"))
+			t.Cleanup(srv.Close)
+			ctx, cancel := context.WithCancel(context.WithValue(context.Background(), oauth2.HTTPClient, srv.Client()))
+			cancel() // a source made with a request's context, used after the request
+			cc := clientcredentials.Config{ClientID: "svc", ClientSecret: clientSecret, TokenURL: srv.URL}
+			return cc.TokenSource(ctx)
+		}, codes.Unauthenticated, "tokencreds: the token source's context is cancelled"},
 		{"another error", source(failingSource{}), codes.Unauthenticated, "tokencreds: the token source failed"},
 		{"empty access token", source(oauth2.StaticTokenSource(&oauth2.Token{})), codes.Unauthenticated, tokencreds.ErrNoToken.Error()},
 	} {
