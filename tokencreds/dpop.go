@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"mime"
 	"net/http"
 	"net/url"
 	"slices"
@@ -21,19 +22,36 @@ import (
 	"google.golang.org/grpc/status"
 
 	"github.com/grpcauth/grpcauth/dpop"
+	"github.com/grpcauth/grpcauth/internal/endpoint"
 )
 
 // ErrNotDPoPToken is the cause of a call failing because Credentials made
 // by NewDPoP got a token whose token_type is not DPoP: the authorization
 // server ignored the proof of the token request (or the TokenSource sent
 // none, see NewDPoPTransport), so the token is not bound to the key and a
-// server would refuse it with the DPoP scheme.
+// server would refuse it with the DPoP scheme. A DPoPTransport fails a token
+// request with it when the answer is such a token, so that the token source
+// does not keep it; Credentials do not keep such a token either, and treat
+// it as a failure of the source (codes.Unauthenticated, and the backoff of
+// GetRequestMetadata).
 var ErrNotDPoPToken = errors.New("tokencreds: the token source returned a token whose type is not DPoP")
+
+// ErrInsecureTokenEndpoint is the cause of a DPoPTransport refusing to send
+// a request over plain http to a host that is not loopback (or with any
+// scheme but https and http): a token request carries the client's
+// credentials or a refresh token, and its answer the access token. A call
+// of Credentials whose TokenSource failed so fails with
+// codes.Unauthenticated and this error's text.
+var ErrInsecureTokenEndpoint = errors.New("tokencreds: refusing a token request over plain http to a host other than loopback")
 
 // ErrDPoPToken is the cause of a call failing because Credentials made by
 // New got a DPoP-bound token (token_type DPoP): sent without a proof, every
 // server would refuse it. Use NewDPoP with the key the token is bound to.
 var ErrDPoPToken = errors.New("tokencreds: the token source returned a DPoP-bound token; New sends no proof, use NewDPoP")
+
+// errProof is the cause of a failure to sign a DPoP proof, of a call or of
+// a DPoPTransport's request: a call fails with codes.Internal and its text.
+var errProof = errors.New("tokencreds: could not sign the DPoP proof")
 
 // The metadata keys of DPoP (grpcauth's MetadataDPoP, MetadataDPoPNonce
 // and MetadataWWWAuthenticate), repeated here so that a client does not
@@ -69,8 +87,9 @@ const maxServerLen = 1024
 // the server has sent one, its latest nonce; a call whose authority makes
 // no URL (docs/dpop.md) fails with codes.Internal. They send a token only over
 // the connections New's do (GetRequestMetadata), and only a token whose
-// token_type is DPoP (else ErrNotDPoPToken): get it with a proof of
-// signer's key, the token source's HTTP client using NewDPoPTransport.
+// token_type is DPoP (else ErrNotDPoPToken, without keeping the token):
+// get it with a proof of signer's key, the token source's HTTP client using
+// NewDPoPTransport.
 //
 // Server nonces (RFC 9449, section 9) are learned only through the
 // interceptors UnaryClientInterceptor and StreamClientInterceptor, which
@@ -123,9 +142,9 @@ func (c *Credentials) dpopMetadata(ctx context.Context, tok *oauth2.Token, uri [
 	nonce := c.nonces.get(authority)
 	proof, err := c.signer.Proof(http.MethodPost, htu, tok.AccessToken, nonce)
 	if err != nil {
-		return nil, &tokenError{codes.Internal, "tokencreds: could not sign the DPoP proof", err}
+		return nil, &tokenError{codes.Internal, errProof.Error(), err}
 	}
-	if rec, ok := ctx.Value(callKey{}).(*callRecord); ok {
+	if rec, ok := ctx.Value(callKey{}).(*callRecord); ok && rec.method == ri.Method {
 		rec.set(c, authority, nonce)
 	}
 	return map[string]string{"authorization": "DPoP " + tok.AccessToken, mdDPoP: proof}, nil
@@ -160,11 +179,16 @@ func authorityOf(uri string) string {
 // not only c: a call authorized by others, given per call with
 // grpc.PerRPCCredentials, teaches its nonce to those that signed its
 // proof. It does nothing for calls that other kinds of credentials
-// authorize.
+// authorize. A call made with the intercepted call's context on a
+// connection without these interceptors (by an interceptor further down
+// the chain) is not taken for it: one of another method changes nothing,
+// and one of the same method whose proof names another server or is signed
+// by other Credentials makes the interceptor learn no nonce from the call,
+// rather than remember one server's nonce for another.
 func (c *Credentials) UnaryClientInterceptor() grpc.UnaryClientInterceptor {
 	return func(ctx context.Context, method string, req, reply any, cc *grpc.ClientConn, invoker grpc.UnaryInvoker, opts ...grpc.CallOption) error {
 		invoke := func() (bool, error) {
-			rec := &callRecord{}
+			rec := &callRecord{method: method}
 			var header, trailer metadata.MD
 			// opts may be shared with concurrent calls (grpc-go passes
 			// the connection's default call options on as they are):
@@ -197,10 +221,11 @@ func (c *Credentials) UnaryClientInterceptor() grpc.UnaryClientInterceptor {
 // calls Header teaches it nothing, and a long-lived client-streaming call
 // teaches it only when it ends: a gRPC server sends its header with its
 // first message (unless its handler calls SendHeader), which for such a
-// call is its one response at the end.
+// call is its one response at the end. Calls made with the stream's
+// Context are not taken for the stream, as for UnaryClientInterceptor.
 func (c *Credentials) StreamClientInterceptor() grpc.StreamClientInterceptor {
 	return func(ctx context.Context, desc *grpc.StreamDesc, cc *grpc.ClientConn, method string, streamer grpc.Streamer, opts ...grpc.CallOption) (grpc.ClientStream, error) {
-		rec := &callRecord{}
+		rec := &callRecord{method: method}
 		s, err := streamer(context.WithValue(ctx, callKey{}, rec), desc, cc, method, opts...)
 		if err != nil {
 			return nil, err
@@ -247,21 +272,40 @@ type callKey struct{}
 // interceptor: the Credentials that signed its proof (those installed on
 // the connection or given per call, not necessarily the interceptor's),
 // the proof's authority and the nonce it carried.
+//
+// Any call made with the call's context (or its stream's Context) finds the
+// record too: a call that an interceptor further down the chain, or the
+// caller while a stream runs, makes on another connection, which has no
+// interceptor of its own to shadow it. Such a call of another method is not
+// recorded. One of the same method that names another server or has other
+// Credentials sign makes the record ambiguous: the call then learns no nonce,
+// rather than remember one server's for another.
 type callRecord struct {
+	method string // the call's, as the interceptor got it
+
 	mu               sync.Mutex
 	c                *Credentials
 	authority, nonce string
+	ambiguous        bool // set by proofs of two Credentials or two authorities
 }
 
 func (r *callRecord) set(c *Credentials, authority, nonce string) {
 	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.c != nil && (r.c != c || r.authority != authority) {
+		r.ambiguous = true
+	}
 	r.c, r.authority, r.nonce = c, authority, nonce
-	r.mu.Unlock()
 }
 
+// get returns the record's Credentials (nil for none, or when ambiguous),
+// authority and nonce.
 func (r *callRecord) get() (c *Credentials, authority, nonce string) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	if r.ambiguous {
+		return nil, "", ""
+	}
 	return r.c, r.authority, r.nonce
 }
 
@@ -353,11 +397,16 @@ func (m *nonceMap) set(server, nonce string) {
 // with the error use_dpop_nonce and a DPoP-Nonce header (RFC 9449, section
 // 8), the request is sent once more with a proof carrying that nonce; the
 // latest DPoP-Nonce a server sent in any answer goes into its next
-// proofs. Make a new one with NewDPoPTransport; it is safe for concurrent
-// use.
+// proofs. A token response whose token_type is not DPoP is refused
+// (ErrNotDPoPToken; see RoundTrip). Make a new one with NewDPoPTransport;
+// it is safe for concurrent use.
 //
 // Use the client only for token requests: every request it sends carries
-// a proof of the key.
+// a proof of the key. It sends them only over https, or plain http to a
+// loopback host (localhost, 127.0.0.0/8, ::1, by the request's URL; names
+// are not resolved), as Credentials send tokens only over TLS or to this
+// host; any other request fails with an error wrapping
+// ErrInsecureTokenEndpoint, before it is signed or sent.
 type DPoPTransport struct {
 	signer *dpop.Signer
 	base   http.RoundTripper
@@ -381,7 +430,70 @@ const maxErrorBody = 64 << 10
 
 // RoundTrip sends req with a DPoP proof, and once more with the server's
 // nonce if it asks for one (see DPoPTransport). It does not change req.
+// A successful (2xx) answer that is a token response (RFC 6749, section
+// 5.1: an access_token, in JSON or, as golang.org/x/oauth2 also reads it,
+// form-encoded) whose token_type is not DPoP is refused: the server did not
+// bind the token (RFC 9449, section 5), so RoundTrip closes the answer and
+// fails with an error wrapping ErrNotDPoPToken, and the token source
+// neither returns nor keeps the token.
 func (t *DPoPTransport) RoundTrip(req *http.Request) (*http.Response, error) {
+	if u := req.URL; u == nil || u.Scheme != "https" && (u.Scheme != "http" || !endpoint.IsLoopback(u.Hostname())) {
+		if req.Body != nil {
+			req.Body.Close()
+		}
+		return nil, ErrInsecureTokenEndpoint
+	}
+	resp, err := t.roundTrip(req)
+	if err != nil {
+		return nil, err
+	}
+	if err := refuseUnboundToken(resp); err != nil {
+		resp.Body.Close()
+		return nil, err
+	}
+	return resp, nil
+}
+
+// maxTokenResponse is how much of a successful answer is read to find its
+// token_type: as much as golang.org/x/oauth2 reads of a token response.
+const maxTokenResponse = 1 << 20
+
+// refuseUnboundToken returns an error wrapping ErrNotDPoPToken if resp is
+// a token response (see RoundTrip) whose token_type is not DPoP, and
+// otherwise nil, leaving the body for the caller to read whole.
+func refuseUnboundToken(resp *http.Response) error {
+	if resp.StatusCode < 200 || resp.StatusCode > 299 || resp.Body == nil || resp.Body == http.NoBody {
+		return nil
+	}
+	head, err := io.ReadAll(io.LimitReader(resp.Body, maxTokenResponse))
+	resp.Body = struct {
+		io.Reader
+		io.Closer
+	}{io.MultiReader(bytes.NewReader(head), resp.Body), resp.Body}
+	if err != nil {
+		return nil // the token source fails reading it too
+	}
+	var tok struct {
+		AccessToken string `json:"access_token"`
+		TokenType   string `json:"token_type"`
+	}
+	if ct, _, _ := mime.ParseMediaType(resp.Header.Get("Content-Type")); ct == "application/x-www-form-urlencoded" || ct == "text/plain" {
+		vals, err := url.ParseQuery(string(head))
+		if err != nil {
+			return nil
+		}
+		tok.AccessToken, tok.TokenType = vals.Get("access_token"), vals.Get("token_type")
+	} else if json.Unmarshal(head, &tok) != nil {
+		return nil
+	}
+	if tok.AccessToken == "" || strings.EqualFold(tok.TokenType, "DPoP") {
+		return nil
+	}
+	return fmt.Errorf("%w: the token endpoint did not bind it to the proof's key", ErrNotDPoPToken)
+}
+
+// roundTrip is RoundTrip without the check of the token's type.
+func (t *DPoPTransport) roundTrip(req *http.Request) (*http.Response, error) {
 	// The proof names the request as it goes out (RFC 9110, section 7.1):
 	// its Host, if set, is the host the server sees, and no Method is GET.
 	u := *req.URL
@@ -446,7 +558,7 @@ func (t *DPoPTransport) send(req *http.Request, body io.ReadCloser, htm, htu, no
 		if body != nil {
 			body.Close()
 		}
-		return nil, fmt.Errorf("tokencreds: DPoP proof: %w", err)
+		return nil, fmt.Errorf("%w: %w", errProof, err)
 	}
 	r := req.Clone(req.Context())
 	r.Body = body

@@ -988,3 +988,330 @@ func TestDPoPTransport_ProofNamesTheRequestAsItIsSent(t *testing.T) {
 		})
 	}
 }
+
+// serveRecording runs the service without grpcauth on a loopback port, and
+// returns a plaintext client of it with opts and the metadata of every call
+// the server gets.
+func serveRecording(t *testing.T, opts ...grpc.DialOption) (*grpc.ClientConn, func() []metadata.MD) {
+	t.Helper()
+	var mu sync.Mutex
+	var calls []metadata.MD
+	lis, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := grpc.NewServer(grpc.UnaryInterceptor(func(ctx context.Context, req any, _ *grpc.UnaryServerInfo, h grpc.UnaryHandler) (any, error) {
+		md, _ := metadata.FromIncomingContext(ctx)
+		mu.Lock()
+		calls = append(calls, md)
+		mu.Unlock()
+		return h(ctx, req)
+	}))
+	authtestv1.RegisterTestServiceServer(srv, service{})
+	var wg sync.WaitGroup
+	wg.Go(func() { _ = srv.Serve(lis) })
+	t.Cleanup(func() { srv.Stop(); wg.Wait() })
+	conn, err := grpc.NewClient(lis.Addr().String(), append([]grpc.DialOption{plaintext}, opts...)...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { conn.Close() })
+	return conn, func() []metadata.MD {
+		mu.Lock()
+		defer mu.Unlock()
+		return append([]metadata.MD(nil), calls...)
+	}
+}
+
+// proofNonce returns the nonce claim of the DPoP proof in md.
+func proofNonce(t *testing.T, md metadata.MD) string {
+	t.Helper()
+	proofs := md.Get("dpop")
+	if len(proofs) != 1 {
+		t.Fatalf("call carried %d DPoP proofs, want 1", len(proofs))
+	}
+	proof, err := jwt.ParseInsecure([]byte(proofs[0]))
+	if err != nil {
+		t.Fatal(err)
+	}
+	nonce, _ := proof.Get("nonce")
+	s, _ := nonce.(string)
+	return s
+}
+
+// A call made with the context of a call of the interceptor (here by a
+// client interceptor after the call it wraps, as an audit log might) on a
+// connection without the interceptors is not that call: its proof must not
+// take the interceptor's record of the call, or the first server's nonce is
+// remembered for, and sent to, the second server, and the first call, never
+// learning it, is refused. A nested call of the same method cannot be told
+// apart from the call: the interceptor then learns nothing from it, but
+// still never hands the nonce to the other server.
+func TestDPoP_NestedCallWithTheCallsContextDoesNotTakeItsNonce(t *testing.T) {
+	nonces, err := dpop.NewHMACNonces(nil, time.Minute)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := newDPoPFixture(t, nonces)
+	ts, _, _ := f.tokenSource(f.iss.TokenURL())
+	for _, tc := range []struct {
+		name      string
+		nested    func(context.Context, authtestv1.TestServiceClient) error
+		callsPass bool
+	}{
+		{"another method", func(ctx context.Context, c authtestv1.TestServiceClient) error {
+			_, err := c.Public(ctx, &authtestv1.PublicRequest{})
+			return err
+		}, true},
+		{"the same method", func(ctx context.Context, c authtestv1.TestServiceClient) error {
+			_, err := c.Authenticated(ctx, &authtestv1.AuthenticatedRequest{})
+			return err
+		}, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			creds := tokencreds.NewDPoP(ts, f.signer)
+			other, otherCalls := serveRecording(t, grpc.WithPerRPCCredentials(creds))
+			audit := func(ctx context.Context, method string, req, reply any, cc *grpc.ClientConn, invoker grpc.UnaryInvoker, opts ...grpc.CallOption) error {
+				err := invoker(ctx, method, req, reply, cc, opts...)
+				if nestedErr := tc.nested(ctx, authtestv1.NewTestServiceClient(other)); status.Code(nestedErr) != codes.OK && status.Code(nestedErr) != codes.Unimplemented {
+					t.Errorf("nested call: %v", nestedErr)
+				}
+				return err
+			}
+			client := f.serveTLS(t, grpc.WithPerRPCCredentials(creds), grpc.WithChainUnaryInterceptor(creds.UnaryClientInterceptor(), audit))
+			for i := range 2 {
+				_, err := client.Authenticated(t.Context(), &authtestv1.AuthenticatedRequest{})
+				if tc.callsPass && err != nil {
+					t.Fatalf("call %d: %v", i+1, err)
+				}
+			}
+			calls := otherCalls()
+			if len(calls) == 0 {
+				t.Fatal("the nested calls never reached their server")
+			}
+			for i, md := range calls {
+				if n := proofNonce(t, md); n != "" {
+					t.Errorf("nested call %d's proof carries the nonce %q of another server", i+1, n)
+				}
+			}
+		})
+	}
+}
+
+// typedSource returns a token of its type, which the test may change, with
+// an expiry an hour away.
+type typedSource struct{ typ atomic.Value }
+
+func (s *typedSource) Token() (*oauth2.Token, error) {
+	return &oauth2.Token{AccessToken: "at", TokenType: s.typ.Load().(string), Expiry: time.Now().Add(time.Hour)}, nil
+}
+
+// dpopCallCtx is the context of a call of /s/M over plaintext on a Unix
+// socket, and its audience URI.
+func dpopCallCtx() (context.Context, string) {
+	return credentials.NewContextWithRequestInfo(peerCtx(&net.UnixAddr{Name: "/run/api.sock", Net: "unix"}),
+		credentials.RequestInfo{Method: "/s/M", AuthInfo: insecureInfo()}), "https://api.example/s"
+}
+
+// An authorization server that answers a token request carrying a DPoP
+// proof with a token of another type (Bearer) did not bind it (RFC 9449,
+// section 5): such a token is refused, not kept. Neither the token source
+// (oauth2.ReuseTokenSource keeps a token until it expires) nor the
+// credentials hold on to it, so once the server binds its tokens the next
+// request gets one, and the calls fail with Unauthenticated, which a retry
+// policy does not retry, not Unavailable.
+func TestDPoP_TokenOfAnotherTypeIsRefusedAndNotKept(t *testing.T) {
+	for _, tc := range []struct {
+		name, contentType, format string
+	}{
+		{"JSON", "application/json", `{"access_token":"at","token_type":%q,"expires_in":3600}`},
+		{"form", "application/x-www-form-urlencoded", "access_token=at&token_type=%s&expires_in=3600"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var typ atomic.Value
+			typ.Store("Bearer")
+			endpoint := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				w.Header().Set("Content-Type", tc.contentType)
+				fmt.Fprintf(w, tc.format, typ.Load())
+			}))
+			t.Cleanup(endpoint.Close)
+			signer := newSigner(t)
+			cc := &clientcredentials.Config{ClientID: "svc", ClientSecret: "s3cret", TokenURL: endpoint.URL, AuthStyle: oauth2.AuthStyleInHeader}
+			hc := &http.Client{Transport: tokencreds.NewDPoPTransport(signer, nil)}
+			ts := cc.TokenSource(context.WithValue(context.Background(), oauth2.HTTPClient, hc))
+			clk := newClock()
+			creds := tokencreds.NewDPoPWithClock(ts, signer, clk.Now)
+			ctx, uri := dpopCallCtx()
+			_, err := creds.GetRequestMetadata(ctx, uri)
+			if status.Code(err) != codes.Unauthenticated || !errors.Is(err, tokencreds.ErrNotDPoPToken) {
+				t.Fatalf("Bearer answer: err = %v, want Unauthenticated wrapping ErrNotDPoPToken", err)
+			}
+			typ.Store("DPoP")
+			clk.Advance(3 * time.Minute) // past the backoff
+			md, err := creds.GetRequestMetadata(ctx, uri)
+			if err != nil {
+				t.Fatalf("once the server binds its tokens: %v", err)
+			}
+			if md["authorization"] != "DPoP at" {
+				t.Errorf("authorization = %q, want DPoP at", md["authorization"])
+			}
+		})
+	}
+	// A source that does not go through a DPoPTransport: the credentials do
+	// not keep its Bearer token either.
+	t.Run("source", func(t *testing.T) {
+		ts := &typedSource{}
+		ts.typ.Store("Bearer")
+		clk := newClock()
+		creds := tokencreds.NewDPoPWithClock(ts, newSigner(t), clk.Now)
+		ctx, uri := dpopCallCtx()
+		if _, err := creds.GetRequestMetadata(ctx, uri); status.Code(err) != codes.Unauthenticated || !errors.Is(err, tokencreds.ErrNotDPoPToken) {
+			t.Fatalf("Bearer token: err = %v, want Unauthenticated wrapping ErrNotDPoPToken", err)
+		}
+		ts.typ.Store("DPoP")
+		clk.Advance(3 * time.Minute)
+		if _, err := creds.GetRequestMetadata(ctx, uri); err != nil {
+			t.Fatalf("once the source returns a DPoP token: %v", err)
+		}
+	})
+}
+
+// roundTripFunc is an http.RoundTripper of a function.
+type roundTripFunc func(*http.Request) (*http.Response, error)
+
+func (f roundTripFunc) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }
+
+// closeCounter is a request body that counts its Close calls.
+type closeCounter struct {
+	io.Reader
+	closed atomic.Int64
+}
+
+func (c *closeCounter) Close() error { c.closed.Add(1); return nil }
+
+// A token request carries the client's credentials (or a refresh token)
+// and its answer the access token: over plain http to another host anyone
+// on the path reads them, and a proof and a DPoP-bound token do not help
+// against one who can also answer for the endpoint. As the credentials do
+// for calls, the transport sends plain http only to a loopback host, and
+// the call whose token it refused fails with Unauthenticated, which a
+// retry policy does not retry.
+func TestDPoPTransport_RefusesPlainHTTPToAnotherHost(t *testing.T) {
+	var sent atomic.Int64
+	base := roundTripFunc(func(r *http.Request) (*http.Response, error) {
+		sent.Add(1)
+		if r.Body != nil {
+			r.Body.Close()
+		}
+		return &http.Response{StatusCode: http.StatusOK, Header: http.Header{"Content-Type": {"application/json"}},
+			Body: io.NopCloser(strings.NewReader(`{"access_token":"at","token_type":"DPoP","expires_in":3600}`)), Request: r}, nil
+	})
+	rt := tokencreds.NewDPoPTransport(newSigner(t), base)
+	for _, tc := range []struct {
+		url  string
+		sent bool
+	}{
+		{"https://as.example/token", true},
+		{"http://127.0.0.1:8080/token", true},
+		{"http://[::1]:8080/token", true},
+		{"http://localhost:8080/token", true},
+		{"HTTP://LOCALHOST/token", true},
+		{"http://as.example/token", false},
+		{"http://as.example:443/token", false},
+		{"http://10.0.0.7/token", false},
+		{"http://localhost.as.example/token", false},
+		{"ftp://as.example/token", false},
+	} {
+		t.Run(tc.url, func(t *testing.T) {
+			before := sent.Load()
+			body := &closeCounter{Reader: strings.NewReader("grant_type=client_credentials")}
+			req, err := http.NewRequest(http.MethodPost, tc.url, body)
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp, err := rt.RoundTrip(req)
+			if resp != nil {
+				resp.Body.Close()
+			}
+			if got := sent.Load() > before; got != tc.sent {
+				t.Fatalf("sent = %v (err %v), want %v", got, err, tc.sent)
+			}
+			if !tc.sent && !errors.Is(err, tokencreds.ErrInsecureTokenEndpoint) {
+				t.Errorf("err = %v, want one wrapping ErrInsecureTokenEndpoint", err)
+			}
+			if n := body.closed.Load(); n != 1 {
+				t.Errorf("request body closed %d times, want once", n)
+			}
+		})
+	}
+	t.Run("credentials", func(t *testing.T) {
+		cc := &clientcredentials.Config{ClientID: "svc", ClientSecret: "s3cret", TokenURL: "http://as.example/token", AuthStyle: oauth2.AuthStyleInHeader}
+		ts := cc.TokenSource(context.WithValue(context.Background(), oauth2.HTTPClient, &http.Client{Transport: rt}))
+		ctx, uri := dpopCallCtx()
+		_, err := tokencreds.NewDPoP(ts, newSigner(t)).GetRequestMetadata(ctx, uri)
+		if status.Code(err) != codes.Unauthenticated || !errors.Is(err, tokencreds.ErrInsecureTokenEndpoint) {
+			t.Errorf("err = %v, want Unauthenticated wrapping ErrInsecureTokenEndpoint", err)
+		}
+	})
+}
+
+// A stream's Context holds the stream interceptor's record of the stream:
+// a call the caller makes with it on a connection without the interceptors
+// must not take the record, or the stream's server's nonce is remembered
+// for the other server and the next stream is refused again.
+func TestDPoP_CallWithAStreamsContextDoesNotTakeItsNonce(t *testing.T) {
+	nonces, err := dpop.NewHMACNonces(nil, time.Minute)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := newDPoPFixture(t, nonces)
+	ts, _, _ := f.tokenSource(f.iss.TokenURL())
+	creds := tokencreds.NewDPoP(ts, f.signer)
+	other, otherCalls := serveRecording(t, grpc.WithPerRPCCredentials(creds))
+	client := f.serveTLS(t, grpc.WithPerRPCCredentials(creds), grpc.WithStreamInterceptor(creds.StreamClientInterceptor()))
+	exchange := func() error {
+		s, err := client.BidiStream(t.Context())
+		if err != nil {
+			return err
+		}
+		if _, err := authtestv1.NewTestServiceClient(other).Public(s.Context(), &authtestv1.PublicRequest{}); status.Code(err) != codes.Unimplemented {
+			t.Errorf("call with the stream's context: %v, want Unimplemented", err)
+		}
+		if err := s.Send(&authtestv1.BidiStreamRequest{}); err != nil && !errors.Is(err, io.EOF) {
+			return err
+		}
+		_, err = s.Recv()
+		return err
+	}
+	if err := exchange(); reason(err) != grpcauth.ReasonUseDPoPNonce {
+		t.Fatalf("first stream: %v, want %s", err, grpcauth.ReasonUseDPoPNonce)
+	}
+	if err := exchange(); err != nil {
+		t.Fatalf("second stream, with the first one's nonce: %v", err)
+	}
+	for i, md := range otherCalls() {
+		if n := proofNonce(t, md); n != "" {
+			t.Errorf("call %d with a stream's context carries the nonce %q of the stream's server", i+1, n)
+		}
+	}
+}
+
+// A token request whose proof cannot be signed (no signer, a KMS failure)
+// never reached the token endpoint: the call fails with Internal, as a
+// call whose own proof cannot be signed does, not with Unavailable and a
+// message blaming the endpoint, which a retry policy would retry.
+func TestDPoP_TokenRequestWhoseProofCannotBeSignedIsInternal(t *testing.T) {
+	var requests atomic.Int64
+	endpoint := httptest.NewServer(http.HandlerFunc(func(http.ResponseWriter, *http.Request) { requests.Add(1) }))
+	t.Cleanup(endpoint.Close)
+	cc := &clientcredentials.Config{ClientID: "svc", ClientSecret: "s3cret", TokenURL: endpoint.URL, AuthStyle: oauth2.AuthStyleInHeader}
+	ts := cc.TokenSource(context.WithValue(context.Background(), oauth2.HTTPClient, &http.Client{Transport: tokencreds.NewDPoPTransport(nil, nil)}))
+	ctx, uri := dpopCallCtx()
+	_, err := tokencreds.NewDPoP(ts, newSigner(t)).GetRequestMetadata(ctx, uri)
+	if st, _ := status.FromError(err); st.Code() != codes.Internal || st.Message() != "tokencreds: could not sign the DPoP proof" {
+		t.Errorf("err = %v, want Internal: tokencreds: could not sign the DPoP proof", err)
+	}
+	if n := requests.Load(); n != 0 {
+		t.Errorf("endpoint got %d requests, want none", n)
+	}
+}

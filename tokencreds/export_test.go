@@ -4,6 +4,8 @@ import (
 	"time"
 
 	"golang.org/x/oauth2"
+
+	"github.com/grpcauth/grpcauth/dpop"
 )
 
 // NewWithClock is New with now in place of time.Now for the backoff after
@@ -27,4 +29,12 @@ func (t *DPoPTransport) NonceBytes() int {
 		n += len(k) + len(v)
 	}
 	return n
+}
+
+// NewDPoPWithClock is NewDPoP with now in place of time.Now, as for
+// NewWithClock.
+func NewDPoPWithClock(ts oauth2.TokenSource, signer *dpop.Signer, now func() time.Time) *Credentials {
+	c := NewDPoP(ts, signer)
+	c.now = now
+	return c
 }

@@ -10,8 +10,9 @@
 // NewDPoP sends DPoP-bound tokens (RFC 9449) instead: the DPoP scheme and a
 // new proof per call, signed by a dpop.Signer; NewDPoPTransport puts a
 // proof on the token requests so that the authorization server binds the
-// tokens to the key, and the Credentials' interceptors follow the server's
-// nonces. See docs/clients.md.
+// tokens to the key (it sends them only over https or to a loopback host,
+// and refuses a token the server did not bind), and the Credentials'
+// interceptors follow the server's nonces. See docs/clients.md.
 package tokencreds
 
 import (
@@ -117,11 +118,22 @@ func New(ts oauth2.TokenSource) *Credentials { return &Credentials{ts: ts, now: 
 //   - codes.Unauthenticated (fix the client's configuration) for any
 //     other *oauth2.RetrieveError (an RFC 6749 section 5.2 error response
 //     such as invalid_client, invalid_grant or unauthorized_client, or
-//     another 4xx), for any other error, and for a token without an
-//     access token (ErrNoToken). That includes a transport failure the
+//     another 4xx), for context.Canceled (the source's own context, which
+//     stays cancelled: a source made with a request's context), for any
+//     other error (a panic of the TokenSource,
+//     which runs on a goroutine of its own, included), for a token without an
+//     access token (ErrNoToken), and, for Credentials from NewDPoP, for a
+//     token whose token_type is not DPoP (ErrNotDPoPToken, also when a
+//     DPoPTransport refused the token response), and for a DPoPTransport's
+//     refusal to send a token request in plaintext (ErrInsecureTokenEndpoint).
+//     That includes a transport failure the
 //     source reports as text only, without wrapping it: golang.org/x/oauth2
 //     does so for a failure or timeout while reading the response body,
 //     and its jwt package for every transport failure.
+//
+// Credentials without a TokenSource (New(nil)) fail every call with
+// codes.Internal, and so does a DPoPTransport's failure to sign the proof
+// of a token request (no signer, a KMS failure), which is not sent.
 //
 // The status message and the error's text are short and fixed: they name
 // at most the HTTP status and the OAuth error code, never the cause's
@@ -170,6 +182,10 @@ func New(ts oauth2.TokenSource) *Credentials { return &Credentials{ts: ts, now: 
 func (c *Credentials) GetRequestMetadata(ctx context.Context, uri ...string) (map[string]string, error) {
 	if !safeConnection(ctx) {
 		return nil, &tokenError{codes.Unauthenticated, ErrInsecureTransport.Error(), ErrInsecureTransport}
+	}
+	if c.ts == nil {
+		err := errors.New("tokencreds: Credentials without a TokenSource")
+		return nil, &tokenError{codes.Internal, err.Error(), err}
 	}
 	tok, err := c.token(ctx)
 	if err != nil {
@@ -228,9 +244,12 @@ func (c *Credentials) unexpiredOr(err error) (*oauth2.Token, error) {
 // that arrive once it has answered start a new fetch, or, after a failure,
 // get its error until the backoff delay has passed.
 func (c *Credentials) run(f *fetch) {
-	tok, err := c.ts.Token()
+	tok, err := c.askSource()
 	if err == nil && (tok == nil || tok.AccessToken == "") {
 		err = ErrNoToken
+	}
+	if err == nil && c.isDPoP && !strings.EqualFold(tok.Type(), "DPoP") {
+		err = ErrNotDPoPToken // not kept: a source that binds its tokens later is asked again
 	}
 	if err == nil && !tok.Expiry.IsZero() {
 		c.last.Store(tok)
@@ -246,6 +265,17 @@ func (c *Credentials) run(f *fetch) {
 	c.mu.Unlock()
 	f.tok, f.err = tok, err
 	close(f.done)
+}
+
+// askSource calls the TokenSource, turning a panic, which no caller could
+// recover on this goroutine, into its error.
+func (c *Credentials) askSource() (tok *oauth2.Token, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			tok, err = nil, fmt.Errorf("tokencreds: the TokenSource panicked: %v", r)
+		}
+	}()
+	return c.ts.Token()
 }
 
 // backoffConfig is grpc-go's default connection backoff, copied once so that
@@ -283,8 +313,13 @@ func (e *tokenError) GRPCStatus() *status.Status { return status.New(e.code, e.m
 // sourceFailure is the TokenSource's error err as the call's status error;
 // see GetRequestMetadata for the codes.
 func sourceFailure(err error) error {
-	if errors.Is(err, ErrNoToken) {
-		return &tokenError{codes.Unauthenticated, ErrNoToken.Error(), err}
+	if errors.Is(err, errProof) { // a DPoPTransport's, in a *url.Error: the request was not sent
+		return &tokenError{codes.Internal, errProof.Error(), err}
+	}
+	for _, fixed := range []error{ErrNoToken, ErrNotDPoPToken, ErrInsecureTokenEndpoint} {
+		if errors.Is(err, fixed) { // maybe from a DPoPTransport, in a *url.Error
+			return &tokenError{codes.Unauthenticated, fixed.Error(), err}
+		}
 	}
 	var re *oauth2.RetrieveError
 	if errors.As(err, &re) && re != nil {
@@ -309,6 +344,11 @@ func sourceFailure(err error) error {
 	var ne net.Error
 	isNet := errors.As(err, &ne)
 	switch {
+	case errors.Is(err, context.Canceled):
+		// Only the source's own context (x/oauth2 passes it to the HTTP
+		// client) is cancelled here, and it stays so: a source made with a
+		// request's context, not an outage.
+		return &tokenError{codes.Unauthenticated, "tokencreds: the token source's context is cancelled", err}
 	case errors.Is(err, context.DeadlineExceeded) || isNet && ne.Timeout():
 		return &tokenError{codes.Unavailable, "tokencreds: the token endpoint did not answer in time", err}
 	case isNet:

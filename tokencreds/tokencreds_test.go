@@ -492,6 +492,14 @@ func TestCredentials_TokenSourceErrorCodeFollowsItsCauseOnEveryCall(t *testing.T
 		}, codes.Unavailable, "tokencreds: the token endpoint is unreachable"},
 		{"connection closed without an answer", endpoint(hangUp, 0), codes.Unavailable, "tokencreds: the token endpoint is unreachable"},
 		{"hung endpoint, HTTP client timeout", endpoint(hung, 50*time.Millisecond), codes.Unavailable, "tokencreds: the token endpoint did not answer in time"},
+		{"the source's own context cancelled", func(t *testing.T) oauth2.TokenSource {
+			srv := httptest.NewServer(oauthError(400, "invalid_client"))
+			t.Cleanup(srv.Close)
+			ctx, cancel := context.WithCancel(context.WithValue(context.Background(), oauth2.HTTPClient, srv.Client()))
+			cancel() // a source made with a request's context, used after the request
+			cc := clientcredentials.Config{ClientID: "svc", ClientSecret: clientSecret, TokenURL: srv.URL}
+			return cc.TokenSource(ctx)
+		}, codes.Unauthenticated, "tokencreds: the token source's context is cancelled"},
 		{"another error", source(failingSource{}), codes.Unauthenticated, "tokencreds: the token source failed"},
 		{"empty access token", source(oauth2.StaticTokenSource(&oauth2.Token{})), codes.Unauthenticated, tokencreds.ErrNoToken.Error()},
 	} {
@@ -771,5 +779,35 @@ func TestBackoffDelay_GrowsExponentiallyUpToTwoMinutesWithJitter(t *testing.T) {
 			}
 		}
 		want = min(want*1.6, float64(120*time.Second))
+	}
+}
+
+// panickingSource is a faulty TokenSource that panics.
+type panickingSource struct{}
+
+func (panickingSource) Token() (*oauth2.Token, error) { panic("token source bug") }
+
+// The TokenSource runs on a goroutine of the credentials, where no caller
+// can recover its panic: a faulty or missing source must fail the calls,
+// not end the process.
+func TestCredentials_PanickingOrMissingTokenSourceFailsTheCall(t *testing.T) {
+	local := credentials.NewContextWithRequestInfo(peerCtx(&net.UnixAddr{Name: "/run/api.sock", Net: "unix"}), credentials.RequestInfo{AuthInfo: insecureInfo()})
+	for name, tc := range map[string]struct {
+		c    *tokencreds.Credentials
+		code codes.Code
+	}{
+		"panicking source":   {tokencreds.New(panickingSource{}), codes.Unauthenticated},
+		"nil source":         {tokencreds.New(nil), codes.Internal},
+		"zero Credentials":   {&tokencreds.Credentials{}, codes.Internal},
+		"NewDPoP nil source": {tokencreds.NewDPoP(nil, newSigner(t)), codes.Internal},
+	} {
+		t.Run(name, func(t *testing.T) {
+			for i := range 2 { // the second within the backoff
+				md, err := tc.c.GetRequestMetadata(local)
+				if status.Code(err) != tc.code || md != nil {
+					t.Fatalf("call %d: md %v, err %v, want code %v", i+1, md, err, tc.code)
+				}
+			}
+		})
 	}
 }

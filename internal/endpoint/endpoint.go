@@ -2,7 +2,8 @@
 // authorization server it talks to (issuer, discovery document, key set,
 // introspection endpoint): which URLs are acceptable, and the default HTTP
 // client for such requests. The verifier, its key set and the introspection
-// verifier share it, so the rule is written once.
+// verifier share it, so the rule is written once; tokencreds' DPoPTransport
+// uses its loopback test for token requests.
 package endpoint
 
 import (

@@ -242,6 +242,9 @@ func run(ctx context.Context, cfg config, out, warn io.Writer) error {
 	// is the long-lived one, carrying only the HTTP client.
 	ts := cc.TokenSource(context.WithValue(ctx, oauth2.HTTPClient, tokenClient))
 	tok, err := ts.Token()
+	if errors.Is(err, tokencreds.ErrNotDPoPToken) { // the DPoPTransport refused it
+		return fmt.Errorf("client: %s answered a token that is not a DPoP-bound one: it ignored the DPoP proof (is DPoP enabled for client %s?)", tu, cfg.clientID)
+	}
 	if err != nil {
 		return fmt.Errorf("client: getting a token from %s as %s: %w", tu, cfg.clientID, err)
 	}
