@@ -317,6 +317,8 @@ func TestTransportAllowed_ByPolicyAndPeer(t *testing.T) {
 		{"levelless AuthInfo from another host", withPeer(context.Background(), remote, bareInfo{}), want{false, false, true}},
 		{"typed nil *TLSInfo from another host", withPeer(context.Background(), remote, (*credentials.TLSInfo)(nil)), want{false, false, true}},
 		{"typed nil *TLSInfo on loopback", withPeer(context.Background(), loop4, (*credentials.TLSInfo)(nil)), want{true, false, true}},
+		{"typed nil of another AuthInfo type from another host", withPeer(context.Background(), remote, (*plaintextInfo)(nil)), want{false, false, true}},
+		{"typed nil of another AuthInfo type on loopback", withPeer(context.Background(), loop4, (*plaintextInfo)(nil)), want{true, false, true}},
 		{"plaintext 127.0.0.1", withPeer(context.Background(), loop4, plaintext), want{true, false, true}},
 		{"plaintext 127.9.8.7", withPeer(context.Background(), loop4b, plaintext), want{true, false, true}},
 		{"plaintext ::1", withPeer(context.Background(), loop6, plaintext), want{true, false, true}},

@@ -7,6 +7,7 @@ package localpeer
 import (
 	"net"
 	"net/netip"
+	"reflect"
 
 	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/test/bufconn"
@@ -85,9 +86,9 @@ func IsLocalPeer(addr, local net.Addr) bool {
 
 // Secure reports whether ai, a connection's AuthInfo, reports
 // credentials.PrivacyAndIntegrity (TLS, ALTS). An AuthInfo that reports no
-// level (nil, a nil *credentials.TLSInfo, a type without
-// credentials.CommonAuthInfo, or the level left unset) is not secure:
-// unlike credentials.CheckSecurityLevel, this fails closed.
+// level (nil, a nil *credentials.TLSInfo or other typed nil, a type
+// without credentials.CommonAuthInfo, or the level left unset) is not
+// secure: unlike credentials.CheckSecurityLevel, this fails closed.
 func Secure(ai credentials.AuthInfo) bool {
 	switch ai := ai.(type) {
 	case credentials.TLSInfo:
@@ -96,12 +97,29 @@ func Secure(ai credentials.AuthInfo) bool {
 		// A peer built by hand (for ServeCall) may hold a nil one, whose
 		// promoted GetCommonAuthInfo would dereference it.
 		return ai != nil && ai.SecurityLevel == credentials.PrivacyAndIntegrity
-	case interface {
-		GetCommonAuthInfo() credentials.CommonAuthInfo
-	}:
-		return ai.GetCommonAuthInfo().SecurityLevel == credentials.PrivacyAndIntegrity
+	case commonAuthInfo:
+		return level(ai) == credentials.PrivacyAndIntegrity
 	}
 	return false
+}
+
+// commonAuthInfo is an AuthInfo that reports its security level, as those
+// embedding credentials.CommonAuthInfo do.
+type commonAuthInfo interface {
+	GetCommonAuthInfo() credentials.CommonAuthInfo
+}
+
+// level returns the security level ai reports, or
+// credentials.InvalidSecurityLevel for a typed nil pointer: a peer built by
+// hand (for ServeCall) may hold one, whose GetCommonAuthInfo, promoted
+// from an embedded credentials.CommonAuthInfo, would dereference it. The
+// check is a few inlined loads, no call: a plaintext connection's AuthInfo
+// (grpc-go's insecure credentials) comes this way on every call.
+func level(ai commonAuthInfo) credentials.SecurityLevel {
+	if v := reflect.ValueOf(ai); v.Kind() == reflect.Pointer && v.IsNil() {
+		return credentials.InvalidSecurityLevel
+	}
+	return ai.GetCommonAuthInfo().SecurityLevel
 }
 
 // PipeAddr returns the address net.Pipe's connections report, for tests

@@ -59,9 +59,10 @@ func TestSecure(t *testing.T) {
 }
 
 // An adapter that builds its peer by hand may leave a typed nil
-// *credentials.TLSInfo for a plaintext request; it is no security, and no
-// panic (its GetCommonAuthInfo, promoted from the embedded value, would
-// dereference the nil pointer).
+// *credentials.TLSInfo for a plaintext request, or a typed nil of another
+// AuthInfo type; it is no security, and no panic (their
+// GetCommonAuthInfo, promoted from the embedded value, would dereference
+// the nil pointer).
 func TestSecure_TLSInfoValueAndPointer(t *testing.T) {
 	tls := credentials.TLSInfo{CommonAuthInfo: credentials.CommonAuthInfo{SecurityLevel: credentials.PrivacyAndIntegrity}}
 	tests := []struct {
@@ -74,6 +75,7 @@ func TestSecure_TLSInfoValueAndPointer(t *testing.T) {
 		{"TLSInfo, level unset", credentials.TLSInfo{}, false},
 		{"*TLSInfo, level unset", &credentials.TLSInfo{}, false},
 		{"typed nil *TLSInfo", (*credentials.TLSInfo)(nil), false},
+		{"typed nil of another type embedding CommonAuthInfo", (*info)(nil), false},
 	}
 	for _, tt := range tests {
 		if got := Secure(tt.ai); got != tt.want {
