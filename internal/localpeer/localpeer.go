@@ -53,7 +53,7 @@ func IsLocal(addr net.Addr) bool {
 	}
 	// Other transports, such as grpc.Server.ServeHTTP, report the address
 	// as a string; only an IP literal with a port counts.
-	if addr.Network() != "tcp" {
+	if isNilPointer(addr) || addr.Network() != "tcp" {
 		return false
 	}
 	ap, err := netip.ParseAddrPort(addr.String())
@@ -80,8 +80,19 @@ func IsLocalPeer(addr, local net.Addr) bool {
 	case *net.TCPAddr, *net.UDPAddr, *net.IPAddr:
 		return false
 	}
+	if isNilPointer(addr) {
+		return true // no address, as nil
+	}
 	_, err := netip.ParseAddrPort(addr.String())
 	return err != nil
+}
+
+// isNilPointer reports whether v holds a nil pointer: a peer built by hand
+// (for ServeCall) may hold a typed nil address or AuthInfo, whose value
+// methods, called through the pointer, would dereference it.
+func isNilPointer(v any) bool {
+	rv := reflect.ValueOf(v)
+	return rv.Kind() == reflect.Pointer && rv.IsNil()
 }
 
 // Secure reports whether ai, a connection's AuthInfo, reports
@@ -97,29 +108,20 @@ func Secure(ai credentials.AuthInfo) bool {
 		// A peer built by hand (for ServeCall) may hold a nil one, whose
 		// promoted GetCommonAuthInfo would dereference it.
 		return ai != nil && ai.SecurityLevel == credentials.PrivacyAndIntegrity
-	case commonAuthInfo:
-		return level(ai) == credentials.PrivacyAndIntegrity
+	case interface {
+		GetCommonAuthInfo() credentials.CommonAuthInfo
+	}:
+		// It may as well hold a typed nil of another type embedding
+		// credentials.CommonAuthInfo: no level either. isNilPointer's
+		// check is written out, so that it is inlined: a plaintext
+		// connection's AuthInfo (grpc-go's insecure credentials') comes
+		// this way on every call.
+		if v := reflect.ValueOf(ai); v.Kind() == reflect.Pointer && v.IsNil() {
+			return false
+		}
+		return ai.GetCommonAuthInfo().SecurityLevel == credentials.PrivacyAndIntegrity
 	}
 	return false
-}
-
-// commonAuthInfo is an AuthInfo that reports its security level, as those
-// embedding credentials.CommonAuthInfo do.
-type commonAuthInfo interface {
-	GetCommonAuthInfo() credentials.CommonAuthInfo
-}
-
-// level returns the security level ai reports, or
-// credentials.InvalidSecurityLevel for a typed nil pointer: a peer built by
-// hand (for ServeCall) may hold one, whose GetCommonAuthInfo, promoted
-// from an embedded credentials.CommonAuthInfo, would dereference it. The
-// check is a few inlined loads, no call: a plaintext connection's AuthInfo
-// (grpc-go's insecure credentials) comes this way on every call.
-func level(ai commonAuthInfo) credentials.SecurityLevel {
-	if v := reflect.ValueOf(ai); v.Kind() == reflect.Pointer && v.IsNil() {
-		return credentials.InvalidSecurityLevel
-	}
-	return ai.GetCommonAuthInfo().SecurityLevel
 }
 
 // PipeAddr returns the address net.Pipe's connections report, for tests

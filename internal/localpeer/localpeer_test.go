@@ -30,6 +30,7 @@ func TestIsLocal(t *testing.T) {
 		{"named pipe", named{"pipe", `\\.\pipe\app`}, false},
 		{"named bufconn", named{"bufconn", "bufconn"}, false},
 		{"nil", nil, false},
+		{"typed nil of another type", (*named)(nil), false},
 	}
 	for _, tt := range tests {
 		if got := IsLocal(tt.addr); got != tt.want {
@@ -102,6 +103,8 @@ func TestIsLocalPeer(t *testing.T) {
 		{"no usable peer address on TCP", named{"tcp", "@"}, tcp, false},
 		{"no peer address, no local address", nil, nil, false},
 		{"typed nil *net.TCPAddr", (*net.TCPAddr)(nil), tcp, false},
+		{"typed nil of another address type", (*named)(nil), tcp, false},
+		{"typed nil of another address type on a Unix socket", (*named)(nil), sock, true},
 	}
 	for _, tt := range tests {
 		if got := IsLocalPeer(tt.addr, tt.local); got != tt.want {
