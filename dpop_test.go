@@ -198,8 +198,8 @@ func TestDPoP_ProofChecksOverLoopback(t *testing.T) {
 			case tt.reason == ReasonDPoPBindingMismatch && scheme == "Bearer": // TestDPoP_BoundTokenAsBearerGetsTheErrorInTheBearerChallenge
 			case tt.reason == ReasonDPoPBindingMismatch && (len(challenge) != 1 || challenge[0] != `DPoP error="invalid_token", algs="ES256 EdDSA Ed25519"`):
 				t.Errorf("www-authenticate = %q, want the invalid_token challenge", challenge)
-			case tt.reason == ReasonDPoPRequired && (len(challenge) != 1 || challenge[0] != `DPoP algs="ES256 EdDSA Ed25519"`):
-				t.Errorf("www-authenticate = %q, want a bare DPoP challenge", challenge)
+			case tt.reason == ReasonDPoPRequired && (len(challenge) != 1 || !strings.HasPrefix(challenge[0], `DPoP error="invalid_token", `)):
+				t.Errorf("www-authenticate = %q, want the invalid_token challenge", challenge) // TestDPoP_RequireDPoPRuleChallengesABearerTokenAsInvalid
 			}
 		})
 	}
@@ -302,6 +302,34 @@ func TestDPoP_RequireDPoPRefusesBearerEverywhere(t *testing.T) {
 	checkStatus(t, err, codes.OK, "") // no token: public stays public
 	err, _, _ = d.callUnaryMD(dpopCtx(t.Context(), "DPoP "+d.bound, d.proof(t, d.key, mInherited, d.bound, grpcauthtest.ProofOptions{})), mInherited)
 	checkStatus(t, err, codes.OK, "")
+}
+
+// A bearer token the server verified, on a method whose rule sets
+// require_dpop, is refused in the one scheme the method takes, DPoP, with
+// error="invalid_token": the request included an access token and failed
+// (RFC 6750, section 3: the resource server SHOULD include the error
+// attribute), and that token, unbound or certificate-bound, cannot serve
+// here (section 3.1: "invalid for other reasons"), as the same token sent
+// with the DPoP scheme is refused with DPoP error="invalid_token" (RFC
+// 9449, section 7.1, Figure 14). Only Config.RequireDPoP, under which the
+// server takes no Bearer scheme at all and judges no token sent with it
+// (RFC 6750, section 3.1: an unsupported authentication method gets no
+// error code), challenges without one.
+func TestDPoP_RequireDPoPRuleChallengesABearerTokenAsInvalid(t *testing.T) {
+	const want = `DPoP error="invalid_token", error_description="this method requires a DPoP-bound access token", algs="ES256 EdDSA Ed25519"`
+	d := newDPoPEnv(t)
+	err, _, trailer := d.callUnaryMD(withAuth(t.Context(), bearer(d.scoped(t, "test:read"))), mAuth)
+	checkStatus(t, err, codes.Unauthenticated, ReasonDPoPRequired)
+	if got := trailer.Get(MetadataWWWAuthenticate); !slices.Equal(got, []string{want}) {
+		t.Errorf("www-authenticate = %q, want %q", got, want)
+	}
+	// The same token with the DPoP scheme: the same error code.
+	unbound := d.scoped(t, "test:read")
+	err, _, trailer = d.callUnaryMD(dpopCtx(t.Context(), "DPoP "+unbound, d.proof(t, d.key, mAuth, unbound, grpcauthtest.ProofOptions{})), mAuth)
+	checkStatus(t, err, codes.Unauthenticated, ReasonDPoPBindingMismatch)
+	if got := trailer.Get(MetadataWWWAuthenticate); len(got) != 1 || !strings.HasPrefix(got[0], `DPoP error="invalid_token"`) {
+		t.Errorf("DPoP scheme: www-authenticate = %q", got)
+	}
 }
 
 // A step-up refusal of a DPoP call carries RFC 9470's challenge in the

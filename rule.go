@@ -48,7 +48,7 @@ func (r *compiledRule) check(c verifier.Claims, b binding) (*rejection, error) {
 	case r.bound && !b.cert:
 		return rejBindingRequired, errTokenUnbound
 	case r.dpop && !b.dpop:
-		return rejDPoPRequired, errNotDPoPBound
+		return rejDPoPRuleRequired, errNotDPoPBound
 	case !r.allows(c):
 		return r.denied, nil
 	}

@@ -119,7 +119,11 @@ const (
 	// ReasonDPoPRequired: a bearer token on a method whose rule sets
 	// require_dpop, or on a server with Config.RequireDPoP
 	// (codes.Unauthenticated). Get a DPoP-bound token and send it with
-	// the DPoP scheme and a proof.
+	// the DPoP scheme and a proof. Challenge: in the DPoP scheme only,
+	// the one taken; error="invalid_token" for the rule's refusal of a
+	// verified token that is not DPoP-bound, none under
+	// Config.RequireDPoP, which refuses the Bearer scheme itself (RFC
+	// 6750, section 3.1: an unsupported authentication method).
 	ReasonDPoPRequired = "DPOP_REQUIRED"
 	// ReasonUseDPoPNonce: the server requires a nonce in DPoP proofs
 	// (Config.DPoP.Nonces) and the proof had none, or a stale one
@@ -240,7 +244,8 @@ var (
 	rejDPoPKeyMismatch   = dpopRejection(codes.Unauthenticated, ReasonDPoPBindingMismatch, "grpcauth: DPoP proof key does not match the access token", errInvalidToken)
 	rejDPoPBoundAsBearer = bearerRejection(codes.Unauthenticated, ReasonDPoPBindingMismatch, "grpcauth: access token is DPoP-bound; send it with the DPoP scheme and a proof", errInvalidToken).inBothSchemes()
 	rejDPoPUnbound       = dpopRejection(codes.Unauthenticated, ReasonDPoPBindingMismatch, "grpcauth: DPoP scheme with an access token that is not DPoP-bound", errInvalidToken)
-	rejDPoPRequired      = dpopRejection(codes.Unauthenticated, ReasonDPoPRequired, "grpcauth: this method requires a DPoP-bound access token", "")
+	rejDPoPRequired      = dpopRejection(codes.Unauthenticated, ReasonDPoPRequired, msgDPoPRequired, "")
+	rejDPoPRuleRequired  = newRejection(codes.Unauthenticated, ReasonDPoPRequired, msgDPoPRequired, nil).withChallenge(newChallenge(true, errorParams(errInvalidToken, dpopRequiredDescription)))
 	rejUseDPoPNonce      = dpopRejection(codes.Unauthenticated, ReasonUseDPoPNonce, "grpcauth: DPoP proof needs the server nonce", dpopErrNonce)
 	rejDPoPReplayCheck   = newRejection(codes.Unavailable, ReasonDPoPReplayCheckUnavailable, "grpcauth: DPoP replay check unavailable", nil)
 	rejDPoPRateLimit     = newRejection(codes.ResourceExhausted, ReasonDPoPRateLimitExceeded, "grpcauth: too many DPoP proofs from this key; retry later", nil)
@@ -253,6 +258,20 @@ var (
 const (
 	scopeDescription     = "access token lacks a required scope"
 	msgScopeInsufficient = "grpcauth: " + scopeDescription
+)
+
+// dpopRequiredDescription is the error_description of the challenge of a
+// require_dpop rule's refusal (rejDPoPRuleRequired), and the status
+// message of both DPOP_REQUIRED refusals. Config.RequireDPoP's
+// (rejDPoPRequired) refuses the Bearer scheme itself, a scheme the server
+// does not take, before any token is judged: its challenge has no error
+// code (RFC 6750, section 3.1). The rule's refuses a token the server
+// verified and found not DPoP-bound: invalid_token (section 3: a request
+// with an access token that failed gets the error attribute), as the same
+// token sent with the DPoP scheme gets (rejDPoPUnbound).
+const (
+	dpopRequiredDescription = "this method requires a DPoP-bound access token"
+	msgDPoPRequired         = "grpcauth: " + dpopRequiredDescription
 )
 
 // newRejection builds a rejection whose status carries an ErrorInfo detail.

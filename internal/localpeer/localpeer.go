@@ -7,6 +7,7 @@ package localpeer
 import (
 	"net"
 	"net/netip"
+	"reflect"
 
 	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/test/bufconn"
@@ -52,7 +53,7 @@ func IsLocal(addr net.Addr) bool {
 	}
 	// Other transports, such as grpc.Server.ServeHTTP, report the address
 	// as a string; only an IP literal with a port counts.
-	if addr.Network() != "tcp" {
+	if isNilPointer(addr) || addr.Network() != "tcp" {
 		return false
 	}
 	ap, err := netip.ParseAddrPort(addr.String())
@@ -79,15 +80,26 @@ func IsLocalPeer(addr, local net.Addr) bool {
 	case *net.TCPAddr, *net.UDPAddr, *net.IPAddr:
 		return false
 	}
+	if isNilPointer(addr) {
+		return true // no address, as nil
+	}
 	_, err := netip.ParseAddrPort(addr.String())
 	return err != nil
 }
 
+// isNilPointer reports whether v holds a nil pointer: a peer built by hand
+// (for ServeCall) may hold a typed nil address or AuthInfo, whose value
+// methods, called through the pointer, would dereference it.
+func isNilPointer(v any) bool {
+	rv := reflect.ValueOf(v)
+	return rv.Kind() == reflect.Pointer && rv.IsNil()
+}
+
 // Secure reports whether ai, a connection's AuthInfo, reports
 // credentials.PrivacyAndIntegrity (TLS, ALTS). An AuthInfo that reports no
-// level (nil, a nil *credentials.TLSInfo, a type without
-// credentials.CommonAuthInfo, or the level left unset) is not secure:
-// unlike credentials.CheckSecurityLevel, this fails closed.
+// level (nil, a nil *credentials.TLSInfo or other typed nil, a type
+// without credentials.CommonAuthInfo, or the level left unset) is not
+// secure: unlike credentials.CheckSecurityLevel, this fails closed.
 func Secure(ai credentials.AuthInfo) bool {
 	switch ai := ai.(type) {
 	case credentials.TLSInfo:
@@ -99,6 +111,14 @@ func Secure(ai credentials.AuthInfo) bool {
 	case interface {
 		GetCommonAuthInfo() credentials.CommonAuthInfo
 	}:
+		// It may as well hold a typed nil of another type embedding
+		// credentials.CommonAuthInfo: no level either. isNilPointer's
+		// check is written out, so that it is inlined: a plaintext
+		// connection's AuthInfo (grpc-go's insecure credentials') comes
+		// this way on every call.
+		if v := reflect.ValueOf(ai); v.Kind() == reflect.Pointer && v.IsNil() {
+			return false
+		}
 		return ai.GetCommonAuthInfo().SecurityLevel == credentials.PrivacyAndIntegrity
 	}
 	return false

@@ -30,6 +30,7 @@ func TestIsLocal(t *testing.T) {
 		{"named pipe", named{"pipe", `\\.\pipe\app`}, false},
 		{"named bufconn", named{"bufconn", "bufconn"}, false},
 		{"nil", nil, false},
+		{"typed nil of another type", (*named)(nil), false},
 	}
 	for _, tt := range tests {
 		if got := IsLocal(tt.addr); got != tt.want {
@@ -59,9 +60,10 @@ func TestSecure(t *testing.T) {
 }
 
 // An adapter that builds its peer by hand may leave a typed nil
-// *credentials.TLSInfo for a plaintext request; it is no security, and no
-// panic (its GetCommonAuthInfo, promoted from the embedded value, would
-// dereference the nil pointer).
+// *credentials.TLSInfo for a plaintext request, or a typed nil of another
+// AuthInfo type; it is no security, and no panic (their
+// GetCommonAuthInfo, promoted from the embedded value, would dereference
+// the nil pointer).
 func TestSecure_TLSInfoValueAndPointer(t *testing.T) {
 	tls := credentials.TLSInfo{CommonAuthInfo: credentials.CommonAuthInfo{SecurityLevel: credentials.PrivacyAndIntegrity}}
 	tests := []struct {
@@ -74,6 +76,7 @@ func TestSecure_TLSInfoValueAndPointer(t *testing.T) {
 		{"TLSInfo, level unset", credentials.TLSInfo{}, false},
 		{"*TLSInfo, level unset", &credentials.TLSInfo{}, false},
 		{"typed nil *TLSInfo", (*credentials.TLSInfo)(nil), false},
+		{"typed nil of another type embedding CommonAuthInfo", (*info)(nil), false},
 	}
 	for _, tt := range tests {
 		if got := Secure(tt.ai); got != tt.want {
@@ -100,6 +103,8 @@ func TestIsLocalPeer(t *testing.T) {
 		{"no usable peer address on TCP", named{"tcp", "@"}, tcp, false},
 		{"no peer address, no local address", nil, nil, false},
 		{"typed nil *net.TCPAddr", (*net.TCPAddr)(nil), tcp, false},
+		{"typed nil of another address type", (*named)(nil), tcp, false},
+		{"typed nil of another address type on a Unix socket", (*named)(nil), sock, true},
 	}
 	for _, tt := range tests {
 		if got := IsLocalPeer(tt.addr, tt.local); got != tt.want {
