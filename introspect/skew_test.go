@@ -2,11 +2,9 @@ package introspect_test
 
 import (
 	"context"
-	"log/slog"
 	"testing"
 	"time"
 
-	"github.com/grpcauth/grpcauth/grpcauthtest"
 	"github.com/grpcauth/grpcauth/introspect"
 	"github.com/grpcauth/grpcauth/verifier"
 )
@@ -112,28 +110,14 @@ func TestCombinedClockSkewFor_IsTheAcceptingVerifiersSkew(t *testing.T) {
 // claim decides. Before, "active" alone made them introspection's.
 func TestCombined_JWTWithAnActiveClaimIsTheJWTVerifiers(t *testing.T) {
 	ctx := context.Background()
-	clk := newClock()
-	custom := grpcauthtest.NewIssuer(t, grpcauthtest.Config{Path: "/oauth2/default", Now: clk.Now})
-	org := grpcauthtest.NewIssuer(t, grpcauthtest.Config{Path: "/", Audience: "https://org.example", Now: clk.Now,
-		Clients: []grpcauthtest.Client{rsClient}})
-	quiet := slog.New(slog.DiscardHandler)
-	jwt, err := verifier.New(ctx, verifier.Config{Issuer: custom.URL(), Audiences: []string{custom.Audience()},
-		ClockSkew: 3 * time.Minute, Now: clk.Now, Logger: quiet})
+	e := newCombinedEnvWith(t, func(c *verifier.Config) { c.ClockSkew = 3 * time.Minute },
+		func(c *introspect.Config) { c.ClockSkew = -1 }, nil)
+	c, jwt, opaque := e.c, e.jwt, e.opaque
+	jwtTok, err := e.custom.Mint(map[string]any{"active": true})
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer jwt.Close()
-	opaque := newVerifier(t, introspect.Config{Endpoint: org.IntrospectionURL(), Issuer: org.URL(), ClientID: rsClient.ID,
-		ClientSecret: rsClient.Secret, Audiences: []string{org.Audience()}, ClockSkew: -1, Now: clk.Now, Logger: quiet})
-	c, err := introspect.Combine(jwt, opaque)
-	if err != nil {
-		t.Fatal(err)
-	}
-	jwtTok, err := custom.Mint(map[string]any{"active": true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	opaqueTok, err := org.MintOpaque("svc")
+	opaqueTok, err := e.org.MintOpaque("svc")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -43,8 +43,8 @@ type Stats struct {
 	InFlight int
 	// Malformed counts tokens refused for their form without a request
 	// (verifier.ErrMalformed: empty, larger than MaxTokenSize, characters
-	// outside RFC 6750's b64token), including those a Combined of this
-	// Verifier refuses itself for being longer than any verifier accepts.
+	// outside RFC 6750's b64token). Behind a Combined, a token the JWT
+	// verifier gets counts in its own Stats instead.
 	Malformed int64
 }
 
