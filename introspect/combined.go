@@ -77,17 +77,15 @@ func Combine(jwt JWTVerifier, opaque *Verifier, opts ...CombineOption) (*Combine
 
 // VerifyAccessToken verifies a JWT with the JWT verifier, and any other
 // token (or a JWT of an issuer named by IntrospectJWTsFrom) with the
-// introspection Verifier, returning that verifier's result unchanged. A
-// token longer than verifier.DefaultMaxTokenSize goes to neither: it fails
-// with verifier.ErrMalformed, counted in the introspection Verifier's
-// Stats.Malformed.
+// introspection Verifier, returning that verifier's result unchanged.
+// Combined has no size limit of its own: each verifier applies its
+// MaxTokenSize before anything else, so a token longer than the one it
+// goes to admits fails there with verifier.ErrMalformed (counted in that
+// verifier's Stats.Malformed), without a request. A JWTVerifier of your
+// own must bound the size itself, as it must behind grpcauth alone.
+// Routing reads a token at most once and allocates nothing, however long
+// it is.
 func (c *Combined) VerifyAccessToken(ctx context.Context, token string) (verifier.Claims, error) {
-	if len(token) > verifier.DefaultMaxTokenSize {
-		// Neither side would accept it; do not even decode its header.
-		// Counted as the introspection Verifier's (Stats.Malformed).
-		c.opaque.n.malformed.Add(1)
-		return verifier.Claims{}, errTooLarge
-	}
 	payload, isJWT := jwtPayload(token)
 	if !isJWT || (len(c.introspect) > 0 && c.introspect[payloadIssuer(payload)]) {
 		return c.opaque.VerifyAccessToken(ctx, token)

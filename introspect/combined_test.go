@@ -36,21 +36,35 @@ type combinedEnv struct {
 
 func newCombinedEnv(t *testing.T, opts func(org *grpcauthtest.Issuer) []introspect.CombineOption) *combinedEnv {
 	t.Helper()
+	return newCombinedEnvWith(t, nil, nil, opts)
+}
+
+// newCombinedEnvWith is newCombinedEnv with the verifiers' Configs changed
+// by jwtCfg and opaqueCfg (either may be nil).
+func newCombinedEnvWith(t *testing.T, jwtCfg func(*verifier.Config), opaqueCfg func(*introspect.Config),
+	opts func(org *grpcauthtest.Issuer) []introspect.CombineOption) *combinedEnv {
+	t.Helper()
 	clk := newClock()
 	e := &combinedEnv{}
 	e.custom = grpcauthtest.NewIssuer(t, grpcauthtest.Config{Path: "/oauth2/default", Now: clk.Now})
 	e.org = grpcauthtest.NewIssuer(t, grpcauthtest.Config{Path: "/", Audience: "https://org.example", Now: clk.Now,
 		Clients: []grpcauthtest.Client{rsClient}})
 	quiet := slog.New(slog.DiscardHandler)
+	jc := verifier.Config{Issuer: e.custom.URL(), Audiences: []string{e.custom.Audience()}, Now: clk.Now, Logger: quiet}
+	if jwtCfg != nil {
+		jwtCfg(&jc)
+	}
 	var err error
-	e.jwt, err = verifier.New(context.Background(), verifier.Config{Issuer: e.custom.URL(), Audiences: []string{e.custom.Audience()},
-		Now: clk.Now, Logger: quiet})
-	if err != nil {
+	if e.jwt, err = verifier.New(context.Background(), jc); err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { e.jwt.Close() })
-	e.opaque = newVerifier(t, introspect.Config{Endpoint: e.org.IntrospectionURL(), Issuer: e.org.URL(),
-		ClientID: rsClient.ID, ClientSecret: rsClient.Secret, Audiences: []string{e.org.Audience()}, Now: clk.Now, Logger: quiet})
+	oc := introspect.Config{Endpoint: e.org.IntrospectionURL(), Issuer: e.org.URL(),
+		ClientID: rsClient.ID, ClientSecret: rsClient.Secret, Audiences: []string{e.org.Audience()}, Now: clk.Now, Logger: quiet}
+	if opaqueCfg != nil {
+		opaqueCfg(&oc)
+	}
+	e.opaque = newVerifier(t, oc)
 	var o []introspect.CombineOption
 	if opts != nil {
 		o = opts(e.org)
@@ -102,7 +116,7 @@ func TestCombined_RoutesJWTsLocallyAndOtherTokensToIntrospection(t *testing.T) {
 		{name: "header object, not valid UTF-8", token: enc([]byte("{\"alg\":\"RS256\",\"x\":\"\xff\"}")) + ".e30.c2ln", want: introspect.ErrInactive, introspect: 1},
 		{name: "three parts, header a JSON array", token: enc([]byte(`["alg"]`)) + ".e30.c2ln", want: introspect.ErrInactive, introspect: 1},
 		{name: "two parts", token: "YWJj.ZGVm", want: introspect.ErrInactive, introspect: 1},
-		{name: "larger than any verifier takes", token: strings.Repeat("a", verifier.DefaultMaxTokenSize+1), want: verifier.ErrMalformed},
+		{name: "not a JWT, larger than introspection takes", token: strings.Repeat("a", verifier.DefaultMaxTokenSize+1), want: verifier.ErrMalformed},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -233,9 +247,9 @@ func TestCombined_RejectionCostIsBounded(t *testing.T) {
 	}
 }
 
-// A token Combined refuses for its form is counted: one longer than any
-// verifier accepts, which Combined refuses itself, and one that is not a
-// JWT and not a b64token, which the introspection Verifier refuses, in the
+// A token refused for its form behind a Combined is counted: one that is
+// not a JWT and longer than the introspection Verifier accepts, and one
+// that is not a JWT and not a b64token, which that Verifier refuses, in the
 // introspection Verifier's Stats.Malformed (no request is sent for either);
 // a JWT-shaped one in the JWT verifier's.
 func TestCombined_MalformedTokensAreCounted(t *testing.T) {
@@ -251,5 +265,46 @@ func TestCombined_MalformedTokensAreCounted(t *testing.T) {
 	}
 	if st := e.jwt.Stats(); st.Malformed != 1 {
 		t.Fatalf("JWT verifier Stats.Malformed = %d, want 1", st.Malformed)
+	}
+}
+
+// TestCombined_TokenSizeLimitIsTheVerifiers: Combined has no size limit
+// of its own. A JWT the JWT verifier's MaxTokenSize admits is verified,
+// and an opaque token the introspection Verifier's admits is introspected,
+// however long; a token longer than the verifier it goes to admits is
+// refused by that verifier, without a request, at a fixed cost. Before,
+// Combined refused anything over 64 KiB whatever the Configs said.
+func TestCombined_TokenSizeLimitIsTheVerifiers(t *testing.T) {
+	const limit = 256 << 10
+	e := newCombinedEnvWith(t, func(c *verifier.Config) { c.MaxTokenSize = limit },
+		func(c *introspect.Config) { c.MaxTokenSize = limit }, nil)
+	ctx := context.Background()
+	big, err := e.custom.Mint(map[string]any{"groups": strings.Repeat("g", 100<<10)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c, err := e.c.VerifyAccessToken(ctx, big); err != nil || c.Subject() == "" {
+		t.Fatalf("a %d-byte JWT within the JWT verifier's MaxTokenSize: %v, %v", len(big), c, err)
+	}
+	// The test server refuses a request body over 64 KiB (413, so
+	// ErrUnavailable): what counts is that the token was sent.
+	opaque := strings.Repeat("o", 100<<10)
+	if _, err := e.c.VerifyAccessToken(ctx, opaque); errors.Is(err, verifier.ErrMalformed) || e.org.IntrospectionRequests() != 1 {
+		t.Fatalf("a %d-byte opaque token within the introspection Verifier's MaxTokenSize: %v after %d requests, want it introspected",
+			len(opaque), err, e.org.IntrospectionRequests())
+	}
+	for _, tok := range []string{big + strings.Repeat("A", limit), opaque + strings.Repeat("o", limit)} {
+		if _, err := e.c.VerifyAccessToken(ctx, tok); !errors.Is(err, verifier.ErrMalformed) {
+			t.Errorf("a %d-byte token: %v, want ErrMalformed", len(tok), err)
+		}
+	}
+	if e.org.IntrospectionRequests() != 1 {
+		t.Errorf("%d introspection requests, want 1", e.org.IntrospectionRequests())
+	}
+	if !raceEnabled {
+		huge := big + strings.Repeat("A", 4<<20)
+		if n := alloctest.Bytes(5, func() { _, err = e.c.VerifyAccessToken(ctx, huge) }); n > 2<<10 || !errors.Is(err, verifier.ErrMalformed) {
+			t.Errorf("refusing a %d-byte JWT allocated %d bytes (%v), want at most 2 KiB", len(huge), n, err)
+		}
 	}
 }

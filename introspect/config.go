@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math"
 	"net/http"
 	"net/url"
 	"slices"
@@ -202,6 +203,20 @@ type Config struct {
 	// contexts allow). Default DefaultMaxConcurrent (16).
 	MaxConcurrent int
 
+	// MaxRequestRate, when positive, bounds the introspection requests
+	// sent per second: on average, with up to one second's worth (at least
+	// one) at once after a quiet spell. A token that would need a request
+	// beyond it fails at once with ErrUnavailable (codes.Unavailable: the
+	// client may retry), is not cached, and counts in Stats.RateLimited.
+	// Default 0: no bound but MaxConcurrent's, so a flood of distinct
+	// made-up tokens, which no cache absorbs, is introspected as fast as
+	// MaxConcurrent requests at a time allow. Set it below the rate limit
+	// the authorization server grants (Okta sets its limits per
+	// organisation and endpoint), so that such a flood cannot use all of
+	// it; tokens already cached keep working meanwhile. See
+	// docs/introspection.md.
+	MaxRequestRate float64
+
 	// HTTPClient sends the requests. Default: a client with dial, TLS and
 	// response-header timeouts, MaxConcurrent idle connections kept for
 	// reuse, response headers of at most 64 KiB, the environment's proxy
@@ -322,6 +337,9 @@ func validate(cfg Config) (settings, error) {
 	}
 	s.Timeout = policy.Positive(&err, "Timeout", cfg.Timeout, DefaultTimeout)
 	s.MaxConcurrent = policy.Positive(&err, "MaxConcurrent", cfg.MaxConcurrent, DefaultMaxConcurrent)
+	if r := cfg.MaxRequestRate; r < 0 || math.IsNaN(r) || math.IsInf(r, 0) {
+		return s, configError("MaxRequestRate must be a finite number of requests a second, or 0 for no bound")
+	}
 	c := &s.Cache
 	c.TTL = policy.Positive(&err, "Cache.TTL", c.TTL, DefaultCacheTTL)
 	c.NegativeTTL = policy.Positive(&err, "Cache.NegativeTTL", c.NegativeTTL, DefaultNegativeCacheTTL)

@@ -30,7 +30,8 @@ func (inactiveError) Error() string { return "introspect: token is not active" }
 // usable answer: it could not be reached, timed out, answered with a status
 // other than 200 (including 401 and 403: the server refused this service's
 // own client credentials), sent a body that is too large or not an RFC 7662
-// response, or redirected. None of these is the caller's fault, so
+// response, or redirected; or the request was not sent, for
+// Config.MaxRequestRate. None of these is the caller's fault, so
 // errors.Is(err, verifier.ErrKeysUnavailable) reports true for it and the
 // grpcauth interceptors answer codes.Unavailable, which tells a client to
 // retry rather than to discard its token. Such results are never cached.

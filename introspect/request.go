@@ -13,6 +13,7 @@ import (
 	"strings"
 
 	"github.com/grpcauth/grpcauth/internal/endpoint"
+	"github.com/grpcauth/grpcauth/internal/provenance"
 	"github.com/grpcauth/grpcauth/verifier"
 )
 
@@ -118,7 +119,7 @@ func (v *Verifier) interpret(ctx context.Context, body []byte) (verifier.Claims,
 			return verifier.Claims{}, unavailable("re-encoding the response: %v", err)
 		}
 	}
-	c, err := verifier.ParseClaims(body, v.s.ScopeClaims...)
+	c, err := parseClaims(body, v.s.ScopeClaims)
 	if err != nil {
 		// The authorization server's answer, not the caller's token, is
 		// at fault: a claim of the wrong type.
@@ -129,6 +130,19 @@ func (v *Verifier) interpret(ctx context.Context, body []byte) (verifier.Claims,
 	}
 	return c, nil
 }
+
+// parseClaims is verifier.ParseClaims for an answer: the claims are marked
+// as built by introspection (internal/provenance), which is how Combined
+// tells them from a JWT's, whatever members either has.
+func parseClaims(body []byte, scopeClaims []string) (verifier.Claims, error) {
+	c, err := provenance.ParseIntrospected(body, scopeClaims)
+	claims, _ := c.(verifier.Claims)
+	return claims, err
+}
+
+// introspected reports whether claims were built by parseClaims: accepted
+// by an introspection Verifier.
+func introspected(claims verifier.Claims) bool { return provenance.Introspected(claims) }
 
 // encodeMembers encodes the members of a response as a JSON object, each
 // value as it was sent: without the HTML escaping json.Marshal adds, which

@@ -28,12 +28,13 @@ func (v *Verifier) RevalidateAt(token string, _ verifier.Claims) time.Time {
 }
 
 // RevalidateAt returns when token should be verified again: for a token
-// the introspection Verifier accepted (its claims have "active"), that
+// the introspection Verifier accepted (as for ClockSkewFor, by the claims'
+// record of the verifier that built them, not by any claim), that
 // Verifier's answer; for a JWT, the JWT verifier's when it has a
 // RevalidateAt method (*verifier.Verifier and *verifier.MultiVerifier do:
 // a JWT's key may leave the key set), and otherwise never (the zero time).
 func (c *Combined) RevalidateAt(token string, claims verifier.Claims) time.Time {
-	if claims.Has("active") {
+	if introspected(claims) {
 		return c.opaque.RevalidateAt(token, claims)
 	}
 	if rv, ok := c.jwt.(interface {

@@ -20,14 +20,15 @@ func (c *Combined) ClockSkew() time.Duration {
 }
 
 // ClockSkewFor returns the clock skew of the verifier that accepted
-// claims: the introspection Verifier's for claims it accepted (they carry
-// "active", as for RevalidateAt), the JWT verifier's otherwise (its own
+// claims: the introspection Verifier's for claims it accepted (claims
+// record which kind of verifier built them; no claim, "active" included,
+// decides), the JWT verifier's otherwise (its own
 // ClockSkewFor, as verifier.MultiVerifier's, or ClockSkew). grpcauth uses
 // it to end a stream at its token's exp plus that skew, when the token's
 // unary calls start being refused, and as the most a step-up rule's
 // auth_time may lie in the future.
 func (c *Combined) ClockSkewFor(claims verifier.Claims) time.Duration {
-	if claims.Has("active") {
+	if introspected(claims) {
 		return c.opaque.ClockSkew()
 	}
 	if s, ok := c.jwt.(interface {

@@ -43,16 +43,20 @@ type Stats struct {
 	InFlight int
 	// Malformed counts tokens refused for their form without a request
 	// (verifier.ErrMalformed: empty, larger than MaxTokenSize, characters
-	// outside RFC 6750's b64token), including those a Combined of this
-	// Verifier refuses itself for being longer than any verifier accepts.
+	// outside RFC 6750's b64token). Behind a Combined, a token the JWT
+	// verifier gets counts in its own Stats instead.
 	Malformed int64
+	// RateLimited counts requests not sent because they would have
+	// exceeded Config.MaxRequestRate: their tokens failed with
+	// ErrUnavailable. Not counted in Requests or Failures.
+	RateLimited int64
 }
 
 // counters are the Verifier's monotonic counts.
 type counters struct {
-	hits, negHits, misses        atomic.Int64
-	requests, failures, inactive atomic.Int64
-	coalesced, malformed         atomic.Int64
+	hits, negHits, misses         atomic.Int64
+	requests, failures, inactive  atomic.Int64
+	coalesced, malformed, limited atomic.Int64
 }
 
 // Stats returns the Verifier's cache and request counters. It takes no
@@ -69,6 +73,7 @@ func (v *Verifier) Stats() Stats {
 		Inactive:     v.n.inactive.Load(),
 		Coalesced:    v.n.coalesced.Load(),
 		Malformed:    v.n.malformed.Load(),
+		RateLimited:  v.n.limited.Load(),
 		InFlight:     len(v.sem),
 	}
 	if v.pos != nil {

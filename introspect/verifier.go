@@ -31,6 +31,7 @@ type Verifier struct {
 	issuerJSON json.RawMessage // Issuer as a JSON string
 	pos, neg   *resultCache    // nil when disabled
 	sem        chan struct{}   // one slot per request in flight
+	rate       *limiter        // nil without Config.MaxRequestRate
 	n          counters        // for Stats
 	random     func() float64  // jitter.Random: a positive answer's lifetime is jittered
 
@@ -85,6 +86,9 @@ func New(cfg Config) (*Verifier, error) {
 		// Negative entries are of fixed size: MaxNegativeEntries bounds
 		// their memory.
 		v.neg = newResultCache(s.Cache.MaxNegativeEntries, math.MaxInt64)
+	}
+	if s.MaxRequestRate > 0 {
+		v.rate = newLimiter(s.MaxRequestRate, s.Now())
 	}
 	v.base, v.stop = context.WithCancel(context.Background())
 	return v, nil
@@ -347,8 +351,13 @@ func cacheable(err error) bool {
 }
 
 // introspect waits for a concurrency slot, sends the request and
-// interprets the answer.
+// interprets the answer. Beyond Config.MaxRequestRate it fails at once,
+// without a request or a wait.
 func (v *Verifier) introspect(ctx context.Context, token string) (verifier.Claims, error) {
+	if v.rate != nil && !v.rate.allow(v.s.Now()) {
+		v.n.limited.Add(1)
+		return verifier.Claims{}, errRateLimited
+	}
 	select {
 	case v.sem <- struct{}{}:
 	default:

@@ -131,7 +131,7 @@ type claimSet struct {
 	data      string       // the payload: one JSON object
 	nMembers  int          // at least the number of members in data
 	size      int64        // footprint, index included
-	present   jwt.Presence // which of jwt.RegisteredNames are members
+	present   jwt.Presence // which of jwt.RegisteredNames are members; fromIntrospection
 
 	indexOnce sync.Once
 	members   []member // sorted by name, names unique; substrings of data
