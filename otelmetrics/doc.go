@@ -50,6 +50,7 @@
 //	grpcauth.introspection.coalesced            counter  {call}      issuer
 //	grpcauth.introspection.in_flight            gauge    {request}   issuer
 //	grpcauth.introspection.malformed            counter  {token}     issuer
+//	grpcauth.introspection.rate_limited         counter  {request}   issuer
 //
 // A *verifier.MultiVerifier reports the cache and key-set instruments once
 // per issuer, and

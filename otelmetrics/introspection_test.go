@@ -67,6 +67,7 @@ func TestMetrics_ObserveEveryPartOfACombinedVerifier(t *testing.T) {
 	opaque, err := introspect.New(introspect.Config{
 		Endpoint: a.IntrospectionURL(), Issuer: a.URL(), ClientID: rs.ID, ClientSecret: rs.Secret,
 		Audiences: []string{a.Audience()}, Now: now, Logger: quiet,
+		MaxRequestRate: 2, // the clock stands still: two requests, then none
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -116,19 +117,21 @@ func TestMetrics_ObserveEveryPartOfACombinedVerifier(t *testing.T) {
 	call(jwtB, codes.OK)
 	call("e30.@@.e30", codes.Unauthenticated) // a JWT whose payload the MultiVerifier cannot read
 	call("abc!def", codes.Unauthenticated)    // not a JWT, nor a b64token: refused without a request
+	call("dGhpcmQtb25l", codes.Unavailable)   // a third request would exceed MaxRequestRate
 
 	got := collect(t, reader)
 	issA, issB := attrs("issuer", a.URL()), attrs("issuer", b.URL())
 	for name, want := range map[string]map[attribute.Set]int64{
 		"grpcauth.introspection.cache.hits":          {issA: 2},
 		"grpcauth.introspection.cache.negative_hits": {issA: 1},
-		"grpcauth.introspection.cache.misses":        {issA: 2},
+		"grpcauth.introspection.cache.misses":        {issA: 3}, // one of them rate-limited
 		"grpcauth.introspection.requests":            {issA: 2},
 		"grpcauth.introspection.failures":            {issA: 0},
 		"grpcauth.introspection.inactive":            {issA: 1},
 		"grpcauth.introspection.coalesced":           {issA: 0},
 		"grpcauth.introspection.in_flight":           {issA: 0},
 		"grpcauth.introspection.malformed":           {issA: 1},
+		"grpcauth.introspection.rate_limited":        {issA: 1},
 		"grpcauth.introspection.cache.entries": {
 			attrs("cache", "positive", "issuer", a.URL()): 1,
 			attrs("cache", "negative", "issuer", a.URL()): 1,

@@ -27,7 +27,7 @@ type observed struct {
 	// From introspect.Stats.
 	iHits, iNegHits, iMisses, iRequests metric.Int64ObservableCounter
 	iFailures, iInactive, iCoalesced    metric.Int64ObservableCounter
-	iMalformed                          metric.Int64ObservableCounter
+	iMalformed, iRateLimited            metric.Int64ObservableCounter
 	iEntries, iSize, iInFlight          metric.Int64ObservableGauge
 }
 
@@ -56,6 +56,7 @@ func newObserved(meter metric.Meter) (*observed, error) {
 		{&o.iInactive, "grpcauth.introspection.inactive", "{response}", "Introspection answers saying the token is not active."},
 		{&o.iCoalesced, "grpcauth.introspection.coalesced", "{call}", "Verifications that shared an introspection request already in flight."},
 		{&o.iMalformed, "grpcauth.introspection.malformed", "{token}", "Tokens refused for their form without an introspection request."},
+		{&o.iRateLimited, "grpcauth.introspection.rate_limited", "{request}", "Introspection requests not sent because they would have exceeded MaxRequestRate; their tokens failed as unavailable."},
 	}
 	for _, c := range counters {
 		var err error
@@ -92,7 +93,7 @@ func newObserved(meter metric.Meter) (*observed, error) {
 func (o *observed) instruments() []metric.Observable {
 	return []metric.Observable{o.hits, o.misses, o.fetches, o.failures, o.entries, o.keys, o.age,
 		o.size, o.discoveries, o.urlChanges, o.missFetches, o.missesLimited, o.missWaits, o.skippedKeys, o.unknownIssuers,
-		o.malformed, o.iHits, o.iNegHits, o.iMisses, o.iRequests, o.iFailures, o.iInactive, o.iCoalesced, o.iMalformed, o.iEntries, o.iSize, o.iInFlight}
+		o.malformed, o.iHits, o.iNegHits, o.iMisses, o.iRequests, o.iFailures, o.iInactive, o.iCoalesced, o.iMalformed, o.iRateLimited, o.iEntries, o.iSize, o.iInFlight}
 }
 
 // observe reports one key-set verifier's figures.
@@ -129,6 +130,7 @@ func (o *observed) observeIntrospection(ob metric.Observer, st introspect.Stats)
 	ob.ObserveInt64(o.iInactive, st.Inactive, attrs)
 	ob.ObserveInt64(o.iCoalesced, st.Coalesced, attrs)
 	ob.ObserveInt64(o.iMalformed, st.Malformed, attrs)
+	ob.ObserveInt64(o.iRateLimited, st.RateLimited, attrs)
 	ob.ObserveInt64(o.iInFlight, int64(st.InFlight), attrs)
 	ob.ObserveInt64(o.iSize, st.CacheBytes, attrs)
 	ob.ObserveInt64(o.iEntries, int64(st.CacheEntries),
