@@ -25,8 +25,9 @@
 // An expression must type-check to bool: compare a dyn value (a claim)
 // explicitly, e.g. claims.admin == true. Every condition is compiled once,
 // when grpcauth compiles the method's rule (Authenticator.Check at
-// start-up), and its evaluation is bounded by Config.CostLimit. See
-// docs/conditions.md.
+// start-up), and its evaluation is bounded by Config.CostLimit. A
+// comprehension stops, failing the condition, once the call's context
+// ends (see Eval). See docs/conditions.md.
 //
 // This package is separate from grpcauth so that a server without
 // conditions never links cel-go.
@@ -170,6 +171,10 @@ func (c *Compiler) CompileCondition(method protoreflect.MethodDescriptor, expr s
 		return nil, err
 	}
 	opts := []cel.ProgramOption{cel.EvalOptions(cel.OptOptimize)}
+	loops := hasComprehension(ast)
+	if loops {
+		opts = append(opts, cel.InterruptCheckFrequency(interruptCheckFrequency))
+	}
 	if cost, err := env.EstimateCost(ast, c.estimator); err != nil || cost.Max > c.limit {
 		// Not proven within the limit: track it.
 		opts = append(opts, cel.CostLimit(c.limit), cel.CostTracking(runtimeCoster{}))
@@ -178,7 +183,30 @@ func (c *Compiler) CompileCondition(method protoreflect.MethodDescriptor, expr s
 	if err != nil {
 		return nil, fmt.Errorf("celcond: %w", err)
 	}
-	return &condition{prg: prg, readsRequest: readsRequest(ast), claims: claimNames(ast)}, nil
+	return &condition{prg: prg, loops: loops, readsRequest: readsRequest(ast), claims: claimNames(ast)}, nil
+}
+
+// interruptCheckFrequency is how many comprehension steps an evaluation
+// takes between two looks at the call's context (cel-go's
+// cel.InterruptCheckFrequency). A step costs at least a comparison, and
+// at most what the cost limit allows one of the operations cel-go
+// undercharges (a map indexed or built with a computed key hashes it
+// whole, about half a millisecond for a 4 MiB request string): an
+// evaluation whose call has ended stops within about 20 such steps, and
+// the look, a non-blocking receive on the context's Done channel, is
+// paid once per 20 steps.
+const interruptCheckFrequency = 20
+
+// hasComprehension reports whether the checked expression ast has a
+// comprehension (all, exists, exists_one, map, filter): only a
+// comprehension repeats work, so only its evaluation can run long
+// enough to be worth stopping when the call ends.
+func hasComprehension(ast *cel.Ast) bool {
+	found := false
+	celast.PreOrderVisit(ast.NativeRep().Expr(), celast.NewExprVisitor(func(e celast.Expr) {
+		found = found || e.Kind() == celast.ComprehensionKind
+	}))
+	return found
 }
 
 // literalPatterns fails when a call to matches takes a pattern that is not
@@ -506,6 +534,7 @@ func deepSize(v ref.Val) uint64 {
 // condition is a compiled CEL condition.
 type condition struct {
 	prg          cel.Program
+	loops        bool // the expression has a comprehension: watch the context
 	readsRequest bool
 	claims       []string // the claims read, nil for all (see claimNames)
 }
@@ -516,15 +545,36 @@ type condition struct {
 func (c *condition) ReadsRequest() bool { return c.readsRequest }
 
 // Eval evaluates the condition on in. An error (a missing claim or key, a
-// cost limit exceeded, a request of another type) says what failed.
-func (c *condition) Eval(_ context.Context, in grpcauth.ConditionInput) (bool, error) {
+// cost limit exceeded, a request of another type, the call's end) says
+// what failed.
+//
+// A comprehension watches ctx, the call's context, every
+// interruptCheckFrequency steps: once the call is cancelled or its
+// deadline passes, the evaluation stops and fails with an error wrapping
+// ctx.Err() (context.Canceled or context.DeadlineExceeded), so an
+// expression that takes long within the cost limit (see docs/conditions.md,
+// "Cost") does not run on for a caller that is gone. An expression
+// without a comprehension does not look at ctx: it does a bounded amount
+// of work.
+func (c *condition) Eval(ctx context.Context, in grpcauth.ConditionInput) (bool, error) {
 	act := activations.Get().(*activation)
 	act.in = in
 	act.names = c.claims
-	out, _, err := c.prg.Eval(act)
+	var (
+		out ref.Val
+		err error
+	)
+	if c.loops && ctx.Done() != nil {
+		out, _, err = c.prg.ContextEval(ctx, act)
+	} else {
+		out, _, err = c.prg.Eval(act)
+	}
 	*act = activation{} // keep nothing of this call alive
 	activations.Put(act)
 	if err != nil {
+		if ctxErr := ctx.Err(); ctxErr != nil && errors.Is(err, interpreter.InterruptError{}) {
+			return false, fmt.Errorf("celcond: the evaluation was stopped: %w", ctxErr)
+		}
 		return false, fmt.Errorf("celcond: %w", shortError{err})
 	}
 	b, ok := out.(types.Bool)

@@ -334,3 +334,40 @@ func TestCondition_StreamWithClaimsOnlyConditionIsRefusedAtItsStart(t *testing.T
 		t.Fatalf("end of acme's stream = %v", err)
 	}
 }
+
+// TestCondition_CallThatEndsIsNotGrantedByALongComprehension: a call
+// cancelled while its condition runs a comprehension (here, cancelled
+// before it starts) is refused, not served, and its decision's error is
+// the call's cancellation: the evaluation stopped rather than running on,
+// to a grant, for a caller that is gone.
+func TestCondition_CallThatEndsIsNotGrantedByALongComprehension(t *testing.T) {
+	const own = "/authtest.v1.ConditionService/Own"
+	var decided []grpcauth.Decision
+	e := newEnv(t, grpcauth.Config{
+		Rules:      map[string]*grpcauthv1.Rule{own: {Condition: "claims.l.exists(x, x == request.item.owner)"}},
+		OnDecision: func(_ context.Context, d grpcauth.Decision) { decided = append(decided, d) },
+	})
+	l := make([]string, 1000)
+	l[len(l)-1] = "alice"
+	ctx, cancel := context.WithCancel(metadata.NewIncomingContext(loopbackCtx(),
+		metadata.Pairs("authorization", "Bearer "+e.Token(t, map[string]any{"l": l}, nil))))
+	req := &authtestv1.OwnRequest{Item: &authtestv1.Item{Owner: "alice"}}
+	serve := func(ctx context.Context) (served bool, err error) {
+		err = e.Auth.ServeCall(ctx, own, false, req, func(context.Context, *grpcauth.Guard) error {
+			served = true
+			return nil
+		})
+		return served, err
+	}
+	if served, err := serve(ctx); err != nil || !served {
+		t.Fatalf("live call: ServeCall = %v, served %v; want served", err, served)
+	}
+	cancel()
+	served, err := serve(ctx)
+	if err == nil || served {
+		t.Fatalf("cancelled call: ServeCall = %v, served %v; want a refusal", err, served)
+	}
+	if d := decided[len(decided)-1]; d.Allowed || !errors.Is(d.Err, context.Canceled) {
+		t.Errorf("decision: allowed %v, err %v; want refused with context.Canceled", d.Allowed, d.Err)
+	}
+}

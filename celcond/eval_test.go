@@ -3,10 +3,12 @@ package celcond_test
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os/exec"
 	"strings"
 	"testing"
+	"time"
 	"unicode/utf8"
 
 	"google.golang.org/protobuf/reflect/protoreflect"
@@ -462,5 +464,48 @@ func TestEval_DecodesOnlyTheClaimsRead(t *testing.T) {
 		if ok, err := compile(t, celcond.Config{}, expr).Eval(context.Background(), in); !ok || err != nil {
 			t.Errorf("%s = %v, %v; want true", expr, ok, err)
 		}
+	}
+}
+
+// TestEval_EndedCallStopsAComprehension: a comprehension watches the
+// call's context, so that an expression that runs long within the cost
+// limit (a map indexed with a computed key, which cel-go undercharges)
+// stops once the call is cancelled or past its deadline, and fails with
+// that context error rather than running to its end: to a grant (the
+// first expression is true) or to its own result (the second would fail
+// on its last element, "no such key").
+func TestEval_EndedCallStopsAComprehension(t *testing.T) {
+	l := make([]string, 1000)
+	for i := range l {
+		l[i] = "a"
+	}
+	l[len(l)-1] = "z"
+	in := grpcauth.ConditionInput{Claims: claims(t, map[string]any{"sub": "alice", "l": l, "m": map[string]int{"a": 1}}),
+		Request: &authtestv1.OwnRequest{}}
+	cancelled, cancel := context.WithCancel(context.Background())
+	cancel()
+	past, cancel := context.WithDeadline(context.Background(), time.Unix(0, 0))
+	defer cancel()
+	for _, tt := range []struct {
+		name string
+		ctx  context.Context
+		want error
+	}{{"cancelled", cancelled, context.Canceled}, {"past its deadline", past, context.DeadlineExceeded}} {
+		for _, expr := range []string{"claims.l.exists(x, x == 'z')", "claims.l.all(x, claims.m[x] == 1)"} {
+			got, err := compile(t, celcond.Config{}, expr).Eval(tt.ctx, in)
+			if got || !errors.Is(err, tt.want) {
+				t.Errorf("%s: %s = %v, %v; want false, %v", tt.name, expr, got, err, tt.want)
+			}
+		}
+	}
+	// A live call's context does not stop it, nor does an ended one stop an
+	// expression without a comprehension, which does bounded work.
+	live, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	if got, err := compile(t, celcond.Config{}, "claims.l.exists(x, x == 'z')").Eval(live, in); !got || err != nil {
+		t.Errorf("with a live context: %v, %v; want true", got, err)
+	}
+	if got, err := compile(t, celcond.Config{}, "claims.m.a == 1").Eval(cancelled, in); !got || err != nil {
+		t.Errorf("no comprehension, cancelled: %v, %v; want true", got, err)
 	}
 }

@@ -1,12 +1,18 @@
 package connectauth
 
 import (
+	"errors"
+	"fmt"
+	"log/slog"
 	"net/http"
+	"net/url"
 	"slices"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 
 	connectcors "connectrpc.com/cors"
+	"golang.org/x/net/http/httpguts"
 )
 
 // Headers a browser must be allowed to send and to read beyond what
@@ -30,15 +36,127 @@ var (
 // which a Connect unary response through vanguard carries them without
 // ChallengeHeaders.
 //
-// origins are exact origins such as "https://app.example.com" or
-// "http://127.0.0.1:8080". A request from any other origin is served
-// without CORS headers, so the browser withholds the response from the
-// page. No cookies are involved: the token travels in a header the page
-// sets, so the policy never allows credentials.
+// origins are origins such as "https://app.example.com" or
+// "http://127.0.0.1:8080", normalised as NewCORS normalises them (a browser
+// sends its Origin header in lower case, without a default port or a
+// trailing "/"). A request from any other origin is served without CORS
+// headers, so the browser withholds the response from the page. No
+// cookies are involved: the token travels in a header the page sets, so
+// the policy never allows credentials.
+//
+// CORS cannot return an error: an origin that NewCORS refuses ("*",
+// "null", one with a path) never matches, and CORS logs it, once, as an
+// error record of slog.Default(). Prefer NewCORS, which refuses it.
 func CORS(h http.Handler, origins ...string) http.Handler {
+	var allowed []string
+	for _, o := range origins {
+		n, err := parseOrigin(o)
+		if err != nil {
+			slog.Default().Error("connectauth: CORS: ignoring an origin no browser sends", "err", err)
+			continue
+		}
+		allowed = append(allowed, n)
+	}
+	return corsHandler(h, allowed, nil)
+}
+
+// CORSConfig configures NewCORS.
+type CORSConfig struct {
+	// Origins are the origins whose pages may call the service, each
+	// spelled scheme://host or scheme://host:port, as a browser's Origin
+	// header spells it ("https://app.example.com",
+	// "http://127.0.0.1:8080"). NewCORS lower-cases the scheme and host and
+	// drops a trailing "/" and the scheme's default port (80 for http, 443
+	// for https); it refuses anything else that no browser sends, which
+	// would never match: "*" or a wildcard in the host such as
+	// "https://*.example.com" (list the origins), "null" (the origin of
+	// sandboxed frames and local files, which any site can make), a path,
+	// query, fragment or user info, a host that is not ASCII (spell an
+	// internationalised name in its punycode form, "xn--..."). At least
+	// one is needed.
+	Origins []string
+
+	// AllowedHeaders are request headers that pages may send beyond those
+	// of the protocols (Content-Type, Connect-Protocol-Version, X-Grpc-Web,
+	// ...) and the credentials (Authorization, DPoP): for instance
+	// "traceparent" and "tracestate", which the OpenTelemetry web SDKs send
+	// to propagate W3C Trace Context. Each is a header name; "*" is
+	// refused: list the names. Default: none.
+	AllowedHeaders []string
+}
+
+// NewCORS returns h behind the CORS policy of CORS, for cfg.Origins, also
+// letting pages send cfg.AllowedHeaders. It fails when an origin or a
+// header name is malformed (see CORSConfig) or when there is no origin.
+func NewCORS(h http.Handler, cfg CORSConfig) (http.Handler, error) {
+	if len(cfg.Origins) == 0 {
+		return nil, errors.New("connectauth: CORSConfig.Origins is empty")
+	}
+	var origins []string
+	for _, o := range cfg.Origins {
+		n, err := parseOrigin(o)
+		if err != nil {
+			return nil, fmt.Errorf("connectauth: CORSConfig.Origins: %w", err)
+		}
+		origins = append(origins, n)
+	}
+	for _, name := range cfg.AllowedHeaders {
+		if name == "*" || !httpguts.ValidHeaderFieldName(name) {
+			return nil, fmt.Errorf("connectauth: CORSConfig.AllowedHeaders: %q is not a header name (a wildcard is refused: list the names)", name)
+		}
+	}
+	return corsHandler(h, origins, cfg.AllowedHeaders), nil
+}
+
+// parseOrigin normalises a configured origin to the serialization a
+// browser sends in its Origin header (RFC 6454, section 6.2): the scheme
+// and host in lower case, no default port, no trailing "/". It refuses what
+// a browser never sends.
+func parseOrigin(s string) (string, error) {
+	switch s {
+	case "*":
+		return "", errors.New(`"*" is not an origin: list each origin whose pages may call the service`)
+	case "null":
+		return "", errors.New(`"null" is refused: it is the origin of sandboxed frames, local files and redirected requests, which any site can make`)
+	}
+	u, err := url.Parse(s)
+	if err != nil || u.Scheme == "" || u.Opaque != "" || u.Host == "" || u.User != nil {
+		return "", fmt.Errorf("%q is not an origin: want scheme://host[:port]", s)
+	}
+	if (u.Path != "" && u.Path != "/") || u.RawQuery != "" || u.ForceQuery || u.Fragment != "" || strings.HasSuffix(s, "#") {
+		return "", fmt.Errorf("%q: an origin has no path, query or fragment", s)
+	}
+	if strings.Contains(u.Host, "*") {
+		return "", fmt.Errorf("%q: an origin has no wildcard: list each origin whose pages may call the service", s)
+	}
+	for _, c := range []byte(u.Host) {
+		if c >= utf8.RuneSelf || c == '%' {
+			return "", fmt.Errorf("%q: spell the host in ASCII, as a browser sends it (punycode for an internationalised name)", s)
+		}
+	}
+	host := strings.ToLower(u.Host)
+	port := u.Port()
+	if host[0] == ':' {
+		return "", fmt.Errorf("%q is not an origin: no host", s)
+	}
+	if port == "" && strings.HasSuffix(host, ":") || u.Scheme == "http" && port == "80" || u.Scheme == "https" && port == "443" {
+		host = strings.TrimSuffix(host, ":"+port)
+	}
+	return u.Scheme + "://" + host, nil
+}
+
+// corsHandler is the policy of CORS and NewCORS: origins normalised by
+// parseOrigin, extraHeaders valid header names.
+func corsHandler(h http.Handler, origins, extraHeaders []string) http.Handler {
 	allowed := slices.Clone(origins)
 	methods := strings.Join(connectcors.AllowedMethods(), ", ")
-	reqHeaders := strings.Join(append(connectcors.AllowedHeaders(), authRequestHeaders...), ", ")
+	reqHeaders := connectcors.AllowedHeaders()
+	for _, name := range append(slices.Clone(authRequestHeaders), extraHeaders...) {
+		if !slices.ContainsFunc(reqHeaders, func(have string) bool { return strings.EqualFold(have, name) }) {
+			reqHeaders = append(reqHeaders, name)
+		}
+	}
+	allowedHeaders := strings.Join(reqHeaders, ", ")
 	exposed := strings.Join(append(connectcors.ExposedHeaders(), authResponseHeaders...), ", ")
 	maxAge := strconv.Itoa(2 * 60 * 60)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -54,7 +172,7 @@ func CORS(h http.Handler, origins ...string) http.Handler {
 			hdr.Add("Vary", "Access-Control-Request-Method")
 			hdr.Add("Vary", "Access-Control-Request-Headers")
 			hdr.Set("Access-Control-Allow-Methods", methods)
-			hdr.Set("Access-Control-Allow-Headers", reqHeaders)
+			hdr.Set("Access-Control-Allow-Headers", allowedHeaders)
 			hdr.Set("Access-Control-Max-Age", maxAge)
 			w.WriteHeader(http.StatusNoContent)
 			return

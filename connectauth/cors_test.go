@@ -2,6 +2,7 @@ package connectauth_test
 
 import (
 	"context"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -178,5 +179,97 @@ func TestCORS_NonCallsNeverReachTheDecision(t *testing.T) {
 	}
 	if n := decisions.Load(); n != 0 {
 		t.Errorf("%d decisions for requests that are not calls, want none", n)
+	}
+}
+
+// preflight sends h a preflight from origin and returns the response.
+func preflight(h http.Handler, origin string) *httptest.ResponseRecorder {
+	req := httptest.NewRequest(http.MethodOptions, "/items.v1.ItemsService/ListItems", nil)
+	req.Header.Set("Origin", origin)
+	req.Header.Set("Access-Control-Request-Method", "POST")
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, req)
+	return rec
+}
+
+// A configured origin in another case, with the scheme's default port or
+// a trailing "/", means the origin a browser sends without them: before,
+// it never matched, and the pages it names could not call the service.
+func TestCORS_OriginsAreNormalisedAsBrowsersSendThem(t *testing.T) {
+	configured := []string{"https://App.Example.com/", "HTTP://127.0.0.1:80", "https://api.example.com:443", "http://[::1]:8080"}
+	strict, err := connectauth.NewCORS(http.NotFoundHandler(), connectauth.CORSConfig{Origins: configured})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, h := range map[string]http.Handler{"CORS": connectauth.CORS(http.NotFoundHandler(), configured...), "NewCORS": strict} {
+		for _, origin := range []string{"https://app.example.com", "http://127.0.0.1", "https://api.example.com", "http://[::1]:8080"} {
+			if got := preflight(h, origin).Header().Get("Access-Control-Allow-Origin"); got != origin {
+				t.Errorf("%s: preflight from %s: Allow-Origin %q", name, origin, got)
+			}
+		}
+		if got := preflight(h, "https://App.Example.com/").Header().Get("Access-Control-Allow-Origin"); got != "" {
+			t.Errorf("%s: a non-normalised Origin header matched: Allow-Origin %q", name, got)
+		}
+	}
+}
+
+// An origin no browser sends is a misconfiguration that would go
+// unnoticed (it never matches): NewCORS refuses it, and CORS, which cannot
+// return an error, logs it.
+func TestCORS_OriginsNoBrowserSendsAreRefusedOrLogged(t *testing.T) {
+	for _, origin := range []string{"*", "null", "", "app.example.com", "https://app.example.com/app", "https://app.example.com?x",
+		"https://app.example.com#", "https://user@app.example.com", "https://bücher.example", "https://*.example.com", "https://:443", "https://app.example.com:x"} {
+		h, err := connectauth.NewCORS(http.NotFoundHandler(), connectauth.CORSConfig{Origins: []string{"https://ok.example", origin}})
+		if err == nil || h != nil || !strings.HasPrefix(err.Error(), "connectauth: CORSConfig.Origins: ") {
+			t.Errorf("NewCORS(%q) = %v, %v; want an error", origin, h, err)
+		}
+	}
+	if _, err := connectauth.NewCORS(http.NotFoundHandler(), connectauth.CORSConfig{}); err == nil {
+		t.Error("NewCORS without origins: no error")
+	}
+
+	var logged strings.Builder
+	prev := slog.Default()
+	slog.SetDefault(slog.New(slog.NewTextHandler(&logged, nil)))
+	defer slog.SetDefault(prev)
+	h := connectauth.CORS(http.NotFoundHandler(), "*", "https://ok.example")
+	if !strings.Contains(logged.String(), `level=ERROR`) || !strings.Contains(logged.String(), `\"*\" is not an origin`) {
+		t.Errorf("CORS with \"*\" logged %q", logged.String())
+	}
+	if got := preflight(h, "https://evil.example").Header().Get("Access-Control-Allow-Origin"); got != "" {
+		t.Errorf("\"*\" allowed another origin: %q", got)
+	}
+	if got := preflight(h, "https://ok.example").Header().Get("Access-Control-Allow-Origin"); got != "https://ok.example" {
+		t.Errorf("the valid origin beside \"*\": Allow-Origin %q", got)
+	}
+}
+
+// Pages that propagate W3C Trace Context (the OpenTelemetry web SDKs send
+// traceparent and tracestate) need those headers allowed, or the browser
+// refuses every call after its preflight: NewCORS allows the names it is
+// given, never a wildcard.
+func TestNewCORS_AllowsConfiguredRequestHeaders(t *testing.T) {
+	const origin = "https://app.example.com"
+	h, err := connectauth.NewCORS(http.NotFoundHandler(), connectauth.CORSConfig{Origins: []string{origin},
+		AllowedHeaders: []string{"traceparent", "tracestate", "authorization"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	allowed := map[string]int{}
+	for _, name := range strings.Split(preflight(h, origin).Header().Get("Access-Control-Allow-Headers"), ",") {
+		allowed[strings.ToLower(strings.TrimSpace(name))]++
+	}
+	for _, name := range []string{"traceparent", "tracestate", "authorization", "dpop", "content-type"} {
+		if allowed[name] != 1 {
+			t.Errorf("Allow-Headers lists %q %d times, want once: %v", name, allowed[name], allowed)
+		}
+	}
+	if got := preflight(connectauth.CORS(http.NotFoundHandler(), origin), origin).Header().Get("Access-Control-Allow-Headers"); strings.Contains(got, "traceparent") {
+		t.Errorf("CORS allows traceparent unasked: %q", got)
+	}
+	for _, name := range []string{"*", "", "trace parent", "x-a\r\nx-b"} {
+		if _, err := connectauth.NewCORS(http.NotFoundHandler(), connectauth.CORSConfig{Origins: []string{origin}, AllowedHeaders: []string{name}}); err == nil {
+			t.Errorf("NewCORS allowed header %q", name)
+		}
 	}
 }

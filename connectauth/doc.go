@@ -58,11 +58,13 @@
 // Trailer-WWW-Authenticate, and a gRPC refusal makes net/http log nothing;
 // and CORS for pages on other origins (docs/browsers.md).
 //
-// CORS lets a browser page on another origin call the service and read the
-// status, ErrorInfo details and the WWW-Authenticate and DPoP-Nonce
-// headers of a refusal, also under the names Trailer-WWW-Authenticate and
-// Trailer-DPoP-Nonce, in which a Connect unary response through vanguard
-// carries them without ChallengeHeaders. The interceptor leaves the
+// CORS and NewCORS let a browser page on another origin call the service
+// and read the status, ErrorInfo details and the WWW-Authenticate and
+// DPoP-Nonce headers of a refusal, also under the names
+// Trailer-WWW-Authenticate and Trailer-DPoP-Nonce, in which a Connect
+// unary response through vanguard carries them without ChallengeHeaders.
+// NewCORS refuses an origin no browser sends ("*", a path), which would
+// never match, and allows further request headers (traceparent). The interceptor leaves the
 // WWW-Authenticate challenge out of a refusal in the gRPC protocol
 // (net/http would drop it from the HTTP/2 trailers and log a line per
 // call); Connect and gRPC-Web callers get it.
