@@ -33,8 +33,10 @@ type ConditionCompiler interface {
 // Condition is a compiled condition. It must be safe for concurrent use.
 type Condition interface {
 	// Eval reports whether the call may proceed. An error refuses the call
-	// with reason CONDITION_ERROR and is logged, never sent to the caller.
-	// ctx is the call's context.
+	// with reason CONDITION_ERROR and is logged, never sent to the caller;
+	// an error wrapping ctx's own context.Canceled or
+	// context.DeadlineExceeded, once ctx is done, refuses it with
+	// CANCELED or DEADLINE_EXCEEDED instead. ctx is the call's context.
 	Eval(ctx context.Context, in ConditionInput) (bool, error)
 }
 
@@ -147,7 +149,11 @@ func (p *methodPlan) evalCondition(ctx context.Context, method string, c verifie
 	ok, err := p.cond.Eval(ctx, ConditionInput{Method: method, Claims: c, Request: m})
 	switch {
 	case err != nil:
-		return rejConditionError, fmt.Errorf("grpcauth: condition %q: %w", p.rule.condition, err)
+		err = fmt.Errorf("grpcauth: condition %q: %w", p.rule.condition, err)
+		if r := callEnded(ctx, err); r != nil { // stopped because the caller gave up
+			return r, err
+		}
+		return rejConditionError, err
 	case !ok:
 		return rejConditionFailed, fmt.Errorf("grpcauth: condition %q is false", p.rule.condition)
 	}

@@ -175,10 +175,10 @@ const (
 	// Revalidator). A server bug, not the caller's: no challenge.
 	ReasonInternalError = "INTERNAL_ERROR"
 	// ReasonCanceled: the caller cancelled while its token was being
-	// verified (codes.Canceled).
+	// verified or its condition evaluated (codes.Canceled).
 	ReasonCanceled = "CANCELED"
 	// ReasonDeadlineExceeded: the call's deadline passed while its token
-	// was being verified (codes.DeadlineExceeded).
+	// was being verified or its condition evaluated (codes.DeadlineExceeded).
 	ReasonDeadlineExceeded = "DEADLINE_EXCEEDED"
 )
 

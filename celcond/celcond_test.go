@@ -13,6 +13,7 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/metadata"
+	"google.golang.org/grpc/status"
 
 	"github.com/grpcauth/grpcauth"
 	"github.com/grpcauth/grpcauth/celcond"
@@ -364,10 +365,10 @@ func TestCondition_CallThatEndsIsNotGrantedByALongComprehension(t *testing.T) {
 	}
 	cancel()
 	served, err := serve(ctx)
-	if err == nil || served {
-		t.Fatalf("cancelled call: ServeCall = %v, served %v; want a refusal", err, served)
+	if status.Code(err) != codes.Canceled || served {
+		t.Fatalf("cancelled call: ServeCall = %v, served %v; want a refusal with Canceled", err, served)
 	}
-	if d := decided[len(decided)-1]; d.Allowed || !errors.Is(d.Err, context.Canceled) {
-		t.Errorf("decision: allowed %v, err %v; want refused with context.Canceled", d.Allowed, d.Err)
+	if d := decided[len(decided)-1]; d.Allowed || !errors.Is(d.Err, context.Canceled) || d.Reason != grpcauth.ReasonCanceled {
+		t.Errorf("decision: allowed %v, reason %q, err %v; want refused, %q, with context.Canceled", d.Allowed, d.Reason, d.Err, grpcauth.ReasonCanceled)
 	}
 }
