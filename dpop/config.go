@@ -79,8 +79,9 @@ type Config struct {
 	// "https://api.example.com:8443") accepted in a proof's htu besides
 	// the request's own scheme and authority, for servers behind a proxy
 	// whose public URL differs from what the server sees. Each is
-	// normalised (case, default port) by New; a path, query, fragment or
-	// user info is refused. Default: none.
+	// normalised (case, default port) by New; a path, query, fragment,
+	// user info or wildcard ("https://*.example.com") is refused. Default:
+	// none.
 	Origins []string
 
 	// OnlyOrigins accepts in a proof's htu only the origins in Origins,

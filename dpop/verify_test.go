@@ -396,6 +396,8 @@ func TestNewVerifier_RefusesUnsafeConfig(t *testing.T) {
 		"alg HS256":                   {Algorithms: []string{"HS256"}},
 		"negative MaxAge":             {MaxAge: -time.Second},
 		"origin path":                 {Origins: []string{"https://a.example/p"}},
+		"origin wildcard host":        {Origins: []string{"https://*.example.com"}},
+		"origin wildcard":             {Origins: []string{"https://*"}},
 		"OnlyOrigins without Origins": {OnlyOrigins: true},
 	} {
 		if _, err := dpop.NewVerifier(cfg); err == nil {
