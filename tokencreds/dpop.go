@@ -431,8 +431,10 @@ const maxErrorBody = 64 << 10
 // RoundTrip sends req with a DPoP proof, and once more with the server's
 // nonce if it asks for one (see DPoPTransport). It does not change req.
 // A successful (2xx) answer that is a token response (RFC 6749, section
-// 5.1: an access_token, in JSON or, as golang.org/x/oauth2 also reads it,
-// form-encoded) whose token_type is not DPoP is refused: the server did not
+// 5.1: an access_token, in JSON whatever the Content-Type, as
+// golang.org/x/oauth2/jwt reads it, or form-encoded when the Content-Type
+// says so, as golang.org/x/oauth2 also reads it) whose token_type is not
+// DPoP is refused: the server did not
 // bind the token (RFC 9449, section 5), so RoundTrip closes the answer and
 // fails with an error wrapping ErrNotDPoPToken, and the token source
 // neither returns nor keeps the token.
@@ -473,23 +475,23 @@ func refuseUnboundToken(resp *http.Response) error {
 	if err != nil {
 		return nil // the token source fails reading it too
 	}
+	// JSON whatever the Content-Type, as golang.org/x/oauth2/jwt reads it;
+	// also form-encoded when labelled so, as golang.org/x/oauth2 reads it.
+	// A body is not both: no reading finds a token the other would miss.
 	var tok struct {
 		AccessToken string `json:"access_token"`
 		TokenType   string `json:"token_type"`
 	}
-	if ct, _, _ := mime.ParseMediaType(resp.Header.Get("Content-Type")); ct == "application/x-www-form-urlencoded" || ct == "text/plain" {
-		vals, err := url.ParseQuery(string(head))
-		if err != nil {
-			return nil
+	unbound := json.Unmarshal(head, &tok) == nil && tok.AccessToken != "" && !strings.EqualFold(tok.TokenType, "DPoP")
+	if ct, _, _ := mime.ParseMediaType(resp.Header.Get("Content-Type")); !unbound && (ct == "application/x-www-form-urlencoded" || ct == "text/plain") {
+		if vals, err := url.ParseQuery(string(head)); err == nil {
+			unbound = vals.Get("access_token") != "" && !strings.EqualFold(vals.Get("token_type"), "DPoP")
 		}
-		tok.AccessToken, tok.TokenType = vals.Get("access_token"), vals.Get("token_type")
-	} else if json.Unmarshal(head, &tok) != nil {
-		return nil
 	}
-	if tok.AccessToken == "" || strings.EqualFold(tok.TokenType, "DPoP") {
-		return nil
+	if unbound {
+		return fmt.Errorf("%w: the token endpoint did not bind it to the proof's key", ErrNotDPoPToken)
 	}
-	return fmt.Errorf("%w: the token endpoint did not bind it to the proof's key", ErrNotDPoPToken)
+	return nil
 }
 
 // roundTrip is RoundTrip without the check of the token's type.

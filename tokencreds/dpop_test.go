@@ -5,7 +5,10 @@ import (
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
+	"crypto/rsa"
+	"crypto/x509"
 	"encoding/json"
+	"encoding/pem"
 	"errors"
 	"fmt"
 	"io"
@@ -25,6 +28,7 @@ import (
 	"github.com/lestrrat-go/jwx/v2/jwt"
 	"golang.org/x/oauth2"
 	"golang.org/x/oauth2/clientcredentials"
+	oauthjwt "golang.org/x/oauth2/jwt"
 	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
@@ -1313,5 +1317,35 @@ func TestDPoP_TokenRequestWhoseProofCannotBeSignedIsInternal(t *testing.T) {
 	}
 	if n := requests.Load(); n != 0 {
 		t.Errorf("endpoint got %d requests, want none", n)
+	}
+}
+
+// golang.org/x/oauth2/jwt (RFC 7523's JWT bearer grant) reads a token
+// response as JSON whatever its Content-Type: a Bearer token in JSON
+// labelled text/plain or form-encoded is a token to it, and its
+// ReuseTokenSource would keep it (and every call of the Credentials fail
+// with ErrNotDPoPToken until it expires), so the transport refuses it too,
+// as it does a JSON token with a JSON Content-Type.
+func TestDPoPTransport_RefusesAnUnboundJSONTokenWhateverItsContentType(t *testing.T) {
+	rsaKey, err := rsa.GenerateKey(rand.Reader, 2048)
+	if err != nil {
+		t.Fatal(err)
+	}
+	keyPEM := pem.EncodeToMemory(&pem.Block{Type: "RSA PRIVATE KEY", Bytes: x509.MarshalPKCS1PrivateKey(rsaKey)})
+	for _, contentType := range []string{"text/plain", "application/x-www-form-urlencoded"} {
+		t.Run(contentType, func(t *testing.T) {
+			endpoint := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				w.Header().Set("Content-Type", contentType)
+				io.WriteString(w, `{"access_token":"at","token_type":"Bearer","expires_in":3600}`)
+			}))
+			t.Cleanup(endpoint.Close)
+			cfg := &oauthjwt.Config{Email: "svc@as.example", PrivateKey: keyPEM, TokenURL: endpoint.URL}
+			hc := &http.Client{Transport: tokencreds.NewDPoPTransport(newSigner(t), nil)}
+			tok, err := cfg.TokenSource(context.WithValue(context.Background(), oauth2.HTTPClient, hc)).Token()
+			// The jwt package keeps only the text of a transport's error.
+			if tok != nil || err == nil || !strings.Contains(err.Error(), tokencreds.ErrNotDPoPToken.Error()) {
+				t.Fatalf("Token() = %v, %v; want no token and ErrNotDPoPToken's error", tok, err)
+			}
+		})
 	}
 }

@@ -120,8 +120,8 @@ func New(ts oauth2.TokenSource) *Credentials { return &Credentials{ts: ts, now: 
 //     such as invalid_client, invalid_grant or unauthorized_client, or
 //     another 4xx), for context.Canceled (the source's own context, which
 //     stays cancelled: a source made with a request's context), for any
-//     other error (a panic of the TokenSource,
-//     which runs on a goroutine of its own, included), for a token without an
+//     other error (a panic of the TokenSource, which runs on a goroutine
+//     of its own, or its runtime.Goexit, included), for a token without an
 //     access token (ErrNoToken), and, for Credentials from NewDPoP, for a
 //     token whose token_type is not DPoP (ErrNotDPoPToken, also when a
 //     DPoPTransport refused the token response), and for a DPoPTransport's
@@ -242,9 +242,22 @@ func (c *Credentials) unexpiredOr(err error) (*oauth2.Token, error) {
 
 // run calls the TokenSource for f, and starts or ends the backoff. Calls
 // that arrive once it has answered start a new fetch, or, after a failure,
-// get its error until the backoff delay has passed.
+// get its error until the backoff delay has passed. f is answered whatever
+// becomes of the source: one that ends the goroutine (runtime.Goexit, as a
+// test's fake calling t.FailNow does) fails it with errSourceExited rather
+// than leave it, and every call after it, waiting for ever.
 func (c *Credentials) run(f *fetch) {
-	tok, err := c.askSource()
+	tok, err := (*oauth2.Token)(nil), errSourceExited
+	defer func() { c.answer(f, tok, err) }()
+	tok, err = c.askSource()
+}
+
+// errSourceExited is the error of a fetch whose TokenSource ended the
+// goroutine it ran on instead of returning.
+var errSourceExited = errors.New("tokencreds: the TokenSource ended its goroutine without returning")
+
+// answer ends the fetch f with the TokenSource's answer tok, err (see run).
+func (c *Credentials) answer(f *fetch, tok *oauth2.Token, err error) {
 	if err == nil && (tok == nil || tok.AccessToken == "") {
 		err = ErrNoToken
 	}

@@ -14,6 +14,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"runtime"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -809,5 +810,31 @@ func TestCredentials_PanickingOrMissingTokenSourceFailsTheCall(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// exitingSource is a faulty TokenSource that ends its goroutine, as a
+// test's fake calling t.FailNow does.
+type exitingSource struct{}
+
+func (exitingSource) Token() (*oauth2.Token, error) {
+	runtime.Goexit()
+	return nil, nil
+}
+
+// A TokenSource that ends the credentials' goroutine without returning
+// fails the call, and the next (within the backoff), instead of leaving
+// its fetch unanswered: every later call would wait for it until its
+// deadline, or for ever without one.
+func TestCredentials_TokenSourceEndingItsGoroutineFailsTheCall(t *testing.T) {
+	local := credentials.NewContextWithRequestInfo(peerCtx(&net.UnixAddr{Name: "/run/api.sock", Net: "unix"}), credentials.RequestInfo{AuthInfo: insecureInfo()})
+	c := tokencreds.New(exitingSource{})
+	for i := range 2 {
+		ctx, cancel := context.WithTimeout(local, 10*time.Second)
+		md, err := c.GetRequestMetadata(ctx)
+		cancel()
+		if status.Code(err) != codes.Unauthenticated || md != nil {
+			t.Fatalf("call %d: md %v, err %v, want Unauthenticated", i+1, md, err)
+		}
 	}
 }

@@ -57,14 +57,16 @@ func (s *Set) run() {
 // waitRetryAfter waits until the Retry-After of a fetch that started after
 // the fetch numbered seq (an unknown kid's, while run waited) has passed,
 // once per such fetch, so that a clock that does not move cannot hold the
-// refresh forever. It reports false when the Set was closed meanwhile.
+// refresh forever, and never longer than retryAfterCap, so that a clock set
+// back cannot either (see retryLeft). It reports false when the Set was
+// closed meanwhile.
 func (s *Set) waitRetryAfter(seq uint64) bool {
 	for {
 		s.mu.Lock()
 		until, by := s.retryUntil, s.retrySeq
 		s.mu.Unlock()
-		d := until.Sub(s.cfg.Now())
-		if by <= seq || d <= 0 {
+		d := s.retryLeft(until, s.cfg.Now())
+		if by <= seq || d == 0 {
 			return true
 		}
 		seq = by

@@ -183,3 +183,18 @@ func TestSet_ScheduledRefreshWaitsForTheRetryAfterAMissFetchGot(t *testing.T) {
 		t.Fatalf("after the Retry-After: wait %v and %d fetches, want the refresh done (3 fetches) and the next in %v", w.d, ts.count("/keys"), DefaultRefreshInterval)
 	}
 }
+
+// A clock set back after an unknown kid's fetch got a Retry-After does not
+// stretch the scheduled refresh's wait for it past the cap, as it does not
+// stretch the unknown kids' (retryingLocked): a Config.Now an hour back
+// would otherwise hold the refresh, and with it a removed key's withdrawal,
+// for an hour and the Retry-After.
+func TestSet_ScheduledRefreshIgnoresARetryAfterStretchedByTheClockSetBack(t *testing.T) {
+	_, ts, clock, ft, scheduled := pausedSet(t, Config{}, 429, "120")
+	clock.Advance(-time.Hour)
+	scheduled.fire()
+	if w := ft.next(t); w.d != DefaultRefreshInterval || ts.count("/keys") != 3 {
+		t.Fatalf("clock an hour back: wait %v and %d fetches, want the refresh done at once (3 fetches) and the next in %v",
+			w.d, ts.count("/keys"), DefaultRefreshInterval)
+	}
+}

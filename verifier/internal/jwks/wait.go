@@ -60,9 +60,16 @@ func (s *Set) missLocked(kid string, now time.Time, snap *snapshot) (*fetchCall,
 // 503's, within retryAfterCap) still runs at now: no fetch for an unknown
 // kid starts before it ends. A clock set back before the Retry-After was
 // given, which would stretch the wait past its cap, ends it. s.mu is held.
-func (s *Set) retryingLocked(now time.Time) bool {
-	d := s.retryUntil.Sub(now)
-	return d > 0 && d <= s.retryAfterCap()
+func (s *Set) retryingLocked(now time.Time) bool { return s.retryLeft(s.retryUntil, now) > 0 }
+
+// retryLeft is how long a Retry-After ending at until still runs at now: 0
+// once it has ended, or when it would run longer than retryAfterCap (the
+// clock was set back since it was given).
+func (s *Set) retryLeft(until, now time.Time) time.Duration {
+	if d := until.Sub(now); d > 0 && d <= s.retryAfterCap() {
+		return d
+	}
+	return 0
 }
 
 // startMissFetchLocked starts a fetch on behalf of unknown kids and opens a
