@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"net/netip"
 	"net/url"
 	"slices"
 	"strconv"
@@ -65,10 +66,12 @@ type CORSConfig struct {
 	// Origins are the origins whose pages may call the service, each
 	// spelled scheme://host or scheme://host:port, as a browser's Origin
 	// header spells it ("https://app.example.com",
-	// "http://127.0.0.1:8080"). NewCORS lower-cases the scheme and host and
-	// drops a trailing "/" and the scheme's default port (80 for http, 443
-	// for https); it refuses anything else that no browser sends, which
-	// would never match: "*" or a wildcard in the host such as
+	// "http://127.0.0.1:8080"). NewCORS lower-cases the scheme and host,
+	// drops a trailing "/", a port's leading zeros and the scheme's default
+	// port (80 for http, 443 for https), and writes an IPv6 address as a
+	// browser does ("[::1]"); it refuses anything else that no browser
+	// sends, which would never match: a port above 65535, an IPv4 address
+	// not in dotted decimal ("127.1"), "*" or a wildcard in the host such as
 	// "https://*.example.com" (list the origins), "null" (the origin of
 	// sandboxed frames and local files, which any site can make), a path,
 	// query, fragment or user info, a host that is not ASCII (spell an
@@ -134,15 +137,59 @@ func parseOrigin(s string) (string, error) {
 			return "", fmt.Errorf("%q: spell the host in ASCII, as a browser sends it (punycode for an internationalised name)", s)
 		}
 	}
-	host := strings.ToLower(u.Host)
-	port := u.Port()
-	if host[0] == ':' {
+	host, port := strings.ToLower(u.Hostname()), u.Port()
+	if host == "" {
 		return "", fmt.Errorf("%q is not an origin: no host", s)
 	}
-	if port == "" && strings.HasSuffix(host, ":") || u.Scheme == "http" && port == "80" || u.Scheme == "https" && port == "443" {
-		host = strings.TrimSuffix(host, ":"+port)
+	if port != "" {
+		n, err := strconv.ParseUint(port, 10, 16)
+		if err != nil {
+			return "", fmt.Errorf("%q: the port is not a number from 0 to 65535", s)
+		}
+		port = strconv.FormatUint(n, 10) // a browser drops leading zeros
+	}
+	host, err = ipHost(host, strings.HasPrefix(u.Host, "["))
+	if err != nil {
+		return "", fmt.Errorf("%q: %w", s, err)
+	}
+	if port != "" && !(u.Scheme == "http" && port == "80" || u.Scheme == "https" && port == "443") {
+		host += ":" + port
 	}
 	return u.Scheme + "://" + host, nil
+}
+
+// ipHost returns host, an origin's lower-case host (without brackets), as
+// a browser serialises it (WHATWG URL, "host serializing"): an IPv6
+// address, bracketed says it is one, compressed as RFC 5952 has it
+// ("[::1]", not "[0:0:0:0:0:0:0:1]"), and an IPv4-mapped one in hex
+// ("[::ffff:102:304]"). A host a browser reads as an IPv4 address (its last
+// label a number) must be one in dotted decimal already: a browser turns
+// "127.1" or "0x7f.0.0.1" into "127.0.0.1", so either would never match.
+func ipHost(host string, bracketed bool) (string, error) {
+	if bracketed {
+		a, err := netip.ParseAddr(host)
+		if err != nil || !a.Is6() || a.Zone() != "" {
+			return "", errors.New("not an IPv6 address")
+		}
+		if a.Is4In6() {
+			b := a.As16()
+			return fmt.Sprintf("[::ffff:%x:%x]", uint16(b[12])<<8|uint16(b[13]), uint16(b[14])<<8|uint16(b[15])), nil
+		}
+		return "[" + a.String() + "]", nil
+	}
+	labels := strings.Split(host, ".")
+	if len(labels) > 1 && labels[len(labels)-1] == "" {
+		labels = labels[:len(labels)-1]
+	}
+	last := labels[len(labels)-1]
+	hex, isHex := strings.CutPrefix(last, "0x")
+	if strings.Trim(last, "0123456789") != "" && (!isHex || strings.Trim(hex, "0123456789abcdef") != "") {
+		return host, nil // a name
+	}
+	if a, err := netip.ParseAddr(host); err != nil || !a.Is4() {
+		return "", errors.New("write an IPv4 address as four decimal numbers without leading zeros, as a browser sends it")
+	}
+	return host, nil
 }
 
 // corsHandler is the policy of CORS and NewCORS: origins normalised by

@@ -196,13 +196,15 @@ func preflight(h http.Handler, origin string) *httptest.ResponseRecorder {
 // a trailing "/", means the origin a browser sends without them: before,
 // it never matched, and the pages it names could not call the service.
 func TestCORS_OriginsAreNormalisedAsBrowsersSendThem(t *testing.T) {
-	configured := []string{"https://App.Example.com/", "HTTP://127.0.0.1:80", "https://api.example.com:443", "http://[::1]:8080"}
+	configured := []string{"https://App.Example.com/", "HTTP://127.0.0.1:80", "https://api.example.com:443", "http://[::1]:8080",
+		"https://b.example:0443", "http://[0:0:0:0:0:0:0:1]:08081", "http://[::FFFF:1.2.3.4]"}
 	strict, err := connectauth.NewCORS(http.NotFoundHandler(), connectauth.CORSConfig{Origins: configured})
 	if err != nil {
 		t.Fatal(err)
 	}
 	for name, h := range map[string]http.Handler{"CORS": connectauth.CORS(http.NotFoundHandler(), configured...), "NewCORS": strict} {
-		for _, origin := range []string{"https://app.example.com", "http://127.0.0.1", "https://api.example.com", "http://[::1]:8080"} {
+		for _, origin := range []string{"https://app.example.com", "http://127.0.0.1", "https://api.example.com", "http://[::1]:8080",
+			"https://b.example", "http://[::1]:8081", "http://[::ffff:102:304]"} {
 			if got := preflight(h, origin).Header().Get("Access-Control-Allow-Origin"); got != origin {
 				t.Errorf("%s: preflight from %s: Allow-Origin %q", name, origin, got)
 			}
@@ -218,7 +220,8 @@ func TestCORS_OriginsAreNormalisedAsBrowsersSendThem(t *testing.T) {
 // return an error, logs it.
 func TestCORS_OriginsNoBrowserSendsAreRefusedOrLogged(t *testing.T) {
 	for _, origin := range []string{"*", "null", "", "app.example.com", "https://app.example.com/app", "https://app.example.com?x",
-		"https://app.example.com#", "https://user@app.example.com", "https://bücher.example", "https://*.example.com", "https://:443", "https://app.example.com:x"} {
+		"https://app.example.com#", "https://user@app.example.com", "https://bücher.example", "https://*.example.com", "https://:443", "https://app.example.com:x",
+		"https://app.example.com:65536", "http://127.1", "http://0x7f.0.0.1", "http://127.0.0.01", "http://1.2.3.4.5"} {
 		h, err := connectauth.NewCORS(http.NotFoundHandler(), connectauth.CORSConfig{Origins: []string{"https://ok.example", origin}})
 		if err == nil || h != nil || !strings.HasPrefix(err.Error(), "connectauth: CORSConfig.Origins: ") {
 			t.Errorf("NewCORS(%q) = %v, %v; want an error", origin, h, err)
