@@ -442,6 +442,12 @@ func (a *authorizer) take(code string, now time.Time) *authCode {
 // requested with dpop_jkt (RFC 9449 §10) needs a proof of that key.
 func (i *Issuer) handleAuthCode(r *http.Request, form url.Values) (*TokenResponse, *tokenFailure) {
 	if r.Header.Get("Authorization") != "" || form.Has("client_secret") {
+		// RFC 6749 §5.2: credentials that do not authenticate a client
+		// (a public client has none) are invalid_client; a confidential
+		// client that authenticates may not use this grant.
+		if _, f := i.authenticate(r, form); f != nil {
+			return nil, f
+		}
 		return nil, fail(http.StatusBadRequest, "unauthorized_client", "authorization_code is for public clients, which send no credentials")
 	}
 	client := i.authz.clients[form.Get("client_id")]
