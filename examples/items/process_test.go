@@ -147,6 +147,7 @@ func startServer(t *testing.T, env ...string) *serverProc {
 	t.Helper()
 	cmd := exec.Command(filepath.Join(binDir, "server"))
 	cmd.Env = append(cleanEnv(), env...)
+	dieWithTest(cmd)
 	p := &serverProc{
 		cmd:    cmd,
 		stdout: &lockedBuffer{ready: make(chan string, 1)},

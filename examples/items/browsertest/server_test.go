@@ -24,6 +24,7 @@ const startTimeout = 3 * time.Minute
 type server struct {
 	webURL string // the page, e.g. http://127.0.0.1:41234/
 	addr   string // the gRPC address
+	pid    int
 	stderr *syncBuffer
 }
 
@@ -72,6 +73,7 @@ func startServer(t *testing.T) *server {
 
 	cmd := exec.Command(bin)
 	cmd.Env = append(cleanEnv(), "ADDR=127.0.0.1:0", "DEV_ISSUER_ADDR=127.0.0.1:0", "WEB_ADDR=127.0.0.1:0")
+	dieWithTest(cmd)
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -81,6 +83,7 @@ func startServer(t *testing.T) *server {
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
+	s.pid = cmd.Process.Pid
 	exited := make(chan error, 1)
 	lines := make(chan string)
 	go func() {
