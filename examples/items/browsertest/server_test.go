@@ -9,6 +9,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"sync"
 	"syscall"
@@ -157,7 +158,7 @@ func cleanEnv() []string {
 		name, _, _ := strings.Cut(kv, "=")
 		switch name {
 		case "ISSUER", "AUDIENCE", "JWKS_URI", "ADDR", "DEV_ISSUER_ADDR", "WEB_ADDR", "METRICS_ADDR",
-			"SCOPE_CLAIMS", "CLIENT_IDS", "SKIP_AUDIENCE_CHECK", "REQUIRE_CLAIMS":
+			"SCOPE_CLAIMS", "CLIENT_IDS", "SKIP_AUDIENCE_CHECK", "REQUIRE_CLAIMS", "REQUIRE_ACCESS_TOKEN_PROFILE":
 			continue
 		}
 		env = append(env, kv)
@@ -166,3 +167,33 @@ func cleanEnv() []string {
 }
 
 func (s *server) String() string { return fmt.Sprintf("server at %s, page %s", s.addr, s.webURL) }
+
+// A setting exported in the developer's shell must not reach the server
+// the tests start: every getenv("NAME") of ../server is dropped.
+func TestCleanEnv_DropsEverySettingTheServerReads(t *testing.T) {
+	files, err := filepath.Glob(filepath.Join("..", "server", "*.go"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, f := range files {
+		src, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, m := range regexp.MustCompile(`[gG]etenv\("([A-Z_]+)"\)`).FindAllSubmatch(src, -1) {
+			names = append(names, string(m[1]))
+		}
+	}
+	if len(names) < 10 {
+		t.Fatalf("found only the settings %v in ../server", names)
+	}
+	for _, n := range names {
+		t.Setenv(n, "from-the-shell")
+	}
+	for _, kv := range cleanEnv() {
+		if name, _, _ := strings.Cut(kv, "="); slices.Contains(names, name) {
+			t.Errorf("cleanEnv keeps %s", kv)
+		}
+	}
+}
