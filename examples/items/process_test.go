@@ -229,7 +229,7 @@ func cleanEnv() []string {
 	for _, kv := range os.Environ() {
 		name, _, _ := strings.Cut(kv, "=")
 		switch name {
-		case "ISSUER", "AUDIENCE", "JWKS_URI", "ADDR", "DEV_ISSUER_ADDR",
+		case "ISSUER", "AUDIENCE", "JWKS_URI", "ADDR", "DEV_ISSUER_ADDR", "DEV_DPOP_NONCES",
 			"CLIENT_ID", "CLIENT_SECRET", "SCOPES", "TOKEN_URL", "SCOPE_CLAIMS",
 			"CLIENT_IDS", "SKIP_AUDIENCE_CHECK", "REQUIRE_CLAIMS", "REQUIRE_ACCESS_TOKEN_PROFILE",
 			"METRICS_ADDR", "WEB_ADDR", "RESOURCE", "AUTH_METHOD", "TOKEN_TYPE":

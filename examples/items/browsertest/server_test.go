@@ -54,10 +54,10 @@ var (
 
 // startServer builds ./examples/items/server of the main module into a
 // temporary directory and runs it with the development issuer, every
-// address on a free loopback port. It returns once the server has printed
+// address on a free loopback port, and env's settings. It returns once the server has printed
 // its page URL and its ready line, and stops it (SIGTERM, then wait) when
 // the test ends.
-func startServer(t *testing.T) *server {
+func startServer(t *testing.T, env ...string) *server {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), startTimeout)
 	defer cancel()
@@ -73,7 +73,7 @@ func startServer(t *testing.T) *server {
 	}
 
 	cmd := exec.Command(bin)
-	cmd.Env = append(cleanEnv(), "ADDR=127.0.0.1:0", "DEV_ISSUER_ADDR=127.0.0.1:0", "WEB_ADDR=127.0.0.1:0")
+	cmd.Env = append(append(cleanEnv(), "ADDR=127.0.0.1:0", "DEV_ISSUER_ADDR=127.0.0.1:0", "WEB_ADDR=127.0.0.1:0"), env...)
 	dieWithTest(cmd)
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
@@ -157,7 +157,7 @@ func cleanEnv() []string {
 	for _, kv := range os.Environ() {
 		name, _, _ := strings.Cut(kv, "=")
 		switch name {
-		case "ISSUER", "AUDIENCE", "JWKS_URI", "ADDR", "DEV_ISSUER_ADDR", "WEB_ADDR", "METRICS_ADDR",
+		case "ISSUER", "AUDIENCE", "JWKS_URI", "ADDR", "DEV_ISSUER_ADDR", "DEV_DPOP_NONCES", "WEB_ADDR", "METRICS_ADDR",
 			"SCOPE_CLAIMS", "CLIENT_IDS", "SKIP_AUDIENCE_CHECK", "REQUIRE_CLAIMS", "REQUIRE_ACCESS_TOKEN_PROFILE":
 			continue
 		}
