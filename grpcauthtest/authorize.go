@@ -69,6 +69,7 @@ type authCode struct {
 	clientID    string
 	redirectURI string
 	challenge   string // base64url SHA-256 of the code_verifier
+	jkt         string // the request's dpop_jkt (RFC 9449 §10), or ""
 	subject     string
 	scopes      []string
 	authTime    time.Time
@@ -188,6 +189,7 @@ type authzRequest struct {
 	scope       string // as sent, re-sent by the login form
 	scopes      []string
 	challenge   string
+	jkt         string // dpop_jkt: the DPoP key the code is for, or ""
 }
 
 // authzError is a refused authorization request. With redirect set, it is
@@ -227,6 +229,11 @@ func (a *authorizer) parseAuthorize(v url.Values) (*authzRequest, *authzError) {
 		return refuse("invalid_request", "code_challenge_method must be S256")
 	case !validChallenge(req.challenge):
 		return refuse("invalid_request", "code_challenge must be 43 base64url characters")
+	}
+	// RFC 9449 §10: dpop_jkt binds the code to the DPoP key of this
+	// thumbprint (a base64url SHA-256, shaped as an S256 challenge).
+	if req.jkt = v.Get("dpop_jkt"); req.jkt != "" && !validChallenge(req.jkt) { // "" is omitted (RFC 6749 §3.1)
+		return refuse("invalid_request", "dpop_jkt must be a JWK SHA-256 thumbprint, 43 base64url characters")
 	}
 	req.scopes = splitScope(req.scope)
 	for _, s := range req.scopes {
@@ -367,7 +374,7 @@ func (i *Issuer) showLogin(w http.ResponseWriter, req *authzRequest) {
 		Hidden: map[string]string{
 			"response_type": "code", "client_id": req.client.ID, "redirect_uri": req.redirectURI,
 			"state": req.state, "scope": req.scope, "code_challenge": req.challenge,
-			"code_challenge_method": "S256",
+			"code_challenge_method": "S256", "dpop_jkt": req.jkt,
 		},
 	}
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
@@ -406,6 +413,7 @@ func (a *authorizer) issue(req *authzRequest, user *User, now time.Time, lifetim
 		clientID:    req.client.ID,
 		redirectURI: req.redirectURI,
 		challenge:   req.challenge,
+		jkt:         req.jkt,
 		subject:     user.Subject,
 		scopes:      grantUserScopes(user, req.scopes),
 		authTime:    now,
@@ -430,9 +438,16 @@ func (a *authorizer) take(code string, now time.Time) *authCode {
 // handleAuthCode is the token endpoint's authorization_code grant for
 // public clients: no client authentication, the code bound to client_id,
 // redirect_uri and the PKCE challenge. With a DPoP proof the token is bound
-// to the proof's key (token_type DPoP), as for client credentials.
+// to the proof's key (token_type DPoP), as for client credentials; a code
+// requested with dpop_jkt (RFC 9449 §10) needs a proof of that key.
 func (i *Issuer) handleAuthCode(r *http.Request, form url.Values) (*TokenResponse, *tokenFailure) {
 	if r.Header.Get("Authorization") != "" || form.Has("client_secret") {
+		// RFC 6749 §5.2: credentials that do not authenticate a client
+		// (a public client has none) are invalid_client; a confidential
+		// client that authenticates may not use this grant.
+		if _, f := i.authenticate(r, form); f != nil {
+			return nil, f
+		}
 		return nil, fail(http.StatusBadRequest, "unauthorized_client", "authorization_code is for public clients, which send no credentials")
 	}
 	client := i.authz.clients[form.Get("client_id")]
@@ -462,6 +477,9 @@ func (i *Issuer) handleAuthCode(r *http.Request, form url.Values) (*TokenRespons
 	if grant.clientID != client.ID || grant.redirectURI != redirectURI ||
 		subtle.ConstantTimeCompare([]byte(got), []byte(grant.challenge)) != 1 {
 		return nil, fail(http.StatusBadRequest, "invalid_grant", "code not issued for this client, redirect_uri or code_verifier")
+	}
+	if grant.jkt != "" && jkt != grant.jkt { // RFC 9449 §10: MUST reject
+		return nil, fail(http.StatusBadRequest, "invalid_dpop_proof", "the code was requested for another DPoP key (dpop_jkt)")
 	}
 	tok, err := i.Mint(map[string]any{
 		"sub":                       grant.subject,

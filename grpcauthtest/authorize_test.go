@@ -239,6 +239,46 @@ func TestAuthorize_ExchangeRefusals(t *testing.T) {
 	}
 }
 
+// RFC 6749 §5.2: client authentication a client cannot do (a public
+// client has no secret) is invalid_client, with a 401 and a challenge when
+// it came in an Authorization header; unauthorized_client is for a client
+// that did authenticate but may not use the grant.
+func TestAuthorize_ExchangeWithCredentialsAPublicClientCannotHaveIsInvalidClient(t *testing.T) {
+	iss := codeIssuer(t, nil)
+	ac := "authorization_code"
+	tests := []struct {
+		name       string
+		req        func(code string) *http.Request
+		wantStatus int
+		wantError  string
+	}{
+		{"public client id with Basic", func(c string) *http.Request {
+			return basic(tokenRequest(t, iss, form("grant_type", ac, "code", c, "redirect_uri", pageURI, "code_verifier", codeVerifier)), "web", "guess")
+		}, 401, "invalid_client"},
+		{"public client id with client_secret", func(c string) *http.Request {
+			return tokenRequest(t, iss, form("grant_type", ac, "client_id", "web", "client_secret", "guess", "code", c, "redirect_uri", pageURI, "code_verifier", codeVerifier))
+		}, 401, "invalid_client"},
+		{"confidential client with a wrong secret", func(c string) *http.Request {
+			return basic(tokenRequest(t, iss, form("grant_type", ac, "code", c, "redirect_uri", pageURI, "code_verifier", codeVerifier)), "svc", "wrong")
+		}, 401, "invalid_client"},
+		{"authenticated confidential client", func(c string) *http.Request {
+			return basic(tokenRequest(t, iss, form("grant_type", ac, "code", c, "redirect_uri", pageURI, "code_verifier", codeVerifier)), "svc", "s3cret")
+		}, 400, "unauthorized_client"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			resp, body := do(t, tt.req(codeFor(t, iss, "reader")))
+			var e grpcauthtest.TokenError
+			if resp.StatusCode != tt.wantStatus || json.Unmarshal(body, &e) != nil || e.Code != tt.wantError {
+				t.Fatalf("got %d %s, want %d %s", resp.StatusCode, body, tt.wantStatus, tt.wantError)
+			}
+			if tt.wantStatus == http.StatusUnauthorized && resp.Header.Get("WWW-Authenticate") == "" {
+				t.Error("401 without WWW-Authenticate (RFC 6749 §5.2)")
+			}
+		})
+	}
+}
+
 func TestAuthorize_CodeWorksOnce(t *testing.T) {
 	iss := codeIssuer(t, nil)
 	code := codeFor(t, iss, "writer")

@@ -3,6 +3,7 @@ package grpcauthtest
 import (
 	"errors"
 	"fmt"
+	"log/slog"
 	"net"
 	"strings"
 	"time"
@@ -78,8 +79,13 @@ type Config struct {
 	// InsecureAllowNonLoopback allows Addr to name a non-loopback address.
 	// The issuer has known client secrets and signs whatever it is asked to,
 	// so exposing it beyond the machine is unsafe; set this only in an
-	// isolated development network.
+	// isolated development network. Start logs a warning (to Logger) when
+	// it listens beyond loopback.
 	InsecureAllowNonLoopback bool
+	// Logger receives the issuer's warnings: at present the one Start logs
+	// when InsecureAllowNonLoopback lets it listen on a non-loopback
+	// address. Default slog.Default().
+	Logger *slog.Logger
 	// Path is the issuer path under the server root. Default "/oauth2/default",
 	// so URL() looks like an Okta custom authorization server. "/" makes the
 	// issuer the server root. Letters, digits and "-._~/" only.
@@ -180,6 +186,9 @@ func (cfg Config) withDefaults() (Config, error) {
 	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
 	}
 	clients := make([]Client, len(cfg.Clients))
 	seen := make(map[string]bool, len(cfg.Clients))

@@ -42,7 +42,8 @@
 //
 // The issuer knows its clients' secrets and signs whatever it is asked to: it
 // refuses non-loopback listen addresses unless
-// Config.InsecureAllowNonLoopback is set, and on a loopback address answers
+// Config.InsecureAllowNonLoopback is set (and then logs a warning at start
+// when it listens beyond loopback), and on a loopback address answers
 // loopback host names only (421 otherwise), against DNS rebinding. Never
 // run it as a real issuer.
 //

@@ -333,3 +333,67 @@ func TestMetadata_AdvertisesTheDPoPProofAlgorithmsTheTokenEndpointAccepts(t *tes
 		t.Errorf("Metadata() has %q, the served document %q", want, md.Algs)
 	}
 }
+
+// TestAuthorize_DPoPJKTBindsTheCodeToTheProofKey checks RFC 9449 §10: a code
+// asked for with dpop_jkt is redeemed only with a DPoP proof of that key.
+func TestAuthorize_DPoPJKTBindsTheCodeToTheProofKey(t *testing.T) {
+	iss := codeIssuer(t, nil)
+	key, other := newDPoPKey(t), newDPoPKey(t)
+	redeem := func(code string, k *grpcauthtest.DPoPKey) (int, grpcauthtest.TokenResponse, grpcauthtest.TokenError) {
+		t.Helper()
+		req := tokenRequest(t, iss, form("grant_type", "authorization_code", "client_id", "web",
+			"code", code, "redirect_uri", pageURI, "code_verifier", codeVerifier))
+		if k != nil {
+			p, err := k.Proof(http.MethodPost, iss.TokenURL(), "")
+			if err != nil {
+				t.Fatal(err)
+			}
+			req.Header.Set("DPoP", p)
+		}
+		resp, body := do(t, req)
+		var tr grpcauthtest.TokenResponse
+		var e grpcauthtest.TokenError
+		_ = json.Unmarshal(body, &tr)
+		_ = json.Unmarshal(body, &e)
+		return resp.StatusCode, tr, e
+	}
+	codeBoundTo := func(jkt string) string {
+		t.Helper()
+		st, loc := signIn(t, iss, authzParams("dpop_jkt", jkt), "reader")
+		if st != http.StatusSeeOther || loc.Query().Get("code") == "" {
+			t.Fatalf("sign-in with dpop_jkt: status %d, Location %v; want 303 with a code", st, loc)
+		}
+		return loc.Query().Get("code")
+	}
+
+	for _, tc := range []struct {
+		name string
+		key  *grpcauthtest.DPoPKey
+	}{{"another key's proof", other}, {"no proof", nil}} {
+		st, _, e := redeem(codeBoundTo(key.Thumbprint()), tc.key)
+		if st != http.StatusBadRequest || e.Code != "invalid_dpop_proof" {
+			t.Errorf("%s: status %d %q, want 400 invalid_dpop_proof", tc.name, st, e.Code)
+		}
+	}
+	st, tr, e := redeem(codeBoundTo(key.Thumbprint()), key)
+	if st != http.StatusOK || tr.TokenType != "DPoP" || cnfJKT(t, tr.AccessToken) != key.Thumbprint() {
+		t.Fatalf("the dpop_jkt key's proof: status %d %q, token_type %q; want 200 DPoP bound to the key", st, e.Code, tr.TokenType)
+	}
+
+	// A malformed dpop_jkt is refused at the authorization endpoint.
+	st2, loc := signIn(t, iss, authzParams("dpop_jkt", "not-a-thumbprint"), "reader")
+	if st2 != http.StatusSeeOther || loc.Query().Get("error") != "invalid_request" || loc.Query().Get("code") != "" {
+		t.Errorf("malformed dpop_jkt: status %d, Location %v; want a redirect with invalid_request", st2, loc)
+	}
+	// An empty dpop_jkt is as if omitted (RFC 6749 §3.1).
+	resp, _ := noRedirect().Get(iss.AuthorizeURL() + "?" + authzParams().Encode() + "&dpop_jkt=")
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Errorf("empty dpop_jkt: status %d, want the login page", resp.StatusCode)
+	}
+	// The login page keeps dpop_jkt for its POST.
+	_, body := get(t, iss.AuthorizeURL()+"?"+authzParams("dpop_jkt", key.Thumbprint()).Encode())
+	if !strings.Contains(string(body), `name="dpop_jkt" value="`+key.Thumbprint()+`"`) {
+		t.Error("the login page does not carry dpop_jkt")
+	}
+}

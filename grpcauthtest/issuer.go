@@ -83,6 +83,10 @@ func Start(cfg Config) (*Issuer, error) {
 		_ = ln.Close() // "localhost" resolved to something else
 		return nil, fmt.Errorf("%w: %q listens on %v", ErrNonLoopback, cfg.Addr, tcp)
 	}
+	if !tcp.IP.IsLoopback() {
+		cfg.Logger.Warn("grpcauthtest: InsecureAllowNonLoopback: the development issuer listens beyond loopback; anyone who reaches it can mint tokens with its known client secrets and sign in as any user. Never run it as a real issuer",
+			"addr", tcp.String())
+	}
 	host := tcp.IP
 	if host.IsUnspecified() {
 		// Listening on all interfaces; the loopback address reaches it.

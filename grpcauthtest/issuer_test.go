@@ -1,8 +1,10 @@
 package grpcauthtest_test
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net"
 	"net/http"
 	"net/url"
@@ -26,6 +28,32 @@ func TestStart_RefusesNonLoopbackAddr(t *testing.T) {
 					iss.Close()
 				}
 				t.Fatalf("Start(%q) error %v, want ErrNonLoopback", addr, err)
+			}
+		})
+	}
+}
+
+// The opt-in that exposes the issuer beyond the machine says so at start,
+// once; a loopback issuer logs nothing, even with the opt-in set.
+func TestStart_InsecureAllowNonLoopbackWarnsWhenItExposesTheIssuer(t *testing.T) {
+	for _, tc := range []struct {
+		addr      string
+		wantLines int
+	}{{"0.0.0.0:0", 1}, {"127.0.0.1:0", 0}} {
+		t.Run(tc.addr, func(t *testing.T) {
+			var buf bytes.Buffer
+			iss := grpcauthtest.NewIssuer(t, grpcauthtest.Config{
+				Addr:                     tc.addr,
+				InsecureAllowNonLoopback: true,
+				Logger:                   slog.New(slog.NewTextHandler(&buf, nil)),
+			})
+			iss.Close()
+			out := buf.String()
+			if got := strings.Count(out, "\n"); got != tc.wantLines {
+				t.Fatalf("%d log lines, want %d: %q", got, tc.wantLines, out)
+			}
+			if tc.wantLines > 0 && (!strings.Contains(out, "level=WARN") || !strings.Contains(out, "InsecureAllowNonLoopback")) {
+				t.Errorf("log %q: want a WARN naming InsecureAllowNonLoopback", out)
 			}
 		})
 	}

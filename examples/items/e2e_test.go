@@ -34,7 +34,14 @@ import (
 	"github.com/grpcauth/grpcauth/grpcauthtest"
 )
 
+// binDirEnv, set, names the binaries' directory for a test binary that a
+// test runs as a helper: its parent built them and holds their lock.
+const binDirEnv = "ITEMS_TEST_BINDIR"
+
 func TestMain(m *testing.M) {
+	if binDir = os.Getenv(binDirEnv); binDir != "" {
+		os.Exit(m.Run())
+	}
 	dir, release, err := binaries()
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
@@ -472,6 +479,48 @@ func checkDevelopmentMode(t *testing.T, env ...string) {
 	if got := clientResults(out); got["ListItems"] != "OK" || got["CreateItem"] != "PermissionDenied" {
 		t.Errorf("client with the printed credentials: ListItems %s, CreateItem %s; want OK, PermissionDenied\n%s",
 			got["ListItems"], got["CreateItem"], out)
+	}
+}
+
+// With DEV_DPOP_NONCES the development issuer asks for a DPoP nonce, as
+// Okta does, and the client, which retries with it, still gets its
+// DPoP-bound token.
+func TestE2E_DevDPoPNoncesMakeTheDevelopmentIssuerAskForANonce(t *testing.T) {
+	t.Parallel()
+	env := []string{"ADDR=127.0.0.1:0", "DEV_ISSUER_ADDR=127.0.0.1:0", "WEB_ADDR=off", "DEV_DPOP_NONCES=true"}
+	srv := startServer(t, env...)
+	m := devClientCommand.FindStringSubmatch(srv.stdout.String())
+	if m == nil {
+		t.Fatalf("development banner has no client command:\n%s", srv.stdout)
+	}
+	tokenURL := m[1] + "/v1/token"
+	key, err := grpcauthtest.NewDPoPKey()
+	if err != nil {
+		t.Fatal(err)
+	}
+	proof, err := key.Proof(http.MethodPost, tokenURL, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	req, err := http.NewRequest(http.MethodPost, tokenURL, strings.NewReader("grant_type=client_credentials"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.Header.Set("DPoP", proof)
+	req.SetBasicAuth(dev.Reader.ID, dev.Reader.Secret)
+	resp, err := (&http.Client{Transport: &http.Transport{DisableKeepAlives: true}, Timeout: callTimeout}).Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusBadRequest || !strings.Contains(string(body), "use_dpop_nonce") || resp.Header.Get("DPoP-Nonce") == "" {
+		t.Fatalf("a proof without a nonce: %s %s, DPoP-Nonce %q; want 400 use_dpop_nonce with a nonce", resp.Status, body, resp.Header.Get("DPoP-Nonce"))
+	}
+	out := runClient(t, "ISSUER="+m[1], "CLIENT_ID="+m[2], "CLIENT_SECRET="+m[3], "ADDR="+m[4], "TOKEN_TYPE=dpop")
+	if got := clientResults(out); got["ListItems"] != "OK" || !dpopTokenLine.MatchString(out) {
+		t.Errorf("client with a DPoP-bound token: ListItems %s; want OK with a DPoP token\n%s", got["ListItems"], out)
 	}
 }
 

@@ -9,6 +9,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"sync"
 	"syscall"
@@ -147,6 +148,7 @@ func startServer(t *testing.T, env ...string) *serverProc {
 	t.Helper()
 	cmd := exec.Command(filepath.Join(binDir, "server"))
 	cmd.Env = append(cleanEnv(), env...)
+	dieWithTest(cmd)
 	p := &serverProc{
 		cmd:    cmd,
 		stdout: &lockedBuffer{ready: make(chan string, 1)},
@@ -227,13 +229,50 @@ func cleanEnv() []string {
 	for _, kv := range os.Environ() {
 		name, _, _ := strings.Cut(kv, "=")
 		switch name {
-		case "ISSUER", "AUDIENCE", "JWKS_URI", "ADDR", "DEV_ISSUER_ADDR",
+		case "ISSUER", "AUDIENCE", "JWKS_URI", "ADDR", "DEV_ISSUER_ADDR", "DEV_DPOP_NONCES",
 			"CLIENT_ID", "CLIENT_SECRET", "SCOPES", "TOKEN_URL", "SCOPE_CLAIMS",
 			"CLIENT_IDS", "SKIP_AUDIENCE_CHECK", "REQUIRE_CLAIMS", "REQUIRE_ACCESS_TOKEN_PROFILE",
-			"METRICS_ADDR", "RESOURCE", "AUTH_METHOD", "TOKEN_TYPE":
+			"METRICS_ADDR", "WEB_ADDR", "RESOURCE", "AUTH_METHOD", "TOKEN_TYPE":
 			continue
 		}
 		env = append(env, kv)
 	}
 	return env
+}
+
+// getenvCall is how the server and client read a setting.
+var getenvCall = regexp.MustCompile(`[gG]etenv\("([A-Z_]+)"\)`)
+
+// A setting exported in the developer's shell (WEB_ADDR, say, as the
+// README suggests) must not reach the binaries the tests start: parallel
+// servers on one fixed address would fail, and other settings change what
+// the tests check.
+func TestCleanEnv_DropsEverySettingTheBinariesRead(t *testing.T) {
+	var names []string
+	for _, dir := range []string{"server", "client"} {
+		files, err := filepath.Glob(filepath.Join(dir, "*.go"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, f := range files {
+			src, err := os.ReadFile(f)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, m := range getenvCall.FindAllSubmatch(src, -1) {
+				names = append(names, string(m[1]))
+			}
+		}
+	}
+	if len(names) < 10 {
+		t.Fatalf("found only the settings %v; is getenvCall out of date?", names)
+	}
+	for _, n := range names {
+		t.Setenv(n, "from-the-shell")
+	}
+	for _, kv := range cleanEnv() {
+		if name, _, _ := strings.Cut(kv, "="); slices.Contains(names, name) {
+			t.Errorf("cleanEnv keeps %s", kv)
+		}
+	}
 }

@@ -21,3 +21,16 @@ func TestBrowser_SignInFromLocalhostEndsSignedIn(t *testing.T) {
 		t.Errorf("reader ListItems after signing in from localhost: %+v, want allowed", o)
 	}
 }
+
+// With DEV_DPOP_NONCES the development issuer answers the page's first
+// token request with use_dpop_nonce, as Okta does: the page retries with
+// the nonce and ends signed in with a DPoP token.
+func TestBrowser_SignInWhenTheIssuerRequiresDPoPNonces(t *testing.T) {
+	srv := startServer(t, "DEV_DPOP_NONCES=true")
+	tab, _ := newBrowser(t)
+	p := &page{t: t, tab: tab, url: srv.webURL}
+	p.signIn("reader") // fails unless the page signs in with a DPoP token
+	if o := p.call(`#list`); o.outcome != "allowed" {
+		t.Errorf("reader ListItems: %+v, want allowed", o)
+	}
+}

@@ -9,6 +9,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"sync"
 	"syscall"
@@ -24,6 +25,7 @@ const startTimeout = 3 * time.Minute
 type server struct {
 	webURL string // the page, e.g. http://127.0.0.1:41234/
 	addr   string // the gRPC address
+	pid    int
 	stderr *syncBuffer
 }
 
@@ -52,10 +54,10 @@ var (
 
 // startServer builds ./examples/items/server of the main module into a
 // temporary directory and runs it with the development issuer, every
-// address on a free loopback port. It returns once the server has printed
+// address on a free loopback port, and env's settings. It returns once the server has printed
 // its page URL and its ready line, and stops it (SIGTERM, then wait) when
 // the test ends.
-func startServer(t *testing.T) *server {
+func startServer(t *testing.T, env ...string) *server {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), startTimeout)
 	defer cancel()
@@ -71,7 +73,8 @@ func startServer(t *testing.T) *server {
 	}
 
 	cmd := exec.Command(bin)
-	cmd.Env = append(cleanEnv(), "ADDR=127.0.0.1:0", "DEV_ISSUER_ADDR=127.0.0.1:0", "WEB_ADDR=127.0.0.1:0")
+	cmd.Env = append(append(cleanEnv(), "ADDR=127.0.0.1:0", "DEV_ISSUER_ADDR=127.0.0.1:0", "WEB_ADDR=127.0.0.1:0"), env...)
+	dieWithTest(cmd)
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -81,6 +84,7 @@ func startServer(t *testing.T) *server {
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
+	s.pid = cmd.Process.Pid
 	exited := make(chan error, 1)
 	lines := make(chan string)
 	go func() {
@@ -153,8 +157,8 @@ func cleanEnv() []string {
 	for _, kv := range os.Environ() {
 		name, _, _ := strings.Cut(kv, "=")
 		switch name {
-		case "ISSUER", "AUDIENCE", "JWKS_URI", "ADDR", "DEV_ISSUER_ADDR", "WEB_ADDR", "METRICS_ADDR",
-			"SCOPE_CLAIMS", "CLIENT_IDS", "SKIP_AUDIENCE_CHECK", "REQUIRE_CLAIMS":
+		case "ISSUER", "AUDIENCE", "JWKS_URI", "ADDR", "DEV_ISSUER_ADDR", "DEV_DPOP_NONCES", "WEB_ADDR", "METRICS_ADDR",
+			"SCOPE_CLAIMS", "CLIENT_IDS", "SKIP_AUDIENCE_CHECK", "REQUIRE_CLAIMS", "REQUIRE_ACCESS_TOKEN_PROFILE":
 			continue
 		}
 		env = append(env, kv)
@@ -163,3 +167,33 @@ func cleanEnv() []string {
 }
 
 func (s *server) String() string { return fmt.Sprintf("server at %s, page %s", s.addr, s.webURL) }
+
+// A setting exported in the developer's shell must not reach the server
+// the tests start: every getenv("NAME") of ../server is dropped.
+func TestCleanEnv_DropsEverySettingTheServerReads(t *testing.T) {
+	files, err := filepath.Glob(filepath.Join("..", "server", "*.go"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, f := range files {
+		src, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, m := range regexp.MustCompile(`[gG]etenv\("([A-Z_]+)"\)`).FindAllSubmatch(src, -1) {
+			names = append(names, string(m[1]))
+		}
+	}
+	if len(names) < 10 {
+		t.Fatalf("found only the settings %v in ../server", names)
+	}
+	for _, n := range names {
+		t.Setenv(n, "from-the-shell")
+	}
+	for _, kv := range cleanEnv() {
+		if name, _, _ := strings.Cut(kv, "="); slices.Contains(names, name) {
+			t.Errorf("cleanEnv keeps %s", kv)
+		}
+	}
+}

@@ -37,19 +37,29 @@ func TestBrowser_AnswerWithoutIssIsRefused(t *testing.T) {
 	srv := startServer(t)
 	tab, _ := newBrowser(t)
 	p := &page{t: t, tab: tab, url: srv.webURL}
-	// A sign-in the page started: its state and verifier, as signIn keeps them.
-	p.do("start a sign-in",
-		chromedp.Navigate(srv.webURL),
-		chromedp.WaitVisible(chromedp.CSS(`body[data-ready]`)),
-		chromedp.Evaluate[chromedp.Void](`sessionStorage.setItem('pkce', JSON.stringify({verifier: randomString(32), state: 'st8'}))`),
-	)
-	p.do("answer without iss",
-		chromedp.Navigate(srv.webURL+"?code=some-code&state=st8"),
-		chromedp.WaitVisible(chromedp.CSS(`body[data-ready]`)),
-	)
-	li := chromedp.CSS(`#log li:last-child`)
-	attrs := get(p, "read the log entry", chromedp.Attributes(li))
-	if attrs["data-method"] != "sign-in" || attrs["data-code"] != "invalid_state" {
+	// answer starts a sign-in as the page does (its state and verifier,
+	// kept as signIn keeps them), answers it with query and returns the
+	// call log's entry for the answer.
+	answer := func(query string) map[string]string {
+		p.do("start a sign-in",
+			chromedp.Navigate(srv.webURL),
+			chromedp.WaitVisible(chromedp.CSS(`body[data-ready]`)),
+			chromedp.Evaluate[chromedp.Void](`sessionStorage.setItem('pkce', JSON.stringify({verifier: randomString(32), state: 'st8'}))`),
+		)
+		p.do("answer "+query,
+			chromedp.Navigate(srv.webURL+"?"+query),
+			chromedp.WaitVisible(chromedp.CSS(`body[data-ready]`)),
+		)
+		return get(p, "read the log entry", chromedp.Attributes(chromedp.CSS(`#log li:last-child`)))
+	}
+	if attrs := answer("code=some-code&state=st8"); attrs["data-method"] != "sign-in" || attrs["data-code"] != "invalid_state" {
 		t.Errorf("answer without iss logged as %v, want sign-in refused as invalid_state", attrs)
+	}
+	// The same answer with iss passes the page's checks and reaches the
+	// token endpoint, which does not know the code: so the refusal above
+	// was for the missing iss, not for a sign-in state the page lost.
+	iss := get(p, "read the issuer", chromedp.Evaluate[string](`session.cfg.issuer`))
+	if attrs := answer("code=some-code&state=st8&iss=" + url.QueryEscape(iss)); attrs["data-method"] != "sign-in" || attrs["data-code"] != "invalid_grant" {
+		t.Errorf("answer with iss logged as %v, want sign-in refused by the token endpoint as invalid_grant", attrs)
 	}
 }

@@ -27,6 +27,9 @@ type config struct {
 	requireProfile bool
 	metricsAddr    string
 	webAddr        string // "off": no web page
+	// devDPoPNonces makes the development issuer require DPoP nonces
+	// (grpcauthtest.Config.DPoPNonces).
+	devDPoPNonces bool
 }
 
 // defaultWebAddr is the web page's default address (WEB_ADDR).
@@ -48,6 +51,7 @@ func loadConfig(args []string, getenv func(string) string) (config, error) {
 	webAddr := fs.String("web-addr", orDefault(getenv("WEB_ADDR"), defaultWebAddr), "address of the web page and the Connect endpoint for browsers, or off (env WEB_ADDR)")
 	requireClaims := fs.String("require-claims", getenv("REQUIRE_CLAIMS"), "name=value claims every token must carry, comma-separated (env REQUIRE_CLAIMS)")
 	requireProfile := fs.String("require-access-token-profile", getenv("REQUIRE_ACCESS_TOKEN_PROFILE"), "true: accept only RFC 9068 access tokens (typ at+jwt) (env REQUIRE_ACCESS_TOKEN_PROFILE)")
+	devNonces := fs.String("dev-dpop-nonces", getenv("DEV_DPOP_NONCES"), "true: the development issuer's token endpoint requires a DPoP nonce (use_dpop_nonce), as Okta does (env DEV_DPOP_NONCES)")
 	if err := fs.Parse(args); err != nil {
 		return config{}, err
 	}
@@ -69,7 +73,7 @@ func loadConfig(args []string, getenv func(string) string) (config, error) {
 		name string
 		v    string
 		dst  *bool
-	}{{"SKIP_AUDIENCE_CHECK", *skipAud, &cfg.skipAudienceCheck}, {"REQUIRE_ACCESS_TOKEN_PROFILE", *requireProfile, &cfg.requireProfile}} {
+	}{{"SKIP_AUDIENCE_CHECK", *skipAud, &cfg.skipAudienceCheck}, {"REQUIRE_ACCESS_TOKEN_PROFILE", *requireProfile, &cfg.requireProfile}, {"DEV_DPOP_NONCES", *devNonces, &cfg.devDPoPNonces}} {
 		if b.v == "" {
 			continue
 		}
@@ -83,6 +87,9 @@ func loadConfig(args []string, getenv func(string) string) (config, error) {
 		// Without ISSUER the development issuer would start, and its
 		// tokens be checked against another issuer's keys.
 		return config{}, errors.New("server: JWKS_URI needs ISSUER (unset, the development issuer starts)")
+	}
+	if cfg.devDPoPNonces && cfg.issuer != "" {
+		return config{}, errors.New("server: DEV_DPOP_NONCES is for the development issuer, which ISSUER turns off")
 	}
 	if cfg.skipAudienceCheck && len(cfg.clientIDs) == 0 {
 		// Without aud and without a client allow-list, a token the issuer

@@ -22,7 +22,7 @@ func TestLoadConfig(t *testing.T) {
 	}{
 		{
 			name: "defaults",
-			want: `{issuer: audiences:[api://default] jwksURI: addr:127.0.0.1:50051 devIssuerAddr:127.0.0.1:50052 scopeClaims:[] clientIDs:[] skipAudienceCheck:false requireClaims:map[] requireProfile:false metricsAddr: webAddr:127.0.0.1:8080}`,
+			want: `{issuer: audiences:[api://default] jwksURI: addr:127.0.0.1:50051 devIssuerAddr:127.0.0.1:50052 scopeClaims:[] clientIDs:[] skipAudienceCheck:false requireClaims:map[] requireProfile:false metricsAddr: webAddr:127.0.0.1:8080 devDPoPNonces:false}`,
 		},
 		{
 			name: "environment",
@@ -32,24 +32,31 @@ func TestLoadConfig(t *testing.T) {
 				"SCOPE_CLAIMS": "scope,permissions", "CLIENT_IDS": "a,b", "REQUIRE_CLAIMS": "token_use=access",
 				"METRICS_ADDR": "127.0.0.1:9464", "WEB_ADDR": "off",
 			},
-			want: `{issuer:https://example.okta.com/oauth2/default audiences:[api://items api://other] jwksURI:https://example.okta.com/oauth2/default/v1/keys addr:127.0.0.1:0 devIssuerAddr:127.0.0.1:50052 scopeClaims:[scope permissions] clientIDs:[a b] skipAudienceCheck:false requireClaims:map[token_use:access] requireProfile:false metricsAddr:127.0.0.1:9464 webAddr:off}`,
+			want: `{issuer:https://example.okta.com/oauth2/default audiences:[api://items api://other] jwksURI:https://example.okta.com/oauth2/default/v1/keys addr:127.0.0.1:0 devIssuerAddr:127.0.0.1:50052 scopeClaims:[scope permissions] clientIDs:[a b] skipAudienceCheck:false requireClaims:map[token_use:access] requireProfile:false metricsAddr:127.0.0.1:9464 webAddr:off devDPoPNonces:false}`,
 		},
 		{
 			name: "flag overrides environment",
 			env:  map[string]string{"ADDR": "127.0.0.1:1"},
 			args: []string{"-addr", "127.0.0.1:2", "-audience", "api://flag"},
-			want: `{issuer: audiences:[api://flag] jwksURI: addr:127.0.0.1:2 devIssuerAddr:127.0.0.1:50052 scopeClaims:[] clientIDs:[] skipAudienceCheck:false requireClaims:map[] requireProfile:false metricsAddr: webAddr:127.0.0.1:8080}`,
+			want: `{issuer: audiences:[api://flag] jwksURI: addr:127.0.0.1:2 devIssuerAddr:127.0.0.1:50052 scopeClaims:[] clientIDs:[] skipAudienceCheck:false requireClaims:map[] requireProfile:false metricsAddr: webAddr:127.0.0.1:8080 devDPoPNonces:false}`,
 		},
 		{
 			name: "skip audience check with client ids",
 			env:  map[string]string{"SKIP_AUDIENCE_CHECK": "true", "CLIENT_IDS": "abc"},
-			want: `{issuer: audiences:[api://default] jwksURI: addr:127.0.0.1:50051 devIssuerAddr:127.0.0.1:50052 scopeClaims:[] clientIDs:[abc] skipAudienceCheck:true requireClaims:map[] requireProfile:false metricsAddr: webAddr:127.0.0.1:8080}`,
+			want: `{issuer: audiences:[api://default] jwksURI: addr:127.0.0.1:50051 devIssuerAddr:127.0.0.1:50052 scopeClaims:[] clientIDs:[abc] skipAudienceCheck:true requireClaims:map[] requireProfile:false metricsAddr: webAddr:127.0.0.1:8080 devDPoPNonces:false}`,
 		},
 		{
 			name: "RFC 9068 profile",
 			env:  map[string]string{"REQUIRE_ACCESS_TOKEN_PROFILE": "true"},
-			want: `{issuer: audiences:[api://default] jwksURI: addr:127.0.0.1:50051 devIssuerAddr:127.0.0.1:50052 scopeClaims:[] clientIDs:[] skipAudienceCheck:false requireClaims:map[] requireProfile:true metricsAddr: webAddr:127.0.0.1:8080}`,
+			want: `{issuer: audiences:[api://default] jwksURI: addr:127.0.0.1:50051 devIssuerAddr:127.0.0.1:50052 scopeClaims:[] clientIDs:[] skipAudienceCheck:false requireClaims:map[] requireProfile:true metricsAddr: webAddr:127.0.0.1:8080 devDPoPNonces:false}`,
 		},
+		{
+			name: "development issuer with DPoP nonces",
+			env:  map[string]string{"DEV_DPOP_NONCES": "true"},
+			want: `{issuer: audiences:[api://default] jwksURI: addr:127.0.0.1:50051 devIssuerAddr:127.0.0.1:50052 scopeClaims:[] clientIDs:[] skipAudienceCheck:false requireClaims:map[] requireProfile:false metricsAddr: webAddr:127.0.0.1:8080 devDPoPNonces:true}`,
+		},
+		{name: "DPoP nonces with a real issuer", env: map[string]string{"DEV_DPOP_NONCES": "true", "ISSUER": "https://example.okta.com/oauth2/default"}, wantErr: true},
+		{name: "DPoP nonces not a bool", env: map[string]string{"DEV_DPOP_NONCES": "on"}, wantErr: true},
 		{name: "RFC 9068 profile not a bool", env: map[string]string{"REQUIRE_ACCESS_TOKEN_PROFILE": "on"}, wantErr: true},
 		{name: "skip audience check without client ids", env: map[string]string{"SKIP_AUDIENCE_CHECK": "1"}, wantErr: true},
 		{name: "skip audience check not a bool", env: map[string]string{"SKIP_AUDIENCE_CHECK": "yes please", "CLIENT_IDS": "a"}, wantErr: true},

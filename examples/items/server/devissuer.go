@@ -4,7 +4,9 @@ import (
 	"fmt"
 	"io"
 	"strings"
+	"time"
 
+	"github.com/grpcauth/grpcauth/dpop"
 	"github.com/grpcauth/grpcauth/examples/items/internal/dev"
 	"github.com/grpcauth/grpcauth/grpcauthtest"
 )
@@ -19,11 +21,20 @@ type devIssuer struct {
 // startDevIssuer starts the development issuer on addr, a loopback address,
 // minting tokens for audience: RFC 9068 tokens (typ at+jwt, client_id,
 // scope) when rfc9068, Okta-shaped ones (no typ, cid, scp) otherwise. With
-// a pageURL it also signs in the web page's users (web.go).
-func startDevIssuer(addr, audience string, rfc9068 bool, pageURL string) (*devIssuer, error) {
+// a pageURL it also signs in the web page's users (web.go). With
+// dpopNonces its token endpoint requires a DPoP nonce in proofs.
+func startDevIssuer(addr, audience string, rfc9068, dpopNonces bool, pageURL string) (*devIssuer, error) {
 	shape := grpcauthtest.ShapeOkta
 	if rfc9068 {
 		shape = grpcauthtest.ShapeRFC9068
+	}
+	var nonces dpop.NonceSource
+	if dpopNonces {
+		n, err := dpop.NewHMACNonces(nil, time.Minute)
+		if err != nil {
+			return nil, fmt.Errorf("server: development issuer DPoP nonces: %w", err)
+		}
+		nonces = n
 	}
 	var clients []grpcauthtest.Client
 	for _, c := range dev.Clients() {
@@ -38,6 +49,7 @@ func startDevIssuer(addr, audience string, rfc9068 bool, pageURL string) (*devIs
 		// The web page (web.go) signs its users in with PKCE.
 		PublicClients: webClients(pageURL),
 		Users:         webUsers(),
+		DPoPNonces:    nonces,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("server: starting the development issuer on %s (set DEV_ISSUER_ADDR to move it, or ISSUER to use a real one): %w", addr, err)

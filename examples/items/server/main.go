@@ -18,6 +18,8 @@
 //	WEB_ADDR             -web-addr             the web page and the Connect/gRPC-Web endpoint for
 //	                                           browsers (default 127.0.0.1:8080; off: none). When
 //	                                           the default is busy the server runs without the page.
+//	DEV_DPOP_NONCES      -dev-dpop-nonces      true: the development issuer's token endpoint requires
+//	                                           a DPoP nonce in proofs (use_dpop_nonce), as Okta does
 //
 // and, for identity providers other than Okta:
 //
@@ -124,7 +126,7 @@ func run(ctx context.Context, cfg config, out io.Writer, log *slog.Logger) error
 		if len(cfg.audiences) > 0 {
 			aud = cfg.audiences[0]
 		}
-		d, err := startDevIssuer(cfg.devIssuerAddr, aud, cfg.requireProfile, pageURL(webLn))
+		d, err := startDevIssuer(cfg.devIssuerAddr, aud, cfg.requireProfile, cfg.devDPoPNonces, pageURL(webLn))
 		if err != nil {
 			return err
 		}

@@ -97,11 +97,13 @@ async function dpopKey() {
   session.jwk = { kty: j.kty, crv: j.crv, x: j.x, y: j.y };
 }
 
-// dpopProof signs a proof for one request; with accessToken it carries ath.
-async function dpopProof(htm, htu, accessToken) {
+// dpopProof signs a proof for one request; with accessToken it carries ath,
+// with nonce the server's nonce.
+async function dpopProof(htm, htu, accessToken, nonce) {
   await dpopKey();
   const payload = { jti: randomString(16), htm, htu, iat: Math.floor(Date.now() / 1000) };
   if (accessToken) payload.ath = b64url(await sha256(accessToken));
+  if (nonce) payload.nonce = nonce;
   const input = b64urlJSON({ typ: 'dpop+jwt', alg: 'ES256', jwk: session.jwk }) + '.' + b64urlJSON(payload);
   // WebCrypto's ECDSA signature is r||s, 64 bytes: what ES256 wants.
   const sig = await crypto.subtle.sign({ name: 'ECDSA', hash: 'SHA-256' }, session.key, enc.encode(input));
@@ -175,12 +177,20 @@ async function finishSignIn(params) {
     redirect_uri: cfg.redirect_uri, code_verifier: saved.verifier,
   });
   // Offer a DPoP key: an issuer that binds tokens answers token_type DPoP,
-  // one that does not ignores the header and answers Bearer.
-  const headers = { 'Content-Type': 'application/x-www-form-urlencoded', DPoP: await dpopProof('POST', cfg.token_endpoint) };
+  // one that does not ignores the header and answers Bearer. One that
+  // requires a nonce (Okta; the development issuer with DEV_DPOP_NONCES)
+  // answers use_dpop_nonce with it in DPoP-Nonce, without using the code
+  // up: retry once with it (RFC 9449, section 8).
   let resp, tr;
   try {
-    resp = await fetch(cfg.token_endpoint, { method: 'POST', headers, body });
-    tr = await resp.json();
+    let nonce = '';
+    for (let attempt = 0; attempt < 2; attempt++) {
+      const headers = { 'Content-Type': 'application/x-www-form-urlencoded', DPoP: await dpopProof('POST', cfg.token_endpoint, '', nonce) };
+      resp = await fetch(cfg.token_endpoint, { method: 'POST', headers, body });
+      tr = await resp.json();
+      nonce = resp.headers.get('DPoP-Nonce') || '';
+      if (resp.status !== 400 || tr.error !== 'use_dpop_nonce' || !nonce) break;
+    }
   } catch (e) {
     logCall('sign-in', false, 'network', '', String(e));
     return;
