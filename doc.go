@@ -115,8 +115,8 @@
 //	or method without rule                              codes.PermissionDenied
 //	issuer's keys or DPoP replay check unavailable      codes.Unavailable
 //	a DPoP proof key past its replay-cache share        codes.ResourceExhausted
-//	the caller cancelled, or its deadline passed,
-//	while the token was verified                        codes.Canceled, codes.DeadlineExceeded
+//	the caller cancelled, or its deadline passed, while
+//	the token was verified or a condition evaluated     codes.Canceled, codes.DeadlineExceeded
 //	a stream's re-verification panicked (recovered)     codes.Internal
 //
 // Refusals about the credentials also carry a challenge in the trailer

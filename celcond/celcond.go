@@ -26,8 +26,9 @@
 // explicitly, e.g. claims.admin == true. Every condition is compiled once,
 // when grpcauth compiles the method's rule (Authenticator.Check at
 // start-up), and its evaluation is bounded by Config.CostLimit. A
-// comprehension stops, failing the condition, once the call's context
-// ends (see Eval). See docs/conditions.md.
+// comprehension stops once the call's context ends, and grpcauth then
+// refuses the call with codes.Canceled or codes.DeadlineExceeded, never
+// admits it (see Eval). See docs/conditions.md.
 //
 // This package is separate from grpcauth so that a server without
 // conditions never links cel-go.

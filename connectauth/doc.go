@@ -63,9 +63,10 @@
 // DPoP-Nonce headers of a refusal, also under the names
 // Trailer-WWW-Authenticate and Trailer-DPoP-Nonce, in which a Connect
 // unary response through vanguard carries them without ChallengeHeaders.
-// NewCORS refuses an origin no browser sends ("*", a path), which would
-// never match, and allows further request headers (traceparent). The interceptor leaves the
-// WWW-Authenticate challenge out of a refusal in the gRPC protocol
-// (net/http would drop it from the HTTP/2 trailers and log a line per
-// call); Connect and gRPC-Web callers get it.
+// NewCORS refuses an origin no browser sends ("*", a wildcard host,
+// "null", a path), which would never match, and allows further request
+// headers (traceparent). The interceptor leaves the WWW-Authenticate
+// challenge out of a refusal in the gRPC protocol (net/http would drop it
+// from the HTTP/2 trailers and log a line per call); Connect and gRPC-Web
+// callers get it.
 package connectauth

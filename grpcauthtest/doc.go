@@ -15,10 +15,12 @@
 //
 // With Config.PublicClients and Config.Users it also signs people in, for a
 // page in a browser under development: the authorization-code grant with
-// PKCE (S256 only), a login page to pick one of the fixed users (no
-// passwords), and user tokens with sub, scp, cid and auth_time. The token
-// endpoint then answers CORS for the public clients' redirect-URI origins.
-// docs/browsers.md shows it behind the items example's web page.
+// PKCE (S256 only) and, with a dpop_jkt parameter, the code bound to that
+// DPoP key (RFC 9449, section 10), a login page to pick one of the fixed
+// users (no passwords), and user tokens with sub, scp, cid and auth_time.
+// The token endpoint then answers CORS for the public clients'
+// redirect-URI origins. docs/browsers.md shows it behind the items
+// example's web page.
 //
 // Tokens are signed with jwx (RS256 by default; ES256, EdDSA and RFC 9864's
 // Ed25519 selectable; an Ed25519 token is assembled around jwx's EdDSA
@@ -42,8 +44,8 @@
 //
 // The issuer knows its clients' secrets and signs whatever it is asked to: it
 // refuses non-loopback listen addresses unless
-// Config.InsecureAllowNonLoopback is set (and then logs a warning at start
-// when it listens beyond loopback), and on a loopback address answers
+// Config.InsecureAllowNonLoopback is set (and then logs a warning to
+// Config.Logger at start when it listens beyond loopback), and on a loopback address answers
 // loopback host names only (421 otherwise), against DNS rebinding. Never
 // run it as a real issuer.
 //
