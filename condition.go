@@ -257,7 +257,7 @@ func (g *messageGate) check(ctx context.Context, m any) error {
 	if rej == nil {
 		return nil
 	}
-	if g.p.dryRun {
+	if g.p.dryRun && !rej.ended() {
 		g.a.report(ctx, g.method, g.p, g.claims, rej, cause, true, start)
 		return nil
 	}

@@ -321,7 +321,7 @@ func (a *Authenticator) authorize(ctx context.Context, method string, stream boo
 	if rej == nil {
 		rej, cause = a.policy(ctx, p, method, claims, req) // step-up, and a unary call's condition
 	}
-	if rej != nil && !p.dryRun {
+	if rej != nil && (!p.dryRun || rej.ended()) {
 		return nil, verifier.Claims{}, a.deny(ctx, method, p, claims, rej, cause, dpopScheme, start)
 	}
 	if stream && a.expiresStream(claims) && !a.now().Before(claims.Expiry().Add(a.skewFor(claims))) {

@@ -334,6 +334,10 @@ func callEnded(ctx context.Context, err error) *rejection {
 	return nil
 }
 
+// ended reports whether r is the refusal of a call whose own context
+// ended (callEnded): dry run never relaxes it, as the caller has gone.
+func (r *rejection) ended() bool { return r == rejCanceled || r == rejDeadline }
+
 // verifyRejection maps an error from TokenVerifier.VerifyAccessToken on
 // the call whose context is ctx to what the caller gets. The call's own
 // context ending comes first (callEnded); a context error while the call

@@ -3,6 +3,7 @@ package celcond_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"slices"
 	"strings"
@@ -338,37 +339,82 @@ func TestCondition_StreamWithClaimsOnlyConditionIsRefusedAtItsStart(t *testing.T
 
 // TestCondition_CallThatEndsIsNotGrantedByALongComprehension: a call
 // cancelled while its condition runs a comprehension (here, cancelled
-// before it starts) is refused, not served, and its decision's error is
-// the call's cancellation: the evaluation stopped rather than running on,
-// to a grant, for a caller that is gone.
+// before it starts) is refused with Canceled, not served, and its
+// decision's error is the call's cancellation: the evaluation stopped
+// rather than running on, to a grant, for a caller that is gone. Dry run
+// does not relax it, as it relaxes no cancellation.
 func TestCondition_CallThatEndsIsNotGrantedByALongComprehension(t *testing.T) {
 	const own = "/authtest.v1.ConditionService/Own"
+	for _, dryRun := range []bool{false, true} {
+		t.Run(fmt.Sprintf("dry run %v", dryRun), func(t *testing.T) {
+			var decided []grpcauth.Decision
+			e := newEnv(t, grpcauth.Config{
+				Rules:      map[string]*grpcauthv1.Rule{own: {Condition: "claims.l.exists(x, x == request.item.owner)"}},
+				DryRun:     dryRun,
+				OnDecision: func(_ context.Context, d grpcauth.Decision) { decided = append(decided, d) },
+			})
+			l := make([]string, 1000)
+			l[len(l)-1] = "alice"
+			ctx, cancel := context.WithCancel(metadata.NewIncomingContext(loopbackCtx(),
+				metadata.Pairs("authorization", "Bearer "+e.Token(t, map[string]any{"l": l}, nil))))
+			req := &authtestv1.OwnRequest{Item: &authtestv1.Item{Owner: "alice"}}
+			serve := func(ctx context.Context) (served bool, err error) {
+				err = e.Auth.ServeCall(ctx, own, false, req, func(context.Context, *grpcauth.Guard) error {
+					served = true
+					return nil
+				})
+				return served, err
+			}
+			if served, err := serve(ctx); err != nil || !served {
+				t.Fatalf("live call: ServeCall = %v, served %v; want served", err, served)
+			}
+			cancel()
+			served, err := serve(ctx)
+			if status.Code(err) != codes.Canceled || served {
+				t.Fatalf("cancelled call: ServeCall = %v, served %v; want a refusal with Canceled", err, served)
+			}
+			if d := decided[len(decided)-1]; d.Allowed || !errors.Is(d.Err, context.Canceled) || d.Reason != grpcauth.ReasonCanceled {
+				t.Errorf("decision: allowed %v, reason %q, err %v; want refused, %q, with context.Canceled", d.Allowed, d.Reason, d.Err, grpcauth.ReasonCanceled)
+			}
+		})
+	}
+}
+
+// TestCondition_StreamMessageWhoseCallEndedIsRefusedInDryRun: a stream
+// message checked after the call's context ended stops the condition's
+// comprehension, and the receive is refused with Canceled, in dry run as
+// well (dry run relaxes no cancellation), rather than reported and let
+// through to a handler whose caller is gone.
+func TestCondition_StreamMessageWhoseCallEndedIsRefusedInDryRun(t *testing.T) {
+	const bidi = "/authtest.v1.ConditionService/OwnBidiStream"
+	var mu sync.Mutex
 	var decided []grpcauth.Decision
 	e := newEnv(t, grpcauth.Config{
-		Rules:      map[string]*grpcauthv1.Rule{own: {Condition: "claims.l.exists(x, x == request.item.owner)"}},
-		OnDecision: func(_ context.Context, d grpcauth.Decision) { decided = append(decided, d) },
+		Rules:      map[string]*grpcauthv1.Rule{bidi: {Condition: "claims.l.exists(x, x == request.owner)"}},
+		DryRun:     true,
+		OnDecision: func(_ context.Context, d grpcauth.Decision) { mu.Lock(); decided = append(decided, d); mu.Unlock() },
 	})
 	l := make([]string, 1000)
 	l[len(l)-1] = "alice"
 	ctx, cancel := context.WithCancel(metadata.NewIncomingContext(loopbackCtx(),
 		metadata.Pairs("authorization", "Bearer "+e.Token(t, map[string]any{"l": l}, nil))))
-	req := &authtestv1.OwnRequest{Item: &authtestv1.Item{Owner: "alice"}}
-	serve := func(ctx context.Context) (served bool, err error) {
-		err = e.Auth.ServeCall(ctx, own, false, req, func(context.Context, *grpcauth.Guard) error {
-			served = true
-			return nil
-		})
-		return served, err
+	defer cancel()
+	var live, ended error
+	err := e.Auth.ServeCall(ctx, bidi, true, nil, func(_ context.Context, g *grpcauth.Guard) error {
+		live = g.Received(&authtestv1.OwnBidiStreamRequest{Owner: "alice"})
+		cancel()
+		ended = g.Received(&authtestv1.OwnBidiStreamRequest{Owner: "alice"})
+		return ended
+	})
+	if live != nil {
+		t.Fatalf("message on the live call: %v, want it passed", live)
 	}
-	if served, err := serve(ctx); err != nil || !served {
-		t.Fatalf("live call: ServeCall = %v, served %v; want served", err, served)
+	if status.Code(ended) != codes.Canceled || status.Code(err) != codes.Canceled {
+		t.Fatalf("message after the call ended: %v, ServeCall = %v; want both Canceled", ended, err)
 	}
-	cancel()
-	served, err := serve(ctx)
-	if status.Code(err) != codes.Canceled || served {
-		t.Fatalf("cancelled call: ServeCall = %v, served %v; want a refusal with Canceled", err, served)
-	}
-	if d := decided[len(decided)-1]; d.Allowed || !errors.Is(d.Err, context.Canceled) || d.Reason != grpcauth.ReasonCanceled {
-		t.Errorf("decision: allowed %v, reason %q, err %v; want refused, %q, with context.Canceled", d.Allowed, d.Reason, d.Err, grpcauth.ReasonCanceled)
+	mu.Lock()
+	defer mu.Unlock()
+	if d := decided[len(decided)-1]; d.Allowed || d.DryRun || d.Reason != grpcauth.ReasonCanceled {
+		t.Errorf("decision: allowed %v, dry run %v, reason %q; want refused, %q", d.Allowed, d.DryRun, d.Reason, grpcauth.ReasonCanceled)
 	}
 }
