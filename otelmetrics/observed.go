@@ -44,7 +44,7 @@ func newObserved(meter metric.Meter) (*observed, error) {
 		{&o.discoveries, "grpcauth.jwks.discoveries", "{request}", "HTTP requests for the issuer's discovery documents."},
 		{&o.urlChanges, "grpcauth.jwks.url_changes", "{change}", "Rediscoveries that found a JWKS URL other than the one in use: the issuer moved its keys."},
 		{&o.missFetches, "grpcauth.jwks.miss_fetches", "{refresh}", "Key-set refreshes triggered by a token whose kid was not in the set."},
-		{&o.missesLimited, "grpcauth.jwks.misses_limited", "{lookup}", "Verifications of a kid not in the set refused without a refresh (kid just confirmed absent, waiter cap, or rate limit while refreshes fail)."},
+		{&o.missesLimited, "grpcauth.jwks.misses_limited", "{lookup}", "Verifications of a kid not in the set refused without a refresh (kid just confirmed absent, waiter cap, rate limit while refreshes fail, or the issuer's Retry-After)."},
 		{&o.missWaits, "grpcauth.jwks.miss_waits", "{lookup}", "Verifications of a kid not in the set that waited for the next refresh the rate limit allowed."},
 		{&o.malformed, "grpcauth.malformed_tokens", "{token}", "Tokens refused for their form (most before any key lookup), by the issuer's verifier (issuer) or by a MultiVerifier that could not read their iss (no attribute)."},
 		{&o.unknownIssuers, "grpcauth.unknown_issuers", "{token}", "Tokens a MultiVerifier refused because their iss is missing or names no configured issuer."},
