@@ -2,7 +2,9 @@ package celcond_test
 
 import (
 	"context"
+	"fmt"
 	"net"
+	"strings"
 	"testing"
 
 	"google.golang.org/grpc"
@@ -91,8 +93,12 @@ func (loopbackInfo) AuthType() string { return "insecure" }
 // cancellable context, as a call's are: "literal" over a two-element list
 // literal, proven within the cost limit (untracked); "claims/2" and
 // "claims/1000" over a claim list of 2 elements (a typical amr) and of
-// 1000 (the per-step cost of watching the context), tracked. No element
-// matches.
+// 1000 (the per-step cost of watching the context); "groups/20", a
+// realistic group check (claims.groups.exists(g, g == 'admin')) over 20
+// groups. The claim lists are not proven within the cost limit for every
+// token, but those of claims/2 and groups/20 are within the size proven
+// for their expression, and are not tracked; that of claims/1000 is
+// tracked. No element matches.
 //
 //	go test -run '^$' -bench BenchmarkConditionComprehension -benchmem -count 5 ./celcond
 func BenchmarkConditionComprehension(b *testing.B) {
@@ -105,9 +111,16 @@ func BenchmarkConditionComprehension(b *testing.B) {
 		{"literal", "[subject, client_id].exists(x, x == 'bob')", 0},
 		{"claims/2", "claims.l.exists(x, x == subject)", 2},
 		{"claims/1000", "claims.l.exists(x, x == subject)", 1000},
+		{"groups/20", "claims.l.exists(g, g == 'admin')", 20},
 	} {
 		cond := compile(b, celcond.Config{}, tt.expr)
-		in := grpcauth.ConditionInput{Claims: claims(b, map[string]any{"sub": "alice", "cid": "app", "l": make([]string, tt.n)}),
+		l := make([]string, tt.n)
+		if strings.HasPrefix(tt.name, "groups/") {
+			for i := range l {
+				l[i] = fmt.Sprintf("group-%02d", i)
+			}
+		}
+		in := grpcauth.ConditionInput{Claims: claims(b, map[string]any{"sub": "alice", "cid": "app", "l": l}),
 			Request: &authtestv1.OwnRequest{}}
 		b.Run(tt.name, func(b *testing.B) {
 			b.ReportAllocs()

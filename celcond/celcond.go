@@ -92,7 +92,10 @@ type Config struct {
 	// Tracking the cost of every evaluation costs time and allocations,
 	// so it is skipped for an expression whose worst-case cost, as cel-go
 	// estimates it at compile time from MaxRequestSize and MaxClaimsSize,
-	// is within the limit: such an expression can never exceed it.
+	// is within the limit: such an expression can never exceed it. For
+	// any other expression it is skipped on a call whose token and
+	// request are no larger than the largest size for which the same
+	// estimate is within the limit (see docs/conditions.md, "Cost").
 	CostLimit uint64
 
 	// MaxRequestSize bounds, for the compile-time cost estimate, the size
@@ -176,16 +179,76 @@ func (c *Compiler) CompileCondition(method protoreflect.MethodDescriptor, expr s
 	if loops {
 		opts = append(opts, cel.InterruptCheckFrequency(interruptCheckFrequency))
 	}
-	if cost, err := env.EstimateCost(ast, c.estimator); err != nil || cost.Max > c.limit {
-		// Not proven within the limit: track it.
-		opts = append(opts, cel.CostLimit(c.limit), cel.CostTracking(runtimeCoster{}))
-	}
-	prg, err := env.Program(ast, opts...)
+	cond := &condition{loops: loops, readsRequest: readsRequest(ast), claims: claimNames(ast)}
+	fast, err := env.Program(ast, opts...)
 	if err != nil {
 		return nil, fmt.Errorf("celcond: %w", err)
 	}
-	return &condition{prg: prg, loops: loops, readsRequest: readsRequest(ast), claims: claimNames(ast)}, nil
+	if c.within(env, ast, c.estimator) {
+		cond.prg = fast
+		return cond, nil
+	}
+	// Not proven within the limit for every input: track it, except on
+	// inputs small enough for the proof (see provenSize).
+	cond.prg, err = env.Program(ast, append(opts, cel.CostLimit(c.limit), cel.CostTracking(runtimeCoster{}))...)
+	if err != nil {
+		return nil, fmt.Errorf("celcond: %w", err)
+	}
+	if n, ok := c.provenSize(env, ast); ok {
+		cond.fast, cond.fastSize, cond.fastNameSize = fast, n, min(n, maxFastNameSize)
+	}
+	return cond, nil
 }
+
+// within reports whether the worst-case cost of ast, with every value
+// bounded by est, is proven within the limit.
+func (c *Compiler) within(env *cel.Env, ast *cel.Ast, est sizeEstimator) bool {
+	cost, err := env.EstimateCost(ast, est)
+	return err == nil && cost.Max <= c.limit
+}
+
+// provenSize returns the largest size n, below the configured bounds, for
+// which ast's worst-case cost is proven within the limit when every value
+// read from the request and the token's variables, and every computed one,
+// is at most n, and subject, client_id and method at most
+// min(n, maxFastNameSize) (the same estimate as for the configured bounds,
+// with these bounds), and false when there is none. An evaluation whose
+// inputs are that small (see condition.small) cannot exceed the limit, and
+// skips tracking: tracking a comprehension costs cel-go about 1-3 µs and 9
+// allocations a step, and more as the list grows (its cost tracker
+// searches a stack that keeps two entries per step), several times the
+// step's own work.
+//
+// The search assumes the estimate does not decrease as n grows; if it
+// did, n might not be the largest, but it is still proven: every n
+// returned was estimated within the limit.
+func (c *Compiler) provenSize(env *cel.Env, ast *cel.Ast) (uint64, bool) {
+	lo, hi := uint64(0), max(c.estimator.request, c.estimator.token)
+	bounds := func(n uint64) sizeEstimator {
+		return sizeEstimator{request: min(n, c.estimator.request), token: min(n, c.estimator.token),
+			name: min(n, c.estimator.token, maxFastNameSize)}
+	}
+	if !c.within(env, ast, bounds(lo)) {
+		return 0, false
+	}
+	for lo < hi {
+		mid := lo + (hi-lo+1)/2
+		if c.within(env, ast, bounds(mid)) {
+			lo = mid
+		} else {
+			hi = mid - 1
+		}
+	}
+	return lo, true
+}
+
+// maxFastNameSize bounds subject, client_id and method for
+// Compiler.provenSize: they are short (a user ID, an e-mail address, a
+// client ID, a method name), and bounding them by the size of a claim list
+// would make a comparison with one on every step (claims.l.exists(x, x ==
+// subject)) cost, in the estimate, as much as comparing two lists. A call
+// with a longer one is tracked.
+const maxFastNameSize = 256
 
 // interruptCheckFrequency is how many comprehension steps an evaluation
 // takes between two looks at the call's context (cel-go's
@@ -298,14 +361,20 @@ func readsRequest(ast *cel.Ast) bool {
 // may hold request values).
 type sizeEstimator struct {
 	request, token uint64
+	name           uint64 // bounds subject, client_id and method, if not 0 (see Compiler.provenSize)
 }
 
 func (e sizeEstimator) EstimateSize(n checker.AstNode) *checker.SizeEstimate {
 	bound := max(e.request, e.token)
 	if p := n.Path(); len(p) > 0 {
 		switch p[0] {
-		case "claims", "scopes", "subject", "client_id", "method":
+		case "claims", "scopes":
 			bound = e.token
+		case "subject", "client_id", "method":
+			bound = e.token
+			if e.name != 0 {
+				bound = e.name
+			}
 		}
 	}
 	return &checker.SizeEstimate{Min: 0, Max: bound}
@@ -534,8 +603,14 @@ func deepSize(v ref.Val) uint64 {
 
 // condition is a compiled CEL condition.
 type condition struct {
-	prg          cel.Program
-	loops        bool // the expression has a comprehension: watch the context
+	prg cel.Program
+	// fast is prg without cost tracking, for inputs within fastSize and
+	// fastNameSize (see Compiler.provenSize and small); nil when prg is not
+	// tracked, or when no size is proven.
+	fast         cel.Program
+	fastSize     uint64
+	fastNameSize uint64 // the bound of subject, client_id and method for fast
+	loops        bool   // the expression has a comprehension: watch the context
 	readsRequest bool
 	claims       []string // the claims read, nil for all (see claimNames)
 }
@@ -565,10 +640,14 @@ func (c *condition) Eval(ctx context.Context, in grpcauth.ConditionInput) (bool,
 		out ref.Val
 		err error
 	)
+	prg := c.prg
+	if c.fast != nil && c.small(in) {
+		prg = c.fast
+	}
 	if c.loops && ctx.Done() != nil {
-		out, _, err = c.prg.ContextEval(ctx, act)
+		out, _, err = prg.ContextEval(ctx, act)
 	} else {
-		out, _, err = c.prg.Eval(act)
+		out, _, err = prg.Eval(act)
 	}
 	*act = activation{} // keep nothing of this call alive
 	activations.Put(act)
@@ -583,6 +662,24 @@ func (c *condition) Eval(ctx context.Context, in grpcauth.ConditionInput) (bool,
 		return false, fmt.Errorf("celcond: the result is a %s, not a bool", out.Type())
 	}
 	return bool(b), nil
+}
+
+// small reports whether the values of in are within the sizes proven for
+// c.fast: its subject, client ID and method within fastNameSize, and the
+// size, in the sense of the cost estimate (sizeEstimator), of every value
+// an evaluation reads from its variables within fastSize: the length of a
+// string or bytes, the number of elements of a list or map, and the deep
+// size runtimeCoster charges comparisons by (deepSize). The token's values
+// are bounded by the claims' Footprint, which counts the JSON payload
+// every claim, its name and the scopes are read from, 16 bytes per scope,
+// and the subject and client ID; the request's, when the expression reads
+// it, by its encoded size plus one.
+func (c *condition) small(in grpcauth.ConditionInput) bool {
+	if uint64(max(len(in.Claims.Subject()), len(in.Claims.ClientID()), len(in.Method))) > c.fastNameSize ||
+		uint64(max(in.Claims.Footprint(), 0)) > c.fastSize {
+		return false
+	}
+	return !c.readsRequest || in.Request == nil || 1+uint64(proto.Size(in.Request)) <= c.fastSize
 }
 
 // maxErrorLen bounds the message of an evaluation error. cel-go quotes the
@@ -621,6 +718,11 @@ type activation struct {
 	in     grpcauth.ConditionInput
 	names  []string // the claims to decode, nil for all
 	claims any      // the decoded claims (a map or an error), once read
+	// The other variables as CEL values, once read: a comprehension
+	// reads a variable on every step (x == subject), and converting it
+	// each time cost an allocation a step (a list of the scopes, two).
+	// They are immutable values of this call's input.
+	subject, clientID, method, scopes ref.Val
 }
 
 func (a *activation) ResolveName(name string) (any, bool) {
@@ -628,13 +730,25 @@ func (a *activation) ResolveName(name string) (any, bool) {
 	case "request":
 		return a.in.Request, a.in.Request != nil
 	case "subject":
-		return types.String(a.in.Claims.Subject()), true
+		if a.subject == nil {
+			a.subject = types.String(a.in.Claims.Subject())
+		}
+		return a.subject, true
 	case "client_id":
-		return types.String(a.in.Claims.ClientID()), true
+		if a.clientID == nil {
+			a.clientID = types.String(a.in.Claims.ClientID())
+		}
+		return a.clientID, true
 	case "method":
-		return types.String(a.in.Method), true
+		if a.method == nil {
+			a.method = types.String(a.in.Method)
+		}
+		return a.method, true
 	case "scopes":
-		return types.NewStringList(types.DefaultTypeAdapter, a.in.Claims.Scopes()), true
+		if a.scopes == nil {
+			a.scopes = types.NewStringList(types.DefaultTypeAdapter, a.in.Claims.Scopes())
+		}
+		return a.scopes, true
 	case "claims":
 		// Decoded once per evaluation: a comprehension may read claims on
 		// every iteration.
