@@ -370,9 +370,14 @@ func TestAuthorize_DPoPJKTBindsTheCodeToTheProofKey(t *testing.T) {
 		name string
 		key  *grpcauthtest.DPoPKey
 	}{{"another key's proof", other}, {"no proof", nil}} {
-		st, _, e := redeem(codeBoundTo(key.Thumbprint()), tc.key)
+		code := codeBoundTo(key.Thumbprint())
+		st, _, e := redeem(code, tc.key)
 		if st != http.StatusBadRequest || e.Code != "invalid_dpop_proof" {
 			t.Errorf("%s: status %d %q, want 400 invalid_dpop_proof", tc.name, st, e.Code)
+		}
+		// The refused exchange used the code up (RFC 6749 §4.1.2).
+		if st, _, e := redeem(code, key); st != http.StatusBadRequest || e.Code != "invalid_grant" {
+			t.Errorf("%s, then the dpop_jkt key's proof: status %d %q, want 400 invalid_grant", tc.name, st, e.Code)
 		}
 	}
 	st, tr, e := redeem(codeBoundTo(key.Thumbprint()), key)

@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"regexp"
+	"runtime"
 	"strconv"
 	"strings"
 	"syscall"
@@ -17,7 +18,9 @@ import (
 
 // dieWithTest makes the kernel kill cmd's process when this test binary
 // exits, however it exits: t.Cleanup does not run after a go test -timeout
-// panic or a signal, and the server would otherwise keep running.
+// panic or a signal, and the server would otherwise keep running. The
+// kernel does so when the thread that started cmd ends: startServer starts
+// it from a goroutine locked to its thread until cmd exits.
 func dieWithTest(cmd *exec.Cmd) {
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 }
@@ -60,4 +63,51 @@ func alive(pid int) bool {
 	}
 	_, rest, _ := strings.Cut(string(stat), ") ") // after "pid (comm) "
 	return !strings.HasPrefix(rest, "Z")
+}
+
+// Pdeathsig fires when the thread that started the child ends, not the
+// process (go.dev/issue/27505), and Go ends a thread when a goroutine
+// locked to it ends without unlocking. A server started from such a
+// goroutine must outlive it.
+func TestStartServer_ServerOutlivesTheThreadThatStartedIt(t *testing.T) {
+	var srv *serverProc
+	tid := onEndingThread(func() { srv = startServer(t, "ADDR=127.0.0.1:0", "DEV_ISSUER_ADDR=127.0.0.1:0", "WEB_ADDR=off") })
+	if srv == nil {
+		t.Fatal("the server did not start")
+	}
+	// Once the thread is gone from /proc, the kernel has sent the
+	// Pdeathsig of the children it started (exit_notify before release).
+	task := fmt.Sprintf("/proc/self/task/%d", tid)
+	deadline := time.Now().Add(exitTimeout)
+	for {
+		if _, err := os.Stat(task); err != nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("thread %s still runs %v after its locked goroutine ended", task, exitTimeout)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if err := srv.stop(); err != nil { // a killed server exits with "signal: killed"
+		t.Fatalf("server after the thread that started it ended: %v\nstderr:\n%s", err, srv.stderr)
+	}
+}
+
+// onEndingThread runs f in a goroutine locked to an OS thread that ends
+// with it, and returns that thread's id once f has returned. Go keeps the
+// main thread when its locked goroutine ends: a goroutine that lands there
+// holds it and runs f from another.
+func onEndingThread(f func()) (tid int) {
+	tids := make(chan int, 1)
+	go func() {
+		runtime.LockOSThread() // no unlock: the thread ends with the goroutine
+		if syscall.Gettid() == os.Getpid() {
+			defer runtime.UnlockOSThread()
+			tids <- onEndingThread(f)
+			return
+		}
+		defer func() { tids <- syscall.Gettid() }() // f may t.Fatal
+		f()
+	}()
+	return <-tids
 }

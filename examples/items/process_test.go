@@ -9,6 +9,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"runtime"
 	"slices"
 	"strings"
 	"sync"
@@ -156,13 +157,26 @@ func startServer(t *testing.T, env ...string) *serverProc {
 		exited: make(chan struct{}),
 	}
 	cmd.Stdout, cmd.Stderr = p.stdout, p.stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatalf("start server: %v", err)
-	}
+	// Pdeathsig (dieWithTest) fires when the thread that started the
+	// server ends, not the process (go.dev/issue/27505), and Go ends a
+	// thread when a goroutine locked to it ends: start the server from a
+	// goroutine that keeps its thread until the server exits, as chromedp
+	// starts Chromium.
+	started := make(chan error, 1)
 	go func() {
+		runtime.LockOSThread()
+		defer runtime.UnlockOSThread()
+		if err := cmd.Start(); err != nil {
+			started <- err
+			return
+		}
+		started <- nil
 		p.err = cmd.Wait()
 		close(p.exited)
 	}()
+	if err := <-started; err != nil {
+		t.Fatalf("start server: %v", err)
+	}
 	t.Cleanup(func() {
 		if err := p.stop(); err != nil {
 			t.Errorf("server: %v\nstdout:\n%s\nstderr:\n%s", err, p.stdout, p.stderr)

@@ -9,6 +9,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"runtime"
 	"slices"
 	"strings"
 	"sync"
@@ -81,13 +82,22 @@ func startServer(t *testing.T, env ...string) *server {
 	}
 	s := &server{stderr: &syncBuffer{}}
 	cmd.Stderr = s.stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	s.pid = cmd.Process.Pid
+	// Pdeathsig (dieWithTest) fires when the thread that started the
+	// server ends, not the process (go.dev/issue/27505), and Go ends a
+	// thread when a goroutine locked to it ends: start the server from a
+	// goroutine that keeps its thread until the server exits, as chromedp
+	// starts Chromium.
+	started := make(chan error, 1)
 	exited := make(chan error, 1)
 	lines := make(chan string)
 	go func() {
+		runtime.LockOSThread()
+		defer runtime.UnlockOSThread()
+		if err := cmd.Start(); err != nil {
+			started <- err
+			return
+		}
+		started <- nil
 		sc := bufio.NewScanner(stdout)
 		for sc.Scan() {
 			lines <- sc.Text()
@@ -96,6 +106,10 @@ func startServer(t *testing.T, env ...string) *server {
 		_, _ = io.Copy(io.Discard, stdout)
 		exited <- cmd.Wait()
 	}()
+	if err := <-started; err != nil {
+		t.Fatal(err)
+	}
+	s.pid = cmd.Process.Pid
 	t.Cleanup(func() {
 		_ = cmd.Process.Signal(syscall.SIGTERM)
 		timer := time.NewTimer(startTimeout)
