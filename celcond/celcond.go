@@ -209,8 +209,8 @@ func (c *Compiler) within(env *cel.Env, ast *cel.Ast, est sizeEstimator) bool {
 
 // provenSize returns the largest size n, below the configured bounds, for
 // which ast's worst-case cost is proven within the limit when every value
-// read from the request and the token's variables, and every computed one,
-// is at most n, and subject, client_id and method at most
+// read from the request and the token's variables is at most n (computed
+// values bounded from them, see sizeEstimator), and subject, client_id and method at most
 // min(n, maxFastNameSize) (the same estimate as for the configured bounds,
 // with these bounds), and false when there is none. An evaluation whose
 // inputs are that small (see condition.small) cannot exceed the limit, and
@@ -353,29 +353,37 @@ func readsRequest(ast *cel.Ast) bool {
 }
 
 // sizeEstimator bounds the size of every variable's values for cel-go's
-// compile-time cost estimate: values read from the token's variables
-// (claims, scopes, subject, client_id, method) by the largest token, and
-// anything else by the larger of the two bounds: request values, computed
-// values, and the variables of comprehensions (whose paths start with
-// cel-go's "@items" or "@keys", whatever list or map they range over, which
-// may hold request values).
+// compile-time cost estimate: values read from the request by the largest
+// request, and values read from the token's variables (claims, scopes,
+// subject, client_id, method) by the largest token. It does not bound
+// computed values, nor the variables of comprehensions over them (whose
+// paths start with cel-go's "@items" or "@keys"): a computed value may be
+// larger than every input (a list doubled by each of 20 map steps,
+// [request.item, request.item]), so cel-go bounds them from the sizes of
+// what they are computed from, or not at all.
 type sizeEstimator struct {
 	request, token uint64
 	name           uint64 // bounds subject, client_id and method, if not 0 (see Compiler.provenSize)
 }
 
 func (e sizeEstimator) EstimateSize(n checker.AstNode) *checker.SizeEstimate {
-	bound := max(e.request, e.token)
-	if p := n.Path(); len(p) > 0 {
-		switch p[0] {
-		case "claims", "scopes":
-			bound = e.token
-		case "subject", "client_id", "method":
-			bound = e.token
-			if e.name != 0 {
-				bound = e.name
-			}
+	var bound uint64
+	p := n.Path()
+	if len(p) == 0 {
+		return nil
+	}
+	switch p[0] {
+	case "request":
+		bound = e.request
+	case "claims", "scopes":
+		bound = e.token
+	case "subject", "client_id", "method":
+		bound = e.token
+		if e.name != 0 {
+			bound = e.name
 		}
+	default:
+		return nil
 	}
 	return &checker.SizeEstimate{Min: 0, Max: bound}
 }
@@ -387,11 +395,12 @@ func (e sizeEstimator) EstimateCallCost(_, overloadID string, target *checker.As
 	case (overloadID == overloads.Equals || overloadID == overloads.NotEquals) && len(args) == 2 &&
 		deep(args[0].Type()) && deep(args[1].Type()):
 		// A list literal's computed size is its number of elements,
-		// which may be messages of MaxRequestSize: bound both by e.
-		n := min(e.EstimateSize(args[0]).Max, e.EstimateSize(args[1]).Max)
+		// which may be messages of MaxRequestSize: bound both by their
+		// deep size.
+		n := min(e.bound(args[0]), e.bound(args[1]))
 		return &checker.CallEstimate{CostEstimate: checker.SizeEstimate{Max: n}.MultiplyByCostFactor(common.StringTraversalCostFactor).Add(checker.FixedCostEstimate(1))}
 	case overloadID == overloads.InList && len(args) == 2 && deep(args[0].Type()):
-		n := max(e.size(args[1]).Max, traversal(e.EstimateSize(args[1]).Max))
+		n := max(e.size(args[1]).Max, traversal(e.bound(args[1])))
 		return &checker.CallEstimate{CostEstimate: checker.CostEstimate{Min: 1, Max: n}}
 	case overloadID == overloads.InMap && len(args) == 2:
 		// Hashing the key reads it whole.
@@ -406,12 +415,50 @@ func (e sizeEstimator) EstimateCallCost(_, overloadID string, target *checker.As
 	return nil
 }
 
-// size is the size of n: the size cel-go computed, else e's bound.
+// size is the size of n: the size cel-go computed, else e's bound, else
+// unknown.
 func (e sizeEstimator) size(n checker.AstNode) *checker.SizeEstimate {
 	if size := n.ComputedSize(); size != nil {
 		return size
 	}
-	return e.EstimateSize(n)
+	if size := e.EstimateSize(n); size != nil {
+		return size
+	}
+	return &checker.SizeEstimate{Max: math.MaxUint64}
+}
+
+// bound bounds the deep size (deepSize) of n's values: by the bound of the
+// variable they are read from (see EstimateSize), else by literalSize.
+func (e sizeEstimator) bound(n checker.AstNode) uint64 {
+	if size := e.EstimateSize(n); size != nil {
+		return size.Max
+	}
+	return literalSize(n.Expr())
+}
+
+// literalSize is the deep size (deepSize) of x when it is a literal or a
+// list literal of literals (claims.role in ['admin', 'editor']), and the
+// largest size otherwise: a computed value may be larger than any input
+// ([request.item, request.item], or a list doubled by map steps).
+func literalSize(x celast.Expr) uint64 {
+	switch x.Kind() {
+	case celast.LiteralKind:
+		if n, ok := textSize(x.AsLiteral()); ok {
+			return n
+		}
+		return 1
+	case celast.ListKind:
+		n := uint64(0)
+		for _, el := range x.AsList().Elements() {
+			size := literalSize(el)
+			if size == math.MaxUint64 {
+				return size
+			}
+			n += 1 + size
+		}
+		return n
+	}
+	return math.MaxUint64
 }
 
 // deep reports whether comparing values of type t may read more than their

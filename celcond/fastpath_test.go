@@ -124,3 +124,33 @@ func TestEval_ComprehensionOverSmallClaimsIsNotTracked(t *testing.T) {
 		t.Fatalf("%v allocations for %d steps, want at most 5 a step", allocs, len(groups))
 	}
 }
+
+// TestEval_ValuesComputedLargerThanTheInputsAreTracked checks that the
+// cost proof does not bound a computed value by the size of the inputs: a
+// list doubled by each map step, or a list literal repeating a request
+// message, is larger than any of them, and an evaluation over it is
+// tracked and stopped at the limit however small the token and request.
+func TestEval_ValuesComputedLargerThanTheInputsAreTracked(t *testing.T) {
+	const limit = 10_000
+	claims, err := verifier.NewClaims(map[string]any{"sub": "alice", "l": []string{"a"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	item := "request.item" + strings.Repeat(", request.item", 49)
+	for _, tc := range []struct {
+		expr    string
+		request *authtestv1.OwnRequest
+	}{
+		// 2^14 elements, from one.
+		{"[claims.l]" + strings.Repeat(".map(y, y + y)", 14) + ".exists(y, y.exists(z, z == 'q'))", nil},
+		// 50 copies of a 20,000-byte message compared.
+		{"[" + item + "] == [" + item + "]",
+			&authtestv1.OwnRequest{Item: &authtestv1.Item{Owner: strings.Repeat("a", 20_000)}}},
+	} {
+		cond := compileOwn(t, Config{CostLimit: limit}, tc.expr)
+		in := grpcauth.ConditionInput{Method: "/authtest.v1.ConditionService/Own", Claims: claims, Request: tc.request}
+		if _, err := cond.Eval(t.Context(), in); err == nil || !strings.Contains(err.Error(), "cost limit exceeded") {
+			t.Errorf("%.60s...: Eval: %v, want the cost limit exceeded", tc.expr, err)
+		}
+	}
+}
