@@ -1,9 +1,14 @@
 package celcond
 
 import (
+	"context"
+	"errors"
 	"fmt"
 	"strings"
 	"testing"
+
+	"github.com/google/cel-go/cel"
+	"github.com/google/cel-go/common/types/ref"
 
 	"github.com/grpcauth/grpcauth"
 	authtestv1 "github.com/grpcauth/grpcauth/internal/testproto/authtest/v1"
@@ -152,5 +157,58 @@ func TestEval_ValuesComputedLargerThanTheInputsAreTracked(t *testing.T) {
 		if _, err := cond.Eval(t.Context(), in); err == nil || !strings.Contains(err.Error(), "cost limit exceeded") {
 			t.Errorf("%.60s...: Eval: %v, want the cost limit exceeded", tc.expr, err)
 		}
+	}
+}
+
+// trackedProgram counts the evaluations of the program it wraps.
+type trackedProgram struct {
+	cel.Program
+	evals int
+}
+
+func (p *trackedProgram) Eval(in any) (ref.Val, *cel.EvalDetails, error) {
+	p.evals++
+	return p.Program.Eval(in)
+}
+
+func (p *trackedProgram) ContextEval(ctx context.Context, in any) (ref.Val, *cel.EvalDetails, error) {
+	p.evals++
+	return p.Program.ContextEval(ctx, in)
+}
+
+// TestEval_UntrackedComprehensionStopsWhenTheCallEnds checks that the
+// program without cost tracking, run on inputs within the proven size,
+// watches the call's context as the tracked one does: a comprehension
+// evaluated for a cancelled call stops with an error wrapping
+// context.Canceled instead of running on to a grant. The tracked program
+// is wrapped to prove it was not the one run.
+func TestEval_UntrackedComprehensionStopsWhenTheCallEnds(t *testing.T) {
+	cond := compileOwn(t, Config{}, "claims.l.exists(x, x == request.item.owner)")
+	if cond.fast == nil {
+		t.Fatal("no proven size")
+	}
+	tracked := &trackedProgram{Program: cond.prg}
+	cond.prg = tracked
+	l := make([]string, 10*interruptCheckFrequency)
+	l[len(l)-1] = "alice"
+	claims, err := verifier.NewClaims(map[string]any{"sub": "alice", "l": l})
+	if err != nil {
+		t.Fatal(err)
+	}
+	in := grpcauth.ConditionInput{Method: "/authtest.v1.ConditionService/Own", Claims: claims,
+		Request: &authtestv1.OwnRequest{Item: &authtestv1.Item{Owner: "alice"}}}
+	if !cond.small(in) {
+		t.Fatalf("%d elements: not within the proven size %d", len(l), cond.fastSize)
+	}
+	if ok, err := cond.Eval(t.Context(), in); !ok || err != nil {
+		t.Fatalf("live call: Eval = %v, %v; want true", ok, err)
+	}
+	ctx, cancel := context.WithCancel(t.Context())
+	cancel()
+	if ok, err := cond.Eval(ctx, in); ok || !errors.Is(err, context.Canceled) {
+		t.Fatalf("cancelled call: Eval = %v, %v; want an error wrapping context.Canceled", ok, err)
+	}
+	if tracked.evals != 0 {
+		t.Fatalf("the tracked program ran %d times, want the untracked one only", tracked.evals)
 	}
 }

@@ -25,10 +25,16 @@ func dieWithTest(cmd *exec.Cmd) {
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 }
 
+// orphanEnv, set, makes TestStartServer_ServerDiesWithTheTestBinary start
+// a server and exit at once, as a timed-out test binary does. It is not
+// binDirEnv: a developer who exports that to reuse built binaries must not
+// turn the test into the helper, and the run into an exit.
+const orphanEnv = "ITEMS_TEST_ORPHAN"
+
 var orphanPID = regexp.MustCompile(`(?m)^server pid (\d+)$`)
 
 func TestStartServer_ServerDiesWithTheTestBinary(t *testing.T) {
-	if os.Getenv(binDirEnv) != "" { // the helper: start a server and die
+	if os.Getenv(orphanEnv) != "" { // the helper: start a server and die
 		srv := startServer(t, "ADDR=127.0.0.1:0", "DEV_ISSUER_ADDR=127.0.0.1:0", "WEB_ADDR=off")
 		fmt.Printf("server pid %d\n", srv.cmd.Process.Pid)
 		os.Exit(3) // no cleanup runs, as after a -timeout panic
@@ -36,7 +42,7 @@ func TestStartServer_ServerDiesWithTheTestBinary(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), readyTimeout)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, os.Args[0], "-test.run=^TestStartServer_ServerDiesWithTheTestBinary$", "-test.count=1")
-	cmd.Env = append(os.Environ(), binDirEnv+"="+binDir)
+	cmd.Env = append(os.Environ(), binDirEnv+"="+binDir, orphanEnv+"=1")
 	out, _ := cmd.Output() // exits 3
 	m := orphanPID.FindSubmatch(out)
 	if m == nil {
@@ -52,6 +58,19 @@ func TestStartServer_ServerDiesWithTheTestBinary(t *testing.T) {
 			t.Fatalf("server %d still runs %v after its test binary exited", pid, exitTimeout)
 		}
 		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// A developer may export binDirEnv to reuse binaries built once: the test
+// binary then runs TestStartServer_ServerDiesWithTheTestBinary as a test,
+// not as its helper, which exits mid-run.
+func TestStartServer_ExportedBinDirDoesNotMakeTheRunExit(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), readyTimeout+exitTimeout)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, os.Args[0], "-test.run=^TestStartServer_ServerDiesWithTheTestBinary$", "-test.count=1")
+	cmd.Env = append(os.Environ(), binDirEnv+"="+binDir)
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("the test binary with %s exported: %v\n%s", binDirEnv, err, out)
 	}
 }
 
