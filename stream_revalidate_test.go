@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"strings"
 	"sync/atomic"
@@ -255,4 +256,38 @@ func TestStream_RevalidationFloorDoesNotDelayTheExpiryCut(t *testing.T) {
 	<-r.svc.streamEnded
 	_, err := s.Recv()
 	checkStatus(t, err, codes.Unauthenticated, ReasonTokenExpired)
+}
+
+// TestStream_RevokedOpaqueTokenEndsTheStreamDespiteAFloodOfMadeUpTokens:
+// while a flood of made-up opaque tokens holds introspect's
+// MaxRequestRate, a stream's token, which the server called active, is
+// still re-verified when its cached answer ends, so the stream is cut once
+// the token is revoked. Before, the flood held the re-verification back,
+// which counts as an outage: the stream went on until exp.
+func TestStream_RevokedOpaqueTokenEndsTheStreamDespiteAFloodOfMadeUpTokens(t *testing.T) {
+	r := newRevalidationEnv(t, map[string]any{"exp": t0.Add(time.Hour)}, func(c *introspect.Config) { c.MaxRequestRate = 1 })
+	s := r.open(t)
+	_, recheck := <-r.fake.added, <-r.fake.added
+	r.iss.Revoke(r.token)
+	r.clk.Advance(recheck.d)
+	for i := 0; ; i++ {
+		_, err := r.client.Authenticated(withAuth(t.Context(), bearer(fmt.Sprintf("made-up-%d", i))), &authtestv1.AuthenticatedRequest{})
+		if status.Code(err) == codes.Unavailable {
+			break // the budget is spent
+		}
+		if status.Code(err) != codes.Unauthenticated || i == 100 {
+			t.Fatalf("made-up token %d: %v", i, err)
+		}
+	}
+	recheck.fire()
+	select {
+	case err := <-r.svc.streamEnded:
+		if status.Code(err) != codes.Unauthenticated {
+			t.Fatalf("Send after the revocation = %v, want Unauthenticated", err)
+		}
+	case next := <-r.fake.added:
+		t.Fatalf("the stream went on, re-verified again in %v", next.d)
+	}
+	_, err := s.Recv()
+	checkStatus(t, err, codes.Unauthenticated, ReasonTokenRevoked)
 }

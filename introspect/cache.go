@@ -85,24 +85,32 @@ func (c *resultCache) put(k tokenKey, r result, now time.Time) {
 	if old, ok := c.m[k]; ok {
 		c.delete(k, old)
 	}
+	makeRoom(c.m, now, func(r result) time.Time { return r.until },
+		func() bool { return len(c.m) < c.max && c.bytes+size <= c.maxBytes }, c.delete)
+	c.m[k] = r
+	c.bytes += size
+}
+
+// makeRoom reclaims up to evictionSample entries of m that have ended at
+// now (by their end), then evicts arbitrary ones until fits reports room
+// for one more, removing each with del.
+func makeRoom[V any](m map[tokenKey]V, now time.Time, end func(V) time.Time, fits func() bool, del func(tokenKey, V)) {
 	sampled := 0
-	for key, old := range c.m {
+	for k, e := range m {
 		if sampled == evictionSample {
 			break
 		}
 		sampled++
-		if !now.Before(old.until) {
-			c.delete(key, old)
+		if !now.Before(end(e)) {
+			del(k, e)
 		}
 	}
-	for key, old := range c.m {
-		if len(c.m) < c.max && c.bytes+size <= c.maxBytes {
+	for k, e := range m {
+		if fits() {
 			break
 		}
-		c.delete(key, old)
+		del(k, e)
 	}
-	c.m[k] = r
-	c.bytes += size
 }
 
 // delete removes k, whose entry is r. c.mu must be held for writing.

@@ -213,7 +213,16 @@ type Config struct {
 	// MaxConcurrent requests at a time allow. Set it below the rate limit
 	// the authorization server grants (Okta sets its limits per
 	// organisation and endpoint), so that such a flood cannot use all of
-	// it; tokens already cached keep working meanwhile. See
+	// it; tokens already cached keep working meanwhile. With the cache on,
+	// the bound applies only to tokens not known to be good: a token the
+	// server called active (and this Verifier accepted) is asked about
+	// again, once its cached answer has ended, without drawing on
+	// MaxRequestRate (at most once per answer, until its exp plus
+	// ClockSkew, or one more Cache.TTL without exp; after a failed request,
+	// again no sooner than Cache.NegativeTTL later), so a flood does not
+	// refuse good tokens or hold back the re-verification that cuts a
+	// revoked token's stream. At most Cache.MaxEntries such tokens are
+	// remembered, by hash, about 128 bytes each. See
 	// docs/introspection.md.
 	MaxRequestRate float64
 

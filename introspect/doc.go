@@ -58,7 +58,8 @@
 //     requests are in flight; each is bounded in time and response size.
 //     Config.MaxRequestRate (off by default) also bounds the requests a
 //     second, which a flood of distinct made-up tokens would otherwise
-//     drive as fast as the endpoint answers.
+//     drive as fast as the endpoint answers; tokens the server has called
+//     active are asked about again outside that bound.
 //   - A JWT that fails local verification in Combined is not introspected.
 //     [IntrospectJWTsFrom] is the one opt-in exception, for servers whose
 //     JWT-shaped tokens only they can verify (Okta's org authorization

@@ -7,3 +7,12 @@ func SetRandom(v *Verifier, r func() float64) { v.random = r }
 // EntryOverhead is what a positive cache entry accounts for beyond its
 // claims' footprint.
 const EntryOverhead = entryOverhead
+
+// KnownLen returns the number of tokens v remembers as accepted, whose
+// next request passes MaxRequestRate.
+func KnownLen(v *Verifier) int {
+	if v.known == nil {
+		return 0
+	}
+	return v.known.len()
+}

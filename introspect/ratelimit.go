@@ -42,3 +42,69 @@ func (l *limiter) allow(now time.Time) bool {
 	l.tokens--
 	return true
 }
+
+// knownEntry is a token introspection found active: from when its next
+// request may pass Config.MaxRequestRate, and until when.
+type knownEntry struct{ from, until time.Time }
+
+// knownSet remembers, by hash, the tokens an answer of the server called
+// active and the Verifier accepted, so that asking about them again (once
+// their cached answer has ended) does not wait for a flood of made-up
+// tokens to stop. It holds at most max entries: knownEntryOverhead bytes
+// each. Only a Verifier with both MaxRequestRate and the cache has one.
+type knownSet struct {
+	mu  sync.Mutex
+	m   map[tokenKey]knownEntry
+	max int
+}
+
+// knownEntryOverhead is about what a knownSet entry keeps alive: the
+// 32-byte hash and two time.Time at the map's load factor.
+const knownEntryOverhead = 128
+
+func newKnownSet(maxEntries int) *knownSet {
+	return &knownSet{m: make(map[tokenKey]knownEntry), max: maxEntries}
+}
+
+// put records k, replacing its entry, unless e is of no use (ended at now,
+// or never usable), reclaiming a few ended entries and then evicting
+// arbitrary ones to stay within max.
+func (s *knownSet) put(k tokenKey, e knownEntry, now time.Time) {
+	if !now.Before(e.until) || !e.from.Before(e.until) {
+		return
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	delete(s.m, k)
+	makeRoom(s.m, now, func(e knownEntry) time.Time { return e.until },
+		func() bool { return len(s.m) < s.max }, func(k tokenKey, _ knownEntry) { delete(s.m, k) })
+	s.m[k] = e
+}
+
+// take removes k's entry and returns it when one is usable at now: from
+// its from on, before its until. A request for k then passes the rate
+// limit once; only the server's answer adds the entry back.
+func (s *knownSet) take(k tokenKey, now time.Time) (knownEntry, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	e, ok := s.m[k]
+	if !ok || now.Before(e.from) {
+		return knownEntry{}, false
+	}
+	delete(s.m, k)
+	return e, now.Before(e.until)
+}
+
+// len returns the number of entries, usable or not yet reclaimed.
+func (s *knownSet) len() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.m)
+}
+
+// clear empties the set.
+func (s *knownSet) clear() {
+	s.mu.Lock()
+	clear(s.m)
+	s.mu.Unlock()
+}

@@ -32,6 +32,7 @@ type Verifier struct {
 	pos, neg   *resultCache    // nil when disabled
 	sem        chan struct{}   // one slot per request in flight
 	rate       *limiter        // nil without Config.MaxRequestRate
+	known      *knownSet       // tokens that bypass rate; nil without rate or pos
 	n          counters        // for Stats
 	random     func() float64  // jitter.Random: a positive answer's lifetime is jittered
 
@@ -89,6 +90,9 @@ func New(cfg Config) (*Verifier, error) {
 	}
 	if s.MaxRequestRate > 0 {
 		v.rate = newLimiter(s.MaxRequestRate, s.Now())
+		if v.pos != nil {
+			v.known = newKnownSet(s.Cache.MaxEntries)
+		}
 	}
 	v.base, v.stop = context.WithCancel(context.Background())
 	return v, nil
@@ -109,6 +113,9 @@ func (v *Verifier) Close() error {
 		if v.pos != nil {
 			v.pos.clear()
 			v.neg.clear()
+		}
+		if v.known != nil {
+			v.known.clear()
 		}
 		if v.s.ownClient {
 			v.s.HTTPClient.CloseIdleConnections()
@@ -293,7 +300,12 @@ func (v *Verifier) run(ctx context.Context, key tokenKey, token string, knownExp
 	// was sent: a token revoked while the request was on its way is then
 	// accepted for at most TTL after the revocation, as documented.
 	sent := v.s.Now()
-	claims, err := v.introspect(ctx, token)
+	var known knownEntry
+	bypass, renewed := false, false
+	if v.known != nil {
+		known, bypass = v.known.take(key, sent)
+	}
+	claims, err := v.introspect(ctx, token, !bypass)
 	if err != nil && v.base.Err() != nil {
 		err = verifier.ErrClosed
 	}
@@ -331,9 +343,26 @@ func (v *Verifier) run(ctx context.Context, key tokenKey, token string, knownExp
 				until = end // used until it expires, as a cached JWT is
 			}
 			v.pos.put(key, result{claims: claims, until: until}, now)
+			if v.known != nil {
+				// Asking again once this answer has ended passes
+				// MaxRequestRate: a flood of made-up tokens does not hold
+				// back the re-verification of this one, nor refuse it.
+				end := until.Add(v.s.Cache.TTL)
+				if !exp.IsZero() {
+					end = exp.Add(v.s.skew)
+				}
+				v.known.put(key, knownEntry{from: until, until: end}, now)
+				renewed = true
+			}
 		case cacheable(err):
 			v.neg.put(key, result{err: err, until: now.Add(v.s.Cache.NegativeTTL)}, now)
 		}
+	}
+	if bypass && !renewed && (err == nil || !cacheable(err)) {
+		// No verdict (a failure, or an answer nobody waited for): the
+		// token is still known, but its next request passes the rate
+		// limit no sooner than a failure's is retried.
+		v.known.put(key, knownEntry{from: now.Add(v.s.Cache.NegativeTTL), until: known.until}, now)
 	}
 	f.claims, f.err = claims, err
 	close(f.done)
@@ -351,10 +380,10 @@ func cacheable(err error) bool {
 }
 
 // introspect waits for a concurrency slot, sends the request and
-// interprets the answer. Beyond Config.MaxRequestRate it fails at once,
-// without a request or a wait.
-func (v *Verifier) introspect(ctx context.Context, token string) (verifier.Claims, error) {
-	if v.rate != nil && !v.rate.allow(v.s.Now()) {
+// interprets the answer. When limited, beyond Config.MaxRequestRate it
+// fails at once, without a request or a wait.
+func (v *Verifier) introspect(ctx context.Context, token string, limited bool) (verifier.Claims, error) {
+	if limited && v.rate != nil && !v.rate.allow(v.s.Now()) {
 		v.n.limited.Add(1)
 		return verifier.Claims{}, errRateLimited
 	}
