@@ -342,3 +342,110 @@ func TestFlight_CloseReleasesWaitersWithErrClosed(t *testing.T) {
 		t.Fatalf("after Close: %v, want verifier.ErrClosed", err)
 	}
 }
+
+// rateLimited is a Verifier with MaxRequestRate 1 on a manual clock,
+// whose flights report their end on ran.
+type rateLimited struct {
+	*Verifier
+	iss  *grpcauthtest.Issuer
+	mu   sync.Mutex
+	now  time.Time
+	ran  chan struct{}
+	toks []string // minted active
+}
+
+func newRateLimited(t *testing.T, client *http.Client, tokens int) *rateLimited {
+	t.Helper()
+	r := &rateLimited{now: time.Now(), ran: make(chan struct{}, 8)}
+	r.iss, r.Verifier = newGated(t, nil, func(c *Config) {
+		c.HTTPClient = client
+		c.MaxRequestRate = 1
+		c.Now = r.Now
+	})
+	r.Verifier.ran = func() { r.ran <- struct{}{} }
+	for range tokens {
+		tok, err := r.iss.MintOpaque("svc")
+		if err != nil {
+			t.Fatal(err)
+		}
+		r.toks = append(r.toks, tok)
+	}
+	return r
+}
+
+func (r *rateLimited) Now() time.Time { r.mu.Lock(); defer r.mu.Unlock(); return r.now }
+
+func (r *rateLimited) advance(d time.Duration) { r.mu.Lock(); r.now = r.now.Add(d); r.mu.Unlock() }
+
+// verify verifies tok and waits for its flight to end.
+func (r *rateLimited) verify(tok string) error {
+	_, err := r.VerifyAccessToken(context.Background(), tok)
+	<-r.ran
+	return err
+}
+
+// checkForgotten spends the budget with a made-up token, then expects tok
+// to be refused for MaxRequestRate, not passed as a known token.
+func (r *rateLimited) checkForgotten(t *testing.T, tok string) {
+	t.Helper()
+	if err := r.verify("made-up"); !errors.Is(err, ErrInactive) {
+		t.Fatalf("made-up token spending the budget: %v", err)
+	}
+	if err := r.verify(tok); !errors.Is(err, ErrUnavailable) {
+		t.Fatalf("the revoked token, budget spent: %v, want ErrUnavailable (capped, no longer known)", err)
+	}
+}
+
+// A known token's request abandoned by its callers (which passed
+// MaxRequestRate), landing after a newer request found the token revoked,
+// does not make it known again: the inactive answer forgets it, so its
+// next request waits for the budget as a made-up token's does.
+func TestFlight_AbandonedBypassDoesNotMakeARevokedTokenKnownAgain(t *testing.T) {
+	rt := &answerThenHold{base: &http.Transport{DisableKeepAlives: true}, answered: make(chan struct{}), release: make(chan struct{})}
+	rt.n.Store(-1) // the first request (making the token known) is not held
+	r := newRateLimited(t, &http.Client{Transport: rt}, 1)
+	tok := r.toks[0]
+	if err := r.verify(tok); err != nil {
+		t.Fatal(err)
+	}
+	r.advance(DefaultCacheTTL) // the answer ends; the budget is back
+	ctx, cancel := context.WithCancel(context.Background())
+	done := verifyAsync(ctx, r.Verifier, tok) // passes MaxRequestRate: known
+	<-rt.answered
+	cancel()
+	if err := <-done; !errors.Is(err, context.Canceled) {
+		t.Fatalf("caller: %v, want context.Canceled", err)
+	}
+	r.iss.Revoke(tok)
+	if err := r.verify(tok); !errors.Is(err, ErrInactive) { // the newer flight
+		t.Fatalf("after the revocation: %v, want ErrInactive", err)
+	}
+	close(rt.release)
+	<-r.ran // the abandoned one lands
+	r.advance(DefaultNegativeCacheTTL)
+	r.checkForgotten(t, tok)
+}
+
+// A known token whose cached answer was evicted early, found revoked by a
+// request MaxRequestRate let through, is forgotten too: it does not pass
+// the rate limit later, when its answer would have ended.
+func TestFlight_KnownTokenFoundInactiveBeforeItsTurnIsForgotten(t *testing.T) {
+	r := newRateLimited(t, nil, 2)
+	tok, other := r.toks[0], r.toks[1]
+	if err := r.verify(tok); err != nil {
+		t.Fatal(err)
+	}
+	_, size := r.pos.stats()
+	r.pos.maxBytes = size * 3 / 2 // room for one answer
+	r.advance(time.Second)
+	if err := r.verify(other); err != nil { // evicts tok's answer
+		t.Fatal(err)
+	}
+	r.iss.Revoke(tok)
+	r.advance(time.Second)
+	if err := r.verify(tok); !errors.Is(err, ErrInactive) {
+		t.Fatalf("after the revocation: %v, want ErrInactive", err)
+	}
+	r.advance(DefaultCacheTTL) // when tok's answer would have ended
+	r.checkForgotten(t, tok)
+}

@@ -44,8 +44,13 @@ func (l *limiter) allow(now time.Time) bool {
 }
 
 // knownEntry is a token introspection found active: from when its next
-// request may pass Config.MaxRequestRate, and until when.
-type knownEntry struct{ from, until time.Time }
+// request may pass Config.MaxRequestRate, and until when. taken marks an
+// entry whose request is on its way: only that request's outcome (settle)
+// or a newer verdict (put, forget) changes it.
+type knownEntry struct {
+	from, until time.Time
+	taken       bool
+}
 
 // knownSet remembers, by hash, the tokens an answer of the server called
 // active and the Verifier accepted, so that asking about them again (once
@@ -59,7 +64,7 @@ type knownSet struct {
 }
 
 // knownEntryOverhead is about what a knownSet entry keeps alive: the
-// 32-byte hash and two time.Time at the map's load factor.
+// 32-byte hash, two time.Time and a flag at the map's load factor.
 const knownEntryOverhead = 128
 
 func newKnownSet(maxEntries int) *knownSet {
@@ -81,18 +86,47 @@ func (s *knownSet) put(k tokenKey, e knownEntry, now time.Time) {
 	s.m[k] = e
 }
 
-// take removes k's entry and returns it when one is usable at now: from
-// its from on, before its until. A request for k then passes the rate
-// limit once; only the server's answer adds the entry back.
-func (s *knownSet) take(k tokenKey, now time.Time) (knownEntry, bool) {
+// take marks k's entry taken and reports whether it was usable at now:
+// from its from on, before its until, not already taken. A request for k
+// then passes the rate limit once; its outcome settles the entry.
+func (s *knownSet) take(k tokenKey, now time.Time) bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	e, ok := s.m[k]
-	if !ok || now.Before(e.from) {
-		return knownEntry{}, false
+	switch {
+	case !ok || e.taken || now.Before(e.from):
+		return false
+	case !now.Before(e.until):
+		delete(s.m, k)
+		return false
 	}
+	e.taken = true
+	s.m[k] = e
+	return true
+}
+
+// settle ends the request take let pass for k, unless a newer answer has
+// replaced or forgotten its entry since: kept, the entry is usable again
+// from from on; otherwise it is forgotten.
+func (s *knownSet) settle(k tokenKey, keep bool, from, now time.Time) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	e, ok := s.m[k]
+	if !ok || !e.taken {
+		return
+	}
+	if !keep || !now.Before(e.until) || !from.Before(e.until) {
+		delete(s.m, k)
+		return
+	}
+	s.m[k] = knownEntry{from: from, until: e.until}
+}
+
+// forget removes k's entry: the server's verdict on it was not "active".
+func (s *knownSet) forget(k tokenKey) {
+	s.mu.Lock()
 	delete(s.m, k)
-	return e, now.Before(e.until)
+	s.mu.Unlock()
 }
 
 // len returns the number of entries, usable or not yet reclaimed.

@@ -300,10 +300,9 @@ func (v *Verifier) run(ctx context.Context, key tokenKey, token string, knownExp
 	// was sent: a token revoked while the request was on its way is then
 	// accepted for at most TTL after the revocation, as documented.
 	sent := v.s.Now()
-	var known knownEntry
 	bypass, renewed := false, false
 	if v.known != nil {
-		known, bypass = v.known.take(key, sent)
+		bypass = v.known.take(key, sent)
 	}
 	claims, err := v.introspect(ctx, token, !bypass)
 	if err != nil && v.base.Err() != nil {
@@ -333,6 +332,7 @@ func (v *Verifier) run(ctx context.Context, key tokenKey, token string, knownExp
 			// Active for the server, expired here (clocks differ): remember
 			// the verdict, or every call would ask again.
 			v.neg.put(key, result{err: &verifier.TokenExpiredError{Expiry: exp}, until: now.Add(v.s.Cache.NegativeTTL)}, now)
+			v.forget(key)
 		case err == nil:
 			// Up to a tenth of the TTL sooner, at random: tokens
 			// introspected together (every stream reopened after a
@@ -356,18 +356,29 @@ func (v *Verifier) run(ctx context.Context, key tokenKey, token string, knownExp
 			}
 		case cacheable(err):
 			v.neg.put(key, result{err: err, until: now.Add(v.s.Cache.NegativeTTL)}, now)
+			v.forget(key)
 		}
 	}
-	if bypass && !renewed && (err == nil || !cacheable(err)) {
-		// No verdict (a failure, or an answer nobody waited for): the
-		// token is still known, but its next request passes the rate
-		// limit no sooner than a failure's is retried.
-		v.known.put(key, knownEntry{from: now.Add(v.s.Cache.NegativeTTL), until: known.until}, now)
+	if bypass && !renewed {
+		// No verdict of its own (a failure, or an answer nobody waited
+		// for): unless a newer request has had one since, the token is
+		// still known when the answer was no refusal, but its next
+		// request passes the rate limit no sooner than a failure's is
+		// retried.
+		v.known.settle(key, err == nil || !cacheable(err), now.Add(v.s.Cache.NegativeTTL), now)
 	}
 	f.claims, f.err = claims, err
 	close(f.done)
 	if v.ran != nil {
 		v.ran()
+	}
+}
+
+// forget makes key unknown, for MaxRequestRate: the server's verdict on it
+// was not "active" (or not accepted).
+func (v *Verifier) forget(key tokenKey) {
+	if v.known != nil {
+		v.known.forget(key)
 	}
 }
 
