@@ -222,8 +222,8 @@ type Config struct {
 	// again no sooner than Cache.NegativeTTL later), so a flood does not
 	// refuse good tokens or hold back the re-verification that cuts a
 	// revoked token's stream. At most Cache.MaxEntries such tokens are
-	// remembered, by hash, about 128 bytes each. See
-	// docs/introspection.md.
+	// remembered, by hash, at most about 150 bytes of heap each (not
+	// counted in Cache.MaxBytes). See docs/introspection.md.
 	MaxRequestRate float64
 
 	// HTTPClient sends the requests. Default: a client with dial, TLS and
