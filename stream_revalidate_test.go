@@ -268,6 +268,15 @@ func TestStream_RevokedOpaqueTokenEndsTheStreamDespiteAFloodOfMadeUpTokens(t *te
 	r := newRevalidationEnv(t, map[string]any{"exp": t0.Add(time.Hour)}, func(c *introspect.Config) { c.MaxRequestRate = 1 })
 	s := r.open(t)
 	_, recheck := <-r.fake.added, <-r.fake.added
+	r.revokeDuringAFlood(t, s, recheck)
+}
+
+// revokeDuringAFlood revokes the stream s's opaque token, spends
+// MaxRequestRate's budget on made-up tokens once the token's cached answer
+// has ended, fires the stream's re-verification, recheck, and checks that
+// the stream is cut with ACCESS_TOKEN_REVOKED.
+func (r *revalidationEnv) revokeDuringAFlood(t *testing.T, s authtestv1.TestService_ServerStreamClient, recheck *fakeTimer) {
+	t.Helper()
 	r.iss.Revoke(r.token)
 	r.clk.Advance(recheck.d)
 	for i := 0; ; i++ {
@@ -290,4 +299,50 @@ func TestStream_RevokedOpaqueTokenEndsTheStreamDespiteAFloodOfMadeUpTokens(t *te
 	}
 	_, err := s.Recv()
 	checkStatus(t, err, codes.Unauthenticated, ReasonTokenRevoked)
+}
+
+// TestStream_OpaqueStreamThroughCombinedIsCutDespiteAFloodOfMadeUpTokens:
+// behind an introspect.Combined, a stream opened with an opaque token is
+// re-verified when its cached introspection answer ends (Combined routes
+// RevalidateAt by the claims' provenance), which passes MaxRequestRate
+// while a flood of made-up opaque tokens holds it, so the revoked token's
+// stream is cut with ACCESS_TOKEN_REVOKED, not at its exp. A JWT stream
+// through the same Combined is re-verified locally, whatever the flood,
+// and goes on, as do the JWT's unary calls.
+func TestStream_OpaqueStreamThroughCombinedIsCutDespiteAFloodOfMadeUpTokens(t *testing.T) {
+	jiss := grpcauthtest.NewIssuer(t, grpcauthtest.Config{Now: func() time.Time { return t0 }})
+	jv, err := verifier.New(context.Background(), verifier.Config{Issuer: jiss.URL(), Audiences: []string{jiss.Audience()},
+		Now: func() time.Time { return t0 }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { jv.Close() })
+	r := newRevalidationEnv(t, map[string]any{"exp": t0.Add(time.Hour)}, func(c *introspect.Config) { c.MaxRequestRate = 1 },
+		func(c *Config, _ *verifier.Config) {
+			cv, err := introspect.Combine(jv, c.Verifier.(*introspect.Verifier))
+			if err != nil {
+				t.Fatal(err)
+			}
+			c.Verifier = cv
+		})
+	s := r.open(t)
+	_, recheck := <-r.fake.added, <-r.fake.added // the opaque stream's expiry, then its re-verification
+	jwt, err := jiss.Token("app", "test:read", "test:stream")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := r.client.ServerStream(withAuth(t.Context(), bearer(jwt)), &authtestv1.ServerStreamRequest{Count: 1}); err != nil {
+		t.Fatal(err)
+	}
+	<-r.svc.streamStarted
+	_, jwtRecheck := <-r.fake.added, <-r.fake.added
+
+	r.revokeDuringAFlood(t, s, recheck)
+
+	jwtRecheck.fire()
+	<-r.fake.added // re-verified, and scheduled again
+	r.stillRunning(t)
+	if _, err := r.client.Authenticated(withAuth(t.Context(), bearer(jwt)), &authtestv1.AuthenticatedRequest{}); err != nil {
+		t.Fatalf("the JWT's unary call during the flood: %v", err)
+	}
 }
