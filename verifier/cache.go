@@ -3,8 +3,10 @@ package verifier
 import (
 	"errors"
 	"hash/maphash"
+	"math"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/grpcauth/grpcauth/verifier/internal/jwks"
 )
@@ -22,9 +24,14 @@ import (
 //     docs/verifier.md).
 //   - Only access tokens that passed every check are stored; ID tokens and
 //     failures never are.
-//   - Every hit re-checks exp, nbf and iat, with the skew, against Now. An
-//     expired entry is never served: it is deleted on its next lookup and is
-//     the first reclaimed when room is needed.
+//   - Every hit re-checks exp, nbf and iat, with the skew. It checks them
+//     against the hit clock (see hitNow): by default a reading of time.Now
+//     at most hitClockResolution (10 ms) old, or Config.Now itself when that
+//     is set or ClockSkew is negative. A hit the hit clock does not serve is
+//     decided against Config.Now, so the reading's age can let a token
+//     through at most hitClockResolution past its exp plus the skew, and
+//     never refuses one. An expired entry is deleted on its next lookup and
+//     is the first reclaimed when room is needed.
 //   - Every hit checks that the key that verified the token is still the
 //     key set's key for its kid (*jwks.Key is pointer-stable across
 //     refreshes of unchanged keys); an entry whose key left the set or
@@ -39,7 +46,8 @@ import (
 //     (token + claims + fixed overhead), split evenly over its shards; a full
 //     shard evicts before inserting, so no flood of tokens grows it further.
 //   - Access is sharded with a read-write mutex per shard; a hit takes one
-//     read lock and allocates nothing.
+//     read lock, reads no clock (an atomic load of the hit clock's reading)
+//     and allocates nothing.
 
 // maxCacheShards is the number of shards for large caches. Small caches use
 // fewer, so that each shard's byte budget (at least minShardBytes) still
@@ -54,7 +62,7 @@ const (
 // footprint: the cacheEntry and its map slot (key and value pointer, at the
 // map's load factor). TestCache_AccountsWhatItKeepsAlive measures the sum
 // against the live heap.
-const entryOverhead = 144
+const entryOverhead = 160
 
 // cacheEvictionSample is how many entries a put inspects for expiry before
 // inserting, so that expired entries are reclaimed without a goroutine.
@@ -64,6 +72,10 @@ type cacheEntry struct {
 	claims *claimSet
 	key    *jwks.Key
 	size   int64
+	// from and until bound, in Unix nanoseconds, the instants at which the
+	// token's exp, nbf and iat pass checkTime with the skew: from <= now <
+	// until. A hit inside them needs no closer look.
+	from, until int64
 }
 
 type cacheShard struct {
@@ -113,6 +125,12 @@ func (c *tokenCache) shard(token string) *cacheShard {
 // set's key for its kid; the caller then verifies in full, and counts the
 // miss (see miss). On a hit, err is the time check's result: an entry is
 // never served outside its validity.
+//
+// A hit whose token is inside its time window and whose key still holds by
+// the hit clock (hitNow) is served at once. Anything else is decided by
+// check, against Config.Now: the hit clock's reading, at most
+// hitClockResolution old, can only serve what a reading that recent would
+// have served, never refuse or drop an entry.
 func (c *tokenCache) get(token string, v *Verifier) (claims *claimSet, hit bool, err error) {
 	sh := c.shard(token)
 	sh.mu.RLock()
@@ -121,7 +139,16 @@ func (c *tokenCache) get(token string, v *Verifier) (claims *claimSet, hit bool,
 	if e == nil {
 		return nil, false, nil
 	}
-	now := v.s.Now() // once per hit: on a VM a clock read costs more than the map lookup
+	if now := v.hitNow(); e.from <= now && now < e.until && v.set.Holds(e.key, now) {
+		sh.hits.Add(1)
+		return e.claims, true, nil
+	}
+	return sh.check(token, e, v)
+}
+
+// check is get's decision for an entry the hit clock did not serve.
+func (sh *cacheShard) check(token string, e *cacheEntry, v *Verifier) (claims *claimSet, hit bool, err error) {
+	now := v.s.Now()
 	if v.set.CurrentAt(e.key.ID, now) != e.key {
 		sh.remove(token, e)
 		return nil, false, nil
@@ -159,7 +186,12 @@ func (c *tokenCache) put(token string, claims *claimSet, key *jwks.Key, v *Verif
 		return
 	}
 	now := v.s.Now()
-	e := &cacheEntry{claims: claims, key: key, size: size}
+	e := &cacheEntry{claims: claims, key: key, size: size, from: math.MinInt64, until: unixNano(claims.expiry.Add(v.s.skew))}
+	for _, t := range []time.Time{claims.notBefore, claims.issuedAt} {
+		if !t.IsZero() {
+			e.from = max(e.from, unixNano(t.Add(-v.s.skew)))
+		}
+	}
 	sh := c.shard(token)
 	sh.mu.Lock()
 	defer sh.mu.Unlock()

@@ -11,6 +11,25 @@ import (
 	"github.com/grpcauth/grpcauth/grpcauthtest"
 )
 
+// withdrawKey has the issuer rotate its key and withdraw the old one, and
+// makes f's verifier refresh its key set by verifying a token under the new
+// kid.
+func (f *fixture) withdrawKey(t *testing.T) {
+	t.Helper()
+	oldKid := f.iss.KeyID()
+	if _, err := f.iss.RotateKey(); err != nil {
+		t.Fatal(err)
+	}
+	f.iss.RemoveKey(oldKid)
+	f.clk.Advance(DefaultMinRefreshInterval + time.Second)
+	if _, err := f.verify(t, f.mint(t, nil)); err != nil {
+		t.Fatalf("token under the new key: %v", err)
+	}
+	if f.v.set.Current(oldKid) != nil {
+		t.Fatal("the key set still has the removed key after the refresh")
+	}
+}
+
 // cached reports whether the cache answers for token, and with what.
 func cached(v *Verifier, token string) (Claims, bool, error) {
 	c, hit, err := v.cache.get(token, v)
@@ -81,7 +100,6 @@ func TestCache_NotBeforeIsRecheckedOnHit(t *testing.T) {
 
 func TestCache_EntryIsDroppedWhenItsKeyLeavesTheSet(t *testing.T) {
 	f := newFixture(t, grpcauthtest.Config{}, nil)
-	oldKid := f.iss.KeyID()
 	tok := f.mint(t, nil)
 	if _, err := f.verify(t, tok); err != nil {
 		t.Fatal(err)
@@ -90,19 +108,7 @@ func TestCache_EntryIsDroppedWhenItsKeyLeavesTheSet(t *testing.T) {
 		t.Fatalf("hit=%v err=%v before rotation", hit, err)
 	}
 
-	// The issuer rotates and withdraws the old key; a token under the new
-	// kid makes the verifier refresh its key set.
-	if _, err := f.iss.RotateKey(); err != nil {
-		t.Fatal(err)
-	}
-	f.iss.RemoveKey(oldKid)
-	f.clk.Advance(DefaultMinRefreshInterval + time.Second)
-	if _, err := f.verify(t, f.mint(t, nil)); err != nil {
-		t.Fatalf("token under the new key: %v", err)
-	}
-	if f.v.set.Current(oldKid) != nil {
-		t.Fatal("the key set still has the removed key after the refresh")
-	}
+	f.withdrawKey(t)
 
 	if _, hit, _ := cached(f.v, tok); hit {
 		t.Fatal("cache served a token whose key left the key set")

@@ -8,8 +8,8 @@ import (
 // BenchmarkHitFloorWallClock times the cheapest wall-clock reading Linux
 // offers, gettimeofday through the vDSO: one clock, where time.Now reads
 // two (the wall clock and the monotonic one). It is the floor of a cache
-// hit that re-checks token times with the cheapest clock there is; the
-// verifier does not use it (docs/verifier.md, Benchmarks):
+// hit that reads the cheapest clock there is on every hit; the verifier's
+// hits share a coarse reading instead (docs/verifier.md, Benchmarks):
 //
 //	go test -run='^$' -bench=BenchmarkHitFloor -count=3 ./verifier/
 func BenchmarkHitFloorWallClock(b *testing.B) {

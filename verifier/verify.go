@@ -33,6 +33,7 @@ type Verifier struct {
 	asserts   []assertion
 	set       *jwks.Set
 	cache     *tokenCache  // nil when disabled
+	clock     *coarseClock // the cache's hit clock; nil: hits read Config.Now
 	malformed atomic.Int64 // Stats.Malformed
 	closed    atomic.Bool
 	closing   sync.Once
@@ -67,6 +68,9 @@ func New(ctx context.Context, cfg Config) (*Verifier, error) {
 	}
 	if !s.Cache.Disabled {
 		v.cache = newTokenCache(s.Cache.MaxEntries, s.Cache.MaxBytes)
+		if cfg.Now == nil && cfg.ClockSkew >= 0 {
+			v.clock = &hitClock
+		}
 	}
 	v.set = jwks.New(jwks.Config{
 		Issuer:             s.Issuer,

@@ -270,6 +270,16 @@ func (s *Set) CurrentAt(kid string, now time.Time) *Key {
 	return s.cur.Load().lookup(kid, now, s.cfg.MaxStaleness)
 }
 
+// Holds reports whether k is the current set's key for its kid at now, a
+// wall-clock reading in Unix nanoseconds that may be a little old: the
+// verifier's cache asks on every hit, and gets the answer CurrentAt(k.ID,
+// now) == k would give, without a time.Time. A false answer is final only
+// after CurrentAt has agreed with a reading of the Set's Now.
+func (s *Set) Holds(k *Key, now int64) bool {
+	snap := s.cur.Load()
+	return snap != nil && now-snap.fetched.UnixNano() <= int64(s.cfg.MaxStaleness) && snap.keys[k.ID] == k
+}
+
 // Ready blocks until the first key set has been loaded (it returns nil from
 // then on, even if the set later goes stale), or ctx ends (ctx's error,
 // wrapped with the last fetch error), or the Set is closed (ErrClosed).

@@ -1,0 +1,70 @@
+package verifier
+
+import (
+	"math"
+	"sync/atomic"
+	"time"
+)
+
+// hitClockResolution is how long a reading of hitClock is reused.
+const hitClockResolution = 10 * time.Millisecond
+
+// hitClock is the clock cache hits read when Config.Now is not set: one
+// process-wide reading of time.Now, reused for hitClockResolution.
+var hitClock = coarseClock{read: time.Now, after: func(d time.Duration, f func()) { time.AfterFunc(d, f) }}
+
+// coarseClock is a wall clock that reads its source at most once per
+// hitClockResolution. On a VM one time.Now costs about twice a cache hit's
+// map lookup; a reading of this clock costs an atomic load, and may be up to
+// hitClockResolution old (longer only while the process is too starved of
+// CPU to run the timer that ends a reading's use).
+//
+// The first call after a reading has expired reads the source, stores the
+// reading and starts a timer that clears it after hitClockResolution; the
+// calls until then share it. An idle process runs no timer and no
+// goroutine.
+type coarseClock struct {
+	read  func() time.Time
+	after func(time.Duration, func()) // time.AfterFunc
+	// unixNano is the reading in use, 0 when there is none.
+	unixNano atomic.Int64
+}
+
+// UnixNano returns the current time in Unix nanoseconds, read at most
+// hitClockResolution ago.
+func (c *coarseClock) UnixNano() int64 {
+	if n := c.unixNano.Load(); n != 0 {
+		return n
+	}
+	n := c.read().UnixNano()
+	if n != 0 && c.unixNano.CompareAndSwap(0, n) {
+		c.after(hitClockResolution, func() { c.unixNano.Store(0) })
+	}
+	return n
+}
+
+// hitNow is the reading a cache hit checks, in Unix nanoseconds: the
+// Verifier's hit clock (a coarseClock), or Config.Now's reading when
+// Config.Now is set (a test's clock, or a caller's choice of an exact
+// reading on every hit) or ClockSkew is negative (no tolerance to absorb a
+// reading's age).
+func (v *Verifier) hitNow() int64 {
+	if v.clock == nil {
+		return unixNano(v.s.Now())
+	}
+	return v.clock.UnixNano()
+}
+
+// unixNano is t.UnixNano, clamped to the int64 range (UnixNano's result is
+// undefined outside it: years before 1678 or after 2262).
+func unixNano(t time.Time) int64 {
+	switch {
+	case t.Before(minUnixNano):
+		return math.MinInt64
+	case t.After(maxUnixNano):
+		return math.MaxInt64
+	}
+	return t.UnixNano()
+}
+
+var minUnixNano, maxUnixNano = time.Unix(0, math.MinInt64), time.Unix(0, math.MaxInt64)
