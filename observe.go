@@ -175,7 +175,7 @@ func (a *Authenticator) report(ctx context.Context, method string, p *methodPlan
 // startDecision returns the time a call's decision starts, for
 // Decision.Latency, or the zero time when nothing can read the latency: no
 // OnDecision, and a logger enabled at none of the levels. On a VM a clock
-// read can cost half as much as the verifier's cache hit.
+// read can cost more than the verifier's whole cache hit.
 func (a *Authenticator) startDecision(ctx context.Context) time.Time {
 	if a.onDecision == nil && !a.logger.Enabled(ctx, a.levels.highest()) {
 		return time.Time{}
