@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"sync/atomic"
-	"time"
 
 	"google.golang.org/grpc"
 	"google.golang.org/protobuf/proto"
@@ -252,7 +251,7 @@ func (g *messageGate) check(ctx context.Context, m any) error {
 	if err := g.err(); err != nil {
 		return err
 	}
-	start := time.Now()
+	start := g.a.startDecision(ctx)
 	rej, cause := g.p.evalCondition(ctx, g.method, g.claims, m)
 	if rej == nil {
 		return nil

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"strings"
+	"sync"
 	"testing"
 
 	"google.golang.org/grpc/codes"
@@ -63,9 +64,21 @@ func TestCondition_CompilerOutcomesDecideTheCall(t *testing.T) {
 	} {
 		t.Run(tt.expr, func(t *testing.T) {
 			fc := &fakeCompiler{}
-			e := conditiontest.New(t, grpcauth.Config{Conditions: fc, Rules: map[string]*grpcauthv1.Rule{m: {Condition: tt.expr}}})
+			var mu sync.Mutex
+			var decisions []grpcauth.Decision
+			e := conditiontest.New(t, grpcauth.Config{Conditions: fc, Rules: map[string]*grpcauthv1.Rule{m: {Condition: tt.expr}},
+				OnDecision: func(_ context.Context, d grpcauth.Decision) {
+					mu.Lock()
+					decisions = append(decisions, d)
+					mu.Unlock()
+				}})
 			_, err := e.Client.Method(conditiontest.Bearer(t.Context(), e.Token(t, nil, nil)), &authtestv1.MethodRequest{})
 			conditiontest.CheckStatus(t, err, tt.code, tt.reason)
+			mu.Lock()
+			defer mu.Unlock()
+			if n := len(decisions); n == 0 || decisions[n-1].Code != tt.code || decisions[n-1].Latency <= 0 {
+				t.Errorf("decisions %+v, want the last with code %v and a positive Latency", decisions, tt.code)
+			}
 			if len(fc.inputs) != 1 || fc.inputs[0] != "authtest.v1.MethodRequest" {
 				t.Errorf("compiled for %v, want once for authtest.v1.MethodRequest", fc.inputs)
 			}
@@ -101,5 +114,28 @@ func TestCondition_InvalidWithoutDescriptorOrCondition(t *testing.T) {
 	req, err := a.Requirement("/authtest.v1.ConditionService/Own")
 	if err != nil || req.Condition != "request.item.owner == subject || 'test:admin' in scopes" {
 		t.Errorf("Requirement = %+v, %v", req, err)
+	}
+}
+
+func TestCondition_StreamMessageRefusalReportsItsLatency(t *testing.T) {
+	const m = "/authtest.v1.ConditionService/OwnClientStream"
+	decisions := make(chan grpcauth.Decision, 4)
+	e := conditiontest.New(t, grpcauth.Config{Conditions: &fakeCompiler{}, Rules: map[string]*grpcauthv1.Rule{m: {Condition: "false"}},
+		OnDecision: func(_ context.Context, d grpcauth.Decision) { decisions <- d }})
+	s, err := e.Client.OwnClientStream(conditiontest.Bearer(t.Context(), e.Token(t, nil, nil)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	allowed := <-decisions // the stream itself: no message yet
+	if allowed.Code != codes.OK {
+		t.Fatalf("opening decision %+v, want OK", allowed)
+	}
+	if err := s.Send(&authtestv1.OwnClientStreamRequest{}); err != nil {
+		t.Fatal(err)
+	}
+	_, err = s.CloseAndRecv()
+	conditiontest.CheckStatus(t, err, codes.PermissionDenied, grpcauth.ReasonConditionFailed)
+	if d := <-decisions; d.Reason != grpcauth.ReasonConditionFailed || d.Latency <= 0 {
+		t.Fatalf("message decision %+v, want %s with a positive Latency", d, grpcauth.ReasonConditionFailed)
 	}
 }

@@ -151,7 +151,7 @@ func (l *LogLevels) level(d *Decision) slog.Level {
 	}
 }
 
-func (a *Authenticator) allow(ctx context.Context, method string, p *methodPlan, c verifier.Claims, start time.Time) {
+func (a *Authenticator) allow(ctx context.Context, method string, p *methodPlan, c verifier.Claims, start decisionStart) {
 	a.decide(ctx, Decision{Method: method, UnknownMethod: p.unknown, Allowed: true, Code: codes.OK,
 		Source: p.source, Public: p.rule.public, Claims: c}, start)
 }
@@ -159,7 +159,7 @@ func (a *Authenticator) allow(ctx context.Context, method string, p *methodPlan,
 // deny reports a denial to OnDecision and the log, sets the refusal's
 // challenge (in the DPoP scheme when dpopScheme: the call used it) and
 // returns the error for the caller.
-func (a *Authenticator) deny(ctx context.Context, method string, p *methodPlan, c verifier.Claims, rej *rejection, cause error, dpopScheme bool, start time.Time) error {
+func (a *Authenticator) deny(ctx context.Context, method string, p *methodPlan, c verifier.Claims, rej *rejection, cause error, dpopScheme bool, start decisionStart) error {
 	a.report(ctx, method, p, c, rej, cause, false, start)
 	a.setChallenge(ctx, rej, dpopScheme)
 	return rej.err
@@ -167,33 +167,48 @@ func (a *Authenticator) deny(ctx context.Context, method string, p *methodPlan, 
 
 // report records a refusal, or with dryRun a refusal that was not
 // enforced, in OnDecision and the log.
-func (a *Authenticator) report(ctx context.Context, method string, p *methodPlan, c verifier.Claims, rej *rejection, cause error, dryRun bool, start time.Time) {
+func (a *Authenticator) report(ctx context.Context, method string, p *methodPlan, c verifier.Claims, rej *rejection, cause error, dryRun bool, start decisionStart) {
 	a.decide(ctx, Decision{Method: method, UnknownMethod: p.unknown, Allowed: dryRun, DryRun: dryRun,
 		Code: rej.code, Reason: rej.reason, Source: p.source, Public: p.rule != nil && p.rule.public, Claims: c, Err: cause}, start)
 }
 
-// startDecision returns the time a call's decision starts, for
-// Decision.Latency, or the zero time when nothing can read the latency: no
-// OnDecision, and a logger enabled at none of the levels. On a VM a clock
-// read can cost more than the verifier's whole cache hit.
-func (a *Authenticator) startDecision(ctx context.Context) time.Time {
+// decisionStart is when a call's decision started, as monotonic time since
+// processStart (one clock read: time.Now reads two), or 0 when nothing reads
+// Decision.Latency.
+type decisionStart time.Duration
+
+// processStart is the origin of decisionStart.
+var processStart = time.Now()
+
+// startNow returns the current decisionStart.
+func startNow() decisionStart { return decisionStart(max(time.Since(processStart), 1)) }
+
+// latency returns the time since s.
+func (s decisionStart) latency() time.Duration { return time.Since(processStart) - time.Duration(s) }
+
+// startDecision returns the start of a call's decision, for
+// Decision.Latency, or 0 when nothing can read the latency: no OnDecision,
+// and a logger enabled at none of the levels. On a VM a clock read can cost
+// more than the verifier's whole cache hit.
+func (a *Authenticator) startDecision(ctx context.Context) decisionStart {
 	if a.onDecision == nil && !a.logger.Enabled(ctx, a.levels.highest()) {
-		return time.Time{}
+		return 0
 	}
-	return time.Now()
+	return startNow()
 }
 
-// decide completes d with its latency (when start is set), hands it to
-// OnDecision and logs it at its level.
-func (a *Authenticator) decide(ctx context.Context, d Decision, start time.Time) {
-	if !start.IsZero() {
-		d.Latency = time.Since(start)
+// decide completes d with its latency (when start is set and something
+// reads it), hands it to OnDecision and logs it at its level.
+func (a *Authenticator) decide(ctx context.Context, d Decision, start decisionStart) {
+	level := a.levels.level(&d)
+	logged := a.logger.Enabled(ctx, level)
+	if start != 0 && (logged || a.onDecision != nil) {
+		d.Latency = start.latency()
 	}
 	if a.onDecision != nil {
 		a.onDecision(ctx, d)
 	}
-	level := a.levels.level(&d)
-	if !a.logger.Enabled(ctx, level) {
+	if !logged {
 		return
 	}
 	a.logDecision(ctx, level, &d)
