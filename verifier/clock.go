@@ -6,12 +6,18 @@ import (
 	"time"
 )
 
-// hitClockResolution is how long a reading of hitClock is reused.
+// hitClockResolution is how long a reading of a hit clock is reused.
 const hitClockResolution = 10 * time.Millisecond
 
-// hitClock is the clock cache hits read when Config.Now is not set: one
-// process-wide reading of time.Now, reused for hitClockResolution.
-var hitClock = coarseClock{read: time.Now, after: func(d time.Duration, f func()) { time.AfterFunc(d, f) }}
+// newHitClock returns the clock a Verifier's cache hits read when
+// Config.Now is not set: a reading of time.Now, reused for
+// hitClockResolution. Each Verifier has its own, so that no reading is
+// seen by a Verifier other than the one that took it: inside a
+// testing/synctest bubble time.Now reads the bubble's clock, and the timer
+// that ends a reading stops with the bubble.
+func newHitClock() *coarseClock {
+	return &coarseClock{read: time.Now, after: func(d time.Duration, f func()) { time.AfterFunc(d, f) }}
+}
 
 // coarseClock is a wall clock that reads its source at most once per
 // hitClockResolution. On a VM one time.Now costs about twice a cache hit's

@@ -69,7 +69,7 @@ func New(ctx context.Context, cfg Config) (*Verifier, error) {
 	if !s.Cache.Disabled {
 		v.cache = newTokenCache(s.Cache.MaxEntries, s.Cache.MaxBytes)
 		if cfg.Now == nil && cfg.ClockSkew >= 0 {
-			v.clock = &hitClock
+			v.clock = newHitClock()
 		}
 	}
 	v.set = jwks.New(jwks.Config{

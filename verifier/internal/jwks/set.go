@@ -273,8 +273,11 @@ func (s *Set) CurrentAt(kid string, now time.Time) *Key {
 // Holds reports whether k is the current set's key for its kid at now, a
 // wall-clock reading in Unix nanoseconds that may be a little old: the
 // verifier's cache asks on every hit, and gets the answer CurrentAt(k.ID,
-// now) == k would give, without a time.Time. A false answer is final only
-// after CurrentAt has agreed with a reading of the Set's Now.
+// now) == k would give, without a time.Time. It measures the set's age on
+// the wall clock, where CurrentAt, given a reading of time.Now, measures it
+// on the monotonic clock: after the wall clock steps back, Holds finds the
+// set fresh for that much longer. A false answer is final only after
+// CurrentAt has agreed with a reading of the Set's Now.
 func (s *Set) Holds(k *Key, now int64) bool {
 	snap := s.cur.Load()
 	return snap != nil && now-snap.fetched.UnixNano() <= int64(s.cfg.MaxStaleness) && snap.keys[k.ID] == k
