@@ -19,9 +19,9 @@ func newHitClock() *coarseClock {
 	return &coarseClock{read: time.Now, after: func(d time.Duration, f func()) { time.AfterFunc(d, f) }}
 }
 
-// coarseClock is a wall clock that reads its source at most once per
-// hitClockResolution. On a VM one time.Now costs about twice a cache hit's
-// map lookup; a reading of this clock costs an atomic load, and may be up to
+// coarseClock is a clock that reads its source at most once per
+// hitClockResolution. On a VM one time.Now costs more than the rest of a
+// cache hit; a reading of this clock costs an atomic load, and may be up to
 // hitClockResolution old (longer only while the process is too starved of
 // CPU to run the timer that ends a reading's use).
 //
@@ -32,33 +32,46 @@ func newHitClock() *coarseClock {
 type coarseClock struct {
 	read  func() time.Time
 	after func(time.Duration, func()) // time.AfterFunc
-	// unixNano is the reading in use, 0 when there is none.
-	unixNano atomic.Int64
+	// cur is the reading in use, nil when there is none. A reading is
+	// never changed once stored: one is allocated per hitClockResolution.
+	cur atomic.Pointer[reading]
 }
 
-// UnixNano returns the current time in Unix nanoseconds, read at most
-// hitClockResolution ago.
-func (c *coarseClock) UnixNano() int64 {
-	if n := c.unixNano.Load(); n != 0 {
-		return n
-	}
-	n := c.read().UnixNano()
-	if n != 0 && c.unixNano.CompareAndSwap(0, n) {
-		c.after(hitClockResolution, func() { c.unixNano.Store(0) })
-	}
-	return n
+// reading is one reading of a clock.
+type reading struct {
+	// t is the reading as the source returned it: from time.Now, with its
+	// monotonic clock reading, which the key set's staleness is measured
+	// on (jwks.Set.CurrentAt).
+	t time.Time
+	// ns is t in Unix nanoseconds, clamped (unixNano): what a cache
+	// entry's validity window is compared with.
+	ns int64
 }
 
-// hitNow is the reading a cache hit checks, in Unix nanoseconds: the
-// Verifier's hit clock (a coarseClock), or Config.Now's reading when
-// Config.Now is set (a test's clock, or a caller's choice of an exact
-// reading on every hit) or ClockSkew is negative (no tolerance to absorb a
-// reading's age).
-func (v *Verifier) hitNow() int64 {
+func newReading(t time.Time) reading { return reading{t: t, ns: unixNano(t)} }
+
+// Now returns a reading taken at most hitClockResolution ago.
+func (c *coarseClock) Now() *reading {
+	if r := c.cur.Load(); r != nil {
+		return r
+	}
+	r := new(reading)
+	*r = newReading(c.read())
+	if c.cur.CompareAndSwap(nil, r) {
+		c.after(hitClockResolution, func() { c.cur.Store(nil) })
+	}
+	return r
+}
+
+// hitNow is the reading a cache hit checks: the Verifier's hit clock's (a
+// coarseClock), or Config.Now's when Config.Now is set (a test's clock, or
+// a caller's choice of an exact reading on every hit) or ClockSkew is
+// negative (no tolerance to absorb a reading's age).
+func (v *Verifier) hitNow() reading {
 	if v.clock == nil {
-		return unixNano(v.s.Now())
+		return newReading(v.s.Now())
 	}
-	return v.clock.UnixNano()
+	return *v.clock.Now()
 }
 
 // unixNano is t.UnixNano, clamped to the int64 range (UnixNano's result is

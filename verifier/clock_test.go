@@ -62,15 +62,15 @@ func TestCoarseClock_ConcurrentCallsShareOneReadingUntilItsTimerFires(t *testing
 	var wg sync.WaitGroup
 	for range 50 {
 		wg.Go(func() {
-			if got := m.UnixNano(); got != want {
-				t.Errorf("UnixNano = %d, want %d", got, want)
+			if got := m.Now().ns; got != want {
+				t.Errorf("reading = %d, want %d", got, want)
 			}
 		})
 	}
 	wg.Wait()
 	clk.Advance(time.Hour) // the reading is kept until its timer fires
-	if got := m.UnixNano(); got != want {
-		t.Fatalf("UnixNano before the timer fired = %d, want the first reading %d", got, want)
+	if got := m.Now().ns; got != want {
+		t.Fatalf("reading before the timer fired = %d, want the first reading %d", got, want)
 	}
 	// Concurrent first calls may each read the source; one stores its
 	// reading and starts the one timer.
@@ -80,8 +80,8 @@ func TestCoarseClock_ConcurrentCallsShareOneReadingUntilItsTimerFires(t *testing
 
 	m.fire()
 	reads, _ := m.counts()
-	if got := m.UnixNano(); got != clk.Now().UnixNano() {
-		t.Fatalf("UnixNano after the timer fired = %d, want a new reading %d", got, clk.Now().UnixNano())
+	if got := m.Now().ns; got != clk.Now().UnixNano() {
+		t.Fatalf("reading after the timer fired = %d, want a new reading %d", got, clk.Now().UnixNano())
 	}
 	if r, timers := m.counts(); r != reads+1 || timers != 1 {
 		t.Fatalf("after the timer: %d more reads and %d timers, want 1 and 1", r-reads, timers)
@@ -98,13 +98,13 @@ func TestCoarseClock_RealTimerEndsAReading(t *testing.T) {
 			time.AfterFunc(d, func() { f(); fired <- struct{}{} })
 		},
 	}
-	first := c.UnixNano()
+	first := c.Now().ns
 	mu.Lock()
 	next = next.Add(time.Minute)
 	mu.Unlock()
 	<-fired
-	if got := c.UnixNano(); got != first+int64(time.Minute) {
-		t.Fatalf("UnixNano after the timer fired = %d, want %d", got, first+int64(time.Minute))
+	if got := c.Now().ns; got != first+int64(time.Minute) {
+		t.Fatalf("reading after the timer fired = %d, want %d", got, first+int64(time.Minute))
 	}
 	<-fired // the second reading's timer: nothing left running
 }
@@ -183,7 +183,7 @@ func TestCache_HitClockNeverRefusesWhatNowAccepts(t *testing.T) {
 				t.Fatal(err)
 			}
 			f.clk.Advance(tc.reading)
-			m.UnixNano() // the hit clock's reading
+			m.Now() // the hit clock's reading
 			f.clk.Advance(-tc.reading)
 			for range 2 {
 				if _, err := f.verify(t, tok); err != nil {
@@ -228,5 +228,19 @@ func TestUnixNano_ClampsToTheInt64Range(t *testing.T) {
 		if got := unixNano(tc.t); got != tc.want {
 			t.Errorf("unixNano(%v) = %d, want %d", tc.t, got, tc.want)
 		}
+	}
+}
+
+// The key set's staleness is measured on the monotonic clock (time.Time's
+// Sub uses it when both readings have one), so the hit clock's reading
+// must keep it: a wall-clock step back must not keep a stale key set
+// usable for cache hits.
+func TestHitClock_ReadingKeepsTheMonotonicClock(t *testing.T) {
+	r := newHitClock().Now()
+	if r.t == r.t.Round(0) {
+		t.Fatalf("reading %v has no monotonic clock reading", r.t)
+	}
+	if r.ns != r.t.UnixNano() {
+		t.Fatalf("reading's ns = %d, want %d", r.ns, r.t.UnixNano())
 	}
 }

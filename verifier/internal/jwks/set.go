@@ -263,24 +263,11 @@ func (s *Set) Current(kid string) *Key {
 	return s.CurrentAt(kid, s.cfg.Now())
 }
 
-// CurrentAt is Current for a caller that has already read the clock (the
-// verifier's cache reads it once per hit): now must be a reading of the
-// Set's Now.
+// CurrentAt is Current for a caller that has already read the clock: now
+// must be a reading of the Set's Now, possibly a little old (the verifier's
+// cache hits share one reading for up to 10 ms).
 func (s *Set) CurrentAt(kid string, now time.Time) *Key {
 	return s.cur.Load().lookup(kid, now, s.cfg.MaxStaleness)
-}
-
-// Holds reports whether k is the current set's key for its kid at now, a
-// wall-clock reading in Unix nanoseconds that may be a little old: the
-// verifier's cache asks on every hit, and gets the answer CurrentAt(k.ID,
-// now) == k would give, without a time.Time. It measures the set's age on
-// the wall clock, where CurrentAt, given a reading of time.Now, measures it
-// on the monotonic clock: after the wall clock steps back, Holds finds the
-// set fresh for that much longer. A false answer is final only after
-// CurrentAt has agreed with a reading of the Set's Now.
-func (s *Set) Holds(k *Key, now int64) bool {
-	snap := s.cur.Load()
-	return snap != nil && now-snap.fetched.UnixNano() <= int64(s.cfg.MaxStaleness) && snap.keys[k.ID] == k
 }
 
 // Ready blocks until the first key set has been loaded (it returns nil from
