@@ -58,7 +58,7 @@ func CORS(h http.Handler, origins ...string) http.Handler {
 		}
 		allowed = append(allowed, n)
 	}
-	return corsHandler(h, allowed, nil)
+	return corsHandler(h, allowed, corsExtras{})
 }
 
 // CORSConfig configures NewCORS.
@@ -86,11 +86,29 @@ type CORSConfig struct {
 	// to propagate W3C Trace Context. Each is a header name; "*" is
 	// refused: list the names. Default: none.
 	AllowedHeaders []string
+
+	// AllowedMethods are HTTP methods that pages may use beyond the
+	// protocols' GET and POST: for instance "PUT", "PATCH" and "DELETE"
+	// for REST routes that a transcoder such as Vanguard serves from the
+	// same handler. Methods are case-sensitive, and browsers send a custom
+	// one as the page wrote it (fetch upper-cases only DELETE, GET, HEAD,
+	// OPTIONS, POST and PUT), so list "PATCH" as the pages spell it. Each
+	// is a method token; "*" is refused (list the methods), and so are
+	// CONNECT, TRACE and TRACK, which browsers never send. Default: none.
+	AllowedMethods []string
+
+	// ExposedHeaders are response headers that pages may read beyond those
+	// of the protocols (Grpc-Status, Grpc-Message, ...) and the
+	// credentials (WWW-Authenticate, DPoP-Nonce and their trailer forms):
+	// for instance a request id the service returns. Each is a header
+	// name; "*" is refused: list the names. Default: none.
+	ExposedHeaders []string
 }
 
 // NewCORS returns h behind the CORS policy of CORS, for cfg.Origins, also
-// letting pages send cfg.AllowedHeaders. It fails when an origin or a
-// header name is malformed (see CORSConfig) or when there is no origin.
+// letting pages send cfg.AllowedHeaders, use cfg.AllowedMethods and read
+// cfg.ExposedHeaders. It fails when an origin, a header name or a method
+// is malformed or refused (see CORSConfig) or when there is no origin.
 func NewCORS(h http.Handler, cfg CORSConfig) (http.Handler, error) {
 	if len(cfg.Origins) == 0 {
 		return nil, errors.New("connectauth: CORSConfig.Origins is empty")
@@ -103,13 +121,30 @@ func NewCORS(h http.Handler, cfg CORSConfig) (http.Handler, error) {
 		}
 		origins = append(origins, n)
 	}
-	for _, name := range cfg.AllowedHeaders {
-		if name == "*" || !httpguts.ValidHeaderFieldName(name) {
-			return nil, fmt.Errorf("connectauth: CORSConfig.AllowedHeaders: %q is not a header name (a wildcard is refused: list the names)", name)
+	for _, f := range []struct {
+		field string
+		names []string
+	}{{"AllowedHeaders", cfg.AllowedHeaders}, {"ExposedHeaders", cfg.ExposedHeaders}} {
+		for _, name := range f.names {
+			if name == "*" || !httpguts.ValidHeaderFieldName(name) {
+				return nil, fmt.Errorf("connectauth: CORSConfig.%s: %q is not a header name (a wildcard is refused: list the names)", f.field, name)
+			}
 		}
 	}
-	return corsHandler(h, origins, cfg.AllowedHeaders), nil
+	for _, m := range cfg.AllowedMethods {
+		switch {
+		case m == "*" || !httpguts.ValidHeaderFieldName(m): // a method is a token, as a header name is
+			return nil, fmt.Errorf("connectauth: CORSConfig.AllowedMethods: %q is not a method (a wildcard is refused: list the methods)", m)
+		case slices.ContainsFunc([]string{"CONNECT", "TRACE", "TRACK"}, func(f string) bool { return strings.EqualFold(f, m) }):
+			return nil, fmt.Errorf("connectauth: CORSConfig.AllowedMethods: %q is a method browsers never send", m)
+		}
+	}
+	return corsHandler(h, origins, corsExtras{headers: cfg.AllowedHeaders, methods: cfg.AllowedMethods, exposed: cfg.ExposedHeaders}), nil
 }
+
+// corsExtras are what NewCORS allows beyond CORS's policy: request headers,
+// methods and exposed response headers, each validated.
+type corsExtras struct{ headers, methods, exposed []string }
 
 // parseOrigin normalises a configured origin to the serialization a
 // browser sends in its Origin header (RFC 6454, section 6.2): the scheme
@@ -193,18 +228,12 @@ func ipHost(host string, bracketed bool) (string, error) {
 }
 
 // corsHandler is the policy of CORS and NewCORS: origins normalised by
-// parseOrigin, extraHeaders valid header names.
-func corsHandler(h http.Handler, origins, extraHeaders []string) http.Handler {
+// parseOrigin, extra's names validated by NewCORS.
+func corsHandler(h http.Handler, origins []string, extra corsExtras) http.Handler {
 	allowed := slices.Clone(origins)
-	methods := strings.Join(connectcors.AllowedMethods(), ", ")
-	reqHeaders := connectcors.AllowedHeaders()
-	for _, name := range append(slices.Clone(authRequestHeaders), extraHeaders...) {
-		if !slices.ContainsFunc(reqHeaders, func(have string) bool { return strings.EqualFold(have, name) }) {
-			reqHeaders = append(reqHeaders, name)
-		}
-	}
-	allowedHeaders := strings.Join(reqHeaders, ", ")
-	exposed := strings.Join(append(connectcors.ExposedHeaders(), authResponseHeaders...), ", ")
+	methods := strings.Join(union(connectcors.AllowedMethods(), extra.methods, func(a, b string) bool { return a == b }), ", ") // methods are case-sensitive
+	allowedHeaders := strings.Join(union(connectcors.AllowedHeaders(), append(slices.Clone(authRequestHeaders), extra.headers...), strings.EqualFold), ", ")
+	exposed := strings.Join(union(connectcors.ExposedHeaders(), append(slices.Clone(authResponseHeaders), extra.exposed...), strings.EqualFold), ", ")
 	maxAge := strconv.Itoa(2 * 60 * 60)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		origin := r.Header.Get("Origin")
@@ -227,4 +256,16 @@ func corsHandler(h http.Handler, origins, extraHeaders []string) http.Handler {
 		hdr.Set("Access-Control-Expose-Headers", exposed)
 		h.ServeHTTP(w, r)
 	})
+}
+
+// union returns base followed by the names of more that base does not hold
+// yet, by same.
+func union(base, more []string, same func(a, b string) bool) []string {
+	out := slices.Clone(base)
+	for _, name := range more {
+		if !slices.ContainsFunc(out, func(have string) bool { return same(have, name) }) {
+			out = append(out, name)
+		}
+	}
+	return out
 }

@@ -276,3 +276,59 @@ func TestNewCORS_AllowsConfiguredRequestHeaders(t *testing.T) {
 		}
 	}
 }
+
+// REST routes served by a transcoder (Vanguard) from the same handler use
+// PUT, PATCH and DELETE, whose preflights the protocols' GET and POST do
+// not cover; a page may also need to read a header the service adds.
+func TestNewCORS_AllowsConfiguredMethodsAndExposedHeaders(t *testing.T) {
+	const origin = "https://app.example.com"
+	h, err := connectauth.NewCORS(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(http.StatusOK) }),
+		connectauth.CORSConfig{Origins: []string{origin}, AllowedMethods: []string{"PUT", "PATCH", "DELETE", "POST"}, ExposedHeaders: []string{"X-Request-Id", "grpc-status"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	count := func(list string) map[string]int {
+		n := map[string]int{}
+		for _, name := range strings.Split(list, ",") {
+			n[strings.TrimSpace(name)]++
+		}
+		return n
+	}
+	methods := count(preflight(h, origin).Header().Get("Access-Control-Allow-Methods"))
+	for _, m := range []string{"GET", "POST", "PUT", "PATCH", "DELETE"} {
+		if methods[m] != 1 {
+			t.Errorf("Allow-Methods lists %q %d times, want once: %v", m, methods[m], methods)
+		}
+	}
+	req := httptest.NewRequest(http.MethodPut, "/v1/items/1", nil)
+	req.Header.Set("Origin", origin)
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, req)
+	exposed := map[string]int{}
+	for name, n := range count(rec.Header().Get("Access-Control-Expose-Headers")) {
+		exposed[strings.ToLower(name)] += n
+	}
+	for _, name := range []string{"x-request-id", "grpc-status", "www-authenticate"} {
+		if exposed[name] != 1 {
+			t.Errorf("Expose-Headers lists %q %d times, want once: %v", name, exposed[name], exposed)
+		}
+	}
+	if got := preflight(connectauth.CORS(http.NotFoundHandler(), origin), origin).Header().Get("Access-Control-Allow-Methods"); strings.Contains(got, "PUT") {
+		t.Errorf("CORS allows PUT unasked: %q", got)
+	}
+
+	for _, cfg := range []connectauth.CORSConfig{
+		{AllowedMethods: []string{"*"}},
+		{AllowedMethods: []string{""}},
+		{AllowedMethods: []string{"GET POST"}},
+		{AllowedMethods: []string{"trace"}},
+		{AllowedMethods: []string{"CONNECT"}},
+		{ExposedHeaders: []string{"*"}},
+		{ExposedHeaders: []string{"x-a\r\nx-b"}},
+	} {
+		cfg.Origins = []string{origin}
+		if _, err := connectauth.NewCORS(http.NotFoundHandler(), cfg); err == nil {
+			t.Errorf("NewCORS accepted %+v", cfg)
+		}
+	}
+}
