@@ -139,7 +139,7 @@ func (c *tokenCache) get(token string, v *Verifier) (claims *claimSet, hit bool,
 	if e == nil {
 		return nil, false, nil
 	}
-	if now := v.hitNow(); e.from <= now.ns && now.ns < e.until && v.set.CurrentAt(e.key.ID, now.t) == e.key {
+	if now := v.hitNow(); e.from <= now.ns && now.ns < e.until && v.set.Holds(e.key, now.at) {
 		sh.hits.Add(1)
 		return e.claims, true, nil
 	}

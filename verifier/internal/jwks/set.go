@@ -270,6 +270,15 @@ func (s *Set) CurrentAt(kid string, now time.Time) *Key {
 	return s.cur.Load().lookup(kid, now, s.cfg.MaxStaleness)
 }
 
+// Holds reports whether k is the current set's key for its kid at the
+// reading of the Set's Now whose Elapsed is now: CurrentAt(k.ID, reading)
+// == k, the set's age measured on the same clock as Sub measures it, for
+// the verifier's cache hits, which keep their reading as integers.
+func (s *Set) Holds(k *Key, now time.Duration) bool {
+	snap := s.cur.Load()
+	return snap != nil && now-snap.at <= s.cfg.MaxStaleness && snap.keys[k.ID] == k
+}
+
 // Ready blocks until the first key set has been loaded (it returns nil from
 // then on, even if the set later goes stale), or ctx ends (ctx's error,
 // wrapped with the last fetch error), or the Set is closed (ErrClosed).

@@ -890,3 +890,42 @@ func TestSet_DiscoveredJWKSURIIsClippedInLogsAndErrors(t *testing.T) {
 		}
 	}
 }
+
+func TestSet_HoldsAgreesWithCurrentAt(t *testing.T) {
+	ts := newTestServer(t)
+	ts.setKeys(t, rsaJWK(t, 0, "a"), ecJWK(t, "b"))
+	clock := newFakeClock()
+	s, ft := startSet(t, Config{URL: ts.URL + "/keys", Now: clock.Now, MaxStaleness: time.Hour})
+	if s.Holds(&Key{ID: "a"}, Elapsed(clock.Now())) {
+		t.Fatal("Holds true before any key set loaded")
+	}
+	ready(t, s)
+	a, b := s.Current("a"), s.Current("b")
+	for _, tc := range []struct {
+		name    string
+		key     *Key
+		advance time.Duration
+		want    bool
+	}{
+		{"the current key", a, 0, true},
+		{"another kid's key", b, 0, true},
+		{"a copy of the current key", &Key{ID: "a", Algorithm: a.Algorithm}, 0, false},
+		{"at MaxStaleness", a, time.Hour, true},
+		{"past MaxStaleness", a, time.Nanosecond, false},
+	} {
+		clock.Advance(tc.advance)
+		now := clock.Now()
+		if got := s.Holds(tc.key, Elapsed(now)); got != tc.want || got != (s.CurrentAt(tc.key.ID, now) == tc.key) {
+			t.Errorf("%s: Holds = %v, CurrentAt matches = %v; want both %v", tc.name, got, s.CurrentAt(tc.key.ID, now) == tc.key, tc.want)
+		}
+	}
+
+	// A refresh that replaces a's material: the old *Key no longer holds.
+	clock.Advance(-time.Hour)
+	ts.setKeys(t, rsaJWK(t, 1, "a"), ecJWK(t, "b"))
+	ft.refreshNow(t)
+	now := Elapsed(clock.Now())
+	if s.Holds(a, now) || !s.Holds(s.Current("a"), now) || !s.Holds(b, now) {
+		t.Fatal("after a's key changed: want the old a not to hold, the new a and the unchanged b to hold")
+	}
+}

@@ -6,15 +6,16 @@ import "time"
 // through an atomic.Pointer, so they never lock or touch the network.
 type snapshot struct {
 	keys    map[string]*Key
-	fetched time.Time // Config.Now when the document was fetched
-	skipped int       // entries of the document that were not usable
+	fetched time.Time     // Config.Now when the document was fetched
+	at      time.Duration // Elapsed(fetched)
+	skipped int           // entries of the document that were not usable
 }
 
 // newSnapshot builds the next generation from keys, reusing old's *Key for
 // every kid whose key material and alg are unchanged, so that *Key pointers
 // stay stable across refreshes.
 func newSnapshot(keys []*Key, skipped int, old *snapshot, fetched time.Time) *snapshot {
-	next := &snapshot{keys: make(map[string]*Key, len(keys)), fetched: fetched, skipped: skipped}
+	next := &snapshot{keys: make(map[string]*Key, len(keys)), fetched: fetched, at: Elapsed(fetched), skipped: skipped}
 	for _, k := range keys {
 		if old != nil {
 			if prev := old.keys[k.ID]; prev != nil && prev.thumb == k.thumb && prev.Algorithm == k.Algorithm {
@@ -39,7 +40,7 @@ func (s *snapshot) withoutExposed(skipped []skippedKey) *snapshot {
 			exposed[tp] = true
 		}
 	}
-	next := &snapshot{keys: make(map[string]*Key, len(s.keys)), fetched: s.fetched, skipped: s.skipped}
+	next := &snapshot{keys: make(map[string]*Key, len(s.keys)), fetched: s.fetched, at: s.at, skipped: s.skipped}
 	for kid, k := range s.keys {
 		if !exposed[k.thumb] {
 			next.keys[kid] = k
@@ -63,3 +64,12 @@ func (s *snapshot) lookup(kid string, now time.Time, maxStale time.Duration) *Ke
 	}
 	return s.keys[kid]
 }
+
+// epoch is the origin of Elapsed.
+var epoch = time.Now()
+
+// Elapsed returns t's time since the process started (t.Sub of a reading
+// taken then): on the monotonic clock when t has a monotonic reading, as
+// every reading of time.Now does, else on the wall clock. The difference
+// of two Elapsed values is so the difference of the two readings, Sub's.
+func Elapsed(t time.Time) time.Duration { return t.Sub(epoch) }
