@@ -5,18 +5,22 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
+	"reflect"
 	"strings"
 	"testing"
 
+	jsonv2 "github.com/go-json-experiment/json"
 	"github.com/go-json-experiment/json/jsontext"
 )
 
 // reference computes scan's shape of a valid JSON text with the decoder's
-// own tokenizer: nesting depth, the commas directly inside the outermost
-// value (its elements or members less one), and which of names are member
-// names of the outermost object, or a case variant of one.
-func reference(t *testing.T, b []byte, names []string) shape {
+// own tokenizer (nesting depth, whether a member name of the outermost
+// object is a case variant of one of names), and what the members loop
+// records of the outermost object's names: how many, which of names,
+// the length of those with escapes, and again the case variants.
+func reference(t *testing.T, b []byte, names []string) (shape, memberNames) {
 	var sh shape
+	var seen memberNames
 	d := jsontext.NewDecoder(bytes.NewReader(b), jsontext.AllowDuplicateNames(true))
 	elems := 0
 	for {
@@ -42,32 +46,38 @@ func reference(t *testing.T, b []byte, names []string) shape {
 		elems++
 		kind, _ := d.StackIndex(1)
 		if kind == '{' && elems%2 == 1 { // a member name
+			seen.count++
 			if raw := quotedBefore(b, int(d.InputOffset())); bytes.IndexByte(raw, '\\') >= 0 {
-				sh.escapedNames += len(raw) - 2
+				seen.escaped += len(raw) - 2
 			}
 			for i, n := range names {
 				switch name := tok.String(); {
 				case name == n:
-					sh.present |= 1 << i
+					seen.present |= 1 << i
 				case strings.EqualFold(name, n):
-					sh.caseVariant = true
+					sh.caseVariant, seen.caseVariant = true, true
 				}
 			}
 		}
 	}
-	members := elems // an object's members count twice: name and value
-	if len(b) > 0 && bytes.TrimLeft(b, " \t\r\n")[0] == '{' {
-		members = elems / 2
-	}
-	sh.commas = max(members-1, 0)
-	return sh
+	return sh, seen
+}
+
+// seenNames decodes an object with members, skipping every value, and
+// returns what it recorded of the names.
+type seenNames struct{ seen memberNames }
+
+func (s *seenNames) UnmarshalJSONFrom(d *jsontext.Decoder) error {
+	return members(d, registered, &s.seen, func(_ string, d *jsontext.Decoder) error { return d.SkipValue() })
 }
 
 // FuzzScan checks the parser's pre-pass against the decoder's tokenizer on
-// every valid JSON array or object: the same depth, the same commas at the
-// top level, the same registered names present, the same case variants.
-// The pre-pass jumps from quote to quote over strings, counting the
-// backslashes before each quote; this is where a mistake would hide.
+// every valid JSON array or object: the same depth, the same case
+// variants. The pre-pass jumps from quote to quote over strings, counting
+// the backslashes before each quote; this is where a mistake would hide.
+// On an object it checks the members loop's record of the names too: the
+// same number, the same registered names present, the same case variants,
+// the same length of escaped names.
 func FuzzScan(f *testing.F) {
 	for _, s := range []string{
 		`{"iss":"a","sub":"b\"c","aud":["x","y"]}`,
@@ -82,10 +92,20 @@ func FuzzScan(f *testing.F) {
 		if !v.IsValid(jsontext.AllowDuplicateNames(true)) || !bytes.ContainsAny(b[:1], "[{") {
 			return
 		}
-		got := scan(b, RegisteredNames[:])
-		want := reference(t, b, RegisteredNames[:])
+		got := scan(b, registered)
+		want, wantSeen := reference(t, b, RegisteredNames[:])
 		if got != want {
 			t.Fatalf("scan(%q) = %+v, want %+v", b, got, want)
+		}
+		if b[0] != '{' {
+			return
+		}
+		var s seenNames
+		if err := jsonv2.Unmarshal(b, &s, decodeOptions); err != nil {
+			t.Fatalf("members refused valid JSON %q: %v", b, err)
+		}
+		if s.seen != wantSeen {
+			t.Fatalf("members(%q) recorded %+v, want %+v", b, s.seen, wantSeen)
 		}
 	})
 }
@@ -142,4 +162,42 @@ func FuzzMembers(f *testing.F) {
 			}
 		}
 	})
+}
+
+// FuzzDecodeFirst checks that decoding first, as the parser does with a
+// text that cannot nest deeper than MaxDepth, changes no result: every
+// input gets the same Header or Claims and the same error as with the
+// pre-pass first, the order the errors are defined by.
+func FuzzDecodeFirst(f *testing.F) {
+	for _, s := range []string{
+		`{"iss":"a","aud":["x"],"exp":1,"scp":["s"],"cnf":{"jkt":"x"},"\u0073ub":"b"}`,
+		`{"iss":1,"ISS":"a"}`, `{"aud":{},"\x":1}`, `{"exp":"1"}{"Exp":1}`, `{"iss":"a"} x`,
+		`{"iss":"a","i\u017fs":"b"}`, `{"iss":x,"ISS":"a"}`, `{"aud":[1],"a":[[[[]]]]}`,
+		`{"alg":"RS256","kid":"k"}`, `{"alg":1,"KID":"k"}`, `{"alg":"RS256","typ":"\u0061t+jwt","crit":[]}`,
+		`{"alg":"a","kid":"k"`, `{"` + strings.Repeat("a", 200) + `":1,"alg":"\"x"}`, `{}`, ` {"iss":null} `,
+	} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		c, err := parseClaims(b, false)
+		wantC, wantErr := parseClaims(b, true)
+		if !sameError(err, wantErr) || err == nil && !reflect.DeepEqual(c, wantC) {
+			t.Fatalf("ParseClaims(%q) = %+v, %v; pre-pass first: %+v, %v", b, c, err, wantC, wantErr)
+		}
+		h, err := parseHeader(b, false)
+		wantH, wantErr := parseHeader(b, true)
+		if !sameError(err, wantErr) || h != wantH {
+			t.Fatalf("ParseHeader(%q) = %+v, %v; pre-pass first: %+v, %v", b, h, err, wantH, wantErr)
+		}
+	})
+}
+
+// sameError reports whether a and b are the same error: the same sentinel,
+// or a *TypeError naming the same claim.
+func sameError(a, b error) bool {
+	var ta, tb *TypeError
+	if errors.As(a, &ta) && errors.As(b, &tb) {
+		return ta.Claim == tb.Claim
+	}
+	return a == b
 }

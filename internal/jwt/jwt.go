@@ -15,6 +15,11 @@
 // name only in case is refused (see scan). A repeated member name keeps
 // its last value, as with encoding/json (see decodeOptions), except aud.
 //
+// A well-formed header or payload is read once, by the decoder; a linear
+// pre-pass (scan) runs first only on a text that could nest too deep, and
+// after the decoder on one it refuses, so that each input gets the error
+// of the pre-pass-first order (see decodeObject).
+//
 // Cost is bounded by the input: nesting deeper than MaxDepth is refused
 // before the decoder sees the input, aud arrays longer than MaxAudiences
 // and escaped string values longer than 1 KiB while it decodes them, and
@@ -133,6 +138,7 @@ type Header struct {
 type rawHeader struct {
 	alg, kid, typ param
 	crit          bool
+	names         memberNames
 }
 
 // param is a header parameter that must be a string when present. A value
@@ -165,7 +171,7 @@ func (p *param) decode(d *jsontext.Decoder) error {
 
 // UnmarshalJSONFrom implements jsonv2.UnmarshalerFrom: see members.
 func (h *rawHeader) UnmarshalJSONFrom(d *jsontext.Decoder) error {
-	return members(d, HeaderNames[:], func(name string, d *jsontext.Decoder) error {
+	return members(d, header, &h.names, func(name string, d *jsontext.Decoder) error {
 		switch name {
 		case "alg":
 			return h.alg.decode(d)
@@ -184,20 +190,21 @@ func (h *rawHeader) UnmarshalJSONFrom(d *jsontext.Decoder) error {
 // crit only in case is ErrCase (see scan). On ErrHeader the Header holds
 // what did decode when the header is valid JSON: HasAlg is true when it is
 // an object whose alg is a string, whatever the types of kid and typ.
-func ParseHeader(b []byte) (Header, error) {
+func ParseHeader(b []byte) (Header, error) { return parseHeader(b, false) }
+
+// parseHeader is ParseHeader, with the pre-pass always first when
+// prePassFirst is set (see decodeObject).
+func parseHeader(b []byte, prePassFirst bool) (Header, error) {
 	if !object(b) {
 		return Header{}, ErrHeader
 	}
-	switch sh := scan(b, HeaderNames[:]); {
-	case sh.invalid:
-		return Header{}, ErrHeader // not JSON
-	case sh.depth > MaxDepth:
-		return Header{}, ErrHeader
-	case sh.caseVariant:
-		return Header{}, ErrCase
-	}
 	var r rawHeader
-	if jsonv2.Unmarshal(b, &r, decodeOptions) != nil {
+	switch refused, err := decodeObject(b, &r, &r.names, header, prePassFirst); {
+	case refused == deep || refused == invalid:
+		return Header{}, ErrHeader // too deep, or not JSON
+	case refused == caseVariant:
+		return Header{}, ErrCase
+	case err != nil:
 		return Header{}, ErrHeader // not JSON, or an escaped value over 1 KiB
 	}
 	h := Header{Alg: r.alg.s, HasAlg: r.alg.ok, Kid: r.kid.s, Typ: r.typ.s, Crit: r.crit}
@@ -237,11 +244,14 @@ type Claims struct {
 }
 
 // claimsObject decodes a Claims: see members.
-type claimsObject Claims
+type claimsObject struct {
+	Claims
+	names memberNames
+}
 
 // UnmarshalJSONFrom implements jsonv2.UnmarshalerFrom.
 func (c *claimsObject) UnmarshalJSONFrom(d *jsontext.Decoder) error {
-	return members(d, RegisteredNames[:], func(name string, d *jsontext.Decoder) error {
+	return members(d, registered, &c.names, func(name string, d *jsontext.Decoder) error {
 		if dst := c.stringField(name); dst != nil {
 			return stringClaim(d, name, dst)
 		}
@@ -259,7 +269,7 @@ func (c *claimsObject) UnmarshalJSONFrom(d *jsontext.Decoder) error {
 		case "scope":
 			return rawClaim(d, &c.Scope)
 		}
-		return d.SkipValue() // cnf: recorded in Present by scan, not decoded
+		return d.SkipValue() // cnf: recorded in Present by members, not decoded
 	})
 }
 
@@ -288,22 +298,31 @@ func (c *claimsObject) stringField(name string) *string {
 // members decodes the JSON object d is at, member by member: for each
 // member whose name (unescaped) is one of names it calls decode with that
 // name, which must consume the value; every other value is skipped unread.
+// It records every member's name in seen.
 // Doing this by hand rather than with a tagged struct keeps the decoder
 // from unescaping and case-folding every member name to look it up, which
 // costs allocations of several times the length of a long or escaped name
 // (see docs/verifier.md, the rejection-cost bound): a name here is compared
 // in place, or unescaped on the stack (matchName).
-func members(d *jsontext.Decoder, names []string, decode func(name string, d *jsontext.Decoder) error) error {
+func members(d *jsontext.Decoder, names nameSet, seen *memberNames, decode func(name string, d *jsontext.Decoder) error) error {
 	return eachMember(d, func(quoted jsontext.Value) error {
-		_, exact, ok := matchName(quoted, bytes.IndexByte(quoted, '\\') >= 0, names)
-		switch {
-		case !ok:
+		escaped := bytes.IndexByte(quoted, '\\') >= 0
+		variant, exact, ok := matchName(quoted, escaped, names)
+		if !ok {
 			return ErrClaims
-		case exact < 0:
-			return d.SkipValue()
-		default:
-			return decode(names[exact], d)
 		}
+		seen.count++
+		seen.caseVariant = seen.caseVariant || variant
+		if exact >= 0 {
+			seen.present |= 1 << exact
+		}
+		if escaped {
+			seen.escaped += len(quoted) - 2
+		}
+		if exact < 0 {
+			return d.SkipValue()
+		}
+		return decode(names.list()[exact], d)
 	})
 }
 
@@ -452,26 +471,107 @@ const maxNameLen = len("client_id")
 // HeaderNames are the member names Header decodes.
 var HeaderNames = [...]string{"alg", "kid", "typ", "crit"}
 
+// nameSet is RegisteredNames or HeaderNames.
+type nameSet uint8
+
+const (
+	registered nameSet = iota // RegisteredNames
+	header                    // HeaderNames
+)
+
+// list returns the names.
+func (s nameSet) list() []string {
+	if s == header {
+		return HeaderNames[:]
+	}
+	return RegisteredNames[:]
+}
+
+// index returns the position in s.list() of the name equal to name, or
+// -1: a switch, which finds a name in a few comparisons where a loop over
+// the list takes one per name. (A direct call: name does not escape, so
+// matchName's buffer stays on the stack.)
+func (s nameSet) index(name []byte) int {
+	if s == header {
+		return headerIndex(name)
+	}
+	return registeredIndex(name)
+}
+
+// registeredIndex is registered's index (TestNameSets checks it).
+func registeredIndex(name []byte) int {
+	switch string(name) {
+	case "iss":
+		return 0
+	case "sub":
+		return 1
+	case "jti":
+		return 2
+	case "aud":
+		return 3
+	case "exp":
+		return 4
+	case "nbf":
+		return 5
+	case "iat":
+		return 6
+	case "cid":
+		return 7
+	case "client_id":
+		return 8
+	case "azp":
+		return 9
+	case "nonce":
+		return 10
+	case "scp":
+		return 11
+	case "scope":
+		return 12
+	case "cnf":
+		return 13
+	}
+	return -1
+}
+
+// headerIndex is header's index (TestNameSets checks it).
+func headerIndex(name []byte) int {
+	switch string(name) {
+	case "alg":
+		return 0
+	case "kid":
+		return 1
+	case "typ":
+		return 2
+	case "crit":
+		return 3
+	}
+	return -1
+}
+
 // ParseClaims decodes the registered claims of a payload that must be
 // exactly one JSON object. A registered claim of the wrong type is an
 // error: ErrAud, ErrDate, or a *TypeError naming the claim. Anything that
 // is not such an object (not JSON, invalid UTF-8) is ErrClaims.
-func ParseClaims(b []byte) (Claims, error) {
-	var c Claims
+func ParseClaims(b []byte) (Claims, error) { return parseClaims(b, false) }
+
+// parseClaims is ParseClaims, with the pre-pass always first when
+// prePassFirst is set (see decodeObject).
+func parseClaims(b []byte, prePassFirst bool) (Claims, error) {
 	if !object(b) {
-		return c, ErrClaims
+		return Claims{}, ErrClaims
 	}
-	sh := scan(b, RegisteredNames[:])
-	switch {
-	case sh.invalid:
-		return c, ErrClaims // not JSON
-	case sh.depth > MaxDepth:
-		return c, ErrDepth
-	case sh.caseVariant:
-		return c, ErrCase
+	var o claimsObject
+	refused, err := decodeObject(b, &o, &o.names, registered, prePassFirst)
+	switch refused {
+	case invalid:
+		return Claims{}, ErrClaims // not JSON
+	case deep:
+		return Claims{}, ErrDepth
+	case caseVariant:
+		return Claims{}, ErrCase
 	}
-	err := jsonv2.Unmarshal(b, (*claimsObject)(&c), decodeOptions)
-	c.Members, c.Present, c.EscapedNames = sh.commas+1, Presence(sh.present), sh.escapedNames
+	c := o.Claims
+	c.Members, c.Present, c.EscapedNames = max(o.names.count, 1), Presence(o.names.present), o.names.escaped
 	if err == nil {
 		return c, nil
 	}
@@ -673,35 +773,95 @@ func skipSpace(b []byte) int {
 	return len(b)
 }
 
+// memberNames is what the decoder's pass over an object records of its
+// member names (see members).
+type memberNames struct {
+	count int // members, repeated names included
+	// present has bit i set when names.list()[i] is a member name, exactly
+	// (after unescaping).
+	present uint32
+	// caseVariant reports a member name that differs from one of
+	// names.list() only in case.
+	caseVariant bool
+	escaped     int // the length of the text of the names that hold escapes
+}
+
+// refusal is the pre-pass's reason to refuse a JSON text before the
+// decoder reads it.
+type refusal uint8
+
+const (
+	none        refusal = iota
+	invalid             // an outermost member name is not a valid JSON string
+	deep                // nested deeper than MaxDepth
+	caseVariant         // an outermost member name is a case variant of a registered one
+)
+
+// decodeObject decodes b, a JSON text whose first byte other than white
+// space is '{', into v, whose members loop records the outermost object's
+// member names in seen, unless the pre-pass (scan) refuses b. It returns
+// the pre-pass's refusal, or the decoder's error.
+//
+// The pre-pass runs first, as it must, on a text that could nest deeper
+// than MaxDepth: one that holds more than MaxDepth brackets and braces,
+// counted whether in strings or not (bytes.Count, far cheaper than scan);
+// and on every text when prePassFirst is set (for FuzzDecodeFirst). Any
+// other text goes to the decoder first, and when it decodes, the pre-pass
+// has nothing more to find: the decoder read every member name of the
+// outermost object (a case variant is refused as the pre-pass would refuse
+// it), and the nesting is bounded. Only when decoding fails does the
+// pre-pass run, so that every text gets the error of the pre-pass-first
+// order (an invalid or case-variant name after a value of the wrong type,
+// say, is refused for its name), while a well-formed token, accepted or
+// rejected later for its values, is read once.
+func decodeObject(b []byte, v jsonv2.UnmarshalerFrom, seen *memberNames, names nameSet, prePassFirst bool) (refusal, error) {
+	var err error
+	decoded := !prePassFirst && bytes.Count(b, []byte("["))+bytes.Count(b, []byte("{")) <= MaxDepth
+	if decoded {
+		err = jsonv2.Unmarshal(b, v, decodeOptions)
+		switch {
+		case err == nil && seen.caseVariant:
+			return caseVariant, nil // what scan would find first in valid JSON
+		case err == nil:
+			return none, nil
+		}
+	}
+	switch sh := scan(b, names); {
+	case sh.invalid:
+		return invalid, nil
+	case sh.depth > MaxDepth:
+		return deep, nil
+	case sh.caseVariant:
+		return caseVariant, nil
+	}
+	if !decoded {
+		err = jsonv2.Unmarshal(b, v, decodeOptions)
+	}
+	return none, err
+}
+
 // shape is what one linear pass over a JSON text finds: its deepest
-// nesting, the commas directly inside its outermost value, and whether a
-// member name of its outermost object differs only in case from one of the
-// names it was given.
+// nesting, and whether a member name of its outermost object differs only
+// in case from one of the names it was given.
 type shape struct {
-	depth, commas int
-	caseVariant   bool
+	depth       int
+	caseVariant bool
 	// invalid reports an outermost member name that is not a valid JSON
 	// string (an unterminated one, a bad escape, invalid UTF-8); scan
 	// stops there.
 	invalid bool
-	// present has bit i set when names[i] is a member name of the
-	// outermost object, exactly (after unescaping).
-	present uint32
-	// escapedNames is the length of the text of the outermost object's
-	// member names that hold escapes.
-	escapedNames int
 }
 
 // scan makes one pass over the JSON text b. It tracks strings only to skip
 // the brackets and commas inside them and to read the outermost object's
-// member names; b need not be valid (the decoder validates it afterwards).
+// member names; b need not be valid (the decoder validates it).
 // A member name that differs from a registered one only in case is refused
 // although encoding/json/v2 matches names exactly: encoding/json (v1),
 // which many programs downstream still use on the same token, matches
 // them case-insensitively, so a header or payload holding both "iss" and
-// "ISS" would mean one thing here and another there. scan reports it, and
-// the parser refuses it.
-func scan(b []byte, names []string) shape {
+// "ISS" would mean one thing here and another there. scan reports it, as
+// the decoder's member loop does (members), and the parser refuses it.
+func scan(b []byte, names nameSet) shape {
 	var sh shape
 	depth := 0
 	expectName, object := false, false // object: the outermost value is an object
@@ -715,18 +875,12 @@ func scan(b []byte, names []string) shape {
 					sh.invalid = true
 					return sh
 				}
-				variant, exact, ok := matchName(b[i:end+1], escaped, names)
+				variant, _, ok := matchName(b[i:end+1], escaped, names)
 				if !ok {
 					sh.invalid = true
 					return sh
 				}
 				sh.caseVariant = sh.caseVariant || variant
-				if exact >= 0 {
-					sh.present |= 1 << exact
-				}
-				if escaped {
-					sh.escapedNames += end - i - 1
-				}
 			}
 			i = end
 		case '[', '{':
@@ -735,13 +889,12 @@ func scan(b []byte, names []string) shape {
 			if depth == 1 {
 				object = c == '{'
 			}
-			expectName = depth == 1 && object && len(names) > 0
+			expectName = depth == 1 && object
 		case ']', '}':
 			depth--
 		case ',':
 			if depth == 1 {
-				sh.commas++
-				expectName = object && len(names) > 0
+				expectName = object
 			}
 		}
 	}
@@ -780,12 +933,13 @@ const maxEscapedNameLen = 6 * 3 * maxNameLen
 
 // matchName compares the member name quoted (its JSON text, quotes
 // included) with names: variant reports that it differs from one only in
-// case, and exact is the index of the one it equals, or -1. ok is false
+// case, and exact is the index in names.list() of the one it equals, or -1.
+// ok is false
 // when an escaped name worth decoding is not a valid JSON string. An
 // escaped name is decoded into a buffer on the stack, so a payload of many
 // escaped names allocates nothing for them: rejecting it stays within the
 // rejection-cost bound.
-func matchName(quoted []byte, escaped bool, names []string) (variant bool, exact int, ok bool) {
+func matchName(quoted []byte, escaped bool, names nameSet) (variant bool, exact int, ok bool) {
 	raw := quoted[1 : len(quoted)-1]
 	if escaped {
 		if len(raw) > maxEscapedNameLen {
@@ -798,30 +952,35 @@ func matchName(quoted []byte, escaped bool, names []string) (variant bool, exact
 		}
 		raw = name
 	}
-	// names are lower-case ASCII of at most 9 bytes. An ASCII raw name can
-	// fold to one only if it has the same length and its first byte folds
-	// to that name's first byte. A non-ASCII one can be longer: Unicode
-	// folding, which encoding/json applies too, maps the Kelvin sign K
-	// (U+212A, 3 bytes) to k and the long s (U+017F, 2 bytes) to s, so
-	// "iſs" (4 bytes) decodes as "iss"; no rune folds to ASCII from more
-	// than 3 bytes.
+	if i := names.index(raw); i >= 0 {
+		return false, i, true
+	}
+	// names are lower-case ASCII of at most 9 bytes. A name that equals
+	// none can fold to one only if it holds an upper-case ASCII letter or
+	// a non-ASCII byte. An ASCII one must have the same length and its
+	// first byte must fold to that name's first byte. A non-ASCII one can
+	// be longer: Unicode folding, which encoding/json applies too, maps the
+	// Kelvin sign K (U+212A, 3 bytes) to k and the long s (U+017F, 2
+	// bytes) to s, so "iſs" (4 bytes) decodes as "iss"; no rune folds to
+	// ASCII from more than 3 bytes.
 	if len(raw) == 0 || len(raw) > 3*maxNameLen {
 		return false, -1, true
 	}
-	ascii := true
+	ascii, upper := true, false
 	for _, c := range raw {
 		ascii = ascii && c < utf8.RuneSelf
+		upper = upper || 'A' <= c && c <= 'Z'
+	}
+	if ascii && !upper {
+		return false, -1, true
 	}
 	first := raw[0]
 	if 'A' <= first && first <= 'Z' {
 		first += 'a' - 'A'
 	}
-	for i, n := range names {
+	for _, n := range names.list() {
 		if ascii && (len(raw) != len(n) || first != n[0]) {
 			continue
-		}
-		if string(raw) == n {
-			return false, i, true
 		}
 		if strings.EqualFold(string(raw), n) {
 			return true, -1, true

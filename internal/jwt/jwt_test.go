@@ -126,15 +126,32 @@ func TestParseClaims(t *testing.T) {
 
 func TestScan_SkipsStrings(t *testing.T) {
 	for in, want := range map[string]shape{
-		`["a,b","[{\"",[1,2],{"k":[3]}]`: {depth: 3, commas: 3},
-		`["a\\",[1]]`:                    {depth: 2, commas: 1}, // an escaped backslash, then the closing quote
-		`["a\\\",[1]]`:                   {depth: 1, commas: 0}, // an escaped quote: the string runs to the end
-		`["\\\\","\\\"]",2]`:             {depth: 1, commas: 2},
+		`["a,b","[{\"",[1,2],{"k":[3]}]`: {depth: 3},
+		`["a\\",[1]]`:                    {depth: 2}, // an escaped backslash, then the closing quote
+		`["a\\\",[1]]`:                   {depth: 1}, // an escaped quote: the string runs to the end
+		`["\\\\","\\\"]",[2]]`:           {depth: 2},
 		`{"Kid":1}`:                      {depth: 1, caseVariant: true},
-		`{"x":"Kid","kid":"\"Kid"}`:      {depth: 1, commas: 1, present: 1 << 1}, // kid, HeaderNames[1]
+		`{"x":"Kid","kid":"\"Kid"}`:      {depth: 1},
 	} {
-		if sh := scan([]byte(in), HeaderNames[:]); sh != want {
+		if sh := scan([]byte(in), header); sh != want {
 			t.Errorf("scan(%s) = %+v, want %+v", in, sh, want)
+		}
+	}
+}
+
+// TestNameSets checks that each name set's index finds each of its names
+// at its position, and nothing else: not a prefix, not another case.
+func TestNameSets(t *testing.T) {
+	for _, ns := range []nameSet{registered, header} {
+		for i, n := range ns.list() {
+			if got := ns.index([]byte(n)); got != i {
+				t.Errorf("index(%q) = %d, want %d", n, got, i)
+			}
+			for _, other := range []string{n[:len(n)-1], strings.ToUpper(n), n + "x", ""} {
+				if got := ns.index([]byte(other)); got != -1 {
+					t.Errorf("index(%q) = %d, want -1", other, got)
+				}
+			}
 		}
 	}
 }
