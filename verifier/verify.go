@@ -261,7 +261,6 @@ var (
 type parsed struct {
 	parts   jwt.Parts
 	hdr     jwt.Header
-	header  []byte // decoded
 	payload []byte // decoded
 	reg     jwt.Claims
 }
@@ -427,7 +426,7 @@ func (v *Verifier) parse(token string, pre *decodedPayload, kind tokenKind) (par
 		return parsed{}, errEmptySig
 	}
 	if pre != nil {
-		return parsed{parts: parts, hdr: h, header: hb, payload: pre.payload, reg: pre.reg}, nil
+		return parsed{parts: parts, hdr: h, payload: pre.payload, reg: pre.reg}, nil
 	}
 	payload, err := jwt.Decode(parts.Payload)
 	if err != nil {
@@ -437,7 +436,7 @@ func (v *Verifier) parse(token string, pre *decodedPayload, kind tokenKind) (par
 	if err != nil {
 		return parsed{}, claimsError(err)
 	}
-	return parsed{parts: parts, hdr: h, header: hb, payload: payload, reg: reg}, nil
+	return parsed{parts: parts, hdr: h, payload: payload, reg: reg}, nil
 }
 
 // partsError maps an error of jwt.Split to the package's.
