@@ -76,6 +76,9 @@ type cacheEntry struct {
 	// token's exp, nbf and iat pass checkTime with the skew: from <= now <
 	// until. A hit inside them needs no closer look.
 	from, until int64
+	// held is the last key-set snapshot found to hold key (see
+	// jwks.Set.Holds).
+	held atomic.Uint64
 }
 
 type cacheShard struct {
@@ -139,7 +142,7 @@ func (c *tokenCache) get(token string, v *Verifier) (claims *claimSet, hit bool,
 	if e == nil {
 		return nil, false, nil
 	}
-	if now := v.hitNow(); e.from <= now.ns && now.ns < e.until && v.set.Holds(e.key, now.at) {
+	if now := v.hitNow(); e.from <= now.ns && now.ns < e.until && v.set.Holds(e.key, now.at, &e.held) {
 		sh.hits.Add(1)
 		return e.claims, true, nil
 	}

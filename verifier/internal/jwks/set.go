@@ -274,9 +274,23 @@ func (s *Set) CurrentAt(kid string, now time.Time) *Key {
 // reading of the Set's Now whose Elapsed is now: CurrentAt(k.ID, reading)
 // == k, the set's age measured on the same clock as Sub measures it, for
 // the verifier's cache hits, which keep their reading as integers.
-func (s *Set) Holds(k *Key, now time.Duration) bool {
+//
+// seen remembers, for one k, the last snapshot found to hold it (the
+// verifier keeps one per cache entry, zero at first): while that snapshot
+// is current, the answer needs no lookup of k's kid. Snapshots never
+// change, so a snapshot that held k holds it for as long as it is current.
+func (s *Set) Holds(k *Key, now time.Duration, seen *atomic.Uint64) bool {
 	snap := s.cur.Load()
-	return snap != nil && now-snap.at <= s.cfg.MaxStaleness && snap.keys[k.ID] == k
+	switch {
+	case snap == nil || now-snap.at > s.cfg.MaxStaleness:
+		return false
+	case seen.Load() == snap.gen:
+		return true
+	case snap.keys[k.ID] != k:
+		return false
+	}
+	seen.Store(snap.gen)
+	return true
 }
 
 // Ready blocks until the first key set has been loaded (it returns nil from

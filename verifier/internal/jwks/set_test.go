@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -896,7 +897,7 @@ func TestSet_HoldsAgreesWithCurrentAt(t *testing.T) {
 	ts.setKeys(t, rsaJWK(t, 0, "a"), ecJWK(t, "b"))
 	clock := newFakeClock()
 	s, ft := startSet(t, Config{URL: ts.URL + "/keys", Now: clock.Now, MaxStaleness: time.Hour})
-	if s.Holds(&Key{ID: "a"}, Elapsed(clock.Now())) {
+	if s.Holds(&Key{ID: "a"}, Elapsed(clock.Now()), new(atomic.Uint64)) {
 		t.Fatal("Holds true before any key set loaded")
 	}
 	ready(t, s)
@@ -915,17 +916,25 @@ func TestSet_HoldsAgreesWithCurrentAt(t *testing.T) {
 	} {
 		clock.Advance(tc.advance)
 		now := clock.Now()
-		if got := s.Holds(tc.key, Elapsed(now)); got != tc.want || got != (s.CurrentAt(tc.key.ID, now) == tc.key) {
+		if got := s.Holds(tc.key, Elapsed(now), new(atomic.Uint64)); got != tc.want || got != (s.CurrentAt(tc.key.ID, now) == tc.key) {
 			t.Errorf("%s: Holds = %v, CurrentAt matches = %v; want both %v", tc.name, got, s.CurrentAt(tc.key.ID, now) == tc.key, tc.want)
 		}
 	}
 
-	// A refresh that replaces a's material: the old *Key no longer holds.
+	// A refresh that replaces a's material: the old *Key no longer holds,
+	// although it held in the snapshot its seen remembers.
 	clock.Advance(-time.Hour)
+	var seenA, seenB atomic.Uint64
+	if now := Elapsed(clock.Now()); !s.Holds(a, now, &seenA) || !s.Holds(b, now, &seenB) || !s.Holds(a, now, &seenA) {
+		t.Fatal("before the refresh: want a and b to hold, again with seen set")
+	}
 	ts.setKeys(t, rsaJWK(t, 1, "a"), ecJWK(t, "b"))
 	ft.refreshNow(t)
 	now := Elapsed(clock.Now())
-	if s.Holds(a, now) || !s.Holds(s.Current("a"), now) || !s.Holds(b, now) {
+	if s.Holds(a, now, &seenA) || !s.Holds(s.Current("a"), now, new(atomic.Uint64)) || !s.Holds(b, now, &seenB) {
 		t.Fatal("after a's key changed: want the old a not to hold, the new a and the unchanged b to hold")
+	}
+	if !s.Holds(b, now+time.Hour, &seenB) || s.Holds(b, now+time.Hour+1, &seenB) {
+		t.Fatal("b with seen set: want it to hold up to MaxStaleness and not past it")
 	}
 }

@@ -1,6 +1,9 @@
 package jwks
 
-import "time"
+import (
+	"sync/atomic"
+	"time"
+)
 
 // snapshot is one immutable generation of the key set. Lookups read it
 // through an atomic.Pointer, so they never lock or touch the network.
@@ -9,13 +12,17 @@ type snapshot struct {
 	fetched time.Time     // Config.Now when the document was fetched
 	at      time.Duration // Elapsed(fetched)
 	skipped int           // entries of the document that were not usable
+	gen     uint64        // unique to this snapshot, never 0 (see Set.Holds)
 }
+
+// generations numbers snapshots.
+var generations atomic.Uint64
 
 // newSnapshot builds the next generation from keys, reusing old's *Key for
 // every kid whose key material and alg are unchanged, so that *Key pointers
 // stay stable across refreshes.
 func newSnapshot(keys []*Key, skipped int, old *snapshot, fetched time.Time) *snapshot {
-	next := &snapshot{keys: make(map[string]*Key, len(keys)), fetched: fetched, at: Elapsed(fetched), skipped: skipped}
+	next := &snapshot{keys: make(map[string]*Key, len(keys)), fetched: fetched, at: Elapsed(fetched), skipped: skipped, gen: generations.Add(1)}
 	for _, k := range keys {
 		if old != nil {
 			if prev := old.keys[k.ID]; prev != nil && prev.thumb == k.thumb && prev.Algorithm == k.Algorithm {
@@ -40,7 +47,7 @@ func (s *snapshot) withoutExposed(skipped []skippedKey) *snapshot {
 			exposed[tp] = true
 		}
 	}
-	next := &snapshot{keys: make(map[string]*Key, len(s.keys)), fetched: s.fetched, at: s.at, skipped: s.skipped}
+	next := &snapshot{keys: make(map[string]*Key, len(s.keys)), fetched: s.fetched, at: s.at, skipped: s.skipped, gen: generations.Add(1)}
 	for kid, k := range s.keys {
 		if !exposed[k.thumb] {
 			next.keys[kid] = k
