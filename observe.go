@@ -172,27 +172,32 @@ func (a *Authenticator) report(ctx context.Context, method string, p *methodPlan
 		Code: rej.code, Reason: rej.reason, Source: p.source, Public: p.rule != nil && p.rule.public, Claims: c, Err: cause}, start)
 }
 
-// decisionStart is when a call's decision started, as monotonic time since
-// processStart (one clock read: time.Now reads two), or 0 when nothing reads
-// Decision.Latency.
-type decisionStart time.Duration
+// decisionStart is when a call's decision started, as time since
+// processStart (one clock read: time.Now reads two), or the zero value when
+// nothing reads Decision.Latency. The time since processStart is not always
+// positive: in a testing/synctest bubble time.Now is the bubble's clock,
+// which starts in 2000, so set marks a start rather than a non-zero at.
+type decisionStart struct {
+	at  time.Duration
+	set bool
+}
 
 // processStart is the origin of decisionStart.
 var processStart = time.Now()
 
 // startNow returns the current decisionStart.
-func startNow() decisionStart { return decisionStart(max(time.Since(processStart), 1)) }
+func startNow() decisionStart { return decisionStart{at: time.Since(processStart), set: true} }
 
 // latency returns the time since s.
-func (s decisionStart) latency() time.Duration { return time.Since(processStart) - time.Duration(s) }
+func (s decisionStart) latency() time.Duration { return time.Since(processStart) - s.at }
 
 // startDecision returns the start of a call's decision, for
-// Decision.Latency, or 0 when nothing can read the latency: no OnDecision,
-// and a logger enabled at none of the levels. On a VM a clock read can cost
-// more than the verifier's whole cache hit.
+// Decision.Latency, or the zero value when nothing can read the latency: no
+// OnDecision, and a logger enabled at none of the levels. On a VM a clock
+// read can cost more than the verifier's whole cache hit.
 func (a *Authenticator) startDecision(ctx context.Context) decisionStart {
 	if a.onDecision == nil && !a.logger.Enabled(ctx, a.levels.highest()) {
-		return 0
+		return decisionStart{}
 	}
 	return startNow()
 }
@@ -202,7 +207,7 @@ func (a *Authenticator) startDecision(ctx context.Context) decisionStart {
 func (a *Authenticator) decide(ctx context.Context, d Decision, start decisionStart) {
 	level := a.levels.level(&d)
 	logged := a.logger.Enabled(ctx, level)
-	if start != 0 && (logged || a.onDecision != nil) {
+	if start.set && (logged || a.onDecision != nil) {
 		d.Latency = start.latency()
 	}
 	if a.onDecision != nil {

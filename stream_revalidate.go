@@ -173,7 +173,7 @@ func (w *streamWatch) recoverPanic() {
 // latency: the cut decides nothing that takes time.
 func (a *Authenticator) reportCut(ctx context.Context, method string, r *rejection, cause error) {
 	claims, _ := ClaimsFromContext(ctx)
-	a.report(ctx, method, a.lookup(method), claims, r, cause, false, 0)
+	a.report(ctx, method, a.lookup(method), claims, r, cause, false, decisionStart{})
 }
 
 // errStreamExpired is Decision.Err of a stream cut at its token's expiry.

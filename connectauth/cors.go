@@ -92,7 +92,8 @@ type CORSConfig struct {
 	// for REST routes that a transcoder such as Vanguard serves from the
 	// same handler. Methods are case-sensitive, and browsers send a custom
 	// one as the page wrote it (fetch upper-cases only DELETE, GET, HEAD,
-	// OPTIONS, POST and PUT), so list "PATCH" as the pages spell it. Each
+	// OPTIONS, POST and PUT, and NewCORS lists those upper-cased too), so
+	// list "PATCH" as the pages spell it. Each
 	// is a method token; "*" is refused (list the methods), and so are
 	// CONNECT, TRACE and TRACK, which browsers never send. Default: none.
 	AllowedMethods []string
@@ -131,6 +132,7 @@ func NewCORS(h http.Handler, cfg CORSConfig) (http.Handler, error) {
 			}
 		}
 	}
+	methods := make([]string, 0, len(cfg.AllowedMethods))
 	for _, m := range cfg.AllowedMethods {
 		switch {
 		case m == "*" || !httpguts.ValidHeaderFieldName(m): // a method is a token, as a header name is
@@ -138,8 +140,23 @@ func NewCORS(h http.Handler, cfg CORSConfig) (http.Handler, error) {
 		case slices.ContainsFunc([]string{"CONNECT", "TRACE", "TRACK"}, func(f string) bool { return strings.EqualFold(f, m) }):
 			return nil, fmt.Errorf("connectauth: CORSConfig.AllowedMethods: %q is a method browsers never send", m)
 		}
+		methods = append(methods, normalizeMethod(m))
 	}
-	return corsHandler(h, origins, corsExtras{headers: cfg.AllowedHeaders, methods: cfg.AllowedMethods, exposed: cfg.ExposedHeaders}), nil
+	return corsHandler(h, origins, corsExtras{headers: cfg.AllowedHeaders, methods: methods, exposed: cfg.ExposedHeaders}), nil
+}
+
+// normalizeMethod returns m as a browser sends it (Fetch, "normalize a
+// method"): DELETE, GET, HEAD, OPTIONS, POST and PUT in upper case, in
+// whatever case they were written, and any other method as written. A
+// preflight's Access-Control-Allow-Methods is compared with the request's
+// method byte for byte, so a listed "delete" would never match.
+func normalizeMethod(m string) string {
+	for _, n := range []string{"DELETE", "GET", "HEAD", "OPTIONS", "POST", "PUT"} {
+		if strings.EqualFold(m, n) {
+			return n
+		}
+	}
+	return m
 }
 
 // corsExtras are what NewCORS allows beyond CORS's policy: request headers,

@@ -3,6 +3,7 @@ package connectauth_test
 import (
 	"context"
 	"log/slog"
+	"maps"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -330,5 +331,27 @@ func TestNewCORS_AllowsConfiguredMethodsAndExposedHeaders(t *testing.T) {
 		if _, err := connectauth.NewCORS(http.NotFoundHandler(), cfg); err == nil {
 			t.Errorf("NewCORS accepted %+v", cfg)
 		}
+	}
+}
+
+// A browser sends DELETE, GET, HEAD, OPTIONS, POST and PUT upper-cased
+// whatever case the page wrote (Fetch, "normalize a method") and compares
+// the preflight's Access-Control-Allow-Methods with the request's method
+// byte for byte: a configured "delete" must be listed as DELETE, or a
+// page's DELETE fails its preflight. Other methods are sent as written.
+func TestNewCORS_ListsMethodsAsBrowsersNormalizeThem(t *testing.T) {
+	const origin = "https://app.example.com"
+	h, err := connectauth.NewCORS(http.NotFoundHandler(),
+		connectauth.CORSConfig{Origins: []string{origin}, AllowedMethods: []string{"delete", "Put", "patch", "get"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	methods := map[string]int{}
+	for _, m := range strings.Split(preflight(h, origin).Header().Get("Access-Control-Allow-Methods"), ",") {
+		methods[strings.TrimSpace(m)]++
+	}
+	want := map[string]int{"GET": 1, "POST": 1, "DELETE": 1, "PUT": 1, "patch": 1}
+	if !maps.Equal(methods, want) {
+		t.Errorf("Allow-Methods %v, want %v", methods, want)
 	}
 }

@@ -279,10 +279,17 @@ func (s *Set) CurrentAt(kid string, now time.Time) *Key {
 // verifier keeps one per cache entry, zero at first): while that snapshot
 // is current, the answer needs no lookup of k's kid. Snapshots never
 // change, so a snapshot that held k holds it for as long as it is current.
+//
+// Holds is false, whatever CurrentAt says, when now or the set's fetch
+// time is a reading Elapsed saturates (more than 292 years from the
+// process's start, as a Config.Now may return): their difference is not
+// the set's age then, and the verifier's miss path asks CurrentAt.
 func (s *Set) Holds(k *Key, now time.Duration, seen *atomic.Uint64) bool {
 	snap := s.cur.Load()
 	switch {
-	case snap == nil || now-snap.at > s.cfg.MaxStaleness:
+	case snap == nil || saturated(now) || saturated(snap.at):
+		return false
+	case now > snap.at && (now-snap.at < 0 || now-snap.at > s.cfg.MaxStaleness): // < 0: the difference overflowed
 		return false
 	case seen.Load() == snap.gen:
 		return true

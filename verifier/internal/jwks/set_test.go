@@ -938,3 +938,33 @@ func TestSet_HoldsAgreesWithCurrentAt(t *testing.T) {
 		t.Fatal("b with seen set: want it to hold up to MaxStaleness and not past it")
 	}
 }
+
+// Elapsed saturates for a reading more than 292 years from the process's
+// start, as Config.Now may return (a test's clock set in 2500, or in year
+// 1): Holds must not take two saturated readings for the same instant and
+// hold a key that CurrentAt, which measures the set's age between the two
+// readings, finds stale, nor let the difference of two exact readings
+// overflow into a small age. It is false for such readings: the hit misses.
+func TestSet_HoldsNothingStaleFarFromTheProcessStart(t *testing.T) {
+	const years175 = 175 * 365 * 24 * time.Hour
+	for _, start := range []time.Time{
+		time.Date(2500, 1, 1, 0, 0, 0, 0, time.UTC),
+		time.Date(1, 1, 1, 0, 0, 0, 0, time.UTC),
+		time.Date(1850, 1, 1, 0, 0, 0, 0, time.UTC), // 350 years on, the difference of two exact values overflows
+	} {
+		ts := newTestServer(t)
+		ts.setKeys(t, rsaJWK(t, 0, "a"))
+		clock := &fakeClock{now: start}
+		s, _ := startSet(t, Config{URL: ts.URL + "/keys", Now: clock.Now, MaxStaleness: time.Hour})
+		ready(t, s)
+		a := s.Current("a")
+		var seen atomic.Uint64
+		for _, advance := range []time.Duration{0, 2 * time.Hour, years175, years175} {
+			clock.Advance(advance)
+			now := clock.Now()
+			if s.Holds(a, Elapsed(now), &seen) && s.CurrentAt("a", now) != a {
+				t.Errorf("set fetched at %v, %v later: Holds true, CurrentAt finds the set stale", start, advance)
+			}
+		}
+	}
+}

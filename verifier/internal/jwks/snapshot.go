@@ -1,6 +1,7 @@
 package jwks
 
 import (
+	"math"
 	"sync/atomic"
 	"time"
 )
@@ -78,5 +79,11 @@ var epoch = time.Now()
 // Elapsed returns t's time since the process started (t.Sub of a reading
 // taken then): on the monotonic clock when t has a monotonic reading, as
 // every reading of time.Now does, else on the wall clock. The difference
-// of two Elapsed values is so the difference of the two readings, Sub's.
+// of two Elapsed values is so the difference of the two readings, Sub's,
+// unless one saturated (see saturated) or the difference overflows.
 func Elapsed(t time.Time) time.Duration { return t.Sub(epoch) }
+
+// saturated reports whether d is a value at which Elapsed saturates: the
+// reading was more than 292 years from epoch, and its distance from epoch
+// is unknown.
+func saturated(d time.Duration) bool { return d == math.MinInt64 || d == math.MaxInt64 }
