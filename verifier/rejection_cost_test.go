@@ -73,6 +73,15 @@ func rejectionShapes(t testing.TB, f *fixture) []struct {
 		{"repeated 64-element aud arrays", tok(`{` + strings.Repeat(`"aud":[`+strings.Repeat(`"",`, 63)+`""],`, 170) + `"iss":"x"}`), ErrMalformed},
 		{"long upper-case typ", b64raw(`{"alg":"RS256","kid":"k","typ":"`+strings.Repeat("T", 40000)+`"}`) + "." + b64raw(`{"iss":"x"}`) + ".c2ln", ErrIssuer},
 		{"long kid", b64raw(`{"alg":"RS256","kid":"`+strings.Repeat("k", 40000)+`"}`) + "." + b64raw(`{"iss":"x"}`) + ".c2ln", ErrIssuer},
+		// The decoder's syntax errors carry a JSON Pointer built from the
+		// member names on the path to the error, at several times their
+		// length: found in review, 409-630 KB for the first two.
+		{"syntax error after a long member name", tok(`{"iss":"x","` + strings.Repeat("a", 40000) + `":x}`), ErrMalformed},
+		{"syntax error after a long member name of slashes", tok(`{"iss":"x","` + strings.Repeat("/", 40000) + `":x}`), ErrMalformed},
+		{"syntax error under a long nested member name", tok(`{"iss":"x","a":{"` + strings.Repeat("~", 40000) + `":x}}`), ErrMalformed},
+		{"unpaired surrogate after a long member name", tok(`{"iss":"x","` + strings.Repeat("/", 40000) + `":"\ud800"}`), ErrMalformed},
+		{"syntax error on a path of mid-length names", tok(`{"iss":"x",` + strings.Repeat(`"`+strings.Repeat("/", 1200)+`":{`, 30) + `"a":x` + strings.Repeat("}", 30) + `}`), ErrMalformed},
+		{"syntax error after a long header member name", b64raw(`{"alg":"RS256","kid":"k","`+strings.Repeat("/", 40000)+`":x}`) + "." + b64raw(`{"iss":"x"}`) + ".c2ln", ErrMalformed},
 		{"wrong issuer", f.mint(t, map[string]any{"iss": "https://evil.example"}), ErrIssuer},
 		{"expired", f.mint(t, map[string]any{"exp": f.clk.Now().Add(-time.Hour)}), ErrExpired},
 		{"unknown kid", f.mint(t, nil, grpcauthtest.WithKidHeader("unknown-kid")), ErrUnknownKey},

@@ -23,6 +23,8 @@ func reference(t *testing.T, b []byte, names []string) (shape, memberNames) {
 	var seen memberNames
 	d := jsontext.NewDecoder(bytes.NewReader(b), jsontext.AllowDuplicateNames(true))
 	elems := 0
+	name := map[int]int{} // the text length of the name being read at each depth
+	path := 0
 	for {
 		tok, err := d.ReadToken()
 		if errors.Is(err, io.EOF) {
@@ -34,6 +36,16 @@ func reference(t *testing.T, b []byte, names []string) (shape, memberNames) {
 		depth := d.StackDepth()
 		sh.depth = max(sh.depth, depth)
 		k := tok.Kind()
+		switch kind, length := d.StackIndex(depth); {
+		case k == '"' && kind == '{' && length%2 == 1: // a member name
+			n := len(quotedBefore(b, int(d.InputOffset()))) - 2
+			path += n - name[depth]
+			name[depth] = n
+			sh.pathNames = max(sh.pathNames, path)
+		case k == '}':
+			path -= name[depth+1]
+			delete(name, depth+1)
+		}
 		if k == '}' || k == ']' {
 			depth++ // the token closed a level
 		}
@@ -73,7 +85,7 @@ func (s *seenNames) UnmarshalJSONFrom(d *jsontext.Decoder) error {
 
 // FuzzScan checks the parser's pre-pass against the decoder's tokenizer on
 // every valid JSON array or object: the same depth, the same case
-// variants. The pre-pass jumps from quote to quote over strings, counting
+// variants, the same longest text of names on a path. The pre-pass jumps from quote to quote over strings, counting
 // the backslashes before each quote; this is where a mistake would hide.
 // On an object it checks the members loop's record of the names too: the
 // same number, the same registered names present, the same case variants,
@@ -84,12 +96,18 @@ func FuzzScan(f *testing.F) {
 		`["a\\",[1]]`, `["\\\\\\",1]`, `{"a":"\\\"","ISS":1}`,
 		`{"\u0069ss":1,"cnf":{"jkt":"x"}}`, `{"k":[[[{}]]],"x":"]}"}`,
 		`{"i\u017fs":1}`, `[]`, `{}`, `{"":{"":""}}`, `["a","iss"]`, `{"\u003cx":1,"\\":2}`,
+		`{"abc":{"de":[{"f":1}],"ghij":{"k":"x:"}},"l" : 2}`, `{"a":"b:","c":["d",{"e\"f":":"}]}`,
+		`{"a":"\ud800"}`, `{"a":"\ud800\udc00"}`, "{\"a\":\"\xff\"}", `{"a":01}`, ` {"a" : [1, 2.5e3, true, null]} `,
 	} {
 		f.Add([]byte(s))
 	}
 	f.Fuzz(func(t *testing.T, b []byte) {
 		v := jsontext.Value(b)
-		if !v.IsValid(jsontext.AllowDuplicateNames(true)) || !bytes.ContainsAny(b[:1], "[{") {
+		valid := v.IsValid(jsontext.AllowDuplicateNames(true))
+		if validJSON(b) != valid {
+			t.Fatalf("validJSON(%q) = %v, the decoder says %v", b, !valid, valid)
+		}
+		if !valid || len(b) == 0 || !bytes.ContainsAny(b[:1], "[{") {
 			return
 		}
 		got := scan(b, registered)

@@ -15,22 +15,25 @@
 // name only in case is refused (see scan). A repeated member name keeps
 // its last value, as with encoding/json (see decodeOptions), except aud.
 //
-// A well-formed header or payload is read once, by the decoder; a linear
-// pre-pass (scan) runs first only on a text that could nest too deep, and
-// after the decoder on one it refuses, so that each input gets the error
-// of the pre-pass-first order (see decodeObject).
+// A well-formed header or payload without nested objects is read once, by
+// the decoder; a linear pre-pass (scan) runs first only on a text that
+// could nest too deep or has nested objects, and after the decoder on one
+// it refuses, so that each input gets the error of the pre-pass-first
+// order (see decodeObject).
 //
 // Cost is bounded by the input: nesting deeper than MaxDepth is refused
 // before the decoder sees the input, aud arrays longer than MaxAudiences
-// and escaped string values longer than 1 KiB while it decodes them, and
-// no member name is unescaped on the heap, so that rejecting a token
-// allocates at most twice its length plus a small constant. See
-// docs/verifier.md.
+// and escaped string values longer than 1 KiB while it decodes them, no
+// member name is unescaped on the heap, and no invalid text reaches the
+// decoder while long member names could be on its path (its syntax errors
+// name the path), so that rejecting a token allocates at most twice its
+// length plus a small constant. See docs/verifier.md.
 package jwt
 
 import (
 	"bytes"
 	"encoding/base64"
+	"encoding/json"
 	"errors"
 	"io"
 	"math"
@@ -199,7 +202,7 @@ func parseHeader(b []byte, prePassFirst bool) (Header, error) {
 		return Header{}, ErrHeader
 	}
 	var r rawHeader
-	switch refused, err := decodeObject(b, &r, &r.names, header, prePassFirst); {
+	switch refused, err := decodeObject(b, &r, &r.names, func() { r = rawHeader{} }, header, prePassFirst); {
 	case refused == deep || refused == invalid:
 		return Header{}, ErrHeader // too deep, or not JSON
 	case refused == caseVariant:
@@ -306,6 +309,11 @@ func (c *claimsObject) stringField(name string) *string {
 // in place, or unescaped on the stack (matchName).
 func members(d *jsontext.Decoder, names nameSet, seen *memberNames, decode func(name string, d *jsontext.Decoder) error) error {
 	return eachMember(d, func(quoted jsontext.Value) error {
+		if seen.stopLong && len(quoted)-2 > maxPathNames {
+			// A SyntacticError, which Unmarshal passes on as it is: any
+			// other error it wraps with the path's pointer, this name in it.
+			return &jsontext.SyntacticError{Err: errLongName}
+		}
 		escaped := bytes.IndexByte(quoted, '\\') >= 0
 		variant, exact, ok := matchName(quoted, escaped, names)
 		if !ok {
@@ -561,7 +569,7 @@ func parseClaims(b []byte, prePassFirst bool) (Claims, error) {
 		return Claims{}, ErrClaims
 	}
 	var o claimsObject
-	refused, err := decodeObject(b, &o, &o.names, registered, prePassFirst)
+	refused, err := decodeObject(b, &o, &o.names, func() { o = claimsObject{} }, registered, prePassFirst)
 	switch refused {
 	case invalid:
 		return Claims{}, ErrClaims // not JSON
@@ -784,7 +792,20 @@ type memberNames struct {
 	// names.list() only in case.
 	caseVariant bool
 	escaped     int // the length of the text of the names that hold escapes
+	// stopLong makes members stop, with errLongName, at a name whose text
+	// is longer than maxPathNames (see decodeObject).
+	stopLong bool
 }
+
+// maxPathNames bounds the text of the member names that may be on the
+// decoder's path when it can meet a syntax error: the error's JSON Pointer
+// names them, and building it costs 6-12 times their length (escaping '/'
+// and '~' doubles it), which for long names would break the
+// rejection-cost bound. See decodeObject.
+const maxPathNames = 64
+
+// errLongName stops a decode at a member name longer than maxPathNames.
+var errLongName = errors.New("jwt: long member name")
 
 // refusal is the pre-pass's reason to refuse a JSON text before the
 // decoder reads it.
@@ -799,25 +820,39 @@ const (
 
 // decodeObject decodes b, a JSON text whose first byte other than white
 // space is '{', into v, whose members loop records the outermost object's
-// member names in seen, unless the pre-pass (scan) refuses b. It returns
-// the pre-pass's refusal, or the decoder's error.
+// member names in seen, unless the pre-pass (scan) refuses b. reset zeroes
+// v and seen, for a second decode. It returns the pre-pass's refusal, or
+// the decoder's error.
 //
 // The pre-pass runs first, as it must, on a text that could nest deeper
 // than MaxDepth: one that holds more than MaxDepth brackets and braces,
 // counted whether in strings or not (bytes.Count, far cheaper than scan);
-// and on every text when prePassFirst is set (for FuzzDecodeFirst). Any
-// other text goes to the decoder first, and when it decodes, the pre-pass
-// has nothing more to find: the decoder read every member name of the
-// outermost object (a case variant is refused as the pre-pass would refuse
-// it), and the nesting is bounded. Only when decoding fails does the
-// pre-pass run, so that every text gets the error of the pre-pass-first
-// order (an invalid or case-variant name after a value of the wrong type,
-// say, is refused for its name), while a well-formed token, accepted or
-// rejected later for its values, is read once.
-func decodeObject(b []byte, v jsonv2.UnmarshalerFrom, seen *memberNames, names nameSet, prePassFirst bool) (refusal, error) {
+// on a text with nested objects, whose member names the decoder's member
+// loop does not see (see below); and on every text when prePassFirst is
+// set (for FuzzDecodeFirst). Any other text goes to the decoder first, and
+// when it decodes, the pre-pass has nothing more to find: the decoder read
+// every member name of the outermost object (a case variant is refused as
+// the pre-pass would refuse it), and the nesting is bounded. Only when
+// decoding fails does the pre-pass run, so that every text gets the error
+// of the pre-pass-first order (an invalid or case-variant name after a
+// value of the wrong type, say, is refused for its name), while a
+// well-formed token, accepted or rejected later for its values, is read
+// once.
+//
+// The decoder's syntax errors name the path to the error in a JSON
+// Pointer, which costs several times the length of the member names on it
+// (see maxPathNames). So no invalid text reaches the decoder while more
+// than maxPathNames of names could be on its path: in the decoder-first
+// order the member loop stops at the first longer name (every name is the
+// outermost object's, the only one); the pre-pass measures the names on
+// every path of any text (shape.pathNames). A text with longer paths is
+// refused as not JSON unless validJSON, which builds no pointer, accepts
+// it, whatever error the decoder would have met first.
+func decodeObject(b []byte, v jsonv2.UnmarshalerFrom, seen *memberNames, reset func(), names nameSet, prePassFirst bool) (refusal, error) {
 	var err error
-	decoded := !prePassFirst && bytes.Count(b, []byte("["))+bytes.Count(b, []byte("{")) <= MaxDepth
+	decoded := !prePassFirst && bytes.Count(b, []byte("{")) == 1 && bytes.Count(b, []byte("["))+1 <= MaxDepth
 	if decoded {
+		seen.stopLong = true
 		err = jsonv2.Unmarshal(b, v, decodeOptions)
 		switch {
 		case err == nil && seen.caseVariant:
@@ -826,18 +861,44 @@ func decodeObject(b []byte, v jsonv2.UnmarshalerFrom, seen *memberNames, names n
 			return none, nil
 		}
 	}
-	switch sh := scan(b, names); {
+	sh := scan(b, names)
+	switch {
 	case sh.invalid:
 		return invalid, nil
 	case sh.depth > MaxDepth:
 		return deep, nil
 	case sh.caseVariant:
 		return caseVariant, nil
+	case sh.pathNames > maxPathNames && !validJSON(b):
+		return invalid, nil
+	case decoded && !errors.Is(err, errLongName):
+		return none, err // met with no long name on the decoder's path
 	}
-	if !decoded {
-		err = jsonv2.Unmarshal(b, v, decodeOptions)
+	reset()
+	return none, jsonv2.Unmarshal(b, v, decodeOptions)
+}
+
+// validJSON reports whether b is one valid JSON text as encoding/json/v2
+// reads it (repeated member names allowed), without building the JSON
+// Pointer the decoder's syntax errors carry: encoding/json's Valid checks
+// the grammar, and jsontext's own check of each string on its own (whose
+// errors have an empty path) what encoding/json lets through: invalid
+// UTF-8 and unpaired surrogate escapes.
+func validJSON(b []byte) bool {
+	if !json.Valid(b) {
+		return false
 	}
-	return none, err
+	for i := 0; i < len(b); i++ {
+		if b[i] != '"' {
+			continue
+		}
+		end, _ := stringEnd(b, i+1) // terminated: b is valid JSON
+		if !jsontext.Value(b[i : end+1]).IsValid() {
+			return false
+		}
+		i = end
+	}
+	return true
 }
 
 // shape is what one linear pass over a JSON text finds: its deepest
@@ -850,6 +911,12 @@ type shape struct {
 	// string (an unterminated one, a bad escape, invalid UTF-8); scan
 	// stops there.
 	invalid bool
+	// pathNames is the most text of member names that is on the path to
+	// any point of b: for each enclosing object, the name of the member
+	// being read, quotes excluded (see decodeObject). A string followed by
+	// ':' counts as a name at any depth, and for a text nested deeper than
+	// MaxDepth only the outer MaxDepth+1 levels count.
+	pathNames int
 }
 
 // scan makes one pass over the JSON text b. It tracks strings only to skip
@@ -865,10 +932,19 @@ func scan(b []byte, names nameSet) shape {
 	var sh shape
 	depth := 0
 	expectName, object := false, false // object: the outermost value is an object
+	var name [MaxDepth + 2]int         // the length of the name being read at each depth
+	path := 0                          // their sum
 	for i := 0; i < len(b); i++ {
 		switch c := b[i]; c {
 		case '"':
 			end, escaped := stringEnd(b, i+1)
+			if d := depth; d >= 0 && d < len(name) && end < len(b) {
+				if k := end + 1 + skipSpace(b[end+1:]); k < len(b) && b[k] == ':' {
+					path += end - i - 1 - name[d]
+					name[d] = end - i - 1
+					sh.pathNames = max(sh.pathNames, path)
+				}
+			}
 			if expectName {
 				expectName = false
 				if end == len(b) {
@@ -891,6 +967,10 @@ func scan(b []byte, names nameSet) shape {
 			}
 			expectName = depth == 1 && object
 		case ']', '}':
+			if depth >= 0 && depth < len(name) {
+				path -= name[depth]
+				name[depth] = 0
+			}
 			depth--
 		case ',':
 			if depth == 1 {

@@ -126,12 +126,13 @@ func TestParseClaims(t *testing.T) {
 
 func TestScan_SkipsStrings(t *testing.T) {
 	for in, want := range map[string]shape{
-		`["a,b","[{\"",[1,2],{"k":[3]}]`: {depth: 3},
+		`["a,b","[{\"",[1,2],{"k":[3]}]`: {depth: 3, pathNames: 1},
 		`["a\\",[1]]`:                    {depth: 2}, // an escaped backslash, then the closing quote
 		`["a\\\",[1]]`:                   {depth: 1}, // an escaped quote: the string runs to the end
 		`["\\\\","\\\"]",[2]]`:           {depth: 2},
-		`{"Kid":1}`:                      {depth: 1, caseVariant: true},
-		`{"x":"Kid","kid":"\"Kid"}`:      {depth: 1},
+		`{"Kid":1}`:                      {depth: 1, caseVariant: true, pathNames: 3},
+		`{"x":"Kid","kid":"\"Kid"}`:      {depth: 1, pathNames: 3},
+		`{"ab":{"cde":{"f":1},"g":[{"hijk":2}]},"l":3}`: {depth: 4, pathNames: 7},
 	} {
 		if sh := scan([]byte(in), header); sh != want {
 			t.Errorf("scan(%s) = %+v, want %+v", in, sh, want)
