@@ -17,8 +17,10 @@ import (
 // own tokenizer (nesting depth, whether a member name of the outermost
 // object is a case variant of one of names), and what the members loop
 // records of the outermost object's names: how many, which of names,
-// the length of those with escapes, and again the case variants.
-func reference(t *testing.T, b []byte, names []string) (shape, memberNames) {
+// the length of those with escapes, and again the case variants. Of an
+// invalid text it computes them up to the tokenizer's first error, which
+// it returns.
+func reference(b []byte, names []string) (shape, memberNames, error) {
 	var sh shape
 	var seen memberNames
 	d := jsontext.NewDecoder(bytes.NewReader(b), jsontext.AllowDuplicateNames(true))
@@ -31,7 +33,7 @@ func reference(t *testing.T, b []byte, names []string) (shape, memberNames) {
 			break
 		}
 		if err != nil {
-			t.Fatalf("valid JSON did not tokenize: %v", err)
+			return sh, seen, err
 		}
 		depth := d.StackDepth()
 		sh.depth = max(sh.depth, depth)
@@ -72,7 +74,7 @@ func reference(t *testing.T, b []byte, names []string) (shape, memberNames) {
 			}
 		}
 	}
-	return sh, seen
+	return sh, seen, nil
 }
 
 // seenNames decodes an object with members, skipping every value, and
@@ -89,7 +91,9 @@ func (s *seenNames) UnmarshalJSONFrom(d *jsontext.Decoder) error {
 // the backslashes before each quote; this is where a mistake would hide.
 // On an object it checks the members loop's record of the names too: the
 // same number, the same registered names present, the same case variants,
-// the same length of escaped names.
+// the same length of escaped names. On invalid JSON that scan lets reach
+// the decoder it checks that the names the decoder read before its first
+// error, which the error's JSON Pointer can name, are within pathNames.
 func FuzzScan(f *testing.F) {
 	for _, s := range []string{
 		`{"iss":"a","sub":"b\"c","aud":["x","y"]}`,
@@ -98,6 +102,7 @@ func FuzzScan(f *testing.F) {
 		`{"i\u017fs":1}`, `[]`, `{}`, `{"":{"":""}}`, `["a","iss"]`, `{"\u003cx":1,"\\":2}`,
 		`{"abc":{"de":[{"f":1}],"ghij":{"k":"x:"}},"l" : 2}`, `{"a":"b:","c":["d",{"e\"f":":"}]}`,
 		`{"a":"\ud800"}`, `{"a":"\ud800\udc00"}`, "{\"a\":\"\xff\"}", `{"a":01}`, ` {"a" : [1, 2.5e3, true, null]} `,
+		`{"a":{"bc" x}}`, `{"a":1,"bc"}`, `[{"a":[],"bc",1]`,
 	} {
 		f.Add([]byte(s))
 	}
@@ -107,11 +112,20 @@ func FuzzScan(f *testing.F) {
 		if validJSON(b) != valid {
 			t.Fatalf("validJSON(%q) = %v, the decoder says %v", b, !valid, valid)
 		}
-		if !valid || len(b) == 0 || !bytes.ContainsAny(b[:1], "[{") {
+		got := scan(b, registered)
+		want, wantSeen, err := reference(b, RegisteredNames[:])
+		if !valid {
+			if !got.invalid && got.depth <= MaxDepth && got.pathNames < want.pathNames {
+				t.Fatalf("scan(%q).pathNames = %d, the decoder read %d before its error", b, got.pathNames, want.pathNames)
+			}
 			return
 		}
-		got := scan(b, registered)
-		want, wantSeen := reference(t, b, RegisteredNames[:])
+		if len(b) == 0 || !bytes.ContainsAny(b[:1], "[{") {
+			return
+		}
+		if err != nil {
+			t.Fatalf("valid JSON did not tokenize: %v", err)
+		}
 		if got != want {
 			t.Fatalf("scan(%q) = %+v, want %+v", b, got, want)
 		}

@@ -913,9 +913,12 @@ type shape struct {
 	invalid bool
 	// pathNames is the most text of member names that is on the path to
 	// any point of b: for each enclosing object, the name of the member
-	// being read, quotes excluded (see decodeObject). A string followed by
-	// ':' counts as a name at any depth, and for a text nested deeper than
-	// MaxDepth only the outer MaxDepth+1 levels count.
+	// being read, quotes excluded (see decodeObject). A string where a
+	// member name is expected (after '{', or after ',' in an object)
+	// counts as a name at any depth, ':' after it or not: the decoder
+	// reads it as one, and its error for a missing ':' names it. For a
+	// text nested deeper than MaxDepth only the outer MaxDepth+1 levels
+	// count.
 	pathNames int
 }
 
@@ -934,17 +937,18 @@ func scan(b []byte, names nameSet) shape {
 	expectName, object := false, false // object: the outermost value is an object
 	var name [MaxDepth + 2]int         // the length of the name being read at each depth
 	path := 0                          // their sum
+	var objects uint64                 // bit d: the value at depth d < len(name) is an object
+	nameNext := false                  // a string here is where a member name is expected
 	for i := 0; i < len(b); i++ {
 		switch c := b[i]; c {
 		case '"':
 			end, escaped := stringEnd(b, i+1)
-			if d := depth; d >= 0 && d < len(name) && end < len(b) {
-				if k := end + 1 + skipSpace(b[end+1:]); k < len(b) && b[k] == ':' {
-					path += end - i - 1 - name[d]
-					name[d] = end - i - 1
-					sh.pathNames = max(sh.pathNames, path)
-				}
+			if nameNext && depth >= 0 && depth < len(name) {
+				path += end - i - 1 - name[depth]
+				name[depth] = end - i - 1
+				sh.pathNames = max(sh.pathNames, path)
 			}
+			nameNext = false
 			if expectName {
 				expectName = false
 				if end == len(b) {
@@ -962,6 +966,13 @@ func scan(b []byte, names nameSet) shape {
 		case '[', '{':
 			depth++
 			sh.depth = max(sh.depth, depth)
+			nameNext = c == '{'
+			if depth >= 0 && depth < len(name) {
+				objects &^= 1 << depth
+				if nameNext {
+					objects |= 1 << depth
+				}
+			}
 			if depth == 1 {
 				object = c == '{'
 			}
@@ -972,7 +983,9 @@ func scan(b []byte, names nameSet) shape {
 				name[depth] = 0
 			}
 			depth--
+			nameNext = false
 		case ',':
+			nameNext = depth >= 0 && depth < len(name) && objects&(1<<depth) != 0
 			if depth == 1 {
 				expectName = object
 			}
