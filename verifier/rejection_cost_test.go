@@ -82,6 +82,16 @@ func rejectionShapes(t testing.TB, f *fixture) []struct {
 		{"unpaired surrogate after a long member name", tok(`{"iss":"x","` + strings.Repeat("/", 40000) + `":"\ud800"}`), ErrMalformed},
 		{"syntax error on a path of mid-length names", tok(`{"iss":"x",` + strings.Repeat(`"`+strings.Repeat("/", 1200)+`":{`, 30) + `"a":x` + strings.Repeat("}", 30) + `}`), ErrMalformed},
 		{"syntax error after a long header member name", b64raw(`{"alg":"RS256","kid":"k","`+strings.Repeat("/", 40000)+`":x}`) + "." + b64raw(`{"iss":"x"}`) + ".c2ln", ErrMalformed},
+		// A name the decoder reads is on its path, ':' after it or not:
+		// found in review, 14.7 bytes per byte.
+		{"long member name without a colon", tok(`{"iss":"x","` + strings.Repeat("/", 40000) + `" x}`), ErrMalformed},
+		{"long nested member name without a colon", tok(`{"iss":"x","a":{"` + strings.Repeat("/", 40000) + `"}}`), ErrMalformed},
+		{"long header member name without a colon", b64raw(`{"alg":"RS256","kid":"k","`+strings.Repeat("/", 40000)+`","a":1}`) + "." + b64raw(`{"iss":"x"}`) + ".c2ln", ErrMalformed},
+		// Decoded twice (the values before a member name over 64 bytes
+		// copied again): found in review, 2.3 bytes per byte.
+		{"long scp before a 65-byte member name", tok(`{"iss":"x","scp":["` + strings.Repeat("s", 40000) + `"],"` + strings.Repeat("a", 65) + `":1}`), ErrIssuer},
+		{"repeated long iss before a 65-byte member name", tok(`{` + strings.Repeat(`"iss":"`+strings.Repeat("x", 1000)+`",`, 40) + `"` + strings.Repeat("a", 65) + `":0}`), ErrIssuer},
+		{"long kid before a 65-byte header member name", b64raw(`{"alg":"RS256","kid":"`+strings.Repeat("k", 40000)+`","`+strings.Repeat("a", 65)+`":1}`) + "." + b64raw(`{"iss":"x"}`) + ".c2ln", ErrIssuer},
 		{"wrong issuer", f.mint(t, map[string]any{"iss": "https://evil.example"}), ErrIssuer},
 		{"expired", f.mint(t, map[string]any{"exp": f.clk.Now().Add(-time.Hour)}), ErrExpired},
 		{"unknown kid", f.mint(t, nil, grpcauthtest.WithKidHeader("unknown-kid")), ErrUnknownKey},
@@ -138,6 +148,7 @@ func TestMulti_RejectionCostIsBounded(t *testing.T) {
 	}{
 		{"configured iss, many commas in an aud string", h + "." + b64raw(iss+`"aud":"`+strings.Repeat(",", 47000)+`"}`) + ".c2ln", ErrAudience},
 		{"configured iss, long unknown member", h + "." + b64raw(iss+`"x":"`+strings.Repeat("x", 47000)+`"}`) + ".c2ln", ErrAudience},
+		{"configured iss, long scp before a 65-byte member name", h + "." + b64raw(iss+`"scp":"`+strings.Repeat("s", 47000)+`","`+strings.Repeat("a", 65)+`":1}`) + ".c2ln", ErrAudience},
 		{"configured iss, long kid", b64raw(`{"alg":"RS256","kid":"`+strings.Repeat("k", 20000)+`"}`) + "." + b64raw(iss+`"aud":"`+strings.Repeat(",", 20000)+`"}`) + ".c2ln", ErrAudience},
 	}
 	for _, r := range rejectionShapes(t, f) {

@@ -17,8 +17,10 @@ import (
 // own tokenizer (nesting depth, whether a member name of the outermost
 // object is a case variant of one of names), and what the members loop
 // records of the outermost object's names: how many, which of names,
-// the length of those with escapes, and again the case variants.
-func reference(t *testing.T, b []byte, names []string) (shape, memberNames) {
+// the length of those with escapes, and again the case variants. Of an
+// invalid text it computes them up to the tokenizer's first error, which
+// it returns.
+func reference(b []byte, names []string) (shape, memberNames, error) {
 	var sh shape
 	var seen memberNames
 	d := jsontext.NewDecoder(bytes.NewReader(b), jsontext.AllowDuplicateNames(true))
@@ -31,7 +33,7 @@ func reference(t *testing.T, b []byte, names []string) (shape, memberNames) {
 			break
 		}
 		if err != nil {
-			t.Fatalf("valid JSON did not tokenize: %v", err)
+			return sh, seen, err
 		}
 		depth := d.StackDepth()
 		sh.depth = max(sh.depth, depth)
@@ -72,7 +74,7 @@ func reference(t *testing.T, b []byte, names []string) (shape, memberNames) {
 			}
 		}
 	}
-	return sh, seen
+	return sh, seen, nil
 }
 
 // seenNames decodes an object with members, skipping every value, and
@@ -89,7 +91,9 @@ func (s *seenNames) UnmarshalJSONFrom(d *jsontext.Decoder) error {
 // the backslashes before each quote; this is where a mistake would hide.
 // On an object it checks the members loop's record of the names too: the
 // same number, the same registered names present, the same case variants,
-// the same length of escaped names.
+// the same length of escaped names. On invalid JSON that scan lets reach
+// the decoder it checks that the names the decoder read before its first
+// error, which the error's JSON Pointer can name, are within pathNames.
 func FuzzScan(f *testing.F) {
 	for _, s := range []string{
 		`{"iss":"a","sub":"b\"c","aud":["x","y"]}`,
@@ -98,6 +102,9 @@ func FuzzScan(f *testing.F) {
 		`{"i\u017fs":1}`, `[]`, `{}`, `{"":{"":""}}`, `["a","iss"]`, `{"\u003cx":1,"\\":2}`,
 		`{"abc":{"de":[{"f":1}],"ghij":{"k":"x:"}},"l" : 2}`, `{"a":"b:","c":["d",{"e\"f":":"}]}`,
 		`{"a":"\ud800"}`, `{"a":"\ud800\udc00"}`, "{\"a\":\"\xff\"}", `{"a":01}`, ` {"a" : [1, 2.5e3, true, null]} `,
+		`{"a":{"bc" x}}`, `{"a":1,"bc"}`, `[{"a":[],"bc",1]`,
+		"\xef\xbb\xbf{}", `{} x`, "{\"a\x01\":1}", `{"\u0000":"\u0000"}`, "{\"\xff\":1}", `{"a":"\udc00\ud800"}`,
+		`[1,]`, `{"a":-}`, `{"a":1e999999}`, strings.Repeat("[", 10001) + strings.Repeat("]", 10001),
 	} {
 		f.Add([]byte(s))
 	}
@@ -107,11 +114,20 @@ func FuzzScan(f *testing.F) {
 		if validJSON(b) != valid {
 			t.Fatalf("validJSON(%q) = %v, the decoder says %v", b, !valid, valid)
 		}
-		if !valid || len(b) == 0 || !bytes.ContainsAny(b[:1], "[{") {
+		got := scan(b, registered)
+		want, wantSeen, err := reference(b, RegisteredNames[:])
+		if !valid {
+			if !got.invalid && got.depth <= MaxDepth && got.pathNames < want.pathNames {
+				t.Fatalf("scan(%q).pathNames = %d, the decoder read %d before its error", b, got.pathNames, want.pathNames)
+			}
 			return
 		}
-		got := scan(b, registered)
-		want, wantSeen := reference(t, b, RegisteredNames[:])
+		if len(b) == 0 || !bytes.ContainsAny(b[:1], "[{") {
+			return
+		}
+		if err != nil {
+			t.Fatalf("valid JSON did not tokenize: %v", err)
+		}
 		if got != want {
 			t.Fatalf("scan(%q) = %+v, want %+v", b, got, want)
 		}
@@ -122,7 +138,7 @@ func FuzzScan(f *testing.F) {
 		if err := jsonv2.Unmarshal(b, &s, decodeOptions); err != nil {
 			t.Fatalf("members refused valid JSON %q: %v", b, err)
 		}
-		if s.seen != wantSeen {
+		if !reflect.DeepEqual(s.seen, wantSeen) {
 			t.Fatalf("members(%q) recorded %+v, want %+v", b, s.seen, wantSeen)
 		}
 	})
@@ -183,8 +199,9 @@ func FuzzMembers(f *testing.F) {
 }
 
 // FuzzDecodeFirst checks that decoding first, as the parser does with a
-// text that cannot nest deeper than MaxDepth, changes no result: every
-// input gets the same Header or Claims and the same error as with the
+// text that cannot nest deeper than MaxDepth and has no nested object,
+// changes no result: every input gets the same Header or Claims (what
+// decoded before an error included) and the same error as with the
 // pre-pass first, the order the errors are defined by.
 func FuzzDecodeFirst(f *testing.F) {
 	for _, s := range []string{
@@ -193,13 +210,15 @@ func FuzzDecodeFirst(f *testing.F) {
 		`{"iss":"a","i\u017fs":"b"}`, `{"iss":x,"ISS":"a"}`, `{"aud":[1],"a":[[[[]]]]}`,
 		`{"alg":"RS256","kid":"k"}`, `{"alg":1,"KID":"k"}`, `{"alg":"RS256","typ":"\u0061t+jwt","crit":[]}`,
 		`{"alg":"a","kid":"k"`, `{"` + strings.Repeat("a", 200) + `":1,"alg":"\"x"}`, `{}`, ` {"iss":null} `,
+		`{"iss":1,"` + strings.Repeat("a", 65) + `":1}`, `{"scp":["s"],"` + strings.Repeat("a", 65) + `":x}`,
+		`{"iss":"a","` + strings.Repeat("a", 65) + `":1,"ISS":1,"aud":1}`, `{"kid":"k","` + strings.Repeat("/", 65) + `" x}`,
 	} {
 		f.Add([]byte(s))
 	}
 	f.Fuzz(func(t *testing.T, b []byte) {
 		c, err := parseClaims(b, false)
 		wantC, wantErr := parseClaims(b, true)
-		if !sameError(err, wantErr) || err == nil && !reflect.DeepEqual(c, wantC) {
+		if !sameError(err, wantErr) || !reflect.DeepEqual(c, wantC) {
 			t.Fatalf("ParseClaims(%q) = %+v, %v; pre-pass first: %+v, %v", b, c, err, wantC, wantErr)
 		}
 		h, err := parseHeader(b, false)

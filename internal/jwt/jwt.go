@@ -202,7 +202,7 @@ func parseHeader(b []byte, prePassFirst bool) (Header, error) {
 		return Header{}, ErrHeader
 	}
 	var r rawHeader
-	switch refused, err := decodeObject(b, &r, &r.names, func() { r = rawHeader{} }, header, prePassFirst); {
+	switch refused, err := decodeObject(b, &r, &r.names, header, prePassFirst); {
 	case refused == deep || refused == invalid:
 		return Header{}, ErrHeader // too deep, or not JSON
 	case refused == caseVariant:
@@ -309,10 +309,13 @@ func (c *claimsObject) stringField(name string) *string {
 // in place, or unescaped on the stack (matchName).
 func members(d *jsontext.Decoder, names nameSet, seen *memberNames, decode func(name string, d *jsontext.Decoder) error) error {
 	return eachMember(d, func(quoted jsontext.Value) error {
-		if seen.stopLong && len(quoted)-2 > maxPathNames {
-			// A SyntacticError, which Unmarshal passes on as it is: any
-			// other error it wraps with the path's pointer, this name in it.
-			return &jsontext.SyntacticError{Err: errLongName}
+		if seen.text != nil && len(quoted)-2 > maxPathNames {
+			if !validJSON(seen.text) {
+				// A SyntacticError, which Unmarshal passes on as it is: any
+				// other error it wraps with the path's pointer, this name in it.
+				return &jsontext.SyntacticError{Err: errLongName}
+			}
+			seen.text = nil // valid: no syntax error can follow
 		}
 		escaped := bytes.IndexByte(quoted, '\\') >= 0
 		variant, exact, ok := matchName(quoted, escaped, names)
@@ -569,7 +572,7 @@ func parseClaims(b []byte, prePassFirst bool) (Claims, error) {
 		return Claims{}, ErrClaims
 	}
 	var o claimsObject
-	refused, err := decodeObject(b, &o, &o.names, func() { o = claimsObject{} }, registered, prePassFirst)
+	refused, err := decodeObject(b, &o, &o.names, registered, prePassFirst)
 	switch refused {
 	case invalid:
 		return Claims{}, ErrClaims // not JSON
@@ -792,9 +795,11 @@ type memberNames struct {
 	// names.list() only in case.
 	caseVariant bool
 	escaped     int // the length of the text of the names that hold escapes
-	// stopLong makes members stop, with errLongName, at a name whose text
-	// is longer than maxPathNames (see decodeObject).
-	stopLong bool
+	// text, when set, is the whole JSON text being decoded: at the first
+	// name whose text is longer than maxPathNames, members reads on only
+	// if validJSON accepts it, and stops with errLongName if not (see
+	// decodeObject).
+	text []byte
 }
 
 // maxPathNames bounds the text of the member names that may be on the
@@ -804,7 +809,8 @@ type memberNames struct {
 // rejection-cost bound. See decodeObject.
 const maxPathNames = 64
 
-// errLongName stops a decode at a member name longer than maxPathNames.
+// errLongName stops a decode at a member name longer than maxPathNames in
+// a text that is not valid JSON.
 var errLongName = errors.New("jwt: long member name")
 
 // refusal is the pre-pass's reason to refuse a JSON text before the
@@ -820,9 +826,8 @@ const (
 
 // decodeObject decodes b, a JSON text whose first byte other than white
 // space is '{', into v, whose members loop records the outermost object's
-// member names in seen, unless the pre-pass (scan) refuses b. reset zeroes
-// v and seen, for a second decode. It returns the pre-pass's refusal, or
-// the decoder's error.
+// member names in seen, unless the pre-pass (scan) refuses b. It returns
+// the pre-pass's refusal, or the decoder's error.
 //
 // The pre-pass runs first, as it must, on a text that could nest deeper
 // than MaxDepth: one that holds more than MaxDepth brackets and braces,
@@ -842,17 +847,19 @@ const (
 // The decoder's syntax errors name the path to the error in a JSON
 // Pointer, which costs several times the length of the member names on it
 // (see maxPathNames). So no invalid text reaches the decoder while more
-// than maxPathNames of names could be on its path: in the decoder-first
-// order the member loop stops at the first longer name (every name is the
-// outermost object's, the only one); the pre-pass measures the names on
-// every path of any text (shape.pathNames). A text with longer paths is
-// refused as not JSON unless validJSON, which builds no pointer, accepts
-// it, whatever error the decoder would have met first.
-func decodeObject(b []byte, v jsonv2.UnmarshalerFrom, seen *memberNames, reset func(), names nameSet, prePassFirst bool) (refusal, error) {
+// than maxPathNames of names could be on its path: the pre-pass measures
+// the names on every path of any text (shape.pathNames), and a text with
+// longer paths is refused as not JSON unless validJSON, which builds no
+// pointer, accepts it, whatever error the decoder would have met first. In
+// the decoder-first order, where every name is the outermost object's (the
+// only one), the member loop runs validJSON at the first longer name, and
+// reads on if it accepts the text (no syntax error can follow), or stops:
+// the text is read once either way.
+func decodeObject(b []byte, v jsonv2.UnmarshalerFrom, seen *memberNames, names nameSet, prePassFirst bool) (refusal, error) {
 	var err error
 	decoded := !prePassFirst && bytes.Count(b, []byte("{")) == 1 && bytes.Count(b, []byte("["))+1 <= MaxDepth
 	if decoded {
-		seen.stopLong = true
+		seen.text = b
 		err = jsonv2.Unmarshal(b, v, decodeOptions)
 		switch {
 		case err == nil && seen.caseVariant:
@@ -869,12 +876,13 @@ func decodeObject(b []byte, v jsonv2.UnmarshalerFrom, seen *memberNames, reset f
 		return deep, nil
 	case sh.caseVariant:
 		return caseVariant, nil
+	case errors.Is(err, errLongName):
+		return invalid, nil // validJSON refused it (members)
 	case sh.pathNames > maxPathNames && !validJSON(b):
 		return invalid, nil
-	case decoded && !errors.Is(err, errLongName):
-		return none, err // met with no long name on the decoder's path
+	case decoded:
+		return none, err
 	}
-	reset()
 	return none, jsonv2.Unmarshal(b, v, decodeOptions)
 }
 
@@ -913,9 +921,12 @@ type shape struct {
 	invalid bool
 	// pathNames is the most text of member names that is on the path to
 	// any point of b: for each enclosing object, the name of the member
-	// being read, quotes excluded (see decodeObject). A string followed by
-	// ':' counts as a name at any depth, and for a text nested deeper than
-	// MaxDepth only the outer MaxDepth+1 levels count.
+	// being read, quotes excluded (see decodeObject). A string where a
+	// member name is expected (after '{', or after ',' in an object)
+	// counts as a name at any depth, ':' after it or not: the decoder
+	// reads it as one, and its error for a missing ':' names it. For a
+	// text nested deeper than MaxDepth only the outer MaxDepth+1 levels
+	// count.
 	pathNames int
 }
 
@@ -934,17 +945,18 @@ func scan(b []byte, names nameSet) shape {
 	expectName, object := false, false // object: the outermost value is an object
 	var name [MaxDepth + 2]int         // the length of the name being read at each depth
 	path := 0                          // their sum
+	var objects uint64                 // bit d: the value at depth d < len(name) is an object
+	nameNext := false                  // a string here is where a member name is expected
 	for i := 0; i < len(b); i++ {
 		switch c := b[i]; c {
 		case '"':
 			end, escaped := stringEnd(b, i+1)
-			if d := depth; d >= 0 && d < len(name) && end < len(b) {
-				if k := end + 1 + skipSpace(b[end+1:]); k < len(b) && b[k] == ':' {
-					path += end - i - 1 - name[d]
-					name[d] = end - i - 1
-					sh.pathNames = max(sh.pathNames, path)
-				}
+			if nameNext && depth >= 0 && depth < len(name) {
+				path += end - i - 1 - name[depth]
+				name[depth] = end - i - 1
+				sh.pathNames = max(sh.pathNames, path)
 			}
+			nameNext = false
 			if expectName {
 				expectName = false
 				if end == len(b) {
@@ -962,6 +974,13 @@ func scan(b []byte, names nameSet) shape {
 		case '[', '{':
 			depth++
 			sh.depth = max(sh.depth, depth)
+			nameNext = c == '{'
+			if depth >= 0 && depth < len(name) {
+				objects &^= 1 << depth
+				if nameNext {
+					objects |= 1 << depth
+				}
+			}
 			if depth == 1 {
 				object = c == '{'
 			}
@@ -972,7 +991,9 @@ func scan(b []byte, names nameSet) shape {
 				name[depth] = 0
 			}
 			depth--
+			nameNext = false
 		case ',':
+			nameNext = depth >= 0 && depth < len(name) && objects&(1<<depth) != 0
 			if depth == 1 {
 				expectName = object
 			}

@@ -133,6 +133,8 @@ func TestScan_SkipsStrings(t *testing.T) {
 		`{"Kid":1}`:                      {depth: 1, caseVariant: true, pathNames: 3},
 		`{"x":"Kid","kid":"\"Kid"}`:      {depth: 1, pathNames: 3},
 		`{"ab":{"cde":{"f":1},"g":[{"hijk":2}]},"l":3}`: {depth: 4, pathNames: 7},
+		`{"ab":{"cde","f"}}`:                            {depth: 2, pathNames: 5}, // names without ':' are read as names
+		`{"ab":["cde":1,{"f"}]}`:                        {depth: 3, pathNames: 3}, // a string in an array is not
 	} {
 		if sh := scan([]byte(in), header); sh != want {
 			t.Errorf("scan(%s) = %+v, want %+v", in, sh, want)
