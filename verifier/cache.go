@@ -27,11 +27,12 @@ import (
 //   - Every hit re-checks exp, nbf and iat, with the skew. It checks them
 //     against the hit clock (see hitNow): by default a reading of time.Now
 //     at most hitClockResolution (10 ms) old, or Config.Now itself when that
-//     is set or ClockSkew is negative. A hit the hit clock does not serve is
-//     decided against Config.Now, so the reading's age can let a token
-//     through at most hitClockResolution past its exp plus the skew, and
-//     never refuses one. An expired entry is deleted on its next lookup and
-//     is the first reclaimed when room is needed.
+//     is set or the skew is below hitClockMinSkew (1 s; none when ClockSkew
+//     is negative). A hit the hit clock does not serve is decided against
+//     Config.Now, so the reading's age can let a token through at most
+//     hitClockResolution past its exp plus the skew, and never refuses one.
+//     An expired entry is deleted on its next lookup and is the first
+//     reclaimed when room is needed.
 //   - Every hit checks that the key that verified the token is still the
 //     key set's key for its kid (*jwks.Key is pointer-stable across
 //     refreshes of unchanged keys); an entry whose key left the set or

@@ -11,12 +11,19 @@ import (
 // hitClockResolution is how long a reading of a hit clock is reused.
 const hitClockResolution = 10 * time.Millisecond
 
+// hitClockMinSkew is the least clock skew (Verifier.ClockSkew) with which
+// a Verifier's cache hits read a hit clock: 100 times hitClockResolution,
+// so that a reading's age adds at most 1 % to the tolerance past exp. With
+// less skew (none when ClockSkew is negative) that age would be more
+// tolerance than was configured, so every hit reads Config.Now.
+const hitClockMinSkew = 100 * hitClockResolution
+
 // newHitClock returns the clock a Verifier's cache hits read when
-// Config.Now is not set: a reading of time.Now, reused for
-// hitClockResolution. Each Verifier has its own, so that no reading is
-// seen by a Verifier other than the one that took it: inside a
-// testing/synctest bubble time.Now reads the bubble's clock, and the timer
-// that ends a reading stops with the bubble.
+// Config.Now is not set and the skew is at least hitClockMinSkew: a
+// reading of time.Now, reused for hitClockResolution. Each Verifier has its
+// own, so that no reading is seen by a Verifier other than the one that
+// took it: inside a testing/synctest bubble time.Now reads the bubble's
+// clock, and the timer that ends a reading stops with the bubble.
 func newHitClock() *coarseClock {
 	return &coarseClock{read: time.Now, after: func(d time.Duration, f func()) { time.AfterFunc(d, f) }}
 }
@@ -67,8 +74,8 @@ func (c *coarseClock) Now() *reading {
 
 // hitNow is the reading a cache hit checks: the Verifier's hit clock's (a
 // coarseClock), or Config.Now's when Config.Now is set (a test's clock, or
-// a caller's choice of an exact reading on every hit) or ClockSkew is
-// negative (no tolerance to absorb a reading's age).
+// a caller's choice of an exact reading on every hit) or the skew is below
+// hitClockMinSkew (too small a tolerance to absorb a reading's age).
 func (v *Verifier) hitNow() reading {
 	if v.clock == nil {
 		return newReading(v.s.Now())

@@ -110,7 +110,7 @@ func TestCoarseClock_RealTimerEndsAReading(t *testing.T) {
 	<-fired // the second reading's timer: nothing left running
 }
 
-func TestNew_HitClockOnlyWithTheRealClockAndASkew(t *testing.T) {
+func TestNew_HitClockOnlyWithTheRealClockAndASkewOfASecond(t *testing.T) {
 	f := newFixture(t, grpcauthtest.Config{}, nil)
 	for _, tc := range []struct {
 		name   string
@@ -120,6 +120,10 @@ func TestNew_HitClockOnlyWithTheRealClockAndASkew(t *testing.T) {
 		{"default: time.Now, one minute of skew", func(c *Config) { c.Now = nil }, true},
 		{"Config.Now set", nil, false},
 		{"no tolerance", func(c *Config) { c.Now, c.ClockSkew = nil, -1 }, false},
+		{"1 ns of skew", func(c *Config) { c.Now, c.ClockSkew = nil, time.Nanosecond }, false},
+		{"5 ms of skew", func(c *Config) { c.Now, c.ClockSkew = nil, 5*time.Millisecond }, false},
+		{"just under hitClockMinSkew", func(c *Config) { c.Now, c.ClockSkew = nil, hitClockMinSkew-1 }, false},
+		{"hitClockMinSkew", func(c *Config) { c.Now, c.ClockSkew = nil, hitClockMinSkew }, true},
 		{"cache disabled", func(c *Config) { c.Now, c.Cache.Disabled = nil, true }, false},
 	} {
 		if got := f.verifierWith(t, func(c *Config) {

@@ -147,7 +147,8 @@ type Config struct {
 	// Now returns the current time. Default time.Now. Tests inject a clock
 	// here; it is also passed to the key set (staleness, rate limits).
 	// When Now is set, every cache hit reads it (see CacheConfig); by
-	// default hits share a reading of time.Now at most 10 ms old.
+	// default hits share a reading of time.Now at most 10 ms old, unless
+	// the skew is less than a second.
 	Now func() time.Time
 
 	// ClientIDs, when not empty, is the allow-list of clients whose access
@@ -271,9 +272,11 @@ type Config struct {
 // one clock read costs more than the rest of a hit). A hit can therefore
 // accept a token up to 10 ms after its exp plus ClockSkew, longer only while
 // the process is too starved of CPU to run a timer; it never refuses a
-// token Now would accept (such a hit is re-checked against Now). Set
-// Config.Now (to time.Now for production) or a negative ClockSkew to have
-// every hit read Now instead.
+// token Now would accept (such a hit is re-checked against Now). That
+// applies only with a skew of at least one second (the default is a
+// minute), of which 10 ms is at most 1 %: with a smaller ClockSkew, a
+// negative one (no tolerance), or Config.Now set (to time.Now for
+// production), every hit reads Now instead.
 type CacheConfig struct {
 	// Disabled turns the cache off: every call verifies the signature.
 	// Default false (on): a long-lived client sends the same token for up

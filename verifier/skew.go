@@ -23,9 +23,10 @@ func (m *MultiVerifier) ClockSkew() time.Duration {
 // Verifier.ClockSkew), the tolerance its Verifier accepted them with, or
 // ClockSkew for claims none of m's issuers issued. grpcauth uses it to end
 // a stream at its token's exp plus that skew, when the token's unary calls
-// start being refused (within the cache's hit clock, at most 10 ms later;
-// see CacheConfig), whatever the skews of m's other issuers, and as the
-// most a step-up rule's auth_time may lie in the future.
+// start being refused (but for the cache's hit clock: at most 10 ms later,
+// with a skew of a second or more; see CacheConfig), whatever the skews of
+// m's other issuers, and as the most a step-up rule's auth_time may lie in
+// the future.
 func (m *MultiVerifier) ClockSkewFor(claims Claims) time.Duration {
 	if v, ok := m.byIssuer[claims.Issuer()]; ok {
 		return v.ClockSkew()

@@ -33,7 +33,7 @@ type Verifier struct {
 	asserts   []assertion
 	set       *jwks.Set
 	cache     *tokenCache  // nil when disabled
-	clock     *coarseClock // the cache's hit clock; nil: hits read Config.Now
+	clock     *coarseClock // the cache's hit clock; nil: hits read Config.Now (see hitClockMinSkew)
 	malformed atomic.Int64 // Stats.Malformed
 	closed    atomic.Bool
 	closing   sync.Once
@@ -68,7 +68,7 @@ func New(ctx context.Context, cfg Config) (*Verifier, error) {
 	}
 	if !s.Cache.Disabled {
 		v.cache = newTokenCache(s.Cache.MaxEntries, s.Cache.MaxBytes)
-		if cfg.Now == nil && cfg.ClockSkew >= 0 {
+		if cfg.Now == nil && s.skew >= hitClockMinSkew {
 			v.clock = newHitClock()
 		}
 	}
