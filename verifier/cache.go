@@ -3,7 +3,6 @@ package verifier
 import (
 	"errors"
 	"hash/maphash"
-	"math"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -73,9 +72,14 @@ type cacheEntry struct {
 	claims *claimSet
 	key    *jwks.Key
 	size   int64
-	// from and until bound, in Unix nanoseconds, the instants at which the
-	// token's exp, nbf and iat pass checkTime with the skew: from <= now <
-	// until. A hit inside them needs no closer look.
+	// from and until bound, in Unix nanoseconds, the instants a hit-clock
+	// reading (now) needs no closer look in: from <= now < until. until is
+	// the token's exp plus the skew; from the latest of nbf and iat minus
+	// the skew and the time the entry was stored, so that a reading taken
+	// before the verification (one that a suspended process, or a
+	// testing/synctest bubble whose timer never fires, kept) is never
+	// trusted for the entry. A hit outside them is checked against
+	// Config.Now.
 	from, until int64
 	// held is the last key-set snapshot found to hold key (see
 	// jwks.Set.Holds).
@@ -190,9 +194,9 @@ func (c *tokenCache) put(token string, claims *claimSet, key *jwks.Key, v *Verif
 		return
 	}
 	now := v.s.Now()
-	e := &cacheEntry{claims: claims, key: key, size: size, from: math.MinInt64, until: unixNano(claims.expiry.Add(v.s.skew))}
+	e := &cacheEntry{claims: claims, key: key, size: size, from: unixNano(now), until: unixNano(claims.expiry.Add(v.s.skew))}
 	for _, t := range []time.Time{claims.notBefore, claims.issuedAt} {
-		if !t.IsZero() {
+		if !t.IsZero() { // passed at the verification; kept should the clock step back since
 			e.from = max(e.from, unixNano(t.Add(-v.s.skew)))
 		}
 	}

@@ -171,6 +171,27 @@ func TestCache_HitClockServesAnExpiredTokenOnlyUntilItsReadingEnds(t *testing.T)
 	}
 }
 
+// TestCache_HitClockReadingOlderThanTheEntryIsNotTrusted: a reading
+// taken before a token was verified, as a suspended process or a synctest
+// bubble whose timer never fires keeps one, never serves the token's
+// entry: the hit is checked against Now, which finds it expired.
+func TestCache_HitClockReadingOlderThanTheEntryIsNotTrusted(t *testing.T) {
+	f, m := hitClockFixture(t)
+	m.Now() // a reading whose timer does not fire
+	f.clk.Advance(time.Hour)
+	tok := f.mint(t, map[string]any{"iat": nil, "nbf": nil, "exp": f.clk.Now().Add(time.Minute)})
+	if _, err := f.verify(t, tok); err != nil {
+		t.Fatal(err)
+	}
+	f.clk.Advance(time.Minute + DefaultClockSkew) // expired by Now
+	if _, err := f.verify(t, tok); !errors.Is(err, ErrExpired) {
+		t.Fatalf("hit read from a reading older than the entry = %v, want ErrExpired", err)
+	}
+	if reads, _ := m.counts(); reads != 1 {
+		t.Fatalf("hit clock read %d times, want once (the stale reading kept)", reads)
+	}
+}
+
 func TestCache_HitClockNeverRefusesWhatNowAccepts(t *testing.T) {
 	for _, tc := range []struct {
 		name    string

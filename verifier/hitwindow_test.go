@@ -15,7 +15,9 @@ import (
 // keeps for its hit clock against checkTime, the full verification's and
 // the exact hit path's decision: at every instant the window contains,
 // checkTime accepts the token, and where neither the instant nor a bound
-// is clamped to the int64 range (years 1678-2262), the two agree. Times run
+// is clamped to the int64 range (years 1678-2262) and the instant is not
+// before the entry was stored (the window starts no earlier), the two
+// agree. Times run
 // from NumericDate's 0 to its year-9999 bound, with and without nbf and iat,
 // with no skew, 1 ns, the default and the most New accepts.
 func TestCache_HitWindowAgreesWithCheckTime(t *testing.T) {
@@ -34,6 +36,7 @@ func TestCache_HitWindowAgreesWithCheckTime(t *testing.T) {
 		f := newFixture(t, grpcauthtest.Config{}, func(c *Config) { c.ClockSkew = skew })
 		v := f.v
 		key := &jwks.Key{ID: "k"}
+		stored := unixNano(f.clk.Now())
 		for i := range 2000 {
 			c := &claimSet{expiry: date()}
 			if rng.IntN(2) == 0 {
@@ -56,7 +59,10 @@ func TestCache_HitWindowAgreesWithCheckTime(t *testing.T) {
 				if inWindow && !ok {
 					t.Fatalf("skew %v, exp %v nbf %v iat %v: window [%d, %d) serves %v, checkTime refuses it", skew, c.expiry, c.notBefore, c.issuedAt, e.from, e.until, now)
 				}
-				exact := e.from != math.MinInt64 && e.until != math.MaxInt64 && n != math.MinInt64 && n != math.MaxInt64
+				if e.from < stored {
+					t.Fatalf("window [%d, %d) starts before the entry was stored (%d)", e.from, e.until, stored)
+				}
+				exact := n >= stored && e.until != math.MaxInt64 && n != math.MaxInt64
 				if exact && ok && !inWindow {
 					t.Fatalf("skew %v, exp %v nbf %v iat %v: checkTime accepts %v, window [%d, %d) does not", skew, c.expiry, c.notBefore, c.issuedAt, now, e.from, e.until)
 				}
