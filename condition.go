@@ -69,9 +69,17 @@ type ConditionInput struct {
 // Authenticator without Config.Conditions.
 var errNoConditionCompiler = errors.New("the rule has a condition but Config.Conditions is nil: set it to a ConditionCompiler, e.g. celcond.New(celcond.Config{}) from github.com/grpcauth/grpcauth/celcond")
 
+// errNoMethodDescriptor is the cause of a condition that cannot be compiled
+// because no descriptor declares the method.
+var errNoMethodDescriptor = errors.New("the method's request type is unknown: no descriptor for the method in Config.Descriptors")
+
 // compileCondition compiles the condition of p's rule, if any, for method
 // and stores it in p. A condition that cannot be compiled makes p a denied
 // plan (p.rule nil, p.err wrapping ErrInvalidRule), as an invalid rule does.
+// p.err names the method clipped: a rule for a service, or the DefaultRule,
+// covers names a caller makes up (through grpc.UnknownServiceHandler), for
+// which no condition compiles, and p.err is every such call's
+// Decision.Err, logged even when the call came without a token.
 func (a *Authenticator) compileCondition(p *methodPlan, method string) {
 	if p.rule == nil || p.rule.condition == "" {
 		return
@@ -79,7 +87,7 @@ func (a *Authenticator) compileCondition(p *methodPlan, method string) {
 	expr := p.rule.condition
 	err := errNoConditionCompiler
 	if a.conditions != nil {
-		err = fmt.Errorf("the request type of %s is unknown: no descriptor for the method in Config.Descriptors", method)
+		err = errNoMethodDescriptor
 		if md := a.methodDescriptor(method); md != nil {
 			p.cond, err = a.conditions.CompileCondition(md, expr)
 			if err == nil && p.cond == nil {
@@ -91,7 +99,7 @@ func (a *Authenticator) compileCondition(p *methodPlan, method string) {
 	}
 	if err != nil {
 		p.rule, p.cond, p.condAtStart = nil, nil, false
-		p.err = fmt.Errorf("%s (%s): %w: condition %q: %w", method, p.source, ErrInvalidRule, expr, err)
+		p.err = fmt.Errorf("%s (%s): %w: condition %q: %w", clipMethod(method), p.source, ErrInvalidRule, expr, err)
 	}
 }
 

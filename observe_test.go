@@ -243,43 +243,57 @@ func TestLog_MethodNotConfiguredIsAProblemOnlyForKnownMethods(t *testing.T) {
 // long (gRPC admits a :path of up to 16 MiB by default): the record of its
 // denial holds a clipped name, in "method" and in "error", so a caller
 // cannot make each refused call write megabytes into the server's log.
-// Decision.Method keeps the full name; Decision.Err is clipped too.
+// Decision.Method keeps the full name; Decision.Err is clipped too. So it
+// is when a rule with a condition covers the name (the DefaultRule, or a
+// Config rule for its service): the condition cannot be compiled for a
+// method without a descriptor, and the error saying so names the method.
 func TestLog_MadeUpMethodNameIsClippedInRecordAndError(t *testing.T) {
 	long := "/ghost.v1.Ghost/" + strings.Repeat("a", 1<<20)
-	for _, tt := range []struct {
-		name   string
-		ctx    context.Context
-		code   codes.Code
-		reason string
+	withCondition := &grpcauthv1.Rule{Scopes: []string{"test:read"}, Condition: "request.owner == subject"}
+	for _, cfg := range []struct {
+		name string
+		cfg  Config
 	}{
-		{"no token", t.Context(), codes.Unauthenticated, ReasonCredentialsMissing},
-		{"valid token", withAuth(t.Context(), bearer("tok")), codes.PermissionDenied, ReasonMethodNotConfigured},
+		{"no rule", Config{}},
+		{"DefaultRule with a condition", Config{Conditions: refuseAll{}, DefaultRule: withCondition}},
+		{"service rule with a condition", Config{Conditions: refuseAll{}, Rules: map[string]*grpcauthv1.Rule{"ghost.v1.Ghost": withCondition}}},
 	} {
-		t.Run(tt.name, func(t *testing.T) {
-			var logs bytes.Buffer
-			var rec recorder
-			a := mustNew(t, Config{Verifier: staticVerifier{claims: mustClaims(t, "test:read")},
-				Logger: slog.New(slog.NewJSONHandler(&logs, nil)), OnDecision: rec.record})
-			_, addr := serve(t, &testService{}, grpc.UnknownServiceHandler(recordingHandler(make(chan string, 1))),
-				grpc.ChainUnaryInterceptor(a.UnaryServerInterceptor()), grpc.ChainStreamInterceptor(a.StreamServerInterceptor()))
-			conn := dial(t, addr, insecure.NewCredentials())
-			err := conn.Invoke(tt.ctx, long, &emptypb.Empty{}, &emptypb.Empty{})
-			checkStatus(t, err, tt.code, tt.reason)
-			if d := rec.last(t); d.Method != long || !d.UnknownMethod {
-				t.Errorf("Decision.Method is %d bytes (UnknownMethod %v), want the full %d", len(d.Method), d.UnknownMethod, len(long))
-			} else if n := len(d.Err.Error()); n > 1024 {
-				t.Errorf("Decision.Err is %d bytes, want at most 1 KiB", n)
-			}
-			if logs.Len() > 2048 {
-				t.Errorf("the record is %d bytes, want at most 2 KiB", logs.Len())
-			}
-			recs := jsonRecords(t, &logs)
-			if len(recs) != 1 {
-				t.Fatalf("%d records, want 1", len(recs))
-			}
-			if m, _ := recs[0]["method"].(string); !strings.HasPrefix(m, "/ghost.v1.Ghost/aaaa") || !strings.HasSuffix(m, fmt.Sprintf("…(%d bytes)", len(long))) {
-				t.Errorf("method %.100q…, want the name's start and its length", m)
-			}
-		})
+		for _, tt := range []struct {
+			name   string
+			ctx    context.Context
+			code   codes.Code
+			reason string
+		}{
+			{"no token", t.Context(), codes.Unauthenticated, ReasonCredentialsMissing},
+			{"valid token", withAuth(t.Context(), bearer("tok")), codes.PermissionDenied, ReasonMethodNotConfigured},
+		} {
+			t.Run(cfg.name+"/"+tt.name, func(t *testing.T) {
+				var logs bytes.Buffer
+				var rec recorder
+				c := cfg.cfg
+				c.Verifier, c.Logger, c.OnDecision = staticVerifier{claims: mustClaims(t, "test:read")}, slog.New(slog.NewJSONHandler(&logs, nil)), rec.record
+				a := mustNew(t, c)
+				_, addr := serve(t, &testService{}, grpc.UnknownServiceHandler(recordingHandler(make(chan string, 1))),
+					grpc.ChainUnaryInterceptor(a.UnaryServerInterceptor()), grpc.ChainStreamInterceptor(a.StreamServerInterceptor()))
+				conn := dial(t, addr, insecure.NewCredentials())
+				err := conn.Invoke(tt.ctx, long, &emptypb.Empty{}, &emptypb.Empty{})
+				checkStatus(t, err, tt.code, tt.reason)
+				if d := rec.last(t); d.Method != long || !d.UnknownMethod {
+					t.Errorf("Decision.Method is %d bytes (UnknownMethod %v), want the full %d", len(d.Method), d.UnknownMethod, len(long))
+				} else if n := len(d.Err.Error()); n > 1024 {
+					t.Errorf("Decision.Err is %d bytes, want at most 1 KiB", n)
+				}
+				if logs.Len() > 2048 {
+					t.Errorf("the record is %d bytes, want at most 2 KiB", logs.Len())
+				}
+				recs := jsonRecords(t, &logs)
+				if len(recs) != 1 {
+					t.Fatalf("%d records, want 1", len(recs))
+				}
+				if m, _ := recs[0]["method"].(string); !strings.HasPrefix(m, "/ghost.v1.Ghost/aaaa") || !strings.HasSuffix(m, fmt.Sprintf("…(%d bytes)", len(long))) {
+					t.Errorf("method %.100q…, want the name's start and its length", m)
+				}
+			})
+		}
 	}
 }

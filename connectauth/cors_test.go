@@ -248,6 +248,27 @@ func TestCORS_OriginsNoBrowserSendsAreRefusedOrLogged(t *testing.T) {
 	}
 }
 
+// An origin written with user info is refused, and the error naming it,
+// which NewCORS returns and CORS logs, leaves the user info out: it may
+// hold a password, which must not reach the server's log.
+func TestCORS_RefusedOriginsUserInfoIsNeitherReturnedNorLogged(t *testing.T) {
+	for _, origin := range []string{"https://alice:hunter2@app.example.com", "https://hunter2@app.example.com/", "https://alice:hunter2@app.example.com/path",
+		"https://alice:hunter2 @app.example.com", "alice:hunter2@app.example.com", "alice:hunter2@app.example.com//x"} {
+		_, err := connectauth.NewCORS(http.NotFoundHandler(), connectauth.CORSConfig{Origins: []string{origin}})
+		if err == nil || strings.Contains(err.Error(), "hunter2") || !strings.Contains(err.Error(), "app.example.com") {
+			t.Errorf("NewCORS(%q): %v, want an error naming the host without the user info", origin, err)
+		}
+		var logged strings.Builder
+		prev := slog.Default()
+		slog.SetDefault(slog.New(slog.NewTextHandler(&logged, nil)))
+		connectauth.CORS(http.NotFoundHandler(), origin)
+		slog.SetDefault(prev)
+		if !strings.Contains(logged.String(), "level=ERROR") || strings.Contains(logged.String(), "hunter2") {
+			t.Errorf("CORS(%q) logged %q, want an error without the user info", origin, logged.String())
+		}
+	}
+}
+
 // Pages that propagate W3C Trace Context (the OpenTelemetry web SDKs send
 // traceparent and tracestate) need those headers allowed, or the browser
 // refuses every call after its preflight: NewCORS allows the names it is

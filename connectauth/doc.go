@@ -65,7 +65,8 @@
 // unary response through vanguard carries them without ChallengeHeaders.
 // NewCORS refuses an origin no browser sends ("*", a wildcard host,
 // "null", a path), which would never match, and allows further request
-// headers (traceparent). The interceptor leaves the WWW-Authenticate
+// headers (traceparent), methods (PUT, PATCH, DELETE for REST routes a
+// transcoder serves) and exposed response headers. The interceptor leaves the WWW-Authenticate
 // challenge out of a refusal in the gRPC protocol (net/http would drop it
 // from the HTTP/2 trailers and log a line per call); Connect and gRPC-Web
 // callers get it.
