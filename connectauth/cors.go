@@ -14,6 +14,8 @@ import (
 
 	connectcors "connectrpc.com/cors"
 	"golang.org/x/net/http/httpguts"
+
+	"github.com/grpcauth/grpcauth/internal/redact"
 )
 
 // Headers a browser must be allowed to send and to read beyond what
@@ -176,7 +178,7 @@ func parseOrigin(s string) (string, error) {
 	}
 	u, err := url.Parse(s)
 	if err != nil || u.Scheme == "" || u.Opaque != "" || u.Host == "" || u.User != nil {
-		return "", fmt.Errorf("%q is not an origin: want scheme://host[:port]", withoutUserInfo(s))
+		return "", fmt.Errorf("%q is not an origin: want scheme://host[:port]", redact.UserInfo(s))
 	}
 	if (u.Path != "" && u.Path != "/") || u.RawQuery != "" || u.ForceQuery || u.Fragment != "" || strings.HasSuffix(s, "#") {
 		return "", fmt.Errorf("%q: an origin has no path, query or fragment", s)
@@ -208,24 +210,6 @@ func parseOrigin(s string) (string, error) {
 		host += ":" + port
 	}
 	return u.Scheme + "://" + host, nil
-}
-
-// withoutUserInfo returns s, a configured origin that is not one, with the
-// user info of its authority ("user:password@") replaced by "…@": the
-// error naming s is logged (by CORS), and must not carry a password.
-func withoutUserInfo(s string) string {
-	start := 0
-	if i := strings.Index(s, "//"); i >= 0 && !strings.ContainsAny(s[:i], "/?#@") {
-		start = i + len("//") // the authority follows scheme://
-	}
-	end := len(s)
-	if i := strings.IndexAny(s[start:], "/?#"); i >= 0 {
-		end = start + i
-	}
-	if at := strings.LastIndexByte(s[start:end], '@'); at >= 0 {
-		return s[:start] + "…" + s[start+at:]
-	}
-	return s
 }
 
 // ipHost returns host, an origin's lower-case host (without brackets), as

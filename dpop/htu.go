@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"net/url"
 	"strings"
+
+	"github.com/grpcauth/grpcauth/internal/redact"
 )
 
 // origin is a normalised scheme and authority: lower case, without a
@@ -41,7 +43,7 @@ func parseURL(s string) (origin, string, error) {
 func parseOrigin(s string) (origin, error) {
 	o, path, err := parseURL(s)
 	if err != nil {
-		return origin{}, fmt.Errorf("%q: %w", s, err)
+		return origin{}, fmt.Errorf("%q: %w", redact.UserInfo(s), err)
 	}
 	u, _ := url.Parse(s) // parsed above
 	if path != "/" || u.RawQuery != "" || u.ForceQuery || u.Fragment != "" || strings.HasSuffix(s, "#") {

@@ -406,6 +406,20 @@ func TestNewVerifier_RefusesUnsafeConfig(t *testing.T) {
 	}
 }
 
+// An origin with user info is refused without repeating it: the error
+// grpcauth.New returns is logged, and must not carry a password.
+func TestNewVerifier_RefusedOriginsUserInfoIsNotRepeated(t *testing.T) {
+	for _, origin := range []string{"https://alice:hunter2@app.example.com", "https://alice:hunter2@app.example.com/", "alice:hunter2@app.example.com"} {
+		_, err := dpop.NewVerifier(dpop.Config{Origins: []string{origin}})
+		if err == nil {
+			t.Fatalf("%q: accepted", origin)
+		}
+		if strings.Contains(err.Error(), "hunter2") || strings.Contains(err.Error(), "alice") {
+			t.Errorf("%q: error %q repeats the user info", origin, err)
+		}
+	}
+}
+
 // A nil *HMACNonces or *MemoryReplayCache in Config (a variable left unset
 // where nonces or a shared cache are optional) is a non-nil interface: it
 // was taken, and the first DPoP proof then panicked in its methods, which
