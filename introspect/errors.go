@@ -49,7 +49,28 @@ func unavailable(format string, args ...any) error {
 	return fmt.Errorf("%w: %s", ErrUnavailable, fmt.Sprintf(format, args...))
 }
 
-// Fixed rejection errors, as the verifier has them.
+// ownError returns err as one caller may keep it. A result's error is
+// shared: by the callers that waited for one request, by every caller the
+// negative cache answers, and with the fixed *verifier.ClaimError values
+// below. errors.As hands out the pointer of a *verifier.ClaimError or
+// *verifier.TokenExpiredError, whose fields a caller (an OnDecision hook,
+// say) could change, so each caller gets its own copy, and no caller
+// changes what another sees. Other errors are returned as they are: the
+// wrapped sentinels have no fields to change.
+func ownError(err error) error {
+	switch e := err.(type) {
+	case *verifier.ClaimError:
+		c := *e
+		return &c
+	case *verifier.TokenExpiredError:
+		c := *e
+		return &c
+	}
+	return err
+}
+
+// Fixed rejection errors, as the verifier has them; ownError copies the
+// *verifier.ClaimError ones before a caller gets them.
 var (
 	errEmpty      = fmt.Errorf("%w: empty token", verifier.ErrMalformed)
 	errTooLarge   = fmt.Errorf("%w: token larger than MaxTokenSize", verifier.ErrMalformed)

@@ -167,12 +167,12 @@ func (v *Verifier) VerifyAccessToken(ctx context.Context, token string) (verifie
 			err := &verifier.TokenExpiredError{Expiry: exp}
 			v.neg.put(key, result{err: err, until: now.Add(v.s.Cache.NegativeTTL)}, now)
 			v.logRejection(ctx, err)
-			return verifier.Claims{}, err
+			return verifier.Claims{}, ownError(err)
 		}
 		if r, ok := v.neg.get(key, now); ok {
 			v.n.negHits.Add(1)
 			v.logRejection(ctx, r.err)
-			return verifier.Claims{}, r.err
+			return verifier.Claims{}, ownError(r.err)
 		}
 		v.n.misses.Add(1)
 	}
@@ -188,7 +188,7 @@ func (v *Verifier) VerifyAccessToken(ctx context.Context, token string) (verifie
 	}
 	if f.err != nil {
 		v.logRejection(ctx, f.err)
-		return verifier.Claims{}, f.err
+		return verifier.Claims{}, ownError(f.err)
 	}
 	return v.accept(ctx, f.claims, v.s.Now())
 }

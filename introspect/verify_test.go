@@ -911,3 +911,40 @@ func TestVerify_AnswerWithoutIssIsReadAsSent(t *testing.T) {
 		})
 	}
 }
+
+// A caller that changes the fields of the error it was given (errors.As
+// hands out the pointer; an OnDecision hook could) changes no other
+// caller's error: not the next negative-cache answer for the same token,
+// nor the next refusal of another token for the same reason, nor a
+// cached expiry.
+func TestVerify_ChangingARefusalsErrorChangesNoOtherCallers(t *testing.T) {
+	e := newEnv(t, func(c *introspect.Config) { c.ClientIDs = []string{"other"} })
+	tok := e.opaque(t, nil)
+	for round := range 3 { // a request, then negative-cache answers
+		_, err := e.verify(t, tok)
+		var ce *verifier.ClaimError
+		if !errors.As(err, &ce) || ce.Claim != "client_id" || ce.Reason != "client not allowed" {
+			t.Fatalf("round %d: %v, want the client_id refusal unchanged", round, err)
+		}
+		ce.Claim, ce.Reason = "changed", "changed"
+	}
+	if _, err := e.verify(t, e.opaque(t, map[string]any{"jti": "another"})); err == nil || strings.Contains(err.Error(), "changed") {
+		t.Fatalf("another token's refusal = %v, want the client_id refusal unchanged", err)
+	}
+
+	e = newEnv(t, nil)
+	tok = e.opaque(t, nil)
+	if _, err := e.verify(t, tok); err != nil {
+		t.Fatal(err)
+	}
+	e.clk.Advance(time.Hour + time.Minute) // the positive entry ended with the token
+	want := e.issClk.Now().Add(time.Hour).Truncate(time.Second)
+	for round := range 3 { // the ended entry, then negative-cache answers
+		_, err := e.verify(t, tok)
+		var expired *verifier.TokenExpiredError
+		if !errors.As(err, &expired) || !expired.Expiry.Equal(want) {
+			t.Fatalf("round %d: %v, want expired at %v", round, err, want)
+		}
+		expired.Expiry = time.Time{}
+	}
+}

@@ -98,3 +98,8 @@ func (e *ClaimError) Error() string {
 
 // Is makes errors.Is(err, ErrClaims) true.
 func (e *ClaimError) Is(target error) bool { return target == ErrClaims }
+
+// fresh returns a new *ClaimError with e's fields, for one refusal: errors.As
+// hands out the pointer, and a caller (an OnDecision hook, say) that
+// changes the fields of the one it got must not change another refusal's.
+func (e ClaimError) fresh() error { return &e }

@@ -243,17 +243,19 @@ var (
 	errNoAudience  = fmt.Errorf("%w: aud missing", ErrAudience)
 	errNotYetValid = fmt.Errorf("%w: nbf in the future", ErrNotYetValid)
 	errIssuedLater = fmt.Errorf("%w: iat in the future", ErrNotYetValid)
-	errNoExp       = &ClaimError{Claim: "exp", Reason: "missing"}
-	errTyp         = &ClaimError{Claim: "typ", Reason: "not an RFC 9068 access token (want at+jwt)"}
-	errTypAccess   = &ClaimError{Claim: "typ", Reason: "an explicitly typed JWT of another kind (at+jwt, logout+jwt, ...) is not an ID token"}
-	errTypOther    = &ClaimError{Claim: "typ", Reason: "an explicitly typed JWT of another kind (logout+jwt, secevent+jwt, ...) is not an access token"}
-	errClientID    = &ClaimError{Claim: "client_id", Reason: "client not allowed"}
-	errNoClientID  = &ClaimError{Claim: "client_id", Reason: "missing"}
-	errAzp         = &ClaimError{Claim: "azp", Reason: "differs from the client id"}
-	errNonce       = &ClaimError{Claim: "nonce", Reason: "does not match"}
-	errNoNonce     = &ClaimError{Claim: "nonce", Reason: "missing"}
-	errIDNoSub     = &ClaimError{Claim: "sub", Reason: "missing or empty (required in an ID token)"}
-	errIDNoIat     = &ClaimError{Claim: "iat", Reason: "missing (required in an ID token)"}
+	// The ClaimError values are templates: a refusal returns its own copy
+	// (fresh).
+	errNoExp      = ClaimError{Claim: "exp", Reason: "missing"}
+	errTyp        = ClaimError{Claim: "typ", Reason: "not an RFC 9068 access token (want at+jwt)"}
+	errTypAccess  = ClaimError{Claim: "typ", Reason: "an explicitly typed JWT of another kind (at+jwt, logout+jwt, ...) is not an ID token"}
+	errTypOther   = ClaimError{Claim: "typ", Reason: "an explicitly typed JWT of another kind (logout+jwt, secevent+jwt, ...) is not an access token"}
+	errClientID   = ClaimError{Claim: "client_id", Reason: "client not allowed"}
+	errNoClientID = ClaimError{Claim: "client_id", Reason: "missing"}
+	errAzp        = ClaimError{Claim: "azp", Reason: "differs from the client id"}
+	errNonce      = ClaimError{Claim: "nonce", Reason: "does not match"}
+	errNoNonce    = ClaimError{Claim: "nonce", Reason: "missing"}
+	errIDNoSub    = ClaimError{Claim: "sub", Reason: "missing or empty (required in an ID token)"}
+	errIDNoIat    = ClaimError{Claim: "iat", Reason: "missing (required in an ID token)"}
 )
 
 // parsed is a token that passed the syntactic checks: split once, its
@@ -411,15 +413,15 @@ func (v *Verifier) parse(token string, pre *decodedPayload, kind tokenKind) (par
 	switch {
 	case kind == kindAccess && v.s.RequireAccessTokenProfile:
 		if !isAccessTokenType(h.Typ) {
-			return parsed{}, errTyp
+			return parsed{}, errTyp.fresh()
 		}
 	case kind == kindAccess:
 		if otherJWTType(h.Typ) && !isAccessTokenType(essence(h.Typ)) {
-			return parsed{}, errTypOther
+			return parsed{}, errTypOther.fresh()
 		}
 	case kind == kindID:
 		if otherJWTType(h.Typ) {
-			return parsed{}, errTypAccess
+			return parsed{}, errTypAccess.fresh()
 		}
 	}
 	if parts.Signature == "" {
@@ -514,7 +516,7 @@ func (v *Verifier) checkAudience(aud []string) error {
 // token.
 func (v *Verifier) checkTime(exp, nbf, iat, now time.Time) error {
 	if exp.IsZero() {
-		return errNoExp
+		return errNoExp.fresh()
 	}
 	if !now.Before(exp.Add(v.s.skew)) {
 		return &TokenExpiredError{Expiry: exp}
@@ -540,9 +542,9 @@ func (v *Verifier) checkClientID(cid string) error {
 	case len(v.s.ClientIDs) == 0:
 		return nil
 	case cid == "":
-		return errNoClientID
+		return errNoClientID.fresh()
 	case !slices.Contains(v.s.ClientIDs, cid):
-		return errClientID
+		return errClientID.fresh()
 	}
 	return nil
 }
@@ -589,21 +591,21 @@ func isEmpty(raw string) bool {
 func checkIDClaims(r *jwt.Claims, clientID, nonce string) error {
 	switch {
 	case r.Subject == "":
-		return errIDNoSub
+		return errIDNoSub.fresh()
 	case r.IssuedAt.IsZero():
-		return errIDNoIat
+		return errIDNoIat.fresh()
 	}
 	if r.Azp != "" && r.Azp != clientID {
-		return errAzp
+		return errAzp.fresh()
 	}
 	if nonce == "" {
 		return nil
 	}
 	if r.Nonce == "" {
-		return errNoNonce
+		return errNoNonce.fresh()
 	}
 	if subtle.ConstantTimeCompare([]byte(r.Nonce), []byte(nonce)) != 1 {
-		return errNonce
+		return errNonce.fresh()
 	}
 	return nil
 }

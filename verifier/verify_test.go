@@ -713,3 +713,19 @@ func TestVerifyAccessToken_FractionalTimesCount(t *testing.T) {
 		t.Errorf("at exp = %v, want ErrExpired", err)
 	}
 }
+
+// A caller that changes the fields of the *ClaimError it was given
+// (errors.As hands out the pointer; an OnDecision hook could) changes no
+// later refusal: each refusal has its own.
+func TestVerify_ChangingARefusalsClaimErrorChangesNoLaterRefusal(t *testing.T) {
+	f := newFixture(t, grpcauthtest.Config{}, nil)
+	tok := f.mint(t, nil, grpcauthtest.WithHeader("typ", "logout+jwt"))
+	for round := range 2 {
+		_, err := f.verify(t, tok)
+		var ce *ClaimError
+		if !errors.As(err, &ce) || ce.Claim != "typ" || !strings.Contains(ce.Reason, "not an access token") {
+			t.Fatalf("round %d: %v, want the typ refusal unchanged", round, err)
+		}
+		ce.Claim, ce.Reason = "changed", "changed"
+	}
+}
