@@ -89,7 +89,8 @@ const (
 // Config.Logger receives. A nil field takes its default. A *slog.LevelVar
 // may be given to change a level at run time. A record is built only when
 // the Logger is enabled at its level, so a level the handler discards costs
-// one Enabled call.
+// two Enabled calls a decision (one as the decision starts, for the highest
+// of the levels, to learn whether to time it; one for the record's).
 type LogLevels struct {
 	// Allowed is the level of calls that proceed, public calls without a
 	// token included. Default slog.LevelDebug: one record per call is too
