@@ -38,3 +38,7 @@ func NewDPoPWithClock(ts oauth2.TokenSource, signer *dpop.Signer, now func() tim
 	c.now = now
 	return c
 }
+
+// SetFetchWait makes c's calls wait at most d for one TokenSource call, in
+// place of a minute.
+func SetFetchWait(c *Credentials, d time.Duration) { c.fetchWait = d }

@@ -65,6 +65,10 @@ type Credentials struct {
 
 	now func() time.Time // time.Now; tests inject a clock
 
+	// fetchWait is how long calls wait for one TokenSource call before
+	// they fail instead (maxFetchWait if zero); tests shorten it.
+	fetchWait time.Duration
+
 	mu    sync.Mutex
 	fetch *fetch // the TokenSource call in flight; nil when none
 	// failed is the latest TokenSource error, if the latest call failed:
@@ -78,10 +82,22 @@ type Credentials struct {
 // fetch is one call of the TokenSource, shared by the calls that wait for
 // it.
 type fetch struct {
-	done chan struct{} // closed when tok and err are set
-	tok  *oauth2.Token
-	err  error
+	done  chan struct{} // closed when tok and err are set
+	tok   *oauth2.Token
+	err   error
+	late  chan struct{} // closed when the fetch has run for fetchWait
+	timer *time.Timer   // closes late
 }
+
+// maxFetchWait is how long calls wait for one TokenSource call (see
+// GetRequestMetadata): a token endpoint that answers does so well within
+// it, and an HTTP client's timeout (10 s in the docs' examples) ends the
+// request first.
+const maxFetchWait = time.Minute
+
+// errSourceHung is the error of the calls that come while the TokenSource
+// has been asked for longer than maxFetchWait without answering.
+var errSourceHung = fmt.Errorf("tokencreds: the TokenSource has not answered for %v", maxFetchWait)
 
 var _ credentials.PerRPCCredentials = (*Credentials)(nil)
 
@@ -153,7 +169,12 @@ func New(ts oauth2.TokenSource) *Credentials { return &Credentials{ts: ts, now: 
 // it fails with codes.DeadlineExceeded or codes.Canceled. The TokenSource
 // call goes on in the background, and concurrent calls wait for that one
 // call rather than each asking the TokenSource: however long a source
-// hangs, at most one goroutine per Credentials waits for it. A caching
+// hangs, at most one goroutine per Credentials waits for it. Calls wait
+// for one TokenSource call at most a minute, also those without a
+// deadline: from then until it answers, calls fail at once with
+// codes.Unavailable ("tokencreds: the token endpoint did not answer in
+// time") without asking the source again, unless a token whose expiry has
+// not passed yet can be sent. A caching
 // source (oauth2.ReuseTokenSource) keeps the token it then gets for later
 // calls. A token with an expiry is reused, without asking the source,
 // until shortly before it expires (oauth2.Token.Valid), as
@@ -215,20 +236,31 @@ func (c *Credentials) token(ctx context.Context) (*oauth2.Token, error) {
 			c.mu.Unlock()
 			return c.unexpiredOr(err)
 		}
-		f = &fetch{done: make(chan struct{})}
+		f = &fetch{done: make(chan struct{}), late: make(chan struct{})}
+		wait := c.fetchWait
+		if wait <= 0 {
+			wait = maxFetchWait
+		}
+		f.timer = time.AfterFunc(wait, func() { close(f.late) })
 		c.fetch = f
 		go c.run(f)
 	}
 	c.mu.Unlock()
 	select {
 	case <-f.done:
-		if f.err != nil {
-			return c.unexpiredOr(f.err)
+	case <-f.late:
+		select {
+		case <-f.done: // answered as it became late
+		default:
+			return c.unexpiredOr(errSourceHung)
 		}
-		return f.tok, nil
 	case <-ctx.Done():
 		return nil, status.FromContextError(ctx.Err()).Err()
 	}
+	if f.err != nil {
+		return c.unexpiredOr(f.err)
+	}
+	return f.tok, nil
 }
 
 // unexpiredOr returns the latest token if its expiry has not passed yet,
@@ -267,6 +299,7 @@ func (c *Credentials) answer(f *fetch, tok *oauth2.Token, err error) {
 	if err == nil && !tok.Expiry.IsZero() {
 		c.last.Store(tok)
 	}
+	f.timer.Stop()
 	c.mu.Lock()
 	c.fetch = nil
 	if err != nil {
@@ -362,7 +395,7 @@ func sourceFailure(err error) error {
 		// client) is cancelled here, and it stays so: a source made with a
 		// request's context, not an outage.
 		return &tokenError{codes.Unauthenticated, "tokencreds: the token source's context is cancelled", err}
-	case errors.Is(err, context.DeadlineExceeded) || isNet && ne.Timeout():
+	case errors.Is(err, context.DeadlineExceeded) || errors.Is(err, errSourceHung) || isNet && ne.Timeout():
 		return &tokenError{codes.Unavailable, "tokencreds: the token endpoint did not answer in time", err}
 	case isNet:
 		return &tokenError{codes.Unavailable, "tokencreds: the token endpoint is unreachable", err}

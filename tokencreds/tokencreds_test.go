@@ -306,10 +306,11 @@ func (s *blockingSource) Token() (*oauth2.Token, error) {
 	return &oauth2.Token{AccessToken: s.tok}, nil
 }
 
-// A token endpoint that does not answer (oauth2.TokenSource has no
-// context, and clientcredentials' default HTTP client no timeout) must not
-// hold a call past its own deadline or cancellation.
-func TestCredentials_HungTokenSourceDoesNotOutliveTheCall(t *testing.T) {
+// dialBlocking returns a client of the service, the blockingSource of
+// client svc's tokens that its Credentials (also returned, not used yet)
+// ask, on a connection closed when the test ends.
+func dialBlocking(t *testing.T) (authtestv1.TestServiceClient, *blockingSource, *tokencreds.Credentials) {
+	t.Helper()
 	f := newFixture(t)
 	bufDialer := f.serveBufconn(t)
 	tok, err := f.iss.Token("svc")
@@ -322,8 +323,15 @@ func TestCredentials_HungTokenSourceDoesNotOutliveTheCall(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer conn.Close()
-	client := authtestv1.NewTestServiceClient(conn)
+	t.Cleanup(func() { conn.Close() })
+	return authtestv1.NewTestServiceClient(conn), src, creds
+}
+
+// A token endpoint that does not answer (oauth2.TokenSource has no
+// context, and clientcredentials' default HTTP client no timeout) must not
+// hold a call past its own deadline or cancellation.
+func TestCredentials_HungTokenSourceDoesNotOutliveTheCall(t *testing.T) {
+	client, src, _ := dialBlocking(t)
 
 	// Two calls wait for the same hung request; the source is asked once.
 	errs := make(chan error, 2)
@@ -357,6 +365,50 @@ func TestCredentials_HungTokenSourceDoesNotOutliveTheCall(t *testing.T) {
 	}
 	if n := src.n.Load(); n > 2 {
 		t.Errorf("token source asked %d times, want 1 for the hung calls and at most 1 more", n)
+	}
+}
+
+// A call without a deadline does not wait for ever for a token endpoint
+// that does not answer: once the source has been asked for longer than the
+// credentials wait (a minute; here shortened), the calls waiting for it,
+// and those that come while it still hangs, fail with Unavailable, without
+// asking it again. Once it answers, calls get its token.
+func TestCredentials_HungTokenSourceFailsCallsWithoutADeadline(t *testing.T) {
+	client, src, creds := dialBlocking(t)
+	tokencreds.SetFetchWait(creds, 50*time.Millisecond)
+
+	const msg = "tokencreds: the token endpoint did not answer in time"
+	for i := range 3 { // the first waits for the hung source, the others come after
+		errs := make(chan error, 1)
+		go func() {
+			_, err := client.Authenticated(context.Background(), &authtestv1.AuthenticatedRequest{})
+			errs <- err
+		}()
+		select {
+		case err := <-errs:
+			if st := status.Convert(err); st.Code() != codes.Unavailable || st.Message() != msg {
+				t.Fatalf("call %d: err = %v, want Unavailable: %s", i+1, err, msg)
+			}
+		case <-time.After(10 * time.Second):
+			t.Fatalf("call %d without a deadline still waits for the hung token source", i+1)
+		}
+	}
+	if n := src.n.Load(); n != 1 {
+		t.Errorf("token source asked %d times, want once while it hangs", n)
+	}
+	close(src.release)
+	// Once the source answers (any moment now), calls get its token.
+	for give := time.Now().Add(10 * time.Second); ; runtime.Gosched() {
+		got, err := client.Authenticated(t.Context(), &authtestv1.AuthenticatedRequest{})
+		if err == nil {
+			if got.GetCaller().GetSubject() != "svc" {
+				t.Errorf("server saw %v, want client svc's token", got.GetCaller())
+			}
+			break
+		}
+		if st := status.Convert(err); st.Code() != codes.Unavailable || st.Message() != msg || time.Now().After(give) {
+			t.Fatalf("after the source answered: %v", err)
+		}
 	}
 }
 
