@@ -1,6 +1,7 @@
 package tokencreds
 
 import (
+	"log/slog"
 	"time"
 
 	"golang.org/x/oauth2"
@@ -42,3 +43,6 @@ func NewDPoPWithClock(ts oauth2.TokenSource, signer *dpop.Signer, now func() tim
 // SetFetchWait makes c's calls wait at most d for one TokenSource call, in
 // place of a minute.
 func SetFetchWait(c *Credentials, d time.Duration) { c.fetchWait = d }
+
+// SetLogger makes c log to l in place of slog.Default().
+func SetLogger(c *Credentials, l *slog.Logger) { c.logger = l }

@@ -19,9 +19,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"math/rand/v2"
 	"net"
 	"net/http"
+	"runtime/debug"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -68,6 +70,9 @@ type Credentials struct {
 	// fetchWait is how long calls wait for one TokenSource call before
 	// they fail instead (maxFetchWait if zero); tests shorten it.
 	fetchWait time.Duration
+	// logger logs a panic of the TokenSource (slog.Default() if nil);
+	// tests inject one.
+	logger *slog.Logger
 
 	mu    sync.Mutex
 	fetch *fetch // the TokenSource call in flight; nil when none
@@ -137,7 +142,8 @@ func New(ts oauth2.TokenSource) *Credentials { return &Credentials{ts: ts, now: 
 //     another 4xx), for context.Canceled (the source's own context, which
 //     stays cancelled: a source made with a request's context), for any
 //     other error (a panic of the TokenSource, which runs on a goroutine
-//     of its own, or its runtime.Goexit, included), for a token without an
+//     of its own and is logged with its stack at slog.LevelError through
+//     slog.Default(), or its runtime.Goexit, included), for a token without an
 //     access token (ErrNoToken), and, for Credentials from NewDPoP, for a
 //     token whose token_type is not DPoP (ErrNotDPoPToken, also when a
 //     DPoPTransport refused the token response), and for a DPoPTransport's
@@ -314,14 +320,30 @@ func (c *Credentials) answer(f *fetch, tok *oauth2.Token, err error) {
 }
 
 // askSource calls the TokenSource, turning a panic, which no caller could
-// recover on this goroutine, into its error.
+// recover on this goroutine, into its error, and logging its value and
+// stack: the calls fail with a fixed message, and the bug would otherwise
+// go unseen.
 func (c *Credentials) askSource() (tok *oauth2.Token, err error) {
 	defer func() {
 		if r := recover(); r != nil {
 			tok, err = nil, fmt.Errorf("tokencreds: the TokenSource panicked: %v", r)
+			c.logPanic(r, debug.Stack())
 		}
 	}()
 	return c.ts.Token()
+}
+
+// logPanic logs the TokenSource's panic r, which happened at stack. A
+// second panic while it is logged (the handler, or a method of r that it
+// calls) is dropped: no caller could recover it on this goroutine.
+func (c *Credentials) logPanic(r any, stack []byte) {
+	defer func() { _ = recover() }()
+	logger := c.logger
+	if logger == nil {
+		logger = slog.Default()
+	}
+	logger.Error("tokencreds: panic recovered in the TokenSource; the calls waiting for it fail with codes.Unauthenticated",
+		slog.Any("panic", r), slog.String("stack", string(stack)))
 }
 
 // backoffConfig is grpc-go's default connection backoff, copied once so that

@@ -1,15 +1,18 @@
 package tokencreds_test
 
 import (
+	"bytes"
 	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/tls"
 	"crypto/x509"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"math/big"
 	"net"
 	"net/http"
@@ -849,7 +852,7 @@ func TestCredentials_PanickingOrMissingTokenSourceFailsTheCall(t *testing.T) {
 		c    *tokencreds.Credentials
 		code codes.Code
 	}{
-		"panicking source":   {tokencreds.New(panickingSource{}), codes.Unauthenticated},
+		"panicking source":   {quiet(tokencreds.New(panickingSource{})), codes.Unauthenticated},
 		"nil source":         {tokencreds.New(nil), codes.Internal},
 		"zero Credentials":   {&tokencreds.Credentials{}, codes.Internal},
 		"NewDPoP nil source": {tokencreds.NewDPoP(nil, newSigner(t)), codes.Internal},
@@ -864,6 +867,57 @@ func TestCredentials_PanickingOrMissingTokenSourceFailsTheCall(t *testing.T) {
 		})
 	}
 }
+
+// quiet makes c log nowhere, and returns it.
+func quiet(c *tokencreds.Credentials) *tokencreds.Credentials {
+	tokencreds.SetLogger(c, slog.New(slog.DiscardHandler))
+	return c
+}
+
+// A panic of the TokenSource, which fails the calls with a fixed message,
+// is logged with its value and the stack where it happened, once per
+// panic, so that the bug does not go unseen.
+func TestCredentials_TokenSourcePanicIsLoggedWithItsStack(t *testing.T) {
+	local := credentials.NewContextWithRequestInfo(peerCtx(&net.UnixAddr{Name: "/run/api.sock", Net: "unix"}), credentials.RequestInfo{AuthInfo: insecureInfo()})
+	var logged bytes.Buffer
+	c := tokencreds.New(panickingSource{})
+	tokencreds.SetLogger(c, slog.New(slog.NewJSONHandler(&logged, nil)))
+	for i := range 2 { // the second within the backoff: no new panic
+		if _, err := c.GetRequestMetadata(local); status.Code(err) != codes.Unauthenticated {
+			t.Fatalf("call %d: err %v, want Unauthenticated", i+1, err)
+		}
+	}
+	var entries []map[string]any
+	for line := range strings.Lines(logged.String()) {
+		var e map[string]any
+		if err := json.Unmarshal([]byte(line), &e); err != nil {
+			t.Fatalf("log line %q: %v", line, err)
+		}
+		entries = append(entries, e)
+	}
+	if len(entries) != 1 {
+		t.Fatalf("logged %d entries, want 1: %s", len(entries), logged.String())
+	}
+	e := entries[0]
+	if e["level"] != "ERROR" || e["panic"] != "token source bug" || !strings.Contains(fmt.Sprint(e["stack"]), "panickingSource.Token") {
+		t.Errorf("logged %v, want the panic's value and a stack through panickingSource.Token at ERROR", e)
+	}
+
+	// A logger that panics too does not end the process: the call fails
+	// all the same.
+	c = tokencreds.New(panickingSource{})
+	tokencreds.SetLogger(c, slog.New(panickingHandler{slog.DiscardHandler}))
+	if _, err := c.GetRequestMetadata(local); status.Code(err) != codes.Unauthenticated {
+		t.Fatalf("with a panicking logger: err %v, want Unauthenticated", err)
+	}
+}
+
+// panickingHandler is a faulty slog.Handler that panics on every record.
+type panickingHandler struct{ slog.Handler }
+
+func (panickingHandler) Enabled(context.Context, slog.Level) bool { return true }
+
+func (panickingHandler) Handle(context.Context, slog.Record) error { panic("log handler bug") }
 
 // exitingSource is a faulty TokenSource that ends its goroutine, as a
 // test's fake calling t.FailNow does.
