@@ -2,6 +2,8 @@ package tokencreds
 
 import (
 	"log/slog"
+	"net/http"
+	"net/url"
 	"time"
 
 	"golang.org/x/oauth2"
@@ -46,3 +48,11 @@ func SetFetchWait(c *Credentials, d time.Duration) { c.fetchWait = d }
 
 // SetLogger makes c log to l in place of slog.Default().
 func SetLogger(c *Credentials, l *slog.Logger) { c.logger = l }
+
+// SetProxyFromEnvironment makes the credentials take f for
+// http.ProxyFromEnvironment until the test ends.
+func SetProxyFromEnvironment(t interface{ Cleanup(func()) }, f func(*http.Request) (*url.URL, error)) {
+	old := proxyFromEnvironment
+	proxyFromEnvironment = f
+	t.Cleanup(func() { proxyFromEnvironment = old })
+}

@@ -23,7 +23,9 @@ import (
 	"math/rand/v2"
 	"net"
 	"net/http"
+	"net/url"
 	"runtime/debug"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -201,13 +203,18 @@ func New(ts oauth2.TokenSource) *Credentials { return &Credentials{ts: ts, now: 
 // good token.
 //
 // A local address is only the first hop: a plaintext HTTP CONNECT proxy on
-// this host (HTTPS_PROXY) would carry the token on in clear text. Use TLS
-// when a proxy is involved.
+// this host would carry the token on in clear text. So a loopback peer
+// whose port is that of the HTTPS proxy the environment names for the
+// call's authority (HTTPS_PROXY and NO_PROXY, through
+// http.ProxyFromEnvironment: the proxy grpc-go connects through unless
+// given grpc.WithNoProxy or a custom dialer) is not local, and the call
+// fails with ErrInsecureTransport. A proxy a custom dialer connects
+// through is not recognised: use TLS when a proxy is involved.
 //
 // Credentials from NewDPoP send "authorization: DPoP <access token>" and a
 // new proof in the dpop metadata instead; see NewDPoP.
 func (c *Credentials) GetRequestMetadata(ctx context.Context, uri ...string) (map[string]string, error) {
-	if !safeConnection(ctx) {
+	if !safeConnection(ctx, uri) {
 		return nil, &tokenError{codes.Unauthenticated, ErrInsecureTransport.Error(), ErrInsecureTransport}
 	}
 	if c.ts == nil {
@@ -446,9 +453,10 @@ func oauthErrorCode(c string) string {
 // hand.
 func (c *Credentials) RequireTransportSecurity() bool { return false }
 
-// safeConnection reports whether the call in ctx runs on a connection that
-// may carry a token: secure, or local.
-func safeConnection(ctx context.Context) bool {
+// safeConnection reports whether the call in ctx, whose audience URI
+// grpc-go passes as uri, runs on a connection that may carry a token:
+// secure, or local and not to the environment's proxy.
+func safeConnection(ctx context.Context, uri []string) bool {
 	ri, ok := credentials.RequestInfoFromContext(ctx)
 	if !ok {
 		return false
@@ -457,5 +465,36 @@ func safeConnection(ctx context.Context) bool {
 		return true
 	}
 	p, ok := peer.FromContext(ctx)
-	return ok && p != nil && localpeer.IsLocal(p.Addr)
+	return ok && p != nil && localpeer.IsLocal(p.Addr) && !toProxy(p.Addr, uri)
+}
+
+// proxyFromEnvironment is the proxy grpc-go dials for a target (its
+// delegating resolver asks http.ProxyFromEnvironment for "https://" and
+// the target); tests replace it.
+var proxyFromEnvironment = http.ProxyFromEnvironment
+
+// toProxy reports whether addr, a local peer, is the HTTPS proxy that the
+// environment (HTTPS_PROXY, NO_PROXY) names for the call's authority: the
+// port of the proxy's URL (443 if it has none, as grpc-go's DNS resolver
+// takes it). grpc-go connects so, unless grpc.WithNoProxy or a custom
+// dialer is given, to a target the proxy covers, and the proxy carries the
+// plaintext on to that target's host.
+func toProxy(addr net.Addr, uri []string) bool {
+	tcp, ok := addr.(*net.TCPAddr)
+	if !ok || len(uri) == 0 {
+		return false // grpc-go dials its proxy over TCP
+	}
+	authority := authorityOf(uri[0])
+	if authority == "" {
+		return false
+	}
+	u, err := proxyFromEnvironment(&http.Request{URL: &url.URL{Scheme: "https", Host: authority}})
+	if err != nil || u == nil {
+		return false // grpc-go does not connect with a malformed proxy URL
+	}
+	port := u.Port()
+	if port == "" {
+		port = "443"
+	}
+	return port == strconv.Itoa(tcp.Port)
 }

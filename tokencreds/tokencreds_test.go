@@ -1,6 +1,7 @@
 package tokencreds_test
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"crypto/ecdsa"
@@ -17,6 +18,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"runtime"
 	"strings"
 	"sync"
@@ -182,6 +184,138 @@ func TestCredentials_PlaintextToAnotherHostIsRefusedBeforeGettingAToken(t *testi
 	}
 	if n := f.ts.n.Load(); n != 0 {
 		t.Errorf("token source asked %d times, want 0", n)
+	}
+}
+
+// connectProxy runs an HTTP CONNECT proxy on a loopback port until the
+// test ends; it carries every tunnel to to, whatever host the request
+// names (a server on another host, in the test on this one), counting
+// them.
+func connectProxy(t *testing.T, to string) (addr string, tunnels *atomic.Int64) {
+	t.Helper()
+	lis, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	tunnels = new(atomic.Int64)
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	var conns []net.Conn
+	wg.Go(func() {
+		for {
+			c, err := lis.Accept()
+			if err != nil {
+				return
+			}
+			mu.Lock()
+			conns = append(conns, c)
+			mu.Unlock()
+			wg.Go(func() {
+				defer c.Close()
+				br := bufio.NewReader(c)
+				req, err := http.ReadRequest(br)
+				if err != nil || req.Method != http.MethodConnect {
+					return
+				}
+				up, err := net.Dial("tcp", to)
+				if err != nil {
+					return
+				}
+				defer up.Close()
+				tunnels.Add(1)
+				io.WriteString(c, "HTTP/1.1 200 Connection established\r\n\r\n")
+				go func() { io.Copy(up, br); up.Close() }()
+				io.Copy(c, up)
+			})
+		}
+	})
+	t.Cleanup(func() {
+		lis.Close()
+		mu.Lock()
+		for _, c := range conns {
+			c.Close()
+		}
+		mu.Unlock()
+		wg.Wait()
+	})
+	return lis.Addr().String(), tunnels
+}
+
+// dialThroughProxy connects through the CONNECT proxy at proxy, as grpc-go
+// does for a target HTTPS_PROXY covers: the connection's peer is the
+// proxy.
+func dialThroughProxy(proxy string) grpc.DialOption {
+	return grpc.WithContextDialer(func(ctx context.Context, target string) (net.Conn, error) {
+		c, err := (&net.Dialer{}).DialContext(ctx, "tcp", proxy)
+		if err != nil {
+			return nil, err
+		}
+		br := bufio.NewReader(c)
+		fmt.Fprintf(c, "CONNECT %s HTTP/1.1\r\nHost: %s\r\n\r\n", target, target)
+		resp, err := http.ReadResponse(br, &http.Request{Method: http.MethodConnect})
+		if err != nil || resp.StatusCode != http.StatusOK {
+			c.Close()
+			return nil, fmt.Errorf("CONNECT: %v %v", resp, err)
+		}
+		return &bufferedConn{c, br}, nil
+	})
+}
+
+// bufferedConn reads what its reader has buffered before the rest of Conn.
+type bufferedConn struct {
+	net.Conn
+	r *bufio.Reader
+}
+
+func (c *bufferedConn) Read(b []byte) (int, error) { return c.r.Read(b) }
+
+// A plaintext HTTP CONNECT proxy on this host (HTTPS_PROXY, which grpc-go
+// follows by default) makes the connection's peer local, but carries the
+// call on in clear text to the target's host: the token is not sent to it
+// over plaintext. A local server on another port is still local.
+func TestCredentials_PlaintextThroughTheEnvironmentsLocalProxyIsRefused(t *testing.T) {
+	f := newFixture(t)
+	lis, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.serve(t, lis)
+	proxy, tunnels := connectProxy(t, lis.Addr().String())
+	tokencreds.SetProxyFromEnvironment(t, func(r *http.Request) (*url.URL, error) {
+		if r.URL.Hostname() == "api.example" { // NO_PROXY lists the others
+			return &url.URL{Scheme: "http", Host: proxy}, nil
+		}
+		return nil, nil
+	})
+
+	_, err = f.call(t, "passthrough:///api.example:50051", dialThroughProxy(proxy), plaintext)
+	if status.Code(err) != codes.Unauthenticated || !errors.Is(err, tokencreds.ErrInsecureTransport) {
+		t.Fatalf("err = %v, want Unauthenticated: %v", err, tokencreds.ErrInsecureTransport)
+	}
+	if n := f.ts.n.Load(); n != 0 {
+		t.Errorf("token source asked %d times, want 0", n)
+	}
+	if n := tunnels.Load(); n != 1 {
+		t.Fatalf("proxy carried %d tunnels, want 1: the test did not go through it", n)
+	}
+
+	// Not to the proxy: a server on another port of this host; a target
+	// the environment's proxy does not cover (a custom dialer's proxy is
+	// the caller's business).
+	direct := grpc.WithContextDialer(func(ctx context.Context, _ string) (net.Conn, error) {
+		return (&net.Dialer{}).DialContext(ctx, "tcp", lis.Addr().String())
+	})
+	for _, tt := range []struct {
+		target string
+		dial   grpc.DialOption
+	}{
+		{"passthrough:///api.example:50051", direct},
+		{"passthrough:///api.local:50051", dialThroughProxy(proxy)},
+	} {
+		got, err := f.call(t, tt.target, tt.dial, plaintext)
+		if err != nil || got.GetCaller().GetSubject() != "svc" {
+			t.Errorf("%s: got %v, %v, want client svc's token sent", tt.target, got.GetCaller(), err)
+		}
 	}
 }
 
