@@ -185,9 +185,9 @@ func New(ts oauth2.TokenSource) *Credentials { return &Credentials{ts: ts, now: 
 // not passed yet can be sent. A caching
 // source (oauth2.ReuseTokenSource) keeps the token it then gets for later
 // calls. A token with an expiry is reused, without asking the source,
-// until shortly before it expires (oauth2.Token.Valid), as
-// oauth2.ReuseTokenSource would; a token without one is asked for again
-// on every call.
+// until shortly before it expires (oauth2.Token.Valid: 10 s, or the margin
+// oauth2.ReuseTokenSourceWithExpiry gave it), as oauth2.ReuseTokenSource
+// would; a token without one is asked for again on every call.
 //
 // After the TokenSource fails, calls fail at once with the same code and
 // message, without asking it, until a backoff delay has passed (as gRFC

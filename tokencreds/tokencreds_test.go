@@ -550,22 +550,30 @@ func TestCredentials_HungTokenSourceFailsCallsWithoutADeadline(t *testing.T) {
 }
 
 // A token with an expiry is reused until shortly before it, without asking
-// the source; one without an expiry, or about to expire, is asked for on
-// every call.
+// the source: 10 s, or the margin oauth2.ReuseTokenSourceWithExpiry gave
+// it; one without an expiry, or about to expire, is asked for on every
+// call.
 func TestCredentials_ReusesATokenUntilShortlyBeforeItExpires(t *testing.T) {
 	local := credentials.NewContextWithRequestInfo(peerCtx(&net.TCPAddr{IP: net.IPv4(127, 0, 0, 1)}), credentials.RequestInfo{AuthInfo: insecureInfo()})
 	for _, tc := range []struct {
 		name   string
 		expiry time.Time
-		asked  int64 // source calls for three calls
+		margin time.Duration // of oauth2.ReuseTokenSourceWithExpiry around the source, if set
+		asked  int64         // source calls for three calls
 	}{
-		{"an hour left", time.Now().Add(time.Hour), 1},
-		{"no expiry", time.Time{}, 3},
-		{"expires within oauth2's 10 s margin", time.Now().Add(5 * time.Second), 3},
+		{"an hour left", time.Now().Add(time.Hour), 0, 1},
+		{"no expiry", time.Time{}, 0, 3},
+		{"expires within oauth2's 10 s margin", time.Now().Add(5 * time.Second), 0, 3},
+		{"expires within the source's own margin of a minute", time.Now().Add(30 * time.Second), time.Minute, 3},
+		{"expires after the source's own margin of a second", time.Now().Add(5 * time.Second), time.Second, 1},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			src := &countingSource{next: oauth2.StaticTokenSource(&oauth2.Token{AccessToken: "at", Expiry: tc.expiry})}
-			creds := tokencreds.New(src)
+			var ts oauth2.TokenSource = src
+			if tc.margin != 0 {
+				ts = oauth2.ReuseTokenSourceWithExpiry(nil, src, tc.margin)
+			}
+			creds := tokencreds.New(ts)
 			for range 3 {
 				md, err := creds.GetRequestMetadata(local)
 				if err != nil || md["authorization"] != "Bearer at" {
