@@ -1,6 +1,9 @@
 package tokencreds
 
 import (
+	"log/slog"
+	"net/http"
+	"net/url"
 	"time"
 
 	"golang.org/x/oauth2"
@@ -37,4 +40,19 @@ func NewDPoPWithClock(ts oauth2.TokenSource, signer *dpop.Signer, now func() tim
 	c := NewDPoP(ts, signer)
 	c.now = now
 	return c
+}
+
+// SetFetchWait makes c's calls wait at most d for one TokenSource call, in
+// place of a minute.
+func SetFetchWait(c *Credentials, d time.Duration) { c.fetchWait = d }
+
+// SetLogger makes c log to l in place of slog.Default().
+func SetLogger(c *Credentials, l *slog.Logger) { c.logger = l }
+
+// SetProxyFromEnvironment makes the credentials take f for
+// http.ProxyFromEnvironment until the test ends.
+func SetProxyFromEnvironment(t interface{ Cleanup(func()) }, f func(*http.Request) (*url.URL, error)) {
+	old := proxyFromEnvironment
+	proxyFromEnvironment = f
+	t.Cleanup(func() { proxyFromEnvironment = old })
 }

@@ -19,9 +19,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"math/rand/v2"
 	"net"
 	"net/http"
+	"net/url"
+	"runtime/debug"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -65,6 +69,13 @@ type Credentials struct {
 
 	now func() time.Time // time.Now; tests inject a clock
 
+	// fetchWait is how long calls wait for one TokenSource call before
+	// they fail instead (maxFetchWait if zero); tests shorten it.
+	fetchWait time.Duration
+	// logger logs a panic of the TokenSource (slog.Default() if nil);
+	// tests inject one.
+	logger *slog.Logger
+
 	mu    sync.Mutex
 	fetch *fetch // the TokenSource call in flight; nil when none
 	// failed is the latest TokenSource error, if the latest call failed:
@@ -78,10 +89,22 @@ type Credentials struct {
 // fetch is one call of the TokenSource, shared by the calls that wait for
 // it.
 type fetch struct {
-	done chan struct{} // closed when tok and err are set
-	tok  *oauth2.Token
-	err  error
+	done  chan struct{} // closed when tok and err are set
+	tok   *oauth2.Token
+	err   error
+	late  chan struct{} // closed when the fetch has run for fetchWait
+	timer *time.Timer   // closes late
 }
+
+// maxFetchWait is how long calls wait for one TokenSource call (see
+// GetRequestMetadata): a token endpoint that answers does so well within
+// it, and an HTTP client's timeout (10 s in the docs' examples) ends the
+// request first.
+const maxFetchWait = time.Minute
+
+// errSourceHung is the error of the calls that come while the TokenSource
+// has been asked for longer than maxFetchWait without answering.
+var errSourceHung = fmt.Errorf("tokencreds: the TokenSource has not answered for %v", maxFetchWait)
 
 var _ credentials.PerRPCCredentials = (*Credentials)(nil)
 
@@ -121,7 +144,8 @@ func New(ts oauth2.TokenSource) *Credentials { return &Credentials{ts: ts, now: 
 //     another 4xx), for context.Canceled (the source's own context, which
 //     stays cancelled: a source made with a request's context), for any
 //     other error (a panic of the TokenSource, which runs on a goroutine
-//     of its own, or its runtime.Goexit, included), for a token without an
+//     of its own and is logged with its stack at slog.LevelError through
+//     slog.Default(), or its runtime.Goexit, included), for a token without an
 //     access token (ErrNoToken), and, for Credentials from NewDPoP, for a
 //     token whose token_type is not DPoP (ErrNotDPoPToken, also when a
 //     DPoPTransport refused the token response), and for a DPoPTransport's
@@ -153,12 +177,17 @@ func New(ts oauth2.TokenSource) *Credentials { return &Credentials{ts: ts, now: 
 // it fails with codes.DeadlineExceeded or codes.Canceled. The TokenSource
 // call goes on in the background, and concurrent calls wait for that one
 // call rather than each asking the TokenSource: however long a source
-// hangs, at most one goroutine per Credentials waits for it. A caching
+// hangs, at most one goroutine per Credentials waits for it. Calls wait
+// for one TokenSource call at most a minute, also those without a
+// deadline: from then until it answers, calls fail at once with
+// codes.Unavailable ("tokencreds: the token endpoint did not answer in
+// time") without asking the source again, unless a token whose expiry has
+// not passed yet can be sent. A caching
 // source (oauth2.ReuseTokenSource) keeps the token it then gets for later
 // calls. A token with an expiry is reused, without asking the source,
-// until shortly before it expires (oauth2.Token.Valid), as
-// oauth2.ReuseTokenSource would; a token without one is asked for again
-// on every call.
+// until shortly before it expires (oauth2.Token.Valid: 10 s, or the margin
+// oauth2.ReuseTokenSourceWithExpiry gave it), as oauth2.ReuseTokenSource
+// would; a token without one is asked for again on every call.
 //
 // After the TokenSource fails, calls fail at once with the same code and
 // message, without asking it, until a backoff delay has passed (as gRFC
@@ -174,13 +203,18 @@ func New(ts oauth2.TokenSource) *Credentials { return &Credentials{ts: ts, now: 
 // good token.
 //
 // A local address is only the first hop: a plaintext HTTP CONNECT proxy on
-// this host (HTTPS_PROXY) would carry the token on in clear text. Use TLS
-// when a proxy is involved.
+// this host would carry the token on in clear text. So a loopback peer
+// whose port is that of the HTTPS proxy the environment names for the
+// call's authority (HTTPS_PROXY and NO_PROXY, through
+// http.ProxyFromEnvironment: the proxy grpc-go connects through unless
+// given grpc.WithNoProxy or a custom dialer) is not local, and the call
+// fails with ErrInsecureTransport. A proxy a custom dialer connects
+// through is not recognised: use TLS when a proxy is involved.
 //
 // Credentials from NewDPoP send "authorization: DPoP <access token>" and a
 // new proof in the dpop metadata instead; see NewDPoP.
 func (c *Credentials) GetRequestMetadata(ctx context.Context, uri ...string) (map[string]string, error) {
-	if !safeConnection(ctx) {
+	if !safeConnection(ctx, uri) {
 		return nil, &tokenError{codes.Unauthenticated, ErrInsecureTransport.Error(), ErrInsecureTransport}
 	}
 	if c.ts == nil {
@@ -215,20 +249,31 @@ func (c *Credentials) token(ctx context.Context) (*oauth2.Token, error) {
 			c.mu.Unlock()
 			return c.unexpiredOr(err)
 		}
-		f = &fetch{done: make(chan struct{})}
+		f = &fetch{done: make(chan struct{}), late: make(chan struct{})}
+		wait := c.fetchWait
+		if wait <= 0 {
+			wait = maxFetchWait
+		}
+		f.timer = time.AfterFunc(wait, func() { close(f.late) })
 		c.fetch = f
 		go c.run(f)
 	}
 	c.mu.Unlock()
 	select {
 	case <-f.done:
-		if f.err != nil {
-			return c.unexpiredOr(f.err)
+	case <-f.late:
+		select {
+		case <-f.done: // answered as it became late
+		default:
+			return c.unexpiredOr(errSourceHung)
 		}
-		return f.tok, nil
 	case <-ctx.Done():
 		return nil, status.FromContextError(ctx.Err()).Err()
 	}
+	if f.err != nil {
+		return c.unexpiredOr(f.err)
+	}
+	return f.tok, nil
 }
 
 // unexpiredOr returns the latest token if its expiry has not passed yet,
@@ -267,6 +312,7 @@ func (c *Credentials) answer(f *fetch, tok *oauth2.Token, err error) {
 	if err == nil && !tok.Expiry.IsZero() {
 		c.last.Store(tok)
 	}
+	f.timer.Stop()
 	c.mu.Lock()
 	c.fetch = nil
 	if err != nil {
@@ -281,14 +327,30 @@ func (c *Credentials) answer(f *fetch, tok *oauth2.Token, err error) {
 }
 
 // askSource calls the TokenSource, turning a panic, which no caller could
-// recover on this goroutine, into its error.
+// recover on this goroutine, into its error, and logging its value and
+// stack: the calls fail with a fixed message, and the bug would otherwise
+// go unseen.
 func (c *Credentials) askSource() (tok *oauth2.Token, err error) {
 	defer func() {
 		if r := recover(); r != nil {
 			tok, err = nil, fmt.Errorf("tokencreds: the TokenSource panicked: %v", r)
+			c.logPanic(r, debug.Stack())
 		}
 	}()
 	return c.ts.Token()
+}
+
+// logPanic logs the TokenSource's panic r, which happened at stack. A
+// second panic while it is logged (the handler, or a method of r that it
+// calls) is dropped: no caller could recover it on this goroutine.
+func (c *Credentials) logPanic(r any, stack []byte) {
+	defer func() { _ = recover() }()
+	logger := c.logger
+	if logger == nil {
+		logger = slog.Default()
+	}
+	logger.Error("tokencreds: panic recovered in the TokenSource; the calls waiting for it fail with codes.Unauthenticated",
+		slog.Any("panic", r), slog.String("stack", string(stack)))
 }
 
 // backoffConfig is grpc-go's default connection backoff, copied once so that
@@ -362,7 +424,7 @@ func sourceFailure(err error) error {
 		// client) is cancelled here, and it stays so: a source made with a
 		// request's context, not an outage.
 		return &tokenError{codes.Unauthenticated, "tokencreds: the token source's context is cancelled", err}
-	case errors.Is(err, context.DeadlineExceeded) || isNet && ne.Timeout():
+	case errors.Is(err, context.DeadlineExceeded) || errors.Is(err, errSourceHung) || isNet && ne.Timeout():
 		return &tokenError{codes.Unavailable, "tokencreds: the token endpoint did not answer in time", err}
 	case isNet:
 		return &tokenError{codes.Unavailable, "tokencreds: the token endpoint is unreachable", err}
@@ -391,9 +453,10 @@ func oauthErrorCode(c string) string {
 // hand.
 func (c *Credentials) RequireTransportSecurity() bool { return false }
 
-// safeConnection reports whether the call in ctx runs on a connection that
-// may carry a token: secure, or local.
-func safeConnection(ctx context.Context) bool {
+// safeConnection reports whether the call in ctx, whose audience URI
+// grpc-go passes as uri, runs on a connection that may carry a token:
+// secure, or local and not to the environment's proxy.
+func safeConnection(ctx context.Context, uri []string) bool {
 	ri, ok := credentials.RequestInfoFromContext(ctx)
 	if !ok {
 		return false
@@ -402,5 +465,36 @@ func safeConnection(ctx context.Context) bool {
 		return true
 	}
 	p, ok := peer.FromContext(ctx)
-	return ok && p != nil && localpeer.IsLocal(p.Addr)
+	return ok && p != nil && localpeer.IsLocal(p.Addr) && !toProxy(p.Addr, uri)
+}
+
+// proxyFromEnvironment is the proxy grpc-go dials for a target (its
+// delegating resolver asks http.ProxyFromEnvironment for "https://" and
+// the target); tests replace it.
+var proxyFromEnvironment = http.ProxyFromEnvironment
+
+// toProxy reports whether addr, a local peer, is the HTTPS proxy that the
+// environment (HTTPS_PROXY, NO_PROXY) names for the call's authority: the
+// port of the proxy's URL (443 if it has none, as grpc-go's DNS resolver
+// takes it). grpc-go connects so, unless grpc.WithNoProxy or a custom
+// dialer is given, to a target the proxy covers, and the proxy carries the
+// plaintext on to that target's host.
+func toProxy(addr net.Addr, uri []string) bool {
+	tcp, ok := addr.(*net.TCPAddr)
+	if !ok || len(uri) == 0 {
+		return false // grpc-go dials its proxy over TCP
+	}
+	authority := authorityOf(uri[0])
+	if authority == "" {
+		return false
+	}
+	u, err := proxyFromEnvironment(&http.Request{URL: &url.URL{Scheme: "https", Host: authority}})
+	if err != nil || u == nil {
+		return false // grpc-go does not connect with a malformed proxy URL
+	}
+	port := u.Port()
+	if port == "" {
+		port = "443"
+	}
+	return port == strconv.Itoa(tcp.Port)
 }

@@ -1,19 +1,24 @@
 package tokencreds_test
 
 import (
+	"bufio"
+	"bytes"
 	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/tls"
 	"crypto/x509"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"math/big"
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"runtime"
 	"strings"
 	"sync"
@@ -182,6 +187,138 @@ func TestCredentials_PlaintextToAnotherHostIsRefusedBeforeGettingAToken(t *testi
 	}
 }
 
+// connectProxy runs an HTTP CONNECT proxy on a loopback port until the
+// test ends; it carries every tunnel to to, whatever host the request
+// names (a server on another host, in the test on this one), counting
+// them.
+func connectProxy(t *testing.T, to string) (addr string, tunnels *atomic.Int64) {
+	t.Helper()
+	lis, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	tunnels = new(atomic.Int64)
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	var conns []net.Conn
+	wg.Go(func() {
+		for {
+			c, err := lis.Accept()
+			if err != nil {
+				return
+			}
+			mu.Lock()
+			conns = append(conns, c)
+			mu.Unlock()
+			wg.Go(func() {
+				defer c.Close()
+				br := bufio.NewReader(c)
+				req, err := http.ReadRequest(br)
+				if err != nil || req.Method != http.MethodConnect {
+					return
+				}
+				up, err := net.Dial("tcp", to)
+				if err != nil {
+					return
+				}
+				defer up.Close()
+				tunnels.Add(1)
+				io.WriteString(c, "HTTP/1.1 200 Connection established\r\n\r\n")
+				go func() { io.Copy(up, br); up.Close() }()
+				io.Copy(c, up)
+			})
+		}
+	})
+	t.Cleanup(func() {
+		lis.Close()
+		mu.Lock()
+		for _, c := range conns {
+			c.Close()
+		}
+		mu.Unlock()
+		wg.Wait()
+	})
+	return lis.Addr().String(), tunnels
+}
+
+// dialThroughProxy connects through the CONNECT proxy at proxy, as grpc-go
+// does for a target HTTPS_PROXY covers: the connection's peer is the
+// proxy.
+func dialThroughProxy(proxy string) grpc.DialOption {
+	return grpc.WithContextDialer(func(ctx context.Context, target string) (net.Conn, error) {
+		c, err := (&net.Dialer{}).DialContext(ctx, "tcp", proxy)
+		if err != nil {
+			return nil, err
+		}
+		br := bufio.NewReader(c)
+		fmt.Fprintf(c, "CONNECT %s HTTP/1.1\r\nHost: %s\r\n\r\n", target, target)
+		resp, err := http.ReadResponse(br, &http.Request{Method: http.MethodConnect})
+		if err != nil || resp.StatusCode != http.StatusOK {
+			c.Close()
+			return nil, fmt.Errorf("CONNECT: %v %v", resp, err)
+		}
+		return &bufferedConn{c, br}, nil
+	})
+}
+
+// bufferedConn reads what its reader has buffered before the rest of Conn.
+type bufferedConn struct {
+	net.Conn
+	r *bufio.Reader
+}
+
+func (c *bufferedConn) Read(b []byte) (int, error) { return c.r.Read(b) }
+
+// A plaintext HTTP CONNECT proxy on this host (HTTPS_PROXY, which grpc-go
+// follows by default) makes the connection's peer local, but carries the
+// call on in clear text to the target's host: the token is not sent to it
+// over plaintext. A local server on another port is still local.
+func TestCredentials_PlaintextThroughTheEnvironmentsLocalProxyIsRefused(t *testing.T) {
+	f := newFixture(t)
+	lis, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.serve(t, lis)
+	proxy, tunnels := connectProxy(t, lis.Addr().String())
+	tokencreds.SetProxyFromEnvironment(t, func(r *http.Request) (*url.URL, error) {
+		if r.URL.Hostname() == "api.example" { // NO_PROXY lists the others
+			return &url.URL{Scheme: "http", Host: proxy}, nil
+		}
+		return nil, nil
+	})
+
+	_, err = f.call(t, "passthrough:///api.example:50051", dialThroughProxy(proxy), plaintext)
+	if status.Code(err) != codes.Unauthenticated || !errors.Is(err, tokencreds.ErrInsecureTransport) {
+		t.Fatalf("err = %v, want Unauthenticated: %v", err, tokencreds.ErrInsecureTransport)
+	}
+	if n := f.ts.n.Load(); n != 0 {
+		t.Errorf("token source asked %d times, want 0", n)
+	}
+	if n := tunnels.Load(); n != 1 {
+		t.Fatalf("proxy carried %d tunnels, want 1: the test did not go through it", n)
+	}
+
+	// Not to the proxy: a server on another port of this host; a target
+	// the environment's proxy does not cover (a custom dialer's proxy is
+	// the caller's business).
+	direct := grpc.WithContextDialer(func(ctx context.Context, _ string) (net.Conn, error) {
+		return (&net.Dialer{}).DialContext(ctx, "tcp", lis.Addr().String())
+	})
+	for _, tt := range []struct {
+		target string
+		dial   grpc.DialOption
+	}{
+		{"passthrough:///api.example:50051", direct},
+		{"passthrough:///api.local:50051", dialThroughProxy(proxy)},
+	} {
+		got, err := f.call(t, tt.target, tt.dial, plaintext)
+		if err != nil || got.GetCaller().GetSubject() != "svc" {
+			t.Errorf("%s: got %v, %v, want client svc's token sent", tt.target, got.GetCaller(), err)
+		}
+	}
+}
+
 func TestCredentials_TLSToAnotherHostSendsTheToken(t *testing.T) {
 	f := newFixture(t)
 	serverTLS, clientTLS := tlsPair(t)
@@ -306,10 +443,11 @@ func (s *blockingSource) Token() (*oauth2.Token, error) {
 	return &oauth2.Token{AccessToken: s.tok}, nil
 }
 
-// A token endpoint that does not answer (oauth2.TokenSource has no
-// context, and clientcredentials' default HTTP client no timeout) must not
-// hold a call past its own deadline or cancellation.
-func TestCredentials_HungTokenSourceDoesNotOutliveTheCall(t *testing.T) {
+// dialBlocking returns a client of the service, the blockingSource of
+// client svc's tokens that its Credentials (also returned, not used yet)
+// ask, on a connection closed when the test ends.
+func dialBlocking(t *testing.T) (authtestv1.TestServiceClient, *blockingSource, *tokencreds.Credentials) {
+	t.Helper()
 	f := newFixture(t)
 	bufDialer := f.serveBufconn(t)
 	tok, err := f.iss.Token("svc")
@@ -322,8 +460,15 @@ func TestCredentials_HungTokenSourceDoesNotOutliveTheCall(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer conn.Close()
-	client := authtestv1.NewTestServiceClient(conn)
+	t.Cleanup(func() { conn.Close() })
+	return authtestv1.NewTestServiceClient(conn), src, creds
+}
+
+// A token endpoint that does not answer (oauth2.TokenSource has no
+// context, and clientcredentials' default HTTP client no timeout) must not
+// hold a call past its own deadline or cancellation.
+func TestCredentials_HungTokenSourceDoesNotOutliveTheCall(t *testing.T) {
+	client, src, _ := dialBlocking(t)
 
 	// Two calls wait for the same hung request; the source is asked once.
 	errs := make(chan error, 2)
@@ -360,23 +505,75 @@ func TestCredentials_HungTokenSourceDoesNotOutliveTheCall(t *testing.T) {
 	}
 }
 
+// A call without a deadline does not wait for ever for a token endpoint
+// that does not answer: once the source has been asked for longer than the
+// credentials wait (a minute; here shortened), the calls waiting for it,
+// and those that come while it still hangs, fail with Unavailable, without
+// asking it again. Once it answers, calls get its token.
+func TestCredentials_HungTokenSourceFailsCallsWithoutADeadline(t *testing.T) {
+	client, src, creds := dialBlocking(t)
+	tokencreds.SetFetchWait(creds, 50*time.Millisecond)
+
+	const msg = "tokencreds: the token endpoint did not answer in time"
+	for i := range 3 { // the first waits for the hung source, the others come after
+		errs := make(chan error, 1)
+		go func() {
+			_, err := client.Authenticated(context.Background(), &authtestv1.AuthenticatedRequest{})
+			errs <- err
+		}()
+		select {
+		case err := <-errs:
+			if st := status.Convert(err); st.Code() != codes.Unavailable || st.Message() != msg {
+				t.Fatalf("call %d: err = %v, want Unavailable: %s", i+1, err, msg)
+			}
+		case <-time.After(10 * time.Second):
+			t.Fatalf("call %d without a deadline still waits for the hung token source", i+1)
+		}
+	}
+	if n := src.n.Load(); n != 1 {
+		t.Errorf("token source asked %d times, want once while it hangs", n)
+	}
+	close(src.release)
+	// Once the source answers (any moment now), calls get its token.
+	for give := time.Now().Add(10 * time.Second); ; runtime.Gosched() {
+		got, err := client.Authenticated(t.Context(), &authtestv1.AuthenticatedRequest{})
+		if err == nil {
+			if got.GetCaller().GetSubject() != "svc" {
+				t.Errorf("server saw %v, want client svc's token", got.GetCaller())
+			}
+			break
+		}
+		if st := status.Convert(err); st.Code() != codes.Unavailable || st.Message() != msg || time.Now().After(give) {
+			t.Fatalf("after the source answered: %v", err)
+		}
+	}
+}
+
 // A token with an expiry is reused until shortly before it, without asking
-// the source; one without an expiry, or about to expire, is asked for on
-// every call.
+// the source: 10 s, or the margin oauth2.ReuseTokenSourceWithExpiry gave
+// it; one without an expiry, or about to expire, is asked for on every
+// call.
 func TestCredentials_ReusesATokenUntilShortlyBeforeItExpires(t *testing.T) {
 	local := credentials.NewContextWithRequestInfo(peerCtx(&net.TCPAddr{IP: net.IPv4(127, 0, 0, 1)}), credentials.RequestInfo{AuthInfo: insecureInfo()})
 	for _, tc := range []struct {
 		name   string
 		expiry time.Time
-		asked  int64 // source calls for three calls
+		margin time.Duration // of oauth2.ReuseTokenSourceWithExpiry around the source, if set
+		asked  int64         // source calls for three calls
 	}{
-		{"an hour left", time.Now().Add(time.Hour), 1},
-		{"no expiry", time.Time{}, 3},
-		{"expires within oauth2's 10 s margin", time.Now().Add(5 * time.Second), 3},
+		{"an hour left", time.Now().Add(time.Hour), 0, 1},
+		{"no expiry", time.Time{}, 0, 3},
+		{"expires within oauth2's 10 s margin", time.Now().Add(5 * time.Second), 0, 3},
+		{"expires within the source's own margin of a minute", time.Now().Add(30 * time.Second), time.Minute, 3},
+		{"expires after the source's own margin of a second", time.Now().Add(5 * time.Second), time.Second, 1},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			src := &countingSource{next: oauth2.StaticTokenSource(&oauth2.Token{AccessToken: "at", Expiry: tc.expiry})}
-			creds := tokencreds.New(src)
+			var ts oauth2.TokenSource = src
+			if tc.margin != 0 {
+				ts = oauth2.ReuseTokenSourceWithExpiry(nil, src, tc.margin)
+			}
+			creds := tokencreds.New(ts)
 			for range 3 {
 				md, err := creds.GetRequestMetadata(local)
 				if err != nil || md["authorization"] != "Bearer at" {
@@ -797,7 +994,7 @@ func TestCredentials_PanickingOrMissingTokenSourceFailsTheCall(t *testing.T) {
 		c    *tokencreds.Credentials
 		code codes.Code
 	}{
-		"panicking source":   {tokencreds.New(panickingSource{}), codes.Unauthenticated},
+		"panicking source":   {quiet(tokencreds.New(panickingSource{})), codes.Unauthenticated},
 		"nil source":         {tokencreds.New(nil), codes.Internal},
 		"zero Credentials":   {&tokencreds.Credentials{}, codes.Internal},
 		"NewDPoP nil source": {tokencreds.NewDPoP(nil, newSigner(t)), codes.Internal},
@@ -812,6 +1009,57 @@ func TestCredentials_PanickingOrMissingTokenSourceFailsTheCall(t *testing.T) {
 		})
 	}
 }
+
+// quiet makes c log nowhere, and returns it.
+func quiet(c *tokencreds.Credentials) *tokencreds.Credentials {
+	tokencreds.SetLogger(c, slog.New(slog.DiscardHandler))
+	return c
+}
+
+// A panic of the TokenSource, which fails the calls with a fixed message,
+// is logged with its value and the stack where it happened, once per
+// panic, so that the bug does not go unseen.
+func TestCredentials_TokenSourcePanicIsLoggedWithItsStack(t *testing.T) {
+	local := credentials.NewContextWithRequestInfo(peerCtx(&net.UnixAddr{Name: "/run/api.sock", Net: "unix"}), credentials.RequestInfo{AuthInfo: insecureInfo()})
+	var logged bytes.Buffer
+	c := tokencreds.New(panickingSource{})
+	tokencreds.SetLogger(c, slog.New(slog.NewJSONHandler(&logged, nil)))
+	for i := range 2 { // the second within the backoff: no new panic
+		if _, err := c.GetRequestMetadata(local); status.Code(err) != codes.Unauthenticated {
+			t.Fatalf("call %d: err %v, want Unauthenticated", i+1, err)
+		}
+	}
+	var entries []map[string]any
+	for line := range strings.Lines(logged.String()) {
+		var e map[string]any
+		if err := json.Unmarshal([]byte(line), &e); err != nil {
+			t.Fatalf("log line %q: %v", line, err)
+		}
+		entries = append(entries, e)
+	}
+	if len(entries) != 1 {
+		t.Fatalf("logged %d entries, want 1: %s", len(entries), logged.String())
+	}
+	e := entries[0]
+	if e["level"] != "ERROR" || e["panic"] != "token source bug" || !strings.Contains(fmt.Sprint(e["stack"]), "panickingSource.Token") {
+		t.Errorf("logged %v, want the panic's value and a stack through panickingSource.Token at ERROR", e)
+	}
+
+	// A logger that panics too does not end the process: the call fails
+	// all the same.
+	c = tokencreds.New(panickingSource{})
+	tokencreds.SetLogger(c, slog.New(panickingHandler{slog.DiscardHandler}))
+	if _, err := c.GetRequestMetadata(local); status.Code(err) != codes.Unauthenticated {
+		t.Fatalf("with a panicking logger: err %v, want Unauthenticated", err)
+	}
+}
+
+// panickingHandler is a faulty slog.Handler that panics on every record.
+type panickingHandler struct{ slog.Handler }
+
+func (panickingHandler) Enabled(context.Context, slog.Level) bool { return true }
+
+func (panickingHandler) Handle(context.Context, slog.Record) error { panic("log handler bug") }
 
 // exitingSource is a faulty TokenSource that ends its goroutine, as a
 // test's fake calling t.FailNow does.
