@@ -292,7 +292,11 @@ func (s *conditionStream) RecvMsg(m any) error {
 	if err := s.ServerStream.RecvMsg(m); err != nil {
 		return err
 	}
-	return s.gate.check(s.ServerStream.Context(), m)
+	err := s.gate.check(s.ServerStream.Context(), m)
+	if err != nil {
+		dropMessage(m)
+	}
+	return err
 }
 
 func (s *conditionStream) SendMsg(m any) error {

@@ -6,6 +6,7 @@ import (
 
 	middleware "github.com/grpc-ecosystem/go-grpc-middleware/v2"
 	"google.golang.org/grpc"
+	"google.golang.org/protobuf/proto"
 
 	"github.com/grpcauth/grpcauth/verifier"
 )
@@ -140,14 +141,27 @@ func (s *expiringStream) SendMsg(m any) error {
 
 // RecvMsg checks the cut again once the message has arrived: a receive
 // already blocked when the token was cut returns the client's next message,
-// which must not reach the handler either.
+// which must not reach the handler either, so it is cleared from m.
 func (s *expiringStream) RecvMsg(m any) error {
 	if err := s.cut(); err != nil {
 		return err
 	}
 	err := s.ServerStream.RecvMsg(m)
 	if cut := s.cut(); cut != nil {
+		if err == nil {
+			dropMessage(m)
+		}
 		return cut
 	}
 	return err
+}
+
+// dropMessage clears m, a message a receive has filled but must not
+// deliver (it arrived after the cut, or its method's condition refused
+// it): a handler receiving with RecvMsg into a message of its own could
+// still read it there, as Guard.Received asks adapters to prevent.
+func dropMessage(m any) {
+	if pm, ok := m.(proto.Message); ok {
+		proto.Reset(pm)
+	}
 }

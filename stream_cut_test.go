@@ -13,6 +13,7 @@ import (
 	middleware "github.com/grpc-ecosystem/go-grpc-middleware/v2"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
+	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/reflect/protoreflect"
 
 	authtestv1 "github.com/grpcauth/grpcauth/internal/testproto/authtest/v1"
@@ -419,5 +420,68 @@ func TestStream_OuterWrappedStreamKeepsItsContext(t *testing.T) {
 	}
 	if err := <-after; err != nil {
 		t.Fatalf("after the handler returned: %v", err)
+	}
+}
+
+// fillingStream is a server stream whose RecvMsg fills m with a message
+// of the client's (unknown fields standing for its content), calling
+// during first: the stream is cut, or refused, while the message arrives.
+type fillingStream struct {
+	grpc.ServerStream
+	ctx    context.Context
+	during func()
+}
+
+func (s *fillingStream) Context() context.Context { return s.ctx }
+
+func (s *fillingStream) RecvMsg(m any) error {
+	if s.during != nil {
+		s.during()
+	}
+	m.(proto.Message).ProtoReflect().SetUnknown(protoreflect.RawFields{0x08, 0x2a}) // field 1 = 42
+	return nil
+}
+
+// A message that a receive returns no more (it arrived after the cut, or
+// the condition refused it) is cleared from the handler's message, as
+// Guard.Received asks of an adapter: a handler receiving with RecvMsg
+// into a message of its own finds nothing of it there.
+func TestStream_RefusedMessageIsClearedFromTheHandlersMessage(t *testing.T) {
+	claims, err := verifier.NewClaims(map[string]any{"sub": "user-1", "scp": []string{"test:stream"}, "exp": t0.Add(time.Hour).Unix()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tt := range []struct {
+		name   string
+		code   codes.Code
+		reason string
+	}{{"cut while it arrived", codes.Unauthenticated, ReasonTokenExpired}, {"refused by the condition", codes.PermissionDenied, ReasonConditionFailed}} {
+		t.Run(tt.name, func(t *testing.T) {
+			clock := newFakeClock()
+			cfg := Config{Verifier: staticVerifier{claims: claims}, Now: func() time.Time { return t0 }, afterFunc: clock.AfterFunc, Logger: discardLogger()}
+			if tt.reason == ReasonConditionFailed {
+				cfg.Conditions = firstOnly{&atomic.Int32{}}
+				cfg.Rules = map[string]*grpcauthv1.Rule{"/authtest.v1.TestService/BidiStream": {Scopes: []string{"test:stream"}, Condition: "first only"}}
+			}
+			a := mustNew(t, cfg)
+			ss := &fillingStream{ctx: grpc.NewContextWithServerTransportStream(bearerCtx("tok"), discardStream{})}
+			info := &grpc.StreamServerInfo{FullMethod: "/authtest.v1.TestService/BidiStream", IsClientStream: true, IsServerStream: true}
+			err := a.StreamServerInterceptor()(nil, ss, info, func(_ any, s grpc.ServerStream) error {
+				var m authtestv1.BidiStreamRequest
+				if err := s.RecvMsg(&m); err != nil || proto.Size(&m) == 0 {
+					t.Fatalf("first message: %v, %d bytes", err, proto.Size(&m))
+				}
+				if tt.reason == ReasonTokenExpired {
+					ss.during = func() { (<-clock.added).fire() }
+				}
+				err := s.RecvMsg(&m)
+				checkStatus(t, err, tt.code, tt.reason)
+				if n := proto.Size(&m); n != 0 {
+					t.Errorf("the refused message is still in the handler's message (%d bytes)", n)
+				}
+				return err
+			})
+			checkStatus(t, err, tt.code, tt.reason)
+		})
 	}
 }
