@@ -561,8 +561,13 @@ func headerIndex(name []byte) int {
 
 // ParseClaims decodes the registered claims of a payload that must be
 // exactly one JSON object. A registered claim of the wrong type is an
-// error: ErrAud, ErrDate, or a *TypeError naming the claim. Anything that
-// is not such an object (not JSON, invalid UTF-8) is ErrClaims.
+// error: ErrAud, ErrDate, ErrEscapedString, or a *TypeError naming the
+// claim. Anything that is not such an object (not JSON, invalid UTF-8) is
+// ErrClaims. Errors come in the order of the text, but for the pre-pass's
+// (ErrDepth, ErrCase, and ErrClaims for an outermost member name that is
+// not a valid string, or for a text that is not valid JSON and has member
+// names over 64 bytes on a path), which come first: so a registered claim
+// of the wrong type before a syntax error gives the claim's error.
 func ParseClaims(b []byte) (Claims, error) { return parseClaims(b, false) }
 
 // parseClaims is ParseClaims, with the pre-pass always first when
@@ -955,7 +960,9 @@ type shape struct {
 	depth       int
 	caseVariant bool
 	// invalid reports an outermost member name that is not a valid JSON
-	// string (an unterminated one, a bad escape, invalid UTF-8); scan
+	// string: an unterminated one, or an escaped one short enough for
+	// matchName to unescape (maxEscapedNameLen) that holds a bad escape or
+	// invalid UTF-8 (the decoder refuses any other invalid name); scan
 	// stops there.
 	invalid bool
 	// pathNames is the most text of member names that is on the path to
