@@ -195,6 +195,59 @@ func TestVerify_LongTypRejectionCostIsBounded(t *testing.T) {
 	}
 }
 
+// TestVerifyAccessToken_EscapedMemberNameCostsNoMoreThanAPlainOne: the
+// decoder's errors carry a JSON Pointer built from the member names on its
+// path, and it unescapes an escaped one by growing a buffer to the length
+// of the rest of the input: a 4-byte "\n" before a syntax error, or an
+// escaped "\u0069ss" whose value has the wrong type, cost a copy of the
+// whole text after it (found in review: 1.89 bytes per token byte, twice
+// the plain name's cost). Rejecting such a token costs no more than the
+// same token with a plain name.
+func TestVerifyAccessToken_EscapedMemberNameCostsNoMoreThanAPlainOne(t *testing.T) {
+	if raceEnabled {
+		t.Skip("allocation measurement; run without -race (see the README's test command)")
+	}
+	f := newFixture(t, grpcauthtest.Config{}, nil)
+	ready(t, f.v)
+	ctx := context.Background()
+	h := b64raw(`{"alg":"RS256","kid":"` + f.iss.KeyID() + `"}`)
+	pad := strings.Repeat(" ", 32800) // past a size class, as the worst case is
+	padString := `"` + strings.Repeat("p", 32800) + `"`
+	for _, tc := range []struct {
+		name, escaped, plain string // the token's header and payload, each with an escaped and a plain name
+		want                 error
+	}{
+		{"syntax error after an escaped name", `{"\n":x` + pad, `{"n":x` + pad, ErrMalformed},
+		{"syntax error after a nested escaped name", `{"a":{"\n":x` + pad, `{"a":{"n":x` + pad, ErrMalformed},
+		{"escaped iss of the wrong type", `{"\u0069ss":1,"x":` + padString + `}`, `{"iss":1,"x":` + padString + `}`, ErrMalformed},
+		{"escaped aud of the wrong type", `{"\u0061ud":1,"x":` + padString + `}`, `{"aud":1,"x":` + padString + `}`, ErrMalformed},
+		{"escaped kid in the header, escaped value over 1 KiB", `{"alg":"RS256","\u006bid":"\u0061` + strings.Repeat("k", 1100) + `","x":` + padString + `}`,
+			`{"alg":"RS256","kid":"\u0061` + strings.Repeat("k", 1100) + `","x":` + padString + `}`, ErrMalformed},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			token := func(text string) string {
+				if strings.HasPrefix(text, `{"alg"`) {
+					return b64raw(text) + "." + b64raw(`{"iss":"x"}`) + ".c2ln"
+				}
+				return h + "." + b64raw(text) + ".c2ln"
+			}
+			cost := func(tok string) uint64 {
+				var err error
+				n := alloctest.Bytes(5, func() { _, err = f.v.VerifyAccessToken(ctx, tok) })
+				if !errors.Is(err, tc.want) {
+					t.Fatalf("got %v, want %v", err, tc.want)
+				}
+				return n
+			}
+			escaped, plain := cost(token(tc.escaped)), cost(token(tc.plain))
+			t.Logf("escaped name: %d B allocated; plain name: %d B", escaped, plain)
+			if escaped > plain+1<<10 {
+				t.Fatalf("rejecting the token with an escaped name allocated %d bytes, with a plain one %d", escaped, plain)
+			}
+		})
+	}
+}
+
 // FuzzRejectionCost checks the rejection-cost bound on arbitrary input:
 // whatever VerifyAccessToken rejects, it rejects allocating at most twice
 // the token's length plus rejectionAllowance.

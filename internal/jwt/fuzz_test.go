@@ -15,7 +15,8 @@ import (
 
 // reference computes scan's shape of a valid JSON text with the decoder's
 // own tokenizer (nesting depth, whether a member name of the outermost
-// object is a case variant of one of names), and what the members loop
+// object is a case variant of one of names, the longest text of names on
+// a path, whether a name holds an escape), and what the members loop
 // records of the outermost object's names: how many, which of names,
 // the length of those with escapes, and again the case variants. Of an
 // invalid text it computes them up to the tokenizer's first error, which
@@ -40,7 +41,11 @@ func reference(b []byte, names []string) (shape, memberNames, error) {
 		k := tok.Kind()
 		switch kind, length := d.StackIndex(depth); {
 		case k == '"' && kind == '{' && length%2 == 1: // a member name
-			n := len(quotedBefore(b, int(d.InputOffset()))) - 2
+			raw := quotedBefore(b, int(d.InputOffset()))
+			n := len(raw) - 2
+			if depth < MaxDepth+2 { // scan's levels
+				sh.escapedName = sh.escapedName || bytes.IndexByte(raw, '\\') >= 0
+			}
 			path += n - name[depth]
 			name[depth] = n
 			sh.pathNames = max(sh.pathNames, path)
@@ -119,6 +124,9 @@ func FuzzScan(f *testing.F) {
 		if !valid {
 			if !got.invalid && got.depth <= MaxDepth && got.pathNames < want.pathNames {
 				t.Fatalf("scan(%q).pathNames = %d, the decoder read %d before its error", b, got.pathNames, want.pathNames)
+			}
+			if !got.invalid && got.depth <= MaxDepth && want.escapedName && !got.escapedName {
+				t.Fatalf("scan(%q) found no escaped name, the decoder read one before its error", b)
 			}
 			return
 		}
@@ -212,6 +220,7 @@ func FuzzDecodeFirst(f *testing.F) {
 		`{"alg":"a","kid":"k"`, `{"` + strings.Repeat("a", 200) + `":1,"alg":"\"x"}`, `{}`, ` {"iss":null} `,
 		`{"iss":1,"` + strings.Repeat("a", 65) + `":1}`, `{"scp":["s"],"` + strings.Repeat("a", 65) + `":x}`,
 		`{"iss":"a","` + strings.Repeat("a", 65) + `":1,"ISS":1,"aud":1}`, `{"kid":"k","` + strings.Repeat("/", 65) + `" x}`,
+		`{"\n":x}`, `{"iss":1,"\n":x}`, `{"a":{"\n":1},"aud":{}}`, `{"\u0069ss":1}`, `{"\u006bid":1,"alg":x}`,
 	} {
 		f.Add([]byte(s))
 	}

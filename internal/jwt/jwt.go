@@ -25,9 +25,9 @@
 // before the decoder sees the input, aud arrays longer than MaxAudiences
 // and escaped string values longer than 1 KiB while it decodes them, no
 // member name is unescaped on the heap, and no invalid text reaches the
-// decoder while long member names could be on its path (its syntax errors
-// name the path), so that rejecting a token allocates at most twice its
-// length plus a small constant. See docs/verifier.md.
+// decoder while long or escaped member names could be on its path (its
+// syntax errors name the path), so that rejecting a token allocates at
+// most twice its length plus a small constant. See docs/verifier.md.
 package jwt
 
 import (
@@ -309,15 +309,15 @@ func (c *claimsObject) stringField(name string) *string {
 // in place, or unescaped on the stack (matchName).
 func members(d *jsontext.Decoder, names nameSet, seen *memberNames, decode func(name string, d *jsontext.Decoder) error) error {
 	return eachMember(d, func(quoted jsontext.Value) error {
-		if seen.text != nil && len(quoted)-2 > maxPathNames {
+		escaped := bytes.IndexByte(quoted, '\\') >= 0
+		if seen.text != nil && (escaped || len(quoted)-2 > maxPathNames) {
 			if !validJSON(seen.text) {
 				// A SyntacticError, which Unmarshal passes on as it is: any
 				// other error it wraps with the path's pointer, this name in it.
-				return &jsontext.SyntacticError{Err: errLongName}
+				return &jsontext.SyntacticError{Err: errCostlyName}
 			}
 			seen.text = nil // valid: no syntax error can follow
 		}
-		escaped := bytes.IndexByte(quoted, '\\') >= 0
 		variant, exact, ok := matchName(quoted, escaped, names)
 		if !ok {
 			return ErrClaims
@@ -333,7 +333,15 @@ func members(d *jsontext.Decoder, names nameSet, seen *memberNames, decode func(
 		if exact < 0 {
 			return d.SkipValue()
 		}
-		return decode(names.list()[exact], d)
+		err := decode(names.list()[exact], d)
+		if err != nil && escaped {
+			// Unmarshal would wrap err with a JSON Pointer to it, unescaping
+			// this name from its start to the end of the text (see
+			// maxPathNames); a SemanticError with its pointer set it leaves
+			// as it is.
+			return &jsonv2.SemanticError{JSONPointer: jsontext.Pointer("/" + names.list()[exact]), Err: err}
+		}
+		return err
 	})
 }
 
@@ -561,8 +569,14 @@ func headerIndex(name []byte) int {
 
 // ParseClaims decodes the registered claims of a payload that must be
 // exactly one JSON object. A registered claim of the wrong type is an
-// error: ErrAud, ErrDate, or a *TypeError naming the claim. Anything that
-// is not such an object (not JSON, invalid UTF-8) is ErrClaims.
+// error: ErrAud, ErrDate, ErrEscapedString, or a *TypeError naming the
+// claim. Anything that is not such an object (not JSON, invalid UTF-8) is
+// ErrClaims. Errors come in the order of the text, but for the pre-pass's
+// (ErrDepth, ErrCase, and ErrClaims for an outermost member name that is
+// not a valid string, or for a text that is not valid JSON and has member
+// names over 64 bytes, or an escaped one, on a path), which come first: so
+// a registered claim of the wrong type before a syntax error gives the
+// claim's error.
 func ParseClaims(b []byte) (Claims, error) { return parseClaims(b, false) }
 
 // parseClaims is ParseClaims, with the pre-pass always first when
@@ -796,9 +810,9 @@ type memberNames struct {
 	caseVariant bool
 	escaped     int // the length of the text of the names that hold escapes
 	// text, when set, is the whole JSON text being decoded: at the first
-	// name whose text is longer than maxPathNames, members reads on only
-	// if validJSON accepts it, and stops with errLongName if not (see
-	// decodeObject).
+	// name whose text is longer than maxPathNames or holds an escape,
+	// members reads on only if validJSON accepts it, and stops with
+	// errCostlyName if not (see decodeObject).
 	text []byte
 }
 
@@ -806,12 +820,15 @@ type memberNames struct {
 // decoder's path when it can meet a syntax error: the error's JSON Pointer
 // names them, and building it costs 6-12 times their length (escaping '/'
 // and '~' doubles it), which for long names would break the
-// rejection-cost bound. See decodeObject.
+// rejection-cost bound. An escaped name must not be on it either, however
+// short: the decoder unescapes it into a buffer that it first grows by the
+// length of the rest of the text, from the name to the end. See
+// decodeObject.
 const maxPathNames = 64
 
-// errLongName stops a decode at a member name longer than maxPathNames in
-// a text that is not valid JSON.
-var errLongName = errors.New("jwt: long member name")
+// errCostlyName stops a decode at a member name longer than maxPathNames,
+// or holding an escape, in a text that is not valid JSON.
+var errCostlyName = errors.New("jwt: long or escaped member name")
 
 // refusal is the pre-pass's reason to refuse a JSON text before the
 // decoder reads it.
@@ -845,16 +862,20 @@ const (
 // once.
 //
 // The decoder's syntax errors name the path to the error in a JSON
-// Pointer, which costs several times the length of the member names on it
-// (see maxPathNames). So no invalid text reaches the decoder while more
-// than maxPathNames of names could be on its path: the pre-pass measures
-// the names on every path of any text (shape.pathNames), and a text with
-// longer paths is refused as not JSON unless validJSON, which builds no
-// pointer, accepts it, whatever error the decoder would have met first. In
-// the decoder-first order, where every name is the outermost object's (the
-// only one), the member loop runs validJSON at the first longer name, and
+// Pointer, which costs several times the length of the member names on it,
+// and the length of the rest of the text for an escaped one (see
+// maxPathNames). So no invalid text reaches the decoder while more than
+// maxPathNames of names, or an escaped name, could be on its path: the
+// pre-pass measures the names on every path of any text (shape.pathNames,
+// shape.escapedName), and a text with longer paths or an escaped name is
+// refused as not JSON unless validJSON, which builds no pointer, accepts
+// it, whatever error the decoder would have met first. In the
+// decoder-first order, where every name is the outermost object's (the
+// only one), the member loop runs validJSON at the first such name, and
 // reads on if it accepts the text (no syntax error can follow), or stops:
-// the text is read once either way.
+// the text is read once either way. (The errors of a registered member's
+// value name its path too; members gives them a pointer of its own when
+// the member's name is escaped.)
 func decodeObject(b []byte, v jsonv2.UnmarshalerFrom, seen *memberNames, names nameSet, prePassFirst bool) (refusal, error) {
 	var err error
 	decoded := !prePassFirst && bytes.Count(b, []byte("{")) == 1 && bytes.Count(b, []byte("["))+1 <= MaxDepth
@@ -876,9 +897,9 @@ func decodeObject(b []byte, v jsonv2.UnmarshalerFrom, seen *memberNames, names n
 		return deep, nil
 	case sh.caseVariant:
 		return caseVariant, nil
-	case errors.Is(err, errLongName):
+	case errors.Is(err, errCostlyName):
 		return invalid, nil // validJSON refused it (members)
-	case sh.pathNames > maxPathNames && !validJSON(b):
+	case (sh.pathNames > maxPathNames || sh.escapedName) && !validJSON(b):
 		return invalid, nil
 	case decoded:
 		return none, err
@@ -955,7 +976,9 @@ type shape struct {
 	depth       int
 	caseVariant bool
 	// invalid reports an outermost member name that is not a valid JSON
-	// string (an unterminated one, a bad escape, invalid UTF-8); scan
+	// string: an unterminated one, or an escaped one short enough for
+	// matchName to unescape (maxEscapedNameLen) that holds a bad escape or
+	// invalid UTF-8 (the decoder refuses any other invalid name); scan
 	// stops there.
 	invalid bool
 	// pathNames is the most text of member names that is on the path to
@@ -967,6 +990,9 @@ type shape struct {
 	// text nested deeper than MaxDepth only the outer MaxDepth+1 levels
 	// count.
 	pathNames int
+	// escapedName reports a string counted in pathNames that holds an
+	// escape.
+	escapedName bool
 }
 
 // scan makes one pass over the JSON text b. It tracks strings only to skip
@@ -994,6 +1020,7 @@ func scan(b []byte, names nameSet) shape {
 				path += end - i - 1 - name[depth]
 				name[depth] = end - i - 1
 				sh.pathNames = max(sh.pathNames, path)
+				sh.escapedName = sh.escapedName || escaped
 			}
 			nameNext = false
 			if expectName {
