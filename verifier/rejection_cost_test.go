@@ -195,7 +195,7 @@ func TestVerify_LongTypRejectionCostIsBounded(t *testing.T) {
 	}
 }
 
-// TestVerifyAccessToken_EscapedMemberNameCostsNoMoreThanAPlainOne: the
+// TestRejectionCost_EscapedMemberNameCostsNoMoreThanAPlainOne: the
 // decoder's errors carry a JSON Pointer built from the member names on its
 // path, and it unescapes an escaped one by growing a buffer to the length
 // of the rest of the input: a 4-byte "\n" before a syntax error, or an
@@ -203,7 +203,7 @@ func TestVerify_LongTypRejectionCostIsBounded(t *testing.T) {
 // whole text after it (found in review: 1.89 bytes per token byte, twice
 // the plain name's cost). Rejecting such a token costs no more than the
 // same token with a plain name.
-func TestVerifyAccessToken_EscapedMemberNameCostsNoMoreThanAPlainOne(t *testing.T) {
+func TestRejectionCost_EscapedMemberNameCostsNoMoreThanAPlainOne(t *testing.T) {
 	if raceEnabled {
 		t.Skip("allocation measurement; run without -race (see the README's test command)")
 	}
