@@ -90,11 +90,7 @@ func TestServeCall_StreamEndsWithExpiredWhenItsTokenExpires(t *testing.T) {
 		})
 	}()
 	<-started
-	timer := <-clock.added
-	if want := 10*time.Minute + verifier.DefaultClockSkew; timer.d != want {
-		t.Errorf("timer set for %v, want %v", timer.d, want)
-	}
-	timer.fire()
+	clock.checkCutIn(t, <-clock.added, 10*time.Minute+verifier.DefaultClockSkew)
 	checkStatus(t, <-result, codes.Unauthenticated, ReasonTokenExpired)
 }
 
@@ -118,7 +114,7 @@ func TestServeCall_MessageReceivedAfterExpiryIsRefused(t *testing.T) {
 		})
 	}()
 	<-fire
-	(<-clock.added).fire()
+	clock.expire(<-clock.added)
 	fire <- struct{}{}
 	checkStatus(t, <-received, codes.Unauthenticated, ReasonTokenExpired)
 	checkStatus(t, <-result, codes.Unauthenticated, ReasonTokenExpired)

@@ -320,7 +320,7 @@ func TestStream_CutCarriesTheInvalidTokenChallenge(t *testing.T) {
 	// receives, and checks the cut's challenge.
 	expireBidi := func(t *testing.T, s grpc.BidiStreamingClient[authtestv1.BidiStreamRequest, authtestv1.BidiStreamResponse], clock *fakeClock, want string) {
 		t.Helper()
-		(<-clock.added).fire()
+		clock.expire(<-clock.added)
 		_ = s.Send(&authtestv1.BidiStreamRequest{})
 		_, err := s.Recv()
 		check(t, err, ReasonTokenExpired, s.Trailer().Get(MetadataWWWAuthenticate), want)
@@ -358,7 +358,7 @@ func TestStream_CutCarriesTheInvalidTokenChallenge(t *testing.T) {
 	})
 	t.Run("expired, DPoP", func(t *testing.T) {
 		clock := newFakeClock()
-		d := newDPoPEnv(t, func(c *Config, _ *verifier.Config) { c.afterFunc = clock.AfterFunc })
+		d := newDPoPEnv(t, func(c *Config, _ *verifier.Config) { c.Now, c.afterFunc = clock.Now, clock.AfterFunc })
 		d.svc.streamStarted = make(chan struct{}, 1)
 		tok := d.token(t, map[string]any{"sub": "user-1", "exp": t0.Add(10 * time.Minute)},
 			grpcauthtest.WithScopes("test:stream"), grpcauthtest.WithDPoPKey(d.key.PublicKey()))

@@ -182,7 +182,10 @@ type Config struct {
 	// verifier would start refusing its token; behind a verifier of
 	// several issuers or kinds (verifier.MultiVerifier,
 	// introspect.Combined), the skew of the one that accepted it (their
-	// ClockSkewFor method).
+	// ClockSkewFor method). The cut follows Now, the clock unary calls
+	// are checked on, read at least once a minute: a suspend of the host
+	// or a forward step of the wall clock, which Go's timers do not see,
+	// delays it by at most a minute.
 	SkipStreamExpiry bool
 
 	// Now returns the current time. Default time.Now. For tests.

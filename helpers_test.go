@@ -364,15 +364,19 @@ func checkStatus(t testing.TB, err error, code codes.Code, reason string) {
 	}
 }
 
-// fakeClock is a controllable Now and afterFunc.
+// fakeClock is a controllable Now and afterFunc. Its Now starts at t0 and
+// moves only when a test moves it: not when a timer fires, as a wall clock
+// that a suspend of the host or a step skips past timers.
 type fakeClock struct {
-	mu     sync.Mutex
-	timers []*fakeTimer
-	added  chan *fakeTimer
+	mu      sync.Mutex
+	timers  []*fakeTimer
+	added   chan *fakeTimer
+	elapsed atomic.Int64 // Now's time past t0
 }
 
 type fakeTimer struct {
 	d          time.Duration
+	set        time.Time // Now when the timer was set
 	f          func()
 	fired      atomic.Bool
 	stopped    atomic.Bool
@@ -383,12 +387,65 @@ type fakeTimer struct {
 func newFakeClock() *fakeClock { return &fakeClock{added: make(chan *fakeTimer, 16)} }
 
 func (c *fakeClock) AfterFunc(d time.Duration, f func()) timer {
-	ft := &fakeTimer{d: d, f: f, stopCalled: make(chan struct{})}
+	ft := &fakeTimer{d: d, set: c.Now(), f: f, stopCalled: make(chan struct{})}
 	c.mu.Lock()
 	c.timers = append(c.timers, ft)
 	c.mu.Unlock()
 	c.added <- ft
 	return ft
+}
+
+// Now is the clock's wall-clock time, for Config.Now.
+func (c *fakeClock) Now() time.Time { return t0.Add(time.Duration(c.elapsed.Load())) }
+
+// setNow moves Now to at.
+func (c *fakeClock) setNow(at time.Time) { c.elapsed.Store(int64(at.Sub(t0))) }
+
+// pastExpiry moves Now a day on: past the exp, plus the clock skew, of
+// every test's token, so that a stream's expiry timer that fires cuts it.
+func (c *fakeClock) pastExpiry() { c.setNow(c.Now().Add(24 * time.Hour)) }
+
+// expire fires ft, a stream's expiry timer, with Now past the token's
+// expiry (pastExpiry): the stream is cut.
+func (c *fakeClock) expire(ft *fakeTimer) {
+	c.pastExpiry()
+	ft.fire()
+}
+
+// fireNext fires ft and returns the timer its function set, or nil.
+func (c *fakeClock) fireNext(ft *fakeTimer) *fakeTimer {
+	c.mu.Lock()
+	n := len(c.timers)
+	c.mu.Unlock()
+	ft.fire()
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if len(c.timers) == n {
+		return nil
+	}
+	return c.timers[len(c.timers)-1]
+}
+
+// checkCutIn checks that ft, a stream's expiry timer, cuts the stream want
+// after it was set (the token's exp plus the clock skew), not before: ft
+// waits want, or maxExpiryWait if less; fired a nanosecond before the cut,
+// it is set again for that nanosecond; fired then, it cuts the stream, and
+// sets no other.
+func (c *fakeClock) checkCutIn(t *testing.T, ft *fakeTimer, want time.Duration) {
+	t.Helper()
+	if ft.d != min(want, maxExpiryWait) {
+		t.Fatalf("expiry timer set for %v, want %v: the cut in %v, or at most %v", ft.d, min(want, maxExpiryWait), want, maxExpiryWait)
+	}
+	cut := ft.set.Add(want)
+	c.setNow(cut.Add(-time.Nanosecond))
+	next := c.fireNext(ft)
+	if next == nil || next.d != time.Nanosecond {
+		t.Fatalf("expiry timer fired a nanosecond before the cut in %v: set again %v, want for 1ns", want, next)
+	}
+	c.setNow(cut)
+	if again := c.fireNext(next); again != nil {
+		t.Fatalf("expiry timer fired at the cut in %v: set again for %v, want the cut", want, again.d)
+	}
 }
 
 // Stop reports whether it stopped the timer before it fired.

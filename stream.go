@@ -55,9 +55,12 @@ func withContext(ss grpc.ServerStream, ctx context.Context) grpc.ServerStream {
 // returns, even nil, runUntilExpiry returns that status error, with the
 // cut's www-authenticate challenge set (setCutChallenge), so that the
 // caller cannot mistake the cut for a normal end of stream; otherwise it
-// returns serve's result. The timers are stopped and the context released
-// when serve returns, so nothing outlives the stream. Claims without exp
-// set no expiry timer.
+// returns serve's result. The time to the cut is read on Config.Now, again
+// each time the expiry timer fires, which it does at least every
+// maxExpiryWait: a suspend or a wall-clock step delays the cut by at most
+// that. The timers are stopped and the context released when serve
+// returns, so nothing outlives the stream. Claims without exp set no
+// expiry timer.
 //
 // A receive already blocked when the token expires stays blocked until the
 // client sends, closes or cancels, or the connection ends, since grpc-go
@@ -74,9 +77,11 @@ func withContext(ss grpc.ServerStream, ctx context.Context) grpc.ServerStream {
 // first ends the watch instead (streamWatch.settle).
 func (a *Authenticator) runUntilExpiry(ctx context.Context, method string, claims verifier.Claims, serve func(ctx context.Context, w *streamWatch) error) error {
 	var d time.Duration
+	var cutAt time.Time
 	exp := claims.Expiry()
 	if !exp.IsZero() {
-		if d = exp.Add(a.skewFor(claims)).Sub(a.now()); d <= 0 {
+		cutAt = exp.Add(a.skewFor(claims))
+		if d = cutAt.Sub(a.now()); d <= 0 {
 			// Expired between the decision and now (the clock moved on):
 			// a cut before the start, reported like any other.
 			a.reportCut(ctx, method, rejStreamExpired, errStreamExpired)
@@ -86,7 +91,7 @@ func (a *Authenticator) runUntilExpiry(ctx context.Context, method string, claim
 	}
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
-	w := &streamWatch{a: a, ctx: ctx, cancel: cancel, method: method}
+	w := &streamWatch{a: a, ctx: ctx, cancel: cancel, method: method, cutAt: cutAt}
 	served := false
 	defer func() {
 		if !served {
@@ -96,7 +101,7 @@ func (a *Authenticator) runUntilExpiry(ctx context.Context, method string, claim
 		}
 	}()
 	if !exp.IsZero() {
-		w.expiry = w.after(d, func() { w.end(rejStreamExpired, errStreamExpired) })
+		w.armExpiry(d)
 	}
 	w.startRevalidation()
 	err := serve(ctx, w)

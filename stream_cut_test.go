@@ -39,7 +39,8 @@ func TestStream_TimerFiringAfterTheHandlerReturnedReportsNothing(t *testing.T) {
 	rec.mu.Lock()
 	n := len(rec.ds)
 	rec.mu.Unlock()
-	timer.f() // the timer's goroutine runs now
+	clock.pastExpiry()
+	timer.f() // the timer's goroutine runs now, past the expiry
 	rec.mu.Lock()
 	defer rec.mu.Unlock()
 	if len(rec.ds) != n {
@@ -154,7 +155,8 @@ func checkPanicStopsTheExpiryTimer(t *testing.T, e *env, clock *fakeClock, rec *
 	default:
 		t.Fatal("the expiry timer was not stopped")
 	}
-	timer.f() // had it fired anyway
+	clock.pastExpiry()
+	timer.f() // had it fired anyway, past the expiry
 	rec.mu.Lock()
 	defer rec.mu.Unlock()
 	if len(rec.ds) != 1 || !rec.ds[0].Allowed {
@@ -185,7 +187,7 @@ func TestStream_ConditionRefusalBeforeTheExpiryIsTheOnlyRefusal(t *testing.T) {
 					})
 				}()
 				checkStatus(t, <-refused, codes.PermissionDenied, ReasonConditionFailed)
-				(<-clock.added).fire()
+				clock.expire(<-clock.added)
 				close(hold)
 				result = <-done
 			} else {
@@ -195,7 +197,7 @@ func TestStream_ConditionRefusalBeforeTheExpiryIsTheOnlyRefusal(t *testing.T) {
 					t.Fatal(err)
 				}
 				checkStatus(t, <-e.svc.bidiRefused, codes.PermissionDenied, ReasonConditionFailed)
-				(<-clock.added).fire()
+				clock.expire(<-clock.added)
 				close(e.svc.bidiHold)
 				_, result = s.Recv()
 			}
@@ -240,7 +242,7 @@ func TestStream_CutWhileTheConditionRunsIsTheOnlyRefusal(t *testing.T) {
 				c.Conditions = cond
 				c.Rules = map[string]*grpcauthv1.Rule{"/authtest.v1.TestService/BidiStream": {Scopes: []string{"test:stream"}, Condition: "cut during the second"}}
 			})
-			cond.during = func() { (<-clock.added).fire() }
+			cond.during = func() { clock.expire(<-clock.added) }
 			var result error
 			if viaServeCall {
 				result = e.auth.ServeCall(adapterContext(bearer(tok)), "/authtest.v1.TestService/BidiStream", true, nil, func(_ context.Context, g *Guard) error {
@@ -306,7 +308,7 @@ func TestStream_CloseAfterTheCutIsTheCutInTheHandler(t *testing.T) {
 	e.svc.bidiHold, e.svc.bidiRefused = make(chan struct{}), make(chan error, 1)
 	close(e.svc.bidiHold)
 	s := openBidiStarted(t, e, tok)
-	(<-clock.added).fire()
+	clock.expire(<-clock.added)
 	if err := s.CloseSend(); err != nil {
 		t.Fatal(err)
 	}
@@ -369,7 +371,7 @@ func TestStream_HandlerReceivingApartEndsAtTheCutWithoutTheClient(t *testing.T) 
 	e, clock, tok := expiryEnv(t)
 	e.svc.bidiApart = make(chan error, 1)
 	s := openBidiStarted(t, e, tok)
-	(<-clock.added).fire()
+	clock.expire(<-clock.added)
 	_, err := s.Recv() // the client sends nothing more
 	checkStatus(t, err, codes.Unauthenticated, ReasonTokenExpired)
 	if err := <-e.svc.bidiApart; err == nil {
@@ -458,7 +460,7 @@ func TestStream_RefusedMessageIsClearedFromTheHandlersMessage(t *testing.T) {
 	}{{"cut while it arrived", codes.Unauthenticated, ReasonTokenExpired}, {"refused by the condition", codes.PermissionDenied, ReasonConditionFailed}} {
 		t.Run(tt.name, func(t *testing.T) {
 			clock := newFakeClock()
-			cfg := Config{Verifier: staticVerifier{claims: claims}, Now: func() time.Time { return t0 }, afterFunc: clock.AfterFunc, Logger: discardLogger()}
+			cfg := Config{Verifier: staticVerifier{claims: claims}, Now: clock.Now, afterFunc: clock.AfterFunc, Logger: discardLogger()}
 			if tt.reason == ReasonConditionFailed {
 				cfg.Conditions = firstOnly{&atomic.Int32{}}
 				cfg.Rules = map[string]*grpcauthv1.Rule{"/authtest.v1.TestService/BidiStream": {Scopes: []string{"test:stream"}, Condition: "first only"}}
@@ -472,7 +474,7 @@ func TestStream_RefusedMessageIsClearedFromTheHandlersMessage(t *testing.T) {
 					t.Fatalf("first message: %v, %d bytes", err, proto.Size(&m))
 				}
 				if tt.reason == ReasonTokenExpired {
-					ss.during = func() { (<-clock.added).fire() }
+					ss.during = func() { clock.expire(<-clock.added) }
 				}
 				err := s.RecvMsg(&m)
 				checkStatus(t, err, tt.code, tt.reason)

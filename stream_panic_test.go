@@ -52,7 +52,7 @@ func (b *buggyRevalidator) RevalidateAt(string, verifier.Claims) time.Time {
 // timers and a text log (every level: read once the timer's goroutine has
 // returned), with a ServerStream open: it returns the stream's client and
 // its expiry and re-verification timers.
-func panicEnv(t *testing.T, opts ...envOption) (e *env, b *buggyRevalidator, logs *bytes.Buffer, s authtestv1.TestService_ServerStreamClient, expiry, recheck *fakeTimer) {
+func panicEnv(t *testing.T, opts ...envOption) (e *env, b *buggyRevalidator, logs *bytes.Buffer, s authtestv1.TestService_ServerStreamClient, clock *fakeClock, expiry, recheck *fakeTimer) {
 	t.Helper()
 	claims, err := verifier.NewClaims(map[string]any{"sub": "user-1", "scope": "test:read test:stream", "exp": t0.Add(time.Hour).Unix()})
 	if err != nil {
@@ -60,10 +60,10 @@ func panicEnv(t *testing.T, opts ...envOption) (e *env, b *buggyRevalidator, log
 	}
 	b = &buggyRevalidator{claims: claims}
 	logs = &bytes.Buffer{}
-	clock := newFakeClock()
+	clock = newFakeClock()
 	e = newEnv(t, append([]envOption{func(c *Config, _ *verifier.Config) {
 		c.Verifier = b
-		c.Now = func() time.Time { return t0 }
+		c.Now = clock.Now
 		c.afterFunc = clock.AfterFunc
 		c.Logger = slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	}}, opts...)...)
@@ -81,7 +81,7 @@ func panicEnv(t *testing.T, opts ...envOption) (e *env, b *buggyRevalidator, log
 	if recheck.d != time.Minute {
 		t.Fatalf("re-verification timer %v, want 1m", recheck.d)
 	}
-	return e, b, logs, s, expiry, recheck
+	return e, b, logs, s, clock, expiry, recheck
 }
 
 // fireInItsGoroutine fires ft on a goroutine of its own, as time.AfterFunc
@@ -118,7 +118,7 @@ func TestStream_PanicInRevalidationEndsTheStreamWithInternal(t *testing.T) {
 	for _, in := range []string{"VerifyAccessToken", "RevalidateAt"} {
 		t.Run(in, func(t *testing.T) {
 			var rec recorder
-			e, b, logs, s, _, recheck := panicEnv(t, func(c *Config, _ *verifier.Config) { c.OnDecision = rec.record })
+			e, b, logs, s, _, _, recheck := panicEnv(t, func(c *Config, _ *verifier.Config) { c.OnDecision = rec.record })
 			map[string]*atomic.Bool{"VerifyAccessToken": &b.panicVerify, "RevalidateAt": &b.panicAt}[in].Store(true)
 			fireInItsGoroutine(recheck) // the whole test binary died here
 			if err := <-e.svc.streamEnded; status.Code(err) != codes.Internal {
@@ -159,7 +159,7 @@ func TestStream_PanicInOnDecisionDuringACutKeepsTheCut(t *testing.T) {
 		{"after the verifier's panic", false, func(b *buggyRevalidator) { b.panicVerify.Store(true) }, codes.Internal, ReasonInternalError},
 	} {
 		t.Run(c.name, func(t *testing.T) {
-			e, b, logs, s, expiry, recheck := panicEnv(t, func(c *Config, _ *verifier.Config) {
+			e, b, logs, s, clock, expiry, recheck := panicEnv(t, func(c *Config, _ *verifier.Config) {
 				c.OnDecision = func(_ context.Context, d Decision) {
 					if !d.Allowed {
 						panic(panicMarker + " in OnDecision")
@@ -167,6 +167,9 @@ func TestStream_PanicInOnDecisionDuringACutKeepsTheCut(t *testing.T) {
 				}
 			})
 			c.arm(b)
+			if c.expiry {
+				clock.pastExpiry()
+			}
 			fireInItsGoroutine(map[bool]*fakeTimer{false: recheck, true: expiry}[c.expiry])
 			<-e.svc.streamEnded // the handler's context was cancelled
 			_, err := s.Recv()
@@ -181,7 +184,7 @@ func TestStream_PanicInOnDecisionDuringACutKeepsTheCut(t *testing.T) {
 // the denied decision), and the stream is cut all the same when the
 // Logger itself panics on the first record.
 func TestStream_PanicIsLoggedBeforeTheCutItCauses(t *testing.T) {
-	e, b, logs, s, _, recheck := panicEnv(t)
+	e, b, logs, s, _, _, recheck := panicEnv(t)
 	b.panicVerify.Store(true)
 	fireInItsGoroutine(recheck)
 	<-e.svc.streamEnded
@@ -213,7 +216,7 @@ func (h *panickyHandler) Handle(ctx context.Context, r slog.Record) error {
 func TestStream_LoggerPanickingOnTheRecoveredPanicStillCutsTheStream(t *testing.T) {
 	var rec recorder
 	h := &panickyHandler{Handler: slog.NewTextHandler(&bytes.Buffer{}, nil)}
-	e, b, _, s, _, recheck := panicEnv(t, func(c *Config, _ *verifier.Config) {
+	e, b, _, s, _, _, recheck := panicEnv(t, func(c *Config, _ *verifier.Config) {
 		c.Logger = slog.New(h)
 		c.OnDecision = rec.record
 	})
@@ -243,7 +246,7 @@ func TestStream_RevalidateAtPanickingAtTheStartStopsTheExpiryTimer(t *testing.T)
 	var rec recorder
 	clock := newFakeClock()
 	e := newEnv(t, func(c *Config, _ *verifier.Config) {
-		c.Verifier, c.Now, c.afterFunc, c.OnDecision = b, func() time.Time { return t0 }, clock.AfterFunc, rec.record
+		c.Verifier, c.Now, c.afterFunc, c.OnDecision = b, clock.Now, clock.AfterFunc, rec.record
 	})
 	checkPanicStopsTheExpiryTimer(t, e, clock, &rec, "opaque-token", func(context.Context, *Guard) error {
 		t.Error("serve ran")

@@ -92,6 +92,7 @@ type streamWatch struct {
 	ctx    context.Context // the handler's, cancelled by end and when it returns
 	cancel context.CancelCauseFunc
 	method string                    // the stream's full method, for the cut's Decision
+	cutAt  time.Time                 // exp plus the clock skew; zero without exp
 	cut    atomic.Pointer[rejection] // why the stream was ended; nil while it runs
 
 	mu      sync.Mutex
@@ -174,6 +175,36 @@ func (w *streamWatch) recoverPanic() {
 func (a *Authenticator) reportCut(ctx context.Context, method string, r *rejection, cause error) {
 	claims, _ := ClaimsFromContext(ctx)
 	a.report(ctx, method, a.lookup(method), claims, r, cause, false, decisionStart{})
+}
+
+// maxExpiryWait is the longest the expiry timer is set for. Go's timers
+// run on the monotonic clock, which stands still while the host is
+// suspended (a paused VM, a sleeping laptop) and ignores steps of the wall
+// clock, whereas exp is a wall-clock time, compared with Config.Now: the
+// timer is set again and again, up to maxExpiryWait at a time, until
+// Config.Now has passed the cut, so that a stream outlives its token by
+// at most maxExpiryWait after a suspend or a forward step of the clock.
+const maxExpiryWait = time.Minute
+
+// armExpiry sets the expiry timer for d, but at most maxExpiryWait, unless
+// the handler has returned.
+func (w *streamWatch) armExpiry(d time.Duration) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if !w.done {
+		w.expiry = w.after(min(d, maxExpiryWait), w.expire)
+	}
+}
+
+// expire, the expiry timer's function, cuts the stream once Config.Now
+// has passed its token's exp plus the clock skew, and otherwise sets the
+// timer again for the time left (armExpiry).
+func (w *streamWatch) expire() {
+	if d := w.cutAt.Sub(w.a.now()); d > 0 {
+		w.armExpiry(d)
+		return
+	}
+	w.end(rejStreamExpired, errStreamExpired)
 }
 
 // errStreamExpired is Decision.Err of a stream cut at its token's expiry.

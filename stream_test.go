@@ -19,7 +19,7 @@ func expiryEnv(t *testing.T, opts ...envOption) (*env, *fakeClock, string) {
 	t.Helper()
 	clock := newFakeClock()
 	opts = append([]envOption{func(c *Config, _ *verifier.Config) {
-		c.Now = func() time.Time { return t0 }
+		c.Now = clock.Now
 		c.afterFunc = clock.AfterFunc
 	}}, opts...)
 	e := newEnv(t, opts...)
@@ -41,12 +41,7 @@ func TestStream_ExpiredTokenEndsServerStreamWithUnauthenticated(t *testing.T) {
 		t.Fatalf("first response: %v", err)
 	}
 	<-e.svc.streamStarted
-	timer := <-clock.added
-	if want := 10*time.Minute + verifier.DefaultClockSkew; timer.d != want {
-		t.Errorf("timer set for %v, want token lifetime plus skew %v", timer.d, want)
-	}
-
-	timer.fire()
+	clock.checkCutIn(t, <-clock.added, 10*time.Minute+verifier.DefaultClockSkew) // token lifetime plus skew
 
 	// The handler's context ended, its later sends fail, and although it
 	// returned nil the caller sees the expiry.
@@ -105,7 +100,7 @@ func startBidi(t *testing.T, ctx context.Context, e *env) grpc.BidiStreamingClie
 // and checks that the stream ends with ACCESS_TOKEN_EXPIRED.
 func expireThenSend(t *testing.T, s grpc.BidiStreamingClient[authtestv1.BidiStreamRequest, authtestv1.BidiStreamResponse], clock *fakeClock) {
 	t.Helper()
-	(<-clock.added).fire()
+	clock.expire(<-clock.added)
 	if err := s.Send(&authtestv1.BidiStreamRequest{}); err != nil {
 		t.Fatal(err)
 	}
@@ -122,7 +117,7 @@ func TestStream_ExpiryCutIsADeniedDecision(t *testing.T) {
 	if d := rec.last(t); !d.Allowed {
 		t.Fatalf("start = %+v, want allowed", d)
 	}
-	(<-clock.added).fire()
+	clock.expire(<-clock.added)
 	<-e.svc.streamEnded
 	d := rec.last(t)
 	if d.Allowed || d.Reason != ReasonTokenExpired || d.Method != "/authtest.v1.TestService/ServerStream" || d.Claims.IsZero() || d.Err == nil {
@@ -160,6 +155,13 @@ func TestStream_TimerStoppedWhenStreamEnds(t *testing.T) {
 	timer.fire() // a stopped timer does nothing
 	if timer.fired.Load() {
 		t.Error("timer fired after the stream ended")
+	}
+	// Had its goroutine been on its way, before the cut: it sets no other.
+	timer.f()
+	clock.mu.Lock()
+	defer clock.mu.Unlock()
+	if n := len(clock.timers); n != 2 {
+		t.Errorf("%d timers after a late firing, want 2 (the expiry and the re-verification): set again after the stream ended", n)
 	}
 }
 
@@ -238,9 +240,7 @@ func reportSkew(r *skewReporter) envOption {
 func TestStream_VerifierClockSkewExtendsStream(t *testing.T) {
 	e, clock, tok := expiryEnv(t, func(_ *Config, v *verifier.Config) { v.ClockSkew = 5 * time.Minute })
 	openStarted(t, e, tok)
-	if timer := <-clock.added; timer.d != 15*time.Minute {
-		t.Errorf("timer set for %v, want lifetime 10m plus the verifier's skew 5m", timer.d)
-	}
+	clock.checkCutIn(t, <-clock.added, 15*time.Minute) // lifetime 10m plus the verifier's skew 5m
 }
 
 func TestStream_VerifierWithoutClockSkewEndsStreamAtExpiry(t *testing.T) {
@@ -257,9 +257,7 @@ func TestStream_VerifierWithoutClockSkewEndsStreamAtExpiry(t *testing.T) {
 		t.Fatal(err)
 	}
 	<-e.svc.streamStarted
-	if timer := <-clock.added; timer.d != 10*time.Minute {
-		t.Errorf("timer set for %v, want exactly the remaining lifetime 10m", timer.d)
-	}
+	clock.checkCutIn(t, <-clock.added, 10*time.Minute) // exactly the remaining lifetime
 }
 
 func TestStream_TokenPastExpiryPlusSkewIsRejectedAtOnce(t *testing.T) {
@@ -299,4 +297,55 @@ func TestClockSkew_FromVerifier(t *testing.T) {
 			t.Errorf("%s: clockSkew = %v, want %v", tt.name, got, tt.want)
 		}
 	}
+}
+
+// A stream's expiry cut follows the wall clock (Config.Now), as unary
+// calls with its token do, not the monotonic clock its timer runs on, which
+// stands still while the host is suspended and ignores steps of the wall
+// clock: the timer waits at most maxExpiryWait at a time, and when it
+// fires with the wall clock past exp plus skew, however early by its own
+// count, the stream is cut. A firing before that only sets it again.
+func TestStream_CutAfterTheWallClockPassedExpWhileTimersStood(t *testing.T) {
+	e, clock, _ := expiryEnv(t)
+	tok := e.token(t, map[string]any{"sub": "user-1", "exp": t0.Add(time.Hour), "scp": []string{"test:read", "test:stream"}})
+	s, err := e.client.ServerStream(withAuth(t.Context(), bearer(tok)), &authtestv1.ServerStreamRequest{Count: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Recv(); err != nil {
+		t.Fatalf("first response: %v", err)
+	}
+	<-e.svc.streamStarted
+	timer := <-clock.added
+	if timer.d != maxExpiryWait {
+		t.Fatalf("expiry timer set for %v, want at most %v (the cut is in 1h plus skew)", timer.d, maxExpiryWait)
+	}
+
+	// Fired before the cut: set again for what is left, capped.
+	clock.setNow(t0.Add(time.Minute))
+	if timer = clock.fireNext(timer); timer == nil || timer.d != maxExpiryWait {
+		t.Fatalf("expiry timer fired 1m in: set again %v, want for %v", timer, maxExpiryWait)
+	}
+	clock.setNow(t0.Add(time.Hour + verifier.DefaultClockSkew - 10*time.Second))
+	if timer = clock.fireNext(timer); timer == nil || timer.d != 10*time.Second {
+		t.Fatalf("expiry timer fired 10s before the cut: set again %v, want for 10s", timer)
+	}
+	select {
+	case err := <-e.svc.streamEnded:
+		t.Fatalf("the stream ended (%v) before its token expired", err)
+	default:
+	}
+
+	// The host sleeps through the cut: the wall clock moves on, the
+	// monotonic one, and so the timer, does not; the timer's next firing,
+	// 10s by its count, cuts the stream.
+	clock.setNow(t0.Add(3 * time.Hour))
+	if next := clock.fireNext(timer); next != nil {
+		t.Fatalf("expiry timer fired past the cut: set again for %v, want the cut", next.d)
+	}
+	if err := <-e.svc.streamEnded; status.Code(err) != codes.Unauthenticated {
+		t.Errorf("Send after the cut = %v, want Unauthenticated", err)
+	}
+	_, err = s.Recv()
+	checkStatus(t, err, codes.Unauthenticated, ReasonTokenExpired)
 }
