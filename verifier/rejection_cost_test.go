@@ -2,6 +2,7 @@ package verifier
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"runtime"
 	"strings"
@@ -248,6 +249,24 @@ func TestRejectionCost_EscapedMemberNameCostsNoMoreThanAPlainOne(t *testing.T) {
 	}
 }
 
+// checkFuzzedRejectionCost fails the test when VerifyAccessToken rejects
+// token allocating more than twice its length plus rejectionAllowance. It
+// returns what the call allocated (the fewest bytes of 3 calls) and whether
+// it was a rejection measured: not under -race, where the race detector
+// changes allocation and drops sync.Pool items on purpose.
+func checkFuzzedRejectionCost(t *testing.T, fx *fixture, token string) (uint64, bool) {
+	t.Helper()
+	var err error
+	n := alloctest.Bytes(3, func() { _, err = fx.v.VerifyAccessToken(context.Background(), token) })
+	if err == nil || raceEnabled {
+		return n, false
+	}
+	if limit := 2*uint64(len(token)) + rejectionAllowance; n > limit {
+		t.Fatalf("rejecting a %d-byte token (%v) allocated %d bytes, over %d", len(token), err, n, limit)
+	}
+	return n, true
+}
+
 // FuzzRejectionCost checks the rejection-cost bound on arbitrary input:
 // whatever VerifyAccessToken rejects, it rejects allocating at most twice
 // the token's length plus rejectionAllowance.
@@ -264,15 +283,126 @@ func FuzzRejectionCost(f *testing.F) {
 	for _, s := range fuzzSeeds(f, fx) {
 		f.Add(s)
 	}
-	ctx := context.Background()
 	f.Fuzz(func(t *testing.T, token string) {
-		var err error
-		n := alloctest.Bytes(3, func() { _, err = fx.v.VerifyAccessToken(ctx, token) })
-		if err == nil || raceEnabled { // the race detector changes allocation, and drops sync.Pool items on purpose
+		checkFuzzedRejectionCost(t, fx, token)
+	})
+}
+
+// amplifiedText repeats member between prefix and tail to 16-46 KiB of
+// text (size picks the length), or returns "" for pieces it does not
+// amplify.
+func amplifiedText(prefix, member, tail string, size uint16) string {
+	if member == "" || len(prefix) > 2<<10 || len(member) > 2<<10 || len(tail) > 2<<10 {
+		return ""
+	}
+	target := 16<<10 + int(size)%(30<<10)
+	return prefix + strings.Repeat(member, max(1, (target-len(prefix)-len(tail))/len(member))) + tail
+}
+
+// amplifiedToken is a compact JWS with text as its payload (its header when
+// inHeader), other as the other part (when empty, a header naming kid or
+// the payload {"iss":"x"}) and a 4-byte signature.
+func amplifiedToken(kid, other, text string, inHeader bool) string {
+	header, payload := other, text
+	if inHeader {
+		header, payload = text, other
+		if other == "" {
+			payload = `{"iss":"x"}`
+		}
+	} else if other == "" {
+		header = `{"alg":"RS256","kid":"` + kid + `"}`
+	}
+	return b64raw(header) + "." + b64raw(payload) + ".c2ln"
+}
+
+// amplifiedSeed holds the pieces amplifiedToken takes.
+type amplifiedSeed struct {
+	other, prefix, member, tail string
+	inHeader                    bool
+}
+
+// amplifiedSeeds are the pieces of the costly shapes of rejectionShapes and
+// of the escaped-name test above, for FuzzRejectionCostAmplified.
+func amplifiedSeeds() []amplifiedSeed {
+	long65 := strings.Repeat("a", 65)
+	nest := strings.Repeat("[", 30) + strings.Repeat("]", 30) + ","
+	return []amplifiedSeed{
+		{"", `{"iss":"x"`, `,"":0`, `}`, false},
+		{"", `{"iss":"x"`, `,"a":1`, `}`, false},
+		{"", `{`, `"iss":"xxxxxxxxxxxxxxxx",`, `"a":0}`, false},
+		{"", `{`, `"iss":"xxxxxxxxxxxxxxxx",`, `"` + long65 + `":0}`, false},
+		{"", `{`, `"aud":["","",""],`, `"iss":"x"}`, false},
+		{"", `{"iss":"x","aud":"`, `,`, `"}`, false},
+		{"", `{"iss":"x","aud":[`, `"",`, `""]}`, false},
+		{"", `{"iss":"x","x":[`, nest, `0]}`, false},
+		{"", `{"x":`, `[`, `]}`, false},
+		{"", `{"iss":"x","n":1`, `0`, `}`, false},
+		{"", `{"iss":"x","scp":["`, `s`, `"],"` + long65 + `":1}`, false},
+		{"", `{"iss":"x","`, `a`, `":0}`, false},
+		{"", `{"iss":"x","`, `/`, `":x}`, false},
+		{"", `{"iss":"x","`, `/`, `" x}`, false},
+		{"", `{"iss":"x","`, `/`, `":"\ud800"}`, false},
+		{"", `{"iss":"x","a":{"`, `~`, `":x}}`, false},
+		{"", `{"iss":"x","\u0061`, `a`, `":0}`, false},
+		{"", `{"iss":"x"`, `,"\n":0`, `}`, false},
+		{"", `{"iss":"x"`, `,"\x":0`, `}`, false},
+		{"", `{"\n":x`, ` `, ``, false},
+		{"", `{"a":{"\n":x`, ` `, ``, false},
+		{"", `{"\u0069ss":1,"x":"`, `p`, `"}`, false},
+		{"", `{"\u0061ud":1,"x":"`, `p`, `"}`, false},
+		{"", `{"iss":"x",`, `"\n":{`, `"a":x}`, false},
+		{"", `{"\u0069ss":1,"aud":"`, `,`, `"}`, false},
+		{"", `{"\u0061ud":1,"iss":"x","scp":["`, `s`, `"],"` + long65 + `":1}`, false},
+		{"", `{"\n":{"aud":"`, `,`, `"},"a":x}`, false},
+		{"", `{"\n":[`, `"",`, `x]}`, false},
+		{"", `{"alg":"RS256","kid":"k"`, `,"":0`, `}`, true},
+		{"", `{"alg":"RS256","kid":"`, `k`, `"}`, true},
+		{"", `{"alg":"RS256","kid":"k","typ":"`, `T`, `"}`, true},
+		{"", `{"alg":"RS256","kid":"k","\u0061`, `a`, `":0}`, true},
+		{"", `{"alg":"RS256","kid":"k","`, `/`, `":x}`, true},
+		{"", `{"alg":"RS256","kid":"k","\n":x`, ` `, ``, true},
+		{"", `{"alg":"RS256","\u006bid":"\u0061` + strings.Repeat("k", 1100) + `","x":"`, `p`, `"}`, true},
+	}
+}
+
+// FuzzRejectionCostAmplified checks the rejection-cost bound where a
+// per-byte cost shows: FuzzRejectionCost's inputs stay at a few KiB, where
+// the 2 KiB allowance hides one, so this target repeats a fuzzed piece into
+// a header or payload of 16-46 KiB (amplifiedText). Whatever
+// VerifyAccessToken rejects, it rejects allocating at most twice the
+// token's length plus rejectionAllowance. And the text after a syntax
+// error costs its decoding alone, 0.75 bytes per token byte (rounded up
+// to a size class: at most 8 KiB more): when 16 KiB of text or more follow
+// the error, rejecting the token costs at most 1.25 bytes per token byte
+// more than rejecting it cut after the error, plus rejectionAllowance. An
+// escaped member name before a syntax error cost a copy of the text after
+// it, 1.5 bytes per token byte more, which the first bound let pass (fixed
+// in b457014; 1.87 bytes per byte in all for a 44 KB token).
+func FuzzRejectionCostAmplified(f *testing.F) {
+	fx := newFixture(f, grpcauthtest.Config{}, nil)
+	if err := fx.v.Ready(context.Background()); err != nil {
+		f.Fatal(err)
+	}
+	for _, s := range amplifiedSeeds() {
+		for _, size := range []uint16{0, 16500} { // 16 KiB, and past 32 KiB as the escaped-name case
+			f.Add(s.other, s.prefix, s.member, s.tail, s.inHeader, size)
+		}
+	}
+	kid := fx.iss.KeyID()
+	f.Fuzz(func(t *testing.T, other, prefix, member, tail string, inHeader bool, size uint16) {
+		text := amplifiedText(prefix, member, tail, size)
+		if text == "" || len(other) > 2<<10 {
 			return
 		}
-		if limit := 2*uint64(len(token)) + rejectionAllowance; n > limit {
-			t.Fatalf("rejecting a %d-byte token (%v) allocated %d bytes, over %d", len(token), err, n, limit)
+		token := amplifiedToken(kid, other, text, inHeader)
+		n, rejected := checkFuzzedRejectionCost(t, fx, token)
+		var syntax *json.SyntaxError
+		if err := json.Unmarshal([]byte(text), new(any)); !rejected || !errors.As(err, &syntax) || len(text)-int(syntax.Offset) < 16<<10 {
+			return
+		}
+		cut := amplifiedToken(kid, other, text[:syntax.Offset], inHeader)
+		if nc, _ := checkFuzzedRejectionCost(t, fx, cut); n > nc+uint64(1.25*float64(len(token)-len(cut)))+rejectionAllowance {
+			t.Fatalf("rejecting a %d-byte token allocated %d bytes, %d more than with the %d bytes after its syntax error at %d cut", len(token), n, n-nc, len(token)-len(cut), syntax.Offset)
 		}
 	})
 }
