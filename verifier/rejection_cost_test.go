@@ -202,8 +202,10 @@ func TestVerify_LongTypRejectionCostIsBounded(t *testing.T) {
 // of the rest of the input: a 4-byte "\n" before a syntax error, or an
 // escaped "\u0069ss" whose value has the wrong type, cost a copy of the
 // whole text after it (found in review: 1.89 bytes per token byte, twice
-// the plain name's cost). Rejecting such a token costs no more than the
-// same token with a plain name.
+// the plain name's cost), and so did a name holding '&', '<', '>' or a
+// byte past ASCII, which it unescapes too (found by
+// FuzzRejectionCostAmplified). Rejecting such a token costs no more than
+// the same token with a plain name.
 func TestRejectionCost_EscapedMemberNameCostsNoMoreThanAPlainOne(t *testing.T) {
 	if raceEnabled {
 		t.Skip("allocation measurement; run without -race (see the README's test command)")
@@ -220,6 +222,10 @@ func TestRejectionCost_EscapedMemberNameCostsNoMoreThanAPlainOne(t *testing.T) {
 	}{
 		{"syntax error after an escaped name", `{"\n":x` + pad, `{"n":x` + pad, ErrMalformed},
 		{"syntax error after a nested escaped name", `{"a":{"\n":x` + pad, `{"a":{"n":x` + pad, ErrMalformed},
+		{"syntax error after a name with &", `{"&":x` + pad, `{"a":x` + pad, ErrMalformed},
+		{"syntax error after a name with < in the header", `{"alg":"RS256","<":x` + pad, `{"alg":"RS256","a":x` + pad, ErrMalformed},
+		{"syntax error after a non-ASCII name", `{"é":x` + pad, `{"ee":x` + pad, ErrMalformed},
+		{"syntax error after a nested name with >", `{"a":{">":x` + pad, `{"a":{"a":x` + pad, ErrMalformed},
 		{"escaped iss of the wrong type", `{"\u0069ss":1,"x":` + padString + `}`, `{"iss":1,"x":` + padString + `}`, ErrMalformed},
 		{"escaped aud of the wrong type", `{"\u0061ud":1,"x":` + padString + `}`, `{"aud":1,"x":` + padString + `}`, ErrMalformed},
 		{"escaped kid in the header, escaped value over 1 KiB", `{"alg":"RS256","\u006bid":"\u0061` + strings.Repeat("k", 1100) + `","x":` + padString + `}`,

@@ -44,7 +44,7 @@ func reference(b []byte, names []string) (shape, memberNames, error) {
 			raw := quotedBefore(b, int(d.InputOffset()))
 			n := len(raw) - 2
 			if depth < MaxDepth+2 { // scan's levels
-				sh.escapedName = sh.escapedName || bytes.IndexByte(raw, '\\') >= 0
+				sh.costlyName = sh.costlyName || costlyName(raw[1:len(raw)-1])
 			}
 			path += n - name[depth]
 			name[depth] = n
@@ -125,8 +125,8 @@ func FuzzScan(f *testing.F) {
 			if !got.invalid && got.depth <= MaxDepth && got.pathNames < want.pathNames {
 				t.Fatalf("scan(%q).pathNames = %d, the decoder read %d before its error", b, got.pathNames, want.pathNames)
 			}
-			if !got.invalid && got.depth <= MaxDepth && want.escapedName && !got.escapedName {
-				t.Fatalf("scan(%q) found no escaped name, the decoder read one before its error", b)
+			if !got.invalid && got.depth <= MaxDepth && want.costlyName && !got.costlyName {
+				t.Fatalf("scan(%q) found no costly name, the decoder read one before its error", b)
 			}
 			return
 		}

@@ -310,7 +310,7 @@ func (c *claimsObject) stringField(name string) *string {
 func members(d *jsontext.Decoder, names nameSet, seen *memberNames, decode func(name string, d *jsontext.Decoder) error) error {
 	return eachMember(d, func(quoted jsontext.Value) error {
 		escaped := bytes.IndexByte(quoted, '\\') >= 0
-		if seen.text != nil && (escaped || len(quoted)-2 > maxPathNames) {
+		if seen.text != nil && (len(quoted)-2 > maxPathNames || costlyName(quoted[1:len(quoted)-1])) {
 			if !validJSON(seen.text) {
 				// A SyntacticError, which Unmarshal passes on as it is: any
 				// other error it wraps with the path's pointer, this name in it.
@@ -863,11 +863,12 @@ const (
 //
 // The decoder's syntax errors name the path to the error in a JSON
 // Pointer, which costs several times the length of the member names on it,
-// and the length of the rest of the text for an escaped one (see
+// and the length of the rest of the text for a name it does not copy as
+// it is (costlyName: an escape, '&', '<', '>', a byte past ASCII; see
 // maxPathNames). So no invalid text reaches the decoder while more than
-// maxPathNames of names, or an escaped name, could be on its path: the
+// maxPathNames of names, or a costly name, could be on its path: the
 // pre-pass measures the names on every path of any text (shape.pathNames,
-// shape.escapedName), and a text with longer paths or an escaped name is
+// shape.costlyName), and a text with longer paths or a costly name is
 // refused as not JSON unless validJSON, which builds no pointer, accepts
 // it, whatever error the decoder would have met first. In the
 // decoder-first order, where every name is the outermost object's (the
@@ -899,7 +900,7 @@ func decodeObject(b []byte, v jsonv2.UnmarshalerFrom, seen *memberNames, names n
 		return caseVariant, nil
 	case errors.Is(err, errCostlyName):
 		return invalid, nil // validJSON refused it (members)
-	case (sh.pathNames > maxPathNames || sh.escapedName) && !validJSON(b):
+	case (sh.pathNames > maxPathNames || sh.costlyName) && !validJSON(b):
 		return invalid, nil
 	case decoded:
 		return none, err
@@ -990,9 +991,25 @@ type shape struct {
 	// text nested deeper than MaxDepth only the outer MaxDepth+1 levels
 	// count.
 	pathNames int
-	// escapedName reports a string counted in pathNames that holds an
-	// escape.
-	escapedName bool
+	// costlyName reports a string counted in pathNames that the decoder
+	// would unescape to name it in an error (see costlyName).
+	costlyName bool
+}
+
+// costlyName reports whether name, a member name's text without its
+// quotes, is one the decoder does not copy as it is into the JSON Pointer
+// of an error on its path: one holding an escape, '&', '<', '>', a control
+// character or a byte past ASCII (what jsonwire.ConsumeSimpleString
+// refuses). Such a name it unescapes into a buffer that it first grows by
+// the rest of the text, so an invalid text with one on the decoder's path
+// would cost a copy of everything after it.
+func costlyName(name []byte) bool {
+	for _, c := range name {
+		if c == '\\' || c == '&' || c == '<' || c == '>' || c < 0x20 || c >= utf8.RuneSelf {
+			return true
+		}
+	}
+	return false
 }
 
 // scan makes one pass over the JSON text b. It tracks strings only to skip
@@ -1020,7 +1037,7 @@ func scan(b []byte, names nameSet) shape {
 				path += end - i - 1 - name[depth]
 				name[depth] = end - i - 1
 				sh.pathNames = max(sh.pathNames, path)
-				sh.escapedName = sh.escapedName || escaped
+				sh.costlyName = sh.costlyName || escaped || costlyName(b[i+1:end])
 			}
 			nameNext = false
 			if expectName {
