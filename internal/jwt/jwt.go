@@ -25,7 +25,8 @@
 // before the decoder sees the input, aud arrays longer than MaxAudiences
 // and escaped string values longer than 1 KiB while it decodes them, no
 // member name is unescaped on the heap, and no invalid text reaches the
-// decoder while long or escaped member names could be on its path (its
+// decoder while long or costly member names (costlyName: escaped, or
+// holding '&', '<', '>' or a byte past ASCII) could be on its path (its
 // syntax errors name the path), so that rejecting a token allocates at
 // most twice its length plus a small constant. See docs/verifier.md.
 package jwt
