@@ -440,8 +440,10 @@ type DPoPTransport struct {
 }
 
 // NewDPoPTransport returns a DPoPTransport signing with signer and sending
-// through base (nil: http.DefaultTransport); without a signer every request
-// fails. Put it in the HTTP client of the token requests:
+// through base (nil: http.DefaultTransport, except that the name localhost
+// is dialled on 127.0.0.1 then ::1, never looked up; a base of yours
+// resolves it as it does any name); without a signer every request fails.
+// Put it in the HTTP client of the token requests:
 //
 //	hc := &http.Client{Timeout: 10 * time.Second, Transport: tokencreds.NewDPoPTransport(signer, nil)}
 //	ts := cc.TokenSource(context.WithValue(ctx, oauth2.HTTPClient, hc))
@@ -652,8 +654,24 @@ func (t *DPoPTransport) send(req *http.Request, body io.ReadCloser, htm, htu, no
 	base := t.base
 	if base == nil {
 		base = http.DefaultTransport
+		if strings.EqualFold(r.URL.Hostname(), "localhost") {
+			base = localhostBase()
+		}
 	}
 	return base.RoundTrip(r)
 }
+
+// localhostBase is the base of the DPoPTransports made without one for
+// their requests to the name localhost: RoundTrip lets plain http reach it
+// as loopback, but http.DefaultTransport would look it up (the hosts file,
+// then DNS), and a host whose hosts file lacks it would send the token
+// request in clear text to whatever DNS answers. internal/endpoint's
+// transport, the verifier's, dials it on 127.0.0.1 then ::1 without a
+// lookup: a clone of http.DefaultTransport (whose proxy is never used for
+// localhost) with 5 s dial and TLS timeouts and at most 64 KiB of response
+// headers.
+var localhostBase = sync.OnceValue(func() http.RoundTripper {
+	return endpoint.NewClient(0, http.DefaultMaxIdleConnsPerHost).Transport
+})
 
 var _ http.RoundTripper = (*DPoPTransport)(nil)

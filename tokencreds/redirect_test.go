@@ -4,8 +4,10 @@ import (
 	"context"
 	"errors"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
+	"net/http/httptrace"
 	"net/url"
 	"strings"
 	"sync"
@@ -156,5 +158,38 @@ func TestDPoPTransport_RedirectWithoutItsFirstRequestIsRefused(t *testing.T) {
 	}
 	if sent != 0 || !errors.Is(err, tokencreds.ErrCrossOriginRedirect) {
 		t.Errorf("sent %d, err = %v; want none sent and ErrCrossOriginRedirect", sent, err)
+	}
+}
+
+// The transport lets plain http reach the name localhost because it is
+// loopback, but Go resolves the name like any other (the hosts file, then
+// DNS): without a base of its own, the transport dials it on the loopback
+// addresses, without a lookup (RFC 6761, section 6.3), as the verifier's
+// client does, so that a host whose hosts file lacks localhost does not
+// send the client's secret in clear text to whatever DNS answers.
+func TestDPoPTransport_LocalhostIsDialledOnLoopbackWithoutALookup(t *testing.T) {
+	endpoint := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		io.WriteString(w, `{"access_token":"at","token_type":"DPoP"}`)
+	}))
+	t.Cleanup(endpoint.Close)
+	_, port, err := net.SplitHostPort(endpoint.Listener.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var lookups []string
+	trace := &httptrace.ClientTrace{DNSStart: func(i httptrace.DNSStartInfo) { lookups = append(lookups, i.Host) }}
+	req, err := http.NewRequestWithContext(httptrace.WithClientTrace(t.Context(), trace), http.MethodPost,
+		"http://localhost:"+port+"/token", strings.NewReader("client_secret=s3cret"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp, err := (&http.Client{Transport: tokencreds.NewDPoPTransport(newSigner(t), nil)}).Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if len(lookups) != 0 {
+		t.Errorf("the dial looked up %q; localhost must be dialled on loopback addresses only", lookups)
 	}
 }
