@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"mime"
+	"net"
 	"net/http"
 	"net/url"
 	"slices"
@@ -43,6 +44,16 @@ var ErrNotDPoPToken = errors.New("tokencreds: the token source returned a token 
 // of Credentials whose TokenSource failed so fails with
 // codes.Unauthenticated and this error's text.
 var ErrInsecureTokenEndpoint = errors.New("tokencreds: refusing a token request over plain http to a host other than loopback")
+
+// ErrCrossOriginRedirect is the cause of a DPoPTransport refusing to send a
+// redirected request to another origin (scheme, host or port) than the
+// first request of its redirect chain: net/http sends a 307 or 308
+// redirect's POST body again, with the client's secret
+// (client_secret_post), a client assertion, a refresh token or an
+// authorization code. The error wrapping it names both origins. A call of
+// Credentials whose TokenSource failed so fails with
+// codes.Unauthenticated and this error's text.
+var ErrCrossOriginRedirect = errors.New("tokencreds: refusing a token request redirected to another origin")
 
 // ErrDPoPToken is the cause of a call failing because Credentials made by
 // New got a DPoP-bound token (token_type DPoP): sent without a proof, every
@@ -407,6 +418,21 @@ func (m *nonceMap) set(server, nonce string) {
 // are not resolved), as Credentials send tokens only over TLS or to this
 // host; any other request fails with an error wrapping
 // ErrInsecureTokenEndpoint, before it is signed or sent.
+//
+// It follows the token endpoint's redirects (those the client's
+// CheckRedirect lets through) only within the origin of the redirect
+// chain's first request: the same scheme, host and port, a scheme's
+// default port being the same as none. net/http sends a 307 or 308
+// redirect's POST body again, with the client's secret
+// (client_secret_post), a client assertion, a refresh token or an
+// authorization code, and any redirect's Authorization header
+// (client_secret_basic) to another port or scheme of the host or to a
+// subdomain. So a redirected request to any other origin, https to http
+// on the same host included, fails with an error wrapping
+// ErrCrossOriginRedirect that names the two origins (without user info,
+// path or query), before it is signed or sent; so does one whose first
+// request cannot be found (a RoundTripper between the client and the
+// transport that leaves a response's Request unset).
 type DPoPTransport struct {
 	signer *dpop.Signer
 	base   http.RoundTripper
@@ -414,8 +440,10 @@ type DPoPTransport struct {
 }
 
 // NewDPoPTransport returns a DPoPTransport signing with signer and sending
-// through base (nil: http.DefaultTransport); without a signer every request
-// fails. Put it in the HTTP client of the token requests:
+// through base (nil: http.DefaultTransport, except that the name localhost
+// is dialled on 127.0.0.1 then ::1, never looked up; a base of yours
+// resolves it as it does any name); without a signer every request fails.
+// Put it in the HTTP client of the token requests:
 //
 //	hc := &http.Client{Timeout: 10 * time.Second, Transport: tokencreds.NewDPoPTransport(signer, nil)}
 //	ts := cc.TokenSource(context.WithValue(ctx, oauth2.HTTPClient, hc))
@@ -429,7 +457,9 @@ func NewDPoPTransport(signer *dpop.Signer, base http.RoundTripper) *DPoPTranspor
 const maxErrorBody = 64 << 10
 
 // RoundTrip sends req with a DPoP proof, and once more with the server's
-// nonce if it asks for one (see DPoPTransport). It does not change req.
+// nonce if it asks for one (see DPoPTransport), unless req is refused for
+// its scheme and host (ErrInsecureTokenEndpoint) or as a redirect to
+// another origin (ErrCrossOriginRedirect). It does not change req.
 // A successful (2xx) answer that is a token response (RFC 6749, section
 // 5.1: an access_token, in JSON whatever the Content-Type, as
 // golang.org/x/oauth2/jwt reads it, or form-encoded when the Content-Type
@@ -439,21 +469,77 @@ const maxErrorBody = 64 << 10
 // fails with an error wrapping ErrNotDPoPToken, and the token source
 // neither returns nor keeps the token.
 func (t *DPoPTransport) RoundTrip(req *http.Request) (*http.Response, error) {
+	var refusal error
 	if u := req.URL; u == nil || u.Scheme != "https" && (u.Scheme != "http" || !endpoint.IsLoopback(u.Hostname())) {
+		refusal = ErrInsecureTokenEndpoint
+	} else {
+		refusal = checkRedirect(req)
+	}
+	if refusal != nil {
 		if req.Body != nil {
 			req.Body.Close()
 		}
-		return nil, ErrInsecureTokenEndpoint
+		return nil, refusal
 	}
 	resp, err := t.roundTrip(req)
 	if err != nil {
 		return nil, err
+	}
+	if resp.Request == nil {
+		resp.Request = req // so that checkRedirect can trace a redirect of it
 	}
 	if err := refuseUnboundToken(resp); err != nil {
 		resp.Body.Close()
 		return nil, err
 	}
 	return resp, nil
+}
+
+// maxRedirectChain bounds the hops checkRedirect walks back: net/http's
+// Client follows at most 10 redirects.
+const maxRedirectChain = 64
+
+// checkRedirect returns an error wrapping ErrCrossOriginRedirect if req is
+// a hop of a redirect (http.Client sets its Response) whose origin is not
+// that of the chain's first request, or whose first request cannot be
+// found (a RoundTripper in between that leaves Response.Request unset), and
+// otherwise nil.
+func checkRedirect(req *http.Request) error {
+	first := req
+	for i := 0; first.Response != nil; i++ {
+		if first.Response.Request == nil || first.Response.Request.URL == nil || i == maxRedirectChain {
+			return fmt.Errorf("%w: the redirect's first request is unknown", ErrCrossOriginRedirect)
+		}
+		first = first.Response.Request
+	}
+	if from, to := originOf(first.URL), originOf(req.URL); from != to {
+		return fmt.Errorf("%w: from %q to %q", ErrCrossOriginRedirect, endpoint.Clip(from, maxServerLen), endpoint.Clip(to, maxServerLen))
+	}
+	return nil
+}
+
+// originOf returns u's origin (RFC 6454, section 4): its scheme and host
+// in lower case, and its port as a number (a URL's port may have leading
+// zeros) unless it is the scheme's default; no user info, path or query.
+func originOf(u *url.URL) string {
+	scheme, host := strings.ToLower(u.Scheme), strings.ToLower(u.Hostname())
+	port := u.Port()
+	if port != "" {
+		port = strings.TrimLeft(port, "0")
+		if port == "" {
+			port = "0"
+		}
+	}
+	if scheme == "https" && port == "443" || scheme == "http" && port == "80" {
+		port = ""
+	}
+	if port != "" {
+		return scheme + "://" + net.JoinHostPort(host, port)
+	}
+	if strings.Contains(host, ":") {
+		host = "[" + host + "]"
+	}
+	return scheme + "://" + host
 }
 
 // maxTokenResponse is how much of a successful answer is read to find its
@@ -568,8 +654,24 @@ func (t *DPoPTransport) send(req *http.Request, body io.ReadCloser, htm, htu, no
 	base := t.base
 	if base == nil {
 		base = http.DefaultTransport
+		if strings.EqualFold(r.URL.Hostname(), "localhost") {
+			base = localhostBase()
+		}
 	}
 	return base.RoundTrip(r)
 }
+
+// localhostBase is the base of the DPoPTransports made without one for
+// their requests to the name localhost: RoundTrip lets plain http reach it
+// as loopback, but http.DefaultTransport would look it up (the hosts file,
+// then DNS), and a host whose hosts file lacks it would send the token
+// request in clear text to whatever DNS answers. internal/endpoint's
+// transport, the verifier's, dials it on 127.0.0.1 then ::1 without a
+// lookup: a clone of http.DefaultTransport (whose proxy is never used for
+// localhost) with 5 s dial and TLS timeouts and at most 64 KiB of response
+// headers.
+var localhostBase = sync.OnceValue(func() http.RoundTripper {
+	return endpoint.NewClient(0, http.DefaultMaxIdleConnsPerHost).Transport
+})
 
 var _ http.RoundTripper = (*DPoPTransport)(nil)

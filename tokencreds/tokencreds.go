@@ -11,8 +11,9 @@
 // new proof per call, signed by a dpop.Signer; NewDPoPTransport puts a
 // proof on the token requests so that the authorization server binds the
 // tokens to the key (it sends them only over https or to a loopback host,
-// and refuses a token the server did not bind), and the Credentials'
-// interceptors follow the server's nonces. See docs/clients.md.
+// follows no redirect to another origin, and refuses a token the server
+// did not bind), and the Credentials' interceptors follow the server's
+// nonces. See docs/clients.md.
 package tokencreds
 
 import (
@@ -149,7 +150,8 @@ func New(ts oauth2.TokenSource) *Credentials { return &Credentials{ts: ts, now: 
 //     access token (ErrNoToken), and, for Credentials from NewDPoP, for a
 //     token whose token_type is not DPoP (ErrNotDPoPToken, also when a
 //     DPoPTransport refused the token response), and for a DPoPTransport's
-//     refusal to send a token request in plaintext (ErrInsecureTokenEndpoint).
+//     refusal to send a token request in plaintext (ErrInsecureTokenEndpoint)
+//     or redirected to another origin (ErrCrossOriginRedirect).
 //     That includes a transport failure the
 //     source reports as text only, without wrapping it: golang.org/x/oauth2
 //     does so for a failure or timeout while reading the response body,
@@ -391,7 +393,7 @@ func sourceFailure(err error) error {
 	if errors.Is(err, errProof) { // a DPoPTransport's, in a *url.Error: the request was not sent
 		return &tokenError{codes.Internal, errProof.Error(), err}
 	}
-	for _, fixed := range []error{ErrNoToken, ErrNotDPoPToken, ErrInsecureTokenEndpoint} {
+	for _, fixed := range []error{ErrNoToken, ErrNotDPoPToken, ErrInsecureTokenEndpoint, ErrCrossOriginRedirect} {
 		if errors.Is(err, fixed) { // maybe from a DPoPTransport, in a *url.Error
 			return &tokenError{codes.Unauthenticated, fixed.Error(), err}
 		}

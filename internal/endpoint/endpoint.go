@@ -3,7 +3,8 @@
 // introspection endpoint): which URLs are acceptable, and the default HTTP
 // client for such requests. The verifier, its key set and the introspection
 // verifier share it, so the rule is written once; tokencreds' DPoPTransport
-// uses its loopback test for token requests.
+// uses its loopback test for token requests, and, without a base transport
+// of the caller's, NewClient's transport for those to localhost.
 package endpoint
 
 import (
