@@ -298,37 +298,55 @@ func TestDescribe(t *testing.T) {
 }
 
 // redirectingAS is an authorization server, as a RoundTripper, whose token
-// endpoint https://idp.example.com/token redirects (307, so the body and,
-// on the same host, the Authorization header go along) to plain http, and
-// which records the requests that arrive over plain http.
-type redirectingAS struct{ plain []*http.Request }
+// endpoint https://idp.example.com/token answers status (a 307 or 308, so
+// the body and, to a subdomain, the Authorization header go along) with
+// Location location, and which records the requests that arrive anywhere
+// else.
+type redirectingAS struct {
+	status     int
+	location   string
+	redirected []*http.Request
+}
 
 func (a *redirectingAS) RoundTrip(req *http.Request) (*http.Response, error) {
 	h := http.Header{}
 	status := http.StatusOK
 	body := `{"access_token":"at","token_type":"Bearer","expires_in":3600}`
-	if req.URL.Scheme == "https" {
-		status, body = http.StatusTemporaryRedirect, ""
-		h.Set("Location", "http://idp.example.com/token")
+	if req.URL.String() == "https://idp.example.com/token" {
+		status, body = a.status, ""
+		h.Set("Location", a.location)
 	} else {
-		a.plain = append(a.plain, req)
+		a.redirected = append(a.redirected, req)
 		h.Set("Content-Type", "application/json")
 	}
 	return &http.Response{StatusCode: status, Header: h, Body: io.NopCloser(strings.NewReader(body)), Request: req}, nil
 }
 
-// The client secret goes where the token endpoint redirects: there too,
-// only https or a loopback http URL.
-func TestHTTPClient_RefusesARedirectToPlainHTTPOffThisMachine(t *testing.T) {
-	as := &redirectingAS{}
-	hc := newHTTPClient(as)
-	cc := clientcredentials.Config{ClientID: "0oa1", ClientSecret: "real-secret", TokenURL: "https://idp.example.com/token", AuthStyle: oauth2.AuthStyleInHeader}
-	_, err := cc.Token(context.WithValue(context.Background(), oauth2.HTTPClient, hc))
-	if err == nil {
-		t.Error("got a token through a redirect to plain http")
-	}
-	for _, r := range as.plain {
-		t.Errorf("request sent in clear text to %s (Authorization %q)", r.URL, r.Header.Get("Authorization"))
+// A 307 or 308 from the token endpoint sends the client secret on to its
+// Location (in the body, or in the Authorization header to the same host
+// or a subdomain): the token request follows no redirect to plain http off
+// this machine, nor to another origin.
+func TestHTTPClient_TokenRequestFollowsNoRedirectOffItsOrigin(t *testing.T) {
+	for _, tt := range []struct {
+		name     string
+		status   int
+		location string
+		style    oauth2.AuthStyle
+	}{
+		{"307 to plain http, secret in the header", http.StatusTemporaryRedirect, "http://idp.example.com/token", oauth2.AuthStyleInHeader},
+		{"308 to another https origin, secret in the body", http.StatusPermanentRedirect, "https://collector.example.net/token", oauth2.AuthStyleInParams},
+		{"307 to a subdomain, secret in the header", http.StatusTemporaryRedirect, "https://eu.idp.example.com/token", oauth2.AuthStyleInHeader},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			as := &redirectingAS{status: tt.status, location: tt.location}
+			cc := clientcredentials.Config{ClientID: "0oa1", ClientSecret: "real-secret", TokenURL: "https://idp.example.com/token", AuthStyle: tt.style}
+			if _, err := cc.Token(context.WithValue(context.Background(), oauth2.HTTPClient, newHTTPClient(as))); err == nil {
+				t.Error("got a token through the redirect")
+			}
+			for _, r := range as.redirected {
+				t.Errorf("token request sent on to %s (Authorization %q)", r.URL, r.Header.Get("Authorization"))
+			}
+		})
 	}
 }
 

@@ -305,9 +305,10 @@ const maxRedirects = 10
 // http.DefaultTransport): each request bounded by httpTimeout, and
 // redirects followed only to URLs checkURL accepts. A 307
 // or 308 answer from the token endpoint resends the client secret (in the
-// body, and on the same host in the Authorization header) to its
-// Location, which must not be plain http off this machine any more than
-// TOKEN_URL may.
+// body, and to a subdomain in the Authorization header) to its Location,
+// so a token request (anything but a GET) follows redirects only within
+// its own origin (scheme, host and port); the discovery document's GET may
+// follow them to any URL checkURL accepts.
 func newHTTPClient(rt http.RoundTripper) *http.Client {
 	return &http.Client{
 		Transport: rt,
@@ -315,6 +316,9 @@ func newHTTPClient(rt http.RoundTripper) *http.Client {
 		CheckRedirect: func(req *http.Request, via []*http.Request) error {
 			if len(via) >= maxRedirects {
 				return fmt.Errorf("client: stopped after %d redirects", maxRedirects)
+			}
+			if first := via[0]; first.Method != http.MethodGet && (req.URL.Scheme != first.URL.Scheme || req.URL.Host != first.URL.Host) {
+				return fmt.Errorf("client: refusing to follow the token endpoint's redirect to another origin (%s://%s)", req.URL.Scheme, req.URL.Host)
 			}
 			return checkURL(req.URL.String())
 		},
