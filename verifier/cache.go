@@ -46,8 +46,9 @@ import (
 //     (token + claims + fixed overhead), split evenly over its shards; a full
 //     shard evicts before inserting, so no flood of tokens grows it further.
 //   - Access is sharded with a read-write mutex per shard; a hit takes one
-//     read lock, reads no clock (an atomic load of the hit clock's reading)
-//     and allocates nothing.
+//     read lock, reads no clock when the Verifier has a hit clock (an
+//     atomic load of its reading; Config.Now otherwise, see hitNow) and
+//     allocates nothing.
 
 // maxCacheShards is the number of shards for large caches. Small caches use
 // fewer, so that each shard's byte budget (at least minShardBytes) still

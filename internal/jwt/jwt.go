@@ -575,9 +575,10 @@ func headerIndex(name []byte) int {
 // ErrClaims. Errors come in the order of the text, but for the pre-pass's
 // (ErrDepth, ErrCase, and ErrClaims for an outermost member name that is
 // not a valid string, or for a text that is not valid JSON and has member
-// names over 64 bytes, or an escaped one, on a path), which come first: so
-// a registered claim of the wrong type before a syntax error gives the
-// claim's error.
+// names over 64 bytes, or a costly one (costlyName: escaped, or holding
+// '&', '<', '>' or a byte past ASCII), on a path), which come first: so a
+// registered claim of the wrong type before a syntax error gives the
+// claim's error unless such a name is on a path.
 func ParseClaims(b []byte) (Claims, error) { return parseClaims(b, false) }
 
 // parseClaims is ParseClaims, with the pre-pass always first when
@@ -811,9 +812,9 @@ type memberNames struct {
 	caseVariant bool
 	escaped     int // the length of the text of the names that hold escapes
 	// text, when set, is the whole JSON text being decoded: at the first
-	// name whose text is longer than maxPathNames or holds an escape,
-	// members reads on only if validJSON accepts it, and stops with
-	// errCostlyName if not (see decodeObject).
+	// name whose text is longer than maxPathNames or is costly
+	// (costlyName), members reads on only if validJSON accepts it, and
+	// stops with errCostlyName if not (see decodeObject).
 	text []byte
 }
 
@@ -821,15 +822,16 @@ type memberNames struct {
 // decoder's path when it can meet a syntax error: the error's JSON Pointer
 // names them, and building it costs 6-12 times their length (escaping '/'
 // and '~' doubles it), which for long names would break the
-// rejection-cost bound. An escaped name must not be on it either, however
+// rejection-cost bound. A costly name (costlyName: escaped, or holding
+// '&', '<', '>' or a byte past ASCII) must not be on it either, however
 // short: the decoder unescapes it into a buffer that it first grows by the
 // length of the rest of the text, from the name to the end. See
 // decodeObject.
 const maxPathNames = 64
 
 // errCostlyName stops a decode at a member name longer than maxPathNames,
-// or holding an escape, in a text that is not valid JSON.
-var errCostlyName = errors.New("jwt: long or escaped member name")
+// or costly (costlyName), in a text that is not valid JSON.
+var errCostlyName = errors.New("jwt: long or costly member name")
 
 // refusal is the pre-pass's reason to refuse a JSON text before the
 // decoder reads it.
