@@ -90,7 +90,8 @@ const (
 // may be given to change a level at run time. A record is built only when
 // the Logger is enabled at its level, so a level the handler discards costs
 // two Enabled calls a decision (one as the decision starts, for the highest
-// of the levels, to learn whether to time it; one for the record's).
+// of the levels, to learn whether to time it; one for the record's), or one
+// with Config.OnDecision set, whose decisions are always timed.
 type LogLevels struct {
 	// Allowed is the level of calls that proceed, public calls without a
 	// token included. Default slog.LevelDebug: one record per call is too

@@ -351,7 +351,7 @@ func (c *Credentials) logPanic(r any, stack []byte) {
 	if logger == nil {
 		logger = slog.Default()
 	}
-	logger.Error("tokencreds: panic recovered in the TokenSource; the calls waiting for it fail with codes.Unauthenticated",
+	logger.Error("tokencreds: panic recovered in the TokenSource; the calls waiting for it use the cached token while it has not expired, and fail with codes.Unauthenticated without one",
 		slog.Any("panic", r), slog.String("stack", string(stack)))
 }
 
