@@ -7,6 +7,7 @@ import (
 	middleware "github.com/grpc-ecosystem/go-grpc-middleware/v2"
 	"google.golang.org/grpc"
 	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/protoadapt"
 
 	"github.com/grpcauth/grpcauth/verifier"
 )
@@ -165,8 +166,13 @@ func (s *expiringStream) RecvMsg(m any) error {
 // deliver (it arrived after the cut, or its method's condition refused
 // it): a handler receiving with RecvMsg into a message of its own could
 // still read it there, as Guard.Received asks adapters to prevent.
+// A message of code generated before APIv2 (protoc-gen-go before 1.4),
+// which grpc-go's codec still accepts, is cleared through its adapter.
 func dropMessage(m any) {
-	if pm, ok := m.(proto.Message); ok {
+	switch pm := m.(type) {
+	case proto.Message:
 		proto.Reset(pm)
+	case protoadapt.MessageV1:
+		proto.Reset(protoadapt.MessageV2Of(pm))
 	}
 }

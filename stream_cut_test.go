@@ -3,6 +3,7 @@ package grpcauth
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"slices"
@@ -14,6 +15,7 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/protoadapt"
 	"google.golang.org/protobuf/reflect/protoreflect"
 
 	authtestv1 "github.com/grpcauth/grpcauth/internal/testproto/authtest/v1"
@@ -440,14 +442,34 @@ func (s *fillingStream) RecvMsg(m any) error {
 	if s.during != nil {
 		s.during()
 	}
-	m.(proto.Message).ProtoReflect().SetUnknown(protoreflect.RawFields{0x08, 0x2a}) // field 1 = 42
-	return nil
+	return proto.UnmarshalOptions{Merge: true}.Unmarshal([]byte{0x08, 0x2a}, messageV2(m)) // field 1 = 42
 }
+
+// messageV2 is m as grpc-go's codec sees it: itself, or the adapter of a
+// message generated before APIv2.
+func messageV2(m any) proto.Message {
+	if v1, ok := m.(protoadapt.MessageV1); ok {
+		return protoadapt.MessageV2Of(v1)
+	}
+	return m.(proto.Message)
+}
+
+// legacyMessage is a message as protoc-gen-go generated them before 1.4
+// (APIv1), which grpc-go's codec still accepts.
+type legacyMessage struct {
+	Value int32 `protobuf:"varint,1,opt,name=value,proto3" json:"value,omitempty"`
+}
+
+func (m *legacyMessage) Reset()         { *m = legacyMessage{} }
+func (m *legacyMessage) String() string { return fmt.Sprint(m.Value) }
+func (*legacyMessage) ProtoMessage()    {}
 
 // A message that a receive returns no more (it arrived after the cut, or
 // the condition refused it) is cleared from the handler's message, as
 // Guard.Received asks of an adapter: a handler receiving with RecvMsg
-// into a message of its own finds nothing of it there.
+// into a message of its own finds nothing of it there, also in a message
+// generated before APIv2 (which a condition cannot read: refused with
+// CONDITION_ERROR before it is delivered).
 func TestStream_RefusedMessageIsClearedFromTheHandlersMessage(t *testing.T) {
 	claims, err := verifier.NewClaims(map[string]any{"sub": "user-1", "scp": []string{"test:stream"}, "exp": t0.Add(time.Hour).Unix()})
 	if err != nil {
@@ -457,7 +479,12 @@ func TestStream_RefusedMessageIsClearedFromTheHandlersMessage(t *testing.T) {
 		name   string
 		code   codes.Code
 		reason string
-	}{{"cut while it arrived", codes.Unauthenticated, ReasonTokenExpired}, {"refused by the condition", codes.PermissionDenied, ReasonConditionFailed}} {
+		msg    func() any
+	}{
+		{"cut while it arrived", codes.Unauthenticated, ReasonTokenExpired, func() any { return new(authtestv1.BidiStreamRequest) }},
+		{"refused by the condition", codes.PermissionDenied, ReasonConditionFailed, func() any { return new(authtestv1.BidiStreamRequest) }},
+		{"cut while it arrived, APIv1 message", codes.Unauthenticated, ReasonTokenExpired, func() any { return new(legacyMessage) }},
+	} {
 		t.Run(tt.name, func(t *testing.T) {
 			clock := newFakeClock()
 			cfg := Config{Verifier: staticVerifier{claims: claims}, Now: clock.Now, afterFunc: clock.AfterFunc, Logger: discardLogger()}
@@ -469,16 +496,16 @@ func TestStream_RefusedMessageIsClearedFromTheHandlersMessage(t *testing.T) {
 			ss := &fillingStream{ctx: grpc.NewContextWithServerTransportStream(bearerCtx("tok"), discardStream{})}
 			info := &grpc.StreamServerInfo{FullMethod: "/authtest.v1.TestService/BidiStream", IsClientStream: true, IsServerStream: true}
 			err := a.StreamServerInterceptor()(nil, ss, info, func(_ any, s grpc.ServerStream) error {
-				var m authtestv1.BidiStreamRequest
-				if err := s.RecvMsg(&m); err != nil || proto.Size(&m) == 0 {
-					t.Fatalf("first message: %v, %d bytes", err, proto.Size(&m))
+				m := tt.msg()
+				if err := s.RecvMsg(m); err != nil || proto.Size(messageV2(m)) == 0 {
+					t.Fatalf("first message: %v, %d bytes", err, proto.Size(messageV2(m)))
 				}
 				if tt.reason == ReasonTokenExpired {
 					ss.during = func() { clock.expire(<-clock.added) }
 				}
-				err := s.RecvMsg(&m)
+				err := s.RecvMsg(m)
 				checkStatus(t, err, tt.code, tt.reason)
-				if n := proto.Size(&m); n != 0 {
+				if n := proto.Size(messageV2(m)); n != 0 {
 					t.Errorf("the refused message is still in the handler's message (%d bytes)", n)
 				}
 				return err
