@@ -54,7 +54,8 @@
 //
 // Errors wrap the package's sentinel errors ([ErrMalformed], [ErrExpired],
 // ...); branch with errors.Is. Their text is meant for server logs and never
-// contains the token or claim values. [Claims] is an immutable value: no
+// contains the token or claim values, but for the exp time of an expired
+// token ([TokenExpiredError]). [Claims] is an immutable value: no
 // holder can change what another holder, or the cache, sees.
 //
 // [Verifier.VerifyIDToken] checks OpenID Connect ID tokens with the same
