@@ -45,7 +45,7 @@
 //     every hit re-checks the times and that the token's key is still in the
 //     key set (see [CacheConfig]).
 //   - Tokens are parsed by one conventional parser (encoding/json/v2's
-//     decoder, member by member; no unsafe, no pooled memory), with nesting,
+//     decoder, member by member; no unsafe, no pool of its own), with nesting,
 //     aud length, escaped strings and number size bounded so that rejecting
 //     any input allocates at most twice its length plus 2 KiB. The full claims are kept only for a token
 //     whose signature verified.
