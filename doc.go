@@ -59,9 +59,14 @@
 //		return err
 //	}
 //	defer v.Close()
+//	conds, err := celcond.New(celcond.Config{}) // ItemService's CreateItem has a CEL condition
+//	if err != nil {
+//		return err
+//	}
 //	auth, err := grpcauth.New(grpcauth.Config{
-//		Verifier: v,
-//		Public:   []string{"grpc.health.v1.Health"},
+//		Verifier:   v,
+//		Conditions: conds,
+//		Public:     []string{"grpc.health.v1.Health"},
 //	})
 //	if err != nil {
 //		return err

@@ -184,8 +184,8 @@ const (
 
 // MetadataRequiredScopes is the ErrorInfo metadata key of a
 // ReasonScopeInsufficient rejection. Its value is a JSON array of
-// alternatives, each a JSON array of scopes that together suffice, e.g.
-// [["items:write","items:admin"]] for one all-of set, or
+// alternatives, each a JSON array of scopes that together suffice, sorted,
+// e.g. [["items:admin","items:write"]] for one all-of set, or
 // [["test:admin"],["test:audit","test:write"]] for either set. An empty
 // array inside means "any valid token". Scopes never contain '"' or '\'
 // (RFC 6749, 3.3), so the value needs no JSON escaping.

@@ -25,9 +25,11 @@ func (i *Issuer) routes() http.Handler {
 	return mux
 }
 
-// Metadata is the authorization-server metadata (RFC 8414) served at both
-// well-known URLs; it is also a valid OpenID Provider configuration for the
-// fields a verifier uses.
+// Metadata is the authorization-server metadata (RFC 8414) served at every
+// well-known URL (openid-configuration and oauth-authorization-server under
+// the issuer URL, and, for an issuer with a path, oauth-authorization-server
+// inserted before the path, RFC 8414 section 3.1); it is also a valid OpenID
+// Provider configuration for the fields a verifier uses.
 type Metadata struct {
 	Issuer                            string   `json:"issuer"`
 	JWKSURI                           string   `json:"jwks_uri"`

@@ -7,6 +7,7 @@
 //
 //	{URL}/.well-known/openid-configuration     OIDC discovery
 //	{URL}/.well-known/oauth-authorization-server  RFC 8414 metadata
+//	/.well-known/oauth-authorization-server{path}  the same, at RFC 8414's section 3.1 location
 //	{URL}/v1/keys                               JWKS (public keys only)
 //	{URL}/v1/token                              client-credentials and authorization-code grants
 //	                                            (DPoP-bound tokens with a DPoP header)
@@ -22,8 +23,8 @@
 // redirect-URI origins. docs/browsers.md shows it behind the items
 // example's web page.
 //
-// Tokens are signed with jwx (RS256 by default; ES256, EdDSA and RFC 9864's
-// Ed25519 selectable; an Ed25519 token is assembled around jwx's EdDSA
+// Tokens are signed with jwx (RS256 by default; ES256, EdDSA, RFC 9864's
+// Ed25519 and the other RS, PS and ES algorithms selectable; an Ed25519 token is assembled around jwx's EdDSA
 // signature, since jwx v2 cannot write that alg) in Okta's shape ("scp" array, "cid") or RFC 9068's ("scope" string,
 // "client_id", typ "at+jwt"). Tests can also mint arbitrary tokens, including
 // deliberately broken ones, with Mint and its options, and rotate keys with

@@ -45,7 +45,7 @@
 //     every hit re-checks the times and that the token's key is still in the
 //     key set (see [CacheConfig]).
 //   - Tokens are parsed by one conventional parser (encoding/json/v2's
-//     decoder, member by member; no unsafe, no pooled memory), with nesting,
+//     decoder, member by member; no unsafe, no pool of its own), with nesting,
 //     aud length, escaped strings and number size bounded so that rejecting
 //     any input allocates at most twice its length plus 2 KiB. The full claims are kept only for a token
 //     whose signature verified.
@@ -54,7 +54,8 @@
 //
 // Errors wrap the package's sentinel errors ([ErrMalformed], [ErrExpired],
 // ...); branch with errors.Is. Their text is meant for server logs and never
-// contains the token or claim values. [Claims] is an immutable value: no
+// contains the token or claim values, but for the exp time of an expired
+// token ([TokenExpiredError]). [Claims] is an immutable value: no
 // holder can change what another holder, or the cache, sees.
 //
 // [Verifier.VerifyIDToken] checks OpenID Connect ID tokens with the same
