@@ -11,7 +11,7 @@
 //
 // Use:
 //
-//	auth, err := grpcauth.New(grpcauth.Config{Verifier: v})
+//	auth, err := grpcauth.New(grpcauth.Config{Verifier: v, Conditions: conds}) // conds: celcond.New, for CreateItem's CEL condition
 //	if err != nil {
 //		return err
 //	}
