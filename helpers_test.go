@@ -428,13 +428,13 @@ func (c *fakeClock) fireNext(ft *fakeTimer) *fakeTimer {
 
 // checkCutIn checks that ft, a stream's expiry timer, cuts the stream want
 // after it was set (the token's exp plus the clock skew), not before: ft
-// waits want, or maxExpiryWait if less; fired a nanosecond before the cut,
+// waits want, or maxTimerWait if less; fired a nanosecond before the cut,
 // it is set again for that nanosecond; fired then, it cuts the stream, and
 // sets no other.
 func (c *fakeClock) checkCutIn(t *testing.T, ft *fakeTimer, want time.Duration) {
 	t.Helper()
-	if ft.d != min(want, maxExpiryWait) {
-		t.Fatalf("expiry timer set for %v, want %v: the cut in %v, or at most %v", ft.d, min(want, maxExpiryWait), want, maxExpiryWait)
+	if ft.d != min(want, maxTimerWait) {
+		t.Fatalf("expiry timer set for %v, want %v: the cut in %v, or at most %v", ft.d, min(want, maxTimerWait), want, maxTimerWait)
 	}
 	cut := ft.set.Add(want)
 	c.setNow(cut.Add(-time.Nanosecond))
@@ -464,3 +464,39 @@ func (ft *fakeTimer) fire() {
 	}
 	ft.f()
 }
+
+// reverify walks ft, a stream's re-verification timer just set, to the
+// re-verification it is set for, as a host would that sleeps for suspend
+// (monotonic timers standing still) right after ft was set: it moves the
+// wall clock, with advance, by suspend, then fires ft and each timer its
+// firing sets again, each after moving the wall clock by its wait, until a
+// firing re-verifies (reverified reports true) or sets no timer (the
+// stream was cut; reverified may be nil). It returns when that was, by the
+// wall clock, after ft was set; how long the timers waited (by the
+// monotonic clock, which stood still for suspend); and the timer the last
+// firing set, or nil.
+func (c *fakeClock) reverify(t *testing.T, ft *fakeTimer, advance func(time.Duration), suspend time.Duration, reverified func() bool) (at, waited time.Duration, next *fakeTimer) {
+	t.Helper()
+	advance(suspend)
+	at = suspend
+	for range 10000 {
+		advance(ft.d)
+		at += ft.d
+		waited += ft.d
+		ft.fire()
+		select {
+		case next = <-c.added:
+		default:
+			return at, waited, nil
+		}
+		if reverified != nil && reverified() {
+			return at, waited, next
+		}
+		ft = next
+	}
+	t.Fatalf("no re-verification %v after the timer was set", at)
+	return
+}
+
+// advance moves Now on by d.
+func (c *fakeClock) advance(d time.Duration) { c.elapsed.Add(int64(d)) }

@@ -84,10 +84,14 @@ func panicEnv(t *testing.T, opts ...envOption) (e *env, b *buggyRevalidator, log
 	return e, b, logs, s, clock, expiry, recheck
 }
 
-// fireInItsGoroutine fires ft on a goroutine of its own, as time.AfterFunc
-// does (where no recovery interceptor of the server's runs), and waits for
-// it to return.
-func fireInItsGoroutine(ft *fakeTimer) {
+// fireInItsGoroutine fires ft, a timer of clock, on a goroutine of its
+// own, as time.AfterFunc does (where no recovery interceptor of the
+// server's runs), with clock's Now moved to when ft was due (unless past
+// it already), and waits for it to return.
+func fireInItsGoroutine(clock *fakeClock, ft *fakeTimer) {
+	if due := ft.set.Add(ft.d); clock.Now().Before(due) {
+		clock.setNow(due)
+	}
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
@@ -118,9 +122,9 @@ func TestStream_PanicInRevalidationEndsTheStreamWithInternal(t *testing.T) {
 	for _, in := range []string{"VerifyAccessToken", "RevalidateAt"} {
 		t.Run(in, func(t *testing.T) {
 			var rec recorder
-			e, b, logs, s, _, _, recheck := panicEnv(t, func(c *Config, _ *verifier.Config) { c.OnDecision = rec.record })
+			e, b, logs, s, clock, _, recheck := panicEnv(t, func(c *Config, _ *verifier.Config) { c.OnDecision = rec.record })
 			map[string]*atomic.Bool{"VerifyAccessToken": &b.panicVerify, "RevalidateAt": &b.panicAt}[in].Store(true)
-			fireInItsGoroutine(recheck) // the whole test binary died here
+			fireInItsGoroutine(clock, recheck) // the whole test binary died here
 			if err := <-e.svc.streamEnded; status.Code(err) != codes.Internal {
 				t.Errorf("handler's Send after the panic = %v, want Internal", err)
 			}
@@ -170,7 +174,7 @@ func TestStream_PanicInOnDecisionDuringACutKeepsTheCut(t *testing.T) {
 			if c.expiry {
 				clock.pastExpiry()
 			}
-			fireInItsGoroutine(map[bool]*fakeTimer{false: recheck, true: expiry}[c.expiry])
+			fireInItsGoroutine(clock, map[bool]*fakeTimer{false: recheck, true: expiry}[c.expiry])
 			<-e.svc.streamEnded // the handler's context was cancelled
 			_, err := s.Recv()
 			checkStatus(t, err, c.code, c.reason)
@@ -184,9 +188,9 @@ func TestStream_PanicInOnDecisionDuringACutKeepsTheCut(t *testing.T) {
 // the denied decision), and the stream is cut all the same when the
 // Logger itself panics on the first record.
 func TestStream_PanicIsLoggedBeforeTheCutItCauses(t *testing.T) {
-	e, b, logs, s, _, _, recheck := panicEnv(t)
+	e, b, logs, s, clock, _, recheck := panicEnv(t)
 	b.panicVerify.Store(true)
-	fireInItsGoroutine(recheck)
+	fireInItsGoroutine(clock, recheck)
 	<-e.svc.streamEnded
 	_, err := s.Recv()
 	checkStatus(t, err, codes.Internal, ReasonInternalError)
@@ -216,13 +220,13 @@ func (h *panickyHandler) Handle(ctx context.Context, r slog.Record) error {
 func TestStream_LoggerPanickingOnTheRecoveredPanicStillCutsTheStream(t *testing.T) {
 	var rec recorder
 	h := &panickyHandler{Handler: slog.NewTextHandler(&bytes.Buffer{}, nil)}
-	e, b, _, s, _, _, recheck := panicEnv(t, func(c *Config, _ *verifier.Config) {
+	e, b, _, s, clock, _, recheck := panicEnv(t, func(c *Config, _ *verifier.Config) {
 		c.Logger = slog.New(h)
 		c.OnDecision = rec.record
 	})
 	b.panicVerify.Store(true)
 	h.armed.Store(true)
-	fireInItsGoroutine(recheck)
+	fireInItsGoroutine(clock, recheck)
 	if d := rec.last(t); d.Allowed || d.Reason != ReasonInternalError {
 		t.Fatalf("last decision %+v, want the cut (denied, %s)", d, ReasonInternalError)
 	}

@@ -28,7 +28,10 @@ import (
 // set up to a tenth of the wait (at most 5 minutes) earlier, at random, so
 // that streams opened together are not re-verified together for ever;
 // never later: the time RevalidateAt gives still bounds how long a refused
-// token's stream lives. When the token is refused, the stream ends as at
+// token's stream lives. Like the expiry, that time is read on Config.Now,
+// the wall clock, at least once a minute, so that a suspend of the host or
+// a forward step of its clock delays a re-verification by at most a
+// minute. When the token is refused, the stream ends as at
 // expiry (its context is cancelled, later sends and receives fail, the
 // caller gets the status whatever the handler returns) with
 // codes.Unauthenticated and ReasonTokenRevoked, or ReasonTokenExpired when
@@ -97,11 +100,19 @@ type streamWatch struct {
 
 	mu      sync.Mutex
 	done    bool      // the handler returned: no more timers
-	expiry  timer     // nil without exp
-	recheck timer     // the next re-verification; nil if none
+	expiry  wallTimer // unset without exp
+	recheck wallTimer // the next re-verification; unset if none
 	aim     time.Time // the time recheck was set for, RevalidateAt's answer
 	rv      Revalidator
 	claims  verifier.Claims // as the stream was opened with
+}
+
+// wallTimer is one of a watch's timers: it calls f once Config.Now has
+// reached due (armUntil). Its fields are guarded by the watch's mu.
+type wallTimer struct {
+	t   timer // nil until set
+	due time.Time
+	f   func()
 }
 
 // cutErr returns the status error the stream was cut with, or nil while
@@ -131,18 +142,6 @@ func (w *streamWatch) end(r *rejection, cause error) {
 	}
 	defer w.cancel(r.err) // even when OnDecision panics: the stream is cut
 	w.a.reportCut(w.ctx, w.method, r, cause)
-}
-
-// after arms one of the watch's timers: f runs on the timer's goroutine,
-// where no recovery interceptor of the server's runs, so a panic in f
-// (in user code: the TokenVerifier and its Revalidator, OnDecision, the
-// Logger) is recovered there, by recoverPanic, instead of crashing the
-// process.
-func (w *streamWatch) after(d time.Duration, f func()) timer {
-	return w.a.afterFunc(d, func() {
-		defer w.recoverPanic()
-		f()
-	})
 }
 
 // errStreamPanicked is Decision.Err of a stream cut because one of its
@@ -177,35 +176,67 @@ func (a *Authenticator) reportCut(ctx context.Context, method string, r *rejecti
 	a.report(ctx, method, a.lookup(method), claims, r, cause, false, decisionStart{})
 }
 
-// maxExpiryWait is the longest the expiry timer is set for. Go's timers
-// run on the monotonic clock, which stands still while the host is
-// suspended (a paused VM, a sleeping laptop) and ignores steps of the wall
-// clock, whereas exp is a wall-clock time, compared with Config.Now: the
-// timer is set again and again, up to maxExpiryWait at a time, until
-// Config.Now has passed the cut, so that a stream outlives its token by
-// at most maxExpiryWait after a suspend or a forward step of the clock.
-const maxExpiryWait = time.Minute
+// maxTimerWait is the longest either timer of a stream's watch (its
+// expiry, its re-verification) is set for. Go's timers run on the
+// monotonic clock, which stands still while the host is suspended (a
+// paused VM, a sleeping laptop) and ignores steps of the wall clock,
+// whereas exp and the times RevalidateAt gives are wall-clock times,
+// compared with Config.Now: each timer is set again and again, up to
+// maxTimerWait at a time, until Config.Now has passed the time it is due
+// at (armUntil), so that after a suspend or a forward step of the clock a
+// stream outlives its token, or a refused token's stream runs on past its
+// due re-verification, by at most maxTimerWait.
+const maxTimerWait = time.Minute
 
-// armExpiry sets the expiry timer for d, but at most maxExpiryWait, unless
-// the handler has returned.
+// armUntil sets wt, one of the watch's timers, to call f once Config.Now
+// has reached due, d from now, unless the handler has returned: it waits
+// d, but at most maxTimerWait, and when it fires with Config.Now still
+// before due, it is set again for the time left, the same way (fire).
+// w.mu is held.
+func (w *streamWatch) armUntil(wt *wallTimer, due time.Time, d time.Duration, f func()) {
+	if w.done {
+		return
+	}
+	// due loses its monotonic reading (time.Now's readings have one, and
+	// so may RevalidateAt's answer): Go compares two times that both have
+	// one by that alone, and the monotonic clock stands still while the
+	// host is suspended. Without it, due compares with Config.Now by the
+	// wall clock.
+	wt.due, wt.f = due.Round(0), f
+	wt.t = w.a.afterFunc(min(d, maxTimerWait), func() { w.fire(wt) })
+}
+
+// fire runs on the goroutine of wt, one of the watch's timers, where no
+// recovery interceptor of the server's runs, so a panic there (in user
+// code: Config.Now, the TokenVerifier and its Revalidator, OnDecision, the
+// Logger) is recovered, by recoverPanic, instead of crashing the process.
+// It calls wt's function once Config.Now has reached its due time, and
+// otherwise sets wt again for the time left.
+func (w *streamWatch) fire(wt *wallTimer) {
+	defer w.recoverPanic()
+	w.mu.Lock()
+	due, f := wt.due, wt.f
+	w.mu.Unlock()
+	if left := due.Sub(w.a.now()); left > 0 {
+		w.mu.Lock()
+		defer w.mu.Unlock()
+		w.armUntil(wt, due, left, f)
+		return
+	}
+	f()
+}
+
+// armExpiry sets the expiry timer to cut the stream at w.cutAt, d from
+// now (armUntil).
 func (w *streamWatch) armExpiry(d time.Duration) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	if !w.done {
-		w.expiry = w.after(min(d, maxExpiryWait), w.expire)
-	}
+	w.armUntil(&w.expiry, w.cutAt, d, w.expire)
 }
 
-// expire, the expiry timer's function, cuts the stream once Config.Now
-// has passed its token's exp plus the clock skew, and otherwise sets the
-// timer again for the time left (armExpiry).
-func (w *streamWatch) expire() {
-	if d := w.cutAt.Sub(w.a.now()); d > 0 {
-		w.armExpiry(d)
-		return
-	}
-	w.end(rejStreamExpired, errStreamExpired)
-}
+// expire, the expiry timer's function, cuts the stream: its token's exp
+// plus the clock skew has passed.
+func (w *streamWatch) expire() { w.end(rejStreamExpired, errStreamExpired) }
 
 // errStreamExpired is Decision.Err of a stream cut at its token's expiry.
 var errStreamExpired = errors.New("grpcauth: the stream's token expired (plus the verifier's clock skew)")
@@ -236,7 +267,7 @@ func (w *streamWatch) settle() bool {
 // stopLocked marks the watch done and stops its timers; w.mu is held.
 func (w *streamWatch) stopLocked() {
 	w.done = true
-	for _, t := range []timer{w.expiry, w.recheck} {
+	for _, t := range []timer{w.expiry.t, w.recheck.t} {
 		if t != nil {
 			t.Stop()
 		}
@@ -268,7 +299,8 @@ func (w *streamWatch) startRevalidation() {
 // lives. Only MinRevalidateInterval can make it later, when at is closer.
 // When a re-verification so brought forward gets at back (the verdict was
 // a cached one, valid until at), the next is at at itself, not earlier
-// again.
+// again. The re-verification comes once Config.Now has reached the time so
+// set, d from now (armUntil): after a suspend, at most maxTimerWait late.
 func (w *streamWatch) schedule(at time.Time) {
 	if at.IsZero() {
 		return
@@ -278,12 +310,13 @@ func (w *streamWatch) schedule(at time.Time) {
 	if w.done {
 		return
 	}
-	d := at.Sub(w.a.now())
+	now := w.a.now()
+	d := at.Sub(now)
 	if !at.Equal(w.aim) || d <= 0 {
 		d = max(jitter.Earlier(d, w.a.random()), MinRevalidateInterval)
 	}
 	w.aim = at
-	w.recheck = w.after(d, w.revalidate)
+	w.armUntil(&w.recheck, now.Add(d), d, w.revalidate)
 }
 
 var errNoClaims = errors.New("grpcauth: the token verifier returned neither claims nor an error")

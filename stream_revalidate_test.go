@@ -104,8 +104,8 @@ func TestStream_RevokedOpaqueTokenEndsTheStreamAtTheNextRevalidation(t *testing.
 	r := newRevalidationEnv(t, map[string]any{"exp": t0.Add(time.Hour)}, nil)
 	s := r.open(t)
 	expiry, recheck := <-r.fake.added, <-r.fake.added
-	if expiry.d != maxExpiryWait {
-		t.Fatalf("expiry timer %v, want %v: the cut in 1h plus skew, capped", expiry.d, maxExpiryWait)
+	if expiry.d != maxTimerWait {
+		t.Fatalf("expiry timer %v, want %v: the cut in 1h plus skew, capped", expiry.d, maxTimerWait)
 	}
 	if recheck.d != introspect.DefaultCacheTTL {
 		t.Fatalf("re-verification timer %v, want the cache TTL %v", recheck.d, introspect.DefaultCacheTTL)
@@ -344,5 +344,24 @@ func TestStream_OpaqueStreamThroughCombinedIsCutDespiteAFloodOfMadeUpTokens(t *t
 	r.stillRunning(t)
 	if _, err := r.client.Authenticated(withAuth(t.Context(), bearer(jwt)), &authtestv1.AuthenticatedRequest{}); err != nil {
 		t.Fatalf("the JWT's unary call during the flood: %v", err)
+	}
+}
+
+// The times a stream's timers are due at compare with Config.Now by the
+// wall clock. time.Now's readings carry the monotonic clock's too, and
+// Go compares two times that both carry one by that alone (see package
+// time), which stands still while the host is suspended: a re-verification
+// due at a reading of time.Now (RevalidateAt's, with the default Now) would
+// wait out the suspend again. Go offers no way to make a reading whose
+// monotonic part lags its wall clock, so this checks the due time itself:
+// it carries no monotonic reading.
+func TestStream_TimersAreDueByTheWallClockOnly(t *testing.T) {
+	fake := newFakeClock()
+	w := &streamWatch{a: &Authenticator{now: time.Now, afterFunc: fake.AfterFunc, random: func() float64 { return 0 }}}
+	w.schedule(time.Now().Add(time.Hour)) // as verifier.Verifier.RevalidateAt answers
+	<-fake.added
+	w.stop()
+	if due := w.recheck.due; due != due.Round(0) {
+		t.Errorf("re-verification due at %v: want no monotonic reading (m=), so that Config.Now is compared with it by the wall clock", due)
 	}
 }

@@ -302,7 +302,7 @@ func TestClockSkew_FromVerifier(t *testing.T) {
 // A stream's expiry cut follows the wall clock (Config.Now), as unary
 // calls with its token do, not the monotonic clock its timer runs on, which
 // stands still while the host is suspended and ignores steps of the wall
-// clock: the timer waits at most maxExpiryWait at a time, and when it
+// clock: the timer waits at most maxTimerWait at a time, and when it
 // fires with the wall clock past exp plus skew, however early by its own
 // count, the stream is cut. A firing before that only sets it again.
 func TestStream_CutAfterTheWallClockPassedExpWhileTimersStood(t *testing.T) {
@@ -317,14 +317,14 @@ func TestStream_CutAfterTheWallClockPassedExpWhileTimersStood(t *testing.T) {
 	}
 	<-e.svc.streamStarted
 	timer := <-clock.added
-	if timer.d != maxExpiryWait {
-		t.Fatalf("expiry timer set for %v, want at most %v (the cut is in 1h plus skew)", timer.d, maxExpiryWait)
+	if timer.d != maxTimerWait {
+		t.Fatalf("expiry timer set for %v, want at most %v (the cut is in 1h plus skew)", timer.d, maxTimerWait)
 	}
 
 	// Fired before the cut: set again for what is left, capped.
 	clock.setNow(t0.Add(time.Minute))
-	if timer = clock.fireNext(timer); timer == nil || timer.d != maxExpiryWait {
-		t.Fatalf("expiry timer fired 1m in: set again %v, want for %v", timer, maxExpiryWait)
+	if timer = clock.fireNext(timer); timer == nil || timer.d != maxTimerWait {
+		t.Fatalf("expiry timer fired 1m in: set again %v, want for %v", timer, maxTimerWait)
 	}
 	clock.setNow(t0.Add(time.Hour + verifier.DefaultClockSkew - 10*time.Second))
 	if timer = clock.fireNext(timer); timer == nil || timer.d != 10*time.Second {
