@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/http"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -158,6 +159,49 @@ func TestStream_OpaqueTokenExpiringIsAccessTokenExpired(t *testing.T) {
 		t.Fatalf("next re-verification in %v, want %v", recheck.d, introspect.DefaultCacheTTL)
 	}
 	r.clk.Advance(recheck.d) // 120s: inactive, after its exp
+	recheck.fire()
+	<-r.svc.streamEnded
+	_, err := s.Recv()
+	checkStatus(t, err, codes.Unauthenticated, ReasonTokenExpired)
+}
+
+// downTransport fails every request while down is set, and sends the
+// others with base.
+type downTransport struct {
+	base http.RoundTripper
+	down *atomic.Bool
+}
+
+func (d downTransport) RoundTrip(r *http.Request) (*http.Response, error) {
+	if d.down.Load() {
+		return nil, errors.New("test: endpoint down")
+	}
+	return d.base.RoundTrip(r)
+}
+
+// TestStream_OpaqueTokenExpiringAfterAnOutageIsAccessTokenExpired: a
+// re-verification that gets no answer (the endpoint down) once the
+// token's cached answer has ended does not make the Verifier forget the
+// exp that answer gave: the next one, after exp, when the server calls the
+// token inactive, ends the stream with ACCESS_TOKEN_EXPIRED (on which
+// clients refresh), as the expiry timer would, not ACCESS_TOKEN_REVOKED.
+func TestStream_OpaqueTokenExpiringAfterAnOutageIsAccessTokenExpired(t *testing.T) {
+	var down atomic.Bool
+	r := newRevalidationEnv(t, map[string]any{"exp": t0.Add(90 * time.Second)}, func(c *introspect.Config) {
+		c.HTTPClient = &http.Client{Transport: downTransport{base: &http.Transport{DisableKeepAlives: true}, down: &down}}
+	})
+	s := r.open(t)
+	_, recheck := <-r.fake.added, <-r.fake.added
+	r.clk.Advance(recheck.d) // 60s: still active, cached until 120s
+	recheck.fire()
+	recheck = <-r.fake.added
+	down.Store(true)
+	r.clk.Advance(recheck.d) // 120s: past exp, but no answer: the stream goes on
+	recheck.fire()
+	recheck = <-r.fake.added
+	r.stillRunning(t)
+	down.Store(false)
+	r.clk.Advance(recheck.d) // 130s: inactive, after its exp, before exp plus skew
 	recheck.fire()
 	<-r.svc.streamEnded
 	_, err := s.Recv()

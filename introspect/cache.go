@@ -54,21 +54,32 @@ func (r result) size() int64 { return entryOverhead + r.claims.Footprint() }
 // is no longer live is deleted, and returned with ok false (a zero result
 // when there was none).
 func (c *resultCache) get(k tokenKey, now time.Time) (r result, ok bool) {
+	r, ok = c.lookup(k, now)
+	if !ok && !r.until.IsZero() {
+		c.dropEnded(k, now)
+	}
+	return r, ok
+}
+
+// lookup is get without the deletion: an entry that is no longer live is
+// returned with ok false and kept, until put replaces it, dropEnded
+// removes it or makeRoom reclaims it. The positive cache keeps its ended
+// entries so: the exp an ended answer gave tells an expired token from a
+// revoked one until the server's next verdict, even when asking it fails.
+func (c *resultCache) lookup(k tokenKey, now time.Time) (r result, ok bool) {
 	c.mu.RLock()
 	r, found := c.m[k]
 	c.mu.RUnlock()
-	if !found {
-		return result{}, false
+	return r, found && now.Before(r.until)
+}
+
+// dropEnded deletes k's entry if it is no longer live at now.
+func (c *resultCache) dropEnded(k tokenKey, now time.Time) {
+	c.mu.Lock()
+	if cur, ok := c.m[k]; ok && !now.Before(cur.until) {
+		c.delete(k, cur)
 	}
-	if !now.Before(r.until) {
-		c.mu.Lock()
-		if cur, ok := c.m[k]; ok && !now.Before(cur.until) {
-			c.delete(k, cur)
-		}
-		c.mu.Unlock()
-		return r, false
-	}
-	return r, true
+	c.mu.Unlock()
 }
 
 // put stores r for k unless it is already expired at now or larger than

@@ -16,8 +16,10 @@ import (
 // When the Verifier knows the token has expired, because it cached an
 // earlier answer giving an exp that has now passed, it returns a
 // *verifier.TokenExpiredError (ACCESS_TOKEN_EXPIRED) instead, as for a JWT.
-// Without that memory (the caches off, the entry evicted, or another
-// replica) an expired opaque token is ErrInactive: clients should get a new
+// The ended entry is kept until the server's next verdict, so a failed
+// attempt to ask (ErrUnavailable) does not lose that memory. Without it
+// (the caches off, the entry evicted, or another replica) an expired
+// opaque token is ErrInactive: clients should get a new
 // token on ACCESS_TOKEN_INVALID as well as ACCESS_TOKEN_EXPIRED. See
 // docs/introspection.md.
 var ErrInactive error = inactiveError{}

@@ -21,7 +21,8 @@ func (v *Verifier) RevalidateAt(token string, _ verifier.Claims) time.Time {
 	if v.pos == nil {
 		return now.Add(v.s.Cache.TTL)
 	}
-	if r, ok := v.pos.get(sha256.Sum256([]byte(token)), now); ok {
+	// lookup, not get: an ended entry's exp must outlive this question.
+	if r, ok := v.pos.lookup(sha256.Sum256([]byte(token)), now); ok {
 		return r.until
 	}
 	return now.Add(v.s.Cache.NegativeTTL)

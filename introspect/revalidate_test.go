@@ -2,13 +2,19 @@ package introspect_test
 
 import (
 	"context"
+	"errors"
 	"math"
+	"net/http"
+	"net/http/httptest"
+	"net/http/httputil"
+	"net/url"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/grpcauth/grpcauth"
 	"github.com/grpcauth/grpcauth/introspect"
+	"github.com/grpcauth/grpcauth/verifier"
 )
 
 // Streams opened with either kind's tokens are re-verified.
@@ -80,6 +86,94 @@ func TestVerify_TokensIntrospectedTogetherAreCachedUntilDifferentTimes(t *testin
 	}
 	if got := e.iss.IntrospectionRequests() - before; got != 1 {
 		t.Errorf("%d introspection requests 55.5s on, want 1: only the answer cached for 55.5s has ended", got)
+	}
+}
+
+// newOutageEnv is newEnv with the Verifier's requests passing through an
+// httptest server that forwards them to the issuer's introspection
+// endpoint, or answers 503 while down is set.
+func newOutageEnv(t *testing.T, mutate func(*introspect.Config)) (e *env, down *atomic.Bool) {
+	t.Helper()
+	down = new(atomic.Bool)
+	e = newEnv(t, func(c *introspect.Config) {
+		target, err := url.Parse(c.Endpoint)
+		if err != nil {
+			t.Fatal(err)
+		}
+		proxy := &httputil.ReverseProxy{Rewrite: func(pr *httputil.ProxyRequest) {
+			pr.Out.URL.Scheme, pr.Out.URL.Host, pr.Out.URL.Path, pr.Out.Host = target.Scheme, target.Host, target.Path, target.Host
+		}}
+		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if down.Load() {
+				http.Error(w, "down", http.StatusServiceUnavailable)
+				return
+			}
+			proxy.ServeHTTP(w, r)
+		}))
+		t.Cleanup(srv.Close)
+		c.Endpoint = srv.URL
+		if mutate != nil {
+			mutate(c)
+		}
+	})
+	return e, down
+}
+
+// TestRevalidateAt_KeepsTheExpOfAnAnswerThatEnded: asking RevalidateAt
+// about a token whose cached answer has ended (a stream's re-verification
+// scheduled as it ends) leaves the exp that answer gave known, so that the
+// token is still reported expired (ACCESS_TOKEN_EXPIRED, which makes
+// clients refresh) rather than the server's bare "active": false
+// (ErrInactive).
+func TestRevalidateAt_KeepsTheExpOfAnAnswerThatEnded(t *testing.T) {
+	e := newEnv(t, func(c *introspect.Config) { c.ClockSkew = 10 * time.Second })
+	tok := e.opaque(t, map[string]any{"exp": e.issClk.Now().Add(30 * time.Second)})
+	c, err := e.verify(t, tok)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.advance(40 * time.Second) // exp plus skew: the answer has ended
+	e.v.RevalidateAt(tok, c)
+	var expired *verifier.TokenExpiredError
+	if _, err := e.verify(t, tok); !errors.As(err, &expired) {
+		t.Fatalf("past exp plus skew, after RevalidateAt: %v, want *verifier.TokenExpiredError", err)
+	}
+	if n := e.iss.IntrospectionRequests(); n != 1 {
+		t.Errorf("%d introspection requests, want 1: the expiry is known without asking", n)
+	}
+}
+
+// TestVerify_ExpiryKnownBeforeAnOutageIsReportedAfterIt: a token whose
+// cached answer ended at its TTL, re-verified while the endpoint is down
+// (a stream goes on, as ErrUnavailable is not a verdict), is reported
+// expired once its exp has passed, as it would have been without the
+// outage: the failed attempt does not forget the exp the answer gave.
+func TestVerify_ExpiryKnownBeforeAnOutageIsReportedAfterIt(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		after time.Duration // from the outage's end
+	}{
+		{"within the skew: the server says inactive", 35 * time.Second},
+		{"past exp plus skew: no request", 45 * time.Second},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			e, down := newOutageEnv(t, func(c *introspect.Config) { c.ClockSkew = 10 * time.Second })
+			tok := e.opaque(t, map[string]any{"exp": e.issClk.Now().Add(90 * time.Second)})
+			if _, err := e.verify(t, tok); err != nil {
+				t.Fatal(err)
+			}
+			e.advance(introspect.DefaultCacheTTL) // the answer has ended; exp has not
+			down.Store(true)
+			if _, err := e.verify(t, tok); !errors.Is(err, introspect.ErrUnavailable) {
+				t.Fatalf("endpoint down: %v, want ErrUnavailable", err)
+			}
+			down.Store(false)
+			e.advance(tc.after)
+			var expired *verifier.TokenExpiredError
+			if _, err := e.verify(t, tok); !errors.As(err, &expired) {
+				t.Fatalf("%v past exp: %v, want *verifier.TokenExpiredError", 60*time.Second+tc.after-90*time.Second, err)
+			}
+		})
 	}
 }
 

@@ -153,7 +153,7 @@ func (v *Verifier) VerifyAccessToken(ctx context.Context, token string) (verifie
 	var knownExp time.Time // the exp of a positive entry that ended, if any
 	if v.pos != nil {
 		now := v.s.Now()
-		r, ok := v.pos.get(key, now)
+		r, ok := v.pos.lookup(key, now) // an ended entry stays: see run
 		knownExp = r.claims.Expiry()
 		if ok {
 			v.n.hits.Add(1)
@@ -166,6 +166,7 @@ func (v *Verifier) VerifyAccessToken(ctx context.Context, token string) (verifie
 			v.n.hits.Add(1)
 			err := &verifier.TokenExpiredError{Expiry: exp}
 			v.neg.put(key, result{err: err, until: now.Add(v.s.Cache.NegativeTTL)}, now)
+			v.pos.dropEnded(key, now)
 			v.logRejection(ctx, err)
 			return verifier.Claims{}, ownError(err)
 		}
@@ -321,7 +322,11 @@ func (v *Verifier) run(ctx context.Context, key tokenKey, token string, knownExp
 		delete(v.flights, key)
 	}
 	// An abandoned flight (every caller left) caches nothing: a newer
-	// request for the token may already have cached a later verdict.
+	// request for the token may already have cached a later verdict. Nor
+	// does a failure to get a verdict drop the token's ended positive
+	// entry: the exp it gave still tells, at the next attempt, that an
+	// inactive token expired (rather than was revoked). A verdict replaces
+	// it: a positive one by put, a refusal by dropEnded.
 	if v.pos != nil && ctx.Err() == nil {
 		exp := time.Time{}
 		if err == nil {
@@ -332,6 +337,7 @@ func (v *Verifier) run(ctx context.Context, key tokenKey, token string, knownExp
 			// Active for the server, expired here (clocks differ): remember
 			// the verdict, or every call would ask again.
 			v.neg.put(key, result{err: &verifier.TokenExpiredError{Expiry: exp}, until: now.Add(v.s.Cache.NegativeTTL)}, now)
+			v.pos.dropEnded(key, now)
 			v.forget(key)
 		case err == nil:
 			// Up to a tenth of the TTL sooner, at random: tokens
@@ -356,6 +362,7 @@ func (v *Verifier) run(ctx context.Context, key tokenKey, token string, knownExp
 			}
 		case cacheable(err):
 			v.neg.put(key, result{err: err, until: now.Add(v.s.Cache.NegativeTTL)}, now)
+			v.pos.dropEnded(key, now)
 			v.forget(key)
 		}
 	}

@@ -246,10 +246,11 @@ type Config struct {
 	// the next permitted one, shared by every waiting call, so a key the
 	// issuer has just published is accepted instead of refused. Calls that
 	// join a fetch in flight count too. Past MaxKeyWaiters a call is
-	// refused at once with ErrUnknownKey. Default DefaultMaxKeyWaiters
-	// (256); negative means never wait for the rate limit (up to
-	// DefaultMaxKeyWaiters calls still share a fetch in flight). See
-	// docs/key-set.md.
+	// refused at once with ErrUnknownKey (ErrKeysUnavailable when there is
+	// no usable key set or the latest fetch failed). Default
+	// DefaultMaxKeyWaiters (256); negative means never wait for the rate
+	// limit (up to DefaultMaxKeyWaiters calls still share a fetch in
+	// flight). See docs/key-set.md.
 	MaxKeyWaiters int
 
 	// Logger receives key-set events (fetch failures, rotations) and, at

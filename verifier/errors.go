@@ -35,7 +35,8 @@ var (
 	// successful fetch found it: one made for this token, or one that
 	// recently found the kid absent (or withdrawn). It is also the answer,
 	// at once, when MaxKeyWaiters calls already wait for a fetch (the one
-	// in flight, or the next the rate limit allows). See docs/key-set.md.
+	// in flight, or the next the rate limit allows) and the latest fetch
+	// succeeded (else ErrKeysUnavailable). See docs/key-set.md.
 	ErrUnknownKey = errors.New("verifier: unknown signing key")
 
 	// ErrIssuer reports an iss claim that is missing or differs from

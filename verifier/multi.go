@@ -85,8 +85,13 @@ func (m *MultiVerifier) VerifyAccessToken(ctx context.Context, token string) (Cl
 }
 
 // VerifyIDToken verifies an OpenID Connect ID token with the Verifier of the
-// issuer its iss names (see Verifier.VerifyIDToken).
+// issuer its iss names (see Verifier.VerifyIDToken). An empty clientID
+// fails with ErrAudience before the token is looked at, as it does with a
+// Verifier.
 func (m *MultiVerifier) VerifyIDToken(ctx context.Context, token, clientID, nonce string) (Claims, error) {
+	if clientID == "" && !m.closed.Load() {
+		return Claims{}, errNeedClientID
+	}
 	v, pre, err := m.route(token)
 	if err != nil {
 		return Claims{}, err

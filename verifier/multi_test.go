@@ -357,6 +357,53 @@ func TestMulti_IDTokensAreRoutedToo(t *testing.T) {
 	}
 }
 
+// TestMulti_GarbageIsRefusedAsByALoneVerifier: what a lone Verifier
+// refuses for its form (or for a missing client id) a MultiVerifier
+// refuses with the same sentinel, which the grpcauth interceptors map to
+// the same code and reason, whether the token is an access or an ID
+// token. A VerifyIDToken call without a client id is the caller's mistake
+// whatever the token: ErrAudience, as the Verifier says, before the token
+// is looked at.
+func TestMulti_GarbageIsRefusedAsByALoneVerifier(t *testing.T) {
+	e := newMultiEnv(t)
+	lone, err := verifier.New(context.Background(), verifier.Config{Issuer: e.a.URL(), Audiences: []string{"api://a"},
+		JWKSURL: "http://127.0.0.1:1/keys", Now: e.clk.Now, Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { lone.Close() })
+	good := mintOn(t, e.a, nil)
+	sentinels := []error{verifier.ErrMalformed, verifier.ErrAlgorithm, verifier.ErrExpired, verifier.ErrNotYetValid,
+		verifier.ErrBadSignature, verifier.ErrUnknownKey, verifier.ErrIssuer, verifier.ErrAudience, verifier.ErrClaims,
+		verifier.ErrKeysUnavailable, verifier.ErrClosed}
+	kind := func(err error) error {
+		for _, s := range sentinels {
+			if errors.Is(err, s) {
+				return s
+			}
+		}
+		return err
+	}
+	ctx := context.Background()
+	for name, tok := range map[string]string{
+		"empty": "", "a dot": ".", "two parts": "a.b", "three empty parts": "..", "1 MiB": strings.Repeat("a", 1<<20),
+		"bad base64": "x!.y.z", "no signature": strings.Join(strings.Split(good, ".")[:2], ".") + ".",
+	} {
+		for _, clientID := range []string{"app-1", ""} {
+			_, l := lone.VerifyIDToken(ctx, tok, clientID, "")
+			_, m := e.m.VerifyIDToken(ctx, tok, clientID, "")
+			if kind(l) != kind(m) {
+				t.Errorf("%s, VerifyIDToken(client id %q): lone %v, multi %v", name, clientID, l, m)
+			}
+		}
+		_, l := lone.VerifyAccessToken(ctx, tok)
+		_, m := e.m.VerifyAccessToken(ctx, tok)
+		if kind(l) != kind(m) || !errors.Is(l, verifier.ErrMalformed) && !errors.Is(l, verifier.ErrBadSignature) {
+			t.Errorf("%s, VerifyAccessToken: lone %v, multi %v; want one refusal for the form", name, l, m)
+		}
+	}
+}
+
 // FuzzMultiVerifier checks the routing decision against a reference decoding
 // with encoding/json: a token whose payload names a configured issuer never
 // fails with ErrIssuer, one naming another issuer always does, and nothing

@@ -192,7 +192,7 @@ func (v *Verifier) verifyIDToken(ctx context.Context, token string, pre *decoded
 		return Claims{}, ErrClosed
 	}
 	if clientID == "" {
-		return Claims{}, fmt.Errorf("%w: VerifyIDToken needs a client id", ErrAudience)
+		return Claims{}, errNeedClientID
 	}
 	c, _, err := v.verify(ctx, token, pre, kindID, clientID, nonce)
 	if err != nil {
@@ -201,6 +201,10 @@ func (v *Verifier) verifyIDToken(ctx context.Context, token string, pre *decoded
 	}
 	return Claims{c}, nil
 }
+
+// errNeedClientID is VerifyIDToken's answer without a client id, from a
+// Verifier and a MultiVerifier alike, whatever the token.
+var errNeedClientID = fmt.Errorf("%w: VerifyIDToken needs a client id", ErrAudience)
 
 // reject counts a rejection for its form (Stats.Malformed) and logs it.
 func (v *Verifier) reject(ctx context.Context, kind string, err error) {

@@ -230,6 +230,45 @@ func TestSet_JoinersCountTowardsMaxWaiters(t *testing.T) {
 	}
 }
 
+// Past the cap while the issuer fails, a lookup is refused at once with
+// ErrUnavailable, not ErrUnknownKey: the fetch in flight may bring the
+// kid, and the latest one failed, so the token is not blamed (as for every
+// other unknown kid while refreshes fail; see docs/key-set.md).
+func TestSet_PastTheCapWhileRefreshesFailIsUnavailable(t *testing.T) {
+	ts := newTestServer(t)
+	ts.setKeys(t, rsaJWK(t, 0, "a"))
+	clock := newFakeClock()
+	s, _ := startSet(t, Config{URL: ts.URL + "/keys", Now: clock.Now, MinRefreshInterval: 10 * time.Second, MaxWaiters: 1})
+	ready(t, s)
+	joined := make(chan struct{}, 2)
+	s.onJoin = func() { joined <- struct{}{} }
+	ts.set("/keys", reply{status: 503})
+	if _, err := s.Key(ctxT(t), "x"); !errors.Is(err, ErrUnavailable) {
+		t.Fatalf("unknown kid, failed fetch = %v, want ErrUnavailable", err)
+	}
+	clock.Advance(10 * time.Second)
+	ts.holdRequests() // the issuer hangs
+	starter := keyAsync(ctxT(t), s, "y")
+	ts.waitEntered(t, "/keys")
+	joiner := keyAsync(ctxT(t), s, "j")
+	receive(t, joined, "a lookup to join")
+	past := keyAsync(ctxT(t), s, "past")
+	select {
+	case err := <-past:
+		if !errors.Is(err, ErrUnavailable) || errors.Is(err, ErrUnknownKey) {
+			t.Fatalf("Key past the cap after a failed refresh = %v, want ErrUnavailable at once", err)
+		}
+	case <-joined:
+		t.Fatal("a lookup past the cap joined the fetch in flight")
+	}
+	ts.release()
+	for _, c := range []<-chan error{starter, joiner} {
+		if err := receive(t, c, "a lookup of the held fetch"); !errors.Is(err, ErrUnavailable) {
+			t.Fatalf("lookup of the failed fetch = %v, want ErrUnavailable", err)
+		}
+	}
+}
+
 // A negative MaxWaiters turns waiting off: a rate-limited lookup is refused
 // at once, as before waiting existed.
 func TestSet_NegativeMaxWaitersNeverWaits(t *testing.T) {
