@@ -542,7 +542,7 @@ func TestE2E_ServerSettingsReachTheVerifier(t *testing.T) {
 		{"audience skipped, client pinned", []string{"AUDIENCE=api://other", "SKIP_AUDIENCE_CHECK=true", "CLIENT_IDS=items-writer"}, unauth, ok},
 		// Okta-shaped tokens carry their scopes in scp, not scope.
 		{"scopes read from another claim", []string{"SCOPE_CLAIMS=scope"}, denied, denied},
-		// Okta-shaped tokens have typ JWT, not at+jwt.
+		// Okta-shaped tokens have no typ, not at+jwt.
 		{"RFC 9068 profile required", []string{"REQUIRE_ACCESS_TOKEN_PROFILE=true"}, unauth, unauth},
 	}
 	for _, tt := range tests {

@@ -30,6 +30,8 @@ const importCount = 2
 var errUnexpected = errors.New("client: some calls failed unexpectedly (is the server running at that address?)")
 
 // report prints one line per call: method, argument, status code, detail.
+// The argument and detail may carry the server's text (an item id, the
+// issuer it names), so they are printed as printable makes them.
 type report struct {
 	tw         *tabwriter.Writer
 	unexpected bool
@@ -49,7 +51,7 @@ func (r *report) line(method, arg string, err error, detail string) {
 	if code != codes.OK {
 		verdict = "refused"
 	}
-	fmt.Fprintf(r.tw, "%s\t%s\t%s\t%s\t%s\n", method, arg, verdict, code, detail)
+	fmt.Fprintf(r.tw, "%s\t%s\t%s\t%s\t%s\n", method, printable(arg), verdict, code, printable(detail))
 }
 
 // describe says why a call was refused: the status message, or, when a

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -15,10 +16,14 @@ import (
 	"golang.org/x/oauth2"
 	"golang.org/x/oauth2/clientcredentials"
 	"google.golang.org/genproto/googleapis/rpc/errdetails"
+	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/status"
+	"google.golang.org/grpc/test/bufconn"
 
 	"github.com/grpcauth/grpcauth/examples/items/internal/dev"
+	itemsv1 "github.com/grpcauth/grpcauth/examples/items/proto/items/v1"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
@@ -381,5 +386,47 @@ func TestRun_DPoPStopsWhenTheIssuerDoesNotBindTheToken(t *testing.T) {
 	}
 	if p := <-proofs; strings.Count(p, ".") != 2 {
 		t.Errorf("token request DPoP header = %q, want a proof", p)
+	}
+}
+
+// hostileServer answers GetServerInfo and ListItems with terminal escapes
+// in the fields the report prints.
+type hostileServer struct {
+	itemsv1.UnimplementedItemServiceServer
+}
+
+func (hostileServer) GetServerInfo(context.Context, *itemsv1.GetServerInfoRequest) (*itemsv1.GetServerInfoResponse, error) {
+	return &itemsv1.GetServerInfoResponse{Issuer: "https://idp\x1b[2J", Audience: "api\r"}, nil
+}
+
+func (hostileServer) ListItems(context.Context, *itemsv1.ListItemsRequest) (*itemsv1.ListItemsResponse, error) {
+	return &itemsv1.ListItemsResponse{Items: []*itemsv1.Item{{Id: "item-1\x1b]0;owned\a"}}}, nil
+}
+
+// A server's answers to calls it allows reach the report as text too: an
+// issuer, an audience or an item id with terminal escapes cannot clear the
+// screen or rewrite earlier lines.
+func TestCallAll_ServerTextOfAllowedCallsIsPrintedAsText(t *testing.T) {
+	lis := bufconn.Listen(1 << 16)
+	s := grpc.NewServer()
+	itemsv1.RegisterItemServiceServer(s, hostileServer{})
+	go func() { _ = s.Serve(lis) }()
+	defer s.Stop()
+	conn, err := grpc.NewClient("passthrough:///bufnet",
+		grpc.WithContextDialer(func(ctx context.Context, _ string) (net.Conn, error) { return lis.DialContext(ctx) }),
+		grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	var out strings.Builder
+	_ = callAll(context.Background(), conn, grpc.EmptyCallOption{}, "items-reader", &out) // the other methods are Unimplemented
+	for _, want := range []string{`"issuer https://idp\x1b[2J, audience api\r"`, `"item-1\x1b]0;owned\a"`} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("report lacks %s:\n%s", want, out.String())
+		}
+	}
+	if strings.ContainsAny(out.String(), "\x1b\r\a") {
+		t.Errorf("report carries the server's control characters:\n%q", out.String())
 	}
 }

@@ -29,7 +29,8 @@
 //	SKIP_AUDIENCE_CHECK  -skip-audience-check  accept tokens without a matching aud (Cognito);
 //	                                           needs CLIENT_IDS
 //	REQUIRE_CLAIMS       -require-claims       comma-separated name=value claims every token must
-//	                                           carry, e.g. token_use=access for Cognito
+//	                                           carry, e.g. token_use=access for Cognito; values
+//	                                           are strings, matching no number or boolean claim
 //	REQUIRE_ACCESS_TOKEN_PROFILE               true: accept only RFC 9068 JWT access tokens
 //	                     -require-access-token-profile
 //	                                           (typ at+jwt; verifier.Config.RequireAccessTokenProfile);

@@ -4,6 +4,8 @@ import (
 	"context"
 	"log/slog"
 	"net"
+	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -23,7 +25,12 @@ import (
 // policyEnv serves ItemService in process with a test issuer.
 func policyEnv(t *testing.T) (*grpcauthtest.Issuer, itemsv1.ItemServiceClient) {
 	t.Helper()
-	log := slog.New(slog.DiscardHandler)
+	return policyEnvLog(t, slog.New(slog.DiscardHandler))
+}
+
+// policyEnvLog is policyEnv with the server logging to log.
+func policyEnvLog(t *testing.T, log *slog.Logger) (*grpcauthtest.Issuer, itemsv1.ItemServiceClient) {
+	t.Helper()
 	iss := grpcauthtest.NewIssuer(t, grpcauthtest.Config{})
 	v, err := verifier.New(t.Context(), verifier.Config{Issuer: iss.URL(), Audiences: []string{iss.Audience()}})
 	if err != nil {
@@ -127,6 +134,52 @@ func TestPolicy_DeleteItemNeedsOwnershipOrAdmin(t *testing.T) {
 	if _, err := c.DeleteItem(admin, &itemsv1.DeleteItemRequest{Id: "item-1"}); err != nil {
 		t.Fatalf("admin deletes item-1: %v", err)
 	}
+}
+
+// The handler's refusal is logged as grpcauth's are: the README promises
+// a log line for every refused call, with the caller, and a denial by the
+// ownership check matters as much to an audit as a missing scope.
+func TestPolicy_DeleteRefusedByTheOwnershipCheckIsLoggedWithTheCaller(t *testing.T) {
+	var logs lockedLog
+	iss, c := policyEnvLog(t, slog.New(slog.NewTextHandler(&logs, nil)))
+	tok, err := iss.Mint(map[string]any{"sub": "mallory", "cid": "mallory-app"}, grpcauthtest.WithScopes("items:write"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	mallory := metadata.AppendToOutgoingContext(t.Context(), "authorization", "Bearer "+tok)
+	if _, err := c.DeleteItem(mallory, &itemsv1.DeleteItemRequest{Id: "item-1"}); status.Code(err) != codes.PermissionDenied {
+		t.Fatalf("mallory deletes the server's item: %v, want PermissionDenied", err)
+	}
+	var line string
+	for _, l := range strings.Split(logs.String(), "\n") {
+		if strings.Contains(l, "DeleteItem") {
+			line = l
+		}
+	}
+	for _, want := range []string{"level=INFO", "code=PermissionDenied", "id=item-1", "subject=mallory", "client_id=mallory-app"} {
+		if !strings.Contains(line, want) {
+			t.Errorf("the refusal's log line %q lacks %s; log:\n%s", line, want, logs.String())
+		}
+	}
+}
+
+// lockedLog is a log buffer the server's goroutines write while the test
+// reads it.
+type lockedLog struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (l *lockedLog) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedLog) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
 }
 
 func TestPolicy_PurgeItemsNeedsRecentMFA(t *testing.T) {

@@ -111,6 +111,10 @@ func (s *service) DeleteItem(ctx context.Context, req *itemsv1.DeleteItemRequest
 	// see: the handler checks it (grpcauth checked items:write).
 	c, _ := grpcauth.ClaimsFromContext(ctx)
 	if err := s.store.deleteBy(req.GetId(), sub, c.HasScope("items:admin")); err != nil {
+		if errors.Is(err, errNotOwner) {
+			// A refusal of the handler's own: logged like grpcauth's.
+			s.log.Info("item delete denied: not the owner", "method", methodName(ctx), "code", codes.PermissionDenied, "id", req.GetId(), "subject", sub, "client_id", cid)
+		}
 		return nil, storeError(err)
 	}
 	s.log.Info("item deleted", "id", req.GetId(), "deleted_by", sub, "client_id", cid)

@@ -50,7 +50,7 @@ type Client struct {
 var (
 	// Reader may only read items.
 	Reader = Client{ID: "items-reader", Secret: "dev-only-reader-secret", Scopes: []string{ScopeRead}}
-	// Writer may read and create items but not delete them.
+	// Writer may read and create items, and delete those it owns.
 	Writer = Client{ID: "items-writer", Secret: "dev-only-writer-secret", Scopes: []string{ScopeRead, ScopeWrite}}
 	// Admin may do everything.
 	Admin = Client{ID: "items-admin", Secret: "dev-only-admin-secret", Scopes: []string{ScopeRead, ScopeWrite, ScopeAdmin}}
