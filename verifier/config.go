@@ -145,7 +145,9 @@ type Config struct {
 	ClockSkew time.Duration
 
 	// Now returns the current time. Default time.Now. Tests inject a clock
-	// here; it is also passed to the key set (staleness, rate limits).
+	// here; it is also passed to the key set (staleness, rate limits, and
+	// its background refresh, which is due by Now: after a suspend of the
+	// host, it comes at most a minute late).
 	// When Now is set, every cache hit reads it (see CacheConfig); by
 	// default hits share a reading of time.Now at most 10 ms old, unless
 	// the skew is less than a second.

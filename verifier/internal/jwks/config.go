@@ -96,7 +96,10 @@ type Config struct {
 	// lookups still share a fetch in flight.
 	MaxWaiters int
 	// Now is the clock for staleness and rate-limit decisions (default
-	// time.Now). Background timers use real time.
+	// time.Now). The background refresh is due by it too: its timers, on
+	// real time, wait at most a minute each before it is read again, and
+	// never longer in all than the wait itself (see sleep). The timer of
+	// the refresh rate-limited lookups wait for uses real time.
 	Now func() time.Time
 	// Logger receives fetch failures (warn), skipped keys and refreshes
 	// (debug/warn). Nil discards. Nothing logged contains a secret.

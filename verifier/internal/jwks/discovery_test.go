@@ -198,11 +198,12 @@ func TestDiscovery_BusyIssuerTriesNoFurtherDocuments(t *testing.T) {
 			ts.set(oidcPath, reply{status: code, header: map[string]string{"Retry-After": "60"}})
 			ts.set(oauthPath, reply{body: discoveryDoc(t, ts.URL, ts.URL+"/keys")})
 			_, ft := startSet(t, Config{Issuer: ts.URL})
-			if w := ft.next(t); w.d != time.Minute {
-				t.Errorf("wait after %d with Retry-After 60 = %v, want 1m", code, w.d)
-			}
+			w := ft.next(t)
 			if got := ts.count(oauthPath); got != 0 {
 				t.Fatalf("oauth-authorization-server requested %d times right after a %d, want 0", got, code)
+			}
+			if got := w.span(t, nil); got != time.Minute {
+				t.Errorf("wait after %d with Retry-After 60 = %v, want 1m", code, got)
 			}
 		})
 	}
@@ -226,11 +227,12 @@ func TestDiscovery_RetryAfterOfALaterDocumentSetsTheBackOff(t *testing.T) {
 			ts := newTestServer(t) // every other document is a 404
 			ts.set(tt.busy, reply{status: tt.code, header: map[string]string{"Retry-After": "60"}})
 			_, ft := startSet(t, Config{Issuer: ts.URL + tt.issuerPath})
-			if w := ft.next(t); w.d != time.Minute {
-				t.Errorf("wait after a %d with Retry-After 60 = %v, want 1m", tt.code, w.d)
-			}
+			w := ft.next(t)
 			if got := ts.count(tt.busy); got != 1 {
 				t.Fatalf("busy document requested %d times, want 1", got)
+			}
+			if got := w.span(t, nil); got != time.Minute {
+				t.Errorf("wait after a %d with Retry-After 60 = %v, want 1m", tt.code, got)
 			}
 		})
 	}

@@ -292,14 +292,16 @@ func (c *fakeClock) Advance(d time.Duration) {
 }
 
 // fakeTimers replaces the background loop's timers. Each wait the loop
-// starts arrives on requests; the loop only asks for a wait after its fetch
-// has finished, so receiving one also means "that fetch is done". The test
-// fires it to start the next scheduled fetch.
+// starts (sleep) arrives on requests, as the timer set for its first step
+// (at most maxTimerWait); the loop only asks for a wait after its fetch has
+// finished, so receiving one also means "that fetch is done". The test
+// fires it, a step at a time (fire) or to the end of the wait (span), to
+// start the next scheduled fetch.
 //
 // It also replaces the timer of the refresh that rate-limited lookups wait
 // for: each one scheduled arrives on afters, and the test fires it.
 type fakeTimers struct {
-	requests chan fakeTimer
+	requests chan *fakeTimer
 	afters   chan *fakeAfter
 }
 
@@ -332,43 +334,94 @@ func (fa *fakeAfter) fire() bool {
 	return true
 }
 
+// fakeTimer is the timer of one of the loop's waits. Each Reset (the next
+// step of the wait) and the Stop that ends the wait are reported on events,
+// as the step's duration and -1. A first step shorter than maxTimerWait is
+// the whole wait.
 type fakeTimer struct {
-	d time.Duration
-	c chan time.Time
+	d      time.Duration // the step it is set for
+	c      chan time.Time
+	events chan time.Duration
 }
 
-func (f *fakeTimers) newTimer(d time.Duration) (<-chan time.Time, func() bool) {
-	ft := fakeTimer{d: d, c: make(chan time.Time, 1)}
+func (f *fakeTimers) newTimer(d time.Duration) (<-chan time.Time, resettableTimer) {
+	ft := &fakeTimer{d: d, c: make(chan time.Time, 1), events: make(chan time.Duration, 4)}
 	select {
 	case f.requests <- ft:
 	default:
 	}
-	return ft.c, func() bool { return true }
+	return ft.c, ft
+}
+
+func (ft *fakeTimer) Reset(d time.Duration) bool {
+	ft.events <- d
+	return false
+}
+
+func (ft *fakeTimer) Stop() bool {
+	ft.events <- -1 // buffered: the test takes each step's event as it fires the step
+	return true
 }
 
 func newFakeTimers() *fakeTimers {
-	return &fakeTimers{requests: make(chan fakeTimer, 16), afters: make(chan *fakeAfter, 16)}
+	return &fakeTimers{requests: make(chan *fakeTimer, 16), afters: make(chan *fakeAfter, 16)}
 }
 
 // next returns the loop's next wait, i.e. waits until its fetch is done.
-func (f *fakeTimers) next(t *testing.T) fakeTimer {
+func (f *fakeTimers) next(t *testing.T) *fakeTimer {
 	t.Helper()
 	return receive(t, f.requests, "the background loop to finish its fetch")
 }
 
-// fire ends the wait, starting the next scheduled fetch.
-func (ft fakeTimer) fire() { ft.c <- time.Time{} }
-
-// refreshNow fires the pending wait and waits until the fetch it starts is
-// done, returning the wait that follows it.
-func (f *fakeTimers) refreshNow(t *testing.T) fakeTimer {
+// fire ends the wait's current step, as the monotonic clock would, and
+// waits for the loop to set the timer for the next step (it reports true,
+// and d is that step) or to stop it, the wait over and the next scheduled
+// fetch started (false).
+func (ft *fakeTimer) fire(t *testing.T) bool {
 	t.Helper()
-	f.next(t).fire()
+	ft.c <- time.Time{}
+	step := receive(t, ft.events, "the background loop to set its timer again or stop it")
+	if step < 0 {
+		return false
+	}
+	ft.d = step
+	return true
+}
+
+// span fires every step of the wait, moving clock (unless nil) on by each
+// step before it fires, as the wall clock of a host awake throughout
+// moves, and returns the time the steps added up to: the wait by the
+// monotonic clock. The next scheduled fetch is then started.
+func (ft *fakeTimer) span(t *testing.T, clock *fakeClock) time.Duration {
+	t.Helper()
+	var total time.Duration
+	for {
+		if ft.d > maxTimerWait || ft.d <= 0 {
+			t.Fatalf("a step of the wait set for %v, want within (0, %v]", ft.d, maxTimerWait)
+		}
+		total += ft.d
+		if clock != nil {
+			clock.Advance(ft.d)
+		}
+		if !ft.fire(t) {
+			return total
+		}
+		if total > 100*DefaultMaxStaleness {
+			t.Fatalf("a wait still running after %v", total)
+		}
+	}
+}
+
+// refreshNow fires the pending wait to its end and waits until the fetch it
+// starts is done, returning the wait that follows it.
+func (f *fakeTimers) refreshNow(t *testing.T) *fakeTimer {
+	t.Helper()
+	f.next(t).span(t, nil)
 	return f.peek(t)
 }
 
 // peek waits for the next wait request and puts it back.
-func (f *fakeTimers) peek(t *testing.T) fakeTimer {
+func (f *fakeTimers) peek(t *testing.T) *fakeTimer {
 	t.Helper()
 	ft := f.next(t)
 	f.requests <- ft

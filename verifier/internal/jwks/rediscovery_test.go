@@ -110,11 +110,10 @@ func TestDiscovery_LifetimeFollowsDiscoveryMaxAge(t *testing.T) {
 	doc := reply{body: discoveryDoc(t, ts.URL, ts.URL+"/old-keys"), header: map[string]string{"Cache-Control": "public, max-age=120"}}
 	ts.set(oidcPath, doc)
 	s, ft, clk, _ := startDiscovering(t, ts, Config{})
-	if w := ft.peek(t); w.d != time.Minute {
-		t.Fatalf("refresh interval = %v, want the key set's max-age 1m", w.d)
+	if got := ft.next(t).span(t, clk); got != time.Minute {
+		t.Fatalf("refresh interval = %v, want the key set's max-age 1m", got)
 	}
-	clk.Advance(time.Minute)
-	ft.refreshNow(t)
+	ft.peek(t) // the refresh is done
 	if got := ts.count(oidcPath); got != 1 {
 		t.Fatalf("discovery requests within the document's max-age = %d, want 1", got)
 	}
@@ -388,7 +387,7 @@ func TestDiscovery_CloseDuringRediscoveryEndsEveryGoroutine(t *testing.T) {
 	s, ft, clk, logs := startDiscovering(t, ts, Config{})
 	clk.Advance(DefaultRefreshInterval)
 	ts.holdRequests()
-	ft.next(t).fire()
+	ft.next(t).span(t, nil)
 	ts.waitEntered(t, oidcPath)
 	s.Close()
 	if st := s.Stats(); st.Failures != 0 || st.Fetches != 1 {

@@ -16,7 +16,8 @@ const reasonScheduled = "scheduled"
 // Close; after a 429 or 503, never less than its Retry-After (within the
 // back-off's caps), jitter included, also when an unknown kid's fetch got
 // it while run waited (see waitRetryAfter). A fetch already in flight (one
-// an unknown kid triggered) is joined, not repeated.
+// an unknown kid triggered) is joined, not repeated. Each wait follows
+// Config.Now (sleep).
 func (s *Set) run() {
 	defer s.wg.Done()
 	failures := 0
@@ -41,11 +42,7 @@ func (s *Set) run() {
 			notBefore = min(retryAfterOf(c.err), s.retryAfterCap())
 			wait = max(wait, notBefore)
 		}
-		timer, stop := s.newTimer(max(jitter(wait, s.random()), notBefore))
-		select {
-		case <-timer:
-		case <-s.ctx.Done():
-			stop()
+		if !s.sleep(max(jitter(wait, s.random()), notBefore)) {
 			return
 		}
 		if !s.waitRetryAfter(c.seq) {
@@ -58,8 +55,8 @@ func (s *Set) run() {
 // the fetch numbered seq (an unknown kid's, while run waited) has passed,
 // once per such fetch, so that a clock that does not move cannot hold the
 // refresh forever, and never longer than retryAfterCap, so that a clock set
-// back cannot either (see retryLeft). It reports false when the Set was
-// closed meanwhile.
+// back cannot either (see retryLeft and sleep). It reports false when the
+// Set was closed meanwhile.
 func (s *Set) waitRetryAfter(seq uint64) bool {
 	for {
 		s.mu.Lock()
@@ -70,13 +67,48 @@ func (s *Set) waitRetryAfter(seq uint64) bool {
 			return true
 		}
 		seq = by
-		timer, stop := s.newTimer(d)
-		select {
-		case <-timer:
-		case <-s.ctx.Done():
-			stop()
+		if !s.sleep(d) {
 			return false
 		}
+	}
+}
+
+// maxTimerWait is the longest timer the background refresher sets. Go's
+// timers run on the monotonic clock, which stands still while the host is
+// suspended (a paused VM, a sleeping laptop) and ignores steps of the wall
+// clock, whereas the refresh is due at a time of Config.Now: each wait is
+// cut into timers of at most maxTimerWait, after each of which Config.Now
+// is read again (sleep), so that after a suspend the refresh, and with it
+// the withdrawal of a key the issuer removed meanwhile, comes at most
+// maxTimerWait late.
+const maxTimerWait = time.Minute
+
+// sleep waits d, in timers of at most maxTimerWait, until Config.Now has
+// reached the time d from now or the timers have added up to d, whichever
+// comes first: after a suspend of the host or a forward step of the clock
+// the wait ends at most maxTimerWait after it is due by Config.Now, and a
+// clock set back cannot stretch it past d. It reports false when the Set
+// was closed meanwhile.
+func (s *Set) sleep(d time.Duration) bool {
+	// due loses its monotonic reading (time.Now's readings have one): Go
+	// compares two times that both have one by that alone, and the
+	// monotonic clock stands still while the host is suspended. Without
+	// it, due compares with Config.Now by the wall clock.
+	due := s.cfg.Now().Add(d).Round(0)
+	step := min(d, maxTimerWait)
+	fired, t := s.newTimer(step)
+	defer t.Stop()
+	for {
+		select {
+		case <-fired:
+		case <-s.ctx.Done():
+			return false
+		}
+		if d = min(d-step, due.Sub(s.cfg.Now())); d <= 0 {
+			return true
+		}
+		step = min(d, maxTimerWait)
+		t.Reset(step)
 	}
 }
 

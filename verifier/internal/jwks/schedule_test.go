@@ -1,11 +1,25 @@
 package jwks
 
 import (
+	"encoding/json"
 	"errors"
 	"net/http"
 	"testing"
 	"time"
 )
+
+// scheduledSet is a set on a fake clock, loaded from an issuer serving
+// entries; scheduled is the background refresh's pending wait.
+func scheduledSet(t *testing.T, cfg Config, entries ...json.RawMessage) (s *Set, ts *testServer, clock *fakeClock, ft *fakeTimers, scheduled *fakeTimer) {
+	t.Helper()
+	clock = newFakeClock()
+	ts = newTestServer(t)
+	ts.setKeys(t, entries...)
+	cfg.URL, cfg.Now = ts.URL+"/keys", clock.Now
+	s, ft = startSet(t, cfg)
+	ready(t, s)
+	return s, ts, clock, ft, ft.next(t)
+}
 
 func TestNextInterval_CacheControlMaxAgeWithinBounds(t *testing.T) {
 	const lo, hi = 10 * time.Second, time.Hour
@@ -95,7 +109,7 @@ func TestSet_ScheduledRefreshHonoursCacheControl(t *testing.T) {
 	ts := newTestServer(t)
 	ts.set("/keys", reply{body: jwksDoc(t, rsaJWK(t, 0, "a")), header: map[string]string{"Cache-Control": "public, max-age=120"}})
 	_, ft := startSet(t, Config{URL: ts.URL + "/keys"})
-	if got := ft.next(t).d; got != 2*time.Minute {
+	if got := ft.next(t).span(t, nil); got != 2*time.Minute {
 		t.Fatalf("wait after a max-age=120 response = %v, want 2m", got)
 	}
 }
@@ -106,7 +120,7 @@ func TestSet_BackgroundWaitsAreJittered(t *testing.T) {
 	ft := newFakeTimers()
 	s := newSet(Config{URL: ts.URL + "/keys", Logger: testLogger(t)}, ft.newTimer, ft.afterFunc, func() float64 { return 0 })
 	defer s.Close()
-	if got := ft.next(t).d; got != 54*time.Minute {
+	if got := ft.next(t).span(t, nil); got != 54*time.Minute {
 		t.Fatalf("wait with random 0 = %v, want RefreshInterval-10%% = 54m", got)
 	}
 }
@@ -134,7 +148,7 @@ func TestSet_BackOffHonoursRetryAfter(t *testing.T) {
 			ts := newTestServer(t)
 			ts.set("/keys", reply{status: tt.code, header: map[string]string{"Retry-After": tt.retryAfter}})
 			_, ft := startSet(t, Config{URL: ts.URL + "/keys", Now: clock.Now})
-			if got := ft.next(t).d; got != tt.want {
+			if got := ft.next(t).span(t, nil); got != tt.want {
 				t.Fatalf("wait after %s with Retry-After %q = %v, want %v", tt.status, tt.retryAfter, got, tt.want)
 			}
 		})
@@ -149,7 +163,7 @@ func TestSet_JitterNeverRetriesBeforeRetryAfter(t *testing.T) {
 	ft := newFakeTimers()
 	s := newSet(Config{URL: ts.URL + "/keys", Logger: testLogger(t)}, ft.newTimer, ft.afterFunc, func() float64 { return 0 })
 	defer s.Close()
-	if got := ft.next(t).d; got != 2*time.Minute {
+	if got := ft.next(t).span(t, nil); got != 2*time.Minute {
 		t.Fatalf("wait after 429 with Retry-After 120 and random 0 = %v, want 2m", got)
 	}
 }
@@ -159,28 +173,28 @@ func TestSet_JitterNeverRetriesBeforeRetryAfter(t *testing.T) {
 // (docs/key-set.md: the issuer "is not asked sooner by the background
 // refresh"). Unknown-kid fetches keep their own limit.
 func TestSet_ScheduledRefreshWaitsForTheRetryAfterAMissFetchGot(t *testing.T) {
-	clock := newFakeClock()
-	ts := newTestServer(t)
-	ts.setKeys(t, rsaJWK(t, 0, "a"))
-	s, ft := startSet(t, Config{URL: ts.URL + "/keys", Now: clock.Now})
-	ready(t, s)
-	scheduled := ft.next(t) // the refresh after the first fetch, an hour away
+	s, ts, clock, ft, scheduled := scheduledSet(t, Config{}, rsaJWK(t, 0, "a")) // the refresh an hour away
 
 	ts.set("/keys", reply{status: 429, header: map[string]string{"Retry-After": "120"}})
 	if _, err := s.Key(ctxT(t), "new"); !errors.Is(err, ErrUnavailable) {
 		t.Fatalf("Key(new) = %v, want ErrUnavailable", err)
 	}
 	clock.Advance(30 * time.Second)
-	scheduled.fire() // due 30 s into the issuer's 120 s
-	if w := ft.next(t); w.d != 90*time.Second || ts.count("/keys") != 2 {
-		t.Fatalf("scheduled refresh: wait %v and %d fetches, want a 90s wait before fetching again (2 fetches)", w.d, ts.count("/keys"))
-	} else {
-		ts.setKeys(t, rsaJWK(t, 0, "a"))
-		clock.Advance(90 * time.Second)
-		w.fire()
+	scheduled.span(t, nil) // due 30 s into the issuer's 120 s
+	w := ft.next(t)
+	if n := ts.count("/keys"); n != 2 {
+		t.Fatalf("scheduled refresh: %d fetches, want a wait before fetching again (2 fetches)", n)
 	}
-	if w := ft.next(t); w.d != DefaultRefreshInterval || ts.count("/keys") != 3 {
-		t.Fatalf("after the Retry-After: wait %v and %d fetches, want the refresh done (3 fetches) and the next in %v", w.d, ts.count("/keys"), DefaultRefreshInterval)
+	ts.setKeys(t, rsaJWK(t, 0, "a"))
+	if got := w.span(t, clock); got != 90*time.Second {
+		t.Fatalf("scheduled refresh waits %v for the Retry-After, want its remaining 90s", got)
+	}
+	w = ft.next(t)
+	if n := ts.count("/keys"); n != 3 {
+		t.Fatalf("after the Retry-After: %d fetches, want the refresh done (3 fetches)", n)
+	}
+	if got := w.span(t, nil); got != DefaultRefreshInterval {
+		t.Fatalf("after the Retry-After: the next refresh in %v, want %v", got, DefaultRefreshInterval)
 	}
 }
 
@@ -192,9 +206,56 @@ func TestSet_ScheduledRefreshWaitsForTheRetryAfterAMissFetchGot(t *testing.T) {
 func TestSet_ScheduledRefreshIgnoresARetryAfterStretchedByTheClockSetBack(t *testing.T) {
 	_, ts, clock, ft, scheduled := pausedSet(t, Config{}, 429, "120")
 	clock.Advance(-time.Hour)
-	scheduled.fire()
-	if w := ft.next(t); w.d != DefaultRefreshInterval || ts.count("/keys") != 3 {
-		t.Fatalf("clock an hour back: wait %v and %d fetches, want the refresh done at once (3 fetches) and the next in %v",
-			w.d, ts.count("/keys"), DefaultRefreshInterval)
+	scheduled.span(t, nil)
+	w := ft.next(t)
+	if n := ts.count("/keys"); n != 3 {
+		t.Fatalf("clock an hour back: %d fetches, want the refresh done at once (3 fetches)", n)
+	}
+	if got := w.span(t, nil); got != DefaultRefreshInterval {
+		t.Fatalf("clock an hour back: the next refresh in %v, want %v", got, DefaultRefreshInterval)
+	}
+}
+
+// Go's timers run on the monotonic clock, which stands still while the
+// host is suspended (a paused VM, a sleeping laptop), but the scheduled
+// refresh is due by the wall clock: a host that slept past it refreshes
+// when the timer running at the suspend fires, within maxTimerWait, not
+// after the rest of RefreshInterval of awake time, during which a key the
+// issuer withdrew meanwhile would stay trusted.
+func TestSet_ScheduledRefreshAfterASuspendComesWithinAMinute(t *testing.T) {
+	s, ts, clock, ft, w := scheduledSet(t, Config{}, rsaJWK(t, 0, "a"), rsaJWK(t, 1, "b"))
+	if w.d > maxTimerWait {
+		t.Fatalf("timer set for %v, want at most %v: the refresh is due in %v by the wall clock", w.d, maxTimerWait, DefaultRefreshInterval)
+	}
+	for i := range 10 { // ten minutes awake
+		clock.Advance(w.d)
+		if !w.fire(t) {
+			t.Fatalf("the wait ended after %d steps, %v in all, want %v", i+1, clock.Now().Sub(s.Stats().LastSuccess), DefaultRefreshInterval)
+		}
+	}
+	ts.setKeys(t, rsaJWK(t, 0, "a")) // the issuer withdraws b while the host sleeps
+	clock.Advance(10 * time.Hour)
+	if w.fire(t) {
+		t.Fatalf("timer fired 10h past the refresh by the wall clock: set again for %v, want the refresh", w.d)
+	}
+	ft.next(t) // the refresh is done
+	if n := ts.count("/keys"); n != 2 || s.Current("b") != nil {
+		t.Fatalf("after the suspend: %d fetches, key b still served: %v; want the refresh (2 fetches) to have removed b", n, s.Current("b") != nil)
+	}
+}
+
+// A wall clock set back while the refresh waits does not delay it: the
+// wait ends by the wall clock or once its timers add up to it, whichever
+// comes first, so a clock set back a day refreshes when the monotonic
+// clock says, not a day later.
+func TestSet_ScheduledRefreshIsNotDelayedByTheClockSetBack(t *testing.T) {
+	_, ts, clock, ft, w := scheduledSet(t, Config{}, rsaJWK(t, 0, "a"))
+	clock.Advance(-24 * time.Hour)
+	if got := w.span(t, clock); got != DefaultRefreshInterval {
+		t.Fatalf("clock set back a day: the refresh came after %v, want %v", got, DefaultRefreshInterval)
+	}
+	ft.next(t) // the refresh is done
+	if n := ts.count("/keys"); n != 2 {
+		t.Fatalf("%d fetches, want 2", n)
 	}
 }

@@ -69,7 +69,10 @@ type Set struct {
 	client   *http.Client
 	ownTrans *http.Transport // the transport New made, closed by Close; nil for a caller's client
 	log      *slog.Logger
-	newTimer func(time.Duration) (<-chan time.Time, func() bool)
+	// newTimer sets the background refresher's timer (time.NewTimer; tests
+	// inject their own): it sends on the channel once the duration has
+	// passed, and is set again for each step of a wait (sleep).
+	newTimer func(time.Duration) (<-chan time.Time, resettableTimer)
 	// afterFunc schedules the rate-limited refresh that waiting lookups
 	// share (time.AfterFunc; tests inject their own).
 	afterFunc func(time.Duration, func()) (stop func() bool)
@@ -139,16 +142,22 @@ func New(cfg Config) *Set {
 	return newSet(cfg, realTimer, realAfterFunc, rand.Float64)
 }
 
-func realTimer(d time.Duration) (<-chan time.Time, func() bool) {
+// resettableTimer is what the background refresher uses of a *time.Timer.
+type resettableTimer interface {
+	Reset(time.Duration) bool
+	Stop() bool
+}
+
+func realTimer(d time.Duration) (<-chan time.Time, resettableTimer) {
 	t := time.NewTimer(d)
-	return t.C, t.Stop
+	return t.C, t
 }
 
 func realAfterFunc(d time.Duration, f func()) func() bool {
 	return time.AfterFunc(d, f).Stop
 }
 
-func newSet(cfg Config, timer func(time.Duration) (<-chan time.Time, func() bool),
+func newSet(cfg Config, timer func(time.Duration) (<-chan time.Time, resettableTimer),
 	afterFunc func(time.Duration, func()) func() bool, random func() float64) *Set {
 	cfg = cfg.withDefaults()
 	ctx, cancel := context.WithCancel(context.Background())

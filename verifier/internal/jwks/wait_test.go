@@ -553,15 +553,9 @@ func TestSet_UnavailableErrorSaysWhetherAnySetLoaded(t *testing.T) {
 // unknown kid "new", the issuer answered with status and Retry-After
 // retryAfter; the issuer then publishes "new". scheduled is the background
 // refresh's pending wait.
-func pausedSet(t *testing.T, cfg Config, status int, retryAfter string) (s *Set, ts *testServer, clock *fakeClock, ft *fakeTimers, scheduled fakeTimer) {
+func pausedSet(t *testing.T, cfg Config, status int, retryAfter string) (s *Set, ts *testServer, clock *fakeClock, ft *fakeTimers, scheduled *fakeTimer) {
 	t.Helper()
-	clock = newFakeClock()
-	ts = newTestServer(t)
-	ts.setKeys(t, rsaJWK(t, 0, "a"))
-	cfg.URL, cfg.Now = ts.URL+"/keys", clock.Now
-	s, ft = startSet(t, cfg)
-	ready(t, s)
-	scheduled = ft.next(t)
+	s, ts, clock, ft, scheduled = scheduledSet(t, cfg, rsaJWK(t, 0, "a"))
 	ts.set("/keys", reply{status: status, header: map[string]string{"Retry-After": retryAfter}})
 	if _, err := s.Key(ctxT(t), "new"); !errors.Is(err, ErrUnavailable) {
 		t.Fatalf("Key(new) = %v, want ErrUnavailable", err)
@@ -634,15 +628,13 @@ func TestSet_UnknownKidFetchesWaitForTheRetryAfterWithinTheCap(t *testing.T) {
 func TestSet_AnAnswerWithoutRetryAfterEndsThePause(t *testing.T) {
 	s, ts, clock, ft, scheduled := pausedSet(t, Config{}, 429, "120")
 	// A refresh answered within the Retry-After by Config.Now: the
-	// scheduled one, whose wait for the Retry-After's end runs on real
-	// time, which a Now of the caller's need not follow. The issuer serves
-	// again.
+	// scheduled one, whose wait for the Retry-After's end also ends once
+	// its timers add up to it, which a Now of the caller's need not
+	// follow. The issuer serves again.
 	clock.Advance(30 * time.Second)
-	scheduled.fire()
-	if w := ft.next(t); w.d != 90*time.Second {
-		t.Fatalf("scheduled refresh waits %v, want the Retry-After's remaining 90s", w.d)
-	} else {
-		w.fire()
+	scheduled.span(t, nil)
+	if got := ft.next(t).span(t, nil); got != 90*time.Second {
+		t.Fatalf("scheduled refresh waits %v, want the Retry-After's remaining 90s", got)
 	}
 	ft.next(t) // the fetch is done
 	if n := ts.count("/keys"); n != 3 {
