@@ -422,7 +422,8 @@ func (m *nonceMap) set(server, nonce string) {
 // It follows the token endpoint's redirects (those the client's
 // CheckRedirect lets through) only within the origin of the redirect
 // chain's first request: the same scheme, host and port, a scheme's
-// default port being the same as none. net/http sends a 307 or 308
+// default port being the same as none, and host names compared but for
+// the case of ASCII letters only. net/http sends a 307 or 308
 // redirect's POST body again, with the client's secret
 // (client_secret_post), a client assertion, a refresh token or an
 // authorization code, and any redirect's Authorization header
@@ -519,10 +520,17 @@ func checkRedirect(req *http.Request) error {
 }
 
 // originOf returns u's origin (RFC 6454, section 4): its scheme and host
-// in lower case, and its port as a number (a URL's port may have leading
-// zeros) unless it is the scheme's default; no user info, path or query.
+// with their ASCII letters in lower case, and its port as a number (a URL's
+// port may have leading zeros) unless it is the scheme's default; no user
+// info, path or query. Only ASCII letters: DNS names are case-insensitive
+// in ASCII alone (RFC 4343), and strings.ToLower would make hosts that
+// net/http dials apart equal (it maps U+0130 to "i", where the IDNA
+// mapping net/http applies gives "i" and U+0307: "logİn.example" is
+// xn--login-bgd.example, not login.example). Hosts that differ otherwise
+// than in ASCII case are so different origins, which at worst refuses a
+// redirect between two spellings of one name.
 func originOf(u *url.URL) string {
-	scheme, host := strings.ToLower(u.Scheme), strings.ToLower(u.Hostname())
+	scheme, host := lowerASCII(u.Scheme), lowerASCII(u.Hostname())
 	port := u.Port()
 	if port != "" {
 		port = strings.TrimLeft(port, "0")
@@ -540,6 +548,18 @@ func originOf(u *url.URL) string {
 		host = "[" + host + "]"
 	}
 	return scheme + "://" + host
+}
+
+// lowerASCII returns s with its ASCII upper-case letters, and only those,
+// in lower case; every other byte, valid UTF-8 or not, is kept as it is.
+func lowerASCII(s string) string {
+	b := []byte(s)
+	for i, c := range b {
+		if 'A' <= c && c <= 'Z' {
+			b[i] = c + 'a' - 'A'
+		}
+	}
+	return string(b)
 }
 
 // maxTokenResponse is how much of a successful answer is read to find its

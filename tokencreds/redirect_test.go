@@ -95,6 +95,10 @@ func TestDPoPTransport_FollowsRedirectsWithinTheOriginOnly(t *testing.T) {
 		{"http://localhost:8080/token", "https://localhost:8080/token", http.StatusTemporaryRedirect, false},
 		{"https://as.example/token", "https://user:pw@other.example/token", http.StatusFound, false},
 		{"https://as.example/token", "https://other.example/token", http.StatusSeeOther, false},
+		// U+0130 (İ) lower-cases to "i" in Go, but IDNA maps it to "i̇":
+		// net/http dials xn--login-bgd.example, another host.
+		{"https://login.example/token", "https://log%C4%B0n.example/token", http.StatusTemporaryRedirect, false},
+		{"https://login.example/token", "https://logİn.example/token", http.StatusPermanentRedirect, false},
 	} {
 		t.Run(tc.from+"→"+tc.to, func(t *testing.T) {
 			var sent []string
