@@ -442,8 +442,10 @@ type DPoPTransport struct {
 
 // NewDPoPTransport returns a DPoPTransport signing with signer and sending
 // through base (nil: http.DefaultTransport, except that the name localhost
-// is dialled on 127.0.0.1 then ::1, never looked up; a base of yours
-// resolves it as it does any name); without a signer every request fails.
+// is dialled on 127.0.0.1 then ::1, never looked up, unless the program
+// replaced http.DefaultTransport with another type of RoundTripper; a base
+// of yours resolves it as it does any name); without a signer every
+// request fails.
 // Put it in the HTTP client of the token requests:
 //
 //	hc := &http.Client{Timeout: 10 * time.Second, Transport: tokencreds.NewDPoPTransport(signer, nil)}
@@ -674,7 +676,7 @@ func (t *DPoPTransport) send(req *http.Request, body io.ReadCloser, htm, htu, no
 	base := t.base
 	if base == nil {
 		base = http.DefaultTransport
-		if strings.EqualFold(r.URL.Hostname(), "localhost") {
+		if _, std := base.(*http.Transport); std && strings.EqualFold(r.URL.Hostname(), "localhost") {
 			base = localhostBase()
 		}
 	}
@@ -682,10 +684,13 @@ func (t *DPoPTransport) send(req *http.Request, body io.ReadCloser, htm, htu, no
 }
 
 // localhostBase is the base of the DPoPTransports made without one for
-// their requests to the name localhost: RoundTrip lets plain http reach it
-// as loopback, but http.DefaultTransport would look it up (the hosts file,
-// then DNS), and a host whose hosts file lacks it would send the token
-// request in clear text to whatever DNS answers. internal/endpoint's
+// their requests to the name localhost, while http.DefaultTransport is an
+// *http.Transport (a RoundTripper of the program's there is used as a
+// base of the caller's would be, and cannot be cloned): RoundTrip lets
+// plain http reach it as loopback, but http.DefaultTransport would look
+// it up (the hosts file, then DNS), and a host whose hosts file lacks it
+// would send the token request in clear text to whatever DNS answers.
+// internal/endpoint's
 // transport, the verifier's, dials it on 127.0.0.1 then ::1 without a
 // lookup: a clone of http.DefaultTransport (whose proxy is never used for
 // localhost) with 5 s dial and TLS timeouts and at most 64 KiB of response
