@@ -422,7 +422,8 @@ func (m *nonceMap) set(server, nonce string) {
 // It follows the token endpoint's redirects (those the client's
 // CheckRedirect lets through) only within the origin of the redirect
 // chain's first request: the same scheme, host and port, a scheme's
-// default port being the same as none. net/http sends a 307 or 308
+// default port being the same as none, and host names compared but for
+// the case of ASCII letters only. net/http sends a 307 or 308
 // redirect's POST body again, with the client's secret
 // (client_secret_post), a client assertion, a refresh token or an
 // authorization code, and any redirect's Authorization header
@@ -441,8 +442,10 @@ type DPoPTransport struct {
 
 // NewDPoPTransport returns a DPoPTransport signing with signer and sending
 // through base (nil: http.DefaultTransport, except that the name localhost
-// is dialled on 127.0.0.1 then ::1, never looked up; a base of yours
-// resolves it as it does any name); without a signer every request fails.
+// is dialled on 127.0.0.1 then ::1, never looked up, unless the program
+// replaced http.DefaultTransport with another type of RoundTripper; a base
+// of yours resolves it as it does any name); without a signer every
+// request fails.
 // Put it in the HTTP client of the token requests:
 //
 //	hc := &http.Client{Timeout: 10 * time.Second, Transport: tokencreds.NewDPoPTransport(signer, nil)}
@@ -519,10 +522,17 @@ func checkRedirect(req *http.Request) error {
 }
 
 // originOf returns u's origin (RFC 6454, section 4): its scheme and host
-// in lower case, and its port as a number (a URL's port may have leading
-// zeros) unless it is the scheme's default; no user info, path or query.
+// with their ASCII letters in lower case, and its port as a number (a URL's
+// port may have leading zeros) unless it is the scheme's default; no user
+// info, path or query. Only ASCII letters: DNS names are case-insensitive
+// in ASCII alone (RFC 4343), and strings.ToLower would make hosts that
+// net/http dials apart equal (it maps U+0130 to "i", where the IDNA
+// mapping net/http applies gives "i" and U+0307: "logİn.example" is
+// xn--login-bgd.example, not login.example). Hosts that differ otherwise
+// than in ASCII case are so different origins, which at worst refuses a
+// redirect between two spellings of one name.
 func originOf(u *url.URL) string {
-	scheme, host := strings.ToLower(u.Scheme), strings.ToLower(u.Hostname())
+	scheme, host := lowerASCII(u.Scheme), lowerASCII(u.Hostname())
 	port := u.Port()
 	if port != "" {
 		port = strings.TrimLeft(port, "0")
@@ -540,6 +550,18 @@ func originOf(u *url.URL) string {
 		host = "[" + host + "]"
 	}
 	return scheme + "://" + host
+}
+
+// lowerASCII returns s with its ASCII upper-case letters, and only those,
+// in lower case; every other byte, valid UTF-8 or not, is kept as it is.
+func lowerASCII(s string) string {
+	b := []byte(s)
+	for i, c := range b {
+		if 'A' <= c && c <= 'Z' {
+			b[i] = c + 'a' - 'A'
+		}
+	}
+	return string(b)
 }
 
 // maxTokenResponse is how much of a successful answer is read to find its
@@ -654,7 +676,7 @@ func (t *DPoPTransport) send(req *http.Request, body io.ReadCloser, htm, htu, no
 	base := t.base
 	if base == nil {
 		base = http.DefaultTransport
-		if strings.EqualFold(r.URL.Hostname(), "localhost") {
+		if _, std := base.(*http.Transport); std && strings.EqualFold(r.URL.Hostname(), "localhost") {
 			base = localhostBase()
 		}
 	}
@@ -662,10 +684,13 @@ func (t *DPoPTransport) send(req *http.Request, body io.ReadCloser, htm, htu, no
 }
 
 // localhostBase is the base of the DPoPTransports made without one for
-// their requests to the name localhost: RoundTrip lets plain http reach it
-// as loopback, but http.DefaultTransport would look it up (the hosts file,
-// then DNS), and a host whose hosts file lacks it would send the token
-// request in clear text to whatever DNS answers. internal/endpoint's
+// their requests to the name localhost, while http.DefaultTransport is an
+// *http.Transport (a RoundTripper of the program's there is used as a
+// base of the caller's would be, and cannot be cloned): RoundTrip lets
+// plain http reach it as loopback, but http.DefaultTransport would look
+// it up (the hosts file, then DNS), and a host whose hosts file lacks it
+// would send the token request in clear text to whatever DNS answers.
+// internal/endpoint's
 // transport, the verifier's, dials it on 127.0.0.1 then ::1 without a
 // lookup: a clone of http.DefaultTransport (whose proxy is never used for
 // localhost) with 5 s dial and TLS timeouts and at most 64 KiB of response

@@ -95,6 +95,10 @@ func TestDPoPTransport_FollowsRedirectsWithinTheOriginOnly(t *testing.T) {
 		{"http://localhost:8080/token", "https://localhost:8080/token", http.StatusTemporaryRedirect, false},
 		{"https://as.example/token", "https://user:pw@other.example/token", http.StatusFound, false},
 		{"https://as.example/token", "https://other.example/token", http.StatusSeeOther, false},
+		// U+0130 (İ) lower-cases to "i" in Go, but IDNA maps it to "i̇":
+		// net/http dials xn--login-bgd.example, another host.
+		{"https://login.example/token", "https://log%C4%B0n.example/token", http.StatusTemporaryRedirect, false},
+		{"https://login.example/token", "https://logİn.example/token", http.StatusPermanentRedirect, false},
 	} {
 		t.Run(tc.from+"→"+tc.to, func(t *testing.T) {
 			var sent []string
@@ -191,5 +195,33 @@ func TestDPoPTransport_LocalhostIsDialledOnLoopbackWithoutALookup(t *testing.T) 
 	resp.Body.Close()
 	if len(lookups) != 0 {
 		t.Errorf("the dial looked up %q; localhost must be dialled on loopback addresses only", lookups)
+	}
+}
+
+// A program may have replaced http.DefaultTransport with a RoundTripper of
+// its own (instrumentation, or an HTTP mock in its tests): a transport made
+// without a base then sends through it, localhost included, as through any
+// base of the caller's, instead of panicking on a clone of an
+// *http.Transport that is not there.
+func TestDPoPTransport_LocalhostGoesThroughAReplacedDefaultTransport(t *testing.T) {
+	var through int
+	orig := http.DefaultTransport
+	http.DefaultTransport = roundTripFunc(func(r *http.Request) (*http.Response, error) {
+		through++
+		return &http.Response{StatusCode: http.StatusOK, Header: http.Header{"Content-Type": {"application/json"}},
+			Body: io.NopCloser(strings.NewReader(`{"access_token":"at","token_type":"DPoP"}`)), Request: r}, nil
+	})
+	t.Cleanup(func() { http.DefaultTransport = orig })
+	req, err := http.NewRequest(http.MethodPost, "http://localhost:8080/token", strings.NewReader("client_secret=s3cret"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp, err := tokencreds.NewDPoPTransport(newSigner(t), nil).RoundTrip(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if through != 1 {
+		t.Errorf("%d requests through the replaced http.DefaultTransport, want 1", through)
 	}
 }

@@ -96,14 +96,21 @@ const MaxResponseHeaderBytes = 64 << 10
 // bounded dial, TLS-handshake and response-header times, the whole request
 // bounded by timeout, response headers bounded by MaxResponseHeaderBytes,
 // at most maxIdlePerHost idle connections kept per host, and no cookie jar.
-// Like http.DefaultTransport, which it clones, it uses the proxy the
+// Like http.DefaultTransport, which it clones (or, when the program has
+// replaced it with another type of RoundTripper, which cannot be cloned,
+// a transport with net/http's default settings), it uses the proxy the
 // environment names (http.ProxyFromEnvironment: HTTPS_PROXY, HTTP_PROXY,
 // NO_PROXY; never for a loopback host), the system's root certificates and
 // Go's default minimum of TLS 1.2. The name localhost is dialled on the
 // loopback addresses, never looked up (dialLocalhost). Redirect policy is
 // the caller's to set.
 func NewClient(timeout time.Duration, maxIdlePerHost int) *http.Client {
-	t := http.DefaultTransport.(*http.Transport).Clone()
+	var t *http.Transport
+	if std, ok := http.DefaultTransport.(*http.Transport); ok {
+		t = std.Clone()
+	} else {
+		t = &http.Transport{Proxy: http.ProxyFromEnvironment, ForceAttemptHTTP2: true, MaxIdleConns: 100}
+	}
 	d := &net.Dialer{Timeout: 5 * time.Second, KeepAlive: 30 * time.Second}
 	t.DialContext = func(ctx context.Context, network, addr string) (net.Conn, error) {
 		if host, port, err := net.SplitHostPort(addr); err == nil && strings.EqualFold(host, "localhost") {

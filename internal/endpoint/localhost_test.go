@@ -46,3 +46,26 @@ func TestNewClient_LocalhostIsDialledOnLoopbackWithoutALookup(t *testing.T) {
 		})
 	}
 }
+
+// A program may have replaced http.DefaultTransport with a RoundTripper of
+// another type (instrumentation, an HTTP mock in its tests), which cannot
+// be cloned: NewClient, which verifier.New and introspect.New call without
+// a client of the caller's, starts from net/http's default settings then,
+// instead of panicking.
+func TestNewClient_DefaultTransportOfAnotherTypeIsNoPanic(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {}))
+	defer srv.Close()
+	orig := http.DefaultTransport
+	http.DefaultTransport = struct{ http.RoundTripper }{orig}
+	t.Cleanup(func() { http.DefaultTransport = orig })
+	c := NewClient(5*time.Second, 2)
+	defer c.CloseIdleConnections()
+	resp, err := c.Get(srv.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if tr := c.Transport.(*http.Transport); tr.Proxy == nil || tr.MaxResponseHeaderBytes != MaxResponseHeaderBytes {
+		t.Errorf("transport without net/http's default proxy (%v) or this package's header limit (%d)", tr.Proxy != nil, tr.MaxResponseHeaderBytes)
+	}
+}
