@@ -10,6 +10,7 @@ import (
 	"strings"
 	"text/tabwriter"
 	"time"
+	"unicode/utf8"
 
 	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc"
@@ -60,10 +61,16 @@ func (r *report) line(method, arg string, err error, detail string) {
 // detail.
 func describe(err error) string { return printable(why(err)) }
 
-// printable returns s as it is when every rune of it prints, and quoted
-// (strconv.Quote) otherwise, so that a server's status message cannot move
-// the cursor, clear the screen or rewrite earlier lines of the terminal.
+// printable returns s as it is when it is UTF-8 and every rune of it
+// prints, and quoted (strconv.Quote) otherwise, so that a server's status
+// message cannot move the cursor, clear the screen or rewrite earlier
+// lines of the terminal. A byte that is not UTF-8 ranges as U+FFFD, which
+// prints, so it is checked for apart: gRPC passes a status message's bytes
+// on unchecked, and 0x9b is CSI to a terminal reading 8-bit controls.
 func printable(s string) string {
+	if !utf8.ValidString(s) {
+		return strconv.Quote(s)
+	}
 	for _, r := range s {
 		if !strconv.IsPrint(r) {
 			return strconv.Quote(s)

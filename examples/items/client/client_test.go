@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"crypto/x509"
 	"encoding/base64"
 	"errors"
 	"fmt"
@@ -18,6 +19,7 @@ import (
 	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/status"
 	"google.golang.org/grpc/test/bufconn"
@@ -294,6 +296,9 @@ func TestDescribe(t *testing.T) {
 		{withInfo(codes.Unauthenticated, "no",
 			&errdetails.ErrorInfo{Domain: "grpcauth", Reason: "X\u202eY"}),
 			`"no [X\u202eY]"`},
+		// A byte that is not UTF-8 (0x9b is CSI to a terminal reading
+		// 8-bit controls) is printed as text too.
+		{status.Error(codes.NotFound, "gone\x9b2J"), `"gone\x9b2J"`},
 	}
 	for _, tt := range tests {
 		if got := describe(tt.err); got != tt.want {
@@ -428,5 +433,33 @@ func TestCallAll_ServerTextOfAllowedCallsIsPrintedAsText(t *testing.T) {
 	}
 	if strings.ContainsAny(out.String(), "\x1b\r\a") {
 		t.Errorf("report carries the server's control characters:\n%q", out.String())
+	}
+}
+
+// A status message that is not UTF-8 reaches the report as text: grpc-go
+// percent-decodes grpc-message without checking it, and a server not
+// written with grpc-go may send any byte (0x9b is CSI to a terminal that
+// reads 8-bit controls).
+func TestCallAll_StatusMessageThatIsNotUTF8IsPrintedAsText(t *testing.T) {
+	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "application/grpc")
+		w.Header().Set("Grpc-Status", "7")
+		w.Header().Set("Grpc-Message", "denied%9B2J")
+	}))
+	srv.EnableHTTP2 = true
+	srv.StartTLS()
+	defer srv.Close()
+	pool := x509.NewCertPool()
+	pool.AddCert(srv.Certificate())
+	conn, err := grpc.NewClient("passthrough:///"+srv.Listener.Addr().String(),
+		grpc.WithTransportCredentials(credentials.NewClientTLSFromCert(pool, "example.com")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	var out strings.Builder
+	_ = callAll(context.Background(), conn, grpc.EmptyCallOption{}, "items-reader", &out)
+	if !strings.Contains(out.String(), `"denied\x9b2J"`) || strings.Contains(out.String(), "\x9b") {
+		t.Errorf("report lacks the status message as text, or carries its byte 0x9b:\n%q", out.String())
 	}
 }
