@@ -65,7 +65,7 @@ func (s Shape) scopeClaim(scopes []string) (string, any) {
 // endpoint's client-credentials grant. See PublicClient for browser pages.
 type Client struct {
 	ID     string   // client_id; required, unique
-	Secret string   // client_secret; required (this issuer has no public clients)
+	Secret string   // client_secret; required (clients without one are PublicClients)
 	Scopes []string // the scopes the client may request; a request without "scope" gets all of them
 }
 

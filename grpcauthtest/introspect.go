@@ -2,6 +2,7 @@ package grpcauthtest
 
 import (
 	"bytes"
+	"cmp"
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/base64"
@@ -127,14 +128,33 @@ func (i *Issuer) Revoke(token string) {
 	in.revoked[sha256.Sum256([]byte(token))] = true
 }
 
-// expired reports whether claims carry an exp that is not after now.
+// expired reports whether claims carry an exp that is not after now, or
+// one that is not a number.
 func expired(claims map[string]any, now time.Time) bool {
 	exp, ok := claims["exp"].(json.Number)
 	if !ok {
 		return false
 	}
-	n, err := exp.Int64()
-	return err != nil || now.Unix() >= n
+	c, ok := compareNumericDate(exp, now)
+	return !ok || c <= 0
+}
+
+// compareNumericDate compares n, a NumericDate (RFC 7519, section 2:
+// seconds since the epoch, possibly fractional), with now: -1 when n is
+// before now, 0 when equal, +1 when after. It reports false when n is not
+// a number a float64 holds.
+func compareNumericDate(n json.Number, now time.Time) (int, bool) {
+	if i, err := n.Int64(); err == nil { // exact, whatever its size
+		if c := cmp.Compare(i, now.Unix()); c != 0 || now.Nanosecond() == 0 {
+			return c, true
+		}
+		return -1, true // i is now's second, which has begun
+	}
+	f, err := n.Float64()
+	if err != nil {
+		return 0, false
+	}
+	return cmp.Compare(f, float64(now.Unix())+float64(now.Nanosecond())/1e9), true
 }
 
 // inactive is the whole answer for any token that is not active: RFC 7662
@@ -291,8 +311,8 @@ func (i *Issuer) verifyOwnJWT(token string, now time.Time) (map[string]any, bool
 	for _, name := range []string{"nbf", "iat"} {
 		if v, ok := claims[name]; ok {
 			n, isNum := v.(json.Number)
-			t, err := n.Int64()
-			if !isNum || err != nil || t > now.Unix() {
+			c, valid := compareNumericDate(n, now)
+			if !isNum || !valid || c > 0 {
 				return nil, false
 			}
 		}

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
 	"net/http"
 	"net/url"
 	"strings"
@@ -389,5 +390,37 @@ func TestIntrospect_EveryKeyAlgorithmIsActive(t *testing.T) {
 				t.Fatalf("%s token: %v, want active", alg, m)
 			}
 		})
+	}
+}
+
+// RFC 7519 section 2: a NumericDate may be fractional, and Mint takes a
+// float64 for one (the verifier keeps it to the sub-second). The
+// introspection endpoint must judge such an exp, nbf and iat by its
+// value, not call the token inactive because it is not a whole number.
+func TestIntrospect_FractionalNumericDatesAreJudgedByTheirValue(t *testing.T) {
+	iss, clk := newIntrospectIssuer(t, grpcauthtest.ShapeOkta)
+	now := float64(clk.Now().Unix())
+	claims := map[string]any{"exp": now + 60.5, "iat": now - 0.5, "nbf": now - 0.5}
+	toks := map[string]string{
+		"jwt":    mustToken(t)(iss.Mint(claims)),
+		"opaque": mustToken(t)(iss.MintOpaqueClaims(claims)),
+	}
+	notYet := mustToken(t)(iss.Mint(map[string]any{"nbf": now + 0.5}))
+	if m := introspectToken(t, iss, notYet); m["active"] != false {
+		t.Errorf("JWT with nbf half a second ahead: %v, want inactive", m)
+	}
+	toks["jwt that never expires"] = mustToken(t)(iss.Mint(map[string]any{"exp": int64(math.MaxInt64)}))
+	clk.Advance(60 * time.Second) // half a second before exp
+	for name, tok := range toks {
+		if m := introspectToken(t, iss, tok); m["active"] != true {
+			t.Errorf("%s half a second before its exp: %v, want active", name, m)
+		}
+	}
+	clk.Advance(time.Second) // half a second after exp
+	for name, tok := range toks {
+		want := name == "jwt that never expires"
+		if m := introspectToken(t, iss, tok); m["active"] != want {
+			t.Errorf("%s after exp: %v, want active %v", name, m, want)
+		}
 	}
 }
