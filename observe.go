@@ -205,20 +205,21 @@ func (a *Authenticator) startDecision(ctx context.Context) decisionStart {
 }
 
 // decide completes d with its latency (when start is set and something
-// reads it), hands it to OnDecision and logs it at its level.
+// reads it), logs it at its level and hands it to OnDecision: in that
+// order, so that an OnDecision that panics (left to the server's recovery
+// interceptor) does not cost the decision its record.
 func (a *Authenticator) decide(ctx context.Context, d Decision, start decisionStart) {
 	level := a.levels.level(&d)
 	logged := a.logger.Enabled(ctx, level)
 	if start.set && (logged || a.onDecision != nil) {
 		d.Latency = start.latency()
 	}
+	if logged {
+		a.logDecision(ctx, level, &d)
+	}
 	if a.onDecision != nil {
 		a.onDecision(ctx, d)
 	}
-	if !logged {
-		return
-	}
-	a.logDecision(ctx, level, &d)
 }
 
 // logDecision writes d's record: never the token, which d does not hold.

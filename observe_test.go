@@ -158,6 +158,29 @@ func TestLog_InfoLoggerRecordsTheLatencyOfADenial(t *testing.T) {
 	}
 }
 
+// A panicking OnDecision (left to the server's recovery interceptor) does
+// not cost the decision its log record: the record is written first.
+func TestLog_DecisionIsLoggedWhenOnDecisionPanics(t *testing.T) {
+	var logs bytes.Buffer
+	a := mustNew(t, Config{
+		Verifier:   staticVerifier{err: verifier.ErrBadSignature},
+		Logger:     slog.New(slog.NewJSONHandler(&logs, nil)),
+		OnDecision: func(context.Context, Decision) { panic("hook failed") },
+	})
+	func() {
+		defer func() {
+			if r := recover(); r != "hook failed" {
+				t.Errorf("recovered %v, want the hook's panic", r)
+			}
+		}()
+		_, _ = callUnary(a, bearerCtx("tok"), mAuth)
+	}()
+	recs := jsonRecords(t, &logs)
+	if len(recs) != 1 || recs[0]["reason"] != ReasonTokenInvalid {
+		t.Fatalf("records %v, want the denial's one", recs)
+	}
+}
+
 func TestLog_DefaultLevelsHideAllowedCalls(t *testing.T) {
 	var logs bytes.Buffer
 	a := mustNew(t, Config{Logger: slog.New(slog.NewJSONHandler(&logs, nil))})
