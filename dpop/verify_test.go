@@ -860,3 +860,20 @@ func TestVerify_LookAlikeHostIsNotThisServer(t *testing.T) {
 		t.Errorf("upper-case ASCII host: %v", err)
 	}
 }
+
+// The request's authority is the client's text (a Host or :authority an
+// adapter passes on): the htu refusal quotes it like the proof's own text,
+// so that a line break in it is no line break in the log.
+func TestVerify_HTURefusalQuotesTheRequestsAuthority(t *testing.T) {
+	k := newKey(t, "ES256")
+	proof, _ := k.Proof("POST", testURL, testToken)
+	req := testReq
+	req.Authority = "other.example\nforged log line"
+	_, err := newVerifier(t, dpop.Config{}).Verify(t.Context(), proof, req)
+	if !errors.Is(err, dpop.ErrInvalidProof) {
+		t.Fatalf("err = %v, want ErrInvalidProof", err)
+	}
+	if strings.Contains(err.Error(), "\n") {
+		t.Errorf("error %q has a line break", err)
+	}
+}
