@@ -294,7 +294,7 @@ func (v *Verifier) checkHTU(htu string, req Request) error {
 			return nil
 		}
 	}
-	return invalid("htu %q is not this request's URL (origin %s://%s)", clip(htu), req.Scheme, clip(req.Authority))
+	return invalid("htu %q is not this request's URL (origin %q)", clip(htu), clip(req.Scheme+"://"+req.Authority))
 }
 
 // header is a proof's protected header.

@@ -824,3 +824,56 @@ func TestHMACNonces_CurrentIsTheCurrentOrNextWindowsValidNonce(t *testing.T) {
 		}
 	}
 }
+
+// RFC 3986 (section 6.2.2.1) folds the case of ASCII letters in a host and
+// nothing else. strings.ToLower folded "İ" (U+0130) to "i" and the Kelvin
+// sign (U+212A) to "k", and every invalid UTF-8 byte to U+FFFD, so a proof
+// made for a look-alike host (a raw or percent-encoded one) was accepted
+// as made for this server's authority, or for a Config.Origins origin.
+func TestVerify_LookAlikeHostIsNotThisServer(t *testing.T) {
+	k := newKey(t, "ES256")
+	for _, tc := range []struct{ htu, authority string }{
+		{"https://ap\u0130.example.com/pkg.Service/Method", "api.example.com"},
+		{"https://ap%C4%B0.example.com/pkg.Service/Method", "api.example.com"},
+		{"https://\u212Aiosk.example.com/pkg.Service/Method", "kiosk.example.com"},
+		{"https://%E2%84%AAiosk.example.com/pkg.Service/Method", "kiosk.example.com"},
+		{"https://a%FF.example.com/pkg.Service/Method", "a%FE.example.com"},
+	} {
+		proof, err := k.Proof("POST", tc.htu, testToken)
+		if err != nil {
+			t.Fatal(err)
+		}
+		req := testReq
+		req.Authority = tc.authority
+		if _, err := newVerifier(t, dpop.Config{}).Verify(t.Context(), proof, req); !errors.Is(err, dpop.ErrInvalidProof) {
+			t.Errorf("htu %q at authority %q: %v, want ErrInvalidProof", tc.htu, tc.authority, err)
+		}
+		req.Authority = ""
+		only := newVerifier(t, dpop.Config{Origins: []string{"https://" + tc.authority}, OnlyOrigins: true})
+		if _, err := only.Verify(t.Context(), proof, req); !errors.Is(err, dpop.ErrInvalidProof) {
+			t.Errorf("htu %q with origin https://%s: %v, want ErrInvalidProof", tc.htu, tc.authority, err)
+		}
+	}
+	// ASCII letters still compare case-insensitively.
+	proof, _ := k.Proof("POST", "https://API.Example.COM/pkg.Service/Method", testToken)
+	if _, err := newVerifier(t, dpop.Config{}).Verify(t.Context(), proof, testReq); err != nil {
+		t.Errorf("upper-case ASCII host: %v", err)
+	}
+}
+
+// The request's authority is the client's text (a Host or :authority an
+// adapter passes on): the htu refusal quotes it like the proof's own text,
+// so that a line break in it is no line break in the log.
+func TestVerify_HTURefusalQuotesTheRequestsAuthority(t *testing.T) {
+	k := newKey(t, "ES256")
+	proof, _ := k.Proof("POST", testURL, testToken)
+	req := testReq
+	req.Authority = "other.example\nforged log line"
+	_, err := newVerifier(t, dpop.Config{}).Verify(t.Context(), proof, req)
+	if !errors.Is(err, dpop.ErrInvalidProof) {
+		t.Fatalf("err = %v, want ErrInvalidProof", err)
+	}
+	if strings.Contains(err.Error(), "\n") {
+		t.Errorf("error %q has a line break", err)
+	}
+}
