@@ -6,6 +6,7 @@ import (
 	"net/url"
 	"strings"
 
+	"github.com/grpcauth/grpcauth/internal/ascii"
 	"github.com/grpcauth/grpcauth/internal/redact"
 )
 
@@ -61,7 +62,7 @@ func parseOrigin(s string) (origin, error) {
 // It reports false for an authority that could not appear in a URI's host
 // part.
 func requestOrigin(scheme, authority string) (origin, bool) {
-	scheme = strings.ToLower(scheme)
+	scheme = ascii.Lower(scheme)
 	if (scheme != "http" && scheme != "https") || authority == "" || strings.ContainsAny(authority, "/?#@ \t\r\n") {
 		return origin{}, false
 	}
@@ -69,10 +70,12 @@ func requestOrigin(scheme, authority string) (origin, bool) {
 	return o, err == nil
 }
 
-// normalizeHost lower-cases host[:port] and drops an empty port or the
-// scheme's default one (80 for http, 443 for https).
+// normalizeHost lower-cases the ASCII letters of host[:port] (RFC 3986,
+// section 6.2.2.1; strings.ToLower would make a look-alike such as "İ",
+// U+0130, an "i") and drops an empty port or the scheme's default one (80
+// for http, 443 for https).
 func normalizeHost(hostport, scheme string) string {
-	hostport = strings.ToLower(hostport)
+	hostport = ascii.Lower(hostport)
 	colon := strings.LastIndexByte(hostport, ':')
 	if colon < 0 || colon < strings.LastIndexByte(hostport, ']') {
 		return hostport // no port (an IPv6 literal's colons are inside [])

@@ -23,6 +23,7 @@ import (
 	"google.golang.org/grpc/status"
 
 	"github.com/grpcauth/grpcauth/dpop"
+	"github.com/grpcauth/grpcauth/internal/ascii"
 	"github.com/grpcauth/grpcauth/internal/endpoint"
 )
 
@@ -532,7 +533,7 @@ func checkRedirect(req *http.Request) error {
 // than in ASCII case are so different origins, which at worst refuses a
 // redirect between two spellings of one name.
 func originOf(u *url.URL) string {
-	scheme, host := lowerASCII(u.Scheme), lowerASCII(u.Hostname())
+	scheme, host := ascii.Lower(u.Scheme), ascii.Lower(u.Hostname())
 	port := u.Port()
 	if port != "" {
 		port = strings.TrimLeft(port, "0")
@@ -550,18 +551,6 @@ func originOf(u *url.URL) string {
 		host = "[" + host + "]"
 	}
 	return scheme + "://" + host
-}
-
-// lowerASCII returns s with its ASCII upper-case letters, and only those,
-// in lower case; every other byte, valid UTF-8 or not, is kept as it is.
-func lowerASCII(s string) string {
-	b := []byte(s)
-	for i, c := range b {
-		if 'A' <= c && c <= 'Z' {
-			b[i] = c + 'a' - 'A'
-		}
-	}
-	return string(b)
 }
 
 // maxTokenResponse is how much of a successful answer is read to find its
