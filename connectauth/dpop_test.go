@@ -129,16 +129,48 @@ func TestConnect_WithoutWrapHandlerDPoPNeedsAConfiguredOrigin(t *testing.T) {
 		srv.URL + procedure: {codes.Unauthenticated, grpcauth.ReasonDPoPProofInvalid},
 		origin + procedure:  {codes.OK, ""},
 	} {
-		p, err := key.ProofWith(grpcauthtest.ProofOptions{Method: http.MethodPost, URL: htu, AccessToken: tok})
-		if err != nil {
-			t.Fatal(err)
-		}
-		req := connect.NewRequest(&authtestv1.AllOfRequest{})
-		req.Header().Set("Authorization", "DPoP "+tok)
-		req.Header().Set("DPoP", p)
-		_, err = connect.NewClient[authtestv1.AllOfRequest, authtestv1.AllOfResponse](srv.Client(), srv.URL+procedure).CallUnary(t.Context(), req)
+		err := callAllOfWithProof(t, srv, key, tok, htu)
 		if got := connectOutcome(err); got != want {
 			t.Errorf("htu %s: got %v %q, want %v %q", htu, got.code, got.reason, want.code, want.reason)
 		}
 	}
+}
+
+// With Config.DPoP.OnlyOrigins, a proof is accepted only for the listed
+// origins: one whose htu names a look-alike host, which strings.ToLower
+// would fold into a listed one ("İ", U+0130, into "i"), is another
+// origin, and refused.
+func TestConnect_DPoPProofForALookAlikeHostIsRefused(t *testing.T) {
+	auth, key, tok := dpopFixture(t, dpop.Config{Origins: []string{"https://items.example"}, OnlyOrigins: true})
+	const procedure = "/authtest.v1.TestService/AllOf"
+	srv := serveTLS(t, connectauth.WrapHandler(connect.NewUnaryHandler(procedure,
+		func(context.Context, *connect.Request[authtestv1.AllOfRequest]) (*connect.Response[authtestv1.AllOfResponse], error) {
+			return connect.NewResponse(&authtestv1.AllOfResponse{}), nil
+		},
+		connect.WithSchema(method("TestService", "AllOf")),
+		connect.WithInterceptors(connectauth.NewInterceptor(auth)))))
+	for htu, want := range map[string]outcome{
+		"https://items.example" + procedure:      {codes.OK, ""},
+		"https://\u0130tems.example" + procedure: {codes.Unauthenticated, grpcauth.ReasonDPoPProofInvalid},
+	} {
+		err := callAllOfWithProof(t, srv, key, tok, htu)
+		if got := connectOutcome(err); got != want {
+			t.Errorf("htu %q: got %v %q, want %v %q", htu, got.code, got.reason, want.code, want.reason)
+		}
+	}
+}
+
+// callAllOfWithProof calls AllOf at srv over the Connect protocol with the
+// DPoP-bound token tok and a proof by key for POST and htu.
+func callAllOfWithProof(t *testing.T, srv *httptest.Server, key *grpcauthtest.DPoPKey, tok, htu string) error {
+	t.Helper()
+	p, err := key.ProofWith(grpcauthtest.ProofOptions{Method: http.MethodPost, URL: htu, AccessToken: tok})
+	if err != nil {
+		t.Fatal(err)
+	}
+	req := connect.NewRequest(&authtestv1.AllOfRequest{})
+	req.Header().Set("Authorization", "DPoP "+tok)
+	req.Header().Set("DPoP", p)
+	_, err = connect.NewClient[authtestv1.AllOfRequest, authtestv1.AllOfResponse](srv.Client(), srv.URL+"/authtest.v1.TestService/AllOf").CallUnary(t.Context(), req)
+	return err
 }

@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"connectrpc.com/connect"
+	"golang.org/x/net/http/httpguts"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/metadata"
@@ -188,7 +189,10 @@ func (c *guardedConn) Receive(m any) error {
 // request headers as incoming metadata (lower-case keys, the values of
 // names equal but for case joined; ":authority",
 // ":method" and ":path" from WrapHandler, and no other key starting with
-// ":", as grpc-go drops them too), the connection as a peer with its TLS
+// ":", as grpc-go drops them too, nor any other name that is no HTTP
+// token: no client can send one, and strings.ToLower would fold its
+// non-ASCII letters into ASCII ones, "Authorİzation" into
+// "authorization"), the connection as a peer with its TLS
 // state and remote address (WrapHandler's, when it ran: connect-go's
 // Peer.Addr is the RemoteAddr of the request as it reached the handler,
 // which a middleware in between may have rewritten; and the listener's
@@ -198,7 +202,7 @@ func (c *guardedConn) Receive(m any) error {
 func callContext(ctx context.Context, h http.Header, p connect.Peer, rmd *responseMetadata) context.Context {
 	md := make(metadata.MD, len(h)+3)
 	for k, v := range h {
-		if !strings.HasPrefix(k, ":") {
+		if httpguts.ValidHeaderFieldName(k) { // not ":authority", nor "Authorİzation"
 			// Appended, not set: a name that is not in canonical form
 			// ("authorization", set by a middleware) is another value of
 			// the same key, as grpc-go makes it.

@@ -47,6 +47,28 @@ func TestParseURL_NormalisesAsRFC3986(t *testing.T) {
 	}
 }
 
+// Only ASCII letters are compared without case (RFC 3986, section 6.2.2.1):
+// strings.ToLower would make "İ" (U+0130) an "i" and the Kelvin sign
+// (U+212A) a "k", so that a proof made for a look-alike host named another,
+// and passed Config.OnlyOrigins.
+func TestParseURL_FoldsOnlyASCIICase(t *testing.T) {
+	for _, s := range []string{"https://\u0130tems.example/p", "https://%C4%B0tems.example/p", "https://\u212Aey.example/p"} {
+		o, _, err := parseURL(s)
+		if err != nil {
+			continue
+		}
+		if o.host == "items.example" || o.host == "key.example" {
+			t.Errorf("parseURL(%q): host %q, an ASCII host it does not name", s, o.host)
+		}
+		if r, ok := requestOrigin("https", "items.example"); ok && r == o {
+			t.Errorf("parseURL(%q) = %+v, the origin of a request to items.example", s, o)
+		}
+	}
+	if o, _, err := parseURL("https://\u00C0.EXAMPLE/p"); err != nil || o.host != "\u00C0.example" {
+		t.Errorf("parseURL: host %q %v, want its ASCII letters only in lower case", o.host, err)
+	}
+}
+
 func TestRequestOrigin_RefusesAuthoritiesThatAreNotHosts(t *testing.T) {
 	for _, a := range []string{"", "evil.com/x", "a@b", "a b", "a?b", "a#b"} {
 		if o, ok := requestOrigin("http", a); ok {
