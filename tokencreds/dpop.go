@@ -605,7 +605,7 @@ func (t *DPoPTransport) roundTrip(req *http.Request) (*http.Response, error) {
 	if htm == "" {
 		htm = http.MethodGet
 	}
-	origin := strings.ToLower(u.Scheme + "://" + u.Host)
+	origin := originOf(&u) // as redirects are compared: ASCII case only
 	nonce := t.nonces.get(origin)
 	resp, err := t.send(req, req.Body, htm, htu, nonce)
 	if err != nil {

@@ -375,6 +375,42 @@ func (r *exchangeRecorder) take() []tokenExchange {
 	return log
 }
 
+// A nonce is remembered for its server's origin, compared in ASCII case
+// only: a look-alike host (U+0130, which Unicode lower-cases to i) is
+// another origin, whose nonce the real one never gets.
+func TestDPoPTransport_NonceOfALookAlikeOriginIsNotSentToTheRealOne(t *testing.T) {
+	proofNonces := map[string][]string{} // host: the nonce claim of each proof it got
+	base := roundTripFunc(func(r *http.Request) (*http.Response, error) {
+		var nonce string
+		if p, err := jwt.ParseInsecure([]byte(r.Header.Get("DPoP"))); err == nil {
+			n, _ := p.Get("nonce")
+			nonce, _ = n.(string)
+		}
+		proofNonces[r.URL.Host] = append(proofNonces[r.URL.Host], nonce)
+		h := http.Header{"Content-Type": {"application/json"}}
+		if r.URL.Host != "idp.example" && nonce == "" {
+			h.Set("DPoP-Nonce", "look-alike-nonce")
+			return &http.Response{StatusCode: http.StatusBadRequest, Header: h, Body: io.NopCloser(strings.NewReader(`{"error":"use_dpop_nonce"}`)), Request: r}, nil
+		}
+		return &http.Response{StatusCode: http.StatusOK, Header: h, Body: io.NopCloser(strings.NewReader(`{"access_token":"at","token_type":"DPoP","expires_in":3600}`)), Request: r}, nil
+	})
+	tr := tokencreds.NewDPoPTransport(newSigner(t), base)
+	for _, u := range []string{"https://\u0130dp.example/token", "https://idp.example/token"} {
+		req, err := http.NewRequest(http.MethodPost, u, strings.NewReader("grant_type=client_credentials"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp, err := tr.RoundTrip(req)
+		if err != nil {
+			t.Fatalf("%s: %v", u, err)
+		}
+		resp.Body.Close()
+	}
+	if got := proofNonces["idp.example"]; len(got) != 1 || got[0] != "" {
+		t.Errorf("the real origin's proofs carried nonces %q, want one proof without a nonce", got)
+	}
+}
+
 func TestDPoPTransport_GetsABoundTokenFromATestIssuerRequiringNonces(t *testing.T) {
 	nonces, err := dpop.NewHMACNonces(nil, time.Minute)
 	if err != nil {
