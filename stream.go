@@ -58,8 +58,8 @@ func withContext(ss grpc.ServerStream, ctx context.Context) grpc.ServerStream {
 // caller cannot mistake the cut for a normal end of stream; otherwise it
 // returns serve's result. The time to the cut is read on Config.Now, again
 // each time the expiry timer fires, which it does at least every
-// maxTimerWait (armUntil): a suspend or a wall-clock step delays the cut
-// by at most that. The timers are stopped and the context released when
+// maxTimerWait (armUntil): a suspend or a forward step of the wall clock
+// delays the cut by at most that, and a step back not at all. The timers are stopped and the context released when
 // serve returns, so nothing outlives the stream. Claims without exp set
 // no expiry timer.
 //

@@ -108,11 +108,13 @@ type streamWatch struct {
 }
 
 // wallTimer is one of a watch's timers: it calls f once Config.Now has
-// reached due (armUntil). Its fields are guarded by the watch's mu.
+// reached due, or once its timers have run the whole wait it was set for
+// (armUntil). Its fields are guarded by the watch's mu.
 type wallTimer struct {
-	t   timer // nil until set
-	due time.Time
-	f   func()
+	t    timer // nil until set
+	due  time.Time
+	rest time.Duration // what is left of the wait once t has fired
+	f    func()
 }
 
 // cutErr returns the status error the stream was cut with, or nil while
@@ -185,14 +187,17 @@ func (a *Authenticator) reportCut(ctx context.Context, method string, r *rejecti
 // maxTimerWait at a time, until Config.Now has passed the time it is due
 // at (armUntil), so that after a suspend or a forward step of the clock a
 // stream outlives its token, or a refused token's stream runs on past its
-// due re-verification, by at most maxTimerWait.
+// due re-verification, by at most maxTimerWait. The timers also end the
+// wait once they have run its whole length, so that a clock set back does
+// not stretch it.
 const maxTimerWait = time.Minute
 
 // armUntil sets wt, one of the watch's timers, to call f once Config.Now
-// has reached due, d from now, unless the handler has returned: it waits
-// d, but at most maxTimerWait, and when it fires with Config.Now still
-// before due, it is set again for the time left, the same way (fire).
-// w.mu is held.
+// has reached due, d from now, or once the timers have run d, whichever
+// comes first, unless the handler has returned: it waits d, but at most
+// maxTimerWait, and when it fires with Config.Now still before due and
+// part of d left, it is set again for the lesser of the two, the same way
+// (fire). w.mu is held.
 func (w *streamWatch) armUntil(wt *wallTimer, due time.Time, d time.Duration, f func()) {
 	if w.done {
 		return
@@ -202,22 +207,24 @@ func (w *streamWatch) armUntil(wt *wallTimer, due time.Time, d time.Duration, f 
 	// one by that alone, and the monotonic clock stands still while the
 	// host is suspended. Without it, due compares with Config.Now by the
 	// wall clock.
-	wt.due, wt.f = due.Round(0), f
-	wt.t = w.a.afterFunc(min(d, maxTimerWait), func() { w.fire(wt) })
+	step := min(d, maxTimerWait)
+	wt.due, wt.rest, wt.f = due.Round(0), d-step, f
+	wt.t = w.a.afterFunc(step, func() { w.fire(wt) })
 }
 
 // fire runs on the goroutine of wt, one of the watch's timers, where no
 // recovery interceptor of the server's runs, so a panic there (in user
 // code: Config.Now, the TokenVerifier and its Revalidator, OnDecision, the
 // Logger) is recovered, by recoverPanic, instead of crashing the process.
-// It calls wt's function once Config.Now has reached its due time, and
-// otherwise sets wt again for the time left.
+// It calls wt's function once Config.Now has reached its due time or the
+// timers have run the whole wait, and otherwise sets wt again for the time
+// left.
 func (w *streamWatch) fire(wt *wallTimer) {
 	defer w.recoverPanic()
 	w.mu.Lock()
-	due, f := wt.due, wt.f
+	due, rest, f := wt.due, wt.rest, wt.f
 	w.mu.Unlock()
-	if left := due.Sub(w.a.now()); left > 0 {
+	if left := min(due.Sub(w.a.now()), rest); left > 0 {
 		w.mu.Lock()
 		defer w.mu.Unlock()
 		w.armUntil(wt, due, left, f)

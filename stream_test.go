@@ -349,3 +349,39 @@ func TestStream_CutAfterTheWallClockPassedExpWhileTimersStood(t *testing.T) {
 	_, err = s.Recv()
 	checkStatus(t, err, codes.Unauthenticated, ReasonTokenExpired)
 }
+
+// A wall clock set back while the stream runs does not keep it open past
+// its token's exp plus the skew by the monotonic clock: the timers, each
+// set for at most maxTimerWait, end the wait once they have run its whole
+// length, whatever Config.Now says then.
+func TestStream_ClockSetBackDoesNotDelayTheCut(t *testing.T) {
+	e, clock, _ := expiryEnv(t)
+	tok := e.token(t, map[string]any{"sub": "user-1", "exp": t0.Add(time.Hour), "scp": []string{"test:read", "test:stream"}})
+	s, err := e.client.ServerStream(withAuth(t.Context(), bearer(tok)), &authtestv1.ServerStreamRequest{Count: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Recv(); err != nil {
+		t.Fatalf("first response: %v", err)
+	}
+	<-e.svc.streamStarted
+	clock.setNow(t0.Add(-24 * time.Hour)) // set back a day
+	want := time.Hour + verifier.DefaultClockSkew
+	var waited time.Duration
+	for timer := <-clock.added; timer != nil; { // the expiry timer, set first
+		waited += timer.d
+		clock.advance(timer.d)
+		timer = clock.fireNext(timer) // set again, or nil: the cut
+		for len(clock.added) > 0 {
+			<-clock.added // only fireNext follows the timers; nothing waits here
+		}
+	}
+	if waited != want {
+		t.Errorf("cut after the timers waited %v, want %v", waited, want)
+	}
+	if err := <-e.svc.streamEnded; status.Code(err) != codes.Unauthenticated {
+		t.Errorf("Send after the cut = %v, want Unauthenticated", err)
+	}
+	_, err = s.Recv()
+	checkStatus(t, err, codes.Unauthenticated, ReasonTokenExpired)
+}
