@@ -305,7 +305,10 @@ func TestClockSkew_FromVerifier(t *testing.T) {
 // clock: the timer waits at most maxTimerWait at a time, and when it
 // fires with the wall clock past exp plus skew, however early by its own
 // count, the stream is cut. A firing before that only sets it again.
-func TestStream_CutAfterTheWallClockPassedExpWhileTimersStood(t *testing.T) {
+// openHourStream opens a server stream with a token that expires an hour
+// after t0 and returns once the handler has started.
+func openHourStream(t *testing.T) (*env, *fakeClock, authtestv1.TestService_ServerStreamClient) {
+	t.Helper()
 	e, clock, _ := expiryEnv(t)
 	tok := e.token(t, map[string]any{"sub": "user-1", "exp": t0.Add(time.Hour), "scp": []string{"test:read", "test:stream"}})
 	s, err := e.client.ServerStream(withAuth(t.Context(), bearer(tok)), &authtestv1.ServerStreamRequest{Count: 1})
@@ -316,6 +319,11 @@ func TestStream_CutAfterTheWallClockPassedExpWhileTimersStood(t *testing.T) {
 		t.Fatalf("first response: %v", err)
 	}
 	<-e.svc.streamStarted
+	return e, clock, s
+}
+
+func TestStream_CutAfterTheWallClockPassedExpWhileTimersStood(t *testing.T) {
+	e, clock, s := openHourStream(t)
 	timer := <-clock.added
 	if timer.d != maxTimerWait {
 		t.Fatalf("expiry timer set for %v, want at most %v (the cut is in 1h plus skew)", timer.d, maxTimerWait)
@@ -346,7 +354,7 @@ func TestStream_CutAfterTheWallClockPassedExpWhileTimersStood(t *testing.T) {
 	if err := <-e.svc.streamEnded; status.Code(err) != codes.Unauthenticated {
 		t.Errorf("Send after the cut = %v, want Unauthenticated", err)
 	}
-	_, err = s.Recv()
+	_, err := s.Recv()
 	checkStatus(t, err, codes.Unauthenticated, ReasonTokenExpired)
 }
 
@@ -355,16 +363,7 @@ func TestStream_CutAfterTheWallClockPassedExpWhileTimersStood(t *testing.T) {
 // set for at most maxTimerWait, end the wait once they have run its whole
 // length, whatever Config.Now says then.
 func TestStream_ClockSetBackDoesNotDelayTheCut(t *testing.T) {
-	e, clock, _ := expiryEnv(t)
-	tok := e.token(t, map[string]any{"sub": "user-1", "exp": t0.Add(time.Hour), "scp": []string{"test:read", "test:stream"}})
-	s, err := e.client.ServerStream(withAuth(t.Context(), bearer(tok)), &authtestv1.ServerStreamRequest{Count: 1})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := s.Recv(); err != nil {
-		t.Fatalf("first response: %v", err)
-	}
-	<-e.svc.streamStarted
+	e, clock, s := openHourStream(t)
 	clock.setNow(t0.Add(-24 * time.Hour)) // set back a day
 	want := time.Hour + verifier.DefaultClockSkew
 	var waited time.Duration
@@ -382,6 +381,6 @@ func TestStream_ClockSetBackDoesNotDelayTheCut(t *testing.T) {
 	if err := <-e.svc.streamEnded; status.Code(err) != codes.Unauthenticated {
 		t.Errorf("Send after the cut = %v, want Unauthenticated", err)
 	}
-	_, err = s.Recv()
+	_, err := s.Recv()
 	checkStatus(t, err, codes.Unauthenticated, ReasonTokenExpired)
 }
