@@ -624,8 +624,8 @@ func textSize(v ref.Val) (uint64, bool) {
 
 // deepSize is the size of v, which comparing it reads: the length of a
 // string or bytes, the encoded size of a message plus one, the sizes of a
-// list's elements or of a map's keys and values plus one per entry, and 1
-// for anything else.
+// list's elements (each at least 1), the sizes of a map's keys and values
+// plus one per entry, and 1 for anything else.
 func deepSize(v ref.Val) uint64 { return deepSizeUpTo(v, math.MaxUint64) }
 
 // smallerDeepSize returns min(deepSize(a), deepSize(b)), what comparing a
@@ -666,12 +666,13 @@ func deepSizeUpTo(v ref.Val, limit uint64) uint64 {
 		}
 		return n
 	case traits.Lister:
+		// An element counts at least 1, but a scalar no more: a packed
+		// repeated field encodes one in a byte, and the request's encoded
+		// size bounds this deep size for the compile-time proof (see
+		// condition.small).
 		n := uint64(0)
 		for it := x.Iterator(); n <= limit && it.HasNext() == types.True; {
-			el := it.Next()
-			if n = addSize(n, 1); n <= limit {
-				n = addSize(n, deepSizeUpTo(el, limit-n))
-			}
+			n = addSize(n, max(1, deepSizeUpTo(it.Next(), limit-n)))
 		}
 		return n
 	}

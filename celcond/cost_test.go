@@ -10,8 +10,14 @@ import (
 	"github.com/google/cel-go/common/types/ref"
 	"github.com/google/cel-go/common/types/traits"
 	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/reflect/protodesc"
+	"google.golang.org/protobuf/reflect/protoreflect"
+	"google.golang.org/protobuf/types/descriptorpb"
+	"google.golang.org/protobuf/types/dynamicpb"
 
+	"github.com/grpcauth/grpcauth"
 	authtestv1 "github.com/grpcauth/grpcauth/internal/testproto/authtest/v1"
+	"github.com/grpcauth/grpcauth/verifier"
 )
 
 // countingList is a list that counts the elements its iterators return.
@@ -56,10 +62,10 @@ func TestCost_ComparisonReadsTheLongerListNoFurtherThanTheShorter(t *testing.T) 
 		}
 	}
 	// Lists of one size are charged for all they hold: 1 per 10 units of
-	// 1,000 elements of size 1, plus one per element.
+	// 1,000 elements of size 1.
 	l := types.NewDynamicList(types.DefaultTypeAdapter, make([]int, 1000))
-	if cost := (runtimeCoster{}).CallCost(operators.Equals, "", []ref.Val{l, l}, nil); cost == nil || *cost != 200 {
-		t.Errorf("equal lists: cost = %v, want 200", deref(cost))
+	if cost := (runtimeCoster{}).CallCost(operators.Equals, "", []ref.Val{l, l}, nil); cost == nil || *cost != 100 {
+		t.Errorf("equal lists: cost = %v, want 100", deref(cost))
 	}
 }
 
@@ -106,4 +112,78 @@ func deref(p *uint64) any {
 		return nil
 	}
 	return *p
+}
+
+// packedMethod returns a method whose request, Req, has a packed repeated
+// int32 field, ids, which encodes a small number in one byte.
+func packedMethod(t *testing.T) protoreflect.MethodDescriptor {
+	t.Helper()
+	fd, err := protodesc.NewFile(&descriptorpb.FileDescriptorProto{
+		Name:    proto.String("celcond/packed_test.proto"),
+		Package: proto.String("celcond.packedtest"),
+		Syntax:  proto.String("proto3"),
+		MessageType: []*descriptorpb.DescriptorProto{{
+			Name: proto.String("Req"),
+			Field: []*descriptorpb.FieldDescriptorProto{{
+				Name: proto.String("ids"), Number: proto.Int32(1), JsonName: proto.String("ids"),
+				Label: descriptorpb.FieldDescriptorProto_LABEL_REPEATED.Enum(),
+				Type:  descriptorpb.FieldDescriptorProto_TYPE_INT32.Enum(),
+			}},
+		}},
+		Service: []*descriptorpb.ServiceDescriptorProto{{
+			Name:   proto.String("S"),
+			Method: []*descriptorpb.MethodDescriptorProto{{Name: proto.String("M"), InputType: proto.String(".celcond.packedtest.Req"), OutputType: proto.String(".celcond.packedtest.Req")}},
+		}},
+	}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return fd.Services().Get(0).Methods().Get(0)
+}
+
+// TestEval_PackedListsWithinTheProvenSizeStayWithinTheLimit: a packed
+// repeated scalar takes one byte an element, so a request within the
+// proven size (bounded by its encoded size) can hold as many elements as
+// that size; comparing such lists was charged two units an element, twice
+// what the proof assumed, and an untracked evaluation could cost twice the
+// limit.
+func TestEval_PackedListsWithinTheProvenSizeStayWithinTheLimit(t *testing.T) {
+	md := packedMethod(t)
+	c, err := New(Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	gc, err := c.CompileCondition(md, "request.ids.all(x, request.ids == request.ids)")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cond := gc.(*condition)
+	if cond.fast == nil {
+		t.Fatal("no proven size")
+	}
+	claims, err := verifier.NewClaims(map[string]any{"sub": "alice"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The longest list within the proven size.
+	for k := int(cond.fastSize); k >= 0; k-- {
+		req := dynamicpb.NewMessage(md.Input())
+		l := req.Mutable(md.Input().Fields().ByName("ids")).List()
+		for range k {
+			l.Append(protoreflect.ValueOfInt32(0))
+		}
+		in := grpcauth.ConditionInput{Method: "/celcond.packedtest.S/M", Claims: claims, Request: req}
+		if !cond.small(in) {
+			continue
+		}
+		_, det, err := cond.prg.Eval(&activation{in: in})
+		if err != nil {
+			t.Fatalf("%d elements, proven size %d: tracked: %v", k, cond.fastSize, err)
+		}
+		if cost := det.ActualCost(); cost == nil || *cost > DefaultCostLimit {
+			t.Fatalf("%d elements, proven size %d: cost %v over the limit", k, cond.fastSize, deref(cost))
+		}
+		return
+	}
+	t.Fatal("no input within the proven size")
 }
