@@ -76,8 +76,8 @@ const maxUnixSeconds = float64(math.MaxInt64 / int64(time.Second))
 
 // Errors for the server-side log of a step-up refusal (Decision.Err).
 var (
-	errACRMissing      = errors.New("grpcauth: step-up: the token has no acr claim, or one that is not a string")
-	errAuthTimeMissing = errors.New("grpcauth: step-up: the token has no numeric auth_time claim, and the rule sets max_age_seconds")
+	errACRMissing      = errors.New("grpcauth: step-up: the token has no acr claim, or one that is null or not a string")
+	errAuthTimeMissing = errors.New("grpcauth: step-up: the token has no numeric auth_time claim (none, or null), and the rule sets max_age_seconds")
 )
 
 // check returns the rejection for claims that fall short of the
@@ -90,19 +90,23 @@ func (s *stepUp) check(c verifier.Claims, clock func() time.Time, skewFor func(v
 		return nil, nil
 	}
 	if len(s.acr) > 0 {
-		var acr string
-		if err := c.Claim("acr", &acr); err != nil {
+		// Pointers, so that a null claim, which decodes without error,
+		// is missing rather than "" or 0 (a sign-in at 1970, which a long
+		// max_age_seconds admitted).
+		var acr *string
+		if err := c.Claim("acr", &acr); err != nil || acr == nil {
 			return s.rej, errACRMissing
 		}
-		if !slices.Contains(s.acr, acr) {
-			return s.rej, fmt.Errorf("grpcauth: step-up: acr %q is not one of the rule's acr_values %q", acr, s.acr)
+		if !slices.Contains(s.acr, *acr) {
+			return s.rej, fmt.Errorf("grpcauth: step-up: acr %q is not one of the rule's acr_values %q", *acr, s.acr)
 		}
 	}
 	if s.maxAge > 0 {
-		var sec float64
-		if err := c.Claim("auth_time", &sec); err != nil || math.IsNaN(sec) || math.IsInf(sec, 0) {
+		var t *float64
+		if err := c.Claim("auth_time", &t); err != nil || t == nil || math.IsNaN(*t) || math.IsInf(*t, 0) {
 			return s.rej, errAuthTimeMissing
 		}
+		sec := *t
 		if sec < 0 || sec > maxUnixSeconds {
 			return s.rej, fmt.Errorf("grpcauth: step-up: auth_time %v is out of range", sec)
 		}

@@ -283,3 +283,47 @@ func TestStepUp_FutureAuthTimeIsJudgedByTheAcceptingVerifiersSkew(t *testing.T) 
 		})
 	}
 }
+
+// TestStepUp_NullClaimsAreMissing: a null acr or auth_time is no claim at
+// all. A null auth_time was read as 0, a sign-in at 1970, which a rule
+// with a long max_age_seconds (set to demand that auth_time be present,
+// as OpenID Connect's max_age does) admitted.
+func TestStepUp_NullClaimsAreMissing(t *testing.T) {
+	const century = 100 * 365 * 24 * 60 * 60
+	for _, tt := range []struct {
+		name    string
+		claims  map[string]any
+		want    codes.Code
+		wantErr string
+	}{
+		{"auth_time null", map[string]any{"acr": "phr", "auth_time": nil}, codes.Unauthenticated, "no numeric auth_time"},
+		{"acr null", map[string]any{"acr": nil, "auth_time": conditiontest.Now.Unix()}, codes.Unauthenticated, "no acr claim"},
+		{"auth_time 0", map[string]any{"acr": "phr", "auth_time": 0}, codes.OK, ""},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			tt.claims["sub"], tt.claims["scp"] = "alice", []string{"test:read"}
+			c, err := verifier.NewClaims(tt.claims)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var mu sync.Mutex
+			var got []grpcauth.Decision
+			e := conditiontest.New(t, grpcauth.Config{
+				Rules: map[string]*grpcauthv1.Rule{"/authtest.v1.ConditionService/StepUp": {AcrValues: []string{"phr"}, MaxAgeSeconds: century}},
+				OnDecision: func(_ context.Context, d grpcauth.Decision) {
+					mu.Lock()
+					defer mu.Unlock()
+					got = append(got, d)
+				},
+			}, func(*verifier.Verifier) grpcauth.TokenVerifier { return fixedClaims{c} })
+			ctx := conditiontest.Bearer(t.Context(), e.Token(t, nil, nil))
+			_, err = e.Client.StepUp(ctx, &authtestv1.StepUpRequest{})
+			conditiontest.CheckStatus(t, err, tt.want, grpcauth.ReasonInsufficientUserAuthentication)
+			mu.Lock()
+			defer mu.Unlock()
+			if tt.wantErr != "" && (len(got) != 1 || got[0].Err == nil || !strings.Contains(got[0].Err.Error(), tt.wantErr)) {
+				t.Errorf("decisions = %+v, want one whose Err says %q", got, tt.wantErr)
+			}
+		})
+	}
+}

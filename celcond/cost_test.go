@@ -1,0 +1,189 @@
+package celcond
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/cel-go/common/operators"
+	"github.com/google/cel-go/common/types"
+	"github.com/google/cel-go/common/types/ref"
+	"github.com/google/cel-go/common/types/traits"
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/reflect/protodesc"
+	"google.golang.org/protobuf/reflect/protoreflect"
+	"google.golang.org/protobuf/types/descriptorpb"
+	"google.golang.org/protobuf/types/dynamicpb"
+
+	"github.com/grpcauth/grpcauth"
+	authtestv1 "github.com/grpcauth/grpcauth/internal/testproto/authtest/v1"
+	"github.com/grpcauth/grpcauth/verifier"
+)
+
+// countingList is a list that counts the elements its iterators return.
+type countingList struct {
+	traits.Lister
+	read *int
+}
+
+func (l countingList) Iterator() traits.Iterator {
+	return countingIterator{Iterator: l.Lister.Iterator(), read: l.read}
+}
+
+type countingIterator struct {
+	traits.Iterator
+	read *int
+}
+
+func (it countingIterator) Next() ref.Val {
+	*it.read++
+	return it.Iterator.Next()
+}
+
+// TestCost_ComparisonReadsTheLongerListNoFurtherThanTheShorter: an
+// equality is charged by the smaller deep size of its operands; computing
+// both sizes whole read a long list on every step of a comprehension that
+// compared it with a short one (claims.l.all(x, claims.l != [x]) ran for
+// 15 s within the default limit over a 30,000-element claim).
+func TestCost_ComparisonReadsTheLongerListNoFurtherThanTheShorter(t *testing.T) {
+	read := 0
+	long := countingList{Lister: types.NewDynamicList(types.DefaultTypeAdapter, make([]int, 100_000)), read: &read}
+	short := types.NewDynamicList(types.DefaultTypeAdapter, []int{0, 1})
+	for _, args := range [][]ref.Val{{long, short}, {short, long}} {
+		for _, op := range []string{operators.Equals, operators.NotEquals} {
+			read = 0
+			cost := runtimeCoster{}.CallCost(op, "", args, nil)
+			if cost == nil || *cost != 1 {
+				t.Errorf("%s: cost = %v, want 1", op, deref(cost))
+			}
+			if read > 1000 {
+				t.Errorf("%s: read %d elements of the long list, want at most 1000", op, read)
+			}
+		}
+	}
+	// Lists of one size are charged for all they hold: 1 per 10 units of
+	// 1,000 elements of size 1.
+	l := types.NewDynamicList(types.DefaultTypeAdapter, make([]int, 1000))
+	if cost := (runtimeCoster{}).CallCost(operators.Equals, "", []ref.Val{l, l}, nil); cost == nil || *cost != 100 {
+		t.Errorf("equal lists: cost = %v, want 100", deref(cost))
+	}
+}
+
+// TestCost_ComparisonDoesNotSizeTheLargerMessageWhole: the same for
+// messages, whose encoded size took reading the whole message.
+func TestCost_ComparisonDoesNotSizeTheLargerMessageWhole(t *testing.T) {
+	huge := &authtestv1.Caller{Scopes: make([]string, 1<<20)}
+	for i := range huge.Scopes {
+		huge.Scopes[i] = "s"
+	}
+	small := &authtestv1.Caller{Subject: "alice", Scopes: []string{"a"}}
+	reg, err := types.NewRegistry(small)
+	if err != nil {
+		t.Fatal(err)
+	}
+	args := []ref.Val{reg.NativeToValue(huge), reg.NativeToValue(small)}
+
+	const calls, sizes = 200, 20
+	start := time.Now()
+	for range sizes {
+		proto.Size(huge)
+	}
+	sizing := time.Since(start)
+	start = time.Now()
+	for range calls {
+		cost := runtimeCoster{}.CallCost(operators.NotEquals, "", args, nil)
+		if want := traversal(1 + uint64(proto.Size(small))); cost == nil || *cost != want {
+			t.Fatalf("cost = %v, want %d", deref(cost), want)
+		}
+	}
+	if took := time.Since(start); took > sizing {
+		t.Errorf("%d comparisons with a small message took %v, more than sizing the large one %d times (%v)", calls, took, sizes, sizing)
+	}
+	// A message of one size is charged by its encoded size.
+	s := reg.NativeToValue(&authtestv1.Caller{Subject: strings.Repeat("a", 1000)})
+	if cost := (runtimeCoster{}).CallCost(operators.Equals, "", []ref.Val{s, s}, nil); cost == nil || *cost != 101 {
+		t.Errorf("equal messages: cost = %v, want 101", deref(cost))
+	}
+}
+
+// deref returns *p, or nil.
+func deref(p *uint64) any {
+	if p == nil {
+		return nil
+	}
+	return *p
+}
+
+// packedMethod returns a method whose request, Req, has a packed repeated
+// int32 field, ids, which encodes a small number in one byte.
+func packedMethod(t *testing.T) protoreflect.MethodDescriptor {
+	t.Helper()
+	fd, err := protodesc.NewFile(&descriptorpb.FileDescriptorProto{
+		Name:    proto.String("celcond/packed_test.proto"),
+		Package: proto.String("celcond.packedtest"),
+		Syntax:  proto.String("proto3"),
+		MessageType: []*descriptorpb.DescriptorProto{{
+			Name: proto.String("Req"),
+			Field: []*descriptorpb.FieldDescriptorProto{{
+				Name: proto.String("ids"), Number: proto.Int32(1), JsonName: proto.String("ids"),
+				Label: descriptorpb.FieldDescriptorProto_LABEL_REPEATED.Enum(),
+				Type:  descriptorpb.FieldDescriptorProto_TYPE_INT32.Enum(),
+			}},
+		}},
+		Service: []*descriptorpb.ServiceDescriptorProto{{
+			Name:   proto.String("S"),
+			Method: []*descriptorpb.MethodDescriptorProto{{Name: proto.String("M"), InputType: proto.String(".celcond.packedtest.Req"), OutputType: proto.String(".celcond.packedtest.Req")}},
+		}},
+	}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return fd.Services().Get(0).Methods().Get(0)
+}
+
+// TestEval_PackedListsWithinTheProvenSizeStayWithinTheLimit: a packed
+// repeated scalar takes one byte an element, so a request within the
+// proven size (bounded by its encoded size) can hold as many elements as
+// that size; comparing such lists was charged two units an element, twice
+// what the proof assumed, and an untracked evaluation could cost twice the
+// limit.
+func TestEval_PackedListsWithinTheProvenSizeStayWithinTheLimit(t *testing.T) {
+	md := packedMethod(t)
+	c, err := New(Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	gc, err := c.CompileCondition(md, "request.ids.all(x, request.ids == request.ids)")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cond := gc.(*condition)
+	if cond.fast == nil {
+		t.Fatal("no proven size")
+	}
+	claims, err := verifier.NewClaims(map[string]any{"sub": "alice"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The longest list within the proven size.
+	for k := int(cond.fastSize); k >= 0; k-- {
+		req := dynamicpb.NewMessage(md.Input())
+		l := req.Mutable(md.Input().Fields().ByName("ids")).List()
+		for range k {
+			l.Append(protoreflect.ValueOfInt32(0))
+		}
+		in := grpcauth.ConditionInput{Method: "/celcond.packedtest.S/M", Claims: claims, Request: req}
+		if !cond.small(in) {
+			continue
+		}
+		_, det, err := cond.prg.Eval(&activation{in: in})
+		if err != nil {
+			t.Fatalf("%d elements, proven size %d: tracked: %v", k, cond.fastSize, err)
+		}
+		if cost := det.ActualCost(); cost == nil || *cost > DefaultCostLimit {
+			t.Fatalf("%d elements, proven size %d: cost %v over the limit", k, cond.fastSize, deref(cost))
+		}
+		return
+	}
+	t.Fatal("no input within the proven size")
+}
