@@ -3,7 +3,6 @@ package celcond
 import (
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/google/cel-go/common/operators"
 	"github.com/google/cel-go/common/types"
@@ -83,26 +82,40 @@ func TestCost_ComparisonDoesNotSizeTheLargerMessageWhole(t *testing.T) {
 	}
 	args := []ref.Val{reg.NativeToValue(huge), reg.NativeToValue(small)}
 
-	const calls, sizes = 200, 20
-	start := time.Now()
-	for range sizes {
-		proto.Size(huge)
-	}
-	sizing := time.Since(start)
-	start = time.Now()
-	for range calls {
-		cost := runtimeCoster{}.CallCost(operators.NotEquals, "", args, nil)
+	for _, op := range []string{operators.Equals, operators.NotEquals} {
+		cost := runtimeCoster{}.CallCost(op, "", args, nil)
 		if want := traversal(1 + uint64(proto.Size(small))); cost == nil || *cost != want {
-			t.Fatalf("cost = %v, want %d", deref(cost), want)
+			t.Fatalf("%s: cost = %v, want %d", op, deref(cost), want)
 		}
 	}
-	if took := time.Since(start); took > sizing {
-		t.Errorf("%d comparisons with a small message took %v, more than sizing the large one %d times (%v)", calls, took, sizes, sizing)
+	// The capped walk that stands before proto.Size counts what it reads,
+	// two units an element: it stops a few elements past its limit, where
+	// reading the whole message would count 2^21.
+	if n := protoSizeAtLeast(huge.ProtoReflect(), 64); n <= 64 || n > 128 {
+		t.Errorf("protoSizeAtLeast(1M-element message, 64) = %d, want just above 64: it read more than it needed", n)
 	}
 	// A message of one size is charged by its encoded size.
 	s := reg.NativeToValue(&authtestv1.Caller{Subject: strings.Repeat("a", 1000)})
 	if cost := (runtimeCoster{}).CallCost(operators.Equals, "", []ref.Val{s, s}, nil); cost == nil || *cost != 101 {
 		t.Errorf("equal messages: cost = %v, want 101", deref(cost))
+	}
+}
+
+// BenchmarkCost_ComparisonWithALargeMessage is what charging one equality
+// between a 1M-element message and a small one costs: the capped walks,
+// not the large message's encoded size (go test -run '^$' -bench
+// BenchmarkCost_ -benchmem ./celcond/).
+func BenchmarkCost_ComparisonWithALargeMessage(b *testing.B) {
+	huge := &authtestv1.Caller{Scopes: make([]string, 1<<20)}
+	small := &authtestv1.Caller{Subject: "alice", Scopes: []string{"a"}}
+	reg, err := types.NewRegistry(small)
+	if err != nil {
+		b.Fatal(err)
+	}
+	args := []ref.Val{reg.NativeToValue(huge), reg.NativeToValue(small)}
+	b.ReportAllocs()
+	for b.Loop() {
+		runtimeCoster{}.CallCost(operators.NotEquals, "", args, nil)
 	}
 }
 
