@@ -31,9 +31,10 @@ import (
 // token's stream lives. Like the expiry, that time is read on Config.Now,
 // the wall clock, at least once a minute, so that a suspend of the host or
 // a forward step of its clock delays a re-verification by at most a
-// minute. When the token is refused, the stream ends as at
-// expiry (its context is cancelled, later sends and receives fail, the
-// caller gets the status whatever the handler returns) with
+// minute; a clock set back does not delay it, the timer ending its wait
+// once it has run its whole length. When the token is refused, the
+// stream ends as at expiry (its context is cancelled, later sends and
+// receives fail, the caller gets the status whatever the handler returns) with
 // codes.Unauthenticated and ReasonTokenRevoked, or ReasonTokenExpired when
 // the verifier reports expiry. When no verdict can be had (the verifier
 // answers ErrKeysUnavailable: an introspection endpoint that is down), the
