@@ -185,7 +185,7 @@ type Config struct {
 	// ClockSkewFor method). The cut follows Now, the clock unary calls
 	// are checked on, read at least once a minute: a suspend of the host
 	// or a forward step of the wall clock, which Go's timers do not see,
-	// delays it by at most a minute.
+	// delays it by at most a minute, and a clock set back not at all.
 	SkipStreamExpiry bool
 
 	// Now returns the current time. Default time.Now. For tests.

@@ -498,5 +498,25 @@ func (c *fakeClock) reverify(t *testing.T, ft *fakeTimer, advance func(time.Dura
 	return
 }
 
+// runOut fires ft, a stream's timer, and each timer its firing sets
+// again, each once its wait has passed (Now moved on by it, then moved by
+// step, when not nil, just before the firing), until a firing sets none:
+// the timer's function ran. It returns how long the timers waited, by
+// their own (monotonic) clock.
+func (c *fakeClock) runOut(ft *fakeTimer, step func()) (waited time.Duration) {
+	for ft != nil {
+		waited += ft.d
+		c.advance(ft.d)
+		if step != nil {
+			step()
+		}
+		ft = c.fireNext(ft)
+		for len(c.added) > 0 {
+			<-c.added // only fireNext follows the timers; nothing waits here
+		}
+	}
+	return waited
+}
+
 // advance moves Now on by d.
 func (c *fakeClock) advance(d time.Duration) { c.elapsed.Add(int64(d)) }

@@ -207,18 +207,22 @@ func (a *Authenticator) startDecision(ctx context.Context) decisionStart {
 // decide completes d with its latency (when start is set and something
 // reads it), logs it at its level and hands it to OnDecision: in that
 // order, so that an OnDecision that panics (left to the server's recovery
-// interceptor) does not cost the decision its record.
+// interceptor) does not cost the decision its record; and OnDecision is
+// deferred, so that a Logger that panics does not cost the decision its
+// OnDecision call either (metrics and audits count it there).
 func (a *Authenticator) decide(ctx context.Context, d Decision, start decisionStart) {
 	level := a.levels.level(&d)
 	logged := a.logger.Enabled(ctx, level)
 	if start.set && (logged || a.onDecision != nil) {
 		d.Latency = start.latency()
 	}
+	if a.onDecision != nil {
+		// In a closure: a recover in the hook must not stop the Logger's
+		// panic, which is the server's recovery interceptor's to handle.
+		defer func() { a.onDecision(ctx, d) }()
+	}
 	if logged {
 		a.logDecision(ctx, level, &d)
-	}
-	if a.onDecision != nil {
-		a.onDecision(ctx, d)
 	}
 }
 

@@ -181,6 +181,32 @@ func TestLog_DecisionIsLoggedWhenOnDecisionPanics(t *testing.T) {
 	}
 }
 
+// A panicking Logger (left to the server's recovery interceptor) does not
+// cost the decision its OnDecision call, by which metrics and audits count
+// it: the hook still runs, as the panic unwinds.
+func TestLog_OnDecisionRunsWhenTheLoggerPanics(t *testing.T) {
+	h := &panickyHandler{Handler: slog.NewJSONHandler(&bytes.Buffer{}, nil)}
+	h.armed.Store(true)
+	var got []Decision
+	a := mustNew(t, Config{
+		Verifier:   staticVerifier{err: verifier.ErrBadSignature},
+		Logger:     slog.New(h),
+		LogLevels:  LogLevels{Denied: slog.LevelWarn}, // the level panickyHandler panics at
+		OnDecision: func(_ context.Context, d Decision) { got = append(got, d) },
+	})
+	func() {
+		defer func() {
+			if r := recover(); r != panicMarker+" in the Logger" {
+				t.Errorf("recovered %v, want the Logger's panic", r)
+			}
+		}()
+		_, _ = callUnary(a, bearerCtx("tok"), mAuth)
+	}()
+	if len(got) != 1 || got[0].Reason != ReasonTokenInvalid {
+		t.Fatalf("decisions %+v, want the denial's one", got)
+	}
+}
+
 func TestLog_DefaultLevelsHideAllowedCalls(t *testing.T) {
 	var logs bytes.Buffer
 	a := mustNew(t, Config{Logger: slog.New(slog.NewJSONHandler(&logs, nil))})

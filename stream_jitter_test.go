@@ -92,20 +92,20 @@ func (s *steppedRevalidator) RevalidateAt(string, verifier.Claims) time.Time {
 	return s.now().Add(time.Duration(s.next.Load()))
 }
 
-// TestStream_JitterNeverDelaysAReverification: whatever the random source
-// gives, its extremes included, and whatever the interval, a
-// re-verification comes, by the wall clock, no later than the time the
-// Revalidator asked for, and at most a tenth of the wait (at most
-// jitter.Max) earlier; with 0, exactly then.
-func TestStream_JitterNeverDelaysAReverification(t *testing.T) {
+// openSteppedStream opens a server stream, with rnd as the random source,
+// whose token a steppedRevalidator accepts, without exp, asking for its
+// re-verification next after now; it returns once the handler has
+// started, with the Revalidator, the fake clock and the re-verification
+// timer (without exp, the only one).
+func openSteppedStream(t *testing.T, rnd *fakeRandom, next time.Duration) (*steppedRevalidator, *fakeClock, *fakeTimer) {
+	t.Helper()
 	claims, err := verifier.NewClaims(map[string]any{"sub": "user-1", "scope": "test:read test:stream"})
 	if err != nil {
 		t.Fatal(err)
 	}
 	fake := newFakeClock()
 	rv := &steppedRevalidator{claims: claims, now: fake.Now}
-	rv.next.Store(int64(time.Minute))
-	rnd := &fakeRandom{}
+	rv.next.Store(int64(next))
 	e := newEnv(t, withRandom(rnd), func(c *Config, _ *verifier.Config) {
 		c.Verifier = rv
 		c.Now = fake.Now
@@ -120,7 +120,17 @@ func TestStream_JitterNeverDelaysAReverification(t *testing.T) {
 		t.Fatalf("first response: %v", err)
 	}
 	<-e.svc.streamStarted
-	recheck := <-fake.added // no exp: the only timer, set with random 0 for a minute on
+	return rv, fake, <-fake.added
+}
+
+// TestStream_JitterNeverDelaysAReverification: whatever the random source
+// gives, its extremes included, and whatever the interval, a
+// re-verification comes, by the wall clock, no later than the time the
+// Revalidator asked for, and at most a tenth of the wait (at most
+// jitter.Max) earlier; with 0, exactly then.
+func TestStream_JitterNeverDelaysAReverification(t *testing.T) {
+	rnd := &fakeRandom{}
+	rv, fake, recheck := openSteppedStream(t, rnd, time.Minute) // set with random 0 for a minute on
 
 	// reverify walks recheck, set with random f for d, to its
 	// re-verification (which sets the next with the random source's and
@@ -232,4 +242,24 @@ func TestStream_EarlyReverificationOfACachedVerdictIsFollowedByOneAtItsEnd(t *te
 	<-r.svc.streamEnded
 	_, err := s.Recv()
 	checkStatus(t, err, codes.Unauthenticated, ReasonTokenRevoked)
+}
+
+// A wall clock set back while a stream waits for its re-verification does
+// not delay it: the timers end the wait once they have run its whole
+// length, whatever Config.Now says then, and the re-verification comes,
+// by their own clock, when it was due.
+func TestStream_ClockSetBackDoesNotDelayAReverification(t *testing.T) {
+	rv, fake, recheck := openSteppedStream(t, &fakeRandom{}, time.Hour) // set with random 0 for an hour on
+	fake.setNow(t0.Add(-24 * time.Hour))                                // set back a day
+	calls := rv.calls.Load()
+	_, waited, next := fake.reverify(t, recheck, fake.advance, 0, func() bool { return rv.calls.Load() > calls })
+	if next == nil {
+		t.Fatal("the stream was cut")
+	}
+	if waited != time.Hour {
+		t.Errorf("re-verified after the timers waited %v, want %v", waited, time.Hour)
+	}
+	if next.d != maxTimerWait {
+		t.Errorf("next re-verification timer set for %v, want %v (an hour on, from the clock set back)", next.d, maxTimerWait)
+	}
 }

@@ -31,9 +31,10 @@ import (
 // token's stream lives. Like the expiry, that time is read on Config.Now,
 // the wall clock, at least once a minute, so that a suspend of the host or
 // a forward step of its clock delays a re-verification by at most a
-// minute. When the token is refused, the stream ends as at
-// expiry (its context is cancelled, later sends and receives fail, the
-// caller gets the status whatever the handler returns) with
+// minute; a clock set back does not delay it, the timer ending its wait
+// once it has run its whole length. When the token is refused, the
+// stream ends as at expiry (its context is cancelled, later sends and
+// receives fail, the caller gets the status whatever the handler returns) with
 // codes.Unauthenticated and ReasonTokenRevoked, or ReasonTokenExpired when
 // the verifier reports expiry. When no verdict can be had (the verifier
 // answers ErrKeysUnavailable: an introspection endpoint that is down), the
@@ -199,16 +200,26 @@ const maxTimerWait = time.Minute
 // part of d left, it is set again for the lesser of the two, the same way
 // (fire). w.mu is held.
 func (w *streamWatch) armUntil(wt *wallTimer, due time.Time, d time.Duration, f func()) {
-	if w.done {
-		return
-	}
 	// due loses its monotonic reading (time.Now's readings have one, and
 	// so may RevalidateAt's answer): Go compares two times that both have
 	// one by that alone, and the monotonic clock stands still while the
 	// host is suspended. Without it, due compares with Config.Now by the
 	// wall clock.
-	step := min(d, maxTimerWait)
-	wt.due, wt.rest, wt.f = due.Round(0), d-step, f
+	wt.due, wt.rest, wt.f = due.Round(0), d, f
+	w.wait(wt, d)
+}
+
+// wait sets wt's timer for left, but at most maxTimerWait, and takes the
+// wait off wt.rest, unless the handler has returned. wt.rest shrinks only
+// by what the timers wait, never by what Config.Now reads, so a wall clock
+// stepped forward short of due and then back does not end the wait early.
+// w.mu is held.
+func (w *streamWatch) wait(wt *wallTimer, left time.Duration) {
+	if w.done {
+		return
+	}
+	step := min(left, wt.rest, maxTimerWait)
+	wt.rest -= step
 	wt.t = w.a.afterFunc(step, func() { w.fire(wt) })
 }
 
@@ -227,7 +238,7 @@ func (w *streamWatch) fire(wt *wallTimer) {
 	if left := min(due.Sub(w.a.now()), rest); left > 0 {
 		w.mu.Lock()
 		defer w.mu.Unlock()
-		w.armUntil(wt, due, left, f)
+		w.wait(wt, left)
 		return
 	}
 	f()

@@ -299,12 +299,6 @@ func TestClockSkew_FromVerifier(t *testing.T) {
 	}
 }
 
-// A stream's expiry cut follows the wall clock (Config.Now), as unary
-// calls with its token do, not the monotonic clock its timer runs on, which
-// stands still while the host is suspended and ignores steps of the wall
-// clock: the timer waits at most maxTimerWait at a time, and when it
-// fires with the wall clock past exp plus skew, however early by its own
-// count, the stream is cut. A firing before that only sets it again.
 // openHourStream opens a server stream with a token that expires an hour
 // after t0 and returns once the handler has started.
 func openHourStream(t *testing.T) (*env, *fakeClock, authtestv1.TestService_ServerStreamClient) {
@@ -322,6 +316,24 @@ func openHourStream(t *testing.T) (*env, *fakeClock, authtestv1.TestService_Serv
 	return e, clock, s
 }
 
+// checkExpiryCut checks that the stream s of openHourStream was cut at its
+// token's expiry: the handler's Send failed, and the client got
+// ACCESS_TOKEN_EXPIRED.
+func checkExpiryCut(t *testing.T, e *env, s authtestv1.TestService_ServerStreamClient) {
+	t.Helper()
+	if err := <-e.svc.streamEnded; status.Code(err) != codes.Unauthenticated {
+		t.Errorf("Send after the cut = %v, want Unauthenticated", err)
+	}
+	_, err := s.Recv()
+	checkStatus(t, err, codes.Unauthenticated, ReasonTokenExpired)
+}
+
+// A stream's expiry cut follows the wall clock (Config.Now), as unary
+// calls with its token do, not the monotonic clock its timer runs on, which
+// stands still while the host is suspended and ignores steps of the wall
+// clock: the timer waits at most maxTimerWait at a time, and when it
+// fires with the wall clock past exp plus skew, however early by its own
+// count, the stream is cut. A firing before that only sets it again.
 func TestStream_CutAfterTheWallClockPassedExpWhileTimersStood(t *testing.T) {
 	e, clock, s := openHourStream(t)
 	timer := <-clock.added
@@ -351,11 +363,7 @@ func TestStream_CutAfterTheWallClockPassedExpWhileTimersStood(t *testing.T) {
 	if next := clock.fireNext(timer); next != nil {
 		t.Fatalf("expiry timer fired past the cut: set again for %v, want the cut", next.d)
 	}
-	if err := <-e.svc.streamEnded; status.Code(err) != codes.Unauthenticated {
-		t.Errorf("Send after the cut = %v, want Unauthenticated", err)
-	}
-	_, err := s.Recv()
-	checkStatus(t, err, codes.Unauthenticated, ReasonTokenExpired)
+	checkExpiryCut(t, e, s)
 }
 
 // A wall clock set back while the stream runs does not keep it open past
@@ -366,21 +374,32 @@ func TestStream_ClockSetBackDoesNotDelayTheCut(t *testing.T) {
 	e, clock, s := openHourStream(t)
 	clock.setNow(t0.Add(-24 * time.Hour)) // set back a day
 	want := time.Hour + verifier.DefaultClockSkew
-	var waited time.Duration
-	for timer := <-clock.added; timer != nil; { // the expiry timer, set first
-		waited += timer.d
-		clock.advance(timer.d)
-		timer = clock.fireNext(timer) // set again, or nil: the cut
-		for len(clock.added) > 0 {
-			<-clock.added // only fireNext follows the timers; nothing waits here
-		}
+	if waited := clock.runOut(<-clock.added, nil); waited != want { // the expiry timer, set first
+		t.Errorf("cut after the timers waited %v, want %v", waited, want)
 	}
+	checkExpiryCut(t, e, s)
+}
+
+// A wall clock stepped forward, short of the token's exp plus the skew,
+// then set right again (a bad time source corrected) does not cut the
+// stream early: the wait by the timers' own clock is the whole time the
+// expiry timer was first set for, whatever Config.Now read on the way.
+func TestStream_ClockSteppedForwardThenBackDoesNotCutEarly(t *testing.T) {
+	e, clock, s := openHourStream(t)
+	want := time.Hour + verifier.DefaultClockSkew
+	stepped := false
+	waited := clock.runOut(<-clock.added, func() {
+		if !stepped { // as the first firing reads Config.Now
+			stepped = true
+			clock.advance(50 * time.Minute)
+			return
+		}
+		if clock.Now().After(t0.Add(50 * time.Minute)) {
+			clock.advance(-50 * time.Minute) // and set right before the next
+		}
+	})
 	if waited != want {
 		t.Errorf("cut after the timers waited %v, want %v", waited, want)
 	}
-	if err := <-e.svc.streamEnded; status.Code(err) != codes.Unauthenticated {
-		t.Errorf("Send after the cut = %v, want Unauthenticated", err)
-	}
-	_, err := s.Recv()
-	checkStatus(t, err, codes.Unauthenticated, ReasonTokenExpired)
+	checkExpiryCut(t, e, s)
 }
