@@ -655,6 +655,12 @@ func deepSizeUpTo(v ref.Val, limit uint64) uint64 {
 	case types.Bytes:
 		return uint64(len(x))
 	case traits.Mapper:
+		// An entry counts at least 1, and an iterator over a cel-go map
+		// copies all its keys: a map of more entries than limit is known
+		// larger without one.
+		if size, ok := x.Size().(types.Int); ok && size > 0 && uint64(size) > limit {
+			return uint64(size)
+		}
 		n := uint64(0)
 		for it := x.Iterator(); n <= limit && it.HasNext() == types.True; {
 			k := it.Next()

@@ -200,3 +200,40 @@ func TestEval_PackedListsWithinTheProvenSizeStayWithinTheLimit(t *testing.T) {
 	}
 	t.Fatal("no input within the proven size")
 }
+
+// iterCountingMap is a map that counts the iterators made over it: cel-go
+// makes one by copying all the map's keys.
+type iterCountingMap struct {
+	traits.Mapper
+	iterators *int
+}
+
+func (m iterCountingMap) Iterator() traits.Iterator {
+	*m.iterators++
+	return m.Mapper.Iterator()
+}
+
+// TestCost_ComparisonDoesNotIterateTheLargerMap: an iterator over a
+// cel-go map copies all its keys, so sizing a large map to compare it with
+// a small one read it whole on every step, although cel-go's equality
+// stops at the sizes (claims.l.all(x, claims.m != {'a': x}) ran for 1 s
+// over 54 KB of claims, and for seconds more over a larger map).
+func TestCost_ComparisonDoesNotIterateTheLargerMap(t *testing.T) {
+	big := map[string]int{}
+	for i := range 1000 {
+		big[strings.Repeat("k", i)] = i
+	}
+	iterators := 0
+	large := iterCountingMap{Mapper: types.DefaultTypeAdapter.NativeToValue(big).(traits.Mapper), iterators: &iterators}
+	small := types.DefaultTypeAdapter.NativeToValue(map[string]int{"a": 1})
+	for _, args := range [][]ref.Val{{large, small}, {small, large}} {
+		iterators = 0
+		cost := runtimeCoster{}.CallCost(operators.NotEquals, "", args, nil)
+		if cost == nil || *cost != 1 {
+			t.Errorf("cost = %v, want 1", deref(cost))
+		}
+		if iterators != 0 {
+			t.Errorf("made %d iterators over the large map, want 0", iterators)
+		}
+	}
+}
