@@ -300,8 +300,9 @@ func literalPatterns(ast *cel.Ast) error {
 
 // anyValues fails when the checked expression ast uses a value whose type
 // is, or holds, a google.protobuf.Any other than to read one of its
-// fields, or to iterate a list of messages or a map. cel-go unpacks an Any
-// whenever it is read (each level of an Any holding an Any), and compares
+// fields (not a map's value that is an Any, which has(m.k) reads too), or
+// to iterate a list of messages or a map. cel-go unpacks an Any whenever
+// it is read (each level of an Any holding an Any), and compares
 // messages that hold one by unpacking it, while the cost limit counts that
 // as 1: reading a field holding an Any nested 8,000 times in a 200 KB
 // request took 5 s, and the time grows with the square of the request's
@@ -314,7 +315,9 @@ func anyValues(env *cel.Env, ast *cel.Ast) error {
 	celast.PreOrderVisit(native.Expr(), celast.NewExprVisitor(func(e celast.Expr) {
 		switch e.Kind() {
 		case celast.SelectKind:
-			if op := e.AsSelect().Operand(); !isAny(typeMap[op.ID()]) {
+			// A map's selected value is read, unpacked if an Any, even
+			// by has(m.k), which cel-go answers by finding it.
+			if op := e.AsSelect().Operand(); !isAny(typeMap[op.ID()]) && !isAny(mapValue(typeMap[op.ID()])) {
 				allowed[op.ID()] = true
 			}
 		case celast.ComprehensionKind:
@@ -335,6 +338,15 @@ func anyValues(env *cel.Env, ast *cel.Ast) error {
 
 // isAny reports whether t is google.protobuf.Any.
 func isAny(t *types.Type) bool { return t != nil && t.Kind() == types.AnyKind }
+
+// mapValue returns the type of the values of t when it is a map, nil
+// otherwise.
+func mapValue(t *types.Type) *types.Type {
+	if t == nil || t.Kind() != types.MapKind || len(t.Parameters()) != 2 {
+		return nil
+	}
+	return t.Parameters()[1]
+}
 
 // holdsAny reports whether a type is, or holds, google.protobuf.Any: in a
 // type parameter (a list's elements, a map's values) or in a field of a

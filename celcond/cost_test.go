@@ -242,8 +242,8 @@ func TestCost_ComparisonDoesNotIterateTheLargerMap(t *testing.T) {
 }
 
 // anyMethod returns a method whose request, Req, holds google.protobuf.Any
-// values: a, anys, and the field x of the messages inner and items, next
-// to a string, name, in both.
+// values: a, anys, the values of the map m, and the field x of the
+// messages inner and items, next to a string, name, in both.
 func anyMethod(t *testing.T) protoreflect.MethodDescriptor {
 	t.Helper()
 	field := func(name string, n int32, label descriptorpb.FieldDescriptorProto_Label, typ string) *descriptorpb.FieldDescriptorProto {
@@ -266,7 +266,13 @@ func anyMethod(t *testing.T) protoreflect.MethodDescriptor {
 				field("a", 1, one, ".google.protobuf.Any"), field("anys", 2, many, ".google.protobuf.Any"),
 				field("inner", 3, one, ".celcond.anytest.Inner"), field("items", 4, many, ".celcond.anytest.Inner"),
 				field("name", 5, one, ""), field("ring", 6, one, ".celcond.anytest.Ring"),
+				field("m", 7, many, ".celcond.anytest.Req.MEntry"),
 			},
+			NestedType: []*descriptorpb.DescriptorProto{{
+				Name:    proto.String("MEntry"),
+				Options: &descriptorpb.MessageOptions{MapEntry: proto.Bool(true)},
+				Field:   []*descriptorpb.FieldDescriptorProto{field("key", 1, one, ""), field("value", 2, one, ".google.protobuf.Any")},
+			}},
 		}, {
 			// Ring holds an Any, and Ring2 through Ring.
 			Name:  proto.String("Ring"),
@@ -315,6 +321,8 @@ func TestCompile_AnyValuesAreRefused(t *testing.T) {
 		"dyn(request) != dyn(request.inner)",
 		"request in [request]",
 		"request.ring.next == request.ring.next",
+		"has(request.m.k)",
+		"request.items.all(i, has(request.m.k))",
 	} {
 		if _, err := c.CompileCondition(md, expr); err == nil || !strings.Contains(err.Error(), "google.protobuf.Any") {
 			t.Errorf("%s: err = %v, want a refusal of the Any", expr, err)
@@ -325,6 +333,7 @@ func TestCompile_AnyValuesAreRefused(t *testing.T) {
 		"request.inner.name == 'a'",
 		"has(request.a) && has(request.inner.x)",
 		"request.items.all(i, i.name != '')",
+		"request.m.all(k, k != '')",
 	} {
 		if _, err := c.CompileCondition(md, expr); err != nil {
 			t.Errorf("%s: %v", expr, err)
