@@ -241,21 +241,41 @@ func TestCost_ComparisonDoesNotIterateTheLargerMap(t *testing.T) {
 	}
 }
 
+// messageField returns a field of the message type typ, or of type
+// string when typ is "".
+func messageField(name string, n int32, label descriptorpb.FieldDescriptorProto_Label, typ string) *descriptorpb.FieldDescriptorProto {
+	f := &descriptorpb.FieldDescriptorProto{Name: proto.String(name), Number: proto.Int32(n), JsonName: proto.String(name),
+		Label: label.Enum(), Type: descriptorpb.FieldDescriptorProto_TYPE_MESSAGE.Enum(), TypeName: proto.String(typ)}
+	if typ == "" {
+		f.Type, f.TypeName = descriptorpb.FieldDescriptorProto_TYPE_STRING.Enum(), nil
+	}
+	return f
+}
+
+// fileMethod builds file, adding it a service S whose method M takes and
+// returns the Req of file's package, and returns M.
+func fileMethod(t *testing.T, file *descriptorpb.FileDescriptorProto) protoreflect.MethodDescriptor {
+	t.Helper()
+	req := proto.String("." + file.GetPackage() + ".Req")
+	file.Service = []*descriptorpb.ServiceDescriptorProto{{
+		Name:   proto.String("S"),
+		Method: []*descriptorpb.MethodDescriptorProto{{Name: proto.String("M"), InputType: req, OutputType: req}},
+	}}
+	fd, err := protodesc.NewFile(file, protoregistry.GlobalFiles)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return fd.Services().Get(0).Methods().Get(0)
+}
+
 // anyMethod returns a method whose request, Req, holds google.protobuf.Any
 // values: a, anys, the values of the map m, and the field x of the
 // messages inner and items, next to a string, name, in both.
 func anyMethod(t *testing.T) protoreflect.MethodDescriptor {
 	t.Helper()
-	field := func(name string, n int32, label descriptorpb.FieldDescriptorProto_Label, typ string) *descriptorpb.FieldDescriptorProto {
-		f := &descriptorpb.FieldDescriptorProto{Name: proto.String(name), Number: proto.Int32(n), JsonName: proto.String(name),
-			Label: label.Enum(), Type: descriptorpb.FieldDescriptorProto_TYPE_MESSAGE.Enum(), TypeName: proto.String(typ)}
-		if typ == "" {
-			f.Type, f.TypeName = descriptorpb.FieldDescriptorProto_TYPE_STRING.Enum(), nil
-		}
-		return f
-	}
+	field := messageField
 	one, many := descriptorpb.FieldDescriptorProto_LABEL_OPTIONAL, descriptorpb.FieldDescriptorProto_LABEL_REPEATED
-	fd, err := protodesc.NewFile(&descriptorpb.FileDescriptorProto{
+	return fileMethod(t, &descriptorpb.FileDescriptorProto{
 		Name:       proto.String("celcond/any_test.proto"),
 		Package:    proto.String("celcond.anytest"),
 		Syntax:     proto.String("proto3"),
@@ -284,15 +304,7 @@ func anyMethod(t *testing.T) protoreflect.MethodDescriptor {
 			Name:  proto.String("Inner"),
 			Field: []*descriptorpb.FieldDescriptorProto{field("x", 1, one, ".google.protobuf.Any"), field("name", 2, one, "")},
 		}},
-		Service: []*descriptorpb.ServiceDescriptorProto{{
-			Name:   proto.String("S"),
-			Method: []*descriptorpb.MethodDescriptorProto{{Name: proto.String("M"), InputType: proto.String(".celcond.anytest.Req"), OutputType: proto.String(".celcond.anytest.Req")}},
-		}},
-	}, protoregistry.GlobalFiles)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return fd.Services().Get(0).Methods().Get(0)
+	})
 }
 
 // TestCompile_AnyValuesAreRefused: cel-go unpacks a google.protobuf.Any
@@ -356,6 +368,93 @@ func TestCompile_AnyHeldThroughACycleIsFound(t *testing.T) {
 			if !h.check(types.NewObjectType(name)) {
 				t.Fatalf("%s: holds no Any, want one", name)
 			}
+		}
+	}
+}
+
+// jsonMethod returns a method whose request, Req, has fields of the types
+// cel-go copies on every read: s (google.protobuf.Struct), v (Value), lv
+// (ListValue), the values of the map m, and the field labels (a Struct)
+// of the messages item and items; a and name are strings.
+func jsonMethod(t *testing.T) protoreflect.MethodDescriptor {
+	t.Helper()
+	field := messageField
+	one, many := descriptorpb.FieldDescriptorProto_LABEL_OPTIONAL, descriptorpb.FieldDescriptorProto_LABEL_REPEATED
+	return fileMethod(t, &descriptorpb.FileDescriptorProto{
+		Name:       proto.String("celcond/json_test.proto"),
+		Package:    proto.String("celcond.jsontest"),
+		Syntax:     proto.String("proto3"),
+		Dependency: []string{"google/protobuf/struct.proto"},
+		MessageType: []*descriptorpb.DescriptorProto{{
+			Name: proto.String("Req"),
+			Field: []*descriptorpb.FieldDescriptorProto{
+				field("s", 1, one, ".google.protobuf.Struct"), field("v", 2, one, ".google.protobuf.Value"),
+				field("lv", 3, one, ".google.protobuf.ListValue"), field("items", 4, many, ".celcond.jsontest.Item"),
+				field("m", 5, many, ".celcond.jsontest.Req.MEntry"), field("a", 6, many, ""),
+				field("name", 7, one, ""), field("item", 8, one, ".celcond.jsontest.Item"),
+			},
+			NestedType: []*descriptorpb.DescriptorProto{{
+				Name:    proto.String("MEntry"),
+				Options: &descriptorpb.MessageOptions{MapEntry: proto.Bool(true)},
+				Field:   []*descriptorpb.FieldDescriptorProto{field("key", 1, one, ""), field("value", 2, one, ".google.protobuf.Value")},
+			}},
+		}, {
+			Name:  proto.String("Item"),
+			Field: []*descriptorpb.FieldDescriptorProto{field("labels", 1, one, ".google.protobuf.Struct"), field("name", 2, one, "")},
+		}},
+	})
+}
+
+// TestCompile_StructReadsRepeatedInAComprehensionAreRefused: cel-go copies
+// a google.protobuf.Struct, Value or ListValue field whole on every read,
+// has() included, which the cost limit counts as 1:
+// request.items.all(i, !has(request.s.x)) took 4.9 s for 50 items and a
+// 2.1 MB Struct, and minutes with more items. Such a field may be read
+// outside a comprehension, iterated, or read once from each element a
+// comprehension iterates, but not read again on every step.
+func TestCompile_StructReadsRepeatedInAComprehensionAreRefused(t *testing.T) {
+	md := jsonMethod(t)
+	c, err := New(Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, expr := range []string{
+		"request.items.all(i, !has(request.s.x))",
+		"request.items.all(i, has(request.s))",
+		"request.a.exists(x, request.v == x)",
+		"request.a.exists(x, 1 in request.lv)",
+		"request.a.exists(x, request.m[x] == 1)",
+		"request.a.exists(x, has(request.m.k))",
+		"request.a.exists(x, request.item.labels.env == x)",
+		"request.items.all(i, request.s.exists(k, k == i.name))",
+		"request.a.all(x, request.items.all(i, has(i.labels.k)))",
+		"request.items.all(i, request.items.exists(j, j.labels == i.labels))",
+		"request.items.map(i, request.item).all(x, has(x.labels.k))",
+		"request.items.filter(i, i.name != '').all(i, has(i.labels.k))",
+		// A dyn value hides the type of the fields read from it.
+		"request.items.all(i, has(dyn(request).s.x))",
+		"request.items.all(i, has([request, 1][0].s.x))",
+		"request.items.all(i, has({'a': request, 'b': 1}.a.s.x))",
+		"request.items.all(i, has((i.name == '' ? request : dyn(1)).s.x))",
+	} {
+		if _, err := c.CompileCondition(md, expr); err == nil || !strings.Contains(err.Error(), "google.protobuf.Struct, Value or ListValue") {
+			t.Errorf("%s: err = %v, want a refusal of the repeated read", expr, err)
+		}
+	}
+	for _, expr := range []string{
+		"request.s.x == 'y'",
+		"has(request.s.x) && has(request.v) && request.m.k == 1",
+		"request.item.labels.env == 'prod'",
+		"request.s.exists(k, k == 'a')",
+		"request.lv.exists(v, v == 1)",
+		"request.m.exists(k, k == request.name)",
+		"request.items.all(i, i.labels.env == 'prod')",
+		"request.items.exists(i, has(i.labels.env) && i.name == request.name)",
+		"request.items.all(i, i.labels.exists(k, k == 'a'))",
+		"request.a.all(x, x != request.name)",
+	} {
+		if _, err := c.CompileCondition(md, expr); err != nil {
+			t.Errorf("%s: %v", expr, err)
 		}
 	}
 }
