@@ -412,7 +412,8 @@ func (h holdsAny) reach(t *types.Type, visited map[string]bool) bool {
 // (request.items.all(i, i.labels.env == 'prod')) is linear in the
 // request's size, unless the elements are one message repeated by a
 // comprehension (request.items.map(i, request.item).all(x,
-// has(x.labels.k))).
+// has(x.labels.k))). A list or map field of them, whose elements cel-go
+// copies on every access, must be used where it is read (see usedInPlace).
 // file is the file that declares the request, whose messages (and its
 // imports') are the expression's messages.
 func jsonReadsInLoops(file protoreflect.FileDescriptor, ast *cel.Ast) error {
@@ -433,6 +434,9 @@ func jsonReadsInLoops(file protoreflect.FileDescriptor, ast *cel.Ast) error {
 		}
 		if repeatedRead(sel, op) {
 			return fmt.Errorf("celcond: the expression reads %s, of type %s, in the body of a comprehension other than once from each element it iterates: cel-go copies a google.protobuf.Struct, Value or ListValue field whole on every read, which the cost limit does not count", fd.FullName(), fieldType(fd))
+		}
+		if (fd.IsList() || fd.IsMap()) && !usedInPlace(sel) {
+			return fmt.Errorf("celcond: the expression holds %s, of type %s, as a value rather than reading, indexing or iterating it: cel-go copies an element of a list or map of google.protobuf.Struct, Value or ListValue whole on every access, which the cost limit does not count", fd.FullName(), fieldType(fd))
 		}
 	}
 	// A message made dyn (dyn(request), [request, 1][0]), or a list or map
@@ -478,6 +482,31 @@ func repeatedRead(sel celast.NavigableExpr, op celast.Expr) bool {
 	}
 	// The elements of a computed list may be one message repeated.
 	return containsComprehension(inner.IterRange())
+}
+
+// usedInPlace reports whether sel, the read of a list or map field of
+// google.protobuf.Struct, Value or ListValue, is used where it is read:
+// iterated, indexed, a field read from it, its size, a membership or an
+// equality. cel-go copies such a field's element on every access, so held
+// in a variable ([request.m].all(m, request.a.all(x, has(m['k'].y))))
+// one element is copied on every step of a comprehension.
+func usedInPlace(sel celast.NavigableExpr) bool {
+	parent, ok := sel.Parent()
+	if !ok {
+		return true
+	}
+	switch parent.Kind() {
+	case celast.SelectKind:
+		return true
+	case celast.ComprehensionKind:
+		return parent.AsComprehension().IterRange().ID() == sel.ID()
+	case celast.CallKind:
+		switch parent.AsCall().FunctionName() {
+		case operators.Index, overloads.Size, operators.In, operators.Equals, operators.NotEquals:
+			return true
+		}
+	}
+	return false
 }
 
 // hidesType reports whether e, a call, list or map, may hold one of its
