@@ -412,7 +412,8 @@ func (h holdsAny) reach(t *types.Type, visited map[string]bool) bool {
 // (request.items.all(i, i.labels.env == 'prod')) is linear in the
 // request's size, unless the elements are one message repeated by a
 // comprehension (request.items.map(i, request.item).all(x,
-// has(x.labels.k))).
+// has(x.labels.k))). A list or map field of them, whose elements cel-go
+// copies on every access, must be used where it is read (see usedInPlace).
 // file is the file that declares the request, whose messages (and its
 // imports') are the expression's messages.
 func jsonReadsInLoops(file protoreflect.FileDescriptor, ast *cel.Ast) error {
@@ -434,12 +435,16 @@ func jsonReadsInLoops(file protoreflect.FileDescriptor, ast *cel.Ast) error {
 		if repeatedRead(sel, op) {
 			return fmt.Errorf("celcond: the expression reads %s, of type %s, in the body of a comprehension other than once from each element it iterates: cel-go copies a google.protobuf.Struct, Value or ListValue field whole on every read, which the cost limit does not count", fd.FullName(), fieldType(fd))
 		}
+		if (fd.IsList() || fd.IsMap()) && !usedInPlace(sel) {
+			return fmt.Errorf("celcond: the expression holds %s, of type %s, as a value rather than reading, indexing or iterating it: cel-go copies an element of a list or map of google.protobuf.Struct, Value or ListValue whole on every access, which the cost limit does not count", fd.FullName(), fieldType(fd))
+		}
 	}
-	// A message made dyn (dyn(request), [request, 1][0]) hides the types
-	// of its fields from the check above.
+	// A message made dyn (dyn(request), [request, 1][0]), or a list or map
+	// of messages (dyn([request])[0]), hides the types of its fields from
+	// the check above.
 	for _, e := range celast.MatchDescendants(celast.NavigateAST(native), celast.AllMatcher()) {
-		if parent, ok := e.Parent(); ok && e.Type().Kind() == types.StructKind && hidesType(parent) {
-			if md := messageNamed(file, protoreflect.FullName(e.Type().TypeName()), map[string]bool{}); md != nil && holdsJSON(md, map[protoreflect.FullName]bool{}) {
+		if parent, ok := e.Parent(); ok && hidesType(parent) {
+			if md := jsonHolder(file, e.Type()); md != nil {
 				return fmt.Errorf("celcond: the expression makes a %s, which holds a google.protobuf.Struct, Value or ListValue field, a dyn value, which hides the reads of that field from the check of repeated reads: cel-go copies such a field whole on every read, which the cost limit does not count", md.FullName())
 			}
 		}
@@ -479,21 +484,65 @@ func repeatedRead(sel celast.NavigableExpr, op celast.Expr) bool {
 	return containsComprehension(inner.IterRange())
 }
 
-// hidesType reports whether e, which has a message among its operands,
-// may hold it as a dyn value: a call to dyn or a conditional, a list or a
-// map whose type is or has a parameter dyn.
+// usedInPlace reports whether sel, the read of a list or map field of
+// google.protobuf.Struct, Value or ListValue, is used where it is read:
+// iterated, indexed, a field read from it, its size, a membership or an
+// equality. cel-go copies such a field's element on every access, so held
+// in a variable ([request.m].all(m, request.a.all(x, has(m['k'].y))))
+// one element is copied on every step of a comprehension.
+func usedInPlace(sel celast.NavigableExpr) bool {
+	parent, ok := sel.Parent()
+	if !ok {
+		return true
+	}
+	switch parent.Kind() {
+	case celast.SelectKind:
+		return true
+	case celast.ComprehensionKind:
+		return parent.AsComprehension().IterRange().ID() == sel.ID()
+	case celast.CallKind:
+		switch parent.AsCall().FunctionName() {
+		case operators.Index, overloads.Size, operators.In, operators.Equals, operators.NotEquals:
+			return true
+		}
+	}
+	return false
+}
+
+// hidesType reports whether e, a call, list or map, may hold one of its
+// operands as a dyn value: whether its type is dyn or has dyn among its
+// parameters, at any depth (dyn(x), c ? x : dyn(1), [x, 1], [[x], [1]],
+// [x] + [dyn(1)]).
 func hidesType(e celast.NavigableExpr) bool {
 	switch e.Kind() {
-	case celast.CallKind:
-		if f := e.AsCall().FunctionName(); f != "dyn" && f != operators.Conditional {
-			return false
-		}
-	case celast.ListKind, celast.MapKind:
-	default:
-		return false
+	case celast.CallKind, celast.ListKind, celast.MapKind:
+		return hasDyn(e.Type())
 	}
-	t := e.Type()
-	return t.Kind() == types.DynKind || slices.ContainsFunc(t.Parameters(), func(p *types.Type) bool { return p.Kind() == types.DynKind })
+	return false
+}
+
+// hasDyn reports whether t is dyn or has dyn among its parameters, at any
+// depth.
+func hasDyn(t *types.Type) bool {
+	return t.Kind() == types.DynKind || slices.ContainsFunc(t.Parameters(), hasDyn)
+}
+
+// jsonHolder returns the message, among t and its parameters at any
+// depth, that holds a google.protobuf.Struct, Value or ListValue field
+// (see holdsJSON), nil if none; file declares the request (see
+// messageNamed).
+func jsonHolder(file protoreflect.FileDescriptor, t *types.Type) protoreflect.MessageDescriptor {
+	if t.Kind() == types.StructKind {
+		if md := messageNamed(file, protoreflect.FullName(t.TypeName()), map[string]bool{}); md != nil && holdsJSON(md, map[protoreflect.FullName]bool{}) {
+			return md
+		}
+	}
+	for _, p := range t.Parameters() {
+		if md := jsonHolder(file, p); md != nil {
+			return md
+		}
+	}
+	return nil
 }
 
 // holdsJSON reports whether md has a field of type google.protobuf.Struct,

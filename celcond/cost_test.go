@@ -436,6 +436,17 @@ func TestCompile_StructReadsRepeatedInAComprehensionAreRefused(t *testing.T) {
 		"request.items.all(i, has([request, 1][0].s.x))",
 		"request.items.all(i, has({'a': request, 'b': 1}.a.s.x))",
 		"request.items.all(i, has((i.name == '' ? request : dyn(1)).s.x))",
+		// So does a list or map of messages made dyn.
+		"request.items.all(i, has(dyn([request])[0].s.x))",
+		"request.items.all(i, has(dyn(request.items)[0].labels.x))",
+		"request.items.all(i, has(dyn({'a': request}).a.s.x))",
+		"request.items.all(i, has([[request], [1]][0][0].s.x))",
+		"request.items.all(i, has(([request] + [dyn(1)])[0].s.x))",
+		// An element of a list or map field of them is copied on every
+		// access: held in a variable, such a field is read again.
+		"[request.m].all(m, request.a.all(x, has(m['k'].y)))",
+		"[{'a': request.m}].all(o, request.a.all(x, has(o.a.k.y)))",
+		"dyn(request.m).size() == 1",
 	} {
 		if _, err := c.CompileCondition(md, expr); err == nil || !strings.Contains(err.Error(), "google.protobuf.Struct, Value or ListValue") {
 			t.Errorf("%s: err = %v, want a refusal of the repeated read", expr, err)
@@ -452,6 +463,11 @@ func TestCompile_StructReadsRepeatedInAComprehensionAreRefused(t *testing.T) {
 		"request.items.exists(i, has(i.labels.env) && i.name == request.name)",
 		"request.items.all(i, i.labels.exists(k, k == 'a'))",
 		"request.a.all(x, x != request.name)",
+		"request.items.map(i, i).exists(i, i.name == 'a')",
+		"[request.item].exists(i, i.name == request.name)",
+		"request.m['k'] == 1 && 'k' in request.m && size(request.m) == 1 && request.m.size() == 1",
+		"request.m != request.m || request.m.exists(k, k == request.name)",
+		"request.items.all(i, [i.name, i.labels.x].exists(x, x == 'a'))",
 	} {
 		if _, err := c.CompileCondition(md, expr); err != nil {
 			t.Errorf("%s: %v", expr, err)
