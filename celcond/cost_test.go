@@ -315,12 +315,7 @@ func anyMethod(t *testing.T) protoreflect.MethodDescriptor {
 // An expression may read the fields of a message that holds an Any, and
 // iterate a list of them, but not use the Any or such a message whole.
 func TestCompile_AnyValuesAreRefused(t *testing.T) {
-	md := anyMethod(t)
-	c, err := New(Config{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, expr := range []string{
+	checkCompiles(t, anyMethod(t), "google.protobuf.Any", []string{
 		"request.a == 1",
 		"has(request.a.value)",
 		"request.anys[0] == 1",
@@ -335,18 +330,29 @@ func TestCompile_AnyValuesAreRefused(t *testing.T) {
 		"request.ring.next == request.ring.next",
 		"has(request.m.k)",
 		"request.items.all(i, has(request.m.k))",
-	} {
-		if _, err := c.CompileCondition(md, expr); err == nil || !strings.Contains(err.Error(), "google.protobuf.Any") {
-			t.Errorf("%s: err = %v, want a refusal of the Any", expr, err)
-		}
-	}
-	for _, expr := range []string{
+	}, []string{
 		"request.name == 'a'",
 		"request.inner.name == 'a'",
 		"has(request.a) && has(request.inner.x)",
 		"request.items.all(i, i.name != '')",
 		"request.m.all(k, k != '')",
-	} {
+	})
+}
+
+// checkCompiles checks that CompileCondition refuses each of refused for
+// md with an error naming refusal, and compiles each of allowed.
+func checkCompiles(t *testing.T, md protoreflect.MethodDescriptor, refusal string, refused, allowed []string) {
+	t.Helper()
+	c, err := New(Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, expr := range refused {
+		if _, err := c.CompileCondition(md, expr); err == nil || !strings.Contains(err.Error(), refusal) {
+			t.Errorf("%s: err = %v, want a refusal naming %q", expr, err, refusal)
+		}
+	}
+	for _, expr := range allowed {
 		if _, err := c.CompileCondition(md, expr); err != nil {
 			t.Errorf("%s: %v", expr, err)
 		}
@@ -413,12 +419,7 @@ func jsonMethod(t *testing.T) protoreflect.MethodDescriptor {
 // outside a comprehension, iterated, or read once from each element a
 // comprehension iterates, but not read again on every step.
 func TestCompile_StructReadsRepeatedInAComprehensionAreRefused(t *testing.T) {
-	md := jsonMethod(t)
-	c, err := New(Config{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, expr := range []string{
+	checkCompiles(t, jsonMethod(t), "google.protobuf.Struct, Value or ListValue", []string{
 		"request.items.all(i, !has(request.s.x))",
 		"request.items.all(i, has(request.s))",
 		"request.a.exists(x, request.v == x)",
@@ -447,12 +448,7 @@ func TestCompile_StructReadsRepeatedInAComprehensionAreRefused(t *testing.T) {
 		"[request.m].all(m, request.a.all(x, has(m['k'].y)))",
 		"[{'a': request.m}].all(o, request.a.all(x, has(o.a.k.y)))",
 		"dyn(request.m).size() == 1",
-	} {
-		if _, err := c.CompileCondition(md, expr); err == nil || !strings.Contains(err.Error(), "google.protobuf.Struct, Value or ListValue") {
-			t.Errorf("%s: err = %v, want a refusal of the repeated read", expr, err)
-		}
-	}
-	for _, expr := range []string{
+	}, []string{
 		"request.s.x == 'y'",
 		"has(request.s.x) && has(request.v) && request.m.k == 1",
 		"request.item.labels.env == 'prod'",
@@ -468,9 +464,5 @@ func TestCompile_StructReadsRepeatedInAComprehensionAreRefused(t *testing.T) {
 		"request.m['k'] == 1 && 'k' in request.m && size(request.m) == 1 && request.m.size() == 1",
 		"request.m != request.m || request.m.exists(k, k == request.name)",
 		"request.items.all(i, [i.name, i.labels.x].exists(x, x == 'a'))",
-	} {
-		if _, err := c.CompileCondition(md, expr); err != nil {
-			t.Errorf("%s: %v", expr, err)
-		}
-	}
+	})
 }
