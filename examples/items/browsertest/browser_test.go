@@ -43,6 +43,16 @@ func newBrowser(t *testing.T) (context.Context, *recorder) {
 		}
 		t.Skipf("%s missing (apt-get install chromium): %v", chromiumPath, err)
 	}
+	// Chromium keeps its singleton socket in a directory of TMPDIR that
+	// it leaves behind when it is killed: give it one that the test
+	// removes once the browser has exited (cleanups run last first). Not
+	// t.TempDir: the socket's path must stay under the 108 bytes of a
+	// Unix socket address.
+	browserTmp, err := os.MkdirTemp("", "chromium-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = os.RemoveAll(browserTmp) })
 	opts := []chromedp.ExecAllocatorOption{
 		chromedp.ExecPath(chromiumPath),
 		chromedp.Flag("headless", true),
@@ -54,6 +64,7 @@ func newBrowser(t *testing.T) (context.Context, *recorder) {
 		chromedp.Flag("disable-component-update", true),
 		chromedp.Flag("disable-sync", true),
 		chromedp.UserDataDir(t.TempDir()),
+		chromedp.Env("TMPDIR=" + browserTmp),
 		chromedp.WindowSize(1000, 900),
 	}
 	ctx, cancelTimeout := context.WithTimeout(context.Background(), browserTimeout)

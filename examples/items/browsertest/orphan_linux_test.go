@@ -41,8 +41,14 @@ func TestStartServer_ServerDiesWithTheTestBinary(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), startTimeout)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, os.Args[0], "-test.run=^TestStartServer_ServerDiesWithTheTestBinary$", "-test.count=1")
-	cmd.Env = append(os.Environ(), orphanEnv+"=1")
+	// The helper's os.Exit skips the cleanup of its t.TempDir, which holds
+	// the server it built: make that directory one inside ours.
+	tmp := t.TempDir()
+	cmd.Env = append(os.Environ(), orphanEnv+"=1", "TMPDIR="+tmp)
 	out, _ := cmd.Output() // exits 3
+	if left, _ := os.ReadDir(tmp); len(left) == 0 {
+		t.Errorf("the helper built its server outside TMPDIR %s: it stays behind", tmp)
+	}
 	m := orphanPID.FindSubmatch(out)
 	if m == nil {
 		t.Fatalf("the helper printed no server pid:\n%s", out)
