@@ -16,6 +16,7 @@ import (
 	"sync"
 
 	"golang.org/x/oauth2"
+	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials"
@@ -72,6 +73,13 @@ const (
 	mdDPoP            = "dpop"
 	mdDPoPNonce       = "dpop-nonce"
 	mdWWWAuthenticate = "www-authenticate"
+)
+
+// grpcauth's ErrorInfo domain and the reason of a refusal for the proof's
+// nonce (grpcauth.ErrorDomain and grpcauth.ReasonUseDPoPNonce).
+const (
+	errorDomain        = "grpcauth"
+	reasonUseDPoPNonce = "USE_DPOP_NONCE"
 )
 
 // maxNonceLen bounds a server nonce a client remembers and repeats.
@@ -178,8 +186,10 @@ func authorityOf(uri string) string {
 // the latest dpop-nonce the server sent for the call's authority (in a
 // successful call's header or a refusal's trailer) for the next proofs,
 // and when the server refused the call because its proof had no nonce or
-// a stale one (codes.Unauthenticated with a www-authenticate challenge
-// carrying use_dpop_nonce and a new dpop-nonce), calls again once with a
+// a stale one (codes.Unauthenticated with a new dpop-nonce, and a
+// www-authenticate challenge carrying use_dpop_nonce or grpcauth's
+// ErrorInfo reason USE_DPOP_NONCE: a server reached through net/http
+// cannot send the challenge, see asksForNonce), calls again once with a
 // proof carrying the new nonce. The retry sends the request again:
 // grpcauth refuses so before it runs the method, which therefore runs once,
 // but a server (or proxy) that ran a method and then refused the call so
@@ -207,7 +217,7 @@ func (c *Credentials) UnaryClientInterceptor() grpc.UnaryClientInterceptor {
 			// append to a copy, never into its spare capacity.
 			err := invoker(context.WithValue(ctx, callKey{}, rec), method, req, reply, cc, append(slices.Clip(opts), grpc.Header(&header), grpc.Trailer(&trailer))...)
 			fresh := rec.learnNonce(header, trailer)
-			return fresh && status.Code(err) == codes.Unauthenticated && asksForNonce(trailer), err
+			return fresh && asksForNonce(err, trailer), err
 		}
 		retry, err := invoke()
 		if retry {
@@ -349,9 +359,24 @@ func lastValid(vs []string) string {
 	return validNonce(vs[len(vs)-1])
 }
 
-// asksForNonce reports whether a refusal's trailer challenges with the
-// use_dpop_nonce error (RFC 9449, section 9).
-func asksForNonce(trailer metadata.MD) bool {
+// asksForNonce reports whether err, a call's error, refuses it for its
+// proof's nonce: codes.Unauthenticated, with a trailer challenging with the
+// use_dpop_nonce error (RFC 9449, section 9) or with grpcauth's ErrorInfo
+// reason USE_DPOP_NONCE. The reason is what a server reached through
+// net/http can send: net/http drops www-authenticate from HTTP/2 trailers
+// (RFC 9110, section 6.5.1), so a grpc-go server behind
+// grpc.Server.ServeHTTP (vanguard's transcoder) or a connect-go server
+// with connectauth answers a gRPC caller without the challenge.
+func asksForNonce(err error, trailer metadata.MD) bool {
+	st, _ := status.FromError(err)
+	if st.Code() != codes.Unauthenticated {
+		return false
+	}
+	for _, d := range st.Details() {
+		if info, ok := d.(*errdetails.ErrorInfo); ok && info.GetDomain() == errorDomain && info.GetReason() == reasonUseDPoPNonce {
+			return true
+		}
+	}
 	for _, v := range trailer.Get(mdWWWAuthenticate) {
 		if strings.Contains(v, `error="use_dpop_nonce"`) || strings.Contains(v, "error=use_dpop_nonce") {
 			return true

@@ -12,6 +12,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -1385,5 +1386,44 @@ func TestDPoPTransport_RefusesAnUnboundJSONTokenWhateverItsContentType(t *testin
 				t.Fatalf("Token() = %v, %v; want no token and ErrNotDPoPToken's error", tok, err)
 			}
 		})
+	}
+}
+
+// A grpc-go server served through net/http (grpc.Server.ServeHTTP, as
+// behind vanguard's transcoder, or a connect-go server with connectauth in
+// the gRPC protocol) cannot send the www-authenticate challenge: net/http
+// drops it from HTTP/2 trailers (RFC 9110 forbids authentication fields
+// there). Its USE_DPOP_NONCE refusal still carries the ErrorInfo reason
+// and the new dpop-nonce, and the unary interceptor retries on those.
+func TestDPoP_UnaryCallIsRetriedWithTheNonceOfARefusalWithoutAChallenge(t *testing.T) {
+	nonces, err := dpop.NewHMACNonces(nil, time.Minute)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := newDPoPFixture(t, nonces)
+	gs := grpc.NewServer(f.server...)
+	authtestv1.RegisterTestServiceServer(gs, service{})
+	srv := httptest.NewUnstartedServer(gs)
+	srv.EnableHTTP2 = true
+	srv.Config.ErrorLog = log.New(io.Discard, "", 0) // net/http's line about the dropped trailer
+	srv.StartTLS()
+	t.Cleanup(srv.Close)
+	tlsConfig := srv.Client().Transport.(*http.Transport).TLSClientConfig.Clone()
+
+	ts, _, _ := f.tokenSource(f.iss.TokenURL())
+	creds := tokencreds.NewDPoP(ts, f.signer)
+	conn, err := grpc.NewClient(srv.Listener.Addr().String(), grpc.WithTransportCredentials(credentials.NewTLS(tlsConfig)),
+		grpc.WithPerRPCCredentials(creds), grpc.WithUnaryInterceptor(creds.UnaryClientInterceptor()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { conn.Close() })
+	var trailer metadata.MD
+	_, err = authtestv1.NewTestServiceClient(conn).Authenticated(t.Context(), &authtestv1.AuthenticatedRequest{}, grpc.Trailer(&trailer))
+	if err != nil {
+		t.Fatalf("call: %v (trailer %v), want it retried with the refusal's nonce", err, trailer)
+	}
+	if n := len(f.received()); n != 2 {
+		t.Errorf("the call reached the server %d times, want 2 (refused without a nonce, then retried)", n)
 	}
 }
