@@ -44,7 +44,24 @@ type tokenFailure struct {
 }
 
 func fail(status int, code, desc string) *tokenFailure {
-	return &tokenFailure{status: status, TokenError: TokenError{Code: code, Description: desc}}
+	return &tokenFailure{status: status, TokenError: TokenError{Code: code, Description: errorDescription(desc)}}
+}
+
+// errorDescription returns desc within the characters RFC 6749 §5.2 allows
+// in an error_description (%x20-21 / %x23-5B / %x5D-7E): a double quote
+// becomes an apostrophe, any other character outside the set a question
+// mark. A description that names what the client sent (a DPoP proof's typ
+// or htu) could hold any of them.
+func errorDescription(desc string) string {
+	return strings.Map(func(r rune) rune {
+		switch {
+		case r == '"':
+			return '\''
+		case r < 0x20 || r > 0x7e || r == '\\':
+			return '?'
+		}
+		return r
+	}, desc)
 }
 
 // serveToken implements the client-credentials grant (RFC 6749 §4.4) with
