@@ -5,6 +5,7 @@ import (
 	"crypto/subtle"
 	"encoding/json"
 	"errors"
+	"io"
 	"mime"
 	"net/http"
 	"net/url"
@@ -186,15 +187,20 @@ func readForm(w http.ResponseWriter, r *http.Request, endpoint string, params []
 	if err != nil || mt != "application/x-www-form-urlencoded" {
 		return nil, fail(http.StatusBadRequest, "invalid_request", "body must be application/x-www-form-urlencoded")
 	}
-	r.Body = http.MaxBytesReader(w, r.Body, maxTokenRequestBytes)
-	if err := r.ParseForm(); err != nil {
+	// The body only: not r.ParseForm, which also parses the URL query and
+	// fails on a malformed one, which this endpoint ignores.
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxTokenRequestBytes))
+	if err != nil {
 		var tooBig *http.MaxBytesError
 		if errors.As(err, &tooBig) {
 			return nil, fail(http.StatusRequestEntityTooLarge, "invalid_request", "request body too large")
 		}
+		return nil, fail(http.StatusBadRequest, "invalid_request", "request body unreadable")
+	}
+	form, err := url.ParseQuery(string(body))
+	if err != nil {
 		return nil, fail(http.StatusBadRequest, "invalid_request", "malformed form body")
 	}
-	form := r.PostForm // parameters in the URL query are ignored
 	if f := repeated(form, params); f != nil {
 		return nil, f
 	}
