@@ -127,7 +127,12 @@ type Config struct {
 	// TokenLifetime is exp - iat of minted tokens, and the token endpoint's
 	// expires_in. Default 1h (Okta's default access-token lifetime).
 	TokenLifetime time.Duration
-	// Now is the clock used for iat and exp. Default time.Now.
+	// Now is the issuer's clock: the iat and exp of the tokens it mints,
+	// and also the lifetime of authorization codes, the expiry checks of
+	// the introspection endpoint, the DPoP nonces, and the iat window of
+	// the token endpoint's DPoP proofs (give DPoPKey.Now the same clock, or
+	// proofs made by time.Now are refused as too old or too new). Default
+	// time.Now.
 	Now func() time.Time
 
 	// pooledKeys takes RSA keys from rsaPool; set by NewIssuer.

@@ -112,6 +112,37 @@ func TestTokenEndpoint_DPoPProofBindsTheToken(t *testing.T) {
 	}
 }
 
+// RFC 6749 §5.2 (and RFC 9449 §5, which uses it) allows an
+// error_description of printable ASCII without '"' and '\\' only. The
+// reason a DPoP proof is refused names what the proof said, which the
+// client chose: it must reach the body within that set.
+func TestTokenEndpoint_DPoPRefusalDescriptionStaysInTheRFC6749Charset(t *testing.T) {
+	iss := grpcauthtest.NewIssuer(t, grpcauthtest.Config{Clients: testClients})
+	key := newDPoPKey(t)
+	for _, o := range []grpcauthtest.ProofOptions{
+		{Type: "a\"b\\c\u00e9\n"},
+		{URL: iss.TokenURL() + "/\"\u00e9\\"},
+	} {
+		o.Method = http.MethodPost
+		if o.URL == "" {
+			o.URL = iss.TokenURL()
+		}
+		p, err := key.ProofWith(o)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, body := postDPoP(t, iss, []string{p}, http.StatusBadRequest, "invalid_dpop_proof")
+		var e grpcauthtest.TokenError
+		if err := json.Unmarshal(body, &e); err != nil {
+			t.Fatal(err)
+		}
+		if e.Description == "" {
+			t.Fatalf("no error_description in %s", body)
+		}
+		checkErrorDescription(t, e.Description)
+	}
+}
+
 func TestTokenEndpoint_DPoPNoncesAskForANonceThenBindTheToken(t *testing.T) {
 	nonces, err := dpop.NewHMACNonces(nil, time.Minute)
 	if err != nil {

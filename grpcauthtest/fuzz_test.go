@@ -68,6 +68,7 @@ func FuzzTokenEndpoint(f *testing.F) {
 		if err := dec.Decode(&e); err != nil {
 			t.Fatalf("status %d, body not JSON: %v", resp.StatusCode, err)
 		}
+		checkErrorDescription(t, e.Description)
 		want, known := allowed[e.Code]
 		if !known || (want != 0 && resp.StatusCode != want) {
 			t.Fatalf("status %d with error %q", resp.StatusCode, e.Code)

@@ -106,3 +106,14 @@ func spoil(t *testing.T, pub crypto.PublicKey) {
 		t.Fatalf("unexpected public key type %T", pub)
 	}
 }
+
+// checkErrorDescription fails t when desc holds a byte RFC 6749 §5.2 does
+// not allow in an error_description: %x20-21 / %x23-5B / %x5D-7E only.
+func checkErrorDescription(t *testing.T, desc string) {
+	t.Helper()
+	for i := 0; i < len(desc); i++ {
+		if c := desc[i]; c < 0x20 || c > 0x7e || c == '"' || c == '\\' {
+			t.Fatalf("error_description %q has byte %#x, outside RFC 6749 §5.2's set", desc, c)
+		}
+	}
+}

@@ -67,9 +67,11 @@ func (i *Issuer) MintOpaque(clientID string, scopes ...string) (string, error) {
 // random jti; nil removes a claim, a time.Time becomes a NumericDate. Scopes
 // go in "scope" as a space-separated string, as RFC 7662 has them. The
 // endpoint reports the token active until its exp, if any, passes (by
-// Config.Now) or Revoke is called, and adds "active": true and, unless
-// claims set token_type, "token_type": "DPoP" when claims bind the token
-// to a DPoP key (a cnf with a jkt), "Bearer" otherwise.
+// Config.Now) or Revoke is called (an exp that is not a number, such as
+// "soon", never passes: the answer carries it as it is, for a test of a
+// malformed answer), and adds "active": true and, unless claims set
+// token_type, "token_type": "DPoP" when claims bind the token to a DPoP
+// key (a cnf with a jkt), "Bearer" otherwise.
 func (i *Issuer) MintOpaqueClaims(claims map[string]any) (string, error) {
 	payload := i.defaultClaims(ShapeRFC9068)
 	mergeClaims(payload, claims)
@@ -128,8 +130,10 @@ func (i *Issuer) Revoke(token string) {
 	in.revoked[sha256.Sum256([]byte(token))] = true
 }
 
-// expired reports whether claims carry an exp that is not after now, or
-// one that is not a number.
+// expired reports whether claims carry a numeric exp that is not after
+// now, or one that no float64 holds. An exp of another JSON type is not
+// expired: MintOpaqueClaims serves it as it is, for a test of how a
+// resource server takes a malformed answer.
 func expired(claims map[string]any, now time.Time) bool {
 	exp, ok := claims["exp"].(json.Number)
 	if !ok {

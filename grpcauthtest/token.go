@@ -5,6 +5,7 @@ import (
 	"crypto/subtle"
 	"encoding/json"
 	"errors"
+	"io"
 	"mime"
 	"net/http"
 	"net/url"
@@ -44,7 +45,24 @@ type tokenFailure struct {
 }
 
 func fail(status int, code, desc string) *tokenFailure {
-	return &tokenFailure{status: status, TokenError: TokenError{Code: code, Description: desc}}
+	return &tokenFailure{status: status, TokenError: TokenError{Code: code, Description: errorDescription(desc)}}
+}
+
+// errorDescription returns desc within the characters RFC 6749 §5.2 allows
+// in an error_description (%x20-21 / %x23-5B / %x5D-7E): a double quote
+// becomes an apostrophe, any other character outside the set a question
+// mark. A description that names what the client sent (a DPoP proof's typ
+// or htu) could hold any of them.
+func errorDescription(desc string) string {
+	return strings.Map(func(r rune) rune {
+		switch {
+		case r == '"':
+			return '\''
+		case r < 0x20 || r > 0x7e || r == '\\':
+			return '?'
+		}
+		return r
+	}, desc)
 }
 
 // serveToken implements the client-credentials grant (RFC 6749 §4.4) with
@@ -169,15 +187,20 @@ func readForm(w http.ResponseWriter, r *http.Request, endpoint string, params []
 	if err != nil || mt != "application/x-www-form-urlencoded" {
 		return nil, fail(http.StatusBadRequest, "invalid_request", "body must be application/x-www-form-urlencoded")
 	}
-	r.Body = http.MaxBytesReader(w, r.Body, maxTokenRequestBytes)
-	if err := r.ParseForm(); err != nil {
+	// The body only: not r.ParseForm, which also parses the URL query and
+	// fails on a malformed one, which this endpoint ignores.
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxTokenRequestBytes))
+	if err != nil {
 		var tooBig *http.MaxBytesError
 		if errors.As(err, &tooBig) {
 			return nil, fail(http.StatusRequestEntityTooLarge, "invalid_request", "request body too large")
 		}
+		return nil, fail(http.StatusBadRequest, "invalid_request", "request body unreadable")
+	}
+	form, err := url.ParseQuery(string(body))
+	if err != nil {
 		return nil, fail(http.StatusBadRequest, "invalid_request", "malformed form body")
 	}
-	form := r.PostForm // parameters in the URL query are ignored
 	if f := repeated(form, params); f != nil {
 		return nil, f
 	}

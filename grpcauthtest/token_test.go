@@ -317,3 +317,16 @@ func TestTokenEndpoint_RepeatedUnknownParametersAreIgnored(t *testing.T) {
 		t.Errorf("two scope parameters: %d %s, want 400 naming scope", resp.StatusCode, body)
 	}
 }
+
+// Only the body counts (RFC 6749 §3.2 sends the token request's parameters
+// there): a URL query is ignored, even one that is not a valid query.
+func TestTokenEndpoint_URLQueryIsIgnoredEvenWhenMalformed(t *testing.T) {
+	iss := grpcauthtest.NewIssuer(t, grpcauthtest.Config{Clients: testClients})
+	for _, query := range []string{"grant_type=password", "x=%zz", "a;b"} {
+		req := basic(tokenRequest(t, iss, form("grant_type", "client_credentials")), "svc", "s3cret")
+		req.URL.RawQuery = query
+		if resp, body := do(t, req); resp.StatusCode != http.StatusOK {
+			t.Errorf("query %q: %d %s, want 200", query, resp.StatusCode, body)
+		}
+	}
+}
