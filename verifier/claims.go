@@ -166,7 +166,7 @@ func ParseClaims(payload []byte, scopeClaims ...string) (Claims, error) {
 	if len(scopeClaims) == 0 {
 		scopeClaims = DefaultScopeClaims()
 	}
-	s, err := newClaimSet(context.Background(), payload, &reg, scopeClaims, nil)
+	s, err := newClaimSet(context.Background(), payload, &reg, reg.ClientIDValue(), scopeClaims, nil)
 	if err != nil {
 		return Claims{}, err
 	}
@@ -193,10 +193,11 @@ func claimsError(err error) error {
 }
 
 // newClaimSet builds the claims of payload (one JSON object), whose
-// registered claims are reg, reading scopes from scopeClaims. The verifier
-// calls it only for a token whose signature verified. It keeps a copy of
-// payload, not payload.
-func newClaimSet(ctx context.Context, payload []byte, reg *jwt.Claims, scopeClaims []string, log *slog.Logger) (*claimSet, error) {
+// registered claims are reg and whose client is clientID (one of reg's
+// strings: see Claims.ClientID), reading scopes from scopeClaims. The
+// verifier calls it only for a token whose signature verified. It keeps a
+// copy of payload, not payload.
+func newClaimSet(ctx context.Context, payload []byte, reg *jwt.Claims, clientID string, scopeClaims []string, log *slog.Logger) (*claimSet, error) {
 	c := &claimSet{
 		data:      string(payload),
 		nMembers:  reg.Members,
@@ -204,7 +205,7 @@ func newClaimSet(ctx context.Context, payload []byte, reg *jwt.Claims, scopeClai
 		issuer:    reg.Issuer,
 		subject:   reg.Subject,
 		tokenID:   reg.ID,
-		clientID:  reg.ClientIDValue(),
+		clientID:  clientID,
 		issuedAt:  reg.IssuedAt.Time,
 		expiry:    reg.Expiry.Time,
 		notBefore: reg.NotBefore.Time,

@@ -203,3 +203,26 @@ func TestCache_DefaultsHoldTypicalOktaTokens(t *testing.T) {
 		t.Fatalf("defaults hold %d typical Okta tokens, want at least 90%% of %d", entries, DefaultCacheMaxEntries)
 	}
 }
+
+// TestClaims_FootprintCountsTheProfilesClientID: under
+// RequireAccessTokenProfile a token's client is its client_id even when a
+// cid names another, and the claims keep that string, not the cid: their
+// footprint, which bounds the cache's bytes, must count it. It counted the
+// cid's length instead, so a token with a one-byte cid and a 20 KB
+// client_id kept 20 KB more than the cache accounted for it.
+func TestClaims_FootprintCountsTheProfilesClientID(t *testing.T) {
+	f := newFixture(t, grpcauthtest.Config{Shape: grpcauthtest.ShapeRFC9068}, func(c *Config) { c.RequireAccessTokenProfile = true })
+	long := strings.Repeat("c", 20000)
+	tok := f.mint(t, map[string]any{"cid": "x", "client_id": long})
+	c, err := f.verify(t, tok)
+	if err != nil || c.ClientID() != long {
+		t.Fatalf("got client id of %d bytes, %v; want the client_id", len(c.ClientID()), err)
+	}
+	// The claims keep the payload copy and, apart, the client_id string.
+	if want := int64(2 * len(long)); c.Footprint() < want {
+		t.Fatalf("footprint %d bytes, under the %d the payload copy and the client_id keep", c.Footprint(), want)
+	}
+	if _, accounted := cacheStats(f.v); accounted < int64(len(tok))+c.Footprint() {
+		t.Fatalf("cache accounts %d bytes for a %d-byte token with a footprint of %d", accounted, len(tok), c.Footprint())
+	}
+}

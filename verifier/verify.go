@@ -347,12 +347,15 @@ func (v *Verifier) verify(ctx context.Context, token string, pre *decodedPayload
 // the checks that need them: AssertClaims and the RFC 9068 profile's
 // required claims.
 func (v *Verifier) verified(ctx context.Context, p parsed, kind tokenKind) (*claimSet, error) {
-	c, err := newClaimSet(ctx, p.payload, &p.reg, v.s.ScopeClaims, v.s.Logger)
+	clientID := p.reg.ClientIDValue()
+	if kind == kindAccess {
+		clientID = v.accessClientID(&p.reg)
+	}
+	c, err := newClaimSet(ctx, p.payload, &p.reg, clientID, v.s.ScopeClaims, v.s.Logger)
 	if err != nil {
 		return nil, err
 	}
 	if kind == kindAccess {
-		c.clientID = v.accessClientID(&p.reg)
 		if err := v.checkAccessClaims(c); err != nil {
 			return nil, err
 		}
