@@ -132,6 +132,9 @@ type fetchCall struct {
 	err  error
 	next time.Duration // refresh interval the response asked for (success only)
 	seq  uint64        // s.started when it started; 0 if it never did
+	// waiting counts the lookups waiting for it while it is s.next, under
+	// s.mu: when the last of them gives up, it is cancelled (leaveNextLocked).
+	waiting int
 }
 
 // New starts a Set and returns at once: the first fetch runs in the
@@ -234,6 +237,9 @@ func (s *Set) Key(ctx context.Context, kid string) (*Key, error) {
 			if how != started {
 				s.mu.Lock()
 				s.waiters--
+				if how == waited {
+					s.leaveNextLocked(c)
+				}
 				s.mu.Unlock()
 			}
 			return nil, fmt.Errorf("jwks: waiting for key set refresh: %w", ctx.Err())

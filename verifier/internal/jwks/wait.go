@@ -53,7 +53,9 @@ func (s *Set) missLocked(kid string, now time.Time, snap *snapshot) (*fetchCall,
 	}
 	s.waiters++
 	s.waits.Add(1)
-	return s.nextLocked(now), waited, nil
+	c := s.nextLocked(now)
+	c.waiting++
+	return c, waited, nil
 }
 
 // retryingLocked reports whether the latest fetch's Retry-After (a 429's or
@@ -104,6 +106,19 @@ func (s *Set) fireNext(c *fetchCall) {
 	defer s.mu.Unlock()
 	if s.next == c {
 		s.startMissFetchLocked("unknown kid, after waiting for the rate limit")
+	}
+}
+
+// leaveNextLocked records that a lookup waiting for the shared refresh c
+// gave up (its ctx ended) before c answered. When c has not started and no
+// lookup waits for it any more, it is cancelled, its timer stopped: a
+// refresh nobody waits for would cost the issuer a fetch for nothing, and
+// open a new rate-limit window that the next unknown kid would have to
+// wait out. s.mu is held.
+func (s *Set) leaveNextLocked(c *fetchCall) {
+	c.waiting--
+	if c.waiting == 0 && s.next == c {
+		s.takeNextLocked()
 	}
 }
 
