@@ -438,9 +438,9 @@ func (s *Set) startFetchLocked(reason string) *fetchCall {
 // fetch. s.mu is held.
 func (s *Set) storeLocked(snap *snapshot) {
 	old := s.cur.Swap(snap)
-	now, ttl := s.cfg.Now(), s.missTTL()
+	now := s.cfg.Now()
 	for kid, t := range s.missed {
-		if snap.keys[kid] != nil || now.Sub(t) >= ttl {
+		if snap.keys[kid] != nil || !s.stillMissing(t, now) {
 			delete(s.missed, kid)
 		}
 	}
@@ -464,6 +464,15 @@ func (s *Set) missTTL() time.Duration {
 		return math.MaxInt64
 	}
 	return missTTLFactor * s.cfg.MinRefreshInterval
+}
+
+// stillMissing reports whether a kid remembered as absent at t is still
+// answered without a fetch at now: for missTTL after t. A clock set back
+// since t ends the memory, as it ends a Retry-After (retryLeft), rather
+// than stretching it by the step.
+func (s *Set) stillMissing(t, now time.Time) bool {
+	age := now.Sub(t)
+	return age >= 0 && age < s.missTTL()
 }
 
 // rememberMissLocked records that kid was absent from a fresh set, so that a

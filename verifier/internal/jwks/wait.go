@@ -29,7 +29,7 @@ const (
 // stays on, within DefaultMaxWaiters slots (cfg.maxJoiners).
 func (s *Set) missLocked(kid string, now time.Time, snap *snapshot) (*fetchCall, missMode, error) {
 	usable := snap.usable(now, s.cfg.MaxStaleness)
-	if t, ok := s.missed[kid]; ok && usable && now.Sub(t) < s.missTTL() {
+	if t, ok := s.missed[kid]; ok && usable && s.stillMissing(t, now) {
 		s.limited.Add(1)
 		return nil, 0, ErrUnknownKey
 	}
