@@ -123,7 +123,7 @@ func (s *Set) leaveNextLocked(c *fetchCall) {
 }
 
 // takeNextLocked removes and returns the shared refresh (nil when none), for
-// a fetch about to start, and stops its timer. s.mu is held.
+// a fetch about to start or to cancel it, and stops its timer. s.mu is held.
 func (s *Set) takeNextLocked() *fetchCall {
 	c := s.next
 	if c == nil {
