@@ -73,7 +73,10 @@ func (s *Set) discoveredURL() (string, error) {
 	s.mu.Lock()
 	kept, failed, expires := s.jwksURL, s.jwksURLFailed, s.jwksURLExpires
 	s.mu.Unlock()
-	if kept != "" && !failed && s.cfg.Now().Before(expires) {
+	// A lifetime or back-off is at most RefreshInterval: longer left means
+	// the clock was set back since, which ends it rather than stretching it
+	// (as for a Retry-After, see retryLeft).
+	if left := expires.Sub(s.cfg.Now()); kept != "" && !failed && left > 0 && left <= s.cfg.RefreshInterval {
 		return kept, nil
 	}
 	url, lifetime, err := s.discover(s.ctx)

@@ -15,6 +15,7 @@ import (
 	"slices"
 	"strings"
 
+	jsonv2 "github.com/go-json-experiment/json"
 	"github.com/lestrrat-go/jwx/v2/jwa"
 	"github.com/lestrrat-go/jwx/v2/jwk"
 
@@ -151,6 +152,7 @@ func parseKey(raw json.RawMessage) (*Key, *rejection) {
 		return nil, debugf("unsupported kty %q", clip(hint.Kty))
 	}
 
+	raw = withoutEmptyPrivateMembers(raw)
 	k, err := jwk.ParseKey(raw)
 	if err != nil {
 		if r := exposedByInvalid(raw, jwa.KeyType(hint.Kty)); r != nil {
@@ -203,6 +205,58 @@ func parseKey(raw json.RawMessage) (*Key, *rejection) {
 // (RFC 7518, 6.3.2). Any one of them exposes the key: a prime factor
 // factors n, and the CRT members do as well with the public exponent.
 var rsaPrivateMembers = [...]string{"p", "q", "dp", "dq", "qi", "oth"}
+
+// privateMembers are the members of any private JWK: "d" (RFC 7518 6.2.2.1
+// and 6.3.2.1, RFC 8037 2) and rsaPrivateMembers.
+var privateMembers = append([]string{"d"}, rsaPrivateMembers[:]...)
+
+// withoutEmptyPrivateMembers returns raw without the private key members
+// ("d" and rsaPrivateMembers) that hold nothing: null, "" or []. Some
+// serializers write every member of their key type, a public key's private
+// ones empty (Microsoft.IdentityModel 7 writes "oth": [], others "d":
+// null); jwx reads such a member as private material, and the key would be
+// refused as exposed, and remembered so, while nothing secret was
+// published. raw is returned unchanged when it has no such member, and
+// when it is not an object of distinct member names (decoded by
+// encoding/json, a later empty "d" would hide an earlier one's value).
+func withoutEmptyPrivateMembers(raw json.RawMessage) json.RawMessage {
+	var members map[string]json.RawMessage
+	if jsonv2.Unmarshal(raw, &members) != nil { // refuses duplicate names
+		return raw
+	}
+	dropped := false
+	for _, name := range privateMembers {
+		if v, ok := members[name]; ok && holdsNothing(v) {
+			delete(members, name)
+			dropped = true
+		}
+	}
+	if !dropped {
+		return raw
+	}
+	b, err := json.Marshal(members)
+	if err != nil {
+		return raw
+	}
+	return b
+}
+
+// holdsNothing reports whether a member's value is null, "" or [].
+func holdsNothing(v json.RawMessage) bool {
+	var x any
+	if json.Unmarshal(v, &x) != nil {
+		return false
+	}
+	switch x := x.(type) {
+	case nil:
+		return true
+	case string:
+		return x == ""
+	case []any:
+		return len(x) == 0
+	}
+	return false
+}
 
 // hasPrivateMaterial reports whether k holds any private key member: "d"
 // (jwx then parses a private key), or for RSA one of rsaPrivateMembers,

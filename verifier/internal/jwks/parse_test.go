@@ -250,6 +250,57 @@ func TestParseJWKS_PublicKeyWhosePrivateHalfIsPublishedIsDropped(t *testing.T) {
 	}
 }
 
+// A private member that holds nothing (null, "" or []) publishes nothing:
+// the key is kept, and is not taken for exposed. Some serializers write
+// every member of a key type, a public key's private ones empty:
+// Microsoft.IdentityModel 7 writes "oth": [] and "x5c": [] (its issue
+// 2254), others "d": null. Before, jwx read such a member as private
+// material, and every key of such an issuer was refused as exposed and
+// remembered so for the Set's lifetime, with a warning that its private
+// key was published. A member that holds something still exposes the key.
+func TestParseJWKS_EmptyPrivateMembersExposeNothing(t *testing.T) {
+	testKeys(t)
+	nulls := map[string]any{}
+	for _, name := range privateMembers {
+		nulls[name] = json.RawMessage("null")
+	}
+	tests := []struct {
+		name  string
+		entry json.RawMessage
+	}{
+		{`RSA with "oth": [] and "x5c": []`, jwkJSON(t, &rsaKeys[0].PublicKey, "rsa", "RS256", map[string]any{"oth": []any{}, "x5c": []any{}})},
+		{"RSA with every private member null", jwkJSON(t, &rsaKeys[0].PublicKey, "rsa", "RS256", nulls)},
+		{`RSA with "d": "" and "p": ""`, jwkJSON(t, &rsaKeys[0].PublicKey, "rsa", "RS256", map[string]any{"d": "", "p": ""})},
+		{`EC with "d": null`, jwkJSON(t, &ecKey.PublicKey, "ec", "ES256", map[string]any{"d": json.RawMessage("null")})},
+		{`EC with "d": ""`, jwkJSON(t, &ecKey.PublicKey, "ec", "ES256", map[string]any{"d": ""})},
+		{`Ed25519 with "d": null`, jwkJSON(t, edPub, "ed", "EdDSA", map[string]any{"d": json.RawMessage("null")})},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			keys, skipped, err := parseJWKS(jwksDoc(t, tt.entry, rsaJWK(t, 1, "ok")))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(keys) != 2 || len(skipped) != 0 {
+				t.Fatalf("kept %v, skipped %+v; want both keys kept", kids(keys), skipped)
+			}
+		})
+	}
+
+	// Beside an empty "oth", a prime factor still exposes the key, and so
+	// does a "d" that an empty one repeats.
+	priv := jwkJSON(t, ecKey, "ec", "ES256", nil)
+	for name, exposed := range map[string]json.RawMessage{
+		`prime factor beside "oth": []`: jwkJSON(t, &rsaKeys[0].PublicKey, "rsa", "RS256", map[string]any{"oth": []any{}, "p": base64.RawURLEncoding.EncodeToString(rsaKeys[0].Primes[0].Bytes())}),
+		`"d" repeated as "d": null`:     json.RawMessage(strings.TrimSuffix(string(priv), "}") + `,"d":null}`),
+	} {
+		keys, skipped, err := parseJWKS(jwksDoc(t, exposed, rsaJWK(t, 1, "ok")))
+		if err != nil || len(keys) != 1 || len(skipped) != 1 || len(skipped[0].Exposes) == 0 {
+			t.Fatalf("%s: kept %v, skipped %+v, err %v; want its key exposed", name, kids(keys), skipped, err)
+		}
+	}
+}
+
 func TestParseJWKS_IdenticalDuplicateKeptOnce(t *testing.T) {
 	keys, skipped, err := parseJWKS(jwksDoc(t, rsaJWK(t, 0, "same"), rsaJWK(t, 0, "same")))
 	if err != nil {

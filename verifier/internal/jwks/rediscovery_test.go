@@ -78,6 +78,26 @@ func TestDiscovery_MovedJWKSURIPickedUpAtFirstScheduledRefreshAfterLifetime(t *t
 	}
 }
 
+// A clock set back does not stretch a discovered URL's lifetime: on a
+// Config.Now without a monotonic reading, the URL counted as fresh until the
+// clock was back where it was, so after a step back of a day the scheduled
+// refresh an hour later (it follows the timers too, see sleep) fetched the
+// frozen old URL, and the keys the issuer moved were followed a day late.
+func TestDiscovery_ClockSetBackDoesNotStretchTheURLLifetime(t *testing.T) {
+	ts := movingIssuer(t)
+	s, ft, clk, _ := startDiscovering(t, ts, Config{})
+	ts.moveKeys(t)
+	clk.Advance(-24 * time.Hour)
+	ft.next(t).span(t, clk) // the scheduled refresh, an hour of timers later
+	ft.peek(t)
+	if d, o, n := ts.count(oidcPath), ts.count("/old-keys"), ts.count("/new-keys"); d != 2 || o != 1 || n != 1 {
+		t.Fatalf("first scheduled refresh after the step back: %d discovery, %d old-keys, %d new-keys requests; want 2, 1, 1", d, o, n)
+	}
+	if _, err := s.Key(ctxT(t), "b"); err != nil {
+		t.Fatalf("Key(b) after the keys moved: %v", err)
+	}
+}
+
 // An issuer that moves its keys and signs with a new key at once: the
 // first token of the new key comes before the scheduled refresh that would
 // rediscover. Its fetch rediscovers the URL past its lifetime and follows

@@ -1,6 +1,7 @@
 package jwks
 
 import (
+	"errors"
 	"net/http"
 	"strconv"
 	"strings"
@@ -130,23 +131,43 @@ func nextInterval(h http.Header, lo, hi time.Duration) time.Duration {
 	return min(max(d, lo), hi)
 }
 
+// deltaCeiling is the largest number of seconds a header value is read as
+// (RFC 9111, 1.2.2): it avoids overflow and is far above RefreshInterval
+// and backoffMax.
+const deltaCeiling = 1 << 31
+
+// deltaSeconds parses a number of seconds in a header (Cache-Control
+// max-age, Age, Retry-After), at most deltaCeiling: a value too large to
+// represent is deltaCeiling, as RFC 9111, 1.2.2 requires, not an invalid
+// one: an Age of 20 digits makes a response stale, a Retry-After of 20
+// digits a pause as long as the caps allow. ok is false for a value that
+// is not a number, or is negative.
+func deltaSeconds(v string) (secs int64, ok bool) {
+	secs, err := strconv.ParseInt(v, 10, 64)
+	switch {
+	case errors.Is(err, strconv.ErrRange) && secs > 0:
+		return deltaCeiling, true
+	case err != nil || secs < 0:
+		return 0, false
+	}
+	return min(secs, deltaCeiling), true
+}
+
 // maxAge returns Cache-Control max-age minus Age, when the header has a
 // valid max-age directive.
 func maxAge(h http.Header) (time.Duration, bool) {
-	const ceiling = 1 << 31 // seconds; avoids overflow, far above any RefreshInterval
 	for _, line := range h.Values("Cache-Control") {
 		for _, dir := range strings.Split(line, ",") {
 			name, val, ok := strings.Cut(strings.TrimSpace(dir), "=")
 			if !ok || !strings.EqualFold(strings.TrimSpace(name), "max-age") {
 				continue
 			}
-			secs, err := strconv.ParseInt(strings.Trim(strings.TrimSpace(val), `"`), 10, 64)
-			if err != nil || secs < 0 {
+			secs, ok := deltaSeconds(strings.Trim(strings.TrimSpace(val), `"`))
+			if !ok {
 				return 0, false
 			}
-			secs = min(secs, ceiling)
-			if age, err := strconv.ParseInt(strings.TrimSpace(h.Get("Age")), 10, 64); err == nil && age > 0 {
-				secs = max(secs-min(age, ceiling), 0)
+			if age, ok := deltaSeconds(strings.TrimSpace(h.Get("Age"))); ok {
+				secs = max(secs-age, 0)
 			}
 			return time.Duration(secs) * time.Second, true
 		}
@@ -158,13 +179,12 @@ func maxAge(h http.Header) (time.Duration, bool) {
 // or an HTTP-date, read against now. It is 0 when v is empty, unparsable or
 // in the past.
 func retryAfter(v string, now time.Time) time.Duration {
-	const ceiling = 1 << 31 // seconds; avoids overflow, far above backoffMax
 	v = strings.TrimSpace(v)
-	if secs, err := strconv.ParseInt(v, 10, 64); err == nil {
-		return time.Duration(min(max(secs, 0), ceiling)) * time.Second
+	if secs, ok := deltaSeconds(v); ok {
+		return time.Duration(secs) * time.Second
 	}
 	if t, err := http.ParseTime(v); err == nil {
-		return max(min(t.Sub(now), ceiling*time.Second), 0)
+		return max(min(t.Sub(now), deltaCeiling*time.Second), 0)
 	}
 	return 0
 }

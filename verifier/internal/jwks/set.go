@@ -132,6 +132,9 @@ type fetchCall struct {
 	err  error
 	next time.Duration // refresh interval the response asked for (success only)
 	seq  uint64        // s.started when it started; 0 if it never did
+	// waiting counts the lookups waiting for it while it is s.next, under
+	// s.mu: when the last of them gives up, it is cancelled (leaveNextLocked).
+	waiting int
 }
 
 // New starts a Set and returns at once: the first fetch runs in the
@@ -234,6 +237,9 @@ func (s *Set) Key(ctx context.Context, kid string) (*Key, error) {
 			if how != started {
 				s.mu.Lock()
 				s.waiters--
+				if how == waited {
+					s.leaveNextLocked(c)
+				}
 				s.mu.Unlock()
 			}
 			return nil, fmt.Errorf("jwks: waiting for key set refresh: %w", ctx.Err())
@@ -432,9 +438,9 @@ func (s *Set) startFetchLocked(reason string) *fetchCall {
 // fetch. s.mu is held.
 func (s *Set) storeLocked(snap *snapshot) {
 	old := s.cur.Swap(snap)
-	now, ttl := s.cfg.Now(), s.missTTL()
+	now := s.cfg.Now()
 	for kid, t := range s.missed {
-		if snap.keys[kid] != nil || now.Sub(t) >= ttl {
+		if snap.keys[kid] != nil || !s.stillMissing(t, now) {
 			delete(s.missed, kid)
 		}
 	}
@@ -458,6 +464,15 @@ func (s *Set) missTTL() time.Duration {
 		return math.MaxInt64
 	}
 	return missTTLFactor * s.cfg.MinRefreshInterval
+}
+
+// stillMissing reports whether a kid remembered as absent at t is still
+// answered without a fetch at now: for missTTL after t. A clock set back
+// since t ends the memory, as it ends a Retry-After (retryLeft), rather
+// than stretching it by the step.
+func (s *Set) stillMissing(t, now time.Time) bool {
+	age := now.Sub(t)
+	return age >= 0 && age < s.missTTL()
 }
 
 // rememberMissLocked records that kid was absent from a fresh set, so that a

@@ -451,6 +451,37 @@ func TestSet_RememberedMissExpires(t *testing.T) {
 	}
 }
 
+// A clock set back does not stretch the memory of a kid confirmed absent:
+// measured on a Config.Now without a monotonic reading, the kid's age is
+// negative until the clock is back where it was, and the kid stayed refused
+// without a fetch all that time (after a step back of a day, a key the
+// issuer published meanwhile was refused for a day, unless another fetch
+// brought it). A clock set back ends the memory, as it ends a Retry-After.
+func TestSet_RememberedMissEndsWhenTheClockIsSetBack(t *testing.T) {
+	ts := newTestServer(t)
+	ts.setKeys(t, rsaJWK(t, 0, "a"))
+	clock := newFakeClock()
+	s, _ := startSet(t, Config{URL: ts.URL + "/keys", Now: clock.Now, MinRefreshInterval: 10 * time.Second})
+	ready(t, s)
+	for _, kid := range []string{"forged", "late"} {
+		if _, err := s.Key(ctxT(t), kid); !errors.Is(err, ErrUnknownKey) {
+			t.Fatal(err)
+		}
+		clock.Advance(10 * time.Second) // the rate limit
+	}
+	ts.setKeys(t, rsaJWK(t, 0, "a"), rsaJWK(t, 1, "late"))
+	clock.Advance(-24 * time.Hour)
+	if k, err := s.Key(ctxT(t), "late"); err != nil || k == nil {
+		t.Fatalf("Key(late) after the clock was set back a day = %v, %v; want the published key", k, err)
+	}
+	s.mu.Lock()
+	n := len(s.missed)
+	s.mu.Unlock()
+	if n != 0 {
+		t.Fatalf("%d kids still remembered after the fetch, want 0: forged's memory ended with the step back too", n)
+	}
+}
+
 // A MinRefreshInterval of decades (refetch on unknown kids almost never)
 // still remembers a forged kid: 6 × MinRefreshInterval must not overflow
 // into a negative memory that forgets every kid at once, which would make

@@ -29,7 +29,7 @@ const (
 // stays on, within DefaultMaxWaiters slots (cfg.maxJoiners).
 func (s *Set) missLocked(kid string, now time.Time, snap *snapshot) (*fetchCall, missMode, error) {
 	usable := snap.usable(now, s.cfg.MaxStaleness)
-	if t, ok := s.missed[kid]; ok && usable && now.Sub(t) < s.missTTL() {
+	if t, ok := s.missed[kid]; ok && usable && s.stillMissing(t, now) {
 		s.limited.Add(1)
 		return nil, 0, ErrUnknownKey
 	}
@@ -53,7 +53,9 @@ func (s *Set) missLocked(kid string, now time.Time, snap *snapshot) (*fetchCall,
 	}
 	s.waiters++
 	s.waits.Add(1)
-	return s.nextLocked(now), waited, nil
+	c := s.nextLocked(now)
+	c.waiting++
+	return c, waited, nil
 }
 
 // retryingLocked reports whether the latest fetch's Retry-After (a 429's or
@@ -107,8 +109,21 @@ func (s *Set) fireNext(c *fetchCall) {
 	}
 }
 
+// leaveNextLocked records that a lookup waiting for the shared refresh c
+// gave up (its ctx ended) before c answered. When c has not started and no
+// lookup waits for it any more, it is cancelled, its timer stopped: a
+// refresh nobody waits for would cost the issuer a fetch for nothing, and
+// open a new rate-limit window that the next unknown kid would have to
+// wait out. s.mu is held.
+func (s *Set) leaveNextLocked(c *fetchCall) {
+	c.waiting--
+	if c.waiting == 0 && s.next == c {
+		s.takeNextLocked()
+	}
+}
+
 // takeNextLocked removes and returns the shared refresh (nil when none), for
-// a fetch about to start, and stops its timer. s.mu is held.
+// a fetch about to start or to cancel it, and stops its timer. s.mu is held.
 func (s *Set) takeNextLocked() *fetchCall {
 	c := s.next
 	if c == nil {

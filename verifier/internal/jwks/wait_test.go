@@ -283,7 +283,9 @@ func TestSet_NegativeMaxWaitersNeverWaits(t *testing.T) {
 }
 
 // A waiter whose deadline comes before the next permitted fetch returns at
-// its deadline with the context's error, frees its slot, and costs no fetch.
+// its deadline with the context's error, frees its slot, and costs no fetch:
+// the refresh it waited for, which no lookup waits for any more, is
+// cancelled (before, its timer fired and fetched for nobody).
 func TestSet_WaiterDeadlineShorterThanWaitReturnsDeadline(t *testing.T) {
 	s, ts, ft, _, waiting := waitSetup(t, Config{MaxWaiters: 1})
 	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
@@ -294,15 +296,45 @@ func TestSet_WaiterDeadlineShorterThanWaitReturnsDeadline(t *testing.T) {
 	if err := receive(t, errc, "the lookup to return at its deadline"); !errors.Is(err, context.DeadlineExceeded) {
 		t.Fatalf("Key = %v, want context.DeadlineExceeded", err)
 	}
+	if next.fire() {
+		t.Fatal("the refresh nobody waits for any more was not cancelled")
+	}
 	if got := ts.count("/keys"); got != 2 {
 		t.Fatalf("%d fetches, want 2", got)
 	}
-	// Its slot (the only one) is free: another lookup can wait.
+	// Its slot (the only one) is free: another lookup can wait, for a
+	// refresh of its own.
 	other := keyAsync(ctxT(t), s, "other")
 	receive(t, waiting, "another lookup to take the freed slot")
-	next.fire()
+	ft.nextAfter(t).fire()
 	if err := receive(t, other, "the other lookup"); !errors.Is(err, ErrUnknownKey) {
 		t.Fatalf("other = %v, want ErrUnknownKey", err)
+	}
+}
+
+// A waiter that gives up leaves the shared refresh to the others: it is
+// cancelled only when the last of them has gone.
+func TestSet_SharedRefreshOutlivesAWaiterThatGivesUp(t *testing.T) {
+	s, ts, ft, _, waiting := waitSetup(t, Config{})
+	ts.setKeys(t, rsaJWK(t, 0, "a"), rsaJWK(t, 1, "new"))
+	ctx, cancel := context.WithCancel(context.Background())
+	quitter := keyAsync(ctx, s, "forged-2")
+	receive(t, waiting, "the first lookup to wait")
+	genuine := keyAsync(ctxT(t), s, "new")
+	receive(t, waiting, "the second lookup to wait")
+	next := ft.nextAfter(t)
+	cancel()
+	if err := receive(t, quitter, "the lookup that gave up"); !errors.Is(err, context.Canceled) {
+		t.Fatalf("Key = %v, want context.Canceled", err)
+	}
+	if !next.fire() {
+		t.Fatal("the shared refresh was cancelled while a lookup still waits for it")
+	}
+	if err := receive(t, genuine, "the lookup still waiting"); err != nil {
+		t.Fatalf("genuine lookup: %v", err)
+	}
+	if got := ts.count("/keys"); got != 3 {
+		t.Fatalf("%d fetches, want 3", got)
 	}
 }
 
