@@ -17,7 +17,7 @@ type tokenKey = [sha256.Size]byte
 type result struct {
 	claims verifier.Claims
 	err    error
-	until  time.Time // not used at or after this instant
+	until  time.Time // not used at or after this instant; no monotonic reading (put)
 }
 
 // evictionSample is how many entries a put inspects for expiry before
@@ -85,8 +85,10 @@ func (c *resultCache) dropEnded(k tokenKey, now time.Time) {
 // put stores r for k unless it is already expired at now or larger than
 // maxBytes alone, reclaiming a few expired entries and then evicting
 // arbitrary ones until r fits within max and maxBytes. Replacing k's entry
-// with one no larger evicts nothing else.
+// with one no larger evicts nothing else. r.until loses its monotonic
+// reading (wall).
 func (c *resultCache) put(k tokenKey, r result, now time.Time) {
+	r.until = wall(r.until)
 	size := r.size()
 	if !now.Before(r.until) || size > c.maxBytes {
 		return
@@ -101,6 +103,17 @@ func (c *resultCache) put(k tokenKey, r result, now time.Time) {
 	c.m[k] = r
 	c.bytes += size
 }
+
+// wall returns t without its monotonic reading, so that a cache deadline
+// compares with Config.Now by the wall clock, as exp does. Go compares
+// two times that both have a monotonic reading (as time.Now's do) by that
+// alone, and the monotonic clock stands still while the host is suspended
+// (a sleeping laptop, a paused VM): a deadline computed from time.Now
+// would be passed that much later by the wall clock. Then an answer
+// cached before a suspend would outlive Cache.TTL, and a stream whose
+// re-verification was due by the wall clock (RevalidateAt) would find it
+// still cached.
+func wall(t time.Time) time.Time { return t.Round(0) }
 
 // makeRoom reclaims up to evictionSample entries of m that have ended at
 // now (by their end), then evicts arbitrary ones until fits reports room
