@@ -17,7 +17,11 @@ type tokenKey = [sha256.Size]byte
 type result struct {
 	claims verifier.Claims
 	err    error
-	until  time.Time // not used at or after this instant
+	// from and until bound, by the wall clock, the instants the result is
+	// used at: from <= now < until. from is when its request was sent, or
+	// when put stored it, so that a wall clock set back does not stretch
+	// its use by more than the time since (see wall).
+	from, until time.Time
 }
 
 // evictionSample is how many entries a put inspects for expiry before
@@ -70,13 +74,16 @@ func (c *resultCache) lookup(k tokenKey, now time.Time) (r result, ok bool) {
 	c.mu.RLock()
 	r, found := c.m[k]
 	c.mu.RUnlock()
-	return r, found && now.Before(r.until)
+	return r, found && r.live(now)
 }
+
+// live reports whether r may be used at now: from <= now < until.
+func (r result) live(now time.Time) bool { return !now.Before(r.from) && now.Before(r.until) }
 
 // dropEnded deletes k's entry if it is no longer live at now.
 func (c *resultCache) dropEnded(k tokenKey, now time.Time) {
 	c.mu.Lock()
-	if cur, ok := c.m[k]; ok && !now.Before(cur.until) {
+	if cur, ok := c.m[k]; ok && !cur.live(now) {
 		c.delete(k, cur)
 	}
 	c.mu.Unlock()
@@ -85,8 +92,14 @@ func (c *resultCache) dropEnded(k tokenKey, now time.Time) {
 // put stores r for k unless it is already expired at now or larger than
 // maxBytes alone, reclaiming a few expired entries and then evicting
 // arbitrary ones until r fits within max and maxBytes. Replacing k's entry
-// with one no larger evicts nothing else.
+// with one no larger evicts nothing else. r is used from r.from on, or
+// from now when it has none, and its times lose their monotonic readings
+// (wall).
 func (c *resultCache) put(k tokenKey, r result, now time.Time) {
+	if r.from.IsZero() {
+		r.from = now
+	}
+	r.from, r.until = wall(r.from), wall(r.until)
 	size := r.size()
 	if !now.Before(r.until) || size > c.maxBytes {
 		return
@@ -101,6 +114,19 @@ func (c *resultCache) put(k tokenKey, r result, now time.Time) {
 	c.m[k] = r
 	c.bytes += size
 }
+
+// wall returns t without its monotonic reading, so that a cache's times
+// compare with Config.Now by the wall clock, as exp does (and as the JWT
+// verifier's cache does). Go compares two times that both have a
+// monotonic reading (as time.Now's do) by that alone, and the monotonic
+// clock stands still while the host is suspended (a sleeping laptop, a
+// paused VM): a deadline computed from time.Now would be passed that much
+// later by the wall clock. Then an answer cached before a suspend would
+// outlive Cache.TTL, and a stream whose re-verification was due by the
+// wall clock (RevalidateAt) would find it still cached. A wall clock set
+// back is bounded by a result's from instead: set back past it, the
+// result is not used.
+func wall(t time.Time) time.Time { return t.Round(0) }
 
 // makeRoom reclaims up to evictionSample entries of m that have ended at
 // now (by their end), then evicts arbitrary ones until fits reports room

@@ -1,7 +1,13 @@
 package introspect
 
 import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
 	"math"
+	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
@@ -77,3 +83,63 @@ func TestResultCache_StaysWithinMaxBytes(t *testing.T) {
 	c.clear()
 	check("cleared", 0, 0)
 }
+
+// The caches' deadlines are wall-clock times, compared with Config.Now by
+// the wall clock. time.Now's readings carry a monotonic reading too, and Go
+// compares two times that both have one by that alone; the monotonic clock
+// stands still while the host is suspended (a sleeping laptop, a paused
+// VM). With deadlines computed from time.Now, an answer cached just before
+// a suspend outlived its Cache.TTL by the suspend's length: a token revoked
+// meanwhile kept working for up to a TTL after the resume, and its
+// stream's re-verification, due by the wall clock, found the answer still
+// cached and was repeated every second until the monotonic clock caught
+// up. No clock can stop the monotonic reading alone, so this checks that
+// no deadline kept by the positive, negative and known-token caches
+// carries one, with the default Config.Now.
+func TestCaches_DeadlinesAreWallClockTimes(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		if r.FormValue("token") == "inactive" {
+			io.WriteString(w, `{"active":false}`)
+			return
+		}
+		fmt.Fprintf(w, `{"active":true,"aud":"api","exp":%d}`, time.Now().Add(time.Hour).Unix())
+	}))
+	defer srv.Close()
+	v, err := New(Config{Endpoint: srv.URL, Issuer: "https://issuer.example", ClientID: "c", ClientSecret: "s",
+		Audiences: []string{"api"}, MaxRequestRate: 100, Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer v.Close()
+	if !hasMonotonic(time.Now()) {
+		t.Fatal("time.Now has no monotonic reading here: nothing to check")
+	}
+	for _, tok := range []string{"active", "inactive"} {
+		if _, err := v.VerifyAccessToken(context.Background(), tok); (err == nil) != (tok == "active") {
+			t.Fatalf("%s: %v", tok, err)
+		}
+	}
+	if n, m := v.pos.len(), v.neg.len(); n != 1 || m != 1 {
+		t.Fatalf("%d positive and %d negative entries, want 1 and 1", n, m)
+	}
+	for name, c := range map[string]*resultCache{"positive": v.pos, "negative": v.neg} {
+		for _, r := range c.m {
+			if hasMonotonic(r.until) {
+				t.Errorf("a %s entry ends at %v, a monotonic reading", name, r.until)
+			}
+		}
+	}
+	if v.known.len() != 1 {
+		t.Fatalf("%d known tokens, want 1", v.known.len())
+	}
+	for _, e := range v.known.m {
+		if hasMonotonic(e.from) || hasMonotonic(e.until) {
+			t.Errorf("a known token's entry runs from %v until %v, monotonic readings", e.from, e.until)
+		}
+	}
+}
+
+// hasMonotonic reports whether t has a monotonic clock reading, which
+// time.Time.String prints as a last field "m=±<seconds>".
+func hasMonotonic(t time.Time) bool { return strings.Contains(t.String(), " m=") }

@@ -297,7 +297,8 @@ type CacheConfig struct {
 
 	// MaxNegativeEntries bounds the negative cache. Default
 	// DefaultNegativeCacheMaxEntries (1,000). Its entries are of fixed
-	// size (a hash and an error, about 130 bytes), so it has no byte bound.
+	// size (a hash, an error and its lifetime, about 150 bytes), so it has
+	// no byte bound.
 	MaxNegativeEntries int
 }
 

@@ -73,8 +73,10 @@ func newKnownSet(maxEntries int) *knownSet {
 
 // put records k, replacing its entry, unless e is of no use (ended at now,
 // or never usable), reclaiming a few ended entries and then evicting
-// arbitrary ones to stay within max.
+// arbitrary ones to stay within max. e's times lose their monotonic
+// readings (wall).
 func (s *knownSet) put(k tokenKey, e knownEntry, now time.Time) {
+	e.from, e.until = wall(e.from), wall(e.until)
 	if !now.Before(e.until) || !e.from.Before(e.until) {
 		return
 	}
@@ -119,7 +121,7 @@ func (s *knownSet) settle(k tokenKey, keep bool, from, now time.Time) {
 		delete(s.m, k)
 		return
 	}
-	s.m[k] = knownEntry{from: from, until: e.until}
+	s.m[k] = knownEntry{from: wall(from), until: e.until}
 }
 
 // forget removes k's entry: the server's verdict on it was not "active".

@@ -336,7 +336,7 @@ func (v *Verifier) run(ctx context.Context, key tokenKey, token string, knownExp
 		case err == nil && !exp.IsZero() && !now.Before(exp.Add(v.s.skew)):
 			// Active for the server, expired here (clocks differ): remember
 			// the verdict, or every call would ask again.
-			v.neg.put(key, result{err: &verifier.TokenExpiredError{Expiry: exp}, until: now.Add(v.s.Cache.NegativeTTL)}, now)
+			v.neg.put(key, result{err: &verifier.TokenExpiredError{Expiry: exp}, from: sent, until: now.Add(v.s.Cache.NegativeTTL)}, now)
 			v.pos.dropEnded(key, now)
 			v.forget(key)
 		case err == nil:
@@ -348,7 +348,7 @@ func (v *Verifier) run(ctx context.Context, key tokenKey, token string, knownExp
 			if end := exp.Add(v.s.skew); !exp.IsZero() && end.Before(until) {
 				until = end // used until it expires, as a cached JWT is
 			}
-			v.pos.put(key, result{claims: claims, until: until}, now)
+			v.pos.put(key, result{claims: claims, from: sent, until: until}, now)
 			if v.known != nil {
 				// Asking again once this answer has ended passes
 				// MaxRequestRate: a flood of made-up tokens does not hold
@@ -361,7 +361,7 @@ func (v *Verifier) run(ctx context.Context, key tokenKey, token string, knownExp
 				renewed = true
 			}
 		case cacheable(err):
-			v.neg.put(key, result{err: err, until: now.Add(v.s.Cache.NegativeTTL)}, now)
+			v.neg.put(key, result{err: err, from: sent, until: now.Add(v.s.Cache.NegativeTTL)}, now)
 			v.pos.dropEnded(key, now)
 			v.forget(key)
 		}

@@ -375,6 +375,29 @@ func TestVerify_RevocationShowsAfterTheTTL(t *testing.T) {
 	}
 }
 
+// A cached answer is used only from when it was stored on, by Config.Now:
+// the service's clock set back past that (the token cached at 12:00:00,
+// the clock stepped back to 11:59:30) does not stretch the answer's use by
+// the step, and the token, revoked meanwhile, is asked about again. Before,
+// with an injected clock as with time.Now's wall clock (which the caches
+// now compare by, see TestCaches_DeadlinesAreWallClockTimes), the answer
+// stood until the clock had caught up with its end again.
+func TestVerify_ClockSetBackDoesNotStretchACachedAnswer(t *testing.T) {
+	e := newEnv(t, nil)
+	tok := e.opaque(t, nil)
+	if _, err := e.verify(t, tok); err != nil {
+		t.Fatal(err)
+	}
+	e.iss.Revoke(tok)
+	e.clk.Advance(-30 * time.Second) // the service's clock only, within ClockSkew of the iat
+	if _, err := e.verify(t, tok); !errors.Is(err, introspect.ErrInactive) {
+		t.Fatalf("after the clock was set back: %v, want ErrInactive (asked again)", err)
+	}
+	if got := e.iss.IntrospectionRequests(); got != 2 {
+		t.Fatalf("%d requests, want 2", got)
+	}
+}
+
 func TestVerify_InactiveResultsAreCachedBriefly(t *testing.T) {
 	e := newEnv(t, nil)
 	tok := "bm90LWlzc3VlZA"

@@ -100,10 +100,10 @@ const MaxResponseHeaderBytes = 64 << 10
 // replaced it with another type of RoundTripper, which cannot be cloned,
 // a transport with net/http's default settings), it uses the proxy the
 // environment names (http.ProxyFromEnvironment: HTTPS_PROXY, HTTP_PROXY,
-// NO_PROXY; never for a loopback host), the system's root certificates and
-// Go's default minimum of TLS 1.2. The name localhost is dialled on the
-// loopback addresses, never looked up (dialLocalhost). Redirect policy is
-// the caller's to set.
+// NO_PROXY), but never for a loopback host (directToLoopback), the
+// system's root certificates and Go's default minimum of TLS 1.2. The name
+// localhost is dialled on the loopback addresses, never looked up
+// (dialLocalhost). Redirect policy is the caller's to set.
 func NewClient(timeout time.Duration, maxIdlePerHost int) *http.Client {
 	var t *http.Transport
 	if std, ok := http.DefaultTransport.(*http.Transport); ok {
@@ -118,6 +118,7 @@ func NewClient(timeout time.Duration, maxIdlePerHost int) *http.Client {
 		}
 		return d.DialContext(ctx, network, addr)
 	}
+	t.Proxy = directToLoopback(t.Proxy)
 	t.TLSHandshakeTimeout = 5 * time.Second
 	t.ResponseHeaderTimeout = timeout
 	t.ExpectContinueTimeout = time.Second
@@ -125,6 +126,24 @@ func NewClient(timeout time.Duration, maxIdlePerHost int) *http.Client {
 	t.MaxIdleConnsPerHost = maxIdlePerHost
 	t.IdleConnTimeout = 90 * time.Second
 	return &http.Client{Transport: t, Timeout: timeout}
+}
+
+// directToLoopback returns proxy (which may be nil) made to answer "no
+// proxy" for a loopback host (IsLoopback). Check lets plain http reach such
+// a host because the request stays on this machine; through a proxy it
+// would cross the network in clear text and reach the proxy's own
+// loopback. http.ProxyFromEnvironment skips loopback hosts, but the name
+// localhost only in lower case: http://LOCALHOST/ went to HTTP_PROXY.
+func directToLoopback(proxy func(*http.Request) (*url.URL, error)) func(*http.Request) (*url.URL, error) {
+	if proxy == nil {
+		return nil
+	}
+	return func(r *http.Request) (*url.URL, error) {
+		if IsLoopback(r.URL.Hostname()) {
+			return nil, nil
+		}
+		return proxy(r)
+	}
 }
 
 // dialLocalhost dials port on 127.0.0.1, then on ::1. Check lets plain http

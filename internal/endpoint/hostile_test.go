@@ -8,7 +8,6 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
-	"reflect"
 	"sync"
 	"testing"
 	"time"
@@ -135,16 +134,5 @@ func TestNewClient_RefusesTLSBelow1_2(t *testing.T) {
 			t.Errorf("server with TLS up to %s: err = %v, want ok=%v", tls.VersionName(tc.max), err, tc.ok)
 		}
 		srv.Close()
-	}
-}
-
-// The proxy the environment names is used, as by http.DefaultTransport:
-// server-side egress often has to go through one. The environment is read
-// once per process, so this compares the function rather than setting
-// HTTPS_PROXY.
-func TestNewClient_UsesTheEnvironmentsProxy(t *testing.T) {
-	p := NewClient(time.Second, 2).Transport.(*http.Transport).Proxy
-	if p == nil || reflect.ValueOf(p).Pointer() != reflect.ValueOf(http.ProxyFromEnvironment).Pointer() {
-		t.Fatal("Transport.Proxy is not http.ProxyFromEnvironment")
 	}
 }
