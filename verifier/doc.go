@@ -47,8 +47,10 @@
 //   - Tokens are parsed by one conventional parser (encoding/json/v2's
 //     decoder, member by member; no unsafe, no pool of its own), with nesting,
 //     aud length, escaped strings and number size bounded so that rejecting
-//     any input allocates at most twice its length plus 2 KiB. The full claims are kept only for a token
-//     whose signature verified.
+//     any input allocates at most twice its length plus 4 KiB (plus the
+//     signature check's own working memory, when the signature is what is
+//     refused). The full claims are kept only for a token whose signature
+//     verified.
 //   - Scopes split on U+0020 only (RFC 6749, 3.3); an element that is not a
 //     scope-token matches nothing.
 //

@@ -200,7 +200,8 @@ func tokenIssuer(token string, maxSize int) (*decodedPayload, error) {
 	if err != nil {
 		return nil, partsError(err)
 	}
-	payload, err := jwt.Decode(parts.Payload)
+	buf := parts.Buffer()
+	payload, err := jwt.DecodeInto(buf, parts.Payload)
 	if err != nil {
 		return nil, errEncoding
 	}
@@ -208,5 +209,5 @@ func tokenIssuer(token string, maxSize int) (*decodedPayload, error) {
 	if err != nil {
 		return nil, claimsError(err)
 	}
-	return &decodedPayload{parts: parts, payload: payload, reg: reg}, nil
+	return &decodedPayload{parts: parts, reg: reg, buf: buf}, nil
 }

@@ -265,10 +265,12 @@ var (
 // parsed is a token that passed the syntactic checks: split once, its
 // header and registered claims decoded (see internal/jwt).
 type parsed struct {
-	parts   jwt.Parts
-	hdr     jwt.Header
-	payload []byte // decoded
-	reg     jwt.Claims
+	parts jwt.Parts
+	hdr   jwt.Header
+	reg   jwt.Claims
+	// buf held the decoded header, then the decoded payload; it holds the
+	// signing input once the signature is checked (jwt.Parts.Buffer).
+	buf []byte
 }
 
 // decodedPayload is a token split and its payload decoded by the
@@ -276,9 +278,9 @@ type parsed struct {
 // chosen Verifier does not decode the payload a second time: that would
 // double what rejecting the token allocates.
 type decodedPayload struct {
-	parts   jwt.Parts
-	payload []byte
-	reg     jwt.Claims
+	parts jwt.Parts
+	reg   jwt.Claims
+	buf   []byte // the token's buffer, holding its decoded payload (jwt.Parts.Buffer)
 }
 
 // verify runs every check, cheapest first, so that garbage, a wrong issuer
@@ -333,7 +335,7 @@ func (v *Verifier) verify(ctx context.Context, token string, pre *decodedPayload
 	if err != nil {
 		return nil, nil, errEncoding
 	}
-	if err := v.verifiers[p.hdr.Alg].Verify(p.parts.SigningInput(), sig, key.Public); err != nil {
+	if err := v.verifiers[p.hdr.Alg].Verify(p.parts.SigningInputInto(p.buf), sig, key.Public); err != nil {
 		return nil, nil, errSignature
 	}
 	c, err := v.verified(ctx, p, kind)
@@ -345,13 +347,18 @@ func (v *Verifier) verify(ctx context.Context, token string, pre *decodedPayload
 
 // verified builds the claims of a token whose signature verified, and runs
 // the checks that need them: AssertClaims and the RFC 9068 profile's
-// required claims.
+// required claims. The payload is decoded again, over the signing input in
+// p.buf: the claims copy what they keep.
 func (v *Verifier) verified(ctx context.Context, p parsed, kind tokenKind) (*claimSet, error) {
+	payload, err := jwt.DecodeInto(p.buf, p.parts.Payload)
+	if err != nil {
+		return nil, errEncoding // it decoded before the signature check
+	}
 	clientID := p.reg.ClientIDValue()
 	if kind == kindAccess {
 		clientID = v.accessClientID(&p.reg)
 	}
-	c, err := newClaimSet(ctx, p.payload, &p.reg, clientID, v.s.ScopeClaims, v.s.Logger)
+	c, err := newClaimSet(ctx, payload, &p.reg, clientID, v.s.ScopeClaims, v.s.Logger)
 	if err != nil {
 		return nil, err
 	}
@@ -393,7 +400,13 @@ func (v *Verifier) parse(token string, pre *decodedPayload, kind tokenKind) (par
 			return parsed{}, partsError(err)
 		}
 	}
-	hb, err := jwt.Decode(parts.Header)
+	var buf []byte
+	if pre != nil {
+		buf = pre.buf // the payload is decoded, and its claims copied out
+	} else {
+		buf = parts.Buffer()
+	}
+	hb, err := jwt.DecodeInto(buf, parts.Header)
 	if err != nil {
 		return parsed{}, errEncoding
 	}
@@ -435,9 +448,9 @@ func (v *Verifier) parse(token string, pre *decodedPayload, kind tokenKind) (par
 		return parsed{}, errEmptySig
 	}
 	if pre != nil {
-		return parsed{parts: parts, hdr: h, payload: pre.payload, reg: pre.reg}, nil
+		return parsed{parts: parts, hdr: h, reg: pre.reg, buf: buf}, nil
 	}
-	payload, err := jwt.Decode(parts.Payload)
+	payload, err := jwt.DecodeInto(buf, parts.Payload)
 	if err != nil {
 		return parsed{}, errEncoding
 	}
@@ -445,7 +458,7 @@ func (v *Verifier) parse(token string, pre *decodedPayload, kind tokenKind) (par
 	if err != nil {
 		return parsed{}, claimsError(err)
 	}
-	return parsed{parts: parts, hdr: h, payload: payload, reg: reg}, nil
+	return parsed{parts: parts, hdr: h, reg: reg, buf: buf}, nil
 }
 
 // partsError maps an error of jwt.Split to the package's.

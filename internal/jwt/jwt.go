@@ -99,10 +99,19 @@ func Split(token string) (Parts, error) {
 	return Parts{Header: token[:d1], Payload: token[d1+1 : d2], Signature: token[d2+1:]}, nil
 }
 
-// SigningInput returns the bytes the signature covers: header.payload.
-func (p Parts) SigningInput() []byte {
-	b := make([]byte, 0, len(p.Header)+1+len(p.Payload))
-	b = append(b, p.Header...)
+// Buffer returns a buffer for the bytes a verification of p needs one after
+// the other: its decoded header, then its decoded payload, then its
+// signing input (the longest: header.payload), each written over the last
+// (DecodeInto, SigningInputInto). One buffer the size of the token rather
+// than three is what keeps a rejection's allocations within twice the
+// token's length when the rejection comes at the signature check, after
+// the registered claims were copied out of the payload (docs/verifier.md).
+func (p Parts) Buffer() []byte { return make([]byte, len(p.Header)+1+len(p.Payload)) }
+
+// SigningInputInto writes the bytes the signature covers, header.payload,
+// over buf (from Buffer) and returns them.
+func (p Parts) SigningInputInto(buf []byte) []byte {
+	b := append(buf[:0], p.Header...)
 	b = append(b, '.')
 	return append(b, p.Payload...)
 }
@@ -115,6 +124,20 @@ func Decode(part string) ([]byte, error) {
 		return nil, ErrEncoding
 	}
 	return b, nil
+}
+
+// DecodeInto decodes part as Decode does, over the start of buf (from
+// Parts.Buffer), and returns the decoded bytes, capped at their length.
+// It allocates nothing; a part that buf cannot hold is ErrEncoding.
+func DecodeInto(buf []byte, part string) ([]byte, error) {
+	if b64.DecodedLen(len(part)) > len(buf) {
+		return nil, ErrEncoding
+	}
+	n, err := b64.Decode(buf, []byte(part))
+	if err != nil {
+		return nil, ErrEncoding
+	}
+	return buf[:n:n], nil
 }
 
 // decodeOptions are encoding/json/v2's defaults but one: a repeated member

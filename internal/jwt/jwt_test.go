@@ -20,7 +20,7 @@ func TestSplit_RefusesAnythingButThreeParts(t *testing.T) {
 		}
 	}
 	p, _ := Split("h.p.s")
-	if p.Header != "h" || p.Payload != "p" || p.Signature != "s" || string(p.SigningInput()) != "h.p" {
+	if p.Header != "h" || p.Payload != "p" || p.Signature != "s" || string(p.SigningInputInto(p.Buffer())) != "h.p" {
 		t.Errorf("Split(h.p.s) = %+v", p)
 	}
 }
@@ -241,5 +241,41 @@ func TestMembers_AllocatesNothingPerMemberWithoutEscapes(t *testing.T) {
 	// The decoder's own allocations are a few dozen, whatever the members.
 	if n > 50 {
 		t.Errorf("Members of 501 members without escapes: %v allocations, want at most 50", n)
+	}
+}
+
+// The buffer of a token holds its decoded header, its decoded payload and
+// its signing input in turn, without allocating again.
+func TestBuffer_HoldsEachPartInTurnWithoutAllocating(t *testing.T) {
+	p, err := Split("eyJhbGciOiJSUzI1NiJ9.eyJpc3MiOiJodHRwczovL2lzcy5leGFtcGxlIn0.c2ln")
+	if err != nil {
+		t.Fatal(err)
+	}
+	buf := p.Buffer()
+	var h, c, si []byte
+	if n := testing.AllocsPerRun(10, func() {
+		h, _ = DecodeInto(buf, p.Header)
+		c, _ = DecodeInto(buf, p.Payload)
+		si = p.SigningInputInto(buf)
+	}); n != 0 {
+		t.Errorf("DecodeInto and SigningInputInto allocated %v times, want 0", n)
+	}
+	h, _ = DecodeInto(buf, p.Header)
+	if string(h) != `{"alg":"RS256"}` {
+		t.Errorf("header = %q", h)
+	}
+	c, _ = DecodeInto(buf, p.Payload)
+	if string(c) != `{"iss":"https://iss.example"}` || cap(c) != len(c) {
+		t.Errorf("payload = %q (cap %d)", c, cap(c))
+	}
+	si = p.SigningInputInto(buf)
+	if string(si) != p.Header+"."+p.Payload || &si[0] != &buf[0] {
+		t.Errorf("signing input = %q, in buf: %v", si, &si[0] == &buf[0])
+	}
+	if _, err := DecodeInto(buf[:3], p.Payload); err != ErrEncoding {
+		t.Errorf("DecodeInto a short buffer: %v, want ErrEncoding", err)
+	}
+	if _, err := DecodeInto(buf, "a$b"); err != ErrEncoding {
+		t.Errorf("DecodeInto of bad base64: %v, want ErrEncoding", err)
 	}
 }
