@@ -140,7 +140,8 @@ type Config struct {
 
 	// SkipAudienceCheck disables the aud check. Default false. Set it only
 	// when the server's responses carry no aud, and pin the client with
-	// ClientIDs instead.
+	// ClientIDs instead. New refuses it together with Audiences, which it
+	// would leave unchecked.
 	SkipAudienceCheck bool
 
 	// ClientIDs, when not empty, is the allow-list of clients whose tokens

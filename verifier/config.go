@@ -114,7 +114,8 @@ type Config struct {
 
 	// SkipAudienceCheck disables the aud check. Default false. Set it only
 	// for issuers that mint access tokens without aud (Cognito) and then
-	// pin the client with ClientIDs or AssertClaims instead.
+	// pin the client with ClientIDs or AssertClaims instead. New refuses
+	// it together with Audiences, which it would leave unchecked.
 	SkipAudienceCheck bool
 
 	// JWKSURL is the key set's URL. Default: discovered from Issuer, and

@@ -51,8 +51,13 @@ func Validate(p Policy, d Defaults) (Policy, error) {
 	if p.Issuer == "" {
 		return p, errors.New("Issuer is required")
 	}
-	if !p.SkipAudienceCheck && len(p.Audiences) == 0 {
+	switch {
+	case !p.SkipAudienceCheck && len(p.Audiences) == 0:
 		return p, errors.New("Audiences is required (or set SkipAudienceCheck)")
+	case p.SkipAudienceCheck && len(p.Audiences) > 0:
+		// Skipping wins, so the audiences listed would never be checked:
+		// a configuration that reads as checked and is not.
+		return p, errors.New("SkipAudienceCheck and Audiences are both set; the audiences would not be checked, so set one")
 	}
 	for _, l := range []struct {
 		name string

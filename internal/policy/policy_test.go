@@ -20,6 +20,7 @@ func TestValidate_RejectsWithTheFieldsName(t *testing.T) {
 		{"no issuer", func(p *Policy) { p.Issuer = "" }, "Issuer is required"},
 		{"no audience", func(p *Policy) { p.Audiences = nil }, "Audiences is required (or set SkipAudienceCheck)"},
 		{"empty audience", func(p *Policy) { p.Audiences = []string{"a", ""} }, "Audiences contains an empty string"},
+		{"audiences and skipping them", func(p *Policy) { p.SkipAudienceCheck = true }, "SkipAudienceCheck and Audiences are both set; the audiences would not be checked, so set one"},
 		{"empty client id", func(p *Policy) { p.ClientIDs = []string{""} }, "ClientIDs contains an empty string"},
 		{"empty scope claim", func(p *Policy) { p.ScopeClaims = []string{""} }, "ScopeClaims contains an empty string"},
 		{"negative MaxTokenSize", func(p *Policy) { p.MaxTokenSize = -1 }, "MaxTokenSize must not be negative"},
