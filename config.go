@@ -2,7 +2,9 @@ package grpcauth
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
+	"reflect"
 	"time"
 
 	"google.golang.org/protobuf/reflect/protoreflect"
@@ -247,4 +249,35 @@ type Config struct {
 	// METHOD_NOT_CONFIGURED of a known method, a stream's INTERNAL_ERROR)
 	// at Warn.
 	LogLevels LogLevels
+}
+
+// checkNotNilPointers refuses the fields of cfg that hold a nil pointer (or
+// other nil value) of a non-nil type, such as a *verifier.Verifier variable
+// left unset: not being nil as interfaces, they would pass for set, and
+// their methods would panic, in New (Verifier's ClockSkew), on a method's
+// first call or in Check (Conditions), or on every call (a LogLevels
+// field).
+func checkNotNilPointers(cfg Config) error {
+	fields := []struct {
+		name string
+		v    any
+	}{
+		{"Verifier", cfg.Verifier},
+		{"Conditions", cfg.Conditions},
+		{"LogLevels.Allowed", cfg.LogLevels.Allowed},
+		{"LogLevels.Denied", cfg.LogLevels.Denied},
+		{"LogLevels.Problem", cfg.LogLevels.Problem},
+	}
+	for _, f := range fields {
+		if f.v == nil {
+			continue
+		}
+		switch v := reflect.ValueOf(f.v); v.Kind() {
+		case reflect.Pointer, reflect.Func, reflect.Map, reflect.Slice, reflect.Chan:
+			if v.IsNil() {
+				return fmt.Errorf("grpcauth: Config.%s is a nil %T", f.name, f.v)
+			}
+		}
+	}
+	return nil
 }
