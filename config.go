@@ -97,7 +97,8 @@ type Config struct {
 
 	// Descriptors resolves service descriptors by full name to read their
 	// options. Default: protoregistry.GlobalFiles, where generated code
-	// registers itself. Check reports a registered method whose option
+	// registers itself (a nil *protoregistry.Files is refused by New, not
+	// taken for an empty registry). Check reports a registered method whose option
 	// the generated code declares but Descriptors does not resolve
 	// (ErrNoDescriptor).
 	Descriptors DescriptorResolver
@@ -256,13 +257,17 @@ type Config struct {
 // left unset: not being nil as interfaces, they would pass for set, and
 // their methods would panic, in New (Verifier's ClockSkew), on a method's
 // first call or in Check (Conditions), or on every call (a LogLevels
-// field).
+// field). A nil *protoregistry.Files does not panic: it is an empty
+// registry, which would hide every option in place of the default
+// protoregistry.GlobalFiles, so that a DefaultRule silently replaced the
+// methods' own rules.
 func checkNotNilPointers(cfg Config) error {
 	fields := []struct {
 		name string
 		v    any
 	}{
 		{"Verifier", cfg.Verifier},
+		{"Descriptors", cfg.Descriptors},
 		{"Conditions", cfg.Conditions},
 		{"LogLevels.Allowed", cfg.LogLevels.Allowed},
 		{"LogLevels.Denied", cfg.LogLevels.Denied},

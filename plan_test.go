@@ -210,6 +210,9 @@ func TestNew_RejectsBadConfig(t *testing.T) {
 		{"nil *verifier.Verifier", Config{Verifier: (*verifier.Verifier)(nil)}},
 		{"nil pointer ConditionCompiler", Config{Verifier: v, Conditions: (*cutDuring)(nil)}},
 		{"nil *slog.LevelVar", Config{Verifier: v, LogLevels: LogLevels{Denied: (*slog.LevelVar)(nil)}}},
+		// Not a panic: an empty registry, which hid every option, so that
+		// the DefaultRule (any valid token) replaced the methods' scopes.
+		{"nil *protoregistry.Files", Config{Verifier: v, Descriptors: (*protoregistry.Files)(nil), DefaultRule: &grpcauthv1.Rule{}}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
