@@ -104,6 +104,11 @@ func (a *Authenticator) checkBinding(ctx context.Context, method string, cred cr
 	return binding{cert: true}, nil, nil
 }
 
+// jsonWhiteSpace is the white space JSON allows around a value (RFC 8259,
+// section 2); bytes.TrimSpace would also trim \v, \f and Unicode spaces,
+// which encoding/json refuses.
+const jsonWhiteSpace = " \t\n\r"
+
 // thumbprintLen is the length of the unpadded base64url encoding of a
 // SHA-256 digest.
 const thumbprintLen = 43
@@ -121,11 +126,11 @@ func cnfThumbprint(raw []byte) (cnfKind, [sha256.Size]byte, error) {
 }
 
 // compactCnfThumbprint decodes {"x5t#S256":"<thumbprint>"} or
-// {"jkt":"<thumbprint>"} exactly (outer white space aside), or reports
+// {"jkt":"<thumbprint>"} exactly (outer JSON white space aside), or reports
 // false. base64url characters need no JSON escaping, so the string's bytes
 // are its value.
 func compactCnfThumbprint(raw []byte) (kind cnfKind, t [sha256.Size]byte, ok bool) {
-	b := bytes.TrimSpace(raw)
+	b := bytes.Trim(raw, jsonWhiteSpace)
 	for k := cnfCert; k <= cnfJKT; k++ {
 		prefix := cnfPrefixes[k]
 		if len(b) != len(prefix)+thumbprintLen+len(`"}`) || !bytes.HasPrefix(b, []byte(prefix)) || !bytes.HasSuffix(b, []byte(`"}`)) {

@@ -21,11 +21,15 @@ import (
 // nothing for them. See docs/conditions.md.
 type ConditionCompiler interface {
 	// CompileCondition compiles expr for method, whose Input() is the type
-	// of the request messages the condition will see. It is called once
-	// per method, when the method's rule is first compiled (by Check, or
-	// the method's first call), never on a call's path. The error should
-	// say what is wrong with expr (the Authenticator adds the method name);
-	// it makes the rule invalid, so the method is denied.
+	// of the request messages the condition will see. It is called when
+	// the method's rule is first compiled: by Check, or else on the
+	// method's first call, and then on each of its first calls that
+	// arrive together, before one has published the result (one result
+	// is kept); later calls reuse it. It must be safe for concurrent use:
+	// the first calls of one method, or of several, compile at the same
+	// time. The error should say what is wrong with expr (the
+	// Authenticator adds the method name); it makes the rule invalid, so
+	// the method is denied.
 	CompileCondition(method protoreflect.MethodDescriptor, expr string) (Condition, error)
 }
 

@@ -2,7 +2,9 @@ package grpcauth
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
+	"reflect"
 	"time"
 
 	"google.golang.org/protobuf/reflect/protoreflect"
@@ -95,7 +97,8 @@ type Config struct {
 
 	// Descriptors resolves service descriptors by full name to read their
 	// options. Default: protoregistry.GlobalFiles, where generated code
-	// registers itself. Check reports a registered method whose option
+	// registers itself (a nil *protoregistry.Files is refused by New, not
+	// taken for an empty registry). Check reports a registered method whose option
 	// the generated code declares but Descriptors does not resolve
 	// (ErrNoDescriptor).
 	Descriptors DescriptorResolver
@@ -247,4 +250,39 @@ type Config struct {
 	// METHOD_NOT_CONFIGURED of a known method, a stream's INTERNAL_ERROR)
 	// at Warn.
 	LogLevels LogLevels
+}
+
+// checkNotNilPointers refuses the fields of cfg that hold a nil pointer (or
+// other nil value) of a non-nil type, such as a *verifier.Verifier variable
+// left unset: not being nil as interfaces, they would pass for set, and
+// their methods would panic, in New (Verifier's ClockSkew), on a method's
+// first call or in Check (Conditions), or on every call (a LogLevels
+// field). A nil *protoregistry.Files does not panic: it is an empty
+// registry, which would hide every option in place of the default
+// protoregistry.GlobalFiles, so that a DefaultRule silently replaced the
+// methods' own rules.
+func checkNotNilPointers(cfg Config) error {
+	fields := []struct {
+		name string
+		v    any
+	}{
+		{"Verifier", cfg.Verifier},
+		{"Descriptors", cfg.Descriptors},
+		{"Conditions", cfg.Conditions},
+		{"LogLevels.Allowed", cfg.LogLevels.Allowed},
+		{"LogLevels.Denied", cfg.LogLevels.Denied},
+		{"LogLevels.Problem", cfg.LogLevels.Problem},
+	}
+	for _, f := range fields {
+		if f.v == nil {
+			continue
+		}
+		switch v := reflect.ValueOf(f.v); v.Kind() {
+		case reflect.Pointer, reflect.Func, reflect.Map, reflect.Slice, reflect.Chan:
+			if v.IsNil() {
+				return fmt.Errorf("grpcauth: Config.%s is a nil %T", f.name, f.v)
+			}
+		}
+	}
+	return nil
 }

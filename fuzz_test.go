@@ -81,6 +81,11 @@ func FuzzCnfThumbprint(f *testing.F) {
 		`{"x5t#S256":"a","x5t#S256":"ungWv48Bz-pBQUDeXa4iI7ADYaOWF3qctBD_YfIAFa0"}`,
 		`{"jkt":"0ZcOCORZNYy-DWpqq30jZyJGHTN0d2HglBV3uiguA4I"}`,
 		`{"x5t#S256":42}`, `{}`, `null`, `[]`, `"x"`, ``, `{"x5t#S256":"`,
+		// White space to Unicode but not to JSON (RFC 8259, 2) around the
+		// compact form: \v, \f, U+0085, U+00A0.
+		"\v{\"x5t#S256\":\"ungWv48Bz-pBQUDeXa4iI7ADYaOWF3qctBD_YfIAFa0\"}",
+		"{\"jkt\":\"0ZcOCORZNYy-DWpqq30jZyJGHTN0d2HglBV3uiguA4I\"}\f",
+		"\u0085{\"x5t#S256\":\"ungWv48Bz-pBQUDeXa4iI7ADYaOWF3qctBD_YfIAFa0\"}\u00a0",
 	} {
 		f.Add([]byte(s))
 	}

@@ -50,7 +50,9 @@ type Authenticator struct {
 }
 
 // New validates cfg and returns an Authenticator. It fails when Verifier is
-// nil, when TransportSecurity is not one of its constants, when a name in
+// nil, when Verifier, Descriptors, Conditions or a LogLevels field holds a
+// nil pointer (a variable left unset), when TransportSecurity
+// is not one of its constants, when a name in
 // Public, Rules or DryRunMethods is neither "/pkg.Service/Method" nor
 // "pkg.Service" (or is a "pkg.Service" that Descriptors resolve to a
 // method or another declaration that is not a service), when a name
@@ -63,6 +65,9 @@ type Authenticator struct {
 func New(cfg Config) (*Authenticator, error) {
 	if cfg.Verifier == nil {
 		return nil, errors.New("grpcauth: Config.Verifier is required")
+	}
+	if err := checkNotNilPointers(cfg); err != nil {
+		return nil, err
 	}
 	a := &Authenticator{
 		verifier:    cfg.Verifier,

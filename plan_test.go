@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net"
 	"slices"
 	"strings"
@@ -204,6 +205,14 @@ func TestNew_RejectsBadConfig(t *testing.T) {
 		{"rule for a method written as a service", Config{Verifier: v, Rules: map[string]*grpcauthv1.Rule{"authtest.v1.TestService.AllOf": {Scopes: []string{"test:admin"}}}}},
 		{"public message name", Config{Verifier: v, Public: []string{"authtest.v1.AllOfRequest"}}},
 		{"dry-run method written as a service", Config{Verifier: v, DryRunMethods: []string{"authtest.v1.TestService.AllOf"}}},
+		// Nil pointers in interfaces (a variable left unset): each would
+		// panic in New, or on the first call or Check.
+		{"nil *verifier.Verifier", Config{Verifier: (*verifier.Verifier)(nil)}},
+		{"nil pointer ConditionCompiler", Config{Verifier: v, Conditions: (*cutDuring)(nil)}},
+		{"nil *slog.LevelVar", Config{Verifier: v, LogLevels: LogLevels{Denied: (*slog.LevelVar)(nil)}}},
+		// Not a panic: an empty registry, which hid every option, so that
+		// the DefaultRule (any valid token) replaced the methods' scopes.
+		{"nil *protoregistry.Files", Config{Verifier: v, Descriptors: (*protoregistry.Files)(nil), DefaultRule: &grpcauthv1.Rule{}}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -20,7 +20,7 @@ const authorizationKey = "authorization"
 //     rather than picking one, as a proxy and the server might otherwise
 //     disagree about which token was checked;
 //   - a scheme other than Bearer or DPoP (RFC 9449, section 7.1; both
-//     compared case-insensitively, RFC 7235): ACCESS_TOKEN_TYPE_UNSUPPORTED;
+//     compared case-insensitively, RFC 9110, section 11.1): ACCESS_TOKEN_TYPE_UNSUPPORTED;
 //   - no token after the scheme: ACCESS_TOKEN_INVALID.
 //
 // The token itself is passed to the verifier as is, apart from the spaces
