@@ -12,6 +12,7 @@ import (
 	"net/http/httptest"
 	"strings"
 	"testing"
+	"time"
 
 	"go.uber.org/goleak"
 	"golang.org/x/oauth2"
@@ -391,6 +392,45 @@ func TestRun_DPoPStopsWhenTheIssuerDoesNotBindTheToken(t *testing.T) {
 	}
 	if p := <-proofs; strings.Count(p, ".") != 2 {
 		t.Errorf("token request DPoP header = %q, want a proof", p)
+	}
+}
+
+// An authorization server's text reaches the terminal as text too: the
+// token type the report prints, and an error body in the error main
+// prints.
+func TestRun_AuthorizationServerTextIsPrintedAsText(t *testing.T) {
+	for _, tc := range []struct {
+		name, body string
+		status     int
+	}{
+		{"token type", `{"access_token":"at","token_type":"Bearer\u001b[2J","expires_in":3600}`, http.StatusOK},
+		{"error body", "forbidden\x1b]0;owned\a", http.StatusUnauthorized}, // x/oauth2 quotes a JSON error's fields, not a body it cannot read
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			as := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				if tc.status == http.StatusOK {
+					w.Header().Set("Content-Type", "application/json")
+				}
+				w.WriteHeader(tc.status)
+				io.WriteString(w, tc.body)
+			}))
+			defer as.Close()
+			cfg, err := loadConfig(nil, env(map[string]string{
+				"ISSUER": as.URL, "TOKEN_URL": as.URL + "/token", "CLIENT_ID": "0oa1", "CLIENT_SECRET": "s3", "ADDR": "127.0.0.1:1",
+			}))
+			if err != nil {
+				t.Fatal(err)
+			}
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer cancel()
+			var out, stderr strings.Builder
+			if err := run(ctx, cfg, &out, io.Discard); err != nil {
+				printError(&stderr, err)
+			}
+			if printed := out.String() + stderr.String(); printed == "" || strings.ContainsAny(printed, "\x1b\a") {
+				t.Errorf("printed %q, want text without terminal controls", printed)
+			}
+		})
 	}
 }
 

@@ -192,13 +192,18 @@ func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
 	if err := run(ctx, cfg, os.Stdout, os.Stderr); err != nil {
-		fmt.Fprintln(os.Stderr, err)
+		printError(os.Stderr, err)
 		if cfg.devIssuer {
 			fmt.Fprintln(os.Stderr, "client: is the example server running? Start it with: go run ./examples/items/server")
 		}
 		os.Exit(1)
 	}
 }
+
+// printError prints err as printable makes it: its text may hold an
+// authorization server's answer (an oauth2 error body), which is no more
+// the terminal's to interpret than a gRPC server's status message.
+func printError(w io.Writer, err error) { fmt.Fprintln(w, printable(err.Error())) }
 
 // run gets a token for cfg's client and calls every method, reporting to
 // out, and warning to warn about a token the server will likely refuse.
@@ -248,7 +253,7 @@ func run(ctx context.Context, cfg config, out, warn io.Writer) error {
 	if err != nil {
 		return fmt.Errorf("client: getting a token from %s as %s: %w", tu, cfg.clientID, err)
 	}
-	kind := tok.Type()
+	kind := printable(tok.Type())
 	if signer != nil {
 		if !strings.EqualFold(kind, "DPoP") {
 			return fmt.Errorf("client: %s answered a %q token, not a DPoP-bound one: it ignored the DPoP proof (is DPoP enabled for client %s?)", tu, kind, cfg.clientID)
