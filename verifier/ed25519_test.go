@@ -8,11 +8,13 @@ import (
 	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/rsa"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"net/http"
 	"net/http/httptest"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/lestrrat-go/jwx/v2/jwk"
@@ -128,5 +130,63 @@ func TestConfig_Ed25519IsSupportedAndEd448IsNot(t *testing.T) {
 			}
 			t.Errorf("New(Algorithms: %s) = %v, want an invalid-config error", alg, err)
 		}
+	}
+}
+
+// An issuer's Ed25519 key of small order (a zero-filled placeholder, the
+// identity) is never loaded: under it the signature R = identity, S = 0,
+// made without any private key, verifies (every message under the
+// identity, one in four under x = 0), so anyone would forge tokens for its
+// kid. The forged tokens are refused as naming an unknown key, while the
+// set's other key keeps verifying.
+func TestVerifyAccessToken_Ed25519KeyOfSmallOrderIsNeverLoaded(t *testing.T) {
+	_, good, err := ed25519.GenerateKey(rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	smallOrder := map[string]ed25519.PublicKey{
+		"zero":     make([]byte, ed25519.PublicKeySize),
+		"identity": append([]byte{1}, make([]byte, ed25519.PublicKeySize-1)...),
+	}
+	b64 := base64.RawURLEncoding.EncodeToString
+	entries := []json.RawMessage{exposedJWK(t, good, "good", false)}
+	for kid, x := range smallOrder {
+		entries = append(entries, json.RawMessage(`{"kty":"OKP","crv":"Ed25519","alg":"EdDSA","kid":"`+kid+`","x":"`+b64(x)+`"}`))
+	}
+	body, err := json.Marshal(map[string]any{"keys": entries})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ts := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write(body) }))
+	t.Cleanup(ts.Close)
+	f := newFixture(t, grpcauthtest.Config{Algorithm: "EdDSA"}, func(c *Config) { c.JWKSURL = ts.URL })
+	if err := f.v.Ready(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	forged := append([]byte{1}, make([]byte, ed25519.SignatureSize-1)...) // R = identity, S = 0
+	for kid, x := range smallOrder {
+		// The claims of a token good's holder could mint, under kid, with
+		// the forged signature: a claim is varied until the standard
+		// library accepts the forgery (one token in four under x = 0).
+		var tok string
+		for n := 0; tok == ""; n++ {
+			if n == 64 {
+				t.Fatalf("no forged signature verifies under %s: the test proves nothing", kid)
+			}
+			parts := strings.Split(f.mint(t, map[string]any{"n": n}, grpcauthtest.WithSigningKey(good, "EdDSA"), grpcauthtest.WithKidHeader(kid)), ".")
+			if input := parts[0] + "." + parts[1]; ed25519.Verify(x, []byte(input), forged) {
+				tok = input + "." + b64(forged)
+			}
+		}
+		if _, err := f.verify(t, tok); !errors.Is(err, ErrUnknownKey) {
+			t.Errorf("token forged under the small-order key %q: err = %v, want ErrUnknownKey", kid, err)
+		}
+		f.clk.Advance(DefaultMinRefreshInterval) // let the next kid fetch the document again
+	}
+	if _, err := f.verify(t, f.mint(t, nil, grpcauthtest.WithSigningKey(good, "EdDSA"), grpcauthtest.WithKidHeader("good"))); err != nil {
+		t.Fatalf("token of the good key: %v", err)
+	}
+	if st := f.v.Stats(); st.Keys != 1 || st.SkippedKeys != 2 {
+		t.Fatalf("Stats: %d keys, %d skipped; want 1 key and the 2 small-order keys skipped", st.Keys, st.SkippedKeys)
 	}
 }

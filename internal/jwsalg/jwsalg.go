@@ -13,6 +13,10 @@
 //
 // "Ed448" (RFC 9864) is not supported: neither jwx nor the standard library
 // implements Ed448.
+//
+// SmallOrderEd25519 is the check, shared by the verifier's key set and
+// DPoP proof keys, that refuses Ed25519 public keys under which anyone can
+// sign.
 package jwsalg
 
 import (

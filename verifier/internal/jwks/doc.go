@@ -22,7 +22,8 @@
 // the whole behaviour and the reasons for each limit.
 //
 // Only asymmetric signature keys are kept: RSA of 2048 to 8192 bits, EC on
-// P-256, P-384 or P-521, and Ed25519. Any other entry (an "oct" HMAC secret,
+// P-256, P-384 or P-521, and Ed25519 but not of small order (under which
+// anyone can sign). Any other entry (an "oct" HMAC secret,
 // an encryption key, a key with private material, bad parameters, a missing
 // or ambiguous kid) is skipped and logged; it never spoils the other keys,
 // except that an entry with private material also drops the key it exposes,

@@ -421,7 +421,10 @@ func jsonString(s string) json.RawMessage {
 	return b
 }
 
-// checkPublic applies the key-strength policy to a raw public key.
+// checkPublic applies the key-strength policy to a raw public key: an RSA
+// modulus of minRSABits to maxRSABits with a sane exponent, an EC point on
+// a NIST curve, an Ed25519 key of 32 bytes that is not of small order
+// (jwsalg.SmallOrderEd25519).
 func checkPublic(k jwk.Key, pub any) *rejection {
 	switch p := pub.(type) {
 	case *rsa.PublicKey:
@@ -444,6 +447,9 @@ func checkPublic(k jwk.Key, pub any) *rejection {
 	case ed25519.PublicKey:
 		if len(p) != ed25519.PublicKeySize {
 			return warnf("invalid Ed25519 public key length %d", len(p))
+		}
+		if jwsalg.SmallOrderEd25519(p) { // anyone can sign under it
+			return warnf("Ed25519 public key of small order, under which signatures are forged without a private key")
 		}
 	default:
 		return debugf("unsupported key type %T (only RSA, EC P-256/384/521 and Ed25519 sign)", pub)

@@ -1,6 +1,7 @@
 package jwks
 
 import (
+	"bytes"
 	"crypto/ecdsa"
 	"crypto/ed25519"
 	"crypto/elliptic"
@@ -103,6 +104,13 @@ func TestParseJWKS_UnusableKeySkippedOthersKept(t *testing.T) {
 		{"EC private key", jwkJSON(t, otherEC, "ecpriv", "ES256", nil), "private key material", true},
 		{"OKP X25519", jwkJSON(t, xPub, "x25519", "", nil), "unsupported key type", false},
 		{"OKP Ed25519 short x", jwkJSON(t, edPub, "edshort", "", map[string]any{"x": b64([]byte{1, 2, 3})}), "Ed25519 public key length", true},
+		// Keys of small order, under which signatures are forged without
+		// a private key (R = identity, S = 0): a zero-filled placeholder,
+		// the identity, with its sign bit, and a non-canonical identity.
+		{"OKP Ed25519 x all zeros", jwkJSON(t, edPub, "edzero", "EdDSA", map[string]any{"x": b64(make([]byte, 32))}), "small order", true},
+		{"OKP Ed25519 x the identity", jwkJSON(t, edPub, "edone", "Ed25519", map[string]any{"x": b64(append([]byte{1}, make([]byte, 31)...))}), "small order", true},
+		{"OKP Ed25519 x the identity with the sign bit", jwkJSON(t, edPub, "edonesign", "", map[string]any{"x": b64(append(append([]byte{1}, make([]byte, 30)...), 0x80))}), "small order", true},
+		{"OKP Ed25519 x p+1 (the identity, non-canonical)", jwkJSON(t, edPub, "edp1", "", map[string]any{"x": b64(append(append([]byte{0xee}, bytes.Repeat([]byte{0xff}, 30)...), 0x7f))}), "small order", true},
 		{"alg HS256 on an RSA key", jwkJSON(t, &rsaKeys[1].PublicKey, "rsahs", "", map[string]any{"alg": "HS256"}), `alg "HS256"`, true},
 		{"alg none on an RSA key", jwkJSON(t, &rsaKeys[1].PublicKey, "rsanone", "", map[string]any{"alg": "none"}), `alg "none"`, true},
 		{"alg RSA-OAEP (encryption)", jwkJSON(t, &rsaKeys[1].PublicKey, "oaep", "", map[string]any{"alg": "RSA-OAEP"}), `alg "RSA-OAEP"`, true},
