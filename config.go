@@ -4,12 +4,12 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
-	"reflect"
 	"time"
 
 	"google.golang.org/protobuf/reflect/protoreflect"
 
 	"github.com/grpcauth/grpcauth/dpop"
+	"github.com/grpcauth/grpcauth/internal/isnil"
 	grpcauthv1 "github.com/grpcauth/grpcauth/proto/grpcauth/v1"
 	"github.com/grpcauth/grpcauth/verifier"
 )
@@ -274,14 +274,8 @@ func checkNotNilPointers(cfg Config) error {
 		{"LogLevels.Problem", cfg.LogLevels.Problem},
 	}
 	for _, f := range fields {
-		if f.v == nil {
-			continue
-		}
-		switch v := reflect.ValueOf(f.v); v.Kind() {
-		case reflect.Pointer, reflect.Func, reflect.Map, reflect.Slice, reflect.Chan:
-			if v.IsNil() {
-				return fmt.Errorf("grpcauth: Config.%s is a nil %T", f.name, f.v)
-			}
+		if f.v != nil && isnil.Value(f.v) {
+			return fmt.Errorf("grpcauth: Config.%s is a nil %T", f.name, f.v)
 		}
 	}
 	return nil

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 
+	"github.com/grpcauth/grpcauth/internal/isnil"
 	"github.com/grpcauth/grpcauth/internal/jwt"
 	"github.com/grpcauth/grpcauth/verifier"
 )
@@ -59,10 +60,11 @@ func IntrospectJWTsFrom(issuers ...string) CombineOption {
 }
 
 // Combine returns a verifier that sends JWTs to jwt and any other token to
-// opaque (see Combined). Both are required, and every issuer named by
+// opaque (see Combined). Both are required (a nil pointer in jwt is an
+// error too), and every issuer named by
 // IntrospectJWTsFrom must be non-empty.
 func Combine(jwt JWTVerifier, opaque *Verifier, opts ...CombineOption) (*Combined, error) {
-	if jwt == nil || opaque == nil {
+	if isnil.Value(jwt) || opaque == nil { // a nil *verifier.Verifier would panic on the first JWT
 		return nil, fmt.Errorf("introspect: Combine needs a JWT verifier and an introspection Verifier")
 	}
 	c := &Combined{jwt: jwt, opaque: opaque, introspect: make(map[string]bool)}

@@ -176,6 +176,12 @@ func TestCombine_NeedsBothVerifiers(t *testing.T) {
 	if _, err := introspect.Combine(e.jwt, nil); err == nil {
 		t.Fatal("Combine without an introspection verifier")
 	}
+	// A variable never assigned: not == nil as a JWTVerifier, and it
+	// panicked on the first JWT.
+	var unset *verifier.Verifier
+	if _, err := introspect.Combine(unset, e.opaque); err == nil {
+		t.Fatal("Combine with a nil *verifier.Verifier")
+	}
 }
 
 // IntrospectJWTsFrom("") (an unset environment variable, say) would send

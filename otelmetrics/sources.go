@@ -2,8 +2,8 @@ package otelmetrics
 
 import (
 	"fmt"
-	"reflect"
 
+	"github.com/grpcauth/grpcauth/internal/isnil"
 	"github.com/grpcauth/grpcauth/introspect"
 	"github.com/grpcauth/grpcauth/verifier"
 )
@@ -88,16 +88,7 @@ func (ss *sources) add(s Source, required bool) error {
 // isNil reports whether s is nil or a nil value of a kind that can be nil
 // (a nil pointer, or a nil func, map, slice or channel with a Stats method),
 // whose Stats would panic.
-func isNil(s Source) bool {
-	if s == nil {
-		return true
-	}
-	switch v := reflect.ValueOf(s); v.Kind() {
-	case reflect.Pointer, reflect.Func, reflect.Map, reflect.Slice, reflect.Chan:
-		return v.IsNil()
-	}
-	return false
-}
+func isNil(s Source) bool { return isnil.Value(s) }
 
 // claim records that a Source reports issuer's figures, or fails if another
 // one does already.
