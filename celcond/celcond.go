@@ -22,6 +22,11 @@
 //   - request: the request message, typed from the method's input
 //     descriptor, so that a misspelt field fails to compile.
 //
+// Reading subject or client_id is an evaluation error when the token has
+// none (a missing, null or empty sub; no client), as reading a missing
+// claim is: an empty string would equal every unset string field of the
+// request.
+//
 // An expression must type-check to bool: compare a dyn value (a claim)
 // explicitly, e.g. claims.admin == true. Every condition is compiled once,
 // when grpcauth compiles the method's rule (Authenticator.Check at
@@ -1200,12 +1205,12 @@ func (a *activation) ResolveName(name string) (any, bool) {
 		return a.in.Request, a.in.Request != nil
 	case "subject":
 		if a.subject == nil {
-			a.subject = types.String(a.in.Claims.Subject())
+			a.subject = nameOrError(a.in.Claims.Subject(), errNoSubject)
 		}
 		return a.subject, true
 	case "client_id":
 		if a.clientID == nil {
-			a.clientID = types.String(a.in.Claims.ClientID())
+			a.clientID = nameOrError(a.in.Claims.ClientID(), errNoClientID)
 		}
 		return a.clientID, true
 	case "method":
@@ -1235,6 +1240,25 @@ func (a *activation) ResolveName(name string) (any, bool) {
 }
 
 func (a *activation) Parent() interpreter.Activation { return nil }
+
+// Errors for subject and client_id when the token names no one: as empty
+// strings they would equal every unset string field of the request
+// (request.owner == subject admitting a token without sub for an item that
+// names no owner), so reading them fails, as reading a missing claim does.
+var (
+	errNoSubject  = errors.New("the token has no subject (its sub claim is missing, null or empty)")
+	errNoClientID = errors.New("the token names no client (Claims.ClientID is empty)")
+)
+
+// nameOrError returns s as a CEL string, or an error value wrapping
+// errEmpty when s is empty: a new one, as cel-go labels an error value
+// with the node that produced it, in place.
+func nameOrError(s string, errEmpty error) ref.Val {
+	if s == "" {
+		return types.WrapErr(errEmpty)
+	}
+	return types.String(s)
+}
 
 // claimsMap decodes the claims named, or every claim when names is nil,
 // into a map for CEL. A name the token lacks is left out.

@@ -509,3 +509,23 @@ func TestEval_EndedCallStopsAComprehension(t *testing.T) {
 		t.Errorf("no comprehension, cancelled: %v, %v; want true", got, err)
 	}
 }
+
+// A token that names no user or client makes reading subject or client_id
+// an error, as reading a missing claim is, not ”: an empty subject would
+// equal every unset request field. An error absorbed by || still lets the
+// other side decide.
+func TestEval_SubjectAndClientIDOfATokenNamingNoOneAreErrors(t *testing.T) {
+	in := grpcauth.ConditionInput{Claims: claims(t, map[string]any{"sub": "", "scp": "test:admin"}), Request: &authtestv1.OwnRequest{}}
+	for expr, want := range map[string]string{
+		"request.item.owner == subject":   "no subject",
+		"subject == ''":                   "no subject",
+		"client_id == request.item.owner": "names no client",
+	} {
+		if ok, err := compile(t, celcond.Config{}, expr).Eval(context.Background(), in); err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("%s = %v, %v; want an error containing %q", expr, ok, err, want)
+		}
+	}
+	if ok, err := compile(t, celcond.Config{}, "request.item.owner == subject || 'test:admin' in scopes").Eval(context.Background(), in); !ok || err != nil {
+		t.Errorf("an admin without a subject = %v, %v; want true", ok, err)
+	}
+}
