@@ -92,6 +92,11 @@ func TestCondition_UnaryCalls(t *testing.T) {
 		{"claim of another type is unequal (CEL equality)", map[string]any{"tenant": 7}, nil, tenant("acme"), codes.PermissionDenied, grpcauth.ReasonConditionFailed},
 		{"method and client_id", nil, nil, method, codes.OK, ""},
 		{"another client_id", map[string]any{"cid": "client-2"}, nil, method, codes.PermissionDenied, grpcauth.ReasonConditionFailed},
+		// A token that names no user is no owner of an item that names none.
+		{"empty sub: subject is an evaluation error", map[string]any{"sub": ""}, []string{"test:write"}, ownNoItem, codes.PermissionDenied, grpcauth.ReasonConditionError},
+		{"null sub: subject is an evaluation error", map[string]any{"sub": nil}, []string{"test:write"}, ownNoItem, codes.PermissionDenied, grpcauth.ReasonConditionError},
+		{"no sub, but admin", map[string]any{"sub": ""}, []string{"test:write", "test:admin"}, ownNoItem, codes.OK, ""},
+		{"no client: client_id is an evaluation error", map[string]any{"cid": ""}, nil, method, codes.PermissionDenied, grpcauth.ReasonConditionError},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

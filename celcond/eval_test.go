@@ -51,7 +51,7 @@ func TestEval_Variables(t *testing.T) {
 		"tenant": map[string]any{"id": "acme", "tier": 2}, "amr": []string{"pwd", "otp"}, "admin": true})
 	in := grpcauth.ConditionInput{Method: "/authtest.v1.ConditionService/Own", Claims: c,
 		Request: &authtestv1.OwnRequest{Item: &authtestv1.Item{Owner: "alice"}}}
-	for expr, want := range map[string]bool{
+	wantEval(t, in, map[string]bool{
 		"request.item.owner == subject":                         true,
 		"has(request.item) && request.item.owner != ''":         true,
 		"client_id == 'app'":                                    true,
@@ -63,7 +63,14 @@ func TestEval_Variables(t *testing.T) {
 		"claims.admin == true":                                  true,
 		"'missing' in claims":                                   false,
 		"claims.sub == subject":                                 true,
-	} {
+	})
+}
+
+// wantEval evaluates each expression on in and wants its result, without
+// error.
+func wantEval(t *testing.T, in grpcauth.ConditionInput, want map[string]bool) {
+	t.Helper()
+	for expr, want := range want {
 		got, err := compile(t, celcond.Config{}, expr).Eval(context.Background(), in)
 		if err != nil || got != want {
 			t.Errorf("%s = %v, %v; want %v", expr, got, err, want)
@@ -214,9 +221,18 @@ func TestEval_LargeIntegerClaimsKeepTheirValue(t *testing.T) {
 		"neg":   json.Number("-9007199254740993"),
 		"big":   json.Number("18446744073709551615"),
 		"ids":   []any{json.Number("9223372036854775807")},
-		"level": 2, "ratio": 0.5}),
+		"level": 2, "ratio": 0.5,
+		// JSON does not tell integers from other numbers: an issuer may
+		// write one with a fraction or an exponent.
+		"uid2": json.Number("9007199254740993.0"),
+		"sci":  json.Number("9.007199254740993e15"),
+		"e16":  json.Number("1E16"),
+		"neg2": json.Number("-9007199254740993.000"),
+		"big2": json.Number("1.8446744073709551615e19"),
+		"huge": json.Number("1e30"), // beyond uint64: a double
+	}),
 		Request: &authtestv1.OwnRequest{}}
-	for expr, want := range map[string]bool{
+	wantEval(t, in, map[string]bool{
 		"claims.uid == 9007199254740993":                   true,
 		"claims.uid == 9007199254740992":                   false,
 		"claims.uid != 9007199254740994":                   true,
@@ -229,12 +245,18 @@ func TestEval_LargeIntegerClaimsKeepTheirValue(t *testing.T) {
 		"9223372036854775806 in claims.ids":                false,
 		"claims.level == 2.0 && claims.level + 1.0 == 3.0": true, // smaller numbers stay doubles
 		"claims.ratio == 0.5":                              true,
-	} {
-		got, err := compile(t, celcond.Config{}, expr).Eval(context.Background(), in)
-		if err != nil || got != want {
-			t.Errorf("%s = %v, %v; want %v", expr, got, err, want)
-		}
-	}
+		"claims.uid2 == 9007199254740993":                  true,
+		"claims.uid2 == 9007199254740992":                  false,
+		"claims.sci == 9007199254740993":                   true,
+		"claims.sci == 9007199254740992":                   false,
+		"claims.e16 == 10000000000000000":                  true,
+		"claims.e16 == 10000000000000001":                  false,
+		"claims.neg2 == -9007199254740993":                 true,
+		"claims.neg2 == -9007199254740992":                 false,
+		"claims.big2 == 18446744073709551615u":             true,
+		"claims.big2 == 18446744073709551614u":             false,
+		"type(claims.uid2) == int && type(claims.big2) == uint && type(claims.huge) == double": true,
+	})
 }
 
 // TestEval_StringParsesAreChargedByLength: int(), uint(), double(),
@@ -507,5 +529,25 @@ func TestEval_EndedCallStopsAComprehension(t *testing.T) {
 	}
 	if got, err := compile(t, celcond.Config{}, "claims.m.a == 1").Eval(cancelled, in); !got || err != nil {
 		t.Errorf("no comprehension, cancelled: %v, %v; want true", got, err)
+	}
+}
+
+// A token that names no user or client makes reading subject or client_id
+// an error, as reading a missing claim is, not ”: an empty subject would
+// equal every unset request field. An error absorbed by || still lets the
+// other side decide.
+func TestEval_SubjectAndClientIDOfATokenNamingNoOneAreErrors(t *testing.T) {
+	in := grpcauth.ConditionInput{Claims: claims(t, map[string]any{"sub": "", "scp": "test:admin"}), Request: &authtestv1.OwnRequest{}}
+	for expr, want := range map[string]string{
+		"request.item.owner == subject":   "no subject",
+		"subject == ''":                   "no subject",
+		"client_id == request.item.owner": "names no client",
+	} {
+		if ok, err := compile(t, celcond.Config{}, expr).Eval(context.Background(), in); err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("%s = %v, %v; want an error containing %q", expr, ok, err, want)
+		}
+	}
+	if ok, err := compile(t, celcond.Config{}, "request.item.owner == subject || 'test:admin' in scopes").Eval(context.Background(), in); !ok || err != nil {
+		t.Errorf("an admin without a subject = %v, %v; want true", ok, err)
 	}
 }
