@@ -40,7 +40,9 @@ import (
 // answers ErrKeysUnavailable: an introspection endpoint that is down), the
 // stream goes on and is re-verified at the next time RevalidateAt gives: an
 // outage of the authorization server does not cut every stream. Only the
-// token is re-verified; the method's rule is not re-evaluated. Streams are
+// token is re-verified, the one the stream was opened with (read once: a
+// handler that rewrites connectauth's request header in place does not
+// change it); the method's rule is not re-evaluated. Streams are
 // not re-verified when Config.SkipStreamExpiry is set.
 //
 // The timers run on goroutines of their own, where no recovery interceptor
@@ -106,6 +108,11 @@ type streamWatch struct {
 	aim     time.Time // the time recheck was set for, RevalidateAt's answer
 	rv      Revalidator
 	claims  verifier.Claims // as the stream was opened with
+	// token is the access token the stream was opened with, the one
+	// revalidate verifies: read once, as the stream starts, since the
+	// metadata's values may be shared with what the handler can change
+	// (connectauth's come from the request's http.Header).
+	token string
 }
 
 // wallTimer is one of a watch's timers: it calls f once Config.Now has
@@ -304,7 +311,7 @@ func (w *streamWatch) startRevalidation() {
 	if claims.IsZero() || !present || rej != nil {
 		return
 	}
-	w.rv, w.claims = rv, claims
+	w.rv, w.claims, w.token = rv, claims, token
 	w.schedule(rv.RevalidateAt(token, claims))
 }
 
@@ -342,7 +349,7 @@ var errNoClaims = errors.New("grpcauth: the token verifier returned neither clai
 // revalidate verifies the stream's token again, in the timer's goroutine,
 // and ends the stream if it is refused.
 func (w *streamWatch) revalidate() {
-	token, _, _, _ := accessToken(w.ctx) // it was there when the stream opened
+	token := w.token
 	claims, err := w.a.verifier.VerifyAccessToken(w.ctx, token)
 	if w.ctx.Err() != nil {
 		return // the stream ended meanwhile

@@ -118,6 +118,64 @@ func TestConnect_CloseAfterTheCutIsTheCutInTheHandler(t *testing.T) {
 	}
 }
 
+// recording is a grpcauth.Revalidator that passes the stream's opening
+// verification to the verifier it wraps, and sends every later token it is
+// asked to verify (the re-verifications') on tokens.
+type recording struct {
+	grpcauth.TokenVerifier
+	calls  atomic.Int32
+	tokens chan string
+}
+
+func (r *recording) VerifyAccessToken(ctx context.Context, token string) (verifier.Claims, error) {
+	if r.calls.Add(1) > 1 {
+		select {
+		case r.tokens <- token:
+		default:
+		}
+	}
+	return r.TokenVerifier.VerifyAccessToken(ctx, token)
+}
+
+func (r *recording) RevalidateAt(string, verifier.Claims) time.Time { return time.Now() }
+
+// The request's header values are the metadata's, shared: a handler that
+// rewrites its Authorization value in place must not change which token
+// the stream is re-verified with (found in review; it also raced with the
+// re-verification's read). The stream's own token is re-verified.
+func TestConnect_StreamIsReverifiedWithTheTokenItOpenedWith(t *testing.T) {
+	f := newFixture(t)
+	v := &recording{TokenVerifier: issuerVerifier(t, f.iss), tokens: make(chan string, 1)}
+	auth, err := grpcauth.New(grpcauth.Config{Verifier: v, Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	mux := http.NewServeMux()
+	mux.Handle("/authtest.v1.TestService/ClientStream", connect.NewClientStreamHandler("/authtest.v1.TestService/ClientStream",
+		func(_ context.Context, s *connect.ClientStream[authtestv1.ClientStreamRequest]) (*connect.Response[authtestv1.ClientStreamResponse], error) {
+			if vals := s.RequestHeader()["Authorization"]; len(vals) == 1 {
+				vals[0] = "Bearer rewritten-by-the-handler"
+			}
+			for s.Receive() {
+			}
+			return connect.NewResponse(&authtestv1.ClientStreamResponse{}), nil
+		}, connect.WithSchema(method("TestService", "ClientStream")), connect.WithInterceptors(connectauth.NewInterceptor(auth))))
+	srv := serveTLS(t, connectauth.WrapHandler(mux))
+
+	token := f.token(t, "test:write")
+	stream := connect.NewClient[authtestv1.ClientStreamRequest, authtestv1.ClientStreamResponse](srv.Client(), srv.URL+"/authtest.v1.TestService/ClientStream").CallClientStream(t.Context())
+	stream.RequestHeader().Set("Authorization", "Bearer "+token)
+	if err := stream.Send(&authtestv1.ClientStreamRequest{}); err != nil {
+		t.Fatal(err)
+	}
+	if got := <-v.tokens; got != token {
+		t.Errorf("the stream was re-verified with %q, want the token it opened with", got)
+	}
+	if _, err := stream.CloseAndReceive(); err != nil {
+		t.Errorf("stream: %v", err)
+	}
+}
+
 // A stream opened with a JWT whose signing key the issuer then withdraws
 // (a compromised key) is cut at its next re-verification once the
 // verifier's key set has dropped the key, in every protocol: the caller
