@@ -89,6 +89,16 @@ const (
 	// stopTimeout bounds a graceful stop; calls still running then are
 	// cut off.
 	stopTimeout = 10 * time.Second
+	// maxHeaderBytes bounds the headers of one request on every port: the
+	// metadata of a gRPC call (grpc-go's default is 16 MiB) and an HTTP
+	// request's headers (net/http's, 1 MiB). A call to a public stream
+	// (health's Watch, reflection) needs no token, and its metadata lives
+	// as long as the stream: unbounded, any caller could make the server
+	// hold 16 MiB per stream.
+	maxHeaderBytes = 64 << 10
+	// maxConcurrentStreams bounds the calls one gRPC connection may have
+	// open at a time (grpc-go's default: no bound).
+	maxConcurrentStreams = 100
 )
 
 func main() {
@@ -230,6 +240,8 @@ func newServer(v *verifier.Verifier, issuer, audience string, log *slog.Logger, 
 	}
 	s := &server{
 		grpc: grpc.NewServer(
+			grpc.MaxHeaderListSize(maxHeaderBytes),
+			grpc.MaxConcurrentStreams(maxConcurrentStreams),
 			grpc.ChainUnaryInterceptor(auth.UnaryServerInterceptor()),
 			grpc.ChainStreamInterceptor(auth.StreamServerInterceptor()),
 		),

@@ -31,6 +31,20 @@ func policyEnv(t *testing.T) (*grpcauthtest.Issuer, itemsv1.ItemServiceClient) {
 // policyEnvLog is policyEnv with the server logging to log.
 func policyEnvLog(t *testing.T, log *slog.Logger) (*grpcauthtest.Issuer, itemsv1.ItemServiceClient) {
 	t.Helper()
+	iss, addr := serveInProcess(t, log)
+	conn, err := grpc.NewClient(addr, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { conn.Close() })
+	return iss, itemsv1.NewItemServiceClient(conn)
+}
+
+// serveInProcess serves the example's gRPC server (newServer) on a
+// loopback port with a test issuer until the test ends, and returns the
+// issuer and the port's address.
+func serveInProcess(t *testing.T, log *slog.Logger) (*grpcauthtest.Issuer, string) {
+	t.Helper()
 	iss := grpcauthtest.NewIssuer(t, grpcauthtest.Config{})
 	v, err := verifier.New(t.Context(), verifier.Config{Issuer: iss.URL(), Audiences: []string{iss.Audience()}})
 	if err != nil {
@@ -48,18 +62,13 @@ func policyEnvLog(t *testing.T, log *slog.Logger) (*grpcauthtest.Issuer, itemsv1
 	ctx, cancel := context.WithCancel(context.Background())
 	served := make(chan error, 1)
 	go func() { served <- s.serve(ctx, ln, log) }()
-	conn, err := grpc.NewClient(ln.Addr().String(), grpc.WithTransportCredentials(insecure.NewCredentials()))
-	if err != nil {
-		t.Fatal(err)
-	}
 	t.Cleanup(func() {
-		conn.Close()
 		cancel()
 		if err := <-served; err != nil {
 			t.Error(err)
 		}
 	})
-	return iss, itemsv1.NewItemServiceClient(conn)
+	return iss, ln.Addr().String()
 }
 
 // as returns a context carrying a token for sub with scopes and opts.
