@@ -177,7 +177,7 @@ func (h *h2Conn) readFrame(hdr []byte) ([]byte, error) {
 // MiB, which a caller without a token could keep on the server for as
 // long as a public stream (health's Watch) stays open.
 func TestServer_MetadataBeyondTheHeaderLimitIsRefused(t *testing.T) {
-	_, addr := serveInProcess(t, slog.New(slog.DiscardHandler))
+	_, addr, _ := serveInProcess(t, slog.New(slog.DiscardHandler))
 	h := dialH2(t, addr)
 	padding := func(kib int) []string { // kib values of 1 KiB each
 		var md []string
@@ -201,7 +201,7 @@ func TestServer_MetadataBeyondTheHeaderLimitIsRefused(t *testing.T) {
 // (REFUSED_STREAM), so a caller without a token cannot open any number of
 // public streams on it.
 func TestServer_OpenStreamsPerConnectionAreBounded(t *testing.T) {
-	_, addr := serveInProcess(t, slog.New(slog.DiscardHandler))
+	_, addr, _ := serveInProcess(t, slog.New(slog.DiscardHandler))
 	h := dialH2(t, addr)
 	var ids []uint32
 	for i := range maxConcurrentStreams + 1 {

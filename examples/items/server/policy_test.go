@@ -31,7 +31,7 @@ func policyEnv(t *testing.T) (*grpcauthtest.Issuer, itemsv1.ItemServiceClient) {
 // policyEnvLog is policyEnv with the server logging to log.
 func policyEnvLog(t *testing.T, log *slog.Logger) (*grpcauthtest.Issuer, itemsv1.ItemServiceClient) {
 	t.Helper()
-	iss, addr := serveInProcess(t, log)
+	iss, addr, _ := serveInProcess(t, log)
 	conn, err := grpc.NewClient(addr, grpc.WithTransportCredentials(insecure.NewCredentials()))
 	if err != nil {
 		t.Fatal(err)
@@ -41,11 +41,12 @@ func policyEnvLog(t *testing.T, log *slog.Logger) (*grpcauthtest.Issuer, itemsv1
 }
 
 // serveInProcess serves the example's gRPC server (newServer) on a
-// loopback port with a test issuer until the test ends, and returns the
-// issuer and the port's address.
-func serveInProcess(t *testing.T, log *slog.Logger) (*grpcauthtest.Issuer, string) {
+// loopback port with a test issuer until the test ends or stop is called,
+// and returns the issuer, the port's address and stop, which shuts the
+// server down as SIGTERM does and returns serve's error.
+func serveInProcess(t *testing.T, log *slog.Logger) (iss *grpcauthtest.Issuer, addr string, stop func() error) {
 	t.Helper()
-	iss := grpcauthtest.NewIssuer(t, grpcauthtest.Config{})
+	iss = grpcauthtest.NewIssuer(t, grpcauthtest.Config{})
 	v, err := verifier.New(t.Context(), verifier.Config{Issuer: iss.URL(), Audiences: []string{iss.Audience()}})
 	if err != nil {
 		t.Fatal(err)
@@ -62,13 +63,16 @@ func serveInProcess(t *testing.T, log *slog.Logger) (*grpcauthtest.Issuer, strin
 	ctx, cancel := context.WithCancel(context.Background())
 	served := make(chan error, 1)
 	go func() { served <- s.serve(ctx, ln, log) }()
-	t.Cleanup(func() {
+	stop = sync.OnceValue(func() error {
 		cancel()
-		if err := <-served; err != nil {
+		return <-served
+	})
+	t.Cleanup(func() {
+		if err := stop(); err != nil {
 			t.Error(err)
 		}
 	})
-	return iss, ln.Addr().String()
+	return iss, ln.Addr().String(), stop
 }
 
 // as returns a context carrying a token for sub with scopes and opts.
