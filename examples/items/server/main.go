@@ -70,9 +70,11 @@ import (
 	"time"
 
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/health"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 	"google.golang.org/grpc/reflection"
+	"google.golang.org/grpc/status"
 
 	"github.com/grpcauth/grpcauth"
 	"github.com/grpcauth/grpcauth/celcond"
@@ -89,6 +91,16 @@ const (
 	// stopTimeout bounds a graceful stop; calls still running then are
 	// cut off.
 	stopTimeout = 10 * time.Second
+	// maxHeaderBytes bounds the headers of one request on every port: the
+	// metadata of a gRPC call (grpc-go's default is 16 MiB) and an HTTP
+	// request's headers (net/http's, 1 MiB). A call to a public stream
+	// (health's Watch, reflection) needs no token, and its metadata lives
+	// as long as the stream: unbounded, any caller could make the server
+	// hold 16 MiB per stream.
+	maxHeaderBytes = 64 << 10
+	// maxConcurrentStreams bounds the calls one gRPC connection may have
+	// open at a time (grpc-go's default: no bound).
+	maxConcurrentStreams = 100
 )
 
 func main() {
@@ -203,7 +215,8 @@ func run(ctx context.Context, cfg config, out io.Writer, log *slog.Logger) error
 type server struct {
 	grpc   *grpc.Server
 	health *health.Server
-	// stopping is closed when shutdown begins; it ends WatchItems streams.
+	// stopping is closed when shutdown begins; it ends WatchItems and
+	// health Watch streams.
 	stopping chan struct{}
 }
 
@@ -230,6 +243,8 @@ func newServer(v *verifier.Verifier, issuer, audience string, log *slog.Logger, 
 	}
 	s := &server{
 		grpc: grpc.NewServer(
+			grpc.MaxHeaderListSize(maxHeaderBytes),
+			grpc.MaxConcurrentStreams(maxConcurrentStreams),
 			grpc.ChainUnaryInterceptor(auth.UnaryServerInterceptor()),
 			grpc.ChainStreamInterceptor(auth.StreamServerInterceptor()),
 		),
@@ -245,7 +260,7 @@ func newServer(v *verifier.Verifier, issuer, audience string, log *slog.Logger, 
 	items := &service{store: st, stopping: s.stopping, log: log}
 	itemsv1.RegisterItemServiceServer(s.grpc, items)
 	s.health.SetServingStatus(itemsv1.ItemService_ServiceDesc.ServiceName, healthpb.HealthCheckResponse_SERVING)
-	healthpb.RegisterHealthServer(s.grpc, s.health)
+	healthpb.RegisterHealthServer(s.grpc, healthService{s.health, s.stopping})
 	reflection.Register(s.grpc)
 
 	// The start-up check: a method without a usable rule is denied to
@@ -270,8 +285,8 @@ func newServer(v *verifier.Verifier, issuer, audience string, log *slog.Logger, 
 }
 
 // serve serves on ln until ctx ends, then stops gracefully: health turns
-// NOT_SERVING, WatchItems streams end, and running calls get stopTimeout
-// to finish before they are cut off.
+// NOT_SERVING, WatchItems and health Watch streams end, and running calls
+// get stopTimeout to finish before they are cut off.
 func (s *server) serve(ctx context.Context, ln net.Listener, log *slog.Logger) error {
 	served := make(chan error, 1)
 	go func() { served <- s.grpc.Serve(ln) }()
@@ -301,3 +316,44 @@ func (s *server) serve(ctx context.Context, ln net.Listener, log *slog.Logger) e
 	<-served
 	return nil
 }
+
+// healthService is the health service, whose Watch streams end when the
+// server begins to shut down. grpc-go's health.Server ends them only with
+// the connection, so one open Watch (a client with gRPC's client-side
+// health checking, or any caller: the service needs no token) would hold
+// every graceful stop for all of stopTimeout, then cut the calls still
+// running.
+type healthService struct {
+	*health.Server
+	stopping <-chan struct{}
+}
+
+// Watch is health.Server's Watch until shutdown begins; it then ends with
+// Unavailable, as WatchItems does.
+func (h healthService) Watch(req *healthpb.HealthCheckRequest, stream grpc.ServerStreamingServer[healthpb.HealthCheckResponse]) error {
+	ctx, cancel := context.WithCancel(stream.Context())
+	defer cancel()
+	go func() {
+		select {
+		case <-h.stopping:
+			cancel()
+		case <-ctx.Done():
+		}
+	}()
+	err := h.Server.Watch(req, watchStream{stream, ctx})
+	select {
+	case <-h.stopping:
+		return status.Error(codes.Unavailable, "server is shutting down")
+	default:
+		return err
+	}
+}
+
+// watchStream is a Watch stream with the context healthService.Watch
+// cancels at shutdown.
+type watchStream struct {
+	grpc.ServerStreamingServer[healthpb.HealthCheckResponse]
+	ctx context.Context
+}
+
+func (s watchStream) Context() context.Context { return s.ctx }

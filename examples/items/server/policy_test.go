@@ -31,7 +31,22 @@ func policyEnv(t *testing.T) (*grpcauthtest.Issuer, itemsv1.ItemServiceClient) {
 // policyEnvLog is policyEnv with the server logging to log.
 func policyEnvLog(t *testing.T, log *slog.Logger) (*grpcauthtest.Issuer, itemsv1.ItemServiceClient) {
 	t.Helper()
-	iss := grpcauthtest.NewIssuer(t, grpcauthtest.Config{})
+	iss, addr, _ := serveInProcess(t, log)
+	conn, err := grpc.NewClient(addr, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { conn.Close() })
+	return iss, itemsv1.NewItemServiceClient(conn)
+}
+
+// serveInProcess serves the example's gRPC server (newServer) on a
+// loopback port with a test issuer until the test ends or stop is called,
+// and returns the issuer, the port's address and stop, which shuts the
+// server down as SIGTERM does and returns serve's error.
+func serveInProcess(t *testing.T, log *slog.Logger) (iss *grpcauthtest.Issuer, addr string, stop func() error) {
+	t.Helper()
+	iss = grpcauthtest.NewIssuer(t, grpcauthtest.Config{})
 	v, err := verifier.New(t.Context(), verifier.Config{Issuer: iss.URL(), Audiences: []string{iss.Audience()}})
 	if err != nil {
 		t.Fatal(err)
@@ -48,18 +63,16 @@ func policyEnvLog(t *testing.T, log *slog.Logger) (*grpcauthtest.Issuer, itemsv1
 	ctx, cancel := context.WithCancel(context.Background())
 	served := make(chan error, 1)
 	go func() { served <- s.serve(ctx, ln, log) }()
-	conn, err := grpc.NewClient(ln.Addr().String(), grpc.WithTransportCredentials(insecure.NewCredentials()))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		conn.Close()
+	stop = sync.OnceValue(func() error {
 		cancel()
-		if err := <-served; err != nil {
+		return <-served
+	})
+	t.Cleanup(func() {
+		if err := stop(); err != nil {
 			t.Error(err)
 		}
 	})
-	return iss, itemsv1.NewItemServiceClient(conn)
+	return iss, ln.Addr().String(), stop
 }
 
 // as returns a context carrying a token for sub with scopes and opts.

@@ -235,7 +235,7 @@ func (t httpTimeouts) server(h http.Handler) *http.Server {
 		ReadTimeout:       t.request,
 		WriteTimeout:      t.write,
 		IdleTimeout:       t.idle,
-		MaxHeaderBytes:    64 << 10,
+		MaxHeaderBytes:    maxHeaderBytes,
 	}
 }
 
