@@ -669,14 +669,23 @@ func TestNew_RejectsBadConfigs(t *testing.T) {
 
 // An Endpoint that does not parse is refused with an error that does not
 // repeat it: its userinfo or query may hold a secret, and New's error is
-// usually logged. (url.Parse's own error quotes the whole string.)
+// usually logged. (url.Parse's own error quotes the whole string, and,
+// when a "?", "#" or "/" in the password ends the authority early, the
+// password's start as an invalid port.)
 func TestNew_UnparsableEndpointIsNotRepeatedInTheError(t *testing.T) {
-	_, err := introspect.New(introspect.Config{
-		Endpoint: "https://rs:hunter2@example.okta.com/oauth2/v1/intro%zzspect?key=hunter2",
-		Issuer:   "https://example.okta.com", ClientID: "c", ClientSecret: "s", Audiences: []string{"api"},
-	})
-	if err == nil || !strings.Contains(err.Error(), "Endpoint: invalid URL") || strings.Contains(err.Error(), "hunter2") {
-		t.Fatalf("New = %v, want an invalid-URL error without the URL's secrets", err)
+	for _, endpoint := range []string{
+		"https://rs:hunter2@example.okta.com/oauth2/v1/intro%zzspect?key=hunter2",
+		"https://rs:hunter2?x@example.okta.com/oauth2/v1/introspect",
+		"https://rs:hunter2#x@example.okta.com/oauth2/v1/introspect",
+		"https://rs:hunter2/x@example.okta.com/oauth2/v1/introspect",
+	} {
+		_, err := introspect.New(introspect.Config{
+			Endpoint: endpoint,
+			Issuer:   "https://example.okta.com", ClientID: "c", ClientSecret: "s", Audiences: []string{"api"},
+		})
+		if err == nil || !strings.Contains(err.Error(), "Endpoint: invalid URL") || strings.Contains(err.Error(), "hunter") {
+			t.Errorf("New(%q) = %v, want an invalid-URL error without the URL's secrets", endpoint, err)
+		}
 	}
 }
 

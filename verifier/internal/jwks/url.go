@@ -20,12 +20,13 @@ func CheckURL(raw string) error {
 	return checkURL(u)
 }
 
-// parseURL is url.Parse with an error that does not quote raw: its query or
-// userinfo may hold a secret, and the error reaches logs.
+// parseURL is url.Parse with an error that does not quote raw
+// (endpoint.Parse): its query or userinfo may hold a secret, and the error
+// reaches logs.
 func parseURL(raw string) (*url.URL, error) {
-	u, err := url.Parse(raw)
+	u, err := endpoint.Parse(raw)
 	if err != nil {
-		return nil, fmt.Errorf("jwks: invalid URL: %w", endpoint.WithoutURL(err))
+		return nil, fmt.Errorf("jwks: invalid URL: %w", err)
 	}
 	return u, nil
 }
