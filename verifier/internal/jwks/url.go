@@ -50,6 +50,11 @@ func redact(u *url.URL) string {
 	return endpoint.Clip(c.String(), maxLoggedURL)
 }
 
+// RedactString returns raw, a URL as configured, without query, fragment
+// or userinfo, clipped, for logs and errors; an unparsable string is
+// replaced by "<invalid URL>".
+func RedactString(raw string) string { return redactString(raw) }
+
 // redactString is redact for a URL string; an unparsable string is replaced.
 func redactString(raw string) string {
 	u, err := url.Parse(raw)
