@@ -3,6 +3,7 @@ package grpcauth
 import (
 	"bytes"
 	"context"
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -198,3 +199,85 @@ func TestInterceptor_VerifierReturningNoClaimsIsRejected(t *testing.T) {
 	_, err := callUnary(a, bearerCtx("tok"), mAuth)
 	checkStatus(t, err, codes.Unauthenticated, ReasonTokenInvalid)
 }
+
+// No token, DPoP proof or Basic credential a caller sends reaches the
+// decision log (with the verifier's Debug records), Decision.Err, the
+// status message and details, or the response metadata, whatever the
+// refusal: a token whose signature (or whole text) carries a marker, one
+// the verifier refuses for its size, a Basic password, and proofs refused
+// for each reason a valid-looking proof can have (replayed, another key,
+// another token's ath, no nonce where one is required).
+func TestLog_TokensProofsAndCredentialsNeverReachLogsErrorsOrStatus(t *testing.T) {
+	const marker = "MARKERq7zx"
+	var mu sync.Mutex // guards logs (the verifier logs from its own goroutine too) and errs
+	var logs bytes.Buffer
+	var errs []string
+	h := slog.NewTextHandler(writerFunc(func(p []byte) (int, error) {
+		mu.Lock()
+		defer mu.Unlock()
+		return logs.Write(p)
+	}), &slog.HandlerOptions{Level: slog.LevelDebug})
+	d := newDPoPEnv(t, func(c *Config, v *verifier.Config) {
+		c.Logger, v.Logger = slog.New(h), slog.New(h)
+		c.OnDecision = func(_ context.Context, d Decision) {
+			mu.Lock()
+			defer mu.Unlock()
+			if d.Err != nil {
+				errs = append(errs, d.Err.Error())
+			}
+		}
+	})
+	var outs []string
+	call := func(ctx context.Context, method string) {
+		err, header, trailer := d.callUnaryMD(ctx, method)
+		if err == nil {
+			t.Fatalf("%s: call admitted", method)
+		}
+		outs = append(outs, fmt.Sprint(status.Convert(err).Proto(), header, trailer))
+	}
+	good := d.bound
+	dot := strings.LastIndexByte(good, '.')
+	secrets := []string{marker, good[dot+1:]}
+	forged := good[:dot+1] + marker + good[dot+1+len(marker):]
+	for _, auth := range []string{
+		"Bearer " + marker, "Bearer " + forged, "DPoP " + forged, "Bearer " + marker + "." + marker + "." + marker,
+		"Bearer " + strings.Repeat(marker, 8000), // over MaxTokenSize
+		"Basic " + base64.StdEncoding.EncodeToString([]byte("user:"+marker)), marker,
+	} {
+		call(withAuth(t.Context(), auth), mAuth)
+		call(withAuth(t.Context(), auth), mInherited)
+	}
+	other := newDPoPKey(t, "ES256")
+	replayed := d.proof(t, d.key, mAuth, good, grpcauthtest.ProofOptions{})
+	if err, _, _ := d.callUnaryMD(dpopCtx(t.Context(), "DPoP "+good, replayed), mAuth); err != nil {
+		t.Fatalf("first use of a proof: %v", err)
+	}
+	for _, p := range []string{
+		replayed,
+		d.proof(t, other, mAuth, good, grpcauthtest.ProofOptions{}),
+		d.proof(t, d.key, mAuth, forged, grpcauthtest.ProofOptions{}),
+		d.proof(t, d.key, mAuth, good, grpcauthtest.ProofOptions{Claims: map[string]any{"jti": marker}, IssuedAt: t0.Add(-time.Hour)}),
+	} {
+		secrets = append(secrets, p[strings.LastIndexByte(p, '.')+1:])
+		call(dpopCtx(t.Context(), "DPoP "+good, p), mAuth)
+	}
+	mu.Lock()
+	outs = append(append(outs, errs...), logs.String())
+	mu.Unlock()
+	for _, out := range outs {
+		for _, s := range secrets {
+			// Any 10 bytes of it: a prefix or a suffix is a leak too.
+			for i := 0; i+len(marker) <= len(s); i++ {
+				if strings.Contains(out, s[i:i+len(marker)]) {
+					t.Errorf("%.20s… reached the log, an error or a status: %.500s", s, out)
+					break
+				}
+			}
+		}
+	}
+}
+
+// writerFunc is an io.Writer made of a function.
+type writerFunc func([]byte) (int, error)
+
+func (f writerFunc) Write(p []byte) (int, error) { return f(p) }

@@ -181,7 +181,7 @@ func parseOrigin(s string) (string, error) {
 		return "", fmt.Errorf("%q is not an origin: want scheme://host[:port]", redact.UserInfo(s))
 	}
 	if (u.Path != "" && u.Path != "/") || u.RawQuery != "" || u.ForceQuery || u.Fragment != "" || strings.HasSuffix(s, "#") {
-		return "", fmt.Errorf("%q: an origin has no path, query or fragment", s)
+		return "", fmt.Errorf("%q: an origin has no path, query or fragment", redact.UserInfo(s))
 	}
 	if strings.Contains(u.Host, "*") {
 		return "", fmt.Errorf("%q: an origin has no wildcard: list each origin whose pages may call the service", s)

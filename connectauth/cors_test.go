@@ -253,7 +253,10 @@ func TestCORS_OriginsNoBrowserSendsAreRefusedOrLogged(t *testing.T) {
 // hold a password, which must not reach the server's log.
 func TestCORS_RefusedOriginsUserInfoIsNeitherReturnedNorLogged(t *testing.T) {
 	for _, origin := range []string{"https://alice:hunter2@app.example.com", "https://hunter2@app.example.com/", "https://alice:hunter2@app.example.com/path",
-		"https://alice:hunter2 @app.example.com", "alice:hunter2@app.example.com", "alice:hunter2@app.example.com//x"} {
+		"https://alice:hunter2 @app.example.com", "alice:hunter2@app.example.com", "alice:hunter2@app.example.com//x",
+		// A "?", "#" or "/" in the password ends the authority early: the
+		// origin does not parse, or parses with the password in its path.
+		"https://alice:hunter2?x@app.example.com", "https://alice:hunter2#x@app.example.com", "https://alice:1234/hunter2@app.example.com"} {
 		_, err := connectauth.NewCORS(http.NotFoundHandler(), connectauth.CORSConfig{Origins: []string{origin}})
 		if err == nil || strings.Contains(err.Error(), "hunter2") || !strings.Contains(err.Error(), "app.example.com") {
 			t.Errorf("NewCORS(%q): %v, want an error naming the host without the user info", origin, err)

@@ -48,7 +48,7 @@ func parseOrigin(s string) (origin, error) {
 	}
 	u, _ := url.Parse(s) // parsed above
 	if path != "/" || u.RawQuery != "" || u.ForceQuery || u.Fragment != "" || strings.HasSuffix(s, "#") {
-		return origin{}, fmt.Errorf("%q: an origin has no path, query or fragment", s)
+		return origin{}, fmt.Errorf("%q: an origin has no path, query or fragment", redact.UserInfo(s))
 	}
 	if strings.Contains(o.host, "*") { // a URI's host may hold "*" (a sub-delim), which no client would sign
 		return origin{}, fmt.Errorf("%q: an origin names one host; wildcards are not supported", s)

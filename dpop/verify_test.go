@@ -409,7 +409,10 @@ func TestNewVerifier_RefusesUnsafeConfig(t *testing.T) {
 // An origin with user info is refused without repeating it: the error
 // grpcauth.New returns is logged, and must not carry a password.
 func TestNewVerifier_RefusedOriginsUserInfoIsNotRepeated(t *testing.T) {
-	for _, origin := range []string{"https://alice:hunter2@app.example.com", "https://alice:hunter2@app.example.com/", "alice:hunter2@app.example.com"} {
+	for _, origin := range []string{"https://alice:hunter2@app.example.com", "https://alice:hunter2@app.example.com/", "alice:hunter2@app.example.com",
+		// A "?", "#" or "/" in the password ends the authority early: the
+		// URL does not parse, or parses with the password in its path.
+		"https://alice:hunter2?x@app.example.com", "https://alice:hunter2#x@app.example.com", "https://alice:1234/hunter2@app.example.com"} {
 		_, err := dpop.NewVerifier(dpop.Config{Origins: []string{origin}})
 		if err == nil {
 			t.Fatalf("%q: accepted", origin)

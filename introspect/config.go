@@ -6,7 +6,6 @@ import (
 	"log/slog"
 	"math"
 	"net/http"
-	"net/url"
 	"slices"
 	"time"
 
@@ -396,10 +395,10 @@ func checkURL(raw string) error {
 	if raw == "" {
 		return errors.New("required")
 	}
-	u, err := url.Parse(raw)
+	u, err := endpoint.Parse(raw)
 	if err != nil {
 		// Not the URL itself: its userinfo or query may hold a secret.
-		return fmt.Errorf("invalid URL: %w", endpoint.WithoutURL(err))
+		return fmt.Errorf("invalid URL: %w", err)
 	}
 	return endpoint.Check(u)
 }

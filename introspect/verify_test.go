@@ -6,11 +6,13 @@ import (
 	"context"
 	"encoding/base64"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -669,14 +671,23 @@ func TestNew_RejectsBadConfigs(t *testing.T) {
 
 // An Endpoint that does not parse is refused with an error that does not
 // repeat it: its userinfo or query may hold a secret, and New's error is
-// usually logged. (url.Parse's own error quotes the whole string.)
+// usually logged. (url.Parse's own error quotes the whole string, and,
+// when a "?", "#" or "/" in the password ends the authority early, the
+// password's start as an invalid port.)
 func TestNew_UnparsableEndpointIsNotRepeatedInTheError(t *testing.T) {
-	_, err := introspect.New(introspect.Config{
-		Endpoint: "https://rs:hunter2@example.okta.com/oauth2/v1/intro%zzspect?key=hunter2",
-		Issuer:   "https://example.okta.com", ClientID: "c", ClientSecret: "s", Audiences: []string{"api"},
-	})
-	if err == nil || !strings.Contains(err.Error(), "Endpoint: invalid URL") || strings.Contains(err.Error(), "hunter2") {
-		t.Fatalf("New = %v, want an invalid-URL error without the URL's secrets", err)
+	for _, endpoint := range []string{
+		"https://rs:hunter2@example.okta.com/oauth2/v1/intro%zzspect?key=hunter2",
+		"https://rs:hunter2?x@example.okta.com/oauth2/v1/introspect",
+		"https://rs:hunter2#x@example.okta.com/oauth2/v1/introspect",
+		"https://rs:hunter2/x@example.okta.com/oauth2/v1/introspect",
+	} {
+		_, err := introspect.New(introspect.Config{
+			Endpoint: endpoint,
+			Issuer:   "https://example.okta.com", ClientID: "c", ClientSecret: "s", Audiences: []string{"api"},
+		})
+		if err == nil || !strings.Contains(err.Error(), "Endpoint: invalid URL") || strings.Contains(err.Error(), "hunter") {
+			t.Errorf("New(%q) = %v, want an invalid-URL error without the URL's secrets", endpoint, err)
+		}
 	}
 }
 
@@ -969,5 +980,61 @@ func TestVerify_ChangingARefusalsErrorChangesNoOtherCallers(t *testing.T) {
 			t.Fatalf("round %d: %v, want expired at %v", round, err, want)
 		}
 		expired.Expiry = time.Time{}
+	}
+}
+
+// Neither the token nor the client secret reaches the log or the error of
+// a refusal, whatever the endpoint answers: even an endpoint that echoes
+// the request, in the body of an error, of a redirect's Location, or as
+// the value of claims of the wrong type (which the error does describe).
+func TestVerify_TokenAndClientSecretNeverReachLogsOrErrors(t *testing.T) {
+	const token, secret = "TOKENmarker0123456789", "SECRETmarker9876543210"
+	echo := func(r *http.Request) string {
+		b, _ := io.ReadAll(r.Body)
+		return string(b) + " " + r.Header.Get("Authorization")
+	}
+	answers := map[string]http.HandlerFunc{
+		"refused credentials": func(w http.ResponseWriter, r *http.Request) { http.Error(w, echo(r), http.StatusUnauthorized) },
+		"server error":        func(w http.ResponseWriter, r *http.Request) { http.Error(w, echo(r), http.StatusInternalServerError) },
+		"redirect": func(w http.ResponseWriter, r *http.Request) {
+			http.Redirect(w, r, "/elsewhere?"+echo(r), http.StatusFound)
+		},
+		"not JSON": func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Content-Type", "application/json")
+			_, _ = io.WriteString(w, echo(r))
+		},
+		"claims of the wrong type": func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Content-Type", "application/json")
+			v := strconv.Quote(echo(r))
+			_, _ = io.WriteString(w, `{"active":true,"iss":`+v+`,"aud":[1,`+v+`],"exp":`+v+`,"scope":[`+v+`],"client_id":{"x":`+v+`}}`)
+		},
+		"another issuer": func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Content-Type", "application/json")
+			_, _ = io.WriteString(w, `{"active":true,"iss":`+strconv.Quote(echo(r))+`,"exp":99999999999}`)
+		},
+	}
+	for name, h := range answers {
+		for _, method := range []introspect.AuthMethod{introspect.ClientSecretBasic, introspect.ClientSecretPost} {
+			t.Run(fmt.Sprint(name, "/", method), func(t *testing.T) {
+				srv := httptest.NewServer(h)
+				defer srv.Close()
+				logs := &syncBuffer{}
+				v := newVerifier(t, introspect.Config{Endpoint: srv.URL, Issuer: "https://issuer.example", ClientID: "rs",
+					ClientSecret: secret, AuthMethod: method, Audiences: []string{"a"},
+					Logger: slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))})
+				_, err := v.VerifyAccessToken(context.Background(), token)
+				if err == nil {
+					t.Fatal("accepted")
+				}
+				basic := base64.StdEncoding.EncodeToString([]byte("rs:" + secret))
+				for _, out := range []string{err.Error(), logs.String()} {
+					for _, s := range []string{"TOKENmarker", "SECRETmarker", basic[:12]} {
+						if strings.Contains(out, s) {
+							t.Errorf("%q reached the error or the log: %s", s, out)
+						}
+					}
+				}
+			})
+		}
 	}
 }

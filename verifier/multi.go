@@ -8,6 +8,7 @@ import (
 	"sync/atomic"
 
 	"github.com/grpcauth/grpcauth/internal/jwt"
+	"github.com/grpcauth/grpcauth/verifier/internal/jwks"
 )
 
 // MultiVerifier verifies access tokens from several issuers: the tenants of
@@ -60,7 +61,8 @@ func NewMulti(ctx context.Context, cfgs ...Config) (*MultiVerifier, error) {
 		v, err := New(ctx, cfg)
 		if err != nil {
 			m.closeAll()
-			return nil, fmt.Errorf("verifier: config %d (issuer %q): %w", i, cfg.Issuer, err)
+			// The issuer without userinfo or query, where a URL may hold a secret.
+			return nil, fmt.Errorf("verifier: config %d (issuer %q): %w", i, jwks.RedactString(cfg.Issuer), err)
 		}
 		m.byIssuer[cfg.Issuer] = v
 		m.list = append(m.list, v)

@@ -252,6 +252,22 @@ func TestMulti_ConstructorRejectsBadConfigs(t *testing.T) {
 	// goleak check would report their refresh goroutines.
 }
 
+// An invalid Config's error names its issuer without what a URL may hide
+// a secret in: its userinfo and query. Such an error is usually logged at
+// start-up.
+func TestMulti_InvalidIssuerIsNamedWithoutItsSecrets(t *testing.T) {
+	for _, issuer := range []string{
+		"https://rs:hunter2@idp.example/oauth2/default",
+		"https://idp.example/oauth2/default?key=hunter2",
+		"https://rs:hunter2?x@idp.example/oauth2/default",
+	} {
+		m, err := verifier.NewMulti(context.Background(), verifier.Config{Issuer: issuer, Audiences: []string{"api"}})
+		if err == nil || m != nil || !strings.Contains(err.Error(), "config 0") || strings.Contains(err.Error(), "hunter") {
+			t.Errorf("NewMulti(Issuer %q) = %v, want an error naming config 0 without the URL's secrets", issuer, err)
+		}
+	}
+}
+
 func TestMulti_ReadyNamesTheIssuerWithoutKeysWhileOthersVerify(t *testing.T) {
 	clk := newClock()
 	a := grpcauthtest.NewIssuer(t, grpcauthtest.Config{Path: "/up", Now: clk.Now})

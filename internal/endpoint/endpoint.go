@@ -181,6 +181,24 @@ func WithoutURL(err error) error {
 	return err
 }
 
+// Parse is url.Parse with an error that repeats nothing of raw, whose
+// userinfo or query may hold a secret the operator configured: not the URL
+// (WithoutURL), nor the part of it that three of url.Parse's errors quote
+// (a port, a percent-escape, a character of the host), replaced by "…". A
+// "?", "#" or "/" in a password ends the authority early, so what
+// url.Parse reports as an invalid port is the start of the password.
+func Parse(raw string) (*url.URL, error) {
+	u, err := url.Parse(raw)
+	if err != nil {
+		msg := WithoutURL(err).Error()
+		if i, j := strings.IndexByte(msg, '"'), strings.LastIndexByte(msg, '"'); i < j {
+			msg = msg[:i+1] + "…" + msg[j:]
+		}
+		return nil, errors.New(msg)
+	}
+	return u, nil
+}
+
 // MaxErrorText bounds the text of a failure that ClipError lets into a log
 // line or an error.
 const MaxErrorText = 1024

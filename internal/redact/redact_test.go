@@ -10,8 +10,14 @@ func TestUserInfo(t *testing.T) {
 		{"https://a@b:c@app.example.com", "https://…@app.example.com"},
 		{"alice:hunter2@app.example.com", "…@app.example.com"},
 		{"alice:hunter2@app.example.com//x", "…@app.example.com//x"},
-		{"https://app.example.com/@notuserinfo", "https://app.example.com/@notuserinfo"},
-		{"https://app.example.com?x=@y", "https://app.example.com?x=@y"},
+		// A "/", "?" or "#" in the password ends the authority early.
+		{"https://alice:hunter2?x@app.example.com", "https://…@app.example.com"},
+		{"https://alice:hunter2#x@app.example.com", "https://…@app.example.com"},
+		{"https://alice:1234/hunter2@app.example.com", "https://…@app.example.com"},
+		// So an "@" past the authority is taken for the user info's end.
+		{"https://app.example.com/@notuserinfo", "https://…@notuserinfo"},
+		{"https://app.example.com?x=@y", "https://…@y"},
+		{"https://app.example.com/path", "https://app.example.com/path"},
 		{"", ""},
 	} {
 		if got := UserInfo(tc.in); got != tc.want {

@@ -20,12 +20,13 @@ func CheckURL(raw string) error {
 	return checkURL(u)
 }
 
-// parseURL is url.Parse with an error that does not quote raw: its query or
-// userinfo may hold a secret, and the error reaches logs.
+// parseURL is url.Parse with an error that does not quote raw
+// (endpoint.Parse): its query or userinfo may hold a secret, and the error
+// reaches logs.
 func parseURL(raw string) (*url.URL, error) {
-	u, err := url.Parse(raw)
+	u, err := endpoint.Parse(raw)
 	if err != nil {
-		return nil, fmt.Errorf("jwks: invalid URL: %w", endpoint.WithoutURL(err))
+		return nil, fmt.Errorf("jwks: invalid URL: %w", err)
 	}
 	return u, nil
 }
@@ -48,6 +49,11 @@ func redact(u *url.URL) string {
 	c.User, c.RawQuery, c.ForceQuery, c.Fragment, c.RawFragment = nil, "", false, "", ""
 	return endpoint.Clip(c.String(), maxLoggedURL)
 }
+
+// RedactString returns raw, a URL as configured, without query, fragment
+// or userinfo, clipped, for logs and errors; an unparsable string is
+// replaced by "<invalid URL>".
+func RedactString(raw string) string { return redactString(raw) }
 
 // redactString is redact for a URL string; an unparsable string is replaced.
 func redactString(raw string) string {

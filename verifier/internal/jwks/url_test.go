@@ -53,6 +53,14 @@ func TestCheckURL_ErrorNeverEchoesCredentialsOrQuery(t *testing.T) {
 		"https://example.com/%zz?token=s3cret",
 		"https://example.com/keys?token=s3cret\x7f",
 		"https://user:s3cret@exa mple.com/keys",
+		// A "?", "#" or "/" in the password ends the authority early, and
+		// url.Parse's error quotes what it takes for the port: the
+		// password's start.
+		"https://user:s3cret?x@example.com/keys",
+		"https://user:s3cret#x@example.com/keys",
+		"https://user:s3cret/x@example.com/keys",
+		// A character url.Parse refuses in the host is quoted too.
+		"https://s3cret{@example.com/keys",
 	} {
 		err := CheckURL(raw)
 		if err == nil {
