@@ -36,6 +36,7 @@ import (
 	"google.golang.org/grpc/backoff"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials"
+	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/peer"
 	"google.golang.org/grpc/status"
 
@@ -52,6 +53,16 @@ var ErrInsecureTransport = errors.New("tokencreds: refusing to send an access to
 // ErrNoToken is the cause of a call failing because the TokenSource
 // returned a token with an empty access token, or no token and no error.
 var ErrNoToken = errors.New("tokencreds: the token source returned an empty access token")
+
+// ErrAuthorizationInMetadata is the cause of a refusal to put a token on
+// a call whose context already carries authorization metadata (set with
+// metadata.AppendToOutgoingContext or NewOutgoingContext, or forwarded
+// from an incoming call): the call would carry two values, and a server
+// that takes the first would run it with the credentials' token rather
+// than the one the caller meant to send. The call fails with
+// codes.Internal and this error's text, and errors.Is finds it in the
+// call's error.
+var ErrAuthorizationInMetadata = errors.New("tokencreds: the call's metadata already carries authorization; the credentials would send a second value")
 
 // Credentials puts "authorization: <type> <access token>" (usually
 // "Bearer ...") from a TokenSource on every call. It is safe for concurrent
@@ -157,6 +168,12 @@ func New(ts oauth2.TokenSource) *Credentials { return &Credentials{ts: ts, now: 
 //     does so for a failure or timeout while reading the response body,
 //     and its jwt package for every transport failure.
 //
+// A call whose context already carries authorization metadata (its own,
+// or an incoming call's forwarded) fails with codes.Internal and
+// ErrAuthorizationInMetadata's text, without asking the TokenSource: it
+// would carry two values, and a server taking the first would not use the
+// one the caller meant.
+//
 // Credentials without a TokenSource (New(nil)) fail every call with
 // codes.Internal, and so does a DPoPTransport's failure to sign the proof
 // of a token request (no signer, a KMS failure), which is not sent.
@@ -218,6 +235,9 @@ func New(ts oauth2.TokenSource) *Credentials { return &Credentials{ts: ts, now: 
 func (c *Credentials) GetRequestMetadata(ctx context.Context, uri ...string) (map[string]string, error) {
 	if !safeConnection(ctx, uri) {
 		return nil, &tokenError{codes.Unauthenticated, ErrInsecureTransport.Error(), ErrInsecureTransport}
+	}
+	if len(metadata.ValueFromOutgoingContext(ctx, "authorization")) > 0 {
+		return nil, &tokenError{codes.Internal, ErrAuthorizationInMetadata.Error(), ErrAuthorizationInMetadata}
 	}
 	if c.ts == nil {
 		err := errors.New("tokencreds: Credentials without a TokenSource")

@@ -33,6 +33,7 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/peer"
 	"google.golang.org/grpc/status"
 	"google.golang.org/grpc/test/bufconn"
@@ -1084,5 +1085,74 @@ func TestCredentials_TokenSourceEndingItsGoroutineFailsTheCall(t *testing.T) {
 		if status.Code(err) != codes.Unauthenticated || md != nil {
 			t.Fatalf("call %d: md %v, err %v, want Unauthenticated", i+1, md, err)
 		}
+	}
+}
+
+// recordingService answers Authenticated and sends each call's
+// authorization metadata on got.
+type recordingService struct {
+	authtestv1.UnimplementedTestServiceServer
+	got chan []string
+}
+
+func (s recordingService) Authenticated(ctx context.Context, _ *authtestv1.AuthenticatedRequest) (*authtestv1.AuthenticatedResponse, error) {
+	s.got <- metadata.ValueFromIncomingContext(ctx, "authorization")
+	return &authtestv1.AuthenticatedResponse{}, nil
+}
+
+// A call whose context already carries authorization metadata (a gateway
+// forwarding its caller's metadata, say) would otherwise go out with two
+// values, the credentials' first: a server that takes the first one
+// (go-grpc-middleware's AuthFromMD does) would run the call as this
+// client instead of the caller whose token was forwarded. The call fails
+// before any token is sent, or even fetched.
+func TestCredentials_CallCarryingItsOwnAuthorizationIsRefused(t *testing.T) {
+	buf := bufconn.Listen(1 << 20)
+	srv := grpc.NewServer()
+	svc := recordingService{got: make(chan []string, 8)}
+	authtestv1.RegisterTestServiceServer(srv, svc)
+	var wg sync.WaitGroup
+	wg.Go(func() { _ = srv.Serve(buf) })
+	t.Cleanup(func() { srv.Stop(); wg.Wait() })
+	src := &countingSource{next: oauth2.StaticTokenSource(&oauth2.Token{AccessToken: "client-token", TokenType: "bearer"})}
+	conn, err := grpc.NewClient("passthrough:///bufnet", plaintext, grpc.WithPerRPCCredentials(tokencreds.New(src)),
+		grpc.WithContextDialer(func(ctx context.Context, _ string) (net.Conn, error) { return buf.DialContext(ctx) }))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { conn.Close() })
+	client := authtestv1.NewTestServiceClient(conn)
+
+	for _, tt := range []struct {
+		name string
+		ctx  context.Context
+	}{
+		{"appended", metadata.AppendToOutgoingContext(t.Context(), "Authorization", "Bearer user-token")},
+		{"set", metadata.NewOutgoingContext(t.Context(), metadata.MD{"authorization": {"Bearer user-token"}})},
+		{"empty", metadata.AppendToOutgoingContext(t.Context(), "authorization", "")},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := client.Authenticated(tt.ctx, &authtestv1.AuthenticatedRequest{})
+			if st := status.Convert(err); st.Code() != codes.Internal || st.Message() != tokencreds.ErrAuthorizationInMetadata.Error() || !errors.Is(err, tokencreds.ErrAuthorizationInMetadata) {
+				t.Errorf("err = %v, want Internal: %v", err, tokencreds.ErrAuthorizationInMetadata)
+			}
+			select {
+			case got := <-svc.got:
+				t.Errorf("server got a call with authorization %q", got)
+			default:
+			}
+		})
+	}
+	if n := src.n.Load(); n != 0 {
+		t.Errorf("token source asked %d times, want 0", n)
+	}
+
+	// Other metadata goes out next to the credentials' one value.
+	ctx := metadata.AppendToOutgoingContext(t.Context(), "x-request-id", "1")
+	if _, err := client.Authenticated(ctx, &authtestv1.AuthenticatedRequest{}); err != nil {
+		t.Fatal(err)
+	}
+	if got := <-svc.got; len(got) != 1 || got[0] != "Bearer client-token" {
+		t.Errorf("authorization = %q, want the credentials' token only", got)
 	}
 }
