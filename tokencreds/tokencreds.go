@@ -74,9 +74,11 @@ type Credentials struct {
 	signer *dpop.Signer // NewDPoP's
 	nonces nonceMap     // the servers' latest DPoP nonces, by authority
 
-	// last is the TokenSource's latest token if it has an expiry: calls
-	// reuse it while it is valid without asking the source (or starting a
-	// goroutine to ask it), and when the source fails, until it expires.
+	// last is a copy of the TokenSource's latest token if it has an
+	// expiry (nil if that has none): calls reuse it while it is valid
+	// without asking the source (or starting a goroutine to ask it), and
+	// while the source is asked for the next one or fails, until it
+	// expires.
 	last atomic.Pointer[oauth2.Token]
 
 	now func() time.Time // time.Now; tests inject a clock
@@ -206,7 +208,11 @@ func New(ts oauth2.TokenSource) *Credentials { return &Credentials{ts: ts, now: 
 // calls. A token with an expiry is reused, without asking the source,
 // until shortly before it expires (oauth2.Token.Valid: 10 s, or the margin
 // oauth2.ReuseTokenSourceWithExpiry gave it), as oauth2.ReuseTokenSource
-// would; a token without one is asked for again on every call.
+// would; a token without one is asked for again on every call. In that
+// margin the source is asked in the background, as grpc-go's call
+// credentials refresh under gRFC A97: calls do not wait for it, but send
+// the token they have until the source answers or the token's expiry
+// has passed.
 //
 // After the TokenSource fails, calls fail at once with the same code and
 // message, without asking it, until a backoff delay has passed (as gRFC
@@ -256,9 +262,11 @@ func (c *Credentials) GetRequestMetadata(ctx context.Context, uri ...string) (ma
 	return map[string]string{"authorization": tok.Type() + " " + tok.AccessToken}, nil
 }
 
-// token returns the TokenSource's answer, its latest error during the
-// backoff after a failure, or ctx's end as a status error if that comes
-// first; see GetRequestMetadata. A token it returns has an access token.
+// token returns the latest token while it is valid, or, until it expires,
+// while the TokenSource is asked for the next one or fails; otherwise the
+// TokenSource's answer, its latest error during the backoff after a
+// failure, or ctx's end as a status error if that comes first; see
+// GetRequestMetadata. A token it returns has an access token.
 func (c *Credentials) token(ctx context.Context) (*oauth2.Token, error) {
 	if t := c.last.Load(); t.Valid() {
 		return t, nil
@@ -281,6 +289,9 @@ func (c *Credentials) token(ctx context.Context) (*oauth2.Token, error) {
 		go c.run(f)
 	}
 	c.mu.Unlock()
+	if t := c.last.Load(); t != nil && c.now().Before(t.Expiry) {
+		return t, nil // in the margin before its expiry: f refreshes it in the background
+	}
 	select {
 	case <-f.done:
 	case <-f.late:
@@ -331,8 +342,19 @@ func (c *Credentials) answer(f *fetch, tok *oauth2.Token, err error) {
 	if err == nil && c.isDPoP && !strings.EqualFold(tok.Type(), "DPoP") {
 		err = ErrNotDPoPToken // not kept: a source that binds its tokens later is asked again
 	}
-	if err == nil && !tok.Expiry.IsZero() {
-		c.last.Store(tok)
+	if err == nil {
+		// A copy: calls read it while the source may change its own
+		// (oauth2.ReuseTokenSource sets the margin on the token its
+		// source returns, which may be the one it returned before).
+		cp := *tok
+		tok = &cp
+		// A token without an expiry is not kept, and ends the reuse of
+		// an earlier one, which calls would otherwise send in its place.
+		if tok.Expiry.IsZero() {
+			c.last.Store(nil)
+		} else {
+			c.last.Store(tok)
+		}
 	}
 	f.timer.Stop()
 	c.mu.Lock()
