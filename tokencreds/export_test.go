@@ -56,3 +56,14 @@ func SetProxyFromEnvironment(t interface{ Cleanup(func()) }, f func(*http.Reques
 	proxyFromEnvironment = f
 	t.Cleanup(func() { proxyFromEnvironment = old })
 }
+
+// AwaitFetch waits until the TokenSource call c has in flight, if any, has
+// answered.
+func AwaitFetch(c *Credentials) {
+	c.mu.Lock()
+	f := c.fetch
+	c.mu.Unlock()
+	if f != nil {
+		<-f.done
+	}
+}

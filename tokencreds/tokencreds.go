@@ -36,6 +36,7 @@ import (
 	"google.golang.org/grpc/backoff"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials"
+	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/peer"
 	"google.golang.org/grpc/status"
 
@@ -53,6 +54,16 @@ var ErrInsecureTransport = errors.New("tokencreds: refusing to send an access to
 // returned a token with an empty access token, or no token and no error.
 var ErrNoToken = errors.New("tokencreds: the token source returned an empty access token")
 
+// ErrAuthorizationInMetadata is the cause of a refusal to put a token on
+// a call whose context already carries authorization metadata (set with
+// metadata.AppendToOutgoingContext or NewOutgoingContext, or forwarded
+// from an incoming call): the call would carry two values, and a server
+// that takes the first would run it with the credentials' token rather
+// than the one the caller meant to send. The call fails with
+// codes.Internal and this error's text, and errors.Is finds it in the
+// call's error.
+var ErrAuthorizationInMetadata = errors.New("tokencreds: the call's metadata already carries authorization; the credentials would send a second value")
+
 // Credentials puts "authorization: <type> <access token>" (usually
 // "Bearer ...") from a TokenSource on every call. It is safe for concurrent
 // use if its TokenSource is (those of golang.org/x/oauth2 are).
@@ -63,9 +74,11 @@ type Credentials struct {
 	signer *dpop.Signer // NewDPoP's
 	nonces nonceMap     // the servers' latest DPoP nonces, by authority
 
-	// last is the TokenSource's latest token if it has an expiry: calls
-	// reuse it while it is valid without asking the source (or starting a
-	// goroutine to ask it), and when the source fails, until it expires.
+	// last is a copy of the TokenSource's latest token if it has an
+	// expiry (nil if that has none): calls reuse it while it is valid
+	// without asking the source (or starting a goroutine to ask it), and
+	// while the source is asked for the next one or fails, until it
+	// expires.
 	last atomic.Pointer[oauth2.Token]
 
 	now func() time.Time // time.Now; tests inject a clock
@@ -157,6 +170,12 @@ func New(ts oauth2.TokenSource) *Credentials { return &Credentials{ts: ts, now: 
 //     does so for a failure or timeout while reading the response body,
 //     and its jwt package for every transport failure.
 //
+// A call whose context already carries authorization metadata (its own,
+// or an incoming call's forwarded) fails with codes.Internal and
+// ErrAuthorizationInMetadata's text, without asking the TokenSource: it
+// would carry two values, and a server taking the first would not use the
+// one the caller meant.
+//
 // Credentials without a TokenSource (New(nil)) fail every call with
 // codes.Internal, and so does a DPoPTransport's failure to sign the proof
 // of a token request (no signer, a KMS failure), which is not sent.
@@ -189,7 +208,11 @@ func New(ts oauth2.TokenSource) *Credentials { return &Credentials{ts: ts, now: 
 // calls. A token with an expiry is reused, without asking the source,
 // until shortly before it expires (oauth2.Token.Valid: 10 s, or the margin
 // oauth2.ReuseTokenSourceWithExpiry gave it), as oauth2.ReuseTokenSource
-// would; a token without one is asked for again on every call.
+// would; a token without one is asked for again on every call. In that
+// margin the source is asked in the background, as grpc-go's call
+// credentials refresh under gRFC A97: calls do not wait for it, but send
+// the token they have until the source answers or the token's expiry
+// has passed.
 //
 // After the TokenSource fails, calls fail at once with the same code and
 // message, without asking it, until a backoff delay has passed (as gRFC
@@ -219,6 +242,9 @@ func (c *Credentials) GetRequestMetadata(ctx context.Context, uri ...string) (ma
 	if !safeConnection(ctx, uri) {
 		return nil, &tokenError{codes.Unauthenticated, ErrInsecureTransport.Error(), ErrInsecureTransport}
 	}
+	if len(metadata.ValueFromOutgoingContext(ctx, "authorization")) > 0 {
+		return nil, &tokenError{codes.Internal, ErrAuthorizationInMetadata.Error(), ErrAuthorizationInMetadata}
+	}
 	if c.ts == nil {
 		err := errors.New("tokencreds: Credentials without a TokenSource")
 		return nil, &tokenError{codes.Internal, err.Error(), err}
@@ -236,9 +262,11 @@ func (c *Credentials) GetRequestMetadata(ctx context.Context, uri ...string) (ma
 	return map[string]string{"authorization": tok.Type() + " " + tok.AccessToken}, nil
 }
 
-// token returns the TokenSource's answer, its latest error during the
-// backoff after a failure, or ctx's end as a status error if that comes
-// first; see GetRequestMetadata. A token it returns has an access token.
+// token returns the latest token while it is valid, or, until it expires,
+// while the TokenSource is asked for the next one or fails; otherwise the
+// TokenSource's answer, its latest error during the backoff after a
+// failure, or ctx's end as a status error if that comes first; see
+// GetRequestMetadata. A token it returns has an access token.
 func (c *Credentials) token(ctx context.Context) (*oauth2.Token, error) {
 	if t := c.last.Load(); t.Valid() {
 		return t, nil
@@ -261,6 +289,9 @@ func (c *Credentials) token(ctx context.Context) (*oauth2.Token, error) {
 		go c.run(f)
 	}
 	c.mu.Unlock()
+	if t := c.last.Load(); t != nil && c.now().Before(t.Expiry) {
+		return t, nil // in the margin before its expiry: f refreshes it in the background
+	}
 	select {
 	case <-f.done:
 	case <-f.late:
@@ -311,8 +342,19 @@ func (c *Credentials) answer(f *fetch, tok *oauth2.Token, err error) {
 	if err == nil && c.isDPoP && !strings.EqualFold(tok.Type(), "DPoP") {
 		err = ErrNotDPoPToken // not kept: a source that binds its tokens later is asked again
 	}
-	if err == nil && !tok.Expiry.IsZero() {
-		c.last.Store(tok)
+	if err == nil {
+		// A copy: calls read it while the source may change its own
+		// (oauth2.ReuseTokenSource sets the margin on the token its
+		// source returns, which may be the one it returned before).
+		cp := *tok
+		tok = &cp
+		// A token without an expiry is not kept, and ends the reuse of
+		// an earlier one, which calls would otherwise send in its place.
+		if tok.Expiry.IsZero() {
+			c.last.Store(nil)
+		} else {
+			c.last.Store(tok)
+		}
 	}
 	f.timer.Stop()
 	c.mu.Lock()

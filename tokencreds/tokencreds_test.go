@@ -33,6 +33,7 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/peer"
 	"google.golang.org/grpc/status"
 	"google.golang.org/grpc/test/bufconn"
@@ -579,6 +580,7 @@ func TestCredentials_ReusesATokenUntilShortlyBeforeItExpires(t *testing.T) {
 				if err != nil || md["authorization"] != "Bearer at" {
 					t.Fatalf("GetRequestMetadata = %v, %v", md, err)
 				}
+				tokencreds.AwaitFetch(creds) // a refresh in the margin goes on in the background
 			}
 			if n := src.n.Load(); n != tc.asked {
 				t.Errorf("source asked %d times, want %d", n, tc.asked)
@@ -835,8 +837,8 @@ func (s noCache) Token() (*oauth2.Token, error) { return s.cc.Token(s.ctx) }
 // dial returns a client of the service behind dialer whose tokencreds get
 // their tokens from e with a non-caching client-credentials TokenSource
 // (one request per token: the credentials go in the header, not tried both
-// ways), and the clock they run on.
-func (e *switchEndpoint) dial(t *testing.T, dialer grpc.DialOption) (authtestv1.TestServiceClient, *clock) {
+// ways), the clock they run on, and the Credentials.
+func (e *switchEndpoint) dial(t *testing.T, dialer grpc.DialOption) (authtestv1.TestServiceClient, *clock, *tokencreds.Credentials) {
 	t.Helper()
 	srv := httptest.NewServer(e)
 	t.Cleanup(srv.Close)
@@ -848,7 +850,7 @@ func (e *switchEndpoint) dial(t *testing.T, dialer grpc.DialOption) (authtestv1.
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { conn.Close() })
-	return authtestv1.NewTestServiceClient(conn), clk
+	return authtestv1.NewTestServiceClient(conn), clk, creds
 }
 
 // During a token endpoint's outage, calls get the failure's error at once
@@ -881,7 +883,7 @@ func TestCredentials_FailedTokenSourceIsAskedAgainOnlyAfterABackoff(t *testing.T
 		t.Run(tt.name, func(t *testing.T) {
 			e := &switchEndpoint{fail: tt.fail, token: tok}
 			e.failing.Store(true)
-			client, clk := e.dial(t, bufDialer)
+			client, clk, _ := e.dial(t, bufDialer)
 			// calls makes n calls, which all fail as the token endpoint
 			// did, and checks how often it has been asked in all.
 			calls := func(n int, requests int64) {
@@ -935,7 +937,7 @@ func TestCredentials_TokenOutlivesAFailedRefreshUntilItExpires(t *testing.T) {
 	// A token that expires in 5 s is within the margin at once, so that
 	// every call asks for a new one.
 	e := &switchEndpoint{fail: oauthError(503, "temporarily_unavailable"), token: tok, expires: 5}
-	client, clk := e.dial(t, bufDialer)
+	client, clk, creds := e.dial(t, bufDialer)
 	call := func() error {
 		t.Helper()
 		got, err := client.Authenticated(t.Context(), &authtestv1.AuthenticatedRequest{})
@@ -952,6 +954,7 @@ func TestCredentials_TokenOutlivesAFailedRefreshUntilItExpires(t *testing.T) {
 		if err := call(); err != nil {
 			t.Fatalf("call with a token that has not expired yet: %v", err)
 		}
+		tokencreds.AwaitFetch(creds) // the refresh goes on in the background
 	}
 	if got := e.n.Load(); got != 2 {
 		t.Errorf("token endpoint asked %d times, want 2 (a token, a failed refresh, then the backoff)", got)
@@ -1084,5 +1087,169 @@ func TestCredentials_TokenSourceEndingItsGoroutineFailsTheCall(t *testing.T) {
 		if status.Code(err) != codes.Unauthenticated || md != nil {
 			t.Fatalf("call %d: md %v, err %v, want Unauthenticated", i+1, md, err)
 		}
+	}
+}
+
+// recordingService answers Authenticated and sends each call's
+// authorization metadata on got.
+type recordingService struct {
+	authtestv1.UnimplementedTestServiceServer
+	got chan []string
+}
+
+func (s recordingService) Authenticated(ctx context.Context, _ *authtestv1.AuthenticatedRequest) (*authtestv1.AuthenticatedResponse, error) {
+	s.got <- metadata.ValueFromIncomingContext(ctx, "authorization")
+	return &authtestv1.AuthenticatedResponse{}, nil
+}
+
+// A call whose context already carries authorization metadata (a gateway
+// forwarding its caller's metadata, say) would otherwise go out with two
+// values, the credentials' first: a server that takes the first one
+// (go-grpc-middleware's AuthFromMD does) would run the call as this
+// client instead of the caller whose token was forwarded. The call fails
+// before any token is sent, or even fetched.
+func TestCredentials_CallCarryingItsOwnAuthorizationIsRefused(t *testing.T) {
+	buf := bufconn.Listen(1 << 20)
+	srv := grpc.NewServer()
+	svc := recordingService{got: make(chan []string, 8)}
+	authtestv1.RegisterTestServiceServer(srv, svc)
+	var wg sync.WaitGroup
+	wg.Go(func() { _ = srv.Serve(buf) })
+	t.Cleanup(func() { srv.Stop(); wg.Wait() })
+	src := &countingSource{next: oauth2.StaticTokenSource(&oauth2.Token{AccessToken: "client-token", TokenType: "bearer"})}
+	conn, err := grpc.NewClient("passthrough:///bufnet", plaintext, grpc.WithPerRPCCredentials(tokencreds.New(src)),
+		grpc.WithContextDialer(func(ctx context.Context, _ string) (net.Conn, error) { return buf.DialContext(ctx) }))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { conn.Close() })
+	client := authtestv1.NewTestServiceClient(conn)
+
+	for _, tt := range []struct {
+		name string
+		ctx  context.Context
+	}{
+		{"appended", metadata.AppendToOutgoingContext(t.Context(), "Authorization", "Bearer user-token")},
+		{"set", metadata.NewOutgoingContext(t.Context(), metadata.MD{"authorization": {"Bearer user-token"}})},
+		{"empty", metadata.AppendToOutgoingContext(t.Context(), "authorization", "")},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := client.Authenticated(tt.ctx, &authtestv1.AuthenticatedRequest{})
+			if st := status.Convert(err); st.Code() != codes.Internal || st.Message() != tokencreds.ErrAuthorizationInMetadata.Error() || !errors.Is(err, tokencreds.ErrAuthorizationInMetadata) {
+				t.Errorf("err = %v, want Internal: %v", err, tokencreds.ErrAuthorizationInMetadata)
+			}
+			select {
+			case got := <-svc.got:
+				t.Errorf("server got a call with authorization %q", got)
+			default:
+			}
+		})
+	}
+	if n := src.n.Load(); n != 0 {
+		t.Errorf("token source asked %d times, want 0", n)
+	}
+
+	// Other metadata goes out next to the credentials' one value.
+	ctx := metadata.AppendToOutgoingContext(t.Context(), "x-request-id", "1")
+	if _, err := client.Authenticated(ctx, &authtestv1.AuthenticatedRequest{}); err != nil {
+		t.Fatal(err)
+	}
+	if got := <-svc.got; len(got) != 1 || got[0] != "Bearer client-token" {
+		t.Errorf("authorization = %q, want the credentials' token only", got)
+	}
+}
+
+// refreshHangsSource returns first, then, on every later call, signals
+// refreshing and hangs until release is closed, and returns then.
+type refreshHangsSource struct {
+	first      *oauth2.Token
+	refreshing chan struct{}
+	release    chan struct{}
+	n          atomic.Int64
+}
+
+func (s *refreshHangsSource) Token() (*oauth2.Token, error) {
+	if s.n.Add(1) == 1 {
+		return s.first, nil
+	}
+	s.refreshing <- struct{}{}
+	<-s.release
+	return s.first, nil
+}
+
+// The refresh in the margin before a token's expiry runs in the
+// background: while the token has not expired, calls send it at once
+// rather than wait for a slow or hung token endpoint (and fail with their
+// own deadline, with a good token in hand), as grpc-go's own call
+// credentials do under gRFC A97. One refresh serves them all.
+func TestCredentials_RefreshInTheMarginDoesNotHoldCalls(t *testing.T) {
+	f := newFixture(t)
+	bufDialer := f.serveBufconn(t)
+	tok, err := f.iss.Token("svc")
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Within oauth2's 10 s margin at once, but good for 5 s.
+	src := &refreshHangsSource{first: &oauth2.Token{AccessToken: tok, TokenType: "Bearer", Expiry: time.Now().Add(5 * time.Second)},
+		refreshing: make(chan struct{}, 8), release: make(chan struct{})}
+	creds := tokencreds.New(src)
+	t.Cleanup(func() { close(src.release); tokencreds.AwaitFetch(creds) })
+	conn, err := grpc.NewClient("passthrough:///bufnet", plaintext, bufDialer, grpc.WithPerRPCCredentials(creds))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { conn.Close() })
+	client := authtestv1.NewTestServiceClient(conn)
+	for i := range 4 {
+		ctx, cancel := context.WithTimeout(t.Context(), 3*time.Second) // far longer than a call takes
+		got, err := client.Authenticated(ctx, &authtestv1.AuthenticatedRequest{})
+		cancel()
+		if err != nil {
+			t.Fatalf("call %d while the refresh hangs: %v", i+1, err)
+		}
+		if got.GetCaller().GetSubject() != "svc" {
+			t.Fatalf("call %d: server saw %v, want client svc's token", i+1, got.GetCaller())
+		}
+	}
+	<-src.refreshing
+	if n := src.n.Load(); n != 2 {
+		t.Errorf("token source asked %d times, want 2 (the token, one refresh)", n)
+	}
+}
+
+// sequenceSource returns its tokens in turn, then the last one again.
+type sequenceSource struct {
+	mu   sync.Mutex
+	toks []*oauth2.Token
+}
+
+func (s *sequenceSource) Token() (*oauth2.Token, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	t := s.toks[0]
+	if len(s.toks) > 1 {
+		s.toks = s.toks[1:]
+	}
+	return t, nil
+}
+
+// Once the refresh in a token's margin has brought a new token, calls send
+// that one, also when it has no expiry (and is not kept).
+func TestCredentials_RefreshedTokenReplacesTheOneInItsMargin(t *testing.T) {
+	local := credentials.NewContextWithRequestInfo(peerCtx(&net.TCPAddr{IP: net.IPv4(127, 0, 0, 1)}), credentials.RequestInfo{AuthInfo: insecureInfo()})
+	for _, next := range []*oauth2.Token{
+		{AccessToken: "new", Expiry: time.Now().Add(time.Hour)},
+		{AccessToken: "new"},
+	} {
+		t.Run(fmt.Sprintf("expiry %v", !next.Expiry.IsZero()), func(t *testing.T) {
+			creds := tokencreds.New(&sequenceSource{toks: []*oauth2.Token{{AccessToken: "old", Expiry: time.Now().Add(5 * time.Second)}, next}})
+			for i, want := range []string{"Bearer old", "Bearer old", "Bearer new", "Bearer new"} {
+				md, err := creds.GetRequestMetadata(local)
+				if err != nil || md["authorization"] != want {
+					t.Fatalf("call %d: GetRequestMetadata = %v, %v; want %s", i+1, md, err, want)
+				}
+				tokencreds.AwaitFetch(creds)
+			}
+		})
 	}
 }
