@@ -19,7 +19,8 @@
 #      grpcauth's Check reports ErrUnreadableOption.
 #
 # The code generators are the pinned ones (scripts/build-tools.sh). protoc is
-# Debian's protobuf-compiler: installed with apt-get when missing and
+# Debian's protobuf-compiler, with libprotobuf-dev for
+# google/protobuf/descriptor.proto: installed with apt-get when missing and
 # possible; otherwise steps 2 and 3 are skipped, loudly, unless
 # GRPCAUTH_REQUIRE_PROTOC is set (as .ci/run sets it), when the script
 # fails. Needs only the Go module proxy (and the Debian mirror for protoc).
@@ -80,19 +81,28 @@ go mod vendor
 drift_caught "with a vendor directory"
 rm -rf vendor
 
-if ! command -v protoc >/dev/null; then
+# protoc_ready: protoc runs and finds google/protobuf/descriptor.proto, which
+# auth.proto imports. Debian ships that file in libprotobuf-dev, which
+# protobuf-compiler only recommends: where apt installs no recommended
+# packages, protoc alone cannot compile auth.proto.
+protoc_pkgs=(protobuf-compiler libprotobuf-dev)
+protoc_ready() {
+	command -v protoc >/dev/null &&
+		(cd "$tmp" && protoc --descriptor_set_out=/dev/null google/protobuf/descriptor.proto) >/dev/null 2>&1
+}
+if ! protoc_ready; then
 	if [[ $(id -u) -eq 0 ]] && command -v apt-get >/dev/null; then
-		step "installing protoc (Debian protobuf-compiler)"
+		step "installing protoc (Debian ${protoc_pkgs[*]})"
 		export DEBIAN_FRONTEND=noninteractive
-		apt-get install -y -qq protobuf-compiler >"$tmp/apt.log" 2>&1 ||
-			(apt-get update -qq && apt-get install -y -qq protobuf-compiler) >>"$tmp/apt.log" 2>&1 ||
+		apt-get install -y -qq "${protoc_pkgs[@]}" >"$tmp/apt.log" 2>&1 ||
+			(apt-get update -qq && apt-get install -y -qq "${protoc_pkgs[@]}") >>"$tmp/apt.log" 2>&1 ||
 			tail -5 "$tmp/apt.log" >&2
 	fi
 fi
-if ! command -v protoc >/dev/null; then
+if ! protoc_ready; then
 	[[ -z "${GRPCAUTH_REQUIRE_PROTOC:-}" ]] ||
-		fail "GRPCAUTH_REQUIRE_PROTOC is set but protoc is not installed and apt-get could not install protobuf-compiler"
-	step "SKIPPED the protoc and double-registration steps: protoc is not installed and apt-get could not install protobuf-compiler; only the buf recipe was tested"
+		fail "GRPCAUTH_REQUIRE_PROTOC is set but protoc or its google/protobuf/descriptor.proto is missing and apt-get could not install ${protoc_pkgs[*]}"
+	step "SKIPPED the protoc and double-registration steps: protoc or its google/protobuf/descriptor.proto is missing and apt-get could not install ${protoc_pkgs[*]}; only the buf recipe was tested"
 	exit 0
 fi
 
