@@ -5,6 +5,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/chromedp/cdproto/network"
 	"github.com/chromedp/chromedp"
 )
 
@@ -61,5 +62,31 @@ func TestBrowser_AnswerWithoutIssIsRefused(t *testing.T) {
 	iss := get(p, "read the issuer", chromedp.Evaluate[string](`session.cfg.issuer`))
 	if attrs := answer("code=some-code&state=st8&iss=" + url.QueryEscape(iss)); attrs["data-method"] != "sign-in" || attrs["data-code"] != "invalid_grant" {
 		t.Errorf("answer with iss logged as %v, want sign-in refused by the token endpoint as invalid_grant", attrs)
+	}
+}
+
+// The issuer's answer (its code and state) leaves the address bar and the
+// history before the page awaits anything: found in review, a failed
+// /config.json fetch left them there, and the PKCE verifier in
+// sessionStorage.
+func TestBrowser_AnswerLeavesTheAddressBarWhenTheConfigCannotLoad(t *testing.T) {
+	srv := startServer(t)
+	tab, _ := newBrowser(t)
+	p := &page{t: t, tab: tab, url: srv.webURL}
+	p.do("start a sign-in",
+		chromedp.Navigate(srv.webURL),
+		chromedp.WaitVisible(chromedp.CSS(`body[data-ready]`)),
+		chromedp.Evaluate[chromedp.Void](`sessionStorage.setItem('pkce', JSON.stringify({verifier: randomString(32), state: 'st8'}))`),
+	)
+	block := network.SetBlockedURLsParams{URLPatterns: []*network.BlockPattern{{URLPattern: "*://*:*/config.json", Block: true}}}
+	if _, err := chromedp.Call(tab, network.SetBlockedURLs, block); err != nil {
+		t.Fatal(err)
+	}
+	p.do("answer while /config.json cannot load", chromedp.Navigate(srv.webURL+"?code=some-code&state=st8"))
+	if loc := get(p, "read the location", chromedp.Evaluate[string](`location.href`)); strings.Contains(loc, "code=") {
+		t.Errorf("location %q still holds the code", loc)
+	}
+	if saved := get(p, "read the stored verifier", chromedp.Evaluate[string](`String(sessionStorage.getItem('pkce'))`)); saved != "null" {
+		t.Errorf("sessionStorage still holds the sign-in's verifier: %s", saved)
 	}
 }

@@ -154,11 +154,10 @@ async function signIn() {
 }
 
 // finishSignIn handles the redirect back from the issuer.
-async function finishSignIn(params) {
+// init has taken params out of the address bar and saved, the sign-in's
+// state and verifier, out of sessionStorage.
+async function finishSignIn(params, saved) {
   const cfg = session.cfg;
-  history.replaceState(null, '', location.pathname);
-  const saved = JSON.parse(sessionStorage.getItem('pkce') || 'null');
-  sessionStorage.removeItem('pkce');
   // Check state first, for error answers too: otherwise any link to the
   // page could put its own text in the call log (RFC 6749, 4.1.2.1 sends
   // state back with errors). Then iss (RFC 9207, 2.4): it must name the
@@ -284,6 +283,17 @@ function addRow(it) {
 }
 
 async function init() {
+  // An answer from the issuer (its code and state) leaves the address bar
+  // and the history, and the sign-in's verifier sessionStorage, before
+  // anything is awaited: whatever fails next, they do not stay behind.
+  const params = new URLSearchParams(location.search);
+  const answered = params.has('code') || params.has('error');
+  let saved = null;
+  if (answered) {
+    history.replaceState(null, '', location.pathname);
+    saved = JSON.parse(sessionStorage.getItem('pkce') || 'null');
+    sessionStorage.removeItem('pkce');
+  }
   for (const e of JSON.parse(sessionStorage.getItem('log') || '[]')) showEntry(e);
   session.cfg = await (await fetch('/config.json')).json();
   const signin = document.getElementById('signin');
@@ -303,8 +313,7 @@ async function init() {
     const r = await call('CreateItem', { name: document.getElementById('name').value });
     if (r && r.item) addRow(r.item);
   });
-  const params = new URLSearchParams(location.search);
-  if (params.has('code') || params.has('error')) await finishSignIn(params);
+  if (answered) await finishSignIn(params, saved);
   render();
   document.body.dataset.ready = 'true';
 }
