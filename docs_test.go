@@ -436,6 +436,70 @@ func readsRaceEnabled(body *ast.BlockStmt) bool {
 	return found
 }
 
+// TestDocs_SecurityNamesTestsThatExist keeps docs/security.md's "tested
+// by" columns and its fuzz table honest: every test or fuzz target the
+// page names (a name ending in "…" or "*" stands for the tests it begins)
+// is a function of a _test.go file of the repository, and the fuzz table
+// has a row for every fuzz target.
+func TestDocs_SecurityNamesTestsThatExist(t *testing.T) {
+	page, err := os.ReadFile("docs/security.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	funcs := map[string]bool{}
+	err = filepath.WalkDir(".", func(path string, d os.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if d.IsDir() {
+			if path != "." && (d.Name() == "testdata" || strings.HasPrefix(d.Name(), ".")) {
+				return filepath.SkipDir
+			}
+			return nil
+		}
+		if !strings.HasSuffix(path, "_test.go") {
+			return nil
+		}
+		f, err := parser.ParseFile(token.NewFileSet(), path, nil, parser.SkipObjectResolution)
+		if err != nil {
+			return err
+		}
+		for _, decl := range f.Decls {
+			if fn, ok := decl.(*ast.FuncDecl); ok && fn.Recv == nil {
+				funcs[fn.Name.Name] = true
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	named := regexp.MustCompile("`((?:Test|Fuzz)[A-Za-z0-9_]*)(…|\\*)?`").FindAllStringSubmatch(string(page), -1)
+	if len(named) == 0 {
+		t.Fatal("docs/security.md names no test: the check has nothing to check")
+	}
+	for _, m := range named {
+		found := funcs[m[1]]
+		if m[2] != "" {
+			for name := range funcs {
+				found = found || strings.HasPrefix(name, m[1])
+			}
+		}
+		if !found {
+			t.Errorf("docs/security.md names %s%s, which no _test.go file declares", m[1], m[2])
+		}
+	}
+	rows := map[string]bool{}
+	for _, m := range regexp.MustCompile("(?m)^\\| `(Fuzz[A-Za-z0-9_]*)` \\|").FindAllStringSubmatch(string(page), -1) {
+		rows[m[1]] = true
+	}
+	for name := range funcs {
+		if strings.HasPrefix(name, "Fuzz") && !rows[name] {
+			t.Errorf("fuzz target %s has no row in docs/security.md's fuzz table", name)
+		}
+	}
+}
+
 // TestDocs_ProtoOptionsInstallsThePinnedGenerators keeps the go install
 // lines of docs/proto-options.md at the versions this repository generates
 // its code with (tools/go.mod, tools/buf/go.mod), so that a user following
