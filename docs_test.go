@@ -358,11 +358,12 @@ func readmeTestCommand(t *testing.T) string {
 }
 
 // TestDocs_TestCommandRunsEveryRaceSkippedTest keeps the README's test
-// command complete: a test that skips itself under the race detector (its
-// first statement is `if raceEnabled { ...Skip... }`) runs only in the
+// command complete: a test that reads raceEnabled (to skip itself under
+// the race detector, or to leave out part of its checks, such as an
+// allocation bound after its other assertions) does that part only in the
 // command's second part, without -race, so its package must be listed
-// there and its name must match that part's -run pattern. Otherwise it
-// runs nowhere, CI included.
+// there and its name must match that part's -run pattern. Otherwise that
+// part runs nowhere, CI included.
 func TestDocs_TestCommandRunsEveryRaceSkippedTest(t *testing.T) {
 	command := readmeTestCommand(t)
 	m := regexp.MustCompile(`go test -count=1 -run '([^']+)'((?: \./[^ ]+)+)`).FindStringSubmatch(command)
@@ -402,15 +403,15 @@ func TestDocs_TestCommandRunsEveryRaceSkippedTest(t *testing.T) {
 				!strings.HasPrefix(fn.Name.Name, "Test") && !strings.HasPrefix(fn.Name.Name, "Fuzz") {
 				continue
 			}
-			if !skipsUnderRace(fn.Body.List[0]) {
+			if !readsRaceEnabled(fn.Body) {
 				continue
 			}
 			found++
 			if dir := filepath.Dir(path); !listed[dir] {
-				t.Errorf("%s: %s skips under -race, but the test command's run without -race does not list ./%s/", path, fn.Name.Name, dir)
+				t.Errorf("%s: %s reads raceEnabled, but the test command's run without -race does not list ./%s/", path, fn.Name.Name, dir)
 			}
 			if !run.MatchString(fn.Name.Name) {
-				t.Errorf("%s: %s skips under -race, but the test command's -run %q does not select it, so it runs nowhere", path, fn.Name.Name, m[1])
+				t.Errorf("%s: %s reads raceEnabled, but the test command's -run %q does not select it, so what it leaves out under -race runs nowhere", path, fn.Name.Name, m[1])
 			}
 		}
 		return nil
@@ -419,28 +420,88 @@ func TestDocs_TestCommandRunsEveryRaceSkippedTest(t *testing.T) {
 		t.Fatal(err)
 	}
 	if found == 0 {
-		t.Fatal("found no test that skips under -race: the check has nothing to check")
+		t.Fatal("found no test that reads raceEnabled: the check has nothing to check")
 	}
 }
 
-// skipsUnderRace reports whether s is `if raceEnabled { ... }` with a call
-// of a Skip method in its body.
-func skipsUnderRace(s ast.Stmt) bool {
-	is, ok := s.(*ast.IfStmt)
-	if !ok {
-		return false
-	}
-	if id, ok := is.Cond.(*ast.Ident); !ok || id.Name != "raceEnabled" {
-		return false
-	}
-	skips := false
-	ast.Inspect(is.Body, func(n ast.Node) bool {
-		if sel, ok := n.(*ast.SelectorExpr); ok && strings.HasPrefix(sel.Sel.Name, "Skip") {
-			skips = true
+// readsRaceEnabled reports whether body names raceEnabled.
+func readsRaceEnabled(body *ast.BlockStmt) bool {
+	found := false
+	ast.Inspect(body, func(n ast.Node) bool {
+		if id, ok := n.(*ast.Ident); ok && id.Name == "raceEnabled" {
+			found = true
 		}
-		return !skips
+		return !found
 	})
-	return skips
+	return found
+}
+
+// TestDocs_SecurityNamesTestsThatExist keeps docs/security.md's "tested
+// by" columns and its fuzz table honest: every test or fuzz target the
+// page names (a name ending in "…" or "*" stands for the tests it begins)
+// is a function of a _test.go file that the README's test command runs
+// (this module's or connectauth's, not another module's such as bench),
+// and the fuzz table has a row for every fuzz target.
+func TestDocs_SecurityNamesTestsThatExist(t *testing.T) {
+	page, err := os.ReadFile("docs/security.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	funcs := map[string]bool{}
+	err = filepath.WalkDir(".", func(path string, d os.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if d.IsDir() {
+			if path != "." && (d.Name() == "testdata" || strings.HasPrefix(d.Name(), ".")) {
+				return filepath.SkipDir
+			}
+			if _, err := os.Stat(filepath.Join(path, "go.mod")); err == nil && path != "." && path != "connectauth" {
+				return filepath.SkipDir // a module the test command does not run
+			}
+			return nil
+		}
+		if !strings.HasSuffix(path, "_test.go") {
+			return nil
+		}
+		f, err := parser.ParseFile(token.NewFileSet(), path, nil, parser.SkipObjectResolution)
+		if err != nil {
+			return err
+		}
+		for _, decl := range f.Decls {
+			if fn, ok := decl.(*ast.FuncDecl); ok && fn.Recv == nil {
+				funcs[fn.Name.Name] = true
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	named := regexp.MustCompile("`((?:Test|Fuzz)[A-Za-z0-9_]*)(…|\\*)?`").FindAllStringSubmatch(string(page), -1)
+	if len(named) == 0 {
+		t.Fatal("docs/security.md names no test: the check has nothing to check")
+	}
+	for _, m := range named {
+		found := funcs[m[1]]
+		if m[2] != "" {
+			for name := range funcs {
+				found = found || strings.HasPrefix(name, m[1])
+			}
+		}
+		if !found {
+			t.Errorf("docs/security.md names %s%s, which no _test.go file the README's test command runs declares", m[1], m[2])
+		}
+	}
+	rows := map[string]bool{}
+	for _, m := range regexp.MustCompile("(?m)^\\| `(Fuzz[A-Za-z0-9_]*)` \\|").FindAllStringSubmatch(string(page), -1) {
+		rows[m[1]] = true
+	}
+	for name := range funcs {
+		if strings.HasPrefix(name, "Fuzz") && !rows[name] {
+			t.Errorf("fuzz target %s has no row in docs/security.md's fuzz table", name)
+		}
+	}
 }
 
 // TestDocs_ProtoOptionsInstallsThePinnedGenerators keeps the go install

@@ -131,6 +131,54 @@ func TestVerify_KeyMismatch(t *testing.T) {
 	}
 }
 
+// TestVerify_RefusesEachFailedCheckOfRFC9449 makes one proof per check of
+// RFC 9449, section 4.3, that fails only that check, and wants each refused
+// with ErrInvalidProof; the same proof with the check's item right is
+// accepted. The grpcauth interceptors' tests cover the same items through
+// gRPC; these keep the package's own promise for its other users.
+func TestVerify_RefusesEachFailedCheckOfRFC9449(t *testing.T) {
+	v := newVerifier(t, dpop.Config{})
+	k := newKey(t, "ES256")
+	req := testReq
+	req.KeyThumbprint = k.Thumbprint()
+	valid := grpcauthtest.ProofOptions{Method: "POST", URL: testURL, AccessToken: testToken, Claims: map[string]any{"jti": "valid"}}
+	if _, err := v.Verify(t.Context(), mustProof(t, k, valid), req); err != nil {
+		t.Fatalf("valid proof: %v", err)
+	}
+	for _, tc := range []struct {
+		name  string
+		opts  func(o *grpcauthtest.ProofOptions)
+		cause string
+	}{
+		{"typ JWT", func(o *grpcauthtest.ProofOptions) { o.Type = "JWT" }, "typ"},
+		{"htm GET", func(o *grpcauthtest.ProofOptions) { o.Method = "GET" }, "htm"},
+		{"htu of another method", func(o *grpcauthtest.ProofOptions) { o.URL = "https://api.example.com/pkg.Service/Other" }, "path"},
+		{"iat before the window", func(o *grpcauthtest.ProofOptions) { o.IssuedAt = t0.Add(-dpop.DefaultMaxAge - time.Second) }, "before now"},
+		{"iat after the leeway", func(o *grpcauthtest.ProofOptions) { o.IssuedAt = t0.Add(dpop.DefaultLeeway + time.Second) }, "after now"},
+		{"ath of another token", func(o *grpcauthtest.ProofOptions) { o.AccessToken = "another-token" }, "ath is not the hash"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			o := valid
+			o.Claims = map[string]any{"jti": tc.name}
+			tc.opts(&o)
+			_, err := v.Verify(t.Context(), mustProof(t, k, o), req)
+			if !errors.Is(err, dpop.ErrInvalidProof) || !strings.Contains(err.Error(), tc.cause) {
+				t.Fatalf("Verify = %v, want ErrInvalidProof naming %q", err, tc.cause)
+			}
+		})
+	}
+}
+
+// mustProof is k.ProofWith(o), failing the test on an error.
+func mustProof(t *testing.T, k *grpcauthtest.DPoPKey, o grpcauthtest.ProofOptions) string {
+	t.Helper()
+	p, err := k.ProofWith(o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
 // signRaw signs claims with key under alg, with header members hdr
 // (besides alg), bypassing the test helper's choices.
 func signRaw(t *testing.T, alg jwa.SignatureAlgorithm, key any, hdr map[string]any, claims string) string {

@@ -310,10 +310,27 @@ func TestCombined_TokenSizeLimitIsTheVerifiers(t *testing.T) {
 	if e.org.IntrospectionRequests() != 1 {
 		t.Errorf("%d introspection requests, want 1", e.org.IntrospectionRequests())
 	}
-	if !raceEnabled {
-		huge := big + strings.Repeat("A", 4<<20)
-		if n := alloctest.Bytes(5, func() { _, err = e.c.VerifyAccessToken(ctx, huge) }); n > 2<<10 || !errors.Is(err, verifier.ErrMalformed) {
-			t.Errorf("refusing a %d-byte JWT allocated %d bytes (%v), want at most 2 KiB", len(huge), n, err)
-		}
+}
+
+// TestCombined_OversizedTokenRejectionCostIsFixed: a JWT longer than the
+// JWT verifier's MaxTokenSize is refused at a fixed cost, however long:
+// routing it allocates nothing. (This ran nowhere while it sat in
+// TestCombined_TokenSizeLimitIsTheVerifiers, which the README's run
+// without -race does not select.)
+func TestCombined_OversizedTokenRejectionCostIsFixed(t *testing.T) {
+	if raceEnabled {
+		t.Skip("allocation measurement; run without -race (see the README's test command)")
+	}
+	e := newCombinedEnvWith(t, func(c *verifier.Config) { c.MaxTokenSize = 256 << 10 }, nil, nil)
+	tok, err := e.custom.Mint(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	huge := tok + strings.Repeat("A", 4<<20)
+	if n := alloctest.Bytes(5, func() { _, err = e.c.VerifyAccessToken(context.Background(), huge) }); n > 2<<10 || !errors.Is(err, verifier.ErrMalformed) {
+		t.Errorf("refusing a %d-byte JWT allocated %d bytes (%v), want at most 2 KiB", len(huge), n, err)
+	}
+	if e.org.IntrospectionRequests() != 0 {
+		t.Errorf("%d introspection requests, want 0", e.org.IntrospectionRequests())
 	}
 }

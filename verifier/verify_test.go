@@ -688,6 +688,53 @@ func TestKeyFits(t *testing.T) {
 	}
 }
 
+// A key published without "alg" is used only for the algorithms its type
+// fits (keyFits, where Key checks a key's "alg" when it has one): a token
+// naming ES256 under the kid of such an RSA key is refused for its
+// algorithm, before any signature check. TestKeyFits checks the function;
+// this checks that verification calls it.
+func TestVerifyAccessToken_KeyWithoutAlgIsUsedOnlyForAlgorithmsItsTypeFits(t *testing.T) {
+	issuerKey, err := rsa.GenerateKey(rand.Reader, 2048)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pub, err := jwk.FromRaw(&issuerKey.PublicKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := pub.Set(jwk.KeyIDKey, "no-alg"); err != nil {
+		t.Fatal(err)
+	}
+	set := jwk.NewSet()
+	_ = set.AddKey(pub)
+	doc, err := json.Marshal(set)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(string(doc), `"alg"`) {
+		t.Fatalf("the key set names an alg: %s", doc)
+	}
+	ts := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { w.Write(doc) }))
+	t.Cleanup(ts.Close)
+	f := newFixture(t, grpcauthtest.Config{}, func(c *Config) { c.JWKSURL = ts.URL })
+	if err := f.v.Ready(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+
+	tok := f.mint(t, nil, grpcauthtest.WithSigningKey(issuerKey, "PS256"), grpcauthtest.WithKidHeader("no-alg"))
+	if _, err := f.verify(t, tok); err != nil {
+		t.Fatalf("PS256 token of the RSA key without alg: %v, want it accepted", err)
+	}
+	ec, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tok = f.mint(t, nil, grpcauthtest.WithSigningKey(ec, "ES256"), grpcauthtest.WithKidHeader("no-alg"))
+	if _, err := f.verify(t, tok); !errors.Is(err, ErrAlgorithm) {
+		t.Fatalf("ES256 token under the RSA key's kid: %v, want ErrAlgorithm", err)
+	}
+}
+
 // A NumericDate may be fractional (RFC 7519, 2). The fraction counts: with
 // no clock skew, a token whose nbf is half a second away is not yet valid
 // (RFC 7519, 4.1.5) and one whose exp is half a second away is still valid
