@@ -123,9 +123,10 @@ var errSourceHung = fmt.Errorf("tokencreds: the TokenSource has not answered for
 var _ credentials.PerRPCCredentials = (*Credentials)(nil)
 
 // New returns Credentials that take tokens from ts. A token with an expiry
-// is reused until shortly before it expires without asking ts; a source
-// whose tokens carry no expiry is asked on every call, so it should cache
-// them itself. Install them with grpc.WithPerRPCCredentials, or per call
+// is reused until shortly before it expires without asking ts, then ts is
+// asked in the background while calls still send it until it expires (see
+// GetRequestMetadata); a source whose tokens carry no expiry is asked on
+// every call, so it should cache them itself. Install them with grpc.WithPerRPCCredentials, or per call
 // with grpc.PerRPCCredentials. They send a token as "<token_type> <token>",
 // except a DPoP-bound one (token_type DPoP), which needs a proof per call:
 // the call fails with codes.Unauthenticated and ErrDPoPToken (use NewDPoP).

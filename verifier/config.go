@@ -196,8 +196,9 @@ type Config struct {
 	// HTTPClient fetches discovery documents and key sets. Default: a
 	// client with connect, TLS-handshake and response-header timeouts,
 	// response headers of at most 64 KiB, the environment's proxy
-	// (http.ProxyFromEnvironment), no cookie jar, and the name localhost
-	// dialled on 127.0.0.1 then ::1, never looked up. A client you pass
+	// (http.ProxyFromEnvironment; never for a loopback host, localhost in
+	// any case), no cookie jar, and the name localhost dialled on
+	// 127.0.0.1 then ::1, never looked up. A client you pass
 	// keeps its transport's limits and dialer: net/http reads up to 10 MiB
 	// of response headers unless its MaxResponseHeaderBytes says less, and
 	// resolves localhost like any name (the hosts file, then DNS).

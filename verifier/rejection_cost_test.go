@@ -469,7 +469,7 @@ func amplifiedSeeds() []amplifiedSeed {
 
 // FuzzRejectionCostAmplified checks the rejection-cost bound where a
 // per-byte cost shows: FuzzRejectionCost's inputs stay at a few KiB, where
-// the 2 KiB allowance hides one, so this target repeats a fuzzed piece into
+// the 4 KiB allowance hides one, so this target repeats a fuzzed piece into
 // a header or payload of 16-46 KiB (amplifiedText). Whatever
 // VerifyAccessToken rejects, it rejects allocating at most twice the
 // token's length plus rejectionAllowance. And the text after a syntax
