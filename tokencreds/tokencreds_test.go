@@ -1253,3 +1253,33 @@ func TestCredentials_RefreshedTokenReplacesTheOneInItsMargin(t *testing.T) {
 		})
 	}
 }
+
+// The kept token's expiry is compared with the clock by the wall clock, as
+// oauth2.Token.Valid compares it. An oauth2 source's expiry (time.Now plus
+// expires_in) carries a monotonic reading, and Go compares two times that
+// both have one by that alone; the monotonic clock stands still while the
+// host is suspended (a sleeping laptop, a paused VM). After a suspend
+// past the token's expiry, Valid reported it expired (the wall clock) but
+// the background refresh and a failed or hung source still sent it
+// (monotonic): calls carried an expired token, refused as Unauthenticated
+// rather than failing with the source's error, until the monotonic clock
+// caught up. No clock can stop the monotonic reading alone, so this checks
+// that the expiry kept carries none.
+func TestCredentials_KeptTokenExpiresByTheWallClock(t *testing.T) {
+	local := credentials.NewContextWithRequestInfo(peerCtx(&net.TCPAddr{IP: net.IPv4(127, 0, 0, 1)}), credentials.RequestInfo{AuthInfo: insecureInfo()})
+	exp := time.Now().Add(time.Hour)
+	if !strings.Contains(exp.String(), " m=") {
+		t.Fatal("time.Now has no monotonic reading here: nothing to check")
+	}
+	creds := tokencreds.New(oauth2.StaticTokenSource(&oauth2.Token{AccessToken: "tok", Expiry: exp}))
+	if _, err := creds.GetRequestMetadata(local); err != nil {
+		t.Fatal(err)
+	}
+	got, ok := tokencreds.LastExpiry(creds)
+	if !ok || !got.Equal(exp) {
+		t.Fatalf("kept expiry %v (%v), want %v", got, ok, exp)
+	}
+	if strings.Contains(got.String(), " m=") {
+		t.Errorf("kept expiry %v has a monotonic reading", got)
+	}
+}
