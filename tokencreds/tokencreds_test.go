@@ -1218,12 +1218,22 @@ func TestCredentials_RefreshInTheMarginDoesNotHoldCalls(t *testing.T) {
 }
 
 // sequenceSource returns its tokens in turn, then the last one again.
+// Every call after the first waits until held is closed, if it is set.
 type sequenceSource struct {
 	mu   sync.Mutex
 	toks []*oauth2.Token
+	n    int
+	held chan struct{}
 }
 
 func (s *sequenceSource) Token() (*oauth2.Token, error) {
+	s.mu.Lock()
+	s.n++
+	first := s.n == 1
+	s.mu.Unlock()
+	if !first && s.held != nil {
+		<-s.held
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	t := s.toks[0]
@@ -1234,7 +1244,9 @@ func (s *sequenceSource) Token() (*oauth2.Token, error) {
 }
 
 // Once the refresh in a token's margin has brought a new token, calls send
-// that one, also when it has no expiry (and is not kept).
+// that one, also when it has no expiry (and is not kept). The refresh is
+// held until the call that started it has its token: otherwise it may
+// answer first, and that call send the new one.
 func TestCredentials_RefreshedTokenReplacesTheOneInItsMargin(t *testing.T) {
 	local := credentials.NewContextWithRequestInfo(peerCtx(&net.TCPAddr{IP: net.IPv4(127, 0, 0, 1)}), credentials.RequestInfo{AuthInfo: insecureInfo()})
 	for _, next := range []*oauth2.Token{
@@ -1242,11 +1254,16 @@ func TestCredentials_RefreshedTokenReplacesTheOneInItsMargin(t *testing.T) {
 		{AccessToken: "new"},
 	} {
 		t.Run(fmt.Sprintf("expiry %v", !next.Expiry.IsZero()), func(t *testing.T) {
-			creds := tokencreds.New(&sequenceSource{toks: []*oauth2.Token{{AccessToken: "old", Expiry: time.Now().Add(5 * time.Second)}, next}})
+			src := &sequenceSource{toks: []*oauth2.Token{{AccessToken: "old", Expiry: time.Now().Add(5 * time.Second)}, next},
+				held: make(chan struct{})}
+			creds := tokencreds.New(src)
 			for i, want := range []string{"Bearer old", "Bearer old", "Bearer new", "Bearer new"} {
 				md, err := creds.GetRequestMetadata(local)
 				if err != nil || md["authorization"] != want {
 					t.Fatalf("call %d: GetRequestMetadata = %v, %v; want %s", i+1, md, err, want)
+				}
+				if i == 1 {
+					close(src.held) // the refresh call 2 started
 				}
 				tokencreds.AwaitFetch(creds)
 			}
