@@ -67,3 +67,12 @@ func AwaitFetch(c *Credentials) {
 		<-f.done
 	}
 }
+
+// LastExpiry returns the expiry of the token c keeps, if any.
+func LastExpiry(c *Credentials) (time.Time, bool) {
+	t := c.last.Load()
+	if t == nil {
+		return time.Time{}, false
+	}
+	return t.Expiry, true
+}

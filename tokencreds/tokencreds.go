@@ -75,7 +75,8 @@ type Credentials struct {
 	nonces nonceMap     // the servers' latest DPoP nonces, by authority
 
 	// last is a copy of the TokenSource's latest token if it has an
-	// expiry (nil if that has none): calls reuse it while it is valid
+	// expiry (nil if that has none), without a monotonic reading in its
+	// expiry (answer): calls reuse it while it is valid
 	// without asking the source (or starting a goroutine to ask it), and
 	// while the source is asked for the next one or fails, until it
 	// expires.
@@ -347,7 +348,15 @@ func (c *Credentials) answer(f *fetch, tok *oauth2.Token, err error) {
 		// A copy: calls read it while the source may change its own
 		// (oauth2.ReuseTokenSource sets the margin on the token its
 		// source returns, which may be the one it returned before).
+		// Its expiry loses its monotonic reading, so that calls compare
+		// it with the clock by the wall clock, as oauth2.Token.Valid
+		// does: Go compares two times that both have one (as an oauth2
+		// source's time.Now plus expires_in and time.Now do) by that
+		// alone, and the monotonic clock stands still while the host is
+		// suspended, so a token whose expiry passed during a suspend
+		// would still be sent while the source is asked or fails.
 		cp := *tok
+		cp.Expiry = cp.Expiry.Round(0)
 		tok = &cp
 		// A token without an expiry is not kept, and ends the reuse of
 		// an earlier one, which calls would otherwise send in its place.

@@ -1218,12 +1218,22 @@ func TestCredentials_RefreshInTheMarginDoesNotHoldCalls(t *testing.T) {
 }
 
 // sequenceSource returns its tokens in turn, then the last one again.
+// Every call after the first waits until held is closed, if it is set.
 type sequenceSource struct {
 	mu   sync.Mutex
 	toks []*oauth2.Token
+	n    int
+	held chan struct{}
 }
 
 func (s *sequenceSource) Token() (*oauth2.Token, error) {
+	s.mu.Lock()
+	s.n++
+	first := s.n == 1
+	s.mu.Unlock()
+	if !first && s.held != nil {
+		<-s.held
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	t := s.toks[0]
@@ -1234,7 +1244,9 @@ func (s *sequenceSource) Token() (*oauth2.Token, error) {
 }
 
 // Once the refresh in a token's margin has brought a new token, calls send
-// that one, also when it has no expiry (and is not kept).
+// that one, also when it has no expiry (and is not kept). The refresh is
+// held until the call that started it has its token: otherwise it may
+// answer first, and that call send the new one.
 func TestCredentials_RefreshedTokenReplacesTheOneInItsMargin(t *testing.T) {
 	local := credentials.NewContextWithRequestInfo(peerCtx(&net.TCPAddr{IP: net.IPv4(127, 0, 0, 1)}), credentials.RequestInfo{AuthInfo: insecureInfo()})
 	for _, next := range []*oauth2.Token{
@@ -1242,14 +1254,49 @@ func TestCredentials_RefreshedTokenReplacesTheOneInItsMargin(t *testing.T) {
 		{AccessToken: "new"},
 	} {
 		t.Run(fmt.Sprintf("expiry %v", !next.Expiry.IsZero()), func(t *testing.T) {
-			creds := tokencreds.New(&sequenceSource{toks: []*oauth2.Token{{AccessToken: "old", Expiry: time.Now().Add(5 * time.Second)}, next}})
+			src := &sequenceSource{toks: []*oauth2.Token{{AccessToken: "old", Expiry: time.Now().Add(5 * time.Second)}, next},
+				held: make(chan struct{})}
+			creds := tokencreds.New(src)
 			for i, want := range []string{"Bearer old", "Bearer old", "Bearer new", "Bearer new"} {
 				md, err := creds.GetRequestMetadata(local)
 				if err != nil || md["authorization"] != want {
 					t.Fatalf("call %d: GetRequestMetadata = %v, %v; want %s", i+1, md, err, want)
 				}
+				if i == 1 {
+					close(src.held) // the refresh call 2 started
+				}
 				tokencreds.AwaitFetch(creds)
 			}
 		})
+	}
+}
+
+// The kept token's expiry is compared with the clock by the wall clock, as
+// oauth2.Token.Valid compares it. An oauth2 source's expiry (time.Now plus
+// expires_in) carries a monotonic reading, and Go compares two times that
+// both have one by that alone; the monotonic clock stands still while the
+// host is suspended (a sleeping laptop, a paused VM). After a suspend
+// past the token's expiry, Valid reported it expired (the wall clock) but
+// the background refresh and a failed or hung source still sent it
+// (monotonic): calls carried an expired token, refused as Unauthenticated
+// rather than failing with the source's error, until the monotonic clock
+// caught up. No clock can stop the monotonic reading alone, so this checks
+// that the expiry kept carries none.
+func TestCredentials_KeptTokenExpiresByTheWallClock(t *testing.T) {
+	local := credentials.NewContextWithRequestInfo(peerCtx(&net.TCPAddr{IP: net.IPv4(127, 0, 0, 1)}), credentials.RequestInfo{AuthInfo: insecureInfo()})
+	exp := time.Now().Add(time.Hour)
+	if !strings.Contains(exp.String(), " m=") {
+		t.Fatal("time.Now has no monotonic reading here: nothing to check")
+	}
+	creds := tokencreds.New(oauth2.StaticTokenSource(&oauth2.Token{AccessToken: "tok", Expiry: exp}))
+	if _, err := creds.GetRequestMetadata(local); err != nil {
+		t.Fatal(err)
+	}
+	got, ok := tokencreds.LastExpiry(creds)
+	if !ok || !got.Equal(exp) {
+		t.Fatalf("kept expiry %v (%v), want %v", got, ok, exp)
+	}
+	if strings.Contains(got.String(), " m=") {
+		t.Errorf("kept expiry %v has a monotonic reading", got)
 	}
 }
