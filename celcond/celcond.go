@@ -1321,7 +1321,11 @@ func numbers(v any) (any, error) {
 
 // number converts one JSON number (see numbers). JSON does not tell
 // integers from other numbers: an integer written with a fraction or an
-// exponent (9007199254740993.0, 1e16) is an integer too.
+// exponent (9007199254740993.0, 1e16) is an integer too. Such a number is
+// read by exactInteger first, not only when strconv.ParseFloat finds it
+// large: ParseFloat's slow path counts only the first 800 digits before
+// the point, and reads 9007199254740993 written with 1,000 more zeros and
+// e-1000 as 9.0e-201.
 func number(n json.Number) (any, error) {
 	if i, err := strconv.ParseInt(string(n), 10, 64); err == nil {
 		if i >= exactDouble || i <= -exactDouble {
@@ -1329,15 +1333,12 @@ func number(n json.Number) (any, error) {
 		}
 	} else if u, err := strconv.ParseUint(string(n), 10, 64); err == nil {
 		return u, nil
+	} else if v, ok := exactInteger(string(n)); ok {
+		if i, isInt := v.(int64); !isInt || i >= exactDouble || i <= -exactDouble {
+			return v, nil
+		}
 	}
-	f, err := strconv.ParseFloat(string(n), 64)
-	if err != nil || math.Abs(f) < exactDouble {
-		return f, err
-	}
-	if i, ok := exactInteger(string(n)); ok {
-		return i, nil
-	}
-	return f, nil
+	return strconv.ParseFloat(string(n), 64)
 }
 
 // exactInteger returns the value of n, a valid JSON number written with a
@@ -1351,7 +1352,9 @@ func exactInteger(n string) (any, bool) {
 	exp := 0
 	if i := strings.IndexAny(n, "eE"); i >= 0 {
 		var err error
-		if exp, err = strconv.Atoi(n[i+1:]); err != nil {
+		// An exponent beyond ±(len(n) + 20) makes no integer of 20
+		// digits or fewer whatever the digits, and would overflow below.
+		if exp, err = strconv.Atoi(n[i+1:]); err != nil || exp > len(n)+20 || exp < -len(n)-20 {
 			return nil, false
 		}
 		n = n[:i]

@@ -230,6 +230,10 @@ func TestEval_LargeIntegerClaimsKeepTheirValue(t *testing.T) {
 		"neg2": json.Number("-9007199254740993.000"),
 		"big2": json.Number("1.8446744073709551615e19"),
 		"huge": json.Number("1e30"), // beyond uint64: a double
+		// More than 800 digits before the point: strconv.ParseFloat
+		// counts only the first 800 when it falls back to its slow path
+		// (2^53 + 1 is halfway between two doubles), and reads 9.0e-201.
+		"long": json.Number("9007199254740993" + strings.Repeat("0", 1000) + "e-1000"),
 	}),
 		Request: &authtestv1.OwnRequest{}}
 	wantEval(t, in, map[string]bool{
@@ -256,6 +260,7 @@ func TestEval_LargeIntegerClaimsKeepTheirValue(t *testing.T) {
 		"claims.big2 == 18446744073709551615u":             true,
 		"claims.big2 == 18446744073709551614u":             false,
 		"type(claims.uid2) == int && type(claims.big2) == uint && type(claims.huge) == double": true,
+		"claims.long == 9007199254740993": true,
 	})
 }
 

@@ -25,12 +25,17 @@ var ErrLoopbackOnly = errors.New("plain http is allowed only for loopback hosts 
 // absolute https URL, or plain http only when the host is loopback, so that
 // development and test issuers work without a flag. It rejects other
 // schemes, a missing host, and userinfo (credentials in a URL would be sent
-// to, and logged by, every hop). Its errors do not repeat the URL; callers
-// add a redacted form of it where that helps.
+// to, and logged by, every hop), also userinfo whose password holds a "/"
+// and so ends the authority early ("https://alice:1234/pa@host" is host
+// "alice:1234" and path "/pa@host", which a redacted URL keeps): an "@" in
+// the path is refused, "%40" is not. Its errors do not repeat the URL;
+// callers add a redacted form of it where that helps.
 func Check(u *url.URL) error {
 	switch {
 	case u.User != nil:
 		return errors.New("URL must not contain userinfo")
+	case strings.Contains(u.EscapedPath(), "@"):
+		return errors.New(`URL path holds "@": userinfo whose password holds "/"? (write an "@" of the path as %40)`)
 	case u.Scheme == "":
 		return errors.New("URL has no scheme: write it in full, https://host/path")
 	case u.Opaque != "":

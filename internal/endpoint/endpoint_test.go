@@ -26,6 +26,10 @@ func TestCheck(t *testing.T) {
 		{"http://[::ffff:8.8.8.8]/keys", false, ErrLoopbackOnly},
 		{"ftp://example.com/keys", false, nil},
 		{"https://user:pass@example.com/keys", false, nil},
+		// A "/" in a password ends the authority early: url.Parse reads
+		// host "alice:1234" and the rest of the password in the path.
+		{"https://alice:1234/hunter2@example.com/keys", false, nil},
+		{"https://example.com/users/a%40b/keys", true, nil},
 		{"https:///keys", false, nil},
 		{"https:opaque", false, nil},
 		{"/relative/keys", false, nil},

@@ -7,8 +7,9 @@ import "strings"
 // UserInfo returns s, a URL or origin as configured (valid or not), with
 // the user info of its authority ("user:password@") replaced by "…@", so
 // that an error naming s, which may be logged, carries no password. The
-// authority starts after the first "//" that no "/", "?", "#" or "@"
-// precedes (or at the start of s when there is none); its user info is
+// authority starts after a "//" that begins s or follows its scheme
+// ("https:", RFC 3986 3.1), and otherwise at the start of s (a "//"
+// elsewhere may be the password's: "alice:pa//ss@host"); its user info is
 // everything from there up to the last "@" of s. That "@" may lie past
 // the authority's end (the next "/", "?" or "#"), since such a character
 // in a password ends the authority for url.Parse ("https://u:pa?ss@host"):
@@ -16,7 +17,7 @@ import "strings"
 // costs an error message some text, never a password.
 func UserInfo(s string) string {
 	start := 0
-	if i := strings.Index(s, "//"); i >= 0 && !strings.ContainsAny(s[:i], "/?#@") {
+	if i := strings.Index(s, "//"); i >= 0 && (i == 0 || isScheme(s[:i])) {
 		start = i + len("//") // the authority follows scheme://
 	}
 	if at := strings.LastIndexByte(s[start:], '@'); at >= 0 {
@@ -24,3 +25,20 @@ func UserInfo(s string) string {
 	}
 	return s
 }
+
+// isScheme reports whether s is a URL scheme and its colon: a letter, then
+// letters, digits, "+", "-" or "." (RFC 3986 3.1), then ":".
+func isScheme(s string) bool {
+	name, ok := strings.CutSuffix(s, ":")
+	if !ok || name == "" || !isLetter(name[0]) {
+		return false
+	}
+	for _, c := range []byte(name) {
+		if !isLetter(c) && !('0' <= c && c <= '9') && c != '+' && c != '-' && c != '.' {
+			return false
+		}
+	}
+	return true
+}
+
+func isLetter(c byte) bool { return 'a' <= c|0x20 && c|0x20 <= 'z' }

@@ -18,6 +18,12 @@ func TestUserInfo(t *testing.T) {
 		{"https://app.example.com/@notuserinfo", "https://…@notuserinfo"},
 		{"https://app.example.com?x=@y", "https://…@y"},
 		{"https://app.example.com/path", "https://app.example.com/path"},
+		// Without a scheme, a "//" is the password's, not the authority's
+		// start.
+		{"alice:hunter//2@app.example.com", "…@app.example.com"},
+		{"https:alice:hunter//2@app.example.com", "…@app.example.com"},
+		{"//alice:hunter2@app.example.com", "//…@app.example.com"},
+		{"HTTPS+x-1.y://alice:hunter2@app.example.com", "HTTPS+x-1.y://…@app.example.com"},
 		{"", ""},
 	} {
 		if got := UserInfo(tc.in); got != tc.want {
