@@ -25,11 +25,11 @@ const ScopeName = "github.com/grpcauth/grpcauth"
 const UnknownMethod = "unknown"
 
 // DurationBuckets are the histogram bucket boundaries of
-// grpcauth.verify.duration, in seconds: from 1 µs (a cached token) through
-// the tens of µs of a signature check to the seconds a key-set fetch may
-// take.
+// grpcauth.verify.duration, in seconds: from 100 ns through the half
+// microsecond of a call whose token is cached and the tens of µs of a
+// signature check to the seconds a key-set fetch may take.
 var DurationBuckets = []float64{
-	1e-6, 2.5e-6, 5e-6, 1e-5, 2.5e-5, 5e-5, 1e-4, 2.5e-4, 5e-4,
+	1e-7, 2.5e-7, 5e-7, 1e-6, 2.5e-6, 5e-6, 1e-5, 2.5e-5, 5e-5, 1e-4, 2.5e-4, 5e-4,
 	1e-3, 2.5e-3, 5e-3, 1e-2, 2.5e-2, 5e-2, 0.1, 0.25, 0.5, 1, 2.5, 5, 10,
 }
 
