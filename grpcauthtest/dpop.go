@@ -220,9 +220,10 @@ func (k *DPoPKey) headerKey(o ProofOptions) (jwk.Key, error) {
 // WithDPoPKey binds the minted token to a DPoP key (RFC 9449, section 6):
 // it adds {"cnf": {"jkt": <pub's RFC 7638 thumbprint>}}. pub is a
 // *ecdsa.PublicKey, *rsa.PublicKey or ed25519.PublicKey, e.g.
-// DPoPKey.PublicKey(). A cnf claim passed to Mint takes precedence.
+// DPoPKey.PublicKey(); Mint fails for a nil one. A cnf claim passed to Mint
+// takes precedence.
 func WithDPoPKey(pub crypto.PublicKey) MintOption {
-	return func(o *mintOptions) { o.dpopKey = pub }
+	return func(o *mintOptions) { o.dpopSet, o.dpopKey = true, pub }
 }
 
 // withJKT binds the minted token to the key with thumbprint jkt.
