@@ -116,7 +116,9 @@ type ProofOptions struct {
 	PrivateKeyInHeader bool
 	// HeaderKey, when set, is put in the jwk header instead of the
 	// proof key's public key, while the proof key still signs (a
-	// signature the header key does not verify).
+	// signature the header key does not verify). OmitKey and
+	// PrivateKeyInHeader take precedence over it, OmitKey over both.
+	// A nil pointer key makes ProofWith fail.
 	HeaderKey crypto.PublicKey
 	// Algorithm signs under another algorithm than the key's: "none"
 	// gives an unsigned proof, "HS256" (HS384, HS512) an HMAC keyed with
@@ -208,6 +210,9 @@ func (k *DPoPKey) headerKey(o ProofOptions) (jwk.Key, error) {
 		}
 		return priv, nil
 	case o.HeaderKey != nil:
+		if err := checkKey(o.HeaderKey); err != nil {
+			return nil, fmt.Errorf("grpcauthtest: ProofOptions.HeaderKey: %w", err)
+		}
 		hk, err := jwk.FromRaw(o.HeaderKey)
 		if err != nil {
 			return nil, fmt.Errorf("grpcauthtest: ProofOptions.HeaderKey: %w", err)
