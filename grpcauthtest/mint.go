@@ -66,7 +66,8 @@ type header struct {
 //   - "jwk": a public key of the standard library (*rsa.PublicKey,
 //     *ecdsa.PublicKey, ed25519.PublicKey), or a map[string]any holding the
 //     JWK's members (to add kid, alg, ...); a private key is an error, so
-//     that a test never publishes one by mistake;
+//     that a test never publishes one by mistake, but a map goes in as it
+//     is, private members ("d", an "oct" key's "k") included;
 //   - "x5c": a []*x509.Certificate, leaf first;
 //   - "crit": a []string;
 //   - jku, x5u, typ, kid, cty: a string;
