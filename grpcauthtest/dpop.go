@@ -116,7 +116,9 @@ type ProofOptions struct {
 	PrivateKeyInHeader bool
 	// HeaderKey, when set, is put in the jwk header instead of the
 	// proof key's public key, while the proof key still signs (a
-	// signature the header key does not verify).
+	// signature the header key does not verify). OmitKey and
+	// PrivateKeyInHeader take precedence over it, OmitKey over both.
+	// A nil pointer key makes ProofWith fail.
 	HeaderKey crypto.PublicKey
 	// Algorithm signs under another algorithm than the key's: "none"
 	// gives an unsigned proof, "HS256" (HS384, HS512) an HMAC keyed with
@@ -208,6 +210,9 @@ func (k *DPoPKey) headerKey(o ProofOptions) (jwk.Key, error) {
 		}
 		return priv, nil
 	case o.HeaderKey != nil:
+		if err := checkKey(o.HeaderKey); err != nil {
+			return nil, fmt.Errorf("grpcauthtest: ProofOptions.HeaderKey: %w", err)
+		}
 		hk, err := jwk.FromRaw(o.HeaderKey)
 		if err != nil {
 			return nil, fmt.Errorf("grpcauthtest: ProofOptions.HeaderKey: %w", err)
@@ -220,9 +225,10 @@ func (k *DPoPKey) headerKey(o ProofOptions) (jwk.Key, error) {
 // WithDPoPKey binds the minted token to a DPoP key (RFC 9449, section 6):
 // it adds {"cnf": {"jkt": <pub's RFC 7638 thumbprint>}}. pub is a
 // *ecdsa.PublicKey, *rsa.PublicKey or ed25519.PublicKey, e.g.
-// DPoPKey.PublicKey(). A cnf claim passed to Mint takes precedence.
+// DPoPKey.PublicKey(); Mint fails for a nil one. A cnf claim passed to Mint
+// takes precedence.
 func WithDPoPKey(pub crypto.PublicKey) MintOption {
-	return func(o *mintOptions) { o.dpopKey = pub }
+	return func(o *mintOptions) { o.dpopSet, o.dpopKey = true, pub }
 }
 
 // withJKT binds the minted token to the key with thumbprint jkt.

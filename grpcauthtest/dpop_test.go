@@ -2,6 +2,9 @@ package grpcauthtest_test
 
 import (
 	"crypto"
+	"crypto/ecdsa"
+	"crypto/ed25519"
+	"crypto/rsa"
 	"encoding/base64"
 	"encoding/json"
 	"net/http"
@@ -431,5 +434,26 @@ func TestAuthorize_DPoPJKTBindsTheCodeToTheProofKey(t *testing.T) {
 	_, body := get(t, iss.AuthorizeURL()+"?"+authzParams("dpop_jkt", key.Thumbprint()).Encode())
 	if !strings.Contains(string(body), `name="dpop_jkt" value="`+key.Thumbprint()+`"`) {
 		t.Error("the login page does not carry dpop_jkt")
+	}
+}
+
+// TestDPoPKey_ProofWithANilHeaderKeyFails: a typed nil HeaderKey (a key
+// variable left nil) is an error, not a panic in jwx.
+func TestDPoPKey_ProofWithANilHeaderKeyFails(t *testing.T) {
+	k, err := grpcauthtest.NewDPoPKey()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, hk := range []crypto.PublicKey{(*ecdsa.PublicKey)(nil), (*rsa.PublicKey)(nil), ed25519.PublicKey(nil)} {
+		func() {
+			defer func() {
+				if r := recover(); r != nil {
+					t.Fatalf("HeaderKey %T(nil): ProofWith panicked: %v", hk, r)
+				}
+			}()
+			if p, err := k.ProofWith(grpcauthtest.ProofOptions{Method: "POST", URL: "http://x/y", HeaderKey: hk}); err == nil {
+				t.Errorf("HeaderKey %T(nil): ProofWith = %q, nil; want an error", hk, p)
+			}
+		}()
 	}
 }

@@ -129,7 +129,8 @@ func Start(cfg Config) (*Issuer, error) {
 // between test runs under the user's cache directory, in
 // grpcauthtest/rsa-2048, instead of being generated each time: generating
 // them was most of the CPU time of suites that start many issuers. No two
-// issuers of one process share a key.
+// issuers of one process share a key. Call it from the goroutine running
+// the test, as t.Fatal requires; other goroutines use Start and Close.
 func NewIssuer(t testing.TB, cfg Config) *Issuer {
 	t.Helper()
 	cfg.pooledKeys = true

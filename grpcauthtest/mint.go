@@ -2,7 +2,10 @@ package grpcauthtest
 
 import (
 	"crypto"
+	"crypto/ecdsa"
+	"crypto/ed25519"
 	"crypto/rand"
+	"crypto/rsa"
 	"crypto/x509"
 	"encoding/base64"
 	"encoding/json"
@@ -45,6 +48,7 @@ type mintOptions struct {
 	shape    *Shape
 	scopes   []string
 	scopeSet bool
+	dpopSet  bool             // WithDPoPKey given
 	dpopKey  crypto.PublicKey // WithDPoPKey
 	jkt      string           // withJKT
 	claims   map[string]any   // WithACR, WithAuthTime; under Mint's claims
@@ -62,7 +66,8 @@ type header struct {
 //   - "jwk": a public key of the standard library (*rsa.PublicKey,
 //     *ecdsa.PublicKey, ed25519.PublicKey), or a map[string]any holding the
 //     JWK's members (to add kid, alg, ...); a private key is an error, so
-//     that a test never publishes one by mistake;
+//     that a test never publishes one by mistake, but a map goes in as it
+//     is, private members ("d", an "oct" key's "k") included;
 //   - "x5c": a []*x509.Certificate, leaf first;
 //   - "crit": a []string;
 //   - jku, x5u, typ, kid, cty: a string;
@@ -84,7 +89,8 @@ func WithKidHeader(kid string) MintOption { return func(o *mintOptions) { o.kid 
 // WithIssuerKey signs with the issuer's key kid instead of its current one,
 // and names kid in the header. Keys removed by RemoveKey remain usable here,
 // to mint a token whose key is no longer published. Mint fails for a kid
-// that was never an issuer key.
+// that was never an issuer key. Unsigned and WithSigningKey take precedence
+// over it.
 func WithIssuerKey(kid string) MintOption { return func(o *mintOptions) { o.keyID = kid } }
 
 // WithSigningKey signs with key under alg ("HS256", "RS256", "ES256",
@@ -93,7 +99,9 @@ func WithIssuerKey(kid string) MintOption { return func(o *mintOptions) { o.keyI
 // ed25519.PrivateKey) or a []byte HMAC secret. It is how tests build
 // forgeries, e.g. HS256 keyed with the bytes of the issuer's public key
 // (algorithm confusion). The kid header is the issuer's current kid unless
-// WithKidHeader says otherwise.
+// WithKidHeader says otherwise. It takes precedence over WithIssuerKey,
+// and Unsigned over it. Mint fails for a nil key and for alg "none"
+// (Unsigned makes that token).
 func WithSigningKey(key any, alg string) MintOption {
 	return func(o *mintOptions) { o.signSet, o.signKey, o.signAlg = true, key, alg }
 }
@@ -102,10 +110,13 @@ func WithSigningKey(key any, alg string) MintOption {
 // signature ("header.payload."). The header is {"alg":"none"} plus the
 // shape's typ (none for ShapeOkta, "at+jwt" for ShapeRFC9068), plus kid
 // only if WithKidHeader names one, plus any WithHeader. Verifiers must reject it.
+// It takes precedence over WithSigningKey and WithIssuerKey, so a test can
+// add it to a fixture's options.
 func Unsigned() MintOption { return func(o *mintOptions) { o.unsigned = true } }
 
 // WithShape mints this token in shape s instead of the configured one: it
 // selects the default client-id claim, the scope claim of WithScopes and typ.
+// Mint fails for a Shape other than ShapeOkta and ShapeRFC9068.
 func WithShape(s Shape) MintOption { return func(o *mintOptions) { o.shape = &s } }
 
 // WithScopes adds the shape's scope claim: "scp" as a JSON array (ShapeOkta)
@@ -192,6 +203,9 @@ func (i *Issuer) Mint(claims map[string]any, opts ...MintOption) (string, error)
 	for _, opt := range opts {
 		opt(&o)
 	}
+	if err := o.check(); err != nil {
+		return "", err
+	}
 	shape := i.cfg.Shape
 	if o.shape != nil {
 		shape = *o.shape
@@ -247,6 +261,54 @@ func (i *Issuer) Mint(claims map[string]any, opts ...MintOption) (string, error)
 	return string(tok), nil
 }
 
+// check reports options that Mint would otherwise ignore or panic on: an
+// unknown shape, a nil key, a key given for alg "none".
+func (o *mintOptions) check() error {
+	if o.shape != nil && *o.shape != ShapeOkta && *o.shape != ShapeRFC9068 {
+		return fmt.Errorf("grpcauthtest: WithShape: unknown shape %v", *o.shape)
+	}
+	if o.signSet {
+		if o.signAlg == string(jwa.NoSignature) {
+			return errors.New(`grpcauthtest: WithSigningKey with alg "none" would not use the key; use Unsigned`)
+		}
+		if err := checkKey(o.signKey); err != nil {
+			return fmt.Errorf("grpcauthtest: WithSigningKey: %w", err)
+		}
+	}
+	if o.dpopSet {
+		if err := checkKey(o.dpopKey); err != nil {
+			return fmt.Errorf("grpcauthtest: WithDPoPKey: %w", err)
+		}
+	}
+	return nil
+}
+
+// checkKey fails for a nil key, typed or not, and for an Ed25519 key of
+// the wrong length, on which the standard library and jwx would panic.
+func checkKey(k any) error {
+	var bad bool
+	switch k := k.(type) {
+	case nil:
+		bad = true
+	case *rsa.PrivateKey:
+		bad = k == nil
+	case *rsa.PublicKey:
+		bad = k == nil
+	case *ecdsa.PrivateKey:
+		bad = k == nil
+	case *ecdsa.PublicKey:
+		bad = k == nil
+	case ed25519.PrivateKey:
+		bad = len(k) != ed25519.PrivateKeySize
+	case ed25519.PublicKey:
+		bad = len(k) != ed25519.PublicKeySize
+	}
+	if bad {
+		return fmt.Errorf("nil or malformed key (%T)", k)
+	}
+	return nil
+}
+
 // sign returns the compact JWS of payload whose protected header is hdr
 // plus alg, signed with key under alg (jwsalg.Sign, which handles RFC
 // 9864's Ed25519); jwa.NoSignature makes it unsigned.
@@ -299,9 +361,6 @@ func (i *Issuer) pickKey(o *mintOptions) (key any, alg jwa.SignatureAlgorithm, k
 	case o.unsigned:
 		return nil, jwa.NoSignature, "", nil
 	case o.signSet:
-		if o.signKey == nil {
-			return nil, "", "", errors.New("grpcauthtest: WithSigningKey with a nil key")
-		}
 		if o.signAlg == jwsalg.Ed25519 { // RFC 9864; jwx v2 does not Accept it
 			alg = jwsalg.Ed25519
 		} else if err := alg.Accept(o.signAlg); err != nil {
@@ -345,6 +404,9 @@ func headerValue(name string, v any) (any, error) {
 		case jwk.Key, crypto.Signer, []byte, nil:
 			// A private key would put its private members in the header.
 			return nil, fmt.Errorf("want a standard-library public key or a map[string]any, not %T", v)
+		}
+		if err := checkKey(v); err != nil {
+			return nil, err
 		}
 		return jwk.FromRaw(v)
 	case jws.X509CertChainKey:

@@ -2,8 +2,10 @@ package grpcauthtest_test
 
 import (
 	"crypto/ecdsa"
+	"crypto/ed25519"
 	"crypto/elliptic"
 	"crypto/rand"
+	"crypto/rsa"
 	"crypto/x509"
 	"encoding/base64"
 	"math/big"
@@ -255,4 +257,70 @@ func TestMint_HeaderOptions(t *testing.T) {
 			t.Fatal("no error")
 		}
 	})
+}
+
+// TestMint_InvalidOrNilOptionsFail: an unknown shape, a key given for alg
+// "none" and nil keys of the standard library's types make Mint fail,
+// instead of silently minting another token than the test asked for (an
+// unbound or hybrid one) or panicking.
+func TestMint_InvalidOrNilOptionsFail(t *testing.T) {
+	iss := grpcauthtest.NewIssuer(t, grpcauthtest.Config{Algorithm: "ES256"})
+	atk, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, opts := range map[string][]grpcauthtest.MintOption{
+		"unknown shape":                      {grpcauthtest.WithShape(7)},
+		"WithDPoPKey(nil)":                   {grpcauthtest.WithDPoPKey(nil)},
+		"WithDPoPKey of a nil *ecdsa":        {grpcauthtest.WithDPoPKey((*ecdsa.PublicKey)(nil))},
+		"WithDPoPKey of a nil *rsa":          {grpcauthtest.WithDPoPKey((*rsa.PublicKey)(nil))},
+		"WithSigningKey of a nil *rsa":       {grpcauthtest.WithSigningKey((*rsa.PrivateKey)(nil), "RS256")},
+		"WithSigningKey of an empty ed25519": {grpcauthtest.WithSigningKey(ed25519.PrivateKey(nil), "EdDSA")},
+		"WithSigningKey under alg none":      {grpcauthtest.WithSigningKey(atk, "none")},
+		"jwk header of a nil *rsa":           {grpcauthtest.WithHeader("jwk", (*rsa.PublicKey)(nil))},
+	} {
+		t.Run(name, func(t *testing.T) {
+			defer func() {
+				if r := recover(); r != nil {
+					t.Fatalf("Mint panicked: %v", r)
+				}
+			}()
+			if tok, err := iss.Mint(nil, opts...); err == nil {
+				t.Fatalf("Mint = %q, nil; want an error", tok)
+			}
+		})
+	}
+}
+
+// TestMint_KeyOptionsPrecedence: Unsigned, WithSigningKey and WithIssuerKey
+// each choose the signing key; the documented precedence (Unsigned, then
+// WithSigningKey, then WithIssuerKey) lets a test add one to a fixture's
+// options, and the token shows which one signed.
+func TestMint_KeyOptionsPrecedence(t *testing.T) {
+	iss := grpcauthtest.NewIssuer(t, grpcauthtest.Config{Algorithm: "ES256"})
+	atk, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	old := iss.KeyID()
+	if _, err := iss.RotateKey(); err != nil {
+		t.Fatal(err)
+	}
+	byIssuerKey := grpcauthtest.WithIssuerKey(old)
+	bySigningKey := grpcauthtest.WithSigningKey(atk, "ES256")
+
+	tok, err := iss.Mint(nil, byIssuerKey, bySigningKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := jws.Verify([]byte(tok), jws.WithKey(jwa.ES256, &atk.PublicKey)); err != nil {
+		t.Errorf("WithIssuerKey + WithSigningKey: not signed by the WithSigningKey key: %v", err)
+	}
+	tok, err = iss.Mint(nil, byIssuerKey, bySigningKey, grpcauthtest.Unsigned())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.HasSuffix(tok, ".") {
+		t.Errorf("with Unsigned: %q has a signature", tok)
+	}
 }
