@@ -1338,7 +1338,36 @@ func number(n json.Number) (any, error) {
 			return v, nil
 		}
 	}
-	return strconv.ParseFloat(string(n), 64)
+	return parseFloat(string(n))
+}
+
+// maxPointDigits is how many digits before the point strconv.ParseFloat's
+// slow path counts for the point's place (the 800 digits of its decimal
+// type, whose set method stops counting there).
+const maxPointDigits = 800
+
+// parseFloat is strconv.ParseFloat for n, a valid JSON number, written as
+// 0.digits×10^exp first when more than maxPointDigits significant digits
+// precede its point: ParseFloat's slow path reads 1 followed by 1,000
+// zeros and e-1000 as 1e-201, and 7 written so as 7e-201.
+func parseFloat(n string) (float64, error) {
+	sign, mant := "", n
+	if strings.HasPrefix(mant, "-") {
+		sign, mant = "-", mant[1:]
+	}
+	exp := 0
+	if i := strings.IndexAny(mant, "eE"); i >= 0 {
+		// Beyond the int range Atoi gives its end. Clamped to ±2^40, the
+		// exponent leaves the value beyond the double range, as it was,
+		// and cannot overflow when the digits' count is added below.
+		exp, _ = strconv.Atoi(mant[i+1:])
+		exp, mant = min(max(exp, -1<<40), 1<<40), mant[:i]
+	}
+	whole, frac, _ := strings.Cut(mant, ".")
+	if whole = strings.TrimLeft(whole, "0"); len(whole) <= maxPointDigits {
+		return strconv.ParseFloat(n, 64)
+	}
+	return strconv.ParseFloat(sign+"0."+whole+frac+"e"+strconv.Itoa(exp+len(whole)), 64)
 }
 
 // exactInteger returns the value of n, a valid JSON number written with a

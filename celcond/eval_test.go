@@ -212,6 +212,25 @@ func TestCompile_RejectsARegularExpressionThatIsNotALiteral(t *testing.T) {
 	}
 }
 
+// A number with more than 800 digits before its point is read as the
+// double it is, not as strconv.ParseFloat's slow path reads it (it counts
+// only the first 800 digits for the point's place: 1 followed by 1,000
+// zeros and e-1000 was 1e-201, and a claim compared with a bound passed).
+func TestEval_LongNumberClaimsAreTheDoublesTheyWrite(t *testing.T) {
+	in := grpcauth.ConditionInput{Claims: claims(t, map[string]any{"sub": "alice",
+		"one":   json.Number("1" + strings.Repeat("0", 1000) + "e-1000"),
+		"risk":  json.Number("7" + strings.Repeat("0", 1000) + ".0e-1000"),
+		"minus": json.Number("-15" + strings.Repeat("0", 1000) + "e-1001"),
+	}),
+		Request: &authtestv1.OwnRequest{}}
+	wantEval(t, in, map[string]bool{
+		"claims.one == 1.0":    true,
+		"claims.risk < 5.0":    false,
+		"claims.risk == 7.0":   true,
+		"claims.minus == -1.5": true,
+	})
+}
+
 // A double holds integers exactly only up to 2^53: a numeric ID claim
 // beyond that must not equal its neighbours.
 func TestEval_LargeIntegerClaimsKeepTheirValue(t *testing.T) {
