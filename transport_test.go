@@ -335,6 +335,7 @@ func TestTransportAllowed_ByPolicyAndPeer(t *testing.T) {
 		{"bufconn", withPeer(context.Background(), bufconnPeer(t), plaintext), want{true, false, true}},
 		{"net.Pipe", withPeer(context.Background(), localpeer.PipeAddr(), plaintext), want{true, false, true}},
 		{"typed nil address of another type", withPeer(context.Background(), (*namedAddr)(nil), plaintext), want{false, false, true}},
+		{"typed nil *net.UnixAddr", withPeer(context.Background(), (*net.UnixAddr)(nil), plaintext), want{false, false, true}},
 		{"another address named bufconn", withPeer(context.Background(), namedAddr{"bufconn", "bufconn"}, plaintext), want{false, false, true}},
 		{"another address named pipe", withPeer(context.Background(), namedAddr{"pipe", `\\.\pipe\app`}, plaintext), want{false, false, true}},
 		{"unixgram-named custom address", withPeer(context.Background(), namedAddr{"unix", "/run/app.sock"}, plaintext), want{false, false, true}},

@@ -31,6 +31,7 @@ func TestIsLocal(t *testing.T) {
 		{"named bufconn", named{"bufconn", "bufconn"}, false},
 		{"nil", nil, false},
 		{"typed nil of another type", (*named)(nil), false},
+		{"typed nil *net.UnixAddr", (*net.UnixAddr)(nil), false},
 	}
 	for _, tt := range tests {
 		if got := IsLocal(tt.addr); got != tt.want {
@@ -105,6 +106,10 @@ func TestIsLocalPeer(t *testing.T) {
 		{"typed nil *net.TCPAddr", (*net.TCPAddr)(nil), tcp, false},
 		{"typed nil of another address type", (*named)(nil), tcp, false},
 		{"typed nil of another address type on a Unix socket", (*named)(nil), sock, true},
+		{"typed nil *net.UnixAddr on TCP", (*net.UnixAddr)(nil), tcp, false},
+		{"typed nil *net.UnixAddr on a Unix socket", (*net.UnixAddr)(nil), sock, true},
+		{"no peer address, typed nil *net.UnixAddr local address", nil, (*net.UnixAddr)(nil), false},
+		{"ServeHTTP string, typed nil *net.UnixAddr local address", named{"tcp", "@"}, (*net.UnixAddr)(nil), false},
 	}
 	for _, tt := range tests {
 		if got := IsLocalPeer(tt.addr, tt.local); got != tt.want {
