@@ -64,16 +64,18 @@ func IsLocal(addr net.Addr) bool {
 // IsLocalPeer reports whether a server's connection whose other end is
 // addr and whose own end is local (peer.Peer's Addr and LocalAddr) stays on
 // this host: IsLocal(addr), or local is a Unix-domain socket (a non-nil
-// *net.UnixAddr) and addr is no IP address and port.
-// grpc.Server.ServeHTTP (through net/http) reports a Unix socket's peer as
-// "@" or "", which names nothing, and the listener's own address as
-// LocalAddr; a listener that reports an "ip:port" for the caller (the
-// PROXY protocol) is judged by that address.
+// *net.UnixAddr) or the address of an in-process connection (bufconn's or
+// net.Pipe's, as IsLocal matches them) and addr is no IP address and port.
+// grpc.Server.ServeHTTP (through net/http, as connectauth) reports such a
+// connection's peer as a string that names nothing ("@", "", "bufconn",
+// "pipe") and the connection's own address as LocalAddr; a listener that
+// reports an "ip:port" for the caller (the PROXY protocol) is judged by
+// that address.
 func IsLocalPeer(addr, local net.Addr) bool {
 	if IsLocal(addr) {
 		return true
 	}
-	if l, unix := local.(*net.UnixAddr); !unix || l == nil {
+	if l, unix := local.(*net.UnixAddr); (!unix || l == nil) && local != pipeAddr && local != bufconnAddr {
 		return false
 	}
 	switch addr.(type) {
