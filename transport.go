@@ -37,9 +37,13 @@ const (
 	//     google.golang.org/grpc/test/bufconn or of net.Pipe, matched by
 	//     their exact Go types, never by the name their Network method
 	//     returns ("bufconn", "pipe"), which any net.Addr (a Windows
-	//     named pipe, a tunnel) may also return.
+	//     named pipe, a tunnel) may also return; or, as
+	//     grpc.Server.ServeHTTP (and connectauth) report such a peer, an
+	//     address that is no IP address and port on a connection whose
+	//     own address (peer.Peer.LocalAddr) is of those types.
 	//
-	// So a test that serves on bufconn needs no TransportSecurity option.
+	// So a test that serves on bufconn needs no TransportSecurity option,
+	// with grpc-go's transport or through ServeHTTP and connectauth.
 	// Credentials on any other plaintext connection are refused. A local
 	// peer is only the last hop: a proxy on the same host that accepts
 	// plaintext from the network defeats this, and so does a listener that

@@ -118,6 +118,20 @@ func serveHTTPOn(t *testing.T, lis net.Listener, svc *testService, opts ...grpc.
 	})
 }
 
+// listenBufconn starts a bufconn listener and returns it with the client's
+// target and dial options.
+func listenBufconn(*testing.T) (net.Listener, string, []grpc.DialOption) {
+	lis := bufconn.Listen(1 << 20)
+	return lis, "passthrough:///bufnet", []grpc.DialOption{grpc.WithContextDialer(func(ctx context.Context, _ string) (net.Conn, error) { return lis.DialContext(ctx) })}
+}
+
+// listenPipe starts a listener of net.Pipe connections and returns it with
+// the client's target and dial options.
+func listenPipe(*testing.T) (net.Listener, string, []grpc.DialOption) {
+	lis := newPipeListener()
+	return lis, "passthrough:///pipe", []grpc.DialOption{grpc.WithContextDialer(lis.dial)}
+}
+
 // TestTransport_LocalPlaintextAcceptedByDefault serves one default
 // Authenticator on each kind of local listener and calls it with a token
 // over plaintext: every one counts as local.
@@ -144,14 +158,10 @@ func TestTransport_LocalPlaintextAcceptedByDefault(t *testing.T) {
 		}},
 		{name: "Unix socket", listen: listenUnix},
 		{name: "Unix socket through ServeHTTP", listen: listenUnix, serveHTTP: true},
-		{name: "bufconn", listen: func(t *testing.T) (net.Listener, string, []grpc.DialOption) {
-			lis := bufconn.Listen(1 << 20)
-			return lis, "passthrough:///bufnet", []grpc.DialOption{grpc.WithContextDialer(func(ctx context.Context, _ string) (net.Conn, error) { return lis.DialContext(ctx) })}
-		}},
-		{name: "net.Pipe", listen: func(t *testing.T) (net.Listener, string, []grpc.DialOption) {
-			lis := newPipeListener()
-			return lis, "passthrough:///pipe", []grpc.DialOption{grpc.WithContextDialer(lis.dial)}
-		}},
+		{name: "bufconn", listen: listenBufconn},
+		{name: "net.Pipe", listen: listenPipe},
+		{name: "bufconn through ServeHTTP", listen: listenBufconn, serveHTTP: true},
+		{name: "net.Pipe through ServeHTTP", listen: listenPipe, serveHTTP: true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -335,6 +345,7 @@ func TestTransportAllowed_ByPolicyAndPeer(t *testing.T) {
 		{"bufconn", withPeer(context.Background(), bufconnPeer(t), plaintext), want{true, false, true}},
 		{"net.Pipe", withPeer(context.Background(), localpeer.PipeAddr(), plaintext), want{true, false, true}},
 		{"typed nil address of another type", withPeer(context.Background(), (*namedAddr)(nil), plaintext), want{false, false, true}},
+		{"typed nil *net.UnixAddr", withPeer(context.Background(), (*net.UnixAddr)(nil), plaintext), want{false, false, true}},
 		{"another address named bufconn", withPeer(context.Background(), namedAddr{"bufconn", "bufconn"}, plaintext), want{false, false, true}},
 		{"another address named pipe", withPeer(context.Background(), namedAddr{"pipe", `\\.\pipe\app`}, plaintext), want{false, false, true}},
 		{"unixgram-named custom address", withPeer(context.Background(), namedAddr{"unix", "/run/app.sock"}, plaintext), want{false, false, true}},

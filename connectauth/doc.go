@@ -40,7 +40,9 @@
 // memory before any handler runs, and so before any token is checked.
 // Without WrapHandler a call is treated as arriving on a plaintext
 // connection, so the default grpcauth.TransportSecureOrLocal accepts
-// tokens only from loopback peers (a Unix-socket caller is refused),
+// tokens only from loopback peers (a Unix-socket caller is refused; the
+// peer is the RemoteAddr that reaches connect-go's handler, which a
+// middleware that sets it from X-Forwarded-For lets any client choose),
 // RFC 8705 certificate binding cannot be checked, and a DPoP proof is
 // refused (DPOP_PROOF_INVALID) unless its htu names an origin listed in
 // grpcauth.Config.DPoP.Origins: the interceptor cannot learn the host the

@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/test/bufconn"
 
 	"github.com/grpcauth/grpcauth"
 	"github.com/grpcauth/grpcauth/connectauth"
@@ -139,3 +140,28 @@ type remoteConn struct {
 }
 
 func (c remoteConn) RemoteAddr() net.Addr { return c.remote }
+
+// TestConnect_PlaintextInProcessConnectionIsLocal checks that a plaintext
+// call over an in-process bufconn connection counts as local under the
+// default TransportSecureOrLocal, as over grpc-go: net/http reports the
+// peer as "bufconn", no IP address and port, but the connection's own
+// address, which WrapHandler sees, is bufconn's.
+func TestConnect_PlaintextInProcessConnectionIsLocal(t *testing.T) {
+	f := newFixture(t)
+	lis := bufconn.Listen(1 << 20)
+	srv := &http.Server{Handler: connectMux(f)}
+	served := make(chan error, 1)
+	go func() { served <- srv.Serve(lis) }()
+	t.Cleanup(func() {
+		_ = srv.Close()
+		<-served
+	})
+	hc := &http.Client{Transport: &http.Transport{
+		DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) { return lis.DialContext(ctx) },
+	}}
+	t.Cleanup(hc.CloseIdleConnections)
+	c := call{method: "AllOf", token: "valid", scopes: []string{"test:read", "test:write"}}
+	if o, authenticated := viaConnect(t, f, hc, "http://bufnet", nil, c); o != (outcome{codes.OK, ""}) || !authenticated {
+		t.Fatalf("got %v %q (authenticated %v), want OK", o.code, o.reason, authenticated)
+	}
+}

@@ -34,7 +34,8 @@ func pipePeerAddr() net.Addr {
 //   - a loopback IP address (127.0.0.0/8, ::1, ::ffff:127.0.0.0/104), as a
 //     *net.TCPAddr or as an "ip:port" string of network "tcp" (as
 //     grpc.Server.ServeHTTP reports it; a host name does not count);
-//   - a *net.UnixAddr: a Unix-domain socket;
+//   - a *net.UnixAddr: a Unix-domain socket (a nil one, which a peer built
+//     by hand may hold, is no address);
 //   - the address of a google.golang.org/grpc/test/bufconn or net.Pipe
 //     connection, matched by exact Go type, never by the name its Network
 //     method returns ("bufconn", "pipe"), which any other net.Addr (a
@@ -44,7 +45,7 @@ func IsLocal(addr net.Addr) bool {
 	case *net.TCPAddr:
 		return a != nil && a.IP.IsLoopback()
 	case *net.UnixAddr:
-		return true
+		return a != nil
 	case nil:
 		return false
 	}
@@ -62,16 +63,19 @@ func IsLocal(addr net.Addr) bool {
 
 // IsLocalPeer reports whether a server's connection whose other end is
 // addr and whose own end is local (peer.Peer's Addr and LocalAddr) stays on
-// this host: IsLocal(addr), or local is a Unix-domain socket and addr is
-// no IP address and port. grpc.Server.ServeHTTP (through net/http) reports
-// a Unix socket's peer as "@" or "", which names nothing, and the listener's
-// own address as LocalAddr; a listener that reports an "ip:port" for the
-// caller (the PROXY protocol) is judged by that address.
+// this host: IsLocal(addr), or local is a Unix-domain socket (a non-nil
+// *net.UnixAddr) or the address of an in-process connection (bufconn's or
+// net.Pipe's, as IsLocal matches them) and addr is no IP address and port.
+// grpc.Server.ServeHTTP (through net/http, as connectauth) reports such a
+// connection's peer as a string that names nothing ("@", "", "bufconn",
+// "pipe") and the connection's own address as LocalAddr; a listener that
+// reports an "ip:port" for the caller (the PROXY protocol) is judged by
+// that address.
 func IsLocalPeer(addr, local net.Addr) bool {
 	if IsLocal(addr) {
 		return true
 	}
-	if _, unix := local.(*net.UnixAddr); !unix {
+	if l, unix := local.(*net.UnixAddr); (!unix || l == nil) && local != pipeAddr && local != bufconnAddr {
 		return false
 	}
 	switch addr.(type) {

@@ -31,6 +31,7 @@ func TestIsLocal(t *testing.T) {
 		{"named bufconn", named{"bufconn", "bufconn"}, false},
 		{"nil", nil, false},
 		{"typed nil of another type", (*named)(nil), false},
+		{"typed nil *net.UnixAddr", (*net.UnixAddr)(nil), false},
 	}
 	for _, tt := range tests {
 		if got := IsLocal(tt.addr); got != tt.want {
@@ -102,9 +103,18 @@ func TestIsLocalPeer(t *testing.T) {
 		{"forwarded ip:port string on a Unix socket", named{"tcp", "192.0.2.1:1"}, sock, false},
 		{"no usable peer address on TCP", named{"tcp", "@"}, tcp, false},
 		{"no peer address, no local address", nil, nil, false},
+		{"ServeHTTP on bufconn", named{"tcp", "bufconn"}, bufconnAddr, true},
+		{"ServeHTTP on net.Pipe", named{"tcp", "pipe"}, PipeAddr(), true},
+		{"forwarded ip:port string on bufconn", named{"tcp", "192.0.2.1:1"}, bufconnAddr, false},
+		{"PROXY protocol on net.Pipe", &net.TCPAddr{IP: net.IPv4(192, 0, 2, 1), Port: 1}, PipeAddr(), false},
+		{"no usable peer address, local address named bufconn", named{"tcp", "bufconn"}, named{"bufconn", "bufconn"}, false},
 		{"typed nil *net.TCPAddr", (*net.TCPAddr)(nil), tcp, false},
 		{"typed nil of another address type", (*named)(nil), tcp, false},
 		{"typed nil of another address type on a Unix socket", (*named)(nil), sock, true},
+		{"typed nil *net.UnixAddr on TCP", (*net.UnixAddr)(nil), tcp, false},
+		{"typed nil *net.UnixAddr on a Unix socket", (*net.UnixAddr)(nil), sock, true},
+		{"no peer address, typed nil *net.UnixAddr local address", nil, (*net.UnixAddr)(nil), false},
+		{"ServeHTTP string, typed nil *net.UnixAddr local address", named{"tcp", "@"}, (*net.UnixAddr)(nil), false},
 	}
 	for _, tt := range tests {
 		if got := IsLocalPeer(tt.addr, tt.local); got != tt.want {
