@@ -1355,19 +1355,20 @@ func parseFloat(n string) (float64, error) {
 	if strings.HasPrefix(mant, "-") {
 		sign, mant = "-", mant[1:]
 	}
-	exp := 0
+	var exp int64 // not int: ±2^40 overflows a 32-bit int
 	if i := strings.IndexAny(mant, "eE"); i >= 0 {
-		// Beyond the int range Atoi gives its end. Clamped to ±2^40, the
-		// exponent leaves the value beyond the double range, as it was,
-		// and cannot overflow when the digits' count is added below.
-		exp, _ = strconv.Atoi(mant[i+1:])
+		// Beyond the int64 range ParseInt gives its end. Clamped to
+		// ±2^40, the exponent leaves the value beyond the double range,
+		// as it was, and cannot overflow when the digits' count is added
+		// below.
+		exp, _ = strconv.ParseInt(mant[i+1:], 10, 64)
 		exp, mant = min(max(exp, -1<<40), 1<<40), mant[:i]
 	}
 	whole, frac, _ := strings.Cut(mant, ".")
 	if whole = strings.TrimLeft(whole, "0"); len(whole) <= maxPointDigits {
 		return strconv.ParseFloat(n, 64)
 	}
-	return strconv.ParseFloat(sign+"0."+whole+frac+"e"+strconv.Itoa(exp+len(whole)), 64)
+	return strconv.ParseFloat(sign+"0."+whole+frac+"e"+strconv.FormatInt(exp+int64(len(whole)), 10), 64)
 }
 
 // exactInteger returns the value of n, a valid JSON number written with a

@@ -283,8 +283,9 @@ func (o *mintOptions) check() error {
 	return nil
 }
 
-// checkKey fails for a nil key, typed or not, and for an Ed25519 key of
-// the wrong length, on which the standard library and jwx would panic.
+// checkKey fails for a nil key, typed or not, for an ECDSA private key
+// missing a member and for an Ed25519 key of the wrong length, on which the
+// standard library and jwx would panic.
 func checkKey(k any) error {
 	var bad bool
 	switch k := k.(type) {
@@ -295,7 +296,7 @@ func checkKey(k any) error {
 	case *rsa.PublicKey:
 		bad = k == nil
 	case *ecdsa.PrivateKey:
-		bad = k == nil
+		bad = k == nil || k.Curve == nil || k.X == nil || k.Y == nil || k.D == nil
 	case *ecdsa.PublicKey:
 		bad = k == nil
 	case ed25519.PrivateKey:

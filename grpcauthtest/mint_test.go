@@ -260,7 +260,8 @@ func TestMint_HeaderOptions(t *testing.T) {
 }
 
 // TestMint_InvalidOrNilOptionsFail: an unknown shape, a key given for alg
-// "none" and nil keys of the standard library's types make Mint fail,
+// "none" and nil keys of the standard library's types (or an ECDSA key
+// missing a member) make Mint fail,
 // instead of silently minting another token than the test asked for (an
 // unbound or hybrid one) or panicking.
 func TestMint_InvalidOrNilOptionsFail(t *testing.T) {
@@ -276,6 +277,8 @@ func TestMint_InvalidOrNilOptionsFail(t *testing.T) {
 		"WithDPoPKey of a nil *rsa":          {grpcauthtest.WithDPoPKey((*rsa.PublicKey)(nil))},
 		"WithSigningKey of a nil *rsa":       {grpcauthtest.WithSigningKey((*rsa.PrivateKey)(nil), "RS256")},
 		"WithSigningKey of an empty ed25519": {grpcauthtest.WithSigningKey(ed25519.PrivateKey(nil), "EdDSA")},
+		"WithSigningKey of a zero *ecdsa":    {grpcauthtest.WithSigningKey(&ecdsa.PrivateKey{}, "ES256")},
+		"WithSigningKey of a D-less *ecdsa":  {grpcauthtest.WithSigningKey(&ecdsa.PrivateKey{PublicKey: atk.PublicKey}, "ES256")},
 		"WithSigningKey under alg none":      {grpcauthtest.WithSigningKey(atk, "none")},
 		"jwk header of a nil *rsa":           {grpcauthtest.WithHeader("jwk", (*rsa.PublicKey)(nil))},
 	} {
