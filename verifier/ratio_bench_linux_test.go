@@ -19,7 +19,7 @@ func BenchmarkHitFloorWallClock(b *testing.B) {
 		if err := syscall.Gettimeofday(&tv); err != nil {
 			b.Fatal(err)
 		}
-		sec += tv.Sec
+		sec += int64(tv.Sec) // int32 on 386
 	}
 	if sec == 0 {
 		b.Fatal("no reading")
