@@ -38,9 +38,10 @@ const (
 	//     their exact Go types, never by the name their Network method
 	//     returns ("bufconn", "pipe"), which any net.Addr (a Windows
 	//     named pipe, a tunnel) may also return; or, as
-	//     grpc.Server.ServeHTTP (and connectauth) report such a peer, an
-	//     address that is no IP address and port on a connection whose
-	//     own address (peer.Peer.LocalAddr) is of those types.
+	//     grpc.Server.ServeHTTP (and connectauth) report such a peer, the
+	//     string of that address ("bufconn", "pipe") or no address on a
+	//     connection whose own address (peer.Peer.LocalAddr) is of those
+	//     types (any other label a listener gives the caller is not local).
 	//
 	// So a test that serves on bufconn needs no TransportSecurity option,
 	// with grpc-go's transport or through ServeHTTP and connectauth.

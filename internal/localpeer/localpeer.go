@@ -64,18 +64,25 @@ func IsLocal(addr net.Addr) bool {
 // IsLocalPeer reports whether a server's connection whose other end is
 // addr and whose own end is local (peer.Peer's Addr and LocalAddr) stays on
 // this host: IsLocal(addr), or local is a Unix-domain socket (a non-nil
-// *net.UnixAddr) or the address of an in-process connection (bufconn's or
-// net.Pipe's, as IsLocal matches them) and addr is no IP address and port.
-// grpc.Server.ServeHTTP (through net/http, as connectauth) reports such a
-// connection's peer as a string that names nothing ("@", "", "bufconn",
-// "pipe") and the connection's own address as LocalAddr; a listener that
-// reports an "ip:port" for the caller (the PROXY protocol) is judged by
-// that address.
+// *net.UnixAddr) and addr is no IP address and port, or local is the
+// address of an in-process connection (bufconn's or net.Pipe's, as IsLocal
+// matches them) and addr is none or that address's string ("bufconn",
+// "pipe"). grpc.Server.ServeHTTP (through net/http, as connectauth)
+// reports such a connection's peer as a string that names nothing ("@",
+// "", "bufconn", "pipe") and the connection's own address as LocalAddr; a
+// listener that reports an "ip:port" for the caller (the PROXY protocol)
+// is judged by that address.
 func IsLocalPeer(addr, local net.Addr) bool {
 	if IsLocal(addr) {
 		return true
 	}
-	if l, unix := local.(*net.UnixAddr); (!unix || l == nil) && local != pipeAddr && local != bufconnAddr {
+	if local == pipeAddr || local == bufconnAddr {
+		// Only as net/http reports the in-process peer (the string of its
+		// address) or as no address: a wrapper's other label for the
+		// caller it carries ("client.example:443") is not local.
+		return addr == nil || isNilPointer(addr) || addr.String() == local.String()
+	}
+	if l, unix := local.(*net.UnixAddr); !unix || l == nil {
 		return false
 	}
 	switch addr.(type) {
