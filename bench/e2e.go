@@ -123,6 +123,9 @@ func e2eTable(ctx context.Context, w io.Writer, f *fixture, calls, callers, roun
 	if pairOnly {
 		variants = variants[:2] // no authentication, and grpcauth with its cache on
 	}
+	if controls {
+		variants = slices.Insert(variants, 1, controlVariants()...)
+	}
 	results := make([][]e2eResult, len(variants))
 	for round := range rounds {
 		// Odd rounds run the variants in reverse, so that none always runs

@@ -213,6 +213,11 @@ func perCall(d time.Duration, n int) float64 {
 // that many rounds fit in little time.
 var pairOnly bool
 
+// controls is the -controls flag: the end-to-end run also times the two
+// control servers of controlVariants, to split what grpcauth costs a call
+// into the interceptor's presence, its own work and the verifier's.
+var controls bool
+
 // serverProfile is the -serverprofile flag: a file name prefix for CPU
 // profiles of the server process during each variant's timed calls.
 var serverProfile string

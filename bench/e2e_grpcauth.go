@@ -37,3 +37,41 @@ func grpcauthServer(cache verifier.CacheConfig) func(context.Context, *fixture) 
 		return opts, func() { v.Close() }, nil
 	}
 }
+
+// controlVariants are the -controls servers: one whose only interceptor
+// calls the handler (what any unary interceptor costs grpc-go), and
+// grpcauth with a verifier that returns the same fixed claims for every
+// token (grpcauth's own work per call, without the verifier's).
+func controlVariants() []serverVariant {
+	return []serverVariant{
+		{name: "control: no-op interceptor", options: noopInterceptorServer},
+		{name: "control: grpcauth, fixed claims (no verifier)", options: fixedClaimsServer},
+	}
+}
+
+func noopInterceptorServer(context.Context, *fixture) ([]grpc.ServerOption, func(), error) {
+	noop := func(ctx context.Context, req any, _ *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
+		return handler(ctx, req)
+	}
+	return []grpc.ServerOption{grpc.ChainUnaryInterceptor(noop)}, func() {}, nil
+}
+
+// fixedClaims is a grpcauth.TokenVerifier that accepts every token with
+// the same claims.
+type fixedClaims struct{ c verifier.Claims }
+
+func (f fixedClaims) VerifyAccessToken(context.Context, string) (verifier.Claims, error) {
+	return f.c, nil
+}
+
+func fixedClaimsServer(context.Context, *fixture) ([]grpc.ServerOption, func(), error) {
+	c, err := verifier.NewClaims(map[string]any{"iss": "https://issuer.example", "sub": "bench", "scp": []string{"items:read"}})
+	if err != nil {
+		return nil, nil, err
+	}
+	auth, err := grpcauth.New(grpcauth.Config{Verifier: fixedClaims{c}})
+	if err != nil {
+		return nil, nil, err
+	}
+	return []grpc.ServerOption{grpc.ChainUnaryInterceptor(auth.UnaryServerInterceptor())}, func() {}, nil
+}

@@ -32,6 +32,7 @@ func main() {
 	flag.IntVar(&count, "count", 1, "time each benchmark this many times, interleaved within its row, and show the median run")
 	flag.Float64Var(&callRate, "rate", 0, "end to end, pace the callers to this many calls a second in total (0: each caller calls again as soon as its last call returns)")
 	flag.BoolVar(&pairOnly, "pair", false, "time only the no-authentication server and grpcauth with its cache on in the end-to-end run (for many -rounds)")
+	flag.BoolVar(&controls, "controls", false, "also time, end to end, a server with a no-op interceptor and grpcauth with a verifier that returns fixed claims (to split grpcauth's cost)")
 	flag.StringVar(&serverProfile, "serverprofile", "", "write a CPU profile of the server process during each end-to-end variant's timed calls to `prefix`-<variant>.pprof")
 	verbose := flag.Bool("v", false, "print each library's rejection error (to check every library rejects for the intended reason)")
 	flag.Parse()
