@@ -245,9 +245,11 @@ func (a *authorizer) parseAuthorize(v url.Values) (*authzRequest, *authzError) {
 }
 
 // validChallenge reports whether s is an S256 challenge: the unpadded
-// base64url encoding of 32 bytes.
+// base64url encoding of 32 bytes, in its one canonical spelling (the last
+// character's unused bits zero), as the token endpoint compares it with the
+// encoded hash of the code_verifier as strings.
 func validChallenge(s string) bool {
-	b, err := base64.RawURLEncoding.DecodeString(s)
+	b, err := base64.RawURLEncoding.Strict().DecodeString(s)
 	return err == nil && len(b) == sha256.Size
 }
 

@@ -316,6 +316,7 @@ func TestAuthorize_RequestRefusals(t *testing.T) {
 		{"plain PKCE", authzParams("code_challenge_method", "plain", "code_challenge", codeVerifier), "reader", "invalid_request", true},
 		{"no PKCE", authzParams("code_challenge", "", "code_challenge_method", ""), "reader", "invalid_request", true},
 		{"challenge not 32 bytes", authzParams("code_challenge", "abc"), "reader", "invalid_request", true},
+		{"challenge not canonical base64url", authzParams("code_challenge", nonCanonical(challenge(codeVerifier))), "reader", "invalid_request", true},
 		{"token response type", authzParams("response_type", "token"), "reader", "unsupported_response_type", true},
 		{"malformed scope", authzParams("scope", "a\"b"), "reader", "invalid_scope", true},
 		{"scopes separated by a newline", authzParams("scope", "items:read\nitems:write"), "reader", "invalid_scope", true},
@@ -354,6 +355,15 @@ func TestAuthorize_RequestRefusals(t *testing.T) {
 			}
 		})
 	}
+}
+
+// nonCanonical returns c, the unpadded base64url encoding of 32 bytes, with
+// its last character's two unused low bits set: the same bytes to a lax
+// decoder, a different string to a strict one.
+func nonCanonical(c string) string {
+	const alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+	i := strings.IndexByte(alphabet, c[len(c)-1])
+	return c[:len(c)-1] + string(alphabet[i|3])
 }
 
 func TestAuthorize_RedirectKeepsTheRegisteredQuery(t *testing.T) {

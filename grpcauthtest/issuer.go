@@ -15,6 +15,8 @@ import (
 
 // Issuer is a running in-process OAuth 2.0 authorization server. All methods
 // are safe for concurrent use, including key rotation while it serves.
+// Create one with Start or NewIssuer: the zero Issuer serves nothing, and
+// its methods panic.
 type Issuer struct {
 	cfg     Config
 	url     string
