@@ -159,8 +159,9 @@ func New(cfg Config) (*Compiler, error) {
 // type-check (an unknown variable, field or function), is not a bool,
 // gives matches a pattern that is not a string literal, or uses a
 // google.protobuf.Any, or a value that holds one, other than to read its
-// fields (see anyValues), or reads a google.protobuf.Struct, Value or
-// ListValue field repeatedly in a comprehension (see jsonReadsInLoops).
+// fields, or reads a google.protobuf.Struct, Value or ListValue field
+// repeatedly in a comprehension: cel-go would charge such work far below
+// its cost (docs/conditions.md, "Cost", has the reasons and examples).
 func (c *Compiler) CompileCondition(method protoreflect.MethodDescriptor, expr string) (grpcauth.Condition, error) {
 	if method == nil {
 		return nil, errors.New("celcond: no method descriptor")

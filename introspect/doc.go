@@ -19,8 +19,10 @@
 //	}
 //	defer opaque.Close()
 //
-//	// JWTs locally, anything else by introspection:
-//	v, err := introspect.Combine(jwtVerifier, opaque)
+//	// JWTs locally, anything else by introspection; the org server's
+//	// tokens are JWT-shaped, so name its issuer (docs/introspection.md):
+//	v, err := introspect.Combine(jwtVerifier, opaque,
+//		introspect.IntrospectJWTsFrom("https://example.okta.com"))
 //	if err != nil {
 //		return err
 //	}

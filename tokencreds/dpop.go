@@ -188,8 +188,9 @@ func authorityOf(uri string) string {
 // and when the server refused the call because its proof had no nonce or
 // a stale one (codes.Unauthenticated with a new dpop-nonce, and a
 // www-authenticate challenge carrying use_dpop_nonce or grpcauth's
-// ErrorInfo reason USE_DPOP_NONCE: a server reached through net/http
-// cannot send the challenge, see asksForNonce), calls again once with a
+// ErrorInfo reason USE_DPOP_NONCE: net/http drops www-authenticate from
+// HTTP/2 trailers, so a server behind grpc.Server.ServeHTTP or connectauth
+// sends the reason alone), calls again once with a
 // proof carrying the new nonce. The retry sends the request again:
 // grpcauth refuses so before it runs the method, which therefore runs once,
 // but a server (or proxy) that ran a method and then refused the call so

@@ -214,6 +214,8 @@ type Config struct {
 	// token goes before it is verified again (RevalidateAt; grpcauth
 	// re-verifies up to a tenth of it sooner, at random), so a stream
 	// whose key was withdrawn ends. Default DefaultRefreshInterval (1 hour).
+	// The background refresh runs at least every MaxStaleness/2 whatever
+	// it says, so that the key set is refreshed before it goes stale.
 	RefreshInterval time.Duration
 
 	// MinRefreshInterval is the least time between two key-set fetches
