@@ -365,7 +365,7 @@ func (w *streamWatch) revalidate() {
 	switch r {
 	case rejUnavailable, rejCanceled, rejDeadline:
 		w.a.logger.LogAttrs(w.ctx, w.a.levels.Problem.Level(), "grpcauth: stream token could not be re-verified; the stream goes on",
-			slog.String("method", clipMethod(w.method)), slog.Any("error", err))
+			slog.String("method", clipMethod(w.method)), errorAttr(err))
 		w.schedule(w.rv.RevalidateAt(token, w.claims))
 		return
 	case rejExpired:
