@@ -2,7 +2,6 @@ package grpcauth
 
 import (
 	"context"
-	"fmt"
 	"log/slog"
 	"time"
 
@@ -236,9 +235,9 @@ func (a *Authenticator) decide(ctx context.Context, d Decision, start decisionSt
 }
 
 // logDecision writes d's record: never the token, which d does not hold.
-// Each string the caller or the token chose is bounded (clipText): the
-// subject, client ID and issuer, and an unknown method, to
-// maxLoggedString bytes; the error, which may quote them or repeat a
+// Each string the caller or the token chose is bounded: the subject,
+// client ID and issuer, and an unknown method, to maxLoggedString bytes
+// (clipLogged); the error, which may quote them or repeat a
 // shared DPoP replay store's error as it is, to endpoint.MaxErrorText
 // bytes. d itself, which OnDecision gets, keeps them whole.
 func (a *Authenticator) logDecision(ctx context.Context, level slog.Level, d *Decision) {
@@ -251,7 +250,7 @@ func (a *Authenticator) logDecision(ctx context.Context, level slog.Level, d *De
 	}
 	method := d.Method
 	if d.UnknownMethod {
-		method = clipMethod(method)
+		method = clipLogged(method)
 	}
 	attrs := make([]slog.Attr, 0, 10)
 	attrs = append(attrs,
@@ -261,9 +260,9 @@ func (a *Authenticator) logDecision(ctx context.Context, level slog.Level, d *De
 		slog.String("reason", d.Reason),
 	)
 	if c := d.Claims; !c.IsZero() {
-		attrs = append(attrs, slog.String("subject", clipText(c.Subject(), maxLoggedString)),
-			slog.String("client_id", clipText(c.ClientID(), maxLoggedString)),
-			slog.String("issuer", clipText(c.Issuer(), maxLoggedString)))
+		attrs = append(attrs, slog.String("subject", clipLogged(c.Subject())),
+			slog.String("client_id", clipLogged(c.ClientID())),
+			slog.String("issuer", clipLogged(c.Issuer())))
 	}
 	attrs = append(attrs, slog.Duration("latency", d.Latency))
 	if d.Err != nil {
@@ -273,9 +272,9 @@ func (a *Authenticator) logDecision(ctx context.Context, level slog.Level, d *De
 }
 
 // errorAttr is the "error" attribute of a record: err's text, clipped to
-// endpoint.MaxErrorText bytes (clipText).
+// endpoint.MaxErrorText bytes and its length (endpoint.ClipSized).
 func errorAttr(err error) slog.Attr {
-	return slog.String("error", clipText(err.Error(), endpoint.MaxErrorText))
+	return slog.String("error", endpoint.ClipSized(err.Error(), endpoint.MaxErrorText))
 }
 
 // maxLoggedString bounds, in log records and errors, a string that the
@@ -285,14 +284,7 @@ func errorAttr(err error) slog.Attr {
 // KiB by default). Each refused call is a record.
 const maxLoggedString = 256
 
-// clipMethod is clipText for a method name the server does not know.
-func clipMethod(m string) string { return clipText(m, maxLoggedString) }
-
-// clipText shortens s, when longer than max bytes, to its first max bytes
-// at a rune boundary, "…" and its full length: "…(70000 bytes)".
-func clipText(s string, max int) string {
-	if len(s) <= max {
-		return s
-	}
-	return fmt.Sprintf("%s(%d bytes)", endpoint.Clip(s, max), len(s))
-}
+// clipLogged shortens s, a string the caller or the token chose, when
+// longer than maxLoggedString bytes, to its first maxLoggedString bytes at
+// a rune boundary, "…" and its full length: "…(70000 bytes)".
+func clipLogged(s string) string { return endpoint.ClipSized(s, maxLoggedString) }

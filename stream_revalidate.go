@@ -175,7 +175,7 @@ func (w *streamWatch) recoverPanic() {
 	defer func() { _ = recover() }()
 	defer w.end(rejInternal, fmt.Errorf("%w: %v", errStreamPanicked, v))
 	w.a.logger.LogAttrs(w.ctx, w.a.levels.Problem.Level(), "grpcauth: panic recovered in a stream's re-verification or cut; the stream is ended",
-		slog.String("method", clipMethod(w.method)), slog.Any("panic", v), slog.String("stack", string(stack)))
+		slog.String("method", clipLogged(w.method)), slog.Any("panic", v), slog.String("stack", string(stack)))
 }
 
 // reportCut reports the cut of the stream of method, whose context is ctx,
@@ -365,7 +365,7 @@ func (w *streamWatch) revalidate() {
 	switch r {
 	case rejUnavailable, rejCanceled, rejDeadline:
 		w.a.logger.LogAttrs(w.ctx, w.a.levels.Problem.Level(), "grpcauth: stream token could not be re-verified; the stream goes on",
-			slog.String("method", clipMethod(w.method)), errorAttr(err))
+			slog.String("method", clipLogged(w.method)), errorAttr(err))
 		w.schedule(w.rv.RevalidateAt(token, w.claims))
 		return
 	case rejExpired:

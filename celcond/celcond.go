@@ -1345,12 +1345,7 @@ const maxQuoted = 64
 
 // clipQuoted returns s, text the token chose, cut to maxQuoted bytes (at a
 // character boundary, with "…" and its length when cut).
-func clipQuoted(s string) string {
-	if len(s) <= maxQuoted {
-		return s
-	}
-	return fmt.Sprintf("%s(%d bytes)", endpoint.Clip(s, maxQuoted), len(s))
-}
+func clipQuoted(s string) string { return endpoint.ClipSized(s, maxQuoted) }
 
 // maxPointDigits is how many digits before the point strconv.ParseFloat's
 // slow path counts for the point's place (the 800 digits of its decimal

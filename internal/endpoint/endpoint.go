@@ -238,6 +238,16 @@ func Clip(s string, max int) string {
 	return s[:max] + "…"
 }
 
+// ClipSized is Clip with the full length of s noted after the cut,
+// "…(70000 bytes)", for text whose size tells something: a method name or
+// a claim a caller made long.
+func ClipSized(s string, max int) string {
+	if len(s) <= max {
+		return s
+	}
+	return fmt.Sprintf("%s(%d bytes)", Clip(s, max), len(s))
+}
+
 // ClipError is the text of err clipped to MaxErrorText bytes: a failure of
 // a request may quote what the server sent (net/http quotes a malformed
 // header line whole, up to the client's header limit, 10 MiB by default)

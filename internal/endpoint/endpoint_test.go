@@ -119,6 +119,12 @@ func TestClip_CutsAtARuneBoundary(t *testing.T) {
 			t.Errorf("Clip(%q, 4) = %q, want %q", c.in, got, c.want)
 		}
 	}
+	if got := ClipSized("abcé", 4); got != "abc…(5 bytes)" {
+		t.Errorf(`ClipSized("abcé", 4) = %q, want "abc…(5 bytes)"`, got)
+	}
+	if got := ClipSized("abcd", 4); got != "abcd" {
+		t.Errorf(`ClipSized("abcd", 4) = %q, want it whole`, got)
+	}
 	long := errors.New(strings.Repeat("x", 10*MaxErrorText))
 	if got := ClipError(long); len(got) > MaxErrorText+len("…") {
 		t.Errorf("ClipError kept %d bytes, want at most %d", len(got), MaxErrorText+len("…"))
