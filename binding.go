@@ -173,7 +173,7 @@ func decodeCnf(raw []byte) (kind cnfKind, t [sha256.Size]byte, err error) {
 			others = append(others, strconv.Quote(k))
 		}
 		slices.Sort(others)
-		return cnfNone, t, fmt.Errorf("%w: cnf has %s (one of %q or %q is supported)", errUnsupportedCnf, strings.Join(others, ", "), x5tS256Key, jktKey)
+		return cnfNone, t, fmt.Errorf("%w: cnf has %s (one of %q or %q is supported)", errUnsupportedCnf, clipLogged(strings.Join(others, ", ")), x5tS256Key, jktKey)
 	}
 	name := cnfMembers[kind]
 	var s string

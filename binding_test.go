@@ -4,7 +4,9 @@ import (
 	"context"
 	"crypto/tls"
 	"crypto/x509"
+	"fmt"
 	"net"
+	"strings"
 	"testing"
 
 	"google.golang.org/grpc"
@@ -209,6 +211,26 @@ func TestBinding_CnfForms(t *testing.T) {
 				t.Errorf("decision = %+v, want the claims and a cause", d)
 			}
 		})
+	}
+}
+
+// The members of a cnf no binding uses are named in Decision.Err, which
+// is logged: many long names are clipped to 256 bytes and their length.
+func TestBinding_UnsupportedCnfMembersAreClippedInTheError(t *testing.T) {
+	cnf := map[string]any{}
+	for i := range 100 {
+		cnf[fmt.Sprintf("%03d%s", i, strings.Repeat("m", 500))] = "x"
+	}
+	c, err := verifier.NewClaims(map[string]any{"sub": "user-1", "scp": []string{"test:read"}, "cnf": cnf})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var rec recorder
+	a := mustNew(t, Config{Verifier: staticVerifier{claims: c}, OnDecision: rec.record})
+	_, err = callUnary(a, bearerCtx("tok"), mInherited)
+	checkStatus(t, err, codes.Unauthenticated, ReasonTokenTypeUnsupported)
+	if e := rec.last(t).Err.Error(); !strings.Contains(e, `"000mmmm`) || !strings.Contains(e, "bytes)") || len(e) > 600 {
+		t.Errorf("Err is %d bytes (%.80q…), want the members clipped to 256 bytes and their length", len(e), e)
 	}
 }
 

@@ -103,7 +103,7 @@ func (a *Authenticator) compileCondition(p *methodPlan, method string) {
 	}
 	if err != nil {
 		p.rule, p.cond, p.condAtStart = nil, nil, false
-		p.err = fmt.Errorf("%s (%s): %w: condition %q: %w", clipMethod(method), p.source, ErrInvalidRule, expr, err)
+		p.err = fmt.Errorf("%s (%s): %w: condition %q: %w", clipLogged(method), p.source, ErrInvalidRule, expr, err)
 	}
 }
 

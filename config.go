@@ -211,7 +211,8 @@ type Config struct {
 	// the timer's goroutine, where grpcauth recovers a panic of
 	// OnDecision: see Revalidator), and one for each message its condition
 	// refuses. It runs on the request path: keep it fast, and do not send
-	// Decision.Err to the caller.
+	// Decision.Err to the caller. It gets the claims whole (a sub may be
+	// as long as the token): a hook that logs them should bound them.
 	OnDecision func(ctx context.Context, d Decision)
 
 	// Logger receives one record for every decision, at the level
@@ -219,7 +220,10 @@ type Config struct {
 	// denied" or "... would be denied (dry run)", with the method, outcome
 	// (allowed, denied, would_deny), code, reason, subject, client id and
 	// issuer (when a valid token came), latency, and the detailed error of
-	// a denial; never the token. Default slog.Default().
+	// a denial; never the token. What the caller or the token chose is
+	// bounded: the subject, client id, issuer and a method the server does
+	// not know to 256 bytes, the error to 1,024, each clipped with "…" and
+	// its length; Decision keeps them whole. Default slog.Default().
 	Logger *slog.Logger
 
 	// RequireDPoP refuses the Bearer scheme on every method, public ones

@@ -2,7 +2,6 @@ package grpcauth
 
 import (
 	"context"
-	"fmt"
 	"log/slog"
 	"time"
 
@@ -43,11 +42,20 @@ type Decision struct {
 	// Public reports whether the method's rule is public.
 	Public bool
 	// Claims are the verified claims, or the zero Claims (IsZero) when no valid token came.
-	// Claims.Issuer() names the token's issuer.
+	// Claims.Issuer() names the token's issuer. They are whole, as the
+	// token has them, so that a hook can match exact ids: a sub or client
+	// ID may be as long as the token (MaxTokenSize, 64 KiB by default).
+	// The record Config.Logger receives clips the subject, client_id and
+	// issuer it shows to 256 bytes; a hook that logs them should bound
+	// them too.
 	Claims verifier.Claims
 	// Err is the detailed cause of a denial (or, with DryRun, of a would-be
 	// denial) when there is one: the verifier's error, why the method has
-	// no usable rule, why a certificate binding failed. For logs.
+	// no usable rule, why a certificate binding failed. For logs. The
+	// token's values it quotes (an acr, cnf members, a condition's
+	// evaluation) are clipped to 256 bytes, but it repeats the error of a
+	// shared DPoP replay store (dpop.ReplayCache) as the store wrote it:
+	// the record Config.Logger receives clips its text to 1,024 bytes.
 	Err error
 	// Latency is how long the interceptor took to decide: from the call
 	// reaching it to the decision, including token verification and any
@@ -227,6 +235,11 @@ func (a *Authenticator) decide(ctx context.Context, d Decision, start decisionSt
 }
 
 // logDecision writes d's record: never the token, which d does not hold.
+// Each string the caller or the token chose is bounded: the subject,
+// client ID and issuer, and an unknown method, to maxLoggedString bytes
+// (clipLogged); the error, which may quote them or repeat a
+// shared DPoP replay store's error as it is, to endpoint.MaxErrorText
+// bytes. d itself, which OnDecision gets, keeps them whole.
 func (a *Authenticator) logDecision(ctx context.Context, level slog.Level, d *Decision) {
 	msg := "grpcauth: call allowed"
 	switch d.Outcome() {
@@ -237,7 +250,7 @@ func (a *Authenticator) logDecision(ctx context.Context, level slog.Level, d *De
 	}
 	method := d.Method
 	if d.UnknownMethod {
-		method = clipMethod(method)
+		method = clipLogged(method)
 	}
 	attrs := make([]slog.Attr, 0, 10)
 	attrs = append(attrs,
@@ -247,26 +260,33 @@ func (a *Authenticator) logDecision(ctx context.Context, level slog.Level, d *De
 		slog.String("reason", d.Reason),
 	)
 	if c := d.Claims; !c.IsZero() {
-		attrs = append(attrs, slog.String("subject", c.Subject()), slog.String("client_id", c.ClientID()),
-			slog.String("issuer", c.Issuer()))
+		attrs = append(attrs, slog.String("subject", clipLogged(c.Subject())),
+			slog.String("client_id", clipLogged(c.ClientID())),
+			slog.String("issuer", clipLogged(c.Issuer())))
 	}
 	attrs = append(attrs, slog.Duration("latency", d.Latency))
 	if d.Err != nil {
-		attrs = append(attrs, slog.String("error", d.Err.Error()))
+		attrs = append(attrs, errorAttr(d.Err))
 	}
 	a.logger.LogAttrs(ctx, level, msg, attrs...)
 }
 
-// maxLoggedMethod bounds a method name the caller chose (one the server does
-// not know) in log records and errors: gRPC admits a :path of up to 16 MiB
-// by default, and each refused call is a record.
-const maxLoggedMethod = 256
+// errorAttr is the "error" attribute of a record: err's text, clipped
+// (clipErrorText).
+func errorAttr(err error) slog.Attr { return slog.String("error", clipErrorText(err.Error())) }
 
-// clipMethod shortens a method name longer than maxLoggedMethod bytes, at a
-// rune boundary, noting its full length.
-func clipMethod(m string) string {
-	if len(m) <= maxLoggedMethod {
-		return m
-	}
-	return fmt.Sprintf("%s(%d bytes)", endpoint.Clip(m, maxLoggedMethod), len(m))
-}
+// clipErrorText clips s, the text of an error or a panic value, to
+// endpoint.MaxErrorText bytes and its length (endpoint.ClipSized).
+func clipErrorText(s string) string { return endpoint.ClipSized(s, endpoint.MaxErrorText) }
+
+// maxLoggedString bounds, in log records and errors, a string that the
+// caller or the token chose: a method name the server does not know (gRPC
+// admits a :path of up to 16 MiB by default), a token's sub, client ID,
+// iss or acr (a token may be as large as the verifier's MaxTokenSize, 64
+// KiB by default). Each refused call is a record.
+const maxLoggedString = 256
+
+// clipLogged shortens s, a string the caller or the token chose, when
+// longer than maxLoggedString bytes, to its first maxLoggedString bytes at
+// a rune boundary, "…" and its full length: "…(70000 bytes)".
+func clipLogged(s string) string { return endpoint.ClipSized(s, maxLoggedString) }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"log/slog"
 	"strings"
@@ -344,5 +345,76 @@ func TestLog_MadeUpMethodNameIsClippedInRecordAndError(t *testing.T) {
 				}
 			})
 		}
+	}
+}
+
+// A token's sub, client id and acr may be as long as the token (64 KiB by
+// default): the record of each call clips the subject, client_id and issuer
+// to 256 bytes and its length, and the step-up error quotes the acr
+// clipped. The Decision keeps the claims whole, for hooks that need exact
+// ids.
+func TestLog_LongTokenValuesAreClippedInTheRecordButWholeInTheDecision(t *testing.T) {
+	var logs bytes.Buffer
+	var rec recorder
+	e := newEnv(t, func(c *Config, _ *verifier.Config) {
+		c.Logger = slog.New(slog.NewJSONHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+		c.OnDecision = rec.record
+		c.Rules = map[string]*grpcauthv1.Rule{mAllOf: {AcrValues: []string{"urn:example:mfa"}}}
+	})
+	sub, cid, acr := strings.Repeat("s", 15000), strings.Repeat("c", 15000), strings.Repeat("a", 15000)
+	tok := e.token(t, map[string]any{"sub": sub, "cid": cid}, grpcauthtest.WithACR(acr), grpcauthtest.WithScopes("test:read"))
+	ctx := withAuth(t.Context(), bearer(tok))
+	if _, err := callInherited(ctx, e); err != nil {
+		t.Fatal(err)
+	}
+	_, err := callAllOf(ctx, e)
+	checkStatus(t, err, codes.Unauthenticated, ReasonInsufficientUserAuthentication)
+	recs := jsonRecords(t, &logs)
+	if len(recs) != 2 {
+		t.Fatalf("%d records, want 2", len(recs))
+	}
+	for i, r := range recs {
+		for k, want := range map[string]string{"subject": "ssss", "client_id": "cccc"} {
+			if v, _ := r[k].(string); !strings.HasPrefix(v, want) || !strings.HasSuffix(v, "…(15000 bytes)") || len(v) > 300 {
+				t.Errorf("record %d: %s is %d bytes (%.40q…), want 256 and its length", i, k, len(v), v)
+			}
+		}
+		if r["issuer"] != e.iss.URL() {
+			t.Errorf("record %d: issuer %v, want %s whole", i, r["issuer"], e.iss.URL())
+		}
+	}
+	if s, _ := recs[1]["error"].(string); !strings.Contains(s, "aaaa…(15000 bytes)") || len(s) > 600 {
+		t.Errorf("error is %d bytes (%.80q…), want the acr clipped to 256 bytes and its length", len(s), s)
+	}
+	if d := rec.last(t); d.Claims.Subject() != sub || d.Claims.ClientID() != cid || len(d.Err.Error()) > 600 {
+		t.Errorf("Decision: subject %d bytes, client id %d bytes, Err %d bytes; want the claims whole and Err short",
+			len(d.Claims.Subject()), len(d.Claims.ClientID()), len(d.Err.Error()))
+	}
+}
+
+// The error of a shared DPoP replay store is its own, as long as it makes
+// it: the record clips it to 1 KiB and its length; Decision.Err keeps it.
+func TestLog_LongReplayStoreErrorIsClippedInTheRecord(t *testing.T) {
+	var logs bytes.Buffer
+	var rec recorder
+	storeErr := errors.New("redis: " + strings.Repeat("x", 100_000))
+	d := newDPoPEnv(t, func(c *Config, _ *verifier.Config) {
+		c.Logger = slog.New(slog.NewJSONHandler(&logs, nil))
+		c.OnDecision = rec.record
+		c.DPoP.ReplayCache = failingStore{storeErr}
+	})
+	ctx := dpopCtx(t.Context(), "DPoP "+d.bound, d.proof(t, d.key, mInherited, d.bound, grpcauthtest.ProofOptions{}))
+	err, _, _ := d.callUnaryMD(ctx, mInherited)
+	checkStatus(t, err, codes.Unavailable, ReasonDPoPReplayCheckUnavailable)
+	recs := jsonRecords(t, &logs)
+	if len(recs) != 1 {
+		t.Fatalf("%d records, want 1", len(recs))
+	}
+	if s, _ := recs[0]["error"].(string); !strings.Contains(s, "redis: xxxx") || len(s) > 1100 ||
+		!strings.HasSuffix(s, fmt.Sprintf("…(%d bytes)", len(rec.last(t).Err.Error()))) {
+		t.Errorf("error is %d bytes (%.80q…), want the store's error clipped to 1 KiB and its length", len(s), s)
+	}
+	if !errors.Is(rec.last(t).Err, storeErr) {
+		t.Errorf("Decision.Err = %.80v…, want the store's error", rec.last(t).Err)
 	}
 }

@@ -137,7 +137,7 @@ func (a *Authenticator) inDryRun(method string) bool {
 func (a *Authenticator) findRule(method string) (p *methodPlan, known bool) {
 	svc, name, ok := splitMethod(method)
 	if !ok {
-		return &methodPlan{err: fmt.Errorf("%w: %q is not a full method name (/package.Service/Method)", ErrNoRule, clipMethod(method))}, false
+		return &methodPlan{err: fmt.Errorf("%w: %q is not a full method name (/package.Service/Method)", ErrNoRule, clipLogged(method))}, false
 	}
 	if r, ok := a.cfgRules[method]; ok {
 		return &methodPlan{rule: r, source: SourceConfigMethod}, true
@@ -169,9 +169,9 @@ func (a *Authenticator) findRule(method string) (p *methodPlan, known bool) {
 		return &methodPlan{rule: a.defaultRule, source: SourceDefault}, known
 	}
 	if sd != nil && md == nil {
-		return &methodPlan{err: fmt.Errorf("%w: the descriptor of %s declares no method %s, so its (grpcauth.v1.service) option does not apply, and no Config entry or DefaultRule does", ErrNoRule, svc, clipMethod(name))}, known
+		return &methodPlan{err: fmt.Errorf("%w: the descriptor of %s declares no method %s, so its (grpcauth.v1.service) option does not apply, and no Config entry or DefaultRule does", ErrNoRule, svc, clipLogged(name))}, known
 	}
-	return &methodPlan{err: fmt.Errorf("%w: %s has no (grpcauth.v1.method) option, its service no (grpcauth.v1.service) option, and no Config entry or DefaultRule applies", ErrNoRule, clipMethod(method))}, known
+	return &methodPlan{err: fmt.Errorf("%w: %s has no (grpcauth.v1.method) option, its service no (grpcauth.v1.service) option, and no Config entry or DefaultRule applies", ErrNoRule, clipLogged(method))}, known
 }
 
 // optionPlan compiles a rule read from an option, or reports why the option

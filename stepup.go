@@ -98,7 +98,7 @@ func (s *stepUp) check(c verifier.Claims, clock func() time.Time, skewFor func(v
 			return s.rej, errACRMissing
 		}
 		if !slices.Contains(s.acr, *acr) {
-			return s.rej, fmt.Errorf("grpcauth: step-up: acr %q is not one of the rule's acr_values %q", *acr, s.acr)
+			return s.rej, fmt.Errorf("grpcauth: step-up: acr %q is not one of the rule's acr_values %q", clipLogged(*acr), s.acr)
 		}
 	}
 	if s.maxAge > 0 {

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"strings"
 	"sync/atomic"
@@ -29,11 +30,12 @@ const panicMarker = "user code bug 7f3a"
 type buggyRevalidator struct {
 	claims                       verifier.Claims
 	panicVerify, panicAt, refuse atomic.Bool
+	tail                         string // after the marker in VerifyAccessToken's panic value
 }
 
 func (b *buggyRevalidator) VerifyAccessToken(context.Context, string) (verifier.Claims, error) {
 	if b.panicVerify.Load() {
-		panic(panicMarker + " in VerifyAccessToken")
+		panic(panicMarker + " in VerifyAccessToken" + b.tail)
 	}
 	if b.refuse.Load() {
 		return verifier.Claims{}, errors.New("revoked")
@@ -142,6 +144,26 @@ func TestStream_PanicInRevalidationEndsTheStreamWithInternal(t *testing.T) {
 				t.Errorf("last decision = %+v, want denied Internal %s with the panic as Err", d, ReasonInternalError)
 			}
 		})
+	}
+}
+
+// A panic value is whatever the code that panicked made it: its record
+// and the cut's Decision.Err hold it clipped to 1 KiB and its length.
+func TestStream_LongPanicValueIsClippedInTheRecordAndTheDecision(t *testing.T) {
+	var rec recorder
+	e, b, logs, s, clock, _, recheck := panicEnv(t, func(c *Config, _ *verifier.Config) { c.OnDecision = rec.record })
+	b.tail = strings.Repeat("p", 100_000)
+	b.panicVerify.Store(true)
+	fireInItsGoroutine(clock, recheck)
+	<-e.svc.streamEnded
+	_, err := s.Recv()
+	checkStatus(t, err, codes.Internal, ReasonInternalError)
+	checkPanicLogged(t, logs, "VerifyAccessToken")
+	if n := logs.Len(); n > 64<<10 || !strings.Contains(logs.String(), "pppp…(") {
+		t.Errorf("the log is %d bytes, want the panic value clipped to 1 KiB and its length", n)
+	}
+	if d := rec.last(t); d.Err == nil || len(d.Err.Error()) > 1200 || !strings.Contains(d.Err.Error(), panicMarker) {
+		t.Errorf("Decision.Err is %d bytes, want the panic clipped to 1 KiB", len(fmt.Sprint(d.Err)))
 	}
 }
 

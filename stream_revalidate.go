@@ -172,10 +172,13 @@ func (w *streamWatch) recoverPanic() {
 		return
 	}
 	stack := debug.Stack()
+	// The value as text, clipped: the code that panicked chose its size.
+	// fmt recovers a panic of its String or Error method.
+	text := clipErrorText(fmt.Sprint(v))
 	defer func() { _ = recover() }()
-	defer w.end(rejInternal, fmt.Errorf("%w: %v", errStreamPanicked, v))
+	defer w.end(rejInternal, fmt.Errorf("%w: %s", errStreamPanicked, text))
 	w.a.logger.LogAttrs(w.ctx, w.a.levels.Problem.Level(), "grpcauth: panic recovered in a stream's re-verification or cut; the stream is ended",
-		slog.String("method", clipMethod(w.method)), slog.Any("panic", v), slog.String("stack", string(stack)))
+		slog.String("method", clipLogged(w.method)), slog.String("panic", text), slog.String("stack", string(stack)))
 }
 
 // reportCut reports the cut of the stream of method, whose context is ctx,
@@ -365,7 +368,7 @@ func (w *streamWatch) revalidate() {
 	switch r {
 	case rejUnavailable, rejCanceled, rejDeadline:
 		w.a.logger.LogAttrs(w.ctx, w.a.levels.Problem.Level(), "grpcauth: stream token could not be re-verified; the stream goes on",
-			slog.String("method", clipMethod(w.method)), slog.Any("error", err))
+			slog.String("method", clipLogged(w.method)), errorAttr(err))
 		w.schedule(w.rv.RevalidateAt(token, w.claims))
 		return
 	case rejExpired:

@@ -237,6 +237,54 @@ func TestStream_IntrospectionOutageDoesNotEndTheStream(t *testing.T) {
 	}
 }
 
+// outageVerifier is an introspection Verifier whose VerifyAccessToken
+// fails with err while down is set.
+type outageVerifier struct {
+	*introspect.Verifier
+	down *atomic.Bool
+	err  error
+}
+
+func (o outageVerifier) VerifyAccessToken(ctx context.Context, token string) (verifier.Claims, error) {
+	if o.down.Load() {
+		return verifier.Claims{}, o.err
+	}
+	return o.Verifier.VerifyAccessToken(ctx, token)
+}
+
+// TestStream_LongReVerificationErrorIsClippedInTheRecord: a Verifier of
+// the server's own may fail with an error as long as it makes it; the
+// record of a re-verification that got no answer clips it to 1 KiB and its
+// length, as a decision's record does.
+func TestStream_LongReVerificationErrorIsClippedInTheRecord(t *testing.T) {
+	var logs bytes.Buffer // written only at Error: by the re-verification, in recheck.fire
+	var down atomic.Bool
+	long := fmt.Errorf("%w: %s", introspect.ErrUnavailable, strings.Repeat("x", 100_000))
+	r := newRevalidationEnv(t, map[string]any{"exp": t0.Add(time.Hour)}, nil, func(c *Config, _ *verifier.Config) {
+		c.Verifier = outageVerifier{Verifier: c.Verifier.(*introspect.Verifier), down: &down, err: long}
+		c.Logger = slog.New(slog.NewJSONHandler(&logs, &slog.HandlerOptions{Level: slog.LevelError}))
+		c.LogLevels.Problem = slog.LevelError
+	})
+	s := r.open(t)
+	_, recheck := <-r.fake.added, <-r.fake.added
+	down.Store(true)
+	r.clk.Advance(recheck.d)
+	recheck.fire()
+	<-r.fake.added // the next re-verification is set: the stream goes on
+	recs := jsonRecords(t, &logs)
+	if len(recs) != 1 || recs[0]["msg"] != "grpcauth: stream token could not be re-verified; the stream goes on" {
+		t.Fatalf("records %.300v, want the re-verification's", recs)
+	}
+	if e, _ := recs[0]["error"].(string); !strings.Contains(e, "xxxx") || len(e) > 1100 ||
+		!strings.HasSuffix(e, fmt.Sprintf("…(%d bytes)", len(long.Error()))) {
+		t.Errorf("error is %d bytes (%.80q…), want the verifier's error clipped to 1 KiB and its length", len(e), e)
+	}
+	r.stillRunning(t)
+	if err := s.CloseSend(); err != nil {
+		t.Fatal(err)
+	}
+}
+
 // TestStream_TokenWithoutExpIsStillRevalidated: a token accepted without
 // exp (introspect.Config.SkipExpiryRequirement) sets no expiry timer, but
 // is still re-verified, and its stream cut when it is revoked.

@@ -51,7 +51,6 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"unicode/utf8"
 
 	"github.com/google/cel-go/cel"
 	"github.com/google/cel-go/checker"
@@ -67,6 +66,7 @@ import (
 	"google.golang.org/protobuf/reflect/protoreflect"
 
 	"github.com/grpcauth/grpcauth"
+	"github.com/grpcauth/grpcauth/internal/endpoint"
 	"github.com/grpcauth/grpcauth/verifier"
 )
 
@@ -1168,17 +1168,7 @@ const maxErrorLen = 256
 // bytes, at a character boundary.
 type shortError struct{ err error }
 
-func (e shortError) Error() string {
-	s := e.err.Error()
-	if len(s) <= maxErrorLen {
-		return s
-	}
-	n := maxErrorLen
-	for n > 0 && !utf8.RuneStart(s[n]) {
-		n--
-	}
-	return s[:n] + "…"
-}
+func (e shortError) Error() string { return endpoint.Clip(e.err.Error(), maxErrorLen) }
 
 func (e shortError) Unwrap() error { return e.err }
 
@@ -1282,7 +1272,9 @@ func claimsMap(c verifier.Claims, names []string) (map[string]any, error) {
 			v, err = numbers(v)
 		}
 		if err != nil {
-			return nil, fmt.Errorf("celcond: claim %q: %w", name, err)
+			// Eval prefixes "celcond: ". A name is as long as the token
+			// makes it when the expression reads every claim.
+			return nil, fmt.Errorf("claim %q: %w", clipQuoted(name), err)
 		}
 		m[name] = v
 	}
@@ -1339,8 +1331,22 @@ func number(n json.Number) (any, error) {
 			return v, nil
 		}
 	}
-	return parseFloat(string(n))
+	f, err := parseFloat(string(n))
+	if err != nil {
+		// strconv's error quotes the number whole (or as parseFloat
+		// rewrote it), and a claim may be 64 KiB of digits.
+		return f, fmt.Errorf("the number %s is beyond the range of a double: %w", clipQuoted(string(n)), strconv.ErrRange)
+	}
+	return f, nil
 }
+
+// maxQuoted bounds a claim's name or number quoted in an error: the rest
+// of the error must fit in maxErrorLen.
+const maxQuoted = 64
+
+// clipQuoted returns s, text the token chose, cut to maxQuoted bytes (at a
+// character boundary, with "…" and its length when cut).
+func clipQuoted(s string) string { return endpoint.ClipSized(s, maxQuoted) }
 
 // maxPointDigits is how many digits before the point strconv.ParseFloat's
 // slow path counts for the point's place (the 800 digits of its decimal

@@ -459,6 +459,36 @@ func TestEval_ErrorsDoNotQuoteLargeInput(t *testing.T) {
 	}
 }
 
+// A number claim beyond the range of a double fails the evaluation with an
+// error that says so and quotes the number (and the claim's name, which a
+// condition reading every claim does not choose) clipped: a claim may be
+// 64 KiB of digits, and the error goes into Decision.Err and the log on
+// every call. No error it wraps holds more.
+func TestEval_OutOfRangeNumberClaimIsAShortErrorThatSaysSo(t *testing.T) {
+	longName := strings.Repeat("n", 20000)
+	for _, tc := range []struct {
+		name, number, expr string
+	}{
+		{"big", "1" + strings.Repeat("0", 60000) + "e400", "claims.big > 1.0"},
+		{"big", "-1e" + strings.Repeat("9", 60000), "claims.big < 1.0"},
+		{"big", "1e400", "claims.big > 1.0"},
+		{longName, "1e400", "claims.size() > 0"},
+	} {
+		in := grpcauth.ConditionInput{Claims: claims(t, map[string]any{"sub": "alice", tc.name: json.Number(tc.number)}),
+			Request: &authtestv1.OwnRequest{}}
+		_, err := compile(t, celcond.Config{}, tc.expr).Eval(context.Background(), in)
+		if err == nil || !strings.Contains(err.Error(), "out of range") || !strings.HasPrefix(err.Error(), "celcond: claim ") {
+			t.Errorf("%s on %.20s… (%d bytes) = %.300v, want a celcond error saying the claim is out of range", tc.expr, tc.number, len(tc.number), err)
+			continue
+		}
+		for e := err; e != nil; e = errors.Unwrap(e) {
+			if n := len(e.Error()); n > 256+len("celcond: …") {
+				t.Errorf("%s: the error wraps one of %d bytes: %.100q…", tc.expr, n, e.Error())
+			}
+		}
+	}
+}
+
 // wantCostLimit asserts that each expression, compiled with cfg, fails on
 // in with the cost limit exceeded.
 func wantCostLimit(t *testing.T, cfg celcond.Config, in grpcauth.ConditionInput, exprs ...string) {

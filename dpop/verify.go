@@ -10,6 +10,7 @@ import (
 	"crypto/subtle"
 	"encoding/base64"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"math"
 	"slices"
@@ -65,7 +66,8 @@ func (v *Verifier) Nonces() NonceSource { return v.s.nonces }
 // Request describes the request a proof came with.
 type Request struct {
 	// Method is the HTTP method ("POST" for every gRPC call). The proof's
-	// htm must equal it.
+	// htm must equal it. Verify refuses a Request without one, with an
+	// error that wraps none of the package's Err values.
 	Method string
 	// Scheme ("http" or "https") and Authority (host[:port], the
 	// :authority or Host header) of the request as the server received
@@ -75,7 +77,9 @@ type Request struct {
 	Scheme    string
 	Authority string
 	// Path is the request's path, e.g. "/pkg.Service/Method". The proof's
-	// htu must have this path (after normalisation).
+	// htu must have this path (after normalisation). Verify refuses a
+	// Request without one, like one without a Method: an empty Path
+	// would match the htu of an origin alone ("/").
 	Path string
 	// AccessToken, when not empty, is the access token the proof came
 	// with: the proof's ath must be its base64url SHA-256 (RFC 9449, 4.3,
@@ -124,6 +128,15 @@ var (
 	errNoJWK   = invalid("no jwk header")
 )
 
+// Refusals of a Request that names no method or path: no request has
+// either empty, so an adapter that passes one is broken, and would have a
+// proof whose htm is empty, or whose htu is any path's origin alone
+// (normalised to "/"), accepted for whatever request it serves.
+var (
+	errNoMethod = errors.New("dpop: Request.Method is empty: pass the request's HTTP method (POST for gRPC)")
+	errNoPath   = errors.New("dpop: Request.Path is empty: pass the request's path (the gRPC method, /pkg.Service/Method)")
+)
+
 // clip shortens attacker-chosen text before it goes into an error.
 func clip(s string) string {
 	const n = 40
@@ -152,11 +165,16 @@ func jwxError(err error) string {
 // and records it in the ReplayCache. It returns what the proof says, or an
 // error wrapping one of ErrInvalidProof, ErrKeyMismatch, ErrUseNonce,
 // ErrReplayed or ErrReplayCheckUnavailable (or ctx's error, from a shared
-// ReplayCache). The checks run in RFC 9449's order (section 4.3), then the
+// ReplayCache, or, for a req without Method or Path, an error that wraps
+// none of them). The checks run in RFC 9449's order (section 4.3), then the
 // key binding; the replay cache is consulted last, so that only proofs that
 // would be accepted are ever recorded.
 func (v *Verifier) Verify(ctx context.Context, proof string, req Request) (Proof, error) {
 	switch {
+	case req.Method == "":
+		return Proof{}, errNoMethod
+	case req.Path == "":
+		return Proof{}, errNoPath
 	case proof == "":
 		return Proof{}, errEmpty
 	case len(proof) > v.s.maxSize:

@@ -928,3 +928,34 @@ func TestVerify_HTURefusalQuotesTheRequestsAuthority(t *testing.T) {
 		t.Errorf("error %q has a line break", err)
 	}
 }
+
+// A Request without a method or path comes only from a broken adapter: it
+// is refused, even with a proof whose htm is empty or whose htu names the
+// origin alone, which would otherwise match it.
+func TestVerify_RequestWithoutMethodOrPathIsRefused(t *testing.T) {
+	v := newVerifier(t, dpop.Config{})
+	k := newKey(t, "ES256")
+	for _, tc := range []struct {
+		name   string
+		method string
+		url    string
+		req    func(r *dpop.Request)
+		want   string
+	}{
+		{"no method", "", testURL, func(r *dpop.Request) { r.Method = "" }, "Request.Method is empty"},
+		{"no path", "POST", "https://api.example.com", func(r *dpop.Request) { r.Path = "" }, "Request.Path is empty"},
+		{"no path, htu /", "POST", "https://api.example.com/", func(r *dpop.Request) { r.Path = "" }, "Request.Path is empty"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			req := testReq
+			req.KeyThumbprint = k.Thumbprint()
+			tc.req(&req)
+			proof := mustProof(t, k, grpcauthtest.ProofOptions{Method: tc.method, URL: tc.url, AccessToken: testToken,
+				Claims: map[string]any{"jti": tc.name}})
+			p, err := v.Verify(t.Context(), proof, req)
+			if err == nil || !strings.HasPrefix(err.Error(), "dpop: ") || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("Verify = %+v, %v; want an error saying %q", p, err, tc.want)
+			}
+		})
+	}
+}

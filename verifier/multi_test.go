@@ -260,9 +260,15 @@ func TestMulti_InvalidIssuerIsNamedWithoutItsSecrets(t *testing.T) {
 		"https://rs:hunter2@idp.example/oauth2/default",
 		"https://idp.example/oauth2/default?key=hunter2",
 		"https://rs:hunter2?x@idp.example/oauth2/default",
+		// A password starting with digits parses: its start is the port,
+		// the rest is in the path, query or fragment.
+		"https://rs:2718/hunter2@idp.example/oauth2/default",
+		"https://rs:2718?hunter2@idp.example/oauth2/default",
+		"https://rs:2718#hunter2@idp.example/oauth2/default",
 	} {
 		m, err := verifier.NewMulti(context.Background(), verifier.Config{Issuer: issuer, Audiences: []string{"api"}})
-		if err == nil || m != nil || !strings.Contains(err.Error(), "config 0") || strings.Contains(err.Error(), "hunter") {
+		if err == nil || m != nil || !strings.Contains(err.Error(), "config 0") || strings.Contains(err.Error(), "hunter") ||
+			strings.Contains(err.Error(), "2718") {
 			t.Errorf("NewMulti(Issuer %q) = %v, want an error naming config 0 without the URL's secrets", issuer, err)
 		}
 	}

@@ -10,6 +10,7 @@ package endpoint
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net"
 	"net/http"
 	"net/url"
@@ -21,21 +22,36 @@ import (
 // ErrLoopbackOnly reports a plain-http URL whose host is not loopback.
 var ErrLoopbackOnly = errors.New("plain http is allowed only for loopback hosts (localhost, 127.0.0.0/8, ::1)")
 
+// ErrUserInfo reports a URL with userinfo, or with an "@" after its host,
+// which is where the rest of a password holding "/", "?" or "#" lands: such
+// a character ends the authority early, so url.Parse reads
+// "https://alice:1234?pa@host" as host "alice:1234" and query "pa@host",
+// and a request would go to the wrong host with the password in its query,
+// path or fragment. An error wrapping it should quote nothing of the URL
+// that may hold the password: its host and what follows included.
+var ErrUserInfo = errors.New("URL must not contain userinfo")
+
+// errAtAfterHost is ErrUserInfo for an "@" after the host.
+var errAtAfterHost = fmt.Errorf(`%w: it holds "@" after its host, where a password holding "/", "?" or "#" puts the rest of itself (write an "@" of the path, query or fragment as %%40)`, ErrUserInfo)
+
 // Check reports whether u is acceptable as an authorization server's URL: an
 // absolute https URL, or plain http only when the host is loopback, so that
 // development and test issuers work without a flag. It rejects other
 // schemes, a missing host, and userinfo (credentials in a URL would be sent
-// to, and logged by, every hop), also userinfo whose password holds a "/"
-// and so ends the authority early ("https://alice:1234/pa@host" is host
-// "alice:1234" and path "/pa@host", which a redacted URL keeps): an "@" in
-// the path is refused, "%40" is not. Its errors do not repeat the URL;
-// callers add a redacted form of it where that helps.
+// to, and logged by, every hop), also userinfo whose password holds a "/",
+// "?" or "#" and so ends the authority early ("https://alice:1234/pa@host"
+// is host "alice:1234" and path "/pa@host", "https://alice:1234?pa@host"
+// host "alice:1234" and query "pa@host"): an "@" in the path, query or
+// fragment is refused, "%40" is not. Both refusals wrap ErrUserInfo. Its
+// errors do not repeat the URL; callers add a redacted form of it where
+// that helps, and none for ErrUserInfo.
 func Check(u *url.URL) error {
 	switch {
 	case u.User != nil:
-		return errors.New("URL must not contain userinfo")
-	case strings.Contains(u.EscapedPath(), "@"):
-		return errors.New(`URL path holds "@": userinfo whose password holds "/"? (write an "@" of the path as %40)`)
+		return ErrUserInfo
+	case strings.Contains(u.EscapedPath(), "@") || strings.Contains(u.RawQuery, "@") ||
+		strings.Contains(u.EscapedFragment(), "@"):
+		return errAtAfterHost
 	case u.Scheme == "":
 		return errors.New("URL has no scheme: write it in full, https://host/path")
 	case u.Opaque != "":
@@ -220,6 +236,16 @@ func Clip(s string, max int) string {
 		max--
 	}
 	return s[:max] + "…"
+}
+
+// ClipSized is Clip with the full length of s noted after the cut,
+// "…(70000 bytes)", for text whose size tells something: a method name or
+// a claim a caller made long.
+func ClipSized(s string, max int) string {
+	if len(s) <= max {
+		return s
+	}
+	return fmt.Sprintf("%s(%d bytes)", Clip(s, max), len(s))
 }
 
 // ClipError is the text of err clipped to MaxErrorText bytes: a failure of

@@ -25,11 +25,18 @@ func TestCheck(t *testing.T) {
 		{"http://localhost.evil.example/keys", false, ErrLoopbackOnly},
 		{"http://[::ffff:8.8.8.8]/keys", false, ErrLoopbackOnly},
 		{"ftp://example.com/keys", false, nil},
-		{"https://user:pass@example.com/keys", false, nil},
+		{"https://user:pass@example.com/keys", false, ErrUserInfo},
 		// A "/" in a password ends the authority early: url.Parse reads
 		// host "alice:1234" and the rest of the password in the path.
-		{"https://alice:1234/hunter2@example.com/keys", false, nil},
+		{"https://alice:1234/hunter2@example.com/keys", false, ErrUserInfo},
 		{"https://example.com/users/a%40b/keys", true, nil},
+		// So does a "?" or "#": the rest of the password lands in the
+		// query or the fragment.
+		{"https://alice:1234?hunter2@example.com/keys", false, ErrUserInfo},
+		{"https://alice:1234#hunter2@example.com/keys", false, ErrUserInfo},
+		{"https://alice:12/34?hun#ter2@example.com/keys", false, ErrUserInfo},
+		{"https://example.com/keys?user=a%40b", true, nil},
+		{"https://example.com/keys#a%40b", true, nil},
 		{"https:///keys", false, nil},
 		{"https:opaque", false, nil},
 		{"/relative/keys", false, nil},
@@ -45,6 +52,28 @@ func TestCheck(t *testing.T) {
 		}
 		if c.want != nil && !errors.Is(err, c.want) {
 			t.Errorf("Check(%q) = %v, want %v", c.url, err, c.want)
+		}
+	}
+}
+
+// A URL whose password holds "/", "?" or "#" parses with the rest of the
+// password after the host: Check refuses it, with an error that says how
+// to write an "@" of the URL and repeats nothing of the password.
+func TestCheck_PasswordEndingTheHostEarlyIsRefusedWithoutQuotingIt(t *testing.T) {
+	for _, raw := range []string{
+		"https://alice:1234/hunter2@example.com/keys",
+		"https://alice:1234?hunter2@example.com/keys",
+		"https://alice:1234#hunter2@example.com/keys",
+		"http://alice:1234?hunter2@localhost/keys",
+	} {
+		u, err := url.Parse(raw)
+		if err != nil {
+			t.Fatalf("url.Parse(%q): %v", raw, err)
+		}
+		err = Check(u)
+		if !errors.Is(err, ErrUserInfo) || !strings.Contains(err.Error(), "%40") ||
+			strings.Contains(err.Error(), "hunter2") || strings.Contains(err.Error(), "1234") {
+			t.Errorf("Check(%q) = %v, want ErrUserInfo saying to write %%40, quoting no password", raw, err)
 		}
 	}
 }
@@ -89,6 +118,12 @@ func TestClip_CutsAtARuneBoundary(t *testing.T) {
 		if got := Clip(c.in, 4); got != c.want {
 			t.Errorf("Clip(%q, 4) = %q, want %q", c.in, got, c.want)
 		}
+	}
+	if got := ClipSized("abcé", 4); got != "abc…(5 bytes)" {
+		t.Errorf(`ClipSized("abcé", 4) = %q, want "abc…(5 bytes)"`, got)
+	}
+	if got := ClipSized("abcd", 4); got != "abcd" {
+		t.Errorf(`ClipSized("abcd", 4) = %q, want it whole`, got)
 	}
 	long := errors.New(strings.Repeat("x", 10*MaxErrorText))
 	if got := ClipError(long); len(got) > MaxErrorText+len("…") {

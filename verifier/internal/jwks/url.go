@@ -1,6 +1,7 @@
 package jwks
 
 import (
+	"errors"
 	"fmt"
 	"net/url"
 
@@ -43,8 +44,14 @@ func checkURL(u *url.URL) error {
 // redact returns u without query, fragment or userinfo, for logs and
 // errors, clipped to maxLoggedURL bytes: a discovery document names the
 // jwks_uri, and whoever controls the issuer's answers can make it as long
-// as a response may be.
+// as a response may be. A URL that endpoint.Check refuses for its userinfo
+// is replaced by "<URL with userinfo>": an "@" after the host may end a
+// password holding "/", "?" or "#", whose start is then the host's port
+// and whose rest the path.
 func redact(u *url.URL) string {
+	if errors.Is(endpoint.Check(u), endpoint.ErrUserInfo) {
+		return "<URL with userinfo>"
+	}
 	c := *u
 	c.User, c.RawQuery, c.ForceQuery, c.Fragment, c.RawFragment = nil, "", false, "", ""
 	return endpoint.Clip(c.String(), maxLoggedURL)
