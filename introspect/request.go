@@ -30,7 +30,7 @@ func (v *Verifier) post(ctx context.Context, token string) ([]byte, error) {
 	form := url.Values{"token": {token}, "token_type_hint": {"access_token"}}
 	if v.s.AuthMethod == ClientSecretPost {
 		form.Set("client_id", v.s.ClientID)
-		form.Set("client_secret", v.s.ClientSecret)
+		form.Set("client_secret", v.s.clientSecret())
 	}
 	req, err := http.NewRequestWithContext(reqCtx, http.MethodPost, v.s.Endpoint, strings.NewReader(form.Encode()))
 	if err != nil {
@@ -40,7 +40,7 @@ func (v *Verifier) post(ctx context.Context, token string) ([]byte, error) {
 	req.Header.Set("Accept", "application/json")
 	if v.s.AuthMethod == ClientSecretBasic {
 		// RFC 6749 §2.3.1: form-urlencode id and secret, then Basic.
-		req.SetBasicAuth(url.QueryEscape(v.s.ClientID), url.QueryEscape(v.s.ClientSecret))
+		req.SetBasicAuth(url.QueryEscape(v.s.ClientID), url.QueryEscape(v.s.clientSecret()))
 	}
 	resp, err := v.s.HTTPClient.Do(req)
 	if err != nil {

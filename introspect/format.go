@@ -1,0 +1,38 @@
+package introspect
+
+import (
+	"fmt"
+	"io"
+	"log/slog"
+	"strings"
+)
+
+// redactedSecret stands for a set Config.ClientSecret wherever a Config is
+// formatted or logged.
+const redactedSecret = "[REDACTED]"
+
+// Format formats c as fmt formats a struct of its fields, for every verb
+// and flag (%v, %+v, %#v, %s, %q, %x, ...), except that ClientSecret, when
+// set, reads "[REDACTED]": a Config printed or logged never shows this
+// service's client secret. %#v names the type introspect.Config (also for
+// a *Config, without the "&"). fmt cannot call this method on a Config it
+// reaches through an unexported field, or prints for a wrong verb (%p of
+// a Config value, which go vet reports): it prints the fields as they
+// are. Keep a Config out of the unexported fields of values you print. A
+// Verifier keeps the secret where fmt cannot print it.
+func (c Config) Format(f fmt.State, verb rune) {
+	type config Config // the fields without the methods: no recursion
+	if c.ClientSecret != "" {
+		c.ClientSecret = redactedSecret
+	}
+	s := fmt.Sprintf(fmt.FormatString(f, verb), config(c))
+	if rest, ok := strings.CutPrefix(s, "introspect.config{"); ok {
+		s = "introspect.Config{" + rest // %#v
+	}
+	io.WriteString(f, s)
+}
+
+// LogValue makes log/slog log c as its %+v text, ClientSecret redacted
+// (see Format), whatever the handler: a JSON handler would otherwise
+// encode the fields themselves.
+func (c Config) LogValue() slog.Value { return slog.StringValue(fmt.Sprintf("%+v", c)) }
