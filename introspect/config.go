@@ -210,6 +210,9 @@ type Config struct {
 	// one) at once after a quiet spell. A token that would need a request
 	// beyond it fails at once with ErrUnavailable (codes.Unavailable: the
 	// client may retry), is not cached, and counts in Stats.RateLimited.
+	// Only requests sent spend it: a call whose context has already ended
+	// sends none, and a request abandoned by its callers while it waited
+	// for a MaxConcurrent slot gives its share back.
 	// Default 0: no bound but MaxConcurrent's, so a flood of distinct
 	// made-up tokens, which no cache absorbs, is introspected as fast as
 	// MaxConcurrent requests at a time allow. Set it below the rate limit

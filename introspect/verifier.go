@@ -177,6 +177,11 @@ func (v *Verifier) VerifyAccessToken(ctx context.Context, token string) (verifie
 		}
 		v.n.misses.Add(1)
 	}
+	if err := ctx.Err(); err != nil {
+		// No one would wait for the answer: send no request, and spend
+		// no MaxRequestRate budget on it.
+		return verifier.Claims{}, fmt.Errorf("introspect: not asking the introspection endpoint: %w", err)
+	}
 	f, err := v.join(key, token, knownExp)
 	if err != nil {
 		return verifier.Claims{}, err
@@ -399,23 +404,19 @@ func cacheable(err error) bool {
 
 // introspect waits for a concurrency slot, sends the request and
 // interprets the answer. When limited, beyond Config.MaxRequestRate it
-// fails at once, without a request or a wait.
+// fails at once, without a request or a wait; a request that passed it but
+// is not sent (ctx ended first) gives its share back.
 func (v *Verifier) introspect(ctx context.Context, token string, limited bool) (verifier.Claims, error) {
-	if limited && v.rate != nil && !v.rate.allow(v.s.Now()) {
+	limited = limited && v.rate != nil
+	if limited && !v.rate.allow(v.s.Now()) {
 		v.n.limited.Add(1)
 		return verifier.Claims{}, errRateLimited
 	}
-	select {
-	case v.sem <- struct{}{}:
-	default:
-		if v.waitSlot != nil {
-			v.waitSlot()
+	if err := v.acquire(ctx); err != nil {
+		if limited {
+			v.rate.giveBack()
 		}
-		select {
-		case v.sem <- struct{}{}:
-		case <-ctx.Done():
-			return verifier.Claims{}, ctx.Err()
-		}
+		return verifier.Claims{}, err
 	}
 	defer func() { <-v.sem }()
 	v.n.requests.Add(1)
@@ -431,4 +432,26 @@ func (v *Verifier) introspect(ctx context.Context, token string, limited bool) (
 		v.n.inactive.Add(1)
 	}
 	return claims, err
+}
+
+// acquire takes a concurrency slot, waiting for one as long as ctx allows.
+// It fails with ctx's error, holding no slot, once ctx has ended.
+func (v *Verifier) acquire(ctx context.Context) error {
+	select {
+	case v.sem <- struct{}{}:
+	default:
+		if v.waitSlot != nil {
+			v.waitSlot()
+		}
+		select {
+		case v.sem <- struct{}{}:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+	if err := ctx.Err(); err != nil { // ended while the slot came free
+		<-v.sem
+		return err
+	}
+	return nil
 }
