@@ -10,6 +10,7 @@ import (
 	"math"
 	"net/url"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/grpcauth/grpcauth/internal/jitter"
@@ -35,6 +36,7 @@ type Verifier struct {
 	known      *knownSet       // tokens that bypass rate; nil without rate or pos
 	n          counters        // for Stats
 	random     func() float64  // jitter.Random: a positive answer's lifetime is jittered
+	retryUntil atomic.Int64    // Unix ns (wall) a 429's or 503's Retry-After ends: see retryLeft
 
 	base context.Context // cancelled by Close
 	stop context.CancelFunc
@@ -403,12 +405,18 @@ func cacheable(err error) bool {
 }
 
 // introspect waits for a concurrency slot, sends the request and
-// interprets the answer. When limited, beyond Config.MaxRequestRate it
-// fails at once, without a request or a wait; a request that passed it but
-// is not sent (ctx ended first) gives its share back.
+// interprets the answer. Within a Retry-After the endpoint sent (see
+// retryLeft), and, when limited, beyond Config.MaxRequestRate, it fails at
+// once, without a request or a wait; a request that passed the rate limit
+// but is not sent (ctx ended first) gives its share back.
 func (v *Verifier) introspect(ctx context.Context, token string, limited bool) (verifier.Claims, error) {
+	now := v.s.Now()
+	if d := v.retryLeft(now); d > 0 {
+		v.n.limited.Add(1)
+		return verifier.Claims{}, unavailable("the endpoint's Retry-After runs %v more, request not sent", d)
+	}
 	limited = limited && v.rate != nil
-	if limited && !v.rate.allow(v.s.Now()) {
+	if limited && !v.rate.allow(now) {
 		v.n.limited.Add(1)
 		return verifier.Claims{}, errRateLimited
 	}
@@ -454,4 +462,33 @@ func (v *Verifier) acquire(ctx context.Context) error {
 		return err
 	}
 	return nil
+}
+
+// maxRetryAfter bounds the pause a Retry-After makes: while it runs every
+// token without a cached answer fails with ErrUnavailable, so a server
+// asking for an hour (or a broken one asking for 2^31 s) gets one request
+// a minute, not none.
+const maxRetryAfter = time.Minute
+
+// pause records a Retry-After of d from now, at most maxRetryAfter: no
+// request is sent until it ends. A shorter one does not end a pause that
+// runs longer.
+func (v *Verifier) pause(d time.Duration, now time.Time) {
+	until := wall(now.Add(min(d, maxRetryAfter))).UnixNano()
+	for {
+		cur := v.retryUntil.Load()
+		if (cur >= until && v.retryLeft(now) > 0) || v.retryUntil.CompareAndSwap(cur, until) {
+			return
+		}
+	}
+}
+
+// retryLeft returns how long the latest Retry-After still runs at now: 0
+// once it has ended, or when it would run longer than maxRetryAfter (the
+// clock was set back since it was given).
+func (v *Verifier) retryLeft(now time.Time) time.Duration {
+	if d := time.Duration(v.retryUntil.Load() - now.UnixNano()); d > 0 && d <= maxRetryAfter {
+		return d
+	}
+	return 0
 }
