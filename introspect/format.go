@@ -5,6 +5,8 @@ import (
 	"io"
 	"log/slog"
 	"strings"
+
+	"github.com/grpcauth/grpcauth/internal/redact"
 )
 
 // redactedSecret stands for a set Config.ClientSecret wherever a Config is
@@ -13,8 +15,10 @@ const redactedSecret = "[REDACTED]"
 
 // Format formats c as fmt formats a struct of its fields, for every verb
 // and flag (%v, %+v, %#v, %s, %q, %x, ...), except that ClientSecret, when
-// set, reads "[REDACTED]": a Config printed or logged never shows this
-// service's client secret. %#v names the type introspect.Config (also for
+// set, reads "[REDACTED]", and the user info of Endpoint and Issuer
+// ("user:password@", which New refuses) reads "…@": a Config printed or
+// logged never shows this service's client secret, nor a password written
+// into a URL. %#v names the type introspect.Config (also for
 // a *Config, without the "&"). fmt cannot call this method on a Config it
 // reaches through an unexported field, or prints for a wrong verb (%p of
 // a Config value, which go vet reports): it prints the fields as they
@@ -25,6 +29,8 @@ func (c Config) Format(f fmt.State, verb rune) {
 	if c.ClientSecret != "" {
 		c.ClientSecret = redactedSecret
 	}
+	// New refuses URLs with user info, but a Config may be printed first.
+	c.Endpoint, c.Issuer = redact.UserInfo(c.Endpoint), redact.UserInfo(c.Issuer)
 	s := fmt.Sprintf(fmt.FormatString(f, verb), config(c))
 	if rest, ok := strings.CutPrefix(s, "introspect.config{"); ok {
 		s = "introspect.Config{" + rest // %#v

@@ -74,6 +74,12 @@ func TestFormat_ConfigAndVerifierNeverShowTheClientSecret(t *testing.T) {
 	if out := fmt.Sprintf("%#v", cfg); !strings.HasPrefix(out, "introspect.Config{") {
 		t.Errorf("%%#v of a Config: %s, want it to start introspect.Config{", out)
 	}
+	urls := introspect.Config{Endpoint: "https://alice:pa55word@as.example/introspect", Issuer: "https://bob:hunter2@as.example"}
+	for _, verb := range verbs {
+		if out := fmt.Sprintf(verb, urls); leaksSecret(out, "pa55word") || leaksSecret(out, "hunter2") {
+			t.Errorf("a Config whose URLs hold a password, formatted with %s, shows it: %s", verb, out)
+		}
+	}
 	if out := fmt.Sprintf("%+v", introspect.Config{}); strings.Contains(out, "[REDACTED]") {
 		t.Errorf("a Config without a secret says one is redacted: %s", out)
 	}
