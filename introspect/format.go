@@ -42,3 +42,26 @@ func (c Config) Format(f fmt.State, verb rune) {
 // (see Format), whatever the handler: a JSON handler would otherwise
 // encode the fields themselves.
 func (c Config) LogValue() slog.Value { return slog.StringValue(fmt.Sprintf("%+v", c)) }
+
+// Format writes v, for every verb, as introspect.Verifier{Endpoint: "…",
+// Issuer: "…"}: the endpoint (without query or fragment) and the issuer,
+// which never change. Printing the Verifier's fields instead would read
+// its caches and in-flight requests without their locks, which may crash
+// a busy process (a map iterated while it is written).
+func (v *Verifier) Format(f fmt.State, _ rune) {
+	if v == nil {
+		io.WriteString(f, "<nil>")
+		return
+	}
+	fmt.Fprintf(f, "introspect.Verifier{Endpoint: %q, Issuer: %q}", v.endpoint, v.s.Issuer)
+}
+
+// Format writes c, for every verb, as introspect.Combined{Opaque: …}, the
+// introspection Verifier as its Format writes it, for the same reason.
+func (c *Combined) Format(f fmt.State, _ rune) {
+	if c == nil {
+		io.WriteString(f, "<nil>")
+		return
+	}
+	fmt.Fprintf(f, "introspect.Combined{Opaque: %v}", c.opaque)
+}

@@ -3,6 +3,7 @@ package introspect_test
 import (
 	"bytes"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"log/slog"
 	"strings"
@@ -82,5 +83,40 @@ func TestFormat_ConfigAndVerifierNeverShowTheClientSecret(t *testing.T) {
 	}
 	if out := fmt.Sprintf("%+v", introspect.Config{}); strings.Contains(out, "[REDACTED]") {
 		t.Errorf("a Config without a secret says one is redacted: %s", out)
+	}
+}
+
+// TestFormat_PrintingABusyVerifierReadsNothingThatChanges: a Verifier (or
+// a Combined) printed while requests are in flight shows its endpoint and
+// issuer only: fmt does not walk its caches and in-flight requests, which
+// it would read without their locks (a data race, and a crash when a map
+// is written while fmt iterates it).
+func TestFormat_PrintingABusyVerifierReadsNothingThatChanges(t *testing.T) {
+	e := newEnv(t, nil)
+	combined, err := introspect.Combine(e.v, e.v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := fmt.Sprintf("introspect.Verifier{Endpoint: %q, Issuer: %q}", e.cfg.Endpoint, e.cfg.Issuer)
+	const n = 20
+	done := make(chan error, n)
+	for i := range n {
+		go func() {
+			_, err := e.v.VerifyAccessToken(t.Context(), fmt.Sprintf("made-up-%d", i))
+			done <- err
+		}()
+	}
+	for _, verb := range []string{"%v", "%+v", "%#v", "%s", "%d"} {
+		if got := fmt.Sprintf(verb, e.v); got != want {
+			t.Errorf("Verifier with %s: %s, want %s", verb, got, want)
+		}
+		if got, want := fmt.Sprintf(verb, combined), "introspect.Combined{Opaque: "+want+"}"; got != want {
+			t.Errorf("Combined with %s: %s, want %s", verb, got, want)
+		}
+	}
+	for range n {
+		if err := <-done; !errors.Is(err, introspect.ErrInactive) {
+			t.Fatalf("made-up token: %v, want ErrInactive", err)
+		}
 	}
 }
