@@ -333,7 +333,8 @@ func (v *Verifier) run(ctx context.Context, key tokenKey, token string, knownExp
 	// does a failure to get a verdict drop the token's ended positive
 	// entry: the exp it gave still tells, at the next attempt, that an
 	// inactive token expired (rather than was revoked). A verdict replaces
-	// it: a positive one by put, a refusal by dropEnded.
+	// it: a positive one by put (dropEnded when put keeps nothing), a
+	// refusal by dropEnded.
 	if v.pos != nil && ctx.Err() == nil {
 		exp := time.Time{}
 		if err == nil {
@@ -355,6 +356,10 @@ func (v *Verifier) run(ctx context.Context, key tokenKey, token string, knownExp
 			if end := exp.Add(v.s.skew); !exp.IsZero() && end.Before(until) {
 				until = end // used until it expires, as a cached JWT is
 			}
+			// An ended entry goes even when this answer is not cached
+			// (too large, or ended already): its exp is no longer the
+			// server's word.
+			v.pos.dropEnded(key, now)
 			v.pos.put(key, result{claims: claims, from: sent, until: until}, now)
 			if v.known != nil {
 				// Asking again once this answer has ended passes
