@@ -52,3 +52,17 @@ func TestRetryAfter_ReadsSecondsOrADateAgainstTheGivenClock(t *testing.T) {
 		}
 	}
 }
+
+// FuzzRetryAfter checks that RetryAfter never panics and always returns a
+// wait within [0, DeltaCeiling seconds], whatever the header says.
+func FuzzRetryAfter(f *testing.F) {
+	for _, seed := range []string{"0", "120", "-1", "99999999999999999999", "+5", " 7 ", "Wed, 21 Oct 2015 07:28:00 GMT", "Sun, 06 Nov 1994 08:49:37 GMT", "Sunday, 06-Nov-94 08:49:37 GMT", ""} {
+		f.Add(seed)
+	}
+	now := time.Date(2032, 3, 4, 5, 6, 7, 0, time.UTC)
+	f.Fuzz(func(t *testing.T, v string) {
+		if d := RetryAfter(v, now); d < 0 || d > DeltaCeiling*time.Second {
+			t.Fatalf("RetryAfter(%q) = %v, outside [0, %ds]", v, d, int64(DeltaCeiling))
+		}
+	})
+}
