@@ -123,7 +123,9 @@ type Config struct {
 
 	// ClientID and ClientSecret are this resource server's credentials at
 	// the authorization server. Required. The secret is sent only to
-	// Endpoint and never logged.
+	// Endpoint and never logged. A Config formatted with fmt (any verb) or
+	// logged with log/slog shows "[REDACTED]" in its place (see
+	// Config.Format); the Verifier keeps it where fmt cannot reach it.
 	ClientID     string
 	ClientSecret string
 
@@ -208,6 +210,9 @@ type Config struct {
 	// one) at once after a quiet spell. A token that would need a request
 	// beyond it fails at once with ErrUnavailable (codes.Unavailable: the
 	// client may retry), is not cached, and counts in Stats.RateLimited.
+	// Only requests sent spend it: a call whose context has already ended
+	// sends none, and a request abandoned by its callers while it waited
+	// for a MaxConcurrent slot gives its share back.
 	// Default 0: no bound but MaxConcurrent's, so a flood of distinct
 	// made-up tokens, which no cache absorbs, is introspected as fast as
 	// MaxConcurrent requests at a time allow. Set it below the rate limit
@@ -303,11 +308,16 @@ type CacheConfig struct {
 	MaxNegativeEntries int
 }
 
-// settings is a validated Config with defaults applied.
+// settings is a validated Config with defaults applied. Its
+// Config.ClientSecret is empty: clientSecret returns it, out of reach of
+// fmt, which prints every field of a struct it cannot call methods on (an
+// unexported one, or any with a verb wrong for its type), so that printing
+// a Verifier, or anything holding one, shows no secret.
 type settings struct {
 	Config
-	skew      time.Duration // >= 0
-	ownClient bool
+	clientSecret func() string
+	skew         time.Duration // >= 0
+	ownClient    bool
 }
 
 var errConfig = errors.New("introspect: invalid config")
@@ -342,6 +352,8 @@ func validate(cfg Config) (settings, error) {
 	case slices.Contains(cfg.TokenTypes, ""):
 		return s, configError("TokenTypes contains an empty string")
 	}
+	secret := cfg.ClientSecret
+	s.clientSecret, s.ClientSecret = func() string { return secret }, ""
 	s.TokenTypes = slices.Clone(cfg.TokenTypes)
 	if len(s.TokenTypes) == 0 {
 		s.TokenTypes = DefaultTokenTypes()

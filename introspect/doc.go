@@ -49,7 +49,9 @@
 // Security and cost properties, all on by default:
 //   - The endpoint must be https (http only on loopback) and is never
 //     redirected to; the client authenticates with client_secret_basic (or
-//     client_secret_post); the secret and the token are never logged.
+//     client_secret_post); the secret and the token are never logged, and
+//     a Config formatted with fmt or logged with slog shows the secret as
+//     "[REDACTED]".
 //   - Only tokens of RFC 6750 b64token characters, at most 8 KiB, are sent.
 //   - Results are cached by the SHA-256 of the token, never the token:
 //     active ones for at most a minute and never past exp plus skew, inactive
@@ -61,7 +63,8 @@
 //     Config.MaxRequestRate (off by default) also bounds the requests a
 //     second, which a flood of distinct made-up tokens would otherwise
 //     drive as fast as the endpoint answers; tokens the server has called
-//     active are asked about again outside that bound.
+//     active are asked about again outside that bound. A 429 or 503 with
+//     a Retry-After pauses all requests until it ends, at most a minute.
 //   - A JWT that fails local verification in Combined is not introspected.
 //     [IntrospectJWTsFrom] is the one opt-in exception, for servers whose
 //     JWT-shaped tokens only they can verify (Okta's org authorization

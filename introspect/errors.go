@@ -33,7 +33,8 @@ func (inactiveError) Error() string { return "introspect: token is not active" }
 // other than 200 (including 401 and 403: the server refused this service's
 // own client credentials), sent a body that is too large or not an RFC 7662
 // response, or redirected; or the request was not sent, for
-// Config.MaxRequestRate. None of these is the caller's fault, so
+// Config.MaxRequestRate or within the Retry-After of an earlier 429 or 503
+// answer (at most a minute: see Stats.RateLimited). None of these is the caller's fault, so
 // errors.Is(err, verifier.ErrKeysUnavailable) reports true for it and the
 // grpcauth interceptors answer codes.Unavailable, which tells a client to
 // retry rather than to discard its token. Such results are never cached.

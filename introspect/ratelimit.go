@@ -43,6 +43,14 @@ func (l *limiter) allow(now time.Time) bool {
 	return true
 }
 
+// giveBack returns one request to the bucket, up to burst: one allow let
+// pass but that was not sent.
+func (l *limiter) giveBack() {
+	l.mu.Lock()
+	l.tokens = min(l.burst, l.tokens+1)
+	l.mu.Unlock()
+}
+
 // knownEntry is a token introspection found active: from when its next
 // request may pass Config.MaxRequestRate, and until when. taken marks an
 // entry whose request is on its way: only that request's outcome (settle)

@@ -13,6 +13,7 @@ import (
 	"strings"
 
 	"github.com/grpcauth/grpcauth/internal/endpoint"
+	"github.com/grpcauth/grpcauth/internal/httpheader"
 	"github.com/grpcauth/grpcauth/internal/provenance"
 	"github.com/grpcauth/grpcauth/verifier"
 )
@@ -30,7 +31,7 @@ func (v *Verifier) post(ctx context.Context, token string) ([]byte, error) {
 	form := url.Values{"token": {token}, "token_type_hint": {"access_token"}}
 	if v.s.AuthMethod == ClientSecretPost {
 		form.Set("client_id", v.s.ClientID)
-		form.Set("client_secret", v.s.ClientSecret)
+		form.Set("client_secret", v.s.clientSecret())
 	}
 	req, err := http.NewRequestWithContext(reqCtx, http.MethodPost, v.s.Endpoint, strings.NewReader(form.Encode()))
 	if err != nil {
@@ -40,7 +41,7 @@ func (v *Verifier) post(ctx context.Context, token string) ([]byte, error) {
 	req.Header.Set("Accept", "application/json")
 	if v.s.AuthMethod == ClientSecretBasic {
 		// RFC 6749 §2.3.1: form-urlencode id and secret, then Basic.
-		req.SetBasicAuth(url.QueryEscape(v.s.ClientID), url.QueryEscape(v.s.ClientSecret))
+		req.SetBasicAuth(url.QueryEscape(v.s.ClientID), url.QueryEscape(v.s.clientSecret()))
 	}
 	resp, err := v.s.HTTPClient.Do(req)
 	if err != nil {
@@ -56,7 +57,7 @@ func (v *Verifier) post(ctx context.Context, token string) ([]byte, error) {
 		return nil, v.fail(ctx, slog.LevelError, unavailable(
 			"the endpoint refused this service's client credentials (status %d): check ClientID, ClientSecret and AuthMethod", resp.StatusCode))
 	case resp.StatusCode != http.StatusOK:
-		return nil, v.fail(ctx, slog.LevelWarn, unavailable("endpoint answered status %d", resp.StatusCode))
+		return nil, v.fail(ctx, slog.LevelWarn, v.statusError(resp))
 	case err != nil:
 		if ctx.Err() != nil {
 			return nil, ctx.Err()
@@ -71,6 +72,21 @@ func (v *Verifier) post(ctx context.Context, token string) ([]byte, error) {
 		}
 	}
 	return body, nil
+}
+
+// statusError is the error of an answer with a status other than 200,
+// 401 and 403. A 429 (RFC 6585, 4) or 503 with a Retry-After (RFC 9110,
+// 10.2.3) also pauses the requests, which the server would refuse
+// meanwhile: none is sent until it ends, at most maxRetryAfter on.
+func (v *Verifier) statusError(resp *http.Response) error {
+	if resp.StatusCode == http.StatusTooManyRequests || resp.StatusCode == http.StatusServiceUnavailable {
+		now := v.s.Now()
+		if d := min(httpheader.RetryAfter(resp.Header.Get("Retry-After"), now), maxRetryAfter); d > 0 {
+			v.pause(d, now)
+			return unavailable("endpoint answered status %d, Retry-After %v: no request until then", resp.StatusCode, d)
+		}
+	}
+	return unavailable("endpoint answered status %d", resp.StatusCode)
 }
 
 // fail logs err at level and returns it.

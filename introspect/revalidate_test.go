@@ -95,7 +95,22 @@ func TestVerify_TokensIntrospectedTogetherAreCachedUntilDifferentTimes(t *testin
 func newOutageEnv(t *testing.T, mutate func(*introspect.Config)) (e *env, down *atomic.Bool) {
 	t.Helper()
 	down = new(atomic.Bool)
-	e = newEnv(t, func(c *introspect.Config) {
+	e = newFrontedEnv(t, mutate, func(w http.ResponseWriter) bool {
+		isDown := down.Load()
+		if isDown {
+			http.Error(w, "down", http.StatusServiceUnavailable)
+		}
+		return isDown
+	})
+	return e, down
+}
+
+// newFrontedEnv is newEnv with the Verifier's requests passing through an
+// httptest server that lets answer answer them, or, when it does not
+// (returns false), forwards them to the issuer's introspection endpoint.
+func newFrontedEnv(t *testing.T, mutate func(*introspect.Config), answer func(http.ResponseWriter) bool) *env {
+	t.Helper()
+	return newEnv(t, func(c *introspect.Config) {
 		target, err := url.Parse(c.Endpoint)
 		if err != nil {
 			t.Fatal(err)
@@ -104,11 +119,9 @@ func newOutageEnv(t *testing.T, mutate func(*introspect.Config)) (e *env, down *
 			pr.Out.URL.Scheme, pr.Out.URL.Host, pr.Out.URL.Path, pr.Out.Host = target.Scheme, target.Host, target.Path, target.Host
 		}}
 		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			if down.Load() {
-				http.Error(w, "down", http.StatusServiceUnavailable)
-				return
+			if !answer(w) {
+				proxy.ServeHTTP(w, r)
 			}
-			proxy.ServeHTTP(w, r)
 		}))
 		t.Cleanup(srv.Close)
 		c.Endpoint = srv.URL
@@ -116,7 +129,6 @@ func newOutageEnv(t *testing.T, mutate func(*introspect.Config)) (e *env, down *
 			mutate(c)
 		}
 	})
-	return e, down
 }
 
 // TestRevalidateAt_KeepsTheExpOfAnAnswerThatEnded: asking RevalidateAt

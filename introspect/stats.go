@@ -47,7 +47,8 @@ type Stats struct {
 	// verifier gets counts in its own Stats instead.
 	Malformed int64
 	// RateLimited counts requests not sent because they would have
-	// exceeded Config.MaxRequestRate: their tokens failed with
+	// exceeded Config.MaxRequestRate, or fell within the Retry-After of a
+	// 429 or 503 answer (at most a minute): their tokens failed with
 	// ErrUnavailable. Not counted in Requests or Failures.
 	RateLimited int64
 }

@@ -10,6 +10,7 @@ import (
 	"math"
 	"net/url"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/grpcauth/grpcauth/internal/jitter"
@@ -35,6 +36,7 @@ type Verifier struct {
 	known      *knownSet       // tokens that bypass rate; nil without rate or pos
 	n          counters        // for Stats
 	random     func() float64  // jitter.Random: a positive answer's lifetime is jittered
+	retryUntil atomic.Int64    // Unix ns (wall) a 429's or 503's Retry-After ends: see retryLeft
 
 	base context.Context // cancelled by Close
 	stop context.CancelFunc
@@ -176,6 +178,11 @@ func (v *Verifier) VerifyAccessToken(ctx context.Context, token string) (verifie
 			return verifier.Claims{}, ownError(r.err)
 		}
 		v.n.misses.Add(1)
+	}
+	if err := ctx.Err(); err != nil {
+		// No one would wait for the answer: send no request, and spend
+		// no MaxRequestRate budget on it.
+		return verifier.Claims{}, fmt.Errorf("introspect: not asking the introspection endpoint: %w", err)
 	}
 	f, err := v.join(key, token, knownExp)
 	if err != nil {
@@ -326,7 +333,8 @@ func (v *Verifier) run(ctx context.Context, key tokenKey, token string, knownExp
 	// does a failure to get a verdict drop the token's ended positive
 	// entry: the exp it gave still tells, at the next attempt, that an
 	// inactive token expired (rather than was revoked). A verdict replaces
-	// it: a positive one by put, a refusal by dropEnded.
+	// it: a positive one by put (dropEnded when put keeps nothing), a
+	// refusal by dropEnded.
 	if v.pos != nil && ctx.Err() == nil {
 		exp := time.Time{}
 		if err == nil {
@@ -348,6 +356,10 @@ func (v *Verifier) run(ctx context.Context, key tokenKey, token string, knownExp
 			if end := exp.Add(v.s.skew); !exp.IsZero() && end.Before(until) {
 				until = end // used until it expires, as a cached JWT is
 			}
+			// An ended entry goes even when this answer is not cached
+			// (too large, or ended already): its exp is no longer the
+			// server's word.
+			v.pos.dropEnded(key, now)
 			v.pos.put(key, result{claims: claims, from: sent, until: until}, now)
 			if v.known != nil {
 				// Asking again once this answer has ended passes
@@ -398,24 +410,26 @@ func cacheable(err error) bool {
 }
 
 // introspect waits for a concurrency slot, sends the request and
-// interprets the answer. When limited, beyond Config.MaxRequestRate it
-// fails at once, without a request or a wait.
+// interprets the answer. Within a Retry-After the endpoint sent (see
+// retryLeft), and, when limited, beyond Config.MaxRequestRate, it fails at
+// once, without a request or a wait; a request that passed the rate limit
+// but is not sent (ctx ended first) gives its share back.
 func (v *Verifier) introspect(ctx context.Context, token string, limited bool) (verifier.Claims, error) {
-	if limited && v.rate != nil && !v.rate.allow(v.s.Now()) {
+	now := v.s.Now()
+	if d := v.retryLeft(now); d > 0 {
+		v.n.limited.Add(1)
+		return verifier.Claims{}, unavailable("the endpoint's Retry-After runs %v more, request not sent", d)
+	}
+	limited = limited && v.rate != nil
+	if limited && !v.rate.allow(now) {
 		v.n.limited.Add(1)
 		return verifier.Claims{}, errRateLimited
 	}
-	select {
-	case v.sem <- struct{}{}:
-	default:
-		if v.waitSlot != nil {
-			v.waitSlot()
+	if err := v.acquire(ctx); err != nil {
+		if limited {
+			v.rate.giveBack()
 		}
-		select {
-		case v.sem <- struct{}{}:
-		case <-ctx.Done():
-			return verifier.Claims{}, ctx.Err()
-		}
+		return verifier.Claims{}, err
 	}
 	defer func() { <-v.sem }()
 	v.n.requests.Add(1)
@@ -431,4 +445,55 @@ func (v *Verifier) introspect(ctx context.Context, token string, limited bool) (
 		v.n.inactive.Add(1)
 	}
 	return claims, err
+}
+
+// acquire takes a concurrency slot, waiting for one as long as ctx allows.
+// It fails with ctx's error, holding no slot, once ctx has ended.
+func (v *Verifier) acquire(ctx context.Context) error {
+	select {
+	case v.sem <- struct{}{}:
+	default:
+		if v.waitSlot != nil {
+			v.waitSlot()
+		}
+		select {
+		case v.sem <- struct{}{}:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+	if err := ctx.Err(); err != nil { // ended while the slot came free
+		<-v.sem
+		return err
+	}
+	return nil
+}
+
+// maxRetryAfter bounds the pause a Retry-After makes: while it runs every
+// token without a cached answer fails with ErrUnavailable, so a server
+// asking for an hour (or a broken one asking for 2^31 s) gets one request
+// a minute, not none.
+const maxRetryAfter = time.Minute
+
+// pause records a Retry-After of d from now, at most maxRetryAfter: no
+// request is sent until it ends. A shorter one does not end a pause that
+// runs longer.
+func (v *Verifier) pause(d time.Duration, now time.Time) {
+	until := wall(now.Add(min(d, maxRetryAfter))).UnixNano()
+	for {
+		cur := v.retryUntil.Load()
+		if (cur >= until && v.retryLeft(now) > 0) || v.retryUntil.CompareAndSwap(cur, until) {
+			return
+		}
+	}
+}
+
+// retryLeft returns how long the latest Retry-After still runs at now: 0
+// once it has ended, or when it would run longer than maxRetryAfter (the
+// clock was set back since it was given).
+func (v *Verifier) retryLeft(now time.Time) time.Duration {
+	if d := time.Duration(v.retryUntil.Load() - now.UnixNano()); d > 0 && d <= maxRetryAfter {
+		return d
+	}
+	return 0
 }

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/grpcauth/grpcauth/internal/endpoint"
+	"github.com/grpcauth/grpcauth/internal/httpheader"
 )
 
 // statusError is a response that arrived with a status other than 200.
@@ -103,7 +104,7 @@ func (s *Set) get(ctx context.Context, rawURL string) ([]byte, http.Header, erro
 	if resp.StatusCode != http.StatusOK {
 		se := &statusError{code: resp.StatusCode}
 		if se.code == http.StatusTooManyRequests || se.code == http.StatusServiceUnavailable {
-			se.retryAfter = retryAfter(resp.Header.Get("Retry-After"), s.cfg.Now())
+			se.retryAfter = httpheader.RetryAfter(resp.Header.Get("Retry-After"), s.cfg.Now())
 		}
 		return nil, nil, fmt.Errorf("jwks: GET %s: %w", redact(u), se)
 	}

@@ -1,11 +1,11 @@
 package jwks
 
 import (
-	"errors"
 	"net/http"
-	"strconv"
 	"strings"
 	"time"
+
+	"github.com/grpcauth/grpcauth/internal/httpheader"
 )
 
 // reasonScheduled is the reason of the background refresh's fetches, in
@@ -131,28 +131,6 @@ func nextInterval(h http.Header, lo, hi time.Duration) time.Duration {
 	return min(max(d, lo), hi)
 }
 
-// deltaCeiling is the largest number of seconds a header value is read as
-// (RFC 9111, 1.2.2): it avoids overflow and is far above RefreshInterval
-// and backoffMax.
-const deltaCeiling = 1 << 31
-
-// deltaSeconds parses a number of seconds in a header (Cache-Control
-// max-age, Age, Retry-After), at most deltaCeiling: a value too large to
-// represent is deltaCeiling, as RFC 9111, 1.2.2 requires, not an invalid
-// one: an Age of 20 digits makes a response stale, a Retry-After of 20
-// digits a pause as long as the caps allow. ok is false for a value that
-// is not a number, or is negative.
-func deltaSeconds(v string) (secs int64, ok bool) {
-	secs, err := strconv.ParseInt(v, 10, 64)
-	switch {
-	case errors.Is(err, strconv.ErrRange) && secs > 0:
-		return deltaCeiling, true
-	case err != nil || secs < 0:
-		return 0, false
-	}
-	return min(secs, deltaCeiling), true
-}
-
 // maxAge returns Cache-Control max-age minus Age, when the header has a
 // valid max-age directive.
 func maxAge(h http.Header) (time.Duration, bool) {
@@ -162,31 +140,17 @@ func maxAge(h http.Header) (time.Duration, bool) {
 			if !ok || !strings.EqualFold(strings.TrimSpace(name), "max-age") {
 				continue
 			}
-			secs, ok := deltaSeconds(strings.Trim(strings.TrimSpace(val), `"`))
+			secs, ok := httpheader.DeltaSeconds(strings.Trim(strings.TrimSpace(val), `"`))
 			if !ok {
 				return 0, false
 			}
-			if age, ok := deltaSeconds(strings.TrimSpace(h.Get("Age"))); ok {
+			if age, ok := httpheader.DeltaSeconds(strings.TrimSpace(h.Get("Age"))); ok {
 				secs = max(secs-age, 0)
 			}
 			return time.Duration(secs) * time.Second, true
 		}
 	}
 	return 0, false
-}
-
-// retryAfter parses a Retry-After value (RFC 9110, 10.2.3): delay-seconds
-// or an HTTP-date, read against now. It is 0 when v is empty, unparsable or
-// in the past.
-func retryAfter(v string, now time.Time) time.Duration {
-	v = strings.TrimSpace(v)
-	if secs, ok := deltaSeconds(v); ok {
-		return time.Duration(secs) * time.Second
-	}
-	if t, err := http.ParseTime(v); err == nil {
-		return max(min(t.Sub(now), deltaCeiling*time.Second), 0)
-	}
-	return 0
 }
 
 // backoff is the wait after the n-th consecutive failure (n >= 1): base

@@ -1,0 +1,64 @@
+package introspect_test
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/grpcauth/grpcauth/introspect"
+	"github.com/grpcauth/grpcauth/verifier"
+)
+
+// TestVerify_AnUncachedActiveAnswerReplacesTheEndedOnesExp: an ended
+// answer's exp is kept to tell an expired token from a revoked one, until
+// the server's next verdict. An active verdict that is not cached (too
+// large for Cache.MaxBytes) is such a verdict too: the older answer's exp,
+// which the server has since moved, no longer refuses the token as
+// expired without asking.
+func TestVerify_AnUncachedActiveAnswerReplacesTheEndedOnesExp(t *testing.T) {
+	clk := newClock()
+	t0 := clk.Now()
+	var body atomic.Pointer[string]
+	set := func(exp time.Time, pad int) {
+		s := fmt.Sprintf(`{"active":true,"aud":"api://x","exp":%d,"pad":%q}`, exp.Unix(), strings.Repeat("p", pad))
+		body.Store(&s)
+	}
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = io.WriteString(w, *body.Load())
+	}))
+	defer srv.Close()
+	v := newVerifier(t, introspect.Config{
+		Endpoint: srv.URL, Issuer: "https://issuer.example", ClientID: "rs", ClientSecret: "secret",
+		Audiences: []string{"api://x"}, Logger: slog.New(slog.DiscardHandler), Now: clk.Now,
+		Cache: introspect.CacheConfig{TTL: 10 * time.Second, MaxBytes: 4 << 10},
+	})
+	const tok = "dG9rZW4"
+	set(t0.Add(20*time.Second), 0)
+	if _, err := v.VerifyAccessToken(t.Context(), tok); err != nil { // cached until t0+10s
+		t.Fatal(err)
+	}
+	clk.Advance(10 * time.Second)
+	set(t0.Add(time.Hour), 8<<10) // exp moved on; too large to cache
+	if _, err := v.VerifyAccessToken(t.Context(), tok); err != nil {
+		t.Fatal(err)
+	}
+	clk.Advance(80 * time.Second) // past the first answer's exp plus skew
+	if _, err := v.VerifyAccessToken(t.Context(), tok); err != nil {
+		var expired *verifier.TokenExpiredError
+		if errors.As(err, &expired) {
+			t.Fatalf("refused as expired at %v by an answer the server has replaced: %v", expired.Expiry, err)
+		}
+		t.Fatal(err)
+	}
+	if st := v.Stats(); st.Requests != 3 {
+		t.Fatalf("Requests %d, want 3", st.Requests)
+	}
+}

@@ -1,0 +1,67 @@
+package introspect
+
+import (
+	"fmt"
+	"io"
+	"log/slog"
+	"strings"
+
+	"github.com/grpcauth/grpcauth/internal/redact"
+)
+
+// redactedSecret stands for a set Config.ClientSecret wherever a Config is
+// formatted or logged.
+const redactedSecret = "[REDACTED]"
+
+// Format formats c as fmt formats a struct of its fields, for every verb
+// and flag (%v, %+v, %#v, %s, %q, %x, ...), except that ClientSecret, when
+// set, reads "[REDACTED]", and the user info of Endpoint and Issuer
+// ("user:password@", which New refuses) reads "…@": a Config printed or
+// logged never shows this service's client secret, nor a password written
+// into a URL. %#v names the type introspect.Config (also for
+// a *Config, without the "&"). fmt cannot call this method on a Config it
+// reaches through an unexported field, or prints for a wrong verb (%p of
+// a Config value, which go vet reports): it prints the fields as they
+// are. Keep a Config out of the unexported fields of values you print. A
+// Verifier keeps the secret where fmt cannot print it.
+func (c Config) Format(f fmt.State, verb rune) {
+	type config Config // the fields without the methods: no recursion
+	if c.ClientSecret != "" {
+		c.ClientSecret = redactedSecret
+	}
+	// New refuses URLs with user info, but a Config may be printed first.
+	c.Endpoint, c.Issuer = redact.UserInfo(c.Endpoint), redact.UserInfo(c.Issuer)
+	s := fmt.Sprintf(fmt.FormatString(f, verb), config(c))
+	if rest, ok := strings.CutPrefix(s, "introspect.config{"); ok {
+		s = "introspect.Config{" + rest // %#v
+	}
+	io.WriteString(f, s)
+}
+
+// LogValue makes log/slog log c as its %+v text, ClientSecret redacted
+// (see Format), whatever the handler: a JSON handler would otherwise
+// encode the fields themselves.
+func (c Config) LogValue() slog.Value { return slog.StringValue(fmt.Sprintf("%+v", c)) }
+
+// Format writes v, for every verb, as introspect.Verifier{Endpoint: "…",
+// Issuer: "…"}: the endpoint (without query or fragment) and the issuer,
+// which never change. Printing the Verifier's fields instead would read
+// its caches and in-flight requests without their locks, which may crash
+// a busy process (a map iterated while it is written).
+func (v *Verifier) Format(f fmt.State, _ rune) {
+	if v == nil {
+		io.WriteString(f, "<nil>")
+		return
+	}
+	fmt.Fprintf(f, "introspect.Verifier{Endpoint: %q, Issuer: %q}", v.endpoint, v.s.Issuer)
+}
+
+// Format writes c, for every verb, as introspect.Combined{Opaque: …}, the
+// introspection Verifier as its Format writes it, for the same reason.
+func (c *Combined) Format(f fmt.State, _ rune) {
+	if c == nil {
+		io.WriteString(f, "<nil>")
+		return
+	}
+	fmt.Fprintf(f, "introspect.Combined{Opaque: %v}", c.opaque)
+}

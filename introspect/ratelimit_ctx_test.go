@@ -1,0 +1,85 @@
+package introspect
+
+import (
+	"context"
+	"errors"
+	"testing"
+	"time"
+)
+
+// A call whose context has already ended sends no request, so it spends
+// no MaxRequestRate budget: the next call's request is sent.
+func TestFlight_EndedContextSpendsNoRequestRate(t *testing.T) {
+	r := newRateLimited(t, nil, 1) // a budget of one request
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if _, err := r.VerifyAccessToken(ctx, "made-up"); !errors.Is(err, context.Canceled) {
+		t.Fatalf("ended context: %v, want context.Canceled", err)
+	}
+	r.wg.Wait() // any flight it started has ended
+	if err := r.verify(r.toks[0]); err != nil {
+		t.Fatalf("the next call: %v, want its token verified (the budget untouched)", err)
+	}
+	if st := r.Stats(); st.RateLimited != 0 || st.Requests != 1 {
+		t.Fatalf("RateLimited %d, Requests %d, want 0 and 1", st.RateLimited, st.Requests)
+	}
+}
+
+// A flight that passed MaxRequestRate and then waited for a concurrency
+// slot, abandoned by its callers before it got one, sent no request: it
+// gives its share of the budget back, and the next call's request is sent.
+func TestFlight_AbandonedWhileWaitingForASlotGivesItsRequestRateBack(t *testing.T) {
+	g := newGate(4)
+	t0 := time.Now()
+	iss, v := newGated(t, g, func(c *Config) {
+		c.MaxConcurrent = 1
+		c.MaxRequestRate = 2 // two requests at once, never refilled:
+		c.Now = func() time.Time { return t0 }
+	})
+	waiting, ran := make(chan struct{}, 1), make(chan struct{}, 4)
+	v.waitSlot = func() { waiting <- struct{}{} }
+	v.ran = func() { ran <- struct{}{} }
+	tok, err := iss.MintOpaque("svc")
+	if err != nil {
+		t.Fatal(err)
+	}
+	held := verifyAsync(context.Background(), v, tok) // takes the only slot
+	<-g.entered
+	ctx, cancel := context.WithCancel(context.Background())
+	abandoned := verifyAsync(ctx, v, "made-up-1")
+	<-waiting // it passed the rate limit and waits for the slot
+	cancel()
+	if err := <-abandoned; !errors.Is(err, context.Canceled) {
+		t.Fatalf("abandoned call: %v, want context.Canceled", err)
+	}
+	<-ran // its flight has ended without a request
+	close(g.release)
+	if err := <-held; err != nil {
+		t.Fatal(err)
+	}
+	<-ran
+	if _, err := v.VerifyAccessToken(context.Background(), "made-up-2"); !errors.Is(err, ErrInactive) {
+		t.Fatalf("the next call: %v, want ErrInactive (its request sent: the abandoned flight gave its budget back)", err)
+	}
+	if st := v.Stats(); st.RateLimited != 0 || st.Requests != 2 {
+		t.Fatalf("RateLimited %d, Requests %d, want 0 and 2", st.RateLimited, st.Requests)
+	}
+}
+
+// A shorter Retry-After, from a request that was in flight when a longer
+// one came, does not end the longer pause; once the pause has ended, a
+// shorter one starts anew.
+func TestPause_AShorterRetryAfterDoesNotEndALongerPause(t *testing.T) {
+	_, v := newGated(t, nil, nil)
+	now := time.Now()
+	v.pause(30*time.Second, now)
+	v.pause(5*time.Second, now.Add(time.Second))
+	if left := v.retryLeft(now.Add(time.Second)); left != 29*time.Second {
+		t.Fatalf("after a longer then a shorter Retry-After: %v left, want 29s", left)
+	}
+	later := now.Add(time.Minute)
+	v.pause(5*time.Second, later)
+	if left := v.retryLeft(later); left != 5*time.Second {
+		t.Fatalf("a Retry-After after the pause ended: %v left, want 5s", left)
+	}
+}

@@ -1,0 +1,104 @@
+package introspect_test
+
+import (
+	"errors"
+	"net/http"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/grpcauth/grpcauth/introspect"
+)
+
+// TestVerify_RetryAfterPausesRequests: a 429 or 503 answer with a
+// Retry-After (delta-seconds or an HTTP-date, read against Config.Now)
+// makes the Verifier send no request until it ends, at most a minute on:
+// the tokens it would have asked about fail at once with ErrUnavailable,
+// counted in Stats.RateLimited. Then requests go out again. A Retry-After
+// on another status, unparsable, zero or past, pauses nothing.
+func TestVerify_RetryAfterPausesRequests(t *testing.T) {
+	tests := []struct {
+		name       string
+		status     int
+		retryAfter func(now time.Time) string
+		pause      time.Duration // 0: none
+	}{
+		{"429, seconds", http.StatusTooManyRequests, func(time.Time) string { return "30" }, 30 * time.Second},
+		{"503, seconds", http.StatusServiceUnavailable, func(time.Time) string { return " 7 " }, 7 * time.Second},
+		{"429, HTTP-date", http.StatusTooManyRequests, func(now time.Time) string {
+			return now.Add(20 * time.Second).UTC().Format(http.TimeFormat)
+		}, 20 * time.Second},
+		{"429, an hour: capped", http.StatusTooManyRequests, func(time.Time) string { return "3600" }, time.Minute},
+		{"429, overflowing seconds: capped", http.StatusTooManyRequests, func(time.Time) string { return "99999999999999999999" }, time.Minute},
+		{"429, a date next year: capped", http.StatusTooManyRequests, func(now time.Time) string {
+			return now.AddDate(1, 0, 0).UTC().Format(http.TimeFormat)
+		}, time.Minute},
+		{"429, zero", http.StatusTooManyRequests, func(time.Time) string { return "0" }, 0},
+		{"429, a past date", http.StatusTooManyRequests, func(now time.Time) string {
+			return now.Add(-time.Hour).UTC().Format(http.TimeFormat)
+		}, 0},
+		{"429, garbage", http.StatusTooManyRequests, func(time.Time) string { return "soon" }, 0},
+		{"429, negative", http.StatusTooManyRequests, func(time.Time) string { return "-5" }, 0},
+		{"500, seconds: not a pause", http.StatusInternalServerError, func(time.Time) string { return "30" }, 0},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			var refuse atomic.Bool
+			refuse.Store(true)
+			var e *env
+			e = newFrontedEnv(t, nil, func(w http.ResponseWriter) bool {
+				if !refuse.Swap(false) { // the first request only
+					return false
+				}
+				w.Header().Set("Retry-After", tc.retryAfter(e.clk.Now()))
+				w.WriteHeader(tc.status)
+				return true
+			})
+			tok := e.opaque(t, nil)
+			if _, err := e.verify(t, tok); !errors.Is(err, introspect.ErrUnavailable) {
+				t.Fatalf("answered %d: %v, want ErrUnavailable", tc.status, err)
+			}
+			if tc.pause > 0 {
+				e.advance(tc.pause - time.Second)
+				if _, err := e.verify(t, tok); !errors.Is(err, introspect.ErrUnavailable) {
+					t.Fatalf("a second before the Retry-After ends: %v, want ErrUnavailable", err)
+				}
+				if st := e.v.Stats(); st.Requests != 1 || st.RateLimited != 1 {
+					t.Fatalf("within the Retry-After: Requests %d, RateLimited %d, want 1 and 1 (no request sent)", st.Requests, st.RateLimited)
+				}
+				e.advance(time.Second)
+			}
+			if _, err := e.verify(t, tok); err != nil {
+				t.Fatalf("once the Retry-After has ended: %v, want the token verified", err)
+			}
+			if st := e.v.Stats(); st.Requests != 2 {
+				t.Fatalf("Requests %d, want 2", st.Requests)
+			}
+		})
+	}
+}
+
+// TestVerify_RetryAfterEndsWhenTheClockIsSetBack: a pause that would run
+// longer than its cap at the current time (the clock was set back after
+// it began) has ended: requests are not held back for longer than the
+// cap, whatever the clock does.
+func TestVerify_RetryAfterEndsWhenTheClockIsSetBack(t *testing.T) {
+	var refuse atomic.Bool
+	refuse.Store(true)
+	e := newFrontedEnv(t, nil, func(w http.ResponseWriter) bool {
+		if !refuse.Swap(false) {
+			return false
+		}
+		w.Header().Set("Retry-After", "30")
+		w.WriteHeader(http.StatusTooManyRequests)
+		return true
+	})
+	tok := e.opaque(t, nil)
+	if _, err := e.verify(t, tok); !errors.Is(err, introspect.ErrUnavailable) {
+		t.Fatalf("answered 429: %v, want ErrUnavailable", err)
+	}
+	e.advance(-time.Hour)
+	if _, err := e.verify(t, e.opaque(t, nil)); err != nil {
+		t.Fatalf("clock set back an hour: %v, want the token verified", err)
+	}
+}
