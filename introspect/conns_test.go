@@ -72,7 +72,12 @@ func keepsAConnectionPerConcurrentRequest(t *testing.T, n int) {
 		t.Fatalf("first burst: %d connections, want %d", got, n)
 	}
 	burst(2)
-	if got := dialled.Load() - int64(n); got != 0 {
-		t.Fatalf("second burst dialled %d new connections, want 0: idle ones were dropped", got)
+	// net/http returns a connection to the idle pool only once its request
+	// write is known to be done, waiting at most 50 ms for that
+	// (maxWriteWaitBeforeConnReuse): on a loaded machine a few connections
+	// of the first burst may be closed instead of kept. Dropped idle
+	// connections (the default MaxIdleConnsPerHost keeps 2) dial nearly n.
+	if got := dialled.Load() - int64(n); got > int64(n)/8 {
+		t.Fatalf("second burst dialled %d new connections, want at most %d: idle ones were dropped", got, n/8)
 	}
 }
