@@ -18,8 +18,11 @@ package tokencreds
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"math/rand/v2"
 	"net"
@@ -148,16 +151,28 @@ func New(ts oauth2.TokenSource) *Credentials { return &Credentials{ts: ts, now: 
 // so that a retry policy (retryableStatusCodes UNAVAILABLE) retries an
 // outage and not a misconfiguration:
 //   - codes.Unavailable (retryable) when the token endpoint could not be
-//     reached or did not answer in time (a net.Error, as the transport
-//     failures and http.Client timeouts before the response's headers of
-//     golang.org/x/oauth2's Config and clientcredentials are, or
-//     context.DeadlineExceeded of the source's own context), or answered
-//     an *oauth2.RetrieveError with HTTP 408, 429 or 5xx, or with the
-//     error code temporarily_unavailable or server_error;
-//   - codes.Unauthenticated (fix the client's configuration) for any
+//     reached or did not answer in time (a timeout before the response's
+//     headers, as an http.Client's, or context.DeadlineExceeded of the
+//     source's own context; a refused, reset or closed connection or a
+//     DNS failure: a *net.OpError, *net.DNSError, io.EOF or
+//     io.ErrUnexpectedEOF in the *url.Error that golang.org/x/oauth2's
+//     Config and clientcredentials return for a failed request; another
+//     net.Error of a custom source), or answered an *oauth2.RetrieveError
+//     with HTTP 408, 429 or 5xx, or with the error code
+//     temporarily_unavailable or server_error;
+//   - codes.Unauthenticated (fix the client's configuration; grpc-go's own
+//     credentials/oauth fails every token error so) for any
 //     other *oauth2.RetrieveError (an RFC 6749 section 5.2 error response
 //     such as invalid_client, invalid_grant or unauthorized_client, or
-//     another 4xx), for context.Canceled (the source's own context, which
+//     another 4xx), for any other *url.Error: a token URL that does not
+//     parse, has no host or a scheme net/http does not speak, a redirect
+//     the HTTP client's CheckRedirect refused (or net/http's default,
+//     after 10), a TLS certificate of the token endpoint that does not
+//     verify (the endpoint is not known to be the real one, and a retry
+//     meets the same certificate; the backoff below still asks again
+//     later) and a TLS handshake that fails otherwise (an https token URL
+//     of a plaintext endpoint, a TLS alert such as a required client
+//     certificate), for context.Canceled (the source's own context, which
 //     stays cancelled: a source made with a request's context), for any
 //     other error (a panic of the TokenSource, which runs on a goroutine
 //     of its own and is logged with its stack at slog.LevelError through
@@ -472,6 +487,7 @@ func sourceFailure(err error) error {
 	}
 	var ne net.Error
 	isNet := errors.As(err, &ne)
+	var ue *url.Error
 	switch {
 	case errors.Is(err, context.Canceled):
 		// Only the source's own context (x/oauth2 passes it to the HTTP
@@ -480,10 +496,53 @@ func sourceFailure(err error) error {
 		return &tokenError{codes.Unauthenticated, "tokencreds: the token source's context is cancelled", err}
 	case errors.Is(err, context.DeadlineExceeded) || errors.Is(err, errSourceHung) || isNet && ne.Timeout():
 		return &tokenError{codes.Unavailable, "tokencreds: the token endpoint did not answer in time", err}
+	case errors.As(err, &ue) && ue != nil:
+		// Every failure of net/http's Client (and of url.Parse) is a
+		// *url.Error, which is a net.Error: only a network failure in it
+		// is an outage.
+		return requestFailure(err, ue)
 	case isNet:
 		return &tokenError{codes.Unavailable, "tokencreds: the token endpoint is unreachable", err}
 	}
 	return &tokenError{codes.Unauthenticated, "tokencreds: the token source failed", err}
+}
+
+// requestFailure is the status error of the TokenSource's error err, whose
+// *url.Error ue is a token request's failure that did not time out (see GetRequestMetadata): codes.Unavailable for a
+// failure of the network (a refused, reset or closed connection, a DNS
+// failure), which a later attempt may not meet, and codes.Unauthenticated
+// for one that every attempt meets until the client's configuration or
+// the endpoint's certificate changes: a TLS certificate that does not
+// verify or another failed TLS handshake, a token URL that does not parse,
+// has no host or a scheme net/http does not speak, a redirect the
+// client's CheckRedirect refused (net/http's default after 10), and
+// anything else net/http reports without a network error. The status
+// messages are fixed: ue's text names the URL, and may hold its query.
+func requestFailure(err error, ue *url.Error) error {
+	var (
+		cve      *tls.CertificateVerificationError
+		unknown  x509.UnknownAuthorityError
+		hostname x509.HostnameError
+		invalid  x509.CertificateInvalidError
+		roots    x509.SystemRootsError
+		record   tls.RecordHeaderError
+		op       *net.OpError
+		dns      *net.DNSError
+	)
+	cause := ue.Err
+	switch {
+	case ue.Op == "parse":
+		return &tokenError{codes.Unauthenticated, "tokencreds: the token URL does not parse", err}
+	case errors.As(cause, &cve) || errors.As(cause, &unknown) || errors.As(cause, &hostname) || errors.As(cause, &invalid) || errors.As(cause, &roots):
+		return &tokenError{codes.Unauthenticated, "tokencreds: the token endpoint's TLS certificate did not verify", err}
+	case errors.As(cause, &record) || errors.Is(cause, http.ErrSchemeMismatch) ||
+		errors.As(cause, &op) && (op.Op == "remote error" || op.Op == "local error"): // crypto/tls's alerts
+		return &tokenError{codes.Unauthenticated, "tokencreds: the TLS handshake with the token endpoint failed", err}
+	case errors.As(cause, &op) || errors.As(cause, &dns) ||
+		errors.Is(cause, io.EOF) || errors.Is(cause, io.ErrUnexpectedEOF) || errors.Is(cause, net.ErrClosed):
+		return &tokenError{codes.Unavailable, "tokencreds: the token endpoint is unreachable", err}
+	}
+	return &tokenError{codes.Unauthenticated, "tokencreds: the HTTP client refused the token request", err}
 }
 
 // oauthErrorCode returns an RFC 6749 error code for a status message: c if
