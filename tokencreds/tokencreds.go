@@ -57,6 +57,15 @@ var ErrInsecureTransport = errors.New("tokencreds: refusing to send an access to
 // returned a token with an empty access token, or no token and no error.
 var ErrNoToken = errors.New("tokencreds: the token source returned an empty access token")
 
+// ErrExpiredToken is the cause of a call failing because the TokenSource
+// returned a token whose expiry had passed when it answered (a token
+// endpoint's negative expires_in, a source handing out a stale token):
+// every server would refuse it. Credentials do not keep such a token, and
+// treat it as a failure of the source (codes.Unauthenticated, and the
+// backoff of GetRequestMetadata), so that the source is not asked on every
+// call.
+var ErrExpiredToken = errors.New("tokencreds: the token source returned a token that has already expired")
+
 // ErrAuthorizationInMetadata is the cause of a refusal to put a token on
 // a call whose context already carries authorization metadata (set with
 // metadata.AppendToOutgoingContext or NewOutgoingContext, or forwarded
@@ -79,11 +88,11 @@ type Credentials struct {
 
 	// last is a copy of the TokenSource's latest token if it has an
 	// expiry (nil if that has none), without a monotonic reading in its
-	// expiry (answer): calls reuse it while it is valid
+	// expiry (answer): calls reuse it while it is fresh (see kept)
 	// without asking the source (or starting a goroutine to ask it), and
 	// while the source is asked for the next one or fails, until it
 	// expires.
-	last atomic.Pointer[oauth2.Token]
+	last atomic.Pointer[kept]
 
 	now func() time.Time // time.Now; tests inject a clock
 
@@ -102,6 +111,25 @@ type Credentials struct {
 	failed   error
 	retryAt  time.Time
 	failures int
+}
+
+// kept is a token the calls reuse, and when its first half of life ends.
+type kept struct {
+	*oauth2.Token
+	// halfLife is when the token was received plus half the time it had
+	// left. Until then calls reuse it without asking the source, also when
+	// oauth2.Token.Valid reports it expired: a margin
+	// (oauth2.ReuseTokenSourceWithExpiry's, or oauth2's 10 s) as long as
+	// the token's life or longer would otherwise have every call ask the
+	// source, and a caching source, whose token is in the same margin,
+	// send a token request for each.
+	halfLife time.Time
+}
+
+// fresh reports whether calls may send k without asking the source for
+// the next token: oauth2.Token.Valid, or before its half-life.
+func (k *kept) fresh(now time.Time) bool {
+	return k != nil && (k.Valid() || now.Before(k.halfLife))
 }
 
 // fetch is one call of the TokenSource, shared by the calls that wait for
@@ -127,7 +155,8 @@ var errSourceHung = fmt.Errorf("tokencreds: the TokenSource has not answered for
 var _ credentials.PerRPCCredentials = (*Credentials)(nil)
 
 // New returns Credentials that take tokens from ts. A token with an expiry
-// is reused until shortly before it expires without asking ts, then ts is
+// is reused until shortly before it expires (but for at least half its
+// life) without asking ts, then ts is
 // asked in the background while calls still send it until it expires (see
 // GetRequestMetadata); a source whose tokens carry no expiry is asked on
 // every call, so it should cache them itself. Install them with grpc.WithPerRPCCredentials, or per call
@@ -177,7 +206,8 @@ func New(ts oauth2.TokenSource) *Credentials { return &Credentials{ts: ts, now: 
 //     other error (a panic of the TokenSource, which runs on a goroutine
 //     of its own and is logged with its stack at slog.LevelError through
 //     slog.Default(), or its runtime.Goexit, included), for a token without an
-//     access token (ErrNoToken), and, for Credentials from NewDPoP, for a
+//     access token (ErrNoToken) or one that has already expired
+//     (ErrExpiredToken), and, for Credentials from NewDPoP, for a
 //     token whose token_type is not DPoP (ErrNotDPoPToken, also when a
 //     DPoPTransport refused the token response), and for a DPoPTransport's
 //     refusal to send a token request in plaintext (ErrInsecureTokenEndpoint)
@@ -225,7 +255,14 @@ func New(ts oauth2.TokenSource) *Credentials { return &Credentials{ts: ts, now: 
 // calls. A token with an expiry is reused, without asking the source,
 // until shortly before it expires (oauth2.Token.Valid: 10 s, or the margin
 // oauth2.ReuseTokenSourceWithExpiry gave it), as oauth2.ReuseTokenSource
-// would; a token without one is asked for again on every call. In that
+// would, but at least for the first half of the life it had left when the
+// source returned it: a margin as long as the token's life or longer
+// would otherwise have every call ask the source, and a caching source
+// (whose token is in the same margin) send a token request for each. A
+// token without an expiry is asked for again on every call. A token whose
+// expiry has passed when the source returns it (a negative expires_in)
+// fails the calls with codes.Unauthenticated and ErrExpiredToken, as a
+// failure of the source (not kept; see the backoff below). In that
 // margin the source is asked in the background, as grpc-go's call
 // credentials refresh under gRFC A97: calls do not wait for it, but send
 // the token they have until the source answers or the token's expiry
@@ -285,8 +322,8 @@ func (c *Credentials) GetRequestMetadata(ctx context.Context, uri ...string) (ma
 // failure, or ctx's end as a status error if that comes first; see
 // GetRequestMetadata. A token it returns has an access token.
 func (c *Credentials) token(ctx context.Context) (*oauth2.Token, error) {
-	if t := c.last.Load(); t.Valid() {
-		return t, nil
+	if k := c.last.Load(); k.fresh(c.now()) {
+		return k.Token, nil
 	}
 	c.mu.Lock()
 	f := c.fetch
@@ -306,7 +343,7 @@ func (c *Credentials) token(ctx context.Context) (*oauth2.Token, error) {
 		go c.run(f)
 	}
 	c.mu.Unlock()
-	if t := c.last.Load(); t != nil && c.now().Before(t.Expiry) {
+	if t := c.unexpired(); t != nil {
 		return t, nil // in the margin before its expiry: f refreshes it in the background
 	}
 	select {
@@ -329,10 +366,19 @@ func (c *Credentials) token(ctx context.Context) (*oauth2.Token, error) {
 // unexpiredOr returns the latest token if its expiry has not passed yet,
 // and otherwise the TokenSource's error err as the call's status error.
 func (c *Credentials) unexpiredOr(err error) (*oauth2.Token, error) {
-	if t := c.last.Load(); t != nil && c.now().Before(t.Expiry) {
+	if t := c.unexpired(); t != nil {
 		return t, nil
 	}
 	return nil, sourceFailure(err)
+}
+
+// unexpired returns the latest token if its expiry has not passed yet,
+// and otherwise nil.
+func (c *Credentials) unexpired() *oauth2.Token {
+	if k := c.last.Load(); k != nil && c.now().Before(k.Expiry) {
+		return k.Token
+	}
+	return nil
 }
 
 // run calls the TokenSource for f, and starts or ends the backoff. Calls
@@ -359,6 +405,10 @@ func (c *Credentials) answer(f *fetch, tok *oauth2.Token, err error) {
 	if err == nil && c.isDPoP && !strings.EqualFold(tok.Type(), "DPoP") {
 		err = ErrNotDPoPToken // not kept: a source that binds its tokens later is asked again
 	}
+	received := c.now()
+	if err == nil && !tok.Expiry.IsZero() && !received.Before(tok.Expiry.Round(0)) {
+		err = ErrExpiredToken // not kept: sent, or asked for again on every call, it would fail every call
+	}
 	if err == nil {
 		// A copy: calls read it while the source may change its own
 		// (oauth2.ReuseTokenSource sets the margin on the token its
@@ -378,7 +428,7 @@ func (c *Credentials) answer(f *fetch, tok *oauth2.Token, err error) {
 		if tok.Expiry.IsZero() {
 			c.last.Store(nil)
 		} else {
-			c.last.Store(tok)
+			c.last.Store(&kept{tok, received.Add(tok.Expiry.Sub(received) / 2)})
 		}
 	}
 	f.timer.Stop()
@@ -460,7 +510,7 @@ func sourceFailure(err error) error {
 	if errors.Is(err, errProof) { // a DPoPTransport's, in a *url.Error: the request was not sent
 		return &tokenError{codes.Internal, errProof.Error(), err}
 	}
-	for _, fixed := range []error{ErrNoToken, ErrNotDPoPToken, ErrInsecureTokenEndpoint, ErrCrossOriginRedirect} {
+	for _, fixed := range []error{ErrNoToken, ErrExpiredToken, ErrNotDPoPToken, ErrInsecureTokenEndpoint, ErrCrossOriginRedirect} {
 		if errors.Is(err, fixed) { // maybe from a DPoPTransport, in a *url.Error
 			return &tokenError{codes.Unauthenticated, fixed.Error(), err}
 		}
