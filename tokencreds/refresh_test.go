@@ -18,15 +18,17 @@ import (
 	"github.com/grpcauth/grpcauth/tokencreds"
 )
 
-// countingEndpoint is a token endpoint whose tokens have expires_in
-// expires, counting the requests.
-func countingEndpoint(t *testing.T, expires int) (*clientcredentials.Config, context.Context, *atomic.Int64) {
+// countingEndpoint is a token endpoint whose tokens ("at-" and the
+// request's number) have token_type typ and expires_in expires, counting
+// the requests; it returns the client's configuration and the context of
+// its TokenSource.
+func countingEndpoint(t *testing.T, typ string, expires int) (*clientcredentials.Config, context.Context, *atomic.Int64) {
 	t.Helper()
 	var n atomic.Int64
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
 		i := n.Add(1)
 		w.Header().Set("Content-Type", "application/json")
-		fmt.Fprintf(w, `{"access_token":"at-%d","token_type":"Bearer","expires_in":%d}`, i, expires)
+		fmt.Fprintf(w, `{"access_token":"at-%d","token_type":%q,"expires_in":%d}`, i, typ, expires)
 	}))
 	t.Cleanup(srv.Close)
 	cc := &clientcredentials.Config{ClientID: "svc", ClientSecret: clientSecret, TokenURL: srv.URL, AuthStyle: oauth2.AuthStyleInHeader}
@@ -49,7 +51,7 @@ func TestCredentials_MarginLongerThanTheTokensLifeDoesNotAskOnEveryCall(t *testi
 		{"a margin of an hour, token of 5 min", 300, time.Hour},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			cc, ctx, requests := countingEndpoint(t, tc.expires)
+			cc, ctx, requests := countingEndpoint(t, "Bearer", tc.expires)
 			ts := cc.TokenSource(ctx)
 			if tc.margin != 0 {
 				ts = oauth2.ReuseTokenSourceWithExpiry(nil, ts, tc.margin)
@@ -89,7 +91,7 @@ func TestCredentials_MarginLongerThanTheTokensLifeDoesNotAskOnEveryCall(t *testi
 // every call at the server, and every call would wait for a token request
 // of its own first.
 func TestCredentials_TokenExpiredOnArrivalIsRefusedAndBacksOff(t *testing.T) {
-	cc, ctx, requests := countingEndpoint(t, -60)
+	cc, ctx, requests := countingEndpoint(t, "Bearer", -60)
 	clk := newClock()
 	creds := tokencreds.NewWithClock(cc.TokenSource(ctx), clk.Now)
 	for i := range 10 {

@@ -44,6 +44,7 @@ import (
 	"google.golang.org/grpc/status"
 
 	"github.com/grpcauth/grpcauth/dpop"
+	"github.com/grpcauth/grpcauth/internal/endpoint"
 	"github.com/grpcauth/grpcauth/internal/localpeer"
 )
 
@@ -56,6 +57,17 @@ var ErrInsecureTransport = errors.New("tokencreds: refusing to send an access to
 // ErrNoToken is the cause of a call failing because the TokenSource
 // returned a token with an empty access token, or no token and no error.
 var ErrNoToken = errors.New("tokencreds: the token source returned an empty access token")
+
+// ErrUnsupportedTokenType is the cause of a call failing because
+// Credentials made by New got a token whose token_type is neither Bearer
+// (in any case, or empty) nor DPoP (see ErrDPoPToken), such as "mac" or
+// "N_A": a server that takes OAuth 2.0 tokens in gRPC metadata takes
+// them as Bearer (grpcauth, RFC 6750) or DPoP, and would refuse the
+// token under any other scheme. Credentials do not keep such a token, and
+// treat it as a failure of the source (codes.Unauthenticated with this
+// error's text, and the backoff of GetRequestMetadata); the error wrapping
+// it quotes the token_type.
+var ErrUnsupportedTokenType = errors.New("tokencreds: the token source returned a token whose type is neither Bearer nor DPoP")
 
 // ErrExpiredToken is the cause of a call failing because the TokenSource
 // returned a token whose expiry had passed when it answered (a token
@@ -156,13 +168,18 @@ var _ credentials.PerRPCCredentials = (*Credentials)(nil)
 
 // New returns Credentials that take tokens from ts. A token with an expiry
 // is reused until shortly before it expires (but for at least half its
-// life) without asking ts, then ts is
-// asked in the background while calls still send it until it expires (see
-// GetRequestMetadata); a source whose tokens carry no expiry is asked on
-// every call, so it should cache them itself. Install them with grpc.WithPerRPCCredentials, or per call
-// with grpc.PerRPCCredentials. They send a token as "<token_type> <token>",
-// except a DPoP-bound one (token_type DPoP), which needs a proof per call:
-// the call fails with codes.Unauthenticated and ErrDPoPToken (use NewDPoP).
+// life) without asking ts, then ts is asked in the background while calls
+// still send it until it expires (see GetRequestMetadata); a source whose
+// tokens carry no expiry is asked on every call, so it should cache them
+// itself. Install them with grpc.WithPerRPCCredentials, or per call with
+// grpc.PerRPCCredentials. They send a token as "Bearer <token>" if its
+// token_type is Bearer in any case, or empty (RFC 6749, section 7.1;
+// oauth2.Token.Type). Any other type fails the call with
+// codes.Unauthenticated, as a failure of ts (the token is not kept): a
+// DPoP-bound one (token_type DPoP), which needs a proof per call, with
+// ErrDPoPToken (use NewDPoP), and any other ("mac", "N_A") with
+// ErrUnsupportedTokenType, rather than send it under a scheme the server
+// would refuse.
 func New(ts oauth2.TokenSource) *Credentials { return &Credentials{ts: ts, now: time.Now} }
 
 // GetRequestMetadata returns the authorization header for a call, taking a
@@ -207,7 +224,9 @@ func New(ts oauth2.TokenSource) *Credentials { return &Credentials{ts: ts, now: 
 //     of its own and is logged with its stack at slog.LevelError through
 //     slog.Default(), or its runtime.Goexit, included), for a token without an
 //     access token (ErrNoToken) or one that has already expired
-//     (ErrExpiredToken), and, for Credentials from NewDPoP, for a
+//     (ErrExpiredToken), for Credentials from New, for a token whose
+//     token_type is DPoP (ErrDPoPToken) or neither Bearer nor DPoP
+//     (ErrUnsupportedTokenType), for Credentials from NewDPoP, for a
 //     token whose token_type is not DPoP (ErrNotDPoPToken, also when a
 //     DPoPTransport refused the token response), and for a DPoPTransport's
 //     refusal to send a token request in plaintext (ErrInsecureTokenEndpoint)
@@ -310,10 +329,7 @@ func (c *Credentials) GetRequestMetadata(ctx context.Context, uri ...string) (ma
 	if c.isDPoP {
 		return c.dpopMetadata(ctx, tok, uri)
 	}
-	if strings.EqualFold(tok.Type(), "DPoP") {
-		return nil, &tokenError{codes.Unauthenticated, ErrDPoPToken.Error(), ErrDPoPToken}
-	}
-	return map[string]string{"authorization": tok.Type() + " " + tok.AccessToken}, nil
+	return map[string]string{"authorization": "Bearer " + tok.AccessToken}, nil // answer let no other type through
 }
 
 // token returns the latest token while it is valid, or, until it expires,
@@ -393,6 +409,28 @@ func (c *Credentials) run(f *fetch) {
 	tok, err = c.askSource()
 }
 
+// typeError returns an error if tok's token_type is not the one the
+// credentials send: DPoP for NewDPoP's (ErrNotDPoPToken), Bearer for New's
+// (RFC 6749, section 7.1: compared without regard to case; an empty
+// token_type is Bearer, as oauth2.Token.Type has it), which refuse a
+// DPoP-bound token (ErrDPoPToken) and any other type (wrapping
+// ErrUnsupportedTokenType); nil if it is.
+func (c *Credentials) typeError(tok *oauth2.Token) error {
+	switch typ := tok.Type(); {
+	case c.isDPoP && !strings.EqualFold(typ, "DPoP"):
+		return ErrNotDPoPToken
+	case c.isDPoP || typ == "Bearer":
+		return nil
+	case strings.EqualFold(typ, "DPoP"):
+		return ErrDPoPToken
+	default:
+		return fmt.Errorf("%w: %q", ErrUnsupportedTokenType, endpoint.Clip(typ, maxTokenTypeText))
+	}
+}
+
+// maxTokenTypeText bounds how much of a token_type an error quotes.
+const maxTokenTypeText = 64
+
 // errSourceExited is the error of a fetch whose TokenSource ended the
 // goroutine it ran on instead of returning.
 var errSourceExited = errors.New("tokencreds: the TokenSource ended its goroutine without returning")
@@ -402,8 +440,8 @@ func (c *Credentials) answer(f *fetch, tok *oauth2.Token, err error) {
 	if err == nil && (tok == nil || tok.AccessToken == "") {
 		err = ErrNoToken
 	}
-	if err == nil && c.isDPoP && !strings.EqualFold(tok.Type(), "DPoP") {
-		err = ErrNotDPoPToken // not kept: a source that binds its tokens later is asked again
+	if err == nil {
+		err = c.typeError(tok) // not kept: a source that fixes its tokens' type later is asked again
 	}
 	received := c.now()
 	if err == nil && !tok.Expiry.IsZero() && !received.Before(tok.Expiry.Round(0)) {
@@ -510,7 +548,7 @@ func sourceFailure(err error) error {
 	if errors.Is(err, errProof) { // a DPoPTransport's, in a *url.Error: the request was not sent
 		return &tokenError{codes.Internal, errProof.Error(), err}
 	}
-	for _, fixed := range []error{ErrNoToken, ErrExpiredToken, ErrNotDPoPToken, ErrInsecureTokenEndpoint, ErrCrossOriginRedirect} {
+	for _, fixed := range []error{ErrNoToken, ErrExpiredToken, ErrNotDPoPToken, ErrDPoPToken, ErrUnsupportedTokenType, ErrInsecureTokenEndpoint, ErrCrossOriginRedirect} {
 		if errors.Is(err, fixed) { // maybe from a DPoPTransport, in a *url.Error
 			return &tokenError{codes.Unauthenticated, fixed.Error(), err}
 		}
