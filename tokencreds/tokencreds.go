@@ -134,7 +134,9 @@ type kept struct {
 	// (oauth2.ReuseTokenSourceWithExpiry's, or oauth2's 10 s) as long as
 	// the token's life or longer would otherwise have every call ask the
 	// source, and a caching source, whose token is in the same margin,
-	// send a token request for each.
+	// send a token request for each. Like the expiry, it has no monotonic
+	// reading: after a suspend of the host, past the token's expiry, the
+	// monotonic clock would still find it before its half-life.
 	halfLife time.Time
 }
 
@@ -443,7 +445,7 @@ func (c *Credentials) answer(f *fetch, tok *oauth2.Token, err error) {
 	if err == nil {
 		err = c.typeError(tok) // not kept: a source that fixes its tokens' type later is asked again
 	}
-	received := c.now()
+	received := c.now().Round(0) // by the wall clock, as the expiry (below)
 	if err == nil && !tok.Expiry.IsZero() && !received.Before(tok.Expiry.Round(0)) {
 		err = ErrExpiredToken // not kept: sent, or asked for again on every call, it would fail every call
 	}

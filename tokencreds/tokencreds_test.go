@@ -1309,4 +1309,13 @@ func TestCredentials_KeptTokenExpiresByTheWallClock(t *testing.T) {
 	if strings.Contains(got.String(), " m=") {
 		t.Errorf("kept expiry %v has a monotonic reading", got)
 	}
+	// So is the end of its first half-life, before which calls send it
+	// without asking the source even when oauth2.Token.Valid says no.
+	half, ok := tokencreds.LastHalfLife(creds)
+	if !ok || half.After(exp) {
+		t.Fatalf("kept half-life %v (%v), want one before %v", half, ok, exp)
+	}
+	if strings.Contains(half.String(), " m=") {
+		t.Errorf("kept half-life %v has a monotonic reading", half)
+	}
 }
