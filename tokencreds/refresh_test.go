@@ -110,3 +110,26 @@ func TestCredentials_TokenExpiredOnArrivalIsRefusedAndBacksOff(t *testing.T) {
 		t.Error("the expired token is kept")
 	}
 }
+
+// A token whose expiry has passed is never sent, also when its margin is
+// negative (oauth2.ReuseTokenSourceWithExpiry with a negative duration),
+// which makes oauth2.Token.Valid report it valid past its expiry: the
+// source is asked, and its token, expired, fails the call.
+func TestCredentials_NegativeMarginDoesNotSendAnExpiredToken(t *testing.T) {
+	exp := time.Now().Add(time.Hour)
+	static := oauth2.StaticTokenSource(&oauth2.Token{AccessToken: "at", TokenType: "Bearer", Expiry: exp})
+	src := &countingSource{next: oauth2.ReuseTokenSourceWithExpiry(nil, static, -24*time.Hour)}
+	clk := newClock()
+	creds := tokencreds.NewWithClock(src, clk.Now)
+	if md, err := creds.GetRequestMetadata(localCall()); err != nil || md["authorization"] != "Bearer at" {
+		t.Fatalf("GetRequestMetadata = %v, %v", md, err)
+	}
+	clk.Advance(2 * time.Hour) // past the expiry; Valid, 24 h late, says valid
+	md, err := creds.GetRequestMetadata(localCall())
+	if md != nil || !errors.Is(err, tokencreds.ErrExpiredToken) {
+		t.Fatalf("GetRequestMetadata = %v, %v; want no token and ErrExpiredToken", md, err)
+	}
+	if n := src.n.Load(); n != 2 {
+		t.Errorf("source asked %d times, want 2", n)
+	}
+}

@@ -141,9 +141,12 @@ type kept struct {
 }
 
 // fresh reports whether calls may send k without asking the source for
-// the next token: oauth2.Token.Valid, or before its half-life.
+// the next token: oauth2.Token.Valid, or before its half-life, and in
+// either case before its expiry (a negative margin of
+// oauth2.ReuseTokenSourceWithExpiry makes Valid report an expired token
+// valid).
 func (k *kept) fresh(now time.Time) bool {
-	return k != nil && (k.Valid() || now.Before(k.halfLife))
+	return k != nil && now.Before(k.Expiry) && (k.Valid() || now.Before(k.halfLife))
 }
 
 // fetch is one call of the TokenSource, shared by the calls that wait for
@@ -280,7 +283,10 @@ func New(ts oauth2.TokenSource) *Credentials { return &Credentials{ts: ts, now: 
 // source returned it: a margin as long as the token's life or longer
 // would otherwise have every call ask the source, and a caching source
 // (whose token is in the same margin) send a token request for each. A
-// token without an expiry is asked for again on every call. A token whose
+// token without an expiry is asked for again on every call. No token is
+// sent past its expiry as valid, whatever its margin (a negative one of
+// oauth2.ReuseTokenSourceWithExpiry makes oauth2.Token.Valid report it
+// valid for longer). A token whose
 // expiry has passed when the source returns it (a negative expires_in)
 // fails the calls with codes.Unauthenticated and ErrExpiredToken, as a
 // failure of the source (not kept; see the backoff below). In that
