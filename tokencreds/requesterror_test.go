@@ -33,7 +33,8 @@ func localCall() context.Context {
 // as grpc-go's own oauth credentials fail it; only a failure of the
 // network is Unavailable. net/http reports all of them as a *url.Error,
 // which is a net.Error. No message carries the token URL, its user info
-// or query, or the client's secret.
+// or query, or the client's secret; the cause, there for a local log,
+// carries no password either (url.Parse's error would repeat it).
 func TestCredentials_TokenRequestMisconfigurationIsNotRetryable(t *testing.T) {
 	const urlSecret, querySecret = "url-password", "query-secret"
 	token := http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
@@ -61,7 +62,9 @@ func TestCredentials_TokenRequestMisconfigurationIsNotRetryable(t *testing.T) {
 		msg   string
 	}{
 		{"redirect refused by CheckRedirect", func(t *testing.T) endpoint {
-			srv := httptest.NewServer(http.RedirectHandler("/elsewhere", http.StatusFound))
+			// The Location, which the refusal's error names as it is,
+			// carries a password too.
+			srv := httptest.NewServer(http.RedirectHandler("http://svc:"+urlSecret+"@idp.example/elsewhere", http.StatusFound))
 			t.Cleanup(srv.Close)
 			hc := srv.Client()
 			hc.CheckRedirect = func(*http.Request, []*http.Request) error { return errors.New("no redirects") }
@@ -129,6 +132,11 @@ func TestCredentials_TokenRequestMisconfigurationIsNotRetryable(t *testing.T) {
 			for _, secret := range []string{urlSecret, querySecret, clientSecret} {
 				if strings.Contains(err.Error(), secret) || strings.Contains(st.Message(), secret) {
 					t.Errorf("err = %q carries a secret of the token request", err)
+				}
+			}
+			for cause := errors.Unwrap(err); cause != nil; cause = errors.Unwrap(cause) {
+				if text := cause.Error(); strings.Contains(text, urlSecret) || strings.Contains(text, clientSecret) {
+					t.Errorf("cause %q carries a secret of the token request", text)
 				}
 			}
 			var ue *url.Error

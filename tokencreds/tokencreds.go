@@ -46,6 +46,7 @@ import (
 	"github.com/grpcauth/grpcauth/dpop"
 	"github.com/grpcauth/grpcauth/internal/endpoint"
 	"github.com/grpcauth/grpcauth/internal/localpeer"
+	"github.com/grpcauth/grpcauth/internal/redact"
 )
 
 // ErrInsecureTransport is the cause of a refusal to send a token over a
@@ -257,7 +258,8 @@ func New(ts oauth2.TokenSource) *Credentials { return &Credentials{ts: ts, now: 
 // address (a service that returns the error from its own handler passes
 // the message on to its callers). errors.Is and errors.As see the cause
 // (errors.As(err, &retrieveErr) gives the *oauth2.RetrieveError) for a
-// local log. This holds whether the credentials were installed on the
+// local log; a failed token request's *url.Error without the user info of
+// its URL. This holds whether the credentials were installed on the
 // connection or on the call: grpc-go passes a status error on as it is
 // (it would make a plain error Unauthenticated on the connection and
 // Internal on the call).
@@ -596,11 +598,23 @@ func sourceFailure(err error) error {
 		// Every failure of net/http's Client (and of url.Parse) is a
 		// *url.Error, which is a net.Error: only a network failure in it
 		// is an outage.
-		return requestFailure(err, ue)
+		return requestFailure(withoutUserInfo(err, ue), ue)
 	case isNet:
 		return &tokenError{codes.Unavailable, "tokencreds: the token endpoint is unreachable", err}
 	}
 	return &tokenError{codes.Unauthenticated, "tokencreds: the token source failed", err}
+}
+
+// withoutUserInfo returns err, or, if it is ue itself (as golang.org/x/oauth2
+// returns a failed token request's), a copy of ue whose URL has no user
+// info: url.Parse's error repeats the URL whole, password and all, and a
+// refused redirect's names the Location the endpoint sent as it is. The
+// cause is there for a local log.
+func withoutUserInfo(err error, ue *url.Error) error {
+	if e, ok := err.(*url.Error); !ok || e != ue {
+		return err
+	}
+	return &url.Error{Op: ue.Op, URL: redact.UserInfo(ue.URL), Err: ue.Err}
 }
 
 // requestFailure is the status error of the TokenSource's error err, whose
