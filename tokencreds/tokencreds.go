@@ -288,11 +288,11 @@ func New(ts oauth2.TokenSource) *Credentials { return &Credentials{ts: ts, now: 
 // token without an expiry is asked for again on every call. No token is
 // sent past its expiry as valid, whatever its margin (a negative one of
 // oauth2.ReuseTokenSourceWithExpiry makes oauth2.Token.Valid report it
-// valid for longer). A token whose
-// expiry has passed when the source returns it (a negative expires_in)
-// fails the calls with codes.Unauthenticated and ErrExpiredToken, as a
-// failure of the source (not kept; see the backoff below). In that
-// margin the source is asked in the background, as grpc-go's call
+// valid for longer). A token whose expiry has passed when the source
+// returns it (a negative expires_in) fails the calls with
+// codes.Unauthenticated and ErrExpiredToken, as a failure of the source
+// (not kept; see the backoff below). In the margin before a token's
+// expiry the source is asked in the background, as grpc-go's call
 // credentials refresh under gRFC A97: calls do not wait for it, but send
 // the token they have until the source answers or the token's expiry
 // has passed.
@@ -618,9 +618,10 @@ func withoutUserInfo(err error, ue *url.Error) error {
 }
 
 // requestFailure is the status error of the TokenSource's error err, whose
-// *url.Error ue is a token request's failure that did not time out (see GetRequestMetadata): codes.Unavailable for a
-// failure of the network (a refused, reset or closed connection, a DNS
-// failure), which a later attempt may not meet, and codes.Unauthenticated
+// *url.Error ue is a token request's failure that did not time out (see
+// GetRequestMetadata): codes.Unavailable for a failure of the network (a
+// refused, reset or closed connection, a DNS failure), which a later
+// attempt may not meet, and codes.Unauthenticated
 // for one that every attempt meets until the client's configuration or
 // the endpoint's certificate changes: a TLS certificate that does not
 // verify or another failed TLS handshake, a token URL that does not parse,
