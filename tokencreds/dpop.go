@@ -60,6 +60,9 @@ var ErrCrossOriginRedirect = errors.New("tokencreds: refusing a token request re
 // ErrDPoPToken is the cause of a call failing because Credentials made by
 // New got a DPoP-bound token (token_type DPoP): sent without a proof, every
 // server would refuse it. Use NewDPoP with the key the token is bound to.
+// Credentials do not keep such a token, and treat it as a failure of the
+// source (codes.Unauthenticated with this error's text, and the backoff of
+// GetRequestMetadata).
 var ErrDPoPToken = errors.New("tokencreds: the token source returned a DPoP-bound token; New sends no proof, use NewDPoP")
 
 // errProof is the cause of a failure to sign a DPoP proof, of a call or of

@@ -76,3 +76,13 @@ func LastExpiry(c *Credentials) (time.Time, bool) {
 	}
 	return t.Expiry, true
 }
+
+// LastHalfLife returns the end of the first half-life of the token c keeps,
+// if any.
+func LastHalfLife(c *Credentials) (time.Time, bool) {
+	k := c.last.Load()
+	if k == nil {
+		return time.Time{}, false
+	}
+	return k.halfLife, true
+}

@@ -18,8 +18,11 @@ package tokencreds
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"math/rand/v2"
 	"net"
@@ -41,7 +44,9 @@ import (
 	"google.golang.org/grpc/status"
 
 	"github.com/grpcauth/grpcauth/dpop"
+	"github.com/grpcauth/grpcauth/internal/endpoint"
 	"github.com/grpcauth/grpcauth/internal/localpeer"
+	"github.com/grpcauth/grpcauth/internal/redact"
 )
 
 // ErrInsecureTransport is the cause of a refusal to send a token over a
@@ -53,6 +58,26 @@ var ErrInsecureTransport = errors.New("tokencreds: refusing to send an access to
 // ErrNoToken is the cause of a call failing because the TokenSource
 // returned a token with an empty access token, or no token and no error.
 var ErrNoToken = errors.New("tokencreds: the token source returned an empty access token")
+
+// ErrUnsupportedTokenType is the cause of a call failing because
+// Credentials made by New got a token whose token_type is neither Bearer
+// (in any case, or empty) nor DPoP (see ErrDPoPToken), such as "mac" or
+// "N_A": a server that takes OAuth 2.0 tokens in gRPC metadata takes
+// them as Bearer (grpcauth, RFC 6750) or DPoP, and would refuse the
+// token under any other scheme. Credentials do not keep such a token, and
+// treat it as a failure of the source (codes.Unauthenticated with this
+// error's text, and the backoff of GetRequestMetadata); the error wrapping
+// it quotes the token_type.
+var ErrUnsupportedTokenType = errors.New("tokencreds: the token source returned a token whose type is neither Bearer nor DPoP")
+
+// ErrExpiredToken is the cause of a call failing because the TokenSource
+// returned a token whose expiry had passed when it answered (a token
+// endpoint's negative expires_in, a source handing out a stale token):
+// every server would refuse it. Credentials do not keep such a token, and
+// treat it as a failure of the source (codes.Unauthenticated, and the
+// backoff of GetRequestMetadata), so that the source is not asked on every
+// call.
+var ErrExpiredToken = errors.New("tokencreds: the token source returned a token that has already expired")
 
 // ErrAuthorizationInMetadata is the cause of a refusal to put a token on
 // a call whose context already carries authorization metadata (set with
@@ -76,11 +101,11 @@ type Credentials struct {
 
 	// last is a copy of the TokenSource's latest token if it has an
 	// expiry (nil if that has none), without a monotonic reading in its
-	// expiry (answer): calls reuse it while it is valid
+	// expiry (answer): calls reuse it while it is fresh (see kept)
 	// without asking the source (or starting a goroutine to ask it), and
 	// while the source is asked for the next one or fails, until it
 	// expires.
-	last atomic.Pointer[oauth2.Token]
+	last atomic.Pointer[kept]
 
 	now func() time.Time // time.Now; tests inject a clock
 
@@ -99,6 +124,30 @@ type Credentials struct {
 	failed   error
 	retryAt  time.Time
 	failures int
+}
+
+// kept is a token the calls reuse, and when its first half of life ends.
+type kept struct {
+	*oauth2.Token
+	// halfLife is when the token was received plus half the time it had
+	// left. Until then calls reuse it without asking the source, also when
+	// oauth2.Token.Valid reports it expired: a margin
+	// (oauth2.ReuseTokenSourceWithExpiry's, or oauth2's 10 s) as long as
+	// the token's life or longer would otherwise have every call ask the
+	// source, and a caching source, whose token is in the same margin,
+	// send a token request for each. Like the expiry, it has no monotonic
+	// reading: after a suspend of the host, past the token's expiry, the
+	// monotonic clock would still find it before its half-life.
+	halfLife time.Time
+}
+
+// fresh reports whether calls may send k without asking the source for
+// the next token: oauth2.Token.Valid, or before its half-life, and in
+// either case before its expiry (a negative margin of
+// oauth2.ReuseTokenSourceWithExpiry makes Valid report an expired token
+// valid).
+func (k *kept) fresh(now time.Time) bool {
+	return k != nil && now.Before(k.Expiry) && (k.Valid() || now.Before(k.halfLife))
 }
 
 // fetch is one call of the TokenSource, shared by the calls that wait for
@@ -124,13 +173,19 @@ var errSourceHung = fmt.Errorf("tokencreds: the TokenSource has not answered for
 var _ credentials.PerRPCCredentials = (*Credentials)(nil)
 
 // New returns Credentials that take tokens from ts. A token with an expiry
-// is reused until shortly before it expires without asking ts, then ts is
-// asked in the background while calls still send it until it expires (see
-// GetRequestMetadata); a source whose tokens carry no expiry is asked on
-// every call, so it should cache them itself. Install them with grpc.WithPerRPCCredentials, or per call
-// with grpc.PerRPCCredentials. They send a token as "<token_type> <token>",
-// except a DPoP-bound one (token_type DPoP), which needs a proof per call:
-// the call fails with codes.Unauthenticated and ErrDPoPToken (use NewDPoP).
+// is reused until shortly before it expires (but for at least half its
+// life) without asking ts, then ts is asked in the background while calls
+// still send it until it expires (see GetRequestMetadata); a source whose
+// tokens carry no expiry is asked on every call, so it should cache them
+// itself. Install them with grpc.WithPerRPCCredentials, or per call with
+// grpc.PerRPCCredentials. They send a token as "Bearer <token>" if its
+// token_type is Bearer in any case, or empty (RFC 6749, section 7.1;
+// oauth2.Token.Type). Any other type fails the call with
+// codes.Unauthenticated, as a failure of ts (the token is not kept): a
+// DPoP-bound one (token_type DPoP), which needs a proof per call, with
+// ErrDPoPToken (use NewDPoP), and any other ("mac", "N_A") with
+// ErrUnsupportedTokenType, rather than send it under a scheme the server
+// would refuse.
 func New(ts oauth2.TokenSource) *Credentials { return &Credentials{ts: ts, now: time.Now} }
 
 // GetRequestMetadata returns the authorization header for a call, taking a
@@ -148,21 +203,36 @@ func New(ts oauth2.TokenSource) *Credentials { return &Credentials{ts: ts, now: 
 // so that a retry policy (retryableStatusCodes UNAVAILABLE) retries an
 // outage and not a misconfiguration:
 //   - codes.Unavailable (retryable) when the token endpoint could not be
-//     reached or did not answer in time (a net.Error, as the transport
-//     failures and http.Client timeouts before the response's headers of
-//     golang.org/x/oauth2's Config and clientcredentials are, or
-//     context.DeadlineExceeded of the source's own context), or answered
-//     an *oauth2.RetrieveError with HTTP 408, 429 or 5xx, or with the
-//     error code temporarily_unavailable or server_error;
-//   - codes.Unauthenticated (fix the client's configuration) for any
+//     reached or did not answer in time (a timeout before the response's
+//     headers, as an http.Client's, or context.DeadlineExceeded of the
+//     source's own context; a refused, reset or closed connection or a
+//     DNS failure: a *net.OpError, *net.DNSError, io.EOF or
+//     io.ErrUnexpectedEOF in the *url.Error that golang.org/x/oauth2's
+//     Config and clientcredentials return for a failed request; another
+//     net.Error of a custom source), or answered an *oauth2.RetrieveError
+//     with HTTP 408, 429 or 5xx, or with the error code
+//     temporarily_unavailable or server_error;
+//   - codes.Unauthenticated (fix the client's configuration; grpc-go's own
+//     credentials/oauth fails every token error so) for any
 //     other *oauth2.RetrieveError (an RFC 6749 section 5.2 error response
 //     such as invalid_client, invalid_grant or unauthorized_client, or
-//     another 4xx), for context.Canceled (the source's own context, which
+//     another 4xx), for any other *url.Error: a token URL that does not
+//     parse, has no host or a scheme net/http does not speak, a redirect
+//     the HTTP client's CheckRedirect refused (or net/http's default,
+//     after 10), a TLS certificate of the token endpoint that does not
+//     verify (the endpoint is not known to be the real one, and a retry
+//     meets the same certificate; the backoff below still asks again
+//     later) and a TLS handshake that fails otherwise (an https token URL
+//     of a plaintext endpoint, a TLS alert such as a required client
+//     certificate), for context.Canceled (the source's own context, which
 //     stays cancelled: a source made with a request's context), for any
 //     other error (a panic of the TokenSource, which runs on a goroutine
 //     of its own and is logged with its stack at slog.LevelError through
 //     slog.Default(), or its runtime.Goexit, included), for a token without an
-//     access token (ErrNoToken), and, for Credentials from NewDPoP, for a
+//     access token (ErrNoToken) or one that has already expired
+//     (ErrExpiredToken), for Credentials from New, for a token whose
+//     token_type is DPoP (ErrDPoPToken) or neither Bearer nor DPoP
+//     (ErrUnsupportedTokenType), for Credentials from NewDPoP, for a
 //     token whose token_type is not DPoP (ErrNotDPoPToken, also when a
 //     DPoPTransport refused the token response), and for a DPoPTransport's
 //     refusal to send a token request in plaintext (ErrInsecureTokenEndpoint)
@@ -188,7 +258,8 @@ func New(ts oauth2.TokenSource) *Credentials { return &Credentials{ts: ts, now: 
 // address (a service that returns the error from its own handler passes
 // the message on to its callers). errors.Is and errors.As see the cause
 // (errors.As(err, &retrieveErr) gives the *oauth2.RetrieveError) for a
-// local log. This holds whether the credentials were installed on the
+// local log; a failed token request's *url.Error without the user info of
+// its URL. This holds whether the credentials were installed on the
 // connection or on the call: grpc-go passes a status error on as it is
 // (it would make a plain error Unauthenticated on the connection and
 // Internal on the call).
@@ -210,8 +281,18 @@ func New(ts oauth2.TokenSource) *Credentials { return &Credentials{ts: ts, now: 
 // calls. A token with an expiry is reused, without asking the source,
 // until shortly before it expires (oauth2.Token.Valid: 10 s, or the margin
 // oauth2.ReuseTokenSourceWithExpiry gave it), as oauth2.ReuseTokenSource
-// would; a token without one is asked for again on every call. In that
-// margin the source is asked in the background, as grpc-go's call
+// would, but at least for the first half of the life it had left when the
+// source returned it: a margin as long as the token's life or longer
+// would otherwise have every call ask the source, and a caching source
+// (whose token is in the same margin) send a token request for each. A
+// token without an expiry is asked for again on every call. No token is
+// sent past its expiry as valid, whatever its margin (a negative one of
+// oauth2.ReuseTokenSourceWithExpiry makes oauth2.Token.Valid report it
+// valid for longer). A token whose expiry has passed when the source
+// returns it (a negative expires_in) fails the calls with
+// codes.Unauthenticated and ErrExpiredToken, as a failure of the source
+// (not kept; see the backoff below). In the margin before a token's
+// expiry the source is asked in the background, as grpc-go's call
 // credentials refresh under gRFC A97: calls do not wait for it, but send
 // the token they have until the source answers or the token's expiry
 // has passed.
@@ -258,10 +339,7 @@ func (c *Credentials) GetRequestMetadata(ctx context.Context, uri ...string) (ma
 	if c.isDPoP {
 		return c.dpopMetadata(ctx, tok, uri)
 	}
-	if strings.EqualFold(tok.Type(), "DPoP") {
-		return nil, &tokenError{codes.Unauthenticated, ErrDPoPToken.Error(), ErrDPoPToken}
-	}
-	return map[string]string{"authorization": tok.Type() + " " + tok.AccessToken}, nil
+	return map[string]string{"authorization": "Bearer " + tok.AccessToken}, nil // answer let no other type through
 }
 
 // token returns the latest token while it is valid, or, until it expires,
@@ -270,8 +348,8 @@ func (c *Credentials) GetRequestMetadata(ctx context.Context, uri ...string) (ma
 // failure, or ctx's end as a status error if that comes first; see
 // GetRequestMetadata. A token it returns has an access token.
 func (c *Credentials) token(ctx context.Context) (*oauth2.Token, error) {
-	if t := c.last.Load(); t.Valid() {
-		return t, nil
+	if k := c.last.Load(); k.fresh(c.now()) {
+		return k.Token, nil
 	}
 	c.mu.Lock()
 	f := c.fetch
@@ -291,7 +369,7 @@ func (c *Credentials) token(ctx context.Context) (*oauth2.Token, error) {
 		go c.run(f)
 	}
 	c.mu.Unlock()
-	if t := c.last.Load(); t != nil && c.now().Before(t.Expiry) {
+	if t := c.unexpired(); t != nil {
 		return t, nil // in the margin before its expiry: f refreshes it in the background
 	}
 	select {
@@ -314,10 +392,19 @@ func (c *Credentials) token(ctx context.Context) (*oauth2.Token, error) {
 // unexpiredOr returns the latest token if its expiry has not passed yet,
 // and otherwise the TokenSource's error err as the call's status error.
 func (c *Credentials) unexpiredOr(err error) (*oauth2.Token, error) {
-	if t := c.last.Load(); t != nil && c.now().Before(t.Expiry) {
+	if t := c.unexpired(); t != nil {
 		return t, nil
 	}
 	return nil, sourceFailure(err)
+}
+
+// unexpired returns the latest token if its expiry has not passed yet,
+// and otherwise nil.
+func (c *Credentials) unexpired() *oauth2.Token {
+	if k := c.last.Load(); k != nil && c.now().Before(k.Expiry) {
+		return k.Token
+	}
+	return nil
 }
 
 // run calls the TokenSource for f, and starts or ends the backoff. Calls
@@ -332,6 +419,28 @@ func (c *Credentials) run(f *fetch) {
 	tok, err = c.askSource()
 }
 
+// typeError returns an error if tok's token_type is not the one the
+// credentials send: DPoP for NewDPoP's (ErrNotDPoPToken), Bearer for New's
+// (RFC 6749, section 7.1: compared without regard to case; an empty
+// token_type is Bearer, as oauth2.Token.Type has it), which refuse a
+// DPoP-bound token (ErrDPoPToken) and any other type (wrapping
+// ErrUnsupportedTokenType); nil if it is.
+func (c *Credentials) typeError(tok *oauth2.Token) error {
+	switch typ := tok.Type(); {
+	case c.isDPoP && !strings.EqualFold(typ, "DPoP"):
+		return ErrNotDPoPToken
+	case c.isDPoP || typ == "Bearer":
+		return nil
+	case strings.EqualFold(typ, "DPoP"):
+		return ErrDPoPToken
+	default:
+		return fmt.Errorf("%w: %q", ErrUnsupportedTokenType, endpoint.Clip(typ, maxTokenTypeText))
+	}
+}
+
+// maxTokenTypeText bounds how much of a token_type an error quotes.
+const maxTokenTypeText = 64
+
 // errSourceExited is the error of a fetch whose TokenSource ended the
 // goroutine it ran on instead of returning.
 var errSourceExited = errors.New("tokencreds: the TokenSource ended its goroutine without returning")
@@ -341,8 +450,12 @@ func (c *Credentials) answer(f *fetch, tok *oauth2.Token, err error) {
 	if err == nil && (tok == nil || tok.AccessToken == "") {
 		err = ErrNoToken
 	}
-	if err == nil && c.isDPoP && !strings.EqualFold(tok.Type(), "DPoP") {
-		err = ErrNotDPoPToken // not kept: a source that binds its tokens later is asked again
+	if err == nil {
+		err = c.typeError(tok) // not kept: a source that fixes its tokens' type later is asked again
+	}
+	received := c.now().Round(0) // by the wall clock, as the expiry (below)
+	if err == nil && !tok.Expiry.IsZero() && !received.Before(tok.Expiry.Round(0)) {
+		err = ErrExpiredToken // not kept: sent, or asked for again on every call, it would fail every call
 	}
 	if err == nil {
 		// A copy: calls read it while the source may change its own
@@ -363,7 +476,7 @@ func (c *Credentials) answer(f *fetch, tok *oauth2.Token, err error) {
 		if tok.Expiry.IsZero() {
 			c.last.Store(nil)
 		} else {
-			c.last.Store(tok)
+			c.last.Store(&kept{tok, received.Add(tok.Expiry.Sub(received) / 2)})
 		}
 	}
 	f.timer.Stop()
@@ -445,7 +558,7 @@ func sourceFailure(err error) error {
 	if errors.Is(err, errProof) { // a DPoPTransport's, in a *url.Error: the request was not sent
 		return &tokenError{codes.Internal, errProof.Error(), err}
 	}
-	for _, fixed := range []error{ErrNoToken, ErrNotDPoPToken, ErrInsecureTokenEndpoint, ErrCrossOriginRedirect} {
+	for _, fixed := range []error{ErrNoToken, ErrExpiredToken, ErrNotDPoPToken, ErrDPoPToken, ErrUnsupportedTokenType, ErrInsecureTokenEndpoint, ErrCrossOriginRedirect} {
 		if errors.Is(err, fixed) { // maybe from a DPoPTransport, in a *url.Error
 			return &tokenError{codes.Unauthenticated, fixed.Error(), err}
 		}
@@ -472,6 +585,7 @@ func sourceFailure(err error) error {
 	}
 	var ne net.Error
 	isNet := errors.As(err, &ne)
+	var ue *url.Error
 	switch {
 	case errors.Is(err, context.Canceled):
 		// Only the source's own context (x/oauth2 passes it to the HTTP
@@ -480,10 +594,66 @@ func sourceFailure(err error) error {
 		return &tokenError{codes.Unauthenticated, "tokencreds: the token source's context is cancelled", err}
 	case errors.Is(err, context.DeadlineExceeded) || errors.Is(err, errSourceHung) || isNet && ne.Timeout():
 		return &tokenError{codes.Unavailable, "tokencreds: the token endpoint did not answer in time", err}
+	case errors.As(err, &ue) && ue != nil:
+		// Every failure of net/http's Client (and of url.Parse) is a
+		// *url.Error, which is a net.Error: only a network failure in it
+		// is an outage.
+		return requestFailure(withoutUserInfo(err, ue), ue)
 	case isNet:
 		return &tokenError{codes.Unavailable, "tokencreds: the token endpoint is unreachable", err}
 	}
 	return &tokenError{codes.Unauthenticated, "tokencreds: the token source failed", err}
+}
+
+// withoutUserInfo returns err, or, if it is ue itself (as golang.org/x/oauth2
+// returns a failed token request's), a copy of ue whose URL has no user
+// info: url.Parse's error repeats the URL whole, password and all, and a
+// refused redirect's names the Location the endpoint sent as it is. The
+// cause is there for a local log.
+func withoutUserInfo(err error, ue *url.Error) error {
+	if e, ok := err.(*url.Error); !ok || e != ue {
+		return err
+	}
+	return &url.Error{Op: ue.Op, URL: redact.UserInfo(ue.URL), Err: ue.Err}
+}
+
+// requestFailure is the status error of the TokenSource's error err, whose
+// *url.Error ue is a token request's failure that did not time out (see
+// GetRequestMetadata): codes.Unavailable for a failure of the network (a
+// refused, reset or closed connection, a DNS failure), which a later
+// attempt may not meet, and codes.Unauthenticated
+// for one that every attempt meets until the client's configuration or
+// the endpoint's certificate changes: a TLS certificate that does not
+// verify or another failed TLS handshake, a token URL that does not parse,
+// has no host or a scheme net/http does not speak, a redirect the
+// client's CheckRedirect refused (net/http's default after 10), and
+// anything else net/http reports without a network error. The status
+// messages are fixed: ue's text names the URL, and may hold its query.
+func requestFailure(err error, ue *url.Error) error {
+	var (
+		cve      *tls.CertificateVerificationError
+		unknown  x509.UnknownAuthorityError
+		hostname x509.HostnameError
+		invalid  x509.CertificateInvalidError
+		roots    x509.SystemRootsError
+		record   tls.RecordHeaderError
+		op       *net.OpError
+		dns      *net.DNSError
+	)
+	cause := ue.Err
+	switch {
+	case ue.Op == "parse":
+		return &tokenError{codes.Unauthenticated, "tokencreds: the token URL does not parse", err}
+	case errors.As(cause, &cve) || errors.As(cause, &unknown) || errors.As(cause, &hostname) || errors.As(cause, &invalid) || errors.As(cause, &roots):
+		return &tokenError{codes.Unauthenticated, "tokencreds: the token endpoint's TLS certificate did not verify", err}
+	case errors.As(cause, &record) || errors.Is(cause, http.ErrSchemeMismatch) ||
+		errors.As(cause, &op) && (op.Op == "remote error" || op.Op == "local error"): // crypto/tls's alerts
+		return &tokenError{codes.Unauthenticated, "tokencreds: the TLS handshake with the token endpoint failed", err}
+	case errors.As(cause, &op) || errors.As(cause, &dns) ||
+		errors.Is(cause, io.EOF) || errors.Is(cause, io.ErrUnexpectedEOF) || errors.Is(cause, net.ErrClosed):
+		return &tokenError{codes.Unavailable, "tokencreds: the token endpoint is unreachable", err}
+	}
+	return &tokenError{codes.Unauthenticated, "tokencreds: the HTTP client refused the token request", err}
 }
 
 // oauthErrorCode returns an RFC 6749 error code for a status message: c if

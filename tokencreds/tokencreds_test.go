@@ -552,8 +552,9 @@ func TestCredentials_HungTokenSourceFailsCallsWithoutADeadline(t *testing.T) {
 
 // A token with an expiry is reused until shortly before it, without asking
 // the source: 10 s, or the margin oauth2.ReuseTokenSourceWithExpiry gave
-// it; one without an expiry, or about to expire, is asked for on every
-// call.
+// it, but for at least half its life when that margin is longer (see
+// TestCredentials_MarginLongerThanTheTokensLifeDoesNotAskOnEveryCall); one
+// without an expiry is asked for on every call.
 func TestCredentials_ReusesATokenUntilShortlyBeforeItExpires(t *testing.T) {
 	local := credentials.NewContextWithRequestInfo(peerCtx(&net.TCPAddr{IP: net.IPv4(127, 0, 0, 1)}), credentials.RequestInfo{AuthInfo: insecureInfo()})
 	for _, tc := range []struct {
@@ -564,8 +565,8 @@ func TestCredentials_ReusesATokenUntilShortlyBeforeItExpires(t *testing.T) {
 	}{
 		{"an hour left", time.Now().Add(time.Hour), 0, 1},
 		{"no expiry", time.Time{}, 0, 3},
-		{"expires within oauth2's 10 s margin", time.Now().Add(5 * time.Second), 0, 3},
-		{"expires within the source's own margin of a minute", time.Now().Add(30 * time.Second), time.Minute, 3},
+		{"expires within oauth2's 10 s margin, but in its first half-life", time.Now().Add(5 * time.Second), 0, 1},
+		{"expires within the source's own margin of a minute, but in its first half-life", time.Now().Add(30 * time.Second), time.Minute, 1},
 		{"expires after the source's own margin of a second", time.Now().Add(5 * time.Second), time.Second, 1},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -934,8 +935,8 @@ func TestCredentials_TokenOutlivesAFailedRefreshUntilItExpires(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	// A token that expires in 5 s is within the margin at once, so that
-	// every call asks for a new one.
+	// A token that expires in 5 s is within oauth2's margin at once, so
+	// that every call past its half-life asks for a new one.
 	e := &switchEndpoint{fail: oauthError(503, "temporarily_unavailable"), token: tok, expires: 5}
 	client, clk, creds := e.dial(t, bufDialer)
 	call := func() error {
@@ -950,6 +951,7 @@ func TestCredentials_TokenOutlivesAFailedRefreshUntilItExpires(t *testing.T) {
 		t.Fatal(err)
 	}
 	e.failing.Store(true)
+	clk.Advance(3 * time.Second) // past its half-life
 	for range 5 {
 		if err := call(); err != nil {
 			t.Fatalf("call with a token that has not expired yet: %v", err)
@@ -959,7 +961,7 @@ func TestCredentials_TokenOutlivesAFailedRefreshUntilItExpires(t *testing.T) {
 	if got := e.n.Load(); got != 2 {
 		t.Errorf("token endpoint asked %d times, want 2 (a token, a failed refresh, then the backoff)", got)
 	}
-	clk.Advance(6 * time.Second) // the token has expired, the backoff passed
+	clk.Advance(3 * time.Second) // the token has expired, the backoff passed
 	for range 3 {
 		if err := call(); status.Code(err) != codes.Unavailable {
 			t.Fatalf("err = %v, want Unavailable once the token has expired", err)
@@ -1192,7 +1194,8 @@ func TestCredentials_RefreshInTheMarginDoesNotHoldCalls(t *testing.T) {
 	// Within oauth2's 10 s margin at once, but good for 5 s.
 	src := &refreshHangsSource{first: &oauth2.Token{AccessToken: tok, TokenType: "Bearer", Expiry: time.Now().Add(5 * time.Second)},
 		refreshing: make(chan struct{}, 8), release: make(chan struct{})}
-	creds := tokencreds.New(src)
+	clk := newClock()
+	creds := tokencreds.NewWithClock(src, clk.Now)
 	t.Cleanup(func() { close(src.release); tokencreds.AwaitFetch(creds) })
 	conn, err := grpc.NewClient("passthrough:///bufnet", plaintext, bufDialer, grpc.WithPerRPCCredentials(creds))
 	if err != nil {
@@ -1209,6 +1212,9 @@ func TestCredentials_RefreshInTheMarginDoesNotHoldCalls(t *testing.T) {
 		}
 		if got.GetCaller().GetSubject() != "svc" {
 			t.Fatalf("call %d: server saw %v, want client svc's token", i+1, got.GetCaller())
+		}
+		if i == 0 {
+			clk.Advance(3 * time.Second) // past its half-life: the next call starts the refresh
 		}
 	}
 	<-src.refreshing
@@ -1256,11 +1262,15 @@ func TestCredentials_RefreshedTokenReplacesTheOneInItsMargin(t *testing.T) {
 		t.Run(fmt.Sprintf("expiry %v", !next.Expiry.IsZero()), func(t *testing.T) {
 			src := &sequenceSource{toks: []*oauth2.Token{{AccessToken: "old", Expiry: time.Now().Add(5 * time.Second)}, next},
 				held: make(chan struct{})}
-			creds := tokencreds.New(src)
+			clk := newClock()
+			creds := tokencreds.NewWithClock(src, clk.Now)
 			for i, want := range []string{"Bearer old", "Bearer old", "Bearer new", "Bearer new"} {
 				md, err := creds.GetRequestMetadata(local)
 				if err != nil || md["authorization"] != want {
 					t.Fatalf("call %d: GetRequestMetadata = %v, %v; want %s", i+1, md, err, want)
+				}
+				if i == 0 {
+					clk.Advance(3 * time.Second) // past the old token's half-life
 				}
 				if i == 1 {
 					close(src.held) // the refresh call 2 started
@@ -1298,5 +1308,14 @@ func TestCredentials_KeptTokenExpiresByTheWallClock(t *testing.T) {
 	}
 	if strings.Contains(got.String(), " m=") {
 		t.Errorf("kept expiry %v has a monotonic reading", got)
+	}
+	// So is the end of its first half-life, before which calls send it
+	// without asking the source even when oauth2.Token.Valid says no.
+	half, ok := tokencreds.LastHalfLife(creds)
+	if !ok || half.After(exp) {
+		t.Fatalf("kept half-life %v (%v), want one before %v", half, ok, exp)
+	}
+	if strings.Contains(half.String(), " m=") {
+		t.Errorf("kept half-life %v has a monotonic reading", half)
 	}
 }
