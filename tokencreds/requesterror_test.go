@@ -4,6 +4,8 @@ import (
 	"context"
 	"crypto/tls"
 	"errors"
+	"io"
+	"log"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -118,6 +120,28 @@ func TestCredentials_TokenRequestMisconfigurationIsNotRetryable(t *testing.T) {
 		}, codes.Unavailable, "tokencreds: the token endpoint is unreachable"},
 		{"connection refused", func(t *testing.T) endpoint {
 			return endpoint{withSecrets(closedURL(t)), http.DefaultClient}
+		}, codes.Unavailable, "tokencreds: the token endpoint is unreachable"},
+		{"HTTP/2 stream reset by the endpoint", func(t *testing.T) endpoint {
+			// A handler that aborts resets its HTTP/2 stream: net/http
+			// reports that with an unexported http2 error type.
+			srv := httptest.NewUnstartedServer(http.HandlerFunc(func(http.ResponseWriter, *http.Request) { panic(http.ErrAbortHandler) }))
+			srv.EnableHTTP2 = true
+			srv.Config.ErrorLog = log.New(io.Discard, "", 0)
+			srv.StartTLS()
+			t.Cleanup(srv.Close)
+			return endpoint{withSecrets(srv.URL + "/token"), srv.Client()}
+		}, codes.Unavailable, "tokencreds: the token endpoint is unreachable"},
+		{"HTTP/2 connection lost mid-request", func(t *testing.T) endpoint {
+			srv := httptest.NewUnstartedServer(nil)
+			srv.EnableHTTP2 = true
+			srv.Config.ErrorLog = log.New(io.Discard, "", 0)
+			srv.Config.Handler = http.HandlerFunc(func(_ http.ResponseWriter, r *http.Request) {
+				go srv.CloseClientConnections()
+				<-r.Context().Done()
+			})
+			srv.StartTLS()
+			t.Cleanup(srv.Close)
+			return endpoint{withSecrets(srv.URL + "/token"), srv.Client()}
 		}, codes.Unavailable, "tokencreds: the token endpoint is unreachable"},
 	} {
 		t.Run(tt.name, func(t *testing.T) {

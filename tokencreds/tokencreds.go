@@ -620,7 +620,8 @@ func withoutUserInfo(err error, ue *url.Error) error {
 // requestFailure is the status error of the TokenSource's error err, whose
 // *url.Error ue is a token request's failure that did not time out (see
 // GetRequestMetadata): codes.Unavailable for a failure of the network (a
-// refused, reset or closed connection, a DNS failure), which a later
+// refused, reset or closed connection, an HTTP/2 stream reset or GOAWAY, a
+// DNS failure), which a later
 // attempt may not meet, and codes.Unauthenticated
 // for one that every attempt meets until the client's configuration or
 // the endpoint's certificate changes: a TLS certificate that does not
@@ -650,10 +651,22 @@ func requestFailure(err error, ue *url.Error) error {
 		errors.As(cause, &op) && (op.Op == "remote error" || op.Op == "local error"): // crypto/tls's alerts
 		return &tokenError{codes.Unauthenticated, "tokencreds: the TLS handshake with the token endpoint failed", err}
 	case errors.As(cause, &op) || errors.As(cause, &dns) ||
-		errors.Is(cause, io.EOF) || errors.Is(cause, io.ErrUnexpectedEOF) || errors.Is(cause, net.ErrClosed):
+		errors.Is(cause, io.EOF) || errors.Is(cause, io.ErrUnexpectedEOF) || errors.Is(cause, net.ErrClosed) ||
+		http2Failure(cause):
 		return &tokenError{codes.Unavailable, "tokencreds: the token endpoint is unreachable", err}
 	}
 	return &tokenError{codes.Unauthenticated, "tokencreds: the HTTP client refused the token request", err}
+}
+
+// http2Failure reports whether err is one of the HTTP/2 failures that
+// net/http reports with unexported types of its bundled http2 package: a
+// stream the endpoint reset (RST_STREAM, "stream error: …"), a GOAWAY, a
+// lost or closed connection ("http2: …"). They are failures of the
+// connection, which a later attempt may not meet, not of the client's
+// configuration; their texts are the only thing net/http exports of them.
+func http2Failure(err error) bool {
+	msg := err.Error()
+	return strings.HasPrefix(msg, "http2: ") || strings.HasPrefix(msg, "stream error: ")
 }
 
 // oauthErrorCode returns an RFC 6749 error code for a status message: c if
