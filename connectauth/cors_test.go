@@ -223,7 +223,10 @@ func TestCORS_OriginsAreNormalisedAsBrowsersSendThem(t *testing.T) {
 func TestCORS_OriginsNoBrowserSendsAreRefusedOrLogged(t *testing.T) {
 	for _, origin := range []string{"*", "null", "", "app.example.com", "https://app.example.com/app", "https://app.example.com?x",
 		"https://app.example.com#", "https://user@app.example.com", "https://bücher.example", "https://*.example.com", "https://:443", "https://app.example.com:x",
-		"https://app.example.com:65536", "http://127.1", "http://0x7f.0.0.1", "http://127.0.0.01", "http://1.2.3.4.5"} {
+		"https://app.example.com:65536", "http://127.1", "http://0x7f.0.0.1", "http://127.0.0.01", "http://1.2.3.4.5",
+		// A code point WHATWG URL forbids in a host, which Go's url.Parse
+		// lets through.
+		"http://a<b.example", "https://a>b.example", "https://app]example.com", "app://::", "app://a:b:"} {
 		h, err := connectauth.NewCORS(http.NotFoundHandler(), connectauth.CORSConfig{Origins: []string{"https://ok.example", origin}})
 		if err == nil || h != nil || !strings.HasPrefix(err.Error(), "connectauth: CORSConfig.Origins: ") {
 			t.Errorf("NewCORS(%q) = %v, %v; want an error", origin, h, err)
