@@ -77,8 +77,9 @@ type CORSConfig struct {
 	// "https://*.example.com" (list the origins), "null" (the origin of
 	// sandboxed frames and local files, which any site can make), a path,
 	// query, fragment or user info, a host that is not ASCII (spell an
-	// internationalised name in its punycode form, "xn--..."). At least
-	// one is needed.
+	// internationalised name in its punycode form, "xn--...") or that holds
+	// a character URLs forbid in a host ("<", ">", "]", a second ":"). At
+	// least one is needed.
 	Origins []string
 
 	// AllowedHeaders are request headers that pages may send beyond those
@@ -165,6 +166,13 @@ func normalizeMethod(m string) string {
 // methods and exposed response headers, each validated.
 type corsExtras struct{ headers, methods, exposed []string }
 
+// forbiddenHostBytes are the printable ASCII characters that WHATWG URL
+// forbids in a host ("forbidden host code point"), which no browser's
+// Origin header holds, and of which Go's url.Parse lets ":" (before a
+// port), "<", ">" and "]" through. (A bracketed IPv6 host is checked as an
+// address instead; "%" and non-ASCII bytes are refused before.)
+const forbiddenHostBytes = " #/:<>?@[\\]^|"
+
 // parseOrigin normalises a configured origin to the serialization a
 // browser sends in its Origin header (RFC 6454, section 6.2): the scheme
 // and host in lower case, no default port, no trailing "/". It refuses what
@@ -194,6 +202,9 @@ func parseOrigin(s string) (string, error) {
 	host, port := strings.ToLower(u.Hostname()), u.Port()
 	if host == "" {
 		return "", fmt.Errorf("%q is not an origin: no host", s)
+	}
+	if !strings.HasPrefix(u.Host, "[") && strings.ContainsAny(host, forbiddenHostBytes) {
+		return "", fmt.Errorf("%q: the host holds a character no browser sends in one", s)
 	}
 	if port != "" {
 		n, err := strconv.ParseUint(port, 10, 16)

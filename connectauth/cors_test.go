@@ -6,6 +6,7 @@ import (
 	"maps"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -222,7 +223,10 @@ func TestCORS_OriginsAreNormalisedAsBrowsersSendThem(t *testing.T) {
 func TestCORS_OriginsNoBrowserSendsAreRefusedOrLogged(t *testing.T) {
 	for _, origin := range []string{"*", "null", "", "app.example.com", "https://app.example.com/app", "https://app.example.com?x",
 		"https://app.example.com#", "https://user@app.example.com", "https://bücher.example", "https://*.example.com", "https://:443", "https://app.example.com:x",
-		"https://app.example.com:65536", "http://127.1", "http://0x7f.0.0.1", "http://127.0.0.01", "http://1.2.3.4.5"} {
+		"https://app.example.com:65536", "http://127.1", "http://0x7f.0.0.1", "http://127.0.0.01", "http://1.2.3.4.5",
+		// A code point WHATWG URL forbids in a host, which Go's url.Parse
+		// lets through.
+		"http://a<b.example", "https://a>b.example", "https://app]example.com", "app://::", "app://a:b:"} {
 		h, err := connectauth.NewCORS(http.NotFoundHandler(), connectauth.CORSConfig{Origins: []string{"https://ok.example", origin}})
 		if err == nil || h != nil || !strings.HasPrefix(err.Error(), "connectauth: CORSConfig.Origins: ") {
 			t.Errorf("NewCORS(%q) = %v, %v; want an error", origin, h, err)
@@ -377,5 +381,74 @@ func TestNewCORS_ListsMethodsAsBrowsersNormalizeThem(t *testing.T) {
 	want := map[string]int{"GET": 1, "POST": 1, "DELETE": 1, "PUT": 1, "patch": 1}
 	if !maps.Equal(methods, want) {
 		t.Errorf("Allow-Methods %v, want %v", methods, want)
+	}
+}
+
+// A refusal by a connect-go server with the Interceptor, behind CORS, is
+// readable by a page of the allowed origin in each protocol a browser
+// speaks: the response names the origin in Access-Control-Allow-Origin and
+// exposes what carries the refusal (the WWW-Authenticate challenge of a
+// Connect 401, the grpc-status and challenge headers of a gRPC-Web one),
+// and never allows credentials. A page of another origin, or a request
+// without one, gets no CORS headers, so the browser withholds the response
+// from the page. Every response varies on Origin, so that a shared cache
+// does not hand one origin's answer to another.
+func TestCORS_ConnectRefusalIsReadableByTheAllowedOriginOnly(t *testing.T) {
+	const allowed = "https://app.example.com"
+	f := newFixture(t)
+	srv := serveTLS(t, connectauth.CORS(connectMux(f), allowed))
+	for _, tc := range []struct {
+		name, procedure, contentType, body string
+		status                             int
+		exposed                            []string // response headers the refusal's page must read
+	}{
+		{"connect unary", "AllOf", "application/json", "{}", http.StatusUnauthorized, []string{"WWW-Authenticate"}},
+		{"connect stream", "ServerStream", "application/connect+json", "\x00\x00\x00\x00\x02{}", http.StatusOK, nil}, // the refusal is in the body
+		{"grpc-web", "AllOf", "application/grpc-web+proto", "\x00\x00\x00\x00\x00", http.StatusOK, []string{"Grpc-Status", "Grpc-Message", "Grpc-Status-Details-Bin", "WWW-Authenticate"}},
+	} {
+		for _, origin := range []string{allowed, "https://evil.example", "null", ""} {
+			t.Run(tc.name+" from "+origin, func(t *testing.T) {
+				req, err := http.NewRequestWithContext(t.Context(), http.MethodPost, srv.URL+"/authtest.v1.TestService/"+tc.procedure, strings.NewReader(tc.body))
+				if err != nil {
+					t.Fatal(err)
+				}
+				req.Header.Set("Content-Type", tc.contentType)
+				if origin != "" {
+					req.Header.Set("Origin", origin)
+				}
+				resp, err := srv.Client().Do(req)
+				if err != nil {
+					t.Fatal(err)
+				}
+				resp.Body.Close()
+				if resp.StatusCode != tc.status {
+					t.Fatalf("status %d, want %d", resp.StatusCode, tc.status)
+				}
+				if !slices.ContainsFunc(resp.Header.Values("Vary"), func(v string) bool { return strings.EqualFold(v, "Origin") }) {
+					t.Errorf("Vary %q lacks Origin", resp.Header.Values("Vary"))
+				}
+				if got := resp.Header.Get("Access-Control-Allow-Credentials"); got != "" {
+					t.Errorf("Access-Control-Allow-Credentials %q", got)
+				}
+				allowOrigin, expose := resp.Header.Get("Access-Control-Allow-Origin"), resp.Header.Get("Access-Control-Expose-Headers")
+				if origin != allowed {
+					if allowOrigin != "" || expose != "" {
+						t.Errorf("another origin got Allow-Origin %q, Expose-Headers %q", allowOrigin, expose)
+					}
+					return
+				}
+				if allowOrigin != allowed {
+					t.Errorf("Allow-Origin %q, want %q", allowOrigin, allowed)
+				}
+				for _, name := range tc.exposed {
+					if resp.Header.Get(name) == "" {
+						t.Errorf("the refusal carries no %s", name)
+					}
+					if !slices.ContainsFunc(strings.Split(expose, ","), func(e string) bool { return strings.EqualFold(strings.TrimSpace(e), name) }) {
+						t.Errorf("Expose-Headers %q lacks %s", expose, name)
+					}
+				}
+			})
+		}
 	}
 }

@@ -129,7 +129,7 @@ func TestConnect_WithoutWrapHandlerDPoPNeedsAConfiguredOrigin(t *testing.T) {
 		srv.URL + procedure: {codes.Unauthenticated, grpcauth.ReasonDPoPProofInvalid},
 		origin + procedure:  {codes.OK, ""},
 	} {
-		err := callAllOfWithProof(t, srv, key, tok, htu)
+		err := callAllOfWithProof(t, srv, key, tok, htu, nil)
 		if got := connectOutcome(err); got != want {
 			t.Errorf("htu %s: got %v %q, want %v %q", htu, got.code, got.reason, want.code, want.reason)
 		}
@@ -153,7 +153,7 @@ func TestConnect_DPoPProofForALookAlikeHostIsRefused(t *testing.T) {
 		"https://items.example" + procedure:      {codes.OK, ""},
 		"https://\u0130tems.example" + procedure: {codes.Unauthenticated, grpcauth.ReasonDPoPProofInvalid},
 	} {
-		err := callAllOfWithProof(t, srv, key, tok, htu)
+		err := callAllOfWithProof(t, srv, key, tok, htu, nil)
 		if got := connectOutcome(err); got != want {
 			t.Errorf("htu %q: got %v %q, want %v %q", htu, got.code, got.reason, want.code, want.reason)
 		}
@@ -161,8 +161,9 @@ func TestConnect_DPoPProofForALookAlikeHostIsRefused(t *testing.T) {
 }
 
 // callAllOfWithProof calls AllOf at srv over the Connect protocol with the
-// DPoP-bound token tok and a proof by key for POST and htu.
-func callAllOfWithProof(t *testing.T, srv *httptest.Server, key *grpcauthtest.DPoPKey, tok, htu string) error {
+// DPoP-bound token tok, a proof by key for POST and htu, and the further
+// request headers hdr.
+func callAllOfWithProof(t *testing.T, srv *httptest.Server, key *grpcauthtest.DPoPKey, tok, htu string, hdr map[string]string) error {
 	t.Helper()
 	p, err := key.ProofWith(grpcauthtest.ProofOptions{Method: http.MethodPost, URL: htu, AccessToken: tok})
 	if err != nil {
@@ -171,6 +172,44 @@ func callAllOfWithProof(t *testing.T, srv *httptest.Server, key *grpcauthtest.DP
 	req := connect.NewRequest(&authtestv1.AllOfRequest{})
 	req.Header().Set("Authorization", "DPoP "+tok)
 	req.Header().Set("DPoP", p)
+	for k, v := range hdr {
+		req.Header().Set(k, v)
+	}
 	_, err = connect.NewClient[authtestv1.AllOfRequest, authtestv1.AllOfResponse](srv.Client(), srv.URL+"/authtest.v1.TestService/AllOf").CallUnary(t.Context(), req)
 	return err
+}
+
+// A DPoP proof is checked against the URL of the request as the server
+// received it: the connection's scheme and the request's own host. The
+// headers a proxy adds (X-Forwarded-Host, X-Forwarded-Proto, Forwarded),
+// which any client can send itself, change neither, so a proof made for
+// another origin is refused however the request claims to have been
+// forwarded, and one for this server's URL is accepted whatever they say.
+// A server behind a proxy lists its public origins in Config.DPoP.Origins.
+func TestConnect_DPoPProofIsNotCheckedAgainstForwardedHeaders(t *testing.T) {
+	auth, key, tok := dpopFixture(t, dpop.Config{})
+	const procedure = "/authtest.v1.TestService/AllOf"
+	srv := httptest.NewServer(connectauth.WrapHandler(connect.NewUnaryHandler(procedure,
+		func(context.Context, *connect.Request[authtestv1.AllOfRequest]) (*connect.Response[authtestv1.AllOfResponse], error) {
+			return connect.NewResponse(&authtestv1.AllOfResponse{}), nil
+		},
+		connect.WithSchema(method("TestService", "AllOf")),
+		connect.WithInterceptors(connectauth.NewInterceptor(auth))))) // plaintext on loopback: local
+	t.Cleanup(srv.Close)
+	forwarded := map[string]string{
+		"X-Forwarded-Host":  "public.example",
+		"X-Forwarded-Proto": "https",
+		"Forwarded":         "host=public.example;proto=https",
+	}
+	for htu, want := range map[string]outcome{
+		"https://public.example" + procedure:                       {codes.Unauthenticated, grpcauth.ReasonDPoPProofInvalid},
+		"http://public.example" + procedure:                        {codes.Unauthenticated, grpcauth.ReasonDPoPProofInvalid},
+		strings.Replace(srv.URL, "http:", "https:", 1) + procedure: {codes.Unauthenticated, grpcauth.ReasonDPoPProofInvalid},
+		srv.URL + procedure:                                        {codes.OK, ""},
+	} {
+		err := callAllOfWithProof(t, srv, key, tok, htu, forwarded)
+		if got := connectOutcome(err); got != want {
+			t.Errorf("htu %s: got %v %q, want %v %q", htu, got.code, got.reason, want.code, want.reason)
+		}
+	}
 }
