@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -102,6 +103,43 @@ func TestVerifyAccessToken_RepeatedMemberCountsByItsLastValueEverywhere(t *testi
 			}
 			if names := c.Names(); !slices.Equal(names, []string{"aud", "exp", "iss"}) {
 				t.Errorf("Names() = %q, want each name once", names)
+			}
+		})
+	}
+}
+
+// A part of a token decodes only from its one canonical base64url text:
+// a last character whose unused low bits are set (decoding to the same
+// bytes under a lenient decoder) is malformed in the header, the payload
+// and the signature alike, so no second string of a signed token verifies.
+func TestVerifyAccessToken_NonCanonicalBase64IsMalformed(t *testing.T) {
+	s := newRawSigner(t)
+	const alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+	// Pad each text with white space until its encoding ends in a
+	// character with unused bits (a length that is not a multiple of 3).
+	pad := func(text string) string {
+		for len(text)%3 == 0 {
+			text += " "
+		}
+		return text
+	}
+	good := s.sign(pad(`{"alg":"EdDSA","kid":"raw"}`), pad(fmt.Sprintf(`{"iss":%q,"aud":%q,"exp":%d}`,
+		s.f.cfg.Issuer, s.f.cfg.Audiences[0], s.f.clk.Now().Add(time.Hour).Unix())))
+	if _, err := s.f.verify(t, good); err != nil {
+		t.Fatalf("the canonical token: %v", err)
+	}
+	parts := strings.Split(good, ".")
+	for i, name := range []string{"header", "payload", "signature"} {
+		t.Run(name, func(t *testing.T) {
+			part := parts[i]
+			if len(part)%4 < 2 {
+				t.Fatalf("%s of %d characters has no unused bits", name, len(part))
+			}
+			last := strings.IndexByte(alphabet, part[len(part)-1])
+			bad := slices.Clone(parts)
+			bad[i] = part[:len(part)-1] + string(alphabet[last|1]) // the lowest bit is unused at either length
+			if _, err := s.f.verify(t, strings.Join(bad, ".")); !errors.Is(err, ErrMalformed) {
+				t.Fatalf("%s with its unused bits set: err = %v, want ErrMalformed", name, err)
 			}
 		})
 	}
