@@ -21,6 +21,7 @@ import (
 	"github.com/grpcauth/grpcauth"
 	"github.com/grpcauth/grpcauth/grpcauthtest"
 	"github.com/grpcauth/grpcauth/internal/closetest"
+	"github.com/grpcauth/grpcauth/internal/jwt"
 	"github.com/grpcauth/grpcauth/verifier"
 )
 
@@ -429,8 +430,12 @@ func TestMulti_GarbageIsRefusedAsByALoneVerifier(t *testing.T) {
 // FuzzMultiVerifier checks the routing decision against a reference decoding
 // with encoding/json: a token whose payload names a configured issuer never
 // fails with ErrIssuer, one naming another issuer always does, and nothing
-// panics or verifies. No key set is ever loaded (the issuers' JWKS URLs
-// refuse connections) and ctx is cancelled, so no call blocks.
+// panics or verifies. A payload with a string iss that the parser refuses
+// for its form or a registered claim's type (a numeric aud, a member "ISS"
+// beside iss), which the reference does not judge, fails with ErrMalformed
+// whatever its iss, as it does with a lone Verifier. No key set is ever
+// loaded (the issuers' JWKS URLs refuse connections) and ctx is cancelled,
+// so no call blocks.
 func FuzzMultiVerifier(f *testing.F) {
 	const issA, issB = "http://127.0.0.1:1/a", "http://127.0.0.1:1/b"
 	hdr := `{"alg":"RS256","kid":"k"}`
@@ -462,8 +467,14 @@ func FuzzMultiVerifier(f *testing.F) {
 		if err == nil || !c.IsZero() {
 			t.Fatalf("verified without keys: %v, %v", c, err)
 		}
-		iss, ok := referenceIssuer(token)
+		iss, payload, ok := referenceIssuer(token)
 		if !ok {
+			return
+		}
+		if _, perr := jwt.ParseClaims(payload); perr != nil {
+			if !errors.Is(err, verifier.ErrMalformed) {
+				t.Fatalf("iss %q in a payload the parser refuses (%v): %v, want ErrMalformed", iss, perr, err)
+			}
 			return
 		}
 		configured := iss == issA || iss == issB
@@ -473,27 +484,27 @@ func FuzzMultiVerifier(f *testing.F) {
 	})
 }
 
-// referenceIssuer decodes a token's iss the slow, obvious way, reporting
-// false when the token is not a compact JWS within the default size whose
-// payload is a JSON object (in UTF-8, RFC 8259, 8.1) with a string iss.
-func referenceIssuer(token string) (string, bool) {
+// referenceIssuer decodes a token's iss the slow, obvious way, and returns
+// it with the decoded payload, reporting false when the token is not a
+// compact JWS within the default size whose payload is a JSON object (in
+// UTF-8, RFC 8259, 8.1) with a string iss.
+func referenceIssuer(token string) (iss string, payload []byte, ok bool) {
 	parts := strings.Split(token, ".")
 	if len(token) > verifier.DefaultMaxTokenSize || len(parts) != 3 || strings.ContainsAny(token, "\r\n") {
-		return "", false
+		return "", nil, false
 	}
 	b, err := base64.RawURLEncoding.Strict().DecodeString(parts[1])
 	if err != nil || !utf8.Valid(b) {
-		return "", false
+		return "", nil, false
 	}
 	var m map[string]json.RawMessage
 	if json.Unmarshal(b, &m) != nil || m == nil {
-		return "", false
+		return "", nil, false
 	}
-	var iss string
 	if raw, ok := m["iss"]; !ok || json.Unmarshal(raw, &iss) != nil || string(raw) == "null" {
-		return "", false
+		return "", nil, false
 	}
-	return iss, true
+	return iss, b, true
 }
 
 // Two authorization servers behind one interceptor: here two in-process test
