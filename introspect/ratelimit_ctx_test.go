@@ -3,20 +3,29 @@ package introspect
 import (
 	"context"
 	"errors"
+	"net/http"
 	"testing"
 	"time"
 )
 
 // A call whose context has already ended sends no request, so it spends
-// no MaxRequestRate budget: the next call's request is sent.
+// no MaxRequestRate budget: the next call's request is sent. A flight
+// started for it would race its caller's leaving: the joined hook lets
+// such a flight's request reach the transport first, so that the test
+// does not depend on that race.
 func TestFlight_EndedContextSpendsNoRequestRate(t *testing.T) {
-	r := newRateLimited(t, nil, 1) // a budget of one request
+	g := newGate(2)
+	close(g.release) // requests pass; entered tells they were sent
+	// A budget of one request.
+	r := newRateLimited(t, &http.Client{Transport: g}, 1)
+	r.joined = func() { <-g.entered }
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
 	if _, err := r.VerifyAccessToken(ctx, "made-up"); !errors.Is(err, context.Canceled) {
 		t.Fatalf("ended context: %v, want context.Canceled", err)
 	}
 	r.wg.Wait() // any flight it started has ended
+	r.joined = nil
 	if err := r.verify(r.toks[0]); err != nil {
 		t.Fatalf("the next call: %v, want its token verified (the budget untouched)", err)
 	}
