@@ -3,6 +3,7 @@ package introspect
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/http"
 	"testing"
 	"time"
@@ -90,5 +91,67 @@ func TestPause_AShorterRetryAfterDoesNotEndALongerPause(t *testing.T) {
 	v.pause(5*time.Second, later)
 	if left := v.retryLeft(later); left != 5*time.Second {
 		t.Fatalf("a Retry-After after the pause ended: %v left, want 5s", left)
+	}
+}
+
+// stepper is an http.RoundTripper that holds each request until a value
+// is sent on next (or the request's context ends), reporting its arrival
+// on entered.
+type stepper struct {
+	base          http.RoundTripper
+	entered, next chan struct{}
+}
+
+func (s stepper) RoundTrip(r *http.Request) (*http.Response, error) {
+	s.entered <- struct{}{}
+	select {
+	case <-s.next:
+	case <-r.Context().Done():
+		return nil, r.Context().Err()
+	}
+	return s.base.RoundTrip(r)
+}
+
+// A flight abandoned by its callers while it waited for a concurrency
+// slot sends nothing even when the slot frees as they leave: with both
+// ready at once, Go's select may take the slot, and the flight must then
+// give it back rather than send a request nobody waits for (spending
+// MaxRequestRate, counted in Requests). select chooses at random, so the
+// race is run many times: without the check, a run sends in about half of
+// them.
+func TestFlight_AbandonedFlightSendsNothingWhenItsSlotFreesAsItsCallersLeave(t *testing.T) {
+	const runs = 24
+	st := stepper{base: &http.Transport{DisableKeepAlives: true}, entered: make(chan struct{}, 2), next: make(chan struct{})}
+	iss, v := newGated(t, nil, func(c *Config) {
+		c.MaxConcurrent = 1
+		c.HTTPClient = &http.Client{Transport: st}
+	})
+	waiting, proceed, ran := make(chan struct{}), make(chan struct{}), make(chan struct{}, 2)
+	v.waitSlot = func() { waiting <- struct{}{}; <-proceed }
+	v.ran = func() { ran <- struct{}{} }
+	for i := range runs {
+		tok, err := iss.MintOpaque("svc")
+		if err != nil {
+			t.Fatal(err)
+		}
+		held := verifyAsync(context.Background(), v, tok) // takes the only slot
+		<-st.entered
+		ctx, cancel := context.WithCancel(context.Background())
+		abandoned := verifyAsync(ctx, v, fmt.Sprintf("made-up-%d", i))
+		<-waiting // its flight is about to wait for the slot
+		cancel()
+		if err := <-abandoned; !errors.Is(err, context.Canceled) {
+			t.Fatalf("run %d: abandoned call: %v, want context.Canceled", i, err)
+		}
+		st.next <- struct{}{} // the held request goes on, and frees the slot
+		if err := <-held; err != nil {
+			t.Fatalf("run %d: %v", i, err)
+		}
+		<-ran
+		proceed <- struct{}{} // both the slot and the flight's end are ready
+		<-ran
+		if got := v.Stats().Requests; got != int64(i+1) {
+			t.Fatalf("run %d: Requests %d, want %d: the abandoned flight sent a request", i, got, i+1)
+		}
 	}
 }
