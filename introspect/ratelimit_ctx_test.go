@@ -4,7 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
+	"log/slog"
 	"net/http"
+	"net/http/httptest"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -153,5 +158,66 @@ func TestFlight_AbandonedFlightSendsNothingWhenItsSlotFreesAsItsCallersLeave(t *
 		if got := v.Stats().Requests; got != int64(i+1) {
 			t.Fatalf("run %d: Requests %d, want %d: the abandoned flight sent a request", i, got, i+1)
 		}
+	}
+}
+
+// A request that passed the Retry-After check and then queued for a
+// concurrency slot is not sent once a 429's Retry-After has begun
+// meanwhile: the server said it would refuse it. Without this, every
+// request queued when an overloaded server starts answering 429 would
+// still go out, MaxConcurrent at a time, through the whole pause. Its
+// token fails with ErrUnavailable, counted in Stats.RateLimited, and its
+// MaxRequestRate share is given back.
+func TestFlight_AQueuedRequestIsNotSentOnceARetryAfterBegins(t *testing.T) {
+	var requests atomic.Int64
+	entered, release := make(chan struct{}, 2), make(chan struct{})
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		if requests.Add(1) == 1 { // the first: held, then refused
+			entered <- struct{}{}
+			<-release
+			w.Header().Set("Retry-After", "30")
+			w.WriteHeader(http.StatusTooManyRequests)
+			return
+		}
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = io.WriteString(w, `{"active":false}`)
+	}))
+	t.Cleanup(srv.Close)
+	var mu sync.Mutex
+	now := time.Now()
+	clock := func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
+	v, err := New(Config{
+		Endpoint: srv.URL, Issuer: "https://issuer.example", ClientID: "rs", ClientSecret: "rs-secret",
+		Audiences: []string{"api://x"}, Logger: slog.New(slog.DiscardHandler), Now: clock,
+		MaxConcurrent:  1,
+		MaxRequestRate: 2, // two requests at once; the clock never moves forward
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { v.Close() })
+	waiting := make(chan struct{}, 1)
+	v.waitSlot = func() { waiting <- struct{}{} }
+	first := verifyAsync(context.Background(), v, "Zmlyc3Q")
+	<-entered
+	queued := verifyAsync(context.Background(), v, "cXVldWVk")
+	<-waiting // it passed the Retry-After check and MaxRequestRate, and queues
+	close(release)
+	if err := <-first; !errors.Is(err, ErrUnavailable) {
+		t.Fatalf("the refused request: %v, want ErrUnavailable", err)
+	}
+	if err := <-queued; !errors.Is(err, ErrUnavailable) {
+		t.Fatalf("the queued request: %v, want ErrUnavailable (not sent: the Retry-After began while it queued)", err)
+	}
+	if n, st := requests.Load(), v.Stats(); n != 1 || st.Requests != 1 || st.RateLimited != 1 {
+		t.Fatalf("the server saw %d requests; Requests %d, RateLimited %d; want 1, 1 and 1", n, st.Requests, st.RateLimited)
+	}
+	// A clock set back ends the pause and refills no budget: the queued
+	// request's share, given back, lets one more request out.
+	mu.Lock()
+	now = now.Add(-time.Hour)
+	mu.Unlock()
+	if _, err := v.VerifyAccessToken(context.Background(), "dGhpcmQ"); !errors.Is(err, ErrInactive) {
+		t.Fatalf("after the pause: %v, want ErrInactive (sent, on the share the queued request gave back)", err)
 	}
 }
