@@ -221,3 +221,61 @@ func TestFlight_AQueuedRequestIsNotSentOnceARetryAfterBegins(t *testing.T) {
 		t.Fatalf("after the pause: %v, want ErrInactive (sent, on the share the queued request gave back)", err)
 	}
 }
+
+// A flight whose callers all left before it reached its request (their
+// contexts ended after it started) takes no MaxRequestRate budget, not
+// even for a moment: a live call meanwhile is not refused for the budget
+// it held, nor is the abandoned flight counted in Stats.RateLimited. The
+// clock holds the flight back until its caller has left; the only
+// concurrency slot is taken, so a flight that passes the rate limit waits
+// for it, and the waitSlot hook makes the live call while it holds the
+// budget.
+func TestFlight_FlightAbandonedBeforeItsRequestHoldsNoRequestRate(t *testing.T) {
+	t0 := time.Now()
+	var hold atomic.Bool
+	inNow, resume := make(chan struct{}), make(chan struct{})
+	_, v := newGated(t, nil, func(c *Config) {
+		c.HTTPClient = nil
+		c.MaxConcurrent = 1
+		c.MaxRequestRate = 1    // one request, never refilled
+		c.Cache.Disabled = true // so only the flights read the clock
+		c.Now = func() time.Time {
+			if hold.CompareAndSwap(true, false) {
+				inNow <- struct{}{}
+				<-resume
+			}
+			return t0
+		}
+	})
+	live := make(chan error, 1)
+	v.waitSlot = func() {
+		_, err := v.VerifyAccessToken(context.Background(), "bGl2ZQ")
+		live <- err
+	}
+	v.sem <- struct{}{} // the only slot, taken
+	hold.Store(true)
+	ctx, cancel := context.WithCancel(context.Background())
+	abandoned := verifyAsync(ctx, v, "YWJhbmRvbmVk")
+	<-inNow // its flight has started, and waits for the clock
+	cancel()
+	if err := <-abandoned; !errors.Is(err, context.Canceled) {
+		t.Fatalf("abandoned call: %v, want context.Canceled", err)
+	}
+	close(resume)
+	v.wg.Wait() // the abandoned flight has ended, and any live call it made
+	select {
+	case err := <-live: // made while the abandoned flight waited for a slot
+		if errors.Is(err, ErrUnavailable) {
+			t.Fatalf("a live call, while an abandoned flight waited: %v, want it not refused for the budget that flight held", err)
+		}
+	default:
+	}
+	if st := v.Stats(); st.RateLimited != 0 {
+		t.Fatalf("RateLimited %d, want 0", st.RateLimited)
+	}
+	<-v.sem
+	v.waitSlot = nil
+	if _, err := v.VerifyAccessToken(context.Background(), "bGl2ZQ"); !errors.Is(err, ErrInactive) {
+		t.Fatalf("the next call: %v, want ErrInactive (sent: the budget untouched)", err)
+	}
+}

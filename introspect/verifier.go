@@ -410,12 +410,16 @@ func cacheable(err error) bool {
 }
 
 // introspect waits for a concurrency slot, sends the request and
-// interprets the answer. Within a Retry-After the endpoint sent (see
-// retryLeft), and, when limited, beyond Config.MaxRequestRate, it fails at
-// once, without a request or a wait. A request that passed the rate limit
-// but is not sent (ctx ended first, or a Retry-After began while it waited
-// for its slot) gives its share back.
+// interprets the answer. Once ctx has ended (every caller left) it fails
+// with ctx's error, touching neither the rate limit nor Stats. Within a
+// Retry-After the endpoint sent (see retryLeft), and, when limited, beyond
+// Config.MaxRequestRate, it fails at once, without a request or a wait. A
+// request that passed the rate limit but is not sent (ctx ended first, or
+// a Retry-After began while it waited for its slot) gives its share back.
 func (v *Verifier) introspect(ctx context.Context, token string, limited bool) (verifier.Claims, error) {
+	if err := ctx.Err(); err != nil {
+		return verifier.Claims{}, err
+	}
 	now := v.s.Now()
 	if err := v.paused(now); err != nil {
 		return verifier.Claims{}, err
