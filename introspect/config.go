@@ -211,7 +211,8 @@ type Config struct {
 	// beyond it fails at once with ErrUnavailable (codes.Unavailable: the
 	// client may retry), is not cached, and counts in Stats.RateLimited.
 	// Only requests sent spend it: a call whose context has already ended
-	// sends none, and a request abandoned by its callers while it waited
+	// sends none, nor does a request all of whose callers left before it
+	// reached the limit, and one abandoned by its callers while it waited
 	// for a MaxConcurrent slot gives its share back.
 	// Default 0: no bound but MaxConcurrent's, so a flood of distinct
 	// made-up tokens, which no cache absorbs, is introspected as fast as

@@ -15,21 +15,26 @@ const redactedSecret = "[REDACTED]"
 
 // Format formats c as fmt formats a struct of its fields, for every verb
 // and flag (%v, %+v, %#v, %s, %q, %x, ...), except that ClientSecret, when
-// set, reads "[REDACTED]", and the user info of Endpoint and Issuer
-// ("user:password@", which New refuses) reads "…@": a Config printed or
-// logged never shows this service's client secret, nor a password written
-// into a URL. %#v names the type introspect.Config (also for
-// a *Config, without the "&"). fmt cannot call this method on a Config it
-// reaches through an unexported field, or prints for a wrong verb (%p of
-// a Config value, which go vet reports): it prints the fields as they
-// are. Keep a Config out of the unexported fields of values you print. A
-// Verifier keeps the secret where fmt cannot print it.
+// set, reads "[REDACTED]", and the user info ("user:password@") of
+// Endpoint and Issuer reads "…@": a Config printed or logged never shows
+// this service's client secret, nor a password written into a URL. New
+// refuses such an Endpoint; it accepts such an Issuer, which is only
+// compared with iss, and which the Verifier, Stats and metrics show as it
+// is. %#v names the type introspect.Config (also for a *Config, without
+// the "&"). fmt cannot call this method on a Config it reaches through an
+// unexported field, or prints for a wrong verb (%p of a Config value,
+// which go vet reports): it prints the fields as they are. Keep a Config
+// out of the unexported fields of values you print. A struct that embeds
+// a Config gets this method and LogValue, and prints and logs as its
+// Config alone: name the field instead to see the others. A Verifier
+// keeps the secret where fmt cannot print it.
 func (c Config) Format(f fmt.State, verb rune) {
 	type config Config // the fields without the methods: no recursion
 	if c.ClientSecret != "" {
 		c.ClientSecret = redactedSecret
 	}
-	// New refuses URLs with user info, but a Config may be printed first.
+	// New refuses an Endpoint with user info, but a Config may be printed
+	// first.
 	c.Endpoint, c.Issuer = redact.UserInfo(c.Endpoint), redact.UserInfo(c.Issuer)
 	s := fmt.Sprintf(fmt.FormatString(f, verb), config(c))
 	if rest, ok := strings.CutPrefix(s, "introspect.config{"); ok {

@@ -44,6 +44,11 @@ func TestFormat_ConfigAndVerifierNeverShowTheClientSecret(t *testing.T) {
 		"[]Config":          []introspect.Config{cfg},
 		"map value":         map[string]introspect.Config{"a": cfg},
 		"struct{*Verifier}": struct{ V *introspect.Verifier }{v},
+		// Embedded, the Config's Format and LogValue are promoted.
+		"embedded Config":  struct{ introspect.Config }{cfg},
+		"embedded *Config": struct{ *introspect.Config }{&cfg},
+		"errors.Join":      errors.Join(errors.New("starting"), fmt.Errorf("config %+v", cfg)),
+		"wrapped error":    fmt.Errorf("wrapped: %w", fmt.Errorf("config %#v", &cfg)),
 	}
 	verbs := []string{"%v", "%+v", "%#v", "%s", "%q", "%x", "%X", "% x", "%d", "%t", "%U", "%10v", "%-v", "%.3s", "%#q", "%+q", "%c", "%o", "%b", "%e"}
 	for name, val := range values {

@@ -102,3 +102,34 @@ func TestVerify_RetryAfterEndsWhenTheClockIsSetBack(t *testing.T) {
 		t.Fatalf("clock set back an hour: %v, want the token verified", err)
 	}
 }
+
+// TestVerify_CachedTokensAreAcceptedDuringARetryAfter: the pause a 429's
+// Retry-After makes holds back requests only: a token with a cached
+// answer is still accepted from the cache, and counts in neither Requests
+// nor RateLimited.
+func TestVerify_CachedTokensAreAcceptedDuringARetryAfter(t *testing.T) {
+	var refuse atomic.Bool
+	e := newFrontedEnv(t, nil, func(w http.ResponseWriter) bool {
+		if !refuse.Load() {
+			return false
+		}
+		w.Header().Set("Retry-After", "30")
+		w.WriteHeader(http.StatusTooManyRequests)
+		return true
+	})
+	cached := e.opaque(t, nil)
+	if _, err := e.verify(t, cached); err != nil {
+		t.Fatal(err)
+	}
+	refuse.Store(true)
+	if _, err := e.verify(t, e.opaque(t, nil)); !errors.Is(err, introspect.ErrUnavailable) {
+		t.Fatalf("answered 429: %v, want ErrUnavailable", err)
+	}
+	e.advance(10 * time.Second) // within both the pause and the cached answer's TTL
+	if _, err := e.verify(t, cached); err != nil {
+		t.Fatalf("a cached token within the Retry-After: %v, want it accepted", err)
+	}
+	if st := e.v.Stats(); st.Requests != 2 || st.RateLimited != 0 || st.CacheHits != 1 {
+		t.Fatalf("Requests %d, RateLimited %d, CacheHits %d; want 2, 0 and 1", st.Requests, st.RateLimited, st.CacheHits)
+	}
+}

@@ -410,28 +410,39 @@ func cacheable(err error) bool {
 }
 
 // introspect waits for a concurrency slot, sends the request and
-// interprets the answer. Within a Retry-After the endpoint sent (see
-// retryLeft), and, when limited, beyond Config.MaxRequestRate, it fails at
-// once, without a request or a wait; a request that passed the rate limit
-// but is not sent (ctx ended first) gives its share back.
+// interprets the answer. Once ctx has ended (every caller left) it fails
+// with ctx's error, touching neither the rate limit nor Stats. Within a
+// Retry-After the endpoint sent (see retryLeft), and, when limited, beyond
+// Config.MaxRequestRate, it fails at once, without a request or a wait. A
+// request that passed the rate limit but is not sent (ctx ended first, or
+// a Retry-After began while it waited for its slot) gives its share back.
 func (v *Verifier) introspect(ctx context.Context, token string, limited bool) (verifier.Claims, error) {
+	if err := ctx.Err(); err != nil {
+		return verifier.Claims{}, err
+	}
 	now := v.s.Now()
-	if d := v.retryLeft(now); d > 0 {
-		v.n.limited.Add(1)
-		return verifier.Claims{}, unavailable("the endpoint's Retry-After runs %v more, request not sent", d)
+	if err := v.paused(now); err != nil {
+		return verifier.Claims{}, err
 	}
 	limited = limited && v.rate != nil
 	if limited && !v.rate.allow(now) {
 		v.n.limited.Add(1)
 		return verifier.Claims{}, errRateLimited
 	}
-	if err := v.acquire(ctx); err != nil {
+	err := v.acquire(ctx)
+	if err == nil {
+		defer func() { <-v.sem }()
+		// The answer to a request sent before this one queued may
+		// have begun a pause: every request queued behind a 429
+		// would otherwise still be sent, MaxConcurrent at a time.
+		err = v.paused(v.s.Now())
+	}
+	if err != nil {
 		if limited {
 			v.rate.giveBack()
 		}
 		return verifier.Claims{}, err
 	}
-	defer func() { <-v.sem }()
 	v.n.requests.Add(1)
 	body, err := v.post(ctx, token)
 	var claims verifier.Claims
@@ -471,8 +482,8 @@ func (v *Verifier) acquire(ctx context.Context) error {
 
 // maxRetryAfter bounds the pause a Retry-After makes: while it runs every
 // token without a cached answer fails with ErrUnavailable, so a server
-// asking for an hour (or a broken one asking for 2^31 s) gets one request
-// a minute, not none.
+// asking for an hour (or a broken one asking for 2^31 s) is asked again
+// once a minute (until its next 429 comes back), not never.
 const maxRetryAfter = time.Minute
 
 // pause records a Retry-After of d from now, at most maxRetryAfter: no
@@ -486,6 +497,18 @@ func (v *Verifier) pause(d time.Duration, now time.Time) {
 			return
 		}
 	}
+}
+
+// paused returns, counted in Stats.RateLimited, the error of a request
+// not sent because a Retry-After runs at now (see retryLeft); nil when
+// none does.
+func (v *Verifier) paused(now time.Time) error {
+	d := v.retryLeft(now)
+	if d <= 0 {
+		return nil
+	}
+	v.n.limited.Add(1)
+	return unavailable("the endpoint's Retry-After runs %v more, request not sent", d)
 }
 
 // retryLeft returns how long the latest Retry-After still runs at now: 0

@@ -2,7 +2,10 @@ package otelmetrics_test
 
 import (
 	"context"
+	"errors"
 	"log/slog"
+	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
@@ -168,5 +171,46 @@ func TestNew_RejectsAVerifierWithoutStats(t *testing.T) {
 	_, err := otelmetrics.New(otelmetrics.Config{Verifiers: []otelmetrics.Source{struct{}{}}})
 	if err == nil || !strings.Contains(err.Error(), "otelmetrics: Config.Verifiers: struct {}") {
 		t.Fatalf("New = %v, want an error naming the type", err)
+	}
+}
+
+// A token refused within the Retry-After of the authorization server's 429
+// counts in rate_limited, as Stats.RateLimited does, and the instrument's
+// description names that cause beside MaxRequestRate: a dashboard must not
+// blame the Verifier's own cap for the server's refusals.
+func TestMetrics_RateLimitedCountsTheServersRetryAfterAndSaysSo(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Retry-After", "30")
+		w.WriteHeader(http.StatusTooManyRequests)
+	}))
+	t.Cleanup(srv.Close)
+	now := func() time.Time { return t0 }
+	v, err := introspect.New(introspect.Config{
+		Endpoint: srv.URL, Issuer: "https://issuer.example", ClientID: "rs", ClientSecret: "rs-secret",
+		Audiences: []string{"api://x"}, Now: now, Logger: slog.New(slog.DiscardHandler),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { v.Close() })
+	reader := sdkmetric.NewManualReader()
+	mp := sdkmetric.NewMeterProvider(sdkmetric.WithReader(reader))
+	t.Cleanup(func() { mp.Shutdown(context.Background()) })
+	m, err := otelmetrics.New(otelmetrics.Config{MeterProvider: mp, Verifiers: []otelmetrics.Source{v}, Now: now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { m.Close() })
+	for _, tok := range []string{"Zmlyc3Q", "c2Vjb25k"} { // the first gets the 429, the second its pause
+		if _, err := v.VerifyAccessToken(t.Context(), tok); !errors.Is(err, introspect.ErrUnavailable) {
+			t.Fatalf("token %s: %v, want ErrUnavailable", tok, err)
+		}
+	}
+	md := collectMetrics(t, reader)["grpcauth.introspection.rate_limited"]
+	if p := points(t, map[string]metricdata.Aggregation{md.Name: md.Data}, md.Name); p[attrs("issuer", "https://issuer.example")] != 1 {
+		t.Errorf("rate_limited = %v, want 1 for the issuer", p)
+	}
+	if !strings.Contains(md.Description, "MaxRequestRate") || !strings.Contains(md.Description, "Retry-After") {
+		t.Errorf("rate_limited's description %q does not name both MaxRequestRate and Retry-After", md.Description)
 	}
 }
