@@ -219,7 +219,9 @@ type Config struct {
 	// denied" or "... would be denied (dry run)", with the method, outcome
 	// (allowed, denied, would_deny), code, reason, subject, client id and
 	// issuer (when a valid token came), latency, and the detailed error of
-	// a denial; never the token. Default slog.Default().
+	// a denial; never the token. Default slog.Default(). New refuses a
+	// Logger without a handler (a zero slog.Logger{}, or one built on a
+	// nil Handler pointer), which would panic on the first call's record.
 	Logger *slog.Logger
 
 	// RequireDPoP refuses the Bearer scheme on every method, public ones
@@ -257,7 +259,7 @@ type Config struct {
 // left unset: not being nil as interfaces, they would pass for set, and
 // their methods would panic, in New (Verifier's ClockSkew), on a method's
 // first call or in Check (Conditions), or on every call (a LogLevels
-// field). A nil *protoregistry.Files does not panic: it is an empty
+// field, or a Logger whose handler is nil). A nil *protoregistry.Files does not panic: it is an empty
 // registry, which would hide every option in place of the default
 // protoregistry.GlobalFiles, so that a DefaultRule silently replaced the
 // methods' own rules.
@@ -277,6 +279,9 @@ func checkNotNilPointers(cfg Config) error {
 		if f.v != nil && isnil.Value(f.v) {
 			return fmt.Errorf("grpcauth: Config.%s is a nil %T", f.name, f.v)
 		}
+	}
+	if cfg.Logger != nil && isnil.Value(cfg.Logger.Handler()) {
+		return fmt.Errorf("grpcauth: Config.Logger has no handler (a zero slog.Logger, or one built on a nil %T): build it with slog.New, or leave Logger nil for slog.Default()", cfg.Logger.Handler())
 	}
 	return nil
 }
