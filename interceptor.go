@@ -258,7 +258,7 @@ func (a *Authenticator) StreamServerInterceptor() grpc.StreamServerInterceptor {
 		// stream's RecvMsg and is never evaluated (nor reported) by the
 		// condition, as Guard.Received orders it for ServeCall.
 		return a.runUntilExpiry(ctx, info.FullMethod, claims, func(ctx context.Context, w *streamWatch) error {
-			es := &expiringStream{ServerStream: ss, ctx: ctx, cut: w.cutErr}
+			es := &expiringStream{endingStream: endingStream{ServerStream: ss, ended: w.cutErr}, ctx: ctx}
 			cs, h := a.withCondition(es, info.FullMethod, claims, w, handler)
 			return h(srv, cs)
 		})

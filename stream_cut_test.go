@@ -14,6 +14,7 @@ import (
 	middleware "github.com/grpc-ecosystem/go-grpc-middleware/v2"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/metadata"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/protoadapt"
 	"google.golang.org/protobuf/reflect/protoreflect"
@@ -464,6 +465,25 @@ func (m *legacyMessage) Reset()         { *m = legacyMessage{} }
 func (m *legacyMessage) String() string { return fmt.Sprint(m.Value) }
 func (*legacyMessage) ProtoMessage()    {}
 
+// bidiEndingAuth returns an Authenticator, on clock's fake timers, that
+// admits any token to BidiStream for an hour from t0, to be called
+// directly with a fake stream: with condition, BidiStream's condition
+// passes the first message and refuses the others.
+func bidiEndingAuth(t *testing.T, condition bool) (*Authenticator, *fakeClock) {
+	t.Helper()
+	claims, err := verifier.NewClaims(map[string]any{"sub": "user-1", "scp": []string{"test:stream"}, "exp": t0.Add(time.Hour).Unix()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	clock := newFakeClock()
+	cfg := Config{Verifier: staticVerifier{claims: claims}, Now: clock.Now, afterFunc: clock.AfterFunc, Logger: discardLogger()}
+	if condition {
+		cfg.Conditions = firstOnly{&atomic.Int32{}}
+		cfg.Rules = map[string]*grpcauthv1.Rule{"/authtest.v1.TestService/BidiStream": {Scopes: []string{"test:stream"}, Condition: "first only"}}
+	}
+	return mustNew(t, cfg), clock
+}
+
 // A message that a receive returns no more (it arrived after the cut, or
 // the condition refused it) is cleared from the handler's message, as
 // Guard.Received asks of an adapter: a handler receiving with RecvMsg
@@ -471,10 +491,6 @@ func (*legacyMessage) ProtoMessage()    {}
 // generated before APIv2 (which a condition cannot read: refused with
 // CONDITION_ERROR before it is delivered).
 func TestStream_RefusedMessageIsClearedFromTheHandlersMessage(t *testing.T) {
-	claims, err := verifier.NewClaims(map[string]any{"sub": "user-1", "scp": []string{"test:stream"}, "exp": t0.Add(time.Hour).Unix()})
-	if err != nil {
-		t.Fatal(err)
-	}
 	for _, tt := range []struct {
 		name   string
 		code   codes.Code
@@ -486,13 +502,7 @@ func TestStream_RefusedMessageIsClearedFromTheHandlersMessage(t *testing.T) {
 		{"cut while it arrived, APIv1 message", codes.Unauthenticated, ReasonTokenExpired, func() any { return new(legacyMessage) }},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
-			clock := newFakeClock()
-			cfg := Config{Verifier: staticVerifier{claims: claims}, Now: clock.Now, afterFunc: clock.AfterFunc, Logger: discardLogger()}
-			if tt.reason == ReasonConditionFailed {
-				cfg.Conditions = firstOnly{&atomic.Int32{}}
-				cfg.Rules = map[string]*grpcauthv1.Rule{"/authtest.v1.TestService/BidiStream": {Scopes: []string{"test:stream"}, Condition: "first only"}}
-			}
-			a := mustNew(t, cfg)
+			a, clock := bidiEndingAuth(t, tt.reason == ReasonConditionFailed)
 			ss := &fillingStream{ctx: grpc.NewContextWithServerTransportStream(bearerCtx("tok"), discardStream{})}
 			info := &grpc.StreamServerInfo{FullMethod: "/authtest.v1.TestService/BidiStream", IsClientStream: true, IsServerStream: true}
 			err := a.StreamServerInterceptor()(nil, ss, info, func(_ any, s grpc.ServerStream) error {
@@ -511,6 +521,73 @@ func TestStream_RefusedMessageIsClearedFromTheHandlersMessage(t *testing.T) {
 				return err
 			})
 			checkStatus(t, err, tt.code, tt.reason)
+		})
+	}
+}
+
+// metadataStream is a fillingStream that records the response metadata
+// set and sent on it.
+type metadataStream struct {
+	fillingStream
+	header, trailer metadata.MD
+	headerSent      bool
+}
+
+func (s *metadataStream) SetHeader(md metadata.MD) error {
+	s.header = metadata.Join(s.header, md)
+	return nil
+}
+
+func (s *metadataStream) SendHeader(md metadata.MD) error {
+	s.header, s.headerSent = metadata.Join(s.header, md), true
+	return nil
+}
+
+func (s *metadataStream) SetTrailer(md metadata.MD) { s.trailer = metadata.Join(s.trailer, md) }
+
+// Once a stream is cut (or a message failed its condition), its handler
+// can no more set or send response headers, or set a trailer, than send a
+// message: SetHeader and SendHeader fail with the stream's refusal, and
+// SetTrailer is dropped, so a handler that goes on cannot keep talking to
+// a caller whose token ended. What it set before goes out.
+func TestStream_MetadataAfterTheCutFailsAsSendsDo(t *testing.T) {
+	for _, tt := range []struct {
+		name   string
+		code   codes.Code
+		reason string
+	}{
+		{"cut", codes.Unauthenticated, ReasonTokenExpired},
+		{"refused by the condition", codes.PermissionDenied, ReasonConditionFailed},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			a, clock := bidiEndingAuth(t, tt.reason == ReasonConditionFailed)
+			ss := &metadataStream{fillingStream: fillingStream{ctx: grpc.NewContextWithServerTransportStream(bearerCtx("tok"), discardStream{})}}
+			info := &grpc.StreamServerInfo{FullMethod: "/authtest.v1.TestService/BidiStream", IsClientStream: true, IsServerStream: true}
+			err := a.StreamServerInterceptor()(nil, ss, info, func(_ any, s grpc.ServerStream) error {
+				if err := s.SetHeader(metadata.Pairs("before", "1")); err != nil {
+					t.Fatalf("SetHeader before the end: %v", err)
+				}
+				if err := s.RecvMsg(new(authtestv1.BidiStreamRequest)); err != nil {
+					t.Fatalf("first message: %v", err)
+				}
+				if tt.reason == ReasonTokenExpired {
+					clock.expire(<-clock.added)
+				} else {
+					checkStatus(t, s.RecvMsg(new(authtestv1.BidiStreamRequest)), tt.code, tt.reason)
+				}
+				after := metadata.Pairs("after", "1")
+				checkStatus(t, s.SetHeader(after), tt.code, tt.reason)
+				checkStatus(t, s.SendHeader(after), tt.code, tt.reason)
+				s.SetTrailer(after)
+				return nil
+			})
+			checkStatus(t, err, tt.code, tt.reason)
+			if ss.headerSent || ss.header.Get("after") != nil || ss.trailer.Get("after") != nil {
+				t.Errorf("after the end the stream got header %v (sent %v), trailer %v", ss.header, ss.headerSent, ss.trailer)
+			}
+			if ss.header.Get("before") == nil {
+				t.Errorf("the header set before the end was dropped: %v", ss.header)
+			}
 		})
 	}
 }
