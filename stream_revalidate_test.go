@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net/http"
 	"strings"
@@ -401,11 +402,76 @@ func TestStream_OpaqueStreamThroughCombinedIsCutDespiteAFloodOfMadeUpTokens(t *t
 // it carries no monotonic reading.
 func TestStream_TimersAreDueByTheWallClockOnly(t *testing.T) {
 	fake := newFakeClock()
-	w := &streamWatch{a: &Authenticator{now: time.Now, afterFunc: fake.AfterFunc, random: func() float64 { return 0 }}}
+	w := &streamWatch{ctx: t.Context(), a: &Authenticator{now: time.Now, afterFunc: fake.AfterFunc, random: func() float64 { return 0 }}}
 	w.schedule(time.Now().Add(time.Hour)) // as verifier.Verifier.RevalidateAt answers
 	<-fake.added
 	w.stop()
 	if due := w.recheck.due; due != due.Round(0) {
 		t.Errorf("re-verification due at %v: want no monotonic reading (m=), so that Config.Now is compared with it by the wall clock", due)
+	}
+}
+
+// outageRevalidator is a TokenVerifier and Revalidator that accepts any
+// token with fixed claims the first time, and finds its dependency down
+// (ErrKeysUnavailable) every later time, asking for re-verification a
+// minute on. once, when set, runs as RevalidateAt is asked after a failed
+// re-verification.
+type outageRevalidator struct {
+	claims verifier.Claims
+	calls  atomic.Int32
+	once   func()
+}
+
+func (o *outageRevalidator) VerifyAccessToken(context.Context, string) (verifier.Claims, error) {
+	if o.calls.Add(1) == 1 {
+		return o.claims, nil
+	}
+	return verifier.Claims{}, fmt.Errorf("%w: endpoint down", verifier.ErrKeysUnavailable)
+}
+
+func (o *outageRevalidator) RevalidateAt(string, verifier.Claims) time.Time {
+	if f := o.once; f != nil && o.calls.Load() > 1 {
+		o.once = nil
+		f()
+	}
+	return t0.Add(time.Minute)
+}
+
+// A stream whose client finishes normally while its token's
+// re-verification is running, and failing for want of an answer, is not
+// logged as a stream that "goes on" despite an outage: it has ended, and
+// there is nothing for an operator to look at. While the stream runs, the
+// same outage is logged (TestStream_IntrospectionOutageDoesNotEndTheStream).
+func TestStream_EndingDuringAFailedReverificationIsNotLogged(t *testing.T) {
+	claims, err := verifier.NewClaims(map[string]any{"sub": "user-1", "scope": "test:read test:stream", "exp": t0.Add(time.Hour).Unix()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	o := &outageRevalidator{claims: claims}
+	var logs bytes.Buffer
+	clock := newFakeClock()
+	e := newEnv(t, func(c *Config, _ *verifier.Config) {
+		c.Verifier, c.Now, c.afterFunc = o, clock.Now, clock.AfterFunc
+		c.Logger = slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	})
+	e.svc.streamStarted = make(chan struct{}, 1)
+	s := startBidi(t, withAuth(t.Context(), bearer("opaque-token")), e)
+	<-clock.added // the expiry timer
+	recheck := <-clock.added
+	o.once = func() { // the client finishes, and the handler returns, meanwhile
+		if err := s.CloseSend(); err != nil {
+			t.Error(err)
+		}
+		if _, err := s.Recv(); !errors.Is(err, io.EOF) {
+			t.Errorf("Recv = %v, want io.EOF: the stream ended normally", err)
+		}
+	}
+	clock.setNow(t0.Add(time.Minute))
+	recheck.fire()
+	if o.once != nil {
+		t.Fatal("the re-verification did not fail, or did not ask when to retry")
+	}
+	if l := logs.String(); l != "" {
+		t.Errorf("log %q: want nothing for a stream that ended", l)
 	}
 }
