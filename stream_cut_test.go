@@ -31,7 +31,7 @@ func TestStream_TimerFiringAfterTheHandlerReturnedReportsNothing(t *testing.T) {
 	var rec recorder
 	e, clock, tok := expiryEnv(t, func(c *Config, _ *verifier.Config) { c.OnDecision = rec.record })
 	s := openBidiStarted(t, e, tok)
-	timer := <-clock.added
+	timer := clock.next(t)
 	timer.fired.Store(true) // fired: Stop will report it too late to stop
 	if err := s.CloseSend(); err != nil {
 		t.Fatal(err)
@@ -112,7 +112,7 @@ func TestStream_ExpiredBetweenTheDecisionAndTheStartIsADeniedDecision(t *testing
 				func(context.Context, *Guard) error { t.Error("serve ran"); return nil })
 		} else {
 			var s grpc.ServerStreamingClient[authtestv1.ServerStreamResponse]
-			if s, err = e.client.ServerStream(withAuth(t.Context(), bearer(tok)), &authtestv1.ServerStreamRequest{Count: 1}); err != nil {
+			if s, err = e.client.ServerStream(withAuth(bounded(t), bearer(tok)), &authtestv1.ServerStreamRequest{Count: 1}); err != nil {
 				t.Fatal(err)
 			}
 			_, err = s.Recv()
@@ -152,7 +152,7 @@ func checkPanicStopsTheExpiryTimer(t *testing.T, e *env, clock *fakeClock, rec *
 		}()
 		_ = e.auth.ServeCall(adapterContext(bearer(tok)), "/authtest.v1.TestService/ServerStream", true, nil, serve)
 	}()
-	timer := <-clock.added
+	timer := clock.next(t)
 	select {
 	case <-timer.stopCalled:
 	default:
@@ -189,18 +189,18 @@ func TestStream_ConditionRefusalBeforeTheExpiryIsTheOnlyRefusal(t *testing.T) {
 						return nil
 					})
 				}()
-				checkStatus(t, <-refused, codes.PermissionDenied, ReasonConditionFailed)
-				clock.expire(<-clock.added)
+				checkStatus(t, await(t, refused, "the second message was not refused"), codes.PermissionDenied, ReasonConditionFailed)
+				clock.expire(clock.next(t))
 				close(hold)
-				result = <-done
+				result = await(t, done, "ServeCall did not return")
 			} else {
 				e.svc.bidiHold, e.svc.bidiRefused = make(chan struct{}), make(chan error, 1)
 				s := openBidiStarted(t, e, tok)
 				if err := s.Send(&authtestv1.BidiStreamRequest{}); err != nil {
 					t.Fatal(err)
 				}
-				checkStatus(t, <-e.svc.bidiRefused, codes.PermissionDenied, ReasonConditionFailed)
-				clock.expire(<-clock.added)
+				checkStatus(t, await(t, e.svc.bidiRefused, "the handler's receive did not fail"), codes.PermissionDenied, ReasonConditionFailed)
+				clock.expire(clock.next(t))
 				close(e.svc.bidiHold)
 				_, result = s.Recv()
 			}
@@ -245,7 +245,11 @@ func TestStream_CutWhileTheConditionRunsIsTheOnlyRefusal(t *testing.T) {
 				c.Conditions = cond
 				c.Rules = map[string]*grpcauthv1.Rule{"/authtest.v1.TestService/BidiStream": {Scopes: []string{"test:stream"}, Condition: "cut during the second"}}
 			})
-			cond.during = func() { clock.expire(<-clock.added) }
+			cond.during = func() { // on the server's goroutine, through the interceptor: no t.Fatal
+				if ft, ok := awaitOK(t, clock.added, "no expiry timer was set"); ok {
+					clock.expire(ft)
+				}
+			}
 			var result error
 			if viaServeCall {
 				result = e.auth.ServeCall(adapterContext(bearer(tok)), "/authtest.v1.TestService/BidiStream", true, nil, func(_ context.Context, g *Guard) error {
@@ -294,7 +298,7 @@ func TestStream_ConditionRefusalIsReportedWithTheClaimsInItsContext(t *testing.T
 			}
 			_, err := s.Recv()
 			checkStatus(t, err, codes.PermissionDenied, ReasonConditionFailed)
-			if !<-withClaims {
+			if !await(t, withClaims, "no refusal was reported") {
 				t.Error("the refusal's context has no claims")
 			}
 		})
@@ -311,11 +315,11 @@ func TestStream_CloseAfterTheCutIsTheCutInTheHandler(t *testing.T) {
 	e.svc.bidiHold, e.svc.bidiRefused = make(chan struct{}), make(chan error, 1)
 	close(e.svc.bidiHold)
 	s := openBidiStarted(t, e, tok)
-	clock.expire(<-clock.added)
+	clock.expire(clock.next(t))
 	if err := s.CloseSend(); err != nil {
 		t.Fatal(err)
 	}
-	checkStatus(t, <-e.svc.bidiRefused, codes.Unauthenticated, ReasonTokenExpired)
+	checkStatus(t, await(t, e.svc.bidiRefused, "the handler's receive did not fail"), codes.Unauthenticated, ReasonTokenExpired)
 	_, err := s.Recv()
 	checkStatus(t, err, codes.Unauthenticated, ReasonTokenExpired)
 }
@@ -354,7 +358,7 @@ func TestStream_ConditionRefusalCancelsTheHandlersContext(t *testing.T) {
 					}
 					_, err := s.Recv()
 					checkStatus(t, err, codes.PermissionDenied, ReasonConditionFailed)
-					cause = <-e.svc.bidiCause
+					cause = await(t, e.svc.bidiCause, "the handler's receive did not fail")
 				}
 				if cause == nil {
 					t.Fatal("the handler's context is still live after the refusal")
@@ -374,10 +378,10 @@ func TestStream_HandlerReceivingApartEndsAtTheCutWithoutTheClient(t *testing.T) 
 	e, clock, tok := expiryEnv(t)
 	e.svc.bidiApart = make(chan error, 1)
 	s := openBidiStarted(t, e, tok)
-	clock.expire(<-clock.added)
+	clock.expire(clock.next(t))
 	_, err := s.Recv() // the client sends nothing more
 	checkStatus(t, err, codes.Unauthenticated, ReasonTokenExpired)
-	if err := <-e.svc.bidiApart; err == nil {
+	if err := await(t, e.svc.bidiApart, "the handler's receiving goroutine did not end"); err == nil {
 		t.Fatal("the receiving goroutine got a message after the cut")
 	}
 }
@@ -423,7 +427,7 @@ func TestStream_OuterWrappedStreamKeepsItsContext(t *testing.T) {
 	if _, err := s.Recv(); !errors.Is(err, io.EOF) {
 		t.Fatalf("Recv = %v, want io.EOF", err)
 	}
-	if err := <-after; err != nil {
+	if err := await(t, after, "the outer interceptor's handler did not return"); err != nil {
 		t.Fatalf("after the handler returned: %v", err)
 	}
 }
@@ -511,7 +515,7 @@ func TestStream_RefusedMessageIsClearedFromTheHandlersMessage(t *testing.T) {
 					t.Fatalf("first message: %v, %d bytes", err, proto.Size(messageV2(m)))
 				}
 				if tt.reason == ReasonTokenExpired {
-					ss.during = func() { clock.expire(<-clock.added) }
+					ss.during = func() { clock.expire(clock.next(t)) }
 				}
 				err := s.RecvMsg(m)
 				checkStatus(t, err, tt.code, tt.reason)
@@ -571,7 +575,7 @@ func TestStream_MetadataAfterTheCutFailsAsSendsDo(t *testing.T) {
 					t.Fatalf("first message: %v", err)
 				}
 				if tt.reason == ReasonTokenExpired {
-					clock.expire(<-clock.added)
+					clock.expire(clock.next(t))
 				} else {
 					checkStatus(t, s.RecvMsg(new(authtestv1.BidiStreamRequest)), tt.code, tt.reason)
 				}
