@@ -176,9 +176,10 @@ type Config struct {
 	// SkipStreamExpiry stops the Authenticator from ending streams when
 	// the token that opened them expires, and from re-verifying their
 	// tokens (see Revalidator). Default false: a stream opened with a
-	// token (on a public method too) has its context cancelled, and ends
-	// with codes.Unauthenticated (ACCESS_TOKEN_EXPIRED, and the
-	// www-authenticate challenge error="invalid_token"), once the token's
+	// token (on a public method too) has its context cancelled, its
+	// sends, receives and response headers refused (a later trailer
+	// dropped), and ends with codes.Unauthenticated (ACCESS_TOKEN_EXPIRED,
+	// and the www-authenticate challenge error="invalid_token"), once the token's
 	// exp plus the verifier's clock skew has passed, so a revoked caller
 	// cannot keep a stream open forever. The skew is the one the verifier
 	// accepts tokens with (see TokenVerifier), so a stream ends when the
