@@ -51,6 +51,44 @@ func TestStream_TimerFiringAfterTheHandlerReturnedReportsNothing(t *testing.T) {
 	}
 }
 
+// The expiry timer's goroutine reads the clock, finds the token expired,
+// and the handler returns on its own just then, before the cut: the
+// caller got the handler's OK, and the cut that follows, too late, reports
+// nothing.
+func TestStream_HandlerReturningAsTheTimerFiresIsNotCut(t *testing.T) {
+	var rec recorder
+	var during atomic.Pointer[func()]
+	var clock *fakeClock
+	e, clock, tok := expiryEnv(t, func(c *Config, _ *verifier.Config) {
+		c.OnDecision = rec.record
+		c.Now = func() time.Time {
+			if f := during.Swap(nil); f != nil {
+				(*f)()
+			}
+			return clock.Now()
+		}
+	})
+	s := openBidiStarted(t, e, tok)
+	timer := clock.next(t)
+	clock.pastExpiry()
+	end := func() { // the client finishes, and the handler returns
+		if err := s.CloseSend(); err != nil {
+			t.Error(err)
+		}
+		if _, err := s.Recv(); !errors.Is(err, io.EOF) {
+			t.Errorf("Recv = %v, want io.EOF: the stream ended on its own", err)
+		}
+	}
+	during.Store(&end)
+	timer.fire()
+	if during.Load() != nil {
+		t.Fatal("the timer did not read the clock")
+	}
+	if denied := rec.denied(); len(denied) != 0 {
+		t.Fatalf("a stream that ended on its own was cut after: denials %v", denied)
+	}
+}
+
 // firstOnly is a condition compiler whose conditions pass a stream's
 // first message and refuse every later one, counting evaluations.
 type firstOnly struct{ evals *atomic.Int32 }

@@ -236,12 +236,17 @@ func (w *streamWatch) wait(wt *wallTimer, left time.Duration) {
 // Logger) is recovered, by recoverPanic, instead of crashing the process.
 // It calls wt's function once Config.Now has reached its due time or the
 // timers have run the whole wait, and otherwise sets wt again for the time
-// left.
+// left; neither once the watch is done (the handler returned, or a
+// message failed the condition, as the timer fired): nothing is then cut,
+// and no user code (Config.Now, the verifier) runs for the ended stream.
 func (w *streamWatch) fire(wt *wallTimer) {
 	defer w.recoverPanic()
 	w.mu.Lock()
-	due, rest, f := wt.due, wt.rest, wt.f
+	done, due, rest, f := w.done, wt.due, wt.rest, wt.f
 	w.mu.Unlock()
+	if done {
+		return
+	}
 	if left := min(due.Sub(w.a.now()), rest); left > 0 {
 		w.mu.Lock()
 		defer w.mu.Unlock()

@@ -471,3 +471,32 @@ func TestStream_EndingDuringAFailedReverificationIsNotLogged(t *testing.T) {
 		t.Errorf("log %q: want nothing for a stream that ended", l)
 	}
 }
+
+// A re-verification timer that fires as the stream's handler returns (its
+// goroutine on its way when the timers are stopped) verifies nothing: the
+// stream has ended, and the verifier (user code, possibly slow) is not
+// called for it.
+func TestStream_ReverificationFiringAfterTheStreamEndedVerifiesNothing(t *testing.T) {
+	claims, err := verifier.NewClaims(map[string]any{"sub": "user-1", "scope": "test:read test:stream", "exp": t0.Add(time.Hour).Unix()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	o := &outageRevalidator{claims: claims}
+	clock := newFakeClock()
+	e := newEnv(t, func(c *Config, _ *verifier.Config) { c.Verifier, c.Now, c.afterFunc = o, clock.Now, clock.AfterFunc })
+	e.svc.streamStarted = make(chan struct{}, 1)
+	s := startBidi(t, withAuth(bounded(t), bearer("opaque-token")), e)
+	clock.next(t) // the expiry timer
+	recheck := clock.next(t)
+	if err := s.CloseSend(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Recv(); !errors.Is(err, io.EOF) {
+		t.Fatalf("Recv = %v, want io.EOF: the stream ended normally", err)
+	}
+	clock.setNow(t0.Add(time.Minute)) // the re-verification is due
+	recheck.f()                       // its goroutine was on its way
+	if n := o.calls.Load(); n != 1 {
+		t.Errorf("the token was verified %d times, want once (as the stream opened)", n)
+	}
+}
