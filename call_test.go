@@ -89,9 +89,9 @@ func TestServeCall_StreamEndsWithExpiredWhenItsTokenExpires(t *testing.T) {
 			return nil // a handler that treats cancellation as a normal end
 		})
 	}()
-	<-started
-	clock.checkCutIn(t, <-clock.added, 10*time.Minute+verifier.DefaultClockSkew)
-	checkStatus(t, <-result, codes.Unauthenticated, ReasonTokenExpired)
+	await(t, started, "serve did not start")
+	clock.checkCutIn(t, clock.next(t), 10*time.Minute+verifier.DefaultClockSkew)
+	checkStatus(t, await(t, result, "ServeCall did not return: the stream was not cut"), codes.Unauthenticated, ReasonTokenExpired)
 }
 
 // A message that a stream's receive returns after the token expired (the
@@ -113,11 +113,11 @@ func TestServeCall_MessageReceivedAfterExpiryIsRefused(t *testing.T) {
 			return nil
 		})
 	}()
-	<-fire
-	clock.expire(<-clock.added)
+	await(t, fire, "serve did not receive")
+	clock.expire(clock.next(t))
 	fire <- struct{}{}
-	checkStatus(t, <-received, codes.Unauthenticated, ReasonTokenExpired)
-	checkStatus(t, <-result, codes.Unauthenticated, ReasonTokenExpired)
+	checkStatus(t, await(t, received, "the receive did not return"), codes.Unauthenticated, ReasonTokenExpired)
+	checkStatus(t, await(t, result, "ServeCall did not return: the stream was not cut"), codes.Unauthenticated, ReasonTokenExpired)
 }
 
 // ServeCall ignores req for a streaming call, as documented: a stream's

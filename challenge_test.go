@@ -166,7 +166,7 @@ func TestChallenge_RefusalsCarryRFC6750Challenges(t *testing.T) {
 		{"dry run, scope missing", dry, challengeAllOf, []string{bearer(dry.scoped(t, "test:read"))}, codes.OK, "", ""},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
-			err, got := tt.call(withAuth(t.Context(), tt.auth...), tt.e)
+			err, got := tt.call(withAuth(bounded(t), tt.auth...), tt.e)
 			checkStatus(t, err, tt.code, tt.reason)
 			var want []string
 			if tt.want != "" {
@@ -211,9 +211,9 @@ func TestChallenge_DPoPCallGetsDPoPSchemeChallenge(t *testing.T) {
 		reason string
 		want   string
 	}{
-		{"invalid token", dpopCtx(t.Context(), "DPoP not.a.jwt", d.proof(t, d.key, mAllOf, "not.a.jwt", grpcauthtest.ProofOptions{})),
+		{"invalid token", dpopCtx(bounded(t), "DPoP not.a.jwt", d.proof(t, d.key, mAllOf, "not.a.jwt", grpcauthtest.ProofOptions{})),
 			challengeAllOf, ReasonTokenInvalid, `DPoP error="invalid_token", error_description="invalid access token", ` + algs},
-		{"invalid token, stream", dpopCtx(t.Context(), "DPoP not.a.jwt", d.proof(t, d.key, "/authtest.v1.TestService/BidiStream", "not.a.jwt", grpcauthtest.ProofOptions{})),
+		{"invalid token, stream", dpopCtx(bounded(t), "DPoP not.a.jwt", d.proof(t, d.key, "/authtest.v1.TestService/BidiStream", "not.a.jwt", grpcauthtest.ProofOptions{})),
 			challengeBidi, ReasonTokenInvalid, `DPoP error="invalid_token", error_description="invalid access token", ` + algs},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
@@ -263,7 +263,7 @@ func TestChallenge_CallWithoutCredentialsIsOfferedEverySchemeTheMethodTakes(t *t
 			[]string{`Bearer error="invalid_token", error_description="invalid access token"`}},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
-			err, got := tt.call(withAuth(t.Context(), tt.auth...), tt.e)
+			err, got := tt.call(withAuth(bounded(t), tt.auth...), tt.e)
 			checkStatus(t, err, codes.Unauthenticated, tt.reason)
 			if !slices.Equal(got, tt.want) {
 				t.Errorf("www-authenticate = %q, want %q", got, tt.want)
@@ -320,7 +320,7 @@ func TestStream_CutCarriesTheInvalidTokenChallenge(t *testing.T) {
 	// receives, and checks the cut's challenge.
 	expireBidi := func(t *testing.T, s grpc.BidiStreamingClient[authtestv1.BidiStreamRequest, authtestv1.BidiStreamResponse], clock *fakeClock, want string) {
 		t.Helper()
-		clock.expire(<-clock.added)
+		clock.expire(clock.next(t))
 		_ = s.Send(&authtestv1.BidiStreamRequest{})
 		_, err := s.Recv()
 		check(t, err, ReasonTokenExpired, s.Trailer().Get(MetadataWWWAuthenticate), want)
@@ -339,7 +339,7 @@ func TestStream_CutCarriesTheInvalidTokenChallenge(t *testing.T) {
 				return t0.Add(time.Hour)
 			}
 		})
-		s, err := e.client.ServerStream(withAuth(t.Context(), bearer(tok)), &authtestv1.ServerStreamRequest{Count: 1})
+		s, err := e.client.ServerStream(withAuth(bounded(t), bearer(tok)), &authtestv1.ServerStreamRequest{Count: 1})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -349,7 +349,7 @@ func TestStream_CutCarriesTheInvalidTokenChallenge(t *testing.T) {
 	t.Run("revoked, Bearer", func(t *testing.T) {
 		r := newRevalidationEnv(t, map[string]any{"exp": t0.Add(time.Hour)}, nil)
 		s := r.open(t)
-		_, recheck := <-r.fake.added, <-r.fake.added
+		_, recheck := r.fake.next(t), r.fake.next(t)
 		r.iss.Revoke(r.token)
 		r.clk.Advance(recheck.d)
 		recheck.fire()
@@ -363,7 +363,7 @@ func TestStream_CutCarriesTheInvalidTokenChallenge(t *testing.T) {
 		tok := d.token(t, map[string]any{"sub": "user-1", "exp": t0.Add(10 * time.Minute)},
 			grpcauthtest.WithScopes("test:stream"), grpcauthtest.WithDPoPKey(d.key.PublicKey()))
 		const bidi = "/authtest.v1.TestService/BidiStream"
-		s := startBidi(t, dpopCtx(t.Context(), "DPoP "+tok, d.proof(t, d.key, bidi, tok, grpcauthtest.ProofOptions{})), d.env)
+		s := startBidi(t, dpopCtx(bounded(t), "DPoP "+tok, d.proof(t, d.key, bidi, tok, grpcauthtest.ProofOptions{})), d.env)
 		expireBidi(t, s, clock, `DPoP error="invalid_token", error_description="access token expired during the stream", algs="ES256 EdDSA Ed25519"`)
 	})
 	t.Run("revoked, ServeCall", func(t *testing.T) {
@@ -380,12 +380,12 @@ func TestStream_CutCarriesTheInvalidTokenChallenge(t *testing.T) {
 					return nil
 				})
 		}()
-		<-started
-		_, recheck := <-r.fake.added, <-r.fake.added
+		await(t, started, "serve did not start")
+		_, recheck := r.fake.next(t), r.fake.next(t)
 		r.iss.Revoke(r.token)
 		r.clk.Advance(recheck.d)
 		recheck.fire()
-		check(t, <-result, ReasonTokenRevoked, ts.challenges(), revoked)
+		check(t, await(t, result, "ServeCall did not return: the stream was not cut"), ReasonTokenRevoked, ts.challenges(), revoked)
 	})
 }
 
@@ -409,7 +409,7 @@ func TestChallenge_DryRunRequireDPoPKeepsTheBearerChallenge(t *testing.T) {
 			[]string{`Bearer error="invalid_token", error_description="invalid access token"`}},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
-			err, got := challengeAuthenticated(withAuth(t.Context(), tt.auth...), d.env)
+			err, got := challengeAuthenticated(withAuth(bounded(t), tt.auth...), d.env)
 			checkStatus(t, err, codes.Unauthenticated, tt.reason)
 			if !slices.Equal(got, tt.want) {
 				t.Errorf("www-authenticate = %q, want %q", got, tt.want)

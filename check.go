@@ -12,6 +12,7 @@ import (
 	"google.golang.org/protobuf/reflect/protoreflect"
 	"google.golang.org/protobuf/reflect/protoregistry"
 
+	"github.com/grpcauth/grpcauth/internal/isnil"
 	grpcauthv1 "github.com/grpcauth/grpcauth/proto/grpcauth/v1"
 )
 
@@ -51,6 +52,10 @@ var ErrUnmatchedName = errors.New("grpcauth: a Config name matches no method or 
 // Warn, once per service, when its rule comes from Config) but does not
 // report it.
 var ErrNoDescriptor = errors.New("grpcauth: the method's grpcauth option is not read: Config.Descriptors does not resolve its descriptor")
+
+// errNoServer is Check's error for a nil ServiceInfoProvider (or a nil
+// *grpc.Server): nothing was checked.
+var errNoServer = errors.New("grpcauth: Check needs the server whose methods it checks, not nil")
 
 // MethodProblem is one problem Check found: a registered method that would
 // be denied to every caller, would reach its handler unchecked, or would
@@ -201,7 +206,14 @@ func (e *CheckError) Without(kinds ...error) error {
 // such methods at Warn, once per service, so that a service whose .proto
 // has options but whose descriptor no resolver holds does not pass
 // unnoticed.
+//
+// A nil srv (or a nil *grpc.Server, a variable left unset) is no server
+// to check: Check returns an error saying so, not a *CheckError, and
+// checks nothing.
 func (a *Authenticator) Check(srv ServiceInfoProvider) error {
+	if isnil.Value(srv) {
+		return fmt.Errorf("%w: Check was given a nil %T", errNoServer, srv)
+	}
 	services := srv.GetServiceInfo()
 	plans := make(map[string]*methodPlan)
 	var problems []MethodProblem

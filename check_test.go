@@ -52,6 +52,33 @@ func TestCheck_ReportsUnannotatedMethod(t *testing.T) {
 	}
 }
 
+// TestCheck_NilServerIsAnError: Check(nil), or a nil *grpc.Server (a
+// variable left unset), returns an error saying so instead of panicking,
+// and one that is no *CheckError: nothing was checked.
+func TestCheck_NilServerIsAnError(t *testing.T) {
+	a := mustNew(t, Config{})
+	for name, srv := range map[string]ServiceInfoProvider{
+		"nil":              nil,
+		"nil *grpc.Server": (*grpc.Server)(nil),
+	} {
+		t.Run(name, func(t *testing.T) {
+			var err error
+			func() {
+				defer func() {
+					if v := recover(); v != nil {
+						t.Fatalf("Check panicked: %v", v)
+					}
+				}()
+				err = a.Check(srv)
+			}()
+			var ce *CheckError
+			if !errors.Is(err, errNoServer) || errors.As(err, &ce) {
+				t.Fatalf("Check = %v, want a grpcauth error that is no *CheckError", err)
+			}
+		})
+	}
+}
+
 func TestCheck_PassesWhenEveryMethodHasARule(t *testing.T) {
 	a := mustNew(t, Config{Public: []string{"authtest.v1.UnannotatedService"}})
 	if err := a.Check(registered(t)); err != nil {

@@ -186,7 +186,7 @@ func (a *Authenticator) withCondition(ss grpc.ServerStream, method string, c ver
 	if w == nil {
 		ss = withContext(ss, ctx)
 	}
-	cs := &conditionStream{ServerStream: ss, gate: g}
+	cs := &conditionStream{endingStream: endingStream{ServerStream: ss, ended: g.err}, gate: g}
 	return cs, func(srv any, s grpc.ServerStream) error {
 		defer release()
 		err := handler(srv, s)
@@ -283,10 +283,11 @@ func (g *messageGate) check(ctx context.Context, m any) error {
 }
 
 // conditionStream is a server stream whose received messages pass its
-// method's condition (see messageGate).
+// method's condition (see messageGate); once one fails, its sends,
+// receives and response metadata fail too.
 type conditionStream struct {
-	grpc.ServerStream
-	gate *messageGate
+	endingStream // ended: the gate's err
+	gate         *messageGate
 }
 
 func (s *conditionStream) RecvMsg(m any) error {
@@ -301,11 +302,4 @@ func (s *conditionStream) RecvMsg(m any) error {
 		dropMessage(m)
 	}
 	return err
-}
-
-func (s *conditionStream) SendMsg(m any) error {
-	if err := s.gate.err(); err != nil {
-		return err
-	}
-	return s.ServerStream.SendMsg(m)
 }

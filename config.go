@@ -176,9 +176,10 @@ type Config struct {
 	// SkipStreamExpiry stops the Authenticator from ending streams when
 	// the token that opened them expires, and from re-verifying their
 	// tokens (see Revalidator). Default false: a stream opened with a
-	// token (on a public method too) has its context cancelled, and ends
-	// with codes.Unauthenticated (ACCESS_TOKEN_EXPIRED, and the
-	// www-authenticate challenge error="invalid_token"), once the token's
+	// token (on a public method too) has its context cancelled, its
+	// sends, receives and response headers refused (a later trailer
+	// dropped), and ends with codes.Unauthenticated (ACCESS_TOKEN_EXPIRED,
+	// and the www-authenticate challenge error="invalid_token"), once the token's
 	// exp plus the verifier's clock skew has passed, so a revoked caller
 	// cannot keep a stream open forever. The skew is the one the verifier
 	// accepts tokens with (see TokenVerifier), so a stream ends when the
@@ -223,7 +224,10 @@ type Config struct {
 	// a denial; never the token. What the caller or the token chose is
 	// bounded: the subject, client id, issuer and a method the server does
 	// not know to 256 bytes, the error to 1,024, each clipped with "…" and
-	// its length; Decision keeps them whole. Default slog.Default().
+	// its length; Decision keeps them whole. Default slog.Default(). New
+	// refuses a Logger without a handler (a zero slog.Logger{}, or one
+	// built on a nil Handler pointer), which would panic on the first
+	// call's record.
 	Logger *slog.Logger
 
 	// RequireDPoP refuses the Bearer scheme on every method, public ones
@@ -261,7 +265,7 @@ type Config struct {
 // left unset: not being nil as interfaces, they would pass for set, and
 // their methods would panic, in New (Verifier's ClockSkew), on a method's
 // first call or in Check (Conditions), or on every call (a LogLevels
-// field). A nil *protoregistry.Files does not panic: it is an empty
+// field, or a Logger whose handler is nil). A nil *protoregistry.Files does not panic: it is an empty
 // registry, which would hide every option in place of the default
 // protoregistry.GlobalFiles, so that a DefaultRule silently replaced the
 // methods' own rules.
@@ -281,6 +285,9 @@ func checkNotNilPointers(cfg Config) error {
 		if f.v != nil && isnil.Value(f.v) {
 			return fmt.Errorf("grpcauth: Config.%s is a nil %T", f.name, f.v)
 		}
+	}
+	if cfg.Logger != nil && isnil.Value(cfg.Logger.Handler()) {
+		return fmt.Errorf("grpcauth: Config.Logger has no handler (a zero slog.Logger, or one built on a nil %T): build it with slog.New, or leave Logger nil for slog.Default()", cfg.Logger.Handler())
 	}
 	return nil
 }

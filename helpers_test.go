@@ -34,6 +34,51 @@ func TestMain(m *testing.M) {
 	goleak.VerifyTestMain(m)
 }
 
+// failAfter bounds every wait of a test for an event that must come: a
+// timer set, a handler started or ended, a stream's status. When a
+// defence is removed, the test then fails with a message saying what did
+// not come, instead of hanging until go test's timeout. It is a failure
+// bound, not a timing threshold: no test passes or fails by how soon an
+// event comes.
+const failAfter = 30 * time.Second
+
+// awaitOK returns the next value received from ch, or, when none comes
+// within failAfter, reports what did not come with t.Errorf and returns
+// false: it may run on a goroutine other than the test's.
+func awaitOK[T any](t testing.TB, ch <-chan T, what string) (T, bool) {
+	t.Helper()
+	bound := time.NewTimer(failAfter)
+	defer bound.Stop()
+	select {
+	case v := <-ch:
+		return v, true
+	case <-bound.C:
+		t.Errorf("%s (waited %v)", what, failAfter)
+		var zero T
+		return zero, false
+	}
+}
+
+// await is awaitOK that stops the test when nothing came: call it on the
+// test's goroutine.
+func await[T any](t testing.TB, ch <-chan T, what string) T {
+	t.Helper()
+	v, ok := awaitOK(t, ch, what)
+	if !ok {
+		t.FailNow()
+	}
+	return v
+}
+
+// bounded returns the test's context, ended after failAfter: a client's
+// call on it whose status never comes (a cut removed, say) fails with
+// codes.DeadlineExceeded instead of hanging.
+func bounded(t testing.TB) context.Context {
+	ctx, cancel := context.WithTimeout(t.Context(), failAfter)
+	t.Cleanup(cancel)
+	return ctx
+}
+
 // t0 is the fixed "now" of tests that control time.
 var t0 = time.Date(2030, 1, 2, 3, 4, 5, 0, time.UTC)
 
@@ -393,6 +438,12 @@ func (c *fakeClock) AfterFunc(d time.Duration, f func()) timer {
 	c.mu.Unlock()
 	c.added <- ft
 	return ft
+}
+
+// next returns the next timer set (on the test's goroutine).
+func (c *fakeClock) next(t testing.TB) *fakeTimer {
+	t.Helper()
+	return await(t, c.added, "no timer was set")
 }
 
 // Now is the clock's wall-clock time, for Config.Now.

@@ -51,7 +51,8 @@ type Authenticator struct {
 
 // New validates cfg and returns an Authenticator. It fails when Verifier is
 // nil, when Verifier, Descriptors, Conditions or a LogLevels field holds a
-// nil pointer (a variable left unset), when TransportSecurity
+// nil pointer (a variable left unset), when Logger has no handler (a zero
+// slog.Logger), when TransportSecurity
 // is not one of its constants, when a name in
 // Public, Rules or DryRunMethods is neither "/pkg.Service/Method" nor
 // "pkg.Service" (or is a "pkg.Service" that Descriptors resolve to a
@@ -257,7 +258,7 @@ func (a *Authenticator) StreamServerInterceptor() grpc.StreamServerInterceptor {
 		// stream's RecvMsg and is never evaluated (nor reported) by the
 		// condition, as Guard.Received orders it for ServeCall.
 		return a.runUntilExpiry(ctx, info.FullMethod, claims, func(ctx context.Context, w *streamWatch) error {
-			es := &expiringStream{ServerStream: ss, ctx: ctx, cut: w.cutErr}
+			es := &expiringStream{endingStream: endingStream{ServerStream: ss, ended: w.cutErr}, ctx: ctx}
 			cs, h := a.withCondition(es, info.FullMethod, claims, w, handler)
 			return h(srv, cs)
 		})

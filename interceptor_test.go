@@ -163,7 +163,7 @@ func TestInterceptors_TokenKindsByMethod(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			ctx := withAuth(t.Context(), tt.auth(t)...)
+			ctx := withAuth(bounded(t), tt.auth(t)...)
 			got, err := tt.call(ctx, e)
 			checkStatus(t, err, tt.want, tt.reason)
 			if tt.required != "" {

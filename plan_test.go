@@ -210,6 +210,10 @@ func TestNew_RejectsBadConfig(t *testing.T) {
 		{"nil *verifier.Verifier", Config{Verifier: (*verifier.Verifier)(nil)}},
 		{"nil pointer ConditionCompiler", Config{Verifier: v, Conditions: (*cutDuring)(nil)}},
 		{"nil *slog.LevelVar", Config{Verifier: v, LogLevels: LogLevels{Denied: (*slog.LevelVar)(nil)}}},
+		// A Logger with no handler panics on its first record, that is
+		// on the first call.
+		{"zero slog.Logger", Config{Verifier: v, Logger: &slog.Logger{}}},
+		{"slog.Logger on a nil handler", Config{Verifier: v, Logger: slog.New((*slog.TextHandler)(nil))}},
 		// Not a panic: an empty registry, which hid every option, so that
 		// the DefaultRule (any valid token) replaced the methods' scopes.
 		{"nil *protoregistry.Files", Config{Verifier: v, Descriptors: (*protoregistry.Files)(nil), DefaultRule: &grpcauthv1.Rule{}}},

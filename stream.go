@@ -6,6 +6,7 @@ import (
 
 	middleware "github.com/grpc-ecosystem/go-grpc-middleware/v2"
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/metadata"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/protoadapt"
 
@@ -52,7 +53,8 @@ func withContext(ss grpc.ServerStream, ctx context.Context) grpc.ServerStream {
 // of claims, the stream's, plus the clock skew they were accepted with
 // (skewFor) has passed, and with the stream's watch, whose cutErr
 // returns that error from then on, and nil before. The stream's sends and
-// receives fail with cutErr (expiringStream, Guard). Whatever serve then
+// receives (and, through expiringStream, its response metadata) fail
+// with cutErr (expiringStream, Guard). Whatever serve then
 // returns, even nil, runUntilExpiry returns that status error, with the
 // cut's www-authenticate challenge set (setCutChallenge), so that the
 // caller cannot mistake the cut for a normal end of stream; otherwise it
@@ -127,33 +129,70 @@ func (a *Authenticator) setCutChallenge(ctx context.Context, r *rejection) {
 	a.setChallenge(ctx, r, dpopScheme)
 }
 
-// expiringStream is a server stream whose context ends when its token
-// expires (or is refused on re-verification), and whose sends and receives
-// fail from then on with that status.
-type expiringStream struct {
+// endingStream is a server stream that a refusal ends: once ended returns
+// an error (the stream's token was cut, or a received message failed the
+// method's condition), its sends fail with that error, and so does its
+// response metadata, so that a handler that goes on cannot keep talking to
+// a caller whose token ended: SetHeader and SendHeader return the error,
+// and SetTrailer, which returns none, drops its metadata (the caller gets
+// the refusal's trailer). What was set before goes out. The types that
+// embed it fail the receives too. grpc.SetHeader, grpc.SendHeader and
+// grpc.SetTrailer on the handler's context go to grpc-go's transport
+// stream, which an interceptor cannot wrap without breaking
+// grpc.SetSendCompressor, and are not refused (the context is cancelled:
+// a handler stops on it).
+type endingStream struct {
 	grpc.ServerStream
-	ctx context.Context
-	cut func() error
+	ended func() error
 }
 
-func (s *expiringStream) Context() context.Context { return s.ctx }
-
-func (s *expiringStream) SendMsg(m any) error {
-	if err := s.cut(); err != nil {
+func (s *endingStream) SendMsg(m any) error {
+	if err := s.ended(); err != nil {
 		return err
 	}
 	return s.ServerStream.SendMsg(m)
 }
 
+func (s *endingStream) SetHeader(md metadata.MD) error {
+	if err := s.ended(); err != nil {
+		return err
+	}
+	return s.ServerStream.SetHeader(md)
+}
+
+func (s *endingStream) SendHeader(md metadata.MD) error {
+	if err := s.ended(); err != nil {
+		return err
+	}
+	return s.ServerStream.SendHeader(md)
+}
+
+func (s *endingStream) SetTrailer(md metadata.MD) {
+	if s.ended() != nil {
+		return
+	}
+	s.ServerStream.SetTrailer(md)
+}
+
+// expiringStream is a server stream whose context ends when its token
+// expires (or is refused on re-verification), and whose sends, receives
+// and response metadata fail from then on with that status.
+type expiringStream struct {
+	endingStream // ended: the watch's cutErr
+	ctx          context.Context
+}
+
+func (s *expiringStream) Context() context.Context { return s.ctx }
+
 // RecvMsg checks the cut again once the message has arrived: a receive
 // already blocked when the token was cut returns the client's next message,
 // which must not reach the handler either, so it is cleared from m.
 func (s *expiringStream) RecvMsg(m any) error {
-	if err := s.cut(); err != nil {
+	if err := s.ended(); err != nil {
 		return err
 	}
 	err := s.ServerStream.RecvMsg(m)
-	if cut := s.cut(); cut != nil {
+	if cut := s.ended(); cut != nil {
 		if err == nil {
 			dropMessage(m)
 		}

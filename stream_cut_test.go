@@ -14,6 +14,7 @@ import (
 	middleware "github.com/grpc-ecosystem/go-grpc-middleware/v2"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/metadata"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/protoadapt"
 	"google.golang.org/protobuf/reflect/protoreflect"
@@ -30,7 +31,7 @@ func TestStream_TimerFiringAfterTheHandlerReturnedReportsNothing(t *testing.T) {
 	var rec recorder
 	e, clock, tok := expiryEnv(t, func(c *Config, _ *verifier.Config) { c.OnDecision = rec.record })
 	s := openBidiStarted(t, e, tok)
-	timer := <-clock.added
+	timer := clock.next(t)
 	timer.fired.Store(true) // fired: Stop will report it too late to stop
 	if err := s.CloseSend(); err != nil {
 		t.Fatal(err)
@@ -47,6 +48,44 @@ func TestStream_TimerFiringAfterTheHandlerReturnedReportsNothing(t *testing.T) {
 	defer rec.mu.Unlock()
 	if len(rec.ds) != n {
 		t.Fatalf("after the stream ended OK, %d more decision(s): %+v", len(rec.ds)-n, rec.ds[n:])
+	}
+}
+
+// The expiry timer's goroutine reads the clock, finds the token expired,
+// and the handler returns on its own just then, before the cut: the
+// caller got the handler's OK, and the cut that follows, too late, reports
+// nothing.
+func TestStream_HandlerReturningAsTheTimerFiresIsNotCut(t *testing.T) {
+	var rec recorder
+	var during atomic.Pointer[func()]
+	var clock *fakeClock
+	e, clock, tok := expiryEnv(t, func(c *Config, _ *verifier.Config) {
+		c.OnDecision = rec.record
+		c.Now = func() time.Time {
+			if f := during.Swap(nil); f != nil {
+				(*f)()
+			}
+			return clock.Now()
+		}
+	})
+	s := openBidiStarted(t, e, tok)
+	timer := clock.next(t)
+	clock.pastExpiry()
+	end := func() { // the client finishes, and the handler returns
+		if err := s.CloseSend(); err != nil {
+			t.Error(err)
+		}
+		if _, err := s.Recv(); !errors.Is(err, io.EOF) {
+			t.Errorf("Recv = %v, want io.EOF: the stream ended on its own", err)
+		}
+	}
+	during.Store(&end)
+	timer.fire()
+	if during.Load() != nil {
+		t.Fatal("the timer did not read the clock")
+	}
+	if denied := rec.denied(); len(denied) != 0 {
+		t.Fatalf("a stream that ended on its own was cut after: denials %v", denied)
 	}
 }
 
@@ -111,7 +150,7 @@ func TestStream_ExpiredBetweenTheDecisionAndTheStartIsADeniedDecision(t *testing
 				func(context.Context, *Guard) error { t.Error("serve ran"); return nil })
 		} else {
 			var s grpc.ServerStreamingClient[authtestv1.ServerStreamResponse]
-			if s, err = e.client.ServerStream(withAuth(t.Context(), bearer(tok)), &authtestv1.ServerStreamRequest{Count: 1}); err != nil {
+			if s, err = e.client.ServerStream(withAuth(bounded(t), bearer(tok)), &authtestv1.ServerStreamRequest{Count: 1}); err != nil {
 				t.Fatal(err)
 			}
 			_, err = s.Recv()
@@ -151,7 +190,7 @@ func checkPanicStopsTheExpiryTimer(t *testing.T, e *env, clock *fakeClock, rec *
 		}()
 		_ = e.auth.ServeCall(adapterContext(bearer(tok)), "/authtest.v1.TestService/ServerStream", true, nil, serve)
 	}()
-	timer := <-clock.added
+	timer := clock.next(t)
 	select {
 	case <-timer.stopCalled:
 	default:
@@ -188,18 +227,18 @@ func TestStream_ConditionRefusalBeforeTheExpiryIsTheOnlyRefusal(t *testing.T) {
 						return nil
 					})
 				}()
-				checkStatus(t, <-refused, codes.PermissionDenied, ReasonConditionFailed)
-				clock.expire(<-clock.added)
+				checkStatus(t, await(t, refused, "the second message was not refused"), codes.PermissionDenied, ReasonConditionFailed)
+				clock.expire(clock.next(t))
 				close(hold)
-				result = <-done
+				result = await(t, done, "ServeCall did not return")
 			} else {
 				e.svc.bidiHold, e.svc.bidiRefused = make(chan struct{}), make(chan error, 1)
 				s := openBidiStarted(t, e, tok)
 				if err := s.Send(&authtestv1.BidiStreamRequest{}); err != nil {
 					t.Fatal(err)
 				}
-				checkStatus(t, <-e.svc.bidiRefused, codes.PermissionDenied, ReasonConditionFailed)
-				clock.expire(<-clock.added)
+				checkStatus(t, await(t, e.svc.bidiRefused, "the handler's receive did not fail"), codes.PermissionDenied, ReasonConditionFailed)
+				clock.expire(clock.next(t))
 				close(e.svc.bidiHold)
 				_, result = s.Recv()
 			}
@@ -244,7 +283,11 @@ func TestStream_CutWhileTheConditionRunsIsTheOnlyRefusal(t *testing.T) {
 				c.Conditions = cond
 				c.Rules = map[string]*grpcauthv1.Rule{"/authtest.v1.TestService/BidiStream": {Scopes: []string{"test:stream"}, Condition: "cut during the second"}}
 			})
-			cond.during = func() { clock.expire(<-clock.added) }
+			cond.during = func() { // on the server's goroutine, through the interceptor: no t.Fatal
+				if ft, ok := awaitOK(t, clock.added, "no expiry timer was set"); ok {
+					clock.expire(ft)
+				}
+			}
 			var result error
 			if viaServeCall {
 				result = e.auth.ServeCall(adapterContext(bearer(tok)), "/authtest.v1.TestService/BidiStream", true, nil, func(_ context.Context, g *Guard) error {
@@ -293,7 +336,7 @@ func TestStream_ConditionRefusalIsReportedWithTheClaimsInItsContext(t *testing.T
 			}
 			_, err := s.Recv()
 			checkStatus(t, err, codes.PermissionDenied, ReasonConditionFailed)
-			if !<-withClaims {
+			if !await(t, withClaims, "no refusal was reported") {
 				t.Error("the refusal's context has no claims")
 			}
 		})
@@ -310,11 +353,11 @@ func TestStream_CloseAfterTheCutIsTheCutInTheHandler(t *testing.T) {
 	e.svc.bidiHold, e.svc.bidiRefused = make(chan struct{}), make(chan error, 1)
 	close(e.svc.bidiHold)
 	s := openBidiStarted(t, e, tok)
-	clock.expire(<-clock.added)
+	clock.expire(clock.next(t))
 	if err := s.CloseSend(); err != nil {
 		t.Fatal(err)
 	}
-	checkStatus(t, <-e.svc.bidiRefused, codes.Unauthenticated, ReasonTokenExpired)
+	checkStatus(t, await(t, e.svc.bidiRefused, "the handler's receive did not fail"), codes.Unauthenticated, ReasonTokenExpired)
 	_, err := s.Recv()
 	checkStatus(t, err, codes.Unauthenticated, ReasonTokenExpired)
 }
@@ -353,7 +396,7 @@ func TestStream_ConditionRefusalCancelsTheHandlersContext(t *testing.T) {
 					}
 					_, err := s.Recv()
 					checkStatus(t, err, codes.PermissionDenied, ReasonConditionFailed)
-					cause = <-e.svc.bidiCause
+					cause = await(t, e.svc.bidiCause, "the handler's receive did not fail")
 				}
 				if cause == nil {
 					t.Fatal("the handler's context is still live after the refusal")
@@ -373,10 +416,10 @@ func TestStream_HandlerReceivingApartEndsAtTheCutWithoutTheClient(t *testing.T) 
 	e, clock, tok := expiryEnv(t)
 	e.svc.bidiApart = make(chan error, 1)
 	s := openBidiStarted(t, e, tok)
-	clock.expire(<-clock.added)
+	clock.expire(clock.next(t))
 	_, err := s.Recv() // the client sends nothing more
 	checkStatus(t, err, codes.Unauthenticated, ReasonTokenExpired)
-	if err := <-e.svc.bidiApart; err == nil {
+	if err := await(t, e.svc.bidiApart, "the handler's receiving goroutine did not end"); err == nil {
 		t.Fatal("the receiving goroutine got a message after the cut")
 	}
 }
@@ -422,7 +465,7 @@ func TestStream_OuterWrappedStreamKeepsItsContext(t *testing.T) {
 	if _, err := s.Recv(); !errors.Is(err, io.EOF) {
 		t.Fatalf("Recv = %v, want io.EOF", err)
 	}
-	if err := <-after; err != nil {
+	if err := await(t, after, "the outer interceptor's handler did not return"); err != nil {
 		t.Fatalf("after the handler returned: %v", err)
 	}
 }
@@ -464,6 +507,25 @@ func (m *legacyMessage) Reset()         { *m = legacyMessage{} }
 func (m *legacyMessage) String() string { return fmt.Sprint(m.Value) }
 func (*legacyMessage) ProtoMessage()    {}
 
+// bidiEndingAuth returns an Authenticator, on clock's fake timers, that
+// admits any token to BidiStream for an hour from t0, to be called
+// directly with a fake stream: with condition, BidiStream's condition
+// passes the first message and refuses the others.
+func bidiEndingAuth(t *testing.T, condition bool) (*Authenticator, *fakeClock) {
+	t.Helper()
+	claims, err := verifier.NewClaims(map[string]any{"sub": "user-1", "scp": []string{"test:stream"}, "exp": t0.Add(time.Hour).Unix()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	clock := newFakeClock()
+	cfg := Config{Verifier: staticVerifier{claims: claims}, Now: clock.Now, afterFunc: clock.AfterFunc, Logger: discardLogger()}
+	if condition {
+		cfg.Conditions = firstOnly{&atomic.Int32{}}
+		cfg.Rules = map[string]*grpcauthv1.Rule{"/authtest.v1.TestService/BidiStream": {Scopes: []string{"test:stream"}, Condition: "first only"}}
+	}
+	return mustNew(t, cfg), clock
+}
+
 // A message that a receive returns no more (it arrived after the cut, or
 // the condition refused it) is cleared from the handler's message, as
 // Guard.Received asks of an adapter: a handler receiving with RecvMsg
@@ -471,10 +533,6 @@ func (*legacyMessage) ProtoMessage()    {}
 // generated before APIv2 (which a condition cannot read: refused with
 // CONDITION_ERROR before it is delivered).
 func TestStream_RefusedMessageIsClearedFromTheHandlersMessage(t *testing.T) {
-	claims, err := verifier.NewClaims(map[string]any{"sub": "user-1", "scp": []string{"test:stream"}, "exp": t0.Add(time.Hour).Unix()})
-	if err != nil {
-		t.Fatal(err)
-	}
 	for _, tt := range []struct {
 		name   string
 		code   codes.Code
@@ -486,13 +544,7 @@ func TestStream_RefusedMessageIsClearedFromTheHandlersMessage(t *testing.T) {
 		{"cut while it arrived, APIv1 message", codes.Unauthenticated, ReasonTokenExpired, func() any { return new(legacyMessage) }},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
-			clock := newFakeClock()
-			cfg := Config{Verifier: staticVerifier{claims: claims}, Now: clock.Now, afterFunc: clock.AfterFunc, Logger: discardLogger()}
-			if tt.reason == ReasonConditionFailed {
-				cfg.Conditions = firstOnly{&atomic.Int32{}}
-				cfg.Rules = map[string]*grpcauthv1.Rule{"/authtest.v1.TestService/BidiStream": {Scopes: []string{"test:stream"}, Condition: "first only"}}
-			}
-			a := mustNew(t, cfg)
+			a, clock := bidiEndingAuth(t, tt.reason == ReasonConditionFailed)
 			ss := &fillingStream{ctx: grpc.NewContextWithServerTransportStream(bearerCtx("tok"), discardStream{})}
 			info := &grpc.StreamServerInfo{FullMethod: "/authtest.v1.TestService/BidiStream", IsClientStream: true, IsServerStream: true}
 			err := a.StreamServerInterceptor()(nil, ss, info, func(_ any, s grpc.ServerStream) error {
@@ -501,7 +553,7 @@ func TestStream_RefusedMessageIsClearedFromTheHandlersMessage(t *testing.T) {
 					t.Fatalf("first message: %v, %d bytes", err, proto.Size(messageV2(m)))
 				}
 				if tt.reason == ReasonTokenExpired {
-					ss.during = func() { clock.expire(<-clock.added) }
+					ss.during = func() { clock.expire(clock.next(t)) }
 				}
 				err := s.RecvMsg(m)
 				checkStatus(t, err, tt.code, tt.reason)
@@ -511,6 +563,73 @@ func TestStream_RefusedMessageIsClearedFromTheHandlersMessage(t *testing.T) {
 				return err
 			})
 			checkStatus(t, err, tt.code, tt.reason)
+		})
+	}
+}
+
+// metadataStream is a fillingStream that records the response metadata
+// set and sent on it.
+type metadataStream struct {
+	fillingStream
+	header, trailer metadata.MD
+	headerSent      bool
+}
+
+func (s *metadataStream) SetHeader(md metadata.MD) error {
+	s.header = metadata.Join(s.header, md)
+	return nil
+}
+
+func (s *metadataStream) SendHeader(md metadata.MD) error {
+	s.header, s.headerSent = metadata.Join(s.header, md), true
+	return nil
+}
+
+func (s *metadataStream) SetTrailer(md metadata.MD) { s.trailer = metadata.Join(s.trailer, md) }
+
+// Once a stream is cut (or a message failed its condition), its handler
+// can no more set or send response headers, or set a trailer, than send a
+// message: SetHeader and SendHeader fail with the stream's refusal, and
+// SetTrailer is dropped, so a handler that goes on cannot keep talking to
+// a caller whose token ended. What it set before goes out.
+func TestStream_MetadataAfterTheCutFailsAsSendsDo(t *testing.T) {
+	for _, tt := range []struct {
+		name   string
+		code   codes.Code
+		reason string
+	}{
+		{"cut", codes.Unauthenticated, ReasonTokenExpired},
+		{"refused by the condition", codes.PermissionDenied, ReasonConditionFailed},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			a, clock := bidiEndingAuth(t, tt.reason == ReasonConditionFailed)
+			ss := &metadataStream{fillingStream: fillingStream{ctx: grpc.NewContextWithServerTransportStream(bearerCtx("tok"), discardStream{})}}
+			info := &grpc.StreamServerInfo{FullMethod: "/authtest.v1.TestService/BidiStream", IsClientStream: true, IsServerStream: true}
+			err := a.StreamServerInterceptor()(nil, ss, info, func(_ any, s grpc.ServerStream) error {
+				if err := s.SetHeader(metadata.Pairs("before", "1")); err != nil {
+					t.Fatalf("SetHeader before the end: %v", err)
+				}
+				if err := s.RecvMsg(new(authtestv1.BidiStreamRequest)); err != nil {
+					t.Fatalf("first message: %v", err)
+				}
+				if tt.reason == ReasonTokenExpired {
+					clock.expire(clock.next(t))
+				} else {
+					checkStatus(t, s.RecvMsg(new(authtestv1.BidiStreamRequest)), tt.code, tt.reason)
+				}
+				after := metadata.Pairs("after", "1")
+				checkStatus(t, s.SetHeader(after), tt.code, tt.reason)
+				checkStatus(t, s.SendHeader(after), tt.code, tt.reason)
+				s.SetTrailer(after)
+				return nil
+			})
+			checkStatus(t, err, tt.code, tt.reason)
+			if ss.headerSent || ss.header.Get("after") != nil || ss.trailer.Get("after") != nil {
+				t.Errorf("after the end the stream got header %v (sent %v), trailer %v", ss.header, ss.headerSent, ss.trailer)
+			}
+			if ss.header.Get("before") == nil {
+				t.Errorf("the header set before the end was dropped: %v", ss.header)
+			}
 		})
 	}
 }

@@ -57,7 +57,7 @@ func TestStream_OpenedTogetherAreReverifiedApart(t *testing.T) {
 			r.token = second // open uses r.token
 		}
 		r.open(t)
-		_, recheck := <-r.fake.added, <-r.fake.added
+		_, recheck := r.fake.next(t), r.fake.next(t)
 		rechecks[i] = recheck.d
 	}
 	lo, hi := jitterBounds(introspect.DefaultCacheTTL)
@@ -112,15 +112,15 @@ func openSteppedStream(t *testing.T, rnd *fakeRandom, next time.Duration) (*step
 		c.afterFunc = fake.AfterFunc
 	})
 	e.svc.streamStarted = make(chan struct{}, 1)
-	s, err := e.client.ServerStream(withAuth(t.Context(), bearer("opaque-token")), &authtestv1.ServerStreamRequest{Count: 1})
+	s, err := e.client.ServerStream(withAuth(bounded(t), bearer("opaque-token")), &authtestv1.ServerStreamRequest{Count: 1})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if _, err := s.Recv(); err != nil {
 		t.Fatalf("first response: %v", err)
 	}
-	<-e.svc.streamStarted
-	return rv, fake, <-fake.added
+	await(t, e.svc.streamStarted, "the stream's handler did not start")
+	return rv, fake, fake.next(t)
 }
 
 // TestStream_JitterNeverDelaysAReverification: whatever the random source
@@ -187,7 +187,7 @@ func TestStream_RetryAfterAnOutageIsJittered(t *testing.T) {
 	rnd := &fakeRandom{}
 	r := newRevalidationEnv(t, map[string]any{"exp": t0.Add(time.Hour)}, nil, withRandom(rnd))
 	r.open(t)
-	_, recheck := <-r.fake.added, <-r.fake.added
+	_, recheck := r.fake.next(t), r.fake.next(t)
 	if recheck.d != introspect.DefaultCacheTTL {
 		t.Fatalf("re-verification timer %v with random 0, want the cache TTL %v", recheck.d, introspect.DefaultCacheTTL)
 	}
@@ -198,7 +198,7 @@ func TestStream_RetryAfterAnOutageIsJittered(t *testing.T) {
 		rnd.set(f)
 		r.clk.Advance(recheck.d)
 		recheck.fire() // no answer: retried NegativeTTL later, jittered
-		recheck = <-r.fake.added
+		recheck = r.fake.next(t)
 		if recheck.d < lo || recheck.d > hi {
 			t.Fatalf("retry with random %v in %v, want within [%v, %v]", f, recheck.d, lo, hi)
 		}
@@ -221,7 +221,7 @@ func TestStream_EarlyReverificationOfACachedVerdictIsFollowedByOneAtItsEnd(t *te
 	rnd.set(maxRandom)
 	r := newRevalidationEnv(t, map[string]any{"exp": t0.Add(time.Hour)}, nil, withRandom(rnd))
 	s := r.open(t)
-	_, recheck := <-r.fake.added, <-r.fake.added
+	_, recheck := r.fake.next(t), r.fake.next(t)
 	early := recheck.d
 	if lo, _ := jitterBounds(introspect.DefaultCacheTTL); early > lo+time.Microsecond {
 		t.Fatalf("re-verification timer %v with the largest random, want about %v", early, lo)
@@ -232,14 +232,14 @@ func TestStream_EarlyReverificationOfACachedVerdictIsFollowedByOneAtItsEnd(t *te
 	if got := r.iss.IntrospectionRequests(); got != 1 {
 		t.Fatalf("%d introspection requests, want 1: the early re-verification is a cache hit", got)
 	}
-	recheck = <-r.fake.added
+	recheck = r.fake.next(t)
 	if recheck.d != introspect.DefaultCacheTTL-early {
 		t.Fatalf("next re-verification in %v, want %v: when the cached answer ends", recheck.d, introspect.DefaultCacheTTL-early)
 	}
 	r.stillRunning(t)
 	r.clk.Advance(recheck.d)
 	recheck.fire() // Cache.TTL after the introspection: revoked
-	<-r.svc.streamEnded
+	await(t, r.svc.streamEnded, "the stream's handler did not end: its context was not cancelled")
 	_, err := s.Recv()
 	checkStatus(t, err, codes.Unauthenticated, ReasonTokenRevoked)
 }

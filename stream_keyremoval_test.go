@@ -34,7 +34,7 @@ func newKeyRemovalEnv(t *testing.T) *keyRemovalEnv {
 	})
 	k.oldKid = k.iss.KeyID()
 	k.s = openBidiStarted(t, k.env, k.dayToken(t))
-	<-k.fake.added // the expiry timer
+	k.fake.next(t) // the expiry timer
 	select {
 	case k.recheck = <-k.fake.added:
 	default:

@@ -71,15 +71,15 @@ func panicEnv(t *testing.T, opts ...envOption) (e *env, b *buggyRevalidator, log
 	}}, opts...)...)
 	e.svc.streamStarted = make(chan struct{}, 1)
 	e.svc.streamEnded = make(chan error, 1)
-	s, err = e.client.ServerStream(withAuth(t.Context(), bearer("opaque-token")), &authtestv1.ServerStreamRequest{Count: 1})
+	s, err = e.client.ServerStream(withAuth(bounded(t), bearer("opaque-token")), &authtestv1.ServerStreamRequest{Count: 1})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if _, err := s.Recv(); err != nil {
 		t.Fatalf("first response: %v", err)
 	}
-	<-e.svc.streamStarted
-	expiry, recheck = <-clock.added, <-clock.added
+	await(t, e.svc.streamStarted, "the stream's handler did not start")
+	expiry, recheck = clock.next(t), clock.next(t)
 	if recheck.d != time.Minute {
 		t.Fatalf("re-verification timer %v, want 1m", recheck.d)
 	}
@@ -89,17 +89,22 @@ func panicEnv(t *testing.T, opts ...envOption) (e *env, b *buggyRevalidator, log
 // fireInItsGoroutine fires ft, a timer of clock, on a goroutine of its
 // own, as time.AfterFunc does (where no recovery interceptor of the
 // server's runs), with clock's Now moved to when ft was due (unless past
-// it already), and waits for it to return.
-func fireInItsGoroutine(clock *fakeClock, ft *fakeTimer) {
+// it already), and waits for it to return. A panic that escapes the
+// timer's function, which would crash a server, fails the test (rather
+// than the whole test binary).
+func fireInItsGoroutine(t *testing.T, clock *fakeClock, ft *fakeTimer) {
+	t.Helper()
 	if due := ft.set.Add(ft.d); clock.Now().Before(due) {
 		clock.setNow(due)
 	}
-	done := make(chan struct{})
+	escaped := make(chan any, 1)
 	go func() {
-		defer close(done)
+		defer func() { escaped <- recover() }()
 		ft.fire()
 	}()
-	<-done
+	if v := await(t, escaped, "the timer's function did not return"); v != nil {
+		t.Fatalf("a panic escaped the timer's goroutine, which would crash the server: %v", v)
+	}
 }
 
 // checkPanicLogged fails the test unless logs hold the record of a
@@ -126,8 +131,8 @@ func TestStream_PanicInRevalidationEndsTheStreamWithInternal(t *testing.T) {
 			var rec recorder
 			e, b, logs, s, clock, _, recheck := panicEnv(t, func(c *Config, _ *verifier.Config) { c.OnDecision = rec.record })
 			map[string]*atomic.Bool{"VerifyAccessToken": &b.panicVerify, "RevalidateAt": &b.panicAt}[in].Store(true)
-			fireInItsGoroutine(clock, recheck) // the whole test binary died here
-			if err := <-e.svc.streamEnded; status.Code(err) != codes.Internal {
+			fireInItsGoroutine(t, clock, recheck) // unrecovered, the panic would crash the server
+			if err := await(t, e.svc.streamEnded, "the stream's handler did not end: its context was not cancelled"); status.Code(err) != codes.Internal {
 				t.Errorf("handler's Send after the panic = %v, want Internal", err)
 			}
 			_, err := s.Recv()
@@ -154,8 +159,8 @@ func TestStream_LongPanicValueIsClippedInTheRecordAndTheDecision(t *testing.T) {
 	e, b, logs, s, clock, _, recheck := panicEnv(t, func(c *Config, _ *verifier.Config) { c.OnDecision = rec.record })
 	b.tail = strings.Repeat("p", 100_000)
 	b.panicVerify.Store(true)
-	fireInItsGoroutine(clock, recheck)
-	<-e.svc.streamEnded
+	fireInItsGoroutine(t, clock, recheck)
+	await(t, e.svc.streamEnded, "the stream's handler did not end: its context was not cancelled")
 	_, err := s.Recv()
 	checkStatus(t, err, codes.Internal, ReasonInternalError)
 	checkPanicLogged(t, logs, "VerifyAccessToken")
@@ -196,8 +201,8 @@ func TestStream_PanicInOnDecisionDuringACutKeepsTheCut(t *testing.T) {
 			if c.expiry {
 				clock.pastExpiry()
 			}
-			fireInItsGoroutine(clock, map[bool]*fakeTimer{false: recheck, true: expiry}[c.expiry])
-			<-e.svc.streamEnded // the handler's context was cancelled
+			fireInItsGoroutine(t, clock, map[bool]*fakeTimer{false: recheck, true: expiry}[c.expiry])
+			await(t, e.svc.streamEnded, "the stream's handler did not end: its context was not cancelled") // the handler's context was cancelled
 			_, err := s.Recv()
 			checkStatus(t, err, c.code, c.reason)
 			checkPanicLogged(t, logs, map[bool]string{false: "OnDecision", true: "VerifyAccessToken"}[c.code == codes.Internal])
@@ -212,8 +217,8 @@ func TestStream_PanicInOnDecisionDuringACutKeepsTheCut(t *testing.T) {
 func TestStream_PanicIsLoggedBeforeTheCutItCauses(t *testing.T) {
 	e, b, logs, s, clock, _, recheck := panicEnv(t)
 	b.panicVerify.Store(true)
-	fireInItsGoroutine(clock, recheck)
-	<-e.svc.streamEnded
+	fireInItsGoroutine(t, clock, recheck)
+	await(t, e.svc.streamEnded, "the stream's handler did not end: its context was not cancelled")
 	_, err := s.Recv()
 	checkStatus(t, err, codes.Internal, ReasonInternalError)
 	l := logs.String()
@@ -248,11 +253,11 @@ func TestStream_LoggerPanickingOnTheRecoveredPanicStillCutsTheStream(t *testing.
 	})
 	b.panicVerify.Store(true)
 	h.armed.Store(true)
-	fireInItsGoroutine(clock, recheck)
+	fireInItsGoroutine(t, clock, recheck)
 	if d := rec.last(t); d.Allowed || d.Reason != ReasonInternalError {
 		t.Fatalf("last decision %+v, want the cut (denied, %s)", d, ReasonInternalError)
 	}
-	<-e.svc.streamEnded
+	await(t, e.svc.streamEnded, "the stream's handler did not end: its context was not cancelled")
 	_, err := s.Recv()
 	checkStatus(t, err, codes.Internal, ReasonInternalError)
 }

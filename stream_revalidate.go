@@ -239,12 +239,17 @@ func (w *streamWatch) wait(wt *wallTimer, left time.Duration) {
 // Logger) is recovered, by recoverPanic, instead of crashing the process.
 // It calls wt's function once Config.Now has reached its due time or the
 // timers have run the whole wait, and otherwise sets wt again for the time
-// left.
+// left; neither once the watch is done (the handler returned, or a
+// message failed the condition, as the timer fired): nothing is then cut,
+// and no user code (Config.Now, the verifier) runs for the ended stream.
 func (w *streamWatch) fire(wt *wallTimer) {
 	defer w.recoverPanic()
 	w.mu.Lock()
-	due, rest, f := wt.due, wt.rest, wt.f
+	done, due, rest, f := w.done, wt.due, wt.rest, wt.f
 	w.mu.Unlock()
+	if done {
+		return
+	}
 	if left := min(due.Sub(w.a.now()), rest); left > 0 {
 		w.mu.Lock()
 		defer w.mu.Unlock()
@@ -329,14 +334,17 @@ func (w *streamWatch) startRevalidation() {
 // a cached one, valid until at), the next is at at itself, not earlier
 // again. The re-verification comes once Config.Now has reached the time so
 // set, d from now (armUntil): after a suspend, at most maxTimerWait late.
-func (w *streamWatch) schedule(at time.Time) {
-	if at.IsZero() {
-		return
-	}
+// schedule reports whether the stream still runs: false, and no timer,
+// once the handler has returned or the stream's context has ended (the
+// caller went, or the stream was cut).
+func (w *streamWatch) schedule(at time.Time) (running bool) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	if w.done {
-		return
+	if w.done || w.ctx.Err() != nil {
+		return false
+	}
+	if at.IsZero() {
+		return true
 	}
 	now := w.a.now()
 	d := at.Sub(now)
@@ -345,12 +353,16 @@ func (w *streamWatch) schedule(at time.Time) {
 	}
 	w.aim = at
 	w.armUntil(&w.recheck, now.Add(d), d, w.revalidate)
+	return true
 }
 
 var errNoClaims = errors.New("grpcauth: the token verifier returned neither claims nor an error")
 
 // revalidate verifies the stream's token again, in the timer's goroutine,
-// and ends the stream if it is refused.
+// and ends the stream if it is refused. A verification that gets no
+// verdict is logged, at LogLevels.Problem, only when the stream goes on:
+// not for one that ended meanwhile (its client finished, or gave up),
+// which there is nothing to re-verify for.
 func (w *streamWatch) revalidate() {
 	token := w.token
 	claims, err := w.a.verifier.VerifyAccessToken(w.ctx, token)
@@ -366,10 +378,13 @@ func (w *streamWatch) revalidate() {
 	}
 	r := verifyRejection(w.ctx, err)
 	switch r {
-	case rejUnavailable, rejCanceled, rejDeadline:
-		w.a.logger.LogAttrs(w.ctx, w.a.levels.Problem.Level(), "grpcauth: stream token could not be re-verified; the stream goes on",
-			slog.String("method", clipLogged(w.method)), errorAttr(err))
-		w.schedule(w.rv.RevalidateAt(token, w.claims))
+	case rejCanceled, rejDeadline:
+		return // the stream's context ended meanwhile
+	case rejUnavailable:
+		if w.schedule(w.rv.RevalidateAt(token, w.claims)) {
+			w.a.logger.LogAttrs(w.ctx, w.a.levels.Problem.Level(), "grpcauth: stream token could not be re-verified; the stream goes on",
+				slog.String("method", clipLogged(w.method)), errorAttr(err))
+		}
 		return
 	case rejExpired:
 		r = rejStreamExpired

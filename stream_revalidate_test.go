@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net/http"
 	"strings"
@@ -75,14 +76,14 @@ func newRevalidationEnv(t *testing.T, claims map[string]any, mutate func(*intros
 // open starts a ServerStream with the token and waits for its handler.
 func (r *revalidationEnv) open(t *testing.T) authtestv1.TestService_ServerStreamClient {
 	t.Helper()
-	s, err := r.client.ServerStream(withAuth(t.Context(), bearer(r.token)), &authtestv1.ServerStreamRequest{Count: 1})
+	s, err := r.client.ServerStream(withAuth(bounded(t), bearer(r.token)), &authtestv1.ServerStreamRequest{Count: 1})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if _, err := s.Recv(); err != nil {
 		t.Fatalf("first response: %v", err)
 	}
-	<-r.svc.streamStarted
+	await(t, r.svc.streamStarted, "the stream's handler did not start")
 	return s
 }
 
@@ -104,7 +105,7 @@ func (r *revalidationEnv) stillRunning(t *testing.T) {
 func TestStream_RevokedOpaqueTokenEndsTheStreamAtTheNextRevalidation(t *testing.T) {
 	r := newRevalidationEnv(t, map[string]any{"exp": t0.Add(time.Hour)}, nil)
 	s := r.open(t)
-	expiry, recheck := <-r.fake.added, <-r.fake.added
+	expiry, recheck := r.fake.next(t), r.fake.next(t)
 	if expiry.d != maxTimerWait {
 		t.Fatalf("expiry timer %v, want %v: the cut in 1h plus skew, capped", expiry.d, maxTimerWait)
 	}
@@ -117,7 +118,7 @@ func TestStream_RevokedOpaqueTokenEndsTheStreamAtTheNextRevalidation(t *testing.
 	if got := r.iss.IntrospectionRequests(); got != 2 {
 		t.Fatalf("%d introspection requests, want 2", got)
 	}
-	recheck = <-r.fake.added
+	recheck = r.fake.next(t)
 	if recheck.d != introspect.DefaultCacheTTL {
 		t.Fatalf("next re-verification in %v, want %v", recheck.d, introspect.DefaultCacheTTL)
 	}
@@ -126,16 +127,12 @@ func TestStream_RevokedOpaqueTokenEndsTheStreamAtTheNextRevalidation(t *testing.
 	r.iss.Revoke(r.token)
 	r.clk.Advance(recheck.d)
 	recheck.fire()
-	if err := <-r.svc.streamEnded; status.Code(err) != codes.Unauthenticated {
+	if err := await(t, r.svc.streamEnded, "the stream's handler did not end: its context was not cancelled"); status.Code(err) != codes.Unauthenticated {
 		t.Fatalf("Send after the revocation = %v, want Unauthenticated", err)
 	}
 	_, err := s.Recv()
 	checkStatus(t, err, codes.Unauthenticated, ReasonTokenRevoked)
-	select {
-	case <-expiry.stopCalled:
-	case <-t.Context().Done():
-		t.Fatal("the expiry timer was never stopped")
-	}
+	await(t, expiry.stopCalled, "the expiry timer was never stopped")
 	// The cut is a Decision too (docs/observability.md's revoked-streams
 	// query counts it): denied, ACCESS_TOKEN_REVOKED, after the allowed
 	// start.
@@ -151,16 +148,16 @@ func TestStream_RevokedOpaqueTokenEndsTheStreamAtTheNextRevalidation(t *testing.
 func TestStream_OpaqueTokenExpiringIsAccessTokenExpired(t *testing.T) {
 	r := newRevalidationEnv(t, map[string]any{"exp": t0.Add(90 * time.Second)}, nil)
 	s := r.open(t)
-	_, recheck := <-r.fake.added, <-r.fake.added
+	_, recheck := r.fake.next(t), r.fake.next(t)
 	r.clk.Advance(recheck.d) // 60s: still active, cached until exp plus skew
 	recheck.fire()
-	recheck = <-r.fake.added
+	recheck = r.fake.next(t)
 	if recheck.d != introspect.DefaultCacheTTL {
 		t.Fatalf("next re-verification in %v, want %v", recheck.d, introspect.DefaultCacheTTL)
 	}
 	r.clk.Advance(recheck.d) // 120s: inactive, after its exp
 	recheck.fire()
-	<-r.svc.streamEnded
+	await(t, r.svc.streamEnded, "the stream's handler did not end: its context was not cancelled")
 	_, err := s.Recv()
 	checkStatus(t, err, codes.Unauthenticated, ReasonTokenExpired)
 }
@@ -191,19 +188,19 @@ func TestStream_OpaqueTokenExpiringAfterAnOutageIsAccessTokenExpired(t *testing.
 		c.HTTPClient = &http.Client{Transport: downTransport{base: &http.Transport{DisableKeepAlives: true}, down: &down}}
 	})
 	s := r.open(t)
-	_, recheck := <-r.fake.added, <-r.fake.added
+	_, recheck := r.fake.next(t), r.fake.next(t)
 	r.clk.Advance(recheck.d) // 60s: still active, cached until 120s
 	recheck.fire()
-	recheck = <-r.fake.added
+	recheck = r.fake.next(t)
 	down.Store(true)
 	r.clk.Advance(recheck.d) // 120s: past exp, but no answer: the stream goes on
 	recheck.fire()
-	recheck = <-r.fake.added
+	recheck = r.fake.next(t)
 	r.stillRunning(t)
 	down.Store(false)
 	r.clk.Advance(recheck.d) // 130s: inactive, after its exp, before exp plus skew
 	recheck.fire()
-	<-r.svc.streamEnded
+	await(t, r.svc.streamEnded, "the stream's handler did not end: its context was not cancelled")
 	_, err := s.Recv()
 	checkStatus(t, err, codes.Unauthenticated, ReasonTokenExpired)
 }
@@ -219,11 +216,11 @@ func TestStream_IntrospectionOutageDoesNotEndTheStream(t *testing.T) {
 		c.LogLevels.Problem = slog.LevelError
 	})
 	s := r.open(t)
-	_, recheck := <-r.fake.added, <-r.fake.added
+	_, recheck := r.fake.next(t), r.fake.next(t)
 	r.iss.Close()
 	r.clk.Advance(recheck.d)
 	recheck.fire()
-	recheck = <-r.fake.added
+	recheck = r.fake.next(t)
 	if recheck.d != introspect.DefaultNegativeCacheTTL {
 		t.Fatalf("retry in %v, want %v", recheck.d, introspect.DefaultNegativeCacheTTL)
 	}
@@ -291,14 +288,14 @@ func TestStream_LongReVerificationErrorIsClippedInTheRecord(t *testing.T) {
 func TestStream_TokenWithoutExpIsStillRevalidated(t *testing.T) {
 	r := newRevalidationEnv(t, map[string]any{"exp": nil}, func(c *introspect.Config) { c.SkipExpiryRequirement = true })
 	s := r.open(t)
-	recheck := <-r.fake.added
+	recheck := r.fake.next(t)
 	if recheck.d != introspect.DefaultCacheTTL {
 		t.Fatalf("the one timer is set for %v, want the re-verification at %v", recheck.d, introspect.DefaultCacheTTL)
 	}
 	r.iss.Revoke(r.token)
 	r.clk.Advance(recheck.d)
 	recheck.fire()
-	<-r.svc.streamEnded
+	await(t, r.svc.streamEnded, "the stream's handler did not end: its context was not cancelled")
 	_, err := s.Recv()
 	checkStatus(t, err, codes.Unauthenticated, ReasonTokenRevoked)
 }
@@ -318,15 +315,15 @@ func TestServeCall_RevokedTokenEndsTheStream(t *testing.T) {
 				return nil
 			})
 	}()
-	g := <-started
-	_, recheck := <-r.fake.added, <-r.fake.added
+	g := await(t, started, "serve did not start")
+	_, recheck := r.fake.next(t), r.fake.next(t)
 	if err := g.Err(); err != nil {
 		t.Fatalf("Err() = %v before any re-verification", err)
 	}
 	r.iss.Revoke(r.token)
 	r.clk.Advance(recheck.d)
 	recheck.fire()
-	checkStatus(t, <-result, codes.Unauthenticated, ReasonTokenRevoked)
+	checkStatus(t, await(t, result, "ServeCall did not return: the stream was not cut"), codes.Unauthenticated, ReasonTokenRevoked)
 	checkStatus(t, g.Err(), codes.Unauthenticated, ReasonTokenRevoked)
 }
 
@@ -339,13 +336,13 @@ func TestStream_RevalidationFloorDoesNotDelayTheExpiryCut(t *testing.T) {
 	r := newRevalidationEnv(t, map[string]any{"exp": t0.Add(time.Second)}, func(c *introspect.Config) { c.ClockSkew = -1 })
 	r.clk.Advance(500 * time.Millisecond)
 	s := r.open(t)
-	expiry, recheck := <-r.fake.added, <-r.fake.added
+	expiry, recheck := r.fake.next(t), r.fake.next(t)
 	if expiry.d != 500*time.Millisecond || recheck.d != MinRevalidateInterval {
 		t.Fatalf("expiry in %v, re-verification in %v; want 500ms (exp, no skew) and the floor %v", expiry.d, recheck.d, MinRevalidateInterval)
 	}
 	r.clk.Advance(expiry.d)
 	expiry.fire()
-	<-r.svc.streamEnded
+	await(t, r.svc.streamEnded, "the stream's handler did not end: its context was not cancelled")
 	_, err := s.Recv()
 	checkStatus(t, err, codes.Unauthenticated, ReasonTokenExpired)
 }
@@ -359,7 +356,7 @@ func TestStream_RevalidationFloorDoesNotDelayTheExpiryCut(t *testing.T) {
 func TestStream_RevokedOpaqueTokenEndsTheStreamDespiteAFloodOfMadeUpTokens(t *testing.T) {
 	r := newRevalidationEnv(t, map[string]any{"exp": t0.Add(time.Hour)}, func(c *introspect.Config) { c.MaxRequestRate = 1 })
 	s := r.open(t)
-	_, recheck := <-r.fake.added, <-r.fake.added
+	_, recheck := r.fake.next(t), r.fake.next(t)
 	r.revokeDuringAFlood(t, s, recheck)
 }
 
@@ -372,7 +369,7 @@ func (r *revalidationEnv) revokeDuringAFlood(t *testing.T, s authtestv1.TestServ
 	r.iss.Revoke(r.token)
 	r.clk.Advance(recheck.d)
 	for i := 0; ; i++ {
-		_, err := r.client.Authenticated(withAuth(t.Context(), bearer(fmt.Sprintf("made-up-%d", i))), &authtestv1.AuthenticatedRequest{})
+		_, err := r.client.Authenticated(withAuth(bounded(t), bearer(fmt.Sprintf("made-up-%d", i))), &authtestv1.AuthenticatedRequest{})
 		if status.Code(err) == codes.Unavailable {
 			break // the budget is spent
 		}
@@ -418,23 +415,23 @@ func TestStream_OpaqueStreamThroughCombinedIsCutDespiteAFloodOfMadeUpTokens(t *t
 			c.Verifier = cv
 		})
 	s := r.open(t)
-	_, recheck := <-r.fake.added, <-r.fake.added // the opaque stream's expiry, then its re-verification
+	_, recheck := r.fake.next(t), r.fake.next(t) // the opaque stream's expiry, then its re-verification
 	jwt, err := jiss.Token("app", "test:read", "test:stream")
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := r.client.ServerStream(withAuth(t.Context(), bearer(jwt)), &authtestv1.ServerStreamRequest{Count: 1}); err != nil {
+	if _, err := r.client.ServerStream(withAuth(bounded(t), bearer(jwt)), &authtestv1.ServerStreamRequest{Count: 1}); err != nil {
 		t.Fatal(err)
 	}
-	<-r.svc.streamStarted
-	_, jwtRecheck := <-r.fake.added, <-r.fake.added
+	await(t, r.svc.streamStarted, "the stream's handler did not start")
+	_, jwtRecheck := r.fake.next(t), r.fake.next(t)
 
 	r.revokeDuringAFlood(t, s, recheck)
 
 	jwtRecheck.fire()
-	<-r.fake.added // re-verified, and scheduled again
+	r.fake.next(t) // re-verified, and scheduled again
 	r.stillRunning(t)
-	if _, err := r.client.Authenticated(withAuth(t.Context(), bearer(jwt)), &authtestv1.AuthenticatedRequest{}); err != nil {
+	if _, err := r.client.Authenticated(withAuth(bounded(t), bearer(jwt)), &authtestv1.AuthenticatedRequest{}); err != nil {
 		t.Fatalf("the JWT's unary call during the flood: %v", err)
 	}
 }
@@ -449,11 +446,105 @@ func TestStream_OpaqueStreamThroughCombinedIsCutDespiteAFloodOfMadeUpTokens(t *t
 // it carries no monotonic reading.
 func TestStream_TimersAreDueByTheWallClockOnly(t *testing.T) {
 	fake := newFakeClock()
-	w := &streamWatch{a: &Authenticator{now: time.Now, afterFunc: fake.AfterFunc, random: func() float64 { return 0 }}}
+	w := &streamWatch{ctx: t.Context(), a: &Authenticator{now: time.Now, afterFunc: fake.AfterFunc, random: func() float64 { return 0 }}}
 	w.schedule(time.Now().Add(time.Hour)) // as verifier.Verifier.RevalidateAt answers
-	<-fake.added
+	fake.next(t)
 	w.stop()
 	if due := w.recheck.due; due != due.Round(0) {
 		t.Errorf("re-verification due at %v: want no monotonic reading (m=), so that Config.Now is compared with it by the wall clock", due)
+	}
+}
+
+// outageRevalidator is a TokenVerifier and Revalidator that accepts any
+// token with fixed claims the first time, and finds its dependency down
+// (ErrKeysUnavailable) every later time, asking for re-verification a
+// minute on. once, when set, runs as RevalidateAt is asked after a failed
+// re-verification.
+type outageRevalidator struct {
+	claims verifier.Claims
+	calls  atomic.Int32
+	once   func()
+}
+
+func (o *outageRevalidator) VerifyAccessToken(context.Context, string) (verifier.Claims, error) {
+	if o.calls.Add(1) == 1 {
+		return o.claims, nil
+	}
+	return verifier.Claims{}, fmt.Errorf("%w: endpoint down", verifier.ErrKeysUnavailable)
+}
+
+func (o *outageRevalidator) RevalidateAt(string, verifier.Claims) time.Time {
+	if f := o.once; f != nil && o.calls.Load() > 1 {
+		o.once = nil
+		f()
+	}
+	return t0.Add(time.Minute)
+}
+
+// A stream whose client finishes normally while its token's
+// re-verification is running, and failing for want of an answer, is not
+// logged as a stream that "goes on" despite an outage: it has ended, and
+// there is nothing for an operator to look at. While the stream runs, the
+// same outage is logged (TestStream_IntrospectionOutageDoesNotEndTheStream).
+func TestStream_EndingDuringAFailedReverificationIsNotLogged(t *testing.T) {
+	claims, err := verifier.NewClaims(map[string]any{"sub": "user-1", "scope": "test:read test:stream", "exp": t0.Add(time.Hour).Unix()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	o := &outageRevalidator{claims: claims}
+	var logs bytes.Buffer
+	clock := newFakeClock()
+	e := newEnv(t, func(c *Config, _ *verifier.Config) {
+		c.Verifier, c.Now, c.afterFunc = o, clock.Now, clock.AfterFunc
+		c.Logger = slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	})
+	e.svc.streamStarted = make(chan struct{}, 1)
+	s := startBidi(t, withAuth(bounded(t), bearer("opaque-token")), e)
+	clock.next(t) // the expiry timer
+	recheck := clock.next(t)
+	o.once = func() { // the client finishes, and the handler returns, meanwhile
+		if err := s.CloseSend(); err != nil {
+			t.Error(err)
+		}
+		if _, err := s.Recv(); !errors.Is(err, io.EOF) {
+			t.Errorf("Recv = %v, want io.EOF: the stream ended normally", err)
+		}
+	}
+	clock.setNow(t0.Add(time.Minute))
+	recheck.fire()
+	if o.once != nil {
+		t.Fatal("the re-verification did not fail, or did not ask when to retry")
+	}
+	if l := logs.String(); l != "" {
+		t.Errorf("log %q: want nothing for a stream that ended", l)
+	}
+}
+
+// A re-verification timer that fires as the stream's handler returns (its
+// goroutine on its way when the timers are stopped) verifies nothing: the
+// stream has ended, and the verifier (user code, possibly slow) is not
+// called for it.
+func TestStream_ReverificationFiringAfterTheStreamEndedVerifiesNothing(t *testing.T) {
+	claims, err := verifier.NewClaims(map[string]any{"sub": "user-1", "scope": "test:read test:stream", "exp": t0.Add(time.Hour).Unix()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	o := &outageRevalidator{claims: claims}
+	clock := newFakeClock()
+	e := newEnv(t, func(c *Config, _ *verifier.Config) { c.Verifier, c.Now, c.afterFunc = o, clock.Now, clock.AfterFunc })
+	e.svc.streamStarted = make(chan struct{}, 1)
+	s := startBidi(t, withAuth(bounded(t), bearer("opaque-token")), e)
+	clock.next(t) // the expiry timer
+	recheck := clock.next(t)
+	if err := s.CloseSend(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Recv(); !errors.Is(err, io.EOF) {
+		t.Fatalf("Recv = %v, want io.EOF: the stream ended normally", err)
+	}
+	clock.setNow(t0.Add(time.Minute)) // the re-verification is due
+	recheck.f()                       // its goroutine was on its way
+	if n := o.calls.Load(); n != 1 {
+		t.Errorf("the token was verified %d times, want once (as the stream opened)", n)
 	}
 }

@@ -39,10 +39,10 @@ func TestStream_MultiVerifierCutsAtTheAcceptingIssuersSkew(t *testing.T) {
 		}
 		clock.setNow(t0)
 		openStarted(t, e, tok)
-		expiry, _ := <-clock.added, <-clock.added // the expiry, then the re-verification
+		expiry, _ := clock.next(t), clock.next(t) // the expiry, then the re-verification
 		clock.checkCutIn(t, expiry, c.want)       // exp plus that issuer's skew
 		for len(clock.added) > 0 {
-			<-clock.added // the expiry timer checkCutIn saw set again
+			clock.next(t) // the expiry timer checkCutIn saw set again
 		}
 	}
 }

@@ -2,6 +2,7 @@ package grpcauth
 
 import (
 	"context"
+	"fmt"
 	"testing"
 	"time"
 
@@ -32,7 +33,7 @@ func expiryEnv(t *testing.T, opts ...envOption) (*env, *fakeClock, string) {
 
 func TestStream_ExpiredTokenEndsServerStreamWithUnauthenticated(t *testing.T) {
 	e, clock, tok := expiryEnv(t)
-	ctx := withAuth(t.Context(), bearer(tok))
+	ctx := withAuth(bounded(t), bearer(tok))
 	s, err := e.client.ServerStream(ctx, &authtestv1.ServerStreamRequest{Count: 1})
 	if err != nil {
 		t.Fatal(err)
@@ -40,12 +41,12 @@ func TestStream_ExpiredTokenEndsServerStreamWithUnauthenticated(t *testing.T) {
 	if _, err := s.Recv(); err != nil {
 		t.Fatalf("first response: %v", err)
 	}
-	<-e.svc.streamStarted
-	clock.checkCutIn(t, <-clock.added, 10*time.Minute+verifier.DefaultClockSkew) // token lifetime plus skew
+	await(t, e.svc.streamStarted, "the stream's handler did not start")
+	clock.checkCutIn(t, clock.next(t), 10*time.Minute+verifier.DefaultClockSkew) // token lifetime plus skew
 
 	// The handler's context ended, its later sends fail, and although it
 	// returned nil the caller sees the expiry.
-	if err := <-e.svc.streamEnded; status.Code(err) != codes.Unauthenticated {
+	if err := await(t, e.svc.streamEnded, "the stream's handler did not end: its context was not cancelled"); status.Code(err) != codes.Unauthenticated {
 		t.Errorf("Send after expiry = %v, want Unauthenticated", err)
 	}
 	_, err = s.Recv()
@@ -56,21 +57,21 @@ func TestStream_ExpiredTokenEndsServerStreamWithUnauthenticated(t *testing.T) {
 // once the client has it and the handler has signalled its start.
 func openStarted(t *testing.T, e *env, tok string) {
 	t.Helper()
-	s, err := e.client.ServerStream(withAuth(t.Context(), bearer(tok)), &authtestv1.ServerStreamRequest{Count: 1})
+	s, err := e.client.ServerStream(withAuth(bounded(t), bearer(tok)), &authtestv1.ServerStreamRequest{Count: 1})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if _, err := s.Recv(); err != nil {
 		t.Fatal(err)
 	}
-	<-e.svc.streamStarted
+	await(t, e.svc.streamStarted, "the stream's handler did not start")
 }
 
 // openBidiStarted opens a BidiStream with tok, sends one message and
 // receives its answer, and returns once the handler signalled its start.
 func openBidiStarted(t *testing.T, e *env, tok string) grpc.BidiStreamingClient[authtestv1.BidiStreamRequest, authtestv1.BidiStreamResponse] {
 	t.Helper()
-	return openBidiStartedCtx(t, t.Context(), e, tok)
+	return openBidiStartedCtx(t, bounded(t), e, tok)
 }
 
 // openBidiStartedCtx is openBidiStarted with the stream's context.
@@ -92,7 +93,7 @@ func startBidi(t *testing.T, ctx context.Context, e *env) grpc.BidiStreamingClie
 	if _, err := s.Recv(); err != nil {
 		t.Fatal(err)
 	}
-	<-e.svc.streamStarted
+	await(t, e.svc.streamStarted, "the stream's handler did not start")
 	return s
 }
 
@@ -100,7 +101,7 @@ func startBidi(t *testing.T, ctx context.Context, e *env) grpc.BidiStreamingClie
 // and checks that the stream ends with ACCESS_TOKEN_EXPIRED.
 func expireThenSend(t *testing.T, s grpc.BidiStreamingClient[authtestv1.BidiStreamRequest, authtestv1.BidiStreamResponse], clock *fakeClock) {
 	t.Helper()
-	clock.expire(<-clock.added)
+	clock.expire(clock.next(t))
 	if err := s.Send(&authtestv1.BidiStreamRequest{}); err != nil {
 		t.Fatal(err)
 	}
@@ -117,8 +118,8 @@ func TestStream_ExpiryCutIsADeniedDecision(t *testing.T) {
 	if d := rec.last(t); !d.Allowed {
 		t.Fatalf("start = %+v, want allowed", d)
 	}
-	clock.expire(<-clock.added)
-	<-e.svc.streamEnded
+	clock.expire(clock.next(t))
+	await(t, e.svc.streamEnded, "the stream's handler did not end: its context was not cancelled")
 	d := rec.last(t)
 	if d.Allowed || d.Reason != ReasonTokenExpired || d.Method != "/authtest.v1.TestService/ServerStream" || d.Claims.IsZero() || d.Err == nil {
 		t.Errorf("cut = %+v, want denied %s for the stream's method, with its claims and a cause", d, ReasonTokenExpired)
@@ -140,18 +141,14 @@ func TestStream_ExpiredTokenFailsBidiRecv(t *testing.T) {
 
 func TestStream_TimerStoppedWhenStreamEnds(t *testing.T) {
 	e, clock, tok := expiryEnv(t)
-	ctx := withAuth(t.Context(), bearer(tok))
+	ctx := withAuth(bounded(t), bearer(tok))
 	got, err := callBidiStream(ctx, e)
 	checkStatus(t, err, codes.OK, "")
 	if !got.GetAuthenticated() {
 		t.Fatal("handler saw no claims")
 	}
-	timer := <-clock.added
-	select {
-	case <-timer.stopCalled:
-	case <-t.Context().Done():
-		t.Fatal("timer never stopped")
-	}
+	timer := clock.next(t)
+	await(t, timer.stopCalled, "the timer was never stopped")
 	timer.fire() // a stopped timer does nothing
 	if timer.fired.Load() {
 		t.Error("timer fired after the stream ended")
@@ -170,23 +167,19 @@ func TestStream_TimerStoppedWhenStreamEnds(t *testing.T) {
 // outlives it.
 func TestStream_ClientCancelStopsEveryTimer(t *testing.T) {
 	e, clock, tok := expiryEnv(t)
-	ctx, cancel := context.WithCancel(t.Context())
+	ctx, cancel := context.WithCancel(bounded(t))
 	defer cancel()
 	openBidiStartedCtx(t, ctx, e, tok)
-	timers := []*fakeTimer{<-clock.added, <-clock.added}
+	timers := []*fakeTimer{clock.next(t), clock.next(t)}
 	cancel()
 	for i, ft := range timers {
-		select {
-		case <-ft.stopCalled:
-		case <-t.Context().Done():
-			t.Fatalf("timer %d (of %v) never stopped", i, ft.d)
-		}
+		await(t, ft.stopCalled, fmt.Sprintf("timer %d (of %v) was never stopped", i, ft.d))
 	}
 }
 
 func TestStream_SkipStreamExpirySetsNoTimer(t *testing.T) {
 	e, clock, tok := expiryEnv(t, func(c *Config, _ *verifier.Config) { c.SkipStreamExpiry = true })
-	got, err := callBidiStream(withAuth(t.Context(), bearer(tok)), e)
+	got, err := callBidiStream(withAuth(bounded(t), bearer(tok)), e)
 	checkStatus(t, err, codes.OK, "")
 	if !got.GetAuthenticated() {
 		t.Fatal("handler saw no claims")
@@ -200,7 +193,7 @@ func TestStream_SkipStreamExpirySetsNoTimer(t *testing.T) {
 
 func TestStream_PublicStreamWithoutTokenSetsNoTimer(t *testing.T) {
 	e, clock, _ := expiryEnv(t, func(c *Config, _ *verifier.Config) { c.Public = []string{"/authtest.v1.TestService/BidiStream"} })
-	got, err := callBidiStream(t.Context(), e)
+	got, err := callBidiStream(bounded(t), e)
 	checkStatus(t, err, codes.OK, "")
 	if got.GetAuthenticated() {
 		t.Fatal("handler saw claims without a token")
@@ -240,12 +233,12 @@ func reportSkew(r *skewReporter) envOption {
 func TestStream_VerifierClockSkewExtendsStream(t *testing.T) {
 	e, clock, tok := expiryEnv(t, func(_ *Config, v *verifier.Config) { v.ClockSkew = 5 * time.Minute })
 	openStarted(t, e, tok)
-	clock.checkCutIn(t, <-clock.added, 15*time.Minute) // lifetime 10m plus the verifier's skew 5m
+	clock.checkCutIn(t, clock.next(t), 15*time.Minute) // lifetime 10m plus the verifier's skew 5m
 }
 
 func TestStream_VerifierWithoutClockSkewEndsStreamAtExpiry(t *testing.T) {
 	e, clock, tok := expiryEnv(t, func(_ *Config, v *verifier.Config) { v.ClockSkew = -1 })
-	s, err := e.client.BidiStream(withAuth(t.Context(), bearer(tok)))
+	s, err := e.client.BidiStream(withAuth(bounded(t), bearer(tok)))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -256,8 +249,8 @@ func TestStream_VerifierWithoutClockSkewEndsStreamAtExpiry(t *testing.T) {
 	if _, err := s.Recv(); err != nil {
 		t.Fatal(err)
 	}
-	<-e.svc.streamStarted
-	clock.checkCutIn(t, <-clock.added, 10*time.Minute) // exactly the remaining lifetime
+	await(t, e.svc.streamStarted, "the stream's handler did not start")
+	clock.checkCutIn(t, clock.next(t), 10*time.Minute) // exactly the remaining lifetime
 }
 
 func TestStream_TokenPastExpiryPlusSkewIsRejectedAtOnce(t *testing.T) {
@@ -269,7 +262,7 @@ func TestStream_TokenPastExpiryPlusSkewIsRejectedAtOnce(t *testing.T) {
 	e, clock, _ := expiryEnv(t, reportSkew(r), func(c *Config, _ *verifier.Config) { c.OnDecision = rec.record })
 	r.TokenVerifier = e.v
 	tok := e.token(t, map[string]any{"sub": "user-1", "exp": t0.Add(-30 * time.Second), "scp": []string{"test:stream"}})
-	_, err := callBidiStream(withAuth(t.Context(), bearer(tok)), e)
+	_, err := callBidiStream(withAuth(bounded(t), bearer(tok)), e)
 	checkStatus(t, err, codes.Unauthenticated, ReasonTokenExpired)
 	if d := rec.last(t); d.Allowed || d.Reason != ReasonTokenExpired || d.Claims.IsZero() {
 		t.Errorf("decision = %+v, want a denial with the claims", d)
@@ -305,14 +298,14 @@ func openHourStream(t *testing.T) (*env, *fakeClock, authtestv1.TestService_Serv
 	t.Helper()
 	e, clock, _ := expiryEnv(t)
 	tok := e.token(t, map[string]any{"sub": "user-1", "exp": t0.Add(time.Hour), "scp": []string{"test:read", "test:stream"}})
-	s, err := e.client.ServerStream(withAuth(t.Context(), bearer(tok)), &authtestv1.ServerStreamRequest{Count: 1})
+	s, err := e.client.ServerStream(withAuth(bounded(t), bearer(tok)), &authtestv1.ServerStreamRequest{Count: 1})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if _, err := s.Recv(); err != nil {
 		t.Fatalf("first response: %v", err)
 	}
-	<-e.svc.streamStarted
+	await(t, e.svc.streamStarted, "the stream's handler did not start")
 	return e, clock, s
 }
 
@@ -321,7 +314,7 @@ func openHourStream(t *testing.T) (*env, *fakeClock, authtestv1.TestService_Serv
 // ACCESS_TOKEN_EXPIRED.
 func checkExpiryCut(t *testing.T, e *env, s authtestv1.TestService_ServerStreamClient) {
 	t.Helper()
-	if err := <-e.svc.streamEnded; status.Code(err) != codes.Unauthenticated {
+	if err := await(t, e.svc.streamEnded, "the stream's handler did not end: its context was not cancelled"); status.Code(err) != codes.Unauthenticated {
 		t.Errorf("Send after the cut = %v, want Unauthenticated", err)
 	}
 	_, err := s.Recv()
@@ -336,7 +329,7 @@ func checkExpiryCut(t *testing.T, e *env, s authtestv1.TestService_ServerStreamC
 // count, the stream is cut. A firing before that only sets it again.
 func TestStream_CutAfterTheWallClockPassedExpWhileTimersStood(t *testing.T) {
 	e, clock, s := openHourStream(t)
-	timer := <-clock.added
+	timer := clock.next(t)
 	if timer.d != maxTimerWait {
 		t.Fatalf("expiry timer set for %v, want at most %v (the cut is in 1h plus skew)", timer.d, maxTimerWait)
 	}
@@ -374,7 +367,7 @@ func TestStream_ClockSetBackDoesNotDelayTheCut(t *testing.T) {
 	e, clock, s := openHourStream(t)
 	clock.setNow(t0.Add(-24 * time.Hour)) // set back a day
 	want := time.Hour + verifier.DefaultClockSkew
-	if waited := clock.runOut(<-clock.added, nil); waited != want { // the expiry timer, set first
+	if waited := clock.runOut(clock.next(t), nil); waited != want { // the expiry timer, set first
 		t.Errorf("cut after the timers waited %v, want %v", waited, want)
 	}
 	checkExpiryCut(t, e, s)
@@ -388,7 +381,7 @@ func TestStream_ClockSteppedForwardThenBackDoesNotCutEarly(t *testing.T) {
 	e, clock, s := openHourStream(t)
 	want := time.Hour + verifier.DefaultClockSkew
 	stepped := false
-	waited := clock.runOut(<-clock.added, func() {
+	waited := clock.runOut(clock.next(t), func() {
 		if !stepped { // as the first firing reads Config.Now
 			stepped = true
 			clock.advance(50 * time.Minute)
