@@ -18,7 +18,7 @@ import (
 
 // exposedJWK is key's JWK under kid with alg EdDSA: its private half when
 // private is set, else its public half.
-func exposedJWK(t *testing.T, key ed25519.PrivateKey, kid string, private bool) json.RawMessage {
+func exposedJWK(t testing.TB, key ed25519.PrivateKey, kid string, private bool) json.RawMessage {
 	t.Helper()
 	var raw any = key.Public()
 	if private {

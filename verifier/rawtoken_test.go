@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -26,7 +27,9 @@ type rawSigner struct {
 	priv ed25519.PrivateKey
 }
 
-func newRawSigner(t *testing.T) *rawSigner {
+// newRawSigner returns a rawSigner whose fixture's config is changed by
+// mutate (when not nil), its key set loaded.
+func newRawSigner(t testing.TB, mutate func(*Config)) *rawSigner {
 	t.Helper()
 	_, priv, err := ed25519.GenerateKey(rand.Reader)
 	if err != nil {
@@ -38,8 +41,15 @@ func newRawSigner(t *testing.T) *rawSigner {
 	}
 	ts := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write(body) }))
 	t.Cleanup(ts.Close)
-	f := newFixture(t, grpcauthtest.Config{}, func(c *Config) { c.JWKSURL = ts.URL })
-	ready(t, f.v)
+	f := newFixture(t, grpcauthtest.Config{}, func(c *Config) {
+		c.JWKSURL = ts.URL
+		if mutate != nil {
+			mutate(c)
+		}
+	})
+	if err := f.v.Ready(context.Background()); err != nil {
+		t.Fatal(err)
+	}
 	return &rawSigner{f: f, priv: priv}
 }
 
@@ -57,7 +67,7 @@ func (s *rawSigner) sign(header, payload string) string {
 // and read by the other. An aud after a string or array aud, and a name
 // differing from iss only in case, are refused.
 func TestVerifyAccessToken_RepeatedMemberCountsByItsLastValueEverywhere(t *testing.T) {
-	s := newRawSigner(t)
+	s := newRawSigner(t, nil)
 	now := s.f.clk.Now()
 	iss, aud := s.f.cfg.Issuer, s.f.cfg.Audiences[0]
 	later, past := now.Add(time.Hour).Unix(), now.Add(-time.Hour).Unix()
@@ -113,7 +123,7 @@ func TestVerifyAccessToken_RepeatedMemberCountsByItsLastValueEverywhere(t *testi
 // bytes under a lenient decoder) is malformed in the header, the payload
 // and the signature alike, so no second string of a signed token verifies.
 func TestVerifyAccessToken_NonCanonicalBase64IsMalformed(t *testing.T) {
-	s := newRawSigner(t)
+	s := newRawSigner(t, nil)
 	const alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
 	// Pad each text with white space until its encoding ends in a
 	// character with unused bits (a length that is not a multiple of 3).
@@ -143,4 +153,76 @@ func TestVerifyAccessToken_NonCanonicalBase64IsMalformed(t *testing.T) {
 			}
 		})
 	}
+}
+
+// FuzzSignedToken signs fuzzed header and payload texts with a key of the
+// set, so that tokens get past the signature: whatever VerifyAccessToken
+// accepts, encoding/json (v1), which programs downstream run on the same
+// token, reads alike. Its header names the key's alg and kid and has no
+// crit; its payload's iss, aud, exp, nbf and iat pass the checks (the
+// default skew of one minute); and each member's value (the last of a
+// repeated name) is the Claims' Raw, with no other name in Names. In the
+// payload, ISS and AUD stand for the configured issuer and audience.
+func FuzzSignedToken(f *testing.F) {
+	// No cache, so that every input is parsed; an unknown kid waits for no
+	// fetch (the clock never moves on to allow one).
+	s := newRawSigner(f, func(c *Config) { c.Cache.Disabled = true; c.MaxKeyWaiters = -1 })
+	iss, aud, now := s.f.cfg.Issuer, s.f.cfg.Audiences[0], float64(s.f.clk.Now().Unix())
+	for _, seed := range [][2]string{
+		{`{"alg":"EdDSA","kid":"raw"}`, `{"iss":"ISS","aud":"AUD","exp":1800003600}`},
+		{`{"alg":"EdDSA","kid":"raw","typ":"JWT"}`, `{"iss":"x","iss":"ISS","aud":["a","AUD"],"exp":1.8000036e9,"nbf":0,"scp":"a b","\u0069at":1}`},
+		{`{"alg":"none","kid":"raw","alg":"EdDSA","kid":"raw"}`, `{"iss":"ISS","aud":null,"aud":"AUD","exp":18000036e2,"x":{"iss":1},"ISS":1}`},
+	} {
+		f.Add(seed[0], seed[1])
+	}
+	f.Fuzz(func(t *testing.T, header, payload string) {
+		payload = strings.ReplaceAll(strings.ReplaceAll(payload, "ISS", iss), "AUD", aud)
+		c, err := s.f.v.VerifyAccessToken(context.Background(), s.sign(header, payload))
+		if err != nil {
+			return
+		}
+		var h, p map[string]json.RawMessage
+		if err := json.Unmarshal([]byte(header), &h); err != nil {
+			t.Fatalf("accepted a header encoding/json refuses: %v", err)
+		}
+		if alg := string(h["alg"]); alg != `"EdDSA"` && alg != `"Ed25519"` || string(h["kid"]) != `"raw"` || h["crit"] != nil {
+			t.Fatalf("accepted a header with alg %s, kid %s, crit %s", h["alg"], h["kid"], h["crit"])
+		}
+		if err := json.Unmarshal([]byte(payload), &p); err != nil {
+			t.Fatalf("accepted a payload encoding/json refuses: %v", err)
+		}
+		var gotIss string
+		var gotAud any
+		if json.Unmarshal(p["iss"], &gotIss) != nil || gotIss != iss {
+			t.Fatalf("accepted iss %s", p["iss"])
+		}
+		if json.Unmarshal(p["aud"], &gotAud) != nil || gotAud != any(aud) && !slices.Contains(asSlice(gotAud), any(aud)) {
+			t.Fatalf("accepted aud %s", p["aud"])
+		}
+		for _, name := range []string{"exp", "nbf", "iat"} {
+			raw, ok := p[name]
+			if !ok && name != "exp" || string(raw) == "null" && name != "exp" {
+				continue
+			}
+			// Seconds, compared as float64 (s.f.clk reads whole seconds).
+			sec, err := strconv.ParseFloat(string(raw), 64)
+			if err != nil || name == "exp" && sec+60 <= now || name != "exp" && sec > now+60 {
+				t.Fatalf("accepted %s %s at %v", name, raw, now)
+			}
+		}
+		for name, v := range p {
+			if raw, ok := c.Raw(name); !ok || string(raw) != string(v) {
+				t.Fatalf("Raw(%q) = %s, encoding/json reads %s", name, raw, v)
+			}
+		}
+		if names := c.Names(); len(names) != len(p) {
+			t.Fatalf("Names() = %q, encoding/json reads %d names", names, len(p))
+		}
+	})
+}
+
+// asSlice returns v as a slice, nil when it is not one.
+func asSlice(v any) []any {
+	s, _ := v.([]any)
+	return s
 }
