@@ -44,13 +44,26 @@ var errAtAfterHost = fmt.Errorf(`%w: it holds "@" after its host, where a passwo
 // host "alice:1234" and query "pa@host"): an "@" in the path, query or
 // fragment is refused, "%40" is not. Both refusals wrap ErrUserInfo. Its
 // errors do not repeat the URL; callers add a redacted form of it where
-// that helps, and none for ErrUserInfo.
-func Check(u *url.URL) error {
+// that helps, and none for ErrUserInfo. A URL an authorization server
+// named, rather than the operator, goes through CheckNamed instead.
+func Check(u *url.URL) error { return check(u, false) }
+
+// CheckNamed is Check for a URL that an authorization server named (a
+// discovery document's jwks_uri, a redirect's target), not the operator:
+// an "@" after its host is accepted, since it cannot be the rest of a
+// password the operator wrote, and servers do name one (Firebase's
+// jwks_uri is
+// https://www.googleapis.com/service_accounts/v1/jwk/securetoken@system.gserviceaccount.com).
+// Userinfo is still refused, with ErrUserInfo.
+func CheckNamed(u *url.URL) error { return check(u, true) }
+
+// check is Check, or CheckNamed when named is set.
+func check(u *url.URL, named bool) error {
 	switch {
 	case u.User != nil:
 		return ErrUserInfo
-	case strings.Contains(u.EscapedPath(), "@") || strings.Contains(u.RawQuery, "@") ||
-		strings.Contains(u.EscapedFragment(), "@"):
+	case !named && (strings.Contains(u.EscapedPath(), "@") || strings.Contains(u.RawQuery, "@") ||
+		strings.Contains(u.EscapedFragment(), "@")):
 		return errAtAfterHost
 	case u.Scheme == "":
 		return errors.New("URL has no scheme: write it in full, https://host/path")

@@ -56,6 +56,42 @@ func TestCheck(t *testing.T) {
 	}
 }
 
+// A URL an authorization server named may hold an "@" after its host
+// (Firebase's jwks_uri ends in securetoken@system.gserviceaccount.com):
+// CheckNamed accepts it, as no password of the operator's can be there,
+// and refuses the rest as Check does, userinfo included.
+func TestCheckNamed_AcceptsAnAtAfterTheHostAndRefusesUserinfo(t *testing.T) {
+	for _, raw := range []string{
+		"https://www.googleapis.com/service_accounts/v1/jwk/securetoken@system.gserviceaccount.com",
+		"https://example.com/keys?for=a@b",
+		"http://127.0.0.1:8080/jwk/a@b#c@d",
+	} {
+		u, _ := url.Parse(raw)
+		if err := CheckNamed(u); err != nil {
+			t.Errorf("CheckNamed(%q) = %v, want nil", raw, err)
+		}
+		if err := Check(u); !errors.Is(err, ErrUserInfo) {
+			t.Errorf("Check(%q) = %v, want ErrUserInfo", raw, err)
+		}
+	}
+	for raw, want := range map[string]error{
+		"https://user:pass@example.com/keys": ErrUserInfo,
+		"https://user@example.com/keys":      ErrUserInfo,
+		"http://example.com/jwk/a@b":         ErrLoopbackOnly,
+	} {
+		u, _ := url.Parse(raw)
+		if err := CheckNamed(u); !errors.Is(err, want) {
+			t.Errorf("CheckNamed(%q) = %v, want %v", raw, err, want)
+		}
+	}
+	for _, raw := range []string{"ftp://example.com/a@b", "https:///a@b", "https:a@b"} {
+		u, _ := url.Parse(raw)
+		if err := CheckNamed(u); err == nil {
+			t.Errorf("CheckNamed(%q) accepted", raw)
+		}
+	}
+}
+
 // A URL whose password holds "/", "?" or "#" parses with the rest of the
 // password after the host: Check refuses it, with an error that says how
 // to write an "@" of the URL and repeats nothing of the password.

@@ -57,13 +57,15 @@ func FuzzParseJWKS(f *testing.F) {
 }
 
 // FuzzDiscovery: any discovery document parses without panic, and an
-// accepted one names the configured issuer and a jwks_uri CheckURL accepts.
+// accepted one names the configured issuer and a jwks_uri checkNamedURL
+// accepts (CheckURL's rule, an "@" after the host allowed).
 func FuzzDiscovery(f *testing.F) {
 	const issuer = "https://a.example/oauth2/default"
 	f.Add([]byte(`{"issuer":"https://a.example/oauth2/default","jwks_uri":"https://a.example/oauth2/default/v1/keys"}`))
 	f.Add([]byte(`{"issuer":"https://a.example/oauth2/default","jwks_uri":"http://127.0.0.1/keys"}`))
 	f.Add([]byte(`{"issuer":"https://a.example/oauth2/default/","jwks_uri":"https://a.example/keys"}`))
 	f.Add([]byte(`{"issuer":"https://a.example/oauth2/default","jwks_uri":"http://evil.example/keys"}`))
+	f.Add([]byte(`{"issuer":"https://a.example/oauth2/default","jwks_uri":"https://b.example/jwk/a@b.example"}`))
 	f.Fuzz(func(t *testing.T, body []byte) {
 		uri, err := parseDiscovery(body, issuer)
 		if err != nil {
@@ -72,8 +74,12 @@ func FuzzDiscovery(f *testing.F) {
 			}
 			return
 		}
-		if cerr := CheckURL(uri); cerr != nil {
-			t.Fatalf("accepted jwks_uri %q fails CheckURL: %v", uri, cerr)
+		u, perr := parseURL(uri)
+		if perr != nil {
+			t.Fatalf("accepted jwks_uri %q does not parse: %v", uri, perr)
+		}
+		if cerr := checkNamedURL(u); cerr != nil {
+			t.Fatalf("accepted jwks_uri %q fails checkNamedURL: %v", uri, cerr)
 		}
 	})
 }
