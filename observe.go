@@ -271,13 +271,11 @@ func (a *Authenticator) logDecision(ctx context.Context, level slog.Level, d *De
 	a.logger.LogAttrs(ctx, level, msg, attrs...)
 }
 
-// errorAttr is the "error" attribute of a record: err's text, clipped
-// (clipErrorText).
-func errorAttr(err error) slog.Attr { return slog.String("error", clipErrorText(err.Error())) }
-
-// clipErrorText clips s, the text of an error or a panic value, to
+// errorAttr is the "error" attribute of a record: err's text, clipped to
 // endpoint.MaxErrorText bytes and its length (endpoint.ClipSized).
-func clipErrorText(s string) string { return endpoint.ClipSized(s, endpoint.MaxErrorText) }
+func errorAttr(err error) slog.Attr {
+	return slog.String("error", endpoint.ClipSized(err.Error(), endpoint.MaxErrorText))
+}
 
 // maxLoggedString bounds, in log records and errors, a string that the
 // caller or the token chose: a method name the server does not know (gRPC

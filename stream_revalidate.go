@@ -10,7 +10,9 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/grpcauth/grpcauth/internal/endpoint"
 	"github.com/grpcauth/grpcauth/internal/jitter"
+	"github.com/grpcauth/grpcauth/internal/panictext"
 	"github.com/grpcauth/grpcauth/verifier"
 )
 
@@ -172,25 +174,11 @@ func (w *streamWatch) recoverPanic() {
 		return
 	}
 	stack := debug.Stack()
-	text := panicText(v)
+	text := panictext.Text(v, endpoint.MaxErrorText) // the code that panicked chose its size
 	defer func() { _ = recover() }()
 	defer w.end(rejInternal, fmt.Errorf("%w: %s", errStreamPanicked, text))
 	w.a.logger.LogAttrs(w.ctx, w.a.levels.Problem.Level(), "grpcauth: panic recovered in a stream's re-verification or cut; the stream is ended",
 		slog.String("method", clipLogged(w.method)), slog.String("panic", text), slog.String("stack", string(stack)))
-}
-
-// panicText is v, a recovered panic's value, as text clipped to
-// endpoint.MaxErrorText bytes (clipErrorText): the code that panicked chose
-// its size. fmt recovers a panic of v's String or Error method, but not a
-// second one, of the method of the value that panic carries: then the text
-// names v's type only.
-func panicText(v any) (text string) {
-	defer func() {
-		if recover() != nil {
-			text = fmt.Sprintf("a %T, whose String or Error method panicked", v)
-		}
-	}()
-	return clipErrorText(fmt.Sprint(v))
 }
 
 // reportCut reports the cut of the stream of method, whose context is ctx,
