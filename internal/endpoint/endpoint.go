@@ -62,8 +62,7 @@ func check(u *url.URL, named bool) error {
 	switch {
 	case u.User != nil:
 		return ErrUserInfo
-	case !named && (strings.Contains(u.EscapedPath(), "@") || strings.Contains(u.RawQuery, "@") ||
-		strings.Contains(u.EscapedFragment(), "@")):
+	case !named && atAfterHost(u):
 		return errAtAfterHost
 	case u.Scheme == "":
 		return errors.New("URL has no scheme: write it in full, https://host/path")
@@ -81,6 +80,25 @@ func check(u *url.URL, named bool) error {
 		return nil
 	}
 	return ErrLoopbackOnly
+}
+
+// atAfterHost reports whether u, as written, holds an "@" in its path,
+// query or fragment. url.Parse keeps the path and fragment as written in
+// RawPath and RawFragment when they differ from the default encoding of
+// the decoded ones (a "%40" does), and leaves them empty when they do
+// not, so that Path and Fragment are as written. EscapedPath and
+// EscapedFragment would not do: they re-escape the decoded form, "%40"
+// turned to "@", when the form as written holds a character they escape
+// ("{").
+func atAfterHost(u *url.URL) bool {
+	path, fragment := u.RawPath, u.RawFragment
+	if path == "" {
+		path = u.Path
+	}
+	if fragment == "" {
+		fragment = u.Fragment
+	}
+	return strings.Contains(path, "@") || strings.Contains(u.RawQuery, "@") || strings.Contains(fragment, "@")
 }
 
 // IsLoopback reports whether host (without port or brackets) names the

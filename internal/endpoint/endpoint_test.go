@@ -37,6 +37,12 @@ func TestCheck(t *testing.T) {
 		{"https://alice:12/34?hun#ter2@example.com/keys", false, ErrUserInfo},
 		{"https://example.com/keys?user=a%40b", true, nil},
 		{"https://example.com/keys#a%40b", true, nil},
+		// A "{" makes Go re-escape the path or fragment from its decoded
+		// form, "%40" turned to "@": the "@" as written counts.
+		{"https://example.com/users/a%40b/{x}", true, nil},
+		{"https://example.com/keys#a%40b{", true, nil},
+		{"https://alice:12/34{@example.com/keys", false, ErrUserInfo},
+		{"https://alice:12#34{@example.com/keys", false, ErrUserInfo},
 		{"https:///keys", false, nil},
 		{"https:opaque", false, nil},
 		{"/relative/keys", false, nil},
