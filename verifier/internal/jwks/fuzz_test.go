@@ -5,6 +5,7 @@ import (
 	"crypto/ed25519"
 	"crypto/elliptic"
 	"crypto/rsa"
+	"strings"
 	"testing"
 )
 
@@ -80,6 +81,31 @@ func FuzzDiscovery(f *testing.F) {
 		}
 		if cerr := checkNamedURL(u); cerr != nil {
 			t.Fatalf("accepted jwks_uri %q fails checkNamedURL: %v", uri, cerr)
+		}
+	})
+}
+
+// FuzzCheckURL_NeverQuotesAPassword: a configured URL with a password in
+// it (whatever the user and password hold: "/", "?", "#", "@", "\", "%",
+// brackets) is refused, and neither CheckURL's error nor RedactString
+// (which names a configured issuer in NewMulti's error) quotes the end of
+// the password, marked ZQXJ.
+func FuzzCheckURL_NeverQuotesAPassword(f *testing.F) {
+	for _, s := range [][2]string{{"rs", "hunter2"}, {"rs", "1234/pa"}, {"rs", "1234?pa"}, {"rs", "1234#pa"}, {"rs", "pa%zz"},
+		{"rs", "12\\34/"}, {"[::1]", "99/"}, {"rs@x", "1"}, {"", "/"}, {"rs", "1234/pa%40"}, {"rs", "12/{"}} {
+		f.Add(s[0], s[1])
+	}
+	f.Fuzz(func(t *testing.T, user, pw string) {
+		raw := "https://" + user + ":" + pw + "ZQXJ@idp.example/keys"
+		err := CheckURL(raw)
+		if err == nil {
+			t.Fatalf("CheckURL(%q) accepted", raw)
+		}
+		if strings.Contains(err.Error(), "ZQXJ") {
+			t.Fatalf("CheckURL(%q) = %v, quoting the password", raw, err)
+		}
+		if r := RedactString(raw); strings.Contains(r, "ZQXJ") {
+			t.Fatalf("RedactString(%q) = %q, quoting the password", raw, r)
 		}
 	})
 }
