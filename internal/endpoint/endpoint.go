@@ -4,7 +4,8 @@
 // client for such requests. The verifier, its key set and the introspection
 // verifier share it, so the rule is written once; tokencreds' DPoPTransport
 // uses its loopback test for token requests, and, without a base transport
-// of the caller's, NewClient's transport for those to localhost.
+// of the caller's, NewClient's transport for those to localhost. Its Clip
+// helpers bound, module-wide, what others chose in logs and errors.
 package endpoint
 
 import (
@@ -255,10 +256,13 @@ func Parse(raw string) (*url.URL, error) {
 // line or an error.
 const MaxErrorText = 1024
 
-// Clip returns s, text an authorization server (or whoever answers in its
-// place) chose, cut to at most max bytes at a UTF-8 boundary, with "…"
+// Clip returns s, text another party chose (an authorization server or
+// whoever answers in its place, a caller, a token, code that panicked),
+// cut to its first max bytes or fewer, at a UTF-8 boundary, with "…"
 // marking the cut, so that it cannot make a log line or an error as long
-// as a response may be. The key set and the introspection client share it.
+// as a response, a method name or a token may be. It never copies more
+// than that. The key set, the introspection client, the interceptors'
+// records, celcond and tokencreds share it.
 func Clip(s string, max int) string {
 	if len(s) <= max {
 		return s
