@@ -267,10 +267,19 @@ func Clip(s string, max int) string {
 	if len(s) <= max {
 		return s
 	}
-	for max > 0 && !utf8.RuneStart(s[max]) {
-		max--
+	// Cut before the character that s[max-1] is part of when that
+	// character runs past max; text that is not UTF-8 is cut at max, not
+	// walked back to its start.
+	n := max
+	for i := max - 1; i >= 0 && i > max-utf8.UTFMax; i-- {
+		if utf8.RuneStart(s[i]) {
+			if r, size := utf8.DecodeRuneInString(s[i:]); (r != utf8.RuneError || size > 1) && i+size > max {
+				n = i
+			}
+			break
+		}
 	}
-	return s[:max] + "…"
+	return s[:n] + "…"
 }
 
 // ClipSized is Clip with the full length of s noted after the cut,

@@ -161,6 +161,17 @@ func TestClip_CutsAtARuneBoundary(t *testing.T) {
 			t.Errorf("Clip(%q, 4) = %q, want %q", c.in, got, c.want)
 		}
 	}
+	// Text that is not UTF-8 keeps its first bytes: the cut moves back
+	// at most as far as a character may reach, never to the start.
+	if got := Clip(strings.Repeat("\x80", 10), 4); got != "\x80\x80\x80\x80…" {
+		t.Errorf(`Clip(10 bytes 0x80, 4) = %q, want its first 4 bytes and "…"`, got)
+	}
+	if got := Clip("a\xe2\x82\xac\x80\x80", 5); got != "a\xe2\x82\xac\x80…" {
+		t.Errorf(`Clip("a€" and 2 bytes 0x80, 5) = %q, want "a€", a byte 0x80 and "…"`, got)
+	}
+	if got := Clip("a\xe2\x82\xac", 3); got != "a…" {
+		t.Errorf(`Clip("a€", 3) = %q, want "a…"`, got)
+	}
 	if got := ClipSized("abcé", 4); got != "abc…(5 bytes)" {
 		t.Errorf(`ClipSized("abcé", 4) = %q, want "abc…(5 bytes)"`, got)
 	}
