@@ -35,6 +35,11 @@ var ErrUserInfo = errors.New("URL must not contain userinfo")
 // errAtAfterHost is ErrUserInfo for an "@" after the host.
 var errAtAfterHost = fmt.Errorf(`%w: it holds "@" after its host, where a password holding "/", "?" or "#" puts the rest of itself (write an "@" of the path, query or fragment as %%40)`, ErrUserInfo)
 
+// errOpaqueAt is ErrUserInfo for an "@" in a URL without "//" after its
+// scheme ("https:user:pass@host", "user:pass@host"), which url.Parse
+// keeps whole as opaque, userinfo and all.
+var errOpaqueAt = fmt.Errorf(`%w: it has no //host and holds "@": write it in full, https://host/path, without userinfo`, ErrUserInfo)
+
 // Check reports whether u is acceptable as an authorization server's URL: an
 // absolute https URL, or plain http only when the host is loopback, so that
 // development and test issuers work without a flag. It rejects other
@@ -43,7 +48,9 @@ var errAtAfterHost = fmt.Errorf(`%w: it holds "@" after its host, where a passwo
 // "?" or "#" and so ends the authority early ("https://alice:1234/pa@host"
 // is host "alice:1234" and path "/pa@host", "https://alice:1234?pa@host"
 // host "alice:1234" and query "pa@host"): an "@" in the path, query or
-// fragment is refused, "%40" is not. Both refusals wrap ErrUserInfo. Its
+// fragment is refused, "%40" is not; so is an "@" in a URL without "//"
+// after its scheme, whose userinfo url.Parse keeps in Opaque
+// ("https:alice:1234@host"). All these refusals wrap ErrUserInfo. Its
 // errors do not repeat the URL; callers add a redacted form of it where
 // that helps, and none for ErrUserInfo. A URL an authorization server
 // named, rather than the operator, goes through CheckNamed instead.
@@ -65,6 +72,8 @@ func check(u *url.URL, named bool) error {
 		return ErrUserInfo
 	case !named && atAfterHost(u):
 		return errAtAfterHost
+	case !named && strings.Contains(u.Opaque, "@"):
+		return errOpaqueAt
 	case u.Scheme == "":
 		return errors.New("URL has no scheme: write it in full, https://host/path")
 	case u.Opaque != "":

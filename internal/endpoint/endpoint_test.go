@@ -43,6 +43,9 @@ func TestCheck(t *testing.T) {
 		{"https://example.com/keys#a%40b{", true, nil},
 		{"https://alice:12/34{@example.com/keys", false, ErrUserInfo},
 		{"https://alice:12#34{@example.com/keys", false, ErrUserInfo},
+		// Without "//" url.Parse keeps the userinfo in Opaque.
+		{"https:alice:hunter2@example.com/keys", false, ErrUserInfo},
+		{"alice:hunter2@example.com/keys", false, ErrUserInfo},
 		{"https:///keys", false, nil},
 		{"https:opaque", false, nil},
 		{"/relative/keys", false, nil},

@@ -85,18 +85,26 @@ func FuzzDiscovery(f *testing.F) {
 	})
 }
 
+// urlStarts are what FuzzCheckURL_NeverQuotesAPassword writes before the
+// user: a scheme and "//", or a slip of them (no authority then, or no
+// scheme).
+var urlStarts = []string{"https://", "https:", "https:/", `https:\\`, "http://", "", "//", "localhost:"}
+
 // FuzzCheckURL_NeverQuotesAPassword: a configured URL with a password in
 // it (whatever the user and password hold: "/", "?", "#", "@", "\", "%",
-// brackets) is refused, and neither CheckURL's error nor RedactString
+// brackets; whatever starts it: a scheme with or without "//", none) is
+// refused, and neither CheckURL's error nor RedactString
 // (which names a configured issuer in NewMulti's error) quotes the end of
 // the password, marked ZQXJ.
 func FuzzCheckURL_NeverQuotesAPassword(f *testing.F) {
 	for _, s := range [][2]string{{"rs", "hunter2"}, {"rs", "1234/pa"}, {"rs", "1234?pa"}, {"rs", "1234#pa"}, {"rs", "pa%zz"},
 		{"rs", "12\\34/"}, {"[::1]", "99/"}, {"rs@x", "1"}, {"", "/"}, {"rs", "1234/pa%40"}, {"rs", "12/{"}} {
-		f.Add(s[0], s[1])
+		for start := range byte(len(urlStarts)) {
+			f.Add(start, s[0], s[1])
+		}
 	}
-	f.Fuzz(func(t *testing.T, user, pw string) {
-		raw := "https://" + user + ":" + pw + "ZQXJ@idp.example/keys"
+	f.Fuzz(func(t *testing.T, start byte, user, pw string) {
+		raw := urlStarts[int(start)%len(urlStarts)] + user + ":" + pw + "ZQXJ@idp.example/keys"
 		err := CheckURL(raw)
 		if err == nil {
 			t.Fatalf("CheckURL(%q) accepted", raw)
