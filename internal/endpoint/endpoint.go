@@ -28,7 +28,8 @@ var ErrLoopbackOnly = errors.New("plain http is allowed only for loopback hosts 
 // a character ends the authority early, so url.Parse reads
 // "https://alice:1234?pa@host" as host "alice:1234" and query "pa@host",
 // and a request would go to the wrong host with the password in its query,
-// path or fragment. An error wrapping it should quote nothing of the URL
+// path or fragment; or with an "@" and no "//" after its scheme
+// (errOpaqueAt). An error wrapping it should quote nothing of the URL
 // that may hold the password: its host and what follows included.
 var ErrUserInfo = errors.New("URL must not contain userinfo")
 
