@@ -4,6 +4,7 @@ import (
 	"context"
 	"net"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 
@@ -16,6 +17,7 @@ import (
 	"google.golang.org/grpc/status"
 
 	authtestv1 "github.com/grpcauth/grpcauth/internal/testproto/authtest/v1"
+	"github.com/grpcauth/grpcauth/verifier"
 )
 
 // logRecord is one record of go-grpc-middleware's logging interceptor.
@@ -163,5 +165,26 @@ func TestLogFields_NoClaimsNoFields(t *testing.T) {
 	f := LogFields(ContextWithClaims(t.Context(), mustClaims(t, "a")))
 	if !slices.Contains(f, "grpcauth.subject") || len(f) != 6 {
 		t.Errorf("LogFields = %v, want subject, client id and issuer", f)
+	}
+}
+
+// A token's sub, client id and iss may be as long as the token (64 KiB by
+// default), and the logging interceptor puts LogFields in every record of
+// the call: they are clipped to 256 bytes and their length, as in
+// grpcauth's own record.
+func TestLogFields_LongTokenValuesAreClipped(t *testing.T) {
+	c, err := verifier.NewClaims(map[string]any{"sub": strings.Repeat("s", 15000), "cid": strings.Repeat("c", 15000),
+		"iss": "https://idp.example/" + strings.Repeat("i", 15000)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := LogFields(ContextWithClaims(t.Context(), c))
+	if len(f) != 6 {
+		t.Fatalf("LogFields = %.200v, want subject, client id and issuer", f)
+	}
+	for i := 1; i < len(f); i += 2 {
+		if v, _ := f[i].(string); len(v) > 300 || !strings.Contains(v, "…(") {
+			t.Errorf("%v is %d bytes (%.40q…), want 256 and its length", f[i-1], len(v), v)
+		}
 	}
 }

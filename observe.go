@@ -52,10 +52,12 @@ type Decision struct {
 	// Err is the detailed cause of a denial (or, with DryRun, of a would-be
 	// denial) when there is one: the verifier's error, why the method has
 	// no usable rule, why a certificate binding failed. For logs. The
-	// token's values it quotes (an acr, cnf members, a condition's
-	// evaluation) are clipped to 256 bytes, but it repeats the error of a
-	// shared DPoP replay store (dpop.ReplayCache) as the store wrote it:
-	// the record Config.Logger receives clips its text to 1,024 bytes.
+	// token's values it quotes (an acr, cnf members, a celcond
+	// condition's evaluation) are clipped to 256 bytes, but it repeats as
+	// they wrote them the errors of code the server plugs in: a
+	// Config.Verifier of its own, a ConditionCompiler other than celcond,
+	// a shared DPoP replay store (dpop.ReplayCache). The record
+	// Config.Logger receives clips its text to 1,024 bytes.
 	Err error
 	// Latency is how long the interceptor took to decide: from the call
 	// reaching it to the decision, including token verification and any
@@ -237,9 +239,9 @@ func (a *Authenticator) decide(ctx context.Context, d Decision, start decisionSt
 // logDecision writes d's record: never the token, which d does not hold.
 // Each string the caller or the token chose is bounded: the subject,
 // client ID and issuer, and an unknown method, to maxLoggedString bytes
-// (clipLogged); the error, which may quote them or repeat a
-// shared DPoP replay store's error as it is, to endpoint.MaxErrorText
-// bytes. d itself, which OnDecision gets, keeps them whole.
+// (clipLogged); the error, which may quote them or repeat as it is the
+// error of code the server plugs in (a Verifier, a ConditionCompiler, a
+// DPoP replay store), to endpoint.MaxErrorText bytes. d itself, which OnDecision gets, keeps them whole.
 func (a *Authenticator) logDecision(ctx context.Context, level slog.Level, d *Decision) {
 	msg := "grpcauth: call allowed"
 	switch d.Outcome() {
@@ -271,13 +273,11 @@ func (a *Authenticator) logDecision(ctx context.Context, level slog.Level, d *De
 	a.logger.LogAttrs(ctx, level, msg, attrs...)
 }
 
-// errorAttr is the "error" attribute of a record: err's text, clipped
-// (clipErrorText).
-func errorAttr(err error) slog.Attr { return slog.String("error", clipErrorText(err.Error())) }
-
-// clipErrorText clips s, the text of an error or a panic value, to
+// errorAttr is the "error" attribute of a record: err's text, clipped to
 // endpoint.MaxErrorText bytes and its length (endpoint.ClipSized).
-func clipErrorText(s string) string { return endpoint.ClipSized(s, endpoint.MaxErrorText) }
+func errorAttr(err error) slog.Attr {
+	return slog.String("error", endpoint.ClipSized(err.Error(), endpoint.MaxErrorText))
+}
 
 // maxLoggedString bounds, in log records and errors, a string that the
 // caller or the token chose: a method name the server does not know (gRPC

@@ -31,10 +31,14 @@ type buggyRevalidator struct {
 	claims                       verifier.Claims
 	panicVerify, panicAt, refuse atomic.Bool
 	tail                         string // after the marker in VerifyAccessToken's panic value
+	value                        any    // when set, VerifyAccessToken's panic value instead
 }
 
 func (b *buggyRevalidator) VerifyAccessToken(context.Context, string) (verifier.Claims, error) {
 	if b.panicVerify.Load() {
+		if b.value != nil {
+			panic(b.value)
+		}
 		panic(panicMarker + " in VerifyAccessToken" + b.tail)
 	}
 	if b.refuse.Load() {
@@ -169,6 +173,34 @@ func TestStream_LongPanicValueIsClippedInTheRecordAndTheDecision(t *testing.T) {
 	}
 	if d := rec.last(t); d.Err == nil || len(d.Err.Error()) > 1200 || !strings.Contains(d.Err.Error(), panicMarker) {
 		t.Errorf("Decision.Err is %d bytes, want the panic clipped to 1 KiB", len(fmt.Sprint(d.Err)))
+	}
+}
+
+// stringPanic is a panic value whose String method panics with another
+// stringPanic: fmt, which recovers the first panic of a String method,
+// lets the second one go.
+type stringPanic struct{}
+
+func (stringPanic) String() string { panic(stringPanic{}) }
+
+// A panic value that cannot be made text (its String method panics, and
+// so does that of the value it panics with) neither crashes the server nor
+// leaves the stream running: the stream ends with Internal, and the record
+// and Decision.Err name the value's type.
+func TestStream_PanicValueWhoseTextPanicsStillEndsTheStream(t *testing.T) {
+	var rec recorder
+	e, b, logs, s, clock, _, recheck := panicEnv(t, func(c *Config, _ *verifier.Config) { c.OnDecision = rec.record })
+	b.value = stringPanic{}
+	b.panicVerify.Store(true)
+	fireInItsGoroutine(t, clock, recheck) // the whole test binary died here
+	await(t, e.svc.streamEnded, "the stream's handler did not end: its context was not cancelled")
+	_, err := s.Recv()
+	checkStatus(t, err, codes.Internal, ReasonInternalError)
+	if l := logs.String(); !strings.Contains(l, "grpcauth: panic recovered") || !strings.Contains(l, "grpcauth.stringPanic") {
+		t.Errorf("log %q: want the panic's record naming its type", l)
+	}
+	if d := rec.last(t); d.Err == nil || !strings.Contains(d.Err.Error(), "grpcauth.stringPanic") {
+		t.Errorf("Decision.Err = %v, want it to name the panic value's type", d.Err)
 	}
 }
 

@@ -10,7 +10,9 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/grpcauth/grpcauth/internal/endpoint"
 	"github.com/grpcauth/grpcauth/internal/jitter"
+	"github.com/grpcauth/grpcauth/internal/panictext"
 	"github.com/grpcauth/grpcauth/verifier"
 )
 
@@ -172,9 +174,7 @@ func (w *streamWatch) recoverPanic() {
 		return
 	}
 	stack := debug.Stack()
-	// The value as text, clipped: the code that panicked chose its size.
-	// fmt recovers a panic of its String or Error method.
-	text := clipErrorText(fmt.Sprint(v))
+	text := panictext.Text(v, endpoint.MaxErrorText) // the code that panicked chose its size
 	defer func() { _ = recover() }()
 	defer w.end(rejInternal, fmt.Errorf("%w: %s", errStreamPanicked, text))
 	w.a.logger.LogAttrs(w.ctx, w.a.levels.Problem.Level(), "grpcauth: panic recovered in a stream's re-verification or cut; the stream is ended",

@@ -111,7 +111,10 @@ type Config struct {
 	// "https://example.okta.com/oauth2/v1/introspect" (Okta's org
 	// authorization server). Required. It must be https, or http on a
 	// loopback host (localhost, 127.0.0.0/8, ::1) for tests, and carry no
-	// userinfo.
+	// userinfo, nor an "@" in its path, query or fragment, where a password
+	// holding "/", "?" or "#" would put the rest of itself (write such an
+	// "@" as %40). New's errors quote nothing of it; logs name it without
+	// its query or fragment.
 	Endpoint string
 
 	// Issuer is the authorization server's issuer identifier, e.g.

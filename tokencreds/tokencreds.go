@@ -46,6 +46,7 @@ import (
 	"github.com/grpcauth/grpcauth/dpop"
 	"github.com/grpcauth/grpcauth/internal/endpoint"
 	"github.com/grpcauth/grpcauth/internal/localpeer"
+	"github.com/grpcauth/grpcauth/internal/panictext"
 	"github.com/grpcauth/grpcauth/internal/redact"
 )
 
@@ -500,24 +501,26 @@ func (c *Credentials) answer(f *fetch, tok *oauth2.Token, err error) {
 func (c *Credentials) askSource() (tok *oauth2.Token, err error) {
 	defer func() {
 		if r := recover(); r != nil {
-			tok, err = nil, fmt.Errorf("tokencreds: the TokenSource panicked: %v", r)
-			c.logPanic(r, debug.Stack())
+			text := panictext.Text(r, endpoint.MaxErrorText) // the TokenSource chose its size
+			tok, err = nil, fmt.Errorf("tokencreds: the TokenSource panicked: %s", text)
+			c.logPanic(text, debug.Stack())
 		}
 	}()
 	return c.ts.Token()
 }
 
-// logPanic logs the TokenSource's panic r, which happened at stack. A
-// second panic while it is logged (the handler, or a method of r that it
-// calls) is dropped: no caller could recover it on this goroutine.
-func (c *Credentials) logPanic(r any, stack []byte) {
+// logPanic logs the TokenSource's panic, whose value is text
+// (panictext.Text: bounded, and made without calling the value's methods
+// again) and which happened at stack. A second panic while it is logged
+// (the handler) is dropped: no caller could recover it on this goroutine.
+func (c *Credentials) logPanic(text string, stack []byte) {
 	defer func() { _ = recover() }()
 	logger := c.logger
 	if logger == nil {
 		logger = slog.Default()
 	}
 	logger.Error("tokencreds: panic recovered in the TokenSource; the calls waiting for it use the cached token while it has not expired, and fail with codes.Unauthenticated without one",
-		slog.Any("panic", r), slog.String("stack", string(stack)))
+		slog.String("panic", text), slog.String("stack", string(stack)))
 }
 
 // backoffConfig is grpc-go's default connection backoff, copied once so that

@@ -1059,6 +1059,51 @@ func TestCredentials_TokenSourcePanicIsLoggedWithItsStack(t *testing.T) {
 	}
 }
 
+// stringPanicSource is a faulty TokenSource that panics with a
+// stringPanic, a value whose String method panics with another stringPanic
+// (fmt recovers the first panic, not the second), or, with long set, with
+// a string of 100,000 bytes.
+type stringPanicSource struct{ long bool }
+
+type stringPanic struct{}
+
+func (stringPanic) String() string { panic(stringPanic{}) }
+
+func (s stringPanicSource) Token() (*oauth2.Token, error) {
+	if s.long {
+		panic("token source bug " + strings.Repeat("p", 100_000))
+	}
+	panic(stringPanic{})
+}
+
+// A panic value is whatever the TokenSource made it: one that fmt cannot
+// make text does not end the process (the call fails, and the record names
+// its type), and a long one is logged clipped to 1 KiB and its length.
+func TestCredentials_TokenSourcePanicValueIsLoggedBounded(t *testing.T) {
+	local := credentials.NewContextWithRequestInfo(peerCtx(&net.UnixAddr{Name: "/run/api.sock", Net: "unix"}), credentials.RequestInfo{AuthInfo: insecureInfo()})
+	for _, tc := range []struct {
+		src  stringPanicSource
+		want string
+	}{
+		{stringPanicSource{}, "tokencreds_test.stringPanic"},
+		{stringPanicSource{long: true}, "token source bug pppp"},
+	} {
+		var logged bytes.Buffer
+		c := tokencreds.New(tc.src)
+		tokencreds.SetLogger(c, slog.New(slog.NewJSONHandler(&logged, nil)))
+		if _, err := c.GetRequestMetadata(local); status.Code(err) != codes.Unauthenticated {
+			t.Fatalf("err %v, want Unauthenticated", err)
+		}
+		var e map[string]any
+		if err := json.Unmarshal(logged.Bytes(), &e); err != nil {
+			t.Fatalf("log %q: %v", logged.String(), err)
+		}
+		if p, _ := e["panic"].(string); !strings.Contains(p, tc.want) || len(p) > 1100 {
+			t.Errorf("logged panic %.100q… (%d bytes), want it to hold %q, within 1 KiB and its length", p, len(p), tc.want)
+		}
+	}
+}
+
 // panickingHandler is a faulty slog.Handler that panics on every record.
 type panickingHandler struct{ slog.Handler }
 

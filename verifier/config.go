@@ -102,7 +102,10 @@ type Config struct {
 	// 127.0.0.0/8, ::1) for tests. Unless JWKSURL is set, the key set's
 	// URL is discovered from {Issuer}/.well-known/openid-configuration (or
 	// oauth-authorization-server), whose issuer must equal Issuer. It has
-	// no query or fragment (RFC 8414, section 2).
+	// no query or fragment (RFC 8414, section 2), no userinfo, and no "@"
+	// after its host, where a password holding "/", "?" or "#" would put
+	// the rest of itself (write such an "@" as %40); a discovered key-set
+	// URL may hold one.
 	Issuer string
 
 	// Audiences lists the audiences this service accepts, e.g.
@@ -123,7 +126,9 @@ type Config struct {
 	// unknown kid) once RefreshInterval (or the discovery document's
 	// shorter max-age) has passed, and after a fetch from it fails, so a moved jwks_uri is followed even while the
 	// old URL still answers; a failed re-discovery keeps the URL in use
-	// and is retried after a back-off (docs/key-set.md). Same URL rules as Issuer. Keys are only ever taken
+	// and is retried after a back-off (docs/key-set.md). Same URL rules as
+	// Issuer, query allowed: a key set whose URL holds an "@" (Firebase's)
+	// is best left to discovery, or its "@" written %40. Keys are only ever taken
 	// from this set: the jku, x5u, x5c and jwk headers of a token are
 	// ignored.
 	JWKSURL string

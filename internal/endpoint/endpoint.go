@@ -4,7 +4,8 @@
 // client for such requests. The verifier, its key set and the introspection
 // verifier share it, so the rule is written once; tokencreds' DPoPTransport
 // uses its loopback test for token requests, and, without a base transport
-// of the caller's, NewClient's transport for those to localhost.
+// of the caller's, NewClient's transport for those to localhost. Its Clip
+// helpers bound, module-wide, what others chose in logs and errors.
 package endpoint
 
 import (
@@ -27,12 +28,18 @@ var ErrLoopbackOnly = errors.New("plain http is allowed only for loopback hosts 
 // a character ends the authority early, so url.Parse reads
 // "https://alice:1234?pa@host" as host "alice:1234" and query "pa@host",
 // and a request would go to the wrong host with the password in its query,
-// path or fragment. An error wrapping it should quote nothing of the URL
+// path or fragment; or with an "@" and no "//" after its scheme
+// (errOpaqueAt). An error wrapping it should quote nothing of the URL
 // that may hold the password: its host and what follows included.
 var ErrUserInfo = errors.New("URL must not contain userinfo")
 
 // errAtAfterHost is ErrUserInfo for an "@" after the host.
 var errAtAfterHost = fmt.Errorf(`%w: it holds "@" after its host, where a password holding "/", "?" or "#" puts the rest of itself (write an "@" of the path, query or fragment as %%40)`, ErrUserInfo)
+
+// errOpaqueAt is ErrUserInfo for an "@" in a URL without "//" after its
+// scheme ("https:user:pass@host", "user:pass@host"), which url.Parse
+// keeps whole as opaque, userinfo and all.
+var errOpaqueAt = fmt.Errorf(`%w: it has no //host and holds "@": write it in full, https://host/path, without userinfo`, ErrUserInfo)
 
 // Check reports whether u is acceptable as an authorization server's URL: an
 // absolute https URL, or plain http only when the host is loopback, so that
@@ -42,16 +49,32 @@ var errAtAfterHost = fmt.Errorf(`%w: it holds "@" after its host, where a passwo
 // "?" or "#" and so ends the authority early ("https://alice:1234/pa@host"
 // is host "alice:1234" and path "/pa@host", "https://alice:1234?pa@host"
 // host "alice:1234" and query "pa@host"): an "@" in the path, query or
-// fragment is refused, "%40" is not. Both refusals wrap ErrUserInfo. Its
+// fragment is refused, "%40" is not; so is an "@" in a URL without "//"
+// after its scheme, whose userinfo url.Parse keeps in Opaque
+// ("https:alice:1234@host"). All these refusals wrap ErrUserInfo. Its
 // errors do not repeat the URL; callers add a redacted form of it where
-// that helps, and none for ErrUserInfo.
-func Check(u *url.URL) error {
+// that helps, and none for ErrUserInfo. A URL an authorization server
+// named, rather than the operator, goes through CheckNamed instead.
+func Check(u *url.URL) error { return check(u, false) }
+
+// CheckNamed is Check for a URL that an authorization server named (a
+// discovery document's jwks_uri, a redirect's target), not the operator:
+// an "@" after its host is accepted, since it cannot be the rest of a
+// password the operator wrote, and servers do name one (Firebase's
+// jwks_uri is
+// https://www.googleapis.com/service_accounts/v1/jwk/securetoken@system.gserviceaccount.com).
+// Userinfo is still refused, with ErrUserInfo.
+func CheckNamed(u *url.URL) error { return check(u, true) }
+
+// check is Check, or CheckNamed when named is set.
+func check(u *url.URL, named bool) error {
 	switch {
 	case u.User != nil:
 		return ErrUserInfo
-	case strings.Contains(u.EscapedPath(), "@") || strings.Contains(u.RawQuery, "@") ||
-		strings.Contains(u.EscapedFragment(), "@"):
+	case !named && atAfterHost(u):
 		return errAtAfterHost
+	case !named && strings.Contains(u.Opaque, "@"):
+		return errOpaqueAt
 	case u.Scheme == "":
 		return errors.New("URL has no scheme: write it in full, https://host/path")
 	case u.Opaque != "":
@@ -68,6 +91,25 @@ func Check(u *url.URL) error {
 		return nil
 	}
 	return ErrLoopbackOnly
+}
+
+// atAfterHost reports whether u, as written, holds an "@" in its path,
+// query or fragment. url.Parse keeps the path and fragment as written in
+// RawPath and RawFragment when they differ from the default encoding of
+// the decoded ones (a "%40" does), and leaves them empty when they do
+// not, so that Path and Fragment are as written. EscapedPath and
+// EscapedFragment would not do: they re-escape the decoded form, "%40"
+// turned to "@", when the form as written holds a character they escape
+// ("{").
+func atAfterHost(u *url.URL) bool {
+	path, fragment := u.RawPath, u.RawFragment
+	if path == "" {
+		path = u.Path
+	}
+	if fragment == "" {
+		fragment = u.Fragment
+	}
+	return strings.Contains(path, "@") || strings.Contains(u.RawQuery, "@") || strings.Contains(fragment, "@")
 }
 
 // IsLoopback reports whether host (without port or brackets) names the
@@ -224,18 +266,30 @@ func Parse(raw string) (*url.URL, error) {
 // line or an error.
 const MaxErrorText = 1024
 
-// Clip returns s, text an authorization server (or whoever answers in its
-// place) chose, cut to at most max bytes at a UTF-8 boundary, with "…"
+// Clip returns s, text another party chose (an authorization server or
+// whoever answers in its place, a caller, a token, code that panicked),
+// cut to its first max bytes or fewer, at a UTF-8 boundary, with "…"
 // marking the cut, so that it cannot make a log line or an error as long
-// as a response may be. The key set and the introspection client share it.
+// as a response, a method name or a token may be. It never copies more
+// than that. The key set, the introspection client, the interceptors'
+// records, celcond and tokencreds share it.
 func Clip(s string, max int) string {
 	if len(s) <= max {
 		return s
 	}
-	for max > 0 && !utf8.RuneStart(s[max]) {
-		max--
+	// Cut before the character that s[max-1] is part of when that
+	// character runs past max; text that is not UTF-8 is cut at max, not
+	// walked back to its start.
+	n := max
+	for i := max - 1; i >= 0 && i > max-utf8.UTFMax; i-- {
+		if utf8.RuneStart(s[i]) {
+			if r, size := utf8.DecodeRuneInString(s[i:]); (r != utf8.RuneError || size > 1) && i+size > max {
+				n = i
+			}
+			break
+		}
 	}
-	return s[:max] + "…"
+	return s[:n] + "…"
 }
 
 // ClipSized is Clip with the full length of s noted after the cut,

@@ -37,6 +37,15 @@ func TestCheck(t *testing.T) {
 		{"https://alice:12/34?hun#ter2@example.com/keys", false, ErrUserInfo},
 		{"https://example.com/keys?user=a%40b", true, nil},
 		{"https://example.com/keys#a%40b", true, nil},
+		// A "{" makes Go re-escape the path or fragment from its decoded
+		// form, "%40" turned to "@": the "@" as written counts.
+		{"https://example.com/users/a%40b/{x}", true, nil},
+		{"https://example.com/keys#a%40b{", true, nil},
+		{"https://alice:12/34{@example.com/keys", false, ErrUserInfo},
+		{"https://alice:12#34{@example.com/keys", false, ErrUserInfo},
+		// Without "//" url.Parse keeps the userinfo in Opaque.
+		{"https:alice:hunter2@example.com/keys", false, ErrUserInfo},
+		{"alice:hunter2@example.com/keys", false, ErrUserInfo},
 		{"https:///keys", false, nil},
 		{"https:opaque", false, nil},
 		{"/relative/keys", false, nil},
@@ -52,6 +61,42 @@ func TestCheck(t *testing.T) {
 		}
 		if c.want != nil && !errors.Is(err, c.want) {
 			t.Errorf("Check(%q) = %v, want %v", c.url, err, c.want)
+		}
+	}
+}
+
+// A URL an authorization server named may hold an "@" after its host
+// (Firebase's jwks_uri ends in securetoken@system.gserviceaccount.com):
+// CheckNamed accepts it, as no password of the operator's can be there,
+// and refuses the rest as Check does, userinfo included.
+func TestCheckNamed_AcceptsAnAtAfterTheHostAndRefusesUserinfo(t *testing.T) {
+	for _, raw := range []string{
+		"https://www.googleapis.com/service_accounts/v1/jwk/securetoken@system.gserviceaccount.com",
+		"https://example.com/keys?for=a@b",
+		"http://127.0.0.1:8080/jwk/a@b#c@d",
+	} {
+		u, _ := url.Parse(raw)
+		if err := CheckNamed(u); err != nil {
+			t.Errorf("CheckNamed(%q) = %v, want nil", raw, err)
+		}
+		if err := Check(u); !errors.Is(err, ErrUserInfo) {
+			t.Errorf("Check(%q) = %v, want ErrUserInfo", raw, err)
+		}
+	}
+	for raw, want := range map[string]error{
+		"https://user:pass@example.com/keys": ErrUserInfo,
+		"https://user@example.com/keys":      ErrUserInfo,
+		"http://example.com/jwk/a@b":         ErrLoopbackOnly,
+	} {
+		u, _ := url.Parse(raw)
+		if err := CheckNamed(u); !errors.Is(err, want) {
+			t.Errorf("CheckNamed(%q) = %v, want %v", raw, err, want)
+		}
+	}
+	for _, raw := range []string{"ftp://example.com/a@b", "https:///a@b", "https:a@b"} {
+		u, _ := url.Parse(raw)
+		if err := CheckNamed(u); err == nil {
+			t.Errorf("CheckNamed(%q) accepted", raw)
 		}
 	}
 }
@@ -118,6 +163,17 @@ func TestClip_CutsAtARuneBoundary(t *testing.T) {
 		if got := Clip(c.in, 4); got != c.want {
 			t.Errorf("Clip(%q, 4) = %q, want %q", c.in, got, c.want)
 		}
+	}
+	// Text that is not UTF-8 keeps its first bytes: the cut moves back
+	// at most as far as a character may reach, never to the start.
+	if got := Clip(strings.Repeat("\x80", 10), 4); got != "\x80\x80\x80\x80…" {
+		t.Errorf(`Clip(10 bytes 0x80, 4) = %q, want its first 4 bytes and "…"`, got)
+	}
+	if got := Clip("a\xe2\x82\xac\x80\x80", 5); got != "a\xe2\x82\xac\x80…" {
+		t.Errorf(`Clip("a€" and 2 bytes 0x80, 5) = %q, want "a€", a byte 0x80 and "…"`, got)
+	}
+	if got := Clip("a\xe2\x82\xac", 3); got != "a…" {
+		t.Errorf(`Clip("a€", 3) = %q, want "a…"`, got)
 	}
 	if got := ClipSized("abcé", 4); got != "abc…(5 bytes)" {
 		t.Errorf(`ClipSized("abcé", 4) = %q, want "abc…(5 bytes)"`, got)

@@ -34,7 +34,8 @@ func discoveryURLs(issuer string) []string {
 
 // parseDiscovery reads the jwks_uri from a discovery document, requiring its
 // "issuer" to equal issuer exactly (RFC 8414 §3.3, OIDC Discovery §4.3) and
-// the jwks_uri to pass CheckURL.
+// the jwks_uri to pass checkNamedURL (an "@" in its path is the issuer's
+// to name).
 func parseDiscovery(body []byte, issuer string) (string, error) {
 	var doc struct {
 		Issuer  string `json:"issuer"`
@@ -49,7 +50,11 @@ func parseDiscovery(body []byte, issuer string) (string, error) {
 	if doc.JWKSURI == "" {
 		return "", errors.New("jwks: discovery document has no jwks_uri")
 	}
-	if err := CheckURL(doc.JWKSURI); err != nil {
+	u, err := parseURL(doc.JWKSURI)
+	if err == nil {
+		err = checkNamedURL(u)
+	}
+	if err != nil {
 		return "", fmt.Errorf("jwks: discovered jwks_uri refused: %w", err)
 	}
 	return doc.JWKSURI, nil

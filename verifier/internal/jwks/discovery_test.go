@@ -319,3 +319,26 @@ func TestDiscovery_OneFetchTimeoutBoundsTheWholeRound(t *testing.T) {
 		t.Fatalf("last error = %v, want the round's deadline", e)
 	}
 }
+
+// A jwks_uri is the issuer's to name, and some name an "@" in its path:
+// Firebase's discovery document names
+// https://www.googleapis.com/service_accounts/v1/jwk/securetoken@system.gserviceaccount.com.
+// The "@" after the host that a configured URL may not hold (it may end an
+// operator's password) is no password there: the key set is fetched from
+// it, and a failed fetch names it.
+func TestDiscovery_JWKSURIWithAnAtInItsPathIsFetchedAndNamed(t *testing.T) {
+	const path = "/service_accounts/v1/jwk/securetoken@system.gserviceaccount.com"
+	ts := newTestServer(t)
+	ts.set(path, reply{body: jwksDoc(t, rsaJWK(t, 0, "a"))})
+	ts.set(oidcPath, reply{body: discoveryDoc(t, ts.URL, ts.URL+path)})
+	s, ft := startSet(t, Config{Issuer: ts.URL})
+	ready(t, s)
+	if s.Current("a") == nil || ts.count(path) != 1 {
+		t.Fatalf("key a not loaded from %s (%d requests)", path, ts.count(path))
+	}
+	ts.set(path, reply{status: 500})
+	ft.refreshNow(t)
+	if e := s.lastErr.Load(); e == nil || !strings.Contains(e.err.Error(), ts.URL+path) {
+		t.Fatalf("last error %v, want one naming %s", e, ts.URL+path)
+	}
+}

@@ -58,13 +58,13 @@ func newClient(c *http.Client, timeout time.Duration) (client *http.Client, own 
 }
 
 // checkRedirect follows at most maxRedirects redirects, each to a URL that
-// passes CheckURL and never from https down to http: no hop of a chain
+// passes checkNamedURL and never from https down to http: no hop of a chain
 // that reached https leaves it, even one that started on http.
 func checkRedirect(req *http.Request, via []*http.Request) error {
 	if len(via) > maxRedirects {
 		return fmt.Errorf("jwks: stopped after %d redirects", maxRedirects)
 	}
-	if err := checkURL(req.URL); err != nil {
+	if err := checkNamedURL(req.URL); err != nil {
 		return fmt.Errorf("jwks: redirect refused: %w", err)
 	}
 	if via[len(via)-1].URL.Scheme == "https" && req.URL.Scheme != "https" {
@@ -82,7 +82,7 @@ func (s *Set) get(ctx context.Context, rawURL string) ([]byte, http.Header, erro
 	if err != nil {
 		return nil, nil, err
 	}
-	if err := checkURL(u); err != nil {
+	if err := checkNamedURL(u); err != nil {
 		return nil, nil, err
 	}
 	ctx, cancel := context.WithTimeout(ctx, s.cfg.FetchTimeout)

@@ -146,6 +146,13 @@ func TestFetch_RedirectPolicy(t *testing.T) {
 			ts.set("/r", reply{status: 302, header: map[string]string{"Location": strings.Replace(ts.URL, "http://", "http://u:p@", 1) + "/keys"}})
 			return ts.URL + "/r"
 		}, "redirect refused"},
+		// The target is the server's to name: an "@" in its path is no
+		// password of the operator's (endpoint.CheckNamed).
+		{"redirect to a path holding @ followed", func(ts *testServer) string {
+			ts.set("/r", reply{status: 302, header: map[string]string{"Location": "/jwk/keys@example.com"}})
+			ts.set("/jwk/keys@example.com", reply{status: 302, header: map[string]string{"Location": "/keys"}})
+			return ts.URL + "/r"
+		}, ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -5,6 +5,7 @@ import (
 	"crypto/ed25519"
 	"crypto/elliptic"
 	"crypto/rsa"
+	"strings"
 	"testing"
 )
 
@@ -57,13 +58,15 @@ func FuzzParseJWKS(f *testing.F) {
 }
 
 // FuzzDiscovery: any discovery document parses without panic, and an
-// accepted one names the configured issuer and a jwks_uri CheckURL accepts.
+// accepted one names the configured issuer and a jwks_uri checkNamedURL
+// accepts (CheckURL's rule, an "@" after the host allowed).
 func FuzzDiscovery(f *testing.F) {
 	const issuer = "https://a.example/oauth2/default"
 	f.Add([]byte(`{"issuer":"https://a.example/oauth2/default","jwks_uri":"https://a.example/oauth2/default/v1/keys"}`))
 	f.Add([]byte(`{"issuer":"https://a.example/oauth2/default","jwks_uri":"http://127.0.0.1/keys"}`))
 	f.Add([]byte(`{"issuer":"https://a.example/oauth2/default/","jwks_uri":"https://a.example/keys"}`))
 	f.Add([]byte(`{"issuer":"https://a.example/oauth2/default","jwks_uri":"http://evil.example/keys"}`))
+	f.Add([]byte(`{"issuer":"https://a.example/oauth2/default","jwks_uri":"https://b.example/jwk/a@b.example"}`))
 	f.Fuzz(func(t *testing.T, body []byte) {
 		uri, err := parseDiscovery(body, issuer)
 		if err != nil {
@@ -72,8 +75,45 @@ func FuzzDiscovery(f *testing.F) {
 			}
 			return
 		}
-		if cerr := CheckURL(uri); cerr != nil {
-			t.Fatalf("accepted jwks_uri %q fails CheckURL: %v", uri, cerr)
+		u, perr := parseURL(uri)
+		if perr != nil {
+			t.Fatalf("accepted jwks_uri %q does not parse: %v", uri, perr)
+		}
+		if cerr := checkNamedURL(u); cerr != nil {
+			t.Fatalf("accepted jwks_uri %q fails checkNamedURL: %v", uri, cerr)
+		}
+	})
+}
+
+// urlStarts are what FuzzCheckURL_NeverQuotesAPassword writes before the
+// user: a scheme and "//", or a slip of them (no authority then, or no
+// scheme).
+var urlStarts = []string{"https://", "https:", "https:/", `https:\\`, "http://", "", "//", "localhost:"}
+
+// FuzzCheckURL_NeverQuotesAPassword: a configured URL with a password in
+// it (whatever the user and password hold: "/", "?", "#", "@", "\", "%",
+// brackets; whatever starts it: a scheme with or without "//", none) is
+// refused, and neither CheckURL's error nor RedactString
+// (which names a configured issuer in NewMulti's error) quotes the end of
+// the password, marked ZQXJ.
+func FuzzCheckURL_NeverQuotesAPassword(f *testing.F) {
+	for _, s := range [][2]string{{"rs", "hunter2"}, {"rs", "1234/pa"}, {"rs", "1234?pa"}, {"rs", "1234#pa"}, {"rs", "pa%zz"},
+		{"rs", "12\\34/"}, {"[::1]", "99/"}, {"rs@x", "1"}, {"", "/"}, {"rs", "1234/pa%40"}, {"rs", "12/{"}} {
+		for start := range byte(len(urlStarts)) {
+			f.Add(start, s[0], s[1])
+		}
+	}
+	f.Fuzz(func(t *testing.T, start byte, user, pw string) {
+		raw := urlStarts[int(start)%len(urlStarts)] + user + ":" + pw + "ZQXJ@idp.example/keys"
+		err := CheckURL(raw)
+		if err == nil {
+			t.Fatalf("CheckURL(%q) accepted", raw)
+		}
+		if strings.Contains(err.Error(), "ZQXJ") {
+			t.Fatalf("CheckURL(%q) = %v, quoting the password", raw, err)
+		}
+		if r := RedactString(raw); strings.Contains(r, "ZQXJ") {
+			t.Fatalf("RedactString(%q) = %q, quoting the password", raw, r)
 		}
 	})
 }

@@ -8,11 +8,14 @@ import (
 	"github.com/grpcauth/grpcauth/internal/endpoint"
 )
 
-// CheckURL reports whether raw is acceptable as an issuer, discovery or key
-// URL: an absolute https URL, or plain http only when the host is loopback
-// (localhost, 127.0.0.0/8 or ::1) so that development and test issuers work.
-// It rejects other schemes, a missing host, and userinfo (credentials in a
-// URL would be sent to, and logged by, every hop).
+// CheckURL reports whether raw, a URL the operator configured (an issuer
+// or key-set URL), is acceptable (endpoint.Check): an absolute https URL,
+// or plain http only when the host is loopback (localhost, 127.0.0.0/8 or
+// ::1) so that development and test issuers work. It rejects other
+// schemes, a missing host, and userinfo (credentials in a URL would be
+// sent to, and logged by, every hop), also an "@" after the host, where a
+// password holding "/", "?" or "#" puts the rest of itself. A URL the
+// issuer's answers named goes through checkNamedURL instead.
 func CheckURL(raw string) error {
 	u, err := parseURL(raw)
 	if err != nil {
@@ -34,8 +37,21 @@ func parseURL(raw string) (*url.URL, error) {
 
 var errLoopbackOnly = endpoint.ErrLoopbackOnly
 
+// checkURL is CheckURL for a parsed URL the operator configured; its error
+// quotes u as redactConfigured does.
 func checkURL(u *url.URL) error {
 	if err := endpoint.Check(u); err != nil {
+		return fmt.Errorf("jwks: %q: %w", redactConfigured(u), err)
+	}
+	return nil
+}
+
+// checkNamedURL is checkURL for a URL that the issuer's answers named (a
+// discovery document's jwks_uri, a redirect's target) or that passed
+// CheckURL, before each request (endpoint.CheckNamed): an "@" after the
+// host is accepted, since it holds no password of the operator's.
+func checkNamedURL(u *url.URL) error {
+	if err := endpoint.CheckNamed(u); err != nil {
 		return fmt.Errorf("jwks: %q: %w", redact(u), err)
 	}
 	return nil
@@ -44,25 +60,39 @@ func checkURL(u *url.URL) error {
 // redact returns u without query, fragment or userinfo, for logs and
 // errors, clipped to maxLoggedURL bytes: a discovery document names the
 // jwks_uri, and whoever controls the issuer's answers can make it as long
-// as a response may be. A URL that endpoint.Check refuses for its userinfo
-// is replaced by "<URL with userinfo>": an "@" after the host may end a
-// password holding "/", "?" or "#", whose start is then the host's port
-// and whose rest the path.
+// as a response may be. It is for a URL that the issuer's answers named
+// or that passed CheckURL; one the operator configured, which may not
+// have, goes through redactConfigured.
 func redact(u *url.URL) string {
-	if errors.Is(endpoint.Check(u), endpoint.ErrUserInfo) {
-		return "<URL with userinfo>"
-	}
 	c := *u
 	c.User, c.RawQuery, c.ForceQuery, c.Fragment, c.RawFragment = nil, "", false, "", ""
 	return endpoint.Clip(c.String(), maxLoggedURL)
 }
 
-// RedactString returns raw, a URL as configured, without query, fragment
-// or userinfo, clipped, for logs and errors; an unparsable string is
-// replaced by "<invalid URL>".
-func RedactString(raw string) string { return redactString(raw) }
+// redactConfigured is redact for a URL the operator configured: one that
+// endpoint.Check refuses for its userinfo is replaced by "<URL with
+// userinfo>", since an "@" after the host may end a password holding "/",
+// "?" or "#", whose start is then the host's port and whose rest the path.
+func redactConfigured(u *url.URL) string {
+	if errors.Is(endpoint.Check(u), endpoint.ErrUserInfo) {
+		return "<URL with userinfo>"
+	}
+	return redact(u)
+}
 
-// redactString is redact for a URL string; an unparsable string is replaced.
+// RedactString returns raw, a URL the operator configured, as
+// redactConfigured does, for logs and errors; an unparsable string is
+// replaced by "<invalid URL>".
+func RedactString(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return "<invalid URL>"
+	}
+	return redactConfigured(u)
+}
+
+// redactString is redact for a URL string; an unparsable string is
+// replaced by "<invalid URL>".
 func redactString(raw string) string {
 	u, err := url.Parse(raw)
 	if err != nil {

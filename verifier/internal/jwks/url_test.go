@@ -69,6 +69,13 @@ func TestCheckURL_ErrorNeverEchoesCredentialsOrQuery(t *testing.T) {
 		"https://user:2718/s3cret@example.com/keys",
 		"https://user:2718?s3cret@example.com/keys",
 		"https://user:2718#s3cret@example.com/keys",
+		// Without "//" (a slip, or backslashes) there is no authority:
+		// url.Parse keeps all after the scheme as opaque, userinfo and
+		// all; without a scheme, the host is taken for one.
+		"https:user:s3cret@example.com/keys",
+		`https:\\user:s3cret@example.com/keys`,
+		"user:s3cret@example.com/keys",
+		"example.com:s3cret@x/keys",
 	} {
 		err := CheckURL(raw)
 		if err == nil {
@@ -76,6 +83,9 @@ func TestCheckURL_ErrorNeverEchoesCredentialsOrQuery(t *testing.T) {
 		}
 		if strings.Contains(err.Error(), "s3cret") || strings.Contains(err.Error(), "2718") {
 			t.Fatalf("error %q leaks a secret", err)
+		}
+		if r := RedactString(raw); strings.Contains(r, "s3cret") || strings.Contains(r, "2718") {
+			t.Fatalf("RedactString(%q) = %q leaks a secret", raw, r)
 		}
 	}
 }

@@ -1,0 +1,23 @@
+// Package panictext turns a recovered panic's value into text fit for a
+// log record or an error.
+package panictext
+
+import (
+	"fmt"
+
+	"github.com/grpcauth/grpcauth/internal/endpoint"
+)
+
+// Text returns v, a recovered panic's value, as text cut to max bytes with
+// its length noted (endpoint.ClipSized): the code that panicked chose its
+// size. fmt recovers a panic of v's String or Error method, but not a
+// second one, of the method of the value that panic carries; Text
+// recovers that too, and then names v's type only. It never panics.
+func Text(v any, max int) (text string) {
+	defer func() {
+		if recover() != nil {
+			text = fmt.Sprintf("a %T, whose String or Error method panicked", v)
+		}
+	}()
+	return endpoint.ClipSized(fmt.Sprint(v), max)
+}
