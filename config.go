@@ -286,8 +286,8 @@ func checkNotNilPointers(cfg Config) error {
 			return fmt.Errorf("grpcauth: Config.%s is a nil %T", f.name, f.v)
 		}
 	}
-	if cfg.Logger != nil && isnil.Value(cfg.Logger.Handler()) {
-		return fmt.Errorf("grpcauth: Config.Logger has no handler (a zero slog.Logger, or one built on a nil %T): build it with slog.New, or leave Logger nil for slog.Default()", cfg.Logger.Handler())
+	if err := isnil.Logger(cfg.Logger); err != nil {
+		return fmt.Errorf("grpcauth: Config.%w", err)
 	}
 	return nil
 }

@@ -255,7 +255,8 @@ type Config struct {
 	// Logger receives endpoint failures (warning; refused client
 	// credentials at error level) and, at debug level, why a token was
 	// rejected. Default slog.Default(). Tokens, secrets and claim values
-	// are never logged.
+	// are never logged. New refuses a Logger without a handler (a zero
+	// slog.Logger{}), which would panic on its first record.
 	Logger *slog.Logger
 
 	// Cache configures the result caches, on by default.

@@ -647,6 +647,7 @@ func TestNew_RejectsBadConfigs(t *testing.T) {
 		{"negative concurrency", func(c *introspect.Config) { c.MaxConcurrent = -1 }, "MaxConcurrent"},
 		{"negative TTL", func(c *introspect.Config) { c.Cache.TTL = -1 }, "Cache.TTL"},
 		{"negative cache bytes", func(c *introspect.Config) { c.Cache.MaxBytes = -1 }, "Cache.MaxBytes"},
+		{"zero Logger", func(c *introspect.Config) { c.Logger = &slog.Logger{} }, "Logger has no handler"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -266,7 +266,9 @@ type Config struct {
 
 	// Logger receives key-set events (fetch failures, rotations) and, at
 	// debug level, the reason each token was rejected. Default
-	// slog.Default(). Tokens and claim values are never logged.
+	// slog.Default(). Tokens and claim values are never logged. New
+	// refuses a Logger without a handler (a zero slog.Logger{}), which
+	// would panic on its first record.
 	Logger *slog.Logger
 
 	// Cache configures the verified-token cache, on by default.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"log/slog"
 	"math"
 	"math/big"
 	"slices"
@@ -57,6 +58,8 @@ func TestNew_RejectsInvalidConfig(t *testing.T) {
 		{"assertion of an empty list", func(c *Config) { c.AssertClaims = map[string]any{"x": []string{}} }, "AssertClaims"},
 		{"assertion of a nested list", func(c *Config) { c.AssertClaims = map[string]any{"x": [][]string{{"a"}}} }, "AssertClaims"},
 		{"assertion without a name", func(c *Config) { c.AssertClaims = map[string]any{"": "x"} }, "AssertClaims"},
+		{"zero Logger", func(c *Config) { c.Logger = &slog.Logger{} }, "Logger has no handler"},
+		{"Logger on a nil handler", func(c *Config) { c.Logger = slog.New((*slog.TextHandler)(nil)) }, "Logger has no handler"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

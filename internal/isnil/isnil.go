@@ -8,7 +8,11 @@
 //	}
 package isnil
 
-import "reflect"
+import (
+	"fmt"
+	"log/slog"
+	"reflect"
+)
 
 // Value reports whether v is nil or holds a nil pointer, func, map, slice
 // or channel.
@@ -21,4 +25,19 @@ func Value(v any) bool {
 		return rv.IsNil()
 	}
 	return false
+}
+
+// Logger returns an error when l is a *slog.Logger without a handler: a
+// zero slog.Logger{}, or one built with slog.New on a nil handler pointer,
+// which panics on its first record. A nil l is fine (the packages default
+// it to slog.Default()). The error names the field as "Logger".
+func Logger(l *slog.Logger) error {
+	if l == nil || !Value(l.Handler()) {
+		return nil
+	}
+	what := "a zero slog.Logger"
+	if h := l.Handler(); h != nil {
+		what = fmt.Sprintf("built on a nil %T", h)
+	}
+	return fmt.Errorf("Logger has no handler (%s): build it with slog.New, or leave Logger nil for slog.Default()", what)
 }

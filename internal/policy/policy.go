@@ -12,6 +12,8 @@ import (
 	"net/http"
 	"slices"
 	"time"
+
+	"github.com/grpcauth/grpcauth/internal/isnil"
 )
 
 // Policy is what a token must be to be accepted, and how the authorization
@@ -83,6 +85,9 @@ func Validate(p Policy, d Defaults) (Policy, error) {
 	}
 	if p.Now == nil {
 		p.Now = time.Now
+	}
+	if err := isnil.Logger(p.Logger); err != nil {
+		return p, err
 	}
 	if p.Logger == nil {
 		p.Logger = slog.Default()

@@ -2,6 +2,7 @@ package policy
 
 import (
 	"errors"
+	"log/slog"
 	"slices"
 	"testing"
 	"time"
@@ -26,6 +27,8 @@ func TestValidate_RejectsWithTheFieldsName(t *testing.T) {
 		{"negative MaxTokenSize", func(p *Policy) { p.MaxTokenSize = -1 }, "MaxTokenSize must not be negative"},
 		{"negative MaxResponseSize", func(p *Policy) { p.MaxResponseSize = -1 }, "MaxResponseSize must not be negative"},
 		{"the first of two", func(p *Policy) { p.MaxTokenSize, p.MaxResponseSize = -1, -1 }, "MaxTokenSize must not be negative"},
+		{"Logger on a nil handler", func(p *Policy) { p.Logger = slog.New((*slog.JSONHandler)(nil)) }, "Logger has no handler (built on a nil *slog.JSONHandler): build it with slog.New, or leave Logger nil for slog.Default()"},
+		{"Logger without a handler", func(p *Policy) { p.Logger = &slog.Logger{} }, "Logger has no handler (a zero slog.Logger): build it with slog.New, or leave Logger nil for slog.Default()"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
