@@ -91,6 +91,11 @@ func TestCredentials_TokenRequestMisconfigurationIsNotRetryable(t *testing.T) {
 		{"token URL that does not parse", func(*testing.T) endpoint {
 			return endpoint{"https://svc:" + urlSecret + "@idp.example/%zz?secret=" + querySecret, http.DefaultClient}
 		}, codes.Unauthenticated, "tokencreds: the token URL does not parse"},
+		{"token URL whose password holds a slash", func(*testing.T) endpoint {
+			// The "/" ends the authority for url.Parse, whose error
+			// then quotes the password as the port that does not parse.
+			return endpoint{"https://svc:" + urlSecret + "/x@idp.example/token?secret=" + querySecret, http.DefaultClient}
+		}, codes.Unauthenticated, "tokencreds: the token URL does not parse"},
 		{"certificate of an unknown authority", func(t *testing.T) endpoint {
 			srv := httptest.NewTLSServer(token)
 			t.Cleanup(srv.Close)

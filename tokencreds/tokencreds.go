@@ -263,10 +263,11 @@ func New(ts oauth2.TokenSource) *Credentials { return &Credentials{ts: ts, now: 
 // the message on to its callers). errors.Is and errors.As see the cause
 // (errors.As(err, &retrieveErr) gives the *oauth2.RetrieveError) for a
 // local log; a failed token request's *url.Error without the user info of
-// its URL. This holds whether the credentials were installed on the
-// connection or on the call: grpc-go passes a status error on as it is
-// (it would make a plain error Unauthenticated on the connection and
-// Internal on the call).
+// its URL (and, for a token URL with user info that does not parse,
+// without url.Parse's reason, which may quote a piece of the password).
+// This holds whether the credentials were installed on the connection or
+// on the call: grpc-go passes a status error on as it is (it would make a
+// plain error Unauthenticated on the connection and Internal on the call).
 //
 // The TokenSource has no context, and may block (a token endpoint that
 // does not answer, with clientcredentials' default HTTP client, which has
@@ -613,13 +614,25 @@ func sourceFailure(err error) error {
 // returns a failed token request's), a copy of ue whose URL has no user
 // info: url.Parse's error repeats the URL whole, password and all, and a
 // refused redirect's names the Location the endpoint sent as it is. The
-// cause is there for a local log.
+// reason url.Parse gives for a URL with user info is withheld too
+// (errUserInfoURL in its place): it quotes what did not parse, which may
+// be the password or a piece of it (a "/" in the password ends the
+// authority, and the rest of the password is then an "invalid port").
+// The cause is there for a local log.
 func withoutUserInfo(err error, ue *url.Error) error {
 	if e, ok := err.(*url.Error); !ok || e != ue {
 		return err
 	}
-	return &url.Error{Op: ue.Op, URL: redact.UserInfo(ue.URL), Err: ue.Err}
+	redacted := &url.Error{Op: ue.Op, URL: redact.UserInfo(ue.URL), Err: ue.Err}
+	if ue.Op == "parse" && redacted.URL != ue.URL {
+		redacted.Err = errUserInfoURL
+	}
+	return redacted
 }
+
+// errUserInfoURL is the reason withoutUserInfo gives for a token URL with
+// user info that does not parse.
+var errUserInfoURL = errors.New("tokencreds: the URL, which has user info, does not parse (url.Parse's reason withheld: it may quote the password)")
 
 // requestFailure is the status error of the TokenSource's error err, whose
 // *url.Error ue is a token request's failure that did not time out (see
