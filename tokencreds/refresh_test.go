@@ -116,10 +116,14 @@ func TestCredentials_TokenExpiredOnArrivalIsRefusedAndBacksOff(t *testing.T) {
 // which makes oauth2.Token.Valid report it valid past its expiry: the
 // source is asked, and its token, expired, fails the call.
 func TestCredentials_NegativeMarginDoesNotSendAnExpiredToken(t *testing.T) {
-	exp := time.Now().Add(time.Hour)
+	// oauth2.Token.Valid reads the real clock, by which the token expired
+	// an hour ago: only its margin makes Valid report it valid. The
+	// credentials' clock starts two hours earlier, when the token has an
+	// hour left.
+	exp := time.Now().Add(-time.Hour)
 	static := oauth2.StaticTokenSource(&oauth2.Token{AccessToken: "at", TokenType: "Bearer", Expiry: exp})
 	src := &countingSource{next: oauth2.ReuseTokenSourceWithExpiry(nil, static, -24*time.Hour)}
-	clk := newClock()
+	clk := &clock{t: exp.Add(-time.Hour)}
 	creds := tokencreds.NewWithClock(src, clk.Now)
 	if md, err := creds.GetRequestMetadata(localCall()); err != nil || md["authorization"] != "Bearer at" {
 		t.Fatalf("GetRequestMetadata = %v, %v", md, err)

@@ -9,9 +9,12 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"net/http/httptrace"
 	"net/url"
 	"strings"
+	"sync"
 	"testing"
+	"time"
 
 	"golang.org/x/oauth2"
 	"golang.org/x/oauth2/clientcredentials"
@@ -88,6 +91,11 @@ func TestCredentials_TokenRequestMisconfigurationIsNotRetryable(t *testing.T) {
 		{"token URL that does not parse", func(*testing.T) endpoint {
 			return endpoint{"https://svc:" + urlSecret + "@idp.example/%zz?secret=" + querySecret, http.DefaultClient}
 		}, codes.Unauthenticated, "tokencreds: the token URL does not parse"},
+		{"token URL whose password holds a slash", func(*testing.T) endpoint {
+			// The "/" ends the authority for url.Parse, whose error
+			// then quotes the password as the port that does not parse.
+			return endpoint{"https://svc:" + urlSecret + "/x@idp.example/token?secret=" + querySecret, http.DefaultClient}
+		}, codes.Unauthenticated, "tokencreds: the token URL does not parse"},
 		{"certificate of an unknown authority", func(t *testing.T) endpoint {
 			srv := httptest.NewTLSServer(token)
 			t.Cleanup(srv.Close)
@@ -143,6 +151,31 @@ func TestCredentials_TokenRequestMisconfigurationIsNotRetryable(t *testing.T) {
 			t.Cleanup(srv.Close)
 			return endpoint{withSecrets(srv.URL + "/token"), srv.Client()}
 		}, codes.Unavailable, "tokencreds: the token endpoint is unreachable"},
+		{"proxy refusing CONNECT with 502", func(t *testing.T) endpoint {
+			// An HTTPS token URL through a proxy: net/http reports the
+			// proxy's refusal of the tunnel as an error holding the
+			// status text alone.
+			return endpoint{withSecrets("https://idp.example/token"), viaRefusingProxy(t, http.StatusBadGateway)}
+		}, codes.Unavailable, "tokencreds: the token endpoint is unreachable"},
+		{"proxy refusing CONNECT with 503", func(t *testing.T) endpoint {
+			return endpoint{withSecrets("https://idp.example/token"), viaRefusingProxy(t, http.StatusServiceUnavailable)}
+		}, codes.Unavailable, "tokencreds: the token endpoint is unreachable"},
+		{"proxy requiring authentication", func(t *testing.T) endpoint {
+			return endpoint{withSecrets("https://idp.example/token"), viaRefusingProxy(t, http.StatusProxyAuthRequired)}
+		}, codes.Unauthenticated, "tokencreds: the HTTP client refused the token request"},
+		{"keep-alive connection closed by the endpoint as the request goes out", func(*testing.T) endpoint {
+			// The endpoint (or a load balancer's idle timeout) closes the
+			// connection just as the client takes it for the token
+			// request: net/http retries only an idempotent request, and
+			// reports this one's failure as an error of its own.
+			return endpoint{withSecrets("http://idp.example/token"), closedAsTaken()}
+		}, codes.Unavailable, "tokencreds: the token endpoint is unreachable"},
+		{"connection closed during the TLS handshake", func(t *testing.T) endpoint {
+			return endpoint{withSecrets("https://" + hangUpAddr(t, false) + "/token"), http.DefaultClient}
+		}, codes.Unavailable, "tokencreds: the token endpoint is unreachable"},
+		{"connection reset during the TLS handshake", func(t *testing.T) endpoint {
+			return endpoint{withSecrets("https://" + hangUpAddr(t, true) + "/token"), http.DefaultClient}
+		}, codes.Unavailable, "tokencreds: the token endpoint is unreachable"},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			e := tt.setup(t)
@@ -170,3 +203,69 @@ func TestCredentials_TokenRequestMisconfigurationIsNotRetryable(t *testing.T) {
 		})
 	}
 }
+
+// viaRefusingProxy is an HTTP client that reaches every host through an
+// HTTP proxy that refuses every CONNECT with code.
+func viaRefusingProxy(t *testing.T, code int) *http.Client {
+	proxy := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(code) }))
+	t.Cleanup(proxy.Close)
+	u, err := url.Parse(proxy.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &http.Client{Transport: &http.Transport{Proxy: http.ProxyURL(u)}}
+}
+
+// hangUpAddr is the address of a server that accepts connections and
+// closes them at once, before any TLS handshake; with reset, with a TCP
+// reset.
+func hangUpAddr(t *testing.T, reset bool) string {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = l.Close() })
+	go func() {
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				return
+			}
+			if reset {
+				_ = c.(*net.TCPConn).SetLinger(0)
+			}
+			_ = c.Close()
+		}
+	}()
+	return l.Addr().String()
+}
+
+// closedAsTaken is an HTTP client whose one connection is closed by its
+// peer (the read gets EOF) and found closed by net/http just after the
+// client took it for the request, before the request goes out: the race
+// of a server's keep-alive timeout with a request, made certain.
+func closedAsTaken() *http.Client {
+	closed := make(chan struct{})
+	conn := &eofConn{closed: closed}
+	tr := &http.Transport{DialContext: func(context.Context, string, string) (net.Conn, error) { return conn, nil }}
+	trace := &httptrace.ClientTrace{GotConn: func(httptrace.GotConnInfo) { <-closed }}
+	return &http.Client{Transport: roundTripFunc(func(r *http.Request) (*http.Response, error) {
+		return tr.RoundTrip(r.WithContext(httptrace.WithClientTrace(r.Context(), trace)))
+	})}
+}
+
+// eofConn is a connection whose peer has closed it: reads get io.EOF, and
+// writes vanish. Close closes closed.
+type eofConn struct {
+	closed chan struct{}
+	once   sync.Once
+}
+
+func (c *eofConn) Read([]byte) (int, error)         { return 0, io.EOF }
+func (c *eofConn) Write(p []byte) (int, error)      { return len(p), nil }
+func (c *eofConn) Close() error                     { c.once.Do(func() { close(c.closed) }); return nil }
+func (c *eofConn) LocalAddr() net.Addr              { return &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1), Port: 1} }
+func (c *eofConn) RemoteAddr() net.Addr             { return &net.TCPAddr{IP: net.IPv4(192, 0, 2, 1), Port: 80} }
+func (c *eofConn) SetDeadline(time.Time) error      { return nil }
+func (c *eofConn) SetReadDeadline(time.Time) error  { return nil }
+func (c *eofConn) SetWriteDeadline(time.Time) error { return nil }

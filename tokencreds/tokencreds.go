@@ -209,8 +209,12 @@ func New(ts oauth2.TokenSource) *Credentials { return &Credentials{ts: ts, now: 
 //     source's own context; a refused, reset or closed connection or a
 //     DNS failure: a *net.OpError, *net.DNSError, io.EOF or
 //     io.ErrUnexpectedEOF in the *url.Error that golang.org/x/oauth2's
-//     Config and clientcredentials return for a failed request; another
-//     net.Error of a custom source), or answered an *oauth2.RetrieveError
+//     Config and clientcredentials return for a failed request; an HTTP/2
+//     stream reset, GOAWAY or lost connection, a keep-alive connection
+//     the endpoint closed as the request went out, and an HTTP proxy's
+//     refusal of the CONNECT with HTTP 408, 429, 500, 502, 503 or 504,
+//     which net/http reports by their text alone; another net.Error of a
+//     custom source), or answered an *oauth2.RetrieveError
 //     with HTTP 408, 429 or 5xx, or with the error code
 //     temporarily_unavailable or server_error;
 //   - codes.Unauthenticated (fix the client's configuration; grpc-go's own
@@ -260,10 +264,11 @@ func New(ts oauth2.TokenSource) *Credentials { return &Credentials{ts: ts, now: 
 // the message on to its callers). errors.Is and errors.As see the cause
 // (errors.As(err, &retrieveErr) gives the *oauth2.RetrieveError) for a
 // local log; a failed token request's *url.Error without the user info of
-// its URL. This holds whether the credentials were installed on the
-// connection or on the call: grpc-go passes a status error on as it is
-// (it would make a plain error Unauthenticated on the connection and
-// Internal on the call).
+// its URL (and, for a token URL with user info that does not parse,
+// without url.Parse's reason, which may quote a piece of the password).
+// This holds whether the credentials were installed on the connection or
+// on the call: grpc-go passes a status error on as it is (it would make a
+// plain error Unauthenticated on the connection and Internal on the call).
 //
 // The TokenSource has no context, and may block (a token endpoint that
 // does not answer, with clientcredentials' default HTTP client, which has
@@ -612,20 +617,34 @@ func sourceFailure(err error) error {
 // returns a failed token request's), a copy of ue whose URL has no user
 // info: url.Parse's error repeats the URL whole, password and all, and a
 // refused redirect's names the Location the endpoint sent as it is. The
-// cause is there for a local log.
+// reason url.Parse gives for a URL with user info is withheld too
+// (errUserInfoURL in its place): it quotes what did not parse, which may
+// be the password or a piece of it (a "/" in the password ends the
+// authority, and the rest of the password is then an "invalid port").
+// The cause is there for a local log.
 func withoutUserInfo(err error, ue *url.Error) error {
 	if e, ok := err.(*url.Error); !ok || e != ue {
 		return err
 	}
-	return &url.Error{Op: ue.Op, URL: redact.UserInfo(ue.URL), Err: ue.Err}
+	redacted := &url.Error{Op: ue.Op, URL: redact.UserInfo(ue.URL), Err: ue.Err}
+	if ue.Op == "parse" && redacted.URL != ue.URL {
+		redacted.Err = errUserInfoURL
+	}
+	return redacted
 }
+
+// errUserInfoURL is the reason withoutUserInfo gives for a token URL with
+// user info that does not parse.
+var errUserInfoURL = errors.New("tokencreds: the URL, which has user info, does not parse (url.Parse's reason withheld: it may quote the password)")
 
 // requestFailure is the status error of the TokenSource's error err, whose
 // *url.Error ue is a token request's failure that did not time out (see
 // GetRequestMetadata): codes.Unavailable for a failure of the network (a
-// refused, reset or closed connection, an HTTP/2 stream reset or GOAWAY, a
-// DNS failure), which a later
-// attempt may not meet, and codes.Unauthenticated
+// refused, reset or closed connection, a keep-alive connection closed as
+// the request went out, an HTTP/2 stream reset or GOAWAY, a DNS failure, a
+// proxy's refusal of the CONNECT with 502 or another status of an outage:
+// see connectionFailure), which a later attempt may not meet, and
+// codes.Unauthenticated
 // for one that every attempt meets until the client's configuration or
 // the endpoint's certificate changes: a TLS certificate that does not
 // verify or another failed TLS handshake, a token URL that does not parse,
@@ -655,21 +674,37 @@ func requestFailure(err error, ue *url.Error) error {
 		return &tokenError{codes.Unauthenticated, "tokencreds: the TLS handshake with the token endpoint failed", err}
 	case errors.As(cause, &op) || errors.As(cause, &dns) ||
 		errors.Is(cause, io.EOF) || errors.Is(cause, io.ErrUnexpectedEOF) || errors.Is(cause, net.ErrClosed) ||
-		http2Failure(cause):
+		connectionFailure(cause):
 		return &tokenError{codes.Unavailable, "tokencreds: the token endpoint is unreachable", err}
 	}
 	return &tokenError{codes.Unauthenticated, "tokencreds: the HTTP client refused the token request", err}
 }
 
-// http2Failure reports whether err is one of the HTTP/2 failures that
-// net/http reports with unexported types of its bundled http2 package: a
-// stream the endpoint reset (RST_STREAM, "stream error: …"), a GOAWAY, a
-// lost or closed connection ("http2: …"). They are failures of the
-// connection, which a later attempt may not meet, not of the client's
-// configuration; their texts are the only thing net/http exports of them.
-func http2Failure(err error) bool {
+// connectionFailure reports whether err is one of the failures of the
+// connection that net/http reports with unexported types or a bare text,
+// which a later attempt may not meet: a stream the endpoint reset over
+// HTTP/2 (RST_STREAM, "stream error: …"), a GOAWAY, a lost or closed
+// HTTP/2 connection ("http2: …"); a keep-alive connection the endpoint
+// (or a load balancer's idle timeout) closed as the token request went
+// out, which net/http retries for an idempotent request only, not for the
+// token request's POST ("http: server closed idle connection"); and a
+// proxy's refusal of the CONNECT to an https token endpoint with a status
+// of an outage (408, 429, 500, 502, 503, 504), which net/http reports as
+// the status text alone ("Bad Gateway"). Their texts are the only thing
+// net/http exports of them. Any other refusal of the proxy (407 Proxy
+// Authentication Required, 403, 501: no CONNECT) is a matter of the
+// client's configuration.
+func connectionFailure(err error) bool {
 	msg := err.Error()
-	return strings.HasPrefix(msg, "http2: ") || strings.HasPrefix(msg, "stream error: ")
+	if strings.HasPrefix(msg, "http2: ") || strings.HasPrefix(msg, "stream error: ") || msg == "http: server closed idle connection" {
+		return true
+	}
+	for _, code := range []int{http.StatusRequestTimeout, http.StatusTooManyRequests, http.StatusInternalServerError, http.StatusBadGateway, http.StatusServiceUnavailable, http.StatusGatewayTimeout} {
+		if msg == http.StatusText(code) {
+			return true
+		}
+	}
+	return false
 }
 
 // oauthErrorCode returns an RFC 6749 error code for a status message: c if
