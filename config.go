@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"reflect"
 	"time"
 
 	"google.golang.org/protobuf/reflect/protoreflect"
@@ -265,7 +266,8 @@ type Config struct {
 // left unset: not being nil as interfaces, they would pass for set, and
 // their methods would panic, in New (Verifier's ClockSkew), on a method's
 // first call or in Check (Conditions), or on every call (a LogLevels
-// field, or a Logger whose handler is nil). A nil *protoregistry.Files does not panic: it is an empty
+// field, or a Logger whose handler is nil, see handlerMissing). A nil
+// *protoregistry.Files does not panic: it is an empty
 // registry, which would hide every option in place of the default
 // protoregistry.GlobalFiles, so that a DefaultRule silently replaced the
 // methods' own rules.
@@ -286,8 +288,24 @@ func checkNotNilPointers(cfg Config) error {
 			return fmt.Errorf("grpcauth: Config.%s is a nil %T", f.name, f.v)
 		}
 	}
-	if cfg.Logger != nil && isnil.Value(cfg.Logger.Handler()) {
-		return fmt.Errorf("grpcauth: Config.Logger has no handler (a zero slog.Logger, or one built on a nil %T): build it with slog.New, or leave Logger nil for slog.Default()", cfg.Logger.Handler())
+	if cfg.Logger != nil && handlerMissing(cfg.Logger.Handler()) {
+		return fmt.Errorf("grpcauth: Config.Logger has no handler (a zero slog.Logger, or one built on a nil %T): build it with slog.New on a handler, or leave Logger nil for slog.Default()", cfg.Logger.Handler())
 	}
 	return nil
+}
+
+// handlerMissing reports whether h, a Logger's handler, is none: nil (a
+// zero slog.Logger's), or a nil pointer, func or channel (a *slog.TextHandler
+// variable left unset, say), whose methods would dereference, call or block
+// on it. A nil slice or map is an empty collection, which a handler may
+// well be (one that fans records out to none), and is accepted.
+func handlerMissing(h slog.Handler) bool {
+	if h == nil {
+		return true
+	}
+	switch reflect.ValueOf(h).Kind() {
+	case reflect.Slice, reflect.Map:
+		return false
+	}
+	return isnil.Value(h)
 }
