@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
@@ -594,20 +595,26 @@ func TestStream_ReverificationFailingDuringTheCutIsNotLogged(t *testing.T) {
 // on", and sets no timer, even while its handler has not returned yet:
 // the stream's context has ended.
 func TestStream_ClientGoingDuringAFailedReverificationIsNotLogged(t *testing.T) {
+	e, o, clock, logs := outageEnv(t)
+	handlerCtx, hold := make(chan context.Context, 1), make(chan struct{})
+	defer close(hold)
+	handler := func(_ any, ss grpc.ServerStream, _ *grpc.StreamServerInfo, _ grpc.StreamHandler) error {
+		handlerCtx <- ss.Context()
+		<-hold // returns only once the test is over
+		return nil
+	}
+	_, addr := serve(t, e.svc, grpc.ChainStreamInterceptor(e.auth.StreamServerInterceptor(), handler))
 	ctx, cancel := context.WithCancel(bounded(t))
 	defer cancel()
-	e, o, clock, logs := outageEnv(t)
-	e.svc.bidiHold, e.svc.bidiRefused, e.svc.bidiCause = make(chan struct{}), make(chan error, 1), make(chan error, 1)
-	defer close(e.svc.bidiHold)
-	startBidi(t, withAuth(ctx, bearer("opaque-token")), e)
+	if _, err := e.via(t, addr).client.BidiStream(withAuth(ctx, bearer("opaque-token"))); err != nil {
+		t.Fatal(err)
+	}
+	hctx := await(t, handlerCtx, "the stream's handler did not start")
 	clock.next(t) // the expiry timer
 	recheck := clock.next(t)
 	o.once = func() { // the client gives up meanwhile; its handler has not returned
 		cancel()
-		await(t, e.svc.bidiRefused, "the handler's receive did not fail")
-		if cause := await(t, e.svc.bidiCause, "the handler's receive did not fail"); cause == nil {
-			t.Error("the handler's context is still live after the client went")
-		}
+		await(t, hctx.Done(), "the handler's context was not cancelled when its client went")
 	}
 	clock.setNow(t0.Add(time.Minute))
 	n := len(clock.added)
