@@ -211,6 +211,9 @@ func (e *CheckError) Without(kinds ...error) error {
 // to check: Check returns an error saying so, not a *CheckError, and
 // checks nothing.
 func (a *Authenticator) Check(srv ServiceInfoProvider) error {
+	if srv == nil {
+		return errNoServer
+	}
 	if isnil.Value(srv) {
 		return fmt.Errorf("%w: Check was given a nil %T", errNoServer, srv)
 	}

@@ -75,6 +75,9 @@ func TestCheck_NilServerIsAnError(t *testing.T) {
 			if !errors.Is(err, errNoServer) || errors.As(err, &ce) {
 				t.Fatalf("Check = %v, want a grpcauth error that is no *CheckError", err)
 			}
+			if strings.Contains(err.Error(), "<nil>") {
+				t.Errorf("Check = %q: a nil interface has no type to name", err)
+			}
 		})
 	}
 }

@@ -265,7 +265,8 @@ type Config struct {
 // left unset: not being nil as interfaces, they would pass for set, and
 // their methods would panic, in New (Verifier's ClockSkew), on a method's
 // first call or in Check (Conditions), or on every call (a LogLevels
-// field, or a Logger whose handler is nil). A nil *protoregistry.Files does not panic: it is an empty
+// field, or a Logger whose handler is nil, see handlerMissing). A nil
+// *protoregistry.Files does not panic: it is an empty
 // registry, which would hide every option in place of the default
 // protoregistry.GlobalFiles, so that a DefaultRule silently replaced the
 // methods' own rules.

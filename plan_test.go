@@ -423,6 +423,58 @@ func TestUnknownServiceHandler_MethodMissingFromDescriptorsIgnoresServiceOption(
 	}
 }
 
+// fanOut is a slog.Handler that passes each record to every handler it
+// holds: a nil one holds none, and drops every record.
+type fanOut []slog.Handler
+
+func (f fanOut) Enabled(ctx context.Context, l slog.Level) bool {
+	return slices.ContainsFunc(f, func(h slog.Handler) bool { return h.Enabled(ctx, l) })
+}
+
+func (f fanOut) Handle(ctx context.Context, r slog.Record) error {
+	for _, h := range f {
+		if h.Enabled(ctx, r.Level) {
+			if err := h.Handle(ctx, r.Clone()); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+func (f fanOut) WithAttrs(as []slog.Attr) slog.Handler {
+	return f.each(func(h slog.Handler) slog.Handler { return h.WithAttrs(as) })
+}
+
+func (f fanOut) WithGroup(name string) slog.Handler {
+	return f.each(func(h slog.Handler) slog.Handler { return h.WithGroup(name) })
+}
+
+// each returns the fan-out over what derive makes of each of f's handlers.
+func (f fanOut) each(derive func(slog.Handler) slog.Handler) fanOut {
+	if f == nil {
+		return nil
+	}
+	g := make(fanOut, len(f))
+	for i, h := range f {
+		g[i] = derive(h)
+	}
+	return g
+}
+
+// A Logger on a handler that is a nil slice (a fan-out over no handler,
+// as a configuration that names no log sink builds) works: New takes it,
+// and calls are logged through it. Only a handler that is none (a zero
+// slog.Logger's, a nil pointer) is refused (TestNew_RejectsBadConfig).
+func TestNew_AcceptsALoggerOnAnEmptyFanOutHandler(t *testing.T) {
+	e := newEnv(t, func(c *Config, _ *verifier.Config) {
+		c.Logger = slog.New(fanOut(nil))
+		c.LogLevels.Denied = slog.LevelError // Enabled is asked, and says no
+	})
+	_, err := e.client.AllOf(bounded(t), &authtestv1.AllOfRequest{})
+	checkStatus(t, err, codes.Unauthenticated, ReasonCredentialsMissing)
+}
+
 func TestNew_ConfigConditionWithoutCompilerIsAStartUpError(t *testing.T) {
 	cond := &grpcauthv1.Rule{Scopes: []string{"test:read"}, Condition: "request.owner == subject"}
 	for name, cfg := range map[string]Config{

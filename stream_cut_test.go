@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"net"
 	"slices"
 	"sync/atomic"
@@ -14,6 +15,7 @@ import (
 	middleware "github.com/grpc-ecosystem/go-grpc-middleware/v2"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/protoadapt"
@@ -629,6 +631,64 @@ func TestStream_MetadataAfterTheCutFailsAsSendsDo(t *testing.T) {
 			}
 			if ss.header.Get("before") == nil {
 				t.Errorf("the header set before the end was dropped: %v", ss.header)
+			}
+		})
+	}
+}
+
+// On a real server, the response metadata a handler sets on its stream
+// before the stream ends (cut, or refused by its condition) reaches the
+// caller, and what it sets after does not: SetHeader fails with the
+// refusal, and SetTrailer is dropped.
+func TestStream_MetadataAfterTheEndDoesNotReachTheCaller(t *testing.T) {
+	for _, cut := range []bool{true, false} {
+		code, reason := codes.PermissionDenied, ReasonConditionFailed
+		if cut {
+			code, reason = codes.Unauthenticated, ReasonTokenExpired
+		}
+		t.Run(reason, func(t *testing.T) {
+			e, clock, tok, _, _ := firstOnlyEnv(t)
+			afterErr := make(chan error, 1)
+			handler := func(_ any, ss grpc.ServerStream, _ *grpc.StreamServerInfo, _ grpc.StreamHandler) error {
+				if err := ss.SetHeader(metadata.Pairs("before", "1")); err != nil {
+					return err
+				}
+				ss.SetTrailer(metadata.Pairs("before-trailer", "1"))
+				for ss.RecvMsg(new(authtestv1.BidiStreamRequest)) == nil {
+					e.svc.signal()
+				}
+				afterErr <- ss.SetHeader(metadata.Pairs("after", "1"))
+				ss.SetTrailer(metadata.Pairs("after-trailer", "1"))
+				return nil
+			}
+			_, addr := serve(t, e.svc, grpc.ChainStreamInterceptor(e.auth.StreamServerInterceptor(), handler))
+			s, err := authtestv1.NewTestServiceClient(dial(t, addr, insecure.NewCredentials())).BidiStream(withAuth(bounded(t), bearer(tok)))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := s.Send(&authtestv1.BidiStreamRequest{}); err != nil {
+				t.Fatal(err)
+			}
+			await(t, e.svc.streamStarted, "the first message did not reach the handler")
+			if cut {
+				clock.expire(clock.next(t))
+			}
+			if err := s.Send(&authtestv1.BidiStreamRequest{}); err != nil { // refused by the cut, or the condition
+				t.Fatal(err)
+			}
+			_, err = s.Recv()
+			checkStatus(t, err, code, reason)
+			checkStatus(t, await(t, afterErr, "the handler's receive did not fail"), code, reason)
+			header, err := s.Header()
+			if err != nil {
+				t.Fatal(err)
+			}
+			trailer := s.Trailer()
+			if header.Get("before") == nil || trailer.Get("before-trailer") == nil {
+				t.Errorf("the metadata set before the end did not reach the caller: header keys %v, trailer keys %v", slices.Collect(maps.Keys(header)), slices.Collect(maps.Keys(trailer)))
+			}
+			if header.Get("after") != nil || trailer.Get("after-trailer") != nil {
+				t.Errorf("the metadata set after the end reached the caller: header keys %v, trailer keys %v", slices.Collect(maps.Keys(header)), slices.Collect(maps.Keys(trailer)))
 			}
 		})
 	}

@@ -324,7 +324,7 @@ func (w *streamWatch) startRevalidation() {
 }
 
 // schedule sets the re-verification timer for at, unless at is zero or the
-// handler has returned. The wait, d until at, is shortened by a random
+// stream has ended (see below). The wait, d until at, is shortened by a random
 // part of min(d/10, jitter.Max), so that streams opened together
 // (clients reconnecting after a restart or a drain) are re-verified apart,
 // not together at every interval, and are never re-verified after at:
@@ -335,12 +335,13 @@ func (w *streamWatch) startRevalidation() {
 // again. The re-verification comes once Config.Now has reached the time so
 // set, d from now (armUntil): after a suspend, at most maxTimerWait late.
 // schedule reports whether the stream still runs: false, and no timer,
-// once the handler has returned or the stream's context has ended (the
-// caller went, or the stream was cut).
+// once the handler has returned, the stream was cut (end marks the cut
+// before it reports it and cancels the context) or its context has ended
+// (the caller went).
 func (w *streamWatch) schedule(at time.Time) (running bool) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	if w.done || w.ctx.Err() != nil {
+	if w.done || w.cut.Load() != nil || w.ctx.Err() != nil {
 		return false
 	}
 	if at.IsZero() {

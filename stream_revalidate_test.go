@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
@@ -481,24 +482,31 @@ func (o *outageRevalidator) RevalidateAt(string, verifier.Claims) time.Time {
 	return t0.Add(time.Minute)
 }
 
+// outageEnv starts a server whose verifier is an outageRevalidator, on
+// clock's fake timers, logging records at Warn and above to logs (opts
+// apply to its Config last), whose streams signal their start.
+func outageEnv(t *testing.T, opts ...envOption) (e *env, o *outageRevalidator, clock *fakeClock, logs *bytes.Buffer) {
+	t.Helper()
+	claims, err := verifier.NewClaims(map[string]any{"sub": "user-1", "scope": "test:read test:stream", "exp": t0.Add(time.Hour).Unix()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	o, clock, logs = &outageRevalidator{claims: claims}, newFakeClock(), &bytes.Buffer{}
+	e = newEnv(t, append([]envOption{func(c *Config, _ *verifier.Config) {
+		c.Verifier, c.Now, c.afterFunc = o, clock.Now, clock.AfterFunc
+		c.Logger = slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	}}, opts...)...)
+	e.svc.streamStarted = make(chan struct{}, 1)
+	return e, o, clock, logs
+}
+
 // A stream whose client finishes normally while its token's
 // re-verification is running, and failing for want of an answer, is not
 // logged as a stream that "goes on" despite an outage: it has ended, and
 // there is nothing for an operator to look at. While the stream runs, the
 // same outage is logged (TestStream_IntrospectionOutageDoesNotEndTheStream).
 func TestStream_EndingDuringAFailedReverificationIsNotLogged(t *testing.T) {
-	claims, err := verifier.NewClaims(map[string]any{"sub": "user-1", "scope": "test:read test:stream", "exp": t0.Add(time.Hour).Unix()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	o := &outageRevalidator{claims: claims}
-	var logs bytes.Buffer
-	clock := newFakeClock()
-	e := newEnv(t, func(c *Config, _ *verifier.Config) {
-		c.Verifier, c.Now, c.afterFunc = o, clock.Now, clock.AfterFunc
-		c.Logger = slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelWarn}))
-	})
-	e.svc.streamStarted = make(chan struct{}, 1)
+	e, o, clock, logs := outageEnv(t)
 	s := startBidi(t, withAuth(bounded(t), bearer("opaque-token")), e)
 	clock.next(t) // the expiry timer
 	recheck := clock.next(t)
@@ -525,14 +533,7 @@ func TestStream_EndingDuringAFailedReverificationIsNotLogged(t *testing.T) {
 // stream has ended, and the verifier (user code, possibly slow) is not
 // called for it.
 func TestStream_ReverificationFiringAfterTheStreamEndedVerifiesNothing(t *testing.T) {
-	claims, err := verifier.NewClaims(map[string]any{"sub": "user-1", "scope": "test:read test:stream", "exp": t0.Add(time.Hour).Unix()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	o := &outageRevalidator{claims: claims}
-	clock := newFakeClock()
-	e := newEnv(t, func(c *Config, _ *verifier.Config) { c.Verifier, c.Now, c.afterFunc = o, clock.Now, clock.AfterFunc })
-	e.svc.streamStarted = make(chan struct{}, 1)
+	e, o, clock, _ := outageEnv(t)
 	s := startBidi(t, withAuth(bounded(t), bearer("opaque-token")), e)
 	clock.next(t) // the expiry timer
 	recheck := clock.next(t)
@@ -546,5 +547,85 @@ func TestStream_ReverificationFiringAfterTheStreamEndedVerifiesNothing(t *testin
 	recheck.f()                       // its goroutine was on its way
 	if n := o.calls.Load(); n != 1 {
 		t.Errorf("the token was verified %d times, want once (as the stream opened)", n)
+	}
+}
+
+// A re-verification that gets no answer just as the stream is cut (its
+// expiry timer reports the cut while the re-verification runs, before the
+// stream's context is cancelled) is not logged as a stream that "goes on",
+// and sets no timer: the stream is cut.
+func TestStream_ReverificationFailingDuringTheCutIsNotLogged(t *testing.T) {
+	var during atomic.Pointer[func()]
+	e, o, clock, logs := outageEnv(t, func(c *Config, _ *verifier.Config) {
+		c.OnDecision = func(_ context.Context, d Decision) {
+			if f := during.Swap(nil); f != nil && !d.Allowed {
+				(*f)() // as the cut is reported: the stream is cut, its context not yet cancelled
+			}
+		}
+	})
+	s := startBidi(t, withAuth(bounded(t), bearer("opaque-token")), e)
+	expiry, recheck := clock.next(t), clock.next(t)
+	reverify := func() {
+		n := len(clock.added)
+		recheck.fire()
+		if o.calls.Load() != 2 {
+			t.Error("the re-verification did not run")
+		}
+		if len(clock.added) != n {
+			t.Error("the re-verification set a timer for a cut stream")
+		}
+	}
+	during.Store(&reverify)
+	clock.expire(expiry)
+	if during.Load() != nil {
+		t.Fatal("the cut was not reported")
+	}
+	if err := s.CloseSend(); err != nil { // the handler, blocked in its receive, gets the cut
+		t.Fatal(err)
+	}
+	_, err := s.Recv()
+	checkStatus(t, err, codes.Unauthenticated, ReasonTokenExpired)
+	if l := logs.String(); strings.Contains(l, "could not be re-verified") {
+		t.Errorf("log %q: want no 'goes on' record for a cut stream", l)
+	}
+}
+
+// A stream whose client gives up while its token's re-verification runs,
+// and fails for want of an answer, is not logged as a stream that "goes
+// on", and sets no timer, even while its handler has not returned yet:
+// the stream's context has ended.
+func TestStream_ClientGoingDuringAFailedReverificationIsNotLogged(t *testing.T) {
+	e, o, clock, logs := outageEnv(t)
+	handlerCtx, hold := make(chan context.Context, 1), make(chan struct{})
+	defer close(hold)
+	handler := func(_ any, ss grpc.ServerStream, _ *grpc.StreamServerInfo, _ grpc.StreamHandler) error {
+		handlerCtx <- ss.Context()
+		<-hold // returns only once the test is over
+		return nil
+	}
+	_, addr := serve(t, e.svc, grpc.ChainStreamInterceptor(e.auth.StreamServerInterceptor(), handler))
+	ctx, cancel := context.WithCancel(bounded(t))
+	defer cancel()
+	if _, err := e.via(t, addr).client.BidiStream(withAuth(ctx, bearer("opaque-token"))); err != nil {
+		t.Fatal(err)
+	}
+	hctx := await(t, handlerCtx, "the stream's handler did not start")
+	clock.next(t) // the expiry timer
+	recheck := clock.next(t)
+	o.once = func() { // the client gives up meanwhile; its handler has not returned
+		cancel()
+		await(t, hctx.Done(), "the handler's context was not cancelled when its client went")
+	}
+	clock.setNow(t0.Add(time.Minute))
+	n := len(clock.added)
+	recheck.fire()
+	if o.once != nil {
+		t.Fatal("the re-verification did not fail, or did not ask when to retry")
+	}
+	if len(clock.added) != n {
+		t.Error("the re-verification set a timer for a stream whose client went")
+	}
+	if l := logs.String(); l != "" {
+		t.Errorf("log %q: want nothing for a stream whose client went", l)
 	}
 }

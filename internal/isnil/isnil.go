@@ -32,7 +32,7 @@ func Value(v any) bool {
 // which panics on its first record. A nil l is fine (the packages default
 // it to slog.Default()). The error names the field as "Logger".
 func Logger(l *slog.Logger) error {
-	if l == nil || !Value(l.Handler()) {
+	if l == nil || !handlerMissing(l.Handler()) {
 		return nil
 	}
 	what := "a zero slog.Logger"
@@ -40,4 +40,20 @@ func Logger(l *slog.Logger) error {
 		what = fmt.Sprintf("built on a nil %T", h)
 	}
 	return fmt.Errorf("Logger has no handler (%s): build it with slog.New, or leave Logger nil for slog.Default()", what)
+}
+
+// handlerMissing reports whether h, a Logger's handler, is none: nil (a
+// zero slog.Logger's), or a nil pointer, func or channel (a *slog.TextHandler
+// variable left unset, say), whose methods would dereference, call or block
+// on it. A nil slice or map is an empty collection, which a handler may
+// well be (one that fans records out to none), and is accepted.
+func handlerMissing(h slog.Handler) bool {
+	if h == nil {
+		return true
+	}
+	switch reflect.ValueOf(h).Kind() {
+	case reflect.Slice, reflect.Map:
+		return false
+	}
+	return Value(h)
 }
