@@ -135,6 +135,23 @@ type fetchCall struct {
 	// waiting counts the lookups waiting for it while it is s.next, under
 	// s.mu: when the last of them gives up, it is cancelled (leaveNextLocked).
 	waiting int
+	// kids are the unknown kids it looks for, under s.mu: the one whose
+	// lookup started it and those of the lookups that waited for it (it
+	// started after each of them arrived), at most maxMissedKidLen bytes
+	// each, at most one per lookup holding a slot, plus one. A successful
+	// fetch remembers those it did not find as it publishes its snapshot
+	// (see lookedFor), whether or not their lookups are still there to
+	// read the answer.
+	kids []string
+}
+
+// lookedFor records that c looks for kid, which a lookup that arrived
+// before c started did not find. A kid too long to remember is left out.
+// s.mu is held.
+func (c *fetchCall) lookedFor(kid string) {
+	if len(kid) <= maxMissedKidLen {
+		c.kids = append(c.kids, kid)
+	}
 }
 
 // New starts a Set and returns at once: the first fetch runs in the
@@ -259,10 +276,8 @@ func (s *Set) Key(ctx context.Context, kid string) (*Key, error) {
 		}
 		if c.err != nil || c.seq > arrived {
 			// The fetch failed (ErrUnavailable), or it started after this
-			// lookup and did not find kid (ErrUnknownKey).
-			if c.err == nil {
-				s.rememberMissLocked(kid, now)
-			}
+			// lookup and did not find kid (ErrUnknownKey; the fetch has
+			// remembered kid, see fetchCall.kids).
 			s.mu.Unlock()
 			return nil, s.missErr(snap, now)
 		}
@@ -412,6 +427,17 @@ func (s *Set) startFetchLocked(reason string) *fetchCall {
 		s.mu.Lock()
 		if snap != nil {
 			s.storeLocked(snap)
+		}
+		if err == nil {
+			// In the critical section that publishes the result: a lookup
+			// of one of c's kids that takes s.mu next, maybe before the
+			// lookup c answers, finds it remembered and is refused at once.
+			now := s.cfg.Now()
+			for _, kid := range c.kids {
+				if snap.keys[kid] == nil {
+					s.rememberMissLocked(kid, now)
+				}
+			}
 		}
 		if ra := retryAfterOf(err); ra > 0 {
 			s.retryUntil, s.retrySeq = s.cfg.Now().Add(min(ra, s.retryAfterCap())), c.seq

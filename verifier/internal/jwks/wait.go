@@ -45,7 +45,9 @@ func (s *Set) missLocked(kid string, now time.Time, snap *snapshot) (*fetchCall,
 		return nil, 0, errClosedMiss // no fetch will look for kid
 	}
 	if since := now.Sub(s.lastMiss); (!s.missFetched || since < 0 || since >= s.cfg.MinRefreshInterval) && !s.retryingLocked(now) {
-		return s.startMissFetchLocked("unknown kid"), started, nil
+		c := s.startMissFetchLocked("unknown kid")
+		c.lookedFor(kid)
+		return c, started, nil
 	}
 	if !usable || s.lastErr.Load() != nil || s.waiters >= s.cfg.MaxWaiters {
 		s.limited.Add(1)
@@ -55,6 +57,7 @@ func (s *Set) missLocked(kid string, now time.Time, snap *snapshot) (*fetchCall,
 	s.waits.Add(1)
 	c := s.nextLocked(now)
 	c.waiting++
+	c.lookedFor(kid)
 	return c, waited, nil
 }
 
