@@ -135,22 +135,35 @@ type fetchCall struct {
 	// waiting counts the lookups waiting for it while it is s.next, under
 	// s.mu: when the last of them gives up, it is cancelled (leaveNextLocked).
 	waiting int
-	// kids are the unknown kids it looks for, under s.mu: the one whose
-	// lookup started it and those of the lookups that waited for it (it
-	// started after each of them arrived), at most maxMissedKidLen bytes
-	// each, at most one per lookup holding a slot, plus one. A successful
-	// fetch remembers those it did not find as it publishes its snapshot
-	// (see lookedFor), whether or not their lookups are still there to
-	// read the answer.
-	kids []string
+	// kids are the unknown kids it looks for, under s.mu, each with the
+	// number of lookups for it: the one whose lookup started it and those
+	// of the lookups waiting for it (it starts after each of them arrived),
+	// of at most maxMissedKidLen bytes. A waiting lookup that gives up
+	// before it starts takes its kid back (leaveNextLocked), so they are
+	// at most the slots in use plus one. A successful fetch remembers those
+	// it did not find as it publishes its snapshot, whether or not their
+	// lookups are still there to read the answer.
+	kids map[string]int
 }
 
-// lookedFor records that c looks for kid, which a lookup that arrived
-// before c started did not find. A kid too long to remember is left out.
-// s.mu is held.
+// lookedFor records that c looks for kid on behalf of a lookup that arrived
+// before c started, unless kid is too long to remember. s.mu is held.
 func (c *fetchCall) lookedFor(kid string) {
-	if len(kid) <= maxMissedKidLen {
-		c.kids = append(c.kids, kid)
+	if len(kid) > maxMissedKidLen {
+		return
+	}
+	if c.kids == nil {
+		c.kids = make(map[string]int)
+	}
+	c.kids[kid]++
+}
+
+// notLookedFor undoes one lookedFor(kid). s.mu is held.
+func (c *fetchCall) notLookedFor(kid string) {
+	if n, ok := c.kids[kid]; n > 1 {
+		c.kids[kid] = n - 1
+	} else if ok {
+		delete(c.kids, kid)
 	}
 }
 
@@ -255,7 +268,7 @@ func (s *Set) Key(ctx context.Context, kid string) (*Key, error) {
 				s.mu.Lock()
 				s.waiters--
 				if how == waited {
-					s.leaveNextLocked(c)
+					s.leaveNextLocked(c, kid)
 				}
 				s.mu.Unlock()
 			}
@@ -433,7 +446,7 @@ func (s *Set) startFetchLocked(reason string) *fetchCall {
 			// of one of c's kids that takes s.mu next, maybe before the
 			// lookup c answers, finds it remembered and is refused at once.
 			now := s.cfg.Now()
-			for _, kid := range c.kids {
+			for kid := range c.kids {
 				if snap.keys[kid] == nil {
 					s.rememberMissLocked(kid, now)
 				}

@@ -112,15 +112,20 @@ func (s *Set) fireNext(c *fetchCall) {
 	}
 }
 
-// leaveNextLocked records that a lookup waiting for the shared refresh c
-// gave up (its ctx ended) before c answered. When c has not started and no
+// leaveNextLocked records that a lookup of kid waiting for the shared
+// refresh c gave up (its ctx ended) before c answered. When c has not
+// started, it will not look for kid on that lookup's behalf; and when no
 // lookup waits for it any more, it is cancelled, its timer stopped: a
 // refresh nobody waits for would cost the issuer a fetch for nothing, and
 // open a new rate-limit window that the next unknown kid would have to
 // wait out. s.mu is held.
-func (s *Set) leaveNextLocked(c *fetchCall) {
+func (s *Set) leaveNextLocked(c *fetchCall, kid string) {
 	c.waiting--
-	if c.waiting == 0 && s.next == c {
+	if s.next != c {
+		return // started (or cancelled by Close): it looks for what it looked for
+	}
+	c.notLookedFor(kid)
+	if c.waiting == 0 {
 		s.takeNextLocked()
 	}
 }

@@ -401,6 +401,35 @@ func TestSet_KidIsRememberedEvenWhenTheLookupThatStartedTheFetchGaveUp(t *testin
 	}
 }
 
+// The kids a shared refresh will look for are those of the lookups still
+// waiting for it: a flood of calls that wait and give up at once, one after
+// another, while one call keeps the refresh scheduled, takes no memory
+// beyond the slots in use.
+func TestSet_WaitersThatGiveUpLeaveNoKidBehind(t *testing.T) {
+	s, _, ft, _, waiting := waitSetup(t, Config{MaxWaiters: 2})
+	parked := keyAsync(ctxT(t), s, "parked")
+	receive(t, waiting, "a lookup to wait")
+	next := ft.nextAfter(t)
+	gone, cancel := context.WithCancel(context.Background())
+	cancel()
+	for i := range 100 {
+		if _, err := s.Key(gone, fmt.Sprintf("forged-%d", i)); !errors.Is(err, context.Canceled) {
+			t.Fatalf("Key with a cancelled ctx = %v, want context.Canceled", err)
+		}
+		receive(t, waiting, "a lookup to wait")
+	}
+	s.mu.Lock()
+	kids := len(s.next.kids)
+	s.mu.Unlock()
+	if kids != 1 {
+		t.Fatalf("the shared refresh looks for %d kids, want 1 (the one waiting)", kids)
+	}
+	next.fire()
+	if err := receive(t, parked, "the waiting lookup"); !errors.Is(err, ErrUnknownKey) {
+		t.Fatalf("parked = %v, want ErrUnknownKey", err)
+	}
+}
+
 // A scheduled background refresh that starts while lookups wait answers
 // them (it is just as fresh), and the rate-limited refresh is cancelled.
 func TestSet_BackgroundRefreshAnswersWaiters(t *testing.T) {
