@@ -135,6 +135,36 @@ type fetchCall struct {
 	// waiting counts the lookups waiting for it while it is s.next, under
 	// s.mu: when the last of them gives up, it is cancelled (leaveNextLocked).
 	waiting int
+	// kids are the unknown kids it looks for, under s.mu, each with the
+	// number of lookups for it: the one whose lookup started it and those
+	// of the lookups waiting for it (it starts after each of them arrived),
+	// of at most maxMissedKidLen bytes. A waiting lookup that gives up
+	// before it starts takes its kid back (leaveNextLocked), so they are
+	// at most the slots in use plus one. A successful fetch remembers those
+	// it did not find as it publishes its snapshot, whether or not their
+	// lookups are still there to read the answer.
+	kids map[string]int
+}
+
+// lookedFor records that c looks for kid on behalf of a lookup that arrived
+// before c started, unless kid is too long to remember. s.mu is held.
+func (c *fetchCall) lookedFor(kid string) {
+	if len(kid) > maxMissedKidLen {
+		return
+	}
+	if c.kids == nil {
+		c.kids = make(map[string]int)
+	}
+	c.kids[kid]++
+}
+
+// notLookedFor undoes one lookedFor(kid). s.mu is held.
+func (c *fetchCall) notLookedFor(kid string) {
+	if n, ok := c.kids[kid]; n > 1 {
+		c.kids[kid] = n - 1
+	} else if ok {
+		delete(c.kids, kid)
+	}
 }
 
 // New starts a Set and returns at once: the first fetch runs in the
@@ -238,7 +268,7 @@ func (s *Set) Key(ctx context.Context, kid string) (*Key, error) {
 				s.mu.Lock()
 				s.waiters--
 				if how == waited {
-					s.leaveNextLocked(c)
+					s.leaveNextLocked(c, kid)
 				}
 				s.mu.Unlock()
 			}
@@ -259,10 +289,8 @@ func (s *Set) Key(ctx context.Context, kid string) (*Key, error) {
 		}
 		if c.err != nil || c.seq > arrived {
 			// The fetch failed (ErrUnavailable), or it started after this
-			// lookup and did not find kid (ErrUnknownKey).
-			if c.err == nil {
-				s.rememberMissLocked(kid, now)
-			}
+			// lookup and did not find kid (ErrUnknownKey; the fetch has
+			// remembered kid, see fetchCall.kids).
 			s.mu.Unlock()
 			return nil, s.missErr(snap, now)
 		}
@@ -412,6 +440,17 @@ func (s *Set) startFetchLocked(reason string) *fetchCall {
 		s.mu.Lock()
 		if snap != nil {
 			s.storeLocked(snap)
+		}
+		if err == nil {
+			// In the critical section that publishes the result: a lookup
+			// of one of c's kids that takes s.mu next, maybe before the
+			// lookup c answers, finds it remembered and is refused at once.
+			now := s.cfg.Now()
+			for kid := range c.kids {
+				if snap.keys[kid] == nil {
+					s.rememberMissLocked(kid, now)
+				}
+			}
 		}
 		if ra := retryAfterOf(err); ra > 0 {
 			s.retryUntil, s.retrySeq = s.cfg.Now().Add(min(ra, s.retryAfterCap())), c.seq

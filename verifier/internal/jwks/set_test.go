@@ -820,13 +820,7 @@ func TestSet_ConcurrentMissesShareOneFetch(t *testing.T) {
 // be answered by it, nor remember the kid as missing: it waits for the next
 // fetch the rate limit allows, which finds the new key.
 func TestSet_LookupJoiningAStaleFetchWaitsForAFreshOne(t *testing.T) {
-	ts := newTestServer(t)
-	ts.setKeys(t, rsaJWK(t, 0, "a"))
-	clock := newFakeClock()
-	s, ft := startSet(t, Config{URL: ts.URL + "/keys", Now: clock.Now, MinRefreshInterval: 10 * time.Second})
-	ready(t, s)
-	joined := make(chan struct{}, 1)
-	s.onJoin = func() { joined <- struct{}{} }
+	s, ts, ft, _, joined := joinSetup(t, Config{}, 1)
 
 	ts.holdRequests()
 	first := make(chan error, 1)

@@ -45,7 +45,9 @@ func (s *Set) missLocked(kid string, now time.Time, snap *snapshot) (*fetchCall,
 		return nil, 0, errClosedMiss // no fetch will look for kid
 	}
 	if since := now.Sub(s.lastMiss); (!s.missFetched || since < 0 || since >= s.cfg.MinRefreshInterval) && !s.retryingLocked(now) {
-		return s.startMissFetchLocked("unknown kid"), started, nil
+		c := s.startMissFetchLocked("unknown kid")
+		c.lookedFor(kid)
+		return c, started, nil
 	}
 	if !usable || s.lastErr.Load() != nil || s.waiters >= s.cfg.MaxWaiters {
 		s.limited.Add(1)
@@ -55,6 +57,7 @@ func (s *Set) missLocked(kid string, now time.Time, snap *snapshot) (*fetchCall,
 	s.waits.Add(1)
 	c := s.nextLocked(now)
 	c.waiting++
+	c.lookedFor(kid)
 	return c, waited, nil
 }
 
@@ -109,15 +112,20 @@ func (s *Set) fireNext(c *fetchCall) {
 	}
 }
 
-// leaveNextLocked records that a lookup waiting for the shared refresh c
-// gave up (its ctx ended) before c answered. When c has not started and no
+// leaveNextLocked records that a lookup of kid waiting for the shared
+// refresh c gave up (its ctx ended) before c answered. When c has not
+// started, it will not look for kid on that lookup's behalf; and when no
 // lookup waits for it any more, it is cancelled, its timer stopped: a
 // refresh nobody waits for would cost the issuer a fetch for nothing, and
 // open a new rate-limit window that the next unknown kid would have to
 // wait out. s.mu is held.
-func (s *Set) leaveNextLocked(c *fetchCall) {
+func (s *Set) leaveNextLocked(c *fetchCall, kid string) {
 	c.waiting--
-	if c.waiting == 0 && s.next == c {
+	if s.next != c {
+		return // started (or cancelled by Close): it looks for what it looked for
+	}
+	c.notLookedFor(kid)
+	if c.waiting == 0 {
 		s.takeNextLocked()
 	}
 }

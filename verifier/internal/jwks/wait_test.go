@@ -16,12 +16,7 @@ import (
 // a lookup starts waiting for it.
 func waitSetup(t *testing.T, cfg Config) (s *Set, ts *testServer, ft *fakeTimers, clock *fakeClock, waiting chan struct{}) {
 	t.Helper()
-	ts = newTestServer(t)
-	ts.setKeys(t, rsaJWK(t, 0, "a"))
-	clock = newFakeClock()
-	cfg.URL, cfg.Now, cfg.MinRefreshInterval = ts.URL+"/keys", clock.Now, 10*time.Second
-	s, ft = startSet(t, cfg)
-	ready(t, s)
+	s, ts, ft, clock = loadedSet(t, cfg)
 	waiting = make(chan struct{}, 1000)
 	s.onWait = func() { waiting <- struct{}{} }
 	if _, err := s.Key(ctxT(t), "forged"); !errors.Is(err, ErrUnknownKey) {
@@ -31,6 +26,30 @@ func waitSetup(t *testing.T, cfg Config) (s *Set, ts *testServer, ft *fakeTimers
 		t.Fatalf("%d fetches after the forged kid, want 2", got)
 	}
 	return s, ts, ft, clock, waiting
+}
+
+// loadedSet is a loaded set (kid "a") on a fake clock with fake timers and
+// MinRefreshInterval 10s (cfg's URL, Now and MinRefreshInterval replaced),
+// whose miss-fetch allowance is unused.
+func loadedSet(t *testing.T, cfg Config) (s *Set, ts *testServer, ft *fakeTimers, clock *fakeClock) {
+	t.Helper()
+	ts = newTestServer(t)
+	ts.setKeys(t, rsaJWK(t, 0, "a"))
+	clock = newFakeClock()
+	cfg.URL, cfg.Now, cfg.MinRefreshInterval = ts.URL+"/keys", clock.Now, 10*time.Second
+	s, ft = startSet(t, cfg)
+	ready(t, s)
+	return s, ts, ft, clock
+}
+
+// joinSetup is loadedSet whose joined receives a value each time a lookup
+// joins a fetch in flight (up to slots without a reader).
+func joinSetup(t *testing.T, cfg Config, slots int) (s *Set, ts *testServer, ft *fakeTimers, clock *fakeClock, joined chan struct{}) {
+	t.Helper()
+	s, ts, ft, clock = loadedSet(t, cfg)
+	joined = make(chan struct{}, slots)
+	s.onJoin = func() { joined <- struct{}{} }
+	return s, ts, ft, clock, joined
 }
 
 // keyAsync looks kid up in a goroutine and delivers the error.
@@ -171,13 +190,8 @@ func TestSet_JoinersCountTowardsMaxWaiters(t *testing.T) {
 		{-1, DefaultMaxWaiters},
 	} {
 		t.Run(fmt.Sprint(tt.maxWaiters), func(t *testing.T) {
-			ts := newTestServer(t)
-			ts.setKeys(t, rsaJWK(t, 0, "a"))
-			clock := newFakeClock()
-			s, ft := startSet(t, Config{URL: ts.URL + "/keys", Now: clock.Now, MinRefreshInterval: 10 * time.Second, MaxWaiters: tt.maxWaiters})
-			ready(t, s)
-			joined, waiting := make(chan struct{}, tt.slots+1), make(chan struct{}, tt.slots+1)
-			s.onJoin = func() { joined <- struct{}{} }
+			s, ts, ft, _, joined := joinSetup(t, Config{MaxWaiters: tt.maxWaiters}, tt.slots+1)
+			waiting := make(chan struct{}, tt.slots+1)
 			s.onWait = func() { waiting <- struct{}{} }
 
 			ts.holdRequests() // the issuer hangs
@@ -235,13 +249,7 @@ func TestSet_JoinersCountTowardsMaxWaiters(t *testing.T) {
 // kid, and the latest one failed, so the token is not blamed (as for every
 // other unknown kid while refreshes fail; see docs/key-set.md).
 func TestSet_PastTheCapWhileRefreshesFailIsUnavailable(t *testing.T) {
-	ts := newTestServer(t)
-	ts.setKeys(t, rsaJWK(t, 0, "a"))
-	clock := newFakeClock()
-	s, _ := startSet(t, Config{URL: ts.URL + "/keys", Now: clock.Now, MinRefreshInterval: 10 * time.Second, MaxWaiters: 1})
-	ready(t, s)
-	joined := make(chan struct{}, 2)
-	s.onJoin = func() { joined <- struct{}{} }
+	s, ts, _, clock, joined := joinSetup(t, Config{MaxWaiters: 1}, 2)
 	ts.set("/keys", reply{status: 503})
 	if _, err := s.Key(ctxT(t), "x"); !errors.Is(err, ErrUnavailable) {
 		t.Fatalf("unknown kid, failed fetch = %v, want ErrUnavailable", err)
@@ -350,6 +358,75 @@ func TestSet_RememberedMissingKidDoesNotWait(t *testing.T) {
 	noSchedule(t, ft)
 	if got, st := ts.count("/keys"), s.Stats(); got != 2 || st.MissWaits != 0 || st.MissesLimited != 3 {
 		t.Fatalf("%d fetches, Stats %+v; want 2 fetches, no wait, 3 limited", got, st)
+	}
+}
+
+// A kid is remembered by the fetch that looked for it, as it publishes its
+// answer, not by the lookup that started it when that lookup reads the
+// answer: a flood whose calls give up (cancelled RPCs, short deadlines)
+// before the fetch answers otherwise has the same forged kid never
+// remembered, and every later call of it waits for, and triggers, another
+// fetch. Here the starter is gone and a lookup of the same kid, which
+// joined the fetch, is refused at once once it answers.
+func TestSet_KidIsRememberedEvenWhenTheLookupThatStartedTheFetchGaveUp(t *testing.T) {
+	s, ts, ft, _, joined := joinSetup(t, Config{}, 1)
+
+	ts.holdRequests()
+	ctx, cancel := context.WithCancel(context.Background())
+	starter := keyAsync(ctx, s, "forged")
+	ts.waitEntered(t, "/keys")
+	joiner := keyAsync(ctxT(t), s, "forged")
+	receive(t, joined, "the second lookup to join the fetch")
+	cancel()
+	if err := receive(t, starter, "the lookup that gave up"); !errors.Is(err, context.Canceled) {
+		t.Fatalf("starter = %v, want context.Canceled", err)
+	}
+	ts.release()
+	select {
+	case err := <-joiner:
+		if !errors.Is(err, ErrUnknownKey) {
+			t.Fatalf("joiner = %v, want ErrUnknownKey at once", err)
+		}
+	case fa := <-ft.afters:
+		t.Fatalf("the joiner waits %v for another fetch of a kid the latest fetch looked for", fa.d)
+	case <-time.After(waitLimit):
+		t.Fatal("timed out waiting for the joiner")
+	}
+	if _, err := s.Key(ctxT(t), "forged"); !errors.Is(err, ErrUnknownKey) {
+		t.Fatalf("Key(forged) again = %v, want ErrUnknownKey at once", err)
+	}
+	noSchedule(t, ft)
+	if got := ts.count("/keys"); got != 2 {
+		t.Fatalf("%d fetches, want 2", got)
+	}
+}
+
+// The kids a shared refresh will look for are those of the lookups still
+// waiting for it: a flood of calls that wait and give up at once, one after
+// another, while one call keeps the refresh scheduled, takes no memory
+// beyond the slots in use.
+func TestSet_WaitersThatGiveUpLeaveNoKidBehind(t *testing.T) {
+	s, _, ft, _, waiting := waitSetup(t, Config{MaxWaiters: 2})
+	parked := keyAsync(ctxT(t), s, "parked")
+	receive(t, waiting, "a lookup to wait")
+	next := ft.nextAfter(t)
+	gone, cancel := context.WithCancel(context.Background())
+	cancel()
+	for i := range 100 {
+		if _, err := s.Key(gone, fmt.Sprintf("forged-%d", i)); !errors.Is(err, context.Canceled) {
+			t.Fatalf("Key with a cancelled ctx = %v, want context.Canceled", err)
+		}
+		receive(t, waiting, "a lookup to wait")
+	}
+	s.mu.Lock()
+	kids := len(s.next.kids)
+	s.mu.Unlock()
+	if kids != 1 {
+		t.Fatalf("the shared refresh looks for %d kids, want 1 (the one waiting)", kids)
+	}
+	next.fire()
+	if err := receive(t, parked, "the waiting lookup"); !errors.Is(err, ErrUnknownKey) {
+		t.Fatalf("parked = %v, want ErrUnknownKey", err)
 	}
 }
 
