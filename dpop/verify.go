@@ -91,7 +91,11 @@ type Request struct {
 	AccessToken string
 	// KeyThumbprint, when not empty, is the cnf jkt of the access token:
 	// the proof's key must have this RFC 7638 SHA-256 thumbprint
-	// (ErrKeyMismatch otherwise).
+	// (ErrKeyMismatch otherwise). A resource server passes it with every
+	// AccessToken (or compares Proof.Thumbprint to the jkt itself): without
+	// either, a proof signed by any key is accepted, so whoever holds a
+	// stolen DPoP-bound token makes one with a key of their own. Empty at
+	// a token endpoint, where the proof's key is the one to bind.
 	KeyThumbprint string
 }
 
