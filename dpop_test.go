@@ -113,6 +113,7 @@ func TestDPoP_ProofChecksOverLoopback(t *testing.T) {
 	boundRSA := d.token(t, map[string]any{"sub": "user-1"}, grpcauthtest.WithScopes("test:read"), grpcauthtest.WithDPoPKey(rsa.PublicKey()))
 	ed := newDPoPKey(t, "Ed25519") // RFC 9864's alg name
 	boundEd := d.token(t, map[string]any{"sub": "user-1"}, grpcauthtest.WithScopes("test:read"), grpcauthtest.WithDPoPKey(ed.PublicKey()))
+	certBound := d.token(t, map[string]any{"sub": "user-1", "cnf": map[string]any{"x5t#S256": "0ZcOCORZNYy-DWpqq30jZyJGHTN0d2HglBV3uiguA4I"}}, grpcauthtest.WithScopes("test:read"))
 	p := func(o grpcauthtest.ProofOptions) func(t *testing.T) string {
 		return func(t *testing.T) string { return d.proof(t, d.key, mInherited, d.bound, o) }
 	}
@@ -159,6 +160,9 @@ func TestDPoP_ProofChecksOverLoopback(t *testing.T) {
 
 		{name: "bound token as Bearer", scheme: "Bearer", want: codes.Unauthenticated, reason: ReasonDPoPBindingMismatch, cause: "Bearer scheme"},
 		{name: "bound token as Bearer, with a proof", scheme: "Bearer", proofs: list(p(grpcauthtest.ProofOptions{})), want: codes.Unauthenticated, reason: ReasonDPoPBindingMismatch, cause: "Bearer scheme"},
+		{name: "proof with a certificate-bound token", token: certBound, proofs: list(func(t *testing.T) string {
+			return d.proof(t, d.key, mInherited, certBound, grpcauthtest.ProofOptions{})
+		}), want: codes.Unauthenticated, reason: ReasonDPoPBindingMismatch, cause: "certificate-bound"},
 		{name: "proof with an unbound token", token: unbound, proofs: list(func(t *testing.T) string { return d.proof(t, d.key, mInherited, unbound, grpcauthtest.ProofOptions{}) }), want: codes.Unauthenticated, reason: ReasonDPoPBindingMismatch, cause: "no cnf claim"},
 		{name: "thumbprint mismatch (token bound to another key)", token: boundOther, proofs: list(func(t *testing.T) string {
 			return d.proof(t, d.key, mInherited, boundOther, grpcauthtest.ProofOptions{})

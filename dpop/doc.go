@@ -5,7 +5,9 @@
 // A DPoP proof is a JWT, sent in the dpop header (gRPC metadata) next to
 // the access token, that the client signs with a private key whose public
 // half travels in the proof's jwk header. A Verifier checks every item of
-// RFC 9449, section 4.3: a single well-formed compact JWS of bounded size,
+// RFC 9449, section 4.3, but the first (one DPoP header per request: the
+// caller passes the one value, see [Verifier.Verify]): a well-formed
+// compact JWS of bounded size,
 // typ dpop+jwt, an asymmetric alg from an allow-list (never none, never
 // HMAC), a public jwk without private members that fits the alg (never an
 // Ed25519 key of small order) and is declared for no other (its alg, use

@@ -76,10 +76,14 @@ type Request struct {
 	// Authority accepts Config.Origins only.
 	Scheme    string
 	Authority string
-	// Path is the request's path, e.g. "/pkg.Service/Method". The proof's
-	// htu must have this path (after normalisation). Verify refuses a
-	// Request without one, like one without a Method: an empty Path
-	// would match the htu of an origin alone ("/").
+	// Path is the request's path as the client sent it, percent-encoded
+	// and without the query, e.g. "/pkg.Service/Method": in net/http,
+	// r.URL.EscapedPath(), not r.URL.Path, whose decoding makes the path
+	// of "/files/a%2Fb" (one segment) the same as that of "/files/a/b"
+	// (two), so that a proof for one is accepted at the other. The
+	// proof's htu must have this path (after normalisation). Verify
+	// refuses a Request without one, like one without a Method: an empty
+	// Path would match the htu of an origin alone ("/").
 	Path string
 	// AccessToken, when not empty, is the access token the proof came
 	// with: the proof's ath must be its base64url SHA-256 (RFC 9449, 4.3,
@@ -87,7 +91,11 @@ type Request struct {
 	AccessToken string
 	// KeyThumbprint, when not empty, is the cnf jkt of the access token:
 	// the proof's key must have this RFC 7638 SHA-256 thumbprint
-	// (ErrKeyMismatch otherwise).
+	// (ErrKeyMismatch otherwise). A resource server passes it with every
+	// AccessToken (or compares Proof.Thumbprint to the jkt itself): without
+	// either, a proof signed by any key is accepted, so whoever holds a
+	// stolen DPoP-bound token makes one with a key of their own. Empty at
+	// a token endpoint, where the proof's key is the one to bind.
 	KeyThumbprint string
 }
 
@@ -162,7 +170,11 @@ func jwxError(err error) string {
 }
 
 // Verify checks proof, the value of the request's dpop header, against req
-// and records it in the ReplayCache. It returns what the proof says, or an
+// and records it in the ReplayCache. RFC 9449's first check (section 4.3,
+// item 1: not more than one DPoP header) is the caller's, since Verify sees
+// one value: refuse a request with several (in net/http,
+// len(r.Header.Values("DPoP")) > 1; r.Header.Get would take the first)
+// before calling it, as the grpcauth interceptors and connectauth do. It returns what the proof says, or an
 // error wrapping one of ErrInvalidProof, ErrKeyMismatch, ErrUseNonce,
 // ErrReplayed or ErrReplayCheckUnavailable (or ctx's error, from a shared
 // ReplayCache, or, for a req without Method or Path, an error that wraps
