@@ -301,7 +301,7 @@ func (i *Issuer) tokenDPoP(r *http.Request) (jkt string, f *tokenFailure) {
 	if r.TLS != nil {
 		scheme = "https"
 	}
-	p, err := i.dpop.Verify(r.Context(), proofs[0], dpop.Request{Method: r.Method, Scheme: scheme, Authority: r.Host, Path: r.URL.Path})
+	p, err := i.dpop.Verify(r.Context(), proofs[0], dpop.Request{Method: r.Method, Scheme: scheme, Authority: r.Host, Path: r.URL.EscapedPath()})
 	if errors.Is(err, dpop.ErrUseNonce) { // the DPoP-Nonce header is tokenNonce's
 		return "", fail(http.StatusBadRequest, "use_dpop_nonce", "Authorization server requires nonce in DPoP proof")
 	}
