@@ -28,12 +28,6 @@ const mUser = "/user.v1.UserService/Call"
 // FileDescriptorSet would build them.
 func userFiles(t testing.TB, opts *descriptorpb.MethodOptions, deps []string, extra ...*descriptorpb.FileDescriptorProto) *protoregistry.Files {
 	t.Helper()
-	files := new(protoregistry.Files)
-	for _, fd := range []protoreflect.FileDescriptor{descriptorpb.File_google_protobuf_descriptor_proto, grpcauthv1.File_grpcauth_v1_auth_proto} {
-		if err := files.RegisterFile(fd); err != nil {
-			t.Fatal(err)
-		}
-	}
 	user := &descriptorpb.FileDescriptorProto{
 		Name:        proto.String("user/v1/user.proto"),
 		Package:     proto.String("user.v1"),
@@ -47,7 +41,21 @@ func userFiles(t testing.TB, opts *descriptorpb.MethodOptions, deps []string, ex
 			}},
 		}},
 	}
-	for _, fdp := range append(extra, user) {
+	return optionFiles(t, append(extra, user)...)
+}
+
+// optionFiles is a registry holding descriptor.proto, auth.proto and the
+// files fdps, built in order by protodesc, as a server loading a
+// FileDescriptorSet would build them.
+func optionFiles(t testing.TB, fdps ...*descriptorpb.FileDescriptorProto) *protoregistry.Files {
+	t.Helper()
+	files := new(protoregistry.Files)
+	for _, fd := range []protoreflect.FileDescriptor{descriptorpb.File_google_protobuf_descriptor_proto, grpcauthv1.File_grpcauth_v1_auth_proto} {
+		if err := files.RegisterFile(fd); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, fdp := range fdps {
 		fd, err := protodesc.NewFile(fdp, files)
 		if err != nil {
 			t.Fatal(err)
