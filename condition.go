@@ -10,6 +10,7 @@ import (
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/reflect/protoreflect"
 
+	"github.com/grpcauth/grpcauth/internal/isnil"
 	"github.com/grpcauth/grpcauth/verifier"
 )
 
@@ -29,7 +30,8 @@ type ConditionCompiler interface {
 	// the first calls of one method, or of several, compile at the same
 	// time. The error should say what is wrong with expr (the
 	// Authenticator adds the method name); it makes the rule invalid, so
-	// the method is denied.
+	// the method is denied. So does a nil Condition without an error,
+	// including a nil pointer of a Condition type.
 	CompileCondition(method protoreflect.MethodDescriptor, expr string) (Condition, error)
 }
 
@@ -94,11 +96,17 @@ func (a *Authenticator) compileCondition(p *methodPlan, method string) {
 		err = errNoMethodDescriptor
 		if md := a.methodDescriptor(method); md != nil {
 			p.cond, err = a.conditions.CompileCondition(md, expr)
-			if err == nil && p.cond == nil {
+			switch {
+			case err == nil && p.cond == nil:
 				err = errors.New("the ConditionCompiler returned neither a condition nor an error")
+			case err == nil && isnil.Value(p.cond):
+				// Its Eval would dereference nil on every call.
+				err = fmt.Errorf("the ConditionCompiler returned a nil %T and no error", p.cond)
 			}
-			rr, ok := p.cond.(RequestReader)
-			p.condAtStart = ok && !rr.ReadsRequest()
+			if err == nil {
+				rr, ok := p.cond.(RequestReader)
+				p.condAtStart = ok && !rr.ReadsRequest()
+			}
 		}
 	}
 	if err != nil {

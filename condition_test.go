@@ -3,6 +3,7 @@ package grpcauth_test
 import (
 	"context"
 	"errors"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -33,6 +34,25 @@ func (f *fakeCompiler) CompileCondition(md protoreflect.MethodDescriptor, expr s
 		return nil, errors.New("fake: bad expression")
 	}
 	return fakeCondition(expr), nil
+}
+
+// nilCondition is a Condition whose nil pointer a faulty compiler returns.
+type nilCondition struct{ verdict bool }
+
+func (c *nilCondition) Eval(context.Context, grpcauth.ConditionInput) (bool, error) {
+	return c.verdict, nil // dereferences c
+}
+
+// nilCompiler returns a nil condition and no error: a nil interface, or
+// with typed a nil *nilCondition in it.
+type nilCompiler struct{ typed bool }
+
+func (c nilCompiler) CompileCondition(protoreflect.MethodDescriptor, string) (grpcauth.Condition, error) {
+	if c.typed {
+		var cond *nilCondition
+		return cond, nil
+	}
+	return nil, nil
 }
 
 type fakeCondition string
@@ -114,6 +134,36 @@ func TestCondition_InvalidWithoutDescriptorOrCondition(t *testing.T) {
 	req, err := a.Requirement("/authtest.v1.ConditionService/Own")
 	if err != nil || req.Condition != "request.item.owner == subject || 'test:admin' in scopes" {
 		t.Errorf("Requirement = %+v, %v", req, err)
+	}
+}
+
+// A ConditionCompiler that returns no condition and no error, even as a
+// nil pointer in the interface (whose Eval would panic on every call,
+// taking the server down without a recovery interceptor), makes the rule
+// invalid: the method is denied and Check reports it.
+func TestCondition_NilConditionFromCompilerDeniesTheMethod(t *testing.T) {
+	const m = "/authtest.v1.ConditionService/Method"
+	for _, tt := range []struct {
+		name     string
+		compiler grpcauth.ConditionCompiler
+		code     codes.Code
+		reason   string
+	}{
+		{"nil interface", nilCompiler{}, codes.PermissionDenied, grpcauth.ReasonMethodNotConfigured},
+		{"nil pointer", nilCompiler{typed: true}, codes.PermissionDenied, grpcauth.ReasonMethodNotConfigured},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			e := conditiontest.New(t, grpcauth.Config{Conditions: tt.compiler, Rules: map[string]*grpcauthv1.Rule{m: {Condition: "true"}}})
+			if _, err := e.Auth.Requirement(m); !errors.Is(err, grpcauth.ErrInvalidRule) {
+				t.Fatalf("Requirement = %v, want ErrInvalidRule", err) // before a call that would panic
+			}
+			var ce *grpcauth.CheckError
+			if err := e.Auth.Check(e.Server); !errors.As(err, &ce) || !slices.Contains(ce.Methods(), m) {
+				t.Errorf("Check = %v, want %s reported", err, m)
+			}
+			_, err := e.Client.Method(conditiontest.Bearer(t.Context(), e.Token(t, nil, nil)), &authtestv1.MethodRequest{})
+			conditiontest.CheckStatus(t, err, tt.code, tt.reason)
+		})
 	}
 }
 
