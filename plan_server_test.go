@@ -2,6 +2,7 @@ package grpcauth
 
 import (
 	"errors"
+	"fmt"
 	"slices"
 	"testing"
 
@@ -98,4 +99,31 @@ func TestRequireDPoP_CertificateBindingRuleIsInvalid(t *testing.T) {
 			checkStatus(t, err, tt.code, tt.reason)
 		})
 	}
+}
+
+// Requirement hands out copies: a caller that edits the slices it got (or
+// the ones Alternatives built) changes neither a later Requirement nor
+// what the interceptors enforce.
+func TestRequirement_EditingTheResultLeavesThePlanAlone(t *testing.T) {
+	rule := &grpcauthv1.Rule{Scopes: []string{"a"}, AnyOf: []*grpcauthv1.ScopeSet{{Scopes: []string{"b"}}, {Scopes: []string{"c"}}}, AcrValues: []string{"mfa"}}
+	a := mustNew(t, Config{Rules: map[string]*grpcauthv1.Rule{mAuth: rule}})
+	got, err := a.Requirement(mAuth)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := fmt.Sprint(got)
+	got.Scopes[0], got.AnyOf[0][0], got.ACRValues[0] = "x", "x", "x"
+	for _, alt := range got.Alternatives() {
+		alt[0] = "x"
+	}
+	// The caller's edits to its Rule after New do not reach the plan either.
+	rule.Scopes[0], rule.AnyOf[0].Scopes[0], rule.AcrValues[0] = "y", "y", "y"
+	again, _ := a.Requirement(mAuth)
+	if fmt.Sprint(again) != want {
+		t.Errorf("Requirement after edits = %v, want %s", again, want)
+	}
+	// The token holds x and y only: the rule still asks for a and b or c.
+	a.verifier = staticVerifier{claims: mustClaims(t, "x", "y")}
+	_, err = callUnary(a, bearerCtx("tok"), mAuth)
+	checkStatus(t, err, codes.PermissionDenied, ReasonScopeInsufficient)
 }
