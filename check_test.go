@@ -62,15 +62,7 @@ func TestCheck_NilServerIsAnError(t *testing.T) {
 		"nil *grpc.Server": (*grpc.Server)(nil),
 	} {
 		t.Run(name, func(t *testing.T) {
-			var err error
-			func() {
-				defer func() {
-					if v := recover(); v != nil {
-						t.Fatalf("Check panicked: %v", v)
-					}
-				}()
-				err = a.Check(srv)
-			}()
+			err := checkWithoutPanic(t, a, srv)
 			var ce *CheckError
 			if !errors.Is(err, errNoServer) || errors.As(err, &ce) {
 				t.Fatalf("Check = %v, want a grpcauth error that is no *CheckError", err)
@@ -80,6 +72,18 @@ func TestCheck_NilServerIsAnError(t *testing.T) {
 			}
 		})
 	}
+}
+
+// checkWithoutPanic returns a.Check(srv), failing the test at once if
+// Check panics.
+func checkWithoutPanic(t *testing.T, a *Authenticator, srv ServiceInfoProvider) (err error) {
+	t.Helper()
+	defer func() {
+		if v := recover(); v != nil {
+			t.Fatalf("Check panicked: %v", v)
+		}
+	}()
+	return a.Check(srv)
 }
 
 func TestCheck_PassesWhenEveryMethodHasARule(t *testing.T) {

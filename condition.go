@@ -4,12 +4,14 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"reflect"
 	"sync/atomic"
 
 	"google.golang.org/grpc"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/reflect/protoreflect"
 
+	"github.com/grpcauth/grpcauth/internal/isnil"
 	"github.com/grpcauth/grpcauth/verifier"
 )
 
@@ -29,7 +31,8 @@ type ConditionCompiler interface {
 	// the first calls of one method, or of several, compile at the same
 	// time. The error should say what is wrong with expr (the
 	// Authenticator adds the method name); it makes the rule invalid, so
-	// the method is denied.
+	// the method is denied. So does a nil Condition without an error,
+	// including a nil pointer of a Condition type.
 	CompileCondition(method protoreflect.MethodDescriptor, expr string) (Condition, error)
 }
 
@@ -94,17 +97,35 @@ func (a *Authenticator) compileCondition(p *methodPlan, method string) {
 		err = errNoMethodDescriptor
 		if md := a.methodDescriptor(method); md != nil {
 			p.cond, err = a.conditions.CompileCondition(md, expr)
-			if err == nil && p.cond == nil {
+			switch {
+			case err == nil && p.cond == nil:
 				err = errors.New("the ConditionCompiler returned neither a condition nor an error")
+			case err == nil && nilReference(p.cond):
+				// Its Eval would dereference, or call, nil on every call.
+				err = fmt.Errorf("the ConditionCompiler returned a nil %T and no error", p.cond)
 			}
-			rr, ok := p.cond.(RequestReader)
-			p.condAtStart = ok && !rr.ReadsRequest()
+			if err == nil {
+				rr, ok := p.cond.(RequestReader)
+				p.condAtStart = ok && !rr.ReadsRequest()
+			}
 		}
 	}
 	if err != nil {
 		p.rule, p.cond, p.condAtStart = nil, nil, false
 		p.err = fmt.Errorf("%s (%s): %w: condition %q: %w", clipLogged(method), p.source, ErrInvalidRule, expr, err)
 	}
+}
+
+// nilReference reports whether c is a nil pointer, func or channel, whose
+// methods would dereference, call or block on it. A nil slice or map is an
+// empty collection, which a Condition may well be (say one that requires
+// all of none), and is accepted.
+func nilReference(c Condition) bool {
+	switch reflect.ValueOf(c).Kind() {
+	case reflect.Slice, reflect.Map:
+		return false
+	}
+	return isnil.Value(c)
 }
 
 // methodDescriptor resolves a full method name to its descriptor, or nil.

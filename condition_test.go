@@ -3,6 +3,7 @@ package grpcauth_test
 import (
 	"context"
 	"errors"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -33,6 +34,40 @@ func (f *fakeCompiler) CompileCondition(md protoreflect.MethodDescriptor, expr s
 		return nil, errors.New("fake: bad expression")
 	}
 	return fakeCondition(expr), nil
+}
+
+// nilCondition is a Condition whose nil pointer a faulty compiler returns.
+type nilCondition struct{ verdict bool }
+
+func (c *nilCondition) Eval(context.Context, grpcauth.ConditionInput) (bool, error) {
+	return c.verdict, nil // dereferences c
+}
+
+// condFunc is a Condition that is a function.
+type condFunc func(context.Context, grpcauth.ConditionInput) (bool, error)
+
+func (f condFunc) Eval(ctx context.Context, in grpcauth.ConditionInput) (bool, error) {
+	return f(ctx, in)
+}
+
+// allOf is a Condition that holds when each of its conditions does: a nil
+// one, when there are none.
+type allOf []grpcauth.Condition
+
+func (a allOf) Eval(ctx context.Context, in grpcauth.ConditionInput) (bool, error) {
+	for _, c := range a {
+		if ok, err := c.Eval(ctx, in); !ok || err != nil {
+			return false, err
+		}
+	}
+	return true, nil
+}
+
+// fixedCompiler compiles every expression to cond, with no error.
+type fixedCompiler struct{ cond grpcauth.Condition }
+
+func (c fixedCompiler) CompileCondition(protoreflect.MethodDescriptor, string) (grpcauth.Condition, error) {
+	return c.cond, nil
 }
 
 type fakeCondition string
@@ -114,6 +149,41 @@ func TestCondition_InvalidWithoutDescriptorOrCondition(t *testing.T) {
 	req, err := a.Requirement("/authtest.v1.ConditionService/Own")
 	if err != nil || req.Condition != "request.item.owner == subject || 'test:admin' in scopes" {
 		t.Errorf("Requirement = %+v, %v", req, err)
+	}
+}
+
+// A ConditionCompiler that returns no condition and no error, even as a
+// nil pointer or func in the interface (whose Eval would panic on every
+// call, taking the server down without a recovery interceptor), makes the
+// rule invalid: the method is denied and Check reports it. A nil slice is
+// an empty collection, a Condition like any other.
+func TestCondition_NilConditionFromCompilerDeniesTheMethod(t *testing.T) {
+	const m = "/authtest.v1.ConditionService/Method"
+	for _, tt := range []struct {
+		name   string
+		cond   grpcauth.Condition
+		code   codes.Code
+		reason string
+	}{
+		{"nil interface", nil, codes.PermissionDenied, grpcauth.ReasonMethodNotConfigured},
+		{"nil pointer", (*nilCondition)(nil), codes.PermissionDenied, grpcauth.ReasonMethodNotConfigured},
+		{"nil func", condFunc(nil), codes.PermissionDenied, grpcauth.ReasonMethodNotConfigured},
+		{"nil slice", allOf(nil), codes.OK, ""},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			e := conditiontest.New(t, grpcauth.Config{Conditions: fixedCompiler{tt.cond}, Rules: map[string]*grpcauthv1.Rule{m: {Condition: "true"}}})
+			_, err := e.Auth.Requirement(m)
+			if invalid := errors.Is(err, grpcauth.ErrInvalidRule); invalid != (tt.code != codes.OK) {
+				t.Fatalf("Requirement = %v, want it invalid: %v", err, !invalid) // before a call that would panic
+			}
+			var ce *grpcauth.CheckError
+			err = e.Auth.Check(e.Server)
+			if reported := errors.As(err, &ce) && slices.Contains(ce.Methods(), m); reported != (tt.code != codes.OK) {
+				t.Errorf("Check = %v; want %s reported: %v", err, m, !reported)
+			}
+			_, err = e.Client.Method(conditiontest.Bearer(t.Context(), e.Token(t, nil, nil)), &authtestv1.MethodRequest{})
+			conditiontest.CheckStatus(t, err, tt.code, tt.reason)
+		})
 	}
 }
 

@@ -59,7 +59,8 @@ type Authenticator struct {
 // method or another declaration that is not a service), when a name
 // appears twice in Public and Rules, when a rule in Rules is nil, when a
 // rule in Rules or DefaultRule is invalid (ErrInvalidRule; without
-// Conditions, that includes one with a condition), or when DPoP is
+// Conditions, that includes one with a condition, and with RequireDPoP one
+// with require_certificate_binding), or when DPoP is
 // invalid (see dpop.NewVerifier). Rules in .proto options, and the
 // conditions of every rule, are compiled on first use (or by Check); an
 // invalid one denies its method.
@@ -194,9 +195,22 @@ func (a *Authenticator) compileConfigRule(pb *grpcauthv1.Rule) (*compiledRule, e
 	if hasUnknownFields(pb) {
 		return nil, fmt.Errorf("%w: the rule has fields this version of grpcauth does not know (decoded from a newer grpcauth.v1.Rule); upgrade github.com/grpcauth/grpcauth", ErrInvalidRule)
 	}
-	r, err := compileRule(pb)
+	r, err := a.compileServerRule(pb)
 	if err == nil && r.condition != "" && a.conditions == nil {
 		return nil, fmt.Errorf("%w: condition %q: %w", ErrInvalidRule, r.condition, errNoConditionCompiler)
+	}
+	return r, err
+}
+
+// compileServerRule compiles pb (compileRule) and checks that this server
+// can satisfy it: under Config.RequireDPoP only DPoP-bound tokens come
+// through, and a token's cnf names one key (RFC 7800, 3.1), so a rule
+// with require_certificate_binding could never be met. The error wraps
+// ErrInvalidRule.
+func (a *Authenticator) compileServerRule(pb *grpcauthv1.Rule) (*compiledRule, error) {
+	r, err := compileRule(pb)
+	if err == nil && r.bound && a.requireDPoP {
+		return nil, fmt.Errorf("%w: require_certificate_binding on a server with Config.RequireDPoP: the server takes only DPoP-bound tokens and a token's cnf names one key (RFC 7800, 3.1), so no token could meet the rule; use require_dpop, or leave Config.RequireDPoP off", ErrInvalidRule)
 	}
 	return r, err
 }

@@ -4,12 +4,15 @@ import (
 	"fmt"
 	"reflect"
 	"slices"
+	"sync"
 
 	"google.golang.org/protobuf/encoding/protowire"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/reflect/protoreflect"
 	"google.golang.org/protobuf/types/dynamicpb"
 
+	"github.com/grpcauth/grpcauth/internal/endpoint"
+	"github.com/grpcauth/grpcauth/internal/panictext"
 	grpcauthv1 "github.com/grpcauth/grpcauth/proto/grpcauth/v1"
 )
 
@@ -18,8 +21,10 @@ import (
 // version's grpcauthv1.Rule: another extension uses grpcauth's field
 // number (resolved in its place, or visible beside it so that the value
 // cannot be attributed), Go code for grpcauth/v1/auth.proto was generated a
-// second time into another package, the option's bytes are not a Rule, or
-// the rule has fields this version does not know. It wraps ErrInvalidRule: the method is
+// second time into another package, the option's bytes are not a Rule,
+// the rule has fields this version does not know, or the descriptor's
+// options do not decode at all (a proto3 string option that is not UTF-8,
+// on which protobuf-go panics). It wraps ErrInvalidRule: the method is
 // denied (it never falls through to a wider rule), and Check reports it.
 // docs/proto-options.md explains each cause and its fix.
 var ErrUnreadableOption = fmt.Errorf("%w: unreadable option", ErrInvalidRule)
@@ -33,11 +38,11 @@ const authProto = "grpcauth/v1/auth.proto"
 // cannot be trusted as grpcauth's rule. Options decoded without
 // grpcauth's extension types carry the option as a dynamicpb message or as
 // unknown bytes; both are read, so a rule is never mistaken for a missing
-// one.
+// one; nor are options that do not decode (see options).
 func ruleOption(d protoreflect.Descriptor, xt protoreflect.ExtensionType) (*grpcauthv1.Rule, error) {
-	opts := d.Options()
-	if opts == nil {
-		return nil, nil
+	opts, err := options(d)
+	if err != nil || opts == nil {
+		return nil, err
 	}
 	m := opts.ProtoReflect()
 	if !m.IsValid() {
@@ -57,7 +62,6 @@ func ruleOption(d protoreflect.Descriptor, xt protoreflect.ExtensionType) (*grpc
 	})
 	var raw [][]byte
 	if fd == nil {
-		var err error
 		if raw, err = unknownField(m.GetUnknown(), want.Number()); err != nil || raw == nil {
 			return nil, err
 		}
@@ -74,10 +78,7 @@ func ruleOption(d protoreflect.Descriptor, xt protoreflect.ExtensionType) (*grpc
 				ErrUnreadableOption, f.Path(), want.Number(), want.ContainingMessage().FullName(), want.FullName(), x.FullName(), filePath(x))
 		}
 	}
-	var (
-		r   *grpcauthv1.Rule
-		err error
-	)
+	var r *grpcauthv1.Rule
 	if fd != nil {
 		r, err = resolvedRule(fd, v, want)
 	} else {
@@ -90,6 +91,43 @@ func ruleOption(d protoreflect.Descriptor, xt protoreflect.ExtensionType) (*grpc
 		return nil, err
 	}
 	return r, nil
+}
+
+// undecodable holds the errors of the descriptors whose options panicked
+// when read, by file path and full name. protobuf-go decodes a generated
+// descriptor's options on first use and panics when they do not decode
+// (say a proto3 string option that is not UTF-8, which protoc 3.21
+// compiles with only a logged error); every later read returns, without
+// the panic, what was decoded before the failure, in which grpcauth's
+// option may be missing. The mutex serialises the reads, so that no read
+// sees those partial options before the panicking one is recorded.
+var undecodable struct {
+	sync.Mutex
+	errs map[string]error
+}
+
+// options returns the options of d, or an error wrapping
+// ErrUnreadableOption when reading them panics, or panicked before in
+// this process: the method is then denied, rather than falling through to
+// a wider rule as it would if its option read as absent.
+func options(d protoreflect.Descriptor) (_ protoreflect.ProtoMessage, err error) {
+	key := filePath(d) + " " + string(d.FullName())
+	undecodable.Lock()
+	defer undecodable.Unlock()
+	if err := undecodable.errs[key]; err != nil {
+		return nil, err
+	}
+	defer func() {
+		if v := recover(); v != nil {
+			err = fmt.Errorf("%w: the options of %s (in %q) do not decode: %s; fix the option in the .proto (a string that is not valid UTF-8, say) and generate its code again",
+				ErrUnreadableOption, d.FullName(), filePath(d), panictext.Text(v, endpoint.MaxErrorText))
+			if undecodable.errs == nil {
+				undecodable.errs = make(map[string]error)
+			}
+			undecodable.errs[key] = err
+		}
+	}()
+	return d.Options(), nil
 }
 
 // resolvedRule reads the extension field fd, set to v, that sits at the

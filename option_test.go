@@ -1,6 +1,7 @@
 package grpcauth
 
 import (
+	"context"
 	"errors"
 	"slices"
 	"strings"
@@ -13,6 +14,7 @@ import (
 	"google.golang.org/protobuf/reflect/protodesc"
 	"google.golang.org/protobuf/reflect/protoreflect"
 	"google.golang.org/protobuf/reflect/protoregistry"
+	"google.golang.org/protobuf/runtime/protoimpl"
 	"google.golang.org/protobuf/types/descriptorpb"
 	"google.golang.org/protobuf/types/dynamicpb"
 
@@ -28,12 +30,6 @@ const mUser = "/user.v1.UserService/Call"
 // FileDescriptorSet would build them.
 func userFiles(t testing.TB, opts *descriptorpb.MethodOptions, deps []string, extra ...*descriptorpb.FileDescriptorProto) *protoregistry.Files {
 	t.Helper()
-	files := new(protoregistry.Files)
-	for _, fd := range []protoreflect.FileDescriptor{descriptorpb.File_google_protobuf_descriptor_proto, grpcauthv1.File_grpcauth_v1_auth_proto} {
-		if err := files.RegisterFile(fd); err != nil {
-			t.Fatal(err)
-		}
-	}
 	user := &descriptorpb.FileDescriptorProto{
 		Name:        proto.String("user/v1/user.proto"),
 		Package:     proto.String("user.v1"),
@@ -47,7 +43,21 @@ func userFiles(t testing.TB, opts *descriptorpb.MethodOptions, deps []string, ex
 			}},
 		}},
 	}
-	for _, fdp := range append(extra, user) {
+	return optionFiles(t, append(extra, user)...)
+}
+
+// optionFiles is a registry holding descriptor.proto, auth.proto and the
+// files fdps, built in order by protodesc, as a server loading a
+// FileDescriptorSet would build them.
+func optionFiles(t testing.TB, fdps ...*descriptorpb.FileDescriptorProto) *protoregistry.Files {
+	t.Helper()
+	files := new(protoregistry.Files)
+	for _, fd := range []protoreflect.FileDescriptor{descriptorpb.File_google_protobuf_descriptor_proto, grpcauthv1.File_grpcauth_v1_auth_proto} {
+		if err := files.RegisterFile(fd); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, fdp := range fdps {
 		fd, err := protodesc.NewFile(fdp, files)
 		if err != nil {
 			t.Fatal(err)
@@ -343,4 +353,89 @@ func FuzzRuleOption_UnknownBytes(f *testing.F) {
 			t.Fatalf("compileRule = %v", err)
 		}
 	})
+}
+
+// generatedFiles is a registry holding descriptor.proto, auth.proto and
+// fdp built as generated code builds its file (protoimpl.DescBuilder, from
+// the raw descriptor): its options are decoded on first use, not here.
+func generatedFiles(t testing.TB, fdp *descriptorpb.FileDescriptorProto) *protoregistry.Files {
+	t.Helper()
+	files := optionFiles(t)
+	raw, err := proto.Marshal(fdp)
+	if err != nil {
+		t.Fatal(err)
+	}
+	protoimpl.DescBuilder{RawDescriptor: raw, NumMessages: int32(len(fdp.GetMessageType())), NumServices: int32(len(fdp.GetService())),
+		TypeResolver: protoregistry.GlobalTypes, FileRegistry: files}.Build()
+	return files
+}
+
+// A generated descriptor whose options do not decode (a proto3 string
+// option that is not UTF-8, which protoc 3.21 compiles with a logged error
+// only) panics when its options are first read, and reads as the options
+// decoded before the failure afterwards: a stricter method or service
+// option must not then read as absent and give way to a wider rule. Here
+// the service undecodable.v1.Broken declares a rule that does not decode,
+// for Get and List; Open's service option is public and its method Get
+// declares its own rule that does not decode. DefaultRule admits any
+// token.
+func TestOption_OptionsThatDoNotDecodeDenyTheMethod(t *testing.T) {
+	invalid := func(field protowire.Number) []byte { // a Rule whose string field is not UTF-8
+		rule := protowire.AppendBytes(protowire.AppendTag(nil, 1, protowire.BytesType), []byte("ok"))
+		rule = protowire.AppendBytes(protowire.AppendTag(rule, field, protowire.BytesType), []byte{0xff})
+		return protowire.AppendBytes(protowire.AppendTag(nil, 52841, protowire.BytesType), rule)
+	}
+	brokenSvc := &descriptorpb.ServiceOptions{}
+	brokenSvc.ProtoReflect().SetUnknown(invalid(7)) // acr_values
+	brokenMethod := &descriptorpb.MethodOptions{}
+	brokenMethod.ProtoReflect().SetUnknown(invalid(1)) // scopes
+	publicSvc := &descriptorpb.ServiceOptions{}
+	proto.SetExtension(publicSvc, grpcauthv1.E_Service, &grpcauthv1.Rule{Public: true})
+	method := func(name string, opts *descriptorpb.MethodOptions) *descriptorpb.MethodDescriptorProto {
+		return &descriptorpb.MethodDescriptorProto{Name: proto.String(name), InputType: proto.String(".undecodable.v1.Msg"), OutputType: proto.String(".undecodable.v1.Msg"), Options: opts}
+	}
+	files := generatedFiles(t, &descriptorpb.FileDescriptorProto{
+		Name: proto.String("undecodable/v1/undecodable.proto"), Package: proto.String("undecodable.v1"), Syntax: proto.String("proto3"),
+		Dependency:  []string{authProto},
+		MessageType: []*descriptorpb.DescriptorProto{{Name: proto.String("Msg")}},
+		Service: []*descriptorpb.ServiceDescriptorProto{
+			{Name: proto.String("Broken"), Options: brokenSvc, Method: []*descriptorpb.MethodDescriptorProto{method("Get", nil), method("List", nil)}},
+			{Name: proto.String("Open"), Options: publicSvc, Method: []*descriptorpb.MethodDescriptorProto{method("Get", brokenMethod), method("Version", nil)}},
+		},
+	})
+	a := mustNew(t, Config{Descriptors: files, DefaultRule: &grpcauthv1.Rule{}, Verifier: staticVerifier{claims: mustClaims(t, "ok")}})
+	srv := fakeServer{
+		"undecodable.v1.Broken": {Methods: []grpc.MethodInfo{{Name: "Get"}, {Name: "List"}}},
+		"undecodable.v1.Open":   {Methods: []grpc.MethodInfo{{Name: "Get"}, {Name: "Version"}}},
+	}
+	err := checkWithoutPanic(t, a, srv)
+	var ce *CheckError
+	want := []string{"/undecodable.v1.Broken/Get", "/undecodable.v1.Broken/List", "/undecodable.v1.Open/Get"}
+	if !errors.As(err, &ce) || !slices.Equal(ce.Methods(), want) || !errors.Is(err, ErrUnreadableOption) || !strings.Contains(err.Error(), "do not decode") {
+		t.Fatalf("Check = %v; want %v reported with ErrUnreadableOption", err, want)
+	}
+	for _, tt := range []struct {
+		method string
+		ctx    context.Context
+		code   codes.Code
+		reason string
+	}{
+		{"/undecodable.v1.Broken/Get", bearerCtx("tok"), codes.PermissionDenied, ReasonMethodNotConfigured},
+		{"/undecodable.v1.Broken/List", bearerCtx("tok"), codes.PermissionDenied, ReasonMethodNotConfigured},
+		{"/undecodable.v1.Open/Get", bearerCtx("tok"), codes.PermissionDenied, ReasonMethodNotConfigured},
+		{"/undecodable.v1.Open/Get", loopbackPeer(context.Background()), codes.Unauthenticated, ReasonCredentialsMissing},
+		{"/undecodable.v1.Open/Version", loopbackPeer(context.Background()), codes.OK, ""},
+	} {
+		_, err := callUnary(a, tt.ctx, tt.method)
+		checkStatus(t, err, tt.code, tt.reason)
+	}
+	// Another Authenticator reads the same descriptors after the panics:
+	// their options read as what decoded before the failure, but the
+	// failure is remembered.
+	b := mustNew(t, Config{Descriptors: files, DefaultRule: &grpcauthv1.Rule{}})
+	for _, m := range want {
+		if _, err := b.Requirement(m); !errors.Is(err, ErrUnreadableOption) {
+			t.Errorf("second Authenticator: Requirement(%s) = %v, want ErrUnreadableOption", m, err)
+		}
+	}
 }

@@ -150,7 +150,7 @@ func (a *Authenticator) findRule(method string) (p *methodPlan, known bool) {
 	known = md != nil
 	if md != nil {
 		if pb, err := ruleOption(md, grpcauthv1.E_Method); pb != nil || err != nil {
-			return optionPlan(pb, err, SourceMethodOption, method), known
+			return a.optionPlan(pb, err, SourceMethodOption, method), known
 		}
 	}
 	if r, ok := a.cfgRules[svc]; ok {
@@ -162,7 +162,7 @@ func (a *Authenticator) findRule(method string) (p *methodPlan, known bool) {
 	// stricter rule of its own) does not inherit it.
 	if md != nil {
 		if pb, err := ruleOption(sd, grpcauthv1.E_Service); pb != nil || err != nil {
-			return optionPlan(pb, err, SourceServiceOption, method), known
+			return a.optionPlan(pb, err, SourceServiceOption, method), known
 		}
 	}
 	if a.defaultRule != nil {
@@ -177,10 +177,10 @@ func (a *Authenticator) findRule(method string) (p *methodPlan, known bool) {
 // optionPlan compiles a rule read from an option, or reports why the option
 // could not be read (err from ruleOption): an unreadable option denies the
 // method rather than falling through to a wider rule.
-func optionPlan(pb *grpcauthv1.Rule, err error, src Source, method string) *methodPlan {
+func (a *Authenticator) optionPlan(pb *grpcauthv1.Rule, err error, src Source, method string) *methodPlan {
 	var r *compiledRule
 	if err == nil {
-		r, err = compileRule(pb)
+		r, err = a.compileServerRule(pb)
 	}
 	if err != nil {
 		return &methodPlan{source: src, err: fmt.Errorf("%s (%s): %w", method, src, err)}

@@ -12,7 +12,8 @@ import (
 
 // ErrInvalidRule reports a rule that can never be satisfied or contradicts
 // itself: public together with any other field, require_certificate_binding
-// together with require_dpop, an empty or malformed scope, an empty any_of
+// together with require_dpop (or on a server with Config.RequireDPoP, which
+// takes only DPoP-bound tokens), an empty or malformed scope, an empty any_of
 // set, a malformed acr_values entry or an out-of-range max_age_seconds
 // (negative, or over 292 years), a condition that does not compile (or
 // no Config.Conditions to compile it), or fields this version of

@@ -4,8 +4,11 @@
 // requires.
 //
 // Services do not normally use this package directly: annotate the .proto,
-// generate as usual, and let grpcauth.New read the options from the
-// registered descriptors. To read a rule yourself:
+// generate as usual, and let the grpcauth Authenticator read the options
+// from the registered descriptors (in Authenticator.Check, or on each
+// method's first call). Authenticator.Requirement returns the rule it
+// enforces on a method, which may come from the service's option or the
+// Config instead. To read a method's own option yourself:
 //
 //	md := itemsv1.File_items_v1_items_proto.Services().Get(0).Methods().Get(0)
 //	rule, _ := proto.GetExtension(md.Options(), grpcauthv1.E_Method).(*grpcauthv1.Rule)
