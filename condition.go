@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"reflect"
 	"sync/atomic"
 
 	"google.golang.org/grpc"
@@ -100,7 +99,7 @@ func (a *Authenticator) compileCondition(p *methodPlan, method string) {
 			switch {
 			case err == nil && p.cond == nil:
 				err = errors.New("the ConditionCompiler returned neither a condition nor an error")
-			case err == nil && nilReference(p.cond):
+			case err == nil && isnil.Reference(p.cond):
 				// Its Eval would dereference, or call, nil on every call.
 				err = fmt.Errorf("the ConditionCompiler returned a nil %T and no error", p.cond)
 			}
@@ -114,18 +113,6 @@ func (a *Authenticator) compileCondition(p *methodPlan, method string) {
 		p.rule, p.cond, p.condAtStart = nil, nil, false
 		p.err = fmt.Errorf("%s (%s): %w: condition %q: %w", clipLogged(method), p.source, ErrInvalidRule, expr, err)
 	}
-}
-
-// nilReference reports whether c is a nil pointer, func or channel, whose
-// methods would dereference, call or block on it. A nil slice or map is an
-// empty collection, which a Condition may well be (say one that requires
-// all of none), and is accepted.
-func nilReference(c Condition) bool {
-	switch reflect.ValueOf(c).Kind() {
-	case reflect.Slice, reflect.Map:
-		return false
-	}
-	return isnil.Value(c)
 }
 
 // methodDescriptor resolves a full method name to its descriptor, or nil.

@@ -43,17 +43,21 @@ func Logger(l *slog.Logger) error {
 }
 
 // handlerMissing reports whether h, a Logger's handler, is none: nil (a
-// zero slog.Logger's), or a nil pointer, func or channel (a *slog.TextHandler
-// variable left unset, say), whose methods would dereference, call or block
-// on it. A nil slice or map is an empty collection, which a handler may
-// well be (one that fans records out to none), and is accepted.
-func handlerMissing(h slog.Handler) bool {
-	if h == nil {
+// zero slog.Logger's), or a nil reference (see Reference).
+func handlerMissing(h slog.Handler) bool { return h == nil || Reference(h) }
+
+// Reference reports whether v is nil or a nil pointer, func or channel,
+// whose methods would dereference, call or block on it. Unlike Value, a
+// nil slice or map is not reported: it is an empty collection, which an
+// implementation of an interface may well be (a handler that fans records
+// out to none, a condition that requires all of none).
+func Reference(v any) bool {
+	if v == nil {
 		return true
 	}
-	switch reflect.ValueOf(h).Kind() {
+	switch reflect.ValueOf(v).Kind() {
 	case reflect.Slice, reflect.Map:
 		return false
 	}
-	return Value(h)
+	return Value(v)
 }

@@ -18,7 +18,7 @@ func TestValue(t *testing.T) {
 	for _, tc := range []struct {
 		name string
 		v    any
-		want bool
+		want bool // Value's; Reference's too, but for nil maps and slices
 	}{
 		{"nil", nil, true},
 		{"nil pointer in an interface", rdr, true},
@@ -33,6 +33,10 @@ func TestValue(t *testing.T) {
 	} {
 		if got := Value(tc.v); got != tc.want {
 			t.Errorf("%s: Value = %v, want %v", tc.name, got, tc.want)
+		}
+		wantRef := tc.want && tc.name != "nil map" && tc.name != "nil slice"
+		if got := Reference(tc.v); got != wantRef {
+			t.Errorf("%s: Reference = %v, want %v", tc.name, got, wantRef)
 		}
 	}
 }
