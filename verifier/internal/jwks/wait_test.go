@@ -463,6 +463,52 @@ func TestSet_WaiterThatGivesUpAfterTheRefreshStartedLeavesItsKidRemembered(t *te
 	}
 }
 
+// A lookup that joined a fetch which started before it arrived looks again
+// once that fetch answers; a fetch in flight it then joins started after
+// it arrived, so that fetch's answer is its answer, and the fetch
+// remembers its kid as it answers, also when the lookup has given up by
+// then.
+func TestSet_LookupThatJoinsAFreshFetchOnItsSecondLookHasItsKidRemembered(t *testing.T) {
+	s, ts, ft, clock := loadedSet(t, Config{})
+	joined, secondLook := make(chan struct{}, 2), make(chan struct{})
+	joins := 0 // only the lookup of "forged" joins
+	s.onJoin = func() {
+		joined <- struct{}{}
+		if joins++; joins == 1 {
+			<-secondLook // it reads the stale answer once the test says so
+		}
+	}
+
+	ts.holdRequests()
+	first := keyAsync(ctxT(t), s, "x")
+	ts.waitEntered(t, "/keys")
+	ctx, cancel := context.WithCancel(context.Background())
+	forged := keyAsync(ctx, s, "forged")
+	receive(t, joined, "the lookup of forged to join the fetch it did not start")
+	ts.release()
+	if err := receive(t, first, "Key(x)"); !errors.Is(err, ErrUnknownKey) {
+		t.Fatalf("Key(x) = %v, want ErrUnknownKey", err)
+	}
+	clock.Advance(10 * time.Second) // the rate limit allows the next miss fetch
+	ts.holdRequests()
+	second := keyAsync(ctxT(t), s, "y")
+	ts.waitEntered(t, "/keys")
+	close(secondLook)
+	receive(t, joined, "the lookup of forged to join the fetch Key(y) started")
+	cancel()
+	if err := receive(t, forged, "the lookup that gave up"); !errors.Is(err, context.Canceled) {
+		t.Fatalf("Key(forged) = %v, want context.Canceled", err)
+	}
+	ts.release()
+	if err := receive(t, second, "Key(y)"); !errors.Is(err, ErrUnknownKey) {
+		t.Fatalf("Key(y) = %v, want ErrUnknownKey", err)
+	}
+	refusedAtOnce(t, ft, keyAsync(ctxT(t), s, "forged"), "Key(forged) again")
+	if got := ts.count("/keys"); got != 3 {
+		t.Fatalf("%d fetches, want 3", got)
+	}
+}
+
 // A scheduled background refresh that starts while lookups wait answers
 // them (it is just as fresh), and the rate-limited refresh is cancelled.
 func TestSet_BackgroundRefreshAnswersWaiters(t *testing.T) {
