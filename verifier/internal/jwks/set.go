@@ -136,12 +136,15 @@ type fetchCall struct {
 	// s.mu: when the last of them gives up, it is cancelled (leaveNextLocked).
 	waiting int
 	// kids are the unknown kids it looks for, under s.mu, each with the
-	// number of lookups for it: the one whose lookup started it and those
-	// of the lookups waiting for it (it starts after each of them arrived),
-	// of at most maxMissedKidLen bytes. A waiting lookup that gives up
-	// before it starts takes its kid back (leaveNextLocked), so they are
-	// at most the slots in use plus one. A successful fetch remembers those
-	// it did not find as it publishes its snapshot, whether or not their
+	// number of lookups for it: the one whose lookup started it, those of
+	// the lookups waiting for it, and those of the lookups that join it
+	// looking again after a stale answer (it started after each of them
+	// arrived: its answer is theirs), of at most maxMissedKidLen bytes. A
+	// waiting lookup that gives up before it starts takes its kid back
+	// (leaveNextLocked), so they are at most the slots in use when it
+	// starts plus one (a lookup that joins it later held a slot then,
+	// joined to the fetch before). A successful fetch remembers those it
+	// did not find as it publishes its snapshot, whether or not their
 	// lookups are still there to read the answer.
 	kids map[string]int
 }
@@ -250,7 +253,7 @@ func (s *Set) Key(ctx context.Context, kid string) (*Key, error) {
 			s.mu.Unlock() // a fetch finished since the last look
 			return k, nil
 		}
-		c, how, err := s.missLocked(kid, now, snap)
+		c, how, err := s.missLocked(kid, now, snap, arrived)
 		s.mu.Unlock()
 		if err != nil {
 			return nil, err

@@ -430,6 +430,32 @@ func TestSet_SuccessfulFetchKeepsRememberingKidsItLacks(t *testing.T) {
 	}
 }
 
+// A failed fetch remembers none of the kids it looked for: it cannot tell a
+// forged kid from a key published since the last good set, also when it
+// publishes a snapshot (the last good set without a key the document
+// exposed). The kid is looked for again once the rate limit allows, and a
+// key the issuer publishes by then is accepted.
+func TestSet_FailedFetchRemembersNoKidItLookedFor(t *testing.T) {
+	testKeys(t)
+	ts := newTestServer(t)
+	ts.setKeys(t, rsaJWK(t, 0, "a"), rsaJWK(t, 1, "b"))
+	clock := newFakeClock()
+	s, _ := startSet(t, Config{URL: ts.URL + "/keys", Now: clock.Now, MinRefreshInterval: 10 * time.Second})
+	ready(t, s)
+	ts.setKeys(t, jwkJSON(t, rsaKeys[0], "a", "RS256", nil)) // no usable key; exposes a
+	if _, err := s.Key(ctxT(t), "new"); !errors.Is(err, ErrUnavailable) {
+		t.Fatalf("Key(new), failed fetch = %v, want ErrUnavailable", err)
+	}
+	if s.Current("a") != nil || s.Current("b") == nil {
+		t.Fatal("the failed fetch did not publish the last good set without the exposed key a")
+	}
+	ts.setKeys(t, rsaJWK(t, 1, "b"), rsaJWK(t, 2, "new"))
+	clock.Advance(10 * time.Second)
+	if k, err := s.Key(ctxT(t), "new"); err != nil || k == nil {
+		t.Fatalf("Key(new) once the rate limit allows a fetch = %v, %v; want the key", k, err)
+	}
+}
+
 func TestSet_RememberedMissExpires(t *testing.T) {
 	ts := newTestServer(t)
 	ts.setKeys(t, rsaJWK(t, 0, "a"))

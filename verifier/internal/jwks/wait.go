@@ -13,7 +13,9 @@ const (
 
 // missLocked decides how a lookup of kid, absent from snap at now, goes on:
 // it returns the fetch to wait for and how the lookup came to wait for it,
-// or the answer to give at once. s.mu is held.
+// or the answer to give at once. arrived is s.started when the lookup
+// arrived: a fetch numbered higher is its answer, and looks for kid on its
+// behalf (fetchCall.kids). s.mu is held.
 //
 // In order: a kid confirmed absent moments ago is refused; a fetch in
 // flight is joined; after Close the answer is errClosedMiss; a miss fetch is started when the rate limit allows one
@@ -27,7 +29,7 @@ const (
 // keeps a fetch in flight. Only the lookup that starts a fetch waits for it
 // without a slot: one per fetch. When MaxWaiters turns waiting off, joining
 // stays on, within DefaultMaxWaiters slots (cfg.maxJoiners).
-func (s *Set) missLocked(kid string, now time.Time, snap *snapshot) (*fetchCall, missMode, error) {
+func (s *Set) missLocked(kid string, now time.Time, snap *snapshot, arrived uint64) (*fetchCall, missMode, error) {
 	usable := snap.usable(now, s.cfg.MaxStaleness)
 	if t, ok := s.missed[kid]; ok && usable && s.stillMissing(t, now) {
 		s.limited.Add(1)
@@ -39,6 +41,11 @@ func (s *Set) missLocked(kid string, now time.Time, snap *snapshot) (*fetchCall,
 			return nil, 0, s.missErr(snap, now)
 		}
 		s.waiters++
+		if s.inflight.seq > arrived {
+			// A lookup looking again after a stale answer joins a fetch
+			// that started after it arrived: its answer is the lookup's.
+			s.inflight.lookedFor(kid)
+		}
 		return s.inflight, joined, nil
 	}
 	if s.closed {

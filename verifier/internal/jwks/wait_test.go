@@ -382,16 +382,7 @@ func TestSet_KidIsRememberedEvenWhenTheLookupThatStartedTheFetchGaveUp(t *testin
 		t.Fatalf("starter = %v, want context.Canceled", err)
 	}
 	ts.release()
-	select {
-	case err := <-joiner:
-		if !errors.Is(err, ErrUnknownKey) {
-			t.Fatalf("joiner = %v, want ErrUnknownKey at once", err)
-		}
-	case fa := <-ft.afters:
-		t.Fatalf("the joiner waits %v for another fetch of a kid the latest fetch looked for", fa.d)
-	case <-time.After(waitLimit):
-		t.Fatal("timed out waiting for the joiner")
-	}
+	refusedAtOnce(t, ft, joiner, "the joiner")
 	if _, err := s.Key(ctxT(t), "forged"); !errors.Is(err, ErrUnknownKey) {
 		t.Fatalf("Key(forged) again = %v, want ErrUnknownKey at once", err)
 	}
@@ -427,6 +418,94 @@ func TestSet_WaitersThatGiveUpLeaveNoKidBehind(t *testing.T) {
 	next.fire()
 	if err := receive(t, parked, "the waiting lookup"); !errors.Is(err, ErrUnknownKey) {
 		t.Fatalf("parked = %v, want ErrUnknownKey", err)
+	}
+}
+
+// refusedAtOnce asserts that the lookup (what) delivering on errc is
+// ErrUnknownKey without waiting for another fetch: no rate-limited refresh
+// is scheduled for it.
+func refusedAtOnce(t *testing.T, ft *fakeTimers, errc <-chan error, what string) {
+	t.Helper()
+	select {
+	case err := <-errc:
+		if !errors.Is(err, ErrUnknownKey) {
+			t.Fatalf("%s = %v, want ErrUnknownKey at once", what, err)
+		}
+	case fa := <-ft.afters:
+		t.Fatalf("%s waits %v for another fetch of a kid the latest fetch looked for", what, fa.d)
+	case <-time.After(waitLimit):
+		t.Fatalf("timed out waiting for %s", what)
+	}
+}
+
+// A waiting lookup that gives up after the shared refresh has started
+// leaves its kid with the fetch, which remembers it as it answers: a flood
+// of calls whose deadlines end while the issuer answers is refused at once
+// next time, rather than waiting for, and triggering, another fetch.
+func TestSet_WaiterThatGivesUpAfterTheRefreshStartedLeavesItsKidRemembered(t *testing.T) {
+	s, ts, ft, _, waiting := waitSetup(t, Config{})
+	ctx, cancel := context.WithCancel(context.Background())
+	waiter := keyAsync(ctx, s, "late")
+	receive(t, waiting, "a lookup to wait")
+	ts.holdRequests()
+	if !ft.nextAfter(t).fire() {
+		t.Fatal("the shared refresh was stopped before it fired")
+	}
+	ts.waitEntered(t, "/keys")
+	cancel()
+	if err := receive(t, waiter, "the lookup that gave up"); !errors.Is(err, context.Canceled) {
+		t.Fatalf("waiter = %v, want context.Canceled", err)
+	}
+	ts.release()
+	refusedAtOnce(t, ft, keyAsync(ctxT(t), s, "late"), "Key(late) after the shared refresh")
+	if got := ts.count("/keys"); got != 3 {
+		t.Fatalf("%d fetches, want 3 (first, forged, shared refresh)", got)
+	}
+}
+
+// A lookup that joined a fetch which started before it arrived looks again
+// once that fetch answers; a fetch in flight it then joins started after
+// it arrived, so that fetch's answer is its answer, and the fetch
+// remembers its kid as it answers, also when the lookup has given up by
+// then.
+func TestSet_LookupThatJoinsAFreshFetchOnItsSecondLookHasItsKidRemembered(t *testing.T) {
+	s, ts, ft, clock := loadedSet(t, Config{})
+	joined, secondLook := make(chan struct{}, 2), make(chan struct{})
+	joins := 0 // only the lookup of "forged" joins
+	s.onJoin = func() {
+		joined <- struct{}{}
+		if joins++; joins == 1 {
+			<-secondLook // it reads the stale answer once the test says so
+		}
+	}
+
+	ts.holdRequests()
+	first := keyAsync(ctxT(t), s, "x")
+	ts.waitEntered(t, "/keys")
+	ctx, cancel := context.WithCancel(context.Background())
+	forged := keyAsync(ctx, s, "forged")
+	receive(t, joined, "the lookup of forged to join the fetch it did not start")
+	ts.release()
+	if err := receive(t, first, "Key(x)"); !errors.Is(err, ErrUnknownKey) {
+		t.Fatalf("Key(x) = %v, want ErrUnknownKey", err)
+	}
+	clock.Advance(10 * time.Second) // the rate limit allows the next miss fetch
+	ts.holdRequests()
+	second := keyAsync(ctxT(t), s, "y")
+	ts.waitEntered(t, "/keys")
+	close(secondLook)
+	receive(t, joined, "the lookup of forged to join the fetch Key(y) started")
+	cancel()
+	if err := receive(t, forged, "the lookup that gave up"); !errors.Is(err, context.Canceled) {
+		t.Fatalf("Key(forged) = %v, want context.Canceled", err)
+	}
+	ts.release()
+	if err := receive(t, second, "Key(y)"); !errors.Is(err, ErrUnknownKey) {
+		t.Fatalf("Key(y) = %v, want ErrUnknownKey", err)
+	}
+	refusedAtOnce(t, ft, keyAsync(ctxT(t), s, "forged"), "Key(forged) again")
+	if got := ts.count("/keys"); got != 3 {
+		t.Fatalf("%d fetches, want 3", got)
 	}
 }
 
