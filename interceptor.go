@@ -63,7 +63,11 @@ type Authenticator struct {
 // with require_certificate_binding), or when DPoP is
 // invalid (see dpop.NewVerifier). Rules in .proto options, and the
 // conditions of every rule, are compiled on first use (or by Check); an
-// invalid one denies its method.
+// invalid one denies its method. New reads the options of every service
+// and method in Config.Descriptors when it lists its files (as
+// *protoregistry.Files does), so that options that do not decode are
+// caught (ErrUnreadableOption): create the Authenticator before other code
+// reads descriptor options.
 func New(cfg Config) (*Authenticator, error) {
 	if cfg.Verifier == nil {
 		return nil, errors.New("grpcauth: Config.Verifier is required")
@@ -95,6 +99,7 @@ func New(cfg Config) (*Authenticator, error) {
 	if a.descriptors == nil {
 		a.descriptors = protoregistry.GlobalFiles
 	}
+	readOptionsFirst(a.descriptors)
 	for _, name := range cfg.DryRunMethods {
 		if err := a.checkName(name); err != nil {
 			return nil, fmt.Errorf("grpcauth: Config.DryRunMethods: %w", err)

@@ -26,7 +26,12 @@ import (
 // options do not decode at all (a proto3 string option that is not UTF-8,
 // on which protobuf-go panics). It wraps ErrInvalidRule: the method is
 // denied (it never falls through to a wider rule), and Check reports it.
-// docs/proto-options.md explains each cause and its fix.
+// protobuf-go panics only on the first read of such options, so New reads
+// the options of every service and method in Config.Descriptors (when it
+// lists its files, as *protoregistry.Files does) to be that reader; code
+// that reads them before New takes the panic instead, and grpcauth then
+// sees partial options. docs/proto-options.md explains each cause and its
+// fix.
 var ErrUnreadableOption = fmt.Errorf("%w: unreadable option", ErrInvalidRule)
 
 // authProto is the path of the file that declares grpcauth's options.
@@ -128,6 +133,44 @@ func options(d protoreflect.Descriptor) (_ protoreflect.ProtoMessage, err error)
 		}
 	}()
 	return d.Options(), nil
+}
+
+// fileLister is a DescriptorResolver that lists its files, as
+// *protoregistry.Files does.
+type fileLister interface {
+	RangeFiles(func(protoreflect.FileDescriptor) bool)
+}
+
+// readOptionsFirst reads the options of every service and method in r,
+// when r lists its files, so that grpcauth is the first to read them:
+// protobuf-go panics only on the first read of options that do not
+// decode, and later readers get the partial options without a sign of the
+// failure. Read now, in New, the failure is recorded (see options), and
+// code that reads the same options later (server reflection under a
+// recovery interceptor, a validation library) cannot turn them into
+// partial options that grpcauth would take for complete. Options read
+// before New by other code are beyond its reach: docs/proto-options.md.
+func readOptionsFirst(r DescriptorResolver) {
+	l, ok := r.(fileLister)
+	if !ok {
+		return
+	}
+	// Collect, then read: reading options resolves extensions in
+	// protoregistry.GlobalTypes, whose lock RangeFiles of GlobalFiles
+	// holds while it calls back.
+	var services []protoreflect.ServiceDescriptor
+	l.RangeFiles(func(f protoreflect.FileDescriptor) bool {
+		for i := range f.Services().Len() {
+			services = append(services, f.Services().Get(i))
+		}
+		return true
+	})
+	for _, sd := range services {
+		_, _ = options(sd)
+		for i := range sd.Methods().Len() {
+			_, _ = options(sd.Methods().Get(i))
+		}
+	}
 }
 
 // resolvedRule reads the extension field fd, set to v, that sits at the

@@ -3,8 +3,10 @@ package grpcauth
 import (
 	"context"
 	"errors"
+	"fmt"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"testing"
 
 	"google.golang.org/grpc"
@@ -370,6 +372,34 @@ func generatedFiles(t testing.TB, fdp *descriptorpb.FileDescriptorProto) *protor
 	return files
 }
 
+// undecodableRule is option bytes holding a (grpcauth.v1.method) or
+// (grpcauth.v1.service) Rule whose string field (scopes, 1, or
+// acr_values, 7) is not UTF-8: grpcauth's rule, in a proto3 file, on which
+// protobuf-go panics the first time the options are read.
+func undecodableRule(field protowire.Number) []byte {
+	rule := protowire.AppendBytes(protowire.AppendTag(nil, 1, protowire.BytesType), []byte("ok"))
+	rule = protowire.AppendBytes(protowire.AppendTag(rule, field, protowire.BytesType), []byte{0xff})
+	return protowire.AppendBytes(protowire.AppendTag(nil, 52841, protowire.BytesType), rule)
+}
+
+// undecodableFiles is generatedFiles of a proto3 file declaring the
+// package pkg (path pkg/x.proto), importing auth.proto, with the message
+// Msg and the services svcs.
+func undecodableFiles(t testing.TB, pkg string, svcs ...*descriptorpb.ServiceDescriptorProto) *protoregistry.Files {
+	t.Helper()
+	return generatedFiles(t, &descriptorpb.FileDescriptorProto{
+		Name: proto.String(pkg + "/x.proto"), Package: proto.String(pkg), Syntax: proto.String("proto3"),
+		Dependency:  []string{authProto},
+		MessageType: []*descriptorpb.DescriptorProto{{Name: proto.String("Msg")}},
+		Service:     svcs,
+	})
+}
+
+// rpc is the unary method name of package pkg, taking and returning Msg.
+func rpc(pkg, name string, opts *descriptorpb.MethodOptions) *descriptorpb.MethodDescriptorProto {
+	return &descriptorpb.MethodDescriptorProto{Name: proto.String(name), InputType: proto.String("." + pkg + ".Msg"), OutputType: proto.String("." + pkg + ".Msg"), Options: opts}
+}
+
 // A generated descriptor whose options do not decode (a proto3 string
 // option that is not UTF-8, which protoc 3.21 compiles with a logged error
 // only) panics when its options are first read, and reads as the options
@@ -380,29 +410,17 @@ func generatedFiles(t testing.TB, fdp *descriptorpb.FileDescriptorProto) *protor
 // declares its own rule that does not decode. DefaultRule admits any
 // token.
 func TestOption_OptionsThatDoNotDecodeDenyTheMethod(t *testing.T) {
-	invalid := func(field protowire.Number) []byte { // a Rule whose string field is not UTF-8
-		rule := protowire.AppendBytes(protowire.AppendTag(nil, 1, protowire.BytesType), []byte("ok"))
-		rule = protowire.AppendBytes(protowire.AppendTag(rule, field, protowire.BytesType), []byte{0xff})
-		return protowire.AppendBytes(protowire.AppendTag(nil, 52841, protowire.BytesType), rule)
-	}
 	brokenSvc := &descriptorpb.ServiceOptions{}
-	brokenSvc.ProtoReflect().SetUnknown(invalid(7)) // acr_values
+	brokenSvc.ProtoReflect().SetUnknown(undecodableRule(7)) // acr_values
 	brokenMethod := &descriptorpb.MethodOptions{}
-	brokenMethod.ProtoReflect().SetUnknown(invalid(1)) // scopes
+	brokenMethod.ProtoReflect().SetUnknown(undecodableRule(1)) // scopes
 	publicSvc := &descriptorpb.ServiceOptions{}
 	proto.SetExtension(publicSvc, grpcauthv1.E_Service, &grpcauthv1.Rule{Public: true})
-	method := func(name string, opts *descriptorpb.MethodOptions) *descriptorpb.MethodDescriptorProto {
-		return &descriptorpb.MethodDescriptorProto{Name: proto.String(name), InputType: proto.String(".undecodable.v1.Msg"), OutputType: proto.String(".undecodable.v1.Msg"), Options: opts}
-	}
-	files := generatedFiles(t, &descriptorpb.FileDescriptorProto{
-		Name: proto.String("undecodable/v1/undecodable.proto"), Package: proto.String("undecodable.v1"), Syntax: proto.String("proto3"),
-		Dependency:  []string{authProto},
-		MessageType: []*descriptorpb.DescriptorProto{{Name: proto.String("Msg")}},
-		Service: []*descriptorpb.ServiceDescriptorProto{
-			{Name: proto.String("Broken"), Options: brokenSvc, Method: []*descriptorpb.MethodDescriptorProto{method("Get", nil), method("List", nil)}},
-			{Name: proto.String("Open"), Options: publicSvc, Method: []*descriptorpb.MethodDescriptorProto{method("Get", brokenMethod), method("Version", nil)}},
-		},
-	})
+	const pkg = "undecodable.v1"
+	files := undecodableFiles(t, pkg,
+		&descriptorpb.ServiceDescriptorProto{Name: proto.String("Broken"), Options: brokenSvc, Method: []*descriptorpb.MethodDescriptorProto{rpc(pkg, "Get", nil), rpc(pkg, "List", nil)}},
+		&descriptorpb.ServiceDescriptorProto{Name: proto.String("Open"), Options: publicSvc, Method: []*descriptorpb.MethodDescriptorProto{rpc(pkg, "Get", brokenMethod), rpc(pkg, "Version", nil)}},
+	)
 	a := mustNew(t, Config{Descriptors: files, DefaultRule: &grpcauthv1.Rule{}, Verifier: staticVerifier{claims: mustClaims(t, "ok")}})
 	srv := fakeServer{
 		"undecodable.v1.Broken": {Methods: []grpc.MethodInfo{{Name: "Get"}, {Name: "List"}}},
@@ -438,4 +456,69 @@ func TestOption_OptionsThatDoNotDecodeDenyTheMethod(t *testing.T) {
 			t.Errorf("second Authenticator: Requirement(%s) = %v, want ErrUnreadableOption", m, err)
 		}
 	}
+}
+
+// protobuf-go panics only on the first read of options that do not
+// decode; whoever reads them first (server reflection under a recovery
+// interceptor, a validation library) takes the panic, and every later
+// read sees what decoded before the failure. A method whose own stricter
+// option does not decode must still be denied when another reader got
+// there after New but before the method's first call.
+func TestOption_OptionsThatDoNotDecodeDenyAfterAnotherReaderTookThePanic(t *testing.T) {
+	broken := &descriptorpb.MethodOptions{}
+	broken.ProtoReflect().SetUnknown(undecodableRule(1)) // scopes
+	publicSvc := &descriptorpb.ServiceOptions{}
+	proto.SetExtension(publicSvc, grpcauthv1.E_Service, &grpcauthv1.Rule{Public: true})
+	// A package of its own on each run: the failure is remembered by file
+	// path and name, and a later run (-count) must not pass on that alone.
+	pkg := fmt.Sprintf("firstreader%d.v1", firstReaderRuns.Add(1))
+	files := undecodableFiles(t, pkg, &descriptorpb.ServiceDescriptorProto{Name: proto.String("Open"), Options: publicSvc, Method: []*descriptorpb.MethodDescriptorProto{rpc(pkg, "Get", broken)}})
+	a := mustNew(t, Config{Descriptors: files, Verifier: staticVerifier{claims: mustClaims(t, "ok")}})
+	d, err := files.FindDescriptorByName(protoreflect.FullName(pkg + ".Open.Get"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	func() {
+		defer func() { _ = recover() }()
+		d.Options() // another reader takes the panic, if still to come, and recovers
+	}()
+	method := "/" + pkg + ".Open/Get"
+	_, err = callUnary(a, loopbackPeer(context.Background()), method)
+	checkStatus(t, err, codes.Unauthenticated, ReasonCredentialsMissing)
+	if _, err := a.Requirement(method); !errors.Is(err, ErrUnreadableOption) {
+		t.Errorf("Requirement = %v, want ErrUnreadableOption", err)
+	}
+}
+
+// firstReaderRuns numbers the runs of
+// TestOption_OptionsThatDoNotDecodeDenyAfterAnotherReaderTookThePanic.
+var firstReaderRuns atomic.Int32
+
+// Method and service options decode separately. A service option that does
+// not decode denies the methods that would take it, and only those: a
+// method with a readable option of its own keeps it (it would replace the
+// service option anyway), and so does a method a Config entry names.
+func TestOption_ServiceOptionThatDoesNotDecodeDeniesOnlyTheMethodsItWouldRule(t *testing.T) {
+	brokenSvc := &descriptorpb.ServiceOptions{}
+	brokenSvc.ProtoReflect().SetUnknown(undecodableRule(1)) // scopes
+	own := &descriptorpb.MethodOptions{}
+	proto.SetExtension(own, grpcauthv1.E_Method, &grpcauthv1.Rule{Scopes: []string{"ok"}})
+	const pkg = "brokensvc.v1"
+	files := undecodableFiles(t, pkg, &descriptorpb.ServiceDescriptorProto{Name: proto.String("Svc"), Options: brokenSvc, Method: []*descriptorpb.MethodDescriptorProto{
+		rpc(pkg, "Own", own), rpc(pkg, "Inherits", nil), rpc(pkg, "Named", nil),
+	}})
+	a := mustNew(t, Config{Descriptors: files, DefaultRule: &grpcauthv1.Rule{}, Verifier: staticVerifier{claims: mustClaims(t, "ok")},
+		Rules: map[string]*grpcauthv1.Rule{"/brokensvc.v1.Svc/Named": {Scopes: []string{"ok"}}}})
+	for method, want := range map[string]Source{"/brokensvc.v1.Svc/Own": SourceMethodOption, "/brokensvc.v1.Svc/Named": SourceConfigMethod} {
+		if req, err := a.Requirement(method); err != nil || req.Source != want {
+			t.Errorf("Requirement(%s) = %+v, %v; want the rule from %v", method, req, err, want)
+		}
+		_, err := callUnary(a, bearerCtx("tok"), method)
+		checkStatus(t, err, codes.OK, "")
+	}
+	if _, err := a.Requirement("/brokensvc.v1.Svc/Inherits"); !errors.Is(err, ErrUnreadableOption) {
+		t.Errorf("Requirement(Inherits) = %v, want ErrUnreadableOption", err)
+	}
+	_, err := callUnary(a, bearerCtx("tok"), "/brokensvc.v1.Svc/Inherits")
+	checkStatus(t, err, codes.PermissionDenied, ReasonMethodNotConfigured)
 }
