@@ -310,7 +310,11 @@ func TestConnect_MetadataAfterTheCutDoesNotReachTheCaller(t *testing.T) {
 				s, err := connect.NewClient[authtestv1.ServerStreamRequest, authtestv1.ServerStreamResponse](srv.Client(), srv.URL+procedure, opts...).CallServerStream(t.Context(), req)
 				open <- opened{s, err}
 			}()
-			<-ready
+			select {
+			case <-ready:
+			case o := <-open:
+				t.Fatalf("the call ended before the handler ran: %v", o.err)
+			}
 			close(v.release)
 			<-done
 			o := <-open
