@@ -111,9 +111,12 @@ func (a *Authenticator) ServeCall(ctx context.Context, procedure string, stream 
 // call: the token's expiry and re-verification, and the rule's condition
 // on every received message. An adapter makes its stream's sends and
 // receives fail with Err once it is not nil (a receive that was already
-// waiting too, whatever it then returns, io.EOF included), and passes
-// every message the handler receives to Received. For a unary call both
-// always return nil.
+// waiting too, whatever it then returns, io.EOF included), and from then
+// on keeps the response metadata (headers, trailers) the handler sets from
+// the caller, as the gRPC interceptors' streams do (what the handler set
+// before still goes out, with the refusal); and it passes every message
+// the handler receives to Received. For a unary call both always return
+// nil.
 type Guard struct {
 	ctx  context.Context
 	cut  func() error // nil when the stream's token is not watched

@@ -4,6 +4,7 @@ import (
 	"context"
 	"log/slog"
 	"net/http"
+	"sync/atomic"
 	"testing"
 
 	"connectrpc.com/connect"
@@ -164,5 +165,110 @@ func TestConnect_ConditionOnEveryStreamMessage(t *testing.T) {
 				}
 			})
 		}
+	}
+}
+
+// The response metadata a connect-go handler sets on its client stream
+// before a received message fails the condition reaches the caller with
+// the refusal, and what it sets after does not, on the stream nor on a
+// response it returns anyway (which connect-go merges into the stream's
+// metadata): as behind grpc-go, a refused stream cannot go on talking to
+// its caller.
+func TestConnect_MetadataAfterARefusedMessageDoesNotReachTheCaller(t *testing.T) {
+	iss, auth := conditionAuth(t)
+	const path = "/authtest.v1.ConditionService/OwnClientStream"
+	mux := http.NewServeMux()
+	mux.Handle(path, connect.NewClientStreamHandler(path,
+		func(_ context.Context, s *connect.ClientStream[authtestv1.OwnClientStreamRequest]) (*connect.Response[authtestv1.OwnClientStreamResponse], error) {
+			s.Conn().ResponseHeader().Set("Before", "1")
+			s.Conn().ResponseTrailer().Set("Before-Trailer", "1")
+			for s.Receive() {
+			}
+			s.Conn().ResponseHeader().Set("After", "1")
+			s.Conn().ResponseTrailer().Set("After-Trailer", "1")
+			res := connect.NewResponse(&authtestv1.OwnClientStreamResponse{})
+			res.Header().Set("After-Response", "1")
+			res.Trailer().Set("After-Response-Trailer", "1")
+			return res, nil // a handler that takes the refusal for a normal end
+		}, conditionOptions(auth, "OwnClientStream")...))
+	srv := serveTLS(t, connectauth.WrapHandler(mux))
+	tok, err := iss.Mint(map[string]any{"sub": "alice"}, grpcauthtest.WithScopes("test:write"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, pname := range []string{"connect", "grpc"} { // gRPC-Web has no client streams
+		t.Run(pname, func(t *testing.T) {
+			stream := connect.NewClient[authtestv1.OwnClientStreamRequest, authtestv1.OwnClientStreamResponse](srv.Client(), srv.URL+path, protocols[pname]...).CallClientStream(t.Context())
+			stream.RequestHeader().Set("Authorization", "Bearer "+tok)
+			for _, o := range []string{"alice", "bob"} {
+				if err := stream.Send(&authtestv1.OwnClientStreamRequest{Owner: o}); err != nil {
+					break // the server ended the stream; CloseAndReceive has the status
+				}
+			}
+			_, err := stream.CloseAndReceive()
+			if got := connectOutcome(err); got != (outcome{codes.PermissionDenied, grpcauth.ReasonConditionFailed}) {
+				t.Fatalf("got %v %q, want %s", got.code, got.reason, grpcauth.ReasonConditionFailed)
+			}
+			if saw := sawKeys(err, nil, nil, "Before", "Before-Trailer"); len(saw) != 2 {
+				t.Errorf("of the metadata set before the refusal, the caller saw only %q", saw)
+			}
+			if saw := sawKeys(err, nil, nil, "After", "After-Trailer", "After-Response", "After-Response-Trailer"); len(saw) != 0 {
+				t.Errorf("the metadata set after the refusal reached the caller: %q", saw)
+			}
+		})
+	}
+}
+
+// A unary call whose request fails the condition never reaches the
+// handler, in every protocol: nothing the handler would set (response
+// headers and trailers, on the call or on its response) can reach the
+// caller.
+func TestConnect_UnaryRequestThatFailsTheConditionNeverRunsTheHandler(t *testing.T) {
+	iss, auth := conditionAuth(t)
+	var ran atomic.Int32
+	const path = "/authtest.v1.ConditionService/Own"
+	mux := http.NewServeMux()
+	mux.Handle(path, connect.NewUnaryHandler(path,
+		func(ctx context.Context, _ *connect.Request[authtestv1.OwnRequest]) (*connect.Response[authtestv1.OwnResponse], error) {
+			ran.Add(1)
+			if ci, ok := connect.CallInfoForHandlerContext(ctx); ok {
+				ci.ResponseHeader().Set("Handler", "1")
+				ci.ResponseTrailer().Set("Handler-Trailer", "1")
+			}
+			res := connect.NewResponse(&authtestv1.OwnResponse{})
+			res.Header().Set("Handler-Response", "1")
+			return res, nil
+		}, conditionOptions(auth, "Own")...))
+	srv := serveTLS(t, connectauth.WrapHandler(mux))
+	tok, err := iss.Mint(map[string]any{"sub": "alice"}, grpcauthtest.WithScopes("test:write"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for pname, popts := range protocols {
+		t.Run(pname, func(t *testing.T) {
+			req := connect.NewRequest(&authtestv1.OwnRequest{Item: &authtestv1.Item{Owner: "bob"}})
+			req.Header().Set("Authorization", "Bearer "+tok)
+			_, err := connect.NewClient[authtestv1.OwnRequest, authtestv1.OwnResponse](srv.Client(), srv.URL+path, popts...).CallUnary(t.Context(), req)
+			if got := connectOutcome(err); got != (outcome{codes.PermissionDenied, grpcauth.ReasonConditionFailed}) {
+				t.Fatalf("got %v %q, want %s", got.code, got.reason, grpcauth.ReasonConditionFailed)
+			}
+			if saw := sawKeys(err, nil, nil, "Handler", "Handler-Trailer", "Handler-Response"); len(saw) != 0 {
+				t.Errorf("the handler's metadata reached the caller: %q", saw)
+			}
+			if n := ran.Load(); n != 0 {
+				t.Errorf("the handler ran %d times", n)
+			}
+		})
+	}
+	// The same handler does run, and its metadata does reach the caller,
+	// for a request that passes: the checks above can fail.
+	req := connect.NewRequest(&authtestv1.OwnRequest{Item: &authtestv1.Item{Owner: "alice"}})
+	req.Header().Set("Authorization", "Bearer "+tok)
+	res, err := connect.NewClient[authtestv1.OwnRequest, authtestv1.OwnResponse](srv.Client(), srv.URL+path).CallUnary(t.Context(), req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if saw := sawKeys(nil, res.Header(), res.Trailer(), "Handler", "Handler-Trailer", "Handler-Response"); len(saw) != 3 || ran.Load() != 1 {
+		t.Errorf("a passing request: handler ran %d times, caller saw %q", ran.Load(), saw)
 	}
 }

@@ -8,6 +8,7 @@ import (
 	"net/netip"
 	"slices"
 	"strings"
+	"sync"
 
 	"connectrpc.com/connect"
 	"golang.org/x/net/http/httpguts"
@@ -82,8 +83,13 @@ func (i *Interceptor) WrapStreamingClient(next connect.StreamingClientFunc) conn
 // unless grpcauth.Config.SkipStreamExpiry is set, ends the stream with
 // CodeUnauthenticated when its token expires (ACCESS_TOKEN_EXPIRED) or is
 // refused on re-verification (ACCESS_TOKEN_REVOKED; see
-// grpcauth.Revalidator): the handler's context is cancelled, and its later
-// sends and receives fail. The cut carries the WWW-Authenticate challenge
+// grpcauth.Revalidator): the handler's context is cancelled, its later
+// sends and receives fail, and the response headers and trailers it sets
+// from then on are never sent, as after a message the condition refused:
+// what it set before still goes out with the refusal, and a map it took
+// from ResponseHeader or ResponseTrailer before the end and writes to
+// after is still sent (connect-go's metadata are plain maps, checked when
+// the handler asks for one). The cut carries the WWW-Authenticate challenge
 // error="invalid_token" in the stream's trailers (Connect and gRPC-Web; a
 // gRPC-protocol refusal carries none, see the package doc).
 func (i *Interceptor) WrapStreamingHandler(next connect.StreamingHandlerFunc) connect.StreamingHandlerFunc {
@@ -148,11 +154,46 @@ func (h *handlerResult) passed(err error) (error, bool) {
 
 // guardedConn is a stream whose sends and receives fail once its guard
 // reports an error (the token expired or was refused on re-verification, or
-// a received message failed the condition), and whose received messages
+// a received message failed the condition), whose response metadata the
+// handler can no longer reach from then on, and whose received messages
 // go through the guard.
 type guardedConn struct {
 	connect.StreamingHandlerConn
 	guard *grpcauth.Guard
+
+	dropOnce sync.Once
+	dropped  [2]http.Header // header and trailer maps that are never sent
+}
+
+// ResponseHeader returns the stream's response headers, or, once the
+// guard reports an error, headers of the handler's own that connect-go
+// never sends: as grpc-go's SetHeader fails after the stream ended, what
+// the handler sets from then on must not reach a caller whose token ended
+// or whose message was refused. What it set before still goes out.
+// connect-go's headers are a plain map, checked when the handler asks for
+// it: a map taken before the end and written after it is still sent.
+func (c *guardedConn) ResponseHeader() http.Header {
+	if c.guard.Err() != nil {
+		return c.drop()[0]
+	}
+	return c.StreamingHandlerConn.ResponseHeader()
+}
+
+// ResponseTrailer is ResponseHeader for the trailers, which grpc-go's
+// SetTrailer drops after the stream ended.
+func (c *guardedConn) ResponseTrailer() http.Header {
+	if c.guard.Err() != nil {
+		return c.drop()[1]
+	}
+	return c.StreamingHandlerConn.ResponseTrailer()
+}
+
+// drop returns the header and trailer maps that stand in for the stream's
+// once it ended, the same on every call, so that a handler reads back
+// what it set there.
+func (c *guardedConn) drop() *[2]http.Header {
+	c.dropOnce.Do(func() { c.dropped = [2]http.Header{{}, {}} })
+	return &c.dropped
 }
 
 func (c *guardedConn) Send(m any) error {

@@ -252,3 +252,90 @@ func TestConnect_StreamWhoseJWTKeyIsWithdrawnIsCut(t *testing.T) {
 		})
 	}
 }
+
+// sawKeys reports which of keys a connect-go caller saw in a response's
+// headers, trailers or error metadata (where connect-go puts the
+// metadata of a gRPC-Web trailers-only response, and of an error).
+func sawKeys(err error, header, trailer http.Header, keys ...string) []string {
+	var ce *connect.Error
+	errors.As(err, &ce)
+	var saw []string
+	for _, k := range keys {
+		if header.Get(k) != "" || trailer.Get(k) != "" || (ce != nil && ce.Meta().Get(k) != "") {
+			saw = append(saw, k)
+		}
+	}
+	return saw
+}
+
+// The response metadata a connect-go handler sets on its stream before the
+// token is refused on re-verification reaches the caller with the cut, in
+// every protocol, and what it sets after the cut does not: as behind
+// grpc-go, a handler that goes on cannot send metadata to a caller whose
+// token ended. The headers are not sent before the cut (no message went
+// out), so connect-go would still send what the handler adds to them.
+func TestConnect_MetadataAfterTheCutDoesNotReachTheCaller(t *testing.T) {
+	const procedure = "/authtest.v1.TestService/ServerStream"
+	for pname, opts := range protocols {
+		t.Run(pname, func(t *testing.T) {
+			f := newFixture(t)
+			v := &revoking{TokenVerifier: issuerVerifier(t, f.iss), release: make(chan struct{})}
+			auth, err := grpcauth.New(grpcauth.Config{Verifier: v, Logger: slog.New(slog.DiscardHandler)})
+			if err != nil {
+				t.Fatal(err)
+			}
+			ready, done := make(chan struct{}), make(chan struct{})
+			mux := http.NewServeMux()
+			mux.Handle(procedure, connect.NewServerStreamHandler(procedure,
+				func(ctx context.Context, _ *connect.Request[authtestv1.ServerStreamRequest], ss *connect.ServerStream[authtestv1.ServerStreamResponse]) error {
+					defer close(done)
+					ss.ResponseHeader().Set("Before", "1")
+					ss.ResponseTrailer().Set("Before-Trailer", "1")
+					close(ready)
+					<-ctx.Done()
+					ss.ResponseHeader().Set("After", "1")
+					ss.ResponseTrailer().Set("After-Trailer", "1")
+					return nil // a handler that takes the cut for a normal end
+				}, connect.WithSchema(method("TestService", "ServerStream")), connect.WithInterceptors(connectauth.NewInterceptor(auth))))
+			srv := serveTLS(t, connectauth.WrapHandler(mux))
+
+			req := connect.NewRequest(&authtestv1.ServerStreamRequest{})
+			req.Header().Set("Authorization", "Bearer "+f.token(t, "test:read", "test:stream"))
+			type opened struct {
+				stream *connect.ServerStreamForClient[authtestv1.ServerStreamResponse]
+				err    error
+			}
+			open := make(chan opened, 1)
+			go func() { // the call returns once the response headers came
+				s, err := connect.NewClient[authtestv1.ServerStreamRequest, authtestv1.ServerStreamResponse](srv.Client(), srv.URL+procedure, opts...).CallServerStream(t.Context(), req)
+				open <- opened{s, err}
+			}()
+			select {
+			case <-ready:
+			case o := <-open:
+				t.Fatalf("the call ended before the handler ran: %v", o.err)
+			}
+			close(v.release)
+			<-done
+			o := <-open
+			if o.err != nil {
+				t.Fatal(o.err)
+			}
+			stream := o.stream
+			defer stream.Close()
+			if stream.Receive() {
+				t.Fatal("a message after the cut")
+			}
+			err = stream.Err()
+			if got := connectOutcome(err); got != (outcome{codes.Unauthenticated, grpcauth.ReasonTokenRevoked}) {
+				t.Fatalf("caller got %v %q, want Unauthenticated %s", got.code, got.reason, grpcauth.ReasonTokenRevoked)
+			}
+			if saw := sawKeys(err, stream.ResponseHeader(), stream.ResponseTrailer(), "Before", "Before-Trailer"); len(saw) != 2 {
+				t.Errorf("of the metadata set before the cut, the caller saw only %q", saw)
+			}
+			if saw := sawKeys(err, stream.ResponseHeader(), stream.ResponseTrailer(), "After", "After-Trailer"); len(saw) != 0 {
+				t.Errorf("the metadata set after the cut reached the caller: %q", saw)
+			}
+		})
+	}
+}
