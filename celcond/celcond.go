@@ -159,9 +159,11 @@ func New(cfg Config) (*Compiler, error) {
 // type-check (an unknown variable, field or function), is not a bool,
 // gives matches a pattern that is not a string literal, or uses a
 // google.protobuf.Any, or a value that holds one, other than to read its
-// fields, or reads a google.protobuf.Struct, Value or ListValue field
-// repeatedly in a comprehension: cel-go would charge such work far below
-// its cost (docs/conditions.md, "Cost", has the reasons and examples).
+// fields, reads a google.protobuf.Struct, Value or ListValue field
+// repeatedly in a comprehension, or builds a message whose repeated, map,
+// Any, Struct, Value or ListValue field (or any field, from a dyn value)
+// is set to anything but a literal: cel-go would charge such work far
+// below its cost (docs/conditions.md, "Cost", has the reasons and examples).
 func (c *Compiler) CompileCondition(method protoreflect.MethodDescriptor, expr string) (grpcauth.Condition, error) {
 	if method == nil {
 		return nil, errors.New("celcond: no method descriptor")
@@ -188,6 +190,9 @@ func (c *Compiler) CompileCondition(method protoreflect.MethodDescriptor, expr s
 		return nil, err
 	}
 	if err := jsonReadsInLoops(in.ParentFile(), ast); err != nil {
+		return nil, err
+	}
+	if err := copiedFields(env, ast); err != nil {
 		return nil, err
 	}
 	opts := []cel.ProgramOption{cel.EvalOptions(cel.OptOptimize)}
@@ -348,6 +353,71 @@ func anyValues(env *cel.Env, ast *cel.Ast) error {
 		}
 	}
 	return nil
+}
+
+// copiedFields fails when the checked expression ast builds a message
+// (pkg.Msg{f: v}) and sets one of its fields to a value that is not a
+// literal and that cel-go copies into the message: a list or map (into a
+// repeated or map field, an element at a time), or any value into a field
+// of type google.protobuf.Any, Struct, Value or ListValue (packed or
+// converted whole), or a dyn value (converted by its type at run time).
+// The cost limit charges a construction a fixed 40 whatever it copies:
+// request.ids.all(x, Req{ids: request.ids}.ids.size() > 0) ran past 20 s
+// on a 1 MB request, as did google.protobuf.ListValue{values: request.ids}.
+// A scalar, or a message into a field of its own type, is set as it is.
+func copiedFields(env *cel.Env, ast *cel.Ast) error {
+	native := ast.NativeRep()
+	provider := env.CELTypeProvider()
+	var err error
+	celast.PreOrderVisit(native.Expr(), celast.NewExprVisitor(func(e celast.Expr) {
+		if err != nil || e.Kind() != celast.StructKind {
+			return
+		}
+		s := e.AsStruct()
+		for _, f := range s.Fields() {
+			sf := f.AsStructField()
+			ft, ok := provider.FindStructFieldType(s.TypeName(), sf.Name())
+			if constant(sf.Value()) || ok && !copies(ft.Type) && !copies(native.GetType(sf.Value().ID())) {
+				continue
+			}
+			err = fmt.Errorf("celcond: the expression builds a %s whose field %s is set to a computed list, map, dyn, google.protobuf.Any, Struct, Value or ListValue value: cel-go copies such a value into the message on every construction, which the cost limit does not count; set it to a literal, or compare the fields themselves", s.TypeName(), sf.Name())
+			return
+		}
+	}))
+	return err
+}
+
+// copies reports whether cel-go copies a value of type t, or into a field
+// of type t, when it sets a message's field (see copiedFields): a list, a
+// map, a dyn value, or a google.protobuf.Any (Struct, ListValue and Value
+// are a map, a list and dyn to CEL).
+func copies(t *types.Type) bool {
+	if t == nil {
+		return true
+	}
+	switch t.Kind() {
+	case types.ListKind, types.MapKind, types.DynKind, types.AnyKind:
+		return true
+	}
+	return false
+}
+
+// constant reports whether e is a literal, or a list or map literal of
+// them at any depth: what it costs to copy is bounded by the expression's
+// own length.
+func constant(e celast.Expr) bool {
+	switch e.Kind() {
+	case celast.LiteralKind:
+		return true
+	case celast.ListKind:
+		return len(e.AsList().OptionalIndices()) == 0 && !slices.ContainsFunc(e.AsList().Elements(), func(x celast.Expr) bool { return !constant(x) })
+	case celast.MapKind:
+		return !slices.ContainsFunc(e.AsMap().Entries(), func(x celast.EntryExpr) bool {
+			m := x.AsMapEntry()
+			return m.IsOptional() || !constant(m.Key()) || !constant(m.Value())
+		})
+	}
+	return false
 }
 
 // isAny reports whether t is google.protobuf.Any.
