@@ -200,7 +200,7 @@ func (c *Compiler) CompileCondition(method protoreflect.MethodDescriptor, expr s
 	if loops {
 		opts = append(opts, cel.InterruptCheckFrequency(interruptCheckFrequency))
 	}
-	cond := &condition{loops: loops, readsRequest: readsRequest(ast), claims: claimNames(ast)}
+	cond := &condition{loops: loops, readsRequest: readsRequest(ast), claims: claimNames(ast), input: in.FullName()}
 	fast, err := env.Program(ast, opts...)
 	if err != nil {
 		return nil, fmt.Errorf("celcond: %w", err)
@@ -1158,7 +1158,8 @@ type condition struct {
 	fastNameSize uint64 // the bound of subject, client_id and method for fast
 	loops        bool   // the expression has a comprehension: watch the context
 	readsRequest bool
-	claims       []string // the claims read, nil for all (see claimNames)
+	claims       []string              // the claims read, nil for all (see claimNames)
+	input        protoreflect.FullName // the method's request type
 }
 
 // ReadsRequest reports whether the expression reads the request variable;
@@ -1167,8 +1168,9 @@ type condition struct {
 func (c *condition) ReadsRequest() bool { return c.readsRequest }
 
 // Eval evaluates the condition on in. An error (a missing claim or key, a
-// cost limit exceeded, a request of another type, the call's end) says
-// what failed.
+// cost limit exceeded, a request of another type than the method's input,
+// even one whose fields have the same names, the call's end) says what
+// failed.
 //
 // A comprehension watches ctx, the call's context, every
 // interruptCheckFrequency steps: once the call is cancelled or its
@@ -1179,6 +1181,14 @@ func (c *condition) ReadsRequest() bool { return c.readsRequest }
 // without a comprehension does not look at ctx: it does a bounded amount
 // of work.
 func (c *condition) Eval(ctx context.Context, in grpcauth.ConditionInput) (bool, error) {
+	// cel-go reads a request's fields by name, whatever its type: a
+	// message of another type with a field of the same name would be
+	// read as the method's request.
+	if c.readsRequest && in.Request != nil {
+		if name := in.Request.ProtoReflect().Descriptor().FullName(); name != c.input {
+			return false, fmt.Errorf("celcond: the request is a %s, not the method's %s", clipQuoted(string(name)), c.input)
+		}
+	}
 	act := activations.Get().(*activation)
 	act.in = in
 	act.names = c.claims
