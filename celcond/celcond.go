@@ -160,9 +160,9 @@ func New(cfg Config) (*Compiler, error) {
 // gives matches a pattern that is not a string literal, or uses a
 // google.protobuf.Any, or a value that holds one, other than to read its
 // fields, reads a google.protobuf.Struct, Value or ListValue field
-// repeatedly in a comprehension, or builds a message whose repeated, map,
-// Any, Struct, Value or ListValue field (or any field, from a dyn value)
-// is set to anything but a literal: cel-go would charge such work far
+// repeatedly in a comprehension, or builds a message whose repeated, map
+// or message field (Any, Struct, Value and ListValue included), or any
+// field from a dyn value, is set to anything but a literal: cel-go would charge such work far
 // below its cost (docs/conditions.md, "Cost", has the reasons and examples).
 func (c *Compiler) CompileCondition(method protoreflect.MethodDescriptor, expr string) (grpcauth.Condition, error) {
 	if method == nil {
@@ -357,14 +357,16 @@ func anyValues(env *cel.Env, ast *cel.Ast) error {
 
 // copiedFields fails when the checked expression ast builds a message
 // (pkg.Msg{f: v}) and sets one of its fields to a value that is not a
-// literal and that cel-go copies into the message: a list or map (into a
-// repeated or map field, an element at a time), or any value into a field
+// literal and that cel-go may copy into the message: a list or map (into
+// a repeated or map field, an element at a time), any value into a field
 // of type google.protobuf.Any, Struct, Value or ListValue (packed or
-// converted whole), or a dyn value (converted by its type at run time).
-// The cost limit charges a construction a fixed 40 whatever it copies:
-// request.ids.all(x, Req{ids: request.ids}.ids.size() > 0) ran past 20 s
-// on a 1 MB request, as did google.protobuf.ListValue{values: request.ids}.
-// A scalar, or a message into a field of its own type, is set as it is.
+// converted whole) or of a message type (merged, when the value's Go type
+// is not the field's), or a dyn value (converted by its type at run
+// time), unless it is a message built in place for a message field. The
+// cost limit charges a construction a fixed 40 whatever it copies: request.ids.all(x, Req{ids: request.ids}.ids.size() > 0) ran
+// past 20 s on a 1 MB request, as did google.protobuf.ListValue{values:
+// request.ids}. A scalar (a string, bytes, a number, an enum, a
+// timestamp, a duration, a wrapper's value) is set as it is.
 func copiedFields(env *cel.Env, ast *cel.Ast) error {
 	native := ast.NativeRep()
 	provider := env.CELTypeProvider()
@@ -377,26 +379,31 @@ func copiedFields(env *cel.Env, ast *cel.Ast) error {
 		for _, f := range s.Fields() {
 			sf := f.AsStructField()
 			ft, ok := provider.FindStructFieldType(s.TypeName(), sf.Name())
-			if constant(sf.Value()) || ok && !copies(ft.Type) && !copies(native.GetType(sf.Value().ID())) {
+			v := sf.Value()
+			// A message built in place has the field's Go type, and its
+			// own fields pass this check; an Any or JSON field would
+			// still marshal it whole.
+			built := ok && ft.Type.Kind() == types.StructKind && v.Kind() == celast.StructKind
+			if constant(v) || built || ok && !copies(ft.Type) && !copies(native.GetType(v.ID())) {
 				continue
 			}
-			err = fmt.Errorf("celcond: the expression builds a %s whose field %s is set to a computed list, map, dyn, google.protobuf.Any, Struct, Value or ListValue value: cel-go copies such a value into the message on every construction, which the cost limit does not count; set it to a literal, or compare the fields themselves", s.TypeName(), sf.Name())
+			err = fmt.Errorf("celcond: the expression builds a %s whose field %s is set to a computed list, map, message, dyn, google.protobuf.Any, Struct, Value or ListValue value: cel-go copies such a value into the message on every construction, which the cost limit does not count; set it to a literal, or compare the fields themselves", s.TypeName(), sf.Name())
 			return
 		}
 	}))
 	return err
 }
 
-// copies reports whether cel-go copies a value of type t, or into a field
-// of type t, when it sets a message's field (see copiedFields): a list, a
-// map, a dyn value, or a google.protobuf.Any (Struct, ListValue and Value
-// are a map, a list and dyn to CEL).
+// copies reports whether cel-go may copy a value of type t, or into a
+// field of type t, when it sets a message's field (see copiedFields): a
+// list, a map, a message, a dyn value, or a google.protobuf.Any (Struct,
+// ListValue and Value are a map, a list and dyn to CEL).
 func copies(t *types.Type) bool {
 	if t == nil {
 		return true
 	}
 	switch t.Kind() {
-	case types.ListKind, types.MapKind, types.DynKind, types.AnyKind:
+	case types.ListKind, types.MapKind, types.StructKind, types.DynKind, types.AnyKind:
 		return true
 	}
 	return false
