@@ -162,8 +162,9 @@ func New(cfg Config) (*Compiler, error) {
 // fields, reads a google.protobuf.Struct, Value or ListValue field
 // repeatedly in a comprehension, or builds a message whose repeated, map
 // or message field (Any, Struct, Value and ListValue included), or any
-// field from a dyn value, is set to anything but a literal: cel-go would charge such work far
-// below its cost (docs/conditions.md, "Cost", has the reasons and examples).
+// field from a dyn value, is set to anything but a literal: cel-go would
+// charge such work far below its cost (docs/conditions.md, "Cost", has
+// the reasons and examples).
 func (c *Compiler) CompileCondition(method protoreflect.MethodDescriptor, expr string) (grpcauth.Condition, error) {
 	if method == nil {
 		return nil, errors.New("celcond: no method descriptor")
