@@ -159,9 +159,12 @@ func New(cfg Config) (*Compiler, error) {
 // type-check (an unknown variable, field or function), is not a bool,
 // gives matches a pattern that is not a string literal, or uses a
 // google.protobuf.Any, or a value that holds one, other than to read its
-// fields, or reads a google.protobuf.Struct, Value or ListValue field
-// repeatedly in a comprehension: cel-go would charge such work far below
-// its cost (docs/conditions.md, "Cost", has the reasons and examples).
+// fields, reads a google.protobuf.Struct, Value or ListValue field
+// repeatedly in a comprehension, or builds a message whose repeated, map
+// or message field (Any, Struct, Value and ListValue included), or any
+// field from a dyn value, is set to anything but a literal: cel-go would
+// charge such work far below its cost (docs/conditions.md, "Cost", has
+// the reasons and examples).
 func (c *Compiler) CompileCondition(method protoreflect.MethodDescriptor, expr string) (grpcauth.Condition, error) {
 	if method == nil {
 		return nil, errors.New("celcond: no method descriptor")
@@ -190,12 +193,15 @@ func (c *Compiler) CompileCondition(method protoreflect.MethodDescriptor, expr s
 	if err := jsonReadsInLoops(in.ParentFile(), ast); err != nil {
 		return nil, err
 	}
+	if err := copiedFields(env, ast); err != nil {
+		return nil, err
+	}
 	opts := []cel.ProgramOption{cel.EvalOptions(cel.OptOptimize)}
 	loops := hasComprehension(ast)
 	if loops {
 		opts = append(opts, cel.InterruptCheckFrequency(interruptCheckFrequency))
 	}
-	cond := &condition{loops: loops, readsRequest: readsRequest(ast), claims: claimNames(ast)}
+	cond := &condition{loops: loops, readsRequest: readsRequest(ast), claims: claimNames(ast), input: in.FullName()}
 	fast, err := env.Program(ast, opts...)
 	if err != nil {
 		return nil, fmt.Errorf("celcond: %w", err)
@@ -348,6 +354,78 @@ func anyValues(env *cel.Env, ast *cel.Ast) error {
 		}
 	}
 	return nil
+}
+
+// copiedFields fails when the checked expression ast builds a message
+// (pkg.Msg{f: v}) and sets one of its fields to a value that is not a
+// literal and that cel-go may copy into the message: a list or map (into
+// a repeated or map field, an element at a time), any value into a field
+// of type google.protobuf.Any, Struct, Value or ListValue (packed or
+// converted whole) or of a message type (merged, when the value's Go type
+// is not the field's), or a dyn value (converted by its type at run
+// time), unless it is a message built in place for a message field. The
+// cost limit charges a construction a fixed 40 whatever it copies: request.ids.all(x, Req{ids: request.ids}.ids.size() > 0) ran
+// past 20 s on a 1 MB request, as did google.protobuf.ListValue{values:
+// request.ids}. A scalar (a string, bytes, a number, an enum, a
+// timestamp, a duration, a wrapper's value) is set as it is.
+func copiedFields(env *cel.Env, ast *cel.Ast) error {
+	native := ast.NativeRep()
+	provider := env.CELTypeProvider()
+	var err error
+	celast.PreOrderVisit(native.Expr(), celast.NewExprVisitor(func(e celast.Expr) {
+		if err != nil || e.Kind() != celast.StructKind {
+			return
+		}
+		s := e.AsStruct()
+		for _, f := range s.Fields() {
+			sf := f.AsStructField()
+			ft, ok := provider.FindStructFieldType(s.TypeName(), sf.Name())
+			v := sf.Value()
+			// A message built in place has the field's Go type, and its
+			// own fields pass this check; an Any or JSON field would
+			// still marshal it whole.
+			built := ok && ft.Type.Kind() == types.StructKind && v.Kind() == celast.StructKind
+			if constant(v) || built || ok && !copies(ft.Type) && !copies(native.GetType(v.ID())) {
+				continue
+			}
+			err = fmt.Errorf("celcond: the expression builds a %s whose field %s is set to a computed list, map, message, dyn, google.protobuf.Any, Struct, Value or ListValue value: cel-go copies such a value into the message on every construction, which the cost limit does not count; set it to a literal, or compare the fields themselves", s.TypeName(), sf.Name())
+			return
+		}
+	}))
+	return err
+}
+
+// copies reports whether cel-go may copy a value of type t, or into a
+// field of type t, when it sets a message's field (see copiedFields): a
+// list, a map, a message, a dyn value, or a google.protobuf.Any (Struct,
+// ListValue and Value are a map, a list and dyn to CEL).
+func copies(t *types.Type) bool {
+	if t == nil {
+		return true
+	}
+	switch t.Kind() {
+	case types.ListKind, types.MapKind, types.StructKind, types.DynKind, types.AnyKind:
+		return true
+	}
+	return false
+}
+
+// constant reports whether e is a literal, or a list or map literal of
+// them at any depth: what it costs to copy is bounded by the expression's
+// own length.
+func constant(e celast.Expr) bool {
+	switch e.Kind() {
+	case celast.LiteralKind:
+		return true
+	case celast.ListKind:
+		return len(e.AsList().OptionalIndices()) == 0 && !slices.ContainsFunc(e.AsList().Elements(), func(x celast.Expr) bool { return !constant(x) })
+	case celast.MapKind:
+		return !slices.ContainsFunc(e.AsMap().Entries(), func(x celast.EntryExpr) bool {
+			m := x.AsMapEntry()
+			return m.IsOptional() || !constant(m.Key()) || !constant(m.Value())
+		})
+	}
+	return false
 }
 
 // isAny reports whether t is google.protobuf.Any.
@@ -1088,7 +1166,8 @@ type condition struct {
 	fastNameSize uint64 // the bound of subject, client_id and method for fast
 	loops        bool   // the expression has a comprehension: watch the context
 	readsRequest bool
-	claims       []string // the claims read, nil for all (see claimNames)
+	claims       []string              // the claims read, nil for all (see claimNames)
+	input        protoreflect.FullName // the method's request type
 }
 
 // ReadsRequest reports whether the expression reads the request variable;
@@ -1097,8 +1176,9 @@ type condition struct {
 func (c *condition) ReadsRequest() bool { return c.readsRequest }
 
 // Eval evaluates the condition on in. An error (a missing claim or key, a
-// cost limit exceeded, a request of another type, the call's end) says
-// what failed.
+// cost limit exceeded, a request of another type than the method's input,
+// even one whose fields have the same names, the call's end) says what
+// failed.
 //
 // A comprehension watches ctx, the call's context, every
 // interruptCheckFrequency steps: once the call is cancelled or its
@@ -1109,6 +1189,14 @@ func (c *condition) ReadsRequest() bool { return c.readsRequest }
 // without a comprehension does not look at ctx: it does a bounded amount
 // of work.
 func (c *condition) Eval(ctx context.Context, in grpcauth.ConditionInput) (bool, error) {
+	// cel-go reads a request's fields by name, whatever its type: a
+	// message of another type with a field of the same name would be
+	// read as the method's request.
+	if c.readsRequest && in.Request != nil {
+		if name := in.Request.ProtoReflect().Descriptor().FullName(); name != c.input {
+			return false, fmt.Errorf("celcond: the request is a %s, not the method's %s", clipQuoted(string(name)), c.input)
+		}
+	}
 	act := activations.Get().(*activation)
 	act.in = in
 	act.names = c.claims

@@ -466,3 +466,52 @@ func TestCompile_StructReadsRepeatedInAComprehensionAreRefused(t *testing.T) {
 		"request.items.all(i, [i.name, i.labels.x].exists(x, x == 'a'))",
 	})
 }
+
+// TestCompile_MessagesBuiltFromComputedListsAreRefused: building a message
+// copies a list or map into its repeated or map field an element at a
+// time, and converts any value set to a google.protobuf.Any, Struct, Value
+// or ListValue field (or a dyn value) whole, and may merge a message into
+// a message field, while the cost limit charges a construction a fixed
+// 40: request.ids.all(x, Req{ids: request.ids}.ids.size() > 0) ran past
+// 20 s on a 1 MB request. Such a field may be set to a literal, or to a
+// message built in place; scalars are set as they are.
+func TestCompile_MessagesBuiltFromComputedListsAreRefused(t *testing.T) {
+	refusal := "cel-go copies such a value into the message"
+	checkCompiles(t, packedMethod(t), refusal, []string{
+		"request.ids.all(x, celcond.packedtest.Req{ids: request.ids}.ids.size() > 0)",
+		"celcond.packedtest.Req{ids: request.ids.map(x, x + 1)} == request",
+		"celcond.packedtest.Req{ids: [request.ids[0]]} == request",
+		"google.protobuf.ListValue{values: request.ids}.size() > 0",
+		"size(google.protobuf.Value{list_value: google.protobuf.ListValue{values: [1]}}) > 0",
+		"google.protobuf.Struct{fields: {'a': request.ids}}.size() > 0",
+		"google.protobuf.Struct{fields: {subject: 1}}.size() > 0",
+	}, []string{
+		"celcond.packedtest.Req{ids: [1, 2]}.ids.size() == 2",
+		"celcond.packedtest.Req{} == request",
+		"google.protobuf.ListValue{values: [1, 'a', [2]]}.size() == 3",
+		"google.protobuf.Struct{fields: {'a': {'b': [1]}}}.size() == 1",
+		"google.protobuf.StringValue{value: subject} == subject",
+		"google.protobuf.Value{string_value: subject} == subject",
+	})
+	checkCompiles(t, jsonMethod(t), refusal, []string{
+		"celcond.jsontest.Req{s: request.s}.name == ''",
+		"celcond.jsontest.Req{v: subject}.name == ''",
+		"celcond.jsontest.Req{v: request.item}.name == ''",
+		"celcond.jsontest.Req{items: request.items}.name == ''",
+		"celcond.jsontest.Req{a: claims.groups}.name == ''",
+		"celcond.jsontest.Req{item: dyn(claims.item)}.name == ''",
+		"celcond.jsontest.Req{item: request.item}.name == ''",
+		"celcond.jsontest.Req{v: celcond.jsontest.Item{name: request.name}}.name == ''",
+		"celcond.jsontest.Req{item: celcond.jsontest.Item{labels: request.s}}.name == ''",
+	}, []string{
+		"celcond.jsontest.Req{name: subject}.name == request.name",
+		"celcond.jsontest.Req{item: celcond.jsontest.Item{name: subject}}.item.name == request.name",
+		"celcond.jsontest.Req{v: 1, s: {'a': 'b'}, lv: ['x'], a: ['y']}.name == ''",
+	})
+	checkCompiles(t, anyMethod(t), refusal, []string{
+		"celcond.anytest.Inner{x: request.name}.name == ''",
+		"celcond.anytest.Inner{x: google.protobuf.Duration{seconds: size(request.name)}}.name == ''",
+	}, []string{
+		"celcond.anytest.Inner{x: 1, name: request.name}.name == ''",
+	})
+}

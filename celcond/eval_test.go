@@ -11,6 +11,7 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/reflect/protoreflect"
 
 	"github.com/grpcauth/grpcauth"
@@ -117,6 +118,38 @@ func TestEval_Errors(t *testing.T) {
 		grpcauth.ConditionInput{Claims: in.Claims, Request: &authtestv1.TenantRequest{}})
 	if err == nil {
 		t.Error("a request of the wrong type evaluated without error")
+	}
+}
+
+// TestEval_RequestOfAnotherTypeIsAnErrorEvenWithTheSameFieldNames: cel-go
+// reads a request's fields by name, so a message of another type than the
+// method's input with an owner field of its own was read as the method's
+// request, and admitted.
+func TestEval_RequestOfAnotherTypeIsAnErrorEvenWithTheSameFieldNames(t *testing.T) {
+	c, err := celcond.New(celcond.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cond, err := c.CompileCondition(method("InheritedOwn"), "request.owner == subject")
+	if err != nil {
+		t.Fatal(err)
+	}
+	alice := claims(t, map[string]any{"sub": "alice"})
+	for _, tt := range []struct {
+		req     proto.Message
+		want    bool
+		wantErr bool
+	}{
+		{&authtestv1.InheritedOwnRequest{Owner: "alice"}, true, false},
+		{&authtestv1.InheritedOwnRequest{Owner: "bob"}, false, false},
+		{&authtestv1.OwnClientStreamRequest{Owner: "alice"}, false, true},
+		{&authtestv1.OwnBidiStreamRequest{Owner: "alice"}, false, true},
+		{&authtestv1.TenantRequest{Tenant: "alice"}, false, true},
+	} {
+		got, err := cond.Eval(context.Background(), grpcauth.ConditionInput{Claims: alice, Request: tt.req})
+		if got != tt.want || (err != nil) != tt.wantErr {
+			t.Errorf("%T %v: Eval = %v, %v; want %v, error %v", tt.req, tt.req, got, err, tt.want, tt.wantErr)
+		}
 	}
 }
 

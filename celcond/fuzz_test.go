@@ -31,6 +31,7 @@ func FuzzCondition(f *testing.F) {
 		{"method.size() / 0 == 1", "", `{}`},
 		{"(((((((((((((((true)))))))))))))))", "", `{}`},
 		{"subject +", "", `{}`},
+		{"authtest.v1.OwnRequest{item: authtest.v1.Item{owner: subject}}.item == request.item", "alice", `{"sub":"alice"}`},
 	} {
 		f.Add(s.expr, s.owner, []byte(s.claims))
 	}
