@@ -364,8 +364,9 @@ func anyValues(env *cel.Env, ast *cel.Ast) error {
 // converted whole) or of a message type (merged, when the value's Go type
 // is not the field's), or a dyn value (converted by its type at run
 // time), unless it is a message built in place for a message field. The
-// cost limit charges a construction a fixed 40 whatever it copies: request.ids.all(x, Req{ids: request.ids}.ids.size() > 0) ran
-// past 20 s on a 1 MB request, as did google.protobuf.ListValue{values:
+// cost limit charges a construction a fixed 40 whatever it copies:
+// request.ids.all(x, Req{ids: request.ids}.ids.size() > 0) ran past 20 s
+// on a 1 MB request, as did google.protobuf.ListValue{values:
 // request.ids}. A scalar (a string, bytes, a number, an enum, a
 // timestamp, a duration, a wrapper's value) is set as it is.
 func copiedFields(env *cel.Env, ast *cel.Ast) error {
