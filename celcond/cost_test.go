@@ -510,6 +510,7 @@ func TestCompile_MessagesBuiltFromComputedListsAreRefused(t *testing.T) {
 		"celcond.jsontest.Req{name: dyn(request.a)}.name == ''",
 	}, []string{
 		"celcond.jsontest.Req{name: subject}.name == request.name",
+		"celcond.jsontest.Req{name: string(claims.name)}.name == request.name",
 		"celcond.jsontest.Req{item: celcond.jsontest.Item{name: subject}}.item.name == request.name",
 		"celcond.jsontest.Req{v: 1, s: {'a': 'b'}, lv: ['x'], a: ['y']}.name == ''",
 	})
