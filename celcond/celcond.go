@@ -364,8 +364,9 @@ func anyValues(env *cel.Env, ast *cel.Ast) error {
 // converted whole) or of a message type (merged, when the value's Go type
 // is not the field's), or a dyn value (converted by its type at run
 // time), unless it is a message built in place for a message field. The
-// cost limit charges a construction a fixed 40 whatever it copies: request.ids.all(x, Req{ids: request.ids}.ids.size() > 0) ran
-// past 20 s on a 1 MB request, as did google.protobuf.ListValue{values:
+// cost limit charges a construction a fixed 40 whatever it copies:
+// request.ids.all(x, Req{ids: request.ids}.ids.size() > 0) ran past 20 s
+// on a 1 MB request, as did google.protobuf.ListValue{values:
 // request.ids}. A scalar (a string, bytes, a number, an enum, a
 // timestamp, a duration, a wrapper's value) is set as it is.
 func copiedFields(env *cel.Env, ast *cel.Ast) error {
@@ -1177,8 +1178,8 @@ func (c *condition) ReadsRequest() bool { return c.readsRequest }
 
 // Eval evaluates the condition on in. An error (a missing claim or key, a
 // cost limit exceeded, a request of another type than the method's input,
-// even one whose fields have the same names, the call's end) says what
-// failed.
+// even one whose fields have the same names, a nil request message, the
+// call's end) says what failed.
 //
 // A comprehension watches ctx, the call's context, every
 // interruptCheckFrequency steps: once the call is cancelled or its
@@ -1189,12 +1190,9 @@ func (c *condition) ReadsRequest() bool { return c.readsRequest }
 // without a comprehension does not look at ctx: it does a bounded amount
 // of work.
 func (c *condition) Eval(ctx context.Context, in grpcauth.ConditionInput) (bool, error) {
-	// cel-go reads a request's fields by name, whatever its type: a
-	// message of another type with a field of the same name would be
-	// read as the method's request.
 	if c.readsRequest && in.Request != nil {
-		if name := in.Request.ProtoReflect().Descriptor().FullName(); name != c.input {
-			return false, fmt.Errorf("celcond: the request is a %s, not the method's %s", clipQuoted(string(name)), c.input)
+		if err := c.checkRequest(in.Request); err != nil {
+			return false, err
 		}
 	}
 	act := activations.Get().(*activation)
@@ -1226,6 +1224,28 @@ func (c *condition) Eval(ctx context.Context, in grpcauth.ConditionInput) (bool,
 		return false, fmt.Errorf("celcond: the result is a %s, not a bool", out.Type())
 	}
 	return bool(b), nil
+}
+
+// checkRequest fails unless m is a message of the method's input type,
+// and not a nil one. cel-go reads a request's fields by name, whatever its
+// type: a message of another type with a field of the same name would be
+// read as the method's request. A nil message (a typed nil pointer) would
+// read as one with every field unset, which request.owner == "" admits;
+// a nil or zero *dynamicpb.Message panics when asked its type.
+func (c *condition) checkRequest(m proto.Message) (err error) {
+	defer func() {
+		if recover() != nil {
+			err = errors.New("celcond: the request is a nil or uninitialized message")
+		}
+	}()
+	r := m.ProtoReflect()
+	if name := r.Descriptor().FullName(); name != c.input {
+		return fmt.Errorf("celcond: the request is a %s, not the method's %s", clipQuoted(string(name)), c.input)
+	}
+	if !r.IsValid() {
+		return fmt.Errorf("celcond: the request is a nil %s", c.input)
+	}
+	return nil
 }
 
 // small reports whether the values of in are within the sizes proven for

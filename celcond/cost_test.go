@@ -503,8 +503,14 @@ func TestCompile_MessagesBuiltFromComputedListsAreRefused(t *testing.T) {
 		"celcond.jsontest.Req{item: request.item}.name == ''",
 		"celcond.jsontest.Req{v: celcond.jsontest.Item{name: request.name}}.name == ''",
 		"celcond.jsontest.Req{item: celcond.jsontest.Item{labels: request.s}}.name == ''",
+		// A dyn value is converted by its type at run time even into a
+		// scalar field: a list of uints into a bytes field an element
+		// at a time.
+		"celcond.jsontest.Req{name: claims.name}.name == ''",
+		"celcond.jsontest.Req{name: dyn(request.a)}.name == ''",
 	}, []string{
 		"celcond.jsontest.Req{name: subject}.name == request.name",
+		"celcond.jsontest.Req{name: string(claims.name)}.name == request.name",
 		"celcond.jsontest.Req{item: celcond.jsontest.Item{name: subject}}.item.name == request.name",
 		"celcond.jsontest.Req{v: 1, s: {'a': 'b'}, lv: ['x'], a: ['y']}.name == ''",
 	})

@@ -13,6 +13,7 @@ import (
 
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/reflect/protoreflect"
+	"google.golang.org/protobuf/types/dynamicpb"
 
 	"github.com/grpcauth/grpcauth"
 	"github.com/grpcauth/grpcauth/celcond"
@@ -150,6 +151,50 @@ func TestEval_RequestOfAnotherTypeIsAnErrorEvenWithTheSameFieldNames(t *testing.
 		if got != tt.want || (err != nil) != tt.wantErr {
 			t.Errorf("%T %v: Eval = %v, %v; want %v, error %v", tt.req, tt.req, got, err, tt.want, tt.wantErr)
 		}
+	}
+}
+
+// TestEval_NilRequestMessageIsAnError: a nil request message (a typed nil
+// pointer given to ServeCall) fails the condition instead of reading as a
+// request with every field unset (which request.owner == "" admits), and a
+// nil or zero *dynamicpb.Message, whose Descriptor method panics, fails
+// it too instead of panicking out of Eval. A dynamicpb message of the
+// method's input type is read as the request.
+func TestEval_NilRequestMessageIsAnError(t *testing.T) {
+	c, err := celcond.New(celcond.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	md := method("InheritedOwn")
+	cond, err := c.CompileCondition(md, "request.owner == '' || request.owner == subject")
+	if err != nil {
+		t.Fatal(err)
+	}
+	alice := claims(t, map[string]any{"sub": "alice"})
+	owned := dynamicpb.NewMessage(md.Input())
+	owned.Set(md.Input().Fields().ByName("owner"), protoreflect.ValueOfString("alice"))
+	for _, tt := range []struct {
+		req     proto.Message
+		want    bool
+		wantErr string
+	}{
+		{owned, true, ""},
+		{(*authtestv1.InheritedOwnRequest)(nil), false, "nil authtest.v1.InheritedOwnRequest"},
+		{(*authtestv1.TenantRequest)(nil), false, "not the method's"},
+		{(*dynamicpb.Message)(nil), false, "nil"},
+		{&dynamicpb.Message{}, false, "nil"},
+	} {
+		func() {
+			defer func() {
+				if r := recover(); r != nil {
+					t.Errorf("%T %v: Eval panicked: %v", tt.req, tt.req, r)
+				}
+			}()
+			got, err := cond.Eval(context.Background(), grpcauth.ConditionInput{Claims: alice, Request: tt.req})
+			if got != tt.want || (err == nil) != (tt.wantErr == "") || err != nil && !strings.Contains(err.Error(), tt.wantErr) {
+				t.Errorf("%T %v: Eval = %v, %v; want %v, an error naming %q", tt.req, tt.req, got, err, tt.want, tt.wantErr)
+			}
+		}()
 	}
 }
 
