@@ -14,6 +14,7 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/metadata"
+	"google.golang.org/grpc/status"
 
 	"github.com/grpcauth/grpcauth"
 	"github.com/grpcauth/grpcauth/connectauth"
@@ -287,6 +288,7 @@ func TestConnect_MetadataAfterTheCutDoesNotReachTheCaller(t *testing.T) {
 				t.Fatal(err)
 			}
 			ready, done := make(chan struct{}), make(chan struct{})
+			var setErr, sendErr error // the handler's, read once done is closed
 			mux := http.NewServeMux()
 			mux.Handle(procedure, connect.NewServerStreamHandler(procedure,
 				func(ctx context.Context, _ *connect.Request[authtestv1.ServerStreamRequest], ss *connect.ServerStream[authtestv1.ServerStreamResponse]) error {
@@ -300,8 +302,8 @@ func TestConnect_MetadataAfterTheCutDoesNotReachTheCaller(t *testing.T) {
 					ss.ResponseTrailer().Set("After-Trailer", "1")
 					// Handler code shared with a grpc-go server sets its
 					// metadata through the context.
-					_ = grpc.SetHeader(ctx, metadata.Pairs("after-grpc", "1"))
-					_ = grpc.SendHeader(ctx, metadata.Pairs("after-grpc-sent", "1"))
+					setErr = grpc.SetHeader(ctx, metadata.Pairs("after-grpc", "1"))
+					sendErr = grpc.SendHeader(ctx, metadata.Pairs("after-grpc-sent", "1"))
 					_ = grpc.SetTrailer(ctx, metadata.Pairs("after-grpc-trailer", "1"))
 					return nil // a handler that takes the cut for a normal end
 				}, connect.WithSchema(method("TestService", "ServerStream")), connect.WithInterceptors(connectauth.NewInterceptor(auth))))
@@ -325,6 +327,9 @@ func TestConnect_MetadataAfterTheCutDoesNotReachTheCaller(t *testing.T) {
 			}
 			close(v.release)
 			<-done
+			if status.Code(setErr) != codes.Unauthenticated || status.Code(sendErr) != codes.Unauthenticated {
+				t.Errorf("after the cut, grpc.SetHeader returned %v and grpc.SendHeader %v, want the cut", setErr, sendErr)
+			}
 			o := <-open
 			if o.err != nil {
 				t.Fatal(o.err)
