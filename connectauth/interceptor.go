@@ -90,8 +90,8 @@ func (i *Interceptor) WrapStreamingClient(next connect.StreamingClientFunc) conn
 // from ResponseHeader or ResponseTrailer before the end and writes to
 // after is still sent (connect-go's metadata are plain maps, checked when
 // the handler asks for one); what it sets from then on with grpc.SetHeader,
-// grpc.SendHeader or grpc.SetTrailer on its context is dropped too (the
-// first two return the refusal). The cut carries the WWW-Authenticate challenge
+// grpc.SendHeader or grpc.SetTrailer on its context is dropped too (they
+// return the refusal). The cut carries the WWW-Authenticate challenge
 // error="invalid_token" in the stream's trailers (Connect and gRPC-Web; a
 // gRPC-protocol refusal carries none, see the package doc).
 func (i *Interceptor) WrapStreamingHandler(next connect.StreamingHandlerFunc) connect.StreamingHandlerFunc {

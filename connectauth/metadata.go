@@ -43,9 +43,8 @@ func (r *responseMetadata) SetTrailer(md metadata.MD) error { return r.add(md) }
 // context carries, in place of its call's responseMetadata: what the
 // handler sets with grpc.SetHeader, grpc.SendHeader and grpc.SetTrailer
 // goes to the call's metadata, which goes out with a refusal, until the
-// guard reports that the stream ended; from then on SetHeader and
-// SendHeader return the guard's error and SetTrailer drops it, as the
-// stream's ResponseHeader and ResponseTrailer do (guardedConn), so that a
+// guard reports that the stream ended; from then on all three drop it
+// and return the guard's error (the refusal), as the stream's ResponseHeader and ResponseTrailer do (guardedConn), so that a
 // handler that goes on cannot send metadata to a caller whose token ended
 // or whose message was refused. grpcauth's own metadata (the cut's
 // challenge) goes to the call's metadata through ServeCall's context.

@@ -288,7 +288,7 @@ func TestConnect_MetadataAfterTheCutDoesNotReachTheCaller(t *testing.T) {
 				t.Fatal(err)
 			}
 			ready, done := make(chan struct{}), make(chan struct{})
-			var setErr, sendErr error // the handler's, read once done is closed
+			var setErr, sendErr, trailerErr error // the handler's, read once done is closed
 			mux := http.NewServeMux()
 			mux.Handle(procedure, connect.NewServerStreamHandler(procedure,
 				func(ctx context.Context, _ *connect.Request[authtestv1.ServerStreamRequest], ss *connect.ServerStream[authtestv1.ServerStreamResponse]) error {
@@ -304,7 +304,7 @@ func TestConnect_MetadataAfterTheCutDoesNotReachTheCaller(t *testing.T) {
 					// metadata through the context.
 					setErr = grpc.SetHeader(ctx, metadata.Pairs("after-grpc", "1"))
 					sendErr = grpc.SendHeader(ctx, metadata.Pairs("after-grpc-sent", "1"))
-					_ = grpc.SetTrailer(ctx, metadata.Pairs("after-grpc-trailer", "1"))
+					trailerErr = grpc.SetTrailer(ctx, metadata.Pairs("after-grpc-trailer", "1"))
 					return nil // a handler that takes the cut for a normal end
 				}, connect.WithSchema(method("TestService", "ServerStream")), connect.WithInterceptors(connectauth.NewInterceptor(auth))))
 			srv := serveTLS(t, connectauth.WrapHandler(mux))
@@ -327,8 +327,10 @@ func TestConnect_MetadataAfterTheCutDoesNotReachTheCaller(t *testing.T) {
 			}
 			close(v.release)
 			<-done
-			if status.Code(setErr) != codes.Unauthenticated || status.Code(sendErr) != codes.Unauthenticated {
-				t.Errorf("after the cut, grpc.SetHeader returned %v and grpc.SendHeader %v, want the cut", setErr, sendErr)
+			for name, err := range map[string]error{"SetHeader": setErr, "SendHeader": sendErr, "SetTrailer": trailerErr} {
+				if status.Code(err) != codes.Unauthenticated {
+					t.Errorf("after the cut, grpc.%s returned %v, want the cut", name, err)
+				}
 			}
 			o := <-open
 			if o.err != nil {
