@@ -116,7 +116,11 @@ func (a *Authenticator) ServeCall(ctx context.Context, procedure string, stream 
 // the caller, as the gRPC interceptors' streams do (what the handler set
 // before still goes out, with the refusal); and it passes every message
 // the handler receives to Received. For a unary call both always return
-// nil.
+// nil. An adapter that relays the metadata a handler sets with
+// grpc.SetHeader and grpc.SetTrailer drops what it sets there once Err is
+// not nil, too, with a grpc.ServerTransportStream in the handler's own
+// context (as connectauth does), not in ServeCall's ctx, where grpcauth
+// sets the cut's challenge once serve has returned.
 type Guard struct {
 	ctx  context.Context
 	cut  func() error // nil when the stream's token is not watched

@@ -8,7 +8,9 @@ import (
 	"testing"
 
 	"connectrpc.com/connect"
+	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/metadata"
 
 	"github.com/grpcauth/grpcauth"
 	"github.com/grpcauth/grpcauth/celcond"
@@ -179,13 +181,16 @@ func TestConnect_MetadataAfterARefusedMessageDoesNotReachTheCaller(t *testing.T)
 	const path = "/authtest.v1.ConditionService/OwnClientStream"
 	mux := http.NewServeMux()
 	mux.Handle(path, connect.NewClientStreamHandler(path,
-		func(_ context.Context, s *connect.ClientStream[authtestv1.OwnClientStreamRequest]) (*connect.Response[authtestv1.OwnClientStreamResponse], error) {
+		func(ctx context.Context, s *connect.ClientStream[authtestv1.OwnClientStreamRequest]) (*connect.Response[authtestv1.OwnClientStreamResponse], error) {
 			s.Conn().ResponseHeader().Set("Before", "1")
 			s.Conn().ResponseTrailer().Set("Before-Trailer", "1")
+			_ = grpc.SetTrailer(ctx, metadata.Pairs("before-grpc", "1"))
 			for s.Receive() {
 			}
 			s.Conn().ResponseHeader().Set("After", "1")
 			s.Conn().ResponseTrailer().Set("After-Trailer", "1")
+			_ = grpc.SetHeader(ctx, metadata.Pairs("after-grpc", "1"))
+			_ = grpc.SetTrailer(ctx, metadata.Pairs("after-grpc-trailer", "1"))
 			res := connect.NewResponse(&authtestv1.OwnClientStreamResponse{})
 			res.Header().Set("After-Response", "1")
 			res.Trailer().Set("After-Response-Trailer", "1")
@@ -209,10 +214,10 @@ func TestConnect_MetadataAfterARefusedMessageDoesNotReachTheCaller(t *testing.T)
 			if got := connectOutcome(err); got != (outcome{codes.PermissionDenied, grpcauth.ReasonConditionFailed}) {
 				t.Fatalf("got %v %q, want %s", got.code, got.reason, grpcauth.ReasonConditionFailed)
 			}
-			if saw := sawKeys(err, nil, nil, "Before", "Before-Trailer"); len(saw) != 2 {
+			if saw := sawKeys(err, nil, nil, "Before", "Before-Trailer", "Before-Grpc"); len(saw) != 3 {
 				t.Errorf("of the metadata set before the refusal, the caller saw only %q", saw)
 			}
-			if saw := sawKeys(err, nil, nil, "After", "After-Trailer", "After-Response", "After-Response-Trailer"); len(saw) != 0 {
+			if saw := sawKeys(err, nil, nil, "After", "After-Trailer", "After-Response", "After-Response-Trailer", "After-Grpc", "After-Grpc-Trailer"); len(saw) != 0 {
 				t.Errorf("the metadata set after the refusal reached the caller: %q", saw)
 			}
 		})
@@ -270,5 +275,61 @@ func TestConnect_UnaryRequestThatFailsTheConditionNeverRunsTheHandler(t *testing
 	}
 	if saw := sawKeys(nil, res.Header(), res.Trailer(), "Handler", "Handler-Trailer", "Handler-Response"); len(saw) != 3 || ran.Load() != 1 {
 		t.Errorf("a passing request: handler ran %d times, caller saw %q", ran.Load(), saw)
+	}
+}
+
+// On a bidi stream whose handler already sent a message (and with it the
+// response headers), the trailers it sets before a received message fails
+// the condition reach the caller with the refusal, and what it sets after
+// does not, through the stream nor through grpc.SetTrailer on its context.
+func TestConnect_BidiTrailersAfterARefusedMessageDoNotReachTheCaller(t *testing.T) {
+	iss, auth := conditionAuth(t)
+	const path = "/authtest.v1.ConditionService/OwnBidiStream"
+	mux := http.NewServeMux()
+	mux.Handle(path, connect.NewBidiStreamHandler(path,
+		func(ctx context.Context, s *connect.BidiStream[authtestv1.OwnBidiStreamRequest, authtestv1.OwnBidiStreamResponse]) error {
+			s.ResponseHeader().Set("Before", "1")
+			for {
+				if _, err := s.Receive(); err != nil {
+					break
+				}
+				s.ResponseTrailer().Set("Before-Trailer", "1")
+				if err := s.Send(&authtestv1.OwnBidiStreamResponse{}); err != nil {
+					break
+				}
+			}
+			s.ResponseTrailer().Set("After-Trailer", "1")
+			_ = grpc.SetTrailer(ctx, metadata.Pairs("after-grpc-trailer", "1"))
+			return nil // a handler that takes the refusal for a normal end
+		}, conditionOptions(auth, "OwnBidiStream")...))
+	srv := serveTLS(t, connectauth.WrapHandler(mux))
+	tok, err := iss.Mint(map[string]any{"sub": "alice"}, grpcauthtest.WithScopes("test:write"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, pname := range []string{"connect", "grpc"} { // gRPC-Web has no bidi streams
+		t.Run(pname, func(t *testing.T) {
+			stream := connect.NewClient[authtestv1.OwnBidiStreamRequest, authtestv1.OwnBidiStreamResponse](srv.Client(), srv.URL+path, protocols[pname]...).CallBidiStream(t.Context())
+			stream.RequestHeader().Set("Authorization", "Bearer "+tok)
+			if err := stream.Send(&authtestv1.OwnBidiStreamRequest{Owner: "alice"}); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := stream.Receive(); err != nil {
+				t.Fatal(err) // the headers went out with this message
+			}
+			_ = stream.Send(&authtestv1.OwnBidiStreamRequest{Owner: "bob"})
+			_ = stream.CloseRequest()
+			_, err := stream.Receive()
+			if got := connectOutcome(err); got != (outcome{codes.PermissionDenied, grpcauth.ReasonConditionFailed}) {
+				t.Fatalf("got %v %q, want %s", got.code, got.reason, grpcauth.ReasonConditionFailed)
+			}
+			if saw := sawKeys(err, stream.ResponseHeader(), stream.ResponseTrailer(), "Before", "Before-Trailer"); len(saw) != 2 {
+				t.Errorf("of the metadata set before the refusal, the caller saw only %q", saw)
+			}
+			if saw := sawKeys(err, stream.ResponseHeader(), stream.ResponseTrailer(), "After-Trailer", "After-Grpc-Trailer"); len(saw) != 0 {
+				t.Errorf("the metadata set after the refusal reached the caller: %q", saw)
+			}
+			_ = stream.CloseResponse()
+		})
 	}
 }

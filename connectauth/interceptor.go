@@ -89,7 +89,9 @@ func (i *Interceptor) WrapStreamingClient(next connect.StreamingClientFunc) conn
 // what it set before still goes out with the refusal, and a map it took
 // from ResponseHeader or ResponseTrailer before the end and writes to
 // after is still sent (connect-go's metadata are plain maps, checked when
-// the handler asks for one). The cut carries the WWW-Authenticate challenge
+// the handler asks for one); what it sets from then on with grpc.SetHeader,
+// grpc.SendHeader or grpc.SetTrailer on its context is dropped too (they
+// return the refusal). The cut carries the WWW-Authenticate challenge
 // error="invalid_token" in the stream's trailers (Connect and gRPC-Web; a
 // gRPC-protocol refusal carries none, see the package doc).
 func (i *Interceptor) WrapStreamingHandler(next connect.StreamingHandlerFunc) connect.StreamingHandlerFunc {
@@ -99,6 +101,7 @@ func (i *Interceptor) WrapStreamingHandler(next connect.StreamingHandlerFunc) co
 		err := i.auth.ServeCall(callContext(ctx, conn.RequestHeader(), conn.Peer(), rmd), conn.Spec().Procedure, true, nil,
 			func(ctx context.Context, g *grpcauth.Guard) error {
 				rmd.moveTo(conn.ResponseHeader())
+				ctx = grpc.NewContextWithServerTransportStream(ctx, &guardedMetadata{responseMetadata: rmd, guard: g})
 				return h.record(next(ctx, &guardedConn{StreamingHandlerConn: conn, guard: g}))
 			})
 		if herr, ok := h.passed(err); ok {

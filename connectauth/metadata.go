@@ -39,6 +39,31 @@ func (r *responseMetadata) SetHeader(md metadata.MD) error  { return r.add(md) }
 func (r *responseMetadata) SendHeader(md metadata.MD) error { return r.add(md) }
 func (r *responseMetadata) SetTrailer(md metadata.MD) error { return r.add(md) }
 
+// guardedMetadata is the grpc.ServerTransportStream a streaming handler's
+// context carries, in place of its call's responseMetadata: what the
+// handler sets with grpc.SetHeader, grpc.SendHeader and grpc.SetTrailer
+// goes to the call's metadata, which goes out with a refusal, until the
+// guard reports that the stream ended; from then on all three drop it
+// and return the guard's error (the refusal), as the stream's ResponseHeader and ResponseTrailer do (guardedConn), so that a
+// handler that goes on cannot send metadata to a caller whose token ended
+// or whose message was refused. grpcauth's own metadata (the cut's
+// challenge) goes to the call's metadata through ServeCall's context.
+type guardedMetadata struct {
+	*responseMetadata
+	guard *grpcauth.Guard
+}
+
+func (g *guardedMetadata) add(md metadata.MD) error {
+	if err := g.guard.Err(); err != nil {
+		return err
+	}
+	return g.responseMetadata.add(md)
+}
+
+func (g *guardedMetadata) SetHeader(md metadata.MD) error  { return g.add(md) }
+func (g *guardedMetadata) SendHeader(md metadata.MD) error { return g.add(md) }
+func (g *guardedMetadata) SetTrailer(md metadata.MD) error { return g.add(md) }
+
 // moveTo moves the metadata collected so far to h, with the HTTP spelling
 // of the two names grpcauth uses (WWW-Authenticate, DPoP-Nonce), which
 // connectauth.CORS exposes to pages. Moved, not copied: a stream refused

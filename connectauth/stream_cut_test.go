@@ -11,7 +11,10 @@ import (
 	"time"
 
 	"connectrpc.com/connect"
+	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/metadata"
+	"google.golang.org/grpc/status"
 
 	"github.com/grpcauth/grpcauth"
 	"github.com/grpcauth/grpcauth/connectauth"
@@ -285,16 +288,23 @@ func TestConnect_MetadataAfterTheCutDoesNotReachTheCaller(t *testing.T) {
 				t.Fatal(err)
 			}
 			ready, done := make(chan struct{}), make(chan struct{})
+			var setErr, sendErr, trailerErr error // the handler's, read once done is closed
 			mux := http.NewServeMux()
 			mux.Handle(procedure, connect.NewServerStreamHandler(procedure,
 				func(ctx context.Context, _ *connect.Request[authtestv1.ServerStreamRequest], ss *connect.ServerStream[authtestv1.ServerStreamResponse]) error {
 					defer close(done)
 					ss.ResponseHeader().Set("Before", "1")
 					ss.ResponseTrailer().Set("Before-Trailer", "1")
+					_ = grpc.SetTrailer(ctx, metadata.Pairs("before-grpc", "1"))
 					close(ready)
 					<-ctx.Done()
 					ss.ResponseHeader().Set("After", "1")
 					ss.ResponseTrailer().Set("After-Trailer", "1")
+					// Handler code shared with a grpc-go server sets its
+					// metadata through the context.
+					setErr = grpc.SetHeader(ctx, metadata.Pairs("after-grpc", "1"))
+					sendErr = grpc.SendHeader(ctx, metadata.Pairs("after-grpc-sent", "1"))
+					trailerErr = grpc.SetTrailer(ctx, metadata.Pairs("after-grpc-trailer", "1"))
 					return nil // a handler that takes the cut for a normal end
 				}, connect.WithSchema(method("TestService", "ServerStream")), connect.WithInterceptors(connectauth.NewInterceptor(auth))))
 			srv := serveTLS(t, connectauth.WrapHandler(mux))
@@ -317,6 +327,11 @@ func TestConnect_MetadataAfterTheCutDoesNotReachTheCaller(t *testing.T) {
 			}
 			close(v.release)
 			<-done
+			for name, err := range map[string]error{"SetHeader": setErr, "SendHeader": sendErr, "SetTrailer": trailerErr} {
+				if status.Code(err) != codes.Unauthenticated {
+					t.Errorf("after the cut, grpc.%s returned %v, want the cut", name, err)
+				}
+			}
 			o := <-open
 			if o.err != nil {
 				t.Fatal(o.err)
@@ -330,11 +345,16 @@ func TestConnect_MetadataAfterTheCutDoesNotReachTheCaller(t *testing.T) {
 			if got := connectOutcome(err); got != (outcome{codes.Unauthenticated, grpcauth.ReasonTokenRevoked}) {
 				t.Fatalf("caller got %v %q, want Unauthenticated %s", got.code, got.reason, grpcauth.ReasonTokenRevoked)
 			}
-			if saw := sawKeys(err, stream.ResponseHeader(), stream.ResponseTrailer(), "Before", "Before-Trailer"); len(saw) != 2 {
+			if saw := sawKeys(err, stream.ResponseHeader(), stream.ResponseTrailer(), "Before", "Before-Trailer", "Before-Grpc"); len(saw) != 3 {
 				t.Errorf("of the metadata set before the cut, the caller saw only %q", saw)
 			}
-			if saw := sawKeys(err, stream.ResponseHeader(), stream.ResponseTrailer(), "After", "After-Trailer"); len(saw) != 0 {
+			if saw := sawKeys(err, stream.ResponseHeader(), stream.ResponseTrailer(), "After", "After-Trailer", "After-Grpc", "After-Grpc-Sent", "After-Grpc-Trailer"); len(saw) != 0 {
 				t.Errorf("the metadata set after the cut reached the caller: %q", saw)
+			}
+			// The cut's own challenge still goes out (the gRPC protocol
+			// carries none, see refusalIn).
+			if saw := sawKeys(err, stream.ResponseHeader(), stream.ResponseTrailer(), "WWW-Authenticate"); len(saw) != 1 && pname != "grpc" {
+				t.Errorf("the cut carries no challenge")
 			}
 		})
 	}
