@@ -150,10 +150,11 @@ type fileLister interface {
 // recovery interceptor, a validation library) cannot turn them into
 // partial options that grpcauth would take for complete. Options read
 // before New by other code are beyond its reach: docs/proto-options.md.
-func readOptionsFirst(r DescriptorResolver) {
+// It fails only on a file protobuf-go cannot build (see loadFile).
+func readOptionsFirst(r DescriptorResolver) error {
 	l, ok := r.(fileLister)
 	if !ok {
-		return
+		return nil
 	}
 	// Collect, then read: reading options resolves extensions in
 	// protoregistry.GlobalTypes, whose lock RangeFiles of GlobalFiles
@@ -166,11 +167,33 @@ func readOptionsFirst(r DescriptorResolver) {
 		return true
 	})
 	for _, sd := range services {
+		if err := loadFile(sd); err != nil {
+			return err
+		}
 		_, _ = options(sd)
 		for i := range sd.Methods().Len() {
 			_, _ = options(sd.Methods().Get(i))
 		}
 	}
+	return nil
+}
+
+// loadFile makes protobuf-go build the rest of sd's file (its lazy
+// initialisation), outside options' recover. Building panics when the file
+// cannot be built (a default value that does not parse, as when generated
+// code of an imported file lost the enum value named), and leaves the file
+// locked: every later use of it blocks. Recovered by options, that panic
+// would pass for options that do not decode, and New would block on the
+// file's methods; it is returned instead, so New fails naming the file.
+func loadFile(sd protoreflect.ServiceDescriptor) (err error) {
+	defer func() {
+		if v := recover(); v != nil {
+			err = fmt.Errorf("grpcauth: Config.Descriptors: protobuf-go cannot build %q (declaring %s), and any use of it blocks from now on: %s; fix the .proto and generate its code again, or stop linking it",
+				filePath(sd), sd.FullName(), panictext.Text(v, endpoint.MaxErrorText))
+		}
+	}()
+	sd.Methods().Len()
+	return nil
 }
 
 // resolvedRule reads the extension field fd, set to v, that sits at the

@@ -522,3 +522,26 @@ func TestOption_ServiceOptionThatDoesNotDecodeDeniesOnlyTheMethodsItWouldRule(t 
 	_, err := callUnary(a, bearerCtx("tok"), "/brokensvc.v1.Svc/Inherits")
 	checkStatus(t, err, codes.PermissionDenied, ReasonMethodNotConfigured)
 }
+
+// protobuf-go builds the rest of a generated file on its first use and,
+// when that panics (a default value that does not parse, as when the
+// generated code of an imported file lost the enum value named), leaves
+// the file locked, so that every later use blocks. New, reading the
+// options of every file in Config.Descriptors, must fail naming the file
+// rather than block on it, or record the panic as an option that does not
+// decode and go on.
+func TestNew_FileProtobufCannotBuildIsAnError(t *testing.T) {
+	const pkg = "unbuildable.v1"
+	files := generatedFiles(t, &descriptorpb.FileDescriptorProto{
+		Name: proto.String(pkg + "/x.proto"), Package: proto.String(pkg), Syntax: proto.String("proto2"),
+		MessageType: []*descriptorpb.DescriptorProto{{Name: proto.String("Msg"), Field: []*descriptorpb.FieldDescriptorProto{{
+			Name: proto.String("n"), Number: proto.Int32(1), Label: descriptorpb.FieldDescriptorProto_LABEL_OPTIONAL.Enum(),
+			Type: descriptorpb.FieldDescriptorProto_TYPE_INT32.Enum(), DefaultValue: proto.String("not a number"),
+		}}}},
+		Service: []*descriptorpb.ServiceDescriptorProto{{Name: proto.String("Svc"), Method: []*descriptorpb.MethodDescriptorProto{rpc(pkg, "Get", nil)}}},
+	})
+	_, err := New(Config{Descriptors: files, DefaultRule: &grpcauthv1.Rule{}, Verifier: staticVerifier{claims: mustClaims(t, "ok")}})
+	if err == nil || !strings.Contains(err.Error(), `"unbuildable.v1/x.proto"`) || errors.Is(err, ErrUnreadableOption) {
+		t.Fatalf("New = %v, want an error naming unbuildable.v1/x.proto", err)
+	}
+}
