@@ -108,15 +108,20 @@ func ruleOption(d protoreflect.Descriptor, xt protoreflect.ExtensionType) (*grpc
 // sees those partial options before the panicking one is recorded.
 var undecodable struct {
 	sync.Mutex
-	errs map[string]error
+	errs map[undecodableKey]error
 }
+
+// undecodableKey names a descriptor in undecodable: a key of two strings
+// the descriptor already holds, so that New, reading every option again,
+// allocates nothing per descriptor.
+type undecodableKey struct{ path, name string }
 
 // options returns the options of d, or an error wrapping
 // ErrUnreadableOption when reading them panics, or panicked before in
 // this process: the method is then denied, rather than falling through to
 // a wider rule as it would if its option read as absent.
 func options(d protoreflect.Descriptor) (_ protoreflect.ProtoMessage, err error) {
-	key := filePath(d) + " " + string(d.FullName())
+	key := undecodableKey{filePath(d), string(d.FullName())}
 	undecodable.Lock()
 	defer undecodable.Unlock()
 	if err := undecodable.errs[key]; err != nil {
@@ -127,7 +132,7 @@ func options(d protoreflect.Descriptor) (_ protoreflect.ProtoMessage, err error)
 			err = fmt.Errorf("%w: the options of %s (in %q) do not decode: %s; fix the option in the .proto (a string that is not valid UTF-8, say) and generate its code again",
 				ErrUnreadableOption, d.FullName(), filePath(d), panictext.Text(v, endpoint.MaxErrorText))
 			if undecodable.errs == nil {
-				undecodable.errs = make(map[string]error)
+				undecodable.errs = make(map[undecodableKey]error)
 			}
 			undecodable.errs[key] = err
 		}
