@@ -491,7 +491,9 @@ func TestOption_OptionsThatDoNotDecodeDenyAfterAnotherReaderTookThePanic(t *test
 }
 
 // firstReaderRuns numbers the runs of
-// TestOption_OptionsThatDoNotDecodeDenyAfterAnotherReaderTookThePanic.
+// TestOption_OptionsThatDoNotDecodeDenyAfterAnotherReaderTookThePanic and
+// TestOption_ServiceOptionThatDoesNotDecodeDeniesAfterAnotherReaderTookThePanic,
+// giving each a package of its own.
 var firstReaderRuns atomic.Int32
 
 // Method and service options decode separately. A service option that does
@@ -543,5 +545,31 @@ func TestNew_FileProtobufCannotBuildIsAnError(t *testing.T) {
 	_, err := New(Config{Descriptors: files, DefaultRule: &grpcauthv1.Rule{}, Verifier: staticVerifier{claims: mustClaims(t, "ok")}})
 	if err == nil || !strings.Contains(err.Error(), `"unbuildable.v1/x.proto"`) || errors.Is(err, ErrUnreadableOption) {
 		t.Fatalf("New = %v, want an error naming unbuildable.v1/x.proto", err)
+	}
+}
+
+// New reads service options first too, not only method options: a service
+// whose own option does not decode denies the methods that would take it
+// even when another reader took protobuf-go's panic after New, rather
+// than letting them fall through to DefaultRule.
+func TestOption_ServiceOptionThatDoesNotDecodeDeniesAfterAnotherReaderTookThePanic(t *testing.T) {
+	brokenSvc := &descriptorpb.ServiceOptions{}
+	brokenSvc.ProtoReflect().SetUnknown(undecodableRule(1)) // scopes
+	pkg := fmt.Sprintf("firstreader%d.v1", firstReaderRuns.Add(1))
+	files := undecodableFiles(t, pkg, &descriptorpb.ServiceDescriptorProto{Name: proto.String("Svc"), Options: brokenSvc, Method: []*descriptorpb.MethodDescriptorProto{rpc(pkg, "Get", nil)}})
+	a := mustNew(t, Config{Descriptors: files, DefaultRule: &grpcauthv1.Rule{}, Verifier: staticVerifier{claims: mustClaims(t, "ok")}})
+	d, err := files.FindDescriptorByName(protoreflect.FullName(pkg + ".Svc"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	func() {
+		defer func() { _ = recover() }()
+		d.Options() // another reader takes the panic, if still to come, and recovers
+	}()
+	method := "/" + pkg + ".Svc/Get"
+	_, err = callUnary(a, bearerCtx("tok"), method)
+	checkStatus(t, err, codes.PermissionDenied, ReasonMethodNotConfigured)
+	if _, err := a.Requirement(method); !errors.Is(err, ErrUnreadableOption) {
+		t.Errorf("Requirement = %v, want ErrUnreadableOption", err)
 	}
 }
