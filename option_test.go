@@ -474,16 +474,9 @@ func TestOption_OptionsThatDoNotDecodeDenyAfterAnotherReaderTookThePanic(t *test
 	pkg := fmt.Sprintf("firstreader%d.v1", firstReaderRuns.Add(1))
 	files := undecodableFiles(t, pkg, &descriptorpb.ServiceDescriptorProto{Name: proto.String("Open"), Options: publicSvc, Method: []*descriptorpb.MethodDescriptorProto{rpc(pkg, "Get", broken)}})
 	a := mustNew(t, Config{Descriptors: files, Verifier: staticVerifier{claims: mustClaims(t, "ok")}})
-	d, err := files.FindDescriptorByName(protoreflect.FullName(pkg + ".Open.Get"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	func() {
-		defer func() { _ = recover() }()
-		d.Options() // another reader takes the panic, if still to come, and recovers
-	}()
+	readOptionsElsewhere(t, files, pkg+".Open.Get")
 	method := "/" + pkg + ".Open/Get"
-	_, err = callUnary(a, loopbackPeer(context.Background()), method)
+	_, err := callUnary(a, loopbackPeer(context.Background()), method)
 	checkStatus(t, err, codes.Unauthenticated, ReasonCredentialsMissing)
 	if _, err := a.Requirement(method); !errors.Is(err, ErrUnreadableOption) {
 		t.Errorf("Requirement = %v, want ErrUnreadableOption", err)
@@ -558,18 +551,24 @@ func TestOption_ServiceOptionThatDoesNotDecodeDeniesAfterAnotherReaderTookThePan
 	pkg := fmt.Sprintf("firstreader%d.v1", firstReaderRuns.Add(1))
 	files := undecodableFiles(t, pkg, &descriptorpb.ServiceDescriptorProto{Name: proto.String("Svc"), Options: brokenSvc, Method: []*descriptorpb.MethodDescriptorProto{rpc(pkg, "Get", nil)}})
 	a := mustNew(t, Config{Descriptors: files, DefaultRule: &grpcauthv1.Rule{}, Verifier: staticVerifier{claims: mustClaims(t, "ok")}})
-	d, err := files.FindDescriptorByName(protoreflect.FullName(pkg + ".Svc"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	func() {
-		defer func() { _ = recover() }()
-		d.Options() // another reader takes the panic, if still to come, and recovers
-	}()
+	readOptionsElsewhere(t, files, pkg+".Svc")
 	method := "/" + pkg + ".Svc/Get"
-	_, err = callUnary(a, bearerCtx("tok"), method)
+	_, err := callUnary(a, bearerCtx("tok"), method)
 	checkStatus(t, err, codes.PermissionDenied, ReasonMethodNotConfigured)
 	if _, err := a.Requirement(method); !errors.Is(err, ErrUnreadableOption) {
 		t.Errorf("Requirement = %v, want ErrUnreadableOption", err)
 	}
+}
+
+// readOptionsElsewhere reads the options of the descriptor name in files
+// as other code would (server reflection under a recovery interceptor):
+// it takes protobuf-go's panic, if still to come, and recovers.
+func readOptionsElsewhere(t testing.TB, files *protoregistry.Files, name string) {
+	t.Helper()
+	d, err := files.FindDescriptorByName(protoreflect.FullName(name))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = recover() }()
+	d.Options()
 }
