@@ -100,7 +100,10 @@ type Config struct {
 	// registers itself (a nil *protoregistry.Files is refused by New, not
 	// taken for an empty registry). Check reports a registered method whose option
 	// the generated code declares but Descriptors does not resolve
-	// (ErrNoDescriptor).
+	// (ErrNoDescriptor). When it lists its files (RangeFiles, as
+	// *protoregistry.Files), New reads the options of every service and
+	// method in it (see New); a custom resolver without RangeFiles has its
+	// options read on each method's first call or by Check.
 	Descriptors DescriptorResolver
 
 	// Public lists full method names ("/pkg.Service/Method") and service

@@ -67,7 +67,12 @@ type Authenticator struct {
 // and method in Config.Descriptors when it lists its files (as
 // *protoregistry.Files does), so that options that do not decode are
 // caught (ErrUnreadableOption): create the Authenticator before other code
-// reads descriptor options.
+// reads descriptor options. The first New in a process decodes them (a few
+// microseconds a file); a later New only walks them again, without an
+// allocation per file. A resolver without RangeFiles is not walked: call
+// Check at start-up instead. New fails when protobuf-go cannot build one
+// of the files (a default value that does not parse): the file is locked
+// from then on, and any use of it would block.
 func New(cfg Config) (*Authenticator, error) {
 	if cfg.Verifier == nil {
 		return nil, errors.New("grpcauth: Config.Verifier is required")
@@ -99,7 +104,9 @@ func New(cfg Config) (*Authenticator, error) {
 	if a.descriptors == nil {
 		a.descriptors = protoregistry.GlobalFiles
 	}
-	readOptionsFirst(a.descriptors)
+	if err := readOptionsFirst(a.descriptors); err != nil {
+		return nil, err
+	}
 	for _, name := range cfg.DryRunMethods {
 		if err := a.checkName(name); err != nil {
 			return nil, fmt.Errorf("grpcauth: Config.DryRunMethods: %w", err)

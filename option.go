@@ -108,15 +108,20 @@ func ruleOption(d protoreflect.Descriptor, xt protoreflect.ExtensionType) (*grpc
 // sees those partial options before the panicking one is recorded.
 var undecodable struct {
 	sync.Mutex
-	errs map[string]error
+	errs map[undecodableKey]error
 }
+
+// undecodableKey names a descriptor in undecodable: a key of two strings
+// the descriptor already holds, so that New, reading every option again,
+// allocates nothing per descriptor.
+type undecodableKey struct{ path, name string }
 
 // options returns the options of d, or an error wrapping
 // ErrUnreadableOption when reading them panics, or panicked before in
 // this process: the method is then denied, rather than falling through to
 // a wider rule as it would if its option read as absent.
 func options(d protoreflect.Descriptor) (_ protoreflect.ProtoMessage, err error) {
-	key := filePath(d) + " " + string(d.FullName())
+	key := undecodableKey{filePath(d), string(d.FullName())}
 	undecodable.Lock()
 	defer undecodable.Unlock()
 	if err := undecodable.errs[key]; err != nil {
@@ -127,7 +132,7 @@ func options(d protoreflect.Descriptor) (_ protoreflect.ProtoMessage, err error)
 			err = fmt.Errorf("%w: the options of %s (in %q) do not decode: %s; fix the option in the .proto (a string that is not valid UTF-8, say) and generate its code again",
 				ErrUnreadableOption, d.FullName(), filePath(d), panictext.Text(v, endpoint.MaxErrorText))
 			if undecodable.errs == nil {
-				undecodable.errs = make(map[string]error)
+				undecodable.errs = make(map[undecodableKey]error)
 			}
 			undecodable.errs[key] = err
 		}
@@ -150,10 +155,11 @@ type fileLister interface {
 // recovery interceptor, a validation library) cannot turn them into
 // partial options that grpcauth would take for complete. Options read
 // before New by other code are beyond its reach: docs/proto-options.md.
-func readOptionsFirst(r DescriptorResolver) {
+// It fails only on a file protobuf-go cannot build (see loadFile).
+func readOptionsFirst(r DescriptorResolver) error {
 	l, ok := r.(fileLister)
 	if !ok {
-		return
+		return nil
 	}
 	// Collect, then read: reading options resolves extensions in
 	// protoregistry.GlobalTypes, whose lock RangeFiles of GlobalFiles
@@ -166,11 +172,33 @@ func readOptionsFirst(r DescriptorResolver) {
 		return true
 	})
 	for _, sd := range services {
+		if err := loadFile(sd); err != nil {
+			return err
+		}
 		_, _ = options(sd)
 		for i := range sd.Methods().Len() {
 			_, _ = options(sd.Methods().Get(i))
 		}
 	}
+	return nil
+}
+
+// loadFile makes protobuf-go build the rest of sd's file (its lazy
+// initialisation), outside options' recover. Building panics when the file
+// cannot be built (a default value that does not parse, as when generated
+// code of an imported file lost the enum value named), and leaves the file
+// locked: every later use of it blocks. Recovered by options, that panic
+// would pass for options that do not decode, and New would block on the
+// file's methods; it is returned instead, so New fails naming the file.
+func loadFile(sd protoreflect.ServiceDescriptor) (err error) {
+	defer func() {
+		if v := recover(); v != nil {
+			err = fmt.Errorf("grpcauth: Config.Descriptors: protobuf-go cannot build %q (declaring %s), and any use of it blocks from now on: %s; fix the .proto and generate its code again, or stop linking it",
+				filePath(sd), sd.FullName(), panictext.Text(v, endpoint.MaxErrorText))
+		}
+	}()
+	sd.Methods().Len()
+	return nil
 }
 
 // resolvedRule reads the extension field fd, set to v, that sits at the

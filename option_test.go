@@ -474,16 +474,9 @@ func TestOption_OptionsThatDoNotDecodeDenyAfterAnotherReaderTookThePanic(t *test
 	pkg := fmt.Sprintf("firstreader%d.v1", firstReaderRuns.Add(1))
 	files := undecodableFiles(t, pkg, &descriptorpb.ServiceDescriptorProto{Name: proto.String("Open"), Options: publicSvc, Method: []*descriptorpb.MethodDescriptorProto{rpc(pkg, "Get", broken)}})
 	a := mustNew(t, Config{Descriptors: files, Verifier: staticVerifier{claims: mustClaims(t, "ok")}})
-	d, err := files.FindDescriptorByName(protoreflect.FullName(pkg + ".Open.Get"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	func() {
-		defer func() { _ = recover() }()
-		d.Options() // another reader takes the panic, if still to come, and recovers
-	}()
+	readOptionsElsewhere(t, files, pkg+".Open.Get")
 	method := "/" + pkg + ".Open/Get"
-	_, err = callUnary(a, loopbackPeer(context.Background()), method)
+	_, err := callUnary(a, loopbackPeer(context.Background()), method)
 	checkStatus(t, err, codes.Unauthenticated, ReasonCredentialsMissing)
 	if _, err := a.Requirement(method); !errors.Is(err, ErrUnreadableOption) {
 		t.Errorf("Requirement = %v, want ErrUnreadableOption", err)
@@ -491,7 +484,9 @@ func TestOption_OptionsThatDoNotDecodeDenyAfterAnotherReaderTookThePanic(t *test
 }
 
 // firstReaderRuns numbers the runs of
-// TestOption_OptionsThatDoNotDecodeDenyAfterAnotherReaderTookThePanic.
+// TestOption_OptionsThatDoNotDecodeDenyAfterAnotherReaderTookThePanic and
+// TestOption_ServiceOptionThatDoesNotDecodeDeniesAfterAnotherReaderTookThePanic,
+// giving each a package of its own.
 var firstReaderRuns atomic.Int32
 
 // Method and service options decode separately. A service option that does
@@ -521,4 +516,59 @@ func TestOption_ServiceOptionThatDoesNotDecodeDeniesOnlyTheMethodsItWouldRule(t 
 	}
 	_, err := callUnary(a, bearerCtx("tok"), "/brokensvc.v1.Svc/Inherits")
 	checkStatus(t, err, codes.PermissionDenied, ReasonMethodNotConfigured)
+}
+
+// protobuf-go builds the rest of a generated file on its first use and,
+// when that panics (a default value that does not parse, as when the
+// generated code of an imported file lost the enum value named), leaves
+// the file locked, so that every later use blocks. New, reading the
+// options of every file in Config.Descriptors, must fail naming the file
+// rather than block on it, or record the panic as an option that does not
+// decode and go on.
+func TestNew_FileProtobufCannotBuildIsAnError(t *testing.T) {
+	const pkg = "unbuildable.v1"
+	files := generatedFiles(t, &descriptorpb.FileDescriptorProto{
+		Name: proto.String(pkg + "/x.proto"), Package: proto.String(pkg), Syntax: proto.String("proto2"),
+		MessageType: []*descriptorpb.DescriptorProto{{Name: proto.String("Msg"), Field: []*descriptorpb.FieldDescriptorProto{{
+			Name: proto.String("n"), Number: proto.Int32(1), Label: descriptorpb.FieldDescriptorProto_LABEL_OPTIONAL.Enum(),
+			Type: descriptorpb.FieldDescriptorProto_TYPE_INT32.Enum(), DefaultValue: proto.String("not a number"),
+		}}}},
+		Service: []*descriptorpb.ServiceDescriptorProto{{Name: proto.String("Svc"), Method: []*descriptorpb.MethodDescriptorProto{rpc(pkg, "Get", nil)}}},
+	})
+	_, err := New(Config{Descriptors: files, DefaultRule: &grpcauthv1.Rule{}, Verifier: staticVerifier{claims: mustClaims(t, "ok")}})
+	if err == nil || !strings.Contains(err.Error(), `"unbuildable.v1/x.proto"`) || errors.Is(err, ErrUnreadableOption) {
+		t.Fatalf("New = %v, want an error naming unbuildable.v1/x.proto", err)
+	}
+}
+
+// New reads service options first too, not only method options: a service
+// whose own option does not decode denies the methods that would take it
+// even when another reader took protobuf-go's panic after New, rather
+// than letting them fall through to DefaultRule.
+func TestOption_ServiceOptionThatDoesNotDecodeDeniesAfterAnotherReaderTookThePanic(t *testing.T) {
+	brokenSvc := &descriptorpb.ServiceOptions{}
+	brokenSvc.ProtoReflect().SetUnknown(undecodableRule(1)) // scopes
+	pkg := fmt.Sprintf("firstreader%d.v1", firstReaderRuns.Add(1))
+	files := undecodableFiles(t, pkg, &descriptorpb.ServiceDescriptorProto{Name: proto.String("Svc"), Options: brokenSvc, Method: []*descriptorpb.MethodDescriptorProto{rpc(pkg, "Get", nil)}})
+	a := mustNew(t, Config{Descriptors: files, DefaultRule: &grpcauthv1.Rule{}, Verifier: staticVerifier{claims: mustClaims(t, "ok")}})
+	readOptionsElsewhere(t, files, pkg+".Svc")
+	method := "/" + pkg + ".Svc/Get"
+	_, err := callUnary(a, bearerCtx("tok"), method)
+	checkStatus(t, err, codes.PermissionDenied, ReasonMethodNotConfigured)
+	if _, err := a.Requirement(method); !errors.Is(err, ErrUnreadableOption) {
+		t.Errorf("Requirement = %v, want ErrUnreadableOption", err)
+	}
+}
+
+// readOptionsElsewhere reads the options of the descriptor name in files
+// as other code would (server reflection under a recovery interceptor):
+// it takes protobuf-go's panic, if still to come, and recovers.
+func readOptionsElsewhere(t testing.TB, files *protoregistry.Files, name string) {
+	t.Helper()
+	d, err := files.FindDescriptorByName(protoreflect.FullName(name))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = recover() }()
+	d.Options()
 }
