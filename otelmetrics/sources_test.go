@@ -62,14 +62,10 @@ func TestNew_RejectsAnIssuerObservedTwice(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { multi.Close() })
-	opaque, err := introspect.New(introspect.Config{
+	opaque := introspector(t, introspect.Config{
 		Endpoint: f.iss.IntrospectionURL(), Issuer: f.iss.URL(), ClientID: "rs", ClientSecret: "rs-secret",
-		Audiences: []string{f.iss.Audience()}, Now: now, Logger: quiet,
+		Audiences: []string{f.iss.Audience()}, Now: now,
 	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { opaque.Close() })
 	combined, err := introspect.Combine(f.v, opaque)
 	if err != nil {
 		t.Fatal(err)
