@@ -76,6 +76,7 @@ func TestNew_RejectsAnIssuerObservedTwice(t *testing.T) {
 		"a Combined and its JWT verifier":       {combined, f.v},
 		"a Combined and its opaque verifier":    {opaque, combined},
 		"the same introspection verifier twice": {opaque, opaque},
+		"the same MultiVerifier twice":          {multi, multi},
 	} {
 		reader := sdkmetric.NewManualReader()
 		mp := sdkmetric.NewMeterProvider(sdkmetric.WithReader(reader))
