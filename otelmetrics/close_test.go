@@ -1,12 +1,14 @@
 package otelmetrics_test
 
 import (
+	"context"
 	"errors"
 	"sync"
 	"testing"
 
 	"go.opentelemetry.io/otel/metric"
 	"go.opentelemetry.io/otel/metric/noop"
+	"go.opentelemetry.io/otel/sdk/metric/metricdata"
 
 	"github.com/grpcauth/grpcauth/otelmetrics"
 )
@@ -68,5 +70,37 @@ func TestMetrics_CloseTwiceUnregistersOnceWhateverTheProvider(t *testing.T) {
 	}
 	if p.unregister != 1 {
 		t.Errorf("Unregister called %d times, want 1", p.unregister)
+	}
+}
+
+// A collection may be running while Metrics and the verifier close (Close
+// does not wait for a callback in flight): reading the closed verifier's
+// figures is safe, and collections after Close report none of them.
+func TestMetrics_CollectingWhileClosingIsSafe(t *testing.T) {
+	f := newFixture(t)
+	m, reader := observingMetrics(t, nil, f.v)
+	start := make(chan struct{})
+	done := make(chan error)
+	go func() {
+		<-start
+		var rm metricdata.ResourceMetrics
+		for range 50 {
+			if err := reader.Collect(context.Background(), &rm); err != nil {
+				done <- err
+				return
+			}
+		}
+		done <- nil
+	}()
+	close(start)
+	if err := m.Close(); err != nil {
+		t.Fatal(err)
+	}
+	f.v.Close()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if got := collect(t, reader); len(got) != 0 {
+		t.Errorf("after Close: %d metrics, want none", len(got))
 	}
 }
