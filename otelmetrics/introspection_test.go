@@ -51,6 +51,21 @@ func bearer(t *testing.T, token string) context.Context {
 	return metadata.AppendToOutgoingContext(t.Context(), "authorization", "Bearer "+token)
 }
 
+// introspector returns an introspection Verifier of cfg, quiet unless
+// cfg.Logger is set; t.Cleanup closes it.
+func introspector(t *testing.T, cfg introspect.Config) *introspect.Verifier {
+	t.Helper()
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	v, err := introspect.New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { v.Close() })
+	return v
+}
+
 // A Combined of a MultiVerifier (two issuers) and an introspection
 // Verifier, given once as the Source, yields every part's figures.
 func TestMetrics_ObserveEveryPartOfACombinedVerifier(t *testing.T) {
@@ -67,15 +82,11 @@ func TestMetrics_ObserveEveryPartOfACombinedVerifier(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { multi.Close() })
-	opaque, err := introspect.New(introspect.Config{
+	opaque := introspector(t, introspect.Config{
 		Endpoint: a.IntrospectionURL(), Issuer: a.URL(), ClientID: rs.ID, ClientSecret: rs.Secret,
-		Audiences: []string{a.Audience()}, Now: now, Logger: quiet,
+		Audiences: []string{a.Audience()}, Now: now,
 		MaxRequestRate: 2, // the clock stands still: two requests, then none
 	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { opaque.Close() })
 	combined, err := introspect.Combine(multi, opaque)
 	if err != nil {
 		t.Fatal(err)
@@ -185,14 +196,10 @@ func TestMetrics_RateLimitedCountsTheServersRetryAfterAndSaysSo(t *testing.T) {
 	}))
 	t.Cleanup(srv.Close)
 	now := func() time.Time { return t0 }
-	v, err := introspect.New(introspect.Config{
+	v := introspector(t, introspect.Config{
 		Endpoint: srv.URL, Issuer: "https://issuer.example", ClientID: "rs", ClientSecret: "rs-secret",
-		Audiences: []string{"api://x"}, Now: now, Logger: slog.New(slog.DiscardHandler),
+		Audiences: []string{"api://x"}, Now: now,
 	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { v.Close() })
 	reader := sdkmetric.NewManualReader()
 	mp := sdkmetric.NewMeterProvider(sdkmetric.WithReader(reader))
 	t.Cleanup(func() { mp.Shutdown(context.Background()) })

@@ -40,6 +40,13 @@ func observedVerifier(t *testing.T, cfg verifier.Config) (*verifier.Verifier, *s
 // now, on a MeterProvider of its own; t.Cleanup closes both.
 func observing(t *testing.T, now func() time.Time, srcs ...otelmetrics.Source) *sdkmetric.ManualReader {
 	t.Helper()
+	_, reader := observingMetrics(t, now, srcs...)
+	return reader
+}
+
+// observingMetrics is observing that also returns the Metrics.
+func observingMetrics(t *testing.T, now func() time.Time, srcs ...otelmetrics.Source) (*otelmetrics.Metrics, *sdkmetric.ManualReader) {
+	t.Helper()
 	reader := sdkmetric.NewManualReader()
 	mp := sdkmetric.NewMeterProvider(sdkmetric.WithReader(reader))
 	t.Cleanup(func() { mp.Shutdown(context.Background()) })
@@ -48,7 +55,7 @@ func observing(t *testing.T, now func() time.Time, srcs ...otelmetrics.Source) *
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { m.Close() })
-	return reader
+	return m, reader
 }
 
 // The key-set figures beyond fetches and failures: how often discovery

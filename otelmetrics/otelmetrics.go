@@ -65,6 +65,9 @@ type Metrics struct {
 	duration  metric.Float64Histogram
 	reg       metric.Registration // nil without Verifiers
 
+	closing  sync.Once // Close unregisters reg once, whatever the provider's Registration does twice
+	closeErr error
+
 	mu   sync.Mutex                           // serialises additions to sets
 	sets atomic.Pointer[map[setKey]*attrOpts] // copy-on-write
 }
@@ -191,15 +194,19 @@ func (m *Metrics) attributes(k setKey) *attrOpts {
 }
 
 // Close unregisters the callback that observes the verifiers, so that the
-// MeterProvider no longer calls into them. Decisions may still be
-// recorded. Close is safe to call more than once.
+// MeterProvider no longer calls into them (a collection already running
+// may still finish reading them: the verifiers' Stats are safe to call
+// after their Close). Decisions may still be recorded. Close is safe to
+// call more than once, also concurrently: it unregisters once, and every
+// call returns the result of that.
 func (m *Metrics) Close() error {
-	if m.reg == nil {
-		return nil
-	}
-	err := m.reg.Unregister()
-	if err != nil {
-		return fmt.Errorf("otelmetrics: %w", err)
-	}
-	return nil
+	m.closing.Do(func() {
+		if m.reg == nil {
+			return
+		}
+		if err := m.reg.Unregister(); err != nil {
+			m.closeErr = fmt.Errorf("otelmetrics: %w", err)
+		}
+	})
+	return m.closeErr
 }

@@ -316,15 +316,7 @@ func TestMetrics_DecisionWithoutLatencyAddsNoDurationSample(t *testing.T) {
 }
 
 func TestMetrics_CloseStopsObservingVerifiers(t *testing.T) {
-	f := newFixture(t)
-	_ = f
-	reader := sdkmetric.NewManualReader()
-	mp := sdkmetric.NewMeterProvider(sdkmetric.WithReader(reader))
-	t.Cleanup(func() { mp.Shutdown(context.Background()) })
-	m, err := otelmetrics.New(otelmetrics.Config{MeterProvider: mp, Verifiers: []otelmetrics.Source{f.v}})
-	if err != nil {
-		t.Fatal(err)
-	}
+	m, reader := observingMetrics(t, nil, newFixture(t).v)
 	count := func() int {
 		var rm metricdata.ResourceMetrics
 		if err := reader.Collect(context.Background(), &rm); err != nil {

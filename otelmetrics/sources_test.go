@@ -62,14 +62,10 @@ func TestNew_RejectsAnIssuerObservedTwice(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { multi.Close() })
-	opaque, err := introspect.New(introspect.Config{
+	opaque := introspector(t, introspect.Config{
 		Endpoint: f.iss.IntrospectionURL(), Issuer: f.iss.URL(), ClientID: "rs", ClientSecret: "rs-secret",
-		Audiences: []string{f.iss.Audience()}, Now: now, Logger: quiet,
+		Audiences: []string{f.iss.Audience()}, Now: now,
 	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { opaque.Close() })
 	combined, err := introspect.Combine(f.v, opaque)
 	if err != nil {
 		t.Fatal(err)
@@ -80,6 +76,7 @@ func TestNew_RejectsAnIssuerObservedTwice(t *testing.T) {
 		"a Combined and its JWT verifier":       {combined, f.v},
 		"a Combined and its opaque verifier":    {opaque, combined},
 		"the same introspection verifier twice": {opaque, opaque},
+		"the same MultiVerifier twice":          {multi, multi},
 	} {
 		reader := sdkmetric.NewManualReader()
 		mp := sdkmetric.NewMeterProvider(sdkmetric.WithReader(reader))
