@@ -144,6 +144,9 @@ func run(ctx context.Context, cfg config, out io.Writer, log *slog.Logger) error
 		if err != nil {
 			return err
 		}
+		// Said in the log too, not only in the banner on stdout: a log
+		// pipeline may keep stderr alone.
+		log.Warn("development issuer running: FOR LOCAL DEVELOPMENT ONLY, its client secrets are published; set ISSUER to use a real authorization server", "issuer", d.URL())
 		for _, w := range devIssuerWarnings(cfg) {
 			log.Warn(w)
 		}
