@@ -468,6 +468,10 @@ func checkDevelopmentMode(t *testing.T, env ...string) {
 			t.Errorf("development banner lacks client %s and its secret:\n%s", c.ID, printed)
 		}
 	}
+	// The log says so too: a log pipeline may keep stderr and drop stdout.
+	if logged := srv.stderr.String(); !strings.Contains(logged, `level=WARN msg="development issuer running`) {
+		t.Errorf("server log has no warning about the development issuer:\n%s", logged)
+	}
 	m := devClientCommand.FindStringSubmatch(printed)
 	if m == nil {
 		t.Fatalf("development banner has no client command:\n%s", printed)

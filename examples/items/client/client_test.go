@@ -10,6 +10,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"strings"
 	"testing"
 	"time"
@@ -501,5 +502,71 @@ func TestCallAll_StatusMessageThatIsNotUTF8IsPrintedAsText(t *testing.T) {
 	_ = callAll(context.Background(), conn, grpc.EmptyCallOption{}, "items-reader", &out)
 	if !strings.Contains(out.String(), `"denied\x9b2J"`) || strings.Contains(out.String(), "\x9b") {
 		t.Errorf("report lacks the status message as text, or carries its byte 0x9b:\n%q", out.String())
+	}
+}
+
+// A token endpoint that echoes the request it refuses (a proxy's error
+// page, a debugging endpoint) does not put the client secret on the
+// terminal, in any form the request carried it (as it is, URL-escaped in
+// the form, or in the Basic header), and a long answer that is no OAuth
+// 2.0 error is cut short.
+func TestRun_TokenEndpointErrorPrintsNoSecret(t *testing.T) {
+	const id, secret = "0oa1", "s3cr3t/+=&x"
+	basic := base64.StdEncoding.EncodeToString([]byte(url.QueryEscape(id) + ":" + url.QueryEscape(secret)))
+	echo := func(w http.ResponseWriter, r *http.Request) string {
+		body, _ := io.ReadAll(r.Body)
+		return fmt.Sprintf("request %s, authorization %s", body, r.Header.Get("Authorization"))
+	}
+	for _, tc := range []struct {
+		name, method string
+		answer       func(w http.ResponseWriter, r *http.Request)
+	}{
+		{"echoed form", "client_secret_post", func(w http.ResponseWriter, r *http.Request) {
+			w.WriteHeader(http.StatusBadRequest)
+			io.WriteString(w, echo(w, r)+strings.Repeat(" padding", 1<<14))
+		}},
+		{"echoed header", "client_secret_basic", func(w http.ResponseWriter, r *http.Request) {
+			w.WriteHeader(http.StatusBadGateway)
+			io.WriteString(w, echo(w, r)+strings.Repeat(" padding", 1<<14))
+		}},
+		{"secret in error_description", "client_secret_post", func(w http.ResponseWriter, r *http.Request) {
+			r.ParseForm()
+			w.Header().Set("Content-Type", "application/json")
+			w.WriteHeader(http.StatusUnauthorized)
+			fmt.Fprintf(w, `{"error":"invalid_client","error_description":"unknown secret %s"}`, r.PostForm.Get("client_secret"))
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			as := httptest.NewServer(http.HandlerFunc(tc.answer))
+			defer as.Close()
+			cfg, err := loadConfig(nil, env(map[string]string{
+				"ISSUER": as.URL, "TOKEN_URL": as.URL + "/token", "CLIENT_ID": id, "CLIENT_SECRET": secret,
+				"AUTH_METHOD": tc.method, "ADDR": "127.0.0.1:1",
+			}))
+			if err != nil {
+				t.Fatal(err)
+			}
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer cancel()
+			err = run(ctx, cfg, io.Discard, io.Discard)
+			if err == nil {
+				t.Fatal("run succeeded, want the token request's error")
+			}
+			var stderr strings.Builder
+			printError(&stderr, err)
+			printed := stderr.String()
+			for _, form := range []string{secret, url.QueryEscape(secret), basic} {
+				if strings.Contains(printed, form) {
+					t.Errorf("printed %q, which holds the secret as %q", printed, form)
+				}
+			}
+			if len(printed) > 2<<10 {
+				t.Errorf("printed %d bytes of the answer, want it cut short", len(printed))
+			}
+			var re *oauth2.RetrieveError
+			if !errors.As(err, &re) {
+				t.Errorf("run = %v, want it to wrap the *oauth2.RetrieveError", err)
+			}
+		})
 	}
 }

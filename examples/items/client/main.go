@@ -251,7 +251,7 @@ func run(ctx context.Context, cfg config, out, warn io.Writer) error {
 		return fmt.Errorf("client: %s answered a token that is not a DPoP-bound one: it ignored the DPoP proof (is DPoP enabled for client %s?)", tu, cfg.clientID)
 	}
 	if err != nil {
-		return fmt.Errorf("client: getting a token from %s as %s: %w", tu, cfg.clientID, err)
+		return fmt.Errorf("client: getting a token from %s as %s: %w", tu, cfg.clientID, newTokenError(err, cfg))
 	}
 	kind := printable(tok.Type())
 	if signer != nil {

@@ -35,9 +35,12 @@ type config struct {
 // defaultWebAddr is the web page's default address (WEB_ADDR).
 const defaultWebAddr = "127.0.0.1:8080"
 
-// loadConfig reads the settings from the environment (getenv) and args; a
-// flag overrides its variable.
-func loadConfig(args []string, getenv func(string) string) (config, error) {
+// loadConfig reads the settings from the environment (lookupEnv, as
+// os.LookupEnv) and args; a flag overrides its variable. ISSUER or AUDIENCE
+// set to nothing, in the environment or as a flag, is an error, not the
+// default: see checkSetButEmpty.
+func loadConfig(args []string, lookupEnv func(string) (string, bool)) (config, error) {
+	getenv := func(name string) string { v, _ := lookupEnv(name); return v }
 	fs := flag.NewFlagSet("server", flag.ContinueOnError)
 	issuer := fs.String("issuer", getenv("ISSUER"), "issuer URL of the authorization server (env ISSUER; unset: start the development issuer)")
 	audience := fs.String("audience", orDefault(getenv("AUDIENCE"), dev.Audience), "audiences the access tokens may carry, comma-separated (env AUDIENCE)")
@@ -57,6 +60,9 @@ func loadConfig(args []string, getenv func(string) string) (config, error) {
 	}
 	if fs.NArg() > 0 {
 		return config{}, fmt.Errorf("server: unexpected arguments %q", fs.Args())
+	}
+	if err := checkSetButEmpty(fs, lookupEnv); err != nil {
+		return config{}, err
 	}
 	cfg := config{
 		issuer:        *issuer,
@@ -110,6 +116,37 @@ func loadConfig(args []string, getenv func(string) string) (config, error) {
 		cfg.requireClaims[name] = value
 	}
 	return cfg, nil
+}
+
+// checkSetButEmpty refuses ISSUER and AUDIENCE when they are set (in the
+// environment, or as a flag, which wins) to nothing but space. Unset, they
+// have defaults: no ISSUER starts the development issuer, whose client
+// secrets are published, and no AUDIENCE is api://default. Set to nothing,
+// they are a mistake (a deployment template whose variable is missing),
+// and the default would be the wrong thing to do quietly: the development
+// issuer where a real one was meant, or tokens accepted for api://default,
+// which may be another API's audience at the same authorization server.
+func checkSetButEmpty(fs *flag.FlagSet, lookupEnv func(string) (string, bool)) error {
+	for _, s := range []struct{ env, flag, unset string }{
+		{"ISSUER", "issuer", "give the authorization server's URL, or unset it to start the development issuer"},
+		{"AUDIENCE", "audience", "give the audience tokens must carry, or unset it for api://default"},
+	} {
+		v, set := lookupEnv(s.env)
+		if f := fs.Lookup(s.flag); flagSet(fs, s.flag) {
+			v, set = f.Value.String(), true
+		}
+		if set && strings.TrimSpace(v) == "" {
+			return fmt.Errorf("server: %s is set but empty: %s", s.env, s.unset)
+		}
+	}
+	return nil
+}
+
+// flagSet reports whether the flag name was given on the command line.
+func flagSet(fs *flag.FlagSet, name string) bool {
+	found := false
+	fs.Visit(func(f *flag.Flag) { found = found || f.Name == name })
+	return found
 }
 
 // verifierConfig is the verifier configuration for cfg and issuer (cfg's,

@@ -8,8 +8,11 @@ import (
 	"testing"
 )
 
-func env(kv map[string]string) func(string) string {
-	return func(k string) string { return kv[k] }
+func env(kv map[string]string) func(string) (string, bool) {
+	return func(k string) (string, bool) {
+		v, ok := kv[k]
+		return v, ok
+	}
 }
 
 func TestLoadConfig(t *testing.T) {
@@ -150,6 +153,32 @@ func TestLoadConfig_JWKSURIWithoutIssuerIsAnError(t *testing.T) {
 		cfg, err := loadConfig(in.args, env(in.env))
 		if err == nil || !strings.Contains(err.Error(), "ISSUER") {
 			t.Errorf("loadConfig(%v, %v) = %+v, %v; want an error naming ISSUER", in.args, in.env, cfg, err)
+		}
+	}
+}
+
+// ISSUER or AUDIENCE set to nothing (a deployment template whose variable
+// is missing, say) is a mistake, not a request for the default: an empty
+// ISSUER would start the development issuer, with its published secrets,
+// where a real one was meant, and an empty AUDIENCE would accept the
+// tokens of api://default, another API's audience at the same Okta
+// authorization server.
+func TestLoadConfig_IssuerOrAudienceSetButEmptyIsAnError(t *testing.T) {
+	for _, in := range []struct {
+		env  map[string]string
+		args []string
+		name string // the setting the error must name
+	}{
+		{env: map[string]string{"ISSUER": ""}, name: "ISSUER"},
+		{env: map[string]string{"ISSUER": "  "}, name: "ISSUER"},
+		{args: []string{"-issuer", ""}, name: "ISSUER"},
+		{args: []string{"-issuer="}, name: "ISSUER"},
+		{env: map[string]string{"ISSUER": "https://example.okta.com/oauth2/default", "AUDIENCE": ""}, name: "AUDIENCE"},
+		{env: map[string]string{"ISSUER": "https://example.okta.com/oauth2/default"}, args: []string{"-audience="}, name: "AUDIENCE"},
+	} {
+		cfg, err := loadConfig(in.args, env(in.env))
+		if err == nil || !strings.Contains(err.Error(), in.name) {
+			t.Errorf("loadConfig(%q, %q) = %+v, %v; want an error naming %s", in.args, in.env, cfg, err, in.name)
 		}
 	}
 }

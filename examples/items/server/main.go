@@ -8,7 +8,8 @@
 //
 //	ISSUER               -issuer               the authorization server whose tokens are accepted,
 //	                                           e.g. https://{yourOktaDomain}/oauth2/default.
-//	                                           Unset: start the development issuer (see below).
+//	                                           Unset: start the development issuer (see below);
+//	                                           set but empty: refused, as is an empty AUDIENCE.
 //	AUDIENCE             -audience             the aud the tokens must carry; a comma-separated
 //	                                           list accepts any of them (default api://default)
 //	JWKS_URI             -jwks-uri             the issuer's key set URL (needs ISSUER); unset: found by discovery
@@ -104,7 +105,7 @@ const (
 )
 
 func main() {
-	cfg, err := loadConfig(os.Args[1:], os.Getenv)
+	cfg, err := loadConfig(os.Args[1:], os.LookupEnv)
 	if errors.Is(err, flag.ErrHelp) {
 		os.Exit(0)
 	}
@@ -143,6 +144,9 @@ func run(ctx context.Context, cfg config, out io.Writer, log *slog.Logger) error
 		if err != nil {
 			return err
 		}
+		// Said in the log too, not only in the banner on stdout: a log
+		// pipeline may keep stderr alone.
+		log.Warn("development issuer running: FOR LOCAL DEVELOPMENT ONLY, its client secrets are published; set ISSUER to use a real authorization server", "issuer", d.URL())
 		for _, w := range devIssuerWarnings(cfg) {
 			log.Warn(w)
 		}

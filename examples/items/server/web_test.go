@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
@@ -29,28 +30,36 @@ func startWeb(t *testing.T, iss *grpcauthtest.Issuer) string {
 func startWebWith(t *testing.T, iss *grpcauthtest.Issuer, tm httpTimeouts) string {
 	t.Helper()
 	log := slog.New(slog.DiscardHandler)
-	v, err := verifier.New(t.Context(), verifier.Config{Issuer: iss.URL(), Audiences: []string{iss.Audience()}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = v.Close() })
-	s, err := newServer(v, iss.URL(), iss.Audience(), log, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
 	ln, err := listenWeb("127.0.0.1:0", true, log)
 	if err != nil {
 		t.Fatal(err)
 	}
 	page := pageURL(ln)
-	h, err := webHandler(s.grpc, webConfig(iss.URL(), &devIssuer{iss}, page), origin(iss.URL()))
-	if err != nil {
-		t.Fatal(err)
-	}
+	h := newWebHandler(t, iss, page)
 	ctx, cancel := context.WithCancel(context.Background())
 	stop := serveWeb(ctx, ln, h, tm, log)
 	t.Cleanup(func() { cancel(); stop() })
 	return strings.TrimSuffix(page, "/")
+}
+
+// newWebHandler is the web handler (page at page) of a server that trusts
+// iss.
+func newWebHandler(t *testing.T, iss *grpcauthtest.Issuer, page string) http.Handler {
+	t.Helper()
+	v, err := verifier.New(t.Context(), verifier.Config{Issuer: iss.URL(), Audiences: []string{iss.Audience()}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = v.Close() })
+	s, err := newServer(v, iss.URL(), iss.Audience(), slog.New(slog.DiscardHandler), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h, err := webHandler(s.grpc, webConfig(iss.URL(), &devIssuer{iss}, page), origin(iss.URL()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return h
 }
 
 func webGet(t *testing.T, url string) (*http.Response, string) {
@@ -287,5 +296,38 @@ func TestWeb_StreamOutlivesTheRequestTimeout(t *testing.T) {
 	}
 	if ev := next(); !strings.Contains(ev, "KIND_CREATED") || !strings.Contains(ev, `"late"`) {
 		t.Fatalf("event after the request timeout: %s; want the created item", ev)
+	}
+}
+
+// The web port is plain HTTP, and the transcoder hands each call to the
+// gRPC server in process: the interceptors still see the browser's own
+// address, so a token sent in clear text from another host is refused
+// (TRANSPORT_INSECURE, grpcauth.TransportSecureOrLocal), as on the gRPC
+// port, and one from this host is accepted.
+func TestWeb_TokenSentInPlaintextFromAnotherHostIsRefused(t *testing.T) {
+	iss := grpcauthtest.NewIssuer(t, grpcauthtest.Config{})
+	h := newWebHandler(t, iss, "http://127.0.0.1:8080/")
+	reader, err := iss.Token("web-test", "items:read")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		remote     string
+		wantStatus int
+		wantReason string
+	}{
+		{"203.0.113.7:4242", http.StatusUnauthorized, "TRANSPORT_INSECURE"},
+		{"127.0.0.1:4242", http.StatusOK, ""},
+	} {
+		req := httptest.NewRequestWithContext(t.Context(), http.MethodPost, "http://127.0.0.1:8080/items.v1.ItemService/ListItems", strings.NewReader("{}"))
+		req.RemoteAddr = tc.remote
+		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set("Connect-Protocol-Version", "1")
+		req.Header.Set("Authorization", "Bearer "+reader)
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, req)
+		if rec.Code != tc.wantStatus || !strings.Contains(rec.Body.String(), tc.wantReason) {
+			t.Errorf("token from %s: status %d %s, want %d %s", tc.remote, rec.Code, rec.Body, tc.wantStatus, tc.wantReason)
+		}
 	}
 }
