@@ -331,7 +331,9 @@ func (a *Authenticator) linkedMethodDescriptor(method string) protoreflect.Metho
 	}
 	d, _ := protoregistry.GlobalFiles.FindDescriptorByName(protoreflect.FullName(svc))
 	if sd, _ := d.(protoreflect.ServiceDescriptor); sd != nil {
-		return sd.Methods().ByName(protoreflect.Name(name))
+		if ms, err := methods(sd); err == nil {
+			return ms.ByName(protoreflect.Name(name))
+		}
 	}
 	return nil
 }

@@ -125,7 +125,11 @@ func (a *Authenticator) methodDescriptor(method string) protoreflect.MethodDescr
 	if sd == nil {
 		return nil
 	}
-	return sd.Methods().ByName(protoreflect.Name(name))
+	ms, err := methods(sd)
+	if err != nil {
+		return nil
+	}
+	return ms.ByName(protoreflect.Name(name))
 }
 
 // policy checks a call that passed its rule's scopes against the rule's

@@ -72,7 +72,8 @@ type Authenticator struct {
 // allocation per file. A resolver without RangeFiles is not walked: call
 // Check at start-up instead. New fails when protobuf-go cannot build one
 // of the files (a default value that does not parse): the file is locked
-// from then on, and any use of it would block.
+// from then on, and any use of it would block. Behind a resolver New does
+// not walk, the methods of such a file are denied (ErrUnreadableOption).
 func New(cfg Config) (*Authenticator, error) {
 	if cfg.Verifier == nil {
 		return nil, errors.New("grpcauth: Config.Verifier is required")
@@ -165,6 +166,16 @@ func (a *Authenticator) checkName(name string) error {
 	}
 	if !isServiceName(name) {
 		return fmt.Errorf("%q is neither a full method name (/pkg.Service/Method) nor a service name (pkg.Service)", name)
+	}
+	// A method's name makes the resolver build its service's file: built
+	// through methods first, a file protobuf-go cannot build is an error
+	// rather than a panic that leaves it locked.
+	if parent, err := a.descriptors.FindDescriptorByName(protoreflect.FullName(name).Parent()); err == nil {
+		if sd, ok := parent.(protoreflect.ServiceDescriptor); ok {
+			if _, err := methods(sd); err != nil {
+				return err
+			}
+		}
 	}
 	d, err := a.descriptors.FindDescriptorByName(protoreflect.FullName(name))
 	if err != nil {

@@ -155,7 +155,7 @@ type fileLister interface {
 // recovery interceptor, a validation library) cannot turn them into
 // partial options that grpcauth would take for complete. Options read
 // before New by other code are beyond its reach: docs/proto-options.md.
-// It fails only on a file protobuf-go cannot build (see loadFile).
+// It fails only on a file protobuf-go cannot build (see methods).
 func readOptionsFirst(r DescriptorResolver) error {
 	l, ok := r.(fileLister)
 	if !ok {
@@ -172,33 +172,60 @@ func readOptionsFirst(r DescriptorResolver) error {
 		return true
 	})
 	for _, sd := range services {
-		if err := loadFile(sd); err != nil {
+		ms, err := methods(sd)
+		if err != nil {
 			return err
 		}
 		_, _ = options(sd)
-		for i := range sd.Methods().Len() {
-			_, _ = options(sd.Methods().Get(i))
+		for i := range ms.Len() {
+			_, _ = options(ms.Get(i))
 		}
 	}
 	return nil
 }
 
-// loadFile makes protobuf-go build the rest of sd's file (its lazy
-// initialisation), outside options' recover. Building panics when the file
-// cannot be built (a default value that does not parse, as when generated
-// code of an imported file lost the enum value named), and leaves the file
-// locked: every later use of it blocks. Recovered by options, that panic
-// would pass for options that do not decode, and New would block on the
-// file's methods; it is returned instead, so New fails naming the file.
-func loadFile(sd protoreflect.ServiceDescriptor) (err error) {
+// unbuildable remembers the files protobuf-go could not build (see
+// methods), by descriptor: every later use of such a file would block.
+var unbuildable struct {
+	sync.Mutex
+	errs map[protoreflect.Descriptor]error
+}
+
+// methods returns the methods of sd, making protobuf-go build the rest of
+// sd's file (its lazy initialisation) outside options' recover. Building
+// panics when the file cannot be built (a default value that does not
+// parse, as when generated code of an imported file lost the enum value
+// named), and leaves the file locked: every later use of it blocks.
+// Recovered by options, that panic would pass for options that do not
+// decode, and the next use would block; unrecovered (findRule on a
+// method's first call, with a resolver New does not walk), it would leave
+// the interceptor, and the next call would block. methods returns it as
+// an error naming the file instead, and remembers it, so that the file is
+// never used again; the first use of each file is serialised, so that no
+// second caller waits on the lock the failed build left held.
+func methods(sd protoreflect.ServiceDescriptor) (_ protoreflect.MethodDescriptors, err error) {
+	var key protoreflect.Descriptor = sd.ParentFile()
+	if key == nil {
+		key = sd
+	}
+	unbuildable.Lock()
+	defer unbuildable.Unlock()
+	if err := unbuildable.errs[key]; err != nil {
+		return nil, err
+	}
 	defer func() {
 		if v := recover(); v != nil {
 			err = fmt.Errorf("grpcauth: Config.Descriptors: protobuf-go cannot build %q (declaring %s), and any use of it blocks from now on: %s; fix the .proto and generate its code again, or stop linking it",
 				filePath(sd), sd.FullName(), panictext.Text(v, endpoint.MaxErrorText))
+			if unbuildable.errs == nil {
+				unbuildable.errs = make(map[protoreflect.Descriptor]error)
+			}
+			unbuildable.errs[key] = err
 		}
 	}()
-	sd.Methods().Len()
-	return nil
+	ms := sd.Methods()
+	ms.Len()
+	return ms, nil
 }
 
 // resolvedRule reads the extension field fd, set to v, that sits at the

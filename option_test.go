@@ -527,14 +527,7 @@ func TestOption_ServiceOptionThatDoesNotDecodeDeniesOnlyTheMethodsItWouldRule(t 
 // decode and go on.
 func TestNew_FileProtobufCannotBuildIsAnError(t *testing.T) {
 	const pkg = "unbuildable.v1"
-	files := generatedFiles(t, &descriptorpb.FileDescriptorProto{
-		Name: proto.String(pkg + "/x.proto"), Package: proto.String(pkg), Syntax: proto.String("proto2"),
-		MessageType: []*descriptorpb.DescriptorProto{{Name: proto.String("Msg"), Field: []*descriptorpb.FieldDescriptorProto{{
-			Name: proto.String("n"), Number: proto.Int32(1), Label: descriptorpb.FieldDescriptorProto_LABEL_OPTIONAL.Enum(),
-			Type: descriptorpb.FieldDescriptorProto_TYPE_INT32.Enum(), DefaultValue: proto.String("not a number"),
-		}}}},
-		Service: []*descriptorpb.ServiceDescriptorProto{{Name: proto.String("Svc"), Method: []*descriptorpb.MethodDescriptorProto{rpc(pkg, "Get", nil)}}},
-	})
+	files := unbuildableFile(t, pkg)
 	_, err := New(Config{Descriptors: files, DefaultRule: &grpcauthv1.Rule{}, Verifier: staticVerifier{claims: mustClaims(t, "ok")}})
 	if err == nil || !strings.Contains(err.Error(), `"unbuildable.v1/x.proto"`) || errors.Is(err, ErrUnreadableOption) {
 		t.Fatalf("New = %v, want an error naming unbuildable.v1/x.proto", err)
@@ -571,4 +564,73 @@ func readOptionsElsewhere(t testing.TB, files *protoregistry.Files, name string)
 	}
 	defer func() { _ = recover() }()
 	d.Options()
+}
+
+// findOnly is a DescriptorResolver without RangeFiles, so New does not
+// walk its files.
+type findOnly struct{ files *protoregistry.Files }
+
+func (r findOnly) FindDescriptorByName(name protoreflect.FullName) (protoreflect.Descriptor, error) {
+	return r.files.FindDescriptorByName(name)
+}
+
+// With a resolver New does not walk, a file protobuf-go cannot build is
+// first built on a method's first call: that call and every later one is
+// denied with an error naming the file, instead of the first panicking
+// out of the interceptor (leaving the file locked) and the next blocking
+// on it for ever.
+func TestCall_FileProtobufCannotBuildBehindACustomResolverIsDenied(t *testing.T) {
+	const pkg = "unbuildablecall.v1"
+	files := unbuildableFile(t, pkg)
+	a := mustNew(t, Config{Descriptors: findOnly{files}, DefaultRule: &grpcauthv1.Rule{}, Verifier: staticVerifier{claims: mustClaims(t, "ok")}})
+	for _, method := range []string{"/" + pkg + ".Svc/Get", "/" + pkg + ".Svc/List", "/" + pkg + ".Svc/Get"} {
+		func() {
+			defer func() {
+				if v := recover(); v != nil {
+					t.Fatalf("%s: the interceptor panicked: %v", method, v)
+				}
+			}()
+			_, err := callUnary(a, bearerCtx("tok"), method)
+			checkStatus(t, err, codes.PermissionDenied, ReasonMethodNotConfigured)
+			if _, err := a.Requirement(method); err == nil || !strings.Contains(err.Error(), `"`+pkg+`/x.proto"`) {
+				t.Errorf("%s: Requirement = %v, want an error naming the file", method, err)
+			}
+		}()
+	}
+}
+
+// A Config name written "pkg.Service.Method" makes a resolver New does not
+// walk build the service's file: a file protobuf-go cannot build makes New
+// fail naming it, rather than panic and leave the file locked.
+func TestNew_MethodNameInAFileProtobufCannotBuildIsAnError(t *testing.T) {
+	const pkg = "unbuildablename.v1"
+	files := unbuildableFile(t, pkg)
+	for range 2 {
+		func() {
+			defer func() {
+				if v := recover(); v != nil {
+					t.Fatalf("New panicked: %v", v)
+				}
+			}()
+			_, err := New(Config{Descriptors: findOnly{files}, Public: []string{pkg + ".Svc.Get"}, Verifier: staticVerifier{claims: mustClaims(t, "ok")}})
+			if err == nil || !strings.Contains(err.Error(), `"`+pkg+`/x.proto"`) {
+				t.Fatalf("New = %v, want an error naming the file", err)
+			}
+		}()
+	}
+}
+
+// unbuildableFile registers pkg/x.proto, a file protobuf-go cannot build
+// (the default value of pkg.Msg.n does not parse), declaring the service
+// pkg.Svc with the methods Get and List.
+func unbuildableFile(t testing.TB, pkg string) *protoregistry.Files {
+	t.Helper()
+	return generatedFiles(t, &descriptorpb.FileDescriptorProto{
+		Name: proto.String(pkg + "/x.proto"), Package: proto.String(pkg), Syntax: proto.String("proto2"),
+		MessageType: []*descriptorpb.DescriptorProto{{Name: proto.String("Msg"), Field: []*descriptorpb.FieldDescriptorProto{{
+			Name: proto.String("n"), Number: proto.Int32(1), Label: descriptorpb.FieldDescriptorProto_LABEL_OPTIONAL.Enum(),
+			Type: descriptorpb.FieldDescriptorProto_TYPE_INT32.Enum(), DefaultValue: proto.String("not a number"),
+		}}}},
+		Service: []*descriptorpb.ServiceDescriptorProto{{Name: proto.String("Svc"), Method: []*descriptorpb.MethodDescriptorProto{rpc(pkg, "Get", nil), rpc(pkg, "List", nil)}}},
+	})
 }

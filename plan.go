@@ -145,7 +145,12 @@ func (a *Authenticator) findRule(method string) (p *methodPlan, known bool) {
 	sd := a.service(svc)
 	var md protoreflect.MethodDescriptor
 	if sd != nil {
-		md = sd.Methods().ByName(protoreflect.Name(name))
+		ms, err := methods(sd)
+		if err != nil {
+			// Not cached (known false): any name on the service gets here.
+			return &methodPlan{err: fmt.Errorf("%s: %w: %w", clipLogged(method), ErrUnreadableOption, err)}, false
+		}
+		md = ms.ByName(protoreflect.Name(name))
 	}
 	known = md != nil
 	if md != nil {

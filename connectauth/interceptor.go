@@ -91,21 +91,35 @@ func (i *Interceptor) WrapStreamingClient(next connect.StreamingClientFunc) conn
 // after is still sent (connect-go's metadata are plain maps, checked when
 // the handler asks for one); what it sets from then on with grpc.SetHeader,
 // grpc.SendHeader or grpc.SetTrailer on its context is dropped too (they
-// return the refusal). The cut carries the WWW-Authenticate challenge
+// return the refusal). Until then, these go out with the stream's response
+// headers (added before each message the handler sends, and at its end)
+// and trailers, as behind grpc-go. The cut carries the WWW-Authenticate challenge
 // error="invalid_token" in the stream's trailers (Connect and gRPC-Web; a
 // gRPC-protocol refusal carries none, see the package doc).
 func (i *Interceptor) WrapStreamingHandler(next connect.StreamingHandlerFunc) connect.StreamingHandlerFunc {
 	return func(ctx context.Context, conn connect.StreamingHandlerConn) error {
-		var h handlerResult
+		var (
+			h  handlerResult
+			gm *guardedMetadata // the handler's, once it runs
+		)
 		rmd := &responseMetadata{method: conn.Spec().Procedure}
 		err := i.auth.ServeCall(callContext(ctx, conn.RequestHeader(), conn.Peer(), rmd), conn.Spec().Procedure, true, nil,
 			func(ctx context.Context, g *grpcauth.Guard) error {
 				rmd.moveTo(conn.ResponseHeader())
-				ctx = grpc.NewContextWithServerTransportStream(ctx, &guardedMetadata{responseMetadata: rmd, guard: g})
-				return h.record(next(ctx, &guardedConn{StreamingHandlerConn: conn, guard: g}))
+				gm = &guardedMetadata{method: rmd.method, guard: g}
+				ctx = grpc.NewContextWithServerTransportStream(ctx, gm)
+				return h.record(next(ctx, &guardedConn{StreamingHandlerConn: conn, guard: g, md: gm}))
 			})
 		if herr, ok := h.passed(err); ok {
+			if gm != nil {
+				gm.header.moveTo(conn.ResponseHeader())
+				gm.trailer.moveTo(conn.ResponseTrailer())
+			}
 			return herr
+		}
+		if gm != nil { // what the handler set before the refusal goes with it
+			_ = rmd.add(gm.header.take())
+			_ = rmd.add(gm.trailer.take())
 		}
 		return connectError(err, rmd.refusalIn(conn.Peer().Protocol))
 	}
@@ -163,6 +177,7 @@ func (h *handlerResult) passed(err error) (error, bool) {
 type guardedConn struct {
 	connect.StreamingHandlerConn
 	guard *grpcauth.Guard
+	md    *guardedMetadata // what the handler sets through its context
 
 	dropOnce sync.Once
 	dropped  [2]http.Header // header and trailer maps that are never sent
@@ -203,6 +218,7 @@ func (c *guardedConn) Send(m any) error {
 	if err := c.guard.Err(); err != nil {
 		return connectError(err, nil)
 	}
+	c.md.header.moveTo(c.StreamingHandlerConn.ResponseHeader()) // grpc.SetHeader's, before the first message
 	return c.StreamingHandlerConn.Send(m)
 }
 

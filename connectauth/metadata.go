@@ -41,28 +41,45 @@ func (r *responseMetadata) SetTrailer(md metadata.MD) error { return r.add(md) }
 
 // guardedMetadata is the grpc.ServerTransportStream a streaming handler's
 // context carries, in place of its call's responseMetadata: what the
-// handler sets with grpc.SetHeader, grpc.SendHeader and grpc.SetTrailer
-// goes to the call's metadata, which goes out with a refusal, until the
-// guard reports that the stream ended; from then on all three drop it
-// and return the guard's error (the refusal), as the stream's ResponseHeader and ResponseTrailer do (guardedConn), so that a
-// handler that goes on cannot send metadata to a caller whose token ended
-// or whose message was refused. grpcauth's own metadata (the cut's
-// challenge) goes to the call's metadata through ServeCall's context.
+// handler sets with grpc.SetHeader and grpc.SendHeader goes out with the
+// stream's response headers (moved there before each message it sends,
+// and at its end), what it sets with grpc.SetTrailer with its trailers,
+// as behind grpc-go; a refusal carries both. Once the guard reports that
+// the stream ended, all three drop what they are given and return the
+// guard's error (the refusal), as the stream's ResponseHeader and
+// ResponseTrailer do (guardedConn), so that a handler that goes on cannot
+// send metadata to a caller whose token ended or whose message was
+// refused. grpcauth's own metadata (the cut's challenge) goes to the
+// call's responseMetadata through ServeCall's context.
 type guardedMetadata struct {
-	*responseMetadata
-	guard *grpcauth.Guard
+	method          string
+	guard           *grpcauth.Guard
+	header, trailer responseMetadata
 }
 
-func (g *guardedMetadata) add(md metadata.MD) error {
+var _ grpc.ServerTransportStream = (*guardedMetadata)(nil)
+
+func (g *guardedMetadata) Method() string { return g.method }
+
+func (g *guardedMetadata) add(r *responseMetadata, md metadata.MD) error {
 	if err := g.guard.Err(); err != nil {
 		return err
 	}
-	return g.responseMetadata.add(md)
+	return r.add(md)
 }
 
-func (g *guardedMetadata) SetHeader(md metadata.MD) error  { return g.add(md) }
-func (g *guardedMetadata) SendHeader(md metadata.MD) error { return g.add(md) }
-func (g *guardedMetadata) SetTrailer(md metadata.MD) error { return g.add(md) }
+func (g *guardedMetadata) SetHeader(md metadata.MD) error  { return g.add(&g.header, md) }
+func (g *guardedMetadata) SendHeader(md metadata.MD) error { return g.add(&g.header, md) }
+func (g *guardedMetadata) SetTrailer(md metadata.MD) error { return g.add(&g.trailer, md) }
+
+// take returns the metadata collected so far and forgets it.
+func (r *responseMetadata) take() metadata.MD {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	md := r.md
+	r.md = nil
+	return md
+}
 
 // moveTo moves the metadata collected so far to h, with the HTTP spelling
 // of the two names grpcauth uses (WWW-Authenticate, DPoP-Nonce), which
@@ -71,14 +88,11 @@ func (g *guardedMetadata) SetTrailer(md metadata.MD) error { return g.add(md) }
 // admission's DPoP-Nonce with the response headers already, and its
 // refusal must not repeat it in the trailers.
 func (r *responseMetadata) moveTo(h http.Header) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	for k, vs := range r.md {
+	for k, vs := range r.take() {
 		for _, v := range vs {
 			h.Add(k, v) // http.Header.Add canonicalises the name
 		}
 	}
-	r.md = nil
 }
 
 // refusalIn returns r, ready to go with a refusal to a caller speaking

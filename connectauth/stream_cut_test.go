@@ -3,6 +3,7 @@ package connectauth_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"slices"
@@ -357,5 +358,63 @@ func TestConnect_MetadataAfterTheCutDoesNotReachTheCaller(t *testing.T) {
 				t.Errorf("the cut carries no challenge")
 			}
 		})
+	}
+}
+
+// A stream that is not cut delivers what its handler sets through its
+// context, as behind grpc-go (handler code shared with a grpc-go server):
+// grpc.SetHeader's metadata with the response headers, before the first
+// message, and grpc.SetTrailer's with the trailers, whether the handler
+// ends normally or with an error of its own.
+func TestConnect_StreamDeliversMetadataSetThroughTheContext(t *testing.T) {
+	const procedure = "/authtest.v1.TestService/ServerStream"
+	for pname, opts := range protocols {
+		for _, handlerErr := range []error{nil, connect.NewError(connect.CodeNotFound, errors.New("no such item"))} {
+			t.Run(fmt.Sprintf("%s/%v", pname, handlerErr), func(t *testing.T) {
+				f := newFixture(t)
+				auth, err := grpcauth.New(grpcauth.Config{Verifier: issuerVerifier(t, f.iss), Logger: slog.New(slog.DiscardHandler)})
+				if err != nil {
+					t.Fatal(err)
+				}
+				setErrs := make(chan error, 2)
+				mux := http.NewServeMux()
+				mux.Handle(procedure, connect.NewServerStreamHandler(procedure,
+					func(ctx context.Context, _ *connect.Request[authtestv1.ServerStreamRequest], ss *connect.ServerStream[authtestv1.ServerStreamResponse]) error {
+						setErrs <- grpc.SetHeader(ctx, metadata.Pairs("x-from-context", "1"))
+						setErrs <- grpc.SetTrailer(ctx, metadata.Pairs("x-trailer-from-context", "1"))
+						if err := ss.Send(&authtestv1.ServerStreamResponse{}); err != nil {
+							return err
+						}
+						return handlerErr
+					}, connect.WithSchema(method("TestService", "ServerStream")), connect.WithInterceptors(connectauth.NewInterceptor(auth))))
+				srv := serveTLS(t, connectauth.WrapHandler(mux))
+				req := connect.NewRequest(&authtestv1.ServerStreamRequest{})
+				req.Header().Set("Authorization", "Bearer "+f.token(t, "test:read", "test:stream"))
+				stream, err := connect.NewClient[authtestv1.ServerStreamRequest, authtestv1.ServerStreamResponse](srv.Client(), srv.URL+procedure, opts...).CallServerStream(t.Context(), req)
+				if err != nil {
+					t.Fatal(err)
+				}
+				defer stream.Close()
+				if !stream.Receive() {
+					t.Fatalf("no message: %v", stream.Err())
+				}
+				if got := stream.ResponseHeader().Get("X-From-Context"); got != "1" {
+					t.Errorf("grpc.SetHeader's metadata: %q in the response headers, want it there before the first message", got)
+				}
+				for stream.Receive() {
+				}
+				if err := stream.Err(); connect.CodeOf(err) != connect.CodeOf(handlerErr) && (err != nil || handlerErr != nil) {
+					t.Fatalf("the stream ended with %v, want the handler's %v", err, handlerErr)
+				}
+				if saw := sawKeys(stream.Err(), stream.ResponseHeader(), stream.ResponseTrailer(), "X-Trailer-From-Context"); len(saw) != 1 {
+					t.Errorf("grpc.SetTrailer's metadata did not reach the caller")
+				}
+				for range 2 {
+					if err := <-setErrs; err != nil {
+						t.Errorf("the handler's grpc.SetHeader or SetTrailer returned %v", err)
+					}
+				}
+			})
+		}
 	}
 }
