@@ -1,6 +1,7 @@
 package grpcauth
 
 import (
+	"errors"
 	"fmt"
 	"reflect"
 	"slices"
@@ -184,12 +185,21 @@ func readOptionsFirst(r DescriptorResolver) error {
 	return nil
 }
 
-// unbuildable remembers the files protobuf-go could not build (see
-// methods), by descriptor: every later use of such a file would block.
-var unbuildable struct {
+// builds holds, by descriptor, the files being built (errBuilding, see
+// methods) and the errors of those protobuf-go could not build: every
+// later use of such a file would block. A file built is forgotten, so
+// that descriptors a resolver makes afresh do not pile up; done is
+// broadcast when a build returns.
+var builds = struct {
 	sync.Mutex
-	errs map[protoreflect.Descriptor]error
-}
+	done  *sync.Cond
+	files map[protoreflect.Descriptor]error
+}{files: make(map[protoreflect.Descriptor]error)}
+
+func init() { builds.done = sync.NewCond(&builds.Mutex) }
+
+// errBuilding marks a file in builds that one caller is building.
+var errBuilding = errors.New("grpcauth: building")
 
 // methods returns the methods of sd, making protobuf-go build the rest of
 // sd's file (its lazy initialisation) outside options' recover. Building
@@ -201,26 +211,44 @@ var unbuildable struct {
 // method's first call, with a resolver New does not walk), it would leave
 // the interceptor, and the next call would block. methods returns it as
 // an error naming the file instead, and remembers it, so that the file is
-// never used again; the first use of each file is serialised, so that no
-// second caller waits on the lock the failed build left held.
-func methods(sd protoreflect.ServiceDescriptor) (_ protoreflect.MethodDescriptors, err error) {
+// never used again. Concurrent first uses of a file wait for one build,
+// so that none waits on the lock a failed build left held; uses of other
+// files do not wait for it, so that a build that does not return (a file
+// that other code left locked) holds up only the uses of its file.
+func methods(sd protoreflect.ServiceDescriptor) (protoreflect.MethodDescriptors, error) {
 	var key protoreflect.Descriptor = sd.ParentFile()
 	if key == nil {
 		key = sd
 	}
-	unbuildable.Lock()
-	defer unbuildable.Unlock()
-	if err := unbuildable.errs[key]; err != nil {
+	builds.Lock()
+	for builds.files[key] == errBuilding {
+		builds.done.Wait()
+	}
+	if err := builds.files[key]; err != nil {
+		builds.Unlock()
 		return nil, err
 	}
+	builds.files[key] = errBuilding
+	builds.Unlock()
+	ms, err := buildFile(sd)
+	builds.Lock()
+	if err != nil {
+		builds.files[key] = err
+	} else {
+		delete(builds.files, key)
+	}
+	builds.done.Broadcast()
+	builds.Unlock()
+	return ms, err
+}
+
+// buildFile returns the methods of sd, building its file, or the panic of
+// protobuf-go that cannot build it.
+func buildFile(sd protoreflect.ServiceDescriptor) (_ protoreflect.MethodDescriptors, err error) {
 	defer func() {
 		if v := recover(); v != nil {
 			err = fmt.Errorf("grpcauth: Config.Descriptors: protobuf-go cannot build %q (declaring %s), and any use of it blocks from now on: %s; fix the .proto and generate its code again, or stop linking it",
 				filePath(sd), sd.FullName(), panictext.Text(v, endpoint.MaxErrorText))
-			if unbuildable.errs == nil {
-				unbuildable.errs = make(map[protoreflect.Descriptor]error)
-			}
-			unbuildable.errs[key] = err
 		}
 	}()
 	ms := sd.Methods()

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 
@@ -20,6 +21,7 @@ import (
 	"google.golang.org/protobuf/types/descriptorpb"
 	"google.golang.org/protobuf/types/dynamicpb"
 
+	authtestv1 "github.com/grpcauth/grpcauth/internal/testproto/authtest/v1"
 	grpcauthv1 "github.com/grpcauth/grpcauth/proto/grpcauth/v1"
 )
 
@@ -633,4 +635,60 @@ func unbuildableFile(t testing.TB, pkg string) *protoregistry.Files {
 		}}}},
 		Service: []*descriptorpb.ServiceDescriptorProto{{Name: proto.String("Svc"), Method: []*descriptorpb.MethodDescriptorProto{rpc(pkg, "Get", nil), rpc(pkg, "List", nil)}}},
 	})
+}
+
+// stalledService is a service descriptor whose Methods does not return
+// until release is closed, as a file's build that waits (a file protobuf-go
+// left locked after a failed build elsewhere, a resolver's own descriptor
+// that blocks); entered is closed when Methods is first called.
+type stalledService struct {
+	protoreflect.ServiceDescriptor
+	once             sync.Once
+	entered, release chan struct{}
+}
+
+func (s *stalledService) Methods() protoreflect.MethodDescriptors {
+	s.once.Do(func() { close(s.entered) })
+	<-s.release
+	return s.ServiceDescriptor.Methods()
+}
+
+// A file whose build does not return holds up only the uses of that file:
+// the first use of any other file (the first call of one of its methods,
+// another Authenticator's New) does not wait for it.
+func TestMethods_BuildThatDoesNotReturnHoldsUpOnlyItsFile(t *testing.T) {
+	const pkg = "buildable.v1"
+	stalled := &stalledService{
+		ServiceDescriptor: authtestv1.File_authtest_v1_authtest_proto.Services().Get(0),
+		entered:           make(chan struct{}), release: make(chan struct{}),
+	}
+	stalledDone := make(chan error, 1)
+	go func() {
+		_, err := methods(stalled)
+		stalledDone <- err
+	}()
+	defer func() {
+		close(stalled.release)
+		if err := <-stalledDone; err != nil {
+			t.Errorf("the stalled file, once released: %v", err)
+		}
+	}()
+	<-stalled.entered
+
+	d, err := undecodableFiles(t, pkg, &descriptorpb.ServiceDescriptorProto{Name: proto.String("Svc"), Method: []*descriptorpb.MethodDescriptorProto{rpc(pkg, "Get", nil)}}).
+		FindDescriptorByName(pkg + ".Svc")
+	if err != nil {
+		t.Fatal(err)
+	}
+	otherDone := make(chan error, 1)
+	go func() {
+		ms, err := methods(d.(protoreflect.ServiceDescriptor))
+		if err == nil && ms.ByName("Get") == nil {
+			err = errors.New("no method Get")
+		}
+		otherDone <- err
+	}()
+	if err := await(t, otherDone, "the first use of another file waited for the stalled one"); err != nil {
+		t.Fatal(err)
+	}
 }

@@ -92,8 +92,11 @@ func (i *Interceptor) WrapStreamingClient(next connect.StreamingClientFunc) conn
 // the handler asks for one); what it sets from then on with grpc.SetHeader,
 // grpc.SendHeader or grpc.SetTrailer on its context is dropped too (they
 // return the refusal). Until then, these go out with the stream's response
-// headers (added before each message the handler sends, and at its end)
-// and trailers, as behind grpc-go. The cut carries the WWW-Authenticate challenge
+// headers (with the first message the handler sends, or at its end) and
+// trailers, as behind grpc-go; as there, grpc.SetHeader and grpc.SendHeader
+// return an error once the headers went out (the first message sent) or
+// grpc.SendHeader made them final, which here does not send them sooner
+// than the first message. The cut carries the WWW-Authenticate challenge
 // error="invalid_token" in the stream's trailers (Connect and gRPC-Web; a
 // gRPC-protocol refusal carries none, see the package doc).
 func (i *Interceptor) WrapStreamingHandler(next connect.StreamingHandlerFunc) connect.StreamingHandlerFunc {
@@ -112,7 +115,7 @@ func (i *Interceptor) WrapStreamingHandler(next connect.StreamingHandlerFunc) co
 			})
 		if herr, ok := h.passed(err); ok {
 			if gm != nil {
-				gm.header.moveTo(conn.ResponseHeader())
+				gm.sendHeader(conn.ResponseHeader())
 				gm.trailer.moveTo(conn.ResponseTrailer())
 			}
 			return herr
@@ -218,7 +221,7 @@ func (c *guardedConn) Send(m any) error {
 	if err := c.guard.Err(); err != nil {
 		return connectError(err, nil)
 	}
-	c.md.header.moveTo(c.StreamingHandlerConn.ResponseHeader()) // grpc.SetHeader's, before the first message
+	c.md.sendHeader(c.StreamingHandlerConn.ResponseHeader()) // grpc.SetHeader's, with the first message
 	return c.StreamingHandlerConn.Send(m)
 }
 

@@ -6,7 +6,9 @@ import (
 
 	"connectrpc.com/connect"
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/metadata"
+	"google.golang.org/grpc/status"
 
 	"github.com/grpcauth/grpcauth"
 )
@@ -42,8 +44,8 @@ func (r *responseMetadata) SetTrailer(md metadata.MD) error { return r.add(md) }
 // guardedMetadata is the grpc.ServerTransportStream a streaming handler's
 // context carries, in place of its call's responseMetadata: what the
 // handler sets with grpc.SetHeader and grpc.SendHeader goes out with the
-// stream's response headers (moved there before each message it sends,
-// and at its end), what it sets with grpc.SetTrailer with its trailers,
+// stream's response headers (moved there with the first message it sends,
+// or at its end), what it sets with grpc.SetTrailer with its trailers,
 // as behind grpc-go; a refusal carries both. Once the guard reports that
 // the stream ended, all three drop what they are given and return the
 // guard's error (the refusal), as the stream's ResponseHeader and
@@ -51,11 +53,23 @@ func (r *responseMetadata) SetTrailer(md metadata.MD) error { return r.add(md) }
 // send metadata to a caller whose token ended or whose message was
 // refused. grpcauth's own metadata (the cut's challenge) goes to the
 // call's responseMetadata through ServeCall's context.
+//
+// Response headers go out once, as behind grpc-go: with the first message
+// the handler sends (connect-go has no way to send them sooner, so
+// grpc.SendHeader marks them final without sending them), or at the end.
+// From then on grpc.SetHeader and grpc.SendHeader return errHeaderSent,
+// where they would otherwise succeed and their metadata never reach the
+// caller.
 type guardedMetadata struct {
 	method          string
 	guard           *grpcauth.Guard
 	header, trailer responseMetadata
+	headerSent      bool // under header.mu: SetHeader and SendHeader refuse
 }
+
+// errHeaderSent is what grpc.SetHeader and grpc.SendHeader return once a
+// stream's response headers went out, with grpc-go's code for it.
+var errHeaderSent = status.Error(codes.Internal, "connectauth: the response headers were already sent")
 
 var _ grpc.ServerTransportStream = (*guardedMetadata)(nil)
 
@@ -68,8 +82,33 @@ func (g *guardedMetadata) add(r *responseMetadata, md metadata.MD) error {
 	return r.add(md)
 }
 
-func (g *guardedMetadata) SetHeader(md metadata.MD) error  { return g.add(&g.header, md) }
-func (g *guardedMetadata) SendHeader(md metadata.MD) error { return g.add(&g.header, md) }
+// setHeader adds md to the response headers unless they went out; send
+// (grpc.SendHeader) makes them final.
+func (g *guardedMetadata) setHeader(md metadata.MD, send bool) error {
+	if err := g.guard.Err(); err != nil {
+		return err
+	}
+	g.header.mu.Lock()
+	defer g.header.mu.Unlock()
+	if g.headerSent {
+		return errHeaderSent
+	}
+	g.header.md = metadata.Join(g.header.md, md)
+	g.headerSent = send
+	return nil
+}
+
+// sendHeader moves the response headers to h, the stream's, as they go
+// out, and makes them final.
+func (g *guardedMetadata) sendHeader(h http.Header) {
+	g.header.mu.Lock()
+	g.headerSent = true
+	g.header.mu.Unlock()
+	g.header.moveTo(h)
+}
+
+func (g *guardedMetadata) SetHeader(md metadata.MD) error  { return g.setHeader(md, false) }
+func (g *guardedMetadata) SendHeader(md metadata.MD) error { return g.setHeader(md, true) }
 func (g *guardedMetadata) SetTrailer(md metadata.MD) error { return g.add(&g.trailer, md) }
 
 // take returns the metadata collected so far and forgets it.

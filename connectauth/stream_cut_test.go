@@ -297,6 +297,7 @@ func TestConnect_MetadataAfterTheCutDoesNotReachTheCaller(t *testing.T) {
 					ss.ResponseHeader().Set("Before", "1")
 					ss.ResponseTrailer().Set("Before-Trailer", "1")
 					_ = grpc.SetTrailer(ctx, metadata.Pairs("before-grpc", "1"))
+					_ = grpc.SetHeader(ctx, metadata.Pairs("before-grpc-header", "1"))
 					close(ready)
 					<-ctx.Done()
 					ss.ResponseHeader().Set("After", "1")
@@ -346,7 +347,7 @@ func TestConnect_MetadataAfterTheCutDoesNotReachTheCaller(t *testing.T) {
 			if got := connectOutcome(err); got != (outcome{codes.Unauthenticated, grpcauth.ReasonTokenRevoked}) {
 				t.Fatalf("caller got %v %q, want Unauthenticated %s", got.code, got.reason, grpcauth.ReasonTokenRevoked)
 			}
-			if saw := sawKeys(err, stream.ResponseHeader(), stream.ResponseTrailer(), "Before", "Before-Trailer", "Before-Grpc"); len(saw) != 3 {
+			if saw := sawKeys(err, stream.ResponseHeader(), stream.ResponseTrailer(), "Before", "Before-Trailer", "Before-Grpc", "Before-Grpc-Header"); len(saw) != 4 {
 				t.Errorf("of the metadata set before the cut, the caller saw only %q", saw)
 			}
 			if saw := sawKeys(err, stream.ResponseHeader(), stream.ResponseTrailer(), "After", "After-Trailer", "After-Grpc", "After-Grpc-Sent", "After-Grpc-Trailer"); len(saw) != 0 {
@@ -416,5 +417,60 @@ func TestConnect_StreamDeliversMetadataSetThroughTheContext(t *testing.T) {
 				}
 			})
 		}
+	}
+}
+
+// Response headers go out once: as behind grpc-go, grpc.SetHeader and
+// grpc.SendHeader after the first message (which carried the headers) or
+// after grpc.SendHeader return an error, rather than succeed and have
+// their metadata silently never sent; what was set before still arrives.
+func TestConnect_StreamRefusesHeadersSetAfterTheySent(t *testing.T) {
+	const procedure = "/authtest.v1.TestService/ServerStream"
+	for _, afterSend := range []bool{true, false} {
+		t.Run(fmt.Sprintf("afterSend=%v", afterSend), func(t *testing.T) {
+			f := newFixture(t)
+			auth, err := grpcauth.New(grpcauth.Config{Verifier: issuerVerifier(t, f.iss), Logger: slog.New(slog.DiscardHandler)})
+			if err != nil {
+				t.Fatal(err)
+			}
+			late := make(chan [2]error, 1)
+			mux := http.NewServeMux()
+			mux.Handle(procedure, connect.NewServerStreamHandler(procedure,
+				func(ctx context.Context, _ *connect.Request[authtestv1.ServerStreamRequest], ss *connect.ServerStream[authtestv1.ServerStreamResponse]) error {
+					if afterSend {
+						if err := grpc.SetHeader(ctx, metadata.Pairs("x-early", "1")); err != nil {
+							return err
+						}
+						if err := ss.Send(&authtestv1.ServerStreamResponse{}); err != nil {
+							return err
+						}
+					} else if err := grpc.SendHeader(ctx, metadata.Pairs("x-early", "1")); err != nil {
+						return err
+					}
+					late <- [2]error{grpc.SetHeader(ctx, metadata.Pairs("x-late", "1")), grpc.SendHeader(ctx, metadata.Pairs("x-late", "1"))}
+					return ss.Send(&authtestv1.ServerStreamResponse{})
+				}, connect.WithSchema(method("TestService", "ServerStream")), connect.WithInterceptors(connectauth.NewInterceptor(auth))))
+			srv := serveTLS(t, connectauth.WrapHandler(mux))
+			req := connect.NewRequest(&authtestv1.ServerStreamRequest{})
+			req.Header().Set("Authorization", "Bearer "+f.token(t, "test:read", "test:stream"))
+			stream, err := connect.NewClient[authtestv1.ServerStreamRequest, authtestv1.ServerStreamResponse](srv.Client(), srv.URL+procedure).CallServerStream(t.Context(), req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer stream.Close()
+			for stream.Receive() {
+			}
+			if err := stream.Err(); err != nil {
+				t.Fatalf("the stream ended with %v", err)
+			}
+			for i, err := range <-late {
+				if err == nil {
+					t.Errorf("late header %d: nil error, want a refusal as grpc-go gives once the headers went out", i)
+				}
+			}
+			if got := stream.ResponseHeader().Get("X-Early"); got != "1" {
+				t.Errorf("X-Early = %q, want the headers set before they went out", got)
+			}
+		})
 	}
 }
