@@ -135,7 +135,7 @@ func boundCall(b *testing.B) (verifier.Claims, context.Context) {
 		b.Fatal(err)
 	}
 	ti := credentials.TLSInfo{CommonAuthInfo: credentials.CommonAuthInfo{SecurityLevel: credentials.PrivacyAndIntegrity}}
-	ti.State.PeerCertificates = []*x509.Certificate{cert, pki.ca}
+	ti.State.PeerCertificates, ti.State.HandshakeComplete = []*x509.Certificate{cert, pki.ca}, true
 	ctx := withPeer(context.Background(), &net.TCPAddr{IP: net.IPv4(192, 0, 2, 1), Port: 1}, ti)
 	return claims, metadata.NewIncomingContext(ctx, metadata.Pairs("authorization", "Bearer tok"))
 }

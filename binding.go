@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"crypto/subtle"
+	"crypto/tls"
 	"crypto/x509"
 	"encoding/base64"
 	"encoding/json"
@@ -194,7 +195,10 @@ func decodeCnf(raw []byte) (kind cnfKind, t [sha256.Size]byte, err error) {
 // private key, whether or not the server verified its chain (RFC 8705 also
 // binds tokens to self-signed certificates, 2.2); on a resumed session,
 // the full handshake the session came from did, and crypto/tls restores
-// its certificate.
+// its certificate. A connection state whose handshake is not complete
+// (State.HandshakeComplete false, which grpc-go, net/http and connectauth
+// never hand over, but an adapter building its own peer for ServeCall
+// might) has proved nothing, so its certificates are ignored.
 func clientCertificate(ctx context.Context) *x509.Certificate {
 	certs, _ := peerTLS(ctx)
 	if len(certs) == 0 {
@@ -204,21 +208,29 @@ func clientCertificate(ctx context.Context) *x509.Certificate {
 }
 
 // peerTLS reports whether the call's connection is a TLS connection, and
-// returns the client's certificate chain when it is.
+// returns the client's certificate chain when it is and its handshake is
+// complete (see clientCertificate).
 func peerTLS(ctx context.Context) (certs []*x509.Certificate, isTLS bool) {
 	p, ok := peer.FromContext(ctx)
 	if !ok || p == nil {
 		return nil, false
 	}
+	var st *tls.ConnectionState
 	switch ai := p.AuthInfo.(type) {
 	case credentials.TLSInfo:
-		return ai.State.PeerCertificates, true
+		st = &ai.State
 	case *credentials.TLSInfo:
-		if ai != nil {
-			return ai.State.PeerCertificates, true
+		if ai == nil {
+			return nil, false
 		}
+		st = &ai.State
+	default:
+		return nil, false
 	}
-	return nil, false
+	if !st.HandshakeComplete {
+		return nil, true
+	}
+	return st.PeerCertificates, true
 }
 
 // CertificateThumbprint returns the x5t#S256 confirmation value of cert

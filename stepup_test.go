@@ -5,6 +5,7 @@ import (
 	"errors"
 	"io"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -41,6 +42,13 @@ func TestStepUp_ACRAndAuthTimeDecideUnaryCall(t *testing.T) {
 		{"auth_time not a number", map[string]any{"acr": "phr", "auth_time": "just now"}, codes.Unauthenticated},
 		{"auth_time beyond the clock skew in the future", map[string]any{"acr": "phr", "auth_time": now.Add(2 * verifier.DefaultClockSkew)}, codes.Unauthenticated},
 		{"auth_time negative", map[string]any{"acr": "phr", "auth_time": -1}, codes.Unauthenticated},
+		{"acr with trailing space", map[string]any{"acr": "phr ", "auth_time": now}, codes.Unauthenticated},
+		{"acr both listed values in one string", map[string]any{"acr": "urn:example:mfa phr", "auth_time": now}, codes.Unauthenticated},
+		{"auth_time fractional, half a second past max_age", map[string]any{"acr": "phr", "auth_time": float64(now.Unix()) - 300.5}, codes.Unauthenticated},
+		{"auth_time fractional, within max_age", map[string]any{"acr": "phr", "auth_time": float64(now.Unix()) - 299.5}, codes.OK},
+		{"auth_time a numeric string", map[string]any{"acr": "phr", "auth_time": strconv.FormatInt(now.Unix(), 10)}, codes.Unauthenticated},
+		{"auth_time beyond what a time.Duration holds", map[string]any{"acr": "phr", "auth_time": 1e300}, codes.Unauthenticated},
+		{"auth_time within the clock skew in the future", map[string]any{"acr": "phr", "auth_time": now.Add(verifier.DefaultClockSkew)}, codes.OK},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
