@@ -19,7 +19,8 @@ import (
 // ":authority" set to the request's host, and no other key starting with
 // ":" that the client could have chosen), and its connection as a peer
 // (peer.NewContext) whose AuthInfo is credentials.TLSInfo when the
-// connection is TLS, with the connection's state and, in its
+// connection is TLS, with the completed handshake's state (a certificate
+// of a state whose HandshakeComplete is false binds no token) and, in its
 // CommonAuthInfo, SecurityLevel credentials.PrivacyAndIntegrity, as
 // grpc.Server.ServeHTTP builds it (without the level it counts as
 // plaintext, see Config.TransportSecurity), and whose LocalAddr is the
