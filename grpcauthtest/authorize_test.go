@@ -508,3 +508,90 @@ func TestAuthorize_TokenResponseSaysWhenNoRequestedScopeWasGranted(t *testing.T)
 		t.Errorf("token response scope %#v (present: %v), want \"\" (none of items:write granted)", scope, ok)
 	}
 }
+
+// RFC 6749 §4.1.2: a code used twice SHOULD revoke the tokens issued for it,
+// as a stolen code replayed after the client redeemed it suggests.
+func TestAuthorize_ReusedCodeRevokesTheTokenIssuedForIt(t *testing.T) {
+	iss := introspectingCodeIssuer(t)
+	code := codeFor(t, iss, "writer")
+	kv := []string{"grant_type", "authorization_code", "client_id", "web", "code", code, "redirect_uri", pageURI, "code_verifier", codeVerifier}
+	status, m := exchange(t, iss, kv...)
+	tok, _ := m["access_token"].(string)
+	if status != http.StatusOK || tok == "" {
+		t.Fatalf("first exchange: %d %v", status, m)
+	}
+	if got := introspectToken(t, iss, tok); got["active"] != true {
+		t.Fatalf("token before the code's reuse: %v, want active", got)
+	}
+	if status, m := exchange(t, iss, kv...); status != http.StatusBadRequest || m["error"] != "invalid_grant" {
+		t.Fatalf("second exchange: %d %v, want 400 invalid_grant", status, m)
+	}
+	if got := introspectToken(t, iss, tok); got["active"] != false || len(got) != 1 {
+		t.Fatalf("token after the code's reuse: %v, want {active: false}", got)
+	}
+	// Another code's token is untouched.
+	kv[5] = codeFor(t, iss, "writer")
+	if status, m = exchange(t, iss, kv...); status != http.StatusOK {
+		t.Fatalf("exchange of a new code: %d %v", status, m)
+	}
+	if got := introspectToken(t, iss, m["access_token"].(string)); got["active"] != true {
+		t.Fatalf("another code's token: %v, want active", got)
+	}
+}
+
+// Whatever the interleaving, a code redeemed by several requests at once
+// yields one token, and it ends up revoked: a reuse that comes while the
+// first exchange is still signing its token revokes it as soon as it is.
+func TestAuthorize_ConcurrentReuseOfACodeRevokesItsToken(t *testing.T) {
+	iss := introspectingCodeIssuer(t)
+	code := codeFor(t, iss, "writer")
+	body := form("grant_type", "authorization_code", "client_id", "web", "code", code, "redirect_uri", pageURI, "code_verifier", codeVerifier)
+	const n = 8
+	type answer struct {
+		status int
+		token  string
+	}
+	answers := make(chan answer, n)
+	for range n {
+		req := tokenRequest(t, iss, body) // here: t.Fatal only on the test's goroutine
+		go func() {
+			resp, err := newClient().Do(req)
+			if err != nil {
+				answers <- answer{status: -1}
+				return
+			}
+			defer resp.Body.Close()
+			var m map[string]any
+			_ = json.NewDecoder(resp.Body).Decode(&m)
+			tok, _ := m["access_token"].(string)
+			answers <- answer{resp.StatusCode, tok}
+		}()
+	}
+	var tokens []string
+	for range n {
+		a := <-answers
+		switch a.status {
+		case http.StatusOK:
+			tokens = append(tokens, a.token)
+		case http.StatusBadRequest:
+		default:
+			t.Fatalf("status %d", a.status)
+		}
+	}
+	if len(tokens) != 1 {
+		t.Fatalf("%d exchanges succeeded, want 1", len(tokens))
+	}
+	if got := introspectToken(t, iss, tokens[0]); got["active"] != false {
+		t.Fatalf("token of a code redeemed %d times: %v, want inactive", n, got)
+	}
+}
+
+// introspectingCodeIssuer is codeIssuer with rsClient, the client
+// introspectToken authenticates as.
+func introspectingCodeIssuer(t *testing.T) *grpcauthtest.Issuer {
+	return grpcauthtest.NewIssuer(t, grpcauthtest.Config{
+		Clients:       []grpcauthtest.Client{rsClient},
+		PublicClients: []grpcauthtest.PublicClient{webClient},
+		Users:         testUsers,
+	})
+}
