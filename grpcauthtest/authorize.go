@@ -516,11 +516,15 @@ func (i *Issuer) handleAuthCode(r *http.Request, form url.Values) (*TokenRespons
 	if grant.jkt != "" && jkt != grant.jkt { // RFC 9449 §10: MUST reject
 		return nil, fail(http.StatusBadRequest, "invalid_dpop_proof", "the code was requested for another DPoP key (dpop_jkt)")
 	}
-	tok, err := i.Mint(map[string]any{
+	claims := map[string]any{
 		"sub":                       grant.subject,
 		i.cfg.Shape.clientIDClaim(): client.ID,
 		"auth_time":                 grant.authTime,
-	}, WithScopes(grant.scopes...), withJKT(jkt))
+	}
+	if i.cfg.Shape == ShapeOkta {
+		claims["uid"] = grant.subject // Okta's user tokens name the user in uid too
+	}
+	tok, err := i.Mint(claims, WithScopes(grant.scopes...), withJKT(jkt))
 	if err != nil {
 		return nil, fail(http.StatusInternalServerError, "server_error", "could not sign the token")
 	}

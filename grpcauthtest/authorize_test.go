@@ -168,7 +168,8 @@ func TestAuthorize_CodeBecomesAUserTokenWithTheClaimsOfAnIdP(t *testing.T) {
 		t.Fatalf("token does not verify with the issuer's JWKS: %v", err)
 	}
 	_, claims := segments(t, tok)
-	want := map[string]any{"sub": "reader", "cid": "web", "auth_time": float64(now.Unix()), "iss": iss.URL(), "aud": iss.Audience()}
+	// Okta's user tokens carry the user's id in uid, beside sub.
+	want := map[string]any{"sub": "reader", "uid": "reader", "cid": "web", "auth_time": float64(now.Unix()), "iss": iss.URL(), "aud": iss.Audience()}
 	for k, v := range want {
 		if claims[k] != v {
 			t.Errorf("claim %s = %v, want %v", k, claims[k], v)
@@ -446,6 +447,8 @@ func TestMetadata_AdvertisesTheAuthorizationEndpoint(t *testing.T) {
 		"grant_types_supported":                 {md.GrantTypesSupported, "authorization_code"},
 		"response_types_supported":              {md.ResponseTypesSupported, "code"},
 		"token_endpoint_auth_methods_supported": {md.TokenEndpointAuthMethodsSupported, "none"},
+		"claims_supported (auth_time)":          {md.ClaimsSupported, "auth_time"},
+		"claims_supported (uid)":                {md.ClaimsSupported, "uid"},
 	}
 	for name, c := range checks {
 		if !strings.Contains(" "+strings.Join(c.got, " ")+" ", " "+c.want+" ") {
@@ -594,4 +597,22 @@ func introspectingCodeIssuer(t *testing.T) *grpcauthtest.Issuer {
 		PublicClients: []grpcauthtest.PublicClient{webClient},
 		Users:         testUsers,
 	})
+}
+
+// uid is Okta's claim: an RFC 9068 user token names the user in sub only.
+func TestAuthorize_RFC9068UserTokenHasNoUID(t *testing.T) {
+	iss := grpcauthtest.NewIssuer(t, grpcauthtest.Config{
+		Shape:         grpcauthtest.ShapeRFC9068,
+		PublicClients: []grpcauthtest.PublicClient{webClient},
+		Users:         testUsers,
+	})
+	status, m := exchange(t, iss, "grant_type", "authorization_code", "client_id", "web",
+		"code", codeFor(t, iss, "reader"), "redirect_uri", pageURI, "code_verifier", codeVerifier)
+	if status != http.StatusOK {
+		t.Fatalf("exchange: %d %v", status, m)
+	}
+	_, claims := segments(t, m["access_token"].(string))
+	if uid, has := claims["uid"]; has || claims["sub"] != "reader" || claims["client_id"] != "web" {
+		t.Errorf("claims %v: want sub reader, client_id web and no uid (got %v)", claims, uid)
+	}
 }
