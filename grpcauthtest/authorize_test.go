@@ -515,7 +515,7 @@ func TestAuthorize_TokenResponseSaysWhenNoRequestedScopeWasGranted(t *testing.T)
 // RFC 6749 §4.1.2: a code used twice SHOULD revoke the tokens issued for it,
 // as a stolen code replayed after the client redeemed it suggests.
 func TestAuthorize_ReusedCodeRevokesTheTokenIssuedForIt(t *testing.T) {
-	iss := introspectingCodeIssuer(t)
+	iss := introspectingCodeIssuer(t, nil)
 	code := codeFor(t, iss, "writer")
 	kv := []string{"grant_type", "authorization_code", "client_id", "web", "code", code, "redirect_uri", pageURI, "code_verifier", codeVerifier}
 	status, m := exchange(t, iss, kv...)
@@ -542,60 +542,75 @@ func TestAuthorize_ReusedCodeRevokesTheTokenIssuedForIt(t *testing.T) {
 	}
 }
 
-// Whatever the interleaving, a code redeemed by several requests at once
-// yields one token, and it ends up revoked: a reuse that comes while the
-// first exchange is still signing its token revokes it as soon as it is.
-func TestAuthorize_ConcurrentReuseOfACodeRevokesItsToken(t *testing.T) {
-	iss := introspectingCodeIssuer(t)
-	code := codeFor(t, iss, "writer")
-	body := form("grant_type", "authorization_code", "client_id", "web", "code", code, "redirect_uri", pageURI, "code_verifier", codeVerifier)
-	const n = 8
+// A reuse that comes while the first exchange of the code is still minting
+// its token makes that token revoked as soon as it is issued: the clock
+// holds the first exchange inside Mint until the reuse has been refused.
+func TestAuthorize_ReuseDuringTheFirstExchangeRevokesItsToken(t *testing.T) {
+	var (
+		mu      sync.Mutex
+		calls   int // Now calls since armed; 0 while disarmed
+		minting = make(chan struct{})
+		release = make(chan struct{})
+	)
+	now := func() time.Time {
+		mu.Lock()
+		if calls > 0 {
+			calls++
+		}
+		n := calls
+		mu.Unlock()
+		if n == 3 { // the first exchange's second call: Mint's iat
+			close(minting)
+			<-release
+		}
+		return time.Unix(1_800_000_000, 0)
+	}
+	iss := introspectingCodeIssuer(t, now)
+	kv := []string{"grant_type", "authorization_code", "client_id", "web", "code", codeFor(t, iss, "writer"), "redirect_uri", pageURI, "code_verifier", codeVerifier}
+	first := tokenRequest(t, iss, form(kv...))
+	mu.Lock()
+	calls = 1 // armed
+	mu.Unlock()
 	type answer struct {
 		status int
 		token  string
 	}
-	answers := make(chan answer, n)
-	for range n {
-		req := tokenRequest(t, iss, body) // here: t.Fatal only on the test's goroutine
-		go func() {
-			resp, err := newClient().Do(req)
-			if err != nil {
-				answers <- answer{status: -1}
-				return
-			}
-			defer resp.Body.Close()
-			var m map[string]any
-			_ = json.NewDecoder(resp.Body).Decode(&m)
-			tok, _ := m["access_token"].(string)
-			answers <- answer{resp.StatusCode, tok}
-		}()
-	}
-	var tokens []string
-	for range n {
-		a := <-answers
-		switch a.status {
-		case http.StatusOK:
-			tokens = append(tokens, a.token)
-		case http.StatusBadRequest:
-		default:
-			t.Fatalf("status %d", a.status)
+	done := make(chan answer, 1)
+	go func() {
+		resp, err := newClient().Do(first)
+		if err != nil {
+			done <- answer{status: -1}
+			return
 		}
+		defer resp.Body.Close()
+		var m map[string]any
+		_ = json.NewDecoder(resp.Body).Decode(&m)
+		tok, _ := m["access_token"].(string)
+		done <- answer{resp.StatusCode, tok}
+	}()
+	<-minting
+	status, m := exchange(t, iss, kv...)
+	close(release)
+	if status != http.StatusBadRequest || m["error"] != "invalid_grant" {
+		t.Fatalf("reuse during the first exchange: %d %v, want 400 invalid_grant", status, m)
 	}
-	if len(tokens) != 1 {
-		t.Fatalf("%d exchanges succeeded, want 1", len(tokens))
+	a := <-done
+	if a.status != http.StatusOK || a.token == "" {
+		t.Fatalf("first exchange: status %d", a.status)
 	}
-	if got := introspectToken(t, iss, tokens[0]); got["active"] != false {
-		t.Fatalf("token of a code redeemed %d times: %v, want inactive", n, got)
+	if got := introspectToken(t, iss, a.token); got["active"] != false {
+		t.Fatalf("token of a code reused while it was minted: %v, want inactive", got)
 	}
 }
 
 // introspectingCodeIssuer is codeIssuer with rsClient, the client
 // introspectToken authenticates as.
-func introspectingCodeIssuer(t *testing.T) *grpcauthtest.Issuer {
+func introspectingCodeIssuer(t *testing.T, now func() time.Time) *grpcauthtest.Issuer {
 	return grpcauthtest.NewIssuer(t, grpcauthtest.Config{
 		Clients:       []grpcauthtest.Client{rsClient},
 		PublicClients: []grpcauthtest.PublicClient{webClient},
 		Users:         testUsers,
+		Now:           now,
 	})
 }
 
