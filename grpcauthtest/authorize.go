@@ -55,9 +55,10 @@ type User struct {
 // exchanged when Config.AuthCodeLifetime is zero.
 const DefaultAuthCodeLifetime = time.Minute
 
-// maxPendingCodes bounds the authorization codes kept at once; past it,
-// the authorization endpoint answers temporarily_unavailable until some
-// are used or expire.
+// maxPendingCodes bounds the authorization codes kept at once, used or
+// not (a used code is kept until it expires, to detect its reuse); past
+// it, the authorization endpoint answers temporarily_unavailable until
+// some expire.
 const maxPendingCodes = 1024
 
 // AuthorizeURL returns URL()+"/v1/authorize", the authorization endpoint
@@ -74,6 +75,12 @@ type authCode struct {
 	scopes      []string
 	authTime    time.Time
 	expires     time.Time
+
+	// Set under authorizer.mu once the code is taken: kept until it
+	// expires, so that a second use can revoke what the first issued.
+	used   bool
+	reused bool   // a second use came: revoke token at once when set later
+	token  string // the access token issued for the code, or ""
 }
 
 // authorizer holds the public clients, users and pending codes.
@@ -424,24 +431,47 @@ func (a *authorizer) issue(req *authzRequest, user *User, now time.Time, lifetim
 	return code, nil
 }
 
-// take removes and returns code's grant; nil when unknown or expired. A
-// code is used at most once, whether or not the exchange then succeeds.
-func (a *authorizer) take(code string, now time.Time) *authCode {
+// take marks code used and returns its grant; nil when unknown, expired
+// or used before. A code is used at most once, whether or not the exchange
+// then succeeds. A used code is kept until it expires: a second use returns
+// the token issued for the first, if any, for the caller to revoke
+// (RFC 6749 §4.1.2), and marks the code so that a token recorded later by
+// issued is revoked too.
+func (a *authorizer) take(code string, now time.Time) (grant *authCode, revoke string) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	c := a.codes[code]
-	delete(a.codes, code)
-	if c == nil || !now.Before(c.expires) {
-		return nil
+	switch {
+	case c == nil:
+		return nil, ""
+	case !now.Before(c.expires):
+		delete(a.codes, code)
+		return nil, ""
+	case c.used:
+		c.reused = true
+		return nil, c.token
 	}
-	return c
+	c.used = true
+	return c, ""
+}
+
+// issued records token as issued for the used code c, and reports whether
+// the code has been used again meanwhile, in which case the caller revokes
+// token.
+func (a *authorizer) issued(c *authCode, token string) (reused bool) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	c.token = token
+	return c.reused
 }
 
 // handleAuthCode is the token endpoint's authorization_code grant for
 // public clients: no client authentication, the code bound to client_id,
 // redirect_uri and the PKCE challenge. With a DPoP proof the token is bound
 // to the proof's key (token_type DPoP), as for client credentials; a code
-// requested with dpop_jkt (RFC 9449 §10) needs a proof of that key.
+// requested with dpop_jkt (RFC 9449 §10) needs a proof of that key. A
+// code redeemed a second time, within its lifetime, revokes the token
+// issued for it (RFC 6749 §4.1.2): introspection reports it inactive.
 func (i *Issuer) handleAuthCode(r *http.Request, form url.Values) (*TokenResponse, *tokenFailure) {
 	if r.Header.Get("Authorization") != "" || form.Has("client_secret") {
 		// RFC 6749 §5.2: credentials that do not authenticate a client
@@ -470,7 +500,10 @@ func (i *Issuer) handleAuthCode(r *http.Request, form url.Values) (*TokenRespons
 		return nil, f
 	}
 	now := i.cfg.Now()
-	grant := i.authz.take(code, now)
+	grant, revoke := i.authz.take(code, now)
+	if revoke != "" {
+		i.Revoke(revoke)
+	}
 	if grant == nil {
 		return nil, fail(http.StatusBadRequest, "invalid_grant", "unknown, used or expired code")
 	}
@@ -483,13 +516,20 @@ func (i *Issuer) handleAuthCode(r *http.Request, form url.Values) (*TokenRespons
 	if grant.jkt != "" && jkt != grant.jkt { // RFC 9449 §10: MUST reject
 		return nil, fail(http.StatusBadRequest, "invalid_dpop_proof", "the code was requested for another DPoP key (dpop_jkt)")
 	}
-	tok, err := i.Mint(map[string]any{
+	claims := map[string]any{
 		"sub":                       grant.subject,
 		i.cfg.Shape.clientIDClaim(): client.ID,
 		"auth_time":                 grant.authTime,
-	}, WithScopes(grant.scopes...), withJKT(jkt))
+	}
+	if i.cfg.Shape == ShapeOkta {
+		claims["uid"] = grant.subject // Okta's user tokens name the user in uid too
+	}
+	tok, err := i.Mint(claims, WithScopes(grant.scopes...), withJKT(jkt))
 	if err != nil {
 		return nil, fail(http.StatusInternalServerError, "server_error", "could not sign the token")
+	}
+	if i.authz.issued(grant, tok) {
+		i.Revoke(tok)
 	}
 	return i.tokenResponse(tok, jkt, grant.scopes), nil
 }

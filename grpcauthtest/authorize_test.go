@@ -168,7 +168,8 @@ func TestAuthorize_CodeBecomesAUserTokenWithTheClaimsOfAnIdP(t *testing.T) {
 		t.Fatalf("token does not verify with the issuer's JWKS: %v", err)
 	}
 	_, claims := segments(t, tok)
-	want := map[string]any{"sub": "reader", "cid": "web", "auth_time": float64(now.Unix()), "iss": iss.URL(), "aud": iss.Audience()}
+	// Okta's user tokens carry the user's id in uid, beside sub.
+	want := map[string]any{"sub": "reader", "uid": "reader", "cid": "web", "auth_time": float64(now.Unix()), "iss": iss.URL(), "aud": iss.Audience()}
 	for k, v := range want {
 		if claims[k] != v {
 			t.Errorf("claim %s = %v, want %v", k, claims[k], v)
@@ -446,6 +447,8 @@ func TestMetadata_AdvertisesTheAuthorizationEndpoint(t *testing.T) {
 		"grant_types_supported":                 {md.GrantTypesSupported, "authorization_code"},
 		"response_types_supported":              {md.ResponseTypesSupported, "code"},
 		"token_endpoint_auth_methods_supported": {md.TokenEndpointAuthMethodsSupported, "none"},
+		"claims_supported (auth_time)":          {md.ClaimsSupported, "auth_time"},
+		"claims_supported (uid)":                {md.ClaimsSupported, "uid"},
 	}
 	for name, c := range checks {
 		if !strings.Contains(" "+strings.Join(c.got, " ")+" ", " "+c.want+" ") {
@@ -506,5 +509,125 @@ func TestAuthorize_TokenResponseSaysWhenNoRequestedScopeWasGranted(t *testing.T)
 	}
 	if scope, ok := m["scope"]; !ok || scope != "" {
 		t.Errorf("token response scope %#v (present: %v), want \"\" (none of items:write granted)", scope, ok)
+	}
+}
+
+// RFC 6749 §4.1.2: a code used twice SHOULD revoke the tokens issued for it,
+// as a stolen code replayed after the client redeemed it suggests.
+func TestAuthorize_ReusedCodeRevokesTheTokenIssuedForIt(t *testing.T) {
+	iss := introspectingCodeIssuer(t, nil)
+	code := codeFor(t, iss, "writer")
+	kv := []string{"grant_type", "authorization_code", "client_id", "web", "code", code, "redirect_uri", pageURI, "code_verifier", codeVerifier}
+	status, m := exchange(t, iss, kv...)
+	tok, _ := m["access_token"].(string)
+	if status != http.StatusOK || tok == "" {
+		t.Fatalf("first exchange: %d %v", status, m)
+	}
+	if got := introspectToken(t, iss, tok); got["active"] != true {
+		t.Fatalf("token before the code's reuse: %v, want active", got)
+	}
+	if status, m := exchange(t, iss, kv...); status != http.StatusBadRequest || m["error"] != "invalid_grant" {
+		t.Fatalf("second exchange: %d %v, want 400 invalid_grant", status, m)
+	}
+	if got := introspectToken(t, iss, tok); got["active"] != false || len(got) != 1 {
+		t.Fatalf("token after the code's reuse: %v, want {active: false}", got)
+	}
+	// Another code's token is untouched.
+	kv[5] = codeFor(t, iss, "writer")
+	if status, m = exchange(t, iss, kv...); status != http.StatusOK {
+		t.Fatalf("exchange of a new code: %d %v", status, m)
+	}
+	if got := introspectToken(t, iss, m["access_token"].(string)); got["active"] != true {
+		t.Fatalf("another code's token: %v, want active", got)
+	}
+}
+
+// A reuse that comes while the first exchange of the code is still minting
+// its token makes that token revoked as soon as it is issued: the clock
+// holds the first exchange inside Mint until the reuse has been refused.
+func TestAuthorize_ReuseDuringTheFirstExchangeRevokesItsToken(t *testing.T) {
+	var (
+		mu      sync.Mutex
+		calls   int // Now calls since armed; 0 while disarmed
+		minting = make(chan struct{})
+		release = make(chan struct{})
+	)
+	now := func() time.Time {
+		mu.Lock()
+		if calls > 0 {
+			calls++
+		}
+		n := calls
+		mu.Unlock()
+		if n == 3 { // the first exchange's second call: Mint's iat
+			close(minting)
+			<-release
+		}
+		return time.Unix(1_800_000_000, 0)
+	}
+	iss := introspectingCodeIssuer(t, now)
+	kv := []string{"grant_type", "authorization_code", "client_id", "web", "code", codeFor(t, iss, "writer"), "redirect_uri", pageURI, "code_verifier", codeVerifier}
+	first := tokenRequest(t, iss, form(kv...))
+	mu.Lock()
+	calls = 1 // armed
+	mu.Unlock()
+	type answer struct {
+		status int
+		token  string
+	}
+	done := make(chan answer, 1)
+	go func() {
+		resp, err := newClient().Do(first)
+		if err != nil {
+			done <- answer{status: -1}
+			return
+		}
+		defer resp.Body.Close()
+		var m map[string]any
+		_ = json.NewDecoder(resp.Body).Decode(&m)
+		tok, _ := m["access_token"].(string)
+		done <- answer{resp.StatusCode, tok}
+	}()
+	<-minting
+	status, m := exchange(t, iss, kv...)
+	close(release)
+	if status != http.StatusBadRequest || m["error"] != "invalid_grant" {
+		t.Fatalf("reuse during the first exchange: %d %v, want 400 invalid_grant", status, m)
+	}
+	a := <-done
+	if a.status != http.StatusOK || a.token == "" {
+		t.Fatalf("first exchange: status %d", a.status)
+	}
+	if got := introspectToken(t, iss, a.token); got["active"] != false {
+		t.Fatalf("token of a code reused while it was minted: %v, want inactive", got)
+	}
+}
+
+// introspectingCodeIssuer is codeIssuer with rsClient, the client
+// introspectToken authenticates as.
+func introspectingCodeIssuer(t *testing.T, now func() time.Time) *grpcauthtest.Issuer {
+	return grpcauthtest.NewIssuer(t, grpcauthtest.Config{
+		Clients:       []grpcauthtest.Client{rsClient},
+		PublicClients: []grpcauthtest.PublicClient{webClient},
+		Users:         testUsers,
+		Now:           now,
+	})
+}
+
+// uid is Okta's claim: an RFC 9068 user token names the user in sub only.
+func TestAuthorize_RFC9068UserTokenHasNoUID(t *testing.T) {
+	iss := grpcauthtest.NewIssuer(t, grpcauthtest.Config{
+		Shape:         grpcauthtest.ShapeRFC9068,
+		PublicClients: []grpcauthtest.PublicClient{webClient},
+		Users:         testUsers,
+	})
+	status, m := exchange(t, iss, "grant_type", "authorization_code", "client_id", "web",
+		"code", codeFor(t, iss, "reader"), "redirect_uri", pageURI, "code_verifier", codeVerifier)
+	if status != http.StatusOK {
+		t.Fatalf("exchange: %d %v", status, m)
+	}
+	_, claims := segments(t, m["access_token"].(string))
+	if uid, has := claims["uid"]; has || claims["sub"] != "reader" || claims["client_id"] != "web" {
+		t.Errorf("claims %v: want sub reader, client_id web and no uid (got %v)", claims, uid)
 	}
 }

@@ -119,7 +119,8 @@ type Config struct {
 	PublicClients []PublicClient
 	// Users are the accounts the login page at AuthorizeURL offers; a
 	// token for a user has sub, the public client's id, the user's granted
-	// scopes and auth_time.
+	// scopes and auth_time, and, in ShapeOkta, uid (Okta's user-id claim,
+	// here the user's Subject, as sub is).
 	Users []User
 	// AuthCodeLifetime is how long an authorization code may be exchanged;
 	// default DefaultAuthCodeLifetime (1m). Each code works once.

@@ -112,6 +112,9 @@ func (i *Issuer) Metadata() Metadata {
 		md.ResponseTypesSupported = []string{"code"}
 		md.TokenEndpointAuthMethodsSupported = append(md.TokenEndpointAuthMethodsSupported, "none")
 		md.ClaimsSupported = append(md.ClaimsSupported, "auth_time")
+		if i.cfg.Shape == ShapeOkta {
+			md.ClaimsSupported = append(md.ClaimsSupported, "uid")
+		}
 	}
 	return md
 }

@@ -18,9 +18,9 @@ const maxTokenRequestBytes = 16 << 10
 
 // TokenResponse is the token endpoint's success body (RFC 6749 §5.1).
 type TokenResponse struct {
-	AccessToken string `json:"access_token"`
-	TokenType   string `json:"token_type"` // "Bearer", or "DPoP" for a request with a DPoP proof
-	ExpiresIn   int64  `json:"expires_in"` // seconds
+	AccessToken string `json:"access_token"` // a JWT of the configured Shape
+	TokenType   string `json:"token_type"`   // "Bearer", or "DPoP" for a request with a DPoP proof
+	ExpiresIn   int64  `json:"expires_in"`   // seconds
 	// Scope is the granted scope, always sent: "" when it is none, so
 	// that a client that asked for scopes is told it got none of them
 	// (RFC 6749 §3.3, §5.1).
@@ -29,7 +29,13 @@ type TokenResponse struct {
 
 // TokenError is the token endpoint's error body (RFC 6749 §5.2).
 type TokenError struct {
-	Code        string `json:"error"`
+	// Code is an RFC 6749 §5.2 code (invalid_request, invalid_client,
+	// invalid_grant, unauthorized_client, unsupported_grant_type,
+	// invalid_scope), server_error, or RFC 9449's invalid_dpop_proof or
+	// use_dpop_nonce.
+	Code string `json:"error"`
+	// Description is a short reason for a person, in the characters RFC
+	// 6749 §5.2 allows. It never holds a secret.
 	Description string `json:"error_description,omitempty"`
 }
 
