@@ -97,9 +97,11 @@ const (
 //     A rule with neither `scopes` nor `any_of` requires a valid token and
 //     nothing more ("any authenticated caller").
 //
-// Empty scope strings, scopes containing white space, and empty `any_of`
-// sets are rejected when the rule is compiled: none of them can ever be
-// satisfied by an OAuth 2.0 scope (RFC 6749, section 3.3).
+// A scope that is not an OAuth 2.0 scope-token (RFC 6749, section 3.3:
+// one or more printable ASCII characters other than space, '"' and '\'),
+// such as an empty string or one holding white space or a non-ASCII
+// character, and an empty `any_of` set are rejected when the rule is
+// compiled: no token's scopes can ever satisfy them.
 //
 // A rule can further require a CEL `condition` and step-up authentication
 // (`acr_values`, `max_age_seconds`); see their comments.
