@@ -14,6 +14,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/grpcauth/grpcauth/internal/ascii"
 )
 
 // This file is the authorization-code grant with PKCE (RFC 6749 §4.1,
@@ -133,7 +135,7 @@ func (cfg *Config) checkAuthorize(confidential map[string]bool) error {
 		}
 		seen[u.Subject] = true
 		for _, s := range u.Scopes {
-			if !validScopeToken(s) {
+			if !ascii.IsNQChars(s) {
 				return fmt.Errorf("grpcauthtest: user %q has invalid scope %q", u.Subject, s)
 			}
 		}
@@ -244,7 +246,7 @@ func (a *authorizer) parseAuthorize(v url.Values) (*authzRequest, *authzError) {
 	}
 	req.scopes = splitScope(req.scope)
 	for _, s := range req.scopes {
-		if !validScopeToken(s) {
+		if !ascii.IsNQChars(s) {
 			return refuse("invalid_scope", "malformed scope")
 		}
 	}

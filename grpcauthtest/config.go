@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/grpcauth/grpcauth/dpop"
+	"github.com/grpcauth/grpcauth/internal/ascii"
 )
 
 // Shape selects the layout of the access tokens an Issuer mints.
@@ -208,7 +209,7 @@ func (cfg Config) withDefaults() (Config, error) {
 			return cfg, fmt.Errorf("grpcauthtest: duplicate client ID %q", c.ID)
 		}
 		for _, s := range c.Scopes {
-			if !validScopeToken(s) {
+			if !ascii.IsNQChars(s) {
 				return cfg, fmt.Errorf("grpcauthtest: client %q has invalid scope %q", c.ID, s)
 			}
 		}
@@ -260,22 +261,7 @@ func checkLoopback(addr string) error {
 
 // splitScope splits a scope parameter at its spaces (RFC 6749 §3.3
 // separates scope-tokens with SP only, so a tab or a newline stays inside a
-// token, which validScopeToken then refuses). Extra spaces are tolerated.
+// token, which ascii.IsNQChars then refuses). Extra spaces are tolerated.
 func splitScope(scope string) []string {
 	return strings.FieldsFunc(scope, func(r rune) bool { return r == ' ' })
-}
-
-// validScopeToken reports whether s is an RFC 6749 §3.3 scope-token:
-// 1*( %x21 / %x23-5B / %x5D-7E ).
-func validScopeToken(s string) bool {
-	if s == "" {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if c < 0x21 || c == 0x22 || c == 0x5C || c > 0x7E {
-			return false
-		}
-	}
-	return true
 }

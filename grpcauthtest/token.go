@@ -10,6 +10,8 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+
+	"github.com/grpcauth/grpcauth/internal/ascii"
 )
 
 // maxTokenRequestBytes bounds the token endpoint's request body. A
@@ -125,7 +127,7 @@ func (i *Issuer) handleToken(w http.ResponseWriter, r *http.Request) (*TokenResp
 
 	requested := splitScope(form.Get("scope"))
 	for _, s := range requested {
-		if !validScopeToken(s) {
+		if !ascii.IsNQChars(s) {
 			return nil, fail(http.StatusBadRequest, "invalid_scope", "malformed scope")
 		}
 	}

@@ -393,13 +393,8 @@ func asksForNonce(err error, trailer metadata.MD) bool {
 // it (1*NQCHAR: printable ASCII but '"' and '\') of at most maxNonceLen
 // bytes, and "" otherwise.
 func validNonce(n string) string {
-	if n == "" || len(n) > maxNonceLen {
+	if len(n) > maxNonceLen || !ascii.IsNQChars(n) {
 		return ""
-	}
-	for i := range len(n) {
-		if b := n[i]; b < 0x21 || b > 0x7e || b == '"' || b == '\\' {
-			return ""
-		}
 	}
 	return n
 }

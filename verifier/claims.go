@@ -13,6 +13,7 @@ import (
 
 	jsonv2 "github.com/go-json-experiment/json"
 
+	"github.com/grpcauth/grpcauth/internal/ascii"
 	"github.com/grpcauth/grpcauth/internal/jwt"
 )
 
@@ -326,18 +327,7 @@ func scopeValues(name string, v []byte) (vals []string, backing int64, err error
 // IsScopeToken reports whether s is an RFC 6749 (3.3) scope-token: one or
 // more NQCHAR, that is %x21 / %x23-5B / %x5D-7E (printable ASCII but space,
 // '"' and '\'). A scope claim's element that is not one matches nothing.
-func IsScopeToken(s string) bool {
-	if s == "" {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if c < 0x21 || c > 0x7e || c == '"' || c == '\\' {
-			return false
-		}
-	}
-	return true
-}
+func IsScopeToken(s string) bool { return ascii.IsNQChars(s) }
 
 // Sizes on 64-bit platforms, checked by TestClaimSetSizes.
 const (

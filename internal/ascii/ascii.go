@@ -1,8 +1,13 @@
-// Package ascii folds the case of ASCII letters only, as URIs and HTTP
-// compare hosts and schemes (RFC 3986, section 6.2.2.1): Unicode case
-// folding would turn look-alikes into ASCII ("İ" U+0130 into "i", the
-// Kelvin sign U+212A into "k") and invalid UTF-8 into U+FFFD, making
-// different hosts equal.
+// Package ascii holds the byte-level ASCII rules that several packages
+// share.
+//
+// Lower folds the case of ASCII letters only, as URIs and HTTP compare
+// hosts and schemes (RFC 3986, section 6.2.2.1): Unicode case folding would
+// turn look-alikes into ASCII ("İ" U+0130 into "i", the Kelvin sign U+212A
+// into "k") and invalid UTF-8 into U+FFFD, making different hosts equal.
+//
+// IsNQChars is OAuth's 1*NQCHAR, the grammar of a scope-token (RFC 6749,
+// section 3.3) and of a DPoP nonce (RFC 9449, section 8.1).
 package ascii
 
 // Lower returns s with its ASCII upper-case letters, and only those, in
@@ -15,4 +20,19 @@ func Lower(s string) string {
 		}
 	}
 	return string(b)
+}
+
+// IsNQChars reports whether s is one or more NQCHAR (RFC 6749, appendix A:
+// %x21 / %x23-5B / %x5D-7E), that is printable ASCII other than space, '"'
+// and '\'. It judges bytes, so no non-ASCII text, valid UTF-8 or not, passes.
+func IsNQChars(s string) bool {
+	if s == "" {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c < 0x21 || c > 0x7e || c == '"' || c == '\\' {
+			return false
+		}
+	}
+	return true
 }

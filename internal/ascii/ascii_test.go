@@ -15,3 +15,32 @@ func TestLower_FoldsASCIILettersOnly(t *testing.T) {
 		}
 	}
 }
+
+func TestIsNQChars_AcceptsPrintableASCIIButSpaceQuoteAndBackslash(t *testing.T) {
+	for _, tc := range []struct {
+		in   string
+		want bool
+	}{
+		{"items:read", true},
+		{"!#[]~", true},
+		{"", false},
+		{"a b", false},
+		{"a\tb", false},
+		{"a\x7f", false},
+		{`a"b`, false},
+		{`a\b`, false},
+		{"read\u00a0admin", false},
+		{"read\u0085", false},
+		{"\xff", false},
+	} {
+		if got := IsNQChars(tc.in); got != tc.want {
+			t.Errorf("IsNQChars(%q) = %v, want %v", tc.in, got, tc.want)
+		}
+	}
+	for c := 0; c < 256; c++ {
+		want := c >= 0x21 && c <= 0x7e && c != '"' && c != '\\'
+		if got := IsNQChars(string([]byte{byte(c)})); got != want {
+			t.Errorf("IsNQChars(%#x) = %v, want %v", c, got, want)
+		}
+	}
+}
