@@ -14,7 +14,8 @@
 //	CLIENT_ID      -client-id      OAuth 2.0 client id (default items-reader with the
 //	                               development issuer; required otherwise)
 //	CLIENT_SECRET  -client-secret  its secret (a development client's is filled in for it;
-//	                               without ISSUER, only a development client's is accepted)
+//	                               without ISSUER, only a development client's is accepted;
+//	                               prefer the variable: other users can read a flag in ps)
 //	SCOPES         -scopes         scopes to request, separated by spaces or commas
 //	                               (default: none, so the issuer grants its default scopes)
 //	AUDIENCE       -audience       an "audience" token request parameter (Auth0 needs it)
@@ -91,7 +92,7 @@ func loadConfig(args []string, getenv func(string) string) (config, error) {
 	issuer := fs.String("issuer", getenv("ISSUER"), "authorization server issuer URL (env ISSUER; default: the development issuer)")
 	tokenEndpoint := fs.String("token-url", getenv("TOKEN_URL"), "token endpoint (env TOKEN_URL; default: from discovery)")
 	clientID := fs.String("client-id", getenv("CLIENT_ID"), "OAuth 2.0 client id (env CLIENT_ID)")
-	clientSecret := fs.String("client-secret", getenv("CLIENT_SECRET"), "OAuth 2.0 client secret (env CLIENT_SECRET)")
+	clientSecret := fs.String("client-secret", getenv("CLIENT_SECRET"), "OAuth 2.0 client secret (env CLIENT_SECRET; prefer the variable: other users can read a flag in ps)")
 	scopes := fs.String("scopes", getenv("SCOPES"), "scopes to request, space- or comma-separated (env SCOPES)")
 	audience := fs.String("audience", getenv("AUDIENCE"), `"audience" token request parameter, for Auth0 (env AUDIENCE)`)
 	resource := fs.String("resource", getenv("RESOURCE"), `"resource" token request parameter (RFC 8707), for oidc-provider and ORY Hydra (env RESOURCE)`)
