@@ -84,7 +84,7 @@ func TestClaims_HandlerAndHookCannotChangeTheCachedVerification(t *testing.T) {
 	if _, err := client.Inherited(rctx, &authtestv1.InheritedRequest{}); err != nil {
 		t.Fatal(err)
 	}
-	if got := <-svc.ran; !slices.Contains(got, "test:admin") {
+	if got := await(t, svc.ran, "the Inherited handler's run"); !slices.Contains(got, "test:admin") {
 		t.Fatalf("the handler's enrichment did not take inside the handler (scopes %q): the test proves nothing", got)
 	}
 	for range 3 { // the token is now cached: every call is a cache hit

@@ -196,7 +196,7 @@ func TestCondition_StreamMessageRefusalReportsItsLatency(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	allowed := <-decisions // the stream itself: no message yet
+	allowed := conditiontest.Await(t, decisions, "the stream's opening decision") // no message yet
 	if allowed.Code != codes.OK {
 		t.Fatalf("opening decision %+v, want OK", allowed)
 	}
@@ -205,7 +205,7 @@ func TestCondition_StreamMessageRefusalReportsItsLatency(t *testing.T) {
 	}
 	_, err = s.CloseAndRecv()
 	conditiontest.CheckStatus(t, err, codes.PermissionDenied, grpcauth.ReasonConditionFailed)
-	if d := <-decisions; d.Reason != grpcauth.ReasonConditionFailed || d.Latency <= 0 {
+	if d := conditiontest.Await(t, decisions, "the message's decision"); d.Reason != grpcauth.ReasonConditionFailed || d.Latency <= 0 {
 		t.Fatalf("message decision %+v, want %s with a positive Latency", d, grpcauth.ReasonConditionFailed)
 	}
 }

@@ -232,3 +232,24 @@ func (s *service) StepUpStream(stream grpc.BidiStreamingServer[authtestv1.StepUp
 		}
 	}
 }
+
+// failAfter bounds how long Await waits for an event that should come: a
+// failure bound, not a timing threshold (no test passes or fails by how
+// soon the event comes).
+const failAfter = 30 * time.Second
+
+// Await returns the next value received from ch, or stops the test,
+// naming what did not come, when none comes within failAfter, instead of
+// hanging until go test's timeout. Call it on the test's goroutine.
+func Await[T any](t testing.TB, ch <-chan T, what string) T {
+	t.Helper()
+	bound := time.NewTimer(failAfter)
+	defer bound.Stop()
+	select {
+	case v := <-ch:
+		return v
+	case <-bound.C:
+		t.Fatalf("%s (waited %v)", what, failAfter)
+		panic("unreachable")
+	}
+}
