@@ -49,8 +49,15 @@ var (
 //
 // CORS cannot return an error: an origin that NewCORS refuses ("*",
 // "null", one with a path) never matches, and CORS logs it, once, as an
-// error record of slog.Default(). Prefer NewCORS, which refuses it.
+// error record of slog.Default(). It logs a nil h (or a nil pointer or
+// func in it) likewise, and answers the requests that would reach h with
+// 500 Internal Server Error, rather than a panic on each (a preflight
+// from a listed origin is still answered). Prefer NewCORS, which refuses
+// both.
 func CORS(h http.Handler, origins ...string) http.Handler {
+	if missing(h) {
+		h = noHandler(errNoHandler("CORS", h))
+	}
 	var allowed []string
 	for _, o := range origins {
 		n, err := parseOrigin(o)
@@ -111,9 +118,14 @@ type CORSConfig struct {
 
 // NewCORS returns h behind the CORS policy of CORS, for cfg.Origins, also
 // letting pages send cfg.AllowedHeaders, use cfg.AllowedMethods and read
-// cfg.ExposedHeaders. It fails when an origin, a header name or a method
-// is malformed or refused (see CORSConfig) or when there is no origin.
+// cfg.ExposedHeaders. It fails when h is nil (or a nil pointer or func in
+// it, such as a *http.ServeMux variable left unset), when an origin, a
+// header name or a method is malformed or refused (see CORSConfig) or when
+// there is no origin.
 func NewCORS(h http.Handler, cfg CORSConfig) (http.Handler, error) {
+	if missing(h) {
+		return nil, errNoHandler("NewCORS", h)
+	}
 	if len(cfg.Origins) == 0 {
 		return nil, errors.New("connectauth: CORSConfig.Origins is empty")
 	}
