@@ -49,11 +49,13 @@ var (
 //
 // CORS cannot return an error: an origin that NewCORS refuses ("*",
 // "null", one with a path) never matches, and CORS logs it, once, as an
-// error record of slog.Default(). It logs a nil h (or a nil pointer or
-// func in it) likewise, and answers the requests that would reach h with
-// 500 Internal Server Error, rather than a panic on each (a preflight
-// from a listed origin is still answered). Prefer NewCORS, which refuses
-// both.
+// error record of slog.Default(), and so it logs a call without any
+// origin left, which serves every request without CORS headers, as if
+// CORS were not there. It logs a nil h (or a nil pointer or func in it)
+// likewise, and answers the requests that would reach h with 500
+// Internal Server Error, rather than a panic on each (a preflight from a
+// listed origin is still answered). Prefer NewCORS, which refuses all
+// three.
 func CORS(h http.Handler, origins ...string) http.Handler {
 	if missing(h) {
 		h = noHandler(errNoHandler("CORS", h))
@@ -66,6 +68,9 @@ func CORS(h http.Handler, origins ...string) http.Handler {
 			continue
 		}
 		allowed = append(allowed, n)
+	}
+	if len(allowed) == 0 {
+		slog.Default().Error("connectauth: CORS: no origin: pages on other origins cannot call the service")
 	}
 	return corsHandler(h, allowed, corsExtras{})
 }

@@ -165,3 +165,25 @@ func checkNoAuthenticator(t *testing.T, what string, err error) {
 		t.Errorf("%s: %v (%+v), want internal: connectauth: internal error with INTERNAL_ERROR", what, err, o)
 	}
 }
+
+// CORS without any origin (none given, or none left once those no browser
+// sends are dropped) serves every request without CORS headers, as if it
+// were not there: a misconfiguration that NewCORS refuses and CORS, which
+// returns no error, logs when it is built.
+func TestCORS_WithoutAnyOriginIsLogged(t *testing.T) {
+	for name, origins := range map[string][]string{"no origins": nil, "only a refused origin": {"*"}} {
+		logged := captureDefaultLog(t)
+		h := connectauth.CORS(http.NotFoundHandler(), origins...)
+		if got := logged.String(); !strings.Contains(got, "level=ERROR") || !strings.Contains(got, "connectauth: CORS: no origin") {
+			t.Errorf("%s: logged %q, want an error record naming the missing origins", name, got)
+		}
+		if got := preflight(h, "https://app.example").Header().Get("Access-Control-Allow-Origin"); got != "" {
+			t.Errorf("%s: a preflight was allowed: Allow-Origin %q", name, got)
+		}
+	}
+	logged := captureDefaultLog(t)
+	connectauth.CORS(http.NotFoundHandler(), "https://app.example")
+	if got := logged.String(); got != "" {
+		t.Errorf("CORS with an origin logged %q", got)
+	}
+}
