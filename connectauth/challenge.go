@@ -28,4 +28,14 @@ import (
 // the challenge in the protocol's own trailers. The writer h gets
 // implements http.Flusher, as grpc.Server.ServeHTTP requires, and Unwrap
 // for http.ResponseController.
-func ChallengeHeaders(h http.Handler) http.Handler { return httpchallenge.Handler(h) }
+//
+// A nil h (or a nil pointer or func in it) is logged, as an error record
+// of slog.Default(), when ChallengeHeaders is called, and every request
+// is then answered with 500 Internal Server Error, rather than a panic on
+// each: ChallengeHeaders cannot return an error.
+func ChallengeHeaders(h http.Handler) http.Handler {
+	if missing(h) {
+		return noHandler(errNoHandler("ChallengeHeaders", h))
+	}
+	return httpchallenge.Handler(h)
+}

@@ -49,8 +49,17 @@ var (
 //
 // CORS cannot return an error: an origin that NewCORS refuses ("*",
 // "null", one with a path) never matches, and CORS logs it, once, as an
-// error record of slog.Default(). Prefer NewCORS, which refuses it.
+// error record of slog.Default(), and so it logs a call without any
+// origin left, which serves every request without CORS headers, as if
+// CORS were not there. It logs a nil h (or a nil pointer or func in it)
+// likewise, and answers the requests that would reach h with 500
+// Internal Server Error, rather than a panic on each (a preflight from a
+// listed origin is still answered). Prefer NewCORS, which refuses all
+// three.
 func CORS(h http.Handler, origins ...string) http.Handler {
+	if missing(h) {
+		h = noHandler(errNoHandler("CORS", h))
+	}
 	var allowed []string
 	for _, o := range origins {
 		n, err := parseOrigin(o)
@@ -59,6 +68,9 @@ func CORS(h http.Handler, origins ...string) http.Handler {
 			continue
 		}
 		allowed = append(allowed, n)
+	}
+	if len(allowed) == 0 {
+		slog.Default().Error("connectauth: CORS: no origin: pages on other origins cannot call the service")
 	}
 	return corsHandler(h, allowed, corsExtras{})
 }
@@ -111,9 +123,14 @@ type CORSConfig struct {
 
 // NewCORS returns h behind the CORS policy of CORS, for cfg.Origins, also
 // letting pages send cfg.AllowedHeaders, use cfg.AllowedMethods and read
-// cfg.ExposedHeaders. It fails when an origin, a header name or a method
-// is malformed or refused (see CORSConfig) or when there is no origin.
+// cfg.ExposedHeaders. It fails when h is nil (or a nil pointer or func in
+// it, such as a *http.ServeMux variable left unset), when an origin, a
+// header name or a method is malformed or refused (see CORSConfig) or when
+// there is no origin.
 func NewCORS(h http.Handler, cfg CORSConfig) (http.Handler, error) {
+	if missing(h) {
+		return nil, errNoHandler("NewCORS", h)
+	}
 	if len(cfg.Origins) == 0 {
 		return nil, errors.New("connectauth: CORSConfig.Origins is empty")
 	}

@@ -93,7 +93,15 @@ func (w handoffWriter) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 // (no h2c handler took its connection) is served as the outer saw it,
 // even where a middleware presents it as HTTP/2 (vanguard does, for a
 // gRPC target).
+//
+// A nil h (or a nil *http.ServeMux or other nil pointer or func in it)
+// is logged, as an error record of slog.Default(), when WrapHandler is
+// called, and every request is then answered with 500 Internal Server
+// Error, rather than a panic on each: WrapHandler cannot return an error.
 func WrapHandler(h http.Handler) http.Handler {
+	if missing(h) {
+		return noHandler(errNoHandler("WrapHandler", h))
+	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		outer, nested := r.Context().Value(requestInfoKey{}).(*requestInfo)
 		if nested && !(outer.handedOff.Load() && r.ProtoMajor == 2) {

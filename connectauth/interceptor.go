@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 
 	"connectrpc.com/connect"
 	"golang.org/x/net/http/httpguts"
@@ -26,8 +27,14 @@ import (
 // connect-go handler receives with a grpcauth.Authenticator. Handlers read
 // the caller's claims with grpcauth.ClaimsFromContext, as behind the
 // grpc-go interceptors. It does nothing on the client side.
+//
+// Make one with NewInterceptor. An Interceptor without an Authenticator
+// (NewInterceptor(nil), a zero Interceptor, a nil *Interceptor) refuses
+// every call: see NewInterceptor.
 type Interceptor struct {
 	auth *grpcauth.Authenticator
+
+	noAuthLogged atomic.Bool // refuseAll logged that auth is nil
 }
 
 var _ connect.Interceptor = (*Interceptor)(nil)
@@ -35,12 +42,30 @@ var _ connect.Interceptor = (*Interceptor)(nil)
 // NewInterceptor returns an Interceptor deciding with auth. Install it on
 // every handler with connect.WithInterceptors, and wrap the server's
 // handler with WrapHandler.
+//
+// With a nil auth (an Authenticator variable left unset, whose grpcauth.New
+// error went unchecked), the Interceptor fails closed, as it cannot return
+// an error: a handler built with it logs an error record of slog.Default()
+// (connectauth: the Interceptor has no Authenticator ...) when it is built,
+// and every call it receives is refused, before the handler runs, with
+// CodeInternal, the message "connectauth: internal error" and the
+// ErrorInfo reason grpcauth.ReasonInternalError. So is every call through
+// a zero Interceptor or a nil *Interceptor.
 func NewInterceptor(auth *grpcauth.Authenticator) *Interceptor {
 	return &Interceptor{auth: auth}
 }
 
 // WrapUnary authorizes a unary call before next runs.
 func (i *Interceptor) WrapUnary(next connect.UnaryFunc) connect.UnaryFunc {
+	if i == nil || i.auth == nil {
+		i.refuseAll()
+		return func(ctx context.Context, req connect.AnyRequest) (connect.AnyResponse, error) {
+			if req.Spec().IsClient {
+				return next(ctx, req)
+			}
+			return nil, noAuthenticatorError()
+		}
+	}
 	return func(ctx context.Context, req connect.AnyRequest) (connect.AnyResponse, error) {
 		if req.Spec().IsClient {
 			return next(ctx, req)
@@ -100,6 +125,10 @@ func (i *Interceptor) WrapStreamingClient(next connect.StreamingClientFunc) conn
 // error="invalid_token" in the stream's trailers (Connect and gRPC-Web; a
 // gRPC-protocol refusal carries none, see the package doc).
 func (i *Interceptor) WrapStreamingHandler(next connect.StreamingHandlerFunc) connect.StreamingHandlerFunc {
+	if i == nil || i.auth == nil {
+		i.refuseAll()
+		return func(context.Context, connect.StreamingHandlerConn) error { return noAuthenticatorError() }
+	}
 	return func(ctx context.Context, conn connect.StreamingHandlerConn) error {
 		var (
 			h  handlerResult
