@@ -17,12 +17,13 @@ import (
 	"strconv"
 	"strings"
 	"time"
-	"unicode/utf8"
 
 	"github.com/lestrrat-go/jwx/v2/jwk"
 	"github.com/lestrrat-go/jwx/v2/jws"
 
+	"github.com/grpcauth/grpcauth/internal/endpoint"
 	"github.com/grpcauth/grpcauth/internal/jwsalg"
+	"github.com/grpcauth/grpcauth/internal/redact"
 )
 
 // ProofType is the typ header of a DPoP proof.
@@ -145,28 +146,35 @@ var (
 	errNoPath   = errors.New("dpop: Request.Path is empty: pass the request's path (the gRPC method, /pkg.Service/Method)")
 )
 
-// clip shortens attacker-chosen text before it goes into an error.
-func clip(s string) string {
-	const n = 40
-	if len(s) > n {
-		s = s[:n] + "…"
+// maxQuoted bounds how many bytes of attacker-chosen text (a proof's typ,
+// alg, htm or htu, a request's path or authority) an error quotes.
+const maxQuoted = 40
+
+// clip shortens attacker-chosen text before it goes into an error, at a
+// UTF-8 boundary (endpoint.Clip, which the module's logs share); the
+// error quotes it with %q, so that a line break or invalid UTF-8 in it
+// stays escaped.
+func clip(s string) string { return endpoint.Clip(s, maxQuoted) }
+
+// htuForLog is htu as an error quotes it: its scheme, host and path only,
+// clipped. Its query and fragment may carry secrets (a token in a query
+// parameter), and so may a user info, which Verify refuses, so they stay
+// out of the log: the user info is replaced by "…@" (redact.UserInfo,
+// which reads one up to the last "@", as a password holding "?" or "#"
+// needs), then everything from the first "?" or "#" is cut.
+func htuForLog(htu string) string {
+	s := redact.UserInfo(htu)
+	if i := strings.IndexAny(s, "?#"); i >= 0 {
+		s = s[:i]
 	}
-	if !utf8.ValidString(s) {
-		return fmt.Sprintf("%q", s)
-	}
-	return s
+	return clip(s)
 }
 
 // jwxError is the text of an error jwx returned for a proof's jwk, for the
 // log: jwx quotes the jwk's members (kty, crv) in its errors, so it is
 // bounded and quoted like the proof's other attacker-chosen text.
 func jwxError(err error) string {
-	const n = 160
-	s := err.Error()
-	if len(s) > n {
-		s = s[:n] + "…"
-	}
-	return strconv.Quote(s)
+	return strconv.Quote(endpoint.Clip(err.Error(), 160))
 }
 
 // Verify checks proof, the value of the request's dpop header, against req
@@ -311,10 +319,10 @@ func replayKey(thumbprint []byte, jti string) string {
 func (v *Verifier) checkHTU(htu string, req Request) error {
 	o, path, err := parseURL(htu)
 	if err != nil {
-		return invalid("htu %q: %v", clip(htu), err)
+		return invalid("htu %q: %v", htuForLog(htu), err)
 	}
 	if path != normalizePath(req.Path) {
-		return invalid("htu %q is not this request's URL (path %q)", clip(htu), clip(req.Path))
+		return invalid("htu %q is not this request's URL (path %q)", htuForLog(htu), clip(req.Path))
 	}
 	if ro, ok := requestOrigin(req.Scheme, req.Authority); ok && o == ro && !v.s.onlyOrigins {
 		return nil
@@ -324,7 +332,7 @@ func (v *Verifier) checkHTU(htu string, req Request) error {
 			return nil
 		}
 	}
-	return invalid("htu %q is not this request's URL (origin %q)", clip(htu), clip(req.Scheme+"://"+req.Authority))
+	return invalid("htu %q is not this request's URL (origin %q)", htuForLog(htu), clip(req.Scheme+"://"+req.Authority))
 }
 
 // header is a proof's protected header.

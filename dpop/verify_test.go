@@ -959,3 +959,53 @@ func TestVerify_RequestWithoutMethodOrPathIsRefused(t *testing.T) {
 		})
 	}
 }
+
+// The proof's text an error quotes is cut to 40 bytes at a UTF-8 boundary:
+// cutting inside a character left invalid UTF-8, which the error then
+// quoted twice ("\"aaa\\xe2…\"") instead of quoting the text once.
+func TestVerify_ClippedTextEndsAtACharacterBoundary(t *testing.T) {
+	k := newKey(t, "ES256")
+	req := testReq
+	req.KeyThumbprint = k.Thumbprint()
+	typ := strings.Repeat("a", 39) + "€" // the 40th byte is the first of "€"
+	proof := mustProof(t, k, grpcauthtest.ProofOptions{Method: "POST", URL: testURL, AccessToken: testToken, Type: typ})
+	_, err := newVerifier(t, dpop.Config{}).Verify(t.Context(), proof, req)
+	if !errors.Is(err, dpop.ErrInvalidProof) {
+		t.Fatalf("err = %v, want ErrInvalidProof", err)
+	}
+	want := `typ "` + strings.Repeat("a", 39) + `…", want`
+	if !strings.Contains(err.Error(), want) {
+		t.Errorf("error %q, want it to quote the typ cut before the €: %s", err, want)
+	}
+}
+
+// A refused htu is quoted by its scheme, host and path only: its query and
+// fragment may carry a secret (a token in a query parameter), and so may
+// a user info, which is refused too. It quoted up to 40 bytes of the htu
+// whole.
+func TestVerify_HTURefusalQuotesNoQueryFragmentOrUserInfo(t *testing.T) {
+	k := newKey(t, "ES256")
+	v := newVerifier(t, dpop.Config{})
+	for _, tc := range []struct{ name, htu, authority, quoted string }{
+		{"query, other path", "https://a.example/x?tok=SECRET", "a.example", `htu "https://a.example/x" is not`},
+		{"fragment, other path", "https://a.example/x#SECRET", "a.example", `htu "https://a.example/x" is not`},
+		{"query, other origin", "https://b.example/pkg.Service/Method?tok=SECRET", "api.example.com", `htu "https://b.example/pkg.Service/Method" is not`},
+		{"user info", "https://u:SECRET@a.example/pkg.Service/Method", "a.example", `htu "https://…@a.example/pkg.Service/Method": not`},
+		{"user info holding ?", "https://u:p?SECRET@a.example/pkg.Service/Method", "a.example", `htu "https://…@a.example/pkg.Service/Method": not`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			proof := mustProof(t, k, grpcauthtest.ProofOptions{Method: "POST", URL: tc.htu, AccessToken: testToken,
+				Claims: map[string]any{"jti": tc.name}})
+			req := testReq
+			req.KeyThumbprint = k.Thumbprint()
+			req.Authority = tc.authority
+			_, err := v.Verify(t.Context(), proof, req)
+			if !errors.Is(err, dpop.ErrInvalidProof) {
+				t.Fatalf("err = %v, want ErrInvalidProof", err)
+			}
+			if strings.Contains(err.Error(), "SECRET") || !strings.Contains(err.Error(), tc.quoted) {
+				t.Errorf("error %q, want it to quote %s and no SECRET", err, tc.quoted)
+			}
+		})
+	}
+}
