@@ -90,13 +90,16 @@ type Request struct {
 	// with: the proof's ath must be its base64url SHA-256 (RFC 9449, 4.3,
 	// item 11). Empty at a token endpoint, where ath is not checked.
 	AccessToken string
-	// KeyThumbprint, when not empty, is the cnf jkt of the access token:
-	// the proof's key must have this RFC 7638 SHA-256 thumbprint
-	// (ErrKeyMismatch otherwise). A resource server passes it with every
-	// AccessToken (or compares Proof.Thumbprint to the jkt itself): without
-	// either, a proof signed by any key is accepted, so whoever holds a
-	// stolen DPoP-bound token makes one with a key of their own. Empty at
-	// a token endpoint, where the proof's key is the one to bind.
+	// KeyThumbprint is the cnf jkt of the access token: the proof's key
+	// must have this RFC 7638 SHA-256 thumbprint (ErrKeyMismatch
+	// otherwise; RFC 9449, 4.3, item 11). It is required with an
+	// AccessToken: Verify refuses a Request with an AccessToken and no
+	// KeyThumbprint, with an error that wraps none of the package's Err
+	// values, since a proof signed by any key would otherwise be
+	// accepted, and whoever holds a stolen DPoP-bound token would make
+	// one with a key of their own. Empty at a token endpoint (with no
+	// AccessToken), where the proof's key is the one to bind; it may be
+	// given without an AccessToken, and is then checked alone.
 	KeyThumbprint string
 }
 
@@ -144,6 +147,10 @@ var (
 var (
 	errNoMethod = errors.New("dpop: Request.Method is empty: pass the request's HTTP method (POST for gRPC)")
 	errNoPath   = errors.New("dpop: Request.Path is empty: pass the request's path (the gRPC method, /pkg.Service/Method)")
+	// errNoThumbprint refuses a Request whose access token comes without
+	// its cnf jkt: the proof's key would be checked against nothing, and
+	// a proof by any key accepted with the token.
+	errNoThumbprint = errors.New("dpop: Request.AccessToken without Request.KeyThumbprint: pass the access token's cnf jkt, which the proof's key must match (RFC 9449, 4.3, item 11)")
 )
 
 // maxQuoted bounds how many bytes of attacker-chosen text (a proof's typ,
@@ -185,8 +192,8 @@ func jwxError(err error) string {
 // before calling it, as the grpcauth interceptors and connectauth do. It returns what the proof says, or an
 // error wrapping one of ErrInvalidProof, ErrKeyMismatch, ErrUseNonce,
 // ErrReplayed or ErrReplayCheckUnavailable (or ctx's error, from a shared
-// ReplayCache, or, for a req without Method or Path, an error that wraps
-// none of them). The checks run in RFC 9449's order (section 4.3), then the
+// ReplayCache, or, for a req without Method or Path, or with an
+// AccessToken and no KeyThumbprint, an error that wraps none of them). The checks run in RFC 9449's order (section 4.3), then the
 // key binding; the replay cache is consulted last, so that only proofs that
 // would be accepted are ever recorded.
 func (v *Verifier) Verify(ctx context.Context, proof string, req Request) (Proof, error) {
@@ -195,6 +202,8 @@ func (v *Verifier) Verify(ctx context.Context, proof string, req Request) (Proof
 		return Proof{}, errNoMethod
 	case req.Path == "":
 		return Proof{}, errNoPath
+	case req.AccessToken != "" && req.KeyThumbprint == "":
+		return Proof{}, errNoThumbprint
 	case proof == "":
 		return Proof{}, errEmpty
 	case len(proof) > v.s.maxSize:
