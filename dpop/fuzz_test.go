@@ -15,13 +15,13 @@ import (
 // outside its sentinels, and that an accepted proof has a thumbprint and is
 // refused as a replay the second time. The seeds under
 // testdata/fuzz/FuzzVerify include valid ES256, EdDSA and Ed25519 proofs for
-// testReq at t0 and one broken proof per check.
+// testReq (bound to their keys: reqFor) at t0 and one broken proof per check.
 //
 //	go test -run '^$' -fuzz FuzzVerify ./dpop
 func FuzzVerify(f *testing.F) {
 	f.Fuzz(func(t *testing.T, proof string) {
 		v := newVerifier(t, dpop.Config{})
-		p, err := v.Verify(t.Context(), proof, testReq)
+		p, err := v.Verify(t.Context(), proof, reqFor(t, proof))
 		if err != nil {
 			if !errors.Is(err, dpop.ErrInvalidProof) && !errors.Is(err, dpop.ErrUseNonce) {
 				t.Fatalf("error %v wraps no expected sentinel", err)
@@ -31,7 +31,7 @@ func FuzzVerify(f *testing.F) {
 		if len(p.Thumbprint) != 43 || p.ID == "" {
 			t.Fatalf("accepted proof with %+v", p)
 		}
-		if _, err := v.Verify(t.Context(), proof, testReq); !errors.Is(err, dpop.ErrReplayed) {
+		if _, err := v.Verify(t.Context(), proof, reqFor(t, proof)); !errors.Is(err, dpop.ErrReplayed) {
 			t.Fatalf("second Verify = %v, want ErrReplayed", err)
 		}
 	})
@@ -50,7 +50,7 @@ func TestFuzzVerifySeeds_ValidOnesAreAccepted(t *testing.T) {
 		if err != nil {
 			t.Fatalf("%s: %v", name, err)
 		}
-		if _, err := newVerifier(t, dpop.Config{}).Verify(t.Context(), proof, testReq); err != nil {
+		if _, err := newVerifier(t, dpop.Config{}).Verify(t.Context(), proof, reqFor(t, proof)); err != nil {
 			t.Errorf("%s: %v", name, err)
 		}
 	}

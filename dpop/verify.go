@@ -17,12 +17,13 @@ import (
 	"strconv"
 	"strings"
 	"time"
-	"unicode/utf8"
 
 	"github.com/lestrrat-go/jwx/v2/jwk"
 	"github.com/lestrrat-go/jwx/v2/jws"
 
+	"github.com/grpcauth/grpcauth/internal/endpoint"
 	"github.com/grpcauth/grpcauth/internal/jwsalg"
+	"github.com/grpcauth/grpcauth/internal/redact"
 )
 
 // ProofType is the typ header of a DPoP proof.
@@ -89,13 +90,16 @@ type Request struct {
 	// with: the proof's ath must be its base64url SHA-256 (RFC 9449, 4.3,
 	// item 11). Empty at a token endpoint, where ath is not checked.
 	AccessToken string
-	// KeyThumbprint, when not empty, is the cnf jkt of the access token:
-	// the proof's key must have this RFC 7638 SHA-256 thumbprint
-	// (ErrKeyMismatch otherwise). A resource server passes it with every
-	// AccessToken (or compares Proof.Thumbprint to the jkt itself): without
-	// either, a proof signed by any key is accepted, so whoever holds a
-	// stolen DPoP-bound token makes one with a key of their own. Empty at
-	// a token endpoint, where the proof's key is the one to bind.
+	// KeyThumbprint is the cnf jkt of the access token: the proof's key
+	// must have this RFC 7638 SHA-256 thumbprint (ErrKeyMismatch
+	// otherwise; RFC 9449, 4.3, item 11). It is required with an
+	// AccessToken: Verify refuses a Request with an AccessToken and no
+	// KeyThumbprint, with an error that wraps none of the package's Err
+	// values, since a proof signed by any key would otherwise be
+	// accepted, and whoever holds a stolen DPoP-bound token would make
+	// one with a key of their own. Empty at a token endpoint (with no
+	// AccessToken), where the proof's key is the one to bind; it may be
+	// given without an AccessToken, and is then checked alone.
 	KeyThumbprint string
 }
 
@@ -143,30 +147,41 @@ var (
 var (
 	errNoMethod = errors.New("dpop: Request.Method is empty: pass the request's HTTP method (POST for gRPC)")
 	errNoPath   = errors.New("dpop: Request.Path is empty: pass the request's path (the gRPC method, /pkg.Service/Method)")
+	// errNoThumbprint refuses a Request whose access token comes without
+	// its cnf jkt: the proof's key would be checked against nothing, and
+	// a proof by any key accepted with the token.
+	errNoThumbprint = errors.New("dpop: Request.AccessToken without Request.KeyThumbprint: pass the access token's cnf jkt, which the proof's key must match (RFC 9449, 4.3, item 11)")
 )
 
-// clip shortens attacker-chosen text before it goes into an error.
-func clip(s string) string {
-	const n = 40
-	if len(s) > n {
-		s = s[:n] + "…"
+// maxQuoted bounds how many bytes of attacker-chosen text (a proof's typ,
+// alg, htm or htu, a request's path or authority) an error quotes.
+const maxQuoted = 40
+
+// clip shortens attacker-chosen text before it goes into an error, at a
+// UTF-8 boundary (endpoint.Clip, which the module's logs share); the
+// error quotes it with %q, so that a line break or invalid UTF-8 in it
+// stays escaped.
+func clip(s string) string { return endpoint.Clip(s, maxQuoted) }
+
+// htuForLog is htu as an error quotes it: its scheme, host and path only,
+// clipped. Its query and fragment may carry secrets (a token in a query
+// parameter), and so may a user info, which Verify refuses, so they stay
+// out of the log: the user info is replaced by "…@" (redact.UserInfo,
+// which reads one up to the last "@", as a password holding "?" or "#"
+// needs), then everything from the first "?" or "#" is cut.
+func htuForLog(htu string) string {
+	s := redact.UserInfo(htu)
+	if i := strings.IndexAny(s, "?#"); i >= 0 {
+		s = s[:i]
 	}
-	if !utf8.ValidString(s) {
-		return fmt.Sprintf("%q", s)
-	}
-	return s
+	return clip(s)
 }
 
 // jwxError is the text of an error jwx returned for a proof's jwk, for the
 // log: jwx quotes the jwk's members (kty, crv) in its errors, so it is
 // bounded and quoted like the proof's other attacker-chosen text.
 func jwxError(err error) string {
-	const n = 160
-	s := err.Error()
-	if len(s) > n {
-		s = s[:n] + "…"
-	}
-	return strconv.Quote(s)
+	return strconv.Quote(endpoint.Clip(err.Error(), 160))
 }
 
 // Verify checks proof, the value of the request's dpop header, against req
@@ -177,8 +192,8 @@ func jwxError(err error) string {
 // before calling it, as the grpcauth interceptors and connectauth do. It returns what the proof says, or an
 // error wrapping one of ErrInvalidProof, ErrKeyMismatch, ErrUseNonce,
 // ErrReplayed or ErrReplayCheckUnavailable (or ctx's error, from a shared
-// ReplayCache, or, for a req without Method or Path, an error that wraps
-// none of them). The checks run in RFC 9449's order (section 4.3), then the
+// ReplayCache, or, for a req without Method or Path, or with an
+// AccessToken and no KeyThumbprint, an error that wraps none of them). The checks run in RFC 9449's order (section 4.3), then the
 // key binding; the replay cache is consulted last, so that only proofs that
 // would be accepted are ever recorded.
 func (v *Verifier) Verify(ctx context.Context, proof string, req Request) (Proof, error) {
@@ -187,6 +202,8 @@ func (v *Verifier) Verify(ctx context.Context, proof string, req Request) (Proof
 		return Proof{}, errNoMethod
 	case req.Path == "":
 		return Proof{}, errNoPath
+	case req.AccessToken != "" && req.KeyThumbprint == "":
+		return Proof{}, errNoThumbprint
 	case proof == "":
 		return Proof{}, errEmpty
 	case len(proof) > v.s.maxSize:
@@ -311,10 +328,10 @@ func replayKey(thumbprint []byte, jti string) string {
 func (v *Verifier) checkHTU(htu string, req Request) error {
 	o, path, err := parseURL(htu)
 	if err != nil {
-		return invalid("htu %q: %v", clip(htu), err)
+		return invalid("htu %q: %v", htuForLog(htu), err)
 	}
 	if path != normalizePath(req.Path) {
-		return invalid("htu %q is not this request's URL (path %q)", clip(htu), clip(req.Path))
+		return invalid("htu %q is not this request's URL (path %q)", htuForLog(htu), clip(req.Path))
 	}
 	if ro, ok := requestOrigin(req.Scheme, req.Authority); ok && o == ro && !v.s.onlyOrigins {
 		return nil
@@ -324,7 +341,7 @@ func (v *Verifier) checkHTU(htu string, req Request) error {
 			return nil
 		}
 	}
-	return invalid("htu %q is not this request's URL (origin %q)", clip(htu), clip(req.Scheme+"://"+req.Authority))
+	return invalid("htu %q is not this request's URL (origin %q)", htuForLog(htu), clip(req.Scheme+"://"+req.Authority))
 }
 
 // header is a proof's protected header.

@@ -36,6 +36,35 @@ const (
 
 var testReq = dpop.Request{Method: "POST", Scheme: "https", Authority: "api.example.com", Path: "/pkg.Service/Method", AccessToken: testToken}
 
+// reqFor is testReq with the thumbprint of proof's jwk as the access
+// token's cnf jkt (Verify refuses an access token without one), or a
+// thumbprint of no key when proof has no jwk that parses: a proof made
+// to fail another check is refused for that check, not for its binding.
+func reqFor(t testing.TB, proof string) dpop.Request {
+	t.Helper()
+	req := testReq
+	req.KeyThumbprint = strings.Repeat("A", 43)
+	hdr, _, _ := strings.Cut(proof, ".")
+	b, err := base64.RawURLEncoding.DecodeString(hdr)
+	if err != nil {
+		return req
+	}
+	var h struct {
+		JWK json.RawMessage `json:"jwk"`
+	}
+	if json.Unmarshal(b, &h) != nil || len(h.JWK) == 0 {
+		return req
+	}
+	key, err := jwk.ParseKey(h.JWK)
+	if err != nil {
+		return req
+	}
+	if tp, err := key.Thumbprint(crypto.SHA256); err == nil {
+		req.KeyThumbprint = base64.RawURLEncoding.EncodeToString(tp)
+	}
+	return req
+}
+
 func newKey(t testing.TB, alg string) *grpcauthtest.DPoPKey {
 	t.Helper()
 	k, err := grpcauthtest.NewDPoPKeyWithAlgorithm(alg)
@@ -105,7 +134,7 @@ func TestVerify_Ed25519(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if _, err := v.Verify(t.Context(), bad, testReq); !errors.Is(err, dpop.ErrInvalidProof) || !strings.Contains(err.Error(), "does not fit alg Ed25519") {
+		if _, err := v.Verify(t.Context(), bad, reqFor(t, bad)); !errors.Is(err, dpop.ErrInvalidProof) || !strings.Contains(err.Error(), "does not fit alg Ed25519") {
 			t.Errorf("Ed25519 proof with a %s jwk: %v, want a key that does not fit", name, err)
 		}
 	}
@@ -291,7 +320,7 @@ func TestVerify_JWKParseErrorIsShortAndQuoted(t *testing.T) {
 		hdr := `{"typ":"dpop+jwt","alg":"ES256","jwk":` + jwkJSON + `}`
 		claims := `{"jti":"1","htm":"POST","htu":"` + testURL + `","iat":1893553445}`
 		proof := base64.RawURLEncoding.EncodeToString([]byte(hdr)) + "." + base64.RawURLEncoding.EncodeToString([]byte(claims)) + ".AAAA"
-		_, err := v.Verify(t.Context(), proof, testReq)
+		_, err := v.Verify(t.Context(), proof, reqFor(t, proof))
 		if !errors.Is(err, dpop.ErrInvalidProof) {
 			t.Fatalf("%s: err = %v, want ErrInvalidProof", name, err)
 		}
@@ -322,7 +351,7 @@ func (failingStore) AddIfAbsent(context.Context, string, time.Time) (bool, error
 func TestVerify_ReplayStoreFailureRefuses(t *testing.T) {
 	v := newVerifier(t, dpop.Config{ReplayCache: failingStore{}})
 	proof, _ := newKey(t, "ES256").Proof("POST", testURL, testToken)
-	if _, err := v.Verify(t.Context(), proof, testReq); !errors.Is(err, dpop.ErrReplayCheckUnavailable) {
+	if _, err := v.Verify(t.Context(), proof, reqFor(t, proof)); !errors.Is(err, dpop.ErrReplayCheckUnavailable) {
 		t.Errorf("err = %v, want ErrReplayCheckUnavailable", err)
 	}
 }
@@ -351,10 +380,10 @@ func TestVerify_CacheEmbeddingTheMemoryCacheHasItsAddIfAbsentCalled(t *testing.T
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := v.Verify(t.Context(), proof, testReq); err != nil {
+	if _, err := v.Verify(t.Context(), proof, reqFor(t, proof)); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := v.Verify(t.Context(), proof, testReq); !errors.Is(err, dpop.ErrReplayed) {
+	if _, err := v.Verify(t.Context(), proof, reqFor(t, proof)); !errors.Is(err, dpop.ErrReplayed) {
 		t.Fatalf("replay: %v, want ErrReplayed", err)
 	}
 	if cache.calls != 2 {
@@ -375,7 +404,7 @@ func TestVerify_FullMemoryCacheRefusesUntilEntriesExpire(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		_, err = v.Verify(t.Context(), proof, testReq)
+		_, err = v.Verify(t.Context(), proof, reqFor(t, proof))
 		return err
 	}
 	for range 2 {
@@ -425,15 +454,15 @@ func TestVerify_ReplayAtTheEndOfTheWindowIsRefused(t *testing.T) {
 	clock := func() time.Time { return now }
 	v := newVerifier(t, dpop.Config{Now: clock, ReplayCache: dpop.NewMemoryReplayCache(10, clock)})
 	proof, _ := newKey(t, "ES256").Proof("POST", testURL, testToken) // iat t0
-	if _, err := v.Verify(t.Context(), proof, testReq); err != nil {
+	if _, err := v.Verify(t.Context(), proof, reqFor(t, proof)); err != nil {
 		t.Fatal(err)
 	}
 	now = t0.Add(dpop.DefaultMaxAge) // the last instant iat is accepted
-	if _, err := v.Verify(t.Context(), proof, testReq); !errors.Is(err, dpop.ErrReplayed) {
+	if _, err := v.Verify(t.Context(), proof, reqFor(t, proof)); !errors.Is(err, dpop.ErrReplayed) {
 		t.Fatalf("replay at iat+MaxAge: %v, want ErrReplayed", err)
 	}
 	now = now.Add(time.Nanosecond)
-	if _, err := v.Verify(t.Context(), proof, testReq); !errors.Is(err, dpop.ErrInvalidProof) {
+	if _, err := v.Verify(t.Context(), proof, reqFor(t, proof)); !errors.Is(err, dpop.ErrInvalidProof) {
 		t.Fatalf("after the window: %v, want ErrInvalidProof (iat too old)", err)
 	}
 }
@@ -511,10 +540,10 @@ func TestNewVerifier_RefusesAWindowOverADay(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := v.Verify(t.Context(), proof, testReq); err != nil {
+	if _, err := v.Verify(t.Context(), proof, reqFor(t, proof)); err != nil {
 		t.Fatalf("first use: %v", err)
 	}
-	if _, err := v.Verify(t.Context(), proof, testReq); !errors.Is(err, dpop.ErrReplayed) {
+	if _, err := v.Verify(t.Context(), proof, reqFor(t, proof)); !errors.Is(err, dpop.ErrReplayed) {
 		t.Errorf("replay: %v, want ErrReplayed", err)
 	}
 }
@@ -581,7 +610,7 @@ func TestHMACNonces_ReplicaWhoseClockIsBehindAcceptsTheNextWindowsNonce(t *testi
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := v.Verify(t.Context(), proof, testReq); err != nil {
+	if _, err := v.Verify(t.Context(), proof, reqFor(t, proof)); err != nil {
 		t.Errorf("Verify on the replica behind: %v", err)
 	}
 }
@@ -607,7 +636,7 @@ func TestDefaultAlgorithms_ChangingTheResultWidensNoVerifier(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := v.Verify(t.Context(), proof, testReq); !errors.Is(err, dpop.ErrInvalidProof) || !strings.Contains(err.Error(), "not allowed") {
+	if _, err := v.Verify(t.Context(), proof, reqFor(t, proof)); !errors.Is(err, dpop.ErrInvalidProof) || !strings.Contains(err.Error(), "not allowed") {
 		t.Errorf("RS256 proof: %v, want alg not allowed", err)
 	}
 }
@@ -895,6 +924,7 @@ func TestVerify_LookAlikeHostIsNotThisServer(t *testing.T) {
 			t.Fatal(err)
 		}
 		req := testReq
+		req.KeyThumbprint = k.Thumbprint()
 		req.Authority = tc.authority
 		if _, err := newVerifier(t, dpop.Config{}).Verify(t.Context(), proof, req); !errors.Is(err, dpop.ErrInvalidProof) {
 			t.Errorf("htu %q at authority %q: %v, want ErrInvalidProof", tc.htu, tc.authority, err)
@@ -907,7 +937,7 @@ func TestVerify_LookAlikeHostIsNotThisServer(t *testing.T) {
 	}
 	// ASCII letters still compare case-insensitively.
 	proof, _ := k.Proof("POST", "https://API.Example.COM/pkg.Service/Method", testToken)
-	if _, err := newVerifier(t, dpop.Config{}).Verify(t.Context(), proof, testReq); err != nil {
+	if _, err := newVerifier(t, dpop.Config{}).Verify(t.Context(), proof, reqFor(t, proof)); err != nil {
 		t.Errorf("upper-case ASCII host: %v", err)
 	}
 }
@@ -919,6 +949,7 @@ func TestVerify_HTURefusalQuotesTheRequestsAuthority(t *testing.T) {
 	k := newKey(t, "ES256")
 	proof, _ := k.Proof("POST", testURL, testToken)
 	req := testReq
+	req.KeyThumbprint = k.Thumbprint()
 	req.Authority = "other.example\nforged log line"
 	_, err := newVerifier(t, dpop.Config{}).Verify(t.Context(), proof, req)
 	if !errors.Is(err, dpop.ErrInvalidProof) {
@@ -957,5 +988,79 @@ func TestVerify_RequestWithoutMethodOrPathIsRefused(t *testing.T) {
 				t.Fatalf("Verify = %+v, %v; want an error saying %q", p, err, tc.want)
 			}
 		})
+	}
+}
+
+// The proof's text an error quotes is cut to 40 bytes at a UTF-8 boundary:
+// cutting inside a character left invalid UTF-8, which the error then
+// quoted twice ("\"aaa\\xe2…\"") instead of quoting the text once.
+func TestVerify_ClippedTextEndsAtACharacterBoundary(t *testing.T) {
+	k := newKey(t, "ES256")
+	req := testReq
+	req.KeyThumbprint = k.Thumbprint()
+	typ := strings.Repeat("a", 39) + "€" // the 40th byte is the first of "€"
+	proof := mustProof(t, k, grpcauthtest.ProofOptions{Method: "POST", URL: testURL, AccessToken: testToken, Type: typ})
+	_, err := newVerifier(t, dpop.Config{}).Verify(t.Context(), proof, req)
+	if !errors.Is(err, dpop.ErrInvalidProof) {
+		t.Fatalf("err = %v, want ErrInvalidProof", err)
+	}
+	want := `typ "` + strings.Repeat("a", 39) + `…", want`
+	if !strings.Contains(err.Error(), want) {
+		t.Errorf("error %q, want it to quote the typ cut before the €: %s", err, want)
+	}
+}
+
+// A refused htu is quoted by its scheme, host and path only: its query and
+// fragment may carry a secret (a token in a query parameter), and so may
+// a user info, which is refused too. It quoted up to 40 bytes of the htu
+// whole.
+func TestVerify_HTURefusalQuotesNoQueryFragmentOrUserInfo(t *testing.T) {
+	k := newKey(t, "ES256")
+	v := newVerifier(t, dpop.Config{})
+	for _, tc := range []struct{ name, htu, authority, quoted string }{
+		{"query, other path", "https://a.example/x?tok=SECRET", "a.example", `htu "https://a.example/x" is not`},
+		{"fragment, other path", "https://a.example/x#SECRET", "a.example", `htu "https://a.example/x" is not`},
+		{"query, other origin", "https://b.example/pkg.Service/Method?tok=SECRET", "api.example.com", `htu "https://b.example/pkg.Service/Method" is not`},
+		{"user info", "https://u:SECRET@a.example/pkg.Service/Method", "a.example", `htu "https://…@a.example/pkg.Service/Method": not`},
+		{"user info holding ?", "https://u:p?SECRET@a.example/pkg.Service/Method", "a.example", `htu "https://…@a.example/pkg.Service/Method": not`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			proof := mustProof(t, k, grpcauthtest.ProofOptions{Method: "POST", URL: tc.htu, AccessToken: testToken,
+				Claims: map[string]any{"jti": tc.name}})
+			req := testReq
+			req.KeyThumbprint = k.Thumbprint()
+			req.Authority = tc.authority
+			_, err := v.Verify(t.Context(), proof, req)
+			if !errors.Is(err, dpop.ErrInvalidProof) {
+				t.Fatalf("err = %v, want ErrInvalidProof", err)
+			}
+			if strings.Contains(err.Error(), "SECRET") || !strings.Contains(err.Error(), tc.quoted) {
+				t.Errorf("error %q, want it to quote %s and no SECRET", err, tc.quoted)
+			}
+		})
+	}
+}
+
+// An access token must come with its cnf jkt: without one, a proof signed
+// by any key was accepted with the token, so whoever stole a DPoP-bound
+// token signed proofs for it with a key of their own. A token endpoint's
+// Request, which has neither, is still served.
+func TestVerify_AccessTokenWithoutThumbprintIsRefused(t *testing.T) {
+	v := newVerifier(t, dpop.Config{})
+	thief := newKey(t, "ES256") // not the key the token is bound to
+	proof := mustProof(t, thief, grpcauthtest.ProofOptions{Method: "POST", URL: testURL, AccessToken: testToken, Claims: map[string]any{"jti": "stolen"}})
+	p, err := v.Verify(t.Context(), proof, testReq)
+	if err == nil || !strings.HasPrefix(err.Error(), "dpop: ") || !strings.Contains(err.Error(), "KeyThumbprint") {
+		t.Fatalf("Verify = %+v, %v; want an error asking for Request.KeyThumbprint", p, err)
+	}
+	for _, sentinel := range []error{dpop.ErrInvalidProof, dpop.ErrKeyMismatch, dpop.ErrUseNonce, dpop.ErrReplayed, dpop.ErrReplayCheckUnavailable} {
+		if errors.Is(err, sentinel) {
+			t.Errorf("error %v wraps %v: it is the caller's mistake, not the proof's", err, sentinel)
+		}
+	}
+	tokenEndpoint := testReq
+	tokenEndpoint.AccessToken = ""
+	if _, err := v.Verify(t.Context(), mustProof(t, thief, grpcauthtest.ProofOptions{Method: "POST", URL: testURL, Claims: map[string]any{"jti": "token request"}}), tokenEndpoint); err != nil {
+		t.Errorf("token endpoint's proof, without access token or thumbprint: %v", err)
 	}
 }

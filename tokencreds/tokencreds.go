@@ -45,6 +45,7 @@ import (
 
 	"github.com/grpcauth/grpcauth/dpop"
 	"github.com/grpcauth/grpcauth/internal/endpoint"
+	"github.com/grpcauth/grpcauth/internal/httpheader"
 	"github.com/grpcauth/grpcauth/internal/localpeer"
 	"github.com/grpcauth/grpcauth/internal/panictext"
 	"github.com/grpcauth/grpcauth/internal/redact"
@@ -308,6 +309,12 @@ func New(ts oauth2.TokenSource) *Credentials { return &Credentials{ts: ts, now: 
 // A97 and A83 have grpc-go's own call credentials do): 1 s after the
 // first failure, 1.6 times longer after each further failure in a row, at
 // most 120 s, each ±20 % at random (grpc-go's backoff.DefaultConfig).
+// After a 429 or 503 response of the token endpoint
+// (*oauth2.RetrieveError) with a Retry-After header (delta-seconds, or an
+// HTTP-date read by the credentials' clock), the delay is at least that
+// long, up to 120 s, the backoff's longest (a longer one counts as 120 s,
+// so that no answer stops a client for longer than an outage would); a
+// Retry-After that does not parse, is negative or has passed is ignored.
 // The first call after the delay asks the source again, shared as above;
 // a success ends the backoff. So an outage of the token endpoint costs it
 // one request per delay, not one per call, and a retry policy gets
@@ -490,7 +497,8 @@ func (c *Credentials) answer(f *fetch, tok *oauth2.Token, err error) {
 	c.fetch = nil
 	if err != nil {
 		c.failures++
-		c.failed, c.retryAt = err, c.now().Add(backoffDelay(c.failures))
+		now := c.now()
+		c.failed, c.retryAt = err, now.Add(max(backoffDelay(c.failures), retryAfter(err, now)))
 	} else {
 		c.failed, c.failures = nil, 0
 	}
@@ -542,6 +550,28 @@ func backoffDelay(failures int) time.Duration {
 	}
 	d = min(d, float64(cfg.MaxDelay))
 	return time.Duration(d * (1 + cfg.Jitter*(rand.Float64()*2-1)))
+}
+
+// maxRetryAfter caps how long a token endpoint's Retry-After holds the
+// TokenSource back: the backoff's own longest delay (120 s), so that an
+// endpoint, or whoever answers in its place, cannot stop a client from
+// asking for a token for longer than an outage would.
+const maxRetryAfter = 120 * time.Second
+
+// retryAfter is how long the Retry-After of the token endpoint's 429 or
+// 503 response, in err (an *oauth2.RetrieveError), asks the TokenSource to
+// wait, read against now (httpheader.RetryAfter: delta-seconds or an
+// HTTP-date) and at most maxRetryAfter; 0 for another error or status, no
+// Retry-After, or one that is unparsable, negative or in the past.
+func retryAfter(err error, now time.Time) time.Duration {
+	var re *oauth2.RetrieveError
+	if !errors.As(err, &re) || re == nil || re.Response == nil {
+		return 0
+	}
+	if code := re.Response.StatusCode; code != http.StatusTooManyRequests && code != http.StatusServiceUnavailable {
+		return 0
+	}
+	return min(httpheader.RetryAfter(re.Response.Header.Get("Retry-After"), now), maxRetryAfter)
 }
 
 // tokenError is a failure to put a token on the call, as the gRPC status

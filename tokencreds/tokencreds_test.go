@@ -925,6 +925,61 @@ func TestCredentials_FailedTokenSourceIsAskedAgainOnlyAfterABackoff(t *testing.T
 	}
 }
 
+// A 429 or 503 with Retry-After holds the token requests back at least
+// that long (seconds, or an HTTP-date read by the credentials' clock), up
+// to 120 s, the backoff's longest; one that does not parse or is negative,
+// or comes with another status, leaves the backoff (1 s ±20 %) as it is.
+// The credentials asked again after the backoff alone, however long the
+// endpoint had asked them to wait.
+func TestCredentials_RetryAfterOfA429Or503HoldsTokenRequestsBackUpToTwoMinutes(t *testing.T) {
+	f := newFixture(t)
+	bufDialer := f.serveBufconn(t)
+	tok, err := f.iss.Token("svc")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tt := range []struct {
+		name       string
+		status     int
+		retryAfter func(now time.Time) string
+		wait       time.Duration // the clock reaches it without a second request
+		after      time.Duration // and past it, one second request
+	}{
+		{"429, seconds", 429, func(time.Time) string { return "30" }, 29 * time.Second, 31 * time.Second},
+		{"503, HTTP-date", 503, func(now time.Time) string { return now.Add(41 * time.Second).UTC().Format(http.TimeFormat) }, 39 * time.Second, 42 * time.Second},
+		{"429, an hour: capped", 429, func(time.Time) string { return "3600" }, 119 * time.Second, 121 * time.Second},
+		{"429, unparsable", 429, func(time.Time) string { return "soon" }, 750 * time.Millisecond, 1250 * time.Millisecond},
+		{"503, negative", 503, func(time.Time) string { return "-30" }, 750 * time.Millisecond, 1250 * time.Millisecond},
+		{"503, date passed", 503, func(now time.Time) string { return now.Add(-time.Hour).UTC().Format(http.TimeFormat) }, 750 * time.Millisecond, 1250 * time.Millisecond},
+		{"500, seconds: not a 429 or 503", 500, func(time.Time) string { return "30" }, 750 * time.Millisecond, 1250 * time.Millisecond},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			var clk *clock // set before the first call
+			e := &switchEndpoint{token: tok, fail: func(w http.ResponseWriter, r *http.Request) {
+				w.Header().Set("Retry-After", tt.retryAfter(clk.Now()))
+				oauthError(tt.status, "temporarily_unavailable")(w, r)
+			}}
+			e.failing.Store(true)
+			client, c, _ := e.dial(t, bufDialer)
+			clk = c
+			call := func(requests int64) {
+				t.Helper()
+				if _, err := client.Authenticated(t.Context(), &authtestv1.AuthenticatedRequest{}); status.Code(err) != codes.Unavailable {
+					t.Fatalf("err = %v, want Unavailable", err)
+				}
+				if got := e.n.Load(); got != requests {
+					t.Fatalf("token endpoint asked %d times, want %d", got, requests)
+				}
+			}
+			call(1)
+			clk.Advance(tt.wait)
+			call(1)
+			clk.Advance(tt.after - tt.wait)
+			call(2)
+		})
+	}
+}
+
 // A failed refresh in oauth2's margin before a token's expiry does not stop
 // calls: they send the token they have until it expires, and only then get
 // the failure.

@@ -1,7 +1,8 @@
 // Package httpheader reads the HTTP header values that say how long
 // something lasts: delta-seconds (Cache-Control max-age, Age, Retry-After)
-// and Retry-After's HTTP-date. The verifier's key set and the
-// introspection Verifier share it, so both read a Retry-After alike.
+// and Retry-After's HTTP-date. The verifier's key set, the
+// introspection Verifier and tokencreds share it, so all read a
+// Retry-After alike.
 package httpheader
 
 import (
