@@ -133,3 +133,59 @@ func TestVerify_CachedTokensAreAcceptedDuringARetryAfter(t *testing.T) {
 		t.Fatalf("Requests %d, RateLimited %d, CacheHits %d; want 2, 0 and 1", st.Requests, st.RateLimited, st.CacheHits)
 	}
 }
+
+// TestVerify_RacingRetryAftersAfterTheClockIsSetBackKeepTheLonger: once
+// the clock is set back past a pause (which has then ended), two 429s
+// answered at the same time record the longer of their Retry-Afters,
+// whichever records first: a shorter one recorded while the other was
+// deciding does not keep the longer one out.
+func TestVerify_RacingRetryAftersAfterTheClockIsSetBackKeepTheLonger(t *testing.T) {
+	retryAfters := make(chan string, 3)
+	for _, s := range []string{"60", "30", "10"} {
+		retryAfters <- s
+	}
+	e := newFrontedEnv(t, nil, func(w http.ResponseWriter) bool {
+		select {
+		case s := <-retryAfters:
+			w.Header().Set("Retry-After", s)
+			w.WriteHeader(http.StatusTooManyRequests)
+			return true
+		default:
+			return false
+		}
+	})
+	if _, err := e.verify(t, e.opaque(t, nil)); !errors.Is(err, introspect.ErrUnavailable) {
+		t.Fatalf("answered 429, Retry-After 60: %v, want ErrUnavailable", err)
+	}
+	e.advance(-time.Hour) // the minute's pause has ended
+	// While the answer asking for 30 s is being recorded, after it has
+	// read the ended pause, another token's request is answered 429 with
+	// 10 s, and records it.
+	var armed atomic.Bool
+	armed.Store(true)
+	other := e.opaque(t, nil)
+	racing := make(chan error, 1)
+	introspect.SetPauseRead(e.v, func() {
+		if armed.Swap(false) {
+			_, err := e.verify(t, other)
+			racing <- err
+		}
+	})
+	if _, err := e.verify(t, e.opaque(t, nil)); !errors.Is(err, introspect.ErrUnavailable) {
+		t.Fatalf("answered 429, Retry-After 30: %v, want ErrUnavailable", err)
+	}
+	if err := <-racing; !errors.Is(err, introspect.ErrUnavailable) {
+		t.Fatalf("the racing request, answered 429, Retry-After 10: %v, want ErrUnavailable", err)
+	}
+	e.advance(15 * time.Second)
+	if _, err := e.verify(t, e.opaque(t, nil)); !errors.Is(err, introspect.ErrUnavailable) {
+		t.Fatalf("15 s later, within the 30 s pause: %v, want ErrUnavailable", err)
+	}
+	if st := e.v.Stats(); st.Requests != 3 || st.RateLimited != 1 {
+		t.Fatalf("Requests %d, RateLimited %d, want 3 and 1 (the last request not sent)", st.Requests, st.RateLimited)
+	}
+	e.advance(15 * time.Second)
+	if _, err := e.verify(t, e.opaque(t, nil)); err != nil {
+		t.Fatalf("once the 30 s pause has ended: %v, want the token verified", err)
+	}
+}
