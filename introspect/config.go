@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"math"
 	"net/http"
+	"net/url"
 	"slices"
 	"time"
 
@@ -121,7 +122,11 @@ type Config struct {
 	// "https://example.okta.com". Required. A response's iss, when
 	// present, must equal it exactly (verifier.ErrIssuer); a response
 	// without iss gets it, so Claims.Issuer always names the server that
-	// vouched for the token.
+	// vouched for the token. It must parse as a URL (it is never
+	// requested: another scheme or plain http is accepted) and carry no
+	// userinfo, nor an "@" in its path, query or fragment, as Endpoint:
+	// the Verifier, its Stats and metrics show it as it is. New's errors
+	// quote nothing of it.
 	Issuer string
 
 	// ClientID and ClientSecret are this resource server's credentials at
@@ -349,6 +354,9 @@ func validate(cfg Config) (settings, error) {
 		return s, configError("%v", err)
 	}
 	s.setPolicy(p)
+	if err := checkIssuer(cfg.Issuer); err != nil {
+		return s, configError("Issuer: %v", err)
+	}
 	switch {
 	case cfg.ClientID == "" || cfg.ClientSecret == "":
 		return s, configError("ClientID and ClientSecret are required: RFC 7662 introspection needs client authentication")
@@ -413,12 +421,39 @@ func checkURL(raw string) error {
 	if raw == "" {
 		return errors.New("required")
 	}
-	u, err := endpoint.Parse(raw)
+	u, err := parseURL(raw)
 	if err != nil {
-		// Not the URL itself: its userinfo or query may hold a secret.
-		return fmt.Errorf("invalid URL: %w", err)
+		return err
 	}
 	return endpoint.Check(u)
+}
+
+// checkIssuer refuses an Issuer that may hold a password: one with
+// userinfo, or with an "@" where the rest of a password holding "/", "?"
+// or "#" would land (what endpoint.Check refuses with ErrUserInfo), or one
+// that does not parse as a URL (as such a password may make it). Its
+// errors quote nothing of raw. It is only compared with iss, never
+// requested: endpoint.Check's other rules (https, or http on a loopback
+// host) do not apply.
+func checkIssuer(raw string) error {
+	u, err := parseURL(raw)
+	if err != nil {
+		return err
+	}
+	if err := endpoint.Check(u); errors.Is(err, endpoint.ErrUserInfo) {
+		return err
+	}
+	return nil
+}
+
+// parseURL is url.Parse with an error that does not repeat raw
+// (endpoint.Parse): its userinfo or query may hold a secret.
+func parseURL(raw string) (*url.URL, error) {
+	u, err := endpoint.Parse(raw)
+	if err != nil {
+		return nil, fmt.Errorf("invalid URL: %w", err)
+	}
+	return u, nil
 }
 
 // defaultHTTPClient returns the client used when Config.HTTPClient is nil:

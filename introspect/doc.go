@@ -64,7 +64,8 @@
 //     second, which a flood of distinct made-up tokens would otherwise
 //     drive as fast as the endpoint answers; tokens the server has called
 //     active are asked about again outside that bound. A 429 or 503 with
-//     a Retry-After pauses all requests until it ends, at most a minute.
+//     a Retry-After, or a 429 with Okta's X-Rate-Limit-Reset instead,
+//     pauses all requests until it ends, at most a minute.
 //   - A JWT that fails local verification in Combined is not introspected.
 //     [IntrospectJWTsFrom] is the one opt-in exception, for servers whose
 //     JWT-shaped tokens only they can verify (Okta's org authorization

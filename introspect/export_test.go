@@ -16,3 +16,7 @@ func KnownLen(v *Verifier) int {
 	}
 	return v.known.len()
 }
+
+// SetPauseRead makes f run each time v, recording a Retry-After's pause,
+// has read the pause it may replace. Call it before v is used.
+func SetPauseRead(v *Verifier, f func()) { v.pauseRead = f }

@@ -17,10 +17,8 @@ const redactedSecret = "[REDACTED]"
 // and flag (%v, %+v, %#v, %s, %q, %x, ...), except that ClientSecret, when
 // set, reads "[REDACTED]", and the user info ("user:password@") of
 // Endpoint and Issuer reads "…@": a Config printed or logged never shows
-// this service's client secret, nor a password written into a URL. New
-// refuses such an Endpoint; it accepts such an Issuer, which is only
-// compared with iss, and which the Verifier, Stats and metrics show as it
-// is. %#v names the type introspect.Config (also for a *Config, without
+// this service's client secret, nor a password written into a URL (which
+// New refuses in either). %#v names the type introspect.Config (also for a *Config, without
 // the "&"). fmt cannot call this method on a Config it reaches through an
 // unexported field, or prints for a wrong verb (%p of a Config value,
 // which go vet reports): it prints the fields as they are. Keep a Config
@@ -33,7 +31,7 @@ func (c Config) Format(f fmt.State, verb rune) {
 	if c.ClientSecret != "" {
 		c.ClientSecret = redactedSecret
 	}
-	// New refuses an Endpoint with user info, but a Config may be printed
+	// New refuses URLs with user info, but a Config may be printed
 	// first.
 	c.Endpoint, c.Issuer = redact.UserInfo(c.Endpoint), redact.UserInfo(c.Issuer)
 	s := fmt.Sprintf(fmt.FormatString(f, verb), config(c))

@@ -76,14 +76,20 @@ func (v *Verifier) post(ctx context.Context, token string) ([]byte, error) {
 
 // statusError is the error of an answer with a status other than 200,
 // 401 and 403. A 429 (RFC 6585, 4) or 503 with a Retry-After (RFC 9110,
-// 10.2.3) also pauses the requests, which the server would refuse
-// meanwhile: none is sent until it ends, at most maxRetryAfter on.
+// 10.2.3), or a 429 without one but with an X-Rate-Limit-Reset (Okta's:
+// the Unix time its rate-limit window resets), also pauses the requests,
+// which the server would refuse meanwhile: none is sent until it ends, at
+// most maxRetryAfter on.
 func (v *Verifier) statusError(resp *http.Response) error {
 	if resp.StatusCode == http.StatusTooManyRequests || resp.StatusCode == http.StatusServiceUnavailable {
 		now := v.s.Now()
-		if d := min(httpheader.RetryAfter(resp.Header.Get("Retry-After"), now), maxRetryAfter); d > 0 {
+		header, d := "Retry-After", httpheader.RetryAfter(resp.Header.Get("Retry-After"), now)
+		if resp.StatusCode == http.StatusTooManyRequests && strings.TrimSpace(resp.Header.Get("Retry-After")) == "" {
+			header, d = "X-Rate-Limit-Reset", httpheader.RateLimitReset(resp.Header.Get("X-Rate-Limit-Reset"), now)
+		}
+		if d = min(d, maxRetryAfter); d > 0 {
 			v.pause(d, now)
-			return unavailable("endpoint answered status %d, Retry-After %v: no request until then", resp.StatusCode, d)
+			return unavailable("endpoint answered status %d: no request for %v, as its %s says", resp.StatusCode, d, header)
 		}
 	}
 	return unavailable("endpoint answered status %d", resp.StatusCode)

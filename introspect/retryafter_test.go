@@ -3,6 +3,7 @@ package introspect_test
 import (
 	"errors"
 	"net/http"
+	"strconv"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -11,35 +12,51 @@ import (
 )
 
 // TestVerify_RetryAfterPausesRequests: a 429 or 503 answer with a
-// Retry-After (delta-seconds or an HTTP-date, read against Config.Now)
-// makes the Verifier send no request until it ends, at most a minute on:
-// the tokens it would have asked about fail at once with ErrUnavailable,
-// counted in Stats.RateLimited. Then requests go out again. A Retry-After
-// on another status, unparsable, zero or past, pauses nothing.
+// Retry-After (delta-seconds or an HTTP-date, read against Config.Now), or
+// a 429 without one but with Okta's X-Rate-Limit-Reset (the Unix time its
+// window resets), makes the Verifier send no request until it ends, at
+// most a minute on: the tokens it would have asked about fail at once with
+// ErrUnavailable, counted in Stats.RateLimited. Then requests go out
+// again. A Retry-After on another status, unparsable, zero or past, pauses
+// nothing; nor does an X-Rate-Limit-Reset unparsable or past, or next to a
+// Retry-After (which decides), or on a 503.
 func TestVerify_RetryAfterPausesRequests(t *testing.T) {
+	unix := func(d time.Duration) func(time.Time) string {
+		return func(now time.Time) string { return strconv.FormatInt(now.Add(d).Unix(), 10) }
+	}
 	tests := []struct {
 		name       string
 		status     int
-		retryAfter func(now time.Time) string
-		pause      time.Duration // 0: none
+		retryAfter func(now time.Time) string // nil: none
+		reset      func(now time.Time) string // X-Rate-Limit-Reset; nil: none
+		pause      time.Duration              // 0: none
 	}{
-		{"429, seconds", http.StatusTooManyRequests, func(time.Time) string { return "30" }, 30 * time.Second},
-		{"503, seconds", http.StatusServiceUnavailable, func(time.Time) string { return " 7 " }, 7 * time.Second},
+		{"429, seconds", http.StatusTooManyRequests, func(time.Time) string { return "30" }, nil, 30 * time.Second},
+		{"503, seconds", http.StatusServiceUnavailable, func(time.Time) string { return " 7 " }, nil, 7 * time.Second},
 		{"429, HTTP-date", http.StatusTooManyRequests, func(now time.Time) string {
 			return now.Add(20 * time.Second).UTC().Format(http.TimeFormat)
-		}, 20 * time.Second},
-		{"429, an hour: capped", http.StatusTooManyRequests, func(time.Time) string { return "3600" }, time.Minute},
-		{"429, overflowing seconds: capped", http.StatusTooManyRequests, func(time.Time) string { return "99999999999999999999" }, time.Minute},
+		}, nil, 20 * time.Second},
+		{"429, an hour: capped", http.StatusTooManyRequests, func(time.Time) string { return "3600" }, nil, time.Minute},
+		{"429, overflowing seconds: capped", http.StatusTooManyRequests, func(time.Time) string { return "99999999999999999999" }, nil, time.Minute},
 		{"429, a date next year: capped", http.StatusTooManyRequests, func(now time.Time) string {
 			return now.AddDate(1, 0, 0).UTC().Format(http.TimeFormat)
-		}, time.Minute},
-		{"429, zero", http.StatusTooManyRequests, func(time.Time) string { return "0" }, 0},
+		}, nil, time.Minute},
+		{"429, zero", http.StatusTooManyRequests, func(time.Time) string { return "0" }, nil, 0},
 		{"429, a past date", http.StatusTooManyRequests, func(now time.Time) string {
 			return now.Add(-time.Hour).UTC().Format(http.TimeFormat)
-		}, 0},
-		{"429, garbage", http.StatusTooManyRequests, func(time.Time) string { return "soon" }, 0},
-		{"429, negative", http.StatusTooManyRequests, func(time.Time) string { return "-5" }, 0},
-		{"500, seconds: not a pause", http.StatusInternalServerError, func(time.Time) string { return "30" }, 0},
+		}, nil, 0},
+		{"429, garbage", http.StatusTooManyRequests, func(time.Time) string { return "soon" }, nil, 0},
+		{"429, negative", http.StatusTooManyRequests, func(time.Time) string { return "-5" }, nil, 0},
+		{"500, seconds: not a pause", http.StatusInternalServerError, func(time.Time) string { return "30" }, nil, 0},
+		{"429, reset in 30 s", http.StatusTooManyRequests, nil, unix(30 * time.Second), 30 * time.Second},
+		{"429, reset in an hour: capped", http.StatusTooManyRequests, nil, unix(time.Hour), time.Minute},
+		{"429, reset overflowing: capped", http.StatusTooManyRequests, nil, func(time.Time) string { return "99999999999999999999" }, time.Minute},
+		{"429, reset past", http.StatusTooManyRequests, nil, unix(-time.Minute), 0},
+		{"429, reset now", http.StatusTooManyRequests, nil, unix(0), 0},
+		{"429, reset garbage", http.StatusTooManyRequests, nil, func(time.Time) string { return "soon" }, 0},
+		{"429, Retry-After decides over reset", http.StatusTooManyRequests, func(time.Time) string { return "10" }, unix(40 * time.Second), 10 * time.Second},
+		{"429, a zero Retry-After decides over reset", http.StatusTooManyRequests, func(time.Time) string { return "0" }, unix(40 * time.Second), 0},
+		{"503, reset: not a pause", http.StatusServiceUnavailable, nil, unix(30 * time.Second), 0},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -50,7 +67,12 @@ func TestVerify_RetryAfterPausesRequests(t *testing.T) {
 				if !refuse.Swap(false) { // the first request only
 					return false
 				}
-				w.Header().Set("Retry-After", tc.retryAfter(e.clk.Now()))
+				if tc.retryAfter != nil {
+					w.Header().Set("Retry-After", tc.retryAfter(e.clk.Now()))
+				}
+				if tc.reset != nil {
+					w.Header().Set("X-Rate-Limit-Reset", tc.reset(e.clk.Now()))
+				}
 				w.WriteHeader(tc.status)
 				return true
 			})
@@ -131,5 +153,61 @@ func TestVerify_CachedTokensAreAcceptedDuringARetryAfter(t *testing.T) {
 	}
 	if st := e.v.Stats(); st.Requests != 2 || st.RateLimited != 0 || st.CacheHits != 1 {
 		t.Fatalf("Requests %d, RateLimited %d, CacheHits %d; want 2, 0 and 1", st.Requests, st.RateLimited, st.CacheHits)
+	}
+}
+
+// TestVerify_RacingRetryAftersAfterTheClockIsSetBackKeepTheLonger: once
+// the clock is set back past a pause (which has then ended), two 429s
+// answered at the same time record the longer of their Retry-Afters,
+// whichever records first: a shorter one recorded while the other was
+// deciding does not keep the longer one out.
+func TestVerify_RacingRetryAftersAfterTheClockIsSetBackKeepTheLonger(t *testing.T) {
+	retryAfters := make(chan string, 3)
+	for _, s := range []string{"60", "30", "10"} {
+		retryAfters <- s
+	}
+	e := newFrontedEnv(t, nil, func(w http.ResponseWriter) bool {
+		select {
+		case s := <-retryAfters:
+			w.Header().Set("Retry-After", s)
+			w.WriteHeader(http.StatusTooManyRequests)
+			return true
+		default:
+			return false
+		}
+	})
+	if _, err := e.verify(t, e.opaque(t, nil)); !errors.Is(err, introspect.ErrUnavailable) {
+		t.Fatalf("answered 429, Retry-After 60: %v, want ErrUnavailable", err)
+	}
+	e.advance(-time.Hour) // the minute's pause has ended
+	// While the answer asking for 30 s is being recorded, after it has
+	// read the ended pause, another token's request is answered 429 with
+	// 10 s, and records it.
+	var armed atomic.Bool
+	armed.Store(true)
+	other := e.opaque(t, nil)
+	racing := make(chan error, 1)
+	introspect.SetPauseRead(e.v, func() {
+		if armed.Swap(false) {
+			_, err := e.verify(t, other)
+			racing <- err
+		}
+	})
+	if _, err := e.verify(t, e.opaque(t, nil)); !errors.Is(err, introspect.ErrUnavailable) {
+		t.Fatalf("answered 429, Retry-After 30: %v, want ErrUnavailable", err)
+	}
+	if err := <-racing; !errors.Is(err, introspect.ErrUnavailable) {
+		t.Fatalf("the racing request, answered 429, Retry-After 10: %v, want ErrUnavailable", err)
+	}
+	e.advance(15 * time.Second)
+	if _, err := e.verify(t, e.opaque(t, nil)); !errors.Is(err, introspect.ErrUnavailable) {
+		t.Fatalf("15 s later, within the 30 s pause: %v, want ErrUnavailable", err)
+	}
+	if st := e.v.Stats(); st.Requests != 3 || st.RateLimited != 1 {
+		t.Fatalf("Requests %d, RateLimited %d, want 3 and 1 (the last request not sent)", st.Requests, st.RateLimited)
+	}
+	e.advance(15 * time.Second)
+	if _, err := e.verify(t, e.opaque(t, nil)); err != nil {
+		t.Fatalf("once the 30 s pause has ended: %v, want the token verified", err)
 	}
 }

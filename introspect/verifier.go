@@ -50,10 +50,11 @@ type Verifier struct {
 	// Test hooks, nil in production: joined runs (under mu) when a caller
 	// joins or starts a flight, waitSlot when a flight has to wait for a
 	// concurrency slot, ran (under mu) when a flight has recorded its
-	// outcome.
-	joined   func()
-	waitSlot func()
-	ran      func()
+	// outcome, pauseRead when pause has read the pause it may replace.
+	joined    func()
+	waitSlot  func()
+	ran       func()
+	pauseRead func()
 }
 
 // flight is one introspection request and the callers waiting for it.
@@ -488,12 +489,21 @@ const maxRetryAfter = time.Minute
 
 // pause records a Retry-After of d from now, at most maxRetryAfter: no
 // request is sent until it ends. A shorter one does not end a pause that
-// runs longer.
+// runs longer; one that has ended, or that a clock set back has made
+// longer than maxRetryAfter (see retryLeft), it replaces.
 func (v *Verifier) pause(d time.Duration, now time.Time) {
 	until := wall(now.Add(min(d, maxRetryAfter))).UnixNano()
 	for {
 		cur := v.retryUntil.Load()
-		if (cur >= until && v.retryLeft(now) > 0) || v.retryUntil.CompareAndSwap(cur, until) {
+		if v.pauseRead != nil {
+			v.pauseRead()
+		}
+		// cur itself is judged, never a value read again: a pause another
+		// answer recorded since then fails the swap, and the next round
+		// judges it. (Reading it again here let a shorter pause, recorded
+		// meanwhile over one a clock set back had ended, keep this longer
+		// one out.)
+		if (cur >= until && pauseLeft(cur, now) > 0) || v.retryUntil.CompareAndSwap(cur, until) {
 			return
 		}
 	}
@@ -514,8 +524,11 @@ func (v *Verifier) paused(now time.Time) error {
 // retryLeft returns how long the latest Retry-After still runs at now: 0
 // once it has ended, or when it would run longer than maxRetryAfter (the
 // clock was set back since it was given).
-func (v *Verifier) retryLeft(now time.Time) time.Duration {
-	if d := time.Duration(v.retryUntil.Load() - now.UnixNano()); d > 0 && d <= maxRetryAfter {
+func (v *Verifier) retryLeft(now time.Time) time.Duration { return pauseLeft(v.retryUntil.Load(), now) }
+
+// pauseLeft is retryLeft for a pause that ends at until (Unix ns).
+func pauseLeft(until int64, now time.Time) time.Duration {
+	if d := time.Duration(until - now.UnixNano()); d > 0 && d <= maxRetryAfter {
 		return d
 	}
 	return 0

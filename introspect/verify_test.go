@@ -692,6 +692,44 @@ func TestNew_UnparsableEndpointIsNotRepeatedInTheError(t *testing.T) {
 	}
 }
 
+// An Issuer that may hold a password (userinfo, or an "@" after its host
+// where the rest of a password holding "/", "?" or "#" lands, or so broken
+// by one that it does not parse) is refused by New, with an error naming
+// the field and quoting nothing of the URL: the Verifier, its Stats and
+// metric labels would show it as it is. An Issuer that is never requested
+// need not be https.
+func TestNew_IssuerWithAPasswordIsRefusedWithoutQuotingIt(t *testing.T) {
+	cfg := introspect.Config{Endpoint: "https://example.okta.com/oauth2/v1/introspect",
+		ClientID: "c", ClientSecret: "s", Audiences: []string{"api"}}
+	for _, issuer := range []string{
+		"https://rs:hunter2@example.okta.com",
+		"https://rs@example.okta.com",
+		"https://rs:hunter2/x@example.okta.com",
+		"https://rs:hunter2?x@example.okta.com",
+		"https://rs:hunter2#x@example.okta.com",
+		"https:rs:hunter2@example.okta.com",
+		"https://rs:hun%zzter2@example.okta.com",
+	} {
+		cfg.Issuer = issuer
+		v, err := introspect.New(cfg)
+		if err == nil || v != nil || !strings.HasPrefix(err.Error(), "introspect: invalid config: Issuer: ") ||
+			strings.Contains(err.Error(), "hun") || strings.Contains(err.Error(), "example.okta.com") {
+			t.Errorf("New with Issuer %q = %v, %v; want an Issuer error quoting nothing of it", issuer, v, err)
+		}
+	}
+	for _, issuer := range []string{"https://example.okta.com", "https://example.okta.com/oauth2/a%40b", "http://issuer.example", "urn:example:issuer"} {
+		cfg.Issuer = issuer
+		v, err := introspect.New(cfg)
+		if err != nil {
+			t.Fatalf("New with Issuer %q: %v, want it accepted", issuer, err)
+		}
+		if got := v.Stats().Issuer; got != issuer {
+			t.Errorf("Stats().Issuer = %q, want %q", got, issuer)
+		}
+		v.Close()
+	}
+}
+
 func TestVerify_CloseEndsEveryGoroutine(t *testing.T) {
 	ignore := goleak.IgnoreCurrent()
 	iss, err := grpcauthtest.Start(grpcauthtest.Config{Clients: []grpcauthtest.Client{rsClient}})

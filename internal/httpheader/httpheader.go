@@ -1,12 +1,13 @@
 // Package httpheader reads the HTTP header values that say how long
-// something lasts: delta-seconds (Cache-Control max-age, Age, Retry-After)
-// and Retry-After's HTTP-date. The verifier's key set, the
-// introspection Verifier and tokencreds share it, so all read a
-// Retry-After alike.
+// something lasts: delta-seconds (Cache-Control max-age, Age, Retry-After),
+// Retry-After's HTTP-date, and the Unix time of X-Rate-Limit-Reset. The
+// verifier's key set, the introspection Verifier and tokencreds share it,
+// so all read a Retry-After alike.
 package httpheader
 
 import (
 	"errors"
+	"math"
 	"net/http"
 	"strconv"
 	"strings"
@@ -25,14 +26,21 @@ const DeltaCeiling = 1 << 31
 // digits a pause as long as the caller's cap allows. ok is false for a
 // value that is not a number, or is negative.
 func DeltaSeconds(v string) (secs int64, ok bool) {
+	secs, ok = seconds(v)
+	return min(secs, DeltaCeiling), ok
+}
+
+// seconds parses a non-negative number of seconds; one too large for an
+// int64 is math.MaxInt64.
+func seconds(v string) (secs int64, ok bool) {
 	secs, err := strconv.ParseInt(v, 10, 64)
 	switch {
 	case errors.Is(err, strconv.ErrRange) && secs > 0:
-		return DeltaCeiling, true
+		return math.MaxInt64, true
 	case err != nil || secs < 0:
 		return 0, false
 	}
-	return min(secs, DeltaCeiling), true
+	return secs, true
 }
 
 // RetryAfter parses a Retry-After value (RFC 9110, 10.2.3): delay-seconds
@@ -45,7 +53,31 @@ func RetryAfter(v string, now time.Time) time.Duration {
 		return time.Duration(secs) * time.Second
 	}
 	if t, err := http.ParseTime(v); err == nil {
-		return max(min(t.Sub(now), DeltaCeiling*time.Second), 0)
+		return until(t, now)
 	}
 	return 0
+}
+
+// RateLimitReset parses an X-Rate-Limit-Reset value, which Okta sends with
+// its 429 answers instead of a Retry-After: the Unix time, in seconds, at
+// which the rate-limit window resets, read against now (the caller's
+// clock). It returns how long until then: 0 when v is empty, unparsable,
+// negative or not after now, and at most DeltaCeiling seconds (also for a
+// number too large for an int64): the caller caps it further, as it caps a
+// Retry-After.
+func RateLimitReset(v string, now time.Time) time.Duration {
+	secs, ok := seconds(strings.TrimSpace(v))
+	switch {
+	case !ok:
+		return 0
+	case secs > now.Unix()+DeltaCeiling: // and time.Unix(secs, 0) might overflow
+		return DeltaCeiling * time.Second
+	}
+	return until(time.Unix(secs, 0), now)
+}
+
+// until returns how long from now t is: 0 when t is not after now, at most
+// DeltaCeiling seconds.
+func until(t, now time.Time) time.Duration {
+	return max(min(t.Sub(now), DeltaCeiling*time.Second), 0)
 }

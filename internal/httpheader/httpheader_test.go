@@ -2,6 +2,7 @@ package httpheader
 
 import (
 	"net/http"
+	"strconv"
 	"testing"
 	"time"
 )
@@ -53,16 +54,47 @@ func TestRetryAfter_ReadsSecondsOrADateAgainstTheGivenClock(t *testing.T) {
 	}
 }
 
-// FuzzRetryAfter checks that RetryAfter never panics and always returns a
-// wait within [0, DeltaCeiling seconds], whatever the header says.
+func TestRateLimitReset_ReadsAUnixTimeAgainstTheGivenClock(t *testing.T) {
+	now := time.Date(2032, 3, 4, 5, 6, 7, 500_000_000, time.UTC)
+	unix := func(d time.Duration) string { return strconv.FormatInt(now.Add(d).Unix(), 10) }
+	tests := []struct {
+		in   string
+		want time.Duration
+	}{
+		{unix(30 * time.Second), 29*time.Second + 500*time.Millisecond}, // whole seconds, against now's fraction
+		{" " + unix(2*time.Minute) + " ", 2*time.Minute - 500*time.Millisecond},
+		{unix(200 * 365 * 24 * time.Hour), DeltaCeiling * time.Second},
+		{"9223372036854775807", DeltaCeiling * time.Second},
+		{"99999999999999999999", DeltaCeiling * time.Second}, // overflows int64: far in the future
+		{unix(0), 0},
+		{unix(-time.Hour), 0},
+		{"0", 0},
+		{"-5", 0},
+		{"", 0},
+		{"1.5e9", 0},
+		{now.Add(time.Minute).Format(http.TimeFormat), 0}, // a date is Retry-After's form, not this header's
+	}
+	for _, tc := range tests {
+		if got := RateLimitReset(tc.in, now); got != tc.want {
+			t.Errorf("RateLimitReset(%q) = %v, want %v", tc.in, got, tc.want)
+		}
+	}
+}
+
+// FuzzRetryAfter checks that RetryAfter and RateLimitReset never panic and
+// always return a wait within [0, DeltaCeiling seconds], whatever the
+// header says.
 func FuzzRetryAfter(f *testing.F) {
-	for _, seed := range []string{"0", "120", "-1", "99999999999999999999", "+5", " 7 ", "Wed, 21 Oct 2015 07:28:00 GMT", "Sun, 06 Nov 1994 08:49:37 GMT", "Sunday, 06-Nov-94 08:49:37 GMT", ""} {
+	for _, seed := range []string{"0", "120", "-1", "99999999999999999999", "+5", " 7 ", "Wed, 21 Oct 2015 07:28:00 GMT", "Sun, 06 Nov 1994 08:49:37 GMT", "Sunday, 06-Nov-94 08:49:37 GMT", "", "1962162397", "9223372036854775807", "-9223372036854775808"} {
 		f.Add(seed)
 	}
 	now := time.Date(2032, 3, 4, 5, 6, 7, 0, time.UTC)
 	f.Fuzz(func(t *testing.T, v string) {
 		if d := RetryAfter(v, now); d < 0 || d > DeltaCeiling*time.Second {
 			t.Fatalf("RetryAfter(%q) = %v, outside [0, %ds]", v, d, int64(DeltaCeiling))
+		}
+		if d := RateLimitReset(v, now); d < 0 || d > DeltaCeiling*time.Second {
+			t.Fatalf("RateLimitReset(%q) = %v, outside [0, %ds]", v, d, int64(DeltaCeiling))
 		}
 	})
 }
