@@ -34,7 +34,12 @@ import (
 type Interceptor struct {
 	auth *grpcauth.Authenticator
 
-	noAuthLogged atomic.Bool // refuseAll logged that auth is nil
+	// noAuthLogged: refuseAll logged that auth is nil. A pointer, set by
+	// NewInterceptor, so that an Interceptor stays a plain value that
+	// copies as before (go vet's copylocks flags a copied atomic.Bool),
+	// and its copies log once between them; a zero Interceptor has none
+	// and logs for each handler.
+	noAuthLogged *atomic.Bool
 }
 
 var _ connect.Interceptor = (*Interceptor)(nil)
@@ -49,10 +54,12 @@ var _ connect.Interceptor = (*Interceptor)(nil)
 // (connectauth: the Interceptor has no Authenticator ...) when it is built,
 // and every call it receives is refused, before the handler runs, with
 // CodeInternal, the message "connectauth: internal error" and the
-// ErrorInfo reason grpcauth.ReasonInternalError. So is every call through
-// a zero Interceptor or a nil *Interceptor.
+// ErrorInfo reason grpcauth.ReasonInternalError. It logs once, for its
+// first handler (and its copies with it: an Interceptor may be copied). So
+// is every call through a zero Interceptor or a nil *Interceptor, which
+// log for each handler built with them.
 func NewInterceptor(auth *grpcauth.Authenticator) *Interceptor {
-	return &Interceptor{auth: auth}
+	return &Interceptor{auth: auth, noAuthLogged: new(atomic.Bool)}
 }
 
 // WrapUnary authorizes a unary call before next runs.

@@ -52,15 +52,17 @@ var errNoAuthenticator = func() error {
 	return st.Err()
 }()
 
-// refuseAll is the interceptor of an Interceptor without an Authenticator
-// (NewInterceptor(nil), a zero Interceptor, a nil *Interceptor): it logs,
-// as an error record of slog.Default(), when a handler is built with it
-// (connect-go calls WrapUnary and WrapStreamingHandler then, once per
-// handler), and refuses each call the handler receives, before the
-// handler runs, with errNoAuthenticator. No caller is admitted: the
-// interceptor cannot tell which calls its rules would allow.
+// refuseAll logs, as an error record of slog.Default(), that i has no
+// Authenticator (NewInterceptor(nil), a zero Interceptor, a nil
+// *Interceptor), when a handler is built with it (connect-go calls
+// WrapUnary and WrapStreamingHandler then, once per handler): once for
+// an Interceptor made by NewInterceptor and its copies, which share
+// noAuthLogged, and for each handler of one without it. Its handlers then
+// refuse each call, before the handler runs, with errNoAuthenticator. No
+// caller is admitted: the interceptor cannot tell which calls its rules
+// would allow.
 func (i *Interceptor) refuseAll() {
-	if i != nil && !i.noAuthLogged.CompareAndSwap(false, true) {
+	if i != nil && i.noAuthLogged != nil && !i.noAuthLogged.CompareAndSwap(false, true) {
 		return
 	}
 	slog.Default().Error("connectauth: the Interceptor has no Authenticator (NewInterceptor(nil), or an Interceptor not made by NewInterceptor): every call is refused with CodeInternal")

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"reflect"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -124,8 +125,8 @@ func TestInterceptor_WithoutAuthenticatorRefusesEveryCall(t *testing.T) {
 					return nil
 				}, opts("ServerStream")))
 			built := logged.String()
-			if n := strings.Count(built, "connectauth: the Interceptor has no Authenticator"); n == 0 || n > 1 && name != "nil *Interceptor" {
-				t.Errorf("building two handlers logged %q, want the missing Authenticator once", built)
+			if n := strings.Count(built, "connectauth: the Interceptor has no Authenticator"); n == 0 || n > 1 && name == "NewInterceptor(nil)" {
+				t.Errorf("building two handlers logged %q, want the missing Authenticator (once, for NewInterceptor's)", built)
 			}
 			srv := serveTLS(t, connectauth.WrapHandler(mux))
 
@@ -186,4 +187,38 @@ func TestCORS_WithoutAnyOriginIsLogged(t *testing.T) {
 	if got := logged.String(); got != "" {
 		t.Errorf("CORS with an origin logged %q", got)
 	}
+}
+
+// An Interceptor is a plain value, as before it refused a missing
+// Authenticator: code that copies one (a struct field holding it by value,
+// *connectauth.NewInterceptor(auth)) passes go vet, whose copylocks check
+// flags a copy of any value holding a lock or an atomic (such as
+// atomic.Bool, which an Interceptor held by value).
+func TestInterceptor_CopyingIsNoLockCopy(t *testing.T) {
+	if path := lockIn(reflect.TypeFor[connectauth.Interceptor](), "Interceptor"); path != "" {
+		t.Errorf("%s holds a lock by value: go vet's copylocks flags every copy of an Interceptor", path)
+	}
+}
+
+// lockIn returns the path to a value in t, held by value, whose pointer has
+// Lock and Unlock methods (sync.Mutex, or the noCopy of atomic.Bool), as go
+// vet's copylocks finds it, or "" when there is none.
+func lockIn(t reflect.Type, path string) string {
+	p := reflect.PointerTo(t)
+	if _, ok := p.MethodByName("Lock"); ok {
+		if _, ok := p.MethodByName("Unlock"); ok {
+			return path
+		}
+	}
+	switch t.Kind() {
+	case reflect.Struct:
+		for f := range t.Fields() {
+			if l := lockIn(f.Type, path+"."+f.Name); l != "" {
+				return l
+			}
+		}
+	case reflect.Array:
+		return lockIn(t.Elem(), path+"[]")
+	}
+	return ""
 }
