@@ -54,13 +54,13 @@ var errNoAuthenticator = func() error {
 
 // refuseAll logs, as an error record of slog.Default(), that i has no
 // Authenticator (NewInterceptor(nil), a zero Interceptor, a nil
-// *Interceptor), when a handler is built with it (connect-go calls
-// WrapUnary and WrapStreamingHandler then, once per handler): once for
-// an Interceptor made by NewInterceptor and its copies, which share
-// noAuthLogged, and for each handler of one without it. Its handlers then
-// refuse each call, before the handler runs, with errNoAuthenticator. No
-// caller is admitted: the interceptor cannot tell which calls its rules
-// would allow.
+// *Interceptor), when a streaming handler is built with it and at a unary
+// handler's first call (connect-go calls WrapUnary when a client is built
+// too, whose calls pass): once for an Interceptor made by NewInterceptor
+// and its copies, which share noAuthLogged, and once per handler for one
+// without it. Its handlers refuse each call, before the handler runs,
+// with errNoAuthenticator. No caller is admitted: the interceptor cannot
+// tell which calls its rules would allow.
 func (i *Interceptor) refuseAll() {
 	if i != nil && i.noAuthLogged != nil && !i.noAuthLogged.CompareAndSwap(false, true) {
 		return
