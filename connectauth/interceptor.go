@@ -34,7 +34,7 @@ import (
 type Interceptor struct {
 	auth *grpcauth.Authenticator
 
-	// noAuthLogged: refuseAll logged that auth is nil. A pointer, set by
+	// noAuthLogged: logNoAuthenticator logged that auth is nil. A pointer, set by
 	// NewInterceptor, so that an Interceptor stays a plain value that
 	// copies as before (go vet's copylocks flags a copied atomic.Bool),
 	// and its copies log once between them; a zero Interceptor has none
@@ -76,7 +76,7 @@ func (i *Interceptor) WrapUnary(next connect.UnaryFunc) connect.UnaryFunc {
 				return next(ctx, req)
 			}
 			if logged.CompareAndSwap(false, true) {
-				i.refuseAll()
+				i.logNoAuthenticator()
 			}
 			return nil, noAuthenticatorError()
 		}
@@ -141,7 +141,7 @@ func (i *Interceptor) WrapStreamingClient(next connect.StreamingClientFunc) conn
 // gRPC-protocol refusal carries none, see the package doc).
 func (i *Interceptor) WrapStreamingHandler(next connect.StreamingHandlerFunc) connect.StreamingHandlerFunc {
 	if i == nil || i.auth == nil {
-		i.refuseAll()
+		i.logNoAuthenticator()
 		return func(context.Context, connect.StreamingHandlerConn) error { return noAuthenticatorError() }
 	}
 	return func(ctx context.Context, conn connect.StreamingHandlerConn) error {
