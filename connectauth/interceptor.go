@@ -34,11 +34,11 @@ import (
 type Interceptor struct {
 	auth *grpcauth.Authenticator
 
-	// noAuthLogged: logNoAuthenticator logged that auth is nil. A pointer, set by
-	// NewInterceptor, so that an Interceptor stays a plain value that
-	// copies as before (go vet's copylocks flags a copied atomic.Bool),
-	// and its copies log once between them; a zero Interceptor has none
-	// and logs for each handler.
+	// noAuthLogged: logNoAuthenticator logged that auth is nil. A
+	// pointer, set by NewInterceptor, so that an Interceptor stays a
+	// plain value that copies as before (go vet's copylocks flags a
+	// copied atomic.Bool), and its copies log once between them; a zero
+	// Interceptor has none and logs for each handler.
 	noAuthLogged *atomic.Bool
 }
 
