@@ -34,7 +34,12 @@ import (
 type Interceptor struct {
 	auth *grpcauth.Authenticator
 
-	noAuthLogged atomic.Bool // refuseAll logged that auth is nil
+	// noAuthLogged: logNoAuthenticator logged that auth is nil. A
+	// pointer, set by NewInterceptor, so that an Interceptor stays a
+	// plain value that copies as before (go vet's copylocks flags a
+	// copied atomic.Bool), and its copies log once between them; a zero
+	// Interceptor has none and logs for each handler.
+	noAuthLogged *atomic.Bool
 }
 
 var _ connect.Interceptor = (*Interceptor)(nil)
@@ -45,23 +50,33 @@ var _ connect.Interceptor = (*Interceptor)(nil)
 //
 // With a nil auth (an Authenticator variable left unset, whose grpcauth.New
 // error went unchecked), the Interceptor fails closed, as it cannot return
-// an error: a handler built with it logs an error record of slog.Default()
-// (connectauth: the Interceptor has no Authenticator ...) when it is built,
-// and every call it receives is refused, before the handler runs, with
-// CodeInternal, the message "connectauth: internal error" and the
-// ErrorInfo reason grpcauth.ReasonInternalError. So is every call through
-// a zero Interceptor or a nil *Interceptor.
+// an error: every call a handler built with it receives is refused, before
+// the handler runs, with CodeInternal, the message "connectauth: internal
+// error" and the ErrorInfo reason grpcauth.ReasonInternalError, and it logs
+// an error record of slog.Default() (connectauth: the Interceptor has no
+// Authenticator ...) once (its copies with it: an Interceptor may be
+// copied), when a streaming handler is built with it or a unary handler
+// receives its first call (not when the unary handler is built: connect-go
+// wraps clients with the same method, and on a client the Interceptor
+// does nothing, logging nothing). So is every call through a zero
+// Interceptor or a nil *Interceptor, which log once per handler.
 func NewInterceptor(auth *grpcauth.Authenticator) *Interceptor {
-	return &Interceptor{auth: auth}
+	return &Interceptor{auth: auth, noAuthLogged: new(atomic.Bool)}
 }
 
 // WrapUnary authorizes a unary call before next runs.
 func (i *Interceptor) WrapUnary(next connect.UnaryFunc) connect.UnaryFunc {
 	if i == nil || i.auth == nil {
-		i.refuseAll()
+		// Logged at the handler's first call, not here: connect-go also
+		// calls WrapUnary when a client is built (connect.NewClient, for
+		// each client), whose calls pass.
+		var logged atomic.Bool
 		return func(ctx context.Context, req connect.AnyRequest) (connect.AnyResponse, error) {
 			if req.Spec().IsClient {
 				return next(ctx, req)
+			}
+			if logged.CompareAndSwap(false, true) {
+				i.logNoAuthenticator()
 			}
 			return nil, noAuthenticatorError()
 		}
@@ -126,7 +141,7 @@ func (i *Interceptor) WrapStreamingClient(next connect.StreamingClientFunc) conn
 // gRPC-protocol refusal carries none, see the package doc).
 func (i *Interceptor) WrapStreamingHandler(next connect.StreamingHandlerFunc) connect.StreamingHandlerFunc {
 	if i == nil || i.auth == nil {
-		i.refuseAll()
+		i.logNoAuthenticator()
 		return func(context.Context, connect.StreamingHandlerConn) error { return noAuthenticatorError() }
 	}
 	return func(ctx context.Context, conn connect.StreamingHandlerConn) error {

@@ -35,7 +35,7 @@ func errNoHandler(fn string, h http.Handler) error {
 // every request that reaches it with 500 Internal Server Error and a
 // fixed body, rather than panic on each.
 func noHandler(err error) http.Handler {
-	slog.Default().Error(err.Error() + ": every request is answered with 500 Internal Server Error")
+	slog.Default().Error(err.Error() + ": every request for it is answered with 500 Internal Server Error")
 	return http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
 		http.Error(w, http.StatusText(http.StatusInternalServerError), http.StatusInternalServerError)
 	})
@@ -52,18 +52,20 @@ var errNoAuthenticator = func() error {
 	return st.Err()
 }()
 
-// refuseAll is the interceptor of an Interceptor without an Authenticator
-// (NewInterceptor(nil), a zero Interceptor, a nil *Interceptor): it logs,
-// as an error record of slog.Default(), when a handler is built with it
-// (connect-go calls WrapUnary and WrapStreamingHandler then, once per
-// handler), and refuses each call the handler receives, before the
-// handler runs, with errNoAuthenticator. No caller is admitted: the
-// interceptor cannot tell which calls its rules would allow.
-func (i *Interceptor) refuseAll() {
-	if i != nil && !i.noAuthLogged.CompareAndSwap(false, true) {
+// logNoAuthenticator logs, as an error record of slog.Default(), that i
+// has no Authenticator (NewInterceptor(nil), a zero Interceptor, a nil
+// *Interceptor), when a streaming handler is built with it and at a unary
+// handler's first call (connect-go calls WrapUnary when a client is built
+// too, whose calls pass): once for an Interceptor made by NewInterceptor
+// and its copies, which share noAuthLogged, and once per handler for one
+// without it. Its handlers refuse each call, before the handler runs,
+// with errNoAuthenticator. No caller is admitted: the interceptor cannot
+// tell which calls its rules would allow.
+func (i *Interceptor) logNoAuthenticator() {
+	if i != nil && i.noAuthLogged != nil && !i.noAuthLogged.CompareAndSwap(false, true) {
 		return
 	}
-	slog.Default().Error("connectauth: the Interceptor has no Authenticator (NewInterceptor(nil), or an Interceptor not made by NewInterceptor): every call is refused with CodeInternal")
+	slog.Default().Error("connectauth: the Interceptor has no Authenticator (NewInterceptor(nil), or an Interceptor not made by NewInterceptor): every call its handlers receive is refused with CodeInternal")
 }
 
 // noAuthenticatorError is errNoAuthenticator as a connect.Error.

@@ -7,6 +7,8 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"reflect"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -64,8 +66,14 @@ func TestConstructors_NilHandlerIsRefusedWhenBuiltNeverPanicsOnARequest(t *testi
 		for name, h := range nilHandlers {
 			t.Run(w.name+"/"+name, func(t *testing.T) {
 				logged := captureDefaultLog(t)
-				srv := httptest.NewServer(w.wrap(h))
+				built := w.wrap(h)
+				srv := httptest.NewServer(built)
 				t.Cleanup(srv.Close)
+				if w.name == "CORS" { // a listed origin's preflight never reaches h
+					if rec := preflight(built, origin); rec.Code != http.StatusNoContent || rec.Header().Get("Access-Control-Allow-Origin") != origin {
+						t.Errorf("CORS: a listed origin's preflight got %d, Allow-Origin %q; want 204 allowing it", rec.Code, rec.Header().Get("Access-Control-Allow-Origin"))
+					}
+				}
 				for range 2 {
 					req, err := http.NewRequest(http.MethodPost, srv.URL+"/authtest.v1.TestService/AllOf", strings.NewReader("{}"))
 					if err != nil {
@@ -96,16 +104,15 @@ func TestConstructors_NilHandlerIsRefusedWhenBuiltNeverPanicsOnARequest(t *testi
 
 // An Interceptor without an Authenticator (NewInterceptor(nil), a zero
 // Interceptor, a nil *Interceptor) fails closed: every call, unary or
-// streaming, in every protocol, is refused with CodeInternal and
-// INTERNAL_ERROR before the handler runs, and the misconfiguration is
-// logged when the handlers are built, never per call. Before, each call
-// panicked in the handler.
+// streaming (server, client and bidi), in every protocol, is refused with
+// CodeInternal and INTERNAL_ERROR before the handler runs, and the
+// misconfiguration is logged when a streaming handler is built and at a
+// unary handler's first call, once per handler (once in all for
+// NewInterceptor's), never per call. Before, each call panicked in the
+// handler.
 func TestInterceptor_WithoutAuthenticatorRefusesEveryCall(t *testing.T) {
-	for name, ic := range map[string]*connectauth.Interceptor{
-		"NewInterceptor(nil)": connectauth.NewInterceptor(nil),
-		"zero Interceptor":    {},
-		"nil *Interceptor":    nil,
-	} {
+	const noAuth = "connectauth: the Interceptor has no Authenticator"
+	for name, ic := range noAuthInterceptors() {
 		t.Run(name, func(t *testing.T) {
 			logged := captureDefaultLog(t)
 			var ran atomic.Int32
@@ -123,9 +130,24 @@ func TestInterceptor_WithoutAuthenticatorRefusesEveryCall(t *testing.T) {
 					ran.Add(1)
 					return nil
 				}, opts("ServerStream")))
-			built := logged.String()
-			if n := strings.Count(built, "connectauth: the Interceptor has no Authenticator"); n == 0 || n > 1 && name != "nil *Interceptor" {
-				t.Errorf("building two handlers logged %q, want the missing Authenticator once", built)
+			mux.Handle("/authtest.v1.TestService/ClientStream", connect.NewClientStreamHandler("/authtest.v1.TestService/ClientStream",
+				func(context.Context, *connect.ClientStream[authtestv1.ClientStreamRequest]) (*connect.Response[authtestv1.ClientStreamResponse], error) {
+					ran.Add(1)
+					return connect.NewResponse(&authtestv1.ClientStreamResponse{}), nil
+				}, opts("ClientStream")))
+			mux.Handle("/authtest.v1.TestService/BidiStream", connect.NewBidiStreamHandler("/authtest.v1.TestService/BidiStream",
+				func(context.Context, *connect.BidiStream[authtestv1.BidiStreamRequest, authtestv1.BidiStreamResponse]) error {
+					ran.Add(1)
+					return nil
+				}, opts("BidiStream")))
+			// Once per handler (the three streaming ones now, the unary
+			// one at its first call), or once in all for NewInterceptor's.
+			wantBuilt, wantAll := 3, 4
+			if name == "NewInterceptor(nil)" {
+				wantBuilt, wantAll = 1, 1
+			}
+			if got := logged.String(); strings.Count(got, noAuth) != wantBuilt || !strings.Contains(got, "level=ERROR") {
+				t.Errorf("building the handlers logged %q, want the missing Authenticator %d times", got, wantBuilt)
 			}
 			srv := serveTLS(t, connectauth.WrapHandler(mux))
 
@@ -138,20 +160,94 @@ func TestInterceptor_WithoutAuthenticatorRefusesEveryCall(t *testing.T) {
 					CallServerStream(t.Context(), connect.NewRequest(&authtestv1.ServerStreamRequest{Count: 1}))
 				if err == nil {
 					for stream.Receive() {
-						t.Errorf("%s stream: received a message", proto)
+						t.Errorf("%s server stream: received a message", proto)
 					}
 					err = stream.Err()
 					_ = stream.Close()
 				}
-				checkNoAuthenticator(t, proto+" stream", err)
+				checkNoAuthenticator(t, proto+" server stream", err)
+
+				cs := connect.NewClient[authtestv1.ClientStreamRequest, authtestv1.ClientStreamResponse](srv.Client(), srv.URL+"/authtest.v1.TestService/ClientStream", copts...).
+					CallClientStream(t.Context())
+				_ = cs.Send(&authtestv1.ClientStreamRequest{}) // the refusal comes with the response
+				_, err = cs.CloseAndReceive()
+				checkNoAuthenticator(t, proto+" client stream", err)
+
+				bs := connect.NewClient[authtestv1.BidiStreamRequest, authtestv1.BidiStreamResponse](srv.Client(), srv.URL+"/authtest.v1.TestService/BidiStream", copts...).
+					CallBidiStream(t.Context())
+				_ = bs.Send(&authtestv1.BidiStreamRequest{})
+				_ = bs.CloseRequest()
+				if _, err = bs.Receive(); err == nil {
+					t.Errorf("%s bidi stream: received a message", proto)
+				}
+				_ = bs.CloseResponse()
+				checkNoAuthenticator(t, proto+" bidi stream", err)
 			}
 			if n := ran.Load(); n != 0 {
 				t.Errorf("the handlers ran %d times", n)
 			}
-			if got := logged.String(); got != built {
-				t.Errorf("the calls logged %q", strings.TrimPrefix(got, built))
+			got := logged.String()
+			if n := strings.Count(got, noAuth); n != wantAll || strings.Count(got, "\n") != n {
+				t.Errorf("after three calls of each handler, logged %q, want only the missing Authenticator, %d times", got, wantAll)
 			}
 		})
+	}
+}
+
+// An Interceptor without an Authenticator does nothing on a client, as
+// with one: connect-go calls its WrapUnary when a client is built, and
+// each client's calls pass, unlogged. Before, building each client logged
+// that every call is refused (for a nil *Interceptor, each client built:
+// a record per call where clients are built per call).
+func TestInterceptor_WithoutAuthenticatorOnAClientPassesUnlogged(t *testing.T) {
+	mux := http.NewServeMux()
+	mux.Handle("/authtest.v1.TestService/AllOf", connect.NewUnaryHandler("/authtest.v1.TestService/AllOf",
+		func(context.Context, *connect.Request[authtestv1.AllOfRequest]) (*connect.Response[authtestv1.AllOfResponse], error) {
+			return connect.NewResponse(&authtestv1.AllOfResponse{}), nil
+		}))
+	mux.Handle("/authtest.v1.TestService/ServerStream", connect.NewServerStreamHandler("/authtest.v1.TestService/ServerStream",
+		func(_ context.Context, _ *connect.Request[authtestv1.ServerStreamRequest], ss *connect.ServerStream[authtestv1.ServerStreamResponse]) error {
+			return ss.Send(&authtestv1.ServerStreamResponse{})
+		}))
+	srv := serveTLS(t, mux)
+	for name, ic := range noAuthInterceptors() {
+		t.Run(name, func(t *testing.T) {
+			logged := captureDefaultLog(t)
+			for proto, copts := range protocols {
+				copts = append(slices.Clone(copts), connect.WithInterceptors(ic))
+				for range 2 { // a client per call
+					_, err := connect.NewClient[authtestv1.AllOfRequest, authtestv1.AllOfResponse](srv.Client(), srv.URL+"/authtest.v1.TestService/AllOf", copts...).
+						CallUnary(t.Context(), connect.NewRequest(&authtestv1.AllOfRequest{}))
+					if err != nil {
+						t.Errorf("%s unary: %v, want it to pass", proto, err)
+					}
+					stream, err := connect.NewClient[authtestv1.ServerStreamRequest, authtestv1.ServerStreamResponse](srv.Client(), srv.URL+"/authtest.v1.TestService/ServerStream", copts...).
+						CallServerStream(t.Context(), connect.NewRequest(&authtestv1.ServerStreamRequest{}))
+					if err == nil {
+						if !stream.Receive() {
+							t.Errorf("%s stream: no message", proto)
+						}
+						err = errors.Join(stream.Err(), stream.Close())
+					}
+					if err != nil {
+						t.Errorf("%s stream: %v, want it to pass", proto, err)
+					}
+				}
+			}
+			if got := logged.String(); got != "" {
+				t.Errorf("clients logged %q", got)
+			}
+		})
+	}
+}
+
+// noAuthInterceptors returns, by name, Interceptors without an
+// Authenticator, each new.
+func noAuthInterceptors() map[string]*connectauth.Interceptor {
+	return map[string]*connectauth.Interceptor{
+		"NewInterceptor(nil)": connectauth.NewInterceptor(nil),
+		"zero Interceptor":    {},
+		"nil *Interceptor":    nil,
 	}
 }
 
@@ -186,4 +282,38 @@ func TestCORS_WithoutAnyOriginIsLogged(t *testing.T) {
 	if got := logged.String(); got != "" {
 		t.Errorf("CORS with an origin logged %q", got)
 	}
+}
+
+// An Interceptor is a plain value, as before it refused a missing
+// Authenticator: code that copies one (a struct field holding it by value,
+// *connectauth.NewInterceptor(auth)) passes go vet, whose copylocks check
+// flags a copy of any value holding a lock or an atomic (such as
+// atomic.Bool, which an Interceptor held by value).
+func TestInterceptor_CopyingIsNoLockCopy(t *testing.T) {
+	if path := lockIn(reflect.TypeFor[connectauth.Interceptor](), "Interceptor"); path != "" {
+		t.Errorf("%s holds a lock by value: go vet's copylocks flags every copy of an Interceptor", path)
+	}
+}
+
+// lockIn returns the path to a value in t, held by value, whose pointer has
+// Lock and Unlock methods (sync.Mutex, or the noCopy of atomic.Bool), as go
+// vet's copylocks finds it, or "" when there is none.
+func lockIn(t reflect.Type, path string) string {
+	p := reflect.PointerTo(t)
+	if _, ok := p.MethodByName("Lock"); ok {
+		if _, ok := p.MethodByName("Unlock"); ok {
+			return path
+		}
+	}
+	switch t.Kind() {
+	case reflect.Struct:
+		for f := range t.Fields() {
+			if l := lockIn(f.Type, path+"."+f.Name); l != "" {
+				return l
+			}
+		}
+	case reflect.Array:
+		return lockIn(t.Elem(), path+"[]")
+	}
+	return ""
 }
