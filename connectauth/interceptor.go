@@ -50,7 +50,10 @@ var _ connect.Interceptor = (*Interceptor)(nil)
 // and every call it receives is refused, before the handler runs, with
 // CodeInternal, the message "connectauth: internal error" and the
 // ErrorInfo reason grpcauth.ReasonInternalError. So is every call through
-// a zero Interceptor or a nil *Interceptor.
+// a zero Interceptor or a nil *Interceptor. An auth that grpcauth.New did
+// not build (a zero grpcauth.Authenticator) refuses every call through
+// its ServeCall, with the message "grpcauth: internal error" and the same
+// code and reason, and logs once (see Authenticator.ServeCall).
 func NewInterceptor(auth *grpcauth.Authenticator) *Interceptor {
 	return &Interceptor{auth: auth}
 }
