@@ -61,7 +61,18 @@ import (
 // installed twice), is not decided again: serve runs at once with ctx and
 // a Guard that never fails, while the first admission's Guard goes on
 // checking the stream.
+//
+// On an Authenticator that New did not build (a nil *Authenticator, whose
+// New error went unchecked, or a zero Authenticator), ServeCall refuses
+// every call, without calling serve, with codes.Internal, the message
+// "grpcauth: internal error" and ReasonInternalError, rather than panic.
+// The first such call in the process logs an error record of
+// slog.Default(); later ones log nothing, so that callers cannot flood
+// the log.
 func (a *Authenticator) ServeCall(ctx context.Context, procedure string, stream bool, req any, serve func(ctx context.Context, g *Guard) error) error {
+	if !a.built() {
+		return refuseNotBuilt()
+	}
 	if serve == nil {
 		return errors.New("grpcauth: ServeCall needs a serve function")
 	}

@@ -210,7 +210,14 @@ func (e *CheckError) Without(kinds ...error) error {
 // A nil srv (or a nil *grpc.Server, a variable left unset) is no server
 // to check: Check returns an error saying so, not a *CheckError, and
 // checks nothing.
+//
+// On an Authenticator that New did not build (a nil *Authenticator, or a
+// zero Authenticator), Check returns an error saying so, not a
+// *CheckError, and checks nothing.
 func (a *Authenticator) Check(srv ServiceInfoProvider) error {
+	if !a.built() {
+		return errNotBuilt
+	}
 	if srv == nil {
 		return errNoServer
 	}

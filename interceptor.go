@@ -22,7 +22,9 @@ import (
 // Authenticator enforces access rules on gRPC calls: it verifies the bearer
 // token of each call, checks the scopes the method requires, and makes the
 // claims available to handlers. Build one with New and install both of its
-// interceptors on the server. It is safe for concurrent use.
+// interceptors on the server. It is safe for concurrent use. One that New
+// did not build (a nil *Authenticator, a zero Authenticator) fails closed:
+// it refuses every call with codes.Internal (see UnaryServerInterceptor).
 type Authenticator struct {
 	verifier    TokenVerifier
 	descriptors DescriptorResolver
@@ -250,7 +252,19 @@ func (a *Authenticator) compileServerRule(pb *grpcauthv1.Rule) (*compiledRule, e
 // middleware bundle, say), the Authenticator's second interceptor passes
 // on the calls its first one admitted, untouched: each call is decided
 // once. Two different Authenticators in one chain both decide every call.
+//
+// On an Authenticator that New did not build (a nil *Authenticator, whose
+// New error went unchecked, or a zero Authenticator) it logs one error
+// record of slog.Default() as it is called, and returns an interceptor
+// that refuses every call, before the handler runs, with codes.Internal,
+// the message "grpcauth: internal error" and ReasonInternalError, rather
+// than panic on each (grpc-go does not recover a panic in an
+// interceptor: the server process would crash). So does
+// StreamServerInterceptor.
 func (a *Authenticator) UnaryServerInterceptor() grpc.UnaryServerInterceptor {
+	if !a.built() {
+		return notBuiltUnary()
+	}
 	return func(ctx context.Context, req any, info *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
 		if a.admitted(ctx, info.FullMethod, false) {
 			return handler(ctx, req) // installed twice: this call is decided
@@ -273,7 +287,13 @@ func (a *Authenticator) UnaryServerInterceptor() grpc.UnaryServerInterceptor {
 // Installed twice, it decides each stream once, as UnaryServerInterceptor
 // does: the second passes on the stream the first admitted, which the
 // first wrapped for the expiry and the rule's condition.
+//
+// On an Authenticator that New did not build it logs once and refuses
+// every stream, as UnaryServerInterceptor does.
 func (a *Authenticator) StreamServerInterceptor() grpc.StreamServerInterceptor {
+	if !a.built() {
+		return notBuiltStream()
+	}
 	return func(srv any, ss grpc.ServerStream, info *grpc.StreamServerInfo, handler grpc.StreamHandler) error {
 		if a.admitted(ss.Context(), info.FullMethod, true) {
 			// Installed twice: the stream is decided, and ss is the one

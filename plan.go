@@ -270,8 +270,14 @@ func (r Requirement) Alternatives() [][]string {
 // Requirement returns the rule the interceptors apply to fullMethod
 // ("/pkg.Service/Method"). For a method that would be denied it returns an
 // error wrapping ErrNoRule or ErrInvalidRule, together with the Source of
-// the invalid rule.
+// the invalid rule. On an Authenticator that New did not build (nil, or
+// a zero Authenticator), which refuses every call, it returns a
+// Requirement with only Method set and an error saying so (wrapping
+// neither).
 func (a *Authenticator) Requirement(fullMethod string) (Requirement, error) {
+	if !a.built() {
+		return Requirement{Method: fullMethod}, errNotBuilt
+	}
 	p := a.lookup(fullMethod)
 	req := Requirement{Method: fullMethod, Source: p.source, DryRun: p.dryRun}
 	if p.rule == nil {

@@ -167,12 +167,20 @@ const (
 	// carry, or exceeded its cost limit (codes.PermissionDenied). The
 	// detailed error is logged server-side, never sent.
 	ReasonConditionError = "CONDITION_ERROR"
-	// ReasonInternalError: a stream ended because code of the server's
-	// (the TokenVerifier's VerifyAccessToken or RevalidateAt, or
-	// Config.Logger) panicked while the stream's token was re-verified, on the timer's
-	// goroutine (codes.Internal, message "grpcauth: internal error"). The
-	// panic and its stack are logged server-side, never sent (see
-	// Revalidator). A server bug, not the caller's: no challenge.
+	// ReasonInternalError: a server bug, not the caller's (codes.Internal,
+	// no challenge; retrying will not help until the server is fixed).
+	// Either a stream ended because code of the server's (the
+	// TokenVerifier's VerifyAccessToken or RevalidateAt, or
+	// Config.Logger) panicked while the stream's token was re-verified,
+	// on the timer's goroutine (message "grpcauth: internal error"; the
+	// panic and its stack are logged server-side, never sent, see
+	// Revalidator); or the call reached an Authenticator that New did not
+	// build, a nil *Authenticator (whose New error went unchecked) or a
+	// zero Authenticator, which refuses every call before the handler
+	// runs (message "grpcauth: internal error"; see
+	// Authenticator.UnaryServerInterceptor and ServeCall), or a
+	// connectauth.Interceptor without an Authenticator (message
+	// "connectauth: internal error"; see connectauth.NewInterceptor).
 	ReasonInternalError = "INTERNAL_ERROR"
 	// ReasonCanceled: the caller cancelled while its token was being
 	// verified or its condition evaluated (codes.Canceled).

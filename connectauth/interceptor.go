@@ -60,6 +60,10 @@ var _ connect.Interceptor = (*Interceptor)(nil)
 // wraps clients with the same method, and on a client the Interceptor
 // does nothing, logging nothing). So is every call through a zero
 // Interceptor or a nil *Interceptor, which log once per handler.
+// An auth that grpcauth.New did not build (a zero grpcauth.Authenticator)
+// refuses every call through its ServeCall, with the message "grpcauth:
+// internal error" and the same code and reason, and logs once (see
+// Authenticator.ServeCall).
 func NewInterceptor(auth *grpcauth.Authenticator) *Interceptor {
 	return &Interceptor{auth: auth, noAuthLogged: new(atomic.Bool)}
 }

@@ -255,10 +255,67 @@ func noAuthInterceptors() map[string]*connectauth.Interceptor {
 // without an Authenticator.
 func checkNoAuthenticator(t *testing.T, what string, err error) {
 	t.Helper()
+	checkInternal(t, what, err, "connectauth: internal error")
+}
+
+// checkInternal checks that err is CodeInternal with the message msg and
+// the reason INTERNAL_ERROR.
+func checkInternal(t *testing.T, what string, err error, msg string) {
+	t.Helper()
 	var ce *connect.Error
 	if o := connectOutcome(err); o.code != codes.Internal || o.reason != grpcauth.ReasonInternalError ||
-		!errors.As(err, &ce) || ce.Message() != "connectauth: internal error" {
-		t.Errorf("%s: %v (%+v), want internal: connectauth: internal error with INTERNAL_ERROR", what, err, o)
+		!errors.As(err, &ce) || ce.Message() != msg {
+		t.Errorf("%s: %v (%+v), want internal: %s with INTERNAL_ERROR", what, err, o, msg)
+	}
+}
+
+// An Interceptor with an Authenticator that grpcauth.New did not build (a
+// zero grpcauth.Authenticator) fails closed through its ServeCall: every
+// call, in every protocol, is refused with CodeInternal, grpcauth's own
+// message and INTERNAL_ERROR before the handler runs, and grpcauth logs it
+// at most once in the process, never per call. Before, each call panicked
+// in the handler.
+func TestInterceptor_WithUnbuiltAuthenticatorRefusesEveryCall(t *testing.T) {
+	const unbuiltLog = "grpcauth: the Authenticator was not built with New"
+	logged := captureDefaultLog(t)
+	ic := connectauth.NewInterceptor(new(grpcauth.Authenticator))
+	var ran atomic.Int32
+	opts := func(m string) connect.HandlerOption {
+		return connect.WithHandlerOptions(connect.WithSchema(method("TestService", m)), connect.WithInterceptors(ic))
+	}
+	mux := http.NewServeMux()
+	mux.Handle("/authtest.v1.TestService/AllOf", connect.NewUnaryHandler("/authtest.v1.TestService/AllOf",
+		func(context.Context, *connect.Request[authtestv1.AllOfRequest]) (*connect.Response[authtestv1.AllOfResponse], error) {
+			ran.Add(1)
+			return connect.NewResponse(&authtestv1.AllOfResponse{}), nil
+		}, opts("AllOf")))
+	mux.Handle("/authtest.v1.TestService/ServerStream", connect.NewServerStreamHandler("/authtest.v1.TestService/ServerStream",
+		func(context.Context, *connect.Request[authtestv1.ServerStreamRequest], *connect.ServerStream[authtestv1.ServerStreamResponse]) error {
+			ran.Add(1)
+			return nil
+		}, opts("ServerStream")))
+	srv := serveTLS(t, connectauth.WrapHandler(mux))
+	for proto, copts := range protocols {
+		_, err := connect.NewClient[authtestv1.AllOfRequest, authtestv1.AllOfResponse](srv.Client(), srv.URL+"/authtest.v1.TestService/AllOf", copts...).
+			CallUnary(t.Context(), connect.NewRequest(&authtestv1.AllOfRequest{}))
+		checkInternal(t, proto+" unary", err, "grpcauth: internal error")
+
+		stream, err := connect.NewClient[authtestv1.ServerStreamRequest, authtestv1.ServerStreamResponse](srv.Client(), srv.URL+"/authtest.v1.TestService/ServerStream", copts...).
+			CallServerStream(t.Context(), connect.NewRequest(&authtestv1.ServerStreamRequest{Count: 1}))
+		if err == nil {
+			for stream.Receive() {
+				t.Errorf("%s server stream: received a message", proto)
+			}
+			err = stream.Err()
+			_ = stream.Close()
+		}
+		checkInternal(t, proto+" server stream", err, "grpcauth: internal error")
+	}
+	if n := ran.Load(); n != 0 {
+		t.Errorf("the handlers ran %d times", n)
+	}
+	if got := logged.String(); strings.Count(got, "\n") > 1 || got != "" && !strings.Contains(got, unbuiltLog) {
+		t.Errorf("six refused calls logged %q, want at most one record of the unbuilt Authenticator", got)
 	}
 }
 
