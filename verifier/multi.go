@@ -29,6 +29,10 @@ import (
 // on a token claiming issuer B, so a token signed by A's key but claiming B
 // fails at B (ErrUnknownKey or ErrBadSignature), whatever kid it names.
 //
+// Each issuer is trusted for the tokens it signs, whatever their sub: a
+// subject (or client id) is unique within its issuer only, so identify a
+// caller by Claims.Issuer and Claims.Subject together.
+//
 // It satisfies grpcauth.TokenVerifier. It is safe for concurrent use.
 type MultiVerifier struct {
 	byIssuer map[string]*Verifier
