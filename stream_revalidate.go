@@ -104,7 +104,7 @@ type streamWatch struct {
 	cut    atomic.Pointer[rejection] // why the stream was ended; nil while it runs
 
 	mu      sync.Mutex
-	done    bool      // the handler returned: no more timers
+	done    bool      // the handler returned, or the stream was cut: no more timers
 	expiry  wallTimer // unset without exp
 	recheck wallTimer // the next re-verification; unset if none
 	aim     time.Time // the time recheck was set for, RevalidateAt's answer
@@ -142,12 +142,20 @@ func (w *streamWatch) cutErr() error {
 // log: the stream's start was reported as allowed, so a cut stream counts
 // once each way.
 //
+// The cut stops both timers at once (stopLocked), not when the handler
+// returns, which may be much later (a handler blocked in Recv waits for
+// the client): neither reads Config.Now, nor re-verifies the token, for a
+// stream that has ended.
+//
 // A timer that fires as the handler returns can call end after stop: the
 // stream then ended on its own (its caller got the handler's result), so
 // end does nothing. w.mu orders the two.
 func (w *streamWatch) end(r *rejection, cause error) {
 	w.mu.Lock()
 	cut := !w.done && w.cut.CompareAndSwap(nil, r)
+	if cut {
+		w.stopLocked()
+	}
 	w.mu.Unlock()
 	if !cut {
 		return
@@ -239,9 +247,10 @@ func (w *streamWatch) wait(wt *wallTimer, left time.Duration) {
 // Logger) is recovered, by recoverPanic, instead of crashing the process.
 // It calls wt's function once Config.Now has reached its due time or the
 // timers have run the whole wait, and otherwise sets wt again for the time
-// left; neither once the watch is done (the handler returned, or a
-// message failed the condition, as the timer fired): nothing is then cut,
-// and no user code (Config.Now, the verifier) runs for the ended stream.
+// left; neither once the watch is done (the handler returned, the stream
+// was cut, or a message failed the condition, as the timer fired):
+// nothing is then cut, and no user code (Config.Now, the verifier) runs
+// for the ended stream.
 func (w *streamWatch) fire(wt *wallTimer) {
 	defer w.recoverPanic()
 	w.mu.Lock()

@@ -550,10 +550,10 @@ func TestStream_ReverificationFiringAfterTheStreamEndedVerifiesNothing(t *testin
 	}
 }
 
-// A re-verification that gets no answer just as the stream is cut (its
-// expiry timer reports the cut while the re-verification runs, before the
-// stream's context is cancelled) is not logged as a stream that "goes on",
-// and sets no timer: the stream is cut.
+// A re-verification that gets no answer just as the stream is cut (it was
+// running when the expiry timer cut the stream, and ends while the cut is
+// reported, before the stream's context is cancelled) is not logged as a
+// stream that "goes on", and sets no timer: the stream is cut.
 func TestStream_ReverificationFailingDuringTheCutIsNotLogged(t *testing.T) {
 	var during atomic.Pointer[func()]
 	e, o, clock, logs := outageEnv(t, func(c *Config, _ *verifier.Config) {
@@ -565,17 +565,26 @@ func TestStream_ReverificationFailingDuringTheCutIsNotLogged(t *testing.T) {
 	})
 	s := startBidi(t, withAuth(bounded(t), bearer("opaque-token")), e)
 	expiry, recheck := clock.next(t), clock.next(t)
-	reverify := func() {
-		n := len(clock.added)
+	inFlight, proceed, reverified := make(chan struct{}), make(chan struct{}), make(chan struct{})
+	o.once = func() { // the verification has failed; the re-verification runs on
+		close(inFlight)
+		<-proceed
+	}
+	clock.setNow(t0.Add(time.Minute))
+	go func() {
+		defer close(reverified)
 		recheck.fire()
-		if o.calls.Load() != 2 {
-			t.Error("the re-verification did not run")
-		}
+	}()
+	await(t, inFlight, "the re-verification did not run")
+	n := len(clock.added)
+	finish := func() {
+		close(proceed)
+		await(t, reverified, "the re-verification did not end")
 		if len(clock.added) != n {
 			t.Error("the re-verification set a timer for a cut stream")
 		}
 	}
-	during.Store(&reverify)
+	during.Store(&finish)
 	clock.expire(expiry)
 	if during.Load() != nil {
 		t.Fatal("the cut was not reported")

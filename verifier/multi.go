@@ -17,14 +17,21 @@ import (
 // Verifier, with its own key set, audiences and settings; a token is handed
 // to the Verifier of the issuer its iss claim names, and to no other.
 //
-// The issuer is read from the token's payload before any key lookup or
-// signature work, with the same size limit and strict decoding as the
-// Verifier (base64url without padding, one JSON object); the decoded payload
-// goes to the chosen Verifier, so no token is decoded twice. A token naming
+// A token longer than every issuer's MaxTokenSize is refused first. A token
+// an issuer's Verifier has cached (it verified it) goes to that Verifier
+// undecoded. Of any other, the issuer is read from the payload before any
+// key lookup or signature work, with the same strict decoding as the
+// Verifier (base64url without padding, one JSON object); the decoded
+// payload goes to the chosen Verifier, so no token is decoded twice, and
+// that Verifier applies its own MaxTokenSize. A token naming
 // an issuer that is not configured is rejected with ErrIssuer at once,
 // without any network request. Key sets never mix: a key of issuer A is never tried
 // on a token claiming issuer B, so a token signed by A's key but claiming B
 // fails at B (ErrUnknownKey or ErrBadSignature), whatever kid it names.
+//
+// Each issuer is trusted for the tokens it signs, whatever their sub: a
+// subject (or client id) is unique within its issuer only, so identify a
+// caller by Claims.Issuer and Claims.Subject together.
 //
 // It satisfies grpcauth.TokenVerifier. It is safe for concurrent use.
 type MultiVerifier struct {
@@ -156,21 +163,28 @@ func (m *MultiVerifier) closeAll() {
 }
 
 // route returns the Verifier of the issuer token's payload names. A token
-// one of the Verifiers has cached (it verified it) goes to that Verifier
-// without decoding (pre is nil); any other is split and its registered
-// claims decoded with the parser Verifier uses, and handed on in pre so
-// that the chosen Verifier, which checks the header and signature, does not
-// decode them again.
+// that is empty or longer than every issuer's MaxTokenSize is refused
+// first: a cache lookup hashes the whole token, and grpc-go admits
+// metadata up to 16 MiB by default, so looking first would cost a pass
+// over such a token per issuer. A token one of the Verifiers has cached
+// (it verified it) goes to that Verifier without decoding (pre is nil);
+// any other is split and its registered claims decoded with the parser
+// Verifier uses, and handed on in pre so that the chosen Verifier, which
+// checks the header and signature, does not decode them again.
 func (m *MultiVerifier) route(token string) (*Verifier, *decodedPayload, error) {
 	if m.closed.Load() {
 		return nil, nil, ErrClosed
+	}
+	if err := tokenSizeError(token, m.maxSize); err != nil {
+		m.malformed.Add(1)
+		return nil, nil, err
 	}
 	for _, v := range m.list {
 		if v.cache != nil && v.cache.contains(token) {
 			return v, nil, nil
 		}
 	}
-	pre, err := tokenIssuer(token, m.maxSize)
+	pre, err := tokenIssuer(token)
 	if err != nil {
 		if errors.Is(err, ErrMalformed) {
 			m.malformed.Add(1)
@@ -189,15 +203,22 @@ func (m *MultiVerifier) route(token string) (*Verifier, *decodedPayload, error) 
 
 var errUnknownIssuer = fmt.Errorf("%w: iss names no configured issuer", ErrIssuer)
 
-// tokenIssuer checks a compact JWS's size and form as Verifier.parse does
-// and decodes its payload (reg.Issuer is "" when iss is absent).
-func tokenIssuer(token string, maxSize int) (*decodedPayload, error) {
+// tokenSizeError returns the refusal of a token that is empty or longer
+// than maxSize, as Verifier.parse refuses it, or nil.
+func tokenSizeError(token string, maxSize int) error {
 	switch {
 	case token == "":
-		return nil, errEmpty
+		return errEmpty
 	case len(token) > maxSize:
-		return nil, errTooLarge
+		return errTooLarge
 	}
+	return nil
+}
+
+// tokenIssuer checks the form of a compact JWS, whose size tokenSizeError
+// admitted, as Verifier.parse does, and decodes its payload (reg.Issuer is
+// "" when iss is absent).
+func tokenIssuer(token string) (*decodedPayload, error) {
 	parts, err := jwt.Split(token)
 	if err != nil {
 		return nil, partsError(err)

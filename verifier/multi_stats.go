@@ -16,7 +16,9 @@ type MultiStats struct {
 	// counts them. Its growth is a flood of foreign tokens, or a tenant
 	// missing from the configuration. Tokens refused for their form count
 	// in Malformed instead: every token the MultiVerifier refuses itself
-	// counts in exactly one of the two.
+	// for its form or its iss counts in exactly one of the two. A call
+	// refused before the token is looked at (after Close, or VerifyIDToken
+	// without a client id) counts in neither, as with a lone Verifier.
 	UnknownIssuers int64
 	// Malformed counts tokens refused for their form (ErrMalformed) before
 	// the MultiVerifier could read their iss, access and ID tokens alike:
