@@ -2,12 +2,21 @@ package verifier_test
 
 import (
 	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/x509"
+	"crypto/x509/pkix"
 	"encoding/json"
+	"encoding/pem"
 	"errors"
+	"io"
 	"maps"
+	"math/big"
 	"net/http"
 	"net/http/httptest"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -46,13 +55,14 @@ func discoveryServer(t *testing.T, path string, issuer func(host string) string,
 }
 
 // shaped returns a minter of tokens whose claims are claims over base,
-// over iss's defaults (a nil value removes a claim).
-func shaped(t *testing.T, iss *grpcauthtest.Issuer, base map[string]any) func(claims map[string]any) string {
-	return func(claims map[string]any) string {
+// over iss's defaults (a nil value removes a claim), minted with baseOpts
+// and then opts.
+func shaped(t *testing.T, iss *grpcauthtest.Issuer, base map[string]any, baseOpts ...grpcauthtest.MintOption) func(claims map[string]any, opts ...grpcauthtest.MintOption) string {
+	return func(claims map[string]any, opts ...grpcauthtest.MintOption) string {
 		t.Helper()
 		all := maps.Clone(base)
 		maps.Copy(all, claims)
-		return mintOn(t, iss, all)
+		return mintOn(t, iss, all, append(slices.Clone(baseOpts), opts...)...)
 	}
 }
 
@@ -268,5 +278,346 @@ func TestProviders_Cognito(t *testing.T) {
 		if _, err := verifyWith(t, v, bad); !errors.Is(err, verifier.ErrClaims) {
 			t.Errorf("%s: %v, want ErrClaims", name, err)
 		}
+	}
+}
+
+// Firebase Authentication: ID tokens of a project's users, from the
+// issuer https://securetoken.google.com/{projectId}, whose discovery
+// document names a key set at www.googleapis.com with an "@" in its path.
+const (
+	firebaseProject  = "items-7f3a2"
+	firebaseUID      = "kZ3vQ9uYbHdR2mWc8xLpT1sNf4E2"
+	firebaseKeysPath = "/service_accounts/v1/jwk/securetoken@system.gserviceaccount.com"
+)
+
+// firebaseNow is the clock of the Firebase tests, their tokens' and
+// verifiers'.
+var firebaseNow = time.Unix(1_800_000_000, 0)
+
+// firebaseEnv stands in for Firebase: securetoken serves every project's
+// discovery document at /{projectId}/.well-known/openid-configuration,
+// naming as jwks_uri googleapis' firebaseKeysPath, where googleapis serves
+// keys' key set.
+type firebaseEnv struct {
+	keys                    *grpcauthtest.Issuer
+	securetoken, googleapis *httptest.Server
+}
+
+func newFirebaseEnv(t *testing.T) *firebaseEnv {
+	t.Helper()
+	f := &firebaseEnv{keys: grpcauthtest.NewIssuer(t, grpcauthtest.Config{Path: "/keys-only", Now: func() time.Time { return firebaseNow }})}
+	f.googleapis = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path != firebaseKeysPath { // "@" or "%40" in the request alike
+			http.NotFound(w, r)
+			return
+		}
+		req, err := http.NewRequestWithContext(r.Context(), http.MethodGet, f.keys.JWKSURL(), nil)
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusInternalServerError)
+			return
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusBadGateway)
+			return
+		}
+		defer resp.Body.Close()
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = io.Copy(w, resp.Body)
+	}))
+	t.Cleanup(f.googleapis.Close)
+	f.securetoken = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		project, ok := strings.CutSuffix(strings.TrimPrefix(r.URL.Path, "/"), "/.well-known/openid-configuration")
+		if !ok || project == "" || strings.Contains(project, "/") {
+			http.NotFound(w, r)
+			return
+		}
+		_ = json.NewEncoder(w).Encode(map[string]any{
+			"issuer":                                "http://" + r.Host + "/" + project,
+			"jwks_uri":                              f.googleapis.URL + firebaseKeysPath,
+			"response_types_supported":              []string{"id_token"},
+			"subject_types_supported":               []string{"public"},
+			"id_token_signing_alg_values_supported": []string{"RS256"},
+		})
+	}))
+	t.Cleanup(f.securetoken.Close)
+	return f
+}
+
+// issuer is project's issuer, shaped like https://securetoken.google.com/{projectId}.
+func (f *firebaseEnv) issuer(project string) string { return f.securetoken.URL + "/" + project }
+
+// config is the configuration docs/providers.md gives for project.
+func (f *firebaseEnv) config(project string) verifier.Config {
+	return verifier.Config{Issuer: f.issuer(project), Audiences: []string{project}, Algorithms: []string{"RS256"},
+		Now: func() time.Time { return firebaseNow }}
+}
+
+// idTokens returns a minter of project's ID tokens for firebaseUID, as
+// Firebase issues them to a user signed in with a password: typ JWT, no
+// client id, no scope, no jti.
+func (f *firebaseEnv) idTokens(t *testing.T, project string) func(claims map[string]any, opts ...grpcauthtest.MintOption) string {
+	return shaped(t, f.keys, map[string]any{
+		"iss": f.issuer(project), "aud": project, "sub": firebaseUID, "user_id": firebaseUID,
+		"auth_time": firebaseNow.Add(-10 * time.Minute), "iat": firebaseNow.Add(-time.Minute), "exp": firebaseNow.Add(59 * time.Minute),
+		"email": "ada@example.com", "email_verified": true,
+		"firebase": map[string]any{"identities": map[string]any{"email": []string{"ada@example.com"}}, "sign_in_provider": "password"},
+		"cid":      nil, "jti": nil, "ver": nil,
+	}, grpcauthtest.WithHeader("typ", "JWT"))
+}
+
+// The key set discovery names holds an "@" in its path, and is accepted;
+// the ID token verifies as an access token with no scope and no client,
+// and as an ID token of the project.
+func TestProviders_Firebase(t *testing.T) {
+	f := newFirebaseEnv(t)
+	v := providerVerifier(t, f.config(firebaseProject))
+	tok := f.idTokens(t, firebaseProject)(nil)
+
+	c, err := verifyWith(t, v, tok)
+	if err != nil {
+		t.Fatalf("Firebase ID token, key set discovered at a URL with an \"@\": %v", err)
+	}
+	var userID string
+	if err := c.Claim("user_id", &userID); err != nil || userID != firebaseUID || c.Subject() != firebaseUID {
+		t.Fatalf("sub %q, user_id %q (%v): want the uid in both", c.Subject(), userID, err)
+	}
+	if len(c.Scopes()) != 0 || c.ClientID() != "" {
+		t.Fatalf("scopes %v, client %q: want none of either", c.Scopes(), c.ClientID())
+	}
+	if _, err := v.VerifyIDToken(context.Background(), tok, firebaseProject, ""); err != nil {
+		t.Fatalf("VerifyIDToken with the project id: %v", err)
+	}
+
+	// Pinning clients refuses every Firebase token: none names one.
+	pinned := f.config(firebaseProject)
+	pinned.ClientIDs = []string{firebaseProject}
+	if _, err := verifyWith(t, providerVerifier(t, pinned), tok); !errors.Is(err, verifier.ErrClaims) {
+		t.Fatalf("under ClientIDs: %v, want ErrClaims (no azp, cid or client_id)", err)
+	}
+	// RFC 9068's profile too: typ is JWT, and there is no client_id or jti.
+	profile := f.config(firebaseProject)
+	profile.RequireAccessTokenProfile = true
+	if _, err := verifyWith(t, providerVerifier(t, profile), tok); !errors.Is(err, verifier.ErrClaims) {
+		t.Fatalf("under RequireAccessTokenProfile: %v, want ErrClaims", err)
+	}
+}
+
+// A configured JWKSURL may not hold an "@" after its host, Firebase's
+// included; written %40, it is accepted and names the same key set.
+func TestProviders_FirebaseConfiguredKeySetURLNeedsItsAtEscaped(t *testing.T) {
+	f := newFirebaseEnv(t)
+	cfg := f.config(firebaseProject)
+	cfg.JWKSURL = f.googleapis.URL + firebaseKeysPath
+	if v, err := verifier.New(context.Background(), cfg); err == nil {
+		_ = v.Close()
+		t.Fatalf("New with JWKSURL %q: no error, want the \"@\" refused", cfg.JWKSURL)
+	}
+	cfg.JWKSURL = f.googleapis.URL + strings.Replace(firebaseKeysPath, "@", "%40", 1)
+	if _, err := verifyWith(t, providerVerifier(t, cfg), f.idTokens(t, firebaseProject)(nil)); err != nil {
+		t.Fatalf("JWKSURL with %%40: %v", err)
+	}
+}
+
+// The checks docs/providers.md says the verifier makes on a Firebase ID
+// token: signature, kid, iss, aud, exp and iat, with the clock skew.
+func TestProviders_FirebaseChecks(t *testing.T) {
+	f := newFirebaseEnv(t)
+	cfg := f.config(firebaseProject)
+	cfg.MaxKeyWaiters = -1 // an unknown kid is refused at once, not after MinRefreshInterval
+	v := providerVerifier(t, cfg)
+	mint := f.idTokens(t, firebaseProject)
+	skew := verifier.DefaultClockSkew
+
+	good := mint(nil)
+	if _, err := verifyWith(t, v, good); err != nil {
+		t.Fatalf("Firebase ID token: %v", err)
+	}
+	// Another user's payload under this token's signature.
+	parts, other := strings.Split(good, "."), strings.Split(mint(map[string]any{"sub": "another-uid", "user_id": "another-uid"}), ".")
+	forged := parts[0] + "." + other[1] + "." + parts[2]
+
+	for _, tc := range []struct {
+		name  string
+		token string
+		want  error
+	}{
+		{"signature over another payload", forged, verifier.ErrBadSignature},
+		{"no kid", mint(nil, grpcauthtest.WithKidHeader("")), verifier.ErrMalformed},
+		{"unknown kid", mint(nil, grpcauthtest.WithKidHeader("0e7ac9e2b6a1d5c4f3b2a1908f7e6d5c4b3a2918")), verifier.ErrUnknownKey},
+		{"another project's issuer", mint(map[string]any{"iss": f.issuer("other-project")}), verifier.ErrIssuer},
+		{"a session cookie's issuer", mint(map[string]any{"iss": "https://session.firebase.google.com/" + firebaseProject}), verifier.ErrIssuer},
+		{"another project's audience", mint(map[string]any{"aud": "other-project"}), verifier.ErrAudience},
+		{"expired beyond the skew", mint(map[string]any{"iat": firebaseNow.Add(-2 * time.Hour), "exp": firebaseNow.Add(-skew - time.Second)}), verifier.ErrExpired},
+		{"no exp", mint(map[string]any{"exp": nil}), verifier.ErrClaims},
+		{"issued beyond the skew ahead", mint(map[string]any{"iat": firebaseNow.Add(skew + time.Second)}), verifier.ErrNotYetValid},
+		{"the Auth emulator's (alg none, no kid)", mint(nil, grpcauthtest.Unsigned()), verifier.ErrAlgorithm},
+	} {
+		if _, err := verifyWith(t, v, tc.token); !errors.Is(err, tc.want) {
+			t.Errorf("%s: %v, want %v", tc.name, err, tc.want)
+		}
+	}
+	for name, tok := range map[string]string{
+		"expired within the skew":      mint(map[string]any{"exp": firebaseNow.Add(-skew + time.Second)}),
+		"issued within the skew ahead": mint(map[string]any{"iat": firebaseNow.Add(skew - time.Second)}),
+	} {
+		if _, err := verifyWith(t, v, tok); err != nil {
+			t.Errorf("%s: %v, want it accepted", name, err)
+		}
+	}
+}
+
+// Firebase signs with RS256; the default allow-list accepts the other
+// asymmetric algorithms too, Algorithms: RS256 does not.
+func TestProviders_FirebaseAlgorithms(t *testing.T) {
+	f := newFirebaseEnv(t)
+	rs := f.keys.KeyID()
+	es, err := f.keys.AddKey("ES256")
+	if err != nil {
+		t.Fatal(err)
+	}
+	mint := f.idTokens(t, firebaseProject)
+	byDefault := f.config(firebaseProject)
+	byDefault.Algorithms = nil
+	for name, v := range map[string]*verifier.Verifier{"default": providerVerifier(t, byDefault), "RS256": providerVerifier(t, f.config(firebaseProject))} {
+		if _, err := verifyWith(t, v, mint(nil, grpcauthtest.WithIssuerKey(rs))); err != nil {
+			t.Errorf("%s allow-list, RS256 token: %v", name, err)
+		}
+		_, err := verifyWith(t, v, mint(nil, grpcauthtest.WithIssuerKey(es)))
+		if name == "default" && err != nil {
+			t.Errorf("default allow-list, ES256 token: %v, want it accepted", err)
+		}
+		if name == "RS256" && !errors.Is(err, verifier.ErrAlgorithm) {
+			t.Errorf("RS256 allow-list, ES256 token: %v, want ErrAlgorithm", err)
+		}
+	}
+}
+
+// What the verifier does not check: an empty sub (but VerifyIDToken
+// does), an auth_time in the future, the kind of sign-in, the tenant.
+func TestProviders_FirebaseUncheckedClaims(t *testing.T) {
+	f := newFirebaseEnv(t)
+	v := providerVerifier(t, f.config(firebaseProject))
+	mint := f.idTokens(t, firebaseProject)
+
+	noSub := mint(map[string]any{"sub": ""})
+	if _, err := verifyWith(t, v, noSub); err != nil {
+		t.Errorf("empty sub: %v, want it accepted by VerifyAccessToken", err)
+	}
+	if _, err := v.VerifyIDToken(context.Background(), noSub, firebaseProject, ""); !errors.Is(err, verifier.ErrClaims) {
+		t.Errorf("empty sub: %v, want ErrClaims from VerifyIDToken", err)
+	}
+	if _, err := v.VerifyIDToken(context.Background(), mint(map[string]any{"iat": nil}), firebaseProject, ""); !errors.Is(err, verifier.ErrClaims) {
+		t.Errorf("no iat: %v, want ErrClaims from VerifyIDToken", err)
+	}
+	for name, tok := range map[string]string{
+		"auth_time an hour ahead": mint(map[string]any{"auth_time": firebaseNow.Add(time.Hour)}),
+		"anonymous sign-in":       mint(map[string]any{"email": nil, "email_verified": nil, "firebase": map[string]any{"identities": map[string]any{}, "sign_in_provider": "anonymous"}}),
+		"another tenant's user":   mint(map[string]any{"firebase": map[string]any{"identities": map[string]any{}, "sign_in_provider": "password", "tenant": "other-tenant-x7k2"}}),
+	} {
+		if _, err := verifyWith(t, v, tok); err != nil {
+			t.Errorf("%s: %v, want it accepted", name, err)
+		}
+	}
+}
+
+// Custom claims become scopes through ScopeClaims; AssertClaims checks
+// top-level claims, email_verified as a bool; the nested firebase claim
+// is read with Claims.Claim.
+func TestProviders_FirebaseCustomClaims(t *testing.T) {
+	f := newFirebaseEnv(t)
+	mint := f.idTokens(t, firebaseProject)
+	tenant := map[string]any{"identities": map[string]any{}, "sign_in_provider": "password", "tenant": "staff-k3j9"}
+
+	roles := f.config(firebaseProject)
+	roles.ScopeClaims = []string{"roles"}
+	v := providerVerifier(t, roles)
+	c, err := verifyWith(t, v, mint(map[string]any{"roles": []string{"items:read", "items:write"}, "firebase": tenant}))
+	if err != nil || !c.HasScope("items:write") {
+		t.Fatalf("roles custom claim: %v, scopes %v; want items:write", err, c.Scopes())
+	}
+	var fb struct {
+		SignInProvider string `json:"sign_in_provider"`
+		Tenant         string `json:"tenant"`
+	}
+	if err := c.Claim("firebase", &fb); err != nil || fb.SignInProvider != "password" || fb.Tenant != "staff-k3j9" {
+		t.Fatalf("firebase claim %+v (%v)", fb, err)
+	}
+	if c, err := verifyWith(t, v, mint(nil)); err != nil || len(c.Scopes()) != 0 {
+		t.Errorf("no roles claim: %v, scopes %v; want it accepted with no scope", err, c.Scopes())
+	}
+	if _, err := verifyWith(t, v, mint(map[string]any{"roles": map[string]any{"items": "read"}})); !errors.Is(err, verifier.ErrMalformed) {
+		t.Errorf("roles neither a string nor an array of strings: %v, want ErrMalformed", err)
+	}
+
+	verified := f.config(firebaseProject)
+	verified.AssertClaims = map[string]any{"email_verified": true}
+	v = providerVerifier(t, verified)
+	if _, err := verifyWith(t, v, mint(nil)); err != nil {
+		t.Errorf("verified e-mail under email_verified=true: %v", err)
+	}
+	for name, tok := range map[string]string{"unverified": mint(map[string]any{"email_verified": false}), "anonymous": mint(map[string]any{"email_verified": nil})} {
+		if _, err := verifyWith(t, v, tok); !errors.Is(err, verifier.ErrClaims) {
+			t.Errorf("%s under email_verified=true: %v, want ErrClaims", name, err)
+		}
+	}
+	for name, assert := range map[string]map[string]any{
+		"email_verified=\"true\" (REQUIRE_CLAIMS' string)": {"email_verified": "true"},
+		"sign_in_provider=password (nested in firebase)":   {"sign_in_provider": "password"},
+		"tenant=staff-k3j9 (nested in firebase)":           {"tenant": "staff-k3j9"},
+	} {
+		cfg := f.config(firebaseProject)
+		cfg.AssertClaims = assert
+		if _, err := verifyWith(t, providerVerifier(t, cfg), mint(map[string]any{"firebase": tenant})); !errors.Is(err, verifier.ErrClaims) {
+			t.Errorf("AssertClaims %s: %v, want ErrClaims", name, err)
+		}
+	}
+}
+
+// Firebase's X.509 certificates document, which its documentation
+// points to, is no key set: a verifier given its URL loads no key.
+func TestProviders_FirebaseX509CertificatesAreNotRead(t *testing.T) {
+	f := newFirebaseEnv(t)
+	kid := f.keys.KeyID()
+	ca, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "securetoken.system.gserviceaccount.com"},
+		NotBefore: firebaseNow.Add(-time.Hour), NotAfter: firebaseNow.Add(24 * time.Hour)}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, f.keys.PublicKey(kid), ca)
+	if err != nil {
+		t.Fatal(err)
+	}
+	certs := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_ = json.NewEncoder(w).Encode(map[string]string{kid: string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}))})
+	}))
+	t.Cleanup(certs.Close)
+	cfg := f.config(firebaseProject)
+	cfg.JWKSURL = certs.URL + "/robot/v1/metadata/x509/securetoken%40system.gserviceaccount.com"
+	if _, err := verifyWith(t, providerVerifier(t, cfg), f.idTokens(t, firebaseProject)(nil)); !errors.Is(err, verifier.ErrKeysUnavailable) {
+		t.Fatalf("key set URL naming the X.509 certificates: %v, want ErrKeysUnavailable", err)
+	}
+}
+
+// Several projects: one Config each, with NewMulti; they share the key set.
+func TestProviders_FirebaseProjectsWithNewMulti(t *testing.T) {
+	f := newFirebaseEnv(t)
+	const second = "items-staging-41c0"
+	m, err := verifier.NewMulti(context.Background(), f.config(firebaseProject), f.config(second))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = m.Close() })
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	for _, p := range []string{firebaseProject, second} {
+		if c, err := m.VerifyAccessToken(ctx, f.idTokens(t, p)(nil)); err != nil || c.Issuer() != f.issuer(p) {
+			t.Errorf("project %s: %v, issuer %q", p, err, c.Issuer())
+		}
+	}
+	// The second project's token, its aud changed to the first's.
+	if _, err := m.VerifyAccessToken(ctx, f.idTokens(t, second)(map[string]any{"aud": firebaseProject})); !errors.Is(err, verifier.ErrAudience) {
+		t.Errorf("second project's issuer with the first's audience: %v, want ErrAudience", err)
 	}
 }
