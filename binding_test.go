@@ -149,7 +149,7 @@ func TestBinding_CnfForms(t *testing.T) {
 	cert := pki.issue(t, "client", false).Leaf
 	thumb := CertificateThumbprint(cert)
 	tlsPeer := withPeer(bearerCtx("tok"), &net.TCPAddr{IP: net.IPv4(192, 0, 2, 1), Port: 1},
-		credentials.TLSInfo{CommonAuthInfo: credentials.CommonAuthInfo{SecurityLevel: credentials.PrivacyAndIntegrity}})
+		credentials.TLSInfo{CommonAuthInfo: credentials.CommonAuthInfo{SecurityLevel: credentials.PrivacyAndIntegrity}, State: tls.ConnectionState{HandshakeComplete: true}})
 	withCert := func(certs ...*x509.Certificate) context.Context {
 		ti := credentials.TLSInfo{CommonAuthInfo: credentials.CommonAuthInfo{SecurityLevel: credentials.PrivacyAndIntegrity}}
 		ti.State.PeerCertificates, ti.State.HandshakeComplete = certs, true
@@ -162,11 +162,13 @@ func TestBinding_CnfForms(t *testing.T) {
 	}
 	// handshakeIncomplete is a TLS state an adapter built by hand, with the
 	// certificate but not HandshakeComplete: nothing proved the client
-	// holds the certificate's key.
+	// holds the certificate's key. From another host it is no transport
+	// security (TestTransport_TLSHandshakeNotCompleteIsNoTransportSecurity);
+	// on loopback it passes as local, and binding must still refuse it.
 	handshakeIncomplete := func(cert *x509.Certificate) context.Context {
 		ti := credentials.TLSInfo{CommonAuthInfo: credentials.CommonAuthInfo{SecurityLevel: credentials.PrivacyAndIntegrity}}
 		ti.State.PeerCertificates = []*x509.Certificate{cert}
-		return withPeer(bearerCtx("tok"), &net.TCPAddr{IP: net.IPv4(192, 0, 2, 1), Port: 1}, ti)
+		return withPeer(bearerCtx("tok"), &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1), Port: 1}, ti)
 	}
 	other := pki.issue(t, "other", false).Leaf
 
@@ -183,8 +185,8 @@ func TestBinding_CnfForms(t *testing.T) {
 		{"TLSInfo by pointer", map[string]any{"x5t#S256": thumb}, withCertPtr(cert), codes.OK, ""},
 		{"thumbprint of the CA, not the leaf", map[string]any{"x5t#S256": CertificateThumbprint(pki.ca)}, withCert(cert, pki.ca), codes.Unauthenticated, ReasonBindingMismatch},
 		{"other certificate", map[string]any{"x5t#S256": thumb}, withCert(other), codes.Unauthenticated, ReasonBindingMismatch},
-		{"handshake not complete", map[string]any{"x5t#S256": thumb}, handshakeIncomplete(cert), codes.Unauthenticated, ReasonBindingMismatch},
-		{"handshake not complete, unbound token", nil, handshakeIncomplete(cert), codes.OK, ""},
+		{"handshake not complete, on loopback", map[string]any{"x5t#S256": thumb}, handshakeIncomplete(cert), codes.Unauthenticated, ReasonBindingMismatch},
+		{"handshake not complete, on loopback, unbound token", nil, handshakeIncomplete(cert), codes.OK, ""},
 		{"TLS without client certificate", map[string]any{"x5t#S256": thumb}, tlsPeer, codes.Unauthenticated, ReasonBindingMismatch},
 		{"plaintext loopback", map[string]any{"x5t#S256": thumb}, bearerCtx("tok"), codes.Unauthenticated, ReasonBindingMismatch},
 		{"padded thumbprint", map[string]any{"x5t#S256": thumb + "="}, withCert(cert), codes.Unauthenticated, ReasonTokenInvalid},

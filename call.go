@@ -19,11 +19,12 @@ import (
 // ":authority" set to the request's host, and no other key starting with
 // ":" that the client could have chosen), and its connection as a peer
 // (peer.NewContext) whose AuthInfo is credentials.TLSInfo when the
-// connection is TLS, with the completed handshake's state (a certificate
-// of a state whose HandshakeComplete is false binds no token) and, in its
-// CommonAuthInfo, SecurityLevel credentials.PrivacyAndIntegrity, as
-// grpc.Server.ServeHTTP builds it (without the level it counts as
-// plaintext, see Config.TransportSecurity), and whose LocalAddr is the
+// connection is TLS, with the completed handshake's state (a state whose
+// HandshakeComplete is false counts as plaintext and its certificate binds
+// no token) and, in its CommonAuthInfo, SecurityLevel
+// credentials.PrivacyAndIntegrity, as grpc.Server.ServeHTTP builds it
+// (without the level it counts as plaintext, see Config.TransportSecurity),
+// and whose LocalAddr is the
 // listener's address (a Unix-domain socket's caller counts as local by
 // it). An adapter whose
 // request was not a POST to the procedure's path (a Connect GET, a REST

@@ -141,8 +141,9 @@ type Config struct {
 	// reached only through a hop the server cannot see is protected
 	// (read its warning). A connection whose AuthInfo reports no security
 	// level (a custom TransportCredentials without
-	// credentials.CommonAuthInfo), or a context with no peer at all,
-	// counts as insecure.
+	// credentials.CommonAuthInfo), a credentials.TLSInfo whose
+	// State.HandshakeComplete is false (a peer built by hand for
+	// ServeCall), or a context with no peer at all, counts as insecure.
 	TransportSecurity TransportSecurity
 
 	// Conditions compiles the CEL (or other) conditions of rules (the

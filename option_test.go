@@ -601,6 +601,30 @@ func TestCall_FileProtobufCannotBuildBehindACustomResolverIsDenied(t *testing.T)
 	}
 }
 
+// Check builds the plan of every registered method, through a resolver New
+// does not walk too: a file protobuf-go cannot build is an error naming
+// the file for each of its methods, on every Check, and never a panic
+// (nor a Check that blocks on the file the failed build left locked).
+func TestCheck_FileProtobufCannotBuildBehindACustomResolverIsAnError(t *testing.T) {
+	const pkg = "unbuildablecheck.v1"
+	files := unbuildableFile(t, pkg)
+	a := mustNew(t, Config{Descriptors: findOnly{files}, DefaultRule: &grpcauthv1.Rule{}, Verifier: staticVerifier{claims: mustClaims(t, "ok")}})
+	srv := fakeServer{pkg + ".Svc": {Methods: []grpc.MethodInfo{{Name: "Get"}, {Name: "List", IsServerStream: true}}}}
+	for range 2 {
+		var ce *CheckError
+		if err := checkWithoutPanic(t, a, srv); !errors.As(err, &ce) || len(ce.Problems) != 2 {
+			t.Fatalf("Check = %v, want a CheckError for both methods", err)
+		}
+		for _, p := range ce.Problems {
+			if !strings.Contains(p.Err.Error(), `"`+pkg+`/x.proto"`) {
+				t.Errorf("%s: %v, want an error naming the file", p.Method, p.Err)
+			}
+		}
+	}
+	_, err := callUnary(a, bearerCtx("tok"), "/"+pkg+".Svc/Get")
+	checkStatus(t, err, codes.PermissionDenied, ReasonMethodNotConfigured)
+}
+
 // A Config name written "pkg.Service.Method" makes a resolver New does not
 // walk build the service's file: a file protobuf-go cannot build makes New
 // fail naming it, rather than panic and leave the file locked.

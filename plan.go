@@ -218,12 +218,22 @@ func splitMethod(full string) (svc, name string, ok bool) {
 }
 
 // Requirement is the effective access rule of one method, as the
-// interceptors enforce it.
+// interceptors enforce it. Read Denied first: a method without a usable
+// rule is denied to every caller, and the other fields, left empty, would
+// otherwise read as "any valid token" (as a zero Requirement does).
 type Requirement struct {
 	// Method is the full method name, "/pkg.Service/Method".
 	Method string
-	// Source says where the rule came from.
+	// Source says where the rule came from: for a denied method, the
+	// source of its invalid rule, or SourceNone when it has none.
 	Source Source
+	// Denied is true when the method has no rule the interceptors can
+	// apply (no rule from any source, or an invalid one): every call is
+	// refused, with or without a token (unless DryRun, under which the
+	// refusal is reported but not enforced). Authenticator.Requirement
+	// then returns an error saying why, and only Method, Source and
+	// DryRun are set besides.
+	Denied bool
 	// Public is true when the method needs no token.
 	Public bool
 	// Scopes must all be present (sorted).
@@ -257,10 +267,11 @@ type Requirement struct {
 
 // Alternatives expands the requirement into the scope sets of which one
 // must be present in full: Scopes ∪ AnyOf[i] for each i, or Scopes alone.
-// For a public method it returns nil; a single empty set means any valid
-// token.
+// A single empty set means any valid token. It returns nil for a public
+// method (no token needed) and for a denied one (no token suffices): tell
+// them apart by Public and Denied.
 func (r Requirement) Alternatives() [][]string {
-	if r.Public {
+	if r.Public || r.Denied {
 		return nil
 	}
 	c := compiledRule{all: r.Scopes, anyOf: r.AnyOf}
@@ -268,19 +279,23 @@ func (r Requirement) Alternatives() [][]string {
 }
 
 // Requirement returns the rule the interceptors apply to fullMethod
-// ("/pkg.Service/Method"). For a method that would be denied it returns an
-// error wrapping ErrNoRule or ErrInvalidRule, together with the Source of
-// the invalid rule. On an Authenticator that New did not build (nil, or
-// a zero Authenticator), which refuses every call, it returns a
-// Requirement with only Method set and an error saying so (wrapping
+// ("/pkg.Service/Method"). For a method that is denied to every caller it
+// returns an error wrapping ErrNoRule or ErrInvalidRule, together with a
+// Requirement whose Denied is true (and whose Source is that of the
+// invalid rule): never one that reads as a rule. A caller that shows
+// rules (a server-info endpoint) shows such a method as denied, not as
+// needing no scope. On an Authenticator that New did not build (nil, or a
+// zero Authenticator), which refuses every call, it returns a Requirement
+// with only Method and Denied set and an error saying so (wrapping
 // neither).
 func (a *Authenticator) Requirement(fullMethod string) (Requirement, error) {
 	if !a.built() {
-		return Requirement{Method: fullMethod}, errNotBuilt
+		return Requirement{Method: fullMethod, Denied: true}, errNotBuilt
 	}
 	p := a.lookup(fullMethod)
 	req := Requirement{Method: fullMethod, Source: p.source, DryRun: p.dryRun}
 	if p.rule == nil {
+		req.Denied = true
 		return req, p.err
 	}
 	req.Public = p.rule.public

@@ -128,6 +128,45 @@ func TestRequirement_UnannotatedMethodHasNoRule(t *testing.T) {
 	}
 }
 
+// A denied method's Requirement says so: it never reads as "any valid
+// token" (not public, no scopes, Alternatives [[]]), which is what its
+// empty fields would otherwise mean to a caller that shows rules.
+func TestRequirement_DeniedMethodReadsAsDeniedNotAsAnyValidToken(t *testing.T) {
+	tests := []struct {
+		name    string
+		cfg     Config
+		method  string
+		wantErr error
+		source  Source
+	}{
+		{"no rule", Config{}, mUnannotated, ErrNoRule, SourceNone},
+		{"invalid rule", Config{Descriptors: badFiles(t)}, "/bad.v1.BadService/Contradictory", ErrInvalidRule, SourceMethodOption},
+		{"no rule, in dry run", Config{DryRun: true}, mUnannotated, ErrNoRule, SourceNone},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := mustNew(t, tt.cfg).Requirement(tt.method)
+			if !errors.Is(err, tt.wantErr) {
+				t.Fatalf("err = %v, want %v", err, tt.wantErr)
+			}
+			want := Requirement{Method: tt.method, Source: tt.source, Denied: true, DryRun: tt.cfg.DryRun}
+			if fmt.Sprint(got) != fmt.Sprint(want) {
+				t.Errorf("got %+v, want %+v", got, want)
+			}
+			if alts := got.Alternatives(); alts != nil {
+				t.Errorf("Alternatives = %v, want nil: no token suffices", alts)
+			}
+		})
+	}
+	// A method with a rule is not denied, whatever the rule.
+	a := mustNew(t, Config{})
+	for _, m := range []string{mPublic, mAuth, mAllOf} {
+		if req, err := a.Requirement(m); err != nil || req.Denied {
+			t.Errorf("%s: Denied = %v, err = %v; want a rule", m, req.Denied, err)
+		}
+	}
+}
+
 func TestRequirement_Alternatives(t *testing.T) {
 	r := Requirement{Scopes: []string{"b"}, AnyOf: [][]string{{"c"}, {"a", "d"}}}
 	if got, want := fmt.Sprint(r.Alternatives()), "[[b c] [a b d]]"; got != want {

@@ -19,7 +19,9 @@ type TransportSecurity int
 const (
 	// TransportSecureOrLocal (the default, the zero value) accepts
 	// credentials on connections with transport security (TLS, ALTS: a
-	// peer AuthInfo reporting credentials.PrivacyAndIntegrity) and on
+	// peer AuthInfo reporting credentials.PrivacyAndIntegrity; for a
+	// credentials.TLSInfo, of a completed handshake, State.HandshakeComplete
+	// true, as grpc-go and grpc.Server.ServeHTTP hand over) and on
 	// plaintext connections that never leave this host, where nobody but
 	// the host's administrator can read the traffic. A connection is
 	// local when the server-side peer address (peer.Peer.Addr, which the
@@ -94,9 +96,10 @@ func (t TransportSecurity) valid() bool {
 // transportAllowed reports whether the call's connection may carry
 // credentials under a.transport. It fails closed: a context without a peer
 // (the interceptor called outside a gRPC server), an AuthInfo that does not
-// report a security level, or a level below PrivacyAndIntegrity counts as
-// no transport security. It allocates nothing for the peers gRPC's own
-// transports create.
+// report a security level, a level below PrivacyAndIntegrity, or a
+// credentials.TLSInfo whose handshake is not complete counts as no
+// transport security (such a connection may still be local). It allocates
+// nothing for the peers gRPC's own transports create.
 func (a *Authenticator) transportAllowed(ctx context.Context) bool {
 	if a.transport == InsecureAllowPlaintext {
 		return true

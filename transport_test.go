@@ -2,6 +2,7 @@ package grpcauth
 
 import (
 	"context"
+	"crypto/tls"
 	"net"
 	"net/http"
 	"os"
@@ -253,7 +254,10 @@ var (
 	integrityOnly = plaintextInfo{credentials.CommonAuthInfo{SecurityLevel: credentials.IntegrityOnly}}
 	privacy       = plaintextInfo{credentials.CommonAuthInfo{SecurityLevel: credentials.PrivacyAndIntegrity}}
 	noLevel       = plaintextInfo{} // a custom AuthInfo that leaves the level unset
-	tlsInfo       = credentials.TLSInfo{CommonAuthInfo: credentials.CommonAuthInfo{SecurityLevel: credentials.PrivacyAndIntegrity}}
+	tlsInfo       = credentials.TLSInfo{CommonAuthInfo: credentials.CommonAuthInfo{SecurityLevel: credentials.PrivacyAndIntegrity}, State: tls.ConnectionState{HandshakeComplete: true}}
+	// tlsIncomplete is a TLS state whose handshake is not complete, as an
+	// adapter building its peer by hand may pass: no keys protect it yet.
+	tlsIncomplete = credentials.TLSInfo{CommonAuthInfo: credentials.CommonAuthInfo{SecurityLevel: credentials.PrivacyAndIntegrity}}
 )
 
 // bareInfo is an AuthInfo that does not report a security level at all.
@@ -336,6 +340,10 @@ func TestTransportAllowed_ByPolicyAndPeer(t *testing.T) {
 		{"no AuthInfo on loopback", withPeer(context.Background(), loop4, nil), want{true, false, true}},
 		{"plaintext Unix socket", withPeer(context.Background(), unix, plaintext), want{true, false, true}},
 		{"TLS on loopback", withPeer(context.Background(), loop4, tlsInfo), want{true, true, true}},
+		{"*TLSInfo from another host", withPeer(context.Background(), remote, &tlsInfo), want{true, true, true}},
+		{"TLS handshake incomplete from another host", withPeer(context.Background(), remote, tlsIncomplete), want{false, false, true}},
+		{"*TLSInfo handshake incomplete from another host", withPeer(context.Background(), remote, &tlsIncomplete), want{false, false, true}},
+		{"TLS handshake incomplete on loopback", withPeer(context.Background(), loop4, tlsIncomplete), want{true, false, true}},
 		{"string address on loopback", withPeer(context.Background(), strAddr("127.0.0.1:8080"), nil), want{true, false, true}},
 		{"string address on ::1", withPeer(context.Background(), strAddr("[::1]:8080"), nil), want{true, false, true}},
 		{"string address of another host", withPeer(context.Background(), strAddr("192.0.2.1:8080"), nil), want{false, false, true}},
@@ -389,6 +397,31 @@ func TestTransport_PlaintextFromAnotherHostIsRefusedByDefault(t *testing.T) {
 	}
 	if n := cv.n.Load(); n != 1 {
 		t.Errorf("verifier called %d times, want 1", n)
+	}
+}
+
+// A TLS state whose handshake is not complete (an adapter's hand-built
+// peer for ServeCall) carries no transport security, whatever level it
+// reports: a token from another host on it is refused before it is
+// verified, as on plaintext, while on loopback it counts as local.
+func TestTransport_TLSHandshakeNotCompleteIsNoTransportSecurity(t *testing.T) {
+	cv := &countingVerifier{next: staticVerifier{claims: mustClaims(t, "test:read")}}
+	a := mustNew(t, Config{Verifier: cv})
+	serve := func(addr net.Addr, ai credentials.AuthInfo) error {
+		return a.ServeCall(withPeer(bearerCtx("tok"), addr, ai), mInherited, false, &authtestv1.InheritedRequest{}, func(context.Context, *Guard) error { return nil })
+	}
+	remote := &net.TCPAddr{IP: net.IPv4(192, 0, 2, 1), Port: 1}
+	for _, ai := range []credentials.AuthInfo{tlsIncomplete, &tlsIncomplete} {
+		checkStatus(t, serve(remote, ai), codes.Unauthenticated, ReasonTransportInsecure)
+	}
+	if n := cv.n.Load(); n != 0 {
+		t.Errorf("verifier called %d times, want 0", n)
+	}
+	if err := serve(&net.TCPAddr{IP: net.IPv4(127, 0, 0, 1), Port: 1}, tlsIncomplete); err != nil {
+		t.Errorf("incomplete handshake on loopback: %v", err)
+	}
+	if err := serve(remote, tlsInfo); err != nil {
+		t.Errorf("completed handshake from another host: %v", err)
 	}
 }
 

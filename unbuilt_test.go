@@ -164,8 +164,8 @@ func TestUnbuiltAuthenticator_EveryEntryPointFailsClosedWithoutPanic(t *testing.
 				if !errors.Is(err, errNotBuilt) || errors.Is(err, ErrNoRule) || errors.Is(err, ErrInvalidRule) {
 					t.Errorf("Requirement error = %v, want %v alone", err, errNotBuilt)
 				}
-				if req.Method != mAllOf || req.Public || req.Source != SourceNone {
-					t.Errorf("Requirement = %+v, want Method alone", req)
+				if req.Method != mAllOf || !req.Denied || req.Public || req.Source != SourceNone || req.Alternatives() != nil {
+					t.Errorf("Requirement = %+v, want Method and Denied alone", req)
 				}
 			})
 			if got := logged.take(); len(got) != 0 {

@@ -193,7 +193,9 @@ func New(ts oauth2.TokenSource) *Credentials { return &Credentials{ts: ts, now: 
 // GetRequestMetadata returns the authorization header for a call, taking a
 // token from the TokenSource. It sends the token only when the call's
 // connection has transport security (an AuthInfo reporting
-// credentials.PrivacyAndIntegrity, as TLS and ALTS do) or its remote
+// credentials.PrivacyAndIntegrity, as TLS and ALTS do; a
+// credentials.TLSInfo only with State.HandshakeComplete, as grpc-go hands
+// it over) or its remote
 // address is on this host (see grpcauth.TransportSecureOrLocal for the
 // exact rule; the address is the connection's own, not the target name).
 // Otherwise, or when the context carries no connection information (the

@@ -340,6 +340,17 @@ func TestCredentials_TLSToAnotherHostSendsTheToken(t *testing.T) {
 func TestCredentials_GetRequestMetadata(t *testing.T) {
 	tok := &oauth2.Token{AccessToken: "at", TokenType: "bearer"}
 	local := credentials.NewContextWithRequestInfo(peerCtx(&net.UnixAddr{Name: "/run/api.sock", Net: "unix"}), credentials.RequestInfo{AuthInfo: insecureInfo()})
+	// A TLS state whose handshake is not complete carries no transport
+	// security, as the server (grpcauth.TransportSecureOrLocal) decides it:
+	// the token goes only to a peer on this host.
+	incomplete := credentials.TLSInfo{CommonAuthInfo: credentials.CommonAuthInfo{SecurityLevel: credentials.PrivacyAndIntegrity}}
+	complete := incomplete
+	complete.State.HandshakeComplete = true
+	remote := &net.TCPAddr{IP: net.IPv4(192, 0, 2, 1), Port: 443}
+	loopback := &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1), Port: 443}
+	on := func(addr net.Addr, ai credentials.AuthInfo) context.Context {
+		return credentials.NewContextWithRequestInfo(peerCtx(addr), credentials.RequestInfo{AuthInfo: ai})
+	}
 	tests := []struct {
 		name string
 		ctx  context.Context
@@ -348,6 +359,10 @@ func TestCredentials_GetRequestMetadata(t *testing.T) {
 		code codes.Code
 	}{
 		{"Unix socket", local, oauth2.StaticTokenSource(tok), "Bearer at", codes.OK},
+		{"TLS to another host", on(remote, complete), oauth2.StaticTokenSource(tok), "Bearer at", codes.OK},
+		{"TLS handshake not complete to another host", on(remote, incomplete), oauth2.StaticTokenSource(tok), "", codes.Unauthenticated},
+		{"*TLSInfo handshake not complete to another host", on(remote, &incomplete), oauth2.StaticTokenSource(tok), "", codes.Unauthenticated},
+		{"TLS handshake not complete on this host", on(loopback, incomplete), oauth2.StaticTokenSource(tok), "Bearer at", codes.OK},
 		{"no request info", peerCtx(&net.TCPAddr{IP: net.IPv4(127, 0, 0, 1)}), oauth2.StaticTokenSource(tok), "", codes.Unauthenticated},
 		{"token source fails", local, failingSource{}, "", codes.Unauthenticated},
 		{"RetrieveError without a response", local, errorSource{&oauth2.RetrieveError{}}, "", codes.Unauthenticated},

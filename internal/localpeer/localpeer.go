@@ -110,15 +110,21 @@ func isNilPointer(v any) bool {
 // credentials.PrivacyAndIntegrity (TLS, ALTS). An AuthInfo that reports no
 // level (nil, a nil *credentials.TLSInfo or other typed nil, a type
 // without credentials.CommonAuthInfo, or the level left unset) is not
-// secure: unlike credentials.CheckSecurityLevel, this fails closed.
+// secure: unlike credentials.CheckSecurityLevel, this fails closed. Nor is
+// a credentials.TLSInfo (value or pointer) whose State.HandshakeComplete
+// is false, whatever level it reports: until the handshake completes, no
+// keys protect the connection. grpc-go, grpc.Server.ServeHTTP and
+// connectauth only hand over completed handshakes; a peer built by hand
+// (for ServeCall) may not. Such a connection may still count as local by
+// its addresses (IsLocal, IsLocalPeer).
 func Secure(ai credentials.AuthInfo) bool {
 	switch ai := ai.(type) {
 	case credentials.TLSInfo:
-		return ai.SecurityLevel == credentials.PrivacyAndIntegrity
+		return secureTLS(ai.State.HandshakeComplete, ai.SecurityLevel)
 	case *credentials.TLSInfo:
 		// A peer built by hand (for ServeCall) may hold a nil one, whose
 		// promoted GetCommonAuthInfo would dereference it.
-		return ai != nil && ai.SecurityLevel == credentials.PrivacyAndIntegrity
+		return ai != nil && secureTLS(ai.State.HandshakeComplete, ai.SecurityLevel)
 	case interface {
 		GetCommonAuthInfo() credentials.CommonAuthInfo
 	}:
@@ -133,6 +139,13 @@ func Secure(ai credentials.AuthInfo) bool {
 		return ai.GetCommonAuthInfo().SecurityLevel == credentials.PrivacyAndIntegrity
 	}
 	return false
+}
+
+// secureTLS is Secure's rule for a credentials.TLSInfo: its handshake
+// complete and its level PrivacyAndIntegrity. It takes the two fields,
+// not the TLSInfo, so that no connection state is copied.
+func secureTLS(handshakeComplete bool, level credentials.SecurityLevel) bool {
+	return handshakeComplete && level == credentials.PrivacyAndIntegrity
 }
 
 // PipeAddr returns the address net.Pipe's connections report, for tests

@@ -67,6 +67,9 @@ func TestSecure(t *testing.T) {
 // the nil pointer).
 func TestSecure_TLSInfoValueAndPointer(t *testing.T) {
 	tls := credentials.TLSInfo{CommonAuthInfo: credentials.CommonAuthInfo{SecurityLevel: credentials.PrivacyAndIntegrity}}
+	tls.State.HandshakeComplete = true
+	incomplete := tls
+	incomplete.State.HandshakeComplete = false
 	tests := []struct {
 		name string
 		ai   credentials.AuthInfo
@@ -76,6 +79,8 @@ func TestSecure_TLSInfoValueAndPointer(t *testing.T) {
 		{"*TLSInfo", &tls, true},
 		{"TLSInfo, level unset", credentials.TLSInfo{}, false},
 		{"*TLSInfo, level unset", &credentials.TLSInfo{}, false},
+		{"TLSInfo, handshake not complete", incomplete, false},
+		{"*TLSInfo, handshake not complete", &incomplete, false},
 		{"typed nil *TLSInfo", (*credentials.TLSInfo)(nil), false},
 		{"typed nil of another type embedding CommonAuthInfo", (*info)(nil), false},
 	}

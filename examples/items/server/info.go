@@ -6,16 +6,21 @@ import (
 )
 
 // serverInfo builds the GetServerInfo answer: the issuer, the audience, and
-// the rule auth enforces for each ItemService method, in .proto order.
+// the rule auth enforces for each ItemService method, in .proto order. A
+// method without a usable rule, which auth denies to every caller (and
+// Check logged), is listed as denied: with no scopes and public false it
+// would read as open to any valid token.
 func serverInfo(issuer, audience string, auth *grpcauth.Authenticator) *itemsv1.GetServerInfoResponse {
 	svc := itemsv1.File_items_v1_items_proto.Services().ByName("ItemService")
 	info := &itemsv1.GetServerInfoResponse{Issuer: issuer, Audience: audience}
 	methods := svc.Methods()
 	for i := range methods.Len() {
 		name := "/" + string(svc.FullName()) + "/" + string(methods.Get(i).Name())
-		// A method without a usable rule is denied to everyone; it shows
-		// here with no scopes and public false, and Check logged it.
-		req, _ := auth.Requirement(name)
+		req, err := auth.Requirement(name)
+		if err != nil {
+			info.Methods = append(info.Methods, &itemsv1.MethodInfo{Name: name, Denied: true})
+			continue
+		}
 		info.Methods = append(info.Methods, &itemsv1.MethodInfo{
 			Name:   name,
 			Public: req.Public,

@@ -290,8 +290,13 @@ type MethodInfo struct {
 	Name string `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
 	// public is true when the method needs no token at all.
 	Public bool `protobuf:"varint,2,opt,name=public,proto3" json:"public,omitempty"`
-	// scopes lists every scope the caller's token must carry.
-	Scopes        []string `protobuf:"bytes,3,rep,name=scopes,proto3" json:"scopes,omitempty"`
+	// scopes lists every scope the caller's token must carry. Empty, with
+	// public and denied false: any valid token.
+	Scopes []string `protobuf:"bytes,3,rep,name=scopes,proto3" json:"scopes,omitempty"`
+	// denied is true when the server has no usable rule for the method: it
+	// refuses every call, whatever the token (its start-up check logged
+	// why). public is then false and scopes empty.
+	Denied        bool `protobuf:"varint,4,opt,name=denied,proto3" json:"denied,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -345,6 +350,13 @@ func (x *MethodInfo) GetScopes() []string {
 		return x.Scopes
 	}
 	return nil
+}
+
+func (x *MethodInfo) GetDenied() bool {
+	if x != nil {
+		return x.Denied
+	}
+	return false
 }
 
 // ListItemsRequest is empty: ListItems returns every item.
@@ -983,12 +995,13 @@ const file_items_v1_items_proto_rawDesc = "" +
 	"\x15GetServerInfoResponse\x12\x16\n" +
 	"\x06issuer\x18\x01 \x01(\tR\x06issuer\x12\x1a\n" +
 	"\baudience\x18\x02 \x01(\tR\baudience\x12.\n" +
-	"\amethods\x18\x03 \x03(\v2\x14.items.v1.MethodInfoR\amethods\"P\n" +
+	"\amethods\x18\x03 \x03(\v2\x14.items.v1.MethodInfoR\amethods\"h\n" +
 	"\n" +
 	"MethodInfo\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x16\n" +
 	"\x06public\x18\x02 \x01(\bR\x06public\x12\x16\n" +
-	"\x06scopes\x18\x03 \x03(\tR\x06scopes\"\x12\n" +
+	"\x06scopes\x18\x03 \x03(\tR\x06scopes\x12\x16\n" +
+	"\x06denied\x18\x04 \x01(\bR\x06denied\"\x12\n" +
 	"\x10ListItemsRequest\"9\n" +
 	"\x11ListItemsResponse\x12$\n" +
 	"\x05items\x18\x01 \x03(\v2\x0e.items.v1.ItemR\x05items\" \n" +

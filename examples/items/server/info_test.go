@@ -1,0 +1,84 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"net"
+	"testing"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/test/bufconn"
+	"google.golang.org/protobuf/reflect/protoregistry"
+
+	"github.com/grpcauth/grpcauth"
+	itemsv1 "github.com/grpcauth/grpcauth/examples/items/proto/items/v1"
+	grpcauthv1 "github.com/grpcauth/grpcauth/proto/grpcauth/v1"
+	"github.com/grpcauth/grpcauth/verifier"
+)
+
+// noTokens is a verifier for servers whose tests send no token.
+type noTokens struct{}
+
+func (noTokens) VerifyAccessToken(context.Context, string) (verifier.Claims, error) {
+	return verifier.Claims{}, errors.New("test: no token expected")
+}
+
+// TestServerInfo_MethodWithoutARuleIsListedAsDenied: GetServerInfo lists a
+// method that the Authenticator denies to every caller (no rule: here its
+// descriptors' options are hidden, and only two methods are configured)
+// as denied, never as a method any valid token may call (not public, no
+// scopes), and the configured ones with their rules.
+func TestServerInfo_MethodWithoutARuleIsListedAsDenied(t *testing.T) {
+	const (
+		svc  = "/items.v1.ItemService/"
+		info = svc + "GetServerInfo"
+		list = svc + "ListItems"
+	)
+	auth, err := grpcauth.New(grpcauth.Config{
+		Verifier:    noTokens{},
+		Descriptors: new(protoregistry.Files),
+		Public:      []string{info},
+		Rules:       map[string]*grpcauthv1.Rule{list: {Scopes: []string{"items:read"}}},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := grpc.NewServer(grpc.UnaryInterceptor(auth.UnaryServerInterceptor()))
+	itemsv1.RegisterItemServiceServer(srv, &service{info: serverInfo("https://idp.example", "api://items", auth)})
+	lis := bufconn.Listen(1 << 16)
+	go func() { _ = srv.Serve(lis) }()
+	t.Cleanup(srv.Stop)
+	conn, err := grpc.NewClient("passthrough:///bufconn",
+		grpc.WithContextDialer(func(ctx context.Context, _ string) (net.Conn, error) { return lis.DialContext(ctx) }),
+		grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { conn.Close() })
+
+	got, err := itemsv1.NewItemServiceClient(conn).GetServerInfo(t.Context(), &itemsv1.GetServerInfoRequest{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	methods := itemsv1.File_items_v1_items_proto.Services().ByName("ItemService").Methods()
+	if len(got.GetMethods()) != methods.Len() {
+		t.Fatalf("%d methods listed, want %d", len(got.GetMethods()), methods.Len())
+	}
+	for _, m := range got.GetMethods() {
+		switch m.GetName() {
+		case info:
+			if !m.GetPublic() || m.GetDenied() {
+				t.Errorf("%s: %v, want public", m.GetName(), m)
+			}
+		case list:
+			if m.GetPublic() || m.GetDenied() || len(m.GetScopes()) != 1 || m.GetScopes()[0] != "items:read" {
+				t.Errorf("%s: %v, want scopes [items:read]", m.GetName(), m)
+			}
+		default:
+			if !m.GetDenied() || m.GetPublic() || len(m.GetScopes()) != 0 {
+				t.Errorf("%s: %v, want denied", m.GetName(), m)
+			}
+		}
+	}
+}
