@@ -36,7 +36,7 @@ type Verifier struct {
 	known      *knownSet       // tokens that bypass rate; nil without rate or pos
 	n          counters        // for Stats
 	random     func() float64  // jitter.Random: a positive answer's lifetime is jittered
-	retryUntil atomic.Int64    // Unix ns (wall) a 429's or 503's Retry-After ends: see retryLeft
+	retryUntil atomic.Int64    // Unix ns (wall) a 429's or 503's pause ends: see retryLeft
 
 	base context.Context // cancelled by Close
 	stop context.CancelFunc
@@ -526,7 +526,7 @@ func (v *Verifier) paused(now time.Time) error {
 		return nil
 	}
 	v.n.limited.Add(1)
-	return unavailable("the endpoint's Retry-After runs %v more, request not sent", d)
+	return unavailable("the endpoint's pause (Retry-After or X-Rate-Limit-Reset) runs %v more, request not sent", d)
 }
 
 // retryLeft returns how long the latest Retry-After still runs at now: 0
