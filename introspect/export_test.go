@@ -18,5 +18,6 @@ func KnownLen(v *Verifier) int {
 }
 
 // SetPauseRead makes f run each time v, recording a Retry-After's pause,
-// has read the pause it may replace. Call it before v is used.
+// has read the pause it may replace (before it reads the clock). Call it
+// while no request of v is in flight.
 func SetPauseRead(v *Verifier, f func()) { v.pauseRead = f }

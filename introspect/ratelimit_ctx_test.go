@@ -85,16 +85,18 @@ func TestFlight_AbandonedWhileWaitingForASlotGivesItsRequestRateBack(t *testing.
 // one came, does not end the longer pause; once the pause has ended, a
 // shorter one starts anew.
 func TestPause_AShorterRetryAfterDoesNotEndALongerPause(t *testing.T) {
-	_, v := newGated(t, nil, nil)
 	now := time.Now()
-	v.pause(30*time.Second, now)
-	v.pause(5*time.Second, now.Add(time.Second))
-	if left := v.retryLeft(now.Add(time.Second)); left != 29*time.Second {
+	clock := now
+	_, v := newGated(t, nil, func(c *Config) { c.Now = func() time.Time { return clock } })
+	v.pause(30 * time.Second)
+	clock = now.Add(time.Second)
+	v.pause(5 * time.Second)
+	if left := v.retryLeft(clock); left != 29*time.Second {
 		t.Fatalf("after a longer then a shorter Retry-After: %v left, want 29s", left)
 	}
-	later := now.Add(time.Minute)
-	v.pause(5*time.Second, later)
-	if left := v.retryLeft(later); left != 5*time.Second {
+	clock = now.Add(time.Minute)
+	v.pause(5 * time.Second)
+	if left := v.retryLeft(clock); left != 5*time.Second {
 		t.Fatalf("a Retry-After after the pause ended: %v left, want 5s", left)
 	}
 }

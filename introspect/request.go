@@ -88,7 +88,7 @@ func (v *Verifier) statusError(resp *http.Response) error {
 			header, d = "X-Rate-Limit-Reset", httpheader.RateLimitReset(resp.Header.Get("X-Rate-Limit-Reset"), now)
 		}
 		if d = min(d, maxRetryAfter); d > 0 {
-			v.pause(d, now)
+			v.pause(d)
 			return unavailable("endpoint answered status %d: no request for %v, as its %s says", resp.StatusCode, d, header)
 		}
 	}

@@ -156,19 +156,17 @@ func TestVerify_CachedTokensAreAcceptedDuringARetryAfter(t *testing.T) {
 	}
 }
 
-// TestVerify_RacingRetryAftersAfterTheClockIsSetBackKeepTheLonger: once
-// the clock is set back past a pause (which has then ended), two 429s
-// answered at the same time record the longer of their Retry-Afters,
-// whichever records first: a shorter one recorded while the other was
-// deciding does not keep the longer one out.
-func TestVerify_RacingRetryAftersAfterTheClockIsSetBackKeepTheLonger(t *testing.T) {
-	retryAfters := make(chan string, 3)
-	for _, s := range []string{"60", "30", "10"} {
-		retryAfters <- s
+// newRetryAfterEnv returns an env whose endpoint answers its first
+// requests 429, with retryAfters in turn, and the rest as the issuer does.
+func newRetryAfterEnv(t *testing.T, retryAfters ...string) *env {
+	t.Helper()
+	queue := make(chan string, len(retryAfters))
+	for _, s := range retryAfters {
+		queue <- s
 	}
-	e := newFrontedEnv(t, nil, func(w http.ResponseWriter) bool {
+	return newFrontedEnv(t, nil, func(w http.ResponseWriter) bool {
 		select {
-		case s := <-retryAfters:
+		case s := <-queue:
 			w.Header().Set("Retry-After", s)
 			w.WriteHeader(http.StatusTooManyRequests)
 			return true
@@ -176,6 +174,33 @@ func TestVerify_RacingRetryAftersAfterTheClockIsSetBackKeepTheLonger(t *testing.
 			return false
 		}
 	})
+}
+
+// raceNextPause makes the next answer e.v records as a pause, once it has
+// read the pause it may replace, first run before and then verify another
+// token, whose error it sends on the channel returned.
+func raceNextPause(t *testing.T, e *env, before func()) <-chan error {
+	var armed atomic.Bool
+	armed.Store(true)
+	other := e.opaque(t, nil)
+	racing := make(chan error, 1)
+	introspect.SetPauseRead(e.v, func() {
+		if armed.Swap(false) {
+			before()
+			_, err := e.verify(t, other)
+			racing <- err
+		}
+	})
+	return racing
+}
+
+// TestVerify_RacingRetryAftersAfterTheClockIsSetBackKeepTheLonger: once
+// the clock is set back past a pause (which has then ended), two 429s
+// answered at the same time record the longer of their Retry-Afters,
+// whichever records first: a shorter one recorded while the other was
+// deciding does not keep the longer one out.
+func TestVerify_RacingRetryAftersAfterTheClockIsSetBackKeepTheLonger(t *testing.T) {
+	e := newRetryAfterEnv(t, "60", "30", "10")
 	if _, err := e.verify(t, e.opaque(t, nil)); !errors.Is(err, introspect.ErrUnavailable) {
 		t.Fatalf("answered 429, Retry-After 60: %v, want ErrUnavailable", err)
 	}
@@ -183,16 +208,7 @@ func TestVerify_RacingRetryAftersAfterTheClockIsSetBackKeepTheLonger(t *testing.
 	// While the answer asking for 30 s is being recorded, after it has
 	// read the ended pause, another token's request is answered 429 with
 	// 10 s, and records it.
-	var armed atomic.Bool
-	armed.Store(true)
-	other := e.opaque(t, nil)
-	racing := make(chan error, 1)
-	introspect.SetPauseRead(e.v, func() {
-		if armed.Swap(false) {
-			_, err := e.verify(t, other)
-			racing <- err
-		}
-	})
+	racing := raceNextPause(t, e, func() {})
 	if _, err := e.verify(t, e.opaque(t, nil)); !errors.Is(err, introspect.ErrUnavailable) {
 		t.Fatalf("answered 429, Retry-After 30: %v, want ErrUnavailable", err)
 	}
@@ -209,5 +225,35 @@ func TestVerify_RacingRetryAftersAfterTheClockIsSetBackKeepTheLonger(t *testing.
 	e.advance(15 * time.Second)
 	if _, err := e.verify(t, e.opaque(t, nil)); err != nil {
 		t.Fatalf("once the 30 s pause has ended: %v, want the token verified", err)
+	}
+}
+
+// TestVerify_AShorterRetryAfterReadEarlierDoesNotEndALongerPause: a 429
+// asking for 10 s, whose answer was read before another asking for a
+// minute, does not end that minute's pause when it is recorded after it:
+// its clock reading, earlier by any time at all, made the minute look
+// longer than maxRetryAfter, as if the clock had been set back.
+func TestVerify_AShorterRetryAfterReadEarlierDoesNotEndALongerPause(t *testing.T) {
+	e := newRetryAfterEnv(t, "10", "60")
+	// While the answer asking for 10 s is being recorded, a millisecond
+	// after it was read, another token's request is answered 429 with a
+	// minute, and records it first.
+	racing := raceNextPause(t, e, func() { e.advance(time.Millisecond) })
+	if _, err := e.verify(t, e.opaque(t, nil)); !errors.Is(err, introspect.ErrUnavailable) {
+		t.Fatalf("answered 429, Retry-After 10: %v, want ErrUnavailable", err)
+	}
+	if err := <-racing; !errors.Is(err, introspect.ErrUnavailable) {
+		t.Fatalf("the racing request, answered 429, Retry-After 60: %v, want ErrUnavailable", err)
+	}
+	e.advance(30 * time.Second)
+	if _, err := e.verify(t, e.opaque(t, nil)); !errors.Is(err, introspect.ErrUnavailable) {
+		t.Fatalf("30 s later, within the minute's pause: %v, want ErrUnavailable", err)
+	}
+	if st := e.v.Stats(); st.Requests != 2 || st.RateLimited != 1 {
+		t.Fatalf("Requests %d, RateLimited %d, want 2 and 1 (the last request not sent)", st.Requests, st.RateLimited)
+	}
+	e.advance(30 * time.Second)
+	if _, err := e.verify(t, e.opaque(t, nil)); err != nil {
+		t.Fatalf("once the minute's pause has ended: %v, want the token verified", err)
 	}
 }

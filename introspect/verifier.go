@@ -36,7 +36,7 @@ type Verifier struct {
 	known      *knownSet       // tokens that bypass rate; nil without rate or pos
 	n          counters        // for Stats
 	random     func() float64  // jitter.Random: a positive answer's lifetime is jittered
-	retryUntil atomic.Int64    // Unix ns (wall) a 429's or 503's Retry-After ends: see retryLeft
+	retryUntil atomic.Int64    // Unix ns (wall) a 429's or 503's pause ends: see retryLeft
 
 	base context.Context // cancelled by Close
 	stop context.CancelFunc
@@ -487,17 +487,25 @@ func (v *Verifier) acquire(ctx context.Context) error {
 // once a minute (until its next 429 comes back), not never.
 const maxRetryAfter = time.Minute
 
-// pause records a Retry-After of d from now, at most maxRetryAfter: no
-// request is sent until it ends. A shorter one does not end a pause that
-// runs longer; one that has ended, or that a clock set back has made
-// longer than maxRetryAfter (see retryLeft), it replaces.
-func (v *Verifier) pause(d time.Duration, now time.Time) {
-	until := wall(now.Add(min(d, maxRetryAfter))).UnixNano()
+// pause records a pause of d (a Retry-After, or an X-Rate-Limit-Reset)
+// from now, at most maxRetryAfter: no request is sent until it ends. A
+// shorter one does not end a pause that runs longer; one that has ended,
+// or that a clock set back has made longer than maxRetryAfter (see
+// retryLeft), it replaces.
+func (v *Verifier) pause(d time.Duration) {
+	d = min(d, maxRetryAfter)
 	for {
 		cur := v.retryUntil.Load()
 		if v.pauseRead != nil {
 			v.pauseRead()
 		}
+		// The clock is read after cur: a pause another answer recorded
+		// by then began no later than now, so it runs at most
+		// maxRetryAfter past it unless the clock was set back. (A now
+		// read before, by the caller, made a minute's pause recorded
+		// meanwhile look longer than that, and a shorter one replace it.)
+		now := v.s.Now()
+		until := wall(now.Add(d)).UnixNano()
 		// cur itself is judged, never a value read again: a pause another
 		// answer recorded since then fails the swap, and the next round
 		// judges it. (Reading it again here let a shorter pause, recorded
@@ -518,7 +526,7 @@ func (v *Verifier) paused(now time.Time) error {
 		return nil
 	}
 	v.n.limited.Add(1)
-	return unavailable("the endpoint's Retry-After runs %v more, request not sent", d)
+	return unavailable("the endpoint's pause (Retry-After or X-Rate-Limit-Reset) runs %v more, request not sent", d)
 }
 
 // retryLeft returns how long the latest Retry-After still runs at now: 0

@@ -709,6 +709,12 @@ func TestNew_IssuerWithAPasswordIsRefusedWithoutQuotingIt(t *testing.T) {
 		"https://rs:hunter2#x@example.okta.com",
 		"https:rs:hunter2@example.okta.com",
 		"https://rs:hun%zzter2@example.okta.com",
+		"HTTPS://rs:hunter2@example.okta.com",
+		"https://rs%40x:hunter2@example.okta.com",
+		"https://rs:hunter2@[2001:db8::1]:8443/oauth2/default",
+		"https://rs:hunter2\\x@example.okta.com",
+		"https://example.okta.com/oauth2/default?rs:hunter2@x",
+		"urn:rs:hunter2@example.okta.com",
 	} {
 		cfg.Issuer = issuer
 		v, err := introspect.New(cfg)
@@ -717,7 +723,7 @@ func TestNew_IssuerWithAPasswordIsRefusedWithoutQuotingIt(t *testing.T) {
 			t.Errorf("New with Issuer %q = %v, %v; want an Issuer error quoting nothing of it", issuer, v, err)
 		}
 	}
-	for _, issuer := range []string{"https://example.okta.com", "https://example.okta.com/oauth2/a%40b", "http://issuer.example", "urn:example:issuer"} {
+	for _, issuer := range []string{"https://example.okta.com", "https://example.okta.com/oauth2/default", "https://[2001:db8::1]:8443/oauth2/default", "https://example.okta.com/oauth2/a%40b", "http://issuer.example", "urn:example:issuer"} {
 		cfg.Issuer = issuer
 		v, err := introspect.New(cfg)
 		if err != nil {

@@ -72,7 +72,9 @@ func TestRateLimitReset_ReadsAUnixTimeAgainstTheGivenClock(t *testing.T) {
 		{"-5", 0},
 		{"", 0},
 		{"1.5e9", 0},
-		{now.Add(time.Minute).Format(http.TimeFormat), 0}, // a date is Retry-After's form, not this header's
+		{"30", 0}, // a delay, as some servers mean it: a time in 1970
+		{strconv.FormatInt(now.Add(30*time.Second).UnixMilli(), 10), DeltaCeiling * time.Second}, // milliseconds: far in the future
+		{now.Add(time.Minute).Format(http.TimeFormat), 0},                                        // a date is Retry-After's form, not this header's
 	}
 	for _, tc := range tests {
 		if got := RateLimitReset(tc.in, now); got != tc.want {
