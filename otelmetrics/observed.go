@@ -56,7 +56,7 @@ func newObserved(meter metric.Meter) (*observed, error) {
 		{&o.iInactive, "grpcauth.introspection.inactive", "{response}", "Introspection answers saying the token is not active."},
 		{&o.iCoalesced, "grpcauth.introspection.coalesced", "{call}", "Verifications that shared an introspection request already in flight."},
 		{&o.iMalformed, "grpcauth.introspection.malformed", "{token}", "Tokens refused for their form without an introspection request."},
-		{&o.iRateLimited, "grpcauth.introspection.rate_limited", "{request}", "Introspection requests not sent because they would have exceeded MaxRequestRate, or fell within the Retry-After (at most a minute) of the authorization server's 429 or 503; their tokens failed as unavailable."},
+		{&o.iRateLimited, "grpcauth.introspection.rate_limited", "{request}", "Introspection requests not sent because they would have exceeded MaxRequestRate, or fell within the pause (at most a minute) that the authorization server's 429 or 503 asked for with Retry-After, or its 429 with X-Rate-Limit-Reset; their tokens failed as unavailable."},
 	}
 	for _, c := range counters {
 		var err error
