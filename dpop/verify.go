@@ -168,9 +168,16 @@ func clip(s string) string { return endpoint.Clip(s, maxQuoted) }
 // parameter), and so may a user info, which Verify refuses, so they stay
 // out of the log: the user info is replaced by "…@" (redact.UserInfo,
 // which reads one up to the last "@", as a password holding "?" or "#"
-// needs), then everything from the first "?" or "#" is cut.
+// needs), then everything from the first "?" or "#" is cut. When a "?"
+// or "#" comes before the last "@", what follows that "@" may be a
+// query's or a fragment's ("?to=a@b.example&tok=…") as well as a host's,
+// so it is cut too: the htu is then quoted as "https://…@".
 func htuForLog(htu string) string {
-	s := redact.UserInfo(htu)
+	s := htu
+	if at := strings.LastIndexByte(s, '@'); at >= 0 && strings.ContainsAny(s[:at], "?#") {
+		s = s[:at+1]
+	}
+	s = redact.UserInfo(s)
 	if i := strings.IndexAny(s, "?#"); i >= 0 {
 		s = s[:i]
 	}

@@ -1013,7 +1013,11 @@ func TestVerify_ClippedTextEndsAtACharacterBoundary(t *testing.T) {
 // A refused htu is quoted by its scheme, host and path only: its query and
 // fragment may carry a secret (a token in a query parameter), and so may
 // a user info, which is refused too. It quoted up to 40 bytes of the htu
-// whole.
+// whole. Text after an "@" that follows a "?" or "#" may be a query's or
+// a fragment's, so such an htu is quoted up to its "…@" alone: the user
+// info was replaced up to the last "@" before the query was cut, so that
+// whatever followed an "@" in the query ("?to=a@b.example&tok=SECRET")
+// stayed in the error, without the "?".
 func TestVerify_HTURefusalQuotesNoQueryFragmentOrUserInfo(t *testing.T) {
 	k := newKey(t, "ES256")
 	v := newVerifier(t, dpop.Config{})
@@ -1022,7 +1026,12 @@ func TestVerify_HTURefusalQuotesNoQueryFragmentOrUserInfo(t *testing.T) {
 		{"fragment, other path", "https://a.example/x#SECRET", "a.example", `htu "https://a.example/x" is not`},
 		{"query, other origin", "https://b.example/pkg.Service/Method?tok=SECRET", "api.example.com", `htu "https://b.example/pkg.Service/Method" is not`},
 		{"user info", "https://u:SECRET@a.example/pkg.Service/Method", "a.example", `htu "https://…@a.example/pkg.Service/Method": not`},
-		{"user info holding ?", "https://u:p?SECRET@a.example/pkg.Service/Method", "a.example", `htu "https://…@a.example/pkg.Service/Method": not`},
+		{"user info holding ?", "https://u:p?SECRET@a.example/pkg.Service/Method", "a.example", `htu "https://…@": not`},
+		{"query with @, other path", "https://a.example/x?to=a@b.example&tok=SECRET", "a.example", `htu "https://…@" is not`},
+		{"fragment with @, other path", "https://a.example/x#@SECRET", "a.example", `htu "https://…@" is not`},
+		{"query with @, other origin", "https://b.example/pkg.Service/Method?r=@&tok=SECRET", "api.example.com", `htu "https://…@" is not`},
+		{"user info and query with @", "https://u:SECRET@a.example/pkg.Service/Method?r=@&tok=SECRET", "a.example", `htu "https://…@": not`},
+		{"? in what may be a user info", "https://u:1?SECRET@a.example/pkg.Service/Method", "a.example", `htu "https://…@" is not`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			proof := mustProof(t, k, grpcauthtest.ProofOptions{Method: "POST", URL: tc.htu, AccessToken: testToken,
