@@ -350,7 +350,7 @@ func (v *Verifier) checkHTU(htu string, req Request) error {
 			return nil
 		}
 	}
-	return invalid("htu %q is not this request's URL (origin %q)", htuForLog(htu), clip(req.Scheme+"://"+req.Authority))
+	return invalid("htu %q is not this request's URL (origin %q)", htuForLog(htu), clip(redact.UserInfo(req.Scheme+"://"+req.Authority)))
 }
 
 // header is a proof's protected header.

@@ -944,19 +944,26 @@ func TestVerify_LookAlikeHostIsNotThisServer(t *testing.T) {
 
 // The request's authority is the client's text (a Host or :authority an
 // adapter passes on): the htu refusal quotes it like the proof's own text,
-// so that a line break in it is no line break in the log.
+// so that a line break in it is no line break in the log, and without a
+// user info (net/http takes a Host of "u:SECRET@host"), which it quoted.
 func TestVerify_HTURefusalQuotesTheRequestsAuthority(t *testing.T) {
 	k := newKey(t, "ES256")
 	proof, _ := k.Proof("POST", testURL, testToken)
-	req := testReq
-	req.KeyThumbprint = k.Thumbprint()
-	req.Authority = "other.example\nforged log line"
-	_, err := newVerifier(t, dpop.Config{}).Verify(t.Context(), proof, req)
-	if !errors.Is(err, dpop.ErrInvalidProof) {
-		t.Fatalf("err = %v, want ErrInvalidProof", err)
-	}
-	if strings.Contains(err.Error(), "\n") {
-		t.Errorf("error %q has a line break", err)
+	v := newVerifier(t, dpop.Config{})
+	for _, tc := range []struct{ authority, bad, quoted string }{
+		{"other.example\nforged log line", "\n", `origin "https://other.example\nforged log line"`},
+		{"u:SECRET@api.example.com", "SECRET", `origin "https://…@api.example.com"`},
+	} {
+		req := testReq
+		req.KeyThumbprint = k.Thumbprint()
+		req.Authority = tc.authority
+		_, err := v.Verify(t.Context(), proof, req)
+		if !errors.Is(err, dpop.ErrInvalidProof) {
+			t.Fatalf("authority %q: err = %v, want ErrInvalidProof", tc.authority, err)
+		}
+		if strings.Contains(err.Error(), tc.bad) || !strings.Contains(err.Error(), tc.quoted) {
+			t.Errorf("authority %q: error %q, want it to quote %s and no %q", tc.authority, err, tc.quoted, tc.bad)
+		}
 	}
 }
 
