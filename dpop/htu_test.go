@@ -118,3 +118,33 @@ func FuzzParseURL(f *testing.F) {
 		}
 	})
 }
+
+// FuzzHTUForLog checks that an htu an error quotes never carries text of
+// its query or fragment (what follows its first "?" or "#"), nor of a
+// user info (what comes between "https://" and an "@" with no "@" after
+// it), whatever else the htu holds.
+//
+//	go test -run '^$' -fuzz FuzzHTUForLog ./dpop
+func FuzzHTUForLog(f *testing.F) {
+	for _, s := range [][3]string{{"https://a.example/x", "?", "tok"}, {"https://a.example/x", "?to=a@", "b/x"}, {"https://u:", "#", "@a.example/x"}, {"https://a/b;c", "?", "d"}, {"https:", "//", "u:p@h"}} {
+		f.Add(s[0], s[1], s[2])
+	}
+	const secret = "\x00SECRET\x00"
+	f.Fuzz(func(t *testing.T, before, sep, after string) {
+		if strings.Contains(before+sep+after, secret) {
+			return
+		}
+		if sep != "" && (sep[0] == '?' || sep[0] == '#') && !strings.ContainsAny(before, "?#") {
+			htu := before + sep + secret + after
+			if got := htuForLog(htu); strings.Contains(got, "SECRET") {
+				t.Fatalf("htuForLog(%q) = %q quotes its query or fragment", htu, got)
+			}
+		}
+		if !strings.Contains(after, "@") {
+			htu := "https://" + before + secret + sep + "@" + after
+			if got := htuForLog(htu); strings.Contains(got, "SECRET") {
+				t.Fatalf("htuForLog(%q) = %q quotes its user info", htu, got)
+			}
+		}
+	})
+}

@@ -88,11 +88,11 @@ type Request struct {
 	Path string
 	// AccessToken, when not empty, is the access token the proof came
 	// with: the proof's ath must be its base64url SHA-256 (RFC 9449, 4.3,
-	// item 11). Empty at a token endpoint, where ath is not checked.
+	// item 12). Empty at a token endpoint, where ath is not checked.
 	AccessToken string
 	// KeyThumbprint is the cnf jkt of the access token: the proof's key
 	// must have this RFC 7638 SHA-256 thumbprint (ErrKeyMismatch
-	// otherwise; RFC 9449, 4.3, item 11). It is required with an
+	// otherwise; RFC 9449, 4.3, item 12). It is required with an
 	// AccessToken: Verify refuses a Request with an AccessToken and no
 	// KeyThumbprint, with an error that wraps none of the package's Err
 	// values, since a proof signed by any key would otherwise be
@@ -150,7 +150,7 @@ var (
 	// errNoThumbprint refuses a Request whose access token comes without
 	// its cnf jkt: the proof's key would be checked against nothing, and
 	// a proof by any key accepted with the token.
-	errNoThumbprint = errors.New("dpop: Request.AccessToken without Request.KeyThumbprint: pass the access token's cnf jkt, which the proof's key must match (RFC 9449, 4.3, item 11)")
+	errNoThumbprint = errors.New("dpop: Request.AccessToken without Request.KeyThumbprint: pass the access token's cnf jkt, which the proof's key must match (RFC 9449, 4.3, item 12)")
 )
 
 // maxQuoted bounds how many bytes of attacker-chosen text (a proof's typ,
@@ -168,9 +168,16 @@ func clip(s string) string { return endpoint.Clip(s, maxQuoted) }
 // parameter), and so may a user info, which Verify refuses, so they stay
 // out of the log: the user info is replaced by "…@" (redact.UserInfo,
 // which reads one up to the last "@", as a password holding "?" or "#"
-// needs), then everything from the first "?" or "#" is cut.
+// needs), then everything from the first "?" or "#" is cut. When a "?"
+// or "#" comes before the last "@", what follows that "@" may be a
+// query's or a fragment's ("?to=a@b.example&tok=…") as well as a host's,
+// so it is cut too: the htu is then quoted as "https://…@".
 func htuForLog(htu string) string {
-	s := redact.UserInfo(htu)
+	s := htu
+	if at := strings.LastIndexByte(s, '@'); at >= 0 && strings.ContainsAny(s[:at], "?#") {
+		s = s[:at+1]
+	}
+	s = redact.UserInfo(s)
 	if i := strings.IndexAny(s, "?#"); i >= 0 {
 		s = s[:i]
 	}
@@ -189,13 +196,15 @@ func jwxError(err error) string {
 // item 1: not more than one DPoP header) is the caller's, since Verify sees
 // one value: refuse a request with several (in net/http,
 // len(r.Header.Values("DPoP")) > 1; r.Header.Get would take the first)
-// before calling it, as the grpcauth interceptors and connectauth do. It returns what the proof says, or an
-// error wrapping one of ErrInvalidProof, ErrKeyMismatch, ErrUseNonce,
-// ErrReplayed or ErrReplayCheckUnavailable (or ctx's error, from a shared
-// ReplayCache, or, for a req without Method or Path, or with an
-// AccessToken and no KeyThumbprint, an error that wraps none of them). The checks run in RFC 9449's order (section 4.3), then the
-// key binding; the replay cache is consulted last, so that only proofs that
-// would be accepted are ever recorded.
+// before calling it, as the grpcauth interceptors and connectauth do. It
+// returns what the proof says, or an error wrapping one of
+// ErrInvalidProof, ErrKeyMismatch, ErrUseNonce, ErrReplayed or
+// ErrReplayCheckUnavailable (or ctx's error, from a shared ReplayCache,
+// or, for a req without Method or Path, or with an AccessToken and no
+// KeyThumbprint, an error that wraps none of them). The checks run in RFC
+// 9449's order (section 4.3), then the key binding; the replay cache is
+// consulted last, so that only proofs that would be accepted are ever
+// recorded.
 func (v *Verifier) Verify(ctx context.Context, proof string, req Request) (Proof, error) {
 	switch {
 	case req.Method == "":
@@ -341,7 +350,7 @@ func (v *Verifier) checkHTU(htu string, req Request) error {
 			return nil
 		}
 	}
-	return invalid("htu %q is not this request's URL (origin %q)", htuForLog(htu), clip(req.Scheme+"://"+req.Authority))
+	return invalid("htu %q is not this request's URL (origin %q)", htuForLog(htu), clip(redact.UserInfo(req.Scheme+"://"+req.Authority)))
 }
 
 // header is a proof's protected header.

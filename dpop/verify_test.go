@@ -944,19 +944,26 @@ func TestVerify_LookAlikeHostIsNotThisServer(t *testing.T) {
 
 // The request's authority is the client's text (a Host or :authority an
 // adapter passes on): the htu refusal quotes it like the proof's own text,
-// so that a line break in it is no line break in the log.
+// so that a line break in it is no line break in the log, and without a
+// user info (net/http takes a Host of "u:SECRET@host"), which it quoted.
 func TestVerify_HTURefusalQuotesTheRequestsAuthority(t *testing.T) {
 	k := newKey(t, "ES256")
 	proof, _ := k.Proof("POST", testURL, testToken)
-	req := testReq
-	req.KeyThumbprint = k.Thumbprint()
-	req.Authority = "other.example\nforged log line"
-	_, err := newVerifier(t, dpop.Config{}).Verify(t.Context(), proof, req)
-	if !errors.Is(err, dpop.ErrInvalidProof) {
-		t.Fatalf("err = %v, want ErrInvalidProof", err)
-	}
-	if strings.Contains(err.Error(), "\n") {
-		t.Errorf("error %q has a line break", err)
+	v := newVerifier(t, dpop.Config{})
+	for _, tc := range []struct{ authority, bad, quoted string }{
+		{"other.example\nforged log line", "\n", `origin "https://other.example\nforged log line"`},
+		{"u:SECRET@api.example.com", "SECRET", `origin "https://…@api.example.com"`},
+	} {
+		req := testReq
+		req.KeyThumbprint = k.Thumbprint()
+		req.Authority = tc.authority
+		_, err := v.Verify(t.Context(), proof, req)
+		if !errors.Is(err, dpop.ErrInvalidProof) {
+			t.Fatalf("authority %q: err = %v, want ErrInvalidProof", tc.authority, err)
+		}
+		if strings.Contains(err.Error(), tc.bad) || !strings.Contains(err.Error(), tc.quoted) {
+			t.Errorf("authority %q: error %q, want it to quote %s and no %q", tc.authority, err, tc.quoted, tc.bad)
+		}
 	}
 }
 
@@ -1013,7 +1020,11 @@ func TestVerify_ClippedTextEndsAtACharacterBoundary(t *testing.T) {
 // A refused htu is quoted by its scheme, host and path only: its query and
 // fragment may carry a secret (a token in a query parameter), and so may
 // a user info, which is refused too. It quoted up to 40 bytes of the htu
-// whole.
+// whole. Text after an "@" that follows a "?" or "#" may be a query's or
+// a fragment's, so such an htu is quoted up to its "…@" alone: the user
+// info was replaced up to the last "@" before the query was cut, so that
+// whatever followed an "@" in the query ("?to=a@b.example&tok=SECRET")
+// stayed in the error, without the "?".
 func TestVerify_HTURefusalQuotesNoQueryFragmentOrUserInfo(t *testing.T) {
 	k := newKey(t, "ES256")
 	v := newVerifier(t, dpop.Config{})
@@ -1022,7 +1033,12 @@ func TestVerify_HTURefusalQuotesNoQueryFragmentOrUserInfo(t *testing.T) {
 		{"fragment, other path", "https://a.example/x#SECRET", "a.example", `htu "https://a.example/x" is not`},
 		{"query, other origin", "https://b.example/pkg.Service/Method?tok=SECRET", "api.example.com", `htu "https://b.example/pkg.Service/Method" is not`},
 		{"user info", "https://u:SECRET@a.example/pkg.Service/Method", "a.example", `htu "https://…@a.example/pkg.Service/Method": not`},
-		{"user info holding ?", "https://u:p?SECRET@a.example/pkg.Service/Method", "a.example", `htu "https://…@a.example/pkg.Service/Method": not`},
+		{"user info holding ?", "https://u:p?SECRET@a.example/pkg.Service/Method", "a.example", `htu "https://…@": not`},
+		{"query with @, other path", "https://a.example/x?to=a@b.example&tok=SECRET", "a.example", `htu "https://…@" is not`},
+		{"fragment with @, other path", "https://a.example/x#@SECRET", "a.example", `htu "https://…@" is not`},
+		{"query with @, other origin", "https://b.example/pkg.Service/Method?r=@&tok=SECRET", "api.example.com", `htu "https://…@" is not`},
+		{"user info and query with @", "https://u:SECRET@a.example/pkg.Service/Method?r=@&tok=SECRET", "a.example", `htu "https://…@": not`},
+		{"? in what may be a user info", "https://u:1?SECRET@a.example/pkg.Service/Method", "a.example", `htu "https://…@" is not`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			proof := mustProof(t, k, grpcauthtest.ProofOptions{Method: "POST", URL: tc.htu, AccessToken: testToken,

@@ -995,6 +995,19 @@ func TestCredentials_RetryAfterOfA429Or503HoldsTokenRequestsBackUpToTwoMinutes(t
 	}
 }
 
+// callAsSvc returns a function that makes one call with client and fails
+// t if it succeeds with another caller than client svc's token.
+func callAsSvc(t *testing.T, client authtestv1.TestServiceClient) func() error {
+	return func() error {
+		t.Helper()
+		got, err := client.Authenticated(t.Context(), &authtestv1.AuthenticatedRequest{})
+		if err == nil && got.GetCaller().GetSubject() != "svc" {
+			t.Fatalf("server saw %v, want client svc's token", got.GetCaller())
+		}
+		return err
+	}
+}
+
 // A failed refresh in oauth2's margin before a token's expiry does not stop
 // calls: they send the token they have until it expires, and only then get
 // the failure.
@@ -1009,14 +1022,7 @@ func TestCredentials_TokenOutlivesAFailedRefreshUntilItExpires(t *testing.T) {
 	// that every call past its half-life asks for a new one.
 	e := &switchEndpoint{fail: oauthError(503, "temporarily_unavailable"), token: tok, expires: 5}
 	client, clk, creds := e.dial(t, bufDialer)
-	call := func() error {
-		t.Helper()
-		got, err := client.Authenticated(t.Context(), &authtestv1.AuthenticatedRequest{})
-		if err == nil && got.GetCaller().GetSubject() != "svc" {
-			t.Fatalf("server saw %v, want client svc's token", got.GetCaller())
-		}
-		return err
-	}
+	call := callAsSvc(t, client)
 	if err := call(); err != nil {
 		t.Fatal(err)
 	}
@@ -1036,6 +1042,58 @@ func TestCredentials_TokenOutlivesAFailedRefreshUntilItExpires(t *testing.T) {
 		if err := call(); status.Code(err) != codes.Unavailable {
 			t.Fatalf("err = %v, want Unavailable once the token has expired", err)
 		}
+	}
+	if got := e.n.Load(); got != 3 {
+		t.Errorf("token endpoint asked %d times, want 3", got)
+	}
+}
+
+// A Retry-After on a failed refresh in the margin before a token's expiry
+// holds the next token request back, as a backoff does, without stopping
+// the calls: they send the token they have until it expires, then fail at
+// once, without asking the endpoint, until the Retry-After has passed.
+func TestCredentials_TokenIsSentUntilItExpiresWhileARetryAfterHoldsItsRefreshBack(t *testing.T) {
+	f := newFixture(t)
+	bufDialer := f.serveBufconn(t)
+	tok, err := f.iss.Token("svc")
+	if err != nil {
+		t.Fatal(err)
+	}
+	// A token that expires in 8 s is within oauth2's margin at once, so
+	// that a call past its half-life (4 s) asks for a new one.
+	e := &switchEndpoint{token: tok, expires: 8, fail: func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Retry-After", "100")
+		oauthError(429, "slow_down")(w, r)
+	}}
+	client, clk, creds := e.dial(t, bufDialer)
+	call := callAsSvc(t, client)
+	if err := call(); err != nil {
+		t.Fatal(err)
+	}
+	e.failing.Store(true)
+	for _, step := range []time.Duration{5 * time.Second, time.Second, time.Second} { // the refresh fails at 5 s: ask again from 105 s
+		clk.Advance(step)
+		if err := call(); err != nil {
+			t.Fatalf("call with a token that has not expired yet: %v", err)
+		}
+		tokencreds.AwaitFetch(creds)
+	}
+	clk.Advance(2 * time.Second) // 9 s: expired
+	if err := call(); status.Code(err) != codes.Unavailable {
+		t.Fatalf("err = %v, want Unavailable once the token has expired", err)
+	}
+	clk.Advance(95 * time.Second) // 104 s: the Retry-After has not passed
+	if err := call(); status.Code(err) != codes.Unavailable {
+		t.Fatalf("err = %v, want Unavailable", err)
+	}
+	if got := e.n.Load(); got != 2 {
+		t.Errorf("token endpoint asked %d times, want 2 (a token, then a refresh held back by its Retry-After)", got)
+	}
+	clk.Advance(2 * time.Second)
+	e.expires = 3600 // its expires_in is added to the real clock's time
+	e.failing.Store(false)
+	if err := call(); err != nil {
+		t.Fatalf("call after the Retry-After: %v", err)
 	}
 	if got := e.n.Load(); got != 3 {
 		t.Errorf("token endpoint asked %d times, want 3", got)
