@@ -196,9 +196,10 @@ func decodeCnf(raw []byte) (kind cnfKind, t [sha256.Size]byte, err error) {
 // binds tokens to self-signed certificates, 2.2); on a resumed session,
 // the full handshake the session came from did, and crypto/tls restores
 // its certificate. A connection state whose handshake is not complete
-// (State.HandshakeComplete false, which grpc-go, net/http and connectauth
-// never hand over, but an adapter building its own peer for ServeCall
-// might) has proved nothing, so its certificates are ignored.
+// (State.HandshakeComplete false, which grpc-go and net/http never hand
+// over, but an adapter building its own peer for ServeCall might, and
+// connectauth behind an HTTP/3 server for a request in 0-RTT early data)
+// has proved nothing, so its certificates are ignored.
 func clientCertificate(ctx context.Context) *x509.Certificate {
 	certs, _ := peerTLS(ctx)
 	if len(certs) == 0 {

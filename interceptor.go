@@ -254,13 +254,14 @@ func (a *Authenticator) compileServerRule(pb *grpcauthv1.Rule) (*compiledRule, e
 // once. Two different Authenticators in one chain both decide every call.
 //
 // On an Authenticator that New did not build (a nil *Authenticator, whose
-// New error went unchecked, or a zero Authenticator) it logs one error
-// record of slog.Default() as it is called, and returns an interceptor
-// that refuses every call, before the handler runs, with codes.Internal,
-// the message "grpcauth: internal error" and ReasonInternalError, rather
-// than panic on each (grpc-go does not recover a panic in an
-// interceptor: the server process would crash). So does
-// StreamServerInterceptor.
+// New error went unchecked, or a zero Authenticator) it returns an
+// interceptor that refuses every call, before the handler runs, with
+// codes.Internal, the message "grpcauth: internal error" and
+// ReasonInternalError, rather than panic on each (grpc-go does not recover
+// a panic in an interceptor: the server process would crash). It logs one
+// error record of slog.Default() the first time in the process it is so
+// called, not each time: a server that builds its interceptors on every
+// call logs once. So does StreamServerInterceptor.
 func (a *Authenticator) UnaryServerInterceptor() grpc.UnaryServerInterceptor {
 	if !a.built() {
 		return notBuiltUnary()

@@ -21,7 +21,8 @@ const (
 	// credentials on connections with transport security (TLS, ALTS: a
 	// peer AuthInfo reporting credentials.PrivacyAndIntegrity; for a
 	// credentials.TLSInfo, of a completed handshake, State.HandshakeComplete
-	// true, as grpc-go and grpc.Server.ServeHTTP hand over) and on
+	// true, as grpc-go and grpc.Server.ServeHTTP hand over, and not a
+	// request in TLS 1.3 early data, 0-RTT) and on
 	// plaintext connections that never leave this host, where nobody but
 	// the host's administrator can read the traffic. A connection is
 	// local when the server-side peer address (peer.Peer.Addr, which the

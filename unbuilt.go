@@ -20,16 +20,34 @@ var errNotBuilt = errors.New("grpcauth: the Authenticator was not built with New
 // built Authenticator's calls nothing measurable.
 func (a *Authenticator) built() bool { return a != nil && a.verifier != nil }
 
-// notBuiltLogged is set once ServeCall has logged that it was called on an
-// Authenticator New did not build: it logs once per process, not per call.
-var notBuiltLogged atomic.Bool
+// The entry points that meet an Authenticator New did not build, each of
+// which logs it once per process (notBuiltLogged).
+const (
+	entryServeCall = iota
+	entryUnary
+	entryStream
+	numEntries
+)
 
-// logNotBuilt writes the error record of an Authenticator that New did not
-// build, through slog.Default() (such an Authenticator has no Config.Logger),
-// naming entry, the method that met it.
-func logNotBuilt(entry string) {
+// entryNames are the entry points' names, the logged record's entry.
+var entryNames = [numEntries]string{"ServeCall", "UnaryServerInterceptor", "StreamServerInterceptor"}
+
+// notBuiltLogged[e] is set once entry point e has logged that it met an
+// Authenticator New did not build: each logs once per process, not per call
+// (nor per interceptor built: a server may build them on every call, to use
+// an Authenticator it swaps on reload, and then every call would log).
+var notBuiltLogged [numEntries]atomic.Bool
+
+// logNotBuilt writes, the first time entry meets an Authenticator that New
+// did not build in the process, the error record saying so, through
+// slog.Default() (such an Authenticator has no Config.Logger), naming
+// entry.
+func logNotBuilt(entry int) {
+	if !notBuiltLogged[entry].CompareAndSwap(false, true) {
+		return
+	}
 	slog.Default().Error("grpcauth: the Authenticator was not built with New (nil, or a zero Authenticator): every call is refused with codes.Internal (INTERNAL_ERROR)",
-		slog.String("entry", entry))
+		slog.String("entry", entryNames[entry]))
 }
 
 // refuseNotBuilt is ServeCall's answer on an Authenticator New did not
@@ -37,17 +55,15 @@ func logNotBuilt(entry string) {
 // time it returns the fixed codes.Internal refusal, ReasonInternalError,
 // that a stream cut by a panic gets, with no challenge.
 func refuseNotBuilt() error {
-	if notBuiltLogged.CompareAndSwap(false, true) {
-		logNotBuilt("ServeCall")
-	}
+	logNotBuilt(entryServeCall)
 	return rejInternal.err
 }
 
 // notBuiltUnary is UnaryServerInterceptor of an Authenticator New did not
-// build: logged once, as the interceptor is built, it refuses every call
-// before the handler runs.
+// build: logged as the interceptor is built, the first time in the
+// process, it refuses every call before the handler runs.
 func notBuiltUnary() grpc.UnaryServerInterceptor {
-	logNotBuilt("UnaryServerInterceptor")
+	logNotBuilt(entryUnary)
 	return func(context.Context, any, *grpc.UnaryServerInfo, grpc.UnaryHandler) (any, error) {
 		return nil, rejInternal.err
 	}
@@ -55,7 +71,7 @@ func notBuiltUnary() grpc.UnaryServerInterceptor {
 
 // notBuiltStream is notBuiltUnary for StreamServerInterceptor.
 func notBuiltStream() grpc.StreamServerInterceptor {
-	logNotBuilt("StreamServerInterceptor")
+	logNotBuilt(entryStream)
 	return func(any, grpc.ServerStream, *grpc.StreamServerInfo, grpc.StreamHandler) error {
 		return rejInternal.err
 	}

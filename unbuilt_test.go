@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 
 	"google.golang.org/grpc"
@@ -64,15 +65,20 @@ func (h *notBuiltRecords) take() []string {
 }
 
 // captureNotBuilt makes slog.Default() record logNotBuilt's records until
-// the test ends, and forgets that ServeCall logged already.
+// the test ends, and forgets which entry points logged already.
 func captureNotBuilt(t *testing.T) *notBuiltRecords {
 	h := &notBuiltRecords{}
 	prev := slog.Default()
 	slog.SetDefault(slog.New(h))
-	notBuiltLogged.Store(false)
+	forget := func() {
+		for i := range notBuiltLogged {
+			notBuiltLogged[i].Store(false)
+		}
+	}
+	forget()
 	t.Cleanup(func() {
 		slog.SetDefault(prev)
-		notBuiltLogged.Store(false)
+		forget()
 	})
 	return h
 }
@@ -172,5 +178,37 @@ func TestUnbuiltAuthenticator_EveryEntryPointFailsClosedWithoutPanic(t *testing.
 				t.Errorf("records per call: %q, want none", got)
 			}
 		})
+	}
+}
+
+// TestUnbuiltAuthenticator_InterceptorsBuiltPerCallLogOnce: a server that
+// builds the interceptors on every call, to use whichever Authenticator an
+// atomic.Pointer holds at the time (one swapped on reload, say), and finds
+// none there (a nil *Authenticator, New's error unchecked) refuses every
+// call and logs one record per entry point in the process, as ServeCall
+// does, not one per call, which any caller could multiply. Before, each
+// call logged a record.
+func TestUnbuiltAuthenticator_InterceptorsBuiltPerCallLogOnce(t *testing.T) {
+	logged := captureNotBuilt(t)
+	var current atomic.Pointer[Authenticator] // never stored: nil
+	_, addr := serve(t, &testService{},
+		grpc.ChainUnaryInterceptor(func(ctx context.Context, req any, info *grpc.UnaryServerInfo, h grpc.UnaryHandler) (any, error) {
+			return current.Load().UnaryServerInterceptor()(ctx, req, info, h)
+		}),
+		grpc.ChainStreamInterceptor(func(srv any, ss grpc.ServerStream, info *grpc.StreamServerInfo, h grpc.StreamHandler) error {
+			return current.Load().StreamServerInterceptor()(srv, ss, info, h)
+		}))
+	client := authtestv1.NewTestServiceClient(dial(t, addr, insecure.NewCredentials()))
+	for range 5 {
+		_, err := client.AllOf(bounded(t), &authtestv1.AllOfRequest{})
+		checkInternalRefusal(t, err)
+		stream, err := client.ServerStream(bounded(t), &authtestv1.ServerStreamRequest{})
+		if err == nil {
+			_, err = stream.Recv()
+		}
+		checkInternalRefusal(t, err)
+	}
+	if got, want := logged.take(), []string{"UnaryServerInterceptor", "StreamServerInterceptor"}; !slices.Equal(got, want) {
+		t.Errorf("records after 5 unary calls and 5 streams: %q, want %q (once each, not per call)", got, want)
 	}
 }

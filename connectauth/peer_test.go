@@ -2,6 +2,7 @@ package connectauth_test
 
 import (
 	"context"
+	"crypto/tls"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -23,11 +24,14 @@ type fromAnotherHost struct {
 	h            http.Handler
 	remote       string
 	forwardedFor string // the X-Forwarded-For header the caller sends, if not ""
+	// tls is the connection's TLS state as the server hands it over
+	// (http.Request.TLS), or nil for plaintext
+	tls *tls.ConnectionState
 }
 
 func (p fromAnotherHost) RoundTrip(r *http.Request) (*http.Response, error) {
 	sr := r.Clone(r.Context())
-	sr.RemoteAddr, sr.Host, sr.RequestURI = p.remote, r.URL.Host, r.URL.RequestURI()
+	sr.RemoteAddr, sr.Host, sr.RequestURI, sr.TLS = p.remote, r.URL.Host, r.URL.RequestURI(), p.tls
 	if p.forwardedFor != "" {
 		sr.Header.Set("X-Forwarded-For", p.forwardedFor)
 	}
@@ -69,6 +73,32 @@ func forwardedLoopbackIsRemote(t *testing.T, f *fixture, h http.Handler) {
 		hc := &http.Client{Transport: fromAnotherHost{h: h, remote: "192.0.2.7:40000", forwardedFor: forwarded}}
 		if o, _ := viaConnect(t, f, hc, "http://api.example", nil, c); o != (outcome{codes.Unauthenticated, grpcauth.ReasonTransportInsecure}) {
 			t.Errorf("X-Forwarded-For %q: got %v %q, want Unauthenticated %q", forwarded, o.code, o.reason, grpcauth.ReasonTransportInsecure)
+		}
+	}
+}
+
+// TestConnect_EarlyDataFromAnotherHostIsNoTransportSecurity: a request
+// that an HTTP/3 server hands over from TLS 1.3 early data (0-RTT, as
+// quic-go's http3 does with Allow0RTT), before the handshake completes,
+// carries a TLS state whose HandshakeComplete is false. Its token, which
+// anyone who recorded the request can replay, is refused from another host
+// as on plaintext (TRANSPORT_INSECURE); the same connection once its
+// handshake completed carries it.
+func TestConnect_EarlyDataFromAnotherHostIsNoTransportSecurity(t *testing.T) {
+	f := newFixture(t)
+	h := connectauth.WrapHandler(connectHandlers(f))
+	c := call{method: "AllOf", token: "valid", scopes: []string{"test:read", "test:write"}}
+	for _, tt := range []struct {
+		complete bool
+		want     outcome
+	}{
+		{false, outcome{codes.Unauthenticated, grpcauth.ReasonTransportInsecure}},
+		{true, outcome{codes.OK, ""}},
+	} {
+		st := &tls.ConnectionState{Version: tls.VersionTLS13, DidResume: true, HandshakeComplete: tt.complete, ServerName: "api.example"}
+		hc := &http.Client{Transport: fromAnotherHost{h: h, remote: "192.0.2.7:40000", tls: st}}
+		if o, _ := viaConnect(t, f, hc, "https://api.example", nil, c); o != tt.want {
+			t.Errorf("HandshakeComplete %t: got %v %q, want %v %q", tt.complete, o.code, o.reason, tt.want.code, tt.want.reason)
 		}
 	}
 }

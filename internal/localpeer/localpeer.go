@@ -113,10 +113,12 @@ func isNilPointer(v any) bool {
 // secure: unlike credentials.CheckSecurityLevel, this fails closed. Nor is
 // a credentials.TLSInfo (value or pointer) whose State.HandshakeComplete
 // is false, whatever level it reports: until the handshake completes, no
-// keys protect the connection. grpc-go, grpc.Server.ServeHTTP and
-// connectauth only hand over completed handshakes; a peer built by hand
-// (for ServeCall) may not. Such a connection may still count as local by
-// its addresses (IsLocal, IsLocalPeer).
+// keys of that connection protect it. grpc-go and grpc.Server.ServeHTTP
+// only hand over completed handshakes, and so does connectauth behind
+// net/http; a peer built by hand (for ServeCall) may not, nor an HTTP/3
+// server's request sent as TLS 1.3 early data (0-RTT), which connectauth
+// passes on and which anyone who recorded it can replay. Such a connection
+// may still count as local by its addresses (IsLocal, IsLocalPeer).
 func Secure(ai credentials.AuthInfo) bool {
 	switch ai := ai.(type) {
 	case credentials.TLSInfo:
