@@ -61,14 +61,19 @@ func IntrospectJWTsFrom(issuers ...string) CombineOption {
 
 // Combine returns a verifier that sends JWTs to jwt and any other token to
 // opaque (see Combined). Both are required (a nil pointer in jwt is an
-// error too), and every issuer named by
-// IntrospectJWTsFrom must be non-empty.
+// error too), every issuer named by IntrospectJWTsFrom must be non-empty,
+// and no option may be nil: Combine fails on a nil option, naming its
+// index, rather than ignore it, since it may stand for an
+// IntrospectJWTsFrom that was meant to apply.
 func Combine(jwt JWTVerifier, opaque *Verifier, opts ...CombineOption) (*Combined, error) {
 	if isnil.Value(jwt) || opaque == nil { // a nil *verifier.Verifier would panic on the first JWT
 		return nil, fmt.Errorf("introspect: Combine needs a JWT verifier and an introspection Verifier")
 	}
 	c := &Combined{jwt: jwt, opaque: opaque, introspect: make(map[string]bool)}
-	for _, o := range opts {
+	for i, o := range opts {
+		if o == nil {
+			return nil, fmt.Errorf("introspect: Combine: option %d is nil", i)
+		}
 		o(c)
 	}
 	if c.introspect[""] {

@@ -184,6 +184,24 @@ func TestCombine_NeedsBothVerifiers(t *testing.T) {
 	}
 }
 
+// TestCombine_NilOptionIsAnError: a nil CombineOption (an option variable
+// left unset) makes Combine fail with an error naming it, instead of
+// panicking, and of being ignored where it may stand for an
+// IntrospectJWTsFrom that was meant to apply.
+func TestCombine_NilOptionIsAnError(t *testing.T) {
+	e := newCombinedEnv(t, nil)
+	var unset introspect.CombineOption
+	for _, opts := range [][]introspect.CombineOption{{nil}, {introspect.IntrospectJWTsFrom(e.org.URL()), unset}} {
+		c, err := introspect.Combine(e.jwt, e.opaque, opts...)
+		if err == nil {
+			t.Fatalf("Combine with a nil option returned %v and no error", c)
+		}
+		if want := fmt.Sprintf("option %d is nil", len(opts)-1); !strings.Contains(err.Error(), want) {
+			t.Errorf("error %q does not say %q", err, want)
+		}
+	}
+}
+
 // IntrospectJWTsFrom("") (an unset environment variable, say) would send
 // every JWT without a string iss, and every JWT whose payload does not
 // parse, to introspection instead of refusing it locally.

@@ -137,7 +137,9 @@ func (v *Verifier) Close() error {
 // The error text is for server logs; never send it to the caller.
 //
 // Successful results are cached (see CacheConfig); a hit re-checks the
-// token's times and that its key is still in the key set.
+// token's times and that its key is still in the key set. An empty token,
+// or one longer than MaxTokenSize, is refused with ErrMalformed before the
+// cache is looked up (a lookup hashes the whole token).
 func (v *Verifier) VerifyAccessToken(ctx context.Context, token string) (Claims, error) {
 	return v.verifyAccessToken(ctx, token, nil)
 }
@@ -147,6 +149,13 @@ func (v *Verifier) VerifyAccessToken(ctx context.Context, token string) (Claims,
 func (v *Verifier) verifyAccessToken(ctx context.Context, token string, pre *decodedPayload) (Claims, error) {
 	if v.closed.Load() {
 		return Claims{}, ErrClosed
+	}
+	// The size first: a cache lookup hashes the whole token, and grpc-go
+	// admits metadata up to 16 MiB by default. One length compare, so a
+	// hit stays as cheap as it was.
+	if err := tokenSizeError(token, v.s.MaxTokenSize); err != nil {
+		v.reject(ctx, "access", err)
+		return Claims{}, err
 	}
 	if v.cache != nil {
 		if c, hit, err := v.cache.get(token, v); hit {
@@ -193,6 +202,10 @@ func (v *Verifier) verifyIDToken(ctx context.Context, token string, pre *decoded
 	}
 	if clientID == "" {
 		return Claims{}, errNeedClientID
+	}
+	if err := tokenSizeError(token, v.s.MaxTokenSize); err != nil {
+		v.reject(ctx, "id", err)
+		return Claims{}, err
 	}
 	c, _, err := v.verify(ctx, token, pre, kindID, clientID, nonce)
 	if err != nil {
@@ -381,16 +394,11 @@ func (v *Verifier) accessClientID(r *jwt.Claims) string {
 	return r.ClientIDValue()
 }
 
-// parse checks the token's size and form, decodes and checks its header,
-// checks that a signature is present and decodes the registered claims
-// (types only), unless pre holds them already.
+// parse checks the form of a token whose size the caller admitted
+// (tokenSizeError, before any cache lookup), decodes and checks its
+// header, checks that a signature is present and decodes the registered
+// claims (types only), unless pre holds them already.
 func (v *Verifier) parse(token string, pre *decodedPayload, kind tokenKind) (parsed, error) {
-	switch {
-	case token == "":
-		return parsed{}, errEmpty
-	case len(token) > v.s.MaxTokenSize:
-		return parsed{}, errTooLarge
-	}
 	var parts jwt.Parts
 	if pre != nil {
 		parts = pre.parts

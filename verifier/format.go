@@ -1,0 +1,90 @@
+package verifier
+
+import (
+	"fmt"
+	"io"
+	"log/slog"
+	"net/url"
+	"strings"
+
+	"github.com/grpcauth/grpcauth/verifier/internal/jwks"
+)
+
+// Format formats c as fmt formats a struct of its fields, for every verb
+// and flag (%v, %+v, %#v, %s, %q, %x, ...), except that Issuer and
+// JWKSURL, when they hold user info ("user:password@"), a query or a
+// fragment, read as in the package's errors: without any of them, with
+// "?…" and "#…" marking a query and a fragment that were there (a key-set
+// URL's query may carry an API key), "<URL with userinfo>" for a URL whose
+// user info holds a password, and "<invalid URL>" for one that does not
+// parse. New refuses user info in either. A Config printed or logged
+// never shows them. HTTPClient, Now and Logger print as the pointers
+// they are, never what they point to. %#v names the type verifier.Config
+// (also for a *Config, without the "&"). fmt cannot call this method on a
+// Config it reaches through an unexported field, or prints for a wrong
+// verb (%p of a Config value, which go vet reports): it prints the fields
+// as they are. Keep a Config out of the unexported fields of values you
+// print. A struct that embeds a Config gets this method and LogValue, and
+// prints and logs as its Config alone: name the field instead to see the
+// others.
+func (c Config) Format(f fmt.State, verb rune) {
+	type config Config // the fields without the methods: no recursion
+	c.Issuer, c.JWKSURL = redactURL(c.Issuer), redactURL(c.JWKSURL)
+	s := fmt.Sprintf(fmt.FormatString(f, verb), config(c))
+	if rest, ok := strings.CutPrefix(s, "verifier.config{"); ok {
+		s = "verifier.Config{" + rest // %#v
+	}
+	io.WriteString(f, s)
+}
+
+// LogValue makes log/slog log c as its %+v text, its URLs redacted (see
+// Format), whatever the handler: a JSON handler would otherwise encode
+// the fields themselves, the HTTP client's transport (and any header it
+// holds) included.
+func (c Config) LogValue() slog.Value { return slog.StringValue(fmt.Sprintf("%+v", c)) }
+
+// redactURL returns raw, a URL as configured, unchanged when it has no
+// user info, query or fragment to hide, and otherwise as the key set's
+// errors name it (jwks.RedactString), a query and a fragment marked "?…"
+// and "#…".
+func redactURL(raw string) string {
+	if !strings.ContainsAny(raw, "@?#") {
+		return raw
+	}
+	r := jwks.RedactString(raw)
+	if strings.HasPrefix(r, "<") {
+		return r // "<URL with userinfo>", "<invalid URL>"
+	}
+	if u, err := url.Parse(raw); err == nil {
+		if u.RawQuery != "" || u.ForceQuery {
+			r += "?…"
+		}
+		if u.Fragment != "" || u.RawFragment != "" {
+			r += "#…"
+		}
+	}
+	return r
+}
+
+// Format writes v, for every verb, as verifier.Verifier{Issuer: "…"}: its
+// issuer, which never changes. Printing the Verifier's fields instead
+// would read its counters, cache and key set without their atomics and
+// locks (a data race), and show its key-set URL in full.
+func (v *Verifier) Format(f fmt.State, _ rune) {
+	if v == nil {
+		io.WriteString(f, "<nil>")
+		return
+	}
+	fmt.Fprintf(f, "verifier.Verifier{Issuer: %q}", v.s.Issuer)
+}
+
+// Format writes m, for every verb, as verifier.MultiVerifier{Issuers:
+// ["…" "…"]}: its issuers in Config order, for the same reason as
+// Verifier's Format.
+func (m *MultiVerifier) Format(f fmt.State, _ rune) {
+	if m == nil {
+		io.WriteString(f, "<nil>")
+		return
+	}
+	fmt.Fprintf(f, "verifier.MultiVerifier{Issuers: %q}", m.Issuers())
+}
