@@ -55,7 +55,7 @@ func WithClock(now func() time.Time) SignerOption {
 // carries, and its RFC 7638 thumbprint (Thumbprint) is what the
 // authorization server binds the tokens to. Remember that a Verifier
 // accepts only the algorithms of its Config.Algorithms: by default ES256,
-// EdDSA and Ed25519.
+// EdDSA and Ed25519. A nil option (a variable left unset) is an error.
 func NewSigner(key crypto.Signer, alg string, opts ...SignerOption) (*Signer, error) {
 	if key == nil {
 		return nil, errors.New("dpop: NewSigner: no key")
@@ -82,7 +82,10 @@ func NewSigner(key crypto.Signer, alg string, opts ...SignerOption) (*Signer, er
 		return nil, fmt.Errorf("dpop: NewSigner: thumbprint: %w", err)
 	}
 	s := &Signer{alg: alg, key: key, pub: pub, thumb: base64.RawURLEncoding.EncodeToString(tp), now: time.Now}
-	for _, o := range opts {
+	for i, o := range opts {
+		if o == nil {
+			return nil, fmt.Errorf("dpop: NewSigner: option %d is nil", i)
+		}
 		o(s)
 	}
 	return s, nil

@@ -153,3 +153,17 @@ func TestSigner_NilSignerReturnsAnError(t *testing.T) {
 		t.Errorf("Proof = %q, %v; want an error", p, err)
 	}
 }
+
+// A nil SignerOption (a variable left unset) makes NewSigner fail with an
+// error naming it, instead of panicking.
+func TestNewSigner_NilOptionIsAnError(t *testing.T) {
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var unset dpop.SignerOption
+	s, err := dpop.NewSigner(key, "ES256", dpop.WithClock(time.Now), unset)
+	if err == nil || !strings.Contains(err.Error(), "option 1 is nil") {
+		t.Fatalf("NewSigner with a nil option = %v, %v; want an error naming option 1", s, err)
+	}
+}

@@ -197,10 +197,14 @@ func grantScopes(c *Client, requested []string) ([]string, error) {
 // whose value is nil is removed; time.Time values become NumericDate (Unix
 // seconds); anything else is encoded as encoding/json encodes it, so tests can
 // send malformed claims such as "exp": "soon". The header has alg, typ (the
-// shape's, if any) and kid (the signing key's). Options change the header and key.
+// shape's, if any) and kid (the signing key's). Options change the header and key;
+// a nil option is an error.
 func (i *Issuer) Mint(claims map[string]any, opts ...MintOption) (string, error) {
 	var o mintOptions
-	for _, opt := range opts {
+	for i, opt := range opts {
+		if opt == nil {
+			return "", fmt.Errorf("grpcauthtest: Mint: option %d is nil", i)
+		}
 		opt(&o)
 	}
 	if err := o.check(); err != nil {

@@ -281,6 +281,7 @@ func TestMint_InvalidOrNilOptionsFail(t *testing.T) {
 		"WithSigningKey of a D-less *ecdsa":  {grpcauthtest.WithSigningKey(&ecdsa.PrivateKey{PublicKey: atk.PublicKey}, "ES256")},
 		"WithSigningKey under alg none":      {grpcauthtest.WithSigningKey(atk, "none")},
 		"jwk header of a nil *rsa":           {grpcauthtest.WithHeader("jwk", (*rsa.PublicKey)(nil))},
+		"a nil option":                       {grpcauthtest.WithShape(grpcauthtest.ShapeOkta), nil},
 	} {
 		t.Run(name, func(t *testing.T) {
 			defer func() {
