@@ -227,9 +227,12 @@ type Config struct {
 	// triggered by unknown kids, so that a flood of forged kids costs at
 	// most one fetch per interval; none starts within the Retry-After
 	// (capped at 5 minutes and RefreshInterval) of a 429 or 503 the
-	// issuer answered the latest fetch with. The background refresh
-	// (RefreshInterval) and its retries after a failure are scheduled on
-	// their own, so an unknown-kid fetch may follow one of them at once.
+	// issuer answered the latest fetch with, nor, for a 429 without a
+	// Retry-After, before its X-Rate-Limit-Reset (the Unix time Okta's
+	// rate-limit window resets, by Config.Now), within the same cap. The
+	// background refresh (RefreshInterval) and its retries after a failure
+	// are scheduled on their own, so an unknown-kid fetch may follow one of
+	// them at once.
 	// Default DefaultMinRefreshInterval (10s). It must not exceed
 	// RefreshInterval.
 	MinRefreshInterval time.Duration

@@ -2,8 +2,9 @@
 // ID tokens locally, against the issuer's JSON Web Key Set, which it fetches
 // (discovering its URL from the issuer), caches, refreshes in the background
 // and on an unknown kid (rate-limited, and not within the Retry-After of
-// the issuer's 429 or 503, up to 5 minutes), and keeps serving while the
-// issuer is down (up to Config.MaxStaleness).
+// the issuer's 429 or 503, or the X-Rate-Limit-Reset of Okta's 429 without
+// one, up to 5 minutes), and keeps serving while the issuer is down (up to
+// Config.MaxStaleness).
 //
 //	v, err := verifier.New(ctx, verifier.Config{
 //		Issuer:    "https://example.okta.com/oauth2/default",

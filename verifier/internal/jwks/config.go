@@ -72,8 +72,8 @@ type Config struct {
 	RefreshInterval time.Duration
 	// MinRefreshInterval is the minimum time between two fetches triggered
 	// by unknown kids (none starts within the latest fetch's Retry-After,
-	// see retryingLocked), and the floor for a Cache-Control max-age
-	// (default 10s). It is lowered to RefreshInterval when larger (the
+	// or X-Rate-Limit-Reset: see retryAfter and retryingLocked), and the
+	// floor for a Cache-Control max-age (default 10s). It is lowered to RefreshInterval when larger (the
 	// RefreshInterval given, not the one MaxStaleness lowers).
 	MinRefreshInterval time.Duration
 	// MaxStaleness is how long the last good set keeps serving after its

@@ -7,7 +7,8 @@
 // with jitter; a discovered URL is discovered again once its lifetime has
 // passed), and keeps serving the last good set for up to MaxStaleness
 // while the issuer fails, retrying with capped exponential back-off (no
-// sooner than a 429's or 503's Retry-After asks).
+// sooner than a 429's or 503's Retry-After asks, or, for a 429 without one,
+// its X-Rate-Limit-Reset, as Okta sends: see retryAfter).
 //
 // An unknown kid is answered by a fetch that started after the lookup: all
 // concurrent misses share one fetch, at most one such fetch runs per

@@ -7,6 +7,7 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"strings"
 	"time"
 
 	"github.com/grpcauth/grpcauth/internal/endpoint"
@@ -16,7 +17,7 @@ import (
 // statusError is a response that arrived with a status other than 200.
 type statusError struct {
 	code       int
-	retryAfter time.Duration // a 429's or 503's Retry-After; 0 when absent
+	retryAfter time.Duration // retryAfter's reading of the response: 0 for none
 }
 
 func (e *statusError) Error() string { return fmt.Sprintf("HTTP status %d", e.code) }
@@ -37,6 +38,26 @@ func retryAfterOf(err error) time.Duration {
 			d = max(d, retryAfterOf(err))
 		}
 		return d
+	}
+	return 0
+}
+
+// retryAfter is how long the issuer asked, with resp, not to be asked
+// again, read against now (Config.Now): a 429's or 503's Retry-After
+// (RFC 9110, 10.2.3; RFC 6585, 4), or, for a 429 whose Retry-After is
+// absent or blank, its X-Rate-Limit-Reset, the Unix time at which the
+// rate-limit window resets, which Okta sends instead (its key set and
+// discovery endpoints included). A Retry-After that is there decides, even
+// one that does not parse or is 0; an X-Rate-Limit-Reset on any other
+// status (Okta sends it with every answer) asks for nothing. It is 0 for
+// none, and at most httpheader.DeltaCeiling seconds: the Set holds fetches
+// back for it within retryAfterCap, however far away the reset.
+func retryAfter(resp *http.Response, now time.Time) time.Duration {
+	switch v := resp.Header.Get("Retry-After"); {
+	case resp.StatusCode == http.StatusTooManyRequests && strings.TrimSpace(v) == "":
+		return httpheader.RateLimitReset(resp.Header.Get("X-Rate-Limit-Reset"), now)
+	case resp.StatusCode == http.StatusTooManyRequests || resp.StatusCode == http.StatusServiceUnavailable:
+		return httpheader.RetryAfter(v, now)
 	}
 	return 0
 }
@@ -102,10 +123,7 @@ func (s *Set) get(ctx context.Context, rawURL string) ([]byte, http.Header, erro
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
-		se := &statusError{code: resp.StatusCode}
-		if se.code == http.StatusTooManyRequests || se.code == http.StatusServiceUnavailable {
-			se.retryAfter = httpheader.RetryAfter(resp.Header.Get("Retry-After"), s.cfg.Now())
-		}
+		se := &statusError{code: resp.StatusCode, retryAfter: retryAfter(resp, s.cfg.Now())}
 		return nil, nil, fmt.Errorf("jwks: GET %s: %w", redact(u), se)
 	}
 	limit := s.cfg.MaxResponseSize

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -373,31 +374,45 @@ func floodForgedKids(t *testing.T, s *Set, ft *fakeTimers, maxWaiters int) {
 	}
 }
 
-// A re-discovery the issuer answers with 429 or 503 and a Retry-After is
-// not asked again before it: the kept URL serves meanwhile, and fetches
-// unknown kids trigger (one per MinRefreshInterval) do not re-read the
-// document the issuer asked to be left alone.
+// A re-discovery the issuer answers with 429 or 503 and a Retry-After, or
+// with Okta's 429 and X-Rate-Limit-Reset instead, is not asked again
+// before it: the kept URL serves meanwhile, and fetches unknown kids
+// trigger (one per MinRefreshInterval) do not re-read the document the
+// issuer asked to be left alone, also once the back-off alone (twice
+// MinRefreshInterval) has passed.
 func TestDiscovery_FailedRediscoveryWaitsForItsRetryAfter(t *testing.T) {
-	ts := movingIssuer(t)
-	s, _, clk, _ := startDiscovering(t, ts, Config{})
-	clk.Advance(DefaultRefreshInterval)
-	ts.set(oidcPath, reply{status: 429, header: map[string]string{"Retry-After": "120"}})
-	lookup := func(kid string, wantDiscoveries int) {
-		t.Helper()
-		if _, err := s.Key(ctxT(t), kid); !errors.Is(err, ErrUnknownKey) {
-			t.Fatalf("Key(%s) = %v, want ErrUnknownKey from the kept URL", kid, err)
-		}
-		if got := ts.count(oidcPath); got != wantDiscoveries {
-			t.Fatalf("after Key(%s): %d discovery requests, want %d", kid, got, wantDiscoveries)
-		}
-	}
-	lookup("forged-1", 2) // the URL is past its lifetime: rediscovered, 429
-	clk.Advance(DefaultMinRefreshInterval)
-	lookup("forged-2", 2) // within the Retry-After: not asked
-	clk.Advance(2 * time.Minute)
-	lookup("forged-3", 3) // past it: asked again
-	if got := ts.count("/old-keys"); got != 4 {
-		t.Fatalf("%d key-set requests, want 4 (start-up and one per unknown kid)", got)
+	for _, tt := range []struct {
+		name   string
+		header func(now time.Time) map[string]string
+	}{
+		{"Retry-After", func(time.Time) map[string]string { return map[string]string{"Retry-After": "120"} }},
+		{"X-Rate-Limit-Reset", func(now time.Time) map[string]string {
+			return map[string]string{"X-Rate-Limit-Reset": strconv.FormatInt(now.Add(2*time.Minute).Unix(), 10)}
+		}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			ts := movingIssuer(t)
+			s, _, clk, _ := startDiscovering(t, ts, Config{})
+			clk.Advance(DefaultRefreshInterval)
+			ts.set(oidcPath, reply{status: 429, header: tt.header(clk.Now())})
+			lookup := func(kid string, wantDiscoveries int) {
+				t.Helper()
+				if _, err := s.Key(ctxT(t), kid); !errors.Is(err, ErrUnknownKey) {
+					t.Fatalf("Key(%s) = %v, want ErrUnknownKey from the kept URL", kid, err)
+				}
+				if got := ts.count(oidcPath); got != wantDiscoveries {
+					t.Fatalf("after Key(%s): %d discovery requests, want %d", kid, got, wantDiscoveries)
+				}
+			}
+			lookup("forged-1", 2) // the URL is past its lifetime: rediscovered, 429
+			clk.Advance(3 * DefaultMinRefreshInterval)
+			lookup("forged-2", 2) // past the back-off, within the pause: not asked
+			clk.Advance(90 * time.Second)
+			lookup("forged-3", 3) // past it: asked again
+			if got := ts.count("/old-keys"); got != 4 {
+				t.Fatalf("%d key-set requests, want 4 (start-up and one per unknown kid)", got)
+			}
+		})
 	}
 }
 

@@ -14,9 +14,10 @@ const reasonScheduled = "scheduled"
 
 // run is the background refresher: fetch, then wait the refresh interval
 // (after a success) or the back-off (after a failure), with jitter, until
-// Close; after a 429 or 503, never less than its Retry-After (within the
-// back-off's caps), jitter included, also when an unknown kid's fetch got
-// it while run waited (see waitRetryAfter). A fetch already in flight (one
+// Close; after a 429 or 503, never less than its Retry-After, or a 429's
+// X-Rate-Limit-Reset (see retryAfter), within the back-off's caps, jitter
+// included, also when an unknown kid's fetch got it while run waited (see
+// waitRetryAfter). A fetch already in flight (one
 // an unknown kid triggered) is joined, not repeated. Each wait follows
 // Config.Now (sleep).
 func (s *Set) run() {
@@ -113,9 +114,11 @@ func (s *Set) sleep(d time.Duration) bool {
 	}
 }
 
-// retryAfterCap bounds how long a Retry-After holds fetches back: the
-// back-off's caps (backoffMax, RefreshInterval), so that an issuer asking
-// for a day cannot stop the refresh, nor key rotation, for a day.
+// retryAfterCap bounds how long a Retry-After, or a 429's
+// X-Rate-Limit-Reset (retryAfter), holds fetches back: the back-off's caps
+// (backoffMax, RefreshInterval), so that an issuer asking for a day, or
+// naming a reset a day away, cannot stop the refresh, nor key rotation, for
+// a day.
 func (s *Set) retryAfterCap() time.Duration { return min(backoffMax, s.cfg.RefreshInterval) }
 
 // nextInterval is the wait before the next scheduled refresh after a

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"net/http"
+	"strconv"
 	"testing"
 	"time"
 )
@@ -152,6 +153,44 @@ func TestSet_BackOffHonoursRetryAfter(t *testing.T) {
 			_, ft := startSet(t, Config{URL: ts.URL + "/keys", Now: clock.Now})
 			if got := ft.next(t).span(t, nil); got != tt.want {
 				t.Fatalf("wait after %s with Retry-After %q = %v, want %v", tt.status, tt.retryAfter, got, tt.want)
+			}
+		})
+	}
+}
+
+// Okta answers a 429 with X-Rate-Limit-Reset (the Unix time its rate-limit
+// window resets) instead of a Retry-After: the background refresh does not
+// ask again before that time, read against Config.Now, within the cap a
+// Retry-After has, so that a reset a year away, or beyond int64, holds the
+// refresh (and a rotation) back no longer than backoffMax. A Retry-After
+// that is there decides, a zero one too; a reset on a 503, past or
+// unparsable asks for nothing.
+func TestSet_BackOffHonoursOktasRateLimitReset(t *testing.T) {
+	clock := newFakeClock()
+	unix := func(d time.Duration) string { return strconv.FormatInt(clock.Now().Add(d).Unix(), 10) }
+	tests := []struct {
+		name   string
+		code   int
+		header map[string]string
+		want   time.Duration
+	}{
+		{"429, reset in 2 min", 429, map[string]string{"X-Rate-Limit-Reset": unix(2 * time.Minute)}, 2 * time.Minute},
+		{"429, blank Retry-After", 429, map[string]string{"Retry-After": " ", "X-Rate-Limit-Reset": unix(90 * time.Second)}, 90 * time.Second},
+		{"429, reset a year away: capped", 429, map[string]string{"X-Rate-Limit-Reset": unix(365 * 24 * time.Hour)}, backoffMax},
+		{"429, reset beyond int64: capped", 429, map[string]string{"X-Rate-Limit-Reset": "99999999999999999999"}, backoffMax},
+		{"429, Retry-After decides", 429, map[string]string{"Retry-After": "30", "X-Rate-Limit-Reset": unix(2 * time.Minute)}, 30 * time.Second},
+		{"429, a zero Retry-After decides", 429, map[string]string{"Retry-After": "0", "X-Rate-Limit-Reset": unix(2 * time.Minute)}, backoffBase},
+		{"429, reset past", 429, map[string]string{"X-Rate-Limit-Reset": unix(-time.Minute)}, backoffBase},
+		{"429, reset unparsable", 429, map[string]string{"X-Rate-Limit-Reset": "soon"}, backoffBase},
+		{"503 ignores it", 503, map[string]string{"X-Rate-Limit-Reset": unix(2 * time.Minute)}, backoffBase},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			ts := newTestServer(t)
+			ts.set("/keys", reply{status: tt.code, header: tt.header})
+			_, ft := startSet(t, Config{URL: ts.URL + "/keys", Now: clock.Now})
+			if got := ft.next(t).span(t, nil); got != tt.want {
+				t.Fatalf("wait after %d with %v = %v, want %v", tt.code, tt.header, got, tt.want)
 			}
 		})
 	}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"runtime"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -743,8 +744,15 @@ func TestSet_UnavailableErrorSaysWhetherAnySetLoaded(t *testing.T) {
 // refresh's pending wait.
 func pausedSet(t *testing.T, cfg Config, status int, retryAfter string) (s *Set, ts *testServer, clock *fakeClock, ft *fakeTimers, scheduled *fakeTimer) {
 	t.Helper()
+	return pausedSetWith(t, cfg, status, func(time.Time) map[string]string { return map[string]string{"Retry-After": retryAfter} })
+}
+
+// pausedSetWith is pausedSet with the headers header returns for the
+// clock's time when the issuer answers.
+func pausedSetWith(t *testing.T, cfg Config, status int, header func(now time.Time) map[string]string) (s *Set, ts *testServer, clock *fakeClock, ft *fakeTimers, scheduled *fakeTimer) {
+	t.Helper()
 	s, ts, clock, ft, scheduled = scheduledSet(t, cfg, rsaJWK(t, 0, "a"))
-	ts.set("/keys", reply{status: status, header: map[string]string{"Retry-After": retryAfter}})
+	ts.set("/keys", reply{status: status, header: header(clock.Now())})
 	if _, err := s.Key(ctxT(t), "new"); !errors.Is(err, ErrUnavailable) {
 		t.Fatalf("Key(new) = %v, want ErrUnavailable", err)
 	}
@@ -809,6 +817,71 @@ func TestSet_UnknownKidFetchesWaitForTheRetryAfterWithinTheCap(t *testing.T) {
 			t.Fatalf("clock an hour back: Key(new) = %v after %d fetches, want the new key from a third", err, ts.count("/keys"))
 		}
 	})
+}
+
+// Okta answers a 429 with X-Rate-Limit-Reset, the Unix time its rate-limit
+// window resets, and no Retry-After: no unknown kid's fetch starts before
+// that time (by Config.Now), however many forged kids arrive meanwhile
+// (each refused at once, ErrUnavailable), where MinRefreshInterval alone
+// would let one through every 10 s. A reset a day away holds them back no
+// longer than a Retry-After of a day would (backoffMax, and
+// RefreshInterval): after it, the first lookup fetches, and the lookups of
+// the new key that come with it share that one fetch.
+func TestSet_UnknownKidFetchesWaitForOktasRateLimitReset(t *testing.T) {
+	for _, tt := range []struct {
+		name  string
+		cfg   Config
+		reset time.Duration // from the 429
+		want  time.Duration // how long no fetch starts
+	}{
+		{"reset in 2 min", Config{}, 2 * time.Minute, 2 * time.Minute},
+		{"reset a day away: the cap", Config{}, 24 * time.Hour, backoffMax},
+		{"reset a day away, short RefreshInterval: the cap", Config{RefreshInterval: time.Minute}, 24 * time.Hour, time.Minute},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			s, ts, clock, _, _ := pausedSetWith(t, tt.cfg, 429, func(now time.Time) map[string]string {
+				return map[string]string{"X-Rate-Limit-Reset": strconv.FormatInt(now.Add(tt.reset).Unix(), 10)}
+			})
+			clock.Advance(min(DefaultMinRefreshInterval, tt.want-time.Second))
+			refused := func(err error) bool { return errors.Is(err, ErrUnavailable) }
+			lookups(t, s, 1, func(int) string { return "forged" }, refused) // alone: the rate limit would allow a fetch
+			lookups(t, s, 32, func(i int) string { return fmt.Sprintf("forged-%d", i) }, refused)
+			clock.Advance(tt.want - time.Second - min(DefaultMinRefreshInterval, tt.want-time.Second))
+			lookups(t, s, 1, func(int) string { return "new" }, refused)
+			if n := ts.count("/keys"); n != 2 {
+				t.Fatalf("a second before the pause ends: %d fetches, want none after the 429 (2)", n)
+			}
+			clock.Advance(time.Second)
+			lookups(t, s, 32, func(int) string { return "new" }, func(err error) bool { return err == nil })
+			if n := ts.count("/keys"); n != 3 {
+				t.Fatalf("after the pause: %d fetches, want one shared by every lookup (3)", n)
+			}
+		})
+	}
+}
+
+// lookups looks n kids up at once in s, kid(i) for the i-th, and fails t
+// unless ok holds for every answer. It takes every answer first (each
+// lookup ends with ctxT's deadline at the latest), so that none is left
+// running into the Set's Close.
+func lookups(t *testing.T, s *Set, n int, kid func(int) string, ok func(error) bool) {
+	t.Helper()
+	ctx, errc := ctxT(t), make(chan error, n)
+	for i := range n {
+		go func() {
+			_, err := s.Key(ctx, kid(i))
+			errc <- err
+		}()
+	}
+	var bad []error
+	for range n {
+		if err := <-errc; !ok(err) {
+			bad = append(bad, err)
+		}
+	}
+	if len(bad) > 0 {
+		t.Fatalf("%d of %d lookups answered otherwise, the first: %v", len(bad), n, bad[0])
+	}
 }
 
 // A fetch the issuer answers without Retry-After ends the pause an earlier
