@@ -81,16 +81,10 @@ func (v *Verifier) post(ctx context.Context, token string) ([]byte, error) {
 // which the server would refuse meanwhile: none is sent until it ends, at
 // most maxRetryAfter on.
 func (v *Verifier) statusError(resp *http.Response) error {
-	if resp.StatusCode == http.StatusTooManyRequests || resp.StatusCode == http.StatusServiceUnavailable {
-		now := v.s.Now()
-		header, d := "Retry-After", httpheader.RetryAfter(resp.Header.Get("Retry-After"), now)
-		if resp.StatusCode == http.StatusTooManyRequests && strings.TrimSpace(resp.Header.Get("Retry-After")) == "" {
-			header, d = "X-Rate-Limit-Reset", httpheader.RateLimitReset(resp.Header.Get("X-Rate-Limit-Reset"), now)
-		}
-		if d = min(d, maxRetryAfter); d > 0 {
-			v.pause(d)
-			return unavailable("endpoint answered status %d: no request for %v, as its %s says", resp.StatusCode, d, header)
-		}
+	if d, header := httpheader.Wait(resp, v.s.Now()); d > 0 {
+		d = min(d, maxRetryAfter)
+		v.pause(d)
+		return unavailable("endpoint answered status %d: no request for %v, as its %s says", resp.StatusCode, d, header)
 	}
 	return unavailable("endpoint answered status %d", resp.StatusCode)
 }

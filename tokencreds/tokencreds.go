@@ -313,10 +313,12 @@ func New(ts oauth2.TokenSource) *Credentials { return &Credentials{ts: ts, now: 
 // most 120 s, each ±20 % at random (grpc-go's backoff.DefaultConfig).
 // After a 429 or 503 response of the token endpoint
 // (*oauth2.RetrieveError) with a Retry-After header (delta-seconds, or an
-// HTTP-date read by the credentials' clock), the delay is at least that
-// long, up to 120 s, the backoff's longest (a longer one counts as 120 s,
-// so that no answer stops a client for longer than an outage would); a
-// Retry-After that does not parse, is negative or has passed is ignored.
+// HTTP-date read by the credentials' clock), or a 429 without Retry-After
+// but with Okta's X-Rate-Limit-Reset (the Unix time its rate-limit window
+// resets), the delay is at least that long, up to 120 s, the backoff's
+// longest (a longer one counts as 120 s, so that no answer stops a client
+// for longer than an outage would); a value that does not parse, is
+// negative or has passed is ignored.
 // The first call after the delay asks the source again, shared as above;
 // a success ends the backoff. So an outage of the token endpoint costs it
 // one request per delay, not one per call, and a retry policy gets
@@ -560,20 +562,19 @@ func backoffDelay(failures int) time.Duration {
 // asking for a token for longer than an outage would.
 const maxRetryAfter = 120 * time.Second
 
-// retryAfter is how long the Retry-After of the token endpoint's 429 or
-// 503 response, in err (an *oauth2.RetrieveError), asks the TokenSource to
-// wait, read against now (httpheader.RetryAfter: delta-seconds or an
-// HTTP-date) and at most maxRetryAfter; 0 for another error or status, no
-// Retry-After, or one that is unparsable, negative or in the past.
+// retryAfter is how long the token endpoint's 429 or 503 response, in err
+// (an *oauth2.RetrieveError), asks the TokenSource to wait, read against
+// now as httpheader.Wait reads it (Retry-After: delta-seconds or an
+// HTTP-date; or a 429's X-Rate-Limit-Reset) and at most maxRetryAfter; 0
+// for another error or status, no such header, or one that is
+// unparsable, negative or in the past.
 func retryAfter(err error, now time.Time) time.Duration {
 	var re *oauth2.RetrieveError
 	if !errors.As(err, &re) || re == nil || re.Response == nil {
 		return 0
 	}
-	if code := re.Response.StatusCode; code != http.StatusTooManyRequests && code != http.StatusServiceUnavailable {
-		return 0
-	}
-	return min(httpheader.RetryAfter(re.Response.Header.Get("Retry-After"), now), maxRetryAfter)
+	d, _ := httpheader.Wait(re.Response, now)
+	return min(d, maxRetryAfter)
 }
 
 // tokenError is a failure to put a token on the call, as the gRPC status

@@ -3,6 +3,7 @@ package tokencreds_test
 import (
 	"bufio"
 	"bytes"
+	"cmp"
 	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
@@ -20,6 +21,7 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"runtime"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -959,19 +961,22 @@ func TestCredentials_RetryAfterOfA429Or503HoldsTokenRequestsBackUpToTwoMinutes(t
 		retryAfter func(now time.Time) string
 		wait       time.Duration // the clock reaches it without a second request
 		after      time.Duration // and past it, one second request
+		header     string        // the header retryAfter sets; "" for Retry-After
 	}{
-		{"429, seconds", 429, func(time.Time) string { return "30" }, 29 * time.Second, 31 * time.Second},
-		{"503, HTTP-date", 503, func(now time.Time) string { return now.Add(41 * time.Second).UTC().Format(http.TimeFormat) }, 39 * time.Second, 42 * time.Second},
-		{"429, an hour: capped", 429, func(time.Time) string { return "3600" }, 119 * time.Second, 121 * time.Second},
-		{"429, unparsable", 429, func(time.Time) string { return "soon" }, 750 * time.Millisecond, 1250 * time.Millisecond},
-		{"503, negative", 503, func(time.Time) string { return "-30" }, 750 * time.Millisecond, 1250 * time.Millisecond},
-		{"503, date passed", 503, func(now time.Time) string { return now.Add(-time.Hour).UTC().Format(http.TimeFormat) }, 750 * time.Millisecond, 1250 * time.Millisecond},
-		{"500, seconds: not a 429 or 503", 500, func(time.Time) string { return "30" }, 750 * time.Millisecond, 1250 * time.Millisecond},
+		{"429, seconds", 429, func(time.Time) string { return "30" }, 29 * time.Second, 31 * time.Second, ""},
+		{"503, HTTP-date", 503, func(now time.Time) string { return now.Add(41 * time.Second).UTC().Format(http.TimeFormat) }, 39 * time.Second, 42 * time.Second, ""},
+		{"429, an hour: capped", 429, func(time.Time) string { return "3600" }, 119 * time.Second, 121 * time.Second, ""},
+		{"429, unparsable", 429, func(time.Time) string { return "soon" }, 750 * time.Millisecond, 1250 * time.Millisecond, ""},
+		{"503, negative", 503, func(time.Time) string { return "-30" }, 750 * time.Millisecond, 1250 * time.Millisecond, ""},
+		{"503, date passed", 503, func(now time.Time) string { return now.Add(-time.Hour).UTC().Format(http.TimeFormat) }, 750 * time.Millisecond, 1250 * time.Millisecond, ""},
+		{"500, seconds: not a 429 or 503", 500, func(time.Time) string { return "30" }, 750 * time.Millisecond, 1250 * time.Millisecond, ""},
+		{"429, Okta's X-Rate-Limit-Reset", 429, func(now time.Time) string { return strconv.FormatInt(now.Add(41*time.Second).Unix(), 10) }, 39 * time.Second, 42 * time.Second, "X-Rate-Limit-Reset"},
+		{"503, X-Rate-Limit-Reset: read only on a 429", 503, func(now time.Time) string { return strconv.FormatInt(now.Add(41*time.Second).Unix(), 10) }, 750 * time.Millisecond, 1250 * time.Millisecond, "X-Rate-Limit-Reset"},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			var clk *clock // set before the first call
 			e := &switchEndpoint{token: tok, fail: func(w http.ResponseWriter, r *http.Request) {
-				w.Header().Set("Retry-After", tt.retryAfter(clk.Now()))
+				w.Header().Set(cmp.Or(tt.header, "Retry-After"), tt.retryAfter(clk.Now()))
 				oauthError(tt.status, "temporarily_unavailable")(w, r)
 			}}
 			e.failing.Store(true)

@@ -81,3 +81,24 @@ func RateLimitReset(v string, now time.Time) time.Duration {
 func until(t, now time.Time) time.Duration {
 	return max(min(t.Sub(now), DeltaCeiling*time.Second), 0)
 }
+
+// Wait is how long resp asks its client not to ask again, read against
+// now: for a 429 (RFC 6585, section 4) or a 503, its Retry-After (RFC 9110,
+// section 10.2.3), or, for a 429 whose Retry-After is absent or blank, its
+// X-Rate-Limit-Reset, the Unix time at which the rate-limit window resets,
+// which Okta sends instead. A Retry-After that is there decides, even one
+// that does not parse or is 0; an X-Rate-Limit-Reset on any other status
+// (Okta sends it with every answer) asks for nothing. header names the
+// header read, for messages. d is 0 for none, and at most DeltaCeiling
+// seconds: each caller caps it further. The key set, the introspection
+// Verifier and tokencreds share it, so all read the same answer alike.
+func Wait(resp *http.Response, now time.Time) (d time.Duration, header string) {
+	if resp == nil || resp.StatusCode != http.StatusTooManyRequests && resp.StatusCode != http.StatusServiceUnavailable {
+		return 0, ""
+	}
+	v := resp.Header.Get("Retry-After")
+	if resp.StatusCode == http.StatusTooManyRequests && strings.TrimSpace(v) == "" {
+		return RateLimitReset(resp.Header.Get("X-Rate-Limit-Reset"), now), "X-Rate-Limit-Reset"
+	}
+	return RetryAfter(v, now), "Retry-After"
+}

@@ -100,3 +100,37 @@ func FuzzRetryAfter(f *testing.F) {
 		}
 	})
 }
+
+func TestWait_RetryAfterDecidesAndA429FallsBackToTheRateLimitReset(t *testing.T) {
+	now := time.Date(2030, 1, 2, 3, 4, 5, 0, time.UTC)
+	reset := strconv.FormatInt(now.Add(40*time.Second).Unix(), 10)
+	tests := []struct {
+		name   string
+		status int
+		header map[string]string
+		d      time.Duration
+		from   string
+	}{
+		{"429 Retry-After", 429, map[string]string{"Retry-After": "30", "X-Rate-Limit-Reset": reset}, 30 * time.Second, "Retry-After"},
+		{"503 Retry-After", 503, map[string]string{"Retry-After": "30"}, 30 * time.Second, "Retry-After"},
+		{"429 reset alone", 429, map[string]string{"X-Rate-Limit-Reset": reset}, 40 * time.Second, "X-Rate-Limit-Reset"},
+		{"429 blank Retry-After: the reset", 429, map[string]string{"Retry-After": "  ", "X-Rate-Limit-Reset": reset}, 40 * time.Second, "X-Rate-Limit-Reset"},
+		{"429 unparsable Retry-After decides", 429, map[string]string{"Retry-After": "soon", "X-Rate-Limit-Reset": reset}, 0, "Retry-After"},
+		{"429 Retry-After 0 decides", 429, map[string]string{"Retry-After": "0", "X-Rate-Limit-Reset": reset}, 0, "Retry-After"},
+		{"503 reset alone: nothing", 503, map[string]string{"X-Rate-Limit-Reset": reset}, 0, "Retry-After"},
+		{"200: nothing", 200, map[string]string{"Retry-After": "30", "X-Rate-Limit-Reset": reset}, 0, ""},
+		{"500: nothing", 500, map[string]string{"Retry-After": "30"}, 0, ""},
+	}
+	for _, tt := range tests {
+		resp := &http.Response{StatusCode: tt.status, Header: http.Header{}}
+		for k, v := range tt.header {
+			resp.Header.Set(k, v)
+		}
+		if d, from := Wait(resp, now); d != tt.d || from != tt.from {
+			t.Errorf("%s: Wait = %v, %q; want %v, %q", tt.name, d, from, tt.d, tt.from)
+		}
+	}
+	if d, from := Wait(nil, now); d != 0 || from != "" {
+		t.Errorf("Wait(nil) = %v, %q; want 0, \"\"", d, from)
+	}
+}

@@ -7,7 +7,6 @@ import (
 	"io"
 	"net/http"
 	"net/url"
-	"strings"
 	"time"
 
 	"github.com/grpcauth/grpcauth/internal/endpoint"
@@ -53,13 +52,8 @@ func retryAfterOf(err error) time.Duration {
 // none, and at most httpheader.DeltaCeiling seconds: the Set holds fetches
 // back for it within retryAfterCap, however far away the reset.
 func retryAfter(resp *http.Response, now time.Time) time.Duration {
-	switch v := resp.Header.Get("Retry-After"); {
-	case resp.StatusCode == http.StatusTooManyRequests && strings.TrimSpace(v) == "":
-		return httpheader.RateLimitReset(resp.Header.Get("X-Rate-Limit-Reset"), now)
-	case resp.StatusCode == http.StatusTooManyRequests || resp.StatusCode == http.StatusServiceUnavailable:
-		return httpheader.RetryAfter(v, now)
-	}
-	return 0
+	d, _ := httpheader.Wait(resp, now)
+	return d
 }
 
 // newClient returns the client a Set uses: a copy of c (or, when c is nil,

@@ -108,8 +108,9 @@ type Set struct {
 	jwksURLFailed       bool
 	jwksURLExpires      time.Time
 	rediscoveryFailures int
-	// retryUntil is when the Retry-After the latest fetch was given (a
-	// 429's or 503's, within retryAfterCap) ends, zero when that fetch got
+	// retryUntil is when the wait the latest fetch was asked for (a 429's
+	// or 503's Retry-After, or a 429's X-Rate-Limit-Reset, within
+	// retryAfterCap) ends, zero when that fetch got
 	// none, and retrySeq the seq of the fetch that set it; the background
 	// refresh waits for it (waitRetryAfter), and so do fetches for unknown
 	// kids (missLocked).
@@ -219,7 +220,8 @@ func newSet(cfg Config, timer func(time.Duration) (<-chan time.Time, resettableT
 //
 // An unknown kid is answered from a fetch that started after the lookup
 // arrived: the lookup starts one (at most one per MinRefreshInterval, none
-// within the Retry-After of a 429 or 503; all concurrent misses share it), or, when the rate limit forbids it, waits for
+// within the wait a 429 or 503 asked for (see retryAfter); all concurrent
+// misses share it), or, when the rate limit forbids it, waits for
 // the next permitted one, which every waiting lookup shares. Lookups that
 // join a fetch in flight or wait for the next one take one of MaxWaiters
 // slots (see docs/key-set.md). A lookup is refused at once, with no wait,
