@@ -77,12 +77,14 @@ type credential struct {
 // refused (DPOP_PROOF_INVALID). With Config.RequireDPoP the Bearer scheme
 // is refused (DPOP_REQUIRED). A dpop value next to a Bearer token is
 // ignored: the token is then checked as a bearer token, and refused if it
-// is DPoP-bound.
+// is DPoP-bound. With a rejection, the credential is empty but for dpop,
+// which says the call used the DPoP scheme (its challenge is in that
+// scheme).
 func (a *Authenticator) credentials(ctx context.Context) (credential, bool, *rejection) {
 	token, isDPoP, present, rej := accessToken(ctx)
 	switch {
 	case rej != nil || !present:
-		return credential{}, present, rej
+		return credential{dpop: isDPoP}, present, rej
 	case !isDPoP && a.requireDPoP:
 		return credential{}, true, rejDPoPRequired
 	case !isDPoP:
@@ -90,7 +92,7 @@ func (a *Authenticator) credentials(ctx context.Context) (credential, bool, *rej
 	}
 	proofs := metadata.ValueFromIncomingContext(ctx, MetadataDPoP)
 	if len(proofs) != 1 {
-		return credential{}, true, rejDPoPNoProof
+		return credential{dpop: true}, true, rejDPoPNoProof
 	}
 	return credential{token: token, dpop: true, proof: proofs[0]}, true, nil
 }

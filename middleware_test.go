@@ -3,6 +3,7 @@ package grpcauth
 import (
 	"context"
 	"net"
+	"path"
 	"slices"
 	"strings"
 	"sync"
@@ -14,7 +15,9 @@ import (
 	"github.com/grpc-ecosystem/go-grpc-middleware/v2/interceptors/selector"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/types/known/emptypb"
 
 	authtestv1 "github.com/grpcauth/grpcauth/internal/testproto/authtest/v1"
 	"github.com/grpcauth/grpcauth/verifier"
@@ -74,6 +77,16 @@ func panicOn(method string) (grpc.UnaryServerInterceptor, grpc.StreamServerInter
 		}
 }
 
+// allServicesBut is docs/middleware.md's selector.Matcher: every call
+// but those grpc-go routes to service, whose name is the path up to its
+// last '/' (c.Service ends at the first).
+func allServicesBut(service string) selector.Matcher {
+	return selector.MatchFunc(func(_ context.Context, c interceptors.CallMeta) bool {
+		routed, _ := path.Split(c.FullMethod())
+		return routed != "/"+service+"/"
+	})
+}
+
 // middlewareEnv is newEnv's issuer, verifier and Authenticator behind the
 // chain docs/middleware.md recommends: recovery, then the Authenticator
 // (through selector, skipping UnannotatedService), then logging with
@@ -82,9 +95,7 @@ func middlewareEnv(t *testing.T) (*env, *recordingLogger) {
 	t.Helper()
 	base := newEnv(t)
 	logger := &recordingLogger{}
-	authenticated := selector.MatchFunc(func(_ context.Context, c interceptors.CallMeta) bool {
-		return c.Service != "authtest.v1.UnannotatedService"
-	})
+	authenticated := allServicesBut("authtest.v1.UnannotatedService")
 	panicUnary, panicStream := panicOn(authtestv1.TestService_Authenticated_FullMethodName)
 	// A fixed message: the panic's value is for the server's log only.
 	recovered := recovery.WithRecoveryHandler(func(any) error { return status.Error(codes.Internal, "internal error") })
@@ -186,5 +197,51 @@ func TestLogFields_LongTokenValuesAreClipped(t *testing.T) {
 		if v, _ := f[i].(string); len(v) > 300 || !strings.Contains(v, "…(") {
 			t.Errorf("%v is %d bytes (%.40q…), want 256 and its length", f[i-1], len(v), v)
 		}
+	}
+}
+
+// A selector that skips grpcauth for one service skips only the calls
+// grpc-go routes to that service: a path that merely starts with its name
+// ("/authtest.v1.UnannotatedService/x/Unannotated", which grpc-go hands to
+// an UnknownServiceHandler, a proxy say, as the service
+// "authtest.v1.UnannotatedService/x") is still grpcauth's to refuse. A
+// matcher on CallMeta.Service, which ends at the path's first '/', let it
+// through to the proxy without a token.
+func TestMiddleware_SelectorSkipsOnlyTheCallsRoutedToTheSkippedService(t *testing.T) {
+	base := newEnv(t)
+	skip := allServicesBut("authtest.v1.UnannotatedService")
+	reached := make(chan string, 4)
+	_, addr := serve(t, base.svc, grpc.UnknownServiceHandler(recordingHandler(reached)),
+		grpc.ChainUnaryInterceptor(selector.UnaryServerInterceptor(base.auth.UnaryServerInterceptor(), skip)),
+		grpc.ChainStreamInterceptor(selector.StreamServerInterceptor(base.auth.StreamServerInterceptor(), skip)))
+	conn := dial(t, addr, insecure.NewCredentials())
+	for _, tt := range []struct {
+		name    string
+		method  string
+		code    codes.Code
+		proxied bool // reached the UnknownServiceHandler
+	}{
+		{"a method of the skipped service", "/authtest.v1.UnannotatedService/Unannotated", codes.OK, false},
+		{"a name the skipped service lacks", "/authtest.v1.UnannotatedService/Other", codes.OK, true},
+		{"a path under the skipped service's name", "/authtest.v1.UnannotatedService/x/Unannotated", codes.Unauthenticated, false},
+		{"another service's method", mAllOf, codes.Unauthenticated, false},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			err := conn.Invoke(bounded(t), tt.method, &emptypb.Empty{}, &emptypb.Empty{})
+			// The handler records the call before it answers.
+			select {
+			case m := <-reached:
+				if !tt.proxied {
+					t.Errorf("%s reached the UnknownServiceHandler without a token", m)
+				}
+			default:
+				if tt.proxied {
+					t.Error("the call did not reach the UnknownServiceHandler")
+				}
+			}
+			if got := status.Code(err); got != tt.code {
+				t.Errorf("code = %v (%v), want %v", got, err, tt.code)
+			}
+		})
 	}
 }

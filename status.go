@@ -35,11 +35,14 @@ const (
 	// section 7.2), or DPoP algs="..." alone where only DPoP is taken.
 	ReasonCredentialsMissing = "CREDENTIALS_MISSING"
 	// ReasonTokenInvalid: a malformed authorization value (two values, an
-	// empty token) or a token the verifier rejected for any reason other
-	// than expiry or type: bad signature, unknown key, wrong issuer or
-	// audience, failed claim check, not yet valid (codes.Unauthenticated).
-	// Challenge: error="invalid_request" for the malformed authorization
-	// value, error="invalid_token" for a rejected token.
+	// empty token, no auth-scheme before the first space, such as a
+	// leading space or a tab after the scheme) or a token the verifier
+	// rejected for any reason other than expiry or type: bad signature,
+	// unknown key, wrong issuer or audience, failed claim check, not yet
+	// valid (codes.Unauthenticated). Challenge: error="invalid_request"
+	// for the malformed authorization value (in the DPoP scheme for a
+	// DPoP scheme without a token), error="invalid_token" for a rejected
+	// token.
 	ReasonTokenInvalid = "ACCESS_TOKEN_INVALID"
 	// ReasonTokenExpired: the token has expired, or a stream outlived it
 	// (codes.Unauthenticated). Fetch a new token and retry. Challenge:

@@ -5,8 +5,12 @@ import (
 	"go/parser"
 	"go/token"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
+
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 )
 
 // rejectionBuilders are the functions that build every status a caller
@@ -99,4 +103,96 @@ func enclosingFunc(f *ast.File, pos token.Pos) string {
 		}
 	}
 	return ""
+}
+
+// Every rejection status.go declares answers with the code the project's
+// rules give its situation (credentials missing or refused:
+// Unauthenticated; a valid token that lacks a scope or meets no rule or
+// condition: PermissionDenied; the verifier's or the replay cache's
+// dependencies down: Unavailable; one DPoP key over its share:
+// ResourceExhausted), and with the code its Reason's godoc names. The
+// table must list every rej… variable of status.go.
+func TestStatus_EveryRejectionHasItsDocumentedCode(t *testing.T) {
+	rejections := map[string]struct {
+		rej  *rejection
+		code codes.Code
+	}{
+		"rejMissing":            {rejMissing, codes.Unauthenticated},
+		"rejMalformed":          {rejMalformed, codes.Unauthenticated},
+		"rejInvalid":            {rejInvalid, codes.Unauthenticated},
+		"rejExpired":            {rejExpired, codes.Unauthenticated},
+		"rejScheme":             {rejScheme, codes.Unauthenticated},
+		"rejTokenType":          {rejTokenType, codes.Unauthenticated},
+		"rejNotConfigured":      {rejNotConfigured, codes.PermissionDenied},
+		"rejUnavailable":        {rejUnavailable, codes.Unavailable},
+		"rejCanceled":           {rejCanceled, codes.Canceled},
+		"rejDeadline":           {rejDeadline, codes.DeadlineExceeded},
+		"rejStreamExpired":      {rejStreamExpired, codes.Unauthenticated},
+		"rejStreamRevoked":      {rejStreamRevoked, codes.Unauthenticated},
+		"rejInternal":           {rejInternal, codes.Internal},
+		"rejTransport":          {rejTransport, codes.Unauthenticated},
+		"rejBindingMismatch":    {rejBindingMismatch, codes.Unauthenticated},
+		"rejNoClientCert":       {rejNoClientCert, codes.Unauthenticated},
+		"rejBindingRequired":    {rejBindingRequired, codes.Unauthenticated},
+		"rejBindingUnsupported": {rejBindingUnsupported, codes.Unauthenticated},
+		"rejDPoPNoProof":        {rejDPoPNoProof, codes.Unauthenticated},
+		"rejDPoPProofInvalid":   {rejDPoPProofInvalid, codes.Unauthenticated},
+		"rejDPoPReplayed":       {rejDPoPReplayed, codes.Unauthenticated},
+		"rejDPoPKeyMismatch":    {rejDPoPKeyMismatch, codes.Unauthenticated},
+		"rejDPoPBoundAsBearer":  {rejDPoPBoundAsBearer, codes.Unauthenticated},
+		"rejDPoPUnbound":        {rejDPoPUnbound, codes.Unauthenticated},
+		"rejDPoPRequired":       {rejDPoPRequired, codes.Unauthenticated},
+		"rejDPoPRuleRequired":   {rejDPoPRuleRequired, codes.Unauthenticated},
+		"rejUseDPoPNonce":       {rejUseDPoPNonce, codes.Unauthenticated},
+		"rejDPoPReplayCheck":    {rejDPoPReplayCheck, codes.Unavailable},
+		"rejDPoPRateLimit":      {rejDPoPRateLimit, codes.ResourceExhausted},
+		"rejConditionFailed":    {rejConditionFailed, codes.PermissionDenied},
+		"rejConditionError":     {rejConditionError, codes.PermissionDenied},
+	}
+	f, err := parser.ParseFile(token.NewFileSet(), "status.go", nil, parser.ParseComments)
+	if err != nil {
+		t.Fatal(err)
+	}
+	godoc := map[string]string{} // Reason value: its constant's comment
+	for _, d := range f.Decls {
+		g, ok := d.(*ast.GenDecl)
+		if !ok {
+			continue
+		}
+		for _, spec := range g.Specs {
+			vs, ok := spec.(*ast.ValueSpec)
+			if !ok {
+				continue
+			}
+			for _, name := range vs.Names {
+				switch {
+				case g.Tok == token.VAR && strings.HasPrefix(name.Name, "rej"):
+					if _, ok := rejections[name.Name]; !ok {
+						t.Errorf("status.go declares %s, which the table does not list", name.Name)
+					}
+				case g.Tok == token.CONST && strings.HasPrefix(name.Name, "Reason") && vs.Doc != nil && len(vs.Values) == 1:
+					if lit, ok := vs.Values[0].(*ast.BasicLit); ok {
+						v, _ := strconv.Unquote(lit.Value)
+						godoc[v] = strings.Join(strings.Fields(vs.Doc.Text()), " ")
+					}
+				}
+			}
+		}
+	}
+	for name, tt := range rejections {
+		if tt.rej.code != tt.code || status.Code(tt.rej.err) != tt.code {
+			t.Errorf("%s: code %v (status %v), want %v", name, tt.rej.code, status.Code(tt.rej.err), tt.code)
+		}
+		if info := errorInfo(tt.rej.err); info == nil || info.GetReason() != tt.rej.reason {
+			t.Errorf("%s: ErrorInfo %v, want the reason %s", name, info, tt.rej.reason)
+		}
+		doc, ok := godoc[tt.rej.reason]
+		if !ok {
+			t.Errorf("%s: reason %s has no documented Reason constant", name, tt.rej.reason)
+			continue
+		}
+		if want := "codes." + tt.code.String(); !strings.Contains(doc, want) { // String is the constant's name
+			t.Errorf("%s: the godoc of reason %s does not name %s", name, tt.rej.reason, want)
+		}
+	}
 }

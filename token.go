@@ -4,6 +4,7 @@ import (
 	"context"
 	"strings"
 
+	"golang.org/x/net/http/httpguts"
 	"google.golang.org/grpc/metadata"
 )
 
@@ -19,12 +20,19 @@ const authorizationKey = "authorization"
 //   - more than one authorization value: rejected (ACCESS_TOKEN_INVALID)
 //     rather than picking one, as a proxy and the server might otherwise
 //     disagree about which token was checked;
+//   - a value that does not start with an auth-scheme, a token of RFC
+//     9110 (section 11.4) ended by a space: rejected (ACCESS_TOKEN_INVALID,
+//     a malformed value), such as an empty value, one starting with a
+//     space, or "Bearer\t..." (the scheme ends with a space, never a tab)
+//     or a scheme with a character outside ASCII;
 //   - a scheme other than Bearer or DPoP (RFC 9449, section 7.1; both
 //     compared case-insensitively, RFC 9110, section 11.1): ACCESS_TOKEN_TYPE_UNSUPPORTED;
 //   - no token after the scheme: ACCESS_TOKEN_INVALID.
 //
 // The token itself is passed to the verifier as is, apart from the spaces
-// separating it from the scheme. isDPoP reports the DPoP scheme.
+// separating it from the scheme. isDPoP reports the DPoP scheme, also
+// with the rejection of a DPoP scheme without a token, whose challenge is
+// in the scheme the call used.
 func accessToken(ctx context.Context) (token string, isDPoP, present bool, rej *rejection) {
 	vals := metadata.ValueFromIncomingContext(ctx, authorizationKey)
 	switch len(vals) {
@@ -35,16 +43,16 @@ func accessToken(ctx context.Context) (token string, isDPoP, present bool, rej *
 		return "", false, true, rejMalformed
 	}
 	scheme, rest, _ := strings.Cut(vals[0], " ")
+	if !httpguts.ValidHeaderFieldName(scheme) { // a token: a header name's syntax
+		return "", false, true, rejMalformed
+	}
 	isDPoP = strings.EqualFold(scheme, "DPoP")
 	if !isDPoP && !strings.EqualFold(scheme, "Bearer") {
-		if scheme == "" && strings.TrimLeft(rest, " ") == "" {
-			return "", false, true, rejMalformed // an empty value
-		}
 		return "", false, true, rejScheme
 	}
 	token = strings.TrimLeft(rest, " ")
 	if token == "" {
-		return "", false, true, rejMalformed
+		return "", isDPoP, true, rejMalformed
 	}
 	return token, isDPoP, true, nil
 }
