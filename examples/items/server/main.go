@@ -197,8 +197,9 @@ func run(ctx context.Context, cfg config, out io.Writer, log *slog.Logger) error
 	}
 
 	readyCtx, cancel := context.WithTimeout(ctx, readyTimeout)
-	if err := v.Ready(readyCtx); err != nil {
-		log.Warn("issuer keys not loaded yet; calls that need a token fail with Unavailable until they are", "issuer", issuer, "err", err)
+	keysErr := v.Ready(readyCtx)
+	if keysErr != nil {
+		log.Warn("issuer keys not loaded yet; calls that need a token fail with Unavailable until they are", "issuer", issuer, "err", keysErr)
 	}
 	cancel()
 
@@ -210,7 +211,11 @@ func run(ctx context.Context, cfg config, out io.Writer, log *slog.Logger) error
 	if devIssuer != nil {
 		devIssuer.printUsage(out, addr)
 	}
-	log.Info("accepting tokens", "issuer", issuer, "audience", audience)
+	if keysErr == nil {
+		log.Info("accepting tokens", "issuer", issuer, "audience", audience)
+	} else {
+		log.Warn("serving without the issuer's keys: calls that need a token fail until they load", "issuer", issuer, "audience", audience)
+	}
 	fmt.Fprintf(out, "serving on %s\n", addr)
 	return s.serve(ctx, ln, log)
 }
