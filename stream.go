@@ -63,7 +63,8 @@ func withContext(ss grpc.ServerStream, ctx context.Context) grpc.ServerStream {
 // maxTimerWait (armUntil): a suspend or a forward step of the wall clock
 // delays the cut by at most that, and a step back not at all. The timers
 // are stopped at the cut, or when serve returns if that is first, and the
-// context is released when serve returns, so nothing outlives the stream. Claims without exp set no expiry timer.
+// context is released when serve returns, so nothing outlives the stream.
+// Claims without exp set no expiry timer.
 //
 // A receive already blocked when the token expires stays blocked until the
 // client sends, closes or cancels, or the connection ends, since grpc-go

@@ -2,6 +2,9 @@ package grpcauth
 
 import (
 	"context"
+	"errors"
+	"slices"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -57,6 +60,89 @@ func TestStream_CutStopsBothTimersWhileTheHandlerStillRuns(t *testing.T) {
 			}
 			close(release)
 			checkStatus(t, await(t, done, "ServeCall did not return"), codes.Unauthenticated, tt.reason)
+		})
+	}
+}
+
+// heldRevalidator accepts its token as the stream opens; the next
+// verification, a re-verification, signals inFlight, waits for proceed,
+// then refuses the token.
+type heldRevalidator struct {
+	claims            verifier.Claims
+	calls             atomic.Int32
+	inFlight, proceed chan struct{}
+}
+
+func (h *heldRevalidator) VerifyAccessToken(context.Context, string) (verifier.Claims, error) {
+	if h.calls.Add(1) == 1 {
+		return h.claims, nil
+	}
+	close(h.inFlight)
+	<-h.proceed
+	return verifier.Claims{}, errors.New("revoked")
+}
+
+func (h *heldRevalidator) RevalidateAt(string, verifier.Claims) time.Time { return t0.Add(time.Minute) }
+
+// TestStream_RefusalInFlightAcrossTheCutIsNotReportedAgain: a
+// re-verification that was running when the stream was cut at its expiry,
+// and then refuses the token (as the cut is reported, or once the
+// stream's context is cancelled, the handler still running), neither cuts
+// the stream again nor reports a second denial, nor sets a timer: the
+// stream's one refusal is its expiry.
+func TestStream_RefusalInFlightAcrossTheCutIsNotReportedAgain(t *testing.T) {
+	claims, err := verifier.NewClaims(map[string]any{"sub": "user-1", "scp": []string{"test:stream"}, "exp": t0.Add(time.Hour).Unix()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, duringTheReport := range []bool{true, false} {
+		t.Run(map[bool]string{true: "as the cut is reported", false: "after the cut"}[duringTheReport], func(t *testing.T) {
+			h := &heldRevalidator{claims: claims, inFlight: make(chan struct{}), proceed: make(chan struct{})}
+			clock, rec := newFakeClock(), &recorder{}
+			var during atomic.Pointer[func()]
+			a := mustNew(t, Config{Verifier: h, Now: clock.Now, afterFunc: clock.AfterFunc, Logger: discardLogger(),
+				OnDecision: func(ctx context.Context, d Decision) {
+					rec.record(ctx, d)
+					if f := during.Swap(nil); f != nil && !d.Allowed {
+						(*f)()
+					}
+				}})
+			release, done := make(chan struct{}), make(chan error, 1)
+			go func() {
+				done <- a.ServeCall(adapterContext(bearer("tok")), "/authtest.v1.TestService/BidiStream", true, nil,
+					func(ctx context.Context, _ *Guard) error {
+						<-ctx.Done()
+						<-release // still running, as a handler blocked in Recv is
+						return nil
+					})
+			}()
+			expiry, recheck := clock.next(t), clock.next(t)
+			clock.setNow(t0.Add(time.Minute))
+			reverified := make(chan struct{})
+			go func() {
+				defer close(reverified)
+				recheck.fire()
+			}()
+			await(t, h.inFlight, "the re-verification did not run")
+			refuse := func() {
+				close(h.proceed)
+				await(t, reverified, "the re-verification did not end")
+			}
+			if duringTheReport {
+				during.Store(&refuse)
+			}
+			clock.expire(expiry)
+			if !duringTheReport {
+				refuse()
+			}
+			close(release)
+			checkStatus(t, await(t, done, "ServeCall did not return"), codes.Unauthenticated, ReasonTokenExpired)
+			if denied := rec.denied(); !slices.Equal(denied, []string{ReasonTokenExpired}) {
+				t.Errorf("denials %v, want only %s", denied, ReasonTokenExpired)
+			}
+			if n := len(clock.added); n != 0 {
+				t.Errorf("%d timers set after the cut, want none", n)
+			}
 		})
 	}
 }

@@ -80,11 +80,16 @@ func NewMulti(ctx context.Context, cfgs ...Config) (*MultiVerifier, error) {
 
 // VerifyAccessToken verifies token with the Verifier of the issuer its iss
 // names (see Verifier.VerifyAccessToken), including that Verifier's cache.
-// A token that is not a well-formed JWS, or is larger than every issuer's
-// MaxTokenSize, fails with ErrMalformed (counted in MultiStats.Malformed);
-// one with no iss, or with an iss that is not configured, with ErrIssuer
-// (counted in MultiStats.UnknownIssuers); none costs a key lookup, and
-// none counts in any issuer's Stats.
+// A token whose iss cannot be read (empty, larger than every issuer's
+// MaxTokenSize, not three parts, or a payload whose registered claims do
+// not decode: not one JSON object, an iss or exp of the wrong type) fails
+// with ErrMalformed, counted in MultiStats.Malformed; one with no iss, or
+// with an iss that is not configured, with ErrIssuer, counted in
+// MultiStats.UnknownIssuers. Neither costs a key lookup or counts in any
+// issuer's Stats. A token routed to an issuer and refused there for its
+// form (its header, a signature that does not decode, a length over that
+// issuer's own MaxTokenSize) fails with ErrMalformed too, and counts in
+// that issuer's Stats.Malformed, as with that Verifier alone.
 func (m *MultiVerifier) VerifyAccessToken(ctx context.Context, token string) (Claims, error) {
 	v, pre, err := m.route(token)
 	if err != nil {
