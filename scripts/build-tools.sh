@@ -19,9 +19,10 @@ mkdir -p "$bin"
 # protoc-gen-go must be the runtime version the library builds against:
 # generated code checks the runtime at init, and a mismatch is a bug waiting
 # for the next upgrade.
-runtime=$(go list -m -f '{{.Version}}' google.golang.org/protobuf 2>/dev/null || true)
+# A failing go list stops the script (set -e): it must not skip the check.
+runtime=$(go list -m -f '{{.Version}}' google.golang.org/protobuf)
 generator=$(cd tools && go list -m -f '{{.Version}}' google.golang.org/protobuf)
-if [[ -n "$runtime" && "$runtime" != "$generator" ]]; then
+if [[ "$runtime" != "$generator" ]]; then
 	echo "build-tools: go.mod has google.golang.org/protobuf $runtime but tools/go.mod pins protoc-gen-go $generator; make them equal" >&2
 	exit 1
 fi

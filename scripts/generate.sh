@@ -61,6 +61,14 @@ if $check; then
 	if ! git diff --exit-code --stat -- "${pbgo[@]}"; then
 		stale=true
 	fi
+	# A committed .pb.go outside the modules is never regenerated, so
+	# never checked: its .proto belongs in buf.yaml.
+	outside=$(git ls-files -- '*.pb.go' "${modules[@]/#/:(exclude)}")
+	if [[ -n "$outside" ]]; then
+		echo "generate: committed outside the modules of buf.yaml, so never checked:" >&2
+		echo "$outside" >&2
+		stale=true
+	fi
 	untracked=$(git ls-files --others --exclude-standard -- "${pbgo[@]}")
 	if [[ -n "$untracked" ]]; then
 		echo "generate: generated but not committed:" >&2
