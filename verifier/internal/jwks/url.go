@@ -1,7 +1,6 @@
 package jwks
 
 import (
-	"errors"
 	"fmt"
 	"net/url"
 
@@ -57,39 +56,19 @@ func checkNamedURL(u *url.URL) error {
 	return nil
 }
 
-// redact returns u without query, fragment or userinfo, for logs and
-// errors, clipped to maxLoggedURL bytes: a discovery document names the
-// jwks_uri, and whoever controls the issuer's answers can make it as long
-// as a response may be. It is for a URL that the issuer's answers named
-// or that passed CheckURL; one the operator configured, which may not
-// have, goes through redactConfigured.
-func redact(u *url.URL) string {
-	c := *u
-	c.User, c.RawQuery, c.ForceQuery, c.Fragment, c.RawFragment = nil, "", false, "", ""
-	return endpoint.Clip(c.String(), maxLoggedURL)
-}
+// redact is endpoint.Redact: u without user info, query or fragment,
+// clipped, for a URL that the issuer's answers named or that passed
+// CheckURL.
+func redact(u *url.URL) string { return endpoint.Redact(u) }
 
-// redactConfigured is redact for a URL the operator configured: one that
-// endpoint.Check refuses for its userinfo is replaced by "<URL with
-// userinfo>", since an "@" after the host may end a password holding "/",
-// "?" or "#", whose start is then the host's port and whose rest the path.
-func redactConfigured(u *url.URL) string {
-	if errors.Is(endpoint.Check(u), endpoint.ErrUserInfo) {
-		return "<URL with userinfo>"
-	}
-	return redact(u)
-}
+// redactConfigured is endpoint.RedactConfigured, for a URL the operator
+// configured: "<URL with userinfo>" for one with user info.
+func redactConfigured(u *url.URL) string { return endpoint.RedactConfigured(u) }
 
 // RedactString returns raw, a URL the operator configured, as
 // redactConfigured does, for logs and errors; an unparsable string is
-// replaced by "<invalid URL>".
-func RedactString(raw string) string {
-	u, err := url.Parse(raw)
-	if err != nil {
-		return "<invalid URL>"
-	}
-	return redactConfigured(u)
-}
+// replaced by "<invalid URL>" (endpoint.RedactString).
+func RedactString(raw string) string { return endpoint.RedactString(raw) }
 
 // redactString is redact for a URL string; an unparsable string is
 // replaced by "<invalid URL>".
