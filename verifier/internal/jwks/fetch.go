@@ -44,7 +44,8 @@ func retryAfterOf(err error) time.Duration {
 // retryAfter is how long the issuer asked, with resp, not to be asked
 // again, read against now (Config.Now): a 429's or 503's Retry-After
 // (RFC 9110, 10.2.3; RFC 6585, 4), or, for a 429 whose Retry-After is
-// absent or blank, its X-Rate-Limit-Reset, the Unix time at which the
+// absent or blank, its X-Rate-Limit-Reset, the Unix time (seconds, or
+// milliseconds from httpheader.MillisecondsFrom on) at which the
 // rate-limit window resets, which Okta sends instead (its key set and
 // discovery endpoints included). A Retry-After that is there decides, even
 // one that does not parse or is 0; an X-Rate-Limit-Reset on any other
