@@ -26,13 +26,13 @@ const redactedSecret = "[REDACTED]"
 // refuses in either), nor the endpoint's query. %#v names the type
 // introspect.Config (also for a *Config, without the "&"). fmt cannot call
 // this method on a Config it reaches through an unexported field, or
-// prints for a wrong verb (%p of a Config value, which go vet reports): it
-// prints the fields as they are. Keep a Config out of the unexported
-// fields of values you print. A struct that embeds a Config gets this
-// method and LogValue, and prints and logs as its Config alone: name the
-// field instead to see the others. A type defined from Config has neither
-// method: convert it back before printing it. A Verifier keeps the secret
-// where fmt cannot print it.
+// prints for a wrong verb (%p of a Config value, or fmt.Errorf's %w, both
+// of which go vet reports): it prints the fields as they are. Keep a
+// Config out of the unexported fields of values you print. A struct that
+// embeds a Config gets this method and LogValue, and prints and logs as
+// its Config alone: name the field instead to see the others. A type
+// defined from Config has neither method: convert it back before printing
+// it. A Verifier keeps the secret where fmt cannot print it.
 func (c Config) Format(f fmt.State, verb rune) {
 	type config Config // the fields without the methods: no recursion
 	if c.ClientSecret != "" {

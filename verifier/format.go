@@ -22,13 +22,13 @@ import (
 // are, never what they point to. %#v names the type verifier.Config (also
 // for a *Config, without the "&"). fmt cannot call this method on a Config
 // it reaches through an unexported field, or prints for a wrong verb (%p
-// of a Config value, which go vet reports): it prints the fields as they
-// are. Keep a Config out of the unexported fields of values you print. A
-// type defined from Config (type C verifier.Config) has neither method
-// either: convert it back (verifier.Config(c)) before printing or logging
-// it. A struct that embeds a Config gets this method and LogValue, and
-// prints and logs as its Config alone: name the field instead to see the
-// others.
+// of a Config value, or fmt.Errorf's %w, both of which go vet reports): it
+// prints the fields as they are. Keep a Config out of the unexported
+// fields of values you print. A type defined from Config (type C
+// verifier.Config) has neither method either: convert it back
+// (verifier.Config(c)) before printing or logging it. A struct that embeds
+// a Config gets this method and LogValue, and prints and logs as its
+// Config alone: name the field instead to see the others.
 func (c Config) Format(f fmt.State, verb rune) {
 	type config Config // the fields without the methods: no recursion
 	c.Issuer, c.JWKSURL = endpoint.ForConfig(c.Issuer), endpoint.ForConfig(c.JWKSURL)
