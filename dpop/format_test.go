@@ -102,3 +102,34 @@ func TestFormat_SignerAndNoncesNeverShowTheirSecrets(t *testing.T) {
 		t.Fatal("the HMACNonces no longer validates its own nonce")
 	}
 }
+
+// TestFormat_PrintingABusyReplayCacheReadsNothingThatChanges: a
+// MemoryReplayCache printed while proofs are added to it shows its size
+// only: fmt does not walk its maps and heap, which it would read without
+// the lock (a data race, run with -race; and a crash when a map is
+// iterated while it is written).
+func TestFormat_PrintingABusyReplayCacheReadsNothingThatChanges(t *testing.T) {
+	c := dpop.NewMemoryReplayCache(100, nil)
+	const n = 8
+	done := make(chan error, n)
+	for i := range n {
+		go func() {
+			_, err := c.AddIfAbsent(t.Context(), fmt.Sprintf("jti-%d", i), time.Now().Add(time.Minute))
+			done <- err
+		}()
+	}
+	for _, verb := range []string{"%v", "%+v", "%#v", "%s", "%d"} {
+		if got, want := fmt.Sprintf(verb, c), "dpop.MemoryReplayCache{MaxEntries: 100}"; got != want {
+			t.Errorf("MemoryReplayCache with %s: %s, want %s", verb, got, want)
+		}
+	}
+	for range n {
+		if err := <-done; err != nil {
+			t.Fatal(err)
+		}
+	}
+	var nilC *dpop.MemoryReplayCache
+	if got := fmt.Sprint(nilC); got != "<nil>" {
+		t.Errorf("nil MemoryReplayCache: %s, want <nil>", got)
+	}
+}
