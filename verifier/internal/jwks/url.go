@@ -37,10 +37,10 @@ func parseURL(raw string) (*url.URL, error) {
 var errLoopbackOnly = endpoint.ErrLoopbackOnly
 
 // checkURL is CheckURL for a parsed URL the operator configured; its error
-// quotes u as redactConfigured does.
+// quotes u as endpoint.RedactConfigured does.
 func checkURL(u *url.URL) error {
 	if err := endpoint.Check(u); err != nil {
-		return fmt.Errorf("jwks: %q: %w", redactConfigured(u), err)
+		return fmt.Errorf("jwks: %q: %w", endpoint.RedactConfigured(u), err)
 	}
 	return nil
 }
@@ -51,31 +51,22 @@ func checkURL(u *url.URL) error {
 // host is accepted, since it holds no password of the operator's.
 func checkNamedURL(u *url.URL) error {
 	if err := endpoint.CheckNamed(u); err != nil {
-		return fmt.Errorf("jwks: %q: %w", redact(u), err)
+		return fmt.Errorf("jwks: %q: %w", endpoint.Redact(u), err)
 	}
 	return nil
 }
 
-// redact is endpoint.Redact: u without user info, query or fragment,
-// clipped, for a URL that the issuer's answers named or that passed
-// CheckURL.
-func redact(u *url.URL) string { return endpoint.Redact(u) }
-
-// redactConfigured is endpoint.RedactConfigured, for a URL the operator
-// configured: "<URL with userinfo>" for one with user info.
-func redactConfigured(u *url.URL) string { return endpoint.RedactConfigured(u) }
-
 // RedactString returns raw, a URL the operator configured, as
-// redactConfigured does, for logs and errors; an unparsable string is
-// replaced by "<invalid URL>" (endpoint.RedactString).
+// endpoint.RedactConfigured does, for logs and errors; an unparsable
+// string is replaced by "<invalid URL>" (endpoint.RedactString).
 func RedactString(raw string) string { return endpoint.RedactString(raw) }
 
-// redactString is redact for a URL string; an unparsable string is
+// redactString is endpoint.Redact for a URL string; an unparsable string is
 // replaced by "<invalid URL>".
 func redactString(raw string) string {
 	u, err := url.Parse(raw)
 	if err != nil {
 		return "<invalid URL>"
 	}
-	return redact(u)
+	return endpoint.Redact(u)
 }
