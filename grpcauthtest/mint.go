@@ -201,9 +201,9 @@ func grantScopes(c *Client, requested []string) ([]string, error) {
 // a nil option is an error.
 func (i *Issuer) Mint(claims map[string]any, opts ...MintOption) (string, error) {
 	var o mintOptions
-	for i, opt := range opts {
+	for n, opt := range opts { // not i: the receiver
 		if opt == nil {
-			return "", fmt.Errorf("grpcauthtest: Mint: option %d is nil", i)
+			return "", fmt.Errorf("grpcauthtest: Mint: option %d is nil", n)
 		}
 		opt(&o)
 	}

@@ -6,7 +6,7 @@ import (
 	"log/slog"
 	"strings"
 
-	"github.com/grpcauth/grpcauth/internal/redact"
+	"github.com/grpcauth/grpcauth/internal/endpoint"
 )
 
 // redactedSecret stands for a set Config.ClientSecret wherever a Config is
@@ -15,25 +15,32 @@ const redactedSecret = "[REDACTED]"
 
 // Format formats c as fmt formats a struct of its fields, for every verb
 // and flag (%v, %+v, %#v, %s, %q, %x, ...), except that ClientSecret, when
-// set, reads "[REDACTED]", and the user info ("user:password@") of
-// Endpoint and Issuer reads "…@": a Config printed or logged never shows
-// this service's client secret, nor a password written into a URL (which
-// New refuses in either). %#v names the type introspect.Config (also for a *Config, without
-// the "&"). fmt cannot call this method on a Config it reaches through an
-// unexported field, or prints for a wrong verb (%p of a Config value,
-// which go vet reports): it prints the fields as they are. Keep a Config
-// out of the unexported fields of values you print. A struct that embeds
-// a Config gets this method and LogValue, and prints and logs as its
-// Config alone: name the field instead to see the others. A Verifier
-// keeps the secret where fmt cannot print it.
+// set, reads "[REDACTED]", and Endpoint and Issuer, when they hold user
+// info ("user:password@"), a query or a fragment, read as
+// verifier.Config's URLs do: without any of them, with "?…" and "#…"
+// marking a query and a fragment that were there (an endpoint's query may
+// carry an API key), "<URL with userinfo>" for a URL with user info (or an
+// "@" after its host, where a password may end), "<invalid URL>" for one
+// that does not parse. A Config printed or logged never shows this
+// service's client secret, a password written into a URL (which New
+// refuses in either), nor the endpoint's query. %#v names the type
+// introspect.Config (also for a *Config, without the "&"). fmt cannot call
+// this method on a Config it reaches through an unexported field, or
+// prints for a wrong verb (%p of a Config value, or fmt.Errorf's %w, both
+// of which go vet reports): it prints the fields as they are. Keep a
+// Config out of the unexported fields of values you print. A struct that
+// embeds a Config gets this method and LogValue, and prints and logs as
+// its Config alone: name the field instead to see the others. A type
+// defined from Config has neither method: convert it back before printing
+// it. A Verifier keeps the secret where fmt cannot print it.
 func (c Config) Format(f fmt.State, verb rune) {
 	type config Config // the fields without the methods: no recursion
 	if c.ClientSecret != "" {
 		c.ClientSecret = redactedSecret
 	}
 	// New refuses URLs with user info, but a Config may be printed
-	// first.
-	c.Endpoint, c.Issuer = redact.UserInfo(c.Endpoint), redact.UserInfo(c.Issuer)
+	// first; the endpoint's query may carry a key.
+	c.Endpoint, c.Issuer = endpoint.ForConfig(c.Endpoint), endpoint.ForConfig(c.Issuer)
 	s := fmt.Sprintf(fmt.FormatString(f, verb), config(c))
 	if rest, ok := strings.CutPrefix(s, "introspect.config{"); ok {
 		s = "introspect.Config{" + rest // %#v

@@ -86,6 +86,45 @@ func TestFormat_ConfigAndVerifierNeverShowTheClientSecret(t *testing.T) {
 			t.Errorf("a Config whose URLs hold a password, formatted with %s, shows it: %s", verb, out)
 		}
 	}
+}
+
+// TestFormat_ConfigNeverShowsTheEndpointsQueryOrFragment: a Config whose
+// Endpoint carries a key in its query (or a fragment), printed with any
+// verb or logged with slog, shows the endpoint without them, "?…" and
+// "#…" marking where they were, as verifier.Config shows its key-set URL.
+// Before, only the user info was redacted and the query showed in full.
+func TestFormat_ConfigNeverShowsTheEndpointsQueryOrFragment(t *testing.T) {
+	cfg := introspect.Config{
+		Endpoint: "https://[2001:db8::1]:8443/oauth2/v1/introspect?api_key=s3cretKEY#fr4gment",
+		Issuer:   "https://as.example/oauth2?tenant=t0psecret",
+	}
+	verbs := []string{"%v", "%+v", "%#v", "%s", "%q", "%x", "%X", "% x", "%d", "%10v", "%.3s", "%#q", "%+q"}
+	for _, val := range []any{cfg, &cfg, []introspect.Config{cfg}, struct{ C *introspect.Config }{&cfg}} {
+		for _, verb := range verbs {
+			out := fmt.Sprintf(verb, val)
+			for _, s := range []string{"s3cretKEY", "fr4gment", "t0psecret"} {
+				if leaksSecret(out, s) {
+					t.Errorf("%T formatted with %s shows %q: %s", val, verb, s, out)
+				}
+			}
+		}
+	}
+	for _, h := range []func(*bytes.Buffer) slog.Handler{
+		func(b *bytes.Buffer) slog.Handler { return slog.NewTextHandler(b, nil) },
+		func(b *bytes.Buffer) slog.Handler { return slog.NewJSONHandler(b, nil) },
+	} {
+		var b bytes.Buffer
+		slog.New(h(&b)).Info("config", "cfg", cfg)
+		if out := b.String(); leaksSecret(out, "s3cretKEY") || leaksSecret(out, "fr4gment") || !strings.Contains(out, "https://[2001:db8::1]:8443/oauth2/v1/introspect?…#…") {
+			t.Errorf("logged: %s, want the endpoint without its query and fragment, marked ?…#…", out)
+		}
+	}
+	out := fmt.Sprintf("%+v", cfg)
+	for _, want := range []string{"Endpoint:https://[2001:db8::1]:8443/oauth2/v1/introspect?…#… ", "Issuer:https://as.example/oauth2?… "} {
+		if !strings.Contains(out, want) {
+			t.Errorf("%%+v: %s, want it to contain %q", out, want)
+		}
+	}
 	if out := fmt.Sprintf("%+v", introspect.Config{}); strings.Contains(out, "[REDACTED]") {
 		t.Errorf("a Config without a secret says one is redacted: %s", out)
 	}

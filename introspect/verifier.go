@@ -13,6 +13,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/grpcauth/grpcauth/internal/endpoint"
 	"github.com/grpcauth/grpcauth/internal/jitter"
 	"github.com/grpcauth/grpcauth/verifier"
 )
@@ -28,7 +29,7 @@ import (
 // Config.MaxConcurrent requests are in flight at once.
 type Verifier struct {
 	s          settings
-	endpoint   string          // Endpoint without query or fragment, for logs
+	endpoint   string          // Endpoint without query or fragment, for logs (endpoint.Redact)
 	issuerJSON json.RawMessage // Issuer as a JSON string
 	pos, neg   *resultCache    // nil when disabled
 	sem        chan struct{}   // one slot per request in flight
@@ -76,10 +77,9 @@ func New(cfg Config) (*Verifier, error) {
 		return nil, err
 	}
 	u, _ := url.Parse(s.Endpoint) // checked by validate
-	u.RawQuery, u.Fragment, u.RawFragment = "", "", ""
 	v := &Verifier{
 		s:          s,
-		endpoint:   u.String(),
+		endpoint:   endpoint.Redact(u),
 		issuerJSON: issuerJSONValue(s.Issuer),
 		sem:        make(chan struct{}, s.MaxConcurrent),
 		flights:    make(map[tokenKey]*flight),

@@ -4,10 +4,9 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net/url"
 	"strings"
 
-	"github.com/grpcauth/grpcauth/verifier/internal/jwks"
+	"github.com/grpcauth/grpcauth/internal/endpoint"
 )
 
 // Format formats c as fmt formats a struct of its fields, for every verb
@@ -15,21 +14,24 @@ import (
 // JWKSURL, when they hold user info ("user:password@"), a query or a
 // fragment, read as in the package's errors: without any of them, with
 // "?…" and "#…" marking a query and a fragment that were there (a key-set
-// URL's query may carry an API key), "<URL with userinfo>" for a URL whose
-// user info holds a password, and "<invalid URL>" for one that does not
-// parse. New refuses user info in either. A Config printed or logged
-// never shows them. HTTPClient, Now and Logger print as the pointers
-// they are, never what they point to. %#v names the type verifier.Config
-// (also for a *Config, without the "&"). fmt cannot call this method on a
-// Config it reaches through an unexported field, or prints for a wrong
-// verb (%p of a Config value, which go vet reports): it prints the fields
-// as they are. Keep a Config out of the unexported fields of values you
-// print. A struct that embeds a Config gets this method and LogValue, and
-// prints and logs as its Config alone: name the field instead to see the
-// others.
+// URL's query may carry an API key), "<URL with userinfo>" for a URL with
+// user info (or an "@" after its host, where a password may end), and
+// "<invalid URL>" for one that does not parse (introspect.Config reads its
+// URLs alike). New refuses user info in either. A Config printed or logged
+// never shows them. HTTPClient, Now and Logger print as the pointers they
+// are, never what they point to. %#v names the type verifier.Config (also
+// for a *Config, without the "&"). fmt cannot call this method on a Config
+// it reaches through an unexported field, or prints for a wrong verb (%p
+// of a Config value, or fmt.Errorf's %w, both of which go vet reports): it
+// prints the fields as they are. Keep a Config out of the unexported
+// fields of values you print. A type defined from Config (type C
+// verifier.Config) has neither method either: convert it back
+// (verifier.Config(c)) before printing or logging it. A struct that embeds
+// a Config gets this method and LogValue, and prints and logs as its
+// Config alone: name the field instead to see the others.
 func (c Config) Format(f fmt.State, verb rune) {
 	type config Config // the fields without the methods: no recursion
-	c.Issuer, c.JWKSURL = redactURL(c.Issuer), redactURL(c.JWKSURL)
+	c.Issuer, c.JWKSURL = endpoint.ForConfig(c.Issuer), endpoint.ForConfig(c.JWKSURL)
 	s := fmt.Sprintf(fmt.FormatString(f, verb), config(c))
 	if rest, ok := strings.CutPrefix(s, "verifier.config{"); ok {
 		s = "verifier.Config{" + rest // %#v
@@ -42,29 +44,6 @@ func (c Config) Format(f fmt.State, verb rune) {
 // the fields themselves, the HTTP client's transport (and any header it
 // holds) included.
 func (c Config) LogValue() slog.Value { return slog.StringValue(fmt.Sprintf("%+v", c)) }
-
-// redactURL returns raw, a URL as configured, unchanged when it has no
-// user info, query or fragment to hide, and otherwise as the key set's
-// errors name it (jwks.RedactString), a query and a fragment marked "?…"
-// and "#…".
-func redactURL(raw string) string {
-	if !strings.ContainsAny(raw, "@?#") {
-		return raw
-	}
-	r := jwks.RedactString(raw)
-	if strings.HasPrefix(r, "<") {
-		return r // "<URL with userinfo>", "<invalid URL>"
-	}
-	if u, err := url.Parse(raw); err == nil {
-		if u.RawQuery != "" || u.ForceQuery {
-			r += "?…"
-		}
-		if u.Fragment != "" || u.RawFragment != "" {
-			r += "#…"
-		}
-	}
-	return r
-}
 
 // Format writes v, for every verb, as verifier.Verifier{Issuer: "…"}: its
 // issuer, which never changes. Printing the Verifier's fields instead

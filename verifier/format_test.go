@@ -136,6 +136,17 @@ func TestFormat_ConfigAndVerifiersNeverShowURLSecretsOrTheHTTPClient(t *testing.
 	if out := fmt.Sprintf("%v", Config{JWKSURL: "https://as.example/keys\x7f?key=s3cretKEY"}); shows(out, "s3cretKEY") || !strings.Contains(out, "<invalid URL>") {
 		t.Errorf("a Config whose JWKSURL does not parse: %s, want <invalid URL>", out)
 	}
+	// Also without "@", "?" or "#": the doc's "<invalid URL>", not the raw
+	// text, a line break and all.
+	if out := fmt.Sprintf("%v", Config{JWKSURL: "https://as.example/keys\nforged log line"}); strings.Contains(out, "forged") || !strings.Contains(out, "<invalid URL>") {
+		t.Errorf("a Config whose JWKSURL does not parse, without @, ? or #: %q, want <invalid URL>", out)
+	}
+	// A type defined from Config has no methods: converted back, it prints
+	// redacted.
+	type local Config
+	if out := fmt.Sprintf("%v", Config(local(cfg))); shows(out, "s3cretKEY") {
+		t.Errorf("a Config converted back from a type defined from it shows the key: %s", out)
+	}
 }
 
 // TestFormat_PrintingABusyVerifierReadsNothingThatChanges: a Verifier or a

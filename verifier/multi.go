@@ -209,7 +209,9 @@ func (m *MultiVerifier) route(token string) (*Verifier, *decodedPayload, error) 
 var errUnknownIssuer = fmt.Errorf("%w: iss names no configured issuer", ErrIssuer)
 
 // tokenSizeError returns the refusal of a token that is empty or longer
-// than maxSize, as Verifier.parse refuses it, or nil.
+// than maxSize, or nil. Verifier's entry points and MultiVerifier.route
+// call it first, before a cache lookup hashes the token; parse does not
+// check the size again.
 func tokenSizeError(token string, maxSize int) error {
 	switch {
 	case token == "":

@@ -61,20 +61,34 @@ func RetryAfter(v string, now time.Time) time.Duration {
 // RateLimitReset parses an X-Rate-Limit-Reset value, which Okta sends with
 // its 429 answers instead of a Retry-After: the Unix time, in seconds, at
 // which the rate-limit window resets, read against now (the caller's
-// clock). It returns how long until then: 0 when v is empty, unparsable,
-// negative or not after now, and at most DeltaCeiling seconds (also for a
-// number too large for an int64): the caller caps it further, as it caps a
+// clock). A value of MillisecondsFrom or more is a Unix time in
+// milliseconds, as some servers send it: read as seconds it would lie
+// past the year 33000 and hold the caller back for all its cap allows. It
+// returns how long until then: 0 when v is empty, unparsable, negative or
+// not after now, and at most DeltaCeiling seconds (also for a number too
+// large for an int64): the caller caps it further, as it caps a
 // Retry-After.
 func RateLimitReset(v string, now time.Time) time.Duration {
-	secs, ok := seconds(strings.TrimSpace(v))
+	n, ok := seconds(strings.TrimSpace(v))
 	switch {
 	case !ok:
 		return 0
-	case secs > now.Unix()+DeltaCeiling: // and time.Unix(secs, 0) might overflow
+	case n >= MillisecondsFrom:
+		if n > now.UnixMilli()+DeltaCeiling*1000 { // and time.UnixMilli(n) might overflow
+			return DeltaCeiling * time.Second
+		}
+		return until(time.UnixMilli(n), now)
+	case n > now.Unix()+DeltaCeiling: // and time.Unix(n, 0) might overflow
 		return DeltaCeiling * time.Second
 	}
-	return until(time.Unix(secs, 0), now)
+	return until(time.Unix(n, 0), now)
 }
+
+// MillisecondsFrom is the smallest X-Rate-Limit-Reset that RateLimitReset
+// reads as a Unix time in milliseconds: 10^12, in seconds the year 33658,
+// in milliseconds September 2001, so every reset in milliseconds since is
+// at least this and no reset in seconds before that year reaches it.
+const MillisecondsFrom = 1_000_000_000_000
 
 // until returns how long from now t is: 0 when t is not after now, at most
 // DeltaCeiling seconds.

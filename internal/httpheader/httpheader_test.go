@@ -73,8 +73,15 @@ func TestRateLimitReset_ReadsAUnixTimeAgainstTheGivenClock(t *testing.T) {
 		{"", 0},
 		{"1.5e9", 0},
 		{"30", 0}, // a delay, as some servers mean it: a time in 1970
-		{strconv.FormatInt(now.Add(30*time.Second).UnixMilli(), 10), DeltaCeiling * time.Second}, // milliseconds: far in the future
-		{now.Add(time.Minute).Format(http.TimeFormat), 0},                                        // a date is Retry-After's form, not this header's
+		// Milliseconds, as some servers send it: read as seconds it would
+		// be 58,000 years away, and hold the caller back for its whole cap.
+		{strconv.FormatInt(now.Add(30*time.Second).UnixMilli(), 10), 30 * time.Second}, // to the millisecond
+		{strconv.FormatInt(now.Add(1500*time.Millisecond).UnixMilli(), 10), 1500 * time.Millisecond},
+		{strconv.FormatInt(now.Add(-time.Minute).UnixMilli(), 10), 0},
+		{strconv.FormatInt(now.Add(200*365*24*time.Hour).UnixMilli(), 10), DeltaCeiling * time.Second},
+		{"999999999999", DeltaCeiling * time.Second}, // the largest in seconds: the year 33658
+		{"1000000000000", 0},                              // the smallest in milliseconds: 2001
+		{now.Add(time.Minute).Format(http.TimeFormat), 0}, // a date is Retry-After's form, not this header's
 	}
 	for _, tc := range tests {
 		if got := RateLimitReset(tc.in, now); got != tc.want {
@@ -118,6 +125,13 @@ func TestWait_RetryAfterDecidesAndA429FallsBackToTheRateLimitReset(t *testing.T)
 		{"429 unparsable Retry-After decides", 429, map[string]string{"Retry-After": "soon", "X-Rate-Limit-Reset": reset}, 0, "Retry-After"},
 		{"429 Retry-After 0 decides", 429, map[string]string{"Retry-After": "0", "X-Rate-Limit-Reset": reset}, 0, "Retry-After"},
 		{"503 reset alone: nothing", 503, map[string]string{"X-Rate-Limit-Reset": reset}, 0, "Retry-After"},
+		{"429 reset in milliseconds", 429, map[string]string{"X-Rate-Limit-Reset": strconv.FormatInt(now.Add(40*time.Second).UnixMilli(), 10)}, 40 * time.Second, "X-Rate-Limit-Reset"},
+		{"429 Retry-After date", 429, map[string]string{"Retry-After": now.Add(time.Minute).Format(http.TimeFormat), "X-Rate-Limit-Reset": reset}, time.Minute, "Retry-After"},
+		{"429 past Retry-After date decides", 429, map[string]string{"Retry-After": now.Add(-time.Minute).Format(http.TimeFormat), "X-Rate-Limit-Reset": reset}, 0, "Retry-After"},
+		{"429 neither", 429, nil, 0, "X-Rate-Limit-Reset"},
+		{"503 blank Retry-After and a reset: nothing", 503, map[string]string{"Retry-After": " ", "X-Rate-Limit-Reset": reset}, 0, "Retry-After"},
+		{"503 neither", 503, nil, 0, "Retry-After"},
+		{"200 reset alone: nothing", 200, map[string]string{"X-Rate-Limit-Reset": reset}, 0, ""},
 		{"200: nothing", 200, map[string]string{"Retry-After": "30", "X-Rate-Limit-Reset": reset}, 0, ""},
 		{"500: nothing", 500, map[string]string{"Retry-After": "30"}, 0, ""},
 	}

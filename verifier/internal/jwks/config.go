@@ -36,7 +36,6 @@ const (
 	jitterFraction  = 0.1             // ±10% on every scheduled wait
 	maxRedirects    = 3               // redirects followed per request
 	maxLoggedSkips  = 16              // skipped entries logged one by one per fetch; the rest in one line
-	maxLoggedURL    = 256             // bytes of a URL (without its query) in a log line or an error
 	maxMissedKids   = 1024            // bound on remembered unknown kids
 	maxMissedKidLen = 256             // longer kids are never remembered
 	maxExposedKeys  = 256             // bound on remembered exposed keys (thumbprints)

@@ -44,7 +44,8 @@ func retryAfterOf(err error) time.Duration {
 // retryAfter is how long the issuer asked, with resp, not to be asked
 // again, read against now (Config.Now): a 429's or 503's Retry-After
 // (RFC 9110, 10.2.3; RFC 6585, 4), or, for a 429 whose Retry-After is
-// absent or blank, its X-Rate-Limit-Reset, the Unix time at which the
+// absent or blank, its X-Rate-Limit-Reset, the Unix time (seconds, or
+// milliseconds from httpheader.MillisecondsFrom on) at which the
 // rate-limit window resets, which Okta sends instead (its key set and
 // discovery endpoints included). A Retry-After that is there decides, even
 // one that does not parse or is 0; an X-Rate-Limit-Reset on any other
@@ -83,7 +84,7 @@ func checkRedirect(req *http.Request, via []*http.Request) error {
 		return fmt.Errorf("jwks: redirect refused: %w", err)
 	}
 	if via[len(via)-1].URL.Scheme == "https" && req.URL.Scheme != "https" {
-		return fmt.Errorf("jwks: redirect from https to %q refused", redact(req.URL))
+		return fmt.Errorf("jwks: redirect from https to %q refused", endpoint.Redact(req.URL))
 	}
 	return nil
 }
@@ -104,7 +105,7 @@ func (s *Set) get(ctx context.Context, rawURL string) ([]byte, http.Header, erro
 	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u.String(), nil)
 	if err != nil {
-		return nil, nil, fmt.Errorf("jwks: GET %s: %w", redact(u), err)
+		return nil, nil, fmt.Errorf("jwks: GET %s: %w", endpoint.Redact(u), err)
 	}
 	req.Header.Set("Accept", "application/jwk-set+json, application/json")
 	resp, err := s.client.Do(req)
@@ -113,23 +114,23 @@ func (s *Set) get(ctx context.Context, rawURL string) ([]byte, http.Header, erro
 		if errors.As(err, &ue) {
 			err = ue.Err // url.Error repeats the full URL, query included
 		}
-		return nil, nil, fmt.Errorf("jwks: GET %s: %w", redact(u), err)
+		return nil, nil, fmt.Errorf("jwks: GET %s: %w", endpoint.Redact(u), err)
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
 		se := &statusError{code: resp.StatusCode, retryAfter: retryAfter(resp, s.cfg.Now())}
-		return nil, nil, fmt.Errorf("jwks: GET %s: %w", redact(u), se)
+		return nil, nil, fmt.Errorf("jwks: GET %s: %w", endpoint.Redact(u), se)
 	}
 	limit := s.cfg.MaxResponseSize
 	if resp.ContentLength > limit {
-		return nil, nil, fmt.Errorf("jwks: GET %s: response of %d bytes exceeds the %d-byte limit", redact(u), resp.ContentLength, limit)
+		return nil, nil, fmt.Errorf("jwks: GET %s: response of %d bytes exceeds the %d-byte limit", endpoint.Redact(u), resp.ContentLength, limit)
 	}
 	body, err := io.ReadAll(io.LimitReader(resp.Body, limit+1))
 	if err != nil {
-		return nil, nil, fmt.Errorf("jwks: GET %s: reading body: %w", redact(u), err)
+		return nil, nil, fmt.Errorf("jwks: GET %s: reading body: %w", endpoint.Redact(u), err)
 	}
 	if int64(len(body)) > limit {
-		return nil, nil, fmt.Errorf("jwks: GET %s: response exceeds the %d-byte limit", redact(u), limit)
+		return nil, nil, fmt.Errorf("jwks: GET %s: response exceeds the %d-byte limit", endpoint.Redact(u), limit)
 	}
 	return body, resp.Header, nil
 }

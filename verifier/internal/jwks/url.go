@@ -1,7 +1,6 @@
 package jwks
 
 import (
-	"errors"
 	"fmt"
 	"net/url"
 
@@ -38,10 +37,10 @@ func parseURL(raw string) (*url.URL, error) {
 var errLoopbackOnly = endpoint.ErrLoopbackOnly
 
 // checkURL is CheckURL for a parsed URL the operator configured; its error
-// quotes u as redactConfigured does.
+// quotes u as endpoint.RedactConfigured does.
 func checkURL(u *url.URL) error {
 	if err := endpoint.Check(u); err != nil {
-		return fmt.Errorf("jwks: %q: %w", redactConfigured(u), err)
+		return fmt.Errorf("jwks: %q: %w", endpoint.RedactConfigured(u), err)
 	}
 	return nil
 }
@@ -52,51 +51,22 @@ func checkURL(u *url.URL) error {
 // host is accepted, since it holds no password of the operator's.
 func checkNamedURL(u *url.URL) error {
 	if err := endpoint.CheckNamed(u); err != nil {
-		return fmt.Errorf("jwks: %q: %w", redact(u), err)
+		return fmt.Errorf("jwks: %q: %w", endpoint.Redact(u), err)
 	}
 	return nil
 }
 
-// redact returns u without query, fragment or userinfo, for logs and
-// errors, clipped to maxLoggedURL bytes: a discovery document names the
-// jwks_uri, and whoever controls the issuer's answers can make it as long
-// as a response may be. It is for a URL that the issuer's answers named
-// or that passed CheckURL; one the operator configured, which may not
-// have, goes through redactConfigured.
-func redact(u *url.URL) string {
-	c := *u
-	c.User, c.RawQuery, c.ForceQuery, c.Fragment, c.RawFragment = nil, "", false, "", ""
-	return endpoint.Clip(c.String(), maxLoggedURL)
-}
-
-// redactConfigured is redact for a URL the operator configured: one that
-// endpoint.Check refuses for its userinfo is replaced by "<URL with
-// userinfo>", since an "@" after the host may end a password holding "/",
-// "?" or "#", whose start is then the host's port and whose rest the path.
-func redactConfigured(u *url.URL) string {
-	if errors.Is(endpoint.Check(u), endpoint.ErrUserInfo) {
-		return "<URL with userinfo>"
-	}
-	return redact(u)
-}
-
 // RedactString returns raw, a URL the operator configured, as
-// redactConfigured does, for logs and errors; an unparsable string is
-// replaced by "<invalid URL>".
-func RedactString(raw string) string {
-	u, err := url.Parse(raw)
-	if err != nil {
-		return "<invalid URL>"
-	}
-	return redactConfigured(u)
-}
+// endpoint.RedactConfigured does, for logs and errors; an unparsable
+// string is replaced by "<invalid URL>" (endpoint.RedactString).
+func RedactString(raw string) string { return endpoint.RedactString(raw) }
 
-// redactString is redact for a URL string; an unparsable string is
+// redactString is endpoint.Redact for a URL string; an unparsable string is
 // replaced by "<invalid URL>".
 func redactString(raw string) string {
 	u, err := url.Parse(raw)
 	if err != nil {
 		return "<invalid URL>"
 	}
-	return redact(u)
+	return endpoint.Redact(u)
 }

@@ -1,0 +1,135 @@
+package dpop_test
+
+import (
+	"bytes"
+	"crypto/ed25519"
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"log/slog"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/grpcauth/grpcauth/dpop"
+)
+
+// TestFormat_SignerAndNoncesNeverShowTheirSecrets: a Signer holding an
+// Ed25519 key (a byte slice, which fmt prints in full at any depth) and an
+// HMACNonces printed with any verb, inside other values, or logged with
+// slog (text or JSON) show neither the private key nor the HMAC secret,
+// as they are or hex-encoded; the Signer's algorithm and thumbprint, and
+// the nonces' period, still show. Before, %v of either printed them.
+func TestFormat_SignerAndNoncesNeverShowTheirSecrets(t *testing.T) {
+	_, priv, err := ed25519.GenerateKey(rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := dpop.NewSigner(priv, "EdDSA")
+	if err != nil {
+		t.Fatal(err)
+	}
+	secret := []byte("an HMAC secret of 32 bytes, ZQXJ")
+	n, err := dpop.NewHMACNonces(secret, time.Minute)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The secrets as fmt may write them: bytes in decimal (%v, %d) and hex
+	// (%x, %X, "% x"), and as text (%s, %q).
+	seed := priv.Seed()
+	decimal := []string{strings.Trim(fmt.Sprint(seed[:6]), "[]"), strings.Trim(fmt.Sprint(secret[:6]), "[]"), "HMAC secret"}
+	hexed := []string{hex.EncodeToString(seed[:6]), hex.EncodeToString(secret[:6]), hex.EncodeToString([]byte("ZQXJ"))}
+	shows := func(out string) string {
+		flat := strings.ToLower(strings.ReplaceAll(out, " ", ""))
+		for _, l := range decimal {
+			if strings.Contains(out, l) {
+				return l
+			}
+		}
+		for _, l := range hexed {
+			if strings.Contains(flat, l) {
+				return l
+			}
+		}
+		return ""
+	}
+	values := map[string]any{
+		"*Signer":     s,
+		"Signer":      *s,
+		"*HMACNonces": n,
+		"HMACNonces":  *n,
+		"struct": struct {
+			S *dpop.Signer
+			N *dpop.HMACNonces
+		}{s, n},
+		"slice":          []any{s, n},
+		"Config.Nonces":  dpop.Config{Nonces: n},
+		"*Config.Nonces": &dpop.Config{Nonces: n},
+	}
+	for name, val := range values {
+		for _, verb := range []string{"%v", "%+v", "%#v", "%s", "%q", "%x", "%X", "%d"} {
+			if l := shows(fmt.Sprintf(verb, val)); l != "" {
+				t.Errorf("%s formatted with %s shows %q: %s", name, verb, l, fmt.Sprintf(verb, val))
+			}
+		}
+		for _, h := range []func(*bytes.Buffer) slog.Handler{
+			func(b *bytes.Buffer) slog.Handler { return slog.NewTextHandler(b, nil) },
+			func(b *bytes.Buffer) slog.Handler { return slog.NewJSONHandler(b, nil) },
+		} {
+			var b bytes.Buffer
+			slog.New(h(&b)).Info("dpop", "value", val)
+			if l := shows(b.String()); l != "" {
+				t.Errorf("%s logged shows %q: %s", name, l, b.String())
+			}
+		}
+	}
+	if got, want := fmt.Sprintf("%v", s), fmt.Sprintf("dpop.Signer{Alg: %q, Thumbprint: %q}", "EdDSA", s.Thumbprint()); got != want {
+		t.Errorf("Signer prints as %s, want %s", got, want)
+	}
+	if got, want := fmt.Sprintf("%+v", n), "dpop.HMACNonces{Period: 1m0s}"; got != want {
+		t.Errorf("HMACNonces prints as %s, want %s", got, want)
+	}
+	var nilS *dpop.Signer
+	var nilN *dpop.HMACNonces
+	if got := fmt.Sprintf("%v %v", nilS, nilN); got != "<nil> <nil>" {
+		t.Errorf("nil Signer and HMACNonces print as %s, want <nil> <nil>", got)
+	}
+	// Still signs and checks.
+	if _, err := s.Proof("GET", "https://rs.example/items", "", ""); err != nil {
+		t.Fatal(err)
+	}
+	if now := time.Now(); !n.Valid(n.Nonce(now), now) {
+		t.Fatal("the HMACNonces no longer validates its own nonce")
+	}
+}
+
+// TestFormat_PrintingABusyReplayCacheReadsNothingThatChanges: a
+// MemoryReplayCache printed while proofs are added to it shows its size
+// only: fmt does not walk its maps and heap, which it would read without
+// the lock (a data race, run with -race; and a crash when a map is
+// iterated while it is written).
+func TestFormat_PrintingABusyReplayCacheReadsNothingThatChanges(t *testing.T) {
+	c := dpop.NewMemoryReplayCache(100, nil)
+	const n = 8
+	done := make(chan error, n)
+	for i := range n {
+		go func() {
+			_, err := c.AddIfAbsent(t.Context(), fmt.Sprintf("jti-%d", i), time.Now().Add(time.Minute))
+			done <- err
+		}()
+	}
+	for _, verb := range []string{"%v", "%+v", "%#v", "%s", "%d"} {
+		if got, want := fmt.Sprintf(verb, c), "dpop.MemoryReplayCache{MaxEntries: 100}"; got != want {
+			t.Errorf("MemoryReplayCache with %s: %s, want %s", verb, got, want)
+		}
+	}
+	for range n {
+		if err := <-done; err != nil {
+			t.Fatal(err)
+		}
+	}
+	var nilC *dpop.MemoryReplayCache
+	if got := fmt.Sprint(nilC); got != "<nil>" {
+		t.Errorf("nil MemoryReplayCache: %s, want <nil>", got)
+	}
+}

@@ -1,0 +1,34 @@
+package tokencreds
+
+import (
+	"fmt"
+	"io"
+)
+
+// Format writes c, for every verb, as tokencreds.Credentials{DPoP: …},
+// with the DPoP signer (dpop.Signer's Format: its algorithm and
+// thumbprint) when there is one: what never changes. Printing the fields
+// instead would read the token in hand, the failure and the servers'
+// nonces without their atomics and locks (a data race, and a crash when
+// the nonce map is iterated while a call writes it).
+func (c *Credentials) Format(f fmt.State, _ rune) {
+	switch {
+	case c == nil:
+		io.WriteString(f, "<nil>")
+	case c.isDPoP:
+		fmt.Fprintf(f, "tokencreds.Credentials{DPoP: true, Signer: %v}", c.signer)
+	default:
+		io.WriteString(f, "tokencreds.Credentials{DPoP: false}")
+	}
+}
+
+// Format writes t, for every verb, as tokencreds.DPoPTransport{Signer:
+// …}, for the same reason as Credentials' Format: its nonce map is
+// written by every request.
+func (t *DPoPTransport) Format(f fmt.State, _ rune) {
+	if t == nil {
+		io.WriteString(f, "<nil>")
+		return
+	}
+	fmt.Fprintf(f, "tokencreds.DPoPTransport{Signer: %v}", t.signer)
+}
