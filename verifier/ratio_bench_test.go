@@ -173,3 +173,17 @@ func TestBenchmarkRatios_RejectionsAreTheColdTokensSize(t *testing.T) {
 		}
 	}
 }
+
+// TestBenchmarkRatios_RejectionsFailForTheirReason checks that each token
+// BenchmarkRatios rejects is refused with the error its row is named for
+// (the benchmark checks it too, but only when benchmarks run).
+func TestBenchmarkRatios_RejectionsFailForTheirReason(t *testing.T) {
+	// MaxKeyWaiters -1: the unknown kid is refused at once rather than
+	// waiting for the next key-set fetch the rate limit allows.
+	f := newFixture(t, grpcauthtest.Config{Algorithm: "RS256"}, func(c *Config) { c.MaxKeyWaiters = -1 })
+	for _, r := range ratioRejections(t, f) {
+		if _, err := f.verify(t, r.token); !errors.Is(err, r.want) {
+			t.Errorf("%s: got %v, want %v", r.name, err, r.want)
+		}
+	}
+}
