@@ -3,6 +3,7 @@ package verifier
 import (
 	"context"
 	"errors"
+	"fmt"
 	"testing"
 	"time"
 
@@ -18,23 +19,17 @@ import (
 //
 // Metrics: x-baseline (cold verification, cache off, against the bare
 // signature check on the same token), x-map (cache hit against a plain map
-// lookup of the same token string, batches of 1,000), x-map+clock (the hit
-// against that lookup plus one time.Now: the floor of a cache that reads
-// time.Now on every hit, as this one did before its hit clock), x-cold (a
-// rejection against a cold RS256 verification, batches of 20 rejections).
+// lookup of the same token string, batches of 1,000; cached/ with one token
+// in the cache and the map, cached-256/ with 256 in each, see
+// hitAgainstLookup), x-map+clock (the hit against that lookup plus one
+// time.Now: the floor of a cache that reads time.Now on every hit, as this
+// one did before its hit clock), x-cold (a rejection against a cold RS256
+// verification, batches of 20 rejections).
 // Every timed call's result is checked, the baselines' included, and each
 // rejection's reason is checked once before its timing (which also keeps
 // the unknown kid's one key-set fetch out of it).
 func BenchmarkRatios(b *testing.B) {
 	ctx := context.Background()
-	// timed runs fn n times and returns the time taken.
-	timed := func(n int, fn func()) time.Duration {
-		start := time.Now()
-		for range n {
-			fn()
-		}
-		return time.Since(start)
-	}
 	for _, alg := range benchAlgs {
 		f := benchFixture(b, alg, func(c *Config) { c.Cache.Disabled = true })
 		tok := f.mint(b, oktaClaims(f.clk.Now()))
@@ -63,24 +58,27 @@ func BenchmarkRatios(b *testing.B) {
 		b.Fatal(err)
 	}
 	b.Run("cached/RS256", func(b *testing.B) {
-		m := map[string]*claimSet{string([]byte(tok)): {}}
-		var lookup, lookupNow, hit time.Duration
-		var miss bool
-		var now time.Time
-		for b.Loop() {
-			lookup += timed(1000, func() { miss = miss || m[tok] == nil })
-			lookupNow += timed(1000, func() { miss, now = miss || m[tok] == nil, time.Now() })
-			hit += timed(1000, func() {
-				if _, err := f.v.VerifyAccessToken(ctx, tok); err != nil {
-					b.Fatal(err)
-				}
-			})
+		hitAgainstLookup(b, f.v, tok, []string{tok})
+	})
+	// Go's map compares a long key without hashing it while the map holds
+	// 8 entries or fewer, and hashes it on every lookup beyond that. With
+	// one token cached, cached/RS256 times that small-map path on both
+	// sides, which a cache holding more than about a hundred tokens (16
+	// shards) no longer takes; cached-256 times both sides holding 256
+	// tokens, tok's shard more than 8 of them.
+	many := []string{tok}
+	jti := oktaClaims(f.clk.Now())["jti"].(string)
+	for i := 1; len(many) < 256 || sharing(f.v.cache, tok) <= 8; i++ {
+		c, id := oktaClaims(f.clk.Now()), fmt.Sprintf("%04d", i)
+		c["jti"] = jti[:len(jti)-len(id)] + id // same length, another token
+		t := f.mint(b, c)
+		if _, err := f.v.VerifyAccessToken(ctx, t); err != nil {
+			b.Fatal(err)
 		}
-		if miss || now.IsZero() {
-			b.Fatal("map miss")
-		}
-		b.ReportMetric(float64(hit)/float64(lookup), "x-map")
-		b.ReportMetric(float64(hit)/float64(lookupNow), "x-map+clock")
+		many = append(many, t)
+	}
+	b.Run("cached-256/RS256", func(b *testing.B) {
+		hitAgainstLookup(b, f.v, tok, many)
 	})
 
 	coldV := newVerifier(b, func() Config { c := f.cfg; c.Cache.Disabled = true; return c }())
@@ -108,6 +106,51 @@ func BenchmarkRatios(b *testing.B) {
 			b.ReportMetric(float64(reject)/float64(cold), "x-cold")
 		})
 	}
+}
+
+// hitAgainstLookup times v's cache hit on tok against a plain map lookup of
+// tok in a map whose keys are copies of cached (tok among them), alternated
+// in batches of 1,000, and reports x-map and x-map+clock.
+func hitAgainstLookup(b *testing.B, v *Verifier, tok string, cached []string) {
+	ctx := context.Background()
+	m := make(map[string]*claimSet, len(cached))
+	for _, t := range cached {
+		m[string([]byte(t))] = &claimSet{}
+	}
+	var lookup, lookupNow, hit time.Duration
+	var miss bool
+	var now time.Time
+	for b.Loop() {
+		lookup += timed(1000, func() { miss = miss || m[tok] == nil })
+		lookupNow += timed(1000, func() { miss, now = miss || m[tok] == nil, time.Now() })
+		hit += timed(1000, func() {
+			if _, err := v.VerifyAccessToken(ctx, tok); err != nil {
+				b.Fatal(err)
+			}
+		})
+	}
+	if miss || now.IsZero() {
+		b.Fatal("map miss")
+	}
+	b.ReportMetric(float64(hit)/float64(lookup), "x-map")
+	b.ReportMetric(float64(hit)/float64(lookupNow), "x-map+clock")
+}
+
+// sharing is the number of tokens in token's cache shard.
+func sharing(c *tokenCache, token string) int {
+	sh := c.shard(token)
+	sh.mu.RLock()
+	defer sh.mu.RUnlock()
+	return len(sh.m)
+}
+
+// timed runs fn n times and returns the time taken.
+func timed(n int, fn func()) time.Duration {
+	start := time.Now()
+	for range n {
+		fn()
+	}
+	return time.Since(start)
 }
 
 // BenchmarkHitFloor times the two parts of a cache hit that reads time.Now
