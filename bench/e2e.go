@@ -8,6 +8,7 @@ import (
 	"net"
 	"runtime"
 	"slices"
+	"strings"
 	"time"
 
 	"google.golang.org/grpc"
@@ -152,6 +153,7 @@ func e2eTable(ctx context.Context, w io.Writer, f *fixture, calls, callers, roun
 	fmt.Fprintln(w, "| server | calls/s | × no auth | server CPU µs/call | × no auth (range) | + µs/call over no auth (range) | client CPU µs/call | p50 | p99 | failed calls |")
 	fmt.Fprintln(w, "|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|")
 	base := results[0]
+	var withFailures []string
 	for i, v := range variants {
 		rs := results[i]
 		rate := make([]float64, len(rs))
@@ -163,6 +165,9 @@ func e2eTable(ctx context.Context, w io.Writer, f *fixture, calls, callers, roun
 			cpu[r] = x.serverCPU.Seconds() / base[r].serverCPU.Seconds()
 			extra[r] = perCall(x.serverCPU, x.calls) - perCall(base[r].serverCPU, base[r].calls)
 			failed += x.failures
+		}
+		if failed > 0 {
+			withFailures = append(withFailures, v.name)
 		}
 		slices.Sort(rate)
 		slices.Sort(cpu)
@@ -181,6 +186,10 @@ func e2eTable(ctx context.Context, w io.Writer, f *fixture, calls, callers, roun
 		"+ µs/call column the median (and range) of the round-by-round differences in server CPU per call: what "+
 		"authentication costs the server per call. calls/s, µs/call and latencies are the round of median elapsed time.")
 	fmt.Fprintln(w)
+	if len(withFailures) > 0 {
+		fmt.Fprintf(w, "**Not comparable:** calls failed on %s; a failed call costs the server less than a served one, "+
+			"and those figures count it as a call.\n\n", strings.Join(withFailures, "; "))
+	}
 	return nil
 }
 

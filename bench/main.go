@@ -3,7 +3,10 @@
 // issuer, against the bare signature check measured in the same run, and
 // prints Markdown tables. Every server it starts listens on 127.0.0.1.
 //
-//	cd bench && go run . [-benchtime 1s] [-count 1] [-unknown 1000] [-e2e=true] [-calls 20000] [-callers 50] [-rounds 3] [-v]
+//	cd bench && go run . [-benchtime 1s] [-count 1] [-cost=true] [-unknown 1000] [-e2e=true] [-calls 20000] [-callers 50]
+//		[-rounds 3] [-rate 0] [-pair] [-controls] [-serverprofile prefix] [-v]
+//
+// docs/benchmarks.md explains each flag and table.
 package main
 
 import (
@@ -91,8 +94,9 @@ type measured struct {
 var count = 1
 
 // measure benchmarks fn once; fn returns an error when the outcome is wrong.
-// Besides wall time it records the process CPU time of the final run, which
-// a busy machine distorts far less.
+// Besides wall time it records the process CPU time over the same
+// iterations, which a busy machine distorts far less: testing.Benchmark runs
+// a b.Loop benchmark function once, and reports every iteration of its loop.
 func measure(fn func() error) measured {
 	var bad error
 	var cpu time.Duration
@@ -103,7 +107,7 @@ func measure(fn func() error) measured {
 				bad = err
 			}
 		}
-		cpu = cpuTime() - c0 // the last call is the run testing.Benchmark reports
+		cpu = cpuTime() - c0
 	})
 	return measured{r: r, err: bad, cpu: cpu}
 }

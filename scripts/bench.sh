@@ -12,7 +12,10 @@
 #   - bench/: grpcauth against jwx, golang-jwt + keyfunc and go-oidc on the
 #     same tokens, JWKS requests under an unknown-kid flood, and end-to-end
 #     throughput over loopback gRPC with and without the interceptors.
-# Takes about 5 minutes on 2 cores. Pass -quick for a short look.
+# Not timed as a whole. bench/'s part (go run . -count 3) took about 3 minutes
+# on 2 cores before its unknown-kid table gave each call a 20 ms deadline,
+# which adds about 45 s at any setting (docs/benchmarks.md, "How to run").
+# Pass -quick for a shorter look.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 if [[ "${1:-}" == "-quick" ]]; then
