@@ -116,30 +116,7 @@ func TestInterceptor_WithoutAuthenticatorRefusesEveryCall(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			logged := captureDefaultLog(t)
 			var ran atomic.Int32
-			opts := func(m string) connect.HandlerOption {
-				return connect.WithHandlerOptions(connect.WithSchema(method("TestService", m)), connect.WithInterceptors(ic))
-			}
-			mux := http.NewServeMux()
-			mux.Handle("/authtest.v1.TestService/AllOf", connect.NewUnaryHandler("/authtest.v1.TestService/AllOf",
-				func(context.Context, *connect.Request[authtestv1.AllOfRequest]) (*connect.Response[authtestv1.AllOfResponse], error) {
-					ran.Add(1)
-					return connect.NewResponse(&authtestv1.AllOfResponse{}), nil
-				}, opts("AllOf")))
-			mux.Handle("/authtest.v1.TestService/ServerStream", connect.NewServerStreamHandler("/authtest.v1.TestService/ServerStream",
-				func(context.Context, *connect.Request[authtestv1.ServerStreamRequest], *connect.ServerStream[authtestv1.ServerStreamResponse]) error {
-					ran.Add(1)
-					return nil
-				}, opts("ServerStream")))
-			mux.Handle("/authtest.v1.TestService/ClientStream", connect.NewClientStreamHandler("/authtest.v1.TestService/ClientStream",
-				func(context.Context, *connect.ClientStream[authtestv1.ClientStreamRequest]) (*connect.Response[authtestv1.ClientStreamResponse], error) {
-					ran.Add(1)
-					return connect.NewResponse(&authtestv1.ClientStreamResponse{}), nil
-				}, opts("ClientStream")))
-			mux.Handle("/authtest.v1.TestService/BidiStream", connect.NewBidiStreamHandler("/authtest.v1.TestService/BidiStream",
-				func(context.Context, *connect.BidiStream[authtestv1.BidiStreamRequest, authtestv1.BidiStreamResponse]) error {
-					ran.Add(1)
-					return nil
-				}, opts("BidiStream")))
+			mux := countingMux(ic, &ran)
 			// Once per handler (the three streaming ones now, the unary
 			// one at its first call), or once in all for NewInterceptor's.
 			wantBuilt, wantAll := 3, 4
@@ -151,38 +128,7 @@ func TestInterceptor_WithoutAuthenticatorRefusesEveryCall(t *testing.T) {
 			}
 			srv := serveTLS(t, connectauth.WrapHandler(mux))
 
-			for proto, copts := range protocols {
-				_, err := connect.NewClient[authtestv1.AllOfRequest, authtestv1.AllOfResponse](srv.Client(), srv.URL+"/authtest.v1.TestService/AllOf", copts...).
-					CallUnary(t.Context(), connect.NewRequest(&authtestv1.AllOfRequest{}))
-				checkNoAuthenticator(t, proto+" unary", err)
-
-				stream, err := connect.NewClient[authtestv1.ServerStreamRequest, authtestv1.ServerStreamResponse](srv.Client(), srv.URL+"/authtest.v1.TestService/ServerStream", copts...).
-					CallServerStream(t.Context(), connect.NewRequest(&authtestv1.ServerStreamRequest{Count: 1}))
-				if err == nil {
-					for stream.Receive() {
-						t.Errorf("%s server stream: received a message", proto)
-					}
-					err = stream.Err()
-					_ = stream.Close()
-				}
-				checkNoAuthenticator(t, proto+" server stream", err)
-
-				cs := connect.NewClient[authtestv1.ClientStreamRequest, authtestv1.ClientStreamResponse](srv.Client(), srv.URL+"/authtest.v1.TestService/ClientStream", copts...).
-					CallClientStream(t.Context())
-				_ = cs.Send(&authtestv1.ClientStreamRequest{}) // the refusal comes with the response
-				_, err = cs.CloseAndReceive()
-				checkNoAuthenticator(t, proto+" client stream", err)
-
-				bs := connect.NewClient[authtestv1.BidiStreamRequest, authtestv1.BidiStreamResponse](srv.Client(), srv.URL+"/authtest.v1.TestService/BidiStream", copts...).
-					CallBidiStream(t.Context())
-				_ = bs.Send(&authtestv1.BidiStreamRequest{})
-				_ = bs.CloseRequest()
-				if _, err = bs.Receive(); err == nil {
-					t.Errorf("%s bidi stream: received a message", proto)
-				}
-				_ = bs.CloseResponse()
-				checkNoAuthenticator(t, proto+" bidi stream", err)
-			}
+			callEveryKind(t, srv, "connectauth: internal error")
 			if n := ran.Load(); n != 0 {
 				t.Errorf("the handlers ran %d times", n)
 			}
@@ -251,13 +197,6 @@ func noAuthInterceptors() map[string]*connectauth.Interceptor {
 	}
 }
 
-// checkNoAuthenticator checks that err is the refusal of an Interceptor
-// without an Authenticator.
-func checkNoAuthenticator(t *testing.T, what string, err error) {
-	t.Helper()
-	checkInternal(t, what, err, "connectauth: internal error")
-}
-
 // checkInternal checks that err is CodeInternal with the message msg and
 // the reason INTERNAL_ERROR.
 func checkInternal(t *testing.T, what string, err error, msg string) {
@@ -271,51 +210,21 @@ func checkInternal(t *testing.T, what string, err error, msg string) {
 
 // An Interceptor with an Authenticator that grpcauth.New did not build (a
 // zero grpcauth.Authenticator) fails closed through its ServeCall: every
-// call, in every protocol, is refused with CodeInternal, grpcauth's own
+// call, unary or streaming, in every protocol, is refused with CodeInternal, grpcauth's own
 // message and INTERNAL_ERROR before the handler runs, and grpcauth logs it
 // at most once in the process, never per call. Before, each call panicked
 // in the handler.
 func TestInterceptor_WithUnbuiltAuthenticatorRefusesEveryCall(t *testing.T) {
 	const unbuiltLog = "grpcauth: the Authenticator was not built with New"
 	logged := captureDefaultLog(t)
-	ic := connectauth.NewInterceptor(new(grpcauth.Authenticator))
 	var ran atomic.Int32
-	opts := func(m string) connect.HandlerOption {
-		return connect.WithHandlerOptions(connect.WithSchema(method("TestService", m)), connect.WithInterceptors(ic))
-	}
-	mux := http.NewServeMux()
-	mux.Handle("/authtest.v1.TestService/AllOf", connect.NewUnaryHandler("/authtest.v1.TestService/AllOf",
-		func(context.Context, *connect.Request[authtestv1.AllOfRequest]) (*connect.Response[authtestv1.AllOfResponse], error) {
-			ran.Add(1)
-			return connect.NewResponse(&authtestv1.AllOfResponse{}), nil
-		}, opts("AllOf")))
-	mux.Handle("/authtest.v1.TestService/ServerStream", connect.NewServerStreamHandler("/authtest.v1.TestService/ServerStream",
-		func(context.Context, *connect.Request[authtestv1.ServerStreamRequest], *connect.ServerStream[authtestv1.ServerStreamResponse]) error {
-			ran.Add(1)
-			return nil
-		}, opts("ServerStream")))
-	srv := serveTLS(t, connectauth.WrapHandler(mux))
-	for proto, copts := range protocols {
-		_, err := connect.NewClient[authtestv1.AllOfRequest, authtestv1.AllOfResponse](srv.Client(), srv.URL+"/authtest.v1.TestService/AllOf", copts...).
-			CallUnary(t.Context(), connect.NewRequest(&authtestv1.AllOfRequest{}))
-		checkInternal(t, proto+" unary", err, "grpcauth: internal error")
-
-		stream, err := connect.NewClient[authtestv1.ServerStreamRequest, authtestv1.ServerStreamResponse](srv.Client(), srv.URL+"/authtest.v1.TestService/ServerStream", copts...).
-			CallServerStream(t.Context(), connect.NewRequest(&authtestv1.ServerStreamRequest{Count: 1}))
-		if err == nil {
-			for stream.Receive() {
-				t.Errorf("%s server stream: received a message", proto)
-			}
-			err = stream.Err()
-			_ = stream.Close()
-		}
-		checkInternal(t, proto+" server stream", err, "grpcauth: internal error")
-	}
+	srv := serveTLS(t, connectauth.WrapHandler(countingMux(connectauth.NewInterceptor(new(grpcauth.Authenticator)), &ran)))
+	callEveryKind(t, srv, "grpcauth: internal error")
 	if n := ran.Load(); n != 0 {
 		t.Errorf("the handlers ran %d times", n)
 	}
 	if got := logged.String(); strings.Count(got, "\n") > 1 || got != "" && !strings.Contains(got, unbuiltLog) {
-		t.Errorf("six refused calls logged %q, want at most one record of the unbuilt Authenticator", got)
+		t.Errorf("twelve refused calls logged %q, want at most one record of the unbuilt Authenticator", got)
 	}
 }
 
@@ -373,4 +282,74 @@ func lockIn(t reflect.Type, path string) string {
 		return lockIn(t.Elem(), path+"[]")
 	}
 	return ""
+}
+
+// countingMux returns a mux of TestService's AllOf, ServerStream,
+// ClientStream and BidiStream handlers, each built with ic and counting
+// its runs in ran.
+func countingMux(ic *connectauth.Interceptor, ran *atomic.Int32) *http.ServeMux {
+	opts := func(m string) connect.HandlerOption {
+		return connect.WithHandlerOptions(connect.WithSchema(method("TestService", m)), connect.WithInterceptors(ic))
+	}
+	mux := http.NewServeMux()
+	mux.Handle("/authtest.v1.TestService/AllOf", connect.NewUnaryHandler("/authtest.v1.TestService/AllOf",
+		func(context.Context, *connect.Request[authtestv1.AllOfRequest]) (*connect.Response[authtestv1.AllOfResponse], error) {
+			ran.Add(1)
+			return connect.NewResponse(&authtestv1.AllOfResponse{}), nil
+		}, opts("AllOf")))
+	mux.Handle("/authtest.v1.TestService/ServerStream", connect.NewServerStreamHandler("/authtest.v1.TestService/ServerStream",
+		func(context.Context, *connect.Request[authtestv1.ServerStreamRequest], *connect.ServerStream[authtestv1.ServerStreamResponse]) error {
+			ran.Add(1)
+			return nil
+		}, opts("ServerStream")))
+	mux.Handle("/authtest.v1.TestService/ClientStream", connect.NewClientStreamHandler("/authtest.v1.TestService/ClientStream",
+		func(context.Context, *connect.ClientStream[authtestv1.ClientStreamRequest]) (*connect.Response[authtestv1.ClientStreamResponse], error) {
+			ran.Add(1)
+			return connect.NewResponse(&authtestv1.ClientStreamResponse{}), nil
+		}, opts("ClientStream")))
+	mux.Handle("/authtest.v1.TestService/BidiStream", connect.NewBidiStreamHandler("/authtest.v1.TestService/BidiStream",
+		func(context.Context, *connect.BidiStream[authtestv1.BidiStreamRequest, authtestv1.BidiStreamResponse]) error {
+			ran.Add(1)
+			return nil
+		}, opts("BidiStream")))
+	return mux
+}
+
+// callEveryKind makes one call of each kind (unary, server, client and
+// bidi stream) to countingMux's handlers on srv in every protocol, and
+// checks that each is refused with CodeInternal, INTERNAL_ERROR and msg.
+func callEveryKind(t *testing.T, srv *httptest.Server, msg string) {
+	t.Helper()
+	for proto, copts := range protocols {
+		_, err := connect.NewClient[authtestv1.AllOfRequest, authtestv1.AllOfResponse](srv.Client(), srv.URL+"/authtest.v1.TestService/AllOf", copts...).
+			CallUnary(t.Context(), connect.NewRequest(&authtestv1.AllOfRequest{}))
+		checkInternal(t, proto+" unary", err, msg)
+
+		stream, err := connect.NewClient[authtestv1.ServerStreamRequest, authtestv1.ServerStreamResponse](srv.Client(), srv.URL+"/authtest.v1.TestService/ServerStream", copts...).
+			CallServerStream(t.Context(), connect.NewRequest(&authtestv1.ServerStreamRequest{Count: 1}))
+		if err == nil {
+			for stream.Receive() {
+				t.Errorf("%s server stream: received a message", proto)
+			}
+			err = stream.Err()
+			_ = stream.Close()
+		}
+		checkInternal(t, proto+" server stream", err, msg)
+
+		cs := connect.NewClient[authtestv1.ClientStreamRequest, authtestv1.ClientStreamResponse](srv.Client(), srv.URL+"/authtest.v1.TestService/ClientStream", copts...).
+			CallClientStream(t.Context())
+		_ = cs.Send(&authtestv1.ClientStreamRequest{}) // the refusal comes with the response
+		_, err = cs.CloseAndReceive()
+		checkInternal(t, proto+" client stream", err, msg)
+
+		bs := connect.NewClient[authtestv1.BidiStreamRequest, authtestv1.BidiStreamResponse](srv.Client(), srv.URL+"/authtest.v1.TestService/BidiStream", copts...).
+			CallBidiStream(t.Context())
+		_ = bs.Send(&authtestv1.BidiStreamRequest{})
+		_ = bs.CloseRequest()
+		if _, err = bs.Receive(); err == nil {
+			t.Errorf("%s bidi stream: received a message", proto)
+		}
+		_ = bs.CloseResponse()
+		checkInternal(t, proto+" bidi stream", err, msg)
+	}
 }
