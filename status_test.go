@@ -11,6 +11,8 @@ import (
 
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
+
+	grpcauthv1 "github.com/grpcauth/grpcauth/proto/grpcauth/v1"
 )
 
 // rejectionBuilders are the functions that build every status a caller
@@ -105,6 +107,16 @@ func enclosingFunc(f *ast.File, pos token.Pos) string {
 	return ""
 }
 
+// mustStepUp compiles the step-up requirement of r, which must have one.
+func mustStepUp(t *testing.T, r *grpcauthv1.Rule) *stepUp {
+	t.Helper()
+	s, err := compileStepUp(r)
+	if err != nil || s == nil {
+		t.Fatalf("compileStepUp: %v, %v", s, err)
+	}
+	return s
+}
+
 // Every rejection status.go declares answers with the code the project's
 // rules give its situation (credentials missing or refused:
 // Unauthenticated; a valid token that lacks a scope or meets no rule or
@@ -113,7 +125,8 @@ func enclosingFunc(f *ast.File, pos token.Pos) string {
 // ResourceExhausted), with the ErrorInfo reason of its situation (the
 // table's, not the rejection's own field: a rejection built with another
 // Reason of the same code must fail), and with the code that Reason's
-// godoc names. The table must list every rej… variable of status.go.
+// godoc names. The table must list every rej… variable of status.go; it
+// also holds the two rejections built per rule (scope, step-up).
 func TestStatus_EveryRejectionHasItsDocumentedCode(t *testing.T) {
 	rejections := map[string]struct {
 		rej    *rejection
@@ -151,6 +164,9 @@ func TestStatus_EveryRejectionHasItsDocumentedCode(t *testing.T) {
 		"rejDPoPRateLimit":      {rejDPoPRateLimit, codes.ResourceExhausted, ReasonDPoPRateLimitExceeded},
 		"rejConditionFailed":    {rejConditionFailed, codes.PermissionDenied, ReasonConditionFailed},
 		"rejConditionError":     {rejConditionError, codes.PermissionDenied, ReasonConditionError},
+		// Built per rule, not variables of status.go.
+		"scopeRejection": {scopeRejection([][]string{{"test:read"}}), codes.PermissionDenied, ReasonScopeInsufficient},
+		"stepUp.rej":     {mustStepUp(t, &grpcauthv1.Rule{AcrValues: []string{"mfa"}, MaxAgeSeconds: 300}).rej, codes.Unauthenticated, ReasonInsufficientUserAuthentication},
 	}
 	f, err := parser.ParseFile(token.NewFileSet(), "status.go", nil, parser.ParseComments)
 	if err != nil {
