@@ -3,9 +3,11 @@ package grpcauth
 import (
 	"context"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
+	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
@@ -21,8 +23,9 @@ const fuzzJKT = "d5Gzy_-lB4x8stk-FxNlUgvmlFsJDq5OPy264idvx4E"
 // FuzzDPoPCall sends any authorization and dpop values through the unary
 // interceptor, with a verifier that accepts every token as bound to the
 // seed key. It checks that nothing panics, that every refusal is
-// Unauthenticated with a known reason, and that a call is only allowed with
-// the DPoP scheme and only once per proof.
+// Unauthenticated with a known reason and, when the call used the DPoP
+// scheme (also without a token), one challenge, in that scheme, and that a
+// call is only allowed with the DPoP scheme and only once per proof.
 //
 //	go test -run '^$' -fuzz FuzzDPoPCall .
 func FuzzDPoPCall(f *testing.F) {
@@ -31,12 +34,20 @@ func FuzzDPoPCall(f *testing.F) {
 		f.Fatal(err)
 	}
 	reasons := []string{ReasonCredentialsMissing, ReasonTokenInvalid, ReasonTokenTypeUnsupported, ReasonDPoPProofInvalid, ReasonDPoPReplayed, ReasonDPoPBindingMismatch}
+	f.Add("DPoP", "x")
+	f.Add("dpop   ", "x")
 	f.Fuzz(func(t *testing.T, authorization, proof string) {
 		a := mustNew(t, Config{Verifier: staticVerifier{claims: claims}, Now: func() time.Time { return t0 }})
-		ctx := metadata.NewIncomingContext(loopbackPeer(context.Background()),
+		ts := &trailerStream{}
+		ctx := metadata.NewIncomingContext(grpc.NewContextWithServerTransportStream(loopbackPeer(context.Background()), ts),
 			metadata.Pairs("authorization", authorization, MetadataDPoP, proof, ":authority", "grpcauth.test"))
 		_, err := callUnary(a, ctx, mInherited)
 		if err != nil {
+			if _, isDPoP, _, _ := accessToken(ctx); isDPoP {
+				if ch := ts.challenges(); len(ch) != 1 || !strings.HasPrefix(ch[0], "DPoP ") {
+					t.Fatalf("%q refused (%v) with the challenges %q, want one in the DPoP scheme", authorization, err, ch)
+				}
+			}
 			if status.Code(err) != codes.Unauthenticated {
 				t.Fatalf("%v: code %v", err, status.Code(err))
 			}

@@ -224,6 +224,12 @@ func TestMiddleware_SelectorSkipsOnlyTheCallsRoutedToTheSkippedService(t *testin
 		{"a method of the skipped service", "/authtest.v1.UnannotatedService/Unannotated", codes.OK, false},
 		{"a name the skipped service lacks", "/authtest.v1.UnannotatedService/Other", codes.OK, true},
 		{"a path under the skipped service's name", "/authtest.v1.UnannotatedService/x/Unannotated", codes.Unauthenticated, false},
+		// grpc-go strips one '/' and routes "/authtest.v1.UnannotatedService"
+		// (unknown) to the proxy; CallMeta.FullMethod keeps both.
+		{"a path with a doubled leading '/'", "//authtest.v1.UnannotatedService/Unannotated", codes.Unauthenticated, false},
+		// grpc-go refuses a path without its leading '/' before any
+		// interceptor runs.
+		{"a path without its leading '/'", "authtest.v1.UnannotatedService/Unannotated", codes.Unimplemented, false},
 		{"another service's method", mAllOf, codes.Unauthenticated, false},
 	} {
 		t.Run(tt.name, func(t *testing.T) {

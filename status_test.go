@@ -11,6 +11,8 @@ import (
 
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
+
+	grpcauthv1 "github.com/grpcauth/grpcauth/proto/grpcauth/v1"
 )
 
 // rejectionBuilders are the functions that build every status a caller
@@ -105,49 +107,66 @@ func enclosingFunc(f *ast.File, pos token.Pos) string {
 	return ""
 }
 
+// mustStepUp compiles the step-up requirement of r, which must have one.
+func mustStepUp(t *testing.T, r *grpcauthv1.Rule) *stepUp {
+	t.Helper()
+	s, err := compileStepUp(r)
+	if err != nil || s == nil {
+		t.Fatalf("compileStepUp: %v, %v", s, err)
+	}
+	return s
+}
+
 // Every rejection status.go declares answers with the code the project's
 // rules give its situation (credentials missing or refused:
 // Unauthenticated; a valid token that lacks a scope or meets no rule or
 // condition: PermissionDenied; the verifier's or the replay cache's
 // dependencies down: Unavailable; one DPoP key over its share:
-// ResourceExhausted), and with the code its Reason's godoc names. The
-// table must list every rej… variable of status.go.
+// ResourceExhausted), with the ErrorInfo reason of its situation (the
+// table's, not the rejection's own field: a rejection built with another
+// Reason of the same code must fail), and with the code that Reason's
+// godoc names. The table must list every rej… variable of status.go; it
+// also holds the two rejections built per rule (scope, step-up).
 func TestStatus_EveryRejectionHasItsDocumentedCode(t *testing.T) {
 	rejections := map[string]struct {
-		rej  *rejection
-		code codes.Code
+		rej    *rejection
+		code   codes.Code
+		reason string
 	}{
-		"rejMissing":            {rejMissing, codes.Unauthenticated},
-		"rejMalformed":          {rejMalformed, codes.Unauthenticated},
-		"rejInvalid":            {rejInvalid, codes.Unauthenticated},
-		"rejExpired":            {rejExpired, codes.Unauthenticated},
-		"rejScheme":             {rejScheme, codes.Unauthenticated},
-		"rejTokenType":          {rejTokenType, codes.Unauthenticated},
-		"rejNotConfigured":      {rejNotConfigured, codes.PermissionDenied},
-		"rejUnavailable":        {rejUnavailable, codes.Unavailable},
-		"rejCanceled":           {rejCanceled, codes.Canceled},
-		"rejDeadline":           {rejDeadline, codes.DeadlineExceeded},
-		"rejStreamExpired":      {rejStreamExpired, codes.Unauthenticated},
-		"rejStreamRevoked":      {rejStreamRevoked, codes.Unauthenticated},
-		"rejInternal":           {rejInternal, codes.Internal},
-		"rejTransport":          {rejTransport, codes.Unauthenticated},
-		"rejBindingMismatch":    {rejBindingMismatch, codes.Unauthenticated},
-		"rejNoClientCert":       {rejNoClientCert, codes.Unauthenticated},
-		"rejBindingRequired":    {rejBindingRequired, codes.Unauthenticated},
-		"rejBindingUnsupported": {rejBindingUnsupported, codes.Unauthenticated},
-		"rejDPoPNoProof":        {rejDPoPNoProof, codes.Unauthenticated},
-		"rejDPoPProofInvalid":   {rejDPoPProofInvalid, codes.Unauthenticated},
-		"rejDPoPReplayed":       {rejDPoPReplayed, codes.Unauthenticated},
-		"rejDPoPKeyMismatch":    {rejDPoPKeyMismatch, codes.Unauthenticated},
-		"rejDPoPBoundAsBearer":  {rejDPoPBoundAsBearer, codes.Unauthenticated},
-		"rejDPoPUnbound":        {rejDPoPUnbound, codes.Unauthenticated},
-		"rejDPoPRequired":       {rejDPoPRequired, codes.Unauthenticated},
-		"rejDPoPRuleRequired":   {rejDPoPRuleRequired, codes.Unauthenticated},
-		"rejUseDPoPNonce":       {rejUseDPoPNonce, codes.Unauthenticated},
-		"rejDPoPReplayCheck":    {rejDPoPReplayCheck, codes.Unavailable},
-		"rejDPoPRateLimit":      {rejDPoPRateLimit, codes.ResourceExhausted},
-		"rejConditionFailed":    {rejConditionFailed, codes.PermissionDenied},
-		"rejConditionError":     {rejConditionError, codes.PermissionDenied},
+		"rejMissing":            {rejMissing, codes.Unauthenticated, ReasonCredentialsMissing},
+		"rejMalformed":          {rejMalformed, codes.Unauthenticated, ReasonTokenInvalid},
+		"rejInvalid":            {rejInvalid, codes.Unauthenticated, ReasonTokenInvalid},
+		"rejExpired":            {rejExpired, codes.Unauthenticated, ReasonTokenExpired},
+		"rejScheme":             {rejScheme, codes.Unauthenticated, ReasonTokenTypeUnsupported},
+		"rejTokenType":          {rejTokenType, codes.Unauthenticated, ReasonTokenTypeUnsupported},
+		"rejNotConfigured":      {rejNotConfigured, codes.PermissionDenied, ReasonMethodNotConfigured},
+		"rejUnavailable":        {rejUnavailable, codes.Unavailable, ReasonKeysUnavailable},
+		"rejCanceled":           {rejCanceled, codes.Canceled, ReasonCanceled},
+		"rejDeadline":           {rejDeadline, codes.DeadlineExceeded, ReasonDeadlineExceeded},
+		"rejStreamExpired":      {rejStreamExpired, codes.Unauthenticated, ReasonTokenExpired},
+		"rejStreamRevoked":      {rejStreamRevoked, codes.Unauthenticated, ReasonTokenRevoked},
+		"rejInternal":           {rejInternal, codes.Internal, ReasonInternalError},
+		"rejTransport":          {rejTransport, codes.Unauthenticated, ReasonTransportInsecure},
+		"rejBindingMismatch":    {rejBindingMismatch, codes.Unauthenticated, ReasonBindingMismatch},
+		"rejNoClientCert":       {rejNoClientCert, codes.Unauthenticated, ReasonBindingMismatch},
+		"rejBindingRequired":    {rejBindingRequired, codes.Unauthenticated, ReasonBindingRequired},
+		"rejBindingUnsupported": {rejBindingUnsupported, codes.Unauthenticated, ReasonTokenTypeUnsupported},
+		"rejDPoPNoProof":        {rejDPoPNoProof, codes.Unauthenticated, ReasonDPoPProofInvalid},
+		"rejDPoPProofInvalid":   {rejDPoPProofInvalid, codes.Unauthenticated, ReasonDPoPProofInvalid},
+		"rejDPoPReplayed":       {rejDPoPReplayed, codes.Unauthenticated, ReasonDPoPReplayed},
+		"rejDPoPKeyMismatch":    {rejDPoPKeyMismatch, codes.Unauthenticated, ReasonDPoPBindingMismatch},
+		"rejDPoPBoundAsBearer":  {rejDPoPBoundAsBearer, codes.Unauthenticated, ReasonDPoPBindingMismatch},
+		"rejDPoPUnbound":        {rejDPoPUnbound, codes.Unauthenticated, ReasonDPoPBindingMismatch},
+		"rejDPoPRequired":       {rejDPoPRequired, codes.Unauthenticated, ReasonDPoPRequired},
+		"rejDPoPRuleRequired":   {rejDPoPRuleRequired, codes.Unauthenticated, ReasonDPoPRequired},
+		"rejUseDPoPNonce":       {rejUseDPoPNonce, codes.Unauthenticated, ReasonUseDPoPNonce},
+		"rejDPoPReplayCheck":    {rejDPoPReplayCheck, codes.Unavailable, ReasonDPoPReplayCheckUnavailable},
+		"rejDPoPRateLimit":      {rejDPoPRateLimit, codes.ResourceExhausted, ReasonDPoPRateLimitExceeded},
+		"rejConditionFailed":    {rejConditionFailed, codes.PermissionDenied, ReasonConditionFailed},
+		"rejConditionError":     {rejConditionError, codes.PermissionDenied, ReasonConditionError},
+		// Built per rule, not variables of status.go.
+		"scopeRejection": {scopeRejection([][]string{{"test:read"}}), codes.PermissionDenied, ReasonScopeInsufficient},
+		"stepUp.rej":     {mustStepUp(t, &grpcauthv1.Rule{AcrValues: []string{"mfa"}, MaxAgeSeconds: 300}).rej, codes.Unauthenticated, ReasonInsufficientUserAuthentication},
 	}
 	f, err := parser.ParseFile(token.NewFileSet(), "status.go", nil, parser.ParseComments)
 	if err != nil {
@@ -183,16 +202,19 @@ func TestStatus_EveryRejectionHasItsDocumentedCode(t *testing.T) {
 		if tt.rej.code != tt.code || status.Code(tt.rej.err) != tt.code {
 			t.Errorf("%s: code %v (status %v), want %v", name, tt.rej.code, status.Code(tt.rej.err), tt.code)
 		}
-		if info := errorInfo(tt.rej.err); info == nil || info.GetReason() != tt.rej.reason {
-			t.Errorf("%s: ErrorInfo %v, want the reason %s", name, info, tt.rej.reason)
+		if tt.rej.reason != tt.reason {
+			t.Errorf("%s: reason %s, want %s", name, tt.rej.reason, tt.reason)
 		}
-		doc, ok := godoc[tt.rej.reason]
+		if info := errorInfo(tt.rej.err); info == nil || info.GetReason() != tt.reason {
+			t.Errorf("%s: ErrorInfo %v, want the reason %s", name, info, tt.reason)
+		}
+		doc, ok := godoc[tt.reason]
 		if !ok {
-			t.Errorf("%s: reason %s has no documented Reason constant", name, tt.rej.reason)
+			t.Errorf("%s: reason %s has no documented Reason constant", name, tt.reason)
 			continue
 		}
 		if want := "codes." + tt.code.String(); !strings.Contains(doc, want) { // String is the constant's name
-			t.Errorf("%s: the godoc of reason %s does not name %s", name, tt.rej.reason, want)
+			t.Errorf("%s: the godoc of reason %s does not name %s", name, tt.reason, want)
 		}
 	}
 }
