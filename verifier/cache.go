@@ -29,7 +29,10 @@ import (
 //     is set or the skew is below hitClockMinSkew (1 s; none when ClockSkew
 //     is negative). A hit the hit clock does not serve is decided against
 //     Config.Now, so the reading's age can let a token through at most
-//     hitClockResolution past its exp plus the skew, and never refuses one.
+//     hitClockResolution past its exp plus the skew (of monotonic time: a
+//     token cached before a suspend of the host that expired during it is
+//     served for what was left of the reading's 10 ms once the host
+//     resumes; see coarseClock), and never refuses one.
 //     An expired entry is deleted on its next lookup; a put reclaims the
 //     expired entries among those it looks at (cacheEvictionSample, or up to
 //     cacheReclaimScan when the shard is full) before it evicts a valid one.
