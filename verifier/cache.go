@@ -29,9 +29,13 @@ import (
 //     is set or the skew is below hitClockMinSkew (1 s; none when ClockSkew
 //     is negative). A hit the hit clock does not serve is decided against
 //     Config.Now, so the reading's age can let a token through at most
-//     hitClockResolution past its exp plus the skew, and never refuses one.
-//     An expired entry is deleted on its next lookup and is the first
-//     reclaimed when room is needed.
+//     hitClockResolution past its exp plus the skew (of monotonic time: a
+//     token cached before a suspend of the host that expired during it is
+//     served for what was left of the reading's 10 ms once the host
+//     resumes; see coarseClock), and never refuses one.
+//     An expired entry is deleted on its next lookup; a put reclaims the
+//     expired entries among those it looks at (cacheEvictionSample, or up to
+//     cacheReclaimScan when the shard is full) before it evicts a valid one.
 //   - Every hit checks that the key that verified the token is still the
 //     key set's key for its kid (*jwks.Key is pointer-stable across
 //     refreshes of unchanged keys); an entry whose key left the set or
@@ -67,7 +71,13 @@ const entryOverhead = 160
 
 // cacheEvictionSample is how many entries a put inspects for expiry before
 // inserting, so that expired entries are reclaimed without a goroutine.
-const cacheEvictionSample = 2
+// When the shard is full it inspects up to cacheReclaimScan, so that no
+// valid entry is evicted while one of those has expired, and the write
+// lock a put holds stays short however large the shard.
+const (
+	cacheEvictionSample = 2
+	cacheReclaimScan    = 64
+)
 
 type cacheEntry struct {
 	claims *claimSet
@@ -194,8 +204,8 @@ func (c *tokenCache) put(token string, claims *claimSet, key *jwks.Key, v *Verif
 	if size > c.maxBytes {
 		return
 	}
-	now := v.s.Now()
-	e := &cacheEntry{claims: claims, key: key, size: size, from: unixNano(now), until: unixNano(claims.expiry.Add(v.s.skew))}
+	now := unixNano(v.s.Now())
+	e := &cacheEntry{claims: claims, key: key, size: size, from: now, until: unixNano(claims.expiry.Add(v.s.skew))}
 	for _, t := range []time.Time{claims.notBefore, claims.issuedAt} {
 		if !t.IsZero() { // passed at the verification; kept should the clock step back since
 			e.from = max(e.from, unixNano(t.Add(-v.s.skew)))
@@ -214,20 +224,25 @@ func (c *tokenCache) put(token string, claims *claimSet, key *jwks.Key, v *Verif
 		sh.bytes -= old.size
 		delete(sh.m, token)
 	}
-	// Reclaim a few expired entries, then evict until the new one fits.
-	sampled := 0
+	// Reclaim expired entries (a few, or when the shard is full up to
+	// cacheReclaimScan), then evict until the new one fits.
+	fits := func() bool { return len(sh.m) < c.maxEntries && sh.bytes+size <= c.maxBytes }
+	scan := cacheEvictionSample
+	if !fits() {
+		scan = cacheReclaimScan
+	}
 	for t, old := range sh.m {
-		if sampled == cacheEvictionSample {
+		if scan == 0 {
 			break
 		}
-		sampled++
-		if v.checkCachedTime(old.claims, now) != nil {
+		scan--
+		if now >= old.until { // expired: past its exp plus the skew
 			sh.bytes -= old.size
 			delete(sh.m, t)
 		}
 	}
 	for t, old := range sh.m {
-		if len(sh.m) < c.maxEntries && sh.bytes+size <= c.maxBytes {
+		if fits() {
 			break
 		}
 		sh.bytes -= old.size

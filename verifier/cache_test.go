@@ -296,3 +296,44 @@ func TestCache_VerificationFinishingAfterCloseIsNotCached(t *testing.T) {
 		t.Fatalf("%d entries after a put that followed Close", n)
 	}
 }
+
+// TestCache_FullShardReclaimsAnExpiredEntryBeforeEvictingAValidOne fills a
+// one-shard cache with valid long-lived tokens and one token that has
+// expired, unlooked-up since, and caches a new token: the expired entry
+// makes the room, and every valid one stays. Repeated, as the entries a
+// put looks at follow the map's random order.
+func TestCache_FullShardReclaimsAnExpiredEntryBeforeEvictingAValidOne(t *testing.T) {
+	const maxEntries = 10
+	f := newFixture(t, grpcauthtest.Config{Algorithm: "EdDSA"}, func(c *Config) {
+		c.Cache.MaxEntries = maxEntries
+		c.Cache.MaxBytes = minShardBytes // one shard
+	})
+	if n := len(f.v.cache.shards); n != 1 {
+		t.Fatalf("%d shards, want 1", n)
+	}
+	var valid []string
+	for range maxEntries - 1 {
+		tok := f.mint(t, map[string]any{"exp": f.clk.Now().Add(24 * time.Hour)})
+		if _, err := f.verify(t, tok); err != nil {
+			t.Fatal(err)
+		}
+		valid = append(valid, tok)
+	}
+	for round := range 20 {
+		// From round 1 on the shard is full: the valid tokens and the
+		// previous round's token, expired.
+		short := f.mint(t, map[string]any{"exp": f.clk.Now().Add(time.Minute)})
+		if _, err := f.verify(t, short); err != nil {
+			t.Fatal(err)
+		}
+		for i, tok := range valid {
+			if !f.v.cache.contains(tok) {
+				t.Fatalf("round %d: valid token %d evicted while an expired entry was cached", round, i)
+			}
+		}
+		if !f.v.cache.contains(short) {
+			t.Fatalf("round %d: the new token was not cached", round)
+		}
+		f.clk.Advance(time.Minute + DefaultClockSkew)
+	}
+}

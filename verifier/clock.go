@@ -32,7 +32,14 @@ func newHitClock() *coarseClock {
 // hitClockResolution. On a VM one time.Now costs more than the rest of a
 // cache hit; a reading of this clock costs an atomic load, and may be up to
 // hitClockResolution old (longer only while the process is too starved of
-// CPU to run the timer that ends a reading's use).
+// CPU to run the timer that ends a reading's use). The timer runs on the
+// monotonic clock, which stands still while the host is suspended and
+// ignores steps of the wall clock: a reading taken just before a suspend
+// (or a forward step) is still used for what is left of its
+// hitClockResolution after it, behind the wall clock by the suspend's
+// length (the step's) plus that. Nothing short of reading the clock on
+// every hit can tell; the entry's window (cacheEntry.from) keeps such a
+// reading from serving a token verified after it.
 //
 // The first call after a reading has expired reads the source, stores the
 // reading and starts a timer that clears it after hitClockResolution; the
