@@ -288,7 +288,9 @@ type Config struct {
 // hits share one reading of time.Now taken at most 10 ms earlier (on a VM
 // one clock read costs more than the rest of a hit). A hit can therefore
 // accept a token up to 10 ms after its exp plus ClockSkew, longer only while
-// the process is too starved of CPU to run a timer; it never refuses a
+// the process is too starved of CPU to run a timer, or by what is left of
+// those 10 ms after a host suspend or a forward step of the wall clock
+// (the 10 ms are measured on the monotonic clock); it never refuses a
 // token Now would accept (such a hit is re-checked against Now). That
 // applies only with a skew of at least one second (the default is a
 // minute), of which 10 ms is at most 1 %: with a smaller ClockSkew, a
