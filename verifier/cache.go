@@ -158,7 +158,7 @@ func (c *tokenCache) get(token string, v *Verifier) (claims *claimSet, hit bool,
 	if e == nil {
 		return nil, false, nil
 	}
-	if now := v.hitNow(); e.from <= now.ns && now.ns < e.until && v.set.Holds(e.key, now.at, &e.held) {
+	if now := v.hitNow(); e.from <= now.ns && now.ns < e.until && v.set.Holds(e.key, now.at, now.ns, &e.held) {
 		sh.hits.Add(1)
 		return e.claims, true, nil
 	}

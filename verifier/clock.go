@@ -1,7 +1,6 @@
 package verifier
 
 import (
-	"math"
 	"sync/atomic"
 	"time"
 
@@ -57,10 +56,11 @@ type coarseClock struct {
 // reading is one reading of a clock, as a cache hit compares it.
 type reading struct {
 	// ns is the reading in Unix nanoseconds, clamped (unixNano): what a
-	// cache entry's validity window is compared with.
+	// cache entry's validity window is compared with, and the wall clock
+	// on which the key set also measures its age (jwks.Set.Holds).
 	ns int64
 	// at is jwks.Elapsed of the reading: on the monotonic clock for a
-	// reading of time.Now, as the key set measures its age.
+	// reading of time.Now, the other clock of the key set's age.
 	at time.Duration
 }
 
@@ -90,16 +90,5 @@ func (v *Verifier) hitNow() reading {
 	return *v.clock.Now()
 }
 
-// unixNano is t.UnixNano, clamped to the int64 range (UnixNano's result is
-// undefined outside it: years before 1678 or after 2262).
-func unixNano(t time.Time) int64 {
-	switch {
-	case t.Before(minUnixNano):
-		return math.MinInt64
-	case t.After(maxUnixNano):
-		return math.MaxInt64
-	}
-	return t.UnixNano()
-}
-
-var minUnixNano, maxUnixNano = time.Unix(0, math.MinInt64), time.Unix(0, math.MaxInt64)
+// unixNano is t.UnixNano, clamped to the int64 range (see jwks.UnixNano).
+func unixNano(t time.Time) int64 { return jwks.UnixNano(t) }

@@ -240,7 +240,13 @@ type Config struct {
 	// MaxStaleness is how long the last good key set stays usable while
 	// refreshes fail; after that every verification fails with
 	// ErrKeysUnavailable. Default DefaultMaxStaleness (24 hours). It must
-	// not be less than RefreshInterval.
+	// not be less than RefreshInterval. The set's age is the larger of its
+	// monotonic and wall-clock ages (both of Now's readings): a suspend of
+	// the host, which the monotonic clock does not count, ages it, so if
+	// the refresh after a long suspend fails the set is as stale as the
+	// wall clock says. The wall clock set back never makes a set fresh
+	// again; set forward, it may make the set stale early (fail closed,
+	// until the next successful refresh).
 	MaxStaleness time.Duration
 
 	// FetchTimeout bounds each key-set request and each discovery round

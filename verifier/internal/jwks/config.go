@@ -77,7 +77,13 @@ type Config struct {
 	MinRefreshInterval time.Duration
 	// MaxStaleness is how long the last good set keeps serving after its
 	// fetch while refreshes fail (default 24h); beyond it lookups return
-	// ErrUnavailable.
+	// ErrUnavailable. The set's age is the larger of its age on the
+	// monotonic clock and on the wall clock (both Now's readings): a host
+	// suspend, during which the monotonic clock stands still, ages it, so
+	// a set older than MaxStaleness by the wall clock is stale at resume
+	// if the refresh then fails. The wall clock set back never makes a set
+	// fresh again; set forward, it may make the set stale early (lookups
+	// fail closed with ErrUnavailable until the next successful refresh).
 	MaxStaleness time.Duration
 	// FetchTimeout bounds each JWKS request, and each discovery round: the
 	// documents of one round share one deadline (default 10s). A fetch

@@ -6,7 +6,8 @@
 // RefreshInterval, sooner when the response's Cache-Control max-age says so,
 // with jitter; a discovered URL is discovered again once its lifetime has
 // passed), and keeps serving the last good set for up to MaxStaleness
-// while the issuer fails, retrying with capped exponential back-off (no
+// (by its monotonic or its wall-clock age, whichever is larger, so that a
+// host suspend counts) while the issuer fails, retrying with capped exponential back-off (no
 // sooner than a 429's or 503's Retry-After asks, or, for a 429 without one,
 // its X-Rate-Limit-Reset, as Okta sends: see retryAfter).
 //

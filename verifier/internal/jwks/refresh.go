@@ -46,10 +46,10 @@ func (s *Set) logFailure(reason string, err error, now time.Time) {
 			"reason", reason, "error", errText)
 	case !snap.usable(now, s.cfg.MaxStaleness):
 		s.log.Warn("jwks: key set refresh failed; the last good set is older than MaxStaleness, every lookup fails with ErrUnavailable",
-			"reason", reason, "error", errText, "age", now.Sub(snap.fetched).Round(time.Second))
+			"reason", reason, "error", errText, "age", snap.age(now).Round(time.Second))
 	default:
 		s.log.Warn("jwks: key set refresh failed; keeping the last good set",
-			"reason", reason, "error", errText, "age", now.Sub(snap.fetched).Round(time.Second))
+			"reason", reason, "error", errText, "age", snap.age(now).Round(time.Second))
 	}
 }
 

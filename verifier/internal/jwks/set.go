@@ -319,25 +319,28 @@ func (s *Set) CurrentAt(kid string, now time.Time) *Key {
 }
 
 // Holds reports whether k is the current set's key for its kid at the
-// reading of the Set's Now whose Elapsed is now: CurrentAt(k.ID, reading)
-// == k, the set's age measured on the same clock as Sub measures it, for
-// the verifier's cache hits, which keep their reading as integers.
+// reading of the Set's Now whose Elapsed is at and whose UnixNano is wall:
+// CurrentAt(k.ID, reading) == k, the set's age measured as CurrentAt
+// measures it (the larger of its monotonic and wall-clock ages, see
+// MaxStaleness), for the verifier's cache hits, which keep their reading
+// as integers.
 //
 // seen remembers, for one k, the last snapshot found to hold it (the
 // verifier keeps one per cache entry, zero at first): while that snapshot
 // is current, the answer needs no lookup of k's kid. Snapshots never
 // change, so a snapshot that held k holds it for as long as it is current.
 //
-// Holds is false, whatever CurrentAt says, when now or the set's fetch
-// time is a reading Elapsed saturates (more than 292 years from the
-// process's start, as a Config.Now may return): their difference is not
-// the set's age then, and the verifier's miss path asks CurrentAt.
-func (s *Set) Holds(k *Key, now time.Duration, seen *atomic.Uint64) bool {
+// Holds is false, whatever CurrentAt says, when the reading or the set's
+// fetch time is one Elapsed or UnixNano saturates (more than 292 years from
+// the process's start, or outside the years 1678 to 2262, as a Config.Now
+// may return): their difference is not the set's age then, and the
+// verifier's miss path asks CurrentAt.
+func (s *Set) Holds(k *Key, at time.Duration, wall int64, seen *atomic.Uint64) bool {
 	snap := s.cur.Load()
 	switch {
-	case snap == nil || saturated(now) || saturated(snap.at):
+	case snap == nil || saturated(at) || saturated(snap.at) || saturated(wall) || saturated(snap.wall):
 		return false
-	case now > snap.at && (now-snap.at < 0 || now-snap.at > s.cfg.MaxStaleness): // < 0: the difference overflowed
+	case since(at, snap.at) > s.cfg.MaxStaleness || since(wall, snap.wall) > s.cfg.MaxStaleness:
 		return false
 	case seen.Load() == snap.gen:
 		return true
@@ -542,12 +545,12 @@ func (s *Set) missErr(snap *snapshot, now time.Time) error {
 		return ErrUnknownKey
 	case usable:
 		return fmt.Errorf("%w: kid not in the last good set (fetched %s ago) and the latest refresh failed: %s",
-			ErrUnavailable, now.Sub(snap.fetched).Round(time.Second), last)
+			ErrUnavailable, snap.age(now).Round(time.Second), last)
 	}
 	switch {
 	case snap != nil:
 		return fmt.Errorf("%w: last good set fetched %s ago exceeds MaxStaleness %s (last fetch: %s)",
-			ErrUnavailable, now.Sub(snap.fetched).Round(time.Second), s.cfg.MaxStaleness, last)
+			ErrUnavailable, snap.age(now).Round(time.Second), s.cfg.MaxStaleness, last)
 	case last != "":
 		return fmt.Errorf("%w: no key set has ever loaded (last fetch: %s)", ErrUnavailable, last) // not wrapped: a fetch timeout is not the caller's deadline
 	default:

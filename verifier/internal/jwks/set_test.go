@@ -949,7 +949,7 @@ func TestSet_HoldsAgreesWithCurrentAt(t *testing.T) {
 	ts.setKeys(t, rsaJWK(t, 0, "a"), ecJWK(t, "b"))
 	clock := newFakeClock()
 	s, ft := startSet(t, Config{URL: ts.URL + "/keys", Now: clock.Now, MaxStaleness: time.Hour})
-	if s.Holds(&Key{ID: "a"}, Elapsed(clock.Now()), new(atomic.Uint64)) {
+	if holdsAt(s, &Key{ID: "a"}, clock.Now(), new(atomic.Uint64)) {
 		t.Fatal("Holds true before any key set loaded")
 	}
 	ready(t, s)
@@ -968,7 +968,7 @@ func TestSet_HoldsAgreesWithCurrentAt(t *testing.T) {
 	} {
 		clock.Advance(tc.advance)
 		now := clock.Now()
-		if got := s.Holds(tc.key, Elapsed(now), new(atomic.Uint64)); got != tc.want || got != (s.CurrentAt(tc.key.ID, now) == tc.key) {
+		if got := holdsAt(s, tc.key, now, new(atomic.Uint64)); got != tc.want || got != (s.CurrentAt(tc.key.ID, now) == tc.key) {
 			t.Errorf("%s: Holds = %v, CurrentAt matches = %v; want both %v", tc.name, got, s.CurrentAt(tc.key.ID, now) == tc.key, tc.want)
 		}
 	}
@@ -977,16 +977,16 @@ func TestSet_HoldsAgreesWithCurrentAt(t *testing.T) {
 	// although it held in the snapshot its seen remembers.
 	clock.Advance(-time.Hour)
 	var seenA, seenB atomic.Uint64
-	if now := Elapsed(clock.Now()); !s.Holds(a, now, &seenA) || !s.Holds(b, now, &seenB) || !s.Holds(a, now, &seenA) {
+	if now := clock.Now(); !holdsAt(s, a, now, &seenA) || !holdsAt(s, b, now, &seenB) || !holdsAt(s, a, now, &seenA) {
 		t.Fatal("before the refresh: want a and b to hold, again with seen set")
 	}
 	ts.setKeys(t, rsaJWK(t, 1, "a"), ecJWK(t, "b"))
 	ft.refreshNow(t)
-	now := Elapsed(clock.Now())
-	if s.Holds(a, now, &seenA) || !s.Holds(s.Current("a"), now, new(atomic.Uint64)) || !s.Holds(b, now, &seenB) {
+	now := clock.Now()
+	if holdsAt(s, a, now, &seenA) || !holdsAt(s, s.Current("a"), now, new(atomic.Uint64)) || !holdsAt(s, b, now, &seenB) {
 		t.Fatal("after a's key changed: want the old a not to hold, the new a and the unchanged b to hold")
 	}
-	if !s.Holds(b, now+time.Hour, &seenB) || s.Holds(b, now+time.Hour+1, &seenB) {
+	if !holdsAt(s, b, now.Add(time.Hour), &seenB) || holdsAt(s, b, now.Add(time.Hour+1), &seenB) {
 		t.Fatal("b with seen set: want it to hold up to MaxStaleness and not past it")
 	}
 }
@@ -1014,9 +1014,99 @@ func TestSet_HoldsNothingStaleFarFromTheProcessStart(t *testing.T) {
 		for _, advance := range []time.Duration{0, 2 * time.Hour, years175, years175} {
 			clock.Advance(advance)
 			now := clock.Now()
-			if s.Holds(a, Elapsed(now), &seen) && s.CurrentAt("a", now) != a {
+			if holdsAt(s, a, now, &seen) && s.CurrentAt("a", now) != a {
 				t.Errorf("set fetched at %v, %v later: Holds true, CurrentAt finds the set stale", start, advance)
 			}
 		}
+	}
+}
+
+// holdsAt is Set.Holds at the reading now, as the verifier's cache hits
+// keep it.
+func holdsAt(s *Set, k *Key, now time.Time, seen *atomic.Uint64) bool {
+	return s.Holds(k, Elapsed(now), UnixNano(now), seen)
+}
+
+// shiftWall stands in for a host suspend of d after the current set was
+// fetched (or, for a negative d, the wall clock set back by -d): it
+// replaces the set with a copy whose fetch's wall-clock reading is d
+// earlier, so that every later reading of Now is d further from the fetch
+// on the wall clock than on the monotonic clock, as after a suspend of d.
+// No reading of time.Now in a test can have the two diverge, and Add
+// moves both alike; this is the smallest seam that can.
+func shiftWall(s *Set, d time.Duration) {
+	snap := *s.cur.Load()
+	snap.wall -= int64(d)
+	s.cur.Store(&snap)
+}
+
+// The monotonic clock stands still while the host is suspended: a set
+// fetched a minute of awake time ago, but two hours ago by the wall clock,
+// is older than a MaxStaleness of one hour, and the refresh after resume
+// failing must not keep serving it (a key withdrawn meanwhile would stay
+// trusted). The next successful refresh serves again.
+func TestSet_HostSuspendAgesTheSetPastMaxStaleness(t *testing.T) {
+	ts := newTestServer(t)
+	ts.setKeys(t, rsaJWK(t, 0, "a"))
+	clock := &fakeClock{now: time.Now()} // readings with a monotonic clock, as in production
+	s, ft := startSet(t, Config{URL: ts.URL + "/keys", Now: clock.Now, MaxStaleness: time.Hour})
+	ready(t, s)
+	a := s.Current("a")
+
+	ts.set("/keys", reply{status: 503})
+	shiftWall(s, 2*time.Hour) // the host sleeps for two hours
+	clock.Advance(time.Minute)
+	ft.refreshNow(t) // the refresh after resume fails
+	now := clock.Now()
+	if s.CurrentAt("a", now) != nil || holdsAt(s, a, now, new(atomic.Uint64)) {
+		t.Fatal("after a 2h suspend, a set 1 min old on the monotonic clock is still served with MaxStaleness 1h")
+	}
+	if _, err := s.Key(ctxT(t), "a"); !errors.Is(err, ErrUnavailable) || !strings.Contains(err.Error(), "MaxStaleness") {
+		t.Fatalf("Key(a) after the suspend = %v, want ErrUnavailable past MaxStaleness", err)
+	}
+	if st := s.Stats(); st.Keys != 0 {
+		t.Fatalf("Stats.Keys after the suspend = %d, want 0", st.Keys)
+	}
+
+	ts.setKeys(t, rsaJWK(t, 0, "a"))
+	ft.refreshNow(t)
+	if s.Current("a") != a {
+		t.Fatal("a successful refresh after the suspend does not serve the set again")
+	}
+}
+
+// Holds takes the hit clock's two readings as integers: a wall reading
+// past MaxStaleness makes it false whatever the monotonic one says, and a
+// monotonic one past it whatever the wall one says (the wall clock set
+// back). No seam is needed: the cache passes what its reading holds.
+func TestSet_HoldsIsFalseWhenEitherClockIsPastMaxStaleness(t *testing.T) {
+	ts := newTestServer(t)
+	ts.setKeys(t, rsaJWK(t, 0, "a"))
+	clock := &fakeClock{now: time.Now()}
+	s, _ := startSet(t, Config{URL: ts.URL + "/keys", Now: clock.Now, MaxStaleness: time.Hour})
+	ready(t, s)
+	a, fetched := s.Current("a"), clock.Now()
+	for _, tc := range []struct {
+		name       string
+		mono, wall time.Duration // each clock's advance since the fetch
+		want       bool
+	}{
+		{"both at MaxStaleness", time.Hour, time.Hour, true},
+		{"after a suspend (or the wall clock set forward)", time.Minute, 2 * time.Hour, false},
+		{"after the wall clock was set back", 2 * time.Hour, -time.Hour, false},
+		{"the wall clock set back, the set fresh", time.Minute, -time.Hour, true},
+	} {
+		got := s.Holds(a, Elapsed(fetched.Add(tc.mono)), UnixNano(fetched.Add(tc.wall)), new(atomic.Uint64))
+		if got != tc.want {
+			t.Errorf("%s: Holds = %v, want %v", tc.name, got, tc.want)
+		}
+	}
+
+	// The wall clock set back by more than the set's monotonic age: the
+	// set is as stale as the monotonic clock says.
+	shiftWall(s, -3*time.Hour)
+	clock.Advance(2 * time.Hour)
+	if s.Current("a") != nil {
+		t.Fatal("a set 2h old on the monotonic clock is served with MaxStaleness 1h after the wall clock was set back 3h")
 	}
 }

@@ -12,6 +12,7 @@ type snapshot struct {
 	keys    map[string]*Key
 	fetched time.Time     // Config.Now when the document was fetched
 	at      time.Duration // Elapsed(fetched)
+	wall    int64         // UnixNano(fetched): the fetch's wall-clock reading
 	skipped int           // entries of the document that were not usable
 	gen     uint64        // unique to this snapshot, never 0 (see Set.Holds)
 }
@@ -23,7 +24,7 @@ var generations atomic.Uint64
 // every kid whose key material and alg are unchanged, so that *Key pointers
 // stay stable across refreshes.
 func newSnapshot(keys []*Key, skipped int, old *snapshot, fetched time.Time) *snapshot {
-	next := &snapshot{keys: make(map[string]*Key, len(keys)), fetched: fetched, at: Elapsed(fetched), skipped: skipped, gen: generations.Add(1)}
+	next := &snapshot{keys: make(map[string]*Key, len(keys)), fetched: fetched, at: Elapsed(fetched), wall: UnixNano(fetched), skipped: skipped, gen: generations.Add(1)}
 	for _, k := range keys {
 		if old != nil {
 			if prev := old.keys[k.ID]; prev != nil && prev.thumb == k.thumb && prev.Algorithm == k.Algorithm {
@@ -48,7 +49,7 @@ func (s *snapshot) withoutExposed(skipped []skippedKey) *snapshot {
 			exposed[tp] = true
 		}
 	}
-	next := &snapshot{keys: make(map[string]*Key, len(s.keys)), fetched: s.fetched, at: s.at, skipped: s.skipped, gen: generations.Add(1)}
+	next := &snapshot{keys: make(map[string]*Key, len(s.keys)), fetched: s.fetched, at: s.at, wall: s.wall, skipped: s.skipped, gen: generations.Add(1)}
 	for kid, k := range s.keys {
 		if !exposed[k.thumb] {
 			next.keys[kid] = k
@@ -60,9 +61,22 @@ func (s *snapshot) withoutExposed(skipped []skippedKey) *snapshot {
 	return next
 }
 
-// usable reports whether s exists and is no older than maxStale at now.
+// usable reports whether s exists and is no older than maxStale at now
+// (see age).
 func (s *snapshot) usable(now time.Time, maxStale time.Duration) bool {
-	return s != nil && now.Sub(s.fetched) <= maxStale
+	return s != nil && s.age(now) <= maxStale
+}
+
+// age returns s's age at now: the larger of its age on the monotonic clock
+// (now.Sub(s.fetched) when both readings have one, as every reading of
+// time.Now does) and on the wall clock. The monotonic clock stands still
+// while the host is suspended (a laptop asleep, a VM paused or migrated, a
+// container frozen), the wall clock does not: after a long suspend the set
+// is as old as the wall clock says, whatever time the process was awake.
+// The wall clock set back cannot make a set younger than its monotonic age;
+// set forward, it ages the set early (see docs/key-set.md).
+func (s *snapshot) age(now time.Time) time.Duration {
+	return max(now.Sub(s.fetched), since(UnixNano(now), s.wall))
 }
 
 // lookup returns kid's key, or nil when it is absent or s is not usable.
@@ -83,7 +97,35 @@ var epoch = time.Now()
 // unless one saturated (see saturated) or the difference overflows.
 func Elapsed(t time.Time) time.Duration { return t.Sub(epoch) }
 
-// saturated reports whether d is a value at which Elapsed saturates: the
-// reading was more than 292 years from epoch, and its distance from epoch
-// is unknown.
-func saturated(d time.Duration) bool { return d == math.MinInt64 || d == math.MaxInt64 }
+// since returns now - then, saturated to the Duration range when the
+// difference overflows.
+func since[T ~int64](now, then T) time.Duration {
+	d := time.Duration(now - then)
+	switch {
+	case now > then && d < 0:
+		return math.MaxInt64
+	case now < then && d > 0:
+		return math.MinInt64
+	}
+	return d
+}
+
+// UnixNano is t.UnixNano, clamped to the int64 range (UnixNano's result is
+// undefined outside it: years before 1678 or after 2262). A clamped value
+// is one saturated reports.
+func UnixNano(t time.Time) int64 {
+	switch {
+	case t.Before(minUnixNano):
+		return math.MinInt64
+	case t.After(maxUnixNano):
+		return math.MaxInt64
+	}
+	return t.UnixNano()
+}
+
+var minUnixNano, maxUnixNano = time.Unix(0, math.MinInt64), time.Unix(0, math.MaxInt64)
+
+// saturated reports whether d is a value at which Elapsed or UnixNano
+// saturates: the reading was more than 292 years from epoch (from 1970 for
+// UnixNano), and its distance from it is unknown.
+func saturated[T ~int64](d T) bool { return d == math.MinInt64 || d == math.MaxInt64 }
