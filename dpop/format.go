@@ -9,13 +9,16 @@ import (
 // "…"}: its algorithm and its public key's thumbprint. fmt would print
 // the fields, and an Ed25519 private key is a byte slice that it prints
 // in full, at any depth. A *Signer prints alike, a nil one as <nil>.
+// Where fmt bypasses this method (an unexported field, %p of a value,
+// fmt.Errorf's %w) it prints the fields, the key sealed out of its reach.
 func (s Signer) Format(f fmt.State, _ rune) {
 	fmt.Fprintf(f, "dpop.Signer{Alg: %q, Thumbprint: %q}", s.alg, s.thumb)
 }
 
 // Format writes n, for every verb, as dpop.HMACNonces{Period: …}: fmt
 // would print the fields, the secret that makes every nonce among them.
-// A *HMACNonces prints alike, a nil one as <nil>.
+// A *HMACNonces prints alike, a nil one as <nil>. Where fmt bypasses
+// this method it prints the fields, the secret sealed out of its reach.
 func (n HMACNonces) Format(f fmt.State, _ rune) {
 	io.WriteString(f, "dpop.HMACNonces{Period: "+n.period.String()+"}")
 }
@@ -30,4 +33,27 @@ func (c *MemoryReplayCache) Format(f fmt.State, _ rune) {
 		return
 	}
 	fmt.Fprintf(f, "dpop.MemoryReplayCache{MaxEntries: %d}", c.max)
+}
+
+// sealed holds a secret (a Signer's private key, an HMACNonces' secret)
+// in a closure, where fmt cannot reach it: it prints a func as its
+// address, for every verb. Format covers every verb, but fmt bypasses it
+// for a Signer or an HMACNonces value in an unexported field of what it
+// prints, for %p of a value and for fmt.Errorf's %w (both reported by go
+// vet): it then prints the fields, and an Ed25519 key or an HMAC secret
+// is a byte slice it would print in full. (Behind a pointer it would
+// still: fmt dereferences one it cannot print with the verb, %s or %q.)
+type sealed[T any] func() T
+
+// seal returns v sealed.
+func seal[T any](v T) sealed[T] { return func() T { return v } }
+
+// get returns the secret; the zero value of T for a nil s (a zero Signer
+// or HMACNonces).
+func (s sealed[T]) get() T {
+	if s == nil {
+		var zero T
+		return zero
+	}
+	return s()
 }

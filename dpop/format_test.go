@@ -19,7 +19,10 @@ import (
 // HMACNonces printed with any verb, inside other values, or logged with
 // slog (text or JSON) show neither the private key nor the HMAC secret,
 // as they are or hex-encoded; the Signer's algorithm and thumbprint, and
-// the nonces' period, still show. Before, %v of either printed them.
+// the nonces' period, still show. Before, %v of either printed them; and
+// until the secrets were held behind a pointer (sealed), a Signer or an
+// HMACNonces in an unexported field, or printed with %p or %w, where fmt
+// bypasses Format, still did.
 func TestFormat_SignerAndNoncesNeverShowTheirSecrets(t *testing.T) {
 	_, priv, err := ed25519.GenerateKey(rand.Reader)
 	if err != nil {
@@ -53,6 +56,10 @@ func TestFormat_SignerAndNoncesNeverShowTheirSecrets(t *testing.T) {
 		}
 		return ""
 	}
+	type holder struct {
+		s dpop.Signer
+		n dpop.HMACNonces
+	}
 	values := map[string]any{
 		"*Signer":     s,
 		"Signer":      *s,
@@ -65,11 +72,18 @@ func TestFormat_SignerAndNoncesNeverShowTheirSecrets(t *testing.T) {
 		"slice":          []any{s, n},
 		"Config.Nonces":  dpop.Config{Nonces: n},
 		"*Config.Nonces": &dpop.Config{Nonces: n},
+		// Where fmt cannot call Format: a value in an unexported field
+		// (also %p and %w below, which go vet reports).
+		"unexported fields": holder{*s, *n},
+		"*unexported":       &holder{*s, *n},
 	}
 	for name, val := range values {
-		for _, verb := range []string{"%v", "%+v", "%#v", "%s", "%q", "%x", "%X", "%d"} {
+		for _, verb := range []string{"%v", "%+v", "%#v", "%s", "%q", "%x", "%X", "%d", "%p", "%w"} {
 			if l := shows(fmt.Sprintf(verb, val)); l != "" {
 				t.Errorf("%s formatted with %s shows %q: %s", name, verb, l, fmt.Sprintf(verb, val))
+			}
+			if l := shows(fmt.Errorf(verb, val).Error()); l != "" {
+				t.Errorf("%s in fmt.Errorf with %s shows %q: %v", name, verb, l, fmt.Errorf(verb, val))
 			}
 		}
 		for _, h := range []func(*bytes.Buffer) slog.Handler{
