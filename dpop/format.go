@@ -1,8 +1,10 @@
 package dpop
 
 import (
+	"encoding/json"
 	"fmt"
 	"io"
+	"strings"
 )
 
 // Format writes s, for every verb, as dpop.Signer{Alg: "…", Thumbprint:
@@ -21,6 +23,39 @@ func (s Signer) Format(f fmt.State, _ rune) {
 // this method it prints the fields, the secret sealed out of its reach.
 func (n HMACNonces) Format(f fmt.State, _ rune) {
 	io.WriteString(f, "dpop.HMACNonces{Period: "+n.period.String()+"}")
+}
+
+// Format formats r as fmt formats a struct of its fields, for every verb
+// and flag (%v, %+v, %#v, ...), except that AccessToken, when set, reads
+// "[REDACTED]": a Request printed or logged (slog's text handler formats
+// it with %+v) never shows the bearer's access token, which anyone may
+// replay where no proof is required. %#v names the type dpop.Request.
+// fmt cannot call this method on a Request in an unexported field of what
+// it prints, or for %p of a value or fmt.Errorf's %w (both reported by go
+// vet): it prints the token then.
+func (r Request) Format(f fmt.State, verb rune) {
+	s := fmt.Sprintf(fmt.FormatString(f, verb), r.redacted())
+	if rest, ok := strings.CutPrefix(s, "dpop.request{"); ok {
+		s = "dpop.Request{" + rest // %#v
+	}
+	io.WriteString(f, s)
+}
+
+// MarshalJSON encodes r as encoding/json encodes a struct of its fields,
+// AccessToken "[REDACTED]" when set, as Format prints it: slog's JSON
+// handler, at any depth, and any other JSON encoding of r never show the
+// token.
+func (r Request) MarshalJSON() ([]byte, error) { return json.Marshal(r.redacted()) }
+
+// request is a Request without its methods, for Format and MarshalJSON.
+type request Request
+
+// redacted returns r with a set AccessToken replaced by "[REDACTED]".
+func (r Request) redacted() request {
+	if r.AccessToken != "" {
+		r.AccessToken = "[REDACTED]"
+	}
+	return request(r)
 }
 
 // Format writes c, for every verb, as dpop.MemoryReplayCache{MaxEntries:

@@ -5,6 +5,7 @@ import (
 	"crypto/ed25519"
 	"crypto/rand"
 	"encoding/hex"
+	"encoding/json"
 	"fmt"
 	"log/slog"
 	"strings"
@@ -145,5 +146,52 @@ func TestFormat_PrintingABusyReplayCacheReadsNothingThatChanges(t *testing.T) {
 	var nilC *dpop.MemoryReplayCache
 	if got := fmt.Sprint(nilC); got != "<nil>" {
 		t.Errorf("nil MemoryReplayCache: %s, want <nil>", got)
+	}
+}
+
+// TestFormat_RequestNeverShowsTheAccessToken: a Request printed with any
+// verb, inside other values, or logged with slog (text or JSON) shows
+// "[REDACTED]" for its AccessToken, and its other fields as they are;
+// so does its JSON encoding. Before, fmt, slog and encoding/json showed
+// the token in full.
+func TestFormat_RequestNeverShowsTheAccessToken(t *testing.T) {
+	const token = "eyJhbGciOiJFUzI1NiJ9.ACCESS-TOKEN-s3cret.sig"
+	req := dpop.Request{Method: "POST", Scheme: "https", Authority: "api.example", Path: "/pkg.S/M", AccessToken: token, KeyThumbprint: "jkt-1"}
+	values := map[string]any{
+		"Request":  req,
+		"*Request": &req,
+		"struct":   struct{ R dpop.Request }{req},
+		"slice":    []dpop.Request{req},
+		"map":      map[string]*dpop.Request{"r": &req},
+	}
+	for name, val := range values {
+		for _, verb := range []string{"%v", "%+v", "%#v", "%s", "%q", "%x", "%X", "%d"} {
+			out := fmt.Sprintf(verb, val)
+			if strings.Contains(out, "s3cret") || strings.Contains(strings.ToLower(out), hex.EncodeToString([]byte("s3cret"))) {
+				t.Errorf("%s formatted with %s shows the access token: %s", name, verb, out)
+			}
+		}
+		for _, h := range []func(*bytes.Buffer) slog.Handler{
+			func(b *bytes.Buffer) slog.Handler { return slog.NewTextHandler(b, nil) },
+			func(b *bytes.Buffer) slog.Handler { return slog.NewJSONHandler(b, nil) },
+		} {
+			var b bytes.Buffer
+			slog.New(h(&b)).Info("dpop", "request", val)
+			if strings.Contains(b.String(), "s3cret") {
+				t.Errorf("%s logged shows the access token: %s", name, b.String())
+			}
+		}
+	}
+	if got, want := fmt.Sprintf("%+v", req), "{Method:POST Scheme:https Authority:api.example Path:/pkg.S/M AccessToken:[REDACTED] KeyThumbprint:jkt-1}"; got != want {
+		t.Errorf("%%+v: %s, want %s", got, want)
+	}
+	if got := fmt.Sprintf("%#v", req); !strings.HasPrefix(got, "dpop.Request{") {
+		t.Errorf("%%#v: %s, want it to name dpop.Request", got)
+	}
+	if b, err := json.Marshal(req); err != nil || string(b) != `{"Method":"POST","Scheme":"https","Authority":"api.example","Path":"/pkg.S/M","AccessToken":"[REDACTED]","KeyThumbprint":"jkt-1"}` {
+		t.Errorf("json.Marshal: %s, %v", b, err)
+	}
+	if got := fmt.Sprintf("%+v", dpop.Request{Method: "POST"}); strings.Contains(got, "REDACTED") {
+		t.Errorf("a Request without a token says one is redacted: %s", got)
 	}
 }
