@@ -58,6 +58,20 @@ func (r Request) redacted() request {
 	return request(r)
 }
 
+// Format writes v, for every verb, as dpop.Verifier{Algorithms: [...]}:
+// what never changes. fmt would print the fields, and with %s or %q it
+// follows the pointer to the ReplayCache, whose entries (a
+// MemoryReplayCache's) it would read without their lock while proofs add
+// to them (a data race, and a crash when a map is iterated while it is
+// written). A nil *Verifier prints as <nil>.
+func (v *Verifier) Format(f fmt.State, _ rune) {
+	if v == nil {
+		io.WriteString(f, "<nil>")
+		return
+	}
+	fmt.Fprintf(f, "dpop.Verifier{Algorithms: %q}", v.s.algorithms)
+}
+
 // Format writes c, for every verb, as dpop.MemoryReplayCache{MaxEntries:
 // …}: what never changes. Printing the fields instead would read the
 // entries without their lock while proofs add to them (a data race, and a

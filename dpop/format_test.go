@@ -195,3 +195,49 @@ func TestFormat_RequestNeverShowsTheAccessToken(t *testing.T) {
 		t.Errorf("a Request without a token says one is redacted: %s", got)
 	}
 }
+
+// TestFormat_PrintingABusyVerifierReadsNothingThatChanges: a Verifier
+// printed with any verb while it accepts proofs shows its algorithms
+// only. Before, %s and %q followed its ReplayCache pointer and walked the
+// MemoryReplayCache's maps without the lock (a data race, run with
+// -race), and the other verbs printed its internals.
+func TestFormat_PrintingABusyVerifierReadsNothingThatChanges(t *testing.T) {
+	v, err := dpop.NewVerifier(dpop.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, priv, err := ed25519.GenerateKey(rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := dpop.NewSigner(priv, "EdDSA")
+	if err != nil {
+		t.Fatal(err)
+	}
+	const n = 8
+	done := make(chan error, n)
+	for range n {
+		go func() {
+			proof, err := s.Proof("POST", "https://api.example/pkg.S/M", "", "")
+			if err == nil {
+				_, err = v.Verify(t.Context(), proof, dpop.Request{Method: "POST", Scheme: "https", Authority: "api.example", Path: "/pkg.S/M"})
+			}
+			done <- err
+		}()
+	}
+	want := `dpop.Verifier{Algorithms: ["ES256" "EdDSA" "Ed25519"]}`
+	for _, verb := range []string{"%v", "%+v", "%#v", "%s", "%q", "%d"} {
+		if got := fmt.Sprintf(verb, v); got != want {
+			t.Errorf("Verifier with %s: %s, want %s", verb, got, want)
+		}
+	}
+	for range n {
+		if err := <-done; err != nil {
+			t.Fatal(err)
+		}
+	}
+	var nilV *dpop.Verifier
+	if got := fmt.Sprint(nilV); got != "<nil>" {
+		t.Errorf("nil Verifier: %s, want <nil>", got)
+	}
+}
