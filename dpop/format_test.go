@@ -133,9 +133,17 @@ func TestFormat_PrintingABusyReplayCacheReadsNothingThatChanges(t *testing.T) {
 			done <- err
 		}()
 	}
-	for _, verb := range []string{"%v", "%+v", "%#v", "%s", "%d"} {
-		if got, want := fmt.Sprintf(verb, c), "dpop.MemoryReplayCache{MaxEntries: 100}"; got != want {
-			t.Errorf("MemoryReplayCache with %s: %s, want %s", verb, got, want)
+	printsWhileBusy(t, c, (*dpop.MemoryReplayCache)(nil), "dpop.MemoryReplayCache{MaxEntries: 100}", done, n)
+}
+
+// printsWhileBusy checks that val, which n goroutines use until each sends
+// its error on done, prints as want with every verb, and nilVal, a nil
+// pointer of its type, as <nil>.
+func printsWhileBusy(t *testing.T, val, nilVal any, want string, done <-chan error, n int) {
+	t.Helper()
+	for _, verb := range []string{"%v", "%+v", "%#v", "%s", "%q", "%d"} {
+		if got := fmt.Sprintf(verb, val); got != want {
+			t.Errorf("%T with %s: %s, want %s", val, verb, got, want)
 		}
 	}
 	for range n {
@@ -143,9 +151,8 @@ func TestFormat_PrintingABusyReplayCacheReadsNothingThatChanges(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	var nilC *dpop.MemoryReplayCache
-	if got := fmt.Sprint(nilC); got != "<nil>" {
-		t.Errorf("nil MemoryReplayCache: %s, want <nil>", got)
+	if got := fmt.Sprint(nilVal); got != "<nil>" {
+		t.Errorf("nil %T: %s, want <nil>", nilVal, got)
 	}
 }
 
@@ -225,19 +232,5 @@ func TestFormat_PrintingABusyVerifierReadsNothingThatChanges(t *testing.T) {
 			done <- err
 		}()
 	}
-	want := `dpop.Verifier{Algorithms: ["ES256" "EdDSA" "Ed25519"]}`
-	for _, verb := range []string{"%v", "%+v", "%#v", "%s", "%q", "%d"} {
-		if got := fmt.Sprintf(verb, v); got != want {
-			t.Errorf("Verifier with %s: %s, want %s", verb, got, want)
-		}
-	}
-	for range n {
-		if err := <-done; err != nil {
-			t.Fatal(err)
-		}
-	}
-	var nilV *dpop.Verifier
-	if got := fmt.Sprint(nilV); got != "<nil>" {
-		t.Errorf("nil Verifier: %s, want <nil>", got)
-	}
+	printsWhileBusy(t, v, (*dpop.Verifier)(nil), `dpop.Verifier{Algorithms: ["ES256" "EdDSA" "Ed25519"]}`, done, n)
 }
