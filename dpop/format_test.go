@@ -5,6 +5,7 @@ import (
 	"crypto/ed25519"
 	"crypto/rand"
 	"encoding/hex"
+	"encoding/json"
 	"fmt"
 	"log/slog"
 	"strings"
@@ -19,7 +20,10 @@ import (
 // HMACNonces printed with any verb, inside other values, or logged with
 // slog (text or JSON) show neither the private key nor the HMAC secret,
 // as they are or hex-encoded; the Signer's algorithm and thumbprint, and
-// the nonces' period, still show. Before, %v of either printed them.
+// the nonces' period, still show. Before, %v of either printed them; and
+// until the secrets were held behind a pointer (sealed), a Signer or an
+// HMACNonces in an unexported field, or printed with %p or %w, where fmt
+// bypasses Format, still did.
 func TestFormat_SignerAndNoncesNeverShowTheirSecrets(t *testing.T) {
 	_, priv, err := ed25519.GenerateKey(rand.Reader)
 	if err != nil {
@@ -53,6 +57,10 @@ func TestFormat_SignerAndNoncesNeverShowTheirSecrets(t *testing.T) {
 		}
 		return ""
 	}
+	type holder struct {
+		s dpop.Signer
+		n dpop.HMACNonces
+	}
 	values := map[string]any{
 		"*Signer":     s,
 		"Signer":      *s,
@@ -65,11 +73,18 @@ func TestFormat_SignerAndNoncesNeverShowTheirSecrets(t *testing.T) {
 		"slice":          []any{s, n},
 		"Config.Nonces":  dpop.Config{Nonces: n},
 		"*Config.Nonces": &dpop.Config{Nonces: n},
+		// Where fmt cannot call Format: a value in an unexported field
+		// (also %p and %w below, which go vet reports).
+		"unexported fields": holder{*s, *n},
+		"*unexported":       &holder{*s, *n},
 	}
 	for name, val := range values {
-		for _, verb := range []string{"%v", "%+v", "%#v", "%s", "%q", "%x", "%X", "%d"} {
+		for _, verb := range []string{"%v", "%+v", "%#v", "%s", "%q", "%x", "%X", "%d", "%p", "%w"} {
 			if l := shows(fmt.Sprintf(verb, val)); l != "" {
 				t.Errorf("%s formatted with %s shows %q: %s", name, verb, l, fmt.Sprintf(verb, val))
+			}
+			if l := shows(fmt.Errorf(verb, val).Error()); l != "" {
+				t.Errorf("%s in fmt.Errorf with %s shows %q: %v", name, verb, l, fmt.Errorf(verb, val))
 			}
 		}
 		for _, h := range []func(*bytes.Buffer) slog.Handler{
@@ -118,9 +133,17 @@ func TestFormat_PrintingABusyReplayCacheReadsNothingThatChanges(t *testing.T) {
 			done <- err
 		}()
 	}
-	for _, verb := range []string{"%v", "%+v", "%#v", "%s", "%d"} {
-		if got, want := fmt.Sprintf(verb, c), "dpop.MemoryReplayCache{MaxEntries: 100}"; got != want {
-			t.Errorf("MemoryReplayCache with %s: %s, want %s", verb, got, want)
+	printsWhileBusy(t, c, (*dpop.MemoryReplayCache)(nil), "dpop.MemoryReplayCache{MaxEntries: 100}", done, n)
+}
+
+// printsWhileBusy checks that val, which n goroutines use until each sends
+// its error on done, prints as want with every verb, and nilVal, a nil
+// pointer of its type, as <nil>.
+func printsWhileBusy(t *testing.T, val, nilVal any, want string, done <-chan error, n int) {
+	t.Helper()
+	for _, verb := range []string{"%v", "%+v", "%#v", "%s", "%q", "%d"} {
+		if got := fmt.Sprintf(verb, val); got != want {
+			t.Errorf("%T with %s: %s, want %s", val, verb, got, want)
 		}
 	}
 	for range n {
@@ -128,8 +151,86 @@ func TestFormat_PrintingABusyReplayCacheReadsNothingThatChanges(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	var nilC *dpop.MemoryReplayCache
-	if got := fmt.Sprint(nilC); got != "<nil>" {
-		t.Errorf("nil MemoryReplayCache: %s, want <nil>", got)
+	if got := fmt.Sprint(nilVal); got != "<nil>" {
+		t.Errorf("nil %T: %s, want <nil>", nilVal, got)
 	}
+}
+
+// TestFormat_RequestNeverShowsTheAccessToken: a Request printed with any
+// verb, inside other values, or logged with slog (text or JSON) shows
+// "[REDACTED]" for its AccessToken, and its other fields as they are;
+// so does its JSON encoding. Before, fmt, slog and encoding/json showed
+// the token in full.
+func TestFormat_RequestNeverShowsTheAccessToken(t *testing.T) {
+	const token = "eyJhbGciOiJFUzI1NiJ9.ACCESS-TOKEN-s3cret.sig"
+	req := dpop.Request{Method: "POST", Scheme: "https", Authority: "api.example", Path: "/pkg.S/M", AccessToken: token, KeyThumbprint: "jkt-1"}
+	values := map[string]any{
+		"Request":  req,
+		"*Request": &req,
+		"struct":   struct{ R dpop.Request }{req},
+		"slice":    []dpop.Request{req},
+		"map":      map[string]*dpop.Request{"r": &req},
+	}
+	for name, val := range values {
+		for _, verb := range []string{"%v", "%+v", "%#v", "%s", "%q", "%x", "%X", "%d"} {
+			out := fmt.Sprintf(verb, val)
+			if strings.Contains(out, "s3cret") || strings.Contains(strings.ToLower(out), hex.EncodeToString([]byte("s3cret"))) {
+				t.Errorf("%s formatted with %s shows the access token: %s", name, verb, out)
+			}
+		}
+		for _, h := range []func(*bytes.Buffer) slog.Handler{
+			func(b *bytes.Buffer) slog.Handler { return slog.NewTextHandler(b, nil) },
+			func(b *bytes.Buffer) slog.Handler { return slog.NewJSONHandler(b, nil) },
+		} {
+			var b bytes.Buffer
+			slog.New(h(&b)).Info("dpop", "request", val)
+			if strings.Contains(b.String(), "s3cret") {
+				t.Errorf("%s logged shows the access token: %s", name, b.String())
+			}
+		}
+	}
+	if got, want := fmt.Sprintf("%+v", req), "{Method:POST Scheme:https Authority:api.example Path:/pkg.S/M AccessToken:[REDACTED] KeyThumbprint:jkt-1}"; got != want {
+		t.Errorf("%%+v: %s, want %s", got, want)
+	}
+	if got := fmt.Sprintf("%#v", req); !strings.HasPrefix(got, "dpop.Request{") {
+		t.Errorf("%%#v: %s, want it to name dpop.Request", got)
+	}
+	if b, err := json.Marshal(req); err != nil || string(b) != `{"Method":"POST","Scheme":"https","Authority":"api.example","Path":"/pkg.S/M","AccessToken":"[REDACTED]","KeyThumbprint":"jkt-1"}` {
+		t.Errorf("json.Marshal: %s, %v", b, err)
+	}
+	if got := fmt.Sprintf("%+v", dpop.Request{Method: "POST"}); strings.Contains(got, "REDACTED") {
+		t.Errorf("a Request without a token says one is redacted: %s", got)
+	}
+}
+
+// TestFormat_PrintingABusyVerifierReadsNothingThatChanges: a Verifier
+// printed with any verb while it accepts proofs shows its algorithms
+// only. Before, %s and %q followed its ReplayCache pointer and walked the
+// MemoryReplayCache's maps without the lock (a data race, run with
+// -race), and the other verbs printed its internals.
+func TestFormat_PrintingABusyVerifierReadsNothingThatChanges(t *testing.T) {
+	v, err := dpop.NewVerifier(dpop.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, priv, err := ed25519.GenerateKey(rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := dpop.NewSigner(priv, "EdDSA")
+	if err != nil {
+		t.Fatal(err)
+	}
+	const n = 8
+	done := make(chan error, n)
+	for range n {
+		go func() {
+			proof, err := s.Proof("POST", "https://api.example/pkg.S/M", "", "")
+			if err == nil {
+				_, err = v.Verify(t.Context(), proof, dpop.Request{Method: "POST", Scheme: "https", Authority: "api.example", Path: "/pkg.S/M"})
+			}
+			done <- err
+		}()
+	}
+	printsWhileBusy(t, v, (*dpop.Verifier)(nil), `dpop.Verifier{Algorithms: ["ES256" "EdDSA" "Ed25519"]}`, done, n)
 }

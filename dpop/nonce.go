@@ -33,7 +33,7 @@ type NonceSource interface {
 // the clock of the replica that made it, and on another at most that long
 // plus the clocks' difference, up to one period.
 type HMACNonces struct {
-	secret []byte
+	secret sealed[[]byte] // in a closure, out of fmt's reach: see sealed
 	period time.Duration
 }
 
@@ -60,7 +60,7 @@ func NewHMACNonces(secret []byte, period time.Duration) (*HMACNonces, error) {
 	if period <= 0 {
 		period = time.Minute
 	}
-	return &HMACNonces{secret: append([]byte(nil), secret...), period: period}, nil
+	return &HMACNonces{secret: seal(append([]byte(nil), secret...)), period: period}, nil
 }
 
 // Nonce implements NonceSource.
@@ -106,7 +106,7 @@ func (n *HMACNonces) window(now time.Time) uint64 {
 }
 
 func (n *HMACNonces) mac(w uint64) []byte {
-	h := hmac.New(sha256.New, n.secret)
+	h := hmac.New(sha256.New, n.secret.get())
 	var b [8]byte
 	binary.BigEndian.PutUint64(b[:], w)
 	h.Write([]byte("dpop-nonce\x00"))

@@ -26,8 +26,8 @@ import (
 // signs it. A Signer is safe for concurrent use.
 type Signer struct {
 	alg   string
-	key   crypto.Signer
-	pub   jwk.Key // the public JWK of the header; never changed after NewSigner
+	key   sealed[crypto.Signer] // in a closure, out of fmt's reach: see sealed
+	pub   jwk.Key               // the public JWK of the header; never changed after NewSigner
 	thumb string
 	now   func() time.Time
 }
@@ -81,7 +81,7 @@ func NewSigner(key crypto.Signer, alg string, opts ...SignerOption) (*Signer, er
 	if err != nil {
 		return nil, fmt.Errorf("dpop: NewSigner: thumbprint: %w", err)
 	}
-	s := &Signer{alg: alg, key: key, pub: pub, thumb: base64.RawURLEncoding.EncodeToString(tp), now: time.Now}
+	s := &Signer{alg: alg, key: seal(key), pub: pub, thumb: base64.RawURLEncoding.EncodeToString(tp), now: time.Now}
 	for i, o := range opts {
 		if o == nil {
 			return nil, fmt.Errorf("dpop: NewSigner: option %d is nil", i)
@@ -132,7 +132,7 @@ func (s *Signer) Proof(htm, htu, accessToken, nonce string) (string, error) {
 	if err := hdr.Set(jws.JWKKey, s.pub); err != nil {
 		return "", fmt.Errorf("dpop: Proof: jwk: %w", err)
 	}
-	proof, err := jwsalg.Sign(payload, hdr, s.alg, s.key)
+	proof, err := jwsalg.Sign(payload, hdr, s.alg, s.key.get())
 	if err != nil {
 		return "", fmt.Errorf("dpop: Proof: sign: %w", err)
 	}

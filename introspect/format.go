@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/grpcauth/grpcauth/internal/endpoint"
+	"github.com/grpcauth/grpcauth/internal/redact"
 )
 
 // redactedSecret stands for a set Config.ClientSecret wherever a Config is
@@ -23,7 +24,10 @@ const redactedSecret = "[REDACTED]"
 // "@" after its host, where a password may end), "<invalid URL>" for one
 // that does not parse. A Config printed or logged never shows this
 // service's client secret, a password written into a URL (which New
-// refuses in either), nor the endpoint's query. %#v names the type
+// refuses in either), nor the endpoint's query. HTTPClient and Logger
+// print as the pointers they are: a verb that fmt cannot print a pointer
+// with (%s, %q, %t, ...; it would print the HTTPClient's transport) prints
+// the Config as %v does, with the same flags. %#v names the type
 // introspect.Config (also for a *Config, without the "&"). fmt cannot call
 // this method on a Config it reaches through an unexported field, or
 // prints for a wrong verb (%p of a Config value, or fmt.Errorf's %w, both
@@ -41,7 +45,7 @@ func (c Config) Format(f fmt.State, verb rune) {
 	// New refuses URLs with user info, but a Config may be printed
 	// first; the endpoint's query may carry a key.
 	c.Endpoint, c.Issuer = endpoint.ForConfig(c.Endpoint), endpoint.ForConfig(c.Issuer)
-	s := fmt.Sprintf(fmt.FormatString(f, verb), config(c))
+	s := fmt.Sprintf(redact.FormatString(f, verb), config(c)) // pointers as addresses
 	if rest, ok := strings.CutPrefix(s, "introspect.config{"); ok {
 		s = "introspect.Config{" + rest // %#v
 	}

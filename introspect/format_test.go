@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/http"
 	"strings"
 	"testing"
 
@@ -17,6 +18,16 @@ import (
 func leaksSecret(out, secret string) bool {
 	flat := strings.ToLower(strings.ReplaceAll(out, " ", ""))
 	return strings.Contains(out, secret) || strings.Contains(flat, hex.EncodeToString([]byte(secret)))
+}
+
+// keyTransport is a transport, used as a value, that would add a key to
+// every request.
+type keyTransport struct{ key string }
+
+func (k keyTransport) RoundTrip(r *http.Request) (*http.Response, error) {
+	r = r.Clone(r.Context())
+	r.Header.Set("X-Api-Key", k.key)
+	return http.DefaultTransport.RoundTrip(r)
 }
 
 // TestFormat_ConfigAndVerifierNeverShowTheClientSecret: a Config or a
@@ -79,6 +90,14 @@ func TestFormat_ConfigAndVerifierNeverShowTheClientSecret(t *testing.T) {
 	}
 	if out := fmt.Sprintf("%#v", cfg); !strings.HasPrefix(out, "introspect.Config{") {
 		t.Errorf("%%#v of a Config: %s, want it to start introspect.Config{", out)
+	}
+	// A verb fmt cannot print a pointer with (%s, %q, ...) would print
+	// the HTTP client's transport, and a value transport's credential.
+	withTransport := introspect.Config{HTTPClient: &http.Client{Transport: keyTransport{key: "tr4nsportKEY"}}}
+	for _, verb := range verbs {
+		if out := fmt.Sprintf(verb, withTransport); leaksSecret(out, "tr4nsportKEY") {
+			t.Errorf("a Config whose HTTP client's transport holds a key, formatted with %s, shows it: %s", verb, out)
+		}
 	}
 	urls := introspect.Config{Endpoint: "https://alice:pa55word@as.example/introspect", Issuer: "https://bob:hunter2@as.example"}
 	for _, verb := range verbs {

@@ -77,7 +77,8 @@ func (v *Verifier) post(ctx context.Context, token string) ([]byte, error) {
 // statusError is the error of an answer with a status other than 200,
 // 401 and 403. A 429 (RFC 6585, 4) or 503 with a Retry-After (RFC 9110,
 // 10.2.3), or a 429 without one but with an X-Rate-Limit-Reset (Okta's:
-// the Unix time its rate-limit window resets), also pauses the requests,
+// the Unix time its rate-limit window resets, in milliseconds from
+// httpheader.MillisecondsFrom on), also pauses the requests,
 // which the server would refuse meanwhile: none is sent until it ends, at
 // most maxRetryAfter on.
 func (v *Verifier) statusError(resp *http.Response) error {

@@ -315,7 +315,7 @@ func New(ts oauth2.TokenSource) *Credentials { return &Credentials{ts: ts, now: 
 // (*oauth2.RetrieveError) with a Retry-After header (delta-seconds, or an
 // HTTP-date read by the credentials' clock), or a 429 without Retry-After
 // but with Okta's X-Rate-Limit-Reset (the Unix time its rate-limit window
-// resets), the delay is at least that long, up to 120 s, the backoff's
+// resets; 10^12 or more is read as milliseconds), the delay is at least that long, up to 120 s, the backoff's
 // longest (a longer one counts as 120 s, so that no answer stops a client
 // for longer than an outage would); a value that does not parse, is
 // negative or has passed is ignored.

@@ -229,7 +229,8 @@ type Config struct {
 	// (capped at 5 minutes and RefreshInterval) of a 429 or 503 the
 	// issuer answered the latest fetch with, nor, for a 429 without a
 	// Retry-After, before its X-Rate-Limit-Reset (the Unix time Okta's
-	// rate-limit window resets, by Config.Now), within the same cap. The
+	// rate-limit window resets, by Config.Now; 10^12 or more is read as
+	// milliseconds), within the same cap. The
 	// background refresh (RefreshInterval) and its retries after a failure
 	// are scheduled on their own, so an unknown-kid fetch may follow one of
 	// them at once.

@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/grpcauth/grpcauth/internal/endpoint"
+	"github.com/grpcauth/grpcauth/internal/redact"
 )
 
 // Format formats c as fmt formats a struct of its fields, for every verb
@@ -19,7 +20,9 @@ import (
 // "<invalid URL>" for one that does not parse (introspect.Config reads its
 // URLs alike). New refuses user info in either. A Config printed or logged
 // never shows them. HTTPClient, Now and Logger print as the pointers they
-// are, never what they point to. %#v names the type verifier.Config (also
+// are, never what they point to: a verb that fmt cannot print a pointer
+// with (%s, %q, %t, ...; it would print the HTTPClient's transport) prints
+// the Config as %v does, with the same flags. %#v names the type verifier.Config (also
 // for a *Config, without the "&"). fmt cannot call this method on a Config
 // it reaches through an unexported field, or prints for a wrong verb (%p
 // of a Config value, or fmt.Errorf's %w, both of which go vet reports): it
@@ -32,7 +35,7 @@ import (
 func (c Config) Format(f fmt.State, verb rune) {
 	type config Config // the fields without the methods: no recursion
 	c.Issuer, c.JWKSURL = endpoint.ForConfig(c.Issuer), endpoint.ForConfig(c.JWKSURL)
-	s := fmt.Sprintf(fmt.FormatString(f, verb), config(c))
+	s := fmt.Sprintf(redact.FormatString(f, verb), config(c)) // pointers as addresses
 	if rest, ok := strings.CutPrefix(s, "verifier.config{"); ok {
 		s = "verifier.Config{" + rest // %#v
 	}

@@ -32,6 +32,14 @@ type headerTransport struct {
 	Base   http.RoundTripper
 }
 
+// valueTransport is a headerTransport used as a value: fmt prints its
+// fields wherever it prints the client's.
+type valueTransport struct{ Header http.Header }
+
+func (h valueTransport) RoundTrip(r *http.Request) (*http.Response, error) {
+	return (&headerTransport{Header: h.Header, Base: http.DefaultTransport}).RoundTrip(r)
+}
+
 func (h *headerTransport) RoundTrip(r *http.Request) (*http.Response, error) {
 	r = r.Clone(r.Context())
 	for k, v := range h.Header {
@@ -84,8 +92,11 @@ func TestFormat_ConfigAndVerifiersNeverShowURLSecretsOrTheHTTPClient(t *testing.
 		// Embedded, the Config's Format and LogValue are promoted.
 		"embedded Config":  struct{ Config }{cfg},
 		"embedded *Config": struct{ *Config }{&cfg},
-		"errors.Join":      errors.Join(errors.New("starting"), fmt.Errorf("config %+v", cfg)),
-		"wrapped error":    fmt.Errorf("wrapped: %w", fmt.Errorf("config %#v", &cfg)),
+		// %s, %q and the like would print the client's transport, a
+		// value's fields and all.
+		"Config with a value transport": Config{HTTPClient: &http.Client{Transport: valueTransport{Header: http.Header{"X-Api-Key": {"t0psecret"}}}}},
+		"errors.Join":                   errors.Join(errors.New("starting"), fmt.Errorf("config %+v", cfg)),
+		"wrapped error":                 fmt.Errorf("wrapped: %w", fmt.Errorf("config %#v", &cfg)),
 	}
 	for name, val := range values {
 		for _, verb := range formatVerbs {

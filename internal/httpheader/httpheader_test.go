@@ -80,7 +80,10 @@ func TestRateLimitReset_ReadsAUnixTimeAgainstTheGivenClock(t *testing.T) {
 		{strconv.FormatInt(now.Add(-time.Minute).UnixMilli(), 10), 0},
 		{strconv.FormatInt(now.Add(200*365*24*time.Hour).UnixMilli(), 10), DeltaCeiling * time.Second},
 		{"999999999999", DeltaCeiling * time.Second}, // the largest in seconds: the year 33658
-		{"1000000000000", 0},                              // the smallest in milliseconds: 2001
+		{"1000000000000", 0}, // the smallest in milliseconds: 2001
+		{"-" + strconv.FormatInt(now.Add(30*time.Second).UnixMilli(), 10), 0},
+		{strconv.FormatInt(now.Add(30*time.Second).UnixMilli(), 10) + ".5", 0}, // not an integer: unparsable
+		{strconv.FormatInt(now.Add(30*time.Second).Unix(), 10) + ".250", 0},
 		{now.Add(time.Minute).Format(http.TimeFormat), 0}, // a date is Retry-After's form, not this header's
 	}
 	for _, tc := range tests {

@@ -2,7 +2,10 @@
 // or a log record repeats.
 package redact
 
-import "strings"
+import (
+	"fmt"
+	"strings"
+)
 
 // UserInfo returns s, a URL or origin as configured (valid or not), with
 // the user info of its authority ("user:password@") replaced by "…@", so
@@ -42,3 +45,20 @@ func isScheme(s string) bool {
 }
 
 func isLetter(c byte) bool { return 'a' <= c|0x20 && c|0x20 <= 'z' }
+
+// FormatString is fmt.FormatString(f, verb) for a Format method that
+// prints a struct of its fields (verifier.Config's, introspect.Config's)
+// whose pointers must print as addresses: fmt prints a pointer field as
+// its address for %v, %b, %o, %d, %x and %X, but for another verb (%s,
+// %q, %t, ...) it prints what the pointer points to, and an *http.Client
+// then shows its Transport, a value type's fields included (a credential
+// it adds to every request). For those verbs it returns the format with
+// %v in their place, flags and all.
+func FormatString(f fmt.State, verb rune) string {
+	switch verb {
+	case 'v', 'b', 'o', 'd', 'x', 'X':
+	default:
+		verb = 'v'
+	}
+	return fmt.FormatString(f, verb)
+}
