@@ -140,7 +140,10 @@ func (i *Interceptor) WrapStreamingClient(next connect.StreamingClientFunc) conn
 // trailers, as behind grpc-go; as there, grpc.SetHeader and grpc.SendHeader
 // return an error once the headers went out (the first message sent) or
 // grpc.SendHeader made them final, which here does not send them sooner
-// than the first message. The cut carries the WWW-Authenticate challenge
+// than the first message. Keys the protocols keep for themselves
+// (content-type, content-length, te, grpc-status, the encodings, ...) and
+// names that are no HTTP field name are dropped from them, as grpc-go's
+// transport drops its reserved keys. The cut carries the WWW-Authenticate challenge
 // error="invalid_token" in the stream's trailers (Connect and gRPC-Web; a
 // gRPC-protocol refusal carries none, see the package doc).
 func (i *Interceptor) WrapStreamingHandler(next connect.StreamingHandlerFunc) connect.StreamingHandlerFunc {

@@ -1,7 +1,9 @@
 package connectauth_test
 
 import (
+	"context"
 	"fmt"
+	"log"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -9,7 +11,9 @@ import (
 	"testing"
 
 	"connectrpc.com/connect"
+	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/metadata"
 
 	"github.com/grpcauth/grpcauth"
 	"github.com/grpcauth/grpcauth/connectauth"
@@ -143,5 +147,79 @@ func TestConnect_CredentialsComeOnlyFromTheAuthorizationHeader(t *testing.T) {
 				}
 			}
 		}
+	}
+}
+
+// A streaming handler's grpc.SetHeader and grpc.SetTrailer cannot set the
+// protocols' own response headers, as behind grpc-go, whose transport
+// drops its reserved keys, and as connect-go keeps them out of a unary
+// handler's headers: a handler that forwards its incoming metadata (every
+// request header: Content-Length, Content-Type, Te, the encodings and the
+// pseudo-headers) still sends a response the client reads, with one
+// Content-Type, and its own keys arrive. Written as they were, the
+// caller's Content-Length declared the length of the response body, which
+// the client then cut short, and in the gRPC protocol net/http logged
+// "ignoring invalid trailer" for each call.
+func TestConnect_StreamMetadataCannotSetTheProtocolsHeaders(t *testing.T) {
+	f := newFixture(t)
+	const procedure = "/authtest.v1.TestService/ServerStream"
+	h := connectauth.WrapHandler(connect.NewServerStreamHandler(procedure,
+		func(ctx context.Context, _ *connect.Request[authtestv1.ServerStreamRequest], ss *connect.ServerStream[authtestv1.ServerStreamResponse]) error {
+			in, _ := metadata.FromIncomingContext(ctx)
+			if err := grpc.SetHeader(ctx, metadata.Join(in, metadata.Pairs("x-handler", "header"))); err != nil {
+				return err
+			}
+			if err := grpc.SetTrailer(ctx, metadata.Pairs("content-type", "text/html", "content-length", "1", "grpc-status", "13",
+				"grpc-message", "from the handler", "te", "trailers", "x-handler-trailer", "trailer")); err != nil {
+				return err
+			}
+			return ss.Send(&authtestv1.ServerStreamResponse{})
+		},
+		connect.WithSchema(method("TestService", "ServerStream")),
+		connect.WithInterceptors(connectauth.NewInterceptor(f.auth))))
+	var errorLog syncBuffer
+	h1 := httptest.NewUnstartedServer(h)
+	h1.Config.ErrorLog = log.New(&errorLog, "", 0)
+	h1.Start()
+	t.Cleanup(h1.Close)
+	h2 := httptest.NewUnstartedServer(h)
+	h2.EnableHTTP2 = true
+	h2.Config.ErrorLog = log.New(&errorLog, "", 0)
+	h2.StartTLS()
+	t.Cleanup(h2.Close)
+	for _, srv := range []*httptest.Server{h1, h2} {
+		http2 := srv.TLS != nil
+		for pname, opts := range protocols {
+			if pname == "grpc" && !http2 {
+				continue // gRPC needs HTTP/2
+			}
+			name := fmt.Sprintf("HTTP2=%v/%s", http2, pname)
+			req := connect.NewRequest(&authtestv1.ServerStreamRequest{})
+			req.Header().Set("Authorization", "Bearer "+f.token(t, "test:read", "test:stream"))
+			stream, err := connect.NewClient[authtestv1.ServerStreamRequest, authtestv1.ServerStreamResponse](srv.Client(), srv.URL+procedure, opts...).CallServerStream(t.Context(), req)
+			if err != nil {
+				t.Fatalf("%s: %v", name, err)
+			}
+			n := 0
+			for stream.Receive() {
+				n++
+			}
+			if err := stream.Err(); err != nil || n != 1 {
+				t.Errorf("%s: %d messages, %v; want 1 and no error", name, n, err)
+			}
+			if got := stream.ResponseHeader().Values("Content-Type"); len(got) != 1 {
+				t.Errorf("%s: Content-Type %q, want the protocol's alone", name, got)
+			}
+			if got := stream.ResponseHeader().Get("X-Handler"); got != "header" {
+				t.Errorf("%s: X-Handler = %q, want the handler's header", name, got)
+			}
+			if got := stream.ResponseTrailer().Get("X-Handler-Trailer"); got != "trailer" {
+				t.Errorf("%s: X-Handler-Trailer = %q, want the handler's trailer", name, got)
+			}
+			stream.Close()
+		}
+	}
+	if s := errorLog.String(); s != "" {
+		t.Errorf("the server logged %q", s)
 	}
 }
