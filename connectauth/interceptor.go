@@ -301,7 +301,8 @@ func (c *guardedConn) Receive(m any) error {
 
 // callContext describes the call as grpc-go would for grpcauth: the
 // request headers as incoming metadata (lower-case keys, the values of
-// names equal but for case joined; ":authority",
+// names equal but for case joined, a binary key's ("-bin") decoded from
+// base64 (binaryValues); ":authority",
 // ":method" and ":path" from WrapHandler, and no other key starting with
 // ":", as grpc-go drops them too, nor any other name that is no HTTP
 // token: no client can send one, and strings.ToLower would fold its
@@ -321,10 +322,15 @@ func callContext(ctx context.Context, h http.Header, p connect.Peer, rmd *respon
 			// ("authorization", set by a middleware) is another value of
 			// the same key, as grpc-go makes it.
 			key := strings.ToLower(k)
+			if strings.HasSuffix(key, "-bin") {
+				v = binaryValues(v)
+			}
 			if prev, ok := md[key]; ok {
 				v = slices.Concat(prev, v)
 			}
-			md[key] = v
+			if len(v) > 0 {
+				md[key] = v
+			}
 		}
 	}
 	pr := &peer.Peer{Addr: peerAddr(p.Addr)}
@@ -344,6 +350,20 @@ func callContext(ctx context.Context, h http.Header, p connect.Peer, rmd *respon
 	}
 	ctx = grpc.NewContextWithServerTransportStream(ctx, rmd)
 	return peer.NewContext(metadata.NewIncomingContext(ctx, md), pr)
+}
+
+// binaryValues returns the values of a binary request header (its name
+// ends in "-bin") decoded from base64, padded or not, as grpc-go hands
+// them to a handler; a value that is not base64, which grpc-go refuses
+// the call for, is left out.
+func binaryValues(vs []string) []string {
+	out := make([]string, 0, len(vs))
+	for _, v := range vs {
+		if b, err := connect.DecodeBinaryHeader(v); err == nil {
+			out = append(out, string(b))
+		}
+	}
+	return out
 }
 
 // peerAddr returns the peer's address, an "ip:port" string from net/http,

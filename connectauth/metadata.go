@@ -2,6 +2,7 @@ package connectauth
 
 import (
 	"net/http"
+	"strings"
 	"sync"
 
 	"connectrpc.com/connect"
@@ -129,13 +130,19 @@ func (r *responseMetadata) take() metadata.MD {
 // admission's DPoP-Nonce with the response headers already, and its
 // refusal must not repeat it in the trailers. A key that is no HTTP
 // field name or that the protocols keep for themselves (protocolKey) is
-// dropped, as grpc-go's transport drops its reserved keys.
+// dropped, as grpc-go's transport drops its reserved keys; the value of a
+// binary key ("-bin") goes in base64, as grpc-go sends it and
+// connect.DecodeBinaryHeader reads it.
 func (r *responseMetadata) moveTo(h http.Header) {
 	for k, vs := range r.take() {
 		if protocolKey(k) {
 			continue
 		}
+		binary := strings.HasSuffix(ascii.Lower(k), "-bin")
 		for _, v := range vs {
+			if binary {
+				v = connect.EncodeBinaryHeader([]byte(v))
+			}
 			h.Add(k, v) // http.Header.Add canonicalises the name
 		}
 	}
