@@ -81,6 +81,10 @@ func TestConnect_DPoPProofNamesTheRequestTheClientMade(t *testing.T) {
 	}{
 		{"POST, proof for POST", false, procedure, "POST", procedure, outcome{codes.OK, ""}},
 		{"GET, proof for GET", true, procedure, "GET", procedure, outcome{codes.OK, ""}},
+		// RFC 9449 §4.3: htu is compared without its query, so a GET's
+		// message (in its query) is not part of what the proof names.
+		{"GET, proof whose htu has a query", true, procedure, "GET", procedure + "?connect=v1&encoding=proto&message=other", outcome{codes.OK, ""}},
+		{"GET, proof for another path with this query", true, procedure, "GET", "/authtest.v1.TestService/Public?connect=v1", outcome{codes.Unauthenticated, grpcauth.ReasonDPoPProofInvalid}},
 		{"GET, proof for POST", true, procedure, "POST", procedure, outcome{codes.Unauthenticated, grpcauth.ReasonDPoPProofInvalid}},
 		{"POST, proof for GET", false, procedure, "GET", procedure, outcome{codes.Unauthenticated, grpcauth.ReasonDPoPProofInvalid}},
 		{"prefixed path, proof for it", false, "/api" + procedure, "POST", "/api" + procedure, outcome{codes.OK, ""}},

@@ -140,7 +140,10 @@ func (i *Interceptor) WrapStreamingClient(next connect.StreamingClientFunc) conn
 // trailers, as behind grpc-go; as there, grpc.SetHeader and grpc.SendHeader
 // return an error once the headers went out (the first message sent) or
 // grpc.SendHeader made them final, which here does not send them sooner
-// than the first message. The cut carries the WWW-Authenticate challenge
+// than the first message. Keys the protocols keep for themselves
+// (content-type, content-length, te, grpc-status, the encodings, ...) and
+// names that are no HTTP field name are dropped from them, as grpc-go's
+// transport drops its reserved keys. The cut carries the WWW-Authenticate challenge
 // error="invalid_token" in the stream's trailers (Connect and gRPC-Web; a
 // gRPC-protocol refusal carries none, see the package doc).
 func (i *Interceptor) WrapStreamingHandler(next connect.StreamingHandlerFunc) connect.StreamingHandlerFunc {
@@ -298,7 +301,8 @@ func (c *guardedConn) Receive(m any) error {
 
 // callContext describes the call as grpc-go would for grpcauth: the
 // request headers as incoming metadata (lower-case keys, the values of
-// names equal but for case joined; ":authority",
+// names equal but for case joined, a binary key's ("-bin") decoded from
+// base64 (binaryValues); ":authority",
 // ":method" and ":path" from WrapHandler, and no other key starting with
 // ":", as grpc-go drops them too, nor any other name that is no HTTP
 // token: no client can send one, and strings.ToLower would fold its
@@ -318,10 +322,15 @@ func callContext(ctx context.Context, h http.Header, p connect.Peer, rmd *respon
 			// ("authorization", set by a middleware) is another value of
 			// the same key, as grpc-go makes it.
 			key := strings.ToLower(k)
+			if strings.HasSuffix(key, "-bin") {
+				v = binaryValues(v)
+			}
 			if prev, ok := md[key]; ok {
 				v = slices.Concat(prev, v)
 			}
-			md[key] = v
+			if len(v) > 0 {
+				md[key] = v
+			}
 		}
 	}
 	pr := &peer.Peer{Addr: peerAddr(p.Addr)}
@@ -341,6 +350,20 @@ func callContext(ctx context.Context, h http.Header, p connect.Peer, rmd *respon
 	}
 	ctx = grpc.NewContextWithServerTransportStream(ctx, rmd)
 	return peer.NewContext(metadata.NewIncomingContext(ctx, md), pr)
+}
+
+// binaryValues returns the values of a binary request header (its name
+// ends in "-bin") decoded from base64, padded or not, as grpc-go hands
+// them to a handler; a value that is not base64, which grpc-go refuses
+// the call for, is left out.
+func binaryValues(vs []string) []string {
+	out := make([]string, 0, len(vs))
+	for _, v := range vs {
+		if b, err := connect.DecodeBinaryHeader(v); err == nil {
+			out = append(out, string(b))
+		}
+	}
+	return out
 }
 
 // peerAddr returns the peer's address, an "ip:port" string from net/http,

@@ -2,15 +2,18 @@ package connectauth
 
 import (
 	"net/http"
+	"strings"
 	"sync"
 
 	"connectrpc.com/connect"
+	"golang.org/x/net/http/httpguts"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
 
 	"github.com/grpcauth/grpcauth"
+	"github.com/grpcauth/grpcauth/internal/ascii"
 )
 
 // responseMetadata collects the response metadata grpcauth sets while it
@@ -125,13 +128,53 @@ func (r *responseMetadata) take() metadata.MD {
 // connectauth.CORS exposes to pages. Moved, not copied: a stream refused
 // after its start (cut, or a message the condition refused) sent its
 // admission's DPoP-Nonce with the response headers already, and its
-// refusal must not repeat it in the trailers.
+// refusal must not repeat it in the trailers. A key that is no HTTP
+// field name or that the protocols keep for themselves (protocolKey) is
+// dropped, as grpc-go's transport drops its reserved keys; the value of a
+// binary key ("-bin") goes in base64, as grpc-go sends it and
+// connect.DecodeBinaryHeader reads it.
 func (r *responseMetadata) moveTo(h http.Header) {
 	for k, vs := range r.take() {
+		if protocolKey(k) {
+			continue
+		}
+		binary := strings.HasSuffix(ascii.Lower(k), "-bin")
 		for _, v := range vs {
+			if binary {
+				v = connect.EncodeBinaryHeader([]byte(v))
+			}
 			h.Add(k, v) // http.Header.Add canonicalises the name
 		}
 	}
+}
+
+// protocolKeys are the response metadata keys that a handler's
+// grpc.SetHeader, grpc.SendHeader and grpc.SetTrailer do not send: those
+// grpc-go's transport drops (content-type, grpc-status, te, ...) and
+// those connect-go keeps out of a unary handler's headers and trailers
+// (content-length, the encodings, connect-timeout-ms, ...). A stream's
+// metadata goes to its HTTP response as it is, so without this a handler
+// that forwards its incoming metadata, every request header (Content-Length
+// and Content-Type included), would declare the caller's body length and
+// encodings for its own response, which the client then cannot read.
+var protocolKeys = map[string]bool{
+	// grpc-go's reserved headers
+	"content-type": true, "user-agent": true, "grpc-message-type": true, "grpc-encoding": true,
+	"grpc-message": true, "grpc-status": true, "grpc-timeout": true, "te": true,
+	// connect-go's protocol headers
+	"content-length": true, "content-encoding": true, "host": true, "trailer": true, "date": true,
+	"accept-encoding": true, "connect-content-encoding": true, "connect-accept-encoding": true,
+	"connect-timeout-ms": true, "connect-protocol-version": true, "grpc-accept-encoding": true,
+	"grpc-status-details-bin": true,
+	// HTTP/1.1's framing and connection headers
+	"transfer-encoding": true, "connection": true, "keep-alive": true, "proxy-connection": true, "upgrade": true,
+}
+
+// protocolKey reports whether a response metadata key is dropped: one in
+// protocolKeys, in any case, or one that is no HTTP field name (a
+// pseudo-header such as ":authority").
+func protocolKey(k string) bool {
+	return !httpguts.ValidHeaderFieldName(k) || protocolKeys[ascii.Lower(k)]
 }
 
 // refusalIn returns r, ready to go with a refusal to a caller speaking

@@ -1,13 +1,26 @@
 package connectauth_test
 
 import (
+	"context"
+	"encoding/base64"
+	"fmt"
+	"io"
+	"log"
 	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"slices"
+	"strings"
 	"testing"
 
+	"connectrpc.com/connect"
+	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/metadata"
 
 	"github.com/grpcauth/grpcauth"
 	"github.com/grpcauth/grpcauth/connectauth"
+	authtestv1 "github.com/grpcauth/grpcauth/internal/testproto/authtest/v1"
 )
 
 // A request header that a middleware sets under a name that is not in
@@ -51,4 +64,216 @@ func TestConnect_HeaderNameThatIsNoTokenIsNoMetadata(t *testing.T) {
 			t.Errorf("%s: got %v %q, authenticated %v; want OK and no caller: the header is no authorization", pname, o.code, o.reason, authenticated)
 		}
 	}
+}
+
+// elsewhere is a RoundTripper that moves a call's credentials out of its
+// Authorization header to where (a query parameter, a cookie, a header
+// with a prefix some gateways strip, a request trailer) before sending it
+// with base.
+type elsewhere struct {
+	base  http.RoundTripper
+	where string
+}
+
+func (e elsewhere) RoundTrip(r *http.Request) (*http.Response, error) {
+	r = r.Clone(r.Context())
+	auth := r.Header.Get("Authorization")
+	r.Header.Del("Authorization")
+	token := strings.TrimPrefix(auth, "Bearer ")
+	switch e.where {
+	case "query":
+		q := r.URL.Query()
+		q.Set("access_token", token)
+		q.Set("authorization", auth)
+		r.URL.RawQuery = q.Encode()
+	case "cookie":
+		r.AddCookie(&http.Cookie{Name: "access_token", Value: token})
+		r.AddCookie(&http.Cookie{Name: "authorization", Value: url.QueryEscape(auth)})
+	case "prefixed header":
+		for _, name := range []string{"Grpc-Metadata-Authorization", "Connect-Authorization", "Trailer-Authorization", "X-Authorization"} {
+			r.Header.Set(name, auth)
+		}
+	case "trailer":
+		r.Header.Set("Trailer", "Authorization")
+		r.Trailer = http.Header{"Authorization": {auth}}
+		r.ContentLength = -1 // chunked: HTTP/1.1 carries trailers only then
+	}
+	return e.base.RoundTrip(r)
+}
+
+// A call's credentials are its Authorization header and nothing else:
+// a token in the query string (access_token, RFC 6750 §2.3, which leaks
+// into logs and Referer), a cookie (which a browser attaches to requests
+// other sites make), a header under a gateway's prefix
+// (Grpc-Metadata-Authorization, which grpc-gateway turns into metadata)
+// or the Connect protocol's (Connect-, Trailer-), or an HTTP/1.1 request
+// trailer, which arrives after the body, authenticate no one: a public
+// method serves the call as anonymous, over HTTP/1.1 and HTTP/2, in every
+// protocol the server speaks there, from a connect-go server with the
+// Interceptor and from a grpc-go server behind vanguard. (An HTTP/2
+// request trailer named Authorization never reaches a handler: net/http
+// refuses the stream, RFC 9110 §6.5.1.)
+func TestConnect_CredentialsComeOnlyFromTheAuthorizationHeader(t *testing.T) {
+	f := newFixture(t)
+	auth := "Bearer " + f.token(t, "test:read", "test:write")
+	for sname, h := range map[string]http.Handler{
+		"connect-go": connectMux(f),
+		"vanguard":   vanguardHandler(t, grpcServer(f)),
+	} {
+		// HTTP/1.1 on loopback is plaintext but local: tokens are accepted.
+		eachHTTPAndProtocol(t, h, nil, func(name string, srv *httptest.Server, opts []connect.ClientOption) {
+			for _, where := range []string{"header", "query", "cookie", "prefixed header", "trailer"} {
+				if where == "trailer" && srv.TLS != nil {
+					continue
+				}
+				name := sname + "/" + name + "/" + where
+				hc := &http.Client{Transport: srv.Client().Transport}
+				if where != "header" {
+					hc.Transport = elsewhere{base: hc.Transport, where: where}
+				}
+				req := connect.NewRequest(&authtestv1.PublicRequest{})
+				req.Header().Set("Authorization", auth)
+				res, err := connect.NewClient[authtestv1.PublicRequest, authtestv1.PublicResponse](hc, srv.URL+"/authtest.v1.TestService/Public", opts...).CallUnary(t.Context(), req)
+				if err != nil {
+					t.Errorf("%s: %v", name, err)
+					continue
+				}
+				if got, want := res.Msg.GetCaller().GetAuthenticated(), where == "header"; got != want {
+					t.Errorf("%s: authenticated = %v, want %v", name, got, want)
+				}
+			}
+		})
+	}
+}
+
+// eachHTTPAndProtocol serves h on loopback over HTTP/1.1 (plaintext) and
+// HTTP/2 (TLS), with errorLog, when not nil, as the servers' ErrorLog, and
+// calls fn with each server and the client options of each protocol it
+// speaks (gRPC needs HTTP/2), named for the pair.
+func eachHTTPAndProtocol(t *testing.T, h http.Handler, errorLog io.Writer, fn func(name string, srv *httptest.Server, opts []connect.ClientOption)) {
+	t.Helper()
+	h1, h2 := httptest.NewUnstartedServer(h), httptest.NewUnstartedServer(h)
+	h2.EnableHTTP2 = true
+	if errorLog != nil {
+		h1.Config.ErrorLog = log.New(errorLog, "", 0)
+		h2.Config.ErrorLog = log.New(errorLog, "", 0)
+	}
+	h1.Start()
+	t.Cleanup(h1.Close)
+	h2.StartTLS()
+	t.Cleanup(h2.Close)
+	for _, srv := range []*httptest.Server{h1, h2} {
+		for pname, opts := range protocols {
+			if pname == "grpc" && srv.TLS == nil {
+				continue // gRPC needs HTTP/2
+			}
+			fn(fmt.Sprintf("HTTP2=%v/%s", srv.TLS != nil, pname), srv, opts)
+		}
+	}
+}
+
+// A streaming handler's grpc.SetHeader and grpc.SetTrailer cannot set the
+// protocols' own response headers, as behind grpc-go, whose transport
+// drops its reserved keys, and as connect-go keeps them out of a unary
+// handler's headers: a handler that forwards its incoming metadata (every
+// request header: Content-Length, Content-Type, Te, the encodings and the
+// pseudo-headers) still sends a response the client reads, with one
+// Content-Type, and its own keys arrive. Written as they were, the
+// caller's Content-Length declared the length of the response body, which
+// the client then cut short, and in the gRPC protocol net/http logged
+// "ignoring invalid trailer" for each call.
+func TestConnect_StreamMetadataCannotSetTheProtocolsHeaders(t *testing.T) {
+	f := newFixture(t)
+	const procedure = "/authtest.v1.TestService/ServerStream"
+	h := connectauth.WrapHandler(connect.NewServerStreamHandler(procedure,
+		func(ctx context.Context, _ *connect.Request[authtestv1.ServerStreamRequest], ss *connect.ServerStream[authtestv1.ServerStreamResponse]) error {
+			in, _ := metadata.FromIncomingContext(ctx)
+			if err := grpc.SetHeader(ctx, metadata.Join(in, metadata.Pairs("x-handler", "header"))); err != nil {
+				return err
+			}
+			if err := grpc.SetTrailer(ctx, metadata.Pairs("content-type", "text/html", "content-length", "1", "grpc-status", "13",
+				"grpc-message", "from the handler", "te", "trailers", "x-handler-trailer", "trailer")); err != nil {
+				return err
+			}
+			return ss.Send(&authtestv1.ServerStreamResponse{})
+		},
+		connect.WithSchema(method("TestService", "ServerStream")),
+		connect.WithInterceptors(connectauth.NewInterceptor(f.auth))))
+	var errorLog syncBuffer
+	eachHTTPAndProtocol(t, h, &errorLog, func(name string, srv *httptest.Server, opts []connect.ClientOption) {
+		req := connect.NewRequest(&authtestv1.ServerStreamRequest{})
+		req.Header().Set("Authorization", "Bearer "+f.token(t, "test:read", "test:stream"))
+		stream, err := connect.NewClient[authtestv1.ServerStreamRequest, authtestv1.ServerStreamResponse](srv.Client(), srv.URL+procedure, opts...).CallServerStream(t.Context(), req)
+		if err != nil {
+			t.Errorf("%s: %v", name, err)
+			return
+		}
+		n := 0
+		for stream.Receive() {
+			n++
+		}
+		if err := stream.Err(); err != nil || n != 1 {
+			t.Errorf("%s: %d messages, %v; want 1 and no error", name, n, err)
+		}
+		if got := stream.ResponseHeader().Values("Content-Type"); len(got) != 1 {
+			t.Errorf("%s: Content-Type %q, want the protocol's alone", name, got)
+		}
+		if got := stream.ResponseHeader().Get("X-Handler"); got != "header" {
+			t.Errorf("%s: X-Handler = %q, want the handler's header", name, got)
+		}
+		if got := stream.ResponseTrailer().Get("X-Handler-Trailer"); got != "trailer" {
+			t.Errorf("%s: X-Handler-Trailer = %q, want the handler's trailer", name, got)
+		}
+		stream.Close()
+	})
+	if s := errorLog.String(); s != "" {
+		t.Errorf("the server logged %q", s)
+	}
+}
+
+// Binary metadata (a key ending in "-bin") travels in base64 and is bytes
+// in the handler, as behind grpc-go, in every protocol over HTTP/1.1 and
+// HTTP/2: a request's binary header is decoded in the incoming metadata
+// (padded or not; a value that is not base64 is left out, where grpc-go
+// refuses the call), and what a handler sets with grpc.SetHeader goes to
+// the caller encoded, as connect.DecodeBinaryHeader reads it. Before, the
+// handler read the base64 text, and its bytes went out raw, which made no
+// valid header value: net/http dropped it from an HTTP/2 response and
+// wrote it into an HTTP/1.1 one, whose client then failed on a malformed
+// header line.
+func TestConnect_BinaryMetadataIsBytesInTheHandlerAndBase64OnTheWire(t *testing.T) {
+	f := newFixture(t)
+	const procedure = "/authtest.v1.TestService/Public"
+	raw := "\x00\n\xff-bytes"
+	h := connectauth.WrapHandler(connect.NewUnaryHandler(procedure,
+		func(ctx context.Context, _ *connect.Request[authtestv1.PublicRequest]) (*connect.Response[authtestv1.PublicResponse], error) {
+			in, _ := metadata.FromIncomingContext(ctx)
+			if got := in["x-echo-bin"]; !slices.Equal(got, []string{raw, "xy"}) {
+				return nil, connect.NewError(connect.CodeInvalidArgument, fmt.Errorf("x-echo-bin = %q in the handler", got))
+			}
+			if got, ok := in["x-bad-bin"]; ok {
+				return nil, connect.NewError(connect.CodeInvalidArgument, fmt.Errorf("x-bad-bin = %q in the handler", got))
+			}
+			if err := grpc.SetHeader(ctx, metadata.Pairs("x-raw-bin", raw)); err != nil {
+				return nil, err
+			}
+			return connect.NewResponse(&authtestv1.PublicResponse{}), nil
+		},
+		connect.WithSchema(method("TestService", "Public")),
+		connect.WithInterceptors(connectauth.NewInterceptor(f.auth))))
+	eachHTTPAndProtocol(t, h, nil, func(name string, srv *httptest.Server, opts []connect.ClientOption) {
+		req := connect.NewRequest(&authtestv1.PublicRequest{})
+		req.Header().Add("X-Echo-Bin", connect.EncodeBinaryHeader([]byte(raw)))
+		req.Header().Add("X-Echo-Bin", base64.StdEncoding.EncodeToString([]byte("xy"))) // padded
+		req.Header().Set("X-Bad-Bin", "not base64!")
+		res, err := connect.NewClient[authtestv1.PublicRequest, authtestv1.PublicResponse](srv.Client(), srv.URL+procedure, opts...).CallUnary(t.Context(), req)
+		if err != nil {
+			t.Errorf("%s: %v", name, err)
+			return
+		}
+		got, err := connect.DecodeBinaryHeader(res.Header().Get("X-Raw-Bin"))
+		if err != nil || string(got) != raw {
+			t.Errorf("%s: X-Raw-Bin = %q (%q, %v), want %q in base64", name, res.Header().Get("X-Raw-Bin"), got, err, raw)
+		}
+	})
 }
