@@ -649,3 +649,43 @@ func TestDPoP_NextWindowsNonceIsNotAnsweredWithAnOlderOne(t *testing.T) {
 		}
 	}
 }
+
+// brokenNonces is a NonceSource whose Nonce returns nonce, which may be
+// no nonce at all, and which accepts the nonce "earlier" only.
+type brokenNonces struct{ nonce string }
+
+func (b brokenNonces) Nonce(time.Time) string         { return b.nonce }
+func (brokenNonces) Valid(n string, _ time.Time) bool { return n == "earlier" }
+
+// A NonceSource that returns something no client can use as a nonce (a
+// store failure's "", a space, a line break that would forge a header,
+// more than dpop.MaxNonceLen bytes) fails closed: the call is refused with
+// codes.Internal, whether it lacked a nonce (USE_DPOP_NONCE) or its older
+// nonce was accepted, the value is never sent, and the cause is reported.
+func TestDPoP_MalformedNonceOfTheNonceSourceIsNeverSent(t *testing.T) {
+	for name, nonce := range map[string]string{
+		"empty":      "",
+		"space":      "two words",
+		"line break": "n\r\nx-forged: 1",
+		"quote":      `n"`,
+		"too long":   strings.Repeat("n", dpop.MaxNonceLen+1),
+	} {
+		t.Run(name, func(t *testing.T) {
+			var rec recorder
+			d := newDPoPEnv(t, func(c *Config, _ *verifier.Config) {
+				c.DPoP.Nonces, c.OnDecision = brokenNonces{nonce}, rec.record
+			})
+			for _, proofNonce := range []string{"", "earlier"} {
+				proof := d.proof(t, d.key, mInherited, d.bound, grpcauthtest.ProofOptions{Nonce: proofNonce})
+				err, header, trailer := d.callUnaryMD(dpopCtx(t.Context(), "DPoP "+d.bound, proof), mInherited)
+				checkStatus(t, err, codes.Internal, ReasonInternalError)
+				if got := append(header.Get(MetadataDPoPNonce), trailer.Get(MetadataDPoPNonce)...); len(got) != 0 {
+					t.Errorf("proof nonce %q: dpop-nonce %q sent", proofNonce, got)
+				}
+				if got := rec.last(t).Err; !errors.Is(got, dpop.ErrBadNonce) {
+					t.Errorf("proof nonce %q: Decision.Err = %v, want dpop.ErrBadNonce", proofNonce, got)
+				}
+			}
+		})
+	}
+}

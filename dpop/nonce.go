@@ -7,8 +7,48 @@ import (
 	"encoding/base64"
 	"encoding/binary"
 	"errors"
+	"fmt"
 	"time"
+
+	"github.com/grpcauth/grpcauth/internal/ascii"
 )
+
+// MaxNonceLen bounds a server nonce: the longest a Verifier hands out
+// (Verifier.Nonce) or passes from a proof to NonceSource.Valid. tokencreds
+// keeps nonces up to this length, so a longer one would never come back.
+const MaxNonceLen = 1024
+
+// ErrBadNonce: the NonceSource's Nonce returned a value that is not a
+// nonce of RFC 9449, section 8.1 (1*NQCHAR: printable ASCII but space,
+// '"' and '\') of at most MaxNonceLen bytes, such as "" from a source
+// whose store failed. Verifier.Nonce returns it instead of the value,
+// which must not be sent: a line break or a quote in response metadata
+// would break or forge a header, and no client could use it anyway.
+var ErrBadNonce = errors.New("dpop: the NonceSource returned a malformed nonce")
+
+// validNonce reports whether s is a nonce as RFC 9449, section 8.1,
+// defines it, of at most MaxNonceLen bytes.
+func validNonce(s string) bool { return len(s) <= MaxNonceLen && ascii.IsNQChars(s) }
+
+// Nonce returns the nonce to send a client now: Config.Nonces' Nonce at
+// the Verifier's clock (Config.Now), or "" without Config.Nonces. When
+// the NonceSource returns something that is not a well-formed nonce of
+// at most MaxNonceLen bytes, Nonce returns "" and an error wrapping
+// ErrBadNonce, which says the value's length only: send nothing, and
+// refuse the request (the grpcauth interceptors answer codes.Internal and
+// log the error), since no client can follow a nonce the server cannot
+// hand out.
+func (v *Verifier) Nonce() (string, error) {
+	n := v.s.nonces
+	if n == nil {
+		return "", nil
+	}
+	s := n.Nonce(v.s.now())
+	if !validNonce(s) {
+		return "", fmt.Errorf("%w (%d bytes; want 1 to %d printable ASCII characters but space, '\"' and '\\')", ErrBadNonce, len(s), MaxNonceLen)
+	}
+	return s, nil
+}
 
 // NonceSource issues and checks server nonces (RFC 9449, section 9). With
 // nonces, a proof is only accepted shortly after the server handed out its
@@ -16,9 +56,14 @@ import (
 // pre-computed for later use is refused.
 type NonceSource interface {
 	// Nonce returns the nonce clients must put in their proofs from now
-	// on. It is sent in the dpop-nonce response metadata.
+	// on. It is sent in the dpop-nonce response metadata, through
+	// Verifier.Nonce, which refuses a value that is not 1 to MaxNonceLen
+	// printable ASCII characters other than space, '"' and '\' (RFC 9449,
+	// section 8.1) rather than send it (ErrBadNonce).
 	Nonce(now time.Time) string
 	// Valid reports whether nonce, taken from a proof, is acceptable now.
+	// It only sees well-formed nonces of at most MaxNonceLen bytes: the
+	// Verifier refuses any other with ErrUseNonce without calling it.
 	Valid(nonce string, now time.Time) bool
 }
 

@@ -264,11 +264,15 @@ func (v *Verifier) Verify(ctx context.Context, proof string, req Request) (Proof
 		return Proof{}, err
 	}
 	now := v.s.now()
-	if n := v.s.nonces; n != nil && (c.nonce == "" || !n.Valid(c.nonce, now)) {
-		if c.nonce == "" {
+	if n := v.s.nonces; n != nil {
+		switch {
+		case c.nonce == "":
 			return Proof{}, fmt.Errorf("%w: the proof has no nonce", ErrUseNonce)
+		case !validNonce(c.nonce): // never one Nonce hands out: Valid need not see it
+			return Proof{}, fmt.Errorf("%w: the proof's nonce is malformed or longer than %d bytes", ErrUseNonce, MaxNonceLen)
+		case !n.Valid(c.nonce, now):
+			return Proof{}, fmt.Errorf("%w: the proof's nonce is stale or not ours", ErrUseNonce)
 		}
-		return Proof{}, fmt.Errorf("%w: the proof's nonce is stale or not ours", ErrUseNonce)
 	}
 	if err := v.checkAge(c.iat, now); err != nil {
 		return Proof{}, err

@@ -1080,3 +1080,65 @@ func TestVerify_AccessTokenWithoutThumbprintIsRefused(t *testing.T) {
 		t.Errorf("token endpoint's proof, without access token or thumbprint: %v", err)
 	}
 }
+
+// recordingNonces is a NonceSource that hands out nonce, accepts any
+// nonce, and records what Valid was asked.
+type recordingNonces struct {
+	nonce string
+	asked []string
+}
+
+func (r *recordingNonces) Nonce(time.Time) string { return r.nonce }
+func (r *recordingNonces) Valid(n string, _ time.Time) bool {
+	r.asked = append(r.asked, n)
+	return true
+}
+
+// A proof's nonce that is not one a server may hand out (RFC 9449,
+// section 8.1: 1*NQCHAR, here at most MaxNonceLen bytes) is refused with
+// ErrUseNonce before the NonceSource sees it, however lax its Valid.
+func TestVerify_MalformedProofNonceNeverReachesTheNonceSource(t *testing.T) {
+	src := &recordingNonces{nonce: "fresh"}
+	v := newVerifier(t, dpop.Config{Nonces: src})
+	k := newKey(t, "ES256")
+	for _, nonce := range []string{"two words", "n\nx", `n"`, `n\`, "n\u00e9", strings.Repeat("n", dpop.MaxNonceLen+1)} {
+		proof := mustProof(t, k, grpcauthtest.ProofOptions{Method: "POST", URL: testURL, AccessToken: testToken, Nonce: nonce})
+		if _, err := v.Verify(t.Context(), proof, reqFor(t, proof)); !errors.Is(err, dpop.ErrUseNonce) {
+			t.Errorf("nonce %q: %v, want ErrUseNonce", nonce, err)
+		}
+	}
+	if len(src.asked) != 0 {
+		t.Errorf("Valid was asked about %d malformed nonces", len(src.asked))
+	}
+	proof := mustProof(t, k, grpcauthtest.ProofOptions{Method: "POST", URL: testURL, AccessToken: testToken, Nonce: strings.Repeat("n", dpop.MaxNonceLen)})
+	if _, err := v.Verify(t.Context(), proof, reqFor(t, proof)); err != nil {
+		t.Errorf("nonce of MaxNonceLen bytes: %v", err)
+	}
+}
+
+// Verifier.Nonce hands out the NonceSource's nonce only when it is one a
+// client can send back; otherwise nothing, and ErrBadNonce.
+func TestVerifier_NonceRefusesAMalformedNonceOfItsSource(t *testing.T) {
+	for nonce, ok := range map[string]bool{
+		"fresh-nonce_1.~!":                      true,
+		strings.Repeat("n", dpop.MaxNonceLen):   true,
+		"":                                      false,
+		"two words":                             false,
+		"n\r\nx-forged: 1":                      false,
+		`n"`:                                    false,
+		"n\u00e9":                               false,
+		strings.Repeat("n", dpop.MaxNonceLen+1): false,
+	} {
+		v := newVerifier(t, dpop.Config{Nonces: &recordingNonces{nonce: nonce}})
+		got, err := v.Nonce()
+		switch {
+		case ok && (err != nil || got != nonce):
+			t.Errorf("Nonce() with %q = %q, %v", nonce, got, err)
+		case !ok && (!errors.Is(err, dpop.ErrBadNonce) || got != ""):
+			t.Errorf("Nonce() with %q = %q, %v; want \"\" and ErrBadNonce", nonce, got, err)
+		}
+	}
+	if got, err := newVerifier(t, dpop.Config{}).Nonce(); got != "" || err != nil {
+		t.Errorf("Nonce() without Nonces = %q, %v", got, err)
+	}
+}
