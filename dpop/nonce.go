@@ -77,6 +77,12 @@ type NonceSource interface {
 // one else has the secret), so a nonce still lives one to two periods on
 // the clock of the replica that made it, and on another at most that long
 // plus the clocks' difference, up to one period.
+//
+// There is one secret at a time: an HMACNonces with a new secret refuses
+// every nonce of the old one at once (fail closed). Clients then get
+// ErrUseNonce with a nonce of the new secret and retry, and a stream
+// opened with an old nonce is refused; while replicas with the old and
+// the new secret run side by side, each refuses the other's nonces.
 type HMACNonces struct {
 	secret []byte
 	period time.Duration
