@@ -95,9 +95,19 @@ const nonceMACLen = 16
 // the MAC, unpadded base64url.
 var nonceLen = base64.RawURLEncoding.EncodedLen(8 + nonceMACLen)
 
+// The bounds of HMACNonces' period. A nonce lives one to two periods: one
+// of less than a second could expire on its way to the client and back,
+// so that no proof could ever carry a valid one, and one of more than a
+// day (Config.MaxAge's bound) would no longer limit a proof's life.
+const (
+	minNoncePeriod = time.Second
+	maxNoncePeriod = maxWindow
+)
+
 // NewHMACNonces returns an HMACNonces with the given secret (at least 32
 // bytes; nil draws a random one, which only this process knows, so give
-// replicas a shared secret) and period (one minute when not positive).
+// replicas a shared secret) and period (one minute when not positive;
+// from one second to 24 hours, or an error).
 func NewHMACNonces(secret []byte, period time.Duration) (*HMACNonces, error) {
 	if secret == nil {
 		secret = make([]byte, 32)
@@ -110,6 +120,9 @@ func NewHMACNonces(secret []byte, period time.Duration) (*HMACNonces, error) {
 	}
 	if period <= 0 {
 		period = time.Minute
+	}
+	if period < minNoncePeriod || period > maxNoncePeriod {
+		return nil, fmt.Errorf("dpop: NewHMACNonces: the period %s is not between %s and %s", period, minNoncePeriod, maxNoncePeriod)
 	}
 	return &HMACNonces{secret: append([]byte(nil), secret...), period: period}, nil
 }

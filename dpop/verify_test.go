@@ -580,6 +580,22 @@ func TestHMACNonces(t *testing.T) {
 	}
 }
 
+// A nonce lives one to two periods: NewHMACNonces refuses a period that
+// would let no proof carry a valid nonce (under a second) or let a nonce
+// outlive any proof (over a day).
+func TestNewHMACNonces_RefusesAPeriodUnderASecondOrOverADay(t *testing.T) {
+	for _, p := range []time.Duration{time.Nanosecond, time.Second - 1, 24*time.Hour + 1, 365 * 24 * time.Hour} {
+		if _, err := dpop.NewHMACNonces(nil, p); err == nil {
+			t.Errorf("period %s accepted", p)
+		}
+	}
+	for _, p := range []time.Duration{0, -time.Minute, time.Second, 24 * time.Hour} {
+		if _, err := dpop.NewHMACNonces(nil, p); err != nil {
+			t.Errorf("period %s: %v", p, err)
+		}
+	}
+}
+
 // Replicas sharing a secret accept each other's nonces although their
 // clocks differ a little: at a window's start, the replica whose clock is
 // ahead hands out the new window's nonce, which one a second behind still
