@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"slices"
 	"strings"
 	"sync"
@@ -687,5 +688,45 @@ func TestDPoP_MalformedNonceOfTheNonceSourceIsNeverSent(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// A stream refused for its nonce carries the nonce to use in the
+// dpop-nonce trailer, next to its use_dpop_nonce challenge, as a unary
+// call does; one opened with that nonce is accepted.
+func TestDPoP_StreamRefusedForItsNonceGetsTheNonceInTheTrailer(t *testing.T) {
+	nonces, err := dpop.NewHMACNonces(nil, time.Minute)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := newDPoPEnv(t, func(c *Config, _ *verifier.Config) { c.DPoP.Nonces = nonces })
+	const bidi = "/authtest.v1.TestService/BidiStream"
+	open := func(nonce string) (error, metadata.MD) {
+		proof := d.proof(t, d.key, bidi, d.bound, grpcauthtest.ProofOptions{Nonce: nonce})
+		s, err := d.client.BidiStream(dpopCtx(t.Context(), "DPoP "+d.bound, proof))
+		if err != nil {
+			return err, nil
+		}
+		if err := s.CloseSend(); err != nil {
+			return err, nil
+		}
+		for err == nil {
+			_, err = s.Recv()
+		}
+		if errors.Is(err, io.EOF) {
+			err = nil
+		}
+		return err, s.Trailer()
+	}
+	err, trailer := open("")
+	checkStatus(t, err, codes.Unauthenticated, ReasonUseDPoPNonce)
+	if got := trailer.Get(MetadataDPoPNonce); len(got) != 1 || got[0] != nonces.Nonce(t0) {
+		t.Fatalf("dpop-nonce trailer = %q, want %q", got, nonces.Nonce(t0))
+	}
+	if got := trailer.Get(MetadataWWWAuthenticate); len(got) != 1 || !strings.HasPrefix(got[0], `DPoP error="use_dpop_nonce"`) {
+		t.Errorf("www-authenticate = %q", got)
+	}
+	if err, _ := open(trailer.Get(MetadataDPoPNonce)[0]); err != nil {
+		t.Fatalf("stream with the nonce: %v", err)
 	}
 }
