@@ -507,9 +507,13 @@ func TestNewVerifier_RefusedOriginsUserInfoIsNotRepeated(t *testing.T) {
 func TestNewVerifier_RefusesNilNoncesOrReplayCache(t *testing.T) {
 	var nonces *dpop.HMACNonces
 	var cache *dpop.MemoryReplayCache
+	var own *countingCache     // a shared store of the caller's, never assigned
+	var ownNonces *badNonceSrc // a NonceSource of the caller's, never assigned
 	for name, cfg := range map[string]dpop.Config{
-		"nil *HMACNonces":        {Nonces: nonces},
-		"nil *MemoryReplayCache": {ReplayCache: cache},
+		"nil *HMACNonces":                 {Nonces: nonces},
+		"nil *MemoryReplayCache":          {ReplayCache: cache},
+		"nil store of the caller's":       {ReplayCache: own},
+		"nil NonceSource of the caller's": {Nonces: ownNonces},
 	} {
 		if _, err := dpop.NewVerifier(cfg); err == nil || !strings.Contains(err.Error(), "nil") {
 			t.Errorf("%s: %v, want refused", name, err)
@@ -1096,6 +1100,13 @@ func TestVerify_AccessTokenWithoutThumbprintIsRefused(t *testing.T) {
 		t.Errorf("token endpoint's proof, without access token or thumbprint: %v", err)
 	}
 }
+
+// badNonceSrc is a NonceSource of the caller's whose methods need their
+// receiver.
+type badNonceSrc struct{ nonce string }
+
+func (b *badNonceSrc) Nonce(time.Time) string           { return b.nonce }
+func (b *badNonceSrc) Valid(n string, _ time.Time) bool { return n == b.nonce }
 
 // recordingNonces is a NonceSource that hands out nonce, accepts any
 // nonce, and records what Valid was asked.
