@@ -319,7 +319,7 @@ func (v *Verifier) Verify(ctx context.Context, proof string, req Request) (Proof
 	// meantime, and recorded a replay checked at the end of the window
 	// anew. Its age, judged again now that it is recorded, refuses it.
 	if err := v.checkAge(c.iat, v.s.now()); err != nil {
-		return Proof{}, err
+		return Proof{}, fmt.Errorf("%w, once the replay store answered", err)
 	}
 	return p, nil
 }
