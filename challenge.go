@@ -120,8 +120,8 @@ func dpopAlgs(algs []string) string {
 // setChallenge sets the www-authenticate trailer of a refusal that carries
 // a challenge (rejection.challenge; see status.go for which do): a DPoP
 // refusal in the DPoP scheme with the accepted algs (RFC 9449, section
-// 7.1), and for USE_DPOP_NONCE the dpop-nonce trailer with the nonce to
-// retry with; any other in the scheme of the call, DPoP when dpopScheme
+// 7.1; checkDPoP sets a USE_DPOP_NONCE refusal's dpop-nonce trailer);
+// any other in the scheme of the call, DPoP when dpopScheme
 // (RFC 9449's DPoP scheme carries the error codes of RFC 6750, section
 // 3.1, and RFC 9470 extends those), Bearer otherwise. A refusal of a call
 // that used neither scheme (challenge.bothSchemes: no credentials, or
@@ -145,9 +145,5 @@ func (a *Authenticator) setChallenge(ctx context.Context, rej *rejection, dpopSc
 	case ch.bothSchemes:
 		values = append(values, "DPoP "+a.dpopAlgs)
 	}
-	md := metadata.MD{MetadataWWWAuthenticate: values}
-	if n := a.dpop.Nonces(); n != nil && rej == rejUseDPoPNonce {
-		md.Set(MetadataDPoPNonce, n.Nonce(a.now()))
-	}
-	_ = grpc.SetTrailer(ctx, md)
+	_ = grpc.SetTrailer(ctx, metadata.MD{MetadataWWWAuthenticate: values})
 }

@@ -115,7 +115,11 @@ func newDPoP(cfg Config) (*dpop.Verifier, error) {
 // the DPoP scheme, and the proof must be valid for this call (htm POST, htu
 // the call's scheme://authority/method or a Config.DPoP.Origins origin,
 // ath the token's hash; see pseudoHeader for calls through ServeCall) and
-// signed by the token's key.
+// signed by the token's key. With server nonces, a USE_DPOP_NONCE refusal
+// gets the nonce to retry with in the dpop-nonce trailer, and an accepted
+// proof that used an older nonce the current one in the dpop-nonce header;
+// a nonce the NonceSource made malformed (dpop.ErrBadNonce) is never sent:
+// the call is refused with rejInternal, fail closed, and the cause logged.
 func (a *Authenticator) checkDPoP(ctx context.Context, method string, cred credential, kind cnfKind, jkt [sha256.Size]byte) (binding, *rejection, error) {
 	switch {
 	case !cred.dpop:
@@ -136,13 +140,22 @@ func (a *Authenticator) checkDPoP(ctx context.Context, method string, cred crede
 		KeyThumbprint: base64.RawURLEncoding.EncodeToString(jkt[:]),
 	})
 	if err != nil {
-		return binding{}, dpopErrorRejection(ctx, err), err
-	}
-	if n := a.dpop.Nonces(); n != nil {
-		now := a.now()
-		if !nonceCurrent(n, p.Nonce, now) {
-			_ = grpc.SetHeader(ctx, metadata.Pairs(MetadataDPoPNonce, n.Nonce(now)))
+		rej := dpopErrorRejection(ctx, err)
+		if rej == rejUseDPoPNonce {
+			nonce, nerr := a.dpop.Nonce()
+			if nerr != nil {
+				return binding{}, rejInternal, fmt.Errorf("%w; %w", err, nerr)
+			}
+			_ = grpc.SetTrailer(ctx, metadata.Pairs(MetadataDPoPNonce, nonce))
 		}
+		return binding{}, rej, err
+	}
+	if n := a.dpop.Nonces(); n != nil && !nonceCurrent(n, p.Nonce, a.now()) {
+		nonce, err := a.dpop.Nonce()
+		if err != nil {
+			return binding{}, rejInternal, err
+		}
+		_ = grpc.SetHeader(ctx, metadata.Pairs(MetadataDPoPNonce, nonce))
 	}
 	return binding{dpop: true}, nil, nil
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"slices"
 	"strings"
 	"sync"
@@ -647,5 +648,85 @@ func TestDPoP_NextWindowsNonceIsNotAnsweredWithAnOlderOne(t *testing.T) {
 		if tc.wantFresh && (len(got) != 1 || got[0] != nonces.Nonce(t0)) || !tc.wantFresh && len(got) != 0 {
 			t.Errorf("%s: dpop-nonce header = %q, want a fresh nonce: %v", tc.name, got, tc.wantFresh)
 		}
+	}
+}
+
+// brokenNonces is a NonceSource whose Nonce returns nonce, which may be
+// no nonce at all, and which accepts the nonce "earlier" only.
+type brokenNonces struct{ nonce string }
+
+func (b brokenNonces) Nonce(time.Time) string         { return b.nonce }
+func (brokenNonces) Valid(n string, _ time.Time) bool { return n == "earlier" }
+
+// A NonceSource that returns something no client can use as a nonce (a
+// store failure's "", a space, a line break that would forge a header,
+// more than dpop.MaxNonceLen bytes) fails closed: the call is refused with
+// codes.Internal, whether it lacked a nonce (USE_DPOP_NONCE) or its older
+// nonce was accepted, the value is never sent, and the cause is reported.
+func TestDPoP_MalformedNonceOfTheNonceSourceIsNeverSent(t *testing.T) {
+	for name, nonce := range map[string]string{
+		"empty":      "",
+		"space":      "two words",
+		"line break": "n\r\nx-forged: 1",
+		"quote":      `n"`,
+		"too long":   strings.Repeat("n", dpop.MaxNonceLen+1),
+	} {
+		t.Run(name, func(t *testing.T) {
+			var rec recorder
+			d := newDPoPEnv(t, func(c *Config, _ *verifier.Config) {
+				c.DPoP.Nonces, c.OnDecision = brokenNonces{nonce}, rec.record
+			})
+			for _, proofNonce := range []string{"", "earlier"} {
+				proof := d.proof(t, d.key, mInherited, d.bound, grpcauthtest.ProofOptions{Nonce: proofNonce})
+				err, header, trailer := d.callUnaryMD(dpopCtx(t.Context(), "DPoP "+d.bound, proof), mInherited)
+				checkStatus(t, err, codes.Internal, ReasonInternalError)
+				if got := append(header.Get(MetadataDPoPNonce), trailer.Get(MetadataDPoPNonce)...); len(got) != 0 {
+					t.Errorf("proof nonce %q: dpop-nonce %q sent", proofNonce, got)
+				}
+				if got := rec.last(t).Err; !errors.Is(got, dpop.ErrBadNonce) {
+					t.Errorf("proof nonce %q: Decision.Err = %v, want dpop.ErrBadNonce", proofNonce, got)
+				}
+			}
+		})
+	}
+}
+
+// A stream refused for its nonce carries the nonce to use in the
+// dpop-nonce trailer, next to its use_dpop_nonce challenge, as a unary
+// call does; one opened with that nonce is accepted.
+func TestDPoP_StreamRefusedForItsNonceGetsTheNonceInTheTrailer(t *testing.T) {
+	nonces, err := dpop.NewHMACNonces(nil, time.Minute)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := newDPoPEnv(t, func(c *Config, _ *verifier.Config) { c.DPoP.Nonces = nonces })
+	const bidi = "/authtest.v1.TestService/BidiStream"
+	open := func(nonce string) (error, metadata.MD) {
+		proof := d.proof(t, d.key, bidi, d.bound, grpcauthtest.ProofOptions{Nonce: nonce})
+		s, err := d.client.BidiStream(dpopCtx(t.Context(), "DPoP "+d.bound, proof))
+		if err != nil {
+			return err, nil
+		}
+		if err := s.CloseSend(); err != nil {
+			return err, nil
+		}
+		for err == nil {
+			_, err = s.Recv()
+		}
+		if errors.Is(err, io.EOF) {
+			err = nil
+		}
+		return err, s.Trailer()
+	}
+	err, trailer := open("")
+	checkStatus(t, err, codes.Unauthenticated, ReasonUseDPoPNonce)
+	if got := trailer.Get(MetadataDPoPNonce); len(got) != 1 || got[0] != nonces.Nonce(t0) {
+		t.Fatalf("dpop-nonce trailer = %q, want %q", got, nonces.Nonce(t0))
+	}
+	if got := trailer.Get(MetadataWWWAuthenticate); len(got) != 1 || !strings.HasPrefix(got[0], `DPoP error="use_dpop_nonce"`) {
+		t.Errorf("www-authenticate = %q", got)
+	}
+	if err, _ := open(trailer.Get(MetadataDPoPNonce)[0]); err != nil {
+		t.Fatalf("stream with the nonce: %v", err)
 	}
 }

@@ -183,7 +183,11 @@ const (
 	// runs (message "grpcauth: internal error"; see
 	// Authenticator.UnaryServerInterceptor and ServeCall), or a
 	// connectauth.Interceptor without an Authenticator (message
-	// "connectauth: internal error"; see connectauth.NewInterceptor).
+	// "connectauth: internal error"; see connectauth.NewInterceptor), or
+	// the DPoP NonceSource (Config.DPoP.Nonces) returned a malformed nonce
+	// (dpop.ErrBadNonce, logged) for a call that would have carried it: a
+	// USE_DPOP_NONCE refusal, or an accepted proof made with an older
+	// nonce. The malformed value is never sent.
 	ReasonInternalError = "INTERNAL_ERROR"
 	// ReasonCanceled: the caller cancelled while its token was being
 	// verified or its condition evaluated (codes.Canceled).

@@ -6,6 +6,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/grpcauth/grpcauth/internal/isnil"
 )
 
 // DefaultAlgorithms returns the proof algorithms accepted when
@@ -97,14 +99,15 @@ type Config struct {
 	// ReplayCache remembers the jti of accepted proofs until they expire.
 	// Default: a MemoryReplayCache of DefaultReplayCacheEntries, of which
 	// one proof key may fill a quarter. It protects one process only; see
-	// ReplayCache for a shared store. A nil *MemoryReplayCache is refused.
+	// ReplayCache for a shared store. A nil pointer (a nil *MemoryReplayCache, or of a store type of yours) is refused.
 	ReplayCache ReplayCache
 
 	// Nonces, when set, makes a server nonce (RFC 9449, section 9)
 	// mandatory: a proof whose nonce Nonces does not accept fails with
-	// ErrUseNonce, and the caller must send Nonces.Nonce to the client.
-	// Default nil: no nonce is required (one sent anyway is ignored). A
-	// nil *HMACNonces is refused.
+	// ErrUseNonce, and the caller must send the client Verifier.Nonce
+	// (Nonces.Nonce, checked). Default nil: no nonce is required (one
+	// sent anyway is ignored). A nil pointer (a nil *HMACNonces, or of a
+	// type of yours) is refused.
 	Nonces NonceSource
 
 	// MaxProofSize bounds the proof in bytes. Default DefaultMaxProofSize
@@ -184,13 +187,14 @@ func validate(cfg Config) (settings, error) {
 		return s, errors.New("dpop: Config.OnlyOrigins needs Config.Origins")
 	}
 	s.onlyOrigins = cfg.OnlyOrigins
-	// A nil pointer of this package's types is a non-nil interface whose
-	// methods panic on the first proof.
-	if c, ok := s.replay.(*MemoryReplayCache); ok && c == nil {
-		return s, errors.New("dpop: Config.ReplayCache is a nil *MemoryReplayCache (leave it nil for the default)")
+	// A nil pointer (of this package's types or the caller's own: a
+	// shared store's client never assigned) is a non-nil interface whose
+	// methods panic on the first proof, which ends a gRPC server's process.
+	if s.replay != nil && isnil.Value(s.replay) {
+		return s, fmt.Errorf("dpop: Config.ReplayCache is a nil %T (leave it nil for the default)", s.replay)
 	}
-	if n, ok := s.nonces.(*HMACNonces); ok && n == nil {
-		return s, errors.New("dpop: Config.Nonces is a nil *HMACNonces (leave it nil for no nonces)")
+	if s.nonces != nil && isnil.Value(s.nonces) {
+		return s, fmt.Errorf("dpop: Config.Nonces is a nil %T (leave it nil for no nonces)", s.nonces)
 	}
 	if s.replay == nil {
 		s.replay = NewMemoryReplayCache(DefaultReplayCacheEntries, s.now)

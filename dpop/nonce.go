@@ -7,8 +7,48 @@ import (
 	"encoding/base64"
 	"encoding/binary"
 	"errors"
+	"fmt"
 	"time"
+
+	"github.com/grpcauth/grpcauth/internal/ascii"
 )
+
+// MaxNonceLen bounds a server nonce: the longest a Verifier hands out
+// (Verifier.Nonce) or passes from a proof to NonceSource.Valid. tokencreds
+// keeps nonces up to this length, so a longer one would never come back.
+const MaxNonceLen = 1024
+
+// ErrBadNonce: the NonceSource's Nonce returned a value that is not a
+// nonce of RFC 9449, section 8.1 (1*NQCHAR: printable ASCII but space,
+// '"' and '\') of at most MaxNonceLen bytes, such as "" from a source
+// whose store failed. Verifier.Nonce returns it instead of the value,
+// which must not be sent: a line break or a quote in response metadata
+// would break or forge a header, and no client could use it anyway.
+var ErrBadNonce = errors.New("dpop: the NonceSource returned a malformed nonce")
+
+// validNonce reports whether s is a nonce as RFC 9449, section 8.1,
+// defines it, of at most MaxNonceLen bytes.
+func validNonce(s string) bool { return len(s) <= MaxNonceLen && ascii.IsNQChars(s) }
+
+// Nonce returns the nonce to send a client now: Config.Nonces' Nonce at
+// the Verifier's clock (Config.Now), or "" without Config.Nonces. When
+// the NonceSource returns something that is not a well-formed nonce of
+// at most MaxNonceLen bytes, Nonce returns "" and an error wrapping
+// ErrBadNonce, which says the value's length only: send nothing, and
+// refuse the request (the grpcauth interceptors answer codes.Internal and
+// log the error), since no client can follow a nonce the server cannot
+// hand out.
+func (v *Verifier) Nonce() (string, error) {
+	n := v.s.nonces
+	if n == nil {
+		return "", nil
+	}
+	s := n.Nonce(v.s.now())
+	if !validNonce(s) {
+		return "", fmt.Errorf("%w (%d bytes; want 1 to %d printable ASCII characters but space, '\"' and '\\')", ErrBadNonce, len(s), MaxNonceLen)
+	}
+	return s, nil
+}
 
 // NonceSource issues and checks server nonces (RFC 9449, section 9). With
 // nonces, a proof is only accepted shortly after the server handed out its
@@ -16,9 +56,14 @@ import (
 // pre-computed for later use is refused.
 type NonceSource interface {
 	// Nonce returns the nonce clients must put in their proofs from now
-	// on. It is sent in the dpop-nonce response metadata.
+	// on. It is sent in the dpop-nonce response metadata, through
+	// Verifier.Nonce, which refuses a value that is not 1 to MaxNonceLen
+	// printable ASCII characters other than space, '"' and '\' (RFC 9449,
+	// section 8.1) rather than send it (ErrBadNonce).
 	Nonce(now time.Time) string
 	// Valid reports whether nonce, taken from a proof, is acceptable now.
+	// It only sees well-formed nonces of at most MaxNonceLen bytes: the
+	// Verifier refuses any other with ErrUseNonce without calling it.
 	Valid(nonce string, now time.Time) bool
 }
 
@@ -32,6 +77,12 @@ type NonceSource interface {
 // one else has the secret), so a nonce still lives one to two periods on
 // the clock of the replica that made it, and on another at most that long
 // plus the clocks' difference, up to one period.
+//
+// There is one secret at a time: an HMACNonces with a new secret refuses
+// every nonce of the old one at once (fail closed). Clients then get
+// ErrUseNonce with a nonce of the new secret and retry, and a stream
+// opened with an old nonce is refused; while replicas with the old and
+// the new secret run side by side, each refuses the other's nonces.
 type HMACNonces struct {
 	secret sealed[[]byte] // in a closure, out of fmt's reach: see sealed
 	period time.Duration
@@ -44,9 +95,19 @@ const nonceMACLen = 16
 // the MAC, unpadded base64url.
 var nonceLen = base64.RawURLEncoding.EncodedLen(8 + nonceMACLen)
 
+// The bounds of HMACNonces' period. A nonce lives one to two periods: one
+// of less than a second could expire on its way to the client and back,
+// so that no proof could ever carry a valid one, and one of more than a
+// day (Config.MaxAge's bound) would no longer limit a proof's life.
+const (
+	minNoncePeriod = time.Second
+	maxNoncePeriod = maxWindow
+)
+
 // NewHMACNonces returns an HMACNonces with the given secret (at least 32
 // bytes; nil draws a random one, which only this process knows, so give
-// replicas a shared secret) and period (one minute when not positive).
+// replicas a shared secret) and period (one minute when not positive;
+// from one second to 24 hours, or an error).
 func NewHMACNonces(secret []byte, period time.Duration) (*HMACNonces, error) {
 	if secret == nil {
 		secret = make([]byte, 32)
@@ -59,6 +120,9 @@ func NewHMACNonces(secret []byte, period time.Duration) (*HMACNonces, error) {
 	}
 	if period <= 0 {
 		period = time.Minute
+	}
+	if period < minNoncePeriod || period > maxNoncePeriod {
+		return nil, fmt.Errorf("dpop: NewHMACNonces: the period %s is not between %s and %s", period, minNoncePeriod, maxNoncePeriod)
 	}
 	return &HMACNonces{secret: seal(append([]byte(nil), secret...)), period: period}, nil
 }

@@ -24,7 +24,12 @@ import (
 // each need to see every proof to stop a replay sent to another replica:
 // plug in a shared store with an atomic add-if-absent with expiry, such as
 // Redis "SET key 1 NX PXAT <expires in ms>" (added when the reply is OK) or
-// memcached "add". See docs/dpop.md.
+// memcached "add". See docs/dpop.md. Such a store expires keys on its own
+// clock: the Verifier judges a proof's age again once the store has
+// answered, so a slow answer never lets a replay through, but a store
+// whose clock runs more than a second ahead of a replica's forgets proofs
+// that replica still accepts at the end of their window: keep their
+// clocks synchronised.
 type ReplayCache interface {
 	AddIfAbsent(ctx context.Context, key string, expires time.Time) (added bool, err error)
 }
@@ -55,16 +60,19 @@ type HolderReplayCache interface {
 	AddIfAbsentFor(ctx context.Context, holder, key string, expires time.Time) (added bool, err error)
 }
 
-// addProof records key for holder in c: with its holder when c is a
-// *MemoryReplayCache or a HolderReplayCache, through AddIfAbsent
-// otherwise. MemoryReplayCache's holder method is unexported, so that a
-// type embedding *MemoryReplayCache to wrap its AddIfAbsent (to count, or
-// to consult a shared store too) is no HolderReplayCache by promotion:
-// its AddIfAbsent is called, never bypassed.
-func addProof(ctx context.Context, c ReplayCache, holder, key string, expires time.Time) (bool, error) {
+// addProof records key for holder in c, at now, the time the Verifier
+// checked the proof: with its holder when c is a *MemoryReplayCache or a
+// HolderReplayCache, through AddIfAbsent otherwise. MemoryReplayCache's
+// holder method is unexported, so that a type embedding
+// *MemoryReplayCache to wrap its AddIfAbsent (to count, or to consult a
+// shared store too) is no HolderReplayCache by promotion: its AddIfAbsent
+// is called, never bypassed. A *MemoryReplayCache judges expiry at now,
+// not on its own clock, so that it never forgets an entry the Verifier
+// could still accept, whichever clock it was built with.
+func addProof(ctx context.Context, c ReplayCache, now time.Time, holder, key string, expires time.Time) (bool, error) {
 	switch c := c.(type) {
 	case *MemoryReplayCache:
-		return c.addIfAbsentFor(holder, key, expires)
+		return c.addIfAbsentFor(holder, key, expires, now)
 	case HolderReplayCache:
 		return c.AddIfAbsentFor(ctx, holder, key, expires)
 	}
@@ -101,7 +109,10 @@ const defaultHolderShare = 4
 // NewMemoryReplayCache returns a MemoryReplayCache holding at most
 // maxEntries unexpired entries (DefaultReplayCacheEntries when not
 // positive), of which one holder may have a quarter (at least one; see
-// SetMaxPerHolder), with now as its clock (time.Now when nil). Each entry
+// SetMaxPerHolder), with now as the clock of AddIfAbsent (time.Now when
+// nil). A Verifier records its proofs at the time it checked them, on its
+// own clock (Config.Now), so that the cache never forgets a proof the
+// Verifier could still accept, whichever clock each has. Each entry
 // keeps about 120 bytes alive (its 43-byte key, a map slot and a heap
 // slot), and each holder with unexpired entries about 110 more (its
 // 43-byte thumbprint, a map slot and its count), so the default bound is
@@ -141,17 +152,16 @@ func (c *MemoryReplayCache) SetMaxPerHolder(n int) {
 // towards the capacity only. A Verifier whose ReplayCache is the
 // MemoryReplayCache itself records each proof with its holder instead.
 func (c *MemoryReplayCache) AddIfAbsent(_ context.Context, key string, expires time.Time) (bool, error) {
-	return c.addIfAbsentFor("", key, expires)
+	return c.addIfAbsentFor("", key, expires, c.now())
 }
 
-// addIfAbsentFor is AddIfAbsent for an entry of holder, which may have at
-// most SetMaxPerHolder's number of unexpired entries (an empty holder is
-// none); past it, the error wraps ErrReplayQuotaExceeded.
-func (c *MemoryReplayCache) addIfAbsentFor(holder, key string, expires time.Time) (bool, error) {
-	now := c.now().UnixNano()
+// addIfAbsentFor is AddIfAbsent at now for an entry of holder, which may
+// have at most SetMaxPerHolder's number of unexpired entries (an empty
+// holder is none); past it, the error wraps ErrReplayQuotaExceeded.
+func (c *MemoryReplayCache) addIfAbsentFor(holder, key string, expires, now time.Time) (bool, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	c.dropExpired(now)
+	c.dropExpired(now.UnixNano())
 	if _, seen := c.entries[key]; seen {
 		return false, nil
 	}

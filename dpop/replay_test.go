@@ -1,6 +1,7 @@
 package dpop_test
 
 import (
+	"context"
 	"errors"
 	"strconv"
 	"sync"
@@ -200,5 +201,56 @@ func TestVerify_ConcurrentKeysWithinTheirQuotas(t *testing.T) {
 	}
 	if replayed < total {
 		t.Errorf("%d replays refused as ErrReplayed for %d accepted proofs: a replay got through", replayed, total)
+	}
+}
+
+// slowStore is a shared ReplayCache (the memory cache on the test's
+// clock) that takes delay to answer: the time moves on while the proof is
+// being recorded, as with a store that is slow or far away.
+type slowStore struct {
+	*dpop.MemoryReplayCache
+	now   *time.Time
+	delay time.Duration
+}
+
+func (s *slowStore) AddIfAbsent(ctx context.Context, key string, expires time.Time) (bool, error) {
+	*s.now = s.now.Add(s.delay)
+	return s.MemoryReplayCache.AddIfAbsent(ctx, key, expires)
+}
+
+// A replay checked at the very end of its proof's window, whose record
+// reaches the replay store after the first proof's entry expired there,
+// is refused: the proof's age is judged again once it is recorded.
+func TestVerify_ReplayRecordedAfterTheWindowBySlowStoreIsRefused(t *testing.T) {
+	now := t0
+	clock := func() time.Time { return now }
+	store := &slowStore{MemoryReplayCache: dpop.NewMemoryReplayCache(10, clock), now: &now}
+	v := newVerifier(t, dpop.Config{Now: clock, ReplayCache: store})
+	proof, _ := newKey(t, "ES256").Proof("POST", testURL, testToken) // iat t0
+	if _, err := v.Verify(t.Context(), proof, reqFor(t, proof)); err != nil {
+		t.Fatal(err)
+	}
+	now = t0.Add(dpop.DefaultMaxAge) // the last instant iat is accepted
+	store.delay = 2 * time.Second    // the store answers after the entry expired
+	if _, err := v.Verify(t.Context(), proof, reqFor(t, proof)); err == nil {
+		t.Fatal("replay recorded after its window was accepted")
+	} else if !errors.Is(err, dpop.ErrInvalidProof) {
+		t.Fatalf("replay: %v, want ErrInvalidProof (iat too old once recorded)", err)
+	}
+}
+
+// A MemoryReplayCache whose own clock is ahead of its Verifier's (here a
+// cache on another clock than the Verifier's Config.Now) still refuses a
+// replay: it judges the expiry of the proofs a Verifier records on that
+// Verifier's clock.
+func TestVerify_MemoryCacheOnAnotherClockStillRefusesReplays(t *testing.T) {
+	cache := dpop.NewMemoryReplayCache(10, func() time.Time { return t0.Add(time.Hour) })
+	v := newVerifier(t, dpop.Config{ReplayCache: cache}) // clock t0
+	proof, _ := newKey(t, "ES256").Proof("POST", testURL, testToken)
+	if _, err := v.Verify(t.Context(), proof, reqFor(t, proof)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := v.Verify(t.Context(), proof, reqFor(t, proof)); !errors.Is(err, dpop.ErrReplayed) {
+		t.Fatalf("replay: %v, want ErrReplayed", err)
 	}
 }

@@ -264,14 +264,18 @@ func (v *Verifier) Verify(ctx context.Context, proof string, req Request) (Proof
 		return Proof{}, err
 	}
 	now := v.s.now()
-	if n := v.s.nonces; n != nil && (c.nonce == "" || !n.Valid(c.nonce, now)) {
-		if c.nonce == "" {
+	if n := v.s.nonces; n != nil {
+		switch {
+		case c.nonce == "":
 			return Proof{}, fmt.Errorf("%w: the proof has no nonce", ErrUseNonce)
+		case !validNonce(c.nonce): // never one Nonce hands out: Valid need not see it
+			return Proof{}, fmt.Errorf("%w: the proof's nonce is malformed or longer than %d bytes", ErrUseNonce, MaxNonceLen)
+		case !n.Valid(c.nonce, now):
+			return Proof{}, fmt.Errorf("%w: the proof's nonce is stale or not ours", ErrUseNonce)
 		}
-		return Proof{}, fmt.Errorf("%w: the proof's nonce is stale or not ours", ErrUseNonce)
 	}
-	if c.iat.Before(now.Add(-v.s.maxAge)) {
-		return Proof{}, invalid("iat %s is more than %s before now (%s)", c.iat.UTC().Format(time.RFC3339), v.s.maxAge, now.UTC().Format(time.RFC3339))
+	if err := v.checkAge(c.iat, now); err != nil {
+		return Proof{}, err
 	}
 	if c.iat.After(now.Add(v.s.leeway)) {
 		return Proof{}, invalid("iat %s is more than %s after now (%s)", c.iat.UTC().Format(time.RFC3339), v.s.leeway, now.UTC().Format(time.RFC3339))
@@ -301,7 +305,7 @@ func (v *Verifier) Verify(ctx context.Context, proof string, req Request) (Proof
 	}
 	// The proof is accepted until iat+MaxAge inclusive; a second more
 	// covers stores that expire a key at its expiry instant or round it.
-	added, err := addProof(ctx, v.s.replay, p.Thumbprint, replayKey(tp, c.jti), c.iat.Add(v.s.maxAge+time.Second))
+	added, err := addProof(ctx, v.s.replay, now, p.Thumbprint, replayKey(tp, c.jti), c.iat.Add(v.s.maxAge+time.Second))
 	switch {
 	case err != nil && ctx.Err() != nil:
 		return Proof{}, fmt.Errorf("dpop: replay check: %w", ctx.Err())
@@ -310,7 +314,22 @@ func (v *Verifier) Verify(ctx context.Context, proof string, req Request) (Proof
 	case !added:
 		return Proof{}, ErrReplayed
 	}
+	// A store that answers late (slow, far away, or a goroutine that waited)
+	// may have let the entry of this proof's first use expire in the
+	// meantime, and recorded a replay checked at the end of the window
+	// anew. Its age, judged again now that it is recorded, refuses it.
+	if err := v.checkAge(c.iat, v.s.now()); err != nil {
+		return Proof{}, fmt.Errorf("%w, once the replay store answered", err)
+	}
 	return p, nil
+}
+
+// checkAge refuses a proof whose iat is more than MaxAge before now.
+func (v *Verifier) checkAge(iat, now time.Time) error {
+	if iat.Before(now.Add(-v.s.maxAge)) {
+		return invalid("iat %s is more than %s before now (%s)", iat.UTC().Format(time.RFC3339), v.s.maxAge, now.UTC().Format(time.RFC3339))
+	}
+	return nil
 }
 
 // equalB64 reports, in constant time for a well-formed s, whether s is the

@@ -59,6 +59,18 @@ func reqFor(t testing.TB, proof string) dpop.Request {
 	if err != nil {
 		return req
 	}
+	// jwx's Thumbprint panics on an EC key whose coordinates are longer
+	// than its curve's (Verify refuses such a key as off its curve
+	// before it takes a thumbprint).
+	var pub any
+	if key.Raw(&pub) != nil {
+		return req
+	}
+	if k, ok := pub.(*ecdsa.PublicKey); ok {
+		if _, err := k.ECDH(); err != nil {
+			return req
+		}
+	}
 	if tp, err := key.Thumbprint(crypto.SHA256); err == nil {
 		req.KeyThumbprint = base64.RawURLEncoding.EncodeToString(tp)
 	}
@@ -507,9 +519,13 @@ func TestNewVerifier_RefusedOriginsUserInfoIsNotRepeated(t *testing.T) {
 func TestNewVerifier_RefusesNilNoncesOrReplayCache(t *testing.T) {
 	var nonces *dpop.HMACNonces
 	var cache *dpop.MemoryReplayCache
+	var own *countingCache     // a shared store of the caller's, never assigned
+	var ownNonces *badNonceSrc // a NonceSource of the caller's, never assigned
 	for name, cfg := range map[string]dpop.Config{
-		"nil *HMACNonces":        {Nonces: nonces},
-		"nil *MemoryReplayCache": {ReplayCache: cache},
+		"nil *HMACNonces":                 {Nonces: nonces},
+		"nil *MemoryReplayCache":          {ReplayCache: cache},
+		"nil store of the caller's":       {ReplayCache: own},
+		"nil NonceSource of the caller's": {Nonces: ownNonces},
 	} {
 		if _, err := dpop.NewVerifier(cfg); err == nil || !strings.Contains(err.Error(), "nil") {
 			t.Errorf("%s: %v, want refused", name, err)
@@ -577,6 +593,22 @@ func TestHMACNonces(t *testing.T) {
 	}
 	if _, err := dpop.NewHMACNonces([]byte("short"), time.Minute); err == nil {
 		t.Error("accepted a 5-byte secret")
+	}
+}
+
+// A nonce lives one to two periods: NewHMACNonces refuses a period that
+// would let no proof carry a valid nonce (under a second) or let a nonce
+// outlive any proof (over a day).
+func TestNewHMACNonces_RefusesAPeriodUnderASecondOrOverADay(t *testing.T) {
+	for _, p := range []time.Duration{time.Nanosecond, time.Second - 1, 24*time.Hour + 1, 365 * 24 * time.Hour} {
+		if _, err := dpop.NewHMACNonces(nil, p); err == nil {
+			t.Errorf("period %s accepted", p)
+		}
+	}
+	for _, p := range []time.Duration{0, -time.Minute, time.Second, 24 * time.Hour} {
+		if _, err := dpop.NewHMACNonces(nil, p); err != nil {
+			t.Errorf("period %s: %v", p, err)
+		}
 	}
 }
 
@@ -1078,5 +1110,74 @@ func TestVerify_AccessTokenWithoutThumbprintIsRefused(t *testing.T) {
 	tokenEndpoint.AccessToken = ""
 	if _, err := v.Verify(t.Context(), mustProof(t, thief, grpcauthtest.ProofOptions{Method: "POST", URL: testURL, Claims: map[string]any{"jti": "token request"}}), tokenEndpoint); err != nil {
 		t.Errorf("token endpoint's proof, without access token or thumbprint: %v", err)
+	}
+}
+
+// badNonceSrc is a NonceSource of the caller's whose methods need their
+// receiver.
+type badNonceSrc struct{ nonce string }
+
+func (b *badNonceSrc) Nonce(time.Time) string           { return b.nonce }
+func (b *badNonceSrc) Valid(n string, _ time.Time) bool { return n == b.nonce }
+
+// recordingNonces is a NonceSource that hands out nonce, accepts any
+// nonce, and records what Valid was asked.
+type recordingNonces struct {
+	nonce string
+	asked []string
+}
+
+func (r *recordingNonces) Nonce(time.Time) string { return r.nonce }
+func (r *recordingNonces) Valid(n string, _ time.Time) bool {
+	r.asked = append(r.asked, n)
+	return true
+}
+
+// A proof's nonce that is not one a server may hand out (RFC 9449,
+// section 8.1: 1*NQCHAR, here at most MaxNonceLen bytes) is refused with
+// ErrUseNonce before the NonceSource sees it, however lax its Valid.
+func TestVerify_MalformedProofNonceNeverReachesTheNonceSource(t *testing.T) {
+	src := &recordingNonces{nonce: "fresh"}
+	v := newVerifier(t, dpop.Config{Nonces: src})
+	k := newKey(t, "ES256")
+	for _, nonce := range []string{"two words", "n\nx", `n"`, `n\`, "n\u00e9", strings.Repeat("n", dpop.MaxNonceLen+1)} {
+		proof := mustProof(t, k, grpcauthtest.ProofOptions{Method: "POST", URL: testURL, AccessToken: testToken, Nonce: nonce})
+		if _, err := v.Verify(t.Context(), proof, reqFor(t, proof)); !errors.Is(err, dpop.ErrUseNonce) {
+			t.Errorf("nonce %q: %v, want ErrUseNonce", nonce, err)
+		}
+	}
+	if len(src.asked) != 0 {
+		t.Errorf("Valid was asked about %d malformed nonces", len(src.asked))
+	}
+	proof := mustProof(t, k, grpcauthtest.ProofOptions{Method: "POST", URL: testURL, AccessToken: testToken, Nonce: strings.Repeat("n", dpop.MaxNonceLen)})
+	if _, err := v.Verify(t.Context(), proof, reqFor(t, proof)); err != nil {
+		t.Errorf("nonce of MaxNonceLen bytes: %v", err)
+	}
+}
+
+// Verifier.Nonce hands out the NonceSource's nonce only when it is one a
+// client can send back; otherwise nothing, and ErrBadNonce.
+func TestVerifier_NonceRefusesAMalformedNonceOfItsSource(t *testing.T) {
+	for nonce, ok := range map[string]bool{
+		"fresh-nonce_1.~!":                      true,
+		strings.Repeat("n", dpop.MaxNonceLen):   true,
+		"":                                      false,
+		"two words":                             false,
+		"n\r\nx-forged: 1":                      false,
+		`n"`:                                    false,
+		"n\u00e9":                               false,
+		strings.Repeat("n", dpop.MaxNonceLen+1): false,
+	} {
+		v := newVerifier(t, dpop.Config{Nonces: &recordingNonces{nonce: nonce}})
+		got, err := v.Nonce()
+		switch {
+		case ok && (err != nil || got != nonce):
+			t.Errorf("Nonce() with %q = %q, %v", nonce, got, err)
+		case !ok && (!errors.Is(err, dpop.ErrBadNonce) || got != ""):
+			t.Errorf("Nonce() with %q = %q, %v; want \"\" and ErrBadNonce", nonce, got, err)
+		}
+	}
+	if got, err := newVerifier(t, dpop.Config{}).Nonce(); got != "" || err != nil {
+		t.Errorf("Nonce() without Nonces = %q, %v", got, err)
 	}
 }
