@@ -276,11 +276,20 @@ func newTokenDPoP(now func() time.Time, nonces dpop.NonceSource) (*dpop.Verifier
 // tokenNonce sets the DPoP-Nonce header of the token endpoint's answer to
 // a request with a DPoP header, when Config.DPoPNonces is set: the nonce
 // a use_dpop_nonce refusal asks for (RFC 9449, section 8), or the one the
-// next proof should carry (section 8.2).
-func (i *Issuer) tokenNonce(w http.ResponseWriter, r *http.Request) {
-	if n := i.cfg.DPoPNonces; n != nil && len(r.Header.Values("DPoP")) > 0 {
-		w.Header().Set("DPoP-Nonce", n.Nonce(i.cfg.Now()))
+// next proof should carry (section 8.2). A nonce no client could send back
+// (not 1*NQCHAR of at most dpop.MaxNonceLen bytes, as a custom
+// DPoPNonces may give) is never sent: the request fails with 500
+// server_error.
+func (i *Issuer) tokenNonce(w http.ResponseWriter, r *http.Request) *tokenFailure {
+	if i.cfg.DPoPNonces == nil || len(r.Header.Values("DPoP")) == 0 {
+		return nil
 	}
+	n, err := i.dpop.Nonce() // DPoPNonces' nonce, refused unless 1*NQCHAR of at most dpop.MaxNonceLen
+	if err != nil {
+		return fail(http.StatusInternalServerError, "server_error", "the DPoP nonce source gave an unusable nonce")
+	}
+	w.Header().Set("DPoP-Nonce", n)
+	return nil
 }
 
 // tokenDPoP checks the token request's DPoP header (RFC 9449, section 5).

@@ -457,3 +457,24 @@ func TestDPoPKey_ProofWithANilHeaderKeyFails(t *testing.T) {
 		}()
 	}
 }
+
+// badNonces is a NonceSource whose nonce no client could send back.
+type badNonces struct{}
+
+func (badNonces) Nonce(time.Time) string       { return "not a nonce" }
+func (badNonces) Valid(string, time.Time) bool { return false }
+
+// A DPoPNonces that gives out a nonce no client could send back (not
+// 1*NQCHAR) makes the token endpoint answer 500 server_error without
+// sending it, instead of asking for a nonce no proof can carry.
+func TestTokenEndpoint_MalformedNonceOfDPoPNoncesIsNeverSent(t *testing.T) {
+	iss := grpcauthtest.NewIssuer(t, grpcauthtest.Config{Clients: testClients, DPoPNonces: badNonces{}})
+	p, err := newDPoPKey(t).ProofWith(grpcauthtest.ProofOptions{Method: http.MethodPost, URL: iss.TokenURL()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp, _ := postDPoP(t, iss, []string{p}, http.StatusInternalServerError, "server_error")
+	if n := resp.Header.Values("DPoP-Nonce"); len(n) != 0 {
+		t.Errorf("DPoP-Nonce %q sent", n)
+	}
+}

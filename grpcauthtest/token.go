@@ -76,7 +76,10 @@ func errorDescription(desc string) string {
 // serveToken implements the client-credentials grant (RFC 6749 §4.4) with
 // client_secret_basic and client_secret_post authentication.
 func (i *Issuer) serveToken(w http.ResponseWriter, r *http.Request) {
-	i.tokenNonce(w, r)
+	if f := i.tokenNonce(w, r); f != nil {
+		writeOAuth(w, nil, f)
+		return
+	}
 	resp, f := i.handleToken(w, r)
 	writeOAuth(w, resp, f)
 }

@@ -85,16 +85,13 @@ const (
 	reasonUseDPoPNonce = "USE_DPOP_NONCE"
 )
 
-// maxNonceLen bounds a server nonce a client remembers and repeats.
-const maxNonceLen = 1024
-
 // maxNonceOrigins bounds the servers whose nonces one Credentials or
 // DPoPTransport remembers; past it they are all forgotten.
 const maxNonceOrigins = 1024
 
 // maxServerLen bounds the name (authority or origin) of a server whose
 // nonce is remembered: a token endpoint's redirect chooses the origin, and
-// a URL's port may have any number of leading zeros. With maxNonceLen and
+// a URL's port may have any number of leading zeros. With dpop.MaxNonceLen and
 // maxNonceOrigins it keeps a nonceMap within a few megabytes. No real
 // server has a longer name (a DNS name has at most 253 bytes); a token
 // request to one that requires a nonce is sent twice every time, and a
@@ -390,10 +387,10 @@ func asksForNonce(err error, trailer metadata.MD) bool {
 }
 
 // validNonce returns n if it is a nonce as RFC 9449, section 8.1, defines
-// it (1*NQCHAR: printable ASCII but '"' and '\') of at most maxNonceLen
+// it (1*NQCHAR: printable ASCII but '"' and '\') of at most dpop.MaxNonceLen
 // bytes, and "" otherwise.
 func validNonce(n string) string {
-	if len(n) > maxNonceLen || !ascii.IsNQChars(n) {
+	if len(n) > dpop.MaxNonceLen || !ascii.IsNQChars(n) {
 		return ""
 	}
 	return n
