@@ -21,7 +21,7 @@ import (
 // slog (text or JSON) show neither the private key nor the HMAC secret,
 // as they are or hex-encoded; the Signer's algorithm and thumbprint, and
 // the nonces' period, still show. Before, %v of either printed them; and
-// until the secrets were held behind a pointer (sealed), a Signer or an
+// until the secrets were held in a closure (sealed), a Signer or an
 // HMACNonces in an unexported field, or printed with %p or %w, where fmt
 // bypasses Format, still did.
 func TestFormat_SignerAndNoncesNeverShowTheirSecrets(t *testing.T) {

@@ -246,8 +246,13 @@ type Config struct {
 	// the host, which the monotonic clock does not count, ages it, so if
 	// the refresh after a long suspend fails the set is as stale as the
 	// wall clock says. The wall clock set back never makes a set fresh
-	// again; set forward, it may make the set stale early (fail closed,
-	// until the next successful refresh).
+	// again, as long as Now's readings carry a monotonic clock reading, as
+	// time.Now's do (a Now of your own whose readings lack one, after
+	// Round(0), Truncate or time.Unix for instance, has the wall clock
+	// only: set back, it makes the set younger); set forward, it may make
+	// the set stale early (fail closed: a lookup starts a fetch when the
+	// MinRefreshInterval rate limit allows, and the set serves again once
+	// one succeeds).
 	MaxStaleness time.Duration
 
 	// FetchTimeout bounds each key-set request and each discovery round
@@ -297,7 +302,8 @@ type Config struct {
 // accept a token up to 10 ms after its exp plus ClockSkew, longer only while
 // the process is too starved of CPU to run a timer, or by what is left of
 // those 10 ms after a host suspend or a forward step of the wall clock
-// (the 10 ms are measured on the monotonic clock); it never refuses a
+// (the 10 ms are measured on the monotonic clock; in them, a key set the
+// suspend made older than MaxStaleness still serves a cached token); it never refuses a
 // token Now would accept (such a hit is re-checked against Now). That
 // applies only with a skew of at least one second (the default is a
 // minute), of which 10 ms is at most 1 %: with a smaller ClockSkew, a

@@ -37,6 +37,9 @@ type Stats struct {
 	// KeysFetched is when the current key set was fetched (Config.Now);
 	// zero if no fetch has succeeded yet. Its age is how stale the keys
 	// are; past MaxStaleness verification fails with ErrKeysUnavailable.
+	// That age is the larger of its monotonic and wall-clock ages (see
+	// Config.MaxStaleness): time.Since(KeysFetched) gives the monotonic
+	// one only, which does not count a suspend of the host.
 	KeysFetched time.Time
 	// LastFetchFailure is when the last refresh failed (Config.Now); zero
 	// if none has.

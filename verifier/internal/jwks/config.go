@@ -82,8 +82,11 @@ type Config struct {
 	// suspend, during which the monotonic clock stands still, ages it, so
 	// a set older than MaxStaleness by the wall clock is stale at resume
 	// if the refresh then fails. The wall clock set back never makes a set
-	// fresh again; set forward, it may make the set stale early (lookups
-	// fail closed with ErrUnavailable until the next successful refresh).
+	// fresh again when Now's readings carry a monotonic clock reading (a
+	// reading without one has only the wall clock, which, set back, makes
+	// the set younger); set forward, it may make the set stale early
+	// (lookups fail closed with ErrUnavailable until a fetch, which the
+	// next lookup starts when the rate limit allows, succeeds).
 	MaxStaleness time.Duration
 	// FetchTimeout bounds each JWKS request, and each discovery round: the
 	// documents of one round share one deadline (default 10s). A fetch

@@ -70,9 +70,10 @@ func (s *snapshot) usable(now time.Time, maxStale time.Duration) bool {
 // age returns s's age at now: the larger of its age on the monotonic clock
 // (now.Sub(s.fetched) when both readings have one, as every reading of
 // time.Now does) and on the wall clock. The monotonic clock stands still
-// while the host is suspended (a laptop asleep, a VM paused or migrated, a
-// container frozen), the wall clock does not: after a long suspend the set
-// is as old as the wall clock says, whatever time the process was awake.
+// while the host is suspended (a laptop asleep, a VM paused or migrated;
+// not a frozen container, whose host's clock runs on), the wall clock
+// does not: after a long suspend the set is as old as the wall clock
+// says, whatever time the process was awake.
 // The wall clock set back cannot make a set younger than its monotonic age;
 // set forward, it ages the set early (see docs/key-set.md).
 func (s *snapshot) age(now time.Time) time.Duration {
