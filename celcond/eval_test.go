@@ -290,6 +290,59 @@ func TestCompile_RejectsARegularExpressionThatIsNotALiteral(t *testing.T) {
 	}
 }
 
+// TestEval_MatchesIsChargedByThePatternsProgram: cel-go charged a match
+// by the pattern's length, but a repetition compiles to a copy of its
+// operand per count, and Go's regexp may run every instruction on every
+// byte: '(a{30}){30}x', 12 characters and 963 instructions, was charged 3
+// per 10 bytes, and matching a 64 KiB request string took 0.9 s within
+// the default limit, without error.
+func TestEval_MatchesIsChargedByThePatternsProgram(t *testing.T) {
+	l := make([]string, 60)
+	for i := range l {
+		l[i] = strings.Repeat("a", 1000)
+	}
+	c := claims(t, map[string]any{"sub": "alice", "l": l})
+	in := grpcauth.ConditionInput{Claims: c, Request: &authtestv1.OwnRequest{Item: &authtestv1.Item{Owner: strings.Repeat("a", 64<<10)}}}
+	wantCostLimit(t, celcond.Config{}, in,
+		"!request.item.owner.matches('(a{30}){30}x')",
+		"!matches(request.item.owner, '(a{30}){30}x')",
+		"[request.item.owner].all(s, !s.matches('(a{30}){30}x'))",
+		// Each match within the limit, together beyond it.
+		"claims.l.all(s, !s.matches('(a{30}){30}x'))")
+	// A short text, or a pattern whose program is short, stays cheap.
+	short := grpcauth.ConditionInput{Claims: c, Request: &authtestv1.OwnRequest{Item: &authtestv1.Item{Owner: strings.Repeat("a", 100)}}}
+	wantTrue(t, celcond.Config{}, short, "!request.item.owner.matches('(a{30}){30}x')")
+	wantTrue(t, celcond.Config{}, in, "request.item.owner.matches('^a+$')")
+}
+
+// TestEval_MatchTooCostlyAloneStopsBeforeItRuns: cel-go charges a call
+// once it has returned, so a match that alone costs more than the limit
+// ran to its end before the limit stopped the evaluation: a 4 MiB request
+// string matched against '[a-z]{1,64}x' took 7 s. Such a match is
+// refused before it runs, with the cost limit.
+func TestEval_MatchTooCostlyAloneStopsBeforeItRuns(t *testing.T) {
+	c := claims(t, map[string]any{"sub": "alice"})
+	for _, tc := range []struct {
+		cfg   celcond.Config
+		owner int
+	}{
+		{celcond.Config{CostLimit: 1000}, 1000}, // 101 × 33 > 1000
+		{celcond.Config{}, 4 << 20},
+	} {
+		in := grpcauth.ConditionInput{Claims: c, Request: &authtestv1.OwnRequest{Item: &authtestv1.Item{Owner: strings.Repeat("a", tc.owner)}}}
+		for _, expr := range []string{
+			"!request.item.owner.matches('[a-z]{1,64}x')",
+			"request.item.owner.matches('[a-z]{1,64}x') || true",
+			"[request.item.owner].exists(s, s.matches('[a-z]{1,64}x'))",
+		} {
+			_, err := compile(t, tc.cfg, expr).Eval(context.Background(), in)
+			if err == nil || !strings.Contains(err.Error(), "matching the string would exceed the cost limit") {
+				t.Errorf("%s on %d bytes, limit %d: err = %.200v, want the match refused before it runs", expr, tc.owner, tc.cfg.CostLimit, err)
+			}
+		}
+	}
+}
+
 // A number with more than 800 digits before its point is read as the
 // double it is, not as strconv.ParseFloat's slow path reads it (it counts
 // only the first 800 digits for the point's place: 1 followed by 1,000
