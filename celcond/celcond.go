@@ -141,6 +141,8 @@ func New(cfg Config) (*Compiler, error) {
 		cel.Variable("subject", cel.StringType),
 		cel.Variable("client_id", cel.StringType),
 		cel.Variable("method", cel.StringType),
+		cel.Function(keyFunction, cel.Overload(keyFunction+"_T", []*cel.Type{cel.TypeParamType("T")}, cel.TypeParamType("T"),
+			cel.UnaryBinding(func(v ref.Val) ref.Val { return v }))),
 	)
 	if err != nil {
 		return nil, fmt.Errorf("celcond: %w", err)
@@ -197,6 +199,9 @@ func (c *Compiler) CompileCondition(method protoreflect.MethodDescriptor, expr s
 	if err := copiedFields(env, ast); err != nil {
 		return nil, err
 	}
+	if ast, err = chargeKeys(env, ast); err != nil {
+		return nil, err
+	}
 	opts := []cel.ProgramOption{cel.EvalOptions(cel.OptOptimize), cel.CustomDecoratorV2(matchGuards(c.limit))}
 	loops := hasComprehension(ast)
 	if loops {
@@ -221,6 +226,84 @@ func (c *Compiler) CompileCondition(method protoreflect.MethodDescriptor, expr s
 		cond.fast, cond.fastSize, cond.fastNameSize = fast, n, min(n, maxFastNameSize)
 	}
 	return cond, nil
+}
+
+// keyFunction names the identity function that chargeKeys wraps a
+// computed map key in, so that the cost limit charges hashing it. A CEL
+// identifier cannot start with '@': an expression cannot call it.
+const keyFunction = "@celcond_key"
+
+// chargeKeys returns the checked expression ast with every computed
+// string, bytes or dyn key of a map index (m[k]) and of a map literal
+// ({k: v}) wrapped in a call of keyFunction, which costs what hashing the
+// key whole does: 1 per 10 bytes, at least 1 (see runtimeCoster and
+// sizeEstimator.EstimateCallCost). cel-go treats the index as a field
+// access and the literal as a constructor, and charges either the same
+// whatever the key's length: a comprehension indexing a claim map with a
+// 4 MiB request string on every step (request.items.all(i,
+// claims.acl[request.tenant] == 'rw')) ran for seconds within the
+// default limit, a cost the caller chose, not the rule's author.
+func chargeKeys(env *cel.Env, ast *cel.Ast) (*cel.Ast, error) {
+	if len(computedKeys(ast.NativeRep())) == 0 {
+		return ast, nil
+	}
+	opt, err := cel.NewStaticOptimizer(keyCharger{})
+	if err != nil {
+		return nil, fmt.Errorf("celcond: %w", err)
+	}
+	out, iss := opt.Optimize(env, ast)
+	if err := iss.Err(); err != nil {
+		return nil, fmt.Errorf("celcond: %w", err)
+	}
+	return out, nil
+}
+
+// computedKeys returns the computed string, bytes or dyn keys of the map
+// indexes and map literals of the checked expression a (see chargeKeys).
+func computedKeys(a *celast.AST) []celast.Expr {
+	var keys []celast.Expr
+	hashed := func(k celast.Expr) bool {
+		if k.Kind() == celast.LiteralKind {
+			return false
+		}
+		switch t := a.GetType(k.ID()); t.Kind() {
+		case types.StringKind, types.BytesKind, types.DynKind:
+			return true
+		}
+		return false
+	}
+	celast.PreOrderVisit(a.Expr(), celast.NewExprVisitor(func(e celast.Expr) {
+		switch e.Kind() {
+		case celast.CallKind:
+			c := e.AsCall()
+			if c.FunctionName() == operators.Index && len(c.Args()) == 2 {
+				if t := a.GetType(c.Args()[0].ID()); (t.Kind() == types.MapKind || t.Kind() == types.DynKind) && hashed(c.Args()[1]) {
+					keys = append(keys, c.Args()[1])
+				}
+			}
+		case celast.MapKind:
+			for _, entry := range e.AsMap().Entries() {
+				if k := entry.AsMapEntry().Key(); hashed(k) {
+					keys = append(keys, k)
+				}
+			}
+		}
+	}))
+	return keys
+}
+
+// keyCharger is chargeKeys's rewrite.
+type keyCharger struct{}
+
+func (keyCharger) Optimize(ctx *cel.OptimizerContext, a *celast.AST) *celast.AST {
+	for _, k := range computedKeys(a) {
+		// The key's node becomes the call, whose argument is a new node
+		// of the key's kind and children.
+		key := ctx.NewIdent("key") // for its new ID
+		key.SetKindCase(k)
+		ctx.UpdateExpr(k, ctx.NewCall(keyFunction, key))
+	}
+	return a
 }
 
 // within reports whether the worst-case cost of ast, with every value
@@ -276,12 +359,10 @@ const maxFastNameSize = 256
 // interruptCheckFrequency is how many comprehension steps an evaluation
 // takes between two looks at the call's context (cel-go's
 // cel.InterruptCheckFrequency). A step costs at least a comparison, and
-// at most what the cost limit allows one of the operations cel-go
-// undercharges (a map indexed or built with a computed key hashes it
-// whole, about half a millisecond for a 4 MiB request string): an
-// evaluation whose call has ended stops within about 20 such steps, and
-// the look, a non-blocking receive on the context's Done channel, is
-// paid once per 20 steps.
+// an untracked one (see Compiler.provenSize) at most the cost limit: an
+// evaluation whose call has ended stops within about 20 steps, and the
+// look, a non-blocking receive on the context's Done channel, is paid
+// once per 20 steps.
 const interruptCheckFrequency = 20
 
 // hasComprehension reports whether the checked expression ast has a
@@ -826,6 +907,9 @@ func (e sizeEstimator) EstimateCallCost(_, overloadID string, target *checker.As
 		return &checker.CallEstimate{CostEstimate: e.size(args[0]).MultiplyByCostFactor(common.StringTraversalCostFactor).Add(checker.FixedCostEstimate(1))}
 	case overloadID == overloads.SizeStringInst && target != nil:
 		return &checker.CallEstimate{CostEstimate: e.size(*target).MultiplyByCostFactor(common.StringTraversalCostFactor).Add(checker.FixedCostEstimate(1))}
+	case overloadID == keyFunction+"_T" && len(args) == 1:
+		return &checker.CallEstimate{CostEstimate: e.size(args[0]).MultiplyByCostFactor(common.StringTraversalCostFactor).Add(checker.FixedCostEstimate(1)),
+			ResultSize: e.size(args[0])}
 	case overloadID == overloads.MatchesString && target != nil && len(args) == 1:
 		return e.matchCost(*target, args[0])
 	case overloadID == overloads.Matches && target == nil && len(args) == 2:
@@ -980,6 +1064,12 @@ type runtimeCoster struct {
 func (r runtimeCoster) CallCost(function, _ string, args []ref.Val, _ ref.Val) *uint64 {
 	var cost uint64
 	switch function {
+	case keyFunction:
+		if len(args) != 1 {
+			return nil
+		}
+		n, _ := textSize(args[0])
+		cost = max(1, traversal(n))
 	case overloads.Matches:
 		if len(args) != 2 {
 			return nil

@@ -474,6 +474,31 @@ func TestEval_MapMembershipIsChargedByKeyLength(t *testing.T) {
 	wantTrue(t, celcond.Config{CostLimit: 10_000}, in, "claims.l.all(x, subject in {'alice': 1})")
 }
 
+// TestEval_ComputedMapKeysAreChargedByLength: indexing a map, or building
+// one, with a computed key hashes the key whole, which cel-go charged the
+// same whatever its length: a comprehension indexing a claim map with a
+// multi-megabyte request string on every step ran for 1-3.5 s within the
+// default limit, at a length the caller chose.
+func TestEval_ComputedMapKeysAreChargedByLength(t *testing.T) {
+	owner := strings.Repeat("a", 1<<16)
+	in := grpcauth.ConditionInput{
+		Claims:  claims(t, map[string]any{"sub": "alice", "l": make([]int, 1000), "acl": map[string]string{owner: "rw"}}),
+		Request: &authtestv1.OwnRequest{Item: &authtestv1.Item{Owner: owner}},
+	}
+	wantCostLimit(t, celcond.Config{}, in,
+		"claims.l.all(x, claims.acl[request.item.owner] == 'rw')", // a dyn map
+		"claims.l.all(x, {request.item.owner: 1}[request.item.owner] == 1)",
+		"claims.l.all(x, {request.item.owner: 1}.size() == 1)",
+		"claims.l.all(x, claims[request.item.owner] != 'rw')",
+	)
+	// Proven within the limit by the estimate, these would not be tracked.
+	wantCostLimit(t, celcond.Config{CostLimit: 1000}, in,
+		"claims.acl[request.item.owner] == 'rw' && {request.item.owner: 1}.size() == 1")
+	// A short key, a literal one, or a list index costs as before.
+	wantTrue(t, celcond.Config{}, in, "claims.l.all(x, {subject: 1}[subject] == 1)")
+	wantTrue(t, celcond.Config{}, in, "claims.l.all(x, claims.l[x] == 0 && {'a': 1}['a'] == 1)")
+}
+
 // TestEval_NamedTimeZonesAreChargedAsZoneLoads: a timestamp accessor
 // given a time zone name (getHours('Europe/Paris')) loads the zone from
 // disk on every call, about 60 µs (200 µs for a missing name), which
