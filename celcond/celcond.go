@@ -208,9 +208,9 @@ func (c *Compiler) CompileCondition(method protoreflect.MethodDescriptor, expr s
 		opts = append(opts, cel.InterruptCheckFrequency(interruptCheckFrequency))
 	}
 	cond := &condition{loops: loops, readsRequest: readsRequest(ast), claims: claimNames(ast), input: in.FullName()}
-	fast, err := env.Program(ast, opts...)
+	fast, err := program(env, ast, opts...)
 	if err != nil {
-		return nil, fmt.Errorf("celcond: %w", err)
+		return nil, err
 	}
 	if c.within(env, ast, c.estimator) {
 		cond.prg = fast
@@ -218,14 +218,31 @@ func (c *Compiler) CompileCondition(method protoreflect.MethodDescriptor, expr s
 	}
 	// Not proven within the limit for every input: track it, except on
 	// inputs small enough for the proof (see provenSize).
-	cond.prg, err = env.Program(ast, append(opts, cel.CostLimit(c.limit), cel.CostTracking(runtimeCoster{patterns: patternCosts(ast)}))...)
+	cond.prg, err = program(env, ast, append(opts, cel.CostLimit(c.limit), cel.CostTracking(runtimeCoster{patterns: patternCosts(ast)}))...)
 	if err != nil {
-		return nil, fmt.Errorf("celcond: %w", err)
+		return nil, err
 	}
 	if n, ok := c.provenSize(env, ast); ok {
 		cond.fast, cond.fastSize, cond.fastNameSize = fast, n, min(n, maxFastNameSize)
 	}
 	return cond, nil
+}
+
+// program is env.Program, with a panic of cel-go's planning returned as
+// an error: with cel.OptOptimize, cel-go builds a map literal of
+// constants when it plans the program, and a bytes key ({b'a': 1}, which
+// the checker accepts) panics hashing it. A rule's condition is compiled
+// on a call's goroutine, where a panic would end the server.
+func program(env *cel.Env, ast *cel.Ast, opts ...cel.ProgramOption) (prg cel.Program, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			prg, err = nil, fmt.Errorf("celcond: cel-go could not plan the expression: %v", r)
+		}
+	}()
+	if prg, err = env.Program(ast, opts...); err != nil {
+		return nil, fmt.Errorf("celcond: %w", err)
+	}
+	return prg, nil
 }
 
 // keyFunction names the identity function that chargeKeys wraps a

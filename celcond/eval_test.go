@@ -221,6 +221,34 @@ func TestCompile_RejectsWhatIsNotABoolOrDoesNotCheck(t *testing.T) {
 	}
 }
 
+// TestCompile_ConstantMapWithABytesKeyIsAnErrorNotAPanic: cel-go builds a
+// map literal of constants when it plans the program, and a bytes key,
+// which its checker accepts, panicked hashing it: in CompileCondition, on
+// the goroutine of the call that compiled the rule.
+func TestCompile_ConstantMapWithABytesKeyIsAnErrorNotAPanic(t *testing.T) {
+	c, err := celcond.New(celcond.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, expr := range []string{"{b'a': 1}.size() == 1", "b'a' in {b'a': 1}"} {
+		func() {
+			defer func() {
+				if r := recover(); r != nil {
+					t.Errorf("%s: CompileCondition panicked: %v", expr, r)
+				}
+			}()
+			if _, err := c.CompileCondition(method("Own"), expr); err == nil {
+				t.Errorf("%s: compiled, want an error", expr)
+			}
+		}()
+	}
+	// Computed, such a key is an evaluation error.
+	in := grpcauth.ConditionInput{Claims: claims(t, map[string]any{"sub": "alice"}), Request: &authtestv1.OwnRequest{}}
+	if ok, err := compile(t, celcond.Config{}, "{bytes(subject): 1}.size() == 1").Eval(context.Background(), in); ok || err == nil {
+		t.Errorf("a computed bytes key = %v, %v; want an error", ok, err)
+	}
+}
+
 // TestCore_DoesNotImportCEL guards the promise that a server without
 // conditions does not build cel-go: the grpcauth package's dependencies
 // must not include it.
