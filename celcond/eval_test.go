@@ -363,7 +363,11 @@ func TestEval_MatchTooCostlyAloneStopsBeforeItRuns(t *testing.T) {
 			"request.item.owner.matches('[a-z]{1,64}x') || true",
 			"[request.item.owner].exists(s, s.matches('[a-z]{1,64}x'))",
 		} {
-			_, err := compile(t, tc.cfg, expr).Eval(context.Background(), in)
+			// A context that can end: a comprehension is then evaluated
+			// by cel-go's ContextEval.
+			ctx, cancel := context.WithCancel(context.Background())
+			_, err := compile(t, tc.cfg, expr).Eval(ctx, in)
+			cancel()
 			if err == nil || !strings.Contains(err.Error(), "matching the string would exceed the cost limit") {
 				t.Errorf("%s on %d bytes, limit %d: err = %.200v, want the match refused before it runs", expr, tc.owner, tc.cfg.CostLimit, err)
 			}
