@@ -47,6 +47,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"regexp/syntax"
 	"slices"
 	"strconv"
 	"strings"
@@ -140,6 +141,8 @@ func New(cfg Config) (*Compiler, error) {
 		cel.Variable("subject", cel.StringType),
 		cel.Variable("client_id", cel.StringType),
 		cel.Variable("method", cel.StringType),
+		cel.Function(keyFunction, cel.Overload(keyFunction+"_T", []*cel.Type{cel.TypeParamType("T")}, cel.TypeParamType("T"),
+			cel.UnaryBinding(func(v ref.Val) ref.Val { return v }))),
 	)
 	if err != nil {
 		return nil, fmt.Errorf("celcond: %w", err)
@@ -196,15 +199,18 @@ func (c *Compiler) CompileCondition(method protoreflect.MethodDescriptor, expr s
 	if err := copiedFields(env, ast); err != nil {
 		return nil, err
 	}
-	opts := []cel.ProgramOption{cel.EvalOptions(cel.OptOptimize)}
+	if ast, err = chargeKeys(env, ast); err != nil {
+		return nil, err
+	}
+	opts := []cel.ProgramOption{cel.EvalOptions(cel.OptOptimize), cel.CustomDecoratorV2(matchGuards(c.limit))}
 	loops := hasComprehension(ast)
 	if loops {
 		opts = append(opts, cel.InterruptCheckFrequency(interruptCheckFrequency))
 	}
 	cond := &condition{loops: loops, readsRequest: readsRequest(ast), claims: claimNames(ast), input: in.FullName()}
-	fast, err := env.Program(ast, opts...)
+	fast, err := program(env, ast, opts...)
 	if err != nil {
-		return nil, fmt.Errorf("celcond: %w", err)
+		return nil, err
 	}
 	if c.within(env, ast, c.estimator) {
 		cond.prg = fast
@@ -212,14 +218,109 @@ func (c *Compiler) CompileCondition(method protoreflect.MethodDescriptor, expr s
 	}
 	// Not proven within the limit for every input: track it, except on
 	// inputs small enough for the proof (see provenSize).
-	cond.prg, err = env.Program(ast, append(opts, cel.CostLimit(c.limit), cel.CostTracking(runtimeCoster{}))...)
+	cond.prg, err = program(env, ast, append(opts, cel.CostLimit(c.limit), cel.CostTracking(runtimeCoster{patterns: patternCosts(ast)}))...)
 	if err != nil {
-		return nil, fmt.Errorf("celcond: %w", err)
+		return nil, err
 	}
 	if n, ok := c.provenSize(env, ast); ok {
 		cond.fast, cond.fastSize, cond.fastNameSize = fast, n, min(n, maxFastNameSize)
 	}
 	return cond, nil
+}
+
+// program is env.Program, with a panic of cel-go's planning returned as
+// an error: with cel.OptOptimize, cel-go builds a map literal of
+// constants when it plans the program, and a bytes key ({b'a': 1}, which
+// the checker accepts) panics hashing it. A rule's condition is compiled
+// on a call's goroutine, where a panic would end the server.
+func program(env *cel.Env, ast *cel.Ast, opts ...cel.ProgramOption) (prg cel.Program, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			prg, err = nil, fmt.Errorf("celcond: cel-go could not plan the expression: %v", r)
+		}
+	}()
+	if prg, err = env.Program(ast, opts...); err != nil {
+		return nil, fmt.Errorf("celcond: %w", err)
+	}
+	return prg, nil
+}
+
+// keyFunction names the identity function that chargeKeys wraps a
+// computed map key in, so that the cost limit charges hashing it. A CEL
+// identifier cannot start with '@': an expression cannot call it.
+const keyFunction = "@celcond_key"
+
+// chargeKeys returns the checked expression ast with every computed
+// string, bytes or dyn key of a map index (m[k]) and of a map literal
+// ({k: v}) wrapped in a call of keyFunction, which costs what hashing the
+// key whole does: 1 per 10 bytes, at least 1 (see runtimeCoster and
+// sizeEstimator.EstimateCallCost). cel-go treats the index as a field
+// access and the literal as a constructor, and charges either the same
+// whatever the key's length: a comprehension indexing a claim map with a
+// 4 MiB request string on every step (request.items.all(i,
+// claims.acl[request.tenant] == 'rw')) ran for seconds within the
+// default limit, a cost the caller chose, not the rule's author.
+func chargeKeys(env *cel.Env, ast *cel.Ast) (*cel.Ast, error) {
+	if len(computedKeys(ast.NativeRep())) == 0 {
+		return ast, nil
+	}
+	opt, err := cel.NewStaticOptimizer(keyCharger{})
+	if err != nil {
+		return nil, fmt.Errorf("celcond: %w", err)
+	}
+	out, iss := opt.Optimize(env, ast)
+	if err := iss.Err(); err != nil {
+		return nil, fmt.Errorf("celcond: %w", err)
+	}
+	return out, nil
+}
+
+// computedKeys returns the computed string, bytes or dyn keys of the map
+// indexes and map literals of the checked expression a (see chargeKeys).
+func computedKeys(a *celast.AST) []celast.Expr {
+	var keys []celast.Expr
+	hashed := func(k celast.Expr) bool {
+		if k.Kind() == celast.LiteralKind {
+			return false
+		}
+		switch t := a.GetType(k.ID()); t.Kind() {
+		case types.StringKind, types.BytesKind, types.DynKind:
+			return true
+		}
+		return false
+	}
+	celast.PreOrderVisit(a.Expr(), celast.NewExprVisitor(func(e celast.Expr) {
+		switch e.Kind() {
+		case celast.CallKind:
+			c := e.AsCall()
+			if c.FunctionName() == operators.Index && len(c.Args()) == 2 {
+				if t := a.GetType(c.Args()[0].ID()); (t.Kind() == types.MapKind || t.Kind() == types.DynKind) && hashed(c.Args()[1]) {
+					keys = append(keys, c.Args()[1])
+				}
+			}
+		case celast.MapKind:
+			for _, entry := range e.AsMap().Entries() {
+				if k := entry.AsMapEntry().Key(); hashed(k) {
+					keys = append(keys, k)
+				}
+			}
+		}
+	}))
+	return keys
+}
+
+// keyCharger is chargeKeys's rewrite.
+type keyCharger struct{}
+
+func (keyCharger) Optimize(ctx *cel.OptimizerContext, a *celast.AST) *celast.AST {
+	for _, k := range computedKeys(a) {
+		// The key's node becomes the call, whose argument is a new node
+		// of the key's kind and children.
+		key := ctx.NewIdent("key") // for its new ID
+		key.SetKindCase(k)
+		ctx.UpdateExpr(k, ctx.NewCall(keyFunction, key))
+	}
+	return a
 }
 
 // within reports whether the worst-case cost of ast, with every value
@@ -275,12 +376,10 @@ const maxFastNameSize = 256
 // interruptCheckFrequency is how many comprehension steps an evaluation
 // takes between two looks at the call's context (cel-go's
 // cel.InterruptCheckFrequency). A step costs at least a comparison, and
-// at most what the cost limit allows one of the operations cel-go
-// undercharges (a map indexed or built with a computed key hashes it
-// whole, about half a millisecond for a 4 MiB request string): an
-// evaluation whose call has ended stops within about 20 such steps, and
-// the look, a non-blocking receive on the context's Done channel, is
-// paid once per 20 steps.
+// an untracked one (see Compiler.provenSize) at most the cost limit: an
+// evaluation whose call has ended stops within about 20 steps, and the
+// look, a non-blocking receive on the context's Done channel, is paid
+// once per 20 steps.
 const interruptCheckFrequency = 20
 
 // hasComprehension reports whether the checked expression ast has a
@@ -825,10 +924,34 @@ func (e sizeEstimator) EstimateCallCost(_, overloadID string, target *checker.As
 		return &checker.CallEstimate{CostEstimate: e.size(args[0]).MultiplyByCostFactor(common.StringTraversalCostFactor).Add(checker.FixedCostEstimate(1))}
 	case overloadID == overloads.SizeStringInst && target != nil:
 		return &checker.CallEstimate{CostEstimate: e.size(*target).MultiplyByCostFactor(common.StringTraversalCostFactor).Add(checker.FixedCostEstimate(1))}
+	case overloadID == keyFunction+"_T" && len(args) == 1:
+		return &checker.CallEstimate{CostEstimate: e.size(args[0]).MultiplyByCostFactor(common.StringTraversalCostFactor).Add(checker.FixedCostEstimate(1)),
+			ResultSize: e.size(args[0])}
+	case overloadID == overloads.MatchesString && target != nil && len(args) == 1:
+		return e.matchCost(*target, args[0])
+	case overloadID == overloads.Matches && target == nil && len(args) == 2:
+		return e.matchCost(args[0], args[1])
 	case slices.Contains(zoneOverloads, overloadID) && len(args) == 1:
 		return &checker.CallEstimate{CostEstimate: e.size(args[0]).MultiplyByCostFactor(common.StringTraversalCostFactor).Add(checker.CostEstimate{Min: 1, Max: 1 + zoneLoadCost})}
 	}
 	return nil
+}
+
+// matchCost estimates matching text against pattern, a literal (see
+// literalPatterns): as runtimeCoster charges it (matchCost), by the
+// pattern's compiled program.
+func (e sizeEstimator) matchCost(text, pattern checker.AstNode) *checker.CallEstimate {
+	if pattern.Expr().Kind() != celast.LiteralKind {
+		return nil
+	}
+	p, ok := pattern.Expr().AsLiteral().(types.String)
+	if !ok {
+		return nil
+	}
+	size := e.size(text)
+	return &checker.CallEstimate{CostEstimate: checker.CostEstimate{
+		Min: matchCost(size.Min, patternCost(string(p))),
+		Max: matchCost(size.Max, patternCost(string(p)))}}
 }
 
 // size is the size of n: the size cel-go computed, else e's bound, else
@@ -945,11 +1068,39 @@ const zoneLoadCost = 1000
 //     (a claim, a google.protobuf.Struct field) the call is dispatched at
 //     run time, without an overload ID, and charged 1. They cost what
 //     cel-go charges the chosen overload, at least 1.
-type runtimeCoster struct{}
+//   - matches, which runs the pattern's compiled program over the text:
+//     cel-go charges it by the pattern's length, which a repetition
+//     multiplies ('(a{30}){30}x', 12 characters, compiles to 963
+//     instructions); see matchCost.
+type runtimeCoster struct {
+	// patterns holds the patternCost of each pattern the expression
+	// matches, computed once at compile time.
+	patterns map[string]uint64
+}
 
-func (runtimeCoster) CallCost(function, _ string, args []ref.Val, _ ref.Val) *uint64 {
+func (r runtimeCoster) CallCost(function, _ string, args []ref.Val, _ ref.Val) *uint64 {
 	var cost uint64
 	switch function {
+	case keyFunction:
+		if len(args) != 1 {
+			return nil
+		}
+		n, _ := textSize(args[0])
+		cost = max(1, traversal(n))
+	case overloads.Matches:
+		if len(args) != 2 {
+			return nil
+		}
+		text, ok := args[0].(types.String)
+		pattern, isString := args[1].(types.String)
+		if !ok || !isString {
+			return nil
+		}
+		pc, ok := r.patterns[string(pattern)]
+		if !ok {
+			pc = patternCost(string(pattern))
+		}
+		cost = matchCost(uint64(len(text)), pc)
 	case overloads.TypeConvertInt, overloads.TypeConvertUint, overloads.TypeConvertDouble,
 		overloads.TypeConvertTimestamp, overloads.TypeConvertDuration, overloads.Size:
 		if len(args) != 1 {
@@ -1019,6 +1170,125 @@ func (runtimeCoster) CallCost(function, _ string, args []ref.Val, _ ref.Val) *ui
 		return nil
 	}
 	return &cost
+}
+
+// patternCost is what matching a regular expression costs per 10 bytes
+// of text: 1 per 4 instructions of its compiled program (cel-go's
+// RegexStringLengthCostFactor, which cel-go applies to the pattern's
+// length, guessing 4 characters an instruction), at least 1. Go's regexp
+// runs every instruction of the program on every byte in the worst case,
+// and a repetition compiles to as many copies as it counts: cel-go charged
+// '(a{30}){30}x' 3 per 10 bytes for a program of 963 instructions, and
+// matching it on a 64 KiB request string took 0.9 s within the default
+// limit. A pattern that does not compile costs by its length, as cel-go
+// charges it (the program refuses it anyway).
+func patternCost(pattern string) uint64 {
+	n := uint64(len(pattern))
+	if re, err := syntax.Parse(pattern, syntax.Perl); err == nil {
+		// Compiled as regexp.Compile does: syntax.Compile does not
+		// handle the repetitions that Simplify expands.
+		if prog, err := syntax.Compile(re.Simplify()); err == nil {
+			n = max(n, uint64(len(prog.Inst)))
+		}
+	}
+	return max(1, uint64(math.Ceil(float64(n)*common.RegexStringLengthCostFactor)))
+}
+
+// matchCost is what matching a text of n bytes against a pattern of
+// patternCost pc costs: 1 per 10 bytes of the text and 1 more, as cel-go
+// charges a match, times pc.
+func matchCost(n, pc uint64) uint64 {
+	if n == math.MaxUint64 {
+		return n
+	}
+	text := traversal(n + 1)
+	if pc != 0 && text > math.MaxUint64/pc {
+		return math.MaxUint64
+	}
+	return text * pc
+}
+
+// patternCosts returns the patternCost of every pattern the checked
+// expression ast matches (all literals: see literalPatterns).
+func patternCosts(ast *cel.Ast) map[string]uint64 {
+	costs := map[string]uint64{}
+	celast.PreOrderVisit(ast.NativeRep().Expr(), celast.NewExprVisitor(func(e celast.Expr) {
+		if e.Kind() != celast.CallKind || e.AsCall().FunctionName() != overloads.Matches {
+			return
+		}
+		args := e.AsCall().Args()
+		if len(args) == 0 || args[len(args)-1].Kind() != celast.LiteralKind {
+			return
+		}
+		if p, ok := args[len(args)-1].AsLiteral().(types.String); ok {
+			costs[string(p)] = patternCost(string(p))
+		}
+	}))
+	return costs
+}
+
+// matchGuards returns a decorator that guards the text of every matches
+// call of a program whose cost limit is limit (see matchGuard): cel-go's
+// cost tracking charges a call once it has returned, and a match charged
+// more than the limit would first run to its end (a request string of
+// 4 MiB matched against '[a-z]{1,64}x' took 7 s). It keeps the call's
+// arguments otherwise as they are, for cel-go's regular expression
+// optimization, which replaces the call by one that runs the pattern
+// compiled once, on the same arguments.
+func matchGuards(limit uint64) interpreter.InterpretableDecoratorV2 {
+	return func(i interpreter.InterpretableV2) (interpreter.InterpretableV2, error) {
+		call, ok := i.(interpreter.InterpretableCall)
+		if !ok || call.Function() != overloads.Matches || len(call.Args()) != 2 {
+			return i, nil
+		}
+		lit, ok := call.Args()[1].(interpreter.InterpretableConst)
+		if !ok {
+			return i, nil
+		}
+		pattern, ok := lit.Value().(types.String)
+		if !ok {
+			return i, nil
+		}
+		args := slices.Clone(call.Args())
+		args[0] = matchGuard{InterpretableV2: args[0], pc: patternCost(string(pattern)), limit: limit}
+		return interpreter.NewCall(call.ID(), call.Function(), call.OverloadID(), args, match), nil
+	}
+}
+
+// match is matches, for a call that cel-go's regular expression
+// optimization has not replaced.
+func match(args ...ref.Val) ref.Val {
+	m, ok := args[0].(traits.Matcher)
+	if len(args) != 2 || !ok {
+		return types.NoSuchOverloadErr()
+	}
+	return m.Match(args[1])
+}
+
+// matchGuard evaluates the text of a matches call and stops the
+// evaluation, as the cost limit does, when matching it against the
+// call's pattern (of patternCost pc) would alone cost more than the
+// limit, before the pattern runs.
+type matchGuard struct {
+	interpreter.InterpretableV2
+	pc, limit uint64
+}
+
+// errMatchCost is the message of an evaluation stopped by a matchGuard.
+const errMatchCost = "operation cancelled: matching the string would exceed the cost limit"
+
+func (g matchGuard) Eval(a interpreter.Activation) ref.Val { return g.check(g.InterpretableV2.Eval(a)) }
+
+func (g matchGuard) Exec(f *interpreter.ExecutionFrame) ref.Val {
+	return g.check(g.InterpretableV2.Exec(f))
+}
+
+func (g matchGuard) check(v ref.Val) ref.Val {
+	if s, ok := v.(types.String); ok && matchCost(uint64(len(s)), g.pc) > g.limit {
+		// cel-go's Eval recovers this, as it does the cost tracker's.
+		panic(interpreter.EvalCancelledError{Cause: interpreter.CostLimitExceeded, Message: errMatchCost})
+	}
+	return v
 }
 
 // traversal is the cost of reading n units: 1 per 10, as cel-go charges a

@@ -221,6 +221,34 @@ func TestCompile_RejectsWhatIsNotABoolOrDoesNotCheck(t *testing.T) {
 	}
 }
 
+// TestCompile_ConstantMapWithABytesKeyIsAnErrorNotAPanic: cel-go builds a
+// map literal of constants when it plans the program, and a bytes key,
+// which its checker accepts, panicked hashing it: in CompileCondition, on
+// the goroutine of the call that compiled the rule.
+func TestCompile_ConstantMapWithABytesKeyIsAnErrorNotAPanic(t *testing.T) {
+	c, err := celcond.New(celcond.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, expr := range []string{"{b'a': 1}.size() == 1", "b'a' in {b'a': 1}"} {
+		func() {
+			defer func() {
+				if r := recover(); r != nil {
+					t.Errorf("%s: CompileCondition panicked: %v", expr, r)
+				}
+			}()
+			if _, err := c.CompileCondition(method("Own"), expr); err == nil {
+				t.Errorf("%s: compiled, want an error", expr)
+			}
+		}()
+	}
+	// Computed, such a key is an evaluation error.
+	in := grpcauth.ConditionInput{Claims: claims(t, map[string]any{"sub": "alice"}), Request: &authtestv1.OwnRequest{}}
+	if ok, err := compile(t, celcond.Config{}, "{bytes(subject): 1}.size() == 1").Eval(context.Background(), in); ok || err == nil {
+		t.Errorf("a computed bytes key = %v, %v; want an error", ok, err)
+	}
+}
+
 // TestCore_DoesNotImportCEL guards the promise that a server without
 // conditions does not build cel-go: the grpcauth package's dependencies
 // must not include it.
@@ -286,6 +314,63 @@ func TestCompile_RejectsARegularExpressionThatIsNotALiteral(t *testing.T) {
 	} {
 		if _, err := c.CompileCondition(method("Own"), expr); err != nil {
 			t.Errorf("%q: %v", expr, err)
+		}
+	}
+}
+
+// TestEval_MatchesIsChargedByThePatternsProgram: cel-go charged a match
+// by the pattern's length, but a repetition compiles to a copy of its
+// operand per count, and Go's regexp may run every instruction on every
+// byte: '(a{30}){30}x', 12 characters and 963 instructions, was charged 3
+// per 10 bytes, and matching a 64 KiB request string took 0.9 s within
+// the default limit, without error.
+func TestEval_MatchesIsChargedByThePatternsProgram(t *testing.T) {
+	l := make([]string, 60)
+	for i := range l {
+		l[i] = strings.Repeat("a", 1000)
+	}
+	c := claims(t, map[string]any{"sub": "alice", "l": l})
+	in := grpcauth.ConditionInput{Claims: c, Request: &authtestv1.OwnRequest{Item: &authtestv1.Item{Owner: strings.Repeat("a", 64<<10)}}}
+	wantCostLimit(t, celcond.Config{}, in,
+		"!request.item.owner.matches('(a{30}){30}x')",
+		"!matches(request.item.owner, '(a{30}){30}x')",
+		"[request.item.owner].all(s, !s.matches('(a{30}){30}x'))",
+		// Each match within the limit, together beyond it.
+		"claims.l.all(s, !s.matches('(a{30}){30}x'))")
+	// A short text, or a pattern whose program is short, stays cheap.
+	short := grpcauth.ConditionInput{Claims: c, Request: &authtestv1.OwnRequest{Item: &authtestv1.Item{Owner: strings.Repeat("a", 100)}}}
+	wantTrue(t, celcond.Config{}, short, "!request.item.owner.matches('(a{30}){30}x')")
+	wantTrue(t, celcond.Config{}, in, "request.item.owner.matches('^a+$')")
+}
+
+// TestEval_MatchTooCostlyAloneStopsBeforeItRuns: cel-go charges a call
+// once it has returned, so a match that alone costs more than the limit
+// ran to its end before the limit stopped the evaluation: a 4 MiB request
+// string matched against '[a-z]{1,64}x' took 7 s. Such a match is
+// refused before it runs, with the cost limit.
+func TestEval_MatchTooCostlyAloneStopsBeforeItRuns(t *testing.T) {
+	c := claims(t, map[string]any{"sub": "alice"})
+	for _, tc := range []struct {
+		cfg   celcond.Config
+		owner int
+	}{
+		{celcond.Config{CostLimit: 1000}, 1000}, // 101 × 33 > 1000
+		{celcond.Config{}, 4 << 20},
+	} {
+		in := grpcauth.ConditionInput{Claims: c, Request: &authtestv1.OwnRequest{Item: &authtestv1.Item{Owner: strings.Repeat("a", tc.owner)}}}
+		for _, expr := range []string{
+			"!request.item.owner.matches('[a-z]{1,64}x')",
+			"request.item.owner.matches('[a-z]{1,64}x') || true",
+			"[request.item.owner].exists(s, s.matches('[a-z]{1,64}x'))",
+		} {
+			// A context that can end: a comprehension is then evaluated
+			// by cel-go's ContextEval.
+			ctx, cancel := context.WithCancel(context.Background())
+			_, err := compile(t, tc.cfg, expr).Eval(ctx, in)
+			cancel()
+			if err == nil || !strings.Contains(err.Error(), "matching the string would exceed the cost limit") {
+				t.Errorf("%s on %d bytes, limit %d: err = %.200v, want the match refused before it runs", expr, tc.owner, tc.cfg.CostLimit, err)
+			}
 		}
 	}
 }
@@ -419,6 +504,31 @@ func TestEval_MapMembershipIsChargedByKeyLength(t *testing.T) {
 	wantCostLimit(t, celcond.Config{CostLimit: 1000}, in,
 		"!(request.item.owner in {'a': 1}) && !(request.item.owner in {'b': 1})")
 	wantTrue(t, celcond.Config{CostLimit: 10_000}, in, "claims.l.all(x, subject in {'alice': 1})")
+}
+
+// TestEval_ComputedMapKeysAreChargedByLength: indexing a map, or building
+// one, with a computed key hashes the key whole, which cel-go charged the
+// same whatever its length: a comprehension indexing a claim map with a
+// multi-megabyte request string on every step ran for 1-3.5 s within the
+// default limit, at a length the caller chose.
+func TestEval_ComputedMapKeysAreChargedByLength(t *testing.T) {
+	owner := strings.Repeat("a", 1<<16)
+	in := grpcauth.ConditionInput{
+		Claims:  claims(t, map[string]any{"sub": "alice", "l": make([]int, 1000), "acl": map[string]string{owner: "rw"}}),
+		Request: &authtestv1.OwnRequest{Item: &authtestv1.Item{Owner: owner}},
+	}
+	wantCostLimit(t, celcond.Config{}, in,
+		"claims.l.all(x, claims.acl[request.item.owner] == 'rw')", // a dyn map
+		"claims.l.all(x, {request.item.owner: 1}[request.item.owner] == 1)",
+		"claims.l.all(x, {request.item.owner: 1}.size() == 1)",
+		"claims.l.all(x, claims[request.item.owner] != 'rw')",
+	)
+	// Proven within the limit by the estimate, these would not be tracked.
+	wantCostLimit(t, celcond.Config{CostLimit: 1000}, in,
+		"claims.acl[request.item.owner] == 'rw' && {request.item.owner: 1}.size() == 1")
+	// A short key, a literal one, or a list index costs as before.
+	wantTrue(t, celcond.Config{}, in, "claims.l.all(x, {subject: 1}[subject] == 1)")
+	wantTrue(t, celcond.Config{}, in, "claims.l.all(x, claims.l[x] == 0 && {'a': 1}['a'] == 1)")
 }
 
 // TestEval_NamedTimeZonesAreChargedAsZoneLoads: a timestamp accessor

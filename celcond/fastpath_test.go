@@ -48,6 +48,11 @@ func TestEval_UntrackedOnlyWithinTheProvenSize(t *testing.T) {
 		"request.item.owner.matches('^a+$') && claims.l.exists(x, x == request.item.owner)",
 		"claims == claims && claims.l.exists(x, x in scopes)",
 		"scopes.exists(s, s.startsWith(request.item.owner))",
+		"claims.l.exists(x, x.matches('(a{30}){30}x'))",
+		// A match is charged by its pattern's program in the proof too:
+		// charged by the pattern's length, 20 matches of a 300-byte owner
+		// were proven within the limit, and cost 150,000 tracked.
+		"[0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19].all(i, !request.item.owner.matches('(a{30}){30}x'))",
 	} {
 		cond := compileOwn(t, Config{CostLimit: limit}, expr)
 		t.Logf("%s: proven size %d", expr, cond.fastSize)

@@ -32,6 +32,9 @@ func FuzzCondition(f *testing.F) {
 		{"(((((((((((((((true)))))))))))))))", "", `{}`},
 		{"subject +", "", `{}`},
 		{"authtest.v1.OwnRequest{item: authtest.v1.Item{owner: subject}}.item == request.item", "alice", `{"sub":"alice"}`},
+		{"claims.acl[request.item.owner] == 'rw' && {subject: 1}[subject] == 1", "a", `{"sub":"s","acl":{"a":"rw"}}`},
+		{"request.item.owner.matches('(a{30}){30}x')", "aaaa", `{}`},
+		{"{b'a': 1}.size() == 1", "", `{}`},
 	} {
 		f.Add(s.expr, s.owner, []byte(s.claims))
 	}
