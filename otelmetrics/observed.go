@@ -114,7 +114,12 @@ func (o *observed) observe(ob metric.Observer, st verifier.Stats, now time.Time)
 	ob.ObserveInt64(o.missWaits, st.KeyMissWaits, attrs)
 	ob.ObserveInt64(o.malformed, st.Malformed, attrs)
 	if !st.KeysFetched.IsZero() {
-		ob.ObserveFloat64(o.age, now.Sub(st.KeysFetched).Seconds(), attrs)
+		// The larger of the monotonic and the wall-clock age, as the key
+		// set judges MaxStaleness: after a suspend of the host only the
+		// wall clock has moved on, and the gauge must show the set as
+		// stale as the verifier finds it.
+		age := max(now.Sub(st.KeysFetched), now.Round(0).Sub(st.KeysFetched.Round(0)))
+		ob.ObserveFloat64(o.age, age.Seconds(), attrs)
 	}
 }
 
