@@ -112,7 +112,7 @@ func (i *Interceptor) WrapUnary(next connect.UnaryFunc) connect.UnaryFunc {
 			}
 			return res, herr
 		}
-		return nil, connectError(err, rmd.refusalIn(req.Peer().Protocol))
+		return nil, connectError(err, rmd.trailersIn(req.Peer().Protocol))
 	}
 }
 
@@ -143,7 +143,10 @@ func (i *Interceptor) WrapStreamingClient(next connect.StreamingClientFunc) conn
 // than the first message. Keys the protocols keep for themselves
 // (content-type, content-length, te, grpc-status, the encodings, ...) and
 // names that are no HTTP field name are dropped from them, as grpc-go's
-// transport drops its reserved keys. The cut carries the WWW-Authenticate challenge
+// transport drops its reserved keys; in the gRPC protocol, whose trailers
+// are HTTP trailers, so are the trailers net/http forbids (Authorization,
+// WWW-Authenticate, Cache-Control, If-*, ...: it would drop them and log a
+// line for each on every call). The cut carries the WWW-Authenticate challenge
 // error="invalid_token" in the stream's trailers (Connect and gRPC-Web; a
 // gRPC-protocol refusal carries none, see the package doc).
 func (i *Interceptor) WrapStreamingHandler(next connect.StreamingHandlerFunc) connect.StreamingHandlerFunc {
@@ -167,7 +170,7 @@ func (i *Interceptor) WrapStreamingHandler(next connect.StreamingHandlerFunc) co
 		if herr, ok := h.passed(err); ok {
 			if gm != nil {
 				gm.sendHeader(conn.ResponseHeader())
-				gm.trailer.moveTo(conn.ResponseTrailer())
+				gm.trailer.trailersIn(conn.Peer().Protocol).moveTo(conn.ResponseTrailer())
 			}
 			return herr
 		}
@@ -175,7 +178,7 @@ func (i *Interceptor) WrapStreamingHandler(next connect.StreamingHandlerFunc) co
 			_ = rmd.add(gm.header.take())
 			_ = rmd.add(gm.trailer.take())
 		}
-		return connectError(err, rmd.refusalIn(conn.Peer().Protocol))
+		return connectError(err, rmd.trailersIn(conn.Peer().Protocol))
 	}
 }
 

@@ -177,17 +177,24 @@ func protocolKey(k string) bool {
 	return !httpguts.ValidHeaderFieldName(k) || protocolKeys[ascii.Lower(k)]
 }
 
-// refusalIn returns r, ready to go with a refusal to a caller speaking
-// protocol (connect.Peer.Protocol). In gRPC, connect-go sends a refusal's
-// metadata as HTTP trailers, where net/http drops WWW-Authenticate (RFC
-// 9110, section 6.5.1, forbids authentication fields in trailers) and
-// writes a line to the server's ErrorLog for each call, which any caller
-// without a token could repeat to flood the log: the challenge is left
-// out there.
-func (r *responseMetadata) refusalIn(protocol string) *responseMetadata {
+// trailersIn returns r, ready to go as the trailers of a call speaking
+// protocol (connect.Peer.Protocol): what a stream handler sets with
+// grpc.SetTrailer, and a refusal's metadata. In gRPC these are HTTP
+// trailers, where net/http drops the names RFC 9110 (section 6.5.1)
+// forbids in trailers (httpguts.ValidTrailerHeader: WWW-Authenticate,
+// Authorization, Cache-Control, If-*, the framing headers, ...) and writes
+// a line to the server's ErrorLog for each, on each call: a refusal's
+// challenge, or a handler that forwards its incoming metadata as trailers,
+// would let any caller flood the log. Those keys are left out there.
+// Connect and gRPC-Web carry trailers in the body and keep them all.
+func (r *responseMetadata) trailersIn(protocol string) *responseMetadata {
 	if protocol == connect.ProtocolGRPC {
 		r.mu.Lock()
-		delete(r.md, grpcauth.MetadataWWWAuthenticate)
+		for k := range r.md {
+			if !httpguts.ValidTrailerHeader(k) {
+				delete(r.md, k)
+			}
+		}
 		r.mu.Unlock()
 	}
 	return r

@@ -181,7 +181,12 @@ func eachHTTPAndProtocol(t *testing.T, h http.Handler, errorLog io.Writer, fn fu
 // Content-Type, and its own keys arrive. Written as they were, the
 // caller's Content-Length declared the length of the response body, which
 // the client then cut short, and in the gRPC protocol net/http logged
-// "ignoring invalid trailer" for each call.
+// "ignoring invalid trailer" for each call. The handler also forwards its
+// incoming metadata as trailers: in gRPC, whose trailers are HTTP
+// trailers, those net/http forbids there (Authorization, WWW-Authenticate,
+// Cache-Control, If-None-Match) are left out, where net/http logged a line
+// for each on every call, which any caller could repeat; Connect and
+// gRPC-Web, which carry trailers in the body, deliver them.
 func TestConnect_StreamMetadataCannotSetTheProtocolsHeaders(t *testing.T) {
 	f := newFixture(t)
 	const procedure = "/authtest.v1.TestService/ServerStream"
@@ -191,8 +196,8 @@ func TestConnect_StreamMetadataCannotSetTheProtocolsHeaders(t *testing.T) {
 			if err := grpc.SetHeader(ctx, metadata.Join(in, metadata.Pairs("x-handler", "header"))); err != nil {
 				return err
 			}
-			if err := grpc.SetTrailer(ctx, metadata.Pairs("content-type", "text/html", "content-length", "1", "grpc-status", "13",
-				"grpc-message", "from the handler", "te", "trailers", "x-handler-trailer", "trailer")); err != nil {
+			if err := grpc.SetTrailer(ctx, metadata.Join(in, metadata.Pairs("content-type", "text/html", "content-length", "1", "grpc-status", "13",
+				"grpc-message", "from the handler", "te", "trailers", "www-authenticate", "Bearer", "x-handler-trailer", "trailer"))); err != nil {
 				return err
 			}
 			return ss.Send(&authtestv1.ServerStreamResponse{})
@@ -203,6 +208,8 @@ func TestConnect_StreamMetadataCannotSetTheProtocolsHeaders(t *testing.T) {
 	eachHTTPAndProtocol(t, h, &errorLog, func(name string, srv *httptest.Server, opts []connect.ClientOption) {
 		req := connect.NewRequest(&authtestv1.ServerStreamRequest{})
 		req.Header().Set("Authorization", "Bearer "+f.token(t, "test:read", "test:stream"))
+		req.Header().Set("Cache-Control", "no-cache")
+		req.Header().Set("If-None-Match", `"x"`)
 		stream, err := connect.NewClient[authtestv1.ServerStreamRequest, authtestv1.ServerStreamResponse](srv.Client(), srv.URL+procedure, opts...).CallServerStream(t.Context(), req)
 		if err != nil {
 			t.Errorf("%s: %v", name, err)
@@ -223,6 +230,9 @@ func TestConnect_StreamMetadataCannotSetTheProtocolsHeaders(t *testing.T) {
 		}
 		if got := stream.ResponseTrailer().Get("X-Handler-Trailer"); got != "trailer" {
 			t.Errorf("%s: X-Handler-Trailer = %q, want the handler's trailer", name, got)
+		}
+		if got := stream.ResponseTrailer().Get("Www-Authenticate"); got != "Bearer" && !strings.HasSuffix(name, "/grpc") {
+			t.Errorf("%s: WWW-Authenticate trailer = %q, want the handler's (only gRPC's HTTP trailers cannot carry it)", name, got)
 		}
 		stream.Close()
 	})
