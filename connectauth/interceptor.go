@@ -142,7 +142,8 @@ func (i *Interceptor) WrapStreamingClient(next connect.StreamingClientFunc) conn
 // grpc.SendHeader made them final, which here does not send them sooner
 // than the first message. Keys the protocols keep for themselves
 // (content-type, content-length, te, grpc-status, the encodings, ...) and
-// names that are no HTTP field name are dropped from them, as grpc-go's
+// names that are no HTTP field name (and values that are no HTTP field
+// value) are dropped from them, as grpc-go's
 // transport drops its reserved keys; in the gRPC protocol, whose trailers
 // are HTTP trailers, so are the trailers net/http forbids (Authorization,
 // WWW-Authenticate, Cache-Control, If-*, ...: it would drop them and log a

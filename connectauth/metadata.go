@@ -132,7 +132,10 @@ func (r *responseMetadata) take() metadata.MD {
 // field name or that the protocols keep for themselves (protocolKey) is
 // dropped, as grpc-go's transport drops its reserved keys; the value of a
 // binary key ("-bin") goes in base64, as grpc-go sends it and
-// connect.DecodeBinaryHeader reads it.
+// connect.DecodeBinaryHeader reads it, and another value that is no HTTP
+// field value (a control character: grpc-go's metadata allows only
+// printable ASCII there) is dropped, as net/http drops it from an HTTP/2
+// response, where it would break an HTTP/1.1 one.
 func (r *responseMetadata) moveTo(h http.Header) {
 	for k, vs := range r.take() {
 		if protocolKey(k) {
@@ -142,6 +145,8 @@ func (r *responseMetadata) moveTo(h http.Header) {
 		for _, v := range vs {
 			if binary {
 				v = connect.EncodeBinaryHeader([]byte(v))
+			} else if !httpguts.ValidHeaderFieldValue(v) {
+				continue // net/http drops it from HTTP/2; in HTTP/1.1 it breaks the response
 			}
 			h.Add(k, v) // http.Header.Add canonicalises the name
 		}

@@ -186,14 +186,17 @@ func eachHTTPAndProtocol(t *testing.T, h http.Handler, errorLog io.Writer, fn fu
 // trailers, those net/http forbids there (Authorization, WWW-Authenticate,
 // Cache-Control, If-None-Match) are left out, where net/http logged a line
 // for each on every call, which any caller could repeat; Connect and
-// gRPC-Web, which carry trailers in the body, deliver them.
+// gRPC-Web, which carry trailers in the body, deliver them. A value that
+// is no HTTP field value (a control character) is left out, as net/http
+// leaves it out of an HTTP/2 response, where it broke the whole HTTP/1.1
+// response ("malformed MIME header line" in the client).
 func TestConnect_StreamMetadataCannotSetTheProtocolsHeaders(t *testing.T) {
 	f := newFixture(t)
 	const procedure = "/authtest.v1.TestService/ServerStream"
 	h := connectauth.WrapHandler(connect.NewServerStreamHandler(procedure,
 		func(ctx context.Context, _ *connect.Request[authtestv1.ServerStreamRequest], ss *connect.ServerStream[authtestv1.ServerStreamResponse]) error {
 			in, _ := metadata.FromIncomingContext(ctx)
-			if err := grpc.SetHeader(ctx, metadata.Join(in, metadata.Pairs("x-handler", "header"))); err != nil {
+			if err := grpc.SetHeader(ctx, metadata.Join(in, metadata.Pairs("x-handler", "header", "x-ctl", "a\x00b"))); err != nil {
 				return err
 			}
 			if err := grpc.SetTrailer(ctx, metadata.Join(in, metadata.Pairs("content-type", "text/html", "content-length", "1", "grpc-status", "13",
@@ -230,6 +233,9 @@ func TestConnect_StreamMetadataCannotSetTheProtocolsHeaders(t *testing.T) {
 		}
 		if got := stream.ResponseTrailer().Get("X-Handler-Trailer"); got != "trailer" {
 			t.Errorf("%s: X-Handler-Trailer = %q, want the handler's trailer", name, got)
+		}
+		if got, ok := stream.ResponseHeader()["X-Ctl"]; ok {
+			t.Errorf("%s: X-Ctl = %q, want a value that is no HTTP field value left out", name, got)
 		}
 		if got := stream.ResponseTrailer().Get("Www-Authenticate"); got != "Bearer" && !strings.HasSuffix(name, "/grpc") {
 			t.Errorf("%s: WWW-Authenticate trailer = %q, want the handler's (only gRPC's HTTP trailers cannot carry it)", name, got)
