@@ -250,8 +250,8 @@ func TestConnect_StreamMetadataCannotSetTheProtocolsHeaders(t *testing.T) {
 // Binary metadata (a key ending in "-bin") travels in base64 and is bytes
 // in the handler, as behind grpc-go, in every protocol over HTTP/1.1 and
 // HTTP/2: a request's binary header is decoded in the incoming metadata
-// (padded or not; a value that is not base64 is left out, where grpc-go
-// refuses the call), and what a handler sets with grpc.SetHeader goes to
+// (padded or not; a value that is not base64, in the URL-safe alphabet
+// too, is left out, where grpc-go refuses the call), and what a handler sets with grpc.SetHeader goes to
 // the caller encoded, as connect.DecodeBinaryHeader reads it. Before, the
 // handler read the base64 text, and its bytes went out raw, which made no
 // valid header value: net/http dropped it from an HTTP/2 response and
@@ -282,6 +282,7 @@ func TestConnect_BinaryMetadataIsBytesInTheHandlerAndBase64OnTheWire(t *testing.
 		req.Header().Add("X-Echo-Bin", connect.EncodeBinaryHeader([]byte(raw)))
 		req.Header().Add("X-Echo-Bin", base64.StdEncoding.EncodeToString([]byte("xy"))) // padded
 		req.Header().Set("X-Bad-Bin", "not base64!")
+		req.Header().Add("X-Bad-Bin", base64.RawURLEncoding.EncodeToString([]byte("\xfb\xff"))) // "-_8": grpc-go reads only the standard alphabet
 		res, err := connect.NewClient[authtestv1.PublicRequest, authtestv1.PublicResponse](srv.Client(), srv.URL+procedure, opts...).CallUnary(t.Context(), req)
 		if err != nil {
 			t.Errorf("%s: %v", name, err)
