@@ -68,7 +68,12 @@ func NewInterceptor(auth *grpcauth.Authenticator) *Interceptor {
 	return &Interceptor{auth: auth, noAuthLogged: new(atomic.Bool)}
 }
 
-// WrapUnary authorizes a unary call before next runs.
+// WrapUnary authorizes a unary call before next runs. What the handler
+// sets with grpc.SetHeader and grpc.SendHeader on its context goes out
+// with the call's response headers, what it sets with grpc.SetTrailer with
+// its trailers, with a response and with an error alike, as behind
+// grpc-go (filtered as WrapStreamingHandler says); as there, grpc.SetHeader
+// and grpc.SendHeader return an error after grpc.SendHeader.
 func (i *Interceptor) WrapUnary(next connect.UnaryFunc) connect.UnaryFunc {
 	if i == nil || i.auth == nil {
 		// Logged at the handler's first call, not here: connect-go also
@@ -92,23 +97,31 @@ func (i *Interceptor) WrapUnary(next connect.UnaryFunc) connect.UnaryFunc {
 		var (
 			res connect.AnyResponse
 			h   handlerResult
+			gm  *guardedMetadata // the handler's, once it runs
 		)
 		rmd := &responseMetadata{method: req.Spec().Procedure}
 		err := i.auth.ServeCall(callContext(ctx, req.Header(), req.Peer(), rmd), req.Spec().Procedure, false, req.Any(),
-			func(ctx context.Context, _ *grpcauth.Guard) error {
+			func(ctx context.Context, g *grpcauth.Guard) error {
+				gm = &guardedMetadata{method: rmd.method, guard: g}
 				var herr error
-				res, herr = next(ctx, req)
+				res, herr = next(grpc.NewContextWithServerTransportStream(ctx, gm), req)
 				return h.record(herr)
 			})
 		if herr, ok := h.passed(err); ok {
-			// The call's own response headers, which connect-go sends
-			// with a response and with an error alike, not the handler's
-			// response value: a handler may return one shared value to
-			// every caller.
+			// The call's own response headers and trailers, which
+			// connect-go sends with a response and with an error alike,
+			// not the handler's response value: a handler may return one
+			// shared value to every caller.
+			var header, trailer http.Header
 			if ci, ok := connect.CallInfoForHandlerContext(ctx); ok {
-				rmd.moveTo(ci.ResponseHeader())
+				header, trailer = ci.ResponseHeader(), ci.ResponseTrailer()
 			} else if res != nil {
-				rmd.moveTo(res.Header())
+				header, trailer = res.Header(), res.Trailer()
+			}
+			if header != nil {
+				rmd.moveTo(header)
+				gm.sendHeader(header)
+				gm.trailer.trailersIn(req.Peer().Protocol).moveTo(trailer)
 			}
 			return res, herr
 		}

@@ -3,6 +3,7 @@ package connectauth_test
 import (
 	"context"
 	"encoding/base64"
+	"errors"
 	"fmt"
 	"io"
 	"log"
@@ -291,6 +292,48 @@ func TestConnect_BinaryMetadataIsBytesInTheHandlerAndBase64OnTheWire(t *testing.
 		got, err := connect.DecodeBinaryHeader(res.Header().Get("X-Raw-Bin"))
 		if err != nil || string(got) != raw {
 			t.Errorf("%s: X-Raw-Bin = %q (%q, %v), want %q in base64", name, res.Header().Get("X-Raw-Bin"), got, err, raw)
+		}
+	})
+}
+
+// A unary handler's grpc.SetTrailer goes to the call's trailers and its
+// grpc.SetHeader to its headers, as behind grpc-go, in every protocol over
+// HTTP/1.1 and HTTP/2, with a response and with an error alike; before,
+// both went to the headers, where a client that reads the trailers
+// (grpc.Trailer, connect.Response.Trailer) did not find the trailer.
+func TestConnect_UnaryTrailerSetThroughTheContextIsATrailer(t *testing.T) {
+	f := newFixture(t)
+	const procedure = "/authtest.v1.TestService/Public"
+	h := connectauth.WrapHandler(connect.NewUnaryHandler(procedure,
+		func(ctx context.Context, req *connect.Request[authtestv1.PublicRequest]) (*connect.Response[authtestv1.PublicResponse], error) {
+			if err := grpc.SetTrailer(ctx, metadata.Pairs("x-trailer", "t")); err != nil {
+				return nil, err
+			}
+			if err := grpc.SetHeader(ctx, metadata.Pairs("x-header", "h")); err != nil {
+				return nil, err
+			}
+			if req.Header().Get("X-Fail") != "" {
+				return nil, connect.NewError(connect.CodeAborted, errors.New("handler failed"))
+			}
+			return connect.NewResponse(&authtestv1.PublicResponse{}), nil
+		},
+		connect.WithSchema(method("TestService", "Public")),
+		connect.WithInterceptors(connectauth.NewInterceptor(f.auth))))
+	eachHTTPAndProtocol(t, h, nil, func(name string, srv *httptest.Server, opts []connect.ClientOption) {
+		client := connect.NewClient[authtestv1.PublicRequest, authtestv1.PublicResponse](srv.Client(), srv.URL+procedure, opts...)
+		res, err := client.CallUnary(t.Context(), connect.NewRequest(&authtestv1.PublicRequest{}))
+		if err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		if res.Header().Get("X-Header") != "h" || res.Trailer().Get("X-Trailer") != "t" || res.Header().Get("X-Trailer") != "" {
+			t.Errorf("%s: headers %q, trailers %q; want X-Header in the headers, X-Trailer in the trailers", name, res.Header(), res.Trailer())
+		}
+		req := connect.NewRequest(&authtestv1.PublicRequest{})
+		req.Header().Set("X-Fail", "1")
+		_, err = client.CallUnary(t.Context(), req)
+		var ce *connect.Error
+		if !errors.As(err, &ce) || ce.Meta().Get("X-Trailer") != "t" {
+			t.Errorf("%s: %v; want the handler's error with its trailer", name, err)
 		}
 	})
 }
