@@ -2,8 +2,10 @@ package connectauth_test
 
 import (
 	"context"
+	"log"
 	"log/slog"
 	"net/http"
+	"net/http/httptest"
 	"sync/atomic"
 	"testing"
 
@@ -331,5 +333,49 @@ func TestConnect_BidiTrailersAfterARefusedMessageDoNotReachTheCaller(t *testing.
 			}
 			_ = stream.CloseResponse()
 		})
+	}
+}
+
+// Trailers a client-stream handler set with grpc.SetTrailer before a
+// received message failed the condition go with the refusal, but in the
+// gRPC protocol, whose trailers are HTTP trailers, not those net/http
+// forbids there (Cache-Control, If-*, Authorization): net/http would drop
+// them and log "ignoring invalid trailer" for each, on every call.
+func TestConnect_RefusalInGRPCLeavesOutTrailersNetHTTPForbids(t *testing.T) {
+	iss, auth := conditionAuth(t)
+	const path = "/authtest.v1.ConditionService/OwnClientStream"
+	h := connect.NewClientStreamHandler(path,
+		func(ctx context.Context, s *connect.ClientStream[authtestv1.OwnClientStreamRequest]) (*connect.Response[authtestv1.OwnClientStreamResponse], error) {
+			_ = grpc.SetTrailer(ctx, metadata.Pairs("cache-control", "no-store", "if-match", "x", "before-grpc", "1"))
+			for s.Receive() {
+			}
+			return nil, s.Err()
+		}, conditionOptions(auth, "OwnClientStream")...)
+	var errorLog syncBuffer
+	srv := httptest.NewUnstartedServer(connectauth.WrapHandler(h))
+	srv.EnableHTTP2 = true
+	srv.Config.ErrorLog = log.New(&errorLog, "", 0)
+	srv.StartTLS()
+	t.Cleanup(srv.Close)
+	tok, err := iss.Mint(map[string]any{"sub": "alice"}, grpcauthtest.WithScopes("test:write"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	stream := connect.NewClient[authtestv1.OwnClientStreamRequest, authtestv1.OwnClientStreamResponse](srv.Client(), srv.URL+path, protocols["grpc"]...).CallClientStream(t.Context())
+	stream.RequestHeader().Set("Authorization", "Bearer "+tok)
+	for _, o := range []string{"alice", "bob"} {
+		if err := stream.Send(&authtestv1.OwnClientStreamRequest{Owner: o}); err != nil {
+			break // the server ended the stream; CloseAndReceive has the status
+		}
+	}
+	_, err = stream.CloseAndReceive()
+	if got := connectOutcome(err); got != (outcome{codes.PermissionDenied, grpcauth.ReasonConditionFailed}) {
+		t.Fatalf("got %v %q, want %s", got.code, got.reason, grpcauth.ReasonConditionFailed)
+	}
+	if saw := sawKeys(err, nil, nil, "Before-Grpc"); len(saw) != 1 {
+		t.Errorf("the handler's trailer did not come with the refusal")
+	}
+	if s := errorLog.String(); s != "" {
+		t.Errorf("the server logged %q", s)
 	}
 }

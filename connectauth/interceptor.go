@@ -68,7 +68,12 @@ func NewInterceptor(auth *grpcauth.Authenticator) *Interceptor {
 	return &Interceptor{auth: auth, noAuthLogged: new(atomic.Bool)}
 }
 
-// WrapUnary authorizes a unary call before next runs.
+// WrapUnary authorizes a unary call before next runs. What the handler
+// sets with grpc.SetHeader and grpc.SendHeader on its context goes out
+// with the call's response headers, what it sets with grpc.SetTrailer with
+// its trailers, with a response and with an error alike, as behind
+// grpc-go (filtered as WrapStreamingHandler says); as there, grpc.SetHeader
+// and grpc.SendHeader return an error after grpc.SendHeader.
 func (i *Interceptor) WrapUnary(next connect.UnaryFunc) connect.UnaryFunc {
 	if i == nil || i.auth == nil {
 		// Logged at the handler's first call, not here: connect-go also
@@ -92,27 +97,35 @@ func (i *Interceptor) WrapUnary(next connect.UnaryFunc) connect.UnaryFunc {
 		var (
 			res connect.AnyResponse
 			h   handlerResult
+			gm  *guardedMetadata // the handler's, once it runs
 		)
 		rmd := &responseMetadata{method: req.Spec().Procedure}
 		err := i.auth.ServeCall(callContext(ctx, req.Header(), req.Peer(), rmd), req.Spec().Procedure, false, req.Any(),
-			func(ctx context.Context, _ *grpcauth.Guard) error {
+			func(ctx context.Context, g *grpcauth.Guard) error {
+				gm = &guardedMetadata{method: rmd.method, guard: g}
 				var herr error
-				res, herr = next(ctx, req)
+				res, herr = next(grpc.NewContextWithServerTransportStream(ctx, gm), req)
 				return h.record(herr)
 			})
 		if herr, ok := h.passed(err); ok {
-			// The call's own response headers, which connect-go sends
-			// with a response and with an error alike, not the handler's
-			// response value: a handler may return one shared value to
-			// every caller.
+			// The call's own response headers and trailers, which
+			// connect-go sends with a response and with an error alike,
+			// not the handler's response value: a handler may return one
+			// shared value to every caller.
+			var header, trailer http.Header
 			if ci, ok := connect.CallInfoForHandlerContext(ctx); ok {
-				rmd.moveTo(ci.ResponseHeader())
+				header, trailer = ci.ResponseHeader(), ci.ResponseTrailer()
 			} else if res != nil {
-				rmd.moveTo(res.Header())
+				header, trailer = res.Header(), res.Trailer()
+			}
+			if header != nil {
+				rmd.moveTo(header)
+				gm.sendHeader(header)
+				gm.trailer.trailersIn(req.Peer().Protocol).moveTo(trailer)
 			}
 			return res, herr
 		}
-		return nil, connectError(err, rmd.refusalIn(req.Peer().Protocol))
+		return nil, connectError(err, rmd.trailersIn(req.Peer().Protocol))
 	}
 }
 
@@ -142,8 +155,12 @@ func (i *Interceptor) WrapStreamingClient(next connect.StreamingClientFunc) conn
 // grpc.SendHeader made them final, which here does not send them sooner
 // than the first message. Keys the protocols keep for themselves
 // (content-type, content-length, te, grpc-status, the encodings, ...) and
-// names that are no HTTP field name are dropped from them, as grpc-go's
-// transport drops its reserved keys. The cut carries the WWW-Authenticate challenge
+// names that are no HTTP field name (and values that are no HTTP field
+// value) are dropped from them, as grpc-go's
+// transport drops its reserved keys; in the gRPC protocol, whose trailers
+// are HTTP trailers, so are the trailers net/http forbids (Authorization,
+// WWW-Authenticate, Cache-Control, If-*, ...: it would drop them and log a
+// line for each on every call). The cut carries the WWW-Authenticate challenge
 // error="invalid_token" in the stream's trailers (Connect and gRPC-Web; a
 // gRPC-protocol refusal carries none, see the package doc).
 func (i *Interceptor) WrapStreamingHandler(next connect.StreamingHandlerFunc) connect.StreamingHandlerFunc {
@@ -167,7 +184,7 @@ func (i *Interceptor) WrapStreamingHandler(next connect.StreamingHandlerFunc) co
 		if herr, ok := h.passed(err); ok {
 			if gm != nil {
 				gm.sendHeader(conn.ResponseHeader())
-				gm.trailer.moveTo(conn.ResponseTrailer())
+				gm.trailer.trailersIn(conn.Peer().Protocol).moveTo(conn.ResponseTrailer())
 			}
 			return herr
 		}
@@ -175,7 +192,7 @@ func (i *Interceptor) WrapStreamingHandler(next connect.StreamingHandlerFunc) co
 			_ = rmd.add(gm.header.take())
 			_ = rmd.add(gm.trailer.take())
 		}
-		return connectError(err, rmd.refusalIn(conn.Peer().Protocol))
+		return connectError(err, rmd.trailersIn(conn.Peer().Protocol))
 	}
 }
 

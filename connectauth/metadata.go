@@ -132,7 +132,10 @@ func (r *responseMetadata) take() metadata.MD {
 // field name or that the protocols keep for themselves (protocolKey) is
 // dropped, as grpc-go's transport drops its reserved keys; the value of a
 // binary key ("-bin") goes in base64, as grpc-go sends it and
-// connect.DecodeBinaryHeader reads it.
+// connect.DecodeBinaryHeader reads it, and another value that is no HTTP
+// field value (a control character: grpc-go's metadata allows only
+// printable ASCII there) is dropped, as net/http drops it from an HTTP/2
+// response, where it would break an HTTP/1.1 one.
 func (r *responseMetadata) moveTo(h http.Header) {
 	for k, vs := range r.take() {
 		if protocolKey(k) {
@@ -142,6 +145,8 @@ func (r *responseMetadata) moveTo(h http.Header) {
 		for _, v := range vs {
 			if binary {
 				v = connect.EncodeBinaryHeader([]byte(v))
+			} else if !httpguts.ValidHeaderFieldValue(v) {
+				continue // net/http drops it from HTTP/2; in HTTP/1.1 it breaks the response
 			}
 			h.Add(k, v) // http.Header.Add canonicalises the name
 		}
@@ -177,17 +182,24 @@ func protocolKey(k string) bool {
 	return !httpguts.ValidHeaderFieldName(k) || protocolKeys[ascii.Lower(k)]
 }
 
-// refusalIn returns r, ready to go with a refusal to a caller speaking
-// protocol (connect.Peer.Protocol). In gRPC, connect-go sends a refusal's
-// metadata as HTTP trailers, where net/http drops WWW-Authenticate (RFC
-// 9110, section 6.5.1, forbids authentication fields in trailers) and
-// writes a line to the server's ErrorLog for each call, which any caller
-// without a token could repeat to flood the log: the challenge is left
-// out there.
-func (r *responseMetadata) refusalIn(protocol string) *responseMetadata {
+// trailersIn returns r, ready to go as the trailers of a call speaking
+// protocol (connect.Peer.Protocol): what a stream handler sets with
+// grpc.SetTrailer, and a refusal's metadata. In gRPC these are HTTP
+// trailers, where net/http drops the names RFC 9110 (section 6.5.1)
+// forbids in trailers (httpguts.ValidTrailerHeader: WWW-Authenticate,
+// Authorization, Cache-Control, If-*, the framing headers, ...) and writes
+// a line to the server's ErrorLog for each, on each call: a refusal's
+// challenge, or a handler that forwards its incoming metadata as trailers,
+// would let any caller flood the log. Those keys are left out there.
+// Connect and gRPC-Web carry trailers in the body and keep them all.
+func (r *responseMetadata) trailersIn(protocol string) *responseMetadata {
 	if protocol == connect.ProtocolGRPC {
 		r.mu.Lock()
-		delete(r.md, grpcauth.MetadataWWWAuthenticate)
+		for k := range r.md {
+			if !httpguts.ValidTrailerHeader(k) {
+				delete(r.md, k)
+			}
+		}
 		r.mu.Unlock()
 	}
 	return r

@@ -3,6 +3,7 @@ package connectauth_test
 import (
 	"context"
 	"encoding/base64"
+	"errors"
 	"fmt"
 	"io"
 	"log"
@@ -181,18 +182,26 @@ func eachHTTPAndProtocol(t *testing.T, h http.Handler, errorLog io.Writer, fn fu
 // Content-Type, and its own keys arrive. Written as they were, the
 // caller's Content-Length declared the length of the response body, which
 // the client then cut short, and in the gRPC protocol net/http logged
-// "ignoring invalid trailer" for each call.
+// "ignoring invalid trailer" for each call. The handler also forwards its
+// incoming metadata as trailers: in gRPC, whose trailers are HTTP
+// trailers, those net/http forbids there (Authorization, WWW-Authenticate,
+// Cache-Control, If-None-Match) are left out, where net/http logged a line
+// for each on every call, which any caller could repeat; Connect and
+// gRPC-Web, which carry trailers in the body, deliver them. A value that
+// is no HTTP field value (a control character) is left out, as net/http
+// leaves it out of an HTTP/2 response, where it broke the whole HTTP/1.1
+// response ("malformed MIME header line" in the client).
 func TestConnect_StreamMetadataCannotSetTheProtocolsHeaders(t *testing.T) {
 	f := newFixture(t)
 	const procedure = "/authtest.v1.TestService/ServerStream"
 	h := connectauth.WrapHandler(connect.NewServerStreamHandler(procedure,
 		func(ctx context.Context, _ *connect.Request[authtestv1.ServerStreamRequest], ss *connect.ServerStream[authtestv1.ServerStreamResponse]) error {
 			in, _ := metadata.FromIncomingContext(ctx)
-			if err := grpc.SetHeader(ctx, metadata.Join(in, metadata.Pairs("x-handler", "header"))); err != nil {
+			if err := grpc.SetHeader(ctx, metadata.Join(in, metadata.Pairs("x-handler", "header", "x-ctl", "a\x00b"))); err != nil {
 				return err
 			}
-			if err := grpc.SetTrailer(ctx, metadata.Pairs("content-type", "text/html", "content-length", "1", "grpc-status", "13",
-				"grpc-message", "from the handler", "te", "trailers", "x-handler-trailer", "trailer")); err != nil {
+			if err := grpc.SetTrailer(ctx, metadata.Join(in, metadata.Pairs("content-type", "text/html", "content-length", "1", "grpc-status", "13",
+				"grpc-message", "from the handler", "te", "trailers", "www-authenticate", "Bearer", "x-handler-trailer", "trailer"))); err != nil {
 				return err
 			}
 			return ss.Send(&authtestv1.ServerStreamResponse{})
@@ -203,6 +212,8 @@ func TestConnect_StreamMetadataCannotSetTheProtocolsHeaders(t *testing.T) {
 	eachHTTPAndProtocol(t, h, &errorLog, func(name string, srv *httptest.Server, opts []connect.ClientOption) {
 		req := connect.NewRequest(&authtestv1.ServerStreamRequest{})
 		req.Header().Set("Authorization", "Bearer "+f.token(t, "test:read", "test:stream"))
+		req.Header().Set("Cache-Control", "no-cache")
+		req.Header().Set("If-None-Match", `"x"`)
 		stream, err := connect.NewClient[authtestv1.ServerStreamRequest, authtestv1.ServerStreamResponse](srv.Client(), srv.URL+procedure, opts...).CallServerStream(t.Context(), req)
 		if err != nil {
 			t.Errorf("%s: %v", name, err)
@@ -224,6 +235,12 @@ func TestConnect_StreamMetadataCannotSetTheProtocolsHeaders(t *testing.T) {
 		if got := stream.ResponseTrailer().Get("X-Handler-Trailer"); got != "trailer" {
 			t.Errorf("%s: X-Handler-Trailer = %q, want the handler's trailer", name, got)
 		}
+		if got, ok := stream.ResponseHeader()["X-Ctl"]; ok {
+			t.Errorf("%s: X-Ctl = %q, want a value that is no HTTP field value left out", name, got)
+		}
+		if got := stream.ResponseTrailer().Get("Www-Authenticate"); got != "Bearer" && !strings.HasSuffix(name, "/grpc") {
+			t.Errorf("%s: WWW-Authenticate trailer = %q, want the handler's (only gRPC's HTTP trailers cannot carry it)", name, got)
+		}
 		stream.Close()
 	})
 	if s := errorLog.String(); s != "" {
@@ -234,8 +251,8 @@ func TestConnect_StreamMetadataCannotSetTheProtocolsHeaders(t *testing.T) {
 // Binary metadata (a key ending in "-bin") travels in base64 and is bytes
 // in the handler, as behind grpc-go, in every protocol over HTTP/1.1 and
 // HTTP/2: a request's binary header is decoded in the incoming metadata
-// (padded or not; a value that is not base64 is left out, where grpc-go
-// refuses the call), and what a handler sets with grpc.SetHeader goes to
+// (padded or not; a value that is not base64, in the URL-safe alphabet
+// too, is left out, where grpc-go refuses the call), and what a handler sets with grpc.SetHeader goes to
 // the caller encoded, as connect.DecodeBinaryHeader reads it. Before, the
 // handler read the base64 text, and its bytes went out raw, which made no
 // valid header value: net/http dropped it from an HTTP/2 response and
@@ -266,6 +283,7 @@ func TestConnect_BinaryMetadataIsBytesInTheHandlerAndBase64OnTheWire(t *testing.
 		req.Header().Add("X-Echo-Bin", connect.EncodeBinaryHeader([]byte(raw)))
 		req.Header().Add("X-Echo-Bin", base64.StdEncoding.EncodeToString([]byte("xy"))) // padded
 		req.Header().Set("X-Bad-Bin", "not base64!")
+		req.Header().Add("X-Bad-Bin", base64.RawURLEncoding.EncodeToString([]byte("\xfb\xff"))) // "-_8": grpc-go reads only the standard alphabet
 		res, err := connect.NewClient[authtestv1.PublicRequest, authtestv1.PublicResponse](srv.Client(), srv.URL+procedure, opts...).CallUnary(t.Context(), req)
 		if err != nil {
 			t.Errorf("%s: %v", name, err)
@@ -274,6 +292,48 @@ func TestConnect_BinaryMetadataIsBytesInTheHandlerAndBase64OnTheWire(t *testing.
 		got, err := connect.DecodeBinaryHeader(res.Header().Get("X-Raw-Bin"))
 		if err != nil || string(got) != raw {
 			t.Errorf("%s: X-Raw-Bin = %q (%q, %v), want %q in base64", name, res.Header().Get("X-Raw-Bin"), got, err, raw)
+		}
+	})
+}
+
+// A unary handler's grpc.SetTrailer goes to the call's trailers and its
+// grpc.SetHeader to its headers, as behind grpc-go, in every protocol over
+// HTTP/1.1 and HTTP/2, with a response and with an error alike; before,
+// both went to the headers, where a client that reads the trailers
+// (grpc.Trailer, connect.Response.Trailer) did not find the trailer.
+func TestConnect_UnaryTrailerSetThroughTheContextIsATrailer(t *testing.T) {
+	f := newFixture(t)
+	const procedure = "/authtest.v1.TestService/Public"
+	h := connectauth.WrapHandler(connect.NewUnaryHandler(procedure,
+		func(ctx context.Context, req *connect.Request[authtestv1.PublicRequest]) (*connect.Response[authtestv1.PublicResponse], error) {
+			if err := grpc.SetTrailer(ctx, metadata.Pairs("x-trailer", "t")); err != nil {
+				return nil, err
+			}
+			if err := grpc.SetHeader(ctx, metadata.Pairs("x-header", "h")); err != nil {
+				return nil, err
+			}
+			if req.Header().Get("X-Fail") != "" {
+				return nil, connect.NewError(connect.CodeAborted, errors.New("handler failed"))
+			}
+			return connect.NewResponse(&authtestv1.PublicResponse{}), nil
+		},
+		connect.WithSchema(method("TestService", "Public")),
+		connect.WithInterceptors(connectauth.NewInterceptor(f.auth))))
+	eachHTTPAndProtocol(t, h, nil, func(name string, srv *httptest.Server, opts []connect.ClientOption) {
+		client := connect.NewClient[authtestv1.PublicRequest, authtestv1.PublicResponse](srv.Client(), srv.URL+procedure, opts...)
+		res, err := client.CallUnary(t.Context(), connect.NewRequest(&authtestv1.PublicRequest{}))
+		if err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		if res.Header().Get("X-Header") != "h" || res.Trailer().Get("X-Trailer") != "t" || res.Header().Get("X-Trailer") != "" {
+			t.Errorf("%s: headers %q, trailers %q; want X-Header in the headers, X-Trailer in the trailers", name, res.Header(), res.Trailer())
+		}
+		req := connect.NewRequest(&authtestv1.PublicRequest{})
+		req.Header().Set("X-Fail", "1")
+		_, err = client.CallUnary(t.Context(), req)
+		var ce *connect.Error
+		if !errors.As(err, &ce) || ce.Meta().Get("X-Trailer") != "t" {
+			t.Errorf("%s: %v; want the handler's error with its trailer", name, err)
 		}
 	})
 }

@@ -354,7 +354,7 @@ func TestConnect_MetadataAfterTheCutDoesNotReachTheCaller(t *testing.T) {
 				t.Errorf("the metadata set after the cut reached the caller: %q", saw)
 			}
 			// The cut's own challenge still goes out (the gRPC protocol
-			// carries none, see refusalIn).
+			// carries none, see trailersIn).
 			if saw := sawKeys(err, stream.ResponseHeader(), stream.ResponseTrailer(), "WWW-Authenticate"); len(saw) != 1 && pname != "grpc" {
 				t.Errorf("the cut carries no challenge")
 			}
