@@ -30,9 +30,13 @@ func DeltaSeconds(v string) (secs int64, ok bool) {
 	return min(secs, DeltaCeiling), ok
 }
 
-// seconds parses a non-negative number of seconds; one too large for an
-// int64 is math.MaxInt64.
+// seconds parses a non-negative number of seconds, 1*DIGIT as RFC 9110
+// and 9111 write delta-seconds (no sign: strconv would take "+30" and
+// "-0"); one too large for an int64 is math.MaxInt64.
 func seconds(v string) (secs int64, ok bool) {
+	if v == "" || strings.TrimLeft(v, "0123456789") != "" {
+		return 0, false
+	}
 	secs, err := strconv.ParseInt(v, 10, 64)
 	switch {
 	case errors.Is(err, strconv.ErrRange) && secs > 0:

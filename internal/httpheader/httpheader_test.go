@@ -23,6 +23,10 @@ func TestDeltaSeconds_ReadsSecondsUpToTheCeiling(t *testing.T) {
 		{"", 0, false},
 		{"1.5", 0, false},
 		{"soon", 0, false},
+		{"+30", 0, false}, // 1*DIGIT: no sign
+		{"-0", 0, false},
+		{"3 0", 0, false},
+		{"\u0660", 0, false}, // an Arabic-Indic zero is no DIGIT
 	}
 	for _, tc := range tests {
 		if secs, ok := DeltaSeconds(tc.in); secs != tc.secs || ok != tc.ok {
