@@ -199,6 +199,10 @@ func (c *Compiler) CompileCondition(method protoreflect.MethodDescriptor, expr s
 	if err := copiedFields(env, ast); err != nil {
 		return nil, err
 	}
+	// The untracked program runs ast as written: the calls chargeKeys
+	// adds only charge the cost limit, which it does not track, and cost
+	// it an allocation each on a request field.
+	plain := ast
 	if ast, err = chargeKeys(env, ast); err != nil {
 		return nil, err
 	}
@@ -208,7 +212,7 @@ func (c *Compiler) CompileCondition(method protoreflect.MethodDescriptor, expr s
 		opts = append(opts, cel.InterruptCheckFrequency(interruptCheckFrequency))
 	}
 	cond := &condition{loops: loops, readsRequest: readsRequest(ast), claims: claimNames(ast), input: in.FullName()}
-	fast, err := program(env, ast, opts...)
+	fast, err := program(env, plain, opts...)
 	if err != nil {
 		return nil, err
 	}
