@@ -75,9 +75,18 @@ func addProof(ctx context.Context, c ReplayCache, now time.Time, holder, key str
 	case *MemoryReplayCache:
 		return c.addIfAbsentFor(holder, key, expires, now)
 	case HolderReplayCache:
-		return c.AddIfAbsentFor(context.WithValue(ctx, checkTimeKey{}, now), holder, key, expires)
+		return c.AddIfAbsentFor(withCheckTime(ctx, now), holder, key, expires)
 	}
-	return c.AddIfAbsent(context.WithValue(ctx, checkTimeKey{}, now), key, expires)
+	return c.AddIfAbsent(withCheckTime(ctx, now), key, expires)
+}
+
+// withCheckTime returns ctx carrying now for checkTime (a nil ctx, which
+// context.WithValue refuses, as it is).
+func withCheckTime(ctx context.Context, now time.Time) context.Context {
+	if ctx == nil {
+		return nil
+	}
+	return context.WithValue(ctx, checkTimeKey{}, now)
 }
 
 // checkTimeKey is the context key under which Verify hands a ReplayCache

@@ -267,3 +267,17 @@ func TestVerify_MemoryCacheOnAnotherClockStillRefusesReplays(t *testing.T) {
 		}
 	}
 }
+
+// Verify passes a ReplayCache of the caller's the time it checked the
+// proof in the context it was given; without one (a nil context, which
+// the caller's store may well ignore) it still records the proof rather
+// than panic.
+func TestVerify_NilContextWithAStoreOfTheCallersDoesNotPanic(t *testing.T) {
+	cache := &countingCache{MemoryReplayCache: dpop.NewMemoryReplayCache(10, func() time.Time { return t0 })}
+	v := newVerifier(t, dpop.Config{ReplayCache: cache})
+	proof, _ := newKey(t, "ES256").Proof("POST", testURL, testToken)
+	var ctx context.Context // nil
+	if _, err := v.Verify(ctx, proof, reqFor(t, proof)); err != nil || cache.calls != 1 {
+		t.Fatalf("Verify = %v after %d AddIfAbsent calls, want accepted after 1", err, cache.calls)
+	}
+}
