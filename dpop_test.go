@@ -685,6 +685,8 @@ func TestDPoP_MalformedNonceOfTheNonceSourceIsNeverSent(t *testing.T) {
 				}
 				if got := rec.last(t).Err; !errors.Is(got, dpop.ErrBadNonce) {
 					t.Errorf("proof nonce %q: Decision.Err = %v, want dpop.ErrBadNonce", proofNonce, got)
+				} else if len(nonce) > 2 && strings.Contains(got.Error(), nonce) {
+					t.Errorf("proof nonce %q: Decision.Err %q quotes the malformed nonce", proofNonce, got)
 				}
 			}
 		})

@@ -99,7 +99,9 @@ type Config struct {
 	// ReplayCache remembers the jti of accepted proofs until they expire.
 	// Default: a MemoryReplayCache of DefaultReplayCacheEntries, of which
 	// one proof key may fill a quarter. It protects one process only; see
-	// ReplayCache for a shared store. A nil pointer (a nil *MemoryReplayCache, or of a store type of yours) is refused.
+	// ReplayCache for a shared store. A nil pointer (a nil
+	// *MemoryReplayCache, or of a store type of yours) is refused, and so
+	// is a MemoryReplayCache not built by NewMemoryReplayCache.
 	ReplayCache ReplayCache
 
 	// Nonces, when set, makes a server nonce (RFC 9449, section 9)
@@ -107,7 +109,8 @@ type Config struct {
 	// ErrUseNonce, and the caller must send the client Verifier.Nonce
 	// (Nonces.Nonce, checked). Default nil: no nonce is required (one
 	// sent anyway is ignored). A nil pointer (a nil *HMACNonces, or of a
-	// type of yours) is refused.
+	// type of yours) is refused, and so is an HMACNonces not built by
+	// NewHMACNonces.
 	Nonces NonceSource
 
 	// MaxProofSize bounds the proof in bytes. Default DefaultMaxProofSize
@@ -195,6 +198,15 @@ func validate(cfg Config) (settings, error) {
 	}
 	if s.nonces != nil && isnil.Value(s.nonces) {
 		return s, fmt.Errorf("dpop: Config.Nonces is a nil %T (leave it nil for no nonces)", s.nonces)
+	}
+	// A zero value of this package's types (not built by its
+	// constructor) has no period or secret, whose Nonce divides by zero,
+	// or no capacity, which refuses every proof as if full.
+	if c, ok := s.replay.(*MemoryReplayCache); ok && c.entries == nil {
+		return s, errors.New("dpop: Config.ReplayCache is a zero MemoryReplayCache: build it with NewMemoryReplayCache (or leave it nil for the default)")
+	}
+	if n, ok := s.nonces.(*HMACNonces); ok && n.period == 0 {
+		return s, errors.New("dpop: Config.Nonces is a zero HMACNonces: build it with NewHMACNonces")
 	}
 	if s.replay == nil {
 		s.replay = NewMemoryReplayCache(DefaultReplayCacheEntries, s.now)

@@ -16,8 +16,9 @@ var (
 	// the one the access token is bound to (its cnf jkt).
 	ErrKeyMismatch = errors.New("dpop: proof key does not match the access token's cnf jkt")
 	// ErrUseNonce: a NonceSource is configured and the proof carries no
-	// nonce, or a stale or foreign one. The client retries with
-	// NonceSource.Nonce (RFC 9449, section 9).
+	// nonce, a malformed one (not 1*NQCHAR of at most MaxNonceLen bytes),
+	// or a stale or foreign one. The caller sends the client
+	// Verifier.Nonce, which the client retries with (RFC 9449, section 9).
 	ErrUseNonce = errors.New("dpop: proof needs a fresh server nonce")
 	// ErrReplayed: a proof with this key and jti was already accepted
 	// within the proof window.

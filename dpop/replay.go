@@ -68,15 +68,40 @@ type HolderReplayCache interface {
 // shared store too) is no HolderReplayCache by promotion: its AddIfAbsent
 // is called, never bypassed. A *MemoryReplayCache judges expiry at now,
 // not on its own clock, so that it never forgets an entry the Verifier
-// could still accept, whichever clock it was built with.
+// could still accept, whichever clock it was built with; so does one that
+// a wrapper calls, which finds now in ctx (checkTime).
 func addProof(ctx context.Context, c ReplayCache, now time.Time, holder, key string, expires time.Time) (bool, error) {
 	switch c := c.(type) {
 	case *MemoryReplayCache:
 		return c.addIfAbsentFor(holder, key, expires, now)
 	case HolderReplayCache:
-		return c.AddIfAbsentFor(ctx, holder, key, expires)
+		return c.AddIfAbsentFor(withCheckTime(ctx, now), holder, key, expires)
 	}
-	return c.AddIfAbsent(ctx, key, expires)
+	return c.AddIfAbsent(withCheckTime(ctx, now), key, expires)
+}
+
+// withCheckTime returns ctx carrying now for checkTime (a nil ctx, which
+// context.WithValue refuses, as it is).
+func withCheckTime(ctx context.Context, now time.Time) context.Context {
+	if ctx == nil {
+		return nil
+	}
+	return context.WithValue(ctx, checkTimeKey{}, now)
+}
+
+// checkTimeKey is the context key under which Verify hands a ReplayCache
+// of the caller's the time it checked the proof, for a *MemoryReplayCache
+// the caller's type wraps: see MemoryReplayCache.AddIfAbsent.
+type checkTimeKey struct{}
+
+// checkTime returns the time Verify checked the proof whose record ctx
+// carries, or false outside Verify.
+func checkTime(ctx context.Context) (time.Time, bool) {
+	if ctx == nil {
+		return time.Time{}, false
+	}
+	t, ok := ctx.Value(checkTimeKey{}).(time.Time)
+	return t, ok
 }
 
 // MemoryReplayCache is the default ReplayCache: an in-process map bounded to
@@ -112,7 +137,10 @@ const defaultHolderShare = 4
 // SetMaxPerHolder), with now as the clock of AddIfAbsent (time.Now when
 // nil). A Verifier records its proofs at the time it checked them, on its
 // own clock (Config.Now), so that the cache never forgets a proof the
-// Verifier could still accept, whichever clock each has. Each entry
+// Verifier could still accept, whichever clock each has; so does a
+// ReplayCache of the caller's that wraps the cache and passes on Verify's
+// context. Verifiers on different clocks must not share one cache: the
+// one ahead drops entries the one behind still accepts. Each entry
 // keeps about 120 bytes alive (its 43-byte key, a map slot and a heap
 // slot), and each holder with unexpired entries about 110 more (its
 // 43-byte thumbprint, a map slot and its count), so the default bound is
@@ -151,8 +179,16 @@ func (c *MemoryReplayCache) SetMaxPerHolder(n int) {
 // AddIfAbsent implements ReplayCache. The entry has no holder: it counts
 // towards the capacity only. A Verifier whose ReplayCache is the
 // MemoryReplayCache itself records each proof with its holder instead.
-func (c *MemoryReplayCache) AddIfAbsent(_ context.Context, key string, expires time.Time) (bool, error) {
-	return c.addIfAbsentFor("", key, expires, c.now())
+// Called with the context Verify passed its ReplayCache (by a type that
+// wraps the MemoryReplayCache), it judges expiry at the time the Verifier
+// checked the proof, on the Verifier's clock, as when it is the
+// Verifier's ReplayCache itself; otherwise on its own clock.
+func (c *MemoryReplayCache) AddIfAbsent(ctx context.Context, key string, expires time.Time) (bool, error) {
+	now, ok := checkTime(ctx)
+	if !ok {
+		now = c.now()
+	}
+	return c.addIfAbsentFor("", key, expires, now)
 }
 
 // addIfAbsentFor is AddIfAbsent at now for an entry of holder, which may

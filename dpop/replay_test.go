@@ -213,9 +213,11 @@ type slowStore struct {
 	delay time.Duration
 }
 
-func (s *slowStore) AddIfAbsent(ctx context.Context, key string, expires time.Time) (bool, error) {
+func (s *slowStore) AddIfAbsent(_ context.Context, key string, expires time.Time) (bool, error) {
 	*s.now = s.now.Add(s.delay)
-	return s.MemoryReplayCache.AddIfAbsent(ctx, key, expires)
+	// A store of its own, which expires keys on its own clock: it knows
+	// nothing of the time the Verifier checked the proof.
+	return s.MemoryReplayCache.AddIfAbsent(context.Background(), key, expires)
 }
 
 // A replay checked at the very end of its proof's window, whose record
@@ -242,15 +244,40 @@ func TestVerify_ReplayRecordedAfterTheWindowBySlowStoreIsRefused(t *testing.T) {
 // A MemoryReplayCache whose own clock is ahead of its Verifier's (here a
 // cache on another clock than the Verifier's Config.Now) still refuses a
 // replay: it judges the expiry of the proofs a Verifier records on that
-// Verifier's clock.
+// Verifier's clock, also when a ReplayCache of the caller's (a type
+// embedding it, to count or to consult a shared store too) wraps it and
+// passes on Verify's context.
 func TestVerify_MemoryCacheOnAnotherClockStillRefusesReplays(t *testing.T) {
-	cache := dpop.NewMemoryReplayCache(10, func() time.Time { return t0.Add(time.Hour) })
-	v := newVerifier(t, dpop.Config{ReplayCache: cache}) // clock t0
-	proof, _ := newKey(t, "ES256").Proof("POST", testURL, testToken)
-	if _, err := v.Verify(t.Context(), proof, reqFor(t, proof)); err != nil {
-		t.Fatal(err)
+	for _, wrapped := range []bool{false, true} {
+		cache := dpop.NewMemoryReplayCache(10, func() time.Time { return t0.Add(time.Hour) })
+		var store dpop.ReplayCache = cache
+		if wrapped {
+			store = &countingCache{MemoryReplayCache: cache}
+		}
+		v := newVerifier(t, dpop.Config{ReplayCache: store}) // clock t0
+		proof, _ := newKey(t, "ES256").Proof("POST", testURL, testToken)
+		if _, err := v.Verify(t.Context(), proof, reqFor(t, proof)); err != nil {
+			t.Fatalf("wrapped %v: %v", wrapped, err)
+		}
+		if _, err := v.Verify(t.Context(), proof, reqFor(t, proof)); !errors.Is(err, dpop.ErrReplayed) {
+			t.Errorf("wrapped %v: replay: %v, want ErrReplayed", wrapped, err)
+		}
+		if c, ok := store.(*countingCache); ok && c.calls != 2 {
+			t.Errorf("the wrapper's AddIfAbsent was called %d times, want 2", c.calls)
+		}
 	}
-	if _, err := v.Verify(t.Context(), proof, reqFor(t, proof)); !errors.Is(err, dpop.ErrReplayed) {
-		t.Fatalf("replay: %v, want ErrReplayed", err)
+}
+
+// Verify passes a ReplayCache of the caller's the time it checked the
+// proof in the context it was given; without one (a nil context, which
+// the caller's store may well ignore) it still records the proof rather
+// than panic.
+func TestVerify_NilContextWithAStoreOfTheCallersDoesNotPanic(t *testing.T) {
+	cache := &countingCache{MemoryReplayCache: dpop.NewMemoryReplayCache(10, func() time.Time { return t0 })}
+	v := newVerifier(t, dpop.Config{ReplayCache: cache})
+	proof, _ := newKey(t, "ES256").Proof("POST", testURL, testToken)
+	var ctx context.Context // nil
+	if _, err := v.Verify(ctx, proof, reqFor(t, proof)); err != nil || cache.calls != 1 {
+		t.Fatalf("Verify = %v after %d AddIfAbsent calls, want accepted after 1", err, cache.calls)
 	}
 }

@@ -61,7 +61,9 @@ func (v *Verifier) Algorithms() []string {
 	return append([]string(nil), v.s.algorithms...)
 }
 
-// Nonces returns Config.Nonces (nil when nonces are not required).
+// Nonces returns Config.Nonces (nil when nonces are not required). Send a
+// client Verifier.Nonce rather than its Nonce: Verifier.Nonce refuses a
+// value that is no nonce (ErrBadNonce).
 func (v *Verifier) Nonces() NonceSource { return v.s.nonces }
 
 // Request describes the request a proof came with.

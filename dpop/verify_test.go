@@ -1181,3 +1181,18 @@ func TestVerifier_NonceRefusesAMalformedNonceOfItsSource(t *testing.T) {
 		t.Errorf("Nonce() without Nonces = %q, %v", got, err)
 	}
 }
+
+// A zero HMACNonces or MemoryReplayCache (new(dpop.HMACNonces),
+// &dpop.MemoryReplayCache{}: not built by its constructor) has no period,
+// secret or map, and its methods would panic on the first DPoP proof,
+// which ends a gRPC server's process. NewVerifier refuses it.
+func TestNewVerifier_RefusesZeroNoncesOrReplayCache(t *testing.T) {
+	for name, cfg := range map[string]dpop.Config{
+		"zero HMACNonces":        {Nonces: new(dpop.HMACNonces)},
+		"zero MemoryReplayCache": {ReplayCache: &dpop.MemoryReplayCache{}},
+	} {
+		if _, err := dpop.NewVerifier(cfg); err == nil || !strings.Contains(err.Error(), "New") {
+			t.Errorf("%s: %v, want refused, naming its constructor", name, err)
+		}
+	}
+}

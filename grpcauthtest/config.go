@@ -111,8 +111,12 @@ type Config struct {
 	// with a DPoP header carries DPoPNonces.Nonce in a DPoP-Nonce header,
 	// for the client's next proof. dpop.NewHMACNonces(nil, time.Minute)
 	// makes one; a test keeps it to put its Nonce in hand-made proofs.
-	// Requests without a DPoP header (bearer tokens) need no nonce.
-	// Default nil: no nonce is required (one sent anyway is ignored).
+	// Requests without a DPoP header (bearer tokens) need no nonce. A
+	// nonce no client could send back (not 1 to dpop.MaxNonceLen
+	// printable ASCII characters other than space, '"' and '\', such as
+	// "" from a custom source) is never sent: such a request gets 500
+	// {"error":"server_error"}. Default nil: no nonce is required (one
+	// sent anyway is ignored).
 	DPoPNonces dpop.NonceSource
 	// PublicClients are the public clients (pages in a browser, native
 	// apps) that sign users in at AuthorizeURL with the authorization-code

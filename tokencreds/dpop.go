@@ -387,7 +387,7 @@ func asksForNonce(err error, trailer metadata.MD) bool {
 }
 
 // validNonce returns n if it is a nonce as RFC 9449, section 8.1, defines
-// it (1*NQCHAR: printable ASCII but '"' and '\') of at most dpop.MaxNonceLen
+// it (1*NQCHAR: printable ASCII but space, '"' and '\') of at most dpop.MaxNonceLen
 // bytes, and "" otherwise.
 func validNonce(n string) string {
 	if len(n) > dpop.MaxNonceLen || !ascii.IsNQChars(n) {
