@@ -24,7 +24,8 @@ const DeltaCeiling = 1 << 31
 // represent is DeltaCeiling, as RFC 9111, 1.2.2 requires, not an invalid
 // one: an Age of 20 digits makes a response stale, a Retry-After of 20
 // digits a pause as long as the caller's cap allows. ok is false for a
-// value that is not a number, or is negative.
+// value that is not 1*DIGIT: empty, not a number, or signed ("+30" and
+// "-0" included). The caller trims the whitespace around the value.
 func DeltaSeconds(v string) (secs int64, ok bool) {
 	secs, ok = seconds(v)
 	return min(secs, DeltaCeiling), ok
