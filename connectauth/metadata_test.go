@@ -332,7 +332,7 @@ func TestConnect_UnaryTrailerSetThroughTheContextIsATrailer(t *testing.T) {
 		req.Header().Set("X-Fail", "1")
 		_, err = client.CallUnary(t.Context(), req)
 		var ce *connect.Error
-		if !errors.As(err, &ce) || ce.Meta().Get("X-Trailer") != "t" {
+		if !errors.As(err, &ce) || ce.Meta().Get("X-Trailer") != "t" || ce.Meta().Get("X-Header") != "h" {
 			t.Errorf("%s: %v; want the handler's error with its trailer", name, err)
 		}
 	})

@@ -205,7 +205,7 @@ func validate(cfg Config) (settings, error) {
 	if c, ok := s.replay.(*MemoryReplayCache); ok && c.entries == nil {
 		return s, errors.New("dpop: Config.ReplayCache is a zero MemoryReplayCache: build it with NewMemoryReplayCache (or leave it nil for the default)")
 	}
-	if n, ok := s.nonces.(*HMACNonces); ok && n.period == 0 {
+	if n, ok := s.nonces.(*HMACNonces); ok && n.zero() {
 		return s, errors.New("dpop: Config.Nonces is a zero HMACNonces: build it with NewHMACNonces")
 	}
 	if s.replay == nil {

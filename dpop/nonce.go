@@ -127,10 +127,20 @@ func NewHMACNonces(secret []byte, period time.Duration) (*HMACNonces, error) {
 	return &HMACNonces{secret: seal(append([]byte(nil), secret...)), period: period}, nil
 }
 
-// Nonce implements NonceSource.
+// Nonce implements NonceSource. A zero HMACNonces (not built by
+// NewHMACNonces, which NewVerifier refuses unless a type of the caller's
+// embeds it) returns "", which Verifier.Nonce refuses, and accepts no
+// nonce.
 func (n *HMACNonces) Nonce(now time.Time) string {
+	if n.zero() {
+		return ""
+	}
 	return n.encode(n.window(now))
 }
+
+// zero reports whether n was not built by NewHMACNonces: it has no period
+// to divide time by, nor a secret.
+func (n *HMACNonces) zero() bool { return n.period <= 0 }
 
 // Valid implements NonceSource.
 func (n *HMACNonces) Valid(nonce string, now time.Time) bool {
@@ -150,7 +160,7 @@ func (n *HMACNonces) Current(nonce string, now time.Time) bool {
 
 // check returns nonce's window and whether nonce is valid now.
 func (n *HMACNonces) check(nonce string, now time.Time) (uint64, bool) {
-	if len(nonce) != nonceLen {
+	if n.zero() || len(nonce) != nonceLen {
 		return 0, false
 	}
 	var b [8 + nonceMACLen]byte

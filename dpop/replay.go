@@ -75,33 +75,48 @@ func addProof(ctx context.Context, c ReplayCache, now time.Time, holder, key str
 	case *MemoryReplayCache:
 		return c.addIfAbsentFor(holder, key, expires, now)
 	case HolderReplayCache:
-		return c.AddIfAbsentFor(withCheckTime(ctx, now), holder, key, expires)
+		return c.AddIfAbsentFor(withCheckTime(ctx, key, now), holder, key, expires)
 	}
-	return c.AddIfAbsent(withCheckTime(ctx, now), key, expires)
+	return c.AddIfAbsent(withCheckTime(ctx, key, now), key, expires)
 }
 
-// withCheckTime returns ctx carrying now for checkTime (a nil ctx, which
-// context.WithValue refuses, as it is).
-func withCheckTime(ctx context.Context, now time.Time) context.Context {
+// withCheckTime returns ctx carrying now, the time Verify checked the
+// proof recorded under key, for checkTime; a nil ctx (which
+// context.WithValue refuses) becomes context.Background, so that a
+// wrapped MemoryReplayCache judges expiry on the Verifier's clock then too.
+func withCheckTime(ctx context.Context, key string, now time.Time) context.Context {
 	if ctx == nil {
-		return nil
+		ctx = context.Background()
 	}
-	return context.WithValue(ctx, checkTimeKey{}, now)
+	return context.WithValue(ctx, checkTimeKey{}, checkTimeValue{key: key, now: now})
 }
 
 // checkTimeKey is the context key under which Verify hands a ReplayCache
 // of the caller's the time it checked the proof, for a *MemoryReplayCache
-// the caller's type wraps: see MemoryReplayCache.AddIfAbsent.
+// the caller's type wraps: see MemoryReplayCache.AddIfAbsent. Being
+// unexported, only Verify can set it.
 type checkTimeKey struct{}
 
-// checkTime returns the time Verify checked the proof whose record ctx
-// carries, or false outside Verify.
-func checkTime(ctx context.Context) (time.Time, bool) {
+// checkTimeValue is the time Verify checked the proof it records under key.
+type checkTimeValue struct {
+	key string
+	now time.Time
+}
+
+// checkTime returns the time Verify checked the proof it records under
+// key, when ctx carries it, or false: outside Verify, and for another key
+// (a store that records other entries too, in a MemoryReplayCache of its
+// own, with Verify's context), whose expiry is no business of the
+// Verifier's clock.
+func checkTime(ctx context.Context, key string) (time.Time, bool) {
 	if ctx == nil {
 		return time.Time{}, false
 	}
-	t, ok := ctx.Value(checkTimeKey{}).(time.Time)
-	return t, ok
+	v, ok := ctx.Value(checkTimeKey{}).(checkTimeValue)
+	if !ok || v.key != key {
+		return time.Time{}, false
+	}
+	return v.now, true
 }
 
 // MemoryReplayCache is the default ReplayCache: an in-process map bounded to
@@ -139,7 +154,7 @@ const defaultHolderShare = 4
 // own clock (Config.Now), so that the cache never forgets a proof the
 // Verifier could still accept, whichever clock each has; so does a
 // ReplayCache of the caller's that wraps the cache and passes on Verify's
-// context. Verifiers on different clocks must not share one cache: the
+// context and key. Verifiers on different clocks must not share one cache: the
 // one ahead drops entries the one behind still accepts. Each entry
 // keeps about 120 bytes alive (its 43-byte key, a map slot and a heap
 // slot), and each holder with unexpired entries about 110 more (its
@@ -179,12 +194,13 @@ func (c *MemoryReplayCache) SetMaxPerHolder(n int) {
 // AddIfAbsent implements ReplayCache. The entry has no holder: it counts
 // towards the capacity only. A Verifier whose ReplayCache is the
 // MemoryReplayCache itself records each proof with its holder instead.
-// Called with the context Verify passed its ReplayCache (by a type that
-// wraps the MemoryReplayCache), it judges expiry at the time the Verifier
-// checked the proof, on the Verifier's clock, as when it is the
-// Verifier's ReplayCache itself; otherwise on its own clock.
+// Called with the context Verify passed its ReplayCache and the key Verify
+// gave it (by a type that wraps the MemoryReplayCache), it judges expiry
+// at the time the Verifier checked the proof, on the Verifier's clock, as
+// when it is the Verifier's ReplayCache itself; otherwise (another key,
+// another context, a nil one) on its own clock.
 func (c *MemoryReplayCache) AddIfAbsent(ctx context.Context, key string, expires time.Time) (bool, error) {
-	now, ok := checkTime(ctx)
+	now, ok := checkTime(ctx, key)
 	if !ok {
 		now = c.now()
 	}

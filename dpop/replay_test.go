@@ -281,3 +281,58 @@ func TestVerify_NilContextWithAStoreOfTheCallersDoesNotPanic(t *testing.T) {
 		t.Fatalf("Verify = %v after %d AddIfAbsent calls, want accepted after 1", err, cache.calls)
 	}
 }
+
+// dedupeStore is a ReplayCache of the caller's that wraps a
+// MemoryReplayCache and, with the context Verify gave it, also records an
+// entry of its own (a request id, say) in another MemoryReplayCache on
+// that cache's own clock.
+type dedupeStore struct {
+	*dpop.MemoryReplayCache
+	other *dpop.MemoryReplayCache
+	added bool // what other answered for the request id
+}
+
+func (s *dedupeStore) AddIfAbsent(ctx context.Context, key string, expires time.Time) (bool, error) {
+	var err error
+	if s.added, err = s.other.AddIfAbsent(ctx, "request-id", t0.Add(-time.Hour+10*time.Second)); err != nil {
+		return false, err
+	}
+	return s.MemoryReplayCache.AddIfAbsent(ctx, key, expires)
+}
+
+// The time Verify checked a proof reaches only the record of that proof:
+// an entry of another key that a store of the caller's records with
+// Verify's context, in a MemoryReplayCache of its own, is judged on that
+// cache's clock, so that one still unexpired there is not let in twice
+// because the Verifier's clock is ahead.
+func TestVerify_CheckTimeDoesNotReachAnotherKeyOfTheStore(t *testing.T) {
+	other := dpop.NewMemoryReplayCache(10, func() time.Time { return t0.Add(-time.Hour) })
+	if added, err := other.AddIfAbsent(t.Context(), "request-id", t0.Add(-time.Hour+10*time.Second)); !added || err != nil {
+		t.Fatalf("first request id: %v, %v", added, err)
+	}
+	store := &dedupeStore{MemoryReplayCache: dpop.NewMemoryReplayCache(10, nil), other: other}
+	v := newVerifier(t, dpop.Config{ReplayCache: store}) // clock t0
+	proof, _ := newKey(t, "ES256").Proof("POST", testURL, testToken)
+	if _, err := v.Verify(t.Context(), proof, reqFor(t, proof)); err != nil {
+		t.Fatal(err)
+	}
+	if store.added {
+		t.Error("the request id, unexpired on its cache's clock, was recorded again at the Verifier's time")
+	}
+}
+
+// With a nil context, a MemoryReplayCache that a store of the caller's
+// wraps still judges expiry on the Verifier's clock, not its own (here an
+// hour ahead), so a replay is refused as with any other context.
+func TestVerify_NilContextWrappedMemoryCacheOnAnotherClockRefusesReplays(t *testing.T) {
+	cache := &countingCache{MemoryReplayCache: dpop.NewMemoryReplayCache(10, func() time.Time { return t0.Add(time.Hour) })}
+	v := newVerifier(t, dpop.Config{ReplayCache: cache}) // clock t0
+	proof, _ := newKey(t, "ES256").Proof("POST", testURL, testToken)
+	var ctx context.Context // nil
+	if _, err := v.Verify(ctx, proof, reqFor(t, proof)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := v.Verify(ctx, proof, reqFor(t, proof)); !errors.Is(err, dpop.ErrReplayed) {
+		t.Errorf("replay: %v, want ErrReplayed", err)
+	}
+}

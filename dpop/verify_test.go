@@ -1184,8 +1184,9 @@ func TestVerifier_NonceRefusesAMalformedNonceOfItsSource(t *testing.T) {
 
 // A zero HMACNonces or MemoryReplayCache (new(dpop.HMACNonces),
 // &dpop.MemoryReplayCache{}: not built by its constructor) has no period,
-// secret or map, and its methods would panic on the first DPoP proof,
-// which ends a gRPC server's process. NewVerifier refuses it.
+// secret or map: the HMACNonces issued no nonce (it divided by zero, a
+// panic that ends a gRPC server's process) and the MemoryReplayCache
+// refuses every proof as full. NewVerifier refuses either.
 func TestNewVerifier_RefusesZeroNoncesOrReplayCache(t *testing.T) {
 	for name, cfg := range map[string]dpop.Config{
 		"zero HMACNonces":        {Nonces: new(dpop.HMACNonces)},
@@ -1194,5 +1195,31 @@ func TestNewVerifier_RefusesZeroNoncesOrReplayCache(t *testing.T) {
 		if _, err := dpop.NewVerifier(cfg); err == nil || !strings.Contains(err.Error(), "New") {
 			t.Errorf("%s: %v, want refused, naming its constructor", name, err)
 		}
+	}
+}
+
+// wrappedNonces is a NonceSource of the caller's that embeds an
+// HMACNonces, to count or log its nonces, say.
+type wrappedNonces struct{ *dpop.HMACNonces }
+
+// A zero HMACNonces that NewVerifier cannot see, because a NonceSource of
+// the caller's embeds it, issues no nonce and accepts none rather than
+// divide by zero: Verifier.Nonce refuses the request with ErrBadNonce, and
+// a proof carrying a well-formed nonce is refused, instead of a panic that
+// ends the server's process.
+func TestVerify_ZeroHMACNoncesInsideAWrapperIsRefusedWithoutPanic(t *testing.T) {
+	good, _ := dpop.NewHMACNonces([]byte("0123456789abcdef0123456789abcdef"), time.Minute)
+	v := newVerifier(t, dpop.Config{Nonces: wrappedNonces{new(dpop.HMACNonces)}})
+	if got, err := v.Nonce(); got != "" || !errors.Is(err, dpop.ErrBadNonce) {
+		t.Errorf("Nonce() = %q, %v; want ErrBadNonce", got, err)
+	}
+	if good.Valid(good.Nonce(t0), t0) != true {
+		t.Fatal("a nonce of a built HMACNonces is refused by it")
+	}
+	if (wrappedNonces{new(dpop.HMACNonces)}).Valid(good.Nonce(t0), t0) {
+		t.Error("a zero HMACNonces accepted a nonce")
+	}
+	if (wrappedNonces{new(dpop.HMACNonces)}).Current(good.Nonce(t0), t0) {
+		t.Error("a zero HMACNonces called a nonce current")
 	}
 }
