@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"strings"
 
 	"github.com/grpcauth/grpcauth/internal/endpoint"
 	"github.com/grpcauth/grpcauth/internal/redact"
@@ -45,11 +44,7 @@ func (c Config) Format(f fmt.State, verb rune) {
 	// New refuses URLs with user info, but a Config may be printed
 	// first; the endpoint's query may carry a key.
 	c.Endpoint, c.Issuer = endpoint.ForConfig(c.Endpoint), endpoint.ForConfig(c.Issuer)
-	s := fmt.Sprintf(redact.FormatString(f, verb), config(c)) // pointers as addresses
-	if rest, ok := strings.CutPrefix(s, "introspect.config{"); ok {
-		s = "introspect.Config{" + rest // %#v
-	}
-	io.WriteString(f, s)
+	redact.WriteStruct(f, verb, config(c), "introspect.config", "introspect.Config")
 }
 
 // LogValue makes log/slog log c as its %+v text, ClientSecret redacted

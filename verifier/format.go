@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"strings"
 
 	"github.com/grpcauth/grpcauth/internal/endpoint"
 	"github.com/grpcauth/grpcauth/internal/redact"
@@ -35,11 +34,7 @@ import (
 func (c Config) Format(f fmt.State, verb rune) {
 	type config Config // the fields without the methods: no recursion
 	c.Issuer, c.JWKSURL = endpoint.ForConfig(c.Issuer), endpoint.ForConfig(c.JWKSURL)
-	s := fmt.Sprintf(redact.FormatString(f, verb), config(c)) // pointers as addresses
-	if rest, ok := strings.CutPrefix(s, "verifier.config{"); ok {
-		s = "verifier.Config{" + rest // %#v
-	}
-	io.WriteString(f, s)
+	redact.WriteStruct(f, verb, config(c), "verifier.config", "verifier.Config")
 }
 
 // LogValue makes log/slog log c as its %+v text, its URLs redacted (see

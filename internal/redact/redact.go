@@ -4,6 +4,7 @@ package redact
 
 import (
 	"fmt"
+	"io"
 	"strings"
 )
 
@@ -61,4 +62,18 @@ func FormatString(f fmt.State, verb rune) string {
 		verb = 'v'
 	}
 	return fmt.FormatString(f, verb)
+}
+
+// WriteStruct writes v, a redacted copy of a Config converted to a
+// method-less type (type config Config, so that printing it does not call
+// Format again), as fmt prints a struct for verb (see FormatString), with
+// the type name from, which %#v shows, replaced by to ("verifier.config"
+// by "verifier.Config"). verifier.Config's and introspect.Config's Format
+// methods share it.
+func WriteStruct(f fmt.State, verb rune, v any, from, to string) {
+	s := fmt.Sprintf(FormatString(f, verb), v) // pointers as addresses
+	if rest, ok := strings.CutPrefix(s, from+"{"); ok {
+		s = to + "{" + rest // %#v
+	}
+	io.WriteString(f, s)
 }
