@@ -118,6 +118,28 @@ func TestVerifyAccessToken_RepeatedMemberCountsByItsLastValueEverywhere(t *testi
 	}
 }
 
+// A signed header with a b64 member (RFC 7797) is malformed, with or
+// without crit naming it: jwx, and so programs downstream, would take the
+// payload of b64 false as the unencoded bytes the signature covers, a
+// reading that differs from the verifier's.
+func TestVerifyAccessToken_B64HeaderIsMalformed(t *testing.T) {
+	s := newRawSigner(t, nil)
+	payload := fmt.Sprintf(`{"iss":%q,"aud":%q,"exp":%d}`, s.f.cfg.Issuer, s.f.cfg.Audiences[0], s.f.clk.Now().Add(time.Hour).Unix())
+	if _, err := s.f.verify(t, s.sign(`{"alg":"EdDSA","kid":"raw"}`, payload)); err != nil {
+		t.Fatalf("the token without b64: %v", err)
+	}
+	for _, hdr := range []string{
+		`{"alg":"EdDSA","kid":"raw","b64":false}`,
+		`{"alg":"EdDSA","kid":"raw","b64":true}`,
+		`{"alg":"EdDSA","kid":"raw","\u0062\u0036\u0034":false}`,
+		`{"alg":"EdDSA","kid":"raw","B64":false}`,
+	} {
+		if _, err := s.f.verify(t, s.sign(hdr, payload)); !errors.Is(err, ErrMalformed) {
+			t.Errorf("header %s: err = %v, want ErrMalformed", hdr, err)
+		}
+	}
+}
+
 // A part of a token decodes only from its one canonical base64url text:
 // a last character whose unused low bits are set (decoding to the same
 // bytes under a lenient decoder) is malformed in the header, the payload
