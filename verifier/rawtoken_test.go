@@ -118,6 +118,28 @@ func TestVerifyAccessToken_RepeatedMemberCountsByItsLastValueEverywhere(t *testi
 	}
 }
 
+// A signed header with a b64 member (RFC 7797) is malformed, with or
+// without crit naming it: jwx, and so programs downstream, would take the
+// payload of b64 false as the unencoded bytes the signature covers, a
+// reading that differs from the verifier's.
+func TestVerifyAccessToken_B64HeaderIsMalformed(t *testing.T) {
+	s := newRawSigner(t, nil)
+	payload := fmt.Sprintf(`{"iss":%q,"aud":%q,"exp":%d}`, s.f.cfg.Issuer, s.f.cfg.Audiences[0], s.f.clk.Now().Add(time.Hour).Unix())
+	if _, err := s.f.verify(t, s.sign(`{"alg":"EdDSA","kid":"raw"}`, payload)); err != nil {
+		t.Fatalf("the token without b64: %v", err)
+	}
+	for _, hdr := range []string{
+		`{"alg":"EdDSA","kid":"raw","b64":false}`,
+		`{"alg":"EdDSA","kid":"raw","b64":true}`,
+		`{"alg":"EdDSA","kid":"raw","\u0062\u0036\u0034":false}`,
+		`{"alg":"EdDSA","kid":"raw","B64":false}`,
+	} {
+		if _, err := s.f.verify(t, s.sign(hdr, payload)); !errors.Is(err, ErrMalformed) {
+			t.Errorf("header %s: err = %v, want ErrMalformed", hdr, err)
+		}
+	}
+}
+
 // A part of a token decodes only from its one canonical base64url text:
 // a last character whose unused low bits are set (decoding to the same
 // bytes under a lenient decoder) is malformed in the header, the payload
@@ -159,7 +181,7 @@ func TestVerifyAccessToken_NonCanonicalBase64IsMalformed(t *testing.T) {
 // set, so that tokens get past the signature: whatever VerifyAccessToken
 // accepts, encoding/json (v1), which programs downstream run on the same
 // token, reads alike. Its header names the key's alg and kid and has no
-// crit; its payload's iss, aud, exp, nbf and iat pass the checks (the
+// crit or b64; its payload's iss, aud, exp, nbf and iat pass the checks (the
 // default skew of one minute); and each member's value (the last of a
 // repeated name) is the Claims' Raw, with no other name in Names. In the
 // payload, ISS and AUD stand for the configured issuer and audience.
@@ -171,6 +193,7 @@ func FuzzSignedToken(f *testing.F) {
 	for _, seed := range [][2]string{
 		{`{"alg":"EdDSA","kid":"raw"}`, `{"iss":"ISS","aud":"AUD","exp":1800003600}`},
 		{`{"alg":"EdDSA","kid":"raw","typ":"JWT"}`, `{"iss":"x","iss":"ISS","aud":["a","AUD"],"exp":1.8000036e9,"nbf":0,"scp":"a b","\u0069at":1}`},
+		{`{"alg":"EdDSA","kid":"raw","b64":false}`, `{"iss":"ISS","aud":"AUD","exp":1800003600}`},
 		{`{"alg":"none","kid":"raw","alg":"EdDSA","kid":"raw"}`, `{"iss":"ISS","aud":null,"aud":"AUD","exp":18000036e2,"x":{"iss":1},"ISS":1}`},
 	} {
 		f.Add(seed[0], seed[1])
@@ -185,8 +208,8 @@ func FuzzSignedToken(f *testing.F) {
 		if err := json.Unmarshal([]byte(header), &h); err != nil {
 			t.Fatalf("accepted a header encoding/json refuses: %v", err)
 		}
-		if alg := string(h["alg"]); alg != `"EdDSA"` && alg != `"Ed25519"` || string(h["kid"]) != `"raw"` || h["crit"] != nil {
-			t.Fatalf("accepted a header with alg %s, kid %s, crit %s", h["alg"], h["kid"], h["crit"])
+		if alg := string(h["alg"]); alg != `"EdDSA"` && alg != `"Ed25519"` || string(h["kid"]) != `"raw"` || h["crit"] != nil || h["b64"] != nil {
+			t.Fatalf("accepted a header with alg %s, kid %s, crit %s, b64 %s", h["alg"], h["kid"], h["crit"], h["b64"])
 		}
 		if err := json.Unmarshal([]byte(payload), &p); err != nil {
 			t.Fatalf("accepted a payload encoding/json refuses: %v", err)

@@ -86,6 +86,8 @@ func rejectionShapes(t testing.TB, f *fixture) []struct {
 		{"long escaped header member name", b64raw(`{"alg":"RS256","kid":"k","\u0061`+strings.Repeat("a", 40000)+`":0}`) + "." + b64raw(`{"iss":"x"}`) + ".c2ln", ErrIssuer},
 		{"repeated 64-element aud arrays", tok(`{` + strings.Repeat(`"aud":[`+strings.Repeat(`"",`, 63)+`""],`, 170) + `"iss":"x"}`), ErrMalformed},
 		{"long upper-case typ", b64raw(`{"alg":"RS256","kid":"k","typ":"`+strings.Repeat("T", 40000)+`"}`) + "." + b64raw(`{"iss":"x"}`) + ".c2ln", ErrIssuer},
+		{"many b64 header members", b64raw(`{"alg":"RS256","kid":"k"`+strings.Repeat(`,"b64":[]`, 5000)+`}`) + "." + b64raw(`{"iss":"x"}`) + ".c2ln", ErrMalformed},
+		{"long escaped b64 value", b64raw(`{"alg":"RS256","kid":"k","b64":"\u0061`+strings.Repeat("b", 40000)+`"}`) + "." + b64raw(`{"iss":"x"}`) + ".c2ln", ErrMalformed},
 		{"long kid", b64raw(`{"alg":"RS256","kid":"`+strings.Repeat("k", 40000)+`"}`) + "." + b64raw(`{"iss":"x"}`) + ".c2ln", ErrIssuer},
 		// The decoder's syntax errors carry a JSON Pointer built from the
 		// member names on the path to the error, at several times their

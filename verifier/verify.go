@@ -246,6 +246,7 @@ var (
 	errNoAlg       = fmt.Errorf("%w: header has no alg", ErrMalformed)
 	errNoKid       = fmt.Errorf("%w: header has no kid", ErrMalformed)
 	errCrit        = fmt.Errorf("%w: unsupported critical header parameter", ErrMalformed)
+	errB64         = fmt.Errorf("%w: b64 header parameter (RFC 7797 unencoded payload) not supported", ErrMalformed)
 	errDepth       = fmt.Errorf("%w: %w", ErrMalformed, jwt.ErrDepth)
 	errAlgNone     = fmt.Errorf("%w: alg none", ErrAlgorithm)
 	errAlgDenied   = fmt.Errorf("%w: alg not in the allow-list", ErrAlgorithm)
@@ -426,6 +427,8 @@ func (v *Verifier) parse(token string, pre *decodedPayload, kind tokenKind) (par
 		return parsed{}, errHeaderJSON
 	case h.Crit:
 		return parsed{}, errCrit
+	case h.B64:
+		return parsed{}, errB64
 	case !h.HasAlg:
 		return parsed{}, errNoAlg
 	}

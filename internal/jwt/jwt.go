@@ -158,13 +158,20 @@ type Header struct {
 	Typ    string
 	// Crit reports a crit member (of any value).
 	Crit bool
+	// B64 reports a b64 member (RFC 7797, of any value). A b64 of false
+	// says the payload is not base64url-encoded, which changes the bytes
+	// the signature covers; RFC 7797 requires crit to name it, but a
+	// parser that honours b64 without crit (jwx's own does) reads such a
+	// token differently from one that ignores it, so a verifier must
+	// refuse it whether or not crit is present.
+	B64 bool
 }
 
 // rawHeader is the header as decoded: each parameter that must be a string
 // when present, and whether crit is present.
 type rawHeader struct {
 	alg, kid, typ param
-	crit          bool
+	crit, b64     bool
 	names         memberNames
 }
 
@@ -206,6 +213,9 @@ func (h *rawHeader) UnmarshalJSONFrom(d *jsontext.Decoder) error {
 			return h.kid.decode(d)
 		case "typ":
 			return h.typ.decode(d)
+		case "b64":
+			h.b64 = true // of any value
+			return d.SkipValue()
 		}
 		h.crit = true // "crit", of any value
 		return d.SkipValue()
@@ -213,8 +223,9 @@ func (h *rawHeader) UnmarshalJSONFrom(d *jsontext.Decoder) error {
 }
 
 // ParseHeader decodes a JOSE header: one JSON object whose alg, kid and typ,
-// when present, are strings. A member name differing from alg, kid, typ or
-// crit only in case is ErrCase (see scan). On ErrHeader the Header holds
+// when present, are strings. Crit and B64 report crit and b64 members,
+// which the caller must refuse. A member name differing from alg, kid,
+// typ, crit or b64 only in case is ErrCase (see scan). On ErrHeader the Header holds
 // what did decode when the header is valid JSON: HasAlg is true when it is
 // an object whose alg is a string, whatever the types of kid and typ.
 func ParseHeader(b []byte) (Header, error) { return parseHeader(b, false) }
@@ -234,7 +245,7 @@ func parseHeader(b []byte, prePassFirst bool) (Header, error) {
 	case err != nil:
 		return Header{}, ErrHeader // not JSON, or an escaped value over 1 KiB
 	}
-	h := Header{Alg: r.alg.s, HasAlg: r.alg.ok, Kid: r.kid.s, Typ: r.typ.s, Crit: r.crit}
+	h := Header{Alg: r.alg.s, HasAlg: r.alg.ok, Kid: r.kid.s, Typ: r.typ.s, Crit: r.crit, B64: r.b64}
 	if r.alg.bad || r.kid.bad || r.typ.bad {
 		return h, ErrHeader
 	}
@@ -512,7 +523,7 @@ var RegisteredNames = [...]string{"iss", "sub", "jti", "aud", "exp", "nbf", "iat
 const maxNameLen = len("client_id")
 
 // HeaderNames are the member names Header decodes.
-var HeaderNames = [...]string{"alg", "kid", "typ", "crit"}
+var HeaderNames = [...]string{"alg", "kid", "typ", "crit", "b64"}
 
 // nameSet is RegisteredNames or HeaderNames.
 type nameSet uint8
@@ -587,6 +598,8 @@ func headerIndex(name []byte) int {
 		return 2
 	case "crit":
 		return 3
+	case "b64":
+		return 4
 	}
 	return -1
 }

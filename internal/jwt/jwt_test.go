@@ -65,6 +65,28 @@ func TestParseHeader(t *testing.T) {
 	}
 }
 
+// A b64 member of any value, escaped or not, is reported for the verifier
+// to refuse (RFC 7797: jwx honours b64 false even without crit), and one
+// differing from it only in case is ErrCase.
+func TestParseHeader_ReportsB64(t *testing.T) {
+	for in, want := range map[string]bool{
+		`{"alg":"EdDSA","kid":"k","b64":false}`:            true,
+		`{"alg":"EdDSA","kid":"k","b64":true}`:             true,
+		`{"alg":"EdDSA","kid":"k","b64":null}`:             true,
+		`{"alg":"EdDSA","kid":"k","\u0062\u0036\u0034":0}`: true,
+		`{"alg":"EdDSA","kid":"k","x":{"b64":false}}`:      false,
+		`{"alg":"EdDSA","kid":"k"}`:                        false,
+	} {
+		h, err := ParseHeader([]byte(in))
+		if err != nil || h.B64 != want {
+			t.Errorf("ParseHeader(%s) = %+v, %v; want B64 %v", in, h, err, want)
+		}
+	}
+	if _, err := ParseHeader([]byte(`{"alg":"EdDSA","kid":"k","B64":false}`)); err != ErrCase {
+		t.Errorf("ParseHeader with B64: %v, want ErrCase", err)
+	}
+}
+
 func TestParseClaims(t *testing.T) {
 	c, err := ParseClaims([]byte(`{"iss":"i","aud":["a","b"],"exp":1800000000.9,"cid":"","client_id":"c","scp":["x"],"other":{"iss":1}}`))
 	if err != nil {
