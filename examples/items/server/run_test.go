@@ -6,9 +6,12 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"net/http/httputil"
+	"net/url"
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/grpcauth/grpcauth/grpcauthtest"
 )
@@ -71,4 +74,67 @@ func runUntilServing(t *testing.T, issuer, audience string, setCancel func(conte
 		t.Fatalf("run: %v", err)
 	}
 	return logs.String()
+}
+
+// logWatch is run's log: it cancels the run once a record holds want.
+type logWatch struct {
+	mu     sync.Mutex
+	buf    bytes.Buffer
+	want   string
+	cancel context.CancelFunc
+}
+
+func (w *logWatch) Write(p []byte) (int, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.buf.Write(p)
+	if strings.Contains(string(p), w.want) {
+		w.cancel()
+	}
+	return len(p), nil
+}
+
+func (w *logWatch) String() string {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.buf.String()
+}
+
+// Keys that load after run stopped waiting for them (a slow network at
+// start-up) are announced: run logs "accepting tokens" when they do, after
+// its warning. Before, it logged nothing once they loaded (the key set
+// logs a success at debug level only), so the line the README tells a
+// user to look for never came.
+func TestRun_KeysLoadedLateAreAnnounced(t *testing.T) {
+	iss := grpcauthtest.NewIssuer(t, grpcauthtest.Config{})
+	target, err := url.Parse(iss.JWKSURL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	release := make(chan struct{})
+	proxy := httputil.NewSingleHostReverseProxy(&url.URL{Scheme: target.Scheme, Host: target.Host})
+	slow := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		<-release // the first fetch is still in flight when run stops waiting
+		r.URL.Path = target.Path
+		proxy.ServeHTTP(w, r)
+	}))
+	t.Cleanup(slow.Close)
+	defer func(d time.Duration) { readyTimeout = d }(readyTimeout)
+	readyTimeout = time.Nanosecond // the fetch is held: the wait ends unfulfilled
+
+	// A failure bound, not a timing threshold: without the announcement,
+	// run would serve until go test's timeout.
+	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
+	defer cancel()
+	logs := &logWatch{want: "accepting tokens", cancel: cancel}
+	out := &cancelOnServing{cancel: sync.OnceFunc(func() { close(release) })}
+	cfg := config{issuer: iss.URL(), jwksURI: slow.URL + "/keys", audiences: []string{iss.Audience()}, addr: "127.0.0.1:0", webAddr: "off"}
+	if err := run(ctx, cfg, out, slog.New(slog.NewTextHandler(logs, nil))); err != nil {
+		t.Fatalf("run: %v", err)
+	}
+	got := logs.String()
+	warned := strings.Index(got, "serving without the issuer's keys")
+	if accepted := strings.Index(got, "accepting tokens"); warned < 0 || accepted < warned {
+		t.Errorf("run logged %q, want the warning, then accepting tokens", got)
+	}
 }
