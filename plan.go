@@ -228,11 +228,12 @@ type Requirement struct {
 	// source of its invalid rule, or SourceNone when it has none.
 	Source Source
 	// Denied is true when the method has no rule the interceptors can
-	// apply (no rule from any source, or an invalid one): every call is
-	// refused, with or without a token (unless DryRun, under which the
-	// refusal is reported but not enforced). Authenticator.Requirement
-	// then returns an error saying why, and only Method, Source and
-	// DryRun are set besides.
+	// apply (no rule from any source, or an invalid one), or when the
+	// Authenticator was not built with New: every call is refused, with
+	// or without a token (unless DryRun, under which the refusal is
+	// reported but not enforced). Authenticator.Requirement then returns
+	// an error saying why, and only Method, Source and DryRun are set
+	// besides.
 	Denied bool
 	// Public is true when the method needs no token.
 	Public bool

@@ -315,10 +315,12 @@ func New(ts oauth2.TokenSource) *Credentials { return &Credentials{ts: ts, now: 
 // (*oauth2.RetrieveError) with a Retry-After header (delta-seconds, or an
 // HTTP-date read by the credentials' clock), or a 429 without Retry-After
 // but with Okta's X-Rate-Limit-Reset (the Unix time its rate-limit window
-// resets; 10^12 or more is read as milliseconds), the delay is at least that long, up to 120 s, the backoff's
-// longest (a longer one counts as 120 s, so that no answer stops a client
-// for longer than an outage would); a value that does not parse, is
-// negative or has passed is ignored.
+// resets; 10^12 or more is read as milliseconds), the delay is at least
+// that long, up to 120 s, the backoff's longest (a longer one counts as
+// 120 s, so that no answer stops a client for longer than an outage
+// would); a value that does not parse, is negative or has passed is
+// ignored. A Retry-After that is there decides: beside one that is
+// ignored, an X-Rate-Limit-Reset is not read either.
 // The first call after the delay asks the source again, shared as above;
 // a success ends the backoff. So an outage of the token endpoint costs it
 // one request per delay, not one per call, and a retry policy gets

@@ -76,7 +76,8 @@ func TestRateLimitReset_ReadsAUnixTimeAgainstTheGivenClock(t *testing.T) {
 		{"-5", 0},
 		{"", 0},
 		{"1.5e9", 0},
-		{"30", 0}, // a delay, as some servers mean it: a time in 1970
+		{"30", 0},                       // a delay, as some servers mean it: a time in 1970
+		{"+" + unix(30*time.Second), 0}, // 1*DIGIT: a sign makes it unparsable
 		// Milliseconds, as some servers send it: read as seconds it would
 		// be 58,000 years away, and hold the caller back for its whole cap.
 		{strconv.FormatInt(now.Add(30*time.Second).UnixMilli(), 10), 30 * time.Second}, // to the millisecond

@@ -84,11 +84,13 @@ import (
 	"github.com/grpcauth/grpcauth/verifier"
 )
 
+// readyTimeout bounds the wait for the issuer's keys at start-up. The
+// server starts serving either way: until the keys arrive, calls that need
+// a token fail with Unavailable, and "accepting tokens" is logged when they
+// do. A variable for tests only.
+var readyTimeout = 10 * time.Second
+
 const (
-	// readyTimeout bounds the wait for the issuer's keys at start-up. The
-	// server starts serving either way: until the keys arrive, calls that
-	// need a token fail with Unavailable.
-	readyTimeout = 10 * time.Second
 	// stopTimeout bounds a graceful stop; calls still running then are
 	// cut off.
 	stopTimeout = 10 * time.Second
@@ -215,6 +217,17 @@ func run(ctx context.Context, cfg config, out io.Writer, log *slog.Logger) error
 		log.Info("accepting tokens", "issuer", issuer, "audience", audience)
 	} else {
 		log.Warn("serving without the issuer's keys: calls that need a token fail until they load", "issuer", issuer, "audience", audience)
+		// Say when they load, as the key set itself logs a success
+		// only at debug level: otherwise "accepting tokens" never comes.
+		waitCtx, stopWaiting := context.WithCancel(ctx)
+		waited := make(chan struct{})
+		go func() {
+			defer close(waited)
+			if v.Ready(waitCtx) == nil {
+				log.Info("accepting tokens", "issuer", issuer, "audience", audience)
+			}
+		}()
+		defer func() { stopWaiting(); <-waited }()
 	}
 	fmt.Fprintf(out, "serving on %s\n", addr)
 	return s.serve(ctx, ln, log)

@@ -46,6 +46,9 @@ func TestNextInterval_CacheControlMaxAgeWithinBounds(t *testing.T) {
 		{"s-maxage is not max-age", []string{"s-maxage=60"}, "", hi},
 		{"negative max-age ignored", []string{"max-age=-5"}, "", hi},
 		{"garbage max-age ignored", []string{"max-age=soon"}, "", hi},
+		{"signed max-age ignored (1*DIGIT)", []string{"max-age=+30"}, "", hi},
+		{"max-age=-0 ignored", []string{"max-age=-0"}, "", hi},
+		{"signed Age not subtracted", []string{"max-age=300"}, "+100", 5 * time.Minute},
 		{"overflowing max-age capped", []string{"max-age=99999999999999999999"}, "", hi},
 		{"huge max-age capped", []string{"max-age=9223372036854775807"}, "", hi},
 	}
