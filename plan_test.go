@@ -209,6 +209,36 @@ func TestCompileRule_RejectsContradictoryAndUnsatisfiableRules(t *testing.T) {
 	}
 }
 
+// An invalid rule's start-up error names the method and the field that
+// holds the bad value, so that a rule with several any_of sets says which
+// one to fix.
+func TestNew_InvalidRuleErrorNamesTheMethodAndField(t *testing.T) {
+	set := func(scopes ...string) *grpcauthv1.ScopeSet { return &grpcauthv1.ScopeSet{Scopes: scopes} }
+	tests := []struct {
+		name  string
+		rule  *grpcauthv1.Rule
+		field string
+	}{
+		{"scopes", &grpcauthv1.Rule{Scopes: []string{"ok", "a b"}, AnyOf: []*grpcauthv1.ScopeSet{set("c")}}, "scopes: "},
+		{"first any_of set", &grpcauthv1.Rule{AnyOf: []*grpcauthv1.ScopeSet{set("a b"), set("c")}}, "any_of[0]: "},
+		{"second any_of set", &grpcauthv1.Rule{Scopes: []string{"ok"}, AnyOf: []*grpcauthv1.ScopeSet{set("c"), set("d", "")}}, "any_of[1]: "},
+		{"empty any_of set", &grpcauthv1.Rule{AnyOf: []*grpcauthv1.ScopeSet{set("c"), set()}}, "any_of[1] is empty"},
+		{"acr_values", &grpcauthv1.Rule{AcrValues: []string{"urn:x", "a b"}}, "acr_values entry"},
+		{"max_age_seconds", &grpcauthv1.Rule{MaxAgeSeconds: -1}, "max_age_seconds -1"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := New(Config{Verifier: staticVerifier{}, Rules: map[string]*grpcauthv1.Rule{mAllOf: tt.rule}})
+			if !errors.Is(err, ErrInvalidRule) {
+				t.Fatalf("New = %v, want ErrInvalidRule", err)
+			}
+			if msg := err.Error(); !strings.Contains(msg, mAllOf) || !strings.Contains(msg, tt.field) {
+				t.Errorf("New = %q, want it to name %s and %q", msg, mAllOf, tt.field)
+			}
+		})
+	}
+}
+
 func TestCompileRule_NormalisesScopes(t *testing.T) {
 	r, err := compileRule(&grpcauthv1.Rule{Scopes: []string{"b", "a", "b"}, AnyOf: []*grpcauthv1.ScopeSet{{Scopes: []string{"d", "c", "c"}}}})
 	if err != nil {
