@@ -17,6 +17,7 @@ import (
 	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/peer"
+	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/encoding/protowire"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/reflect/protodesc"
@@ -204,6 +205,36 @@ func TestCompileRule_RejectsContradictoryAndUnsatisfiableRules(t *testing.T) {
 			_, err := New(Config{Verifier: staticVerifier{}, Rules: map[string]*grpcauthv1.Rule{mAllOf: tt.rule}})
 			if !errors.Is(err, ErrInvalidRule) {
 				t.Errorf("New with the rule = %v, want ErrInvalidRule", err)
+			}
+		})
+	}
+}
+
+// An invalid rule's start-up error names the method and the field that
+// holds the bad value, so that a rule with several any_of sets says which
+// one to fix.
+func TestNew_InvalidRuleErrorNamesTheMethodAndField(t *testing.T) {
+	set := func(scopes ...string) *grpcauthv1.ScopeSet { return &grpcauthv1.ScopeSet{Scopes: scopes} }
+	tests := []struct {
+		name  string
+		rule  *grpcauthv1.Rule
+		field string
+	}{
+		{"scopes", &grpcauthv1.Rule{Scopes: []string{"ok", "a b"}, AnyOf: []*grpcauthv1.ScopeSet{set("c")}}, "scopes: "},
+		{"first any_of set", &grpcauthv1.Rule{AnyOf: []*grpcauthv1.ScopeSet{set("a b"), set("c")}}, "any_of[0]: "},
+		{"second any_of set", &grpcauthv1.Rule{Scopes: []string{"ok"}, AnyOf: []*grpcauthv1.ScopeSet{set("c"), set("d", "")}}, "any_of[1]: "},
+		{"empty any_of set", &grpcauthv1.Rule{AnyOf: []*grpcauthv1.ScopeSet{set("c"), set()}}, "any_of[1] is empty"},
+		{"acr_values", &grpcauthv1.Rule{AcrValues: []string{"urn:x", "a b"}}, "acr_values entry"},
+		{"max_age_seconds", &grpcauthv1.Rule{MaxAgeSeconds: -1}, "max_age_seconds -1"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := New(Config{Verifier: staticVerifier{}, Rules: map[string]*grpcauthv1.Rule{mAllOf: tt.rule}})
+			if !errors.Is(err, ErrInvalidRule) {
+				t.Fatalf("New = %v, want ErrInvalidRule", err)
+			}
+			if msg := err.Error(); !strings.Contains(msg, mAllOf) || !strings.Contains(msg, tt.field) {
+				t.Errorf("New = %q, want it to name %s and %q", msg, mAllOf, tt.field)
 			}
 		})
 	}
@@ -555,5 +586,59 @@ func TestNew_ServiceNameThatIsAMethodSaysHowToWriteIt(t *testing.T) {
 	_, err := New(Config{Verifier: staticVerifier{}, Rules: map[string]*grpcauthv1.Rule{"authtest.v1.TestService.AllOf": {Scopes: []string{"test:admin"}}}})
 	if err == nil || !strings.Contains(err.Error(), `write it "/authtest.v1.TestService/AllOf"`) || !strings.HasPrefix(err.Error(), "grpcauth: Config.Rules: ") {
 		t.Fatalf("New err = %v, want one naming /authtest.v1.TestService/AllOf", err)
+	}
+}
+
+// TestUnknownServiceHandler_OddMethodPathsAreDenied calls, through
+// grpc.UnknownServiceHandler (a proxy), paths that differ from a real
+// method's name only in case or slashes: none is taken for that method.
+// Rules match the exact name, so each such path is a name nothing knows,
+// denied with or without a token, and never reaches the proxy; only the
+// exact name of the public method needs no token.
+func TestUnknownServiceHandler_OddMethodPathsAreDenied(t *testing.T) {
+	reached := make(chan string, 1)
+	a := mustNew(t, Config{
+		Verifier: staticVerifier{claims: mustClaims(t, "test:read", "cfg:public")},
+		Public:   []string{"/authtest.v1.UnannotatedService/Unannotated"},
+	})
+	_, addr := serve(t, &testService{}, grpc.UnknownServiceHandler(recordingHandler(reached)),
+		grpc.ChainUnaryInterceptor(a.UnaryServerInterceptor()), grpc.ChainStreamInterceptor(a.StreamServerInterceptor()))
+	conn := dial(t, addr, insecure.NewCredentials())
+	tests := []struct {
+		method           string
+		noToken, withTok codes.Code
+	}{
+		{mPublic, codes.OK, codes.OK},
+		{mUnannotated, codes.OK, codes.OK},
+		{"/authtest.v1.TestService/public", codes.Unauthenticated, codes.PermissionDenied},
+		{"/Authtest.v1.TestService/Public", codes.Unauthenticated, codes.PermissionDenied},
+		{"/authtest.v1.unannotatedService/Unannotated", codes.Unauthenticated, codes.PermissionDenied},
+		{"//authtest.v1.TestService/Public", codes.Unauthenticated, codes.PermissionDenied},
+		{"/authtest.v1.TestService/Public/", codes.Unauthenticated, codes.PermissionDenied},
+		{"/authtest.v1.TestService//Public", codes.Unauthenticated, codes.PermissionDenied},
+		{"/x/authtest.v1.TestService/Public", codes.Unauthenticated, codes.PermissionDenied},
+		{"/authtest.v1.UnannotatedService/Unannotated/", codes.Unauthenticated, codes.PermissionDenied},
+		{"/authtest.v1.TestService/Inherited ", codes.Unauthenticated, codes.PermissionDenied},
+		// grpc-go itself refuses a path without its leading slash.
+		{"authtest.v1.TestService/Public", codes.Unimplemented, codes.Unimplemented},
+	}
+	for _, tt := range tests {
+		t.Run(tt.method, func(t *testing.T) {
+			for _, token := range []bool{false, true} {
+				ctx, want := t.Context(), tt.noToken
+				if token {
+					ctx, want = withAuth(ctx, bearer("tok")), tt.withTok
+				}
+				err := conn.Invoke(ctx, tt.method, &emptypb.Empty{}, &emptypb.Empty{})
+				if got := status.Code(err); got != want {
+					t.Errorf("token %v: code %v (%v), want %v", token, got, err, want)
+				}
+				select {
+				case m := <-reached:
+					t.Errorf("token %v: proxy reached with %q", token, m)
+				default:
+				}
+			}
+		})
 	}
 }

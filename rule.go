@@ -119,14 +119,14 @@ func compileRule(pb *grpcauthv1.Rule) (*compiledRule, error) {
 	if err = r.compilePolicy(pb); err != nil {
 		return nil, err
 	}
-	if r.all, err = scopeSet(pb.GetScopes()); err != nil {
+	if r.all, err = scopeSet("scopes", pb.GetScopes()); err != nil {
 		return nil, err
 	}
 	for i, set := range pb.GetAnyOf() {
 		if len(set.GetScopes()) == 0 {
 			return nil, fmt.Errorf("%w: any_of[%d] is empty; an empty alternative would admit any token, use a rule without scopes for that", ErrInvalidRule, i)
 		}
-		s, err := scopeSet(set.GetScopes())
+		s, err := scopeSet(fmt.Sprintf("any_of[%d]", i), set.GetScopes())
 		if err != nil {
 			return nil, err
 		}
@@ -148,11 +148,12 @@ func (r *compiledRule) compilePolicy(pb *grpcauthv1.Rule) error {
 	return err
 }
 
-// scopeSet validates scopes and returns them sorted and unique.
-func scopeSet(scopes []string) ([]string, error) {
+// scopeSet validates scopes, the rule's field named field ("scopes" or
+// "any_of[i]", which the error names), and returns them sorted and unique.
+func scopeSet(field string, scopes []string) ([]string, error) {
 	for _, s := range scopes {
 		if !validScope(s) {
-			return nil, fmt.Errorf("%w: scope %q is not a valid OAuth 2.0 scope token (RFC 6749, 3.3: non-empty, printable ASCII, no space, '\"' or '\\')", ErrInvalidRule, s)
+			return nil, fmt.Errorf("%w: %s: scope %q is not a valid OAuth 2.0 scope token (RFC 6749, 3.3: non-empty, printable ASCII, no space, '\"' or '\\')", ErrInvalidRule, field, s)
 		}
 	}
 	out := slices.Clone(scopes)
