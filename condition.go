@@ -10,7 +10,9 @@ import (
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/reflect/protoreflect"
 
+	"github.com/grpcauth/grpcauth/internal/endpoint"
 	"github.com/grpcauth/grpcauth/internal/isnil"
+	"github.com/grpcauth/grpcauth/internal/panictext"
 	"github.com/grpcauth/grpcauth/verifier"
 )
 
@@ -31,7 +33,9 @@ type ConditionCompiler interface {
 	// time. The error should say what is wrong with expr (the
 	// Authenticator adds the method name); it makes the rule invalid, so
 	// the method is denied. So does a nil Condition without an error,
-	// including a nil pointer of a Condition type.
+	// including a nil pointer of a Condition type, and a panic here or in
+	// the Condition's ReadsRequest (logged with the rule's error, never
+	// crashing the server).
 	CompileCondition(method protoreflect.MethodDescriptor, expr string) (Condition, error)
 }
 
@@ -95,24 +99,39 @@ func (a *Authenticator) compileCondition(p *methodPlan, method string) {
 	if a.conditions != nil {
 		err = errNoMethodDescriptor
 		if md := a.methodDescriptor(method); md != nil {
-			p.cond, err = a.conditions.CompileCondition(md, expr)
-			switch {
-			case err == nil && p.cond == nil:
-				err = errors.New("the ConditionCompiler returned neither a condition nor an error")
-			case err == nil && isnil.Reference(p.cond):
-				// Its Eval would dereference, or call, nil on every call.
-				err = fmt.Errorf("the ConditionCompiler returned a nil %T and no error", p.cond)
-			}
-			if err == nil {
-				rr, ok := p.cond.(RequestReader)
-				p.condAtStart = ok && !rr.ReadsRequest()
-			}
+			p.cond, p.condAtStart, err = compileWith(a.conditions, md, expr)
 		}
 	}
 	if err != nil {
 		p.rule, p.cond, p.condAtStart = nil, nil, false
 		p.err = fmt.Errorf("%s (%s): %w: condition %q: %w", clipLogged(method), p.source, ErrInvalidRule, expr, err)
 	}
+}
+
+// compileWith compiles expr for md with c, and asks the condition whether
+// it reads the request (atStart: it does not, so it is checked when a
+// stream opens). A panic in either call, a custom compiler's bug, is an
+// error: the rule is invalid and its method denied, rather than the
+// server crashing on the method's first call or in Check.
+func compileWith(c ConditionCompiler, md protoreflect.MethodDescriptor, expr string) (cond Condition, atStart bool, err error) {
+	defer func() {
+		if v := recover(); v != nil {
+			cond, atStart = nil, false
+			err = fmt.Errorf("the ConditionCompiler panicked: %s", panictext.Text(v, endpoint.MaxErrorText))
+		}
+	}()
+	cond, err = c.CompileCondition(md, expr)
+	switch {
+	case err != nil:
+		return nil, false, err
+	case cond == nil:
+		return nil, false, errors.New("the ConditionCompiler returned neither a condition nor an error")
+	case isnil.Reference(cond):
+		// Its Eval would dereference, or call, nil on every call.
+		return nil, false, fmt.Errorf("the ConditionCompiler returned a nil %T and no error", cond)
+	}
+	rr, ok := cond.(RequestReader)
+	return cond, ok && !rr.ReadsRequest(), nil
 }
 
 // methodDescriptor resolves a full method name to its descriptor, or nil.

@@ -70,6 +70,22 @@ func (c fixedCompiler) CompileCondition(protoreflect.MethodDescriptor, string) (
 	return c.cond, nil
 }
 
+// panicCompiler is a ConditionCompiler with a bug: it panics. It is a
+// Condition too, so that a table row can name it.
+type panicCompiler struct{}
+
+func (panicCompiler) CompileCondition(protoreflect.MethodDescriptor, string) (grpcauth.Condition, error) {
+	panic("compiler bug")
+}
+
+func (panicCompiler) Eval(context.Context, grpcauth.ConditionInput) (bool, error) { return true, nil }
+
+// panicReader is a Condition whose ReadsRequest panics.
+type panicReader struct{}
+
+func (panicReader) Eval(context.Context, grpcauth.ConditionInput) (bool, error) { return true, nil }
+func (panicReader) ReadsRequest() bool                                          { panic("reader bug") }
+
 type fakeCondition string
 
 func (c fakeCondition) Eval(_ context.Context, in grpcauth.ConditionInput) (bool, error) {
@@ -155,7 +171,8 @@ func TestCondition_InvalidWithoutDescriptorOrCondition(t *testing.T) {
 // A ConditionCompiler that returns no condition and no error, even as a
 // nil pointer or func in the interface (whose Eval would panic on every
 // call, taking the server down without a recovery interceptor), makes the
-// rule invalid: the method is denied and Check reports it. A nil slice is
+// rule invalid: the method is denied and Check reports it. So does one
+// that panics, or whose condition's ReadsRequest panics. A nil slice is
 // an empty collection, a Condition like any other.
 func TestCondition_NilConditionFromCompilerDeniesTheMethod(t *testing.T) {
 	const m = "/authtest.v1.ConditionService/Method"
@@ -169,9 +186,18 @@ func TestCondition_NilConditionFromCompilerDeniesTheMethod(t *testing.T) {
 		{"nil pointer", (*nilCondition)(nil), codes.PermissionDenied, grpcauth.ReasonMethodNotConfigured},
 		{"nil func", condFunc(nil), codes.PermissionDenied, grpcauth.ReasonMethodNotConfigured},
 		{"nil slice", allOf(nil), codes.OK, ""},
+		// A compiler, or a condition's ReadsRequest, that panics: the
+		// rule is invalid, rather than the panic crashing the server on
+		// the method's first call or in Check.
+		{"compiler panics", panicCompiler{}, codes.PermissionDenied, grpcauth.ReasonMethodNotConfigured},
+		{"ReadsRequest panics", panicReader{}, codes.PermissionDenied, grpcauth.ReasonMethodNotConfigured},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
-			e := conditiontest.New(t, grpcauth.Config{Conditions: fixedCompiler{tt.cond}, Rules: map[string]*grpcauthv1.Rule{m: {Condition: "true"}}})
+			var compiler grpcauth.ConditionCompiler = fixedCompiler{tt.cond}
+			if _, ok := tt.cond.(panicCompiler); ok {
+				compiler = panicCompiler{}
+			}
+			e := conditiontest.New(t, grpcauth.Config{Conditions: compiler, Rules: map[string]*grpcauthv1.Rule{m: {Condition: "true"}}})
 			_, err := e.Auth.Requirement(m)
 			if invalid := errors.Is(err, grpcauth.ErrInvalidRule); invalid != (tt.code != codes.OK) {
 				t.Fatalf("Requirement = %v, want it invalid: %v", err, !invalid) // before a call that would panic
