@@ -628,6 +628,10 @@ func (e *tokenError) GRPCStatus() *status.Status { return status.New(e.code, e.m
 // sourceFailure is the TokenSource's error err as the call's status error;
 // see GetRequestMetadata for the codes.
 func sourceFailure(err error) error {
+	var ue *url.Error
+	if errors.As(err, &ue) && ue != nil {
+		err = withoutUserInfo(err, ue) // for every cause below, a DPoPTransport's refusals included
+	}
 	if errors.Is(err, errProof) { // a DPoPTransport's, in a *url.Error: the request was not sent
 		return &tokenError{codes.Internal, errProof.Error(), err}
 	}
@@ -658,7 +662,6 @@ func sourceFailure(err error) error {
 	}
 	var ne net.Error
 	isNet := errors.As(err, &ne)
-	var ue *url.Error
 	switch {
 	case errors.Is(err, context.Canceled):
 		// Only the source's own context (x/oauth2 passes it to the HTTP
@@ -671,7 +674,7 @@ func sourceFailure(err error) error {
 		// Every failure of net/http's Client (and of url.Parse) is a
 		// *url.Error, which is a net.Error: only a network failure in it
 		// is an outage.
-		return requestFailure(withoutUserInfo(err, ue), ue)
+		return requestFailure(err, ue)
 	case isNet:
 		return &tokenError{codes.Unavailable, "tokencreds: the token endpoint is unreachable", err}
 	}
