@@ -18,6 +18,7 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
+	"github.com/grpcauth/grpcauth/dpop"
 	"github.com/grpcauth/grpcauth/tokencreds"
 )
 
@@ -223,5 +224,53 @@ func TestDPoPTransport_LocalhostGoesThroughAReplacedDefaultTransport(t *testing.
 	resp.Body.Close()
 	if through != 1 {
 		t.Errorf("%d requests through the replaced http.DefaultTransport, want 1", through)
+	}
+}
+
+// The cause of a call whose token request a DPoPTransport refused (plain
+// http to another host, a redirect to another origin) or could not sign is
+// a *url.Error without the user info of its URL, as for every other failed
+// token request: net/http masks the password ("***") but keeps the user
+// name, which the local log the cause is for would show.
+func TestDPoPTransport_RefusalsCauseNamesNoUserInfo(t *testing.T) {
+	const user, password = "svc-user", "url-password"
+	other := httptest.NewServer(http.NotFoundHandler())
+	t.Cleanup(other.Close)
+	redirecting := httptest.NewServer(http.RedirectHandler("http://"+user+":"+password+"@"+strings.TrimPrefix(other.URL, "http://")+"/token", http.StatusTemporaryRedirect))
+	t.Cleanup(redirecting.Close)
+	withUser := func(u string) string { return strings.Replace(u, "://", "://"+user+":"+password+"@", 1) }
+	for _, tc := range []struct {
+		name     string
+		tokenURL string
+		signer   bool
+		want     error
+	}{
+		{"plain http to another host", withUser("http://as.example/token"), true, tokencreds.ErrInsecureTokenEndpoint},
+		{"redirect to another origin", withUser(redirecting.URL + "/token"), true, tokencreds.ErrCrossOriginRedirect},
+		{"proof that cannot be signed", withUser("https://as.example/token"), false, nil},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var signer *dpop.Signer
+			if tc.signer {
+				signer = newSigner(t)
+			}
+			cc := &clientcredentials.Config{ClientID: "svc", ClientSecret: "s3cret", TokenURL: tc.tokenURL, AuthStyle: oauth2.AuthStyleInHeader}
+			hc := &http.Client{Transport: tokencreds.NewDPoPTransport(signer, nil)}
+			ts := cc.TokenSource(context.WithValue(context.Background(), oauth2.HTTPClient, hc))
+			ctx, uri := dpopCallCtx()
+			_, err := tokencreds.NewDPoP(ts, newSigner(t)).GetRequestMetadata(ctx, uri)
+			if err == nil || tc.want != nil && !errors.Is(err, tc.want) {
+				t.Fatalf("err = %v, want one wrapping %v", err, tc.want)
+			}
+			var ue *url.Error
+			if !errors.As(err, &ue) {
+				t.Fatalf("errors.As(%v, *url.Error) = false, want the cause for a local log", err)
+			}
+			for cause := errors.Unwrap(err); cause != nil; cause = errors.Unwrap(cause) {
+				if text := cause.Error(); strings.Contains(text, user) || strings.Contains(text, password) {
+					t.Errorf("cause %q names the token URL's user info", text)
+				}
+			}
+		})
 	}
 }

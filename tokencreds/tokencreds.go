@@ -61,6 +61,20 @@ var ErrInsecureTransport = errors.New("tokencreds: refusing to send an access to
 // returned a token with an empty access token, or no token and no error.
 var ErrNoToken = errors.New("tokencreds: the token source returned an empty access token")
 
+// ErrMalformedToken is the cause of a call failing because the TokenSource
+// returned an access token with a byte outside visible ASCII (0x21-0x7E):
+// a space, a control character such as a trailing newline, or non-ASCII
+// text. No authorization scheme carries one (RFC 6750's b64token and RFC
+// 9449's token68 are visible ASCII without space); grpc-go refuses to
+// send a control character or non-ASCII text in metadata (failing every
+// call with codes.Internal), and a server refuses a token with a space.
+// Credentials do not keep such a token, and treat it as a failure of the
+// source (codes.Unauthenticated with this error's text, which never quotes
+// the token, and the backoff of GetRequestMetadata), so that the source is
+// asked again after the backoff rather than the token sent until it
+// expires.
+var ErrMalformedToken = errors.New("tokencreds: the token source returned an access token with characters an authorization header cannot carry")
+
 // ErrUnsupportedTokenType is the cause of a call failing because
 // Credentials made by New got a token whose token_type is neither Bearer
 // (in any case, or empty) nor DPoP (see ErrDPoPToken), such as "mac" or
@@ -237,7 +251,8 @@ func New(ts oauth2.TokenSource) *Credentials { return &Credentials{ts: ts, now: 
 //     other error (a panic of the TokenSource, which runs on a goroutine
 //     of its own and is logged with its stack at slog.LevelError through
 //     slog.Default(), or its runtime.Goexit, included), for a token without an
-//     access token (ErrNoToken) or one that has already expired
+//     access token (ErrNoToken), one whose access token an authorization
+//     value cannot carry (ErrMalformedToken) or one that has already expired
 //     (ErrExpiredToken), for Credentials from New, for a token whose
 //     token_type is DPoP (ErrDPoPToken) or neither Bearer nor DPoP
 //     (ErrUnsupportedTokenType), for Credentials from NewDPoP, for a
@@ -457,6 +472,18 @@ func (c *Credentials) typeError(tok *oauth2.Token) error {
 	}
 }
 
+// visibleASCII reports whether every byte of s is visible ASCII (0x21-0x7E),
+// as an access token must be to go in an authorization value; see
+// ErrMalformedToken.
+func visibleASCII(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] < 0x21 || s[i] > 0x7e {
+			return false
+		}
+	}
+	return true
+}
+
 // maxTokenTypeText bounds how much of a token_type an error quotes.
 const maxTokenTypeText = 64
 
@@ -468,6 +495,9 @@ var errSourceExited = errors.New("tokencreds: the TokenSource ended its goroutin
 func (c *Credentials) answer(f *fetch, tok *oauth2.Token, err error) {
 	if err == nil && (tok == nil || tok.AccessToken == "") {
 		err = ErrNoToken
+	}
+	if err == nil && !visibleASCII(tok.AccessToken) {
+		err = ErrMalformedToken // not kept: sent, it would fail every call until its expiry
 	}
 	if err == nil {
 		err = c.typeError(tok) // not kept: a source that fixes its tokens' type later is asked again
@@ -598,10 +628,14 @@ func (e *tokenError) GRPCStatus() *status.Status { return status.New(e.code, e.m
 // sourceFailure is the TokenSource's error err as the call's status error;
 // see GetRequestMetadata for the codes.
 func sourceFailure(err error) error {
+	var ue *url.Error
+	if errors.As(err, &ue) && ue != nil {
+		err = withoutUserInfo(err, ue) // for every cause below, a DPoPTransport's refusals included
+	}
 	if errors.Is(err, errProof) { // a DPoPTransport's, in a *url.Error: the request was not sent
 		return &tokenError{codes.Internal, errProof.Error(), err}
 	}
-	for _, fixed := range []error{ErrNoToken, ErrExpiredToken, ErrNotDPoPToken, ErrDPoPToken, ErrUnsupportedTokenType, ErrInsecureTokenEndpoint, ErrCrossOriginRedirect} {
+	for _, fixed := range []error{ErrNoToken, ErrMalformedToken, ErrExpiredToken, ErrNotDPoPToken, ErrDPoPToken, ErrUnsupportedTokenType, ErrInsecureTokenEndpoint, ErrCrossOriginRedirect} {
 		if errors.Is(err, fixed) { // maybe from a DPoPTransport, in a *url.Error
 			return &tokenError{codes.Unauthenticated, fixed.Error(), err}
 		}
@@ -628,7 +662,6 @@ func sourceFailure(err error) error {
 	}
 	var ne net.Error
 	isNet := errors.As(err, &ne)
-	var ue *url.Error
 	switch {
 	case errors.Is(err, context.Canceled):
 		// Only the source's own context (x/oauth2 passes it to the HTTP
@@ -641,7 +674,7 @@ func sourceFailure(err error) error {
 		// Every failure of net/http's Client (and of url.Parse) is a
 		// *url.Error, which is a net.Error: only a network failure in it
 		// is an outage.
-		return requestFailure(withoutUserInfo(err, ue), ue)
+		return requestFailure(err, ue)
 	case isNet:
 		return &tokenError{codes.Unavailable, "tokencreds: the token endpoint is unreachable", err}
 	}

@@ -62,27 +62,41 @@ func TestNew_TokenOfAnotherTypeThanBearerIsNotSent(t *testing.T) {
 	}
 }
 
-// A refresh that brings a token of an unsupported type does not replace
-// the token the calls have: they send it until it expires.
-func TestNew_RefreshToAnUnsupportedTypeKeepsTheBearerToken(t *testing.T) {
-	src := &sequenceSource{toks: []*oauth2.Token{
-		{AccessToken: "good", TokenType: "Bearer", Expiry: time.Now().Add(5 * time.Second)}, // within oauth2's margin at once
-		{AccessToken: "mac-token", TokenType: "mac", Expiry: time.Now().Add(time.Hour)},
-	}}
-	clk := newClock()
-	creds := tokencreds.NewWithClock(src, clk.Now)
-	if md, err := creds.GetRequestMetadata(localCall()); err != nil || md["authorization"] != "Bearer good" {
-		t.Fatalf("GetRequestMetadata = %v, %v", md, err)
-	}
-	clk.Advance(3 * time.Second) // past its half-life: the refresh brings the mac token
-	for range 3 {
-		if md, err := creds.GetRequestMetadata(localCall()); err != nil || md["authorization"] != "Bearer good" {
-			t.Fatalf("GetRequestMetadata = %v, %v; want the Bearer token until it expires", md, err)
-		}
-		tokencreds.AwaitFetch(creds)
-	}
-	clk.Advance(3 * time.Second) // the Bearer token has expired, and the backoff passed
-	if _, err := creds.GetRequestMetadata(localCall()); !errors.Is(err, tokencreds.ErrUnsupportedTokenType) {
-		t.Fatalf("err = %v, want ErrUnsupportedTokenType", err)
+// A refresh that brings a token the credentials cannot send (of an
+// unsupported type, or with an access token an authorization value cannot
+// carry) does not replace the token the calls have: they send it until it
+// expires.
+func TestNew_RefreshToAnUnusableTokenKeepsTheBearerToken(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		next *oauth2.Token
+		err  error
+	}{
+		{"mac token", &oauth2.Token{AccessToken: "mac-token", TokenType: "mac"}, tokencreds.ErrUnsupportedTokenType},
+		{"newline in the access token", &oauth2.Token{AccessToken: "bad\n", TokenType: "Bearer"}, tokencreds.ErrMalformedToken},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			tc.next.Expiry = time.Now().Add(time.Hour)
+			src := &sequenceSource{toks: []*oauth2.Token{
+				{AccessToken: "good", TokenType: "Bearer", Expiry: time.Now().Add(5 * time.Second)}, // within oauth2's margin at once
+				tc.next,
+			}}
+			clk := newClock()
+			creds := tokencreds.NewWithClock(src, clk.Now)
+			if md, err := creds.GetRequestMetadata(localCall()); err != nil || md["authorization"] != "Bearer good" {
+				t.Fatalf("GetRequestMetadata = %v, %v", md, err)
+			}
+			clk.Advance(3 * time.Second) // past its half-life: the refresh brings the unusable token
+			for range 3 {
+				if md, err := creds.GetRequestMetadata(localCall()); err != nil || md["authorization"] != "Bearer good" {
+					t.Fatalf("GetRequestMetadata = %q, %v; want the Bearer token until it expires", md, err)
+				}
+				tokencreds.AwaitFetch(creds)
+			}
+			clk.Advance(3 * time.Second) // the Bearer token has expired, and the backoff passed
+			if _, err := creds.GetRequestMetadata(localCall()); !errors.Is(err, tc.err) {
+				t.Fatalf("err = %v, want %v", err, tc.err)
+			}
+		})
 	}
 }
