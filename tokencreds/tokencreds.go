@@ -44,6 +44,7 @@ import (
 	"google.golang.org/grpc/status"
 
 	"github.com/grpcauth/grpcauth/dpop"
+	"github.com/grpcauth/grpcauth/internal/ascii"
 	"github.com/grpcauth/grpcauth/internal/endpoint"
 	"github.com/grpcauth/grpcauth/internal/httpheader"
 	"github.com/grpcauth/grpcauth/internal/localpeer"
@@ -472,18 +473,6 @@ func (c *Credentials) typeError(tok *oauth2.Token) error {
 	}
 }
 
-// visibleASCII reports whether every byte of s is visible ASCII (0x21-0x7E),
-// as an access token must be to go in an authorization value; see
-// ErrMalformedToken.
-func visibleASCII(s string) bool {
-	for i := 0; i < len(s); i++ {
-		if s[i] < 0x21 || s[i] > 0x7e {
-			return false
-		}
-	}
-	return true
-}
-
 // maxTokenTypeText bounds how much of a token_type an error quotes.
 const maxTokenTypeText = 64
 
@@ -496,7 +485,7 @@ func (c *Credentials) answer(f *fetch, tok *oauth2.Token, err error) {
 	if err == nil && (tok == nil || tok.AccessToken == "") {
 		err = ErrNoToken
 	}
-	if err == nil && !visibleASCII(tok.AccessToken) {
+	if err == nil && !ascii.IsVChars(tok.AccessToken) {
 		err = ErrMalformedToken // not kept: sent, it would fail every call until its expiry
 	}
 	if err == nil {

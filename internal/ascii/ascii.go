@@ -8,6 +8,9 @@
 //
 // IsNQChars is OAuth's 1*NQCHAR, the grammar of a scope-token (RFC 6749,
 // section 3.3) and of a DPoP nonce (RFC 9449, section 8.1).
+//
+// IsVChars is 1*VCHAR (RFC 5234, appendix B.1), the bytes an access token
+// may have to go in an authorization value.
 package ascii
 
 // Lower returns s with its ASCII upper-case letters, and only those, in
@@ -31,6 +34,21 @@ func IsNQChars(s string) bool {
 	}
 	for i := 0; i < len(s); i++ {
 		if c := s[i]; c < 0x21 || c > 0x7e || c == '"' || c == '\\' {
+			return false
+		}
+	}
+	return true
+}
+
+// IsVChars reports whether s is one or more VCHAR (RFC 5234, appendix B.1:
+// %x21-7E), that is printable ASCII other than space. It judges bytes, so
+// no non-ASCII text, valid UTF-8 or not, passes.
+func IsVChars(s string) bool {
+	if s == "" {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c < 0x21 || c > 0x7e {
 			return false
 		}
 	}

@@ -44,3 +44,28 @@ func TestIsNQChars_AcceptsPrintableASCIIButSpaceQuoteAndBackslash(t *testing.T) 
 		}
 	}
 }
+
+func TestIsVChars_AcceptsPrintableASCIIButSpace(t *testing.T) {
+	for _, tc := range []struct {
+		in   string
+		want bool
+	}{
+		{"eyJhbGciOi.x-y_z~+/=", true},
+		{`!"\~`, true},
+		{"", false},
+		{"a b", false},
+		{"token\n", false},
+		{"a\x7f", false},
+		{"caf\u00e9", false},
+		{"\xff", false},
+	} {
+		if got := IsVChars(tc.in); got != tc.want {
+			t.Errorf("IsVChars(%q) = %v, want %v", tc.in, got, tc.want)
+		}
+	}
+	for c := 0; c < 256; c++ {
+		if got, want := IsVChars(string([]byte{byte(c)})), 0x21 <= c && c <= 0x7e; got != want {
+			t.Errorf("IsVChars(%#x) = %v, want %v", c, got, want)
+		}
+	}
+}
