@@ -36,13 +36,14 @@ const (
 	ReasonCredentialsMissing = "CREDENTIALS_MISSING"
 	// ReasonTokenInvalid: a malformed authorization value (two values, an
 	// empty token, no auth-scheme before the first space, such as a
-	// leading space or a tab after the scheme) or a token the verifier
+	// leading space or a tab after the scheme, or no space at all, such as
+	// a token sent without its scheme) or a token the verifier
 	// rejected for any reason other than expiry or type: bad signature,
 	// unknown key, wrong issuer or audience, failed claim check, not yet
 	// valid (codes.Unauthenticated). Challenge: error="invalid_request"
 	// for the malformed authorization value (in the DPoP scheme for a
-	// DPoP scheme without a token), error="invalid_token" for a rejected
-	// token.
+	// DPoP scheme without a token, or two values both in that scheme),
+	// error="invalid_token" for a rejected token.
 	ReasonTokenInvalid = "ACCESS_TOKEN_INVALID"
 	// ReasonTokenExpired: the token has expired, or a stream outlived it
 	// (codes.Unauthenticated). Fetch a new token and retry. Challenge:
@@ -60,7 +61,7 @@ const (
 	// in the scheme the stream was opened with).
 	ReasonTokenRevoked = "ACCESS_TOKEN_REVOKED"
 	// ReasonTokenTypeUnsupported: an authorization scheme other than
-	// Bearer or DPoP, a token whose typ the verifier (or whose token_type
+	// Bearer or DPoP, with credentials after it, a token whose typ the verifier (or whose token_type
 	// an introspection response) does not accept as an access token, or a
 	// token bound to its client by a confirmation method other than a
 	// certificate thumbprint (x5t#S256) or a DPoP key (jkt)
