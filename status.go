@@ -204,7 +204,10 @@ const (
 // e.g. [["items:admin","items:write"]] for one all-of set, or
 // [["test:admin"],["test:audit","test:write"]] for either set. An empty
 // array inside means "any valid token". Scopes never contain '"' or '\'
-// (RFC 6749, 3.3), so the value needs no JSON escaping.
+// (RFC 6749, 3.3), so the value needs no JSON escaping. It is at most
+// 2048 bytes long: a rule that would need more is invalid
+// (ErrInvalidRule), as is one whose acr_values (MetadataACRValues) would,
+// so that a refusal fits the 8 KiB of metadata some clients accept.
 const MetadataRequiredScopes = "required_scopes"
 
 // MetadataACRValues is an ErrorInfo metadata key of a

@@ -53,6 +53,9 @@ func compileStepUp(pb *grpcauthv1.Rule) (*stepUp, error) {
 		}
 	}
 	s := &stepUp{acr: uniqueInOrder(acr), maxAge: time.Duration(age) * time.Second}
+	if n := len(strings.Join(s.acr, " ")); n > maxRequirementLen {
+		return nil, fmt.Errorf("%w: acr_values take %d bytes as a refusal's %s, over the %d bytes a rule may require: the refusal's metadata would outgrow what some clients accept (grpc-java: 8 KiB)", ErrInvalidRule, n, MetadataACRValues, maxRequirementLen)
+	}
 	// The requirement goes both in the ErrorInfo metadata and in RFC 9470's
 	// challenge: quoted-strings, as in its examples (section 3).
 	md := map[string]string{}
