@@ -25,9 +25,11 @@ const ErrorDomain = "grpcauth"
 // trailer MetadataWWWAuthenticate: RFC 6750's (section 3), in the scheme of
 // the call (DPoP when the call used it, or when the server or the
 // method's enforced rule takes nothing else), with error_description the
-// status message without its "grpcauth: " prefix; a call that used
-// neither scheme gets a Bearer and a DPoP challenge, two values, where
-// both are taken. Each reason below says which.
+// status message without its "grpcauth: " prefix; a call without
+// credentials, or with another scheme followed by credentials (such as
+// Basic), gets a Bearer and a DPoP challenge, two values, where both are
+// taken, and a malformed value (a bare token among them) the Bearer
+// challenge invalid_request. Each reason below says which.
 const (
 	// ReasonCredentialsMissing: no authorization metadata
 	// (codes.Unauthenticated). Challenge: two, without an error code (RFC
