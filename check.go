@@ -73,6 +73,10 @@ type MethodProblem struct {
 	// or ErrNoDescriptor for a registered method, and ErrUnmatchedName
 	// for a Config entry.
 	Err error
+	// dryRun: the registered method is in dry run (Config.DryRun or
+	// DryRunMethods), so that having no usable rule denies no caller
+	// with a valid token: the refusal is only reported.
+	dryRun bool
 }
 
 // CheckError lists every problem Check found: each registered method that
@@ -89,26 +93,45 @@ type CheckError struct {
 	Problems []MethodProblem
 }
 
-// Error lists the problems.
+// Error lists the problems. Its summary says what the registered
+// methods' problems do: a method without a usable rule would be denied to
+// every caller, or, in dry run, is not (its refusals are only reported,
+// and its line says "(dry run)").
 func (e *CheckError) Error() string {
 	var methods, names int
+	var denied, dryRun, unchecked, unread bool
 	for _, p := range e.Problems {
-		if p.ConfigField == "" {
-			methods++
-		} else {
+		if p.ConfigField != "" {
 			names++
+			continue
 		}
+		methods++
+		noRule := errors.Is(p.Err, ErrNoRule) || errors.Is(p.Err, ErrInvalidRule)
+		denied = denied || noRule && !p.dryRun
+		dryRun = dryRun || noRule && p.dryRun
+		unchecked = unchecked || errors.Is(p.Err, ErrNotIntercepted)
+		unread = unread || errors.Is(p.Err, ErrNoDescriptor)
 	}
 	var parts []string
 	if methods > 0 {
-		what := "would be denied to every caller"
-		if errors.Is(e, ErrNotIntercepted) {
-			what += ", or run unchecked"
+		var what []string
+		for _, w := range []struct {
+			found bool
+			what  string
+		}{
+			{denied, "would be denied to every caller"},
+			{dryRun, "have no usable rule, which dry run reports but does not enforce"},
+			{unchecked, "would run unchecked"},
+			{unread, "would miss the rule of their grpcauth option"},
+		} {
+			if w.found {
+				what = append(what, w.what)
+			}
 		}
-		if errors.Is(e, ErrNoDescriptor) {
-			what += ", or miss the rule of their grpcauth option"
+		if len(what) == 0 { // a CheckError of problems Check does not make
+			what = append(what, "have problems")
 		}
-		parts = append(parts, fmt.Sprintf("%d registered method(s) %s", methods, what))
+		parts = append(parts, fmt.Sprintf("%d registered method(s) %s", methods, strings.Join(what, ", or ")))
 	}
 	if names > 0 {
 		parts = append(parts, fmt.Sprintf("%d Config name(s) match no registered method or service", names))
@@ -116,10 +139,13 @@ func (e *CheckError) Error() string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "grpcauth: %s:", strings.Join(parts, "; "))
 	for _, p := range e.Problems {
-		if p.ConfigField == "" {
-			fmt.Fprintf(&b, "\n  %s: %v", p.Method, p.Err)
-		} else {
+		switch {
+		case p.ConfigField != "":
 			fmt.Fprintf(&b, "\n  Config.%s %q: %v", p.ConfigField, p.Method, p.Err)
+		case p.dryRun:
+			fmt.Fprintf(&b, "\n  %s (dry run): %v", p.Method, p.Err)
+		default:
+			fmt.Fprintf(&b, "\n  %s: %v", p.Method, p.Err)
 		}
 	}
 	return b.String()
@@ -177,7 +203,8 @@ func (e *CheckError) Without(kinds ...error) error {
 // is none:
 //
 //   - a registered method that has no rule (ErrNoRule) or an invalid one
-//     (ErrInvalidRule), so that it is denied to every caller;
+//     (ErrInvalidRule), so that it is denied to every caller (in dry run
+//     the refusal of a valid token is only reported: the error says so);
 //   - a registered method grpc-go would run without interceptors
 //     (ErrNotIntercepted: a stream registered with neither ClientStreams
 //     nor ServerStreams, found by its descriptor, in Config.Descriptors or
@@ -245,7 +272,7 @@ func (a *Authenticator) Check(srv ServiceInfoProvider) error {
 				err = p.err
 			}
 			if err != nil {
-				problems = append(problems, MethodProblem{Method: method, Err: err})
+				problems = append(problems, MethodProblem{Method: method, Err: err, dryRun: p.dryRun})
 			}
 		}
 	}

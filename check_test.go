@@ -414,3 +414,33 @@ func TestCheck_LogsRegisteredMethodsNoDescriptorDescribes(t *testing.T) {
 		})
 	}
 }
+
+// Under dry run a method without a usable rule denies no caller with a
+// valid token (its refusal is only reported), so Check's summary does not
+// say it would be denied to every caller, and its line is marked; a
+// method outside dry run still gets the summary it has.
+func TestCheck_DryRunMethodWithoutARuleIsNotCalledDenied(t *testing.T) {
+	for _, tt := range []struct {
+		name         string
+		cfg          Config
+		denied, note bool
+	}{
+		{"enforced", Config{}, true, false},
+		{"whole server in dry run", Config{DryRun: true}, false, true},
+		{"method in dry run", Config{DryRunMethods: []string{mUnannotated}}, false, true},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			err := mustNew(t, tt.cfg).Check(registered(t))
+			if !errors.Is(err, ErrNoRule) {
+				t.Fatalf("Check = %v, want ErrNoRule", err)
+			}
+			msg := err.Error()
+			if got := strings.Contains(msg, "would be denied to every caller"); got != tt.denied {
+				t.Errorf("message says denied to every caller: %v, want %v:\n%s", got, tt.denied, msg)
+			}
+			if got := strings.Contains(msg, "which dry run reports but does not enforce") && strings.Contains(msg, mUnannotated+" (dry run): "); got != tt.note {
+				t.Errorf("message notes dry run: %v, want %v:\n%s", got, tt.note, msg)
+			}
+		})
+	}
+}

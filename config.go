@@ -250,7 +250,9 @@ type Config struct {
 	// behind a proxy, the replay cache (default in-memory, one process, of
 	// which one proof key may fill a quarter; share one between replicas)
 	// and server nonces (default none). Its
-	// Now defaults to Config.Now. A DPoP-bound token (cnf jkt) is always
+	// Now defaults to Config.Now; it is the one clock of everything DPoP
+	// (a proof's iat, its nonce's validity, and whether the nonce is
+	// current or the response carries a newer one). A DPoP-bound token (cnf jkt) is always
 	// checked against its proof: no setting takes it as a bearer token.
 	// See docs/dpop.md.
 	DPoP dpop.Config

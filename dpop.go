@@ -97,17 +97,23 @@ func (a *Authenticator) credentials(ctx context.Context) (credential, bool, *rej
 	return credential{token: token, dpop: true, proof: proofs[0]}, true, nil
 }
 
-// newDPoP builds the Authenticator's DPoP proof verifier from cfg.
-func newDPoP(cfg Config) (*dpop.Verifier, error) {
+// newDPoP builds the Authenticator's DPoP proof verifier from cfg, and
+// returns it with its clock: Config.DPoP.Now, or else Config.Now, or else
+// time.Now. checkDPoP judges a nonce's freshness on that clock, the one
+// the Verifier checks and hands out nonces on, not the Authenticator's.
+func newDPoP(cfg Config) (*dpop.Verifier, func() time.Time, error) {
 	dc := cfg.DPoP
 	if dc.Now == nil {
 		dc.Now = cfg.Now
 	}
+	if dc.Now == nil {
+		dc.Now = time.Now
+	}
 	v, err := dpop.NewVerifier(dc)
 	if err != nil {
-		return nil, fmt.Errorf("grpcauth: Config.DPoP: %w", err)
+		return nil, nil, fmt.Errorf("grpcauth: Config.DPoP: %w", err)
 	}
-	return v, nil
+	return v, dc.Now, nil
 }
 
 // checkDPoP is checkBinding for a DPoP-bound token (kind cnfJKT, thumbprint
@@ -150,7 +156,7 @@ func (a *Authenticator) checkDPoP(ctx context.Context, method string, cred crede
 		}
 		return binding{}, rej, err
 	}
-	if n := a.dpop.Nonces(); n != nil && !nonceCurrent(n, p.Nonce, a.now()) {
+	if n := a.dpop.Nonces(); n != nil && !nonceCurrent(n, p.Nonce, a.dpopNow()) {
 		nonce, err := a.dpop.Nonce()
 		if err != nil {
 			return binding{}, rejInternal, err

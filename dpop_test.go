@@ -732,3 +732,25 @@ func TestDPoP_StreamRefusedForItsNonceGetsTheNonceInTheTrailer(t *testing.T) {
 		t.Fatalf("stream with the nonce: %v", err)
 	}
 }
+
+// Whether a verified proof's nonce is current, or the response must carry
+// a newer one, is judged on the DPoP Verifier's clock (Config.DPoP.Now),
+// the one it checks nonces and hands them out on, not on Config.Now: a
+// proof with the previous window's nonce, on a Verifier one window ahead
+// of the Authenticator, gets the Verifier's current nonce in the header.
+func TestDPoP_NonceFreshnessIsJudgedOnTheDPoPClock(t *testing.T) {
+	nonces, err := dpop.NewHMACNonces(nil, time.Minute)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dpopNow := t0.Add(time.Minute)
+	d := newDPoPEnv(t, func(c *Config, _ *verifier.Config) {
+		c.DPoP.Nonces, c.DPoP.Now = nonces, func() time.Time { return dpopNow }
+	})
+	proof := d.proof(t, d.key, mInherited, d.bound, grpcauthtest.ProofOptions{Nonce: nonces.Nonce(t0)})
+	err, header, _ := d.callUnaryMD(dpopCtx(t.Context(), "DPoP "+d.bound, proof), mInherited)
+	checkStatus(t, err, codes.OK, "")
+	if got, want := header.Get(MetadataDPoPNonce), nonces.Nonce(dpopNow); len(got) != 1 || got[0] != want {
+		t.Errorf("dpop-nonce header = %q, want the DPoP clock's current nonce %q", got, want)
+	}
+}

@@ -14,12 +14,14 @@ import (
 // here rather than taken from httpguts), ended by a space; Bearer or DPoP
 // (compared case-insensitively) then any spaces and a non-empty token is
 // accepted with that token; Bearer or DPoP without a token is malformed,
-// reporting the DPoP scheme; another scheme is unsupported (rejScheme);
-// a value that does not start with a scheme so ended is malformed.
+// reporting the DPoP scheme; another scheme followed by a space is
+// unsupported (rejScheme); a value that does not start with a scheme so
+// ended, or that has no space and is neither scheme (a bare token), is
+// malformed.
 //
 //	go test -run '^$' -fuzz FuzzBearerToken .
 func FuzzBearerToken(f *testing.F) {
-	for _, s := range []string{"Bearer abc", "bearer abc", "BEARER  abc", "Bearer", "Bearer ", "Basic dXNlcg==", "", " ", " Bearer x", "Bearer\tx", "Bearerx", "Bear\u00e9r x", "Bearer, x", "DPoP", "dpop  ", " DPoP x"} {
+	for _, s := range []string{"Bearer abc", "bearer abc", "BEARER  abc", "Bearer", "Bearer ", "Basic dXNlcg==", "", " ", " Bearer x", "Bearer\tx", "Bearerx", "Bear\u00e9r x", "Bearer, x", "DPoP", "dpop  ", " DPoP x", "eyJhbGciOiJ.eyJzdWIiOiJ.c2ln", "dXNl/cjpw+YXNz==", "Basic"} {
 		f.Add(s)
 	}
 	f.Add("DPoP abc")
@@ -32,12 +34,13 @@ func FuzzBearerToken(f *testing.F) {
 			t.Fatal("a value was present but reported absent")
 		}
 		// The model.
-		scheme, rest, _ := strings.Cut(v, " ")
+		scheme, rest, spaced := strings.Cut(v, " ")
 		wantTok, wantDPoP, wantRej := strings.TrimLeft(rest, " "), strings.EqualFold(scheme, "DPoP"), (*rejection)(nil)
+		known := wantDPoP || strings.EqualFold(scheme, "Bearer")
 		switch {
-		case scheme == "" || strings.Trim(scheme, tchar) != "":
+		case scheme == "" || strings.Trim(scheme, tchar) != "" || !spaced && !known:
 			wantTok, wantDPoP, wantRej = "", false, rejMalformed
-		case !wantDPoP && !strings.EqualFold(scheme, "Bearer"):
+		case !known:
 			wantTok, wantRej = "", rejScheme
 		case wantTok == "":
 			wantRej = rejMalformed

@@ -42,10 +42,11 @@ type Authenticator struct {
 	random      func() float64 // in [0, 1), for the re-verifications' jitter
 	onDecision  func(context.Context, Decision)
 	logger      *slog.Logger
-	levels      LogLevels      // every field set
-	requireDPoP bool           // Config.RequireDPoP
-	dpop        *dpop.Verifier // DPoP proofs (dpop.go)
-	dpopAlgs    string         // the algs auth-param of DPoP challenges
+	levels      LogLevels        // every field set
+	requireDPoP bool             // Config.RequireDPoP
+	dpop        *dpop.Verifier   // DPoP proofs (dpop.go)
+	dpopNow     func() time.Time // dpop's clock (newDPoP)
+	dpopAlgs    string           // the algs auth-param of DPoP challenges
 
 	mu   sync.Mutex                             // serialises publish
 	plan atomic.Pointer[map[string]*methodPlan] // read-only once published
@@ -130,7 +131,7 @@ func New(cfg Config) (*Authenticator, error) {
 		a.logger = slog.Default()
 	}
 	var err error
-	if a.dpop, err = newDPoP(cfg); err != nil {
+	if a.dpop, a.dpopNow, err = newDPoP(cfg); err != nil {
 		return nil, err
 	}
 	a.dpopAlgs = dpopAlgs(a.dpop.Algorithms())

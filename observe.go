@@ -117,8 +117,11 @@ type LogLevels struct {
 	// Problem is the level of calls refused because of the server: the
 	// key set or the DPoP replay check is unavailable (codes.Unavailable)
 	// or a known method has no usable rule (METHOD_NOT_CONFIGURED), or a
-	// stream was ended with codes.Internal after a panic on its timer
-	// (ReasonInternalError); also of the record of a stream whose token
+	// stream was ended with codes.Internal after a panic on its timer, or
+	// a DPoP call was refused with codes.Internal because the NonceSource
+	// (Config.DPoP.Nonces) returned a malformed nonce (dpop.ErrBadNonce)
+	// that the call would have carried (both ReasonInternalError: every
+	// codes.Internal refusal is a Problem); also of the record of a stream whose token
 	// could not be re-verified, and of the record of that panic, with its
 	// stack (see Revalidator). Default slog.LevelWarn: an operator must
 	// act. A METHOD_NOT_CONFIGURED refusal of a method nothing knows

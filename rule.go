@@ -15,7 +15,8 @@ import (
 // together with require_dpop (or on a server with Config.RequireDPoP, which
 // takes only DPoP-bound tokens), an empty or malformed scope, an empty any_of
 // set, a malformed acr_values entry or an out-of-range max_age_seconds
-// (negative, or over 292 years), a condition that does not compile (or
+// (negative, or over 292 years), scopes or acr_values too long for a
+// refusal to carry (over 2048 bytes each), a condition that does not compile (or
 // no Config.Conditions to compile it), or fields this version of
 // grpcauthv1.Rule does not know (a rule decoded from a newer one). A
 // method whose rule is invalid is denied.
@@ -132,9 +133,24 @@ func compileRule(pb *grpcauthv1.Rule) (*compiledRule, error) {
 		}
 		r.anyOf = append(r.anyOf, s)
 	}
-	r.denied = scopeRejection(r.alternatives())
+	alts := r.alternatives()
+	if n := len(alternativesJSON(alts)); n > maxRequirementLen {
+		return nil, fmt.Errorf("%w: the scopes the rule requires take %d bytes as a refusal's %s, over the %d bytes a rule may require: the refusal's metadata would outgrow what some clients accept (grpc-java: 8 KiB); require fewer scopes, or fewer any_of sets", ErrInvalidRule, n, MetadataRequiredScopes, maxRequirementLen)
+	}
+	r.denied = scopeRejection(alts)
 	return r, nil
 }
+
+// maxRequirementLen, 2048, bounds what a rule's refusal carries of the rule, so
+// that the refusal's metadata (its status details, in base64, and its
+// www-authenticate challenge, which repeat it) stays well within the 8
+// KiB of metadata some clients accept (grpc-java's default; a client
+// gets a reset stream, not the refusal, beyond its limit): the scopes
+// the rule requires as MetadataRequiredScopes renders them, and its
+// acr_values as MetadataACRValues does, space-separated. A rule over
+// either is invalid (ErrInvalidRule), found by New or Check at start-up
+// rather than on a refused call.
+const maxRequirementLen = 2048
 
 // compilePolicy reads the rule's condition and step-up requirement into r.
 // The error wraps ErrInvalidRule.

@@ -25,9 +25,11 @@ const ErrorDomain = "grpcauth"
 // trailer MetadataWWWAuthenticate: RFC 6750's (section 3), in the scheme of
 // the call (DPoP when the call used it, or when the server or the
 // method's enforced rule takes nothing else), with error_description the
-// status message without its "grpcauth: " prefix; a call that used
-// neither scheme gets a Bearer and a DPoP challenge, two values, where
-// both are taken. Each reason below says which.
+// status message without its "grpcauth: " prefix; a call without
+// credentials, or with another scheme followed by credentials (such as
+// Basic), gets a Bearer and a DPoP challenge, two values, where both are
+// taken, and a malformed value (a bare token among them) the Bearer
+// challenge invalid_request. Each reason below says which.
 const (
 	// ReasonCredentialsMissing: no authorization metadata
 	// (codes.Unauthenticated). Challenge: two, without an error code (RFC
@@ -36,13 +38,14 @@ const (
 	ReasonCredentialsMissing = "CREDENTIALS_MISSING"
 	// ReasonTokenInvalid: a malformed authorization value (two values, an
 	// empty token, no auth-scheme before the first space, such as a
-	// leading space or a tab after the scheme) or a token the verifier
+	// leading space or a tab after the scheme, or no space at all, such as
+	// a token sent without its scheme) or a token the verifier
 	// rejected for any reason other than expiry or type: bad signature,
 	// unknown key, wrong issuer or audience, failed claim check, not yet
 	// valid (codes.Unauthenticated). Challenge: error="invalid_request"
 	// for the malformed authorization value (in the DPoP scheme for a
-	// DPoP scheme without a token), error="invalid_token" for a rejected
-	// token.
+	// DPoP scheme without a token, or two values both in that scheme),
+	// error="invalid_token" for a rejected token.
 	ReasonTokenInvalid = "ACCESS_TOKEN_INVALID"
 	// ReasonTokenExpired: the token has expired, or a stream outlived it
 	// (codes.Unauthenticated). Fetch a new token and retry. Challenge:
@@ -60,7 +63,7 @@ const (
 	// in the scheme the stream was opened with).
 	ReasonTokenRevoked = "ACCESS_TOKEN_REVOKED"
 	// ReasonTokenTypeUnsupported: an authorization scheme other than
-	// Bearer or DPoP, a token whose typ the verifier (or whose token_type
+	// Bearer or DPoP, with credentials after it, a token whose typ the verifier (or whose token_type
 	// an introspection response) does not accept as an access token, or a
 	// token bound to its client by a confirmation method other than a
 	// certificate thumbprint (x5t#S256) or a DPoP key (jkt)
@@ -203,7 +206,10 @@ const (
 // e.g. [["items:admin","items:write"]] for one all-of set, or
 // [["test:admin"],["test:audit","test:write"]] for either set. An empty
 // array inside means "any valid token". Scopes never contain '"' or '\'
-// (RFC 6749, 3.3), so the value needs no JSON escaping.
+// (RFC 6749, 3.3), so the value needs no JSON escaping. It is at most
+// 2048 bytes long: a rule that would need more is invalid
+// (ErrInvalidRule), as is one whose acr_values (MetadataACRValues) would,
+// so that a refusal fits the 8 KiB of metadata some clients accept.
 const MetadataRequiredScopes = "required_scopes"
 
 // MetadataACRValues is an ErrorInfo metadata key of a

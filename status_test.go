@@ -26,22 +26,9 @@ var rejectionBuilders = map[string]bool{"newRejection": true, "bearerRejection":
 // string constant. A message built from a verifier error, a claim or the
 // token fails here, whichever path would send it.
 func TestStatus_ClientMessagesAreFixed(t *testing.T) {
-	fset := token.NewFileSet()
-	paths, err := filepath.Glob("*.go")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var files []*ast.File
+	fset, files := packageFiles(t)
 	consts := map[string]bool{}
-	for _, p := range paths {
-		if strings.HasSuffix(p, "_test.go") {
-			continue
-		}
-		f, err := parser.ParseFile(fset, p, nil, 0)
-		if err != nil {
-			t.Fatal(err)
-		}
-		files = append(files, f)
+	for _, f := range files {
 		for _, d := range f.Decls {
 			if gd, ok := d.(*ast.GenDecl); ok && gd.Tok == token.CONST {
 				for _, s := range gd.Specs {
@@ -97,6 +84,43 @@ func TestStatus_ClientMessagesAreFixed(t *testing.T) {
 	}
 }
 
+// packageFiles parses the package's .go files but its tests, with their
+// comments.
+func packageFiles(t *testing.T) (*token.FileSet, []*ast.File) {
+	t.Helper()
+	fset := token.NewFileSet()
+	paths, err := filepath.Glob("*.go")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var files []*ast.File
+	for _, p := range paths {
+		if strings.HasSuffix(p, "_test.go") {
+			continue
+		}
+		f, err := parser.ParseFile(fset, p, nil, parser.ParseComments)
+		if err != nil {
+			t.Fatal(err)
+		}
+		files = append(files, f)
+	}
+	return fset, files
+}
+
+// callsBuilder reports whether n calls a rejection builder.
+func callsBuilder(n ast.Node) bool {
+	found := false
+	ast.Inspect(n, func(n ast.Node) bool {
+		if call, ok := n.(*ast.CallExpr); ok {
+			if fn, ok := call.Fun.(*ast.Ident); ok && rejectionBuilders[fn.Name] {
+				found = true
+			}
+		}
+		return !found
+	})
+	return found
+}
+
 // enclosingFunc returns the name of f's top-level function that holds pos.
 func enclosingFunc(f *ast.File, pos token.Pos) string {
 	for _, d := range f.Decls {
@@ -125,8 +149,10 @@ func mustStepUp(t *testing.T, r *grpcauthv1.Rule) *stepUp {
 // ResourceExhausted), with the ErrorInfo reason of its situation (the
 // table's, not the rejection's own field: a rejection built with another
 // Reason of the same code must fail), and with the code that Reason's
-// godoc names. The table must list every rej… variable of status.go; it
-// also holds the two rejections built per rule (scope, step-up).
+// godoc names. The table must list every rejection the package builds,
+// in whichever file: each package-level variable named rej… or built by a
+// rejection builder, and each function other than the builders that
+// builds one (the two built per rule: scope, step-up).
 func TestStatus_EveryRejectionHasItsDocumentedCode(t *testing.T) {
 	rejections := map[string]struct {
 		rej    *rejection
@@ -168,31 +194,43 @@ func TestStatus_EveryRejectionHasItsDocumentedCode(t *testing.T) {
 		"scopeRejection": {scopeRejection([][]string{{"test:read"}}), codes.PermissionDenied, ReasonScopeInsufficient},
 		"stepUp.rej":     {mustStepUp(t, &grpcauthv1.Rule{AcrValues: []string{"mfa"}, MaxAgeSeconds: 300}).rej, codes.Unauthenticated, ReasonInsufficientUserAuthentication},
 	}
-	f, err := parser.ParseFile(token.NewFileSet(), "status.go", nil, parser.ParseComments)
-	if err != nil {
-		t.Fatal(err)
-	}
+	// The functions that build a rejection per rule, and their table rows.
+	perRule := map[string]string{"scopeRejection": "scopeRejection", "compileStepUp": "stepUp.rej"}
+	fset, files := packageFiles(t)
 	godoc := map[string]string{} // Reason value: its constant's comment
-	for _, d := range f.Decls {
-		g, ok := d.(*ast.GenDecl)
-		if !ok {
-			continue
+	for _, f := range files {
+		for _, d := range f.Decls {
+			fd, ok := d.(*ast.FuncDecl)
+			if !ok || rejectionBuilders[fd.Name.Name] || !callsBuilder(fd.Body) {
+				continue
+			}
+			if _, ok := rejections[perRule[fd.Name.Name]]; !ok {
+				t.Errorf("%s: %s builds a rejection, which the table does not cover", fset.Position(fd.Pos()), fd.Name.Name)
+			}
 		}
-		for _, spec := range g.Specs {
-			vs, ok := spec.(*ast.ValueSpec)
+	}
+	for _, f := range files {
+		for _, d := range f.Decls {
+			g, ok := d.(*ast.GenDecl)
 			if !ok {
 				continue
 			}
-			for _, name := range vs.Names {
-				switch {
-				case g.Tok == token.VAR && strings.HasPrefix(name.Name, "rej"):
-					if _, ok := rejections[name.Name]; !ok {
-						t.Errorf("status.go declares %s, which the table does not list", name.Name)
-					}
-				case g.Tok == token.CONST && strings.HasPrefix(name.Name, "Reason") && vs.Doc != nil && len(vs.Values) == 1:
-					if lit, ok := vs.Values[0].(*ast.BasicLit); ok {
-						v, _ := strconv.Unquote(lit.Value)
-						godoc[v] = strings.Join(strings.Fields(vs.Doc.Text()), " ")
+			for _, spec := range g.Specs {
+				vs, ok := spec.(*ast.ValueSpec)
+				if !ok {
+					continue
+				}
+				for _, name := range vs.Names {
+					switch {
+					case g.Tok == token.VAR && (strings.HasPrefix(name.Name, "rej") || callsBuilder(vs)):
+						if _, ok := rejections[name.Name]; !ok {
+							t.Errorf("%s: declares %s, which the table does not list", fset.Position(name.Pos()), name.Name)
+						}
+					case g.Tok == token.CONST && strings.HasPrefix(name.Name, "Reason") && vs.Doc != nil && len(vs.Values) == 1:
+						if lit, ok := vs.Values[0].(*ast.BasicLit); ok {
+							v, _ := strconv.Unquote(lit.Value)
+							godoc[v] = strings.Join(strings.Fields(vs.Doc.Text()), " ")
+						}
 					}
 				}
 			}

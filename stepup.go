@@ -44,15 +44,18 @@ func compileStepUp(pb *grpcauthv1.Rule) (*stepUp, error) {
 	if len(acr) == 0 && age == 0 {
 		return nil, nil
 	}
-	if age < 0 || age > math.MaxInt64/int64(time.Second) {
-		return nil, fmt.Errorf("%w: max_age_seconds %d is out of range (0 for none, or a positive number of seconds)", ErrInvalidRule, age)
+	if age < 0 || age > maxAgeSeconds {
+		return nil, fmt.Errorf("%w: max_age_seconds %d is out of range (0 for none, or 1 to %d seconds)", ErrInvalidRule, age, int64(maxAgeSeconds))
 	}
 	for _, v := range acr {
 		if !validScope(v) {
 			return nil, fmt.Errorf("%w: acr_values entry %q is not a valid value (non-empty, printable ASCII, no space, '\"' or '\\')", ErrInvalidRule, v)
 		}
 	}
-	s := &stepUp{acr: slices.Clone(acr), maxAge: time.Duration(age) * time.Second}
+	s := &stepUp{acr: uniqueInOrder(acr), maxAge: time.Duration(age) * time.Second}
+	if n := len(strings.Join(s.acr, " ")); n > maxRequirementLen {
+		return nil, fmt.Errorf("%w: acr_values take %d bytes as a refusal's %s, over the %d bytes a rule may require: the refusal's metadata would outgrow what some clients accept (grpc-java: 8 KiB)", ErrInvalidRule, n, MetadataACRValues, maxRequirementLen)
+	}
 	// The requirement goes both in the ErrorInfo metadata and in RFC 9470's
 	// challenge: quoted-strings, as in its examples (section 3).
 	md := map[string]string{}
@@ -68,6 +71,25 @@ func compileStepUp(pb *grpcauthv1.Rule) (*stepUp, error) {
 	s.rej = newRejection(codes.Unauthenticated, ReasonInsufficientUserAuthentication, msgInsufficientUserAuthentication, md).
 		withChallenge(newChallenge(false, p))
 	return s, nil
+}
+
+// maxAgeSeconds is the greatest max_age_seconds, the most whole seconds a
+// time.Duration holds (292 years).
+const maxAgeSeconds = math.MaxInt64 / int64(time.Second)
+
+// uniqueInOrder returns a copy of vs without repeats, each value where it
+// first appears: acr_values are in order of preference (RFC 9470, section
+// 3), so a rule that repeats one names it once in its challenge.
+func uniqueInOrder(vs []string) []string {
+	out := make([]string, 0, len(vs))
+	seen := make(map[string]struct{}, len(vs))
+	for _, v := range vs {
+		if _, dup := seen[v]; !dup {
+			seen[v] = struct{}{}
+			out = append(out, v)
+		}
+	}
+	return out
 }
 
 // maxUnixSeconds is the latest auth_time, in seconds since 1970, that a

@@ -2,6 +2,7 @@ package grpcauth
 
 import (
 	"context"
+	"slices"
 	"strings"
 
 	"golang.org/x/net/http/httpguts"
@@ -19,14 +20,20 @@ const authorizationKey = "authorization"
 //
 //   - more than one authorization value: rejected (ACCESS_TOKEN_INVALID)
 //     rather than picking one, as a proxy and the server might otherwise
-//     disagree about which token was checked;
+//     disagree about which token was checked; in the DPoP scheme when
+//     every value uses it;
 //   - a value that does not start with an auth-scheme, a token of RFC
 //     9110 (section 11.4) ended by a space: rejected (ACCESS_TOKEN_INVALID,
 //     a malformed value), such as an empty value, one starting with a
 //     space, or "Bearer\t..." (the scheme ends with a space, never a tab)
-//     or a scheme with a character outside ASCII;
+//     or a scheme with a character outside ASCII; so is a value without a
+//     space, whatever its characters (a token sent without its scheme, or
+//     a scheme without credentials): one answer for a bare token, whether
+//     it happens to be a valid auth-scheme (a JWT) or not (one with '=' or
+//     '/');
 //   - a scheme other than Bearer or DPoP (RFC 9449, section 7.1; both
-//     compared case-insensitively, RFC 9110, section 11.1): ACCESS_TOKEN_TYPE_UNSUPPORTED;
+//     compared case-insensitively, RFC 9110, section 11.1), followed by
+//     credentials: ACCESS_TOKEN_TYPE_UNSUPPORTED;
 //   - no token after the scheme: ACCESS_TOKEN_INVALID.
 //
 // The token itself is passed to the verifier as is, apart from the spaces
@@ -40,14 +47,18 @@ func accessToken(ctx context.Context) (token string, isDPoP, present bool, rej *
 		return "", false, false, nil
 	case 1:
 	default:
-		return "", false, true, rejMalformed
+		return "", !slices.ContainsFunc(vals, func(v string) bool { return !isDPoPScheme(v) }), true, rejMalformed
 	}
-	scheme, rest, _ := strings.Cut(vals[0], " ")
+	scheme, rest, spaced := strings.Cut(vals[0], " ")
 	if !httpguts.ValidHeaderFieldName(scheme) { // a token: a header name's syntax
 		return "", false, true, rejMalformed
 	}
 	isDPoP = strings.EqualFold(scheme, "DPoP")
-	if !isDPoP && !strings.EqualFold(scheme, "Bearer") {
+	switch {
+	case isDPoP || strings.EqualFold(scheme, "Bearer"):
+	case !spaced: // no scheme before credentials: a bare token, say
+		return "", false, true, rejMalformed
+	default:
 		return "", false, true, rejScheme
 	}
 	token = strings.TrimLeft(rest, " ")
@@ -55,4 +66,11 @@ func accessToken(ctx context.Context) (token string, isDPoP, present bool, rej *
 		return "", isDPoP, true, rejMalformed
 	}
 	return token, isDPoP, true, nil
+}
+
+// isDPoPScheme reports whether the authorization value v starts with the
+// DPoP scheme (in any case) ended by a space, or is that scheme alone.
+func isDPoPScheme(v string) bool {
+	scheme, _, _ := strings.Cut(v, " ")
+	return strings.EqualFold(scheme, "DPoP")
 }

@@ -87,9 +87,10 @@ func rawCall(t *testing.T, addr, method string, md http.Header) (error, []string
 // is a token to verify; a value that does not start with a scheme so
 // ended (an empty one, a leading space, a tab after the scheme, a scheme
 // outside ASCII) is malformed, invalid_request, not another scheme (which
-// would offer both schemes, bare, to a client that sent Bearer); a DPoP
-// scheme without a token is malformed in the DPoP scheme, the one the
-// call used. The token is passed on as is: one with spaces, commas,
+// would offer both schemes, bare, to a client that sent Bearer), and so is
+// a value without a space, a bare token whatever its characters; a DPoP
+// scheme without a token, or two values both in the DPoP scheme, is
+// malformed in the DPoP scheme, the one the call used. The token is passed on as is: one with spaces, commas,
 // characters outside ASCII or over the verifier's size is the verifier's
 // invalid_token. Sent raw over HTTP/2, as grpc-go's client cannot send a
 // tab or a byte over 0x7e.
@@ -123,7 +124,12 @@ func TestToken_AuthorizationValueShapes(t *testing.T) {
 		{"DPoP without a token", []string{"DPoP"}, nil, codes.Unauthenticated, ReasonTokenInvalid, []string{"DPoP " + malformed + ", " + algs}},
 		{"DPoP, spaces, no token", []string{"dpop  "}, []string{"x"}, codes.Unauthenticated, ReasonTokenInvalid, []string{"DPoP " + malformed + ", " + algs}},
 		{"another scheme", []string{"Basic dXNlcjpwYXNz"}, nil, codes.Unauthenticated, ReasonTokenTypeUnsupported, both},
-		{"Bearer with no space", []string{"Bearer" + tok}, nil, codes.Unauthenticated, ReasonTokenTypeUnsupported, both},
+		{"Bearer with no space", []string{"Bearer" + tok}, nil, codes.Unauthenticated, ReasonTokenInvalid, []string{"Bearer " + malformed}},
+		{"bare token", []string{tok}, nil, codes.Unauthenticated, ReasonTokenInvalid, []string{"Bearer " + malformed}},
+		{"bare token with = and /", []string{"dXNl/cjpw+YXNz=="}, nil, codes.Unauthenticated, ReasonTokenInvalid, []string{"Bearer " + malformed}},
+		{"another scheme without credentials", []string{"Basic"}, nil, codes.Unauthenticated, ReasonTokenInvalid, []string{"Bearer " + malformed}},
+		{"two DPoP values", []string{"DPoP " + d.bound, "dpop " + d.bound}, []string{"x"}, codes.Unauthenticated, ReasonTokenInvalid, []string{"DPoP " + malformed + ", " + algs}},
+		{"a DPoP and a Bearer value", []string{"DPoP " + d.bound, "Bearer " + tok}, []string{"x"}, codes.Unauthenticated, ReasonTokenInvalid, []string{"Bearer " + malformed}},
 		{"token and a trailing space", []string{"Bearer " + tok + " "}, nil, codes.Unauthenticated, ReasonTokenInvalid, []string{invalidToken}},
 		{"token with a space inside", []string{"Bearer " + tok[:10] + " " + tok[10:]}, nil, codes.Unauthenticated, ReasonTokenInvalid, []string{invalidToken}},
 		{"token with a tab", []string{"Bearer " + tok + "\t"}, nil, codes.Unauthenticated, ReasonTokenInvalid, []string{invalidToken}},

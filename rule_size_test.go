@@ -1,0 +1,104 @@
+package grpcauth
+
+import (
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"testing"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/metadata"
+
+	authtestv1 "github.com/grpcauth/grpcauth/internal/testproto/authtest/v1"
+	grpcauthv1 "github.com/grpcauth/grpcauth/proto/grpcauth/v1"
+	"github.com/grpcauth/grpcauth/verifier"
+)
+
+// scopesOfJSONLen returns sorted scopes whose required_scopes value, as
+// one all-of set, is exactly n bytes long.
+func scopesOfJSONLen(t *testing.T, n int) []string {
+	t.Helper()
+	var scopes []string
+	left := n - 3 // [[ ]]; then each scope adds its length, two quotes and a comma
+	for left >= 2*100 {
+		scopes = append(scopes, fmt.Sprintf("s%03d%s", len(scopes), strings.Repeat("x", 93)))
+		left -= 100
+	}
+	scopes = append(scopes, fmt.Sprintf("s%03d%s", len(scopes), strings.Repeat("x", left-7)))
+	if got := len(alternativesJSON([][]string{scopes})); got != n || !slices.IsSorted(scopes) {
+		t.Fatalf("scopesOfJSONLen(%d): %d bytes", n, got)
+	}
+	return scopes
+}
+
+// acrOfLen returns acr values whose MetadataACRValues value is exactly n
+// bytes long.
+func acrOfLen(t *testing.T, n int) []string {
+	t.Helper()
+	var acr []string
+	left := n
+	for left > 2*100 {
+		acr = append(acr, fmt.Sprintf("a%03d%s", len(acr), strings.Repeat("x", 95)))
+		left -= 100 // and a space
+	}
+	acr = append(acr, fmt.Sprintf("a%03d%s", len(acr), strings.Repeat("x", left-4)))
+	if got := len(strings.Join(acr, " ")); got != n {
+		t.Fatalf("acrOfLen(%d): %d bytes", n, got)
+	}
+	return acr
+}
+
+// A rule whose scopes or acr_values would make its refusal carry more
+// than 2048 bytes of requirement is invalid at start-up (New), rather than
+// sending refusals that outgrow the 8 KiB of metadata grpc-java accepts;
+// one at the bound is valid. An any_of rule counts its alternatives as
+// required_scopes lists them, the scopes repeated in each.
+func TestRule_RequirementTooLongForARefusalIsInvalid(t *testing.T) {
+	atBound := scopesOfJSONLen(t, maxRequirementLen)
+	over := scopesOfJSONLen(t, maxRequirementLen+1)
+	for _, tt := range []struct {
+		name  string
+		rule  *grpcauthv1.Rule
+		valid bool
+	}{
+		{"scopes at the bound", &grpcauthv1.Rule{Scopes: atBound}, true},
+		{"scopes over the bound", &grpcauthv1.Rule{Scopes: over}, false},
+		{"any_of repeating the scopes over the bound", &grpcauthv1.Rule{Scopes: atBound[:len(atBound)/2+1], AnyOf: []*grpcauthv1.ScopeSet{{Scopes: []string{"a"}}, {Scopes: []string{"b"}}}}, false},
+		{"acr_values at the bound", &grpcauthv1.Rule{AcrValues: acrOfLen(t, maxRequirementLen)}, true},
+		{"acr_values over the bound", &grpcauthv1.Rule{AcrValues: acrOfLen(t, maxRequirementLen+1)}, false},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := New(Config{Verifier: staticVerifier{}, Rules: map[string]*grpcauthv1.Rule{mAllOf: tt.rule}})
+			if tt.valid && err != nil || !tt.valid && (!errors.Is(err, ErrInvalidRule) || !strings.Contains(err.Error(), "2048")) {
+				t.Errorf("New = %v, want valid: %v (else ErrInvalidRule naming the bound)", err, tt.valid)
+			}
+		})
+	}
+}
+
+// The refusals of a rule at the bound reach a client that accepts 8 KiB of
+// metadata, as grpc-java does by default: the scope refusal with its
+// required_scopes and scope challenge, and the step-up refusal with its
+// acr_values, not a reset stream.
+func TestRule_RefusalAtTheBoundReachesAnEightKiBClient(t *testing.T) {
+	e := newEnv(t, func(c *Config, _ *verifier.Config) {
+		c.Rules = map[string]*grpcauthv1.Rule{
+			mAllOf:     {Scopes: scopesOfJSONLen(t, maxRequirementLen)},
+			mInherited: {AcrValues: acrOfLen(t, maxRequirementLen)},
+		}
+	})
+	conn, err := grpc.NewClient("passthrough:///"+e.addr, grpc.WithTransportCredentials(insecure.NewCredentials()), grpc.WithMaxHeaderListSize(8<<10))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { conn.Close() })
+	client := authtestv1.NewTestServiceClient(conn)
+	ctx := metadata.AppendToOutgoingContext(t.Context(), "authorization", bearer(e.scoped(t, "other")))
+	_, err = client.AllOf(ctx, &authtestv1.AllOfRequest{})
+	checkStatus(t, err, codes.PermissionDenied, ReasonScopeInsufficient)
+	_, err = client.Inherited(ctx, &authtestv1.InheritedRequest{})
+	checkStatus(t, err, codes.Unauthenticated, ReasonInsufficientUserAuthentication)
+}
