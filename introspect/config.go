@@ -125,7 +125,8 @@ type Config struct {
 	// vouched for the token. It must parse as a URL (it is never
 	// requested: another scheme or plain http is accepted) and carry no
 	// userinfo, nor an "@" in its path, query or fragment, as Endpoint:
-	// the Verifier, its Stats and metrics show it as it is. New's errors
+	// its Stats and metrics show it as it is (a printed Verifier shows it
+	// as a printed Config does, without query or fragment). New's errors
 	// quote nothing of it.
 	Issuer string
 

@@ -53,16 +53,19 @@ func (c Config) Format(f fmt.State, verb rune) {
 func (c Config) LogValue() slog.Value { return slog.StringValue(fmt.Sprintf("%+v", c)) }
 
 // Format writes v, for every verb, as introspect.Verifier{Endpoint: "…",
-// Issuer: "…"}: the endpoint (without query or fragment) and the issuer,
-// which never change. Printing the Verifier's fields instead would read
-// its caches and in-flight requests without their locks, which may crash
-// a busy process (a map iterated while it is written).
+// Issuer: "…"}: the endpoint (without query or fragment) and the issuer
+// as a printed Config shows it (without query or fragment, "?…" and "#…"
+// marking them), which never change. Printing the Verifier's fields
+// instead would read its caches and in-flight requests without their
+// locks, which may crash a busy process (a map iterated while it is
+// written). Stats.Issuer, a label that must name the issuer exactly, is
+// the Issuer as configured.
 func (v *Verifier) Format(f fmt.State, _ rune) {
 	if v == nil {
 		io.WriteString(f, "<nil>")
 		return
 	}
-	fmt.Fprintf(f, "introspect.Verifier{Endpoint: %q, Issuer: %q}", v.endpoint, v.s.Issuer)
+	fmt.Fprintf(f, "introspect.Verifier{Endpoint: %q, Issuer: %q}", v.endpoint, endpoint.ForConfig(v.s.Issuer))
 }
 
 // Format writes c, for every verb, as introspect.Combined{Opaque: …}, the
