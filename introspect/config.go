@@ -296,7 +296,11 @@ type CacheConfig struct {
 
 	// NegativeTTL is how long an inactive or rejected token's result is
 	// reused. Default DefaultNegativeCacheTTL (10s). Failures to reach the
-	// endpoint are never cached.
+	// endpoint are never cached. It is also how long a 401 or 403 answer
+	// (the server refused this service's client credentials) pauses
+	// requests, at most a minute, with the caches on or off: meanwhile a
+	// token without a cached answer fails with ErrUnavailable without a
+	// request (Stats.RateLimited).
 	NegativeTTL time.Duration
 
 	// MaxEntries bounds the number of entries of the positive cache.

@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"time"
 
 	"github.com/grpcauth/grpcauth/internal/endpoint"
 	"github.com/grpcauth/grpcauth/internal/httpheader"
@@ -54,8 +55,15 @@ func (v *Verifier) post(ctx context.Context, token string) ([]byte, error) {
 	body, err := io.ReadAll(io.LimitReader(resp.Body, v.s.MaxResponseSize+1))
 	switch {
 	case resp.StatusCode == http.StatusUnauthorized || resp.StatusCode == http.StatusForbidden:
+		// RFC 7662 §2.3: the server refused this service, not the token.
+		// Every request would be refused alike until the credentials are
+		// put right: pause them, as for a 429, rather than send each
+		// caller's on to the server (which may count them against this
+		// client, up to locking it out).
+		d := v.credentialsPause()
+		v.pause(d)
 		return nil, v.fail(ctx, slog.LevelError, unavailable(
-			"the endpoint refused this service's client credentials (status %d): check ClientID, ClientSecret and AuthMethod", resp.StatusCode))
+			"the endpoint refused this service's client credentials (status %d): check ClientID, ClientSecret and AuthMethod; no request for %v", resp.StatusCode, d))
 	case resp.StatusCode != http.StatusOK:
 		return nil, v.fail(ctx, slog.LevelWarn, v.statusError(resp))
 	case err != nil:
@@ -72,6 +80,13 @@ func (v *Verifier) post(ctx context.Context, token string) ([]byte, error) {
 		}
 	}
 	return body, nil
+}
+
+// credentialsPause is how long a 401 or 403 answer pauses requests:
+// Cache.NegativeTTL (how long any refusal is reused), at most
+// maxRetryAfter.
+func (v *Verifier) credentialsPause() time.Duration {
+	return min(v.s.Cache.NegativeTTL, maxRetryAfter)
 }
 
 // statusError is the error of an answer with a status other than 200,

@@ -20,6 +20,11 @@ import (
 // again. A Retry-After on another status, unparsable, zero or past, pauses
 // nothing; nor does an X-Rate-Limit-Reset unparsable or past, or next to a
 // Retry-After (which decides), or on a 503.
+//
+// A 401 or 403 (the server refused this service's client credentials, RFC
+// 7662 §2.3) pauses requests likewise, for Cache.NegativeTTL, at most a
+// minute: every request would be refused alike. Before, every call sent
+// its request (the 401 and 403 rows).
 func TestVerify_RetryAfterPausesRequests(t *testing.T) {
 	unix := func(d time.Duration) func(time.Time) string {
 		return func(now time.Time) string { return strconv.FormatInt(now.Add(d).Unix(), 10) }
@@ -57,13 +62,22 @@ func TestVerify_RetryAfterPausesRequests(t *testing.T) {
 		{"429, Retry-After decides over reset", http.StatusTooManyRequests, func(time.Time) string { return "10" }, unix(40 * time.Second), 10 * time.Second},
 		{"429, a zero Retry-After decides over reset", http.StatusTooManyRequests, func(time.Time) string { return "0" }, unix(40 * time.Second), 0},
 		{"503, reset: not a pause", http.StatusServiceUnavailable, nil, unix(30 * time.Second), 0},
+		{"401: NegativeTTL", http.StatusUnauthorized, nil, nil, introspect.DefaultNegativeCacheTTL},
+		{"403: NegativeTTL", http.StatusForbidden, nil, nil, introspect.DefaultNegativeCacheTTL},
+		{"401, NegativeTTL 3 s", http.StatusUnauthorized, nil, nil, 3 * time.Second},
+		{"401, NegativeTTL an hour: capped", http.StatusUnauthorized, nil, nil, time.Minute},
+		{"401, Retry-After: NegativeTTL decides", http.StatusUnauthorized, func(time.Time) string { return "30" }, nil, introspect.DefaultNegativeCacheTTL},
+	}
+	negativeTTL := map[string]time.Duration{ // Cache.NegativeTTL; the default for other rows
+		"401, NegativeTTL 3 s":             3 * time.Second,
+		"401, NegativeTTL an hour: capped": time.Hour,
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			var refuse atomic.Bool
 			refuse.Store(true)
 			var e *env
-			e = newFrontedEnv(t, nil, func(w http.ResponseWriter) bool {
+			e = newFrontedEnv(t, func(c *introspect.Config) { c.Cache.NegativeTTL = negativeTTL[tc.name] }, func(w http.ResponseWriter) bool {
 				if !refuse.Swap(false) { // the first request only
 					return false
 				}

@@ -480,6 +480,7 @@ func TestVerify_BadClientCredentialsAreUnavailableNotTheCallersFault(t *testing.
 		if got := e.iss.IntrospectionRequests(); got != int64(i) {
 			t.Fatalf("call %d: %d requests; failures must not be cached", i, got)
 		}
+		e.advance(introspect.DefaultNegativeCacheTTL) // past the pause the refusal makes
 	}
 	logs := e.logs.String()
 	if !strings.Contains(logs, "level=ERROR") || !strings.Contains(logs, "client credentials") {
