@@ -49,7 +49,11 @@ func (c Config) Format(f fmt.State, verb rune) {
 
 // LogValue makes log/slog log c as its %+v text, ClientSecret redacted
 // (see Format), whatever the handler: a JSON handler would otherwise
-// encode the fields themselves.
+// encode the fields themselves. A nil *Config logs as slog's "LogValue
+// panicked" text and a stack trace (Go calls a value method through a nil
+// pointer by panicking, and slog recovers), which shows nothing of any
+// Config: LogValue keeps its value receiver so that a Config logged by
+// value, which has no pointer methods, is redacted whatever the handler.
 func (c Config) LogValue() slog.Value { return slog.StringValue(fmt.Sprintf("%+v", c)) }
 
 // Format writes v, for every verb, as introspect.Verifier{Endpoint: "…",

@@ -420,6 +420,63 @@ func TestVerify_InactiveResultsAreCachedBriefly(t *testing.T) {
 	}
 }
 
+// TestVerify_FloodOfInactiveTokensStaysWithinMaxNegativeEntries: distinct
+// made-up tokens, each answered "active": false, are remembered at most
+// Cache.MaxNegativeEntries at a time, and evict no positive entry, even
+// from a positive cache of one entry: the good token cached before the
+// flood is still answered without a request (docs/introspection.md,
+// Cache.MaxNegativeEntries).
+func TestVerify_FloodOfInactiveTokensStaysWithinMaxNegativeEntries(t *testing.T) {
+	const maxNeg = 5
+	e := newEnv(t, func(c *introspect.Config) {
+		c.Cache.MaxEntries = 1
+		c.Cache.MaxNegativeEntries = maxNeg
+	})
+	good := e.opaque(t, nil)
+	if _, err := e.verify(t, good); err != nil {
+		t.Fatal(err)
+	}
+	const flood = 4 * maxNeg
+	for i := range flood {
+		if _, err := e.verify(t, fmt.Sprintf("made-up-%d", i)); !errors.Is(err, introspect.ErrInactive) {
+			t.Fatalf("made-up token %d: %v, want ErrInactive", i, err)
+		}
+		if st := e.v.Stats(); st.NegativeEntries > maxNeg || st.CacheEntries != 1 {
+			t.Fatalf("after %d made-up tokens: %d negative and %d positive entries, want at most %d and 1",
+				i+1, st.NegativeEntries, st.CacheEntries, maxNeg)
+		}
+	}
+	if _, err := e.verify(t, good); err != nil {
+		t.Fatalf("the good token after the flood: %v", err)
+	}
+	if got := e.iss.IntrospectionRequests(); got != 1+flood {
+		t.Fatalf("%d requests, want %d: the good token's cached answer was evicted by the flood", got, 1+flood)
+	}
+}
+
+// TestVerify_ScopeIsSplitOnSpacesOnly: an answer's scope string is split on
+// U+0020 alone (RFC 6749, 3.3); an element holding a tab or another space
+// character is no scope-token and matches nothing, so a scope string
+// cannot grant a scope hidden behind one.
+func TestVerify_ScopeIsSplitOnSpacesOnly(t *testing.T) {
+	e := newEnv(t, nil)
+	tok := e.opaque(t, map[string]any{"scope": "items:read\titems:write  admin\u00a0x items:list\n"})
+	c, err := e.verify(t, tok)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := c.Scopes(); len(got) != 0 {
+		t.Fatalf("Scopes() = %q, want none: every element holds a character other than U+0020 that is no NQCHAR", got)
+	}
+	tok = e.opaque(t, map[string]any{"scope": "items:read\titems:write items:list"})
+	if c, err = e.verify(t, tok); err != nil {
+		t.Fatal(err)
+	}
+	if !c.HasScope("items:list") || c.HasScope("items:read") || c.HasScope("items:write") {
+		t.Fatalf("Scopes() = %q, want only items:list", c.Scopes())
+	}
+}
+
 func TestVerify_CacheDisabledIntrospectsEveryCall(t *testing.T) {
 	e := newEnv(t, func(c *introspect.Config) { c.Cache.Disabled = true })
 	tok := e.opaque(t, nil)
