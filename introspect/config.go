@@ -297,7 +297,8 @@ type CacheConfig struct {
 	// NegativeTTL is how long an inactive or rejected token's result is
 	// reused. Default DefaultNegativeCacheTTL (10s). Failures to reach the
 	// endpoint are never cached. It is also how long a 401 or 403 answer
-	// (the server refused this service's client credentials) pauses
+	// saying invalid_client (RFC 6749, 5.2: the server refused this
+	// service's client credentials, whatever the token) pauses
 	// requests, at most a minute, with the caches on or off: meanwhile a
 	// token without a cached answer fails with ErrUnavailable without a
 	// request (Stats.RateLimited).
