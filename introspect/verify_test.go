@@ -584,6 +584,7 @@ func TestVerify_BadAnswersAreUnavailableAndNotCached(t *testing.T) {
 		{"aud of the wrong type", answer(http.StatusOK, `{"active":true,"exp":99999999999,"aud":1}`)},
 		{"larger than MaxResponseSize", answer(http.StatusOK, `{"active":true,"x":"`+strings.Repeat("a", 70<<10)+`"}`)},
 		{"hangs past Timeout", hang},
+		{"body stalls past Timeout", stall(active)},
 		{"headers larger than 64 KiB", func(w http.ResponseWriter, r *http.Request) {
 			w.Header().Set("X-Pad", strings.Repeat("a", 1<<20))
 			answer(http.StatusOK, active)(w, r)
@@ -650,6 +651,44 @@ func gzipBomb() string {
 func hang(w http.ResponseWriter, r *http.Request) {
 	_, _ = io.Copy(io.Discard, r.Body)
 	<-r.Context().Done()
+}
+
+// stall sends the headers of a 200 answer of body and half of it, then
+// hangs until the client has gone.
+func stall(body string) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		w.Header().Set("Content-Length", strconv.Itoa(len(body)))
+		_, _ = io.WriteString(w, body[:len(body)/2])
+		w.(http.Flusher).Flush()
+		hang(w, r)
+	}
+}
+
+// TestVerify_TimeoutBoundsAStalledBodyWithAGivenClient: Config.Timeout
+// bounds the whole request, reading the body included, also with an
+// HTTPClient of the caller's that has no timeout of its own: an endpoint
+// (or a proxy) that sends the start of an answer and stalls holds neither
+// the caller nor a MaxConcurrent slot past it, and the call fails with
+// ErrUnavailable, uncached.
+func TestVerify_TimeoutBoundsAStalledBodyWithAGivenClient(t *testing.T) {
+	iss := grpcauthtest.NewIssuer(t, grpcauthtest.Config{Clients: []grpcauthtest.Client{rsClient}})
+	active := `{"active":true,"exp":99999999999,"aud":"` + iss.Audience() + `","iss":"` + iss.URL() + `"}`
+	srv := httptest.NewServer(stall(active))
+	defer srv.Close()
+	v := newVerifier(t, introspect.Config{
+		Endpoint: srv.URL, Issuer: iss.URL(), ClientID: rsClient.ID, ClientSecret: rsClient.Secret,
+		Audiences: []string{iss.Audience()}, Timeout: 200 * time.Millisecond,
+		HTTPClient: &http.Client{}, Logger: slog.New(slog.DiscardHandler),
+	})
+	for i := 1; i <= 2; i++ {
+		if _, err := v.VerifyAccessToken(context.Background(), "dG9rZW4"); !errors.Is(err, introspect.ErrUnavailable) {
+			t.Fatalf("call %d: %v, want ErrUnavailable", i, err)
+		}
+	}
+	if st := v.Stats(); st.Requests != 2 || st.Failures != 2 || st.InFlight != 0 {
+		t.Fatalf("Stats = %+v, want 2 requests, 2 failures, none in flight", st)
+	}
 }
 
 func answer(code int, body string) http.HandlerFunc {
