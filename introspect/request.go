@@ -100,8 +100,7 @@ func invalidClient(body []byte) bool {
 }
 
 // credentialsPause is how long a 401 or 403 invalid_client answer pauses
-// requests:
-// Cache.NegativeTTL (how long any refusal is reused), at most
+// requests: Cache.NegativeTTL (how long any refusal is reused), at most
 // maxRetryAfter.
 func (v *Verifier) credentialsPause() time.Duration {
 	return min(v.s.Cache.NegativeTTL, maxRetryAfter)
