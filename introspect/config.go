@@ -125,7 +125,8 @@ type Config struct {
 	// vouched for the token. It must parse as a URL (it is never
 	// requested: another scheme or plain http is accepted) and carry no
 	// userinfo, nor an "@" in its path, query or fragment, as Endpoint:
-	// the Verifier, its Stats and metrics show it as it is. New's errors
+	// its Stats and metrics show it as it is (a printed Verifier shows it
+	// as a printed Config does, without query or fragment). New's errors
 	// quote nothing of it.
 	Issuer string
 
@@ -295,7 +296,12 @@ type CacheConfig struct {
 
 	// NegativeTTL is how long an inactive or rejected token's result is
 	// reused. Default DefaultNegativeCacheTTL (10s). Failures to reach the
-	// endpoint are never cached.
+	// endpoint are never cached. It is also how long a 401 or 403 answer
+	// saying invalid_client (RFC 6749, 5.2: the server refused this
+	// service's client credentials, whatever the token) pauses
+	// requests, at most a minute, with the caches on or off: meanwhile a
+	// token without a cached answer fails with ErrUnavailable without a
+	// request (Stats.RateLimited).
 	NegativeTTL time.Duration
 
 	// MaxEntries bounds the number of entries of the positive cache.

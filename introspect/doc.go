@@ -65,7 +65,9 @@
 //     drive as fast as the endpoint answers; tokens the server has called
 //     active are asked about again outside that bound. A 429 or 503 with
 //     a Retry-After, or a 429 with Okta's X-Rate-Limit-Reset instead,
-//     pauses all requests until it ends, at most a minute.
+//     pauses all requests until it ends, at most a minute; a 401 or 403
+//     saying invalid_client (this service's credentials refused) pauses
+//     them for 10 seconds (Cache.NegativeTTL).
 //   - A JWT that fails local verification in Combined is not introspected.
 //     [IntrospectJWTsFrom] is the one opt-in exception, for servers whose
 //     JWT-shaped tokens only they can verify (Okta's org authorization

@@ -49,20 +49,27 @@ func (c Config) Format(f fmt.State, verb rune) {
 
 // LogValue makes log/slog log c as its %+v text, ClientSecret redacted
 // (see Format), whatever the handler: a JSON handler would otherwise
-// encode the fields themselves.
+// encode the fields themselves. A nil *Config logs as slog's "LogValue
+// panicked" text and a stack trace (Go calls a value method through a nil
+// pointer by panicking, and slog recovers), which shows nothing of any
+// Config: LogValue keeps its value receiver so that a Config logged by
+// value, which has no pointer methods, is redacted whatever the handler.
 func (c Config) LogValue() slog.Value { return slog.StringValue(fmt.Sprintf("%+v", c)) }
 
 // Format writes v, for every verb, as introspect.Verifier{Endpoint: "…",
-// Issuer: "…"}: the endpoint (without query or fragment) and the issuer,
-// which never change. Printing the Verifier's fields instead would read
-// its caches and in-flight requests without their locks, which may crash
-// a busy process (a map iterated while it is written).
+// Issuer: "…"}: the endpoint (without query or fragment) and the issuer
+// as a printed Config shows it (without query or fragment, "?…" and "#…"
+// marking them), which never change. Printing the Verifier's fields
+// instead would read its caches and in-flight requests without their
+// locks, which may crash a busy process (a map iterated while it is
+// written). Stats.Issuer, a label that must name the issuer exactly, is
+// the Issuer as configured.
 func (v *Verifier) Format(f fmt.State, _ rune) {
 	if v == nil {
 		io.WriteString(f, "<nil>")
 		return
 	}
-	fmt.Fprintf(f, "introspect.Verifier{Endpoint: %q, Issuer: %q}", v.endpoint, v.s.Issuer)
+	fmt.Fprintf(f, "introspect.Verifier{Endpoint: %q, Issuer: %q}", v.endpoint, endpoint.ForConfig(v.s.Issuer))
 }
 
 // Format writes c, for every verb, as introspect.Combined{Opaque: …}, the

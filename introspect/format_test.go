@@ -183,3 +183,41 @@ func TestFormat_PrintingABusyVerifierReadsNothingThatChanges(t *testing.T) {
 		}
 	}
 }
+
+// TestFormat_VerifierShowsItsIssuerAsAPrintedConfigDoes: a Verifier (or a
+// Combined) whose Issuer holds a query or a fragment, printed with any
+// verb or logged with slog, shows the issuer without them, "?…" and "#…"
+// marking where they were, as its Config does. Before, the Config hid
+// them and the Verifier built from it printed them in full.
+func TestFormat_VerifierShowsItsIssuerAsAPrintedConfigDoes(t *testing.T) {
+	e := newEnv(t, nil)
+	cfg := e.cfg
+	cfg.Issuer = "https://as.example/oauth2?tenant=t0psecret#fr4gment"
+	v := newVerifier(t, cfg)
+	combined, err := introspect.Combine(v, v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := fmt.Sprintf("introspect.Verifier{Endpoint: %q, Issuer: %q}", e.cfg.Endpoint, "https://as.example/oauth2?…#…")
+	for _, verb := range []string{"%v", "%+v", "%#v", "%s", "%q", "%x", "%d"} {
+		if got := fmt.Sprintf(verb, v); got != want {
+			t.Errorf("Verifier with %s: %s, want %s", verb, got, want)
+		}
+		if got := fmt.Sprintf(verb, combined); leaksSecret(got, "t0psecret") || leaksSecret(got, "fr4gment") {
+			t.Errorf("Combined with %s: %s, shows the issuer's query or fragment", verb, got)
+		}
+	}
+	for _, h := range []func(*bytes.Buffer) slog.Handler{
+		func(b *bytes.Buffer) slog.Handler { return slog.NewTextHandler(b, nil) },
+		func(b *bytes.Buffer) slog.Handler { return slog.NewJSONHandler(b, nil) },
+	} {
+		var b bytes.Buffer
+		slog.New(h(&b)).Info("verifier", "v", v, "c", combined)
+		if out := b.String(); leaksSecret(out, "t0psecret") || leaksSecret(out, "fr4gment") {
+			t.Errorf("logged: %s, shows the issuer's query or fragment", out)
+		}
+	}
+	if got := v.Stats().Issuer; got != cfg.Issuer {
+		t.Errorf("Stats().Issuer = %q, want the Issuer as configured, %q", got, cfg.Issuer)
+	}
+}

@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"time"
 
 	"github.com/grpcauth/grpcauth/internal/endpoint"
 	"github.com/grpcauth/grpcauth/internal/httpheader"
@@ -54,8 +55,22 @@ func (v *Verifier) post(ctx context.Context, token string) ([]byte, error) {
 	body, err := io.ReadAll(io.LimitReader(resp.Body, v.s.MaxResponseSize+1))
 	switch {
 	case resp.StatusCode == http.StatusUnauthorized || resp.StatusCode == http.StatusForbidden:
+		if err == nil && invalidClient(body) {
+			// The server refused this service, not the token (RFC 7662
+			// §2.3, RFC 6749 §5.2): every request would be refused alike
+			// until the credentials are put right. Pause them, as for a
+			// 429, rather than send each caller's on to the server (which
+			// may count them against this client, up to locking it out).
+			d := v.credentialsPause()
+			v.pause(d)
+			return nil, v.fail(ctx, slog.LevelError, unavailable(
+				"the endpoint refused this service's client credentials (status %d, invalid_client): check ClientID, ClientSecret and AuthMethod; no request for %v", resp.StatusCode, d))
+		}
+		// Not said to be the credentials: a proxy's or a firewall's
+		// refusal of this one request, which the token may have
+		// provoked, must not pause the others'.
 		return nil, v.fail(ctx, slog.LevelError, unavailable(
-			"the endpoint refused this service's client credentials (status %d): check ClientID, ClientSecret and AuthMethod", resp.StatusCode))
+			"the endpoint answered status %d, without invalid_client: if it refused this service's client credentials, check ClientID, ClientSecret and AuthMethod", resp.StatusCode))
 	case resp.StatusCode != http.StatusOK:
 		return nil, v.fail(ctx, slog.LevelWarn, v.statusError(resp))
 	case err != nil:
@@ -72,6 +87,23 @@ func (v *Verifier) post(ctx context.Context, token string) ([]byte, error) {
 		}
 	}
 	return body, nil
+}
+
+// invalidClient reports whether body is an OAuth 2.0 error response (RFC
+// 6749, 5.2) whose error is "invalid_client": the server's word that this
+// service's client authentication failed, whatever the token.
+func invalidClient(body []byte) bool {
+	var r struct {
+		Error *string `json:"error"`
+	}
+	return json.Unmarshal(body, &r) == nil && r.Error != nil && *r.Error == "invalid_client"
+}
+
+// credentialsPause is how long a 401 or 403 invalid_client answer pauses
+// requests: Cache.NegativeTTL (how long any refusal is reused), at most
+// maxRetryAfter.
+func (v *Verifier) credentialsPause() time.Duration {
+	return min(v.s.Cache.NegativeTTL, maxRetryAfter)
 }
 
 // statusError is the error of an answer with a status other than 200,

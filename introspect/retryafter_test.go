@@ -2,6 +2,7 @@ package introspect_test
 
 import (
 	"errors"
+	"io"
 	"net/http"
 	"strconv"
 	"sync/atomic"
@@ -76,26 +77,83 @@ func TestVerify_RetryAfterPausesRequests(t *testing.T) {
 				w.WriteHeader(tc.status)
 				return true
 			})
-			tok := e.opaque(t, nil)
-			if _, err := e.verify(t, tok); !errors.Is(err, introspect.ErrUnavailable) {
-				t.Fatalf("answered %d: %v, want ErrUnavailable", tc.status, err)
-			}
-			if tc.pause > 0 {
-				e.advance(tc.pause - time.Second)
-				if _, err := e.verify(t, tok); !errors.Is(err, introspect.ErrUnavailable) {
-					t.Fatalf("a second before the Retry-After ends: %v, want ErrUnavailable", err)
-				}
-				if st := e.v.Stats(); st.Requests != 1 || st.RateLimited != 1 {
-					t.Fatalf("within the Retry-After: Requests %d, RateLimited %d, want 1 and 1 (no request sent)", st.Requests, st.RateLimited)
-				}
-				e.advance(time.Second)
-			}
-			if _, err := e.verify(t, tok); err != nil {
-				t.Fatalf("once the Retry-After has ended: %v, want the token verified", err)
-			}
-			if st := e.v.Stats(); st.Requests != 2 {
-				t.Fatalf("Requests %d, want 2", st.Requests)
-			}
+			checkPause(t, e, tc.status, tc.pause)
+		})
+	}
+}
+
+// checkPause checks that a token's first verification, which e's endpoint
+// answers with status, fails with ErrUnavailable, and that the answer
+// pauses requests for pause (none when 0): a second before it ends the
+// token fails again without a request, counted in Stats.RateLimited, and
+// once it has ended the token is verified, with a second request.
+func checkPause(t *testing.T, e *env, status int, pause time.Duration) {
+	t.Helper()
+	tok := e.opaque(t, nil)
+	if _, err := e.verify(t, tok); !errors.Is(err, introspect.ErrUnavailable) {
+		t.Fatalf("answered %d: %v, want ErrUnavailable", status, err)
+	}
+	if pause > 0 {
+		e.advance(pause - time.Second)
+		if _, err := e.verify(t, tok); !errors.Is(err, introspect.ErrUnavailable) {
+			t.Fatalf("a second before the pause ends: %v, want ErrUnavailable", err)
+		}
+		if st := e.v.Stats(); st.Requests != 1 || st.RateLimited != 1 {
+			t.Fatalf("within the pause: Requests %d, RateLimited %d, want 1 and 1 (no request sent)", st.Requests, st.RateLimited)
+		}
+		e.advance(time.Second)
+	}
+	if _, err := e.verify(t, tok); err != nil {
+		t.Fatalf("once the pause has ended: %v, want the token verified", err)
+	}
+	if st := e.v.Stats(); st.Requests != 2 {
+		t.Fatalf("Requests %d, want 2", st.Requests)
+	}
+}
+
+// TestVerify_RefusedClientCredentialsPauseRequests: a 401 or 403 answer
+// whose body is an RFC 6749 (5.2) error response saying "invalid_client"
+// (the server refused this service's own client authentication, whatever
+// the token) makes the Verifier send no request for Cache.NegativeTTL, at
+// most a minute: every request would be refused alike. The tokens it would
+// have asked about fail at once with ErrUnavailable, counted in
+// Stats.RateLimited; then requests go out again. Before, every call sent
+// its request. A 401 or 403 that does not say so (a proxy's or a web
+// application firewall's refusal of one request, which a caller's token
+// may provoke) pauses nothing, so that no token can stop the others'
+// requests; nor does invalid_client on another status.
+func TestVerify_RefusedClientCredentialsPauseRequests(t *testing.T) {
+	const invalidClient = `{"error":"invalid_client","error_description":"client authentication failed"}`
+	tests := []struct {
+		name        string
+		status      int
+		body        string
+		negativeTTL time.Duration // 0: the default
+		pause       time.Duration // 0: none
+	}{
+		{"401 invalid_client", http.StatusUnauthorized, invalidClient, 0, introspect.DefaultNegativeCacheTTL},
+		{"403 invalid_client", http.StatusForbidden, invalidClient, 0, introspect.DefaultNegativeCacheTTL},
+		{"401 invalid_client, NegativeTTL 3 s", http.StatusUnauthorized, invalidClient, 3 * time.Second, 3 * time.Second},
+		{"401 invalid_client, NegativeTTL an hour: capped", http.StatusUnauthorized, invalidClient, time.Hour, time.Minute},
+		{"401, no body", http.StatusUnauthorized, "", 0, 0},
+		{"403, a firewall's page", http.StatusForbidden, "<html>Request blocked</html>", 0, 0},
+		{"403, another error", http.StatusForbidden, `{"error":"access_denied"}`, 0, 0},
+		{"400 invalid_client: not a pause", http.StatusBadRequest, invalidClient, 0, 0},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			var refuse atomic.Bool
+			refuse.Store(true)
+			e := newFrontedEnv(t, func(c *introspect.Config) { c.Cache.NegativeTTL = tc.negativeTTL },
+				func(w http.ResponseWriter) bool {
+					if !refuse.Swap(false) { // the first request only
+						return false
+					}
+					w.WriteHeader(tc.status)
+					_, _ = io.WriteString(w, tc.body)
+					return true
+				})
+			checkPause(t, e, tc.status, tc.pause)
 		})
 	}
 }

@@ -526,7 +526,7 @@ func (v *Verifier) paused(now time.Time) error {
 		return nil
 	}
 	v.n.limited.Add(1)
-	return unavailable("the endpoint's pause (Retry-After or X-Rate-Limit-Reset) runs %v more, request not sent", d)
+	return unavailable("the endpoint's pause (Retry-After, X-Rate-Limit-Reset, or refused client credentials) runs %v more, request not sent", d)
 }
 
 // retryLeft returns how long the latest Retry-After still runs at now: 0

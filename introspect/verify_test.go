@@ -420,6 +420,63 @@ func TestVerify_InactiveResultsAreCachedBriefly(t *testing.T) {
 	}
 }
 
+// TestVerify_FloodOfInactiveTokensStaysWithinMaxNegativeEntries: distinct
+// made-up tokens, each answered "active": false, are remembered at most
+// Cache.MaxNegativeEntries at a time, and evict no positive entry, even
+// from a positive cache of one entry: the good token cached before the
+// flood is still answered without a request (docs/introspection.md,
+// Cache.MaxNegativeEntries).
+func TestVerify_FloodOfInactiveTokensStaysWithinMaxNegativeEntries(t *testing.T) {
+	const maxNeg = 5
+	e := newEnv(t, func(c *introspect.Config) {
+		c.Cache.MaxEntries = 1
+		c.Cache.MaxNegativeEntries = maxNeg
+	})
+	good := e.opaque(t, nil)
+	if _, err := e.verify(t, good); err != nil {
+		t.Fatal(err)
+	}
+	const flood = 4 * maxNeg
+	for i := range flood {
+		if _, err := e.verify(t, fmt.Sprintf("made-up-%d", i)); !errors.Is(err, introspect.ErrInactive) {
+			t.Fatalf("made-up token %d: %v, want ErrInactive", i, err)
+		}
+		if st := e.v.Stats(); st.NegativeEntries > maxNeg || st.CacheEntries != 1 {
+			t.Fatalf("after %d made-up tokens: %d negative and %d positive entries, want at most %d and 1",
+				i+1, st.NegativeEntries, st.CacheEntries, maxNeg)
+		}
+	}
+	if _, err := e.verify(t, good); err != nil {
+		t.Fatalf("the good token after the flood: %v", err)
+	}
+	if got := e.iss.IntrospectionRequests(); got != 1+flood {
+		t.Fatalf("%d requests, want %d: the good token's cached answer was evicted by the flood", got, 1+flood)
+	}
+}
+
+// TestVerify_ScopeIsSplitOnSpacesOnly: an answer's scope string is split on
+// U+0020 alone (RFC 6749, 3.3); an element holding a tab or another space
+// character is no scope-token and matches nothing, so a scope string
+// cannot grant a scope hidden behind one.
+func TestVerify_ScopeIsSplitOnSpacesOnly(t *testing.T) {
+	e := newEnv(t, nil)
+	tok := e.opaque(t, map[string]any{"scope": "items:read\titems:write  admin\u00a0x items:list\n"})
+	c, err := e.verify(t, tok)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := c.Scopes(); len(got) != 0 {
+		t.Fatalf("Scopes() = %q, want none: every element holds a character other than U+0020 that is no NQCHAR", got)
+	}
+	tok = e.opaque(t, map[string]any{"scope": "items:read\titems:write items:list"})
+	if c, err = e.verify(t, tok); err != nil {
+		t.Fatal(err)
+	}
+	if !c.HasScope("items:list") || c.HasScope("items:read") || c.HasScope("items:write") {
+		t.Fatalf("Scopes() = %q, want only items:list", c.Scopes())
+	}
+}
+
 func TestVerify_CacheDisabledIntrospectsEveryCall(t *testing.T) {
 	e := newEnv(t, func(c *introspect.Config) { c.Cache.Disabled = true })
 	tok := e.opaque(t, nil)
@@ -480,6 +537,7 @@ func TestVerify_BadClientCredentialsAreUnavailableNotTheCallersFault(t *testing.
 		if got := e.iss.IntrospectionRequests(); got != int64(i) {
 			t.Fatalf("call %d: %d requests; failures must not be cached", i, got)
 		}
+		e.advance(introspect.DefaultNegativeCacheTTL) // past the pause the refusal makes
 	}
 	logs := e.logs.String()
 	if !strings.Contains(logs, "level=ERROR") || !strings.Contains(logs, "client credentials") {
@@ -524,8 +582,19 @@ func TestVerify_BadAnswersAreUnavailableAndNotCached(t *testing.T) {
 		{"active a string", answer(http.StatusOK, `{"active":"true"}`)},
 		{"trailing garbage", answer(http.StatusOK, active+"x")},
 		{"aud of the wrong type", answer(http.StatusOK, `{"active":true,"exp":99999999999,"aud":1}`)},
+		{"active a number", answer(http.StatusOK, `{"active":1}`)},
+		{"active null", answer(http.StatusOK, `{"active":null}`)},
+		{"exp a boolean", answer(http.StatusOK, strings.Replace(active, `"exp":99999999999`, `"exp":true`, 1))},
+		{"exp negative", answer(http.StatusOK, strings.Replace(active, `"exp":99999999999`, `"exp":-1`, 1))},
+		{"exp past year 9999", answer(http.StatusOK, strings.Replace(active, `"exp":99999999999`, `"exp":1e300`, 1))},
+		{"iat a string", answer(http.StatusOK, strings.Replace(active, `{"active":true,`, `{"active":true,"iat":"1700000000",`, 1))},
+		{"nbf an object", answer(http.StatusOK, strings.Replace(active, `{"active":true,`, `{"active":true,"nbf":{},`, 1))},
+		{"scope a number", answer(http.StatusOK, strings.Replace(active, `{"active":true,`, `{"active":true,"scope":7,`, 1))},
+		{"aud an array of 65", answer(http.StatusOK, strings.Replace(active, `"aud":"`+iss.Audience()+`"`,
+			`"aud":["`+strings.Repeat(`a","`, 64)+iss.Audience()+`"]`, 1))},
 		{"larger than MaxResponseSize", answer(http.StatusOK, `{"active":true,"x":"`+strings.Repeat("a", 70<<10)+`"}`)},
 		{"hangs past Timeout", hang},
+		{"body stalls past Timeout", stall(active)},
 		{"headers larger than 64 KiB", func(w http.ResponseWriter, r *http.Request) {
 			w.Header().Set("X-Pad", strings.Repeat("a", 1<<20))
 			answer(http.StatusOK, active)(w, r)
@@ -592,6 +661,44 @@ func gzipBomb() string {
 func hang(w http.ResponseWriter, r *http.Request) {
 	_, _ = io.Copy(io.Discard, r.Body)
 	<-r.Context().Done()
+}
+
+// stall sends the headers of a 200 answer of body and half of it, then
+// hangs until the client has gone.
+func stall(body string) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		w.Header().Set("Content-Length", strconv.Itoa(len(body)))
+		_, _ = io.WriteString(w, body[:len(body)/2])
+		w.(http.Flusher).Flush()
+		hang(w, r)
+	}
+}
+
+// TestVerify_TimeoutBoundsAStalledBodyWithAGivenClient: Config.Timeout
+// bounds the whole request, reading the body included, also with an
+// HTTPClient of the caller's that has no timeout of its own: an endpoint
+// (or a proxy) that sends the start of an answer and stalls holds neither
+// the caller nor a MaxConcurrent slot past it, and the call fails with
+// ErrUnavailable, uncached.
+func TestVerify_TimeoutBoundsAStalledBodyWithAGivenClient(t *testing.T) {
+	iss := grpcauthtest.NewIssuer(t, grpcauthtest.Config{Clients: []grpcauthtest.Client{rsClient}})
+	active := `{"active":true,"exp":99999999999,"aud":"` + iss.Audience() + `","iss":"` + iss.URL() + `"}`
+	srv := httptest.NewServer(stall(active))
+	defer srv.Close()
+	v := newVerifier(t, introspect.Config{
+		Endpoint: srv.URL, Issuer: iss.URL(), ClientID: rsClient.ID, ClientSecret: rsClient.Secret,
+		Audiences: []string{iss.Audience()}, Timeout: 200 * time.Millisecond,
+		HTTPClient: &http.Client{}, Logger: slog.New(slog.DiscardHandler),
+	})
+	for i := 1; i <= 2; i++ {
+		if _, err := v.VerifyAccessToken(context.Background(), "dG9rZW4"); !errors.Is(err, introspect.ErrUnavailable) {
+			t.Fatalf("call %d: %v, want ErrUnavailable", i, err)
+		}
+	}
+	if st := v.Stats(); st.Requests != 2 || st.Failures != 2 || st.InFlight != 0 {
+		t.Fatalf("Stats = %+v, want 2 requests, 2 failures, none in flight", st)
+	}
 }
 
 func answer(code int, body string) http.HandlerFunc {
