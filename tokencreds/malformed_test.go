@@ -22,9 +22,10 @@ import (
 
 // An access token with a byte outside visible ASCII (a trailing newline,
 // a space, non-ASCII text), as a faulty token endpoint may send it in its
-// JSON, is not sent nor kept: grpc-go refused it in metadata, failing every
-// call with Internal until the token expired (an hour here), and the token
-// source was not asked again meanwhile. It fails the calls with
+// JSON, is not sent nor kept: grpc-go refused it in metadata (a control
+// character or non-ASCII text), failing every call with Internal until the
+// token expired (an hour here), or the server refused it (a space), and
+// the token source was not asked again meanwhile. It fails the calls with
 // Unauthenticated and ErrMalformedToken's text, which does not quote the
 // token, and the source is asked again only after the backoff (a caching
 // one, as clientcredentials' here, then returns the same token until it
@@ -66,5 +67,16 @@ func TestCredentials_AccessTokenAnAuthorizationValueCannotCarryIsNotSent(t *test
 				t.Errorf("token source asked %d times after the backoff, want 2", n)
 			}
 		})
+	}
+}
+
+// Credentials from NewDPoP refuse such an access token too, before signing
+// a proof for it.
+func TestNewDPoP_AccessTokenAnAuthorizationValueCannotCarryIsNotSent(t *testing.T) {
+	src := oauth2.StaticTokenSource(&oauth2.Token{AccessToken: "at-1\n", TokenType: "DPoP", Expiry: time.Now().Add(time.Hour)})
+	ctx, uri := dpopCallCtx()
+	md, err := tokencreds.NewDPoP(src, newSigner(t)).GetRequestMetadata(ctx, uri)
+	if md != nil || status.Code(err) != codes.Unauthenticated || !errors.Is(err, tokencreds.ErrMalformedToken) {
+		t.Fatalf("GetRequestMetadata = %q, %v; want Unauthenticated wrapping ErrMalformedToken", md, err)
 	}
 }

@@ -262,15 +262,7 @@ func TestDPoPTransport_RefusalsCauseNamesNoUserInfo(t *testing.T) {
 			if err == nil || tc.want != nil && !errors.Is(err, tc.want) {
 				t.Fatalf("err = %v, want one wrapping %v", err, tc.want)
 			}
-			var ue *url.Error
-			if !errors.As(err, &ue) {
-				t.Fatalf("errors.As(%v, *url.Error) = false, want the cause for a local log", err)
-			}
-			for cause := errors.Unwrap(err); cause != nil; cause = errors.Unwrap(cause) {
-				if text := cause.Error(); strings.Contains(text, user) || strings.Contains(text, password) {
-					t.Errorf("cause %q names the token URL's user info", text)
-				}
-			}
+			checkRequestCause(t, err, user, password)
 		})
 	}
 }

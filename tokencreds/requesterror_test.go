@@ -191,16 +191,26 @@ func TestCredentials_TokenRequestMisconfigurationIsNotRetryable(t *testing.T) {
 					t.Errorf("err = %q carries a secret of the token request", err)
 				}
 			}
-			for cause := errors.Unwrap(err); cause != nil; cause = errors.Unwrap(cause) {
-				if text := cause.Error(); strings.Contains(text, urlSecret) || strings.Contains(text, clientSecret) {
-					t.Errorf("cause %q carries a secret of the token request", text)
-				}
-			}
-			var ue *url.Error
-			if !errors.As(err, &ue) {
-				t.Errorf("errors.As(%v, *url.Error) = false, want the cause for a local log", err)
-			}
+			checkRequestCause(t, err, urlSecret, clientSecret)
 		})
+	}
+}
+
+// checkRequestCause checks that err, a call's error, has a failed token
+// request's *url.Error as its cause, for a local log, and that no cause in
+// its chain names any of secrets.
+func checkRequestCause(t *testing.T, err error, secrets ...string) {
+	t.Helper()
+	var ue *url.Error
+	if !errors.As(err, &ue) {
+		t.Errorf("errors.As(%v, *url.Error) = false, want the cause for a local log", err)
+	}
+	for cause := errors.Unwrap(err); cause != nil; cause = errors.Unwrap(cause) {
+		for _, secret := range secrets {
+			if text := cause.Error(); strings.Contains(text, secret) {
+				t.Errorf("cause %q names %q", text, secret)
+			}
+		}
 	}
 }
 
@@ -269,3 +279,43 @@ func (c *eofConn) RemoteAddr() net.Addr             { return &net.TCPAddr{IP: ne
 func (c *eofConn) SetDeadline(time.Time) error      { return nil }
 func (c *eofConn) SetReadDeadline(time.Time) error  { return nil }
 func (c *eofConn) SetWriteDeadline(time.Time) error { return nil }
+
+// The cause of a call whose token request timed out, or whose source's own
+// context was cancelled or past its deadline, is a *url.Error without the
+// user info of its URL, as for every other failed token request: net/http
+// masks the password ("***") but keeps the user name, and these causes are
+// classified before any other *url.Error.
+func TestCredentials_TimedOutOrCancelledTokenRequestCauseNamesNoUserInfo(t *testing.T) {
+	const user, password = "svc-user", "url-password"
+	hung := httptest.NewServer(http.HandlerFunc(func(_ http.ResponseWriter, r *http.Request) {
+		_, _ = io.Copy(io.Discard, r.Body)
+		<-r.Context().Done()
+	}))
+	t.Cleanup(hung.Close)
+	tokenURL := strings.Replace(hung.URL, "://", "://"+user+":"+password+"@", 1) + "/token"
+	cancelled, cancel := context.WithCancel(context.Background())
+	cancel()
+	expired, cancelExpired := context.WithDeadline(context.Background(), time.Unix(0, 0))
+	t.Cleanup(cancelExpired)
+	for _, tc := range []struct {
+		name    string
+		ctx     context.Context
+		timeout time.Duration
+		code    codes.Code
+	}{
+		{"HTTP client timeout", context.Background(), time.Millisecond, codes.Unavailable},
+		{"source's context past its deadline", expired, 0, codes.Unavailable},
+		{"source's context cancelled", cancelled, 0, codes.Unauthenticated},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			hc := hung.Client()
+			hc.Timeout = tc.timeout
+			cc := clientcredentials.Config{ClientID: "svc", ClientSecret: clientSecret, TokenURL: tokenURL, AuthStyle: oauth2.AuthStyleInHeader}
+			_, err := tokencreds.New(cc.TokenSource(context.WithValue(tc.ctx, oauth2.HTTPClient, hc))).GetRequestMetadata(localCall())
+			if status.Code(err) != tc.code {
+				t.Fatalf("err = %v, want %v", err, tc.code)
+			}
+			checkRequestCause(t, err, user, password)
+		})
+	}
+}

@@ -251,8 +251,10 @@ func New(ts oauth2.TokenSource) *Credentials { return &Credentials{ts: ts, now: 
 //     stays cancelled: a source made with a request's context), for any
 //     other error (a panic of the TokenSource, which runs on a goroutine
 //     of its own and is logged with its stack at slog.LevelError through
-//     slog.Default(), or its runtime.Goexit, included), for a token without an
-//     access token (ErrNoToken), one whose access token an authorization
+//     slog.Default(), its runtime.Goexit, and an error whose chain holds a
+//     nil pointer that panics when examined, such as a (*url.Error)(nil)
+//     returned by mistake, which is logged so too, included), for a token
+//     without an access token (ErrNoToken), one whose access token an authorization
 //     value cannot carry (ErrMalformedToken) or one that has already expired
 //     (ErrExpiredToken), for Credentials from New, for a token whose
 //     token_type is DPoP (ErrDPoPToken) or neither Bearer nor DPoP
@@ -535,7 +537,12 @@ func (c *Credentials) answer(f *fetch, tok *oauth2.Token, err error) {
 // askSource calls the TokenSource, turning a panic, which no caller could
 // recover on this goroutine, into its error, and logging its value and
 // stack: the calls fail with a fixed message, and the bug would otherwise
-// go unseen.
+// go unseen. Its error is classified here first, as answer and the calls
+// will classify it (retryAfter, sourceFailure), so that a panic doing so is
+// handled so too: a nil pointer in the error's chain (a (*url.Error)(nil)
+// the source returns by mistake, whose Unwrap dereferences it) would
+// otherwise panic on answer's goroutine, ending the program, or on the
+// calls'.
 func (c *Credentials) askSource() (tok *oauth2.Token, err error) {
 	defer func() {
 		if r := recover(); r != nil {
@@ -544,7 +551,11 @@ func (c *Credentials) askSource() (tok *oauth2.Token, err error) {
 			c.logPanic(text, debug.Stack())
 		}
 	}()
-	return c.ts.Token()
+	tok, err = c.ts.Token()
+	if err != nil {
+		_, _ = retryAfter(err, c.now()), sourceFailure(err)
+	}
+	return tok, err
 }
 
 // logPanic logs the TokenSource's panic, whose value is text

@@ -1497,3 +1497,50 @@ func TestCredentials_KeptTokenExpiresByTheWallClock(t *testing.T) {
 		t.Errorf("kept half-life %v has a monotonic reading", half)
 	}
 }
+
+// nilErrorSource is a faulty TokenSource that returns err, an error whose
+// chain holds a nil pointer (a (*url.Error)(nil) returned by mistake), with
+// tok.
+type nilErrorSource struct {
+	tok *oauth2.Token
+	err error
+}
+
+func (s nilErrorSource) Token() (*oauth2.Token, error) { return s.tok, s.err }
+
+// derefError is an error whose Error method dereferences its receiver.
+type derefError struct{ msg string }
+
+func (e *derefError) Error() string { return e.msg }
+
+// A TokenSource whose error holds a nil pointer (a variable of type
+// *url.Error that was never set, returned as the error, maybe beside a
+// token) fails the calls as a panic of the source does, and is logged as
+// one: examining that error (errors.Is and errors.As, for its code and a
+// Retry-After) dereferences the nil pointer, which on the credentials'
+// goroutine ended the program.
+func TestCredentials_SourceErrorHoldingANilPointerFailsTheCall(t *testing.T) {
+	var nilURLError *url.Error
+	for name, src := range map[string]nilErrorSource{
+		"nil *url.Error":                   {nil, nilURLError},
+		"nil *url.Error beside a token":    {&oauth2.Token{AccessToken: "at", Expiry: time.Now().Add(time.Hour)}, nilURLError},
+		"nil *url.Error in errors.Join":    {nil, errors.Join(errors.New("fetch failed"), nilURLError)},
+		"nil *net.OpError in a *url.Error": {nil, &url.Error{Op: "Post", URL: "https://idp.example/token", Err: (*net.OpError)(nil)}},
+		"nil custom error in a *url.Error": {nil, &url.Error{Op: "Post", URL: "https://idp.example/token", Err: (*derefError)(nil)}},
+	} {
+		t.Run(name, func(t *testing.T) {
+			var logged bytes.Buffer
+			c := tokencreds.New(src)
+			tokencreds.SetLogger(c, slog.New(slog.NewJSONHandler(&logged, nil)))
+			for i := range 2 { // the second within the backoff
+				md, err := c.GetRequestMetadata(localCall())
+				if md != nil || status.Code(err) != codes.Unauthenticated || status.Convert(err).Message() != "tokencreds: the token source failed" {
+					t.Fatalf("call %d: md %v, err %v, want Unauthenticated: tokencreds: the token source failed", i+1, md, err)
+				}
+			}
+			if n := strings.Count(logged.String(), "\n"); n != 1 {
+				t.Errorf("logged %d entries, want 1: %s", n, logged.String())
+			}
+		})
+	}
+}
