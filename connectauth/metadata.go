@@ -153,26 +153,50 @@ func (r *responseMetadata) moveTo(h http.Header) {
 	}
 }
 
+// grpcReservedKeys are the keys grpc-go's transport reserves
+// (isReservedHeader) and keeps from a handler's incoming metadata, where
+// it passes on only content-type and user-agent of its reserved keys: the
+// timeout, the message encoding, the status and "te".
+var grpcReservedKeys = []string{"grpc-message-type", "grpc-encoding", "grpc-message", "grpc-status", "grpc-timeout", "te"}
+
+// incomingReserved are the request keys callContext leaves out of the
+// incoming metadata: grpcReservedKeys, as grpc-go does, and the Connect
+// protocol's timeout, which connect-go turns into the context's deadline
+// as grpc-go does grpc-timeout. A handler that forwards its incoming
+// metadata to another call then hands on neither the caller's timeout,
+// which the deadline carries, nor "te: trailers", in any protocol.
+var incomingReserved = keySet(grpcReservedKeys, []string{"connect-timeout-ms"})
+
 // protocolKeys are the response metadata keys that a handler's
 // grpc.SetHeader, grpc.SendHeader and grpc.SetTrailer do not send: those
-// grpc-go's transport drops (content-type, grpc-status, te, ...) and
-// those connect-go keeps out of a unary handler's headers and trailers
-// (content-length, the encodings, connect-timeout-ms, ...). A stream's
-// metadata goes to its HTTP response as it is, so without this a handler
-// that forwards its incoming metadata, every request header (Content-Length
-// and Content-Type included), would declare the caller's body length and
-// encodings for its own response, which the client then cannot read.
-var protocolKeys = map[string]bool{
-	// grpc-go's reserved headers
-	"content-type": true, "user-agent": true, "grpc-message-type": true, "grpc-encoding": true,
-	"grpc-message": true, "grpc-status": true, "grpc-timeout": true, "te": true,
+// grpc-go's transport drops (grpcReservedKeys, content-type, user-agent)
+// and those connect-go keeps out of a unary handler's headers and
+// trailers (content-length, the encodings, connect-timeout-ms, ...). A
+// stream's metadata goes to its HTTP response as it is, so without this a
+// handler that forwards its incoming metadata, every request header
+// (Content-Length and Content-Type included), would declare the caller's
+// body length and encodings for its own response, which the client then
+// cannot read.
+var protocolKeys = keySet(grpcReservedKeys, []string{
+	"content-type", "user-agent", // grpc-go's reserved keys that it passes on to handlers
 	// connect-go's protocol headers
-	"content-length": true, "content-encoding": true, "host": true, "trailer": true, "date": true,
-	"accept-encoding": true, "connect-content-encoding": true, "connect-accept-encoding": true,
-	"connect-timeout-ms": true, "connect-protocol-version": true, "grpc-accept-encoding": true,
-	"grpc-status-details-bin": true,
+	"content-length", "content-encoding", "host", "trailer", "date",
+	"accept-encoding", "connect-content-encoding", "connect-accept-encoding",
+	"connect-timeout-ms", "connect-protocol-version", "grpc-accept-encoding",
+	"grpc-status-details-bin",
 	// HTTP/1.1's framing and connection headers
-	"transfer-encoding": true, "connection": true, "keep-alive": true, "proxy-connection": true, "upgrade": true,
+	"transfer-encoding", "connection", "keep-alive", "proxy-connection", "upgrade",
+})
+
+// keySet returns the keys of lists as a set.
+func keySet(lists ...[]string) map[string]bool {
+	set := map[string]bool{}
+	for _, l := range lists {
+		for _, k := range l {
+			set[k] = true
+		}
+	}
+	return set
 }
 
 // protocolKey reports whether a response metadata key is dropped: one in

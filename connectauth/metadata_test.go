@@ -13,6 +13,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"connectrpc.com/connect"
 	"google.golang.org/grpc"
@@ -334,6 +335,55 @@ func TestConnect_UnaryTrailerSetThroughTheContextIsATrailer(t *testing.T) {
 		var ce *connect.Error
 		if !errors.As(err, &ce) || ce.Meta().Get("X-Trailer") != "t" || ce.Meta().Get("X-Header") != "h" {
 			t.Errorf("%s: %v; want the handler's error with its trailer", name, err)
+		}
+	})
+}
+
+// The incoming metadata a handler reads holds no key that grpc-go's
+// transport keeps from handlers (te, grpc-timeout, grpc-encoding,
+// grpc-status, grpc-message, grpc-message-type), nor the Connect
+// protocol's Connect-Timeout-Ms, which connect-go turns into the
+// context's deadline as grpc-go does grpc-timeout, in every protocol over
+// HTTP/1.1 and HTTP/2: a handler that forwards its incoming metadata to
+// another call no longer hands on the caller's timeout or "te: trailers"
+// as plain metadata. It keeps what grpc-go keeps: user-agent,
+// content-type and the caller's own keys. Before, every request header
+// reached the handler.
+func TestConnect_IncomingMetadataLeavesOutTheProtocolsReservedKeys(t *testing.T) {
+	f := newFixture(t)
+	const procedure = "/authtest.v1.TestService/Public"
+	reserved := []string{"te", "grpc-timeout", "grpc-encoding", "grpc-status", "grpc-message", "grpc-message-type", "connect-timeout-ms"}
+	h := connectauth.WrapHandler(connect.NewUnaryHandler(procedure,
+		func(ctx context.Context, _ *connect.Request[authtestv1.PublicRequest]) (*connect.Response[authtestv1.PublicResponse], error) {
+			in, _ := metadata.FromIncomingContext(ctx)
+			for _, k := range reserved {
+				if v, ok := in[k]; ok {
+					return nil, connect.NewError(connect.CodeInvalidArgument, fmt.Errorf("%s = %q in the handler", k, v))
+				}
+			}
+			for _, k := range []string{"user-agent", "content-type", "x-caller"} {
+				if len(in[k]) == 0 {
+					return nil, connect.NewError(connect.CodeInvalidArgument, fmt.Errorf("no %s in the handler", k))
+				}
+			}
+			if _, ok := ctx.Deadline(); !ok {
+				return nil, connect.NewError(connect.CodeInvalidArgument, errors.New("the caller's timeout is not the context's deadline"))
+			}
+			return connect.NewResponse(&authtestv1.PublicResponse{}), nil
+		},
+		connect.WithSchema(method("TestService", "Public")),
+		connect.WithInterceptors(connectauth.NewInterceptor(f.auth))))
+	eachHTTPAndProtocol(t, h, nil, func(name string, srv *httptest.Server, opts []connect.ClientOption) {
+		ctx, cancel := context.WithTimeout(t.Context(), time.Hour) // sent as grpc-timeout or connect-timeout-ms
+		defer cancel()
+		req := connect.NewRequest(&authtestv1.PublicRequest{})
+		req.Header().Set("X-Caller", "mine")
+		req.Header().Set("Te", "trailers") // the gRPC client sends it; the others here
+		for _, k := range []string{"Grpc-Status", "Grpc-Message", "Grpc-Message-Type"} {
+			req.Header().Set(k, "from the caller")
+		}
+		if _, err := connect.NewClient[authtestv1.PublicRequest, authtestv1.PublicResponse](srv.Client(), srv.URL+procedure, opts...).CallUnary(ctx, req); err != nil {
+			t.Errorf("%s: %v", name, err)
 		}
 	})
 }
