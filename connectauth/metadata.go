@@ -214,8 +214,15 @@ func protocolKey(k string) bool {
 // Authorization, Cache-Control, If-*, the framing headers, ...) and writes
 // a line to the server's ErrorLog for each, on each call: a refusal's
 // challenge, or a handler that forwards its incoming metadata as trailers,
-// would let any caller flood the log. Those keys are left out there.
-// Connect and gRPC-Web carry trailers in the body and keep them all.
+// would let any caller flood the log. Those keys are left out there,
+// over HTTP/1.1 too, which connect-go also serves gRPC over: there
+// net/http would write them (it checks only the names a Trailer header
+// declares, and connect-go writes its trailers through
+// http.TrailerPrefix), but RFC 9110 forbids a sender to generate them,
+// and a gRPC caller gets the same trailers over either version. What a
+// handler writes to connect-go's ResponseTrailer map itself is not
+// filtered. Connect and gRPC-Web carry trailers in the body and keep them
+// all.
 func (r *responseMetadata) trailersIn(protocol string) *responseMetadata {
 	if protocol == connect.ProtocolGRPC {
 		r.mu.Lock()
