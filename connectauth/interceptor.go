@@ -29,9 +29,11 @@ import (
 // grpc-go interceptors, and the request headers as incoming metadata
 // (metadata.FromIncomingContext), as grpc-go hands them over: without the
 // keys its transport keeps from handlers (te, grpc-timeout,
-// grpc-encoding, grpc-status, grpc-message, grpc-message-type) nor the
+// grpc-encoding, grpc-status, grpc-message, grpc-message-type), nor the
 // Connect protocol's connect-timeout-ms (the caller's timeout is the
-// context's deadline). It does nothing on the client side.
+// context's deadline), nor HTTP/1.1's connection headers (connection,
+// keep-alive, proxy-connection, upgrade, transfer-encoding), which HTTP/2
+// forbids. It does nothing on the client side.
 //
 // Make one with NewInterceptor. An Interceptor without an Authenticator
 // (NewInterceptor(nil), a zero Interceptor, a nil *Interceptor) refuses
@@ -325,7 +327,8 @@ func (c *guardedConn) Receive(m any) error {
 // request headers as incoming metadata (lower-case keys, the values of
 // names equal but for case joined, a binary key's ("-bin") decoded from
 // base64 (binaryValues); none of incomingReserved (te, grpc-timeout,
-// connect-timeout-ms, ...), which grpc-go keeps from handlers too;
+// connect-timeout-ms, connection, ...), which no handler behind grpc-go
+// sees either;
 // ":authority", ":method" and ":path" from WrapHandler, and no other key
 // starting with ":", as grpc-go drops them too, nor any other name that is no HTTP
 // token: no client can send one, and strings.ToLower would fold its

@@ -160,32 +160,42 @@ func (r *responseMetadata) moveTo(h http.Header) {
 var grpcReservedKeys = []string{"grpc-message-type", "grpc-encoding", "grpc-message", "grpc-status", "grpc-timeout", "te"}
 
 // incomingReserved are the request keys callContext leaves out of the
-// incoming metadata: grpcReservedKeys, as grpc-go does, and the Connect
+// incoming metadata: grpcReservedKeys, as grpc-go does, the Connect
 // protocol's timeout, which connect-go turns into the context's deadline
-// as grpc-go does grpc-timeout. A handler that forwards its incoming
-// metadata to another call then hands on neither the caller's timeout,
-// which the deadline carries, nor "te: trailers", in any protocol.
-var incomingReserved = keySet(grpcReservedKeys, []string{"connect-timeout-ms"})
+// as grpc-go does grpc-timeout, and HTTP/1.1's connection headers
+// (connectionKeys). A handler that forwards its incoming metadata to
+// another call then hands on neither the caller's timeout, which the
+// deadline carries, nor "te: trailers", nor its connection's headers, in
+// any protocol.
+var incomingReserved = keySet(grpcReservedKeys, []string{"connect-timeout-ms"}, connectionKeys)
+
+// connectionKeys are HTTP/1.1's framing and connection headers, which
+// HTTP/2 forbids (RFC 9113 section 8.2.2), so that no handler behind
+// grpc-go sees them, and which net/http leaves in an HTTP/1.1 request's
+// headers (browsers send Connection: keep-alive). callContext leaves them
+// out of the incoming metadata: forwarded to another call through a
+// grpc-go client, which sends them, a "connection" key makes the grpc-go
+// server refuse the stream as malformed (PROTOCOL_ERROR).
+var connectionKeys = []string{"transfer-encoding", "connection", "keep-alive", "proxy-connection", "upgrade"}
 
 // protocolKeys are the response metadata keys that a handler's
 // grpc.SetHeader, grpc.SendHeader and grpc.SetTrailer do not send: those
-// grpc-go's transport drops (grpcReservedKeys, content-type, user-agent)
-// and those connect-go keeps out of a unary handler's headers and
+// grpc-go's transport drops (grpcReservedKeys, content-type, user-agent),
+// HTTP/1.1's connection headers (connectionKeys) and those connect-go
+// keeps out of a unary handler's headers and
 // trailers (content-length, the encodings, connect-timeout-ms, ...). A
 // stream's metadata goes to its HTTP response as it is, so without this a
 // handler that forwards its incoming metadata, every request header
 // (Content-Length and Content-Type included), would declare the caller's
 // body length and encodings for its own response, which the client then
 // cannot read.
-var protocolKeys = keySet(grpcReservedKeys, []string{
+var protocolKeys = keySet(grpcReservedKeys, connectionKeys, []string{
 	"content-type", "user-agent", // grpc-go's reserved keys that it passes on to handlers
 	// connect-go's protocol headers
 	"content-length", "content-encoding", "host", "trailer", "date",
 	"accept-encoding", "connect-content-encoding", "connect-accept-encoding",
 	"connect-timeout-ms", "connect-protocol-version", "grpc-accept-encoding",
 	"grpc-status-details-bin",
-	// HTTP/1.1's framing and connection headers
-	"transfer-encoding", "connection", "keep-alive", "proxy-connection", "upgrade",
 })
 
 // keySet returns the keys of lists as a set.

@@ -387,3 +387,51 @@ func TestConnect_IncomingMetadataLeavesOutTheProtocolsReservedKeys(t *testing.T)
 		}
 	})
 }
+
+// A handler that forwards its incoming metadata to a grpc-go backend
+// (metadata.NewOutgoingContext) serves an HTTP/1.1 caller whose request
+// carries connection headers (Connection: keep-alive, as browsers send,
+// Keep-Alive, Proxy-Connection, Upgrade), in every protocol: they are no
+// incoming metadata, as behind grpc-go, where HTTP/2 forbids them. Before,
+// they were, the grpc-go client sent them on, and the backend refused the
+// stream as malformed ("connection"), which the caller got as Internal
+// (PROTOCOL_ERROR).
+func TestConnect_ForwardedMetadataOfAnHTTP1CallerReachesAGRPCBackend(t *testing.T) {
+	f := newFixture(t)
+	backend := authtestv1.NewTestServiceClient(grpcReference(t, f))
+	const procedure = "/authtest.v1.TestService/Public"
+	h := connectauth.WrapHandler(connect.NewUnaryHandler(procedure,
+		func(ctx context.Context, _ *connect.Request[authtestv1.PublicRequest]) (*connect.Response[authtestv1.PublicResponse], error) {
+			in, _ := metadata.FromIncomingContext(ctx)
+			res, err := backend.Public(metadata.NewOutgoingContext(ctx, in), &authtestv1.PublicRequest{})
+			if err != nil {
+				return nil, connect.NewError(connect.CodeAborted, fmt.Errorf("the backend: %w", err))
+			}
+			for _, k := range []string{"connection", "keep-alive", "proxy-connection", "upgrade"} {
+				if v, ok := in[k]; ok {
+					return nil, connect.NewError(connect.CodeInvalidArgument, fmt.Errorf("%s = %q in the handler", k, v))
+				}
+			}
+			return connect.NewResponse(res), nil
+		},
+		connect.WithSchema(method("TestService", "Public")),
+		connect.WithInterceptors(connectauth.NewInterceptor(f.auth))))
+	srv := httptest.NewServer(h)
+	t.Cleanup(srv.Close)
+	for pname, opts := range protocols {
+		req := connect.NewRequest(&authtestv1.PublicRequest{})
+		req.Header().Set("Authorization", "Bearer "+f.token(t, "test:read"))
+		req.Header().Set("Connection", "keep-alive")
+		req.Header().Set("Keep-Alive", "timeout=5")
+		req.Header().Set("Proxy-Connection", "keep-alive")
+		req.Header().Set("Upgrade", "websocket")
+		res, err := connect.NewClient[authtestv1.PublicRequest, authtestv1.PublicResponse](srv.Client(), srv.URL+procedure, opts...).CallUnary(t.Context(), req)
+		if err != nil {
+			t.Errorf("%s over HTTP/1.1: %v", pname, err)
+			continue
+		}
+		if !res.Msg.GetCaller().GetAuthenticated() {
+			t.Errorf("%s over HTTP/1.1: the backend saw no caller in the forwarded metadata", pname)
+		}
+	}
+}
