@@ -30,10 +30,13 @@ import (
 // (metadata.FromIncomingContext), as grpc-go hands them over: without the
 // keys its transport keeps from handlers (te, grpc-timeout,
 // grpc-encoding, grpc-status, grpc-message, grpc-message-type), nor the
-// Connect protocol's connect-timeout-ms (the caller's timeout is the
-// context's deadline), nor HTTP/1.1's connection headers (connection,
-// keep-alive, proxy-connection, upgrade, transfer-encoding), which HTTP/2
-// forbids. It does nothing on the client side.
+// Connect protocol's counterparts (connect-timeout-ms: the caller's
+// timeout is the context's deadline; content-encoding,
+// connect-content-encoding), nor content-length, nor HTTP/1.1's
+// connection headers (connection, keep-alive, proxy-connection, upgrade,
+// transfer-encoding), which HTTP/2 forbids: forwarded to another call,
+// they would describe the caller's request, not the handler's. It does
+// nothing on the client side.
 //
 // Make one with NewInterceptor. An Interceptor without an Authenticator
 // (NewInterceptor(nil), a zero Interceptor, a nil *Interceptor) refuses

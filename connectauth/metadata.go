@@ -160,14 +160,21 @@ func (r *responseMetadata) moveTo(h http.Header) {
 var grpcReservedKeys = []string{"grpc-message-type", "grpc-encoding", "grpc-message", "grpc-status", "grpc-timeout", "te"}
 
 // incomingReserved are the request keys callContext leaves out of the
-// incoming metadata: grpcReservedKeys, as grpc-go does, the Connect
-// protocol's timeout, which connect-go turns into the context's deadline
-// as grpc-go does grpc-timeout, and HTTP/1.1's connection headers
-// (connectionKeys). A handler that forwards its incoming metadata to
-// another call then hands on neither the caller's timeout, which the
-// deadline carries, nor "te: trailers", nor its connection's headers, in
-// any protocol.
-var incomingReserved = keySet(grpcReservedKeys, []string{"connect-timeout-ms"}, connectionKeys)
+// incoming metadata, those that say how this request travels rather than
+// what the caller sends: grpcReservedKeys, as grpc-go does; the Connect
+// protocol's counterparts of grpc-timeout (connect-timeout-ms, which
+// connect-go turns into the context's deadline) and of grpc-encoding
+// (content-encoding, connect-content-encoding: connect-go has decoded the
+// message); the body's length (content-length), which no gRPC client
+// sends and every HTTP/1.1 Connect caller does; and HTTP/1.1's
+// connection headers (connectionKeys). A handler that forwards its
+// incoming metadata to another call then declares neither the caller's
+// body length nor its encoding for its own request, which a net/http
+// server refuses (PROTOCOL_ERROR) or cannot decode, nor hands on the
+// caller's timeout, which the deadline carries, "te: trailers" or its
+// connection's headers, in any protocol.
+var incomingReserved = keySet(grpcReservedKeys, connectionKeys,
+	[]string{"connect-timeout-ms", "content-encoding", "connect-content-encoding", "content-length"})
 
 // connectionKeys are HTTP/1.1's framing and connection headers, which
 // HTTP/2 forbids (RFC 9113 section 8.2.2), so that no handler behind

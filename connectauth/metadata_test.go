@@ -2,6 +2,8 @@ package connectauth_test
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"encoding/base64"
 	"errors"
 	"fmt"
@@ -18,6 +20,7 @@ import (
 	"connectrpc.com/connect"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/metadata"
 
 	"github.com/grpcauth/grpcauth"
@@ -342,17 +345,19 @@ func TestConnect_UnaryTrailerSetThroughTheContextIsATrailer(t *testing.T) {
 // The incoming metadata a handler reads holds no key that grpc-go's
 // transport keeps from handlers (te, grpc-timeout, grpc-encoding,
 // grpc-status, grpc-message, grpc-message-type), nor the Connect
-// protocol's Connect-Timeout-Ms, which connect-go turns into the
-// context's deadline as grpc-go does grpc-timeout, in every protocol over
-// HTTP/1.1 and HTTP/2: a handler that forwards its incoming metadata to
-// another call no longer hands on the caller's timeout or "te: trailers"
-// as plain metadata. It keeps what grpc-go keeps: user-agent,
-// content-type and the caller's own keys. Before, every request header
-// reached the handler.
+// protocol's counterparts (Connect-Timeout-Ms, which connect-go turns
+// into the context's deadline as grpc-go does grpc-timeout;
+// Content-Encoding and Connect-Content-Encoding), nor the body's
+// Content-Length, in every protocol over HTTP/1.1 and HTTP/2: a handler
+// that forwards its incoming metadata to another call no longer hands on
+// the caller's timeout, encoding, body length or "te: trailers" as plain
+// metadata. It keeps what grpc-go keeps: user-agent, content-type and the
+// caller's own keys. Before, every request header reached the handler.
 func TestConnect_IncomingMetadataLeavesOutTheProtocolsReservedKeys(t *testing.T) {
 	f := newFixture(t)
 	const procedure = "/authtest.v1.TestService/Public"
-	reserved := []string{"te", "grpc-timeout", "grpc-encoding", "grpc-status", "grpc-message", "grpc-message-type", "connect-timeout-ms"}
+	reserved := []string{"te", "grpc-timeout", "grpc-encoding", "grpc-status", "grpc-message", "grpc-message-type",
+		"connect-timeout-ms", "content-encoding", "connect-content-encoding", "content-length"}
 	h := connectauth.WrapHandler(connect.NewUnaryHandler(procedure,
 		func(ctx context.Context, _ *connect.Request[authtestv1.PublicRequest]) (*connect.Response[authtestv1.PublicResponse], error) {
 			in, _ := metadata.FromIncomingContext(ctx)
@@ -382,30 +387,54 @@ func TestConnect_IncomingMetadataLeavesOutTheProtocolsReservedKeys(t *testing.T)
 		for _, k := range []string{"Grpc-Status", "Grpc-Message", "Grpc-Message-Type"} {
 			req.Header().Set(k, "from the caller")
 		}
+		opts = append([]connect.ClientOption{connect.WithSendGzip()}, opts...) // sent as grpc-encoding or content-encoding
 		if _, err := connect.NewClient[authtestv1.PublicRequest, authtestv1.PublicResponse](srv.Client(), srv.URL+procedure, opts...).CallUnary(ctx, req); err != nil {
 			t.Errorf("%s: %v", name, err)
 		}
 	})
 }
 
-// A handler that forwards its incoming metadata to a grpc-go backend
+// A handler that forwards its incoming metadata through a grpc-go client
 // (metadata.NewOutgoingContext) serves an HTTP/1.1 caller whose request
 // carries connection headers (Connection: keep-alive, as browsers send,
-// Keep-Alive, Proxy-Connection, Upgrade), in every protocol: they are no
-// incoming metadata, as behind grpc-go, where HTTP/2 forbids them. Before,
-// they were, the grpc-go client sent them on, and the backend refused the
-// stream as malformed ("connection"), which the caller got as Internal
-// (PROTOCOL_ERROR).
+// Keep-Alive, Proxy-Connection, Upgrade) and a Content-Length, in every
+// protocol, whether the backend is a grpc-go server or one on net/http
+// (connect-go; vanguard and grpc.Server.ServeHTTP alike): neither is
+// incoming metadata, as behind grpc-go, where HTTP/2 forbids the first
+// and no gRPC client sends the second. Before, they were, the grpc-go
+// client sent them on, and the backend refused the stream, which the
+// caller got as Internal: grpc-go as malformed ("connection"), net/http
+// (PROTOCOL_ERROR) because the caller's Content-Length was not the length
+// of the handler's request.
 func TestConnect_ForwardedMetadataOfAnHTTP1CallerReachesAGRPCBackend(t *testing.T) {
 	f := newFixture(t)
-	backend := authtestv1.NewTestServiceClient(grpcReference(t, f))
+	netHTTPBackend := serveTLS(t, connectMux(f))
+	netHTTPConn, err := grpc.NewClient(strings.TrimPrefix(netHTTPBackend.URL, "https://"),
+		grpc.WithTransportCredentials(credentials.NewTLS(&tls.Config{RootCAs: rootsOf(netHTTPBackend)})))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { netHTTPConn.Close() })
+	backends := map[string]authtestv1.TestServiceClient{
+		"grpc-go":               authtestv1.NewTestServiceClient(grpcReference(t, f)),
+		"connect-go (net/http)": authtestv1.NewTestServiceClient(netHTTPConn),
+	}
 	const procedure = "/authtest.v1.TestService/Public"
 	h := connectauth.WrapHandler(connect.NewUnaryHandler(procedure,
 		func(ctx context.Context, _ *connect.Request[authtestv1.PublicRequest]) (*connect.Response[authtestv1.PublicResponse], error) {
 			in, _ := metadata.FromIncomingContext(ctx)
-			res, err := backend.Public(metadata.NewOutgoingContext(ctx, in), &authtestv1.PublicRequest{})
-			if err != nil {
-				return nil, connect.NewError(connect.CodeAborted, fmt.Errorf("the backend: %w", err))
+			// The caller's grpc-accept-encoding (gzip) would make the
+			// connect-go backend compress for a client that reads no
+			// gzip: behind grpc-go, which hands it to handlers too, a
+			// forwarding handler must leave it out as well.
+			in = in.Copy()
+			delete(in, "grpc-accept-encoding")
+			var res *authtestv1.PublicResponse
+			for name, backend := range backends {
+				var err error
+				if res, err = backend.Public(metadata.NewOutgoingContext(ctx, in), &authtestv1.PublicRequest{}); err != nil {
+					return nil, connect.NewError(connect.CodeAborted, fmt.Errorf("the %s backend: %w", name, err))
+				}
 			}
 			for _, k := range []string{"connection", "keep-alive", "proxy-connection", "upgrade"} {
 				if v, ok := in[k]; ok {
@@ -434,4 +463,12 @@ func TestConnect_ForwardedMetadataOfAnHTTP1CallerReachesAGRPCBackend(t *testing.
 			t.Errorf("%s over HTTP/1.1: the backend saw no caller in the forwarded metadata", pname)
 		}
 	}
+}
+
+// rootsOf returns a pool that trusts srv's TLS certificate, for a grpc-go
+// client of srv.
+func rootsOf(srv *httptest.Server) *x509.CertPool {
+	pool := x509.NewCertPool()
+	pool.AddCert(srv.Certificate())
+	return pool
 }
