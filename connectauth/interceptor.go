@@ -330,11 +330,11 @@ func (c *guardedConn) Receive(m any) error {
 // request headers as incoming metadata (lower-case keys, the values of
 // names equal but for case joined, a binary key's ("-bin") decoded from
 // base64 (binaryValues); none of incomingReserved (te, grpc-timeout,
-// connect-timeout-ms, connection, ...), which no handler behind grpc-go
-// sees either;
-// ":authority", ":method" and ":path" from WrapHandler, and no other key
-// starting with ":", as grpc-go drops them too, nor any other name that is no HTTP
-// token: no client can send one, and strings.ToLower would fold its
+// connect-timeout-ms, content-length, connection, ...), which say how
+// the caller's request travels; ":authority", ":method" and ":path" from
+// WrapHandler, and no other key starting with ":", as grpc-go drops them
+// too, nor any other name that is no HTTP token: no client can send one,
+// and strings.ToLower would fold its
 // non-ASCII letters into ASCII ones, "Authorİzation" into
 // "authorization"), the connection as a peer with its TLS
 // state and remote address (WrapHandler's, when it ran: connect-go's

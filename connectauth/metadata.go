@@ -165,8 +165,8 @@ var grpcReservedKeys = []string{"grpc-message-type", "grpc-encoding", "grpc-mess
 // protocol's counterparts of grpc-timeout (connect-timeout-ms, which
 // connect-go turns into the context's deadline) and of grpc-encoding
 // (content-encoding, connect-content-encoding: connect-go has decoded the
-// message); the body's length (content-length), which no gRPC client
-// sends and every HTTP/1.1 Connect caller does; and HTTP/1.1's
+// message); the body's length (content-length), which grpc-go's clients
+// never send and connect-go's and browsers do; and HTTP/1.1's
 // connection headers (connectionKeys). A handler that forwards its
 // incoming metadata to another call then declares neither the caller's
 // body length nor its encoding for its own request, which a net/http

@@ -401,7 +401,7 @@ func TestConnect_IncomingMetadataLeavesOutTheProtocolsReservedKeys(t *testing.T)
 // protocol, whether the backend is a grpc-go server or one on net/http
 // (connect-go; vanguard and grpc.Server.ServeHTTP alike): neither is
 // incoming metadata, as behind grpc-go, where HTTP/2 forbids the first
-// and no gRPC client sends the second. Before, they were, the grpc-go
+// and grpc-go's clients never send the second. Before, they were, the grpc-go
 // client sent them on, and the backend refused the stream, which the
 // caller got as Internal: grpc-go as malformed ("connection"), net/http
 // (PROTOCOL_ERROR) because the caller's Content-Length was not the length
