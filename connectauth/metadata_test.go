@@ -355,42 +355,73 @@ func TestConnect_UnaryTrailerSetThroughTheContextIsATrailer(t *testing.T) {
 // caller's own keys. Before, every request header reached the handler.
 func TestConnect_IncomingMetadataLeavesOutTheProtocolsReservedKeys(t *testing.T) {
 	f := newFixture(t)
-	const procedure = "/authtest.v1.TestService/Public"
+	const unary, stream = "/authtest.v1.TestService/Public", "/authtest.v1.TestService/ServerStream"
 	reserved := []string{"te", "grpc-timeout", "grpc-encoding", "grpc-status", "grpc-message", "grpc-message-type",
 		"connect-timeout-ms", "content-encoding", "connect-content-encoding", "content-length"}
-	h := connectauth.WrapHandler(connect.NewUnaryHandler(procedure,
+	check := func(ctx context.Context) error {
+		in, _ := metadata.FromIncomingContext(ctx)
+		for _, k := range reserved {
+			if v, ok := in[k]; ok {
+				return connect.NewError(connect.CodeInvalidArgument, fmt.Errorf("%s = %q in the handler", k, v))
+			}
+		}
+		for _, k := range []string{"user-agent", "content-type", "x-caller"} {
+			if len(in[k]) == 0 {
+				return connect.NewError(connect.CodeInvalidArgument, fmt.Errorf("no %s in the handler", k))
+			}
+		}
+		if _, ok := ctx.Deadline(); !ok {
+			return connect.NewError(connect.CodeInvalidArgument, errors.New("the caller's timeout is not the context's deadline"))
+		}
+		return nil
+	}
+	opts := func(name string) []connect.HandlerOption {
+		return []connect.HandlerOption{connect.WithSchema(method("TestService", name)), connect.WithInterceptors(connectauth.NewInterceptor(f.auth))}
+	}
+	mux := http.NewServeMux()
+	mux.Handle(unary, connect.NewUnaryHandler(unary,
 		func(ctx context.Context, _ *connect.Request[authtestv1.PublicRequest]) (*connect.Response[authtestv1.PublicResponse], error) {
-			in, _ := metadata.FromIncomingContext(ctx)
-			for _, k := range reserved {
-				if v, ok := in[k]; ok {
-					return nil, connect.NewError(connect.CodeInvalidArgument, fmt.Errorf("%s = %q in the handler", k, v))
-				}
-			}
-			for _, k := range []string{"user-agent", "content-type", "x-caller"} {
-				if len(in[k]) == 0 {
-					return nil, connect.NewError(connect.CodeInvalidArgument, fmt.Errorf("no %s in the handler", k))
-				}
-			}
-			if _, ok := ctx.Deadline(); !ok {
-				return nil, connect.NewError(connect.CodeInvalidArgument, errors.New("the caller's timeout is not the context's deadline"))
+			if err := check(ctx); err != nil {
+				return nil, err
 			}
 			return connect.NewResponse(&authtestv1.PublicResponse{}), nil
-		},
-		connect.WithSchema(method("TestService", "Public")),
-		connect.WithInterceptors(connectauth.NewInterceptor(f.auth))))
-	eachHTTPAndProtocol(t, h, nil, func(name string, srv *httptest.Server, opts []connect.ClientOption) {
+		}, opts("Public")...))
+	mux.Handle(stream, connect.NewServerStreamHandler(stream,
+		func(ctx context.Context, _ *connect.Request[authtestv1.ServerStreamRequest], _ *connect.ServerStream[authtestv1.ServerStreamResponse]) error {
+			return check(ctx)
+		}, opts("ServerStream")...))
+	eachHTTPAndProtocol(t, connectauth.WrapHandler(mux), nil, func(name string, srv *httptest.Server, opts []connect.ClientOption) {
 		ctx, cancel := context.WithTimeout(t.Context(), time.Hour) // sent as grpc-timeout or connect-timeout-ms
 		defer cancel()
+		header := func(h http.Header) {
+			h.Set("Authorization", "Bearer "+f.token(t, "test:read", "test:stream"))
+			h.Set("X-Caller", "mine")
+			if !strings.HasSuffix(name, "/grpc") { // the gRPC client sends it itself (set twice, the stream was answered 400)
+				h.Set("Te", "trailers")
+			}
+			for _, k := range []string{"Grpc-Status", "Grpc-Message", "Grpc-Message-Type"} {
+				h.Set(k, "from the caller")
+			}
+		}
+		opts = append([]connect.ClientOption{connect.WithSendGzip()}, opts...) // sent as grpc-encoding, content-encoding or connect-content-encoding
 		req := connect.NewRequest(&authtestv1.PublicRequest{})
-		req.Header().Set("X-Caller", "mine")
-		req.Header().Set("Te", "trailers") // the gRPC client sends it; the others here
-		for _, k := range []string{"Grpc-Status", "Grpc-Message", "Grpc-Message-Type"} {
-			req.Header().Set(k, "from the caller")
+		header(req.Header())
+		if _, err := connect.NewClient[authtestv1.PublicRequest, authtestv1.PublicResponse](srv.Client(), srv.URL+unary, opts...).CallUnary(ctx, req); err != nil {
+			t.Errorf("%s unary: %v", name, err)
 		}
-		opts = append([]connect.ClientOption{connect.WithSendGzip()}, opts...) // sent as grpc-encoding or content-encoding
-		if _, err := connect.NewClient[authtestv1.PublicRequest, authtestv1.PublicResponse](srv.Client(), srv.URL+procedure, opts...).CallUnary(ctx, req); err != nil {
-			t.Errorf("%s: %v", name, err)
+		sreq := connect.NewRequest(&authtestv1.ServerStreamRequest{})
+		header(sreq.Header())
+		ss, err := connect.NewClient[authtestv1.ServerStreamRequest, authtestv1.ServerStreamResponse](srv.Client(), srv.URL+stream, opts...).CallServerStream(ctx, sreq)
+		if err != nil {
+			t.Errorf("%s stream: %v", name, err)
+			return
 		}
+		for ss.Receive() {
+		}
+		if err := ss.Err(); err != nil {
+			t.Errorf("%s stream: %v", name, err)
+		}
+		ss.Close()
 	})
 }
 
