@@ -30,8 +30,25 @@ var (
 	authResponseHeaders = []string{"WWW-Authenticate", "DPoP-Nonce", "Trailer-WWW-Authenticate", "Trailer-DPoP-Nonce"}
 )
 
+// The protocols' compression headers, which connectrpc.com/cors v0.1.0
+// does not list: a page that compresses its requests or accepts compressed
+// responses (connect-es's transports with compression) sends them, and
+// must read the encoding of the messages it receives, or it cannot decode
+// them. A Connect unary request names its encoding in Content-Encoding;
+// its response's Content-Encoding the browser decodes itself, and is not
+// exposed (a page that read it would decode the body twice). The browser
+// sets Accept-Encoding itself.
+var (
+	encodingRequestHeaders  = []string{"Content-Encoding", "Connect-Content-Encoding", "Connect-Accept-Encoding", "Grpc-Encoding", "Grpc-Accept-Encoding"}
+	encodingResponseHeaders = []string{"Connect-Content-Encoding", "Connect-Accept-Encoding", "Grpc-Encoding", "Grpc-Accept-Encoding"}
+)
+
 // CORS returns h behind a CORS policy that lets pages served from origins
-// call it with the Connect, gRPC-Web and gRPC protocols, send an
+// call it with the Connect, gRPC-Web and gRPC protocols, with or without
+// their compression (the encoding headers Content-Encoding,
+// Connect-Content-Encoding, Connect-Accept-Encoding, Grpc-Encoding and
+// Grpc-Accept-Encoding, which connectrpc.com/cors does not list, are
+// allowed, and those of a response's messages exposed), send an
 // Authorization header and a DPoP proof, and read a refusal's status
 // (grpc-status, grpc-message, grpc-status-details-bin, and the Connect
 // protocol's error body) and its WWW-Authenticate and DPoP-Nonce headers,
@@ -279,8 +296,8 @@ func ipHost(host string, bracketed bool) (string, error) {
 func corsHandler(h http.Handler, origins []string, extra corsExtras) http.Handler {
 	allowed := slices.Clone(origins)
 	methods := strings.Join(union(connectcors.AllowedMethods(), extra.methods, func(a, b string) bool { return a == b }), ", ") // methods are case-sensitive
-	allowedHeaders := strings.Join(union(connectcors.AllowedHeaders(), append(slices.Clone(authRequestHeaders), extra.headers...), strings.EqualFold), ", ")
-	exposed := strings.Join(union(connectcors.ExposedHeaders(), append(slices.Clone(authResponseHeaders), extra.exposed...), strings.EqualFold), ", ")
+	allowedHeaders := strings.Join(union(connectcors.AllowedHeaders(), slices.Concat(encodingRequestHeaders, authRequestHeaders, extra.headers), strings.EqualFold), ", ")
+	exposed := strings.Join(union(connectcors.ExposedHeaders(), slices.Concat(encodingResponseHeaders, authResponseHeaders, extra.exposed), strings.EqualFold), ", ")
 	maxAge := strconv.Itoa(2 * 60 * 60)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		origin := r.Header.Get("Origin")

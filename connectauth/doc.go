@@ -61,8 +61,8 @@
 // Trailer-WWW-Authenticate, and a gRPC refusal makes net/http log nothing;
 // and CORS for pages on other origins (docs/browsers.md).
 //
-// CORS and NewCORS let a browser page on another origin call the service
-// and read the status, ErrorInfo details and the WWW-Authenticate and
+// CORS and NewCORS let a browser page on another origin call the service,
+// with the protocols' compression or without, and read the status, ErrorInfo details and the WWW-Authenticate and
 // DPoP-Nonce headers of a refusal, also under the names
 // Trailer-WWW-Authenticate and Trailer-DPoP-Nonce, in which a Connect
 // unary response through vanguard carries them without ChallengeHeaders.

@@ -98,6 +98,8 @@ func (w handoffWriter) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 // is logged, as an error record of slog.Default(), when WrapHandler is
 // called, and every request is then answered with 500 Internal Server
 // Error, rather than a panic on each: WrapHandler cannot return an error.
+// A nil handler inside another (http.StripPrefix("/x", nil)) is not seen:
+// the requests that reach it panic, as without WrapHandler.
 func WrapHandler(h http.Handler) http.Handler {
 	if missing(h) {
 		return noHandler(errNoHandler("WrapHandler", h))

@@ -26,7 +26,17 @@ import (
 // Interceptor is a connect.Interceptor that authorizes every call a
 // connect-go handler receives with a grpcauth.Authenticator. Handlers read
 // the caller's claims with grpcauth.ClaimsFromContext, as behind the
-// grpc-go interceptors. It does nothing on the client side.
+// grpc-go interceptors, and the request headers as incoming metadata
+// (metadata.FromIncomingContext), as grpc-go hands them over: without the
+// keys its transport keeps from handlers (te, grpc-timeout,
+// grpc-encoding, grpc-status, grpc-message, grpc-message-type), nor the
+// Connect protocol's counterparts (connect-timeout-ms: the caller's
+// timeout is the context's deadline; content-encoding,
+// connect-content-encoding), nor content-length, nor HTTP/1.1's
+// connection headers (connection, keep-alive, proxy-connection, upgrade,
+// transfer-encoding), which HTTP/2 forbids: forwarded to another call,
+// they would describe the caller's request, not the handler's. It does
+// nothing on the client side.
 //
 // Make one with NewInterceptor. An Interceptor without an Authenticator
 // (NewInterceptor(nil), a zero Interceptor, a nil *Interceptor) refuses
@@ -319,10 +329,12 @@ func (c *guardedConn) Receive(m any) error {
 // callContext describes the call as grpc-go would for grpcauth: the
 // request headers as incoming metadata (lower-case keys, the values of
 // names equal but for case joined, a binary key's ("-bin") decoded from
-// base64 (binaryValues); ":authority",
-// ":method" and ":path" from WrapHandler, and no other key starting with
-// ":", as grpc-go drops them too, nor any other name that is no HTTP
-// token: no client can send one, and strings.ToLower would fold its
+// base64 (binaryValues); none of incomingReserved (te, grpc-timeout,
+// connect-timeout-ms, content-length, connection, ...), which say how
+// the caller's request travels; ":authority", ":method" and ":path" from
+// WrapHandler, and no other key starting with ":", as grpc-go drops them
+// too, nor any other name that is no HTTP token: no client can send one,
+// and strings.ToLower would fold its
 // non-ASCII letters into ASCII ones, "Authorİzation" into
 // "authorization"), the connection as a peer with its TLS
 // state and remote address (WrapHandler's, when it ran: connect-go's
@@ -334,20 +346,24 @@ func (c *guardedConn) Receive(m any) error {
 func callContext(ctx context.Context, h http.Header, p connect.Peer, rmd *responseMetadata) context.Context {
 	md := make(metadata.MD, len(h)+3)
 	for k, v := range h {
-		if httpguts.ValidHeaderFieldName(k) { // not ":authority", nor "Authorİzation"
-			// Appended, not set: a name that is not in canonical form
-			// ("authorization", set by a middleware) is another value of
-			// the same key, as grpc-go makes it.
-			key := strings.ToLower(k)
-			if strings.HasSuffix(key, "-bin") {
-				v = binaryValues(v)
-			}
-			if prev, ok := md[key]; ok {
-				v = slices.Concat(prev, v)
-			}
-			if len(v) > 0 {
-				md[key] = v
-			}
+		if !httpguts.ValidHeaderFieldName(k) { // not ":authority", nor "Authorİzation"
+			continue
+		}
+		key := strings.ToLower(k)
+		if incomingReserved[key] { // te, grpc-timeout, ...
+			continue
+		}
+		if strings.HasSuffix(key, "-bin") {
+			v = binaryValues(v)
+		}
+		// Appended, not set: a name that is not in canonical form
+		// ("authorization", set by a middleware) is another value of the
+		// same key, as grpc-go makes it.
+		if prev, ok := md[key]; ok {
+			v = slices.Concat(prev, v)
+		}
+		if len(v) > 0 {
+			md[key] = v
 		}
 	}
 	pr := &peer.Peer{Addr: peerAddr(p.Addr)}

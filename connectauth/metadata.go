@@ -153,26 +153,67 @@ func (r *responseMetadata) moveTo(h http.Header) {
 	}
 }
 
+// grpcReservedKeys are the keys grpc-go's transport reserves
+// (isReservedHeader) and keeps from a handler's incoming metadata, where
+// it passes on only content-type and user-agent of its reserved keys: the
+// timeout, the message encoding, the status and "te".
+var grpcReservedKeys = []string{"grpc-message-type", "grpc-encoding", "grpc-message", "grpc-status", "grpc-timeout", "te"}
+
+// incomingReserved are the request keys callContext leaves out of the
+// incoming metadata, those that say how this request travels rather than
+// what the caller sends: grpcReservedKeys, as grpc-go does; the Connect
+// protocol's counterparts of grpc-timeout (connect-timeout-ms, which
+// connect-go turns into the context's deadline) and of grpc-encoding
+// (content-encoding, connect-content-encoding: connect-go has decoded the
+// message); the body's length (content-length), which grpc-go's clients
+// never send and connect-go's and browsers do; and HTTP/1.1's
+// connection headers (connectionKeys). A handler that forwards its
+// incoming metadata to another call then declares neither the caller's
+// body length nor its encoding for its own request, which a net/http
+// server refuses (PROTOCOL_ERROR) or cannot decode, nor hands on the
+// caller's timeout, which the deadline carries, "te: trailers" or its
+// connection's headers, in any protocol.
+var incomingReserved = keySet(grpcReservedKeys, connectionKeys,
+	[]string{"connect-timeout-ms", "content-encoding", "connect-content-encoding", "content-length"})
+
+// connectionKeys are HTTP/1.1's framing and connection headers, which
+// HTTP/2 forbids (RFC 9113 section 8.2.2), so that no handler behind
+// grpc-go sees them, and which net/http leaves in an HTTP/1.1 request's
+// headers (browsers send Connection: keep-alive). callContext leaves them
+// out of the incoming metadata: forwarded to another call through a
+// grpc-go client, which sends them, a "connection" key makes the grpc-go
+// server refuse the stream as malformed (PROTOCOL_ERROR).
+var connectionKeys = []string{"transfer-encoding", "connection", "keep-alive", "proxy-connection", "upgrade"}
+
 // protocolKeys are the response metadata keys that a handler's
 // grpc.SetHeader, grpc.SendHeader and grpc.SetTrailer do not send: those
-// grpc-go's transport drops (content-type, grpc-status, te, ...) and
-// those connect-go keeps out of a unary handler's headers and trailers
-// (content-length, the encodings, connect-timeout-ms, ...). A stream's
-// metadata goes to its HTTP response as it is, so without this a handler
-// that forwards its incoming metadata, every request header (Content-Length
-// and Content-Type included), would declare the caller's body length and
-// encodings for its own response, which the client then cannot read.
-var protocolKeys = map[string]bool{
-	// grpc-go's reserved headers
-	"content-type": true, "user-agent": true, "grpc-message-type": true, "grpc-encoding": true,
-	"grpc-message": true, "grpc-status": true, "grpc-timeout": true, "te": true,
+// grpc-go's transport drops (grpcReservedKeys, content-type, user-agent),
+// HTTP/1.1's connection headers (connectionKeys) and those connect-go
+// keeps out of a unary handler's headers and
+// trailers (content-length, the encodings, connect-timeout-ms, ...). A
+// stream's metadata goes to its HTTP response as it is, so without this a
+// handler that forwards its incoming metadata, every request header
+// (Content-Length and Content-Type included), would declare the caller's
+// body length and encodings for its own response, which the client then
+// cannot read.
+var protocolKeys = keySet(grpcReservedKeys, connectionKeys, []string{
+	"content-type", "user-agent", // grpc-go's reserved keys that it passes on to handlers
 	// connect-go's protocol headers
-	"content-length": true, "content-encoding": true, "host": true, "trailer": true, "date": true,
-	"accept-encoding": true, "connect-content-encoding": true, "connect-accept-encoding": true,
-	"connect-timeout-ms": true, "connect-protocol-version": true, "grpc-accept-encoding": true,
-	"grpc-status-details-bin": true,
-	// HTTP/1.1's framing and connection headers
-	"transfer-encoding": true, "connection": true, "keep-alive": true, "proxy-connection": true, "upgrade": true,
+	"content-length", "content-encoding", "host", "trailer", "date",
+	"accept-encoding", "connect-content-encoding", "connect-accept-encoding",
+	"connect-timeout-ms", "connect-protocol-version", "grpc-accept-encoding",
+	"grpc-status-details-bin",
+})
+
+// keySet returns the keys of lists as a set.
+func keySet(lists ...[]string) map[string]bool {
+	set := map[string]bool{}
+	for _, l := range lists {
+		for _, k := range l {
+			set[k] = true
+		}
+	}
+	return set
 }
 
 // protocolKey reports whether a response metadata key is dropped: one in
@@ -190,8 +231,15 @@ func protocolKey(k string) bool {
 // Authorization, Cache-Control, If-*, the framing headers, ...) and writes
 // a line to the server's ErrorLog for each, on each call: a refusal's
 // challenge, or a handler that forwards its incoming metadata as trailers,
-// would let any caller flood the log. Those keys are left out there.
-// Connect and gRPC-Web carry trailers in the body and keep them all.
+// would let any caller flood the log. Those keys are left out there,
+// over HTTP/1.1 too, which connect-go also serves gRPC over: there
+// net/http would write them (it checks only the names a Trailer header
+// declares, and connect-go writes its trailers through
+// http.TrailerPrefix), but RFC 9110 forbids a sender to generate them,
+// and a gRPC caller gets the same trailers over either version. What a
+// handler writes to connect-go's ResponseTrailer map itself is not
+// filtered. Connect and gRPC-Web carry trailers in the body and keep them
+// all.
 func (r *responseMetadata) trailersIn(protocol string) *responseMetadata {
 	if protocol == connect.ProtocolGRPC {
 		r.mu.Lock()

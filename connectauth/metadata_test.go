@@ -2,6 +2,8 @@ package connectauth_test
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"encoding/base64"
 	"errors"
 	"fmt"
@@ -13,10 +15,12 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"connectrpc.com/connect"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/metadata"
 
 	"github.com/grpcauth/grpcauth"
@@ -336,4 +340,166 @@ func TestConnect_UnaryTrailerSetThroughTheContextIsATrailer(t *testing.T) {
 			t.Errorf("%s: %v; want the handler's error with its trailer", name, err)
 		}
 	})
+}
+
+// The incoming metadata a handler reads holds no key that grpc-go's
+// transport keeps from handlers (te, grpc-timeout, grpc-encoding,
+// grpc-status, grpc-message, grpc-message-type), nor the Connect
+// protocol's counterparts (Connect-Timeout-Ms, which connect-go turns
+// into the context's deadline as grpc-go does grpc-timeout;
+// Content-Encoding and Connect-Content-Encoding), nor the body's
+// Content-Length, in every protocol over HTTP/1.1 and HTTP/2: a handler
+// that forwards its incoming metadata to another call no longer hands on
+// the caller's timeout, encoding, body length or "te: trailers" as plain
+// metadata. It keeps what grpc-go keeps: user-agent, content-type and the
+// caller's own keys. Before, every request header reached the handler.
+func TestConnect_IncomingMetadataLeavesOutTheProtocolsReservedKeys(t *testing.T) {
+	f := newFixture(t)
+	const unary, stream = "/authtest.v1.TestService/Public", "/authtest.v1.TestService/ServerStream"
+	reserved := []string{"te", "grpc-timeout", "grpc-encoding", "grpc-status", "grpc-message", "grpc-message-type",
+		"connect-timeout-ms", "content-encoding", "connect-content-encoding", "content-length"}
+	check := func(ctx context.Context) error {
+		in, _ := metadata.FromIncomingContext(ctx)
+		for _, k := range reserved {
+			if v, ok := in[k]; ok {
+				return connect.NewError(connect.CodeInvalidArgument, fmt.Errorf("%s = %q in the handler", k, v))
+			}
+		}
+		for _, k := range []string{"user-agent", "content-type", "x-caller"} {
+			if len(in[k]) == 0 {
+				return connect.NewError(connect.CodeInvalidArgument, fmt.Errorf("no %s in the handler", k))
+			}
+		}
+		if _, ok := ctx.Deadline(); !ok {
+			return connect.NewError(connect.CodeInvalidArgument, errors.New("the caller's timeout is not the context's deadline"))
+		}
+		return nil
+	}
+	opts := func(name string) []connect.HandlerOption {
+		return []connect.HandlerOption{connect.WithSchema(method("TestService", name)), connect.WithInterceptors(connectauth.NewInterceptor(f.auth))}
+	}
+	mux := http.NewServeMux()
+	mux.Handle(unary, connect.NewUnaryHandler(unary,
+		func(ctx context.Context, _ *connect.Request[authtestv1.PublicRequest]) (*connect.Response[authtestv1.PublicResponse], error) {
+			if err := check(ctx); err != nil {
+				return nil, err
+			}
+			return connect.NewResponse(&authtestv1.PublicResponse{}), nil
+		}, opts("Public")...))
+	mux.Handle(stream, connect.NewServerStreamHandler(stream,
+		func(ctx context.Context, _ *connect.Request[authtestv1.ServerStreamRequest], _ *connect.ServerStream[authtestv1.ServerStreamResponse]) error {
+			return check(ctx)
+		}, opts("ServerStream")...))
+	eachHTTPAndProtocol(t, connectauth.WrapHandler(mux), nil, func(name string, srv *httptest.Server, opts []connect.ClientOption) {
+		ctx, cancel := context.WithTimeout(t.Context(), time.Hour) // sent as grpc-timeout or connect-timeout-ms
+		defer cancel()
+		header := func(h http.Header) {
+			h.Set("Authorization", "Bearer "+f.token(t, "test:read", "test:stream"))
+			h.Set("X-Caller", "mine")
+			if !strings.HasSuffix(name, "/grpc") { // the gRPC client sends it itself (set twice, the stream was answered 400)
+				h.Set("Te", "trailers")
+			}
+			for _, k := range []string{"Grpc-Status", "Grpc-Message", "Grpc-Message-Type"} {
+				h.Set(k, "from the caller")
+			}
+		}
+		opts = append([]connect.ClientOption{connect.WithSendGzip()}, opts...) // sent as grpc-encoding, content-encoding or connect-content-encoding
+		req := connect.NewRequest(&authtestv1.PublicRequest{})
+		header(req.Header())
+		if _, err := connect.NewClient[authtestv1.PublicRequest, authtestv1.PublicResponse](srv.Client(), srv.URL+unary, opts...).CallUnary(ctx, req); err != nil {
+			t.Errorf("%s unary: %v", name, err)
+		}
+		sreq := connect.NewRequest(&authtestv1.ServerStreamRequest{})
+		header(sreq.Header())
+		ss, err := connect.NewClient[authtestv1.ServerStreamRequest, authtestv1.ServerStreamResponse](srv.Client(), srv.URL+stream, opts...).CallServerStream(ctx, sreq)
+		if err != nil {
+			t.Errorf("%s stream: %v", name, err)
+			return
+		}
+		for ss.Receive() {
+		}
+		if err := ss.Err(); err != nil {
+			t.Errorf("%s stream: %v", name, err)
+		}
+		ss.Close()
+	})
+}
+
+// A handler that forwards its incoming metadata through a grpc-go client
+// (metadata.NewOutgoingContext) serves an HTTP/1.1 caller whose request
+// carries connection headers (Connection: keep-alive, as browsers send,
+// Keep-Alive, Proxy-Connection, Upgrade) and a Content-Length, in every
+// protocol, whether the backend is a grpc-go server or one on net/http
+// (connect-go; vanguard and grpc.Server.ServeHTTP alike): neither is
+// incoming metadata, as behind grpc-go, where HTTP/2 forbids the first
+// and grpc-go's clients never send the second. Before, they were, the grpc-go
+// client sent them on, and the backend refused the stream, which the
+// caller got as Internal: grpc-go as malformed ("connection"), net/http
+// (PROTOCOL_ERROR) because the caller's Content-Length was not the length
+// of the handler's request.
+func TestConnect_ForwardedMetadataOfAnHTTP1CallerReachesAGRPCBackend(t *testing.T) {
+	f := newFixture(t)
+	netHTTPBackend := serveTLS(t, connectMux(f))
+	netHTTPConn, err := grpc.NewClient(strings.TrimPrefix(netHTTPBackend.URL, "https://"),
+		grpc.WithTransportCredentials(credentials.NewTLS(&tls.Config{RootCAs: rootsOf(netHTTPBackend)})))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { netHTTPConn.Close() })
+	backends := map[string]authtestv1.TestServiceClient{
+		"grpc-go":               authtestv1.NewTestServiceClient(grpcReference(t, f)),
+		"connect-go (net/http)": authtestv1.NewTestServiceClient(netHTTPConn),
+	}
+	const procedure = "/authtest.v1.TestService/Public"
+	h := connectauth.WrapHandler(connect.NewUnaryHandler(procedure,
+		func(ctx context.Context, _ *connect.Request[authtestv1.PublicRequest]) (*connect.Response[authtestv1.PublicResponse], error) {
+			in, _ := metadata.FromIncomingContext(ctx)
+			// The caller's grpc-accept-encoding (gzip) would make the
+			// connect-go backend compress for a client that reads no
+			// gzip: behind grpc-go, which hands it to handlers too, a
+			// forwarding handler must leave it out as well.
+			in = in.Copy()
+			delete(in, "grpc-accept-encoding")
+			var res *authtestv1.PublicResponse
+			for name, backend := range backends {
+				var err error
+				if res, err = backend.Public(metadata.NewOutgoingContext(ctx, in), &authtestv1.PublicRequest{}); err != nil {
+					return nil, connect.NewError(connect.CodeAborted, fmt.Errorf("the %s backend: %w", name, err))
+				}
+			}
+			for _, k := range []string{"connection", "keep-alive", "proxy-connection", "upgrade"} {
+				if v, ok := in[k]; ok {
+					return nil, connect.NewError(connect.CodeInvalidArgument, fmt.Errorf("%s = %q in the handler", k, v))
+				}
+			}
+			return connect.NewResponse(res), nil
+		},
+		connect.WithSchema(method("TestService", "Public")),
+		connect.WithInterceptors(connectauth.NewInterceptor(f.auth))))
+	srv := httptest.NewServer(h)
+	t.Cleanup(srv.Close)
+	for pname, opts := range protocols {
+		req := connect.NewRequest(&authtestv1.PublicRequest{})
+		req.Header().Set("Authorization", "Bearer "+f.token(t, "test:read"))
+		req.Header().Set("Connection", "keep-alive")
+		req.Header().Set("Keep-Alive", "timeout=5")
+		req.Header().Set("Proxy-Connection", "keep-alive")
+		req.Header().Set("Upgrade", "websocket")
+		res, err := connect.NewClient[authtestv1.PublicRequest, authtestv1.PublicResponse](srv.Client(), srv.URL+procedure, opts...).CallUnary(t.Context(), req)
+		if err != nil {
+			t.Errorf("%s over HTTP/1.1: %v", pname, err)
+			continue
+		}
+		if !res.Msg.GetCaller().GetAuthenticated() {
+			t.Errorf("%s over HTTP/1.1: the backend saw no caller in the forwarded metadata", pname)
+		}
+	}
+}
+
+// rootsOf returns a pool that trusts srv's TLS certificate, for a grpc-go
+// client of srv.
+func rootsOf(srv *httptest.Server) *x509.CertPool {
+	pool := x509.NewCertPool()
+	pool.AddCert(srv.Certificate())
+	return pool
 }
