@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -605,6 +606,26 @@ func TestE2E_ServerSettingsReachTheVerifier(t *testing.T) {
 				t.Errorf("writer ListItems: %v, want %v", got, tt.writerWant)
 			}
 		})
+	}
+}
+
+// With ISSUER set (Okta mode) no development issuer starts, whatever else
+// is set: had one tried to, on the port this test holds, the server would
+// have failed to start.
+func TestE2E_IssuerSetStartsNoDevelopmentIssuer(t *testing.T) {
+	t.Parallel()
+	iss := newIssuer(t)
+	held, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer held.Close()
+	srv := startServer(t, "ISSUER="+iss.URL(), "ADDR=127.0.0.1:0", "WEB_ADDR=off", "DEV_ISSUER_ADDR="+held.Addr().String())
+	if err := srv.stop(); err != nil {
+		t.Fatalf("server: %v\nstderr:\n%s", err, srv.stderr)
+	}
+	if out := srv.stdout.String() + srv.stderr.String(); strings.Contains(strings.ToLower(out), "development issuer") {
+		t.Errorf("a server with ISSUER speaks of a development issuer:\n%s", out)
 	}
 }
 
