@@ -180,6 +180,9 @@ func run(ctx context.Context, cfg config, out io.Writer, log *slog.Logger) error
 		return fmt.Errorf("server: %w", err)
 	}
 	defer v.Close()
+	for _, w := range issuerWarnings(cfg.issuer) {
+		log.Warn(w)
+	}
 
 	audience := strings.Join(cfg.audiences, ",")
 	if cfg.skipAudienceCheck {
