@@ -75,7 +75,11 @@ type Client struct {
 type Config struct {
 	// Addr is the TCP listen address. Default "127.0.0.1:0" (a random free
 	// loopback port). Only loopback addresses (127.0.0.0/8, ::1, localhost)
-	// are accepted unless InsecureAllowNonLoopback is set.
+	// are accepted unless InsecureAllowNonLoopback is set. URL, and so the
+	// iss of every token, names the IP address listened on, never a host
+	// name: with "localhost:0" it is http://127.0.0.1:PORT/... (or
+	// http://[::1]:PORT/...), so compare iss with URL(), not with a URL
+	// built from Addr.
 	Addr string
 	// InsecureAllowNonLoopback allows Addr to name a non-loopback address.
 	// The issuer has known client secrets and signs whatever it is asked to,

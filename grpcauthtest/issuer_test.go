@@ -66,6 +66,11 @@ func TestStart_AcceptsLoopbackAddrs(t *testing.T) {
 			if _, body := get(t, iss.JWKSURL()); !strings.Contains(string(body), iss.KeyID()) {
 				t.Fatalf("JWKS %s lacks the signing kid", body)
 			}
+			// Config.Addr's promise: URL names the IP listened on, never
+			// the host name Addr gave.
+			if u, err := url.Parse(iss.URL()); err != nil || net.ParseIP(u.Hostname()) == nil {
+				t.Errorf("URL() = %q, want an IP address for its host", iss.URL())
+			}
 		})
 	}
 }

@@ -74,7 +74,9 @@ type header struct {
 //   - any other name: a value encoding/json can encode.
 //
 // "alg" cannot be overridden: it is always the signing algorithm (or
-// "none"). A value of the wrong type makes Mint fail.
+// "none"), so WithHeader("alg", ...) makes Mint fail rather than sign a
+// valid token of the issuer's where a test meant another algorithm: use
+// WithSigningKey or Unsigned. A value of the wrong type makes Mint fail.
 func WithHeader(name string, value any) MintOption {
 	return func(o *mintOptions) { o.headers = append(o.headers, header{name, value}) }
 }
@@ -266,8 +268,13 @@ func (i *Issuer) Mint(claims map[string]any, opts ...MintOption) (string, error)
 }
 
 // check reports options that Mint would otherwise ignore or panic on: an
-// unknown shape, a nil key, a key given for alg "none".
+// alg header, an unknown shape, a nil key, a key given for alg "none".
 func (o *mintOptions) check() error {
+	for _, h := range o.headers {
+		if h.name == jws.AlgorithmKey {
+			return errors.New(`grpcauthtest: WithHeader("alg") is never applied (the alg is the signing key's); use WithSigningKey or Unsigned`)
+		}
+	}
 	if o.shape != nil && *o.shape != ShapeOkta && *o.shape != ShapeRFC9068 {
 		return fmt.Errorf("grpcauthtest: WithShape: unknown shape %v", *o.shape)
 	}

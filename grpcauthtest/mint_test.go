@@ -282,6 +282,10 @@ func TestMint_InvalidOrNilOptionsFail(t *testing.T) {
 		"WithSigningKey under alg none":      {grpcauthtest.WithSigningKey(atk, "none")},
 		"jwk header of a nil *rsa":           {grpcauthtest.WithHeader("jwk", (*rsa.PublicKey)(nil))},
 		"a nil option":                       {grpcauthtest.WithShape(grpcauthtest.ShapeOkta), nil},
+		// Not applied (the alg is the key's): a test meaning a forgery, or
+		// another algorithm, would get a valid token of the issuer's.
+		"alg header":           {grpcauthtest.WithHeader("alg", "HS256")},
+		"alg header, unsigned": {grpcauthtest.Unsigned(), grpcauthtest.WithHeader("alg", "RS256")},
 	} {
 		t.Run(name, func(t *testing.T) {
 			defer func() {

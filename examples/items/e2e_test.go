@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -16,6 +17,7 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+	"syscall"
 	"testing"
 
 	"go.uber.org/goleak"
@@ -337,6 +339,47 @@ func TestE2E_SIGTERMEndsOpenStreamsAndExitsCleanly(t *testing.T) {
 	}
 }
 
+// A second signal ends the server at once: a person pressing Ctrl-C again
+// does not wait for the running calls (here an ImportItems stream its
+// client keeps open, which would hold the graceful stop until its 10 s cut
+// off).
+func TestE2E_SecondSignalEndsTheServerWithoutWaitingForCalls(t *testing.T) {
+	t.Parallel()
+	iss, srv, c := startStack(t)
+	tok := fetchToken(t, iss.TokenURL(), dev.Writer)
+	watch, err := watchUntilSynced(withToken(t, tok), c)
+	if err != nil {
+		t.Fatalf("WatchItems: %v", err)
+	}
+	imp, err := c.ImportItems(withToken(t, tok))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := imp.Send(&itemsv1.ImportItemsRequest{Name: "kept open"}); err != nil {
+		t.Fatal(err)
+	}
+	// The import's handler is running once its item is created.
+	if ev, err := watch.Recv(); err != nil || ev.GetKind() != itemsv1.WatchItemsResponse_KIND_CREATED {
+		t.Fatalf("watch: %v %v, want the imported item", ev, err)
+	}
+	if err := srv.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	// The watch ends once the graceful stop has begun.
+	if _, err := watch.Recv(); status.Code(err) != codes.Unavailable {
+		t.Fatalf("watch after SIGTERM: %v, want Unavailable", err)
+	}
+	if err := srv.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	<-srv.exited
+	var exit *exec.ExitError
+	if !errors.As(srv.err, &exit) || !exit.Sys().(syscall.WaitStatus).Signaled() {
+		t.Errorf("server after a second SIGTERM: %v, want ended by the signal\nstderr:\n%s", srv.err, srv.stderr)
+	}
+	srv.err = nil // the expected end, which the cleanup's stop would report
+}
+
 // clientLine matches one result line of the client's report.
 var clientLine = regexp.MustCompile(`(?m)^(\w+)\s+(.*?)\s+(allowed|refused)\s+(\w+)\b`)
 
@@ -563,6 +606,26 @@ func TestE2E_ServerSettingsReachTheVerifier(t *testing.T) {
 				t.Errorf("writer ListItems: %v, want %v", got, tt.writerWant)
 			}
 		})
+	}
+}
+
+// With ISSUER set (Okta mode) no development issuer starts, whatever else
+// is set: had one tried to, on the port this test holds, the server would
+// have failed to start.
+func TestE2E_IssuerSetStartsNoDevelopmentIssuer(t *testing.T) {
+	t.Parallel()
+	iss := newIssuer(t)
+	held, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer held.Close()
+	srv := startServer(t, "ISSUER="+iss.URL(), "ADDR=127.0.0.1:0", "WEB_ADDR=off", "DEV_ISSUER_ADDR="+held.Addr().String())
+	if err := srv.stop(); err != nil {
+		t.Fatalf("server: %v\nstderr:\n%s", err, srv.stderr)
+	}
+	if out := srv.stdout.String() + srv.stderr.String(); strings.Contains(strings.ToLower(out), "development issuer") {
+		t.Errorf("a server with ISSUER speaks of a development issuer:\n%s", out)
 	}
 }
 

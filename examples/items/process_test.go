@@ -143,12 +143,16 @@ type serverProc struct {
 }
 
 // startServer runs the server binary with env (on top of this process's
-// environment, minus the server's own settings) and waits for its ready
-// line. The server is stopped at the end of the test.
+// environment, minus the server's own settings, and WEB_ADDR=127.0.0.1:0)
+// and waits for its ready line. The server is stopped at the end of the
+// test.
 func startServer(t *testing.T, env ...string) *serverProc {
 	t.Helper()
 	cmd := exec.Command(filepath.Join(binDir, "server"))
-	cmd.Env = append(cleanEnv(), env...)
+	// The web page on a random port too, unless env says otherwise (a
+	// later entry wins): its default, 127.0.0.1:8080, is a developer's
+	// running server's.
+	cmd.Env = append(append(cleanEnv(), "WEB_ADDR=127.0.0.1:0"), env...)
 	dieWithTest(cmd)
 	p := &serverProc{
 		cmd:    cmd,

@@ -435,6 +435,34 @@ func TestRun_AuthorizationServerTextIsPrintedAsText(t *testing.T) {
 	}
 }
 
+// The token endpoint a discovery document names is printed in the
+// report's first line: as text too, though checkURL accepts it, since a
+// URL may hold a C1 control (U+009B is CSI to a terminal reading 8-bit
+// controls) in its path.
+func TestRun_DiscoveredTokenEndpointIsPrintedAsText(t *testing.T) {
+	var as *httptest.Server
+	as = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		if r.URL.Path == "/.well-known/openid-configuration" {
+			fmt.Fprintf(w, `{"issuer":%q,"token_endpoint":%q}`, as.URL, as.URL+"/token\u009b2J")
+			return
+		}
+		io.WriteString(w, `{"access_token":"at","token_type":"Bearer","expires_in":3600}`)
+	}))
+	defer as.Close()
+	cfg, err := loadConfig(nil, env(map[string]string{"ISSUER": as.URL, "CLIENT_ID": "0oa1", "CLIENT_SECRET": "s3", "ADDR": "127.0.0.1:1"}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	var out strings.Builder
+	_ = run(ctx, cfg, &out, io.Discard) // the server at ADDR is not there: only the first line matters
+	if first, _, _ := strings.Cut(out.String(), "\n"); !strings.Contains(first, "/token") || strings.Contains(first, "\u009b") {
+		t.Errorf("first line %q, want the token endpoint without its C1 control", first)
+	}
+}
+
 // hostileServer answers GetServerInfo and ListItems with terminal escapes
 // in the fields the report prints.
 type hostileServer struct {

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"net/url"
 	"strconv"
 	"strings"
 
@@ -167,6 +168,29 @@ func (cfg config) verifierConfig(issuer string) verifier.Config {
 		vc.Audiences = cfg.audiences
 	}
 	return vc
+}
+
+// oktaOrgDomains are the domains under which Okta serves its orgs.
+var oktaOrgDomains = []string{".okta.com", ".oktapreview.com", ".okta-emea.com"}
+
+// issuerWarnings returns what a person must know about ISSUER before the
+// first token arrives: an Okta domain without a path is the org
+// authorization server, whose access tokens are for Okta's own APIs and
+// which every call would then be refused with (ACCESS_TOKEN_TYPE_UNSUPPORTED),
+// though discovery and the keys load. issuer has passed verifier.New.
+func issuerWarnings(issuer string) []string {
+	u, err := url.Parse(issuer)
+	if err != nil || strings.Trim(u.Path, "/") != "" {
+		return nil
+	}
+	host := strings.ToLower(u.Hostname())
+	for _, d := range oktaOrgDomains {
+		if strings.HasSuffix(host, d) {
+			return []string{fmt.Sprintf("ISSUER %s is an Okta org authorization server, whose access tokens are for Okta's own APIs: every call would be refused (ACCESS_TOKEN_TYPE_UNSUPPORTED). Use a custom authorization server, such as %s/oauth2/default",
+				issuer, strings.TrimSuffix(issuer, "/"))}
+		}
+	}
+	return nil
 }
 
 // list splits a comma-separated setting, dropping empty entries and space.

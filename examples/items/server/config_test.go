@@ -182,3 +182,24 @@ func TestLoadConfig_IssuerOrAudienceSetButEmptyIsAnError(t *testing.T) {
 		}
 	}
 }
+
+// An Okta org authorization server's keys load, then every call is
+// refused: the server says why at start-up.
+func TestIssuerWarnings_OktaOrgAuthorizationServer(t *testing.T) {
+	for issuer, warn := range map[string]bool{
+		"https://dev-123456.okta.com":                   true,
+		"https://dev-123456.okta.com/":                  true,
+		"https://acme.oktapreview.com":                  true,
+		"https://acme.okta-emea.com":                    true,
+		"https://dev-123456.okta.com/oauth2/default":    false,
+		"https://dev-123456.okta.com/oauth2/aus1abcdef": false,
+		"https://tenant.auth0.com/":                     false,
+		"https://login.example.com":                     false,
+		"http://127.0.0.1:50052/oauth2/default":         false,
+	} {
+		got := strings.Join(issuerWarnings(issuer), "\n")
+		if (got != "") != warn || warn && !strings.Contains(got, "/oauth2/default") {
+			t.Errorf("%s: warnings %q, want a warning: %v", issuer, got, warn)
+		}
+	}
+}

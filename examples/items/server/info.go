@@ -1,12 +1,16 @@
 package main
 
 import (
+	"time"
+
 	"github.com/grpcauth/grpcauth"
 	itemsv1 "github.com/grpcauth/grpcauth/examples/items/proto/items/v1"
 )
 
 // serverInfo builds the GetServerInfo answer: the issuer, the audience, and
-// the rule auth enforces for each ItemService method, in .proto order. A
+// the rule auth enforces for each ItemService method, in .proto order:
+// its scopes, whether it has a condition (not the expression, which is
+// the server's policy) and its step-up requirement. A
 // method without a usable rule, which auth denies to every caller (and
 // Check logged), is listed as denied: with no scopes and public false it
 // would read as open to any valid token.
@@ -22,9 +26,12 @@ func serverInfo(issuer, audience string, auth *grpcauth.Authenticator) *itemsv1.
 			continue
 		}
 		info.Methods = append(info.Methods, &itemsv1.MethodInfo{
-			Name:   name,
-			Public: req.Public,
-			Scopes: req.Scopes,
+			Name:          name,
+			Public:        req.Public,
+			Scopes:        req.Scopes,
+			Conditional:   req.Condition != "",
+			AcrValues:     req.ACRValues,
+			MaxAgeSeconds: int64(req.MaxAge / time.Second),
 		})
 	}
 	return info

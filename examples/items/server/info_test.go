@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net"
+	"strings"
 	"testing"
 
 	"google.golang.org/grpc"
@@ -80,5 +81,35 @@ func TestServerInfo_MethodWithoutARuleIsListedAsDenied(t *testing.T) {
 				t.Errorf("%s: %v, want denied", m.GetName(), m)
 			}
 		}
+	}
+}
+
+// TestServerInfo_ListsConditionsAndStepUp: GetServerInfo's answer says
+// that CreateItem has a condition (without publishing the expression) and
+// what step-up PurgeItems asks for, so that a caller reading it does not
+// take items:admin alone for enough.
+func TestServerInfo_ListsConditionsAndStepUp(t *testing.T) {
+	_, c := policyEnv(t)
+	got, err := c.GetServerInfo(t.Context(), &itemsv1.GetServerInfoRequest{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	byName := map[string]*itemsv1.MethodInfo{}
+	for _, m := range got.GetMethods() {
+		byName[m.GetName()] = m
+	}
+	const svc = "/items.v1.ItemService/"
+	create, purge, list := byName[svc+"CreateItem"], byName[svc+"PurgeItems"], byName[svc+"ListItems"]
+	if !create.GetConditional() || list.GetConditional() {
+		t.Errorf("conditional: CreateItem %v, ListItems %v; want true, false", create.GetConditional(), list.GetConditional())
+	}
+	if strings.Contains(got.String(), "request.owner") {
+		t.Errorf("the answer publishes CreateItem's condition expression: %v", got)
+	}
+	if acr := purge.GetAcrValues(); len(acr) != 1 || acr[0] != "urn:grpcauth:example:mfa" || purge.GetMaxAgeSeconds() != 300 {
+		t.Errorf("PurgeItems: acr_values %q, max_age_seconds %d; want [urn:grpcauth:example:mfa], 300", acr, purge.GetMaxAgeSeconds())
+	}
+	if len(list.GetAcrValues()) != 0 || list.GetMaxAgeSeconds() != 0 {
+		t.Errorf("ListItems: %v, want no step-up", list)
 	}
 }

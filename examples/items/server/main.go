@@ -53,7 +53,7 @@
 // the service. That issuer is for local development only.
 //
 // The server prints "serving on HOST:PORT" once it accepts calls, and stops
-// gracefully on SIGINT or SIGTERM.
+// gracefully on SIGINT or SIGTERM; a second one ends it at once.
 package main
 
 import (
@@ -116,12 +116,28 @@ func main() {
 		os.Exit(2)
 	}
 	log := slog.New(slog.NewTextHandler(os.Stderr, nil))
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	if err := run(ctx, cfg, os.Stdout, log); err != nil {
+	if err := run(stopOnSignal(), cfg, os.Stdout, log); err != nil {
 		log.Error("server failed", "err", err)
 		os.Exit(1)
 	}
+}
+
+// stopOnSignal returns a context that ends at the first SIGINT or
+// SIGTERM, which starts the graceful stop. The handler is removed before
+// the context ends, so a second signal (Ctrl-C pressed again) ends the
+// process at once instead of waiting for running calls; unlike
+// signal.NotifyContext, whose stop would run only after the graceful stop,
+// and swallow every further signal until then.
+func stopOnSignal() context.Context {
+	ctx, cancel := context.WithCancel(context.Background())
+	sigs := make(chan os.Signal, 1)
+	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
+	go func() {
+		<-sigs
+		signal.Stop(sigs)
+		cancel()
+	}()
+	return ctx
 }
 
 // run serves until ctx ends, then stops gracefully. It prints what a person
@@ -164,6 +180,9 @@ func run(ctx context.Context, cfg config, out io.Writer, log *slog.Logger) error
 		return fmt.Errorf("server: %w", err)
 	}
 	defer v.Close()
+	for _, w := range issuerWarnings(cfg.issuer) {
+		log.Warn(w)
+	}
 
 	audience := strings.Join(cfg.audiences, ",")
 	if cfg.skipAudienceCheck {

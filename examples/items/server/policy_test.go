@@ -225,3 +225,32 @@ func TestPolicy_PurgeItemsNeedsRecentMFA(t *testing.T) {
 		t.Errorf("after the purge: %d items, %v; want none", len(list.GetItems()), err)
 	}
 }
+
+// A token with neither sub nor a client id names no caller: were it let
+// through, every such token (of any application the issuer serves for this
+// audience) would be the owner "", and could delete the items of every
+// other.
+func TestPolicy_TokenNamingNoCallerIsRefusedByTheHandlers(t *testing.T) {
+	iss, c := policyEnv(t)
+	tok, err := iss.Mint(map[string]any{"sub": nil, "cid": nil}, grpcauthtest.WithScopes("items:read", "items:write"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	nobody := metadata.AppendToOutgoingContext(t.Context(), "authorization", "Bearer "+tok)
+	if _, err := c.ListItems(nobody, &itemsv1.ListItemsRequest{}); err != nil {
+		t.Fatalf("ListItems, which records no caller: %v", err)
+	}
+	if _, err := c.CreateItem(nobody, &itemsv1.CreateItemRequest{Name: "nobody's"}); status.Code(err) != codes.PermissionDenied {
+		t.Fatalf("CreateItem = %v, want PermissionDenied", err)
+	}
+	stream, err := c.ImportItems(nobody)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := stream.CloseAndRecv(); status.Code(err) != codes.PermissionDenied {
+		t.Fatalf("ImportItems = %v, want PermissionDenied", err)
+	}
+	if _, err := c.DeleteItem(nobody, &itemsv1.DeleteItemRequest{Id: "item-1"}); status.Code(err) != codes.PermissionDenied {
+		t.Fatalf("DeleteItem = %v, want PermissionDenied", err)
+	}
+}

@@ -32,6 +32,12 @@ type service struct {
 }
 
 // caller returns the subject and client id of the verified token on ctx.
+// The subject is the token's sub or, for a token without one, its client
+// id (the client is then the caller, as in a client-credentials token,
+// whose sub Okta sets to the client id). A token naming neither is
+// refused with PermissionDenied: it names nobody to record, and every
+// such token would share the owner "", so each could delete the items of
+// all the others.
 func (s *service) caller(ctx context.Context) (subject, clientID string, err error) {
 	c, ok := grpcauth.ClaimsFromContext(ctx)
 	if !ok {
@@ -43,6 +49,11 @@ func (s *service) caller(ctx context.Context) (subject, clientID string, err err
 	subject = c.Subject()
 	if subject == "" {
 		subject = c.ClientID()
+	}
+	if subject == "" {
+		// A refusal of the handler's own: logged like grpcauth's.
+		s.log.Info("call refused: the token names no caller", "method", methodName(ctx), "code", codes.PermissionDenied)
+		return "", "", status.Error(codes.PermissionDenied, "the access token names no subject or client")
 	}
 	return subject, c.ClientID(), nil
 }

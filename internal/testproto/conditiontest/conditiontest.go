@@ -11,6 +11,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -92,14 +93,16 @@ func New(t testing.TB, cfg grpcauth.Config, wrap ...func(*verifier.Verifier) grp
 }
 
 // Token mints a token for subject "alice" and client "client-1" with
-// scopes, claims and opts, failing t on error.
+// scopes, claims and opts, failing t on error. scopes win over a
+// WithScopes in opts. opts is not changed, nor its spare capacity: tests
+// may share one options slice.
 func (e *Env) Token(t testing.TB, claims map[string]any, scopes []string, opts ...grpcauthtest.MintOption) string {
 	t.Helper()
 	all := map[string]any{"sub": "alice", "cid": "client-1"}
 	for k, v := range claims {
 		all[k] = v
 	}
-	tok, err := e.Issuer.Mint(all, append(opts, grpcauthtest.WithScopes(scopes...))...)
+	tok, err := e.Issuer.Mint(all, append(slices.Clip(opts), grpcauthtest.WithScopes(scopes...))...)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -52,7 +52,9 @@ var (
 	Reader = Client{ID: "items-reader", Secret: "dev-only-reader-secret", Scopes: []string{ScopeRead}}
 	// Writer may read and create items, and delete those it owns.
 	Writer = Client{ID: "items-writer", Secret: "dev-only-writer-secret", Scopes: []string{ScopeRead, ScopeWrite}}
-	// Admin may do everything.
+	// Admin may do everything but PurgeItems, whose step-up asks for a
+	// person's recent multi-factor sign-in, which no client-credentials
+	// token carries.
 	Admin = Client{ID: "items-admin", Secret: "dev-only-admin-secret", Scopes: []string{ScopeRead, ScopeWrite, ScopeAdmin}}
 )
 

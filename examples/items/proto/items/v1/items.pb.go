@@ -291,12 +291,24 @@ type MethodInfo struct {
 	// public is true when the method needs no token at all.
 	Public bool `protobuf:"varint,2,opt,name=public,proto3" json:"public,omitempty"`
 	// scopes lists every scope the caller's token must carry. Empty, with
-	// public and denied false: any valid token.
+	// public, denied and conditional false and no step-up: any valid token.
 	Scopes []string `protobuf:"bytes,3,rep,name=scopes,proto3" json:"scopes,omitempty"`
 	// denied is true when the server has no usable rule for the method: it
 	// refuses every call, whatever the token (its start-up check logged
 	// why). public is then false and scopes empty.
-	Denied        bool `protobuf:"varint,4,opt,name=denied,proto3" json:"denied,omitempty"`
+	Denied bool `protobuf:"varint,4,opt,name=denied,proto3" json:"denied,omitempty"`
+	// conditional is true when the method's rule also has a condition on
+	// the request and the token's claims, which a call must satisfy besides
+	// the scopes (CONDITION_FAILED otherwise). The expression itself is not
+	// published: it is the server's policy, not the caller's to read.
+	Conditional bool `protobuf:"varint,5,opt,name=conditional,proto3" json:"conditional,omitempty"`
+	// acr_values, when not empty, lists the authentication context classes
+	// of which the token's acr claim must be one (step-up, RFC 9470).
+	AcrValues []string `protobuf:"bytes,6,rep,name=acr_values,json=acrValues,proto3" json:"acr_values,omitempty"`
+	// max_age_seconds, when not 0, is the greatest age in seconds of the
+	// user's authentication (the token's auth_time) the method accepts
+	// (step-up, RFC 9470).
+	MaxAgeSeconds int64 `protobuf:"varint,7,opt,name=max_age_seconds,json=maxAgeSeconds,proto3" json:"max_age_seconds,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -357,6 +369,27 @@ func (x *MethodInfo) GetDenied() bool {
 		return x.Denied
 	}
 	return false
+}
+
+func (x *MethodInfo) GetConditional() bool {
+	if x != nil {
+		return x.Conditional
+	}
+	return false
+}
+
+func (x *MethodInfo) GetAcrValues() []string {
+	if x != nil {
+		return x.AcrValues
+	}
+	return nil
+}
+
+func (x *MethodInfo) GetMaxAgeSeconds() int64 {
+	if x != nil {
+		return x.MaxAgeSeconds
+	}
+	return 0
 }
 
 // ListItemsRequest is empty: ListItems returns every item.
@@ -995,13 +1028,17 @@ const file_items_v1_items_proto_rawDesc = "" +
 	"\x15GetServerInfoResponse\x12\x16\n" +
 	"\x06issuer\x18\x01 \x01(\tR\x06issuer\x12\x1a\n" +
 	"\baudience\x18\x02 \x01(\tR\baudience\x12.\n" +
-	"\amethods\x18\x03 \x03(\v2\x14.items.v1.MethodInfoR\amethods\"h\n" +
+	"\amethods\x18\x03 \x03(\v2\x14.items.v1.MethodInfoR\amethods\"\xd1\x01\n" +
 	"\n" +
 	"MethodInfo\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x16\n" +
 	"\x06public\x18\x02 \x01(\bR\x06public\x12\x16\n" +
 	"\x06scopes\x18\x03 \x03(\tR\x06scopes\x12\x16\n" +
-	"\x06denied\x18\x04 \x01(\bR\x06denied\"\x12\n" +
+	"\x06denied\x18\x04 \x01(\bR\x06denied\x12 \n" +
+	"\vconditional\x18\x05 \x01(\bR\vconditional\x12\x1d\n" +
+	"\n" +
+	"acr_values\x18\x06 \x03(\tR\tacrValues\x12&\n" +
+	"\x0fmax_age_seconds\x18\a \x01(\x03R\rmaxAgeSeconds\"\x12\n" +
 	"\x10ListItemsRequest\"9\n" +
 	"\x11ListItemsResponse\x12$\n" +
 	"\x05items\x18\x01 \x03(\v2\x0e.items.v1.ItemR\x05items\" \n" +
