@@ -32,7 +32,8 @@ var (
 
 // The protocols' compression headers, which connectrpc.com/cors v0.1.0
 // does not list: a page that compresses its requests or accepts compressed
-// responses (connect-es's transports with compression) sends them, and
+// messages (connect-es's universal transports or connect-dart's, given
+// compression; connect-web's own compress nothing) sends them, and
 // must read the encoding of the messages it receives, or it cannot decode
 // them. A Connect unary request names its encoding in Content-Encoding;
 // its response's Content-Encoding the browser decodes itself, and is not

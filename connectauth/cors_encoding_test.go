@@ -107,7 +107,8 @@ func (b browserFetch) RoundTrip(req *http.Request) (*http.Response, error) {
 
 // A page on a listed origin can send compressed requests and read
 // compressed responses in each protocol a browser speaks, as connect-es's
-// transports do when given compression: the preflight allows the
+// universal transports and connect-dart's do when given compression: the
+// preflight allows the
 // protocols' encoding headers (Content-Encoding of a Connect unary
 // request, Connect-Content-Encoding and Connect-Accept-Encoding of a
 // Connect stream, Grpc-Encoding and Grpc-Accept-Encoding of gRPC-Web),

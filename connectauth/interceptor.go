@@ -34,9 +34,11 @@ import (
 // timeout is the context's deadline; content-encoding,
 // connect-content-encoding), nor content-length, nor HTTP/1.1's
 // connection headers (connection, keep-alive, proxy-connection, upgrade,
-// transfer-encoding), which HTTP/2 forbids: forwarded to another call,
-// they would describe the caller's request, not the handler's. It does
-// nothing on the client side.
+// transfer-encoding, and an Upgrade to h2c's http2-settings), which
+// HTTP/2 forbids: forwarded to another call, they would describe the
+// caller's request, not the handler's. Other headers that a Connection
+// header names stay, for the authorization too: this server is their
+// recipient. It does nothing on the client side.
 //
 // Make one with NewInterceptor. An Interceptor without an Authenticator
 // (NewInterceptor(nil), a zero Interceptor, a nil *Interceptor) refuses

@@ -179,11 +179,19 @@ var incomingReserved = keySet(grpcReservedKeys, connectionKeys,
 // connectionKeys are HTTP/1.1's framing and connection headers, which
 // HTTP/2 forbids (RFC 9113 section 8.2.2), so that no handler behind
 // grpc-go sees them, and which net/http leaves in an HTTP/1.1 request's
-// headers (browsers send Connection: keep-alive). callContext leaves them
-// out of the incoming metadata: forwarded to another call through a
-// grpc-go client, which sends them, a "connection" key makes the grpc-go
-// server refuse the stream as malformed (PROTOCOL_ERROR).
-var connectionKeys = []string{"transfer-encoding", "connection", "keep-alive", "proxy-connection", "upgrade"}
+// headers (browsers send Connection: keep-alive; Transfer-Encoding it
+// removes itself), and HTTP2-Settings, which RFC 7540 section 3.2.1 makes
+// connection-specific: an Upgrade to h2c carries it, and h2c.NewHandler
+// serves that request's call with it. callContext leaves them out of the
+// incoming metadata: forwarded to another call through a grpc-go client,
+// which sends them, a "connection" key makes the grpc-go server refuse the
+// stream as malformed (PROTOCOL_ERROR). Other headers that a Connection
+// header names stay, as net/http leaves them: RFC 9110 section 7.6.1 has
+// an intermediary remove them before it forwards a message, and this
+// server is their recipient; dropping them would let a caller withhold
+// any header from the authorization and the handler, even one that a
+// proxy in front adds, where it passes the caller's Connection header on.
+var connectionKeys = []string{"transfer-encoding", "connection", "keep-alive", "proxy-connection", "upgrade", "http2-settings"}
 
 // protocolKeys are the response metadata keys that a handler's
 // grpc.SetHeader, grpc.SendHeader and grpc.SetTrailer do not send: those

@@ -191,29 +191,9 @@ func TestConnect_WrapHandlerOutsideAndInsideH2CUpgradeSeesEachCall(t *testing.T)
 	if err != nil {
 		t.Fatal(err)
 	}
-	conn, err := net.Dial("tcp", host)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
-	if err := conn.SetDeadline(time.Now().Add(time.Minute)); err != nil { // a server that never answers fails the test
-		t.Fatal(err)
-	}
-	if _, err := io.WriteString(conn, "POST /authtest.v1.TestService/Public HTTP/1.1\r\nHost: "+host+
+	fr := h2cUpgrade(t, host, "POST /authtest.v1.TestService/Public HTTP/1.1\r\nHost: "+host+
 		"\r\nConnection: Upgrade, HTTP2-Settings\r\nUpgrade: h2c\r\nHTTP2-Settings: \r\n"+
-		"Content-Type: application/json\r\nContent-Length: 2\r\n\r\n{}"); err != nil {
-		t.Fatal(err)
-	}
-	br := bufio.NewReader(conn)
-	resp, err := http.ReadResponse(br, nil)
-	if err != nil || resp.StatusCode != http.StatusSwitchingProtocols {
-		t.Fatalf("upgrade: %v, %v", resp, err)
-	}
-	if _, err := io.WriteString(conn, http2.ClientPreface); err != nil {
-		t.Fatal(err)
-	}
-	fr := http2.NewFramer(conn, br)
-	fr.ReadMetaHeaders = hpack.NewDecoder(4096, nil)
+		"Content-Type: application/json\r\nContent-Length: 2\r\n\r\n{}")
 	var block bytes.Buffer
 	enc := hpack.NewEncoder(&block)
 	for _, f := range [][2]string{
@@ -229,10 +209,50 @@ func TestConnect_WrapHandlerOutsideAndInsideH2CUpgradeSeesEachCall(t *testing.T)
 		fr.WriteData(3, true, []byte("{}"))); err != nil {
 		t.Fatal(err)
 	}
+	if f := h2cResponse(t, fr, 3); f.PseudoValue("status") != "200" {
+		t.Fatalf("the second call's status %s (headers %v), want 200", f.PseudoValue("status"), f.RegularFields())
+	}
+}
+
+// h2cUpgrade sends upgrade, an HTTP/1.1 request that asks for an Upgrade to
+// h2c, to the server at host, and returns the framer of the HTTP/2
+// connection it was upgraded to, past the client's preface. The
+// connection closes with the test; a server that does not answer within a
+// minute fails it.
+func h2cUpgrade(t *testing.T, host, upgrade string) *http2.Framer {
+	t.Helper()
+	conn, err := net.Dial("tcp", host)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { conn.Close() })
+	if err := conn.SetDeadline(time.Now().Add(time.Minute)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := io.WriteString(conn, upgrade); err != nil {
+		t.Fatal(err)
+	}
+	br := bufio.NewReader(conn)
+	resp, err := http.ReadResponse(br, nil)
+	if err != nil || resp.StatusCode != http.StatusSwitchingProtocols {
+		t.Fatalf("upgrade: %v, %v", resp, err)
+	}
+	if _, err := io.WriteString(conn, http2.ClientPreface); err != nil {
+		t.Fatal(err)
+	}
+	fr := http2.NewFramer(conn, br)
+	fr.ReadMetaHeaders = hpack.NewDecoder(4096, nil)
+	return fr
+}
+
+// h2cResponse reads fr's frames, acknowledging the server's settings,
+// until the response headers of stream id, and returns them.
+func h2cResponse(t *testing.T, fr *http2.Framer, id uint32) *http2.MetaHeadersFrame {
+	t.Helper()
 	for {
 		f, err := fr.ReadFrame()
 		if err != nil {
-			t.Fatalf("reading the second call's response: %v", err)
+			t.Fatalf("reading stream %d's response: %v", id, err)
 		}
 		switch f := f.(type) {
 		case *http2.SettingsFrame:
@@ -242,13 +262,9 @@ func TestConnect_WrapHandlerOutsideAndInsideH2CUpgradeSeesEachCall(t *testing.T)
 				}
 			}
 		case *http2.MetaHeadersFrame:
-			if f.StreamID != 3 {
-				continue
+			if f.StreamID == id {
+				return f
 			}
-			if status := f.PseudoValue("status"); status != "200" {
-				t.Fatalf("the second call's status %s (headers %v), want 200", status, f.RegularFields())
-			}
-			return
 		}
 	}
 }
