@@ -149,3 +149,20 @@ func TestRule_ManyScopesTimesManySetsIsRefusedInLittleMemory(t *testing.T) {
 		t.Errorf("compileRule allocated %d MiB to refuse a rule of %d scopes and %d sets", used>>20, len(pb.Scopes), len(pb.AnyOf))
 	}
 }
+
+// A method option's rule is bounded as it is merged from its occurrences
+// (repeated occurrences of the option merge, as in a parser): two halves
+// each within the bound make a rule over it, which is invalid, so the
+// method is denied and Requirement says why.
+func TestRule_OptionOverTheBoundOnceMergedDeniesTheMethod(t *testing.T) {
+	scopes := scopesOfJSONLen(t, maxRequirementLen+1)
+	half := len(scopes) / 2
+	split := ruleField(t, &grpcauthv1.Rule{Scopes: scopes[:half]})
+	split = append(split, ruleField(t, &grpcauthv1.Rule{Scopes: scopes[half:]})...)
+	a := mustNew(t, Config{Descriptors: userFiles(t, withUnknown(split), []string{authProto}), Verifier: staticVerifier{claims: mustClaims(t, scopes...)}})
+	if got, err := a.Requirement(mUser); !errors.Is(err, ErrInvalidRule) || !got.Denied || got.Source != SourceMethodOption {
+		t.Fatalf("Requirement: Denied %v, Source %s, %v; want the method option's rule denied as invalid", got.Denied, got.Source, err)
+	}
+	_, err := callUnary(a, bearerCtx("tok"), mUser)
+	checkStatus(t, err, codes.PermissionDenied, ReasonMethodNotConfigured)
+}
