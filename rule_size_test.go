@@ -83,12 +83,13 @@ func TestRule_RequirementTooLongForARefusalIsInvalid(t *testing.T) {
 // The refusals of a rule at the bound reach a client that accepts 8 KiB of
 // metadata, as grpc-java does by default: the scope refusal with its
 // required_scopes and scope challenge, and the step-up refusal with its
-// acr_values, not a reset stream.
+// acr_values and max_age, each in both its details and its challenge, not
+// a reset stream.
 func TestRule_RefusalAtTheBoundReachesAnEightKiBClient(t *testing.T) {
 	e := newEnv(t, func(c *Config, _ *verifier.Config) {
 		c.Rules = map[string]*grpcauthv1.Rule{
 			mAllOf:     {Scopes: scopesOfJSONLen(t, maxRequirementLen)},
-			mInherited: {AcrValues: acrOfLen(t, maxRequirementLen)},
+			mInherited: {AcrValues: acrOfLen(t, maxRequirementLen), MaxAgeSeconds: maxAgeSeconds}, // and the longest max_age
 		}
 	})
 	conn, err := grpc.NewClient("passthrough:///"+e.addr, grpc.WithTransportCredentials(insecure.NewCredentials()), grpc.WithMaxHeaderListSize(8<<10))
