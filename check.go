@@ -73,9 +73,11 @@ type MethodProblem struct {
 	// or ErrNoDescriptor for a registered method, and ErrUnmatchedName
 	// for a Config entry.
 	Err error
-	// dryRun: the registered method is in dry run (Config.DryRun or
-	// DryRunMethods), so that having no usable rule denies no caller
-	// with a valid token: the refusal is only reported.
+	// dryRun: Err is the method's having no usable rule (ErrNoRule,
+	// ErrInvalidRule) and the method is in dry run (Config.DryRun or
+	// DryRunMethods), so that it denies no caller with a valid token: the
+	// refusal is only reported. A method dry run does not relax (one
+	// grpc-go runs unchecked, say) is not marked.
 	dryRun bool
 }
 
@@ -268,11 +270,12 @@ func (a *Authenticator) Check(srv ServiceInfoProvider) error {
 					undescribed[svc] = append(undescribed[svc], m.Name)
 				}
 			}
-			if err == nil && p.rule == nil {
+			noRule := err == nil && p.rule == nil
+			if noRule {
 				err = p.err
 			}
 			if err != nil {
-				problems = append(problems, MethodProblem{Method: method, Err: err, dryRun: p.dryRun})
+				problems = append(problems, MethodProblem{Method: method, Err: err, dryRun: noRule && p.dryRun})
 			}
 		}
 	}

@@ -444,3 +444,26 @@ func TestCheck_DryRunMethodWithoutARuleIsNotCalledDenied(t *testing.T) {
 		})
 	}
 }
+
+// Dry run relaxes a rule's refusals, not a method grpc-go runs without
+// interceptors: Check's line for such a method on a dry-run server is
+// not marked "(dry run)", nor does its summary speak of dry run, which
+// would read as if the method were only reported.
+func TestCheck_DryRunDoesNotMarkAMethodThatRunsUnchecked(t *testing.T) {
+	const mServerStream = "/authtest.v1.TestService/ServerStream"
+	a := mustNew(t, Config{DryRun: true})
+	srv := grpc.NewServer(grpc.ChainUnaryInterceptor(a.UnaryServerInterceptor()), grpc.ChainStreamInterceptor(a.StreamServerInterceptor()))
+	srv.RegisterService(&grpc.ServiceDesc{
+		ServiceName: "authtest.v1.TestService",
+		HandlerType: (*any)(nil),
+		Streams:     []grpc.StreamDesc{{StreamName: "ServerStream", Handler: recordingHandler(make(chan string, 1))}}, // flags forgotten
+	}, struct{}{})
+	err := a.Check(srv)
+	if !errors.Is(err, ErrNotIntercepted) {
+		t.Fatalf("Check = %v, want ErrNotIntercepted", err)
+	}
+	msg := err.Error()
+	if !strings.Contains(msg, "\n  "+mServerStream+": ") || strings.Contains(msg, "dry run") {
+		t.Errorf("message marks the unchecked method as in dry run, or lacks its line:\n%s", msg)
+	}
+}

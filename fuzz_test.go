@@ -13,15 +13,15 @@ import (
 // auth-scheme (section 11.1: a token, 1*tchar, section 5.6.2, spelled out
 // here rather than taken from httpguts), ended by a space; Bearer or DPoP
 // (compared case-insensitively) then any spaces and a non-empty token is
-// accepted with that token; Bearer or DPoP without a token is malformed,
-// reporting the DPoP scheme; another scheme followed by a space is
-// unsupported (rejScheme); a value that does not start with a scheme so
-// ended, or that has no space and is neither scheme (a bare token), is
+// accepted with that token; any scheme without credentials after it (no
+// space, or only spaces: a bare token among them) is malformed, reporting
+// the DPoP scheme; another scheme followed by credentials is unsupported
+// (rejScheme); a value that does not start with a scheme so ended is
 // malformed.
 //
 //	go test -run '^$' -fuzz FuzzBearerToken .
 func FuzzBearerToken(f *testing.F) {
-	for _, s := range []string{"Bearer abc", "bearer abc", "BEARER  abc", "Bearer", "Bearer ", "Basic dXNlcg==", "", " ", " Bearer x", "Bearer\tx", "Bearerx", "Bear\u00e9r x", "Bearer, x", "DPoP", "dpop  ", " DPoP x", "eyJhbGciOiJ.eyJzdWIiOiJ.c2ln", "dXNl/cjpw+YXNz==", "Basic"} {
+	for _, s := range []string{"Bearer abc", "bearer abc", "BEARER  abc", "Bearer", "Bearer ", "Basic dXNlcg==", "", " ", " Bearer x", "Bearer\tx", "Bearerx", "Bear\u00e9r x", "Bearer, x", "DPoP", "dpop  ", " DPoP x", "eyJhbGciOiJ.eyJzdWIiOiJ.c2ln", "dXNl/cjpw+YXNz==", "Basic", "Basic  ", "eyJhbGciOiJ "} {
 		f.Add(s)
 	}
 	f.Add("DPoP abc")
@@ -34,16 +34,15 @@ func FuzzBearerToken(f *testing.F) {
 			t.Fatal("a value was present but reported absent")
 		}
 		// The model.
-		scheme, rest, spaced := strings.Cut(v, " ")
+		scheme, rest, _ := strings.Cut(v, " ")
 		wantTok, wantDPoP, wantRej := strings.TrimLeft(rest, " "), strings.EqualFold(scheme, "DPoP"), (*rejection)(nil)
-		known := wantDPoP || strings.EqualFold(scheme, "Bearer")
 		switch {
-		case scheme == "" || strings.Trim(scheme, tchar) != "" || !spaced && !known:
+		case scheme == "" || strings.Trim(scheme, tchar) != "":
 			wantTok, wantDPoP, wantRej = "", false, rejMalformed
-		case !known:
-			wantTok, wantRej = "", rejScheme
 		case wantTok == "":
 			wantRej = rejMalformed
+		case !wantDPoP && !strings.EqualFold(scheme, "Bearer"):
+			wantTok, wantRej = "", rejScheme
 		}
 		if tok != wantTok || isDPoP != wantDPoP || rej != wantRej {
 			t.Fatalf("accessToken(%q) = %q, isDPoP %v, %s; want %q, %v, %s", v, tok, isDPoP, rejName(rej), wantTok, wantDPoP, rejName(wantRej))

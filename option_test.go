@@ -314,7 +314,9 @@ func (m optionsMethod) Options() protoreflect.ProtoMessage { return m.opts }
 // FuzzRuleOption_UnknownBytes checks that reading a rule from arbitrary
 // unparsed option bytes, in a file that imports auth.proto, never panics,
 // fails only with ErrUnreadableOption, finds a rule only where field 52841
-// is, and never returns a rule with fields it does not know.
+// is, and never returns a rule with fields it does not know; a rule that
+// compiles has a required_scopes value within the bound, of the length
+// the bound counted.
 func FuzzRuleOption_UnknownBytes(f *testing.F) {
 	rule := func(r *grpcauthv1.Rule) []byte { return ruleField(f, r) }
 	for _, b := range [][]byte{
@@ -353,8 +355,16 @@ func FuzzRuleOption_UnknownBytes(f *testing.F) {
 		if err := onlyKnownFields(r, grpcauthv1.E_Method.TypeDescriptor()); err != nil {
 			t.Fatalf("returned a rule with unknown fields: %v", err)
 		}
-		if _, err := compileRule(r); err != nil && !errors.Is(err, ErrInvalidRule) {
+		c, err := compileRule(r)
+		if err != nil && !errors.Is(err, ErrInvalidRule) {
 			t.Fatalf("compileRule = %v", err)
+		}
+		if err != nil {
+			return
+		}
+		// The size bound counts what the refusal carries.
+		if n := len(alternativesJSON(c.alternatives())); n != c.alternativesJSONLen(maxRequirementLen) || n > maxRequirementLen {
+			t.Fatalf("required_scopes of %d bytes, counted as %d, bound %d", n, c.alternativesJSONLen(maxRequirementLen), maxRequirementLen)
 		}
 	})
 }

@@ -255,8 +255,9 @@ type Requirement struct {
 	// Condition is the rule's condition expression, or "" (see
 	// docs/conditions.md).
 	Condition string
-	// ACRValues lists the acceptable acr claim values (step-up, RFC 9470),
-	// or nil for no requirement.
+	// ACRValues lists the acceptable acr claim values (step-up, RFC 9470)
+	// in the rule's order of preference, each once (where the rule first
+	// names it), or nil for no requirement.
 	ACRValues []string
 	// MaxAge is the greatest acceptable age of the user's authentication
 	// (its auth_time claim), or 0 for no requirement.

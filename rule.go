@@ -133,12 +133,55 @@ func compileRule(pb *grpcauthv1.Rule) (*compiledRule, error) {
 		}
 		r.anyOf = append(r.anyOf, s)
 	}
-	alts := r.alternatives()
-	if n := len(alternativesJSON(alts)); n > maxRequirementLen {
-		return nil, fmt.Errorf("%w: the scopes the rule requires take %d bytes as a refusal's %s, over the %d bytes a rule may require: the refusal's metadata would outgrow what some clients accept (grpc-java: 8 KiB); require fewer scopes, or fewer any_of sets", ErrInvalidRule, n, MetadataRequiredScopes, maxRequirementLen)
+	if n := r.alternativesJSONLen(maxRequirementLen); n > maxRequirementLen {
+		return nil, fmt.Errorf("%w: the scopes the rule requires take at least %d bytes as a refusal's %s, over the %d bytes a rule may require: the refusal's metadata would outgrow what some clients accept (grpc-java: 8 KiB); require fewer scopes, or fewer any_of sets", ErrInvalidRule, n, MetadataRequiredScopes, maxRequirementLen)
 	}
-	r.denied = scopeRejection(alts)
+	r.denied = scopeRejection(r.alternatives())
 	return r, nil
+}
+
+// alternativesJSONLen returns len(alternativesJSON(r.alternatives())),
+// counted without building them, or, once the count passes limit, the
+// count so far: each any_of set repeats the rule's scopes, so that a rule
+// of a few thousand scopes and as many sets, a few tens of kilobytes,
+// would take gigabytes to build before it was found too long.
+func (r *compiledRule) alternativesJSONLen(limit int) int {
+	if len(r.anyOf) == 0 {
+		return 2 + unionJSONLen(r.all, nil)
+	}
+	n := 1 // '['
+	for _, set := range r.anyOf {
+		n += unionJSONLen(r.all, set) + 1 // and ',' or the closing ']'
+		if n > limit {
+			break
+		}
+	}
+	return n
+}
+
+// unionJSONLen returns the length of the JSON array of strings holding
+// the union of a and b, each sorted and without repeats, as
+// alternativesJSON renders it.
+func unionJSONLen(a, b []string) int {
+	chars, k := 0, 0
+	for i, j := 0, 0; i < len(a) || j < len(b); k++ {
+		switch {
+		case j == len(b) || i < len(a) && a[i] < b[j]:
+			chars += len(a[i])
+			i++
+		case i == len(a) || b[j] < a[i]:
+			chars += len(b[j])
+			j++
+		default: // in both
+			chars += len(a[i])
+			i++
+			j++
+		}
+	}
+	if k == 0 {
+		return 2 // []
+	}
+	return 2 + chars + 2*k + k - 1 // brackets, the scopes, their quotes and the commas between them
 }
 
 // maxRequirementLen, 2048, bounds what a rule's refusal carries of the rule, so

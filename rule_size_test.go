@@ -3,6 +3,7 @@ package grpcauth
 import (
 	"errors"
 	"fmt"
+	"runtime"
 	"slices"
 	"strings"
 	"testing"
@@ -82,12 +83,13 @@ func TestRule_RequirementTooLongForARefusalIsInvalid(t *testing.T) {
 // The refusals of a rule at the bound reach a client that accepts 8 KiB of
 // metadata, as grpc-java does by default: the scope refusal with its
 // required_scopes and scope challenge, and the step-up refusal with its
-// acr_values, not a reset stream.
+// acr_values and max_age, each in both its details and its challenge, not
+// a reset stream.
 func TestRule_RefusalAtTheBoundReachesAnEightKiBClient(t *testing.T) {
 	e := newEnv(t, func(c *Config, _ *verifier.Config) {
 		c.Rules = map[string]*grpcauthv1.Rule{
 			mAllOf:     {Scopes: scopesOfJSONLen(t, maxRequirementLen)},
-			mInherited: {AcrValues: acrOfLen(t, maxRequirementLen)},
+			mInherited: {AcrValues: acrOfLen(t, maxRequirementLen), MaxAgeSeconds: maxAgeSeconds}, // and the longest max_age
 		}
 	})
 	conn, err := grpc.NewClient("passthrough:///"+e.addr, grpc.WithTransportCredentials(insecure.NewCredentials()), grpc.WithMaxHeaderListSize(8<<10))
@@ -101,4 +103,67 @@ func TestRule_RefusalAtTheBoundReachesAnEightKiBClient(t *testing.T) {
 	checkStatus(t, err, codes.PermissionDenied, ReasonScopeInsufficient)
 	_, err = client.Inherited(ctx, &authtestv1.InheritedRequest{})
 	checkStatus(t, err, codes.Unauthenticated, ReasonInsufficientUserAuthentication)
+}
+
+// The length the size bound checks is the length of the required_scopes
+// value the refusal carries, for rules with and without any_of, with
+// scopes shared between the rule's scopes and its sets, and with none.
+func TestRule_RequirementLengthIsThatOfRequiredScopes(t *testing.T) {
+	for _, pb := range []*grpcauthv1.Rule{
+		{},
+		{Scopes: []string{"a"}},
+		{Scopes: []string{"b", "a", "b", "items:write"}},
+		{AnyOf: []*grpcauthv1.ScopeSet{{Scopes: []string{"x"}}}},
+		{AnyOf: []*grpcauthv1.ScopeSet{{Scopes: []string{"x", "y"}}, {Scopes: []string{"z"}}}},
+		{Scopes: []string{"m", "c"}, AnyOf: []*grpcauthv1.ScopeSet{{Scopes: []string{"c", "a"}}, {Scopes: []string{"z", "m"}}, {Scopes: []string{"m"}}, {Scopes: []string{"d", "b", "n"}}}},
+	} {
+		r, err := compileRule(pb)
+		if err != nil {
+			t.Fatalf("%v: %v", pb, err)
+		}
+		want := alternativesJSON(r.alternatives())
+		if got := r.alternativesJSONLen(1 << 20); got != len(want) {
+			t.Errorf("%v: length %d, want %d (%s)", pb, got, len(want), want)
+		}
+	}
+}
+
+// A rule whose any_of sets each repeat thousands of scopes is found too
+// long without building every set its refusal would list: a rule of a few
+// tens of kilobytes takes little memory to refuse, not hundreds of
+// megabytes (which a rules file a few times larger would turn into more
+// memory than the server has).
+func TestRule_ManyScopesTimesManySetsIsRefusedInLittleMemory(t *testing.T) {
+	pb := &grpcauthv1.Rule{}
+	for i := range 2000 {
+		pb.Scopes = append(pb.Scopes, fmt.Sprintf("s%05d", i))
+		pb.AnyOf = append(pb.AnyOf, &grpcauthv1.ScopeSet{Scopes: []string{fmt.Sprintf("t%05d", i)}})
+	}
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	_, err := compileRule(pb)
+	runtime.ReadMemStats(&after)
+	if !errors.Is(err, ErrInvalidRule) {
+		t.Fatalf("compileRule = %v, want ErrInvalidRule", err)
+	}
+	if used := after.TotalAlloc - before.TotalAlloc; used > 16<<20 {
+		t.Errorf("compileRule allocated %d MiB to refuse a rule of %d scopes and %d sets", used>>20, len(pb.Scopes), len(pb.AnyOf))
+	}
+}
+
+// A method option's rule is bounded as it is merged from its occurrences
+// (repeated occurrences of the option merge, as in a parser): two halves
+// each within the bound make a rule over it, which is invalid, so the
+// method is denied and Requirement says why.
+func TestRule_OptionOverTheBoundOnceMergedDeniesTheMethod(t *testing.T) {
+	scopes := scopesOfJSONLen(t, maxRequirementLen+1)
+	half := len(scopes) / 2
+	split := ruleField(t, &grpcauthv1.Rule{Scopes: scopes[:half]})
+	split = append(split, ruleField(t, &grpcauthv1.Rule{Scopes: scopes[half:]})...)
+	a := mustNew(t, Config{Descriptors: userFiles(t, withUnknown(split), []string{authProto}), Verifier: staticVerifier{claims: mustClaims(t, scopes...)}})
+	if got, err := a.Requirement(mUser); !errors.Is(err, ErrInvalidRule) || !got.Denied || got.Source != SourceMethodOption {
+		t.Fatalf("Requirement: Denied %v, Source %s, %v; want the method option's rule denied as invalid", got.Denied, got.Source, err)
+	}
+	_, err := callUnary(a, bearerCtx("tok"), mUser)
+	checkStatus(t, err, codes.PermissionDenied, ReasonMethodNotConfigured)
 }

@@ -38,8 +38,9 @@ const (
 	ReasonCredentialsMissing = "CREDENTIALS_MISSING"
 	// ReasonTokenInvalid: a malformed authorization value (two values, an
 	// empty token, no auth-scheme before the first space, such as a
-	// leading space or a tab after the scheme, or no space at all, such as
-	// a token sent without its scheme) or a token the verifier
+	// leading space or a tab after the scheme, or no credentials after the
+	// scheme, such as a token sent without its scheme or "Basic" alone)
+	// or a token the verifier
 	// rejected for any reason other than expiry or type: bad signature,
 	// unknown key, wrong issuer or audience, failed claim check, not yet
 	// valid (codes.Unauthenticated). Challenge: error="invalid_request"

@@ -78,9 +78,13 @@ func compileStepUp(pb *grpcauthv1.Rule) (*stepUp, error) {
 const maxAgeSeconds = math.MaxInt64 / int64(time.Second)
 
 // uniqueInOrder returns a copy of vs without repeats, each value where it
-// first appears: acr_values are in order of preference (RFC 9470, section
-// 3), so a rule that repeats one names it once in its challenge.
+// first appears, or nil when vs is empty (Requirement.ACRValues is nil for
+// no acr requirement): acr_values are in order of preference (RFC 9470,
+// section 3), so a rule that repeats one names it once in its challenge.
 func uniqueInOrder(vs []string) []string {
+	if len(vs) == 0 {
+		return nil
+	}
 	out := make([]string, 0, len(vs))
 	seen := make(map[string]struct{}, len(vs))
 	for _, v := range vs {

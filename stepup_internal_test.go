@@ -6,6 +6,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	grpcauthv1 "github.com/grpcauth/grpcauth/proto/grpcauth/v1"
 )
@@ -38,5 +39,23 @@ func TestStepUp_MaxAgeErrorStatesItsBound(t *testing.T) {
 	}
 	if _, err := compileStepUp(&grpcauthv1.Rule{MaxAgeSeconds: maxAgeSeconds}); err != nil {
 		t.Errorf("max_age_seconds %d (the bound): %v", int64(maxAgeSeconds), err)
+	}
+}
+
+// A rule with max_age_seconds but no acr_values has no acr requirement:
+// Requirement.ACRValues is nil, as its godoc says, not an empty list; a
+// rule's repeated acr value is listed once there too.
+func TestStepUp_RequirementOfAMaxAgeOnlyRuleHasNilACRValues(t *testing.T) {
+	a := mustNew(t, Config{Verifier: staticVerifier{}, Rules: map[string]*grpcauthv1.Rule{
+		mAllOf:     {MaxAgeSeconds: 60},
+		mInherited: {AcrValues: []string{"phr", "mfa", "phr"}},
+	}})
+	req, err := a.Requirement(mAllOf)
+	if err != nil || req.ACRValues != nil || req.MaxAge != time.Minute {
+		t.Errorf("Requirement = ACRValues %#v, MaxAge %v, %v; want nil, 1m0s", req.ACRValues, req.MaxAge, err)
+	}
+	req, err = a.Requirement(mInherited)
+	if want := []string{"phr", "mfa"}; err != nil || !slices.Equal(req.ACRValues, want) {
+		t.Errorf("Requirement = ACRValues %q, %v; want %q", req.ACRValues, err, want)
 	}
 }

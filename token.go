@@ -26,15 +26,16 @@ const authorizationKey = "authorization"
 //     9110 (section 11.4) ended by a space: rejected (ACCESS_TOKEN_INVALID,
 //     a malformed value), such as an empty value, one starting with a
 //     space, or "Bearer\t..." (the scheme ends with a space, never a tab)
-//     or a scheme with a character outside ASCII; so is a value without a
-//     space, whatever its characters (a token sent without its scheme, or
-//     a scheme without credentials): one answer for a bare token, whether
-//     it happens to be a valid auth-scheme (a JWT) or not (one with '=' or
-//     '/');
+//     or a scheme with a character outside ASCII;
+//   - no credentials after the scheme, whatever the scheme (only spaces
+//     after it, or no space at all): ACCESS_TOKEN_INVALID, malformed; so
+//     a token sent without its scheme gets one answer, whether it happens
+//     to be a valid auth-scheme (a JWT) or not (one with '=' or '/'), and
+//     "Basic " gets the answer "Basic" does, which is what it becomes over
+//     HTTP/1.1 (net/http trims the spaces after a header value);
 //   - a scheme other than Bearer or DPoP (RFC 9449, section 7.1; both
 //     compared case-insensitively, RFC 9110, section 11.1), followed by
-//     credentials: ACCESS_TOKEN_TYPE_UNSUPPORTED;
-//   - no token after the scheme: ACCESS_TOKEN_INVALID.
+//     credentials: ACCESS_TOKEN_TYPE_UNSUPPORTED.
 //
 // The token itself is passed to the verifier as is, apart from the spaces
 // separating it from the scheme. isDPoP reports the DPoP scheme, also
@@ -49,21 +50,16 @@ func accessToken(ctx context.Context) (token string, isDPoP, present bool, rej *
 	default:
 		return "", !slices.ContainsFunc(vals, func(v string) bool { return !isDPoPScheme(v) }), true, rejMalformed
 	}
-	scheme, rest, spaced := strings.Cut(vals[0], " ")
+	scheme, rest, _ := strings.Cut(vals[0], " ")
 	if !httpguts.ValidHeaderFieldName(scheme) { // a token: a header name's syntax
 		return "", false, true, rejMalformed
 	}
 	isDPoP = strings.EqualFold(scheme, "DPoP")
-	switch {
-	case isDPoP || strings.EqualFold(scheme, "Bearer"):
-	case !spaced: // no scheme before credentials: a bare token, say
-		return "", false, true, rejMalformed
-	default:
-		return "", false, true, rejScheme
-	}
-	token = strings.TrimLeft(rest, " ")
-	if token == "" {
+	switch token = strings.TrimLeft(rest, " "); {
+	case token == "": // a scheme without credentials, or a bare token
 		return "", isDPoP, true, rejMalformed
+	case !isDPoP && !strings.EqualFold(scheme, "Bearer"):
+		return "", false, true, rejScheme
 	}
 	return token, isDPoP, true, nil
 }

@@ -88,7 +88,9 @@ func rawCall(t *testing.T, addr, method string, md http.Header) (error, []string
 // ended (an empty one, a leading space, a tab after the scheme, a scheme
 // outside ASCII) is malformed, invalid_request, not another scheme (which
 // would offer both schemes, bare, to a client that sent Bearer), and so is
-// a value without a space, a bare token whatever its characters; a DPoP
+// a value without credentials after its scheme (no space, or only spaces:
+// "Basic " answers as "Basic", which HTTP/1.1 makes of it), a bare token
+// whatever its characters; a DPoP
 // scheme without a token, or two values both in the DPoP scheme, is
 // malformed in the DPoP scheme, the one the call used. The token is passed on as is: one with spaces, commas,
 // characters outside ASCII or over the verifier's size is the verifier's
@@ -128,6 +130,8 @@ func TestToken_AuthorizationValueShapes(t *testing.T) {
 		{"bare token", []string{tok}, nil, codes.Unauthenticated, ReasonTokenInvalid, []string{"Bearer " + malformed}},
 		{"bare token with = and /", []string{"dXNl/cjpw+YXNz=="}, nil, codes.Unauthenticated, ReasonTokenInvalid, []string{"Bearer " + malformed}},
 		{"another scheme without credentials", []string{"Basic"}, nil, codes.Unauthenticated, ReasonTokenInvalid, []string{"Bearer " + malformed}},
+		{"another scheme and spaces, no credentials", []string{"Basic  "}, nil, codes.Unauthenticated, ReasonTokenInvalid, []string{"Bearer " + malformed}},
+		{"bare token and a space", []string{tok + " "}, nil, codes.Unauthenticated, ReasonTokenInvalid, []string{"Bearer " + malformed}},
 		{"two DPoP values", []string{"DPoP " + d.bound, "dpop " + d.bound}, []string{"x"}, codes.Unauthenticated, ReasonTokenInvalid, []string{"DPoP " + malformed + ", " + algs}},
 		{"a DPoP and a Bearer value", []string{"DPoP " + d.bound, "Bearer " + tok}, []string{"x"}, codes.Unauthenticated, ReasonTokenInvalid, []string{"Bearer " + malformed}},
 		{"token and a trailing space", []string{"Bearer " + tok + " "}, nil, codes.Unauthenticated, ReasonTokenInvalid, []string{invalidToken}},

@@ -128,3 +128,61 @@ func grpcRefusals(t *testing.T, f *fixture, srv *httptest.Server) {
 		}
 	}
 }
+
+// A malformed authorization value gets the answer it gets over grpc-go,
+// as the HTTP WWW-Authenticate header of a Connect caller's 401, over
+// HTTP/1.1 and HTTP/2 alike: a token sent without its scheme, a scheme
+// without credentials (also followed by a space, which HTTP/1.1 trims and
+// HTTP/2 keeps) and two values are invalid_request, in the DPoP scheme
+// when both values use it; another scheme with credentials gets both
+// schemes' bare challenges.
+func TestConnect_MalformedAuthorizationIsChallengedAsOverGRPC(t *testing.T) {
+	const (
+		algs      = `algs="ES256 EdDSA Ed25519"`
+		malformed = `error="invalid_request", error_description="malformed authorization metadata"`
+	)
+	f := newFixture(t)
+	srv := serveTLS(t, connectMux(f))
+	h1 := srv.Client().Transport.(*http.Transport).Clone()
+	h1.Protocols = new(http.Protocols)
+	h1.Protocols.SetHTTP1(true)
+	h1.TLSClientConfig.NextProtos = []string{"http/1.1"}
+	clients := map[string]*http.Client{"HTTP/2.0": srv.Client(), "HTTP/1.1": {Transport: h1}}
+	for _, tc := range []struct {
+		name string
+		auth []string
+		want []string
+	}{
+		{"bare token", []string{f.token(t, "test:read", "test:write")}, []string{"Bearer " + malformed}},
+		{"scheme alone", []string{"Basic"}, []string{"Bearer " + malformed}},
+		{"scheme and a space", []string{"Basic "}, []string{"Bearer " + malformed}},
+		{"two DPoP values", []string{"DPoP x", "dpop y"}, []string{"DPoP " + malformed + ", " + algs}},
+		{"a DPoP and a Bearer value", []string{"DPoP x", "Bearer y"}, []string{"Bearer " + malformed}},
+		{"another scheme with credentials", []string{"Basic dXNlcjpwYXNz"}, []string{"Bearer", "DPoP " + algs}},
+	} {
+		for proto, client := range clients {
+			t.Run(tc.name+" over "+proto, func(t *testing.T) {
+				req, err := http.NewRequestWithContext(t.Context(), http.MethodPost, srv.URL+"/authtest.v1.TestService/AllOf", strings.NewReader("{}"))
+				if err != nil {
+					t.Fatal(err)
+				}
+				req.Header.Set("Content-Type", "application/json")
+				req.Header["Authorization"] = tc.auth
+				resp, err := client.Do(req)
+				if err != nil {
+					t.Fatal(err)
+				}
+				resp.Body.Close()
+				if resp.Proto != proto {
+					t.Fatalf("response over %s, want %s", resp.Proto, proto)
+				}
+				if resp.StatusCode != http.StatusUnauthorized {
+					t.Errorf("status = %d, want 401", resp.StatusCode)
+				}
+				if got := resp.Header.Values("WWW-Authenticate"); !slices.Equal(got, tc.want) {
+					t.Errorf("WWW-Authenticate = %q, want %q", got, tc.want)
+				}
+			})
+		}
+	}
+}
