@@ -73,12 +73,12 @@ type MethodProblem struct {
 	// or ErrNoDescriptor for a registered method, and ErrUnmatchedName
 	// for a Config entry.
 	Err error
-	// dryRun: Err is the method's having no usable rule (ErrNoRule,
-	// ErrInvalidRule) and the method is in dry run (Config.DryRun or
-	// DryRunMethods), so that it denies no caller with a valid token: the
-	// refusal is only reported. A method dry run does not relax (one
-	// grpc-go runs unchecked, say) is not marked.
-	dryRun bool
+	// DryRun is set when Err is the method's having no usable rule
+	// (ErrNoRule, ErrInvalidRule) and the method is in dry run
+	// (Config.DryRun or DryRunMethods), so that it denies no caller with a
+	// valid token: the refusal is only reported. A problem dry run does
+	// not relax (a method grpc-go runs unchecked, say) is never marked.
+	DryRun bool
 }
 
 // CheckError lists every problem Check found: each registered method that
@@ -109,8 +109,8 @@ func (e *CheckError) Error() string {
 		}
 		methods++
 		noRule := errors.Is(p.Err, ErrNoRule) || errors.Is(p.Err, ErrInvalidRule)
-		denied = denied || noRule && !p.dryRun
-		dryRun = dryRun || noRule && p.dryRun
+		denied = denied || noRule && !p.DryRun
+		dryRun = dryRun || noRule && p.DryRun
 		unchecked = unchecked || errors.Is(p.Err, ErrNotIntercepted)
 		unread = unread || errors.Is(p.Err, ErrNoDescriptor)
 	}
@@ -144,7 +144,7 @@ func (e *CheckError) Error() string {
 		switch {
 		case p.ConfigField != "":
 			fmt.Fprintf(&b, "\n  Config.%s %q: %v", p.ConfigField, p.Method, p.Err)
-		case p.dryRun:
+		case p.DryRun:
 			fmt.Fprintf(&b, "\n  %s (dry run): %v", p.Method, p.Err)
 		default:
 			fmt.Fprintf(&b, "\n  %s: %v", p.Method, p.Err)
@@ -275,7 +275,7 @@ func (a *Authenticator) Check(srv ServiceInfoProvider) error {
 				err = p.err
 			}
 			if err != nil {
-				problems = append(problems, MethodProblem{Method: method, Err: err, dryRun: noRule && p.dryRun})
+				problems = append(problems, MethodProblem{Method: method, Err: err, DryRun: noRule && p.dryRun})
 			}
 		}
 	}
