@@ -121,7 +121,9 @@ func checkPause(t *testing.T, e *env, status int, pause time.Duration) {
 // its request. A 401 or 403 that does not say so (a proxy's or a web
 // application firewall's refusal of one request, which a caller's token
 // may provoke) pauses nothing, so that no token can stop the others'
-// requests; nor does invalid_client on another status.
+// requests; nor does invalid_client on another status, under another
+// member name ("Error"), or in an "error" member repeated with another
+// value last.
 func TestVerify_RefusedClientCredentialsPauseRequests(t *testing.T) {
 	const invalidClient = `{"error":"invalid_client","error_description":"client authentication failed"}`
 	tests := []struct {
@@ -138,6 +140,11 @@ func TestVerify_RefusedClientCredentialsPauseRequests(t *testing.T) {
 		{"401, no body", http.StatusUnauthorized, "", 0, 0},
 		{"403, a firewall's page", http.StatusForbidden, "<html>Request blocked</html>", 0, 0},
 		{"403, another error", http.StatusForbidden, `{"error":"access_denied"}`, 0, 0},
+		{"401, invalid_client under another name", http.StatusUnauthorized, `{"error":"invalid_request","Error":"invalid_client"}`, 0, 0},
+		{"401, invalid_client repeated, another last", http.StatusUnauthorized, `{"error":"invalid_client","error":"invalid_request"}`, 0, 0},
+		{"401, invalid_client then null", http.StatusUnauthorized, `{"error":"invalid_client","error":null}`, 0, 0},
+		{"401, invalid_client escaped", http.StatusUnauthorized, `{"error":"invalid\u005fclient"}`, 0, introspect.DefaultNegativeCacheTTL},
+		{"401, the string invalid_client alone", http.StatusUnauthorized, `"invalid_client"`, 0, 0},
 		{"400 invalid_client: not a pause", http.StatusBadRequest, invalidClient, 0, 0},
 	}
 	for _, tc := range tests {
