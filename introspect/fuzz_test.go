@@ -35,6 +35,26 @@ func FuzzParseResponse(f *testing.F) {
 	})
 }
 
+// FuzzInvalidClient checks invalidClient against encoding/json: it reports
+// exactly the JSON objects whose member named exactly "error" (the last
+// when repeated) is the string "invalid_client", and never panics.
+func FuzzInvalidClient(f *testing.F) {
+	for _, seed := range []string{
+		`{"error":"invalid_client","error_description":"client authentication failed"}`,
+		`{"error":"invalid_request","Error":"invalid_client"}`, `{"ERROR":"invalid_client"}`,
+		`{"error":"invalid_client","error":null}`, `{"error":"invalid\u005fclient"}`, `"invalid_client"`,
+		`{"error":["invalid_client"]}`, `{"error":"invalid_client"}x`, `null`, `<html>`,
+	} {
+		f.Add([]byte(seed))
+	}
+	f.Fuzz(func(t *testing.T, body []byte) {
+		ref, refOK := referenceObject(body)
+		if got, want := invalidClient(body), refOK && ref["error"] == "invalid_client"; got != want {
+			t.Fatalf("invalidClient(%q) = %v, want %v", body, got, want)
+		}
+	})
+}
+
 // FuzzCombinedRouting checks the JWT test of Combined: a token it takes for
 // a JWT has three parts and a header of UTF-8 whose first byte other than
 // JSON white space is '{'; a token whose header is a JSON object in UTF-8

@@ -91,12 +91,18 @@ func (v *Verifier) post(ctx context.Context, token string) ([]byte, error) {
 
 // invalidClient reports whether body is an OAuth 2.0 error response (RFC
 // 6749, 5.2) whose error is "invalid_client": the server's word that this
-// service's client authentication failed, whatever the token.
+// service's client authentication failed, whatever the token. The member
+// is the one named exactly "error" (the last when repeated), as
+// parseResponse reads "active": a struct field would also take "Error" or
+// "ERROR", so that {"error":"invalid_request","Error":"invalid_client"}
+// paused every request.
 func invalidClient(body []byte) bool {
-	var r struct {
-		Error *string `json:"error"`
+	var m map[string]json.RawMessage
+	if json.Unmarshal(body, &m) != nil {
+		return false
 	}
-	return json.Unmarshal(body, &r) == nil && r.Error != nil && *r.Error == "invalid_client"
+	var code string
+	return json.Unmarshal(m["error"], &code) == nil && code == "invalid_client"
 }
 
 // credentialsPause is how long a 401 or 403 invalid_client answer pauses

@@ -121,7 +121,9 @@ func checkPause(t *testing.T, e *env, status int, pause time.Duration) {
 // its request. A 401 or 403 that does not say so (a proxy's or a web
 // application firewall's refusal of one request, which a caller's token
 // may provoke) pauses nothing, so that no token can stop the others'
-// requests; nor does invalid_client on another status.
+// requests; nor does invalid_client on another status, under another
+// member name ("Error"), or in an "error" member repeated with another
+// value last.
 func TestVerify_RefusedClientCredentialsPauseRequests(t *testing.T) {
 	const invalidClient = `{"error":"invalid_client","error_description":"client authentication failed"}`
 	tests := []struct {
@@ -130,21 +132,28 @@ func TestVerify_RefusedClientCredentialsPauseRequests(t *testing.T) {
 		body        string
 		negativeTTL time.Duration // 0: the default
 		pause       time.Duration // 0: none
+		cacheOff    bool
 	}{
-		{"401 invalid_client", http.StatusUnauthorized, invalidClient, 0, introspect.DefaultNegativeCacheTTL},
-		{"403 invalid_client", http.StatusForbidden, invalidClient, 0, introspect.DefaultNegativeCacheTTL},
-		{"401 invalid_client, NegativeTTL 3 s", http.StatusUnauthorized, invalidClient, 3 * time.Second, 3 * time.Second},
-		{"401 invalid_client, NegativeTTL an hour: capped", http.StatusUnauthorized, invalidClient, time.Hour, time.Minute},
-		{"401, no body", http.StatusUnauthorized, "", 0, 0},
-		{"403, a firewall's page", http.StatusForbidden, "<html>Request blocked</html>", 0, 0},
-		{"403, another error", http.StatusForbidden, `{"error":"access_denied"}`, 0, 0},
-		{"400 invalid_client: not a pause", http.StatusBadRequest, invalidClient, 0, 0},
+		{"401 invalid_client", http.StatusUnauthorized, invalidClient, 0, introspect.DefaultNegativeCacheTTL, false},
+		{"403 invalid_client", http.StatusForbidden, invalidClient, 0, introspect.DefaultNegativeCacheTTL, false},
+		{"401 invalid_client, NegativeTTL 3 s", http.StatusUnauthorized, invalidClient, 3 * time.Second, 3 * time.Second, false},
+		{"401 invalid_client, NegativeTTL an hour: capped", http.StatusUnauthorized, invalidClient, time.Hour, time.Minute, false},
+		{"401, no body", http.StatusUnauthorized, "", 0, 0, false},
+		{"403, a firewall's page", http.StatusForbidden, "<html>Request blocked</html>", 0, 0, false},
+		{"403, another error", http.StatusForbidden, `{"error":"access_denied"}`, 0, 0, false},
+		{"401, invalid_client under another name", http.StatusUnauthorized, `{"error":"invalid_request","Error":"invalid_client"}`, 0, 0, false},
+		{"401, invalid_client repeated, another last", http.StatusUnauthorized, `{"error":"invalid_client","error":"invalid_request"}`, 0, 0, false},
+		{"401, invalid_client then null", http.StatusUnauthorized, `{"error":"invalid_client","error":null}`, 0, 0, false},
+		{"401, invalid_client escaped", http.StatusUnauthorized, `{"error":"invalid\u005fclient"}`, 0, introspect.DefaultNegativeCacheTTL, false},
+		{"401, the string invalid_client alone", http.StatusUnauthorized, `"invalid_client"`, 0, 0, false},
+		{"401 invalid_client, caches off", http.StatusUnauthorized, invalidClient, 0, introspect.DefaultNegativeCacheTTL, true},
+		{"400 invalid_client: not a pause", http.StatusBadRequest, invalidClient, 0, 0, false},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			var refuse atomic.Bool
 			refuse.Store(true)
-			e := newFrontedEnv(t, func(c *introspect.Config) { c.Cache.NegativeTTL = tc.negativeTTL },
+			e := newFrontedEnv(t, func(c *introspect.Config) { c.Cache.NegativeTTL, c.Cache.Disabled = tc.negativeTTL, tc.cacheOff },
 				func(w http.ResponseWriter) bool {
 					if !refuse.Swap(false) { // the first request only
 						return false

@@ -526,8 +526,17 @@ func TestVerify_ClientAuthenticationMethods(t *testing.T) {
 	}
 }
 
+// TestVerify_BadClientCredentialsAreUnavailableNotTheCallersFault: refused
+// client credentials fail the call with ErrUnavailable, logged as an error
+// without the secret or the token, and are not cached: past the pause the
+// refusal makes (Cache.NegativeTTL, at most a minute), the token is asked
+// about again. NegativeTTL is an hour, so that a failure cached as a
+// refusal would still be within its entry's lifetime a minute later.
 func TestVerify_BadClientCredentialsAreUnavailableNotTheCallersFault(t *testing.T) {
-	e := newEnv(t, func(c *introspect.Config) { c.ClientSecret = "wrong" })
+	e := newEnv(t, func(c *introspect.Config) {
+		c.ClientSecret = "wrong"
+		c.Cache.NegativeTTL = time.Hour
+	})
 	tok := e.opaque(t, nil)
 	for i := 1; i <= 2; i++ {
 		_, err := e.verify(t, tok)
@@ -537,7 +546,10 @@ func TestVerify_BadClientCredentialsAreUnavailableNotTheCallersFault(t *testing.
 		if got := e.iss.IntrospectionRequests(); got != int64(i) {
 			t.Fatalf("call %d: %d requests; failures must not be cached", i, got)
 		}
-		e.advance(introspect.DefaultNegativeCacheTTL) // past the pause the refusal makes
+		if st := e.v.Stats(); st.NegativeEntries != 0 || st.CacheEntries != 0 {
+			t.Fatalf("call %d: %d negative and %d positive entries; failures must not be cached", i, st.NegativeEntries, st.CacheEntries)
+		}
+		e.advance(time.Minute) // past the pause the refusal makes, at most a minute
 	}
 	logs := e.logs.String()
 	if !strings.Contains(logs, "level=ERROR") || !strings.Contains(logs, "client credentials") {
