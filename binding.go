@@ -114,9 +114,20 @@ const jsonWhiteSpace = " \t\n\r"
 // SHA-256 digest.
 const thumbprintLen = 43
 
+// thumbprintEncoding decodes a cnf thumbprint: unpadded base64url, strict.
+// The last of its 43 characters carries 4 bits of the digest and 2 bits
+// that must be zero (RFC 4648, 3.5); a lenient decoder ignores them, so
+// that four strings decode to one digest, and a token that another
+// implementation, comparing the encoded strings, refuses would pass here.
+var thumbprintEncoding = base64.RawURLEncoding.Strict()
+
 // cnfThumbprint decodes a cnf claim's JSON: an object whose only member
 // (RFC 7800, 3.1: a cnf claim represents one proof-of-possession key) is
-// x5t#S256 or jkt, holding the unpadded base64url encoding of 32 bytes. The
+// x5t#S256 or jkt, holding the unpadded base64url encoding of 32 bytes,
+// in its one canonical form (thumbprintEncoding). Member names match
+// exactly: a case variant ("X5T#S256") is a member grpcauth does not
+// know. Of a repeated member the last counts, as of a repeated claim
+// (RFC 7519, 4). The
 // usual compact forms are decoded without encoding/json; anything else
 // takes the general path, which FuzzCnfThumbprint checks agrees with them.
 func cnfThumbprint(raw []byte) (cnfKind, [sha256.Size]byte, error) {
@@ -143,7 +154,7 @@ func compactCnfThumbprint(raw []byte) (kind cnfKind, t [sha256.Size]byte, ok boo
 				return cnfNone, t, false
 			}
 		}
-		n, err := base64.RawURLEncoding.Decode(t[:], enc)
+		n, err := thumbprintEncoding.Decode(t[:], enc)
 		return k, t, err == nil && n == sha256.Size
 	}
 	return cnfNone, t, false
@@ -184,7 +195,7 @@ func decodeCnf(raw []byte) (kind cnfKind, t [sha256.Size]byte, err error) {
 	if len(s) != thumbprintLen || strings.IndexFunc(s, func(r rune) bool { return r > 0x7f || !isBase64URL(byte(r)) }) >= 0 {
 		return cnfNone, t, fmt.Errorf("%w: %s is not the unpadded base64url encoding of a SHA-256 digest", errMalformedCnf, name)
 	}
-	if n, err := base64.RawURLEncoding.Decode(t[:], []byte(s)); err != nil || n != sha256.Size {
+	if n, err := thumbprintEncoding.Decode(t[:], []byte(s)); err != nil || n != sha256.Size {
 		return cnfNone, t, fmt.Errorf("%w: %s is not the unpadded base64url encoding of a SHA-256 digest", errMalformedCnf, name)
 	}
 	return kind, t, nil

@@ -4,6 +4,8 @@ import (
 	"context"
 	"crypto/tls"
 	"crypto/x509"
+	"encoding/json"
+	"errors"
 	"fmt"
 	"net"
 	"strings"
@@ -190,6 +192,7 @@ func TestBinding_CnfForms(t *testing.T) {
 		{"TLS without client certificate", map[string]any{"x5t#S256": thumb}, tlsPeer, codes.Unauthenticated, ReasonBindingMismatch},
 		{"plaintext loopback", map[string]any{"x5t#S256": thumb}, bearerCtx("tok"), codes.Unauthenticated, ReasonBindingMismatch},
 		{"padded thumbprint", map[string]any{"x5t#S256": thumb + "="}, withCert(cert), codes.Unauthenticated, ReasonTokenInvalid},
+		{"thumbprint with its padding bits set", map[string]any{"x5t#S256": withPadBits(thumb)}, withCert(cert), codes.Unauthenticated, ReasonTokenInvalid},
 		{"standard base64 alphabet", map[string]any{"x5t#S256": "ungWv48Bz+pBQUDeXa4iI7ADYaOWF3qctBD/YfIAFa0"}, withCert(cert), codes.Unauthenticated, ReasonTokenInvalid},
 		{"hex thumbprint", map[string]any{"x5t#S256": "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"}, withCert(cert), codes.Unauthenticated, ReasonTokenInvalid},
 		{"SHA-1 length", map[string]any{"x5t#S256": "qZk-NkcGgWq6PiVxeFDCbJzQ2J0"}, withCert(cert), codes.Unauthenticated, ReasonTokenInvalid},
@@ -201,6 +204,15 @@ func TestBinding_CnfForms(t *testing.T) {
 		{"cnf DPoP jkt, Bearer scheme", map[string]any{"jkt": "0ZcOCORZNYy-DWpqq30jZyJGHTN0d2HglBV3uiguA4I"}, withCert(cert), codes.Unauthenticated, ReasonDPoPBindingMismatch},
 		{"cnf jwk", map[string]any{"jwk": map[string]any{"kty": "EC"}}, withCert(cert), codes.Unauthenticated, ReasonTokenTypeUnsupported},
 		{"cnf x5t#S256 and jkt", map[string]any{"x5t#S256": thumb, "jkt": "x"}, withCert(cert), codes.Unauthenticated, ReasonTokenTypeUnsupported},
+		// Member names match exactly, as encoding/json matches map keys
+		// (its case folding is for struct fields).
+		{"cnf X5T#S256, another case", map[string]any{"X5T#S256": thumb}, withCert(cert), codes.Unauthenticated, ReasonTokenTypeUnsupported},
+		{"cnf JKT, another case", map[string]any{"JKT": "0ZcOCORZNYy-DWpqq30jZyJGHTN0d2HglBV3uiguA4I"}, withCert(cert), codes.Unauthenticated, ReasonTokenTypeUnsupported},
+		{"cnf x5t#S256 and X5T#S256", map[string]any{"x5t#S256": thumb, "X5T#S256": thumb}, withCert(cert), codes.Unauthenticated, ReasonTokenTypeUnsupported},
+		// Of a repeated member the last counts, as of a repeated claim.
+		{"cnf x5t#S256 twice, the last matching", json.RawMessage(`{"x5t#S256":"` + CertificateThumbprint(other) + `","x5t#S256":"` + thumb + `"}`), withCert(cert), codes.OK, ""},
+		{"cnf x5t#S256 twice, the first matching", json.RawMessage(`{"x5t#S256":"` + thumb + `","x5t#S256":"` + CertificateThumbprint(other) + `"}`), withCert(cert), codes.Unauthenticated, ReasonBindingMismatch},
+		{"cnf null", json.RawMessage(`null`), withCert(cert), codes.Unauthenticated, ReasonTokenInvalid},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -243,6 +255,34 @@ func TestBinding_UnsupportedCnfMembersAreClippedInTheError(t *testing.T) {
 	checkStatus(t, err, codes.Unauthenticated, ReasonTokenTypeUnsupported)
 	if e := rec.last(t).Err.Error(); !strings.Contains(e, `"000mmmm`) || !strings.Contains(e, "bytes)") || len(e) > 600 {
 		t.Errorf("Err is %d bytes (%.80q…), want the members clipped to 256 bytes and their length", len(e), e)
+	}
+}
+
+// withPadBits returns thumb, the unpadded base64url encoding of a SHA-256
+// digest, with the two low bits of its last character set: those bits
+// encode none of the digest, so a lenient decoder reads the same digest.
+func withPadBits(thumb string) string {
+	const alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+	i := strings.IndexByte(alphabet, thumb[len(thumb)-1])
+	return thumb[:len(thumb)-1] + alphabet[i|3:i|3+1]
+}
+
+// A thumbprint has one encoding: another string that a lenient decoder
+// reads as the same digest (its last character's padding bits set) is
+// malformed, in the compact form and through encoding/json alike, for
+// both confirmation members.
+func TestCnfThumbprint_RefusesNonCanonicalEncoding(t *testing.T) {
+	const thumb = "ungWv48Bz-pBQUDeXa4iI7ADYaOWF3qctBD_YfIAFa0"
+	for _, member := range []string{x5tS256Key, jktKey} {
+		for _, form := range []string{`{"%s":"%s"}`, `{ "%s" : "%s" }`} {
+			if _, _, err := cnfThumbprint([]byte(fmt.Sprintf(form, member, thumb))); err != nil {
+				t.Fatalf("%s: canonical thumbprint refused: %v", fmt.Sprintf(form, member, thumb), err)
+			}
+			raw := fmt.Sprintf(form, member, withPadBits(thumb))
+			if _, _, err := cnfThumbprint([]byte(raw)); !errors.Is(err, errMalformedCnf) {
+				t.Errorf("%s: err = %v, want %v", raw, err, errMalformedCnf)
+			}
+		}
 	}
 }
 
