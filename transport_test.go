@@ -16,6 +16,7 @@ import (
 	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/metadata"
+	"google.golang.org/grpc/peer"
 	"google.golang.org/grpc/test/bufconn"
 
 	"github.com/grpcauth/grpcauth/internal/localpeer"
@@ -321,6 +322,7 @@ func TestTransportAllowed_ByPolicyAndPeer(t *testing.T) {
 		want want
 	}{
 		{"no peer", context.Background(), want{false, false, true}},
+		{"nil peer", peer.NewContext(context.Background(), nil), want{false, false, true}},
 		{"TLS from another host", withPeer(context.Background(), remote, tlsInfo), want{true, true, true}},
 		{"privacy level from another host", withPeer(context.Background(), remote6, privacy), want{true, true, true}},
 		{"integrity only from another host", withPeer(context.Background(), remote, integrityOnly), want{false, false, true}},
