@@ -357,6 +357,7 @@ func TestBinding_CnfForms(t *testing.T) {
 		{"handshake not complete, on loopback", map[string]any{"x5t#S256": thumb}, handshakeIncomplete(cert), codes.Unauthenticated, ReasonBindingMismatch},
 		{"handshake not complete, on loopback, unbound token", nil, handshakeIncomplete(cert), codes.OK, ""},
 		{"TLS without client certificate", map[string]any{"x5t#S256": thumb}, tlsPeer, codes.Unauthenticated, ReasonBindingMismatch},
+		{"nil leaf in a hand-built state", map[string]any{"x5t#S256": thumb}, withCert(nil, cert), codes.Unauthenticated, ReasonBindingMismatch},
 		{"plaintext loopback", map[string]any{"x5t#S256": thumb}, bearerCtx("tok"), codes.Unauthenticated, ReasonBindingMismatch},
 		{"padded thumbprint", map[string]any{"x5t#S256": thumb + "="}, withCert(cert), codes.Unauthenticated, ReasonTokenInvalid},
 		{"thumbprint with its padding bits set", map[string]any{"x5t#S256": withPadBits(thumb)}, withCert(cert), codes.Unauthenticated, ReasonTokenInvalid},
