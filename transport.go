@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 
+	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/peer"
 
 	"github.com/grpcauth/grpcauth/internal/localpeer"
@@ -97,8 +98,9 @@ func (t TransportSecurity) valid() bool {
 // transportAllowed reports whether the call's connection may carry
 // credentials under a.transport. It fails closed: a context without a peer
 // (the interceptor called outside a gRPC server), an AuthInfo that does not
-// report a security level, a level below PrivacyAndIntegrity, or a
-// credentials.TLSInfo whose handshake is not complete counts as no
+// report a security level, a level below PrivacyAndIntegrity, a
+// credentials.TLSInfo whose handshake is not complete, or an AuthInfo
+// whose GetCommonAuthInfo panics (see secureAuthInfo) counts as no
 // transport security (such a connection may still be local). It allocates
 // nothing for the peers gRPC's own transports create.
 func (a *Authenticator) transportAllowed(ctx context.Context) bool {
@@ -109,8 +111,23 @@ func (a *Authenticator) transportAllowed(ctx context.Context) bool {
 	if !ok || p == nil {
 		return false
 	}
-	if localpeer.Secure(p.AuthInfo) {
+	if secureAuthInfo(p.AuthInfo) {
 		return true
 	}
 	return a.transport == TransportSecureOrLocal && localpeer.IsLocalPeer(p.Addr, p.LocalAddr)
+}
+
+// secureAuthInfo is localpeer.Secure(ai), or false when that panics: an
+// AuthInfo type that embeds a pointer promotes methods that dereference
+// it, such as GetCommonAuthInfo through a nil *credentials.TLSInfo or
+// *credentials.CommonAuthInfo, which an adapter building its peer for
+// ServeCall may leave nil on a plaintext request. grpc-go does not recover
+// a panic in an interceptor: it would end the server process.
+func secureAuthInfo(ai credentials.AuthInfo) (ok bool) {
+	defer func() {
+		if recover() != nil {
+			ok = false
+		}
+	}()
+	return localpeer.Secure(ai)
 }

@@ -335,6 +335,9 @@ func TestTransportAllowed_ByPolicyAndPeer(t *testing.T) {
 		{"typed nil *TLSInfo on loopback", withPeer(context.Background(), loop4, (*credentials.TLSInfo)(nil)), want{true, false, true}},
 		{"typed nil of another AuthInfo type from another host", withPeer(context.Background(), remote, (*plaintextInfo)(nil)), want{false, false, true}},
 		{"typed nil of another AuthInfo type on loopback", withPeer(context.Background(), loop4, (*plaintextInfo)(nil)), want{true, false, true}},
+		{"AuthInfo embedding a nil *TLSInfo from another host", withPeer(context.Background(), remote, tlsInfoByPointer{}), want{false, false, true}},
+		{"AuthInfo embedding a nil *TLSInfo on loopback", withPeer(context.Background(), loop4, tlsInfoByPointer{}), want{true, false, true}},
+		{"AuthInfo embedding a nil *CommonAuthInfo from another host", withPeer(context.Background(), remote, commonInfoByPointer{}), want{false, false, true}},
 		{"plaintext 127.0.0.1", withPeer(context.Background(), loop4, plaintext), want{true, false, true}},
 		{"plaintext 127.9.8.7", withPeer(context.Background(), loop4b, plaintext), want{true, false, true}},
 		{"plaintext ::1", withPeer(context.Background(), loop6, plaintext), want{true, false, true}},
@@ -373,6 +376,35 @@ func TestTransportAllowed_ByPolicyAndPeer(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// commonInfoByPointer is an AuthInfo whose GetCommonAuthInfo is promoted
+// through a pointer, nil in the tests.
+type commonInfoByPointer struct{ *credentials.CommonAuthInfo }
+
+func (commonInfoByPointer) AuthType() string { return "custom" }
+
+// An adapter that builds its peer for ServeCall may use an AuthInfo type
+// of its own that embeds a pointer, and leave it nil on a plaintext
+// request: its promoted GetCommonAuthInfo panics. That is no transport
+// security, and no crash (grpc-go does not recover a panic in an
+// interceptor either): a token on it from another host is refused before
+// it is verified, and on loopback it counts as local.
+func TestTransport_AuthInfoWhoseLevelPanicsIsNoTransportSecurity(t *testing.T) {
+	cv := &countingVerifier{next: staticVerifier{claims: mustClaims(t, "test:read")}}
+	a := mustNew(t, Config{Verifier: cv})
+	serve := func(addr net.Addr, ai credentials.AuthInfo) error {
+		return a.ServeCall(withPeer(bearerCtx("tok"), addr, ai), mInherited, false, &authtestv1.InheritedRequest{}, func(context.Context, *Guard) error { return nil })
+	}
+	for _, ai := range []credentials.AuthInfo{tlsInfoByPointer{}, commonInfoByPointer{}} {
+		checkStatus(t, serve(&net.TCPAddr{IP: net.IPv4(192, 0, 2, 1), Port: 1}, ai), codes.Unauthenticated, ReasonTransportInsecure)
+		if err := serve(&net.TCPAddr{IP: net.IPv4(127, 0, 0, 1), Port: 1}, ai); err != nil {
+			t.Errorf("%T on loopback: %v", ai, err)
+		}
+	}
+	if n := cv.n.Load(); n != 2 {
+		t.Errorf("verifier called %d times, want 2 (the loopback calls)", n)
 	}
 }
 
