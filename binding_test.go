@@ -196,7 +196,8 @@ func wrapAuthInfo(ptr bool) func(credentials.TransportCredentials) credentials.T
 func TestBinding_TLSCredentialsWithTheirOwnAuthInfo(t *testing.T) {
 	for _, ptr := range []bool{false, true} {
 		t.Run(fmt.Sprintf("pointer %v", ptr), func(t *testing.T) {
-			m := newMTLSEnvWith(t, wrapAuthInfo(ptr))
+			// Transport security, not the loopback, admits the token.
+			m := newMTLSEnvWith(t, wrapAuthInfo(ptr), func(c *Config, _ *verifier.Config) { c.TransportSecurity = TransportSecureOnly })
 			boundA := m.boundToken(t, m.certA, "test:read")
 			for _, tt := range []struct {
 				name   string

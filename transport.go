@@ -21,7 +21,8 @@ const (
 	// TransportSecureOrLocal (the default, the zero value) accepts
 	// credentials on connections with transport security (TLS, ALTS: a
 	// peer AuthInfo reporting credentials.PrivacyAndIntegrity; for a
-	// credentials.TLSInfo, of a completed handshake, State.HandshakeComplete
+	// credentials.TLSInfo, or an AuthInfo type of the credentials' own
+	// that embeds one, of a completed handshake, State.HandshakeComplete
 	// true, as grpc-go and grpc.Server.ServeHTTP hand over, and not a
 	// request in TLS 1.3 early data, 0-RTT) and on
 	// plaintext connections that never leave this host, where nobody but
@@ -99,10 +100,11 @@ func (t TransportSecurity) valid() bool {
 // credentials under a.transport. It fails closed: a context without a peer
 // (the interceptor called outside a gRPC server), an AuthInfo that does not
 // report a security level, a level below PrivacyAndIntegrity, a
-// credentials.TLSInfo whose handshake is not complete, or an AuthInfo
-// whose GetCommonAuthInfo panics (see secureAuthInfo) counts as no
-// transport security (such a connection may still be local). It allocates
-// nothing for the peers gRPC's own transports create.
+// credentials.TLSInfo (or an AuthInfo embedding one) whose handshake is
+// not complete, or an AuthInfo whose GetCommonAuthInfo panics (see
+// secureAuthInfo) counts as no transport security (such a connection may
+// still be local). It allocates nothing for the peers gRPC's own
+// transports create.
 func (a *Authenticator) transportAllowed(ctx context.Context) bool {
 	if a.transport == InsecureAllowPlaintext {
 		return true
@@ -117,17 +119,28 @@ func (a *Authenticator) transportAllowed(ctx context.Context) bool {
 	return a.transport == TransportSecureOrLocal && localpeer.IsLocalPeer(p.Addr, p.LocalAddr)
 }
 
-// secureAuthInfo is localpeer.Secure(ai), or false when that panics: an
-// AuthInfo type that embeds a pointer promotes methods that dereference
-// it, such as GetCommonAuthInfo through a nil *credentials.TLSInfo or
-// *credentials.CommonAuthInfo, which an adapter building its peer for
-// ServeCall may leave nil on a plaintext request. grpc-go does not recover
-// a panic in an interceptor: it would end the server process.
+// secureAuthInfo is localpeer.Secure(ai), with the rule for a
+// credentials.TLSInfo applied to one that another AuthInfo type embeds
+// (embeddedTLSInfo): its handshake must be complete too. It is false when
+// Secure panics: an AuthInfo type that embeds a pointer promotes methods
+// that dereference it, such as GetCommonAuthInfo through a nil
+// *credentials.TLSInfo or *credentials.CommonAuthInfo, which an adapter
+// building its peer for ServeCall may leave nil on a plaintext request.
+// grpc-go does not recover a panic in an interceptor: it would end the
+// server process.
 func secureAuthInfo(ai credentials.AuthInfo) (ok bool) {
 	defer func() {
 		if recover() != nil {
 			ok = false
 		}
 	}()
-	return localpeer.Secure(ai)
+	if !localpeer.Secure(ai) {
+		return false
+	}
+	switch ai.(type) {
+	case credentials.TLSInfo, *credentials.TLSInfo:
+		return true // Secure checked the handshake
+	}
+	ti, embeds := embeddedTLSInfo(ai)
+	return !embeds || ti.State.HandshakeComplete
 }
