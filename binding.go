@@ -11,9 +11,11 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"reflect"
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 
 	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/peer"
@@ -114,9 +116,20 @@ const jsonWhiteSpace = " \t\n\r"
 // SHA-256 digest.
 const thumbprintLen = 43
 
+// thumbprintEncoding decodes a cnf thumbprint: unpadded base64url, strict.
+// The last of its 43 characters carries 4 bits of the digest and 2 bits
+// that must be zero (RFC 4648, 3.5); a lenient decoder ignores them, so
+// that four strings decode to one digest, and a token that another
+// implementation, comparing the encoded strings, refuses would pass here.
+var thumbprintEncoding = base64.RawURLEncoding.Strict()
+
 // cnfThumbprint decodes a cnf claim's JSON: an object whose only member
 // (RFC 7800, 3.1: a cnf claim represents one proof-of-possession key) is
-// x5t#S256 or jkt, holding the unpadded base64url encoding of 32 bytes. The
+// x5t#S256 or jkt, holding the unpadded base64url encoding of 32 bytes,
+// in its one canonical form (thumbprintEncoding). Member names match
+// exactly: a case variant ("X5T#S256") is a member grpcauth does not
+// know. Of a repeated member the last counts, as of a repeated claim
+// (RFC 7519, 4). The
 // usual compact forms are decoded without encoding/json; anything else
 // takes the general path, which FuzzCnfThumbprint checks agrees with them.
 func cnfThumbprint(raw []byte) (cnfKind, [sha256.Size]byte, error) {
@@ -143,7 +156,7 @@ func compactCnfThumbprint(raw []byte) (kind cnfKind, t [sha256.Size]byte, ok boo
 				return cnfNone, t, false
 			}
 		}
-		n, err := base64.RawURLEncoding.Decode(t[:], enc)
+		n, err := thumbprintEncoding.Decode(t[:], enc)
 		return k, t, err == nil && n == sha256.Size
 	}
 	return cnfNone, t, false
@@ -184,7 +197,7 @@ func decodeCnf(raw []byte) (kind cnfKind, t [sha256.Size]byte, err error) {
 	if len(s) != thumbprintLen || strings.IndexFunc(s, func(r rune) bool { return r > 0x7f || !isBase64URL(byte(r)) }) >= 0 {
 		return cnfNone, t, fmt.Errorf("%w: %s is not the unpadded base64url encoding of a SHA-256 digest", errMalformedCnf, name)
 	}
-	if n, err := base64.RawURLEncoding.Decode(t[:], []byte(s)); err != nil || n != sha256.Size {
+	if n, err := thumbprintEncoding.Decode(t[:], []byte(s)); err != nil || n != sha256.Size {
 		return cnfNone, t, fmt.Errorf("%w: %s is not the unpadded base64url encoding of a SHA-256 digest", errMalformedCnf, name)
 	}
 	return kind, t, nil
@@ -210,7 +223,9 @@ func clientCertificate(ctx context.Context) *x509.Certificate {
 
 // peerTLS reports whether the call's connection is a TLS connection, and
 // returns the client's certificate chain when it is and its handshake is
-// complete (see clientCertificate).
+// complete (see clientCertificate). The connection is TLS when its
+// AuthInfo is a credentials.TLSInfo, by value or pointer, or a type of
+// its own that embeds one (embeddedTLSInfo).
 func peerTLS(ctx context.Context) (certs []*x509.Certificate, isTLS bool) {
 	p, ok := peer.FromContext(ctx)
 	if !ok || p == nil {
@@ -225,13 +240,81 @@ func peerTLS(ctx context.Context) (certs []*x509.Certificate, isTLS bool) {
 			return nil, false
 		}
 		st = &ai.State
-	default:
+	case nil:
 		return nil, false
+	default:
+		ti, ok := embeddedTLSInfo(ai)
+		if !ok {
+			return nil, false
+		}
+		st = &ti.State
 	}
 	if !st.HandshakeComplete {
 		return nil, true
 	}
 	return st.PeerCertificates, true
+}
+
+var (
+	tlsInfoType    = reflect.TypeFor[credentials.TLSInfo]()
+	tlsInfoPtrType = reflect.TypeFor[*credentials.TLSInfo]()
+)
+
+// tlsInfoFields caches tlsInfoField by struct type (reflect.Type to []int):
+// a search of a type's embedded fields costs several allocations, and the
+// AuthInfo types of a program are few.
+var tlsInfoFields sync.Map
+
+// embeddedTLSInfo returns the credentials.TLSInfo that ai, an AuthInfo of
+// another type, embeds (by value or pointer, directly or through other
+// embedded structs, as Go promotes its methods), and whether there is
+// one. Transport credentials that wrap gRPC's TLS credentials often return
+// such a type, to add to the TLSInfo (a verified identity, a connection
+// handle); it describes a TLS connection like the TLSInfo it embeds. A nil
+// pointer on the way is none, and so is a TLSInfo that is a named field
+// rather than embedded, or that two embedded structs promote at one depth
+// (Go promotes neither).
+func embeddedTLSInfo(ai credentials.AuthInfo) (credentials.TLSInfo, bool) {
+	v := reflect.ValueOf(ai)
+	if v.Kind() == reflect.Pointer {
+		if v.IsNil() {
+			return credentials.TLSInfo{}, false
+		}
+		v = v.Elem()
+	}
+	if v.Kind() != reflect.Struct {
+		return credentials.TLSInfo{}, false
+	}
+	index, ok := tlsInfoFields.Load(v.Type())
+	if !ok {
+		index, _ = tlsInfoFields.LoadOrStore(v.Type(), tlsInfoField(v.Type()))
+	}
+	if index.([]int) == nil {
+		return credentials.TLSInfo{}, false
+	}
+	fv, err := v.FieldByIndexErr(index.([]int))
+	if err != nil || !fv.CanInterface() {
+		return credentials.TLSInfo{}, false
+	}
+	switch ti := fv.Interface().(type) {
+	case credentials.TLSInfo:
+		return ti, true
+	case *credentials.TLSInfo:
+		if ti != nil {
+			return *ti, true
+		}
+	}
+	return credentials.TLSInfo{}, false
+}
+
+// tlsInfoField returns the index of the credentials.TLSInfo (or pointer to
+// one) that the struct type t embeds, as embeddedTLSInfo reads it, or nil.
+func tlsInfoField(t reflect.Type) []int {
+	f, ok := t.FieldByName("TLSInfo")
+	if !ok || !f.Anonymous || f.Type != tlsInfoType && f.Type != tlsInfoPtrType {
+		return nil
+	}
+	return f.Index
 }
 
 // CertificateThumbprint returns the x5t#S256 confirmation value of cert

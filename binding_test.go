@@ -4,15 +4,19 @@ import (
 	"context"
 	"crypto/tls"
 	"crypto/x509"
+	"encoding/json"
+	"errors"
 	"fmt"
 	"net"
 	"strings"
 	"testing"
+	"time"
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/peer"
+	"google.golang.org/grpc/status"
 
 	"github.com/grpcauth/grpcauth/grpcauthtest"
 	authtestv1 "github.com/grpcauth/grpcauth/internal/testproto/authtest/v1"
@@ -35,12 +39,23 @@ type mtlsEnv struct {
 // configuration; its option asks for any valid token).
 func newMTLSEnv(t *testing.T, opts ...envOption) *mtlsEnv {
 	t.Helper()
+	return newMTLSEnvWith(t, nil, opts...)
+}
+
+// newMTLSEnvWith is newMTLSEnv with the server's TLS credentials wrapped
+// by wrap, unless it is nil.
+func newMTLSEnvWith(t *testing.T, wrap func(credentials.TransportCredentials) credentials.TransportCredentials, opts ...envOption) *mtlsEnv {
+	t.Helper()
 	pki := newPKI(t)
 	m := &mtlsEnv{pki: pki, certA: pki.issue(t, "client-a", false), certB: pki.issue(t, "client-b", false)}
 	opts = append([]envOption{func(c *Config, _ *verifier.Config) {
 		c.Rules = map[string]*grpcauthv1.Rule{mAuth: {RequireCertificateBinding: true}}
 	}}, opts...)
-	m.env = newEnvWith(t, pki.serverCreds(t), pki.clientCreds(&m.certA), opts...)
+	serverCreds := pki.serverCreds(t)
+	if wrap != nil {
+		serverCreds = wrap(serverCreds)
+	}
+	m.env = newEnvWith(t, serverCreds, pki.clientCreds(&m.certA), opts...)
 	m.clientA = m.client
 	m.clientB = authtestv1.NewTestServiceClient(dial(t, m.addr, pki.clientCreds(&m.certB)))
 	m.clientNone = authtestv1.NewTestServiceClient(dial(t, m.addr, pki.clientCreds(nil)))
@@ -136,6 +151,161 @@ func TestBinding_ResumedTLSSessionKeepsItsClientCertificate(t *testing.T) {
 	}
 }
 
+// ownAuthInfoCreds are gRPC's TLS server credentials whose AuthInfo is a
+// type of their own embedding credentials.TLSInfo, as credentials that add
+// to it (a verified identity, a connection handle) return it: by value, or
+// by pointer when ptr is set.
+type ownAuthInfoCreds struct {
+	credentials.TransportCredentials
+	ptr bool
+}
+
+// ownTLSAuthInfo is ownAuthInfoCreds' AuthInfo.
+type ownTLSAuthInfo struct {
+	credentials.TLSInfo
+	Identity string
+}
+
+func (c ownAuthInfoCreds) ServerHandshake(conn net.Conn) (net.Conn, credentials.AuthInfo, error) {
+	conn, ai, err := c.TransportCredentials.ServerHandshake(conn)
+	if err != nil {
+		return nil, nil, err
+	}
+	own := ownTLSAuthInfo{TLSInfo: ai.(credentials.TLSInfo), Identity: "client"}
+	if c.ptr {
+		return conn, &own, nil
+	}
+	return conn, own, nil
+}
+
+func (c ownAuthInfoCreds) Clone() credentials.TransportCredentials {
+	return ownAuthInfoCreds{c.TransportCredentials.Clone(), c.ptr}
+}
+
+// wrapAuthInfo returns a wrapper for newMTLSEnvWith giving the server
+// ownAuthInfoCreds.
+func wrapAuthInfo(ptr bool) func(credentials.TransportCredentials) credentials.TransportCredentials {
+	return func(c credentials.TransportCredentials) credentials.TransportCredentials {
+		return ownAuthInfoCreds{c, ptr}
+	}
+}
+
+// TLS credentials that return an AuthInfo of their own embedding
+// credentials.TLSInfo describe a TLS connection all the same: its client
+// certificate binds tokens as with gRPC's own TLS credentials.
+func TestBinding_TLSCredentialsWithTheirOwnAuthInfo(t *testing.T) {
+	for _, ptr := range []bool{false, true} {
+		t.Run(fmt.Sprintf("pointer %v", ptr), func(t *testing.T) {
+			// Transport security, not the loopback, admits the token.
+			m := newMTLSEnvWith(t, wrapAuthInfo(ptr), func(c *Config, _ *verifier.Config) { c.TransportSecurity = TransportSecureOnly })
+			boundA := m.boundToken(t, m.certA, "test:read")
+			for _, tt := range []struct {
+				name   string
+				client authtestv1.TestServiceClient
+				want   codes.Code
+				reason string
+			}{
+				{"bound to A, client A", m.clientA, codes.OK, ""},
+				{"bound to A, client B", m.clientB, codes.Unauthenticated, ReasonBindingMismatch},
+				{"bound to A, no client certificate", m.clientNone, codes.Unauthenticated, ReasonBindingMismatch},
+			} {
+				t.Run(tt.name, func(t *testing.T) {
+					_, err := via(tt.client, callAuthenticated)(withAuth(t.Context(), bearer(boundA)), m.env)
+					checkStatus(t, err, tt.want, tt.reason)
+				})
+			}
+		})
+	}
+}
+
+// On such a connection a DPoP proof's htu is https, as on any TLS
+// connection (docs/dpop.md).
+func TestBinding_DPoPOverTLSCredentialsWithTheirOwnAuthInfoIsHTTPS(t *testing.T) {
+	pki := newPKI(t)
+	key := newDPoPKey(t, "ES256")
+	e := newEnvWith(t, ownAuthInfoCreds{pki.serverCreds(t), false}, pki.clientCreds(nil), func(c *Config, _ *verifier.Config) { c.Now = func() time.Time { return t0 } })
+	tok := e.token(t, map[string]any{"sub": "user-1"}, grpcauthtest.WithScopes("test:read"), grpcauthtest.WithDPoPKey(key.PublicKey()))
+	for _, tt := range []struct {
+		scheme string
+		want   codes.Code
+	}{{"https", codes.OK}, {"http", codes.Unauthenticated}} {
+		proof, err := key.Proof("POST", tt.scheme+"://"+e.addr+mInherited, tok)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, err = callInherited(dpopCtx(t.Context(), "DPoP "+tok, proof), e)
+		if status.Code(err) != tt.want {
+			t.Errorf("htu scheme %s over TLS: %v, want %v", tt.scheme, err, tt.want)
+		}
+	}
+}
+
+// AuthInfo types for TestPeerTLS_AuthInfoEmbeddingTLSInfo.
+type (
+	tlsInfoByPointer  struct{ *credentials.TLSInfo }
+	tlsInfoNested     struct{ ownTLSAuthInfo }
+	tlsInfoHidden     struct{ ownTLSAuthInfo }
+	tlsInfoUnexported struct {
+		tlsInfoHidden // unexported, but the TLSInfo it promotes is exported
+	}
+	tlsInfoAmbiguous struct { // Go promotes neither TLSInfo
+		ownTLSAuthInfo
+		tlsInfoByPointer
+	}
+	tlsInfoNamed struct {
+		credentials.CommonAuthInfo
+		TLSInfo credentials.TLSInfo // a field, not embedded
+	}
+)
+
+func (tlsInfoNamed) AuthType() string     { return "tls" }
+func (tlsInfoAmbiguous) AuthType() string { return "tls" }
+
+// peerTLS finds a credentials.TLSInfo embedded in another AuthInfo type by
+// value or pointer, directly or through another embedded struct, and keeps
+// its rules: a handshake not complete proves no certificate. A nil pointer
+// on the way, or a field that is not an embedded credentials.TLSInfo, is no
+// TLS, and no panic.
+func TestPeerTLS_AuthInfoEmbeddingTLSInfo(t *testing.T) {
+	cert := newPKI(t).issue(t, "client", false).Leaf
+	done := credentials.TLSInfo{CommonAuthInfo: credentials.CommonAuthInfo{SecurityLevel: credentials.PrivacyAndIntegrity}}
+	done.State.PeerCertificates, done.State.HandshakeComplete = []*x509.Certificate{cert}, true
+	incomplete := done
+	incomplete.State.HandshakeComplete = false
+	tests := []struct {
+		name      string
+		ai        credentials.AuthInfo
+		wantTLS   bool
+		wantCerts bool
+	}{
+		{"embedded by value", ownTLSAuthInfo{TLSInfo: done}, true, true},
+		{"pointer to a type embedding it", &ownTLSAuthInfo{TLSInfo: done}, true, true},
+		{"embedded by pointer", tlsInfoByPointer{&done}, true, true},
+		{"embedded through another embedded struct", tlsInfoNested{ownTLSAuthInfo{TLSInfo: done}}, true, true},
+		{"embedded, handshake not complete", ownTLSAuthInfo{TLSInfo: incomplete}, true, false},
+		{"embedded nil pointer", tlsInfoByPointer{}, false, false},
+		{"typed nil pointer to a type embedding it", (*ownTLSAuthInfo)(nil), false, false},
+		{"through an unexported embedded struct", tlsInfoUnexported{tlsInfoHidden{ownTLSAuthInfo{TLSInfo: done}}}, true, true},
+		{"promoted by two embedded structs at one depth", tlsInfoAmbiguous{ownTLSAuthInfo{TLSInfo: done}, tlsInfoByPointer{&done}}, false, false},
+		{"a field named TLSInfo, not embedded", tlsInfoNamed{TLSInfo: done}, false, false},
+		{"nil", nil, false, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			ctx := peer.NewContext(t.Context(), &peer.Peer{Addr: &net.TCPAddr{IP: net.IPv4(192, 0, 2, 1), Port: 1}, AuthInfo: tt.ai})
+			certs, isTLS := peerTLS(ctx)
+			if isTLS != tt.wantTLS || (len(certs) == 1 && certs[0] == cert) != tt.wantCerts {
+				t.Errorf("peerTLS = %d certificates, %v; want TLS %v, certificate %v", len(certs), isTLS, tt.wantTLS, tt.wantCerts)
+			}
+		})
+	}
+	for name, ctx := range map[string]context.Context{"no peer": t.Context(), "nil peer": peer.NewContext(t.Context(), nil)} {
+		if certs, isTLS := peerTLS(ctx); certs != nil || isTLS {
+			t.Errorf("%s: peerTLS = %d certificates, %v; want none, false", name, len(certs), isTLS)
+		}
+	}
+}
+
 func TestBinding_BoundTokenOverPlaintextIsRefused(t *testing.T) {
 	e := newEnv(t)
 	tok := e.token(t, map[string]any{"sub": "user-1", "cnf": map[string]any{"x5t#S256": CertificateThumbprint(newPKI(t).issue(t, "c", false).Leaf)}},
@@ -188,8 +358,10 @@ func TestBinding_CnfForms(t *testing.T) {
 		{"handshake not complete, on loopback", map[string]any{"x5t#S256": thumb}, handshakeIncomplete(cert), codes.Unauthenticated, ReasonBindingMismatch},
 		{"handshake not complete, on loopback, unbound token", nil, handshakeIncomplete(cert), codes.OK, ""},
 		{"TLS without client certificate", map[string]any{"x5t#S256": thumb}, tlsPeer, codes.Unauthenticated, ReasonBindingMismatch},
+		{"nil leaf in a hand-built state", map[string]any{"x5t#S256": thumb}, withCert(nil, cert), codes.Unauthenticated, ReasonBindingMismatch},
 		{"plaintext loopback", map[string]any{"x5t#S256": thumb}, bearerCtx("tok"), codes.Unauthenticated, ReasonBindingMismatch},
 		{"padded thumbprint", map[string]any{"x5t#S256": thumb + "="}, withCert(cert), codes.Unauthenticated, ReasonTokenInvalid},
+		{"thumbprint with its padding bits set", map[string]any{"x5t#S256": withPadBits(thumb)}, withCert(cert), codes.Unauthenticated, ReasonTokenInvalid},
 		{"standard base64 alphabet", map[string]any{"x5t#S256": "ungWv48Bz+pBQUDeXa4iI7ADYaOWF3qctBD/YfIAFa0"}, withCert(cert), codes.Unauthenticated, ReasonTokenInvalid},
 		{"hex thumbprint", map[string]any{"x5t#S256": "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"}, withCert(cert), codes.Unauthenticated, ReasonTokenInvalid},
 		{"SHA-1 length", map[string]any{"x5t#S256": "qZk-NkcGgWq6PiVxeFDCbJzQ2J0"}, withCert(cert), codes.Unauthenticated, ReasonTokenInvalid},
@@ -201,6 +373,15 @@ func TestBinding_CnfForms(t *testing.T) {
 		{"cnf DPoP jkt, Bearer scheme", map[string]any{"jkt": "0ZcOCORZNYy-DWpqq30jZyJGHTN0d2HglBV3uiguA4I"}, withCert(cert), codes.Unauthenticated, ReasonDPoPBindingMismatch},
 		{"cnf jwk", map[string]any{"jwk": map[string]any{"kty": "EC"}}, withCert(cert), codes.Unauthenticated, ReasonTokenTypeUnsupported},
 		{"cnf x5t#S256 and jkt", map[string]any{"x5t#S256": thumb, "jkt": "x"}, withCert(cert), codes.Unauthenticated, ReasonTokenTypeUnsupported},
+		// Member names match exactly, as encoding/json matches map keys
+		// (its case folding is for struct fields).
+		{"cnf X5T#S256, another case", map[string]any{"X5T#S256": thumb}, withCert(cert), codes.Unauthenticated, ReasonTokenTypeUnsupported},
+		{"cnf JKT, another case", map[string]any{"JKT": "0ZcOCORZNYy-DWpqq30jZyJGHTN0d2HglBV3uiguA4I"}, withCert(cert), codes.Unauthenticated, ReasonTokenTypeUnsupported},
+		{"cnf x5t#S256 and X5T#S256", map[string]any{"x5t#S256": thumb, "X5T#S256": thumb}, withCert(cert), codes.Unauthenticated, ReasonTokenTypeUnsupported},
+		// Of a repeated member the last counts, as of a repeated claim.
+		{"cnf x5t#S256 twice, the last matching", json.RawMessage(`{"x5t#S256":"` + CertificateThumbprint(other) + `","x5t#S256":"` + thumb + `"}`), withCert(cert), codes.OK, ""},
+		{"cnf x5t#S256 twice, the first matching", json.RawMessage(`{"x5t#S256":"` + thumb + `","x5t#S256":"` + CertificateThumbprint(other) + `"}`), withCert(cert), codes.Unauthenticated, ReasonBindingMismatch},
+		{"cnf null", json.RawMessage(`null`), withCert(cert), codes.Unauthenticated, ReasonTokenInvalid},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -243,6 +424,34 @@ func TestBinding_UnsupportedCnfMembersAreClippedInTheError(t *testing.T) {
 	checkStatus(t, err, codes.Unauthenticated, ReasonTokenTypeUnsupported)
 	if e := rec.last(t).Err.Error(); !strings.Contains(e, `"000mmmm`) || !strings.Contains(e, "bytes)") || len(e) > 600 {
 		t.Errorf("Err is %d bytes (%.80q…), want the members clipped to 256 bytes and their length", len(e), e)
+	}
+}
+
+// withPadBits returns thumb, the unpadded base64url encoding of a SHA-256
+// digest, with the two low bits of its last character set: those bits
+// encode none of the digest, so a lenient decoder reads the same digest.
+func withPadBits(thumb string) string {
+	const alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+	i := strings.IndexByte(alphabet, thumb[len(thumb)-1])
+	return thumb[:len(thumb)-1] + alphabet[i|3:i|3+1]
+}
+
+// A thumbprint has one encoding: another string that a lenient decoder
+// reads as the same digest (its last character's padding bits set) is
+// malformed, in the compact form and through encoding/json alike, for
+// both confirmation members.
+func TestCnfThumbprint_RefusesNonCanonicalEncoding(t *testing.T) {
+	const thumb = "ungWv48Bz-pBQUDeXa4iI7ADYaOWF3qctBD_YfIAFa0"
+	for _, member := range []string{x5tS256Key, jktKey} {
+		for _, form := range []string{`{"%s":"%s"}`, `{ "%s" : "%s" }`} {
+			if _, _, err := cnfThumbprint([]byte(fmt.Sprintf(form, member, thumb))); err != nil {
+				t.Fatalf("%s: canonical thumbprint refused: %v", fmt.Sprintf(form, member, thumb), err)
+			}
+			raw := fmt.Sprintf(form, member, withPadBits(thumb))
+			if _, _, err := cnfThumbprint([]byte(raw)); !errors.Is(err, errMalformedCnf) {
+				t.Errorf("%s: err = %v, want %v", raw, err, errMalformedCnf)
+			}
+		}
 	}
 }
 

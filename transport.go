@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 
+	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/peer"
 
 	"github.com/grpcauth/grpcauth/internal/localpeer"
@@ -20,7 +21,8 @@ const (
 	// TransportSecureOrLocal (the default, the zero value) accepts
 	// credentials on connections with transport security (TLS, ALTS: a
 	// peer AuthInfo reporting credentials.PrivacyAndIntegrity; for a
-	// credentials.TLSInfo, of a completed handshake, State.HandshakeComplete
+	// credentials.TLSInfo, or an AuthInfo type of the credentials' own
+	// that embeds one, of a completed handshake, State.HandshakeComplete
 	// true, as grpc-go and grpc.Server.ServeHTTP hand over, and not a
 	// request in TLS 1.3 early data, 0-RTT) and on
 	// plaintext connections that never leave this host, where nobody but
@@ -97,10 +99,12 @@ func (t TransportSecurity) valid() bool {
 // transportAllowed reports whether the call's connection may carry
 // credentials under a.transport. It fails closed: a context without a peer
 // (the interceptor called outside a gRPC server), an AuthInfo that does not
-// report a security level, a level below PrivacyAndIntegrity, or a
-// credentials.TLSInfo whose handshake is not complete counts as no
-// transport security (such a connection may still be local). It allocates
-// nothing for the peers gRPC's own transports create.
+// report a security level, a level below PrivacyAndIntegrity, a
+// credentials.TLSInfo (or an AuthInfo embedding one) whose handshake is
+// not complete, or an AuthInfo whose GetCommonAuthInfo panics (see
+// secureAuthInfo) counts as no transport security (such a connection may
+// still be local). It allocates nothing for the peers gRPC's own
+// transports create.
 func (a *Authenticator) transportAllowed(ctx context.Context) bool {
 	if a.transport == InsecureAllowPlaintext {
 		return true
@@ -109,8 +113,34 @@ func (a *Authenticator) transportAllowed(ctx context.Context) bool {
 	if !ok || p == nil {
 		return false
 	}
-	if localpeer.Secure(p.AuthInfo) {
+	if secureAuthInfo(p.AuthInfo) {
 		return true
 	}
 	return a.transport == TransportSecureOrLocal && localpeer.IsLocalPeer(p.Addr, p.LocalAddr)
+}
+
+// secureAuthInfo is localpeer.Secure(ai), with the rule for a
+// credentials.TLSInfo applied to one that another AuthInfo type embeds
+// (embeddedTLSInfo): its handshake must be complete too. It is false when
+// Secure panics: an AuthInfo type that embeds a pointer promotes methods
+// that dereference it, such as GetCommonAuthInfo through a nil
+// *credentials.TLSInfo or *credentials.CommonAuthInfo, which an adapter
+// building its peer for ServeCall may leave nil on a plaintext request.
+// grpc-go does not recover a panic in an interceptor: it would end the
+// server process.
+func secureAuthInfo(ai credentials.AuthInfo) (ok bool) {
+	defer func() {
+		if recover() != nil {
+			ok = false
+		}
+	}()
+	if !localpeer.Secure(ai) {
+		return false
+	}
+	switch ai.(type) {
+	case credentials.TLSInfo, *credentials.TLSInfo:
+		return true // Secure checked the handshake
+	}
+	ti, embeds := embeddedTLSInfo(ai)
+	return !embeds || ti.State.HandshakeComplete
 }

@@ -16,6 +16,7 @@ import (
 	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/metadata"
+	"google.golang.org/grpc/peer"
 	"google.golang.org/grpc/test/bufconn"
 
 	"github.com/grpcauth/grpcauth/internal/localpeer"
@@ -321,6 +322,7 @@ func TestTransportAllowed_ByPolicyAndPeer(t *testing.T) {
 		want want
 	}{
 		{"no peer", context.Background(), want{false, false, true}},
+		{"nil peer", peer.NewContext(context.Background(), nil), want{false, false, true}},
 		{"TLS from another host", withPeer(context.Background(), remote, tlsInfo), want{true, true, true}},
 		{"privacy level from another host", withPeer(context.Background(), remote6, privacy), want{true, true, true}},
 		{"integrity only from another host", withPeer(context.Background(), remote, integrityOnly), want{false, false, true}},
@@ -333,6 +335,14 @@ func TestTransportAllowed_ByPolicyAndPeer(t *testing.T) {
 		{"typed nil *TLSInfo on loopback", withPeer(context.Background(), loop4, (*credentials.TLSInfo)(nil)), want{true, false, true}},
 		{"typed nil of another AuthInfo type from another host", withPeer(context.Background(), remote, (*plaintextInfo)(nil)), want{false, false, true}},
 		{"typed nil of another AuthInfo type on loopback", withPeer(context.Background(), loop4, (*plaintextInfo)(nil)), want{true, false, true}},
+		{"AuthInfo embedding TLSInfo from another host", withPeer(context.Background(), remote, ownTLSAuthInfo{TLSInfo: tlsInfo}), want{true, true, true}},
+		{"AuthInfo embedding *TLSInfo from another host", withPeer(context.Background(), remote, tlsInfoByPointer{&tlsInfo}), want{true, true, true}},
+		{"AuthInfo embedding TLSInfo, handshake incomplete, from another host", withPeer(context.Background(), remote, ownTLSAuthInfo{TLSInfo: tlsIncomplete}), want{false, false, true}},
+		{"pointer to an AuthInfo embedding TLSInfo, handshake incomplete, from another host", withPeer(context.Background(), remote, &ownTLSAuthInfo{TLSInfo: tlsIncomplete}), want{false, false, true}},
+		{"AuthInfo embedding TLSInfo, handshake incomplete, on loopback", withPeer(context.Background(), loop4, ownTLSAuthInfo{TLSInfo: tlsIncomplete}), want{true, false, true}},
+		{"AuthInfo embedding a nil *TLSInfo from another host", withPeer(context.Background(), remote, tlsInfoByPointer{}), want{false, false, true}},
+		{"AuthInfo embedding a nil *TLSInfo on loopback", withPeer(context.Background(), loop4, tlsInfoByPointer{}), want{true, false, true}},
+		{"AuthInfo embedding a nil *CommonAuthInfo from another host", withPeer(context.Background(), remote, commonInfoByPointer{}), want{false, false, true}},
 		{"plaintext 127.0.0.1", withPeer(context.Background(), loop4, plaintext), want{true, false, true}},
 		{"plaintext 127.9.8.7", withPeer(context.Background(), loop4b, plaintext), want{true, false, true}},
 		{"plaintext ::1", withPeer(context.Background(), loop6, plaintext), want{true, false, true}},
@@ -371,6 +381,35 @@ func TestTransportAllowed_ByPolicyAndPeer(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// commonInfoByPointer is an AuthInfo whose GetCommonAuthInfo is promoted
+// through a pointer, nil in the tests.
+type commonInfoByPointer struct{ *credentials.CommonAuthInfo }
+
+func (commonInfoByPointer) AuthType() string { return "custom" }
+
+// An adapter that builds its peer for ServeCall may use an AuthInfo type
+// of its own that embeds a pointer, and leave it nil on a plaintext
+// request: its promoted GetCommonAuthInfo panics. That is no transport
+// security, and no crash (grpc-go does not recover a panic in an
+// interceptor either): a token on it from another host is refused before
+// it is verified, and on loopback it counts as local.
+func TestTransport_AuthInfoWhoseLevelPanicsIsNoTransportSecurity(t *testing.T) {
+	cv := &countingVerifier{next: staticVerifier{claims: mustClaims(t, "test:read")}}
+	a := mustNew(t, Config{Verifier: cv})
+	serve := func(addr net.Addr, ai credentials.AuthInfo) error {
+		return a.ServeCall(withPeer(bearerCtx("tok"), addr, ai), mInherited, false, &authtestv1.InheritedRequest{}, func(context.Context, *Guard) error { return nil })
+	}
+	for _, ai := range []credentials.AuthInfo{tlsInfoByPointer{}, commonInfoByPointer{}} {
+		checkStatus(t, serve(&net.TCPAddr{IP: net.IPv4(192, 0, 2, 1), Port: 1}, ai), codes.Unauthenticated, ReasonTransportInsecure)
+		if err := serve(&net.TCPAddr{IP: net.IPv4(127, 0, 0, 1), Port: 1}, ai); err != nil {
+			t.Errorf("%T on loopback: %v", ai, err)
+		}
+	}
+	if n := cv.n.Load(); n != 2 {
+		t.Errorf("verifier called %d times, want 2 (the loopback calls)", n)
 	}
 }
 
