@@ -2,11 +2,15 @@ package jwks
 
 import (
 	"bytes"
+	"context"
+	"crypto/rsa"
+	"encoding/json"
 	"errors"
 	"net/http"
 	"net/http/cookiejar"
 	"net/http/httptest"
 	"net/url"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -246,5 +250,54 @@ func TestNewClient_NilIsTheDefaultEndpointClient(t *testing.T) {
 	}
 	if c.Jar != nil || c.CheckRedirect == nil {
 		t.Fatal("newClient(nil): want no cookie jar and the package's redirect policy")
+	}
+}
+
+// FetchTimeout bounds the whole JWKS request, its body included: a server
+// that sends its headers at once and then stalls in the body (a slow-loris
+// issuer, or one that hangs halfway) fails the fetch at the deadline, with a
+// caller's client that has no timeout of its own, and no half-read
+// document is parsed.
+func TestFetch_BodyStallingPastFetchTimeoutFailsTheFetch(t *testing.T) {
+	body := jwksDoc(t, rsaJWK(t, 0, "a"))
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Length", strconv.Itoa(len(body)))
+		w.Write(body[:len(body)/2])
+		w.(http.Flusher).Flush()
+		<-r.Context().Done() // the rest never comes
+	}))
+	t.Cleanup(srv.Close)
+	client := &http.Client{} // no Timeout: only the Set's FetchTimeout ends the read
+	t.Cleanup(client.CloseIdleConnections)
+	s, err := firstFetchError(t, Config{URL: srv.URL, Client: client, FetchTimeout: 100 * time.Millisecond})
+	if err == nil || !errors.Is(err, context.DeadlineExceeded) || !strings.Contains(err.Error(), "reading body") || s.Current("a") != nil {
+		t.Fatalf("fetch error = %v, key loaded = %v; want the body read ended by FetchTimeout and no key", err, s.Current("a") != nil)
+	}
+	if _, err := s.Key(ctxT(t), "a"); !errors.Is(err, ErrUnavailable) || errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("Key = %v, want ErrUnavailable, not a deadline of the caller's", err)
+	}
+}
+
+// A key's x5u (RFC 7517, 4.6) and a jku are never fetched: the key is the
+// entry's own public members, and the Set requests no URL but the JWKS
+// (and discovery) URL. A fetched x5u would let whoever controls that URL,
+// or the path to it, take part in choosing the keys.
+func TestFetch_X5UAndJKUAreNeverFetched(t *testing.T) {
+	ts := newTestServer(t)
+	ts.set("/x5u", reply{status: 500})
+	ts.set("/jku", reply{status: 500})
+	testKeys(t)
+	entry := jwkJSON(t, &rsaKeys[0].PublicKey, "a", "RS256", map[string]any{"x5u": ts.URL + "/x5u", "jku": ts.URL + "/jku"})
+	doc, err := json.Marshal(map[string]any{"keys": []json.RawMessage{entry}, "jku": ts.URL + "/jku"})
+	must(t, err)
+	ts.set("/keys", reply{body: doc})
+	s, ft := startSet(t, Config{URL: ts.URL + "/keys"})
+	ready(t, s)
+	ft.refreshNow(t) // a second fetch, the key already known
+	if k := s.Current("a"); k == nil || !k.Public.(*rsa.PublicKey).Equal(&rsaKeys[0].PublicKey) {
+		t.Fatalf("Current(a) = %v, want the entry's own RSA key", k)
+	}
+	if n, m := ts.count("/x5u"), ts.count("/jku"); n != 0 || m != 0 {
+		t.Fatalf("x5u requested %d times, jku %d times; want never", n, m)
 	}
 }

@@ -11,7 +11,8 @@ import (
 
 // refresh fetches and parses the key set once and returns the next
 // snapshot and the refresh interval the response asked for; the caller
-// publishes the snapshot. A failed fetch returns a snapshot only when the
+// publishes the snapshot, and the error as the latest refresh's (lastErr),
+// in one critical section. A failed fetch returns a snapshot only when the
 // last good set must lose keys the document exposed (see fetchKeys). It runs only inside startFetchLocked's goroutine,
 // one at a time, under the Set's own context, so no caller's cancellation
 // can fail it for the others. A fetch that Close cancelled is ErrClosed,
@@ -26,11 +27,9 @@ func (s *Set) refresh(reason string) (*snapshot, time.Duration, error) {
 		s.failures.Add(1)
 		now := s.cfg.Now()
 		s.lastFailure.Store(&now)
-		s.lastErr.Store(&fetchError{err})
 		s.logFailure(reason, err, now)
 		return snap, 0, err
 	}
-	s.lastErr.Store(nil)
 	return snap, next, nil
 }
 

@@ -79,6 +79,7 @@ type Set struct {
 	random    func() float64 // in [0,1), for jitter
 	onJoin    func()         // test hook: a lookup joined a fetch it did not start
 	onWait    func()         // test hook: a lookup started waiting for the next permitted refresh
+	onResult  func()         // test hook: a fetch has its result, not yet published
 
 	cur       atomic.Pointer[snapshot]
 	lastErr   atomic.Pointer[fetchError]
@@ -443,11 +444,23 @@ func (s *Set) startFetchLocked(reason string) *fetchCall {
 	go func() {
 		defer s.wg.Done()
 		snap, next, err := s.refresh(reason)
+		if s.onResult != nil {
+			s.onResult()
+		}
 		// Publish the snapshot and end the call in one critical section, so
-		// a lookup that finds no fetch in flight also finds its result.
+		// a lookup that finds no fetch in flight also finds its result. The
+		// latest refresh's error goes with it: a lookup made before sees
+		// the error of the fetch before, not a success whose keys it cannot
+		// see yet (it would blame the token for a kid this fetch found).
 		s.mu.Lock()
 		if snap != nil {
 			s.storeLocked(snap)
+		}
+		switch {
+		case err == nil:
+			s.lastErr.Store(nil)
+		case err != ErrClosed: // Close's cancellation is no failure of the issuer's
+			s.lastErr.Store(&fetchError{err})
 		}
 		if err == nil {
 			// In the critical section that publishes the result: a lookup

@@ -7,6 +7,7 @@ import (
 	"runtime"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 )
@@ -904,5 +905,56 @@ func TestSet_AnAnswerWithoutRetryAfterEndsThePause(t *testing.T) {
 	ts.setKeys(t, rsaJWK(t, 0, "a"), rsaJWK(t, 1, "new2"))
 	if _, err := s.Key(ctxT(t), "new2"); err != nil || ts.count("/keys") != 4 {
 		t.Fatalf("Key(new2) = %v after %d fetches, want the new key from a fourth", err, ts.count("/keys"))
+	}
+}
+
+// A fetch's error is published with its snapshot, in one critical section:
+// a lookup made between a fetch's answer and its publication sees the set
+// as it was before that fetch, its latest error included. Before, a
+// successful fetch cleared the error of the failed fetch before it
+// published its keys, so a lookup refused past the cap in between got
+// ErrUnknownKey (the token's fault) for a kid that fetch had just found,
+// where the published state (the latest refresh failed) says
+// ErrUnavailable.
+func TestSet_FetchErrorIsPublishedWithItsSnapshot(t *testing.T) {
+	s, ts, ft, clock, joined := joinSetup(t, Config{MaxWaiters: 1}, 1)
+	ts.set("/keys", reply{status: 503})
+	if _, err := s.Key(ctxT(t), "x"); !errors.Is(err, ErrUnavailable) {
+		t.Fatalf("unknown kid, failed fetch = %v, want ErrUnavailable", err)
+	}
+	answered, proceed := make(chan struct{}, 1), make(chan struct{})
+	var once sync.Once
+	release := func() { once.Do(func() { close(proceed) }) }
+	t.Cleanup(release) // before the Set's Close, which waits for the fetch
+	s.onResult = func() {
+		answered <- struct{}{}
+		<-proceed
+	}
+	clock.Advance(10 * time.Second)
+	ts.setKeys(t, rsaJWK(t, 0, "a"), rsaJWK(t, 1, "new"))
+	ts.holdRequests()
+	starter := keyAsync(ctxT(t), s, "y")
+	ts.waitEntered(t, "/keys")
+	joiner := keyAsync(ctxT(t), s, "j") // takes the one slot
+	receive(t, joined, "a lookup to join")
+	ts.release()
+	receive(t, answered, "the fetch to have its answer")
+
+	// The fetch found "new" but has not published it: past the cap, the
+	// answer is the published state's, whose latest refresh failed.
+	_, err := s.Key(ctxT(t), "new")
+	if !errors.Is(err, ErrUnavailable) || errors.Is(err, ErrUnknownKey) {
+		t.Fatalf("Key past the cap before the fetch published its result = %v, want ErrUnavailable", err)
+	}
+	release()
+	if err := receive(t, starter, "the lookup that started the fetch"); !errors.Is(err, ErrUnknownKey) {
+		t.Fatalf("starter = %v, want ErrUnknownKey", err)
+	}
+	ft.nextAfter(t).fire() // the joiner's fetch started before it arrived: it waits for a fresh one
+	if err := receive(t, joiner, "the lookup that joined the fetch"); !errors.Is(err, ErrUnknownKey) {
+		t.Fatalf("joiner = %v, want ErrUnknownKey", err)
+	}
+	if k, err := s.Key(ctxT(t), "new"); err != nil || k == nil {
+		t.Fatalf("Key(new) once published = %v, %v", k, err)
 	}
 }
