@@ -170,14 +170,18 @@ func (cfg config) verifierConfig(issuer string) verifier.Config {
 	return vc
 }
 
-// oktaOrgDomains are the domains under which Okta serves its orgs.
-var oktaOrgDomains = []string{".okta.com", ".oktapreview.com", ".okta-emea.com"}
+// oktaOrgDomains are the domains under which Okta serves its orgs: its
+// commercial cells, preview (sandbox) orgs, the EMEA cells, and Okta for
+// Government (okta-gov.com, okta.mil). An org on a custom URL domain
+// cannot be told apart, and gets no warning.
+var oktaOrgDomains = []string{".okta.com", ".oktapreview.com", ".okta-emea.com", ".okta-gov.com", ".okta.mil"}
 
 // issuerWarnings returns what a person must know about ISSUER before the
 // first token arrives: an Okta domain without a path is the org
 // authorization server, whose access tokens are for Okta's own APIs and
-// which every call would then be refused with (ACCESS_TOKEN_TYPE_UNSUPPORTED),
-// though discovery and the keys load. issuer has passed verifier.New.
+// which every call needing a token would then be refused with
+// (ACCESS_TOKEN_TYPE_UNSUPPORTED), though discovery and the keys load.
+// issuer has passed verifier.New. A warning only: the server still starts.
 func issuerWarnings(issuer string) []string {
 	u, err := url.Parse(issuer)
 	if err != nil || strings.Trim(u.Path, "/") != "" {
@@ -186,8 +190,8 @@ func issuerWarnings(issuer string) []string {
 	host := strings.ToLower(u.Hostname())
 	for _, d := range oktaOrgDomains {
 		if strings.HasSuffix(host, d) {
-			return []string{fmt.Sprintf("ISSUER %s is an Okta org authorization server, whose access tokens are for Okta's own APIs: every call would be refused (ACCESS_TOKEN_TYPE_UNSUPPORTED). Use a custom authorization server, such as %s/oauth2/default",
-				issuer, strings.TrimSuffix(issuer, "/"))}
+			return []string{fmt.Sprintf("ISSUER %s is an Okta org authorization server, whose access tokens are for Okta's own APIs: every call that needs a token would be refused (ACCESS_TOKEN_TYPE_UNSUPPORTED). Use a custom authorization server, such as %s://%s/oauth2/default",
+				issuer, u.Scheme, u.Host)}
 		}
 	}
 	return nil

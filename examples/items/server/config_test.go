@@ -189,10 +189,20 @@ func TestIssuerWarnings_OktaOrgAuthorizationServer(t *testing.T) {
 	for issuer, warn := range map[string]bool{
 		"https://dev-123456.okta.com":                   true,
 		"https://dev-123456.okta.com/":                  true,
+		"https://Dev-123456.OKTA.com":                   true,
 		"https://acme.oktapreview.com":                  true,
 		"https://acme.okta-emea.com":                    true,
+		"https://agency.okta-gov.com":                   true,
+		"https://unit.okta.mil":                         true,
 		"https://dev-123456.okta.com/oauth2/default":    false,
+		"https://dev-123456.okta.com/oauth2/default/":   false,
 		"https://dev-123456.okta.com/oauth2/aus1abcdef": false,
+		"https://acme.okta-emea.com/oauth2/default":     false,
+		"https://acme.oktapreview.com/oauth2/default":   false,
+		"https://okta.com":                              false,
+		"https://evil-okta.com":                         false,
+		"https://dev-123456.okta.com.example.net":       false,
+		"https://login.acme.com":                        false, // a custom URL domain: cannot tell
 		"https://tenant.auth0.com/":                     false,
 		"https://login.example.com":                     false,
 		"http://127.0.0.1:50052/oauth2/default":         false,
@@ -201,5 +211,10 @@ func TestIssuerWarnings_OktaOrgAuthorizationServer(t *testing.T) {
 		if (got != "") != warn || warn && !strings.Contains(got, "/oauth2/default") {
 			t.Errorf("%s: warnings %q, want a warning: %v", issuer, got, warn)
 		}
+	}
+	// The suggestion is the org's default custom authorization server,
+	// whatever slashes ISSUER ends with.
+	if got := strings.Join(issuerWarnings("https://dev-1.okta.com//"), ""); !strings.Contains(got, "such as https://dev-1.okta.com/oauth2/default") {
+		t.Errorf("warning %q, want it to suggest https://dev-1.okta.com/oauth2/default", got)
 	}
 }

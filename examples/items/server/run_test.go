@@ -138,3 +138,24 @@ func TestRun_KeysLoadedLateAreAnnounced(t *testing.T) {
 		t.Errorf("run logged %q, want the warning, then accepting tokens", got)
 	}
 }
+
+// run warns at start-up when ISSUER is an Okta org authorization server
+// (issuerWarnings), and still serves. Its keys come from a loopback key
+// set here (JWKS_URI), as the org's host cannot be served in a test.
+func TestRun_WarnsOfAnOktaOrgAuthorizationServerAndServes(t *testing.T) {
+	iss := grpcauthtest.NewIssuer(t, grpcauthtest.Config{})
+	ctx, cancel := context.WithCancel(t.Context())
+	defer cancel()
+	var logs bytes.Buffer
+	out := &cancelOnServing{cancel: cancel}
+	cfg := config{issuer: "https://dev-123456.okta.com", jwksURI: iss.JWKSURL(), audiences: []string{iss.Audience()}, addr: "127.0.0.1:0", webAddr: "off"}
+	if err := run(ctx, cfg, out, slog.New(slog.NewTextHandler(&logs, nil))); err != nil {
+		t.Fatalf("run: %v", err)
+	}
+	if got := logs.String(); !strings.Contains(got, "level=WARN") || !strings.Contains(got, "Okta org authorization server") {
+		t.Errorf("run logged %q, want a warning about the Okta org authorization server", got)
+	}
+	if !strings.Contains(out.buf.String(), "serving on ") {
+		t.Errorf("run printed %q, want it to serve", out.buf.String())
+	}
+}
