@@ -1,6 +1,8 @@
 package dpop
 
 import (
+	"net/url"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -21,6 +23,11 @@ func TestParseURL_NormalisesAsRFC3986(t *testing.T) {
 		{in: "https://api.example.com/pkg.Svc/M?x=1#frag", scheme: "https", host: "api.example.com", path: "/pkg.Svc/M"},
 		{in: "https://api.example.com/pkg.%53vc/%4D", scheme: "https", host: "api.example.com", path: "/pkg.Svc/M"},
 		{in: "https://api.example.com/a%2fb", scheme: "https", host: "api.example.com", path: "/a%2Fb"},
+		{in: "https://api.example.com/a%2Fb|c", scheme: "https", host: "api.example.com", path: "/a%2Fb%7Cc"},
+		{in: "https://api.example.com/a%2Fb/\u00e9", scheme: "https", host: "api.example.com", path: "/a%2Fb/%C3%A9"},
+		{in: "https://api.example.com/a%2Fb c{}^", scheme: "https", host: "api.example.com", path: "/a%2Fb%20c%7B%7D%5E"},
+		{in: "https://api.example.com/a(b)%28|", scheme: "https", host: "api.example.com", path: "/a(b)%28%7C"},
+		{in: "https://api.example.com/a%3Fb%23c%25", scheme: "https", host: "api.example.com", path: "/a%3Fb%23c%25"},
 		{in: "https://api.example.com/x/../pkg.Svc/./M", scheme: "https", host: "api.example.com", path: "/pkg.Svc/M"},
 		{in: "https://api.example.com/a/b/..", scheme: "https", host: "api.example.com", path: "/a/"},
 		{in: "https://api.example.com", scheme: "https", host: "api.example.com", path: "/"},
@@ -96,12 +103,16 @@ func TestParseOrigin_RefusesPathQueryAndFragment(t *testing.T) {
 	}
 }
 
-// FuzzParseURL checks that URL normalisation never panics and is
-// idempotent: a normalised URL normalises to itself.
+// FuzzParseURL checks that URL normalisation never panics, is
+// idempotent (a normalised URL normalises to itself), and keeps the
+// path's segments: without dot segments, the normalised path has the
+// segments of the path as written, each decoding to the same bytes, so
+// that an escaped "/" ("%2F") is never a segment boundary, nor a "/" part
+// of a segment, whatever else the path holds.
 //
 //	go test -run '^$' -fuzz FuzzParseURL ./dpop
 func FuzzParseURL(f *testing.F) {
-	for _, s := range []string{"https://a.example/p", "HTTP://A:80/./x/../y?q#f", "https://[::1]:443/%7e%2f", "https://a.example:/", "http://a/b/c/./../../g", "https://a/%41%zz"} {
+	for _, s := range []string{"https://a.example/p", "HTTP://A:80/./x/../y?q#f", "https://[::1]:443/%7e%2f", "https://a.example:/", "http://a/b/c/./../../g", "https://a/%41%zz", "https://a/b%2Fc|d", "https://a/b%2f\u00e9?x"} {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, s string) {
@@ -116,7 +127,43 @@ func FuzzParseURL(f *testing.F) {
 		if err != nil || o2 != o || path2 != path {
 			t.Fatalf("not idempotent: %q -> %+v %q -> %+v %q %v", s, o, path, o2, path2, err)
 		}
+		written := writtenPath(s)
+		if written == "" {
+			return
+		}
+		want, ok := decodedSegments(written)
+		if !ok || slices.Contains(want, ".") || slices.Contains(want, "..") {
+			return
+		}
+		if got, ok := decodedSegments(path); !ok || !slices.Equal(got, want) {
+			t.Fatalf("parseURL(%q): path %q has the segments %q, want %q", s, path, got, want)
+		}
 	})
+}
+
+// writtenPath is the path of the absolute URI s as written: what follows
+// its authority, up to its query or fragment.
+func writtenPath(s string) string {
+	s, _, _ = strings.Cut(s, "#")
+	s, _, _ = strings.Cut(s, "?")
+	_, s, _ = strings.Cut(s, "//")
+	if i := strings.IndexByte(s, '/'); i >= 0 {
+		return s[i:]
+	}
+	return ""
+}
+
+// decodedSegments splits path at its "/"s and percent-decodes each segment.
+func decodedSegments(path string) ([]string, bool) {
+	segs := strings.Split(path, "/")
+	for i, seg := range segs {
+		d, err := url.PathUnescape(seg)
+		if err != nil {
+			return nil, false
+		}
+		segs[i] = d
+	}
+	return segs, true
 }
 
 // FuzzHTUForLog checks that an htu an error quotes never carries text of

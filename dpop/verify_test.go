@@ -974,6 +974,39 @@ func TestVerify_LookAlikeHostIsNotThisServer(t *testing.T) {
 	}
 }
 
+// An htu's path is compared as the client wrote it. It was taken from
+// url.URL.EscapedPath, which, for a path holding a character it escapes
+// ("|", "{", a space, a non-ASCII byte), encodes the decoded path anew, its
+// "%2F" turned to "/": a proof for /files/a%2Fb|c (one segment after
+// /files) was accepted at /files/a/b|c (two), which net/http's
+// EscapedPath gives as /files/a/b%7Cc.
+func TestVerify_EncodedSlashInHTUIsNoSlashWhateverElseThePathHolds(t *testing.T) {
+	k := newKey(t, "ES256")
+	v := newVerifier(t, dpop.Config{})
+	for _, tc := range []struct{ htu, other, same string }{
+		{"https://api.example.com/files/a%2Fb|c", "/files/a/b%7Cc", "/files/a%2Fb|c"},
+		{"https://api.example.com/files/a%2Fb/\u00e9", "/files/a/b/%C3%A9", "/files/a%2fb/%c3%a9"},
+		{"https://api.example.com/files/a/b|c", "/files/a%2Fb%7Cc", "/files/a/b%7Cc"},
+	} {
+		for _, path := range []string{tc.other, tc.same} {
+			proof, err := k.Proof("POST", tc.htu, testToken)
+			if err != nil {
+				t.Fatal(err)
+			}
+			req := testReq
+			req.KeyThumbprint = k.Thumbprint()
+			req.Path = path
+			_, err = v.Verify(t.Context(), proof, req)
+			switch {
+			case path == tc.other && !errors.Is(err, dpop.ErrInvalidProof):
+				t.Errorf("htu %q at path %q: %v, want ErrInvalidProof", tc.htu, path, err)
+			case path == tc.same && err != nil:
+				t.Errorf("htu %q at path %q: %v, want it accepted", tc.htu, path, err)
+			}
+		}
+	}
+}
+
 // The request's authority is the client's text (a Host or :authority an
 // adapter passes on): the htu refusal quotes it like the proof's own text,
 // so that a line break in it is no line break in the log, and without a
