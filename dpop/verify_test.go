@@ -24,7 +24,6 @@ import (
 
 	"github.com/grpcauth/grpcauth/dpop"
 	"github.com/grpcauth/grpcauth/grpcauthtest"
-	"github.com/grpcauth/grpcauth/internal/jwsalg"
 )
 
 var t0 = time.Date(2030, 1, 2, 3, 4, 5, 0, time.UTC)
@@ -691,20 +690,7 @@ func signJWK(t *testing.T, alg string, priv crypto.Signer, extra map[string]any,
 		t.Fatal(err)
 	}
 	maps.Copy(members, extra)
-	hdr, err := json.Marshal(map[string]any{"typ": "dpop+jwt", "alg": alg, "jwk": members})
-	if err != nil {
-		t.Fatal(err)
-	}
-	input := base64.RawURLEncoding.EncodeToString(hdr) + "." + base64.RawURLEncoding.EncodeToString([]byte(claims))
-	s, err := jwsalg.NewSigner(alg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	sig, err := s.Sign([]byte(input), priv)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return input + "." + base64.RawURLEncoding.EncodeToString(sig)
+	return signJSON(t, alg, priv, map[string]any{"typ": "dpop+jwt", "alg": alg, "jwk": members}, json.RawMessage(claims))
 }
 
 // A jwk that declares what it is for (RFC 7517, 4.2 to 4.4) is used for
