@@ -1,6 +1,7 @@
 package dpop_test
 
 import (
+	"cmp"
 	"crypto"
 	"crypto/ecdsa"
 	"crypto/elliptic"
@@ -164,4 +165,51 @@ func signJSON(t *testing.T, alg string, priv crypto.Signer, hdr map[string]any, 
 		t.Fatal(err)
 	}
 	return input + "." + base64.RawURLEncoding.EncodeToString(sig)
+}
+
+// Request.Path's recipe for net/http, cmp.Or(r.URL.RawPath,
+// r.URL.EscapedPath()), over a real server: a path that holds an escaped
+// "/" and a character EscapedPath escapes ("|") is accepted with a proof
+// for itself only, not with one for the path whose "/" is a separator,
+// nor the other way round. (EscapedPath alone gives both paths as
+// /files/a/b%7Cc.)
+func TestVerify_NetHTTPPathAsSentTellsAnEscapedSlashFromASeparator(t *testing.T) {
+	k := newKey(t, "ES256")
+	v := newVerifier(t, dpop.Config{})
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		req := dpop.Request{Method: r.Method, Scheme: "http", Authority: r.Host, Path: cmp.Or(r.URL.RawPath, r.URL.EscapedPath())}
+		if _, err := v.Verify(r.Context(), r.Header.Get("DPoP"), req); err != nil {
+			http.Error(w, "invalid proof", http.StatusUnauthorized)
+		}
+	}))
+	defer srv.Close()
+	const oneSegment, twoSegments = "/files/a%2Fb|c", "/files/a/b|c"
+	for _, tc := range []struct {
+		htuPath, path string
+		want          int
+	}{
+		{oneSegment, oneSegment, http.StatusOK},
+		{twoSegments, twoSegments, http.StatusOK},
+		{twoSegments, oneSegment, http.StatusUnauthorized},
+		{oneSegment, twoSegments, http.StatusUnauthorized},
+	} {
+		proof, err := k.Proof("GET", srv.URL+tc.htuPath, "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		r, err := http.NewRequestWithContext(t.Context(), "GET", srv.URL, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		r.URL.Opaque = tc.path // sent as written: the client would re-escape it
+		r.Header.Set("DPoP", proof)
+		resp, err := srv.Client().Do(r)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != tc.want {
+			t.Errorf("proof for %s at %s: status %d, want %d", tc.htuPath, tc.path, resp.StatusCode, tc.want)
+		}
+	}
 }
