@@ -213,3 +213,21 @@ func TestVerify_NetHTTPPathAsSentTellsAnEscapedSlashFromASeparator(t *testing.T)
 		}
 	}
 }
+
+// The request's method is the client's text too (connectauth passes
+// r.Method, which net/http takes of any length): the htm refusal quotes it
+// cut to 40 bytes, like the proof's own htm, where it quoted it whole.
+func TestVerify_HTMRefusalClipsTheRequestsMethod(t *testing.T) {
+	k := newKey(t, "ES256")
+	proof := mustProof(t, k, grpcauthtest.ProofOptions{Method: "POST", URL: testURL, AccessToken: testToken})
+	req := testReq
+	req.KeyThumbprint = k.Thumbprint()
+	req.Method = strings.Repeat("M", 39) + strings.Repeat("X", 4096)
+	_, err := newVerifier(t, dpop.Config{}).Verify(t.Context(), proof, req)
+	if !errors.Is(err, dpop.ErrInvalidProof) || !strings.Contains(err.Error(), "htm") {
+		t.Fatalf("Verify = %v, want ErrInvalidProof for htm", err)
+	}
+	if strings.Contains(err.Error(), "XX") || len(err.Error()) > 200 {
+		t.Errorf("error of %d bytes quotes the request's method beyond 40 bytes: %.300q", len(err.Error()), err)
+	}
+}

@@ -160,7 +160,7 @@ var (
 )
 
 // maxQuoted bounds how many bytes of attacker-chosen text (a proof's typ,
-// alg, htm or htu, a request's path or authority) an error quotes.
+// alg, htm or htu, a request's method, path or authority) an error quotes.
 const maxQuoted = 40
 
 // clip shortens attacker-chosen text before it goes into an error, at a
@@ -264,7 +264,7 @@ func (v *Verifier) Verify(ctx context.Context, proof string, req Request) (Proof
 		return Proof{}, errSig
 	}
 	if c.htm != req.Method {
-		return Proof{}, invalid("htm %q, want %q", clip(c.htm), req.Method)
+		return Proof{}, invalid("htm %q, want %q", clip(c.htm), clip(req.Method))
 	}
 	if err := v.checkHTU(c.htu, req); err != nil {
 		return Proof{}, err
