@@ -108,9 +108,12 @@ func normalizeHost(hostport, scheme string) string {
 // `"<>[\]^{|}` and the backquote, a non-ASCII byte) is percent-encoded,
 // as an HTTP client sends it, so that a path compares the same whichever
 // side wrote it raw; an escape is never decoded into such a byte, nor
-// into a "/". Control bytes, "?", "#" and a "%" that starts no escape
-// are kept as they are: no htu's path holds them, so a request path that
-// does matches none. An empty path is "/".
+// into a "/". So is a "%" that starts no escape (a request's path may
+// hold one; an htu's never does), as "%25", the literal "%" that lenient
+// parsers take it for: kept as it was, it made an escape of what follows
+// it once that was decoded ("%%32F" was "%2F", an escaped "/"). Control
+// bytes, "?" and "#" are kept as they are: no htu's path holds them, so
+// a request path that does matches none. An empty path is "/".
 func normalizePath(p string) string {
 	if p == "" {
 		return "/"
@@ -128,7 +131,8 @@ func normalizePath(p string) string {
 }
 
 // mustEscape reports whether c may not appear raw in a URI (RFC 3986,
-// section 2) and is no control byte, "%", "?" or "#".
+// section 2) and is no control byte, "%", "?" or "#" (which
+// normalizePercent handles).
 func mustEscape(c byte) bool {
 	return c >= 0x80 || strings.IndexByte(" \"<>[\\]^`{|}", c) >= 0
 }
@@ -145,8 +149,12 @@ func normalizePercent(p string) string {
 			b.WriteByte(hex[c&0xf])
 			continue
 		}
-		if c != '%' || i+2 >= len(p) || !isHex(p[i+1]) || !isHex(p[i+2]) {
+		if c != '%' {
 			b.WriteByte(c)
+			continue
+		}
+		if i+2 >= len(p) || !isHex(p[i+1]) || !isHex(p[i+2]) {
+			b.WriteString("%25")
 			continue
 		}
 		v := unhex(p[i+1])<<4 | unhex(p[i+2])

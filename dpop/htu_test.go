@@ -1,7 +1,6 @@
 package dpop
 
 import (
-	"net/url"
 	"slices"
 	"strings"
 	"testing"
@@ -131,14 +130,62 @@ func FuzzParseURL(f *testing.F) {
 		if written == "" {
 			return
 		}
-		want, ok := decodedSegments(written)
-		if !ok || slices.Contains(want, ".") || slices.Contains(want, "..") {
+		want := lenientSegments(written) // url.Parse accepted no "%" that starts no escape
+		if slices.Contains(want, ".") || slices.Contains(want, "..") {
 			return
 		}
-		if got, ok := decodedSegments(path); !ok || !slices.Equal(got, want) {
+		if got := lenientSegments(path); !slices.Equal(got, want) {
 			t.Fatalf("parseURL(%q): path %q has the segments %q, want %q", s, path, got, want)
 		}
 	})
+}
+
+// FuzzNormalizePath checks that a request's path, whatever its bytes,
+// normalises to a fixed point that has its segments: without dot
+// segments, each segment of the normalised path decodes to the bytes its
+// counterpart does, a "%" that starts no escape taken for a literal "%"
+// (as lenient parsers take it), so that no escape is made up nor lost.
+//
+//	go test -run '^$' -fuzz FuzzNormalizePath ./dpop
+func FuzzNormalizePath(f *testing.F) {
+	for _, s := range []string{"/pkg.Service/Method", "/files/a%2Fb|c", "/a%%32Fb", "/a%%37A", "/%", "/a%zz/\u00e9", "/./a/../b", "/a%2E%2E/b"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, p string) {
+		n := normalizePath(p)
+		if again := normalizePath(n); again != n {
+			t.Fatalf("normalizePath(%q) = %q, which normalises to %q", p, n, again)
+		}
+		if !strings.HasPrefix(p, "/") {
+			return
+		}
+		want := lenientSegments(p)
+		if slices.Contains(want, ".") || slices.Contains(want, "..") {
+			return
+		}
+		if got := lenientSegments(n); !slices.Equal(got, want) {
+			t.Fatalf("normalizePath(%q) = %q, whose segments decode to %q, want %q", p, n, got, want)
+		}
+	})
+}
+
+// lenientSegments splits path at its "/"s and percent-decodes each
+// segment, a "%" that starts no escape taken as it is.
+func lenientSegments(path string) []string {
+	segs := strings.Split(path, "/")
+	for i, seg := range segs {
+		var b strings.Builder
+		for j := 0; j < len(seg); j++ {
+			if seg[j] == '%' && j+2 < len(seg) && isHex(seg[j+1]) && isHex(seg[j+2]) {
+				b.WriteByte(unhex(seg[j+1])<<4 | unhex(seg[j+2]))
+				j += 2
+				continue
+			}
+			b.WriteByte(seg[j])
+		}
+		segs[i] = b.String()
+	}
+	return segs
 }
 
 // writtenPath is the path of the absolute URI s as written: what follows
@@ -151,19 +198,6 @@ func writtenPath(s string) string {
 		return s[i:]
 	}
 	return ""
-}
-
-// decodedSegments splits path at its "/"s and percent-decodes each segment.
-func decodedSegments(path string) ([]string, bool) {
-	segs := strings.Split(path, "/")
-	for i, seg := range segs {
-		d, err := url.PathUnescape(seg)
-		if err != nil {
-			return nil, false
-		}
-		segs[i] = d
-	}
-	return segs, true
 }
 
 // FuzzHTUForLog checks that an htu an error quotes never carries text of

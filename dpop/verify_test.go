@@ -965,7 +965,10 @@ func TestVerify_LookAlikeHostIsNotThisServer(t *testing.T) {
 // ("|", "{", a space, a non-ASCII byte), encodes the decoded path anew, its
 // "%2F" turned to "/": a proof for /files/a%2Fb|c (one segment after
 // /files) was accepted at /files/a/b|c (two), which net/http's
-// EscapedPath gives as /files/a/b%7Cc.
+// EscapedPath gives as /files/a/b%7Cc. And a request path's "%" that
+// starts no escape was kept, so that it made one with what followed it
+// once that was decoded: /files/a%%32Fb (a literal "%2F") was
+// /files/a%2Fb (an escaped "/").
 func TestVerify_EncodedSlashInHTUIsNoSlashWhateverElseThePathHolds(t *testing.T) {
 	k := newKey(t, "ES256")
 	v := newVerifier(t, dpop.Config{})
@@ -973,6 +976,7 @@ func TestVerify_EncodedSlashInHTUIsNoSlashWhateverElseThePathHolds(t *testing.T)
 		{"https://api.example.com/files/a%2Fb|c", "/files/a/b%7Cc", "/files/a%2Fb|c"},
 		{"https://api.example.com/files/a%2Fb/\u00e9", "/files/a/b/%C3%A9", "/files/a%2fb/%c3%a9"},
 		{"https://api.example.com/files/a/b|c", "/files/a%2Fb%7Cc", "/files/a/b%7Cc"},
+		{"https://api.example.com/files/a%2Fb", "/files/a%%32Fb", "/files/a%2fb"},
 	} {
 		for _, path := range []string{tc.other, tc.same} {
 			proof, err := k.Proof("POST", tc.htu, testToken)
