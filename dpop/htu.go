@@ -36,7 +36,20 @@ func parseURL(s string) (origin, string, error) {
 	if host == "" || host[0] == ':' {
 		return origin{}, "", errors.New("no host")
 	}
-	return origin{scheme: u.Scheme, host: host}, normalizePath(u.EscapedPath()), nil
+	// The path as written: url.Parse keeps it in RawPath when it differs
+	// from the default encoding of the decoded Path, and leaves RawPath
+	// empty when it does not, EscapedPath (that encoding) then being as
+	// written. EscapedPath alone would not do: when RawPath holds a
+	// character it escapes ("|", "{", a space, a non-ASCII byte), it
+	// encodes the decoded Path anew, in which "%2F" is "/", and
+	// "/a%2Fb|c" (one segment after "/") would be "/a/b%7Cc" (two), the
+	// htu of another resource. Nor would Path, decoded: "%3F" is "?"
+	// there.
+	path := u.RawPath
+	if path == "" {
+		path = u.EscapedPath()
+	}
+	return origin{scheme: u.Scheme, host: host}, normalizePath(path), nil
 }
 
 // parseOrigin parses a configured origin: scheme and authority, optionally
@@ -90,14 +103,26 @@ func normalizeHost(hostport, scheme string) string {
 
 // normalizePath applies percent-encoding normalisation (unreserved
 // characters decoded, other escapes in upper case) and removes dot
-// segments (RFC 3986, sections 6.2.2.2, 6.2.2.3 and 5.2.4). An empty path
-// is "/".
+// segments (RFC 3986, sections 6.2.2.2, 6.2.2.3 and 5.2.4). A byte that a
+// URI never holds raw but a parser may let through (a space, one of
+// `"<>[\]^{|}` and the backquote, a non-ASCII byte) is percent-encoded,
+// as an HTTP client sends it, so that a path compares the same whichever
+// side wrote it raw; an escape is never decoded into such a byte, nor
+// into a "/". So is a "%" that starts no escape (a request's path may
+// hold one; an htu's never does), as "%25", the literal "%" that lenient
+// parsers take it for: kept as it was, it made an escape of what follows
+// it once that was decoded ("%%32F" was "%2F", an escaped "/"). Control
+// bytes, "?" and "#" are kept as they are: no htu's path holds them, so
+// a request path that does matches none. An empty path is "/".
 func normalizePath(p string) string {
 	if p == "" {
 		return "/"
 	}
-	if strings.IndexByte(p, '%') >= 0 {
-		p = normalizePercent(p)
+	for i := 0; i < len(p); i++ {
+		if p[i] == '%' || mustEscape(p[i]) {
+			p = normalizePercent(p)
+			break
+		}
 	}
 	if strings.Contains(p, "/.") || strings.HasPrefix(p, ".") {
 		p = removeDotSegments(p)
@@ -105,20 +130,37 @@ func normalizePath(p string) string {
 	return p
 }
 
+// mustEscape reports whether c may not appear raw in a URI (RFC 3986,
+// section 2) and is no control byte, "%", "?" or "#" (which
+// normalizePercent handles).
+func mustEscape(c byte) bool {
+	return c >= 0x80 || strings.IndexByte(" \"<>[\\]^`{|}", c) >= 0
+}
+
 func normalizePercent(p string) string {
+	const hex = "0123456789ABCDEF"
 	var b strings.Builder
 	b.Grow(len(p))
 	for i := 0; i < len(p); i++ {
 		c := p[i]
-		if c != '%' || i+2 >= len(p) || !isHex(p[i+1]) || !isHex(p[i+2]) {
+		if mustEscape(c) {
+			b.WriteByte('%')
+			b.WriteByte(hex[c>>4])
+			b.WriteByte(hex[c&0xf])
+			continue
+		}
+		if c != '%' {
 			b.WriteByte(c)
+			continue
+		}
+		if i+2 >= len(p) || !isHex(p[i+1]) || !isHex(p[i+2]) {
+			b.WriteString("%25")
 			continue
 		}
 		v := unhex(p[i+1])<<4 | unhex(p[i+2])
 		if isUnreserved(v) {
 			b.WriteByte(v)
 		} else {
-			const hex = "0123456789ABCDEF"
 			b.WriteByte('%')
 			b.WriteByte(hex[v>>4])
 			b.WriteByte(hex[v&0xf])

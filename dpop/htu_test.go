@@ -1,6 +1,7 @@
 package dpop
 
 import (
+	"slices"
 	"strings"
 	"testing"
 )
@@ -21,6 +22,11 @@ func TestParseURL_NormalisesAsRFC3986(t *testing.T) {
 		{in: "https://api.example.com/pkg.Svc/M?x=1#frag", scheme: "https", host: "api.example.com", path: "/pkg.Svc/M"},
 		{in: "https://api.example.com/pkg.%53vc/%4D", scheme: "https", host: "api.example.com", path: "/pkg.Svc/M"},
 		{in: "https://api.example.com/a%2fb", scheme: "https", host: "api.example.com", path: "/a%2Fb"},
+		{in: "https://api.example.com/a%2Fb|c", scheme: "https", host: "api.example.com", path: "/a%2Fb%7Cc"},
+		{in: "https://api.example.com/a%2Fb/\u00e9", scheme: "https", host: "api.example.com", path: "/a%2Fb/%C3%A9"},
+		{in: "https://api.example.com/a%2Fb c{}^", scheme: "https", host: "api.example.com", path: "/a%2Fb%20c%7B%7D%5E"},
+		{in: "https://api.example.com/a(b)%28|", scheme: "https", host: "api.example.com", path: "/a(b)%28%7C"},
+		{in: "https://api.example.com/a%3Fb%23c%25", scheme: "https", host: "api.example.com", path: "/a%3Fb%23c%25"},
 		{in: "https://api.example.com/x/../pkg.Svc/./M", scheme: "https", host: "api.example.com", path: "/pkg.Svc/M"},
 		{in: "https://api.example.com/a/b/..", scheme: "https", host: "api.example.com", path: "/a/"},
 		{in: "https://api.example.com", scheme: "https", host: "api.example.com", path: "/"},
@@ -96,12 +102,16 @@ func TestParseOrigin_RefusesPathQueryAndFragment(t *testing.T) {
 	}
 }
 
-// FuzzParseURL checks that URL normalisation never panics and is
-// idempotent: a normalised URL normalises to itself.
+// FuzzParseURL checks that URL normalisation never panics, is
+// idempotent (a normalised URL normalises to itself), and keeps the
+// path's segments: without dot segments, the normalised path has the
+// segments of the path as written, each decoding to the same bytes, so
+// that an escaped "/" ("%2F") is never a segment boundary, nor a "/" part
+// of a segment, whatever else the path holds.
 //
 //	go test -run '^$' -fuzz FuzzParseURL ./dpop
 func FuzzParseURL(f *testing.F) {
-	for _, s := range []string{"https://a.example/p", "HTTP://A:80/./x/../y?q#f", "https://[::1]:443/%7e%2f", "https://a.example:/", "http://a/b/c/./../../g", "https://a/%41%zz"} {
+	for _, s := range []string{"https://a.example/p", "HTTP://A:80/./x/../y?q#f", "https://[::1]:443/%7e%2f", "https://a.example:/", "http://a/b/c/./../../g", "https://a/%41%zz", "https://a/b%2Fc|d", "https://a/b%2f\u00e9?x"} {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, s string) {
@@ -116,7 +126,78 @@ func FuzzParseURL(f *testing.F) {
 		if err != nil || o2 != o || path2 != path {
 			t.Fatalf("not idempotent: %q -> %+v %q -> %+v %q %v", s, o, path, o2, path2, err)
 		}
+		written := writtenPath(s)
+		if written == "" {
+			return
+		}
+		want := lenientSegments(written) // url.Parse accepted no "%" that starts no escape
+		if slices.Contains(want, ".") || slices.Contains(want, "..") {
+			return
+		}
+		if got := lenientSegments(path); !slices.Equal(got, want) {
+			t.Fatalf("parseURL(%q): path %q has the segments %q, want %q", s, path, got, want)
+		}
 	})
+}
+
+// FuzzNormalizePath checks that a request's path, whatever its bytes,
+// normalises to a fixed point that has its segments: without dot
+// segments, each segment of the normalised path decodes to the bytes its
+// counterpart does, a "%" that starts no escape taken for a literal "%"
+// (as lenient parsers take it), so that no escape is made up nor lost.
+//
+//	go test -run '^$' -fuzz FuzzNormalizePath ./dpop
+func FuzzNormalizePath(f *testing.F) {
+	for _, s := range []string{"/pkg.Service/Method", "/files/a%2Fb|c", "/a%%32Fb", "/a%%37A", "/%", "/a%zz/\u00e9", "/./a/../b", "/a%2E%2E/b"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, p string) {
+		n := normalizePath(p)
+		if again := normalizePath(n); again != n {
+			t.Fatalf("normalizePath(%q) = %q, which normalises to %q", p, n, again)
+		}
+		if !strings.HasPrefix(p, "/") {
+			return
+		}
+		want := lenientSegments(p)
+		if slices.Contains(want, ".") || slices.Contains(want, "..") {
+			return
+		}
+		if got := lenientSegments(n); !slices.Equal(got, want) {
+			t.Fatalf("normalizePath(%q) = %q, whose segments decode to %q, want %q", p, n, got, want)
+		}
+	})
+}
+
+// lenientSegments splits path at its "/"s and percent-decodes each
+// segment, a "%" that starts no escape taken as it is.
+func lenientSegments(path string) []string {
+	segs := strings.Split(path, "/")
+	for i, seg := range segs {
+		var b strings.Builder
+		for j := 0; j < len(seg); j++ {
+			if seg[j] == '%' && j+2 < len(seg) && isHex(seg[j+1]) && isHex(seg[j+2]) {
+				b.WriteByte(unhex(seg[j+1])<<4 | unhex(seg[j+2]))
+				j += 2
+				continue
+			}
+			b.WriteByte(seg[j])
+		}
+		segs[i] = b.String()
+	}
+	return segs
+}
+
+// writtenPath is the path of the absolute URI s as written: what follows
+// its authority, up to its query or fragment.
+func writtenPath(s string) string {
+	s, _, _ = strings.Cut(s, "#")
+	s, _, _ = strings.Cut(s, "?")
+	_, s, _ = strings.Cut(s, "//")
+	if i := strings.IndexByte(s, '/'); i >= 0 {
+		return s[i:]
+	}
+	return ""
 }
 
 // FuzzHTUForLog checks that an htu an error quotes never carries text of

@@ -81,9 +81,13 @@ type Request struct {
 	Authority string
 	// Path is the request's path as the client sent it, percent-encoded
 	// and without the query, e.g. "/pkg.Service/Method": in net/http,
-	// r.URL.EscapedPath(), not r.URL.Path, whose decoding makes the path
-	// of "/files/a%2Fb" (one segment) the same as that of "/files/a/b"
-	// (two), so that a proof for one is accepted at the other. The
+	// cmp.Or(r.URL.RawPath, r.URL.EscapedPath()) (RawPath is the path as
+	// sent when it is not the default encoding of r.URL.Path). Not
+	// r.URL.Path, whose decoding makes the path of "/files/a%2Fb" (one
+	// segment) the same as that of "/files/a/b" (two), so that a proof
+	// for one is accepted at the other; nor r.URL.EscapedPath() alone,
+	// which encodes that decoded path anew when the path holds a
+	// character it escapes ("/files/a%2Fb|c" is "/files/a/b%7Cc"). The
 	// proof's htu must have this path (after normalisation). Verify
 	// refuses a Request without one, like one without a Method: an empty
 	// Path would match the htu of an origin alone ("/").
@@ -156,7 +160,7 @@ var (
 )
 
 // maxQuoted bounds how many bytes of attacker-chosen text (a proof's typ,
-// alg, htm or htu, a request's path or authority) an error quotes.
+// alg, htm or htu, a request's method, path or authority) an error quotes.
 const maxQuoted = 40
 
 // clip shortens attacker-chosen text before it goes into an error, at a
@@ -260,7 +264,7 @@ func (v *Verifier) Verify(ctx context.Context, proof string, req Request) (Proof
 		return Proof{}, errSig
 	}
 	if c.htm != req.Method {
-		return Proof{}, invalid("htm %q, want %q", clip(c.htm), req.Method)
+		return Proof{}, invalid("htm %q, want %q", clip(c.htm), clip(req.Method))
 	}
 	if err := v.checkHTU(c.htu, req); err != nil {
 		return Proof{}, err

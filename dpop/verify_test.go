@@ -24,7 +24,6 @@ import (
 
 	"github.com/grpcauth/grpcauth/dpop"
 	"github.com/grpcauth/grpcauth/grpcauthtest"
-	"github.com/grpcauth/grpcauth/internal/jwsalg"
 )
 
 var t0 = time.Date(2030, 1, 2, 3, 4, 5, 0, time.UTC)
@@ -691,20 +690,7 @@ func signJWK(t *testing.T, alg string, priv crypto.Signer, extra map[string]any,
 		t.Fatal(err)
 	}
 	maps.Copy(members, extra)
-	hdr, err := json.Marshal(map[string]any{"typ": "dpop+jwt", "alg": alg, "jwk": members})
-	if err != nil {
-		t.Fatal(err)
-	}
-	input := base64.RawURLEncoding.EncodeToString(hdr) + "." + base64.RawURLEncoding.EncodeToString([]byte(claims))
-	s, err := jwsalg.NewSigner(alg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	sig, err := s.Sign([]byte(input), priv)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return input + "." + base64.RawURLEncoding.EncodeToString(sig)
+	return signJSON(t, alg, priv, map[string]any{"typ": "dpop+jwt", "alg": alg, "jwk": members}, json.RawMessage(claims))
 }
 
 // A jwk that declares what it is for (RFC 7517, 4.2 to 4.4) is used for
@@ -971,6 +957,43 @@ func TestVerify_LookAlikeHostIsNotThisServer(t *testing.T) {
 	proof, _ := k.Proof("POST", "https://API.Example.COM/pkg.Service/Method", testToken)
 	if _, err := newVerifier(t, dpop.Config{}).Verify(t.Context(), proof, reqFor(t, proof)); err != nil {
 		t.Errorf("upper-case ASCII host: %v", err)
+	}
+}
+
+// An htu's path is compared as the client wrote it. It was taken from
+// url.URL.EscapedPath, which, for a path holding a character it escapes
+// ("|", "{", a space, a non-ASCII byte), encodes the decoded path anew, its
+// "%2F" turned to "/": a proof for /files/a%2Fb|c (one segment after
+// /files) was accepted at /files/a/b|c (two), which net/http's
+// EscapedPath gives as /files/a/b%7Cc. And a request path's "%" that
+// starts no escape was kept, so that it made one with what followed it
+// once that was decoded: /files/a%%32Fb (a literal "%2F") was
+// /files/a%2Fb (an escaped "/").
+func TestVerify_EncodedSlashInHTUIsNoSlashWhateverElseThePathHolds(t *testing.T) {
+	k := newKey(t, "ES256")
+	v := newVerifier(t, dpop.Config{})
+	for _, tc := range []struct{ htu, other, same string }{
+		{"https://api.example.com/files/a%2Fb|c", "/files/a/b%7Cc", "/files/a%2Fb|c"},
+		{"https://api.example.com/files/a%2Fb/\u00e9", "/files/a/b/%C3%A9", "/files/a%2fb/%c3%a9"},
+		{"https://api.example.com/files/a/b|c", "/files/a%2Fb%7Cc", "/files/a/b%7Cc"},
+		{"https://api.example.com/files/a%2Fb", "/files/a%%32Fb", "/files/a%2fb"},
+	} {
+		for _, path := range []string{tc.other, tc.same} {
+			proof, err := k.Proof("POST", tc.htu, testToken)
+			if err != nil {
+				t.Fatal(err)
+			}
+			req := testReq
+			req.KeyThumbprint = k.Thumbprint()
+			req.Path = path
+			_, err = v.Verify(t.Context(), proof, req)
+			switch {
+			case path == tc.other && !errors.Is(err, dpop.ErrInvalidProof):
+				t.Errorf("htu %q at path %q: %v, want ErrInvalidProof", tc.htu, path, err)
+			case path == tc.same && err != nil:
+				t.Errorf("htu %q at path %q: %v, want it accepted", tc.htu, path, err)
+			}
+		}
 	}
 }
 

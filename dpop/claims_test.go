@@ -1,0 +1,233 @@
+package dpop_test
+
+import (
+	"cmp"
+	"crypto"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"math/big"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/lestrrat-go/jwx/v2/jwk"
+
+	"github.com/grpcauth/grpcauth/dpop"
+	"github.com/grpcauth/grpcauth/grpcauthtest"
+	"github.com/grpcauth/grpcauth/internal/jwsalg"
+)
+
+// A proof is held to RFC 9449's values exactly: a jti that is empty or
+// longer than 256 bytes (it goes into the replay store), an ath that is
+// the access token's hash padded or followed by more bytes, an htm in
+// another case than the request's method, a typ that only contains
+// dpop+jwt, and a cnf jkt padded are refused, while the same proofs with
+// the exact values are accepted.
+func TestVerify_RefusesValuesThatAreAlmostRight(t *testing.T) {
+	k := newKey(t, "ES256")
+	v := newVerifier(t, dpop.Config{})
+	req := testReq
+	req.KeyThumbprint = k.Thumbprint()
+	ath := dpop.AccessTokenHash(testToken)
+	valid := grpcauthtest.ProofOptions{Method: "POST", URL: testURL, AccessToken: testToken}
+	for _, tc := range []struct {
+		name  string
+		opts  func(o *grpcauthtest.ProofOptions)
+		cause string
+	}{
+		{"empty jti", func(o *grpcauthtest.ProofOptions) { o.Claims = map[string]any{"jti": ""} }, "jti empty"},
+		{"jti of 257 bytes", func(o *grpcauthtest.ProofOptions) { o.ID = strings.Repeat("j", 257) }, "longer than 256"},
+		{"ath padded", func(o *grpcauthtest.ProofOptions) { o.Claims = map[string]any{"ath": ath + "="} }, "ath is not the hash"},
+		{"ath followed by more bytes", func(o *grpcauthtest.ProofOptions) { o.Claims = map[string]any{"ath": ath + "AAAA"} }, "ath is not the hash"},
+		{"ath cut short", func(o *grpcauthtest.ProofOptions) { o.Claims = map[string]any{"ath": ath[:40]} }, "ath is not the hash"},
+		{"htm in lower case", func(o *grpcauthtest.ProofOptions) { o.Method = "post" }, "htm"},
+		{"typ with a suffix", func(o *grpcauthtest.ProofOptions) { o.Type = "dpop+jwt2" }, "typ"},
+		{"typ with a prefix", func(o *grpcauthtest.ProofOptions) { o.Type = "xdpop+jwt" }, "typ"},
+		{"typ with a space", func(o *grpcauthtest.ProofOptions) { o.Type = "dpop+jwt " }, "typ"},
+		{"typ with a NUL", func(o *grpcauthtest.ProofOptions) { o.Type = "dpop+jwt\x00" }, "typ"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			o := valid
+			tc.opts(&o)
+			_, err := v.Verify(t.Context(), mustProof(t, k, o), req)
+			if !errors.Is(err, dpop.ErrInvalidProof) || !strings.Contains(err.Error(), tc.cause) {
+				t.Fatalf("Verify = %v, want ErrInvalidProof naming %q", err, tc.cause)
+			}
+		})
+	}
+	o := valid
+	o.ID = strings.Repeat("j", 256)
+	proof := mustProof(t, k, o)
+	padded := req
+	padded.KeyThumbprint += "="
+	if _, err := v.Verify(t.Context(), proof, padded); !errors.Is(err, dpop.ErrKeyMismatch) {
+		t.Errorf("cnf jkt padded: Verify = %v, want ErrKeyMismatch", err)
+	}
+	if p, err := v.Verify(t.Context(), proof, req); err != nil || p.ID != o.ID {
+		t.Errorf("jti of 256 bytes: Verify = %+v, %v, want it accepted", p, err)
+	}
+}
+
+// A proof is verified with its jwk header alone: the key references a
+// JWS header may also carry (jku, x5u, kid, x5c; RFC 7515, 4.1) are never
+// fetched nor used. A proof whose jwk is one key, signed by another that
+// those members name (a JWKS and a certificate at a server of the
+// sender's, its kid, its certificate inline), is refused; the same members
+// in a proof signed by its jwk's key change nothing; and no request
+// reaches the server.
+func TestVerify_HeaderKeyReferencesAreNeitherFetchedNorUsed(t *testing.T) {
+	var fetched atomic.Int32
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		fetched.Add(1)
+		http.Error(w, "not here", http.StatusNotFound)
+	}))
+	defer srv.Close()
+
+	holder, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	other, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "other"}, NotBefore: t0.Add(-time.Hour), NotAfter: t0.Add(time.Hour)}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, other.Public(), other)
+	if err != nil {
+		t.Fatal(err)
+	}
+	refs := map[string]any{
+		"jku": srv.URL + "/jwks.json",
+		"x5u": srv.URL + "/cert.pem",
+		"kid": "other",
+		"x5c": []string{base64.StdEncoding.EncodeToString(der)},
+	}
+	holderJWK, err := jwk.FromRaw(holder.Public())
+	if err != nil {
+		t.Fatal(err)
+	}
+	tp, err := holderJWK.Thumbprint(crypto.SHA256)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req := testReq
+	req.KeyThumbprint = base64.RawURLEncoding.EncodeToString(tp)
+	sign := func(signer *ecdsa.PrivateKey, jti string) string {
+		hdr := map[string]any{"typ": "dpop+jwt", "alg": "ES256", "jwk": holderJWK}
+		for name, val := range refs {
+			hdr[name] = val
+		}
+		claims := map[string]any{"jti": jti, "htm": "POST", "htu": testURL, "iat": t0.Unix(), "ath": dpop.AccessTokenHash(testToken)}
+		return signJSON(t, "ES256", signer, hdr, claims)
+	}
+
+	v := newVerifier(t, dpop.Config{})
+	if _, err := v.Verify(t.Context(), sign(other, "by the referenced key"), req); !errors.Is(err, dpop.ErrInvalidProof) || !strings.Contains(err.Error(), "bad signature") {
+		t.Errorf("signed by the key jku, x5u, kid and x5c name: Verify = %v, want ErrInvalidProof (bad signature)", err)
+	}
+	if p, err := v.Verify(t.Context(), sign(holder, "by the jwk's key"), req); err != nil || p.Thumbprint != req.KeyThumbprint {
+		t.Errorf("signed by the jwk's key: Verify = %+v, %v, want it accepted with the jwk's thumbprint", p, err)
+	}
+	if n := fetched.Load(); n != 0 {
+		t.Errorf("%d requests reached the server that jku and x5u name, want none", n)
+	}
+}
+
+// signJSON signs the JSON of claims with priv under alg, with exactly the
+// header members hdr (alg included), bypassing jwx's header handling. It
+// signs with internal/jwsalg, so that Ed25519 proofs can be made too.
+func signJSON(t *testing.T, alg string, priv crypto.Signer, hdr map[string]any, claims any) string {
+	t.Helper()
+	h, err := json.Marshal(hdr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := json.Marshal(claims)
+	if err != nil {
+		t.Fatal(err)
+	}
+	input := base64.RawURLEncoding.EncodeToString(h) + "." + base64.RawURLEncoding.EncodeToString(c)
+	s, err := jwsalg.NewSigner(alg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sig, err := s.Sign([]byte(input), priv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return input + "." + base64.RawURLEncoding.EncodeToString(sig)
+}
+
+// Request.Path's recipe for net/http, cmp.Or(r.URL.RawPath,
+// r.URL.EscapedPath()), over a real server: a path that holds an escaped
+// "/" and a character EscapedPath escapes ("|") is accepted with a proof
+// for itself only, not with one for the path whose "/" is a separator,
+// nor the other way round. (EscapedPath alone gives both paths as
+// /files/a/b%7Cc.)
+func TestVerify_NetHTTPPathAsSentTellsAnEscapedSlashFromASeparator(t *testing.T) {
+	k := newKey(t, "ES256")
+	v := newVerifier(t, dpop.Config{})
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		req := dpop.Request{Method: r.Method, Scheme: "http", Authority: r.Host, Path: cmp.Or(r.URL.RawPath, r.URL.EscapedPath())}
+		if _, err := v.Verify(r.Context(), r.Header.Get("DPoP"), req); err != nil {
+			http.Error(w, "invalid proof", http.StatusUnauthorized)
+		}
+	}))
+	defer srv.Close()
+	const oneSegment, twoSegments = "/files/a%2Fb|c", "/files/a/b|c"
+	for _, tc := range []struct {
+		htuPath, path string
+		want          int
+	}{
+		{oneSegment, oneSegment, http.StatusOK},
+		{twoSegments, twoSegments, http.StatusOK},
+		{twoSegments, oneSegment, http.StatusUnauthorized},
+		{oneSegment, twoSegments, http.StatusUnauthorized},
+	} {
+		proof, err := k.Proof("GET", srv.URL+tc.htuPath, "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		r, err := http.NewRequestWithContext(t.Context(), "GET", srv.URL, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		r.URL.Opaque = tc.path // sent as written: the client would re-escape it
+		r.Header.Set("DPoP", proof)
+		resp, err := srv.Client().Do(r)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != tc.want {
+			t.Errorf("proof for %s at %s: status %d, want %d", tc.htuPath, tc.path, resp.StatusCode, tc.want)
+		}
+	}
+}
+
+// The request's method is the client's text too (connectauth passes
+// r.Method, which net/http takes of any length): the htm refusal quotes it
+// cut to 40 bytes, like the proof's own htm, where it quoted it whole.
+func TestVerify_HTMRefusalClipsTheRequestsMethod(t *testing.T) {
+	k := newKey(t, "ES256")
+	proof := mustProof(t, k, grpcauthtest.ProofOptions{Method: "POST", URL: testURL, AccessToken: testToken})
+	req := testReq
+	req.KeyThumbprint = k.Thumbprint()
+	req.Method = strings.Repeat("M", 39) + strings.Repeat("X", 4096)
+	_, err := newVerifier(t, dpop.Config{}).Verify(t.Context(), proof, req)
+	if !errors.Is(err, dpop.ErrInvalidProof) || !strings.Contains(err.Error(), "htm") {
+		t.Fatalf("Verify = %v, want ErrInvalidProof for htm", err)
+	}
+	if strings.Contains(err.Error(), "XX") || len(err.Error()) > 200 {
+		t.Errorf("error of %d bytes quotes the request's method beyond 40 bytes: %.300q", len(err.Error()), err)
+	}
+}
