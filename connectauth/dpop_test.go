@@ -217,3 +217,56 @@ func TestConnect_DPoPProofIsNotCheckedAgainstForwardedHeaders(t *testing.T) {
 		}
 	}
 }
+
+// The proof's htu is compared with the path exactly as the client sent it:
+// "%2F" is no separator. Go's url.URL.EscapedPath re-escapes a path that
+// holds a byte it would escape ('|'), which turns "%2F" into "/"; a proof
+// for one of these paths must not be accepted at the other.
+func TestConnect_DPoPProofTellsAnEscapedSlashFromASeparator(t *testing.T) {
+	auth, key, tok := dpopFixture(t, dpop.Config{})
+	handler := connect.NewUnaryHandler("/authtest.v1.TestService/AllOf",
+		func(context.Context, *connect.Request[authtestv1.AllOfRequest]) (*connect.Response[authtestv1.AllOfResponse], error) {
+			return connect.NewResponse(&authtestv1.AllOfResponse{}), nil
+		},
+		connect.WithSchema(method("TestService", "AllOf")),
+		connect.WithInterceptors(connectauth.NewInterceptor(auth)))
+	mux := http.NewServeMux()
+	mux.Handle("/files/", handler) // a REST-style path mapped to the procedure, as vanguard does
+	srv := serveTLS(t, connectauth.WrapHandler(mux))
+	const encoded, separated = "/files/a%2Fb|c", "/files/a/b|c"
+	for _, tc := range []struct {
+		name, path, htuAt string
+		want              outcome
+	}{
+		{"escaped slash, proof for it", encoded, encoded, outcome{codes.OK, ""}},
+		{"separator, proof for it", separated, separated, outcome{codes.OK, ""}},
+		{"escaped slash, proof for the separator", encoded, separated, outcome{codes.Unauthenticated, grpcauth.ReasonDPoPProofInvalid}},
+		{"separator, proof for the escaped slash", separated, encoded, outcome{codes.Unauthenticated, grpcauth.ReasonDPoPProofInvalid}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			p, err := key.ProofWith(grpcauthtest.ProofOptions{Method: http.MethodPost, URL: srv.URL + tc.htuAt, AccessToken: tok})
+			if err != nil {
+				t.Fatal(err)
+			}
+			// Opaque sends the path as written: the client's own
+			// EscapedPath would re-escape it as the server's did.
+			hc := &http.Client{Transport: roundTripFunc(func(r *http.Request) (*http.Response, error) {
+				r = r.Clone(r.Context())
+				r.URL.Opaque = tc.path
+				return srv.Client().Transport.RoundTrip(r)
+			})}
+			req := connect.NewRequest(&authtestv1.AllOfRequest{})
+			req.Header().Set("Authorization", "DPoP "+tok)
+			req.Header().Set("DPoP", p)
+			_, err = connect.NewClient[authtestv1.AllOfRequest, authtestv1.AllOfResponse](hc, srv.URL+"/files/x").CallUnary(t.Context(), req)
+			if got := connectOutcome(err); got != tc.want {
+				t.Fatalf("got %v %q (%v), want %v %q", got.code, got.reason, err, tc.want.code, tc.want.reason)
+			}
+		})
+	}
+}
+
+// roundTripFunc is an http.RoundTripper made of a function.
+type roundTripFunc func(*http.Request) (*http.Response, error)
+
+func (f roundTripFunc) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }

@@ -2,6 +2,7 @@ package connectauth
 
 import (
 	"bufio"
+	"cmp"
 	"context"
 	"crypto/tls"
 	"net"
@@ -119,7 +120,7 @@ func WrapHandler(h http.Handler) http.Handler {
 			h.ServeHTTP(w, r)
 			return
 		}
-		info := &requestInfo{host: r.Host, method: r.Method, path: r.URL.EscapedPath(), remote: r.RemoteAddr, tls: r.TLS}
+		info := &requestInfo{host: r.Host, method: r.Method, path: cmp.Or(r.URL.RawPath, r.URL.EscapedPath()), remote: r.RemoteAddr, tls: r.TLS}
 		info.local, _ = r.Context().Value(http.LocalAddrContextKey).(net.Addr)
 		if nested {
 			// A call of the h2c connection the outer saw: this call's

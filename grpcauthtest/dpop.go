@@ -1,6 +1,7 @@
 package grpcauthtest
 
 import (
+	"cmp"
 	"crypto"
 	"crypto/rand"
 	"encoding/base64"
@@ -310,7 +311,7 @@ func (i *Issuer) tokenDPoP(r *http.Request) (jkt string, f *tokenFailure) {
 	if r.TLS != nil {
 		scheme = "https"
 	}
-	p, err := i.dpop.Verify(r.Context(), proofs[0], dpop.Request{Method: r.Method, Scheme: scheme, Authority: r.Host, Path: r.URL.EscapedPath()})
+	p, err := i.dpop.Verify(r.Context(), proofs[0], dpop.Request{Method: r.Method, Scheme: scheme, Authority: r.Host, Path: cmp.Or(r.URL.RawPath, r.URL.EscapedPath())})
 	if errors.Is(err, dpop.ErrUseNonce) { // the DPoP-Nonce header is tokenNonce's
 		return "", fail(http.StatusBadRequest, "use_dpop_nonce", "Authorization server requires nonce in DPoP proof")
 	}
