@@ -274,7 +274,11 @@ func TestFetch_BodyStallingPastFetchTimeoutFailsTheFetch(t *testing.T) {
 	t.Cleanup(srv.Close)
 	client := &http.Client{} // no Timeout: only the Set's FetchTimeout ends the read
 	t.Cleanup(client.CloseIdleConnections)
-	s, err := firstFetchError(t, Config{URL: srv.URL, Client: client, FetchTimeout: 100 * time.Millisecond})
+	// Short, yet ample for loopback headers to arrive before it (the test
+	// is about the body; a deadline that ends the fetch before the headers
+	// would fail it on "reading body"): the stall ends at it.
+	const timeout = time.Second
+	s, err := firstFetchError(t, Config{URL: srv.URL, Client: client, FetchTimeout: timeout})
 	if err == nil || !errors.Is(err, context.DeadlineExceeded) || !strings.Contains(err.Error(), "reading body") || s.Current("a") != nil {
 		t.Fatalf("fetch error = %v, key loaded = %v; want the body read ended by FetchTimeout and no key", err, s.Current("a") != nil)
 	}
