@@ -9,7 +9,10 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
+	"net/http"
 	"strings"
+	"sync/atomic"
 	"testing"
 
 	"github.com/lestrrat-go/jwx/v2/jwk"
@@ -211,5 +214,80 @@ func TestParseJWKS_PrivateEntryWithAnOversizedCoordinateIsSkippedWithoutPanic(t 
 		if len(keys) != 1 || len(skipped) != 1 || !skipped[0].Warn || !strings.Contains(skipped[0].Reason, "private key") {
 			t.Fatalf("kept %v, skipped %+v; want ok kept and the entry skipped as private key material", kids(keys), skipped)
 		}
+	}
+}
+
+// eofHook is a transport that calls the function in onEOF (when set) as a
+// response body reports its end, before the reader sees it: the moment the
+// document has been read and its parse is about to begin.
+type eofHook struct {
+	tr    http.RoundTripper
+	onEOF atomic.Pointer[func()]
+}
+
+func (h *eofHook) RoundTrip(r *http.Request) (*http.Response, error) {
+	resp, err := h.tr.RoundTrip(r)
+	if err == nil {
+		resp.Body = &eofHookBody{ReadCloser: resp.Body, h: h}
+	}
+	return resp, err
+}
+
+type eofHookBody struct {
+	io.ReadCloser
+	h *eofHook
+}
+
+func (b *eofHookBody) Read(p []byte) (int, error) {
+	n, err := b.ReadCloser.Read(p)
+	if err == io.EOF {
+		if f := b.h.onEOF.Swap(nil); f != nil {
+			(*f)()
+		}
+	}
+	return n, err
+}
+
+// A document that publishes a key's private half drops that key from the
+// last good set even when Close cancels the Set while the document is
+// parsed: lookups after Close still answer from the last snapshot, which
+// must not hold a key anyone can sign with. Before, a failed fetch that
+// Close overtook returned no snapshot, so the exposed key stayed served.
+func TestSet_CloseDuringAFetchThatExposesAKeyStillDropsTheKey(t *testing.T) {
+	testKeys(t)
+	ts := newTestServer(t)
+	ts.setKeys(t, rsaJWK(t, 0, "a"), rsaJWK(t, 1, "b"))
+	tr := http.DefaultTransport.(*http.Transport).Clone()
+	t.Cleanup(tr.CloseIdleConnections)
+	hook := &eofHook{tr: tr}
+	s, ft := startSet(t, Config{URL: ts.URL + "/keys", Client: &http.Client{Transport: hook}})
+	ready(t, s)
+
+	// The next document is a's private half alone: no usable key, and a
+	// exposed. Close runs once it has been read, before it is parsed.
+	ts.setKeys(t, jwkJSON(t, rsaKeys[0], "a", "RS256", nil))
+	closed := make(chan struct{})
+	closeNow := func() {
+		go func() {
+			s.Close()
+			close(closed)
+		}()
+		<-s.ctx.Done() // Close has cancelled the fetch's context
+	}
+	hook.onEOF.Store(&closeNow)
+	ft.next(t).span(t, nil) // the scheduled refresh starts
+	receive(t, closed, "Close to end, the fetch included")
+
+	if hook.onEOF.Load() != nil {
+		t.Fatal("the refresh read no document before Close")
+	}
+	if s.Current("a") != nil {
+		t.Fatal("key a served after Close: the document that published its private half was read")
+	}
+	if s.Current("b") == nil {
+		t.Fatal("key b, never exposed, not served from the last good set after Close")
+	}
+	if st := s.Stats(); st.Failures != 0 {
+		t.Fatalf("Stats.Failures = %d, want 0: a fetch Close cancelled is no failure of the issuer's", st.Failures)
 	}
 }

@@ -3,9 +3,14 @@ package jwks
 import (
 	"bytes"
 	"context"
+	"crypto/rand"
 	"crypto/rsa"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
+	"math/big"
 	"net/http"
 	"net/http/cookiejar"
 	"net/http/httptest"
@@ -269,7 +274,11 @@ func TestFetch_BodyStallingPastFetchTimeoutFailsTheFetch(t *testing.T) {
 	t.Cleanup(srv.Close)
 	client := &http.Client{} // no Timeout: only the Set's FetchTimeout ends the read
 	t.Cleanup(client.CloseIdleConnections)
-	s, err := firstFetchError(t, Config{URL: srv.URL, Client: client, FetchTimeout: 100 * time.Millisecond})
+	// Short, yet ample for loopback headers to arrive before it (the test
+	// is about the body; a deadline that ends the fetch before the headers
+	// would fail it on "reading body"): the stall ends at it.
+	const timeout = time.Second
+	s, err := firstFetchError(t, Config{URL: srv.URL, Client: client, FetchTimeout: timeout})
 	if err == nil || !errors.Is(err, context.DeadlineExceeded) || !strings.Contains(err.Error(), "reading body") || s.Current("a") != nil {
 		t.Fatalf("fetch error = %v, key loaded = %v; want the body read ended by FetchTimeout and no key", err, s.Current("a") != nil)
 	}
@@ -278,16 +287,23 @@ func TestFetch_BodyStallingPastFetchTimeoutFailsTheFetch(t *testing.T) {
 	}
 }
 
-// A key's x5u (RFC 7517, 4.6) and a jku are never fetched: the key is the
-// entry's own public members, and the Set requests no URL but the JWKS
-// (and discovery) URL. A fetched x5u would let whoever controls that URL,
-// or the path to it, take part in choosing the keys.
-func TestFetch_X5UAndJKUAreNeverFetched(t *testing.T) {
+// A key's x5u (RFC 7517, 4.6) and a jku are never fetched, and its x5c
+// certificates are not the key: the key is the entry's own public members
+// (here n/e of one key beside an x5c certifying another), and the Set
+// requests no URL but the JWKS (and discovery) URL. A fetched x5u would let
+// whoever controls that URL, or the path to it, take part in choosing the
+// keys.
+func TestFetch_X5UAndJKUAreNeverFetchedAndX5CIsNotTheKey(t *testing.T) {
 	ts := newTestServer(t)
 	ts.set("/x5u", reply{status: 500})
 	ts.set("/jku", reply{status: 500})
 	testKeys(t)
-	entry := jwkJSON(t, &rsaKeys[0].PublicKey, "a", "RS256", map[string]any{"x5u": ts.URL + "/x5u", "jku": ts.URL + "/jku"})
+	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "other key"},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour)}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &rsaKeys[1].PublicKey, rsaKeys[1])
+	must(t, err)
+	entry := jwkJSON(t, &rsaKeys[0].PublicKey, "a", "RS256", map[string]any{
+		"x5u": ts.URL + "/x5u", "jku": ts.URL + "/jku", "x5c": []string{base64.StdEncoding.EncodeToString(der)}})
 	doc, err := json.Marshal(map[string]any{"keys": []json.RawMessage{entry}, "jku": ts.URL + "/jku"})
 	must(t, err)
 	ts.set("/keys", reply{body: doc})
@@ -295,7 +311,7 @@ func TestFetch_X5UAndJKUAreNeverFetched(t *testing.T) {
 	ready(t, s)
 	ft.refreshNow(t) // a second fetch, the key already known
 	if k := s.Current("a"); k == nil || !k.Public.(*rsa.PublicKey).Equal(&rsaKeys[0].PublicKey) {
-		t.Fatalf("Current(a) = %v, want the entry's own RSA key", k)
+		t.Fatalf("Current(a) = %v, want the entry's own RSA key, not its x5c's", k)
 	}
 	if n, m := ts.count("/x5u"), ts.count("/jku"); n != 0 || m != 0 {
 		t.Fatalf("x5u requested %d times, jku %d times; want never", n, m)

@@ -17,12 +17,14 @@ import (
 // one at a time, under the Set's own context, so no caller's cancellation
 // can fail it for the others. A fetch that Close cancelled is ErrClosed,
 // not a failure of the issuer: it is neither counted, logged nor stored as
-// the latest refresh's error.
+// the latest refresh's error. It still returns the snapshot without the
+// keys a document read before Close exposed: lookups after Close answer
+// from the last snapshot, which must not hold a key anyone can sign with.
 func (s *Set) refresh(reason string) (*snapshot, time.Duration, error) {
 	snap, next, err := s.fetchSnapshot()
 	if err != nil {
 		if s.ctx.Err() != nil {
-			return nil, 0, ErrClosed
+			return snap, 0, ErrClosed
 		}
 		s.failures.Add(1)
 		now := s.cfg.Now()
