@@ -158,3 +158,38 @@ type (
 )
 
 func (commonInfoByPointer) AuthType() string { return "custom" }
+
+// viaPointer embeds, through a pointer, a struct that embeds a
+// credentials.TLSInfo.
+type viaPointer struct{ *embedsTLSInfo }
+
+// A nil pointer on the way to an embedded credentials.TLSInfo is no TLS
+// and no security, and no panic: TLS reads the fields without calling a
+// method, and the server calls it for certificate binding once Secure
+// has let such a connection through as local.
+func TestTLS_NilPointerOnTheWayIsNoTLS(t *testing.T) {
+	done := credentials.TLSInfo{CommonAuthInfo: credentials.CommonAuthInfo{SecurityLevel: credentials.PrivacyAndIntegrity}}
+	done.State.HandshakeComplete = true
+	for name, tt := range map[string]struct {
+		ai              credentials.AuthInfo
+		wantTLS, secure bool
+	}{
+		"through a pointer":            {viaPointer{&embedsTLSInfo{done}}, true, true},
+		"through a nil pointer":        {viaPointer{}, false, false},
+		"pointer, through nil pointer": {&viaPointer{}, false, false},
+	} {
+		t.Run(name, func(t *testing.T) {
+			defer func() {
+				if r := recover(); r != nil {
+					t.Fatalf("panic: %v", r)
+				}
+			}()
+			if _, isTLS := TLS(tt.ai); isTLS != tt.wantTLS {
+				t.Errorf("TLS = %v, want %v", isTLS, tt.wantTLS)
+			}
+			if got := Secure(tt.ai); got != tt.secure {
+				t.Errorf("Secure = %v, want %v", got, tt.secure)
+			}
+		})
+	}
+}

@@ -57,9 +57,10 @@ var (
 // tlsInfoFields caches tlsInfoField by struct type (reflect.Type to []int):
 // a search of a type's embedded fields costs several allocations, and the
 // AuthInfo types of a program are few. Its keys are the dynamic types of
-// AuthInfo values, which have methods, so types the program declares
-// (reflect.StructOf makes none with methods of their own): it stays
-// bounded.
+// AuthInfo values: types the program declares or, rarely, makes with
+// reflect.StructOf (whose types, promoting an embedded TLSInfo's methods,
+// can be AuthInfo types; reflect keeps each of them for good itself). A
+// peer's input adds none, so it grows only with the program's own types.
 var tlsInfoFields sync.Map
 
 // embeddedTLSInfo returns the credentials.TLSInfo that ai, a value of
