@@ -5,21 +5,18 @@ import (
 	"context"
 	"crypto/sha256"
 	"crypto/subtle"
-	"crypto/tls"
 	"crypto/x509"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"reflect"
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
 
-	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/peer"
 
+	"github.com/grpcauth/grpcauth/internal/localpeer"
 	"github.com/grpcauth/grpcauth/verifier"
 )
 
@@ -225,96 +222,14 @@ func clientCertificate(ctx context.Context) *x509.Certificate {
 // returns the client's certificate chain when it is and its handshake is
 // complete (see clientCertificate). The connection is TLS when its
 // AuthInfo is a credentials.TLSInfo, by value or pointer, or a type of
-// its own that embeds one (embeddedTLSInfo).
+// its own that embeds one; tokencreds names the connection by the same
+// rule (localpeer.TLS) for a DPoP proof's htu.
 func peerTLS(ctx context.Context) (certs []*x509.Certificate, isTLS bool) {
 	p, ok := peer.FromContext(ctx)
 	if !ok || p == nil {
 		return nil, false
 	}
-	var st *tls.ConnectionState
-	switch ai := p.AuthInfo.(type) {
-	case credentials.TLSInfo:
-		st = &ai.State
-	case *credentials.TLSInfo:
-		if ai == nil {
-			return nil, false
-		}
-		st = &ai.State
-	case nil:
-		return nil, false
-	default:
-		ti, ok := embeddedTLSInfo(ai)
-		if !ok {
-			return nil, false
-		}
-		st = &ti.State
-	}
-	if !st.HandshakeComplete {
-		return nil, true
-	}
-	return st.PeerCertificates, true
-}
-
-var (
-	tlsInfoType    = reflect.TypeFor[credentials.TLSInfo]()
-	tlsInfoPtrType = reflect.TypeFor[*credentials.TLSInfo]()
-)
-
-// tlsInfoFields caches tlsInfoField by struct type (reflect.Type to []int):
-// a search of a type's embedded fields costs several allocations, and the
-// AuthInfo types of a program are few.
-var tlsInfoFields sync.Map
-
-// embeddedTLSInfo returns the credentials.TLSInfo that ai, an AuthInfo of
-// another type, embeds (by value or pointer, directly or through other
-// embedded structs, as Go promotes its methods), and whether there is
-// one. Transport credentials that wrap gRPC's TLS credentials often return
-// such a type, to add to the TLSInfo (a verified identity, a connection
-// handle); it describes a TLS connection like the TLSInfo it embeds. A nil
-// pointer on the way is none, and so is a TLSInfo that is a named field
-// rather than embedded, or that two embedded structs promote at one depth
-// (Go promotes neither).
-func embeddedTLSInfo(ai credentials.AuthInfo) (credentials.TLSInfo, bool) {
-	v := reflect.ValueOf(ai)
-	if v.Kind() == reflect.Pointer {
-		if v.IsNil() {
-			return credentials.TLSInfo{}, false
-		}
-		v = v.Elem()
-	}
-	if v.Kind() != reflect.Struct {
-		return credentials.TLSInfo{}, false
-	}
-	index, ok := tlsInfoFields.Load(v.Type())
-	if !ok {
-		index, _ = tlsInfoFields.LoadOrStore(v.Type(), tlsInfoField(v.Type()))
-	}
-	if index.([]int) == nil {
-		return credentials.TLSInfo{}, false
-	}
-	fv, err := v.FieldByIndexErr(index.([]int))
-	if err != nil || !fv.CanInterface() {
-		return credentials.TLSInfo{}, false
-	}
-	switch ti := fv.Interface().(type) {
-	case credentials.TLSInfo:
-		return ti, true
-	case *credentials.TLSInfo:
-		if ti != nil {
-			return *ti, true
-		}
-	}
-	return credentials.TLSInfo{}, false
-}
-
-// tlsInfoField returns the index of the credentials.TLSInfo (or pointer to
-// one) that the struct type t embeds, as embeddedTLSInfo reads it, or nil.
-func tlsInfoField(t reflect.Type) []int {
-	f, ok := t.FieldByName("TLSInfo")
-	if !ok || !f.Anonymous || f.Type != tlsInfoType && f.Type != tlsInfoPtrType {
-		return nil
-	}
-	return f.Index
+	return localpeer.TLS(p.AuthInfo)
 }
 
 // CertificateThumbprint returns the x5t#S256 confirmation value of cert

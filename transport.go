@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 
-	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/peer"
 
 	"github.com/grpcauth/grpcauth/internal/localpeer"
@@ -102,7 +101,7 @@ func (t TransportSecurity) valid() bool {
 // report a security level, a level below PrivacyAndIntegrity, a
 // credentials.TLSInfo (or an AuthInfo embedding one) whose handshake is
 // not complete, or an AuthInfo whose GetCommonAuthInfo panics (see
-// secureAuthInfo) counts as no transport security (such a connection may
+// localpeer.Secure) counts as no transport security (such a connection may
 // still be local). It allocates nothing for the peers gRPC's own
 // transports create.
 func (a *Authenticator) transportAllowed(ctx context.Context) bool {
@@ -113,34 +112,8 @@ func (a *Authenticator) transportAllowed(ctx context.Context) bool {
 	if !ok || p == nil {
 		return false
 	}
-	if secureAuthInfo(p.AuthInfo) {
+	if localpeer.Secure(p.AuthInfo) {
 		return true
 	}
 	return a.transport == TransportSecureOrLocal && localpeer.IsLocalPeer(p.Addr, p.LocalAddr)
-}
-
-// secureAuthInfo is localpeer.Secure(ai), with the rule for a
-// credentials.TLSInfo applied to one that another AuthInfo type embeds
-// (embeddedTLSInfo): its handshake must be complete too. It is false when
-// Secure panics: an AuthInfo type that embeds a pointer promotes methods
-// that dereference it, such as GetCommonAuthInfo through a nil
-// *credentials.TLSInfo or *credentials.CommonAuthInfo, which an adapter
-// building its peer for ServeCall may leave nil on a plaintext request.
-// grpc-go does not recover a panic in an interceptor: it would end the
-// server process.
-func secureAuthInfo(ai credentials.AuthInfo) (ok bool) {
-	defer func() {
-		if recover() != nil {
-			ok = false
-		}
-	}()
-	if !localpeer.Secure(ai) {
-		return false
-	}
-	switch ai.(type) {
-	case credentials.TLSInfo, *credentials.TLSInfo:
-		return true // Secure checked the handshake
-	}
-	ti, embeds := embeddedTLSInfo(ai)
-	return !embeds || ti.State.HandshakeComplete
 }

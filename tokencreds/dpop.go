@@ -26,6 +26,7 @@ import (
 	"github.com/grpcauth/grpcauth/dpop"
 	"github.com/grpcauth/grpcauth/internal/ascii"
 	"github.com/grpcauth/grpcauth/internal/endpoint"
+	"github.com/grpcauth/grpcauth/internal/localpeer"
 )
 
 // ErrNotDPoPToken is the cause of a call failing because Credentials made
@@ -102,8 +103,10 @@ const maxServerLen = 1024
 // with "authorization: DPoP <access token>" and, on every call, a new
 // proof signed by signer in the dpop metadata: htm POST, htu
 // "scheme://authority/package.Service/Method" as grpcauth's server builds
-// it (https on a TLS connection, http otherwise; the authority the
-// connection dialled; the call's method), ath the token's hash and, once
+// it (https on a TLS connection: its AuthInfo a credentials.TLSInfo, or a
+// type of the transport credentials' own that embeds one, as credentials
+// wrapping gRPC's TLS credentials may return; http otherwise; the
+// authority the connection dialled; the call's method), ath the token's hash and, once
 // the server has sent one, its latest nonce; a call whose authority makes
 // no URL (docs/dpop.md) fails with codes.Internal. They send a token only over
 // the connections New's do (GetRequestMetadata), and only a token whose
@@ -143,13 +146,8 @@ func (c *Credentials) dpopMetadata(ctx context.Context, tok *oauth2.Token, uri [
 		return nil, &tokenError{codes.Internal, err.Error(), err}
 	}
 	scheme := "http"
-	switch ai := ri.AuthInfo.(type) { // as the server decides it (grpcauth's peerTLS)
-	case credentials.TLSInfo:
+	if _, isTLS := localpeer.TLS(ri.AuthInfo); isTLS { // as the server decides it
 		scheme = "https"
-	case *credentials.TLSInfo:
-		if ai != nil {
-			scheme = "https"
-		}
 	}
 	htu := scheme + "://" + authority + ri.Method
 	if u, err := url.Parse(htu); err != nil || u.Host == "" || strings.ContainsAny(authority, "?#@") {

@@ -132,7 +132,17 @@ func (f *dpopFixture) tokenSource(tokenURL string) (oauth2.TokenSource, *clientc
 // client of it dialled as api.example:443 (a remote host) with opts.
 func (f *dpopFixture) serveTLS(t *testing.T, opts ...grpc.DialOption) authtestv1.TestServiceClient {
 	t.Helper()
+	return f.serveTLSWith(t, nil, opts...)
+}
+
+// serveTLSWith is serveTLS with the client's TLS credentials wrapped by
+// wrap, unless it is nil.
+func (f *dpopFixture) serveTLSWith(t *testing.T, wrap func(credentials.TransportCredentials) credentials.TransportCredentials, opts ...grpc.DialOption) authtestv1.TestServiceClient {
+	t.Helper()
 	serverTLS, clientTLS := tlsPair(t)
+	if wrap != nil {
+		clientTLS = wrap(clientTLS)
+	}
 	lis, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -228,6 +238,59 @@ func TestDPoP_TokenFromTheTokenEndpointCallsARequireDPoPMethodOverTLS(t *testing
 	// Each call has a proof of its own.
 	if _, err := client.Authenticated(t.Context(), &authtestv1.AuthenticatedRequest{}); err != nil {
 		t.Fatalf("second call: %v", err)
+	}
+}
+
+// ownAuthInfoCreds are gRPC's TLS client credentials whose AuthInfo is a
+// type of their own embedding credentials.TLSInfo, as credentials that add
+// to it (a verified identity, a connection handle) return it: by value, or
+// by pointer when ptr is set.
+type ownAuthInfoCreds struct {
+	credentials.TransportCredentials
+	ptr bool
+}
+
+// ownTLSAuthInfo is ownAuthInfoCreds' AuthInfo.
+type ownTLSAuthInfo struct {
+	credentials.TLSInfo
+	Identity string
+}
+
+func (c ownAuthInfoCreds) ClientHandshake(ctx context.Context, authority string, conn net.Conn) (net.Conn, credentials.AuthInfo, error) {
+	conn, ai, err := c.TransportCredentials.ClientHandshake(ctx, authority, conn)
+	if err != nil {
+		return nil, nil, err
+	}
+	ti, ok := ai.(credentials.TLSInfo)
+	if !ok {
+		conn.Close()
+		return nil, nil, fmt.Errorf("AuthInfo %T, want credentials.TLSInfo", ai)
+	}
+	own := ownTLSAuthInfo{TLSInfo: ti, Identity: "server"}
+	if c.ptr {
+		return conn, &own, nil
+	}
+	return conn, own, nil
+}
+
+func (c ownAuthInfoCreds) Clone() credentials.TransportCredentials {
+	return ownAuthInfoCreds{c.TransportCredentials.Clone(), c.ptr}
+}
+
+// TLS credentials that return an AuthInfo of their own embedding
+// credentials.TLSInfo describe a TLS connection all the same: the proof's
+// htu is https, as the server (grpcauth) decides it for the connection, and
+// the call goes through.
+func TestDPoP_TLSCredentialsWithTheirOwnAuthInfoProveAnHTTPSURL(t *testing.T) {
+	for _, ptr := range []bool{false, true} {
+		t.Run(fmt.Sprintf("pointer %v", ptr), func(t *testing.T) {
+			f := newDPoPFixture(t, nil)
+			ts, _, _ := f.tokenSource(f.iss.TokenURL())
+			client := f.serveTLSWith(t, func(c credentials.TransportCredentials) credentials.TransportCredentials {
+				return ownAuthInfoCreds{c, ptr}
+			}, grpc.WithPerRPCCredentials(tokencreds.NewDPoP(ts, f.signer)))
+			f.callBound(t, client, ts)
+		})
 	}
 }
 
@@ -540,10 +603,17 @@ func TestDPoP_ProofNamesTheCallsURL(t *testing.T) {
 		{"plaintext, IPv6 loopback", "https://[::1]:50051/pkg.S", "http", "[::1]:50051", insecureInfo()},
 		{"TLS, IPv6 link-local with a zone", "https://[fe80::1%25eth0]:50051/pkg.S", "https", "[fe80::1%25eth0]:50051", credentials.TLSInfo{}},
 		{"TLS, percent-encoded non-ASCII host", "https://caf%C3%A9.example/pkg.S", "https", "caf%C3%A9.example:443", credentials.TLSInfo{}},
+		// As the server decides it (grpcauth's certificate binding and htu).
+		{"TLS credentials' own AuthInfo embedding TLSInfo", "https://api.example/pkg.S", "https", "api.example:443", ownTLSAuthInfo{}},
+		{"pointer to TLS credentials' own AuthInfo embedding TLSInfo", "https://api.example/pkg.S", "https", "api.example:443", &ownTLSAuthInfo{}},
+		{"AuthInfo embedding *TLSInfo", "https://api.example/pkg.S", "https", "api.example:443", tlsInfoByPointer{&credentials.TLSInfo{}}},
+		{"AuthInfo embedding a nil *TLSInfo, plaintext to this host", "https://localhost:50051/pkg.S", "http", "localhost:50051", tlsInfoByPointer{}},
+		{"TLSInfo as a named field, not embedded", "https://localhost:50051/pkg.S", "http", "localhost:50051", tlsInfoNamed{}},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			ctx := credentials.NewContextWithRequestInfo(peerCtx(&net.TCPAddr{IP: net.IPv4(127, 0, 0, 1)}),
 				credentials.RequestInfo{Method: "/pkg.S/M", AuthInfo: tt.info})
+			defer failOnPanic(t)
 			md, err := creds.GetRequestMetadata(ctx, tt.uri)
 			if err != nil {
 				t.Fatal(err)

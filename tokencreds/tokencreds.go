@@ -209,8 +209,10 @@ func New(ts oauth2.TokenSource) *Credentials { return &Credentials{ts: ts, now: 
 // token from the TokenSource. It sends the token only when the call's
 // connection has transport security (an AuthInfo reporting
 // credentials.PrivacyAndIntegrity, as TLS and ALTS do; a
-// credentials.TLSInfo only with State.HandshakeComplete, as grpc-go hands
-// it over) or its remote
+// credentials.TLSInfo, or an AuthInfo type embedding one, only with
+// State.HandshakeComplete, as grpc-go hands it over; an AuthInfo whose
+// GetCommonAuthInfo panics, such as one embedding a nil pointer, has
+// none) or its remote
 // address is on this host (see grpcauth.TransportSecureOrLocal for the
 // exact rule; the address is the connection's own, not the target name).
 // Otherwise, or when the context carries no connection information (the

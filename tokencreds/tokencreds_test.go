@@ -365,6 +365,15 @@ func TestCredentials_GetRequestMetadata(t *testing.T) {
 		{"TLS handshake not complete to another host", on(remote, incomplete), oauth2.StaticTokenSource(tok), "", codes.Unauthenticated},
 		{"*TLSInfo handshake not complete to another host", on(remote, &incomplete), oauth2.StaticTokenSource(tok), "", codes.Unauthenticated},
 		{"TLS handshake not complete on this host", on(loopback, incomplete), oauth2.StaticTokenSource(tok), "Bearer at", codes.OK},
+		// TLS credentials' own AuthInfo embedding a TLSInfo follows its rule.
+		{"AuthInfo embedding TLSInfo to another host", on(remote, embedsTLSInfo{complete}), oauth2.StaticTokenSource(tok), "Bearer at", codes.OK},
+		{"AuthInfo embedding TLSInfo, handshake not complete, to another host", on(remote, embedsTLSInfo{incomplete}), oauth2.StaticTokenSource(tok), "", codes.Unauthenticated},
+		{"AuthInfo embedding *TLSInfo, handshake not complete, to another host", on(remote, tlsInfoByPointer{&incomplete}), oauth2.StaticTokenSource(tok), "", codes.Unauthenticated},
+		// An AuthInfo whose GetCommonAuthInfo panics (promoted through a
+		// nil pointer) has no transport security, and crashes nothing.
+		{"AuthInfo embedding a nil *TLSInfo to another host", on(remote, tlsInfoByPointer{}), oauth2.StaticTokenSource(tok), "", codes.Unauthenticated},
+		{"AuthInfo embedding a nil *CommonAuthInfo to another host", on(remote, commonInfoByPointer{}), oauth2.StaticTokenSource(tok), "", codes.Unauthenticated},
+		{"AuthInfo embedding a nil *TLSInfo on this host", on(loopback, tlsInfoByPointer{}), oauth2.StaticTokenSource(tok), "Bearer at", codes.OK},
 		{"no request info", peerCtx(&net.TCPAddr{IP: net.IPv4(127, 0, 0, 1)}), oauth2.StaticTokenSource(tok), "", codes.Unauthenticated},
 		{"token source fails", local, failingSource{}, "", codes.Unauthenticated},
 		{"RetrieveError without a response", local, errorSource{&oauth2.RetrieveError{}}, "", codes.Unauthenticated},
@@ -374,6 +383,7 @@ func TestCredentials_GetRequestMetadata(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
+			defer failOnPanic(t)
 			md, err := tokencreds.New(tt.ts).GetRequestMetadata(tt.ctx)
 			if status.Code(err) != tt.code {
 				t.Fatalf("err = %v, want code %v", err, tt.code)
@@ -418,6 +428,30 @@ func insecureInfo() credentials.AuthInfo {
 type insecureAuthInfo struct{ credentials.CommonAuthInfo }
 
 func (insecureAuthInfo) AuthType() string { return "insecure" }
+
+// AuthInfo types of transport credentials of their own.
+type (
+	embedsTLSInfo       struct{ credentials.TLSInfo }
+	tlsInfoByPointer    struct{ *credentials.TLSInfo }
+	commonInfoByPointer struct{ *credentials.CommonAuthInfo }
+	tlsInfoNamed        struct {
+		credentials.CommonAuthInfo
+		TLSInfo credentials.TLSInfo // a field, not embedded
+	}
+)
+
+func (commonInfoByPointer) AuthType() string { return "custom" }
+func (tlsInfoNamed) AuthType() string        { return "custom" }
+
+// failOnPanic, deferred, fails t with the panic of the function it ends,
+// instead of ending the test binary: grpc-go does not recover a panic of
+// per-RPC credentials either.
+func failOnPanic(t *testing.T) {
+	t.Helper()
+	if r := recover(); r != nil {
+		t.Fatalf("panic: %v", r)
+	}
+}
 
 // tlsPair returns server credentials with a self-signed certificate for
 // api.example, and client credentials that trust it.

@@ -1,7 +1,9 @@
 // Package localpeer decides whether a gRPC connection carries credentials
-// safely: with transport security, or without leaving this host. The server
-// interceptors (grpcauth.TransportSecureOrLocal) and the client credentials
-// (tokencreds) share it, so both ends apply one rule.
+// safely: with transport security (Secure), or without leaving this host
+// (IsLocal, IsLocalPeer); and whether it is a TLS connection (TLS). The
+// server interceptors (grpcauth.TransportSecureOrLocal, certificate
+// binding, a DPoP proof's htu) and the client credentials (tokencreds)
+// share it, so both ends apply one rule.
 package localpeer
 
 import (
@@ -111,15 +113,28 @@ func isNilPointer(v any) bool {
 // level (nil, a nil *credentials.TLSInfo or other typed nil, a type
 // without credentials.CommonAuthInfo, or the level left unset) is not
 // secure: unlike credentials.CheckSecurityLevel, this fails closed. Nor is
-// a credentials.TLSInfo (value or pointer) whose State.HandshakeComplete
-// is false, whatever level it reports: until the handshake completes, no
-// keys of that connection protect it. grpc-go and grpc.Server.ServeHTTP
-// only hand over completed handshakes, and so does connectauth behind
-// net/http; a peer built by hand (for ServeCall) may not, nor an HTTP/3
-// server's request sent as TLS 1.3 early data (0-RTT), which connectauth
-// passes on and which anyone who recorded it can replay. Such a connection
-// may still count as local by its addresses (IsLocal, IsLocalPeer).
-func Secure(ai credentials.AuthInfo) bool {
+// one whose GetCommonAuthInfo panics: an AuthInfo type that embeds a
+// pointer promotes methods that dereference it, such as GetCommonAuthInfo
+// through a nil *credentials.TLSInfo or *credentials.CommonAuthInfo, which
+// an adapter building its peer for ServeCall may leave nil on a plaintext
+// request (neither grpc-go's server, for an interceptor, nor its client,
+// for per-RPC credentials, recovers a panic: it would end the process).
+// Nor is a connection that TLS describes (a credentials.TLSInfo, by value
+// or pointer, or an AuthInfo type embedding one) whose
+// State.HandshakeComplete is false, whatever level it reports: until the
+// handshake completes, no keys of that connection protect it. grpc-go and
+// grpc.Server.ServeHTTP only hand over completed handshakes, and so does
+// connectauth behind net/http; a peer built by hand (for ServeCall) may
+// not, nor an HTTP/3 server's request sent as TLS 1.3 early data (0-RTT),
+// which connectauth passes on and which anyone who recorded it can
+// replay. Such a connection may still count as local by its addresses
+// (IsLocal, IsLocalPeer).
+func Secure(ai credentials.AuthInfo) (ok bool) {
+	defer func() {
+		if recover() != nil {
+			ok = false
+		}
+	}()
 	switch ai := ai.(type) {
 	case credentials.TLSInfo:
 		return secureTLS(ai.State.HandshakeComplete, ai.SecurityLevel)
@@ -132,13 +147,17 @@ func Secure(ai credentials.AuthInfo) bool {
 	}:
 		// It may as well hold a typed nil of another type embedding
 		// credentials.CommonAuthInfo: no level either. isNilPointer's
-		// check is written out, so that it is inlined: a plaintext
-		// connection's AuthInfo (grpc-go's insecure credentials') comes
-		// this way on every call.
+		// check is written out: a plaintext connection's AuthInfo
+		// (grpc-go's insecure credentials') comes this way on every call.
 		if v := reflect.ValueOf(ai); v.Kind() == reflect.Pointer && v.IsNil() {
 			return false
 		}
-		return ai.GetCommonAuthInfo().SecurityLevel == credentials.PrivacyAndIntegrity
+		if ai.GetCommonAuthInfo().SecurityLevel != credentials.PrivacyAndIntegrity {
+			return false
+		}
+		// A type embedding a credentials.TLSInfo: its handshake too.
+		ti, embeds := embeddedTLSInfo(ai)
+		return !embeds || ti.State.HandshakeComplete
 	}
 	return false
 }

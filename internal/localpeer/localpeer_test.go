@@ -65,7 +65,7 @@ func TestSecure(t *testing.T) {
 // AuthInfo type; it is no security, and no panic (their
 // GetCommonAuthInfo, promoted from the embedded value, would dereference
 // the nil pointer).
-func TestSecure_TLSInfoValueAndPointer(t *testing.T) {
+func TestSecure_TLSInfoValuePointerOrEmbedded(t *testing.T) {
 	tls := credentials.TLSInfo{CommonAuthInfo: credentials.CommonAuthInfo{SecurityLevel: credentials.PrivacyAndIntegrity}}
 	tls.State.HandshakeComplete = true
 	incomplete := tls
@@ -83,11 +83,30 @@ func TestSecure_TLSInfoValueAndPointer(t *testing.T) {
 		{"*TLSInfo, handshake not complete", &incomplete, false},
 		{"typed nil *TLSInfo", (*credentials.TLSInfo)(nil), false},
 		{"typed nil of another type embedding CommonAuthInfo", (*info)(nil), false},
+		// An AuthInfo type embedding a credentials.TLSInfo keeps its rule,
+		// and one whose GetCommonAuthInfo panics, promoted through a nil
+		// pointer, is no security, without a panic.
+		{"embedding TLSInfo", embedsTLSInfo{tls}, true},
+		{"pointer to a type embedding TLSInfo", &embedsTLSInfo{tls}, true},
+		{"embedding *TLSInfo", tlsInfoByPointer{&tls}, true},
+		{"embedding TLSInfo, handshake not complete", embedsTLSInfo{incomplete}, false},
+		{"pointer to a type embedding TLSInfo, handshake not complete", &embedsTLSInfo{incomplete}, false},
+		{"embedding *TLSInfo, handshake not complete", tlsInfoByPointer{&incomplete}, false},
+		{"embedding a nil *TLSInfo", tlsInfoByPointer{}, false},
+		{"embedding a nil *CommonAuthInfo", commonInfoByPointer{}, false},
+		{"typed nil of a type embedding TLSInfo", (*embedsTLSInfo)(nil), false},
 	}
 	for _, tt := range tests {
-		if got := Secure(tt.ai); got != tt.want {
-			t.Errorf("%s: Secure = %v, want %v", tt.name, got, tt.want)
-		}
+		t.Run(tt.name, func(t *testing.T) {
+			defer func() {
+				if r := recover(); r != nil {
+					t.Fatalf("Secure panicked: %v", r)
+				}
+			}()
+			if got := Secure(tt.ai); got != tt.want {
+				t.Errorf("Secure = %v, want %v", got, tt.want)
+			}
+		})
 	}
 }
 
@@ -128,5 +147,49 @@ func TestIsLocalPeer(t *testing.T) {
 		if got := IsLocalPeer(tt.addr, tt.local); got != tt.want {
 			t.Errorf("%s: IsLocalPeer = %v, want %v", tt.name, got, tt.want)
 		}
+	}
+}
+
+// AuthInfo types of transport credentials of their own.
+type (
+	embedsTLSInfo       struct{ credentials.TLSInfo }
+	tlsInfoByPointer    struct{ *credentials.TLSInfo }
+	commonInfoByPointer struct{ *credentials.CommonAuthInfo }
+)
+
+func (commonInfoByPointer) AuthType() string { return "custom" }
+
+// viaPointer embeds, through a pointer, a struct that embeds a
+// credentials.TLSInfo.
+type viaPointer struct{ *embedsTLSInfo }
+
+// A nil pointer on the way to an embedded credentials.TLSInfo is no TLS
+// and no security, and no panic: TLS reads the fields without calling a
+// method, and the server calls it for certificate binding once Secure
+// has let such a connection through as local.
+func TestTLS_NilPointerOnTheWayIsNoTLS(t *testing.T) {
+	done := credentials.TLSInfo{CommonAuthInfo: credentials.CommonAuthInfo{SecurityLevel: credentials.PrivacyAndIntegrity}}
+	done.State.HandshakeComplete = true
+	for name, tt := range map[string]struct {
+		ai              credentials.AuthInfo
+		wantTLS, secure bool
+	}{
+		"through a pointer":            {viaPointer{&embedsTLSInfo{done}}, true, true},
+		"through a nil pointer":        {viaPointer{}, false, false},
+		"pointer, through nil pointer": {&viaPointer{}, false, false},
+	} {
+		t.Run(name, func(t *testing.T) {
+			defer func() {
+				if r := recover(); r != nil {
+					t.Fatalf("panic: %v", r)
+				}
+			}()
+			if _, isTLS := TLS(tt.ai); isTLS != tt.wantTLS {
+				t.Errorf("TLS = %v, want %v", isTLS, tt.wantTLS)
+			}
+			if got := Secure(tt.ai); got != tt.secure {
+				t.Errorf("Secure = %v, want %v", got, tt.secure)
+			}
+		})
 	}
 }
