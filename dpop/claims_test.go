@@ -49,6 +49,7 @@ func TestVerify_RefusesValuesThatAreAlmostRight(t *testing.T) {
 		{"ath padded", func(o *grpcauthtest.ProofOptions) { o.Claims = map[string]any{"ath": ath + "="} }, "ath is not the hash"},
 		{"ath followed by more bytes", func(o *grpcauthtest.ProofOptions) { o.Claims = map[string]any{"ath": ath + "AAAA"} }, "ath is not the hash"},
 		{"ath cut short", func(o *grpcauthtest.ProofOptions) { o.Claims = map[string]any{"ath": ath[:40]} }, "ath is not the hash"},
+		{"ath with its unused bits set", func(o *grpcauthtest.ProofOptions) { o.Claims = map[string]any{"ath": nonCanonical(ath)} }, "ath is not the hash"},
 		{"htm in lower case", func(o *grpcauthtest.ProofOptions) { o.Method = "post" }, "htm"},
 		{"typ with a suffix", func(o *grpcauthtest.ProofOptions) { o.Type = "dpop+jwt2" }, "typ"},
 		{"typ with a prefix", func(o *grpcauthtest.ProofOptions) { o.Type = "xdpop+jwt" }, "typ"},
@@ -71,6 +72,11 @@ func TestVerify_RefusesValuesThatAreAlmostRight(t *testing.T) {
 	padded.KeyThumbprint += "="
 	if _, err := v.Verify(t.Context(), proof, padded); !errors.Is(err, dpop.ErrKeyMismatch) {
 		t.Errorf("cnf jkt padded: Verify = %v, want ErrKeyMismatch", err)
+	}
+	unusedBits := req
+	unusedBits.KeyThumbprint = nonCanonical(req.KeyThumbprint)
+	if _, err := v.Verify(t.Context(), proof, unusedBits); !errors.Is(err, dpop.ErrKeyMismatch) {
+		t.Errorf("cnf jkt with its unused bits set: Verify = %v, want ErrKeyMismatch", err)
 	}
 	if p, err := v.Verify(t.Context(), proof, req); err != nil || p.ID != o.ID {
 		t.Errorf("jti of 256 bytes: Verify = %+v, %v, want it accepted", p, err)
@@ -230,4 +236,13 @@ func TestVerify_HTMRefusalClipsTheRequestsMethod(t *testing.T) {
 	if strings.Contains(err.Error(), "XX") || len(err.Error()) > 200 {
 		t.Errorf("error of %d bytes quotes the request's method beyond 40 bytes: %.300q", len(err.Error()), err)
 	}
+}
+
+// nonCanonical returns s, the unpadded base64url encoding of a SHA-256
+// digest (43 characters), with the 2 unused low bits of its last character
+// set: a lenient decoder reads it as the same digest (RFC 4648, 3.5).
+func nonCanonical(s string) string {
+	const alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+	i := strings.IndexByte(alphabet, s[len(s)-1])
+	return s[:len(s)-1] + string(alphabet[i|3])
 }
