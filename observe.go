@@ -72,7 +72,9 @@ type Decision struct {
 	// and the logger was enabled at none of the LogLevels (checked at the
 	// highest of them). The interceptor then spares the call two clock
 	// reads. It is also zero in the Decision of a stream's cut, which
-	// decides nothing that takes time.
+	// decides nothing that takes time. In the Decision of a stream's
+	// message that the rule's condition refuses (or in dry run would
+	// refuse), it is the time the condition took on that message.
 	Latency time.Duration
 }
 
