@@ -13,7 +13,12 @@ import (
 
 // Decision describes how the interceptors decided one call; see
 // Config.OnDecision. It is for server-side auditing and metrics: never send
-// Err to the caller.
+// Err to the caller. OnDecision gets decisions from many goroutines at
+// once (each call's own, and a stream's timer as it cuts the stream), so it
+// must be safe for concurrent use; and what it reports waits for it: the
+// call (its handler, or its refusal), or for a stream's cut the
+// cancellation of the stream's context. Hand slow work to a goroutine or
+// a queue of the hook's own.
 type Decision struct {
 	// Method is the full method name, "/pkg.Service/Method".
 	Method string
@@ -67,7 +72,9 @@ type Decision struct {
 	// and the logger was enabled at none of the LogLevels (checked at the
 	// highest of them). The interceptor then spares the call two clock
 	// reads. It is also zero in the Decision of a stream's cut, which
-	// decides nothing that takes time.
+	// decides nothing that takes time. In the Decision of a stream's
+	// message that the rule's condition refuses (or in dry run would
+	// refuse), it is the time the condition took on that message.
 	Latency time.Duration
 }
 
@@ -221,22 +228,27 @@ func (a *Authenticator) startDecision(ctx context.Context) decisionStart {
 // reads it), logs it at its level and hands it to OnDecision: in that
 // order, so that an OnDecision that panics (left to the server's recovery
 // interceptor) does not cost the decision its record; and OnDecision is
-// deferred, so that a Logger that panics does not cost the decision its
-// OnDecision call either (metrics and audits count it there).
+// deferred before the Logger is asked anything, so that a Logger that
+// panics, as it writes the record or as its handler is asked whether it
+// is enabled, does not cost the decision its OnDecision call either
+// (metrics and audits count it there).
 func (a *Authenticator) decide(ctx context.Context, d Decision, start decisionStart) {
-	level := a.levels.level(&d)
-	logged := a.logger.Enabled(ctx, level)
-	if start.set && (logged || a.onDecision != nil) {
-		d.Latency = start.latency()
-	}
 	if a.onDecision != nil {
+		if start.set {
+			d.Latency = start.latency()
+		}
 		// In a closure: a recover in the hook must not stop the Logger's
 		// panic, which is the server's recovery interceptor's to handle.
 		defer func() { a.onDecision(ctx, d) }()
 	}
-	if logged {
-		a.logDecision(ctx, level, &d)
+	level := a.levels.level(&d)
+	if !a.logger.Enabled(ctx, level) {
+		return
 	}
+	if start.set && a.onDecision == nil {
+		d.Latency = start.latency()
+	}
+	a.logDecision(ctx, level, &d)
 }
 
 // logDecision writes d's record: never the token, which d does not hold.

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"log/slog"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -184,28 +185,56 @@ func TestLog_DecisionIsLoggedWhenOnDecisionPanics(t *testing.T) {
 
 // A panicking Logger (left to the server's recovery interceptor) does not
 // cost the decision its OnDecision call, by which metrics and audits count
-// it: the hook still runs, as the panic unwinds.
+// it: the hook still runs, as the panic unwinds. That holds whether the
+// handler panics as it writes the record or as it is asked whether it is
+// enabled (a wrapping handler whose inner one is nil panics there first).
 func TestLog_OnDecisionRunsWhenTheLoggerPanics(t *testing.T) {
-	h := &panickyHandler{Handler: slog.NewJSONHandler(&bytes.Buffer{}, nil)}
-	h.armed.Store(true)
-	var got []Decision
-	a := mustNew(t, Config{
-		Verifier:   staticVerifier{err: verifier.ErrBadSignature},
-		Logger:     slog.New(h),
-		LogLevels:  LogLevels{Denied: slog.LevelWarn}, // the level panickyHandler panics at
-		OnDecision: func(_ context.Context, d Decision) { got = append(got, d) },
-	})
-	func() {
-		defer func() {
-			if r := recover(); r != panicMarker+" in the Logger" {
-				t.Errorf("recovered %v, want the Logger's panic", r)
+	inHandle := &panickyHandler{Handler: slog.NewJSONHandler(&bytes.Buffer{}, nil)}
+	inEnabled := &panickyEnabledHandler{Handler: slog.NewJSONHandler(&bytes.Buffer{}, nil)}
+	for _, tt := range []struct {
+		name  string
+		h     slog.Handler
+		armed *atomic.Bool
+	}{
+		{"in Handle", inHandle, &inHandle.armed},
+		{"in Enabled", inEnabled, &inEnabled.armed},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			tt.armed.Store(true)
+			var got []Decision
+			a := mustNew(t, Config{
+				Verifier:   staticVerifier{err: verifier.ErrBadSignature},
+				Logger:     slog.New(tt.h),
+				LogLevels:  LogLevels{Denied: slog.LevelWarn}, // the level the handlers panic at
+				OnDecision: func(_ context.Context, d Decision) { got = append(got, d) },
+			})
+			func() {
+				defer func() {
+					if r := recover(); r != panicMarker+" in the Logger" {
+						t.Errorf("recovered %v, want the Logger's panic", r)
+					}
+				}()
+				_, _ = callUnary(a, bearerCtx("tok"), mAuth)
+			}()
+			if len(got) != 1 || got[0].Reason != ReasonTokenInvalid {
+				t.Fatalf("decisions %+v, want the denial's one", got)
 			}
-		}()
-		_, _ = callUnary(a, bearerCtx("tok"), mAuth)
-	}()
-	if len(got) != 1 || got[0].Reason != ReasonTokenInvalid {
-		t.Fatalf("decisions %+v, want the denial's one", got)
+		})
 	}
+}
+
+// panickyEnabledHandler is a handler that, once armed, panics the first
+// time it is asked whether it is enabled at Warn or above.
+type panickyEnabledHandler struct {
+	slog.Handler
+	armed atomic.Bool
+}
+
+func (h *panickyEnabledHandler) Enabled(ctx context.Context, l slog.Level) bool {
+	if l >= slog.LevelWarn && h.armed.Swap(false) {
+		panic(panicMarker + " in the Logger")
+	}
+	return h.Handler.Enabled(ctx, l)
 }
 
 func TestLog_DefaultLevelsHideAllowedCalls(t *testing.T) {
