@@ -215,8 +215,9 @@ type Config struct {
 	// because its token expired or was refused on re-verification (from
 	// the timer's goroutine, where grpcauth recovers a panic of
 	// OnDecision: see Revalidator), and one for each message its condition
-	// refuses. It runs on the request path: keep it fast, and do not send
-	// Decision.Err to the caller. It gets the claims whole (a sub may be
+	// refuses. It runs on the request path, from many goroutines at once:
+	// it must be safe for concurrent use, the call waits for it (keep it
+	// fast), and it must not send Decision.Err to the caller. It gets the claims whole (a sub may be
 	// as long as the token): a hook that logs them should bound them.
 	OnDecision func(ctx context.Context, d Decision)
 
