@@ -28,11 +28,12 @@ const authorizationKey = "authorization"
 //     space, or "Bearer\t..." (the scheme ends with a space, never a tab)
 //     or a scheme with a character outside ASCII;
 //   - no credentials after the scheme, whatever the scheme (only spaces
-//     after it, or no space at all): ACCESS_TOKEN_INVALID, malformed; so
-//     a token sent without its scheme gets one answer, whether it happens
-//     to be a valid auth-scheme (a JWT) or not (one with '=' or '/'), and
-//     "Basic " gets the answer "Basic" does, which is what it becomes over
-//     HTTP/1.1 (net/http trims the spaces after a header value);
+//     and tabs after its space, or no space at all): ACCESS_TOKEN_INVALID,
+//     malformed; so a token sent without its scheme gets one answer,
+//     whether it happens to be a valid auth-scheme (a JWT) or not (one
+//     with '=' or '/'), and "Basic " or "Bearer \t" gets the answer
+//     "Basic" or "Bearer" does, which is what it becomes over HTTP/1.1
+//     (net/http trims the spaces and tabs after a header value);
 //   - a scheme other than Bearer or DPoP (RFC 9449, section 7.1; both
 //     compared case-insensitively, RFC 9110, section 11.1), followed by
 //     credentials: ACCESS_TOKEN_TYPE_UNSUPPORTED.
@@ -56,7 +57,7 @@ func accessToken(ctx context.Context) (token string, isDPoP, present bool, rej *
 	}
 	isDPoP = strings.EqualFold(scheme, "DPoP")
 	switch token = strings.TrimLeft(rest, " "); {
-	case token == "": // a scheme without credentials, or a bare token
+	case strings.TrimRight(token, " \t") == "": // a scheme without credentials, or a bare token
 		return "", isDPoP, true, rejMalformed
 	case !isDPoP && !strings.EqualFold(scheme, "Bearer"):
 		return "", false, true, rejScheme
