@@ -89,9 +89,9 @@ func rawCall(t *testing.T, addr, method string, md http.Header) (error, []string
 // outside ASCII) is malformed, invalid_request, not another scheme (which
 // would offer both schemes, bare, to a client that sent Bearer), and so is
 // a value without credentials after its scheme (no space, or only spaces
-// and tabs after its space: "Basic " and "Bearer \t" answer as "Basic" and
-// "Bearer", which HTTP/1.1 makes of them), a bare token whatever its
-// characters; a DPoP
+// and tabs after it: "Basic ", "Bearer \t" and "DPoP\t" answer as "Basic",
+// "Bearer" and "DPoP", which HTTP/1.1 makes of them), a bare token whatever
+// its characters; a DPoP
 // scheme without a token, or two values both in the DPoP scheme, is
 // malformed in the DPoP scheme, the one the call used. The token is passed on as is: one with spaces, commas,
 // characters outside ASCII or over the verifier's size is the verifier's
@@ -136,6 +136,8 @@ func TestToken_AuthorizationValueShapes(t *testing.T) {
 		{"Bearer, a space and a tab", []string{"Bearer \t"}, nil, codes.Unauthenticated, ReasonTokenInvalid, []string{"Bearer " + malformed}},
 		{"another scheme, a space and a tab", []string{"Basic \t "}, nil, codes.Unauthenticated, ReasonTokenInvalid, []string{"Bearer " + malformed}},
 		{"DPoP, a space and a tab", []string{"DPoP \t"}, []string{"x"}, codes.Unauthenticated, ReasonTokenInvalid, []string{"DPoP " + malformed + ", " + algs}},
+		{"DPoP and a tab", []string{"DPoP\t"}, []string{"x"}, codes.Unauthenticated, ReasonTokenInvalid, []string{"DPoP " + malformed + ", " + algs}},
+		{"two values, DPoP and a tab", []string{"DPoP\t", "DPoP " + d.bound}, []string{"x"}, codes.Unauthenticated, ReasonTokenInvalid, []string{"DPoP " + malformed + ", " + algs}},
 		{"two DPoP values", []string{"DPoP " + d.bound, "dpop " + d.bound}, []string{"x"}, codes.Unauthenticated, ReasonTokenInvalid, []string{"DPoP " + malformed + ", " + algs}},
 		{"a DPoP and a Bearer value", []string{"DPoP " + d.bound, "Bearer " + tok}, []string{"x"}, codes.Unauthenticated, ReasonTokenInvalid, []string{"Bearer " + malformed}},
 		{"token and a trailing space", []string{"Bearer " + tok + " "}, nil, codes.Unauthenticated, ReasonTokenInvalid, []string{invalidToken}},
