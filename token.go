@@ -67,7 +67,8 @@ func accessToken(ctx context.Context) (token string, isDPoP, present bool, rej *
 }
 
 // isDPoPScheme reports whether the authorization value v starts with the
-// DPoP scheme (in any case) ended by a space, or is that scheme alone.
+// DPoP scheme (in any case) ended by a space, or is that scheme alone,
+// perhaps followed by spaces and tabs (authScheme).
 func isDPoPScheme(v string) bool {
 	scheme, _ := authScheme(v)
 	return strings.EqualFold(scheme, "DPoP")
@@ -76,8 +77,8 @@ func isDPoPScheme(v string) bool {
 // authScheme splits the authorization value v into what precedes its
 // first space, the auth-scheme if v is well formed, and the rest, which
 // starts with that space (or is only the spaces and tabs ending v). The
-// spaces and tabs that end v do not end the scheme: "DPoP\t" is the DPoP
-// scheme alone, as HTTP/1.1, which drops them, delivers it.
+// spaces and tabs that end v are never part of the scheme: "DPoP\t" is
+// the DPoP scheme alone, as HTTP/1.1, which drops them, delivers it.
 func authScheme(v string) (scheme, rest string) {
 	scheme, _, _ = strings.Cut(strings.TrimRight(v, " \t"), " ")
 	return scheme, v[len(scheme):]
