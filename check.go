@@ -73,11 +73,13 @@ type MethodProblem struct {
 	// or ErrNoDescriptor for a registered method, and ErrUnmatchedName
 	// for a Config entry.
 	Err error
-	// DryRun is set when Err is the method's having no usable rule
-	// (ErrNoRule, ErrInvalidRule) and the method is in dry run
-	// (Config.DryRun or DryRunMethods), so that it denies no caller with a
-	// valid token: the refusal is only reported. A problem dry run does
-	// not relax (a method grpc-go runs unchecked, say) is never marked.
+	// DryRun is set when Err is the method's having no usable rule (it
+	// wraps ErrNoRule or ErrInvalidRule, as an ErrNoDescriptor problem
+	// does when the hidden option leaves the method no rule) and the
+	// method is in dry run (Config.DryRun or DryRunMethods), so that it
+	// denies no caller with a valid token: the refusal is only reported.
+	// A problem dry run does not relax (a method grpc-go runs unchecked,
+	// say) is never marked.
 	DryRun bool
 }
 
@@ -108,7 +110,7 @@ func (e *CheckError) Error() string {
 			continue
 		}
 		methods++
-		noRule := errors.Is(p.Err, ErrNoRule) || errors.Is(p.Err, ErrInvalidRule)
+		noRule := noUsableRule(p.Err)
 		denied = denied || noRule && !p.DryRun
 		dryRun = dryRun || noRule && p.DryRun
 		unchecked = unchecked || errors.Is(p.Err, ErrNotIntercepted)
@@ -151,6 +153,13 @@ func (e *CheckError) Error() string {
 		}
 	}
 	return b.String()
+}
+
+// noUsableRule reports whether a registered method's problem err is its
+// having no usable rule (ErrNoRule, ErrInvalidRule): the problem that
+// denies the method to every caller, unless it is in dry run.
+func noUsableRule(err error) bool {
+	return errors.Is(err, ErrNoRule) || errors.Is(err, ErrInvalidRule)
 }
 
 // Unwrap returns the problems' errors.
@@ -270,12 +279,14 @@ func (a *Authenticator) Check(srv ServiceInfoProvider) error {
 					undescribed[svc] = append(undescribed[svc], m.Name)
 				}
 			}
-			noRule := err == nil && p.rule == nil
-			if noRule {
+			if err == nil && p.rule == nil {
 				err = p.err
 			}
 			if err != nil {
-				problems = append(problems, MethodProblem{Method: method, Err: err, DryRun: noRule && p.dryRun})
+				// Marked whenever the problem is the method's having no
+				// usable rule: on its own, or behind an option
+				// Config.Descriptors hides (ErrNoDescriptor wrapping it).
+				problems = append(problems, MethodProblem{Method: method, Err: err, DryRun: p.dryRun && noUsableRule(err)})
 			}
 		}
 	}

@@ -467,3 +467,36 @@ func TestCheck_DryRunDoesNotMarkAMethodThatRunsUnchecked(t *testing.T) {
 		t.Errorf("message marks the unchecked method as in dry run, or lacks its line:\n%s", msg)
 	}
 }
+
+// A dry-run method whose option Config.Descriptors hides and that has no
+// other rule is a method without a usable rule, as its problem says (it
+// wraps ErrNoRule beside ErrNoDescriptor): dry run only reports its
+// refusals, so the problem is marked DryRun, its line "(dry run)", and
+// the summary does not call it denied to every caller.
+func TestCheck_DryRunMethodWhoseOptionIsHiddenIsNotCalledDenied(t *testing.T) {
+	a := mustNew(t, Config{Descriptors: new(protoregistry.Files), DryRun: true})
+	err := a.Check(registered(t))
+	var ce *CheckError
+	if !errors.As(err, &ce) {
+		t.Fatalf("Check = %v, want a *CheckError", err)
+	}
+	var hidden int
+	for _, p := range ce.Problems {
+		if !errors.Is(p.Err, ErrNoDescriptor) {
+			continue
+		}
+		hidden++
+		if !errors.Is(p.Err, ErrNoRule) || !p.DryRun {
+			t.Errorf("problem %s: wraps ErrNoRule %t, DryRun %t; want both (no usable rule, in dry run)", p.Method, errors.Is(p.Err, ErrNoRule), p.DryRun)
+		}
+		if !strings.Contains(err.Error(), "\n  "+p.Method+" (dry run): ") {
+			t.Errorf("line of %s not marked (dry run):\n%s", p.Method, err)
+		}
+	}
+	if hidden == 0 {
+		t.Fatalf("Check = %v, want ErrNoDescriptor problems", err)
+	}
+	if msg := err.Error(); strings.Contains(msg, "would be denied to every caller") || !strings.Contains(msg, "which dry run reports but does not enforce") {
+		t.Errorf("summary calls dry-run methods denied, or does not note dry run:\n%s", msg)
+	}
+}

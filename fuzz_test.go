@@ -13,15 +13,16 @@ import (
 // auth-scheme (section 11.1: a token, 1*tchar, section 5.6.2, spelled out
 // here rather than taken from httpguts), ended by a space; Bearer or DPoP
 // (compared case-insensitively) then any spaces and a non-empty token is
-// accepted with that token; any scheme without credentials after it (no
-// space, or only spaces: a bare token among them) is malformed, reporting
-// the DPoP scheme; another scheme followed by credentials is unsupported
+// accepted with that token; any scheme without credentials after it
+// (nothing but the spaces and tabs that end the value, which HTTP/1.1
+// would trim: a bare token among them) is malformed, reporting the DPoP
+// scheme; another scheme followed by credentials is unsupported
 // (rejScheme); a value that does not start with a scheme so ended is
 // malformed.
 //
 //	go test -run '^$' -fuzz FuzzBearerToken .
 func FuzzBearerToken(f *testing.F) {
-	for _, s := range []string{"Bearer abc", "bearer abc", "BEARER  abc", "Bearer", "Bearer ", "Basic dXNlcg==", "", " ", " Bearer x", "Bearer\tx", "Bearerx", "Bear\u00e9r x", "Bearer, x", "DPoP", "dpop  ", " DPoP x", "eyJhbGciOiJ.eyJzdWIiOiJ.c2ln", "dXNl/cjpw+YXNz==", "Basic", "Basic  ", "eyJhbGciOiJ "} {
+	for _, s := range []string{"Bearer abc", "bearer abc", "BEARER  abc", "Bearer", "Bearer ", "Basic dXNlcg==", "", " ", " Bearer x", "Bearer\tx", "Bearerx", "Bear\u00e9r x", "Bearer, x", "DPoP", "dpop  ", " DPoP x", "eyJhbGciOiJ.eyJzdWIiOiJ.c2ln", "dXNl/cjpw+YXNz==", "Basic", "Basic  ", "eyJhbGciOiJ ", "Basic \t", "Bearer \t ", "DPoP \t", "Bearer \tx", "DPoP\t", "dpop\t \t", "Basic\t", "x\t"} {
 		f.Add(s)
 	}
 	f.Add("DPoP abc")
@@ -33,14 +34,16 @@ func FuzzBearerToken(f *testing.F) {
 		if !present {
 			t.Fatal("a value was present but reported absent")
 		}
-		// The model.
-		scheme, rest, _ := strings.Cut(v, " ")
-		wantTok, wantDPoP, wantRej := strings.TrimLeft(rest, " "), strings.EqualFold(scheme, "DPoP"), (*rejection)(nil)
+		// The model: the value without the spaces and tabs ending it
+		// (which HTTP/1.1 drops) must be a scheme, a space, and more.
+		body := strings.TrimRight(v, " \t")
+		scheme, rest, spaced := strings.Cut(body, " ")
+		wantTok, wantDPoP, wantRej := strings.TrimLeft(rest, " ")+v[len(body):], strings.EqualFold(scheme, "DPoP"), (*rejection)(nil)
 		switch {
 		case scheme == "" || strings.Trim(scheme, tchar) != "":
 			wantTok, wantDPoP, wantRej = "", false, rejMalformed
-		case wantTok == "":
-			wantRej = rejMalformed
+		case !spaced:
+			wantTok, wantRej = "", rejMalformed
 		case !wantDPoP && !strings.EqualFold(scheme, "Bearer"):
 			wantTok, wantRej = "", rejScheme
 		}

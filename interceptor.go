@@ -50,6 +50,9 @@ type Authenticator struct {
 
 	mu   sync.Mutex                             // serialises publish
 	plan atomic.Pointer[map[string]*methodPlan] // read-only once published
+
+	svcMu    sync.Mutex                          // guards svcRules
+	svcRules map[protoreflect.FullName]svcOption // see serviceOption
 }
 
 // New validates cfg and returns an Authenticator. It fails when Verifier is

@@ -166,8 +166,8 @@ func (a *Authenticator) findRule(method string) (p *methodPlan, known bool) {
 	// grpc.UnknownServiceHandler, say a newer backend's method with a
 	// stricter rule of its own) does not inherit it.
 	if md != nil {
-		if pb, err := ruleOption(sd, grpcauthv1.E_Service); pb != nil || err != nil {
-			return a.optionPlan(pb, err, SourceServiceOption, method), known
+		if o := a.serviceOption(sd); o.present {
+			return optionPlanOf(o.rule, o.err, SourceServiceOption, method), known
 		}
 	}
 	if a.defaultRule != nil {
@@ -187,10 +187,56 @@ func (a *Authenticator) optionPlan(pb *grpcauthv1.Rule, err error, src Source, m
 	if err == nil {
 		r, err = a.compileServerRule(pb)
 	}
+	return optionPlanOf(r, err, src, method)
+}
+
+// optionPlanOf is the plan of method for the rule r compiled from an
+// option, or for err, why the option is unusable.
+func optionPlanOf(r *compiledRule, err error, src Source, method string) *methodPlan {
 	if err != nil {
 		return &methodPlan{source: src, err: fmt.Errorf("%s (%s): %w", method, src, err)}
 	}
 	return &methodPlan{rule: r, source: src}
+}
+
+// svcOption is a service's (grpcauth.v1.service) option as read from the
+// descriptor sd and compiled: present reports the option is set; then rule
+// is its compiled rule, or err says why it is unusable.
+type svcOption struct {
+	sd      protoreflect.ServiceDescriptor
+	present bool
+	rule    *compiledRule
+	err     error
+}
+
+// serviceOption reads and compiles the (grpcauth.v1.service) option of sd
+// once for all the service's methods, rather than once per method: a
+// service of thousands of methods whose option repeats a scope a million
+// times (a valid rule, its scopes made unique) would otherwise take
+// minutes and gigabytes to check. It is kept by service name with the
+// descriptor it was read from, so that a resolver that builds a service's
+// descriptor afresh gets the option read afresh, and the map holds one
+// entry per service at most.
+func (a *Authenticator) serviceOption(sd protoreflect.ServiceDescriptor) svcOption {
+	a.svcMu.Lock()
+	o, ok := a.svcRules[sd.FullName()]
+	a.svcMu.Unlock()
+	if ok && o.sd == sd {
+		return o
+	}
+	o = svcOption{sd: sd}
+	pb, err := ruleOption(sd, grpcauthv1.E_Service)
+	if o.present = pb != nil || err != nil; o.present && err == nil {
+		o.rule, err = a.compileServerRule(pb)
+	}
+	o.err = err
+	a.svcMu.Lock()
+	defer a.svcMu.Unlock()
+	if a.svcRules == nil {
+		a.svcRules = make(map[protoreflect.FullName]svcOption)
+	}
+	a.svcRules[sd.FullName()] = o
+	return o
 }
 
 // service resolves a service descriptor, or nil.

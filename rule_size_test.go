@@ -12,6 +12,9 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/metadata"
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/reflect/protodesc"
+	"google.golang.org/protobuf/types/descriptorpb"
 
 	authtestv1 "github.com/grpcauth/grpcauth/internal/testproto/authtest/v1"
 	grpcauthv1 "github.com/grpcauth/grpcauth/proto/grpcauth/v1"
@@ -166,4 +169,54 @@ func TestRule_OptionOverTheBoundOnceMergedDeniesTheMethod(t *testing.T) {
 	}
 	_, err := callUnary(a, bearerCtx("tok"), mUser)
 	checkStatus(t, err, codes.PermissionDenied, ReasonMethodNotConfigured)
+}
+
+// A service option is read and compiled once for all the service's
+// methods, not once per method: a loaded descriptor set of a few hundred
+// kilobytes, a service of many methods whose option repeats one scope
+// thousands of times (a valid rule once its scopes are made unique), is
+// checked in little memory, rather than in gigabytes and minutes as its
+// methods multiply its option. Every method still gets the rule.
+func TestRule_ServiceOptionIsCompiledOnceForAllItsMethods(t *testing.T) {
+	const pkg, methods = "manymethods.v1", 500
+	rule := &grpcauthv1.Rule{Scopes: slices.Repeat([]string{"items:read"}, 20000)}
+	opts := &descriptorpb.ServiceOptions{}
+	proto.SetExtension(opts, grpcauthv1.E_Service, rule)
+	svc := &descriptorpb.ServiceDescriptorProto{Name: proto.String("Many"), Options: opts}
+	var info grpc.ServiceInfo
+	for i := range methods {
+		name := fmt.Sprintf("M%d", i)
+		svc.Method = append(svc.Method, rpc(pkg, name, nil))
+		info.Methods = append(info.Methods, grpc.MethodInfo{Name: name})
+	}
+	set := &descriptorpb.FileDescriptorSet{File: []*descriptorpb.FileDescriptorProto{
+		protodesc.ToFileDescriptorProto(descriptorpb.File_google_protobuf_descriptor_proto),
+		protodesc.ToFileDescriptorProto(grpcauthv1.File_grpcauth_v1_auth_proto),
+		{
+			Name: proto.String(pkg + "/many.proto"), Package: proto.String(pkg), Syntax: proto.String("proto3"),
+			Dependency:  []string{authProto},
+			MessageType: []*descriptorpb.DescriptorProto{{Name: proto.String("Msg")}},
+			Service:     []*descriptorpb.ServiceDescriptorProto{svc},
+		},
+	}}
+	files, err := protodesc.NewFiles(set)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := mustNew(t, Config{Descriptors: files})
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	err = a.Check(fakeServer{pkg + ".Many": info})
+	runtime.ReadMemStats(&after)
+	if err != nil {
+		t.Fatalf("Check = %v, want nil", err)
+	}
+	if used := after.TotalAlloc - before.TotalAlloc; used > 16<<20 {
+		t.Errorf("Check allocated %d MiB for %d methods sharing one service option of %d scopes", used>>20, methods, len(rule.Scopes))
+	}
+	for _, m := range []string{"/" + pkg + ".Many/M0", fmt.Sprintf("/%s.Many/M%d", pkg, methods-1)} {
+		if req, err := a.Requirement(m); err != nil || req.Source != SourceServiceOption || !slices.Equal(req.Scopes, []string{"items:read"}) {
+			t.Errorf("Requirement(%s) = %+v, %v; want the service option's scope", m, req, err)
+		}
+	}
 }

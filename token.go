@@ -25,14 +25,16 @@ const authorizationKey = "authorization"
 //   - a value that does not start with an auth-scheme, a token of RFC
 //     9110 (section 11.4) ended by a space: rejected (ACCESS_TOKEN_INVALID,
 //     a malformed value), such as an empty value, one starting with a
-//     space, or "Bearer\t..." (the scheme ends with a space, never a tab)
-//     or a scheme with a character outside ASCII;
-//   - no credentials after the scheme, whatever the scheme (only spaces
-//     after it, or no space at all): ACCESS_TOKEN_INVALID, malformed; so
-//     a token sent without its scheme gets one answer, whether it happens
-//     to be a valid auth-scheme (a JWT) or not (one with '=' or '/'), and
-//     "Basic " gets the answer "Basic" does, which is what it becomes over
-//     HTTP/1.1 (net/http trims the spaces after a header value);
+//     space, or "Bearer\t<token>" (the scheme ends with a space, never a
+//     tab, unless only spaces and tabs follow) or a scheme with a
+//     character outside ASCII;
+//   - no credentials after the scheme, whatever the scheme (nothing, or
+//     only spaces and tabs, after it): ACCESS_TOKEN_INVALID, malformed;
+//     so a token sent without its scheme gets one answer, whether it
+//     happens to be a valid auth-scheme (a JWT) or not (one with '=' or
+//     '/'), and "Basic ", "Bearer \t" or "DPoP\t" gets the answer
+//     "Basic", "Bearer" or "DPoP" does, which is what it becomes over
+//     HTTP/1.1 (net/http trims the spaces and tabs after a header value);
 //   - a scheme other than Bearer or DPoP (RFC 9449, section 7.1; both
 //     compared case-insensitively, RFC 9110, section 11.1), followed by
 //     credentials: ACCESS_TOKEN_TYPE_UNSUPPORTED.
@@ -50,13 +52,13 @@ func accessToken(ctx context.Context) (token string, isDPoP, present bool, rej *
 	default:
 		return "", !slices.ContainsFunc(vals, func(v string) bool { return !isDPoPScheme(v) }), true, rejMalformed
 	}
-	scheme, rest, _ := strings.Cut(vals[0], " ")
+	scheme, rest := authScheme(vals[0])
 	if !httpguts.ValidHeaderFieldName(scheme) { // a token: a header name's syntax
 		return "", false, true, rejMalformed
 	}
 	isDPoP = strings.EqualFold(scheme, "DPoP")
 	switch token = strings.TrimLeft(rest, " "); {
-	case token == "": // a scheme without credentials, or a bare token
+	case strings.TrimRight(token, " \t") == "": // a scheme without credentials, or a bare token
 		return "", isDPoP, true, rejMalformed
 	case !isDPoP && !strings.EqualFold(scheme, "Bearer"):
 		return "", false, true, rejScheme
@@ -65,8 +67,19 @@ func accessToken(ctx context.Context) (token string, isDPoP, present bool, rej *
 }
 
 // isDPoPScheme reports whether the authorization value v starts with the
-// DPoP scheme (in any case) ended by a space, or is that scheme alone.
+// DPoP scheme (in any case) ended by a space, or is that scheme alone,
+// perhaps followed by spaces and tabs (authScheme).
 func isDPoPScheme(v string) bool {
-	scheme, _, _ := strings.Cut(v, " ")
+	scheme, _ := authScheme(v)
 	return strings.EqualFold(scheme, "DPoP")
+}
+
+// authScheme splits the authorization value v into what precedes its
+// first space, the auth-scheme if v is well formed, and the rest, which
+// starts with that space (or is only the spaces and tabs ending v). The
+// spaces and tabs that end v are never part of the scheme: "DPoP\t" is
+// the DPoP scheme alone, as HTTP/1.1, which drops them, delivers it.
+func authScheme(v string) (scheme, rest string) {
+	scheme, _, _ = strings.Cut(strings.TrimRight(v, " \t"), " ")
+	return scheme, v[len(scheme):]
 }

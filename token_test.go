@@ -88,9 +88,10 @@ func rawCall(t *testing.T, addr, method string, md http.Header) (error, []string
 // ended (an empty one, a leading space, a tab after the scheme, a scheme
 // outside ASCII) is malformed, invalid_request, not another scheme (which
 // would offer both schemes, bare, to a client that sent Bearer), and so is
-// a value without credentials after its scheme (no space, or only spaces:
-// "Basic " answers as "Basic", which HTTP/1.1 makes of it), a bare token
-// whatever its characters; a DPoP
+// a value without credentials after its scheme (no space, or only spaces
+// and tabs after it: "Basic ", "Bearer \t" and "DPoP\t" answer as "Basic",
+// "Bearer" and "DPoP", which HTTP/1.1 makes of them), a bare token whatever
+// its characters; a DPoP
 // scheme without a token, or two values both in the DPoP scheme, is
 // malformed in the DPoP scheme, the one the call used. The token is passed on as is: one with spaces, commas,
 // characters outside ASCII or over the verifier's size is the verifier's
@@ -132,6 +133,11 @@ func TestToken_AuthorizationValueShapes(t *testing.T) {
 		{"another scheme without credentials", []string{"Basic"}, nil, codes.Unauthenticated, ReasonTokenInvalid, []string{"Bearer " + malformed}},
 		{"another scheme and spaces, no credentials", []string{"Basic  "}, nil, codes.Unauthenticated, ReasonTokenInvalid, []string{"Bearer " + malformed}},
 		{"bare token and a space", []string{tok + " "}, nil, codes.Unauthenticated, ReasonTokenInvalid, []string{"Bearer " + malformed}},
+		{"Bearer, a space and a tab", []string{"Bearer \t"}, nil, codes.Unauthenticated, ReasonTokenInvalid, []string{"Bearer " + malformed}},
+		{"another scheme, a space and a tab", []string{"Basic \t "}, nil, codes.Unauthenticated, ReasonTokenInvalid, []string{"Bearer " + malformed}},
+		{"DPoP, a space and a tab", []string{"DPoP \t"}, []string{"x"}, codes.Unauthenticated, ReasonTokenInvalid, []string{"DPoP " + malformed + ", " + algs}},
+		{"DPoP and a tab", []string{"DPoP\t"}, []string{"x"}, codes.Unauthenticated, ReasonTokenInvalid, []string{"DPoP " + malformed + ", " + algs}},
+		{"two values, DPoP and a tab", []string{"DPoP\t", "DPoP " + d.bound}, []string{"x"}, codes.Unauthenticated, ReasonTokenInvalid, []string{"DPoP " + malformed + ", " + algs}},
 		{"two DPoP values", []string{"DPoP " + d.bound, "dpop " + d.bound}, []string{"x"}, codes.Unauthenticated, ReasonTokenInvalid, []string{"DPoP " + malformed + ", " + algs}},
 		{"a DPoP and a Bearer value", []string{"DPoP " + d.bound, "Bearer " + tok}, []string{"x"}, codes.Unauthenticated, ReasonTokenInvalid, []string{"Bearer " + malformed}},
 		{"token and a trailing space", []string{"Bearer " + tok + " "}, nil, codes.Unauthenticated, ReasonTokenInvalid, []string{invalidToken}},

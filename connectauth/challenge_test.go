@@ -132,8 +132,8 @@ func grpcRefusals(t *testing.T, f *fixture, srv *httptest.Server) {
 // A malformed authorization value gets the answer it gets over grpc-go,
 // as the HTTP WWW-Authenticate header of a Connect caller's 401, over
 // HTTP/1.1 and HTTP/2 alike: a token sent without its scheme, a scheme
-// without credentials (also followed by a space, which HTTP/1.1 trims and
-// HTTP/2 keeps) and two values are invalid_request, in the DPoP scheme
+// without credentials (also followed by a space, a space and a tab, or a
+// tab, which HTTP/1.1 trims and HTTP/2 keeps) and two values are invalid_request, in the DPoP scheme
 // when both values use it; another scheme with credentials gets both
 // schemes' bare challenges.
 func TestConnect_MalformedAuthorizationIsChallengedAsOverGRPC(t *testing.T) {
@@ -156,6 +156,9 @@ func TestConnect_MalformedAuthorizationIsChallengedAsOverGRPC(t *testing.T) {
 		{"bare token", []string{f.token(t, "test:read", "test:write")}, []string{"Bearer " + malformed}},
 		{"scheme alone", []string{"Basic"}, []string{"Bearer " + malformed}},
 		{"scheme and a space", []string{"Basic "}, []string{"Bearer " + malformed}},
+		{"scheme, a space and a tab", []string{"Basic \t"}, []string{"Bearer " + malformed}},
+		{"Bearer, a space and a tab", []string{"Bearer \t"}, []string{"Bearer " + malformed}},
+		{"DPoP and a tab", []string{"DPoP\t"}, []string{"DPoP " + malformed + ", " + algs}},
 		{"two DPoP values", []string{"DPoP x", "dpop y"}, []string{"DPoP " + malformed + ", " + algs}},
 		{"a DPoP and a Bearer value", []string{"DPoP x", "Bearer y"}, []string{"Bearer " + malformed}},
 		{"another scheme with credentials", []string{"Basic dXNlcjpwYXNz"}, []string{"Bearer", "DPoP " + algs}},
