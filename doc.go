@@ -122,7 +122,10 @@
 //	a DPoP proof key past its replay-cache share        codes.ResourceExhausted
 //	the caller cancelled, or its deadline passed, while
 //	the token was verified or a condition evaluated     codes.Canceled, codes.DeadlineExceeded
-//	a stream's re-verification panicked (recovered)     codes.Internal
+//	a server-side fault: a stream's re-verification
+//	panicked (recovered), the Authenticator was not
+//	built by New, or Config.DPoP.Nonces gave a
+//	malformed nonce                                     codes.Internal
 //
 // Refusals about the credentials also carry a challenge in the trailer
 // [MetadataWWWAuthenticate], in the scheme of the call (Bearer, or DPoP

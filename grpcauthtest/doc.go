@@ -19,7 +19,8 @@
 // PKCE (S256 only) and, with a dpop_jkt parameter, the code bound to that
 // DPoP key (RFC 9449, section 10), a login page to pick one of the fixed
 // users (no passwords), and user tokens with sub, scp, cid, uid (Okta's
-// user-id claim, here the user's Subject) and auth_time.
+// user-id claim, here the user's Subject) and auth_time (in RFC 9068's
+// shape scope and client_id, and no uid).
 // The token endpoint then answers CORS for the public clients'
 // redirect-URI origins. docs/browsers.md shows it behind the items
 // example's web page.

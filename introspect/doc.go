@@ -32,7 +32,7 @@
 // without further code: an inactive token (ErrInactive) and a wrong issuer,
 // audience, client or token type are codes.Unauthenticated, an expired one
 // ACCESS_TOKEN_EXPIRED, and an endpoint that cannot answer (ErrUnavailable,
-// which is verifier.ErrKeysUnavailable) codes.Unavailable. An expired token
+// which errors.Is reports as verifier.ErrKeysUnavailable) codes.Unavailable. An expired token
 // is reported as expired only when the Verifier cached an answer giving its
 // exp; otherwise the server's bare "active": false is ACCESS_TOKEN_INVALID,
 // so clients should get a new token on either reason (see ErrInactive).
