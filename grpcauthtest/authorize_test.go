@@ -358,6 +358,65 @@ func TestAuthorize_RequestRefusals(t *testing.T) {
 	}
 }
 
+func TestAuthorize_SignInPostedFromAnotherOriginIsRefused(t *testing.T) {
+	iss := codeIssuer(t, nil)
+	u, _ := url.Parse(iss.AuthorizeURL())
+	self := "http://" + u.Host
+	post := func(hdr ...string) (int, string) {
+		t.Helper()
+		params := authzParams()
+		params.Set("user", "writer")
+		req := mustRequest(t, http.MethodPost, iss.AuthorizeURL(), strings.NewReader(params.Encode()))
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		for n := 0; n+1 < len(hdr); n += 2 {
+			req.Header.Set(hdr[n], hdr[n+1])
+		}
+		resp, err := noRedirect().Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode, resp.Header.Get("Location")
+	}
+	// A page elsewhere auto-submitting the login form: no code, no
+	// redirect, whatever the browser says about where it comes from.
+	for name, hdr := range map[string][]string{
+		"cross-site":                         {"Sec-Fetch-Site", "cross-site"},
+		"same-site (another loopback port)":  {"Sec-Fetch-Site", "same-site", "Origin", pageOrigin},
+		"foreign Origin, no Sec-Fetch-Site":  {"Origin", "https://attacker.example"},
+		"opaque Origin, no Sec-Fetch-Site":   {"Origin", "null"},
+		"Sec-Fetch-Site wins over an Origin": {"Sec-Fetch-Site", "cross-site", "Origin", self},
+	} {
+		if st, loc := post(hdr...); st != http.StatusForbidden || loc != "" {
+			t.Errorf("%s: status %d, Location %q; want 403 without redirect", name, st, loc)
+		}
+	}
+	// The login page's own form, as browsers send it, and a request with
+	// neither header (not from a browser).
+	for name, hdr := range map[string][]string{
+		"same-origin":                   {"Sec-Fetch-Site", "same-origin", "Origin", self},
+		"own Origin, no Sec-Fetch-Site": {"Origin", self},
+		"no browser headers":            nil,
+	} {
+		st, loc := post(hdr...)
+		if l, _ := url.Parse(loc); st != http.StatusSeeOther || l == nil || l.Query().Get("code") == "" {
+			t.Errorf("%s: status %d, Location %q; want 303 with a code", name, st, loc)
+		}
+	}
+}
+
+func TestAuthorize_LoginFormPostCarriesItsOrigin(t *testing.T) {
+	// Referrer-Policy no-referrer would make browsers send Origin: null with
+	// the form's POST, which the same-origin check refuses when the
+	// browser sends no Sec-Fetch-Site; same-origin still keeps the
+	// Referer (the request's state) from leaving the issuer.
+	iss := codeIssuer(t, nil)
+	resp, _ := get(t, iss.AuthorizeURL()+"?"+authzParams().Encode())
+	if got := resp.Header.Get("Referrer-Policy"); got != "same-origin" {
+		t.Errorf("Referrer-Policy = %q, want same-origin", got)
+	}
+}
+
 // nonCanonical returns c, the unpadded base64url encoding of 32 bytes, with
 // its last character's two unused low bits set: the same bytes to a lax
 // decoder, a different string to a strict one.
