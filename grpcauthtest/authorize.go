@@ -64,7 +64,9 @@ const DefaultAuthCodeLifetime = time.Minute
 const maxPendingCodes = 1024
 
 // AuthorizeURL returns URL()+"/v1/authorize", the authorization endpoint
-// (Okta's layout). It shows the login page to choose one of Config.Users.
+// (Okta's layout). It shows the login page to choose one of Config.Users;
+// only that page may post the choice back (a POST a browser marks as from
+// another origin gets 403, no code).
 func (i *Issuer) AuthorizeURL() string { return i.url + "/v1/authorize" }
 
 // authCode is what an issued code is bound to.
@@ -90,6 +92,10 @@ type authorizer struct {
 	clients map[string]*PublicClient
 	users   map[string]*User
 	origins []string // the redirect URIs' origins, for CORS
+	// sameOrigin refuses a login form posted from another origin (RFC
+	// 6749 §10.12): a page elsewhere could otherwise sign the person in
+	// without a click, and fill the pending codes.
+	sameOrigin *http.CrossOriginProtection
 
 	mu    sync.Mutex
 	codes map[string]*authCode
@@ -173,6 +179,8 @@ func newAuthorizer(cfg *Config) *authorizer {
 		clients: make(map[string]*PublicClient, len(cfg.PublicClients)),
 		users:   make(map[string]*User, len(cfg.Users)),
 		codes:   map[string]*authCode{},
+
+		sameOrigin: http.NewCrossOriginProtection(),
 	}
 	for n := range cfg.PublicClients {
 		c := &cfg.PublicClients[n]
@@ -280,11 +288,19 @@ func validVerifier(s string) bool {
 }
 
 // serveAuthorize is the authorization endpoint: GET shows the login page,
-// POST (from that page) issues a code to the redirect URI.
+// POST (from that page) issues a code to the redirect URI. A POST a browser
+// says comes from another origin (Sec-Fetch-Site, else Origin) is refused
+// with 403, not redirected: the authorization server's CSRF protection
+// (RFC 6749 §10.12), as only the login page itself posts here.
 func (i *Issuer) serveAuthorize(w http.ResponseWriter, r *http.Request) {
 	h := w.Header()
 	h.Set("Cache-Control", "no-store")
-	h.Set("Referrer-Policy", "no-referrer")
+	// No Referer leaves the issuer's origin, as with no-referrer, but the
+	// login form's POST carries its Origin (no-referrer would make it
+	// "null"), which the same-origin check needs from a browser that sends
+	// no Sec-Fetch-Site (one that reaches the issuer over plain http at a
+	// non-loopback address, with InsecureAllowNonLoopback).
+	h.Set("Referrer-Policy", "same-origin")
 	h.Set("X-Frame-Options", "DENY")
 	h.Set("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'none'")
 	var params url.Values
@@ -292,6 +308,10 @@ func (i *Issuer) serveAuthorize(w http.ResponseWriter, r *http.Request) {
 	case http.MethodGet:
 		params = r.URL.Query()
 	case http.MethodPost:
+		if err := i.authz.sameOrigin.Check(r); err != nil {
+			http.Error(w, "grpcauthtest: authorization request refused: the sign-in was posted from another origin", http.StatusForbidden)
+			return
+		}
 		form, f := readForm(w, r, "the authorization endpoint", authorizeParams)
 		if f != nil {
 			http.Error(w, f.Description, f.status)

@@ -240,6 +240,89 @@ func TestAuthorize_ExchangeRefusals(t *testing.T) {
 	}
 }
 
+// RFC 6749 §4.1.3: a code is redeemed only by the client it was issued to,
+// even another public client registered for the same redirect URI, and
+// the attempt uses it up.
+func TestAuthorize_CodeIsRedeemedOnlyByItsClient(t *testing.T) {
+	iss := grpcauthtest.NewIssuer(t, grpcauthtest.Config{
+		PublicClients: []grpcauthtest.PublicClient{webClient, {ID: "other-web", RedirectURIs: []string{pageURI}}},
+		Users:         testUsers,
+	})
+	code := codeFor(t, iss, "writer")
+	kv := []string{"grant_type", "authorization_code", "client_id", "other-web", "code", code, "redirect_uri", pageURI, "code_verifier", codeVerifier}
+	if status, m := exchange(t, iss, kv...); status != http.StatusBadRequest || m["error"] != "invalid_grant" {
+		t.Fatalf("another public client redeeming the code: %d %v, want 400 invalid_grant", status, m["error"])
+	}
+	kv[3] = "web"
+	if status, m := exchange(t, iss, kv...); status != http.StatusBadRequest || m["error"] != "invalid_grant" {
+		t.Fatalf("its own client after that: %d %v, want 400 invalid_grant (the code is used up)", status, m["error"])
+	}
+}
+
+// RFC 7636 §4.1: a code_verifier is 43 to 128 characters of
+// [A-Za-z0-9-._~]. One outside that is refused even when its S256 hash is
+// the request's challenge.
+func TestAuthorize_CodeVerifierMustBeRFC7636Shaped(t *testing.T) {
+	iss := codeIssuer(t, nil)
+	redeem := func(verifier string) (int, map[string]any) {
+		t.Helper()
+		st, loc := signIn(t, iss, authzParams("code_challenge", challenge(verifier)), "writer")
+		if st != http.StatusSeeOther || loc.Query().Get("code") == "" {
+			t.Fatalf("sign-in: status %d, Location %v; want 303 with a code", st, loc)
+		}
+		return exchange(t, iss, "grant_type", "authorization_code", "client_id", "web", "code", loc.Query().Get("code"),
+			"redirect_uri", pageURI, "code_verifier", verifier)
+	}
+	for name, v := range map[string]string{
+		"129 characters":   strings.Repeat("a", 129),
+		"42 characters":    strings.Repeat("a", 42),
+		"a plus sign":      strings.Repeat("a", 42) + "+",
+		"a slash":          strings.Repeat("a", 42) + "/",
+		"a space":          strings.Repeat("a", 42) + " ",
+		"a non-ASCII rune": strings.Repeat("a", 41) + "é",
+	} {
+		if status, m := redeem(v); status != http.StatusBadRequest || m["error"] != "invalid_request" {
+			t.Errorf("verifier with %s: %d %v, want 400 invalid_request", name, status, m["error"])
+		}
+	}
+	for name, v := range map[string]string{
+		"43 characters":                strings.Repeat("a", 43),
+		"128 characters":               strings.Repeat("a", 128),
+		"every unreserved punctuation": strings.Repeat("a", 39) + "-._~",
+	} {
+		if status, m := redeem(v); status != http.StatusOK {
+			t.Errorf("verifier of %s: %d %v, want 200", name, status, m["error"])
+		}
+	}
+}
+
+// docs/browsers.md: at most 1024 codes, pending or used and not yet
+// expired, are kept; past that the authorization endpoint answers
+// temporarily_unavailable (to the redirect URI, with state) until some
+// expire.
+func TestAuthorize_PendingCodesAreBounded(t *testing.T) {
+	now := time.Unix(1_800_000_000, 0)
+	var mu sync.Mutex
+	clock := func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
+	iss := codeIssuer(t, clock)
+	first := codeFor(t, iss, "reader")
+	kv := []string{"grant_type", "authorization_code", "client_id", "web", "code", first, "redirect_uri", pageURI, "code_verifier", codeVerifier}
+	if status, m := exchange(t, iss, kv...); status != http.StatusOK { // used, still kept
+		t.Fatalf("exchange: %d %v", status, m)
+	}
+	for n := 1; n < 1024; n++ {
+		codeFor(t, iss, "reader")
+	}
+	st, loc := signIn(t, iss, authzParams(), "reader")
+	if q := loc.Query(); st != http.StatusSeeOther || q.Get("error") != "temporarily_unavailable" || q.Get("state") != "st8" || q.Has("code") {
+		t.Fatalf("code 1025: status %d, Location %v; want 303 with temporarily_unavailable and state", st, loc)
+	}
+	mu.Lock()
+	now = now.Add(grpcauthtest.DefaultAuthCodeLifetime)
+	mu.Unlock()
+	codeFor(t, iss, "reader") // the expired ones make room
+}
+
 // RFC 6749 §5.2: client authentication a client cannot do (a public
 // client has no secret) is invalid_client, with a 401 and a challenge when
 // it came in an Authorization header; unauthorized_client is for a client
@@ -355,6 +438,65 @@ func TestAuthorize_RequestRefusals(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+func TestAuthorize_SignInPostedFromAnotherOriginIsRefused(t *testing.T) {
+	iss := codeIssuer(t, nil)
+	u, _ := url.Parse(iss.AuthorizeURL())
+	self := "http://" + u.Host
+	post := func(hdr ...string) (int, string) {
+		t.Helper()
+		params := authzParams()
+		params.Set("user", "writer")
+		req := mustRequest(t, http.MethodPost, iss.AuthorizeURL(), strings.NewReader(params.Encode()))
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		for n := 0; n+1 < len(hdr); n += 2 {
+			req.Header.Set(hdr[n], hdr[n+1])
+		}
+		resp, err := noRedirect().Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode, resp.Header.Get("Location")
+	}
+	// A page elsewhere auto-submitting the login form: no code, no
+	// redirect, whatever the browser says about where it comes from.
+	for name, hdr := range map[string][]string{
+		"cross-site":                         {"Sec-Fetch-Site", "cross-site"},
+		"same-site (another loopback port)":  {"Sec-Fetch-Site", "same-site", "Origin", pageOrigin},
+		"foreign Origin, no Sec-Fetch-Site":  {"Origin", "https://attacker.example"},
+		"opaque Origin, no Sec-Fetch-Site":   {"Origin", "null"},
+		"Sec-Fetch-Site wins over an Origin": {"Sec-Fetch-Site", "cross-site", "Origin", self},
+	} {
+		if st, loc := post(hdr...); st != http.StatusForbidden || loc != "" {
+			t.Errorf("%s: status %d, Location %q; want 403 without redirect", name, st, loc)
+		}
+	}
+	// The login page's own form, as browsers send it, and a request with
+	// neither header (not from a browser).
+	for name, hdr := range map[string][]string{
+		"same-origin":                   {"Sec-Fetch-Site", "same-origin", "Origin", self},
+		"own Origin, no Sec-Fetch-Site": {"Origin", self},
+		"no browser headers":            nil,
+	} {
+		st, loc := post(hdr...)
+		if l, _ := url.Parse(loc); st != http.StatusSeeOther || l == nil || l.Query().Get("code") == "" {
+			t.Errorf("%s: status %d, Location %q; want 303 with a code", name, st, loc)
+		}
+	}
+}
+
+func TestAuthorize_LoginFormPostCarriesItsOrigin(t *testing.T) {
+	// Referrer-Policy no-referrer would make browsers send Origin: null with
+	// the form's POST, which the same-origin check refuses when the
+	// browser sends no Sec-Fetch-Site; same-origin still keeps the
+	// Referer (the request's state) from leaving the issuer.
+	iss := codeIssuer(t, nil)
+	resp, _ := get(t, iss.AuthorizeURL()+"?"+authzParams().Encode())
+	if got := resp.Header.Get("Referrer-Policy"); got != "same-origin" {
+		t.Errorf("Referrer-Policy = %q, want same-origin", got)
 	}
 }
 
