@@ -331,3 +331,50 @@ func TestWeb_TokenSentInPlaintextFromAnotherHostIsRefused(t *testing.T) {
 		}
 	}
 }
+
+// The page and the API share one origin, and the web port answers no
+// CORS: a page of another origin in the developer's browser (another
+// site, or another loopback port) gets no preflight for a call with a
+// token or a DPoP proof, so its browser never sends one, and cannot read
+// the answer to a call it may send without.
+func TestWeb_PagesOfOtherOriginsGetNoCORS(t *testing.T) {
+	iss := grpcauthtest.NewIssuer(t, grpcauthtest.Config{})
+	base := startWeb(t, iss)
+	const other = "http://127.0.0.1:1"
+	send := func(method, path string, hdr map[string]string) *http.Response {
+		t.Helper()
+		req, err := http.NewRequestWithContext(t.Context(), method, base+path, strings.NewReader("{}"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		req.Header.Set("Origin", other)
+		for k, v := range hdr {
+			req.Header.Set(k, v)
+		}
+		resp, err := (&http.Client{Transport: &http.Transport{DisableKeepAlives: true}}).Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp
+	}
+	preflight := send(http.MethodOptions, "/items.v1.ItemService/ListItems", map[string]string{
+		"Access-Control-Request-Method":  http.MethodPost,
+		"Access-Control-Request-Headers": "authorization,connect-protocol-version,content-type,dpop",
+	})
+	if preflight.StatusCode/100 == 2 || preflight.Header.Get("Access-Control-Allow-Origin") != "" || preflight.Header.Get("Access-Control-Allow-Headers") != "" {
+		t.Errorf("preflight from %s: %d with %v; want it refused, without CORS headers", other, preflight.StatusCode, preflight.Header)
+	}
+	call := send(http.MethodPost, "/items.v1.ItemService/GetServerInfo", map[string]string{
+		"Content-Type": "application/json", "Connect-Protocol-Version": "1",
+	})
+	if call.StatusCode != http.StatusOK || call.Header.Get("Access-Control-Allow-Origin") != "" {
+		t.Errorf("GetServerInfo from %s: %d, Access-Control-Allow-Origin %q; want 200 (public) and no CORS header, so the page cannot read it",
+			other, call.StatusCode, call.Header.Get("Access-Control-Allow-Origin"))
+	}
+	for _, path := range []string{"/", "/config.json"} {
+		if resp := send(http.MethodGet, path, nil); resp.Header.Get("Access-Control-Allow-Origin") != "" {
+			t.Errorf("GET %s from %s: Access-Control-Allow-Origin %q, want none", path, other, resp.Header.Get("Access-Control-Allow-Origin"))
+		}
+	}
+}

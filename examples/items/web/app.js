@@ -113,9 +113,10 @@ async function dpopProof(htm, htu, accessToken, nonce) {
 // ---- the call log ----
 
 // The log survives the round trip to the issuer (sessionStorage), so it
-// shows the calls of each user who signed in in this tab.
-function logCall(method, allowed, code, reason, message) {
-  const entry = { method, allowed, code: code || '', reason: reason || '', message: message || '', who: session.subject };
+// shows the calls of each user who signed in in this tab. who is the user
+// the call was made as, by default the one signed in now.
+function logCall(method, allowed, code, reason, message, who = session.subject) {
+  const entry = { method, allowed, code: code || '', reason: reason || '', message: message || '', who };
   const saved = JSON.parse(sessionStorage.getItem('log') || '[]');
   saved.push(entry);
   sessionStorage.setItem('log', JSON.stringify(saved.slice(-50)));
@@ -210,8 +211,12 @@ async function finishSignIn(params, saved) {
   render();
 }
 
+// signOut forgets the token and the DPoP key, and takes off the page the
+// items read with them: the next person at this tab sees none of them,
+// nor the answer to a call still under way (call).
 function signOut() {
   Object.assign(session, { token: '', tokenType: '', subject: '', scope: '', key: null, jwk: null });
+  showItems([]);
   render();
 }
 
@@ -229,9 +234,11 @@ function render() {
 // ---- calls ----
 
 // call sends one unary Connect request and logs its outcome; it returns the
-// response message, or null when refused.
+// response message, or null when refused or when the session that sent it
+// has ended (signed out) before the answer came.
 async function call(method, message) {
   const path = SERVICE + method;
+  const token = session.token, who = session.subject;
   const headers = { 'Content-Type': 'application/json', 'Connect-Protocol-Version': '1' };
   if (session.token) {
     headers.Authorization = session.tokenType + ' ' + session.token;
@@ -242,16 +249,16 @@ async function call(method, message) {
     resp = await fetch(path, { method: 'POST', headers, body: JSON.stringify(message) });
     text = await resp.text();
   } catch (e) {
-    logCall(method, false, 'network', '', String(e));
+    logCall(method, false, 'network', '', String(e), who);
     return null;
   }
   let body = {};
   try { body = JSON.parse(text); } catch (e) { /* not JSON: shown by status */ }
   if (resp.ok) {
-    logCall(method, true);
-    return body;
+    logCall(method, true, '', '', '', who);
+    return session.token === token ? body : null;
   }
-  logCall(method, false, camel(body.code || 'http_' + resp.status), errorReason(body.details), body.message);
+  logCall(method, false, camel(body.code || 'http_' + resp.status), errorReason(body.details), body.message, who);
   return null;
 }
 
