@@ -182,12 +182,7 @@ func signJSON(t *testing.T, alg string, priv crypto.Signer, hdr map[string]any, 
 func TestVerify_NetHTTPPathAsSentTellsAnEscapedSlashFromASeparator(t *testing.T) {
 	k := newKey(t, "ES256")
 	v := newVerifier(t, dpop.Config{})
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		req := dpop.Request{Method: r.Method, Scheme: "http", Authority: r.Host, Path: cmp.Or(r.URL.RawPath, r.URL.EscapedPath())}
-		if _, err := v.Verify(r.Context(), r.Header.Get("DPoP"), req); err != nil {
-			http.Error(w, "invalid proof", http.StatusUnauthorized)
-		}
-	}))
+	srv := httptest.NewServer(verifyHandler(v))
 	defer srv.Close()
 	const oneSegment, twoSegments = "/files/a%2Fb|c", "/files/a/b|c"
 	for _, tc := range []struct {
@@ -199,23 +194,8 @@ func TestVerify_NetHTTPPathAsSentTellsAnEscapedSlashFromASeparator(t *testing.T)
 		{twoSegments, oneSegment, http.StatusUnauthorized},
 		{oneSegment, twoSegments, http.StatusUnauthorized},
 	} {
-		proof, err := k.Proof("GET", srv.URL+tc.htuPath, "")
-		if err != nil {
-			t.Fatal(err)
-		}
-		r, err := http.NewRequestWithContext(t.Context(), "GET", srv.URL, nil)
-		if err != nil {
-			t.Fatal(err)
-		}
-		r.URL.Opaque = tc.path // sent as written: the client would re-escape it
-		r.Header.Set("DPoP", proof)
-		resp, err := srv.Client().Do(r)
-		if err != nil {
-			t.Fatal(err)
-		}
-		resp.Body.Close()
-		if resp.StatusCode != tc.want {
-			t.Errorf("proof for %s at %s: status %d, want %d", tc.htuPath, tc.path, resp.StatusCode, tc.want)
+		if got := getWithProof(t, srv, k, tc.htuPath, tc.path); got != tc.want {
+			t.Errorf("proof for %s at %s: status %d, want %d", tc.htuPath, tc.path, got, tc.want)
 		}
 	}
 }
@@ -245,4 +225,77 @@ func nonCanonical(s string) string {
 	const alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
 	i := strings.IndexByte(alphabet, s[len(s)-1])
 	return s[:len(s)-1] + string(alphabet[i|3])
+}
+
+// A segment whose dots are percent-encoded ("%2E%2E", "%2e.", "%2E") is no
+// dot segment: net/http's ServeMux removes only literal dot segments (it
+// redirects "/files/.." to "/") and routes "/files/%2E%2E" to
+// "/files/{name}" with the name "..", and "/a/%2E%2E/files/x" to "/". So
+// such a path is not the path its dots would leave once removed: a proof
+// for "/" is refused at "/files/%2E%2E", one for "/files/x" at
+// "/a/%2E%2E/files/x", while a proof for the path as written is accepted
+// at it, however its dots are encoded.
+func TestVerify_PercentEncodedDotSegmentIsNoDotSegment(t *testing.T) {
+	k := newKey(t, "ES256")
+	v := newVerifier(t, dpop.Config{})
+	mux := http.NewServeMux()
+	mux.Handle("GET /files/{name}", verifyHandler(v))
+	mux.Handle("GET /", verifyHandler(v))
+	srv := httptest.NewServer(mux)
+	defer srv.Close()
+	for _, tc := range []struct {
+		htuPath, path string
+		want          int
+	}{
+		{"/", "/files/%2E%2E", http.StatusUnauthorized},
+		{"/files/", "/files/%2E", http.StatusUnauthorized},
+		{"/files/x", "/a/%2E%2E/files/x", http.StatusUnauthorized},
+		{"/files/x", "/a/.%2e/files/x", http.StatusUnauthorized},
+		{"/files/%2E%2E", "/", http.StatusUnauthorized},
+		{"/files/%2E%2E", "/files/%2E%2E", http.StatusOK},
+		{"/files/%2e.", "/files/.%2E", http.StatusOK},
+		{"/files/%2E", "/files/%2e", http.StatusOK},
+		{"/files/x", "/files/x", http.StatusOK},
+	} {
+		if got := getWithProof(t, srv, k, tc.htuPath, tc.path); got != tc.want {
+			t.Errorf("proof for %s at %s: status %d, want %d", tc.htuPath, tc.path, got, tc.want)
+		}
+	}
+}
+
+// verifyHandler answers 401 to a request whose DPoP proof v refuses for
+// the request as net/http received it, its path as the client sent it
+// (Request.Path's recipe), and 200 to others.
+func verifyHandler(v *dpop.Verifier) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		req := dpop.Request{Method: r.Method, Scheme: "http", Authority: r.Host, Path: cmp.Or(r.URL.RawPath, r.URL.EscapedPath())}
+		if _, err := v.Verify(r.Context(), r.Header.Get("DPoP"), req); err != nil {
+			http.Error(w, "invalid proof", http.StatusUnauthorized)
+		}
+	})
+}
+
+// getWithProof sends srv a GET of path exactly as written (a client would
+// re-escape it), with k's proof for srv.URL+htuPath, and returns the
+// response's status.
+func getWithProof(t *testing.T, srv *httptest.Server, k *grpcauthtest.DPoPKey, htuPath, path string) int {
+	t.Helper()
+	proof, err := k.Proof("GET", srv.URL+htuPath, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := http.NewRequestWithContext(t.Context(), "GET", srv.URL, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.URL.Opaque = path
+	r.Header.Set("DPoP", proof)
+	c := *srv.Client()
+	c.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+	resp, err := c.Do(r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	return resp.StatusCode
 }

@@ -103,7 +103,16 @@ func normalizeHost(hostport, scheme string) string {
 
 // normalizePath applies percent-encoding normalisation (unreserved
 // characters decoded, other escapes in upper case) and removes dot
-// segments (RFC 3986, sections 6.2.2.2, 6.2.2.3 and 5.2.4). A byte that a
+// segments (RFC 3986, sections 6.2.2.2, 6.2.2.3 and 5.2.4), those written
+// "." and ".." only: a segment whose dots are percent-encoded ("%2E%2E",
+// "%2e.", "%2E") is kept, as "%2E" for each dot. RFC 3986 makes "%2E" and
+// "." the same, but servers route such a segment as a name: net/http's
+// ServeMux redirects "/files/.." to "/" and serves "/files/%2E%2E" at
+// "/files/{name}" (name ".."), so removing it would let a proof for "/"
+// through at "/files/%2E%2E", a request the server tells from "/".
+// RFC 9449 asks for the normalisation to spare clients false refusals
+// (SHOULD); it is no reason to accept what the server routes elsewhere.
+// A byte that a
 // URI never holds raw but a parser may let through (a space, one of
 // `"<>[\]^{|}` and the backquote, a non-ASCII byte) is percent-encoded,
 // as an HTTP client sends it, so that a path compares the same whichever
@@ -143,6 +152,17 @@ func normalizePercent(p string) string {
 	b.Grow(len(p))
 	for i := 0; i < len(p); i++ {
 		c := p[i]
+		if i == 0 || p[i-1] == '/' {
+			end := strings.IndexByte(p[i:], '/')
+			if end < 0 {
+				end = len(p) - i
+			}
+			if n := encodedDots(p[i : i+end]); n > 0 {
+				b.WriteString("%2E%2E"[:3*n])
+				i += end - 1
+				continue
+			}
+		}
 		if mustEscape(c) {
 			b.WriteByte('%')
 			b.WriteByte(hex[c>>4])
@@ -168,6 +188,30 @@ func normalizePercent(p string) string {
 		i += 2
 	}
 	return b.String()
+}
+
+// encodedDots returns the number of dots of seg when it is a dot segment
+// with a dot percent-encoded ("%2E", "%2e.", "%2E%2E"), and 0 otherwise.
+func encodedDots(seg string) int {
+	if strings.IndexByte(seg, '%') < 0 {
+		return 0
+	}
+	n := 0
+	for seg != "" && n < 3 {
+		switch {
+		case seg[0] == '.':
+			seg = seg[1:]
+		case len(seg) >= 3 && seg[0] == '%' && seg[1] == '2' && (seg[2] == 'E' || seg[2] == 'e'):
+			seg = seg[3:]
+		default:
+			return 0
+		}
+		n++
+	}
+	if seg != "" || n > 2 {
+		return 0
+	}
+	return n
 }
 
 // removeDotSegments is RFC 3986, section 5.2.4, for a path that starts
