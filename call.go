@@ -28,8 +28,10 @@ import (
 // listener's address (a Unix-domain socket's caller counts as local by
 // it). An adapter whose
 // request was not a POST to the procedure's path (a Connect GET, a REST
-// route) sets ":method" and ":path" to the method and escaped path the
-// client sent, which a DPoP proof's htm and htu must then name; they
+// route) sets ":method" and ":path" to the method and the path exactly as
+// the client sent it (in net/http, cmp.Or(r.URL.RawPath,
+// r.URL.EscapedPath()): EscapedPath alone re-escapes some paths, turning
+// "%2F" into "/"), which a DPoP proof's htm and htu must then name; they
 // default to "POST" and procedure.
 // procedure is the full method name, "/pkg.Service/Method".
 // For a unary call, req is the request message, checked against the rule's
