@@ -531,3 +531,113 @@ func TestDocs_ProtoOptionsInstallsThePinnedGenerators(t *testing.T) {
 		}
 	}
 }
+
+// modulePath returns the module path of go.mod.
+func modulePath(t *testing.T) string {
+	t.Helper()
+	gomod, err := os.ReadFile("go.mod")
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := regexp.MustCompile(`(?m)^module (\S+)$`).FindSubmatch(gomod)
+	if m == nil {
+		t.Fatal("go.mod has no module line")
+	}
+	return string(m[1])
+}
+
+// TestDocs_InstallWorksBeforeTheFirstRelease keeps the README's install
+// commands usable: while CHANGELOG.md's newest version is "not yet
+// tagged", the module proxy has no version, so `go get …@latest` fails and
+// the install block must clone the repository (at the module path's
+// https URL) into the directory its replace directive names; once a
+// version is tagged, the block must `go get` it.
+func TestDocs_InstallWorksBeforeTheFirstRelease(t *testing.T) {
+	module := modulePath(t)
+
+	changelog, err := os.ReadFile("CHANGELOG.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	newest := regexp.MustCompile(`(?m)^## \[\d+\.\d+\.\d+\][^\n]*`).Find(changelog)
+	if newest == nil {
+		t.Fatal("CHANGELOG.md has no version heading")
+	}
+	unpublished := strings.Contains(string(newest), "not yet tagged")
+
+	readme, err := os.ReadFile("README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, section, ok := strings.Cut(string(readme), "\n## Install\n")
+	if !ok {
+		t.Fatal("README.md has no ## Install section")
+	}
+	_, block, ok := strings.Cut(section, "```sh\n")
+	block, _, closed := strings.Cut(block, "```")
+	if !ok || !closed {
+		t.Fatal("README.md's ## Install section has no ```sh block")
+	}
+	var commands []string // the block's lines that are not comments
+	for line := range strings.Lines(block) {
+		if line = strings.TrimSpace(line); line != "" && !strings.HasPrefix(line, "#") {
+			commands = append(commands, line)
+		}
+	}
+	has := func(re string) []string {
+		for _, c := range commands {
+			if m := regexp.MustCompile(re).FindStringSubmatch(c); m != nil {
+				return m
+			}
+		}
+		return nil
+	}
+	q := regexp.QuoteMeta(module)
+
+	if !unpublished {
+		if has(`^go get `+q+`@v?\w`) == nil {
+			t.Errorf("CHANGELOG.md's newest version %q is tagged, but README.md's install block does not `go get %s@…`", newest, module)
+		}
+		return
+	}
+	if m := has(`^go get ` + q + `@latest\b`); m != nil {
+		t.Errorf("README.md's install block runs %q, but CHANGELOG.md's newest version is not yet tagged: it fails", m[0])
+	}
+	clone := has(`^git clone https://` + q + `(?:\.git)? (\S+)$`)
+	if clone == nil {
+		t.Fatalf("README.md's install block does not `git clone https://%s DIR`, and no version is published (%q)", module, newest)
+	}
+	replace := has(`go mod edit -replace ` + q + `=(\S+) && go get ` + q + `@v0\.0\.0$`)
+	if replace == nil {
+		t.Fatalf("README.md's install block has no `go mod edit -replace %s=DIR && go get %s@v0.0.0`", module, module)
+	}
+	if clone[1] != replace[1] {
+		t.Errorf("README.md's install block clones into %s but replaces the module with %s", clone[1], replace[1])
+	}
+}
+
+// TestDocs_READMEProtoIncludePathHoldsAuthProto keeps the README's protoc
+// include path right: it must be this module's directory plus a
+// subdirectory under which the import path the README tells users to
+// write, grpcauth/v1/auth.proto, is the file.
+func TestDocs_READMEProtoIncludePathHoldsAuthProto(t *testing.T) {
+	module := modulePath(t)
+	readme, err := os.ReadFile("README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	const importPath = "grpcauth/v1/auth.proto"
+	if !strings.Contains(string(readme), `import "`+importPath+`";`) {
+		t.Fatalf("README.md does not show `import %q;`", importPath)
+	}
+	m := regexp.MustCompile("`-I \"\\$\\(go list -m -f '\\{\\{\\.Dir\\}\\}' (\\S+)\\)/([^\"]+)\"`").FindSubmatch(readme)
+	if m == nil {
+		t.Fatal("README.md gives no protoc include path `-I \"$(go list -m -f '{{.Dir}}' MODULE)/DIR\"`")
+	}
+	if string(m[1]) != module {
+		t.Errorf("README.md's include path lists module %s, want %s", m[1], module)
+	}
+	if _, err := os.Stat(filepath.Join(filepath.FromSlash(string(m[2])), filepath.FromSlash(importPath))); err != nil {
+		t.Errorf("README.md's include path %s/ does not hold %s: %v", m[2], importPath, err)
+	}
+}
