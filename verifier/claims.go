@@ -58,13 +58,17 @@ func (c Claims) Issuer() string { return c.set().issuer }
 // usually the client.
 func (c Claims) Subject() string { return c.set().subject }
 
-// ClientID returns the client the token was issued to, from the first of
-// "cid" (Okta), "client_id" (RFC 9068) and "azp" (OIDC) that is a
-// non-empty string: an empty "cid" defers to "client_id". It is empty when
-// none is. For an access token verified under
-// Config.RequireAccessTokenProfile it is "client_id", the claim RFC 9068
-// requires, whatever "cid" says; Config.ClientIDs is checked against the
-// same value.
+// ClientID returns the client the token was issued to: the one that
+// "cid" (Okta), "client_id" (RFC 9068) and "azp" (OIDC) name, of those
+// that are non-empty strings (an empty "cid" is no client). It is empty
+// when none is, and when two name different clients: an issuer writes one
+// of them (or two alike), so a second that differs is a claim the issuer
+// was configured to add under that name, perhaps from data the user can
+// edit, and no one of them can be taken as the client. For an access token
+// verified under Config.RequireAccessTokenProfile it is "client_id", the
+// claim RFC 9068 requires, whatever "cid" and "azp" say. Config.ClientIDs
+// is checked against the same value, so a token whose client claims
+// disagree is refused there.
 func (c Claims) ClientID() string { return c.set().clientID }
 
 // ID returns the jti claim.

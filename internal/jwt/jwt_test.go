@@ -301,3 +301,28 @@ func TestBuffer_HoldsEachPartInTurnWithoutAllocating(t *testing.T) {
 		t.Errorf("DecodeInto of bad base64: %v, want ErrEncoding", err)
 	}
 }
+
+// ClientIDValue is the one client that cid, client_id and azp name, the
+// empty ones aside, and empty when two of them differ: no one of them can
+// be taken as the issuer's own then.
+func TestClaims_ClientIDValueIsTheOneClientNamed(t *testing.T) {
+	for _, tc := range []struct{ cid, clientID, azp, want string }{
+		{"", "", "", ""},
+		{"c", "", "", "c"},
+		{"", "c", "", "c"},
+		{"", "", "c", "c"},
+		{"c", "c", "c", "c"},
+		{"", "c", "c", "c"},
+		{"c", "", "c", "c"},
+		{"x", "c", "", ""},
+		{"x", "", "c", ""},
+		{"", "x", "c", ""},
+		{"c", "c", "x", ""},
+		{"C", "c", "", ""}, // client ids are case-sensitive
+	} {
+		c := Claims{Cid: tc.cid, ClientID: tc.clientID, Azp: tc.azp}
+		if got := c.ClientIDValue(); got != tc.want {
+			t.Errorf("cid %q, client_id %q, azp %q: ClientIDValue() = %q, want %q", tc.cid, tc.clientID, tc.azp, got, tc.want)
+		}
+	}
+}
