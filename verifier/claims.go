@@ -55,7 +55,11 @@ func (c Claims) IsZero() bool { return c.s == nil }
 func (c Claims) Issuer() string { return c.set().issuer }
 
 // Subject returns the sub claim: the user, or for client-credentials tokens
-// usually the client.
+// usually the client. It is the string the token holds, its JSON escapes
+// decoded and nothing else: never case-folded or Unicode-normalised (RFC
+// 7519, 7.3), so "é" written as U+00E9 and as "e" then U+0301 are two
+// subjects, as are "K" and the Kelvin sign. Key users on it byte for byte:
+// folding or normalising it first could merge two subjects into one.
 func (c Claims) Subject() string { return c.set().subject }
 
 // ClientID returns the client the token was issued to: the one that

@@ -32,3 +32,38 @@ func TestClaims_HasRegisteredAgreesWithTheMemberIndex(t *testing.T) {
 		}
 	}
 }
+
+// Subject is the token's sub as written, JSON escapes decoded and nothing
+// else (RFC 7519, 7.3: no Unicode normalisation): spellings that
+// normalisation or case folding would merge stay different subjects, and
+// an escaped spelling is the same subject as the literal one.
+func TestClaims_SubjectIsNeverNormalised(t *testing.T) {
+	subject := func(sub string) string {
+		t.Helper()
+		c, err := ParseClaims([]byte(`{"sub":"` + sub + `"}`))
+		if err != nil {
+			t.Fatalf("sub %q: %v", sub, err)
+		}
+		return c.Subject()
+	}
+	for _, pair := range [][2]string{
+		{"\u00e9", "e\u0301"}, // NFC and NFD
+		{"K", "\u212a"},       // the Kelvin sign folds to k
+		{"alice", "Alice"},    // case
+		{"fi", "\ufb01"},      // a compatibility ligature (NFKC)
+		{"a", "\uff41"},       // fullwidth (NFKC)
+		{"bob", "bob\u200b"},  // a zero-width space
+		{"x", " x"},           // white space is not trimmed
+		{"\u0130", "i\u0307"}, // dotted capital I and its decomposition
+		{"ss", "\u00df"},      // full case folding
+		{"\u2126", "\u03a9"},  // the Ohm sign and Omega (NFC maps one to the other)
+	} {
+		a, b := subject(pair[0]), subject(pair[1])
+		if a != pair[0] || b != pair[1] || a == b {
+			t.Errorf("sub %q and %q: Subject() = %q and %q, want each as written", pair[0], pair[1], a, b)
+		}
+	}
+	if got := subject(`J\u00fcrgen`); got != "Jürgen" {
+		t.Errorf(`sub "J\u00fcrgen": Subject() = %q, want the escape decoded`, got)
+	}
+}
