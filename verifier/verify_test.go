@@ -438,11 +438,14 @@ func TestVerifyAccessToken_ClientClaimsThatDisagreeNameNoClient(t *testing.T) {
 			maps.Copy(claims, tc.claims)
 			tok := f.mint(t, claims)
 			c, err := f.verify(t, tok)
+			var ce *ClaimError
 			switch {
 			case tc.client != "" && (err != nil || c.ClientID() != tc.client):
 				t.Fatalf("got client %q, %v; want %q", c.ClientID(), err, tc.client)
 			case tc.client == "" && !errors.Is(err, ErrClaims):
 				t.Fatalf("got client %q, %v; want ErrClaims", c.ClientID(), err)
+			case tc.client == "" && (!errors.As(err, &ce) || ce.Reason != errClientIDs.Reason):
+				t.Fatalf("refused with %v; want the reason to say the client claims differ", err)
 			}
 			open := f.verifierWith(t, func(c *Config) { c.ClientIDs = nil })
 			if c, err := open.VerifyAccessToken(context.Background(), tok); err != nil || c.ClientID() != tc.client {
