@@ -106,7 +106,13 @@ func (c Claims) Has(name string) bool { return c.set().has(name) }
 func (c Claims) Raw(name string) (json.RawMessage, bool) { return c.set().rawCopy(name) }
 
 // Claim decodes the named claim into v, as json.Unmarshal would. It returns
-// a *ClaimError (errors.Is ErrClaims) when the claim is absent.
+// a *ClaimError (errors.Is ErrClaims) when the claim is absent. A null
+// claim is present (Has reports true) and decodes without error as
+// json.Unmarshal decodes null: v's string, number or bool is left as it
+// was, and a pointer, slice, map or interface is set to nil. So decode
+// into a pointer (var acr *string) to tell null from a value, as the
+// package does elsewhere: AssertClaims, the RFC 9068 profile and the
+// registered claims' accessors count null as absent.
 func (c Claims) Claim(name string, v any) error { return c.set().claim(name, v) }
 
 // Names returns the names of all claims present, sorted.

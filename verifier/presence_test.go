@@ -1,6 +1,7 @@
 package verifier
 
 import (
+	"errors"
 	"testing"
 
 	"github.com/grpcauth/grpcauth/internal/jwt"
@@ -65,5 +66,29 @@ func TestClaims_SubjectIsNeverNormalised(t *testing.T) {
 	}
 	if got := subject(`J\u00fcrgen`); got != "Jürgen" {
 		t.Errorf(`sub "J\u00fcrgen": Subject() = %q, want the escape decoded`, got)
+	}
+}
+
+// Claim decodes a null claim without error, as json.Unmarshal does: a
+// string is left as it was, a pointer set to nil. Its godoc says so, and
+// tells callers to decode into a pointer to see the difference.
+func TestClaims_ClaimDecodesNullAsJSONUnmarshalDoes(t *testing.T) {
+	c, err := ParseClaims([]byte(`{"acr":null}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := "kept"
+	if err := c.Claim("acr", &s); err != nil || s != "kept" {
+		t.Errorf("null into a string: %q, %v; want it left as it was, no error", s, err)
+	}
+	p := &s
+	if err := c.Claim("acr", &p); err != nil || p != nil {
+		t.Errorf("null into a pointer: %v, %v; want nil, no error", p, err)
+	}
+	if !c.Has("acr") {
+		t.Error("Has(acr) = false for a null claim")
+	}
+	if err := c.Claim("amr", &p); !errors.Is(err, ErrClaims) {
+		t.Errorf("an absent claim: %v, want ErrClaims", err)
 	}
 }
