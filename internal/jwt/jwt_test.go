@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 	"unicode/utf8"
 )
 
@@ -114,6 +115,25 @@ func TestParseClaims(t *testing.T) {
 	} {
 		if _, err := ParseClaims([]byte(in)); !errors.Is(err, want) {
 			t.Errorf("ParseClaims(%.40s) error = %v, want %v", in, err, want)
+		}
+	}
+	// NumericDate bounds: the last second of year 9999 is the latest;
+	// exponents are numbers like any other; -0 is 0, a date (1970), not
+	// an absent one.
+	for in, want := range map[string]time.Time{
+		`{"exp":253402300799}`: time.Date(9999, 12, 31, 23, 59, 59, 0, time.UTC),
+		`{"exp":1.8e9}`:        time.Unix(1800000000, 0),
+		`{"exp":18E8}`:         time.Unix(1800000000, 0),
+		`{"exp":-0}`:           time.Unix(0, 0),
+		`{"exp":0.5}`:          time.Unix(0, 5e8),
+	} {
+		if c, err := ParseClaims([]byte(in)); err != nil || !c.Expiry.Equal(want) || c.Expiry.IsZero() {
+			t.Errorf("ParseClaims(%s): exp %v, %v; want %v", in, c.Expiry.Time, err, want)
+		}
+	}
+	for _, in := range []string{`{"exp":253402300800}`, `{"exp":253402300799.5}`, `{"exp":-0.5}`, `{"exp":1e400}`, `{"exp":true}`, `{"exp":[1]}`} {
+		if _, err := ParseClaims([]byte(in)); !errors.Is(err, ErrDate) {
+			t.Errorf("ParseClaims(%s) error = %v, want ErrDate", in, err)
 		}
 	}
 	var te *TypeError
