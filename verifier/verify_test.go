@@ -407,8 +407,8 @@ func TestVerifyAccessToken_ProfileTakesTheClientFromClientID(t *testing.T) {
 }
 
 // The client of a token is the one its cid, client_id and azp name, those
-// that are not empty. Issuers write one of them, or two alike (Keycloak's
-// service-account tokens carry client_id and azp); a token in which two
+// that are not empty. Issuers write one of them, or two alike (RFC 9068's
+// client_id beside OIDC's azp); a token in which two
 // differ carries a claim its issuer was made to add under that name (an
 // Auth0 Action, a Cognito pre-token Lambda, a Keycloak mapper), perhaps
 // from data its user can edit, so it names no client: Claims.ClientID is
@@ -425,7 +425,7 @@ func TestVerifyAccessToken_ClientClaimsThatDisagreeNameNoClient(t *testing.T) {
 		{"azp alone (Auth0, Entra, Keycloak)", map[string]any{"azp": allowed}, allowed},
 		{"client_id alone (Cognito)", map[string]any{"client_id": allowed}, allowed},
 		{"cid alone (Okta)", map[string]any{"cid": allowed}, allowed},
-		{"client_id and azp alike (a Keycloak service account)", map[string]any{"client_id": allowed, "azp": allowed}, allowed},
+		{"client_id and azp alike", map[string]any{"client_id": allowed, "azp": allowed}, allowed},
 		{"an empty cid beside client_id", map[string]any{"cid": "", "client_id": allowed}, allowed},
 		{"another client's azp with a cid naming the allowed one", map[string]any{"azp": "other-app", "cid": allowed}, ""},
 		{"another client's client_id with a cid naming the allowed one", map[string]any{"client_id": "other-app", "cid": allowed}, ""},

@@ -1215,8 +1215,8 @@ func matchName(quoted []byte, escaped bool, names nameSet) (variant bool, exact 
 // ClientIDValue returns the client the token was issued to: the one that
 // cid (Okta), client_id (RFC 9068) and azp (OIDC) name, those of them that
 // are not empty. It is empty when none is, and when two name different
-// clients: each issuer writes one of them (Keycloak's service-account
-// tokens both client_id and azp, alike), so a second one that differs is
+// clients: each issuer writes one of them, or two with one value (RFC
+// 9068's client_id beside OIDC's azp), so a second one that differs is
 // a claim the issuer was made to add under that name (an Auth0 Action, a
 // Cognito pre-token Lambda, a Keycloak mapper, perhaps from data the user
 // can edit), and neither can be told to be the issuer's own.
