@@ -55,16 +55,24 @@ func (c Claims) IsZero() bool { return c.s == nil }
 func (c Claims) Issuer() string { return c.set().issuer }
 
 // Subject returns the sub claim: the user, or for client-credentials tokens
-// usually the client.
+// usually the client. It is the string the token holds, its JSON escapes
+// decoded and nothing else: never case-folded or Unicode-normalised (RFC
+// 7519, 7.3), so "é" written as U+00E9 and as "e" then U+0301 are two
+// subjects, as are "K" and the Kelvin sign. Key users on it byte for byte:
+// folding or normalising it first could merge two subjects into one.
 func (c Claims) Subject() string { return c.set().subject }
 
-// ClientID returns the client the token was issued to, from the first of
-// "cid" (Okta), "client_id" (RFC 9068) and "azp" (OIDC) that is a
-// non-empty string: an empty "cid" defers to "client_id". It is empty when
-// none is. For an access token verified under
-// Config.RequireAccessTokenProfile it is "client_id", the claim RFC 9068
-// requires, whatever "cid" says; Config.ClientIDs is checked against the
-// same value.
+// ClientID returns the client the token was issued to: the one that
+// "cid" (Okta), "client_id" (RFC 9068) and "azp" (OIDC) name, of those
+// that are non-empty strings (an empty "cid" is no client). It is empty
+// when none is, and when two name different clients: an issuer writes one
+// of them (or two alike), so a second that differs is a claim the issuer
+// was configured to add under that name, perhaps from data the user can
+// edit, and no one of them can be taken as the client. For an access token
+// verified under Config.RequireAccessTokenProfile it is "client_id", the
+// claim RFC 9068 requires, whatever "cid" and "azp" say. Config.ClientIDs
+// is checked against the same value, so a token whose client claims
+// disagree is refused there.
 func (c Claims) ClientID() string { return c.set().clientID }
 
 // ID returns the jti claim.
@@ -98,7 +106,13 @@ func (c Claims) Has(name string) bool { return c.set().has(name) }
 func (c Claims) Raw(name string) (json.RawMessage, bool) { return c.set().rawCopy(name) }
 
 // Claim decodes the named claim into v, as json.Unmarshal would. It returns
-// a *ClaimError (errors.Is ErrClaims) when the claim is absent.
+// a *ClaimError (errors.Is ErrClaims) when the claim is absent. A null
+// claim is present (Has reports true) and decodes without error as
+// json.Unmarshal decodes null: v's string, number or bool is left as it
+// was, and a pointer, slice, map or interface is set to nil. So decode
+// into a pointer (var acr *string) to tell null from a value, as the
+// package does elsewhere: AssertClaims, the RFC 9068 profile and the
+// registered claims' accessors count null as absent.
 func (c Claims) Claim(name string, v any) error { return c.set().claim(name, v) }
 
 // Names returns the names of all claims present, sorted.

@@ -161,8 +161,8 @@ type Config struct {
 
 	// ClientIDs, when not empty, is the allow-list of clients whose access
 	// tokens are accepted, checked against Claims.ClientID (cid, client_id
-	// or azp; client_id alone under RequireAccessTokenProfile). Default:
-	// any client.
+	// or azp, refused when two of them differ; client_id alone under
+	// RequireAccessTokenProfile). Default: any client.
 	ClientIDs []string
 
 	// AssertClaims lists further claims that must have exact values: a

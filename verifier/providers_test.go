@@ -274,6 +274,11 @@ func TestProviders_Cognito(t *testing.T) {
 		"ID token":             cognito(map[string]any{"sub": "user-1", "aud": app, "token_use": "id", "cognito:username": "ada"}),
 		"ID token with azp":    cognito(map[string]any{"sub": "user-1", "aud": app, "azp": app, "token_use": "id"}),
 		"another app's access": cognito(map[string]any{"sub": "other", "client_id": "other", "token_use": "access", "scope": "items/read"}),
+		// A pre-token-generation Lambda may add claims to access tokens;
+		// one it names cid (a customer id, say) must not stand in for
+		// client_id, the only claim naming the client.
+		"another app's access with a cid naming this app": cognito(map[string]any{"sub": "other", "client_id": "other", "cid": app,
+			"token_use": "access", "scope": "items/read"}),
 	} {
 		if _, err := verifyWith(t, v, bad); !errors.Is(err, verifier.ErrClaims) {
 			t.Errorf("%s: %v, want ErrClaims", name, err)

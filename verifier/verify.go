@@ -269,6 +269,7 @@ var (
 	errTypOther   = ClaimError{Claim: "typ", Reason: "an explicitly typed JWT of another kind (logout+jwt, secevent+jwt, ...) is not an access token"}
 	errClientID   = ClaimError{Claim: "client_id", Reason: "client not allowed"}
 	errNoClientID = ClaimError{Claim: "client_id", Reason: "missing"}
+	errClientIDs  = ClaimError{Claim: "client_id", Reason: "cid, client_id and azp name different clients"}
 	errAzp        = ClaimError{Claim: "azp", Reason: "differs from the client id"}
 	errNonce      = ClaimError{Claim: "nonce", Reason: "does not match"}
 	errNoNonce    = ClaimError{Claim: "nonce", Reason: "missing"}
@@ -328,7 +329,7 @@ func (v *Verifier) verify(ctx context.Context, token string, pre *decodedPayload
 		if err := checkIDClaims(r, clientID, nonce); err != nil {
 			return nil, nil, err
 		}
-	} else if err := v.checkClientID(v.accessClientID(r)); err != nil {
+	} else if err := v.checkClientID(r); err != nil {
 		return nil, nil, err
 	}
 	key, err := v.key(ctx, p.hdr)
@@ -567,11 +568,16 @@ func (v *Verifier) checkCachedTime(c *claimSet, now time.Time) error {
 	return v.checkTime(c.expiry, c.notBefore, c.issuedAt, now)
 }
 
-// checkClientID checks the client id against Config.ClientIDs.
-func (v *Verifier) checkClientID(cid string) error {
-	switch {
-	case len(v.s.ClientIDs) == 0:
+// checkClientID checks an access token's client id (accessClientID)
+// against Config.ClientIDs.
+func (v *Verifier) checkClientID(r *jwt.Claims) error {
+	if len(v.s.ClientIDs) == 0 {
 		return nil
+	}
+	cid := v.accessClientID(r)
+	switch {
+	case cid == "" && !v.s.RequireAccessTokenProfile && (r.Cid != "" || r.ClientID != "" || r.Azp != ""):
+		return errClientIDs.fresh() // see jwt.Claims.ClientIDValue
 	case cid == "":
 		return errNoClientID.fresh()
 	case !slices.Contains(v.s.ClientIDs, cid):

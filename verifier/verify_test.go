@@ -13,6 +13,7 @@ import (
 	"encoding/json"
 	"encoding/pem"
 	"errors"
+	"maps"
 	"math/big"
 	"net/http"
 	"net/http/httptest"
@@ -375,7 +376,8 @@ func TestVerifyAccessToken_AccessTokenProfile(t *testing.T) {
 // Under RequireAccessTokenProfile the token's client is its client_id, the
 // claim RFC 9068 defines, even when an Okta-style cid names another: for
 // Claims.ClientID and for the ClientIDs allow-list. Without the profile,
-// cid comes first.
+// the two name no client, and the allow-list refuses the token whichever
+// it names.
 func TestVerifyAccessToken_ProfileTakesTheClientFromClientID(t *testing.T) {
 	claims := map[string]any{"client_id": "rfc-client", "cid": "okta-app"}
 	for _, tc := range []struct {
@@ -388,8 +390,9 @@ func TestVerifyAccessToken_ProfileTakesTheClientFromClientID(t *testing.T) {
 		{"profile", true, nil, nil, "rfc-client"},
 		{"profile, client_id allowed", true, []string{"rfc-client"}, nil, "rfc-client"},
 		{"profile, only cid allowed", true, []string{"okta-app"}, ErrClaims, ""},
-		{"no profile", false, nil, nil, "okta-app"},
-		{"no profile, only cid allowed", false, []string{"okta-app"}, nil, "okta-app"},
+		{"no profile", false, nil, nil, ""},
+		{"no profile, only cid allowed", false, []string{"okta-app"}, ErrClaims, ""},
+		{"no profile, both allowed", false, []string{"okta-app", "rfc-client"}, ErrClaims, ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			f := newFixture(t, grpcauthtest.Config{Shape: grpcauthtest.ShapeRFC9068}, func(c *Config) {
@@ -398,6 +401,55 @@ func TestVerifyAccessToken_ProfileTakesTheClientFromClientID(t *testing.T) {
 			c, err := f.verify(t, f.mint(t, claims))
 			if !errors.Is(err, tc.want) || c.ClientID() != tc.wantClient {
 				t.Fatalf("got %q, %v; want %q, %v", c.ClientID(), err, tc.wantClient, tc.want)
+			}
+		})
+	}
+}
+
+// The client of a token is the one its cid, client_id and azp name, those
+// that are not empty. Issuers write one of them, or two alike (RFC 9068's
+// client_id beside OIDC's azp); a token in which two
+// differ carries a claim its issuer was made to add under that name (an
+// Auth0 Action, a Cognito pre-token Lambda, a Keycloak mapper), perhaps
+// from data its user can edit, so it names no client: Claims.ClientID is
+// empty and the ClientIDs allow-list refuses it. Before, the first of cid,
+// client_id and azp won, so such a claim naming an allowed client made a
+// token that another client obtained pass the allow-list as that client's.
+func TestVerifyAccessToken_ClientClaimsThatDisagreeNameNoClient(t *testing.T) {
+	const allowed = "allowed-app"
+	for _, tc := range []struct {
+		name   string
+		claims map[string]any
+		client string // "": refused under ClientIDs
+	}{
+		{"azp alone (Auth0, Entra, Keycloak)", map[string]any{"azp": allowed}, allowed},
+		{"client_id alone (Cognito)", map[string]any{"client_id": allowed}, allowed},
+		{"cid alone (Okta)", map[string]any{"cid": allowed}, allowed},
+		{"client_id and azp alike", map[string]any{"client_id": allowed, "azp": allowed}, allowed},
+		{"an empty cid beside client_id", map[string]any{"cid": "", "client_id": allowed}, allowed},
+		{"another client's azp with a cid naming the allowed one", map[string]any{"azp": "other-app", "cid": allowed}, ""},
+		{"another client's client_id with a cid naming the allowed one", map[string]any{"client_id": "other-app", "cid": allowed}, ""},
+		{"another client's azp with a client_id naming the allowed one", map[string]any{"azp": "other-app", "client_id": allowed}, ""},
+		{"the allowed client's azp with a cid naming another", map[string]any{"azp": allowed, "cid": "customer-42"}, ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			f := newFixture(t, grpcauthtest.Config{}, func(c *Config) { c.ClientIDs = []string{allowed} })
+			claims := map[string]any{"cid": nil}
+			maps.Copy(claims, tc.claims)
+			tok := f.mint(t, claims)
+			c, err := f.verify(t, tok)
+			var ce *ClaimError
+			switch {
+			case tc.client != "" && (err != nil || c.ClientID() != tc.client):
+				t.Fatalf("got client %q, %v; want %q", c.ClientID(), err, tc.client)
+			case tc.client == "" && !errors.Is(err, ErrClaims):
+				t.Fatalf("got client %q, %v; want ErrClaims", c.ClientID(), err)
+			case tc.client == "" && (!errors.As(err, &ce) || ce.Reason != errClientIDs.Reason):
+				t.Fatalf("refused with %v; want the reason to say the client claims differ", err)
+			}
+			open := f.verifierWith(t, func(c *Config) { c.ClientIDs = nil })
+			if c, err := open.VerifyAccessToken(context.Background(), tok); err != nil || c.ClientID() != tc.client {
+				t.Fatalf("without ClientIDs: ClientID() = %q, %v; want %q", c.ClientID(), err, tc.client)
 			}
 		})
 	}

@@ -5,7 +5,10 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
+	"math"
 	"reflect"
+	"slices"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -173,18 +176,25 @@ func quotedBefore(b []byte, end int) []byte {
 
 // FuzzMembers checks Members against encoding/json (v1) decoding into a map
 // of raw values: for every payload ParseClaims accepts, the same names,
-// each with the JSON text of its last value.
+// each with the JSON text of its last value. And it checks that the
+// registered claims ParseClaims decoded are those last values
+// (sameAsLastMembers), so that the verdict and what the Claims' member
+// index answers (Raw, Claim, AssertClaims, the RFC 9068 profile) read the
+// same member of a repeated name.
 func FuzzMembers(f *testing.F) {
 	for _, s := range []string{
 		`{"iss":"x","a":1,"a":[1, {"b":"}"}]}`,
 		`{ "\u0061" : "v" , "b\"":null }`,
 		`{}`,
 		`{"aud":["a","b"],"exp":1e9,"x":{"y":{"z":[]}}}`,
+		`{"iss":"a","\u0069ss":"b","sub":"c","sub":null,"exp":1,"exp":2.5,"aud":null,"aud":"x","scp":"a","scp":["b"],"cid":"","azp":"z"}`,
+		`{"nbf":1e9,"iat":0.25,"jti":"j","client_id":"c","nonce":"n\u00e9","scope":null}`,
 	} {
 		f.Add([]byte(s))
 	}
 	f.Fuzz(func(t *testing.T, b []byte) {
-		if _, err := ParseClaims(b); err != nil {
+		c, err := ParseClaims(b)
+		if err != nil {
 			return
 		}
 		got := map[string]string{}
@@ -203,7 +213,66 @@ func FuzzMembers(f *testing.F) {
 				t.Fatalf("member %q = %q, encoding/json %q", name, got[name], v)
 			}
 		}
+		sameAsLastMembers(t, &c, got)
 	})
+}
+
+// sameAsLastMembers fails t unless c, the registered claims ParseClaims
+// decoded, are what the JSON texts last (each name's last member, as
+// Members reports them) say: a string claim is the string, or "" for an
+// absent or null member; aud the string as a list of one, the array, or
+// nil; a NumericDate the number, or the zero time; scp and scope the text
+// itself.
+func sameAsLastMembers(t *testing.T, c *Claims, last map[string]string) {
+	t.Helper()
+	isNull := func(name string) bool { v, ok := last[name]; return !ok || v == "null" }
+	for name, field := range map[string]string{
+		"iss": c.Issuer, "sub": c.Subject, "jti": c.ID, "cid": c.Cid,
+		"client_id": c.ClientID, "azp": c.Azp, "nonce": c.Nonce,
+	} {
+		var want string
+		if !isNull(name) && json.Unmarshal([]byte(last[name]), &want) != nil {
+			t.Fatalf("%s: the last member, %s, is no string, yet the claims were accepted", name, last[name])
+		}
+		if field != want {
+			t.Fatalf("%s = %q, its last member %q", name, field, want)
+		}
+	}
+	var aud []string
+	if !isNull("aud") {
+		var one string
+		if err := json.Unmarshal([]byte(last["aud"]), &one); err == nil {
+			aud = []string{one}
+		} else if err := json.Unmarshal([]byte(last["aud"]), &aud); err != nil {
+			t.Fatalf("aud: the last member, %s, is no string or array of strings", last["aud"])
+		}
+	}
+	if !slices.Equal(c.Audience, aud) {
+		t.Fatalf("aud = %q, its last member %q", c.Audience, aud)
+	}
+	for name, d := range map[string]NumericDate{"exp": c.Expiry, "nbf": c.NotBefore, "iat": c.IssuedAt} {
+		if isNull(name) {
+			if !d.IsZero() {
+				t.Fatalf("%s = %v, its last member %q", name, d.Time, last[name])
+			}
+			continue
+		}
+		f, err := strconv.ParseFloat(last[name], 64)
+		if err != nil {
+			t.Fatalf("%s: the last member, %s, is no number", name, last[name])
+		}
+		// Seconds and fraction apart: a float64 of the whole instant would
+		// lose the nanoseconds at these magnitudes.
+		whole, frac := math.Modf(f)
+		if math.Abs(float64(d.Unix()-int64(whole))+float64(d.Nanosecond())/1e9-frac) > 1e-6 {
+			t.Fatalf("%s = %v, its last member %s", name, d.Time, last[name])
+		}
+	}
+	for name, raw := range map[string][]byte{"scp": c.Scp, "scope": c.Scope} {
+		if v, ok := last[name]; ok && string(raw) != v || !ok && raw != nil {
+			t.Fatalf("%s = %s, its last member %s", name, raw, v)
+		}
+	}
 }
 
 // FuzzDecodeFirst checks that decoding first, as the parser does with a

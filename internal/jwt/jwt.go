@@ -1212,14 +1212,24 @@ func matchName(quoted []byte, escaped bool, names nameSet) (variant bool, exact 
 	return false, -1, true
 }
 
-// ClientIDValue returns the client the token was issued to: the first of
-// cid (Okta), client_id (RFC 9068) and azp (OIDC) that is not empty.
+// ClientIDValue returns the client the token was issued to: the one that
+// cid (Okta), client_id (RFC 9068) and azp (OIDC) name, those of them that
+// are not empty. It is empty when none is, and when two name different
+// clients: each issuer writes one of them, or two with one value (RFC
+// 9068's client_id beside OIDC's azp), so a second one that differs is
+// a claim the issuer was made to add under that name (an Auth0 Action, a
+// Cognito pre-token Lambda, a Keycloak mapper, perhaps from data the user
+// can edit), and neither can be told to be the issuer's own.
 func (c *Claims) ClientIDValue() string {
-	switch {
-	case c.Cid != "":
-		return c.Cid
-	case c.ClientID != "":
-		return c.ClientID
+	id := ""
+	for _, s := range [...]string{c.Cid, c.ClientID, c.Azp} {
+		switch {
+		case s == "":
+		case id == "":
+			id = s
+		case s != id:
+			return ""
+		}
 	}
-	return c.Azp
+	return id
 }

@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 	"unicode/utf8"
 )
 
@@ -114,6 +115,25 @@ func TestParseClaims(t *testing.T) {
 	} {
 		if _, err := ParseClaims([]byte(in)); !errors.Is(err, want) {
 			t.Errorf("ParseClaims(%.40s) error = %v, want %v", in, err, want)
+		}
+	}
+	// NumericDate bounds: the last second of year 9999 is the latest;
+	// exponents are numbers like any other; -0 is 0, a date (1970), not
+	// an absent one.
+	for in, want := range map[string]time.Time{
+		`{"exp":253402300799}`: time.Date(9999, 12, 31, 23, 59, 59, 0, time.UTC),
+		`{"exp":1.8e9}`:        time.Unix(1800000000, 0),
+		`{"exp":18E8}`:         time.Unix(1800000000, 0),
+		`{"exp":-0}`:           time.Unix(0, 0),
+		`{"exp":0.5}`:          time.Unix(0, 5e8),
+	} {
+		if c, err := ParseClaims([]byte(in)); err != nil || !c.Expiry.Equal(want) || c.Expiry.IsZero() {
+			t.Errorf("ParseClaims(%s): exp %v, %v; want %v", in, c.Expiry.Time, err, want)
+		}
+	}
+	for _, in := range []string{`{"exp":253402300800}`, `{"exp":253402300799.5}`, `{"exp":-0.5}`, `{"exp":1e400}`, `{"exp":true}`, `{"exp":[1]}`} {
+		if _, err := ParseClaims([]byte(in)); !errors.Is(err, ErrDate) {
+			t.Errorf("ParseClaims(%s) error = %v, want ErrDate", in, err)
 		}
 	}
 	var te *TypeError
@@ -299,5 +319,30 @@ func TestBuffer_HoldsEachPartInTurnWithoutAllocating(t *testing.T) {
 	}
 	if _, err := DecodeInto(buf, "a$b"); err != ErrEncoding {
 		t.Errorf("DecodeInto of bad base64: %v, want ErrEncoding", err)
+	}
+}
+
+// ClientIDValue is the one client that cid, client_id and azp name, the
+// empty ones aside, and empty when two of them differ: no one of them can
+// be taken as the issuer's own then.
+func TestClaims_ClientIDValueIsTheOneClientNamed(t *testing.T) {
+	for _, tc := range []struct{ cid, clientID, azp, want string }{
+		{"", "", "", ""},
+		{"c", "", "", "c"},
+		{"", "c", "", "c"},
+		{"", "", "c", "c"},
+		{"c", "c", "c", "c"},
+		{"", "c", "c", "c"},
+		{"c", "", "c", "c"},
+		{"x", "c", "", ""},
+		{"x", "", "c", ""},
+		{"", "x", "c", ""},
+		{"c", "c", "x", ""},
+		{"C", "c", "", ""}, // client ids are case-sensitive
+	} {
+		c := Claims{Cid: tc.cid, ClientID: tc.clientID, Azp: tc.azp}
+		if got := c.ClientIDValue(); got != tc.want {
+			t.Errorf("cid %q, client_id %q, azp %q: ClientIDValue() = %q, want %q", tc.cid, tc.clientID, tc.azp, got, tc.want)
+		}
 	}
 }
