@@ -88,6 +88,7 @@ var (
 	errNoExp      = &verifier.ClaimError{Claim: "exp", Reason: "missing from the introspection response"}
 	errClientID   = &verifier.ClaimError{Claim: "client_id", Reason: "client not allowed"}
 	errNoClientID = &verifier.ClaimError{Claim: "client_id", Reason: "missing"}
+	errClientIDs  = &verifier.ClaimError{Claim: "client_id", Reason: "cid, client_id and azp name different clients"}
 	errTokenType  = &verifier.ClaimError{Claim: "token_type", Reason: "not an accepted token type"}
 	// errDPoPUnbound: token_type DPoP, but no cnf.jkt naming the key.
 	errDPoPUnbound = &verifier.ClaimError{Claim: "cnf", Reason: "token_type DPoP without a cnf.jkt key binding"}

@@ -231,6 +231,8 @@ func (v *Verifier) checkStatic(c verifier.Claims, tokenType json.RawMessage) err
 	}
 	if len(v.s.ClientIDs) > 0 {
 		switch {
+		case c.ClientID() == "" && namesAClient(c):
+			return errClientIDs // see verifier.Claims.ClientID
 		case c.ClientID() == "":
 			return errNoClientID
 		case !containsAny([]string{c.ClientID()}, v.s.ClientIDs):
@@ -292,4 +294,17 @@ func containsAny(have, want []string) bool {
 func issuerJSONValue(issuer string) json.RawMessage {
 	b, _ := json.Marshal(issuer) // a string always encodes
 	return b
+}
+
+// namesAClient reports whether c has a non-empty string cid, client_id or
+// azp: when c.ClientID() is empty all the same, they name different
+// clients (see verifier.Claims.ClientID).
+func namesAClient(c verifier.Claims) bool {
+	for _, name := range [...]string{"cid", "client_id", "azp"} {
+		var s string
+		if c.Claim(name, &s) == nil && s != "" {
+			return true
+		}
+	}
+	return false
 }

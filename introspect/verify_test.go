@@ -1202,3 +1202,19 @@ func TestVerify_TokenAndClientSecretNeverReachLogsOrErrors(t *testing.T) {
 		}
 	}
 }
+
+// An answer whose cid, client_id and azp name different clients names no
+// client (verifier.Claims.ClientID), so ClientIDs refuses it, saying why,
+// even when one of them is allowed; when they agree it is accepted.
+func TestVerify_ClientClaimsThatDisagreeAreRefusedAsSuch(t *testing.T) {
+	e := newEnv(t, func(c *introspect.Config) { c.ClientIDs = []string{grpcauthtest.DefaultClientID} })
+	_, err := e.verify(t, e.opaque(t, map[string]any{"azp": "another-client"}))
+	var ce *verifier.ClaimError
+	if !errors.As(err, &ce) || ce.Claim != "client_id" || ce.Reason != "cid, client_id and azp name different clients" {
+		t.Fatalf("client_id %q, azp %q: %v, want the refusal for clients that differ", grpcauthtest.DefaultClientID, "another-client", err)
+	}
+	c, err := e.verify(t, e.opaque(t, map[string]any{"jti": "agreeing", "azp": grpcauthtest.DefaultClientID}))
+	if err != nil || c.ClientID() != grpcauthtest.DefaultClientID {
+		t.Fatalf("client_id and azp agreeing: %q, %v, want %q accepted", c.ClientID(), err, grpcauthtest.DefaultClientID)
+	}
+}
