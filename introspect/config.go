@@ -155,8 +155,10 @@ type Config struct {
 	SkipAudienceCheck bool
 
 	// ClientIDs, when not empty, is the allow-list of clients whose tokens
-	// are accepted, checked against Claims.ClientID (the first non-empty
-	// of cid, client_id and azp). Default: any client.
+	// are accepted, checked against Claims.ClientID: the client that the
+	// non-empty strings of cid, client_id and azp name. An answer naming
+	// none is refused, and so is one in which two of them name different
+	// clients (see verifier.Claims.ClientID). Default: any client.
 	ClientIDs []string
 
 	// ScopeClaims names the response members scopes are read from.

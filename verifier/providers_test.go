@@ -255,6 +255,38 @@ func TestProviders_Keycloak(t *testing.T) {
 	}
 }
 
+// A Keycloak service-account (client-credentials) token names its client
+// twice: in azp and, in recent versions, in client_id (the service
+// account's Client ID mapper, which reads a user-session note; older
+// versions wrote clientId, which is not read). Alike, they name that
+// client, under CLIENT_IDS too. A token another client obtains by token
+// exchange has the requester's azp; should it also carry a client_id
+// naming the first client, it names no client, and CLIENT_IDS refuses it
+// saying so (docs/providers.md; not checked against a live Keycloak).
+func TestProviders_KeycloakServiceAccountTokens(t *testing.T) {
+	iss := grpcauthtest.NewIssuer(t, grpcauthtest.Config{Path: "/realms/demo"})
+	keycloak := shaped(t, iss, map[string]any{"cid": nil, "ver": nil, "sub": "5d1e-service-account", "aud": "items-api",
+		"typ": "Bearer", "scope": "items:read", "preferred_username": "service-account-items-svc"})
+	open := providerVerifier(t, verifier.Config{Issuer: iss.URL(), Audiences: []string{"items-api"}})
+	pinned := providerVerifier(t, verifier.Config{Issuer: iss.URL(), Audiences: []string{"items-api"}, ClientIDs: []string{"items-svc"}})
+
+	own := keycloak(map[string]any{"azp": "items-svc", "client_id": "items-svc"})
+	for name, v := range map[string]*verifier.Verifier{"open": open, "CLIENT_IDS": pinned} {
+		if c, err := verifyWith(t, v, own); err != nil || c.ClientID() != "items-svc" {
+			t.Errorf("%s: service-account token: client %q, %v; want items-svc", name, c.ClientID(), err)
+		}
+	}
+
+	exchanged := keycloak(map[string]any{"azp": "gateway", "client_id": "items-svc"})
+	if c, err := verifyWith(t, open, exchanged); err != nil || c.ClientID() != "" {
+		t.Errorf("exchanged token: client %q, %v; want no client", c.ClientID(), err)
+	}
+	var ce *verifier.ClaimError
+	if _, err := verifyWith(t, pinned, exchanged); !errors.As(err, &ce) || ce.Reason != "cid, client_id and azp name different clients" {
+		t.Errorf("exchanged token under CLIENT_IDS: %v, want refused as naming different clients", err)
+	}
+}
+
 func TestProviders_Cognito(t *testing.T) {
 	iss := grpcauthtest.NewIssuer(t, grpcauthtest.Config{Path: "/eu-west-1_AbCdEf123"})
 	const app = "3n4b5urk1ft4fl3mg5e62d9ado"

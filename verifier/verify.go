@@ -387,8 +387,9 @@ func (v *Verifier) verified(ctx context.Context, p parsed, kind tokenKind) (*cla
 
 // accessClientID returns the client an access token was issued to: under
 // RequireAccessTokenProfile its client_id, the claim RFC 9068 defines and
-// requires, whatever cid says; otherwise the first of cid, client_id and
-// azp that is not empty (jwt.Claims.ClientIDValue).
+// requires, whatever cid and azp say; otherwise the one client that the
+// non-empty of cid, client_id and azp name, "" when they name different
+// clients (jwt.Claims.ClientIDValue).
 func (v *Verifier) accessClientID(r *jwt.Claims) string {
 	if v.s.RequireAccessTokenProfile {
 		return r.ClientID
