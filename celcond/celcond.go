@@ -17,8 +17,9 @@
 //   - scopes (list(string)): the token's scopes, sorted;
 //   - subject (string): the sub claim;
 //   - client_id (string): the client the token was issued to
-//     (verifier.Claims.ClientID: cid, client_id or azp; client_id alone
-//     under RequireAccessTokenProfile);
+//     (verifier.Claims.ClientID: cid, client_id or azp, none when they
+//     name different clients, which makes client_id an evaluation error;
+//     client_id alone under RequireAccessTokenProfile);
 //   - method (string): the full method name, "/pkg.Service/Method";
 //   - request: the request message, typed from the method's input
 //     descriptor, so that a misspelt field fails to compile.
