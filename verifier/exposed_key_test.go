@@ -41,10 +41,10 @@ func exposedJWK(t testing.TB, key ed25519.PrivateKey, kid string, private bool) 
 	return b
 }
 
-// exposureFixture returns a ready fixture whose verifier fetches its key
-// set from a server answering with the document serve set last, the first
-// one the entries first returns for two fresh Ed25519 keys: exposed (the
-// key a document will expose) and good.
+// exposureFixture makes two fresh Ed25519 keys, exposed and good, and
+// returns them with a ready fixture whose verifier fetches its key set from
+// a server of its own: that server answers with the entries first returns
+// for the two keys, until serve sets another document.
 func exposureFixture(t *testing.T, first func(exposed, good ed25519.PrivateKey) []json.RawMessage) (
 	f *fixture, exposed, good ed25519.PrivateKey, serve func(entries ...json.RawMessage)) {
 	t.Helper()
