@@ -287,6 +287,9 @@ func TestSet_CloseDuringAFetchThatExposesAKeyStillDropsTheKey(t *testing.T) {
 	if s.Current("b") == nil {
 		t.Fatal("key b, never exposed, not served from the last good set after Close")
 	}
+	if _, err := s.Key(ctxT(t), "a"); !errors.Is(err, ErrUnknownKey) {
+		t.Fatalf("Key(a) after Close = %v, want ErrUnknownKey: the issuer exposed it, so it is remembered as withdrawn", err)
+	}
 	if st := s.Stats(); st.Failures != 0 {
 		t.Fatalf("Stats.Failures = %d, want 0: a fetch Close cancelled is no failure of the issuer's", st.Failures)
 	}

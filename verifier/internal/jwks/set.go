@@ -401,10 +401,12 @@ func (s *Set) Stats() Stats {
 // Close stops the background refresh and any fetch in flight, and returns
 // once every goroutine the Set started has ended. It is safe to call more
 // than once and concurrently. Lookups after Close still answer from the last
-// snapshot but never fetch or wait, and lookups waiting for a refresh return
-// at once (whether or not it had started); a kid the last snapshot lacks is
-// then ErrUnavailable wrapping ErrClosed, unless it was confirmed absent
-// just before.
+// snapshot (the one published by the time Close returns, so without the
+// keys exposed by a document a fetch Close interrupted had read) but never
+// fetch or wait, and lookups waiting for a refresh return at once (whether
+// or not it had started); a kid the last snapshot lacks is then
+// ErrUnavailable wrapping ErrClosed, unless it was confirmed absent just
+// before.
 func (s *Set) Close() {
 	s.closeOnce.Do(func() {
 		s.mu.Lock()

@@ -38,7 +38,8 @@ func newSnapshot(keys []*Key, skipped int, old *snapshot, fetched time.Time) *sn
 
 // withoutExposed returns s without the keys whose private material a
 // skipped entry of a later document holds, keeping s's fetch time; nil
-// when s has none of them (or is nil).
+// when s has none of them (or is nil). The result is a generation of its
+// own: a cache entry that Holds found in s must not find it current.
 func (s *snapshot) withoutExposed(skipped []skippedKey) *snapshot {
 	if s == nil {
 		return nil
