@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"reflect"
 	"slices"
 	"strings"
 	"time"
@@ -216,12 +217,13 @@ type svcOption struct {
 // minutes and gigabytes to check. It is kept by service name with the
 // descriptor it was read from, so that a resolver that builds a service's
 // descriptor afresh gets the option read afresh, and the map holds one
-// entry per service at most.
+// entry per service at most. So does a resolver that describes a service
+// with a value Go cannot compare (sameDescriptor).
 func (a *Authenticator) serviceOption(sd protoreflect.ServiceDescriptor) svcOption {
 	a.svcMu.Lock()
 	o, ok := a.svcRules[sd.FullName()]
 	a.svcMu.Unlock()
-	if ok && o.sd == sd {
+	if ok && sameDescriptor(o.sd, sd) {
 		return o
 	}
 	o = svcOption{sd: sd}
@@ -237,6 +239,15 @@ func (a *Authenticator) serviceOption(sd protoreflect.ServiceDescriptor) svcOpti
 	}
 	a.svcRules[sd.FullName()] = o
 	return o
+}
+
+// sameDescriptor reports whether the descriptors x and y are one: equal,
+// when Go can compare them. A custom resolver may hand out a descriptor
+// of a type == panics on (a struct holding a slice, by value); such a
+// descriptor is the same as none, rather than a panic out of the
+// interceptor on a call's first use of its service.
+func sameDescriptor(x, y protoreflect.Descriptor) bool {
+	return reflect.ValueOf(x).Comparable() && x == y
 }
 
 // service resolves a service descriptor, or nil.

@@ -14,6 +14,8 @@ import (
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/reflect/protodesc"
+	"google.golang.org/protobuf/reflect/protoreflect"
+	"google.golang.org/protobuf/reflect/protoregistry"
 	"google.golang.org/protobuf/types/descriptorpb"
 
 	authtestv1 "github.com/grpcauth/grpcauth/internal/testproto/authtest/v1"
@@ -180,11 +182,35 @@ func TestRule_OptionOverTheBoundOnceMergedDeniesTheMethod(t *testing.T) {
 func TestRule_ServiceOptionIsCompiledOnceForAllItsMethods(t *testing.T) {
 	const pkg, methods = "manymethods.v1", 500
 	rule := &grpcauthv1.Rule{Scopes: slices.Repeat([]string{"items:read"}, 20000)}
+	files, info := serviceWithOption(t, pkg, rule, methods)
+	a := mustNew(t, Config{Descriptors: files})
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	err := a.Check(fakeServer{pkg + ".Many": info})
+	runtime.ReadMemStats(&after)
+	if err != nil {
+		t.Fatalf("Check = %v, want nil", err)
+	}
+	if used := after.TotalAlloc - before.TotalAlloc; used > 16<<20 {
+		t.Errorf("Check allocated %d MiB for %d methods sharing one service option of %d scopes", used>>20, methods, len(rule.Scopes))
+	}
+	for _, m := range []string{"/" + pkg + ".Many/M0", fmt.Sprintf("/%s.Many/M%d", pkg, methods-1)} {
+		if req, err := a.Requirement(m); err != nil || req.Source != SourceServiceOption || !slices.Equal(req.Scopes, []string{"items:read"}) {
+			t.Errorf("Requirement(%s) = %+v, %v; want the service option's scope", m, req, err)
+		}
+	}
+}
+
+// serviceWithOption builds the files of the service pkg.Many, whose
+// (grpcauth.v1.service) option is rule and whose methods, M0 to M<n-1>,
+// have none, and the service's info as a server registering it lists it.
+func serviceWithOption(t *testing.T, pkg string, rule *grpcauthv1.Rule, n int) (*protoregistry.Files, grpc.ServiceInfo) {
+	t.Helper()
 	opts := &descriptorpb.ServiceOptions{}
 	proto.SetExtension(opts, grpcauthv1.E_Service, rule)
 	svc := &descriptorpb.ServiceDescriptorProto{Name: proto.String("Many"), Options: opts}
 	var info grpc.ServiceInfo
-	for i := range methods {
+	for i := range n {
 		name := fmt.Sprintf("M%d", i)
 		svc.Method = append(svc.Method, rpc(pkg, name, nil))
 		info.Methods = append(info.Methods, grpc.MethodInfo{Name: name})
@@ -203,20 +229,59 @@ func TestRule_ServiceOptionIsCompiledOnceForAllItsMethods(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	a := mustNew(t, Config{Descriptors: files})
-	var before, after runtime.MemStats
-	runtime.ReadMemStats(&before)
-	err = a.Check(fakeServer{pkg + ".Many": info})
-	runtime.ReadMemStats(&after)
-	if err != nil {
-		t.Fatalf("Check = %v, want nil", err)
+	return files, info
+}
+
+// valueService is a service descriptor that a resolver hands out by value,
+// as a struct with a field Go cannot compare (a slice): two such values
+// cannot be compared with ==, which panics.
+type valueService struct {
+	protoreflect.ServiceDescriptor
+	notes []string
+}
+
+// valueServices is a DescriptorResolver that wraps every service it
+// resolves in a valueService.
+type valueServices struct{ files *protoregistry.Files }
+
+func (r valueServices) FindDescriptorByName(name protoreflect.FullName) (protoreflect.Descriptor, error) {
+	d, err := r.files.FindDescriptorByName(name)
+	if sd, ok := d.(protoreflect.ServiceDescriptor); ok {
+		return valueService{ServiceDescriptor: sd}, err
 	}
-	if used := after.TotalAlloc - before.TotalAlloc; used > 16<<20 {
-		t.Errorf("Check allocated %d MiB for %d methods sharing one service option of %d scopes", used>>20, methods, len(rule.Scopes))
-	}
-	for _, m := range []string{"/" + pkg + ".Many/M0", fmt.Sprintf("/%s.Many/M%d", pkg, methods-1)} {
-		if req, err := a.Requirement(m); err != nil || req.Source != SourceServiceOption || !slices.Equal(req.Scopes, []string{"items:read"}) {
-			t.Errorf("Requirement(%s) = %+v, %v; want the service option's scope", m, req, err)
+	return d, err
+}
+
+// A custom resolver may describe a service with a value of a type Go
+// cannot compare: the service option, kept for the service's methods,
+// still applies to each of them, on its first call as in Check, rather
+// than the second method's first call panicking out of the interceptor
+// (which grpc-go does not recover: the server would crash).
+func TestRule_ServiceOptionOfAnUncomparableDescriptorAppliesToEveryMethod(t *testing.T) {
+	const pkg = "valueservice.v1"
+	files, info := serviceWithOption(t, pkg, &grpcauthv1.Rule{Scopes: []string{"items:read"}}, 3)
+	for _, check := range []bool{false, true} {
+		a := mustNew(t, Config{Descriptors: valueServices{files}, Verifier: staticVerifier{claims: mustClaims(t, "items:read")}})
+		if check {
+			if err := checkWithoutPanic(t, a, fakeServer{pkg + ".Many": info}); err != nil {
+				t.Fatalf("Check = %v, want nil", err)
+			}
+		}
+		for _, m := range info.Methods {
+			method := "/" + pkg + ".Many/" + m.Name
+			func() {
+				defer func() {
+					if v := recover(); v != nil {
+						t.Fatalf("%s (Check first: %v): the interceptor panicked: %v", method, check, v)
+					}
+				}()
+				if _, err := callUnary(a, bearerCtx("tok"), method); err != nil {
+					t.Errorf("%s (Check first: %v): %v, want the service option's scope to admit the call", method, check, err)
+				}
+				if req, err := a.Requirement(method); err != nil || req.Source != SourceServiceOption {
+					t.Errorf("%s (Check first: %v): Requirement = %+v, %v; want the service option", method, check, req, err)
+				}
+			}()
 		}
 	}
 }
