@@ -1578,3 +1578,53 @@ func TestCredentials_SourceErrorHoldingANilPointerFailsTheCall(t *testing.T) {
 		})
 	}
 }
+
+// refreshNilErrorSource returns first, then, on every later call, a
+// (*url.Error)(nil) as its error, counting the calls.
+type refreshNilErrorSource struct {
+	first *oauth2.Token
+	n     atomic.Int32
+}
+
+func (s *refreshNilErrorSource) Token() (*oauth2.Token, error) {
+	if s.n.Add(1) == 1 {
+		return s.first, nil
+	}
+	var nilURLError *url.Error
+	return nil, nilURLError
+}
+
+// A refresh in the margin before a token's expiry, in the background,
+// whose error holds a nil pointer does not end the program on the
+// credentials' goroutine: it is logged once, calls send the token they
+// have until it expires, then fail as after a panic of the source.
+func TestCredentials_RefreshErrorHoldingANilPointerKeepsTheTokenUntilItExpires(t *testing.T) {
+	clk := newClock()
+	// Within oauth2's 10 s margin at once, but good for 5 s.
+	src := &refreshNilErrorSource{first: &oauth2.Token{AccessToken: "at", TokenType: "Bearer", Expiry: clk.Now().Add(5 * time.Second)}}
+	var logged bytes.Buffer
+	c := tokencreds.NewWithClock(src, clk.Now)
+	tokencreds.SetLogger(c, slog.New(slog.NewJSONHandler(&logged, nil)))
+	call := func() (map[string]string, error) { return c.GetRequestMetadata(localCall()) }
+	if md, err := call(); err != nil || md["authorization"] != "Bearer at" {
+		t.Fatalf("first call: md %v, err %v, want the token", md, err)
+	}
+	clk.Advance(3 * time.Second) // past its half-life: the next call starts the refresh
+	for i := range 2 {           // the second within the backoff
+		if md, err := call(); err != nil || md["authorization"] != "Bearer at" {
+			t.Fatalf("call %d during the failed refresh: md %v, err %v, want the token it has", i+1, md, err)
+		}
+		tokencreds.AwaitFetch(c) // the refresh goes on in the background
+	}
+	if n := src.n.Load(); n != 2 {
+		t.Errorf("token source asked %d times, want 2 (the token, one refresh)", n)
+	}
+	if n := strings.Count(logged.String(), "\n"); n != 1 {
+		t.Errorf("logged %d entries after the refresh, want 1: %s", n, logged.String())
+	}
+	clk.Advance(3 * time.Second) // the token has expired, the backoff passed
+	md, err := call()
+	if md != nil || status.Code(err) != codes.Unauthenticated || status.Convert(err).Message() != "tokencreds: the token source failed" {
+		t.Fatalf("call after the expiry: md %v, err %v, want Unauthenticated: tokencreds: the token source failed", md, err)
+	}
+}
