@@ -464,11 +464,15 @@ func TestAuthorize_SignInPostedFromAnotherOriginIsRefused(t *testing.T) {
 	// A page elsewhere auto-submitting the login form: no code, no
 	// redirect, whatever the browser says about where it comes from.
 	for name, hdr := range map[string][]string{
-		"cross-site":                         {"Sec-Fetch-Site", "cross-site"},
-		"same-site (another loopback port)":  {"Sec-Fetch-Site", "same-site", "Origin", pageOrigin},
-		"foreign Origin, no Sec-Fetch-Site":  {"Origin", "https://attacker.example"},
-		"opaque Origin, no Sec-Fetch-Site":   {"Origin", "null"},
-		"Sec-Fetch-Site wins over an Origin": {"Sec-Fetch-Site", "cross-site", "Origin", self},
+		"cross-site":                        {"Sec-Fetch-Site", "cross-site"},
+		"same-site (another loopback port)": {"Sec-Fetch-Site", "same-site", "Origin", pageOrigin},
+		"foreign Origin, no Sec-Fetch-Site": {"Origin", "https://attacker.example"},
+		"opaque Origin, no Sec-Fetch-Site":  {"Origin", "null"},
+		// Origin is compared with Host port and name included: another
+		// loopback port, or the issuer's port under another loopback name.
+		"another port's Origin, no Sec-Fetch-Site": {"Origin", pageOrigin},
+		"localhost Origin, no Sec-Fetch-Site":      {"Origin", "http://localhost:" + u.Port()},
+		"Sec-Fetch-Site wins over an Origin":       {"Sec-Fetch-Site", "cross-site", "Origin", self},
 	} {
 		if st, loc := post(hdr...); st != http.StatusForbidden || loc != "" {
 			t.Errorf("%s: status %d, Location %q; want 403 without redirect", name, st, loc)

@@ -98,15 +98,18 @@ async function dpopKey() {
 }
 
 // dpopProof signs a proof for one request; with accessToken it carries ath,
-// with nonce the server's nonce.
+// with nonce the server's nonce. It reads the session's key once, before
+// anything is awaited when there is one: a sign-out meanwhile (which
+// forgets the key) cannot leave the proof to be signed with no key.
 async function dpopProof(htm, htu, accessToken, nonce) {
-  await dpopKey();
+  if (!session.key) await dpopKey();
+  const { key, jwk } = session;
   const payload = { jti: randomString(16), htm, htu, iat: Math.floor(Date.now() / 1000) };
   if (accessToken) payload.ath = b64url(await sha256(accessToken));
   if (nonce) payload.nonce = nonce;
-  const input = b64urlJSON({ typ: 'dpop+jwt', alg: 'ES256', jwk: session.jwk }) + '.' + b64urlJSON(payload);
+  const input = b64urlJSON({ typ: 'dpop+jwt', alg: 'ES256', jwk }) + '.' + b64urlJSON(payload);
   // WebCrypto's ECDSA signature is r||s, 64 bytes: what ES256 wants.
-  const sig = await crypto.subtle.sign({ name: 'ECDSA', hash: 'SHA-256' }, session.key, enc.encode(input));
+  const sig = await crypto.subtle.sign({ name: 'ECDSA', hash: 'SHA-256' }, key, enc.encode(input));
   return input + '.' + b64url(sig);
 }
 
@@ -235,14 +238,22 @@ function render() {
 
 // call sends one unary Connect request and logs its outcome; it returns the
 // response message, or null when refused or when the session that sent it
-// has ended (signed out) before the answer came.
+// has ended (signed out) before the answer came. A call whose DPoP proof
+// was still being signed when the person signed out is not sent: it is
+// logged as Canceled.
 async function call(method, message) {
   const path = SERVICE + method;
   const token = session.token, who = session.subject;
   const headers = { 'Content-Type': 'application/json', 'Connect-Protocol-Version': '1' };
-  if (session.token) {
-    headers.Authorization = session.tokenType + ' ' + session.token;
-    if (session.tokenType === 'DPoP') headers.DPoP = await dpopProof('POST', location.origin + path, session.token);
+  if (token) {
+    headers.Authorization = session.tokenType + ' ' + token;
+    if (session.tokenType === 'DPoP') {
+      headers.DPoP = await dpopProof('POST', location.origin + path, token);
+      if (session.token !== token) {
+        logCall(method, false, 'Canceled', '', 'signed out before the call was sent', who);
+        return null;
+      }
+    }
   }
   let resp, text;
   try {
