@@ -138,7 +138,8 @@ func isNilPointer(v any) bool {
 // Nor is a credentials.TLSInfo (by value or pointer), or an AuthInfo type
 // embedding one, whose State.HandshakeComplete is false, whatever level it
 // reports: until the handshake completes, no keys of that connection
-// protect it. Unlike TLS, Secure finds an embedded TLSInfo by its type,
+// protect it. Unlike TLS, Secure finds an embedded TLSInfo by its type
+// (TLSInfo or a type defined from it, type T credentials.TLSInfo),
 // whatever name embeds it (an alias, or a shallower field named TLSInfo
 // shadowing it) and through pointers and embedded interfaces: any such
 // TLSInfo with an unfinished handshake makes ai insecure, and so do more

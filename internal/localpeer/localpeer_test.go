@@ -194,6 +194,11 @@ type (
 		TLSInfo string
 		embedsTLSInfo
 	}
+	// definedFromTLSInfo keeps TLSInfo's fields, not its methods, but
+	// those of the CommonAuthInfo it embeds.
+	definedFromTLSInfo credentials.TLSInfo
+	// embedsDefined embeds a definedFromTLSInfo.
+	embedsDefined struct{ definedFromTLSInfo }
 	// securityInfo is the interface an AuthInfo reporting a level has.
 	securityInfo interface {
 		credentials.AuthInfo
@@ -208,7 +213,8 @@ type (
 	}
 )
 
-func (selfReferential) AuthType() string { return "custom" }
+func (selfReferential) AuthType() string    { return "custom" }
+func (definedFromTLSInfo) AuthType() string { return "custom" }
 
 // Secure finds a credentials.TLSInfo by its type wherever an AuthInfo
 // type embeds it, and refuses one whose handshake is not complete: its
@@ -229,6 +235,9 @@ func TestSecure_EmbeddedTLSInfoWithoutHandshakeIsInsecureWhateverItsName(t *test
 		{"in an embedded interface, handshake not complete", inInterface{incomplete}, false},
 		{"*TLSInfo in an embedded interface, handshake not complete", inInterface{&incomplete}, false},
 		{"in an embedded interface, through pointers, handshake not complete", &inInterface{&viaPointer{&embedsTLSInfo{incomplete}}}, false},
+		{"of a type defined from TLSInfo", definedFromTLSInfo(done), true},
+		{"of a type defined from TLSInfo, handshake not complete", definedFromTLSInfo(incomplete), false},
+		{"embedding a type defined from TLSInfo, handshake not complete", embedsDefined{definedFromTLSInfo(incomplete)}, false},
 		{"pointers leading back to where they start", loop, false},
 	}
 	testSecure(t, tests)

@@ -72,10 +72,20 @@ type structInfo struct {
 	// tls is the index of the credentials.TLSInfo (or pointer to one) that
 	// the type embeds under the name TLSInfo and Go promotes, or nil.
 	tls []int
+	// tlsInfo is whether the type is credentials.TLSInfo or one defined
+	// from it (type T credentials.TLSInfo), which keeps its fields.
+	tlsInfo bool
 	// embedded are the indexes of the fields the type embeds, directly
 	// or through structs it embeds by value, that are a
-	// credentials.TLSInfo, a pointer or an interface.
+	// credentials.TLSInfo (or a type defined from it), a pointer or an
+	// interface.
 	embedded [][]int
+}
+
+// tlsInfoLike reports whether t is credentials.TLSInfo or a struct type
+// defined from it.
+func tlsInfoLike(t reflect.Type) bool {
+	return t.Kind() == reflect.Struct && t.ConvertibleTo(tlsInfoType)
 }
 
 // structInfos caches structInfo by struct type (reflect.Type to
@@ -94,7 +104,10 @@ func infoOf(t reflect.Type) *structInfo {
 	if si, ok := structInfos.Load(t); ok {
 		return si.(*structInfo)
 	}
-	si := &structInfo{embedded: embeddedFields(t, nil, nil)}
+	si := &structInfo{tlsInfo: tlsInfoLike(t)}
+	if !si.tlsInfo {
+		si.embedded = embeddedFields(t, nil, nil)
+	}
 	if f, ok := t.FieldByName("TLSInfo"); ok && f.Anonymous && (f.Type == tlsInfoType || f.Type == tlsInfoPtrType) {
 		si.tls = f.Index
 	}
@@ -112,7 +125,7 @@ func embeddedFields(t reflect.Type, index []int, out [][]int) [][]int {
 		}
 		fi := append(slices.Clip(index), i)
 		switch {
-		case f.Type == tlsInfoType, f.Type.Kind() == reflect.Pointer, f.Type.Kind() == reflect.Interface:
+		case tlsInfoLike(f.Type), f.Type.Kind() == reflect.Pointer, f.Type.Kind() == reflect.Interface:
 			out = append(out, fi)
 		case f.Type.Kind() == reflect.Struct:
 			out = embeddedFields(f.Type, fi, out)
@@ -162,9 +175,10 @@ func embeddedTLSInfo(ai any) (credentials.TLSInfo, bool) {
 // follows: a pointer may lead back to where it started.
 const maxEmbedHops = 32
 
-// handshakesComplete reports whether every credentials.TLSInfo that v
-// is or embeds, found by its type whatever the name it is embedded under
-// (an alias, a field of that name shadowing it) and through pointers and
+// handshakesComplete reports whether every credentials.TLSInfo (or type
+// defined from it) that v is or embeds, found by its type whatever the
+// name it is embedded under (an alias, a field of that name shadowing it)
+// and through pointers and
 // interfaces, has State.HandshakeComplete; it is false too when there are
 // more than maxEmbedHops pointers and interfaces to follow in all. hops
 // counts those followed so far. Unlike TLS, which finds the TLSInfo whose methods Go
@@ -181,15 +195,16 @@ func handshakesComplete(v reflect.Value, hops *int) bool {
 		}
 		v = v.Elem()
 	}
-	if v.Type() == tlsInfoType {
+	if v.Kind() != reflect.Struct {
+		return true
+	}
+	si := infoOf(v.Type())
+	if si.tlsInfo {
 		// Read with Bool, not Interface: v may come from an unexported
 		// field.
 		return v.FieldByIndex(handshakeIndex).Bool()
 	}
-	if v.Kind() != reflect.Struct {
-		return true
-	}
-	for _, index := range infoOf(v.Type()).embedded {
+	for _, index := range si.embedded {
 		// index crosses only structs embedded by value: no nil pointer.
 		if !handshakesComplete(v.FieldByIndex(index), hops) {
 			return false
