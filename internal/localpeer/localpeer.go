@@ -42,7 +42,11 @@ func pipePeerAddr() net.Addr {
 //     connection, matched by exact Go type, never by the name its Network
 //     method returns ("bufconn", "pipe"), which any other net.Addr (a
 //     Windows named pipe, a tunnel) may also return.
-func IsLocal(addr net.Addr) bool {
+//
+// An address whose Network or String method panics (a type embedding a
+// *net.UnixAddr left nil, as a peer built by hand may hold) is not local.
+func IsLocal(addr net.Addr) (ok bool) {
+	defer falseOnPanic(&ok)
 	switch a := addr.(type) {
 	case *net.TCPAddr:
 		return a != nil && a.IP.IsLoopback()
@@ -73,8 +77,10 @@ func IsLocal(addr net.Addr) bool {
 // reports such a connection's peer as a string that names nothing ("@",
 // "", "bufconn", "pipe") and the connection's own address as LocalAddr; a
 // listener that reports an "ip:port" for the caller (the PROXY protocol)
-// is judged by that address.
-func IsLocalPeer(addr, local net.Addr) bool {
+// is judged by that address. An address whose Network or String method
+// panics is not local, as for IsLocal.
+func IsLocalPeer(addr, local net.Addr) (ok bool) {
+	defer falseOnPanic(&ok)
 	if IsLocal(addr) {
 		return true
 	}
@@ -100,6 +106,16 @@ func IsLocalPeer(addr, local net.Addr) bool {
 	return err != nil
 }
 
+// falseOnPanic, deferred by a function reporting *ok, recovers a panic of
+// that function and sets *ok to false: neither grpc-go's server, for an
+// interceptor, nor its client, for per-RPC credentials, recovers a panic,
+// which would end the process.
+func falseOnPanic(ok *bool) {
+	if recover() != nil {
+		*ok = false
+	}
+}
+
 // isNilPointer reports whether v holds a nil pointer: a peer built by hand
 // (for ServeCall) may hold a typed nil address or AuthInfo, whose value
 // methods, called through the pointer, would dereference it.
@@ -119,10 +135,16 @@ func isNilPointer(v any) bool {
 // an adapter building its peer for ServeCall may leave nil on a plaintext
 // request (neither grpc-go's server, for an interceptor, nor its client,
 // for per-RPC credentials, recovers a panic: it would end the process).
-// Nor is a connection that TLS describes (a credentials.TLSInfo, by value
-// or pointer, or an AuthInfo type embedding one) whose
-// State.HandshakeComplete is false, whatever level it reports: until the
-// handshake completes, no keys of that connection protect it. grpc-go and
+// Nor is a credentials.TLSInfo (by value or pointer), or an AuthInfo type
+// embedding one, whose State.HandshakeComplete is false, whatever level it
+// reports: until the handshake completes, no keys of that connection
+// protect it. Unlike TLS, Secure finds an embedded TLSInfo by its type
+// (TLSInfo or a type defined from it, type T credentials.TLSInfo),
+// whatever name embeds it (an alias, or a shallower field named TLSInfo
+// shadowing it) and through pointers and embedded interfaces: any such
+// TLSInfo with an unfinished handshake makes ai insecure, and so do more
+// than 32 embedded pointers and interfaces to follow (a pointer may lead
+// back to where it started). grpc-go and
 // grpc.Server.ServeHTTP only hand over completed handshakes, and so does
 // connectauth behind net/http; a peer built by hand (for ServeCall) may
 // not, nor an HTTP/3 server's request sent as TLS 1.3 early data (0-RTT),
@@ -130,11 +152,7 @@ func isNilPointer(v any) bool {
 // replay. Such a connection may still count as local by its addresses
 // (IsLocal, IsLocalPeer).
 func Secure(ai credentials.AuthInfo) (ok bool) {
-	defer func() {
-		if recover() != nil {
-			ok = false
-		}
-	}()
+	defer falseOnPanic(&ok)
 	switch ai := ai.(type) {
 	case credentials.TLSInfo:
 		return secureTLS(ai.State.HandshakeComplete, ai.SecurityLevel)
@@ -156,8 +174,8 @@ func Secure(ai credentials.AuthInfo) (ok bool) {
 			return false
 		}
 		// A type embedding a credentials.TLSInfo: its handshake too.
-		ti, embeds := embeddedTLSInfo(ai)
-		return !embeds || ti.State.HandshakeComplete
+		hops := 0
+		return handshakesComplete(reflect.ValueOf(ai), &hops)
 	}
 	return false
 }

@@ -1,10 +1,13 @@
 package localpeer
 
 import (
+	"context"
 	"net"
 	"testing"
 
 	"google.golang.org/grpc/credentials"
+	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/credentials/local"
 )
 
 // named is an address of a type this package does not know.
@@ -70,11 +73,7 @@ func TestSecure_TLSInfoValuePointerOrEmbedded(t *testing.T) {
 	tls.State.HandshakeComplete = true
 	incomplete := tls
 	incomplete.State.HandshakeComplete = false
-	tests := []struct {
-		name string
-		ai   credentials.AuthInfo
-		want bool
-	}{
+	tests := []secureCase{
 		{"TLSInfo", tls, true},
 		{"*TLSInfo", &tls, true},
 		{"TLSInfo, level unset", credentials.TLSInfo{}, false},
@@ -96,18 +95,7 @@ func TestSecure_TLSInfoValuePointerOrEmbedded(t *testing.T) {
 		{"embedding a nil *CommonAuthInfo", commonInfoByPointer{}, false},
 		{"typed nil of a type embedding TLSInfo", (*embedsTLSInfo)(nil), false},
 	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			defer func() {
-				if r := recover(); r != nil {
-					t.Fatalf("Secure panicked: %v", r)
-				}
-			}()
-			if got := Secure(tt.ai); got != tt.want {
-				t.Errorf("Secure = %v, want %v", got, tt.want)
-			}
-		})
-	}
+	testSecure(t, tests)
 }
 
 func TestIsLocalPeer(t *testing.T) {
@@ -189,6 +177,170 @@ func TestTLS_NilPointerOnTheWayIsNoTLS(t *testing.T) {
 			}
 			if got := Secure(tt.ai); got != tt.secure {
 				t.Errorf("Secure = %v, want %v", got, tt.secure)
+			}
+		})
+	}
+}
+
+// Ways an AuthInfo type may embed a credentials.TLSInfo that TLS, which
+// follows Go's promotion of the name TLSInfo, does not find, while Go
+// still promotes the TLSInfo's GetCommonAuthInfo, and so its level.
+type (
+	tlsInfoAlias = credentials.TLSInfo
+	// underAlias embeds a TLSInfo under the name of an alias.
+	underAlias struct{ tlsInfoAlias }
+	// shadowed embeds a TLSInfo below a field named TLSInfo.
+	shadowed struct {
+		TLSInfo string
+		embedsTLSInfo
+	}
+	// definedFromTLSInfo keeps TLSInfo's fields, not its methods, but
+	// those of the CommonAuthInfo it embeds.
+	definedFromTLSInfo credentials.TLSInfo
+	// embedsDefined embeds a definedFromTLSInfo.
+	embedsDefined struct{ definedFromTLSInfo }
+	// securityInfo is the interface an AuthInfo reporting a level has.
+	securityInfo interface {
+		credentials.AuthInfo
+		GetCommonAuthInfo() credentials.CommonAuthInfo
+	}
+	// inInterface embeds an interface that may hold a TLSInfo.
+	inInterface struct{ securityInfo }
+	// selfReferential embeds a pointer to its own type.
+	selfReferential struct {
+		*selfReferential
+		credentials.CommonAuthInfo
+	}
+)
+
+func (selfReferential) AuthType() string    { return "custom" }
+func (definedFromTLSInfo) AuthType() string { return "custom" }
+
+// Secure finds a credentials.TLSInfo by its type wherever an AuthInfo
+// type embeds it, and refuses one whose handshake is not complete: its
+// level, promoted to the AuthInfo, proves nothing yet.
+func TestSecure_EmbeddedTLSInfoWithoutHandshakeIsInsecureWhateverItsName(t *testing.T) {
+	done := credentials.TLSInfo{CommonAuthInfo: credentials.CommonAuthInfo{SecurityLevel: credentials.PrivacyAndIntegrity}}
+	done.State.HandshakeComplete = true
+	incomplete := done
+	incomplete.State.HandshakeComplete = false
+	loop := &selfReferential{CommonAuthInfo: done.CommonAuthInfo}
+	loop.selfReferential = loop
+	tests := []secureCase{
+		{"under an alias", underAlias{done}, true},
+		{"under an alias, handshake not complete", underAlias{incomplete}, false},
+		{"shadowed by a field named TLSInfo", shadowed{"x", embedsTLSInfo{done}}, true},
+		{"shadowed by a field named TLSInfo, handshake not complete", shadowed{"x", embedsTLSInfo{incomplete}}, false},
+		{"in an embedded interface", inInterface{done}, true},
+		{"in an embedded interface, handshake not complete", inInterface{incomplete}, false},
+		{"*TLSInfo in an embedded interface, handshake not complete", inInterface{&incomplete}, false},
+		{"in an embedded interface, through pointers, handshake not complete", &inInterface{&viaPointer{&embedsTLSInfo{incomplete}}}, false},
+		{"of a type defined from TLSInfo", definedFromTLSInfo(done), true},
+		{"of a type defined from TLSInfo, handshake not complete", definedFromTLSInfo(incomplete), false},
+		{"embedding a type defined from TLSInfo, handshake not complete", embedsDefined{definedFromTLSInfo(incomplete)}, false},
+		{"pointers leading back to where they start", loop, false},
+	}
+	testSecure(t, tests)
+}
+
+// handshakeConn is a connection that local credentials judge by its
+// remote address alone, without reading or writing.
+type handshakeConn struct {
+	net.Conn
+	remote net.Addr
+}
+
+func (c handshakeConn) RemoteAddr() net.Addr { return c.remote }
+
+// Secure and TLS allocate nothing for the AuthInfo values gRPC's own
+// credentials hand over (TLS, insecure, local on a Unix socket) nor for a
+// type of the credentials' own embedding a TLSInfo: the server and the
+// client decide with them on every call.
+func TestSecureAndTLS_AllocateNothingForGRPCsAuthInfo(t *testing.T) {
+	done := credentials.TLSInfo{CommonAuthInfo: credentials.CommonAuthInfo{SecurityLevel: credentials.PrivacyAndIntegrity}}
+	done.State.HandshakeComplete = true
+	handshake := func(c credentials.TransportCredentials) credentials.AuthInfo {
+		_, ai, err := c.ClientHandshake(context.Background(), "x", handshakeConn{remote: &net.UnixAddr{Name: "/run/s", Net: "unix"}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return ai
+	}
+	for _, tt := range []struct {
+		name   string
+		ai     credentials.AuthInfo
+		secure bool
+	}{
+		{"TLSInfo", done, true},
+		{"*TLSInfo", &done, true},
+		{"insecure", handshake(insecure.NewCredentials()), false},
+		{"local on a Unix socket", handshake(local.NewCredentials()), true},
+		{"own type embedding TLSInfo", embedsTLSInfo{done}, true},
+		{"pointer to own type embedding TLSInfo", &embedsTLSInfo{done}, true},
+		{"pointer to own type embedding *TLSInfo", &tlsInfoByPointer{&done}, true},
+	} {
+		if _, isTLS := TLS(tt.ai); isTLS != (tt.name != "insecure" && tt.name != "local on a Unix socket") {
+			t.Fatalf("%s: TLS = %v", tt.name, isTLS)
+		}
+		if Secure(tt.ai) != tt.secure {
+			t.Fatalf("%s: Secure = %v, want %v", tt.name, !tt.secure, tt.secure)
+		}
+		if n := testing.AllocsPerRun(100, func() {
+			Secure(tt.ai)
+			TLS(tt.ai)
+		}); n != 0 {
+			t.Errorf("%s: Secure and TLS allocate %v times, want 0", tt.name, n)
+		}
+	}
+}
+
+// panickingAddr is a net.Addr whose methods panic.
+type panickingAddr struct{}
+
+func (panickingAddr) Network() string { panic("Network") }
+func (panickingAddr) String() string  { panic("String") }
+
+// unixAddrOf embeds a *net.UnixAddr, whose Network method, promoted,
+// dereferences it.
+type unixAddrOf struct{ *net.UnixAddr }
+
+// An address whose methods panic, as one embedding a nil pointer may, is
+// not local, and ends no process: neither grpc-go's server nor its client
+// recovers a panic of an interceptor or of per-RPC credentials.
+func TestIsLocal_AddressWhoseMethodsPanicIsNotLocal(t *testing.T) {
+	defer func() {
+		if r := recover(); r != nil {
+			t.Fatalf("panic: %v", r)
+		}
+	}()
+	sock := &net.UnixAddr{Name: "/run/s", Net: "unix"}
+	if IsLocal(panickingAddr{}) || IsLocal(unixAddrOf{}) {
+		t.Error("IsLocal = true")
+	}
+	if IsLocalPeer(panickingAddr{}, sock) || IsLocalPeer(panickingAddr{}, PipeAddr()) {
+		t.Error("IsLocalPeer = true")
+	}
+}
+
+// secureCase is an AuthInfo and whether Secure reports it secure.
+type secureCase struct {
+	name string
+	ai   credentials.AuthInfo
+	want bool
+}
+
+// testSecure checks Secure on each of tests, failing on a panic too.
+func testSecure(t *testing.T, tests []secureCase) {
+	t.Helper()
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			defer func() {
+				if r := recover(); r != nil {
+					t.Fatalf("Secure panicked: %v", r)
+				}
+			}()
+			if got := Secure(tt.ai); got != tt.want {
+				t.Errorf("Secure = %v, want %v", got, tt.want)
 			}
 		})
 	}
