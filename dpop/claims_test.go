@@ -182,22 +182,14 @@ func signJSON(t *testing.T, alg string, priv crypto.Signer, hdr map[string]any, 
 func TestVerify_NetHTTPPathAsSentTellsAnEscapedSlashFromASeparator(t *testing.T) {
 	k := newKey(t, "ES256")
 	v := newVerifier(t, dpop.Config{})
-	srv := httptest.NewServer(verifyHandler(v))
-	defer srv.Close()
+	srv := serveVerified(t, v)
 	const oneSegment, twoSegments = "/files/a%2Fb|c", "/files/a/b|c"
-	for _, tc := range []struct {
-		htuPath, path string
-		want          int
-	}{
+	checkProofsAt(t, srv, k, []proofAt{
 		{oneSegment, oneSegment, http.StatusOK},
 		{twoSegments, twoSegments, http.StatusOK},
 		{twoSegments, oneSegment, http.StatusUnauthorized},
 		{oneSegment, twoSegments, http.StatusUnauthorized},
-	} {
-		if got := getWithProof(t, srv, k, tc.htuPath, tc.path); got != tc.want {
-			t.Errorf("proof for %s at %s: status %d, want %d", tc.htuPath, tc.path, got, tc.want)
-		}
-	}
+	})
 }
 
 // The request's method is the client's text too (connectauth passes
@@ -238,15 +230,8 @@ func nonCanonical(s string) string {
 func TestVerify_PercentEncodedDotSegmentIsNoDotSegment(t *testing.T) {
 	k := newKey(t, "ES256")
 	v := newVerifier(t, dpop.Config{})
-	mux := http.NewServeMux()
-	mux.Handle("GET /files/{name}", verifyHandler(v))
-	mux.Handle("GET /", verifyHandler(v))
-	srv := httptest.NewServer(mux)
-	defer srv.Close()
-	for _, tc := range []struct {
-		htuPath, path string
-		want          int
-	}{
+	srv := serveVerified(t, v, "GET /files/{name}", "GET /")
+	checkProofsAt(t, srv, k, []proofAt{
 		{"/", "/files/%2E%2E", http.StatusUnauthorized},
 		{"/files/", "/files/%2E", http.StatusUnauthorized},
 		{"/files/x", "/a/%2E%2E/files/x", http.StatusUnauthorized},
@@ -256,11 +241,56 @@ func TestVerify_PercentEncodedDotSegmentIsNoDotSegment(t *testing.T) {
 		{"/files/%2e.", "/files/.%2E", http.StatusOK},
 		{"/files/%2E", "/files/%2e", http.StatusOK},
 		{"/files/x", "/files/x", http.StatusOK},
-	} {
-		if got := getWithProof(t, srv, k, tc.htuPath, tc.path); got != tc.want {
-			t.Errorf("proof for %s at %s: status %d, want %d", tc.htuPath, tc.path, got, tc.want)
-		}
-	}
+	})
+}
+
+// Where a request path holds an escaped "/" ("%2F") and a byte a URI never
+// holds raw but net/url lets through ("|", "\\", a non-ASCII byte),
+// net/http reads it otherwise than the same path with that byte escaped:
+// URL.EscapedPath, by which ServeMux routes, then encodes the decoded path
+// anew, in which "%2F" is a "/", so that ServeMux serves "/files/a%2Fb|c"
+// at "/files/{dir}/{name}" (dir "a", name "b|c") and "/files/a%2Fb%7Cc" at
+// "/files/{name}" (name "a/b|c"). A proof for the one is refused at the
+// other, while a proof for a path is accepted at it, whatever the case of
+// its escapes.
+func TestVerify_EscapedSlashBesideARawByteIsNotThatByteEscaped(t *testing.T) {
+	k := newKey(t, "ES256")
+	v := newVerifier(t, dpop.Config{})
+	srv := serveVerified(t, v, "GET /files/{name}", "GET /files/{dir}/{name}")
+	checkProofsAt(t, srv, k, []proofAt{
+		{"/files/a%2Fb%7Cc", "/files/a%2Fb|c", http.StatusUnauthorized},
+		{"/files/a%2Fb|c", "/files/a%2Fb%7Cc", http.StatusUnauthorized},
+		{"/files/a%2Fb%5Cc", "/files/a%2Fb\\c", http.StatusUnauthorized},
+		{"/files/a%2Fb%C3%A9", "/files/a%2Fb\u00e9", http.StatusUnauthorized},
+		{"/files/a%2Fb%7Cc", "/files/a%2fb%7cc", http.StatusOK},
+		{"/files/a%2Fb|c", "/files/a%2fb|c", http.StatusOK},
+		{"/files/a%2Fb\u00e9", "/files/a%2fb\u00e9", http.StatusOK},
+		{"/files/a/b%7Cc", "/files/a/b|c", http.StatusOK},
+	})
+}
+
+// A request path with a dot segment ("/v1/x/../a", "/v1/./a") is not the
+// path its dots would leave: net/http's ServeMux redirects it before any
+// handler runs, but a handler served without one routes it as it is
+// (vanguard's transcoder splits URL.Path at its "/"s, and its "*" and "**"
+// take "." and ".." as names), so no proof is accepted at it, not even one
+// for the path as written; the dot segments of an htu are still removed.
+func TestVerify_RequestPathWithADotSegmentMatchesNoHTU(t *testing.T) {
+	k := newKey(t, "ES256")
+	v := newVerifier(t, dpop.Config{})
+	srv := serveVerified(t, v) // no ServeMux: nothing cleans the path
+	checkProofsAt(t, srv, k, []proofAt{
+		{"/v1/a", "/v1/x/../a", http.StatusUnauthorized},
+		{"/v1/a", "/v1/./a", http.StatusUnauthorized},
+		{"/", "/..", http.StatusUnauthorized},
+		{"/v1/", "/v1/x/..", http.StatusUnauthorized},
+		{"/b", "//a/../b", http.StatusUnauthorized},
+		{"/b", "/a;x/../b", http.StatusUnauthorized},
+		{"/v1/x/../a", "/v1/x/../a", http.StatusUnauthorized},
+		{"/v1/x/../a", "/v1/a", http.StatusOK},
+		{"/v1/./a", "/v1/a", http.StatusOK},
+		{"/v1/a", "/v1/a", http.StatusOK},
+	})
 }
 
 // verifyHandler answers 401 to a request whose DPoP proof v refuses for
@@ -273,6 +303,41 @@ func verifyHandler(v *dpop.Verifier) http.Handler {
 			http.Error(w, "invalid proof", http.StatusUnauthorized)
 		}
 	})
+}
+
+// serveVerified serves verifyHandler(v) at each of patterns through a
+// ServeMux, or, without patterns, at every path as it comes (nothing
+// cleans it), until the test ends.
+func serveVerified(t *testing.T, v *dpop.Verifier, patterns ...string) *httptest.Server {
+	var h http.Handler = verifyHandler(v)
+	if len(patterns) > 0 {
+		mux := http.NewServeMux()
+		for _, p := range patterns {
+			mux.Handle(p, h)
+		}
+		h = mux
+	}
+	srv := httptest.NewServer(h)
+	t.Cleanup(srv.Close)
+	return srv
+}
+
+// proofAt is a proof for htuPath sent at path, and the status it should
+// get.
+type proofAt struct {
+	htuPath, path string
+	want          int
+}
+
+// checkProofsAt sends srv each proof at its path with getWithProof, and
+// reports each status that is not the one wanted.
+func checkProofsAt(t *testing.T, srv *httptest.Server, k *grpcauthtest.DPoPKey, cases []proofAt) {
+	t.Helper()
+	for _, tc := range cases {
+		if got := getWithProof(t, srv, k, tc.htuPath, tc.path); got != tc.want {
+			t.Errorf("proof for %s at %s: status %d, want %d", tc.htuPath, tc.path, got, tc.want)
+		}
+	}
 }
 
 // getWithProof sends srv a GET of path exactly as written (a client would

@@ -112,6 +112,9 @@ func normalizeHost(hostport, scheme string) string {
 // through at "/files/%2E%2E", a request the server tells from "/".
 // RFC 9449 asks for the normalisation to spare clients false refusals
 // (SHOULD); it is no reason to accept what the server routes elsewhere.
+// For the same reason Verifier.Verify refuses a request path with a "."
+// or ".." segment before it normalises it (hasDotSegment): only an htu's
+// are removed.
 // A byte that a
 // URI never holds raw but a parser may let through (a space, one of
 // `"<>[\]^{|}` and the backquote, a non-ASCII byte) is percent-encoded,
@@ -120,16 +123,23 @@ func normalizeHost(hostport, scheme string) string {
 // into a "/". So is a "%" that starts no escape (a request's path may
 // hold one; an htu's never does), as "%25", the literal "%" that lenient
 // parsers take it for: kept as it was, it made an escape of what follows
-// it once that was decoded ("%%32F" was "%2F", an escaped "/"). Control
-// bytes, "?" and "#" are kept as they are: no htu's path holds them, so
-// a request path that does matches none. An empty path is "/".
+// it once that was decoded ("%%32F" was "%2F", an escaped "/"). But in a
+// path that also holds an escaped "/" ("%2F") and a byte that net/url's
+// URL.EscapedPath re-escapes (one of those but "[" and "]"), these bytes
+// are kept raw (rereadBySlash): EscapedPath, by which net/http's ServeMux routes, then encodes the
+// decoded path anew, "%2F" a "/" there, so that ServeMux serves
+// "/files/a%2Fb|c" at "/files/{dir}/{name}" and "/files/a%2Fb%7Cc" at
+// "/files/{name}"; kept raw, they keep such a path from normalising as
+// any path written without them. Control bytes, "?" and "#" are kept as
+// they are: no htu's path holds them, so a request path that does matches
+// none. An empty path is "/".
 func normalizePath(p string) string {
 	if p == "" {
 		return "/"
 	}
 	for i := 0; i < len(p); i++ {
 		if p[i] == '%' || mustEscape(p[i]) {
-			p = normalizePercent(p)
+			p = normalizePercent(p, rereadBySlash(p))
 			break
 		}
 	}
@@ -146,7 +156,25 @@ func mustEscape(c byte) bool {
 	return c >= 0x80 || strings.IndexByte(" \"<>[\\]^`{|}", c) >= 0
 }
 
-func normalizePercent(p string) string {
+// rereadBySlash reports whether p holds an escaped "/" and a byte that
+// makes net/url's URL.EscapedPath encode the decoded path anew (a byte
+// mustEscape reports but "[" and "]", which it lets through), so that
+// net/http reads the "%2F" as a "/".
+func rereadBySlash(p string) bool {
+	if !strings.Contains(p, "%2F") && !strings.Contains(p, "%2f") {
+		return false
+	}
+	for i := 0; i < len(p); i++ {
+		if mustEscape(p[i]) && p[i] != '[' && p[i] != ']' {
+			return true
+		}
+	}
+	return false
+}
+
+// normalizePercent is normalizePath's percent-encoding normalisation;
+// keepRaw keeps the bytes mustEscape reports as they are.
+func normalizePercent(p string, keepRaw bool) string {
 	const hex = "0123456789ABCDEF"
 	var b strings.Builder
 	b.Grow(len(p))
@@ -163,7 +191,7 @@ func normalizePercent(p string) string {
 				continue
 			}
 		}
-		if mustEscape(c) {
+		if mustEscape(c) && !keepRaw {
 			b.WriteByte('%')
 			b.WriteByte(hex[c>>4])
 			b.WriteByte(hex[c&0xf])
@@ -212,6 +240,17 @@ func encodedDots(seg string) int {
 		return 0
 	}
 	return n
+}
+
+// hasDotSegment reports whether p has a segment "." or "..", as written:
+// one whose dots are percent-encoded is no dot segment.
+func hasDotSegment(p string) bool {
+	for seg := range strings.SplitSeq(p, "/") {
+		if seg == "." || seg == ".." {
+			return true
+		}
+	}
+	return false
 }
 
 // removeDotSegments is RFC 3986, section 5.2.4, for a path that starts

@@ -1,6 +1,8 @@
 package dpop
 
 import (
+	"net/url"
+	pathpkg "path"
 	"slices"
 	"strings"
 	"testing"
@@ -22,9 +24,15 @@ func TestParseURL_NormalisesAsRFC3986(t *testing.T) {
 		{in: "https://api.example.com/pkg.Svc/M?x=1#frag", scheme: "https", host: "api.example.com", path: "/pkg.Svc/M"},
 		{in: "https://api.example.com/pkg.%53vc/%4D", scheme: "https", host: "api.example.com", path: "/pkg.Svc/M"},
 		{in: "https://api.example.com/a%2fb", scheme: "https", host: "api.example.com", path: "/a%2Fb"},
-		{in: "https://api.example.com/a%2Fb|c", scheme: "https", host: "api.example.com", path: "/a%2Fb%7Cc"},
-		{in: "https://api.example.com/a%2Fb/\u00e9", scheme: "https", host: "api.example.com", path: "/a%2Fb/%C3%A9"},
-		{in: "https://api.example.com/a%2Fb c{}^", scheme: "https", host: "api.example.com", path: "/a%2Fb%20c%7B%7D%5E"},
+		{in: "https://api.example.com/a/b|c", scheme: "https", host: "api.example.com", path: "/a/b%7Cc"},
+		{in: "https://api.example.com/a/b/\u00e9", scheme: "https", host: "api.example.com", path: "/a/b/%C3%A9"},
+		{in: "https://api.example.com/a/b c{}^", scheme: "https", host: "api.example.com", path: "/a/b%20c%7B%7D%5E"},
+		{in: "https://api.example.com/a%2Fb[c]", scheme: "https", host: "api.example.com", path: "/a%2Fb%5Bc%5D"},
+		// With an escaped "/", a byte URL.EscapedPath re-escapes is kept
+		// raw (net/http reads the "%2F" as a "/" then).
+		{in: "https://api.example.com/a%2fb|c", scheme: "https", host: "api.example.com", path: "/a%2Fb|c"},
+		{in: "https://api.example.com/a%2Fb/\u00e9%41", scheme: "https", host: "api.example.com", path: "/a%2Fb/\u00e9A"},
+		{in: "https://api.example.com/a%2Fb c{}^[", scheme: "https", host: "api.example.com", path: "/a%2Fb c{}^["},
 		{in: "https://api.example.com/a(b)%28|", scheme: "https", host: "api.example.com", path: "/a(b)%28%7C"},
 		{in: "https://api.example.com/a%3Fb%23c%25", scheme: "https", host: "api.example.com", path: "/a%3Fb%23c%25"},
 		{in: "https://api.example.com/x/../pkg.Svc/./M", scheme: "https", host: "api.example.com", path: "/pkg.Svc/M"},
@@ -148,6 +156,9 @@ func FuzzParseURL(f *testing.F) {
 // segments, each segment of the normalised path decodes to the bytes its
 // counterpart does, a "%" that starts no escape taken for a literal "%"
 // (as lenient parsers take it), so that no escape is made up nor lost.
+// And net/http's ServeMux routes a path net/url parses as it routes the
+// normalised path (the same segments), unless it redirects the path:
+// then two paths that normalise alike never reach two handlers.
 //
 //	go test -run '^$' -fuzz FuzzNormalizePath ./dpop
 func FuzzNormalizePath(f *testing.F) {
@@ -169,14 +180,38 @@ func FuzzNormalizePath(f *testing.F) {
 		if got := lenientSegments(n); !slices.Equal(got, want) {
 			t.Fatalf("normalizePath(%q) = %q, whose segments decode to %q, want %q", p, n, got, want)
 		}
+		if segs, routed := muxSegments(p); routed {
+			if got, _ := muxSegments(n); !slices.Equal(got, segs) {
+				t.Fatalf("ServeMux routes %q at the segments %q, and its normalisation %q at %q", p, segs, n, got)
+			}
+		}
 	})
 }
 
-// hasDotSegment reports whether path has a segment "." or "..", as
-// written: one whose dots are percent-encoded is no dot segment.
-func hasDotSegment(path string) bool {
-	segs := strings.Split(path, "/")
-	return slices.Contains(segs, ".") || slices.Contains(segs, "..")
+// muxSegments returns the segments at which net/http's ServeMux routes a
+// request for path, and false when net/url refuses the path or ServeMux
+// redirects it (to its cleaned path): ServeMux cleans URL.EscapedPath
+// and matches its segments each percent-decoded.
+func muxSegments(path string) ([]string, bool) {
+	u, err := url.ParseRequestURI(path)
+	if err != nil || u.Opaque != "" || u.RawQuery != "" || u.ForceQuery {
+		return nil, false
+	}
+	e := u.EscapedPath()
+	clean := pathpkg.Clean(e)
+	if strings.HasSuffix(e, "/") && clean != "/" {
+		clean += "/"
+	}
+	if clean != e {
+		return nil, false
+	}
+	segs := strings.Split(e, "/")
+	for i, seg := range segs {
+		if segs[i], err = url.PathUnescape(seg); err != nil {
+			return nil, false
+		}
+	}
+	return segs, true
 }
 
 // lenientSegments splits path at its "/"s and percent-decodes each

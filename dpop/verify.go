@@ -88,7 +88,9 @@ type Request struct {
 	// for one is accepted at the other; nor r.URL.EscapedPath() alone,
 	// which encodes that decoded path anew when the path holds a
 	// character it escapes ("/files/a%2Fb|c" is "/files/a/b%7Cc"). The
-	// proof's htu must have this path (after normalisation). Verify
+	// proof's htu must have this path (after normalisation); a path with
+	// a "." or ".." segment matches no htu, as a handler served without
+	// net/http's ServeMux (which redirects it) routes it as it is. Verify
 	// refuses a Request without one, like one without a Method: an empty
 	// Path would match the htu of an origin alone ("/").
 	Path string
@@ -364,7 +366,11 @@ func (v *Verifier) checkHTU(htu string, req Request) error {
 	if err != nil {
 		return invalid("htu %q: %v", htuForLog(htu), err)
 	}
-	if path != normalizePath(req.Path) {
+	// A request path's dot segments are not removed: ServeMux redirects
+	// such a path before any handler runs, but a handler served without
+	// one (vanguard's transcoder) routes "/v1/x/../a" as it is, "..", a
+	// name, so it is no request for "/v1/a". It matches no htu.
+	if hasDotSegment(req.Path) || path != normalizePath(req.Path) {
 		return invalid("htu %q is not this request's URL (path %q)", htuForLog(htu), clip(req.Path))
 	}
 	if ro, ok := requestOrigin(req.Scheme, req.Authority); ok && o == ro && !v.s.onlyOrigins {

@@ -974,7 +974,8 @@ func TestVerify_EncodedSlashInHTUIsNoSlashWhateverElseThePathHolds(t *testing.T)
 	v := newVerifier(t, dpop.Config{})
 	for _, tc := range []struct{ htu, other, same string }{
 		{"https://api.example.com/files/a%2Fb|c", "/files/a/b%7Cc", "/files/a%2Fb|c"},
-		{"https://api.example.com/files/a%2Fb/\u00e9", "/files/a/b/%C3%A9", "/files/a%2fb/%c3%a9"},
+		{"https://api.example.com/files/a%2Fb/\u00e9", "/files/a/b/%C3%A9", "/files/a%2fb/\u00e9"},
+		{"https://api.example.com/files/a%2Fb/%C3%A9", "/files/a%2Fb/\u00e9", "/files/a%2fb/%c3%a9"},
 		{"https://api.example.com/files/a/b|c", "/files/a%2Fb%7Cc", "/files/a/b%7Cc"},
 		{"https://api.example.com/files/a%2Fb", "/files/a%%32Fb", "/files/a%2fb"},
 	} {
