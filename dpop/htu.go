@@ -137,14 +137,18 @@ func normalizePath(p string) string {
 	if p == "" {
 		return "/"
 	}
+	// Dot segments first: they are literal (an encoded dot is kept, and
+	// normalizePercent never decodes one), and removing one can remove the
+	// only "%2F" that rereadBySlash looks for, which decided afterwards
+	// would make the result normalise anew to another path.
+	if strings.Contains(p, "/.") || strings.HasPrefix(p, ".") {
+		p = removeDotSegments(p)
+	}
 	for i := 0; i < len(p); i++ {
 		if p[i] == '%' || mustEscape(p[i]) {
 			p = normalizePercent(p, rereadBySlash(p))
 			break
 		}
-	}
-	if strings.Contains(p, "/.") || strings.HasPrefix(p, ".") {
-		p = removeDotSegments(p)
 	}
 	return p
 }
