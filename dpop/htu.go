@@ -140,8 +140,11 @@ func normalizePath(p string) string {
 	// Dot segments first: they are literal (an encoded dot is kept, and
 	// normalizePercent never decodes one), and removing one can remove the
 	// only "%2F" that rereadBySlash looks for, which decided afterwards
-	// would make the result normalise anew to another path.
-	if strings.Contains(p, "/.") || strings.HasPrefix(p, ".") {
+	// would make the result normalise anew to another path. A path that
+	// does not start with "/" (no htu's or request's does) gets one here,
+	// as removeDotSegments gives it: "%2E0" would otherwise become ".0",
+	// and that "/.0".
+	if !strings.HasPrefix(p, "/") || strings.Contains(p, "/.") {
 		p = removeDotSegments(p)
 	}
 	for i := 0; i < len(p); i++ {
