@@ -143,8 +143,10 @@ func isNilPointer(v any) bool {
 // whatever name embeds it (an alias, or a shallower field named TLSInfo
 // shadowing it) and through pointers and embedded interfaces: any such
 // TLSInfo with an unfinished handshake makes ai insecure, and so do more
-// than 32 embedded pointers and interfaces to follow (a pointer may lead
-// back to where it started). grpc-go and
+// than 32 non-nil embedded pointers and interfaces to follow in all (a
+// pointer may lead back to where it started; an embedded context.Context
+// costs two a layer of its chain, WithValue or WithCancel, so one of more
+// than 15 layers is too deep). grpc-go and
 // grpc.Server.ServeHTTP only hand over completed handshakes, and so does
 // connectauth behind net/http; a peer built by hand (for ServeCall) may
 // not, nor an HTTP/3 server's request sent as TLS 1.3 early data (0-RTT),
