@@ -155,38 +155,22 @@ func isNilPointer(v any) bool {
 // (IsLocal, IsLocalPeer).
 func Secure(ai credentials.AuthInfo) (ok bool) {
 	defer falseOnPanic(&ok)
-	switch ai := ai.(type) {
-	case credentials.TLSInfo:
-		return secureTLS(ai.State.HandshakeComplete, ai.SecurityLevel)
-	case *credentials.TLSInfo:
-		// A peer built by hand (for ServeCall) may hold a nil one, whose
-		// promoted GetCommonAuthInfo would dereference it.
-		return ai != nil && secureTLS(ai.State.HandshakeComplete, ai.SecurityLevel)
-	case interface {
+	leveled, reports := ai.(interface {
 		GetCommonAuthInfo() credentials.CommonAuthInfo
-	}:
-		// It may as well hold a typed nil of another type embedding
-		// credentials.CommonAuthInfo: no level either. isNilPointer's
-		// check is written out: a plaintext connection's AuthInfo
-		// (grpc-go's insecure credentials') comes this way on every call.
-		if v := reflect.ValueOf(ai); v.Kind() == reflect.Pointer && v.IsNil() {
-			return false
-		}
-		if ai.GetCommonAuthInfo().SecurityLevel != credentials.PrivacyAndIntegrity {
-			return false
-		}
-		// A type embedding a credentials.TLSInfo: its handshake too.
-		hops := 0
-		return handshakesComplete(reflect.ValueOf(ai), &hops)
+	})
+	v := reflect.ValueOf(ai)
+	// A typed nil (a *credentials.TLSInfo a peer built by hand holds, or
+	// of another type) reports no level, whatever its methods say: a
+	// promoted GetCommonAuthInfo would dereference it.
+	if !reports || v.Kind() == reflect.Pointer && v.IsNil() {
+		return false
 	}
-	return false
-}
-
-// secureTLS is Secure's rule for a credentials.TLSInfo: its handshake
-// complete and its level PrivacyAndIntegrity. It takes the two fields,
-// not the TLSInfo, so that no connection state is copied.
-func secureTLS(handshakeComplete bool, level credentials.SecurityLevel) bool {
-	return handshakeComplete && level == credentials.PrivacyAndIntegrity
+	if leveled.GetCommonAuthInfo().SecurityLevel != credentials.PrivacyAndIntegrity {
+		return false
+	}
+	// A credentials.TLSInfo, or a type embedding one: its handshake too.
+	hops := 0
+	return handshakesComplete(v, &hops)
 }
 
 // PipeAddr returns the address net.Pipe's connections report, for tests

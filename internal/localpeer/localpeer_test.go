@@ -94,6 +94,7 @@ func TestSecure_TLSInfoValuePointerOrEmbedded(t *testing.T) {
 		{"embedding a nil *TLSInfo", tlsInfoByPointer{}, false},
 		{"embedding a nil *CommonAuthInfo", commonInfoByPointer{}, false},
 		{"typed nil of a type embedding TLSInfo", (*embedsTLSInfo)(nil), false},
+		{"typed nil whose own method reports a level", (*levelOfItsOwn)(nil), false},
 	}
 	testSecure(t, tests)
 }
@@ -136,6 +137,15 @@ func TestIsLocalPeer(t *testing.T) {
 			t.Errorf("%s: IsLocalPeer = %v, want %v", tt.name, got, tt.want)
 		}
 	}
+}
+
+// levelOfItsOwn reports PrivacyAndIntegrity by a method of its own, even
+// through a nil pointer.
+type levelOfItsOwn struct{}
+
+func (*levelOfItsOwn) AuthType() string { return "custom" }
+func (*levelOfItsOwn) GetCommonAuthInfo() credentials.CommonAuthInfo {
+	return credentials.CommonAuthInfo{SecurityLevel: credentials.PrivacyAndIntegrity}
 }
 
 // AuthInfo types of transport credentials of their own.
