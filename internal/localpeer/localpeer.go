@@ -126,14 +126,14 @@ func isNilPointer(v any) bool {
 
 // Secure reports whether ai, a connection's AuthInfo, reports
 // credentials.PrivacyAndIntegrity (TLS, ALTS). An AuthInfo that reports no
-// level (nil, a nil *credentials.TLSInfo or other typed nil, a type
-// without credentials.CommonAuthInfo, or the level left unset) is not
-// secure: unlike credentials.CheckSecurityLevel, this fails closed. Nor is
-// one whose GetCommonAuthInfo panics: an AuthInfo type that embeds a
-// pointer promotes methods that dereference it, such as GetCommonAuthInfo
-// through a nil *credentials.TLSInfo or *credentials.CommonAuthInfo, which
-// an adapter building its peer for ServeCall may leave nil on a plaintext
-// request (neither grpc-go's server, for an interceptor, nor its client,
+// level (nil, a nil pointer, *credentials.TLSInfo or another, whatever
+// its methods say, a type without GetCommonAuthInfo, or the level left
+// unset) is not secure: unlike credentials.CheckSecurityLevel, this fails
+// closed. Nor is one whose GetCommonAuthInfo panics: an AuthInfo type that
+// embeds a pointer promotes methods that dereference it, such as
+// GetCommonAuthInfo through a nil *credentials.TLSInfo or
+// *credentials.CommonAuthInfo, which an adapter building its peer for
+// ServeCall may leave nil on a plaintext request (neither grpc-go's server, for an interceptor, nor its client,
 // for per-RPC credentials, recovers a panic: it would end the process).
 // Nor is a credentials.TLSInfo (by value or pointer), or an AuthInfo type
 // embedding one, whose State.HandshakeComplete is false, whatever level it
@@ -152,7 +152,8 @@ func isNilPointer(v any) bool {
 // not, nor an HTTP/3 server's request sent as TLS 1.3 early data (0-RTT),
 // which connectauth passes on and which anyone who recorded it can
 // replay. Such a connection may still count as local by its addresses
-// (IsLocal, IsLocalPeer).
+// (IsLocal, IsLocalPeer). Secure logs nothing, and allocates nothing once
+// it has seen the types an AuthInfo is and embeds.
 func Secure(ai credentials.AuthInfo) (ok bool) {
 	defer falseOnPanic(&ok)
 	leveled, reports := ai.(interface {
