@@ -126,14 +126,14 @@ func isNilPointer(v any) bool {
 
 // Secure reports whether ai, a connection's AuthInfo, reports
 // credentials.PrivacyAndIntegrity (TLS, ALTS). An AuthInfo that reports no
-// level (nil, a nil *credentials.TLSInfo or other typed nil, a type
-// without credentials.CommonAuthInfo, or the level left unset) is not
-// secure: unlike credentials.CheckSecurityLevel, this fails closed. Nor is
-// one whose GetCommonAuthInfo panics: an AuthInfo type that embeds a
-// pointer promotes methods that dereference it, such as GetCommonAuthInfo
-// through a nil *credentials.TLSInfo or *credentials.CommonAuthInfo, which
-// an adapter building its peer for ServeCall may leave nil on a plaintext
-// request (neither grpc-go's server, for an interceptor, nor its client,
+// level (nil, a nil pointer, *credentials.TLSInfo or another, whatever
+// its methods say, a type without GetCommonAuthInfo, or the level left
+// unset) is not secure: unlike credentials.CheckSecurityLevel, this fails
+// closed. Nor is one whose GetCommonAuthInfo panics: an AuthInfo type that
+// embeds a pointer promotes methods that dereference it, such as
+// GetCommonAuthInfo through a nil *credentials.TLSInfo or
+// *credentials.CommonAuthInfo, which an adapter building its peer for
+// ServeCall may leave nil on a plaintext request (neither grpc-go's server, for an interceptor, nor its client,
 // for per-RPC credentials, recovers a panic: it would end the process).
 // Nor is a credentials.TLSInfo (by value or pointer), or an AuthInfo type
 // embedding one, whose State.HandshakeComplete is false, whatever level it
@@ -143,48 +143,35 @@ func isNilPointer(v any) bool {
 // whatever name embeds it (an alias, or a shallower field named TLSInfo
 // shadowing it) and through pointers and embedded interfaces: any such
 // TLSInfo with an unfinished handshake makes ai insecure, and so do more
-// than 32 embedded pointers and interfaces to follow (a pointer may lead
-// back to where it started). grpc-go and
+// than 32 non-nil embedded pointers and interfaces to follow in all (a
+// pointer may lead back to where it started; an embedded context.Context
+// costs two a layer of its chain, WithValue or WithCancel, so one of more
+// than 15 layers is too deep). grpc-go and
 // grpc.Server.ServeHTTP only hand over completed handshakes, and so does
 // connectauth behind net/http; a peer built by hand (for ServeCall) may
 // not, nor an HTTP/3 server's request sent as TLS 1.3 early data (0-RTT),
 // which connectauth passes on and which anyone who recorded it can
 // replay. Such a connection may still count as local by its addresses
-// (IsLocal, IsLocalPeer).
+// (IsLocal, IsLocalPeer). Secure logs nothing, and allocates nothing once
+// it has seen the types an AuthInfo is and embeds.
 func Secure(ai credentials.AuthInfo) (ok bool) {
 	defer falseOnPanic(&ok)
-	switch ai := ai.(type) {
-	case credentials.TLSInfo:
-		return secureTLS(ai.State.HandshakeComplete, ai.SecurityLevel)
-	case *credentials.TLSInfo:
-		// A peer built by hand (for ServeCall) may hold a nil one, whose
-		// promoted GetCommonAuthInfo would dereference it.
-		return ai != nil && secureTLS(ai.State.HandshakeComplete, ai.SecurityLevel)
-	case interface {
+	leveled, reports := ai.(interface {
 		GetCommonAuthInfo() credentials.CommonAuthInfo
-	}:
-		// It may as well hold a typed nil of another type embedding
-		// credentials.CommonAuthInfo: no level either. isNilPointer's
-		// check is written out: a plaintext connection's AuthInfo
-		// (grpc-go's insecure credentials') comes this way on every call.
-		if v := reflect.ValueOf(ai); v.Kind() == reflect.Pointer && v.IsNil() {
-			return false
-		}
-		if ai.GetCommonAuthInfo().SecurityLevel != credentials.PrivacyAndIntegrity {
-			return false
-		}
-		// A type embedding a credentials.TLSInfo: its handshake too.
-		hops := 0
-		return handshakesComplete(reflect.ValueOf(ai), &hops)
+	})
+	v := reflect.ValueOf(ai)
+	// A typed nil (a *credentials.TLSInfo a peer built by hand holds, or
+	// of another type) reports no level, whatever its methods say: a
+	// promoted GetCommonAuthInfo would dereference it.
+	if !reports || v.Kind() == reflect.Pointer && v.IsNil() {
+		return false
 	}
-	return false
-}
-
-// secureTLS is Secure's rule for a credentials.TLSInfo: its handshake
-// complete and its level PrivacyAndIntegrity. It takes the two fields,
-// not the TLSInfo, so that no connection state is copied.
-func secureTLS(handshakeComplete bool, level credentials.SecurityLevel) bool {
-	return handshakeComplete && level == credentials.PrivacyAndIntegrity
+	if leveled.GetCommonAuthInfo().SecurityLevel != credentials.PrivacyAndIntegrity {
+		return false
+	}
+	// A credentials.TLSInfo, or a type embedding one: its handshake too.
+	hops := 0
+	return handshakesComplete(v, &hops)
 }
 
 // PipeAddr returns the address net.Pipe's connections report, for tests

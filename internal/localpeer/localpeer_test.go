@@ -94,6 +94,7 @@ func TestSecure_TLSInfoValuePointerOrEmbedded(t *testing.T) {
 		{"embedding a nil *TLSInfo", tlsInfoByPointer{}, false},
 		{"embedding a nil *CommonAuthInfo", commonInfoByPointer{}, false},
 		{"typed nil of a type embedding TLSInfo", (*embedsTLSInfo)(nil), false},
+		{"typed nil whose own method reports a level", (*levelOfItsOwn)(nil), false},
 	}
 	testSecure(t, tests)
 }
@@ -136,6 +137,15 @@ func TestIsLocalPeer(t *testing.T) {
 			t.Errorf("%s: IsLocalPeer = %v, want %v", tt.name, got, tt.want)
 		}
 	}
+}
+
+// levelOfItsOwn reports PrivacyAndIntegrity by a method of its own, even
+// through a nil pointer.
+type levelOfItsOwn struct{}
+
+func (*levelOfItsOwn) AuthType() string { return "custom" }
+func (*levelOfItsOwn) GetCommonAuthInfo() credentials.CommonAuthInfo {
+	return credentials.CommonAuthInfo{SecurityLevel: credentials.PrivacyAndIntegrity}
 }
 
 // AuthInfo types of transport credentials of their own.
@@ -252,8 +262,19 @@ type handshakeConn struct {
 
 func (c handshakeConn) RemoteAddr() net.Addr { return c.remote }
 
+// altsLike has the shape of the AuthInfo of gRPC's ALTS credentials
+// (internal to grpc-go): a pointer to a struct of named fields, with
+// methods of its own.
+type altsLike struct {
+	p    *struct{ peer string }
+	info credentials.CommonAuthInfo
+}
+
+func (*altsLike) AuthType() string                                { return "alts" }
+func (a *altsLike) GetCommonAuthInfo() credentials.CommonAuthInfo { return a.info }
+
 // Secure and TLS allocate nothing for the AuthInfo values gRPC's own
-// credentials hand over (TLS, insecure, local on a Unix socket) nor for a
+// credentials hand over (TLS, insecure, local on a Unix socket, ALTS) nor for a
 // type of the credentials' own embedding a TLSInfo: the server and the
 // client decide with them on every call.
 func TestSecureAndTLS_AllocateNothingForGRPCsAuthInfo(t *testing.T) {
@@ -267,19 +288,20 @@ func TestSecureAndTLS_AllocateNothingForGRPCsAuthInfo(t *testing.T) {
 		return ai
 	}
 	for _, tt := range []struct {
-		name   string
-		ai     credentials.AuthInfo
-		secure bool
+		name        string
+		ai          credentials.AuthInfo
+		secure, tls bool
 	}{
-		{"TLSInfo", done, true},
-		{"*TLSInfo", &done, true},
-		{"insecure", handshake(insecure.NewCredentials()), false},
-		{"local on a Unix socket", handshake(local.NewCredentials()), true},
-		{"own type embedding TLSInfo", embedsTLSInfo{done}, true},
-		{"pointer to own type embedding TLSInfo", &embedsTLSInfo{done}, true},
-		{"pointer to own type embedding *TLSInfo", &tlsInfoByPointer{&done}, true},
+		{"TLSInfo", done, true, true},
+		{"*TLSInfo", &done, true, true},
+		{"insecure", handshake(insecure.NewCredentials()), false, false},
+		{"local on a Unix socket", handshake(local.NewCredentials()), true, false},
+		{"ALTS-like", &altsLike{p: &struct{ peer string }{"x"}, info: done.CommonAuthInfo}, true, false},
+		{"own type embedding TLSInfo", embedsTLSInfo{done}, true, true},
+		{"pointer to own type embedding TLSInfo", &embedsTLSInfo{done}, true, true},
+		{"pointer to own type embedding *TLSInfo", &tlsInfoByPointer{&done}, true, true},
 	} {
-		if _, isTLS := TLS(tt.ai); isTLS != (tt.name != "insecure" && tt.name != "local on a Unix socket") {
+		if _, isTLS := TLS(tt.ai); isTLS != tt.tls {
 			t.Fatalf("%s: TLS = %v", tt.name, isTLS)
 		}
 		if Secure(tt.ai) != tt.secure {
@@ -344,4 +366,70 @@ func testSecure(t *testing.T, tests []secureCase) {
 			}
 		})
 	}
+}
+
+// Kinds an AuthInfo type may embed that Go promotes no TLSInfo's methods
+// through, and an interface, embedded unexported, whose value reflect
+// reads only as read-only.
+type (
+	anything       interface{}
+	tlsInfoMap     map[string]credentials.TLSInfo
+	tlsInfoSlice   []credentials.TLSInfo
+	tlsInfoArray   [1]credentials.TLSInfo
+	callback       func()
+	events         chan int
+	counter        int
+	oddlyEmbedding struct {
+		credentials.CommonAuthInfo
+		anything
+		tlsInfoMap
+		tlsInfoSlice
+		tlsInfoArray
+		callback
+		events
+		*counter
+	}
+	// withContext embeds a context.Context, whose chain Secure follows.
+	withContext struct {
+		credentials.CommonAuthInfo
+		context.Context
+	}
+)
+
+func (oddlyEmbedding) AuthType() string { return "custom" }
+func (withContext) AuthType() string    { return "custom" }
+
+// Secure's walk neither panics on the kinds an AuthInfo type may embed
+// (maps, slices, arrays, functions, channels, pointers to non-structs, an
+// interface holding a non-struct) nor trusts a TLSInfo it reaches only
+// read-only (through an unexported embedded interface, by pointers), and
+// it follows an embedded context.Context's chain, two hops a layer, up to
+// its bound.
+func TestSecure_WalkSurvivesEveryEmbeddedKind(t *testing.T) {
+	level := credentials.CommonAuthInfo{SecurityLevel: credentials.PrivacyAndIntegrity}
+	incomplete := credentials.TLSInfo{CommonAuthInfo: level}
+	done := incomplete
+	done.State.HandshakeComplete = true
+	pIncomplete, pDone := &incomplete, &done
+	n := counter(1)
+	// context.Background is one hop, and each WithValue two more.
+	chain := func(values int) context.Context {
+		ctx := context.Background()
+		for i := range values {
+			ctx = context.WithValue(ctx, i, i)
+		}
+		return ctx
+	}
+	testSecure(t, []secureCase{
+		{"maps, slices, arrays, funcs, chans of an unfinished TLSInfo", oddlyEmbedding{
+			CommonAuthInfo: level, anything: 1, tlsInfoMap: tlsInfoMap{"a": incomplete},
+			tlsInfoSlice: tlsInfoSlice{incomplete}, tlsInfoArray: tlsInfoArray{incomplete},
+			callback: func() {}, events: make(events), counter: &n,
+		}, true},
+		{"interface holding a map", oddlyEmbedding{CommonAuthInfo: level, anything: map[int]int{1: 1}}, true},
+		{"unexported interface holding **TLSInfo, handshake not complete", oddlyEmbedding{CommonAuthInfo: level, anything: &pIncomplete}, false},
+		{"unexported interface holding **TLSInfo", oddlyEmbedding{CommonAuthInfo: level, anything: &pDone}, true},
+		{"context with 15 values (31 hops)", withContext{level, chain(15)}, true},
+		{"context with 16 values (33 hops)", withContext{level, chain(16)}, false},
+	})
 }

@@ -178,13 +178,15 @@ const maxEmbedHops = 32
 // handshakesComplete reports whether every credentials.TLSInfo (or type
 // defined from it) that v is or embeds, found by its type whatever the
 // name it is embedded under (an alias, a field of that name shadowing it)
-// and through pointers and
-// interfaces, has State.HandshakeComplete; it is false too when there are
-// more than maxEmbedHops pointers and interfaces to follow in all. hops
-// counts those followed so far. Unlike TLS, which finds the TLSInfo whose methods Go
-// promotes, it misses none whose GetCommonAuthInfo could report ai's
-// level, so that an AuthInfo with an unfinished handshake is never
-// secure. It allocates nothing once infoOf knows the types.
+// and through pointers and interfaces, has State.HandshakeComplete; it is
+// false too when there are more than maxEmbedHops non-nil pointers and
+// interfaces to follow in all. hops counts those followed so far. Unlike
+// TLS, which finds the TLSInfo whose methods Go promotes, it misses none
+// whose GetCommonAuthInfo could report ai's level, so that an AuthInfo
+// with an unfinished handshake is never secure. It reads fields with
+// IsNil, Elem and Bool only, which reflect allows on the read-only values
+// of unexported fields, and does not panic; it allocates nothing once
+// infoOf knows the types.
 func handshakesComplete(v reflect.Value, hops *int) bool {
 	for v.Kind() == reflect.Pointer || v.Kind() == reflect.Interface {
 		if v.IsNil() {
