@@ -141,3 +141,28 @@ func TestStream_ReverificationReturningNoClaimsEndsTheStream(t *testing.T) {
 		t.Errorf("last decision = %+v, want denied %s with errNoClaims", d, ReasonTokenRevoked)
 	}
 }
+
+// TestStream_RevalidatorAnsweringBeyondTheLongestDurationWaitsInSteps: a
+// RevalidateAt further off than a time.Duration reaches (billions of years)
+// neither overflows into a time in the past, which would re-verify at
+// once, nor sets a timer longer than maxTimerWait: the timer waits a
+// minute at a time, reading Config.Now, and the token is not re-verified.
+func TestStream_RevalidatorAnsweringBeyondTheLongestDurationWaitsInSteps(t *testing.T) {
+	fake := newFakeClock()
+	rv := newAnsweringRevalidator(t, time.Unix(1<<62, 0))
+	e, _ := openWatchedStream(t, rv, fake)
+	recheck := fake.next(t)
+	for i := range 3 {
+		if recheck.d != maxTimerWait {
+			t.Fatalf("re-verification timer %d set for %v, want %v", i+1, recheck.d, maxTimerWait)
+		}
+		fake.advance(recheck.d)
+		if recheck = fake.fireNext(recheck); recheck == nil {
+			t.Fatalf("timer %d set no next one: the stream was cut", i+1)
+		}
+	}
+	if got := rv.calls.Load(); got != 1 {
+		t.Errorf("the token was verified %d times, want once (the stream's start)", got)
+	}
+	e.stillRunning(t)
+}
