@@ -11,7 +11,6 @@ import (
 	"google.golang.org/grpc/codes"
 
 	"github.com/grpcauth/grpcauth/internal/jitter"
-	authtestv1 "github.com/grpcauth/grpcauth/internal/testproto/authtest/v1"
 	"github.com/grpcauth/grpcauth/introspect"
 	"github.com/grpcauth/grpcauth/verifier"
 )
@@ -106,20 +105,7 @@ func openSteppedStream(t *testing.T, rnd *fakeRandom, next time.Duration) (*step
 	fake := newFakeClock()
 	rv := &steppedRevalidator{claims: claims, now: fake.Now}
 	rv.next.Store(int64(next))
-	e := newEnv(t, withRandom(rnd), func(c *Config, _ *verifier.Config) {
-		c.Verifier = rv
-		c.Now = fake.Now
-		c.afterFunc = fake.AfterFunc
-	})
-	e.svc.streamStarted = make(chan struct{}, 1)
-	s, err := e.client.ServerStream(withAuth(bounded(t), bearer("opaque-token")), &authtestv1.ServerStreamRequest{Count: 1})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := s.Recv(); err != nil {
-		t.Fatalf("first response: %v", err)
-	}
-	await(t, e.svc.streamStarted, "the stream's handler did not start")
+	openWatchedStream(t, rv, fake, withRandom(rnd))
 	return rv, fake, fake.next(t)
 }
 

@@ -41,7 +41,15 @@ import (
 // the verifier reports expiry. When no verdict can be had (the verifier
 // answers ErrKeysUnavailable: an introspection endpoint that is down), the
 // stream goes on and is re-verified at the next time RevalidateAt gives: an
-// outage of the authorization server does not cut every stream. Only the
+// outage of the authorization server does not cut every stream. A verifier
+// that was closed answers verifier.ErrClosed, which counts the same: close
+// it only once the server has stopped, or the streams still open go on
+// until their exp, a revocation unseen. Any other error, and neither
+// claims nor an error, is a refusal. The re-verification's
+// VerifyAccessToken gets the stream's context, which ends with the stream
+// (its cut, its handler's return, its client leaving), so a verifier that
+// heeds it holds the timer's goroutine no longer than the stream; one that
+// does not, and RevalidateAt, which has no context, must not block. Only the
 // token is re-verified, the one the stream was opened with (read once: a
 // handler that rewrites connectauth's request header in place does not
 // change it); the method's rule is not re-evaluated. Streams are

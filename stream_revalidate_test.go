@@ -88,11 +88,12 @@ func (r *revalidationEnv) open(t *testing.T) authtestv1.TestService_ServerStream
 	return s
 }
 
-// stillRunning fails the test if the stream's handler has ended.
-func (r *revalidationEnv) stillRunning(t *testing.T) {
+// stillRunning fails the test if the stream's handler has ended (its
+// streamEnded has received).
+func (e *env) stillRunning(t *testing.T) {
 	t.Helper()
 	select {
-	case err := <-r.svc.streamEnded:
+	case err := <-e.svc.streamEnded:
 		t.Fatalf("the stream ended: %v", err)
 	default:
 	}
