@@ -21,7 +21,12 @@ import (
 // authorization server may revoke a token at any time, and a verifier of
 // signed JWTs, whose key may leave the issuer's key set (withdrawn after a
 // compromise). *introspect.Verifier, *introspect.Combined,
-// *verifier.Verifier and *verifier.MultiVerifier implement it.
+// *verifier.Verifier and *verifier.MultiVerifier implement it. A
+// TokenVerifier that wraps one of them (to count, trace or cache calls)
+// hides it: the Authenticator sees only the wrapper's methods, so the
+// wrapper must implement Revalidator itself (and ClockSkew, see
+// TokenVerifier), passing them on, or its streams are never
+// re-verified.
 //
 // For a stream opened with such a verifier's token, the Authenticator asks
 // RevalidateAt when to verify the token again, and does so then, with
