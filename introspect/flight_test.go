@@ -449,3 +449,82 @@ func TestFlight_KnownTokenFoundInactiveBeforeItsTurnIsForgotten(t *testing.T) {
 	r.advance(DefaultCacheTTL) // when tok's answer would have ended
 	r.checkForgotten(t, tok)
 }
+
+// Streams re-verifying one shared token at its cached answer's end send
+// one request between them, also when some missed the cache just before
+// that request's verdict was stored and look for the request only after it
+// ended: they take the stored verdict (active, or inactive for a token
+// revoked since) rather than ask again, which MaxRequestRate (its budget
+// spent) would refuse with ErrUnavailable.
+func TestFlight_CallersMissingTheCacheAsTheRequestEndsTakeItsVerdict(t *testing.T) {
+	for _, revoked := range []bool{false, true} {
+		t.Run(fmt.Sprintf("revoked=%v", revoked), func(t *testing.T) {
+			const early, late = 4, 4
+			g := newGate(early + late + 2)
+			r := newRateLimited(t, &http.Client{Transport: g}, 1)
+			tok := r.toks[0]
+			verifyThroughGate := func(tok string) error {
+				done := verifyAsync(context.Background(), r.Verifier, tok)
+				<-g.entered
+				g.release <- struct{}{}
+				<-r.ran
+				return <-done
+			}
+			if err := verifyThroughGate(tok); err != nil {
+				t.Fatal(err)
+			}
+			r.advance(DefaultCacheTTL) // the answer ends; the budget is back
+			if err := verifyThroughGate("made-up"); !errors.Is(err, ErrInactive) {
+				t.Fatalf("made-up token spending the budget: %v", err)
+			}
+			var want error
+			if revoked {
+				r.iss.Revoke(tok)
+				want = ErrInactive
+			}
+			missed, proceed := make(chan struct{}), make(chan struct{})
+			joined := make(chan struct{}, early+late)
+			r.missed = func() { missed <- struct{}{}; <-proceed }
+			r.joined = func() { joined <- struct{}{} }
+			errs := make(chan error, early+late)
+			for range early + late {
+				go func() {
+					c, err := r.VerifyAccessToken(context.Background(), tok)
+					switch {
+					case !errors.Is(err, want) || (want == nil) != (err == nil):
+						err = fmt.Errorf("re-verification: %v, want %v", err, want)
+					case err == nil && c.Subject() != "svc":
+						err = fmt.Errorf("claims of subject %q, want svc", c.Subject())
+					default:
+						err = nil
+					}
+					errs <- err
+				}()
+			}
+			for range early + late {
+				<-missed // every caller has missed the cache
+			}
+			for range early {
+				proceed <- struct{}{}
+				<-joined // the first starts the request, the others join it
+			}
+			<-g.entered
+			close(g.release)
+			<-r.ran // the verdict is stored and the request has ended
+			for range late {
+				proceed <- struct{}{}
+			}
+			for range early + late {
+				if err := <-errs; err != nil {
+					t.Fatal(err)
+				}
+			}
+			if got := r.iss.IntrospectionRequests(); got != 3 {
+				t.Fatalf("%d introspection requests, want 3: to cache the token, for the made-up one, to re-verify it", got)
+			}
+			if st := r.Stats(); st.RateLimited != 0 || st.Coalesced != early+late-1 {
+				t.Fatalf("Stats: RateLimited %d, Coalesced %d; want 0 and %d", st.RateLimited, st.Coalesced, early+late-1)
+			}
+		})
+	}
+}

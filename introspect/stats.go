@@ -36,7 +36,8 @@ type Stats struct {
 	// Inactive counts answers with "active": false.
 	Inactive int64
 	// Coalesced counts verifications that joined a request already in
-	// flight for the same token instead of sending their own.
+	// flight for the same token instead of sending their own, or took the
+	// verdict of one that ended after they missed the cache.
 	Coalesced int64
 	// InFlight is the number of requests in flight now, at most
 	// Config.MaxConcurrent.

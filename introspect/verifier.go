@@ -51,8 +51,10 @@ type Verifier struct {
 	// Test hooks, nil in production: joined runs (under mu) when a caller
 	// joins or starts a flight, waitSlot when a flight has to wait for a
 	// concurrency slot, ran (under mu) when a flight has recorded its
-	// outcome, pauseRead when pause has read the pause it may replace.
+	// outcome, pauseRead when pause has read the pause it may replace,
+	// missed when a caller has missed the caches, before it joins a flight.
 	joined    func()
+	missed    func()
 	waitSlot  func()
 	ran       func()
 	pauseRead func()
@@ -185,6 +187,9 @@ func (v *Verifier) VerifyAccessToken(ctx context.Context, token string) (verifie
 		// no MaxRequestRate budget on it.
 		return verifier.Claims{}, fmt.Errorf("introspect: not asking the introspection endpoint: %w", err)
 	}
+	if v.missed != nil {
+		v.missed()
+	}
 	f, err := v.join(key, token, knownExp)
 	if err != nil {
 		return verifier.Claims{}, err
@@ -262,7 +267,8 @@ func (v *Verifier) logRejection(ctx context.Context, err error) {
 }
 
 // join adds the caller to the flight for key, starting one if none is in
-// flight. It fails after Close.
+// flight and none has cached a verdict since the caller missed the caches
+// (see landed). It fails after Close.
 func (v *Verifier) join(key tokenKey, token string, knownExp time.Time) (*flight, error) {
 	v.mu.Lock()
 	defer v.mu.Unlock()
@@ -270,6 +276,9 @@ func (v *Verifier) join(key tokenKey, token string, knownExp time.Time) (*flight
 		return nil, verifier.ErrClosed
 	}
 	f := v.flights[key]
+	if f == nil {
+		f = v.landed(key)
+	}
 	if f == nil {
 		ctx, cancel := context.WithCancel(v.base)
 		f = &flight{done: make(chan struct{}), cancel: cancel}
@@ -284,6 +293,29 @@ func (v *Verifier) join(key tokenKey, token string, knownExp time.Time) (*flight
 		v.joined()
 	}
 	return f, nil
+}
+
+// landed returns, as an ended flight, the verdict the caches hold for key
+// now, or nil. v.mu must be held. run caches a flight's verdict and ends
+// the flight under v.mu, so a caller that missed the caches just before a
+// flight's verdict was stored, and finds no flight once it has ended,
+// takes that verdict here instead of asking again (a second request,
+// which MaxRequestRate might refuse). The cache-hit path takes no v.mu.
+func (v *Verifier) landed(key tokenKey) *flight {
+	if v.pos == nil {
+		return nil
+	}
+	now := v.s.Now()
+	f := &flight{done: make(chan struct{}), cancel: func() {}}
+	if r, ok := v.pos.lookup(key, now); ok {
+		f.claims = r.claims
+	} else if r, ok := v.neg.lookup(key, now); ok {
+		f.err = r.err
+	} else {
+		return nil
+	}
+	close(f.done)
+	return f
 }
 
 // leave removes a caller that stopped waiting. The last one to leave
