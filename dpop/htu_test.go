@@ -1,10 +1,14 @@
 package dpop
 
 import (
+	"fmt"
+	"net/http"
+	"net/http/httptest"
 	"net/url"
 	pathpkg "path"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 )
 
@@ -157,12 +161,15 @@ func FuzzParseURL(f *testing.F) {
 // counterpart does, a "%" that starts no escape taken for a literal "%"
 // (as lenient parsers take it), so that no escape is made up nor lost.
 // And net/http's ServeMux routes a path net/url parses as it routes the
-// normalised path (the same segments), unless it redirects the path:
-// then two paths that normalise alike never reach two handlers.
+// normalised path (the same segments), unless it redirects the path; so
+// does a real ServeMux, also behind http.StripPrefix, with the same
+// pattern, wildcard values ({name...} ones too) and decoded path (by
+// which vanguard and connect-go's generated handlers route): then two
+// paths that normalise alike never reach two handlers.
 //
 //	go test -run '^$' -fuzz FuzzNormalizePath ./dpop
 func FuzzNormalizePath(f *testing.F) {
-	for _, s := range []string{"/pkg.Service/Method", "/files/a%2Fb|c", "/a%%32Fb", "/a%%37A", "/%", "/a%zz/\u00e9", "/./a/../b", "/a%2E%2E/b", "/files/%2E%2E", "/a/%2e./../%2E/b"} {
+	for _, s := range []string{"/pkg.Service/Method", "/files/a%2Fb|c", "/a%%32Fb", "/a%%37A", "/%", "/a%zz/\u00e9", "/./a/../b", "/a%2E%2E/b", "/files/%2E%2E", "/a/%2e./../%2E/b", "/api/files/a%2Fb|c", "/api/a/b/c/d/e%2F%7C/f", "/a/b/c/d/e%2Ff|/g"} {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, p string) {
@@ -185,8 +192,54 @@ func FuzzNormalizePath(f *testing.F) {
 				t.Fatalf("ServeMux routes %q at the segments %q, and its normalisation %q at %q", p, segs, n, got)
 			}
 		}
+		if route, served := serveMuxRoute(p); served {
+			if got, _ := serveMuxRoute(n); got != route {
+				t.Fatalf("%q is served as %s, and its normalisation %q as %s", p, route, n, got)
+			}
+		}
 	})
 }
+
+// serveMuxRoute serves a GET for path through a real net/http ServeMux,
+// with single, trailing-slash, {$} and multi-segment ({rest...}) wildcard
+// patterns, and through an http.StripPrefix("/api") in front of another
+// such ServeMux; it returns the patterns and wildcard values each served
+// the request with, and the decoded path its handler got (URL.Path, by
+// which vanguard and connect-go's generated handlers route), and false when net/url refuses the path or neither
+// served it (a redirect or a 404 reaches no handler).
+func serveMuxRoute(path string) (string, bool) {
+	u, err := url.ParseRequestURI(path)
+	if err != nil || u.RawQuery != "" || u.ForceQuery {
+		return "", false
+	}
+	var b strings.Builder
+	served := false
+	for _, h := range routers() {
+		r := &http.Request{Method: http.MethodGet, URL: new(*u), Host: "h", RequestURI: path, Header: http.Header{}, Proto: "HTTP/1.1", ProtoMajor: 1, ProtoMinor: 1}
+		w := httptest.NewRecorder()
+		h.ServeHTTP(w, r)
+		if w.Code == http.StatusOK {
+			served = true
+			b.WriteString(w.Body.String())
+		}
+		b.WriteString(" | ")
+	}
+	return b.String(), served
+}
+
+// routers is serveMuxRoute's handlers.
+var routers = sync.OnceValue(func() []http.Handler {
+	mux := func() *http.ServeMux {
+		m := http.NewServeMux()
+		for _, pat := range []string{"/{a}", "/{a}/{$}", "/{a}/{b}", "/{a}/{b}/{$}", "/{a}/{b}/{c}", "/{a}/{b}/{c}/", "/{a}/{b}/{c}/{d}", "/{a}/{b}/{c}/{d}/{rest...}"} {
+			m.HandleFunc(pat, func(w http.ResponseWriter, r *http.Request) {
+				fmt.Fprintf(w, "%s %q %q %q %q %q %q", r.Pattern, r.PathValue("a"), r.PathValue("b"), r.PathValue("c"), r.PathValue("d"), r.PathValue("rest"), r.URL.Path)
+			})
+		}
+		return m
+	}
+	return []http.Handler{mux(), http.StripPrefix("/api", mux())}
+})
 
 // muxSegments returns the segments at which net/http's ServeMux routes a
 // request for path, and false when net/url refuses the path or ServeMux
