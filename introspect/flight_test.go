@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"math"
 	"net/http"
+	"net/http/httptest"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -526,5 +527,74 @@ func TestFlight_CallersMissingTheCacheAsTheRequestEndsTakeItsVerdict(t *testing.
 				t.Fatalf("Stats: RateLimited %d, Coalesced %d; want 0 and %d", st.RateLimited, st.Coalesced, early+late-1)
 			}
 		})
+	}
+}
+
+// A caller that missed the cache before a request's answer was stored, and
+// looks for the request only once it has ended and the token's exp (plus
+// ClockSkew) has passed, is told that the token expired
+// (*verifier.TokenExpiredError, ACCESS_TOKEN_EXPIRED), as a cache hit on
+// that ended answer is: not asking again, whose bare "active": false would
+// be ErrInactive (or, the budget spent, ErrUnavailable).
+func TestFlight_ACallerMissingTheCacheAsTheTokenExpiresIsToldItExpired(t *testing.T) {
+	var mu sync.Mutex
+	now := time.Now()
+	clock := func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
+	exp := now.Add(30 * time.Second)
+	var expired atomic.Bool
+	var requests atomic.Int64
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		requests.Add(1)
+		w.Header().Set("Content-Type", "application/json")
+		if expired.Load() {
+			_, _ = io.WriteString(w, `{"active":false}`)
+			return
+		}
+		_, _ = fmt.Fprintf(w, `{"active":true,"aud":"api://x","exp":%d}`, exp.Unix())
+	}))
+	defer srv.Close()
+	v, err := New(Config{
+		Endpoint: srv.URL, Issuer: "https://issuer.example", ClientID: "rs", ClientSecret: "secret",
+		Audiences: []string{"api://x"}, Logger: slog.New(slog.DiscardHandler), Now: clock,
+		ClockSkew: time.Second,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer v.Close()
+	ran := make(chan struct{}, 2)
+	v.ran = func() { ran <- struct{}{} }
+	missed, proceed := make(chan struct{}), make(chan struct{})
+	v.missed = func() { missed <- struct{}{}; <-proceed }
+	const tok = "dG9rZW4"
+	late := verifyAsync(context.Background(), v, tok)
+	<-missed // late found nothing cached
+	v.missed = nil
+	if _, err := v.VerifyAccessToken(context.Background(), tok); err != nil {
+		t.Fatal(err)
+	}
+	<-ran // the answer is cached until exp plus skew, and its request has ended
+	expired.Store(true)
+	mu.Lock()
+	now = exp.Add(time.Second)
+	mu.Unlock()
+	proceed <- struct{}{}
+	var expErr *verifier.TokenExpiredError
+	if err := <-late; !errors.As(err, &expErr) || !expErr.Expiry.Equal(exp.Truncate(time.Second)) {
+		t.Fatalf("late caller: %v, want *verifier.TokenExpiredError at the cached exp", err)
+	}
+	expErr.Expiry = time.Time{} // the late caller's own copy
+	if _, err := v.VerifyAccessToken(context.Background(), tok); !errors.As(err, &expErr) || !expErr.Expiry.Equal(exp.Truncate(time.Second)) {
+		t.Fatalf("next caller: %v, want *verifier.TokenExpiredError at the cached exp", err)
+	}
+	if n := requests.Load(); n != 1 {
+		t.Fatalf("%d introspection requests, want 1: the expiry is known without asking", n)
+	}
+	// Counted once each: both callers missed the cache, the late one took
+	// the cached answer's verdict (Coalesced), the last hit the negative
+	// cache.
+	if st := v.Stats(); st.CacheMisses != 2 || st.Coalesced != 1 || st.CacheHits != 0 || st.NegativeHits != 1 {
+		t.Fatalf("Stats: CacheMisses %d, Coalesced %d, CacheHits %d, NegativeHits %d; want 2, 1, 0, 1",
+			st.CacheMisses, st.Coalesced, st.CacheHits, st.NegativeHits)
 	}
 }

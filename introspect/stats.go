@@ -17,7 +17,9 @@ type Stats struct {
 	// an inactive or refused token seen within Cache.NegativeTTL.
 	NegativeHits int64
 	// CacheMisses counts verifications that found no usable entry and
-	// waited for an introspection request (their own or a shared one).
+	// waited for an introspection request (their own or a shared one), or
+	// took the verdict of one that ended just after they missed (counted
+	// in Coalesced too).
 	// The three cache counters are 0 when the caches are disabled.
 	CacheMisses int64
 	// CacheEntries and NegativeEntries are the number of entries in the

@@ -158,28 +158,16 @@ func (v *Verifier) VerifyAccessToken(ctx context.Context, token string) (verifie
 	var knownExp time.Time // the exp of a positive entry that ended, if any
 	if v.pos != nil {
 		now := v.s.Now()
-		r, ok := v.pos.lookup(key, now) // an ended entry stays: see run
-		knownExp = r.claims.Expiry()
-		if ok {
-			v.n.hits.Add(1)
+		r, hit, exp := v.cached(key, now)
+		if hit != nil {
+			hit.Add(1)
+			if r.err != nil {
+				v.logRejection(ctx, r.err)
+				return verifier.Claims{}, ownError(r.err)
+			}
 			return v.accept(ctx, r.claims, now)
 		}
-		if exp := knownExp; !exp.IsZero() && !now.Before(exp.Add(v.s.skew)) {
-			// The entry ended with the token: it has expired. Say so,
-			// as for a JWT, rather than ask the server, whose answer
-			// would be a bare "active": false.
-			v.n.hits.Add(1)
-			err := &verifier.TokenExpiredError{Expiry: exp}
-			v.neg.put(key, result{err: err, until: now.Add(v.s.Cache.NegativeTTL)}, now)
-			v.pos.dropEnded(key, now)
-			v.logRejection(ctx, err)
-			return verifier.Claims{}, ownError(err)
-		}
-		if r, ok := v.neg.get(key, now); ok {
-			v.n.negHits.Add(1)
-			v.logRejection(ctx, r.err)
-			return verifier.Claims{}, ownError(r.err)
-		}
+		knownExp = exp
 		v.n.misses.Add(1)
 	}
 	if err := ctx.Err(); err != nil {
@@ -268,7 +256,9 @@ func (v *Verifier) logRejection(ctx context.Context, err error) {
 
 // join adds the caller to the flight for key, starting one if none is in
 // flight and none has cached a verdict since the caller missed the caches
-// (see landed). It fails after Close.
+// (see landed). A flight it starts reports an inactive answer as expired
+// once knownExp, or the exp of an ended entry landed finds, has passed. It
+// fails after Close.
 func (v *Verifier) join(key tokenKey, token string, knownExp time.Time) (*flight, error) {
 	v.mu.Lock()
 	defer v.mu.Unlock()
@@ -277,7 +267,10 @@ func (v *Verifier) join(key tokenKey, token string, knownExp time.Time) (*flight
 	}
 	f := v.flights[key]
 	if f == nil {
-		f = v.landed(key)
+		var exp time.Time
+		if f, exp = v.landed(key); !exp.IsZero() {
+			knownExp = exp
+		}
 	}
 	if f == nil {
 		ctx, cancel := context.WithCancel(v.base)
@@ -295,27 +288,53 @@ func (v *Verifier) join(key tokenKey, token string, knownExp time.Time) (*flight
 	return f, nil
 }
 
-// landed returns, as an ended flight, the verdict the caches hold for key
-// now, or nil. v.mu must be held. run caches a flight's verdict and ends
-// the flight under v.mu, so a caller that missed the caches just before a
-// flight's verdict was stored, and finds no flight once it has ended,
-// takes that verdict here instead of asking again (a second request,
-// which MaxRequestRate might refuse). The cache-hit path takes no v.mu.
-func (v *Verifier) landed(key tokenKey) *flight {
+// cached returns the caches' answer for key at now, counted by hit
+// (Stats.CacheHits or NegativeHits) when they have one: the claims of a
+// live positive entry, still to be checked by accept; the error of a live
+// negative entry; or, for a positive entry that ended as its token's exp
+// (plus ClockSkew) passed, a *verifier.TokenExpiredError, which the
+// negative cache then holds in its place (the server's answer would be a
+// bare "active": false). Without one, hit is nil and knownExp is the exp
+// of a positive entry that ended before it, if any: run reports an
+// inactive answer for that token as expired once knownExp has passed. An
+// ended positive entry is kept (see run); v.pos must not be nil.
+func (v *Verifier) cached(key tokenKey, now time.Time) (r result, hit *atomic.Int64, knownExp time.Time) {
+	r, ok := v.pos.lookup(key, now) // an ended entry stays: see run
+	if ok {
+		return r, &v.n.hits, time.Time{}
+	}
+	knownExp = r.claims.Expiry()
+	if !knownExp.IsZero() && !now.Before(knownExp.Add(v.s.skew)) {
+		err := &verifier.TokenExpiredError{Expiry: knownExp}
+		v.neg.put(key, result{err: err, until: now.Add(v.s.Cache.NegativeTTL)}, now)
+		v.pos.dropEnded(key, now)
+		return result{err: err}, &v.n.hits, time.Time{}
+	}
+	if r, ok := v.neg.get(key, now); ok {
+		return r, &v.n.negHits, time.Time{}
+	}
+	return result{}, nil, knownExp
+}
+
+// landed returns, as an ended flight, the answer the caches hold for key
+// now (see cached), or nil and the exp of a positive entry that ended.
+// v.mu must be held. run caches a flight's verdict and ends the flight
+// under v.mu, so a caller that missed the caches just before a flight's
+// verdict was stored, and finds no flight once it has ended, takes that
+// verdict here instead of asking again (a second request, which
+// MaxRequestRate might refuse), as a cache hit at this instant would. The
+// cache-hit path takes no v.mu.
+func (v *Verifier) landed(key tokenKey) (*flight, time.Time) {
 	if v.pos == nil {
-		return nil
+		return nil, time.Time{}
 	}
-	now := v.s.Now()
-	f := &flight{done: make(chan struct{}), cancel: func() {}}
-	if r, ok := v.pos.lookup(key, now); ok {
-		f.claims = r.claims
-	} else if r, ok := v.neg.lookup(key, now); ok {
-		f.err = r.err
-	} else {
-		return nil
+	r, hit, knownExp := v.cached(key, v.s.Now())
+	if hit == nil {
+		return nil, knownExp
 	}
+	f := &flight{done: make(chan struct{}), claims: r.claims, err: r.err, cancel: func() {}}
 	close(f.done)
-	return f
+	return f, time.Time{}
 }
 
 // leave removes a caller that stopped waiting. The last one to leave
