@@ -404,3 +404,30 @@ func TestCombined_IntrospectedJWTsStreamTimesAreIntrospections(t *testing.T) {
 		t.Fatalf("both verifiers' skew is %v: the test tells nothing apart", o)
 	}
 }
+
+// TestCombined_IntrospectJWTsFromWinsOverTheJWTVerifier: an issuer named
+// by IntrospectJWTsFrom that the JWT verifier also verifies has its JWTs
+// introspected, a valid one included, and never checked locally (as the
+// godoc of IntrospectJWTsFrom says): here the authorization server behind
+// introspection does not know the local issuer's token and calls it
+// inactive.
+func TestCombined_IntrospectJWTsFromWinsOverTheJWTVerifier(t *testing.T) {
+	e := newCombinedEnv(t, nil)
+	c, err := introspect.Combine(e.jwt, e.opaque, introspect.IntrospectJWTsFrom(e.custom.URL()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	tok, err := e.custom.Token("svc", "items:read")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.jwt.VerifyAccessToken(context.Background(), tok); err != nil {
+		t.Fatalf("the JWT verifier alone: %v, want accepted", err)
+	}
+	if _, err := c.VerifyAccessToken(context.Background(), tok); !errors.Is(err, introspect.ErrInactive) {
+		t.Fatalf("through the Combined: %v, want introspected and found inactive", err)
+	}
+	if got := e.org.IntrospectionRequests(); got != 1 {
+		t.Fatalf("%d introspection requests, want 1", got)
+	}
+}
