@@ -50,7 +50,12 @@ type CombineOption func(*Combined)
 // payload of at most 16 KiB (encoded) is read for its iss; a JWT with a
 // longer one goes to the JWT verifier. An
 // empty issuer makes Combine fail: it would send every JWT without an iss
-// (or with a payload that does not parse) to introspection.
+// (or with a payload that does not parse) to introspection. It wins over
+// the JWT verifier: the JWTs of an issuer that verifier also verifies
+// (one of a MultiVerifier's issuers, say) are introspected all the same,
+// and that verifier's checks (audiences, ClientIDs, typ, AssertClaims,
+// signature) never see them. Name only issuers whose tokens the
+// authorization server alone is to judge.
 func IntrospectJWTsFrom(issuers ...string) CombineOption {
 	return func(c *Combined) {
 		for _, iss := range issuers {

@@ -352,3 +352,82 @@ func TestCombined_OversizedTokenRejectionCostIsFixed(t *testing.T) {
 		t.Errorf("%d introspection requests, want 0", e.org.IntrospectionRequests())
 	}
 }
+
+// TestCombined_IntrospectedJWTsStreamTimesAreIntrospections: a JWT that
+// IntrospectJWTsFrom sent to introspection is, on a stream, the
+// introspection Verifier's: re-verified when its cached answer ends and
+// cut at its exp plus that Verifier's clock skew, not on the JWT
+// verifier's key-set schedule and skew, although it is JWT-shaped. A
+// Combined that told the two apart by the token's shape, rather than by
+// which verifier accepted it, would re-verify such a token only once a
+// RefreshInterval (an hour by default), long after its revocation
+// refuses its unary calls.
+func TestCombined_IntrospectedJWTsStreamTimesAreIntrospections(t *testing.T) {
+	e := newCombinedEnvWith(t, func(c *verifier.Config) { c.ClockSkew = 3 * time.Minute },
+		func(c *introspect.Config) { c.ClockSkew = -1 },
+		func(org *grpcauthtest.Issuer) []introspect.CombineOption {
+			return []introspect.CombineOption{introspect.IntrospectJWTsFrom(org.URL())}
+		})
+	ctx := context.Background()
+	for _, tc := range []struct {
+		name  string
+		iss   *grpcauthtest.Issuer
+		local bool
+	}{{"JWT of an IntrospectJWTsFrom issuer", e.org, false}, {"JWT of the local issuer", e.custom, true}} {
+		tok, err := tc.iss.Token("svc", "items:read")
+		if err != nil {
+			t.Fatal(err)
+		}
+		before := e.org.IntrospectionRequests()
+		c, err := e.c.VerifyAccessToken(ctx, tok)
+		if err != nil {
+			t.Fatalf("%s: %v", tc.name, err)
+		}
+		if got := e.org.IntrospectionRequests() - before; got != map[bool]int64{true: 0, false: 1}[tc.local] {
+			t.Fatalf("%s: %d introspection requests", tc.name, got)
+		}
+		wantAt, wantSkew := e.opaque.RevalidateAt(tok, c), e.opaque.ClockSkew()
+		if other := e.jwt.RevalidateAt(tok, c); other.Equal(wantAt) {
+			t.Fatalf("%s: both verifiers re-verify at %v: the test tells nothing apart", tc.name, other)
+		}
+		if tc.local {
+			wantAt, wantSkew = e.jwt.RevalidateAt(tok, c), e.jwt.ClockSkew()
+		}
+		if got := e.c.RevalidateAt(tok, c); got.IsZero() || !got.Equal(wantAt) {
+			t.Errorf("%s: RevalidateAt = %v, want the accepting verifier's %v", tc.name, got, wantAt)
+		}
+		if got := e.c.ClockSkewFor(c); got != wantSkew {
+			t.Errorf("%s: ClockSkewFor = %v, want the accepting verifier's %v", tc.name, got, wantSkew)
+		}
+	}
+	if o, j := e.opaque.ClockSkew(), e.jwt.ClockSkew(); o == j {
+		t.Fatalf("both verifiers' skew is %v: the test tells nothing apart", o)
+	}
+}
+
+// TestCombined_IntrospectJWTsFromWinsOverTheJWTVerifier: an issuer named
+// by IntrospectJWTsFrom that the JWT verifier also verifies has its JWTs
+// introspected, a valid one included, and never checked locally (as the
+// godoc of IntrospectJWTsFrom says): here the authorization server behind
+// introspection does not know the local issuer's token and calls it
+// inactive.
+func TestCombined_IntrospectJWTsFromWinsOverTheJWTVerifier(t *testing.T) {
+	e := newCombinedEnv(t, nil)
+	c, err := introspect.Combine(e.jwt, e.opaque, introspect.IntrospectJWTsFrom(e.custom.URL()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	tok, err := e.custom.Token("svc", "items:read")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.jwt.VerifyAccessToken(context.Background(), tok); err != nil {
+		t.Fatalf("the JWT verifier alone: %v, want accepted", err)
+	}
+	if _, err := c.VerifyAccessToken(context.Background(), tok); !errors.Is(err, introspect.ErrInactive) {
+		t.Fatalf("through the Combined: %v, want introspected and found inactive", err)
+	}
+	if got := e.org.IntrospectionRequests(); got != 1 {
+		t.Fatalf("%d introspection requests, want 1", got)
+	}
+}
