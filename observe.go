@@ -20,7 +20,11 @@ import (
 // cancellation of the stream's context. Hand slow work to a goroutine or
 // a queue of the hook's own.
 type Decision struct {
-	// Method is the full method name, "/pkg.Service/Method".
+	// Method is the full method name, "/pkg.Service/Method", as the
+	// server got it. Under grpc.Server.ServeHTTP it shares memory with the
+	// whole :path the caller sent, query included: a hook that keeps it
+	// beyond the call (a map key, a metric label) should keep
+	// strings.Clone(Method).
 	Method string
 	// UnknownMethod reports a method that neither the descriptors nor the
 	// configuration know: a name only grpc.UnknownServiceHandler lets

@@ -81,7 +81,11 @@ func (a *Authenticator) lookup(method string) *methodPlan {
 	}
 	p, known := a.buildPlan(method)
 	if known {
-		a.publish(map[string]*methodPlan{method: p})
+		// A copy: method may be a substring of a larger string the
+		// caller sent (grpc.Server.ServeHTTP names the method by the
+		// request's URL.Path, which shares the :path's query), and the
+		// map keeps it for the Authenticator's lifetime.
+		a.publish(map[string]*methodPlan{strings.Clone(method): p})
 	}
 	return p
 }

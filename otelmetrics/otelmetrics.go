@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"maps"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -174,6 +175,11 @@ func (m *Metrics) attributes(k setKey) *attrOpts {
 	if opts, ok := (*m.sets.Load())[k]; ok {
 		return opts
 	}
+	// A copy: the method may be a substring of a larger string the caller
+	// sent (grpc.Server.ServeHTTP names the method by the request's
+	// URL.Path, which shares the :path's query), and the set is kept for
+	// good, here and in the SDK's aggregation.
+	k.method = strings.Clone(k.method)
 	set := metric.WithAttributeSet(attribute.NewSet(
 		attribute.String("method", k.method),
 		attribute.String("outcome", k.outcome),
