@@ -1,6 +1,7 @@
 package celcond
 
 import (
+	"context"
 	"strings"
 	"testing"
 
@@ -520,4 +521,60 @@ func TestCompile_MessagesBuiltFromComputedListsAreRefused(t *testing.T) {
 	}, []string{
 		"celcond.anytest.Inner{x: 1, name: request.name}.name == ''",
 	})
+}
+
+// TestEval_TrackedComprehensionStopsAfterMaxTrackedSteps: cel-go's cost
+// tracker takes time growing with the square of a comprehension's steps,
+// which the cost limit charges linearly: over a 40 KB request of 40,000
+// ids, request.ids.exists_one(x, x < 0) ran to its end within the
+// default limit, for 1.6 s. A tracked evaluation now stops, as if over
+// the limit, past maxTrackedSteps steps, with or without a context that
+// can end; one within them still runs to its result.
+func TestEval_TrackedComprehensionStopsAfterMaxTrackedSteps(t *testing.T) {
+	md := packedMethod(t)
+	c, err := New(Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	gc, err := c.CompileCondition(md, "request.ids.exists_one(x, x < 0)")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cond := gc.(*condition)
+	claims, err := verifier.NewClaims(map[string]any{"sub": "alice"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	input := func(n int) grpcauth.ConditionInput {
+		req := dynamicpb.NewMessage(md.Input())
+		l := req.Mutable(md.Input().Fields().ByName("ids")).List()
+		for range n {
+			l.Append(protoreflect.ValueOfInt32(1))
+		}
+		return grpcauth.ConditionInput{Method: "/celcond.packedtest.S/M", Claims: claims, Request: req}
+	}
+
+	long := input(40_000)
+	if cond.small(long) {
+		t.Fatalf("40,000 ids are within the proven size %d: not tracked", cond.fastSize)
+	}
+	cancellable, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	for _, ctx := range []context.Context{context.Background(), cancellable} {
+		ok, err := cond.Eval(ctx, long)
+		if ok || err == nil || !strings.Contains(err.Error(), "more steps") {
+			t.Errorf("40,000 ids: Eval = %v, %v; want the step bound's error", ok, err)
+		}
+	}
+
+	// Within the bound, the tracked program gives the result.
+	within := input(maxTrackedSteps)
+	out, _, err := cond.prg.Eval(&activation{in: within})
+	if err != nil || out != types.False {
+		t.Errorf("%d ids, tracked: %v, %v; want false", maxTrackedSteps, out, err)
+	}
+	out, _, err = cond.prg.ContextEval(cancellable, &activation{in: within})
+	if err != nil || out != types.False {
+		t.Errorf("%d ids, tracked, with a context: %v, %v; want false", maxTrackedSteps, out, err)
+	}
 }
