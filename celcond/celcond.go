@@ -458,6 +458,7 @@ func (stepGuard) count(a interpreter.Activation) {
 	if act != nil {
 		act.steps++
 	}
+	// Without the activation the steps cannot be counted: stop, closed.
 	if act == nil || act.steps > maxTrackedSteps {
 		// cel-go's Eval recovers this, as it does the cost tracker's.
 		panic(interpreter.EvalCancelledError{Cause: interpreter.CostLimitExceeded, Message: errTooManySteps})
