@@ -1,6 +1,7 @@
 package celcond
 
 import (
+	"context"
 	"strings"
 	"testing"
 
@@ -132,7 +133,7 @@ func deref(p *uint64) any {
 
 // packedMethod returns a method whose request, Req, has a packed repeated
 // int32 field, ids, which encodes a small number in one byte.
-func packedMethod(t *testing.T) protoreflect.MethodDescriptor {
+func packedMethod(t testing.TB) protoreflect.MethodDescriptor {
 	t.Helper()
 	fd, err := protodesc.NewFile(&descriptorpb.FileDescriptorProto{
 		Name:    proto.String("celcond/packed_test.proto"),
@@ -520,4 +521,92 @@ func TestCompile_MessagesBuiltFromComputedListsAreRefused(t *testing.T) {
 	}, []string{
 		"celcond.anytest.Inner{x: 1, name: request.name}.name == ''",
 	})
+}
+
+// TestEval_TrackedComprehensionStopsAfterMaxTrackedSteps: cel-go's cost
+// tracker takes time growing with the square of a comprehension's steps,
+// which the cost limit charges linearly: over a 40 KB request of 40,000
+// ids, request.ids.exists_one(x, x < 0) ran to its end within the
+// default limit, for 1.6 s. A tracked evaluation now stops, as if over
+// the limit, past maxTrackedSteps steps, with or without a context that
+// can end; one within them still runs to its result.
+func TestEval_TrackedComprehensionStopsAfterMaxTrackedSteps(t *testing.T) {
+	cond, input := packedCondition(t, "request.ids.exists_one(x, x < 0)")
+
+	long := input(40_000)
+	if cond.small(long) {
+		t.Fatalf("40,000 ids are within the proven size %d: not tracked", cond.fastSize)
+	}
+	cancellable, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	for _, ctx := range []context.Context{context.Background(), cancellable} {
+		ok, err := cond.Eval(ctx, long)
+		if ok || err == nil || !strings.Contains(err.Error(), "more steps") {
+			t.Errorf("40,000 ids: Eval = %v, %v; want the step bound's error", ok, err)
+		}
+	}
+
+	// Within the bound, the tracked program gives the result.
+	within := input(maxTrackedSteps)
+	out, _, err := cond.prg.Eval(&activation{in: within})
+	if err != nil || out != types.False {
+		t.Errorf("%d ids, tracked: %v, %v; want false", maxTrackedSteps, out, err)
+	}
+	out, _, err = cond.prg.ContextEval(cancellable, &activation{in: within})
+	if err != nil || out != types.False {
+		t.Errorf("%d ids, tracked, with a context: %v, %v; want false", maxTrackedSteps, out, err)
+	}
+}
+
+// BenchmarkCost_HostileComprehension measures a comprehension that never
+// stops early, request.ids.exists_one(x, x < 0), on hostile requests
+// under the default cost limit: "tracked" over 40,000 ids, beyond the
+// proven size, which stops at maxTrackedSteps (1.6 s a call before that
+// bound); "untracked" over the longest list within the proven size.
+//
+//	go test -run '^$' -bench BenchmarkCost_HostileComprehension -benchmem ./celcond
+func BenchmarkCost_HostileComprehension(b *testing.B) {
+	cond, input := packedCondition(b, "request.ids.exists_one(x, x < 0)")
+	for _, tt := range []struct {
+		name string
+		n    int
+	}{{"tracked", 40_000}, {"untracked", int(cond.fastSize) - 8}} {
+		in := input(tt.n)
+		if cond.small(in) != (tt.name == "untracked") {
+			b.Fatalf("%s: %d ids, proven size %d", tt.name, tt.n, cond.fastSize)
+		}
+		b.Run(tt.name, func(b *testing.B) {
+			for b.Loop() {
+				_, _ = cond.Eval(context.Background(), in)
+			}
+		})
+	}
+}
+
+// packedCondition compiles expr for packedMethod's request with the
+// default Config, and returns it with a function giving an input whose
+// request holds n ids of 1, for a token of subject alice.
+func packedCondition(t testing.TB, expr string) (*condition, func(n int) grpcauth.ConditionInput) {
+	t.Helper()
+	md := packedMethod(t)
+	c, err := New(Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	gc, err := c.CompileCondition(md, expr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	claims, err := verifier.NewClaims(map[string]any{"sub": "alice"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return gc.(*condition), func(n int) grpcauth.ConditionInput {
+		req := dynamicpb.NewMessage(md.Input())
+		l := req.Mutable(md.Input().Fields().ByName("ids")).List()
+		for range n {
+			l.Append(protoreflect.ValueOfInt32(1))
+		}
+		return grpcauth.ConditionInput{Method: "/celcond.packedtest.S/M", Claims: claims, Request: req}
+	}
 }
