@@ -428,11 +428,15 @@ func loopSteps(ast *cel.Ast) map[int64]bool {
 }
 
 // stepGuards returns a decorator that wraps the loop step of every
-// comprehension (steps holds their IDs) in a stepGuard.
+// comprehension (steps holds their IDs) in a stepGuard, or a
+// callStepGuard for a step that is a call (map's __result__ + [x]).
 func stepGuards(steps map[int64]bool) interpreter.InterpretableDecoratorV2 {
 	return func(i interpreter.InterpretableV2) (interpreter.InterpretableV2, error) {
 		if !steps[i.ID()] {
 			return i, nil
+		}
+		if call, ok := i.(interpreter.InterpretableCall); ok {
+			return callStepGuard{stepGuard{i}, call}, nil
 		}
 		return stepGuard{i}, nil
 	}
@@ -464,6 +468,20 @@ func (stepGuard) count(a interpreter.Activation) {
 		panic(interpreter.EvalCancelledError{Cause: interpreter.CostLimitExceeded, Message: errTooManySteps})
 	}
 }
+
+// callStepGuard is the stepGuard of a step that is a call: cel-go's cost
+// tracker charges a call only when it sees one (InterpretableCall), and
+// would not charge the step, behind a plain stepGuard, its cost.
+type callStepGuard struct {
+	stepGuard
+	call interpreter.InterpretableCall
+}
+
+func (g callStepGuard) Function() string { return g.call.Function() }
+
+func (g callStepGuard) OverloadID() string { return g.call.OverloadID() }
+
+func (g callStepGuard) Args() []interpreter.InterpretableV2 { return g.call.Args() }
 
 // rootActivation returns the activation that Eval gave cel-go, found
 // from a, the activation of a step (a comprehension's, whose parent is

@@ -2,6 +2,7 @@ package celcond
 
 import (
 	"context"
+	"errors"
 	"strings"
 	"testing"
 
@@ -608,5 +609,90 @@ func packedCondition(t testing.TB, expr string) (*condition, func(n int) grpcaut
 			l.Append(protoreflect.ValueOfInt32(1))
 		}
 		return grpcauth.ConditionInput{Method: "/celcond.packedtest.S/M", Claims: claims, Request: req}
+	}
+}
+
+// TestEval_StepBoundKeepsTheTrackedCost: the step bound's guard around a
+// comprehension's step leaves what cel-go's tracker charges unchanged,
+// for every macro: behind a guard that hid the step's call, the tracker
+// did not charge map's step (__result__ + [x]), 1 a step.
+func TestEval_StepBoundKeepsTheTrackedCost(t *testing.T) {
+	md := packedMethod(t)
+	c, err := New(Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	env, err := c.env.Extend(cel.TypeDescs(md.Input().ParentFile()),
+		cel.Variable("request", cel.ObjectType(string(md.Input().FullName()))))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, expr := range []string{
+		"request.ids.all(x, x > 0)",
+		"request.ids.exists(x, x < 0)",
+		"request.ids.exists_one(x, x < 0)",
+		"request.ids.map(x, x * 2).size() > 0",
+		"request.ids.map(x, x > 0, x * 2).size() > 0",
+		"request.ids.filter(x, x > 0).size() > 0",
+		"request.ids.map(x, request.ids.map(y, y + x)).size() > 0",
+	} {
+		cond, input := packedCondition(t, expr)
+		ast, iss := env.Compile(expr)
+		if iss.Err() != nil {
+			t.Fatal(iss.Err())
+		}
+		unguarded, err := env.Program(ast, cel.EvalOptions(cel.OptOptimize),
+			cel.CostLimit(c.limit), cel.CostTracking(runtimeCoster{}))
+		if err != nil {
+			t.Fatal(err)
+		}
+		in := input(50)
+		_, want, err := unguarded.Eval(&activation{in: in})
+		if err != nil {
+			t.Fatalf("%s, unguarded: %v", expr, err)
+		}
+		_, got, err := cond.prg.Eval(&activation{in: in})
+		if err != nil {
+			t.Fatalf("%s, tracked: %v", expr, err)
+		}
+		if *got.ActualCost() != *want.ActualCost() {
+			t.Errorf("%s: tracked cost %d, want cel-go's %d", expr, *got.ActualCost(), *want.ActualCost())
+		}
+	}
+}
+
+// TestEval_StepBoundIsPerEvaluation: the steps are counted per
+// evaluation, in its own activation: concurrent evaluations of one
+// tracked condition, each within maxTrackedSteps but together far
+// beyond, all give their result, one after another as at once.
+func TestEval_StepBoundIsPerEvaluation(t *testing.T) {
+	cond, input := packedCondition(t, "request.ids.exists_one(x, x < 0)")
+	// 3,000 ids of -1, 10 bytes each: beyond the proven size.
+	in := input(3000)
+	ids := in.Request.ProtoReflect()
+	l := ids.Mutable(ids.Descriptor().Fields().ByName("ids")).List()
+	for i := range l.Len() {
+		l.Set(i, protoreflect.ValueOfInt32(-1))
+	}
+	if cond.small(in) {
+		t.Fatalf("3,000 ids are within the proven size %d: not tracked", cond.fastSize)
+	}
+	const workers, rounds = 3, 2
+	errs := make(chan error, workers*rounds)
+	for range workers {
+		go func() {
+			for range rounds {
+				ok, err := cond.Eval(context.Background(), in)
+				if err == nil && ok {
+					err = errors.New("true, want false")
+				}
+				errs <- err
+			}
+		}()
+	}
+	for range workers * rounds {
+		if err := <-errs; err != nil {
+			t.Errorf("Eval of 3,000 ids: %v", err)
+		}
 	}
 }
