@@ -2,6 +2,7 @@ package celcond
 
 import (
 	"context"
+	"errors"
 	"strings"
 	"testing"
 
@@ -10,6 +11,7 @@ import (
 	"github.com/google/cel-go/common/types"
 	"github.com/google/cel-go/common/types/ref"
 	"github.com/google/cel-go/common/types/traits"
+	"github.com/google/cel-go/interpreter"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/reflect/protodesc"
 	"google.golang.org/protobuf/reflect/protoreflect"
@@ -609,4 +611,144 @@ func packedCondition(t testing.TB, expr string) (*condition, func(n int) grpcaut
 		}
 		return grpcauth.ConditionInput{Method: "/celcond.packedtest.S/M", Claims: claims, Request: req}
 	}
+}
+
+// TestEval_StepBoundKeepsTheTrackedCost: the step bound's guard around a
+// comprehension's step leaves what cel-go's tracker charges unchanged,
+// for every macro: behind a guard that hid the step's call, the tracker
+// did not charge map's step (__result__ + [x]), 1 a step.
+func TestEval_StepBoundKeepsTheTrackedCost(t *testing.T) {
+	c, env := packedEnv(t)
+	for _, expr := range []string{
+		"request.ids.all(x, x > 0)",
+		"request.ids.exists(x, x < 0)",
+		"request.ids.exists_one(x, x < 0)",
+		"request.ids.map(x, x * 2).size() > 0",
+		"request.ids.map(x, x > 0, x * 2).size() > 0",
+		"request.ids.filter(x, x > 0).size() > 0",
+		"request.ids.map(x, request.ids.map(y, y + x)).size() > 0",
+	} {
+		cond, input := packedCondition(t, expr)
+		ast, iss := env.Compile(expr)
+		if iss.Err() != nil {
+			t.Fatal(iss.Err())
+		}
+		unguarded, err := env.Program(ast, cel.EvalOptions(cel.OptOptimize),
+			cel.CostLimit(c.limit), cel.CostTracking(runtimeCoster{}))
+		if err != nil {
+			t.Fatal(err)
+		}
+		in := input(50)
+		_, want, err := unguarded.Eval(&activation{in: in})
+		if err != nil {
+			t.Fatalf("%s, unguarded: %v", expr, err)
+		}
+		_, got, err := cond.prg.Eval(&activation{in: in})
+		if err != nil {
+			t.Fatalf("%s, tracked: %v", expr, err)
+		}
+		if *got.ActualCost() != *want.ActualCost() {
+			t.Errorf("%s: tracked cost %d, want cel-go's %d", expr, *got.ActualCost(), *want.ActualCost())
+		}
+	}
+}
+
+// TestEval_StepBoundIsPerEvaluation: the steps are counted per
+// evaluation, in its own activation: concurrent evaluations of one
+// tracked condition, each within maxTrackedSteps but together far
+// beyond, all give their result, one after another as at once.
+func TestEval_StepBoundIsPerEvaluation(t *testing.T) {
+	cond, input := packedCondition(t, "request.ids.exists_one(x, x < 0)")
+	// 3,000 ids of -1, 10 bytes each: beyond the proven size.
+	in := input(3000)
+	ids := in.Request.ProtoReflect()
+	l := ids.Mutable(ids.Descriptor().Fields().ByName("ids")).List()
+	for i := range l.Len() {
+		l.Set(i, protoreflect.ValueOfInt32(-1))
+	}
+	if cond.small(in) {
+		t.Fatalf("3,000 ids are within the proven size %d: not tracked", cond.fastSize)
+	}
+	const workers, rounds = 3, 2
+	errs := make(chan error, workers*rounds)
+	for range workers {
+		go func() {
+			for range rounds {
+				ok, err := cond.Eval(context.Background(), in)
+				if err == nil && ok {
+					err = errors.New("true, want false")
+				}
+				errs <- err
+			}
+		}()
+	}
+	for range workers * rounds {
+		if err := <-errs; err != nil {
+			t.Errorf("Eval of 3,000 ids: %v", err)
+		}
+	}
+}
+
+// TestCompile_StepGuardKeepsWhatTheTrackerSees: cel-go's cost tracker
+// charges a call, and drops a conditional's operands from its stack, only
+// when it sees one (InterpretableCall, InterpretableAttribute): the guard
+// of a step keeps the step's kind, which a plain guard hid from it
+// (filter's and exists_one's conditional step grew the tracker's stack on
+// every step).
+func TestCompile_StepGuardKeepsWhatTheTrackerSees(t *testing.T) {
+	_, env := packedEnv(t)
+	kind := func(i interpreter.InterpretableV2) string {
+		switch i.(type) {
+		case interpreter.InterpretableCall:
+			return "call"
+		case interpreter.InterpretableAttribute:
+			return "attribute"
+		}
+		return "other"
+	}
+	for _, expr := range []string{
+		"request.ids.all(x, x > 0)",
+		"request.ids.exists_one(x, x < 0)",
+		"request.ids.map(x, x * 2).size() > 0",
+		"request.ids.map(x, x > 0, x * 2).size() > 0",
+		"request.ids.filter(x, x > 0).size() > 0",
+	} {
+		ast, iss := env.Compile(expr)
+		if iss.Err() != nil {
+			t.Fatal(iss.Err())
+		}
+		steps := loopSteps(ast)
+		var before, after []string
+		watch := func(kinds *[]string) cel.ProgramOption {
+			return cel.CustomDecoratorV2(func(i interpreter.InterpretableV2) (interpreter.InterpretableV2, error) {
+				if steps[i.ID()] {
+					*kinds = append(*kinds, kind(i))
+				}
+				return i, nil
+			})
+		}
+		if _, err := env.Program(ast, watch(&before), cel.CustomDecoratorV2(stepGuards(steps)), watch(&after)); err != nil {
+			t.Fatal(err)
+		}
+		if len(before) == 0 || strings.Join(before, ",") != strings.Join(after, ",") {
+			t.Errorf("%s: steps %v, guarded %v; want the same", expr, before, after)
+		}
+	}
+}
+
+// packedEnv returns a Compiler with the default Config, and its
+// environment for packedMethod, in which CompileCondition compiles.
+func packedEnv(t *testing.T) (*Compiler, *cel.Env) {
+	t.Helper()
+	md := packedMethod(t)
+	c, err := New(Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	env, err := c.env.Extend(cel.TypeDescs(md.Input().ParentFile()),
+		cel.Variable("request", cel.ObjectType(string(md.Input().FullName()))))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c, env
 }
