@@ -1,6 +1,7 @@
 package grpcauth
 
 import (
+	"errors"
 	"fmt"
 	"strings"
 	"testing"
@@ -288,6 +289,25 @@ func TestAuthParams_QuotedValueParsesBack(t *testing.T) {
 		_, params, err := parseChallenge(v)
 		if err != nil || len(params) != 2 || params[0] != (authParam{"scope", value}) {
 			t.Errorf("%q parses as %q, %v; want scope=%q and error", v, params, err, value)
+		}
+	}
+}
+
+// Every rule value a challenge quotes (scopes, each any_of set's scopes,
+// acr_values) is refused when the rule is compiled if it is not NQCHARs:
+// a '"', '\', space, control byte or byte outside ASCII would need
+// escaping in the challenge, where RFC 6750 (section 3) and RFC 9470
+// (section 3) allow none, or could not go in gRPC metadata at all.
+func TestChallenge_RuleValuesOutsideNQCharAreInvalidRules(t *testing.T) {
+	for _, bad := range []string{`a"b`, `a\b`, "a b", "a\tb", "a\x01b", "a\x7fb", "caf\u00e9", ""} {
+		for field, pb := range map[string]*grpcauthv1.Rule{
+			"scopes":     {Scopes: []string{"ok", bad}},
+			"any_of":     {AnyOf: []*grpcauthv1.ScopeSet{{Scopes: []string{"ok"}}, {Scopes: []string{bad}}}},
+			"acr_values": {AcrValues: []string{"ok", bad}},
+		} {
+			if _, err := compileRule(pb); !errors.Is(err, ErrInvalidRule) {
+				t.Errorf("%s %q: compileRule = %v, want ErrInvalidRule", field, bad, err)
+			}
 		}
 	}
 }
