@@ -134,16 +134,24 @@ func dpopAlgs(algs []string) string {
 // without a challenge (unavailable, cancelled, no rule, condition) set
 // nothing.
 func (a *Authenticator) setChallenge(ctx context.Context, rej *rejection, dpopScheme bool) {
-	ch := rej.challenge
+	if values := rej.challenge.values(dpopScheme, a.dpopAlgs); values != nil {
+		_ = grpc.SetTrailer(ctx, metadata.MD{MetadataWWWAuthenticate: values})
+	}
+}
+
+// values returns the www-authenticate values of ch (nil for a nil ch) for
+// a call in the DPoP scheme when dpopScheme, algs being the rendered algs
+// auth-param (dpopAlgs); see Authenticator.setChallenge.
+func (ch *challenge) values(dpopScheme bool, algs string) []string {
 	if ch == nil {
-		return
+		return nil
 	}
 	values := []string{ch.bearer}
 	switch {
 	case ch.dpop || dpopScheme:
-		values[0] = ch.dpopPrefix + a.dpopAlgs
+		values[0] = ch.dpopPrefix + algs
 	case ch.bothSchemes:
-		values = append(values, "DPoP "+a.dpopAlgs)
+		values = append(values, "DPoP "+algs)
 	}
-	_ = grpc.SetTrailer(ctx, metadata.MD{MetadataWWWAuthenticate: values})
+	return values
 }

@@ -191,11 +191,8 @@ func checkChallengeSyntax(t *testing.T, v string) {
 	if !ok {
 		return
 	}
-	desc, _, _ := strings.Cut(rest, `"`)
-	for _, c := range []byte(desc) {
-		if c < 0x20 || c > 0x7e || c == '"' || c == '\\' {
-			t.Errorf("error_description %q holds %q, outside RFC 6750's characters", desc, c)
-		}
+	if desc, _, _ := strings.Cut(rest, `"`); !isRFC6750Text(desc) {
+		t.Errorf("error_description %q holds a character outside RFC 6750's", desc)
 	}
 }
 

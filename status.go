@@ -25,7 +25,10 @@ const ErrorDomain = "grpcauth"
 // trailer MetadataWWWAuthenticate: RFC 6750's (section 3), in the scheme of
 // the call (DPoP when the call used it, or when the server or the
 // method's enforced rule takes nothing else), with error_description the
-// status message without its "grpcauth: " prefix; a call without
+// status message without its "grpcauth: " prefix, but for the DPoP
+// scheme's own refusals (error invalid_dpop_proof or use_dpop_nonce, and
+// ReasonDPoPBindingMismatch of a DPoP call), which carry error and algs
+// only; a call without
 // credentials, or with another scheme followed by credentials (such as
 // Basic), gets a Bearer and a DPoP challenge, two values, where both are
 // taken, and a malformed value (a bare token among them) the Bearer
@@ -116,12 +119,17 @@ const (
 	ReasonDPoPProofInvalid = "DPOP_PROOF_INVALID"
 	// ReasonDPoPReplayed: a DPoP proof (same key and jti) that was
 	// already used (codes.Unauthenticated). Make a new proof for every
-	// call.
+	// call. Challenge: as for ReasonDPoPProofInvalid.
 	ReasonDPoPReplayed = "DPOP_REPLAYED"
 	// ReasonDPoPBindingMismatch: a DPoP-bound token (cnf jkt) sent with
 	// the Bearer scheme, a DPoP proof with a token that is not DPoP-bound,
 	// or a proof signed by another key than the one the token is bound
-	// to (codes.Unauthenticated).
+	// to (codes.Unauthenticated). Challenge: error="invalid_token"; for a
+	// DPoP call, DPoP error="invalid_token", algs="..."; for the Bearer
+	// scheme, the Bearer challenge carries the error (with
+	// error_description) and a second, DPoP algs="...", says how to send
+	// the token, unless only DPoP is taken, when one DPoP challenge
+	// carries the error and algs (RFC 9449, section 7.2).
 	ReasonDPoPBindingMismatch = "DPOP_BINDING_MISMATCH"
 	// ReasonDPoPRequired: a bearer token on a method whose rule sets
 	// require_dpop, or on a server with Config.RequireDPoP
