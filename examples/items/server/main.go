@@ -15,7 +15,7 @@
 //	JWKS_URI             -jwks-uri             the issuer's key set URL (needs ISSUER); unset: found by discovery
 //	ADDR                 -addr                 listen address (default 127.0.0.1:50051)
 //	DEV_ISSUER_ADDR      -dev-issuer-addr      the development issuer's loopback address
-//	                                           (default 127.0.0.1:50052)
+//	                                           (default 127.0.0.1:50052); refused with ISSUER
 //	WEB_ADDR             -web-addr             the web page and the Connect/gRPC-Web endpoint for
 //	                                           browsers (default 127.0.0.1:8080; off: none). When
 //	                                           the default is busy the server runs without the page.
