@@ -377,6 +377,9 @@ func TestE2E_SecondSignalEndsTheServerWithoutWaitingForCalls(t *testing.T) {
 	if !errors.As(srv.err, &exit) || !exit.Sys().(syscall.WaitStatus).Signaled() {
 		t.Errorf("server after a second SIGTERM: %v, want ended by the signal\nstderr:\n%s", srv.err, srv.stderr)
 	}
+	if !strings.Contains(srv.stderr.String(), "second signal: ending at once") {
+		t.Errorf("server after a second SIGTERM logged no line saying why it ended\nstderr:\n%s", srv.stderr)
+	}
 	srv.err = nil // the expected end, which the cleanup's stop would report
 }
 

@@ -98,6 +98,11 @@ func loadConfig(args []string, lookupEnv func(string) (string, bool)) (config, e
 	if cfg.devDPoPNonces && cfg.issuer != "" {
 		return config{}, errors.New("server: DEV_DPOP_NONCES is for the development issuer, which ISSUER turns off")
 	}
+	if _, set := lookupEnv("DEV_ISSUER_ADDR"); (set || flagSet(fs, "dev-issuer-addr")) && cfg.issuer != "" {
+		// Quietly ignored, the setting would let a deployment believe a
+		// development issuer (or its address) is part of it.
+		return config{}, errors.New("server: DEV_ISSUER_ADDR is for the development issuer, which ISSUER turns off")
+	}
 	if cfg.skipAudienceCheck && len(cfg.clientIDs) == 0 {
 		// Without aud and without a client allow-list, a token the issuer
 		// minted for any other application would be accepted.

@@ -59,6 +59,8 @@ func TestLoadConfig(t *testing.T) {
 			want: `{issuer: audiences:[api://default] jwksURI: addr:127.0.0.1:50051 devIssuerAddr:127.0.0.1:50052 scopeClaims:[] clientIDs:[] skipAudienceCheck:false requireClaims:map[] requireProfile:false metricsAddr: webAddr:127.0.0.1:8080 devDPoPNonces:true}`,
 		},
 		{name: "DPoP nonces with a real issuer", env: map[string]string{"DEV_DPOP_NONCES": "true", "ISSUER": "https://example.okta.com/oauth2/default"}, wantErr: true},
+		{name: "development issuer address with a real issuer", env: map[string]string{"DEV_ISSUER_ADDR": "127.0.0.1:9999", "ISSUER": "https://example.okta.com/oauth2/default"}, wantErr: true},
+		{name: "development issuer address flag with a real issuer", env: map[string]string{"ISSUER": "https://example.okta.com/oauth2/default"}, args: []string{"-dev-issuer-addr", "127.0.0.1:9999"}, wantErr: true},
 		{name: "DPoP nonces not a bool", env: map[string]string{"DEV_DPOP_NONCES": "on"}, wantErr: true},
 		{name: "RFC 9068 profile not a bool", env: map[string]string{"REQUIRE_ACCESS_TOKEN_PROFILE": "on"}, wantErr: true},
 		{name: "skip audience check without client ids", env: map[string]string{"SKIP_AUDIENCE_CHECK": "1"}, wantErr: true},

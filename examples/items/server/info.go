@@ -9,8 +9,9 @@ import (
 
 // serverInfo builds the GetServerInfo answer: the issuer, the audience, and
 // the rule auth enforces for each ItemService method, in .proto order:
-// its scopes, whether it has a condition (not the expression, which is
-// the server's policy) and its step-up requirement. A
+// its scopes and any-of scope sets, whether it has a condition (not the
+// expression, which is the server's policy), its step-up requirement and
+// whether it needs DPoP or certificate-bound tokens. A
 // method without a usable rule, which auth denies to every caller (and
 // Check logged), is listed as denied: with no scopes and public false it
 // would read as open to any valid token.
@@ -32,7 +33,20 @@ func serverInfo(issuer, audience string, auth *grpcauth.Authenticator) *itemsv1.
 			Conditional:   req.Condition != "",
 			AcrValues:     req.ACRValues,
 			MaxAgeSeconds: int64(req.MaxAge / time.Second),
+			AnyOf:         scopeSets(req.AnyOf),
+
+			RequireDpop:               req.RequireDPoP,
+			RequireCertificateBinding: req.RequireCertificateBinding,
 		})
 	}
 	return info
+}
+
+// scopeSets converts a Requirement's any-of sets to their message form.
+func scopeSets(sets [][]string) []*itemsv1.ScopeSet {
+	var out []*itemsv1.ScopeSet
+	for _, s := range sets {
+		out = append(out, &itemsv1.ScopeSet{Scopes: s})
+	}
+	return out
 }

@@ -113,3 +113,41 @@ func TestServerInfo_ListsConditionsAndStepUp(t *testing.T) {
 		t.Errorf("ListItems: %v, want no step-up", list)
 	}
 }
+
+// TestServerInfo_ListsAnyOfSetsAndBindingRequirements: a method whose rule
+// asks for one of several scope sets, a DPoP-bound or a certificate-bound
+// token is listed with those requirements, never as a method any valid
+// token may call.
+func TestServerInfo_ListsAnyOfSetsAndBindingRequirements(t *testing.T) {
+	const (
+		svc  = "/items.v1.ItemService/"
+		list = svc + "ListItems"
+		get  = svc + "GetItem"
+	)
+	auth, err := grpcauth.New(grpcauth.Config{
+		Verifier:    noTokens{},
+		Descriptors: new(protoregistry.Files),
+		Rules: map[string]*grpcauthv1.Rule{
+			list: {AnyOf: []*grpcauthv1.ScopeSet{{Scopes: []string{"items:read"}}, {Scopes: []string{"items:admin", "items:audit"}}}, RequireDpop: true},
+			get:  {Scopes: []string{"items:read"}, RequireCertificateBinding: true},
+		},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	byName := map[string]*itemsv1.MethodInfo{}
+	for _, m := range serverInfo("https://idp.example", "api://items", auth).GetMethods() {
+		byName[m.GetName()] = m
+	}
+	l, g := byName[list], byName[get]
+	var sets []string
+	for _, s := range l.GetAnyOf() {
+		sets = append(sets, strings.Join(s.GetScopes(), " "))
+	}
+	if strings.Join(sets, "|") != "items:read|items:admin items:audit" || !l.GetRequireDpop() || l.GetRequireCertificateBinding() {
+		t.Errorf("ListItems: %v; want any_of [items:read] [items:admin items:audit], require_dpop", l)
+	}
+	if len(g.GetAnyOf()) != 0 || g.GetRequireDpop() || !g.GetRequireCertificateBinding() {
+		t.Errorf("GetItem: %v; want require_certificate_binding only", g)
+	}
+}

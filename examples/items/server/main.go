@@ -15,7 +15,7 @@
 //	JWKS_URI             -jwks-uri             the issuer's key set URL (needs ISSUER); unset: found by discovery
 //	ADDR                 -addr                 listen address (default 127.0.0.1:50051)
 //	DEV_ISSUER_ADDR      -dev-issuer-addr      the development issuer's loopback address
-//	                                           (default 127.0.0.1:50052)
+//	                                           (default 127.0.0.1:50052); refused with ISSUER
 //	WEB_ADDR             -web-addr             the web page and the Connect/gRPC-Web endpoint for
 //	                                           browsers (default 127.0.0.1:8080; off: none). When
 //	                                           the default is busy the server runs without the page.
@@ -116,26 +116,32 @@ func main() {
 		os.Exit(2)
 	}
 	log := slog.New(slog.NewTextHandler(os.Stderr, nil))
-	if err := run(stopOnSignal(), cfg, os.Stdout, log); err != nil {
+	if err := run(stopOnSignal(log), cfg, os.Stdout, log); err != nil {
 		log.Error("server failed", "err", err)
 		os.Exit(1)
 	}
 }
 
 // stopOnSignal returns a context that ends at the first SIGINT or
-// SIGTERM, which starts the graceful stop. The handler is removed before
-// the context ends, so a second signal (Ctrl-C pressed again) ends the
-// process at once instead of waiting for running calls; unlike
+// SIGTERM, which starts the graceful stop. A second signal (Ctrl-C pressed
+// again) ends the process at once instead of waiting for running calls:
+// it is logged, the handler is removed and the signal raised again, so the
+// process ends by that signal as it would without a handler. (Unlike
 // signal.NotifyContext, whose stop would run only after the graceful stop,
-// and swallow every further signal until then.
-func stopOnSignal() context.Context {
+// and swallow every further signal until then.)
+func stopOnSignal(log *slog.Logger) context.Context {
 	ctx, cancel := context.WithCancel(context.Background())
 	sigs := make(chan os.Signal, 1)
 	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
 	go func() {
 		<-sigs
-		signal.Stop(sigs)
 		cancel()
+		sig := <-sigs
+		log.Warn("second signal: ending at once, without waiting for running calls", "signal", sig.String())
+		signal.Stop(sigs)
+		if p, err := os.FindProcess(os.Getpid()); err == nil {
+			_ = p.Signal(sig)
+		}
 	}()
 	return ctx
 }

@@ -85,7 +85,7 @@ func (x WatchItemsResponse_Kind) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use WatchItemsResponse_Kind.Descriptor instead.
 func (WatchItemsResponse_Kind) EnumDescriptor() ([]byte, []int) {
-	return file_items_v1_items_proto_rawDescGZIP(), []int{15, 0}
+	return file_items_v1_items_proto_rawDescGZIP(), []int{16, 0}
 }
 
 // Item is one stored item.
@@ -291,7 +291,8 @@ type MethodInfo struct {
 	// public is true when the method needs no token at all.
 	Public bool `protobuf:"varint,2,opt,name=public,proto3" json:"public,omitempty"`
 	// scopes lists every scope the caller's token must carry. Empty, with
-	// public, denied and conditional false and no step-up: any valid token.
+	// public, denied and conditional false, no any_of sets, no step-up and
+	// no binding requirement: any valid token.
 	Scopes []string `protobuf:"bytes,3,rep,name=scopes,proto3" json:"scopes,omitempty"`
 	// denied is true when the server has no usable rule for the method: it
 	// refuses every call, whatever the token (its start-up check logged
@@ -309,8 +310,17 @@ type MethodInfo struct {
 	// user's authentication (the token's auth_time) the method accepts
 	// (step-up, RFC 9470).
 	MaxAgeSeconds int64 `protobuf:"varint,7,opt,name=max_age_seconds,json=maxAgeSeconds,proto3" json:"max_age_seconds,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	// any_of, when not empty, lists scope sets of which the token must carry
+	// at least one in full, besides scopes.
+	AnyOf []*ScopeSet `protobuf:"bytes,8,rep,name=any_of,json=anyOf,proto3" json:"any_of,omitempty"`
+	// require_dpop is true when only DPoP-bound tokens, sent with the DPoP
+	// scheme and a valid proof (RFC 9449), are accepted.
+	RequireDpop bool `protobuf:"varint,9,opt,name=require_dpop,json=requireDpop,proto3" json:"require_dpop,omitempty"`
+	// require_certificate_binding is true when only tokens bound to the
+	// caller's TLS client certificate (RFC 8705) are accepted.
+	RequireCertificateBinding bool `protobuf:"varint,10,opt,name=require_certificate_binding,json=requireCertificateBinding,proto3" json:"require_certificate_binding,omitempty"`
+	unknownFields             protoimpl.UnknownFields
+	sizeCache                 protoimpl.SizeCache
 }
 
 func (x *MethodInfo) Reset() {
@@ -392,6 +402,72 @@ func (x *MethodInfo) GetMaxAgeSeconds() int64 {
 	return 0
 }
 
+func (x *MethodInfo) GetAnyOf() []*ScopeSet {
+	if x != nil {
+		return x.AnyOf
+	}
+	return nil
+}
+
+func (x *MethodInfo) GetRequireDpop() bool {
+	if x != nil {
+		return x.RequireDpop
+	}
+	return false
+}
+
+func (x *MethodInfo) GetRequireCertificateBinding() bool {
+	if x != nil {
+		return x.RequireCertificateBinding
+	}
+	return false
+}
+
+// ScopeSet is a set of scopes a token carries in full to satisfy it.
+type ScopeSet struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Scopes        []string               `protobuf:"bytes,1,rep,name=scopes,proto3" json:"scopes,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ScopeSet) Reset() {
+	*x = ScopeSet{}
+	mi := &file_items_v1_items_proto_msgTypes[4]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ScopeSet) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ScopeSet) ProtoMessage() {}
+
+func (x *ScopeSet) ProtoReflect() protoreflect.Message {
+	mi := &file_items_v1_items_proto_msgTypes[4]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ScopeSet.ProtoReflect.Descriptor instead.
+func (*ScopeSet) Descriptor() ([]byte, []int) {
+	return file_items_v1_items_proto_rawDescGZIP(), []int{4}
+}
+
+func (x *ScopeSet) GetScopes() []string {
+	if x != nil {
+		return x.Scopes
+	}
+	return nil
+}
+
 // ListItemsRequest is empty: ListItems returns every item.
 type ListItemsRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
@@ -401,7 +477,7 @@ type ListItemsRequest struct {
 
 func (x *ListItemsRequest) Reset() {
 	*x = ListItemsRequest{}
-	mi := &file_items_v1_items_proto_msgTypes[4]
+	mi := &file_items_v1_items_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -413,7 +489,7 @@ func (x *ListItemsRequest) String() string {
 func (*ListItemsRequest) ProtoMessage() {}
 
 func (x *ListItemsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_items_v1_items_proto_msgTypes[4]
+	mi := &file_items_v1_items_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -426,7 +502,7 @@ func (x *ListItemsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListItemsRequest.ProtoReflect.Descriptor instead.
 func (*ListItemsRequest) Descriptor() ([]byte, []int) {
-	return file_items_v1_items_proto_rawDescGZIP(), []int{4}
+	return file_items_v1_items_proto_rawDescGZIP(), []int{5}
 }
 
 // ListItemsResponse holds the items, ordered by id.
@@ -439,7 +515,7 @@ type ListItemsResponse struct {
 
 func (x *ListItemsResponse) Reset() {
 	*x = ListItemsResponse{}
-	mi := &file_items_v1_items_proto_msgTypes[5]
+	mi := &file_items_v1_items_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -451,7 +527,7 @@ func (x *ListItemsResponse) String() string {
 func (*ListItemsResponse) ProtoMessage() {}
 
 func (x *ListItemsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_items_v1_items_proto_msgTypes[5]
+	mi := &file_items_v1_items_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -464,7 +540,7 @@ func (x *ListItemsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListItemsResponse.ProtoReflect.Descriptor instead.
 func (*ListItemsResponse) Descriptor() ([]byte, []int) {
-	return file_items_v1_items_proto_rawDescGZIP(), []int{5}
+	return file_items_v1_items_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *ListItemsResponse) GetItems() []*Item {
@@ -484,7 +560,7 @@ type GetItemRequest struct {
 
 func (x *GetItemRequest) Reset() {
 	*x = GetItemRequest{}
-	mi := &file_items_v1_items_proto_msgTypes[6]
+	mi := &file_items_v1_items_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -496,7 +572,7 @@ func (x *GetItemRequest) String() string {
 func (*GetItemRequest) ProtoMessage() {}
 
 func (x *GetItemRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_items_v1_items_proto_msgTypes[6]
+	mi := &file_items_v1_items_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -509,7 +585,7 @@ func (x *GetItemRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetItemRequest.ProtoReflect.Descriptor instead.
 func (*GetItemRequest) Descriptor() ([]byte, []int) {
-	return file_items_v1_items_proto_rawDescGZIP(), []int{6}
+	return file_items_v1_items_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *GetItemRequest) GetId() string {
@@ -529,7 +605,7 @@ type GetItemResponse struct {
 
 func (x *GetItemResponse) Reset() {
 	*x = GetItemResponse{}
-	mi := &file_items_v1_items_proto_msgTypes[7]
+	mi := &file_items_v1_items_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -541,7 +617,7 @@ func (x *GetItemResponse) String() string {
 func (*GetItemResponse) ProtoMessage() {}
 
 func (x *GetItemResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_items_v1_items_proto_msgTypes[7]
+	mi := &file_items_v1_items_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -554,7 +630,7 @@ func (x *GetItemResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetItemResponse.ProtoReflect.Descriptor instead.
 func (*GetItemResponse) Descriptor() ([]byte, []int) {
-	return file_items_v1_items_proto_rawDescGZIP(), []int{7}
+	return file_items_v1_items_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *GetItemResponse) GetItem() *Item {
@@ -577,7 +653,7 @@ type CreateItemRequest struct {
 
 func (x *CreateItemRequest) Reset() {
 	*x = CreateItemRequest{}
-	mi := &file_items_v1_items_proto_msgTypes[8]
+	mi := &file_items_v1_items_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -589,7 +665,7 @@ func (x *CreateItemRequest) String() string {
 func (*CreateItemRequest) ProtoMessage() {}
 
 func (x *CreateItemRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_items_v1_items_proto_msgTypes[8]
+	mi := &file_items_v1_items_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -602,7 +678,7 @@ func (x *CreateItemRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateItemRequest.ProtoReflect.Descriptor instead.
 func (*CreateItemRequest) Descriptor() ([]byte, []int) {
-	return file_items_v1_items_proto_rawDescGZIP(), []int{8}
+	return file_items_v1_items_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *CreateItemRequest) GetName() string {
@@ -629,7 +705,7 @@ type CreateItemResponse struct {
 
 func (x *CreateItemResponse) Reset() {
 	*x = CreateItemResponse{}
-	mi := &file_items_v1_items_proto_msgTypes[9]
+	mi := &file_items_v1_items_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -641,7 +717,7 @@ func (x *CreateItemResponse) String() string {
 func (*CreateItemResponse) ProtoMessage() {}
 
 func (x *CreateItemResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_items_v1_items_proto_msgTypes[9]
+	mi := &file_items_v1_items_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -654,7 +730,7 @@ func (x *CreateItemResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateItemResponse.ProtoReflect.Descriptor instead.
 func (*CreateItemResponse) Descriptor() ([]byte, []int) {
-	return file_items_v1_items_proto_rawDescGZIP(), []int{9}
+	return file_items_v1_items_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *CreateItemResponse) GetItem() *Item {
@@ -674,7 +750,7 @@ type DeleteItemRequest struct {
 
 func (x *DeleteItemRequest) Reset() {
 	*x = DeleteItemRequest{}
-	mi := &file_items_v1_items_proto_msgTypes[10]
+	mi := &file_items_v1_items_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -686,7 +762,7 @@ func (x *DeleteItemRequest) String() string {
 func (*DeleteItemRequest) ProtoMessage() {}
 
 func (x *DeleteItemRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_items_v1_items_proto_msgTypes[10]
+	mi := &file_items_v1_items_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -699,7 +775,7 @@ func (x *DeleteItemRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteItemRequest.ProtoReflect.Descriptor instead.
 func (*DeleteItemRequest) Descriptor() ([]byte, []int) {
-	return file_items_v1_items_proto_rawDescGZIP(), []int{10}
+	return file_items_v1_items_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *DeleteItemRequest) GetId() string {
@@ -718,7 +794,7 @@ type DeleteItemResponse struct {
 
 func (x *DeleteItemResponse) Reset() {
 	*x = DeleteItemResponse{}
-	mi := &file_items_v1_items_proto_msgTypes[11]
+	mi := &file_items_v1_items_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -730,7 +806,7 @@ func (x *DeleteItemResponse) String() string {
 func (*DeleteItemResponse) ProtoMessage() {}
 
 func (x *DeleteItemResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_items_v1_items_proto_msgTypes[11]
+	mi := &file_items_v1_items_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -743,7 +819,7 @@ func (x *DeleteItemResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteItemResponse.ProtoReflect.Descriptor instead.
 func (*DeleteItemResponse) Descriptor() ([]byte, []int) {
-	return file_items_v1_items_proto_rawDescGZIP(), []int{11}
+	return file_items_v1_items_proto_rawDescGZIP(), []int{12}
 }
 
 // PurgeItemsRequest is empty: PurgeItems removes every item.
@@ -755,7 +831,7 @@ type PurgeItemsRequest struct {
 
 func (x *PurgeItemsRequest) Reset() {
 	*x = PurgeItemsRequest{}
-	mi := &file_items_v1_items_proto_msgTypes[12]
+	mi := &file_items_v1_items_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -767,7 +843,7 @@ func (x *PurgeItemsRequest) String() string {
 func (*PurgeItemsRequest) ProtoMessage() {}
 
 func (x *PurgeItemsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_items_v1_items_proto_msgTypes[12]
+	mi := &file_items_v1_items_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -780,7 +856,7 @@ func (x *PurgeItemsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PurgeItemsRequest.ProtoReflect.Descriptor instead.
 func (*PurgeItemsRequest) Descriptor() ([]byte, []int) {
-	return file_items_v1_items_proto_rawDescGZIP(), []int{12}
+	return file_items_v1_items_proto_rawDescGZIP(), []int{13}
 }
 
 // PurgeItemsResponse reports what a purge removed.
@@ -794,7 +870,7 @@ type PurgeItemsResponse struct {
 
 func (x *PurgeItemsResponse) Reset() {
 	*x = PurgeItemsResponse{}
-	mi := &file_items_v1_items_proto_msgTypes[13]
+	mi := &file_items_v1_items_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -806,7 +882,7 @@ func (x *PurgeItemsResponse) String() string {
 func (*PurgeItemsResponse) ProtoMessage() {}
 
 func (x *PurgeItemsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_items_v1_items_proto_msgTypes[13]
+	mi := &file_items_v1_items_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -819,7 +895,7 @@ func (x *PurgeItemsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PurgeItemsResponse.ProtoReflect.Descriptor instead.
 func (*PurgeItemsResponse) Descriptor() ([]byte, []int) {
-	return file_items_v1_items_proto_rawDescGZIP(), []int{13}
+	return file_items_v1_items_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *PurgeItemsResponse) GetCount() int32 {
@@ -838,7 +914,7 @@ type WatchItemsRequest struct {
 
 func (x *WatchItemsRequest) Reset() {
 	*x = WatchItemsRequest{}
-	mi := &file_items_v1_items_proto_msgTypes[14]
+	mi := &file_items_v1_items_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -850,7 +926,7 @@ func (x *WatchItemsRequest) String() string {
 func (*WatchItemsRequest) ProtoMessage() {}
 
 func (x *WatchItemsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_items_v1_items_proto_msgTypes[14]
+	mi := &file_items_v1_items_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -863,7 +939,7 @@ func (x *WatchItemsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WatchItemsRequest.ProtoReflect.Descriptor instead.
 func (*WatchItemsRequest) Descriptor() ([]byte, []int) {
-	return file_items_v1_items_proto_rawDescGZIP(), []int{14}
+	return file_items_v1_items_proto_rawDescGZIP(), []int{15}
 }
 
 // WatchItemsResponse is one event of the WatchItems stream.
@@ -877,7 +953,7 @@ type WatchItemsResponse struct {
 
 func (x *WatchItemsResponse) Reset() {
 	*x = WatchItemsResponse{}
-	mi := &file_items_v1_items_proto_msgTypes[15]
+	mi := &file_items_v1_items_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -889,7 +965,7 @@ func (x *WatchItemsResponse) String() string {
 func (*WatchItemsResponse) ProtoMessage() {}
 
 func (x *WatchItemsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_items_v1_items_proto_msgTypes[15]
+	mi := &file_items_v1_items_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -902,7 +978,7 @@ func (x *WatchItemsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WatchItemsResponse.ProtoReflect.Descriptor instead.
 func (*WatchItemsResponse) Descriptor() ([]byte, []int) {
-	return file_items_v1_items_proto_rawDescGZIP(), []int{15}
+	return file_items_v1_items_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *WatchItemsResponse) GetKind() WatchItemsResponse_Kind {
@@ -929,7 +1005,7 @@ type ImportItemsRequest struct {
 
 func (x *ImportItemsRequest) Reset() {
 	*x = ImportItemsRequest{}
-	mi := &file_items_v1_items_proto_msgTypes[16]
+	mi := &file_items_v1_items_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -941,7 +1017,7 @@ func (x *ImportItemsRequest) String() string {
 func (*ImportItemsRequest) ProtoMessage() {}
 
 func (x *ImportItemsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_items_v1_items_proto_msgTypes[16]
+	mi := &file_items_v1_items_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -954,7 +1030,7 @@ func (x *ImportItemsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ImportItemsRequest.ProtoReflect.Descriptor instead.
 func (*ImportItemsRequest) Descriptor() ([]byte, []int) {
-	return file_items_v1_items_proto_rawDescGZIP(), []int{16}
+	return file_items_v1_items_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *ImportItemsRequest) GetName() string {
@@ -975,7 +1051,7 @@ type ImportItemsResponse struct {
 
 func (x *ImportItemsResponse) Reset() {
 	*x = ImportItemsResponse{}
-	mi := &file_items_v1_items_proto_msgTypes[17]
+	mi := &file_items_v1_items_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -987,7 +1063,7 @@ func (x *ImportItemsResponse) String() string {
 func (*ImportItemsResponse) ProtoMessage() {}
 
 func (x *ImportItemsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_items_v1_items_proto_msgTypes[17]
+	mi := &file_items_v1_items_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1000,7 +1076,7 @@ func (x *ImportItemsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ImportItemsResponse.ProtoReflect.Descriptor instead.
 func (*ImportItemsResponse) Descriptor() ([]byte, []int) {
-	return file_items_v1_items_proto_rawDescGZIP(), []int{17}
+	return file_items_v1_items_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *ImportItemsResponse) GetItems() []*Item {
@@ -1028,7 +1104,7 @@ const file_items_v1_items_proto_rawDesc = "" +
 	"\x15GetServerInfoResponse\x12\x16\n" +
 	"\x06issuer\x18\x01 \x01(\tR\x06issuer\x12\x1a\n" +
 	"\baudience\x18\x02 \x01(\tR\baudience\x12.\n" +
-	"\amethods\x18\x03 \x03(\v2\x14.items.v1.MethodInfoR\amethods\"\xd1\x01\n" +
+	"\amethods\x18\x03 \x03(\v2\x14.items.v1.MethodInfoR\amethods\"\xdf\x02\n" +
 	"\n" +
 	"MethodInfo\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x16\n" +
@@ -1038,7 +1114,13 @@ const file_items_v1_items_proto_rawDesc = "" +
 	"\vconditional\x18\x05 \x01(\bR\vconditional\x12\x1d\n" +
 	"\n" +
 	"acr_values\x18\x06 \x03(\tR\tacrValues\x12&\n" +
-	"\x0fmax_age_seconds\x18\a \x01(\x03R\rmaxAgeSeconds\"\x12\n" +
+	"\x0fmax_age_seconds\x18\a \x01(\x03R\rmaxAgeSeconds\x12)\n" +
+	"\x06any_of\x18\b \x03(\v2\x12.items.v1.ScopeSetR\x05anyOf\x12!\n" +
+	"\frequire_dpop\x18\t \x01(\bR\vrequireDpop\x12>\n" +
+	"\x1brequire_certificate_binding\x18\n" +
+	" \x01(\bR\x19requireCertificateBinding\"\"\n" +
+	"\bScopeSet\x12\x16\n" +
+	"\x06scopes\x18\x01 \x03(\tR\x06scopes\"\x12\n" +
 	"\x10ListItemsRequest\"9\n" +
 	"\x11ListItemsResponse\x12$\n" +
 	"\x05items\x18\x01 \x03(\v2\x0e.items.v1.ItemR\x05items\" \n" +
@@ -1110,59 +1192,61 @@ func file_items_v1_items_proto_rawDescGZIP() []byte {
 }
 
 var file_items_v1_items_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_items_v1_items_proto_msgTypes = make([]protoimpl.MessageInfo, 18)
+var file_items_v1_items_proto_msgTypes = make([]protoimpl.MessageInfo, 19)
 var file_items_v1_items_proto_goTypes = []any{
 	(WatchItemsResponse_Kind)(0),  // 0: items.v1.WatchItemsResponse.Kind
 	(*Item)(nil),                  // 1: items.v1.Item
 	(*GetServerInfoRequest)(nil),  // 2: items.v1.GetServerInfoRequest
 	(*GetServerInfoResponse)(nil), // 3: items.v1.GetServerInfoResponse
 	(*MethodInfo)(nil),            // 4: items.v1.MethodInfo
-	(*ListItemsRequest)(nil),      // 5: items.v1.ListItemsRequest
-	(*ListItemsResponse)(nil),     // 6: items.v1.ListItemsResponse
-	(*GetItemRequest)(nil),        // 7: items.v1.GetItemRequest
-	(*GetItemResponse)(nil),       // 8: items.v1.GetItemResponse
-	(*CreateItemRequest)(nil),     // 9: items.v1.CreateItemRequest
-	(*CreateItemResponse)(nil),    // 10: items.v1.CreateItemResponse
-	(*DeleteItemRequest)(nil),     // 11: items.v1.DeleteItemRequest
-	(*DeleteItemResponse)(nil),    // 12: items.v1.DeleteItemResponse
-	(*PurgeItemsRequest)(nil),     // 13: items.v1.PurgeItemsRequest
-	(*PurgeItemsResponse)(nil),    // 14: items.v1.PurgeItemsResponse
-	(*WatchItemsRequest)(nil),     // 15: items.v1.WatchItemsRequest
-	(*WatchItemsResponse)(nil),    // 16: items.v1.WatchItemsResponse
-	(*ImportItemsRequest)(nil),    // 17: items.v1.ImportItemsRequest
-	(*ImportItemsResponse)(nil),   // 18: items.v1.ImportItemsResponse
-	(*timestamppb.Timestamp)(nil), // 19: google.protobuf.Timestamp
+	(*ScopeSet)(nil),              // 5: items.v1.ScopeSet
+	(*ListItemsRequest)(nil),      // 6: items.v1.ListItemsRequest
+	(*ListItemsResponse)(nil),     // 7: items.v1.ListItemsResponse
+	(*GetItemRequest)(nil),        // 8: items.v1.GetItemRequest
+	(*GetItemResponse)(nil),       // 9: items.v1.GetItemResponse
+	(*CreateItemRequest)(nil),     // 10: items.v1.CreateItemRequest
+	(*CreateItemResponse)(nil),    // 11: items.v1.CreateItemResponse
+	(*DeleteItemRequest)(nil),     // 12: items.v1.DeleteItemRequest
+	(*DeleteItemResponse)(nil),    // 13: items.v1.DeleteItemResponse
+	(*PurgeItemsRequest)(nil),     // 14: items.v1.PurgeItemsRequest
+	(*PurgeItemsResponse)(nil),    // 15: items.v1.PurgeItemsResponse
+	(*WatchItemsRequest)(nil),     // 16: items.v1.WatchItemsRequest
+	(*WatchItemsResponse)(nil),    // 17: items.v1.WatchItemsResponse
+	(*ImportItemsRequest)(nil),    // 18: items.v1.ImportItemsRequest
+	(*ImportItemsResponse)(nil),   // 19: items.v1.ImportItemsResponse
+	(*timestamppb.Timestamp)(nil), // 20: google.protobuf.Timestamp
 }
 var file_items_v1_items_proto_depIdxs = []int32{
-	19, // 0: items.v1.Item.create_time:type_name -> google.protobuf.Timestamp
+	20, // 0: items.v1.Item.create_time:type_name -> google.protobuf.Timestamp
 	4,  // 1: items.v1.GetServerInfoResponse.methods:type_name -> items.v1.MethodInfo
-	1,  // 2: items.v1.ListItemsResponse.items:type_name -> items.v1.Item
-	1,  // 3: items.v1.GetItemResponse.item:type_name -> items.v1.Item
-	1,  // 4: items.v1.CreateItemResponse.item:type_name -> items.v1.Item
-	0,  // 5: items.v1.WatchItemsResponse.kind:type_name -> items.v1.WatchItemsResponse.Kind
-	1,  // 6: items.v1.WatchItemsResponse.item:type_name -> items.v1.Item
-	1,  // 7: items.v1.ImportItemsResponse.items:type_name -> items.v1.Item
-	2,  // 8: items.v1.ItemService.GetServerInfo:input_type -> items.v1.GetServerInfoRequest
-	5,  // 9: items.v1.ItemService.ListItems:input_type -> items.v1.ListItemsRequest
-	7,  // 10: items.v1.ItemService.GetItem:input_type -> items.v1.GetItemRequest
-	9,  // 11: items.v1.ItemService.CreateItem:input_type -> items.v1.CreateItemRequest
-	11, // 12: items.v1.ItemService.DeleteItem:input_type -> items.v1.DeleteItemRequest
-	13, // 13: items.v1.ItemService.PurgeItems:input_type -> items.v1.PurgeItemsRequest
-	15, // 14: items.v1.ItemService.WatchItems:input_type -> items.v1.WatchItemsRequest
-	17, // 15: items.v1.ItemService.ImportItems:input_type -> items.v1.ImportItemsRequest
-	3,  // 16: items.v1.ItemService.GetServerInfo:output_type -> items.v1.GetServerInfoResponse
-	6,  // 17: items.v1.ItemService.ListItems:output_type -> items.v1.ListItemsResponse
-	8,  // 18: items.v1.ItemService.GetItem:output_type -> items.v1.GetItemResponse
-	10, // 19: items.v1.ItemService.CreateItem:output_type -> items.v1.CreateItemResponse
-	12, // 20: items.v1.ItemService.DeleteItem:output_type -> items.v1.DeleteItemResponse
-	14, // 21: items.v1.ItemService.PurgeItems:output_type -> items.v1.PurgeItemsResponse
-	16, // 22: items.v1.ItemService.WatchItems:output_type -> items.v1.WatchItemsResponse
-	18, // 23: items.v1.ItemService.ImportItems:output_type -> items.v1.ImportItemsResponse
-	16, // [16:24] is the sub-list for method output_type
-	8,  // [8:16] is the sub-list for method input_type
-	8,  // [8:8] is the sub-list for extension type_name
-	8,  // [8:8] is the sub-list for extension extendee
-	0,  // [0:8] is the sub-list for field type_name
+	5,  // 2: items.v1.MethodInfo.any_of:type_name -> items.v1.ScopeSet
+	1,  // 3: items.v1.ListItemsResponse.items:type_name -> items.v1.Item
+	1,  // 4: items.v1.GetItemResponse.item:type_name -> items.v1.Item
+	1,  // 5: items.v1.CreateItemResponse.item:type_name -> items.v1.Item
+	0,  // 6: items.v1.WatchItemsResponse.kind:type_name -> items.v1.WatchItemsResponse.Kind
+	1,  // 7: items.v1.WatchItemsResponse.item:type_name -> items.v1.Item
+	1,  // 8: items.v1.ImportItemsResponse.items:type_name -> items.v1.Item
+	2,  // 9: items.v1.ItemService.GetServerInfo:input_type -> items.v1.GetServerInfoRequest
+	6,  // 10: items.v1.ItemService.ListItems:input_type -> items.v1.ListItemsRequest
+	8,  // 11: items.v1.ItemService.GetItem:input_type -> items.v1.GetItemRequest
+	10, // 12: items.v1.ItemService.CreateItem:input_type -> items.v1.CreateItemRequest
+	12, // 13: items.v1.ItemService.DeleteItem:input_type -> items.v1.DeleteItemRequest
+	14, // 14: items.v1.ItemService.PurgeItems:input_type -> items.v1.PurgeItemsRequest
+	16, // 15: items.v1.ItemService.WatchItems:input_type -> items.v1.WatchItemsRequest
+	18, // 16: items.v1.ItemService.ImportItems:input_type -> items.v1.ImportItemsRequest
+	3,  // 17: items.v1.ItemService.GetServerInfo:output_type -> items.v1.GetServerInfoResponse
+	7,  // 18: items.v1.ItemService.ListItems:output_type -> items.v1.ListItemsResponse
+	9,  // 19: items.v1.ItemService.GetItem:output_type -> items.v1.GetItemResponse
+	11, // 20: items.v1.ItemService.CreateItem:output_type -> items.v1.CreateItemResponse
+	13, // 21: items.v1.ItemService.DeleteItem:output_type -> items.v1.DeleteItemResponse
+	15, // 22: items.v1.ItemService.PurgeItems:output_type -> items.v1.PurgeItemsResponse
+	17, // 23: items.v1.ItemService.WatchItems:output_type -> items.v1.WatchItemsResponse
+	19, // 24: items.v1.ItemService.ImportItems:output_type -> items.v1.ImportItemsResponse
+	17, // [17:25] is the sub-list for method output_type
+	9,  // [9:17] is the sub-list for method input_type
+	9,  // [9:9] is the sub-list for extension type_name
+	9,  // [9:9] is the sub-list for extension extendee
+	0,  // [0:9] is the sub-list for field type_name
 }
 
 func init() { file_items_v1_items_proto_init() }
@@ -1176,7 +1260,7 @@ func file_items_v1_items_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_items_v1_items_proto_rawDesc), len(file_items_v1_items_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   18,
+			NumMessages:   19,
 			NumExtensions: 0,
 			NumServices:   1,
 		},
