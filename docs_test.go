@@ -226,6 +226,145 @@ func goFences(path string) ([]mdFence, error) {
 	return fences, nil
 }
 
+// TestDocs_PackagesHaveDocGoWithSnippet keeps the house style of package
+// documentation: every non-main package of this module and of connectauth
+// (generated code aside) has its package comment in doc.go, and nowhere
+// else, and the comment shows a usage snippet (a code block, tab-indented).
+// The packages of docGoPending do not yet, and must not once they do.
+func TestDocs_PackagesHaveDocGoWithSnippet(t *testing.T) {
+	checked := 0
+	stillPending := map[string]bool{} // the packages of docGoPending that still lack a doc.go with a snippet
+	err := filepath.WalkDir(".", func(path string, d os.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if !d.IsDir() {
+			return nil
+		}
+		if path != "." && (d.Name() == "testdata" || strings.HasPrefix(d.Name(), ".") || strings.HasPrefix(d.Name(), "_")) {
+			return filepath.SkipDir
+		}
+		if _, err := os.Stat(filepath.Join(path, "go.mod")); err == nil && path != "." && path != "connectauth" {
+			return filepath.SkipDir // another module: bench, tools, the browser test
+		}
+		if undocumentedPackageExempt(path) {
+			return nil
+		}
+		problems, isPackage := checkDocGo(t, path)
+		if !isPackage {
+			return nil
+		}
+		checked++
+		if dir := filepath.ToSlash(path); docGoPending[dir] {
+			stillPending[dir] = len(problems) > 0
+			return nil
+		}
+		for _, p := range problems {
+			t.Error(p)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for dir := range docGoPending {
+		if !stillPending[dir] {
+			t.Errorf("docGoPending lists %s, which is no package or no longer lacks a doc.go with a snippet: remove it", dir)
+		}
+	}
+	if checked < 10 {
+		t.Fatalf("checked %d packages, want every package of the module", checked)
+	}
+}
+
+// undocumentedPackageExempt reports whether the package in dir is exempt
+// from TestDocs_PackagesHaveDocGoWithSnippet: code generated from a
+// .proto, documented by its .proto.
+func undocumentedPackageExempt(dir string) bool {
+	dir = filepath.ToSlash(dir)
+	return strings.HasPrefix(dir, "internal/testproto/") || strings.HasPrefix(dir, "examples/items/proto/")
+}
+
+// docGoPending lists the packages, all internal, whose comment is not yet in
+// a doc.go with a usage snippet. Shorten it; never lengthen it.
+var docGoPending = map[string]bool{
+	"examples/items/internal/dev": true,
+	"examples/items/web":          true,
+	"internal/alloctest":          true,
+	"internal/ascii":              true,
+	"internal/closetest":          true,
+	"internal/endpoint":           true,
+	"internal/httpchallenge":      true,
+	"internal/httpheader":         true,
+	"internal/isnil":              true,
+	"internal/jitter":             true,
+	"internal/jwsalg":             true,
+	"internal/jwt":                true,
+	"internal/localpeer":          true,
+	"internal/panictext":          true,
+	"internal/policy":             true,
+	"internal/provenance":         true,
+	"internal/redact":             true,
+}
+
+// checkDocGo returns what keeps the package in dir from the house style,
+// and whether dir holds a package to check: one with non-test Go files,
+// other than a main package, whose comment describes a command, not an
+// API.
+func checkDocGo(t *testing.T, dir string) (problems []string, isPackage bool) {
+	t.Helper()
+	files, err := filepath.Glob(filepath.Join(dir, "*.go"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	fset := token.NewFileSet()
+	var docGo *ast.File
+	var elsewhere []string // other files with a package comment
+	for _, name := range files {
+		if strings.HasSuffix(name, "_test.go") {
+			continue
+		}
+		f, err := parser.ParseFile(fset, name, nil, parser.PackageClauseOnly|parser.ParseComments)
+		if err != nil {
+			t.Errorf("%s: %v", name, err)
+			continue
+		}
+		if f.Name.Name == "main" {
+			return nil, false
+		}
+		if filepath.Base(name) == "doc.go" {
+			docGo = f
+		} else if f.Doc != nil {
+			elsewhere = append(elsewhere, name)
+		}
+	}
+	if docGo == nil && elsewhere == nil && !hasGoFiles(files) {
+		return nil, false
+	}
+	switch {
+	case docGo == nil:
+		problems = append(problems, fmt.Sprintf("%s: no doc.go (the package comment goes there)", dir))
+	case docGo.Doc == nil:
+		problems = append(problems, fmt.Sprintf("%s/doc.go: no package comment", dir))
+	case !strings.Contains(docGo.Doc.Text(), "\n\t"):
+		problems = append(problems, fmt.Sprintf("%s/doc.go: the package comment shows no usage snippet (a tab-indented code block)", dir))
+	}
+	for _, name := range elsewhere {
+		problems = append(problems, fmt.Sprintf("%s: a package comment outside doc.go", name))
+	}
+	return problems, true
+}
+
+// hasGoFiles reports whether files names a Go file that is not a test.
+func hasGoFiles(files []string) bool {
+	for _, name := range files {
+		if !strings.HasSuffix(name, "_test.go") {
+			return true
+		}
+	}
+	return false
+}
+
 func TestDocs_HeadingAnchor(t *testing.T) {
 	for _, tc := range []struct{ heading, want string }{
 		{"Status codes and reasons", "status-codes-and-reasons"},
