@@ -230,10 +230,8 @@ func goFences(path string) ([]mdFence, error) {
 // documentation: every non-main package of this module and of connectauth
 // (generated code aside) has its package comment in doc.go, and nowhere
 // else, and the comment shows a usage snippet (a code block, tab-indented).
-// The packages of docGoPending do not yet, and must not once they do.
 func TestDocs_PackagesHaveDocGoWithSnippet(t *testing.T) {
 	checked := 0
-	stillPending := map[string]bool{} // the packages of docGoPending that still lack a doc.go with a snippet
 	err := filepath.WalkDir(".", func(path string, d os.DirEntry, err error) error {
 		if err != nil {
 			return err
@@ -255,10 +253,6 @@ func TestDocs_PackagesHaveDocGoWithSnippet(t *testing.T) {
 			return nil
 		}
 		checked++
-		if dir := filepath.ToSlash(path); docGoPending[dir] {
-			stillPending[dir] = len(problems) > 0
-			return nil
-		}
 		for _, p := range problems {
 			t.Error(p)
 		}
@@ -266,11 +260,6 @@ func TestDocs_PackagesHaveDocGoWithSnippet(t *testing.T) {
 	})
 	if err != nil {
 		t.Fatal(err)
-	}
-	for dir := range docGoPending {
-		if !stillPending[dir] {
-			t.Errorf("docGoPending lists %s, which is no package or no longer lacks a doc.go with a snippet: remove it", dir)
-		}
 	}
 	if checked < 10 {
 		t.Fatalf("checked %d packages, want every package of the module", checked)
@@ -285,28 +274,6 @@ func undocumentedPackageExempt(dir string) bool {
 	return strings.HasPrefix(dir, "internal/testproto/") || strings.HasPrefix(dir, "examples/items/proto/")
 }
 
-// docGoPending lists the packages, all internal, whose comment is not yet in
-// a doc.go with a usage snippet. Shorten it; never lengthen it.
-var docGoPending = map[string]bool{
-	"examples/items/internal/dev": true,
-	"examples/items/web":          true,
-	"internal/alloctest":          true,
-	"internal/ascii":              true,
-	"internal/closetest":          true,
-	"internal/endpoint":           true,
-	"internal/httpchallenge":      true,
-	"internal/httpheader":         true,
-	"internal/isnil":              true,
-	"internal/jitter":             true,
-	"internal/jwsalg":             true,
-	"internal/jwt":                true,
-	"internal/localpeer":          true,
-	"internal/panictext":          true,
-	"internal/policy":             true,
-	"internal/provenance":         true,
-	"internal/redact":             true,
-}
-
 // checkDocGo returns what keeps the package in dir from the house style,
 // and whether dir holds a package to check: one with non-test Go files,
 // other than a main package, whose comment describes a command, not an
@@ -316,6 +283,9 @@ func checkDocGo(t *testing.T, dir string) (problems []string, isPackage bool) {
 	files, err := filepath.Glob(filepath.Join(dir, "*.go"))
 	if err != nil {
 		t.Fatal(err)
+	}
+	if !hasGoFiles(files) {
+		return nil, false
 	}
 	fset := token.NewFileSet()
 	var docGo *ast.File
@@ -337,9 +307,6 @@ func checkDocGo(t *testing.T, dir string) (problems []string, isPackage bool) {
 		} else if f.Doc != nil {
 			elsewhere = append(elsewhere, name)
 		}
-	}
-	if docGo == nil && elsewhere == nil && !hasGoFiles(files) {
-		return nil, false
 	}
 	switch {
 	case docGo == nil:
