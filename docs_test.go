@@ -2,8 +2,10 @@ package grpcauth
 
 import (
 	"bufio"
+	"bytes"
 	"fmt"
 	"go/ast"
+	"go/format"
 	"go/parser"
 	"go/token"
 	"os"
@@ -21,15 +23,7 @@ import (
 // that file's headings as GitHub renders it. Links inside code fences and
 // absolute URLs are not checked.
 func TestDocs_RelativeLinksResolve(t *testing.T) {
-	pages := []string{"README.md", "SECURITY.md", "CHANGELOG.md", "examples/items/README.md", "bench/README.md", "proto/README.md"}
-	docs, err := filepath.Glob("docs/*.md")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(docs) == 0 {
-		t.Fatal("no docs/*.md pages found")
-	}
-	pages = append(pages, docs...)
+	pages := markdownPages(t)
 
 	anchors := map[string]map[string]bool{} // Markdown file -> its heading anchors
 	anchorsOf := func(path string) map[string]bool {
@@ -79,6 +73,263 @@ func TestDocs_RelativeLinksResolve(t *testing.T) {
 	if checked == 0 {
 		t.Fatal("no relative links found: the link pattern is broken")
 	}
+}
+
+// markdownPages returns the repository's Markdown pages that the docs
+// tests check: the top-level ones, the READMEs of examples/items, bench and
+// proto, and every docs/*.md page.
+func markdownPages(t *testing.T) []string {
+	t.Helper()
+	pages := []string{"README.md", "SECURITY.md", "CHANGELOG.md", "examples/items/README.md", "bench/README.md", "proto/README.md"}
+	docs, err := filepath.Glob("docs/*.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(docs) == 0 {
+		t.Fatal("no docs/*.md pages found")
+	}
+	return append(pages, docs...)
+}
+
+// TestDocs_GoSnippetsAreGofmted keeps every ```go fence of the Markdown
+// pages Go as gofmt prints it: the fence parses (as a file, as
+// declarations, or as statements, after an optional import declaration)
+// and go/format.Source leaves it unchanged, so a reader who pastes it gets
+// formatted code. The fences are not compiled here: the ones that matter
+// are mirrored by compiled tests (example_server_test.go,
+// middleware_test.go, ...).
+func TestDocs_GoSnippetsAreGofmted(t *testing.T) {
+	checked := 0
+	for _, page := range markdownPages(t) {
+		fences, err := goFences(page)
+		if err != nil {
+			t.Errorf("%s: %v", page, err)
+			continue
+		}
+		for _, f := range fences {
+			checked++
+			got, err := gofmtSnippet(f.code)
+			if err != nil {
+				t.Errorf("%s:%d: the ```go fence is not Go: %v", page, f.line, err)
+				continue
+			}
+			if got != f.code {
+				t.Errorf("%s:%d: the ```go fence is not gofmt-formatted; gofmt prints it as\n%s", page, f.line, got)
+			}
+		}
+	}
+	if checked == 0 {
+		t.Fatal("no ```go fences found: the fence pattern is broken")
+	}
+}
+
+func TestDocs_GofmtSnippet(t *testing.T) {
+	for _, tc := range []struct{ src, want string }{
+		{"package p\n\nfunc f() { return }\n", "package p\n\nfunc f() { return }\n"},
+		{"func f() {\nreturn\n}\n", "func f() {\n\treturn\n}\n"},
+		{"x := 1 // a\nyy := 2 // b\n", "x := 1  // a\nyy := 2 // b\n"},
+		{"import (\n\t\"os\"\n\t\"fmt\"\n)\n\nif err != nil { os.Exit(1) }\n",
+			"import (\n\t\"fmt\"\n\t\"os\"\n)\n\nif err != nil {\n\tos.Exit(1)\n}\n"},
+		{"import \"os\"\n\nos.Exit(1)\n", "import \"os\"\n\nos.Exit(1)\n"},
+	} {
+		if got, err := gofmtSnippet(tc.src); err != nil || got != tc.want {
+			t.Errorf("gofmtSnippet(%q) = %q, %v; want %q", tc.src, got, err, tc.want)
+		}
+	}
+	for _, src := range []string{"f(),\ng(),\n", "import (\n\t\"os\"\n)\n\nf(),\n", "import (\n\t\"os\"\n"} {
+		if got, err := gofmtSnippet(src); err == nil {
+			t.Errorf("gofmtSnippet(%q) = %q, want an error", src, got)
+		}
+	}
+}
+
+// gofmtSnippet returns src as go/format.Source prints it. A snippet that
+// is neither a file, nor declarations, nor statements may be an import
+// declaration followed by statements: each part is formatted on its own.
+func gofmtSnippet(src string) (string, error) {
+	out, err := format.Source([]byte(src))
+	if err == nil {
+		return string(out), nil
+	}
+	if !strings.HasPrefix(src, "import ") {
+		return "", err
+	}
+	// The import declaration ends at its first line, or at the first
+	// line ")" of an "import (" block.
+	end := strings.Index(src, "\n") + 1
+	if strings.HasPrefix(src, "import (") {
+		i := strings.Index(src, "\n)\n")
+		if i < 0 {
+			return "", err
+		}
+		end = i + len("\n)\n")
+	}
+	// As a file, so that the imports are sorted as gofmt sorts them.
+	const pkg = "package p\n\n"
+	imports, ierr := format.Source([]byte(pkg + src[:end]))
+	if ierr != nil {
+		return "", ierr
+	}
+	imports, _ = bytes.CutPrefix(imports, []byte(pkg))
+	rest, rerr := format.Source([]byte(src[end:]))
+	if rerr != nil {
+		return "", rerr
+	}
+	return string(imports) + string(rest), nil
+}
+
+// mdFence is the text of a fenced code block and the line of its opening
+// fence.
+type mdFence struct {
+	code string
+	line int
+}
+
+// goFences returns the ```go fences of a Markdown file, each with the
+// indentation of its opening fence removed from its lines, as Markdown
+// renders them.
+func goFences(path string) ([]mdFence, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	var (
+		fences []mdFence
+		open   *mdFence // the ```go fence being read
+		marker string   // the marker of the open fence, go or not
+		indent string
+	)
+	for n, line := range strings.Split(string(b), "\n") {
+		trimmed := strings.TrimLeft(line, " ")
+		if marker != "" {
+			if strings.HasPrefix(trimmed, marker) && strings.TrimSpace(strings.TrimLeft(trimmed, marker[:1])) == "" {
+				if open != nil {
+					fences = append(fences, *open)
+				}
+				open, marker = nil, ""
+			} else if open != nil {
+				open.code += strings.TrimPrefix(line, indent) + "\n"
+			}
+			continue
+		}
+		if strings.HasPrefix(trimmed, "```") || strings.HasPrefix(trimmed, "~~~") {
+			marker = trimmed[:3]
+			indent = line[:len(line)-len(trimmed)]
+			if info := strings.TrimSpace(strings.TrimLeft(trimmed, marker[:1])); info == "go" {
+				open = &mdFence{line: n + 1}
+			}
+		}
+	}
+	if marker != "" {
+		return nil, fmt.Errorf("a fence opened is never closed")
+	}
+	return fences, nil
+}
+
+// TestDocs_PackagesHaveDocGoWithSnippet keeps the house style of package
+// documentation: every non-main package of this module and of connectauth
+// (generated code aside) has its package comment in doc.go, and nowhere
+// else, and the comment shows a usage snippet (a code block, tab-indented).
+func TestDocs_PackagesHaveDocGoWithSnippet(t *testing.T) {
+	checked := 0
+	err := filepath.WalkDir(".", func(path string, d os.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if !d.IsDir() {
+			return nil
+		}
+		if path != "." && (d.Name() == "testdata" || strings.HasPrefix(d.Name(), ".") || strings.HasPrefix(d.Name(), "_")) {
+			return filepath.SkipDir
+		}
+		if _, err := os.Stat(filepath.Join(path, "go.mod")); err == nil && path != "." && path != "connectauth" {
+			return filepath.SkipDir // another module: bench, tools, the browser test
+		}
+		if undocumentedPackageExempt(path) {
+			return nil
+		}
+		problems, isPackage := checkDocGo(t, path)
+		if !isPackage {
+			return nil
+		}
+		checked++
+		for _, p := range problems {
+			t.Error(p)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if checked < 10 {
+		t.Fatalf("checked %d packages, want every package of the module", checked)
+	}
+}
+
+// undocumentedPackageExempt reports whether the package in dir is exempt
+// from TestDocs_PackagesHaveDocGoWithSnippet: code generated from a
+// .proto, documented by its .proto.
+func undocumentedPackageExempt(dir string) bool {
+	dir = filepath.ToSlash(dir)
+	return strings.HasPrefix(dir, "internal/testproto/") || strings.HasPrefix(dir, "examples/items/proto/")
+}
+
+// checkDocGo returns what keeps the package in dir from the house style,
+// and whether dir holds a package to check: one with non-test Go files,
+// other than a main package, whose comment describes a command, not an
+// API.
+func checkDocGo(t *testing.T, dir string) (problems []string, isPackage bool) {
+	t.Helper()
+	files, err := filepath.Glob(filepath.Join(dir, "*.go"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !hasGoFiles(files) {
+		return nil, false
+	}
+	fset := token.NewFileSet()
+	var docGo *ast.File
+	var elsewhere []string // other files with a package comment
+	for _, name := range files {
+		if strings.HasSuffix(name, "_test.go") {
+			continue
+		}
+		f, err := parser.ParseFile(fset, name, nil, parser.PackageClauseOnly|parser.ParseComments)
+		if err != nil {
+			t.Errorf("%s: %v", name, err)
+			continue
+		}
+		if f.Name.Name == "main" {
+			return nil, false
+		}
+		if filepath.Base(name) == "doc.go" {
+			docGo = f
+		} else if f.Doc != nil {
+			elsewhere = append(elsewhere, name)
+		}
+	}
+	switch {
+	case docGo == nil:
+		problems = append(problems, fmt.Sprintf("%s: no doc.go (the package comment goes there)", dir))
+	case docGo.Doc == nil:
+		problems = append(problems, fmt.Sprintf("%s/doc.go: no package comment", dir))
+	case !strings.Contains(docGo.Doc.Text(), "\n\t"):
+		problems = append(problems, fmt.Sprintf("%s/doc.go: the package comment shows no usage snippet (a tab-indented code block)", dir))
+	}
+	for _, name := range elsewhere {
+		problems = append(problems, fmt.Sprintf("%s: a package comment outside doc.go", name))
+	}
+	return problems, true
+}
+
+// hasGoFiles reports whether files names a Go file that is not a test.
+func hasGoFiles(files []string) bool {
+	for _, name := range files {
+		if !strings.HasSuffix(name, "_test.go") {
+			return true
+		}
+	}
+	return false
 }
 
 func TestDocs_HeadingAnchor(t *testing.T) {

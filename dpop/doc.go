@@ -28,10 +28,37 @@
 // load balancer need a shared one. [NewHMACNonces] gives
 // stateless server nonces ([NonceSource]).
 //
+//	v, err := dpop.NewVerifier(dpop.Config{})
+//	if err != nil {
+//		return err
+//	}
+//	// proof: the dpop header's value; jkt: the verified token's cnf jkt.
+//	p, err := v.Verify(ctx, proof, dpop.Request{
+//		Method:        "POST", // every gRPC call
+//		Scheme:        "https",
+//		Authority:     "api.example.com",
+//		Path:          "/items.v1.ItemService/GetItem",
+//		AccessToken:   token,
+//		KeyThumbprint: jkt, // required with AccessToken
+//	})
+//	if err != nil {
+//		return err // errors.Is(err, dpop.ErrReplayed): used before; ...
+//	}
+//	// p.Thumbprint, p.ID, p.IssuedAt: the verified proof's key, jti, iat
+//
 // A client makes its proofs with a [Signer] ([NewSigner] with its private
 // key and alg): [Signer.Proof] for each request, [Signer.Thumbprint] for
 // the cnf jkt of its tokens. Package tokencreds uses it for gRPC calls and
 // token requests.
+//
+//	// key: an *ecdsa.PrivateKey on P-256, or any crypto.Signer, kept for
+//	// the life of the tokens bound to it (their cnf jkt: signer.Thumbprint()).
+//	signer, err := dpop.NewSigner(key, "ES256")
+//	if err != nil {
+//		return err
+//	}
+//	// nonce: the latest the server sent, "" for none.
+//	proof, err := signer.Proof("POST", "https://api.example.com/items.v1.ItemService/GetItem", token, nonce)
 //
 // JWK parsing, thumbprints, signing and signature verification come from
 // github.com/lestrrat-go/jwx/v2. The grpcauth interceptors use this package

@@ -1,19 +1,3 @@
-// Package tokencreds sends OAuth 2.0 access tokens on gRPC calls: a
-// credentials.PerRPCCredentials built from an oauth2.TokenSource, like
-// grpc-go's credentials/oauth.TokenSource, except that it also works over
-// plaintext to a server on the same host (loopback, a Unix socket, an
-// in-process bufconn or net.Pipe connection), which makes local
-// development and tests as easy as production. Over plaintext to any other
-// host it refuses to send the token, so a misconfigured client fails
-// instead of leaking it.
-//
-// NewDPoP sends DPoP-bound tokens (RFC 9449) instead: the DPoP scheme and a
-// new proof per call, signed by a dpop.Signer; NewDPoPTransport puts a
-// proof on the token requests so that the authorization server binds the
-// tokens to the key (it sends them only over https or to a loopback host,
-// follows no redirect to another origin, and refuses a token the server
-// did not bind), and the Credentials' interceptors follow the server's
-// nonces. See docs/clients.md.
 package tokencreds
 
 import (

@@ -1,6 +1,3 @@
-// Package alloctest measures what a call allocates, for the tests of the
-// rejection-cost bound (at most twice a token's length plus 4 KiB), and the
-// live heap, for the tests of what caches keep alive.
 package alloctest
 
 import "runtime"

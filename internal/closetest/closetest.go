@@ -1,6 +1,3 @@
-// Package closetest checks that a Close called while another Close runs
-// returns only once the shutdown is complete, for the tests of the
-// verifiers' Close methods.
 package closetest
 
 import (

@@ -1,8 +1,3 @@
-// Package httpheader reads the HTTP header values that say how long
-// something lasts: delta-seconds (Cache-Control max-age, Age, Retry-After),
-// Retry-After's HTTP-date, and the Unix time of X-Rate-Limit-Reset. The
-// verifier's key set, the introspection Verifier and tokencreds share it,
-// so all read a Retry-After alike.
 package httpheader
 
 import (

@@ -1,8 +1,3 @@
-// Package jitter spreads out timers that would otherwise fire together (a
-// stream's re-verification, an introspected token's cached answer), by
-// bringing them forward, never back: the times they are due at are
-// security bounds (how long a revoked token keeps working). grpcauth and
-// introspect share it, so both apply one rule.
 package jitter
 
 import (

@@ -1,9 +1,3 @@
-// Package localpeer decides whether a gRPC connection carries credentials
-// safely: with transport security (Secure), or without leaving this host
-// (IsLocal, IsLocalPeer); and whether it is a TLS connection (TLS). The
-// server interceptors (grpcauth.TransportSecureOrLocal, certificate
-// binding, a DPoP proof's htu) and the client credentials (tokencreds)
-// share it, so both ends apply one rule.
 package localpeer
 
 import (

@@ -1,5 +1,3 @@
-// Package panictext turns a recovered panic's value into text fit for a
-// log record or an error.
 package panictext
 
 import (

@@ -1,8 +1,3 @@
-// Package policy holds the settings verifier.Config and introspect.Config
-// share, and their one validation. Both packages keep their fields flat, so
-// that a Config literal reads the same in either; their validate functions
-// copy the shared fields into a Policy, call Validate with their own
-// defaults, and copy the result back. Error messages name the user's field.
 package policy
 
 import (

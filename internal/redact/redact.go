@@ -1,5 +1,3 @@
-// Package redact removes secrets from configuration strings that an error
-// or a log record repeats.
 package redact
 
 import (

@@ -1,10 +1,3 @@
-// Package web is the items example's browser page: plain HTML, CSS and
-// JavaScript with no build step, embedded in the server binary. The page
-// signs a person in at the issuer with the authorization-code flow and
-// PKCE, then calls ItemService with the Connect protocol's JSON over fetch,
-// with a DPoP proof made with WebCrypto when the issuer binds tokens to a
-// key. The server (web.go in ../server) serves Files and /config.json;
-// docs/browsers.md describes the whole set-up.
 package web
 
 import "embed"
