@@ -234,7 +234,7 @@ func (v *Verifier) accept(ctx context.Context, c verifier.Claims, now time.Time)
 	var err error
 	late := now.Add(v.s.skew)
 	switch exp := c.Expiry(); {
-	case !exp.IsZero() && !now.Before(exp.Add(v.s.skew)):
+	case pastExp(exp, now, v.s.skew):
 		err = &verifier.TokenExpiredError{Expiry: exp}
 	case c.NotBefore().After(late):
 		err = errNotYet
@@ -246,6 +246,21 @@ func (v *Verifier) accept(ctx context.Context, c verifier.Claims, now time.Time)
 		return verifier.Claims{}, err
 	}
 	return c, nil
+}
+
+// pastExp reports whether exp is set and now is at or past exp plus
+// tolerance: the one rule by which the Verifier calls a token expired
+// (*verifier.TokenExpiredError). Where the Verifier would refuse a token on
+// its own clock (accept, an active answer in run, an ended entry in
+// cached), tolerance is ClockSkew, as the JWT verifier judges a JWT's exp:
+// no token is refused as expired that a JWT verifier with the same skew
+// would accept. Where the server has already refused it (an inactive
+// answer in run), tolerance is 0: the refusal stands whatever the label,
+// and past the exp the server gave, expiry is its likeliest reason, so the
+// client is told to refresh (ACCESS_TOKEN_EXPIRED, and a re-verified
+// stream is not cut as revoked) from exp on, not from exp plus skew.
+func pastExp(exp, now time.Time, tolerance time.Duration) bool {
+	return !exp.IsZero() && !now.Before(exp.Add(tolerance))
 }
 
 func (v *Verifier) logRejection(ctx context.Context, err error) {
@@ -304,7 +319,7 @@ func (v *Verifier) cached(key tokenKey, now time.Time) (r result, hit *atomic.In
 		return r, &v.n.hits, time.Time{}
 	}
 	knownExp = r.claims.Expiry()
-	if !knownExp.IsZero() && !now.Before(knownExp.Add(v.s.skew)) {
+	if pastExp(knownExp, now, v.s.skew) {
 		err := &verifier.TokenExpiredError{Expiry: knownExp}
 		v.neg.put(key, result{err: err, until: now.Add(v.s.Cache.NegativeTTL)}, now)
 		v.pos.dropEnded(key, now)
@@ -369,10 +384,12 @@ func (v *Verifier) run(ctx context.Context, key tokenKey, token string, knownExp
 		err = verifier.ErrClosed
 	}
 	now := v.s.Now()
-	if err == ErrInactive && !knownExp.IsZero() && !now.Before(knownExp) {
+	if err == ErrInactive && pastExp(knownExp, now, 0) {
 		// The server said this token expires at knownExp, which has
 		// passed: that is why it is no longer active, as far as anyone
-		// can tell. Report it as a JWT's expiry is reported.
+		// can tell. Report it as a JWT's expiry is reported. Without
+		// ClockSkew (see pastExp): the server has refused the token
+		// already, and only the reason is at stake.
 		err = &verifier.TokenExpiredError{Expiry: knownExp}
 	}
 	v.mu.Lock()
@@ -393,7 +410,7 @@ func (v *Verifier) run(ctx context.Context, key tokenKey, token string, knownExp
 			exp = claims.Expiry()
 		}
 		switch {
-		case err == nil && !exp.IsZero() && !now.Before(exp.Add(v.s.skew)):
+		case err == nil && pastExp(exp, now, v.s.skew):
 			// Active for the server, expired here (clocks differ): remember
 			// the verdict, or every call would ask again.
 			v.neg.put(key, result{err: &verifier.TokenExpiredError{Expiry: exp}, from: sent, until: now.Add(v.s.Cache.NegativeTTL)}, now)
