@@ -22,7 +22,12 @@ import (
 // token introspection endpoint (RFC 7662): for opaque tokens, which cannot
 // be verified locally, such as those of Okta's org authorization server. It
 // satisfies grpcauth.TokenVerifier and is safe for concurrent use. Create
-// one per endpoint with New, share it, and Close it when done.
+// one per endpoint with New, share it, and Close it when done. A Verifier
+// that New did not build (a zero Verifier, or a nil *Verifier) refuses
+// every token, and Close, with an "introspect: ... not built with New"
+// error wrapping ErrUnavailable (codes.Unavailable behind grpcauth),
+// logged once per process through slog.Default(); its Stats are zero, its
+// ClockSkew 0, and its RevalidateAt now. It never panics.
 //
 // Results are cached by the SHA-256 of the token (see CacheConfig);
 // concurrent calls with the same token share one request; at most
@@ -107,8 +112,12 @@ func New(cfg Config) (*Verifier, error) {
 // and empties the caches. Callers waiting for a request get
 // verifier.ErrClosed, as do later calls. It is safe to call more than once,
 // also concurrently: every call returns only once the goroutines have
-// ended. It always returns nil.
+// ended. It returns nil, but for a Verifier New did not build, which has
+// nothing to close: the "not built with New" error (see Verifier).
 func (v *Verifier) Close() error {
+	if !v.built() {
+		return errNotBuilt
+	}
 	v.closing.Do(func() {
 		v.mu.Lock()
 		v.closed = true
@@ -147,8 +156,12 @@ func (v *Verifier) Close() error {
 // (verifier.ErrNotYetValid), with Config.ClockSkew. A failure to get an
 // answer is ErrUnavailable (errors.Is verifier.ErrKeysUnavailable); when ctx
 // ends first, its error is returned. Error text is for server logs and
-// never contains the token.
+// never contains the token. A Verifier New did not build refuses every
+// token with an error wrapping ErrUnavailable (see Verifier).
 func (v *Verifier) VerifyAccessToken(ctx context.Context, token string) (verifier.Claims, error) {
+	if !v.built() {
+		return verifier.Claims{}, notBuilt(errNotBuilt)
+	}
 	if err := v.checkToken(token); err != nil {
 		v.n.malformed.Add(1)
 		v.logRejection(ctx, err)
