@@ -19,7 +19,11 @@ type JWTVerifier interface {
 // for a service that accepts both, e.g. JWTs from an Okta custom
 // authorization server and opaque tokens from Okta's org authorization
 // server. It satisfies grpcauth.TokenVerifier and is safe for concurrent
-// use. It owns neither verifier: close them yourself.
+// use. It owns neither verifier: close them yourself. A Combined that
+// Combine did not build (a zero Combined, or a nil *Combined) refuses every
+// token with an "introspect: ... not built with Combine" error wrapping
+// ErrUnavailable (codes.Unavailable behind grpcauth), logged once per
+// process through slog.Default(), and never panics.
 //
 // A token is a JWT when it has three dot-separated parts and its first part
 // decodes (strict base64url) to UTF-8 that starts as a JSON object ('{'
@@ -100,6 +104,9 @@ func Combine(jwt JWTVerifier, opaque *Verifier, opts ...CombineOption) (*Combine
 // grows with the length (byte scans of the token and the decoding of its
 // first part).
 func (c *Combined) VerifyAccessToken(ctx context.Context, token string) (verifier.Claims, error) {
+	if !c.built() {
+		return verifier.Claims{}, notBuilt(errCombinedNotBuilt)
+	}
 	payload, isJWT := jwtPayload(token)
 	if !isJWT || (len(c.introspect) > 0 && c.introspect[payloadIssuer(payload)]) {
 		return c.opaque.VerifyAccessToken(ctx, token)

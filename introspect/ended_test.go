@@ -62,3 +62,64 @@ func TestVerify_AnUncachedActiveAnswerReplacesTheEndedOnesExp(t *testing.T) {
 		t.Fatalf("Requests %d, want 3", st.Requests)
 	}
 }
+
+// TestVerify_AnInactiveAnswerIsExpiredFromExpAndAnEndedEntryFromExpPlusSkew
+// pins the two instants pastExp decides, by the injected clock: after an
+// answer gave exp and ended (at its TTL), the server's "active": false is
+// reported expired from exp on (the server has refused the token; only
+// the reason is at stake), while the Verifier refuses the token as expired
+// on its own, without asking, only from exp plus ClockSkew on, as a JWT
+// verifier with that skew would.
+func TestVerify_AnInactiveAnswerIsExpiredFromExpAndAnEndedEntryFromExpPlusSkew(t *testing.T) {
+	const skew = time.Minute
+	for _, tc := range []struct {
+		after    time.Duration // from the first answer
+		expired  bool
+		requests int64
+	}{
+		{20*time.Second - time.Nanosecond, false, 2}, // before exp: the server's bare refusal
+		{20 * time.Second, true, 2},                  // at exp: the server's refusal, as expiry
+		{20*time.Second + skew - time.Nanosecond, true, 2},
+		{20*time.Second + skew, true, 1}, // at exp plus skew: no request
+	} {
+		t.Run(tc.after.String(), func(t *testing.T) {
+			clk := newClock()
+			exp := clk.Now().Add(20 * time.Second)
+			var active atomic.Bool
+			active.Store(true)
+			var requests atomic.Int64
+			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+				requests.Add(1)
+				w.Header().Set("Content-Type", "application/json")
+				if active.Load() {
+					_, _ = fmt.Fprintf(w, `{"active":true,"aud":"api://x","exp":%d}`, exp.Unix())
+					return
+				}
+				_, _ = io.WriteString(w, `{"active":false}`)
+			}))
+			defer srv.Close()
+			v := newVerifier(t, introspect.Config{
+				Endpoint: srv.URL, Issuer: "https://issuer.example", ClientID: "rs", ClientSecret: "secret",
+				Audiences: []string{"api://x"}, Logger: slog.New(slog.DiscardHandler), Now: clk.Now,
+				ClockSkew: skew, Cache: introspect.CacheConfig{TTL: 10 * time.Second},
+			})
+			const tok = "dG9rZW4"
+			if _, err := v.VerifyAccessToken(t.Context(), tok); err != nil {
+				t.Fatal(err)
+			}
+			active.Store(false)
+			clk.Advance(tc.after)
+			_, err := v.VerifyAccessToken(t.Context(), tok)
+			var expired *verifier.TokenExpiredError
+			switch {
+			case tc.expired && (!errors.As(err, &expired) || !expired.Expiry.Equal(exp)):
+				t.Fatalf("%v: %v, want *verifier.TokenExpiredError at %v", tc.after, err, exp)
+			case !tc.expired && !errors.Is(err, introspect.ErrInactive):
+				t.Fatalf("%v: %v, want ErrInactive", tc.after, err)
+			}
+			if n := requests.Load(); n != tc.requests {
+				t.Fatalf("%v: %d requests, want %d", tc.after, n, tc.requests)
+			}
+		})
+	}
+}

@@ -52,27 +52,24 @@ func (v *Verifier) post(ctx context.Context, token string) ([]byte, error) {
 		return nil, v.fail(ctx, slog.LevelWarn, unavailable("request failed: %s", endpoint.ClipError(endpoint.WithoutURL(err))))
 	}
 	defer resp.Body.Close()
+	switch resp.StatusCode {
+	case http.StatusOK:
+	case http.StatusUnauthorized, http.StatusForbidden:
+		return nil, v.refused(ctx, resp)
+	default:
+		// A 429's or 503's pause is recorded (statusError) as soon as its
+		// status and headers are in, before the body is read: while a
+		// slow body was read first, every other caller's request went out
+		// meanwhile, to a server that had said it would refuse them. The
+		// body, of no use, is then read (bounded, as any body, by
+		// MaxResponseSize and Timeout) only so that the connection may
+		// carry the next request.
+		err := v.fail(ctx, slog.LevelWarn, v.statusError(resp))
+		_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, v.s.MaxResponseSize))
+		return nil, err
+	}
 	body, err := io.ReadAll(io.LimitReader(resp.Body, v.s.MaxResponseSize+1))
 	switch {
-	case resp.StatusCode == http.StatusUnauthorized || resp.StatusCode == http.StatusForbidden:
-		if err == nil && invalidClient(body) {
-			// The server refused this service, not the token (RFC 7662
-			// §2.3, RFC 6749 §5.2): every request would be refused alike
-			// until the credentials are put right. Pause them, as for a
-			// 429, rather than send each caller's on to the server (which
-			// may count them against this client, up to locking it out).
-			d := v.credentialsPause()
-			v.pause(d)
-			return nil, v.fail(ctx, slog.LevelError, unavailable(
-				"the endpoint refused this service's client credentials (status %d, invalid_client): check ClientID, ClientSecret and AuthMethod; no request for %v", resp.StatusCode, d))
-		}
-		// Not said to be the credentials: a proxy's or a firewall's
-		// refusal of this one request, which the token may have
-		// provoked, must not pause the others'.
-		return nil, v.fail(ctx, slog.LevelError, unavailable(
-			"the endpoint answered status %d, without invalid_client: if it refused this service's client credentials, check ClientID, ClientSecret and AuthMethod", resp.StatusCode))
-	case resp.StatusCode != http.StatusOK:
-		return nil, v.fail(ctx, slog.LevelWarn, v.statusError(resp))
 	case err != nil:
 		if ctx.Err() != nil {
 			return nil, ctx.Err()
@@ -87,6 +84,33 @@ func (v *Verifier) post(ctx context.Context, token string) ([]byte, error) {
 		}
 	}
 	return body, nil
+}
+
+// refused is post's error for a 401 or 403 answer, whose body (bounded by
+// MaxResponseSize) tells whether the server refused this service's client
+// credentials (invalidClient), which pauses requests, or something else
+// refused this one request, which pauses none. The body's Content-Type is
+// not consulted: only a JSON object whose "error" is "invalid_client"
+// pauses, and nothing else (an HTML page, a caller's token echoed: no
+// b64token holds a '"') parses as one, whatever its label.
+func (v *Verifier) refused(ctx context.Context, resp *http.Response) error {
+	body, err := io.ReadAll(io.LimitReader(resp.Body, v.s.MaxResponseSize+1))
+	if err == nil && invalidClient(body) {
+		// The server refused this service, not the token (RFC 7662
+		// §2.3, RFC 6749 §5.2): every request would be refused alike
+		// until the credentials are put right. Pause them, as for a
+		// 429, rather than send each caller's on to the server (which
+		// may count them against this client, up to locking it out).
+		d := v.credentialsPause()
+		v.pause(d)
+		return v.fail(ctx, slog.LevelError, unavailable(
+			"the endpoint refused this service's client credentials (status %d, invalid_client): check ClientID, ClientSecret and AuthMethod; no request for %v", resp.StatusCode, d))
+	}
+	// Not said to be the credentials: a proxy's or a firewall's refusal of
+	// this one request, which the token may have provoked, must not pause
+	// the others'.
+	return v.fail(ctx, slog.LevelError, unavailable(
+		"the endpoint answered status %d, without invalid_client: if it refused this service's client credentials, check ClientID, ClientSecret and AuthMethod", resp.StatusCode))
 }
 
 // invalidClient reports whether body is an OAuth 2.0 error response (RFC

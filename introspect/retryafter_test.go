@@ -1,10 +1,14 @@
 package introspect_test
 
 import (
+	"context"
 	"errors"
 	"io"
+	"log/slog"
 	"net/http"
+	"net/http/httptest"
 	"strconv"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -322,5 +326,91 @@ func TestVerify_AShorterRetryAfterReadEarlierDoesNotEndALongerPause(t *testing.T
 	e.advance(30 * time.Second)
 	if _, err := e.verify(t, e.opaque(t, nil)); err != nil {
 		t.Fatalf("once the minute's pause has ended: %v, want the token verified", err)
+	}
+}
+
+// bodyReadSignal is a transport that closes reading when the body of the
+// first response it returns is first read.
+type bodyReadSignal struct {
+	rt      http.RoundTripper
+	first   atomic.Bool
+	reading chan struct{}
+}
+
+func (b *bodyReadSignal) RoundTrip(r *http.Request) (*http.Response, error) {
+	resp, err := b.rt.RoundTrip(r)
+	if err == nil && b.first.CompareAndSwap(false, true) {
+		resp.Body = &signalledBody{ReadCloser: resp.Body, reading: b.reading}
+	}
+	return resp, err
+}
+
+type signalledBody struct {
+	io.ReadCloser
+	reading chan struct{}
+	once    sync.Once
+}
+
+func (s *signalledBody) Read(p []byte) (int, error) {
+	s.once.Do(func() { close(s.reading) })
+	return s.ReadCloser.Read(p)
+}
+
+// TestVerify_ASlowRetryAfterBodyDoesNotLetRequestsOut: a 429's pause
+// begins as soon as its status and Retry-After are in, not once its body
+// has been read: while the body still comes, another token fails at once
+// with ErrUnavailable and sends no request (before, it was sent, to a
+// server that had said it would refuse it).
+func TestVerify_ASlowRetryAfterBodyDoesNotLetRequestsOut(t *testing.T) {
+	release := make(chan struct{})
+	var releaseOnce sync.Once
+	unblock := func() { releaseOnce.Do(func() { close(release) }) }
+	var requests atomic.Int64
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if requests.Add(1) == 1 {
+			w.Header().Set("Retry-After", "30")
+			w.Header().Set("Content-Type", "text/plain")
+			w.WriteHeader(http.StatusTooManyRequests)
+			_, _ = io.WriteString(w, "slow down")
+			w.(http.Flusher).Flush()
+			select { // the rest of the body, once released
+			case <-release:
+			case <-r.Context().Done():
+			}
+			_, _ = io.WriteString(w, ", please")
+			return
+		}
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = io.WriteString(w, `{"active":false}`)
+	}))
+	defer srv.Close()
+	defer unblock() // runs first: the handler returns before srv.Close waits for it
+	transport := &http.Transport{}
+	defer transport.CloseIdleConnections()
+	signal := &bodyReadSignal{rt: transport, reading: make(chan struct{})}
+	clk := newClock()
+	v := newVerifier(t, introspect.Config{
+		Endpoint: srv.URL, Issuer: "https://issuer.example", ClientID: "rs", ClientSecret: "secret",
+		Audiences: []string{"api://x"}, Logger: slog.New(slog.DiscardHandler), Now: clk.Now,
+		HTTPClient: &http.Client{Transport: signal},
+	})
+	first := make(chan error, 1)
+	go func() {
+		_, err := v.VerifyAccessToken(context.Background(), "Zmlyc3Q")
+		first <- err
+	}()
+	<-signal.reading // the 429's status and headers are in; its body is being read
+	if _, err := v.VerifyAccessToken(t.Context(), "c2Vjb25k"); !errors.Is(err, introspect.ErrUnavailable) {
+		t.Fatalf("another token while the 429's body is read: %v, want ErrUnavailable (paused)", err)
+	}
+	if n := requests.Load(); n != 1 {
+		t.Fatalf("%d requests while the 429's body was read, want 1", n)
+	}
+	if st := v.Stats(); st.RateLimited != 1 {
+		t.Fatalf("Stats.RateLimited %d, want 1", st.RateLimited)
+	}
+	unblock()
+	if err := <-first; !errors.Is(err, introspect.ErrUnavailable) {
+		t.Fatalf("the 429's token: %v, want ErrUnavailable", err)
 	}
 }

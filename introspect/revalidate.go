@@ -15,8 +15,12 @@ import (
 // grpcauth re-verify the streams a token opened, and end them once the
 // authorization server calls it inactive: a revoked token's stream ends
 // within Cache.TTL, as its unary calls do (see grpcauth.Revalidator and
-// docs/introspection.md).
+// docs/introspection.md). A Verifier New did not build, which accepts no
+// token, returns time.Now(): verify again at once (see Verifier).
 func (v *Verifier) RevalidateAt(token string, _ verifier.Claims) time.Time {
+	if !v.built() {
+		return time.Now()
+	}
 	now := v.s.Now()
 	if v.pos == nil {
 		return now.Add(v.s.Cache.TTL)
@@ -34,7 +38,12 @@ func (v *Verifier) RevalidateAt(token string, _ verifier.Claims) time.Time {
 // Verifier's answer; for a JWT, the JWT verifier's when it has a
 // RevalidateAt method (*verifier.Verifier and *verifier.MultiVerifier do:
 // a JWT's key may leave the key set), and otherwise never (the zero time).
+// A Combined that Combine did not build, which accepts no token, returns
+// time.Now(), as a Verifier New did not build does.
 func (c *Combined) RevalidateAt(token string, claims verifier.Claims) time.Time {
+	if !c.built() {
+		return time.Now()
+	}
 	if introspected(claims) {
 		return c.opaque.RevalidateAt(token, claims)
 	}

@@ -9,13 +9,23 @@ import (
 // ClockSkew returns the tolerance v applies to exp, nbf and iat: its
 // Config.ClockSkew, or verifier.DefaultClockSkew when that is zero, or 0
 // when it is negative. grpcauth uses it to end a stream when its token
-// expires, so the skew is configured in one place.
-func (v *Verifier) ClockSkew() time.Duration { return v.s.skew }
+// expires, so the skew is configured in one place. A Verifier New did not
+// build (see Verifier) returns 0.
+func (v *Verifier) ClockSkew() time.Duration {
+	if !v.built() {
+		return 0
+	}
+	return v.s.skew
+}
 
 // ClockSkew returns the larger of the two verifiers' clock skews; a JWT
 // verifier without a ClockSkew method counts as verifier.DefaultClockSkew.
-// grpcauth ends a stream by ClockSkewFor instead.
+// grpcauth ends a stream by ClockSkewFor instead. A Combined that Combine
+// did not build returns 0.
 func (c *Combined) ClockSkew() time.Duration {
+	if !c.built() {
+		return 0
+	}
 	return max(c.jwtSkew(), c.opaque.ClockSkew())
 }
 
@@ -26,8 +36,12 @@ func (c *Combined) ClockSkew() time.Duration {
 // ClockSkewFor, as verifier.MultiVerifier's, or ClockSkew). grpcauth uses
 // it to end a stream at its token's exp plus that skew, when the token's
 // unary calls start being refused, and as the most a step-up rule's
-// auth_time may lie in the future.
+// auth_time may lie in the future. A Combined that Combine did not build
+// returns 0.
 func (c *Combined) ClockSkewFor(claims verifier.Claims) time.Duration {
+	if !c.built() {
+		return 0
+	}
 	if introspected(claims) {
 		return c.opaque.ClockSkew()
 	}

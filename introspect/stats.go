@@ -69,6 +69,9 @@ type counters struct {
 // lock on the verification path and makes no request; it is cheap enough
 // for a metrics callback, not meant for every call.
 func (v *Verifier) Stats() Stats {
+	if !v.built() {
+		return Stats{} // see Verifier
+	}
 	st := Stats{
 		Issuer:       v.s.Issuer,
 		CacheHits:    v.n.hits.Load(),

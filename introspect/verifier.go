@@ -22,7 +22,12 @@ import (
 // token introspection endpoint (RFC 7662): for opaque tokens, which cannot
 // be verified locally, such as those of Okta's org authorization server. It
 // satisfies grpcauth.TokenVerifier and is safe for concurrent use. Create
-// one per endpoint with New, share it, and Close it when done.
+// one per endpoint with New, share it, and Close it when done. A Verifier
+// that New did not build (a zero Verifier, or a nil *Verifier) refuses
+// every token, and Close, with an "introspect: ... not built with New"
+// error wrapping ErrUnavailable (codes.Unavailable behind grpcauth),
+// logged once per process through slog.Default(); its Stats are zero, its
+// ClockSkew 0, and its RevalidateAt now. It never panics.
 //
 // Results are cached by the SHA-256 of the token (see CacheConfig);
 // concurrent calls with the same token share one request; at most
@@ -107,8 +112,12 @@ func New(cfg Config) (*Verifier, error) {
 // and empties the caches. Callers waiting for a request get
 // verifier.ErrClosed, as do later calls. It is safe to call more than once,
 // also concurrently: every call returns only once the goroutines have
-// ended. It always returns nil.
+// ended. It returns nil, but for a Verifier New did not build, which has
+// nothing to close: the "not built with New" error (see Verifier).
 func (v *Verifier) Close() error {
+	if !v.built() {
+		return errNotBuilt
+	}
 	v.closing.Do(func() {
 		v.mu.Lock()
 		v.closed = true
@@ -147,8 +156,12 @@ func (v *Verifier) Close() error {
 // (verifier.ErrNotYetValid), with Config.ClockSkew. A failure to get an
 // answer is ErrUnavailable (errors.Is verifier.ErrKeysUnavailable); when ctx
 // ends first, its error is returned. Error text is for server logs and
-// never contains the token.
+// never contains the token. A Verifier New did not build refuses every
+// token with an error wrapping ErrUnavailable (see Verifier).
 func (v *Verifier) VerifyAccessToken(ctx context.Context, token string) (verifier.Claims, error) {
+	if !v.built() {
+		return verifier.Claims{}, notBuilt(errNotBuilt)
+	}
 	if err := v.checkToken(token); err != nil {
 		v.n.malformed.Add(1)
 		v.logRejection(ctx, err)
@@ -234,7 +247,7 @@ func (v *Verifier) accept(ctx context.Context, c verifier.Claims, now time.Time)
 	var err error
 	late := now.Add(v.s.skew)
 	switch exp := c.Expiry(); {
-	case !exp.IsZero() && !now.Before(exp.Add(v.s.skew)):
+	case pastExp(exp, now, v.s.skew):
 		err = &verifier.TokenExpiredError{Expiry: exp}
 	case c.NotBefore().After(late):
 		err = errNotYet
@@ -246,6 +259,21 @@ func (v *Verifier) accept(ctx context.Context, c verifier.Claims, now time.Time)
 		return verifier.Claims{}, err
 	}
 	return c, nil
+}
+
+// pastExp reports whether exp is set and now is at or past exp plus
+// tolerance: the one rule by which the Verifier calls a token expired
+// (*verifier.TokenExpiredError). Where the Verifier would refuse a token on
+// its own clock (accept, an active answer in run, an ended entry in
+// cached), tolerance is ClockSkew, as the JWT verifier judges a JWT's exp:
+// no token is refused as expired that a JWT verifier with the same skew
+// would accept. Where the server has already refused it (an inactive
+// answer in run), tolerance is 0: the refusal stands whatever the label,
+// and past the exp the server gave, expiry is its likeliest reason, so the
+// client is told to refresh (ACCESS_TOKEN_EXPIRED, and a re-verified
+// stream is not cut as revoked) from exp on, not from exp plus skew.
+func pastExp(exp, now time.Time, tolerance time.Duration) bool {
+	return !exp.IsZero() && !now.Before(exp.Add(tolerance))
 }
 
 func (v *Verifier) logRejection(ctx context.Context, err error) {
@@ -304,7 +332,7 @@ func (v *Verifier) cached(key tokenKey, now time.Time) (r result, hit *atomic.In
 		return r, &v.n.hits, time.Time{}
 	}
 	knownExp = r.claims.Expiry()
-	if !knownExp.IsZero() && !now.Before(knownExp.Add(v.s.skew)) {
+	if pastExp(knownExp, now, v.s.skew) {
 		err := &verifier.TokenExpiredError{Expiry: knownExp}
 		v.neg.put(key, result{err: err, until: now.Add(v.s.Cache.NegativeTTL)}, now)
 		v.pos.dropEnded(key, now)
@@ -369,10 +397,12 @@ func (v *Verifier) run(ctx context.Context, key tokenKey, token string, knownExp
 		err = verifier.ErrClosed
 	}
 	now := v.s.Now()
-	if err == ErrInactive && !knownExp.IsZero() && !now.Before(knownExp) {
+	if err == ErrInactive && pastExp(knownExp, now, 0) {
 		// The server said this token expires at knownExp, which has
 		// passed: that is why it is no longer active, as far as anyone
-		// can tell. Report it as a JWT's expiry is reported.
+		// can tell. Report it as a JWT's expiry is reported. Without
+		// ClockSkew (see pastExp): the server has refused the token
+		// already, and only the reason is at stake.
 		err = &verifier.TokenExpiredError{Expiry: knownExp}
 	}
 	v.mu.Lock()
@@ -393,7 +423,7 @@ func (v *Verifier) run(ctx context.Context, key tokenKey, token string, knownExp
 			exp = claims.Expiry()
 		}
 		switch {
-		case err == nil && !exp.IsZero() && !now.Before(exp.Add(v.s.skew)):
+		case err == nil && pastExp(exp, now, v.s.skew):
 			// Active for the server, expired here (clocks differ): remember
 			// the verdict, or every call would ask again.
 			v.neg.put(key, result{err: &verifier.TokenExpiredError{Expiry: exp}, from: sent, until: now.Add(v.s.Cache.NegativeTTL)}, now)

@@ -1,0 +1,43 @@
+package introspect
+
+import (
+	"fmt"
+	"log/slog"
+	"sync/atomic"
+)
+
+// errNotBuilt is what the methods of a Verifier that New did not build
+// return (see built). It wraps ErrUnavailable, as the package's other
+// misconfigurations (refused client credentials) do: the grpcauth
+// interceptors answer codes.Unavailable (KEYS_UNAVAILABLE), which does not
+// make clients discard good tokens as Unauthenticated would.
+var errNotBuilt = fmt.Errorf("%w: the Verifier was not built with New (a zero Verifier, or a nil *Verifier)", ErrUnavailable)
+
+// errCombinedNotBuilt is errNotBuilt for a Combined that Combine did not
+// build (see Combined.built).
+var errCombinedNotBuilt = fmt.Errorf("%w: the Combined was not built with Combine (a zero Combined, or a nil *Combined)", ErrUnavailable)
+
+// built reports whether v was made by New: not nil, and not a zero
+// Verifier (a variable declared and never assigned, new(Verifier)), whose
+// use would dereference nil fields. New always makes sem.
+func (v *Verifier) built() bool { return v != nil && v.sem != nil }
+
+// built reports whether c was made by Combine, which always sets both
+// verifiers.
+func (c *Combined) built() bool { return c != nil && c.jwt != nil && c.opaque != nil }
+
+// notBuiltLogged is set once a Verifier or a Combined that its constructor
+// did not build has been used in the process: it is logged once, not on
+// every call.
+var notBuiltLogged atomic.Bool
+
+// notBuilt logs, the first time in the process, through slog.Default()
+// (such a value has no Config.Logger), that a Verifier or Combined its
+// constructor did not build is in use, and returns err.
+func notBuilt(err error) error {
+	if notBuiltLogged.CompareAndSwap(false, true) {
+		slog.Default().Error("introspect: a verifier not built by its constructor is in use: every token is refused with ErrUnavailable (codes.Unavailable)",
+			"error", err)
+	}
+	return err
+}
