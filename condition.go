@@ -41,8 +41,9 @@ type ConditionCompiler interface {
 
 // Condition is a compiled condition. It must be safe for concurrent use.
 type Condition interface {
-	// Eval reports whether the call may proceed. An error refuses the call
-	// with reason CONDITION_ERROR and is logged, never sent to the caller;
+	// Eval reports whether the call may proceed. An error refuses the call,
+	// whatever the bool returned with it, with reason CONDITION_ERROR and
+	// is logged, never sent to the caller;
 	// an error wrapping ctx's own context.Canceled or
 	// context.DeadlineExceeded, once ctx is done, refuses it with
 	// CANCELED or DEADLINE_EXCEEDED instead. ctx is the call's context.

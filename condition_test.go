@@ -18,7 +18,8 @@ import (
 )
 
 // fakeCompiler compiles every expression to a condition that returns the
-// expression's verdict: "true", "false" or anything else (an error). It
+// expression's verdict: "true", "false", "true with an error" (both) or
+// anything else (an error). It
 // records the request types it compiled for.
 type fakeCompiler struct {
 	inputs []protoreflect.FullName
@@ -97,6 +98,8 @@ func (c fakeCondition) Eval(_ context.Context, in grpcauth.ConditionInput) (bool
 		return true, nil
 	case "false":
 		return false, nil
+	case "true with an error":
+		return true, errors.New("fake: evaluation failed half-way")
 	}
 	return false, errors.New("fake: evaluation failed")
 }
@@ -111,6 +114,9 @@ func TestCondition_CompilerOutcomesDecideTheCall(t *testing.T) {
 		{"true", codes.OK, ""},
 		{"false", codes.PermissionDenied, grpcauth.ReasonConditionFailed},
 		{"fails", codes.PermissionDenied, grpcauth.ReasonConditionError},
+		// The error decides: a condition that fails half-way may have
+		// no verdict worth the true it returns.
+		{"true with an error", codes.PermissionDenied, grpcauth.ReasonConditionError},
 		{"does not compile", codes.PermissionDenied, grpcauth.ReasonMethodNotConfigured},
 	} {
 		t.Run(tt.expr, func(t *testing.T) {

@@ -160,8 +160,9 @@ const (
 	// ReasonInsufficientUserAuthentication: a valid token whose user
 	// authentication is too weak or too old for the method (RFC 9470): its
 	// acr claim is not one of the rule's acr_values, or its auth_time is
-	// missing or older than the rule's max_age_seconds
-	// (codes.Unauthenticated). The requirement comes twice: in the
+	// missing, not a number, older than the rule's max_age_seconds or more
+	// than the verifier's clock skew in the future (codes.Unauthenticated;
+	// Decision.Err says which). The requirement comes twice: in the
 	// ErrorInfo metadata keys MetadataACRValues and MetadataMaxAge, and in
 	// the trailer www-authenticate (MetadataWWWAuthenticate) as RFC 9470's
 	// challenge (section 3), in the scheme the call used, e.g.

@@ -103,14 +103,16 @@ const maxUnixSeconds = float64(math.MaxInt64 / int64(time.Second))
 // Errors for the server-side log of a step-up refusal (Decision.Err).
 var (
 	errACRMissing      = errors.New("grpcauth: step-up: the token has no acr claim, or one that is null or not a string")
-	errAuthTimeMissing = errors.New("grpcauth: step-up: the token has no numeric auth_time claim (none, or null), and the rule sets max_age_seconds")
+	errAuthTimeMissing = errors.New("grpcauth: step-up: the token has no auth_time claim, or one that is null or not a number, and the rule sets max_age_seconds")
 )
 
 // check returns the rejection for claims that fall short of the
-// requirement, and why, or nil. clock gives the current time, read only
+// requirement, and why (for the server's log: the acr or auth_time that
+// fell short, and how), or nil. clock gives the current time, read only
 // when the requirement has a max age; an auth_time more than skewFor(c)
-// (the skew of the verifier that accepted c) in the future counts as too
-// old, since it cannot be trusted.
+// (the skew of the verifier that accepted c, asked only for an auth_time
+// ahead of the clock) in the future is refused as an old one is, since it
+// cannot be trusted.
 func (s *stepUp) check(c verifier.Claims, clock func() time.Time, skewFor func(verifier.Claims) time.Duration) (*rejection, error) {
 	if s == nil {
 		return nil, nil
@@ -138,7 +140,12 @@ func (s *stepUp) check(c verifier.Claims, clock func() time.Time, skewFor func(v
 		}
 		at := time.Unix(0, 0).Add(time.Duration(sec * float64(time.Second)))
 		now := clock()
-		if age := now.Sub(at); age > s.maxAge || at.After(now) && at.After(now.Add(skewFor(c))) {
+		if at.After(now) {
+			if skew := skewFor(c); at.After(now.Add(skew)) {
+				return s.rej, fmt.Errorf("grpcauth: step-up: auth_time %s is %s in the future, more than the verifier's clock skew of %s",
+					at.UTC().Format(time.RFC3339), at.Sub(now).Round(time.Second), skew)
+			}
+		} else if age := now.Sub(at); age > s.maxAge {
 			return s.rej, fmt.Errorf("grpcauth: step-up: the user authenticated at %s, %s before now, and the rule's max_age_seconds is %d",
 				at.UTC().Format(time.RFC3339), age.Round(time.Second), int64(s.maxAge/time.Second))
 		}

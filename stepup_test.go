@@ -298,40 +298,81 @@ func TestStepUp_FutureAuthTimeIsJudgedByTheAcceptingVerifiersSkew(t *testing.T) 
 // as OpenID Connect's max_age does) admitted.
 func TestStepUp_NullClaimsAreMissing(t *testing.T) {
 	const century = 100 * 365 * 24 * 60 * 60
+	rule := &grpcauthv1.Rule{AcrValues: []string{"phr"}, MaxAgeSeconds: century}
 	for _, tt := range []struct {
 		name    string
 		claims  map[string]any
 		want    codes.Code
 		wantErr string
 	}{
-		{"auth_time null", map[string]any{"acr": "phr", "auth_time": nil}, codes.Unauthenticated, "no numeric auth_time"},
-		{"acr null", map[string]any{"acr": nil, "auth_time": conditiontest.Now.Unix()}, codes.Unauthenticated, "no acr claim"},
+		{"auth_time null", map[string]any{"acr": "phr", "auth_time": nil}, codes.Unauthenticated, "no auth_time claim, or one that is null"},
+		{"acr null", map[string]any{"acr": nil, "auth_time": conditiontest.Now.Unix()}, codes.Unauthenticated, "no acr claim, or one that is null"},
 		{"auth_time 0", map[string]any{"acr": "phr", "auth_time": 0}, codes.OK, ""},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
-			tt.claims["sub"], tt.claims["scp"] = "alice", []string{"test:read"}
-			c, err := verifier.NewClaims(tt.claims)
-			if err != nil {
-				t.Fatal(err)
-			}
-			var mu sync.Mutex
-			var got []grpcauth.Decision
-			e := conditiontest.New(t, grpcauth.Config{
-				Rules: map[string]*grpcauthv1.Rule{"/authtest.v1.ConditionService/StepUp": {AcrValues: []string{"phr"}, MaxAgeSeconds: century}},
-				OnDecision: func(_ context.Context, d grpcauth.Decision) {
-					mu.Lock()
-					defer mu.Unlock()
-					got = append(got, d)
-				},
-			}, func(*verifier.Verifier) grpcauth.TokenVerifier { return fixedClaims{c} })
-			ctx := conditiontest.Bearer(t.Context(), e.Token(t, nil, nil))
-			_, err = e.Client.StepUp(ctx, &authtestv1.StepUpRequest{})
-			conditiontest.CheckStatus(t, err, tt.want, grpcauth.ReasonInsufficientUserAuthentication)
+			checkStepUpDecision(t, rule, tt.claims, tt.want, tt.wantErr)
+		})
+	}
+}
+
+// TestStepUp_RefusalCauseSaysWhatFellShort: the refusal is the same fixed
+// answer whatever fell short, and its Decision.Err, for the server's log,
+// says which. An auth_time beyond the clock skew in the future was logged
+// as a sign-in some negative duration "before now", too old for the
+// rule; a boolean or string auth_time as "none, or null".
+func TestStepUp_RefusalCauseSaysWhatFellShort(t *testing.T) {
+	now := conditiontest.Now
+	rule := &grpcauthv1.Rule{AcrValues: []string{"phr"}, MaxAgeSeconds: 300}
+	for _, tt := range []struct {
+		name    string
+		claims  map[string]any
+		want    codes.Code
+		wantErr string
+	}{
+		{"auth_time an hour ahead", map[string]any{"acr": "phr", "auth_time": now.Add(time.Hour).Unix()}, codes.Unauthenticated,
+			"auth_time " + now.Add(time.Hour).UTC().Format(time.RFC3339) + " is 1h0m0s in the future, more than the verifier's clock skew of 1m0s"},
+		{"auth_time ahead within the skew", map[string]any{"acr": "phr", "auth_time": now.Add(time.Minute).Unix()}, codes.OK, ""},
+		{"auth_time too old", map[string]any{"acr": "phr", "auth_time": now.Add(-time.Hour).Unix()}, codes.Unauthenticated,
+			"authenticated at " + now.Add(-time.Hour).UTC().Format(time.RFC3339) + ", 1h0m0s before now, and the rule's max_age_seconds is 300"},
+		{"auth_time a boolean", map[string]any{"acr": "phr", "auth_time": true}, codes.Unauthenticated, "or not a number"},
+		{"auth_time a string", map[string]any{"acr": "phr", "auth_time": "1"}, codes.Unauthenticated, "or not a number"},
+		{"auth_time an object", map[string]any{"acr": "phr", "auth_time": map[string]any{"sec": now.Unix()}}, codes.Unauthenticated, "or not a number"},
+		{"auth_time negative", map[string]any{"acr": "phr", "auth_time": -1}, codes.Unauthenticated, "auth_time -1 is out of range"},
+		{"acr a number", map[string]any{"acr": 2, "auth_time": now.Unix()}, codes.Unauthenticated, "or not a string"},
+		{"acr empty", map[string]any{"acr": "", "auth_time": now.Unix()}, codes.Unauthenticated, `acr "" is not one of the rule's acr_values`},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			checkStepUpDecision(t, rule, tt.claims, tt.want, tt.wantErr)
+		})
+	}
+}
+
+// checkStepUpDecision calls a method with rule as a token with claims
+// (and subject and scope) would, and checks the call's code and reason,
+// and that its one Decision's Err contains wantErr, unless that is "".
+func checkStepUpDecision(t *testing.T, rule *grpcauthv1.Rule, claims map[string]any, want codes.Code, wantErr string) {
+	t.Helper()
+	claims["sub"], claims["scp"] = "alice", []string{"test:read"}
+	c, err := verifier.NewClaims(claims)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var mu sync.Mutex
+	var got []grpcauth.Decision
+	e := conditiontest.New(t, grpcauth.Config{
+		Rules: map[string]*grpcauthv1.Rule{"/authtest.v1.ConditionService/StepUp": rule},
+		OnDecision: func(_ context.Context, d grpcauth.Decision) {
 			mu.Lock()
 			defer mu.Unlock()
-			if tt.wantErr != "" && (len(got) != 1 || got[0].Err == nil || !strings.Contains(got[0].Err.Error(), tt.wantErr)) {
-				t.Errorf("decisions = %+v, want one whose Err says %q", got, tt.wantErr)
-			}
-		})
+			got = append(got, d)
+		},
+	}, func(*verifier.Verifier) grpcauth.TokenVerifier { return fixedClaims{c} })
+	ctx := conditiontest.Bearer(t.Context(), e.Token(t, nil, nil))
+	_, err = e.Client.StepUp(ctx, &authtestv1.StepUpRequest{})
+	conditiontest.CheckStatus(t, err, want, grpcauth.ReasonInsufficientUserAuthentication)
+	mu.Lock()
+	defer mu.Unlock()
+	if wantErr != "" && (len(got) != 1 || got[0].Err == nil || !strings.Contains(got[0].Err.Error(), wantErr)) {
+		t.Errorf("decisions = %+v, want one whose Err says %q", got, wantErr)
 	}
 }

@@ -175,11 +175,12 @@ type Rule struct {
 	AcrValues []string `protobuf:"bytes,7,rep,name=acr_values,json=acrValues,proto3" json:"acr_values,omitempty"`
 	// Step-up authentication (RFC 9470): at most this many seconds may have
 	// passed since the user last authenticated, per the token's `auth_time`
-	// claim. A token without `auth_time` is refused (fail closed), as is one
-	// whose auth_time is older, with UNAUTHENTICATED, reason
+	// claim. A token without a numeric `auth_time` (a null one included) is
+	// refused (fail closed), as is one whose auth_time is older, or more than
+	// the verifier's clock skew in the future, with UNAUTHENTICATED, reason
 	// INSUFFICIENT_USER_AUTHENTICATION and ErrorInfo metadata `max_age`
-	// (decimal seconds). 0: no requirement; negative values are invalid.
-	// Excludes `public`.
+	// (decimal seconds). 0: no requirement; negative values, and values over
+	// 292 years (9223372036), are invalid. Excludes `public`.
 	MaxAgeSeconds int64 `protobuf:"varint,8,opt,name=max_age_seconds,json=maxAgeSeconds,proto3" json:"max_age_seconds,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
