@@ -130,3 +130,47 @@ func TestVerify_RejectionCostOfA200NotLabelledJSONIsNotItsBody(t *testing.T) {
 		t.Fatalf("refusing a %d-byte page allocated %d bytes, want at most %d", len(page), n, limit)
 	}
 }
+
+// TestVerify_A401WhoseCallersLeftWhileItsBodyCameIsNotLogged: when every
+// caller has left (or Close came) while a 401's body was still being read,
+// the request ends with their context's error, unlogged, as any request
+// they abandon does; before, the cut-short body was judged as not saying
+// invalid_client and an error-level record blamed the credentials of a
+// request nobody waited for.
+func TestVerify_A401WhoseCallersLeftWhileItsBodyCameIsNotLogged(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(http.StatusUnauthorized)
+		_, _ = io.WriteString(w, `{"error":`)
+		w.(http.Flusher).Flush()
+		hang(w, r) // the rest never comes
+	}))
+	defer srv.Close()
+	transport := &http.Transport{}
+	defer transport.CloseIdleConnections()
+	signal := &bodyReadSignal{rt: transport, reading: make(chan struct{})}
+	var logged syncBuffer
+	v, err := introspect.New(introspect.Config{
+		Endpoint: srv.URL, Issuer: "https://issuer.example", ClientID: "rs", ClientSecret: "secret",
+		Audiences: []string{"api://x"}, Logger: slog.New(slog.NewTextHandler(&logged, nil)),
+		HTTPClient: &http.Client{Transport: signal},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() {
+		_, err := v.VerifyAccessToken(ctx, "dG9rZW4")
+		done <- err
+	}()
+	<-signal.reading // the 401's headers are in; its body is being read
+	cancel()
+	if err := <-done; !errors.Is(err, context.Canceled) {
+		t.Fatalf("the caller that left: %v, want context.Canceled", err)
+	}
+	v.Close() // waits for the request's goroutine: its log, if any, is written
+	if out := logged.String(); out != "" {
+		t.Fatalf("logged %q for a request every caller left, want nothing", out)
+	}
+}

@@ -105,9 +105,13 @@ func (v *Verifier) discard(resp *http.Response) {
 // refused this one request, which pauses none. The body's Content-Type is
 // not consulted: only a JSON object whose "error" is "invalid_client"
 // pauses, and nothing else (an HTML page, a caller's token echoed: no
-// b64token holds a '"') parses as one, whatever its label.
+// b64token holds a '"') parses as one, whatever its label. When ctx ends
+// while the body is read, it returns ctx's error, unlogged, as post does.
 func (v *Verifier) refused(ctx context.Context, resp *http.Response) error {
 	body, err := io.ReadAll(io.LimitReader(resp.Body, v.s.MaxResponseSize+1))
+	if err != nil && ctx.Err() != nil {
+		return ctx.Err() // abandoned: unlogged, as post's other reads
+	}
 	if err == nil && invalidClient(body) {
 		// The server refused this service, not the token (RFC 7662
 		// §2.3, RFC 6749 §5.2): every request would be refused alike
