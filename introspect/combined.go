@@ -70,13 +70,17 @@ func IntrospectJWTsFrom(issuers ...string) CombineOption {
 
 // Combine returns a verifier that sends JWTs to jwt and any other token to
 // opaque (see Combined). Both are required (a nil pointer in jwt is an
-// error too), every issuer named by IntrospectJWTsFrom must be non-empty,
-// and no option may be nil: Combine fails on a nil option, naming its
-// index, rather than ignore it, since it may stand for an
+// error too, and so is an opaque Verifier New did not build, which would
+// refuse every token), every issuer named by IntrospectJWTsFrom must be
+// non-empty, and no option may be nil: Combine fails on a nil option,
+// naming its index, rather than ignore it, since it may stand for an
 // IntrospectJWTsFrom that was meant to apply.
 func Combine(jwt JWTVerifier, opaque *Verifier, opts ...CombineOption) (*Combined, error) {
 	if isnil.Value(jwt) || opaque == nil { // a nil *verifier.Verifier would panic on the first JWT
 		return nil, fmt.Errorf("introspect: Combine needs a JWT verifier and an introspection Verifier")
+	}
+	if !opaque.built() {
+		return nil, fmt.Errorf("introspect: Combine: the introspection Verifier was not built with New (a zero Verifier)")
 	}
 	c := &Combined{jwt: jwt, opaque: opaque, introspect: make(map[string]bool)}
 	for i, o := range opts {

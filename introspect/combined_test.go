@@ -182,6 +182,11 @@ func TestCombine_NeedsBothVerifiers(t *testing.T) {
 	if _, err := introspect.Combine(unset, e.opaque); err == nil {
 		t.Fatal("Combine with a nil *verifier.Verifier")
 	}
+	// A Verifier New did not build refuses every token: a Combined of one
+	// would refuse every opaque token, when Combine can say so at once.
+	if c, err := introspect.Combine(e.jwt, &introspect.Verifier{}); err == nil || !strings.Contains(err.Error(), "not built with New") {
+		t.Fatalf("Combine with a zero introspect.Verifier: %v, %v; want an error saying it was not built with New", c, err)
+	}
 }
 
 // TestCombine_NilOptionIsAnError: a nil CombineOption (an option variable

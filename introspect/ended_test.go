@@ -87,22 +87,7 @@ func TestVerify_AnInactiveAnswerIsExpiredFromExpAndAnEndedEntryFromExpPlusSkew(t
 			exp := clk.Now().Add(20 * time.Second)
 			var active atomic.Bool
 			active.Store(true)
-			var requests atomic.Int64
-			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
-				requests.Add(1)
-				w.Header().Set("Content-Type", "application/json")
-				if active.Load() {
-					_, _ = fmt.Fprintf(w, `{"active":true,"aud":"api://x","exp":%d}`, exp.Unix())
-					return
-				}
-				_, _ = io.WriteString(w, `{"active":false}`)
-			}))
-			defer srv.Close()
-			v := newVerifier(t, introspect.Config{
-				Endpoint: srv.URL, Issuer: "https://issuer.example", ClientID: "rs", ClientSecret: "secret",
-				Audiences: []string{"api://x"}, Logger: slog.New(slog.DiscardHandler), Now: clk.Now,
-				ClockSkew: skew, Cache: introspect.CacheConfig{TTL: 10 * time.Second},
-			})
+			v, requests := expVerifier(t, clk, exp, &active, skew, 10*time.Second)
 			const tok = "dG9rZW4"
 			if _, err := v.VerifyAccessToken(t.Context(), tok); err != nil {
 				t.Fatal(err)
@@ -122,4 +107,60 @@ func TestVerify_AnInactiveAnswerIsExpiredFromExpAndAnEndedEntryFromExpPlusSkew(t
 			}
 		})
 	}
+}
+
+// TestVerify_AnActiveAnswerPastExpWithinSkewIsAcceptedUntilExpPlusSkew pins
+// the third instant pastExp decides: an active answer whose exp has passed
+// on the Verifier's clock (the server's runs behind), but not exp plus
+// ClockSkew, is accepted, and answers the same token from the cache until
+// exp plus skew, as a JWT verifier with that skew accepts the JWT; from
+// then on the token is expired without a request. Judged without the skew,
+// the answer would be accepted once and then refused from the negative
+// cache, within the skew.
+func TestVerify_AnActiveAnswerPastExpWithinSkewIsAcceptedUntilExpPlusSkew(t *testing.T) {
+	const skew = time.Minute
+	clk := newClock()
+	exp := clk.Now().Add(-30 * time.Second)
+	var active atomic.Bool
+	active.Store(true)
+	v, requests := expVerifier(t, clk, exp, &active, skew, 10*time.Minute)
+	const tok = "dG9rZW4"
+	for _, after := range []time.Duration{0, 30*time.Second - time.Nanosecond} { // 30 s past exp, then exp plus skew less 1 ns
+		clk.Advance(after)
+		if _, err := v.VerifyAccessToken(t.Context(), tok); err != nil {
+			t.Fatalf("%v past exp, within the skew: %v, want the token accepted", clk.Now().Sub(exp), err)
+		}
+	}
+	clk.Advance(time.Nanosecond) // exp plus skew
+	var expired *verifier.TokenExpiredError
+	if _, err := v.VerifyAccessToken(t.Context(), tok); !errors.As(err, &expired) || !expired.Expiry.Equal(exp) {
+		t.Fatalf("at exp plus skew: %v, want *verifier.TokenExpiredError at %v", err, exp)
+	}
+	if n := requests.Load(); n != 1 {
+		t.Fatalf("%d requests, want 1 (the answer cached until exp plus skew)", n)
+	}
+}
+
+// expVerifier returns a Verifier on clk, with skew and a positive cache of
+// ttl, whose endpoint answers active with exp while active is set, and
+// "active": false otherwise; and the count of the requests it answered.
+func expVerifier(t *testing.T, clk *clock, exp time.Time, active *atomic.Bool, skew, ttl time.Duration) (*introspect.Verifier, *atomic.Int64) {
+	t.Helper()
+	requests := new(atomic.Int64)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		requests.Add(1)
+		w.Header().Set("Content-Type", "application/json")
+		if active.Load() {
+			_, _ = fmt.Fprintf(w, `{"active":true,"aud":"api://x","exp":%d}`, exp.Unix())
+			return
+		}
+		_, _ = io.WriteString(w, `{"active":false}`)
+	}))
+	t.Cleanup(srv.Close)
+	v := newVerifier(t, introspect.Config{
+		Endpoint: srv.URL, Issuer: "https://issuer.example", ClientID: "rs", ClientSecret: "secret",
+		Audiences: []string{"api://x"}, Logger: slog.New(slog.DiscardHandler), Now: clk.Now,
+		ClockSkew: skew, Cache: introspect.CacheConfig{TTL: ttl},
+	})
+	return v, requests
 }

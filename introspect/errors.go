@@ -36,7 +36,8 @@ func (inactiveError) Error() string { return "introspect: token is not active" }
 // Config.MaxRequestRate or within the Retry-After of an earlier 429 or 503
 // answer, an earlier 429's X-Rate-Limit-Reset, or the Cache.NegativeTTL
 // after an earlier 401 or 403 invalid_client answer (at most a minute: see
-// Stats.RateLimited). None of these is the caller's fault, so
+// Stats.RateLimited); or the Verifier or Combined was not built by its
+// constructor (see Verifier). None of these is the caller's fault, so
 // errors.Is(err, verifier.ErrKeysUnavailable) reports true for it and the
 // grpcauth interceptors answer codes.Unavailable, which tells a client to
 // retry rather than to discard its token. Such results are never cached.

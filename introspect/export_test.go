@@ -21,3 +21,7 @@ func KnownLen(v *Verifier) int {
 // has read the pause it may replace (before it reads the clock). Call it
 // while no request of v is in flight.
 func SetPauseRead(v *Verifier, f func()) { v.pauseRead = f }
+
+// ForgetNotBuiltLogged makes the next use of a Verifier or Combined its
+// constructor did not build log again, as the first in the process does.
+func ForgetNotBuiltLogged() { notBuiltLogged.Store(false) }

@@ -25,7 +25,9 @@ import (
 // error is returned, unlogged, when ctx ended (the request was abandoned by
 // its callers or by Close). The text of a failure is clipped
 // (endpoint.ClipError): net/http may quote what the server sent at length,
-// and the error reaches every refused call's decision.
+// and the error reaches every refused call's decision. The body of an
+// answer refused by its status (but 401 and 403: see refused) or, on a
+// 200, by its Content-Type is discarded (see discard), never kept.
 func (v *Verifier) post(ctx context.Context, token string) ([]byte, error) {
 	reqCtx, cancel := context.WithTimeout(ctx, v.s.Timeout)
 	defer cancel()
@@ -60,13 +62,18 @@ func (v *Verifier) post(ctx context.Context, token string) ([]byte, error) {
 		// A 429's or 503's pause is recorded (statusError) as soon as its
 		// status and headers are in, before the body is read: while a
 		// slow body was read first, every other caller's request went out
-		// meanwhile, to a server that had said it would refuse them. The
-		// body, of no use, is then read (bounded, as any body, by
-		// MaxResponseSize and Timeout) only so that the connection may
-		// carry the next request.
+		// meanwhile, to a server that had said it would refuse them.
 		err := v.fail(ctx, slog.LevelWarn, v.statusError(resp))
-		_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, v.s.MaxResponseSize))
+		v.discard(resp)
 		return nil, err
+	}
+	// The label first: a body refused for it is not worth its memory.
+	if ct := resp.Header.Get("Content-Type"); ct != "" {
+		if mt, _, err := mime.ParseMediaType(ct); err != nil || mt != "application/json" {
+			err := v.fail(ctx, slog.LevelWarn, unavailable("response is not application/json"))
+			v.discard(resp)
+			return nil, err
+		}
 	}
 	body, err := io.ReadAll(io.LimitReader(resp.Body, v.s.MaxResponseSize+1))
 	switch {
@@ -78,12 +85,18 @@ func (v *Verifier) post(ctx context.Context, token string) ([]byte, error) {
 	case int64(len(body)) > v.s.MaxResponseSize:
 		return nil, v.fail(ctx, slog.LevelWarn, unavailable("response larger than MaxResponseSize"))
 	}
-	if ct := resp.Header.Get("Content-Type"); ct != "" {
-		if mt, _, err := mime.ParseMediaType(ct); err != nil || mt != "application/json" {
-			return nil, v.fail(ctx, slog.LevelWarn, unavailable("response is not application/json"))
-		}
-	}
 	return body, nil
+}
+
+// discard reads the body of an answer post refuses by its status or its
+// Content-Type, of no use, only so that the connection may carry the next
+// request: without keeping it, and bounded, as any body, by Timeout and by
+// MaxResponseSize (plus the one byte that lets a body of exactly
+// MaxResponseSize bytes show its end: a chunked body's end comes after its
+// last byte, and net/http closes a connection whose body's end it has not
+// seen). A longer body's connection is closed.
+func (v *Verifier) discard(resp *http.Response) {
+	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, v.s.MaxResponseSize+1))
 }
 
 // refused is post's error for a 401 or 403 answer, whose body (bounded by
@@ -92,9 +105,13 @@ func (v *Verifier) post(ctx context.Context, token string) ([]byte, error) {
 // refused this one request, which pauses none. The body's Content-Type is
 // not consulted: only a JSON object whose "error" is "invalid_client"
 // pauses, and nothing else (an HTML page, a caller's token echoed: no
-// b64token holds a '"') parses as one, whatever its label.
+// b64token holds a '"') parses as one, whatever its label. When ctx ends
+// while the body is read, it returns ctx's error, unlogged, as post does.
 func (v *Verifier) refused(ctx context.Context, resp *http.Response) error {
 	body, err := io.ReadAll(io.LimitReader(resp.Body, v.s.MaxResponseSize+1))
+	if err != nil && ctx.Err() != nil {
+		return ctx.Err() // abandoned: unlogged, as post's other reads
+	}
 	if err == nil && invalidClient(body) {
 		// The server refused this service, not the token (RFC 7662
 		// §2.3, RFC 6749 §5.2): every request would be refused alike

@@ -116,3 +116,38 @@ func TestEndToEnd_AZeroVerifierIsUnavailable(t *testing.T) {
 		t.Fatalf("status message %q carries the token or the server's detail", msg)
 	}
 }
+
+// TestNotBuilt_LoggedOncePerProcessWithoutTheToken: the first use of a
+// Verifier or Combined its constructor did not build writes one
+// error-level record through slog.Default() (such a value has no
+// Config.Logger), and later uses of either, concurrent ones included,
+// none; the record names neither token.
+func TestNotBuilt_LoggedOncePerProcessWithoutTheToken(t *testing.T) {
+	var logged syncBuffer
+	prev := slog.Default()
+	slog.SetDefault(slog.New(slog.NewTextHandler(&logged, nil)))
+	introspect.ForgetNotBuiltLogged()
+	t.Cleanup(func() {
+		slog.SetDefault(prev)
+		introspect.ForgetNotBuiltLogged()
+	})
+	const tok, jwtLike = "c2VjcmV0LXRva2Vu", "eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJzZWNyZXQifQ.c2ln"
+	done := make(chan struct{})
+	for range 8 {
+		go func() {
+			defer func() { done <- struct{}{} }()
+			_, _ = (&introspect.Verifier{}).VerifyAccessToken(context.Background(), tok)
+			_, _ = (*introspect.Combined)(nil).VerifyAccessToken(context.Background(), jwtLike)
+		}()
+	}
+	for range 8 {
+		<-done
+	}
+	out := logged.String()
+	if n := strings.Count(out, "level=ERROR"); n != 1 || strings.Count(out, "\n") != 1 {
+		t.Fatalf("%d error records (%q), want exactly 1", n, out)
+	}
+	if !strings.Contains(out, "not built") || strings.Contains(out, tok) || strings.Contains(out, jwtLike) {
+		t.Fatalf("record %q: want one saying what was not built, naming no token", out)
+	}
+}

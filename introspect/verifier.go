@@ -157,10 +157,19 @@ func (v *Verifier) Close() error {
 // answer is ErrUnavailable (errors.Is verifier.ErrKeysUnavailable); when ctx
 // ends first, its error is returned. Error text is for server logs and
 // never contains the token. A Verifier New did not build refuses every
-// token with an error wrapping ErrUnavailable (see Verifier).
+// token with an error wrapping ErrUnavailable (see Verifier). A nil ctx is
+// taken for context.Background(), as the JWT verifier answers one.
 func (v *Verifier) VerifyAccessToken(ctx context.Context, token string) (verifier.Claims, error) {
 	if !v.built() {
 		return verifier.Claims{}, notBuilt(errNotBuilt)
+	}
+	if ctx == nil {
+		// A caller that forgot its context: the JWT verifier answers it
+		// without complaint (on every path that does not wait for a key
+		// set), so refusing it here would make the same call fail on
+		// introspection only; unchecked, it panicked on the first cache
+		// miss, ending a server's process.
+		ctx = context.Background()
 	}
 	if err := v.checkToken(token); err != nil {
 		v.n.malformed.Add(1)

@@ -607,6 +607,9 @@ func TestVerify_BadAnswersAreUnavailableAndNotCached(t *testing.T) {
 		{"larger than MaxResponseSize", answer(http.StatusOK, `{"active":true,"x":"`+strings.Repeat("a", 70<<10)+`"}`)},
 		{"hangs past Timeout", hang},
 		{"body stalls past Timeout", stall(active)},
+		{"a 503's body stalls past Timeout", stallStatus(http.StatusServiceUnavailable, "text/plain", "try again later")},
+		{"a 401's body stalls past Timeout", stallStatus(http.StatusUnauthorized, "application/json", `{"error":"invalid_client"}`)},
+		{"an HTML 200's body stalls past Timeout", stallStatus(http.StatusOK, "text/html", "<html>")},
 		{"headers larger than 64 KiB", func(w http.ResponseWriter, r *http.Request) {
 			w.Header().Set("X-Pad", strings.Repeat("a", 1<<20))
 			answer(http.StatusOK, active)(w, r)
@@ -678,9 +681,15 @@ func hang(w http.ResponseWriter, r *http.Request) {
 // stall sends the headers of a 200 answer of body and half of it, then
 // hangs until the client has gone.
 func stall(body string) http.HandlerFunc {
+	return stallStatus(http.StatusOK, "application/json", body)
+}
+
+// stallStatus is stall for an answer of status and contentType.
+func stallStatus(status int, contentType, body string) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Content-Type", "application/json")
+		w.Header().Set("Content-Type", contentType)
 		w.Header().Set("Content-Length", strconv.Itoa(len(body)))
+		w.WriteHeader(status)
 		_, _ = io.WriteString(w, body[:len(body)/2])
 		w.(http.Flusher).Flush()
 		hang(w, r)
