@@ -249,8 +249,13 @@ func (a *Authenticator) serviceOption(sd protoreflect.ServiceDescriptor) svcOpti
 // when Go can compare them. A custom resolver may hand out a descriptor
 // of a type == panics on (a struct holding a slice, by value); such a
 // descriptor is the same as none, rather than a panic out of the
-// interceptor on a call's first use of its service.
+// interceptor on a call's first use of its service. A pointer, as
+// protobuf-go's descriptors are, is compared without reflect's
+// Comparable, which allocates: New asks methods about every service.
 func sameDescriptor(x, y protoreflect.Descriptor) bool {
+	if t := reflect.TypeOf(x); t != nil && t.Kind() == reflect.Pointer {
+		return x == y
+	}
 	return reflect.ValueOf(x).Comparable() && x == y
 }
 
