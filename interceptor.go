@@ -51,8 +51,9 @@ type Authenticator struct {
 	mu   sync.Mutex                             // serialises publish
 	plan atomic.Pointer[map[string]*methodPlan] // read-only once published
 
-	svcMu    sync.Mutex                          // guards svcRules
-	svcRules map[protoreflect.FullName]svcOption // see serviceOption
+	svcMu    sync.Mutex                         // guards svcRules
+	svcRules map[protoreflect.FullName]*svcRead // see serviceOption
+	svcHook  func(reading bool)                 // nil but in tests: see serviceOption
 }
 
 // New validates cfg and returns an Authenticator. It fails when Verifier is

@@ -204,44 +204,86 @@ func optionPlanOf(r *compiledRule, err error, src Source, method string) *method
 	return &methodPlan{rule: r, source: src}
 }
 
-// svcOption is a service's (grpcauth.v1.service) option as read from the
-// descriptor sd and compiled: present reports the option is set; then rule
-// is its compiled rule, or err says why it is unusable.
+// svcOption is a service's (grpcauth.v1.service) option as read and
+// compiled: present reports the option is set; then rule is its compiled
+// rule, or err says why it is unusable.
 type svcOption struct {
-	sd      protoreflect.ServiceDescriptor
 	present bool
 	rule    *compiledRule
 	err     error
+}
+
+// svcRead is one read of a service's option, from the descriptor sd:
+// done is closed when it ends, with o set and ok true, or with ok false
+// when the read panicked.
+type svcRead struct {
+	sd   protoreflect.ServiceDescriptor
+	done chan struct{}
+	o    svcOption
+	ok   bool
 }
 
 // serviceOption reads and compiles the (grpcauth.v1.service) option of sd
 // once for all the service's methods, rather than once per method: a
 // service of thousands of methods whose option repeats a scope a million
 // times (a valid rule, its scopes made unique) would otherwise take
-// minutes and gigabytes to check. It is kept by service name with the
+// minutes and gigabytes to check. Concurrent first calls of the service's
+// methods share one read: the first registers it in a.svcRules and reads
+// the option without a lock held (the descriptor's Options is the
+// resolver's code), and the others wait for it (svcHook, for tests, sees
+// each read start and each wait). A read is kept by service name with the
 // descriptor it was read from, so that a resolver that builds a service's
 // descriptor afresh gets the option read afresh, and the map holds one
 // entry per service at most. So does a resolver that describes a service
-// with a value Go cannot compare (sameDescriptor).
+// with a value Go cannot compare (sameDescriptor): each call then reads
+// its own. A read that panics is forgotten, and those waiting for it read
+// the option again themselves.
 func (a *Authenticator) serviceOption(sd protoreflect.ServiceDescriptor) svcOption {
-	a.svcMu.Lock()
-	o, ok := a.svcRules[sd.FullName()]
-	a.svcMu.Unlock()
-	if ok && sameDescriptor(o.sd, sd) {
-		return o
+	for {
+		a.svcMu.Lock()
+		r, ok := a.svcRules[sd.FullName()]
+		if !ok || !sameDescriptor(r.sd, sd) {
+			r = &svcRead{sd: sd, done: make(chan struct{})}
+			if a.svcRules == nil {
+				a.svcRules = make(map[protoreflect.FullName]*svcRead)
+			}
+			a.svcRules[sd.FullName()] = r
+			a.svcMu.Unlock()
+			return a.readServiceOption(r)
+		}
+		a.svcMu.Unlock()
+		if a.svcHook != nil {
+			a.svcHook(false)
+		}
+		<-r.done
+		if r.ok {
+			return r.o
+		}
 	}
-	o = svcOption{sd: sd}
-	pb, err := ruleOption(sd, grpcauthv1.E_Service)
+}
+
+// readServiceOption performs the read r, which serviceOption registered.
+func (a *Authenticator) readServiceOption(r *svcRead) svcOption {
+	defer func() {
+		if !r.ok {
+			a.svcMu.Lock()
+			if a.svcRules[r.sd.FullName()] == r {
+				delete(a.svcRules, r.sd.FullName())
+			}
+			a.svcMu.Unlock()
+		}
+		close(r.done)
+	}()
+	if a.svcHook != nil {
+		a.svcHook(true)
+	}
+	var o svcOption
+	pb, err := ruleOption(r.sd, grpcauthv1.E_Service)
 	if o.present = pb != nil || err != nil; o.present && err == nil {
 		o.rule, err = a.compileServerRule(pb)
 	}
 	o.err = err
-	a.svcMu.Lock()
-	defer a.svcMu.Unlock()
-	if a.svcRules == nil {
-		a.svcRules = make(map[protoreflect.FullName]svcOption)
-	}
-	a.svcRules[sd.FullName()] = o
+	r.o, r.ok = o, true
 	return o
 }
 

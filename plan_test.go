@@ -642,3 +642,49 @@ func TestUnknownServiceHandler_OddMethodPathsAreDenied(t *testing.T) {
 		})
 	}
 }
+
+// Concurrent first calls of a service's methods share one read of its
+// (grpcauth.v1.service) option: the others wait for the first rather than
+// each reading and compiling it again (for a huge option, a CPU spike per
+// caller).
+func TestPlan_ConcurrentFirstCallsReadAServiceOptionOnce(t *testing.T) {
+	const callers = 8
+	a := mustNew(t, Config{})
+	reading := make(chan struct{}, callers) // one per read started
+	waiting := make(chan struct{}, callers) // one per caller waiting for a read
+	release := make(chan struct{})
+	a.svcHook = func(read bool) {
+		if !read {
+			waiting <- struct{}{}
+			return
+		}
+		reading <- struct{}{}
+		// Every read lasts until each caller has started one or waits
+		// for one: none can publish a plan that lets a caller skip both.
+		<-release
+	}
+	var wg sync.WaitGroup
+	plans := make(chan *methodPlan, callers)
+	for range callers {
+		wg.Go(func() { plans <- a.lookup(mInherited) })
+	}
+	reads := 0
+	for arrived := 0; arrived < callers; arrived++ {
+		select {
+		case <-reading:
+			reads++
+		case <-waiting:
+		}
+	}
+	close(release)
+	wg.Wait()
+	close(plans)
+	for p := range plans {
+		if p.source != SourceServiceOption || p.rule == nil || !slices.Equal(p.rule.all, []string{"test:read"}) {
+			t.Errorf("plan of %s: source %v, rule %+v, err %v; want the service option's test:read", mInherited, p.source, p.rule, p.err)
+		}
+	}
+	if reads != 1 {
+		t.Errorf("%d concurrent first calls of %s read its service's option %d times, want once", callers, mInherited, reads)
+	}
+}
