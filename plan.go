@@ -108,10 +108,11 @@ func (a *Authenticator) lookup(method string) *methodPlan {
 // and a.pending empties. A merge copies len(*a.plan) + len(a.pending)
 // entries, at most twice a.debt, so N first calls copy fewer than 2N
 // entries in all; and a method's calls take the lock only until the next
-// merge, which its own calls bring about within len(*a.plan) of them. (a.plan used to be copied whole on every publish: N methods cost
-// O(N²) over their first calls, 14 s of CPU for 20,000.) Only known
-// methods are published (buildPlan), so callers cannot grow either map
-// with made-up names.
+// merge, which its own calls bring about within len(*a.plan) of them.
+// (a.plan used to be copied whole on every publish: N methods cost O(N²)
+// over their first calls, 14 s of CPU for 20,000.) Only known methods are
+// published (buildPlan), so callers cannot grow either map with made-up
+// names.
 
 // pendingPlan returns the plan of method in a.pending, if any.
 func (a *Authenticator) pendingPlan(method string) (*methodPlan, bool) {

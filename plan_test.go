@@ -753,3 +753,71 @@ func TestPlan_ConcurrentFirstCallsReadAServiceOptionOnce(t *testing.T) {
 		t.Errorf("%d concurrent first calls of %s read its service's option %d times, want once", callers, mInherited, reads)
 	}
 }
+
+// A read of a service option that panics (a custom descriptor's bug) is
+// forgotten: the callers waiting for it read the option again, and get
+// its rule, rather than waiting for good or taking the missing result for
+// an absent option (which would fall through to a wider rule).
+func TestPlan_CallersWaitingForAServiceOptionReadThatPanicsReadItAgain(t *testing.T) {
+	const callers = 4
+	a := mustNew(t, Config{})
+	reading := make(chan struct{}, callers)   // one per read started
+	waiting := make(chan struct{}, 2*callers) // one per wait for a read
+	release := make(chan struct{})
+	var mu sync.Mutex
+	reads := 0
+	a.svcHook = func(read bool) {
+		if !read {
+			waiting <- struct{}{}
+			return
+		}
+		reading <- struct{}{}
+		mu.Lock()
+		reads++
+		first := reads == 1
+		mu.Unlock()
+		if first {
+			<-release
+			panic("the descriptor's bug")
+		}
+	}
+	var wg sync.WaitGroup
+	plans := make(chan *methodPlan, callers)
+	panics := make(chan any, callers)
+	for range callers {
+		wg.Go(func() {
+			defer func() {
+				if v := recover(); v != nil {
+					panics <- v
+				}
+			}()
+			plans <- a.lookup(mInherited)
+		})
+	}
+	for range callers { // one reads, the others wait for it
+		select {
+		case <-reading:
+		case <-waiting:
+		}
+	}
+	close(release)
+	wg.Wait()
+	close(plans)
+	close(panics)
+	if n := len(panics); n != 1 {
+		t.Errorf("%d callers panicked, want the one whose read panicked", n)
+	}
+	got := 0
+	for p := range plans {
+		got++
+		if p.source != SourceServiceOption || p.rule == nil || !slices.Equal(p.rule.all, []string{"test:read"}) {
+			t.Errorf("plan of %s: source %v, rule %+v, err %v; want the service option's test:read", mInherited, p.source, p.rule, p.err)
+		}
+	}
+	if got != callers-1 {
+		t.Errorf("%d callers got a plan, want %d", got, callers-1)
+	}
+	if reads != 2 {
+		t.Errorf("the option was read %d times, want twice: once panicking, once again for the callers that waited", reads)
+	}
+}
