@@ -47,7 +47,7 @@ func TestCheck_ReportsUnannotatedMethod(t *testing.T) {
 		t.Errorf("message %q does not name the method", err)
 	}
 	// Check compiled and published every registered method.
-	if n := len(*a.plan.Load()); n != 9 {
+	if n := a.planLen(); n != 9 {
 		t.Errorf("plan holds %d methods after Check, want 9", n)
 	}
 }

@@ -48,11 +48,15 @@ type Authenticator struct {
 	dpopNow     func() time.Time // dpop's clock (newDPoP)
 	dpopAlgs    string           // the algs auth-param of DPoP challenges
 
-	mu   sync.Mutex                             // serialises publish
-	plan atomic.Pointer[map[string]*methodPlan] // read-only once published
+	plan    atomic.Pointer[map[string]*methodPlan] // read-only once stored: see lookup
+	mu      sync.Mutex                             // guards pending, debt and copied
+	pending map[string]*methodPlan                 // published since plan was stored
+	debt    int                                    // publishes and pending lookups since plan was stored
+	copied  int                                    // entries copied into plan, in all (tests count them)
 
-	svcMu    sync.Mutex                          // guards svcRules
-	svcRules map[protoreflect.FullName]svcOption // see serviceOption
+	svcMu    sync.Mutex                         // guards svcRules
+	svcRules map[protoreflect.FullName]*svcRead // see serviceOption
+	svcHook  func(reading bool)                 // nil but in tests: see serviceOption
 }
 
 // New validates cfg and returns an Authenticator. It fails when Verifier is

@@ -214,11 +214,19 @@ var errBuilding = errors.New("grpcauth: building")
 // never used again. Concurrent first uses of a file wait for one build,
 // so that none waits on the lock a failed build left held; uses of other
 // files do not wait for it, so that a build that does not return (a file
-// that other code left locked) holds up only the uses of its file.
+// that other code left locked) holds up only the uses of its file. A
+// descriptor Go cannot compare is built on each use, unrecorded.
 func methods(sd protoreflect.ServiceDescriptor) (protoreflect.MethodDescriptors, error) {
 	var key protoreflect.Descriptor = sd.ParentFile()
 	if key == nil {
 		key = sd
+	}
+	if !sameDescriptor(key, key) {
+		// A descriptor Go cannot compare (a resolver's own type, a
+		// struct holding a slice, by value) cannot key builds, where
+		// it would panic: it is no file protobuf-go builds lazily,
+		// so there is no build to wait for or remember.
+		return buildFile(sd)
 	}
 	builds.Lock()
 	for builds.files[key] == errBuilding {

@@ -29,7 +29,7 @@ func TestPlan_MethodNameDoesNotPinTheCallersPath(t *testing.T) {
 	if _, err := callUnary(e.auth, loopbackPeer(t.Context()), method); err != nil {
 		t.Fatalf("Public: %v", err)
 	}
-	if _, ok := (*e.auth.plan.Load())[authtestv1.TestService_Public_FullMethodName]; !ok {
+	if _, ok := e.auth.published(authtestv1.TestService_Public_FullMethodName); !ok {
 		t.Fatal("Public's plan was not published")
 	}
 	live := int64(alloctest.LiveHeap()) - int64(before)

@@ -388,7 +388,7 @@ func TestPlan_UnknownMethodsAreNotCached(t *testing.T) {
 		_, err := callUnary(a, bearerCtx("tok"), fmt.Sprintf("/nope.v1.X/M%d", i))
 		checkStatus(t, err, codes.PermissionDenied, ReasonMethodNotConfigured)
 	}
-	if n := len(*a.plan.Load()); n != 0 {
+	if n := a.planLen(); n != 0 {
 		t.Errorf("plan holds %d entries for made-up methods, want 0", n)
 	}
 	_, err := callUnary(a, bearerCtx("tok"), "not-a-method")
@@ -407,21 +407,41 @@ func TestPlan_KnownMethodsAreCompiledOnceAndShared(t *testing.T) {
 		})
 	}
 	wg.Wait()
-	plan := *a.plan.Load()
-	if len(plan) != len(methods) {
-		t.Fatalf("plan has %d entries, want %d", len(plan), len(methods))
+	if n := a.planLen(); n != len(methods) {
+		t.Fatalf("plan has %d entries, want %d", n, len(methods))
 	}
 	for _, m := range methods {
-		if a.lookup(m) != plan[m] {
+		if p, _ := a.published(m); a.lookup(m) != p {
 			t.Errorf("%s: lookup did not return the published plan", m)
 		}
 	}
 }
 
+// published returns the plan published for method, if any.
+func (a *Authenticator) published(method string) (*methodPlan, bool) {
+	if p, ok := (*a.plan.Load())[method]; ok {
+		return p, true
+	}
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	p, ok := a.pending[method]
+	return p, ok
+}
+
+// planLen returns the number of plans a has published.
+func (a *Authenticator) planLen() int {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return len(*a.plan.Load()) + len(a.pending)
+}
+
 func TestLookup_HotPathDoesNotAllocate(t *testing.T) {
 	a := mustNew(t, Config{})
-	a.lookup(mAllOf)
-	if n := testing.AllocsPerRun(100, func() { a.lookup(mAllOf) }); n != 0 {
+	// A name built at run time, as grpc-go's is: a constant's conversion
+	// to the map's key type would not allocate anyway.
+	method := strings.Clone(mAllOf)
+	a.lookup(method)
+	if n := testing.AllocsPerRun(100, func() { a.lookup(method) }); n != 0 {
 		t.Errorf("lookup of a compiled method allocates %v times, want 0", n)
 	}
 }
@@ -640,5 +660,164 @@ func TestUnknownServiceHandler_OddMethodPathsAreDenied(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// The first call of each method publishes its plan at a cost that does not
+// grow with the methods published before it: the plan map used to be
+// copied whole on each first call, so N methods cost O(N²) over their
+// first calls (20,000 took 14 s of CPU), for a server that does not call
+// Check. The work is counted in plan entries copied: fewer than two per
+// method, where copying on each first call made it N(N-1)/2. Every plan is
+// then published, and the methods' calls read them without the lock.
+func TestPlan_FirstCallsCopyFewerThanTwoEntriesPerMethod(t *testing.T) {
+	const n = 4000
+	rules := make(map[string]*grpcauthv1.Rule, n)
+	methods := make([]string, 0, n)
+	for i := range n {
+		m := fmt.Sprintf("/many.v1.Svc/M%d", i)
+		rules[m] = &grpcauthv1.Rule{}
+		methods = append(methods, m)
+	}
+	a := mustNew(t, Config{Rules: rules})
+	plans := make(map[string]*methodPlan, n)
+	for _, m := range methods {
+		p := a.lookup(m)
+		if p.source != SourceConfigMethod {
+			t.Fatalf("%s: source %v, want %v", m, p.source, SourceConfigMethod)
+		}
+		plans[m] = p
+	}
+	a.mu.Lock()
+	copied := a.copied
+	a.mu.Unlock()
+	if copied >= 2*n {
+		t.Errorf("the first calls of %d methods copied %d plan entries, want fewer than %d", n, copied, 2*n)
+	}
+	if got := a.planLen(); got != n {
+		t.Fatalf("%d plans published after %d first calls", got, n)
+	}
+	// Calls of methods still pending merge them into the lock-free map.
+	for range n {
+		a.lookup(methods[n-1])
+	}
+	for _, m := range methods {
+		if p, ok := (*a.plan.Load())[m]; !ok || p != plans[m] {
+			t.Fatalf("%s: plan in the lock-free map %p (%v), want the one its first call published, %p", m, p, ok, plans[m])
+		}
+	}
+}
+
+// Concurrent first calls of a service's methods share one read of its
+// (grpcauth.v1.service) option: the others wait for the first rather than
+// each reading and compiling it again (for a huge option, a CPU spike per
+// caller).
+func TestPlan_ConcurrentFirstCallsReadAServiceOptionOnce(t *testing.T) {
+	const callers = 8
+	a := mustNew(t, Config{})
+	reading := make(chan struct{}, callers) // one per read started
+	waiting := make(chan struct{}, callers) // one per caller waiting for a read
+	release := make(chan struct{})
+	a.svcHook = func(read bool) {
+		if !read {
+			waiting <- struct{}{}
+			return
+		}
+		reading <- struct{}{}
+		// Every read lasts until each caller has started one or waits
+		// for one: none can publish a plan that lets a caller skip both.
+		<-release
+	}
+	var wg sync.WaitGroup
+	plans := make(chan *methodPlan, callers)
+	for range callers {
+		wg.Go(func() { plans <- a.lookup(mInherited) })
+	}
+	reads := 0
+	for arrived := 0; arrived < callers; arrived++ {
+		select {
+		case <-reading:
+			reads++
+		case <-waiting:
+		}
+	}
+	close(release)
+	wg.Wait()
+	close(plans)
+	for p := range plans {
+		if p.source != SourceServiceOption || p.rule == nil || !slices.Equal(p.rule.all, []string{"test:read"}) {
+			t.Errorf("plan of %s: source %v, rule %+v, err %v; want the service option's test:read", mInherited, p.source, p.rule, p.err)
+		}
+	}
+	if reads != 1 {
+		t.Errorf("%d concurrent first calls of %s read its service's option %d times, want once", callers, mInherited, reads)
+	}
+}
+
+// A read of a service option that panics (a custom descriptor's bug) is
+// forgotten: the callers waiting for it read the option again, and get
+// its rule, rather than waiting for good or taking the missing result for
+// an absent option (which would fall through to a wider rule).
+func TestPlan_CallersWaitingForAServiceOptionReadThatPanicsReadItAgain(t *testing.T) {
+	const callers = 4
+	a := mustNew(t, Config{})
+	reading := make(chan struct{}, callers)   // one per read started
+	waiting := make(chan struct{}, 2*callers) // one per wait for a read
+	release := make(chan struct{})
+	var mu sync.Mutex
+	reads := 0
+	a.svcHook = func(read bool) {
+		if !read {
+			waiting <- struct{}{}
+			return
+		}
+		reading <- struct{}{}
+		mu.Lock()
+		reads++
+		first := reads == 1
+		mu.Unlock()
+		if first {
+			<-release
+			panic("the descriptor's bug")
+		}
+	}
+	var wg sync.WaitGroup
+	plans := make(chan *methodPlan, callers)
+	panics := make(chan any, callers)
+	for range callers {
+		wg.Go(func() {
+			defer func() {
+				if v := recover(); v != nil {
+					panics <- v
+				}
+			}()
+			plans <- a.lookup(mInherited)
+		})
+	}
+	for range callers { // one reads, the others wait for it
+		select {
+		case <-reading:
+		case <-waiting:
+		}
+	}
+	close(release)
+	wg.Wait()
+	close(plans)
+	close(panics)
+	if n := len(panics); n != 1 {
+		t.Errorf("%d callers panicked, want the one whose read panicked", n)
+	}
+	got := 0
+	for p := range plans {
+		got++
+		if p.source != SourceServiceOption || p.rule == nil || !slices.Equal(p.rule.all, []string{"test:read"}) {
+			t.Errorf("plan of %s: source %v, rule %+v, err %v; want the service option's test:read", mInherited, p.source, p.rule, p.err)
+		}
+	}
+	if got != callers-1 {
+		t.Errorf("%d callers got a plan, want %d", got, callers-1)
+	}
+	if reads != 2 {
+		t.Errorf("the option was read %d times, want twice: once panicking, once again for the callers that waited", reads)
 	}
 }

@@ -234,20 +234,32 @@ func serviceWithOption(t *testing.T, pkg string, rule *grpcauthv1.Rule, n int) (
 
 // valueService is a service descriptor that a resolver hands out by value,
 // as a struct with a field Go cannot compare (a slice): two such values
-// cannot be compared with ==, which panics.
+// cannot be compared with ==, which panics. A made-up one (made true)
+// belongs to no file.
 type valueService struct {
 	protoreflect.ServiceDescriptor
-	notes []string
+	notes  []string
+	madeUp bool
+}
+
+func (v valueService) ParentFile() protoreflect.FileDescriptor {
+	if v.madeUp {
+		return nil
+	}
+	return v.ServiceDescriptor.ParentFile()
 }
 
 // valueServices is a DescriptorResolver that wraps every service it
-// resolves in a valueService.
-type valueServices struct{ files *protoregistry.Files }
+// resolves in a valueService, made up when madeUp is set.
+type valueServices struct {
+	files  *protoregistry.Files
+	madeUp bool
+}
 
 func (r valueServices) FindDescriptorByName(name protoreflect.FullName) (protoreflect.Descriptor, error) {
 	d, err := r.files.FindDescriptorByName(name)
 	if sd, ok := d.(protoreflect.ServiceDescriptor); ok {
-		return valueService{ServiceDescriptor: sd}, err
+		return valueService{ServiceDescriptor: sd, madeUp: r.madeUp}, err
 	}
 	return d, err
 }
@@ -256,13 +268,16 @@ func (r valueServices) FindDescriptorByName(name protoreflect.FullName) (protore
 // cannot compare: the service option, kept for the service's methods,
 // still applies to each of them, on its first call as in Check, rather
 // than the second method's first call panicking out of the interceptor
-// (which grpc-go does not recover: the server would crash).
+// (which grpc-go does not recover: the server would crash). So it does
+// when the descriptor is made up, of no file: methods, which keys the
+// files it builds by the service itself then, panicked on the first call.
 func TestRule_ServiceOptionOfAnUncomparableDescriptorAppliesToEveryMethod(t *testing.T) {
 	const pkg = "valueservice.v1"
 	files, info := serviceWithOption(t, pkg, &grpcauthv1.Rule{Scopes: []string{"items:read"}}, 3)
-	for _, check := range []bool{false, true} {
-		a := mustNew(t, Config{Descriptors: valueServices{files}, Verifier: staticVerifier{claims: mustClaims(t, "items:read")}})
-		if check {
+	for _, tc := range []struct{ check, madeUp bool }{{false, false}, {true, false}, {false, true}, {true, true}} {
+		where := fmt.Sprintf("Check first: %v, made up: %v", tc.check, tc.madeUp)
+		a := mustNew(t, Config{Descriptors: valueServices{files, tc.madeUp}, Verifier: staticVerifier{claims: mustClaims(t, "items:read")}})
+		if tc.check {
 			if err := checkWithoutPanic(t, a, fakeServer{pkg + ".Many": info}); err != nil {
 				t.Fatalf("Check = %v, want nil", err)
 			}
@@ -272,14 +287,14 @@ func TestRule_ServiceOptionOfAnUncomparableDescriptorAppliesToEveryMethod(t *tes
 			func() {
 				defer func() {
 					if v := recover(); v != nil {
-						t.Fatalf("%s (Check first: %v): the interceptor panicked: %v", method, check, v)
+						t.Fatalf("%s (%s): the interceptor panicked: %v", method, where, v)
 					}
 				}()
 				if _, err := callUnary(a, bearerCtx("tok"), method); err != nil {
-					t.Errorf("%s (Check first: %v): %v, want the service option's scope to admit the call", method, check, err)
+					t.Errorf("%s (%s): %v, want the service option's scope to admit the call", method, where, err)
 				}
 				if req, err := a.Requirement(method); err != nil || req.Source != SourceServiceOption {
-					t.Errorf("%s (Check first: %v): Requirement = %+v, %v; want the service option", method, check, req, err)
+					t.Errorf("%s (%s): Requirement = %+v, %v; want the service option", method, where, req, err)
 				}
 			}()
 		}
