@@ -100,22 +100,23 @@ func NewMulti(ctx context.Context, cfgs ...Config) (*MultiVerifier, error) {
 // issuer's Stats. A token routed to an issuer and refused there for its
 // form (its header, a signature that does not decode, a length over that
 // issuer's own MaxTokenSize) fails with ErrMalformed too, and counts in
-// that issuer's Stats.Malformed, as with that Verifier alone. A
-// MultiVerifier NewMulti did not build refuses every token with an error
-// wrapping ErrKeysUnavailable (see MultiVerifier).
+// that issuer's Stats.Malformed, as with that Verifier alone. A nil ctx is
+// taken for context.Background(). A MultiVerifier NewMulti did not build
+// refuses every token with an error wrapping ErrKeysUnavailable (see
+// MultiVerifier).
 func (m *MultiVerifier) VerifyAccessToken(ctx context.Context, token string) (Claims, error) {
 	v, pre, err := m.route(token)
 	if err != nil {
 		return Claims{}, err
 	}
-	return v.verifyAccessToken(ctx, token, pre)
+	return v.verifyAccessToken(background(ctx), token, pre)
 }
 
 // VerifyIDToken verifies an OpenID Connect ID token with the Verifier of the
 // issuer its iss names (see Verifier.VerifyIDToken). An empty clientID
 // fails with ErrAudience before the token is looked at, as it does with a
-// Verifier. A MultiVerifier NewMulti did not build refuses every token
-// (see MultiVerifier).
+// Verifier. A nil ctx is taken for context.Background(); a MultiVerifier
+// NewMulti did not build refuses every token (see MultiVerifier).
 func (m *MultiVerifier) VerifyIDToken(ctx context.Context, token, clientID, nonce string) (Claims, error) {
 	if clientID == "" && m != nil && m.open.Load() {
 		return Claims{}, errNeedClientID
@@ -124,7 +125,7 @@ func (m *MultiVerifier) VerifyIDToken(ctx context.Context, token, clientID, nonc
 	if err != nil {
 		return Claims{}, err
 	}
-	return v.verifyIDToken(ctx, token, pre, clientID, nonce)
+	return v.verifyIDToken(background(ctx), token, pre, clientID, nonce)
 }
 
 // Issuers returns the configured issuers, in Config order; none (nil) for
@@ -155,13 +156,14 @@ func (m *MultiVerifier) Verifier(issuer string) *Verifier {
 // without keys, joined, each
 // naming its issuer and wrapping ErrKeysUnavailable. Tokens of the issuers
 // that are ready verify meanwhile: one issuer's outage does not stop the
-// others. After Close it returns ErrClosed. A MultiVerifier NewMulti did
-// not build returns the "not built with NewMulti" error (see
-// MultiVerifier).
+// others. After Close it returns ErrClosed. A nil ctx is taken for
+// context.Background(). A MultiVerifier NewMulti did not build returns the
+// "not built with NewMulti" error (see MultiVerifier).
 func (m *MultiVerifier) Ready(ctx context.Context) error {
 	if m == nil || !m.open.Load() {
 		return m.unusable()
 	}
+	ctx = background(ctx)
 	errs := make([]error, len(m.list))
 	var wg sync.WaitGroup
 	for i, v := range m.list {

@@ -9,6 +9,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/grpcauth/grpcauth/grpcauthtest"
 )
 
 // checkNotBuilt asserts that err is the error of a value its constructor
@@ -198,5 +200,47 @@ func TestNotBuilt_LoggedOnceUnderConcurrentFirstUse(t *testing.T) {
 	}
 	if msg := h.msgs[0]; !strings.Contains(msg, "not built") || strings.Contains(msg, secret) || strings.Contains(msg, secret[:12]) {
 		t.Fatalf("record %q: want it to say the verifier was not built, without the token", msg)
+	}
+}
+
+// TestVerify_ANilContextIsBackground: a nil ctx is taken for
+// context.Background() by a Verifier and a MultiVerifier alike, also where
+// a verification waits for a key-set fetch (before, the wait panicked on
+// ctx.Done(), ending a server's process): a token signed with a key
+// published after the last fetch starts a fetch, waits for it, and is
+// accepted. Ready with a nil ctx answers too.
+func TestVerify_ANilContextIsBackground(t *testing.T) {
+	f := newFixture(t, grpcauthtest.Config{Algorithm: "EdDSA"}, nil)
+	m, err := NewMulti(context.Background(), f.cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = m.Close() })
+	var nilCtx context.Context // as a caller that forgot one passes it
+	if err := f.v.Ready(nilCtx); err != nil {
+		t.Fatalf("Verifier.Ready(nil): %v", err)
+	}
+	if err := m.Ready(nilCtx); err != nil {
+		t.Fatalf("MultiVerifier.Ready(nil): %v", err)
+	}
+	verifiers := map[string]func(context.Context, string) (Claims, error){
+		"Verifier":      f.v.VerifyAccessToken,
+		"MultiVerifier": m.VerifyAccessToken,
+	}
+	for _, name := range []string{"Verifier", "MultiVerifier"} {
+		// A key neither has fetched: the lookup misses and waits for the
+		// fetch it starts.
+		if _, err := f.iss.RotateKey(); err != nil {
+			t.Fatal(err)
+		}
+		waits := f.iss.JWKSRequests()
+		tok := f.mint(t, map[string]any{"sub": "alice"})
+		c, err := verifiers[name](nilCtx, tok)
+		if err != nil || c.Subject() != "alice" {
+			t.Fatalf("%s: a token signed with a new key, nil ctx: %v; want it accepted", name, err)
+		}
+		if f.iss.JWKSRequests() == waits {
+			t.Fatalf("%s: no key-set fetch: the verification did not wait for one", name)
+		}
 	}
 }

@@ -106,12 +106,13 @@ func New(ctx context.Context, cfg Config) (*Verifier, error) {
 // fails with ErrKeysUnavailable (see Stats for the set's age). After Close
 // it returns ErrClosed. Verification does not require calling Ready first;
 // a Verify call before the first fetch waits for it under its own ctx. A
-// Verifier New did not build returns the "not built with New" error (see Verifier).
+// nil ctx is taken for context.Background(). A Verifier New did not build
+// returns the "not built with New" error (see Verifier).
 func (v *Verifier) Ready(ctx context.Context) error {
 	if v == nil || !v.open.Load() {
 		return v.unusable()
 	}
-	if err := v.set.Ready(ctx); err != nil {
+	if err := v.set.Ready(background(ctx)); err != nil {
 		if errors.Is(err, jwks.ErrClosed) {
 			return ErrClosed
 		}
@@ -158,17 +159,18 @@ func (v *Verifier) Close() error {
 // or one longer than MaxTokenSize, is refused with ErrMalformed before the
 // cache is looked up (a lookup hashes the whole token).
 //
-// A Verifier New did not build refuses every token with an error wrapping
-// ErrKeysUnavailable (see Verifier).
+// A nil ctx is taken for context.Background(). A Verifier New did not build
+// refuses every token with an error wrapping ErrKeysUnavailable (see
+// Verifier).
 func (v *Verifier) VerifyAccessToken(ctx context.Context, token string) (Claims, error) {
 	if v == nil {
 		return Claims{}, v.unusable()
 	}
-	return v.verifyAccessToken(ctx, token, nil)
+	return v.verifyAccessToken(background(ctx), token, nil)
 }
 
 // verifyAccessToken is VerifyAccessToken for a token whose payload may
-// already be decoded (pre, nil when not), v not nil.
+// already be decoded (pre, nil when not), v not nil and ctx not nil.
 func (v *Verifier) verifyAccessToken(ctx context.Context, token string, pre *decodedPayload) (Claims, error) {
 	if !v.open.Load() { // closed, or not built by New: one test on the hit path
 		return Claims{}, v.unusable()
@@ -212,17 +214,17 @@ func (v *Verifier) verifyAccessToken(ctx context.Context, token string, pre *dec
 // an iat (OpenID Connect Core, section 2), its azp, when present, must equal
 // clientID, and its typ must not name another kind of JWT: "at+jwt" (an
 // access token), "logout+jwt" (a logout token), or any other "+jwt" type. When nonce is not empty the token's nonce must equal it. ID tokens
-// are never cached. A Verifier New did not build refuses every token (see
-// Verifier).
+// are never cached. A nil ctx is taken for context.Background(); a Verifier
+// New did not build refuses every token (see Verifier).
 func (v *Verifier) VerifyIDToken(ctx context.Context, token, clientID, nonce string) (Claims, error) {
 	if v == nil {
 		return Claims{}, v.unusable()
 	}
-	return v.verifyIDToken(ctx, token, nil, clientID, nonce)
+	return v.verifyIDToken(background(ctx), token, nil, clientID, nonce)
 }
 
 // verifyIDToken is VerifyIDToken for a token whose payload may already be
-// decoded (pre, nil when not), v not nil.
+// decoded (pre, nil when not), v not nil and ctx not nil.
 func (v *Verifier) verifyIDToken(ctx context.Context, token string, pre *decodedPayload, clientID, nonce string) (Claims, error) {
 	if !v.open.Load() {
 		return Claims{}, v.unusable()
@@ -250,6 +252,17 @@ func (v *Verifier) unusable() error {
 		return notBuilt(errNotBuilt)
 	}
 	return ErrClosed
+}
+
+// background returns ctx, or context.Background() for a nil ctx: a caller
+// that forgot its context is answered as with one that never ends, rather
+// than panic where a verification waits for a key-set fetch. The exported
+// entry points call it once; what they call gets a ctx that is not nil.
+func background(ctx context.Context) context.Context {
+	if ctx == nil {
+		return context.Background()
+	}
+	return ctx
 }
 
 // errNeedClientID is VerifyIDToken's answer without a client id, from a
