@@ -83,9 +83,10 @@ type attrOpts struct {
 }
 
 // New creates the instruments and registers the callback that observes
-// cfg.Verifiers. It fails when a Verifier is nil or not a Source it can
-// read, when two of them report one issuer's figures, or when the
-// MeterProvider refuses an instrument.
+// cfg.Verifiers. It fails when a Verifier is nil, not a Source it can
+// read, or not built by its constructor (a zero value, whose Stats name no
+// issuer; see Source), when two of them report one issuer's figures, or
+// when the MeterProvider refuses an instrument.
 func New(cfg Config) (*Metrics, error) {
 	mp := cfg.MeterProvider
 	if mp == nil {

@@ -20,8 +20,13 @@ import (
 // New rejects any other value, a nil one, and an issuer whose figures two
 // Sources would report (a verifier given twice, or given both alone and
 // inside a MultiVerifier or Combined): the SDK adds up what one collection
-// observes twice, so its counters would count double. A Combined's JWT
-// verifier without one of the Stats methods (a custom one) is skipped.
+// observes twice, so its counters would count double. It also rejects a
+// verifier its constructor did not build (a zero verifier.Verifier,
+// MultiVerifier or introspect.Verifier, or one inside a zero Combined),
+// whose Stats name no issuer: it would report zeros under issuer "", as if
+// it were serving. A Source whose Stats name no issuer is rejected alike.
+// A Combined's JWT verifier without one of the Stats methods (a custom
+// one) is skipped.
 type Source any
 
 // Source kinds, as New checks them.
@@ -55,24 +60,31 @@ func (ss *sources) add(s Source, required bool) error {
 	}
 	switch s := s.(type) {
 	case keyedSource:
-		if err := claim(&ss.keyedIssuers, s.Stats().Issuer); err != nil {
+		if err := claim(&ss.keyedIssuers, s.Stats().Issuer, s); err != nil {
 			return err
 		}
 		ss.keyed = append(ss.keyed, s)
 	case multiSource:
-		for _, st := range s.Stats().Issuers {
-			if err := claim(&ss.keyedIssuers, st.Issuer); err != nil {
+		issuers := s.Stats().Issuers
+		if len(issuers) == 0 { // NewMulti needs at least one
+			return notBuilt(s)
+		}
+		for _, st := range issuers {
+			if err := claim(&ss.keyedIssuers, st.Issuer, s); err != nil {
 				return err
 			}
 		}
 		ss.multi = append(ss.multi, s)
 	case introspectionSource:
-		if err := claim(&ss.introIssuers, s.Stats().Issuer); err != nil {
+		if err := claim(&ss.introIssuers, s.Stats().Issuer, s); err != nil {
 			return err
 		}
 		ss.intro = append(ss.intro, s)
 	case combinedSource:
 		jwt, opaque := s.Parts()
+		if isNil(opaque) { // Combine needs one
+			return notBuilt(s)
+		}
 		if err := ss.add(jwt, false); err != nil {
 			return err
 		}
@@ -90,9 +102,19 @@ func (ss *sources) add(s Source, required bool) error {
 // whose Stats would panic.
 func isNil(s Source) bool { return isnil.Value(s) }
 
+// notBuilt is the error for s, a verifier its constructor did not build.
+func notBuilt(s Source) error {
+	return fmt.Errorf("otelmetrics: Config.Verifiers: a %T that was not built by its constructor (a zero value?): its Stats name no issuer", s)
+}
+
 // claim records that a Source reports issuer's figures, or fails if another
-// one does already.
-func claim(issuers *map[string]bool, issuer string) error {
+// one does already. An empty issuer is that of s, a verifier its
+// constructor did not build (verifier.New and introspect.New refuse an
+// empty Issuer): an error too.
+func claim(issuers *map[string]bool, issuer string, s Source) error {
+	if issuer == "" {
+		return notBuilt(s)
+	}
 	if (*issuers)[issuer] {
 		return fmt.Errorf("otelmetrics: Config.Verifiers: issuer %q is observed twice (a verifier given twice, or also inside a MultiVerifier or Combined given): its counters would count double", issuer)
 	}

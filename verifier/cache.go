@@ -214,7 +214,7 @@ func (c *tokenCache) put(token string, claims *claimSet, key *jwks.Key, v *Verif
 	sh := c.shard(token)
 	sh.mu.Lock()
 	defer sh.mu.Unlock()
-	if v.closed.Load() {
+	if !v.open.Load() {
 		// Close empties the cache after marking the verifier closed, each
 		// shard under its lock: a verification that finishes after Close
 		// must not refill it.

@@ -57,7 +57,9 @@ var (
 	// first fetch has not succeeded yet, the last good set is older than
 	// Config.MaxStaleness, or the token's kid is not in the last good set
 	// and the key-set fetch its answer relied on failed (the key may have
-	// been published since). It is a server-side condition, not the
+	// been published since). A Verifier or MultiVerifier its constructor
+	// did not build (a zero value, a nil pointer) refuses every token with
+	// it too, saying so. It is a server-side condition, not the
 	// caller's fault; interceptors map it to codes.Unavailable, which tells
 	// the client to retry.
 	ErrKeysUnavailable = errors.New("verifier: keys unavailable")

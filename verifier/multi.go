@@ -34,6 +34,14 @@ import (
 // caller by Claims.Issuer and Claims.Subject together.
 //
 // It satisfies grpcauth.TokenVerifier. It is safe for concurrent use.
+//
+// A MultiVerifier that NewMulti did not build (a zero MultiVerifier, or a
+// nil *MultiVerifier) never panics: it refuses every token, and Ready and
+// Close fail, with a "verifier: keys unavailable: ... not built with
+// NewMulti" error wrapping ErrKeysUnavailable (codes.Unavailable behind
+// grpcauth), logged once per process through slog.Default(), without the
+// token; it has no Issuers, its Stats are zero, its ClockSkew and
+// ClockSkewFor 0 and its RevalidateAt now.
 type MultiVerifier struct {
 	byIssuer map[string]*Verifier
 	list     []*Verifier // in Config order
@@ -44,8 +52,10 @@ type MultiVerifier struct {
 	// malformed counts tokens refused for their form before routing
 	// (MultiStats.Malformed).
 	malformed atomic.Int64
-	closed    atomic.Bool
-	closing   sync.Once
+	// open is true from NewMulti until Close, and false in a zero
+	// MultiVerifier (see Verifier.open).
+	open    atomic.Bool
+	closing sync.Once
 }
 
 // NewMulti creates one Verifier per Config, as New does (so it never blocks
@@ -75,6 +85,7 @@ func NewMulti(ctx context.Context, cfgs ...Config) (*MultiVerifier, error) {
 		m.list = append(m.list, v)
 		m.maxSize = max(m.maxSize, v.s.MaxTokenSize)
 	}
+	m.open.Store(true)
 	return m, nil
 }
 
@@ -89,32 +100,40 @@ func NewMulti(ctx context.Context, cfgs ...Config) (*MultiVerifier, error) {
 // issuer's Stats. A token routed to an issuer and refused there for its
 // form (its header, a signature that does not decode, a length over that
 // issuer's own MaxTokenSize) fails with ErrMalformed too, and counts in
-// that issuer's Stats.Malformed, as with that Verifier alone.
+// that issuer's Stats.Malformed, as with that Verifier alone. A nil ctx is
+// taken for context.Background(). A MultiVerifier NewMulti did not build
+// refuses every token with an error wrapping ErrKeysUnavailable (see
+// MultiVerifier).
 func (m *MultiVerifier) VerifyAccessToken(ctx context.Context, token string) (Claims, error) {
 	v, pre, err := m.route(token)
 	if err != nil {
 		return Claims{}, err
 	}
-	return v.verifyAccessToken(ctx, token, pre)
+	return v.verifyAccessToken(background(ctx), token, pre)
 }
 
 // VerifyIDToken verifies an OpenID Connect ID token with the Verifier of the
 // issuer its iss names (see Verifier.VerifyIDToken). An empty clientID
 // fails with ErrAudience before the token is looked at, as it does with a
-// Verifier.
+// Verifier. A nil ctx is taken for context.Background(); a MultiVerifier
+// NewMulti did not build refuses every token (see MultiVerifier).
 func (m *MultiVerifier) VerifyIDToken(ctx context.Context, token, clientID, nonce string) (Claims, error) {
-	if clientID == "" && !m.closed.Load() {
+	if clientID == "" && m != nil && m.open.Load() {
 		return Claims{}, errNeedClientID
 	}
 	v, pre, err := m.route(token)
 	if err != nil {
 		return Claims{}, err
 	}
-	return v.verifyIDToken(ctx, token, pre, clientID, nonce)
+	return v.verifyIDToken(background(ctx), token, pre, clientID, nonce)
 }
 
-// Issuers returns the configured issuers, in Config order.
+// Issuers returns the configured issuers, in Config order; none (nil) for
+// a MultiVerifier NewMulti did not build.
 func (m *MultiVerifier) Issuers() []string {
+	if !m.built() {
+		return nil
+	}
 	out := make([]string, len(m.list))
 	for i, v := range m.list {
 		out[i] = v.s.Issuer
@@ -123,19 +142,28 @@ func (m *MultiVerifier) Issuers() []string {
 }
 
 // Verifier returns the Verifier of issuer, or nil when issuer is not
-// configured. It is owned by the MultiVerifier: do not Close it.
-func (m *MultiVerifier) Verifier(issuer string) *Verifier { return m.byIssuer[issuer] }
+// configured (always, for a MultiVerifier NewMulti did not build). It is
+// owned by the MultiVerifier: do not Close it.
+func (m *MultiVerifier) Verifier(issuer string) *Verifier {
+	if !m.built() {
+		return nil
+	}
+	return m.byIssuer[issuer]
+}
 
 // Ready blocks until every issuer has loaded its first key set (nil; see
 // Verifier.Ready), or ctx ends. It then returns one error per issuer still
 // without keys, joined, each
 // naming its issuer and wrapping ErrKeysUnavailable. Tokens of the issuers
 // that are ready verify meanwhile: one issuer's outage does not stop the
-// others. After Close it returns ErrClosed.
+// others. After Close it returns ErrClosed. A nil ctx is taken for
+// context.Background(). A MultiVerifier NewMulti did not build returns the
+// "not built with NewMulti" error (see MultiVerifier).
 func (m *MultiVerifier) Ready(ctx context.Context) error {
-	if m.closed.Load() {
-		return ErrClosed
+	if m == nil || !m.open.Load() {
+		return m.unusable()
 	}
+	ctx = background(ctx)
 	errs := make([]error, len(m.list))
 	var wg sync.WaitGroup
 	for i, v := range m.list {
@@ -152,10 +180,15 @@ func (m *MultiVerifier) Ready(ctx context.Context) error {
 // Close closes every issuer's Verifier, stopping all their goroutines. Later
 // calls return ErrClosed. It is safe to call more than once, also
 // concurrently: every call returns only once the goroutines are stopped. It
-// always returns nil.
+// returns nil, but for a MultiVerifier NewMulti did not build, which has
+// nothing to close: the "not built with NewMulti" error (see
+// MultiVerifier).
 func (m *MultiVerifier) Close() error {
+	if !m.built() {
+		return errMultiNotBuilt
+	}
 	m.closing.Do(func() {
-		m.closed.Store(true)
+		m.open.Store(false)
 		m.closeAll()
 	})
 	return nil
@@ -177,8 +210,8 @@ func (m *MultiVerifier) closeAll() {
 // Verifier uses, and handed on in pre so that the chosen Verifier, which
 // checks the header and signature, does not decode them again.
 func (m *MultiVerifier) route(token string) (*Verifier, *decodedPayload, error) {
-	if m.closed.Load() {
-		return nil, nil, ErrClosed
+	if m == nil || !m.open.Load() { // closed, or not built by NewMulti
+		return nil, nil, m.unusable()
 	}
 	if err := tokenSizeError(token, m.maxSize); err != nil {
 		m.malformed.Add(1)
@@ -204,6 +237,16 @@ func (m *MultiVerifier) route(token string) (*Verifier, *decodedPayload, error) 
 		return nil, nil, errNoIssuer
 	}
 	return nil, nil, errUnknownIssuer
+}
+
+// unusable is the error of a call that found m nil or not open: the "not
+// built with NewMulti" error, logged once per process, for a MultiVerifier
+// NewMulti did not build, else ErrClosed.
+func (m *MultiVerifier) unusable() error {
+	if !m.built() {
+		return notBuilt(errMultiNotBuilt)
+	}
+	return ErrClosed
 }
 
 var errUnknownIssuer = fmt.Errorf("%w: iss names no configured issuer", ErrIssuer)

@@ -31,8 +31,13 @@ type MultiStats struct {
 // Stats returns every issuer's Stats (see Verifier.Stats), their
 // aggregate, and the counts of tokens of unknown issuers and of malformed
 // tokens it refused itself. The slice is the caller's own. Like Verifier.Stats it is
-// cheap enough for a metrics callback, not meant for every call.
+// cheap enough for a metrics callback, not meant for every call. A
+// MultiVerifier NewMulti did not build (see MultiVerifier) returns the zero
+// MultiStats, without Issuers.
 func (m *MultiVerifier) Stats() MultiStats {
+	if !m.built() {
+		return MultiStats{}
+	}
 	ms := MultiStats{Issuers: make([]Stats, len(m.list)), UnknownIssuers: m.unknownIssuers.Load(), Malformed: m.malformed.Load()}
 	t := &ms.Total
 	for i, v := range m.list {

@@ -11,16 +11,25 @@ import "time"
 // grpcauth.Revalidator) to end such a stream within RefreshInterval of the
 // refresh that dropped the key, as the token's unary calls are refused
 // from that refresh on. Re-verifying a token whose key is still held is a
-// cache hit or one signature check.
+// cache hit or one signature check. A Verifier New did not build, which
+// accepts no token, returns time.Now(): verify again at once (see
+// Verifier).
 func (v *Verifier) RevalidateAt(string, Claims) time.Time {
+	if !v.built() {
+		return time.Now()
+	}
 	return v.s.Now().Add(v.s.RefreshInterval)
 }
 
 // RevalidateAt returns when a stream opened with token should have it
 // verified again: that of the Verifier of the issuer that accepted it (see
 // Verifier.RevalidateAt), or the zero time (never) for claims none of m's
-// issuers issued.
+// issuers issued. A MultiVerifier NewMulti did not build, which accepts
+// no token, returns time.Now(), as a Verifier New did not build does.
 func (m *MultiVerifier) RevalidateAt(token string, claims Claims) time.Time {
+	if !m.built() {
+		return time.Now()
+	}
 	v, ok := m.byIssuer[claims.Issuer()]
 	if !ok {
 		return time.Time{}

@@ -100,8 +100,13 @@ type Stats struct {
 
 // Stats returns the Verifier's cache and key-set counters. It takes no
 // lock on the verification path and makes no network call; it is cheap
-// enough for a metrics callback, not meant for every request.
+// enough for a metrics callback, not meant for every request. A Verifier
+// New did not build (see Verifier) returns the zero Stats, whose Issuer is
+// empty.
 func (v *Verifier) Stats() Stats {
+	if !v.built() {
+		return Stats{}
+	}
 	st := keyStats(v.set.Stats())
 	st.Issuer = v.s.Issuer
 	st.Malformed = v.malformed.Load()

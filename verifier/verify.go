@@ -27,6 +27,14 @@ import (
 // issuer, against the issuer's key set, which it keeps cached and refreshed.
 // It is safe for concurrent use. Create one per issuer with New and share it;
 // Close it when done.
+//
+// A Verifier that New did not build (a zero Verifier, or a nil *Verifier)
+// never panics: it refuses every token, and Ready and Close fail, with a
+// "verifier: keys unavailable: ... not built with New" error wrapping
+// ErrKeysUnavailable (codes.Unavailable behind grpcauth, so that clients
+// retry rather than discard good tokens), logged once per process through
+// slog.Default(), without the token; its Stats are zero, its ClockSkew 0
+// and its RevalidateAt now.
 type Verifier struct {
 	s         settings
 	verifiers map[string]jws.Verifier // one per allowed alg; stateless
@@ -35,8 +43,11 @@ type Verifier struct {
 	cache     *tokenCache  // nil when disabled
 	clock     *coarseClock // the cache's hit clock; nil: hits read Config.Now (see hitClockMinSkew)
 	malformed atomic.Int64 // Stats.Malformed
-	closed    atomic.Bool
-	closing   sync.Once
+	// open is true from New until Close, and false in a zero Verifier: the
+	// one test the verification path makes of it refuses a closed Verifier
+	// and one New did not build alike (see unusable).
+	open    atomic.Bool
+	closing sync.Once
 }
 
 // New validates cfg, applies defaults and starts the key set, which is
@@ -85,6 +96,7 @@ func New(ctx context.Context, cfg Config) (*Verifier, error) {
 		Now:                s.Now,
 		Logger:             s.Logger,
 	})
+	v.open.Store(true)
 	return v, nil
 }
 
@@ -93,12 +105,14 @@ func New(ctx context.Context, cfg Config) (*Verifier, error) {
 // then on, even while that set is older than MaxStaleness and verification
 // fails with ErrKeysUnavailable (see Stats for the set's age). After Close
 // it returns ErrClosed. Verification does not require calling Ready first;
-// a Verify call before the first fetch waits for it under its own ctx.
+// a Verify call before the first fetch waits for it under its own ctx. A
+// nil ctx is taken for context.Background(). A Verifier New did not build
+// returns the "not built with New" error (see Verifier).
 func (v *Verifier) Ready(ctx context.Context) error {
-	if v.closed.Load() {
-		return ErrClosed
+	if v == nil || !v.open.Load() {
+		return v.unusable()
 	}
-	if err := v.set.Ready(ctx); err != nil {
+	if err := v.set.Ready(background(ctx)); err != nil {
 		if errors.Is(err, jwks.ErrClosed) {
 			return ErrClosed
 		}
@@ -112,10 +126,14 @@ func (v *Verifier) Ready(ctx context.Context) error {
 // does a call running meanwhile that needs a key-set fetch (waiting for
 // one, or its kid not in the set). Close is safe to call more than once,
 // also concurrently: every call returns only once the goroutines are
-// stopped. It always returns nil.
+// stopped. It returns nil, but for a Verifier New did not build, which has
+// nothing to close: the "not built with New" error (see Verifier).
 func (v *Verifier) Close() error {
+	if !v.built() {
+		return errNotBuilt
+	}
 	v.closing.Do(func() {
-		v.closed.Store(true)
+		v.open.Store(false)
 		v.set.Close()
 		if v.cache != nil {
 			v.cache.clear()
@@ -140,15 +158,22 @@ func (v *Verifier) Close() error {
 // token's times and that its key is still in the key set. An empty token,
 // or one longer than MaxTokenSize, is refused with ErrMalformed before the
 // cache is looked up (a lookup hashes the whole token).
+//
+// A nil ctx is taken for context.Background(). A Verifier New did not build
+// refuses every token with an error wrapping ErrKeysUnavailable (see
+// Verifier).
 func (v *Verifier) VerifyAccessToken(ctx context.Context, token string) (Claims, error) {
-	return v.verifyAccessToken(ctx, token, nil)
+	if v == nil {
+		return Claims{}, v.unusable()
+	}
+	return v.verifyAccessToken(background(ctx), token, nil)
 }
 
 // verifyAccessToken is VerifyAccessToken for a token whose payload may
-// already be decoded (pre, nil when not).
+// already be decoded (pre, nil when not), v not nil and ctx not nil.
 func (v *Verifier) verifyAccessToken(ctx context.Context, token string, pre *decodedPayload) (Claims, error) {
-	if v.closed.Load() {
-		return Claims{}, ErrClosed
+	if !v.open.Load() { // closed, or not built by New: one test on the hit path
+		return Claims{}, v.unusable()
 	}
 	// The size first: a cache lookup hashes the whole token, and grpc-go
 	// admits metadata up to 16 MiB by default. One length compare, so a
@@ -189,16 +214,20 @@ func (v *Verifier) verifyAccessToken(ctx context.Context, token string, pre *dec
 // an iat (OpenID Connect Core, section 2), its azp, when present, must equal
 // clientID, and its typ must not name another kind of JWT: "at+jwt" (an
 // access token), "logout+jwt" (a logout token), or any other "+jwt" type. When nonce is not empty the token's nonce must equal it. ID tokens
-// are never cached.
+// are never cached. A nil ctx is taken for context.Background(); a Verifier
+// New did not build refuses every token (see Verifier).
 func (v *Verifier) VerifyIDToken(ctx context.Context, token, clientID, nonce string) (Claims, error) {
-	return v.verifyIDToken(ctx, token, nil, clientID, nonce)
+	if v == nil {
+		return Claims{}, v.unusable()
+	}
+	return v.verifyIDToken(background(ctx), token, nil, clientID, nonce)
 }
 
 // verifyIDToken is VerifyIDToken for a token whose payload may already be
-// decoded (pre, nil when not).
+// decoded (pre, nil when not), v not nil and ctx not nil.
 func (v *Verifier) verifyIDToken(ctx context.Context, token string, pre *decodedPayload, clientID, nonce string) (Claims, error) {
-	if v.closed.Load() {
-		return Claims{}, ErrClosed
+	if !v.open.Load() {
+		return Claims{}, v.unusable()
 	}
 	if clientID == "" {
 		return Claims{}, errNeedClientID
@@ -213,6 +242,27 @@ func (v *Verifier) verifyIDToken(ctx context.Context, token string, pre *decoded
 		return Claims{}, err
 	}
 	return Claims{c}, nil
+}
+
+// unusable is the error of a call that found v nil or not open: the
+// "not built with New" error, logged once per process, for a Verifier New
+// did not build, else ErrClosed.
+func (v *Verifier) unusable() error {
+	if !v.built() {
+		return notBuilt(errNotBuilt)
+	}
+	return ErrClosed
+}
+
+// background returns ctx, or context.Background() for a nil ctx: a caller
+// that forgot its context is answered as with one that never ends, rather
+// than panic where a verification waits for a key-set fetch. The exported
+// entry points call it once; what they call gets a ctx that is not nil.
+func background(ctx context.Context) context.Context {
+	if ctx == nil {
+		return context.Background()
+	}
+	return ctx
 }
 
 // errNeedClientID is VerifyIDToken's answer without a client id, from a

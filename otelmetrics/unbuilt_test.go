@@ -1,0 +1,58 @@
+package otelmetrics_test
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"testing"
+
+	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
+
+	"github.com/grpcauth/grpcauth/grpcauthtest"
+	"github.com/grpcauth/grpcauth/introspect"
+	"github.com/grpcauth/grpcauth/otelmetrics"
+	"github.com/grpcauth/grpcauth/verifier"
+)
+
+// TestNew_RejectsAVerifierNotBuiltByItsConstructor: a verifier its
+// constructor did not build (a zero value), alone or as a Combined's JWT
+// part, and a zero Combined, are refused by New with an error saying so,
+// rather than observed as zeros under issuer "" as if they served (before,
+// a zero introspect.Verifier, MultiVerifier or Combined of one was
+// accepted, and a zero verifier.Verifier panicked in New). So is a Source
+// whose Stats name no issuer.
+func TestNew_RejectsAVerifierNotBuiltByItsConstructor(t *testing.T) {
+	rs := grpcauthtest.Client{ID: "rs", Secret: "rs-secret"}
+	iss := grpcauthtest.NewIssuer(t, grpcauthtest.Config{Clients: []grpcauthtest.Client{rs}})
+	opaque := introspector(t, introspect.Config{
+		Endpoint: iss.IntrospectionURL(), Issuer: iss.URL(), ClientID: rs.ID, ClientSecret: rs.Secret,
+		Audiences: []string{iss.Audience()},
+	})
+	combinedOfZero, err := introspect.Combine(&verifier.Verifier{}, opaque)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range []otelmetrics.Source{
+		&verifier.Verifier{}, &verifier.MultiVerifier{},
+		&introspect.Verifier{}, &introspect.Combined{}, combinedOfZero,
+		statsFunc(func() verifier.Stats { return verifier.Stats{} }),
+	} {
+		name := fmt.Sprintf("%T", s)
+		if s == combinedOfZero {
+			name = "Combined of a zero verifier.Verifier"
+		}
+		t.Run(name, func(t *testing.T) {
+			reader := sdkmetric.NewManualReader()
+			mp := sdkmetric.NewMeterProvider(sdkmetric.WithReader(reader))
+			t.Cleanup(func() { mp.Shutdown(context.Background()) })
+			m, err := otelmetrics.New(otelmetrics.Config{MeterProvider: mp, Verifiers: []otelmetrics.Source{s}})
+			if err == nil {
+				m.Close()
+				t.Fatal("New = nil error, want one")
+			}
+			if msg := err.Error(); !strings.HasPrefix(msg, "otelmetrics: Config.Verifiers: ") || !strings.Contains(msg, "not built by its constructor") {
+				t.Fatalf("New = %q, want an otelmetrics: Config.Verifiers error saying it was not built by its constructor", msg)
+			}
+		})
+	}
+}
