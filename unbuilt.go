@@ -4,9 +4,10 @@ import (
 	"context"
 	"errors"
 	"log/slog"
-	"sync/atomic"
 
 	"google.golang.org/grpc"
+
+	"github.com/grpcauth/grpcauth/internal/logonce"
 )
 
 // errNotBuilt is what Check and Requirement return for an Authenticator
@@ -36,17 +37,14 @@ var entryNames = [numEntries]string{"ServeCall", "UnaryServerInterceptor", "Stre
 // Authenticator New did not build: each logs once per process, not per call
 // (nor per interceptor built: a server may build them on every call, to use
 // an Authenticator it swaps on reload, and then every call would log).
-var notBuiltLogged [numEntries]atomic.Bool
+var notBuiltLogged [numEntries]logonce.Once
 
 // logNotBuilt writes, the first time entry meets an Authenticator that New
 // did not build in the process, the error record saying so, through
 // slog.Default() (such an Authenticator has no Config.Logger), naming
 // entry.
 func logNotBuilt(entry int) {
-	if !notBuiltLogged[entry].CompareAndSwap(false, true) {
-		return
-	}
-	slog.Default().Error("grpcauth: the Authenticator was not built with New (nil, or a zero Authenticator): every call is refused with codes.Internal (INTERNAL_ERROR)",
+	notBuiltLogged[entry].Error("grpcauth: the Authenticator was not built with New (nil, or a zero Authenticator): every call is refused with codes.Internal (INTERNAL_ERROR)",
 		slog.String("entry", entryNames[entry]))
 }
 

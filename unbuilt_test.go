@@ -72,7 +72,7 @@ func captureNotBuilt(t *testing.T) *notBuiltRecords {
 	slog.SetDefault(slog.New(h))
 	forget := func() {
 		for i := range notBuiltLogged {
-			notBuiltLogged[i].Store(false)
+			notBuiltLogged[i].Forget()
 		}
 	}
 	forget()

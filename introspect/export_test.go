@@ -24,4 +24,4 @@ func SetPauseRead(v *Verifier, f func()) { v.pauseRead = f }
 
 // ForgetNotBuiltLogged makes the next use of a Verifier or Combined its
 // constructor did not build log again, as the first in the process does.
-func ForgetNotBuiltLogged() { notBuiltLogged.Store(false) }
+func ForgetNotBuiltLogged() { notBuiltLog.Forget() }

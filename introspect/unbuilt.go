@@ -2,8 +2,8 @@ package introspect
 
 import (
 	"fmt"
-	"log/slog"
-	"sync/atomic"
+
+	"github.com/grpcauth/grpcauth/internal/logonce"
 )
 
 // errNotBuilt is what the methods of a Verifier that New did not build
@@ -26,18 +26,15 @@ func (v *Verifier) built() bool { return v != nil && v.sem != nil }
 // verifiers.
 func (c *Combined) built() bool { return c != nil && c.jwt != nil && c.opaque != nil }
 
-// notBuiltLogged is set once a Verifier or a Combined that its constructor
-// did not build has been used in the process: it is logged once, not on
-// every call.
-var notBuiltLogged atomic.Bool
+// notBuiltLog logs, once per process, that a value its constructor did
+// not build is in use: once, not on every call.
+var notBuiltLog logonce.Once
 
 // notBuilt logs, the first time in the process, through slog.Default()
 // (such a value has no Config.Logger), that a Verifier or Combined its
 // constructor did not build is in use, and returns err.
 func notBuilt(err error) error {
-	if notBuiltLogged.CompareAndSwap(false, true) {
-		slog.Default().Error("introspect: a verifier not built by its constructor is in use: every token is refused with ErrUnavailable (codes.Unavailable)",
-			"error", err)
-	}
+	notBuiltLog.Error("introspect: a verifier not built by its constructor is in use: every token is refused with ErrUnavailable (codes.Unavailable)",
+		"error", err)
 	return err
 }

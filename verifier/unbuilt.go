@@ -2,8 +2,8 @@ package verifier
 
 import (
 	"fmt"
-	"log/slog"
-	"sync/atomic"
+
+	"github.com/grpcauth/grpcauth/internal/logonce"
 )
 
 // errNotBuilt is what the methods of a Verifier that New did not build
@@ -28,19 +28,16 @@ func (v *Verifier) built() bool { return v != nil && v.set != nil }
 // byIssuer.
 func (m *MultiVerifier) built() bool { return m != nil && m.byIssuer != nil }
 
-// notBuiltLogged is set once a Verifier or a MultiVerifier that its
-// constructor did not build has been asked to verify a token in the
-// process: it is logged once, not on every call.
-var notBuiltLogged atomic.Bool
+// notBuiltLog logs, once per process, that a value its constructor did
+// not build is in use: once, not on every call.
+var notBuiltLog logonce.Once
 
 // notBuilt logs, the first time in the process, through slog.Default()
 // (such a value has no Config.Logger), that a Verifier or MultiVerifier its
 // constructor did not build is in use, and returns err. Nothing of the
 // token is logged.
 func notBuilt(err error) error {
-	if notBuiltLogged.CompareAndSwap(false, true) {
-		slog.Default().Error("verifier: a verifier not built by its constructor is in use: every token is refused with ErrKeysUnavailable (codes.Unavailable)",
-			"error", err)
-	}
+	notBuiltLog.Error("verifier: a verifier not built by its constructor is in use: every token is refused with ErrKeysUnavailable (codes.Unavailable)",
+		"error", err)
 	return err
 }

@@ -165,8 +165,8 @@ func TestNotBuilt_LoggedOnceUnderConcurrentFirstUse(t *testing.T) {
 	old := slog.Default()
 	slog.SetDefault(slog.New(h))
 	t.Cleanup(func() { slog.SetDefault(old) })
-	notBuiltLogged.Store(false) // as in a fresh process
-	t.Cleanup(func() { notBuiltLogged.Store(false) })
+	notBuiltLog.Forget() // as in a fresh process
+	t.Cleanup(notBuiltLog.Forget)
 
 	const secret = "c2VjcmV0LXRva2VuLXRoYXQtbXVzdC1uZXZlci1iZS1sb2dnZWQ"
 	start := make(chan struct{})
