@@ -118,10 +118,21 @@ func (a *Authenticator) lookup(method string) *methodPlan {
 // published (buildPlan), so callers cannot grow either map with made-up
 // names.
 
-// pendingPlan returns the plan of method in a.pending, if any.
+// pendingPlan returns the plan published for method, which lookup did not
+// find in a.plan: in a.pending, or in a.plan when a merge moved it there
+// since lookup read it (rather than have lookup compile it again).
 func (a *Authenticator) pendingPlan(method string) (*methodPlan, bool) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
+	return a.planLocked(method)
+}
+
+// planLocked returns the plan published for method, if any, adding to
+// a.debt when it is found in a.pending. a.mu must be held.
+func (a *Authenticator) planLocked(method string) (*methodPlan, bool) {
+	if p, ok := (*a.plan.Load())[method]; ok {
+		return p, true
+	}
 	p, ok := a.pending[method]
 	if ok {
 		a.owe()
@@ -135,10 +146,7 @@ func (a *Authenticator) pendingPlan(method string) (*methodPlan, bool) {
 func (a *Authenticator) publish(method string, p *methodPlan) *methodPlan {
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	if q, ok := (*a.plan.Load())[method]; ok {
-		return q
-	}
-	if q, ok := a.pending[method]; ok {
+	if q, ok := a.planLocked(method); ok {
 		return q
 	}
 	if a.pending == nil {

@@ -752,6 +752,29 @@ func TestPlan_CallsOfAPendingMethodMergeItWithinTheLockFreeMapsSize(t *testing.T
 	}
 }
 
+// A call that misses the lock-free map just as a merge moves its method
+// there from the pending map finds the plan, under the lock, rather than
+// compiling the method again (a CEL condition's compilation, each time a
+// merge lands under load) only for publish to throw the result away.
+func TestPlan_ACallThatMissesTheLockFreeMapAsAMergeLandsFindsThePlan(t *testing.T) {
+	a, methods := manyMethods(t, 3)
+	for _, m := range methods {
+		a.lookup(m)
+	}
+	m := methods[2]
+	want, _ := a.published(m)
+	if _, ok := (*a.plan.Load())[m]; ok {
+		t.Fatalf("%s already in the lock-free map: the test needs it pending", m)
+	}
+	// lookup has read the lock-free map and missed; a merge lands.
+	a.mu.Lock()
+	a.merge(nil)
+	a.mu.Unlock()
+	if p, ok := a.pendingPlan(m); !ok || p != want {
+		t.Errorf("%s: the slow path found %p (%v) after a merge, want its published plan %p", m, p, ok, want)
+	}
+}
+
 // Concurrent first calls of a service's methods share one read of its
 // (grpcauth.v1.service) option: the others wait for the first rather than
 // each reading and compiling it again (for a huge option, a CPU spike per
