@@ -196,31 +196,30 @@ var builds = struct {
 	files map[any]error // by buildKey
 }{files: make(map[any]error)}
 
-// namedBuild keys builds for a descriptor Go cannot compare: by its file's
-// path, or by the service's name when it has no file.
+// namedBuild keys builds by name: a file's path, or a service's name.
 type namedBuild struct {
 	path    string
 	service protoreflect.FullName
 }
 
-// buildKey returns the key of sd's file in builds: the file, or sd when it
-// has none (a made-up descriptor). A descriptor Go cannot compare (a
-// resolver's own type, a struct holding a slice, by value) would panic as
-// a key: it is keyed by name instead, so that its file's failed build is
-// kept, and not followed by another that blocks for good, as for any
-// other (such a descriptor may wrap protobuf-go's).
+// buildKey returns the key of sd's file in builds: the file itself, or,
+// for a file Go cannot compare (a resolver's own type, a struct holding a
+// slice, by value), which would panic as a key, its path; and for a
+// made-up service (no file), the service's name, so that a resolver that
+// makes its descriptors afresh keeps one failed build per service rather
+// than one per call. Either way the failure of a build is kept, and not
+// followed by another that blocks for good (such a descriptor may wrap
+// protobuf-go's).
 func buildKey(sd protoreflect.ServiceDescriptor) any {
-	var key protoreflect.Descriptor = sd.ParentFile()
-	if key == nil {
-		key = sd
-	}
-	if sameDescriptor(key, key) {
-		return key
-	}
-	if f := sd.ParentFile(); f != nil {
+	f := sd.ParentFile()
+	switch {
+	case f == nil:
+		return namedBuild{service: sd.FullName()}
+	case sameDescriptor(f, f):
+		return f
+	default:
 		return namedBuild{path: f.Path()}
 	}
-	return namedBuild{service: sd.FullName()}
 }
 
 func init() { builds.done = sync.NewCond(&builds.Mutex) }

@@ -728,6 +728,53 @@ func TestCall_UncomparableDescriptorOfAFileProtobufCannotBuildIsBuiltOnce(t *tes
 	}
 }
 
+// freshService is a made-up service descriptor (no file) that its
+// resolver makes afresh on each lookup, whose Methods panics (the
+// resolver's bug).
+type freshService struct {
+	protoreflect.ServiceDescriptor
+}
+
+func (*freshService) ParentFile() protoreflect.FileDescriptor { return nil }
+
+func (*freshService) Methods() protoreflect.MethodDescriptors { panic("the resolver's bug") }
+
+// freshServices resolves every service as a new *freshService.
+type freshServices struct{ files *protoregistry.Files }
+
+func (r freshServices) FindDescriptorByName(name protoreflect.FullName) (protoreflect.Descriptor, error) {
+	d, err := r.files.FindDescriptorByName(name)
+	if sd, ok := d.(protoreflect.ServiceDescriptor); ok {
+		return &freshService{sd}, err
+	}
+	return d, err
+}
+
+// The failed build of a made-up service descriptor is kept once per
+// service, however many descriptors of it the resolver makes: kept by
+// descriptor, each call of the service's methods with a new one added an
+// entry for good, so that callers grew the memory without bound.
+func TestCall_MadeUpDescriptorsMadeAfreshKeepOneFailedBuild(t *testing.T) {
+	const pkg = "freshmadeup.v1"
+	a := mustNew(t, Config{Descriptors: freshServices{unbuildableFile(t, pkg)}, DefaultRule: &grpcauthv1.Rule{}, Verifier: staticVerifier{claims: mustClaims(t, "ok")}})
+	for range 50 {
+		if _, err := a.Requirement("/" + pkg + ".Svc/Get"); err == nil || !strings.Contains(err.Error(), "the resolver's bug") {
+			t.Fatalf("Requirement = %v, want the build's error", err)
+		}
+	}
+	builds.Lock()
+	kept := 0
+	for k := range builds.files {
+		if _, ok := k.(*freshService); ok || k == (namedBuild{service: pkg + ".Svc"}) {
+			kept++
+		}
+	}
+	builds.Unlock()
+	if kept != 1 {
+		t.Errorf("50 calls kept %d failed builds of %s.Svc, want 1", kept, pkg)
+	}
+}
+
 // unbuildableFile registers pkg/x.proto, a file protobuf-go cannot build
 // (the default value of pkg.Msg.n does not parse), declaring the service
 // pkg.Svc with the methods Get and List.
