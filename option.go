@@ -241,7 +241,8 @@ var errBuilding = errors.New("grpcauth: building")
 // so that none waits on the lock a failed build left held; uses of other
 // files do not wait for it, so that a build that does not return (a file
 // that other code left locked) holds up only the uses of its file. A
-// descriptor Go cannot compare is kept by name (buildKey).
+// made-up service, or a file Go cannot compare, is kept by name
+// (buildKey).
 func methods(sd protoreflect.ServiceDescriptor) (protoreflect.MethodDescriptors, error) {
 	key := buildKey(sd)
 	builds.Lock()
