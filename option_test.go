@@ -656,6 +656,18 @@ func TestNew_MethodNameInAFileProtobufCannotBuildIsAnError(t *testing.T) {
 	}
 }
 
+// pkgs numbers the packages uniquePkg names.
+var pkgs atomic.Int32
+
+// uniquePkg returns a package name, base followed by a number, that no
+// other call in the process returns: builds keeps a failed build of a
+// made-up service, or of a file Go cannot compare, by name for the
+// process's lifetime, so a test that counts builds (run with -count=N)
+// needs names of its own.
+func uniquePkg(base string) string {
+	return fmt.Sprintf("%s%d.v1", base, pkgs.Add(1))
+}
+
 // countedService is a service descriptor of a type Go cannot compare (it
 // holds a slice), as a resolver may hand out by value, whose file is
 // made up (none) or a value of such a type too. Its Methods counts the
@@ -713,7 +725,7 @@ func (r countedServices) FindDescriptorByName(name protoreflect.FullName) (proto
 // held (a goroutine per call).
 func TestCall_UncomparableDescriptorOfAFileProtobufCannotBuildIsBuiltOnce(t *testing.T) {
 	for _, madeUp := range []bool{true, false} {
-		pkg := fmt.Sprintf("uncomparableunbuildable%v.v1", madeUp)
+		pkg := uniquePkg(fmt.Sprintf("uncomparableunbuildable%v", madeUp))
 		var builds atomic.Int32
 		a := mustNew(t, Config{Descriptors: countedServices{unbuildableFile(t, pkg), &builds, madeUp}, DefaultRule: &grpcauthv1.Rule{}, Verifier: staticVerifier{claims: mustClaims(t, "ok")}})
 		for _, method := range []string{"/" + pkg + ".Svc/Get", "/" + pkg + ".Svc/List", "/" + pkg + ".Svc/Get"} {
@@ -755,7 +767,7 @@ func (r freshServices) FindDescriptorByName(name protoreflect.FullName) (protore
 // descriptor, each call of the service's methods with a new one added an
 // entry for good, so that callers grew the memory without bound.
 func TestCall_MadeUpDescriptorsMadeAfreshKeepOneFailedBuild(t *testing.T) {
-	const pkg = "freshmadeup.v1"
+	pkg := uniquePkg("freshmadeup")
 	a := mustNew(t, Config{Descriptors: freshServices{unbuildableFile(t, pkg)}, DefaultRule: &grpcauthv1.Rule{}, Verifier: staticVerifier{claims: mustClaims(t, "ok")}})
 	for range 50 {
 		if _, err := a.Requirement("/" + pkg + ".Svc/Get"); err == nil || !strings.Contains(err.Error(), "the resolver's bug") {
@@ -765,7 +777,7 @@ func TestCall_MadeUpDescriptorsMadeAfreshKeepOneFailedBuild(t *testing.T) {
 	builds.Lock()
 	kept := 0
 	for k := range builds.files {
-		if _, ok := k.(*freshService); ok || k == (namedBuild{service: pkg + ".Svc"}) {
+		if _, ok := k.(*freshService); ok || k == (namedBuild{service: protoreflect.FullName(pkg + ".Svc")}) {
 			kept++
 		}
 	}
