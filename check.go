@@ -263,6 +263,7 @@ func (a *Authenticator) Check(srv ServiceInfoProvider) error {
 		return fmt.Errorf("%w: Check was given a nil %T", errNoServer, srv)
 	}
 	services := srv.GetServiceInfo()
+	plans := make(map[string]*methodPlan)
 	var problems []MethodProblem
 	undescribed := make(map[string][]string) // service: methods without a descriptor, ruled by Config alone
 	for svc, info := range services {
@@ -270,7 +271,7 @@ func (a *Authenticator) Check(srv ServiceInfoProvider) error {
 			method := "/" + svc + "/" + m.Name
 			p, _ := a.buildPlan(method)
 			p.unknown = false // registered on the server: a real method
-			a.publish(method, p)
+			plans[method] = p
 			err := a.unintercepted(method, m)
 			if err == nil && p.source != SourceConfigMethod && a.methodDescriptor(method) == nil {
 				var described bool
@@ -289,6 +290,7 @@ func (a *Authenticator) Check(srv ServiceInfoProvider) error {
 			}
 		}
 	}
+	a.publishAll(plans)
 	a.warnUndescribed(undescribed)
 	problems = append(problems, a.unmatchedNames(services)...)
 	if len(problems) == 0 {

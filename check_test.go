@@ -52,6 +52,40 @@ func TestCheck_ReportsUnannotatedMethod(t *testing.T) {
 	}
 }
 
+// Check leaves every registered method's plan in the lock-free map, so
+// that no call after it takes the plan mutex: publishing its plans one by
+// one left up to half of them in the pending map, whose calls lock until
+// enough of them bring about a merge.
+func TestCheck_LeavesEveryRegisteredMethodOnTheLockFreePath(t *testing.T) {
+	a := mustNew(t, Config{})
+	a.lookup(mAuth) // a plan published before Check is kept
+	before, _ := a.published(mAuth)
+	srv := registered(t)
+	_ = a.Check(srv)
+	plan := *a.plan.Load()
+	n := 0
+	for svc, info := range srv.GetServiceInfo() {
+		for _, m := range info.Methods {
+			n++
+			if _, ok := plan["/"+svc+"/"+m.Name]; !ok {
+				t.Errorf("/%s/%s: not in the lock-free plan map after Check", svc, m.Name)
+			}
+		}
+	}
+	if len(plan) != n {
+		t.Errorf("lock-free plan map holds %d plans after Check, want the %d registered methods", len(plan), n)
+	}
+	if plan[mAuth] != before {
+		t.Errorf("Check replaced the plan of %s published before it", mAuth)
+	}
+	a.mu.Lock()
+	pending, debt := len(a.pending), a.debt
+	a.mu.Unlock()
+	if pending != 0 || debt != 0 {
+		t.Errorf("after Check: %d pending plans, debt %d; want none", pending, debt)
+	}
+}
+
 // TestCheck_NilServerIsAnError: Check(nil), or a nil *grpc.Server (a
 // variable left unset), returns an error saying so instead of panicking,
 // and one that is no *CheckError: nothing was checked.

@@ -185,7 +185,7 @@ func readOptionsFirst(r DescriptorResolver) error {
 	return nil
 }
 
-// builds holds, by descriptor, the files being built (errBuilding, see
+// builds holds, by file (buildKey), the files being built (errBuilding, see
 // methods) and the errors of those protobuf-go could not build: every
 // later use of such a file would block. A file built is forgotten, so
 // that descriptors a resolver makes afresh do not pile up; done is
@@ -193,8 +193,34 @@ func readOptionsFirst(r DescriptorResolver) error {
 var builds = struct {
 	sync.Mutex
 	done  *sync.Cond
-	files map[protoreflect.Descriptor]error
-}{files: make(map[protoreflect.Descriptor]error)}
+	files map[any]error // by buildKey
+}{files: make(map[any]error)}
+
+// namedBuild keys builds by name: a file's path, or a service's name.
+type namedBuild struct {
+	path    string
+	service protoreflect.FullName
+}
+
+// buildKey returns the key of sd's file in builds: the file itself, or,
+// for a file Go cannot compare (a resolver's own type, a struct holding a
+// slice, by value), which would panic as a key, its path; and for a
+// made-up service (no file), the service's name, so that a resolver that
+// makes its descriptors afresh keeps one failed build per service rather
+// than one per call. Either way the failure of a build is kept, and not
+// followed by another that blocks for good (such a descriptor may wrap
+// protobuf-go's).
+func buildKey(sd protoreflect.ServiceDescriptor) any {
+	f := sd.ParentFile()
+	switch {
+	case f == nil:
+		return namedBuild{service: sd.FullName()}
+	case sameDescriptor(f, f):
+		return f
+	default:
+		return namedBuild{path: f.Path()}
+	}
+}
 
 func init() { builds.done = sync.NewCond(&builds.Mutex) }
 
@@ -215,19 +241,10 @@ var errBuilding = errors.New("grpcauth: building")
 // so that none waits on the lock a failed build left held; uses of other
 // files do not wait for it, so that a build that does not return (a file
 // that other code left locked) holds up only the uses of its file. A
-// descriptor Go cannot compare is built on each use, unrecorded.
+// made-up service, or a file Go cannot compare, is kept by name
+// (buildKey).
 func methods(sd protoreflect.ServiceDescriptor) (protoreflect.MethodDescriptors, error) {
-	var key protoreflect.Descriptor = sd.ParentFile()
-	if key == nil {
-		key = sd
-	}
-	if !sameDescriptor(key, key) {
-		// A descriptor Go cannot compare (a resolver's own type, a
-		// struct holding a slice, by value) cannot key builds, where
-		// it would panic: it is no file protobuf-go builds lazily,
-		// so there is no build to wait for or remember.
-		return buildFile(sd)
-	}
+	key := buildKey(sd)
 	builds.Lock()
 	for builds.files[key] == errBuilding {
 		builds.done.Wait()

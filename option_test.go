@@ -656,6 +656,137 @@ func TestNew_MethodNameInAFileProtobufCannotBuildIsAnError(t *testing.T) {
 	}
 }
 
+// pkgs numbers the packages uniquePkg names.
+var pkgs atomic.Int32
+
+// uniquePkg returns a package name, base followed by a number, that no
+// other call in the process returns: builds keeps a failed build of a
+// made-up service, or of a file Go cannot compare, by name for the
+// process's lifetime, so a test that counts builds (run with -count=N)
+// needs names of its own.
+func uniquePkg(base string) string {
+	return fmt.Sprintf("%s%d.v1", base, pkgs.Add(1))
+}
+
+// countedService is a service descriptor of a type Go cannot compare (it
+// holds a slice), as a resolver may hand out by value, whose file is
+// made up (none) or a value of such a type too. Its Methods counts the
+// builds of its file in builds: the first is protobuf-go's; a second,
+// which on a file protobuf-go failed to build would block for good (the
+// failed build left it locked), panics instead, so that a test sees it
+// rather than hangs.
+type countedService struct {
+	protoreflect.ServiceDescriptor
+	builds *atomic.Int32
+	madeUp bool
+	notes  []string
+}
+
+// countedFile is a file descriptor of a type Go cannot compare.
+type countedFile struct {
+	protoreflect.FileDescriptor
+	notes []string
+}
+
+func (s countedService) ParentFile() protoreflect.FileDescriptor {
+	if s.madeUp {
+		return nil
+	}
+	return countedFile{FileDescriptor: s.ServiceDescriptor.ParentFile()}
+}
+
+func (s countedService) Methods() protoreflect.MethodDescriptors {
+	if s.builds.Add(1) > 1 {
+		panic("the file was built again: a file protobuf-go failed to build would block here")
+	}
+	return s.ServiceDescriptor.Methods()
+}
+
+// countedServices resolves services as countedService values.
+type countedServices struct {
+	files  *protoregistry.Files
+	builds *atomic.Int32
+	madeUp bool
+}
+
+func (r countedServices) FindDescriptorByName(name protoreflect.FullName) (protoreflect.Descriptor, error) {
+	d, err := r.files.FindDescriptorByName(name)
+	if sd, ok := d.(protoreflect.ServiceDescriptor); ok {
+		return countedService{ServiceDescriptor: sd, builds: r.builds, madeUp: r.madeUp}, err
+	}
+	return d, err
+}
+
+// A descriptor Go cannot compare, made up or of a file of such a type,
+// whose file protobuf-go cannot build, is built once: its failure is kept
+// (by the file's path, or the made-up service's name), and every later
+// call of the service's methods is denied with it, rather than building
+// the file again and blocking for good on the lock the failed build left
+// held (a goroutine per call).
+func TestCall_UncomparableDescriptorOfAFileProtobufCannotBuildIsBuiltOnce(t *testing.T) {
+	for _, madeUp := range []bool{true, false} {
+		pkg := uniquePkg(fmt.Sprintf("uncomparableunbuildable%v", madeUp))
+		var builds atomic.Int32
+		a := mustNew(t, Config{Descriptors: countedServices{unbuildableFile(t, pkg), &builds, madeUp}, DefaultRule: &grpcauthv1.Rule{}, Verifier: staticVerifier{claims: mustClaims(t, "ok")}})
+		for _, method := range []string{"/" + pkg + ".Svc/Get", "/" + pkg + ".Svc/List", "/" + pkg + ".Svc/Get"} {
+			_, err := a.Requirement(method)
+			if err == nil || !strings.Contains(err.Error(), "protobuf-go cannot build") || strings.Contains(err.Error(), "built again") {
+				t.Errorf("%s (made up: %v): Requirement = %v, want the first build's error", method, madeUp, err)
+			}
+		}
+		if n := builds.Load(); n != 1 {
+			t.Errorf("made up: %v: the file was built %d times, want once", madeUp, n)
+		}
+	}
+}
+
+// freshService is a made-up service descriptor (no file) that its
+// resolver makes afresh on each lookup, whose Methods panics (the
+// resolver's bug).
+type freshService struct {
+	protoreflect.ServiceDescriptor
+}
+
+func (*freshService) ParentFile() protoreflect.FileDescriptor { return nil }
+
+func (*freshService) Methods() protoreflect.MethodDescriptors { panic("the resolver's bug") }
+
+// freshServices resolves every service as a new *freshService.
+type freshServices struct{ files *protoregistry.Files }
+
+func (r freshServices) FindDescriptorByName(name protoreflect.FullName) (protoreflect.Descriptor, error) {
+	d, err := r.files.FindDescriptorByName(name)
+	if sd, ok := d.(protoreflect.ServiceDescriptor); ok {
+		return &freshService{sd}, err
+	}
+	return d, err
+}
+
+// The failed build of a made-up service descriptor is kept once per
+// service, however many descriptors of it the resolver makes: kept by
+// descriptor, each call of the service's methods with a new one added an
+// entry for good, so that callers grew the memory without bound.
+func TestCall_MadeUpDescriptorsMadeAfreshKeepOneFailedBuild(t *testing.T) {
+	pkg := uniquePkg("freshmadeup")
+	a := mustNew(t, Config{Descriptors: freshServices{unbuildableFile(t, pkg)}, DefaultRule: &grpcauthv1.Rule{}, Verifier: staticVerifier{claims: mustClaims(t, "ok")}})
+	for range 50 {
+		if _, err := a.Requirement("/" + pkg + ".Svc/Get"); err == nil || !strings.Contains(err.Error(), "the resolver's bug") {
+			t.Fatalf("Requirement = %v, want the build's error", err)
+		}
+	}
+	builds.Lock()
+	kept := 0
+	for k := range builds.files {
+		if _, ok := k.(*freshService); ok || k == (namedBuild{service: protoreflect.FullName(pkg + ".Svc")}) {
+			kept++
+		}
+	}
+	builds.Unlock()
+	if kept != 1 {
+		t.Errorf("50 calls kept %d failed builds of %s.Svc, want 1", kept, pkg)
+	}
+}
+
 // unbuildableFile registers pkg/x.proto, a file protobuf-go cannot build
 // (the default value of pkg.Msg.n does not parse), declaring the service
 // pkg.Svc with the methods Get and List.

@@ -106,18 +106,33 @@ func (a *Authenticator) lookup(method string) *methodPlan {
 // a.debt; when a.debt reaches len(*a.plan), the two maps are merged into
 // a new a.plan (copy-on-write: readers see the old map or the new one)
 // and a.pending empties. A merge copies len(*a.plan) + len(a.pending)
-// entries, at most twice a.debt, so N first calls copy fewer than 2N
-// entries in all; and a method's calls take the lock only until the next
-// merge, which its own calls bring about within len(*a.plan) of them.
+// entries, at most twice a.debt: the first calls, and the calls answered
+// from a.pending, copy fewer than two entries each in all (N first calls
+// with no other call between them, fewer than 2N; each called twice in a
+// row, fewer than 4N); and a method's calls take the lock only until the
+// next merge, which its own calls bring about within len(*a.plan) of them.
+// Check publishes its plans in one merge (publishAll), so none of its
+// methods' calls takes the lock.
 // (a.plan used to be copied whole on every publish: N methods cost O(N²)
 // over their first calls, 14 s of CPU for 20,000.) Only known methods are
 // published (buildPlan), so callers cannot grow either map with made-up
 // names.
 
-// pendingPlan returns the plan of method in a.pending, if any.
+// pendingPlan returns the plan published for method, which lookup did not
+// find in a.plan: in a.pending, or in a.plan when a merge moved it there
+// since lookup read it (rather than have lookup compile it again).
 func (a *Authenticator) pendingPlan(method string) (*methodPlan, bool) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
+	return a.planLocked(method)
+}
+
+// planLocked returns the plan published for method, if any, adding to
+// a.debt when it is found in a.pending. a.mu must be held.
+func (a *Authenticator) planLocked(method string) (*methodPlan, bool) {
+	if p, ok := (*a.plan.Load())[method]; ok {
+		return p, true
+	}
 	p, ok := a.pending[method]
 	if ok {
 		a.owe()
@@ -131,10 +146,7 @@ func (a *Authenticator) pendingPlan(method string) (*methodPlan, bool) {
 func (a *Authenticator) publish(method string, p *methodPlan) *methodPlan {
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	if q, ok := (*a.plan.Load())[method]; ok {
-		return q
-	}
-	if q, ok := a.pending[method]; ok {
+	if q, ok := a.planLocked(method); ok {
 		return q
 	}
 	if a.pending == nil {
@@ -145,17 +157,31 @@ func (a *Authenticator) publish(method string, p *methodPlan) *methodPlan {
 	return p
 }
 
+// publishAll publishes plans (Check's) in one merge, so that no call of
+// their methods takes the lock, keeping any plan published first.
+func (a *Authenticator) publishAll(plans map[string]*methodPlan) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.merge(plans)
+}
+
 // owe adds one to a.debt, and merges a.pending into a.plan when the debt
 // reaches the size of a.plan. a.mu must be held.
 func (a *Authenticator) owe() {
 	a.debt++
-	old := *a.plan.Load()
-	if a.debt < len(old) {
-		return
+	if a.debt >= len(*a.plan.Load()) {
+		a.merge(nil)
 	}
-	next := make(map[string]*methodPlan, len(old)+len(a.pending))
-	maps.Copy(next, old)
+}
+
+// merge stores as a.plan a new map of a.plan, a.pending and those of plans
+// for methods in neither, and empties a.pending. a.mu must be held.
+func (a *Authenticator) merge(plans map[string]*methodPlan) {
+	old := *a.plan.Load()
+	next := make(map[string]*methodPlan, len(old)+len(a.pending)+len(plans))
+	maps.Copy(next, plans) // first, so that a plan published before wins
 	maps.Copy(next, a.pending)
+	maps.Copy(next, old)
 	a.copied += len(next)
 	a.plan.Store(&next)
 	a.pending, a.debt = nil, 0

@@ -672,14 +672,7 @@ func TestUnknownServiceHandler_OddMethodPathsAreDenied(t *testing.T) {
 // then published, and the methods' calls read them without the lock.
 func TestPlan_FirstCallsCopyFewerThanTwoEntriesPerMethod(t *testing.T) {
 	const n = 4000
-	rules := make(map[string]*grpcauthv1.Rule, n)
-	methods := make([]string, 0, n)
-	for i := range n {
-		m := fmt.Sprintf("/many.v1.Svc/M%d", i)
-		rules[m] = &grpcauthv1.Rule{}
-		methods = append(methods, m)
-	}
-	a := mustNew(t, Config{Rules: rules})
+	a, methods := manyMethods(t, n)
 	plans := make(map[string]*methodPlan, n)
 	for _, m := range methods {
 		p := a.lookup(m)
@@ -705,6 +698,80 @@ func TestPlan_FirstCallsCopyFewerThanTwoEntriesPerMethod(t *testing.T) {
 		if p, ok := (*a.plan.Load())[m]; !ok || p != plans[m] {
 			t.Fatalf("%s: plan in the lock-free map %p (%v), want the one its first call published, %p", m, p, ok, plans[m])
 		}
+	}
+}
+
+// manyMethods returns an Authenticator whose Config.Rules names n methods,
+// and their names.
+func manyMethods(t *testing.T, n int) (*Authenticator, []string) {
+	t.Helper()
+	rules := make(map[string]*grpcauthv1.Rule, n)
+	methods := make([]string, 0, n)
+	for i := range n {
+		m := fmt.Sprintf("/many.v1.Svc/M%d", i)
+		rules[m] = &grpcauthv1.Rule{}
+		methods = append(methods, m)
+	}
+	return mustNew(t, Config{Rules: rules}), methods
+}
+
+// Calls answered from the pending map count towards the next merge as
+// first calls do, each paying for fewer than two entries copied, so that
+// a method's calls take the lock only until its own calls bring the merge
+// about: within as many calls as the lock-free map holds plans, however
+// its first call fell between merges.
+func TestPlan_CallsOfAPendingMethodMergeItWithinTheLockFreeMapsSize(t *testing.T) {
+	const n = 3000
+	a, methods := manyMethods(t, n)
+	for _, m := range methods { // each called twice in a row
+		a.lookup(m)
+		a.lookup(m)
+	}
+	a.mu.Lock()
+	copied := a.copied
+	a.mu.Unlock()
+	if copied >= 2*2*n {
+		t.Errorf("%d first calls and %d second calls copied %d plan entries, want fewer than %d", n, n, copied, 4*n)
+	}
+	for _, m := range methods {
+		size := len(*a.plan.Load())
+		calls := 0
+		for {
+			if _, ok := (*a.plan.Load())[m]; ok {
+				break
+			}
+			if calls > size {
+				t.Fatalf("%s: still pending after %d calls, with %d plans in the lock-free map", m, calls, size)
+			}
+			a.lookup(m)
+			calls++
+		}
+	}
+	if a.planLen() != len(*a.plan.Load()) {
+		t.Errorf("plans pending after every method's calls merged it")
+	}
+}
+
+// A call that misses the lock-free map just as a merge moves its method
+// there from the pending map finds the plan, under the lock, rather than
+// compiling the method again (a CEL condition's compilation, each time a
+// merge lands under load) only for publish to throw the result away.
+func TestPlan_ACallThatMissesTheLockFreeMapAsAMergeLandsFindsThePlan(t *testing.T) {
+	a, methods := manyMethods(t, 3)
+	for _, m := range methods {
+		a.lookup(m)
+	}
+	m := methods[2]
+	want, _ := a.published(m)
+	if _, ok := (*a.plan.Load())[m]; ok {
+		t.Fatalf("%s already in the lock-free map: the test needs it pending", m)
+	}
+	// lookup has read the lock-free map and missed; a merge lands.
+	a.mu.Lock()
+	a.merge(nil)
+	a.mu.Unlock()
+	if p, ok := a.pendingPlan(m); !ok || p != want {
+		t.Errorf("%s: the slow path found %p (%v) after a merge, want its published plan %p", m, p, ok, want)
 	}
 }
 
