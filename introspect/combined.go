@@ -70,8 +70,9 @@ func IntrospectJWTsFrom(issuers ...string) CombineOption {
 
 // Combine returns a verifier that sends JWTs to jwt and any other token to
 // opaque (see Combined). Both are required (a nil pointer in jwt is an
-// error too, and so is an opaque Verifier New did not build, which would
-// refuse every token), every issuer named by IntrospectJWTsFrom must be
+// error too, and so are an opaque Verifier New did not build and a zero
+// verifier.Verifier or verifier.MultiVerifier in jwt, which would refuse
+// every token), every issuer named by IntrospectJWTsFrom must be
 // non-empty, and no option may be nil: Combine fails on a nil option,
 // naming its index, rather than ignore it, since it may stand for an
 // IntrospectJWTsFrom that was meant to apply.
@@ -81,6 +82,9 @@ func Combine(jwt JWTVerifier, opaque *Verifier, opts ...CombineOption) (*Combine
 	}
 	if !opaque.built() {
 		return nil, fmt.Errorf("introspect: Combine: the introspection Verifier was not built with New (a zero Verifier)")
+	}
+	if err := jwtNotBuilt(jwt); err != nil {
+		return nil, err
 	}
 	c := &Combined{jwt: jwt, opaque: opaque, introspect: make(map[string]bool)}
 	for i, o := range opts {
@@ -93,6 +97,25 @@ func Combine(jwt JWTVerifier, opaque *Verifier, opts ...CombineOption) (*Combine
 		return nil, fmt.Errorf("introspect: Combine: IntrospectJWTsFrom was given an empty issuer")
 	}
 	return c, nil
+}
+
+// jwtNotBuilt returns Combine's error for a JWT verifier of this module
+// that its constructor did not build (a zero one, which refuses every
+// token), and nil for any other: a built verifier.Verifier always has an
+// issuer, a built verifier.MultiVerifier at least one. A JWTVerifier of
+// your own, a wrapper of one of them included, is not looked into.
+func jwtNotBuilt(jwt JWTVerifier) error {
+	switch j := jwt.(type) {
+	case *verifier.Verifier:
+		if j.Stats().Issuer == "" {
+			return fmt.Errorf("introspect: Combine: the JWT verifier was not built with New (a zero verifier.Verifier)")
+		}
+	case *verifier.MultiVerifier:
+		if len(j.Issuers()) == 0 {
+			return fmt.Errorf("introspect: Combine: the JWT verifier was not built with NewMulti (a zero verifier.MultiVerifier)")
+		}
+	}
+	return nil
 }
 
 // VerifyAccessToken verifies a JWT with the JWT verifier, and any other

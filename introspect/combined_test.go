@@ -187,6 +187,13 @@ func TestCombine_NeedsBothVerifiers(t *testing.T) {
 	if c, err := introspect.Combine(e.jwt, &introspect.Verifier{}); err == nil || !strings.Contains(err.Error(), "not built with New") {
 		t.Fatalf("Combine with a zero introspect.Verifier: %v, %v; want an error saying it was not built with New", c, err)
 	}
+	// So does a JWT verifier its constructor did not build: a Combined of
+	// one would refuse every JWT (as unavailable, for good).
+	for _, jwt := range []introspect.JWTVerifier{&verifier.Verifier{}, &verifier.MultiVerifier{}} {
+		if c, err := introspect.Combine(jwt, e.opaque); err == nil || !strings.Contains(err.Error(), "not built with New") {
+			t.Fatalf("Combine with a zero %T: %v, %v; want an error saying it was not built with its constructor", jwt, c, err)
+		}
+	}
 }
 
 // TestCombine_NilOptionIsAnError: a nil CombineOption (an option variable

@@ -22,11 +22,11 @@ import (
 // inside a MultiVerifier or Combined): the SDK adds up what one collection
 // observes twice, so its counters would count double. It also rejects a
 // verifier its constructor did not build (a zero verifier.Verifier,
-// MultiVerifier or introspect.Verifier, or one inside a zero Combined),
-// whose Stats name no issuer: it would report zeros under issuer "", as if
-// it were serving. A Source whose Stats name no issuer is rejected alike.
-// A Combined's JWT verifier without one of the Stats methods (a custom
-// one) is skipped.
+// MultiVerifier, introspect.Verifier or Combined), whose Stats name no
+// issuer: it would report zeros under issuer "", as if it were serving. A
+// Source whose Stats name no issuer, a Combined's JWT verifier included,
+// is rejected alike. A Combined's JWT verifier without one of the Stats
+// methods (a custom one) is skipped.
 type Source any
 
 // Source kinds, as New checks them.

@@ -14,13 +14,22 @@ import (
 	"github.com/grpcauth/grpcauth/verifier"
 )
 
+// noIssuerJWT is a JWT verifier of an application's own whose Stats name
+// no issuer.
+type noIssuerJWT struct{}
+
+func (noIssuerJWT) VerifyAccessToken(context.Context, string) (verifier.Claims, error) {
+	return verifier.Claims{}, verifier.ErrKeysUnavailable
+}
+func (noIssuerJWT) Stats() verifier.Stats { return verifier.Stats{} }
+
 // TestNew_RejectsAVerifierNotBuiltByItsConstructor: a verifier its
-// constructor did not build (a zero value), alone or as a Combined's JWT
-// part, and a zero Combined, are refused by New with an error saying so,
-// rather than observed as zeros under issuer "" as if they served (before,
-// a zero introspect.Verifier, MultiVerifier or Combined of one was
-// accepted, and a zero verifier.Verifier panicked in New). So is a Source
-// whose Stats name no issuer.
+// constructor did not build (a zero value), and a zero Combined, are
+// refused by New with an error saying so, rather than observed as zeros
+// under issuer "" as if they served (before, a zero introspect.Verifier,
+// MultiVerifier or Combined was accepted, and a zero verifier.Verifier
+// panicked in New). So is a Source whose Stats name no issuer, alone or as
+// a Combined's JWT part (Combine refuses a zero verifier.Verifier there).
 func TestNew_RejectsAVerifierNotBuiltByItsConstructor(t *testing.T) {
 	rs := grpcauthtest.Client{ID: "rs", Secret: "rs-secret"}
 	iss := grpcauthtest.NewIssuer(t, grpcauthtest.Config{Clients: []grpcauthtest.Client{rs}})
@@ -28,18 +37,18 @@ func TestNew_RejectsAVerifierNotBuiltByItsConstructor(t *testing.T) {
 		Endpoint: iss.IntrospectionURL(), Issuer: iss.URL(), ClientID: rs.ID, ClientSecret: rs.Secret,
 		Audiences: []string{iss.Audience()},
 	})
-	combinedOfZero, err := introspect.Combine(&verifier.Verifier{}, opaque)
+	combinedOfNoIssuer, err := introspect.Combine(noIssuerJWT{}, opaque)
 	if err != nil {
 		t.Fatal(err)
 	}
 	for _, s := range []otelmetrics.Source{
 		&verifier.Verifier{}, &verifier.MultiVerifier{},
-		&introspect.Verifier{}, &introspect.Combined{}, combinedOfZero,
+		&introspect.Verifier{}, &introspect.Combined{}, combinedOfNoIssuer,
 		statsFunc(func() verifier.Stats { return verifier.Stats{} }),
 	} {
 		name := fmt.Sprintf("%T", s)
-		if s == combinedOfZero {
-			name = "Combined of a zero verifier.Verifier"
+		if s == combinedOfNoIssuer {
+			name = "Combined of a JWT verifier whose Stats name no issuer"
 		}
 		t.Run(name, func(t *testing.T) {
 			reader := sdkmetric.NewManualReader()

@@ -63,7 +63,8 @@ type MultiVerifier struct {
 // tokens among them by iss. It fails when cfgs is empty, when a Config is
 // invalid (the error names its index and issuer), or when two Configs have
 // the same Issuer: which key set and audiences would apply would then be
-// ambiguous. Issuers are compared exactly, as tokens' iss are. Close the
+// ambiguous. Issuers are compared exactly, as tokens' iss are. ctx is as
+// for New (a nil one is taken for context.Background()). Close the
 // MultiVerifier to close every Verifier.
 func NewMulti(ctx context.Context, cfgs ...Config) (*MultiVerifier, error) {
 	if len(cfgs) == 0 {

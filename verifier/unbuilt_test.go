@@ -244,3 +244,29 @@ func TestVerify_ANilContextIsBackground(t *testing.T) {
 		}
 	}
 }
+
+// TestNew_ANilContextIsBackground: New and NewMulti take a nil ctx for
+// context.Background(), as the Verifier's methods do, and build a
+// Verifier that verifies (before, both panicked on ctx.Err()).
+func TestNew_ANilContextIsBackground(t *testing.T) {
+	f := newFixture(t, grpcauthtest.Config{Algorithm: "EdDSA"}, nil)
+	var nilCtx context.Context // as a caller that forgot one passes it
+	v, err := New(nilCtx, f.cfg)
+	if err != nil {
+		t.Fatalf("New(nil ctx): %v", err)
+	}
+	t.Cleanup(func() { _ = v.Close() })
+	m, err := NewMulti(nilCtx, f.cfg)
+	if err != nil {
+		t.Fatalf("NewMulti(nil ctx): %v", err)
+	}
+	t.Cleanup(func() { _ = m.Close() })
+	tok := f.mint(t, map[string]any{"sub": "alice"})
+	for name, verify := range map[string]func(context.Context, string) (Claims, error){
+		"Verifier": v.VerifyAccessToken, "MultiVerifier": m.VerifyAccessToken,
+	} {
+		if c, err := verify(t.Context(), tok); err != nil || c.Subject() != "alice" {
+			t.Fatalf("%s built with a nil ctx: %v; want the token accepted", name, err)
+		}
+	}
+}

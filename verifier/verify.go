@@ -52,11 +52,12 @@ type Verifier struct {
 
 // New validates cfg, applies defaults and starts the key set, which is
 // fetched in the background: New never blocks on, or fails because of, the
-// issuer (call Ready to wait for the first key set). ctx is not retained. An
-// invalid Config is reported with a "verifier: invalid config" error naming
-// the field. Close the Verifier to stop its goroutines.
+// issuer (call Ready to wait for the first key set). ctx is not retained;
+// an ended one fails New, and a nil one is taken for context.Background().
+// An invalid Config is reported with a "verifier: invalid config" error
+// naming the field. Close the Verifier to stop its goroutines.
 func New(ctx context.Context, cfg Config) (*Verifier, error) {
-	if err := ctx.Err(); err != nil {
+	if err := background(ctx).Err(); err != nil {
 		return nil, fmt.Errorf("verifier: %w", err)
 	}
 	s, err := validate(cfg)
