@@ -97,7 +97,9 @@ var StandardPublicServices = []string{
 // find such methods before a caller does.
 type Config struct {
 	// Verifier verifies access tokens. Required. A *verifier.Verifier is
-	// the usual choice.
+	// the usual choice. New refuses a nil pointer, and a verifier.Verifier
+	// or MultiVerifier its constructor did not build (a zero value, which
+	// would refuse every token with KEYS_UNAVAILABLE).
 	Verifier TokenVerifier
 
 	// Descriptors resolves service descriptors by full name to read their

@@ -14,6 +14,7 @@ import (
 	"google.golang.org/protobuf/reflect/protoregistry"
 
 	"github.com/grpcauth/grpcauth/dpop"
+	"github.com/grpcauth/grpcauth/internal/built"
 	"github.com/grpcauth/grpcauth/internal/jitter"
 	grpcauthv1 "github.com/grpcauth/grpcauth/proto/grpcauth/v1"
 	"github.com/grpcauth/grpcauth/verifier"
@@ -90,6 +91,9 @@ func New(cfg Config) (*Authenticator, error) {
 	}
 	if err := checkNotNilPointers(cfg); err != nil {
 		return nil, err
+	}
+	if err := built.Check(cfg.Verifier); err != nil {
+		return nil, fmt.Errorf("grpcauth: Config.Verifier %w", err)
 	}
 	a := &Authenticator{
 		verifier:    cfg.Verifier,

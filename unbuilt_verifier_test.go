@@ -41,8 +41,31 @@ func (h *logText) String() string {
 	return h.b.String()
 }
 
+// TestNew_RefusesAJWTVerifierNotBuiltByItsConstructor: New refuses a zero
+// verifier.Verifier or MultiVerifier as Config.Verifier, which would
+// refuse every token, instead of starting a server that answers every
+// call Unavailable.
+func TestNew_RefusesAJWTVerifierNotBuiltByItsConstructor(t *testing.T) {
+	for name, v := range map[string]TokenVerifier{
+		"zero Verifier":      &verifier.Verifier{},
+		"zero MultiVerifier": &verifier.MultiVerifier{},
+	} {
+		t.Run(name, func(t *testing.T) {
+			a, err := New(Config{Verifier: v})
+			if err == nil || !strings.HasPrefix(err.Error(), "grpcauth: Config.Verifier was not built with verifier.New") {
+				t.Fatalf("New = %v, %v; want an error saying Config.Verifier was not built by its constructor", a, err)
+			}
+		})
+	}
+}
+
+// wrapped is a verifier of the user's own around another, which New does
+// not look into.
+type wrapped struct{ TokenVerifier }
+
 // TestInterceptor_JWTVerifierNotBuiltByItsConstructorIsUnavailable: a zero
-// verifier.Verifier or MultiVerifier given as Config.Verifier makes a real
+// verifier.Verifier or MultiVerifier inside a verifier of the user's own
+// (which New does not look into) makes a real
 // server answer a unary and a streaming call codes.Unavailable (KEYS_UNAVAILABLE: retry, keep the token) with the
 // interceptor's fixed message, which carries neither the token nor the
 // verifier's detail, and the server's log holds no token either (before,
@@ -56,7 +79,7 @@ func TestInterceptor_JWTVerifierNotBuiltByItsConstructorIsUnavailable(t *testing
 		t.Run(name, func(t *testing.T) {
 			logs := &logText{}
 			e := newEnv(t, func(c *Config, _ *verifier.Config) {
-				c.Verifier = v
+				c.Verifier = wrapped{v}
 				c.Logger = slog.New(logs)
 			})
 			tok := e.scoped(t, "test:read", "test:write")

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 
+	"github.com/grpcauth/grpcauth/internal/built"
 	"github.com/grpcauth/grpcauth/internal/isnil"
 	"github.com/grpcauth/grpcauth/internal/jwt"
 	"github.com/grpcauth/grpcauth/verifier"
@@ -83,8 +84,8 @@ func Combine(jwt JWTVerifier, opaque *Verifier, opts ...CombineOption) (*Combine
 	if !opaque.built() {
 		return nil, fmt.Errorf("introspect: Combine: the introspection Verifier was not built with New (a zero Verifier)")
 	}
-	if err := jwtNotBuilt(jwt); err != nil {
-		return nil, err
+	if err := built.Check(jwt); err != nil {
+		return nil, fmt.Errorf("introspect: Combine: the JWT verifier %w", err)
 	}
 	c := &Combined{jwt: jwt, opaque: opaque, introspect: make(map[string]bool)}
 	for i, o := range opts {
@@ -97,25 +98,6 @@ func Combine(jwt JWTVerifier, opaque *Verifier, opts ...CombineOption) (*Combine
 		return nil, fmt.Errorf("introspect: Combine: IntrospectJWTsFrom was given an empty issuer")
 	}
 	return c, nil
-}
-
-// jwtNotBuilt returns Combine's error for a JWT verifier of this module
-// that its constructor did not build (a zero one, which refuses every
-// token), and nil for any other: a built verifier.Verifier always has an
-// issuer, a built verifier.MultiVerifier at least one. A JWTVerifier of
-// your own, a wrapper of one of them included, is not looked into.
-func jwtNotBuilt(jwt JWTVerifier) error {
-	switch j := jwt.(type) {
-	case *verifier.Verifier:
-		if j.Stats().Issuer == "" {
-			return fmt.Errorf("introspect: Combine: the JWT verifier was not built with New (a zero verifier.Verifier)")
-		}
-	case *verifier.MultiVerifier:
-		if len(j.Issuers()) == 0 {
-			return fmt.Errorf("introspect: Combine: the JWT verifier was not built with NewMulti (a zero verifier.MultiVerifier)")
-		}
-	}
-	return nil
 }
 
 // VerifyAccessToken verifies a JWT with the JWT verifier, and any other

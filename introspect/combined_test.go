@@ -190,7 +190,7 @@ func TestCombine_NeedsBothVerifiers(t *testing.T) {
 	// So does a JWT verifier its constructor did not build: a Combined of
 	// one would refuse every JWT (as unavailable, for good).
 	for _, jwt := range []introspect.JWTVerifier{&verifier.Verifier{}, &verifier.MultiVerifier{}} {
-		if c, err := introspect.Combine(jwt, e.opaque); err == nil || !strings.Contains(err.Error(), "not built with New") {
+		if c, err := introspect.Combine(jwt, e.opaque); err == nil || !strings.HasPrefix(err.Error(), "introspect: Combine: the JWT verifier was not built with verifier.New") {
 			t.Fatalf("Combine with a zero %T: %v, %v; want an error saying it was not built with its constructor", jwt, c, err)
 		}
 	}

@@ -104,7 +104,7 @@ func isNil(s Source) bool { return isnil.Value(s) }
 
 // notBuilt is the error for s, a verifier its constructor did not build.
 func notBuilt(s Source) error {
-	return fmt.Errorf("otelmetrics: Config.Verifiers: a %T that was not built by its constructor (a zero value?): its Stats name no issuer", s)
+	return fmt.Errorf("otelmetrics: Config.Verifiers: a %T whose Stats name no issuer: a verifier not built by its constructor (a zero value), or a source of your own that reports none", s)
 }
 
 // claim records that a Source reports issuer's figures, or fails if another
