@@ -600,3 +600,16 @@ func TestRule_ServiceOptionIsReadAgainFromANewDescriptor(t *testing.T) {
 	_, err = callUnary(a, bearerCtx("tok"), "/"+pkg+".Many/M1")
 	checkStatus(t, err, codes.PermissionDenied, ReasonScopeInsufficient)
 }
+
+// A public method called without a token has no claims in its handler,
+// even when server code before the interceptor put some in the context
+// (ContextWithClaims): they were not verified for this call.
+func TestPublicMethod_CallWithoutATokenHasNoClaimsFromAnOuterContext(t *testing.T) {
+	a := mustNew(t, Config{Verifier: staticVerifier{claims: mustClaims(t, "test:read")}})
+	outer := ContextWithClaims(loopbackPeer(t.Context()), mustClaims(t, "test:admin"))
+	got, err := callUnary(a, outer, mPublic)
+	checkStatus(t, err, codes.OK, "")
+	if !got.IsZero() {
+		t.Errorf("handler saw claims %v, want none", got.Scopes())
+	}
+}
