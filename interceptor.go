@@ -412,9 +412,11 @@ func (a *Authenticator) authorize(ctx context.Context, method string, stream boo
 }
 
 // admittedContext is the context an Authenticator hands to the handler of
-// a call it admitted: its parent with the caller's claims, if a token
-// came (ClaimsFromContext), and a mark that only that Authenticator reads
-// (admitted). One value stands for both, so that the mark costs no
+// a call it admitted: its parent with the caller's claims
+// (ClaimsFromContext), or none when no token came, whatever claims the
+// parent holds (server code that put them there, ContextWithClaims, did
+// not verify this call's token), and a mark that only that Authenticator
+// reads (admitted). One value stands for both, so that the mark costs no
 // allocation of its own.
 type admittedContext struct {
 	context.Context
@@ -437,9 +439,7 @@ func (c *admittedContext) String() string {
 func (c *admittedContext) Value(key any) any {
 	switch k := key.(type) {
 	case claimsKey:
-		if !c.claims.IsZero() {
-			return c.claims
-		}
+		return c.claims // zero: no claims (ClaimsFromContext reports none)
 	case admittedKey:
 		if k.a == c.a {
 			return c
