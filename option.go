@@ -242,30 +242,48 @@ var errBuilding = errors.New("grpcauth: building")
 // files do not wait for it, so that a build that does not return (a file
 // that other code left locked) holds up only the uses of its file. A
 // made-up service, or a file Go cannot compare, is kept by name
-// (buildKey).
-func methods(sd protoreflect.ServiceDescriptor) (protoreflect.MethodDescriptors, error) {
+// (buildKey). A build that does not return normally (the resolver's
+// descriptor calls runtime.Goexit, or panics again while its panic is
+// reported) is kept as failed too (errBuildExited), not left in progress.
+func methods(sd protoreflect.ServiceDescriptor) (ms protoreflect.MethodDescriptors, err error) {
 	key := buildKey(sd)
 	builds.Lock()
 	for builds.files[key] == errBuilding {
 		builds.done.Wait()
 	}
-	if err := builds.files[key]; err != nil {
+	if err = builds.files[key]; err != nil {
 		builds.Unlock()
 		return nil, err
 	}
 	builds.files[key] = errBuilding
 	builds.Unlock()
-	ms, err := buildFile(sd)
-	builds.Lock()
-	if err != nil {
-		builds.files[key] = err
-	} else {
-		delete(builds.files, key)
-	}
-	builds.done.Broadcast()
-	builds.Unlock()
+	returned := false
+	defer func() {
+		// Deferred, so that a build that does not return normally (the
+		// resolver's runtime.Goexit, or a panic that escapes buildFile's
+		// recover) is not left marked as in progress, for every later
+		// use to wait on for good: its failure is kept as any other.
+		builds.Lock()
+		switch {
+		case !returned:
+			builds.files[key] = errBuildExited
+		case err != nil:
+			builds.files[key] = err
+		default:
+			delete(builds.files, key)
+		}
+		builds.done.Broadcast()
+		builds.Unlock()
+	}()
+	ms, err = buildFile(sd)
+	returned = true
 	return ms, err
 }
+
+// errBuildExited is kept in builds for a build that did not return (see
+// methods): it names no file, as the resolver's code that reports one may
+// be what failed.
+var errBuildExited = errors.New("grpcauth: Config.Descriptors: building a service's methods did not return (the resolver's descriptor ended its goroutine or panicked), so its methods are denied; fix the resolver")
 
 // buildFile returns the methods of sd, building its file, or the panic of
 // protobuf-go that cannot build it.
