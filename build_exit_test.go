@@ -83,10 +83,7 @@ func TestCall_BuildThatExitsAbnormallyDoesNotBlockLaterCalls(t *testing.T) {
 			_, _ = a.Requirement(method)
 		}()
 		<-first
-		builds.Lock()
-		state := builds.files[namedBuild{service: protoreflect.FullName(pkg + ".Svc")}]
-		builds.Unlock()
-		if state == errBuilding {
+		if builds.failed(namedBuild{service: protoreflect.FullName(pkg + ".Svc")}) == errAttempting {
 			t.Fatalf("panics: %v: after the first call's build ended, %s.Svc is still marked as being built: every later first call of its methods waits for good", panics, pkg)
 		}
 		second := make(chan error, 1)
