@@ -104,3 +104,11 @@ func TestCall_BuildThatExitsAbnormallyDoesNotBlockLaterCalls(t *testing.T) {
 		}
 	}
 }
+
+// failed returns the error kept for key, errAttempting while an attempt
+// is under way, or nil.
+func (t *attempts[K]) failed(key K) error {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.errs[key]
+}

@@ -206,14 +206,6 @@ func (t *attempts[K]) do(key K, exited error, attempt func() error) (err error) 
 	return err
 }
 
-// failed returns the error kept for key, errAttempting while an attempt
-// is under way, or nil.
-func (t *attempts[K]) failed(key K) error {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	return t.errs[key]
-}
-
 // fileLister is a DescriptorResolver that lists its files, as
 // *protoregistry.Files does.
 type fileLister interface {
