@@ -50,9 +50,10 @@ type TokenVerifier interface {
 // (and so protoregistry.GlobalFiles, the default) satisfies it. Neither
 // it nor the descriptors it returns may call the Authenticator back (its
 // interceptors, Requirement or Check): the first calls of a service's
-// methods wait for one read of the service's option, so a call made from
-// within that read, for a method of the same service, would wait for
-// itself, and hold up every later first call of the service's methods.
+// methods wait for one build of its file (Methods) and one read of the
+// service's option (Options), so a call made from within that build or
+// read, for a method of the same service, would wait for itself, and hold
+// up every later first call of the service's methods.
 type DescriptorResolver interface {
 	FindDescriptorByName(name protoreflect.FullName) (protoreflect.Descriptor, error)
 }

@@ -105,12 +105,12 @@ func ruleOption(d protoreflect.Descriptor, xt protoreflect.ExtensionType) (*grpc
 // (say a proto3 string option that is not UTF-8, which protoc 3.21
 // compiles with only a logged error); every later read returns, without
 // the panic, what was decoded before the failure, in which grpcauth's
-// option may be missing. The mutex serialises the reads, so that no read
-// sees those partial options before the panicking one is recorded.
-var undecodable struct {
-	sync.Mutex
-	errs map[undecodableKey]error
-}
+// option may be missing. Reads of a descriptor's options are serialised
+// (see attempts), so that no read sees those partial options before the
+// panicking one is recorded; reads of other descriptors' options do not
+// wait for it, so that a descriptor whose Options does not return (a
+// resolver's own) holds up only the reads of its own.
+var undecodable attempts[undecodableKey]
 
 // undecodableKey names a descriptor in undecodable: a key of two strings
 // the descriptor already holds, so that New, reading every option again,
@@ -121,24 +121,89 @@ type undecodableKey struct{ path, name string }
 // ErrUnreadableOption when reading them panics, or panicked before in
 // this process: the method is then denied, rather than falling through to
 // a wider rule as it would if its option read as absent.
-func options(d protoreflect.Descriptor) (_ protoreflect.ProtoMessage, err error) {
+func options(d protoreflect.Descriptor) (opts protoreflect.ProtoMessage, err error) {
 	key := undecodableKey{filePath(d), string(d.FullName())}
-	undecodable.Lock()
-	defer undecodable.Unlock()
-	if err := undecodable.errs[key]; err != nil {
+	err = undecodable.do(key, errOptionsExited, func() (err error) {
+		opts, err = readOptions(d)
+		return err
+	})
+	if err != nil {
 		return nil, err
 	}
+	return opts, nil
+}
+
+// errOptionsExited is kept in undecodable for a read of options that did
+// not return (see attempts).
+var errOptionsExited = fmt.Errorf("%w: reading a descriptor's options did not return (the resolver's descriptor ended its goroutine, or panicked as its panic was reported), so it is denied; fix the resolver", ErrUnreadableOption)
+
+// readOptions returns the options of d, or an error wrapping
+// ErrUnreadableOption when reading them panics.
+func readOptions(d protoreflect.Descriptor) (_ protoreflect.ProtoMessage, err error) {
 	defer func() {
 		if v := recover(); v != nil {
 			err = fmt.Errorf("%w: the options of %s (in %q) do not decode: %s; fix the option in the .proto (a string that is not valid UTF-8, say) and generate its code again",
 				ErrUnreadableOption, d.FullName(), filePath(d), panictext.Text(v, endpoint.MaxErrorText))
-			if undecodable.errs == nil {
-				undecodable.errs = make(map[undecodableKey]error)
-			}
-			undecodable.errs[key] = err
 		}
 	}()
 	return d.Options(), nil
+}
+
+// attempts runs one attempt at a time per key (concurrent callers of do
+// with a key wait for its attempt under way; callers with other keys do
+// not), and keeps, by key, the error of an attempt that failed, which
+// every later do with the key returns instead of trying again: for
+// builds, a file protobuf-go failed to build is left locked, and for
+// undecodable, options that panicked read as partial options from then
+// on. A key whose attempt succeeded is forgotten, so that descriptors a
+// resolver makes afresh do not pile up.
+type attempts[K comparable] struct {
+	mu   sync.Mutex
+	done *sync.Cond  // broadcast when an attempt ends
+	errs map[K]error // errAttempting while an attempt is under way
+}
+
+// errAttempting marks a key in attempts whose attempt is under way.
+var errAttempting = errors.New("grpcauth: attempt under way")
+
+// do returns the error kept for key, or, when none is, that of attempt,
+// which it calls without a lock held (it is the resolver's code) and
+// keeps when not nil. An attempt that does not return normally (the
+// resolver's runtime.Goexit, or a panic its own recover does not contain)
+// is kept as failed with exited, rather than left under way for every
+// later caller with key to wait on for good.
+func (t *attempts[K]) do(key K, exited error, attempt func() error) (err error) {
+	t.mu.Lock()
+	if t.done == nil {
+		t.done = sync.NewCond(&t.mu)
+		t.errs = make(map[K]error)
+	}
+	for t.errs[key] == errAttempting {
+		t.done.Wait()
+	}
+	if err = t.errs[key]; err != nil {
+		t.mu.Unlock()
+		return err
+	}
+	t.errs[key] = errAttempting
+	t.mu.Unlock()
+	returned := false
+	defer func() {
+		t.mu.Lock()
+		switch {
+		case !returned:
+			t.errs[key] = exited
+		case err != nil:
+			t.errs[key] = err
+		default:
+			delete(t.errs, key)
+		}
+		t.done.Broadcast()
+		t.mu.Unlock()
+	}()
+	err = attempt()
+	returned = true
+	return err
 }
 
 // fileLister is a DescriptorResolver that lists its files, as
@@ -185,16 +250,10 @@ func readOptionsFirst(r DescriptorResolver) error {
 	return nil
 }
 
-// builds holds, by file (buildKey), the files being built (errBuilding, see
-// methods) and the errors of those protobuf-go could not build: every
-// later use of such a file would block. A file built is forgotten, so
-// that descriptors a resolver makes afresh do not pile up; done is
-// broadcast when a build returns.
-var builds = struct {
-	sync.Mutex
-	done  *sync.Cond
-	files map[any]error // by buildKey
-}{files: make(map[any]error)}
+// builds holds, by file (buildKey), the errors of the files protobuf-go
+// could not build (see methods): every later use of such a file would
+// block.
+var builds attempts[any]
 
 // namedBuild keys builds by name: a file's path, or a service's name.
 type namedBuild struct {
@@ -222,11 +281,6 @@ func buildKey(sd protoreflect.ServiceDescriptor) any {
 	}
 }
 
-func init() { builds.done = sync.NewCond(&builds.Mutex) }
-
-// errBuilding marks a file in builds that one caller is building.
-var errBuilding = errors.New("grpcauth: building")
-
 // methods returns the methods of sd, making protobuf-go build the rest of
 // sd's file (its lazy initialisation) outside options' recover. Building
 // panics when the file cannot be built (a default value that does not
@@ -242,30 +296,24 @@ var errBuilding = errors.New("grpcauth: building")
 // files do not wait for it, so that a build that does not return (a file
 // that other code left locked) holds up only the uses of its file. A
 // made-up service, or a file Go cannot compare, is kept by name
-// (buildKey).
-func methods(sd protoreflect.ServiceDescriptor) (protoreflect.MethodDescriptors, error) {
-	key := buildKey(sd)
-	builds.Lock()
-	for builds.files[key] == errBuilding {
-		builds.done.Wait()
-	}
-	if err := builds.files[key]; err != nil {
-		builds.Unlock()
+// (buildKey). A build that does not return normally (the resolver's
+// descriptor calls runtime.Goexit, or panics again while its panic is
+// reported) is kept as failed too (errBuildExited), not left under way.
+func methods(sd protoreflect.ServiceDescriptor) (ms protoreflect.MethodDescriptors, err error) {
+	err = builds.do(buildKey(sd), errBuildExited, func() (err error) {
+		ms, err = buildFile(sd)
+		return err
+	})
+	if err != nil {
 		return nil, err
 	}
-	builds.files[key] = errBuilding
-	builds.Unlock()
-	ms, err := buildFile(sd)
-	builds.Lock()
-	if err != nil {
-		builds.files[key] = err
-	} else {
-		delete(builds.files, key)
-	}
-	builds.done.Broadcast()
-	builds.Unlock()
-	return ms, err
+	return ms, nil
 }
+
+// errBuildExited is kept in builds for a build that did not return (see
+// attempts): it names no file, as the resolver's code that reports one
+// may be what failed.
+var errBuildExited = errors.New("grpcauth: Config.Descriptors: building a service's methods did not return (the resolver's descriptor ended its goroutine, or panicked as its panic was reported), so its methods are denied; fix the resolver")
 
 // buildFile returns the methods of sd, building its file, or the panic of
 // protobuf-go that cannot build it.

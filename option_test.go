@@ -774,14 +774,14 @@ func TestCall_MadeUpDescriptorsMadeAfreshKeepOneFailedBuild(t *testing.T) {
 			t.Fatalf("Requirement = %v, want the build's error", err)
 		}
 	}
-	builds.Lock()
+	builds.mu.Lock()
 	kept := 0
-	for k := range builds.files {
+	for k := range builds.errs {
 		if _, ok := k.(*freshService); ok || k == (namedBuild{service: protoreflect.FullName(pkg + ".Svc")}) {
 			kept++
 		}
 	}
-	builds.Unlock()
+	builds.mu.Unlock()
 	if kept != 1 {
 		t.Errorf("50 calls kept %d failed builds of %s.Svc, want 1", kept, pkg)
 	}
@@ -827,18 +827,10 @@ func TestMethods_BuildThatDoesNotReturnHoldsUpOnlyItsFile(t *testing.T) {
 		ServiceDescriptor: authtestv1.File_authtest_v1_authtest_proto.Services().Get(0),
 		entered:           make(chan struct{}), release: make(chan struct{}),
 	}
-	stalledDone := make(chan error, 1)
-	go func() {
+	stall(t, "the stalled file", stalled.entered, stalled.release, func() error {
 		_, err := methods(stalled)
-		stalledDone <- err
-	}()
-	defer func() {
-		close(stalled.release)
-		if err := <-stalledDone; err != nil {
-			t.Errorf("the stalled file, once released: %v", err)
-		}
-	}()
-	<-stalled.entered
+		return err
+	})
 
 	d, err := undecodableFiles(t, pkg, &descriptorpb.ServiceDescriptorProto{Name: proto.String("Svc"), Method: []*descriptorpb.MethodDescriptorProto{rpc(pkg, "Get", nil)}}).
 		FindDescriptorByName(pkg + ".Svc")

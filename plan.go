@@ -294,11 +294,12 @@ type svcOption struct {
 	err     error
 }
 
-// svcRead is one read of a service's option, from the descriptor sd:
-// done is closed when it ends, with o set and ok true, or with ok false
-// when the read panicked.
+// svcRead is one read of a service's option, from the descriptor sd
+// named name: done is closed when it ends, with o set and ok true, or with
+// ok false when the read panicked.
 type svcRead struct {
 	sd   protoreflect.ServiceDescriptor
+	name protoreflect.FullName
 	done chan struct{}
 	o    svcOption
 	ok   bool
@@ -318,17 +319,20 @@ type svcRead struct {
 // entry per service at most. So does a resolver that describes a service
 // with a value Go cannot compare (sameDescriptor): each call then reads
 // its own. A read that panics is forgotten, and those waiting for it read
-// the option again themselves.
+// the option again themselves. No descriptor method is called with
+// a.svcMu held (its name is asked for first), so that one that panics
+// cannot leave the lock held.
 func (a *Authenticator) serviceOption(sd protoreflect.ServiceDescriptor) svcOption {
+	name := sd.FullName()
 	for {
 		a.svcMu.Lock()
-		r, ok := a.svcRules[sd.FullName()]
+		r, ok := a.svcRules[name]
 		if !ok || !sameDescriptor(r.sd, sd) {
-			r = &svcRead{sd: sd, done: make(chan struct{})}
+			r = &svcRead{sd: sd, name: name, done: make(chan struct{})}
 			if a.svcRules == nil {
 				a.svcRules = make(map[protoreflect.FullName]*svcRead)
 			}
-			a.svcRules[sd.FullName()] = r
+			a.svcRules[name] = r
 			a.svcMu.Unlock()
 			return a.readServiceOption(r)
 		}
@@ -348,8 +352,8 @@ func (a *Authenticator) readServiceOption(r *svcRead) svcOption {
 	defer func() {
 		if !r.ok {
 			a.svcMu.Lock()
-			if a.svcRules[r.sd.FullName()] == r {
-				delete(a.svcRules, r.sd.FullName())
+			if a.svcRules[r.name] == r {
+				delete(a.svcRules, r.name)
 			}
 			a.svcMu.Unlock()
 		}
