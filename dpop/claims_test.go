@@ -23,7 +23,6 @@ import (
 
 	"github.com/grpcauth/grpcauth/dpop"
 	"github.com/grpcauth/grpcauth/grpcauthtest"
-	"github.com/grpcauth/grpcauth/internal/jwsalg"
 )
 
 // A proof is held to RFC 9449's values exactly: a jti that is empty or
@@ -161,16 +160,7 @@ func signJSON(t *testing.T, alg string, priv crypto.Signer, hdr map[string]any, 
 	if err != nil {
 		t.Fatal(err)
 	}
-	input := base64.RawURLEncoding.EncodeToString(h) + "." + base64.RawURLEncoding.EncodeToString(c)
-	s, err := jwsalg.NewSigner(alg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	sig, err := s.Sign([]byte(input), priv)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return input + "." + base64.RawURLEncoding.EncodeToString(sig)
+	return signInput(t, alg, priv, base64.RawURLEncoding.EncodeToString(h), base64.RawURLEncoding.EncodeToString(c))
 }
 
 // Request.Path's recipe for net/http, cmp.Or(r.URL.RawPath,

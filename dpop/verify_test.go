@@ -677,18 +677,7 @@ func TestDefaultAlgorithms_ChangingTheResultWidensNoVerifier(t *testing.T) {
 // It signs with internal/jwsalg, so that Ed25519 proofs can be made too.
 func signJWK(t *testing.T, alg string, priv crypto.Signer, extra map[string]any, claims string) string {
 	t.Helper()
-	pub, err := jwk.FromRaw(priv.Public())
-	if err != nil {
-		t.Fatal(err)
-	}
-	raw, err := json.Marshal(pub)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var members map[string]any
-	if err := json.Unmarshal(raw, &members); err != nil {
-		t.Fatal(err)
-	}
+	members := publicJWK(t, priv)
 	maps.Copy(members, extra)
 	return signJSON(t, alg, priv, map[string]any{"typ": "dpop+jwt", "alg": alg, "jwk": members}, json.RawMessage(claims))
 }
