@@ -250,3 +250,49 @@ func TestFlight_AnAnswerEndingAtExpMakesNoKnownEntry(t *testing.T) {
 		t.Fatalf("%d known tokens, want none (the answer ends at exp plus skew)", n)
 	}
 }
+
+// Budget given back by requests abandoned while they waited for a
+// MaxConcurrent slot fills the bucket no further than its burst: two such
+// requests, let through a second apart, give back one request's worth at
+// a rate of one a second, not two.
+func TestFlight_GivenBackBudgetStaysWithinTheBurst(t *testing.T) {
+	g := newGate(4)
+	var now atomic.Int64
+	now.Store(time.Now().UnixNano())
+	_, v := newGated(t, g, func(c *Config) {
+		c.MaxConcurrent = 1
+		c.MaxRequestRate = 1
+		c.Now = func() time.Time { return time.Unix(0, now.Load()) }
+	})
+	waiting := make(chan struct{}, 2)
+	v.waitSlot = func() { waiting <- struct{}{} }
+	ran := make(chan struct{}, 8)
+	v.ran = func() { ran <- struct{}{} }
+	held := verifyAsync(context.Background(), v, "held") // takes the budget and the slot
+	<-g.entered
+	ctx, cancel := context.WithCancel(context.Background())
+	var queued []<-chan error
+	for _, tok := range []string{"queued-a", "queued-b"} {
+		now.Add(int64(time.Second)) // the budget is back
+		queued = append(queued, verifyAsync(ctx, v, tok))
+		<-waiting // it took the budget, and waits for the slot
+	}
+	cancel()
+	for _, q := range queued {
+		if err := <-q; !errors.Is(err, context.Canceled) {
+			t.Fatalf("queued caller: %v, want context.Canceled", err)
+		}
+		<-ran // its flight gave its budget back
+	}
+	close(g.release)
+	if err := <-held; !errors.Is(err, ErrInactive) {
+		t.Fatalf("held request: %v, want ErrInactive", err)
+	}
+	<-ran
+	if _, err := v.VerifyAccessToken(context.Background(), "made-up-1"); !errors.Is(err, ErrInactive) {
+		t.Fatalf("first request after the budget came back: %v, want ErrInactive (sent)", err)
+	}
+	if _, err := v.VerifyAccessToken(context.Background(), "made-up-2"); !errors.Is(err, ErrUnavailable) {
+		t.Fatalf("second request at the same instant: %v, want ErrUnavailable (a burst of one)", err)
+	}
+}
