@@ -447,33 +447,38 @@ func TestVerify_ABodyRefusedForItsLabelLeavesTheConnectionReusable(t *testing.T)
 	}
 }
 
-// The body of an answer refused for its status is read no further than
-// MaxResponseSize (and a byte): an endpoint sending an endless body gets
-// its connection closed, not read for Timeout.
-func TestVerify_ARefusedStatusBodyIsReadUpToMaxResponseSize(t *testing.T) {
-	const sent = 64 << 20
-	written := make(chan int64, 1)
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
-		w.WriteHeader(http.StatusInternalServerError)
-		chunk := []byte(strings.Repeat("x", 64<<10))
-		var n int64
-		for n < sent {
-			m, err := w.Write(chunk)
-			n += int64(m)
-			if err != nil {
-				break
+// A body is read no further than MaxResponseSize (and a byte), whether
+// the answer is a 200 or refused for its status: an endpoint sending an
+// endless body gets its connection closed, not read for Timeout.
+func TestVerify_ABodyIsReadUpToMaxResponseSize(t *testing.T) {
+	for _, status := range []int{http.StatusOK, http.StatusInternalServerError} {
+		t.Run(strconv.Itoa(status), func(t *testing.T) {
+			const sent = 64 << 20
+			written := make(chan int64, 1)
+			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+				w.Header().Set("Content-Type", "application/json")
+				w.WriteHeader(status)
+				chunk := []byte(strings.Repeat(" ", 64<<10))
+				var n int64
+				for n < sent {
+					m, err := w.Write(chunk)
+					n += int64(m)
+					if err != nil {
+						break
+					}
+				}
+				written <- n
+			}))
+			defer srv.Close()
+			v := newVerifier(t, introspect.Config{Endpoint: srv.URL, Issuer: muIssuer, ClientID: "c", ClientSecret: "s",
+				Audiences: []string{"api"}, MaxResponseSize: 1024, Timeout: time.Hour,
+				HTTPClient: &http.Client{Transport: &http.Transport{}}, Logger: slog.New(slog.DiscardHandler)})
+			if _, err := v.VerifyAccessToken(context.Background(), "dG9rZW4"); !errors.Is(err, introspect.ErrUnavailable) {
+				t.Fatalf("status %d, endless body: %v, want ErrUnavailable", status, err)
 			}
-		}
-		written <- n
-	}))
-	defer srv.Close()
-	v := newVerifier(t, introspect.Config{Endpoint: srv.URL, Issuer: muIssuer, ClientID: "c", ClientSecret: "s",
-		Audiences: []string{"api"}, MaxResponseSize: 1024, Timeout: time.Hour,
-		HTTPClient: &http.Client{Transport: &http.Transport{}}, Logger: slog.New(slog.DiscardHandler)})
-	if _, err := v.VerifyAccessToken(context.Background(), "dG9rZW4"); !errors.Is(err, introspect.ErrUnavailable) {
-		t.Fatalf("status 500: %v, want ErrUnavailable", err)
-	}
-	if n := <-written; n >= sent {
-		t.Fatalf("the client read all %d bytes of a refused answer's body, want at most about MaxResponseSize", n)
+			if n := <-written; n >= sent {
+				t.Fatalf("the client read all %d bytes of the body, want at most about MaxResponseSize", n)
+			}
+		})
 	}
 }
