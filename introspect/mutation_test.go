@@ -482,3 +482,27 @@ func TestVerify_ABodyIsReadUpToMaxResponseSize(t *testing.T) {
 		})
 	}
 }
+
+// The caches are keyed by the whole token: two tokens that differ only in
+// their last character each get their own answer, never the other's.
+func TestVerify_TokensDifferingInTheirLastByteGetTheirOwnAnswers(t *testing.T) {
+	prefix := strings.Repeat("A", 200)
+	var e *answerEnv
+	e = newAnswerEnv(t, func(token string) string {
+		if token == prefix+"1" {
+			return activeAnswer(e.clk)
+		}
+		return `{"active":false}`
+	}, nil)
+	for range 2 { // asked, then from the caches
+		if _, err := e.verify(prefix + "1"); err != nil {
+			t.Fatalf("the active token: %v", err)
+		}
+		if _, err := e.verify(prefix + "2"); !errors.Is(err, introspect.ErrInactive) {
+			t.Fatalf("the inactive token, after the active one: %v, want ErrInactive", err)
+		}
+	}
+	if n := e.requests.Load(); n != 2 {
+		t.Fatalf("%d requests, want 2 (one per token, then the caches)", n)
+	}
+}
