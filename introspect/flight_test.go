@@ -193,6 +193,10 @@ func TestFlight_LastCallerLeavingAbandonsTheRequest(t *testing.T) {
 	if iss.IntrospectionRequests() != 0 {
 		t.Fatal("the abandoned request reached the server")
 	}
+	// Nor is it an endpoint failure.
+	if st := v.Stats(); st.Failures != 0 {
+		t.Fatalf("Stats.Failures = %d for an abandoned request, want 0", st.Failures)
+	}
 }
 
 // answerThenHold is an http.RoundTripper that lets the server answer the
@@ -402,26 +406,12 @@ func (r *rateLimited) checkForgotten(t *testing.T, tok string) {
 // does not make it known again: the inactive answer forgets it, so its
 // next request waits for the budget as a made-up token's does.
 func TestFlight_AbandonedBypassDoesNotMakeARevokedTokenKnownAgain(t *testing.T) {
-	rt := &answerThenHold{base: &http.Transport{DisableKeepAlives: true}, answered: make(chan struct{}), release: make(chan struct{})}
-	rt.n.Store(-1) // the first request (making the token known) is not held
-	r := newRateLimited(t, &http.Client{Transport: rt}, 1)
-	tok := r.toks[0]
-	if err := r.verify(tok); err != nil {
-		t.Fatal(err)
-	}
-	r.advance(DefaultCacheTTL) // the answer ends; the budget is back
-	ctx, cancel := context.WithCancel(context.Background())
-	done := verifyAsync(ctx, r.Verifier, tok) // passes MaxRequestRate: known
-	<-rt.answered
-	cancel()
-	if err := <-done; !errors.Is(err, context.Canceled) {
-		t.Fatalf("caller: %v, want context.Canceled", err)
-	}
+	r, release, tok := abandonHeldBypass(t, nil)
 	r.iss.Revoke(tok)
 	if err := r.verify(tok); !errors.Is(err, ErrInactive) { // the newer flight
 		t.Fatalf("after the revocation: %v, want ErrInactive", err)
 	}
-	close(rt.release)
+	release()
 	<-r.ran // the abandoned one lands
 	r.advance(DefaultNegativeCacheTTL)
 	r.checkForgotten(t, tok)
