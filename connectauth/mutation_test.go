@@ -14,6 +14,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -307,4 +308,186 @@ func streamToTheEnd(t *testing.T, hc *http.Client, url string, opts []connect.Cl
 		t.Fatal(err)
 	}
 	return stream
+}
+
+// A stream handler's grpc.SetHeader and grpc.SetTrailer cannot set the
+// protocols' own headers with a key in another case ("Content-Length" in
+// a metadata.MD literal, which metadata.Join keeps as written), nor
+// grpc-status-details-bin or Connect-Protocol-Version, nor a key that is
+// no HTTP field name (a pseudo-header such as ":authority", "x y"), which
+// the Connect protocol would otherwise carry in its end-of-stream message;
+// a binary key in any case goes in base64, in every protocol. Its other
+// keys arrive.
+func TestConnect_StreamMetadataKeysInAnyCaseCannotSetTheProtocolsHeaders(t *testing.T) {
+	f := newFixture(t)
+	const procedure = "/authtest.v1.TestService/ServerStream"
+	h := connect.NewServerStreamHandler(procedure,
+		func(ctx context.Context, _ *connect.Request[authtestv1.ServerStreamRequest], ss *connect.ServerStream[authtestv1.ServerStreamResponse]) error {
+			if err := grpc.SetHeader(ctx, metadata.MD{"Content-Length": {"1"}, "Connect-Protocol-Version": {"9"}, "X-Data-Bin": {"\x00\x01"}, "x-header": {"h"}}); err != nil {
+				return err
+			}
+			if err := grpc.SetTrailer(ctx, metadata.MD{":authority": {"evil.example"}, "x y": {"1"}, "grpc-status-details-bin": {"junk"}, "x-trailer": {"t"}}); err != nil {
+				return err
+			}
+			return ss.Send(&authtestv1.ServerStreamResponse{})
+		},
+		connect.WithSchema(method("TestService", "ServerStream")),
+		connect.WithInterceptors(connectauth.NewInterceptor(f.auth)))
+	srv := serveTLS(t, connectauth.WrapHandler(h))
+	for pname, opts := range protocols {
+		t.Run(pname, func(t *testing.T) {
+			req := connect.NewRequest(&authtestv1.ServerStreamRequest{})
+			req.Header().Set("Authorization", "Bearer "+f.token(t, "test:read", "test:stream"))
+			stream := streamToTheEnd(t, srv.Client(), srv.URL+procedure, opts, req)
+			hdr, trl := stream.ResponseHeader(), stream.ResponseTrailer()
+			if hdr.Get("X-Header") != "h" || trl.Get("X-Trailer") != "t" {
+				t.Errorf("headers %q, trailers %q: want X-Header and X-Trailer", hdr, trl)
+			}
+			if b, err := connect.DecodeBinaryHeader(hdr.Get("X-Data-Bin")); err != nil || string(b) != "\x00\x01" {
+				t.Errorf("X-Data-Bin %q (%v), want the bytes 0 1 in base64", hdr.Get("X-Data-Bin"), err)
+			}
+			for _, md := range []http.Header{hdr, trl} {
+				for k, v := range md {
+					switch strings.ToLower(k) {
+					case ":authority", "x y", "grpc-status-details-bin", "connect-protocol-version":
+						t.Errorf("the handler set %s: %q", k, v)
+					case "content-length":
+						if slices.Contains(v, "1") {
+							t.Errorf("the handler set %s: %q", k, v)
+						}
+					}
+				}
+			}
+		})
+	}
+}
+
+// CORS matches the Origin header byte for byte: an origin that merely
+// starts with an allowed one (another host under it, another port) or
+// spells it in another case, which no browser sends for it, gets no CORS
+// headers.
+func TestCORS_OriginMatchesExactly(t *testing.T) {
+	h := connectauth.CORS(http.NotFoundHandler(), "https://app.example.com")
+	for _, origin := range []string{"https://app.example.com.evil.example", "https://app.example.com:8443", "HTTPS://APP.EXAMPLE.COM"} {
+		for _, rec := range []*httptest.ResponseRecorder{preflight(h, origin), corsRequest(h, http.MethodPost, origin, nil)} {
+			if got := rec.Header().Values("Access-Control-Allow-Origin"); len(got) != 0 {
+				t.Errorf("Origin %q: Access-Control-Allow-Origin %q, want none", origin, got)
+			}
+		}
+	}
+	if got := preflight(h, "https://app.example.com").Header().Get("Access-Control-Allow-Origin"); got != "https://app.example.com" {
+		t.Fatalf("the allowed origin: Access-Control-Allow-Origin %q", got)
+	}
+}
+
+// corsRequest sends h a request with method from origin, with hdr, and
+// returns the response.
+func corsRequest(h http.Handler, method, origin string, hdr http.Header) *httptest.ResponseRecorder {
+	req := httptest.NewRequest(method, "/items.v1.ItemsService/ListItems", nil)
+	for k, v := range hdr {
+		req.Header[k] = v
+	}
+	req.Header.Set("Origin", origin)
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, req)
+	return rec
+}
+
+// Only an OPTIONS request with Access-Control-Request-Method is a
+// preflight: a POST that carries the header (which no page can set) is a
+// request like any other, served by the handler.
+func TestCORS_OnlyOptionsIsAPreflight(t *testing.T) {
+	h := connectauth.CORS(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		w.WriteHeader(http.StatusTeapot)
+	}), "https://app.example.com")
+	rec := corsRequest(h, http.MethodPost, "https://app.example.com", http.Header{"Access-Control-Request-Method": {"POST"}})
+	if rec.Code != http.StatusTeapot || rec.Header().Get("Access-Control-Allow-Methods") != "" {
+		t.Fatalf("status %d, headers %q: want the handler's response", rec.Code, rec.Header())
+	}
+}
+
+// A preflight's answer varies with the Origin, Access-Control-Request-Method
+// and Access-Control-Request-Headers it was asked with, and says so, so
+// that no cache hands one page's answer to another request.
+func TestCORS_PreflightVariesWithWhatItWasAsked(t *testing.T) {
+	h := connectauth.CORS(http.NotFoundHandler(), "https://app.example.com")
+	vary := preflight(h, "https://app.example.com").Header().Values("Vary")
+	for _, want := range []string{"Origin", "Access-Control-Request-Method", "Access-Control-Request-Headers"} {
+		if !slices.Contains(vary, want) {
+			t.Errorf("Vary %q, want %s", vary, want)
+		}
+	}
+}
+
+// A CORS response exposes each name a page must read as a name of its own
+// (the list is compared name by name: DPoP-Nonce is not exposed by
+// Trailer-DPoP-Nonce), and not Content-Encoding, which the browser decodes
+// itself: a page that read it would decode the body twice.
+func TestCORS_ExposesEachNameAPageReads(t *testing.T) {
+	h := connectauth.CORS(http.NotFoundHandler(), "https://app.example.com")
+	var exposed []string
+	for _, name := range strings.Split(corsRequest(h, http.MethodPost, "https://app.example.com", nil).Header().Get("Access-Control-Expose-Headers"), ",") {
+		exposed = append(exposed, http.CanonicalHeaderKey(strings.TrimSpace(name)))
+	}
+	for _, want := range []string{"Grpc-Status", "Grpc-Message", "Grpc-Status-Details-Bin", "Www-Authenticate", "Dpop-Nonce", "Trailer-Www-Authenticate", "Trailer-Dpop-Nonce",
+		"Connect-Content-Encoding", "Connect-Accept-Encoding", "Grpc-Encoding", "Grpc-Accept-Encoding"} {
+		if !slices.Contains(exposed, want) {
+			t.Errorf("Access-Control-Expose-Headers %q lacks %s", exposed, want)
+		}
+	}
+	if slices.Contains(exposed, "Content-Encoding") {
+		t.Errorf("Access-Control-Expose-Headers %q exposes Content-Encoding", exposed)
+	}
+}
+
+// NewCORS refuses more origins no browser sends, each for its own check:
+// an empty query ("?"), a percent sign in the host; and TRACK among the
+// methods, which browsers never send. A host name with a trailing dot, as
+// a browser sends it, is no number and is allowed.
+func TestNewCORS_RefusesWhatNoBrowserSends(t *testing.T) {
+	for _, origin := range []string{"https://app.example.com?", "https://a%25b.example"} {
+		if h, err := connectauth.NewCORS(http.NotFoundHandler(), connectauth.CORSConfig{Origins: []string{origin}}); err == nil {
+			t.Errorf("NewCORS(%q) = %v, want an error", origin, h)
+		}
+	}
+	for _, m := range []string{"TRACK", "track"} {
+		if h, err := connectauth.NewCORS(http.NotFoundHandler(), connectauth.CORSConfig{Origins: []string{"https://ok.example"}, AllowedMethods: []string{m}}); err == nil {
+			t.Errorf("NewCORS with the method %q = %v, want an error", m, h)
+		}
+	}
+	h, err := connectauth.NewCORS(http.NotFoundHandler(), connectauth.CORSConfig{Origins: []string{"https://app.example.com."}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := preflight(h, "https://app.example.com.").Header().Get("Access-Control-Allow-Origin"); got != "https://app.example.com." {
+		t.Fatalf("Access-Control-Allow-Origin %q, want the name with its trailing dot", got)
+	}
+}
+
+// A preflight's answer may be cached for two hours (Access-Control-Max-Age),
+// so that a page does not send one before every call.
+func TestCORS_PreflightMayBeCached(t *testing.T) {
+	h := connectauth.CORS(http.NotFoundHandler(), "https://app.example.com")
+	if got := preflight(h, "https://app.example.com").Header().Get("Access-Control-Max-Age"); got != "7200" {
+		t.Fatalf("Access-Control-Max-Age %q, want 7200", got)
+	}
+}
+
+// An Interceptor on a client (connect.WithInterceptors on connect.NewClient)
+// does nothing: its calls are not judged by the rules, which are the
+// server's (here a method without a rule, which the server serves).
+func TestInterceptor_OnAClientDoesNothing(t *testing.T) {
+	f := newFixture(t)
+	const procedure = "/authtest.v1.UnannotatedService/Unannotated"
+	srv := serveTLS(t, connect.NewUnaryHandler(procedure,
+		func(context.Context, *connect.Request[authtestv1.UnannotatedRequest]) (*connect.Response[authtestv1.UnannotatedResponse], error) {
+			return connect.NewResponse(&authtestv1.UnannotatedResponse{}), nil
+		}))
+	for pname, opts := range protocols {
+		client := connect.NewClient[authtestv1.UnannotatedRequest, authtestv1.UnannotatedResponse](srv.Client(), srv.URL+procedure,
+			append(opts, connect.WithSchema(method("UnannotatedService", "Unannotated")), connect.WithInterceptors(connectauth.NewInterceptor(f.auth)))...)
+		if _, err := client.CallUnary(t.Context(), connect.NewRequest(&authtestv1.UnannotatedRequest{})); err != nil {
+			t.Errorf("%s: %v, want the server's response", pname, err)
+		}
+	}
 }
