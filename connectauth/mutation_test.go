@@ -271,11 +271,25 @@ func TestConnect_StreamAdmissionCarriesAFreshDPoPNonce(t *testing.T) {
 // response headers also when it sends no message, in every protocol, as
 // behind grpc-go: at the stream's end.
 func TestConnect_StreamHeaderSetThroughTheContextGoesOutWithoutAMessage(t *testing.T) {
+	eachServerStream(t, func(ctx context.Context, _ *connect.ServerStream[authtestv1.ServerStreamResponse]) error {
+		return grpc.SetHeader(ctx, metadata.Pairs("x-header", "h"))
+	}, func(t *testing.T, stream *connect.ServerStreamForClient[authtestv1.ServerStreamResponse]) {
+		if got := stream.ResponseHeader().Get("X-Header"); got != "h" {
+			t.Fatalf("X-Header %q (headers %q, trailers %q), want h", got, stream.ResponseHeader(), stream.ResponseTrailer())
+		}
+	})
+}
+
+// eachServerStream serves ServerStream with handler behind an Interceptor,
+// and, in each protocol, calls it with a token for its scopes, receives it
+// to the end and hands it to check.
+func eachServerStream(t *testing.T, handler func(context.Context, *connect.ServerStream[authtestv1.ServerStreamResponse]) error, check func(*testing.T, *connect.ServerStreamForClient[authtestv1.ServerStreamResponse])) {
+	t.Helper()
 	f := newFixture(t)
 	const procedure = "/authtest.v1.TestService/ServerStream"
 	h := connect.NewServerStreamHandler(procedure,
-		func(ctx context.Context, _ *connect.Request[authtestv1.ServerStreamRequest], _ *connect.ServerStream[authtestv1.ServerStreamResponse]) error {
-			return grpc.SetHeader(ctx, metadata.Pairs("x-header", "h"))
+		func(ctx context.Context, _ *connect.Request[authtestv1.ServerStreamRequest], ss *connect.ServerStream[authtestv1.ServerStreamResponse]) error {
+			return handler(ctx, ss)
 		},
 		connect.WithSchema(method("TestService", "ServerStream")),
 		connect.WithInterceptors(connectauth.NewInterceptor(f.auth)))
@@ -284,10 +298,7 @@ func TestConnect_StreamHeaderSetThroughTheContextGoesOutWithoutAMessage(t *testi
 		t.Run(pname, func(t *testing.T) {
 			req := connect.NewRequest(&authtestv1.ServerStreamRequest{})
 			req.Header().Set("Authorization", "Bearer "+f.token(t, "test:read", "test:stream"))
-			stream := streamToTheEnd(t, srv.Client(), srv.URL+procedure, opts, req)
-			if got := stream.ResponseHeader().Get("X-Header"); got != "h" {
-				t.Fatalf("X-Header %q (headers %q, trailers %q), want h", got, stream.ResponseHeader(), stream.ResponseTrailer())
-			}
+			check(t, streamToTheEnd(t, srv.Client(), srv.URL+procedure, opts, req))
 		})
 	}
 }
@@ -319,47 +330,35 @@ func streamToTheEnd(t *testing.T, hc *http.Client, url string, opts []connect.Cl
 // a binary key in any case goes in base64, in every protocol. Its other
 // keys arrive.
 func TestConnect_StreamMetadataKeysInAnyCaseCannotSetTheProtocolsHeaders(t *testing.T) {
-	f := newFixture(t)
-	const procedure = "/authtest.v1.TestService/ServerStream"
-	h := connect.NewServerStreamHandler(procedure,
-		func(ctx context.Context, _ *connect.Request[authtestv1.ServerStreamRequest], ss *connect.ServerStream[authtestv1.ServerStreamResponse]) error {
-			if err := grpc.SetHeader(ctx, metadata.MD{"Content-Length": {"1"}, "Connect-Protocol-Version": {"9"}, "X-Data-Bin": {"\x00\x01"}, "x-header": {"h"}}); err != nil {
-				return err
-			}
-			if err := grpc.SetTrailer(ctx, metadata.MD{":authority": {"evil.example"}, "x y": {"1"}, "grpc-status-details-bin": {"junk"}, "x-trailer": {"t"}}); err != nil {
-				return err
-			}
-			return ss.Send(&authtestv1.ServerStreamResponse{})
-		},
-		connect.WithSchema(method("TestService", "ServerStream")),
-		connect.WithInterceptors(connectauth.NewInterceptor(f.auth)))
-	srv := serveTLS(t, connectauth.WrapHandler(h))
-	for pname, opts := range protocols {
-		t.Run(pname, func(t *testing.T) {
-			req := connect.NewRequest(&authtestv1.ServerStreamRequest{})
-			req.Header().Set("Authorization", "Bearer "+f.token(t, "test:read", "test:stream"))
-			stream := streamToTheEnd(t, srv.Client(), srv.URL+procedure, opts, req)
-			hdr, trl := stream.ResponseHeader(), stream.ResponseTrailer()
-			if hdr.Get("X-Header") != "h" || trl.Get("X-Trailer") != "t" {
-				t.Errorf("headers %q, trailers %q: want X-Header and X-Trailer", hdr, trl)
-			}
-			if b, err := connect.DecodeBinaryHeader(hdr.Get("X-Data-Bin")); err != nil || string(b) != "\x00\x01" {
-				t.Errorf("X-Data-Bin %q (%v), want the bytes 0 1 in base64", hdr.Get("X-Data-Bin"), err)
-			}
-			for _, md := range []http.Header{hdr, trl} {
-				for k, v := range md {
-					switch strings.ToLower(k) {
-					case ":authority", "x y", "grpc-status-details-bin", "connect-protocol-version":
+	eachServerStream(t, func(ctx context.Context, ss *connect.ServerStream[authtestv1.ServerStreamResponse]) error {
+		if err := grpc.SetHeader(ctx, metadata.MD{"Content-Length": {"1"}, "Connect-Protocol-Version": {"9"}, "X-Data-Bin": {"\x00\x01"}, "x-header": {"h"}}); err != nil {
+			return err
+		}
+		if err := grpc.SetTrailer(ctx, metadata.MD{":authority": {"evil.example"}, "x y": {"1"}, "grpc-status-details-bin": {"junk"}, "x-trailer": {"t"}}); err != nil {
+			return err
+		}
+		return ss.Send(&authtestv1.ServerStreamResponse{})
+	}, func(t *testing.T, stream *connect.ServerStreamForClient[authtestv1.ServerStreamResponse]) {
+		hdr, trl := stream.ResponseHeader(), stream.ResponseTrailer()
+		if hdr.Get("X-Header") != "h" || trl.Get("X-Trailer") != "t" {
+			t.Errorf("headers %q, trailers %q: want X-Header and X-Trailer", hdr, trl)
+		}
+		if b, err := connect.DecodeBinaryHeader(hdr.Get("X-Data-Bin")); err != nil || string(b) != "\x00\x01" {
+			t.Errorf("X-Data-Bin %q (%v), want the bytes 0 1 in base64", hdr.Get("X-Data-Bin"), err)
+		}
+		for _, md := range []http.Header{hdr, trl} {
+			for k, v := range md {
+				switch strings.ToLower(k) {
+				case ":authority", "x y", "grpc-status-details-bin", "connect-protocol-version":
+					t.Errorf("the handler set %s: %q", k, v)
+				case "content-length":
+					if slices.Contains(v, "1") {
 						t.Errorf("the handler set %s: %q", k, v)
-					case "content-length":
-						if slices.Contains(v, "1") {
-							t.Errorf("the handler set %s: %q", k, v)
-						}
 					}
 				}
 			}
-		})
-	}
+		}
+	})
 }
 
 // CORS matches the Origin header byte for byte: an origin that merely
