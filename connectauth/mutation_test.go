@@ -440,11 +440,12 @@ func TestCORS_ExposesEachNameAPageReads(t *testing.T) {
 }
 
 // NewCORS refuses more origins no browser sends, each for its own check:
-// an empty query ("?"), a percent sign in the host; and TRACK among the
-// methods, which browsers never send. A host name with a trailing dot, as
-// a browser sends it, is no number and is allowed.
+// an empty query ("?"), a percent sign in the host, a host a browser reads
+// as an IPv4 address in hex ("0x7f000001", a last label "0x1"); and TRACK
+// among the methods, which browsers never send. A host name with a
+// trailing dot, as a browser sends it, is no number and is allowed.
 func TestNewCORS_RefusesWhatNoBrowserSends(t *testing.T) {
-	for _, origin := range []string{"https://app.example.com?", "https://a%25b.example"} {
+	for _, origin := range []string{"https://app.example.com?", "https://a%25b.example", "http://0x7f000001", "http://a.0x1"} {
 		if h, err := connectauth.NewCORS(http.NotFoundHandler(), connectauth.CORSConfig{Origins: []string{origin}}); err == nil {
 			t.Errorf("NewCORS(%q) = %v, want an error", origin, h)
 		}
