@@ -281,7 +281,7 @@ func TestConnect_StreamHeaderSetThroughTheContextGoesOutWithoutAMessage(t *testi
 }
 
 // eachServerStream serves ServerStream with handler behind an Interceptor,
-// and, in each protocol, calls it with a token for its scopes, receives it
+// and, over HTTP/1.1 and HTTP/2 in each protocol, calls it with a token for its scopes, receives it
 // to the end and hands it to check.
 func eachServerStream(t *testing.T, handler func(context.Context, *connect.ServerStream[authtestv1.ServerStreamResponse]) error, check func(*testing.T, *connect.ServerStreamForClient[authtestv1.ServerStreamResponse])) {
 	t.Helper()
@@ -293,14 +293,13 @@ func eachServerStream(t *testing.T, handler func(context.Context, *connect.Serve
 		},
 		connect.WithSchema(method("TestService", "ServerStream")),
 		connect.WithInterceptors(connectauth.NewInterceptor(f.auth)))
-	srv := serveTLS(t, connectauth.WrapHandler(h))
-	for pname, opts := range protocols {
-		t.Run(pname, func(t *testing.T) {
+	eachHTTPAndProtocol(t, connectauth.WrapHandler(h), nil, func(name string, srv *httptest.Server, opts []connect.ClientOption) {
+		t.Run(name, func(t *testing.T) {
 			req := connect.NewRequest(&authtestv1.ServerStreamRequest{})
 			req.Header().Set("Authorization", "Bearer "+f.token(t, "test:read", "test:stream"))
 			check(t, streamToTheEnd(t, srv.Client(), srv.URL+procedure, opts, req))
 		})
-	}
+	})
 }
 
 // streamToTheEnd calls the server stream at url with req and receives
@@ -329,10 +328,20 @@ func streamToTheEnd(t *testing.T, hc *http.Client, url string, opts []connect.Cl
 // the Connect protocol would otherwise carry in its end-of-stream message;
 // a binary key in any case goes in base64, in every protocol. Its other
 // keys arrive.
+// handlerSetsProtocolKeys are protocol keys a stream handler sets as
+// response headers, each to "handler-set", which must not reach the caller.
+var handlerSetsProtocolKeys = []string{"host", "trailer", "date", "content-encoding", "accept-encoding", "connect-content-encoding",
+	"connect-accept-encoding", "grpc-accept-encoding", "user-agent", "transfer-encoding"}
+
 func TestConnect_StreamMetadataKeysInAnyCaseCannotSetTheProtocolsHeaders(t *testing.T) {
 	eachServerStream(t, func(ctx context.Context, ss *connect.ServerStream[authtestv1.ServerStreamResponse]) error {
 		if err := grpc.SetHeader(ctx, metadata.MD{"Content-Length": {"1"}, "Connect-Protocol-Version": {"9"}, "X-Data-Bin": {"\x00\x01"}, "x-header": {"h"}}); err != nil {
 			return err
+		}
+		for _, k := range handlerSetsProtocolKeys {
+			if err := grpc.SetHeader(ctx, metadata.Pairs(k, "handler-set")); err != nil {
+				return err
+			}
 		}
 		if err := grpc.SetTrailer(ctx, metadata.MD{":authority": {"evil.example"}, "x y": {"1"}, "grpc-status-details-bin": {"junk"}, "x-trailer": {"t"}}); err != nil {
 			return err
@@ -355,6 +364,9 @@ func TestConnect_StreamMetadataKeysInAnyCaseCannotSetTheProtocolsHeaders(t *test
 					if slices.Contains(v, "1") {
 						t.Errorf("the handler set %s: %q", k, v)
 					}
+				}
+				if slices.Contains(v, "handler-set") {
+					t.Errorf("the handler set %s: %q", k, v)
 				}
 			}
 		}
@@ -488,6 +500,19 @@ func TestInterceptor_OnAClientDoesNothing(t *testing.T) {
 			append(opts, connect.WithSchema(method("UnannotatedService", "Unannotated")), connect.WithInterceptors(connectauth.NewInterceptor(f.auth)))...)
 		if _, err := client.CallUnary(t.Context(), connect.NewRequest(&authtestv1.UnannotatedRequest{})); err != nil {
 			t.Errorf("%s: %v, want the server's response", pname, err)
+		}
+	}
+}
+
+// A remote address that is no IP address and port (a Unix socket's peer,
+// "@", as net/http sets it) is no loopback peer: without a Unix-socket
+// listener address, a plaintext call from it is refused.
+func TestConnect_UnparsableRemoteAddressIsNotLocal(t *testing.T) {
+	f := newFixture(t)
+	for _, remote := range []string{"@", ""} {
+		hc := &http.Client{Transport: fromAnotherHost{h: connectMux(f), remote: remote}}
+		if o, _ := viaConnect(t, f, hc, "http://api.example", nil, allOfWithScopes); o != (outcome{codes.Unauthenticated, grpcauth.ReasonTransportInsecure}) {
+			t.Errorf("RemoteAddr %q: got %v %q, want Unauthenticated %q", remote, o.code, o.reason, grpcauth.ReasonTransportInsecure)
 		}
 	}
 }
