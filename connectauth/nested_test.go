@@ -46,15 +46,21 @@ func TestConnect_WrapHandlerOutsideAndInsideH2CSeesEachCall(t *testing.T) {
 	inner := connectauth.WrapHandler(connectHandlers(&fixture{auth: auth}))
 	srv := httptest.NewServer(connectauth.WrapHandler(h2c.NewHandler(inner, &http2.Server{})))
 	t.Cleanup(srv.Close)
-	hc := &http.Client{Transport: &http2.Transport{
-		AllowHTTP: true, // h2c with prior knowledge
+	hc := h2cPriorKnowledgeClient()
+	for range 2 { // the connection's first call and a later one
+		dpopCallIsServed(t, hc, srv.URL+"/authtest.v1.TestService/AllOf", key, tok)
+	}
+}
+
+// h2cPriorKnowledgeClient returns a client that speaks HTTP/2 without TLS
+// from the connection's start (h2c with prior knowledge).
+func h2cPriorKnowledgeClient() *http.Client {
+	return &http.Client{Transport: &http2.Transport{
+		AllowHTTP: true,
 		DialTLSContext: func(ctx context.Context, network, addr string, _ *tls.Config) (net.Conn, error) {
 			return (&net.Dialer{}).DialContext(ctx, network, addr)
 		},
 	}}
-	for range 2 { // the connection's first call and a later one
-		dpopCallIsServed(t, hc, srv.URL+"/authtest.v1.TestService/AllOf", key, tok)
-	}
 }
 
 // dpopCallIsServed calls AllOf at url with hc, with the DPoP-bound token

@@ -117,15 +117,23 @@ func TestConnect_SharedResponseValueIsNotWritten(t *testing.T) {
 func dpopFixture(t *testing.T, dc dpop.Config) (*grpcauth.Authenticator, *grpcauthtest.DPoPKey, string) {
 	t.Helper()
 	f := configFixture(t, grpcauth.Config{DPoP: dc})
+	key, tok := dpopBoundToken(t, f.iss, "test:read", "test:write")
+	return f.auth, key, tok
+}
+
+// dpopBoundToken returns a fresh DPoP key and an access token of iss for
+// alice with scopes, bound to that key.
+func dpopBoundToken(t *testing.T, iss *grpcauthtest.Issuer, scopes ...string) (*grpcauthtest.DPoPKey, string) {
+	t.Helper()
 	key, err := grpcauthtest.NewDPoPKey()
 	if err != nil {
 		t.Fatal(err)
 	}
-	tok, err := f.iss.Mint(map[string]any{"sub": "alice"}, grpcauthtest.WithScopes("test:read", "test:write"), grpcauthtest.WithDPoPKey(key.PublicKey()))
+	tok, err := iss.Mint(map[string]any{"sub": "alice"}, grpcauthtest.WithScopes(scopes...), grpcauthtest.WithDPoPKey(key.PublicKey()))
 	if err != nil {
 		t.Fatal(err)
 	}
-	return f.auth, key, tok
+	return key, tok
 }
 
 // configFixture returns a fixture whose Authenticator has cfg (Verifier
