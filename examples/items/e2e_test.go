@@ -630,6 +630,9 @@ func TestE2E_IssuerSetStartsNoDevelopmentIssuer(t *testing.T) {
 	if out := srv.stdout.String() + srv.stderr.String(); strings.Contains(strings.ToLower(out), "development issuer") {
 		t.Errorf("a server with ISSUER speaks of a development issuer:\n%s", out)
 	}
+	if !strings.Contains(srv.stderr.String(), "DEV_ISSUER_ADDR is ignored") {
+		t.Errorf("a server with ISSUER and DEV_ISSUER_ADDR does not say the address is ignored:\nstderr:\n%s", srv.stderr)
+	}
 }
 
 func TestE2E_ServerRefusesToStartWithoutAudienceOrClients(t *testing.T) {

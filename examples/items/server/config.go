@@ -98,11 +98,6 @@ func loadConfig(args []string, lookupEnv func(string) (string, bool)) (config, e
 	if cfg.devDPoPNonces && cfg.issuer != "" {
 		return config{}, errors.New("server: DEV_DPOP_NONCES is for the development issuer, which ISSUER turns off")
 	}
-	if _, set := lookupEnv("DEV_ISSUER_ADDR"); (set || flagSet(fs, "dev-issuer-addr")) && cfg.issuer != "" {
-		// Quietly ignored, the setting would let a deployment believe a
-		// development issuer (or its address) is part of it.
-		return config{}, errors.New("server: DEV_ISSUER_ADDR is for the development issuer, which ISSUER turns off")
-	}
 	if cfg.skipAudienceCheck && len(cfg.clientIDs) == 0 {
 		// Without aud and without a client allow-list, a token the issuer
 		// minted for any other application would be accepted.
@@ -218,4 +213,16 @@ func orDefault(v, def string) string {
 		return def
 	}
 	return v
+}
+
+// ignoredSettings returns a warning for each setting of cfg that has no
+// effect: DEV_ISSUER_ADDR moved from its default while ISSUER is set, and
+// so no development issuer starts. It is accepted, not refused (a shell
+// may still export it from local runs), but said, so that nobody takes
+// the address for part of the deployment.
+func ignoredSettings(cfg config) []string {
+	if cfg.issuer != "" && cfg.devIssuerAddr != dev.IssuerAddr {
+		return []string{"DEV_ISSUER_ADDR is ignored: ISSUER names the authorization server"}
+	}
+	return nil
 }

@@ -59,8 +59,6 @@ func TestLoadConfig(t *testing.T) {
 			want: `{issuer: audiences:[api://default] jwksURI: addr:127.0.0.1:50051 devIssuerAddr:127.0.0.1:50052 scopeClaims:[] clientIDs:[] skipAudienceCheck:false requireClaims:map[] requireProfile:false metricsAddr: webAddr:127.0.0.1:8080 devDPoPNonces:true}`,
 		},
 		{name: "DPoP nonces with a real issuer", env: map[string]string{"DEV_DPOP_NONCES": "true", "ISSUER": "https://example.okta.com/oauth2/default"}, wantErr: true},
-		{name: "development issuer address with a real issuer", env: map[string]string{"DEV_ISSUER_ADDR": "127.0.0.1:9999", "ISSUER": "https://example.okta.com/oauth2/default"}, wantErr: true},
-		{name: "development issuer address flag with a real issuer", env: map[string]string{"ISSUER": "https://example.okta.com/oauth2/default"}, args: []string{"-dev-issuer-addr", "127.0.0.1:9999"}, wantErr: true},
 		{name: "DPoP nonces not a bool", env: map[string]string{"DEV_DPOP_NONCES": "on"}, wantErr: true},
 		{name: "RFC 9068 profile not a bool", env: map[string]string{"REQUIRE_ACCESS_TOKEN_PROFILE": "on"}, wantErr: true},
 		{name: "skip audience check without client ids", env: map[string]string{"SKIP_AUDIENCE_CHECK": "1"}, wantErr: true},
@@ -218,5 +216,34 @@ func TestIssuerWarnings_OktaOrgAuthorizationServer(t *testing.T) {
 	// whatever slashes ISSUER ends with.
 	if got := strings.Join(issuerWarnings("https://dev-1.okta.com//"), ""); !strings.Contains(got, "such as https://dev-1.okta.com/oauth2/default") {
 		t.Errorf("warning %q, want it to suggest https://dev-1.okta.com/oauth2/default", got)
+	}
+}
+
+// TestIgnoredSettings_DevIssuerAddressWithARealIssuerIsSaid: DEV_ISSUER_ADDR
+// moved from its default (in the environment or as a flag) while ISSUER is
+// set is accepted but said to be ignored; at its default, or without
+// ISSUER (when the development issuer listens there), nothing is said.
+func TestIgnoredSettings_DevIssuerAddressWithARealIssuerIsSaid(t *testing.T) {
+	const okta = "https://example.okta.com/oauth2/default"
+	for _, tt := range []struct {
+		name string
+		env  map[string]string
+		args []string
+		want int
+	}{
+		{"moved, with ISSUER", map[string]string{"DEV_ISSUER_ADDR": "127.0.0.1:9999", "ISSUER": okta}, nil, 1},
+		{"moved by flag, with ISSUER", map[string]string{"ISSUER": okta}, []string{"-dev-issuer-addr", "127.0.0.1:9999"}, 1},
+		{"default, with ISSUER", map[string]string{"ISSUER": okta}, nil, 0},
+		{"moved, without ISSUER", map[string]string{"DEV_ISSUER_ADDR": "127.0.0.1:9999"}, nil, 0},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			cfg, err := loadConfig(tt.args, env(tt.env))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := ignoredSettings(cfg); len(got) != tt.want {
+				t.Errorf("ignoredSettings = %q, want %d warnings", got, tt.want)
+			}
+		})
 	}
 }

@@ -15,7 +15,7 @@
 //	JWKS_URI             -jwks-uri             the issuer's key set URL (needs ISSUER); unset: found by discovery
 //	ADDR                 -addr                 listen address (default 127.0.0.1:50051)
 //	DEV_ISSUER_ADDR      -dev-issuer-addr      the development issuer's loopback address
-//	                                           (default 127.0.0.1:50052); refused with ISSUER
+//	                                           (default 127.0.0.1:50052); ignored, with a warning, with ISSUER
 //	WEB_ADDR             -web-addr             the web page and the Connect/gRPC-Web endpoint for
 //	                                           browsers (default 127.0.0.1:8080; off: none). When
 //	                                           the default is busy the server runs without the page.
@@ -186,7 +186,7 @@ func run(ctx context.Context, cfg config, out io.Writer, log *slog.Logger) error
 		return fmt.Errorf("server: %w", err)
 	}
 	defer v.Close()
-	for _, w := range issuerWarnings(cfg.issuer) {
+	for _, w := range append(issuerWarnings(cfg.issuer), ignoredSettings(cfg)...) {
 		log.Warn(w)
 	}
 
