@@ -83,3 +83,22 @@ func TestEval_StoppedEvaluationWrapsTheContextsError(t *testing.T) {
 		t.Fatalf("Eval = %v, %v; want an error wrapping context.Canceled", ok, err)
 	}
 }
+
+// TestEval_ExpressionReadingTheRequestFailsWithoutOne: an expression that
+// reads request, evaluated without one (ConditionInput.Request nil), fails
+// closed, also where a nil request would read as one without the field
+// (!has(request.item)). (Mutant: activation.ResolveName reporting request
+// found when it is nil, which made both expressions below true.)
+func TestEval_ExpressionReadingTheRequestFailsWithoutOne(t *testing.T) {
+	claims, err := verifier.NewClaims(map[string]any{"sub": "alice"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, expr := range []string{"!has(request.item)", "request == request"} {
+		cond := compileOwn(t, Config{}, expr)
+		in := grpcauth.ConditionInput{Method: "/authtest.v1.ConditionService/Own", Claims: claims}
+		if ok, err := cond.Eval(t.Context(), in); ok || err == nil {
+			t.Errorf("%s without a request: Eval = %v, %v; want false and an error", expr, ok, err)
+		}
+	}
+}

@@ -23,6 +23,7 @@ import (
 	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/status"
 
+	"github.com/grpcauth/grpcauth/dpop"
 	"github.com/grpcauth/grpcauth/tokencreds"
 )
 
@@ -285,6 +286,59 @@ func TestDPoPTransport_RemembersTheNoncesOfAt1024Origins(t *testing.T) {
 		resp.Body.Close()
 		if n := rt.NonceBytes(); n > 1024*entry {
 			t.Fatalf("after %d origins the transport remembers %d bytes, more than 1,024 origins' %d", i+1, n, 1024*entry)
+		}
+	}
+}
+
+// TestDPoPTransport_ProofsHTUHasNoUserInfoOrQuery: the htu of a token
+// request's proof is its URL without user info and query (RFC 9449,
+// section 4.2), which the server's check of the proof compares with its
+// own URL. (Mutant: only the fragment removed.)
+func TestDPoPTransport_ProofsHTUHasNoUserInfoOrQuery(t *testing.T) {
+	v, err := dpop.NewVerifier(dpop.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var verr error
+	ep := &fakeEndpoint{status: http.StatusOK, body: `{"access_token":"at","token_type":"DPoP"}`}
+	check := roundTripFunc(func(r *http.Request) (*http.Response, error) {
+		_, verr = v.Verify(r.Context(), r.Header.Get("DPoP"), dpop.Request{Method: r.Method, Scheme: "https", Authority: "as.example", Path: "/token"})
+		return ep.RoundTrip(r)
+	})
+	resp, err := tokencreds.NewDPoPTransport(newSigner(t), check).RoundTrip(tokenRequest(t, "https://svc:secret@as.example/token?tenant=acme"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if verr != nil {
+		t.Fatalf("the proof does not name https://as.example/token: %v", verr)
+	}
+}
+
+// TestDPoPTransport_NonceLongerThanMaxNonceLenIsIgnored: a DPoP-Nonce of
+// up to dpop.MaxNonceLen bytes is taken and retried with; a longer one is
+// neither remembered nor sent. (Mutant: the length check of validNonce
+// dropped.)
+func TestDPoPTransport_NonceLongerThanMaxNonceLenIsIgnored(t *testing.T) {
+	for _, tt := range []struct {
+		size     int
+		requests int64
+		bytes    int
+	}{
+		{dpop.MaxNonceLen, 2, len("https://as.example") + dpop.MaxNonceLen},
+		{dpop.MaxNonceLen + 1, 1, 0},
+	} {
+		nonce := strings.Repeat("n", tt.size)
+		ep := &fakeEndpoint{status: http.StatusBadRequest, nonce: func(*http.Request) string { return nonce },
+			body: `{"error":"use_dpop_nonce"}`}
+		rt := tokencreds.NewDPoPTransport(newSigner(t), ep)
+		resp, err := rt.RoundTrip(tokenRequest(t, "https://as.example/token"))
+		if err != nil {
+			t.Fatalf("%d-byte nonce: %v", tt.size, err)
+		}
+		resp.Body.Close()
+		if n, b := ep.n.Load(), rt.NonceBytes(); n != tt.requests || b != tt.bytes {
+			t.Errorf("%d-byte nonce: %d requests sent and %d bytes remembered, want %d and %d", tt.size, n, b, tt.requests, tt.bytes)
 		}
 	}
 }
