@@ -19,11 +19,14 @@ import (
 
 	"golang.org/x/oauth2"
 	"golang.org/x/oauth2/clientcredentials"
+	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials"
+	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
 
 	"github.com/grpcauth/grpcauth/dpop"
+	authtestv1 "github.com/grpcauth/grpcauth/internal/testproto/authtest/v1"
 	"github.com/grpcauth/grpcauth/tokencreds"
 )
 
@@ -340,5 +343,54 @@ func TestDPoPTransport_NonceLongerThanMaxNonceLenIsIgnored(t *testing.T) {
 		if n, b := ep.n.Load(), rt.NonceBytes(); n != tt.requests || b != tt.bytes {
 			t.Errorf("%d-byte nonce: %d requests sent and %d bytes remembered, want %d and %d", tt.size, n, b, tt.requests, tt.bytes)
 		}
+	}
+}
+
+// serveNonces is serveAnswering with a client that sends DPoP tokens
+// through its unary interceptor.
+func serveNonces(t *testing.T, answer func(ctx context.Context) error) (authtestv1.TestServiceClient, func() []metadata.MD) {
+	t.Helper()
+	creds := tokencreds.NewDPoP(oauth2.StaticTokenSource(&oauth2.Token{AccessToken: "at", TokenType: "DPoP"}), newSigner(t))
+	conn, calls := serveAnswering(t, answer, grpc.WithPerRPCCredentials(creds), grpc.WithUnaryInterceptor(creds.UnaryClientInterceptor()))
+	return authtestv1.NewTestServiceClient(conn), calls
+}
+
+// TestDPoP_RefusalWithTheNonceTheProofCarriedIsNotRetried: a call whose
+// proof carried the nonce the server asks for again is not retried with
+// the same nonce. (Mutant: learnNonce reporting every nonce as new.)
+func TestDPoP_RefusalWithTheNonceTheProofCarriedIsNotRetried(t *testing.T) {
+	client, calls := serveNonces(t, func(ctx context.Context) error {
+		_ = grpc.SetTrailer(ctx, metadata.Pairs("dpop-nonce", "n-1", "www-authenticate", `DPoP error="use_dpop_nonce"`))
+		return status.Error(codes.Unauthenticated, "use a nonce")
+	})
+	for i, want := range []int{2, 3} { // the first learns the nonce and is retried once; the second carried it
+		if _, err := client.Authenticated(t.Context(), &authtestv1.AuthenticatedRequest{}); status.Code(err) != codes.Unauthenticated {
+			t.Fatalf("call %d: err = %v, want Unauthenticated", i, err)
+		}
+		if n := len(calls()); n != want {
+			t.Fatalf("call %d: the server got %d calls in all, want %d", i, n, want)
+		}
+	}
+	if got := proofNonce(t, calls()[2]); got != "n-1" {
+		t.Fatalf("second call's proof nonce %q, want n-1", got)
+	}
+}
+
+// TestDPoP_TrailersNonceWinsOverTheHeaders: a call whose header and
+// trailer carry different nonces teaches the trailer's, the later one.
+// (Mutant: the header's read first.)
+func TestDPoP_TrailersNonceWinsOverTheHeaders(t *testing.T) {
+	client, calls := serveNonces(t, func(ctx context.Context) error {
+		_ = grpc.SetHeader(ctx, metadata.Pairs("dpop-nonce", "h-1"))
+		_ = grpc.SetTrailer(ctx, metadata.Pairs("dpop-nonce", "t-1"))
+		return nil
+	})
+	for i := range 2 {
+		if _, err := client.Authenticated(t.Context(), &authtestv1.AuthenticatedRequest{}); err != nil {
+			t.Fatalf("call %d: %v", i, err)
+		}
+	}
+	if got := proofNonce(t, calls()[1]); got != "t-1" {
+		t.Fatalf("second call's proof nonce %q, want the trailer's t-1", got)
 	}
 }
