@@ -394,3 +394,36 @@ func TestDPoP_TrailersNonceWinsOverTheHeaders(t *testing.T) {
 		t.Fatalf("second call's proof nonce %q, want the trailer's t-1", got)
 	}
 }
+
+// TestDPoP_MethodWithoutALeadingSlashMakesNoProof: GetRequestMetadata
+// called with a method that is no gRPC path ("pkg.S/M") fails with
+// codes.Internal rather than sign a proof for the URL it would make
+// (https://api.examplepkg.S/M). (Mutant: the method's check dropped.)
+func TestDPoP_MethodWithoutALeadingSlashMakesNoProof(t *testing.T) {
+	tok := &oauth2.Token{AccessToken: "at", TokenType: "DPoP"}
+	ctx := credentials.NewContextWithRequestInfo(peerCtx(&net.TCPAddr{IP: net.IPv4(127, 0, 0, 1)}),
+		credentials.RequestInfo{Method: "pkg.S/M", AuthInfo: insecureInfo()})
+	md, err := tokencreds.NewDPoP(oauth2.StaticTokenSource(tok), newSigner(t)).GetRequestMetadata(ctx, "https://api.example/pkg.S")
+	if status.Code(err) != codes.Internal || md != nil {
+		t.Fatalf("got %v, %v; want Internal and no token", md, err)
+	}
+}
+
+// TestDPoPTransport_RefusalNamingAnAccessTokenIsPassedOnWhole: an error
+// response (4xx) is passed on as it is, also when its body has an
+// access_token member: only a successful token response's token_type is
+// checked. (Mutant: the 2xx check of refuseUnboundToken dropped, which
+// turned the refusal into ErrNotDPoPToken.)
+func TestDPoPTransport_RefusalNamingAnAccessTokenIsPassedOnWhole(t *testing.T) {
+	const body = `{"error":"invalid_grant","access_token":"revoked"}`
+	ep := &fakeEndpoint{status: http.StatusBadRequest, body: body}
+	resp, err := tokencreds.NewDPoPTransport(newSigner(t), ep).RoundTrip(tokenRequest(t, "https://as.example/token"))
+	if err != nil {
+		t.Fatalf("err = %v, want the 400 passed on", err)
+	}
+	defer resp.Body.Close()
+	got, err := io.ReadAll(resp.Body)
+	if err != nil || resp.StatusCode != http.StatusBadRequest || string(got) != body {
+		t.Fatalf("got %d %q, %v; want 400 %q", resp.StatusCode, got, err, body)
+	}
+}
