@@ -427,3 +427,20 @@ func TestDPoPTransport_RefusalNamingAnAccessTokenIsPassedOnWhole(t *testing.T) {
 		t.Fatalf("got %d %q, %v; want 400 %q", resp.StatusCode, got, err, body)
 	}
 }
+
+// TestDPoP_NonceChallengeOfAnotherCodeIsNotRetried: only a refusal with
+// codes.Unauthenticated asks for a nonce (RFC 9449, section 9); a call
+// failing with another code, whatever its trailer, is not retried, though
+// its nonce is remembered. (Mutant: every code but OK taken as asking.)
+func TestDPoP_NonceChallengeOfAnotherCodeIsNotRetried(t *testing.T) {
+	client, calls := serveNonces(t, func(ctx context.Context) error {
+		_ = grpc.SetTrailer(ctx, metadata.Pairs("dpop-nonce", "n-1", "www-authenticate", `DPoP error="use_dpop_nonce"`))
+		return status.Error(codes.PermissionDenied, "not this caller")
+	})
+	if _, err := client.Authenticated(t.Context(), &authtestv1.AuthenticatedRequest{}); status.Code(err) != codes.PermissionDenied {
+		t.Fatalf("err = %v, want PermissionDenied", err)
+	}
+	if n := len(calls()); n != 1 {
+		t.Fatalf("the server got %d calls, want 1", n)
+	}
+}
