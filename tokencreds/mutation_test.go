@@ -430,8 +430,8 @@ func TestDPoPTransport_RefusalNamingAnAccessTokenIsPassedOnWhole(t *testing.T) {
 
 // TestDPoP_NonceChallengeOfAnotherCodeIsNotRetried: only a refusal with
 // codes.Unauthenticated asks for a nonce (RFC 9449, section 9); a call
-// failing with another code, whatever its trailer, is not retried, though
-// its nonce is remembered. (Mutant: every code but OK taken as asking.)
+// failing with another code, whatever its trailer, is not retried.
+// (Mutant: every code but OK taken as asking.)
 func TestDPoP_NonceChallengeOfAnotherCodeIsNotRetried(t *testing.T) {
 	client, calls := serveNonces(t, func(ctx context.Context) error {
 		_ = grpc.SetTrailer(ctx, metadata.Pairs("dpop-nonce", "n-1", "www-authenticate", `DPoP error="use_dpop_nonce"`))
