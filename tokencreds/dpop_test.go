@@ -1107,6 +1107,13 @@ func TestDPoPTransport_ProofNamesTheRequestAsItIsSent(t *testing.T) {
 // the server gets.
 func serveRecording(t *testing.T, opts ...grpc.DialOption) (*grpc.ClientConn, func() []metadata.MD) {
 	t.Helper()
+	return serveAnswering(t, func(context.Context) error { return nil }, opts...)
+}
+
+// serveAnswering is serveRecording with a server that, after recording
+// each call's metadata, fails it with answer's error, if any.
+func serveAnswering(t *testing.T, answer func(ctx context.Context) error, opts ...grpc.DialOption) (*grpc.ClientConn, func() []metadata.MD) {
+	t.Helper()
 	var mu sync.Mutex
 	var calls []metadata.MD
 	lis, err := net.Listen("tcp", "127.0.0.1:0")
@@ -1118,6 +1125,9 @@ func serveRecording(t *testing.T, opts ...grpc.DialOption) (*grpc.ClientConn, fu
 		mu.Lock()
 		calls = append(calls, md)
 		mu.Unlock()
+		if err := answer(ctx); err != nil {
+			return nil, err
+		}
 		return h(ctx, req)
 	}))
 	authtestv1.RegisterTestServiceServer(srv, service{})
