@@ -194,16 +194,9 @@ func TestEval_UntrackedComprehensionStopsWhenTheCallEnds(t *testing.T) {
 	}
 	tracked := &trackedProgram{Program: cond.prg}
 	cond.prg = tracked
-	l := make([]string, 10*interruptCheckFrequency)
-	l[len(l)-1] = "alice"
-	claims, err := verifier.NewClaims(map[string]any{"sub": "alice", "l": l})
-	if err != nil {
-		t.Fatal(err)
-	}
-	in := grpcauth.ConditionInput{Method: "/authtest.v1.ConditionService/Own", Claims: claims,
-		Request: &authtestv1.OwnRequest{Item: &authtestv1.Item{Owner: "alice"}}}
+	in, n := longOwnList(t)
 	if !cond.small(in) {
-		t.Fatalf("%d elements: not within the proven size %d", len(l), cond.fastSize)
+		t.Fatalf("%d elements: not within the proven size %d", n, cond.fastSize)
 	}
 	if ok, err := cond.Eval(t.Context(), in); !ok || err != nil {
 		t.Fatalf("live call: Eval = %v, %v; want true", ok, err)
@@ -271,4 +264,19 @@ func TestProvenSize_EstimatesMatchesWithThePatternCostsGiven(t *testing.T) {
 	if !ok || dearer >= actual {
 		t.Errorf("proven size %d (%v) with the pattern 100 times dearer, %d with its cost: want it smaller", dearer, ok, actual)
 	}
+}
+
+// longOwnList returns the input of an Own call whose claim l lists n
+// strings, alice last, enough for an exists over it to check the call's
+// context several times (interruptCheckFrequency) before it finds her.
+func longOwnList(t *testing.T) (in grpcauth.ConditionInput, n int) {
+	t.Helper()
+	l := make([]string, 10*interruptCheckFrequency)
+	l[len(l)-1] = "alice"
+	claims, err := verifier.NewClaims(map[string]any{"sub": "alice", "l": l})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return grpcauth.ConditionInput{Method: "/authtest.v1.ConditionService/Own", Claims: claims,
+		Request: &authtestv1.OwnRequest{Item: &authtestv1.Item{Owner: "alice"}}}, len(l)
 }

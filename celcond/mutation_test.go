@@ -10,7 +10,6 @@ import (
 	"testing"
 
 	"github.com/grpcauth/grpcauth"
-	authtestv1 "github.com/grpcauth/grpcauth/internal/testproto/authtest/v1"
 	"github.com/grpcauth/grpcauth/verifier"
 )
 
@@ -67,14 +66,7 @@ func TestEval_ErrorQuotingALongValueIsClipped(t *testing.T) {
 // its wrapping of ctx.Err().)
 func TestEval_StoppedEvaluationWrapsTheContextsError(t *testing.T) {
 	cond := compileOwn(t, Config{}, "claims.l.exists(x, x == request.item.owner)")
-	l := make([]string, 10*interruptCheckFrequency)
-	l[len(l)-1] = "alice"
-	claims, err := verifier.NewClaims(map[string]any{"sub": "alice", "l": l})
-	if err != nil {
-		t.Fatal(err)
-	}
-	in := grpcauth.ConditionInput{Method: "/authtest.v1.ConditionService/Own", Claims: claims,
-		Request: &authtestv1.OwnRequest{Item: &authtestv1.Item{Owner: "alice"}}}
+	in, _ := longOwnList(t)
 	ctx, cancel := context.WithCancelCause(t.Context())
 	cause := errors.New("client went away")
 	cancel(cause)
