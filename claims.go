@@ -25,6 +25,9 @@ func ClaimsFromContext(ctx context.Context) (verifier.Claims, bool) {
 // ContextWithClaims returns a copy of ctx carrying c, as the interceptors
 // do after verifying a token. It is for testing handlers without a server
 // (build c with verifier.NewClaims); production code never needs it.
+// Claims put in a context before the interceptors do not reach the
+// handler: it sees the call's own, or none on a public method called
+// without a token.
 func ContextWithClaims(ctx context.Context, c verifier.Claims) context.Context {
 	return context.WithValue(ctx, claimsKey{}, c)
 }

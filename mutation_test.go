@@ -613,3 +613,39 @@ func TestPublicMethod_CallWithoutATokenHasNoClaimsFromAnOuterContext(t *testing.
 		t.Errorf("handler saw claims %v, want none", got.Scopes())
 	}
 }
+
+// Two Authenticators in one chain each decide the call: on a method the
+// inner one has public, a call with a token is verified by the inner one
+// too, and its handler sees the inner one's claims, not the outer's; a
+// token the inner one refuses is refused, though the outer one admitted
+// it. Without a token the outer one, which needs one, refuses the call.
+func TestTwoAuthenticators_InnerPublicMethodSeesTheInnerVerification(t *testing.T) {
+	outer := mustNew(t, Config{
+		Verifier: staticVerifier{claims: mustClaims(t, "outer:read")},
+		Rules:    map[string]*grpcauthv1.Rule{mPublic: {Scopes: []string{"outer:read"}}},
+	})
+	chain := func(inner *Authenticator, ctx context.Context) (verifier.Claims, error) {
+		info := &grpc.UnaryServerInfo{FullMethod: mPublic}
+		resp, err := outer.UnaryServerInterceptor()(ctx, nil, info, func(ctx context.Context, req any) (any, error) {
+			return inner.UnaryServerInterceptor()(ctx, req, info, func(ctx context.Context, _ any) (any, error) {
+				c, _ := ClaimsFromContext(ctx)
+				return c, nil
+			})
+		})
+		c, _ := resp.(verifier.Claims)
+		return c, err
+	}
+	inner := mustNew(t, Config{Verifier: staticVerifier{claims: mustClaims(t, "inner:read")}})
+	got, err := chain(inner, bearerCtx("tok"))
+	checkStatus(t, err, codes.OK, "")
+	if s := got.Scopes(); len(s) != 1 || s[0] != "inner:read" {
+		t.Errorf("handler saw scopes %v, want the inner verification's [inner:read]", s)
+	}
+	refusing := mustNew(t, Config{Verifier: staticVerifier{err: verifier.ErrBadSignature}})
+	_, err = chain(refusing, bearerCtx("tok"))
+	if status.Code(err) != codes.Unauthenticated {
+		t.Errorf("token the inner Authenticator refuses: %v, want Unauthenticated", err)
+	}
+	_, err = chain(inner, loopbackPeer(t.Context()))
+	checkStatus(t, err, codes.Unauthenticated, ReasonCredentialsMissing)
+}

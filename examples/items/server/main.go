@@ -126,7 +126,8 @@ func main() {
 // SIGTERM, which starts the graceful stop. A second signal (Ctrl-C pressed
 // again) ends the process at once instead of waiting for running calls:
 // it is logged, the handler is removed and the signal raised again, so the
-// process ends by that signal as it would without a handler. (Unlike
+// process ends by that signal as it would without a handler, or else
+// exits (endBySignal). (Unlike
 // signal.NotifyContext, whose stop would run only after the graceful stop,
 // and swallow every further signal until then.)
 func stopOnSignal(log *slog.Logger) context.Context {
@@ -139,11 +140,36 @@ func stopOnSignal(log *slog.Logger) context.Context {
 		sig := <-sigs
 		log.Warn("second signal: ending at once, without waiting for running calls", "signal", sig.String())
 		signal.Stop(sigs)
-		if p, err := os.FindProcess(os.Getpid()); err == nil {
-			_ = p.Signal(sig)
-		}
+		endBySignal(sig, raise, os.Exit)
 	}()
 	return ctx
+}
+
+// raise sends sig to this process.
+func raise(sig os.Signal) error {
+	p, err := os.FindProcess(os.Getpid())
+	if err != nil {
+		return err
+	}
+	return p.Signal(sig)
+}
+
+// endBySignal ends the process by sig, its handler removed: raise sends
+// it again, and its default action ends the process. When sig cannot be
+// sent (Windows sends no os.Interrupt to a process), or does not end the
+// process within a second (SIGINT ignored since the process started, as a
+// non-interactive shell starts a background job: removing the handler
+// ignores it again), exit ends it with the shell's code for sig, 128 plus
+// its number.
+func endBySignal(sig os.Signal, raise func(os.Signal) error, exit func(int)) {
+	if raise(sig) == nil {
+		time.Sleep(time.Second) // the signal's delivery is asynchronous
+	}
+	code := 1
+	if n, ok := sig.(syscall.Signal); ok {
+		code = 128 + int(n)
+	}
+	exit(code)
 }
 
 // run serves until ctx ends, then stops gracefully. It prints what a person
