@@ -51,6 +51,17 @@ func conditionServer(t *testing.T) (*grpcauthtest.Issuer, string, *http.Client) 
 
 // conditionAuth returns an issuer and an Authenticator verifying its
 // tokens, with CEL conditions compiled by celcond.
+// aliceWriter mints a token of iss for alice with test:write, the caller
+// the condition tests use.
+func aliceWriter(t *testing.T, iss *grpcauthtest.Issuer) string {
+	t.Helper()
+	tok, err := iss.Mint(map[string]any{"sub": "alice"}, grpcauthtest.WithScopes("test:write"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tok
+}
+
 func conditionAuth(t *testing.T) (*grpcauthtest.Issuer, *grpcauth.Authenticator) {
 	t.Helper()
 	iss := grpcauthtest.NewIssuer(t, grpcauthtest.Config{})
@@ -87,10 +98,7 @@ func TestConnect_RefusedMessageIsNotLeftInTheClientStream(t *testing.T) {
 			return nil, s.Err()
 		}, conditionOptions(auth, "OwnClientStream")...))
 	srv := serveTLS(t, connectauth.WrapHandler(mux))
-	tok, err := iss.Mint(map[string]any{"sub": "alice"}, grpcauthtest.WithScopes("test:write"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	tok := aliceWriter(t, iss)
 	stream := connect.NewClient[authtestv1.OwnClientStreamRequest, authtestv1.OwnClientStreamResponse](srv.Client(), srv.URL+path).CallClientStream(t.Context())
 	stream.RequestHeader().Set("Authorization", "Bearer "+tok)
 	for _, o := range []string{"alice", "bob"} {
@@ -98,7 +106,7 @@ func TestConnect_RefusedMessageIsNotLeftInTheClientStream(t *testing.T) {
 			break
 		}
 	}
-	_, err = stream.CloseAndReceive()
+	_, err := stream.CloseAndReceive()
 	if got := connectOutcome(err); got != (outcome{codes.PermissionDenied, grpcauth.ReasonConditionFailed}) {
 		t.Fatalf("got %v %q, want %s", got.code, got.reason, grpcauth.ReasonConditionFailed)
 	}
@@ -109,10 +117,7 @@ func TestConnect_RefusedMessageIsNotLeftInTheClientStream(t *testing.T) {
 
 func TestConnect_ConditionOnTheRequest(t *testing.T) {
 	iss, url, hc := conditionServer(t)
-	tok, err := iss.Mint(map[string]any{"sub": "alice"}, grpcauthtest.WithScopes("test:write"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	tok := aliceWriter(t, iss)
 	tests := []struct {
 		owner  string
 		want   codes.Code
@@ -137,10 +142,7 @@ func TestConnect_ConditionOnTheRequest(t *testing.T) {
 
 func TestConnect_ConditionOnEveryStreamMessage(t *testing.T) {
 	iss, url, hc := conditionServer(t)
-	tok, err := iss.Mint(map[string]any{"sub": "alice"}, grpcauthtest.WithScopes("test:write"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	tok := aliceWriter(t, iss)
 	tests := []struct {
 		name   string
 		owners []string
@@ -199,10 +201,7 @@ func TestConnect_MetadataAfterARefusedMessageDoesNotReachTheCaller(t *testing.T)
 			return res, nil // a handler that takes the refusal for a normal end
 		}, conditionOptions(auth, "OwnClientStream")...))
 	srv := serveTLS(t, connectauth.WrapHandler(mux))
-	tok, err := iss.Mint(map[string]any{"sub": "alice"}, grpcauthtest.WithScopes("test:write"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	tok := aliceWriter(t, iss)
 	for _, pname := range []string{"connect", "grpc"} { // gRPC-Web has no client streams
 		t.Run(pname, func(t *testing.T) {
 			stream := connect.NewClient[authtestv1.OwnClientStreamRequest, authtestv1.OwnClientStreamResponse](srv.Client(), srv.URL+path, protocols[pname]...).CallClientStream(t.Context())
@@ -247,10 +246,7 @@ func TestConnect_UnaryRequestThatFailsTheConditionNeverRunsTheHandler(t *testing
 			return res, nil
 		}, conditionOptions(auth, "Own")...))
 	srv := serveTLS(t, connectauth.WrapHandler(mux))
-	tok, err := iss.Mint(map[string]any{"sub": "alice"}, grpcauthtest.WithScopes("test:write"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	tok := aliceWriter(t, iss)
 	for pname, popts := range protocols {
 		t.Run(pname, func(t *testing.T) {
 			req := connect.NewRequest(&authtestv1.OwnRequest{Item: &authtestv1.Item{Owner: "bob"}})
@@ -305,10 +301,7 @@ func TestConnect_BidiTrailersAfterARefusedMessageDoNotReachTheCaller(t *testing.
 			return nil // a handler that takes the refusal for a normal end
 		}, conditionOptions(auth, "OwnBidiStream")...))
 	srv := serveTLS(t, connectauth.WrapHandler(mux))
-	tok, err := iss.Mint(map[string]any{"sub": "alice"}, grpcauthtest.WithScopes("test:write"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	tok := aliceWriter(t, iss)
 	for _, pname := range []string{"connect", "grpc"} { // gRPC-Web has no bidi streams
 		t.Run(pname, func(t *testing.T) {
 			stream := connect.NewClient[authtestv1.OwnBidiStreamRequest, authtestv1.OwnBidiStreamResponse](srv.Client(), srv.URL+path, protocols[pname]...).CallBidiStream(t.Context())
@@ -357,10 +350,7 @@ func TestConnect_RefusalInGRPCLeavesOutTrailersNetHTTPForbids(t *testing.T) {
 	srv.Config.ErrorLog = log.New(&errorLog, "", 0)
 	srv.StartTLS()
 	t.Cleanup(srv.Close)
-	tok, err := iss.Mint(map[string]any{"sub": "alice"}, grpcauthtest.WithScopes("test:write"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	tok := aliceWriter(t, iss)
 	stream := connect.NewClient[authtestv1.OwnClientStreamRequest, authtestv1.OwnClientStreamResponse](srv.Client(), srv.URL+path, protocols["grpc"]...).CallClientStream(t.Context())
 	stream.RequestHeader().Set("Authorization", "Bearer "+tok)
 	for _, o := range []string{"alice", "bob"} {
@@ -368,7 +358,7 @@ func TestConnect_RefusalInGRPCLeavesOutTrailersNetHTTPForbids(t *testing.T) {
 			break // the server ended the stream; CloseAndReceive has the status
 		}
 	}
-	_, err = stream.CloseAndReceive()
+	_, err := stream.CloseAndReceive()
 	if got := connectOutcome(err); got != (outcome{codes.PermissionDenied, grpcauth.ReasonConditionFailed}) {
 		t.Fatalf("got %v %q, want %s", got.code, got.reason, grpcauth.ReasonConditionFailed)
 	}

@@ -218,10 +218,7 @@ func TestConnect_ReceiveAfterARefusedMessageFailsAtOnce(t *testing.T) {
 			return err
 		}, conditionOptions(auth, "OwnBidiStream")...))
 	srv := serveTLS(t, connectauth.WrapHandler(mux))
-	tok, err := iss.Mint(map[string]any{"sub": "alice"}, grpcauthtest.WithScopes("test:write"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	tok := aliceWriter(t, iss)
 	for _, pname := range []string{"connect", "grpc"} { // gRPC-Web has no bidi streams
 		t.Run(pname, func(t *testing.T) {
 			// The deadline only ends a test that would otherwise hang.
