@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"net/url"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -53,6 +54,14 @@ type User struct {
 	Scopes []string
 }
 
+// DefaultACRValues returns the acr values an Issuer supports when
+// Config.ACRValues is empty: the ones Okta predefines for acr_values,
+// urn:okta:loa:1fa:any (the default acr), urn:okta:loa:1fa:pwd,
+// urn:okta:loa:2fa:any, urn:okta:loa:2fa:any:ifpossible, phr and phrh.
+func DefaultACRValues() []string {
+	return []string{"urn:okta:loa:1fa:any", "urn:okta:loa:1fa:pwd", "urn:okta:loa:2fa:any", "urn:okta:loa:2fa:any:ifpossible", "phr", "phrh"}
+}
+
 // DefaultAuthCodeLifetime is how long an authorization code can be
 // exchanged when Config.AuthCodeLifetime is zero.
 const DefaultAuthCodeLifetime = time.Minute
@@ -77,6 +86,7 @@ type authCode struct {
 	jkt         string // the request's dpop_jkt (RFC 9449 §10), or ""
 	subject     string
 	scopes      []string
+	acr         string // the class signed in at, for a request with acr_values; or ""
 	authTime    time.Time
 	expires     time.Time
 
@@ -92,6 +102,7 @@ type authorizer struct {
 	clients map[string]*PublicClient
 	users   map[string]*User
 	origins []string // the redirect URIs' origins, for CORS
+	acrs    []string // Config.ACRValues, the default first
 	// sameOrigin refuses a login form posted from another origin (RFC
 	// 6749 §10.12): a page elsewhere could otherwise sign the person in
 	// without a click, and fill the pending codes.
@@ -152,6 +163,19 @@ func (cfg *Config) checkAuthorize(confidential map[string]bool) error {
 		users[n] = u
 	}
 	cfg.PublicClients, cfg.Users = pcs, users
+	if len(cfg.ACRValues) == 0 {
+		cfg.ACRValues = DefaultACRValues()
+	} else {
+		cfg.ACRValues = slices.Clone(cfg.ACRValues)
+	}
+	for n, v := range cfg.ACRValues {
+		switch {
+		case !ascii.IsNQChars(v):
+			return fmt.Errorf("grpcauthtest: invalid ACRValues entry %q", v)
+		case slices.Contains(cfg.ACRValues[:n], v):
+			return fmt.Errorf("grpcauthtest: duplicate ACRValues entry %q", v)
+		}
+	}
 	return nil
 }
 
@@ -179,6 +203,7 @@ func newAuthorizer(cfg *Config) *authorizer {
 		clients: make(map[string]*PublicClient, len(cfg.PublicClients)),
 		users:   make(map[string]*User, len(cfg.Users)),
 		codes:   map[string]*authCode{},
+		acrs:    cfg.ACRValues,
 
 		sameOrigin: http.NewCrossOriginProtection(),
 	}
@@ -207,6 +232,11 @@ type authzRequest struct {
 	scopes      []string
 	challenge   string
 	jkt         string // dpop_jkt: the DPoP key the code is for, or ""
+	// OIDC Core 3.1.2.1's acr_values, max_age and prompt as sent (re-sent
+	// by the login form), and the acr the sign-in gets ("" without
+	// acr_values).
+	acrValues, maxAge, prompt string
+	acr                       string
 }
 
 // authzError is a refused authorization request. With redirect set, it is
@@ -258,7 +288,64 @@ func (a *authorizer) parseAuthorize(v url.Values) (*authzRequest, *authzError) {
 			return refuse("invalid_scope", "malformed scope")
 		}
 	}
+	// OIDC Core 3.1.2.1. Every sign-in at the login page is a fresh one
+	// (the issuer keeps no session), so auth_time, always in a user
+	// token, is the time of the sign-in: max_age and prompt=login are met
+	// as they are, and prompt=none cannot be.
+	req.acrValues, req.maxAge, req.prompt = v.Get("acr_values"), v.Get("max_age"), v.Get("prompt")
+	if req.acrValues != "" {
+		var ok bool
+		if req.acr, ok = a.chooseACR(splitScope(req.acrValues)); !ok {
+			return refuse("invalid_request", "malformed acr_values")
+		}
+	}
+	if req.maxAge != "" && !validMaxAge(req.maxAge) {
+		return refuse("invalid_request", "max_age must be a whole number of seconds")
+	}
+	prompts := splitScope(req.prompt)
+	for _, p := range prompts {
+		if !slices.Contains([]string{"none", "login", "consent", "select_account"}, p) {
+			return refuse("invalid_request", "unsupported prompt value")
+		}
+	}
+	if slices.Contains(prompts, "none") {
+		if len(prompts) > 1 {
+			return refuse("invalid_request", "prompt none cannot be combined with other values")
+		}
+		return refuse("login_required", "the development issuer keeps no session: every sign-in needs its login page")
+	}
 	return req, nil
+}
+
+// chooseACR returns the first of requested that the issuer supports, or
+// its default acr when it supports none of them; false when a requested
+// value is malformed.
+func (a *authorizer) chooseACR(requested []string) (string, bool) {
+	acr := ""
+	for _, v := range requested {
+		if !ascii.IsNQChars(v) {
+			return "", false
+		}
+		if acr == "" && slices.Contains(a.acrs, v) {
+			acr = v
+		}
+	}
+	if acr == "" {
+		acr = a.acrs[0]
+	}
+	return acr, true
+}
+
+// validMaxAge reports whether s is a max_age: a non-negative whole number
+// of seconds, in decimal digits only, that an int64 holds.
+func validMaxAge(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] < '0' || s[i] > '9' {
+			return false
+		}
+	}
+	_, err := strconv.ParseInt(s, 10, 64)
+	return err == nil
 }
 
 // validChallenge reports whether s is an S256 challenge: the unpadded
@@ -398,6 +485,7 @@ func (i *Issuer) showLogin(w http.ResponseWriter, req *authzRequest) {
 		Issuer, ClientID string
 		Users            []loginUser
 		Hidden           map[string]string
+		ACRValues, ACR   string
 	}{
 		Issuer:   i.url,
 		ClientID: req.client.ID,
@@ -407,6 +495,15 @@ func (i *Issuer) showLogin(w http.ResponseWriter, req *authzRequest) {
 			"state": req.state, "scope": req.scope, "code_challenge": req.challenge,
 			"code_challenge_method": "S256", "dpop_jkt": req.jkt,
 		},
+		ACRValues: req.acrValues,
+		ACR:       req.acr,
+	}
+	// Only when sent, so that the page of a request without them is as
+	// it was before the issuer read them.
+	for name, value := range map[string]string{"acr_values": req.acrValues, "max_age": req.maxAge, "prompt": req.prompt} {
+		if value != "" {
+			data.Hidden[name] = value
+		}
 	}
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
 	_ = loginPage.Execute(w, data) // only fails when the client goes away
@@ -447,6 +544,7 @@ func (a *authorizer) issue(req *authzRequest, user *User, now time.Time, lifetim
 		jkt:         req.jkt,
 		subject:     user.Subject,
 		scopes:      grantUserScopes(user, req.scopes),
+		acr:         req.acr,
 		authTime:    now,
 		expires:     now.Add(lifetime),
 	}
@@ -545,6 +643,9 @@ func (i *Issuer) handleAuthCode(r *http.Request, form url.Values) (*TokenRespons
 	}
 	if i.cfg.Shape == ShapeOkta {
 		claims["uid"] = grant.subject // Okta's user tokens name the user in uid too
+	}
+	if grant.acr != "" {
+		claims["acr"] = grant.acr
 	}
 	tok, err := i.Mint(claims, WithScopes(grant.scopes...), withJKT(jkt))
 	if err != nil {

@@ -25,6 +25,8 @@ func FuzzParseAuthorize(f *testing.F) {
 	f.Add("response_type=token&client_id=web&redirect_uri=http%3A%2F%2Flocalhost%2Fcb%3Fx%3D1")
 	f.Add("client_id=evil&redirect_uri=https%3A%2F%2Fevil.example%2F")
 	f.Add("%zz=%&scope=%22")
+	f.Add(ok + "&acr_values=urn%3Aokta%3Aloa%3A2fa%3Aany+phr&max_age=300&prompt=login+consent")
+	f.Add(ok + "&acr_values=%22x&max_age=-1&prompt=none")
 	f.Fuzz(func(t *testing.T, query string) {
 		v, err := url.ParseQuery(query)
 		if err != nil {
@@ -44,6 +46,9 @@ func FuzzParseAuthorize(f *testing.F) {
 		}
 		if e == nil && (v.Get("response_type") != "code" || v.Get("code_challenge_method") != "S256" || !validChallenge(req.challenge)) {
 			t.Fatalf("query %q accepted without code, S256 and a valid challenge", query)
+		}
+		if e == nil && (req.acr == "") != (v.Get("acr_values") == "") || req.acr != "" && !slices.Contains(cfg.ACRValues, req.acr) {
+			t.Fatalf("query %q: acr %q, want one of %v exactly when acr_values is sent", query, req.acr, cfg.ACRValues)
 		}
 	})
 }

@@ -404,6 +404,15 @@ func TestAuthorize_RequestRefusals(t *testing.T) {
 		{"token response type", authzParams("response_type", "token"), "reader", "unsupported_response_type", true},
 		{"malformed scope", authzParams("scope", "a\"b"), "reader", "invalid_scope", true},
 		{"scopes separated by a newline", authzParams("scope", "items:read\nitems:write"), "reader", "invalid_scope", true},
+		{"negative max_age", authzParams("max_age", "-1"), "reader", "invalid_request", true},
+		{"fractional max_age", authzParams("max_age", "1.5"), "reader", "invalid_request", true},
+		{"signed max_age", authzParams("max_age", "+5"), "reader", "invalid_request", true},
+		{"max_age beyond int64", authzParams("max_age", "99999999999999999999"), "reader", "invalid_request", true},
+		{"prompt none: there is no session", authzParams("prompt", "none"), "reader", "login_required", true},
+		{"prompt none with another value", authzParams("prompt", "none login"), "reader", "invalid_request", true},
+		{"unknown prompt", authzParams("prompt", "create"), "reader", "invalid_request", true},
+		{"malformed acr_values", authzParams("acr_values", `urn:a "b"`), "reader", "invalid_request", true},
+		{"repeated acr_values", func() url.Values { v := authzParams("acr_values", "a"); v.Add("acr_values", "b"); return v }(), "reader", "", false},
 		{"unknown user", authzParams(), "mallory", "access_denied", true},
 		{"cancel", func() url.Values { v := authzParams(); v.Set("cancel", "1"); return v }(), "", "access_denied", true},
 	}
@@ -624,6 +633,9 @@ func TestConfig_PublicClientsAndUsersAreChecked(t *testing.T) {
 		{"duplicate user", grpcauthtest.Config{Users: []grpcauthtest.User{{Subject: "a"}, {Subject: "a"}}}},
 		{"bad user scope", grpcauthtest.Config{Users: []grpcauthtest.User{{Subject: "a", Scopes: []string{"a b"}}}}},
 		{"negative code lifetime", grpcauthtest.Config{AuthCodeLifetime: -time.Second}},
+		{"acr value with a space", grpcauthtest.Config{ACRValues: []string{"urn:a b"}}},
+		{"empty acr value", grpcauthtest.Config{ACRValues: []string{""}}},
+		{"duplicate acr value", grpcauthtest.Config{ACRValues: []string{"phr", "phrh", "phr"}}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

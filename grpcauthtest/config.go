@@ -131,6 +131,22 @@ type Config struct {
 	// scopes and auth_time, and, in ShapeOkta, uid (Okta's user-id claim,
 	// here the user's Subject, as sub is).
 	Users []User
+	// ACRValues are the authentication context class references (acr) the
+	// login page at AuthorizeURL signs users in at, for authorization
+	// requests that ask for some with acr_values (OIDC Core, 3.1.2.1;
+	// the step-up of RFC 9470). A user token gets as its acr claim the
+	// first requested value among these, or, when the request names none
+	// of them, the first of these, the issuer's default (OIDC lets the
+	// provider answer with another class than requested; the resource
+	// server then refuses the token if it needs one). Choosing a user on
+	// the page counts as signing in at that class: there is still no
+	// password. A request without acr_values gets a token without acr.
+	// Each value is 1 or more printable ASCII characters other than
+	// space, '"' and '\'; no duplicates. Default DefaultACRValues():
+	// Okta's predefined values, urn:okta:loa:1fa:any first. A server whose
+	// rules ask for values of its own (the items example's
+	// urn:grpcauth:example:mfa) lists them here.
+	ACRValues []string
 	// AuthCodeLifetime is how long an authorization code may be exchanged;
 	// default DefaultAuthCodeLifetime (1m). Each code works once.
 	AuthCodeLifetime time.Duration

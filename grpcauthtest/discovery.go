@@ -59,6 +59,10 @@ type Metadata struct {
 	// authorization endpoint: its every answer carries iss, and clients
 	// must then refuse one without it (RFC 9207 §2.4, §3).
 	AuthorizationResponseIssParameterSupported bool `json:"authorization_response_iss_parameter_supported,omitempty"`
+	// ACRValuesSupported is Config.ACRValues (or DefaultACRValues()) when
+	// there is an authorization endpoint: the acr values its sign-ins
+	// can get (OpenID Connect Discovery 1.0, section 3).
+	ACRValuesSupported []string `json:"acr_values_supported,omitempty"`
 }
 
 // Metadata returns the document served at the well-known URLs.
@@ -111,7 +115,8 @@ func (i *Issuer) Metadata() Metadata {
 		md.GrantTypesSupported = append(md.GrantTypesSupported, "authorization_code")
 		md.ResponseTypesSupported = []string{"code"}
 		md.TokenEndpointAuthMethodsSupported = append(md.TokenEndpointAuthMethodsSupported, "none")
-		md.ClaimsSupported = append(md.ClaimsSupported, "auth_time")
+		md.ClaimsSupported = append(md.ClaimsSupported, "auth_time", "acr")
+		md.ACRValuesSupported = slices.Clone(i.cfg.ACRValues)
 		if i.cfg.Shape == ShapeOkta {
 			md.ClaimsSupported = append(md.ClaimsSupported, "uid")
 		}

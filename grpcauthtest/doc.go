@@ -20,7 +20,9 @@
 // DPoP key (RFC 9449, section 10), a login page to pick one of the fixed
 // users (no passwords), and user tokens with sub, scp, cid, uid (Okta's
 // user-id claim, here the user's Subject) and auth_time (in RFC 9068's
-// shape scope and client_id, and no uid).
+// shape scope and client_id, and no uid), and acr when the request asked
+// for one with acr_values (Config.ACRValues; max_age and prompt=login are
+// met by every sign-in, which is always fresh).
 // The token endpoint then answers CORS for the public clients'
 // redirect-URI origins. docs/browsers.md shows it behind the items
 // example's web page.

@@ -24,10 +24,19 @@ import (
 type introspection struct {
 	requests atomic.Int64
 
-	mu      sync.Mutex
-	opaque  map[string]map[string]any // opaque token → its claims
-	revoked map[[sha256.Size]byte]bool
+	mu     sync.Mutex
+	opaque map[string]map[string]any // opaque token → its claims
+	// revoked maps the SHA-256 of each revoked token to its exp, ""
+	// when it has none (see Revoke). Entries whose exp has passed are
+	// swept out when the map reaches sweepAt entries.
+	revoked map[[sha256.Size]byte]json.Number
+	sweepAt int
 }
+
+// minRevokedSweep is the size of the revoked set at which Revoke first
+// sweeps out the entries of expired tokens; after a sweep the next one
+// comes when the set has doubled, so sweeping costs O(1) per Revoke.
+const minRevokedSweep = 64
 
 // pruneSample is how many stored opaque tokens each MintOpaqueClaims checks
 // for expiry, so expired tokens do not pile up in a long-running issuer.
@@ -119,15 +128,79 @@ func randomBytes() []byte {
 // on: an opaque token minted by this issuer, or a JWT (which still verifies
 // locally, as with a real authorization server: only introspection sees a
 // revocation). Any string is accepted.
+//
+// The issuer remembers a revocation only while the token could otherwise
+// be reported active: once the token's exp (an opaque token's stored exp,
+// or the exp in a JWT's payload) is not after Config.Now, the endpoint
+// answers inactive for it anyway, and the revocation may be forgotten. No
+// clock skew is added: the endpoint is the authority and judges exp by its
+// own clock with none, and a resource server that introspects asks it
+// (a verifier's leeway applies to its local JWT checks, which never see
+// a revocation). So the revoked set holds at most about twice the tokens
+// revoked and not yet expired, plus 64, and a long-running issuer (the
+// items example's development server, whose reused authorization codes
+// revoke tokens) does not grow with time. A token without a numeric exp,
+// such as a string that is no token or one minted with "exp": nil, is
+// remembered for the issuer's lifetime. A clock (Config.Now) set back
+// before the exp of a token whose revocation was forgotten makes that
+// token active again.
 func (i *Issuer) Revoke(token string) {
+	jwtExp := payloadExp(token)
+	now := i.cfg.Now()
 	in := &i.intro
 	in.mu.Lock()
 	defer in.mu.Unlock()
-	delete(in.opaque, token)
-	if in.revoked == nil {
-		in.revoked = make(map[[sha256.Size]byte]bool)
+	exp := jwtExp
+	if stored, ok := in.opaque[token]; ok {
+		exp, _ = stored["exp"].(json.Number)
+		delete(in.opaque, token)
 	}
-	in.revoked[sha256.Sum256([]byte(token))] = true
+	if in.revoked == nil {
+		in.revoked = make(map[[sha256.Size]byte]json.Number)
+	}
+	in.revoked[sha256.Sum256([]byte(token))] = exp
+	if len(in.revoked) < max(in.sweepAt, minRevokedSweep) {
+		return
+	}
+	for h, exp := range in.revoked {
+		if exp != "" && numericDatePassed(exp, now) {
+			delete(in.revoked, h)
+		}
+	}
+	in.sweepAt = 2 * len(in.revoked)
+}
+
+// payloadExp returns the exp of token's payload when token is shaped as a
+// compact JWS whose payload is a JSON object with a numeric exp, as
+// verifyOwnJWT reads it; "" otherwise. The signature is not checked: a
+// token whose signature fails is never active, whatever its exp.
+func payloadExp(token string) json.Number {
+	if strings.Count(token, ".") != 2 {
+		return ""
+	}
+	_, rest, _ := strings.Cut(token, ".")
+	payloadPart, _, _ := strings.Cut(rest, ".")
+	payload, err := base64.RawURLEncoding.DecodeString(payloadPart)
+	if err != nil {
+		return ""
+	}
+	claims, ok := decodeClaims(payload)
+	if !ok {
+		return ""
+	}
+	exp, _ := claims["exp"].(json.Number)
+	return exp
+}
+
+// decodeClaims decodes a JWT payload, numbers as json.Number.
+func decodeClaims(payload []byte) (map[string]any, bool) {
+	var claims map[string]any
+	dec := json.NewDecoder(bytes.NewReader(payload))
+	dec.UseNumber()
+	if dec.Decode(&claims) != nil || claims == nil {
+		return nil, false
+	}
+	return claims, true
 }
 
 // expired reports whether claims carry a numeric exp that is not after
@@ -136,9 +209,12 @@ func (i *Issuer) Revoke(token string) {
 // resource server takes a malformed answer.
 func expired(claims map[string]any, now time.Time) bool {
 	exp, ok := claims["exp"].(json.Number)
-	if !ok {
-		return false
-	}
+	return ok && numericDatePassed(exp, now)
+}
+
+// numericDatePassed reports whether exp, a NumericDate, is not after now,
+// or is one that no float64 holds.
+func numericDatePassed(exp json.Number, now time.Time) bool {
 	c, ok := compareNumericDate(exp, now)
 	return !ok || c <= 0
 }
@@ -198,7 +274,7 @@ func (i *Issuer) introspect(token string) map[string]any {
 	now := i.cfg.Now()
 	in := &i.intro
 	in.mu.Lock()
-	revoked := in.revoked[sha256.Sum256([]byte(token))]
+	_, revoked := in.revoked[sha256.Sum256([]byte(token))]
 	stored, ok := in.opaque[token]
 	in.mu.Unlock()
 	if revoked {
@@ -306,10 +382,8 @@ func (i *Issuer) verifyOwnJWT(token string, now time.Time) (map[string]any, bool
 	if !ok {
 		return nil, false
 	}
-	var claims map[string]any
-	dec := json.NewDecoder(bytes.NewReader(payload))
-	dec.UseNumber()
-	if dec.Decode(&claims) != nil || claims == nil || claims["iss"] != i.url || expired(claims, now) {
+	claims, ok := decodeClaims(payload)
+	if !ok || claims["iss"] != i.url || expired(claims, now) {
 		return nil, false
 	}
 	for _, name := range []string{"nbf", "iat"} {
