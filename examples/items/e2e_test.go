@@ -436,8 +436,21 @@ func TestE2E_ClientReportsEachDecision(t *testing.T) {
 			if strings.Contains(out, tt.client.Secret) {
 				t.Errorf("client output contains the client secret:\n%s", out)
 			}
+			for _, rule := range rulesShown {
+				if !rule.MatchString(out) {
+					t.Errorf("client output lacks the rule %s:\n%s", rule, out)
+				}
+			}
 		})
 	}
+}
+
+// rulesShown match lines of the rules the client prints after its calls,
+// as GetServerInfo lists them: a condition and step-up are said.
+var rulesShown = []*regexp.Regexp{
+	regexp.MustCompile(`(?m)^GetServerInfo +nothing: public$`),
+	regexp.MustCompile(`(?m)^CreateItem +items:write; a condition on the request$`),
+	regexp.MustCompile(`(?m)^PurgeItems +items:admin; step-up: acr urn:grpcauth:example:mfa; signed in at most 300 s ago$`),
 }
 
 // dpopTokenLine matches the client's first line for a DPoP-bound token:

@@ -35,8 +35,9 @@ const (
 // finds them up to date and relinks nothing when no source changed. A lock
 // file keeps two test processes of one checkout from building while the
 // other runs the binaries: the build holds it exclusively, the run shared,
-// until release. Where the kept directory or its lock cannot be had, it
-// builds into a temporary directory, which release removes.
+// until release. Where the kept directory or its lock cannot be had (file
+// locks are Unix's only: lockFile), it builds into a temporary directory,
+// which release removes.
 func binaries() (dir string, release func(), err error) {
 	if dir, release, ok := keptBinaries(); ok {
 		return dir, release, nil
@@ -73,8 +74,7 @@ func keptBinaries() (dir string, release func(), ok bool) {
 	if err != nil {
 		return "", nil, false
 	}
-	fd := int(lock.Fd())
-	if syscall.Flock(fd, syscall.LOCK_EX) != nil || buildBinaries(dir) != nil || syscall.Flock(fd, syscall.LOCK_SH) != nil {
+	if lockFile(lock, true) != nil || buildBinaries(dir) != nil || lockFile(lock, false) != nil {
 		lock.Close()
 		return "", nil, false
 	}

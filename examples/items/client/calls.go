@@ -102,7 +102,8 @@ func why(err error) string {
 
 // callAll calls each method of ItemService once: the public one and one
 // other without a token, then all of them with auth (the caller's token).
-// It prints the outcome of each call to out.
+// It prints the outcome of each call to out, then the rule of each method
+// as GetServerInfo listed it (printRules).
 func callAll(ctx context.Context, conn *grpc.ClientConn, auth grpc.CallOption, clientID string, out io.Writer) error {
 	c := itemsv1.NewItemServiceClient(conn)
 	r := &report{tw: tabwriter.NewWriter(out, 0, 0, 2, ' ', 0)}
@@ -161,6 +162,9 @@ func callAll(ctx context.Context, conn *grpc.ClientConn, auth grpc.CallOption, c
 	r.line("ImportItems", fmt.Sprintf("(stream of %d)", importCount), err, fmt.Sprintf("%d items created", len(imported)))
 
 	if err := r.tw.Flush(); err != nil {
+		return err
+	}
+	if err := printRules(out, info.GetMethods()); err != nil {
 		return err
 	}
 	if r.unexpected {

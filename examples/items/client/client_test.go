@@ -470,7 +470,9 @@ type hostileServer struct {
 }
 
 func (hostileServer) GetServerInfo(context.Context, *itemsv1.GetServerInfoRequest) (*itemsv1.GetServerInfoResponse, error) {
-	return &itemsv1.GetServerInfoResponse{Issuer: "https://idp\x1b[2J", Audience: "api\r"}, nil
+	return &itemsv1.GetServerInfoResponse{Issuer: "https://idp\x1b[2J", Audience: "api\r", Methods: []*itemsv1.MethodInfo{
+		{Name: "/items.v1.ItemService/Evil\x1b[2J", Scopes: []string{"items:read\a"}},
+	}}, nil
 }
 
 func (hostileServer) ListItems(context.Context, *itemsv1.ListItemsRequest) (*itemsv1.ListItemsResponse, error) {
@@ -478,7 +480,8 @@ func (hostileServer) ListItems(context.Context, *itemsv1.ListItemsRequest) (*ite
 }
 
 // A server's answers to calls it allows reach the report as text too: an
-// issuer, an audience or an item id with terminal escapes cannot clear the
+// issuer, an audience, an item id, or a method's name or scopes in the
+// rules GetServerInfo lists, with terminal escapes cannot clear the
 // screen or rewrite earlier lines.
 func TestCallAll_ServerTextOfAllowedCallsIsPrintedAsText(t *testing.T) {
 	lis := bufconn.Listen(1 << 16)
@@ -495,7 +498,7 @@ func TestCallAll_ServerTextOfAllowedCallsIsPrintedAsText(t *testing.T) {
 	defer conn.Close()
 	var out strings.Builder
 	_ = callAll(context.Background(), conn, grpc.EmptyCallOption{}, "items-reader", &out) // the other methods are Unimplemented
-	for _, want := range []string{`"issuer https://idp\x1b[2J, audience api\r"`, `"item-1\x1b]0;owned\a"`} {
+	for _, want := range []string{`"issuer https://idp\x1b[2J, audience api\r"`, `"item-1\x1b]0;owned\a"`, `"Evil\x1b[2J"`, `"items:read\a"`} {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("report lacks %s:\n%s", want, out.String())
 		}
@@ -596,5 +599,35 @@ func TestRun_TokenEndpointErrorPrintsNoSecret(t *testing.T) {
 				t.Errorf("run = %v, want it to wrap the *oauth2.RetrieveError", err)
 			}
 		})
+	}
+}
+
+// needs says every requirement GetServerInfo lists for a method, in the
+// report's words: a caller reading the rules never takes a method for
+// open to any valid token when it asks for more, nor a dry-run method for
+// an enforced one.
+func TestNeeds_SaysEveryRequirementOfTheRule(t *testing.T) {
+	for _, tt := range []struct {
+		m    *itemsv1.MethodInfo
+		want string
+	}{
+		{&itemsv1.MethodInfo{Public: true}, "nothing: public"},
+		{&itemsv1.MethodInfo{Denied: true}, "denied: the server has no usable rule"},
+		{&itemsv1.MethodInfo{Denied: true, DryRun: true}, "denied: the server has no usable rule; dry run: refusals only logged"},
+		{&itemsv1.MethodInfo{}, "any valid token"},
+		{&itemsv1.MethodInfo{Scopes: []string{"items:read", "items:write"}}, "items:read + items:write"},
+		{&itemsv1.MethodInfo{Scopes: []string{"items:write"}, Conditional: true}, "items:write; a condition on the request"},
+		{&itemsv1.MethodInfo{Scopes: []string{"items:admin"}, AcrValues: []string{"mfa", "hwk"}, MaxAgeSeconds: 300},
+			"items:admin; step-up: acr mfa or hwk; signed in at most 300 s ago"},
+		{&itemsv1.MethodInfo{Scopes: []string{"items:read"}, AnyOf: []*itemsv1.ScopeSet{{Scopes: []string{"a"}}, {Scopes: []string{"b", "c"}}}},
+			"items:read; one of a or b + c"},
+		{&itemsv1.MethodInfo{AnyOf: []*itemsv1.ScopeSet{{Scopes: []string{"a"}}}, RequireDpop: true}, "one of a; a DPoP-bound token"},
+		{&itemsv1.MethodInfo{Scopes: []string{"a"}, RequireCertificateBinding: true}, "a; a certificate-bound token"},
+		{&itemsv1.MethodInfo{Scopes: []string{"items:read"}, DryRun: true}, "items:read; dry run: refusals only logged"},
+		{&itemsv1.MethodInfo{Public: true, DryRun: true}, "nothing: public; dry run: refusals only logged"},
+	} {
+		if got := needs(tt.m); got != tt.want {
+			t.Errorf("needs(%v) = %q, want %q", tt.m, got, tt.want)
+		}
 	}
 }

@@ -31,6 +31,9 @@ type config struct {
 	// devDPoPNonces makes the development issuer require DPoP nonces
 	// (grpcauthtest.Config.DPoPNonces).
 	devDPoPNonces bool
+	// devIssuerAddrSet is true when DEV_ISSUER_ADDR was given (in the
+	// environment, even empty, or as a flag), whatever its value.
+	devIssuerAddrSet bool
 }
 
 // defaultWebAddr is the web page's default address (WEB_ADDR).
@@ -76,6 +79,10 @@ func loadConfig(args []string, lookupEnv func(string) (string, bool)) (config, e
 		metricsAddr:   *metricsAddr,
 		webAddr:       *webAddr,
 	}
+	// Given, not only moved from the default: set to the default, it is
+	// as ignored with ISSUER (ignoredSettings).
+	_, devAddrInEnv := lookupEnv("DEV_ISSUER_ADDR")
+	cfg.devIssuerAddrSet = devAddrInEnv || flagSet(fs, "dev-issuer-addr")
 	for _, b := range []struct {
 		name string
 		v    string
@@ -216,12 +223,13 @@ func orDefault(v, def string) string {
 }
 
 // ignoredSettings returns a warning for each setting of cfg that has no
-// effect: DEV_ISSUER_ADDR moved from its default while ISSUER is set, and
-// so no development issuer starts. It is accepted, not refused (a shell
+// effect: DEV_ISSUER_ADDR given (in the environment or as a flag, at any
+// value, its default too) while ISSUER is set, and so no development
+// issuer starts. It is accepted, not refused (a shell
 // may still export it from local runs), but said, so that nobody takes
 // the address for part of the deployment.
 func ignoredSettings(cfg config) []string {
-	if cfg.issuer != "" && cfg.devIssuerAddr != dev.IssuerAddr {
+	if cfg.issuer != "" && cfg.devIssuerAddrSet {
 		return []string{"DEV_ISSUER_ADDR is ignored: ISSUER names the authorization server"}
 	}
 	return nil

@@ -11,7 +11,8 @@ import (
 // the rule auth enforces for each ItemService method, in .proto order:
 // its scopes and any-of scope sets, whether it has a condition (not the
 // expression, which is the server's policy), its step-up requirement and
-// whether it needs DPoP or certificate-bound tokens. A
+// whether it needs DPoP or certificate-bound tokens, and whether it is in
+// dry run (grpcauth.Requirement's DryRun: its refusals are only logged). A
 // method without a usable rule, which auth denies to every caller (and
 // Check logged), is listed as denied: with no scopes and public false it
 // would read as open to any valid token.
@@ -23,7 +24,7 @@ func serverInfo(issuer, audience string, auth *grpcauth.Authenticator) *itemsv1.
 		name := "/" + string(svc.FullName()) + "/" + string(methods.Get(i).Name())
 		req, err := auth.Requirement(name)
 		if err != nil {
-			info.Methods = append(info.Methods, &itemsv1.MethodInfo{Name: name, Denied: true})
+			info.Methods = append(info.Methods, &itemsv1.MethodInfo{Name: name, Denied: true, DryRun: req.DryRun})
 			continue
 		}
 		info.Methods = append(info.Methods, &itemsv1.MethodInfo{
@@ -37,6 +38,7 @@ func serverInfo(issuer, audience string, auth *grpcauth.Authenticator) *itemsv1.
 
 			RequireDpop:               req.RequireDPoP,
 			RequireCertificateBinding: req.RequireCertificateBinding,
+			DryRun:                    req.DryRun,
 		})
 	}
 	return info

@@ -151,3 +151,47 @@ func TestServerInfo_ListsAnyOfSetsAndBindingRequirements(t *testing.T) {
 		t.Errorf("GetItem: %v; want require_certificate_binding only", g)
 	}
 }
+
+// TestServerInfo_ListsDryRunMethods: a method in dry run (named in
+// DryRunMethods, or every method under DryRun), whose refusals are only
+// logged, is listed as such, a method without a rule too; the others are
+// listed as enforced.
+func TestServerInfo_ListsDryRunMethods(t *testing.T) {
+	const (
+		svc  = "/items.v1.ItemService/"
+		list = svc + "ListItems"
+		get  = svc + "GetItem"
+		del  = svc + "DeleteItem" // no rule: denied
+	)
+	rules := map[string]*grpcauthv1.Rule{list: {Scopes: []string{"items:read"}}, get: {Scopes: []string{"items:read"}}}
+	for _, tt := range []struct {
+		name   string
+		cfg    grpcauth.Config
+		dryRun map[string]bool // method -> want dry_run
+	}{
+		{"DryRunMethods", grpcauth.Config{DryRunMethods: []string{list, del}}, map[string]bool{list: true, get: false, del: true}},
+		{"DryRun", grpcauth.Config{DryRun: true}, map[string]bool{list: true, get: true, del: true}},
+		{"neither", grpcauth.Config{}, map[string]bool{list: false, get: false, del: false}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			cfg := tt.cfg
+			cfg.Verifier, cfg.Descriptors, cfg.Rules = noTokens{}, new(protoregistry.Files), rules
+			auth, err := grpcauth.New(cfg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			byName := map[string]*itemsv1.MethodInfo{}
+			for _, m := range serverInfo("https://idp.example", "api://items", auth).GetMethods() {
+				byName[m.GetName()] = m
+			}
+			for method, want := range tt.dryRun {
+				if got := byName[method].GetDryRun(); got != want {
+					t.Errorf("%s: dry_run %v, want %v (%v)", method, got, want, byName[method])
+				}
+			}
+			if d := byName[del]; !d.GetDenied() {
+				t.Errorf("%s: %v, want denied", del, d)
+			}
+		})
+	}
+}

@@ -236,6 +236,9 @@ function render() {
 
 // ---- calls ----
 
+// CONNECT_JSON are the headers of a unary Connect request with a JSON body.
+const CONNECT_JSON = { 'Content-Type': 'application/json', 'Connect-Protocol-Version': '1' };
+
 // call sends one unary Connect request and logs its outcome; it returns the
 // response message, or null when refused or when the session that sent it
 // has ended (signed out) before the answer came. A call whose DPoP proof
@@ -244,7 +247,7 @@ function render() {
 async function call(method, message) {
   const path = SERVICE + method;
   const token = session.token, who = session.subject;
-  const headers = { 'Content-Type': 'application/json', 'Connect-Protocol-Version': '1' };
+  const headers = { ...CONNECT_JSON };
   if (token) {
     headers.Authorization = session.tokenType + ' ' + token;
     if (session.tokenType === 'DPoP') {
@@ -300,6 +303,60 @@ function addRow(it) {
   document.querySelector('#items tbody').append(tr);
 }
 
+// ---- the rules ----
+
+// needs says what a method's rule (a MethodInfo of GetServerInfo, in
+// proto3 JSON) asks of a caller, its parts separated by "; ": the scopes,
+// the any-of sets, a condition, step-up, a DPoP- or certificate-bound
+// token, and last whether the method is in dry run (its refusals only
+// logged). The Go client (client/rules.go, needs) says it in the same
+// words.
+function needs(m) {
+  const parts = [];
+  if (m.denied) {
+    parts.push('denied: the server has no usable rule');
+  } else if (m.public) {
+    parts.push('nothing: public');
+  } else {
+    if ((m.scopes || []).length) parts.push(m.scopes.join(' + '));
+    if ((m.anyOf || []).length) parts.push('one of ' + m.anyOf.map((s) => (s.scopes || []).join(' + ')).join(' or '));
+    if (!parts.length) parts.push('any valid token');
+    if (m.conditional) parts.push('a condition on the request');
+    if ((m.acrValues || []).length) parts.push('step-up: acr ' + m.acrValues.join(' or '));
+    // An int64: a string in proto3 JSON, absent when 0.
+    if (m.maxAgeSeconds && String(m.maxAgeSeconds) !== '0') parts.push('signed in at most ' + m.maxAgeSeconds + ' s ago');
+    if (m.requireDpop) parts.push('a DPoP-bound token');
+    if (m.requireCertificateBinding) parts.push('a certificate-bound token');
+  }
+  if (m.dryRun) parts.push('dry run: refusals only logged');
+  return parts.join('; ');
+}
+
+// showRules fills the rules table from GetServerInfo, which is public: it
+// is asked without a token, and not logged among the calls, which show
+// the decisions of the signed-in users.
+async function showRules() {
+  const tbody = document.querySelector('#rules tbody');
+  const row = (method, text) => {
+    const tr = document.createElement('tr');
+    tr.dataset.method = method;
+    for (const v of [method, text]) {
+      const td = document.createElement('td');
+      td.textContent = v;
+      tr.append(td);
+    }
+    tbody.append(tr);
+  };
+  try {
+    const resp = await fetch(SERVICE + 'GetServerInfo', { method: 'POST', headers: CONNECT_JSON, body: '{}' });
+    if (!resp.ok) throw new Error('GetServerInfo answered ' + resp.status);
+    const info = await resp.json();
+    for (const m of info.methods || []) row((m.name || '').split('/').pop(), needs(m));
+  } catch (e) {
+    row('', 'the rules could not be read: ' + String(e));
+  }
+}
+
 async function init() {
   // An answer from the issuer (its code and state) leaves the address bar
   // and the history, and the sign-in's verifier sessionStorage, before
@@ -332,6 +389,7 @@ async function init() {
     if (r && r.item) addRow(r.item);
   });
   if (answered) await finishSignIn(params, saved);
+  await showRules();
   render();
   document.body.dataset.ready = 'true';
 }

@@ -319,8 +319,14 @@ type MethodInfo struct {
 	// require_certificate_binding is true when only tokens bound to the
 	// caller's TLS client certificate (RFC 8705) are accepted.
 	RequireCertificateBinding bool `protobuf:"varint,10,opt,name=require_certificate_binding,json=requireCertificateBinding,proto3" json:"require_certificate_binding,omitempty"`
-	unknownFields             protoimpl.UnknownFields
-	sizeCache                 protoimpl.SizeCache
+	// dry_run is true when the method is in dry run (the server's
+	// grpcauth.Config DryRun or DryRunMethods): the server evaluates the
+	// rule above (or, when denied, the lack of one) and logs each call it
+	// would refuse, but lets the call through. Authentication is not
+	// relaxed: a method that needs a token still needs a valid one.
+	DryRun        bool `protobuf:"varint,11,opt,name=dry_run,json=dryRun,proto3" json:"dry_run,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *MethodInfo) Reset() {
@@ -419,6 +425,13 @@ func (x *MethodInfo) GetRequireDpop() bool {
 func (x *MethodInfo) GetRequireCertificateBinding() bool {
 	if x != nil {
 		return x.RequireCertificateBinding
+	}
+	return false
+}
+
+func (x *MethodInfo) GetDryRun() bool {
+	if x != nil {
+		return x.DryRun
 	}
 	return false
 }
@@ -1104,7 +1117,7 @@ const file_items_v1_items_proto_rawDesc = "" +
 	"\x15GetServerInfoResponse\x12\x16\n" +
 	"\x06issuer\x18\x01 \x01(\tR\x06issuer\x12\x1a\n" +
 	"\baudience\x18\x02 \x01(\tR\baudience\x12.\n" +
-	"\amethods\x18\x03 \x03(\v2\x14.items.v1.MethodInfoR\amethods\"\xdf\x02\n" +
+	"\amethods\x18\x03 \x03(\v2\x14.items.v1.MethodInfoR\amethods\"\xf8\x02\n" +
 	"\n" +
 	"MethodInfo\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x16\n" +
@@ -1118,7 +1131,8 @@ const file_items_v1_items_proto_rawDesc = "" +
 	"\x06any_of\x18\b \x03(\v2\x12.items.v1.ScopeSetR\x05anyOf\x12!\n" +
 	"\frequire_dpop\x18\t \x01(\bR\vrequireDpop\x12>\n" +
 	"\x1brequire_certificate_binding\x18\n" +
-	" \x01(\bR\x19requireCertificateBinding\"\"\n" +
+	" \x01(\bR\x19requireCertificateBinding\x12\x17\n" +
+	"\adry_run\x18\v \x01(\bR\x06dryRun\"\"\n" +
 	"\bScopeSet\x12\x16\n" +
 	"\x06scopes\x18\x01 \x03(\tR\x06scopes\"\x12\n" +
 	"\x10ListItemsRequest\"9\n" +

@@ -1,0 +1,79 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"strings"
+	"text/tabwriter"
+
+	itemsv1 "github.com/grpcauth/grpcauth/examples/items/proto/items/v1"
+)
+
+// printRules prints, after the calls, the rule GetServerInfo listed for
+// each method: one line each, what a call needs (needs). The server's text
+// is printed as printable makes it. Nothing is printed when it listed no
+// method (the call failed).
+func printRules(out io.Writer, methods []*itemsv1.MethodInfo) error {
+	if len(methods) == 0 {
+		return nil
+	}
+	tw := tabwriter.NewWriter(out, 0, 0, 2, ' ', 0)
+	fmt.Fprintf(tw, "\nMETHOD\tNEEDS (as GetServerInfo lists it)\n")
+	for _, m := range methods {
+		name := m.GetName()
+		if i := strings.LastIndexByte(name, '/'); i >= 0 {
+			name = name[i+1:]
+		}
+		fmt.Fprintf(tw, "%s\t%s\n", printable(name), printable(needs(m)))
+	}
+	return tw.Flush()
+}
+
+// needs says what a method's rule asks of a caller, its parts separated
+// by "; ": the scopes ("a + b"), the any-of sets ("one of a or b + c"), a
+// condition, step-up (acr values, greatest age of the sign-in), a DPoP- or
+// certificate-bound token, and last whether the method is in dry run (its
+// refusals only logged). The web page (web/app.js, needs) says it in the
+// same words.
+func needs(m *itemsv1.MethodInfo) string {
+	var parts []string
+	switch {
+	case m.GetDenied():
+		parts = append(parts, "denied: the server has no usable rule")
+	case m.GetPublic():
+		parts = append(parts, "nothing: public")
+	default:
+		if len(m.GetScopes()) > 0 {
+			parts = append(parts, strings.Join(m.GetScopes(), " + "))
+		}
+		if len(m.GetAnyOf()) > 0 {
+			sets := make([]string, len(m.GetAnyOf()))
+			for i, s := range m.GetAnyOf() {
+				sets[i] = strings.Join(s.GetScopes(), " + ")
+			}
+			parts = append(parts, "one of "+strings.Join(sets, " or "))
+		}
+		if len(parts) == 0 {
+			parts = append(parts, "any valid token")
+		}
+		if m.GetConditional() {
+			parts = append(parts, "a condition on the request")
+		}
+		if acr := m.GetAcrValues(); len(acr) > 0 {
+			parts = append(parts, "step-up: acr "+strings.Join(acr, " or "))
+		}
+		if s := m.GetMaxAgeSeconds(); s != 0 {
+			parts = append(parts, fmt.Sprintf("signed in at most %d s ago", s))
+		}
+		if m.GetRequireDpop() {
+			parts = append(parts, "a DPoP-bound token")
+		}
+		if m.GetRequireCertificateBinding() {
+			parts = append(parts, "a certificate-bound token")
+		}
+	}
+	if m.GetDryRun() {
+		parts = append(parts, "dry run: refusals only logged")
+	}
+	return strings.Join(parts, "; ")
+}
