@@ -62,7 +62,11 @@ type Authenticator struct {
 
 // New validates cfg and returns an Authenticator. It fails when Verifier is
 // nil, when Verifier, Descriptors, Conditions or a LogLevels field holds a
-// nil pointer (a variable left unset), when Logger has no handler (a zero
+// nil pointer (a variable left unset), when Verifier is a
+// *verifier.Verifier, *verifier.MultiVerifier, *introspect.Verifier or
+// *introspect.Combined its constructor did not build (a zero value, which
+// would refuse every token; a verifier of your own wrapping one is not
+// looked into), when Logger has no handler (a zero
 // slog.Logger), when TransportSecurity
 // is not one of its constants, when a name in
 // Public, Rules or DryRunMethods is neither "/pkg.Service/Method" nor

@@ -11,6 +11,7 @@ import (
 	"google.golang.org/grpc/status"
 
 	authtestv1 "github.com/grpcauth/grpcauth/internal/testproto/authtest/v1"
+	"github.com/grpcauth/grpcauth/introspect"
 	"github.com/grpcauth/grpcauth/verifier"
 )
 
@@ -54,6 +55,26 @@ func TestNew_RefusesAJWTVerifierNotBuiltByItsConstructor(t *testing.T) {
 			a, err := New(Config{Verifier: v})
 			if err == nil || !strings.HasPrefix(err.Error(), "grpcauth: Config.Verifier was not built with verifier.New") {
 				t.Fatalf("New = %v, %v; want an error saying Config.Verifier was not built by its constructor", a, err)
+			}
+		})
+	}
+}
+
+// TestNew_RefusesAnIntrospectionVerifierNotBuiltByItsConstructor: New
+// refuses a zero introspect.Verifier or introspect.Combined as
+// Config.Verifier, as it does the verifier package's, instead of starting a
+// server that answers every call Unavailable (before, New accepted them).
+func TestNew_RefusesAnIntrospectionVerifierNotBuiltByItsConstructor(t *testing.T) {
+	for name, tc := range map[string]struct {
+		v    TokenVerifier
+		want string
+	}{
+		"zero introspect.Verifier": {&introspect.Verifier{}, "grpcauth: Config.Verifier was not built with introspect.New"},
+		"zero introspect.Combined": {&introspect.Combined{}, "grpcauth: Config.Verifier was not built with introspect.Combine"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			if _, err := New(Config{Verifier: tc.v}); err == nil || !strings.HasPrefix(err.Error(), tc.want) {
+				t.Fatalf("New error = %v; want one starting %q", err, tc.want)
 			}
 		})
 	}

@@ -194,6 +194,11 @@ func TestCombine_NeedsBothVerifiers(t *testing.T) {
 			t.Fatalf("Combine with a zero %T: %v, %v; want an error saying it was not built with its constructor", jwt, c, err)
 		}
 	}
+	// And a zero Combined in the JWT verifier's place (internal/built's
+	// check, which introspect sets for its own types).
+	if c, err := introspect.Combine(&introspect.Combined{}, e.opaque); err == nil || !strings.HasPrefix(err.Error(), "introspect: Combine: the JWT verifier was not built with introspect.Combine") {
+		t.Fatalf("Combine with a zero Combined as its JWT verifier: %v, %v; want an error saying it was not built with Combine", c, err)
+	}
 }
 
 // TestCombine_NilOptionIsAnError: a nil CombineOption (an option variable

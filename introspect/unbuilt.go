@@ -1,10 +1,32 @@
 package introspect
 
 import (
+	"errors"
 	"fmt"
 
+	"github.com/grpcauth/grpcauth/internal/built"
 	"github.com/grpcauth/grpcauth/internal/logonce"
 )
+
+// The check grpcauth.New (through internal/built, which cannot import this
+// package) makes of its Config.Verifier: a zero Verifier or Combined is
+// refused there, as a zero verifier.Verifier is, instead of refusing every
+// token at run time.
+func init() {
+	built.CheckIntrospect = func(v any) error {
+		switch j := v.(type) {
+		case *Verifier:
+			if !j.built() {
+				return errors.New("was not built with introspect.New (a zero introspect.Verifier)")
+			}
+		case *Combined:
+			if !j.built() {
+				return errors.New("was not built with introspect.Combine (a zero introspect.Combined)")
+			}
+		}
+		return nil
+	}
+}
 
 // errNotBuilt is what the methods of a Verifier that New did not build
 // return (see built). It wraps ErrUnavailable, as the package's other

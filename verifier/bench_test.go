@@ -307,14 +307,31 @@ func BenchmarkCacheFlood(b *testing.B) {
 
 // TestVerify_RejectionsReuseNoAcceptedMemory checks that later rejected
 // tokens of the same size never change an accepted token's Claims.
+//
+// Its setup needs every unknown kid refused at once: a lookup that waited
+// for the rate limit would wait MinRefreshInterval (10 s) in real time, and
+// 50 of them would hang the test for minutes. So the test fails at once
+// when the valid token is refused (the key set did not load) or a refusal
+// waited (KeyMissWaits), and all its verifications share one deadline,
+// which bounds it whatever else keeps them waiting.
 func TestVerify_RejectionsReuseNoAcceptedMemory(t *testing.T) {
 	// MaxKeyWaiters -1: the 50 distinct unknown kids below would otherwise
 	// each wait for the next key-set fetch the rate limit allows.
 	f := newFixture(t, grpcauthtest.Config{}, func(c *Config) { c.Cache.Disabled = true; c.MaxKeyWaiters = -1 })
+	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
+	defer cancel()
+	verify := func(what, token string) (Claims, error) {
+		t.Helper()
+		c, err := f.v.VerifyAccessToken(ctx, token)
+		if ctx.Err() != nil {
+			t.Fatalf("%s: the test's verifications outlived their shared deadline (%v): something waited", what, err)
+		}
+		return c, err
+	}
 	good := f.mint(t, map[string]any{"sub": "alice-000", "jti": "jti-000"}, grpcauthtest.WithScopes("items:read"))
-	c, err := f.verify(t, good)
+	c, err := verify("valid token", good)
 	if err != nil {
-		t.Fatalf("valid token: %v", err)
+		t.Fatalf("setup: valid token: %v (did the key set load?)", err)
 	}
 	wrongIss := f.iss.URL()[:len(f.iss.URL())-1] + "X" // same length
 	for i := range 50 {
@@ -326,9 +343,12 @@ func TestVerify_RejectionsReuseNoAcceptedMemory(t *testing.T) {
 			{f.mint(t, map[string]any{"iss": wrongIss, "sub": "bobby-" + n, "jti": "xxx-" + n}, grpcauthtest.WithScopes("items:wipe")), ErrIssuer},
 			{f.mint(t, map[string]any{"sub": "bobby-" + n, "jti": "xxx-" + n}, grpcauthtest.WithScopes("items:wipe"), grpcauthtest.WithKidHeader("kid-"+n)), ErrUnknownKey},
 		} {
-			if _, err := f.verify(t, r.token); !errors.Is(err, r.want) {
+			if _, err := verify(fmt.Sprintf("token %d", i), r.token); !errors.Is(err, r.want) {
 				t.Fatalf("token %d: got %v, want %v", i, err, r.want)
 			}
+		}
+		if w := f.v.Stats().KeyMissWaits; w != 0 {
+			t.Fatalf("setup: %d unknown-kid refusals waited for the rate limit; MaxKeyWaiters -1 refuses them at once", w)
 		}
 	}
 	if c.Subject() != "alice-000" || c.ID() != "jti-000" || c.Issuer() != f.iss.URL() ||

@@ -105,7 +105,13 @@ type Config struct {
 	// no query or fragment (RFC 8414, section 2), no userinfo, and no "@"
 	// after its host, where a password holding "/", "?" or "#" would put
 	// the rest of itself (write such an "@" as %40); a discovered key-set
-	// URL may hold one.
+	// URL may hold one. The key-set URL discovered for an https Issuer must
+	// be https too (RFC 8414, section 2; OpenID Connect Discovery 1.0,
+	// section 3): a plain-http jwks_uri, even on a loopback host, is
+	// refused, and so is a redirect from https to http of a discovery
+	// document or a key set; the refusal is a failed fetch (ErrKeysUnavailable,
+	// and Ready's error names it). Plain http stays for an http loopback
+	// Issuer, and for a JWKSURL you configure.
 	Issuer string
 
 	// Audiences lists the audiences this service accepts, e.g.

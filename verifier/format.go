@@ -46,22 +46,31 @@ func (c Config) LogValue() slog.Value { return slog.StringValue(fmt.Sprintf("%+v
 // Format writes v, for every verb, as verifier.Verifier{Issuer: "…"}: its
 // issuer, which never changes. Printing the Verifier's fields instead
 // would read its counters, cache and key set without their atomics and
-// locks (a data race), and show its key-set URL in full.
+// locks (a data race), and show its key-set URL in full. A Verifier New
+// did not build (see Verifier) writes verifier.Verifier{not built with
+// New}, a nil one <nil>.
 func (v *Verifier) Format(f fmt.State, _ rune) {
-	if v == nil {
+	switch {
+	case v == nil:
 		io.WriteString(f, "<nil>")
-		return
+	case !v.built():
+		io.WriteString(f, "verifier.Verifier{not built with New}")
+	default:
+		fmt.Fprintf(f, "verifier.Verifier{Issuer: %q}", v.s.Issuer)
 	}
-	fmt.Fprintf(f, "verifier.Verifier{Issuer: %q}", v.s.Issuer)
 }
 
 // Format writes m, for every verb, as verifier.MultiVerifier{Issuers:
 // ["…" "…"]}: its issuers in Config order, for the same reason as
-// Verifier's Format.
+// Verifier's Format. A MultiVerifier NewMulti did not build writes
+// verifier.MultiVerifier{not built with NewMulti}, a nil one <nil>.
 func (m *MultiVerifier) Format(f fmt.State, _ rune) {
-	if m == nil {
+	switch {
+	case m == nil:
 		io.WriteString(f, "<nil>")
-		return
+	case !m.built():
+		io.WriteString(f, "verifier.MultiVerifier{not built with NewMulti}")
+	default:
+		fmt.Fprintf(f, "verifier.MultiVerifier{Issuers: %q}", m.Issuers())
 	}
-	fmt.Fprintf(f, "verifier.MultiVerifier{Issuers: %q}", m.Issuers())
 }

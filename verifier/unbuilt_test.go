@@ -84,7 +84,7 @@ func TestVerifier_NotBuiltByNewFailsClearly(t *testing.T) {
 			if at := v.RevalidateAt(notBuiltTokens[0], Claims{}); at.Before(before) || at.After(time.Now()) {
 				t.Errorf("RevalidateAt = %v, want now (between %v and the return)", at, before)
 			}
-			if s, want := fmt.Sprint(v), map[string]string{"zero": `verifier.Verifier{Issuer: ""}`, "nil": "<nil>"}[name]; s != want {
+			if s, want := fmt.Sprint(v), map[string]string{"zero": "verifier.Verifier{not built with New}", "nil": "<nil>"}[name]; s != want {
 				t.Errorf("Sprint = %q, want %q", s, want)
 			}
 			for range 2 {
@@ -123,7 +123,7 @@ func TestMultiVerifier_NotBuiltByNewMultiFailsClearly(t *testing.T) {
 			if at := m.RevalidateAt(notBuiltTokens[0], Claims{}); at.Before(before) || at.After(time.Now()) {
 				t.Errorf("RevalidateAt = %v, want now (between %v and the return)", at, before)
 			}
-			if s, want := fmt.Sprint(m), map[string]string{"zero": "verifier.MultiVerifier{Issuers: []}", "nil": "<nil>"}[name]; s != want {
+			if s, want := fmt.Sprint(m), map[string]string{"zero": "verifier.MultiVerifier{not built with NewMulti}", "nil": "<nil>"}[name]; s != want {
 				t.Errorf("Sprint = %q, want %q", s, want)
 			}
 			for range 2 {

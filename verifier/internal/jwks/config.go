@@ -52,7 +52,9 @@ type Config struct {
 	// Issuer is the issuer identifier. When URL is empty the JWKS URL is
 	// discovered from {Issuer}/.well-known/openid-configuration, falling back
 	// to the RFC 8414 oauth-authorization-server document; the document's
-	// "issuer" must equal Issuer exactly.
+	// "issuer" must equal Issuer exactly, and for an https Issuer its
+	// jwks_uri must be https too (plain http is refused even on loopback,
+	// as is a redirect from https to http: see downgrade).
 	Issuer string
 	// URL is the JWKS URL. Empty means discover it from Issuer, again at
 	// the first fetch after the discovered URL's lifetime (the discovery

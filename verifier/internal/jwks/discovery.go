@@ -35,7 +35,8 @@ func discoveryURLs(issuer string) []string {
 // parseDiscovery reads the jwks_uri from a discovery document, requiring its
 // "issuer" to equal issuer exactly (RFC 8414 §3.3, OIDC Discovery §4.3) and
 // the jwks_uri to pass checkNamedURL (an "@" in its path is the issuer's
-// to name).
+// to name) and, for an https issuer, to be https too (downgrade): plain
+// http, loopback included, only for a plain-http (loopback) issuer.
 func parseDiscovery(body []byte, issuer string) (string, error) {
 	var doc struct {
 		Issuer  string `json:"issuer"`
@@ -53,6 +54,12 @@ func parseDiscovery(body []byte, issuer string) (string, error) {
 	u, err := parseURL(doc.JWKSURI)
 	if err == nil {
 		err = checkNamedURL(u)
+	}
+	if err == nil {
+		var iss *url.URL
+		if iss, err = parseURL(issuer); err == nil {
+			err = downgrade(iss, u)
+		}
 	}
 	if err != nil {
 		return "", fmt.Errorf("jwks: discovered jwks_uri refused: %w", err)

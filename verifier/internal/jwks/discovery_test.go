@@ -1,6 +1,7 @@
 package jwks
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"net/http"
@@ -244,19 +245,24 @@ func TestParseDiscovery(t *testing.T) {
 		name, body string
 		want       string
 		wantErr    string
+		issuer     string // iss when empty
 	}{
-		{"ok", `{"issuer":"` + iss + `","jwks_uri":"https://a.example/keys"}`, "https://a.example/keys", ""},
-		{"ok loopback http", `{"issuer":"` + iss + `","jwks_uri":"http://127.0.0.1:8080/keys"}`, "http://127.0.0.1:8080/keys", ""},
-		{"not JSON", `<html>`, "", "not valid JSON"},
-		{"issuer wrong type", `{"issuer":1,"jwks_uri":"https://a.example/keys"}`, "", "not valid JSON"},
-		{"missing issuer", `{"jwks_uri":"https://a.example/keys"}`, "", "does not equal"},
-		{"trailing slash", `{"issuer":"` + iss + `/","jwks_uri":"https://a.example/keys"}`, "", "does not equal"},
-		{"missing jwks_uri", `{"issuer":"` + iss + `"}`, "", "no jwks_uri"},
-		{"http remote jwks_uri", `{"issuer":"` + iss + `","jwks_uri":"http://a.example/keys"}`, "", "jwks_uri refused"},
+		{"ok", `{"issuer":"` + iss + `","jwks_uri":"https://a.example/keys"}`, "https://a.example/keys", "", ""},
+		{"ok loopback http for a loopback http issuer", `{"issuer":"http://127.0.0.1:8080","jwks_uri":"http://127.0.0.1:8080/keys"}`, "http://127.0.0.1:8080/keys", "", "http://127.0.0.1:8080"},
+		{"ok https for a loopback http issuer", `{"issuer":"http://localhost:8080","jwks_uri":"https://a.example/keys"}`, "https://a.example/keys", "", "http://localhost:8080"},
+		{"loopback http for an https issuer", `{"issuer":"` + iss + `","jwks_uri":"http://127.0.0.1:8080/keys"}`, "", "downgrade from https to http", ""},
+		{"loopback http for an HTTPS issuer", `{"issuer":"HTTPS://a.example","jwks_uri":"http://localhost:8080/keys"}`, "", "downgrade from https to http", "HTTPS://a.example"},
+		{"not JSON", `<html>`, "", "not valid JSON", ""},
+		{"issuer wrong type", `{"issuer":1,"jwks_uri":"https://a.example/keys"}`, "", "not valid JSON", ""},
+		{"missing issuer", `{"jwks_uri":"https://a.example/keys"}`, "", "does not equal", ""},
+		{"trailing slash", `{"issuer":"` + iss + `/","jwks_uri":"https://a.example/keys"}`, "", "does not equal", ""},
+		{"missing jwks_uri", `{"issuer":"` + iss + `"}`, "", "no jwks_uri", ""},
+		{"http remote jwks_uri", `{"issuer":"` + iss + `","jwks_uri":"http://a.example/keys"}`, "", "jwks_uri refused", ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got, err := parseDiscovery([]byte(tt.body), iss)
+			issuer := cmp.Or(tt.issuer, iss)
+			got, err := parseDiscovery([]byte(tt.body), issuer)
 			if got != tt.want || (err == nil) != (tt.wantErr == "") || (err != nil && !strings.Contains(err.Error(), tt.wantErr)) {
 				t.Fatalf("parseDiscovery = %q, %v; want %q, error containing %q", got, err, tt.want, tt.wantErr)
 			}

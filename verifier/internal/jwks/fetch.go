@@ -83,8 +83,8 @@ func checkRedirect(req *http.Request, via []*http.Request) error {
 	if err := checkNamedURL(req.URL); err != nil {
 		return fmt.Errorf("jwks: redirect refused: %w", err)
 	}
-	if via[len(via)-1].URL.Scheme == "https" && req.URL.Scheme != "https" {
-		return fmt.Errorf("jwks: redirect from https to %q refused", endpoint.Redact(req.URL))
+	if err := downgrade(via[len(via)-1].URL, req.URL); err != nil {
+		return fmt.Errorf("jwks: redirect refused: %w", err)
 	}
 	return nil
 }

@@ -58,8 +58,9 @@ func FuzzParseJWKS(f *testing.F) {
 }
 
 // FuzzDiscovery: any discovery document parses without panic, no jwks_uri
-// comes back with an error, and an accepted one parses and passes
-// checkNamedURL (CheckURL's rule, an "@" after the host allowed). Whether
+// comes back with an error, and an accepted one parses, passes
+// checkNamedURL (CheckURL's rule, an "@" after the host allowed) and, the
+// issuer being https, is https (no downgrade to loopback http). Whether
 // the document names the configured issuer is left to the unit tests.
 func FuzzDiscovery(f *testing.F) {
 	const issuer = "https://a.example/oauth2/default"
@@ -82,6 +83,9 @@ func FuzzDiscovery(f *testing.F) {
 		}
 		if cerr := checkNamedURL(u); cerr != nil {
 			t.Fatalf("accepted jwks_uri %q fails checkNamedURL: %v", uri, cerr)
+		}
+		if u.Scheme != "https" {
+			t.Fatalf("accepted jwks_uri %q of an https issuer is not https", uri)
 		}
 	})
 }

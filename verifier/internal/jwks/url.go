@@ -56,6 +56,20 @@ func checkNamedURL(u *url.URL) error {
 	return nil
 }
 
+// downgrade returns an error when to, a URL that an answer from the URL
+// from named (a discovery document's jwks_uri, a redirect's target; for a
+// discovery document, from is the issuer), leaves https for another scheme
+// (plain http, even to a loopback host): what an https issuer names must
+// come over https too (RFC 8414, section 2; OpenID Connect Discovery 1.0,
+// section 3), or anyone on the path could serve its keys. url.Parse
+// lowercases schemes.
+func downgrade(from, to *url.URL) error {
+	if from.Scheme == "https" && to.Scheme != "https" {
+		return fmt.Errorf("jwks: %q: a downgrade from https to %s is refused: an https issuer's metadata and keys come over https only", endpoint.Redact(to), to.Scheme)
+	}
+	return nil
+}
+
 // RedactString returns raw, a URL the operator configured, as
 // endpoint.RedactConfigured does, for logs and errors; an unparsable
 // string is replaced by "<invalid URL>" (endpoint.RedactString).
