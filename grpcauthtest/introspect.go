@@ -271,7 +271,6 @@ func (i *Issuer) handleIntrospect(w http.ResponseWriter, r *http.Request) (map[s
 // token this issuer minted, or a JWT signed by a key it still publishes with
 // its iss, not expired and not yet valid by Config.Now; otherwise inactive.
 func (i *Issuer) introspect(token string) map[string]any {
-	now := i.cfg.Now()
 	in := &i.intro
 	in.mu.Lock()
 	_, revoked := in.revoked[sha256.Sum256([]byte(token))]
@@ -280,6 +279,11 @@ func (i *Issuer) introspect(token string) map[string]any {
 	if revoked {
 		return inactive
 	}
+	// The clock is read after the lookup: a sweep (in Revoke) that forgot
+	// this token's revocation before the lookup judged the token expired
+	// by a clock read before the sweep, so by this later reading (of a
+	// clock that does not go back) it is expired too, never active again.
+	now := i.cfg.Now()
 	if ok {
 		if expired(stored, now) {
 			return inactive

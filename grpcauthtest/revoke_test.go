@@ -1,6 +1,7 @@
 package grpcauthtest
 
 import (
+	"crypto/sha256"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -64,5 +65,61 @@ func TestRevoke_SetForgetsExpiredTokensOnly(t *testing.T) {
 	iss.Revoke(last)
 	if got := iss.introspect(last); got["active"] != false {
 		t.Errorf("a token revoked within its lifetime: %v, want inactive", got)
+	}
+}
+
+// A sweep that forgets a revocation between the endpoint's reading of its
+// clock and its lookup of the token does not make the token active: the
+// endpoint judges exp by a clock read after the lookup, so no later than
+// the sweep's.
+func TestRevoke_SweepDuringIntrospectionDoesNotReviveTheToken(t *testing.T) {
+	var sec atomic.Int64
+	sec.Store(1_900_000_000)
+	var onRead atomic.Pointer[func()] // run once, inside the next clock read
+	now := func() time.Time {
+		at := time.Unix(sec.Load(), 0)
+		if f := onRead.Swap(nil); f != nil {
+			(*f)()
+		}
+		return at
+	}
+	iss := NewIssuer(t, Config{Now: now, TokenLifetime: time.Hour, Algorithm: "ES256"})
+	mint := func() string {
+		t.Helper()
+		tok, err := iss.Mint(nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return tok
+	}
+	tok := mint()
+	iss.Revoke(tok)
+	// The token's hour ends and enough revocations follow for a sweep,
+	// which forgets tok's revocation; all while the endpoint reads its
+	// clock for tok, still within that hour.
+	swept := make(chan struct{})
+	sweep := func() {
+		sec.Add(3600)
+		for range minRevokedSweep {
+			iss.Revoke(mint())
+		}
+		close(swept)
+	}
+	onRead.Store(&sweep)
+	if got := iss.introspect(tok); got["active"] != false {
+		t.Errorf("revoked token, its revocation swept during introspection: %v, want inactive", got)
+	}
+	if f := onRead.Swap(nil); f != nil { // the answer came without a clock read
+		(*f)()
+	}
+	<-swept
+	iss.intro.mu.Lock()
+	_, kept := iss.intro.revoked[sha256.Sum256([]byte(tok))]
+	iss.intro.mu.Unlock()
+	if kept {
+		t.Fatal("the sweep kept the expired token's revocation: this test no longer sweeps it")
+	}
+	if got := iss.introspect(tok); got["active"] != false {
+		t.Errorf("revoked token after its exp: %v, want inactive", got)
 	}
 }
