@@ -98,9 +98,11 @@ var StandardPublicServices = []string{
 // find such methods before a caller does.
 type Config struct {
 	// Verifier verifies access tokens. Required. A *verifier.Verifier is
-	// the usual choice. New refuses a nil pointer, and a verifier.Verifier
-	// or MultiVerifier its constructor did not build (a zero value, which
-	// would refuse every token with KEYS_UNAVAILABLE).
+	// the usual choice. New refuses a nil pointer, and a
+	// verifier.Verifier, verifier.MultiVerifier, introspect.Verifier or
+	// introspect.Combined its constructor did not build (a zero value,
+	// which would refuse every token with KEYS_UNAVAILABLE); one inside a
+	// verifier of your own is not looked into.
 	Verifier TokenVerifier
 
 	// Descriptors resolves service descriptors by full name to read their

@@ -71,9 +71,10 @@ func IntrospectJWTsFrom(issuers ...string) CombineOption {
 
 // Combine returns a verifier that sends JWTs to jwt and any other token to
 // opaque (see Combined). Both are required (a nil pointer in jwt is an
-// error too, and so are an opaque Verifier New did not build and a zero
-// verifier.Verifier or verifier.MultiVerifier in jwt, which would refuse
-// every token), every issuer named by IntrospectJWTsFrom must be
+// error too, and so are an opaque Verifier New did not build and, in
+// jwt, a zero verifier.Verifier, verifier.MultiVerifier, Verifier or
+// Combined, which would refuse every token; one inside a JWTVerifier of
+// your own is not looked into), every issuer named by IntrospectJWTsFrom must be
 // non-empty, and no option may be nil: Combine fails on a nil option,
 // naming its index, rather than ignore it, since it may stand for an
 // IntrospectJWTsFrom that was meant to apply.

@@ -63,21 +63,30 @@ func (c Config) LogValue() slog.Value { return slog.StringValue(fmt.Sprintf("%+v
 // instead would read its caches and in-flight requests without their
 // locks, which may crash a busy process (a map iterated while it is
 // written). Stats.Issuer, a label that must name the issuer exactly, is
-// the Issuer as configured.
+// the Issuer as configured. A Verifier New did not build (see built)
+// writes introspect.Verifier{not built with New}, a nil one <nil>.
 func (v *Verifier) Format(f fmt.State, _ rune) {
-	if v == nil {
+	switch {
+	case v == nil:
 		io.WriteString(f, "<nil>")
-		return
+	case !v.built():
+		io.WriteString(f, "introspect.Verifier{not built with New}")
+	default:
+		fmt.Fprintf(f, "introspect.Verifier{Endpoint: %q, Issuer: %q}", v.endpoint, endpoint.ForConfig(v.s.Issuer))
 	}
-	fmt.Fprintf(f, "introspect.Verifier{Endpoint: %q, Issuer: %q}", v.endpoint, endpoint.ForConfig(v.s.Issuer))
 }
 
 // Format writes c, for every verb, as introspect.Combined{Opaque: …}, the
-// introspection Verifier as its Format writes it, for the same reason.
+// introspection Verifier as its Format writes it, for the same reason. A
+// Combined Combine did not build writes introspect.Combined{not built with
+// Combine}, a nil one <nil>.
 func (c *Combined) Format(f fmt.State, _ rune) {
-	if c == nil {
+	switch {
+	case c == nil:
 		io.WriteString(f, "<nil>")
-		return
+	case !c.built():
+		io.WriteString(f, "introspect.Combined{not built with Combine}")
+	default:
+		fmt.Fprintf(f, "introspect.Combined{Opaque: %v}", c.opaque)
 	}
-	fmt.Fprintf(f, "introspect.Combined{Opaque: %v}", c.opaque)
 }

@@ -37,7 +37,8 @@ func checkNotBuilt(t *testing.T, what string, err error, constructor string) {
 // Verifier, or of a nil *Verifier, returns an error saying it was not
 // built with New (ErrUnavailable), or a harmless value, instead of
 // panicking (before, VerifyAccessToken, Close and RevalidateAt
-// dereferenced nil fields).
+// dereferenced nil fields); printed, a zero one says it was not built
+// (before, it read as one with an empty endpoint and issuer).
 func TestVerifier_NotBuiltByNewFailsClearly(t *testing.T) {
 	for name, v := range map[string]*introspect.Verifier{"zero": {}, "nil": nil} {
 		t.Run(name, func(t *testing.T) {
@@ -58,8 +59,8 @@ func TestVerifier_NotBuiltByNewFailsClearly(t *testing.T) {
 			if at := v.RevalidateAt("dG9rZW4", verifier.Claims{}); at.Before(before) || at.After(time.Now()) {
 				t.Errorf("RevalidateAt = %v, want now (between %v and the return)", at, before)
 			}
-			if s := fmt.Sprint(v); !strings.Contains(s, "introspect.Verifier") && s != "<nil>" {
-				t.Errorf("Sprint = %q", s)
+			if s, want := fmt.Sprint(v), map[string]string{"zero": "introspect.Verifier{not built with New}", "nil": "<nil>"}[name]; s != want {
+				t.Errorf("Sprint = %q, want %q", s, want)
 			}
 			for range 2 {
 				checkNotBuilt(t, "Close", v.Close(), "New")
@@ -71,7 +72,9 @@ func TestVerifier_NotBuiltByNewFailsClearly(t *testing.T) {
 // TestCombined_NotBuiltByCombineFailsClearly: a zero Combined, or a nil
 // *Combined, refuses a JWT and an opaque token alike with an error saying
 // it was not built with Combine (before, a JWT made it call a nil
-// interface), and its other methods return harmless values.
+// interface), and its other methods return harmless values; printed, a
+// zero one says it was not built (before, introspect.Combined{Opaque:
+// <nil>}).
 func TestCombined_NotBuiltByCombineFailsClearly(t *testing.T) {
 	jwtLike := "eyJhbGciOiJSUzI1NiJ9.eyJpc3MiOiJodHRwczovL2lzc3Vlci5leGFtcGxlIn0.c2ln"
 	for name, c := range map[string]*introspect.Combined{"zero": {}, "nil": nil} {
@@ -93,7 +96,9 @@ func TestCombined_NotBuiltByCombineFailsClearly(t *testing.T) {
 			if jwt, opaque := c.Parts(); jwt != nil || opaque != nil {
 				t.Errorf("Parts() = %v, %v, want nil, nil", jwt, opaque)
 			}
-			_ = fmt.Sprint(c)
+			if s, want := fmt.Sprint(c), map[string]string{"zero": "introspect.Combined{not built with Combine}", "nil": "<nil>"}[name]; s != want {
+				t.Errorf("Sprint = %q, want %q", s, want)
+			}
 		})
 	}
 }

@@ -70,23 +70,12 @@ func TestDiscovery_HTTPSIssuerNeverTakesItsKeysOverPlainHTTP(t *testing.T) {
 			issuer = tlsSrv.URL
 			client := tlsSrv.Client() // trusts the test certificate
 			t.Cleanup(client.CloseIdleConnections)
-			v, err := verifier.New(context.Background(), verifier.Config{
-				Issuer: issuer, Audiences: []string{keys.Audience()}, HTTPClient: client,
-				Logger: slog.New(slog.DiscardHandler),
-			})
-			if err != nil {
-				t.Fatalf("New: %v", err)
-			}
-			t.Cleanup(func() { v.Close() })
-			tok, err := keys.Mint(map[string]any{"iss": issuer})
-			if err != nil {
-				t.Fatal(err)
-			}
+			v, tok := newVerifierAndToken(t, keys, verifier.Config{Issuer: issuer, HTTPClient: client})
 			plainKeys := keys.JWKSRequests()
 
 			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 			defer cancel()
-			_, err = v.VerifyAccessToken(ctx, tok)
+			_, err := v.VerifyAccessToken(ctx, tok)
 			if tc.want == "" {
 				if err != nil {
 					t.Fatalf("token of an https issuer whose jwks_uri is https: %v", err)
@@ -118,4 +107,38 @@ func writeDiscovery(t *testing.T, w http.ResponseWriter, issuer, jwksURI string)
 	if err := json.NewEncoder(w).Encode(map[string]string{"issuer": issuer, "jwks_uri": jwksURI}); err != nil {
 		t.Error(err)
 	}
+}
+
+// TestJWKSURL_ConfiguredLoopbackHTTPServesAnHTTPSIssuer: the downgrade
+// rule is for what an https issuer's answers name, not for a JWKSURL the
+// operator configures: plain http on a loopback host stays allowed there
+// (a sidecar or test key server), and the issuer is never asked for
+// discovery.
+func TestJWKSURL_ConfiguredLoopbackHTTPServesAnHTTPSIssuer(t *testing.T) {
+	keys := grpcauthtest.NewIssuer(t, grpcauthtest.Config{}) // serves its keys over plain http on loopback
+	const issuer = "https://issuer.invalid"                  // never requested
+	v, tok := newVerifierAndToken(t, keys, verifier.Config{Issuer: issuer, JWKSURL: keys.JWKSURL()})
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if c, err := v.VerifyAccessToken(ctx, tok); err != nil || c.Issuer() != issuer {
+		t.Fatalf("token of an https issuer, keys from a configured loopback http JWKSURL: %v, %v", c.Issuer(), err)
+	}
+}
+
+// newVerifierAndToken returns a verifier made with cfg for keys' audience,
+// closed at the test's end, and a token keys signed for cfg.Issuer.
+func newVerifierAndToken(t *testing.T, keys *grpcauthtest.Issuer, cfg verifier.Config) (*verifier.Verifier, string) {
+	t.Helper()
+	cfg.Audiences = []string{keys.Audience()}
+	cfg.Logger = slog.New(slog.DiscardHandler)
+	v, err := verifier.New(context.Background(), cfg)
+	if err != nil {
+		t.Fatalf("New: %v", err)
+	}
+	t.Cleanup(func() { v.Close() })
+	tok, err := keys.Mint(map[string]any{"iss": cfg.Issuer})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return v, tok
 }
