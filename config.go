@@ -111,7 +111,12 @@ type Config struct {
 	// (ErrNoDescriptor). When it lists its files (RangeFiles, as
 	// *protoregistry.Files), New reads the options of every service and
 	// method in it (see New); a custom resolver without RangeFiles has its
-	// options read on each method's first call or by Check.
+	// options read on each method's first call or by Check. A service
+	// that a Config entry rules and that Descriptors does not resolve on
+	// the first call of one of its methods is taken to have no
+	// descriptor from then on: its methods share the Config entry's
+	// rule, kept for the service (docs/interceptors.md), and a
+	// descriptor Descriptors resolves later is not read for them.
 	Descriptors DescriptorResolver
 
 	// Public lists full method names ("/pkg.Service/Method") and service

@@ -50,10 +50,13 @@ type Authenticator struct {
 	dpopAlgs    string           // the algs auth-param of DPoP challenges
 
 	plan    atomic.Pointer[map[string]*methodPlan] // read-only once stored: see lookup
-	mu      sync.Mutex                             // guards pending, debt and copied
+	mu      sync.Mutex                             // guards pending, debt, copied and undescribed's writes
 	pending map[string]*methodPlan                 // published since plan was stored
 	debt    int                                    // publishes and pending lookups since plan was stored
 	copied  int                                    // entries copied into plan, in all (tests count them)
+	// undescribed: the plans kept for services (keptForService), read
+	// without a lock, written under mu; see undescribedPlan
+	undescribed atomic.Pointer[map[string]*methodPlan]
 
 	svcMu    sync.Mutex                         // guards svcRules
 	svcRules map[protoreflect.FullName]*svcRead // see serviceOption
