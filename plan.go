@@ -135,12 +135,15 @@ func (a *Authenticator) undescribedPlan(method string) *methodPlan {
 	if kept == nil {
 		return nil
 	}
-	svc, _, ok := splitMethod(method)
+	// splitMethod's checks, but the service name's: kept holds only
+	// valid ones.
+	rest, ok := strings.CutPrefix(method, "/")
 	if !ok {
 		return nil
 	}
+	svc, name, _ := strings.Cut(rest, "/")
 	p := (*kept)[svc]
-	if p == nil {
+	if p == nil || !protoreflect.Name(name).IsValid() {
 		return nil
 	}
 	if _, ok := a.cfgRules[method]; ok {

@@ -33,6 +33,12 @@ func TestPlan_MethodsRuledByAConfigServiceEntryReuseOnePlan(t *testing.T) {
 	if a.lookup("/ghost.v1.GhostService/Other") != a.lookup("/ghost.v1.GhostService/Get") {
 		t.Error("two methods of the service got two plans, want the service's one")
 	}
+	// The service's plan is for its methods' names only.
+	for _, odd := range []string{"/ghost.v1.GhostService/", "/ghost.v1.GhostService/a/b", "/ghost.v1.GhostService/1x", "ghost.v1.GhostService/Get"} {
+		if p := a.lookup(odd); p.rule != nil {
+			t.Errorf("%q got the service's rule, want it denied as no method name", odd)
+		}
+	}
 	if n := a.planLen(); n != 0 {
 		t.Errorf("the method plans hold %d entries for names the caller chose, want 0", n)
 	}
