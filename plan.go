@@ -340,17 +340,8 @@ func (a *Authenticator) findRule(method string) (p *methodPlan, known, undescrib
 			return a.optionPlan(pb, err, SourceMethodOption, method), known, false
 		}
 	}
-	if r, ok := a.cfgRules[svc]; ok {
-		return &methodPlan{rule: r, source: SourceConfigService}, known, sd == nil
-	}
-	// The service option is the rule of the service's declared methods: a
-	// name its descriptor does not declare (reachable only through
-	// grpc.UnknownServiceHandler, say a newer backend's method with a
-	// stricter rule of its own) does not inherit it.
-	if md != nil {
-		if o := a.serviceOption(sd); o.present {
-			return optionPlanOf(o.rule, o.err, SourceServiceOption, method), known, false
-		}
+	if r, src, err := a.serviceRule(svc, sd, md); src != SourceNone {
+		return optionPlanOf(r, err, src, method), known, src == SourceConfigService && sd == nil
 	}
 	if a.defaultRule != nil {
 		return &methodPlan{rule: a.defaultRule, source: SourceDefault}, known, false
@@ -359,6 +350,26 @@ func (a *Authenticator) findRule(method string) (p *methodPlan, known, undescrib
 		return &methodPlan{err: fmt.Errorf("%w: the descriptor of %s declares no method %s, so its (grpcauth.v1.service) option does not apply, and no Config entry or DefaultRule does", ErrNoRule, svc, clipLogged(name))}, known, false
 	}
 	return &methodPlan{err: fmt.Errorf("%w: %s has no (grpcauth.v1.method) option, its service no (grpcauth.v1.service) option, and no Config entry or DefaultRule applies", ErrNoRule, clipLogged(method))}, known, false
+}
+
+// serviceRule returns the rule a method of the service svc gets from its
+// service (steps 3 and 4 of Config's precedence) and its source, or
+// SourceNone when there is none; err says why a service option is
+// unusable. sd is the service's descriptor and md the method's, each nil
+// when there is none: the service option is the rule of the service's
+// declared methods, so that a name its descriptor does not declare
+// (reachable only through grpc.UnknownServiceHandler, say a newer
+// backend's method with a stricter rule of its own) does not inherit it.
+func (a *Authenticator) serviceRule(svc string, sd protoreflect.ServiceDescriptor, md protoreflect.MethodDescriptor) (_ *compiledRule, _ Source, err error) {
+	if r, ok := a.cfgRules[svc]; ok {
+		return r, SourceConfigService, nil
+	}
+	if md != nil {
+		if o := a.serviceOption(sd); o.present {
+			return o.rule, SourceServiceOption, o.err
+		}
+	}
+	return nil, SourceNone, nil
 }
 
 // optionPlan compiles a rule read from an option, or reports why the option
