@@ -2,6 +2,7 @@ package grpcauth
 
 import (
 	"cmp"
+	"context"
 	"errors"
 	"fmt"
 	"maps"
@@ -277,7 +278,7 @@ func (a *Authenticator) Check(srv ServiceInfoProvider) error {
 	for svc, info := range services {
 		for _, m := range info.Methods {
 			method := "/" + svc + "/" + m.Name
-			p, _ := a.buildPlan(method)
+			p, _ := a.buildPlan(context.Background(), method)
 			p.unknown = false // registered on the server: a real method
 			plans[method] = p
 			err := a.unintercepted(method, m)
@@ -450,7 +451,7 @@ func (a *Authenticator) droppedByOwnRule(method string, p *methodPlan) droppedRe
 			md = nil // a resolver's odd descriptor: no service option to read
 		}
 	}
-	r, src, err := a.serviceRule(svc, sd, md)
+	r, src, err := a.serviceRule(context.Background(), svc, sd, md)
 	if r == nil || err != nil {
 		return d
 	}

@@ -52,8 +52,9 @@ type TokenVerifier interface {
 // interceptors, Requirement or Check): the first calls of a service's
 // methods wait for one build of its file (Methods) and one read of the
 // service's option (Options), so a call made from within that build or
-// read, for a method of the same service, would wait for itself, and hold
-// up every later first call of the service's methods.
+// read, for a method of the same service, would wait for itself (a
+// call through the interceptors until its context ends), and hold up
+// every later first call of the service's methods.
 type DescriptorResolver interface {
 	FindDescriptorByName(name protoreflect.FullName) (protoreflect.Descriptor, error)
 }

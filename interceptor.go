@@ -362,7 +362,15 @@ func (a *Authenticator) expiresStream(c verifier.Claims) bool {
 // be cut at once.
 func (a *Authenticator) authorize(ctx context.Context, method string, stream bool, req any) (context.Context, verifier.Claims, error) {
 	start := a.startDecision(ctx)
-	p := a.lookup(method)
+	p := a.lookupCall(ctx, method)
+	if p.ended {
+		// ctx ended while the plan waited for another call's read of the
+		// service's option: refused as a call whose context ends while
+		// its token is verified is.
+		if rej := callEnded(ctx, p.err); rej != nil {
+			return nil, verifier.Claims{}, a.deny(ctx, method, p, verifier.Claims{}, rej, p.err, false, start)
+		}
+	}
 	cred, present, rej := a.credentials(ctx)
 	// A refusal's challenge is in the DPoP scheme when the call used it,
 	// or when the server or the method's rule takes nothing else; a rule's

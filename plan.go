@@ -1,6 +1,7 @@
 package grpcauth
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"maps"
@@ -69,6 +70,10 @@ type methodPlan struct {
 	// unknown: neither the descriptors, the configuration nor the server
 	// (Check) know the method, so its name is the caller's choice
 	unknown bool
+	// ended: the call's context ended while it waited for another call's
+	// read of the service's option (err wraps errWaitEnded and the
+	// context's error); the plan is that call's alone, never kept
+	ended bool
 }
 
 // lookup returns the plan of method. The hot path, a method already
@@ -79,8 +84,16 @@ type methodPlan struct {
 // published since (under a.mu), or else compiled and, when it is a real
 // method (known to the descriptors or named in the configuration),
 // published for later calls, or, when it is any method of such a service,
-// kept for the service (keptFor).
+// kept for the service (keptFor). A call whose context ends while its
+// plan waits for another call's read of the service's option gets a plan
+// of its own that says so (methodPlan.ended); lookup, for a caller
+// without a call, waits for the read.
 func (a *Authenticator) lookup(method string) *methodPlan {
+	return a.lookupCall(context.Background(), method)
+}
+
+// lookupCall is lookup for a call whose context is ctx.
+func (a *Authenticator) lookupCall(ctx context.Context, method string) *methodPlan {
 	if p, ok := (*a.plan.Load())[method]; ok {
 		return p
 	}
@@ -90,7 +103,7 @@ func (a *Authenticator) lookup(method string) *methodPlan {
 	if p, ok := a.pendingPlan(method); ok {
 		return p
 	}
-	p, kept := a.buildPlan(method)
+	p, kept := a.buildPlan(ctx, method)
 	switch kept {
 	case keptForMethod:
 		// A copy: method may be a substring of a larger string the
@@ -274,13 +287,15 @@ func (a *Authenticator) merge(plans map[string]*methodPlan) {
 // its service when it is a method of a service that only a Config entry
 // knows (keptForService), or else for this call only, so that a flood of
 // made-up method names (reachable through grpc.UnknownServiceHandler)
-// cannot grow a map without bound.
-func (a *Authenticator) buildPlan(method string) (p *methodPlan, kept keptFor) {
-	p, known, undescribed := a.findRule(method)
+// cannot grow a map without bound. A plan whose call's context (ctx)
+// ended while it waited (methodPlan.ended) is for that call only.
+func (a *Authenticator) buildPlan(ctx context.Context, method string) (p *methodPlan, kept keptFor) {
+	p, known, undescribed := a.findRule(ctx, method)
 	a.compileCondition(p, method)
 	p.dryRun = a.inDryRun(method)
 	p.unknown = !known
 	switch {
+	case p.ended:
 	case known:
 		kept = keptForMethod
 	case undescribed && p.rule != nil && p.rule.condition == "":
@@ -315,8 +330,9 @@ func (a *Authenticator) inDryRun(method string) bool {
 // on Config, and compiles it when it comes from an option. known reports
 // whether the method exists in the descriptors or is named in the
 // configuration; undescribed, whether its rule is its service's Config
-// entry and no descriptor describes the service (see buildPlan).
-func (a *Authenticator) findRule(method string) (p *methodPlan, known, undescribed bool) {
+// entry and no descriptor describes the service (see buildPlan). ctx is
+// that of the call the rule is for (see serviceOption).
+func (a *Authenticator) findRule(ctx context.Context, method string) (p *methodPlan, known, undescribed bool) {
 	svc, name, ok := splitMethod(method)
 	if !ok {
 		return &methodPlan{err: fmt.Errorf("%w: %q is not a full method name (/package.Service/Method)", ErrNoRule, clipLogged(method))}, false, false
@@ -340,8 +356,10 @@ func (a *Authenticator) findRule(method string) (p *methodPlan, known, undescrib
 			return a.optionPlan(pb, err, SourceMethodOption, method), known, false
 		}
 	}
-	if r, src, err := a.serviceRule(svc, sd, md); src != SourceNone {
-		return optionPlanOf(r, err, src, method), known, src == SourceConfigService && sd == nil
+	if r, src, err := a.serviceRule(ctx, svc, sd, md); src != SourceNone {
+		p = optionPlanOf(r, err, src, method)
+		p.ended = errors.Is(err, errWaitEnded)
+		return p, known, src == SourceConfigService && sd == nil
 	}
 	if a.defaultRule != nil {
 		return &methodPlan{rule: a.defaultRule, source: SourceDefault}, known, false
@@ -360,12 +378,13 @@ func (a *Authenticator) findRule(method string) (p *methodPlan, known, undescrib
 // declared methods, so that a name its descriptor does not declare
 // (reachable only through grpc.UnknownServiceHandler, say a newer
 // backend's method with a stricter rule of its own) does not inherit it.
-func (a *Authenticator) serviceRule(svc string, sd protoreflect.ServiceDescriptor, md protoreflect.MethodDescriptor) (_ *compiledRule, _ Source, err error) {
+// ctx is that of the call the rule is for (see serviceOption).
+func (a *Authenticator) serviceRule(ctx context.Context, svc string, sd protoreflect.ServiceDescriptor, md protoreflect.MethodDescriptor) (_ *compiledRule, _ Source, err error) {
 	if r, ok := a.cfgRules[svc]; ok {
 		return r, SourceConfigService, nil
 	}
 	if md != nil {
-		if o := a.serviceOption(sd); o.present {
+		if o := a.serviceOption(ctx, sd); o.present {
 			return o.rule, SourceServiceOption, o.err
 		}
 	}
@@ -426,10 +445,14 @@ type svcRead struct {
 // entry per service at most. So does a resolver that describes a service
 // with a value Go cannot compare (sameDescriptor): each call then reads
 // its own. A read that panics is forgotten, and those waiting for it read
-// the option again themselves. No descriptor method is called with
-// a.svcMu held (its name is asked for first), so that one that panics
-// cannot leave the lock held.
-func (a *Authenticator) serviceOption(sd protoreflect.ServiceDescriptor) svcOption {
+// the option again themselves. A caller whose ctx ends while it waits
+// stops waiting: it gets an option whose err wraps errWaitEnded and
+// ctx's error (the read goes on for the others), so that a resolver
+// whose Options does not return holds a call only as long as the call
+// lasts; the call that reads has no such way out of the resolver's
+// code. No descriptor method is called with a.svcMu held (its name is
+// asked for first), so that one that panics cannot leave the lock held.
+func (a *Authenticator) serviceOption(ctx context.Context, sd protoreflect.ServiceDescriptor) svcOption {
 	name := sd.FullName()
 	for {
 		a.svcMu.Lock()
@@ -447,12 +470,20 @@ func (a *Authenticator) serviceOption(sd protoreflect.ServiceDescriptor) svcOpti
 		if a.svcHook != nil {
 			a.svcHook(false)
 		}
-		<-r.done
+		select {
+		case <-r.done:
+		case <-ctx.Done():
+			return svcOption{present: true, err: fmt.Errorf("%w: %w", errWaitEnded, ctx.Err())}
+		}
 		if r.ok {
 			return r.o
 		}
 	}
 }
+
+// errWaitEnded is wrapped by the error of a call whose context ended while
+// it waited for another call's read of its service's option.
+var errWaitEnded = errors.New("grpcauth: the call ended while it waited for its service's (grpcauth.v1.service) option to be read")
 
 // readServiceOption performs the read r, which serviceOption registered.
 func (a *Authenticator) readServiceOption(r *svcRead) svcOption {
