@@ -73,3 +73,25 @@ func TestPlan_ServiceSharedPlanLeavesConfigMethodEntriesTheirOwn(t *testing.T) {
 		}
 	}
 }
+
+// FuzzUndescribedPlan checks that the plan kept for a service no
+// descriptor describes, found without splitMethod's validation of the
+// service name, applies to exactly the names splitMethod accepts as the
+// service's methods.
+//
+//	go test -run '^$' -fuzz FuzzUndescribedPlan .
+func FuzzUndescribedPlan(f *testing.F) {
+	const svc = "ghost.v1.GhostService"
+	for _, s := range []string{"/" + svc + "/Get", "/" + svc + "/", "/" + svc + "/a/b", "/" + svc + "/1x", svc + "/Get", "/" + svc, "/ghost.v1.Other/Get", ""} {
+		f.Add(s)
+	}
+	a := mustNew(f, Config{Rules: map[string]*grpcauthv1.Rule{svc: {}}})
+	kept := a.lookup("/" + svc + "/Get")
+	f.Fuzz(func(t *testing.T, m string) {
+		s, _, ok := splitMethod(m)
+		want := ok && s == svc
+		if p := a.undescribedPlan(m); (p != nil) != want || (p != nil && p != kept) {
+			t.Fatalf("undescribedPlan(%q) = %p, want the kept plan: %v", m, p, want)
+		}
+	})
+}
