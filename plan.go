@@ -125,7 +125,8 @@ const (
 	// keptForCall: for this call only. The method's name is the
 	// caller's choice (no descriptor or Config entry knows it), and its
 	// plan depends on it, or keeping it would let callers grow a map
-	// with made-up names.
+	// with made-up names; or the plan is the call's own (its context
+	// ended while it waited, methodPlan.ended).
 	keptForCall keptFor = iota
 	// keptForMethod: for the method, by its name, which the descriptors
 	// or the Config know.
