@@ -60,7 +60,6 @@ type Authenticator struct {
 
 	svcMu    sync.Mutex                         // guards svcRules
 	svcRules map[protoreflect.FullName]*svcRead // see serviceOption
-	svcHook  func(reading bool)                 // nil but in tests: see serviceOption
 }
 
 // New validates cfg and returns an Authenticator. It fails when Verifier is

@@ -439,8 +439,7 @@ type svcRead struct {
 // minutes and gigabytes to check. Concurrent first calls of the service's
 // methods share one read: the first registers it in a.svcRules and reads
 // the option without a lock held (the descriptor's Options is the
-// resolver's code), and the others wait for it (svcHook, for tests, sees
-// each read start and each wait). A read is kept by service name with the
+// resolver's code), and the others wait for it. A read is kept by service name with the
 // descriptor it was read from, so that a resolver that builds a service's
 // descriptor afresh gets the option read afresh, and the map holds one
 // entry per service at most. So does a resolver that describes a service
@@ -468,9 +467,6 @@ func (a *Authenticator) serviceOption(ctx context.Context, sd protoreflect.Servi
 			return a.readServiceOption(r)
 		}
 		a.svcMu.Unlock()
-		if a.svcHook != nil {
-			a.svcHook(false)
-		}
 		select {
 		case <-r.done:
 		case <-ctx.Done():
@@ -498,9 +494,6 @@ func (a *Authenticator) readServiceOption(r *svcRead) svcOption {
 		}
 		close(r.done)
 	}()
-	if a.svcHook != nil {
-		a.svcHook(true)
-	}
 	var o svcOption
 	pb, err := ruleOption(r.sd, grpcauthv1.E_Service)
 	if o.present = pb != nil || err != nil; o.present && err == nil {
