@@ -2,11 +2,13 @@ package grpcauth
 
 import (
 	"cmp"
+	"context"
 	"errors"
 	"fmt"
 	"maps"
 	"slices"
 	"strings"
+	"time"
 
 	"google.golang.org/grpc"
 	"google.golang.org/protobuf/reflect/protoreflect"
@@ -243,7 +245,13 @@ func (e *CheckError) Without(kinds ...error) error {
 // DefaultRule), as Config documents and as servers rely on. Check logs
 // such methods at Warn, once per service, so that a service whose .proto
 // has options but whose descriptor no resolver holds does not pass
-// unnoticed.
+// unnoticed. It logs at Warn, too, each registered method whose own rule
+// (its option, or a Config entry naming it) leaves out the acr_values,
+// max_age_seconds, require_dpop or require_certificate_binding of the rule
+// its service would give it: the method's rule replaces the service's
+// entirely, as documented, so it is no error, but a rule that forgot to
+// repeat them takes tokens the rest of the service refuses (see
+// docs/proto-options.md).
 //
 // A nil srv (or a nil *grpc.Server, a variable left unset) is no server
 // to check: Check returns an error saying so, not a *CheckError, and
@@ -266,10 +274,11 @@ func (a *Authenticator) Check(srv ServiceInfoProvider) error {
 	plans := make(map[string]*methodPlan)
 	var problems []MethodProblem
 	undescribed := make(map[string][]string) // service: methods without a descriptor, ruled by Config alone
+	var dropped []droppedRequirements
 	for svc, info := range services {
 		for _, m := range info.Methods {
 			method := "/" + svc + "/" + m.Name
-			p, _ := a.buildPlan(method)
+			p, _ := a.buildPlan(context.Background(), method)
 			p.unknown = false // registered on the server: a real method
 			plans[method] = p
 			err := a.unintercepted(method, m)
@@ -282,6 +291,9 @@ func (a *Authenticator) Check(srv ServiceInfoProvider) error {
 			if err == nil && p.rule == nil {
 				err = p.err
 			}
+			if d := a.droppedByOwnRule(method, p); d.dropped != nil {
+				dropped = append(dropped, d)
+			}
 			if err != nil {
 				// Marked whenever the problem is the method's having no
 				// usable rule: on its own, or behind an option
@@ -292,6 +304,7 @@ func (a *Authenticator) Check(srv ServiceInfoProvider) error {
 	}
 	a.publishAll(plans)
 	a.warnUndescribed(undescribed)
+	a.warnDropped(dropped)
 	problems = append(problems, a.unmatchedNames(services)...)
 	if len(problems) == 0 {
 		return nil
@@ -401,6 +414,78 @@ func (a *Authenticator) warnUndescribed(undescribed map[string][]string) {
 		slices.Sort(methods)
 		a.logger.Warn("grpcauth: registered methods have no descriptor, so no grpcauth option is read for them and their rules come from the Config (a service entry or DefaultRule); give Config.Descriptors their descriptors if their .proto has options",
 			"service", svc, "methods", methods)
+	}
+}
+
+// droppedRequirements lists the requirements of the rule a method would
+// get from its service that the method's own rule leaves out.
+type droppedRequirements struct {
+	method      string
+	source      Source   // of the method's own rule
+	serviceRule Source   // of its service's rule
+	dropped     []string // the service rule's fields, in the rule's order
+}
+
+// droppedByOwnRule returns the step-up (acr_values, max_age_seconds) and
+// proof-of-possession (require_dpop, require_certificate_binding)
+// requirements of the rule method would get from its service that p, the
+// method's own rule (a Config entry naming it, or its option), leaves
+// out: the method's rule replaces its service's entirely, so a method
+// rule that does not repeat them takes tokens the service's rule would
+// refuse. A requirement the method's rule changes rather than drops is
+// not listed (other acr_values, another max_age_seconds, the other kind
+// of proof of possession), nor are those of a service rule that a public
+// method rule, needing no token at all, replaces. dropped is nil when
+// nothing is dropped.
+func (a *Authenticator) droppedByOwnRule(method string, p *methodPlan) droppedRequirements {
+	d := droppedRequirements{method: method, source: p.source}
+	own := p.rule
+	if own == nil || own.public || (p.source != SourceConfigMethod && p.source != SourceMethodOption) {
+		return d
+	}
+	svc, _, _ := splitMethod(method)
+	md := a.methodDescriptor(method)
+	var sd protoreflect.ServiceDescriptor
+	if md != nil {
+		if sd, _ = md.Parent().(protoreflect.ServiceDescriptor); sd == nil {
+			md = nil // a resolver's odd descriptor: no service option to read
+		}
+	}
+	r, src, err := a.serviceRule(context.Background(), svc, sd, md)
+	if r == nil || err != nil {
+		return d
+	}
+	d.serviceRule = src
+	var ownACR []string
+	var ownMaxAge time.Duration
+	if own.stepUp != nil {
+		ownACR, ownMaxAge = own.stepUp.acr, own.stepUp.maxAge
+	}
+	if s := r.stepUp; s != nil {
+		if len(s.acr) > 0 && len(ownACR) == 0 {
+			d.dropped = append(d.dropped, "acr_values")
+		}
+		if s.maxAge > 0 && ownMaxAge == 0 {
+			d.dropped = append(d.dropped, "max_age_seconds")
+		}
+	}
+	possession := own.dpop || own.bound
+	if r.bound && !possession {
+		d.dropped = append(d.dropped, "require_certificate_binding")
+	}
+	if r.dpop && !possession {
+		d.dropped = append(d.dropped, "require_dpop")
+	}
+	return d
+}
+
+// warnDropped logs, at Warn and sorted by method, each method whose own
+// rule drops requirements of its service's rule (droppedByOwnRule).
+func (a *Authenticator) warnDropped(dropped []droppedRequirements) {
+	slices.SortFunc(dropped, func(x, y droppedRequirements) int { return strings.Compare(x.method, y.method) })
+	for _, d := range dropped {
+		a.logger.Warn("grpcauth: a method's own rule replaces its service's rule entirely and leaves out the service rule's step-up or proof-of-possession requirements, so the method takes tokens the service's other methods refuse; repeat them in the method's rule unless that is meant",
+			"method", d.method, "rule", d.source.String(), "service_rule", d.serviceRule.String(), "dropped", d.dropped)
 	}
 }
 

@@ -52,8 +52,9 @@ type TokenVerifier interface {
 // interceptors, Requirement or Check): the first calls of a service's
 // methods wait for one build of its file (Methods) and one read of the
 // service's option (Options), so a call made from within that build or
-// read, for a method of the same service, would wait for itself, and hold
-// up every later first call of the service's methods.
+// read, for a method of the same service, would wait for itself (a
+// call through the interceptors until its context ends), and hold up
+// every later first call of the service's methods.
 type DescriptorResolver interface {
 	FindDescriptorByName(name protoreflect.FullName) (protoreflect.Descriptor, error)
 }
@@ -113,7 +114,12 @@ type Config struct {
 	// (ErrNoDescriptor). When it lists its files (RangeFiles, as
 	// *protoregistry.Files), New reads the options of every service and
 	// method in it (see New); a custom resolver without RangeFiles has its
-	// options read on each method's first call or by Check.
+	// options read on each method's first call or by Check. A service
+	// that a Config entry rules and that Descriptors does not resolve on
+	// the first call of one of its methods is taken to have no
+	// descriptor from then on: its methods share the Config entry's
+	// rule, kept for the service (docs/interceptors.md), and a
+	// descriptor Descriptors resolves later is not read for them.
 	Descriptors DescriptorResolver
 
 	// Public lists full method names ("/pkg.Service/Method") and service

@@ -121,7 +121,8 @@
 //	issuer's keys or DPoP replay check unavailable      codes.Unavailable
 //	a DPoP proof key past its replay-cache share        codes.ResourceExhausted
 //	the caller cancelled, or its deadline passed, while
-//	the token was verified or a condition evaluated     codes.Canceled, codes.DeadlineExceeded
+//	the token was verified, a condition evaluated, or
+//	the service option read for another call            codes.Canceled, codes.DeadlineExceeded
 //	a server-side fault: a stream's re-verification
 //	panicked (recovered), the Authenticator was not
 //	built by New, or Config.DPoP.Nonces gave a

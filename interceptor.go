@@ -50,14 +50,16 @@ type Authenticator struct {
 	dpopAlgs    string           // the algs auth-param of DPoP challenges
 
 	plan    atomic.Pointer[map[string]*methodPlan] // read-only once stored: see lookup
-	mu      sync.Mutex                             // guards pending, debt and copied
+	mu      sync.Mutex                             // guards pending, debt, copied and undescribed's writes
 	pending map[string]*methodPlan                 // published since plan was stored
 	debt    int                                    // publishes and pending lookups since plan was stored
 	copied  int                                    // entries copied into plan, in all (tests count them)
+	// undescribed: the plans kept for services (keptForService), read
+	// without a lock, written under mu; see undescribedPlan
+	undescribed atomic.Pointer[map[string]*methodPlan]
 
 	svcMu    sync.Mutex                         // guards svcRules
 	svcRules map[protoreflect.FullName]*svcRead // see serviceOption
-	svcHook  func(reading bool)                 // nil but in tests: see serviceOption
 }
 
 // New validates cfg and returns an Authenticator. It fails when Verifier is
@@ -363,7 +365,15 @@ func (a *Authenticator) expiresStream(c verifier.Claims) bool {
 // be cut at once.
 func (a *Authenticator) authorize(ctx context.Context, method string, stream bool, req any) (context.Context, verifier.Claims, error) {
 	start := a.startDecision(ctx)
-	p := a.lookup(method)
+	p := a.lookupCall(ctx, method)
+	if p.ended {
+		// ctx ended while the plan waited for another call's read of the
+		// service's option: refused as a call whose context ends while
+		// its token is verified is.
+		if rej := callEnded(ctx, p.err); rej != nil {
+			return nil, verifier.Claims{}, a.deny(ctx, method, p, verifier.Claims{}, rej, p.err, false, start)
+		}
+	}
 	cred, present, rej := a.credentials(ctx)
 	// A refusal's challenge is in the DPoP scheme when the call used it,
 	// or when the server or the method's rule takes nothing else; a rule's

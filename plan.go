@@ -1,6 +1,7 @@
 package grpcauth
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"maps"
@@ -69,29 +70,123 @@ type methodPlan struct {
 	// unknown: neither the descriptors, the configuration nor the server
 	// (Check) know the method, so its name is the caller's choice
 	unknown bool
+	// ended: the call's context ended while it waited for another call's
+	// read of the service's option (err wraps errWaitEnded and the
+	// context's error); the plan is that call's alone, never kept
+	ended bool
 }
 
 // lookup returns the plan of method. The hot path, a method already
 // compiled, is one load of the published map and one map lookup, without
-// lock or allocation; a method not yet there is looked up in the plans
+// lock or allocation; a method not yet there is looked up among the plans
+// shared by the methods of a service no descriptor describes
+// (undescribedPlan, also without lock or allocation), then in the plans
 // published since (under a.mu), or else compiled and, when it is a real
 // method (known to the descriptors or named in the configuration),
-// published for later calls.
+// published for later calls, or, when it is any method of such a service,
+// kept for the service (keptFor). A call whose context ends while its
+// plan waits for another call's read of the service's option gets a plan
+// of its own that says so (methodPlan.ended); lookup, for a caller
+// without a call, waits for the read.
 func (a *Authenticator) lookup(method string) *methodPlan {
+	return a.lookupCall(context.Background(), method)
+}
+
+// lookupCall is lookup for a call whose context is ctx.
+func (a *Authenticator) lookupCall(ctx context.Context, method string) *methodPlan {
 	if p, ok := (*a.plan.Load())[method]; ok {
+		return p
+	}
+	if p := a.undescribedPlan(method); p != nil {
 		return p
 	}
 	if p, ok := a.pendingPlan(method); ok {
 		return p
 	}
-	p, known := a.buildPlan(method)
-	if known {
+	p, kept := a.buildPlan(ctx, method)
+	switch kept {
+	case keptForMethod:
 		// A copy: method may be a substring of a larger string the
 		// caller sent (grpc.Server.ServeHTTP names the method by the
 		// request's URL.Path, which shares the :path's query), and the
 		// map keeps it for the Authenticator's lifetime.
 		p = a.publish(strings.Clone(method), p)
+	case keptForService:
+		svc, _, _ := splitMethod(method)
+		p = a.publishUndescribed(svc, p)
 	}
+	return p
+}
+
+// keptFor says for what a plan buildPlan returns may be kept.
+type keptFor int
+
+const (
+	// keptForCall: for this call only. The method's name is the
+	// caller's choice (no descriptor or Config entry knows it), and its
+	// plan depends on it, or keeping it would let callers grow a map
+	// with made-up names; or the plan is the call's own (its context
+	// ended while it waited, methodPlan.ended).
+	keptForCall keptFor = iota
+	// keptForMethod: for the method, by its name, which the descriptors
+	// or the Config know.
+	keptForMethod
+	// keptForService: for every method of the service, by the service's
+	// name: the service has a Config entry and no descriptor (a
+	// hand-written grpc.ServiceDesc), so that each of its methods that
+	// no Config entry names gets the same plan (undescribedPlan), and
+	// the service names that can be kept are the Config's.
+	keptForService
+)
+
+// undescribedPlan returns the plan kept for the service of method
+// (keptForService), or nil when none applies to method: no plan is kept
+// for its service, or a Config entry names the method (Rules or Public,
+// whose plan is kept by method name, or DryRunMethods, which makes it
+// differ from the service's).
+func (a *Authenticator) undescribedPlan(method string) *methodPlan {
+	kept := a.undescribed.Load()
+	if kept == nil {
+		return nil
+	}
+	// splitMethod's checks, but the service name's: kept holds only
+	// valid ones.
+	rest, ok := strings.CutPrefix(method, "/")
+	if !ok {
+		return nil
+	}
+	svc, name, _ := strings.Cut(rest, "/")
+	p := (*kept)[svc]
+	if p == nil || !protoreflect.Name(name).IsValid() {
+		return nil
+	}
+	if _, ok := a.cfgRules[method]; ok {
+		return nil
+	}
+	if _, ok := a.dryRunNames[method]; ok {
+		return nil
+	}
+	return p
+}
+
+// publishUndescribed keeps p as the plan of the methods of svc
+// (keptForService), unless one was kept first, and returns the plan kept.
+// The map is copied whole (copy-on-write): it holds at most one entry per
+// Config service entry, and gains each once.
+func (a *Authenticator) publishUndescribed(svc string, p *methodPlan) *methodPlan {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	var old map[string]*methodPlan
+	if kept := a.undescribed.Load(); kept != nil {
+		old = *kept
+	}
+	if q, ok := old[svc]; ok {
+		return q
+	}
+	next := make(map[string]*methodPlan, len(old)+1)
+	maps.Copy(next, old)
+	next[strings.Clone(svc)] = p
+	a.undescribed.Store(&next)
 	return p
 }
 
@@ -188,16 +283,31 @@ func (a *Authenticator) merge(plans map[string]*methodPlan) {
 }
 
 // buildPlan builds the plan of method: its rule (findRule) and whether it
-// is in dry run. known reports whether the method exists in the
-// descriptors or is named in the configuration; only then may the result be
-// cached, so that a flood of made-up method names (reachable through
-// grpc.UnknownServiceHandler) cannot grow the map without bound.
-func (a *Authenticator) buildPlan(method string) (p *methodPlan, known bool) {
-	p, known = a.findRule(method)
+// is in dry run. kept says for what the plan may be kept: for the method
+// when it exists in the descriptors or is named in the configuration, for
+// its service when it is a method of a service that only a Config entry
+// knows (keptForService), or else for this call only, so that a flood of
+// made-up method names (reachable through grpc.UnknownServiceHandler)
+// cannot grow a map without bound. A plan whose call's context (ctx)
+// ended while it waited (methodPlan.ended) is for that call only.
+func (a *Authenticator) buildPlan(ctx context.Context, method string) (p *methodPlan, kept keptFor) {
+	p, known, undescribed := a.findRule(ctx, method)
 	a.compileCondition(p, method)
 	p.dryRun = a.inDryRun(method)
 	p.unknown = !known
-	return p, known
+	switch {
+	case p.ended:
+	case known:
+		kept = keptForMethod
+	case undescribed && p.rule != nil && p.rule.condition == "":
+		// The same plan for every name a.dryRunNames does not hold
+		// (undescribedPlan): a condition, without a descriptor, fails
+		// to compile with an error naming the method.
+		if _, named := a.dryRunNames[method]; !named {
+			kept = keptForService
+		}
+	}
+	return p, kept
 }
 
 // inDryRun reports whether method is in dry run: Config.DryRun, or
@@ -218,15 +328,18 @@ func (a *Authenticator) inDryRun(method string) bool {
 }
 
 // findRule finds the rule of method, following the precedence documented
-// on Config, and compiles it when it comes from an option; see buildPlan
-// for known.
-func (a *Authenticator) findRule(method string) (p *methodPlan, known bool) {
+// on Config, and compiles it when it comes from an option. known reports
+// whether the method exists in the descriptors or is named in the
+// configuration; undescribed, whether its rule is its service's Config
+// entry and no descriptor describes the service (see buildPlan). ctx is
+// that of the call the rule is for (see serviceOption).
+func (a *Authenticator) findRule(ctx context.Context, method string) (p *methodPlan, known, undescribed bool) {
 	svc, name, ok := splitMethod(method)
 	if !ok {
-		return &methodPlan{err: fmt.Errorf("%w: %q is not a full method name (/package.Service/Method)", ErrNoRule, clipLogged(method))}, false
+		return &methodPlan{err: fmt.Errorf("%w: %q is not a full method name (/package.Service/Method)", ErrNoRule, clipLogged(method))}, false, false
 	}
 	if r, ok := a.cfgRules[method]; ok {
-		return &methodPlan{rule: r, source: SourceConfigMethod}, true
+		return &methodPlan{rule: r, source: SourceConfigMethod}, true, false
 	}
 	sd := a.service(svc)
 	var md protoreflect.MethodDescriptor
@@ -234,35 +347,49 @@ func (a *Authenticator) findRule(method string) (p *methodPlan, known bool) {
 		ms, err := methods(sd)
 		if err != nil {
 			// Not cached (known false): any name on the service gets here.
-			return &methodPlan{err: fmt.Errorf("%s: %w: %w", clipLogged(method), ErrUnreadableOption, err)}, false
+			return &methodPlan{err: fmt.Errorf("%s: %w: %w", clipLogged(method), ErrUnreadableOption, err)}, false, false
 		}
 		md = ms.ByName(protoreflect.Name(name))
 	}
 	known = md != nil
 	if md != nil {
 		if pb, err := ruleOption(md, grpcauthv1.E_Method); pb != nil || err != nil {
-			return a.optionPlan(pb, err, SourceMethodOption, method), known
+			return a.optionPlan(pb, err, SourceMethodOption, method), known, false
 		}
 	}
-	if r, ok := a.cfgRules[svc]; ok {
-		return &methodPlan{rule: r, source: SourceConfigService}, known
-	}
-	// The service option is the rule of the service's declared methods: a
-	// name its descriptor does not declare (reachable only through
-	// grpc.UnknownServiceHandler, say a newer backend's method with a
-	// stricter rule of its own) does not inherit it.
-	if md != nil {
-		if o := a.serviceOption(sd); o.present {
-			return optionPlanOf(o.rule, o.err, SourceServiceOption, method), known
-		}
+	if r, src, err := a.serviceRule(ctx, svc, sd, md); src != SourceNone {
+		p = optionPlanOf(r, err, src, method)
+		p.ended = errors.Is(err, errWaitEnded)
+		return p, known, src == SourceConfigService && sd == nil
 	}
 	if a.defaultRule != nil {
-		return &methodPlan{rule: a.defaultRule, source: SourceDefault}, known
+		return &methodPlan{rule: a.defaultRule, source: SourceDefault}, known, false
 	}
 	if sd != nil && md == nil {
-		return &methodPlan{err: fmt.Errorf("%w: the descriptor of %s declares no method %s, so its (grpcauth.v1.service) option does not apply, and no Config entry or DefaultRule does", ErrNoRule, svc, clipLogged(name))}, known
+		return &methodPlan{err: fmt.Errorf("%w: the descriptor of %s declares no method %s, so its (grpcauth.v1.service) option does not apply, and no Config entry or DefaultRule does", ErrNoRule, svc, clipLogged(name))}, known, false
 	}
-	return &methodPlan{err: fmt.Errorf("%w: %s has no (grpcauth.v1.method) option, its service no (grpcauth.v1.service) option, and no Config entry or DefaultRule applies", ErrNoRule, clipLogged(method))}, known
+	return &methodPlan{err: fmt.Errorf("%w: %s has no (grpcauth.v1.method) option, its service no (grpcauth.v1.service) option, and no Config entry or DefaultRule applies", ErrNoRule, clipLogged(method))}, known, false
+}
+
+// serviceRule returns the rule a method of the service svc gets from its
+// service (steps 3 and 4 of Config's precedence) and its source, or
+// SourceNone when there is none; err says why a service option is
+// unusable. sd is the service's descriptor and md the method's, each nil
+// when there is none: the service option is the rule of the service's
+// declared methods, so that a name its descriptor does not declare
+// (reachable only through grpc.UnknownServiceHandler, say a newer
+// backend's method with a stricter rule of its own) does not inherit it.
+// ctx is that of the call the rule is for (see serviceOption).
+func (a *Authenticator) serviceRule(ctx context.Context, svc string, sd protoreflect.ServiceDescriptor, md protoreflect.MethodDescriptor) (_ *compiledRule, _ Source, err error) {
+	if r, ok := a.cfgRules[svc]; ok {
+		return r, SourceConfigService, nil
+	}
+	if md != nil {
+		if o := a.serviceOption(ctx, sd); o.present {
+			return o.rule, SourceServiceOption, o.err
+		}
+	}
+	return nil, SourceNone, nil
 }
 
 // optionPlan compiles a rule read from an option, or reports why the option
@@ -312,17 +439,20 @@ type svcRead struct {
 // minutes and gigabytes to check. Concurrent first calls of the service's
 // methods share one read: the first registers it in a.svcRules and reads
 // the option without a lock held (the descriptor's Options is the
-// resolver's code), and the others wait for it (svcHook, for tests, sees
-// each read start and each wait). A read is kept by service name with the
+// resolver's code), and the others wait for it. A read is kept by service name with the
 // descriptor it was read from, so that a resolver that builds a service's
 // descriptor afresh gets the option read afresh, and the map holds one
 // entry per service at most. So does a resolver that describes a service
 // with a value Go cannot compare (sameDescriptor): each call then reads
 // its own. A read that panics is forgotten, and those waiting for it read
-// the option again themselves. No descriptor method is called with
-// a.svcMu held (its name is asked for first), so that one that panics
-// cannot leave the lock held.
-func (a *Authenticator) serviceOption(sd protoreflect.ServiceDescriptor) svcOption {
+// the option again themselves. A caller whose ctx ends while it waits
+// stops waiting: it gets an option whose err wraps errWaitEnded and
+// ctx's error (the read goes on for the others), so that a resolver
+// whose Options does not return holds a call only as long as the call
+// lasts; the call that reads has no such way out of the resolver's
+// code. No descriptor method is called with a.svcMu held (its name is
+// asked for first), so that one that panics cannot leave the lock held.
+func (a *Authenticator) serviceOption(ctx context.Context, sd protoreflect.ServiceDescriptor) svcOption {
 	name := sd.FullName()
 	for {
 		a.svcMu.Lock()
@@ -337,15 +467,20 @@ func (a *Authenticator) serviceOption(sd protoreflect.ServiceDescriptor) svcOpti
 			return a.readServiceOption(r)
 		}
 		a.svcMu.Unlock()
-		if a.svcHook != nil {
-			a.svcHook(false)
+		select {
+		case <-r.done:
+		case <-ctx.Done():
+			return svcOption{present: true, err: fmt.Errorf("%w: %w", errWaitEnded, ctx.Err())}
 		}
-		<-r.done
 		if r.ok {
 			return r.o
 		}
 	}
 }
+
+// errWaitEnded is wrapped by the error of a call whose context ended while
+// it waited for another call's read of its service's option.
+var errWaitEnded = errors.New("grpcauth: the call ended while it waited for its service's (grpcauth.v1.service) option to be read")
 
 // readServiceOption performs the read r, which serviceOption registered.
 func (a *Authenticator) readServiceOption(r *svcRead) svcOption {
@@ -359,9 +494,6 @@ func (a *Authenticator) readServiceOption(r *svcRead) svcOption {
 		}
 		close(r.done)
 	}()
-	if a.svcHook != nil {
-		a.svcHook(true)
-	}
 	var o svcOption
 	pb, err := ruleOption(r.sd, grpcauthv1.E_Service)
 	if o.present = pb != nil || err != nil; o.present && err == nil {

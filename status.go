@@ -203,10 +203,13 @@ const (
 	// nonce. The malformed value is never sent.
 	ReasonInternalError = "INTERNAL_ERROR"
 	// ReasonCanceled: the caller cancelled while its token was being
-	// verified or its condition evaluated (codes.Canceled).
+	// verified, its condition evaluated, or its method's rule waited for
+	// another call's read of the service's option (codes.Canceled).
 	ReasonCanceled = "CANCELED"
 	// ReasonDeadlineExceeded: the call's deadline passed while its token
-	// was being verified or its condition evaluated (codes.DeadlineExceeded).
+	// was being verified, its condition evaluated, or its method's rule
+	// waited for another call's read of the service's option
+	// (codes.DeadlineExceeded).
 	ReasonDeadlineExceeded = "DEADLINE_EXCEEDED"
 )
 

@@ -1,0 +1,97 @@
+package grpcauth
+
+import (
+	"strings"
+	"testing"
+
+	grpcauthv1 "github.com/grpcauth/grpcauth/proto/grpcauth/v1"
+)
+
+// The methods of a service no descriptor describes (a hand-written
+// grpc.ServiceDesc), ruled by a Config entry naming the service, share one
+// plan that their calls find without a lock or an allocation, as a method
+// ruled by its option finds its own, rather than building one on every
+// call until Check runs; and no made-up name under the service is kept.
+func TestPlan_MethodsRuledByAConfigServiceEntryReuseOnePlan(t *testing.T) {
+	a := mustNew(t, Config{
+		Rules:  map[string]*grpcauthv1.Rule{"ghost.v1.GhostService": {Scopes: []string{"ghost:read"}}},
+		Public: []string{"ghost.v1.OpenService"},
+	})
+	for _, m := range []string{"/ghost.v1.GhostService/Get", "/ghost.v1.OpenService/Ping"} {
+		method := strings.Clone(m) // built at run time, as grpc-go's is
+		first := a.lookup(method)
+		if first.rule == nil || first.source != SourceConfigService {
+			t.Fatalf("%s: source %v, err %v; want the Config service rule", m, first.source, first.err)
+		}
+		if again := a.lookup(method); again != first {
+			t.Errorf("%s: a second call built its plan again", m)
+		}
+		if n := testing.AllocsPerRun(100, func() { a.lookup(method) }); n != 0 {
+			t.Errorf("%s: lookup allocates %v times a call, want 0 (as a method ruled by its option)", m, n)
+		}
+	}
+	if a.lookup("/ghost.v1.GhostService/Other") != a.lookup("/ghost.v1.GhostService/Get") {
+		t.Error("two methods of the service got two plans, want the service's one")
+	}
+	// The service's plan is for its methods' names only.
+	for _, odd := range []string{"/ghost.v1.GhostService/", "/ghost.v1.GhostService/a/b", "/ghost.v1.GhostService/1x", "ghost.v1.GhostService/Get"} {
+		if p := a.lookup(odd); p.rule != nil {
+			t.Errorf("%q got the service's rule, want it denied as no method name", odd)
+		}
+	}
+	if n := a.planLen(); n != 0 {
+		t.Errorf("the method plans hold %d entries for names the caller chose, want 0", n)
+	}
+}
+
+// The shared plan of a service no descriptor describes gives way to what
+// the Config says of one of its methods: a rule naming the method, or
+// DryRunMethods naming it.
+func TestPlan_ServiceSharedPlanLeavesConfigMethodEntriesTheirOwn(t *testing.T) {
+	const svc = "ghost.v1.GhostService"
+	a := mustNew(t, Config{
+		Rules: map[string]*grpcauthv1.Rule{
+			svc:                 {Scopes: []string{"ghost:read"}},
+			"/" + svc + "/Edit": {Scopes: []string{"ghost:write"}},
+		},
+		DryRunMethods: []string{"/" + svc + "/Trial"},
+	})
+	for range 2 { // before and after the service's plan is kept
+		for _, c := range []struct {
+			method string
+			scopes []string
+			dryRun bool
+		}{
+			{"/" + svc + "/Get", []string{"ghost:read"}, false},
+			{"/" + svc + "/Edit", []string{"ghost:write"}, false},
+			{"/" + svc + "/Trial", []string{"ghost:read"}, true},
+		} {
+			r, err := a.Requirement(c.method)
+			if err != nil || strings.Join(r.Scopes, " ") != strings.Join(c.scopes, " ") || r.DryRun != c.dryRun {
+				t.Errorf("%s: scopes %v, dry run %v, err %v; want %v, %v", c.method, r.Scopes, r.DryRun, err, c.scopes, c.dryRun)
+			}
+		}
+	}
+}
+
+// FuzzUndescribedPlan checks that the plan kept for a service no
+// descriptor describes, found without splitMethod's validation of the
+// service name, applies to exactly the names splitMethod accepts as the
+// service's methods.
+//
+//	go test -run '^$' -fuzz FuzzUndescribedPlan .
+func FuzzUndescribedPlan(f *testing.F) {
+	const svc = "ghost.v1.GhostService"
+	for _, s := range []string{"/" + svc + "/Get", "/" + svc + "/", "/" + svc + "/a/b", "/" + svc + "/1x", svc + "/Get", "/" + svc, "/ghost.v1.Other/Get", ""} {
+		f.Add(s)
+	}
+	a := mustNew(f, Config{Rules: map[string]*grpcauthv1.Rule{svc: {}}})
+	kept := a.lookup("/" + svc + "/Get")
+	f.Fuzz(func(t *testing.T, m string) {
+		s, _, ok := splitMethod(m)
+		want := ok && s == svc
+		if p := a.undescribedPlan(m); (p != nil) != want || (p != nil && p != kept) {
+			t.Fatalf("undescribedPlan(%q) = %p, want the kept plan: %v", m, p, want)
+		}
+	})
+}
