@@ -613,7 +613,6 @@ func TestNeeds_SaysEveryRequirementOfTheRule(t *testing.T) {
 	}{
 		{&itemsv1.MethodInfo{Public: true}, "nothing: public"},
 		{&itemsv1.MethodInfo{Denied: true}, "denied: the server has no usable rule"},
-		{&itemsv1.MethodInfo{Denied: true, DryRun: true}, "denied: the server has no usable rule; dry run: refusals only logged"},
 		{&itemsv1.MethodInfo{}, "any valid token"},
 		{&itemsv1.MethodInfo{Scopes: []string{"items:read", "items:write"}}, "items:read + items:write"},
 		{&itemsv1.MethodInfo{Scopes: []string{"items:write"}, Conditional: true}, "items:write; a condition on the request"},
@@ -623,8 +622,26 @@ func TestNeeds_SaysEveryRequirementOfTheRule(t *testing.T) {
 			"items:read; one of a or b + c"},
 		{&itemsv1.MethodInfo{AnyOf: []*itemsv1.ScopeSet{{Scopes: []string{"a"}}}, RequireDpop: true}, "one of a; a DPoP-bound token"},
 		{&itemsv1.MethodInfo{Scopes: []string{"a"}, RequireCertificateBinding: true}, "a; a certificate-bound token"},
-		{&itemsv1.MethodInfo{Scopes: []string{"items:read"}, DryRun: true}, "items:read; dry run: refusals only logged"},
-		{&itemsv1.MethodInfo{Public: true, DryRun: true}, "nothing: public; dry run: refusals only logged"},
+	} {
+		if got := needs(tt.m); got != tt.want {
+			t.Errorf("needs(%v) = %q, want %q", tt.m, got, tt.want)
+		}
+	}
+}
+
+// A method in dry run still needs a valid token (grpcauth never relaxes
+// authentication in dry run): needs says so, rather than that the method's
+// refusals are only logged, which reads as open to anyone. A public
+// method, which dry run does not change, reads as public alone.
+func TestNeeds_DryRunMethodStillNeedsAValidToken(t *testing.T) {
+	for _, tt := range []struct {
+		m    *itemsv1.MethodInfo
+		want string
+	}{
+		{&itemsv1.MethodInfo{Scopes: []string{"items:read"}, DryRun: true}, "items:read; dry run: any valid token passes, refusals only logged"},
+		{&itemsv1.MethodInfo{Denied: true, DryRun: true}, "denied: the server has no usable rule; dry run: any valid token passes, refusals only logged"},
+		{&itemsv1.MethodInfo{RequireDpop: true, DryRun: true}, "any valid token; a DPoP-bound token; dry run: any valid token passes, refusals only logged"},
+		{&itemsv1.MethodInfo{Public: true, DryRun: true}, "nothing: public"},
 	} {
 		if got := needs(tt.m); got != tt.want {
 			t.Errorf("needs(%v) = %q, want %q", tt.m, got, tt.want)

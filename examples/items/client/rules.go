@@ -32,16 +32,19 @@ func printRules(out io.Writer, methods []*itemsv1.MethodInfo) error {
 // needs says what a method's rule asks of a caller, its parts separated
 // by "; ": the scopes ("a + b"), the any-of sets ("one of a or b + c"), a
 // condition, step-up (acr values, greatest age of the sign-in), a DPoP- or
-// certificate-bound token, and last whether the method is in dry run (its
-// refusals only logged). The web page (web/app.js, needs) says it in the
-// same words.
+// certificate-bound token, and last whether the method is in dry run. Dry
+// run lets through any valid token and only logs what the rule would
+// refuse; it never relaxes authentication, so a call without a valid
+// token is still refused, and a public method, which needs none, is
+// unchanged by it and said to be public alone. The web page (web/app.js,
+// needs) says it in the same words.
 func needs(m *itemsv1.MethodInfo) string {
 	var parts []string
 	switch {
 	case m.GetDenied():
 		parts = append(parts, "denied: the server has no usable rule")
 	case m.GetPublic():
-		parts = append(parts, "nothing: public")
+		return "nothing: public"
 	default:
 		if len(m.GetScopes()) > 0 {
 			parts = append(parts, strings.Join(m.GetScopes(), " + "))
@@ -73,7 +76,7 @@ func needs(m *itemsv1.MethodInfo) string {
 		}
 	}
 	if m.GetDryRun() {
-		parts = append(parts, "dry run: refusals only logged")
+		parts = append(parts, "dry run: any valid token passes, refusals only logged")
 	}
 	return strings.Join(parts, "; ")
 }
