@@ -25,6 +25,8 @@ import (
 	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/status"
 	"google.golang.org/grpc/test/bufconn"
+	"google.golang.org/protobuf/encoding/protowire"
+	"google.golang.org/protobuf/proto"
 
 	"github.com/grpcauth/grpcauth/examples/items/internal/dev"
 	itemsv1 "github.com/grpcauth/grpcauth/examples/items/proto/items/v1"
@@ -645,6 +647,31 @@ func TestNeeds_DryRunMethodStillNeedsAValidToken(t *testing.T) {
 	} {
 		if got := needs(tt.m); got != tt.want {
 			t.Errorf("needs(%v) = %q, want %q", tt.m, got, tt.want)
+		}
+	}
+}
+
+// A MethodInfo from a newer server may carry a requirement this client's
+// items.proto does not have yet (dry_run was one): needs says that there
+// is more than it can read, rather than showing the method as asking for
+// less than the server enforces.
+func TestNeeds_FieldsThisClientCannotReadAreSaid(t *testing.T) {
+	for _, known := range []*itemsv1.MethodInfo{
+		{Name: "/items.v1.ItemService/ListItems", Scopes: []string{"items:read"}},
+		{Name: "/items.v1.ItemService/GetServerInfo", Public: true},
+	} {
+		b, err := proto.Marshal(known)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b = protowire.AppendVarint(protowire.AppendTag(b, 99, protowire.VarintType), 1) // a field of a newer items.proto
+		m := new(itemsv1.MethodInfo)
+		if err := proto.Unmarshal(b, m); err != nil {
+			t.Fatal(err)
+		}
+		want := needs(known) + "; more this client cannot read (the server is newer)"
+		if got := needs(m); got != want {
+			t.Errorf("needs(%v with field 99) = %q, want %q", known, got, want)
 		}
 	}
 }
