@@ -36,8 +36,8 @@ const (
 // file keeps two test processes of one checkout from building while the
 // other runs the binaries: the build holds it exclusively, the run shared,
 // until release. Where the kept directory or its lock cannot be had (file
-// locks are Unix's only: lockFile), it builds into a temporary directory,
-// which release removes.
+// locks need flock(2), which not every system has: lockFile), it builds
+// into a temporary directory, which release removes.
 func binaries() (dir string, release func(), err error) {
 	if dir, release, ok := keptBinaries(); ok {
 		return dir, release, nil

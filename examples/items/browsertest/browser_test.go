@@ -182,7 +182,9 @@ func get[T any](p *page, what string, a chromedp.Action[T]) T {
 }
 
 // signIn opens the page, signs in at the development issuer as user and
-// waits until the page shows the session.
+// waits until the page shows the session and is ready: its rules table
+// (asked for after the sign-in completes) filled too, so that the calls
+// and the screenshot that follow find the whole page.
 func (p *page) signIn(user string) {
 	p.t.Helper()
 	p.do("sign in as "+user,
@@ -192,6 +194,7 @@ func (p *page) signIn(user string) {
 		chromedp.WaitVisible(chromedp.CSS(`#user-`+user)),
 		chromedp.Click(chromedp.CSS(`#user-`+user)),
 		chromedp.WaitVisible(chromedp.CSS(`#who[data-subject="`+user+`"]`)),
+		chromedp.WaitVisible(chromedp.CSS(`body[data-ready]`)),
 	)
 	who := get(p, "read #who", chromedp.Text(chromedp.CSS(`#who`)))
 	if !strings.Contains(who, "Signed in as "+user) || !strings.Contains(who, "DPoP token") {

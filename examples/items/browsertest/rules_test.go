@@ -40,11 +40,12 @@ func TestBrowser_PageListsEachMethodsRule(t *testing.T) {
 	for _, tt := range []struct{ m, want string }{
 		{`{}`, "any valid token"},
 		{`{"denied": true}`, "denied: the server has no usable rule"},
-		{`{"denied": true, "dryRun": true}`, "denied: the server has no usable rule; dry run: refusals only logged"},
+		{`{"denied": true, "dryRun": true}`, "denied: the server has no usable rule; dry run: any valid token passes, refusals only logged"},
 		{`{"scopes": ["items:read"], "anyOf": [{"scopes": ["a"]}, {"scopes": ["b", "c"]}]}`, "items:read; one of a or b + c"},
 		{`{"anyOf": [{"scopes": ["a"]}], "requireDpop": true}`, "one of a; a DPoP-bound token"},
 		{`{"scopes": ["a"], "requireCertificateBinding": true}`, "a; a certificate-bound token"},
-		{`{"scopes": ["items:read"], "dryRun": true}`, "items:read; dry run: refusals only logged"},
+		{`{"scopes": ["items:read"], "dryRun": true}`, "items:read; dry run: any valid token passes, refusals only logged"},
+		{`{"public": true, "dryRun": true}`, "nothing: public"},
 		{`{"scopes": ["a"], "acrValues": ["mfa", "hwk"], "maxAgeSeconds": "0"}`, "a; step-up: acr mfa or hwk"},
 	} {
 		if got := get(p, "needs("+tt.m+")", chromedp.Evaluate[string](`needs(JSON.parse(`+strconv.Quote(tt.m)+`))`)); got != tt.want {

@@ -25,6 +25,8 @@ import (
 	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/status"
 	"google.golang.org/grpc/test/bufconn"
+	"google.golang.org/protobuf/encoding/protowire"
+	"google.golang.org/protobuf/proto"
 
 	"github.com/grpcauth/grpcauth/examples/items/internal/dev"
 	itemsv1 "github.com/grpcauth/grpcauth/examples/items/proto/items/v1"
@@ -613,7 +615,6 @@ func TestNeeds_SaysEveryRequirementOfTheRule(t *testing.T) {
 	}{
 		{&itemsv1.MethodInfo{Public: true}, "nothing: public"},
 		{&itemsv1.MethodInfo{Denied: true}, "denied: the server has no usable rule"},
-		{&itemsv1.MethodInfo{Denied: true, DryRun: true}, "denied: the server has no usable rule; dry run: refusals only logged"},
 		{&itemsv1.MethodInfo{}, "any valid token"},
 		{&itemsv1.MethodInfo{Scopes: []string{"items:read", "items:write"}}, "items:read + items:write"},
 		{&itemsv1.MethodInfo{Scopes: []string{"items:write"}, Conditional: true}, "items:write; a condition on the request"},
@@ -623,11 +624,54 @@ func TestNeeds_SaysEveryRequirementOfTheRule(t *testing.T) {
 			"items:read; one of a or b + c"},
 		{&itemsv1.MethodInfo{AnyOf: []*itemsv1.ScopeSet{{Scopes: []string{"a"}}}, RequireDpop: true}, "one of a; a DPoP-bound token"},
 		{&itemsv1.MethodInfo{Scopes: []string{"a"}, RequireCertificateBinding: true}, "a; a certificate-bound token"},
-		{&itemsv1.MethodInfo{Scopes: []string{"items:read"}, DryRun: true}, "items:read; dry run: refusals only logged"},
-		{&itemsv1.MethodInfo{Public: true, DryRun: true}, "nothing: public; dry run: refusals only logged"},
 	} {
 		if got := needs(tt.m); got != tt.want {
 			t.Errorf("needs(%v) = %q, want %q", tt.m, got, tt.want)
+		}
+	}
+}
+
+// A method in dry run still needs a valid token (grpcauth never relaxes
+// authentication in dry run): needs says so, rather than that the method's
+// refusals are only logged, which reads as open to anyone. A public
+// method, which dry run does not change, reads as public alone.
+func TestNeeds_DryRunMethodStillNeedsAValidToken(t *testing.T) {
+	for _, tt := range []struct {
+		m    *itemsv1.MethodInfo
+		want string
+	}{
+		{&itemsv1.MethodInfo{Scopes: []string{"items:read"}, DryRun: true}, "items:read; dry run: any valid token passes, refusals only logged"},
+		{&itemsv1.MethodInfo{Denied: true, DryRun: true}, "denied: the server has no usable rule; dry run: any valid token passes, refusals only logged"},
+		{&itemsv1.MethodInfo{RequireDpop: true, DryRun: true}, "any valid token; a DPoP-bound token; dry run: any valid token passes, refusals only logged"},
+		{&itemsv1.MethodInfo{Public: true, DryRun: true}, "nothing: public"},
+	} {
+		if got := needs(tt.m); got != tt.want {
+			t.Errorf("needs(%v) = %q, want %q", tt.m, got, tt.want)
+		}
+	}
+}
+
+// A MethodInfo from a newer server may carry a requirement this client's
+// items.proto does not have yet (dry_run was one): needs says that there
+// is more than it can read, rather than showing the method as asking for
+// less than the server enforces.
+func TestNeeds_FieldsThisClientCannotReadAreSaid(t *testing.T) {
+	for _, known := range []*itemsv1.MethodInfo{
+		{Name: "/items.v1.ItemService/ListItems", Scopes: []string{"items:read"}},
+		{Name: "/items.v1.ItemService/GetServerInfo", Public: true},
+	} {
+		b, err := proto.Marshal(known)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b = protowire.AppendVarint(protowire.AppendTag(b, 99, protowire.VarintType), 1) // a field of a newer items.proto
+		m := new(itemsv1.MethodInfo)
+		if err := proto.Unmarshal(b, m); err != nil {
+			t.Fatal(err)
+		}
+		want := needs(known) + "; more this client cannot read (the server is newer)"
+		if got := needs(m); got != want {
+			t.Errorf("needs(%v with field 99) = %q, want %q", known, got, want)
 		}
 	}
 }

@@ -32,9 +32,15 @@ func printRules(out io.Writer, methods []*itemsv1.MethodInfo) error {
 // needs says what a method's rule asks of a caller, its parts separated
 // by "; ": the scopes ("a + b"), the any-of sets ("one of a or b + c"), a
 // condition, step-up (acr values, greatest age of the sign-in), a DPoP- or
-// certificate-bound token, and last whether the method is in dry run (its
-// refusals only logged). The web page (web/app.js, needs) says it in the
-// same words.
+// certificate-bound token, and last whether the method is in dry run. Dry
+// run lets through any valid token and only logs what the rule would
+// refuse; it never relaxes authentication, so a call without a valid
+// token is still refused, and a public method, which needs none, is
+// unchanged by it and said to be public alone. A MethodInfo with fields
+// this client's items.proto does not have (a newer server's, which may
+// ask for more) ends with a note saying so. The web page (web/app.js,
+// needs), which the server serves and so shares its items.proto, says
+// the rest in the same words.
 func needs(m *itemsv1.MethodInfo) string {
 	var parts []string
 	switch {
@@ -72,8 +78,11 @@ func needs(m *itemsv1.MethodInfo) string {
 			parts = append(parts, "a certificate-bound token")
 		}
 	}
-	if m.GetDryRun() {
-		parts = append(parts, "dry run: refusals only logged")
+	if m.GetDryRun() && !m.GetPublic() {
+		parts = append(parts, "dry run: any valid token passes, refusals only logged")
+	}
+	if len(m.ProtoReflect().GetUnknown()) > 0 {
+		parts = append(parts, "more this client cannot read (the server is newer)")
 	}
 	return strings.Join(parts, "; ")
 }

@@ -308,15 +308,17 @@ function addRow(it) {
 // needs says what a method's rule (a MethodInfo of GetServerInfo, in
 // proto3 JSON) asks of a caller, its parts separated by "; ": the scopes,
 // the any-of sets, a condition, step-up, a DPoP- or certificate-bound
-// token, and last whether the method is in dry run (its refusals only
-// logged). The Go client (client/rules.go, needs) says it in the same
-// words.
+// token, and last whether the method is in dry run, which lets any valid
+// token through (a call without one is still refused) and only logs what
+// the rule would refuse; a public method, which dry run leaves unchanged,
+// is said to be public alone. The Go client (client/rules.go, needs) says
+// it in the same words.
 function needs(m) {
   const parts = [];
   if (m.denied) {
     parts.push('denied: the server has no usable rule');
   } else if (m.public) {
-    parts.push('nothing: public');
+    return 'nothing: public';
   } else {
     if ((m.scopes || []).length) parts.push(m.scopes.join(' + '));
     if ((m.anyOf || []).length) parts.push('one of ' + m.anyOf.map((s) => (s.scopes || []).join(' + ')).join(' or '));
@@ -328,7 +330,7 @@ function needs(m) {
     if (m.requireDpop) parts.push('a DPoP-bound token');
     if (m.requireCertificateBinding) parts.push('a certificate-bound token');
   }
-  if (m.dryRun) parts.push('dry run: refusals only logged');
+  if (m.dryRun) parts.push('dry run: any valid token passes, refusals only logged');
   return parts.join('; ');
 }
 
