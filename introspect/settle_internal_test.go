@@ -4,10 +4,7 @@ package introspect
 // unheld, and one more a second run found.
 
 import (
-	"context"
 	"errors"
-	"net/http"
-	"sync"
 	"testing"
 	"time"
 )
@@ -20,33 +17,7 @@ import (
 // longer than TTL) after the abandoned request landed. (Mutant: settle
 // without its check that the entry is still the one take marked taken.)
 func TestFlight_AbandonedBypassLandingAfterANewerAnswerLeavesItsKnownEntry(t *testing.T) {
-	rt := &answerThenHold{base: &http.Transport{DisableKeepAlives: true}, answered: make(chan struct{}), release: make(chan struct{})}
-	rt.n.Store(-1) // the first request (making the token known) is not held
-	r := &rateLimited{now: time.Now(), ran: make(chan struct{}, 8)}
-	r.iss, r.Verifier = newGated(t, nil, func(c *Config) {
-		c.HTTPClient = &http.Client{Transport: rt}
-		c.MaxRequestRate = 1
-		c.Now = r.Now
-		c.Cache.NegativeTTL = 2 * DefaultCacheTTL
-	})
-	r.Verifier.ran = func() { r.ran <- struct{}{} }
-	release := sync.OnceFunc(func() { close(rt.release) })
-	t.Cleanup(release)
-	tok, err := r.iss.MintOpaque("svc")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := r.verify(tok); err != nil {
-		t.Fatal(err)
-	}
-	r.advance(DefaultCacheTTL) // the answer ends; the budget is back
-	ctx, cancel := context.WithCancel(context.Background())
-	done := verifyAsync(ctx, r.Verifier, tok) // passes MaxRequestRate: known
-	<-rt.answered
-	cancel()
-	if err := <-done; !errors.Is(err, context.Canceled) {
-		t.Fatalf("caller: %v, want context.Canceled", err)
-	}
+	r, release, tok := abandonHeldBypass(t, nil, func(c *Config) { c.Cache.NegativeTTL = 2 * DefaultCacheTTL })
 	// A newer request, through the rate limit, is answered "active" and
 	// makes the token known anew, from the end of its answer on.
 	if err := r.verify(tok); err != nil {
