@@ -14,6 +14,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/google/cel-go/common/operators"
+	"github.com/google/cel-go/common/overloads"
 	"github.com/google/cel-go/common/types"
 	"github.com/google/cel-go/common/types/ref"
 	"google.golang.org/protobuf/encoding/protowire"
@@ -162,6 +164,52 @@ func TestNumber_OutOfRangeIsErrRangeAndFailsTheClaimInAListOrObject(t *testing.T
 	for _, v := range []any{[]any{json.Number("1"), json.Number("1e400")}, map[string]any{"a": json.Number("-1e400")}} {
 		if got, err := numbers(v); !errors.Is(err, strconv.ErrRange) {
 			t.Errorf("numbers(%v) = %v, %v; want strconv.ErrRange", v, got, err)
+		}
+	}
+}
+
+// TestCallCost_ChargesEachCallByWhatItReads: the runtime cost of each call
+// runtimeCoster prices, exactly (1 per 10 units read, rounded up), and no
+// price (nil, cel-go's own) for arguments of other types. (Mutants: a
+// minimum of 1 dropped, for a key, an equality or a comparison; the 1 of
+// a conversion, of bytes or string, or of a time accessor dropped; a
+// key's, a conversion's or bytes' length not counted; a string taken for
+// bytes; matches or a comparison priced for an argument that is no string;
+// a concatenation charged by one operand, a comparison by the longer; a
+// list's elements not counted for in; in priced for something other than
+// a list or map.)
+func TestCallCost_ChargesEachCallByWhatItReads(t *testing.T) {
+	s := func(n int) ref.Val { return types.String(strings.Repeat("a", n)) }
+	list := types.DefaultTypeAdapter.NativeToValue(make([]string, 20))
+	for _, tt := range []struct {
+		name     string
+		function string
+		args     []ref.Val
+		want     any // uint64, or nil for no price
+	}{
+		{"empty key", keyFunction, []ref.Val{s(0)}, uint64(1)},
+		{"25-byte key", keyFunction, []ref.Val{s(25)}, uint64(3)},
+		{"matches with a pattern that is no string", overloads.Matches, []ref.Val{s(1), types.Int(1)}, nil},
+		{"int of 25 bytes", overloads.TypeConvertInt, []ref.Val{s(25)}, uint64(1 + 3)},
+		{"int of an empty string", overloads.TypeConvertInt, []ref.Val{s(0)}, uint64(1)},
+		{"bytes of 25 bytes", overloads.TypeConvertBytes, []ref.Val{s(25)}, uint64(1 + 3)},
+		{"bytes of bytes", overloads.TypeConvertBytes, []ref.Val{types.Bytes("ab")}, nil},
+		{"string of 25 bytes", overloads.TypeConvertString, []ref.Val{types.Bytes(strings.Repeat("a", 25))}, uint64(1 + 3)},
+		{"hours in +01:00", overloads.TimeGetHours, []ref.Val{types.Timestamp{}, types.String("+01:00")}, uint64(1 + 1)},
+		{"empty strings equal", operators.Equals, []ref.Val{s(0), s(0)}, uint64(1)},
+		{"30 + 15 bytes", operators.Add, []ref.Val{s(30), s(15)}, uint64(5)},
+		{"30 < 15 bytes", operators.Less, []ref.Val{s(30), s(15)}, uint64(2)},
+		{"empty < empty", operators.Less, []ref.Val{s(0), s(0)}, uint64(1)},
+		{"string < int", operators.Less, []ref.Val{s(30), types.Int(1)}, nil},
+		{"in a list of 20 empty strings", operators.In, []ref.Val{s(0), list}, uint64(20)},
+		{"in a string", operators.In, []ref.Val{s(0), s(5)}, nil},
+	} {
+		var got any
+		if c := (runtimeCoster{}).CallCost(tt.function, "", tt.args, nil); c != nil {
+			got = *c
+		}
+		if got != tt.want {
+			t.Errorf("%s: cost %v, want %v", tt.name, got, tt.want)
 		}
 	}
 }
