@@ -7,9 +7,13 @@ package tokencreds_test
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"log/slog"
+	"net"
 	"net/http"
+	"net/url"
 	"strings"
 	"testing"
 	"time"
@@ -115,5 +119,57 @@ func TestBackoffDelay_IsJitteredSoClientsDoNotRetryInStep(t *testing.T) {
 	}
 	if len(seen) < 2 {
 		t.Fatalf("20 delays after 3 failures were all %v, want them jittered", seen)
+	}
+}
+
+// TestCredentials_TokenRequestFailuresAreNamedByTheirCause: each failure
+// of the HTTP client's token request, in the *url.Error it returns, gets
+// the code and fixed message of its cause: a certificate that does not
+// verify (each of crypto/tls's and crypto/x509's errors for it), a failed
+// handshake (a bad record, a local alert), or an unreachable endpoint (a
+// DNS failure, a closed connection, an HTTP/2 error, a proxy's 408, 429
+// or 504 status text). (Mutants: each of those checks dropped.)
+func TestCredentials_TokenRequestFailuresAreNamedByTheirCause(t *testing.T) {
+	const (
+		cert        = "tokencreds: the token endpoint's TLS certificate did not verify"
+		handshake   = "tokencreds: the TLS handshake with the token endpoint failed"
+		unreachable = "tokencreds: the token endpoint is unreachable"
+	)
+	for _, tt := range []struct {
+		cause error
+		code  codes.Code
+		msg   string
+	}{
+		{&tls.CertificateVerificationError{Err: errors.New("bad")}, codes.Unauthenticated, cert},
+		{x509.UnknownAuthorityError{}, codes.Unauthenticated, cert},
+		{x509.HostnameError{Certificate: &x509.Certificate{}, Host: "x"}, codes.Unauthenticated, cert},
+		{x509.CertificateInvalidError{Cert: &x509.Certificate{}}, codes.Unauthenticated, cert},
+		{x509.SystemRootsError{}, codes.Unauthenticated, cert},
+		{tls.RecordHeaderError{Msg: "bad record"}, codes.Unauthenticated, handshake},
+		{&net.OpError{Op: "local error", Err: errors.New("tls: alert")}, codes.Unauthenticated, handshake},
+		{&net.DNSError{Err: "no such host", Name: "auth.example"}, codes.Unavailable, unreachable},
+		{net.ErrClosed, codes.Unavailable, unreachable},
+		{errors.New("http2: client connection lost"), codes.Unavailable, unreachable},
+		{errors.New(http.StatusText(http.StatusRequestTimeout)), codes.Unavailable, unreachable},
+		{errors.New(http.StatusText(http.StatusTooManyRequests)), codes.Unavailable, unreachable},
+		{errors.New(http.StatusText(http.StatusGatewayTimeout)), codes.Unavailable, unreachable},
+	} {
+		ue := &url.Error{Op: "Post", URL: "https://auth.example/token", Err: tt.cause}
+		_, err := tokencreds.New(errorSource{ue}).GetRequestMetadata(localCtx())
+		if st := status.Convert(err); st.Code() != tt.code || st.Message() != tt.msg {
+			t.Errorf("%T %v: status %v %q, want %v %q", tt.cause, tt.cause, st.Code(), st.Message(), tt.code, tt.msg)
+		}
+	}
+}
+
+// TestCredentials_UnparsableTokenURLWithoutUserInfoKeepsTheReason: a token
+// URL that does not parse and has no user info keeps url.Parse's reason in
+// the cause, for a local log; only one with user info has it withheld.
+// (Mutant: the reason withheld whatever the URL.)
+func TestCredentials_UnparsableTokenURLWithoutUserInfoKeepsTheReason(t *testing.T) {
+	ue := &url.Error{Op: "parse", URL: "https://auth.example/%zz", Err: errors.New(`invalid URL escape "%zz"`)}
+	_, err := tokencreds.New(errorSource{ue}).GetRequestMetadata(localCtx())
+	if status.Code(err) != codes.Unauthenticated || !strings.Contains(errors.Unwrap(err).Error(), "invalid URL escape") {
+		t.Fatalf("err %v (cause %v), want Unauthenticated with url.Parse's reason in the cause", err, errors.Unwrap(err))
 	}
 }
