@@ -793,3 +793,23 @@ func TestEval_SubjectAndClientIDOfATokenNamingNoOneAreErrors(t *testing.T) {
 		t.Errorf("an admin without a subject = %v, %v; want true", ok, err)
 	}
 }
+
+// TestEval_MatchJustOverTheLimitStopsBeforeItRuns: with a cost limit of
+// 1,000 and the pattern '[a-z]{1,64}x' (33), a 299-byte text (30 × 33 =
+// 990) is matched, and a 300-byte one (31 × 33 = 1,023) is refused
+// before the pattern runs. (Mutants: the guard reading half the text's
+// length; the text's cost without its 1 more.)
+func TestEval_MatchJustOverTheLimitStopsBeforeItRuns(t *testing.T) {
+	c := claims(t, map[string]any{"sub": "alice"})
+	cond := compile(t, celcond.Config{CostLimit: 1000}, "!request.item.owner.matches('[a-z]{1,64}x')")
+	eval := func(n int) (bool, error) {
+		in := grpcauth.ConditionInput{Claims: c, Request: &authtestv1.OwnRequest{Item: &authtestv1.Item{Owner: strings.Repeat("a", n)}}}
+		return cond.Eval(context.Background(), in)
+	}
+	if ok, err := eval(299); !ok || err != nil {
+		t.Errorf("299 bytes: %v, %v; want true: the match costs 990", ok, err)
+	}
+	if _, err := eval(300); err == nil || !strings.Contains(err.Error(), "matching the string would exceed the cost limit") {
+		t.Errorf("300 bytes: err = %v, want the match refused before it runs", err)
+	}
+}

@@ -359,13 +359,16 @@ type rateLimited struct {
 	toks []string // minted active
 }
 
-func newRateLimited(t *testing.T, client *http.Client, tokens int) *rateLimited {
+func newRateLimited(t *testing.T, client *http.Client, tokens int, configure ...func(*Config)) *rateLimited {
 	t.Helper()
 	r := &rateLimited{now: time.Now(), ran: make(chan struct{}, 8)}
 	r.iss, r.Verifier = newGated(t, nil, func(c *Config) {
 		c.HTTPClient = client
 		c.MaxRequestRate = 1
 		c.Now = r.Now
+		for _, f := range configure {
+			f(c)
+		}
 	})
 	r.Verifier.ran = func() { r.ran <- struct{}{} }
 	for range tokens {

@@ -63,11 +63,12 @@ func TestFlight_AbandonedBypassAnsweredInactiveForgetsTheToken(t *testing.T) {
 // which passes the rate limit as known, and has its only caller leave once
 // the server has answered it, holding the answer on its way back until
 // release (which t's cleanup calls, before the Verifier's Close).
-func abandonHeldBypass(t *testing.T, before func(r *rateLimited, tok string)) (r *rateLimited, release func(), tok string) {
+// configure, if any, changes the Verifier's Config.
+func abandonHeldBypass(t *testing.T, before func(r *rateLimited, tok string), configure ...func(*Config)) (r *rateLimited, release func(), tok string) {
 	t.Helper()
 	rt := &answerThenHold{base: &http.Transport{DisableKeepAlives: true}, answered: make(chan struct{}), release: make(chan struct{})}
 	rt.n.Store(-1) // the first request (making the token known) is not held
-	r = newRateLimited(t, &http.Client{Transport: rt}, 1)
+	r = newRateLimited(t, &http.Client{Transport: rt}, 1, configure...)
 	release = sync.OnceFunc(func() { close(rt.release) })
 	t.Cleanup(release)
 	tok = r.toks[0]

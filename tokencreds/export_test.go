@@ -86,3 +86,6 @@ func LastHalfLife(c *Credentials) (time.Time, bool) {
 	}
 	return k.halfLife, true
 }
+
+// ErrSourceExited is errSourceExited.
+var ErrSourceExited = errSourceExited
