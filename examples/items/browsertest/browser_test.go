@@ -91,11 +91,20 @@ func newBrowser(t *testing.T) (context.Context, *recorder) {
 }
 
 // recorder keeps the page's console messages, uncaught exceptions and
-// ItemService requests, as Chromium reports them.
+// ItemService requests and responses, as Chromium reports them.
 type recorder struct {
-	mu       sync.Mutex
-	console  []string
-	requests []capturedRequest
+	mu        sync.Mutex
+	console   []string
+	requests  []capturedRequest
+	responses []capturedResponse
+}
+
+// capturedResponse is an ItemService response the page got: its URL,
+// status and headers (names in lower case).
+type capturedResponse struct {
+	url     string
+	status  int64
+	headers map[string]string
 }
 
 // event runs on chromedp's reading goroutine: it only records.
@@ -134,7 +143,36 @@ func (r *recorder) event(ev any) {
 			c.body = append(c.body, e.Bytes...)
 		}
 		r.requests = append(r.requests, c)
+	case *network.EventResponseReceived:
+		if !strings.Contains(ev.Response.URL, "/items.v1.ItemService/") {
+			return
+		}
+		c := capturedResponse{url: ev.Response.URL, status: ev.Response.Status, headers: map[string]string{}}
+		for k, v := range ev.Response.Headers {
+			if s, ok := v.(string); ok {
+				c.headers[strings.ToLower(k)] = s
+			}
+		}
+		r.responses = append(r.responses, c)
 	}
+}
+
+// answered returns the recorded responses of the ItemService method.
+func (r *recorder) answered(method string) []capturedResponse {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return ofMethod(r.responses, func(c capturedResponse) string { return c.url }, method)
+}
+
+// ofMethod returns those of items whose URL names the ItemService method.
+func ofMethod[T any](items []T, urlOf func(T) string, method string) []T {
+	var out []T
+	for _, c := range items {
+		if strings.HasSuffix(urlOf(c), "/"+method) {
+			out = append(out, c)
+		}
+	}
+	return out
 }
 
 func (r *recorder) consoleLines() []string {
@@ -147,13 +185,7 @@ func (r *recorder) consoleLines() []string {
 func (r *recorder) sent(method string) []capturedRequest {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	var out []capturedRequest
-	for _, c := range r.requests {
-		if strings.HasSuffix(c.url, "/"+method) {
-			out = append(out, c)
-		}
-	}
-	return out
+	return ofMethod(r.requests, func(c capturedRequest) string { return c.url }, method)
 }
 
 // page drives the example page in one tab.
@@ -235,10 +267,13 @@ type capturedRequest struct {
 
 // screenshot saves the page as browser.png in the test's artifact
 // directory (kept with go test -artifacts -outputdir DIR).
-func (p *page) screenshot() {
+func (p *page) screenshot() { p.screenshotAs("browser.png") }
+
+// screenshotAs saves the page as name in the test's artifact directory.
+func (p *page) screenshotAs(name string) {
 	p.t.Helper()
 	png := get(p, "screenshot", chromedp.FullScreenshot(100))
-	path := filepath.Join(p.t.ArtifactDir(), "browser.png")
+	path := filepath.Join(p.t.ArtifactDir(), name)
 	if err := os.WriteFile(path, png, 0o644); err != nil {
 		p.t.Fatal(err)
 	}

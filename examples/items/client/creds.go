@@ -48,6 +48,19 @@ func checkURL(raw string) error {
 	return fmt.Errorf("client: URL %q must be https (http only for localhost)", raw)
 }
 
+// downgrade returns an error when to, a URL that an answer from the URL
+// from named (a discovery document's token_endpoint, whose from is the
+// issuer; a redirect's Location), leaves https for plain http, even on a
+// loopback host: what an https issuer names must come over https too
+// (RFC 8414, section 2), or the client secret could go out in clear text.
+// url.Parse lowercases schemes.
+func downgrade(from, to *url.URL) error {
+	if from.Scheme == "https" && to.Scheme != "https" {
+		return fmt.Errorf("client: %s://%s: a downgrade from https to %s is refused: an https issuer's endpoints are https only", to.Scheme, to.Host, to.Scheme)
+	}
+	return nil
+}
+
 // transport returns how to dial addr: PLAINTEXT for a loopback addr, TLS
 // (the system's roots) for any other. The access token rides on
 // tokencreds.Credentials, which send it over TLS, or over plaintext only

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
 	"strings"
 )
 
@@ -20,7 +21,9 @@ var errNoDiscovery = errors.New("client: no OpenID discovery document")
 // discoverTokenURL reads {issuer}/.well-known/openid-configuration and
 // returns its token_endpoint. The document's issuer must equal issuer (OIDC
 // Discovery §4.3), so a misconfigured ISSUER fails here rather than later
-// with tokens the server will not accept.
+// with tokens the server will not accept. The token_endpoint gets the
+// client secret: it must pass checkURL and, for an https issuer, be https
+// too (no downgrade to plain http, not even on loopback).
 func discoverTokenURL(ctx context.Context, hc *http.Client, issuer string) (string, error) {
 	u := strings.TrimSuffix(issuer, "/") + "/.well-known/openid-configuration"
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
@@ -53,8 +56,20 @@ func discoverTokenURL(ctx context.Context, hc *http.Client, issuer string) (stri
 		return "", fmt.Errorf("%w: %s has no token_endpoint", errNoDiscovery, u)
 	}
 	// The client secret goes to this URL: the same rule as for TOKEN_URL
-	// (https, or http only on this host), whoever wrote the document.
+	// (https, or http only on this host), whoever wrote the document, and
+	// https for an https issuer, loopback or not.
 	if err := checkURL(doc.TokenEndpoint); err != nil {
+		return "", fmt.Errorf("client: discovery: token_endpoint of %s: %w", u, err)
+	}
+	iss, err := url.Parse(issuer)
+	if err != nil {
+		return "", fmt.Errorf("client: bad issuer URL: %w", err)
+	}
+	te, err := url.Parse(doc.TokenEndpoint)
+	if err != nil {
+		return "", fmt.Errorf("client: discovery: token_endpoint of %s: %w", u, err)
+	}
+	if err := downgrade(iss, te); err != nil {
 		return "", fmt.Errorf("client: discovery: token_endpoint of %s: %w", u, err)
 	}
 	return doc.TokenEndpoint, nil

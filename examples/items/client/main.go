@@ -311,7 +311,8 @@ const maxRedirects = 10
 // newHTTPClient returns the client for the authorization server's
 // discovery document and token endpoint, sending through rt (nil:
 // http.DefaultTransport): each request bounded by httpTimeout, and
-// redirects followed only to URLs checkURL accepts. A 307
+// redirects followed only to URLs checkURL accepts and never from https
+// down to plain http, loopback included (downgrade). A 307
 // or 308 answer from the token endpoint resends the client secret (in the
 // body, and to a subdomain in the Authorization header) to its Location,
 // so a token request (anything but a GET) follows redirects only within
@@ -324,6 +325,9 @@ func newHTTPClient(rt http.RoundTripper) *http.Client {
 		CheckRedirect: func(req *http.Request, via []*http.Request) error {
 			if len(via) >= maxRedirects {
 				return fmt.Errorf("client: stopped after %d redirects", maxRedirects)
+			}
+			if err := downgrade(via[len(via)-1].URL, req.URL); err != nil {
+				return err
 			}
 			if first := via[0]; first.Method != http.MethodGet && (req.URL.Scheme != first.URL.Scheme || req.URL.Host != first.URL.Host) {
 				return fmt.Errorf("client: refusing to follow the token endpoint's redirect to another origin (%s://%s)", req.URL.Scheme, req.URL.Host)

@@ -49,6 +49,7 @@ func startDevIssuer(addr, audience string, rfc9068, dpopNonces bool, pageURL str
 		// The web page (web.go) signs its users in with PKCE.
 		PublicClients: webClients(pageURL),
 		Users:         webUsers(),
+		ACRValues:     devACRValues(),
 		DPoPNonces:    nonces,
 	})
 	if err != nil {
@@ -56,6 +57,17 @@ func startDevIssuer(addr, audience string, rfc9068, dpopNonces bool, pageURL str
 	}
 	return &devIssuer{iss}, nil
 }
+
+// mfaACR is the acr PurgeItems' step-up asks for (items.proto's
+// acr_values), a value of the example's own.
+const mfaACR = "urn:grpcauth:example:mfa"
+
+// devACRValues are the acr values the development issuer signs users in
+// at when a sign-in asks for some: Okta's predefined ones (the default,
+// urn:okta:loa:1fa:any, first) and mfaACR, so that the web page's
+// step-up sign-in for PurgeItems gets a token with the acr the rule
+// needs (grpcauthtest.Config.ACRValues).
+func devACRValues() []string { return append(grpcauthtest.DefaultACRValues(), mfaACR) }
 
 // printUsage prints, ready to paste, the issuer, its clients and the
 // commands that get a token and call the server at serverAddr.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net"
+	"slices"
 	"strings"
 	"testing"
 
@@ -14,6 +15,7 @@ import (
 
 	"github.com/grpcauth/grpcauth"
 	itemsv1 "github.com/grpcauth/grpcauth/examples/items/proto/items/v1"
+	"github.com/grpcauth/grpcauth/grpcauthtest"
 	grpcauthv1 "github.com/grpcauth/grpcauth/proto/grpcauth/v1"
 	"github.com/grpcauth/grpcauth/verifier"
 )
@@ -193,5 +195,38 @@ func TestServerInfo_ListsDryRunMethods(t *testing.T) {
 				t.Errorf("%s: %v, want denied", del, d)
 			}
 		})
+	}
+}
+
+// TestDevIssuer_SignsInAtEveryACRTheRulesAskFor: the development issuer
+// can issue every acr a rule's step-up asks for (PurgeItems'), so that a
+// person signing in again with the refusal's acr_values gets a token the
+// rule accepts, and it keeps Okta's default first.
+func TestDevIssuer_SignsInAtEveryACRTheRulesAskFor(t *testing.T) {
+	d, err := startDevIssuer("127.0.0.1:0", "api://default", false, false, "http://127.0.0.1:1/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close()
+	supported := d.Metadata().ACRValuesSupported
+	if len(supported) == 0 || supported[0] != grpcauthtest.DefaultACRValues()[0] {
+		t.Errorf("acr_values_supported %q; want Okta's default %q first", supported, grpcauthtest.DefaultACRValues()[0])
+	}
+	_, c := policyEnv(t)
+	info, err := c.GetServerInfo(t.Context(), &itemsv1.GetServerInfoRequest{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	asked := 0
+	for _, m := range info.GetMethods() {
+		for _, acr := range m.GetAcrValues() {
+			asked++
+			if !slices.Contains(supported, acr) {
+				t.Errorf("%s asks for acr %q; the development issuer supports %q", m.GetName(), acr, supported)
+			}
+		}
+	}
+	if asked == 0 {
+		t.Error("no rule asks for an acr: the test checks nothing")
 	}
 }

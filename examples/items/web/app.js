@@ -10,7 +10,9 @@ const enc = new TextEncoder();
 const dec = new TextDecoder();
 
 // The session lives in memory only: a reload signs the person out.
-const session = { cfg: null, token: '', tokenType: '', subject: '', scope: '', key: null, jwk: null };
+// stepUp is the challenge of the last step-up refusal (acr_values and
+// max_age to sign in again with), or null.
+const session = { cfg: null, token: '', tokenType: '', subject: '', scope: '', acr: '', key: null, jwk: null, stepUp: null };
 
 // ---- encodings ----
 
@@ -39,10 +41,12 @@ async function sha256(s) {
   return new Uint8Array(await crypto.subtle.digest('SHA-256', enc.encode(s)));
 }
 
-// protoString returns the first string of field number field in the
-// protobuf message bytes: enough to read google.rpc.ErrorInfo's reason (1)
-// and domain (2) without a protobuf library.
-function protoString(bytes, field) {
+// protoFields returns the length-delimited fields (wire type 2) of the
+// protobuf message bytes, as [field number, bytes] pairs in order: enough
+// to read google.rpc.ErrorInfo's reason (1), domain (2) and metadata (3,
+// map entries of key 1 and value 2) without a protobuf library.
+function protoFields(bytes) {
+  const out = [];
   let i = 0;
   const varint = () => {
     let x = 0, shift = 0, b;
@@ -63,22 +67,60 @@ function protoString(bytes, field) {
     else if (wire === 2) {
       const n = varint();
       if (i + n > bytes.length) throw new Error('truncated field');
-      if (num === field) return dec.decode(bytes.subarray(i, i + n));
+      out.push([num, bytes.subarray(i, i + n)]);
       i += n;
     } else throw new Error('unsupported wire type');
   }
-  return '';
+  return out;
 }
 
-// errorReason returns the ErrorInfo reason of a Connect error's details:
-// from "debug" when the server added it, else decoded from the protobuf.
-function errorReason(details) {
+// protoString returns the first string of field number field in the
+// protobuf message bytes, or ''.
+function protoString(bytes, field) {
+  const f = protoFields(bytes).find(([num]) => num === field);
+  return f ? dec.decode(f[1]) : '';
+}
+
+// errorInfo returns the ErrorInfo reason and metadata (a Map: its keys
+// are the server's, never an object's properties) of a Connect error's
+// details: from "debug" when the server added it, else decoded from the
+// protobuf.
+function errorInfo(details) {
   for (const d of details || []) {
     if (d.type !== 'google.rpc.ErrorInfo') continue;
-    if (d.debug && d.debug.reason) return d.debug.reason;
-    try { return protoString(b64decode(d.value || ''), 1); } catch (e) { return ''; }
+    if (d.debug && d.debug.reason) {
+      const md = d.debug.metadata && typeof d.debug.metadata === 'object' ? d.debug.metadata : {};
+      return { reason: String(d.debug.reason), metadata: new Map(Object.entries(md).map(([k, v]) => [k, String(v)])) };
+    }
+    try {
+      const bytes = b64decode(d.value || '');
+      const metadata = new Map();
+      for (const [num, entry] of protoFields(bytes)) {
+        if (num === 3) metadata.set(protoString(entry, 1), protoString(entry, 2));
+      }
+      return { reason: protoString(bytes, 1), metadata };
+    } catch (e) {
+      break;
+    }
   }
-  return '';
+  return { reason: '', metadata: new Map() };
+}
+
+// errorReason returns the ErrorInfo reason of a Connect error's details.
+const errorReason = (details) => errorInfo(details).reason;
+
+// stepUpChallenge returns what a step-up refusal (RFC 9470: reason
+// INSUFFICIENT_USER_AUTHENTICATION) asks the person to sign in again
+// with, from its ErrorInfo metadata: acr_values (space-separated) and
+// max_age (seconds), each '' when the rule sets none or the server sent
+// a malformed one; null for any other refusal.
+function stepUpChallenge(info) {
+  if (info.reason !== 'INSUFFICIENT_USER_AUTHENTICATION') return null;
+  const acr = info.metadata.get('acr_values') || '', age = info.metadata.get('max_age') || '';
+  return {
+    acrValues: acr.length <= 1024 && /^[\x21\x23-\x5b\x5d-\x7e]+( [\x21\x23-\x5b\x5d-\x7e]+)*$/.test(acr) ? acr : '',
+    maxAge: /^[0-9]{1,12}$/.test(age) ? age : '',
+  };
 }
 
 // camel turns a Connect code ("permission_denied") into the gRPC name
@@ -143,17 +185,25 @@ function showEntry(e) {
 
 // ---- sign-in ----
 
-async function signIn() {
+// signIn sends the person to the issuer's authorization endpoint. With
+// stepUp (a refusal's stepUpChallenge) the request carries its acr_values
+// and max_age (OIDC Core 3.1.2.1): the issuer signs the person in again at
+// one of those classes, and the token carries the acr and auth_time the
+// refused method's rule asks for.
+async function signIn(stepUp) {
   const cfg = session.cfg;
   const verifier = randomString(32); // 43 characters
   const st = randomString(16);
   sessionStorage.setItem('pkce', JSON.stringify({ verifier, state: st }));
   const u = new URL(cfg.authorization_endpoint);
-  u.search = new URLSearchParams({
+  const q = new URLSearchParams({
     response_type: 'code', client_id: cfg.client_id, redirect_uri: cfg.redirect_uri,
     scope: cfg.scope, state: st, code_challenge: b64url(await sha256(verifier)),
     code_challenge_method: 'S256',
-  }).toString();
+  });
+  if (stepUp && stepUp.acrValues) q.set('acr_values', stepUp.acrValues);
+  if (stepUp && stepUp.maxAge) q.set('max_age', stepUp.maxAge);
+  u.search = q.toString();
   location.assign(u.toString());
 }
 
@@ -207,7 +257,9 @@ async function finishSignIn(params, saved) {
   session.scope = tr.scope || '';
   // For display only: the server, not the page, verifies the token.
   try {
-    session.subject = JSON.parse(dec.decode(b64decode(tr.access_token.split('.')[1]))).sub || '';
+    const claims = JSON.parse(dec.decode(b64decode(tr.access_token.split('.')[1])));
+    session.subject = String(claims.sub || '');
+    session.acr = typeof claims.acr === 'string' ? claims.acr : '';
   } catch (e) {
     session.subject = '(unknown)';
   }
@@ -218,7 +270,7 @@ async function finishSignIn(params, saved) {
 // items read with them: the next person at this tab sees none of them,
 // nor the answer to a call still under way (call).
 function signOut() {
-  Object.assign(session, { token: '', tokenType: '', subject: '', scope: '', key: null, jwk: null });
+  Object.assign(session, { token: '', tokenType: '', subject: '', scope: '', acr: '', key: null, jwk: null, stepUp: null });
   showItems([]);
   render();
 }
@@ -226,12 +278,23 @@ function signOut() {
 function render() {
   const who = document.getElementById('who');
   who.textContent = session.token
-    ? 'Signed in as ' + session.subject + ' (scopes: ' + (session.scope || 'none') + '; ' + session.tokenType + ' token)'
+    ? 'Signed in as ' + session.subject + ' (scopes: ' + (session.scope || 'none') + '; ' + session.tokenType + ' token' +
+      (session.acr ? '; acr ' + session.acr : '') + ')'
     : 'Not signed in.';
   who.dataset.subject = session.subject;
   who.dataset.tokenType = session.tokenType;
+  who.dataset.acr = session.acr;
   document.getElementById('signin').hidden = !!session.token;
   document.getElementById('signout').hidden = !session.token;
+  const su = session.stepUp;
+  document.getElementById('stepup').hidden = !su;
+  if (su) {
+    const wants = [];
+    if (su.acrValues) wants.push('acr ' + su.acrValues.split(' ').join(' or '));
+    if (su.maxAge) wants.push('signed in at most ' + su.maxAge + ' s ago');
+    document.getElementById('stepup-text').textContent =
+      'The server asks for a stronger or more recent sign-in' + (wants.length ? ': ' + wants.join(', ') : '') + '.';
+  }
 }
 
 // ---- calls ----
@@ -243,8 +306,9 @@ const CONNECT_JSON = { 'Content-Type': 'application/json', 'Connect-Protocol-Ver
 // response message, or null when refused or when the session that sent it
 // has ended (signed out) before the answer came. A call whose DPoP proof
 // was still being signed when the person signed out is not sent: it is
-// logged as Canceled.
-async function call(method, message) {
+// logged as Canceled. onRefused, if given, gets a refusal's errorInfo,
+// when the session that sent the call is still the page's.
+async function call(method, message, onRefused) {
   const path = SERVICE + method;
   const token = session.token, who = session.subject;
   const headers = { ...CONNECT_JSON };
@@ -272,8 +336,26 @@ async function call(method, message) {
     logCall(method, true, '', '', '', who);
     return session.token === token ? body : null;
   }
-  logCall(method, false, camel(body.code || 'http_' + resp.status), errorReason(body.details), body.message, who);
+  const info = errorInfo(body.details);
+  logCall(method, false, camel(body.code || 'http_' + resp.status), info.reason, body.message, who);
+  if (onRefused && session.token === token) onRefused(info);
   return null;
+}
+
+// purge calls PurgeItems. Its rule asks for a recent multi-factor sign-in
+// (step-up, RFC 9470): a refusal for that shows what the server asks for
+// and offers to sign in again with it (signIn), after which purging again
+// is allowed.
+async function purge() {
+  const r = await call('PurgeItems', {}, (info) => {
+    session.stepUp = stepUpChallenge(info);
+    render();
+  });
+  if (r) {
+    session.stepUp = null;
+    showItems([]);
+    render();
+  }
 }
 
 function showItems(items) {
@@ -374,7 +456,8 @@ async function init() {
   for (const e of JSON.parse(sessionStorage.getItem('log') || '[]')) showEntry(e);
   session.cfg = await (await fetch('/config.json')).json();
   const signin = document.getElementById('signin');
-  signin.addEventListener('click', signIn);
+  signin.addEventListener('click', () => signIn());
+  document.getElementById('stepup-signin').addEventListener('click', () => signIn(session.stepUp));
   if (!session.cfg.authorization_endpoint) {
     // A real issuer needs the page registered as a client there first.
     signin.disabled = true;
@@ -385,6 +468,7 @@ async function init() {
     const r = await call('ListItems', {});
     if (r) showItems(r.items || []);
   });
+  document.getElementById('purge').addEventListener('click', purge);
   document.getElementById('create-form').addEventListener('submit', async (ev) => {
     ev.preventDefault();
     const r = await call('CreateItem', { name: document.getElementById('name').value });

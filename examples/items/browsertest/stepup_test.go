@@ -1,0 +1,157 @@
+package browsertest
+
+import (
+	"encoding/base64"
+	"encoding/json"
+	"net/url"
+	"strings"
+	"testing"
+
+	"github.com/chromedp/chromedp"
+)
+
+// stepUpACR and stepUpMaxAge are what PurgeItems' rule (items.proto) asks
+// for: the page must take them from the refusal, and the issuer put the
+// acr in the new token.
+const (
+	stepUpACR    = "urn:grpcauth:example:mfa"
+	stepUpMaxAge = "300"
+)
+
+// TestBrowser_PurgeNeedsAStepUpSignIn walks the step-up round trip of RFC
+// 9470 from the page: the admin's PurgeItems is refused Unauthenticated
+// (INSUFFICIENT_USER_AUTHENTICATION); the page shows what the server asks
+// for and offers to sign in again, which sends the browser to the
+// authorization endpoint with the refusal's acr_values and max_age; the
+// new token carries that acr and a fresh auth_time, and the purge is then
+// allowed.
+func TestBrowser_PurgeNeedsAStepUpSignIn(t *testing.T) {
+	srv := startServer(t)
+	tab, rec := newBrowser(t)
+	p := &page{t: t, tab: tab, url: srv.webURL}
+
+	p.signIn("admin")
+	if n := p.count(`#stepup:not([hidden])`); n != 0 {
+		t.Errorf("the step-up offer shows before any refusal")
+	}
+	o := p.call(`#purge`)
+	if o.method != "PurgeItems" || o.outcome != "refused" || o.code != "Unauthenticated" || o.reason != "INSUFFICIENT_USER_AUTHENTICATION" {
+		t.Fatalf("admin PurgeItems after a plain sign-in: %+v, want refused Unauthenticated (INSUFFICIENT_USER_AUTHENTICATION)", o)
+	}
+	p.do("wait for the step-up offer", chromedp.WaitVisible(chromedp.CSS(`#stepup-signin`)))
+	if text := get(p, "read the step-up offer", chromedp.Text(chromedp.CSS(`#stepup-text`))); !strings.Contains(text, stepUpACR) || !strings.Contains(text, stepUpMaxAge+" s") {
+		t.Errorf("the step-up offer says %q; want the acr %s and max_age %s it asks for", text, stepUpACR, stepUpMaxAge)
+	}
+	if rows := p.count(`#items tbody tr`); rows != 0 {
+		t.Errorf("the page shows %d items; none were listed", rows)
+	}
+	p.screenshotAs("stepup.png")
+	// The same challenge, for HTTP clients, in the 401's WWW-Authenticate.
+	if rs := rec.answered("PurgeItems"); len(rs) != 1 || rs[0].status != 401 ||
+		!strings.Contains(rs[0].headers["www-authenticate"], `error="insufficient_user_authentication"`) ||
+		!strings.Contains(rs[0].headers["www-authenticate"], `acr_values="`+stepUpACR+`"`) ||
+		!strings.Contains(rs[0].headers["www-authenticate"], `max_age="`+stepUpMaxAge+`"`) {
+		t.Errorf("PurgeItems responses %+v; want one 401 with the step-up challenge in WWW-Authenticate", rs)
+	}
+
+	p.do("sign in again with multi-factor",
+		chromedp.Click(chromedp.CSS(`#stepup-signin`)),
+		chromedp.WaitVisible(chromedp.CSS(`#user-admin`)),
+	)
+	authz, err := url.Parse(get(p, "read the authorization request", chromedp.Evaluate[string](`location.href`)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if q := authz.Query(); q.Get("acr_values") != stepUpACR || q.Get("max_age") != stepUpMaxAge || q.Get("code_challenge") == "" {
+		t.Errorf("the step-up sign-in asks %s?%s; want acr_values %s, max_age %s and PKCE", authz.Path, authz.RawQuery, stepUpACR, stepUpMaxAge)
+	}
+	p.do("choose the admin",
+		chromedp.Click(chromedp.CSS(`#user-admin`)),
+		chromedp.WaitVisible(chromedp.CSS(`#who[data-acr="`+stepUpACR+`"]`)),
+		chromedp.WaitVisible(chromedp.CSS(`body[data-ready]`)),
+	)
+	if n := p.count(`#stepup:not([hidden])`); n != 0 {
+		t.Errorf("the step-up offer still shows after the new sign-in")
+	}
+	p.call(`#list`)
+	if o := p.call(`#purge`); o.method != "PurgeItems" || o.outcome != "allowed" {
+		t.Fatalf("admin PurgeItems after the step-up sign-in: %+v, want allowed", o)
+	}
+	if rows := p.count(`#items tbody tr`); rows != 0 {
+		t.Errorf("the page shows %d items after the purge, want none", rows)
+	}
+	// The server says so too: listing again finds nothing.
+	p.call(`#list`)
+	if rows := p.count(`#items tbody tr`); rows != 0 {
+		t.Errorf("ListItems after the purge shows %d items, want none", rows)
+	}
+
+	purges := rec.sent("PurgeItems")
+	if len(purges) != 2 {
+		t.Fatalf("captured %d PurgeItems requests, want 2", len(purges))
+	}
+	before, after := tokenClaims(t, purges[0]), tokenClaims(t, purges[1])
+	if before["acr"] != nil {
+		t.Errorf("the first sign-in's token has acr %v; it asked for none", before["acr"])
+	}
+	if after["acr"] != stepUpACR || after["auth_time"] == nil || after["sub"] != "admin" {
+		t.Errorf("the step-up token has acr %v, auth_time %v, sub %v; want %s, a sign-in time, admin", after["acr"], after["auth_time"], after["sub"], stepUpACR)
+	}
+}
+
+// tokenClaims returns the claims of the JWT access token c carried, as the
+// server reads them (without checking the signature: the server did).
+func tokenClaims(t *testing.T, c capturedRequest) map[string]any {
+	t.Helper()
+	_, tok, _ := strings.Cut(c.headers["authorization"], " ")
+	parts := strings.Split(tok, ".")
+	if len(parts) != 3 {
+		t.Fatalf("the request's token is not a JWT: %d parts", len(parts))
+	}
+	payload, err := base64.RawURLEncoding.DecodeString(parts[1])
+	if err != nil {
+		t.Fatal(err)
+	}
+	var claims map[string]any
+	if err := json.Unmarshal(payload, &claims); err != nil {
+		t.Fatal(err)
+	}
+	return claims
+}
+
+// The page reads a step-up challenge from the ErrorInfo's protobuf bytes
+// alone (metadata is field 3, map entries of key 1 and value 2), as other
+// Connect servers send it without "debug", and passes on only well-formed
+// acr_values and max_age.
+func TestBrowser_StepUpChallengeIsReadFromTheErrorInfo(t *testing.T) {
+	srv := startServer(t)
+	tab, _ := newBrowser(t)
+	p := &page{t: t, tab: tab, url: srv.webURL}
+	p.do("open the page", chromedp.Navigate(srv.webURL), chromedp.WaitVisible(chromedp.CSS(`body[data-ready]`)))
+
+	field := func(num byte, b []byte) []byte { return append([]byte{num<<3 | 2, byte(len(b))}, b...) }
+	entry := func(k, v string) []byte { return field(3, append(field(1, []byte(k)), field(2, []byte(v))...)) }
+	info := func(reason string, md ...[]byte) string {
+		b := append(field(1, []byte(reason)), field(2, []byte("grpcauth"))...)
+		for _, e := range md {
+			b = append(b, e...)
+		}
+		return base64.RawURLEncoding.EncodeToString(b)
+	}
+	read := func(value string) string {
+		return get(p, "read a challenge", chromedp.Evaluate[string](
+			`JSON.stringify(stepUpChallenge(errorInfo([{type: 'google.rpc.ErrorInfo', value: '`+value+`'}])))`))
+	}
+	for _, tt := range []struct {
+		name, value, want string
+	}{
+		{"acr_values and max_age", info("INSUFFICIENT_USER_AUTHENTICATION", entry("acr_values", "urn:a:mfa phr"), entry("max_age", "60")), `{"acrValues":"urn:a:mfa phr","maxAge":"60"}`},
+		{"max_age only", info("INSUFFICIENT_USER_AUTHENTICATION", entry("max_age", "60")), `{"acrValues":"","maxAge":"60"}`},
+		{"malformed values dropped", info("INSUFFICIENT_USER_AUTHENTICATION", entry("acr_values", `a"b`), entry("max_age", "-1")), `{"acrValues":"","maxAge":""}`},
+		{"another refusal", info("ACCESS_TOKEN_SCOPE_INSUFFICIENT", entry("acr_values", "urn:a:mfa")), `null`},
+	} {
+		if got := read(tt.value); got != tt.want {
+			t.Errorf("%s: stepUpChallenge = %s, want %s", tt.name, got, tt.want)
+		}
+	}
+}
