@@ -80,7 +80,9 @@ type methodPlan struct {
 // compiled, is one load of the published map and one map lookup, without
 // lock or allocation; a method not yet there is looked up among the plans
 // shared by the methods of a service no descriptor describes
-// (undescribedPlan, also without lock or allocation), then in the plans
+// (undescribedPlan, also without a lock of grpcauth's or an allocation,
+// asking Config.Descriptors whether it describes the service now), then
+// in the plans
 // published since (under a.mu), or else compiled and, when it is a real
 // method (known to the descriptors or named in the configuration),
 // published for later calls, or, when it is any method of such a service,
@@ -141,9 +143,15 @@ const (
 
 // undescribedPlan returns the plan kept for the service of method
 // (keptForService), or nil when none applies to method: no plan is kept
-// for its service, or a Config entry names the method (Rules or Public,
+// for its service, a Config entry names the method (Rules or Public,
 // whose plan is kept by method name, or DryRunMethods, which makes it
-// differ from the service's).
+// differ from the service's), or Config.Descriptors now describes the
+// service. The resolver is asked on each call, as findRule asks it: a
+// service it did not describe on its first call (it failed, or had not
+// yet been given the file) is not taken to have no descriptor for good,
+// which would leave a method option stricter than the Config service
+// entry (ranking above it) unread. Only a service a Config entry names is
+// asked about here, never a name the caller chose.
 func (a *Authenticator) undescribedPlan(method string) *methodPlan {
 	kept := a.undescribed.Load()
 	if kept == nil {
@@ -164,6 +172,12 @@ func (a *Authenticator) undescribedPlan(method string) *methodPlan {
 		return nil
 	}
 	if _, ok := a.dryRunNames[method]; ok {
+		return nil
+	}
+	if a.service(svc) != nil {
+		// Described since the plan was kept (a resolver that failed, or
+		// that gained the file): the descriptor's options rank above
+		// the Config service entry for the methods they rule.
 		return nil
 	}
 	return p

@@ -1,8 +1,13 @@
 package grpcauth
 
 import (
+	"errors"
 	"strings"
+	"sync/atomic"
 	"testing"
+
+	"google.golang.org/protobuf/reflect/protoreflect"
+	"google.golang.org/protobuf/reflect/protoregistry"
 
 	grpcauthv1 "github.com/grpcauth/grpcauth/proto/grpcauth/v1"
 )
@@ -94,4 +99,39 @@ func FuzzUndescribedPlan(f *testing.F) {
 			t.Fatalf("undescribedPlan(%q) = %p, want the kept plan: %v", m, p, want)
 		}
 	})
+}
+
+// lateResolver is protoregistry.GlobalFiles once its down is false, and
+// before that a resolver that fails (a registry still loading, or one
+// whose backend is briefly unreachable).
+type lateResolver struct{ down atomic.Bool }
+
+func (r *lateResolver) FindDescriptorByName(name protoreflect.FullName) (protoreflect.Descriptor, error) {
+	if r.down.Load() {
+		return nil, errors.New("the registry is not reachable")
+	}
+	return protoregistry.GlobalFiles.FindDescriptorByName(name)
+}
+
+// A service that Config.Descriptors does not describe on its methods'
+// first call, but does later (a resolver that failed, or gained the file
+// since), has its descriptor read from then on: a method option, which
+// ranks above the Config service entry, rules its method, rather than the
+// service's Config entry kept for good from that first call. The Config
+// entry here makes the service public, and the option of AllOf, which
+// the .proto's author meant to narrow it, asks for scopes.
+func TestPlan_ServiceDescribedAfterItsFirstCallIsRuledByItsOptions(t *testing.T) {
+	r := new(lateResolver)
+	r.down.Store(true)
+	a := mustNew(t, Config{Descriptors: r, Public: []string{"authtest.v1.TestService"}})
+	if p := a.lookup(mInherited); p.rule == nil || !p.rule.public || p.source != SourceConfigService {
+		t.Fatalf("without a descriptor: source %v, err %v; want the Config service entry's public rule", p.source, p.err)
+	}
+	r.down.Store(false)
+	for range 2 {
+		req, err := a.Requirement(mAllOf)
+		if err != nil || req.Public || req.Source != SourceMethodOption || len(req.Scopes) == 0 {
+			t.Fatalf("once described: %s: %+v, %v; want the scopes of its method option", mAllOf, req, err)
+		}
+	}
 }
