@@ -14,7 +14,9 @@ import (
 
 // The methods of a service no descriptor describes (a hand-written
 // grpc.ServiceDesc), ruled by a Config entry naming the service, share one
-// plan that their calls find without a lock or an allocation, as a method
+// plan that their calls find without a lock of grpcauth's or an
+// allocation (Config.Descriptors, asked whether it describes the service
+// now, is GlobalFiles here, which allocates nothing to say no), as a method
 // ruled by its option finds its own, rather than building one on every
 // call until Check runs; and no made-up name under the service is kept.
 func TestPlan_MethodsRuledByAConfigServiceEntryReuseOnePlan(t *testing.T) {
