@@ -100,6 +100,12 @@ func (a *Authenticator) lookupCall(ctx context.Context, method string) *methodPl
 		return p
 	}
 	if p := a.undescribedPlan(method); p != nil {
+		// a.plan again: a plan published for method before its service's
+		// plan was kept is merged into a.plan before that is stored (see
+		// publishUndescribed), perhaps since the load above.
+		if q, ok := (*a.plan.Load())[method]; ok {
+			return q
+		}
 		return p
 	}
 	if p, ok := a.pendingPlan(method); ok {
@@ -186,7 +192,16 @@ func (a *Authenticator) undescribedPlan(method string) *methodPlan {
 // publishUndescribed keeps p as the plan of the methods of svc
 // (keptForService), unless one was kept first, and returns the plan kept.
 // The map is copied whole (copy-on-write): it holds at most one entry per
-// Config service entry, and gains each once.
+// Config service entry, and gains each once. No plan of a method of a
+// kept service is left in a.pending (here, and in publish): lookupCall
+// reads a.pending after the kept plans, so a method whose plan was
+// published from its descriptor would otherwise get its service's kept
+// plan whenever Config.Descriptors fails, until the next merge; and a
+// call's plan is looked up more than once (a stream's message gate looks
+// it up again), which must not find a rule other than the one the call
+// was admitted under. Each such merge copies a.plan, once per kept
+// service and once per method of one that Config.Descriptors describes
+// after all.
 func (a *Authenticator) publishUndescribed(svc string, p *methodPlan) *methodPlan {
 	a.mu.Lock()
 	defer a.mu.Unlock()
@@ -196,6 +211,13 @@ func (a *Authenticator) publishUndescribed(svc string, p *methodPlan) *methodPla
 	}
 	if q, ok := old[svc]; ok {
 		return q
+	}
+	if len(a.pending) > 0 {
+		// lookupCall reads the kept service plans before a.pending: a
+		// method of svc whose plan was published from its descriptor
+		// (before a resolver's failure made svc look undescribed) is
+		// moved to a.plan, read before them, so that it keeps its plan.
+		a.merge(nil)
 	}
 	next := make(map[string]*methodPlan, len(old)+1)
 	maps.Copy(next, old)
@@ -263,7 +285,24 @@ func (a *Authenticator) publish(method string, p *methodPlan) *methodPlan {
 	}
 	a.pending[method] = p
 	a.owe()
+	if len(a.pending) > 0 && a.keptForServiceOf(method) {
+		// Not left in a.pending, which lookupCall reads after the plan
+		// kept for the method's service (see publishUndescribed).
+		a.merge(nil)
+	}
 	return p
+}
+
+// keptForServiceOf reports whether a plan is kept for the service of
+// method (keptForService).
+func (a *Authenticator) keptForServiceOf(method string) bool {
+	kept := a.undescribed.Load()
+	if kept == nil {
+		return false
+	}
+	svc, _, _ := splitMethod(method)
+	_, ok := (*kept)[svc]
+	return ok
 }
 
 // publishAll publishes plans (Check's) in one merge, so that no call of

@@ -2,6 +2,7 @@ package grpcauth
 
 import (
 	"errors"
+	"fmt"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -135,5 +136,49 @@ func TestPlan_ServiceDescribedAfterItsFirstCallIsRuledByItsOptions(t *testing.T)
 		if err != nil || req.Public || req.Source != SourceMethodOption || len(req.Scopes) == 0 {
 			t.Fatalf("once described: %s: %+v, %v; want the scopes of its method option", mAllOf, req, err)
 		}
+	}
+}
+
+// A method whose rule was compiled from its descriptor keeps that rule
+// when Config.Descriptors fails later, also while the rule waits in the
+// plans published since the last merge (a.pending): the rule a service
+// without a descriptor keeps for its methods, which calls look up before
+// those, does not take its place. A call's plan is looked up more than
+// once (a stream's message gate looks it up again), and the rule kept for
+// the service, without the method option's scopes or condition, is not
+// the one the call was admitted under.
+func TestPlan_MethodRuleFromItsDescriptorOutlastsALaterResolverFailure(t *testing.T) {
+	for _, serviceKeptFirst := range []bool{true, false} {
+		t.Run(fmt.Sprintf("service rule kept first: %v", serviceKeptFirst), func(t *testing.T) {
+			r := new(lateResolver)
+			a := mustNew(t, Config{Descriptors: r, Public: []string{"authtest.v1.TestService"}})
+			// Enough published plans that the next one waits for a merge.
+			other := make(map[string]*methodPlan)
+			for i := range 8 {
+				other[fmt.Sprintf("/other.v1.S/M%d", i)] = &methodPlan{}
+			}
+			a.publishAll(other)
+			keepService := func() {
+				r.down.Store(true)
+				if p := a.lookup(mInherited); p.source != SourceConfigService {
+					t.Fatalf("without a descriptor: source %v, err %v; want the Config service entry", p.source, p.err)
+				}
+			}
+			if serviceKeptFirst {
+				keepService()
+			}
+			r.down.Store(false)
+			own := a.lookup(mAllOf)
+			if own.source != SourceMethodOption {
+				t.Fatalf("with its descriptor: source %v, err %v; want its method option", own.source, own.err)
+			}
+			if !serviceKeptFirst {
+				keepService()
+			}
+			r.down.Store(true)
+			if p := a.lookup(mAllOf); p != own {
+				t.Errorf("the resolver failing: %s got source %v, public %v; want the rule compiled from its method option", mAllOf, p.source, p.rule != nil && p.rule.public)
+			}
+		})
 	}
 }
