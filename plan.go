@@ -192,16 +192,15 @@ func (a *Authenticator) undescribedPlan(method string) *methodPlan {
 // publishUndescribed keeps p as the plan of the methods of svc
 // (keptForService), unless one was kept first, and returns the plan kept.
 // The map is copied whole (copy-on-write): it holds at most one entry per
-// Config service entry, and gains each once. No plan of a method of a
-// kept service is left in a.pending (here, and in publish): lookupCall
-// reads a.pending after the kept plans, so a method whose plan was
-// published from its descriptor would otherwise get its service's kept
-// plan whenever Config.Descriptors fails, until the next merge; and a
-// call's plan is looked up more than once (a stream's message gate looks
-// it up again), which must not find a rule other than the one the call
-// was admitted under. Each such merge copies a.plan, once per kept
-// service and once per method of one that Config.Descriptors describes
-// after all.
+// Config service entry, and gains each once (again only after
+// forgetUndescribed drops it). No plan of a method of a kept service
+// waits in a.pending (here, a merge, and in publish, forgetUndescribed):
+// lookupCall reads a.pending after the kept plans, so a method whose plan
+// was published from its descriptor would otherwise get its service's
+// kept plan whenever Config.Descriptors fails, until the next merge; and
+// a call's plan is looked up more than once (a stream's message gate
+// looks it up again), which must not find a rule other than the one the
+// call was admitted under.
 func (a *Authenticator) publishUndescribed(svc string, p *methodPlan) *methodPlan {
 	a.mu.Lock()
 	defer a.mu.Unlock()
@@ -285,24 +284,35 @@ func (a *Authenticator) publish(method string, p *methodPlan) *methodPlan {
 	}
 	a.pending[method] = p
 	a.owe()
-	if len(a.pending) > 0 && a.keptForServiceOf(method) {
-		// Not left in a.pending, which lookupCall reads after the plan
-		// kept for the method's service (see publishUndescribed).
-		a.merge(nil)
-	}
+	a.forgetUndescribed(method)
 	return p
 }
 
-// keptForServiceOf reports whether a plan is kept for the service of
-// method (keptForService).
-func (a *Authenticator) keptForServiceOf(method string) bool {
+// forgetUndescribed drops the plan kept for the service of method, just
+// published, when method's plan came from the service's descriptor
+// (Config.Descriptors describes the service after all): lookupCall reads
+// the kept plans before a.pending, where method's plan may wait, and must
+// not find the service's plan for it (see publishUndescribed). A method a
+// Config entry names leaves the kept plan alone: undescribedPlan never
+// gives it that plan. The map is copied (copy-on-write), as small as
+// publishUndescribed keeps it; should the resolver fail again, the next
+// call of another of the service's methods keeps a plan for it again.
+// a.mu must be held.
+func (a *Authenticator) forgetUndescribed(method string) {
 	kept := a.undescribed.Load()
 	if kept == nil {
-		return false
+		return
 	}
 	svc, _, _ := splitMethod(method)
-	_, ok := (*kept)[svc]
-	return ok
+	if _, ok := (*kept)[svc]; !ok {
+		return
+	}
+	if _, named := a.cfgRules[method]; named {
+		return
+	}
+	next := maps.Clone(*kept)
+	delete(next, svc)
+	a.undescribed.Store(&next)
 }
 
 // publishAll publishes plans (Check's) in one merge, so that no call of
