@@ -251,7 +251,10 @@ func (e *CheckError) Without(kinds ...error) error {
 // its service would give it: the method's rule replaces the service's
 // entirely, as documented, so it is no error, but a rule that forgot to
 // repeat them takes tokens the rest of the service refuses (see
-// docs/proto-options.md).
+// docs/proto-options.md). For that comparison Check reads the service's
+// option even when no call does (each of its registered methods has its
+// own rule); a custom descriptor that panics as it is read there costs
+// the methods their warning, not Check its verdict.
 //
 // A nil srv (or a nil *grpc.Server, a variable left unset) is no server
 // to check: Check returns an error saying so, not a *CheckError, and
@@ -443,15 +446,7 @@ func (a *Authenticator) droppedByOwnRule(method string, p *methodPlan) droppedRe
 	if own == nil || own.public || (p.source != SourceConfigMethod && p.source != SourceMethodOption) {
 		return d
 	}
-	svc, _, _ := splitMethod(method)
-	md := a.methodDescriptor(method)
-	var sd protoreflect.ServiceDescriptor
-	if md != nil {
-		if sd, _ = md.Parent().(protoreflect.ServiceDescriptor); sd == nil {
-			md = nil // a resolver's odd descriptor: no service option to read
-		}
-	}
-	r, src, err := a.serviceRule(context.Background(), svc, sd, md)
+	r, src, err := a.comparedServiceRule(method)
 	if r == nil || err != nil {
 		return d
 	}
@@ -477,6 +472,30 @@ func (a *Authenticator) droppedByOwnRule(method string, p *methodPlan) droppedRe
 		d.dropped = append(d.dropped, "require_dpop")
 	}
 	return d
+}
+
+// comparedServiceRule returns the rule method would get from its service
+// (serviceRule), for droppedByOwnRule, or an error when reading it
+// panics. Its service's option is read here even when no call of the
+// service's registered methods ever reads it (each has its own rule): a
+// custom descriptor that panics as it is read (a resolver's bug, which a
+// call that reads it takes to the server's recovery) costs the method
+// Check's warning, not the server its start-up.
+func (a *Authenticator) comparedServiceRule(method string) (r *compiledRule, src Source, err error) {
+	defer func() {
+		if recover() != nil {
+			r, src, err = nil, SourceNone, errors.New("grpcauth: reading the service's rule panicked")
+		}
+	}()
+	svc, _, _ := splitMethod(method)
+	md := a.methodDescriptor(method)
+	var sd protoreflect.ServiceDescriptor
+	if md != nil {
+		if sd, _ = md.Parent().(protoreflect.ServiceDescriptor); sd == nil {
+			md = nil // a resolver's odd descriptor: no service option to read
+		}
+	}
+	return a.serviceRule(context.Background(), svc, sd, md)
 }
 
 // warnDropped logs, at Warn and sorted by method, each method whose own

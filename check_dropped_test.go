@@ -8,9 +8,11 @@ import (
 
 	"google.golang.org/grpc"
 	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/reflect/protoreflect"
 	"google.golang.org/protobuf/reflect/protoregistry"
 	"google.golang.org/protobuf/types/descriptorpb"
 
+	authtestv1 "github.com/grpcauth/grpcauth/internal/testproto/authtest/v1"
 	grpcauthv1 "github.com/grpcauth/grpcauth/proto/grpcauth/v1"
 )
 
@@ -123,5 +125,64 @@ func TestCheck_WarnsOfAMethodRuleDroppingItsServicesStepUpOrProofOfPossession(t 
 				t.Errorf("logged %v, want one WARN record for %s, dropped %s, service_rule %q", recs, method, tt.dropped, tt.serviceRuleSrc)
 			}
 		})
+	}
+}
+
+// panickyOptionService is authtest.v1.TestService as a custom resolver
+// describes it: its methods' Parent is the resolver's service, whose
+// Options returns options that panic when read (a resolver's bug).
+type panickyOptionService struct{ protoreflect.ServiceDescriptor }
+
+func (s panickyOptionService) Options() protoreflect.ProtoMessage { return panickyOptions{} }
+
+func (s panickyOptionService) Methods() protoreflect.MethodDescriptors {
+	return parentedMethods{s.ServiceDescriptor.Methods(), s}
+}
+
+func (s panickyOptionService) FindDescriptorByName(name protoreflect.FullName) (protoreflect.Descriptor, error) {
+	if name == s.FullName() {
+		return s, nil
+	}
+	return nil, protoregistry.NotFound
+}
+
+// parentedMethods are methods whose Parent is parent.
+type parentedMethods struct {
+	protoreflect.MethodDescriptors
+	parent protoreflect.ServiceDescriptor
+}
+
+func (ms parentedMethods) Get(i int) protoreflect.MethodDescriptor {
+	return parentedMethod{ms.MethodDescriptors.Get(i), ms.parent}
+}
+
+func (ms parentedMethods) ByName(n protoreflect.Name) protoreflect.MethodDescriptor {
+	if md := ms.MethodDescriptors.ByName(n); md != nil {
+		return parentedMethod{md, ms.parent}
+	}
+	return nil
+}
+
+type parentedMethod struct {
+	protoreflect.MethodDescriptor
+	parent protoreflect.ServiceDescriptor
+}
+
+func (m parentedMethod) Parent() protoreflect.Descriptor { return m.parent }
+
+// Check compares a method's own rule with its service's, for its warning
+// of dropped requirements, even on a service whose every registered
+// method has its own rule, and whose service option no call ever reads.
+// A custom descriptor that panics as that option is read (a resolver's
+// bug the calls never meet) costs the method its warning, not the server
+// its start-up: Check returns its verdict rather than panicking.
+func TestCheck_ServiceOptionThatPanicsWhenComparedForTheWarningDoesNotCrashCheck(t *testing.T) {
+	a := mustNew(t, Config{Descriptors: panickyOptionService{authtestv1.File_authtest_v1_authtest_proto.Services().Get(0)}})
+	srv := fakeServer{"authtest.v1.TestService": {Methods: []grpc.MethodInfo{{Name: "AllOf"}, {Name: "Public"}}}}
+	if err := checkWithoutPanic(t, a, srv); err != nil {
+		t.Fatalf("Check = %v, want nil: both methods have their own rule", err)
+	}
+	if r, err := a.Requirement(mAllOf); err != nil || r.Source != SourceMethodOption {
+		t.Errorf("%s: %+v, %v; want its method option", mAllOf, r, err)
 	}
 }

@@ -114,12 +114,13 @@ type Config struct {
 	// (ErrNoDescriptor). When it lists its files (RangeFiles, as
 	// *protoregistry.Files), New reads the options of every service and
 	// method in it (see New); a custom resolver without RangeFiles has its
-	// options read on each method's first call or by Check. A service
-	// that a Config entry rules and that Descriptors does not resolve on
-	// the first call of one of its methods is taken to have no
-	// descriptor from then on: its methods share the Config entry's
-	// rule, kept for the service (docs/interceptors.md), and a
-	// descriptor Descriptors resolves later is not read for them.
+	// options read on each method's first call or by Check. The methods
+	// of a service that a Config entry rules and that Descriptors does
+	// not resolve share the Config entry's rule, kept for the service
+	// (docs/interceptors.md); Descriptors is still asked for the service
+	// on each call of them, so that a descriptor it resolves later (it
+	// failed, or was given the file since) is read, and its options rule
+	// the methods they name.
 	Descriptors DescriptorResolver
 
 	// Public lists full method names ("/pkg.Service/Method") and service

@@ -80,7 +80,9 @@ type methodPlan struct {
 // compiled, is one load of the published map and one map lookup, without
 // lock or allocation; a method not yet there is looked up among the plans
 // shared by the methods of a service no descriptor describes
-// (undescribedPlan, also without lock or allocation), then in the plans
+// (undescribedPlan, also without a lock of grpcauth's or an allocation,
+// asking Config.Descriptors whether it describes the service now), then
+// in the plans
 // published since (under a.mu), or else compiled and, when it is a real
 // method (known to the descriptors or named in the configuration),
 // published for later calls, or, when it is any method of such a service,
@@ -98,6 +100,12 @@ func (a *Authenticator) lookupCall(ctx context.Context, method string) *methodPl
 		return p
 	}
 	if p := a.undescribedPlan(method); p != nil {
+		// a.plan again: a plan published for method before its service's
+		// plan was kept is merged into a.plan before that is stored (see
+		// publishUndescribed), perhaps since the load above.
+		if q, ok := (*a.plan.Load())[method]; ok {
+			return q
+		}
 		return p
 	}
 	if p, ok := a.pendingPlan(method); ok {
@@ -141,9 +149,15 @@ const (
 
 // undescribedPlan returns the plan kept for the service of method
 // (keptForService), or nil when none applies to method: no plan is kept
-// for its service, or a Config entry names the method (Rules or Public,
+// for its service, a Config entry names the method (Rules or Public,
 // whose plan is kept by method name, or DryRunMethods, which makes it
-// differ from the service's).
+// differ from the service's), or Config.Descriptors now describes the
+// service. The resolver is asked on each call, as findRule asks it: a
+// service it did not describe on its first call (it failed, or had not
+// yet been given the file) is not taken to have no descriptor for good,
+// which would leave a method option stricter than the Config service
+// entry (ranking above it) unread. Only a service a Config entry names is
+// asked about here, never a name the caller chose.
 func (a *Authenticator) undescribedPlan(method string) *methodPlan {
 	kept := a.undescribed.Load()
 	if kept == nil {
@@ -166,13 +180,27 @@ func (a *Authenticator) undescribedPlan(method string) *methodPlan {
 	if _, ok := a.dryRunNames[method]; ok {
 		return nil
 	}
+	if a.service(svc) != nil {
+		// Described since the plan was kept (a resolver that failed, or
+		// that gained the file): the descriptor's options rank above
+		// the Config service entry for the methods they rule.
+		return nil
+	}
 	return p
 }
 
 // publishUndescribed keeps p as the plan of the methods of svc
 // (keptForService), unless one was kept first, and returns the plan kept.
 // The map is copied whole (copy-on-write): it holds at most one entry per
-// Config service entry, and gains each once.
+// Config service entry, and gains each once (again only after
+// forgetUndescribed drops it). No plan of a method of a kept service
+// waits in a.pending (here, a merge, and in publish, forgetUndescribed):
+// lookupCall reads a.pending after the kept plans, so a method whose plan
+// was published from its descriptor would otherwise get its service's
+// kept plan whenever Config.Descriptors fails, until the next merge; and
+// a call's plan is looked up more than once (a stream's message gate
+// looks it up again), which must not find a rule other than the one the
+// call was admitted under.
 func (a *Authenticator) publishUndescribed(svc string, p *methodPlan) *methodPlan {
 	a.mu.Lock()
 	defer a.mu.Unlock()
@@ -182,6 +210,13 @@ func (a *Authenticator) publishUndescribed(svc string, p *methodPlan) *methodPla
 	}
 	if q, ok := old[svc]; ok {
 		return q
+	}
+	if len(a.pending) > 0 {
+		// lookupCall reads the kept service plans before a.pending: a
+		// method of svc whose plan was published from its descriptor
+		// (before a resolver's failure made svc look undescribed) is
+		// moved to a.plan, read before them, so that it keeps its plan.
+		a.merge(nil)
 	}
 	next := make(map[string]*methodPlan, len(old)+1)
 	maps.Copy(next, old)
@@ -249,7 +284,35 @@ func (a *Authenticator) publish(method string, p *methodPlan) *methodPlan {
 	}
 	a.pending[method] = p
 	a.owe()
+	a.forgetUndescribed(method)
 	return p
+}
+
+// forgetUndescribed drops the plan kept for the service of method, just
+// published, when method's plan came from the service's descriptor
+// (Config.Descriptors describes the service after all): lookupCall reads
+// the kept plans before a.pending, where method's plan may wait, and must
+// not find the service's plan for it (see publishUndescribed). A method a
+// Config entry names leaves the kept plan alone: undescribedPlan never
+// gives it that plan. The map is copied (copy-on-write), as small as
+// publishUndescribed keeps it; should the resolver fail again, the next
+// call of another of the service's methods keeps a plan for it again.
+// a.mu must be held.
+func (a *Authenticator) forgetUndescribed(method string) {
+	kept := a.undescribed.Load()
+	if kept == nil {
+		return
+	}
+	svc, _, _ := splitMethod(method)
+	if _, ok := (*kept)[svc]; !ok {
+		return
+	}
+	if _, named := a.cfgRules[method]; named {
+		return
+	}
+	next := maps.Clone(*kept)
+	delete(next, svc)
+	a.undescribed.Store(&next)
 }
 
 // publishAll publishes plans (Check's) in one merge, so that no call of

@@ -1,15 +1,23 @@
 package grpcauth
 
 import (
+	"errors"
+	"fmt"
 	"strings"
+	"sync/atomic"
 	"testing"
+
+	"google.golang.org/protobuf/reflect/protoreflect"
+	"google.golang.org/protobuf/reflect/protoregistry"
 
 	grpcauthv1 "github.com/grpcauth/grpcauth/proto/grpcauth/v1"
 )
 
 // The methods of a service no descriptor describes (a hand-written
 // grpc.ServiceDesc), ruled by a Config entry naming the service, share one
-// plan that their calls find without a lock or an allocation, as a method
+// plan that their calls find without a lock of grpcauth's or an
+// allocation (Config.Descriptors, asked whether it describes the service
+// now, is GlobalFiles here, which allocates nothing to say no), as a method
 // ruled by its option finds its own, rather than building one on every
 // call until Check runs; and no made-up name under the service is kept.
 func TestPlan_MethodsRuledByAConfigServiceEntryReuseOnePlan(t *testing.T) {
@@ -94,4 +102,83 @@ func FuzzUndescribedPlan(f *testing.F) {
 			t.Fatalf("undescribedPlan(%q) = %p, want the kept plan: %v", m, p, want)
 		}
 	})
+}
+
+// lateResolver is protoregistry.GlobalFiles once its down is false, and
+// before that a resolver that fails (a registry still loading, or one
+// whose backend is briefly unreachable).
+type lateResolver struct{ down atomic.Bool }
+
+func (r *lateResolver) FindDescriptorByName(name protoreflect.FullName) (protoreflect.Descriptor, error) {
+	if r.down.Load() {
+		return nil, errors.New("the registry is not reachable")
+	}
+	return protoregistry.GlobalFiles.FindDescriptorByName(name)
+}
+
+// A service that Config.Descriptors does not describe on its methods'
+// first call, but does later (a resolver that failed, or gained the file
+// since), has its descriptor read from then on: a method option, which
+// ranks above the Config service entry, rules its method, rather than the
+// service's Config entry kept for good from that first call. The Config
+// entry here makes the service public, and the option of AllOf, which
+// the .proto's author meant to narrow it, asks for scopes.
+func TestPlan_ServiceDescribedAfterItsFirstCallIsRuledByItsOptions(t *testing.T) {
+	r := new(lateResolver)
+	r.down.Store(true)
+	a := mustNew(t, Config{Descriptors: r, Public: []string{"authtest.v1.TestService"}})
+	if p := a.lookup(mInherited); p.rule == nil || !p.rule.public || p.source != SourceConfigService {
+		t.Fatalf("without a descriptor: source %v, err %v; want the Config service entry's public rule", p.source, p.err)
+	}
+	r.down.Store(false)
+	for range 2 {
+		req, err := a.Requirement(mAllOf)
+		if err != nil || req.Public || req.Source != SourceMethodOption || len(req.Scopes) == 0 {
+			t.Fatalf("once described: %s: %+v, %v; want the scopes of its method option", mAllOf, req, err)
+		}
+	}
+}
+
+// A method whose rule was compiled from its descriptor keeps that rule
+// when Config.Descriptors fails later, also while the rule waits in the
+// plans published since the last merge (a.pending): the rule a service
+// without a descriptor keeps for its methods, which calls look up before
+// those, does not take its place. A call's plan is looked up more than
+// once (a stream's message gate looks it up again), and the rule kept for
+// the service, without the method option's scopes or condition, is not
+// the one the call was admitted under.
+func TestPlan_MethodRuleFromItsDescriptorOutlastsALaterResolverFailure(t *testing.T) {
+	for _, serviceKeptFirst := range []bool{true, false} {
+		t.Run(fmt.Sprintf("service rule kept first: %v", serviceKeptFirst), func(t *testing.T) {
+			r := new(lateResolver)
+			a := mustNew(t, Config{Descriptors: r, Public: []string{"authtest.v1.TestService"}})
+			// Enough published plans that the next one waits for a merge.
+			other := make(map[string]*methodPlan)
+			for i := range 8 {
+				other[fmt.Sprintf("/other.v1.S/M%d", i)] = &methodPlan{}
+			}
+			a.publishAll(other)
+			keepService := func() {
+				r.down.Store(true)
+				if p := a.lookup(mInherited); p.source != SourceConfigService {
+					t.Fatalf("without a descriptor: source %v, err %v; want the Config service entry", p.source, p.err)
+				}
+			}
+			if serviceKeptFirst {
+				keepService()
+			}
+			r.down.Store(false)
+			own := a.lookup(mAllOf)
+			if own.source != SourceMethodOption {
+				t.Fatalf("with its descriptor: source %v, err %v; want its method option", own.source, own.err)
+			}
+			if !serviceKeptFirst {
+				keepService()
+			}
+			r.down.Store(true)
+			if p := a.lookup(mAllOf); p != own {
+				t.Errorf("the resolver failing: %s got source %v, public %v; want the rule compiled from its method option", mAllOf, p.source, p.rule != nil && p.rule.public)
+			}
+		})
+	}
 }
