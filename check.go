@@ -283,9 +283,14 @@ func (a *Authenticator) Check(srv ServiceInfoProvider) error {
 			method := "/" + svc + "/" + m.Name
 			p, _ := a.buildPlan(context.Background(), method)
 			p.unknown = false // registered on the server: a real method
-			plans[method] = p
+			failed := errors.Is(p.err, errResolverFailed)
+			if !failed {
+				// A resolver's failure is reported, not kept: the
+				// method's calls ask it again.
+				plans[method] = p
+			}
 			err := a.unintercepted(method, m)
-			if err == nil && p.source != SourceConfigMethod && a.methodDescriptor(method) == nil {
+			if err == nil && !failed && p.source != SourceConfigMethod && a.methodDescriptor(method) == nil {
 				var described bool
 				if described, err = a.unreadOption(method, p); !described && p.rule != nil {
 					undescribed[svc] = append(undescribed[svc], m.Name)
