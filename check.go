@@ -217,7 +217,12 @@ func (e *CheckError) Without(kinds ...error) error {
 //
 //   - a registered method that has no rule (ErrNoRule) or an invalid one
 //     (ErrInvalidRule), so that it is denied to every caller (in dry run
-//     the refusal of a valid token is only reported: the error says so);
+//     the refusal of a valid token is only reported: the error says so),
+//     including one whose service Config.Descriptors failed to resolve
+//     (an error not wrapping protoregistry.NotFound, see
+//     DescriptorResolver): its problem wraps ErrUnreadableOption and the
+//     resolver's error, and Check keeps no rule for it, so that its calls
+//     ask the resolver again;
 //   - a registered method grpc-go would run without interceptors
 //     (ErrNotIntercepted: a stream registered with neither ClientStreams
 //     nor ServerStreams, found by its descriptor, in Config.Descriptors or
