@@ -10,6 +10,7 @@ import (
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/reflect/protoreflect"
 	"google.golang.org/protobuf/reflect/protoregistry"
 
@@ -61,13 +62,28 @@ func publicService(c *Config) { c.Public = []string{"authtest.v1.TestService"} }
 func TestResolver_FailureDeniesAMethodItsConfigServiceEntryMakesPublic(t *testing.T) {
 	r := new(flakyResolver)
 	r.set(errUnreachable)
-	e := newEnv(t, withResolver(r, publicService))
+	decisions := make(chan Decision, 1)
+	e := newEnv(t, withResolver(r, func(c *Config) {
+		publicService(c)
+		c.OnDecision = func(_ context.Context, d Decision) {
+			select {
+			case decisions <- d:
+			default: // only the first is read
+			}
+		}
+	}))
 	ctx := bounded(t)
 	_, err := e.client.AllOf(ctx, &authtestv1.AllOfRequest{})
 	checkStatus(t, err, codes.Unauthenticated, ReasonCredentialsMissing)
+	if d := await(t, decisions, "the decision"); !errors.Is(d.Err, errUnreachable) {
+		t.Errorf("the decision's Err is %v, want the resolver's error (logged server-side)", d.Err)
+	}
 	read := withAuth(ctx, bearer(e.scoped(t, "test:read")))
 	_, err = e.client.AllOf(read, &authtestv1.AllOfRequest{})
 	checkStatus(t, err, codes.PermissionDenied, ReasonMethodNotConfigured)
+	if msg := status.Convert(err).Message(); msg != "grpcauth: no access rule for this method" {
+		t.Errorf("the caller got the message %q, want the fixed one", msg)
+	}
 
 	r.set(nil)
 	_, err = e.client.AllOf(read, &authtestv1.AllOfRequest{})
