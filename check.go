@@ -217,7 +217,12 @@ func (e *CheckError) Without(kinds ...error) error {
 //
 //   - a registered method that has no rule (ErrNoRule) or an invalid one
 //     (ErrInvalidRule), so that it is denied to every caller (in dry run
-//     the refusal of a valid token is only reported: the error says so);
+//     the refusal of a valid token is only reported: the error says so),
+//     including one whose service Config.Descriptors failed to resolve
+//     (an error not wrapping protoregistry.NotFound, see
+//     DescriptorResolver): its problem wraps ErrUnreadableOption and the
+//     resolver's error, and Check keeps no rule for it, so that its calls
+//     ask the resolver again;
 //   - a registered method grpc-go would run without interceptors
 //     (ErrNotIntercepted: a stream registered with neither ClientStreams
 //     nor ServerStreams, found by its descriptor, in Config.Descriptors or
@@ -283,9 +288,14 @@ func (a *Authenticator) Check(srv ServiceInfoProvider) error {
 			method := "/" + svc + "/" + m.Name
 			p, _ := a.buildPlan(context.Background(), method)
 			p.unknown = false // registered on the server: a real method
-			plans[method] = p
+			failed := errors.Is(p.err, errResolverFailed)
+			if !failed {
+				// A resolver's failure is reported, not kept: the
+				// method's calls ask it again.
+				plans[method] = p
+			}
 			err := a.unintercepted(method, m)
-			if err == nil && p.source != SourceConfigMethod && a.methodDescriptor(method) == nil {
+			if err == nil && !failed && p.source != SourceConfigMethod && a.methodDescriptor(method) == nil {
 				var described bool
 				if described, err = a.unreadOption(method, p); !described && p.rule != nil {
 					undescribed[svc] = append(undescribed[svc], m.Name)

@@ -55,6 +55,20 @@ type TokenVerifier interface {
 // read, for a method of the same service, would wait for itself (a
 // call through the interceptors until its context ends), and hold up
 // every later first call of the service's methods.
+//
+// A resolver must report a name it does not know with an error wrapping
+// protoregistry.NotFound (errors.Is), as *protoregistry.Files does: only
+// that error means the service has no descriptor, so that its methods get
+// their rules from the Config (a service entry or DefaultRule). Any other
+// error is a failure, not an answer: the call is denied
+// (codes.PermissionDenied, METHOD_NOT_CONFIGURED, as for an unreadable
+// option; codes.Unauthenticated without a token), its error, wrapping
+// ErrUnreadableOption and the resolver's, is logged and returned by
+// Requirement and Check, and nothing is kept, so that the method's next
+// call asks again. Otherwise a resolver that fails for a moment would give
+// a method a Config service entry (a Public one, say) or DefaultRule that
+// its own option, stricter, overrides. A rule already compiled from the
+// service's descriptor is kept: its calls do not ask again.
 type DescriptorResolver interface {
 	FindDescriptorByName(name protoreflect.FullName) (protoreflect.Descriptor, error)
 }
@@ -119,8 +133,10 @@ type Config struct {
 	// not resolve share the Config entry's rule, kept for the service
 	// (docs/interceptors.md); Descriptors is still asked for the service
 	// on each call of them, so that a descriptor it resolves later (it
-	// failed, or was given the file since) is read, and its options rule
-	// the methods they name.
+	// was given the file since) is read, and its options rule the methods
+	// they name. Only an error wrapping protoregistry.NotFound says a
+	// service has no descriptor; a resolver's other errors deny the call
+	// (see DescriptorResolver).
 	Descriptors DescriptorResolver
 
 	// Public lists full method names ("/pkg.Service/Method") and service

@@ -25,7 +25,10 @@ import (
 // second time into another package, the option's bytes are not a Rule,
 // the rule has fields this version does not know, or the descriptor's
 // options do not decode at all (a proto3 string option that is not UTF-8,
-// on which protobuf-go panics). It wraps ErrInvalidRule: the method is
+// on which protobuf-go panics); or Config.Descriptors failed to resolve
+// the method's service (an error not wrapping protoregistry.NotFound, see
+// DescriptorResolver), so its options could not be read for that call. It
+// wraps ErrInvalidRule: the method is
 // denied (it never falls through to a wider rule), and Check reports it.
 // protobuf-go panics only on the first read of such options, so New reads
 // the options of every service and method in Config.Descriptors (when it

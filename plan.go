@@ -11,7 +11,9 @@ import (
 	"time"
 
 	"google.golang.org/protobuf/reflect/protoreflect"
+	"google.golang.org/protobuf/reflect/protoregistry"
 
+	"github.com/grpcauth/grpcauth/internal/endpoint"
 	grpcauthv1 "github.com/grpcauth/grpcauth/proto/grpcauth/v1"
 )
 
@@ -152,12 +154,14 @@ const (
 // for its service, a Config entry names the method (Rules or Public,
 // whose plan is kept by method name, or DryRunMethods, which makes it
 // differ from the service's), or Config.Descriptors now describes the
-// service. The resolver is asked on each call, as findRule asks it: a
-// service it did not describe on its first call (it failed, or had not
-// yet been given the file) is not taken to have no descriptor for good,
-// which would leave a method option stricter than the Config service
-// entry (ranking above it) unread. Only a service a Config entry names is
-// asked about here, never a name the caller chose.
+// service or fails (an error not wrapping protoregistry.NotFound: the
+// call's plan is then built, and denied if it fails again). The resolver
+// is asked on each call, as findRule asks it: a service it did not
+// describe on its first call (it had not yet been given the file) is not
+// taken to have no descriptor for good, which would leave a method option
+// stricter than the Config service entry (ranking above it) unread. Only
+// a service a Config entry names is asked about here, never a name the
+// caller chose.
 func (a *Authenticator) undescribedPlan(method string) *methodPlan {
 	kept := a.undescribed.Load()
 	if kept == nil {
@@ -180,10 +184,12 @@ func (a *Authenticator) undescribedPlan(method string) *methodPlan {
 	if _, ok := a.dryRunNames[method]; ok {
 		return nil
 	}
-	if a.service(svc) != nil {
-		// Described since the plan was kept (a resolver that failed, or
-		// that gained the file): the descriptor's options rank above
-		// the Config service entry for the methods they rule.
+	if sd, err := a.resolveService(svc); sd != nil || err != nil {
+		// Described since the plan was kept (a resolver that gained the
+		// file): the descriptor's options rank above the Config service
+		// entry for the methods they rule. Or the resolver failed,
+		// which is no answer that the service is still undescribed:
+		// buildPlan asks again, and denies the call if it fails again.
 		return nil
 	}
 	return p
@@ -404,7 +410,12 @@ func (a *Authenticator) findRule(ctx context.Context, method string) (p *methodP
 	if r, ok := a.cfgRules[method]; ok {
 		return &methodPlan{rule: r, source: SourceConfigMethod}, true, false
 	}
-	sd := a.service(svc)
+	sd, err := a.resolveService(svc)
+	if err != nil {
+		// Not kept (known false), as a failed resolve is no answer: the
+		// method is denied for this call, not ruled as if undescribed.
+		return &methodPlan{err: fmt.Errorf("%s: %w", clipLogged(method), err)}, false, false
+	}
 	var md protoreflect.MethodDescriptor
 	if sd != nil {
 		ms, err := methods(sd)
@@ -581,15 +592,49 @@ func sameDescriptor(x, y protoreflect.Descriptor) bool {
 	return reflect.ValueOf(x).Comparable() && x == y
 }
 
-// service resolves a service descriptor, or nil.
+// service resolves a service descriptor, or nil, whether none is found or
+// Config.Descriptors fails (resolveService tells them apart).
 func (a *Authenticator) service(name string) protoreflect.ServiceDescriptor {
-	d, err := a.descriptors.FindDescriptorByName(protoreflect.FullName(name))
-	if err != nil {
-		return nil
-	}
-	sd, _ := d.(protoreflect.ServiceDescriptor)
+	sd, _ := a.resolveService(name)
 	return sd
 }
+
+// resolveService resolves the descriptor of the service name. It returns
+// nil, nil when Config.Descriptors has no such service: an error wrapping
+// protoregistry.NotFound, as *protoregistry.Files reports an unknown name,
+// or a declaration that is not a service. Any other error of the
+// resolver's is a failure, not an answer: resolveService returns it
+// wrapped in errResolverFailed, and the method is denied (findRule) rather
+// than ruled as if its service had no descriptor, by a Config service
+// entry or DefaultRule that its own option (ranking above them, or
+// stricter) would have overridden. The resolver's text is clipped: a
+// resolver may quote the name, which the caller chose.
+func (a *Authenticator) resolveService(name string) (protoreflect.ServiceDescriptor, error) {
+	d, err := a.descriptors.FindDescriptorByName(protoreflect.FullName(name))
+	if err != nil {
+		if errors.Is(err, protoregistry.NotFound) {
+			return nil, nil
+		}
+		return nil, fmt.Errorf("%w: %w", errResolverFailed, clippedError{endpoint.ClipError(err), err})
+	}
+	sd, _ := d.(protoreflect.ServiceDescriptor)
+	return sd, nil
+}
+
+// errResolverFailed is wrapped, with the resolver's error, by the error of
+// a method denied because Config.Descriptors failed to resolve its service
+// (resolveService). Such a plan is never kept (findRule), nor published by
+// Check: the next call asks the resolver again.
+var errResolverFailed = fmt.Errorf("%w: Config.Descriptors failed to resolve the service (its error does not wrap protoregistry.NotFound), so the method's options cannot be read; the call is denied, and the next call asks again", ErrUnreadableOption)
+
+// clippedError is err, a resolver's, with its text clipped to msg.
+type clippedError struct {
+	msg string
+	err error
+}
+
+func (e clippedError) Error() string { return e.msg }
+func (e clippedError) Unwrap() error { return e.err }
 
 // splitMethod splits "/pkg.Service/Method" into its service and method
 // names and checks their syntax.

@@ -1,7 +1,6 @@
 package grpcauth
 
 import (
-	"errors"
 	"fmt"
 	"strings"
 	"sync/atomic"
@@ -105,20 +104,21 @@ func FuzzUndescribedPlan(f *testing.F) {
 }
 
 // lateResolver is protoregistry.GlobalFiles once its down is false, and
-// before that a resolver that fails (a registry still loading, or one
-// whose backend is briefly unreachable).
+// before that a registry that does not have the file (still loading, or
+// given it later), and says so with an error wrapping
+// protoregistry.NotFound. (One that fails otherwise denies the call:
+// plan_resolver_test.go.)
 type lateResolver struct{ down atomic.Bool }
 
 func (r *lateResolver) FindDescriptorByName(name protoreflect.FullName) (protoreflect.Descriptor, error) {
 	if r.down.Load() {
-		return nil, errors.New("the registry is not reachable")
+		return nil, fmt.Errorf("the registry has not loaded %s yet: %w", name, protoregistry.NotFound)
 	}
 	return protoregistry.GlobalFiles.FindDescriptorByName(name)
 }
 
 // A service that Config.Descriptors does not describe on its methods'
-// first call, but does later (a resolver that failed, or gained the file
-// since), has its descriptor read from then on: a method option, which
+// first call, but does later (a resolver that gained the file since), has its descriptor read from then on: a method option, which
 // ranks above the Config service entry, rules its method, rather than the
 // service's Config entry kept for good from that first call. The Config
 // entry here makes the service public, and the option of AllOf, which
@@ -140,7 +140,7 @@ func TestPlan_ServiceDescribedAfterItsFirstCallIsRuledByItsOptions(t *testing.T)
 }
 
 // A method whose rule was compiled from its descriptor keeps that rule
-// when Config.Descriptors fails later, also while the rule waits in the
+// when Config.Descriptors no longer finds the descriptor later, also while the rule waits in the
 // plans published since the last merge (a.pending): the rule a service
 // without a descriptor keeps for its methods, which calls look up before
 // those, does not take its place. A call's plan is looked up more than
