@@ -528,7 +528,8 @@ func checkDevelopmentMode(t *testing.T, env ...string) {
 		}
 	}
 	// The log says so too: a log pipeline may keep stderr and drop stdout.
-	if logged := srv.stderr.String(); !strings.Contains(logged, `level=WARN msg="development issuer running`) {
+	const warning = `level=WARN msg="development issuer running`
+	if logged := srv.stderr.waitFor(warning, srv.exited); !strings.Contains(logged, warning) {
 		t.Errorf("server log has no warning about the development issuer:\n%s", logged)
 	}
 	m := devClientCommand.FindStringSubmatch(printed)

@@ -111,12 +111,17 @@ type lockedBuffer struct {
 	buf   bytes.Buffer
 	ready chan string // nil: do not look for the ready line
 	found bool
+	grew  chan struct{} // closed (and replaced) by each Write; nil until waitFor
 }
 
 func (b *lockedBuffer) Write(p []byte) (int, error) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	n, err := b.buf.Write(p)
+	if b.grew != nil {
+		close(b.grew)
+		b.grew = nil
+	}
 	if b.ready != nil && !b.found {
 		if m := readyLine.FindStringSubmatch(b.buf.String()); m != nil {
 			b.found = true
@@ -130,6 +135,36 @@ func (b *lockedBuffer) String() string {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	return b.buf.String()
+}
+
+// waitFor returns the buffer's contents once they hold s, or what they
+// hold when exited closes or readyTimeout passes. The server writes stdout
+// and stderr through two pipes, each copied by its own goroutine, so a
+// line it wrote to stderr before its ready line on stdout may reach its
+// buffer after the ready line reached the other.
+func (b *lockedBuffer) waitFor(s string, exited <-chan struct{}) string {
+	timeout := time.NewTimer(readyTimeout)
+	defer timeout.Stop()
+	for {
+		b.mu.Lock()
+		got := b.buf.String()
+		if strings.Contains(got, s) {
+			b.mu.Unlock()
+			return got
+		}
+		if b.grew == nil {
+			b.grew = make(chan struct{})
+		}
+		grew := b.grew
+		b.mu.Unlock()
+		select {
+		case <-grew:
+		case <-exited:
+			return b.String()
+		case <-timeout.C:
+			return b.String()
+		}
+	}
 }
 
 // serverProc is a running server binary.
