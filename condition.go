@@ -98,8 +98,18 @@ func (a *Authenticator) compileCondition(p *methodPlan, method string) {
 	expr := p.rule.condition
 	err := errNoConditionCompiler
 	if a.conditions != nil {
+		md, rerr := a.resolveMethod(method)
+		if rerr != nil {
+			// No answer about the descriptor: denied for this call, and,
+			// like findRule's, the plan is not kept (buildPlan), so that
+			// a resolver's passing failure does not deny the method for
+			// the life of the process.
+			p.rule, p.cond, p.condAtStart = nil, nil, false
+			p.err = fmt.Errorf("%s (%s): %w", clipLogged(method), p.source, rerr)
+			return
+		}
 		err = errNoMethodDescriptor
-		if md := a.methodDescriptor(method); md != nil {
+		if md != nil {
 			p.cond, p.condAtStart, err = compileWith(a.conditions, md, expr)
 		}
 	}
@@ -137,19 +147,27 @@ func compileWith(c ConditionCompiler, md protoreflect.MethodDescriptor, expr str
 
 // methodDescriptor resolves a full method name to its descriptor, or nil.
 func (a *Authenticator) methodDescriptor(method string) protoreflect.MethodDescriptor {
+	md, _ := a.resolveMethod(method)
+	return md
+}
+
+// resolveMethod is methodDescriptor with the resolver's failure
+// (resolveService's error, wrapping errResolverFailed): nil and nil when
+// the resolver answered and no such method is described.
+func (a *Authenticator) resolveMethod(method string) (protoreflect.MethodDescriptor, error) {
 	svc, name, ok := splitMethod(method)
 	if !ok {
-		return nil
+		return nil, nil
 	}
-	sd := a.service(svc)
+	sd, err := a.resolveService(svc)
 	if sd == nil {
-		return nil
+		return nil, err
 	}
 	ms, err := methods(sd)
 	if err != nil {
-		return nil
+		return nil, nil
 	}
-	return ms.ByName(protoreflect.Name(name))
+	return ms.ByName(protoreflect.Name(name)), nil
 }
 
 // policy checks a call that passed its rule's scopes against the rule's

@@ -358,14 +358,15 @@ func (a *Authenticator) merge(plans map[string]*methodPlan) {
 // knows (keptForService), or else for this call only, so that a flood of
 // made-up method names (reachable through grpc.UnknownServiceHandler)
 // cannot grow a map without bound. A plan whose call's context (ctx)
-// ended while it waited (methodPlan.ended) is for that call only.
+// ended while it waited (methodPlan.ended), or whose descriptor the
+// resolver failed to resolve (errResolverFailed), is for that call only.
 func (a *Authenticator) buildPlan(ctx context.Context, method string) (p *methodPlan, kept keptFor) {
 	p, known, undescribed := a.findRule(ctx, method)
 	a.compileCondition(p, method)
 	p.dryRun = a.inDryRun(method)
 	p.unknown = !known
 	switch {
-	case p.ended:
+	case p.ended, errors.Is(p.err, errResolverFailed):
 	case known:
 		kept = keptForMethod
 	case undescribed && p.rule != nil && p.rule.condition == "":

@@ -259,3 +259,31 @@ func TestResolver_FailureTextIsClipped(t *testing.T) {
 		t.Errorf("the error's text is %d bytes, want the resolver's clipped", n)
 	}
 }
+
+// A Config method rule with a condition, whose method's descriptor
+// Config.Descriptors fails to resolve as the condition compiles, is denied
+// for that call only: the failure is not kept, so once the resolver
+// answers, the condition compiles and the call is served.
+func TestResolver_FailureWhileCompilingAConditionIsNotKept(t *testing.T) {
+	r := new(flakyResolver)
+	r.set(errUnreachable)
+	a := mustNew(t, Config{
+		Descriptors: r,
+		Conditions: mutCompiler{mutCond(func(context.Context, ConditionInput) (bool, error) {
+			return true, nil
+		})},
+		Rules: map[string]*grpcauthv1.Rule{mInherited: {Condition: "passes"}},
+	})
+	call := func() error {
+		return a.ServeCall(bearerCtx("tok"), mInherited, false, &authtestv1.InheritedRequest{}, func(context.Context, *Guard) error {
+			return nil
+		})
+	}
+	checkStatus(t, call(), codes.PermissionDenied, ReasonMethodNotConfigured)
+	req, err := a.Requirement(mInherited)
+	if !errors.Is(err, errUnreachable) || !req.Denied {
+		t.Errorf("Requirement while the resolver fails: %+v, %v; want denied, with the resolver's error", req, err)
+	}
+	r.set(nil)
+	checkStatus(t, call(), codes.OK, "")
+}
