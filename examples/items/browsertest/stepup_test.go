@@ -124,12 +124,8 @@ func tokenClaims(t *testing.T, c capturedRequest) map[string]any {
 // Connect servers send it without "debug", and passes on only well-formed
 // acr_values and max_age.
 func TestBrowser_StepUpChallengeIsReadFromTheErrorInfo(t *testing.T) {
-	srv := startServer(t)
-	tab, _ := newBrowser(t)
-	p := &page{t: t, tab: tab, url: srv.webURL}
-	p.do("open the page", chromedp.Navigate(srv.webURL), chromedp.WaitVisible(chromedp.CSS(`body[data-ready]`)))
-
-	field := func(num byte, b []byte) []byte { return append([]byte{num<<3 | 2, byte(len(b))}, b...) }
+	p := openPage(t)
+	field := protoField
 	entry := func(k, v string) []byte { return field(3, append(field(1, []byte(k)), field(2, []byte(v))...)) }
 	info := func(reason string, md ...[]byte) string {
 		b := append(field(1, []byte(reason)), field(2, []byte("grpcauth"))...)
