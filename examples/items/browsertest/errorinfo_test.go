@@ -92,13 +92,20 @@ func TestBrowser_ErrorInfoDecoderFollowsProtobufRules(t *testing.T) {
 	}
 }
 
-// openPage opens the example page, signed out, in a browser of its own.
-func openPage(t *testing.T) *page {
+// newPage starts the example server and a browser of its own, for a
+// test that does not look at the browser's requests.
+func newPage(t *testing.T) *page {
 	t.Helper()
 	srv := startServer(t)
 	tab, _ := newBrowser(t)
-	p := &page{t: t, tab: tab, url: srv.webURL}
-	p.do("open the page", chromedp.Navigate(srv.webURL), chromedp.WaitVisible(chromedp.CSS(`body[data-ready]`)))
+	return &page{t: t, tab: tab, url: srv.webURL}
+}
+
+// openPage opens the example page, signed out, in a browser of its own.
+func openPage(t *testing.T) *page {
+	t.Helper()
+	p := newPage(t)
+	p.do("open the page", chromedp.Navigate(p.url), chromedp.WaitVisible(chromedp.CSS(`body[data-ready]`)))
 	return p
 }
 

@@ -54,10 +54,7 @@ func TestBrowser_PurgeNeedsAStepUpSignIn(t *testing.T) {
 		t.Errorf("PurgeItems responses %+v; want one 401 with the step-up challenge in WWW-Authenticate", rs)
 	}
 
-	p.do("sign in again with multi-factor",
-		chromedp.Click(chromedp.CSS(`#stepup-signin`)),
-		chromedp.WaitVisible(chromedp.CSS(`#user-admin`)),
-	)
+	p.stepUpSignIn()
 	authz, err := url.Parse(get(p, "read the authorization request", chromedp.Evaluate[string](`location.href`)))
 	if err != nil {
 		t.Fatal(err)
@@ -65,11 +62,16 @@ func TestBrowser_PurgeNeedsAStepUpSignIn(t *testing.T) {
 	if q := authz.Query(); q.Get("acr_values") != stepUpACR || q.Get("max_age") != stepUpMaxAge || q.Get("code_challenge") == "" {
 		t.Errorf("the step-up sign-in asks %s?%s; want acr_values %s, max_age %s and PKCE", authz.Path, authz.RawQuery, stepUpACR, stepUpMaxAge)
 	}
+	// Readiness, which a failed sign-in reaches too, then the acr: a
+	// failure ends the test at once, with the log, not after
+	// browserTimeout.
 	p.do("choose the admin",
 		chromedp.Click(chromedp.CSS(`#user-admin`)),
-		chromedp.WaitVisible(chromedp.CSS(`#who[data-acr="`+stepUpACR+`"]`)),
 		chromedp.WaitVisible(chromedp.CSS(`body[data-ready]`)),
 	)
+	if acr := get(p, "read the acr", chromedp.Evaluate[string](`document.getElementById('who').dataset.acr`)); acr != stepUpACR {
+		t.Fatalf("after the step-up sign-in the page shows acr %q (log: %s); want %s", acr, p.logText(), stepUpACR)
+	}
 	if n := p.count(`#stepup:not([hidden])`); n != 0 {
 		t.Errorf("the step-up offer still shows after the new sign-in")
 	}
@@ -96,6 +98,53 @@ func TestBrowser_PurgeNeedsAStepUpSignIn(t *testing.T) {
 	}
 	if after["acr"] != stepUpACR || after["auth_time"] == nil || after["sub"] != "admin" {
 		t.Errorf("the step-up token has acr %v, auth_time %v, sub %v; want %s, a sign-in time, admin", after["acr"], after["auth_time"], after["sub"], stepUpACR)
+	}
+}
+
+// stepUpSignIn clicks the step-up offer's button and waits for the
+// issuer's login page, or for the page to log the sign-in's refusal, so
+// that an authorization request the issuer refuses fails the test at
+// once (the callers log no sign-in before: a sign-in that succeeds is
+// not logged).
+func (p *page) stepUpSignIn() {
+	p.t.Helper()
+	p.do("sign in again with multi-factor",
+		chromedp.Click(chromedp.CSS(`#stepup-signin`)),
+		chromedp.WaitVisible(chromedp.CSS(`#user-admin, #log li[data-method="sign-in"]`)),
+	)
+	if p.count(`#user-admin`) == 0 {
+		p.t.Fatalf("the step-up sign-in did not reach the issuer's login page (log: %s)", p.logText())
+	}
+}
+
+// A person who cancels the step-up sign-in at the issuer comes back signed
+// out: the page keeps its session in memory only, so leaving for the
+// issuer has already ended it; the cancellation is logged (access_denied,
+// after the state check), the step-up offer is gone, and no sign-in state
+// is left in sessionStorage.
+func TestBrowser_CancelledStepUpSignInComesBackSignedOut(t *testing.T) {
+	p := newPage(t)
+	p.signIn("admin")
+	if o := p.call(`#purge`); o.reason != "INSUFFICIENT_USER_AUTHENTICATION" {
+		t.Fatalf("admin PurgeItems after a plain sign-in: %+v, want refused for step-up", o)
+	}
+	p.stepUpSignIn()
+	p.do("cancel at the issuer",
+		chromedp.Click(chromedp.CSS(`button.cancel`)),
+		chromedp.WaitVisible(chromedp.CSS(`body[data-ready]`)),
+	)
+	attrs := get(p, "read the log entry", chromedp.Attributes(chromedp.CSS(`#log li:last-child`)))
+	if attrs["data-method"] != "sign-in" || attrs["data-code"] != "access_denied" {
+		t.Errorf("the cancelled step-up sign-in is logged as %v, want sign-in refused access_denied", attrs)
+	}
+	if who := get(p, "read #who", chromedp.Text(chromedp.CSS(`#who`))); who != "Not signed in." {
+		t.Errorf("after the cancelled step-up sign-in the page says %q, want Not signed in.", who)
+	}
+	if n := p.count(`#stepup:not([hidden])`); n != 0 {
+		t.Errorf("the step-up offer still shows after the cancelled sign-in")
+	}
+	if saved := get(p, "read the stored verifier", chromedp.Evaluate[string](`String(sessionStorage.getItem('pkce'))`)); saved != "null" {
+		t.Errorf("sessionStorage keeps the sign-in's state and verifier: %s", saved)
 	}
 }
 
