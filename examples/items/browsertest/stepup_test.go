@@ -4,6 +4,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"net/url"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -198,5 +199,44 @@ func TestBrowser_StepUpChallengeIsReadFromTheErrorInfo(t *testing.T) {
 		if got := read(tt.value); got != tt.want {
 			t.Errorf("%s: stepUpChallenge = %s, want %s", tt.name, got, tt.want)
 		}
+	}
+}
+
+// What a step-up refusal carries goes into the new authorization request
+// as the values of acr_values and max_age only: an acr_values that looks
+// like more parameters (well-formed, so passed on) is sent encoded, as
+// one value, to the configured authorization endpoint, with the page's
+// own redirect_uri and state.
+func TestBrowser_StepUpChallengeCannotRedirectTheSignIn(t *testing.T) {
+	p := openPage(t)
+	const hostile = "urn:a&redirect_uri=https://evil.example/&state=x#frag"
+	got := get(p, "build the step-up request", chromedp.Evaluate[string](`(async () => {
+		const su = stepUpChallenge(errorInfo([{ type: 'google.rpc.ErrorInfo',
+			debug: { reason: 'INSUFFICIENT_USER_AUTHENTICATION', metadata: { acr_values: `+strconv.Quote(hostile)+`, max_age: '60' } } }]));
+		return JSON.stringify({ su, url: await authorizationURL(su, 'st8', randomString(32)), endpoint: session.cfg.authorization_endpoint, redirect: session.cfg.redirect_uri });
+	})()`, chromedp.EvalAwaitPromise))
+	var r struct {
+		SU                      struct{ AcrValues, MaxAge string }
+		URL, Endpoint, Redirect string
+	}
+	if err := json.Unmarshal([]byte(got), &r); err != nil {
+		t.Fatalf("%s: %v", got, err)
+	}
+	if r.SU.AcrValues != hostile {
+		t.Fatalf("stepUpChallenge took acr_values as %q; want it passed on as it came, %q", r.SU.AcrValues, hostile)
+	}
+	u, err := url.Parse(r.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	q := u.Query()
+	if u.Scheme+"://"+u.Host+u.Path != r.Endpoint || u.Fragment != "" {
+		t.Errorf("the step-up request goes to %s; want the configured authorization endpoint %s", r.URL, r.Endpoint)
+	}
+	if len(q["acr_values"]) != 1 || q.Get("acr_values") != hostile || q.Get("max_age") != "60" {
+		t.Errorf("the step-up request's acr_values %q, max_age %q; want %q and 60, each once", q["acr_values"], q["max_age"], hostile)
+	}
+	if len(q["redirect_uri"]) != 1 || q.Get("redirect_uri") != r.Redirect || len(q["state"]) != 1 || q.Get("state") != "st8" {
+		t.Errorf("the step-up request's redirect_uri %q and state %q; want the page's own %s and st8, each once", q["redirect_uri"], q["state"], r.Redirect)
 	}
 }

@@ -201,20 +201,29 @@ function showEntry(e) {
 // one of those classes, and the token carries the acr and auth_time the
 // refused method's rule asks for.
 async function signIn(stepUp) {
-  const cfg = session.cfg;
   const verifier = randomString(32); // 43 characters
   const st = randomString(16);
   sessionStorage.setItem('pkce', JSON.stringify({ verifier, state: st }));
+  location.assign(await authorizationURL(stepUp, st, verifier));
+}
+
+// authorizationURL returns the authorization request for state and the
+// PKCE verifier, at the configured authorization endpoint, with stepUp's
+// acr_values and max_age if any: URLSearchParams encodes them, so what a
+// refusal carries can neither add a parameter nor change where the
+// browser goes.
+async function authorizationURL(stepUp, state, verifier) {
+  const cfg = session.cfg;
   const u = new URL(cfg.authorization_endpoint);
   const q = new URLSearchParams({
     response_type: 'code', client_id: cfg.client_id, redirect_uri: cfg.redirect_uri,
-    scope: cfg.scope, state: st, code_challenge: b64url(await sha256(verifier)),
+    scope: cfg.scope, state, code_challenge: b64url(await sha256(verifier)),
     code_challenge_method: 'S256',
   });
   if (stepUp && stepUp.acrValues) q.set('acr_values', stepUp.acrValues);
   if (stepUp && stepUp.maxAge) q.set('max_age', stepUp.maxAge);
   u.search = q.toString();
-  location.assign(u.toString());
+  return u.toString();
 }
 
 // finishSignIn handles the redirect back from the issuer.
