@@ -92,6 +92,19 @@ func TestBrowser_ErrorInfoDecoderFollowsProtobufRules(t *testing.T) {
 	}
 }
 
+// In the ErrorInfo's "debug" JSON, metadata is a map of strings: a value
+// of another type (null, a number, an object) is malformed and left out,
+// not turned into text, so a null acr_values is not asked for as the acr
+// "null" (found in review).
+func TestBrowser_DebugMetadataThatIsNotAStringIsLeftOut(t *testing.T) {
+	p := openPage(t)
+	got := get(p, "read a challenge", chromedp.Evaluate[string](`JSON.stringify(stepUpChallenge(errorInfo([{ type: 'google.rpc.ErrorInfo',
+		debug: { reason: 'INSUFFICIENT_USER_AUTHENTICATION', metadata: { acr_values: null, max_age: 300, x: {} } } }])))`))
+	if want := `{"acrValues":"","maxAge":""}`; got != want {
+		t.Errorf("stepUpChallenge = %s, want %s", got, want)
+	}
+}
+
 // newPage starts the example server and a browser of its own, for a
 // test that does not look at the browser's requests.
 func newPage(t *testing.T) *page {

@@ -100,7 +100,9 @@ function errorInfo(details) {
     if (!d || d.type !== 'google.rpc.ErrorInfo') continue;
     if (d.debug && typeof d.debug.reason === 'string' && d.debug.reason) {
       const md = d.debug.metadata && typeof d.debug.metadata === 'object' ? d.debug.metadata : {};
-      return { reason: d.debug.reason, metadata: new Map(Object.entries(md).map(([k, v]) => [k, String(v)])) };
+      // A map of strings in proto3 JSON: a value of another type is
+      // malformed, left out rather than turned into text ("null").
+      return { reason: d.debug.reason, metadata: new Map(Object.entries(md).filter(([, v]) => typeof v === 'string')) };
     }
     try {
       const bytes = b64decode(d.value || '');
