@@ -214,9 +214,12 @@ func get[T any](p *page, what string, a chromedp.Action[T]) T {
 }
 
 // signIn opens the page, signs in at the development issuer as user and
-// waits until the page shows the session and is ready: its rules table
-// (asked for after the sign-in completes) filled too, so that the calls
-// and the screenshot that follow find the whole page.
+// waits until the page is back and ready: its rules table (asked for
+// after the sign-in completes) filled too, so that the calls and the
+// screenshot that follow find the whole page. It waits for the page's
+// readiness, which a failed sign-in reaches too, not for the signed-in
+// user: a sign-in that fails ends the test at once with the page's log,
+// not after browserTimeout.
 func (p *page) signIn(user string) {
 	p.t.Helper()
 	p.do("sign in as "+user,
@@ -225,13 +228,20 @@ func (p *page) signIn(user string) {
 		chromedp.Click(chromedp.CSS(`#signin`)),
 		chromedp.WaitVisible(chromedp.CSS(`#user-`+user)),
 		chromedp.Click(chromedp.CSS(`#user-`+user)),
-		chromedp.WaitVisible(chromedp.CSS(`#who[data-subject="`+user+`"]`)),
+		// The issuer's login page has no data-ready: this is the page,
+		// back from the issuer.
 		chromedp.WaitVisible(chromedp.CSS(`body[data-ready]`)),
 	)
 	who := get(p, "read #who", chromedp.Text(chromedp.CSS(`#who`)))
 	if !strings.Contains(who, "Signed in as "+user) || !strings.Contains(who, "DPoP token") {
-		p.t.Fatalf("after signing in as %s the page says %q; want the user and a DPoP token", user, who)
+		p.t.Fatalf("after signing in as %s the page says %q (log: %s); want the user and a DPoP token", user, who, p.logText())
 	}
+}
+
+// logText returns the page's call log as its text, for failure messages.
+func (p *page) logText() string {
+	p.t.Helper()
+	return get(p, "read the log", chromedp.Evaluate[string](`document.getElementById('log').innerText`))
 }
 
 // outcome is one call as the page's log shows it.

@@ -4,6 +4,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"net/url"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -54,10 +55,7 @@ func TestBrowser_PurgeNeedsAStepUpSignIn(t *testing.T) {
 		t.Errorf("PurgeItems responses %+v; want one 401 with the step-up challenge in WWW-Authenticate", rs)
 	}
 
-	p.do("sign in again with multi-factor",
-		chromedp.Click(chromedp.CSS(`#stepup-signin`)),
-		chromedp.WaitVisible(chromedp.CSS(`#user-admin`)),
-	)
+	p.stepUpSignIn()
 	authz, err := url.Parse(get(p, "read the authorization request", chromedp.Evaluate[string](`location.href`)))
 	if err != nil {
 		t.Fatal(err)
@@ -65,11 +63,16 @@ func TestBrowser_PurgeNeedsAStepUpSignIn(t *testing.T) {
 	if q := authz.Query(); q.Get("acr_values") != stepUpACR || q.Get("max_age") != stepUpMaxAge || q.Get("code_challenge") == "" {
 		t.Errorf("the step-up sign-in asks %s?%s; want acr_values %s, max_age %s and PKCE", authz.Path, authz.RawQuery, stepUpACR, stepUpMaxAge)
 	}
+	// Readiness, which a failed sign-in reaches too, then the acr: a
+	// failure ends the test at once, with the log, not after
+	// browserTimeout.
 	p.do("choose the admin",
 		chromedp.Click(chromedp.CSS(`#user-admin`)),
-		chromedp.WaitVisible(chromedp.CSS(`#who[data-acr="`+stepUpACR+`"]`)),
 		chromedp.WaitVisible(chromedp.CSS(`body[data-ready]`)),
 	)
+	if acr := get(p, "read the acr", chromedp.Evaluate[string](`document.getElementById('who').dataset.acr`)); acr != stepUpACR {
+		t.Fatalf("after the step-up sign-in the page shows acr %q (log: %s); want %s", acr, p.logText(), stepUpACR)
+	}
 	if n := p.count(`#stepup:not([hidden])`); n != 0 {
 		t.Errorf("the step-up offer still shows after the new sign-in")
 	}
@@ -99,6 +102,53 @@ func TestBrowser_PurgeNeedsAStepUpSignIn(t *testing.T) {
 	}
 }
 
+// stepUpSignIn clicks the step-up offer's button and waits for the
+// issuer's login page, or for the page to log the sign-in's refusal, so
+// that an authorization request the issuer refuses fails the test at
+// once (the callers log no sign-in before: a sign-in that succeeds is
+// not logged).
+func (p *page) stepUpSignIn() {
+	p.t.Helper()
+	p.do("sign in again with multi-factor",
+		chromedp.Click(chromedp.CSS(`#stepup-signin`)),
+		chromedp.WaitVisible(chromedp.CSS(`#user-admin, #log li[data-method="sign-in"]`)),
+	)
+	if p.count(`#user-admin`) == 0 {
+		p.t.Fatalf("the step-up sign-in did not reach the issuer's login page (log: %s)", p.logText())
+	}
+}
+
+// A person who cancels the step-up sign-in at the issuer comes back signed
+// out: the page keeps its session in memory only, so leaving for the
+// issuer has already ended it; the cancellation is logged (access_denied,
+// after the state check), the step-up offer is gone, and no sign-in state
+// is left in sessionStorage.
+func TestBrowser_CancelledStepUpSignInComesBackSignedOut(t *testing.T) {
+	p := newPage(t)
+	p.signIn("admin")
+	if o := p.call(`#purge`); o.reason != "INSUFFICIENT_USER_AUTHENTICATION" {
+		t.Fatalf("admin PurgeItems after a plain sign-in: %+v, want refused for step-up", o)
+	}
+	p.stepUpSignIn()
+	p.do("cancel at the issuer",
+		chromedp.Click(chromedp.CSS(`button.cancel`)),
+		chromedp.WaitVisible(chromedp.CSS(`body[data-ready]`)),
+	)
+	attrs := get(p, "read the log entry", chromedp.Attributes(chromedp.CSS(`#log li:last-child`)))
+	if attrs["data-method"] != "sign-in" || attrs["data-code"] != "access_denied" {
+		t.Errorf("the cancelled step-up sign-in is logged as %v, want sign-in refused access_denied", attrs)
+	}
+	if who := get(p, "read #who", chromedp.Text(chromedp.CSS(`#who`))); who != "Not signed in." {
+		t.Errorf("after the cancelled step-up sign-in the page says %q, want Not signed in.", who)
+	}
+	if n := p.count(`#stepup:not([hidden])`); n != 0 {
+		t.Errorf("the step-up offer still shows after the cancelled sign-in")
+	}
+	if saved := get(p, "read the stored verifier", chromedp.Evaluate[string](`String(sessionStorage.getItem('pkce'))`)); saved != "null" {
+		t.Errorf("sessionStorage keeps the sign-in's state and verifier: %s", saved)
+	}
+}
+
 // tokenClaims returns the claims of the JWT access token c carried, as the
 // server reads them (without checking the signature: the server did).
 func tokenClaims(t *testing.T, c capturedRequest) map[string]any {
@@ -124,12 +174,8 @@ func tokenClaims(t *testing.T, c capturedRequest) map[string]any {
 // Connect servers send it without "debug", and passes on only well-formed
 // acr_values and max_age.
 func TestBrowser_StepUpChallengeIsReadFromTheErrorInfo(t *testing.T) {
-	srv := startServer(t)
-	tab, _ := newBrowser(t)
-	p := &page{t: t, tab: tab, url: srv.webURL}
-	p.do("open the page", chromedp.Navigate(srv.webURL), chromedp.WaitVisible(chromedp.CSS(`body[data-ready]`)))
-
-	field := func(num byte, b []byte) []byte { return append([]byte{num<<3 | 2, byte(len(b))}, b...) }
+	p := openPage(t)
+	field := protoField
 	entry := func(k, v string) []byte { return field(3, append(field(1, []byte(k)), field(2, []byte(v))...)) }
 	info := func(reason string, md ...[]byte) string {
 		b := append(field(1, []byte(reason)), field(2, []byte("grpcauth"))...)
@@ -153,5 +199,44 @@ func TestBrowser_StepUpChallengeIsReadFromTheErrorInfo(t *testing.T) {
 		if got := read(tt.value); got != tt.want {
 			t.Errorf("%s: stepUpChallenge = %s, want %s", tt.name, got, tt.want)
 		}
+	}
+}
+
+// What a step-up refusal carries goes into the new authorization request
+// as the values of acr_values and max_age only: an acr_values that looks
+// like more parameters (well-formed, so passed on) is sent encoded, as
+// one value, to the configured authorization endpoint, with the page's
+// own redirect_uri and state.
+func TestBrowser_StepUpChallengeCannotRedirectTheSignIn(t *testing.T) {
+	p := openPage(t)
+	const hostile = "urn:a&redirect_uri=https://evil.example/&state=x#frag"
+	got := get(p, "build the step-up request", chromedp.Evaluate[string](`(async () => {
+		const su = stepUpChallenge(errorInfo([{ type: 'google.rpc.ErrorInfo',
+			debug: { reason: 'INSUFFICIENT_USER_AUTHENTICATION', metadata: { acr_values: `+strconv.Quote(hostile)+`, max_age: '60' } } }]));
+		return JSON.stringify({ su, url: await authorizationURL(su, 'st8', randomString(32)), endpoint: session.cfg.authorization_endpoint, redirect: session.cfg.redirect_uri });
+	})()`, chromedp.EvalAwaitPromise))
+	var r struct {
+		SU                      struct{ AcrValues, MaxAge string }
+		URL, Endpoint, Redirect string
+	}
+	if err := json.Unmarshal([]byte(got), &r); err != nil {
+		t.Fatalf("%s: %v", got, err)
+	}
+	if r.SU.AcrValues != hostile {
+		t.Fatalf("stepUpChallenge took acr_values as %q; want it passed on as it came, %q", r.SU.AcrValues, hostile)
+	}
+	u, err := url.Parse(r.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	q := u.Query()
+	if u.Scheme+"://"+u.Host+u.Path != r.Endpoint || u.Fragment != "" {
+		t.Errorf("the step-up request goes to %s; want the configured authorization endpoint %s", r.URL, r.Endpoint)
+	}
+	if len(q["acr_values"]) != 1 || q.Get("acr_values") != hostile || q.Get("max_age") != "60" {
+		t.Errorf("the step-up request's acr_values %q, max_age %q; want %q and 60, each once", q["acr_values"], q["max_age"], hostile)
+	}
+	if len(q["redirect_uri"]) != 1 || q.Get("redirect_uri") != r.Redirect || len(q["state"]) != 1 || q.Get("state") != "st8" {
+		t.Errorf("the step-up request's redirect_uri %q and state %q; want the page's own %s and st8, each once", q["redirect_uri"], q["state"], r.Redirect)
 	}
 }

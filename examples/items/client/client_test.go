@@ -66,6 +66,17 @@ func TestLoadConfig(t *testing.T) {
 			want: "{issuer:https://example.okta.com/oauth2/default tokenURL:https://example.okta.com/oauth2/default/v1/token clientID:0oa1 clientSecret:s3 scopes:[items:read items:write] audience: resource: addr:items.example.com:443 devIssuer:false authStyle:2 dpop:false}",
 		},
 		{
+			// Only a discovered token_endpoint must keep an https issuer's
+			// scheme (downgrade): one set by hand, a local proxy say, is
+			// taken as checkURL allows it, plain http on loopback too.
+			name: "an https issuer with a TOKEN_URL on loopback http, set by hand",
+			env: map[string]string{
+				"ISSUER": "https://example.okta.com/oauth2/default", "CLIENT_ID": "0oa1", "CLIENT_SECRET": "s3",
+				"TOKEN_URL": "http://127.0.0.1:8080/v1/token",
+			},
+			want: "{issuer:https://example.okta.com/oauth2/default tokenURL:http://127.0.0.1:8080/v1/token clientID:0oa1 clientSecret:s3 scopes:[] audience: resource: addr:127.0.0.1:50051 devIssuer:false authStyle:2 dpop:false}",
+		},
+		{
 			name: "client_secret_post, as an Auth0 application set to Client Secret (Post)",
 			env:  map[string]string{"AUTH_METHOD": "client_secret_post"},
 			want: fmt.Sprintf("{issuer:%s tokenURL: clientID:items-reader clientSecret:%s scopes:[] audience: resource: addr:127.0.0.1:50051 devIssuer:true authStyle:1 dpop:false}", devIssuer, dev.Reader.Secret),

@@ -44,7 +44,9 @@ async function sha256(s) {
 // protoFields returns the length-delimited fields (wire type 2) of the
 // protobuf message bytes, as [field number, bytes] pairs in order: enough
 // to read google.rpc.ErrorInfo's reason (1), domain (2) and metadata (3,
-// map entries of key 1 and value 2) without a protobuf library.
+// map entries of key 1 and value 2) without a protobuf library. It throws
+// on a malformed message: a varint of more than 10 bytes, a field cut
+// short (fixed-width ones too), a group or an unknown wire type.
 function protoFields(bytes) {
   const out = [];
   let i = 0;
@@ -61,9 +63,13 @@ function protoFields(bytes) {
   while (i < bytes.length) {
     const key = varint();
     const num = Math.floor(key / 8), wire = key % 8;
+    const skip = (n) => {
+      if (i + n > bytes.length) throw new Error('truncated field');
+      i += n;
+    };
     if (wire === 0) varint();
-    else if (wire === 1) i += 8;
-    else if (wire === 5) i += 4;
+    else if (wire === 1) skip(8);
+    else if (wire === 5) skip(4);
     else if (wire === 2) {
       const n = varint();
       if (i + n > bytes.length) throw new Error('truncated field');
@@ -74,23 +80,29 @@ function protoFields(bytes) {
   return out;
 }
 
-// protoString returns the first string of field number field in the
-// protobuf message bytes, or ''.
+// protoString returns the string of field number field in the protobuf
+// message bytes, or ''. Of a field sent more than once the last wins, as
+// protobuf parsers read a non-repeated field (the server's, other
+// clients'), so that the page never reads another reason than they do.
 function protoString(bytes, field) {
-  const f = protoFields(bytes).find(([num]) => num === field);
-  return f ? dec.decode(f[1]) : '';
+  let last = null;
+  for (const [num, b] of protoFields(bytes)) if (num === field) last = b;
+  return last ? dec.decode(last) : '';
 }
 
 // errorInfo returns the ErrorInfo reason and metadata (a Map: its keys
 // are the server's, never an object's properties) of a Connect error's
 // details: from "debug" when the server added it, else decoded from the
-// protobuf.
+// protobuf. Details that are not a list of objects, or a malformed
+// ErrorInfo, give no reason and no metadata: it never throws.
 function errorInfo(details) {
-  for (const d of details || []) {
-    if (d.type !== 'google.rpc.ErrorInfo') continue;
-    if (d.debug && d.debug.reason) {
+  for (const d of Array.isArray(details) ? details : []) {
+    if (!d || d.type !== 'google.rpc.ErrorInfo') continue;
+    if (d.debug && typeof d.debug.reason === 'string' && d.debug.reason) {
       const md = d.debug.metadata && typeof d.debug.metadata === 'object' ? d.debug.metadata : {};
-      return { reason: String(d.debug.reason), metadata: new Map(Object.entries(md).map(([k, v]) => [k, String(v)])) };
+      // A map of strings in proto3 JSON: a value of another type is
+      // malformed, left out rather than turned into text ("null").
+      return { reason: d.debug.reason, metadata: new Map(Object.entries(md).filter(([, v]) => typeof v === 'string')) };
     }
     try {
       const bytes = b64decode(d.value || '');
@@ -191,20 +203,29 @@ function showEntry(e) {
 // one of those classes, and the token carries the acr and auth_time the
 // refused method's rule asks for.
 async function signIn(stepUp) {
-  const cfg = session.cfg;
   const verifier = randomString(32); // 43 characters
   const st = randomString(16);
   sessionStorage.setItem('pkce', JSON.stringify({ verifier, state: st }));
+  location.assign(await authorizationURL(stepUp, st, verifier));
+}
+
+// authorizationURL returns the authorization request for state and the
+// PKCE verifier, at the configured authorization endpoint, with stepUp's
+// acr_values and max_age if any: URLSearchParams encodes them, so what a
+// refusal carries can neither add a parameter nor change where the
+// browser goes.
+async function authorizationURL(stepUp, state, verifier) {
+  const cfg = session.cfg;
   const u = new URL(cfg.authorization_endpoint);
   const q = new URLSearchParams({
     response_type: 'code', client_id: cfg.client_id, redirect_uri: cfg.redirect_uri,
-    scope: cfg.scope, state: st, code_challenge: b64url(await sha256(verifier)),
+    scope: cfg.scope, state, code_challenge: b64url(await sha256(verifier)),
     code_challenge_method: 'S256',
   });
   if (stepUp && stepUp.acrValues) q.set('acr_values', stepUp.acrValues);
   if (stepUp && stepUp.maxAge) q.set('max_age', stepUp.maxAge);
   u.search = q.toString();
-  location.assign(u.toString());
+  return u.toString();
 }
 
 // finishSignIn handles the redirect back from the issuer.
@@ -336,8 +357,12 @@ async function call(method, message, onRefused) {
     logCall(method, true, '', '', '', who);
     return session.token === token ? body : null;
   }
-  const info = errorInfo(body.details);
-  logCall(method, false, camel(body.code || 'http_' + resp.status), info.reason, body.message, who);
+  // A refusal's body is the server's, or a proxy's: read only a Connect
+  // error's fields of the types they have, by HTTP status otherwise.
+  const err = body && typeof body === 'object' ? body : {};
+  const code = typeof err.code === 'string' && err.code ? err.code : 'http_' + resp.status;
+  const info = errorInfo(err.details);
+  logCall(method, false, camel(code), info.reason, typeof err.message === 'string' ? err.message : '', who);
   if (onRefused && session.token === token) onRefused(info);
   return null;
 }
