@@ -222,7 +222,9 @@ func (e *CheckError) Without(kinds ...error) error {
 //     (an error not wrapping protoregistry.NotFound, see
 //     DescriptorResolver): its problem wraps ErrUnreadableOption and the
 //     resolver's error, and Check keeps no rule for it, so that its calls
-//     ask the resolver again;
+//     ask the resolver again; Check asks the resolver for the method once
+//     more, to tell whether it is a stream (below), and reports a failure
+//     then too, though the rule was read;
 //   - a registered method grpc-go would run without interceptors
 //     (ErrNotIntercepted: a stream registered with neither ClientStreams
 //     nor ServerStreams, found by its descriptor, in Config.Descriptors or
@@ -294,8 +296,16 @@ func (a *Authenticator) Check(srv ServiceInfoProvider) error {
 				// method's calls ask it again.
 				plans[method] = p
 			}
-			err := a.unintercepted(method, m)
-			if err == nil && !failed && p.source != SourceConfigMethod && a.methodDescriptor(method) == nil {
+			// Asked once more for what the method is (a stream?), and
+			// once only, so that every check below sees one answer. A
+			// resolver that fails here, though it answered for the rule,
+			// leaves that unknown: reported, not passed.
+			md, rerr := a.resolveMethod(method)
+			err := a.unintercepted(method, m, md)
+			if err == nil && !failed && rerr != nil {
+				err = fmt.Errorf("%s: %w", method, rerr)
+			}
+			if err == nil && !failed && p.source != SourceConfigMethod && md == nil {
 				var described bool
 				if described, err = a.unreadOption(method, p); !described && p.rule != nil {
 					undescribed[svc] = append(undescribed[svc], m.Name)
@@ -523,12 +533,11 @@ func (a *Authenticator) warnDropped(dropped []droppedRequirements) {
 // else in the linked generated code) that grpc-go runs without
 // interceptors, or nil. A method its descriptor declares unary, or that
 // has no descriptor in either, cannot be told apart from a grpc.MethodDesc
-// here.
-func (a *Authenticator) unintercepted(method string, m grpc.MethodInfo) error {
+// here. md is the method's descriptor in Config.Descriptors, or nil.
+func (a *Authenticator) unintercepted(method string, m grpc.MethodInfo, md protoreflect.MethodDescriptor) error {
 	if m.IsClientStream || m.IsServerStream {
 		return nil
 	}
-	md := a.methodDescriptor(method)
 	if md == nil {
 		// Config.Descriptors lacks it: the linked generated code still
 		// says what the method is.
