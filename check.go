@@ -314,7 +314,7 @@ func (a *Authenticator) Check(srv ServiceInfoProvider) error {
 			if err == nil && p.rule == nil {
 				err = p.err
 			}
-			if d := a.droppedByOwnRule(method, p); d.dropped != nil {
+			if d := a.droppedByOwnRule(method, p, md); d.dropped != nil {
 				dropped = append(dropped, d)
 			}
 			if err != nil {
@@ -459,14 +459,15 @@ type droppedRequirements struct {
 // not listed (other acr_values, another max_age_seconds, the other kind
 // of proof of possession), nor are those of a service rule that a public
 // method rule, needing no token at all, replaces. dropped is nil when
-// nothing is dropped.
-func (a *Authenticator) droppedByOwnRule(method string, p *methodPlan) droppedRequirements {
+// nothing is dropped. md is the method's descriptor in Config.Descriptors,
+// or nil.
+func (a *Authenticator) droppedByOwnRule(method string, p *methodPlan, md protoreflect.MethodDescriptor) droppedRequirements {
 	d := droppedRequirements{method: method, source: p.source}
 	own := p.rule
 	if own == nil || own.public || (p.source != SourceConfigMethod && p.source != SourceMethodOption) {
 		return d
 	}
-	r, src, err := a.comparedServiceRule(method)
+	r, src, err := a.comparedServiceRule(method, md)
 	if r == nil || err != nil {
 		return d
 	}
@@ -500,15 +501,16 @@ func (a *Authenticator) droppedByOwnRule(method string, p *methodPlan) droppedRe
 // service's registered methods ever reads it (each has its own rule): a
 // custom descriptor that panics as it is read (a resolver's bug, which a
 // call that reads it takes to the server's recovery) costs the method
-// Check's warning, not the server its start-up.
-func (a *Authenticator) comparedServiceRule(method string) (r *compiledRule, src Source, err error) {
+// Check's warning, not the server its start-up. md is the method's
+// descriptor as Check resolved it, or nil: the resolver is not asked
+// again, so the warning does not hang on another answer.
+func (a *Authenticator) comparedServiceRule(method string, md protoreflect.MethodDescriptor) (r *compiledRule, src Source, err error) {
 	defer func() {
 		if recover() != nil {
 			r, src, err = nil, SourceNone, errors.New("grpcauth: reading the service's rule panicked")
 		}
 	}()
 	svc, _, _ := splitMethod(method)
-	md := a.methodDescriptor(method)
 	var sd protoreflect.ServiceDescriptor
 	if md != nil {
 		if sd, _ = md.Parent().(protoreflect.ServiceDescriptor); sd == nil {

@@ -594,13 +594,6 @@ func sameDescriptor(x, y protoreflect.Descriptor) bool {
 	return reflect.ValueOf(x).Comparable() && x == y
 }
 
-// service resolves a service descriptor, or nil, whether none is found or
-// Config.Descriptors fails (resolveService tells them apart).
-func (a *Authenticator) service(name string) protoreflect.ServiceDescriptor {
-	sd, _ := a.resolveService(name)
-	return sd
-}
-
 // resolveService resolves the descriptor of the service name. It returns
 // nil, nil when Config.Descriptors has no such service: an error wrapping
 // protoregistry.NotFound, as *protoregistry.Files reports an unknown name,
