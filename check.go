@@ -222,7 +222,9 @@ func (e *CheckError) Without(kinds ...error) error {
 //     (an error not wrapping protoregistry.NotFound, see
 //     DescriptorResolver): its problem wraps ErrUnreadableOption and the
 //     resolver's error, and Check keeps no rule for it, so that its calls
-//     ask the resolver again;
+//     ask the resolver again; Check asks the resolver for the method once
+//     more, to tell whether it is a stream (below), and reports a failure
+//     then too, though the rule was read;
 //   - a registered method grpc-go would run without interceptors
 //     (ErrNotIntercepted: a stream registered with neither ClientStreams
 //     nor ServerStreams, found by its descriptor, in Config.Descriptors or
@@ -294,8 +296,16 @@ func (a *Authenticator) Check(srv ServiceInfoProvider) error {
 				// method's calls ask it again.
 				plans[method] = p
 			}
-			err := a.unintercepted(method, m)
-			if err == nil && !failed && p.source != SourceConfigMethod && a.methodDescriptor(method) == nil {
+			// Asked once more for what the method is (a stream?), and
+			// once only, so that every check below sees one answer. A
+			// resolver that fails here, though it answered for the rule,
+			// leaves that unknown: reported, not passed.
+			md, rerr := a.resolveMethod(method)
+			err := a.unintercepted(method, m, md)
+			if err == nil && !failed && rerr != nil {
+				err = fmt.Errorf("%s: %w", method, rerr)
+			}
+			if err == nil && !failed && p.source != SourceConfigMethod && md == nil {
 				var described bool
 				if described, err = a.unreadOption(method, p); !described && p.rule != nil {
 					undescribed[svc] = append(undescribed[svc], m.Name)
@@ -304,7 +314,7 @@ func (a *Authenticator) Check(srv ServiceInfoProvider) error {
 			if err == nil && p.rule == nil {
 				err = p.err
 			}
-			if d := a.droppedByOwnRule(method, p); d.dropped != nil {
+			if d := a.droppedByOwnRule(method, p, md); d.dropped != nil {
 				dropped = append(dropped, d)
 			}
 			if err != nil {
@@ -449,14 +459,15 @@ type droppedRequirements struct {
 // not listed (other acr_values, another max_age_seconds, the other kind
 // of proof of possession), nor are those of a service rule that a public
 // method rule, needing no token at all, replaces. dropped is nil when
-// nothing is dropped.
-func (a *Authenticator) droppedByOwnRule(method string, p *methodPlan) droppedRequirements {
+// nothing is dropped. md is the method's descriptor in Config.Descriptors,
+// or nil.
+func (a *Authenticator) droppedByOwnRule(method string, p *methodPlan, md protoreflect.MethodDescriptor) droppedRequirements {
 	d := droppedRequirements{method: method, source: p.source}
 	own := p.rule
 	if own == nil || own.public || (p.source != SourceConfigMethod && p.source != SourceMethodOption) {
 		return d
 	}
-	r, src, err := a.comparedServiceRule(method)
+	r, src, err := a.comparedServiceRule(method, md)
 	if r == nil || err != nil {
 		return d
 	}
@@ -490,15 +501,16 @@ func (a *Authenticator) droppedByOwnRule(method string, p *methodPlan) droppedRe
 // service's registered methods ever reads it (each has its own rule): a
 // custom descriptor that panics as it is read (a resolver's bug, which a
 // call that reads it takes to the server's recovery) costs the method
-// Check's warning, not the server its start-up.
-func (a *Authenticator) comparedServiceRule(method string) (r *compiledRule, src Source, err error) {
+// Check's warning, not the server its start-up. md is the method's
+// descriptor as Check resolved it, or nil: the resolver is not asked
+// again, so the warning does not hang on another answer.
+func (a *Authenticator) comparedServiceRule(method string, md protoreflect.MethodDescriptor) (r *compiledRule, src Source, err error) {
 	defer func() {
 		if recover() != nil {
 			r, src, err = nil, SourceNone, errors.New("grpcauth: reading the service's rule panicked")
 		}
 	}()
 	svc, _, _ := splitMethod(method)
-	md := a.methodDescriptor(method)
 	var sd protoreflect.ServiceDescriptor
 	if md != nil {
 		if sd, _ = md.Parent().(protoreflect.ServiceDescriptor); sd == nil {
@@ -523,12 +535,11 @@ func (a *Authenticator) warnDropped(dropped []droppedRequirements) {
 // else in the linked generated code) that grpc-go runs without
 // interceptors, or nil. A method its descriptor declares unary, or that
 // has no descriptor in either, cannot be told apart from a grpc.MethodDesc
-// here.
-func (a *Authenticator) unintercepted(method string, m grpc.MethodInfo) error {
+// here. md is the method's descriptor in Config.Descriptors, or nil.
+func (a *Authenticator) unintercepted(method string, m grpc.MethodInfo, md protoreflect.MethodDescriptor) error {
 	if m.IsClientStream || m.IsServerStream {
 		return nil
 	}
-	md := a.methodDescriptor(method)
 	if md == nil {
 		// Config.Descriptors lacks it: the linked generated code still
 		// says what the method is.

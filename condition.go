@@ -145,15 +145,10 @@ func compileWith(c ConditionCompiler, md protoreflect.MethodDescriptor, expr str
 	return cond, ok && !rr.ReadsRequest(), nil
 }
 
-// methodDescriptor resolves a full method name to its descriptor, or nil.
-func (a *Authenticator) methodDescriptor(method string) protoreflect.MethodDescriptor {
-	md, _ := a.resolveMethod(method)
-	return md
-}
-
-// resolveMethod is methodDescriptor with the resolver's failure
-// (resolveService's error, wrapping errResolverFailed): nil and nil when
-// the resolver answered and no such method is described.
+// resolveMethod resolves a full method name to its descriptor, or returns
+// the resolver's failure (resolveService's error, wrapping
+// errResolverFailed): nil and nil when the resolver answered and no such
+// method is described.
 func (a *Authenticator) resolveMethod(method string) (protoreflect.MethodDescriptor, error) {
 	svc, name, ok := splitMethod(method)
 	if !ok {

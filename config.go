@@ -60,7 +60,9 @@ type TokenVerifier interface {
 // protoregistry.NotFound (errors.Is), as *protoregistry.Files does: only
 // that error means the service has no descriptor, so that its methods get
 // their rules from the Config (a service entry or DefaultRule). Any other
-// error is a failure, not an answer: the call is denied
+// error is a failure, not an answer, and so is a nil descriptor with no
+// error (nil, or a nil pointer of the resolver's own type): the call is
+// denied
 // (codes.PermissionDenied, METHOD_NOT_CONFIGURED, as for an unreadable
 // option; codes.Unauthenticated without a token), its error, wrapping
 // ErrUnreadableOption and the resolver's, is logged and returned by

@@ -15,6 +15,7 @@ import (
 
 	"github.com/grpcauth/grpcauth/dpop"
 	"github.com/grpcauth/grpcauth/internal/built"
+	"github.com/grpcauth/grpcauth/internal/isnil"
 	"github.com/grpcauth/grpcauth/internal/jitter"
 	grpcauthv1 "github.com/grpcauth/grpcauth/proto/grpcauth/v1"
 	"github.com/grpcauth/grpcauth/verifier"
@@ -190,7 +191,9 @@ func (a *Authenticator) checkName(name string) error {
 	// A method's name makes the resolver build its service's file: built
 	// through methods first, a file protobuf-go cannot build is an error
 	// rather than a panic that leaves it locked.
-	if parent, err := a.descriptors.FindDescriptorByName(protoreflect.FullName(name).Parent()); err == nil {
+	// A resolver's nil answer (a typed nil, whose methods would panic)
+	// says nothing.
+	if parent, err := a.descriptors.FindDescriptorByName(protoreflect.FullName(name).Parent()); err == nil && !isnil.Value(parent) {
 		if sd, ok := parent.(protoreflect.ServiceDescriptor); ok {
 			if _, err := methods(sd); err != nil {
 				return err
@@ -200,6 +203,9 @@ func (a *Authenticator) checkName(name string) error {
 	d, err := a.descriptors.FindDescriptorByName(protoreflect.FullName(name))
 	if err != nil {
 		return nil // a service whose descriptor is not linked in (a proxy's)
+	}
+	if isnil.Value(d) {
+		return fmt.Errorf("%q: Config.Descriptors returned neither a descriptor nor an error for it; a resolver reports an unknown name with an error wrapping protoregistry.NotFound", name)
 	}
 	switch d := d.(type) {
 	case protoreflect.ServiceDescriptor:

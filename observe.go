@@ -2,6 +2,7 @@ package grpcauth
 
 import (
 	"context"
+	"errors"
 	"log/slog"
 	"time"
 
@@ -139,8 +140,11 @@ type LogLevels struct {
 	// (Decision.UnknownMethod: a name the caller made up, through
 	// grpc.UnknownServiceHandler) is logged at Denied instead: any caller
 	// with a valid token could repeat it at will, and there is nothing for
-	// an operator to configure. Call Authenticator.Check at start-up, so
-	// that every registered method is known.
+	// an operator to configure; unless Config.Descriptors failed to
+	// resolve its service (no method is known while it fails, the
+	// registered ones included), which is logged at Problem. Call
+	// Authenticator.Check at start-up, so that every registered method is
+	// known.
 	Problem slog.Leveler
 }
 
@@ -170,7 +174,7 @@ func (l *LogLevels) level(d *Decision) slog.Level {
 	case d.Code == codes.OK:
 		return l.Allowed.Level()
 	case d.Code == codes.Unavailable || d.Code == codes.Internal ||
-		d.Reason == ReasonMethodNotConfigured && !d.UnknownMethod:
+		d.Reason == ReasonMethodNotConfigured && (!d.UnknownMethod || errors.Is(d.Err, errResolverFailed)):
 		return l.Problem.Level()
 	default:
 		return l.Denied.Level()

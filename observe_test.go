@@ -317,6 +317,24 @@ func TestLog_MethodNotConfiguredIsAProblemOnlyForKnownMethods(t *testing.T) {
 	}
 }
 
+// A call denied because Config.Descriptors failed is logged at Problem
+// (Warn), as a known method without a rule is: the server's resolver,
+// not the caller, failed, and an operator must act. The method is not
+// known yet (its plan is never kept while the resolver fails), which
+// would otherwise log it at Denied (Info), as a made-up name.
+func TestLog_ResolverFailureIsAProblemThoughTheMethodIsNotKnownYet(t *testing.T) {
+	r := new(flakyResolver)
+	r.set(errUnreachable)
+	var logs bytes.Buffer
+	a := mustNew(t, Config{Verifier: staticVerifier{claims: mustClaims(t, "test:read")}, Descriptors: r,
+		DefaultRule: &grpcauthv1.Rule{}, Logger: slog.New(slog.NewJSONHandler(&logs, nil))})
+	_, err := callUnary(a, bearerCtx("tok"), mAllOf)
+	checkStatus(t, err, codes.PermissionDenied, ReasonMethodNotConfigured)
+	if recs := jsonRecords(t, &logs); len(recs) != 1 || recs[0]["level"] != "WARN" {
+		t.Errorf("records %v, want one at WARN", recs)
+	}
+}
+
 // TestLog_MadeUpMethodNameIsClippedInRecordAndError calls, through
 // grpc.UnknownServiceHandler (a proxy), a made-up method whose name is 1 MiB
 // long (gRPC admits a :path of up to 16 MiB by default): the record of its

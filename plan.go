@@ -14,6 +14,7 @@ import (
 	"google.golang.org/protobuf/reflect/protoregistry"
 
 	"github.com/grpcauth/grpcauth/internal/endpoint"
+	"github.com/grpcauth/grpcauth/internal/isnil"
 	grpcauthv1 "github.com/grpcauth/grpcauth/proto/grpcauth/v1"
 )
 
@@ -593,13 +594,6 @@ func sameDescriptor(x, y protoreflect.Descriptor) bool {
 	return reflect.ValueOf(x).Comparable() && x == y
 }
 
-// service resolves a service descriptor, or nil, whether none is found or
-// Config.Descriptors fails (resolveService tells them apart).
-func (a *Authenticator) service(name string) protoreflect.ServiceDescriptor {
-	sd, _ := a.resolveService(name)
-	return sd
-}
-
 // resolveService resolves the descriptor of the service name. It returns
 // nil, nil when Config.Descriptors has no such service: an error wrapping
 // protoregistry.NotFound, as *protoregistry.Files reports an unknown name,
@@ -608,8 +602,11 @@ func (a *Authenticator) service(name string) protoreflect.ServiceDescriptor {
 // wrapped in errResolverFailed, and the method is denied (findRule) rather
 // than ruled as if its service had no descriptor, by a Config service
 // entry or DefaultRule that its own option (ranking above them, or
-// stricter) would have overridden. The resolver's text is clipped: a
-// resolver may quote the name, which the caller chose.
+// stricter) would have overridden. So is an answer of neither a
+// descriptor nor an error (nil, or a nil pointer of the resolver's own
+// descriptor type, whose methods would panic): it does not say the name
+// is unknown. The resolver's text is clipped: a resolver may quote the
+// name, which the caller chose.
 func (a *Authenticator) resolveService(name string) (protoreflect.ServiceDescriptor, error) {
 	d, err := a.descriptors.FindDescriptorByName(protoreflect.FullName(name))
 	if err != nil {
@@ -618,9 +615,16 @@ func (a *Authenticator) resolveService(name string) (protoreflect.ServiceDescrip
 		}
 		return nil, fmt.Errorf("%w: %w", errResolverFailed, clippedError{endpoint.ClipError(err), err})
 	}
+	if isnil.Value(d) {
+		return nil, errResolverNoAnswer
+	}
 	sd, _ := d.(protoreflect.ServiceDescriptor)
 	return sd, nil
 }
+
+// errResolverNoAnswer is resolveService's error when Config.Descriptors
+// returns neither a descriptor nor an error.
+var errResolverNoAnswer = fmt.Errorf("%w: it returned neither a descriptor nor an error (report an unknown name with an error wrapping protoregistry.NotFound)", errResolverFailed)
 
 // errResolverFailed is wrapped, with the resolver's error, by the error of
 // a method denied because Config.Descriptors failed to resolve its service

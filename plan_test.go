@@ -20,7 +20,6 @@ import (
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/encoding/protowire"
 	"google.golang.org/protobuf/proto"
-	"google.golang.org/protobuf/reflect/protodesc"
 	"google.golang.org/protobuf/reflect/protoregistry"
 	"google.golang.org/protobuf/types/descriptorpb"
 	"google.golang.org/protobuf/types/known/emptypb"
@@ -303,27 +302,9 @@ func badFiles(t testing.TB) *protoregistry.Files {
 	t.Helper()
 	opts := &descriptorpb.MethodOptions{}
 	proto.SetExtension(opts, grpcauthv1.E_Method, &grpcauthv1.Rule{Public: true, Scopes: []string{"x"}})
-	fdp := &descriptorpb.FileDescriptorProto{
-		Name:        proto.String("bad/v1/bad.proto"),
-		Package:     proto.String("bad.v1"),
-		Syntax:      proto.String("proto3"),
-		MessageType: []*descriptorpb.DescriptorProto{{Name: proto.String("Msg")}},
-		Service: []*descriptorpb.ServiceDescriptorProto{{
-			Name: proto.String("BadService"),
-			Method: []*descriptorpb.MethodDescriptorProto{{
-				Name: proto.String("Contradictory"), InputType: proto.String(".bad.v1.Msg"), OutputType: proto.String(".bad.v1.Msg"), Options: opts,
-			}},
-		}},
-	}
-	fd, err := protodesc.NewFile(fdp, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	files := new(protoregistry.Files)
-	if err := files.RegisterFile(fd); err != nil {
-		t.Fatal(err)
-	}
-	return files
+	return oneMethodFiles(t, "bad.v1", "BadService", &descriptorpb.MethodDescriptorProto{
+		Name: proto.String("Contradictory"), Options: opts,
+	})
 }
 
 func TestInterceptor_InvalidOptionRuleDeniesMethod(t *testing.T) {
