@@ -81,7 +81,8 @@ type MethodProblem struct {
 	// method is in dry run (Config.DryRun or DryRunMethods), so that it
 	// denies no caller with a valid token: the refusal is only reported.
 	// A problem dry run does not relax (a method grpc-go runs unchecked,
-	// say) is never marked.
+	// or one whose service Config.Descriptors failed to resolve, refused
+	// with RULES_UNAVAILABLE in dry run too) is never marked.
 	DryRun bool
 }
 
@@ -220,7 +221,8 @@ func (e *CheckError) Without(kinds ...error) error {
 //     the refusal of a valid token is only reported: the error says so),
 //     including one whose service Config.Descriptors failed to resolve
 //     (an error not wrapping protoregistry.NotFound, see
-//     DescriptorResolver): its problem wraps ErrUnreadableOption and the
+//     DescriptorResolver; not marked dry run, which does not relax it):
+//     its problem wraps ErrUnreadableOption and the
 //     resolver's error, and Check keeps no rule for it, so that its calls
 //     ask the resolver again; Check asks the resolver for the method once
 //     more, to tell whether it is a stream (below), and reports a failure
@@ -290,7 +292,7 @@ func (a *Authenticator) Check(srv ServiceInfoProvider) error {
 			method := "/" + svc + "/" + m.Name
 			p, _ := a.buildPlan(context.Background(), method)
 			p.unknown = false // registered on the server: a real method
-			failed := errors.Is(p.err, errResolverFailed)
+			failed := p.rulesUnavailable()
 			if !failed {
 				// A resolver's failure is reported, not kept: the
 				// method's calls ask it again.
@@ -321,7 +323,7 @@ func (a *Authenticator) Check(srv ServiceInfoProvider) error {
 				// Marked whenever the problem is the method's having no
 				// usable rule: on its own, or behind an option
 				// Config.Descriptors hides (ErrNoDescriptor wrapping it).
-				problems = append(problems, MethodProblem{Method: method, Err: err, DryRun: p.dryRun && noUsableRule(err)})
+				problems = append(problems, MethodProblem{Method: method, Err: err, DryRun: p.dryRun && noUsableRule(err) && !failed})
 			}
 		}
 	}

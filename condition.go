@@ -313,7 +313,7 @@ func (g *messageGate) check(ctx context.Context, m any) error {
 	if rej == nil {
 		return nil
 	}
-	if g.p.dryRun && !rej.ended() {
+	if g.p.dryRun && !rej.enforcedInDryRun() {
 		g.a.report(ctx, g.method, g.p, g.claims, rej, cause, true, start)
 		return nil
 	}

@@ -62,9 +62,9 @@ type TokenVerifier interface {
 // their rules from the Config (a service entry or DefaultRule). Any other
 // error is a failure, not an answer, and so is a nil descriptor with no
 // error (nil, or a nil pointer of the resolver's own type): the call is
-// denied
-// (codes.PermissionDenied, METHOD_NOT_CONFIGURED, as for an unreadable
-// option; codes.Unauthenticated without a token), its error, wrapping
+// denied (codes.Unavailable, ReasonRulesUnavailable, with or without a
+// token, in dry run too, so that clients retry, as they do when the
+// issuer's keys are unavailable), its error, wrapping
 // ErrUnreadableOption and the resolver's, is logged and returned by
 // Requirement and Check, and nothing is kept, so that the method's next
 // call asks again. Otherwise a resolver that fails for a moment would give

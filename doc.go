@@ -118,7 +118,8 @@
 //	DPoP or binding failure, step-up not met            codes.Unauthenticated
 //	valid token lacking a scope, condition refused,
 //	or method without rule                              codes.PermissionDenied
-//	issuer's keys or DPoP replay check unavailable      codes.Unavailable
+//	issuer's keys, DPoP replay check or the method's
+//	rule (Config.Descriptors failed) unavailable        codes.Unavailable
 //	a DPoP proof key past its replay-cache share        codes.ResourceExhausted
 //	the caller cancelled, or its deadline passed, while
 //	the token was verified, a condition evaluated, or

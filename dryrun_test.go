@@ -9,9 +9,11 @@ import (
 	"testing"
 	"time"
 
+	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 
 	"github.com/grpcauth/grpcauth/grpcauthtest"
+	authtestv1 "github.com/grpcauth/grpcauth/internal/testproto/authtest/v1"
 	grpcauthv1 "github.com/grpcauth/grpcauth/proto/grpcauth/v1"
 	"github.com/grpcauth/grpcauth/verifier"
 )
@@ -216,4 +218,65 @@ func TestDryRun_StreamPastExpiryIsRefusedOnce(t *testing.T) {
 // withForeignKey signs a token with a key the issuer never published.
 func withForeignKey(t *testing.T) grpcauthtest.MintOption {
 	return grpcauthtest.WithSigningKey(genKey(t), "ES256")
+}
+
+// In dry run, a call denied because Config.Descriptors failed is refused
+// (UNAVAILABLE, RULES_UNAVAILABLE), with or without a token, unary or
+// stream, as unavailable keys are: dry run relaxes what a method's rule
+// requires, and the resolver's failure left no rule; the handler does not
+// run unruled, and the caller is told to retry. Check does not mark the
+// problem as one dry run only reports. Once the resolver answers, the
+// unannotated method's METHOD_NOT_CONFIGURED is relaxed again.
+func TestDryRun_ResolverFailureIsRefusedAsUnavailable(t *testing.T) {
+	r := new(flakyResolver)
+	r.set(errUnreachable)
+	e, rec, _ := dryRunEnv(t, func(c *Config) {
+		c.DryRun = true
+		c.Descriptors = r
+	})
+	valid := bearer(e.scoped(t, "test:read"))
+	for _, tt := range []struct {
+		name string
+		call callKind
+		auth []string
+	}{
+		{"annotated", callAllOf, []string{valid}},
+		{"unannotated", callUnannotated, []string{valid}},
+		{"stream", callBidiStream, []string{valid}},
+		{"no token", callAllOf, nil},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := tt.call(withAuth(t.Context(), tt.auth...), e)
+			checkStatus(t, err, codes.Unavailable, ReasonRulesUnavailable)
+			if got != nil {
+				t.Errorf("handler ran and saw %v", got)
+			}
+			if d := rec.last(t); d.Allowed || d.DryRun || d.Code != codes.Unavailable || !errors.Is(d.Err, errUnreachable) {
+				t.Errorf("decision = %+v, want an enforced UNAVAILABLE with the resolver's error", d)
+			}
+		})
+	}
+
+	srv := grpc.NewServer()
+	authtestv1.RegisterTestServiceServer(srv, &testService{})
+	a := mustNew(t, Config{Descriptors: r, DryRun: true, Logger: discardLogger()})
+	var ce *CheckError
+	if err := a.Check(srv); !errors.As(err, &ce) || len(ce.Problems) == 0 {
+		t.Fatalf("Check = %v; want the resolver's failure reported", err)
+	}
+	for _, p := range ce.Problems {
+		if p.DryRun || !errors.Is(p.Err, errUnreachable) {
+			t.Errorf("Check problem %s: DryRun %v, %v; want the resolver's failure, not marked dry run (it is enforced)", p.Method, p.DryRun, p.Err)
+		}
+	}
+	if strings.Contains(ce.Error(), "dry run") {
+		t.Errorf("Check says %q; want no dry-run relaxation claimed for a resolver failure", ce.Error())
+	}
+
+	r.set(nil)
+	_, err := callUnannotated(withAuth(t.Context(), valid), e)
+	checkStatus(t, err, codes.OK, "")
+	if d := rec.last(t); !d.Allowed || !d.DryRun || d.Reason != ReasonMethodNotConfigured {
+		t.Errorf("resolver answering: decision = %+v, want a would-deny METHOD_NOT_CONFIGURED", d)
+	}
 }

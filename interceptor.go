@@ -362,8 +362,11 @@ func (a *Authenticator) expiresStream(c verifier.Claims) bool {
 // is spent on it), the authorization metadata, the token's signature and
 // claims, its certificate binding, then the method's rule (scopes, step-up,
 // and for a unary call req against the condition; a stream's messages are
-// checked as they arrive, see withCondition). Only a rule failure (scopes,
-// no rule, binding required, step-up, condition) is relaxed by dry run; it is
+// checked as they arrive, see withCondition). A method whose rule
+// Config.Descriptors failed to read is refused as unavailable where a
+// missing token or a missing rule would be, with or without a token (the
+// method may be public). Only a rule failure (scopes, no rule, binding
+// required, step-up, condition) is relaxed by dry run; it is
 // reported after the stream-expiry check so that a call yields exactly one
 // decision. A stream whose token is already past its expiry plus the
 // verifier's clock skew (possible when the verifier's clock differs, or a
@@ -396,7 +399,11 @@ func (a *Authenticator) authorize(ctx context.Context, method string, stream boo
 			a.allow(ctx, method, p, verifier.Claims{}, start)
 			return a.admit(ctx, method, stream, verifier.Claims{}), verifier.Claims{}, nil
 		}
-		return nil, verifier.Claims{}, a.deny(ctx, method, p, verifier.Claims{}, rejMissing, p.err, dpopScheme, start)
+		rej = rejMissing
+		if p.rulesUnavailable() {
+			rej = rejRulesUnavailable // the method may be public
+		}
+		return nil, verifier.Claims{}, a.deny(ctx, method, p, verifier.Claims{}, rej, p.err, dpopScheme, start)
 	}
 	claims, err := a.verifier.VerifyAccessToken(ctx, cred.token)
 	if err != nil {
@@ -409,15 +416,18 @@ func (a *Authenticator) authorize(ctx context.Context, method string, stream boo
 	if rej != nil {
 		return nil, verifier.Claims{}, a.deny(ctx, method, p, claims, rej, cause, dpopScheme, start)
 	}
-	if p.rule == nil {
+	switch {
+	case p.rulesUnavailable():
+		rej, cause = rejRulesUnavailable, p.err
+	case p.rule == nil:
 		rej, cause = rejNotConfigured, p.err
-	} else {
+	default:
 		rej, cause = p.rule.check(claims, bound)
 	}
 	if rej == nil {
 		rej, cause = a.policy(ctx, p, method, claims, req) // step-up, and a unary call's condition
 	}
-	if rej != nil && (!p.dryRun || rej.ended()) {
+	if rej != nil && (!p.dryRun || rej.enforcedInDryRun()) {
 		return nil, verifier.Claims{}, a.deny(ctx, method, p, claims, rej, cause, dpopScheme, start)
 	}
 	if stream && a.expiresStream(claims) && !a.now().Before(claims.Expiry().Add(a.skewFor(claims))) {

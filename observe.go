@@ -2,7 +2,6 @@ package grpcauth
 
 import (
 	"context"
-	"errors"
 	"log/slog"
 	"time"
 
@@ -127,8 +126,10 @@ type LogLevels struct {
 	// worth seeing.
 	Denied slog.Leveler
 	// Problem is the level of calls refused because of the server: the
-	// key set or the DPoP replay check is unavailable (codes.Unavailable)
-	// or a known method has no usable rule (METHOD_NOT_CONFIGURED), or a
+	// key set, the DPoP replay check or the method's rule is unavailable
+	// (codes.Unavailable; RULES_UNAVAILABLE: Config.Descriptors failed,
+	// even for a method not known yet, as none is while it fails) or a
+	// known method has no usable rule (METHOD_NOT_CONFIGURED), or a
 	// stream was ended with codes.Internal after a panic on its timer, or
 	// a DPoP call was refused with codes.Internal because the NonceSource
 	// (Config.DPoP.Nonces) returned a malformed nonce (dpop.ErrBadNonce)
@@ -140,11 +141,8 @@ type LogLevels struct {
 	// (Decision.UnknownMethod: a name the caller made up, through
 	// grpc.UnknownServiceHandler) is logged at Denied instead: any caller
 	// with a valid token could repeat it at will, and there is nothing for
-	// an operator to configure; unless Config.Descriptors failed to
-	// resolve its service (no method is known while it fails, the
-	// registered ones included), which is logged at Problem. Call
-	// Authenticator.Check at start-up, so that every registered method is
-	// known.
+	// an operator to configure. Call Authenticator.Check at start-up, so
+	// that every registered method is known.
 	Problem slog.Leveler
 }
 
@@ -174,7 +172,7 @@ func (l *LogLevels) level(d *Decision) slog.Level {
 	case d.Code == codes.OK:
 		return l.Allowed.Level()
 	case d.Code == codes.Unavailable || d.Code == codes.Internal ||
-		d.Reason == ReasonMethodNotConfigured && (!d.UnknownMethod || errors.Is(d.Err, errResolverFailed)):
+		d.Reason == ReasonMethodNotConfigured && !d.UnknownMethod:
 		return l.Problem.Level()
 	default:
 		return l.Denied.Level()

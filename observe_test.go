@@ -317,11 +317,11 @@ func TestLog_MethodNotConfiguredIsAProblemOnlyForKnownMethods(t *testing.T) {
 	}
 }
 
-// A call denied because Config.Descriptors failed is logged at Problem
-// (Warn), as a known method without a rule is: the server's resolver,
-// not the caller, failed, and an operator must act. The method is not
-// known yet (its plan is never kept while the resolver fails), which
-// would otherwise log it at Denied (Info), as a made-up name.
+// A call denied because Config.Descriptors failed (UNAVAILABLE,
+// RULES_UNAVAILABLE) is logged at Problem (Warn), as unavailable keys
+// are: the server's resolver, not the caller, failed, and an operator
+// must act, though the method is not known yet (its plan is never kept
+// while the resolver fails).
 func TestLog_ResolverFailureIsAProblemThoughTheMethodIsNotKnownYet(t *testing.T) {
 	r := new(flakyResolver)
 	r.set(errUnreachable)
@@ -329,8 +329,8 @@ func TestLog_ResolverFailureIsAProblemThoughTheMethodIsNotKnownYet(t *testing.T)
 	a := mustNew(t, Config{Verifier: staticVerifier{claims: mustClaims(t, "test:read")}, Descriptors: r,
 		DefaultRule: &grpcauthv1.Rule{}, Logger: slog.New(slog.NewJSONHandler(&logs, nil))})
 	_, err := callUnary(a, bearerCtx("tok"), mAllOf)
-	checkStatus(t, err, codes.PermissionDenied, ReasonMethodNotConfigured)
-	if recs := jsonRecords(t, &logs); len(recs) != 1 || recs[0]["level"] != "WARN" {
+	checkStatus(t, err, codes.Unavailable, ReasonRulesUnavailable)
+	if recs := jsonRecords(t, &logs); len(recs) != 1 || recs[0]["level"] != "WARN" || recs[0]["reason"] != ReasonRulesUnavailable {
 		t.Errorf("records %v, want one at WARN", recs)
 	}
 }

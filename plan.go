@@ -367,7 +367,7 @@ func (a *Authenticator) buildPlan(ctx context.Context, method string) (p *method
 	p.dryRun = a.inDryRun(method)
 	p.unknown = !known
 	switch {
-	case p.ended, errors.Is(p.err, errResolverFailed):
+	case p.ended, p.rulesUnavailable():
 	case known:
 		kept = keptForMethod
 	case undescribed && p.rule != nil && p.rule.condition == "":
@@ -625,6 +625,12 @@ func (a *Authenticator) resolveService(name string) (protoreflect.ServiceDescrip
 // errResolverNoAnswer is resolveService's error when Config.Descriptors
 // returns neither a descriptor nor an error.
 var errResolverNoAnswer = fmt.Errorf("%w: it returned neither a descriptor nor an error (report an unknown name with an error wrapping protoregistry.NotFound)", errResolverFailed)
+
+// rulesUnavailable reports whether p denies its call because
+// Config.Descriptors failed to resolve the method's service
+// (errResolverFailed): the call is refused with rejRulesUnavailable, with
+// or without a token, in dry run too.
+func (p *methodPlan) rulesUnavailable() bool { return errors.Is(p.err, errResolverFailed) }
 
 // errResolverFailed is wrapped, with the resolver's error, by the error of
 // a method denied because Config.Descriptors failed to resolve its service

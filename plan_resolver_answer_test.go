@@ -1,12 +1,15 @@
 package grpcauth
 
 import (
+	"context"
 	"errors"
 	"strings"
 	"testing"
 
+	"google.golang.org/grpc/codes"
 	"google.golang.org/protobuf/reflect/protoreflect"
 
+	authtestv1 "github.com/grpcauth/grpcauth/internal/testproto/authtest/v1"
 	grpcauthv1 "github.com/grpcauth/grpcauth/proto/grpcauth/v1"
 )
 
@@ -56,6 +59,15 @@ func TestResolver_NoDescriptorAndNoErrorDeniesRatherThanFallingBack(t *testing.T
 			}
 			if n := a.planLen(); n != 0 {
 				t.Errorf("%d plans kept for a resolver that did not answer, want 0", n)
+			}
+			// The call is refused as unavailable (the client retries),
+			// with or without a token.
+			for _, ctx := range []context.Context{t.Context(), bearerCtx("tok")} {
+				err := a.ServeCall(ctx, mAllOf, false, &authtestv1.AllOfRequest{}, func(context.Context, *Guard) error {
+					t.Error("the handler ran")
+					return nil
+				})
+				checkStatus(t, err, codes.Unavailable, ReasonRulesUnavailable)
 			}
 		})
 	}

@@ -57,8 +57,10 @@ func publicService(c *Config) { c.Public = []string{"authtest.v1.TestService"} }
 // A resolver that fails (an error not wrapping protoregistry.NotFound)
 // for a service whose Config entry makes it public does not make AllOf,
 // whose method option asks for scopes, public for that call: the call is
-// denied, with or without a token. Once the resolver answers, AllOf's
-// option rules it: the failure was not kept.
+// denied as unavailable (RULES_UNAVAILABLE, a fixed message), with or
+// without a token: the server cannot tell whether the method is public,
+// and the client should retry. Once the resolver answers, AllOf's option
+// rules it: the failure was not kept.
 func TestResolver_FailureDeniesAMethodItsConfigServiceEntryMakesPublic(t *testing.T) {
 	r := new(flakyResolver)
 	r.set(errUnreachable)
@@ -74,14 +76,17 @@ func TestResolver_FailureDeniesAMethodItsConfigServiceEntryMakesPublic(t *testin
 	}))
 	ctx := bounded(t)
 	_, err := e.client.AllOf(ctx, &authtestv1.AllOfRequest{})
-	checkStatus(t, err, codes.Unauthenticated, ReasonCredentialsMissing)
-	if d := await(t, decisions, "the decision"); !errors.Is(d.Err, errUnreachable) {
-		t.Errorf("the decision's Err is %v, want the resolver's error (logged server-side)", d.Err)
+	checkStatus(t, err, codes.Unavailable, ReasonRulesUnavailable)
+	if d := await(t, decisions, "the decision"); !errors.Is(d.Err, errUnreachable) || d.Code != codes.Unavailable || d.Reason != ReasonRulesUnavailable || d.Allowed {
+		t.Errorf("the decision is %v %s (allowed %v), Err %v; want a denial, Unavailable RULES_UNAVAILABLE, with the resolver's error (logged server-side)", d.Code, d.Reason, d.Allowed, d.Err)
+	}
+	if msg := status.Convert(err).Message(); msg != "grpcauth: access rules unavailable" {
+		t.Errorf("the caller without a token got the message %q, want the fixed one", msg)
 	}
 	read := withAuth(ctx, bearer(e.scoped(t, "test:read")))
 	_, err = e.client.AllOf(read, &authtestv1.AllOfRequest{})
-	checkStatus(t, err, codes.PermissionDenied, ReasonMethodNotConfigured)
-	if msg := status.Convert(err).Message(); msg != "grpcauth: no access rule for this method" {
+	checkStatus(t, err, codes.Unavailable, ReasonRulesUnavailable)
+	if msg := status.Convert(err).Message(); msg != "grpcauth: access rules unavailable" || strings.Contains(err.Error(), "unreachable") {
 		t.Errorf("the caller got the message %q, want the fixed one", msg)
 	}
 
@@ -127,11 +132,12 @@ func TestResolver_ErrorsAndConfigDecideTheCode(t *testing.T) {
 		want    codes.Code
 		wantWhy string
 	}{
-		{"unreachable, public service, no token", errUnreachable, publicService, mAllOf, nil, codes.Unauthenticated, ReasonCredentialsMissing},
-		{"unreachable, public service, token", errUnreachable, publicService, mAllOf, []string{"test:read"}, codes.PermissionDenied, ReasonMethodNotConfigured},
-		{"unreachable, public service, method without option", errUnreachable, publicService, mInherited, []string{"test:read"}, codes.PermissionDenied, ReasonMethodNotConfigured},
-		{"unreachable, permissive DefaultRule", errUnreachable, permissiveDefault, mUnannotated, []string{}, codes.PermissionDenied, ReasonMethodNotConfigured},
-		{"wrapped deadline, public service", fmt.Errorf("registry: %w", context.DeadlineExceeded), publicService, mAllOf, []string{"test:read"}, codes.PermissionDenied, ReasonMethodNotConfigured},
+		{"unreachable, public service, no token", errUnreachable, publicService, mAllOf, nil, codes.Unavailable, ReasonRulesUnavailable},
+		{"unreachable, public service, token", errUnreachable, publicService, mAllOf, []string{"test:read"}, codes.Unavailable, ReasonRulesUnavailable},
+		{"unreachable, public service, method without option", errUnreachable, publicService, mInherited, []string{"test:read"}, codes.Unavailable, ReasonRulesUnavailable},
+		{"unreachable, permissive DefaultRule", errUnreachable, permissiveDefault, mUnannotated, []string{}, codes.Unavailable, ReasonRulesUnavailable},
+		{"unreachable, permissive DefaultRule, no token", errUnreachable, permissiveDefault, mUnannotated, nil, codes.Unavailable, ReasonRulesUnavailable},
+		{"wrapped deadline, public service", fmt.Errorf("registry: %w", context.DeadlineExceeded), publicService, mAllOf, []string{"test:read"}, codes.Unavailable, ReasonRulesUnavailable},
 		{"unreachable, Config entry naming the method", errUnreachable, publicMethod, mAllOf, nil, codes.OK, ""},
 		{"NotFound, public service", protoregistry.NotFound, publicService, mAllOf, nil, codes.OK, ""},
 		{"custom NotFound, public service", notFound{"authtest.v1.TestService"}, publicService, mAllOf, nil, codes.OK, ""},
@@ -279,7 +285,7 @@ func TestResolver_FailureWhileCompilingAConditionIsNotKept(t *testing.T) {
 			return nil
 		})
 	}
-	checkStatus(t, call(), codes.PermissionDenied, ReasonMethodNotConfigured)
+	checkStatus(t, call(), codes.Unavailable, ReasonRulesUnavailable)
 	req, err := a.Requirement(mInherited)
 	if !errors.Is(err, errUnreachable) || !req.Denied {
 		t.Errorf("Requirement while the resolver fails: %+v, %v; want denied, with the resolver's error", req, err)

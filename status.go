@@ -92,6 +92,15 @@ const (
 	// (codes.Unavailable). Retry later, ideally against another replica.
 	// No challenge: the credentials were not judged.
 	ReasonKeysUnavailable = "KEYS_UNAVAILABLE"
+	// ReasonRulesUnavailable: Config.Descriptors (the server's
+	// DescriptorResolver) failed to resolve the called method's service,
+	// with an error not wrapping protoregistry.NotFound or with neither a
+	// descriptor nor an error, so the method's rule could not be read
+	// (codes.Unavailable), with or without a token: the server cannot tell
+	// whether the method is public. Retry later, ideally against another
+	// replica; the next call asks the resolver again. Not relaxed by dry
+	// run. No challenge: another token would not help.
+	ReasonRulesUnavailable = "RULES_UNAVAILABLE"
 	// ReasonTransportInsecure: credentials arrived on a connection that
 	// Config.TransportSecurity does not trust to carry them, such as
 	// plaintext from another host (codes.Unauthenticated). The token was
@@ -261,6 +270,7 @@ var (
 	rejTokenType          = bearerRejection(codes.Unauthenticated, ReasonTokenTypeUnsupported, "grpcauth: unsupported access token type", errInvalidToken)
 	rejNotConfigured      = newRejection(codes.PermissionDenied, ReasonMethodNotConfigured, "grpcauth: no access rule for this method", nil)
 	rejUnavailable        = newRejection(codes.Unavailable, ReasonKeysUnavailable, "grpcauth: token verification unavailable", nil)
+	rejRulesUnavailable   = newRejection(codes.Unavailable, ReasonRulesUnavailable, "grpcauth: access rules unavailable", nil)
 	rejCanceled           = newRejection(codes.Canceled, ReasonCanceled, "grpcauth: call canceled", nil)
 	rejDeadline           = newRejection(codes.DeadlineExceeded, ReasonDeadlineExceeded, "grpcauth: deadline exceeded during authentication", nil)
 	rejStreamExpired      = bearerRejection(codes.Unauthenticated, ReasonTokenExpired, "grpcauth: access token expired during the stream", errInvalidToken)
@@ -368,9 +378,16 @@ func callEnded(ctx context.Context, err error) *rejection {
 	return nil
 }
 
-// ended reports whether r is the refusal of a call whose own context
-// ended (callEnded): dry run never relaxes it, as the caller has gone.
-func (r *rejection) ended() bool { return r == rejCanceled || r == rejDeadline }
+// enforcedInDryRun reports whether r, a refusal at the rule stage, is
+// enforced in dry run too: that of a call whose own context ended
+// (callEnded), as the caller has gone, or rejRulesUnavailable. Dry run
+// relaxes what a method's rule requires; a resolver failure leaves no
+// rule to relax, and, like KEYS_UNAVAILABLE, it is a server-side
+// dependency's outage, which the caller is told to retry rather than let
+// through unruled.
+func (r *rejection) enforcedInDryRun() bool {
+	return r == rejCanceled || r == rejDeadline || r == rejRulesUnavailable
+}
 
 // verifyRejection maps an error from TokenVerifier.VerifyAccessToken on
 // the call whose context is ctx to what the caller gets. The call's own

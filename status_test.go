@@ -167,6 +167,7 @@ func TestStatus_EveryRejectionHasItsDocumentedCode(t *testing.T) {
 		"rejTokenType":          {rejTokenType, codes.Unauthenticated, ReasonTokenTypeUnsupported},
 		"rejNotConfigured":      {rejNotConfigured, codes.PermissionDenied, ReasonMethodNotConfigured},
 		"rejUnavailable":        {rejUnavailable, codes.Unavailable, ReasonKeysUnavailable},
+		"rejRulesUnavailable":   {rejRulesUnavailable, codes.Unavailable, ReasonRulesUnavailable},
 		"rejCanceled":           {rejCanceled, codes.Canceled, ReasonCanceled},
 		"rejDeadline":           {rejDeadline, codes.DeadlineExceeded, ReasonDeadlineExceeded},
 		"rejStreamExpired":      {rejStreamExpired, codes.Unauthenticated, ReasonTokenExpired},
