@@ -630,7 +630,9 @@ var errResolverNoAnswer = fmt.Errorf("%w: it returned neither a descriptor nor a
 // Config.Descriptors failed to resolve the method's service
 // (errResolverFailed): the call is refused with rejRulesUnavailable, with
 // or without a token, in dry run too.
-func (p *methodPlan) rulesUnavailable() bool { return errors.Is(p.err, errResolverFailed) }
+func (p *methodPlan) rulesUnavailable() bool {
+	return p.err != nil && errors.Is(p.err, errResolverFailed) // the nil check first: every allowed call asks
+}
 
 // errResolverFailed is wrapped, with the resolver's error, by the error of
 // a method denied because Config.Descriptors failed to resolve its service
