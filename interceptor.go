@@ -417,12 +417,12 @@ func (a *Authenticator) authorize(ctx context.Context, method string, stream boo
 		return nil, verifier.Claims{}, a.deny(ctx, method, p, claims, rej, cause, dpopScheme, start)
 	}
 	switch {
-	case p.rulesUnavailable():
-		rej, cause = rejRulesUnavailable, p.err
-	case p.rule == nil:
-		rej, cause = rejNotConfigured, p.err
-	default:
+	case p.rule != nil:
 		rej, cause = p.rule.check(claims, bound)
+	case p.rulesUnavailable(): // a plan without a rule
+		rej, cause = rejRulesUnavailable, p.err
+	default:
+		rej, cause = rejNotConfigured, p.err
 	}
 	if rej == nil {
 		rej, cause = a.policy(ctx, p, method, claims, req) // step-up, and a unary call's condition
