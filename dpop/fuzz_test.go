@@ -11,8 +11,9 @@ import (
 	"github.com/grpcauth/grpcauth/dpop"
 )
 
-// FuzzVerify checks that no proof makes Verify panic or return an error
-// outside its sentinels, and that an accepted proof has a thumbprint and is
+// FuzzVerify checks that no proof makes Verify panic (not even jwx, whose
+// panic Verify recovers into an invalid proof) or return an error outside
+// its sentinels, and that an accepted proof has a thumbprint and is
 // refused as a replay the second time. The seeds under
 // testdata/fuzz/FuzzVerify include valid ES256, EdDSA and Ed25519 proofs for
 // testReq (bound to their keys: reqFor) at t0 and one broken proof per check.
@@ -23,6 +24,9 @@ func FuzzVerify(f *testing.F) {
 		v := newVerifier(t, dpop.Config{})
 		p, err := v.Verify(t.Context(), proof, reqFor(t, proof))
 		if err != nil {
+			if errors.Is(err, dpop.ErrJWXPanicked) {
+				t.Fatalf("jwx panicked: %v", err)
+			}
 			if !errors.Is(err, dpop.ErrInvalidProof) && !errors.Is(err, dpop.ErrUseNonce) {
 				t.Fatalf("error %v wraps no expected sentinel", err)
 			}

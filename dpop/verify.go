@@ -23,6 +23,7 @@ import (
 
 	"github.com/grpcauth/grpcauth/internal/endpoint"
 	"github.com/grpcauth/grpcauth/internal/jwsalg"
+	"github.com/grpcauth/grpcauth/internal/panictext"
 	"github.com/grpcauth/grpcauth/internal/redact"
 )
 
@@ -199,6 +200,37 @@ func jwxError(err error) string {
 	return strconv.Quote(endpoint.Clip(err.Error(), 160))
 }
 
+// parseJWK is jwk.ParseKey, which publicKey calls; a test replaces it to
+// make jwx panic.
+var parseJWK = jwk.ParseKey
+
+// errJWXPanicked marks a proof whose jwk made jwx panic (a jwx bug that
+// the proof reached); FuzzVerify fails on it, so that such a proof is
+// still found.
+var errJWXPanicked = errors.New("jwx panicked on the jwk")
+
+// recoverJWX, deferred by a function that hands a proof's jwk to jwx,
+// turns a panic there into an invalid proof in *err: the jwk is the
+// sender's, and Verify runs on the request's goroutine, where a panic
+// would end a gRPC server's process (grpc-go recovers none). The panic's
+// value is quoted and clipped like jwxError's text.
+func recoverJWX(err *error) {
+	if v := recover(); v != nil {
+		*err = fmt.Errorf("%w: %w: %s", ErrInvalidProof, errJWXPanicked, strconv.Quote(panictext.Text(v, 160)))
+	}
+}
+
+// thumbprint returns key's RFC 7638 SHA-256 thumbprint, a panic of jwx's
+// recovered as in publicKey.
+func thumbprint(key jwk.Key) (tp []byte, err error) {
+	defer recoverJWX(&err)
+	tp, err = key.Thumbprint(crypto.SHA256)
+	if err != nil {
+		return nil, invalid("thumbprint: %s", jwxError(err))
+	}
+	return tp, nil
+}
+
 // Verify checks proof, the value of the request's dpop header, against req
 // and records it in the ReplayCache. RFC 9449's first check (section 4.3,
 // item 1: not more than one DPoP header) is the caller's, since Verify sees
@@ -297,9 +329,9 @@ func (v *Verifier) Verify(ctx context.Context, proof string, req Request) (Proof
 			return Proof{}, invalid("ath is not the hash of the access token")
 		}
 	}
-	tp, err := key.Thumbprint(crypto.SHA256)
+	tp, err := thumbprint(key)
 	if err != nil {
-		return Proof{}, invalid("thumbprint: %s", jwxError(err))
+		return Proof{}, err
 	}
 	if req.KeyThumbprint != "" && !equalB64(req.KeyThumbprint, tp) {
 		return Proof{}, ErrKeyMismatch
@@ -467,11 +499,14 @@ var privateMembers = [...]string{"d", "p", "q", "dp", "dq", "qi", "oth", "k"}
 // whole that is odd and at least 3 or, for Ed25519, is not of small order
 // (jwsalg.SmallOrderEd25519: anyone signs under such a key). It returns the
 // jwk.Key (for the thumbprint) and the raw public key (for the signature).
-func publicKey(raw json.RawMessage, alg string) (jwk.Key, crypto.PublicKey, error) {
+// A panic of jwx's on the jwk is recovered into an invalid proof
+// (recoverJWX).
+func publicKey(raw json.RawMessage, alg string) (_ jwk.Key, _ crypto.PublicKey, err error) {
+	defer recoverJWX(&err)
 	if len(raw) == 0 {
 		return nil, nil, errNoJWK
 	}
-	key, err := jwk.ParseKey(raw)
+	key, err := parseJWK(raw)
 	if err != nil {
 		return nil, nil, invalid("jwk: %s", jwxError(err))
 	}

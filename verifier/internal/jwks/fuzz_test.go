@@ -5,11 +5,13 @@ import (
 	"crypto/ed25519"
 	"crypto/elliptic"
 	"crypto/rsa"
+	"errors"
 	"strings"
 	"testing"
 )
 
-// FuzzParseJWKS: any document parses without panic, and every key returned
+// FuzzParseJWKS: any document parses without panic, not even one of jwx
+// that parseJWKS recovers (errJWXPanicked), and every key returned
 // is an asymmetric public key of a supported type with a unique, non-empty
 // kid and a fitting alg.
 func FuzzParseJWKS(f *testing.F) {
@@ -19,6 +21,9 @@ func FuzzParseJWKS(f *testing.F) {
 	f.Add([]byte(`{"keys":[{"kty":"OKP","kid":"o","crv":"Ed25519","x":"11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo"}]}`))
 	f.Fuzz(func(t *testing.T, body []byte) {
 		keys, _, err := parseJWKS(body)
+		if errors.Is(err, errJWXPanicked) {
+			t.Fatalf("jwx panicked: %v", err)
+		}
 		if err != nil && len(keys) != 0 {
 			t.Fatal("keys returned with an error")
 		}

@@ -21,7 +21,19 @@ import (
 
 	"github.com/grpcauth/grpcauth/internal/endpoint"
 	"github.com/grpcauth/grpcauth/internal/jwsalg"
+	"github.com/grpcauth/grpcauth/internal/panictext"
 )
+
+// parseJWK is jwk.ParseKey, which parseKey and thumbprintOf call; a test
+// replaces it to make jwx panic.
+var parseJWK = jwk.ParseKey
+
+// errJWXPanicked marks a key set whose parsing panicked in jwx (a jwx bug
+// that a document from the network reached): parseJWKS recovers the panic
+// and fails the whole document with it, so the fetch fails as for a
+// document that is not a JWKS. The fuzz target fails on it, so that such a
+// document is still found.
+var errJWXPanicked = errors.New("jwks: parsing the key set panicked in jwx")
 
 // skippedKey describes one entry of a JWKS document that was not kept.
 type skippedKey struct {
@@ -63,19 +75,39 @@ func debugf(format string, a ...any) *rejection {
 // entry holds is exposed: it is dropped too, under whatever kid it appears.
 // The key an EC or OKP entry's "d" makes is derived for the first
 // maxDerivedKeys such entries only (see publicOfPrivate).
-func parseJWKS(body []byte) ([]*Key, []skippedKey, error) {
+//
+// A panic while parsing (jwx's, on a document that reaches one of its
+// bugs) is recovered: the error then wraps errJWXPanicked with the panic's
+// value as text, clipped, and no keys are returned. The document is
+// refused whole, not the entry alone: the entry that panicked may hold
+// private material whose key would not be known to be exposed. The
+// entries skipped before the panic are returned with the error, so that
+// the keys they expose are dropped all the same. parseJWKS runs on a
+// fetch's goroutine, where a panic would end the process.
+func parseJWKS(body []byte) (keys []*Key, skipped []skippedKey, err error) {
+	defer func() {
+		if v := recover(); v != nil {
+			keys, err = nil, fmt.Errorf("%w: %s", errJWXPanicked, panictext.Text(v, endpoint.MaxErrorText))
+		}
+	}()
+	keys, err = parseEntries(body, &skipped)
+	return keys, skipped, err
+}
+
+// parseEntries is parseJWKS without its recover; it appends the entries it
+// skips to *skipped as it goes.
+func parseEntries(body []byte, skipped *[]skippedKey) ([]*Key, error) {
 	var doc struct {
 		Keys []json.RawMessage `json:"keys"`
 	}
 	if err := json.Unmarshal(body, &doc); err != nil {
-		return nil, nil, fmt.Errorf("jwks: key set is not valid JSON: %w", err)
+		return nil, fmt.Errorf("jwks: key set is not valid JSON: %w", err)
 	}
 	if doc.Keys == nil {
-		return nil, nil, errors.New(`jwks: key set has no "keys" array`)
+		return nil, errors.New(`jwks: key set has no "keys" array`)
 	}
 	var (
 		keys    []*Key
-		skipped []skippedKey
 		index   []int              // index[i] is the position of keys[i] in doc.Keys
 		byKID   = map[string]int{} // kid -> position in keys
 		drop    = map[string]bool{}
@@ -91,7 +123,7 @@ func parseJWKS(body []byte) ([]*Key, []skippedKey, error) {
 					r.exposed = append(r.exposed, tp)
 				}
 			}
-			skipped = append(skipped, skippedKey{Index: i, KID: hintKID(raw), Reason: r.reason, Warn: r.warn, Exposes: r.exposed})
+			*skipped = append(*skipped, skippedKey{Index: i, KID: hintKID(raw), Reason: r.reason, Warn: r.warn, Exposes: r.exposed})
 			for _, tp := range r.exposed {
 				exposed[tp] = true
 			}
@@ -99,7 +131,7 @@ func parseJWKS(body []byte) ([]*Key, []skippedKey, error) {
 		}
 		if j, dup := byKID[k.ID]; dup {
 			if same := keys[j]; same.thumb == k.thumb && same.Algorithm == k.Algorithm {
-				skipped = append(skipped, skippedKey{Index: i, KID: clip(k.ID), Reason: "identical duplicate of an earlier key"})
+				*skipped = append(*skipped, skippedKey{Index: i, KID: clip(k.ID), Reason: "identical duplicate of an earlier key"})
 				continue
 			}
 			drop[k.ID] = true
@@ -109,20 +141,20 @@ func parseJWKS(body []byte) ([]*Key, []skippedKey, error) {
 		index = append(index, i)
 	}
 	if len(drop) == 0 && len(exposed) == 0 {
-		return keys, skipped, nil
+		return keys, nil
 	}
 	kept := keys[:0:0]
 	for i, k := range keys {
 		switch {
 		case exposed[k.thumb]:
-			skipped = append(skipped, skippedKey{Index: index[i], KID: clip(k.ID), Reason: "its private key material is published in the same set: the key is exposed, never used", Warn: true})
+			*skipped = append(*skipped, skippedKey{Index: index[i], KID: clip(k.ID), Reason: "its private key material is published in the same set: the key is exposed, never used", Warn: true})
 		case drop[k.ID]:
-			skipped = append(skipped, skippedKey{Index: index[i], KID: clip(k.ID), Reason: "kid shared by different keys: ambiguous, all dropped", Warn: true})
+			*skipped = append(*skipped, skippedKey{Index: index[i], KID: clip(k.ID), Reason: "kid shared by different keys: ambiguous, all dropped", Warn: true})
 		default:
 			kept = append(kept, k)
 		}
 	}
-	return kept, skipped, nil
+	return kept, nil
 }
 
 // hintKID reads an entry's kid for diagnostics only.
@@ -153,7 +185,7 @@ func parseKey(raw json.RawMessage) (*Key, *rejection) {
 	}
 
 	raw = withoutEmptyPrivateMembers(raw)
-	k, err := jwk.ParseKey(raw)
+	k, err := parseJWK(raw)
 	if err != nil {
 		if r := exposedByInvalid(raw, jwa.KeyType(hint.Kty)); r != nil {
 			return nil, r
@@ -321,7 +353,7 @@ func thumbprintOf(members map[string]json.RawMessage) string {
 	if err != nil {
 		return ""
 	}
-	k, err := jwk.ParseKey(b)
+	k, err := parseJWK(b)
 	if err != nil {
 		return ""
 	}

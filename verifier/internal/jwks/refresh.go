@@ -85,10 +85,14 @@ func (s *Set) fetchKeys(url string) (*snapshot, time.Duration, error) {
 		return nil, 0, err
 	}
 	keys, skipped, err := parseJWKS(body)
-	if err != nil {
-		return nil, 0, fmt.Errorf("jwks: %s: %w", redactString(url), err)
-	}
 	s.exposed.add(skipped)
+	if err != nil {
+		// skipped is empty, but for a document whose parsing panicked
+		// (errJWXPanicked): the keys its entries before the panic exposed
+		// leave the last good set, as below.
+		s.logSkipped(url, skipped, nil)
+		return s.cur.Load().withoutExposed(skipped), 0, fmt.Errorf("jwks: %s: %w", redactString(url), err)
+	}
 	keys, refused := s.exposed.refuse(keys)
 	s.logSkipped(url, skipped, refused)
 	if len(keys) == 0 {
