@@ -193,6 +193,29 @@ func TestRequirement_ResolverFailureIsReportedNotTheFallbackRule(t *testing.T) {
 	}
 }
 
+// Requirement, in dry run, does not mark a method whose service
+// Config.Descriptors fails to resolve as dry run: its calls are refused
+// (RULES_UNAVAILABLE) in dry run too, so a server-info endpoint must not
+// show the denial as only reported; Check does not mark its problem
+// either. A method whose lack of a rule dry run does relax is still
+// marked, and the failing method is again once the resolver answers.
+func TestRequirement_ResolverFailureInDryRunIsNotMarkedDryRun(t *testing.T) {
+	r := new(flakyResolver)
+	r.set(errUnreachable)
+	a := mustNew(t, Config{Descriptors: r, DryRun: true, Logger: discardLogger()})
+	req, err := a.Requirement(mAllOf)
+	if !req.Denied || req.DryRun || !errors.Is(err, errUnreachable) {
+		t.Errorf("resolver failing: %+v, %v; want denied, not marked dry run (the refusal is enforced), with the resolver's error", req, err)
+	}
+	r.set(nil)
+	if req, err := a.Requirement(mUnannotated); !req.Denied || !req.DryRun || !errors.Is(err, ErrNoRule) {
+		t.Errorf("resolver answering, method without rule: %+v, %v; want denied and marked dry run", req, err)
+	}
+	if req, err := a.Requirement(mAllOf); err != nil || req.Denied || !req.DryRun {
+		t.Errorf("resolver answering: %+v, %v; want the method option's rule, in dry run", req, err)
+	}
+}
+
 // A service whose methods share the plan kept for a service no descriptor
 // describes (the resolver said NotFound) does not keep handing it out
 // while the resolver fails: the call is denied; and once the resolver
