@@ -316,3 +316,36 @@ func TestResolver_FailureWhileCompilingAConditionIsNotKept(t *testing.T) {
 	r.set(nil)
 	checkStatus(t, call(), codes.OK, "")
 }
+
+// A stream of a method whose per-message condition was compiled before
+// Config.Descriptors began to fail is admitted under that rule, not
+// refused as RULES_UNAVAILABLE, and its messages are still checked: the
+// message gate, which looks the method's plan up again, finds the kept
+// plan, not one without a rule (which has no condition, and would let
+// every message through).
+func TestResolver_FailureAfterCompileKeepsAStreamsMessageCondition(t *testing.T) {
+	const mBidi = "/authtest.v1.TestService/BidiStream"
+	r := new(flakyResolver)
+	a := mustNew(t, Config{
+		Descriptors: r,
+		Conditions: mutCompiler{mutCond(func(context.Context, ConditionInput) (bool, error) {
+			return false, nil // refuses every message
+		})},
+		Rules:  map[string]*grpcauthv1.Rule{mBidi: {Condition: "refused"}},
+		Logger: discardLogger(),
+	})
+	stream := func() (opened, received error) {
+		opened = a.ServeCall(bearerCtx("tok"), mBidi, true, nil, func(_ context.Context, g *Guard) error {
+			received = g.Received(&authtestv1.BidiStreamRequest{})
+			return nil
+		})
+		return opened, received
+	}
+	if _, received := stream(); status.Code(received) != codes.PermissionDenied {
+		t.Fatalf("resolver answering: message %v; want PermissionDenied (CONDITION_FAILED)", received)
+	}
+	r.set(errUnreachable)
+	opened, received := stream()
+	checkStatus(t, received, codes.PermissionDenied, ReasonConditionFailed)
+	checkStatus(t, opened, codes.PermissionDenied, ReasonConditionFailed)
+}
