@@ -96,8 +96,8 @@ func (refuseAll) Eval(context.Context, ConditionInput) (bool, error) { return fa
 // challenge (section 3) in the www-authenticate trailer, on unary calls
 // and streams: invalid_request for a malformed request, invalid_token for a token that cannot be used,
 // insufficient_scope with the scopes the method requires. Refusals that
-// are not about the credentials (no rule, condition, keys unavailable)
-// carry none, and neither does a dry-run refusal, which is not enforced.
+// are not about the credentials (no rule, condition, keys or rules
+// unavailable) carry none, and neither does a dry-run refusal, which is not enforced.
 // A call without usable credentials: see
 // TestChallenge_CallWithoutCredentialsIsOfferedEverySchemeTheMethodTakes.
 func TestChallenge_RefusalsCarryRFC6750Challenges(t *testing.T) {
@@ -115,6 +115,9 @@ func TestChallenge_RefusalsCarryRFC6750Challenges(t *testing.T) {
 	secure := newEnv(t, func(c *Config, _ *verifier.Config) { c.TransportSecurity = TransportSecureOnly })
 	down := newEnv(t, func(c *Config, _ *verifier.Config) { c.Verifier = staticVerifier{err: verifier.ErrKeysUnavailable} })
 	dry := newEnv(t, func(c *Config, _ *verifier.Config) { c.DryRun = true })
+	failing := new(flakyResolver)
+	failing.set(errUnreachable)
+	outage := newEnv(t, withResolver(failing, publicService))
 	challengeInherited := unaryChallenge(func(e *env, ctx context.Context, opt grpc.CallOption) error {
 		_, err := e.client.Inherited(ctx, &authtestv1.InheritedRequest{}, opt)
 		return err
@@ -163,6 +166,11 @@ func TestChallenge_RefusalsCarryRFC6750Challenges(t *testing.T) {
 		{"no rule", e, challengeUnannotated, []string{bearer(read)}, codes.PermissionDenied, ReasonMethodNotConfigured, ""},
 		{"condition refused", e, challengeInherited, []string{bearer(read)}, codes.PermissionDenied, ReasonConditionFailed, ""},
 		{"keys unavailable", down, challengeAllOf, []string{bearer(down.scoped(t, "test:read"))}, codes.Unavailable, ReasonKeysUnavailable, ""},
+		// Config.Descriptors failing: no rule to judge the credentials
+		// by, so none is challenged, not even a call without them.
+		{"rules unavailable", outage, challengeAllOf, []string{bearer(outage.scoped(t, "test:read"))}, codes.Unavailable, ReasonRulesUnavailable, ""},
+		{"rules unavailable, stream", outage, challengeBidi, []string{bearer(outage.scoped(t, "test:stream"))}, codes.Unavailable, ReasonRulesUnavailable, ""},
+		{"rules unavailable, no token", outage, challengeAllOf, nil, codes.Unavailable, ReasonRulesUnavailable, ""},
 		{"dry run, scope missing", dry, challengeAllOf, []string{bearer(dry.scoped(t, "test:read"))}, codes.OK, "", ""},
 	} {
 		t.Run(tt.name, func(t *testing.T) {

@@ -203,8 +203,13 @@ type Config struct {
 	// method still needs a valid token (a missing, invalid or expired one
 	// is refused), a certificate- or DPoP-bound token must still match its
 	// certificate or proof, and TransportSecurity and RequireDPoP still
-	// apply. Default false. Use it to roll out new rules and see whom they
-	// would refuse before enforcing them.
+	// apply. Nor does it relax a server-side dependency's outage: keys
+	// the verifier cannot get (KEYS_UNAVAILABLE), or a method whose rule
+	// cannot be read because Descriptors failed (RULES_UNAVAILABLE, whose
+	// error wraps ErrInvalidRule but leaves no rule to relax), is refused
+	// with codes.Unavailable, with or without a token. Default false. Use
+	// it to roll out new rules and see whom they would refuse before
+	// enforcing them.
 	DryRun bool
 
 	// DryRunMethods puts only the named methods ("/pkg.Service/Method")

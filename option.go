@@ -30,6 +30,11 @@ import (
 // DescriptorResolver), so its options could not be read for that call. It
 // wraps ErrInvalidRule: the method is
 // denied (it never falls through to a wider rule), and Check reports it.
+// A call with a valid token is refused with codes.PermissionDenied
+// (ReasonMethodNotConfigured; one without a token, CREDENTIALS_MISSING),
+// except for the resolver's failure, which is no invalid rule but an
+// outage: codes.Unavailable with ReasonRulesUnavailable, with or without
+// a token, and not relaxed by dry run.
 // protobuf-go panics only on the first read of such options, so New reads
 // the options of every service and method in Config.Descriptors (when it
 // lists its files, as *protoregistry.Files does) to be that reader; code

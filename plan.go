@@ -709,7 +709,9 @@ type Requirement struct {
 	// (its auth_time claim), or 0 for no requirement.
 	MaxAge time.Duration
 	// DryRun is true when the method is in dry run: the rule (or the lack
-	// of one) is reported but not enforced. See Config.DryRun.
+	// of one) is reported but not enforced. See Config.DryRun. It is false
+	// for a method whose rule Config.Descriptors failed to read, which dry
+	// run does not relax (see Authenticator.Requirement).
 	DryRun bool
 }
 
@@ -732,7 +734,13 @@ func (r Requirement) Alternatives() [][]string {
 // Requirement whose Denied is true (and whose Source is that of the
 // invalid rule): never one that reads as a rule. A caller that shows
 // rules (a server-info endpoint) shows such a method as denied, not as
-// needing no scope. On an Authenticator that New did not build (nil, or a
+// needing no scope. So is a method whose service Config.Descriptors fails
+// to resolve as Requirement asks (the error wraps ErrUnreadableOption and
+// the resolver's): its calls are refused with codes.Unavailable
+// (ReasonRulesUnavailable) for as long as the resolver fails, in dry run
+// too, so its Requirement is never marked DryRun; nothing is kept, and
+// the next call, or Requirement, asks the resolver again. On an
+// Authenticator that New did not build (nil, or a
 // zero Authenticator), which refuses every call, it returns a Requirement
 // with only Method and Denied set and an error saying so (wrapping
 // neither).
@@ -741,7 +749,9 @@ func (a *Authenticator) Requirement(fullMethod string) (Requirement, error) {
 		return Requirement{Method: fullMethod, Denied: true}, errNotBuilt
 	}
 	p := a.lookup(fullMethod)
-	req := Requirement{Method: fullMethod, Source: p.source, DryRun: p.dryRun}
+	// A resolver's failure is refused in dry run too: not marked, as
+	// Check does not mark its problem.
+	req := Requirement{Method: fullMethod, Source: p.source, DryRun: p.dryRun && !p.rulesUnavailable()}
 	if p.rule == nil {
 		req.Denied = true
 		return req, p.err

@@ -193,6 +193,29 @@ func TestRequirement_ResolverFailureIsReportedNotTheFallbackRule(t *testing.T) {
 	}
 }
 
+// Requirement, in dry run, does not mark a method whose service
+// Config.Descriptors fails to resolve as dry run: its calls are refused
+// (RULES_UNAVAILABLE) in dry run too, so a server-info endpoint must not
+// show the denial as only reported; Check does not mark its problem
+// either. A method whose lack of a rule dry run does relax is still
+// marked, and the failing method is again once the resolver answers.
+func TestRequirement_ResolverFailureInDryRunIsNotMarkedDryRun(t *testing.T) {
+	r := new(flakyResolver)
+	r.set(errUnreachable)
+	a := mustNew(t, Config{Descriptors: r, DryRun: true, Logger: discardLogger()})
+	req, err := a.Requirement(mAllOf)
+	if !req.Denied || req.DryRun || !errors.Is(err, errUnreachable) {
+		t.Errorf("resolver failing: %+v, %v; want denied, not marked dry run (the refusal is enforced), with the resolver's error", req, err)
+	}
+	r.set(nil)
+	if req, err := a.Requirement(mUnannotated); !req.Denied || !req.DryRun || !errors.Is(err, ErrNoRule) {
+		t.Errorf("resolver answering, method without rule: %+v, %v; want denied and marked dry run", req, err)
+	}
+	if req, err := a.Requirement(mAllOf); err != nil || req.Denied || !req.DryRun {
+		t.Errorf("resolver answering: %+v, %v; want the method option's rule, in dry run", req, err)
+	}
+}
+
 // A service whose methods share the plan kept for a service no descriptor
 // describes (the resolver said NotFound) does not keep handing it out
 // while the resolver fails: the call is denied; and once the resolver
@@ -292,4 +315,37 @@ func TestResolver_FailureWhileCompilingAConditionIsNotKept(t *testing.T) {
 	}
 	r.set(nil)
 	checkStatus(t, call(), codes.OK, "")
+}
+
+// A stream of a method whose per-message condition was compiled before
+// Config.Descriptors began to fail is admitted under that rule, not
+// refused as RULES_UNAVAILABLE, and its messages are still checked: the
+// message gate, which looks the method's plan up again, finds the kept
+// plan, not one without a rule (which has no condition, and would let
+// every message through).
+func TestResolver_FailureAfterCompileKeepsAStreamsMessageCondition(t *testing.T) {
+	const mBidi = "/authtest.v1.TestService/BidiStream"
+	r := new(flakyResolver)
+	a := mustNew(t, Config{
+		Descriptors: r,
+		Conditions: mutCompiler{mutCond(func(context.Context, ConditionInput) (bool, error) {
+			return false, nil // refuses every message
+		})},
+		Rules:  map[string]*grpcauthv1.Rule{mBidi: {Condition: "refused"}},
+		Logger: discardLogger(),
+	})
+	stream := func() (opened, received error) {
+		opened = a.ServeCall(bearerCtx("tok"), mBidi, true, nil, func(_ context.Context, g *Guard) error {
+			received = g.Received(&authtestv1.BidiStreamRequest{})
+			return nil
+		})
+		return opened, received
+	}
+	if _, received := stream(); status.Code(received) != codes.PermissionDenied {
+		t.Fatalf("resolver answering: message %v; want PermissionDenied (CONDITION_FAILED)", received)
+	}
+	r.set(errUnreachable)
+	opened, received := stream()
+	checkStatus(t, received, codes.PermissionDenied, ReasonConditionFailed)
+	checkStatus(t, opened, codes.PermissionDenied, ReasonConditionFailed)
 }
