@@ -166,9 +166,9 @@ func TestLoopbackHostsOnly_GuardsOnlyALoopbackListener(t *testing.T) {
 	}
 }
 
-// Redact, which callers use for URLs they did not check (a redirect's
-// Location, a discovery document's jwks_uri), drops the user info with
-// the query and the fragment.
+// Redact, which callers also use for URLs they did not check (a
+// redirect's target), drops the user info with the query and the
+// fragment.
 func TestRedact_DropsUserInfoQueryAndFragment(t *testing.T) {
 	u, err := url.Parse("https://alice:SECRET@as.example/keys?key=SECRET#SECRET")
 	if err != nil {
