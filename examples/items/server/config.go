@@ -68,6 +68,15 @@ func loadConfig(args []string, lookupEnv func(string) (string, bool)) (config, e
 	if err := checkSetButEmpty(fs, lookupEnv); err != nil {
 		return config{}, err
 	}
+	// A listen address given empty as a flag means its default, as it
+	// does set empty in the environment: net.Listen would take "" for a
+	// random port on every interface.
+	for _, a := range []struct {
+		v   *string
+		def string
+	}{{addr, dev.ServerAddr}, {devAddr, dev.IssuerAddr}, {webAddr, defaultWebAddr}} {
+		*a.v = orDefault(*a.v, a.def)
+	}
 	cfg := config{
 		issuer:        *issuer,
 		audiences:     list(*audience),

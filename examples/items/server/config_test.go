@@ -44,6 +44,13 @@ func TestLoadConfig(t *testing.T) {
 			want: `{issuer: audiences:[api://flag] jwksURI: addr:127.0.0.1:2 devIssuerAddr:127.0.0.1:50052 scopeClaims:[] clientIDs:[] skipAudienceCheck:false requireClaims:map[] requireProfile:false metricsAddr: webAddr:127.0.0.1:8080 devDPoPNonces:false devIssuerAddrSet:false}`,
 		},
 		{
+			// Not "" for net.Listen, a random port on every interface.
+			name: "listen addresses given empty as flags are their defaults, as in the environment",
+			env:  map[string]string{"ADDR": "", "WEB_ADDR": ""},
+			args: []string{"-addr", "", "-dev-issuer-addr", "", "-web-addr", ""},
+			want: `{issuer: audiences:[api://default] jwksURI: addr:127.0.0.1:50051 devIssuerAddr:127.0.0.1:50052 scopeClaims:[] clientIDs:[] skipAudienceCheck:false requireClaims:map[] requireProfile:false metricsAddr: webAddr:127.0.0.1:8080 devDPoPNonces:false devIssuerAddrSet:true}`,
+		},
+		{
 			name: "skip audience check with client ids",
 			env:  map[string]string{"SKIP_AUDIENCE_CHECK": "true", "CLIENT_IDS": "abc"},
 			want: `{issuer: audiences:[api://default] jwksURI: addr:127.0.0.1:50051 devIssuerAddr:127.0.0.1:50052 scopeClaims:[] clientIDs:[abc] skipAudienceCheck:true requireClaims:map[] requireProfile:false metricsAddr: webAddr:127.0.0.1:8080 devDPoPNonces:false devIssuerAddrSet:false}`,
