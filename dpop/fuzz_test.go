@@ -12,7 +12,9 @@ import (
 )
 
 // FuzzVerify checks that no proof makes Verify panic (not even jwx, whose
-// panic Verify recovers into an invalid proof) or return an error outside
+// panic Verify recovers into an invalid proof: the proof is verified again
+// with that panic not recovered, so that it is reported with its stack) or
+// return an error outside
 // its sentinels, and that an accepted proof has a thumbprint and is
 // refused as a replay the second time. The seeds under
 // testdata/fuzz/FuzzVerify include valid ES256, EdDSA and Ed25519 proofs for
@@ -25,6 +27,7 @@ func FuzzVerify(f *testing.F) {
 		p, err := v.Verify(t.Context(), proof, reqFor(t, proof))
 		if err != nil {
 			if errors.Is(err, dpop.ErrJWXPanicked) {
+				_, _ = dpop.VerifyRepanickingJWX(t.Context(), newVerifier(t, dpop.Config{}), proof, reqFor(t, proof)) // the panic again, with its stack
 				t.Fatalf("jwx panicked: %v", err)
 			}
 			if !errors.Is(err, dpop.ErrInvalidProof) && !errors.Is(err, dpop.ErrUseNonce) {

@@ -209,6 +209,12 @@ var parseJWK = jwk.ParseKey
 // still found.
 var errJWXPanicked = errors.New("jwx panicked on the jwk")
 
+// repanicJWX makes recoverJWX panic again with the value it recovered, so
+// that the panic ends the process with its stack, where jwx's bug is; only
+// FuzzVerify sets it (export_test.go), on a proof already refused with
+// errJWXPanicked.
+var repanicJWX bool
+
 // recoverJWX, deferred by a function that hands a proof's jwk to jwx,
 // turns a panic there into an invalid proof in *err: the jwk is the
 // sender's, and Verify runs on the request's goroutine, where a panic
@@ -216,6 +222,9 @@ var errJWXPanicked = errors.New("jwx panicked on the jwk")
 // value is quoted and clipped like jwxError's text.
 func recoverJWX(err *error) {
 	if v := recover(); v != nil {
+		if repanicJWX {
+			panic(v)
+		}
 		*err = fmt.Errorf("%w: %w: %s", ErrInvalidProof, errJWXPanicked, strconv.Quote(panictext.Text(v, 160)))
 	}
 }

@@ -93,24 +93,58 @@ func TestSet_JWXPanicAfterWarmUpKeepsTheLastGoodSet(t *testing.T) {
 func TestSet_JWXPanicAfterAnEntryExposingAKeyStillDropsTheKey(t *testing.T) {
 	testKeys(t)
 	panicOnKid(t)
+	wantExposedDespiteThePanic(t, "a", "b", jwkJSON(t, rsaKeys[0], "a", "RS256", nil), panickyJWK(t))
+}
+
+// The entry on which jwx panics may itself publish private material (jwx's
+// bugs sit in odd members): the key its public members make is exposed
+// all the same, leaves the last good set and stays refused.
+func TestSet_JWXPanicOnAnEntryPublishingAPrivateKeyStillDropsTheKey(t *testing.T) {
+	testKeys(t)
+	panicOnKid(t)
+	wantExposedDespiteThePanic(t, "b", "a", rsaJWK(t, 0, "a"), jwkJSON(t, rsaKeys[1], panickyKid, "RS256", nil))
+}
+
+// wantExposedDespiteThePanic loads a set of the keys a and b, then refreshes
+// it from a document of entries whose parsing panics, and checks that the
+// key gone leaves the last good set and stays refused once served again,
+// while kept stays.
+func wantExposedDespiteThePanic(t *testing.T, gone, kept string, entries ...json.RawMessage) {
+	t.Helper()
 	ts := newTestServer(t)
 	ts.setKeys(t, rsaJWK(t, 0, "a"), rsaJWK(t, 1, "b"))
 	s, ft := startSet(t, Config{URL: ts.URL + "/keys"})
 	ready(t, s)
-	b := s.Current("b")
-	ts.setKeys(t, jwkJSON(t, rsaKeys[0], "a", "RS256", nil), panickyJWK(t))
+	k := s.Current(kept)
+	ts.setKeys(t, entries...)
 	if w := ft.refreshNow(t); w.d != backoffBase {
 		t.Fatalf("wait after a refresh whose parsing panicked = %v, want back-off %v", w.d, backoffBase)
 	}
-	if s.Current("a") != nil {
-		t.Fatal("key a still served after a document published its private key before jwx panicked")
+	if s.Current(gone) != nil {
+		t.Fatalf("key %s still served after the document whose parsing panicked published its private key", gone)
 	}
-	if s.Current("b") != b || b == nil {
-		t.Fatal("key b, not exposed, no longer served from the last good set")
+	if s.Current(kept) != k || k == nil {
+		t.Fatalf("key %s, not exposed, no longer served from the last good set", kept)
 	}
 	ts.setKeys(t, rsaJWK(t, 0, "a"), rsaJWK(t, 1, "b"))
 	ft.refreshNow(t)
-	if s.Current("a") != nil {
-		t.Fatal("key a served again after its exposure")
+	if s.Current(gone) != nil {
+		t.Fatalf("key %s served again after its exposure", gone)
+	}
+}
+
+// jwx may panic again on the members of the entry it panicked on, while
+// parseJWKS looks for the keys that entry exposes: that panic too is
+// recovered, and the document is refused as for the first.
+func TestParseJWKS_JWXPanickingAgainOnThePanickedEntryIsRecovered(t *testing.T) {
+	testKeys(t)
+	orig := parseJWK
+	parseJWK = func([]byte, ...jwk.ParseOption) (jwk.Key, error) { panic("jwx bug on every key") }
+	t.Cleanup(func() { parseJWK = orig })
+	for _, entry := range []json.RawMessage{jwkJSON(t, rsaKeys[0], "a", "RS256", nil), jwkJSON(t, ecKey, "e", "ES256", nil)} {
+		keys, _, err := parseJWKS(jwksDoc(t, entry))
+		if !errors.Is(err, errJWXPanicked) || keys != nil {
+			t.Fatalf("parseJWKS = %d keys, %v; want no keys and errJWXPanicked", len(keys), err)
+		}
 	}
 }

@@ -82,21 +82,34 @@ func debugf(format string, a ...any) *rejection {
 // refused whole, not the entry alone: the entry that panicked may hold
 // private material whose key would not be known to be exposed. The
 // entries skipped before the panic are returned with the error, so that
-// the keys they expose are dropped all the same. parseJWKS runs on a
-// fetch's goroutine, where a panic would end the process.
+// the keys they expose are dropped all the same, and so is the entry jwx
+// panicked on when it holds private material (see panickedEntry).
+// parseJWKS runs on a fetch's goroutine, where a panic would end the
+// process.
 func parseJWKS(body []byte) (keys []*Key, skipped []skippedKey, err error) {
+	var cur entry
 	defer func() {
 		if v := recover(); v != nil {
 			keys, err = nil, fmt.Errorf("%w: %s", errJWXPanicked, panictext.Text(v, endpoint.MaxErrorText))
+			if sk, ok := panickedEntry(cur); ok {
+				skipped = append(skipped, sk)
+			}
 		}
 	}()
-	keys, err = parseEntries(body, &skipped)
+	keys, err = parseEntries(body, &skipped, &cur)
 	return keys, skipped, err
 }
 
+// entry is an entry of a JWKS document and its position in "keys".
+type entry struct {
+	index int
+	raw   json.RawMessage
+}
+
 // parseEntries is parseJWKS without its recover; it appends the entries it
-// skips to *skipped as it goes.
-func parseEntries(body []byte, skipped *[]skippedKey) ([]*Key, error) {
+// skips to *skipped as it goes, and sets *cur to the entry it is parsing
+// (nil raw once none is).
+func parseEntries(body []byte, skipped *[]skippedKey, cur *entry) ([]*Key, error) {
 	var doc struct {
 		Keys []json.RawMessage `json:"keys"`
 	}
@@ -115,13 +128,12 @@ func parseEntries(body []byte, skipped *[]skippedKey) ([]*Key, error) {
 		derived int                 // entries whose "d" made a public key
 	)
 	for i, raw := range doc.Keys {
+		*cur = entry{index: i, raw: raw}
 		k, r := parseKey(raw)
 		if r != nil {
 			if r.scalar && derived < maxDerivedKeys {
 				derived++
-				if tp := thumbprintOf(publicOfPrivate(raw)); tp != "" && !slices.Contains(r.exposed, tp) {
-					r.exposed = append(r.exposed, tp)
-				}
+				r.exposeDerived(raw)
 			}
 			*skipped = append(*skipped, skippedKey{Index: i, KID: hintKID(raw), Reason: r.reason, Warn: r.warn, Exposes: r.exposed})
 			for _, tp := range r.exposed {
@@ -140,6 +152,7 @@ func parseEntries(body []byte, skipped *[]skippedKey) ([]*Key, error) {
 		keys = append(keys, k)
 		index = append(index, i)
 	}
+	*cur = entry{}
 	if len(drop) == 0 && len(exposed) == 0 {
 		return keys, nil
 	}
@@ -155,6 +168,47 @@ func parseEntries(body []byte, skipped *[]skippedKey) ([]*Key, error) {
 		}
 	}
 	return kept, nil
+}
+
+// panickedEntry returns the skipped entry for e, the entry whose parsing
+// panicked, when it holds private key material ("d", or one of
+// rsaPrivateMembers): it exposes, as an entry jwx could not parse would
+// (exposedByInvalid), the key its public members make and the one its "d"
+// makes (one derivation more than maxDerivedKeys at most). jwx may panic
+// on these too: that panic is recovered, and the entry then exposes what
+// was taken before it, or is not reported (ok false) if nothing was. ok is
+// false for an entry without private material.
+func panickedEntry(e entry) (sk skippedKey, ok bool) {
+	defer func() { _ = recover() }() // sk and ok as set before a panic
+	if e.raw == nil {
+		return skippedKey{}, false
+	}
+	var hint struct {
+		Kty string `json:"kty"`
+	}
+	if json.Unmarshal(e.raw, &hint) != nil {
+		return skippedKey{}, false
+	}
+	raw := withoutEmptyPrivateMembers(e.raw)
+	r := exposedByInvalid(raw, jwa.KeyType(hint.Kty)) // the JSON alone says whether it holds private material
+	if r == nil {
+		return skippedKey{}, false
+	}
+	sk, ok = skippedKey{Index: e.index, KID: hintKID(e.raw), Warn: true, Exposes: r.exposed,
+		Reason: "contains private key material, and parsing it panicked in jwx: the issuer's key is exposed, never used"}, true
+	if r.scalar {
+		r.exposeDerived(raw)
+		sk.Exposes = r.exposed
+	}
+	return sk, ok
+}
+
+// exposeDerived adds to r.exposed the thumbprint of the public key the
+// "d" of raw, an EC or OKP entry, makes (see publicOfPrivate).
+func (r *rejection) exposeDerived(raw json.RawMessage) {
+	if tp := thumbprintOf(publicOfPrivate(raw)); tp != "" && !slices.Contains(r.exposed, tp) {
+		r.exposed = append(r.exposed, tp)
+	}
 }
 
 // hintKID reads an entry's kid for diagnostics only.

@@ -88,8 +88,9 @@ func (s *Set) fetchKeys(url string) (*snapshot, time.Duration, error) {
 	s.exposed.add(skipped)
 	if err != nil {
 		// skipped is empty, but for a document whose parsing panicked
-		// (errJWXPanicked): the keys its entries before the panic exposed
-		// leave the last good set, as below.
+		// (errJWXPanicked): the keys its entries before the panic, or the
+		// entry that panicked (panickedEntry), exposed leave the last good
+		// set, as below.
 		s.logSkipped(url, skipped, nil)
 		return s.cur.Load().withoutExposed(skipped), 0, fmt.Errorf("jwks: %s: %w", redactString(url), err)
 	}
