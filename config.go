@@ -138,6 +138,7 @@ type Config struct {
 	// was given the file since) is read, and its options rule the methods
 	// they name. Only an error wrapping protoregistry.NotFound says a
 	// service has no descriptor; a resolver's other errors deny the call
+	// with codes.Unavailable and ReasonRulesUnavailable, in dry run too
 	// (see DescriptorResolver).
 	Descriptors DescriptorResolver
 

@@ -162,7 +162,9 @@
 // skew, see [TokenVerifier]) or is refused on re-verification, unless
 // [Config].SkipStreamExpiry is set. [Config].DryRun and
 // [Config].DryRunMethods report what rules would refuse without enforcing
-// them, for rolling out new rules; authentication is still enforced.
+// them, for rolling out new rules; authentication is still enforced, and
+// so are refusals for unavailable keys or rules (KEYS_UNAVAILABLE,
+// RULES_UNAVAILABLE).
 //
 // # Observability
 //
