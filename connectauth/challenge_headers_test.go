@@ -2,7 +2,6 @@ package connectauth_test
 
 import (
 	"errors"
-	"log"
 	"net/http"
 	"net/http/httptest"
 	"slices"
@@ -137,12 +136,7 @@ func TestChallengeHeaders_VanguardNonceRefusalCarriesDPoPNonce(t *testing.T) {
 // trailer, a line any caller without a token could repeat.
 func TestChallengeHeaders_GRPCThroughVanguardWritesNothingToTheServerLog(t *testing.T) {
 	f := newFixture(t)
-	var errorLog syncBuffer
-	srv := httptest.NewUnstartedServer(vanguardHandler(t, grpcServer(f)))
-	srv.EnableHTTP2 = true
-	srv.Config.ErrorLog = log.New(&errorLog, "", 0)
-	srv.StartTLS()
-	t.Cleanup(srv.Close)
+	srv, errorLog := loggedTLSServer(t, vanguardHandler(t, grpcServer(f)))
 	grpcRefusals(t, f, srv)
 	for pname, opts := range protocols {
 		req := connect.NewRequest(&authtestv1.ServerStreamRequest{Count: 3})

@@ -77,6 +77,19 @@ func (b *syncBuffer) String() string {
 	return b.b.String()
 }
 
+// loggedTLSServer starts h over HTTP/2 with TLS, its ErrorLog written to
+// the returned buffer, and closes it at the end of the test.
+func loggedTLSServer(t *testing.T, h http.Handler) (*httptest.Server, *syncBuffer) {
+	t.Helper()
+	errorLog := new(syncBuffer)
+	srv := httptest.NewUnstartedServer(h)
+	srv.EnableHTTP2 = true
+	srv.Config.ErrorLog = log.New(errorLog, "", 0)
+	srv.StartTLS()
+	t.Cleanup(srv.Close)
+	return srv, errorLog
+}
+
 // In the gRPC protocol connect-go sends a refusal's metadata as HTTP/2
 // trailers, where net/http drops WWW-Authenticate (RFC 9110 forbids
 // authentication fields in trailers) and writes "ignoring invalid
@@ -86,12 +99,7 @@ func (b *syncBuffer) String() string {
 // code, reason and, with DPoP nonces, the dpop-nonce trailer.
 func TestConnect_GRPCRefusalWritesNothingToTheServerLog(t *testing.T) {
 	f := newFixture(t)
-	var errorLog syncBuffer
-	srv := httptest.NewUnstartedServer(connectMux(f))
-	srv.EnableHTTP2 = true
-	srv.Config.ErrorLog = log.New(&errorLog, "", 0)
-	srv.StartTLS()
-	t.Cleanup(srv.Close)
+	srv, errorLog := loggedTLSServer(t, connectMux(f))
 	grpcRefusals(t, f, srv)
 	stream, err := connect.NewClient[authtestv1.ServerStreamRequest, authtestv1.ServerStreamResponse](srv.Client(), srv.URL+"/authtest.v1.TestService/ServerStream", protocols["grpc"]...).CallServerStream(t.Context(), connect.NewRequest(&authtestv1.ServerStreamRequest{Count: 1}))
 	if err != nil {

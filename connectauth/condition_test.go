@@ -2,10 +2,8 @@ package connectauth_test
 
 import (
 	"context"
-	"log"
 	"log/slog"
 	"net/http"
-	"net/http/httptest"
 	"sync/atomic"
 	"testing"
 
@@ -344,12 +342,7 @@ func TestConnect_RefusalInGRPCLeavesOutTrailersNetHTTPForbids(t *testing.T) {
 			}
 			return nil, s.Err()
 		}, conditionOptions(auth, "OwnClientStream")...)
-	var errorLog syncBuffer
-	srv := httptest.NewUnstartedServer(connectauth.WrapHandler(h))
-	srv.EnableHTTP2 = true
-	srv.Config.ErrorLog = log.New(&errorLog, "", 0)
-	srv.StartTLS()
-	t.Cleanup(srv.Close)
+	srv, errorLog := loggedTLSServer(t, connectauth.WrapHandler(h))
 	tok := aliceWriter(t, iss)
 	stream := connect.NewClient[authtestv1.OwnClientStreamRequest, authtestv1.OwnClientStreamResponse](srv.Client(), srv.URL+path, protocols["grpc"]...).CallClientStream(t.Context())
 	stream.RequestHeader().Set("Authorization", "Bearer "+tok)

@@ -10,7 +10,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"log"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -177,12 +176,7 @@ func TestConnect_UnaryGRPCTrailersLeaveOutNamesNetHTTPForbids(t *testing.T) {
 		},
 		connect.WithSchema(method("TestService", "Public")),
 		connect.WithInterceptors(connectauth.NewInterceptor(f.auth)))
-	var errorLog syncBuffer
-	srv := httptest.NewUnstartedServer(connectauth.WrapHandler(h))
-	srv.EnableHTTP2 = true
-	srv.Config.ErrorLog = log.New(&errorLog, "", 0)
-	srv.StartTLS()
-	t.Cleanup(srv.Close)
+	srv, errorLog := loggedTLSServer(t, connectauth.WrapHandler(h))
 	client := connect.NewClient[authtestv1.PublicRequest, authtestv1.PublicResponse](srv.Client(), srv.URL+procedure, protocols["grpc"]...)
 	res, err := client.CallUnary(t.Context(), connect.NewRequest(&authtestv1.PublicRequest{}))
 	if err != nil {
