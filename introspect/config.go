@@ -204,11 +204,15 @@ type Config struct {
 	MaxTokenSize int
 
 	// Timeout bounds one introspection request. Default DefaultTimeout
-	// (5s).
+	// (5s). The body of an answer refused by its status (any but 200) or
+	// its Content-Type is read for at most a second of it, from its
+	// headers, and up to 64 KiB (MaxResponseSize when less): past either
+	// bound the request ends and its connection is closed.
 	Timeout time.Duration
 
 	// MaxResponseSize bounds a response body in bytes. Default
-	// DefaultMaxResponseSize (64 KiB); at most 1 GiB.
+	// DefaultMaxResponseSize (64 KiB); at most 1 GiB. A refused answer's
+	// body is read up to 64 KiB at most (see Timeout).
 	MaxResponseSize int64
 
 	// MaxConcurrent bounds the introspection requests in flight at once;
