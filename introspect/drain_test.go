@@ -181,3 +181,73 @@ func TestVerify_TheBodyOfARefusedAnswerIsReadUpTo64KiB(t *testing.T) {
 		})
 	}
 }
+
+// TestVerify_A401WhoseBodyDidNotComeIsLoggedAsUnknown: a 401 whose body
+// is cut short, by its second (a timer the test fires) or a connection the
+// server breaks, is logged, at error level, as a body that did not come,
+// whose invalid_client is unknown, and pauses nothing: the next token's
+// request goes out. Before, the log said the 401 came without
+// invalid_client, which sent the operator away from the credentials it may
+// have refused.
+func TestVerify_A401WhoseBodyDidNotComeIsLoggedAsUnknown(t *testing.T) {
+	tests := []struct {
+		name string
+		fire bool // the bound's timer; otherwise the server breaks the connection
+		want string
+	}{
+		{"its second passed", true, "its body did not come within 1s"},
+		{"its connection broke", false, "its body could not be read: unexpected EOF"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			gone, release := make(chan struct{}), make(chan struct{})
+			refuse := trickle(http.StatusUnauthorized, http.Header{"Content-Type": {"application/json"}}, `{"error":`, gone, release)
+			if !tc.fire {
+				refuse = func(w http.ResponseWriter, _ *http.Request) {
+					w.Header().Set("Content-Length", "100")
+					w.WriteHeader(http.StatusUnauthorized)
+					_, _ = io.WriteString(w, `{"error":`) // and no more: the server closes the connection
+					close(gone)
+				}
+			}
+			var requests atomic.Int64
+			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				if requests.Add(1) == 1 {
+					refuse(w, r)
+					return
+				}
+				w.Header().Set("Content-Type", "application/json")
+				_, _ = io.WriteString(w, `{"active":false}`)
+			}))
+			defer srv.Close()
+			defer close(release) // runs first: the handler returns before srv.Close waits for it
+			var logged syncBuffer
+			v := newVerifier(t, introspect.Config{
+				Endpoint: srv.URL, Issuer: "https://issuer.example", ClientID: "rs", ClientSecret: "secret",
+				Audiences: []string{"api://x"}, Logger: slog.New(slog.NewTextHandler(&logged, nil)), Timeout: time.Minute,
+				HTTPClient: &http.Client{Transport: &http.Transport{}},
+			})
+			timers := handTimers(v)
+			done := make(chan error, 1)
+			go func() {
+				_, err := v.VerifyAccessToken(context.Background(), "Zmlyc3Q")
+				done <- err
+			}()
+			if tc.fire {
+				(<-timers).fire()
+			}
+			if err := <-done; !errors.Is(err, introspect.ErrUnavailable) {
+				t.Fatalf("the 401 cut short: %v, want ErrUnavailable", err)
+			}
+			<-gone
+			out := logged.String()
+			if !strings.Contains(out, tc.want) || !strings.Contains(out, "whether it said invalid_client is unknown") ||
+				strings.Contains(out, "without invalid_client") || !strings.Contains(out, "level=ERROR") {
+				t.Fatalf("logged %q, want an error saying %q and that invalid_client is unknown", out, tc.want)
+			}
+			if _, err := v.VerifyAccessToken(context.Background(), "c2Vjb25k"); err != introspect.ErrInactive {
+				t.Fatalf("the next token: %v, want ErrInactive (its request sent: no pause)", err)
+			}
+		})
+	}
+}

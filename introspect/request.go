@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"mime"
@@ -135,16 +136,28 @@ func (v *Verifier) discard(resp *http.Response, cancel context.CancelFunc) {
 // The body's Content-Type is not consulted: only a JSON object whose
 // "error" is "invalid_client" pauses, and nothing else (an HTML page, a
 // caller's token echoed: no b64token holds a '"') parses as one, whatever
-// its label. When ctx ends while the body is read, it returns ctx's error,
-// unlogged, as post does.
+// its label. A body cut short (by its bound, Timeout, or a broken
+// connection) pauses nothing either, and is logged as such, not as one
+// without invalid_client. When ctx ends while the body is read, it returns
+// ctx's error, unlogged, as post does.
 func (v *Verifier) refused(ctx context.Context, resp *http.Response, cancel context.CancelFunc) error {
 	var b bytes.Buffer
-	_, err := v.readRefused(&b, resp, cancel)
-	body := b.Bytes()
-	if err != nil && ctx.Err() != nil {
+	cut, err := v.readRefused(&b, resp, cancel)
+	switch {
+	case err != nil && ctx.Err() != nil:
 		return ctx.Err() // abandoned: unlogged, as post's other reads
+	case err != nil:
+		// Cut short (its second, Timeout, a broken connection): what it
+		// said is unknown, and pauses nothing, as a body without
+		// invalid_client. (Before, it was logged as one.)
+		why := "could not be read: " + endpoint.ClipError(err)
+		if cut {
+			why = fmt.Sprintf("did not come within %v", maxRefusedBodyTime)
+		}
+		return v.fail(ctx, slog.LevelError, unavailable(
+			"the endpoint answered status %d, and its body %s: whether it said invalid_client is unknown; if it refused this service's client credentials, check ClientID, ClientSecret and AuthMethod", resp.StatusCode, why))
 	}
-	if err == nil && invalidClient(body) {
+	if invalidClient(b.Bytes()) {
 		// The server refused this service, not the token (RFC 7662
 		// §2.3, RFC 6749 §5.2): every request would be refused alike
 		// until the credentials are put right. Pause them, as for a
