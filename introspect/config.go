@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/url"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/grpcauth/grpcauth/internal/endpoint"
@@ -124,10 +125,10 @@ type Config struct {
 	// without iss gets it, so Claims.Issuer always names the server that
 	// vouched for the token. It must parse as a URL (it is never
 	// requested: another scheme or plain http is accepted) and carry no
-	// userinfo, nor an "@" in its path, query or fragment, as Endpoint:
-	// its Stats and metrics show it as it is (a printed Verifier shows it
-	// as a printed Config does, without query or fragment). New's errors
-	// quote nothing of it.
+	// userinfo, nor an "@" after its host, as Endpoint, nor a query or a
+	// fragment, which an issuer identifier never has (RFC 8414, section 2;
+	// verifier.New refuses them too): Stats, metric labels and a printed
+	// Verifier show it as it is. New's errors quote nothing of it.
 	Issuer string
 
 	// ClientID and ClientSecret are this resource server's credentials at
@@ -204,11 +205,15 @@ type Config struct {
 	MaxTokenSize int
 
 	// Timeout bounds one introspection request. Default DefaultTimeout
-	// (5s).
+	// (5s). The body of an answer refused by its status (any but 200) or
+	// its Content-Type is read for at most a second of it, from its
+	// headers, and up to 64 KiB (MaxResponseSize when less): past either
+	// bound the request ends and its connection is closed.
 	Timeout time.Duration
 
 	// MaxResponseSize bounds a response body in bytes. Default
-	// DefaultMaxResponseSize (64 KiB); at most 1 GiB.
+	// DefaultMaxResponseSize (64 KiB); at most 1 GiB. A refused answer's
+	// body is read up to 64 KiB at most (see Timeout).
 	MaxResponseSize int64
 
 	// MaxConcurrent bounds the introspection requests in flight at once;
@@ -439,8 +444,11 @@ func checkURL(raw string) error {
 // checkIssuer refuses an Issuer that may hold a password: one with
 // userinfo, or with an "@" where the rest of a password holding "/", "?"
 // or "#" would land (what endpoint.Check refuses with ErrUserInfo), or one
-// that does not parse as a URL (as such a password may make it). Its
-// errors quote nothing of raw. It is only compared with iss, never
+// that does not parse as a URL (as such a password may make it); and one
+// with a query or a fragment, which an issuer identifier never has (RFC
+// 8414, section 2; verifier.New refuses them too) and which Stats, and the
+// metric labels made of it, would show as they are (a tenant's key, say).
+// Its errors quote nothing of raw. It is only compared with iss, never
 // requested: endpoint.Check's other rules (https, or http on a loopback
 // host) do not apply.
 func checkIssuer(raw string) error {
@@ -450,6 +458,9 @@ func checkIssuer(raw string) error {
 	}
 	if err := endpoint.Check(u); errors.Is(err, endpoint.ErrUserInfo) {
 		return err
+	}
+	if strings.ContainsAny(raw, "?#") {
+		return errors.New("an issuer identifier has no query or fragment")
 	}
 	return nil
 }

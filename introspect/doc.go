@@ -59,15 +59,18 @@
 //     holds at most 10,000 entries and 32 MiB, counting the memory each
 //     entry's claims keep alive.
 //   - Concurrent calls with one token share one request; at most 16
-//     requests are in flight; each is bounded in time and response size.
+//     requests are in flight; each is bounded in time and response size,
+//     and the body of an answer refused by its status or Content-Type is
+//     read for at most a second and 64 KiB.
 //     Config.MaxRequestRate (off by default) also bounds the requests a
 //     second, which a flood of distinct made-up tokens would otherwise
 //     drive as fast as the endpoint answers; tokens the server has called
 //     active are asked about again outside that bound. A 429 or 503 with
 //     a Retry-After, or a 429 with Okta's X-Rate-Limit-Reset instead,
 //     pauses all requests until it ends, at most a minute; a 401 or 403
-//     saying invalid_client (this service's credentials refused) pauses
-//     them for 10 seconds (Cache.NegativeTTL).
+//     saying invalid_client in its body (this service's credentials
+//     refused) pauses them for 10 seconds (Cache.NegativeTTL), from when
+//     that body has been read.
 //   - A JWT that fails local verification in Combined is not introspected.
 //     [IntrospectJWTsFrom] is the one opt-in exception, for servers whose
 //     JWT-shaped tokens only they can verify (Okta's org authorization

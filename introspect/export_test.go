@@ -1,5 +1,7 @@
 package introspect
 
+import "time"
+
 // SetRandom makes r the source of v's jitter (see jitter.Earlier), in
 // place of jitter.Random. Call it before v is used.
 func SetRandom(v *Verifier, r func() float64) { v.random = r }
@@ -25,3 +27,11 @@ func SetPauseRead(v *Verifier, f func()) { v.pauseRead = f }
 // ForgetNotBuiltLogged makes the next use of a Verifier or Combined its
 // constructor did not build log again, as the first in the process does.
 func ForgetNotBuiltLogged() { notBuiltLog.Forget() }
+
+// SetAfterFunc makes f stand in for time.AfterFunc where v bounds the
+// reading of a refused answer's body: f gets the bound and the function
+// that ends the read, and returns the timer's Stop. Call it before v is
+// used.
+func SetAfterFunc(v *Verifier, f func(d time.Duration, fire func()) (stop func() bool)) {
+	v.afterFunc = f
+}

@@ -23,7 +23,8 @@ const redactedSecret = "[REDACTED]"
 // "@" after its host, where a password may end), "<invalid URL>" for one
 // that does not parse. A Config printed or logged never shows this
 // service's client secret, a password written into a URL (which New
-// refuses in either), nor the endpoint's query. HTTPClient and Logger
+// refuses in either), nor the endpoint's query (nor the issuer's, which
+// New refuses). HTTPClient and Logger
 // print as the pointers they are: a verb that fmt cannot print a pointer
 // with (%s, %q, %t, ...; it would print the HTTPClient's transport) prints
 // the Config as %v does, with the same flags. %#v names the type
@@ -58,13 +59,12 @@ func (c Config) LogValue() slog.Value { return slog.StringValue(fmt.Sprintf("%+v
 
 // Format writes v, for every verb, as introspect.Verifier{Endpoint: "…",
 // Issuer: "…"}: the endpoint (without query or fragment) and the issuer
-// as a printed Config shows it (without query or fragment, "?…" and "#…"
-// marking them), which never change. Printing the Verifier's fields
-// instead would read its caches and in-flight requests without their
-// locks, which may crash a busy process (a map iterated while it is
-// written). Stats.Issuer, a label that must name the issuer exactly, is
-// the Issuer as configured. A Verifier New did not build (see built)
-// writes introspect.Verifier{not built with New}, a nil one <nil>.
+// (which New accepts only without user info, query or fragment, so that
+// it shows as a printed Config shows it, and as Stats does), which never
+// change. Printing the Verifier's fields instead would read its caches and
+// in-flight requests without their locks, which may crash a busy process
+// (a map iterated while it is written). A Verifier New did not build (see
+// built) writes introspect.Verifier{not built with New}, a nil one <nil>.
 func (v *Verifier) Format(f fmt.State, _ rune) {
 	switch {
 	case v == nil:
@@ -72,7 +72,7 @@ func (v *Verifier) Format(f fmt.State, _ rune) {
 	case !v.built():
 		io.WriteString(f, "introspect.Verifier{not built with New}")
 	default:
-		fmt.Fprintf(f, "introspect.Verifier{Endpoint: %q, Issuer: %q}", v.endpoint, endpoint.ForConfig(v.s.Issuer))
+		fmt.Fprintf(f, "introspect.Verifier{Endpoint: %q, Issuer: %q}", v.endpoint, v.s.Issuer)
 	}
 }
 

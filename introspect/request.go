@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"mime"
@@ -57,21 +58,21 @@ func (v *Verifier) post(ctx context.Context, token string) ([]byte, error) {
 	switch resp.StatusCode {
 	case http.StatusOK:
 	case http.StatusUnauthorized, http.StatusForbidden:
-		return nil, v.refused(ctx, resp)
+		return nil, v.refused(ctx, resp, cancel)
 	default:
 		// A 429's or 503's pause is recorded (statusError) as soon as its
 		// status and headers are in, before the body is read: while a
 		// slow body was read first, every other caller's request went out
 		// meanwhile, to a server that had said it would refuse them.
 		err := v.fail(ctx, slog.LevelWarn, v.statusError(resp))
-		v.discard(resp)
+		v.discard(resp, cancel)
 		return nil, err
 	}
 	// The label first: a body refused for it is not worth its memory.
 	if ct := resp.Header.Get("Content-Type"); ct != "" {
 		if mt, _, err := mime.ParseMediaType(ct); err != nil || mt != "application/json" {
 			err := v.fail(ctx, slog.LevelWarn, unavailable("response is not application/json"))
-			v.discard(resp)
+			v.discard(resp, cancel)
 			return nil, err
 		}
 	}
@@ -88,31 +89,75 @@ func (v *Verifier) post(ctx context.Context, token string) ([]byte, error) {
 	return body, nil
 }
 
-// discard reads the body of an answer post refuses by its status or its
-// Content-Type, of no use, only so that the connection may carry the next
-// request: without keeping it, and bounded, as any body, by Timeout and by
-// MaxResponseSize (plus the one byte that lets a body of exactly
-// MaxResponseSize bytes show its end: a chunked body's end comes after its
-// last byte, and net/http closes a connection whose body's end it has not
-// seen). A longer body's connection is closed.
-func (v *Verifier) discard(resp *http.Response) {
-	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, v.s.MaxResponseSize+1))
+// maxRefusedBody bounds the bytes read of the body of an answer post
+// refuses by its status or its Content-Type (see readRefused): 64 KiB, or
+// MaxResponseSize when less. An OAuth error response, a proxy's error page
+// or Okta's 429 body takes far less; a MaxResponseSize raised for large
+// answers does not make the body of every 429 worth reading to its size.
+const maxRefusedBody = 64 << 10
+
+// maxRefusedBodyTime bounds how long the body of an answer post refuses is
+// read (see readRefused): one second from its headers, or what is left of
+// Timeout when that is less. Such a body comes with its headers, or almost:
+// one that trickles would otherwise hold its caller, a MaxConcurrent slot
+// and a connection for the rest of Timeout, for nothing.
+const maxRefusedBodyTime = time.Second
+
+// readRefused copies to w the body of an answer post refuses by its status
+// or, on a 200, by its Content-Type, whose only use is a 401's or 403's
+// invalid_client (see refused) and letting the connection carry the next
+// request: at most maxRefusedBody bytes (MaxResponseSize when less), plus
+// the one byte that lets a body of exactly that many bytes show its end (a
+// chunked body's end comes after its last byte, and net/http closes a
+// connection whose body's end it has not seen), and for at most
+// maxRefusedBodyTime, after which cancel ends the request, and with it the
+// read and the connection; cut then reports it (when err is not nil). A
+// longer body's connection is closed too.
+func (v *Verifier) readRefused(w io.Writer, resp *http.Response, cancel context.CancelFunc) (cut bool, err error) {
+	stop := v.afterFunc(maxRefusedBodyTime, cancel)
+	_, err = io.Copy(w, io.LimitReader(resp.Body, min(v.s.MaxResponseSize, maxRefusedBody)+1))
+	return !stop(), err
 }
 
-// refused is post's error for a 401 or 403 answer, whose body (bounded by
-// MaxResponseSize) tells whether the server refused this service's client
-// credentials (invalidClient), which pauses requests, or something else
-// refused this one request, which pauses none. The body's Content-Type is
-// not consulted: only a JSON object whose "error" is "invalid_client"
-// pauses, and nothing else (an HTML page, a caller's token echoed: no
-// b64token holds a '"') parses as one, whatever its label. When ctx ends
-// while the body is read, it returns ctx's error, unlogged, as post does.
-func (v *Verifier) refused(ctx context.Context, resp *http.Response) error {
-	body, err := io.ReadAll(io.LimitReader(resp.Body, v.s.MaxResponseSize+1))
-	if err != nil && ctx.Err() != nil {
+// discard reads the body of an answer post refuses by its status or its
+// Content-Type, of no use, only so that the connection may carry the next
+// request: without keeping it, and bounded as readRefused reads it.
+func (v *Verifier) discard(resp *http.Response, cancel context.CancelFunc) {
+	_, _ = v.readRefused(io.Discard, resp, cancel)
+}
+
+// refused is post's error for a 401 or 403 answer, whose body (read as
+// readRefused reads it, with cancel ending the request) tells whether the
+// server refused this service's client credentials (invalidClient), which
+// pauses requests, or something else refused this one request, which
+// pauses none. The pause is recorded once the body has been read: its word
+// is there, and until then requests sent by other callers meanwhile (at
+// most MaxConcurrent at once, and for at most maxRefusedBodyTime) go out.
+// The body's Content-Type is not consulted: only a JSON object whose
+// "error" is "invalid_client" pauses, and nothing else (an HTML page, a
+// caller's token echoed: no b64token holds a '"') parses as one, whatever
+// its label. A body cut short (by its bound, Timeout, or a broken
+// connection) pauses nothing either, and is logged as such, not as one
+// without invalid_client. When ctx ends while the body is read, it returns
+// ctx's error, unlogged, as post does.
+func (v *Verifier) refused(ctx context.Context, resp *http.Response, cancel context.CancelFunc) error {
+	var b bytes.Buffer
+	cut, err := v.readRefused(&b, resp, cancel)
+	switch {
+	case err != nil && ctx.Err() != nil:
 		return ctx.Err() // abandoned: unlogged, as post's other reads
+	case err != nil:
+		// Cut short (its second, Timeout, a broken connection): what it
+		// said is unknown, and pauses nothing, as a body without
+		// invalid_client. (Before, it was logged as one.)
+		why := "could not be read: " + endpoint.ClipError(err)
+		if cut {
+			why = fmt.Sprintf("did not come within %v", maxRefusedBodyTime)
+		}
+		return v.fail(ctx, slog.LevelError, unavailable(
+			"the endpoint answered status %d, and its body %s: whether it said invalid_client is unknown; if it refused this service's client credentials, check ClientID, ClientSecret and AuthMethod", resp.StatusCode, why))
 	}
-	if err == nil && invalidClient(body) {
+	if invalidClient(b.Bytes()) {
 		// The server refused this service, not the token (RFC 7662
 		// §2.3, RFC 6749 §5.2): every request would be refused alike
 		// until the credentials are put right. Pause them, as for a

@@ -7,7 +7,9 @@ import "sync/atomic"
 // are read one by one, so they are not mutually consistent to the
 // nanosecond.
 type Stats struct {
-	// Issuer is the Verifier's Config.Issuer, to label the figures.
+	// Issuer is the Verifier's Config.Issuer, to label the figures:
+	// exactly as configured, which New accepts only without user info,
+	// query or fragment.
 	Issuer string
 
 	// CacheHits counts verifications answered from the positive cache

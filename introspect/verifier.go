@@ -43,6 +43,10 @@ type Verifier struct {
 	n          counters        // for Stats
 	random     func() float64  // jitter.Random: a positive answer's lifetime is jittered
 	retryUntil atomic.Int64    // Unix ns (wall) a 429's or 503's pause ends: see retryLeft
+	// afterFunc runs f after d, unless the stop it returns (which reports
+	// whether it did stop f) is called first: time.AfterFunc, or a test's
+	// clock. It bounds the reading of a refused answer's body (readRefused).
+	afterFunc func(d time.Duration, f func()) (stop func() bool)
 
 	base context.Context // cancelled by Close
 	stop context.CancelFunc
@@ -91,6 +95,7 @@ func New(cfg Config) (*Verifier, error) {
 		sem:        make(chan struct{}, s.MaxConcurrent),
 		flights:    make(map[tokenKey]*flight),
 		random:     jitter.Random,
+		afterFunc:  afterFunc,
 	}
 	if !s.Cache.Disabled {
 		v.pos = newResultCache(s.Cache.MaxEntries, s.Cache.MaxBytes)
@@ -107,6 +112,9 @@ func New(cfg Config) (*Verifier, error) {
 	v.base, v.stop = context.WithCancel(context.Background())
 	return v, nil
 }
+
+// afterFunc is time.AfterFunc, returning its Timer's Stop.
+func afterFunc(d time.Duration, f func()) (stop func() bool) { return time.AfterFunc(d, f).Stop }
 
 // Close abandons the requests in flight, waits for their goroutines to end
 // and empties the caches. Callers waiting for a request get

@@ -864,6 +864,31 @@ func TestNew_IssuerWithAPasswordIsRefusedWithoutQuotingIt(t *testing.T) {
 	}
 }
 
+// TestNew_IssuerWithAQueryOrFragmentIsRefused: an Issuer with a query or
+// a fragment, which an issuer identifier never has (RFC 8414, section 2),
+// is refused by New, as verifier.New refuses it, with an error naming the
+// field and quoting nothing of it. Before, it was accepted, and Stats.Issuer,
+// the "issuer" label of every otelmetrics figure, showed its query (a
+// tenant's key, say) as it was.
+func TestNew_IssuerWithAQueryOrFragmentIsRefused(t *testing.T) {
+	cfg := introspect.Config{Endpoint: "https://example.okta.com/oauth2/v1/introspect",
+		ClientID: "c", ClientSecret: "s", Audiences: []string{"api"}}
+	for _, issuer := range []string{
+		"https://as.example/oauth2?tenant=t0psecret",
+		"https://as.example/oauth2#t0psecret",
+		"https://as.example/oauth2?tenant=t0psecret#t0psecret",
+		"https://as.example/oauth2?",
+		"https://as.example/oauth2#",
+		"urn:as:t0psecret?x",
+	} {
+		cfg.Issuer = issuer
+		v, err := introspect.New(cfg)
+		if err == nil || v != nil || err.Error() != "introspect: invalid config: Issuer: an issuer identifier has no query or fragment" {
+			t.Errorf("New with Issuer %q = %v, %v; want an Issuer error quoting nothing of it", issuer, v, err)
+		}
+	}
+}
+
 func TestVerify_CloseEndsEveryGoroutine(t *testing.T) {
 	ignore := goleak.IgnoreCurrent()
 	iss, err := grpcauthtest.Start(grpcauthtest.Config{Clients: []grpcauthtest.Client{rsClient}})
