@@ -26,8 +26,8 @@ type introspection struct {
 
 	mu     sync.Mutex
 	opaque map[string]map[string]any // opaque token → its claims
-	// revoked maps the SHA-256 of each revoked token to its exp, ""
-	// when it has none (see Revoke). Entries whose exp has passed are
+	// revoked maps the SHA-256 of each of the issuer's own JWTs revoked
+	// to its exp, "" when it has none (see Revoke). Entries whose exp has passed are
 	// swept out when the map reaches sweepAt entries.
 	revoked map[[sha256.Size]byte]json.Number
 	sweepAt int
@@ -129,31 +129,42 @@ func randomBytes() []byte {
 // locally, as with a real authorization server: only introspection sees a
 // revocation). Any string is accepted.
 //
+// Only what the endpoint could report active is remembered: an opaque
+// token is taken out of the store of minted ones, and a JWT is remembered
+// when it is the issuer's own (a JWS whose signature verifies under a key
+// the issuer publishes, with the issuer's iss; not yet valid or not, since
+// its nbf may come). Any other string (no token, an opaque token the
+// issuer did not mint or has forgotten, a JWT under another key, a
+// removed one, which is never published again, unsigned or of another
+// issuer) is answered inactive anyway, and its revocation is ignored, so
+// revoking strings a client made up costs no memory.
+//
 // The issuer remembers a revocation only while the token could otherwise
-// be reported active: once the token's exp (an opaque token's stored exp,
-// or the exp in a JWT's payload) is not after Config.Now, the endpoint
-// answers inactive for it anyway, and the revocation may be forgotten. No
-// clock skew is added: the endpoint is the authority and judges exp by its
-// own clock with none, and a resource server that introspects asks it
-// (a verifier's leeway applies to its local JWT checks, which never see
-// a revocation). So the revoked set holds at most about twice the tokens
-// revoked and not yet expired, plus 64, and a long-running issuer (the
-// items example's development server, whose reused authorization codes
-// revoke tokens) does not grow with time. A token without a numeric exp,
-// such as a string that is no token or one minted with "exp": nil, is
-// remembered for the issuer's lifetime. A clock (Config.Now) set back
-// before the exp of a token whose revocation was forgotten makes that
-// token active again.
+// be reported active: once the JWT's exp is not after Config.Now, the
+// endpoint answers inactive for it anyway, and the revocation may be
+// forgotten. No clock skew is added: the endpoint is the authority and
+// judges exp by its own clock with none, and a resource server that
+// introspects asks it (a verifier's leeway applies to its local JWT
+// checks, which never see a revocation). So the revoked set holds at most
+// about twice the issuer's own JWTs revoked and not yet expired, plus 64,
+// and a long-running issuer (the items example's development server, whose
+// reused authorization codes revoke tokens) does not grow with time. Its
+// own JWT without exp (minted with "exp": nil) stays revoked for the
+// issuer's lifetime: as many as the test minted and revoked. A clock
+// (Config.Now) set back before the exp of a token whose revocation was
+// forgotten makes that token active again.
 func (i *Issuer) Revoke(token string) {
-	jwtExp := payloadExp(token)
+	exp, own := i.ownJWTExp(token)
 	now := i.cfg.Now()
 	in := &i.intro
 	in.mu.Lock()
 	defer in.mu.Unlock()
-	exp := jwtExp
-	if stored, ok := in.opaque[token]; ok {
-		exp, _ = stored["exp"].(json.Number)
-		delete(in.opaque, token)
+	if _, ok := in.opaque[token]; ok {
+		delete(in.opaque, token) // never minted again: 32 random bytes
+		return
+	}
+	if !own {
+		return
 	}
 	if in.revoked == nil {
 		in.revoked = make(map[[sha256.Size]byte]json.Number)
@@ -170,26 +181,13 @@ func (i *Issuer) Revoke(token string) {
 	in.sweepAt = 2 * len(in.revoked)
 }
 
-// payloadExp returns the exp of token's payload when token is shaped as a
-// compact JWS whose payload is a JSON object with a numeric exp, as
-// verifyOwnJWT reads it; "" otherwise. The signature is not checked: a
-// token whose signature fails is never active, whatever its exp.
-func payloadExp(token string) json.Number {
-	if strings.Count(token, ".") != 2 {
-		return ""
-	}
-	_, rest, _ := strings.Cut(token, ".")
-	payloadPart, _, _ := strings.Cut(rest, ".")
-	payload, err := base64.RawURLEncoding.DecodeString(payloadPart)
-	if err != nil {
-		return ""
-	}
-	claims, ok := decodeClaims(payload)
-	if !ok {
-		return ""
-	}
+// ownJWTExp reports whether token is one of the issuer's own JWTs, which
+// the introspection endpoint may report active now or later (see
+// ownClaims), and its numeric exp, "" when it has none.
+func (i *Issuer) ownJWTExp(token string) (json.Number, bool) {
+	claims, ok := i.ownClaims(token)
 	exp, _ := claims["exp"].(json.Number)
-	return exp
+	return exp, ok
 }
 
 // decodeClaims decodes a JWT payload, numbers as json.Number.
@@ -374,11 +372,10 @@ func (i *Issuer) verifyOwnSignature(token string) ([]byte, bool) {
 	return payload, true
 }
 
-// verifyOwnJWT returns the claims of token when it is a JWS signed by one of
-// the currently published keys (kid required, the key's own alg), whose iss
-// is this issuer, whose exp (when present) is after now and whose nbf and iat
-// (when present) are not after it. No skew: this is the authority.
-func (i *Issuer) verifyOwnJWT(token string, now time.Time) (map[string]any, bool) {
+// ownClaims returns the claims of token when it is a compact JWS signed by
+// one of the currently published keys (see verifyOwnSignature) whose
+// payload is a JSON object with this issuer's iss, whatever the time.
+func (i *Issuer) ownClaims(token string) (map[string]any, bool) {
 	if strings.Count(token, ".") != 2 {
 		return nil, false
 	}
@@ -387,7 +384,19 @@ func (i *Issuer) verifyOwnJWT(token string, now time.Time) (map[string]any, bool
 		return nil, false
 	}
 	claims, ok := decodeClaims(payload)
-	if !ok || claims["iss"] != i.url || expired(claims, now) {
+	if !ok || claims["iss"] != i.url {
+		return nil, false
+	}
+	return claims, true
+}
+
+// verifyOwnJWT returns the claims of token when it is a JWS signed by one of
+// the currently published keys (kid required, the key's own alg), whose iss
+// is this issuer, whose exp (when present) is after now and whose nbf and iat
+// (when present) are not after it. No skew: this is the authority.
+func (i *Issuer) verifyOwnJWT(token string, now time.Time) (map[string]any, bool) {
+	claims, ok := i.ownClaims(token)
+	if !ok || expired(claims, now) {
 		return nil, false
 	}
 	for _, name := range []string{"nbf", "iat"} {
