@@ -79,7 +79,10 @@ type Config struct {
 	// iss of every token, names the IP address listened on, never a host
 	// name: with "localhost:0" it is http://127.0.0.1:PORT/... (or
 	// http://[::1]:PORT/...), so compare iss with URL(), not with a URL
-	// built from Addr.
+	// built from Addr. An address of every interface (with
+	// InsecureAllowNonLoopback) gives the loopback address of its family:
+	// 127.0.0.1 for "0.0.0.0:0", [::1] for "[::]:0", and for ":0" that of
+	// the socket Go opened ([::1] where the host has IPv6).
 	Addr string
 	// InsecureAllowNonLoopback allows Addr to name a non-loopback address.
 	// The issuer has known client secrets and signs whatever it is asked to,
