@@ -143,7 +143,8 @@ type Config struct {
 	// provider answer with another class than requested; the resource
 	// server then refuses the token if it needs one). Choosing a user on
 	// the page counts as signing in at that class: there is still no
-	// password. A request without acr_values gets a token without acr.
+	// password. A request without acr_values, or whose acr_values lists
+	// no value (spaces only), gets a token without acr.
 	// Each value is 1 or more printable ASCII characters other than
 	// space, '"' and '\'; no duplicates. Default DefaultACRValues():
 	// Okta's predefined values, urn:okta:loa:1fa:any first. A server whose
