@@ -3,11 +3,13 @@ package grpcauthtest
 import (
 	"bytes"
 	"cmp"
+	"container/heap"
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
+	"math"
 	"net/http"
 	"strings"
 	"sync"
@@ -26,6 +28,10 @@ type introspection struct {
 
 	mu     sync.Mutex
 	opaque map[string]map[string]any // opaque token → its claims
+	// expiries holds the opaque tokens with a numeric exp, soonest
+	// first: each mint forgets those that have expired (see
+	// MintOpaqueClaims).
+	expiries expiryHeap
 	// revoked maps the SHA-256 of each of the issuer's own JWTs revoked
 	// to its exp, "" when it has none (see Revoke). Entries whose exp has passed are
 	// swept out when the map reaches sweepAt entries.
@@ -38,9 +44,27 @@ type introspection struct {
 // comes when the set has doubled, so sweeping costs O(1) per Revoke.
 const minRevokedSweep = 64
 
-// pruneSample is how many stored opaque tokens each MintOpaqueClaims checks
-// for expiry, so expired tokens do not pile up in a long-running issuer.
-const pruneSample = 2
+// opaqueExpiry is a stored opaque token and its exp, in seconds (-Inf
+// for one no float64 holds, which has expired: see numericDatePassed).
+type opaqueExpiry struct {
+	exp   float64
+	token string
+}
+
+// expiryHeap is a min-heap of opaque tokens by exp (container/heap).
+type expiryHeap []opaqueExpiry
+
+func (h expiryHeap) Len() int           { return len(h) }
+func (h expiryHeap) Less(a, b int) bool { return h[a].exp < h[b].exp }
+func (h expiryHeap) Swap(a, b int)      { h[a], h[b] = h[b], h[a] }
+func (h *expiryHeap) Push(x any)        { *h = append(*h, x.(opaqueExpiry)) }
+func (h *expiryHeap) Pop() any {
+	old := *h
+	x := old[len(old)-1]
+	old[len(old)-1] = opaqueExpiry{}
+	*h = old[:len(old)-1]
+	return x
+}
 
 // IntrospectionURL returns URL()+"/v1/introspect", the token introspection
 // endpoint (RFC 7662; Okta's layout). It is advertised as
@@ -81,6 +105,12 @@ func (i *Issuer) MintOpaque(clientID string, scopes ...string) (string, error) {
 // malformed answer), and adds "active": true and, unless claims set
 // token_type, "token_type": "DPoP" when claims bind the token to a DPoP
 // key (a cnf with a jkt), "Bearer" otherwise.
+//
+// Each call first forgets every stored token whose exp has passed (by
+// Config.Now; the endpoint answers inactive for it anyway), soonest first,
+// at O(log n) a token: however fast tokens are minted, the issuer stores
+// the unexpired ones alone, and those without a numeric exp, which are
+// kept for its lifetime (as many as the test minted so).
 func (i *Issuer) MintOpaqueClaims(claims map[string]any) (string, error) {
 	payload := i.defaultClaims(ShapeRFC9068)
 	mergeClaims(payload, claims)
@@ -104,17 +134,22 @@ func (i *Issuer) MintOpaqueClaims(claims map[string]any) (string, error) {
 	if in.opaque == nil {
 		in.opaque = make(map[string]map[string]any)
 	}
-	checked := 0
-	for t, c := range in.opaque {
-		if checked == pruneSample {
+	for len(in.expiries) > 0 {
+		t := in.expiries[0].token
+		if c, ok := in.opaque[t]; ok && !expired(c, now) {
 			break
 		}
-		checked++
-		if expired(c, now) {
-			delete(in.opaque, t)
-		}
+		heap.Pop(&in.expiries)
+		delete(in.opaque, t) // if not revoked already
 	}
 	in.opaque[token] = stored
+	if exp, ok := stored["exp"].(json.Number); ok {
+		at, err := exp.Float64()
+		if err != nil {
+			at = math.Inf(-1)
+		}
+		heap.Push(&in.expiries, opaqueExpiry{at, token})
+	}
 	return token, nil
 }
 
