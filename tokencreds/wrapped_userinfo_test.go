@@ -52,8 +52,9 @@ func causeTexts(err error) []string {
 // A custom TokenSource that wraps a failed token request's *url.Error in
 // errors of its own (fmt.Errorf's %w, errors.Join, a type of its own)
 // gets a cause without the user info of the URL, anywhere in the tree,
-// the wrappers' texts included; errors.Is still finds the sentinels on
-// both sides of the *url.Error (and the wrapper's own Is), and errors.As
+// the wrappers' texts included; errors.Is still finds the source's error,
+// the sentinels on both sides of the *url.Error (and through the
+// wrapper's own Is), and errors.As
 // the errors beneath it and the *url.Error without user info.
 func TestCredentials_CustomSourceWrappedURLErrorNamesNoUserInfo(t *testing.T) {
 	const user, password = "svc-user", "url-pass%40word"
@@ -84,6 +85,9 @@ func TestCredentials_CustomSourceWrappedURLErrorNamesNoUserInfo(t *testing.T) {
 			if !errors.Is(err, errSourceSentinel) || !errors.Is(err, syscall.ECONNREFUSED) {
 				t.Errorf("errors.Is(err, source's sentinel) = %v, errors.Is(err, ECONNREFUSED) = %v, want both true",
 					errors.Is(err, errSourceSentinel), errors.Is(err, syscall.ECONNREFUSED))
+			}
+			if !errors.Is(err, tc.err) {
+				t.Error("errors.Is(err, the source's error) = false, want true")
 			}
 			var op *net.OpError
 			if !errors.As(err, &op) || op != refused {
