@@ -233,8 +233,8 @@ type authzRequest struct {
 	challenge   string
 	jkt         string // dpop_jkt: the DPoP key the code is for, or ""
 	// OIDC Core 3.1.2.1's acr_values, max_age and prompt as sent (re-sent
-	// by the login form), and the acr the sign-in gets ("" without
-	// acr_values).
+	// by the login form), and the acr the sign-in gets ("" when
+	// acr_values lists no value).
 	acrValues, maxAge, prompt string
 	acr                       string
 }
@@ -291,11 +291,14 @@ func (a *authorizer) parseAuthorize(v url.Values) (*authzRequest, *authzError) {
 	// OIDC Core 3.1.2.1. Every sign-in at the login page is a fresh one
 	// (the issuer keeps no session), so auth_time, always in a user
 	// token, is the time of the sign-in: max_age and prompt=login are met
-	// as they are, and prompt=none cannot be.
+	// as they are, and prompt=none cannot be. acr_values and prompt are
+	// space-separated lists: one that lists no value (spaces only) asks
+	// for nothing, as the parameter left out does, and a value listed
+	// twice is listed once.
 	req.acrValues, req.maxAge, req.prompt = v.Get("acr_values"), v.Get("max_age"), v.Get("prompt")
-	if req.acrValues != "" {
+	if requested := splitScope(req.acrValues); len(requested) > 0 {
 		var ok bool
-		if req.acr, ok = a.chooseACR(splitScope(req.acrValues)); !ok {
+		if req.acr, ok = a.chooseACR(requested); !ok {
 			return refuse("invalid_request", "malformed acr_values")
 		}
 	}
@@ -303,6 +306,8 @@ func (a *authorizer) parseAuthorize(v url.Values) (*authzRequest, *authzError) {
 		return refuse("invalid_request", "max_age must be a whole number of seconds")
 	}
 	prompts := splitScope(req.prompt)
+	slices.Sort(prompts)
+	prompts = slices.Compact(prompts)
 	for _, p := range prompts {
 		if !slices.Contains([]string{"none", "login", "consent", "select_account"}, p) {
 			return refuse("invalid_request", "unsupported prompt value")

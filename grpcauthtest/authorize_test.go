@@ -410,6 +410,7 @@ func TestAuthorize_RequestRefusals(t *testing.T) {
 		{"max_age beyond int64", authzParams("max_age", "99999999999999999999"), "reader", "invalid_request", true},
 		{"prompt none: there is no session", authzParams("prompt", "none"), "reader", "login_required", true},
 		{"prompt none with another value", authzParams("prompt", "none login"), "reader", "invalid_request", true},
+		{"prompt none twice: a list of one value", authzParams("prompt", "none none"), "reader", "login_required", true},
 		{"unknown prompt", authzParams("prompt", "create"), "reader", "invalid_request", true},
 		{"malformed acr_values", authzParams("acr_values", `urn:a "b"`), "reader", "invalid_request", true},
 		{"repeated acr_values", func() url.Values { v := authzParams("acr_values", "a"); v.Add("acr_values", "b"); return v }(), "reader", "", false},

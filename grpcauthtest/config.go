@@ -79,7 +79,10 @@ type Config struct {
 	// iss of every token, names the IP address listened on, never a host
 	// name: with "localhost:0" it is http://127.0.0.1:PORT/... (or
 	// http://[::1]:PORT/...), so compare iss with URL(), not with a URL
-	// built from Addr.
+	// built from Addr. An address of every interface (with
+	// InsecureAllowNonLoopback) gives the loopback address of its family:
+	// 127.0.0.1 for "0.0.0.0:0", [::1] for "[::]:0", and for ":0" that of
+	// the socket Go opened ([::1] where the host has IPv6).
 	Addr string
 	// InsecureAllowNonLoopback allows Addr to name a non-loopback address.
 	// The issuer has known client secrets and signs whatever it is asked to,
@@ -140,7 +143,8 @@ type Config struct {
 	// provider answer with another class than requested; the resource
 	// server then refuses the token if it needs one). Choosing a user on
 	// the page counts as signing in at that class: there is still no
-	// password. A request without acr_values gets a token without acr.
+	// password. A request without acr_values, or whose acr_values lists
+	// no value (spaces only), gets a token without acr.
 	// Each value is 1 or more printable ASCII characters other than
 	// space, '"' and '\'; no duplicates. Default DefaultACRValues():
 	// Okta's predefined values, urn:okta:loa:1fa:any first. A server whose

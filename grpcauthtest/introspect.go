@@ -3,11 +3,13 @@ package grpcauthtest
 import (
 	"bytes"
 	"cmp"
+	"container/heap"
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
+	"math"
 	"net/http"
 	"strings"
 	"sync"
@@ -26,8 +28,12 @@ type introspection struct {
 
 	mu     sync.Mutex
 	opaque map[string]map[string]any // opaque token → its claims
-	// revoked maps the SHA-256 of each revoked token to its exp, ""
-	// when it has none (see Revoke). Entries whose exp has passed are
+	// expiries holds the opaque tokens with a numeric exp, soonest
+	// first: each mint forgets those that have expired (see
+	// MintOpaqueClaims).
+	expiries expiryHeap
+	// revoked maps the SHA-256 of each of the issuer's own JWTs revoked
+	// to its exp, "" when it has none (see Revoke). Entries whose exp has passed are
 	// swept out when the map reaches sweepAt entries.
 	revoked map[[sha256.Size]byte]json.Number
 	sweepAt int
@@ -38,9 +44,27 @@ type introspection struct {
 // comes when the set has doubled, so sweeping costs O(1) per Revoke.
 const minRevokedSweep = 64
 
-// pruneSample is how many stored opaque tokens each MintOpaqueClaims checks
-// for expiry, so expired tokens do not pile up in a long-running issuer.
-const pruneSample = 2
+// opaqueExpiry is a stored opaque token and its exp, in seconds (-Inf
+// for one no float64 holds, which has expired: see numericDatePassed).
+type opaqueExpiry struct {
+	exp   float64
+	token string
+}
+
+// expiryHeap is a min-heap of opaque tokens by exp (container/heap).
+type expiryHeap []opaqueExpiry
+
+func (h expiryHeap) Len() int           { return len(h) }
+func (h expiryHeap) Less(a, b int) bool { return h[a].exp < h[b].exp }
+func (h expiryHeap) Swap(a, b int)      { h[a], h[b] = h[b], h[a] }
+func (h *expiryHeap) Push(x any)        { *h = append(*h, x.(opaqueExpiry)) }
+func (h *expiryHeap) Pop() any {
+	old := *h
+	x := old[len(old)-1]
+	old[len(old)-1] = opaqueExpiry{}
+	*h = old[:len(old)-1]
+	return x
+}
 
 // IntrospectionURL returns URL()+"/v1/introspect", the token introspection
 // endpoint (RFC 7662; Okta's layout). It is advertised as
@@ -81,6 +105,12 @@ func (i *Issuer) MintOpaque(clientID string, scopes ...string) (string, error) {
 // malformed answer), and adds "active": true and, unless claims set
 // token_type, "token_type": "DPoP" when claims bind the token to a DPoP
 // key (a cnf with a jkt), "Bearer" otherwise.
+//
+// Each call first forgets every stored token whose exp has passed (by
+// Config.Now; the endpoint answers inactive for it anyway), soonest first,
+// at O(log n) a token: however fast tokens are minted, the issuer stores
+// the unexpired ones alone, and those without a numeric exp, which are
+// kept for its lifetime (as many as the test minted so).
 func (i *Issuer) MintOpaqueClaims(claims map[string]any) (string, error) {
 	payload := i.defaultClaims(ShapeRFC9068)
 	mergeClaims(payload, claims)
@@ -104,17 +134,22 @@ func (i *Issuer) MintOpaqueClaims(claims map[string]any) (string, error) {
 	if in.opaque == nil {
 		in.opaque = make(map[string]map[string]any)
 	}
-	checked := 0
-	for t, c := range in.opaque {
-		if checked == pruneSample {
+	for len(in.expiries) > 0 {
+		t := in.expiries[0].token
+		if c, ok := in.opaque[t]; ok && !expired(c, now) {
 			break
 		}
-		checked++
-		if expired(c, now) {
-			delete(in.opaque, t)
-		}
+		heap.Pop(&in.expiries)
+		delete(in.opaque, t) // if not revoked already
 	}
 	in.opaque[token] = stored
+	if exp, ok := stored["exp"].(json.Number); ok {
+		at, err := exp.Float64()
+		if err != nil {
+			at = math.Inf(-1)
+		}
+		heap.Push(&in.expiries, opaqueExpiry{at, token})
+	}
 	return token, nil
 }
 
@@ -129,31 +164,42 @@ func randomBytes() []byte {
 // locally, as with a real authorization server: only introspection sees a
 // revocation). Any string is accepted.
 //
+// Only what the endpoint could report active is remembered: an opaque
+// token is taken out of the store of minted ones, and a JWT is remembered
+// when it is the issuer's own (a JWS whose signature verifies under a key
+// the issuer publishes, with the issuer's iss; not yet valid or not, since
+// its nbf may come). Any other string (no token, an opaque token the
+// issuer did not mint or has forgotten, a JWT under another key, a
+// removed one, which is never published again, unsigned or of another
+// issuer) is answered inactive anyway, and its revocation is ignored, so
+// revoking strings a client made up costs no memory.
+//
 // The issuer remembers a revocation only while the token could otherwise
-// be reported active: once the token's exp (an opaque token's stored exp,
-// or the exp in a JWT's payload) is not after Config.Now, the endpoint
-// answers inactive for it anyway, and the revocation may be forgotten. No
-// clock skew is added: the endpoint is the authority and judges exp by its
-// own clock with none, and a resource server that introspects asks it
-// (a verifier's leeway applies to its local JWT checks, which never see
-// a revocation). So the revoked set holds at most about twice the tokens
-// revoked and not yet expired, plus 64, and a long-running issuer (the
-// items example's development server, whose reused authorization codes
-// revoke tokens) does not grow with time. A token without a numeric exp,
-// such as a string that is no token or one minted with "exp": nil, is
-// remembered for the issuer's lifetime. A clock (Config.Now) set back
-// before the exp of a token whose revocation was forgotten makes that
-// token active again.
+// be reported active: once the JWT's exp is not after Config.Now, the
+// endpoint answers inactive for it anyway, and the revocation may be
+// forgotten. No clock skew is added: the endpoint is the authority and
+// judges exp by its own clock with none, and a resource server that
+// introspects asks it (a verifier's leeway applies to its local JWT
+// checks, which never see a revocation). So the revoked set holds at most
+// about twice the issuer's own JWTs revoked and not yet expired, plus 64,
+// and a long-running issuer (the items example's development server, whose
+// reused authorization codes revoke tokens) does not grow with time. Its
+// own JWT without exp (minted with "exp": nil) stays revoked for the
+// issuer's lifetime: as many as the test minted and revoked. A clock
+// (Config.Now) set back before the exp of a token whose revocation was
+// forgotten makes that token active again.
 func (i *Issuer) Revoke(token string) {
-	jwtExp := payloadExp(token)
+	exp, own := i.ownJWTExp(token)
 	now := i.cfg.Now()
 	in := &i.intro
 	in.mu.Lock()
 	defer in.mu.Unlock()
-	exp := jwtExp
-	if stored, ok := in.opaque[token]; ok {
-		exp, _ = stored["exp"].(json.Number)
-		delete(in.opaque, token)
+	if _, ok := in.opaque[token]; ok {
+		delete(in.opaque, token) // never minted again: 32 random bytes
+		return
+	}
+	if !own {
+		return
 	}
 	if in.revoked == nil {
 		in.revoked = make(map[[sha256.Size]byte]json.Number)
@@ -170,26 +216,13 @@ func (i *Issuer) Revoke(token string) {
 	in.sweepAt = 2 * len(in.revoked)
 }
 
-// payloadExp returns the exp of token's payload when token is shaped as a
-// compact JWS whose payload is a JSON object with a numeric exp, as
-// verifyOwnJWT reads it; "" otherwise. The signature is not checked: a
-// token whose signature fails is never active, whatever its exp.
-func payloadExp(token string) json.Number {
-	if strings.Count(token, ".") != 2 {
-		return ""
-	}
-	_, rest, _ := strings.Cut(token, ".")
-	payloadPart, _, _ := strings.Cut(rest, ".")
-	payload, err := base64.RawURLEncoding.DecodeString(payloadPart)
-	if err != nil {
-		return ""
-	}
-	claims, ok := decodeClaims(payload)
-	if !ok {
-		return ""
-	}
+// ownJWTExp reports whether token is one of the issuer's own JWTs, which
+// the introspection endpoint may report active now or later (see
+// ownClaims), and its numeric exp, "" when it has none.
+func (i *Issuer) ownJWTExp(token string) (json.Number, bool) {
+	claims, ok := i.ownClaims(token)
 	exp, _ := claims["exp"].(json.Number)
-	return exp
+	return exp, ok
 }
 
 // decodeClaims decodes a JWT payload, numbers as json.Number.
@@ -374,11 +407,10 @@ func (i *Issuer) verifyOwnSignature(token string) ([]byte, bool) {
 	return payload, true
 }
 
-// verifyOwnJWT returns the claims of token when it is a JWS signed by one of
-// the currently published keys (kid required, the key's own alg), whose iss
-// is this issuer, whose exp (when present) is after now and whose nbf and iat
-// (when present) are not after it. No skew: this is the authority.
-func (i *Issuer) verifyOwnJWT(token string, now time.Time) (map[string]any, bool) {
+// ownClaims returns the claims of token when it is a compact JWS signed by
+// one of the currently published keys (see verifyOwnSignature) whose
+// payload is a JSON object with this issuer's iss, whatever the time.
+func (i *Issuer) ownClaims(token string) (map[string]any, bool) {
 	if strings.Count(token, ".") != 2 {
 		return nil, false
 	}
@@ -387,7 +419,19 @@ func (i *Issuer) verifyOwnJWT(token string, now time.Time) (map[string]any, bool
 		return nil, false
 	}
 	claims, ok := decodeClaims(payload)
-	if !ok || claims["iss"] != i.url || expired(claims, now) {
+	if !ok || claims["iss"] != i.url {
+		return nil, false
+	}
+	return claims, true
+}
+
+// verifyOwnJWT returns the claims of token when it is a JWS signed by one of
+// the currently published keys (kid required, the key's own alg), whose iss
+// is this issuer, whose exp (when present) is after now and whose nbf and iat
+// (when present) are not after it. No skew: this is the authority.
+func (i *Issuer) verifyOwnJWT(token string, now time.Time) (map[string]any, bool) {
+	claims, ok := i.ownClaims(token)
+	if !ok || expired(claims, now) {
 		return nil, false
 	}
 	for _, name := range []string{"nbf", "iat"} {

@@ -91,11 +91,7 @@ func Start(cfg Config) (*Issuer, error) {
 	}
 	host := tcp.IP
 	if host.IsUnspecified() {
-		// Listening on all interfaces; the loopback address reaches it.
-		host = net.IPv4(127, 0, 0, 1)
-		if tcp.IP.To4() == nil {
-			host = net.IPv6loopback
-		}
+		host = loopbackOf(cfg.Addr, tcp.IP)
 	}
 	i.url = "http://" + net.JoinHostPort(host.String(), fmt.Sprint(tcp.Port)) + cfg.Path
 	i.srv = &http.Server{
@@ -124,6 +120,25 @@ func Start(cfg Config) (*Issuer, error) {
 		_ = i.srv.Serve(ln)
 	}()
 	return i, nil
+}
+
+// loopbackOf returns the loopback address that reaches an issuer listening
+// on every interface, at listened (an unspecified address), for addr, the
+// Config.Addr it was given: of addr's family when addr names an IP
+// (127.0.0.1 for 0.0.0.0, ::1 for ::), since Go listens on 0.0.0.0
+// through a dual-stack socket whose address reads ::, and of listened's
+// otherwise (":0").
+func loopbackOf(addr string, listened net.IP) net.IP {
+	ip := listened
+	if host, _, err := net.SplitHostPort(addr); err == nil {
+		if named := net.ParseIP(host); named != nil {
+			ip = named
+		}
+	}
+	if ip.To4() != nil {
+		return net.IPv4(127, 0, 0, 1)
+	}
+	return net.IPv6loopback
 }
 
 // NewIssuer is Start for tests: it calls t.Fatal if Start fails and registers

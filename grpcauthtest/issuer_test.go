@@ -217,3 +217,33 @@ func TestIssuer_RefusesForeignHostNames(t *testing.T) {
 		}
 	}
 }
+
+// An issuer listening on every interface names a loopback address of the
+// family Addr gave in its URL: 127.0.0.1 for 0.0.0.0, [::1] for [::] (Go
+// listens on 0.0.0.0 through a dual-stack socket, whose address reads
+// [::]), and the URL reaches it.
+func TestStart_UnspecifiedAddrGivesTheLoopbackOfItsFamily(t *testing.T) {
+	for addr, want := range map[string]string{"0.0.0.0:0": "127.0.0.1", "[::]:0": "::1"} {
+		t.Run(addr, func(t *testing.T) {
+			if addr == "[::]:0" {
+				ln, err := net.Listen("tcp6", "[::1]:0")
+				if err != nil {
+					t.Skipf("no IPv6 loopback: %v", err)
+				}
+				_ = ln.Close()
+			}
+			iss := grpcauthtest.NewIssuer(t, grpcauthtest.Config{
+				Addr:                     addr,
+				InsecureAllowNonLoopback: true,
+				Logger:                   slog.New(slog.DiscardHandler),
+			})
+			u, err := url.Parse(iss.URL())
+			if err != nil || u.Hostname() != want {
+				t.Fatalf("URL() = %q, want host %s", iss.URL(), want)
+			}
+			if _, body := get(t, iss.JWKSURL()); !strings.Contains(string(body), iss.KeyID()) {
+				t.Errorf("JWKS %s lacks the signing kid", body)
+			}
+		})
+	}
+}

@@ -64,7 +64,7 @@ func TestErrorDescription_KeepsExactlyTheRFC6749Characters(t *testing.T) {
 	}
 }
 
-// Each MintOpaqueClaims drops expired opaque tokens it samples, so a
+// Each MintOpaqueClaims drops the expired opaque tokens, so a
 // long-running issuer minting opaque tokens does not keep every one.
 func TestMintOpaque_ExpiredTokensArePruned(t *testing.T) {
 	var sec atomic.Int64
@@ -87,6 +87,49 @@ func TestMintOpaque_ExpiredTokensArePruned(t *testing.T) {
 	iss.intro.mu.Unlock()
 	if stored > n+n/2 {
 		t.Errorf("the issuer stores %d opaque tokens, %d of them expired an hour ago; want the expired ones pruned", stored, n)
+	}
+}
+
+// Under a flood of opaque tokens that expire a minute after they are
+// minted, beside a thousand that never expire, every mint forgets all
+// the tokens that have expired: the store holds the unexpired ones alone,
+// however the expired are spread among them, and a token still within
+// its lifetime stays active.
+func TestMintOpaque_StoreHoldsOnlyUnexpiredTokensUnderAFlood(t *testing.T) {
+	var sec atomic.Int64
+	sec.Store(1_900_000_000)
+	iss := NewIssuer(t, Config{Now: func() time.Time { return time.Unix(sec.Load(), 0) }, TokenLifetime: time.Minute, Algorithm: "ES256"})
+	mint := func(claims map[string]any) string {
+		t.Helper()
+		tok, err := iss.MintOpaqueClaims(claims)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return tok
+	}
+	const lasting = 1000
+	for range lasting {
+		mint(map[string]any{"exp": nil})
+	}
+	var last string
+	for k := range 5000 {
+		sec.Add(1)
+		last = mint(nil)
+		if k%2 == 0 { // a slower, longer-lived token now and then
+			mint(map[string]any{"exp": time.Unix(sec.Load()+600, 0)})
+		}
+	}
+	iss.intro.mu.Lock()
+	stored := len(iss.intro.opaque)
+	iss.intro.mu.Unlock()
+	// Unexpired: the lasting ones, those of the last 59 seconds and this
+	// one (an exp not after now has passed) and the longer-lived ones of
+	// the last ten minutes, one every two seconds.
+	if want := lasting + 60 + 300; stored != want {
+		t.Errorf("the store holds %d opaque tokens, want the %d unexpired ones", stored, want)
+	}
+	if got := iss.introspect(last); got["active"] != true {
+		t.Errorf("the token minted last: %v, want active", got)
 	}
 }
 

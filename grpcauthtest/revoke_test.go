@@ -1,7 +1,11 @@
 package grpcauthtest
 
 import (
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
 	"crypto/sha256"
+	"fmt"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -121,5 +125,70 @@ func TestRevoke_SweepDuringIntrospectionDoesNotReviveTheToken(t *testing.T) {
 	}
 	if got := iss.introspect(tok); got["active"] != false {
 		t.Errorf("revoked token after its exp: %v, want inactive", got)
+	}
+}
+
+// A revocation of a string that can never be active at the introspection
+// endpoint (no token, a JWT under a key the issuer does not publish,
+// unsigned or of another issuer) is ignored, and one of an opaque token
+// only takes it out of the store: the revoked set holds the issuer's own
+// JWTs alone, bounded by what it minted, whatever strings a test or a
+// client of the development server revokes. A JWT of the issuer's own
+// that is not yet valid stays revoked once it is.
+func TestRevoke_StringsNeverActiveAreNotRemembered(t *testing.T) {
+	var sec atomic.Int64
+	sec.Store(1_900_000_000)
+	now := func() time.Time { return time.Unix(sec.Load(), 0) }
+	iss := NewIssuer(t, Config{Now: now, TokenLifetime: time.Hour, Algorithm: "ES256"})
+	foreign, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	mint := func(claims map[string]any, opts ...MintOption) string {
+		t.Helper()
+		tok, err := iss.Mint(claims, opts...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return tok
+	}
+	removedKid := iss.KeyID()
+	if _, err := iss.RotateKey(); err != nil {
+		t.Fatal(err)
+	}
+	iss.RemoveKey(removedKid)
+	const n = 200
+	for k := range n {
+		noExp := map[string]any{"exp": nil}
+		opaque, err := iss.MintOpaqueClaims(noExp)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, s := range []string{
+			fmt.Sprintf("not-a-token-%d", k),
+			fmt.Sprintf("a.b.c%d", k),
+			mint(noExp, WithSigningKey(foreign, "ES256")),
+			mint(noExp, WithIssuerKey(removedKid)),
+			mint(noExp, Unsigned()),
+			mint(map[string]any{"exp": nil, "iss": "https://other.example"}),
+			opaque,
+		} {
+			iss.Revoke(s)
+			if got := iss.introspect(s); got["active"] != false {
+				t.Fatalf("%q revoked: %v, want inactive", s, got)
+			}
+		}
+	}
+	if got := revokedLen(iss); got != 0 {
+		t.Errorf("revoked set holds %d entries after %d revocations of strings never active, want 0", got, 7*n)
+	}
+	notYet := mint(map[string]any{"exp": nil, "nbf": now().Add(time.Hour)})
+	iss.Revoke(notYet)
+	sec.Add(7200)
+	if got := iss.introspect(notYet); got["active"] != false {
+		t.Errorf("own JWT revoked before its nbf: %v after it, want inactive", got)
+	}
+	if got := revokedLen(iss); got != 1 {
+		t.Errorf("revoked set holds %d entries, want the own JWT's alone", got)
 	}
 }

@@ -62,7 +62,8 @@ func stepUpIssuer(t *testing.T, now func() time.Time) *grpcauthtest.Issuer {
 
 // OIDC Core 3.1.2.1: the token's acr is the first requested class the
 // issuer supports, or its default (the first of Config.ACRValues) when it
-// supports none of them; a request without acr_values gets no acr.
+// supports none of them; a request without acr_values, or whose
+// acr_values lists no value (spaces only), gets no acr.
 func TestAuthorize_ACRValuesGetTheFirstSupportedClassOrTheDefault(t *testing.T) {
 	iss := stepUpIssuer(t, nil)
 	tests := []struct {
@@ -73,6 +74,7 @@ func TestAuthorize_ACRValuesGetTheFirstSupportedClassOrTheDefault(t *testing.T) 
 		{"urn:unknown urn:grpcauth:example:mfa urn:grpcauth:example:pwd", "urn:grpcauth:example:mfa"},
 		{"urn:unknown", "urn:grpcauth:example:pwd"},
 		{"", nil},
+		{"  ", nil}, // a list of no values: none requested
 	}
 	for _, tt := range tests {
 		t.Run(tt.acrValues, func(t *testing.T) {

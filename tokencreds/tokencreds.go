@@ -12,7 +12,9 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"reflect"
 	"runtime/debug"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -272,7 +274,13 @@ func New(ts oauth2.TokenSource) *Credentials { return &Credentials{ts: ts, now: 
 // (errors.As(err, &retrieveErr) gives the *oauth2.RetrieveError) for a
 // local log; a failed token request's *url.Error without the user info of
 // its URL (and, for a token URL with user info that does not parse,
-// without url.Parse's reason, which may quote a piece of the password).
+// without url.Parse's reason, which may quote a piece of the password),
+// also where a custom source wrapped it in errors of its own: each error
+// that wraps such a *url.Error is replaced by one whose text has the user
+// info cut out and that wraps the same errors, cleaned so. errors.Is
+// still finds every error of the source's (a replaced wrapper by its
+// identity and its Is method), and errors.As every one but a replaced
+// wrapper, whose Unwrap would lead back to the user info.
 // This holds whether the credentials were installed on the connection or
 // on the call: grpc-go passes a status error on as it is (it would make a
 // plain error Unauthenticated on the connection and Internal on the call).
@@ -614,10 +622,8 @@ func (e *tokenError) GRPCStatus() *status.Status { return status.New(e.code, e.m
 // sourceFailure is the TokenSource's error err as the call's status error;
 // see GetRequestMetadata for the codes.
 func sourceFailure(err error) error {
+	err = withoutUserInfo(err) // for every cause below, a DPoPTransport's refusals included
 	var ue *url.Error
-	if errors.As(err, &ue) && ue != nil {
-		err = withoutUserInfo(err, ue) // for every cause below, a DPoPTransport's refusals included
-	}
 	if errors.Is(err, errProof) { // a DPoPTransport's, in a *url.Error: the request was not sent
 		return &tokenError{codes.Internal, errProof.Error(), err}
 	}
@@ -667,24 +673,136 @@ func sourceFailure(err error) error {
 	return &tokenError{codes.Unauthenticated, "tokencreds: the token source failed", err}
 }
 
-// withoutUserInfo returns err, or, if it is ue itself (as golang.org/x/oauth2
-// returns a failed token request's), a copy of ue whose URL has no user
-// info: url.Parse's error repeats the URL whole, password and all, and a
-// refused redirect's names the Location the endpoint sent as it is. The
+// withoutUserInfo returns err with every *url.Error in its tree (through
+// Unwrap() error and Unwrap() []error) whose URL has user info replaced by
+// a copy without it: url.Parse's error repeats the URL whole, password and
+// all, and a refused redirect's names the Location the endpoint sent as it
+// is. golang.org/x/oauth2 returns a failed token request's *url.Error as
+// it is; a custom TokenSource may wrap it in errors of its own. The
 // reason url.Parse gives for a URL with user info is withheld too
 // (errUserInfoURL in its place): it quotes what did not parse, which may
 // be the password or a piece of it (a "/" in the password ends the
 // authority, and the rest of the password is then an "invalid port").
-// The cause is there for a local log.
-func withoutUserInfo(err error, ue *url.Error) error {
-	if e, ok := err.(*url.Error); !ok || e != ue {
+// Each error that wraps such a *url.Error is replaced by a scrubbedError:
+// its text without the user info, wrapping the same errors with theirs
+// removed, so that errors.Is finds every error of the tree (the replaced
+// wrappers by their identity and Is methods too) and errors.As every one
+// but the replaced wrappers, which would lead back to the user info. An
+// error without such a *url.Error in its tree is returned as it is. The
+// cause is there for a local log.
+func withoutUserInfo(err error) error {
+	if ue := (*url.Error)(nil); !errors.As(err, &ue) {
 		return err
 	}
-	redacted := &url.Error{Op: ue.Op, URL: redact.UserInfo(ue.URL), Err: ue.Err}
-	if ue.Op == "parse" && redacted.URL != ue.URL {
-		redacted.Err = errUserInfoURL
+	budget := maxScrubbed
+	clean, _ := scrub(err, &budget)
+	return clean
+}
+
+// maxScrubbed bounds how many errors of a TokenSource error's tree
+// withoutUserInfo examines; the rest of a larger tree is replaced by
+// errChainWithheld.
+const maxScrubbed = 100
+
+// errChainWithheld stands for the part of a TokenSource error's tree
+// beyond maxScrubbed errors, which is not examined for user info.
+var errChainWithheld = errors.New("tokencreds: the rest of the error's tree withheld (too large to remove user info from)")
+
+// scrub returns e with the user info of the *url.Errors in its tree
+// removed (see withoutUserInfo), and the texts it removed (the user info as
+// the URL holds it, decoded, and url.Parse's withheld reasons), none if e
+// is returned as it is. budget counts down the errors examined.
+func scrub(e error, budget *int) (error, []string) {
+	if e == nil {
+		return nil, nil
 	}
-	return redacted
+	if *budget--; *budget < 0 {
+		return errChainWithheld, []string{e.Error()}
+	}
+	if ue, ok := e.(*url.Error); ok {
+		if ue == nil {
+			return e, nil // a nil pointer: its Error panics, as the classification's does
+		}
+		inner, removed := scrub(ue.Err, budget)
+		info := redact.UserInfoOf(ue.URL)
+		if info == "" && removed == nil {
+			return e, nil
+		}
+		c := &url.Error{Op: ue.Op, URL: redact.UserInfo(ue.URL), Err: inner}
+		if info != "" {
+			removed = append(removed, ue.Error(), info)
+			if dec, err := url.PathUnescape(info); err == nil {
+				removed = append(removed, dec)
+				if _, pw, ok := strings.Cut(dec, ":"); ok && pw != "" {
+					removed = append(removed, pw)
+				}
+			}
+			if ue.Op == "parse" {
+				c.Err = errUserInfoURL
+				if ue.Err != nil {
+					removed = append(removed, ue.Err.Error())
+				}
+			}
+		}
+		return c, removed
+	}
+	var wrapped []error
+	switch w := e.(type) {
+	case interface{ Unwrap() error }:
+		wrapped = []error{w.Unwrap()}
+	case interface{ Unwrap() []error }:
+		wrapped = w.Unwrap()
+	}
+	var removed []string
+	clean := make([]error, 0, len(wrapped))
+	for _, w := range wrapped {
+		c, r := scrub(w, budget)
+		clean, removed = append(clean, c), append(removed, r...)
+	}
+	if removed == nil {
+		return e, nil
+	}
+	return &scrubbedError{text: withoutTexts(e.Error(), removed), orig: e, wrapped: clean}, removed
+}
+
+// withoutTexts returns s with each of removed in it replaced by "…",
+// longest first, so that a text that holds a shorter one (a URL, its user
+// info) goes whole. A *url.Error's own text is replaced by its scrubbed
+// copy's.
+func withoutTexts(s string, removed []string) string {
+	sorted := slices.Clone(removed)
+	slices.SortStableFunc(sorted, func(a, b string) int { return len(b) - len(a) })
+	for _, r := range sorted {
+		if r != "" {
+			s = strings.ReplaceAll(s, r, "…")
+		}
+	}
+	return s
+}
+
+// scrubbedError is an error of a TokenSource error's tree that wraps a
+// *url.Error with user info, in its place (see withoutUserInfo): its text
+// without the user info, wrapping the same errors with theirs removed.
+// errors.Is finds orig, by identity or its Is method; errors.As does not,
+// since orig's Unwrap leads back to the user info.
+type scrubbedError struct {
+	text    string
+	orig    error
+	wrapped []error
+}
+
+func (e *scrubbedError) Error() string { return e.text }
+
+func (e *scrubbedError) Unwrap() []error { return e.wrapped }
+
+// Is reports whether target is the error e replaced, or one its Is method
+// matches.
+func (e *scrubbedError) Is(target error) bool {
+	if target != nil && reflect.TypeOf(target).Comparable() && e.orig == target {
+		return true
+	}
+	is, ok := e.orig.(interface{ Is(error) bool })
+	return ok && is.Is(target)
 }
 
 // errUserInfoURL is the reason withoutUserInfo gives for a token URL with

@@ -18,14 +18,32 @@ import (
 // an "@" in a path or query is taken for the user info's end too, which
 // costs an error message some text, never a password.
 func UserInfo(s string) string {
-	start := 0
+	if start, end := userInfo(s); end >= 0 {
+		return s[:start] + "…" + s[end:]
+	}
+	return s
+}
+
+// UserInfoOf returns the user info that UserInfo replaces in s, as s
+// holds it (still percent-encoded), or "" if there is none: the secret an
+// error text naming s in some other form would repeat.
+func UserInfoOf(s string) string {
+	if start, end := userInfo(s); end >= 0 {
+		return s[start:end]
+	}
+	return ""
+}
+
+// userInfo returns where the user info of s starts and ends (the index of
+// its last "@"; -1 without one), as UserInfo reads it.
+func userInfo(s string) (start, end int) {
 	if i := strings.Index(s, "//"); i >= 0 && (i == 0 || isScheme(s[:i])) {
 		start = i + len("//") // the authority follows scheme://
 	}
 	if at := strings.LastIndexByte(s[start:], '@'); at >= 0 {
-		return s[:start] + "…" + s[start+at:]
+		return start, start + at
 	}
-	return s
+	return start, -1
 }
 
 // isScheme reports whether s is a URL scheme and its colon: a letter, then

@@ -31,3 +31,19 @@ func TestUserInfo(t *testing.T) {
 		}
 	}
 }
+
+func TestUserInfoOf(t *testing.T) {
+	for _, tc := range []struct{ in, want string }{
+		{"https://app.example.com", ""},
+		{"https://alice:hunter2@app.example.com/x", "alice:hunter2"},
+		{"https://a@b:c@app.example.com", "a@b:c"},
+		{"alice:hunter//2@app.example.com", "alice:hunter//2"},
+		{"https://svc:p%40ss@app.example.com", "svc:p%40ss"},
+		{"https://@app.example.com", ""},
+		{"", ""},
+	} {
+		if got := UserInfoOf(tc.in); got != tc.want {
+			t.Errorf("UserInfoOf(%q) = %q, want %q", tc.in, got, tc.want)
+		}
+	}
+}
