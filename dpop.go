@@ -6,6 +6,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"log/slog"
 	"time"
 
 	"google.golang.org/grpc"
@@ -13,6 +14,7 @@ import (
 	"google.golang.org/grpc/metadata"
 
 	"github.com/grpcauth/grpcauth/dpop"
+	"github.com/grpcauth/grpcauth/internal/jwxpanic"
 )
 
 // Metadata keys of DPoP (RFC 9449): the proof a client sends, and the
@@ -137,7 +139,7 @@ func (a *Authenticator) checkDPoP(ctx context.Context, method string, cred crede
 	if _, isTLS := peerTLS(ctx); isTLS {
 		scheme = "https"
 	}
-	p, err := a.dpop.Verify(ctx, cred.proof, dpop.Request{
+	p, err := verifyDPoP(a.dpop, ctx, cred.proof, dpop.Request{
 		Method:        pseudoHeader(ctx, ":method", "POST"),
 		Scheme:        scheme,
 		Authority:     pseudoHeader(ctx, ":authority", ""),
@@ -146,6 +148,13 @@ func (a *Authenticator) checkDPoP(ctx context.Context, method string, cred crede
 		KeyThumbprint: base64.RawURLEncoding.EncodeToString(jkt[:]),
 	})
 	if err != nil {
+		if e, ok := jwxpanic.Find(err); ok {
+			// A bug (jwx's, or the dpop package's) that the proof reached:
+			// the proof is refused as invalid, and the stack logged for
+			// the report.
+			a.logger.LogAttrs(ctx, a.levels.Problem.Level(), "grpcauth: panic recovered while checking a DPoP proof; the proof is refused as invalid",
+				slog.String("method", clipLogged(method)), slog.String("panic", e.Error()), slog.String("stack", string(e.Stack)))
+		}
 		rej := dpopErrorRejection(ctx, err)
 		if rej == rejUseDPoPNonce {
 			nonce, nerr := a.dpop.Nonce()
@@ -165,6 +174,10 @@ func (a *Authenticator) checkDPoP(ctx context.Context, method string, cred crede
 	}
 	return binding{dpop: true}, nil, nil
 }
+
+// verifyDPoP is dpop.Verifier.Verify, which checkDPoP calls; a test
+// replaces it with one that recovers a panic of jwx's.
+var verifyDPoP = (*dpop.Verifier).Verify
 
 // nonceCurrent reports whether nonce, from a proof that verified, needs no
 // newer one in the response: by the NonceSource's Current method when it

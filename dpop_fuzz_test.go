@@ -12,6 +12,7 @@ import (
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
 
+	"github.com/grpcauth/grpcauth/internal/jwxpanic/jwxpanictest"
 	"github.com/grpcauth/grpcauth/verifier"
 )
 
@@ -22,7 +23,10 @@ const fuzzJKT = "d5Gzy_-lB4x8stk-FxNlUgvmlFsJDq5OPy264idvx4E"
 
 // FuzzDPoPCall sends any authorization and dpop values through the unary
 // interceptor, with a verifier that accepts every token as bound to the
-// seed key. It checks that nothing panics, that every refusal is
+// seed key. It checks that nothing panics, not even where a panic is
+// recovered into a refusal (of jwx's, checking a proof: the Decision's
+// cause then wraps it, and jwxpanictest.FailOnRecovered fails the target
+// with its stack, as in dpop's FuzzVerify), that every refusal is
 // Unauthenticated with a known reason and, when the call used the DPoP
 // scheme (also without a token), one challenge, in that scheme, and that a
 // call is only allowed with the DPoP scheme and only once per proof.
@@ -37,11 +41,14 @@ func FuzzDPoPCall(f *testing.F) {
 	f.Add("DPoP", "x")
 	f.Add("dpop   ", "x")
 	f.Fuzz(func(t *testing.T, authorization, proof string) {
-		a := mustNew(t, Config{Verifier: staticVerifier{claims: claims}, Now: func() time.Time { return t0 }})
+		var cause error // the last Decision's; OnDecision runs on the call's goroutine, this one
+		a := mustNew(t, Config{Verifier: staticVerifier{claims: claims}, Now: func() time.Time { return t0 },
+			OnDecision: func(_ context.Context, d Decision) { cause = d.Err }})
 		ts := &trailerStream{}
 		ctx := metadata.NewIncomingContext(grpc.NewContextWithServerTransportStream(loopbackPeer(context.Background()), ts),
 			metadata.Pairs("authorization", authorization, MetadataDPoP, proof, ":authority", "grpcauth.test"))
 		_, err := callUnary(a, ctx, mInherited)
+		jwxpanictest.FailOnRecovered(t, cause)
 		if err != nil {
 			if _, isDPoP, _, _ := accessToken(ctx); isDPoP {
 				if ch := ts.challenges(); len(ch) != 1 || !strings.HasPrefix(ch[0], "DPoP ") {

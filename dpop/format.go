@@ -63,14 +63,24 @@ func (r Request) redacted() request {
 // follows the pointer to the ReplayCache, whose entries (a
 // MemoryReplayCache's) it would read without their lock while proofs add
 // to them (a data race, and a crash when a map is iterated while it is
-// written). A nil *Verifier prints as <nil>.
+// written). A Verifier NewVerifier did not build (a zero Verifier)
+// writes dpop.Verifier{not built with NewVerifier}, as the verifier and
+// introspect packages' verifiers do; a nil *Verifier prints as <nil>.
 func (v *Verifier) Format(f fmt.State, _ rune) {
-	if v == nil {
+	switch {
+	case v == nil:
 		io.WriteString(f, "<nil>")
-		return
+	case !v.built():
+		io.WriteString(f, "dpop.Verifier{not built with NewVerifier}")
+	default:
+		fmt.Fprintf(f, "dpop.Verifier{Algorithms: %q}", v.s.algorithms)
 	}
-	fmt.Fprintf(f, "dpop.Verifier{Algorithms: %q}", v.s.algorithms)
 }
+
+// built reports whether v was made by NewVerifier, which always makes
+// verifiers (one per algorithm, and Config.Algorithms is never empty
+// once validated); a zero Verifier has none.
+func (v *Verifier) built() bool { return v.verifiers != nil }
 
 // Format writes c, for every verb, as dpop.MemoryReplayCache{MaxEntries:
 // …}: what never changes. Printing the fields instead would read the

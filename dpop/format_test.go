@@ -234,3 +234,18 @@ func TestFormat_PrintingABusyVerifierReadsNothingThatChanges(t *testing.T) {
 	}
 	printsWhileBusy(t, v, (*dpop.Verifier)(nil), `dpop.Verifier{Algorithms: ["ES256" "EdDSA" "Ed25519"]}`, done, n)
 }
+
+// TestFormat_ZeroVerifierSaysItWasNotBuilt: a Verifier NewVerifier did not
+// build prints, with any verb, that it was not built, as the verifier and
+// introspect packages' verifiers do. Before, it printed as a Verifier
+// without algorithms (dpop.Verifier{Algorithms: []}).
+func TestFormat_ZeroVerifierSaysItWasNotBuilt(t *testing.T) {
+	var zero dpop.Verifier
+	for _, val := range []any{&zero, new(dpop.Verifier)} {
+		for _, verb := range []string{"%v", "%+v", "%#v", "%s", "%q"} {
+			if got, want := fmt.Sprintf(verb, val), "dpop.Verifier{not built with NewVerifier}"; got != want {
+				t.Errorf("%s of a zero Verifier: %s, want %s", verb, got, want)
+			}
+		}
+	}
+}

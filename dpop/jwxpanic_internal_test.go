@@ -11,6 +11,10 @@ import (
 	"time"
 
 	"github.com/lestrrat-go/jwx/v2/jwk"
+	"github.com/lestrrat-go/jwx/v2/jws"
+
+	"github.com/grpcauth/grpcauth/internal/jwxpanic"
+	"github.com/grpcauth/grpcauth/internal/jwxpanic/jwxpanictest"
 )
 
 // panicOnParse replaces parseJWK, for the rest of t, with one that parses
@@ -28,12 +32,21 @@ func panicOnParse(t *testing.T, after func(jwk.Key) jwk.Key) {
 	t.Cleanup(func() { parseJWK = orig })
 }
 
-// thumbprintPanics is a key whose Thumbprint panics, as jwx's did on an EC
-// key with coordinates longer than its curve's.
+// thumbprintPanics is a key whose Thumbprint makes jwx panic, as jwx's
+// own does on an EC key with coordinates longer than its curve's.
 type thumbprintPanics struct{ jwk.Key }
 
 func (thumbprintPanics) Thumbprint(crypto.Hash) ([]byte, error) {
-	panic("math/big: buffer too small " + strings.Repeat("x", 5000))
+	jwxpanictest.Panic()
+	return nil, nil
+}
+
+// verifierPanics is a jws.Verifier in which jwx panics.
+type verifierPanics struct{}
+
+func (verifierPanics) Verify([]byte, []byte, any) error {
+	jwxpanictest.Panic()
+	return nil
 }
 
 // signedProof returns a valid ES256 proof for req, made at now, and a
@@ -60,15 +73,24 @@ func signedProof(t *testing.T) (*Verifier, string, Request) {
 	return v, proof, Request{Method: "POST", Scheme: "https", Authority: "api.example.com", Path: "/pkg.Service/Method"}
 }
 
-// wantJWXPanicRefusal checks that err refuses the proof as invalid, naming
-// jwx's panic, quoted and clipped.
-func wantJWXPanicRefusal(t *testing.T, err error, panicText string) {
+// wantPanicRefusal checks that err refuses the proof as invalid, its
+// cause the recovered panic, raised in jwx or not as inJWX says, at step,
+// its value quoted and clipped.
+func wantPanicRefusal(t *testing.T, err error, step string, inJWX bool, panicText string) {
 	t.Helper()
-	if !errors.Is(err, ErrInvalidProof) || !errors.Is(err, errJWXPanicked) {
-		t.Fatalf("Verify = %v; want ErrInvalidProof naming jwx's panic", err)
+	e, ok := jwxpanic.Find(err)
+	if !errors.Is(err, ErrInvalidProof) || !ok || e.InJWX != inJWX {
+		t.Fatalf("Verify = %v; want ErrInvalidProof naming the panic (in jwx: %v)", err, inJWX)
 	}
-	if msg := err.Error(); !strings.HasPrefix(msg, "dpop: invalid proof: ") || !strings.Contains(msg, `"`+panicText) || len(msg) > 300 {
-		t.Fatalf("error = %.300q (%d bytes); want the panic's text quoted and clipped", msg, len(msg))
+	where := "in jwx"
+	if !inJWX {
+		where = "outside jwx"
+	}
+	if msg := err.Error(); !strings.HasPrefix(msg, "dpop: invalid proof: "+step+" panicked "+where) || !strings.Contains(msg, `"`+panicText) || len(msg) > 300 {
+		t.Fatalf("error = %.300q (%d bytes); want %s panicked %s, the panic's text quoted and clipped", msg, len(msg), step, where)
+	}
+	if !strings.Contains(string(e.Stack), "panic(") {
+		t.Fatalf("the panic's stack is not kept:\n%s", e.Stack)
 	}
 }
 
@@ -78,14 +100,32 @@ func TestVerify_JWXPanicParsingTheJWKIsAnInvalidProof(t *testing.T) {
 		t.Fatalf("Verify of the proof before jwx panics = %v", err) // the proof reaches publicKey
 	}
 	v, proof, req = signedProof(t)
-	panicOnParse(t, func(jwk.Key) jwk.Key { panic("jwx bug " + strings.Repeat("x", 5000)) })
+	panicOnParse(t, func(jwk.Key) jwk.Key { jwxpanictest.Panic(); return nil })
 	_, err := v.Verify(t.Context(), proof, req)
-	wantJWXPanicRefusal(t, err, "jwx bug xxx")
+	wantPanicRefusal(t, err, "checking the jwk", true, jwxpanictest.Text)
+}
+
+// A panic of this package's own code while the jwk is checked is
+// recovered alike, but not blamed on jwx.
+func TestVerify_OwnPanicCheckingTheJWKIsAnInvalidProofNotBlamedOnJWX(t *testing.T) {
+	v, proof, req := signedProof(t)
+	panicOnParse(t, func(jwk.Key) jwk.Key { panic("our bug " + strings.Repeat("x", 5000)) })
+	_, err := v.Verify(t.Context(), proof, req)
+	wantPanicRefusal(t, err, "checking the jwk", false, "our bug xxx")
 }
 
 func TestVerify_JWXPanicTakingTheThumbprintIsAnInvalidProof(t *testing.T) {
 	v, proof, req := signedProof(t)
 	panicOnParse(t, func(k jwk.Key) jwk.Key { return thumbprintPanics{k} })
 	_, err := v.Verify(t.Context(), proof, req)
-	wantJWXPanicRefusal(t, err, "math/big: buffer too small xxx")
+	wantPanicRefusal(t, err, "taking the jwk's thumbprint", true, jwxpanictest.Text)
 }
+
+func TestVerify_JWXPanicCheckingTheSignatureIsAnInvalidProof(t *testing.T) {
+	v, proof, req := signedProof(t)
+	v.verifiers["ES256"] = verifierPanics{}
+	_, err := v.Verify(t.Context(), proof, req)
+	wantPanicRefusal(t, err, "checking the signature", true, jwxpanictest.Text)
+}
+
+var _ jws.Verifier = verifierPanics{}

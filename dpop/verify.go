@@ -23,7 +23,7 @@ import (
 
 	"github.com/grpcauth/grpcauth/internal/endpoint"
 	"github.com/grpcauth/grpcauth/internal/jwsalg"
-	"github.com/grpcauth/grpcauth/internal/panictext"
+	"github.com/grpcauth/grpcauth/internal/jwxpanic"
 	"github.com/grpcauth/grpcauth/internal/redact"
 )
 
@@ -204,40 +204,48 @@ func jwxError(err error) string {
 // make jwx panic.
 var parseJWK = jwk.ParseKey
 
-// errJWXPanicked marks a proof whose jwk made jwx panic (a jwx bug that
-// the proof reached); FuzzVerify fails on it, so that such a proof is
-// still found.
-var errJWXPanicked = errors.New("jwx panicked on the jwk")
+// maxPanicText bounds the text of a recovered panic's value in an error,
+// as jwxError bounds jwx's errors.
+const maxPanicText = 160
 
-// repanicJWX makes recoverJWX panic again with the value it recovered, so
-// that the panic ends the process with its stack, where jwx's bug is; only
-// FuzzVerify sets it (export_test.go), on a proof already refused with
-// errJWXPanicked.
-var repanicJWX bool
+// The wrappers of the panics of jwx's (a jwx bug the proof reached) that
+// Verify recovers (jwxpanic.Recover): each makes the proof invalid, its
+// cause naming the step and whether the panic was raised in jwx. The
+// proof, its jwk and its signature are the sender's, and Verify runs on
+// the request's goroutine, where a panic would end a gRPC server's
+// process (grpc-go recovers none). They are package variables so that
+// deferring them allocates nothing.
+var (
+	jwkPanicked        = panicked("checking the jwk")
+	thumbprintPanicked = panicked("taking the jwk's thumbprint")
+	signaturePanicked  = panicked("checking the signature")
+)
 
-// recoverJWX, deferred by a function that hands a proof's jwk to jwx,
-// turns a panic there into an invalid proof in *err: the jwk is the
-// sender's, and Verify runs on the request's goroutine, where a panic
-// would end a gRPC server's process (grpc-go recovers none). The panic's
-// value is quoted and clipped like jwxError's text.
-func recoverJWX(err *error) {
-	if v := recover(); v != nil {
-		if repanicJWX {
-			panic(v)
-		}
-		*err = fmt.Errorf("%w: %w: %s", ErrInvalidProof, errJWXPanicked, strconv.Quote(panictext.Text(v, 160)))
-	}
+// panicked returns the wrapper of a panic recovered while jwx did what.
+func panicked(what string) func(*jwxpanic.Error) error {
+	return func(e *jwxpanic.Error) error { return fmt.Errorf("%w: %s %w", ErrInvalidProof, what, e) }
 }
 
 // thumbprint returns key's RFC 7638 SHA-256 thumbprint, a panic of jwx's
-// recovered as in publicKey.
+// recovered into an invalid proof.
 func thumbprint(key jwk.Key) (tp []byte, err error) {
-	defer recoverJWX(&err)
+	defer jwxpanic.Recover(&err, maxPanicText, thumbprintPanicked)
 	tp, err = key.Thumbprint(crypto.SHA256)
 	if err != nil {
 		return nil, invalid("thumbprint: %s", jwxError(err))
 	}
 	return tp, nil
+}
+
+// verifySignature checks sig over input with jv, jwx's verifier for the
+// proof's alg, and pub, the proof's key: errSig when it does not verify,
+// and a panic of jwx's recovered into an invalid proof.
+func verifySignature(jv jws.Verifier, input, sig []byte, pub crypto.PublicKey) (err error) {
+	defer jwxpanic.Recover(&err, maxPanicText, signaturePanicked)
+	if jv.Verify(input, sig, pub) != nil {
+		return errSig
+	}
+	return nil
 }
 
 // Verify checks proof, the value of the request's dpop header, against req
@@ -303,8 +311,8 @@ func (v *Verifier) Verify(ctx context.Context, proof string, req Request) (Proof
 	if err != nil {
 		return Proof{}, err
 	}
-	if err := jv.Verify([]byte(proof[:len(hdrPart)+1+len(payloadPart)]), sig, pub); err != nil {
-		return Proof{}, errSig
+	if err := verifySignature(jv, []byte(proof[:len(hdrPart)+1+len(payloadPart)]), sig, pub); err != nil {
+		return Proof{}, err
 	}
 	if c.htm != req.Method {
 		return Proof{}, invalid("htm %q, want %q", clip(c.htm), clip(req.Method))
@@ -508,10 +516,11 @@ var privateMembers = [...]string{"d", "p", "q", "dp", "dq", "qi", "oth", "k"}
 // whole that is odd and at least 3 or, for Ed25519, is not of small order
 // (jwsalg.SmallOrderEd25519: anyone signs under such a key). It returns the
 // jwk.Key (for the thumbprint) and the raw public key (for the signature).
-// A panic of jwx's on the jwk is recovered into an invalid proof
-// (recoverJWX).
+// A panic while the jwk is checked, raised in jwx or (a bug of its own)
+// in this package's checks, is recovered into an invalid proof, whose
+// cause says which (jwxpanic).
 func publicKey(raw json.RawMessage, alg string) (_ jwk.Key, _ crypto.PublicKey, err error) {
-	defer recoverJWX(&err)
+	defer jwxpanic.Recover(&err, maxPanicText, jwkPanicked)
 	if len(raw) == 0 {
 		return nil, nil, errNoJWK
 	}

@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/grpcauth/grpcauth/grpcauthtest"
+	"github.com/grpcauth/grpcauth/internal/jwxpanic/jwxpanictest"
 )
 
 // Seeds committed under testdata/fuzz/<FuzzName>/ add to the ones below.
@@ -36,7 +37,8 @@ func fuzzSeeds(t testing.TB, f *fixture) []string {
 }
 
 // FuzzVerifyAccessToken feeds arbitrary strings to VerifyAccessToken: it must
-// never panic, and whatever it accepts must have an allowed alg, a kid in
+// never panic, not even where the signature check recovers a panic into a
+// refusal (jwxpanictest.FailOnRecovered), and whatever it accepts must have an allowed alg, a kid in
 // the key set and the configured issuer.
 func FuzzVerifyAccessToken(f *testing.F) {
 	fx := newFixture(f, grpcauthtest.Config{}, nil)
@@ -47,6 +49,7 @@ func FuzzVerifyAccessToken(f *testing.F) {
 	f.Fuzz(func(t *testing.T, token string) {
 		c, err := fx.v.VerifyAccessToken(ctx, token)
 		if err != nil {
+			jwxpanictest.FailOnRecovered(t, err)
 			if !c.IsZero() {
 				t.Fatal("claims returned with an error")
 			}
@@ -79,7 +82,8 @@ func FuzzVerifyAccessToken(f *testing.F) {
 }
 
 // FuzzTokenBitFlip changes one byte of a valid token: the result must never
-// be accepted with claims other than the original's.
+// be accepted with claims other than the original's, nor make the
+// signature check panic (a panic it recovers fails the target too).
 func FuzzTokenBitFlip(f *testing.F) {
 	// A flipped kid is unknown: without MaxKeyWaiters -1 the call would wait
 	// up to MinRefreshInterval for the next permitted fetch (10 s, which the
@@ -104,6 +108,7 @@ func FuzzTokenBitFlip(f *testing.F) {
 		b[i%uint(len(b))] ^= x
 		c, err := fx.v.VerifyAccessToken(ctx, string(b))
 		if err != nil {
+			jwxpanictest.FailOnRecovered(t, err)
 			return
 		}
 		if !sameClaims(c, orig) {

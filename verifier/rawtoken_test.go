@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/grpcauth/grpcauth/grpcauthtest"
+	"github.com/grpcauth/grpcauth/internal/jwxpanic/jwxpanictest"
 )
 
 // rawSigner signs header and payload texts as written, repeated member
@@ -184,7 +185,8 @@ func TestVerifyAccessToken_NonCanonicalBase64IsMalformed(t *testing.T) {
 // crit or b64; its payload's iss, aud, exp, nbf and iat pass the checks (the
 // default skew of one minute); and each member's value (the last of a
 // repeated name) is the Claims' Raw, with no other name in Names. In the
-// payload, ISS and AUD stand for the configured issuer and audience.
+// payload, ISS and AUD stand for the configured issuer and audience. A
+// panic the signature check recovers into a refusal fails the target.
 func FuzzSignedToken(f *testing.F) {
 	// No cache, so that every input is parsed; an unknown kid waits for no
 	// fetch (the clock never moves on to allow one).
@@ -202,6 +204,7 @@ func FuzzSignedToken(f *testing.F) {
 		payload = strings.ReplaceAll(strings.ReplaceAll(payload, "ISS", iss), "AUD", aud)
 		c, err := s.f.v.VerifyAccessToken(context.Background(), s.sign(header, payload))
 		if err != nil {
+			jwxpanictest.FailOnRecovered(t, err)
 			return
 		}
 		var h, p map[string]json.RawMessage

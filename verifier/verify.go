@@ -18,8 +18,10 @@ import (
 
 	"github.com/lestrrat-go/jwx/v2/jws"
 
+	"github.com/grpcauth/grpcauth/internal/endpoint"
 	"github.com/grpcauth/grpcauth/internal/jwsalg"
 	"github.com/grpcauth/grpcauth/internal/jwt"
+	"github.com/grpcauth/grpcauth/internal/jwxpanic"
 	"github.com/grpcauth/grpcauth/verifier/internal/jwks"
 )
 
@@ -401,14 +403,52 @@ func (v *Verifier) verify(ctx context.Context, token string, pre *decodedPayload
 	if err != nil {
 		return nil, nil, errEncoding
 	}
-	if err := v.verifiers[p.hdr.Alg].Verify(p.parts.SigningInputInto(p.buf), sig, key.Public); err != nil {
-		return nil, nil, errSignature
+	if err := checkSignature(v.verifiers[p.hdr.Alg], p.parts.SigningInputInto(p.buf), sig, key.Public); err != nil {
+		if err != errSignature {
+			v.signaturePanicked(ctx, err)
+		}
+		return nil, nil, err
 	}
 	c, err := v.verified(ctx, p, kind)
 	if err != nil {
 		return nil, nil, err
 	}
 	return c, key, nil
+}
+
+// signaturePanic wraps a panic recovered while jwx checked a token's
+// signature (jwxpanic.Recover): the token is refused with ErrBadSignature.
+// A package variable, so that deferring it allocates nothing.
+var signaturePanic = func(e *jwxpanic.Error) error {
+	return fmt.Errorf("%w: checking the signature %w", ErrBadSignature, e)
+}
+
+// checkSignature checks sig over input with jv, jwx's verifier for the
+// token's alg, and pub, the key its kid named: errSignature when it does
+// not verify. A panic there (a jwx bug that the token, or the issuer's
+// key, reached) is recovered: the token is refused with an error wrapping
+// ErrBadSignature and the panic (signaturePanic). Verification runs on
+// the caller's goroutine, the gRPC call's, where a panic would end the
+// server's process (grpc-go recovers none). Only a cache miss gets here:
+// a hit checks no signature, and pays for no deferred recover.
+func checkSignature(jv jws.Verifier, input, sig []byte, pub crypto.PublicKey) (err error) {
+	defer jwxpanic.Recover(&err, endpoint.MaxErrorText, signaturePanic)
+	if jv.Verify(input, sig, pub) != nil {
+		return errSignature
+	}
+	return nil
+}
+
+// signaturePanicked logs err, a refusal of checkSignature for a panic, at
+// error level with the panic's stack: a bug to report (to jwx when the
+// panic was raised there). The record holds neither the token nor the
+// key; the caller gets the refusal alone.
+func (v *Verifier) signaturePanicked(ctx context.Context, err error) {
+	var stack []byte
+	if e, ok := jwxpanic.Find(err); ok {
+		stack = e.Stack
+	}
+	v.s.Logger.ErrorContext(ctx, "verifier: checking a token's signature panicked; the token is refused", "error", err, "stack", string(stack))
 }
 
 // verified builds the claims of a token whose signature verified, and runs

@@ -58,7 +58,7 @@ func parseDiscovery(body []byte, issuer string) (string, error) {
 	if err == nil {
 		var iss *url.URL
 		if iss, err = parseURL(issuer); err == nil {
-			err = downgrade(iss, u)
+			err = downgrade(iss, u, ruleIssuer)
 		}
 	}
 	if err != nil {

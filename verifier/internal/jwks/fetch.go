@@ -83,7 +83,7 @@ func checkRedirect(req *http.Request, via []*http.Request) error {
 	if err := checkNamedURL(req.URL); err != nil {
 		return fmt.Errorf("jwks: redirect refused: %w", err)
 	}
-	if err := downgrade(via[len(via)-1].URL, req.URL); err != nil {
+	if err := downgrade(via[len(via)-1].URL, req.URL, ruleRedirect); err != nil {
 		return fmt.Errorf("jwks: redirect refused: %w", err)
 	}
 	return nil

@@ -8,40 +8,76 @@ import (
 	"testing"
 
 	"github.com/lestrrat-go/jwx/v2/jwk"
+
+	"github.com/grpcauth/grpcauth/internal/jwxpanic"
+	"github.com/grpcauth/grpcauth/internal/jwxpanic/jwxpanictest"
 )
 
 // panickyKid is the kid of an entry on which panicOnKid's parseJWK panics.
 const panickyKid = "jwx-bug"
 
-// panicOnKid makes parseJWK panic, as a jwx bug would, on an entry whose
-// kid is panickyKid, with a value whose text is longer than any log line
-// should quote; other entries parse as ever. The seam is restored when t
-// ends.
+// panicOnKid makes jwx panic in parseJWK (jwxpanictest.Panic), as a jwx
+// bug would, on an entry whose kid is panickyKid; other entries parse as
+// ever. The seam is restored when t ends.
 func panicOnKid(t *testing.T) {
+	t.Helper()
+	panicOnKidWith(t, jwxpanictest.Panic)
+}
+
+// panicOnKidWith makes parseJWK call p, which panics, on an entry whose
+// kid is panickyKid.
+func panicOnKidWith(t *testing.T, p func()) {
 	t.Helper()
 	orig := parseJWK
 	parseJWK = func(b []byte, opts ...jwk.ParseOption) (jwk.Key, error) {
 		if bytes.Contains(b, []byte(`"`+panickyKid+`"`)) {
-			panic("jwx bug: " + strings.Repeat("x", 5000))
+			p()
 		}
 		return orig(b, opts...)
 	}
 	t.Cleanup(func() { parseJWK = orig })
 }
 
+// wantPanicked checks that err is parseJWKS's refusal of a document whose
+// parsing panicked, raised in jwx or not as inJWX says.
+func wantPanicked(t *testing.T, err error, inJWX bool) *jwxpanic.Error {
+	t.Helper()
+	e, ok := jwxpanic.Find(err)
+	if !ok || e.InJWX != inJWX {
+		t.Fatalf("parseJWKS error = %v; want a recovered panic (in jwx: %v)", err, inJWX)
+	}
+	return e
+}
+
 func panickyJWK(t *testing.T) json.RawMessage {
 	return ecJWK(t, panickyKid)
 }
 
-func TestParseJWKS_JWXPanicIsAClippedErrorWithoutKeys(t *testing.T) {
+func TestParseJWKS_JWXPanicIsAnErrorWithoutKeys(t *testing.T) {
 	testKeys(t)
 	panicOnKid(t)
 	keys, skipped, err := parseJWKS(jwksDoc(t, rsaJWK(t, 0, "a"), panickyJWK(t)))
-	if !errors.Is(err, errJWXPanicked) || keys != nil || skipped != nil {
-		t.Fatalf("parseJWKS = %d keys, %d skipped, %v; want no keys and errJWXPanicked", len(keys), len(skipped), err)
+	if keys != nil || skipped != nil {
+		t.Fatalf("parseJWKS = %d keys, %d skipped, %v; want no keys", len(keys), len(skipped), err)
 	}
-	if msg := err.Error(); !strings.HasPrefix(msg, "jwks: ") || !strings.Contains(msg, "jwx bug: xxx") || len(msg) > 1200 {
-		t.Fatalf("error = %.200q… (%d bytes); want jwks:-prefixed, the panic's text clipped", msg, len(msg))
+	wantPanicked(t, err, true)
+	if want := `jwks: parsing the key set panicked in jwx: "` + jwxpanictest.Text + `"`; err.Error() != want {
+		t.Fatalf("error = %q, want %q", err, want)
+	}
+}
+
+// A panic of this package's own code while the document is parsed is
+// recovered alike, its value clipped, but not blamed on jwx.
+func TestParseJWKS_OwnPanicIsAClippedErrorNotBlamedOnJWX(t *testing.T) {
+	testKeys(t)
+	panicOnKidWith(t, func() { panic("our bug: " + strings.Repeat("x", 5000)) })
+	keys, _, err := parseJWKS(jwksDoc(t, rsaJWK(t, 0, "a"), panickyJWK(t)))
+	if keys != nil {
+		t.Fatalf("parseJWKS = %d keys, %v; want none", len(keys), err)
+	}
+	wantPanicked(t, err, false)
+	if msg := err.Error(); !strings.HasPrefix(msg, `jwks: parsing the key set panicked outside jwx, in grpcauth's code: "our bug: xxx`) || len(msg) > 1200 {
+		t.Fatalf("error = %.200q… (%d bytes); want a panic outside jwx, its text clipped", msg, len(msg))
 	}
 }
 
@@ -58,8 +94,9 @@ func TestSet_JWXPanicOnTheFirstFetchIsUnavailableAndTheSetGoesOn(t *testing.T) {
 	if _, err := s.Key(ctxT(t), "a"); !errors.Is(err, ErrUnavailable) || !strings.Contains(err.Error(), "panicked in jwx") {
 		t.Fatalf("Key(a) after a fetch whose parsing panicked = %v, want ErrUnavailable naming the panic", err)
 	}
-	if out := buf.String(); !containsAll(out, "level=WARN", "key set refresh failed", "panicked in jwx", "jwx bug: xxx") {
-		t.Fatalf("log = %s; want the failed refresh, naming the panic", out)
+	if out := buf.String(); !containsAll(out, "level=WARN", "key set refresh failed", "panicked in jwx", jwxpanictest.Text,
+		"level=ERROR", "parsing the key set panicked", "jwxpanictest.Panic") {
+		t.Fatalf("log = %s; want the failed refresh, naming the panic, and the panic with its stack", out)
 	}
 	ts.setKeys(t, rsaJWK(t, 0, "a"))
 	ft.refreshNow(t)
@@ -139,12 +176,13 @@ func wantExposedDespiteThePanic(t *testing.T, gone, kept string, entries ...json
 func TestParseJWKS_JWXPanickingAgainOnThePanickedEntryIsRecovered(t *testing.T) {
 	testKeys(t)
 	orig := parseJWK
-	parseJWK = func([]byte, ...jwk.ParseOption) (jwk.Key, error) { panic("jwx bug on every key") }
+	parseJWK = func([]byte, ...jwk.ParseOption) (jwk.Key, error) { jwxpanictest.Panic(); return nil, nil }
 	t.Cleanup(func() { parseJWK = orig })
 	for _, entry := range []json.RawMessage{jwkJSON(t, rsaKeys[0], "a", "RS256", nil), jwkJSON(t, ecKey, "e", "ES256", nil)} {
 		keys, _, err := parseJWKS(jwksDoc(t, entry))
-		if !errors.Is(err, errJWXPanicked) || keys != nil {
-			t.Fatalf("parseJWKS = %d keys, %v; want no keys and errJWXPanicked", len(keys), err)
+		if keys != nil {
+			t.Fatalf("parseJWKS = %d keys, %v; want none", len(keys), err)
 		}
+		wantPanicked(t, err, true)
 	}
 }

@@ -21,19 +21,12 @@ import (
 
 	"github.com/grpcauth/grpcauth/internal/endpoint"
 	"github.com/grpcauth/grpcauth/internal/jwsalg"
-	"github.com/grpcauth/grpcauth/internal/panictext"
+	"github.com/grpcauth/grpcauth/internal/jwxpanic"
 )
 
 // parseJWK is jwk.ParseKey, which parseKey and thumbprintOf call; a test
 // replaces it to make jwx panic.
 var parseJWK = jwk.ParseKey
-
-// errJWXPanicked marks a key set whose parsing panicked in jwx (a jwx bug
-// that a document from the network reached): parseJWKS recovers the panic
-// and fails the whole document with it, so the fetch fails as for a
-// document that is not a JWKS. The fuzz target fails on it, so that such a
-// document is still found.
-var errJWXPanicked = errors.New("jwks: parsing the key set panicked in jwx")
 
 // skippedKey describes one entry of a JWKS document that was not kept.
 type skippedKey struct {
@@ -77,20 +70,23 @@ func debugf(format string, a ...any) *rejection {
 // maxDerivedKeys such entries only (see publicOfPrivate).
 //
 // A panic while parsing (jwx's, on a document that reaches one of its
-// bugs) is recovered: the error then wraps errJWXPanicked with the panic's
-// value as text, clipped, and no keys are returned. The document is
-// refused whole, not the entry alone: the entry that panicked may hold
-// private material whose key would not be known to be exposed. The
-// entries skipped before the panic are returned with the error, so that
-// the keys they expose are dropped all the same, and so is the entry jwx
-// panicked on when it holds private material (see panickedEntry).
-// parseJWKS runs on a fetch's goroutine, where a panic would end the
-// process.
+// bugs, or one of this package's own) is recovered: the error then wraps
+// a *jwxpanic.Error, "jwks: parsing the key set panicked in jwx: …" (or
+// "outside jwx" for a panic of this package's code) with the panic's
+// value quoted and clipped, and its stack, and no keys are returned. The
+// fuzz target fails on it, so that such a document is still found. The
+// document is refused whole, not the entry alone: the entry that
+// panicked may hold private material whose key would not be known to be
+// exposed. The entries skipped before the panic are returned with the
+// error, so that the keys they expose are dropped all the same, and so is
+// the entry jwx panicked on when it holds private material (see
+// panickedEntry). parseJWKS runs on a fetch's goroutine, where a panic
+// would end the process.
 func parseJWKS(body []byte) (keys []*Key, skipped []skippedKey, err error) {
 	var cur entry
 	defer func() {
 		if v := recover(); v != nil {
-			keys, err = nil, fmt.Errorf("%w: %s", errJWXPanicked, panictext.Text(v, endpoint.MaxErrorText))
+			keys, err = nil, fmt.Errorf("jwks: parsing the key set %w", jwxpanic.New(v, endpoint.MaxErrorText))
 			if sk, ok := panickedEntry(cur); ok {
 				skipped = append(skipped, sk)
 			}

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/grpcauth/grpcauth/internal/endpoint"
+	"github.com/grpcauth/grpcauth/internal/jwxpanic"
 )
 
 // refresh fetches and parses the key set once and returns the next
@@ -88,9 +89,13 @@ func (s *Set) fetchKeys(url string) (*snapshot, time.Duration, error) {
 	s.exposed.add(skipped)
 	if err != nil {
 		// skipped is empty, but for a document whose parsing panicked
-		// (errJWXPanicked): the keys its entries before the panic, or the
-		// entry that panicked (panickedEntry), exposed leave the last good
-		// set, as below.
+		// (a *jwxpanic.Error): the keys its entries before the panic, or
+		// the entry that panicked (panickedEntry), exposed leave the last
+		// good set, as below. The panic is logged at error level with its
+		// stack, a bug to report; the failed fetch is logged as any other.
+		if e, ok := jwxpanic.Find(err); ok {
+			s.log.Error("jwks: parsing the key set panicked; the fetch fails", "url", redactString(url), "error", endpoint.ClipError(err), "stack", string(e.Stack))
+		}
 		s.logSkipped(url, skipped, nil)
 		return s.cur.Load().withoutExposed(skipped), 0, fmt.Errorf("jwks: %s: %w", redactString(url), err)
 	}

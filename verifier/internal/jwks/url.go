@@ -61,14 +61,23 @@ func checkNamedURL(u *url.URL) error {
 // discovery document, from is the issuer), leaves https for another scheme
 // (plain http, even to a loopback host): what an https issuer names must
 // come over https too (RFC 8414, section 2; OpenID Connect Discovery 1.0,
-// section 3), or anyone on the path could serve its keys. url.Parse
-// lowercases schemes.
-func downgrade(from, to *url.URL) error {
+// section 3), or anyone on the path could serve its keys, and so must
+// what any https URL redirects to: the issuer's discovery document, a
+// discovered jwks_uri, a configured JWKSURL (whatever scheme the issuer
+// has). rule, ruleIssuer or ruleRedirect, says which in the error.
+// url.Parse lowercases schemes.
+func downgrade(from, to *url.URL, rule string) error {
 	if from.Scheme == "https" && to.Scheme != "https" {
-		return fmt.Errorf("jwks: %q: a downgrade from https to %s is refused: an https issuer's metadata and keys come over https only", endpoint.Redact(to), to.Scheme)
+		return fmt.Errorf("jwks: %q: a downgrade from https to %s is refused: %s", endpoint.Redact(to), to.Scheme, rule)
 	}
 	return nil
 }
+
+// The rules of downgrade, for its error.
+const (
+	ruleIssuer   = "an https issuer's jwks_uri must be https too"
+	ruleRedirect = "a redirect from an https URL must stay on https"
+)
 
 // RedactString returns raw, a URL the operator configured, as
 // endpoint.RedactConfigured does, for logs and errors; an unparsable

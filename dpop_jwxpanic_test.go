@@ -1,0 +1,50 @@
+package grpcauth
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"log/slog"
+	"strings"
+	"testing"
+
+	"google.golang.org/grpc/codes"
+
+	"github.com/grpcauth/grpcauth/dpop"
+	"github.com/grpcauth/grpcauth/grpcauthtest"
+	"github.com/grpcauth/grpcauth/internal/jwxpanic"
+	"github.com/grpcauth/grpcauth/internal/jwxpanic/jwxpanictest"
+	"github.com/grpcauth/grpcauth/verifier"
+)
+
+// A panic that dpop.Verify recovered while it checked the proof (jwx's,
+// on the proof's jwk or signature) refuses the call as an invalid proof,
+// the client told nothing of it, and is logged on the server at
+// LogLevels.Problem with its stack, without the token or the proof.
+func TestDPoP_RecoveredJWXPanicIsAnInvalidProofLoggedWithItsStack(t *testing.T) {
+	var logs bytes.Buffer
+	d := newDPoPEnv(t, func(c *Config, _ *verifier.Config) { c.Logger = slog.New(slog.NewTextHandler(&logs, nil)) })
+	orig := verifyDPoP
+	verifyDPoP = func(*dpop.Verifier, context.Context, string, dpop.Request) (_ dpop.Proof, err error) {
+		defer jwxpanic.Recover(&err, 160, func(e *jwxpanic.Error) error {
+			return fmt.Errorf("%w: checking the signature %w", dpop.ErrInvalidProof, e)
+		})
+		jwxpanictest.Panic()
+		return dpop.Proof{}, nil
+	}
+	t.Cleanup(func() { verifyDPoP = orig })
+	proof := d.proof(t, d.key, mInherited, d.bound, grpcauthtest.ProofOptions{})
+	err, _, _ := d.callUnaryMD(dpopCtx(t.Context(), "DPoP "+d.bound, proof), mInherited)
+	checkStatus(t, err, codes.Unauthenticated, ReasonDPoPProofInvalid)
+	if msg := err.Error(); strings.Contains(msg, "panic") || strings.Contains(msg, "jwx") {
+		t.Fatalf("the client is told of the panic: %v", err)
+	}
+	out := logs.String()
+	if !strings.Contains(out, "level=WARN") || !strings.Contains(out, "panic recovered while checking a DPoP proof") ||
+		!strings.Contains(out, "panicked in jwx") || !strings.Contains(out, "jwxpanictest.Panic") {
+		t.Fatalf("log = %s; want the panic at the Problem level, with its stack", out)
+	}
+	if strings.Contains(out, d.bound) || strings.Contains(out, strings.Split(proof, ".")[2]) {
+		t.Fatalf("log = %s; it holds the token or the proof", out)
+	}
+}

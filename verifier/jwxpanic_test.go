@@ -1,0 +1,56 @@
+package verifier
+
+import (
+	"bytes"
+	"errors"
+	"log/slog"
+	"strings"
+	"testing"
+
+	"github.com/grpcauth/grpcauth/grpcauthtest"
+	"github.com/grpcauth/grpcauth/internal/jwxpanic"
+	"github.com/grpcauth/grpcauth/internal/jwxpanic/jwxpanictest"
+)
+
+// panickingVerifier is a jws.Verifier in which jwx panics, as a jwx bug
+// that a token or a key reached would.
+type panickingVerifier struct{}
+
+func (panickingVerifier) Verify([]byte, []byte, any) error {
+	jwxpanictest.Panic()
+	return nil
+}
+
+// A panic of jwx's while a token's signature is checked (a cache miss) is
+// recovered: the token is refused as badly signed, the panic and its
+// stack logged at error level, without the token; the verifier goes on,
+// and a token verified before, a cache hit, which checks no signature, is
+// still accepted.
+func TestVerifyAccessToken_JWXPanicCheckingTheSignatureRefusesTheToken(t *testing.T) {
+	var buf bytes.Buffer
+	f := newFixture(t, grpcauthtest.Config{}, func(c *Config) { c.Logger = slog.New(slog.NewTextHandler(&buf, nil)) })
+	cached := f.mint(t, map[string]any{"sub": "cached"})
+	if _, err := f.verify(t, cached); err != nil {
+		t.Fatal(err)
+	}
+	for alg := range f.v.verifiers {
+		f.v.verifiers[alg] = panickingVerifier{}
+	}
+	tok := f.mint(t, map[string]any{"sub": "new"})
+	c, err := f.verify(t, tok)
+	e, ok := jwxpanic.Find(err)
+	if !errors.Is(err, ErrBadSignature) || !ok || !e.InJWX || !c.IsZero() {
+		t.Fatalf("VerifyAccessToken = %v, %v; want ErrBadSignature naming jwx's panic", c, err)
+	}
+	if want := `verifier: invalid signature: checking the signature panicked in jwx: "` + jwxpanictest.Text + `"`; err.Error() != want {
+		t.Fatalf("error = %q, want %q", err, want)
+	}
+	out := buf.String()
+	if !strings.Contains(out, "level=ERROR") || !strings.Contains(out, "checking a token's signature panicked") ||
+		!strings.Contains(out, "jwxpanictest.Panic") || strings.Contains(out, strings.Split(tok, ".")[2]) || strings.Contains(out, strings.Split(tok, ".")[1]) {
+		t.Fatalf("log = %s; want the panic at error level with its stack, without the token", out)
+	}
+	if _, err := f.verify(t, cached); err != nil {
+		t.Fatalf("cached token after the panic: %v", err)
+	}
+}
