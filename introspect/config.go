@@ -208,7 +208,8 @@ type Config struct {
 	// (5s). The body of an answer refused by its status (any but 200) or
 	// its Content-Type is read for at most a second of it, from its
 	// headers, and up to 64 KiB (MaxResponseSize when less): past either
-	// bound the request ends and its connection is closed.
+	// bound the request ends and its connection is closed (over HTTP/2,
+	// its stream is reset and the connection kept).
 	Timeout time.Duration
 
 	// MaxResponseSize bounds a response body in bytes. Default

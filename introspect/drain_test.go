@@ -66,6 +66,37 @@ func trickle(status int, header http.Header, start string, gone, release chan st
 	}
 }
 
+// requestContexts is a transport that hands the context of each request
+// it sends (up to 8) on ctxs, so that a test can tell whether that
+// request was ended, and how.
+type requestContexts struct {
+	rt   http.RoundTripper
+	ctxs chan context.Context
+}
+
+func newRequestContexts() *requestContexts {
+	return &requestContexts{rt: &http.Transport{}, ctxs: make(chan context.Context, 8)}
+}
+
+func (rc *requestContexts) RoundTrip(r *http.Request) (*http.Response, error) {
+	select {
+	case rc.ctxs <- r.Context():
+	default:
+	}
+	return rc.rt.RoundTrip(r)
+}
+
+// endedByTheBound fails t unless ctx, the context of the request whose
+// body's bound has just fired, was ended by it (cancelled), not by
+// Timeout (a minute in these tests) or not at all: without the bound's
+// cancel, the read would go on, and the call end, at Timeout all the same.
+func endedByTheBound(t *testing.T, ctx context.Context) {
+	t.Helper()
+	if err := ctx.Err(); !errors.Is(err, context.Canceled) {
+		t.Fatalf("once the bound has fired, the request's context is %v, want it cancelled", err)
+	}
+}
+
 // refusedAnswers are answers the Verifier refuses by their status or
 // their Content-Type, whose bodies are of no use but a 401's or 403's
 // invalid_client.
@@ -83,7 +114,8 @@ var refusedAnswers = []struct {
 // TestVerify_ASlowBodyOfARefusedAnswerIsReadForAtMostASecond: the body of
 // an answer refused by its status (a 429, a 503, a 401) or its
 // Content-Type is read for at most a second from its headers: then the
-// request ends, with ErrUnavailable, and its connection is closed. Before,
+// request ends (its context is cancelled when the bound fires, not at
+// Timeout), with ErrUnavailable, and its connection is closed. Before,
 // a body that trickled held its caller, a MaxConcurrent slot and a
 // connection for all of Timeout (here a minute). The second is a timer the
 // test fires.
@@ -91,13 +123,14 @@ func TestVerify_ASlowBodyOfARefusedAnswerIsReadForAtMostASecond(t *testing.T) {
 	for _, tc := range refusedAnswers {
 		t.Run(tc.name, func(t *testing.T) {
 			gone, release := make(chan struct{}), make(chan struct{})
+			sent := newRequestContexts()
 			srv := httptest.NewServer(trickle(tc.status, tc.header, `{"error":`, gone, release))
 			defer srv.Close()
 			defer close(release) // runs first: the handler returns before srv.Close waits for it
 			v := newVerifier(t, introspect.Config{
 				Endpoint: srv.URL, Issuer: "https://issuer.example", ClientID: "rs", ClientSecret: "secret",
 				Audiences: []string{"api://x"}, Logger: slog.New(slog.DiscardHandler), Timeout: time.Minute,
-				HTTPClient: &http.Client{Transport: &http.Transport{}},
+				HTTPClient: &http.Client{Transport: sent},
 			})
 			timers := handTimers(v)
 			done := make(chan error, 1)
@@ -115,6 +148,7 @@ func TestVerify_ASlowBodyOfARefusedAnswerIsReadForAtMostASecond(t *testing.T) {
 				t.Fatalf("the body is read for %v, want a second", tt.d)
 			}
 			tt.fire()
+			endedByTheBound(t, <-sent.ctxs)
 			if err := <-done; !errors.Is(err, introspect.ErrUnavailable) {
 				t.Fatalf("once the bound has passed: %v, want ErrUnavailable", err)
 			}
@@ -222,10 +256,11 @@ func TestVerify_A401WhoseBodyDidNotComeIsLoggedAsUnknown(t *testing.T) {
 			defer srv.Close()
 			defer close(release) // runs first: the handler returns before srv.Close waits for it
 			var logged syncBuffer
+			sent := newRequestContexts()
 			v := newVerifier(t, introspect.Config{
 				Endpoint: srv.URL, Issuer: "https://issuer.example", ClientID: "rs", ClientSecret: "secret",
 				Audiences: []string{"api://x"}, Logger: slog.New(slog.NewTextHandler(&logged, nil)), Timeout: time.Minute,
-				HTTPClient: &http.Client{Transport: &http.Transport{}},
+				HTTPClient: &http.Client{Transport: sent},
 			})
 			timers := handTimers(v)
 			done := make(chan error, 1)
@@ -235,6 +270,7 @@ func TestVerify_A401WhoseBodyDidNotComeIsLoggedAsUnknown(t *testing.T) {
 			}()
 			if tc.fire {
 				(<-timers).fire()
+				endedByTheBound(t, <-sent.ctxs)
 			}
 			if err := <-done; !errors.Is(err, introspect.ErrUnavailable) {
 				t.Fatalf("the 401 cut short: %v, want ErrUnavailable", err)

@@ -111,8 +111,10 @@ const maxRefusedBodyTime = time.Second
 // chunked body's end comes after its last byte, and net/http closes a
 // connection whose body's end it has not seen), and for at most
 // maxRefusedBodyTime, after which cancel ends the request, and with it the
-// read and the connection; cut then reports it (when err is not nil). A
-// longer body's connection is closed too.
+// read and the connection (over HTTP/2, the stream only); cut then reports
+// it (when err is not nil). A longer body's connection is closed too (its
+// stream reset), when post closes the body; reading it stops at the bound
+// without an error.
 func (v *Verifier) readRefused(w io.Writer, resp *http.Response, cancel context.CancelFunc) (cut bool, err error) {
 	stop := v.afterFunc(maxRefusedBodyTime, cancel)
 	_, err = io.Copy(w, io.LimitReader(resp.Body, min(v.s.MaxResponseSize, maxRefusedBody)+1))
@@ -136,9 +138,10 @@ func (v *Verifier) discard(resp *http.Response, cancel context.CancelFunc) {
 // The body's Content-Type is not consulted: only a JSON object whose
 // "error" is "invalid_client" pauses, and nothing else (an HTML page, a
 // caller's token echoed: no b64token holds a '"') parses as one, whatever
-// its label. A body cut short (by its bound, Timeout, or a broken
+// its label. A body cut short (by its second, Timeout, or a broken
 // connection) pauses nothing either, and is logged as such, not as one
-// without invalid_client. When ctx ends while the body is read, it returns
+// without invalid_client; one longer than its bound in bytes is judged by
+// the bytes read, which hold no whole JSON object: without invalid_client. When ctx ends while the body is read, it returns
 // ctx's error, unlogged, as post does.
 func (v *Verifier) refused(ctx context.Context, resp *http.Response, cancel context.CancelFunc) error {
 	var b bytes.Buffer
