@@ -645,7 +645,8 @@ func TestNeeds_SaysEveryRequirementOfTheRule(t *testing.T) {
 // A method in dry run still needs a valid token (grpcauth never relaxes
 // authentication in dry run): needs says so, rather than that the method's
 // refusals are only logged, which reads as open to anyone. A public
-// method, which dry run does not change, reads as public alone.
+// method, which dry run does not change, reads as public and as in dry
+// run, which relaxes nothing there: neither fact is hidden.
 func TestNeeds_DryRunMethodStillNeedsAValidToken(t *testing.T) {
 	for _, tt := range []struct {
 		m    *itemsv1.MethodInfo
@@ -654,7 +655,7 @@ func TestNeeds_DryRunMethodStillNeedsAValidToken(t *testing.T) {
 		{&itemsv1.MethodInfo{Scopes: []string{"items:read"}, DryRun: true}, "items:read; dry run: any valid token passes, refusals only logged"},
 		{&itemsv1.MethodInfo{Denied: true, DryRun: true}, "denied: the server has no usable rule; dry run: any valid token passes, refusals only logged"},
 		{&itemsv1.MethodInfo{RequireDpop: true, DryRun: true}, "any valid token; a DPoP-bound token; dry run: any valid token passes, refusals only logged"},
-		{&itemsv1.MethodInfo{Public: true, DryRun: true}, "nothing: public"},
+		{&itemsv1.MethodInfo{Public: true, DryRun: true}, "nothing: public; dry run: nothing to relax on a public method"},
 	} {
 		if got := needs(tt.m); got != tt.want {
 			t.Errorf("needs(%v) = %q, want %q", tt.m, got, tt.want)

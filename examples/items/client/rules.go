@@ -35,8 +35,10 @@ func printRules(out io.Writer, methods []*itemsv1.MethodInfo) error {
 // certificate-bound token, and last whether the method is in dry run. Dry
 // run lets through any valid token and only logs what the rule would
 // refuse; it never relaxes authentication, so a call without a valid
-// token is still refused, and a public method, which needs none, is
-// unchanged by it and said to be public alone. A MethodInfo with fields
+// token is still refused. A public method, which needs none, is
+// unchanged by it: needs says both that it is public and that it is in
+// dry run, which relaxes nothing there (a server configured so is still
+// shown as it is). A MethodInfo with fields
 // this client's items.proto does not have (a newer server's, which may
 // ask for more) ends with a note saying so. The web page (web/app.js,
 // needs), which the server serves and so shares its items.proto, says
@@ -78,7 +80,10 @@ func needs(m *itemsv1.MethodInfo) string {
 			parts = append(parts, "a certificate-bound token")
 		}
 	}
-	if m.GetDryRun() && !m.GetPublic() {
+	switch {
+	case m.GetDryRun() && m.GetPublic() && !m.GetDenied():
+		parts = append(parts, "dry run: nothing to relax on a public method")
+	case m.GetDryRun():
 		parts = append(parts, "dry run: any valid token passes, refusals only logged")
 	}
 	if len(m.ProtoReflect().GetUnknown()) > 0 {

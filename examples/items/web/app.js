@@ -417,15 +417,16 @@ function addRow(it) {
 // the any-of sets, a condition, step-up, a DPoP- or certificate-bound
 // token, and last whether the method is in dry run, which lets any valid
 // token through (a call without one is still refused) and only logs what
-// the rule would refuse; a public method, which dry run leaves unchanged,
-// is said to be public alone. The Go client (client/rules.go, needs) says
+// the rule would refuse; of a public method, which dry run leaves
+// unchanged, it says both that it is public and that it is in dry run,
+// which relaxes nothing there. The Go client (client/rules.go, needs) says
 // it in the same words.
 function needs(m) {
   const parts = [];
   if (m.denied) {
     parts.push('denied: the server has no usable rule');
   } else if (m.public) {
-    return 'nothing: public';
+    parts.push('nothing: public');
   } else {
     if ((m.scopes || []).length) parts.push(m.scopes.join(' + '));
     if ((m.anyOf || []).length) parts.push('one of ' + m.anyOf.map((s) => (s.scopes || []).join(' + ')).join(' or '));
@@ -437,7 +438,8 @@ function needs(m) {
     if (m.requireDpop) parts.push('a DPoP-bound token');
     if (m.requireCertificateBinding) parts.push('a certificate-bound token');
   }
-  if (m.dryRun) parts.push('dry run: any valid token passes, refusals only logged');
+  if (m.dryRun && m.public && !m.denied) parts.push('dry run: nothing to relax on a public method');
+  else if (m.dryRun) parts.push('dry run: any valid token passes, refusals only logged');
   return parts.join('; ');
 }
 
