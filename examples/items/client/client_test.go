@@ -497,18 +497,7 @@ func (hostileServer) ListItems(context.Context, *itemsv1.ListItemsRequest) (*ite
 // rules GetServerInfo lists, with terminal escapes cannot clear the
 // screen or rewrite earlier lines.
 func TestCallAll_ServerTextOfAllowedCallsIsPrintedAsText(t *testing.T) {
-	lis := bufconn.Listen(1 << 16)
-	s := grpc.NewServer()
-	itemsv1.RegisterItemServiceServer(s, hostileServer{})
-	go func() { _ = s.Serve(lis) }()
-	defer s.Stop()
-	conn, err := grpc.NewClient("passthrough:///bufnet",
-		grpc.WithContextDialer(func(ctx context.Context, _ string) (net.Conn, error) { return lis.DialContext(ctx) }),
-		grpc.WithTransportCredentials(insecure.NewCredentials()))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
+	conn := serveItems(t, hostileServer{})
 	var out strings.Builder
 	_ = callAll(context.Background(), conn, grpc.EmptyCallOption{}, "items-reader", &out) // the other methods are Unimplemented
 	for _, want := range []string{`"issuer https://idp\x1b[2J, audience api\r"`, `"item-1\x1b]0;owned\a"`, `"Evil\x1b[2J"`, `"items:read\a"`} {
@@ -518,6 +507,103 @@ func TestCallAll_ServerTextOfAllowedCallsIsPrintedAsText(t *testing.T) {
 	}
 	if strings.ContainsAny(out.String(), "\x1b\r\a") {
 		t.Errorf("report carries the server's control characters:\n%q", out.String())
+	}
+}
+
+// serveItems serves srv on an in-process listener and returns a client
+// connection to it; both are closed when the test ends.
+func serveItems(t *testing.T, srv itemsv1.ItemServiceServer) *grpc.ClientConn {
+	t.Helper()
+	lis := bufconn.Listen(1 << 16)
+	s := grpc.NewServer()
+	itemsv1.RegisterItemServiceServer(s, srv)
+	go func() { _ = s.Serve(lis) }()
+	t.Cleanup(s.Stop)
+	conn, err := grpc.NewClient("passthrough:///bufnet",
+		grpc.WithContextDialer(func(ctx context.Context, _ string) (net.Conn, error) { return lis.DialContext(ctx) }),
+		grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { conn.Close() })
+	return conn
+}
+
+// floodServer answers with strings of half a mebibyte, terminal escapes in
+// them, in every field the report prints, a status message and ErrorInfo
+// as long, and GetServerInfo lists thousands of methods.
+type floodServer struct {
+	itemsv1.UnimplementedItemServiceServer
+}
+
+// flood is half a mebibyte of text with a terminal escape at its start.
+var flood = "\x1b[2J" + strings.Repeat("x", 1<<19)
+
+func (floodServer) GetServerInfo(context.Context, *itemsv1.GetServerInfoRequest) (*itemsv1.GetServerInfoResponse, error) {
+	info := &itemsv1.GetServerInfoResponse{Issuer: flood, Audience: flood}
+	info.Methods = append(info.Methods, &itemsv1.MethodInfo{Name: flood, Scopes: []string{flood}})
+	for i := range 10000 {
+		info.Methods = append(info.Methods, &itemsv1.MethodInfo{Name: fmt.Sprintf("/items.v1.ItemService/M%d", i), Scopes: []string{"a\x1b[2J"}})
+	}
+	return info, nil
+}
+
+func (floodServer) ListItems(context.Context, *itemsv1.ListItemsRequest) (*itemsv1.ListItemsResponse, error) {
+	return &itemsv1.ListItemsResponse{Items: []*itemsv1.Item{{Id: flood}}}, nil
+}
+
+func (floodServer) GetItem(context.Context, *itemsv1.GetItemRequest) (*itemsv1.GetItemResponse, error) {
+	return &itemsv1.GetItemResponse{Item: &itemsv1.Item{Id: "1", Name: flood, CreatedBy: flood}}, nil
+}
+
+func (floodServer) CreateItem(context.Context, *itemsv1.CreateItemRequest) (*itemsv1.CreateItemResponse, error) {
+	st, err := status.New(codes.PermissionDenied, flood).WithDetails(&errdetails.ErrorInfo{Domain: "grpcauth", Reason: flood,
+		Metadata: map[string]string{"required_scopes": `[["` + strings.Repeat("s", 1<<20) + `"]]`}})
+	if err != nil {
+		return nil, err
+	}
+	return nil, st.Err()
+}
+
+// A server that answers with strings up to gRPC's 4 MiB receive limit
+// cannot flood the terminal: each string of the server's the report
+// prints is cut to maxField bytes, with a note of its length, every
+// printed text to maxPrinted, and the rules list maxMethods methods and
+// says how many more there were. Control characters are escaped still.
+func TestCallAll_ServerTextIsCutShort(t *testing.T) {
+	conn := serveItems(t, floodServer{})
+	var out strings.Builder
+	_ = callAll(context.Background(), conn, grpc.EmptyCallOption{}, "items-reader", &out) // the other methods are Unimplemented
+	printed := out.String()
+	if len(printed) > 64<<10 {
+		t.Errorf("the report is %d bytes long, want at most 64 KiB", len(printed))
+	}
+	for _, want := range []string{fmt.Sprintf("(%d bytes in all)", len(flood)), "(9969 more methods not shown)"} {
+		if !strings.Contains(printed, want) {
+			t.Errorf("the report lacks %q", want)
+		}
+	}
+	if strings.Contains(printed, "\x1b") {
+		t.Error("the report carries the server's control characters")
+	}
+}
+
+// clip cuts a string longer than its limit without splitting a UTF-8
+// sequence, and says how long the string was.
+func TestClip_CutsAtARuneBoundary(t *testing.T) {
+	for _, tt := range []struct {
+		s    string
+		n    int
+		want string
+	}{
+		{"abc", 3, "abc"},
+		{"abcd", 3, "abc ... (4 bytes in all)"},
+		{"ééé", 3, "é ... (6 bytes in all)"},
+		{"€€", 2, " ... (6 bytes in all)"},
+	} {
+		if got := clip(tt.s, tt.n); got != tt.want {
+			t.Errorf("clip(%q, %d) = %q, want %q", tt.s, tt.n, got, tt.want)
+		}
 	}
 }
 
