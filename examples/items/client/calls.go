@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"regexp"
 	"strconv"
 	"strings"
 	"text/tabwriter"
@@ -117,6 +118,9 @@ func why(err error) string {
 			continue
 		}
 		reason := clip(info.GetReason(), maxField)
+		if info.GetReason() == "INSUFFICIENT_USER_AUTHENTICATION" {
+			return stepUpText(info.GetMetadata()) + " [" + reason + "]"
+		}
 		var alts [][]string
 		if json.Unmarshal([]byte(info.GetMetadata()["required_scopes"]), &alts) != nil || len(alts) == 0 {
 			return fmt.Sprintf("%s [%s]", msg, reason)
@@ -128,6 +132,40 @@ func why(err error) string {
 		return fmt.Sprintf("needs %s [%s]", strings.Join(sets, " or "), reason)
 	}
 	return msg
+}
+
+// acrValuesSyntax and maxAgeSyntax are the well-formed acr_values (a
+// space-separated list of OAuth NQCHAR strings without space, '"' or '\',
+// at most maxACRValues bytes in all) and max_age (seconds) of a step-up
+// refusal's ErrorInfo metadata, as the web page (web/app.js,
+// stepUpChallenge) takes them.
+var (
+	acrValuesSyntax = regexp.MustCompile(`^[\x21\x23-\x5b\x5d-\x7e]+( [\x21\x23-\x5b\x5d-\x7e]+)*$`)
+	maxAgeSyntax    = regexp.MustCompile(`^[0-9]{1,12}$`)
+)
+
+// maxACRValues bounds the acr_values stepUpText takes.
+const maxACRValues = 1024
+
+// stepUpText says what a step-up refusal (RFC 9470: reason
+// INSUFFICIENT_USER_AUTHENTICATION) with ErrorInfo metadata md asks a
+// sign-in for, in the web page's words: its acr_values and max_age, each
+// when well-formed. One that names neither (grpcauth always names one; a
+// broken or hostile server might not) is said to name nothing, as the
+// page says it without offering a sign-in: one without them would get a
+// token like the refused one.
+func stepUpText(md map[string]string) string {
+	var wants []string
+	if acr := md["acr_values"]; len(acr) <= maxACRValues && acrValuesSyntax.MatchString(acr) {
+		wants = append(wants, "acr "+strings.ReplaceAll(acr, " ", " or "))
+	}
+	if age := md["max_age"]; maxAgeSyntax.MatchString(age) {
+		wants = append(wants, "signed in at most "+age+" s ago")
+	}
+	if len(wants) == 0 {
+		return "needs a stronger or more recent sign-in, but names no acr_values or max_age a sign-in could ask for: signing in again would not change the answer"
+	}
+	return "needs a stronger or more recent sign-in: " + strings.Join(wants, ", ")
 }
 
 // callAll calls each method of ItemService once: the public one and one

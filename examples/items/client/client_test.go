@@ -306,6 +306,24 @@ func TestDescribe(t *testing.T) {
 		{withInfo(codes.PermissionDenied, "denied",
 			&errdetails.ErrorInfo{Domain: "example.com", Reason: "OTHER"}),
 			"denied"},
+		// A step-up refusal says what a sign-in must bring, its
+		// well-formed acr_values and max_age only, or that it names
+		// nothing a sign-in could ask for.
+		{withInfo(codes.Unauthenticated, "grpcauth: stronger authentication required",
+			&errdetails.ErrorInfo{Domain: "grpcauth", Reason: "INSUFFICIENT_USER_AUTHENTICATION",
+				Metadata: map[string]string{"acr_values": "urn:a:mfa phr", "max_age": "300"}}),
+			"needs a stronger or more recent sign-in: acr urn:a:mfa or phr, signed in at most 300 s ago [INSUFFICIENT_USER_AUTHENTICATION]"},
+		{withInfo(codes.Unauthenticated, "grpcauth: stronger authentication required",
+			&errdetails.ErrorInfo{Domain: "grpcauth", Reason: "INSUFFICIENT_USER_AUTHENTICATION",
+				Metadata: map[string]string{"acr_values": `a"b`, "max_age": "60"}}),
+			"needs a stronger or more recent sign-in: signed in at most 60 s ago [INSUFFICIENT_USER_AUTHENTICATION]"},
+		{withInfo(codes.Unauthenticated, "grpcauth: stronger authentication required",
+			&errdetails.ErrorInfo{Domain: "grpcauth", Reason: "INSUFFICIENT_USER_AUTHENTICATION",
+				Metadata: map[string]string{"acr_values": `a"b`, "max_age": "-1"}}),
+			"needs a stronger or more recent sign-in, but names no acr_values or max_age a sign-in could ask for: signing in again would not change the answer [INSUFFICIENT_USER_AUTHENTICATION]"},
+		{withInfo(codes.Unauthenticated, "grpcauth: stronger authentication required",
+			&errdetails.ErrorInfo{Domain: "grpcauth", Reason: "INSUFFICIENT_USER_AUTHENTICATION"}),
+			"needs a stronger or more recent sign-in, but names no acr_values or max_age a sign-in could ask for: signing in again would not change the answer [INSUFFICIENT_USER_AUTHENTICATION]"},
 		// A hostile server's terminal escapes are printed as text.
 		{status.Error(codes.NotFound, "gone\x1b[2J\rok"), `"gone\x1b[2J\rok"`},
 		{withInfo(codes.Unauthenticated, "no",

@@ -125,7 +125,9 @@ const errorReason = (details) => errorInfo(details).reason;
 // INSUFFICIENT_USER_AUTHENTICATION) asks the person to sign in again
 // with, from its ErrorInfo metadata: acr_values (space-separated) and
 // max_age (seconds), each '' when the rule sets none or the server sent
-// a malformed one; null for any other refusal.
+// a malformed one; null for any other refusal. With both '' (which
+// grpcauth never sends) a sign-in again asks for nothing new, and render
+// offers none (the Go client, client/calls.go, stepUp, reads it alike).
 function stepUpChallenge(info) {
   if (info.reason !== 'INSUFFICIENT_USER_AUTHENTICATION') return null;
   const acr = info.metadata.get('acr_values') || '', age = info.metadata.get('max_age') || '';
@@ -309,14 +311,24 @@ function render() {
   document.getElementById('signout').hidden = !session.token;
   const su = session.stepUp;
   document.getElementById('stepup').hidden = !su;
+  // A refusal that names neither acr_values nor max_age (or only
+  // malformed ones) is reported, with no sign-in offered: one without
+  // them would get a token like the refused one.
+  document.getElementById('stepup-signin').hidden = !canStepUp(su);
   if (su) {
     const wants = [];
     if (su.acrValues) wants.push('acr ' + su.acrValues.split(' ').join(' or '));
     if (su.maxAge) wants.push('signed in at most ' + su.maxAge + ' s ago');
-    document.getElementById('stepup-text').textContent =
-      'The server asks for a stronger or more recent sign-in' + (wants.length ? ': ' + wants.join(', ') : '') + '.';
+    document.getElementById('stepup-text').textContent = wants.length
+      ? 'The server asks for a stronger or more recent sign-in: ' + wants.join(', ') + '.'
+      : 'The server asks for a stronger or more recent sign-in, but names no acr_values or max_age ' +
+        'a sign-in could ask for: signing in again would not change its answer.';
   }
 }
+
+// canStepUp reports whether su, a stepUpChallenge, names something to sign
+// in again with.
+const canStepUp = (su) => !!(su && (su.acrValues || su.maxAge));
 
 // ---- calls ----
 
@@ -370,7 +382,8 @@ async function call(method, message, onRefused) {
 // purge calls PurgeItems. Its rule asks for a recent multi-factor sign-in
 // (step-up, RFC 9470): a refusal for that shows what the server asks for
 // and offers to sign in again with it (signIn), after which purging again
-// is allowed.
+// is allowed; one that names nothing to ask for is shown without the
+// offer (render).
 async function purge() {
   const r = await call('PurgeItems', {}, (info) => {
     session.stepUp = stepUpChallenge(info);
@@ -484,7 +497,9 @@ async function init() {
   session.cfg = await (await fetch('/config.json')).json();
   const signin = document.getElementById('signin');
   signin.addEventListener('click', () => signIn());
-  document.getElementById('stepup-signin').addEventListener('click', () => signIn(session.stepUp));
+  document.getElementById('stepup-signin').addEventListener('click', () => {
+    if (canStepUp(session.stepUp)) signIn(session.stepUp);
+  });
   if (!session.cfg.authorization_endpoint) {
     // A real issuer needs the page registered as a client there first.
     signin.disabled = true;
