@@ -519,6 +519,52 @@ func TestRequirement_ReportsRequireDPoP(t *testing.T) {
 	}
 }
 
+// Requirement.RequireDPoP says what the interceptor refuses: a bearer
+// call with every scope is refused as DPOP_REQUIRED exactly when it is
+// true, except that dry run relaxes a rule's require_dpop and never
+// Config.RequireDPoP. A public method under Config.RequireDPoP reports it
+// too: a bearer call is refused, one without a token goes through.
+func TestRequirement_RequireDPoPReflectsConfigRequireDPoP(t *testing.T) {
+	for _, server := range []bool{false, true} {
+		for _, rule := range []bool{false, true} {
+			for _, dry := range []bool{false, true} {
+				name := fmt.Sprintf("server=%v/rule=%v/dryrun=%v", server, rule, dry)
+				t.Run(name, func(t *testing.T) {
+					a := mustNew(t, Config{
+						Verifier:    staticVerifier{claims: mustClaims(t, "x")},
+						Rules:       map[string]*grpcauthv1.Rule{mAuth: {RequireDpop: rule, Scopes: []string{"x"}}},
+						RequireDPoP: server,
+						DryRun:      dry,
+					})
+					req, err := a.Requirement(mAuth)
+					if err != nil || req.RequireDPoP != (server || rule) || req.DryRun != dry {
+						t.Fatalf("Requirement(%s) = %+v, %v; want RequireDPoP %v, DryRun %v", mAuth, req, err, server || rule, dry)
+					}
+					_, err = callUnary(a, bearerCtx("tok"), mAuth)
+					if refused := req.RequireDPoP && (!req.DryRun || server); refused {
+						checkStatus(t, err, codes.Unauthenticated, ReasonDPoPRequired)
+					} else {
+						checkStatus(t, err, codes.OK, "")
+					}
+
+					pub, err := a.Requirement(mPublic)
+					if err != nil || !pub.Public || pub.RequireDPoP != server {
+						t.Fatalf("Requirement(%s) = %+v, %v; want Public, RequireDPoP %v", mPublic, pub, err, server)
+					}
+					_, err = callUnary(a, bearerCtx("tok"), mPublic)
+					if server {
+						checkStatus(t, err, codes.Unauthenticated, ReasonDPoPRequired)
+					} else {
+						checkStatus(t, err, codes.OK, "")
+					}
+					_, err = callUnary(a, loopbackPeer(context.Background()), mPublic)
+					checkStatus(t, err, codes.OK, "")
+				})
+			}
+		}
+	}
+}
+
 // Two replicas with their own default caches each accept the same proof
 // once (the gap docs/dpop.md describes); replicas sharing one ReplayCache
 // accept it once in all.

@@ -692,11 +692,13 @@ type Requirement struct {
 	// RequireCertificateBinding is true when only certificate-bound
 	// tokens (RFC 8705) are accepted.
 	RequireCertificateBinding bool
-	// RequireDPoP is true when the rule sets require_dpop: only DPoP-bound
-	// tokens presented with the DPoP scheme and a valid proof (RFC 9449)
-	// are accepted. It reports the method's rule only; Config.RequireDPoP,
-	// which refuses the Bearer scheme on every method, is not reflected
-	// here.
+	// RequireDPoP is true when only DPoP-bound tokens presented with the
+	// DPoP scheme and a valid proof (RFC 9449) are accepted: the rule sets
+	// require_dpop, or Config.RequireDPoP refuses the Bearer scheme on
+	// every method. On a public method it says what a call that sends a
+	// token must send (one without a token still goes through). Dry run
+	// relaxes a rule's require_dpop, like the rest of the rule, but not
+	// Config.RequireDPoP (see DryRun).
 	RequireDPoP bool
 	// Condition is the rule's condition expression, or "" (see
 	// docs/conditions.md).
@@ -711,7 +713,10 @@ type Requirement struct {
 	// DryRun is true when the method is in dry run: the rule (or the lack
 	// of one) is reported but not enforced. See Config.DryRun. It is false
 	// for a method whose rule Config.Descriptors failed to read, which dry
-	// run does not relax (see Authenticator.Requirement).
+	// run does not relax (see Authenticator.Requirement). What is not the
+	// rule's is enforced in dry run too: a valid token on a method that is
+	// not public, and, when Config.RequireDPoP is set (RequireDPoP then
+	// true on every method not denied), the DPoP scheme.
 	DryRun bool
 }
 
@@ -758,7 +763,9 @@ func (a *Authenticator) Requirement(fullMethod string) (Requirement, error) {
 	}
 	req.Public = p.rule.public
 	req.RequireCertificateBinding = p.rule.bound
-	req.RequireDPoP = p.rule.dpop
+	// Config.RequireDPoP refuses the Bearer scheme on every method, as
+	// credentials does before the rule is looked at.
+	req.RequireDPoP = p.rule.dpop || a.requireDPoP
 	req.Scopes = slices.Clone(p.rule.all)
 	for _, set := range p.rule.anyOf {
 		req.AnyOf = append(req.AnyOf, slices.Clone(set))

@@ -45,7 +45,7 @@ func TestBrowser_PageListsEachMethodsRule(t *testing.T) {
 		{`{"anyOf": [{"scopes": ["a"]}], "requireDpop": true}`, "one of a; a DPoP-bound token"},
 		{`{"scopes": ["a"], "requireCertificateBinding": true}`, "a; a certificate-bound token"},
 		{`{"scopes": ["items:read"], "dryRun": true}`, "items:read; dry run: any valid token passes, refusals only logged"},
-		{`{"public": true, "dryRun": true}`, "nothing: public"},
+		{`{"public": true, "dryRun": true}`, "nothing: public; dry run: nothing to relax on a public method"},
 		{`{"scopes": ["a"], "acrValues": ["mfa", "hwk"], "maxAgeSeconds": "0"}`, "a; step-up: acr mfa or hwk"},
 	} {
 		if got := get(p, "needs("+tt.m+")", chromedp.Evaluate[string](`needs(JSON.parse(`+strconv.Quote(tt.m)+`))`)); got != tt.want {

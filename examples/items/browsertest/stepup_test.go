@@ -240,3 +240,57 @@ func TestBrowser_StepUpChallengeCannotRedirectTheSignIn(t *testing.T) {
 		t.Errorf("the step-up request's redirect_uri %q and state %q; want the page's own %s and st8, each once", q["redirect_uri"], q["state"], r.Redirect)
 	}
 }
+
+// A step-up refusal whose ErrorInfo names neither a well-formed
+// acr_values nor a well-formed max_age (grpcauth always names one; a
+// broken or hostile server might not) is shown as a step-up refusal but
+// offers no sign-in: one without them would get a token like the refused
+// one. A refusal naming only a well-formed max_age still offers it.
+func TestBrowser_StepUpRefusalNamingNothingOffersNoSignIn(t *testing.T) {
+	p := openPage(t)
+	// The page's PurgeItems answers with the refusal in window.refusal.
+	p.do("answer PurgeItems with a refusal of the test's", chromedp.Evaluate[chromedp.Void](`(() => {
+		const real = window.fetch;
+		window.fetch = (u, o) => !String(u).endsWith('/PurgeItems') ? real(u, o) : Promise.resolve(new Response(JSON.stringify({
+			code: 'unauthenticated', message: 'grpcauth: stronger authentication required',
+			details: [{ type: 'google.rpc.ErrorInfo', debug: { reason: 'INSUFFICIENT_USER_AUTHENTICATION', domain: 'grpcauth', metadata: window.refusal } }],
+		}), { status: 401, headers: { 'Content-Type': 'application/json' } }));
+	})()`))
+	for _, tt := range []struct {
+		name, metadata string
+		offered        bool
+		text           string
+	}{
+		{"none", `{}`, false, "would not change its answer"},
+		{"malformed", `{"acr_values": "a\"b", "max_age": "-1"}`, false, "would not change its answer"},
+		{"max_age only well-formed", `{"acr_values": "a\"b", "max_age": "60"}`, true, "signed in at most 60 s ago"},
+	} {
+		p.do("set the refusal", chromedp.Evaluate[chromedp.Void](`window.refusal = `+tt.metadata))
+		o := p.call(`#purge`)
+		if o.outcome != "refused" || o.reason != "INSUFFICIENT_USER_AUTHENTICATION" {
+			t.Fatalf("%s: PurgeItems %+v, want refused (INSUFFICIENT_USER_AUTHENTICATION)", tt.name, o)
+		}
+		if n := p.count(`#stepup:not([hidden])`); n != 1 {
+			t.Errorf("%s: the step-up refusal is not shown", tt.name)
+		}
+		if text := get(p, "read the step-up text", chromedp.Text(chromedp.CSS(`#stepup-text`))); !strings.Contains(text, tt.text) {
+			t.Errorf("%s: the step-up text is %q, want it to say %q", tt.name, text, tt.text)
+		}
+		shown := get(p, "is the sign-in offered", chromedp.Evaluate[bool](`document.getElementById('stepup-signin').offsetParent !== null`))
+		if shown != tt.offered {
+			t.Errorf("%s: the step-up sign-in button shows: %v, want %v", tt.name, shown, tt.offered)
+		}
+		if tt.offered {
+			continue
+		}
+		// Not even a click that reaches the hidden button starts a
+		// sign-in (signIn saves its PKCE state before it goes).
+		started := get(p, "click the hidden button", chromedp.Evaluate[bool](`(() => {
+			document.getElementById('stepup-signin').click();
+			return sessionStorage.getItem('pkce') !== null;
+		})()`))
+		if started {
+			t.Fatalf("%s: a click on the hidden step-up button started a sign-in", tt.name)
+		}
+	}
+}

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"regexp"
 	"strconv"
 	"strings"
 	"text/tabwriter"
@@ -61,13 +62,40 @@ func (r *report) line(method, arg string, err error, detail string) {
 // detail.
 func describe(err error) string { return printable(why(err)) }
 
-// printable returns s as it is when it is UTF-8 and every rune of it
-// prints, and quoted (strconv.Quote) otherwise, so that a server's status
-// message cannot move the cursor, clear the screen or rewrite earlier
-// lines of the terminal. A byte that is not UTF-8 ranges as U+FFFD, which
-// prints, so it is checked for apart: gRPC passes a status message's bytes
-// on unchecked, and 0x9b is CSI to a terminal reading 8-bit controls.
+// maxField bounds how much of one string a server supplies (a status
+// message, an issuer, an item's name) the report prints: a server may
+// send up to gRPC's receive limit, 4 MiB, in each, which would flood the
+// terminal.
+const maxField = 256
+
+// maxPrinted bounds how much of any one text printable prints (a report
+// cell, which may join several of the server's strings, or an error):
+// what a server's lists add up to is cut there too.
+const maxPrinted = 2 << 10
+
+// clip returns s when it is at most n bytes long, and otherwise its first
+// n bytes or fewer (not splitting a UTF-8 sequence) followed by a note
+// saying how long s was.
+func clip(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	cut := n
+	for i := 0; i < utf8.UTFMax-1 && cut > 0 && !utf8.RuneStart(s[cut]); i++ {
+		cut--
+	}
+	return fmt.Sprintf("%s ... (%d bytes in all)", s[:cut], len(s))
+}
+
+// printable returns s, cut to maxPrinted bytes (clip), as it is when it
+// is UTF-8 and every rune of it prints, and quoted (strconv.Quote)
+// otherwise, so that a server's status message cannot move the cursor,
+// clear the screen or rewrite earlier lines of the terminal, nor fill it.
+// A byte that is not UTF-8 ranges as U+FFFD, which prints, so it is
+// checked for apart: gRPC passes a status message's bytes on unchecked,
+// and 0x9b is CSI to a terminal reading 8-bit controls.
 func printable(s string) string {
+	s = clip(s, maxPrinted)
 	if !utf8.ValidString(s) {
 		return strconv.Quote(s)
 	}
@@ -79,25 +107,65 @@ func printable(s string) string {
 	return s
 }
 
-// why is describe's text before printable.
+// why is describe's text before printable: each string of the server's
+// in it cut to maxField bytes.
 func why(err error) string {
 	st := status.Convert(err)
+	msg := clip(st.Message(), maxField)
 	for _, d := range st.Details() {
 		info, ok := d.(*errdetails.ErrorInfo)
 		if !ok || info.GetDomain() != "grpcauth" {
 			continue
 		}
+		reason := clip(info.GetReason(), maxField)
+		if info.GetReason() == "INSUFFICIENT_USER_AUTHENTICATION" {
+			return stepUpText(info.GetMetadata()) + " [" + reason + "]"
+		}
 		var alts [][]string
 		if json.Unmarshal([]byte(info.GetMetadata()["required_scopes"]), &alts) != nil || len(alts) == 0 {
-			return fmt.Sprintf("%s [%s]", st.Message(), info.GetReason())
+			return fmt.Sprintf("%s [%s]", msg, reason)
 		}
 		sets := make([]string, len(alts))
 		for i, set := range alts {
-			sets[i] = strings.Join(set, " + ")
+			sets[i] = clip(strings.Join(set, " + "), maxField)
 		}
-		return fmt.Sprintf("needs %s [%s]", strings.Join(sets, " or "), info.GetReason())
+		return fmt.Sprintf("needs %s [%s]", strings.Join(sets, " or "), reason)
 	}
-	return st.Message()
+	return msg
+}
+
+// acrValuesSyntax and maxAgeSyntax are the well-formed acr_values (a
+// space-separated list of OAuth NQCHAR strings without space, '"' or '\',
+// at most maxACRValues bytes in all) and max_age (seconds) of a step-up
+// refusal's ErrorInfo metadata, as the web page (web/app.js,
+// stepUpChallenge) takes them.
+var (
+	acrValuesSyntax = regexp.MustCompile(`^[\x21\x23-\x5b\x5d-\x7e]+( [\x21\x23-\x5b\x5d-\x7e]+)*$`)
+	maxAgeSyntax    = regexp.MustCompile(`^[0-9]{1,12}$`)
+)
+
+// maxACRValues bounds the acr_values stepUpText takes.
+const maxACRValues = 1024
+
+// stepUpText says what a step-up refusal (RFC 9470: reason
+// INSUFFICIENT_USER_AUTHENTICATION) with ErrorInfo metadata md asks a
+// sign-in for, in the web page's words: its acr_values and max_age, each
+// when well-formed. One that names neither (grpcauth always names one; a
+// broken or hostile server might not) is said to name nothing, as the
+// page says it without offering a sign-in: one without them would get a
+// token like the refused one.
+func stepUpText(md map[string]string) string {
+	var wants []string
+	if acr := md["acr_values"]; len(acr) <= maxACRValues && acrValuesSyntax.MatchString(acr) {
+		wants = append(wants, "acr "+strings.ReplaceAll(acr, " ", " or "))
+	}
+	if age := md["max_age"]; maxAgeSyntax.MatchString(age) {
+		wants = append(wants, "signed in at most "+age+" s ago")
+	}
+	if len(wants) == 0 {
+		return "needs a stronger or more recent sign-in, but names no acr_values or max_age a sign-in could ask for: signing in again would not change the answer"
+	}
+	return "needs a stronger or more recent sign-in: " + strings.Join(wants, ", ")
 }
 
 // callAll calls each method of ItemService once: the public one and one
@@ -114,7 +182,7 @@ func callAll(ctx context.Context, conn *grpc.ClientConn, auth grpc.CallOption, c
 	cctx, cancel := call()
 	info, err := c.GetServerInfo(cctx, &itemsv1.GetServerInfoRequest{})
 	cancel()
-	r.line("GetServerInfo", "(no token)", err, fmt.Sprintf("issuer %s, audience %s", info.GetIssuer(), info.GetAudience()))
+	r.line("GetServerInfo", "(no token)", err, fmt.Sprintf("issuer %s, audience %s", clip(info.GetIssuer(), maxField), clip(info.GetAudience(), maxField)))
 
 	cctx, cancel = call()
 	_, err = c.ListItems(cctx, &itemsv1.ListItemsRequest{})
@@ -133,12 +201,12 @@ func callAll(ctx context.Context, conn *grpc.ClientConn, auth grpc.CallOption, c
 	cctx, cancel = call()
 	got, err := c.GetItem(cctx, &itemsv1.GetItemRequest{Id: firstID}, auth)
 	cancel()
-	r.line("GetItem", firstID, err, fmt.Sprintf("%q created by %s", got.GetItem().GetName(), got.GetItem().GetCreatedBy()))
+	r.line("GetItem", clip(firstID, maxField), err, fmt.Sprintf("%q created by %s", clip(got.GetItem().GetName(), maxField), clip(got.GetItem().GetCreatedBy(), maxField)))
 
 	cctx, cancel = call()
 	created, err := c.CreateItem(cctx, &itemsv1.CreateItemRequest{Name: "made by " + clientID}, auth)
 	cancel()
-	r.line("CreateItem", "made by "+clientID, err, fmt.Sprintf("%s created by %s", created.GetItem().GetId(), created.GetItem().GetCreatedBy()))
+	r.line("CreateItem", "made by "+clientID, err, fmt.Sprintf("%s created by %s", clip(created.GetItem().GetId(), maxField), clip(created.GetItem().GetCreatedBy(), maxField)))
 
 	// Delete what this run created; without write access, ask to delete
 	// an existing item, which the server refuses before looking at it.
@@ -149,7 +217,7 @@ func callAll(ctx context.Context, conn *grpc.ClientConn, auth grpc.CallOption, c
 	cctx, cancel = call()
 	_, err = c.DeleteItem(cctx, &itemsv1.DeleteItemRequest{Id: delID}, auth)
 	cancel()
-	r.line("DeleteItem", delID, err, "deleted")
+	r.line("DeleteItem", clip(delID, maxField), err, "deleted")
 
 	cctx, cancel = call()
 	n, err := watchUntilSynced(cctx, c, auth)

@@ -306,6 +306,24 @@ func TestDescribe(t *testing.T) {
 		{withInfo(codes.PermissionDenied, "denied",
 			&errdetails.ErrorInfo{Domain: "example.com", Reason: "OTHER"}),
 			"denied"},
+		// A step-up refusal says what a sign-in must bring, its
+		// well-formed acr_values and max_age only, or that it names
+		// nothing a sign-in could ask for.
+		{withInfo(codes.Unauthenticated, "grpcauth: stronger authentication required",
+			&errdetails.ErrorInfo{Domain: "grpcauth", Reason: "INSUFFICIENT_USER_AUTHENTICATION",
+				Metadata: map[string]string{"acr_values": "urn:a:mfa phr", "max_age": "300"}}),
+			"needs a stronger or more recent sign-in: acr urn:a:mfa or phr, signed in at most 300 s ago [INSUFFICIENT_USER_AUTHENTICATION]"},
+		{withInfo(codes.Unauthenticated, "grpcauth: stronger authentication required",
+			&errdetails.ErrorInfo{Domain: "grpcauth", Reason: "INSUFFICIENT_USER_AUTHENTICATION",
+				Metadata: map[string]string{"acr_values": `a"b`, "max_age": "60"}}),
+			"needs a stronger or more recent sign-in: signed in at most 60 s ago [INSUFFICIENT_USER_AUTHENTICATION]"},
+		{withInfo(codes.Unauthenticated, "grpcauth: stronger authentication required",
+			&errdetails.ErrorInfo{Domain: "grpcauth", Reason: "INSUFFICIENT_USER_AUTHENTICATION",
+				Metadata: map[string]string{"acr_values": `a"b`, "max_age": "-1"}}),
+			"needs a stronger or more recent sign-in, but names no acr_values or max_age a sign-in could ask for: signing in again would not change the answer [INSUFFICIENT_USER_AUTHENTICATION]"},
+		{withInfo(codes.Unauthenticated, "grpcauth: stronger authentication required",
+			&errdetails.ErrorInfo{Domain: "grpcauth", Reason: "INSUFFICIENT_USER_AUTHENTICATION"}),
+			"needs a stronger or more recent sign-in, but names no acr_values or max_age a sign-in could ask for: signing in again would not change the answer [INSUFFICIENT_USER_AUTHENTICATION]"},
 		// A hostile server's terminal escapes are printed as text.
 		{status.Error(codes.NotFound, "gone\x1b[2J\rok"), `"gone\x1b[2J\rok"`},
 		{withInfo(codes.Unauthenticated, "no",
@@ -497,18 +515,7 @@ func (hostileServer) ListItems(context.Context, *itemsv1.ListItemsRequest) (*ite
 // rules GetServerInfo lists, with terminal escapes cannot clear the
 // screen or rewrite earlier lines.
 func TestCallAll_ServerTextOfAllowedCallsIsPrintedAsText(t *testing.T) {
-	lis := bufconn.Listen(1 << 16)
-	s := grpc.NewServer()
-	itemsv1.RegisterItemServiceServer(s, hostileServer{})
-	go func() { _ = s.Serve(lis) }()
-	defer s.Stop()
-	conn, err := grpc.NewClient("passthrough:///bufnet",
-		grpc.WithContextDialer(func(ctx context.Context, _ string) (net.Conn, error) { return lis.DialContext(ctx) }),
-		grpc.WithTransportCredentials(insecure.NewCredentials()))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
+	conn := serveItems(t, hostileServer{})
 	var out strings.Builder
 	_ = callAll(context.Background(), conn, grpc.EmptyCallOption{}, "items-reader", &out) // the other methods are Unimplemented
 	for _, want := range []string{`"issuer https://idp\x1b[2J, audience api\r"`, `"item-1\x1b]0;owned\a"`, `"Evil\x1b[2J"`, `"items:read\a"`} {
@@ -518,6 +525,103 @@ func TestCallAll_ServerTextOfAllowedCallsIsPrintedAsText(t *testing.T) {
 	}
 	if strings.ContainsAny(out.String(), "\x1b\r\a") {
 		t.Errorf("report carries the server's control characters:\n%q", out.String())
+	}
+}
+
+// serveItems serves srv on an in-process listener and returns a client
+// connection to it; both are closed when the test ends.
+func serveItems(t *testing.T, srv itemsv1.ItemServiceServer) *grpc.ClientConn {
+	t.Helper()
+	lis := bufconn.Listen(1 << 16)
+	s := grpc.NewServer()
+	itemsv1.RegisterItemServiceServer(s, srv)
+	go func() { _ = s.Serve(lis) }()
+	t.Cleanup(s.Stop)
+	conn, err := grpc.NewClient("passthrough:///bufnet",
+		grpc.WithContextDialer(func(ctx context.Context, _ string) (net.Conn, error) { return lis.DialContext(ctx) }),
+		grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { conn.Close() })
+	return conn
+}
+
+// floodServer answers with strings of half a mebibyte, terminal escapes in
+// them, in every field the report prints, a status message and ErrorInfo
+// as long, and GetServerInfo lists thousands of methods.
+type floodServer struct {
+	itemsv1.UnimplementedItemServiceServer
+}
+
+// flood is half a mebibyte of text with a terminal escape at its start.
+var flood = "\x1b[2J" + strings.Repeat("x", 1<<19)
+
+func (floodServer) GetServerInfo(context.Context, *itemsv1.GetServerInfoRequest) (*itemsv1.GetServerInfoResponse, error) {
+	info := &itemsv1.GetServerInfoResponse{Issuer: flood, Audience: flood}
+	info.Methods = append(info.Methods, &itemsv1.MethodInfo{Name: flood, Scopes: []string{flood}})
+	for i := range 10000 {
+		info.Methods = append(info.Methods, &itemsv1.MethodInfo{Name: fmt.Sprintf("/items.v1.ItemService/M%d", i), Scopes: []string{"a\x1b[2J"}})
+	}
+	return info, nil
+}
+
+func (floodServer) ListItems(context.Context, *itemsv1.ListItemsRequest) (*itemsv1.ListItemsResponse, error) {
+	return &itemsv1.ListItemsResponse{Items: []*itemsv1.Item{{Id: flood}}}, nil
+}
+
+func (floodServer) GetItem(context.Context, *itemsv1.GetItemRequest) (*itemsv1.GetItemResponse, error) {
+	return &itemsv1.GetItemResponse{Item: &itemsv1.Item{Id: "1", Name: flood, CreatedBy: flood}}, nil
+}
+
+func (floodServer) CreateItem(context.Context, *itemsv1.CreateItemRequest) (*itemsv1.CreateItemResponse, error) {
+	st, err := status.New(codes.PermissionDenied, flood).WithDetails(&errdetails.ErrorInfo{Domain: "grpcauth", Reason: flood,
+		Metadata: map[string]string{"required_scopes": `[["` + strings.Repeat("s", 1<<20) + `"]]`}})
+	if err != nil {
+		return nil, err
+	}
+	return nil, st.Err()
+}
+
+// A server that answers with strings up to gRPC's 4 MiB receive limit
+// cannot flood the terminal: each string of the server's the report
+// prints is cut to maxField bytes, with a note of its length, every
+// printed text to maxPrinted, and the rules list maxMethods methods and
+// says how many more there were. Control characters are escaped still.
+func TestCallAll_ServerTextIsCutShort(t *testing.T) {
+	conn := serveItems(t, floodServer{})
+	var out strings.Builder
+	_ = callAll(context.Background(), conn, grpc.EmptyCallOption{}, "items-reader", &out) // the other methods are Unimplemented
+	printed := out.String()
+	if len(printed) > 64<<10 {
+		t.Errorf("the report is %d bytes long, want at most 64 KiB", len(printed))
+	}
+	for _, want := range []string{fmt.Sprintf("(%d bytes in all)", len(flood)), "(9969 more methods not shown)"} {
+		if !strings.Contains(printed, want) {
+			t.Errorf("the report lacks %q", want)
+		}
+	}
+	if strings.Contains(printed, "\x1b") {
+		t.Error("the report carries the server's control characters")
+	}
+}
+
+// clip cuts a string longer than its limit without splitting a UTF-8
+// sequence, and says how long the string was.
+func TestClip_CutsAtARuneBoundary(t *testing.T) {
+	for _, tt := range []struct {
+		s    string
+		n    int
+		want string
+	}{
+		{"abc", 3, "abc"},
+		{"abcd", 3, "abc ... (4 bytes in all)"},
+		{"ééé", 3, "é ... (6 bytes in all)"},
+		{"€€", 2, " ... (6 bytes in all)"},
+	} {
+		if got := clip(tt.s, tt.n); got != tt.want {
+			t.Errorf("clip(%q, %d) = %q, want %q", tt.s, tt.n, got, tt.want)
+		}
 	}
 }
 
@@ -645,7 +749,8 @@ func TestNeeds_SaysEveryRequirementOfTheRule(t *testing.T) {
 // A method in dry run still needs a valid token (grpcauth never relaxes
 // authentication in dry run): needs says so, rather than that the method's
 // refusals are only logged, which reads as open to anyone. A public
-// method, which dry run does not change, reads as public alone.
+// method, which dry run does not change, reads as public and as in dry
+// run, which relaxes nothing there: neither fact is hidden.
 func TestNeeds_DryRunMethodStillNeedsAValidToken(t *testing.T) {
 	for _, tt := range []struct {
 		m    *itemsv1.MethodInfo
@@ -654,7 +759,7 @@ func TestNeeds_DryRunMethodStillNeedsAValidToken(t *testing.T) {
 		{&itemsv1.MethodInfo{Scopes: []string{"items:read"}, DryRun: true}, "items:read; dry run: any valid token passes, refusals only logged"},
 		{&itemsv1.MethodInfo{Denied: true, DryRun: true}, "denied: the server has no usable rule; dry run: any valid token passes, refusals only logged"},
 		{&itemsv1.MethodInfo{RequireDpop: true, DryRun: true}, "any valid token; a DPoP-bound token; dry run: any valid token passes, refusals only logged"},
-		{&itemsv1.MethodInfo{Public: true, DryRun: true}, "nothing: public"},
+		{&itemsv1.MethodInfo{Public: true, DryRun: true}, "nothing: public; dry run: nothing to relax on a public method"},
 	} {
 		if got := needs(tt.m); got != tt.want {
 			t.Errorf("needs(%v) = %q, want %q", tt.m, got, tt.want)

@@ -36,11 +36,8 @@ func newTokenError(err error, cfg config) error {
 	if errors.As(err, &re) && re.ErrorCode == "" && re.Response != nil {
 		// Masked before it is cut, so that no part of a secret the cut
 		// splits is left.
-		body, more := maskSecret(string(re.Body), cfg), ""
-		if len(body) > maxPrintedBody {
-			body, more = body[:maxPrintedBody], fmt.Sprintf(" ... (%d bytes in all)", len(re.Body))
-		}
-		text = fmt.Sprintf("oauth2: cannot fetch token: %s; response: %s%s", re.Response.Status, body, more)
+		body := clip(maskSecret(string(re.Body), cfg), maxPrintedBody)
+		text = fmt.Sprintf("oauth2: cannot fetch token: %s; response: %s", re.Response.Status, body)
 	}
 	return &tokenError{err: err, text: maskSecret(text, cfg)}
 }

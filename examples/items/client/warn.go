@@ -40,7 +40,7 @@ func tokenWarnings(token string, cfg config) []string {
 		if asked.v == "" || slices.Contains(auds, asked.v) {
 			continue
 		}
-		w := fmt.Sprintf("%s is %q but the token's aud is %q", asked.name, asked.v, strings.Join(auds, ","))
+		w := fmt.Sprintf("%s is %q but the token's aud is %q", asked.name, asked.v, clip(strings.Join(auds, ","), maxPrinted))
 		if cfg.devIssuer {
 			w += ": the development issuer ignores it and mints the server's first AUDIENCE"
 		}

@@ -15,10 +15,9 @@ import (
 // dry run (grpcauth.Requirement's DryRun: its refusals are only logged). A
 // method without a usable rule, which auth denies to every caller (and
 // Check logged), is listed as denied: with no scopes and public false it
-// would read as open to any valid token. require_dpop is the rule's:
-// Requirement does not reflect grpcauth.Config.RequireDPoP, which this
-// server leaves off; a server that sets it refuses the Bearer scheme on
-// every method and must list require_dpop true for each non-public one.
+// would read as open to any valid token. require_dpop is Requirement's
+// RequireDPoP: the rule's require_dpop, or grpcauth.Config.RequireDPoP
+// (which this server leaves off), which dry run does not relax.
 func serverInfo(issuer, audience string, auth *grpcauth.Authenticator) *itemsv1.GetServerInfoResponse {
 	svc := itemsv1.File_items_v1_items_proto.Services().ByName("ItemService")
 	info := &itemsv1.GetServerInfoResponse{Issuer: issuer, Audience: audience}

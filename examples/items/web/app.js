@@ -125,7 +125,9 @@ const errorReason = (details) => errorInfo(details).reason;
 // INSUFFICIENT_USER_AUTHENTICATION) asks the person to sign in again
 // with, from its ErrorInfo metadata: acr_values (space-separated) and
 // max_age (seconds), each '' when the rule sets none or the server sent
-// a malformed one; null for any other refusal.
+// a malformed one; null for any other refusal. With both '' (which
+// grpcauth never sends) a sign-in again asks for nothing new, and render
+// offers none (the Go client, client/calls.go, stepUp, reads it alike).
 function stepUpChallenge(info) {
   if (info.reason !== 'INSUFFICIENT_USER_AUTHENTICATION') return null;
   const acr = info.metadata.get('acr_values') || '', age = info.metadata.get('max_age') || '';
@@ -309,14 +311,24 @@ function render() {
   document.getElementById('signout').hidden = !session.token;
   const su = session.stepUp;
   document.getElementById('stepup').hidden = !su;
+  // A refusal that names neither acr_values nor max_age (or only
+  // malformed ones) is reported, with no sign-in offered: one without
+  // them would get a token like the refused one.
+  document.getElementById('stepup-signin').hidden = !canStepUp(su);
   if (su) {
     const wants = [];
     if (su.acrValues) wants.push('acr ' + su.acrValues.split(' ').join(' or '));
     if (su.maxAge) wants.push('signed in at most ' + su.maxAge + ' s ago');
-    document.getElementById('stepup-text').textContent =
-      'The server asks for a stronger or more recent sign-in' + (wants.length ? ': ' + wants.join(', ') : '') + '.';
+    document.getElementById('stepup-text').textContent = wants.length
+      ? 'The server asks for a stronger or more recent sign-in: ' + wants.join(', ') + '.'
+      : 'The server asks for a stronger or more recent sign-in, but names no acr_values or max_age ' +
+        'a sign-in could ask for: signing in again would not change its answer.';
   }
 }
+
+// canStepUp reports whether su, a stepUpChallenge, names something to sign
+// in again with.
+const canStepUp = (su) => !!(su && (su.acrValues || su.maxAge));
 
 // ---- calls ----
 
@@ -370,7 +382,8 @@ async function call(method, message, onRefused) {
 // purge calls PurgeItems. Its rule asks for a recent multi-factor sign-in
 // (step-up, RFC 9470): a refusal for that shows what the server asks for
 // and offers to sign in again with it (signIn), after which purging again
-// is allowed.
+// is allowed; one that names nothing to ask for is shown without the
+// offer (render).
 async function purge() {
   const r = await call('PurgeItems', {}, (info) => {
     session.stepUp = stepUpChallenge(info);
@@ -417,15 +430,16 @@ function addRow(it) {
 // the any-of sets, a condition, step-up, a DPoP- or certificate-bound
 // token, and last whether the method is in dry run, which lets any valid
 // token through (a call without one is still refused) and only logs what
-// the rule would refuse; a public method, which dry run leaves unchanged,
-// is said to be public alone. The Go client (client/rules.go, needs) says
+// the rule would refuse; of a public method, which dry run leaves
+// unchanged, it says both that it is public and that it is in dry run,
+// which relaxes nothing there. The Go client (client/rules.go, needs) says
 // it in the same words.
 function needs(m) {
   const parts = [];
   if (m.denied) {
     parts.push('denied: the server has no usable rule');
   } else if (m.public) {
-    return 'nothing: public';
+    parts.push('nothing: public');
   } else {
     if ((m.scopes || []).length) parts.push(m.scopes.join(' + '));
     if ((m.anyOf || []).length) parts.push('one of ' + m.anyOf.map((s) => (s.scopes || []).join(' + ')).join(' or '));
@@ -437,7 +451,8 @@ function needs(m) {
     if (m.requireDpop) parts.push('a DPoP-bound token');
     if (m.requireCertificateBinding) parts.push('a certificate-bound token');
   }
-  if (m.dryRun) parts.push('dry run: any valid token passes, refusals only logged');
+  if (m.dryRun && m.public && !m.denied) parts.push('dry run: nothing to relax on a public method');
+  else if (m.dryRun) parts.push('dry run: any valid token passes, refusals only logged');
   return parts.join('; ');
 }
 
@@ -482,7 +497,9 @@ async function init() {
   session.cfg = await (await fetch('/config.json')).json();
   const signin = document.getElementById('signin');
   signin.addEventListener('click', () => signIn());
-  document.getElementById('stepup-signin').addEventListener('click', () => signIn(session.stepUp));
+  document.getElementById('stepup-signin').addEventListener('click', () => {
+    if (canStepUp(session.stepUp)) signIn(session.stepUp);
+  });
   if (!session.cfg.authorization_endpoint) {
     // A real issuer needs the page registered as a client there first.
     signin.disabled = true;
