@@ -274,7 +274,9 @@ func New(ts oauth2.TokenSource) *Credentials { return &Credentials{ts: ts, now: 
 // (errors.As(err, &retrieveErr) gives the *oauth2.RetrieveError) for a
 // local log; a failed token request's *url.Error without the user info of
 // its URL (and, for a token URL with user info that does not parse,
-// without url.Parse's reason, which may quote a piece of the password),
+// without url.Parse's reason, which may quote a piece of the password;
+// a "#" in the password, which hides the "@" from url.Parse's error, is
+// caught when the URL then ends in a port that is not a number),
 // also where a custom source wrapped it in errors of its own or named its
 // URL in another error of the tree: each error whose text holds the user
 // info, or that wraps one replaced so, is replaced by one whose text has
@@ -700,8 +702,8 @@ func classify(err error) *tokenError {
 // holds it, decoded or encoded again, the password, url.Parse's reason),
 // or that wraps an error replaced so, is replaced by a scrubbedError. An
 // error without such a *url.Error in its tree is returned as it is; one
-// whose tree holds more than maxTreeErrors errors is replaced
-// by errTreeWithheld, since a secret could lie in the part not examined.
+// whose tree holds more than maxTreeErrors errors is replaced by
+// errTreeWithheld, since a secret could lie in the part not examined.
 // The cause is there for a local log.
 func withoutUserInfo(err error) error {
 	tree, whole := errorTree(err)
@@ -710,7 +712,7 @@ func withoutUserInfo(err error) error {
 	}
 	var secrets []string
 	for _, n := range tree {
-		if ue, ok := n.err.(*url.Error); ok && ue != nil {
+		if ue, ok := n.err.(*url.Error); ok {
 			secrets = append(secrets, userInfoTexts(ue)...)
 		}
 	}
@@ -734,12 +736,12 @@ func withoutUserInfo(err error) error {
 			wrapped = append(wrapped, clean[k])
 			replaced[i] = replaced[i] || replaced[k]
 		}
-		if ue, ok := n.err.(*url.Error); ok && ue != nil {
-			c := &url.Error{Op: ue.Op, URL: without(redact.UserInfo(ue.URL))}
+		if ue, ok := n.err.(*url.Error); ok {
+			c := &url.Error{Op: ue.Op, URL: without(ue.URL)}
 			if len(wrapped) > 0 {
 				c.Err = wrapped[0]
 			}
-			reasonWithheld := ue.Op == "parse" && redact.UserInfoOf(ue.URL) != ""
+			reasonWithheld := ue.Op == "parse" && userInfoOf(ue) != ""
 			if reasonWithheld {
 				c.Err = errUserInfoURL
 			}
@@ -778,9 +780,9 @@ type treeError struct {
 // errorTree returns the errors of err's tree (err and those it wraps,
 // through Unwrap() error and Unwrap() []error), each before those it
 // wraps, and whether that is all of them: it stops at maxTreeErrors, so
-// that a tree however deep or wide costs a bounded
-// time and memory. A nil *url.Error is read as wrapping nothing (its
-// Unwrap would dereference it).
+// that a tree however deep or wide costs a bounded time and memory. A nil
+// pointer in the tree panics here as in classify's errors.Is, which
+// askSource recovers.
 func errorTree(err error) (tree []treeError, whole bool) {
 	var add func(e error) int
 	add = func(e error) int {
@@ -791,10 +793,6 @@ func errorTree(err error) (tree []treeError, whole bool) {
 		tree = append(tree, treeError{err: e})
 		var wrapped []error
 		switch u := e.(type) {
-		case *url.Error:
-			if u != nil {
-				wrapped = []error{u.Err}
-			}
 		case interface{ Unwrap() error }:
 			wrapped = []error{u.Unwrap()}
 		case interface{ Unwrap() []error }:
@@ -816,23 +814,58 @@ func errorTree(err error) (tree []treeError, whole bool) {
 }
 
 // userInfoTexts returns the texts of ue that give away the user info of
-// its URL, none if it has none: the user info as the URL holds it,
+// its URL (userInfoOf), none if it has none: the user info as the URL holds it,
 // decoded, encoded again as net/url prints a URL, the password decoded,
-// and url.Parse's reason when ue is its error (see withoutUserInfo).
+// each also as %q quotes it (as *url.Error's text quotes its URL), and
+// url.Parse's reason when ue is its error (see withoutUserInfo).
 func userInfoTexts(ue *url.Error) []string {
-	info := redact.UserInfoOf(ue.URL)
+	info := userInfoOf(ue)
 	if info == "" {
 		return nil
 	}
 	texts := []string{info}
 	if dec, err := url.PathUnescape(info); err == nil {
-		user, password, _ := strings.Cut(dec, ":")
-		texts = append(texts, dec, password, url.UserPassword(user, password).String())
+		again := url.User(dec).String()
+		if user, password, ok := strings.Cut(dec, ":"); ok {
+			texts = append(texts, password)
+			again = url.UserPassword(user, password).String()
+		}
+		texts = append(texts, dec, again)
+	}
+	for _, t := range slices.Clone(texts) { // as %q quotes them: *url.Error's text does
+		if q := strconv.Quote(t); q[1:len(q)-1] != t {
+			texts = append(texts, q[1:len(q)-1])
+		}
 	}
 	if ue.Op == "parse" && ue.Err != nil {
 		texts = append(texts, ue.Err.Error())
 	}
 	return slices.DeleteFunc(texts, func(s string) bool { return s == "" })
+}
+
+// userInfoOf returns the user info of ue's URL (redact.UserInfoOf), or,
+// for url.Parse's error of a URL that names no user info but whose
+// authority ends in a port that is not a number, the whole URL after its
+// "//": url.Parse cuts the URL at its first "#" before it parses it, so a
+// "#" in a password hides the "@", and the error names the user name and
+// the password's start as a host and a port that does not parse
+// ("https://svc:pa" of "https://svc:pa#ss@auth.example"), and what
+// follows a "/" in the password before the "#" as the path.
+func userInfoOf(ue *url.Error) string {
+	info := redact.UserInfoOf(ue.URL)
+	_, rest, ok := strings.Cut(ue.URL, "//")
+	if info != "" || ue.Op != "parse" || !ok {
+		return info
+	}
+	authority := rest
+	if end := strings.IndexAny(rest, "/?"); end >= 0 {
+		authority = rest[:end]
+	}
+	colon := strings.LastIndexByte(authority, ':')
+	if colon < 0 || strings.Trim(authority[colon+1:], "0123456789") == "" || strings.HasSuffix(authority, "]") {
+		return "" // no port, a number, or an IPv6 address's last group
+	}
+	return rest
 }
 
 // scrubbedError is an error of a TokenSource error's tree whose text held

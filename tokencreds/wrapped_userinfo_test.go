@@ -1,6 +1,7 @@
 package tokencreds_test
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"net"
@@ -9,6 +10,7 @@ import (
 	"syscall"
 	"testing"
 
+	"golang.org/x/oauth2/clientcredentials"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
@@ -227,4 +229,22 @@ func TestCredentials_URLErrorWrappingAnIncomparableErrorIsCleaned(t *testing.T) 
 		t.Errorf("errors.As(err, listError) gives %v, want the source's", got)
 	}
 	noSecret(t, err, "s3cret")
+}
+
+// A token URL whose password holds a "#" fails url.Parse, whose error
+// names the URL cut at the "#", with no "@" left: the user name and the
+// password's start read as a host and a port that does not parse. The
+// cause names neither, and has url.Parse's reason, which quotes that
+// port, withheld, as for any token URL with user info that does not
+// parse; the status is still the one of a URL that does not parse.
+func TestCredentials_TokenURLWithAHashInThePasswordNamesNoPieceOfIt(t *testing.T) {
+	cfg := clientcredentials.Config{ClientID: "svc", ClientSecret: "secret", TokenURL: "https://alice:hunter2/x#y@auth.example/token"}
+	_, err := tokencreds.New(cfg.TokenSource(context.Background())).GetRequestMetadata(localCtx())
+	if st := status.Convert(err); st.Code() != codes.Unauthenticated || st.Message() != "tokencreds: the token URL does not parse" {
+		t.Errorf("status %v %q, want Unauthenticated, does not parse", st.Code(), st.Message())
+	}
+	noSecret(t, err, "alice", "hunter2", "/x")
+	if !strings.Contains(errors.Unwrap(err).Error(), "reason withheld") {
+		t.Errorf("cause %q, want url.Parse's reason withheld", errors.Unwrap(err))
+	}
 }
