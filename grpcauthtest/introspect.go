@@ -87,8 +87,9 @@ func (i *Issuer) MintOpaque(clientID string, scopes ...string) (string, error) {
 // Each call first forgets every stored token whose exp has passed (by
 // Config.Now; the endpoint answers inactive for it anyway), soonest first,
 // at O(log n) a token: however fast tokens are minted, the issuer stores
-// the unexpired ones alone, and those without a numeric exp, which are
-// kept for its lifetime (as many as the test minted so).
+// the unexpired ones alone (a revoked one's exp, about 60 bytes, until it
+// passes), and those without a numeric exp, which are kept for its
+// lifetime (as many as the test minted so).
 func (i *Issuer) MintOpaqueClaims(claims map[string]any) (string, error) {
 	payload := i.defaultClaims(ShapeRFC9068)
 	mergeClaims(payload, claims)
