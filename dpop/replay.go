@@ -1,11 +1,12 @@
 package dpop
 
 import (
-	"container/heap"
 	"context"
 	"fmt"
 	"sync"
 	"time"
+
+	"github.com/grpcauth/grpcauth/internal/expheap"
 )
 
 // ReplayCache remembers accepted proofs so that none is accepted twice
@@ -136,10 +137,10 @@ type MemoryReplayCache struct {
 	now func() time.Time
 
 	mu        sync.Mutex
-	perHolder int                     // at most this many unexpired entries per holder
-	entries   map[string]int64        // key -> expiry (Unix nanoseconds)
-	holders   map[string]*holderCount // the holders with unexpired entries
-	byTime    expiryHeap
+	perHolder int                              // at most this many unexpired entries per holder
+	entries   map[string]int64                 // key -> expiry (Unix nanoseconds)
+	holders   map[string]*holderCount          // the holders with unexpired entries
+	byTime    expheap.Heap[int64, expiryEntry] // by expiry (Unix nanoseconds)
 }
 
 // defaultHolderShare is the share of a MemoryReplayCache's capacity one
@@ -233,7 +234,7 @@ func (c *MemoryReplayCache) addIfAbsentFor(holder, key string, expires, now time
 	}
 	exp := expires.UnixNano()
 	c.entries[key] = exp
-	heap.Push(&c.byTime, expiryEntry{key: key, expires: exp, holder: h})
+	c.byTime.Push(exp, expiryEntry{key: key, holder: h})
 	return true, nil
 }
 
@@ -248,8 +249,11 @@ func (c *MemoryReplayCache) Len() int {
 // dropExpired removes the entries whose expiry is before now, and the
 // holders left without entries.
 func (c *MemoryReplayCache) dropExpired(now int64) {
-	for len(c.byTime) > 0 && c.byTime[0].expires < now {
-		e := heap.Pop(&c.byTime).(expiryEntry)
+	for c.byTime.Len() > 0 {
+		if exp, _ := c.byTime.Min(); exp >= now {
+			return
+		}
+		e := c.byTime.Pop()
 		delete(c.entries, e.key)
 		if h := e.holder; h != nil {
 			if h.n--; h.n == 0 {
@@ -266,23 +270,8 @@ type holderCount struct {
 	n    int
 }
 
+// expiryEntry is an entry of a MemoryReplayCache's heap by expiry.
 type expiryEntry struct {
-	key     string
-	expires int64
-	holder  *holderCount // nil when the entry has none
-}
-
-// expiryHeap is a min-heap of entries by expiry.
-type expiryHeap []expiryEntry
-
-func (h expiryHeap) Len() int           { return len(h) }
-func (h expiryHeap) Less(i, j int) bool { return h[i].expires < h[j].expires }
-func (h expiryHeap) Swap(i, j int)      { h[i], h[j] = h[j], h[i] }
-func (h *expiryHeap) Push(x any)        { *h = append(*h, x.(expiryEntry)) }
-func (h *expiryHeap) Pop() any {
-	old := *h
-	e := old[len(old)-1]
-	old[len(old)-1] = expiryEntry{}
-	*h = old[:len(old)-1]
-	return e
+	key    string
+	holder *holderCount // nil when the entry has none
 }

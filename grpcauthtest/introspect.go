@@ -3,7 +3,6 @@ package grpcauthtest
 import (
 	"bytes"
 	"cmp"
-	"container/heap"
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/base64"
@@ -18,6 +17,7 @@ import (
 
 	"github.com/lestrrat-go/jwx/v2/jws"
 
+	"github.com/grpcauth/grpcauth/internal/expheap"
 	"github.com/grpcauth/grpcauth/internal/jwsalg"
 )
 
@@ -31,7 +31,7 @@ type introspection struct {
 	// expiries holds the opaque tokens with a numeric exp, soonest
 	// first: each mint forgets those that have expired (see
 	// MintOpaqueClaims).
-	expiries expiryHeap
+	expiries expheap.Heap[float64, string]
 	// revoked maps the SHA-256 of each of the issuer's own JWTs revoked
 	// to its exp, "" when it has none (see Revoke). Entries whose exp has passed are
 	// swept out when the map reaches sweepAt entries.
@@ -43,28 +43,6 @@ type introspection struct {
 // sweeps out the entries of expired tokens; after a sweep the next one
 // comes when the set has doubled, so sweeping costs O(1) per Revoke.
 const minRevokedSweep = 64
-
-// opaqueExpiry is a stored opaque token and its exp, in seconds (-Inf
-// for one no float64 holds, which has expired: see numericDatePassed).
-type opaqueExpiry struct {
-	exp   float64
-	token string
-}
-
-// expiryHeap is a min-heap of opaque tokens by exp (container/heap).
-type expiryHeap []opaqueExpiry
-
-func (h expiryHeap) Len() int           { return len(h) }
-func (h expiryHeap) Less(a, b int) bool { return h[a].exp < h[b].exp }
-func (h expiryHeap) Swap(a, b int)      { h[a], h[b] = h[b], h[a] }
-func (h *expiryHeap) Push(x any)        { *h = append(*h, x.(opaqueExpiry)) }
-func (h *expiryHeap) Pop() any {
-	old := *h
-	x := old[len(old)-1]
-	old[len(old)-1] = opaqueExpiry{}
-	*h = old[:len(old)-1]
-	return x
-}
 
 // IntrospectionURL returns URL()+"/v1/introspect", the token introspection
 // endpoint (RFC 7662; Okta's layout). It is advertised as
@@ -109,8 +87,9 @@ func (i *Issuer) MintOpaque(clientID string, scopes ...string) (string, error) {
 // Each call first forgets every stored token whose exp has passed (by
 // Config.Now; the endpoint answers inactive for it anyway), soonest first,
 // at O(log n) a token: however fast tokens are minted, the issuer stores
-// the unexpired ones alone, and those without a numeric exp, which are
-// kept for its lifetime (as many as the test minted so).
+// the unexpired ones alone (a revoked one's exp, about 60 bytes, until it
+// passes), and those without a numeric exp, which are kept for its
+// lifetime (as many as the test minted so).
 func (i *Issuer) MintOpaqueClaims(claims map[string]any) (string, error) {
 	payload := i.defaultClaims(ShapeRFC9068)
 	mergeClaims(payload, claims)
@@ -134,13 +113,12 @@ func (i *Issuer) MintOpaqueClaims(claims map[string]any) (string, error) {
 	if in.opaque == nil {
 		in.opaque = make(map[string]map[string]any)
 	}
-	for len(in.expiries) > 0 {
-		t := in.expiries[0].token
+	for in.expiries.Len() > 0 {
+		_, t := in.expiries.Min()
 		if c, ok := in.opaque[t]; ok && !expired(c, now) {
 			break
 		}
-		heap.Pop(&in.expiries)
-		delete(in.opaque, t) // if not revoked already
+		delete(in.opaque, in.expiries.Pop()) // if not revoked already
 	}
 	in.opaque[token] = stored
 	if exp, ok := stored["exp"].(json.Number); ok {
@@ -148,7 +126,7 @@ func (i *Issuer) MintOpaqueClaims(claims map[string]any) (string, error) {
 		if err != nil {
 			at = math.Inf(-1)
 		}
-		heap.Push(&in.expiries, opaqueExpiry{at, token})
+		in.expiries.Push(at, token) // -Inf, expired, when no float64 holds exp (see numericDatePassed)
 	}
 	return token, nil
 }

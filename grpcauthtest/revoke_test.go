@@ -192,3 +192,36 @@ func TestRevoke_StringsNeverActiveAreNotRemembered(t *testing.T) {
 		t.Errorf("revoked set holds %d entries, want the own JWT's alone", got)
 	}
 }
+
+// A JWT signed by a key that a rotation has made the old one, still
+// published, is revoked whether Revoke comes before the rotation or after
+// it: the issuer remembers every one of its JWTs the endpoint could still
+// report active, not only those of its signing key.
+func TestRevoke_TokenOfARotatedKeyStaysRevokedWhileTheKeyIsPublished(t *testing.T) {
+	iss := NewIssuer(t, Config{Algorithm: "ES256"})
+	before, err := iss.Token("svc")
+	if err != nil {
+		t.Fatal(err)
+	}
+	after, err := iss.Token("svc")
+	if err != nil {
+		t.Fatal(err)
+	}
+	iss.Revoke(before)
+	if _, err := iss.RotateKey(); err != nil {
+		t.Fatal(err)
+	}
+	iss.Revoke(after)
+	for name, tok := range map[string]string{"revoked before the rotation": before, "revoked after it": after} {
+		if got := iss.introspect(tok); got["active"] != false {
+			t.Errorf("%s: %v, want inactive", name, got)
+		}
+	}
+	current, err := iss.Token("svc")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := iss.introspect(current); got["active"] != true {
+		t.Errorf("control, a token of the new key: %v, want active", got)
+	}
+}

@@ -274,13 +274,19 @@ func New(ts oauth2.TokenSource) *Credentials { return &Credentials{ts: ts, now: 
 // (errors.As(err, &retrieveErr) gives the *oauth2.RetrieveError) for a
 // local log; a failed token request's *url.Error without the user info of
 // its URL (and, for a token URL with user info that does not parse,
-// without url.Parse's reason, which may quote a piece of the password),
-// also where a custom source wrapped it in errors of its own: each error
-// that wraps such a *url.Error is replaced by one whose text has the user
-// info cut out and that wraps the same errors, cleaned so. errors.Is
-// still finds every error of the source's (a replaced wrapper by its
-// identity and its Is method), and errors.As every one but a replaced
-// wrapper, whose Unwrap would lead back to the user info.
+// without url.Parse's reason, which may quote a piece of the password;
+// a "#" in the password, which hides the "@" from url.Parse's error, is
+// caught when the URL then ends in a port that is not a number),
+// also where a custom source wrapped it in errors of its own or named its
+// URL in another error of the tree: each error whose text holds the user
+// info, or that wraps one replaced so, is replaced by one whose text has
+// it cut out and that wraps the same errors, cleaned so. errors.Is still
+// finds every error of the source's but the *url.Error (a replaced one by
+// its identity and its Is method), and errors.As every one but a replaced
+// one, whose Unwrap would lead back to the user info. A tree of more than
+// 100 errors is withheld whole (a fixed error in its place); user info
+// that no *url.Error reachable through Unwrap carries is beyond reach.
+// The code and message are chosen from the source's error as it is.
 // This holds whether the credentials were installed on the connection or
 // on the call: grpc-go passes a status error on as it is (it would make a
 // plain error Unauthenticated on the connection and Internal on the call).
@@ -620,9 +626,17 @@ func (e *tokenError) Unwrap() error { return e.err }
 func (e *tokenError) GRPCStatus() *status.Status { return status.New(e.code, e.msg) }
 
 // sourceFailure is the TokenSource's error err as the call's status error;
-// see GetRequestMetadata for the codes.
+// see GetRequestMetadata for the codes. It is classified as the source
+// returned it, and its cause is err without user info (withoutUserInfo),
+// for every code, a DPoPTransport's refusals included.
 func sourceFailure(err error) error {
-	err = withoutUserInfo(err) // for every cause below, a DPoPTransport's refusals included
+	te := classify(err)
+	te.err = withoutUserInfo(err)
+	return te
+}
+
+// classify is sourceFailure's status error for err, with err as its cause.
+func classify(err error) *tokenError {
 	var ue *url.Error
 	if errors.Is(err, errProof) { // a DPoPTransport's, in a *url.Error: the request was not sent
 		return &tokenError{codes.Internal, errProof.Error(), err}
@@ -673,118 +687,193 @@ func sourceFailure(err error) error {
 	return &tokenError{codes.Unauthenticated, "tokencreds: the token source failed", err}
 }
 
-// withoutUserInfo returns err with every *url.Error in its tree (through
-// Unwrap() error and Unwrap() []error) whose URL has user info replaced by
-// a copy without it: url.Parse's error repeats the URL whole, password and
-// all, and a refused redirect's names the Location the endpoint sent as it
-// is. golang.org/x/oauth2 returns a failed token request's *url.Error as
-// it is; a custom TokenSource may wrap it in errors of its own. The
-// reason url.Parse gives for a URL with user info is withheld too
-// (errUserInfoURL in its place): it quotes what did not parse, which may
-// be the password or a piece of it (a "/" in the password ends the
-// authority, and the rest of the password is then an "invalid port").
-// Each error that wraps such a *url.Error is replaced by a scrubbedError:
-// its text without the user info, wrapping the same errors with theirs
-// removed, so that errors.Is finds every error of the tree (the replaced
-// wrappers by their identity and Is methods too) and errors.As every one
-// but the replaced wrappers, which would lead back to the user info. An
-// error without such a *url.Error in its tree is returned as it is. The
-// cause is there for a local log.
+// withoutUserInfo returns err with the user info of every *url.Error in its
+// tree (through Unwrap() error and Unwrap() []error) cut out: url.Parse's
+// error repeats the URL whole, password and all, and a refused redirect's
+// names the Location the endpoint sent as it is. golang.org/x/oauth2
+// returns a failed token request's *url.Error as it is; a custom
+// TokenSource may wrap it in errors of its own, or name the URL in
+// another error of the tree. Each such *url.Error is replaced by a copy
+// without the user info, and url.Parse's reason for a URL with user info
+// by errUserInfoURL: it quotes what did not parse, which may be the
+// password or a piece of it (a "/" in the password ends the authority,
+// and the rest of the password is then an "invalid port"). Each other
+// error whose text holds one of those secrets (the user info as the URL
+// holds it, decoded or encoded again, the password, url.Parse's reason),
+// or that wraps an error replaced so, is replaced by a scrubbedError. An
+// error without such a *url.Error in its tree is returned as it is; one
+// whose tree holds more than maxTreeErrors errors is replaced by
+// errTreeWithheld, since a secret could lie in the part not examined.
+// The cause is there for a local log.
 func withoutUserInfo(err error) error {
-	if ue := (*url.Error)(nil); !errors.As(err, &ue) {
+	tree, whole := errorTree(err)
+	if !whole {
+		return errTreeWithheld
+	}
+	var secrets []string
+	for _, n := range tree {
+		if ue, ok := n.err.(*url.Error); ok {
+			secrets = append(secrets, userInfoTexts(ue)...)
+		}
+	}
+	if len(secrets) == 0 {
 		return err
 	}
-	budget := maxScrubbed
-	clean, _ := scrub(err, &budget)
-	return clean
-}
-
-// maxScrubbed bounds how many errors of a TokenSource error's tree
-// withoutUserInfo examines; the rest of a larger tree is replaced by
-// errChainWithheld.
-const maxScrubbed = 100
-
-// errChainWithheld stands for the part of a TokenSource error's tree
-// beyond maxScrubbed errors, which is not examined for user info.
-var errChainWithheld = errors.New("tokencreds: the rest of the error's tree withheld (too large to remove user info from)")
-
-// scrub returns e with the user info of the *url.Errors in its tree
-// removed (see withoutUserInfo), and the texts it removed (the user info as
-// the URL holds it, decoded, and url.Parse's withheld reasons), none if e
-// is returned as it is. budget counts down the errors examined.
-func scrub(e error, budget *int) (error, []string) {
-	if e == nil {
-		return nil, nil
-	}
-	if *budget--; *budget < 0 {
-		return errChainWithheld, []string{e.Error()}
-	}
-	if ue, ok := e.(*url.Error); ok {
-		if ue == nil {
-			return e, nil // a nil pointer: its Error panics, as the classification's does
+	// Longest first, so that a text that holds a shorter one goes whole.
+	slices.SortStableFunc(secrets, func(a, b string) int { return len(b) - len(a) })
+	without := func(s string) string {
+		for _, secret := range secrets {
+			s = strings.ReplaceAll(s, secret, "…")
 		}
-		inner, removed := scrub(ue.Err, budget)
-		info := redact.UserInfoOf(ue.URL)
-		if info == "" && removed == nil {
-			return e, nil
+		return s
+	}
+	// A wrapped error comes after its wrapper: clean it first.
+	clean, replaced := make([]error, len(tree)), make([]bool, len(tree))
+	for i := len(tree) - 1; i >= 0; i-- {
+		n := tree[i]
+		var wrapped []error
+		for _, k := range n.wrapped {
+			wrapped = append(wrapped, clean[k])
+			replaced[i] = replaced[i] || replaced[k]
 		}
-		c := &url.Error{Op: ue.Op, URL: redact.UserInfo(ue.URL), Err: inner}
-		if info != "" {
-			removed = append(removed, ue.Error(), info)
-			if dec, err := url.PathUnescape(info); err == nil {
-				removed = append(removed, dec)
-				if _, pw, ok := strings.Cut(dec, ":"); ok && pw != "" {
-					removed = append(removed, pw)
-				}
+		if ue, ok := n.err.(*url.Error); ok {
+			c := &url.Error{Op: ue.Op, URL: without(ue.URL)}
+			if len(wrapped) > 0 {
+				c.Err = wrapped[0]
 			}
-			if ue.Op == "parse" {
+			reasonWithheld := ue.Op == "parse" && userInfoOf(ue) != ""
+			if reasonWithheld {
 				c.Err = errUserInfoURL
-				if ue.Err != nil {
-					removed = append(removed, ue.Err.Error())
-				}
 			}
+			if replaced[i] = replaced[i] || c.URL != ue.URL || reasonWithheld; replaced[i] {
+				clean[i] = c
+			} else {
+				clean[i] = ue
+			}
+			continue
 		}
-		return c, removed
-	}
-	var wrapped []error
-	switch w := e.(type) {
-	case interface{ Unwrap() error }:
-		wrapped = []error{w.Unwrap()}
-	case interface{ Unwrap() []error }:
-		wrapped = w.Unwrap()
-	}
-	var removed []string
-	clean := make([]error, 0, len(wrapped))
-	for _, w := range wrapped {
-		c, r := scrub(w, budget)
-		clean, removed = append(clean, c), append(removed, r...)
-	}
-	if removed == nil {
-		return e, nil
-	}
-	return &scrubbedError{text: withoutTexts(e.Error(), removed), orig: e, wrapped: clean}, removed
-}
-
-// withoutTexts returns s with each of removed in it replaced by "…",
-// longest first, so that a text that holds a shorter one (a URL, its user
-// info) goes whole. A *url.Error's own text is replaced by its scrubbed
-// copy's.
-func withoutTexts(s string, removed []string) string {
-	sorted := slices.Clone(removed)
-	slices.SortStableFunc(sorted, func(a, b string) int { return len(b) - len(a) })
-	for _, r := range sorted {
-		if r != "" {
-			s = strings.ReplaceAll(s, r, "…")
+		text := n.err.Error()
+		if cut := without(text); replaced[i] || cut != text {
+			clean[i], replaced[i] = &scrubbedError{text: cut, orig: n.err, wrapped: wrapped}, true
+		} else {
+			clean[i] = n.err
 		}
 	}
-	return s
+	return clean[0]
 }
 
-// scrubbedError is an error of a TokenSource error's tree that wraps a
-// *url.Error with user info, in its place (see withoutUserInfo): its text
-// without the user info, wrapping the same errors with theirs removed.
-// errors.Is finds orig, by identity or its Is method; errors.As does not,
-// since orig's Unwrap leads back to the user info.
+// maxTreeErrors bounds how many errors of a TokenSource error's tree
+// withoutUserInfo examines.
+const maxTreeErrors = 100
+
+// errTreeWithheld is withoutUserInfo's error for a TokenSource error whose
+// tree is too large to examine for user info.
+var errTreeWithheld = errors.New("tokencreds: the token source's error withheld (its tree of errors is too large to remove user info from)")
+
+// treeError is an error of a tree errorTree read, and the indexes in the
+// tree of the non-nil errors it wraps.
+type treeError struct {
+	err     error
+	wrapped []int
+}
+
+// errorTree returns the errors of err's tree (err and those it wraps,
+// through Unwrap() error and Unwrap() []error), each before those it
+// wraps, and whether that is all of them: it stops at maxTreeErrors, so
+// that a tree however deep or wide costs a bounded time and memory. A nil
+// pointer in the tree panics here as in classify's errors.Is, which
+// askSource recovers.
+func errorTree(err error) (tree []treeError, whole bool) {
+	var add func(e error) int
+	add = func(e error) int {
+		if len(tree) == maxTreeErrors {
+			return -1
+		}
+		i := len(tree)
+		tree = append(tree, treeError{err: e})
+		var wrapped []error
+		switch u := e.(type) {
+		case interface{ Unwrap() error }:
+			wrapped = []error{u.Unwrap()}
+		case interface{ Unwrap() []error }:
+			wrapped = u.Unwrap()
+		}
+		for _, w := range wrapped {
+			if w == nil {
+				continue
+			}
+			k := add(w)
+			if k < 0 {
+				return -1
+			}
+			tree[i].wrapped = append(tree[i].wrapped, k)
+		}
+		return i
+	}
+	return tree, add(err) >= 0
+}
+
+// userInfoTexts returns the texts of ue that give away the user info of
+// its URL (userInfoOf), none if it has none: the user info as the URL holds it,
+// decoded, encoded again as net/url prints a URL, the password decoded,
+// each also as %q quotes it (as *url.Error's text quotes its URL), and
+// url.Parse's reason when ue is its error (see withoutUserInfo).
+func userInfoTexts(ue *url.Error) []string {
+	info := userInfoOf(ue)
+	if info == "" {
+		return nil
+	}
+	texts := []string{info}
+	if dec, err := url.PathUnescape(info); err == nil {
+		again := url.User(dec).String()
+		if user, password, ok := strings.Cut(dec, ":"); ok {
+			texts = append(texts, password)
+			again = url.UserPassword(user, password).String()
+		}
+		texts = append(texts, dec, again)
+	}
+	for _, t := range slices.Clone(texts) { // as %q quotes them: *url.Error's text does
+		if q := strconv.Quote(t); q[1:len(q)-1] != t {
+			texts = append(texts, q[1:len(q)-1])
+		}
+	}
+	if ue.Op == "parse" && ue.Err != nil {
+		texts = append(texts, ue.Err.Error())
+	}
+	return slices.DeleteFunc(texts, func(s string) bool { return s == "" })
+}
+
+// userInfoOf returns the user info of ue's URL (redact.UserInfoOf), or,
+// for url.Parse's error of a URL that names no user info but whose
+// authority ends in a port that is not a number, the whole URL after its
+// "//": url.Parse cuts the URL at its first "#" before it parses it, so a
+// "#" in a password hides the "@", and the error names the user name and
+// the password's start as a host and a port that does not parse
+// ("https://svc:pa" of "https://svc:pa#ss@auth.example"), and what
+// follows a "/" in the password before the "#" as the path.
+func userInfoOf(ue *url.Error) string {
+	info := redact.UserInfoOf(ue.URL)
+	_, rest, ok := strings.Cut(ue.URL, "//")
+	if info != "" || ue.Op != "parse" || !ok {
+		return info
+	}
+	authority := rest
+	if end := strings.IndexAny(rest, "/?"); end >= 0 {
+		authority = rest[:end]
+	}
+	colon := strings.LastIndexByte(authority, ':')
+	if colon < 0 || strings.Trim(authority[colon+1:], "0123456789") == "" || strings.HasSuffix(authority, "]") {
+		return "" // no port, a number, or an IPv6 address's last group
+	}
+	return rest
+}
+
+// scrubbedError is an error of a TokenSource error's tree whose text held
+// user info, or that wraps one replaced so, in its place (see
+// withoutUserInfo): its text without the user info, wrapping the same
+// errors with theirs removed. errors.Is finds orig, by identity or its Is
+// method; errors.As does not, since orig's Unwrap leads back to the user
+// info.
 type scrubbedError struct {
 	text    string
 	orig    error
@@ -824,7 +913,7 @@ var errUserInfoURL = errors.New("tokencreds: the URL, which has user info, does 
 // client's CheckRedirect refused (net/http's default after 10), and
 // anything else net/http reports without a network error. The status
 // messages are fixed: ue's text names the URL, and may hold its query.
-func requestFailure(err error, ue *url.Error) error {
+func requestFailure(err error, ue *url.Error) *tokenError {
 	var (
 		cve      *tls.CertificateVerificationError
 		unknown  x509.UnknownAuthorityError
