@@ -162,14 +162,20 @@ func TestCredentials_TokenRequestFailuresAreNamedByTheirCause(t *testing.T) {
 	}
 }
 
-// TestCredentials_UnparsableTokenURLWithoutUserInfoKeepsTheReason: a token
-// URL that does not parse and has no user info keeps url.Parse's reason in
-// the cause, for a local log; only one with user info has it withheld.
-// (Mutant: the reason withheld whatever the URL.)
-func TestCredentials_UnparsableTokenURLWithoutUserInfoKeepsTheReason(t *testing.T) {
-	ue := &url.Error{Op: "parse", URL: "https://auth.example/%zz", Err: errors.New(`invalid URL escape "%zz"`)}
-	_, err := tokencreds.New(errorSource{ue}).GetRequestMetadata(localCtx())
-	if status.Code(err) != codes.Unauthenticated || !strings.Contains(errors.Unwrap(err).Error(), "invalid URL escape") {
-		t.Fatalf("err %v (cause %v), want Unauthenticated with url.Parse's reason in the cause", err, errors.Unwrap(err))
+// TestCredentials_UnparsableTokenURLWithoutVisibleUserInfoWithholdsTheReason:
+// a token URL that does not parse has its reason withheld, and keeps only
+// its scheme, even when no user info shows in it: a "/" or "#" in a
+// password hides the "@" from url.Parse, and its reason then quotes a
+// piece of the password ("A://:/%" of "A://:/%#@host", found by
+// FuzzUserInfoLeavesNoErrorText).
+func TestCredentials_UnparsableTokenURLWithoutVisibleUserInfoWithholdsTheReason(t *testing.T) {
+	for _, raw := range []string{"https://auth.example/%zz", "A://:/%", "https://svc:s3cre:"} {
+		ue := &url.Error{Op: "parse", URL: raw, Err: errors.New(`invalid URL escape "%zz"`)}
+		_, err := tokencreds.New(errorSource{ue}).GetRequestMetadata(localCtx())
+		cause := errors.Unwrap(err).Error()
+		_, rest, _ := strings.Cut(raw, "//")
+		if status.Code(err) != codes.Unauthenticated || strings.Contains(cause, "invalid URL escape") || strings.Contains(cause, rest) {
+			t.Fatalf("%q: err %v (cause %v), want Unauthenticated with neither url.Parse's reason nor the URL after its // in the cause", raw, err, cause)
+		}
 	}
 }

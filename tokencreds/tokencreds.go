@@ -694,10 +694,10 @@ func classify(err error) *tokenError {
 // returns a failed token request's *url.Error as it is; a custom
 // TokenSource may wrap it in errors of its own, or name the URL in
 // another error of the tree. Each such *url.Error is replaced by a copy
-// without the user info, and url.Parse's reason for a URL with user info
-// by errUserInfoURL: it quotes what did not parse, which may be the
-// password or a piece of it (a "/" in the password ends the authority,
-// and the rest of the password is then an "invalid port"). Each other
+// without the user info, and url.Parse's reason by errUserInfoURL: it
+// quotes what did not parse, which may be the password or a piece of it
+// (a "/" in the password ends the authority, and the rest of the password
+// is then an "invalid port"; see userInfoOf). Each other
 // error whose text holds one of those secrets (the user info as the URL
 // holds it, decoded or encoded again, the password, url.Parse's reason),
 // or that wraps an error replaced so, is replaced by a scrubbedError. An
@@ -844,26 +844,21 @@ func userInfoTexts(ue *url.Error) []string {
 }
 
 // userInfoOf returns the user info of ue's URL (redact.UserInfoOf), or,
-// for url.Parse's error of a URL that names no user info but whose
-// authority ends in a port that is not a number, the whole URL after its
-// "//": url.Parse cuts the URL at its first "#" before it parses it, so a
-// "#" in a password hides the "@", and the error names the user name and
-// the password's start as a host and a port that does not parse
-// ("https://svc:pa" of "https://svc:pa#ss@auth.example"), and what
-// follows a "/" in the password before the "#" as the path.
+// for url.Parse's error of a URL in which no user info shows, the whole URL
+// after its "//": url.Parse cuts the URL at its first "#" before it parses
+// it, so a "#" in a password hides the "@", and the error names the user
+// name and the password's start as a host and a port that does not parse
+// ("https://svc:pa" of "https://svc:pa#ss@auth.example"), and what follows
+// a "/" in the password before the "#" as a path. No rule tells such a
+// piece of a password from a URL that is merely wrong (a password may hold
+// ":", "/" and "%" too), so a URL that does not parse keeps only its
+// scheme, and url.Parse's reason is withheld (see withoutUserInfo): it is
+// a configuration to fix, and the configuration shows what is wrong.
 func userInfoOf(ue *url.Error) string {
 	info := redact.UserInfoOf(ue.URL)
 	_, rest, ok := strings.Cut(ue.URL, "//")
 	if info != "" || ue.Op != "parse" || !ok {
 		return info
-	}
-	authority := rest
-	if end := strings.IndexAny(rest, "/?"); end >= 0 {
-		authority = rest[:end]
-	}
-	colon := strings.LastIndexByte(authority, ':')
-	if colon < 0 || strings.Trim(authority[colon+1:], "0123456789") == "" || strings.HasSuffix(authority, "]") {
-		return "" // no port, a number, or an IPv6 address's last group
 	}
 	return rest
 }
@@ -894,9 +889,9 @@ func (e *scrubbedError) Is(target error) bool {
 	return ok && is.Is(target)
 }
 
-// errUserInfoURL is the reason withoutUserInfo gives for a token URL with
-// user info that does not parse.
-var errUserInfoURL = errors.New("tokencreds: the URL, which has user info, does not parse (url.Parse's reason withheld: it may quote the password)")
+// errUserInfoURL is the reason withoutUserInfo gives for a token URL that
+// does not parse.
+var errUserInfoURL = errors.New("tokencreds: the URL does not parse (url.Parse's reason withheld: it may quote a password)")
 
 // requestFailure is the status error of the TokenSource's error err, whose
 // *url.Error ue is a token request's failure that did not time out (see
