@@ -84,7 +84,8 @@ type methodPlan struct {
 // lock or allocation; a method not yet there is looked up among the plans
 // shared by the methods of a service no descriptor describes
 // (undescribedPlan, also without a lock of grpcauth's or an allocation,
-// asking Config.Descriptors whether it describes the service now), then
+// asking Config.Descriptors whether it describes the service now: a
+// failure denies the call without asking again), then
 // in the plans
 // published since (under a.mu), or else compiled and, when it is a real
 // method (known to the descriptors or named in the configuration),
@@ -102,7 +103,8 @@ func (a *Authenticator) lookupCall(ctx context.Context, method string) *methodPl
 	if p, ok := (*a.plan.Load())[method]; ok {
 		return p
 	}
-	if p := a.undescribedPlan(method); p != nil {
+	p, rerr := a.undescribedPlan(method)
+	if p != nil {
 		// a.plan again: a plan published for method before its service's
 		// plan was kept is merged into a.plan before that is stored (see
 		// publishUndescribed), perhaps since the load above.
@@ -112,6 +114,12 @@ func (a *Authenticator) lookupCall(ctx context.Context, method string) *methodPl
 		return p
 	}
 	if p, ok := a.pendingPlan(method); ok {
+		return p
+	}
+	if rerr != nil {
+		// The resolver failed as undescribedPlan asked it: the call is
+		// denied as buildPlan would deny it, without asking again.
+		p, _ = a.finishPlan(resolverFailedPlan(method, rerr), method, false, false)
 		return p
 	}
 	p, kept := a.buildPlan(ctx, method)
@@ -155,45 +163,47 @@ const (
 // for its service, a Config entry names the method (Rules or Public,
 // whose plan is kept by method name, or DryRunMethods, which makes it
 // differ from the service's), or Config.Descriptors now describes the
-// service or fails (an error not wrapping protoregistry.NotFound: the
-// call's plan is then built, and denied if it fails again). The resolver
-// is asked on each call, as findRule asks it: a service it did not
-// describe on its first call (it had not yet been given the file) is not
-// taken to have no descriptor for good, which would leave a method option
-// stricter than the Config service entry (ranking above it) unread. Only
-// a service a Config entry names is asked about here, never a name the
-// caller chose.
-func (a *Authenticator) undescribedPlan(method string) *methodPlan {
+// service or fails. A failure (an error not wrapping
+// protoregistry.NotFound, see resolveService) is returned as err, so that
+// the call is denied without asking the resolver a second time
+// (lookupCall). The resolver is asked on each call, as findRule asks it:
+// a service it did not describe on its first call (it had not yet been
+// given the file) is not taken to have no descriptor for good, which
+// would leave a method option stricter than the Config service entry
+// (ranking above it) unread. Only a service a Config entry names is asked
+// about here, never a name the caller chose.
+func (a *Authenticator) undescribedPlan(method string) (_ *methodPlan, err error) {
 	kept := a.undescribed.Load()
 	if kept == nil {
-		return nil
+		return nil, nil
 	}
 	// splitMethod's checks, but the service name's: kept holds only
 	// valid ones.
 	rest, ok := strings.CutPrefix(method, "/")
 	if !ok {
-		return nil
+		return nil, nil
 	}
 	svc, name, _ := strings.Cut(rest, "/")
 	p := (*kept)[svc]
 	if p == nil || !protoreflect.Name(name).IsValid() {
-		return nil
+		return nil, nil
 	}
 	if _, ok := a.cfgRules[method]; ok {
-		return nil
+		return nil, nil
 	}
 	if _, ok := a.dryRunNames[method]; ok {
-		return nil
+		return nil, nil
 	}
-	if sd, err := a.resolveService(svc); sd != nil || err != nil {
+	sd, err := a.resolveService(svc)
+	if sd != nil || err != nil {
 		// Described since the plan was kept (a resolver that gained the
 		// file): the descriptor's options rank above the Config service
 		// entry for the methods they rule. Or the resolver failed,
-		// which is no answer that the service is still undescribed:
-		// buildPlan asks again, and denies the call if it fails again.
-		return nil
+		// which is no answer that the service is still undescribed: the
+		// call is denied.
+		return nil, err
 	}
-	return p
+	return p, nil
 }
 
 // publishUndescribed keeps p as the plan of the methods of svc
@@ -363,6 +373,13 @@ func (a *Authenticator) merge(plans map[string]*methodPlan) {
 // resolver failed to resolve (errResolverFailed), is for that call only.
 func (a *Authenticator) buildPlan(ctx context.Context, method string) (p *methodPlan, kept keptFor) {
 	p, known, undescribed := a.findRule(ctx, method)
+	return a.finishPlan(p, method, known, undescribed)
+}
+
+// finishPlan completes p, the plan findRule found for method (with known
+// and undescribed, see there): it compiles the rule's condition and marks
+// dry run, and says for what p may be kept (buildPlan).
+func (a *Authenticator) finishPlan(p *methodPlan, method string, known, undescribed bool) (_ *methodPlan, kept keptFor) {
 	a.compileCondition(p, method)
 	p.dryRun = a.inDryRun(method)
 	p.unknown = !known
@@ -416,7 +433,7 @@ func (a *Authenticator) findRule(ctx context.Context, method string) (p *methodP
 	if err != nil {
 		// Not kept (known false), as a failed resolve is no answer: the
 		// method is denied for this call, not ruled as if undescribed.
-		return &methodPlan{err: fmt.Errorf("%s: %w", clipLogged(method), err)}, false, false
+		return resolverFailedPlan(method, err), false, false
 	}
 	var md protoreflect.MethodDescriptor
 	if sd != nil {
@@ -620,6 +637,13 @@ func (a *Authenticator) resolveService(name string) (protoreflect.ServiceDescrip
 	}
 	sd, _ := d.(protoreflect.ServiceDescriptor)
 	return sd, nil
+}
+
+// resolverFailedPlan is the plan of method, denied for its call because
+// Config.Descriptors failed to resolve its service (err, from
+// resolveService).
+func resolverFailedPlan(method string, err error) *methodPlan {
+	return &methodPlan{err: fmt.Errorf("%s: %w", clipLogged(method), err)}
 }
 
 // errResolverNoAnswer is resolveService's error when Config.Descriptors

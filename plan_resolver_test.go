@@ -225,7 +225,7 @@ func TestPlan_UndescribedServicePlanIsNotUsedWhileTheResolverFails(t *testing.T)
 	r.set(protoregistry.NotFound)
 	a := mustNew(t, Config{Descriptors: r, Public: []string{"authtest.v1.TestService"}})
 	kept := a.lookup(mAllOf)
-	if kept.rule == nil || !kept.rule.public || a.undescribedPlan(mAllOf) != kept {
+	if p, err := a.undescribedPlan(mAllOf); kept.rule == nil || !kept.rule.public || p != kept || err != nil {
 		t.Fatalf("NotFound: source %v, err %v; want the Config service entry's plan, kept for the service", kept.source, kept.err)
 	}
 	r.set(errUnreachable)

@@ -97,8 +97,8 @@ func FuzzUndescribedPlan(f *testing.F) {
 	f.Fuzz(func(t *testing.T, m string) {
 		s, _, ok := splitMethod(m)
 		want := ok && s == svc
-		if p := a.undescribedPlan(m); (p != nil) != want || (p != nil && p != kept) {
-			t.Fatalf("undescribedPlan(%q) = %p, want the kept plan: %v", m, p, want)
+		if p, err := a.undescribedPlan(m); (p != nil) != want || (p != nil && p != kept) || err != nil {
+			t.Fatalf("undescribedPlan(%q) = %p, %v; want the kept plan: %v", m, p, err, want)
 		}
 	})
 }
