@@ -150,19 +150,26 @@ func compileWith(c ConditionCompiler, md protoreflect.MethodDescriptor, expr str
 // errResolverFailed): nil and nil when the resolver answered and no such
 // method is described.
 func (a *Authenticator) resolveMethod(method string) (protoreflect.MethodDescriptor, error) {
+	_, md, err := a.resolveMethodIn(method)
+	return md, err
+}
+
+// resolveMethodIn is resolveMethod that also returns the descriptor of the
+// method's service as Config.Descriptors resolved it (findRule's), or nil.
+func (a *Authenticator) resolveMethodIn(method string) (protoreflect.ServiceDescriptor, protoreflect.MethodDescriptor, error) {
 	svc, name, ok := splitMethod(method)
 	if !ok {
-		return nil, nil
+		return nil, nil, nil
 	}
 	sd, err := a.resolveService(svc)
 	if sd == nil {
-		return nil, err
+		return nil, nil, err
 	}
 	ms, err := methods(sd)
 	if err != nil {
-		return nil, nil
+		return sd, nil, nil
 	}
-	return ms.ByName(protoreflect.Name(name)), nil
+	return sd, ms.ByName(protoreflect.Name(name)), nil
 }
 
 // policy checks a call that passed its rule's scopes against the rule's
