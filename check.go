@@ -291,6 +291,11 @@ func (a *Authenticator) Check(srv ServiceInfoProvider) error {
 		for _, m := range info.Methods {
 			method := "/" + svc + "/" + m.Name
 			p, _ := a.buildPlan(context.Background(), method)
+			if p.shared {
+				q := *p // shared with the calls: Check's copy is its own
+				q.shared = false
+				p = &q
+			}
 			p.unknown = false // registered on the server: a real method
 			failed := p.rulesUnavailable()
 			if !failed {

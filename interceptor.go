@@ -57,7 +57,12 @@ type Authenticator struct {
 	copied  int                                    // entries copied into plan, in all (tests count them)
 	// undescribed: the plans kept for services (keptForService), read
 	// without a lock, written under mu; see undescribedPlan
-	undescribed atomic.Pointer[map[string]*methodPlan]
+	undescribed atomic.Pointer[map[string]*sharedPlans]
+	// svcPlans and defaultPlans: the shared plans of the Config service
+	// entries and of the DefaultRule (sharedPlans), made by New; nil
+	// where the rule has a condition
+	svcPlans     map[string]*sharedPlans
+	defaultPlans *sharedPlans
 
 	svcMu    sync.Mutex                         // guards svcRules
 	svcRules map[protoreflect.FullName]*svcRead // see serviceOption
@@ -173,6 +178,7 @@ func New(cfg Config) (*Authenticator, error) {
 		}
 		a.defaultRule = r
 	}
+	a.makeSharedPlans()
 	a.plan.Store(&map[string]*methodPlan{})
 	return a, nil
 }

@@ -77,6 +77,61 @@ type methodPlan struct {
 	// read of the service's option (err wraps errWaitEnded and the
 	// context's error); the plan is that call's alone, never kept
 	ended bool
+	// shared: one of the plans New made for the methods no descriptor
+	// declares (sharedPlans), complete and read-only: never written to
+	shared bool
+}
+
+// sharedPlans are the plans, made once by New, of every method that no
+// descriptor declares (its service has none, or its service's declares
+// no such method) and whose rule is a Config service entry's or the
+// DefaultRule, when that rule has no condition: such a plan does not
+// depend on the method's name, but for dry run (DryRunMethods may name
+// the method), so its calls share one rather than build one each, and
+// nothing is kept per name, which the caller chooses (through
+// grpc.UnknownServiceHandler). New makes them for each Config service
+// entry and the DefaultRule, so they hold no name a caller sent.
+type sharedPlans struct {
+	// name is the service's name as the Config spells it (a string of
+	// the Config's, not of a call), "" for the DefaultRule's
+	name  string
+	plans [2]*methodPlan // not in dry run, and in dry run
+}
+
+// newSharedPlans returns the shared plans of rule r from src, for the
+// service name ("" for the DefaultRule).
+func newSharedPlans(name string, r *compiledRule, src Source) *sharedPlans {
+	s := &sharedPlans{name: name}
+	for i := range s.plans {
+		s.plans[i] = &methodPlan{rule: r, source: src, dryRun: i == 1, unknown: true, shared: true}
+	}
+	return s
+}
+
+// of returns the plan in dry run or not.
+func (s *sharedPlans) of(dryRun bool) *methodPlan {
+	if dryRun {
+		return s.plans[1]
+	}
+	return s.plans[0]
+}
+
+// makeSharedPlans makes the shared plans of the Config service entries and
+// the DefaultRule whose rules have no condition (a condition compiles
+// only against a method's descriptor). New calls it once the rules are
+// compiled.
+func (a *Authenticator) makeSharedPlans() {
+	for name, r := range a.cfgRules {
+		if r.condition == "" && !strings.HasPrefix(name, "/") {
+			if a.svcPlans == nil {
+				a.svcPlans = make(map[string]*sharedPlans)
+			}
+			a.svcPlans[name] = newSharedPlans(name, r, SourceConfigService)
+		}
+	}
+	if r := a.defaultRule; r != nil && r.condition == "" {
+		a.defaultPlans = newSharedPlans("", r, SourceDefault)
+	}
 }
 
 // lookup returns the plan of method. The hot path, a method already
@@ -132,7 +187,7 @@ func (a *Authenticator) lookupCall(ctx context.Context, method string) *methodPl
 		p = a.publish(strings.Clone(method), p)
 	case keptForService:
 		svc, _, _ := splitMethod(method)
-		p = a.publishUndescribed(svc, p)
+		a.publishUndescribed(svc)
 	}
 	return p
 }
@@ -153,17 +208,18 @@ const (
 	// keptForService: for every method of the service, by the service's
 	// name: the service has a Config entry and no descriptor (a
 	// hand-written grpc.ServiceDesc), so that each of its methods that
-	// no Config entry names gets the same plan (undescribedPlan), and
-	// the service names that can be kept are the Config's.
+	// no Config entry names gets the same plan, the service entry's
+	// shared one (undescribedPlan), and the service names that can be
+	// kept are the Config's.
 	keptForService
 )
 
 // undescribedPlan returns the plan kept for the service of method
-// (keptForService), or nil when none applies to method: no plan is kept
-// for its service, a Config entry names the method (Rules or Public,
-// whose plan is kept by method name, or DryRunMethods, which makes it
-// differ from the service's), or Config.Descriptors now describes the
-// service or fails. A failure (an error not wrapping
+// (keptForService: its Config entry's shared plan, in dry run when
+// DryRunMethods names the method), or nil when none applies to method: no
+// plan is kept for its service, a Config entry in Rules or Public names
+// the method (whose plan is kept by method name), or Config.Descriptors
+// now describes the service or fails. A failure (an error not wrapping
 // protoregistry.NotFound, see resolveService) is returned as err, so that
 // the call is denied without asking the resolver a second time
 // (lookupCall). The resolver is asked on each call, as findRule asks it:
@@ -171,7 +227,8 @@ const (
 // given the file) is not taken to have no descriptor for good, which
 // would leave a method option stricter than the Config service entry
 // (ranking above it) unread. Only a service a Config entry names is asked
-// about here, never a name the caller chose.
+// about here, never a name the caller chose, and by the Config's string
+// for it, not by a part of the caller's method (see resolveService).
 func (a *Authenticator) undescribedPlan(method string) (_ *methodPlan, err error) {
 	kept := a.undescribed.Load()
 	if kept == nil {
@@ -184,17 +241,14 @@ func (a *Authenticator) undescribedPlan(method string) (_ *methodPlan, err error
 		return nil, nil
 	}
 	svc, name, _ := strings.Cut(rest, "/")
-	p := (*kept)[svc]
-	if p == nil || !protoreflect.Name(name).IsValid() {
+	s := (*kept)[svc]
+	if s == nil || !protoreflect.Name(name).IsValid() {
 		return nil, nil
 	}
 	if _, ok := a.cfgRules[method]; ok {
 		return nil, nil
 	}
-	if _, ok := a.dryRunNames[method]; ok {
-		return nil, nil
-	}
-	sd, err := a.resolveService(svc)
+	sd, err := a.resolveName(s.name)
 	if sd != nil || err != nil {
 		// Described since the plan was kept (a resolver that gained the
 		// file): the descriptor's options rank above the Config service
@@ -203,12 +257,12 @@ func (a *Authenticator) undescribedPlan(method string) (_ *methodPlan, err error
 		// call is denied.
 		return nil, err
 	}
-	return p, nil
+	return s.of(a.inDryRunOf(method, svc)), nil
 }
 
-// publishUndescribed keeps p as the plan of the methods of svc
-// (keptForService), unless one was kept first, and returns the plan kept.
-// The map is copied whole (copy-on-write): it holds at most one entry per
+// publishUndescribed keeps the shared plans of the Config entry of svc
+// (a.svcPlans) as the plans of its methods (keptForService), unless they
+// were kept first. The map is copied whole (copy-on-write): it holds at most one entry per
 // Config service entry, and gains each once (again only after
 // forgetUndescribed drops it). No plan of a method of a kept service
 // waits in a.pending (here, a merge, and in publish, forgetUndescribed):
@@ -218,15 +272,16 @@ func (a *Authenticator) undescribedPlan(method string) (_ *methodPlan, err error
 // a call's plan is looked up more than once (a stream's message gate
 // looks it up again), which must not find a rule other than the one the
 // call was admitted under.
-func (a *Authenticator) publishUndescribed(svc string, p *methodPlan) *methodPlan {
+func (a *Authenticator) publishUndescribed(svc string) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	var old map[string]*methodPlan
+	var old map[string]*sharedPlans
 	if kept := a.undescribed.Load(); kept != nil {
 		old = *kept
 	}
-	if q, ok := old[svc]; ok {
-		return q
+	s := a.svcPlans[svc]
+	if _, ok := old[svc]; ok || s == nil {
+		return
 	}
 	if len(a.pending) > 0 {
 		// lookupCall reads the kept service plans before a.pending: a
@@ -235,11 +290,10 @@ func (a *Authenticator) publishUndescribed(svc string, p *methodPlan) *methodPla
 		// moved to a.plan, read before them, so that it keeps its plan.
 		a.merge(nil)
 	}
-	next := make(map[string]*methodPlan, len(old)+1)
+	next := make(map[string]*sharedPlans, len(old)+1)
 	maps.Copy(next, old)
-	next[strings.Clone(svc)] = p
+	next[s.name] = s // the Config's string, not the call's
 	a.undescribed.Store(&next)
-	return p
 }
 
 // The plans are kept in two maps, so that a method's first call costs
@@ -380,6 +434,14 @@ func (a *Authenticator) buildPlan(ctx context.Context, method string) (p *method
 // and undescribed, see there): it compiles the rule's condition and marks
 // dry run, and says for what p may be kept (buildPlan).
 func (a *Authenticator) finishPlan(p *methodPlan, method string, known, undescribed bool) (_ *methodPlan, kept keptFor) {
+	if p.shared {
+		// Complete, and shared with other calls: not written to. Kept
+		// for the service as below (a shared plan has no condition).
+		if _, named := a.dryRunNames[method]; undescribed && !named {
+			kept = keptForService
+		}
+		return p, kept
+	}
 	a.compileCondition(p, method)
 	p.dryRun = a.inDryRun(method)
 	p.unknown = !known
@@ -401,17 +463,20 @@ func (a *Authenticator) finishPlan(p *methodPlan, method string, known, undescri
 // inDryRun reports whether method is in dry run: Config.DryRun, or
 // Config.DryRunMethods naming the method or its service.
 func (a *Authenticator) inDryRun(method string) bool {
+	svc, _, _ := splitMethod(method) // "" when method is no method name
+	return a.inDryRunOf(method, svc)
+}
+
+// inDryRunOf is inDryRun for method of the service svc, split and checked
+// by the caller ("" for none).
+func (a *Authenticator) inDryRunOf(method, svc string) bool {
 	if a.dryRun {
 		return true
 	}
 	if _, ok := a.dryRunNames[method]; ok {
 		return true
 	}
-	svc, _, ok := splitMethod(method)
-	if !ok {
-		return false
-	}
-	_, ok = a.dryRunNames[svc]
+	_, ok := a.dryRunNames[svc]
 	return ok
 }
 
@@ -451,11 +516,19 @@ func (a *Authenticator) findRule(ctx context.Context, method string) (p *methodP
 		}
 	}
 	if r, src, err := a.serviceRule(ctx, svc, sd, md); src != SourceNone {
+		if s := a.svcPlans[svc]; md == nil && s != nil {
+			// The Config service entry's rule, for a method no
+			// descriptor declares: its shared plan.
+			return s.of(a.inDryRunOf(method, svc)), known, sd == nil
+		}
 		p = optionPlanOf(r, err, src, method)
 		p.ended = errors.Is(err, errWaitEnded)
 		return p, known, src == SourceConfigService && sd == nil
 	}
 	if a.defaultRule != nil {
+		if md == nil && a.defaultPlans != nil {
+			return a.defaultPlans.of(a.inDryRunOf(method, svc)), known, false
+		}
 		return &methodPlan{rule: a.defaultRule, source: SourceDefault}, known, false
 	}
 	if sd != nil && md == nil {
@@ -624,7 +697,21 @@ func sameDescriptor(x, y protoreflect.Descriptor) bool {
 // descriptor type, whose methods would panic): it does not say the name
 // is unknown. The resolver's text is clipped: a resolver may quote the
 // name, which the caller chose.
+//
+// name may be part of a string the caller sent (its method's :path), and
+// a resolver of its own may keep the names it is asked about (a cache of
+// its answers), which would keep the whole string: it is asked about a
+// copy. protoregistry.Files keeps no name, and is asked without one.
 func (a *Authenticator) resolveService(name string) (protoreflect.ServiceDescriptor, error) {
+	if _, files := a.descriptors.(*protoregistry.Files); !files {
+		name = strings.Clone(name)
+	}
+	return a.resolveName(name)
+}
+
+// resolveName is resolveService for a name that is no part of a caller's
+// string (the Config's), which is not copied.
+func (a *Authenticator) resolveName(name string) (protoreflect.ServiceDescriptor, error) {
 	d, err := a.descriptors.FindDescriptorByName(protoreflect.FullName(name))
 	if err != nil {
 		if errors.Is(err, protoregistry.NotFound) {
