@@ -64,8 +64,9 @@ type Authenticator struct {
 	svcPlans     map[string]*sharedPlans
 	defaultPlans *sharedPlans
 
-	svcMu    sync.Mutex                         // guards svcRules
+	svcMu    sync.Mutex                         // guards svcRules and unbuilt
 	svcRules map[protoreflect.FullName]*svcRead // see serviceOption
+	unbuilt  map[string]unbuiltService          // see unbuiltPlans
 }
 
 // New validates cfg and returns an Authenticator. It fails when Verifier is

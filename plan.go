@@ -77,8 +77,8 @@ type methodPlan struct {
 	// read of the service's option (err wraps errWaitEnded and the
 	// context's error); the plan is that call's alone, never kept
 	ended bool
-	// shared: one of the plans New made for the methods no descriptor
-	// declares (sharedPlans), complete and read-only: never written to
+	// shared: one of the plans shared by the calls of many methods
+	// (sharedPlans), complete and read-only: never written to
 	shared bool
 }
 
@@ -90,10 +90,13 @@ type methodPlan struct {
 // the method), so its calls share one rather than build one each, and
 // nothing is kept per name, which the caller chooses (through
 // grpc.UnknownServiceHandler). New makes them for each Config service
-// entry and the DefaultRule, so they hold no name a caller sent.
+// entry and the DefaultRule, so they hold no name a caller sent. The
+// methods of a service whose descriptor's methods cannot be built share
+// plans too (unbuiltPlans).
 type sharedPlans struct {
 	// name is the service's name as the Config spells it (a string of
-	// the Config's, not of a call), "" for the DefaultRule's
+	// the Config's, not of a call), or a copy of the name of a service
+	// whose methods cannot be built; "" for the DefaultRule's
 	name  string
 	plans [2]*methodPlan // not in dry run, and in dry run
 }
@@ -504,8 +507,9 @@ func (a *Authenticator) findRule(ctx context.Context, method string) (p *methodP
 	if sd != nil {
 		ms, err := methods(sd)
 		if err != nil {
-			// Not cached (known false): any name on the service gets here.
-			return &methodPlan{err: fmt.Errorf("%s: %w: %w", clipLogged(method), ErrUnreadableOption, err)}, false, false
+			// Not kept by name (known false): any name on the service
+			// gets here. Its plan is the service's (unbuiltPlans).
+			return a.unbuiltPlans(svc, sd, err).of(a.inDryRunOf(method, svc)), false, false
 		}
 		md = ms.ByName(protoreflect.Name(name))
 	}
@@ -731,6 +735,50 @@ func (a *Authenticator) resolveName(name string) (protoreflect.ServiceDescriptor
 // resolveService).
 func resolverFailedPlan(method string, err error) *methodPlan {
 	return &methodPlan{err: fmt.Errorf("%s: %w", clipLogged(method), err)}
+}
+
+// unbuiltService is a service whose descriptor's methods cannot be built
+// (methods), and the plans of all its methods, denied (unbuiltPlans).
+type unbuiltService struct {
+	sd    protoreflect.ServiceDescriptor
+	plans *sharedPlans
+}
+
+// maxUnbuilt is the most services unbuiltPlans keeps the plans of.
+const maxUnbuilt = 64
+
+// unbuiltPlans returns the plans of the methods of the service svc, whose
+// descriptor sd's methods cannot be built (err, from methods, which keeps
+// that failure for good): every method of the service is denied with an
+// error naming the service and wrapping ErrUnreadableOption and err, in
+// dry run or not (sharedPlans). They are kept by service name with the
+// descriptor they were made for, as serviceOption keeps a service's
+// option, so that the service's calls do not each build a plan, and a
+// resolver that describes the service afresh gets plans afresh: one entry
+// per service at most, and at most maxUnbuilt services (a resolver that
+// makes up services for any name a caller sends cannot grow the map
+// without bound; past that, a call builds its own plans).
+func (a *Authenticator) unbuiltPlans(svc string, sd protoreflect.ServiceDescriptor, err error) *sharedPlans {
+	a.svcMu.Lock()
+	u, ok := a.unbuilt[svc]
+	a.svcMu.Unlock()
+	if ok && sameDescriptor(u.sd, sd) {
+		return u.plans
+	}
+	svc = strings.Clone(svc) // kept: not a part of the caller's method
+	s := &sharedPlans{name: svc}
+	for i := range s.plans {
+		s.plans[i] = &methodPlan{err: fmt.Errorf("%s: %w: %w", svc, ErrUnreadableOption, err), dryRun: i == 1, unknown: true, shared: true}
+	}
+	a.svcMu.Lock()
+	defer a.svcMu.Unlock()
+	if _, ok := a.unbuilt[svc]; ok || len(a.unbuilt) < maxUnbuilt {
+		if a.unbuilt == nil {
+			a.unbuilt = make(map[string]unbuiltService)
+		}
+		a.unbuilt[svc] = unbuiltService{sd, s}
+	}
+	return s
 }
 
 // errResolverNoAnswer is resolveService's error when Config.Descriptors

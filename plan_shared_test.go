@@ -1,6 +1,8 @@
 package grpcauth
 
 import (
+	"errors"
+	"fmt"
 	"reflect"
 	"strings"
 	"sync"
@@ -10,6 +12,7 @@ import (
 	"google.golang.org/protobuf/reflect/protoreflect"
 	"google.golang.org/protobuf/reflect/protoregistry"
 
+	authtestv1 "github.com/grpcauth/grpcauth/internal/testproto/authtest/v1"
 	grpcauthv1 "github.com/grpcauth/grpcauth/proto/grpcauth/v1"
 )
 
@@ -110,4 +113,44 @@ func TestResolver_IsNotHandedAPartOfTheCallersMethod(t *testing.T) {
 		r.names = nil
 		r.mu.Unlock()
 	}
+}
+
+// The methods of a service whose descriptor's methods cannot be built (a
+// file protobuf-go cannot build, behind a resolver New does not walk) are
+// denied with one plan of the service's, not a plan built on every call;
+// and the plan is made again for a descriptor the resolver makes afresh.
+func TestPlan_MethodsOfAServiceThatCannotBeBuiltShareTheServicesDenial(t *testing.T) {
+	pkg := uniquePkg("unbuildableshared")
+	a := mustNew(t, Config{Descriptors: findOnly{unbuildableFile(t, pkg)}, DefaultRule: &grpcauthv1.Rule{}, Logger: discardLogger()})
+	first := a.lookup("/" + pkg + ".Svc/Get")
+	if first.rule != nil || !errors.Is(first.err, ErrUnreadableOption) || !strings.Contains(first.err.Error(), `"`+pkg+`/x.proto"`) {
+		t.Fatalf("source %v, err %v; want denied with ErrUnreadableOption naming the file", first.source, first.err)
+	}
+	for _, m := range []string{"/" + pkg + ".Svc/Get", "/" + pkg + ".Svc/List", "/" + pkg + ".Svc/Made_Up"} {
+		if p := a.lookup(strings.Clone(m)); p != first {
+			t.Errorf("%s was given a plan of its own, want the service's", m)
+		}
+	}
+	// A resolver that describes any name a caller sends, with a
+	// descriptor made afresh each time, whose methods cannot be built.
+	sd := authtestv1.File_authtest_v1_authtest_proto.Services().Get(0)
+	anyName := mustNew(t, Config{Descriptors: answerAny(func() protoreflect.Descriptor { return &freshService{sd} }), Logger: discardLogger()})
+	for i := range 2 * maxUnbuilt {
+		for range 2 {
+			if p := anyName.lookup(fmt.Sprintf("/made.up%d.Svc/Get", i)); !errors.Is(p.err, ErrUnreadableOption) {
+				t.Fatalf("a made-up service: err %v, want ErrUnreadableOption", p.err)
+			}
+		}
+	}
+	if n := len(anyName.unbuilt); n > maxUnbuilt {
+		t.Errorf("callers' made-up service names kept %d services' plans, want at most %d", n, maxUnbuilt)
+	}
+}
+
+// answerAny is a resolver that answers every name with a descriptor d
+// returns.
+type answerAny func() protoreflect.Descriptor
+
+func (r answerAny) FindDescriptorByName(protoreflect.FullName) (protoreflect.Descriptor, error) {
+	return r(), nil
 }
