@@ -84,21 +84,32 @@ func TestPlan_ServiceSharedPlanLeavesConfigMethodEntriesTheirOwn(t *testing.T) {
 // FuzzUndescribedPlan checks that the plan kept for a service no
 // descriptor describes, found without splitMethod's validation of the
 // service name, applies to exactly the names splitMethod accepts as the
-// service's methods.
+// service's methods, in dry run for the one DryRunMethods names.
 //
 //	go test -run '^$' -fuzz FuzzUndescribedPlan .
 func FuzzUndescribedPlan(f *testing.F) {
 	const svc = "ghost.v1.GhostService"
-	for _, s := range []string{"/" + svc + "/Get", "/" + svc + "/", "/" + svc + "/a/b", "/" + svc + "/1x", svc + "/Get", "/" + svc, "/ghost.v1.Other/Get", ""} {
+	const trial = "/" + svc + "/Trial"
+	for _, s := range []string{"/" + svc + "/Get", "/" + svc + "/", "/" + svc + "/a/b", "/" + svc + "/1x", svc + "/Get", "/" + svc, "/ghost.v1.Other/Get", "", trial} {
 		f.Add(s)
 	}
-	a := mustNew(f, Config{Rules: map[string]*grpcauthv1.Rule{svc: {}}})
+	a := mustNew(f, Config{Rules: map[string]*grpcauthv1.Rule{svc: {}}, DryRunMethods: []string{trial}})
 	kept := a.lookup("/" + svc + "/Get")
+	dry := a.lookup(trial)
+	if kept.dryRun || !dry.dryRun || dry.rule != kept.rule {
+		f.Fatalf("kept plan in dry run %v, %s's %v (same rule: %v); want false, true, the same rule", kept.dryRun, trial, dry.dryRun, dry.rule == kept.rule)
+	}
 	f.Fuzz(func(t *testing.T, m string) {
 		s, _, ok := splitMethod(m)
-		want := ok && s == svc
-		if p, err := a.undescribedPlan(m); (p != nil) != want || (p != nil && p != kept) || err != nil {
-			t.Fatalf("undescribedPlan(%q) = %p, %v; want the kept plan: %v", m, p, err, want)
+		want := kept
+		if m == trial {
+			want = dry
+		}
+		if !ok || s != svc {
+			want = nil
+		}
+		if p, err := a.undescribedPlan(m); p != want || err != nil {
+			t.Fatalf("undescribedPlan(%q) = %p, %v; want %p", m, p, err, want)
 		}
 	})
 }
