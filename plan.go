@@ -265,8 +265,9 @@ func (a *Authenticator) undescribedPlan(method string) (_ *methodPlan, err error
 
 // publishUndescribed keeps the shared plans of the Config entry of svc
 // (a.svcPlans) as the plans of its methods (keptForService), unless they
-// were kept first. The map is copied whole (copy-on-write): it holds at most one entry per
-// Config service entry, and gains each once (again only after
+// were kept first. The map is copied whole (copy-on-write): it holds at
+// most one entry per Config service entry, and gains each once (again
+// only after
 // forgetUndescribed drops it). No plan of a method of a kept service
 // waits in a.pending (here, a merge, and in publish, forgetUndescribed):
 // lookupCall reads a.pending after the kept plans, so a method whose plan
