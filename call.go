@@ -98,7 +98,7 @@ func (a *Authenticator) ServeCall(ctx context.Context, procedure string, stream 
 	if !stream {
 		return serve(ctx, &Guard{})
 	}
-	g := &Guard{gate: a.messageGate(procedure, claims)}
+	g := &Guard{gate: a.messageGate(p, procedure, claims)}
 	if a.watchesStream(claims) {
 		err = a.runUntilExpiry(ctx, procedure, p, claims, func(ctx context.Context, w *streamWatch) error {
 			g.ctx, g.cut = ctx, w.cutErr

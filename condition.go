@@ -226,11 +226,11 @@ func (p *methodPlan) evalCondition(ctx context.Context, method string, c verifie
 // withCondition returns the stream and handler to run for a streaming call
 // whose method has a condition: the stream checks every message the
 // handler receives, a message that fails cancels the handler's context,
-// and the handler's result is replaced by its refusal. w is the stream's
-// watch, nil when its token is not watched. Without a condition it
-// returns ss and handler.
-func (a *Authenticator) withCondition(ss grpc.ServerStream, method string, c verifier.Claims, w *streamWatch, handler grpc.StreamHandler) (grpc.ServerStream, grpc.StreamHandler) {
-	g := a.messageGate(method, c)
+// and the handler's result is replaced by its refusal. p is the plan the
+// stream was admitted under, and w its watch, nil when its token is not
+// watched. Without a condition it returns ss and handler.
+func (a *Authenticator) withCondition(ss grpc.ServerStream, p *methodPlan, method string, c verifier.Claims, w *streamWatch, handler grpc.StreamHandler) (grpc.ServerStream, grpc.StreamHandler) {
+	g := a.messageGate(p, method, c)
 	if g == nil {
 		return ss, handler
 	}
@@ -283,10 +283,12 @@ func (g *messageGate) bind(ctx context.Context, w *streamWatch) (_ context.Conte
 	return ctx, func() { g.cancel(nil) }
 }
 
-// messageGate returns the gate for a stream of method opened with c, or
-// nil when the method has no condition or one checked as the stream opened.
-func (a *Authenticator) messageGate(method string, c verifier.Claims) *messageGate {
-	p := a.lookup(method)
+// messageGate returns the gate for a stream of method admitted under the
+// plan p and opened with c, or nil when the method has no condition or one
+// checked as the stream opened. The plan is the admission's, not looked up
+// again: that would ask Config.Descriptors a second time for a method
+// whose plan is not kept for good, and could find another rule.
+func (a *Authenticator) messageGate(p *methodPlan, method string, c verifier.Claims) *messageGate {
 	if p.cond == nil || p.condAtStart {
 		return nil
 	}

@@ -339,7 +339,7 @@ func (a *Authenticator) StreamServerInterceptor() grpc.StreamServerInterceptor {
 		if !a.watchesStream(claims) {
 			// The condition wraps the stream with the claims: a refused
 			// message is reported with the handler's context.
-			cs, h := a.withCondition(withContext(ss, ctx), info.FullMethod, claims, nil, handler)
+			cs, h := a.withCondition(withContext(ss, ctx), p, info.FullMethod, claims, nil, handler)
 			return h(srv, cs)
 		}
 		// The condition wraps the expiring stream, not the other way
@@ -348,7 +348,7 @@ func (a *Authenticator) StreamServerInterceptor() grpc.StreamServerInterceptor {
 		// condition, as Guard.Received orders it for ServeCall.
 		return a.runUntilExpiry(ctx, info.FullMethod, p, claims, func(ctx context.Context, w *streamWatch) error {
 			es := &expiringStream{endingStream: endingStream{ServerStream: ss, ended: w.cutErr}, ctx: ctx}
-			cs, h := a.withCondition(es, info.FullMethod, claims, w, handler)
+			cs, h := a.withCondition(es, p, info.FullMethod, claims, w, handler)
 			return h(srv, cs)
 		})
 	}

@@ -267,15 +267,12 @@ func (a *Authenticator) undescribedPlan(method string) (_ *methodPlan, err error
 // (a.svcPlans) as the plans of its methods (keptForService), unless they
 // were kept first. The map is copied whole (copy-on-write): it holds at
 // most one entry per Config service entry, and gains each once (again
-// only after
-// forgetUndescribed drops it). No plan of a method of a kept service
-// waits in a.pending (here, a merge, and in publish, forgetUndescribed):
-// lookupCall reads a.pending after the kept plans, so a method whose plan
-// was published from its descriptor would otherwise get its service's
-// kept plan whenever Config.Descriptors fails, until the next merge; and
-// a call's plan is looked up more than once (a stream's message gate
-// looks it up again), which must not find a rule other than the one the
-// call was admitted under.
+// only after forgetUndescribed drops it). No plan of a method of a kept
+// service waits in a.pending (here, a merge, and in publish,
+// forgetUndescribed): lookupCall reads a.pending after the kept plans, so
+// a method whose plan was published from its descriptor would otherwise
+// get its service's kept plan, without the option's scopes or condition,
+// whenever Config.Descriptors fails, until the next merge.
 func (a *Authenticator) publishUndescribed(svc string) {
 	a.mu.Lock()
 	defer a.mu.Unlock()

@@ -320,9 +320,8 @@ func TestResolver_FailureWhileCompilingAConditionIsNotKept(t *testing.T) {
 // A stream of a method whose per-message condition was compiled before
 // Config.Descriptors began to fail is admitted under that rule, not
 // refused as RULES_UNAVAILABLE, and its messages are still checked: the
-// message gate, which looks the method's plan up again, finds the kept
-// plan, not one without a rule (which has no condition, and would let
-// every message through).
+// message gate has the kept plan, the stream's, not one without a rule
+// (which has no condition, and would let every message through).
 func TestResolver_FailureAfterCompileKeepsAStreamsMessageCondition(t *testing.T) {
 	const mBidi = "/authtest.v1.TestService/BidiStream"
 	r := new(flakyResolver)

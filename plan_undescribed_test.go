@@ -154,10 +154,8 @@ func TestPlan_ServiceDescribedAfterItsFirstCallIsRuledByItsOptions(t *testing.T)
 // when Config.Descriptors no longer finds the descriptor later, also while the rule waits in the
 // plans published since the last merge (a.pending): the rule a service
 // without a descriptor keeps for its methods, which calls look up before
-// those, does not take its place. A call's plan is looked up more than
-// once (a stream's message gate looks it up again), and the rule kept for
-// the service, without the method option's scopes or condition, is not
-// the one the call was admitted under.
+// those, does not take its place: the rule kept for the service, without
+// the method option's scopes or condition, is not the method's.
 func TestPlan_MethodRuleFromItsDescriptorOutlastsALaterResolverFailure(t *testing.T) {
 	for _, serviceKeptFirst := range []bool{true, false} {
 		t.Run(fmt.Sprintf("service rule kept first: %v", serviceKeptFirst), func(t *testing.T) {
