@@ -91,16 +91,16 @@ func (a *Authenticator) ServeCall(ctx context.Context, procedure string, stream 
 	case req == nil:
 		req = noRequest{} // a condition fails closed
 	}
-	ctx, claims, err := a.authorize(ctx, procedure, stream, req)
+	ctx, claims, p, err := a.authorize(ctx, procedure, stream, req)
 	if err != nil {
 		return err
 	}
 	if !stream {
 		return serve(ctx, &Guard{})
 	}
-	g := &Guard{gate: a.messageGate(procedure, claims)}
+	g := &Guard{gate: a.messageGate(p, procedure, claims)}
 	if a.watchesStream(claims) {
-		err = a.runUntilExpiry(ctx, procedure, claims, func(ctx context.Context, w *streamWatch) error {
+		err = a.runUntilExpiry(ctx, procedure, p, claims, func(ctx context.Context, w *streamWatch) error {
 			g.ctx, g.cut = ctx, w.cutErr
 			if g.gate != nil {
 				g.gate.bind(ctx, w)

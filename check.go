@@ -291,6 +291,11 @@ func (a *Authenticator) Check(srv ServiceInfoProvider) error {
 		for _, m := range info.Methods {
 			method := "/" + svc + "/" + m.Name
 			p, _ := a.buildPlan(context.Background(), method)
+			if p.shared {
+				q := *p // shared with the calls: Check's copy is its own
+				q.shared = false
+				p = &q
+			}
 			p.unknown = false // registered on the server: a real method
 			failed := p.rulesUnavailable()
 			if !failed {
@@ -302,7 +307,7 @@ func (a *Authenticator) Check(srv ServiceInfoProvider) error {
 			// once only, so that every check below sees one answer. A
 			// resolver that fails here, though it answered for the rule,
 			// leaves that unknown: reported, not passed.
-			md, rerr := a.resolveMethod(method)
+			sd, md, rerr := a.resolveMethodIn(method)
 			err := a.unintercepted(method, m, md)
 			if err == nil && !failed && rerr != nil {
 				err = fmt.Errorf("%s: %w", method, rerr)
@@ -316,7 +321,7 @@ func (a *Authenticator) Check(srv ServiceInfoProvider) error {
 			if err == nil && p.rule == nil {
 				err = p.err
 			}
-			if d := a.droppedByOwnRule(method, p, md); d.dropped != nil {
+			if d := a.droppedByOwnRule(method, p, sd, md); d.dropped != nil {
 				dropped = append(dropped, d)
 			}
 			if err != nil {
@@ -461,15 +466,16 @@ type droppedRequirements struct {
 // not listed (other acr_values, another max_age_seconds, the other kind
 // of proof of possession), nor are those of a service rule that a public
 // method rule, needing no token at all, replaces. dropped is nil when
-// nothing is dropped. md is the method's descriptor in Config.Descriptors,
-// or nil.
-func (a *Authenticator) droppedByOwnRule(method string, p *methodPlan, md protoreflect.MethodDescriptor) droppedRequirements {
+// nothing is dropped. sd and md are the descriptors of the method's
+// service and of the method in Config.Descriptors, each nil when it has
+// none.
+func (a *Authenticator) droppedByOwnRule(method string, p *methodPlan, sd protoreflect.ServiceDescriptor, md protoreflect.MethodDescriptor) droppedRequirements {
 	d := droppedRequirements{method: method, source: p.source}
 	own := p.rule
 	if own == nil || own.public || (p.source != SourceConfigMethod && p.source != SourceMethodOption) {
 		return d
 	}
-	r, src, err := a.comparedServiceRule(method, md)
+	r, src, err := a.comparedServiceRule(method, sd, md)
 	if r == nil || err != nil {
 		return d
 	}
@@ -503,22 +509,20 @@ func (a *Authenticator) droppedByOwnRule(method string, p *methodPlan, md protor
 // service's registered methods ever reads it (each has its own rule): a
 // custom descriptor that panics as it is read (a resolver's bug, which a
 // call that reads it takes to the server's recovery) costs the method
-// Check's warning, not the server its start-up. md is the method's
-// descriptor as Check resolved it, or nil: the resolver is not asked
-// again, so the warning does not hang on another answer.
-func (a *Authenticator) comparedServiceRule(method string, md protoreflect.MethodDescriptor) (r *compiledRule, src Source, err error) {
+// Check's warning, not the server its start-up. sd and md are the
+// descriptors of the service and the method as Check resolved them (each
+// nil when there is none): the resolver is not asked again, so the warning
+// does not hang on another answer; and the service's option is read from
+// sd, the descriptor findRule reads it from for the calls, not from the
+// method's Parent, which a custom resolver's method may give as another
+// service (or none).
+func (a *Authenticator) comparedServiceRule(method string, sd protoreflect.ServiceDescriptor, md protoreflect.MethodDescriptor) (r *compiledRule, src Source, err error) {
 	defer func() {
 		if recover() != nil {
 			r, src, err = nil, SourceNone, errors.New("grpcauth: reading the service's rule panicked")
 		}
 	}()
 	svc, _, _ := splitMethod(method)
-	var sd protoreflect.ServiceDescriptor
-	if md != nil {
-		if sd, _ = md.Parent().(protoreflect.ServiceDescriptor); sd == nil {
-			md = nil // a resolver's odd descriptor: no service option to read
-		}
-	}
 	return a.serviceRule(context.Background(), svc, sd, md)
 }
 

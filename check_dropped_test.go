@@ -186,3 +186,58 @@ func TestCheck_ServiceOptionThatPanicsWhenComparedForTheWarningDoesNotCrashCheck
 		t.Errorf("%s: %+v, %v; want its method option", mAllOf, r, err)
 	}
 }
+
+// otherParentService is a service as a custom resolver describes it: its
+// methods' Parent is parent, another service than the one resolved.
+type otherParentService struct {
+	protoreflect.ServiceDescriptor
+	parent protoreflect.ServiceDescriptor
+}
+
+func (s otherParentService) Methods() protoreflect.MethodDescriptors {
+	return parentedMethods{s.ServiceDescriptor.Methods(), s.parent}
+}
+
+func (s otherParentService) FindDescriptorByName(name protoreflect.FullName) (protoreflect.Descriptor, error) {
+	if name == s.FullName() {
+		return s, nil
+	}
+	return nil, protoregistry.NotFound
+}
+
+// Check's warning of a method rule dropping its service's requirements
+// compares with the rule the service's other methods get: the option of
+// the service as Config.Descriptors resolves it, as the calls read it,
+// not that of the method's Parent, which a custom resolver may give as
+// another service (here one without the option).
+func TestCheck_DroppedWarningComparesWithTheServiceTheCallsRead(t *testing.T) {
+	find := func(files DescriptorResolver) protoreflect.ServiceDescriptor {
+		d, err := files.FindDescriptorByName("drop.v1.Svc")
+		if err != nil {
+			t.Fatal(err)
+		}
+		return d.(protoreflect.ServiceDescriptor)
+	}
+	plain := &grpcauthv1.Rule{Scopes: []string{"b"}}
+	resolved := find(dropFiles(t, &grpcauthv1.Rule{Scopes: []string{"a"}, RequireDpop: true}, plain))
+	var logs bytes.Buffer
+	a := mustNew(t, Config{
+		Logger:      slog.New(slog.NewJSONHandler(&logs, nil)),
+		Descriptors: otherParentService{resolved, find(dropFiles(t, nil, plain))},
+	})
+	if err := a.Check(fakeServer{"drop.v1.Svc": {Methods: []grpc.MethodInfo{{Name: "Get"}, {Name: "Inherit"}}}}); err != nil {
+		t.Fatalf("Check = %v, want nil", err)
+	}
+	if r, err := a.Requirement("/drop.v1.Svc/Inherit"); err != nil || !r.RequireDPoP {
+		t.Fatalf("Inherit: %+v, %v; want the resolved service's option, require_dpop", r, err)
+	}
+	var recs []map[string]any
+	for _, r := range jsonRecords(t, &logs) {
+		if _, ok := r["dropped"]; ok {
+			recs = append(recs, r)
+		}
+	}
+	if len(recs) != 1 || recs[0]["method"] != "/drop.v1.Svc/Get" || fmt.Sprint(recs[0]["dropped"]) != "[require_dpop]" || recs[0]["service_rule"] != "service option" {
+		t.Errorf("logged %v, want one record for /drop.v1.Svc/Get dropping [require_dpop] of the service option", recs)
+	}
+}

@@ -150,19 +150,26 @@ func compileWith(c ConditionCompiler, md protoreflect.MethodDescriptor, expr str
 // errResolverFailed): nil and nil when the resolver answered and no such
 // method is described.
 func (a *Authenticator) resolveMethod(method string) (protoreflect.MethodDescriptor, error) {
+	_, md, err := a.resolveMethodIn(method)
+	return md, err
+}
+
+// resolveMethodIn is resolveMethod that also returns the descriptor of the
+// method's service as Config.Descriptors resolved it (findRule's), or nil.
+func (a *Authenticator) resolveMethodIn(method string) (protoreflect.ServiceDescriptor, protoreflect.MethodDescriptor, error) {
 	svc, name, ok := splitMethod(method)
 	if !ok {
-		return nil, nil
+		return nil, nil, nil
 	}
 	sd, err := a.resolveService(svc)
 	if sd == nil {
-		return nil, err
+		return nil, nil, err
 	}
 	ms, err := methods(sd)
 	if err != nil {
-		return nil, nil
+		return sd, nil, nil
 	}
-	return ms.ByName(protoreflect.Name(name)), nil
+	return sd, ms.ByName(protoreflect.Name(name)), nil
 }
 
 // policy checks a call that passed its rule's scopes against the rule's
@@ -219,11 +226,11 @@ func (p *methodPlan) evalCondition(ctx context.Context, method string, c verifie
 // withCondition returns the stream and handler to run for a streaming call
 // whose method has a condition: the stream checks every message the
 // handler receives, a message that fails cancels the handler's context,
-// and the handler's result is replaced by its refusal. w is the stream's
-// watch, nil when its token is not watched. Without a condition it
-// returns ss and handler.
-func (a *Authenticator) withCondition(ss grpc.ServerStream, method string, c verifier.Claims, w *streamWatch, handler grpc.StreamHandler) (grpc.ServerStream, grpc.StreamHandler) {
-	g := a.messageGate(method, c)
+// and the handler's result is replaced by its refusal. p is the plan the
+// stream was admitted under, and w its watch, nil when its token is not
+// watched. Without a condition it returns ss and handler.
+func (a *Authenticator) withCondition(ss grpc.ServerStream, p *methodPlan, method string, c verifier.Claims, w *streamWatch, handler grpc.StreamHandler) (grpc.ServerStream, grpc.StreamHandler) {
+	g := a.messageGate(p, method, c)
 	if g == nil {
 		return ss, handler
 	}
@@ -276,10 +283,12 @@ func (g *messageGate) bind(ctx context.Context, w *streamWatch) (_ context.Conte
 	return ctx, func() { g.cancel(nil) }
 }
 
-// messageGate returns the gate for a stream of method opened with c, or
-// nil when the method has no condition or one checked as the stream opened.
-func (a *Authenticator) messageGate(method string, c verifier.Claims) *messageGate {
-	p := a.lookup(method)
+// messageGate returns the gate for a stream of method admitted under the
+// plan p and opened with c, or nil when the method has no condition or one
+// checked as the stream opened. The plan is the admission's, not looked up
+// again: that would ask Config.Descriptors a second time for a method
+// whose plan is not kept for good, and could find another rule.
+func (a *Authenticator) messageGate(p *methodPlan, method string, c verifier.Claims) *messageGate {
 	if p.cond == nil || p.condAtStart {
 		return nil
 	}

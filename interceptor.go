@@ -57,10 +57,16 @@ type Authenticator struct {
 	copied  int                                    // entries copied into plan, in all (tests count them)
 	// undescribed: the plans kept for services (keptForService), read
 	// without a lock, written under mu; see undescribedPlan
-	undescribed atomic.Pointer[map[string]*methodPlan]
+	undescribed atomic.Pointer[map[string]*sharedPlans]
+	// svcPlans and defaultPlans: the shared plans of the Config service
+	// entries and of the DefaultRule (sharedPlans), made by New; nil
+	// where the rule has a condition
+	svcPlans     map[string]*sharedPlans
+	defaultPlans *sharedPlans
 
-	svcMu    sync.Mutex                         // guards svcRules
+	svcMu    sync.Mutex                         // guards svcRules and unbuilt
 	svcRules map[protoreflect.FullName]*svcRead // see serviceOption
+	unbuilt  map[string]unbuiltService          // see unbuiltPlans
 }
 
 // New validates cfg and returns an Authenticator. It fails when Verifier is
@@ -173,6 +179,7 @@ func New(cfg Config) (*Authenticator, error) {
 		}
 		a.defaultRule = r
 	}
+	a.makeSharedPlans()
 	a.plan.Store(&map[string]*methodPlan{})
 	return a, nil
 }
@@ -294,7 +301,7 @@ func (a *Authenticator) UnaryServerInterceptor() grpc.UnaryServerInterceptor {
 		if a.admitted(ctx, info.FullMethod, false) {
 			return handler(ctx, req) // installed twice: this call is decided
 		}
-		ctx, _, err := a.authorize(ctx, info.FullMethod, false, req)
+		ctx, _, _, err := a.authorize(ctx, info.FullMethod, false, req)
 		if err != nil {
 			return nil, err
 		}
@@ -325,23 +332,23 @@ func (a *Authenticator) StreamServerInterceptor() grpc.StreamServerInterceptor {
 			// the first run wrapped (expiry, condition).
 			return handler(srv, ss)
 		}
-		ctx, claims, err := a.authorize(ss.Context(), info.FullMethod, true, nil)
+		ctx, claims, p, err := a.authorize(ss.Context(), info.FullMethod, true, nil)
 		if err != nil {
 			return err
 		}
 		if !a.watchesStream(claims) {
 			// The condition wraps the stream with the claims: a refused
 			// message is reported with the handler's context.
-			cs, h := a.withCondition(withContext(ss, ctx), info.FullMethod, claims, nil, handler)
+			cs, h := a.withCondition(withContext(ss, ctx), p, info.FullMethod, claims, nil, handler)
 			return h(srv, cs)
 		}
 		// The condition wraps the expiring stream, not the other way
 		// round: a message that arrives after the cut fails in the expiring
 		// stream's RecvMsg and is never evaluated (nor reported) by the
 		// condition, as Guard.Received orders it for ServeCall.
-		return a.runUntilExpiry(ctx, info.FullMethod, claims, func(ctx context.Context, w *streamWatch) error {
+		return a.runUntilExpiry(ctx, info.FullMethod, p, claims, func(ctx context.Context, w *streamWatch) error {
 			es := &expiringStream{endingStream: endingStream{ServerStream: ss, ended: w.cutErr}, ctx: ctx}
-			cs, h := a.withCondition(es, info.FullMethod, claims, w, handler)
+			cs, h := a.withCondition(es, p, info.FullMethod, claims, w, handler)
 			return h(srv, cs)
 		})
 	}
@@ -354,8 +361,8 @@ func (a *Authenticator) expiresStream(c verifier.Claims) bool {
 }
 
 // authorize decides one call. It returns the context for the handler (with
-// the claims, when a valid token came, and marked as admitted by a) or the
-// status error to return.
+// the claims, when a valid token came, and marked as admitted by a) and the
+// plan the call was admitted under, or the status error to return.
 //
 // The checks run in this order, and the first failure decides: credentials
 // on an untrusted transport (before the token is even parsed, so no crypto
@@ -372,7 +379,7 @@ func (a *Authenticator) expiresStream(c verifier.Claims) bool {
 // verifier's clock skew (possible when the verifier's clock differs, or a
 // custom verifier allows more skew than it reports) is refused, as it would
 // be cut at once.
-func (a *Authenticator) authorize(ctx context.Context, method string, stream bool, req any) (context.Context, verifier.Claims, error) {
+func (a *Authenticator) authorize(ctx context.Context, method string, stream bool, req any) (context.Context, verifier.Claims, *methodPlan, error) {
 	start := a.startDecision(ctx)
 	p := a.lookupCall(ctx, method)
 	if p.ended {
@@ -380,7 +387,7 @@ func (a *Authenticator) authorize(ctx context.Context, method string, stream boo
 		// service's option: refused as a call whose context ends while
 		// its token is verified is.
 		if rej := callEnded(ctx, p.err); rej != nil {
-			return nil, verifier.Claims{}, a.deny(ctx, method, p, verifier.Claims{}, rej, p.err, false, start)
+			return nil, verifier.Claims{}, nil, a.deny(ctx, method, p, verifier.Claims{}, rej, p.err, false, start)
 		}
 	}
 	cred, present, rej := a.credentials(ctx)
@@ -389,32 +396,32 @@ func (a *Authenticator) authorize(ctx context.Context, method string, stream boo
 	// require_dpop in dry run takes bearer tokens still.
 	dpopScheme := cred.dpop || a.requireDPoP || p.rule != nil && p.rule.dpop && !p.dryRun
 	if present && !a.transportAllowed(ctx) {
-		return nil, verifier.Claims{}, a.deny(ctx, method, p, verifier.Claims{}, rejTransport, errInsecureTransport, dpopScheme, start)
+		return nil, verifier.Claims{}, nil, a.deny(ctx, method, p, verifier.Claims{}, rejTransport, errInsecureTransport, dpopScheme, start)
 	}
 	if rej != nil {
-		return nil, verifier.Claims{}, a.deny(ctx, method, p, verifier.Claims{}, rej, nil, dpopScheme, start)
+		return nil, verifier.Claims{}, nil, a.deny(ctx, method, p, verifier.Claims{}, rej, nil, dpopScheme, start)
 	}
 	if !present {
 		if p.rule != nil && p.rule.public {
 			a.allow(ctx, method, p, verifier.Claims{}, start)
-			return a.admit(ctx, method, stream, verifier.Claims{}), verifier.Claims{}, nil
+			return a.admit(ctx, method, stream, verifier.Claims{}), verifier.Claims{}, p, nil
 		}
 		rej = rejMissing
 		if p.rulesUnavailable() {
 			rej = rejRulesUnavailable // the method may be public
 		}
-		return nil, verifier.Claims{}, a.deny(ctx, method, p, verifier.Claims{}, rej, p.err, dpopScheme, start)
+		return nil, verifier.Claims{}, nil, a.deny(ctx, method, p, verifier.Claims{}, rej, p.err, dpopScheme, start)
 	}
 	claims, err := a.verifier.VerifyAccessToken(ctx, cred.token)
 	if err != nil {
-		return nil, verifier.Claims{}, a.deny(ctx, method, p, verifier.Claims{}, verifyRejection(ctx, err), err, dpopScheme, start)
+		return nil, verifier.Claims{}, nil, a.deny(ctx, method, p, verifier.Claims{}, verifyRejection(ctx, err), err, dpopScheme, start)
 	}
 	if claims.IsZero() {
-		return nil, verifier.Claims{}, a.deny(ctx, method, p, verifier.Claims{}, rejInvalid, errors.New("grpcauth: the token verifier returned neither claims nor an error"), dpopScheme, start)
+		return nil, verifier.Claims{}, nil, a.deny(ctx, method, p, verifier.Claims{}, rejInvalid, errors.New("grpcauth: the token verifier returned neither claims nor an error"), dpopScheme, start)
 	}
 	bound, rej, cause := a.checkBinding(ctx, method, cred, claims)
 	if rej != nil {
-		return nil, verifier.Claims{}, a.deny(ctx, method, p, claims, rej, cause, dpopScheme, start)
+		return nil, verifier.Claims{}, nil, a.deny(ctx, method, p, claims, rej, cause, dpopScheme, start)
 	}
 	switch {
 	case p.rule != nil:
@@ -428,17 +435,17 @@ func (a *Authenticator) authorize(ctx context.Context, method string, stream boo
 		rej, cause = a.policy(ctx, p, method, claims, req) // step-up, and a unary call's condition
 	}
 	if rej != nil && (!p.dryRun || rej.enforcedInDryRun()) {
-		return nil, verifier.Claims{}, a.deny(ctx, method, p, claims, rej, cause, dpopScheme, start)
+		return nil, verifier.Claims{}, nil, a.deny(ctx, method, p, claims, rej, cause, dpopScheme, start)
 	}
 	if stream && a.expiresStream(claims) && !a.now().Before(claims.Expiry().Add(a.skewFor(claims))) {
-		return nil, verifier.Claims{}, a.deny(ctx, method, p, claims, rejExpired, errors.New("grpcauth: token expires (plus the verifier's clock skew) before the stream could start"), dpopScheme, start)
+		return nil, verifier.Claims{}, nil, a.deny(ctx, method, p, claims, rejExpired, errors.New("grpcauth: token expires (plus the verifier's clock skew) before the stream could start"), dpopScheme, start)
 	}
 	if rej != nil {
 		a.report(ctx, method, p, claims, rej, cause, true, start)
 	} else {
 		a.allow(ctx, method, p, claims, start)
 	}
-	return a.admit(ctx, method, stream, claims), claims, nil
+	return a.admit(ctx, method, stream, claims), claims, p, nil
 }
 
 // admittedContext is the context an Authenticator hands to the handler of

@@ -77,6 +77,64 @@ type methodPlan struct {
 	// read of the service's option (err wraps errWaitEnded and the
 	// context's error); the plan is that call's alone, never kept
 	ended bool
+	// shared: one of the plans shared by the calls of many methods
+	// (sharedPlans), complete and read-only: never written to
+	shared bool
+}
+
+// sharedPlans are the plans, made once by New, of every method that no
+// descriptor declares (its service has none, or its service's declares
+// no such method) and whose rule is a Config service entry's or the
+// DefaultRule, when that rule has no condition: such a plan does not
+// depend on the method's name, but for dry run (DryRunMethods may name
+// the method), so its calls share one rather than build one each, and
+// nothing is kept per name, which the caller chooses (through
+// grpc.UnknownServiceHandler). New makes them for each Config service
+// entry and the DefaultRule, so they hold no name a caller sent. The
+// methods of a service whose descriptor's methods cannot be built share
+// plans too (unbuiltPlans).
+type sharedPlans struct {
+	// name is the service's name as the Config spells it (a string of
+	// the Config's, not of a call), or a copy of the name of a service
+	// whose methods cannot be built; "" for the DefaultRule's
+	name  string
+	plans [2]*methodPlan // not in dry run, and in dry run
+}
+
+// newSharedPlans returns the shared plans of rule r from src, for the
+// service name ("" for the DefaultRule).
+func newSharedPlans(name string, r *compiledRule, src Source) *sharedPlans {
+	s := &sharedPlans{name: name}
+	for i := range s.plans {
+		s.plans[i] = &methodPlan{rule: r, source: src, dryRun: i == 1, unknown: true, shared: true}
+	}
+	return s
+}
+
+// of returns the plan in dry run or not.
+func (s *sharedPlans) of(dryRun bool) *methodPlan {
+	if dryRun {
+		return s.plans[1]
+	}
+	return s.plans[0]
+}
+
+// makeSharedPlans makes the shared plans of the Config service entries and
+// the DefaultRule whose rules have no condition (a condition compiles
+// only against a method's descriptor). New calls it once the rules are
+// compiled.
+func (a *Authenticator) makeSharedPlans() {
+	for name, r := range a.cfgRules {
+		if r.condition == "" && !strings.HasPrefix(name, "/") {
+			if a.svcPlans == nil {
+				a.svcPlans = make(map[string]*sharedPlans)
+			}
+			a.svcPlans[name] = newSharedPlans(name, r, SourceConfigService)
+		}
+	}
+	if r := a.defaultRule; r != nil && r.condition == "" {
+		a.defaultPlans = newSharedPlans("", r, SourceDefault)
+	}
 }
 
 // lookup returns the plan of method. The hot path, a method already
@@ -84,7 +142,8 @@ type methodPlan struct {
 // lock or allocation; a method not yet there is looked up among the plans
 // shared by the methods of a service no descriptor describes
 // (undescribedPlan, also without a lock of grpcauth's or an allocation,
-// asking Config.Descriptors whether it describes the service now), then
+// asking Config.Descriptors whether it describes the service now: a
+// failure denies the call without asking again), then
 // in the plans
 // published since (under a.mu), or else compiled and, when it is a real
 // method (known to the descriptors or named in the configuration),
@@ -102,7 +161,8 @@ func (a *Authenticator) lookupCall(ctx context.Context, method string) *methodPl
 	if p, ok := (*a.plan.Load())[method]; ok {
 		return p
 	}
-	if p := a.undescribedPlan(method); p != nil {
+	p, rerr := a.undescribedPlan(method)
+	if p != nil {
 		// a.plan again: a plan published for method before its service's
 		// plan was kept is merged into a.plan before that is stored (see
 		// publishUndescribed), perhaps since the load above.
@@ -112,6 +172,12 @@ func (a *Authenticator) lookupCall(ctx context.Context, method string) *methodPl
 		return p
 	}
 	if p, ok := a.pendingPlan(method); ok {
+		return p
+	}
+	if rerr != nil {
+		// The resolver failed as undescribedPlan asked it: the call is
+		// denied as buildPlan would deny it, without asking again.
+		p, _ = a.finishPlan(resolverFailedPlan(method, rerr), method, false, false)
 		return p
 	}
 	p, kept := a.buildPlan(ctx, method)
@@ -124,7 +190,7 @@ func (a *Authenticator) lookupCall(ctx context.Context, method string) *methodPl
 		p = a.publish(strings.Clone(method), p)
 	case keptForService:
 		svc, _, _ := splitMethod(method)
-		p = a.publishUndescribed(svc, p)
+		a.publishUndescribed(svc)
 	}
 	return p
 }
@@ -145,78 +211,78 @@ const (
 	// keptForService: for every method of the service, by the service's
 	// name: the service has a Config entry and no descriptor (a
 	// hand-written grpc.ServiceDesc), so that each of its methods that
-	// no Config entry names gets the same plan (undescribedPlan), and
-	// the service names that can be kept are the Config's.
+	// no Config entry names gets the same plan, the service entry's
+	// shared one (undescribedPlan), and the service names that can be
+	// kept are the Config's.
 	keptForService
 )
 
 // undescribedPlan returns the plan kept for the service of method
-// (keptForService), or nil when none applies to method: no plan is kept
-// for its service, a Config entry names the method (Rules or Public,
-// whose plan is kept by method name, or DryRunMethods, which makes it
-// differ from the service's), or Config.Descriptors now describes the
-// service or fails (an error not wrapping protoregistry.NotFound: the
-// call's plan is then built, and denied if it fails again). The resolver
-// is asked on each call, as findRule asks it: a service it did not
-// describe on its first call (it had not yet been given the file) is not
-// taken to have no descriptor for good, which would leave a method option
-// stricter than the Config service entry (ranking above it) unread. Only
-// a service a Config entry names is asked about here, never a name the
-// caller chose.
-func (a *Authenticator) undescribedPlan(method string) *methodPlan {
+// (keptForService: its Config entry's shared plan, in dry run when
+// DryRunMethods names the method), or nil when none applies to method: no
+// plan is kept for its service, a Config entry in Rules or Public names
+// the method (whose plan is kept by method name), or Config.Descriptors
+// now describes the service or fails. A failure (an error not wrapping
+// protoregistry.NotFound, see resolveService) is returned as err, so that
+// the call is denied without asking the resolver a second time
+// (lookupCall). The resolver is asked on each call, as findRule asks it:
+// a service it did not describe on its first call (it had not yet been
+// given the file) is not taken to have no descriptor for good, which
+// would leave a method option stricter than the Config service entry
+// (ranking above it) unread. Only a service a Config entry names is asked
+// about here, never a name the caller chose, and by the Config's string
+// for it, not by a part of the caller's method (see resolveService).
+func (a *Authenticator) undescribedPlan(method string) (_ *methodPlan, err error) {
 	kept := a.undescribed.Load()
 	if kept == nil {
-		return nil
+		return nil, nil
 	}
 	// splitMethod's checks, but the service name's: kept holds only
 	// valid ones.
 	rest, ok := strings.CutPrefix(method, "/")
 	if !ok {
-		return nil
+		return nil, nil
 	}
 	svc, name, _ := strings.Cut(rest, "/")
-	p := (*kept)[svc]
-	if p == nil || !protoreflect.Name(name).IsValid() {
-		return nil
+	s := (*kept)[svc]
+	if s == nil || !protoreflect.Name(name).IsValid() {
+		return nil, nil
 	}
 	if _, ok := a.cfgRules[method]; ok {
-		return nil
+		return nil, nil
 	}
-	if _, ok := a.dryRunNames[method]; ok {
-		return nil
-	}
-	if sd, err := a.resolveService(svc); sd != nil || err != nil {
+	sd, err := a.resolveName(s.name)
+	if sd != nil || err != nil {
 		// Described since the plan was kept (a resolver that gained the
 		// file): the descriptor's options rank above the Config service
 		// entry for the methods they rule. Or the resolver failed,
-		// which is no answer that the service is still undescribed:
-		// buildPlan asks again, and denies the call if it fails again.
-		return nil
+		// which is no answer that the service is still undescribed: the
+		// call is denied.
+		return nil, err
 	}
-	return p
+	return s.of(a.inDryRunOf(method, svc)), nil
 }
 
-// publishUndescribed keeps p as the plan of the methods of svc
-// (keptForService), unless one was kept first, and returns the plan kept.
-// The map is copied whole (copy-on-write): it holds at most one entry per
-// Config service entry, and gains each once (again only after
-// forgetUndescribed drops it). No plan of a method of a kept service
-// waits in a.pending (here, a merge, and in publish, forgetUndescribed):
-// lookupCall reads a.pending after the kept plans, so a method whose plan
-// was published from its descriptor would otherwise get its service's
-// kept plan whenever Config.Descriptors fails, until the next merge; and
-// a call's plan is looked up more than once (a stream's message gate
-// looks it up again), which must not find a rule other than the one the
-// call was admitted under.
-func (a *Authenticator) publishUndescribed(svc string, p *methodPlan) *methodPlan {
+// publishUndescribed keeps the shared plans of the Config entry of svc
+// (a.svcPlans) as the plans of its methods (keptForService), unless they
+// were kept first. The map is copied whole (copy-on-write): it holds at
+// most one entry per Config service entry, and gains each once (again
+// only after forgetUndescribed drops it). No plan of a method of a kept
+// service waits in a.pending (here, a merge, and in publish,
+// forgetUndescribed): lookupCall reads a.pending after the kept plans, so
+// a method whose plan was published from its descriptor would otherwise
+// get its service's kept plan, without the option's scopes or condition,
+// whenever Config.Descriptors fails, until the next merge.
+func (a *Authenticator) publishUndescribed(svc string) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	var old map[string]*methodPlan
+	var old map[string]*sharedPlans
 	if kept := a.undescribed.Load(); kept != nil {
 		old = *kept
 	}
-	if q, ok := old[svc]; ok {
-		return q
+	s := a.svcPlans[svc]
+	if _, ok := old[svc]; ok || s == nil {
+		return
 	}
 	if len(a.pending) > 0 {
 		// lookupCall reads the kept service plans before a.pending: a
@@ -225,11 +291,10 @@ func (a *Authenticator) publishUndescribed(svc string, p *methodPlan) *methodPla
 		// moved to a.plan, read before them, so that it keeps its plan.
 		a.merge(nil)
 	}
-	next := make(map[string]*methodPlan, len(old)+1)
+	next := make(map[string]*sharedPlans, len(old)+1)
 	maps.Copy(next, old)
-	next[strings.Clone(svc)] = p
+	next[s.name] = s // the Config's string, not the call's
 	a.undescribed.Store(&next)
-	return p
 }
 
 // The plans are kept in two maps, so that a method's first call costs
@@ -363,6 +428,21 @@ func (a *Authenticator) merge(plans map[string]*methodPlan) {
 // resolver failed to resolve (errResolverFailed), is for that call only.
 func (a *Authenticator) buildPlan(ctx context.Context, method string) (p *methodPlan, kept keptFor) {
 	p, known, undescribed := a.findRule(ctx, method)
+	return a.finishPlan(p, method, known, undescribed)
+}
+
+// finishPlan completes p, the plan findRule found for method (with known
+// and undescribed, see there): it compiles the rule's condition and marks
+// dry run, and says for what p may be kept (buildPlan).
+func (a *Authenticator) finishPlan(p *methodPlan, method string, known, undescribed bool) (_ *methodPlan, kept keptFor) {
+	if p.shared {
+		// Complete, and shared with other calls: not written to. Kept
+		// for the service as below (a shared plan has no condition).
+		if _, named := a.dryRunNames[method]; undescribed && !named {
+			kept = keptForService
+		}
+		return p, kept
+	}
 	a.compileCondition(p, method)
 	p.dryRun = a.inDryRun(method)
 	p.unknown = !known
@@ -384,17 +464,20 @@ func (a *Authenticator) buildPlan(ctx context.Context, method string) (p *method
 // inDryRun reports whether method is in dry run: Config.DryRun, or
 // Config.DryRunMethods naming the method or its service.
 func (a *Authenticator) inDryRun(method string) bool {
+	svc, _, _ := splitMethod(method) // "" when method is no method name
+	return a.inDryRunOf(method, svc)
+}
+
+// inDryRunOf is inDryRun for method of the service svc, split and checked
+// by the caller ("" for none).
+func (a *Authenticator) inDryRunOf(method, svc string) bool {
 	if a.dryRun {
 		return true
 	}
 	if _, ok := a.dryRunNames[method]; ok {
 		return true
 	}
-	svc, _, ok := splitMethod(method)
-	if !ok {
-		return false
-	}
-	_, ok = a.dryRunNames[svc]
+	_, ok := a.dryRunNames[svc]
 	return ok
 }
 
@@ -416,14 +499,15 @@ func (a *Authenticator) findRule(ctx context.Context, method string) (p *methodP
 	if err != nil {
 		// Not kept (known false), as a failed resolve is no answer: the
 		// method is denied for this call, not ruled as if undescribed.
-		return &methodPlan{err: fmt.Errorf("%s: %w", clipLogged(method), err)}, false, false
+		return resolverFailedPlan(method, err), false, false
 	}
 	var md protoreflect.MethodDescriptor
 	if sd != nil {
 		ms, err := methods(sd)
 		if err != nil {
-			// Not cached (known false): any name on the service gets here.
-			return &methodPlan{err: fmt.Errorf("%s: %w: %w", clipLogged(method), ErrUnreadableOption, err)}, false, false
+			// Not kept by name (known false): any name on the service
+			// gets here. Its plan is the service's (unbuiltPlans).
+			return a.unbuiltPlans(svc, sd, err).of(a.inDryRunOf(method, svc)), false, false
 		}
 		md = ms.ByName(protoreflect.Name(name))
 	}
@@ -434,11 +518,19 @@ func (a *Authenticator) findRule(ctx context.Context, method string) (p *methodP
 		}
 	}
 	if r, src, err := a.serviceRule(ctx, svc, sd, md); src != SourceNone {
+		if s := a.svcPlans[svc]; md == nil && s != nil {
+			// The Config service entry's rule, for a method no
+			// descriptor declares: its shared plan.
+			return s.of(a.inDryRunOf(method, svc)), known, sd == nil
+		}
 		p = optionPlanOf(r, err, src, method)
 		p.ended = errors.Is(err, errWaitEnded)
 		return p, known, src == SourceConfigService && sd == nil
 	}
 	if a.defaultRule != nil {
+		if md == nil && a.defaultPlans != nil {
+			return a.defaultPlans.of(a.inDryRunOf(method, svc)), known, false
+		}
 		return &methodPlan{rule: a.defaultRule, source: SourceDefault}, known, false
 	}
 	if sd != nil && md == nil {
@@ -607,7 +699,21 @@ func sameDescriptor(x, y protoreflect.Descriptor) bool {
 // descriptor type, whose methods would panic): it does not say the name
 // is unknown. The resolver's text is clipped: a resolver may quote the
 // name, which the caller chose.
+//
+// name may be part of a string the caller sent (its method's :path), and
+// a resolver of its own may keep the names it is asked about (a cache of
+// its answers), which would keep the whole string: it is asked about a
+// copy. protoregistry.Files keeps no name, and is asked without one.
 func (a *Authenticator) resolveService(name string) (protoreflect.ServiceDescriptor, error) {
+	if _, files := a.descriptors.(*protoregistry.Files); !files {
+		name = strings.Clone(name)
+	}
+	return a.resolveName(name)
+}
+
+// resolveName is resolveService for a name that is no part of a caller's
+// string (the Config's), which is not copied.
+func (a *Authenticator) resolveName(name string) (protoreflect.ServiceDescriptor, error) {
 	d, err := a.descriptors.FindDescriptorByName(protoreflect.FullName(name))
 	if err != nil {
 		if errors.Is(err, protoregistry.NotFound) {
@@ -620,6 +726,57 @@ func (a *Authenticator) resolveService(name string) (protoreflect.ServiceDescrip
 	}
 	sd, _ := d.(protoreflect.ServiceDescriptor)
 	return sd, nil
+}
+
+// resolverFailedPlan is the plan of method, denied for its call because
+// Config.Descriptors failed to resolve its service (err, from
+// resolveService).
+func resolverFailedPlan(method string, err error) *methodPlan {
+	return &methodPlan{err: fmt.Errorf("%s: %w", clipLogged(method), err)}
+}
+
+// unbuiltService is a service whose descriptor's methods cannot be built
+// (methods), and the plans of all its methods, denied (unbuiltPlans).
+type unbuiltService struct {
+	sd    protoreflect.ServiceDescriptor
+	plans *sharedPlans
+}
+
+// maxUnbuilt is the most services unbuiltPlans keeps the plans of.
+const maxUnbuilt = 64
+
+// unbuiltPlans returns the plans of the methods of the service svc, whose
+// descriptor sd's methods cannot be built (err, from methods, which keeps
+// that failure for good): every method of the service is denied with an
+// error naming the service and wrapping ErrUnreadableOption and err, in
+// dry run or not (sharedPlans). They are kept by service name with the
+// descriptor they were made for, as serviceOption keeps a service's
+// option, so that the service's calls do not each build a plan, and a
+// resolver that describes the service afresh gets plans afresh: one entry
+// per service at most, and at most maxUnbuilt services (a resolver that
+// makes up services for any name a caller sends cannot grow the map
+// without bound; past that, a call builds its own plans).
+func (a *Authenticator) unbuiltPlans(svc string, sd protoreflect.ServiceDescriptor, err error) *sharedPlans {
+	a.svcMu.Lock()
+	u, ok := a.unbuilt[svc]
+	a.svcMu.Unlock()
+	if ok && sameDescriptor(u.sd, sd) {
+		return u.plans
+	}
+	svc = strings.Clone(svc) // kept: not a part of the caller's method
+	s := &sharedPlans{name: svc}
+	for i := range s.plans {
+		s.plans[i] = &methodPlan{err: fmt.Errorf("%s: %w: %w", svc, ErrUnreadableOption, err), dryRun: i == 1, unknown: true, shared: true}
+	}
+	a.svcMu.Lock()
+	defer a.svcMu.Unlock()
+	if _, ok := a.unbuilt[svc]; ok || len(a.unbuilt) < maxUnbuilt {
+		if a.unbuilt == nil {
+			a.unbuilt = make(map[string]unbuiltService)
+		}
+		a.unbuilt[svc] = unbuiltService{sd, s}
+	}
+	return s
 }
 
 // errResolverNoAnswer is resolveService's error when Config.Descriptors

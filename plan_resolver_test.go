@@ -225,7 +225,7 @@ func TestPlan_UndescribedServicePlanIsNotUsedWhileTheResolverFails(t *testing.T)
 	r.set(protoregistry.NotFound)
 	a := mustNew(t, Config{Descriptors: r, Public: []string{"authtest.v1.TestService"}})
 	kept := a.lookup(mAllOf)
-	if kept.rule == nil || !kept.rule.public || a.undescribedPlan(mAllOf) != kept {
+	if p, err := a.undescribedPlan(mAllOf); kept.rule == nil || !kept.rule.public || p != kept || err != nil {
 		t.Fatalf("NotFound: source %v, err %v; want the Config service entry's plan, kept for the service", kept.source, kept.err)
 	}
 	r.set(errUnreachable)
@@ -320,9 +320,8 @@ func TestResolver_FailureWhileCompilingAConditionIsNotKept(t *testing.T) {
 // A stream of a method whose per-message condition was compiled before
 // Config.Descriptors began to fail is admitted under that rule, not
 // refused as RULES_UNAVAILABLE, and its messages are still checked: the
-// message gate, which looks the method's plan up again, finds the kept
-// plan, not one without a rule (which has no condition, and would let
-// every message through).
+// message gate has the kept plan, the stream's, not one without a rule
+// (which has no condition, and would let every message through).
 func TestResolver_FailureAfterCompileKeepsAStreamsMessageCondition(t *testing.T) {
 	const mBidi = "/authtest.v1.TestService/BidiStream"
 	r := new(flakyResolver)

@@ -84,21 +84,32 @@ func TestPlan_ServiceSharedPlanLeavesConfigMethodEntriesTheirOwn(t *testing.T) {
 // FuzzUndescribedPlan checks that the plan kept for a service no
 // descriptor describes, found without splitMethod's validation of the
 // service name, applies to exactly the names splitMethod accepts as the
-// service's methods.
+// service's methods, in dry run for the one DryRunMethods names.
 //
 //	go test -run '^$' -fuzz FuzzUndescribedPlan .
 func FuzzUndescribedPlan(f *testing.F) {
 	const svc = "ghost.v1.GhostService"
-	for _, s := range []string{"/" + svc + "/Get", "/" + svc + "/", "/" + svc + "/a/b", "/" + svc + "/1x", svc + "/Get", "/" + svc, "/ghost.v1.Other/Get", ""} {
+	const trial = "/" + svc + "/Trial"
+	for _, s := range []string{"/" + svc + "/Get", "/" + svc + "/", "/" + svc + "/a/b", "/" + svc + "/1x", svc + "/Get", "/" + svc, "/ghost.v1.Other/Get", "", trial} {
 		f.Add(s)
 	}
-	a := mustNew(f, Config{Rules: map[string]*grpcauthv1.Rule{svc: {}}})
+	a := mustNew(f, Config{Rules: map[string]*grpcauthv1.Rule{svc: {}}, DryRunMethods: []string{trial}})
 	kept := a.lookup("/" + svc + "/Get")
+	dry := a.lookup(trial)
+	if kept.dryRun || !dry.dryRun || dry.rule != kept.rule {
+		f.Fatalf("kept plan in dry run %v, %s's %v (same rule: %v); want false, true, the same rule", kept.dryRun, trial, dry.dryRun, dry.rule == kept.rule)
+	}
 	f.Fuzz(func(t *testing.T, m string) {
 		s, _, ok := splitMethod(m)
-		want := ok && s == svc
-		if p := a.undescribedPlan(m); (p != nil) != want || (p != nil && p != kept) {
-			t.Fatalf("undescribedPlan(%q) = %p, want the kept plan: %v", m, p, want)
+		want := kept
+		if m == trial {
+			want = dry
+		}
+		if !ok || s != svc {
+			want = nil
+		}
+		if p, err := a.undescribedPlan(m); p != want || err != nil {
+			t.Fatalf("undescribedPlan(%q) = %p, %v; want %p", m, p, err, want)
 		}
 	})
 }
@@ -143,10 +154,8 @@ func TestPlan_ServiceDescribedAfterItsFirstCallIsRuledByItsOptions(t *testing.T)
 // when Config.Descriptors no longer finds the descriptor later, also while the rule waits in the
 // plans published since the last merge (a.pending): the rule a service
 // without a descriptor keeps for its methods, which calls look up before
-// those, does not take its place. A call's plan is looked up more than
-// once (a stream's message gate looks it up again), and the rule kept for
-// the service, without the method option's scopes or condition, is not
-// the one the call was admitted under.
+// those, does not take its place: the rule kept for the service, without
+// the method option's scopes or condition, is not the method's.
 func TestPlan_MethodRuleFromItsDescriptorOutlastsALaterResolverFailure(t *testing.T) {
 	for _, serviceKeptFirst := range []bool{true, false} {
 		t.Run(fmt.Sprintf("service rule kept first: %v", serviceKeptFirst), func(t *testing.T) {

@@ -48,7 +48,8 @@ func withContext(ss grpc.ServerStream, ctx context.Context) grpc.ServerStream {
 	return &middleware.WrappedServerStream{ServerStream: ss, WrappedContext: ctx}
 }
 
-// runUntilExpiry runs serve, a stream's handler, with a context that is
+// runUntilExpiry runs serve, the handler of a stream of method admitted
+// under the plan p (reported with a cut, see reportCut), with a context that is
 // cancelled, its cause the ACCESS_TOKEN_EXPIRED status error, once the exp
 // of claims, the stream's, plus the clock skew they were accepted with
 // (skewFor) has passed, and with the stream's watch, whose cutErr
@@ -79,7 +80,7 @@ func withContext(ss grpc.ServerStream, ctx context.Context) grpc.ServerStream {
 // ACCESS_TOKEN_REVOKED (or ACCESS_TOKEN_EXPIRED), once its token is
 // refused: see Revalidator. A message that fails the method's condition
 // first ends the watch instead (streamWatch.settle).
-func (a *Authenticator) runUntilExpiry(ctx context.Context, method string, claims verifier.Claims, serve func(ctx context.Context, w *streamWatch) error) error {
+func (a *Authenticator) runUntilExpiry(ctx context.Context, method string, p *methodPlan, claims verifier.Claims, serve func(ctx context.Context, w *streamWatch) error) error {
 	var d time.Duration
 	var cutAt time.Time
 	exp := claims.Expiry()
@@ -88,14 +89,14 @@ func (a *Authenticator) runUntilExpiry(ctx context.Context, method string, claim
 		if d = cutAt.Sub(a.now()); d <= 0 {
 			// Expired between the decision and now (the clock moved on):
 			// a cut before the start, reported like any other.
-			a.reportCut(ctx, method, rejStreamExpired, errStreamExpired)
+			a.reportCut(ctx, method, p, rejStreamExpired, errStreamExpired)
 			a.setCutChallenge(ctx, rejStreamExpired)
 			return rejStreamExpired.err
 		}
 	}
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
-	w := &streamWatch{a: a, ctx: ctx, cancel: cancel, method: method, cutAt: cutAt}
+	w := &streamWatch{a: a, ctx: ctx, cancel: cancel, method: method, plan: p, cutAt: cutAt}
 	served := false
 	defer func() {
 		if !served {

@@ -113,6 +113,7 @@ type streamWatch struct {
 	ctx    context.Context // the handler's, cancelled by end and when it returns
 	cancel context.CancelCauseFunc
 	method string                    // the stream's full method, for the cut's Decision
+	plan   *methodPlan               // the plan the stream was admitted under, for the cut's Decision
 	cutAt  time.Time                 // exp plus the clock skew; zero without exp
 	cut    atomic.Pointer[rejection] // why the stream was ended; nil while it runs
 
@@ -174,7 +175,7 @@ func (w *streamWatch) end(r *rejection, cause error) {
 		return
 	}
 	defer w.cancel(r.err) // even when OnDecision panics: the stream is cut
-	w.a.reportCut(w.ctx, w.method, r, cause)
+	w.a.reportCut(w.ctx, w.method, w.plan, r, cause)
 }
 
 // errStreamPanicked is Decision.Err of a stream cut because one of its
@@ -204,10 +205,14 @@ func (w *streamWatch) recoverPanic() {
 
 // reportCut reports the cut of the stream of method, whose context is ctx,
 // as a denied Decision with r's reason and cause as its Err, and no
-// latency: the cut decides nothing that takes time.
-func (a *Authenticator) reportCut(ctx context.Context, method string, r *rejection, cause error) {
+// latency: the cut decides nothing that takes time. p is the plan the
+// stream was admitted under (its Decision's source, whether the method is
+// public or unknown): the plan is not looked up again, which would ask
+// Config.Descriptors, on the timer's goroutine, about a method whose plan
+// is not kept, and could find another rule than the stream's.
+func (a *Authenticator) reportCut(ctx context.Context, method string, p *methodPlan, r *rejection, cause error) {
 	claims, _ := ClaimsFromContext(ctx)
-	a.report(ctx, method, a.lookup(method), claims, r, cause, false, decisionStart{})
+	a.report(ctx, method, p, claims, r, cause, false, decisionStart{})
 }
 
 // maxTimerWait is the longest either timer of a stream's watch (its

@@ -1,0 +1,156 @@
+package grpcauth
+
+import (
+	"errors"
+	"fmt"
+	"reflect"
+	"strings"
+	"sync"
+	"testing"
+
+	"google.golang.org/grpc"
+	"google.golang.org/protobuf/reflect/protoreflect"
+	"google.golang.org/protobuf/reflect/protoregistry"
+
+	authtestv1 "github.com/grpcauth/grpcauth/internal/testproto/authtest/v1"
+	grpcauthv1 "github.com/grpcauth/grpcauth/proto/grpcauth/v1"
+)
+
+// The methods no descriptor declares whose rule is the Config's (a service
+// entry, or DefaultRule) share one plan, made once, rather than each call
+// building its own: a name the service's descriptor does not declare
+// (reached through grpc.UnknownServiceHandler), any name of a service no
+// descriptor describes ruled by DefaultRule, and a DryRunMethods method of
+// a service whose Config entry's plan is kept. No plan is kept by a name
+// the caller chose.
+func TestPlan_MethodsNoDescriptorDeclaresShareTheConfigRulesPlan(t *testing.T) {
+	a := mustNew(t, Config{
+		Rules: map[string]*grpcauthv1.Rule{
+			"authtest.v1.TestService": {Scopes: []string{"test:read"}},
+			"ghost.v1.GhostService":   {Scopes: []string{"ghost:read"}},
+		},
+		DryRunMethods: []string{"/ghost.v1.GhostService/Trial"},
+		DefaultRule:   &grpcauthv1.Rule{Scopes: []string{"any"}},
+	})
+	a.lookup("/ghost.v1.GhostService/Get") // keeps the service's plan
+	for _, c := range []struct {
+		name          string
+		first, second string // two names with one plan
+		source        Source
+		dryRun        bool
+	}{
+		{"undeclared by its service's descriptor, Config service entry", "/authtest.v1.TestService/DeleteEverything", "/authtest.v1.TestService/Drop", SourceConfigService, false},
+		{"undeclared by its service's descriptor, DefaultRule", "/authtest.v1.UnannotatedService/DeleteEverything", "/authtest.v1.UnannotatedService/Drop", SourceDefault, false},
+		{"undescribed service, DefaultRule", "/nobody.v1.Svc/Get", "/elsewhere.v1.Svc/Put", SourceDefault, false},
+		{"DryRunMethods method of a kept service", "/ghost.v1.GhostService/Trial", "/ghost.v1.GhostService/Trial", SourceConfigService, true},
+	} {
+		p := a.lookup(strings.Clone(c.first))
+		if p.rule == nil || p.source != c.source || p.dryRun != c.dryRun || !p.unknown {
+			t.Fatalf("%s: %s: source %v, dry run %v, unknown %v, err %v; want %v, %v, unknown", c.name, c.first, p.source, p.dryRun, p.unknown, p.err, c.source, c.dryRun)
+		}
+		if q := a.lookup(strings.Clone(c.second)); q != p {
+			t.Errorf("%s: %s was given a plan of its own, want the one of %s", c.name, c.second, c.first)
+		}
+	}
+	if n := a.planLen(); n != 0 {
+		t.Errorf("the method plans hold %d entries for names no descriptor declares, want 0", n)
+	}
+}
+
+// Check marks the plans of the registered methods as known, on copies of
+// its own: a shared plan (methods no descriptor declares) is left as it
+// is, and calls of the service's other names are still reported as of an
+// unknown method.
+func TestCheck_LeavesTheSharedPlanOfUnregisteredNamesUnknown(t *testing.T) {
+	a := mustNew(t, Config{Rules: map[string]*grpcauthv1.Rule{"ghost.v1.GhostService": {}}, Logger: discardLogger()})
+	if err := a.Check(fakeServer{"ghost.v1.GhostService": {Methods: []grpc.MethodInfo{{Name: "Get"}}}}); err != nil {
+		t.Fatalf("Check = %v", err)
+	}
+	if p := a.lookup("/ghost.v1.GhostService/Get"); p.unknown {
+		t.Error("the registered method is unknown after Check, want known")
+	}
+	if p := a.lookup("/ghost.v1.GhostService/Other"); !p.unknown || p.rule == nil {
+		t.Errorf("an unregistered name: unknown %v, err %v; want unknown, under the service's rule", p.unknown, p.err)
+	}
+}
+
+// keepingResolver is a custom resolver that keeps every name it is asked
+// about (a cache of its answers would), and describes none.
+type keepingResolver struct {
+	mu    sync.Mutex
+	names []protoreflect.FullName
+}
+
+func (r *keepingResolver) FindDescriptorByName(name protoreflect.FullName) (protoreflect.Descriptor, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.names = append(r.names, name)
+	return nil, protoregistry.NotFound
+}
+
+// A custom resolver, which may keep the names it is asked about, is never
+// handed a part of the caller's method name (its :path, or with
+// grpc.Server.ServeHTTP its URL's, which may share the query's memory):
+// keeping it would keep the whole string the caller sent.
+func TestResolver_IsNotHandedAPartOfTheCallersMethod(t *testing.T) {
+	r := new(keepingResolver)
+	a := mustNew(t, Config{Descriptors: r, Public: []string{"ghost.v1.GhostService"}})
+	r.names = nil // New's questions
+	for _, m := range []string{"/ghost.v1.GhostService/Get", "/ghost.v1.GhostService/Get", "/other.v1.Svc/Get"} {
+		method := strings.Clone(m + "?" + strings.Repeat("q", 1<<10)) // a :path with its query
+		method = method[:len(m)]
+		a.lookup(method)
+		start := reflect.ValueOf(method).Pointer()
+		r.mu.Lock()
+		if len(r.names) == 0 {
+			t.Errorf("%s: the resolver was not asked", m)
+		}
+		for _, n := range r.names {
+			if p := reflect.ValueOf(string(n)).Pointer(); p >= start && p < start+uintptr(len(method)+1<<10) {
+				t.Errorf("the resolver was handed %q inside the caller's string %q", n, m)
+			}
+		}
+		r.names = nil
+		r.mu.Unlock()
+	}
+}
+
+// The methods of a service whose descriptor's methods cannot be built (a
+// file protobuf-go cannot build, behind a resolver New does not walk) are
+// denied with one plan of the service's, not a plan built on every call;
+// and the plan is made again for a descriptor the resolver makes afresh.
+func TestPlan_MethodsOfAServiceThatCannotBeBuiltShareTheServicesDenial(t *testing.T) {
+	pkg := uniquePkg("unbuildableshared")
+	a := mustNew(t, Config{Descriptors: findOnly{unbuildableFile(t, pkg)}, DefaultRule: &grpcauthv1.Rule{}, Logger: discardLogger()})
+	first := a.lookup("/" + pkg + ".Svc/Get")
+	if first.rule != nil || !errors.Is(first.err, ErrUnreadableOption) || !strings.Contains(first.err.Error(), `"`+pkg+`/x.proto"`) {
+		t.Fatalf("source %v, err %v; want denied with ErrUnreadableOption naming the file", first.source, first.err)
+	}
+	for _, m := range []string{"/" + pkg + ".Svc/Get", "/" + pkg + ".Svc/List", "/" + pkg + ".Svc/Made_Up"} {
+		if p := a.lookup(strings.Clone(m)); p != first {
+			t.Errorf("%s was given a plan of its own, want the service's", m)
+		}
+	}
+	// A resolver that describes any name a caller sends, with a
+	// descriptor made afresh each time, whose methods cannot be built.
+	sd := authtestv1.File_authtest_v1_authtest_proto.Services().Get(0)
+	anyName := mustNew(t, Config{Descriptors: answerAny(func() protoreflect.Descriptor { return &freshService{sd} }), Logger: discardLogger()})
+	for i := range 2 * maxUnbuilt {
+		for range 2 {
+			if p := anyName.lookup(fmt.Sprintf("/made.up%d.Svc/Get", i)); !errors.Is(p.err, ErrUnreadableOption) {
+				t.Fatalf("a made-up service: err %v, want ErrUnreadableOption", p.err)
+			}
+		}
+	}
+	if n := len(anyName.unbuilt); n > maxUnbuilt {
+		t.Errorf("callers' made-up service names kept %d services' plans, want at most %d", n, maxUnbuilt)
+	}
+}
+
+// answerAny is a resolver that answers every name with a descriptor d
+// returns.
+type answerAny func() protoreflect.Descriptor
+
+func (r answerAny) FindDescriptorByName(protoreflect.FullName) (protoreflect.Descriptor, error) {
+	return r(), nil
+}
