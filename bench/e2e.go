@@ -59,6 +59,14 @@ type e2eResult struct {
 	calls     int
 	failures  int64
 	p50, p99  time.Duration
+	// gcCPU, gcCycles and allocs are the server process's garbage
+	// collection CPU time, completed GC cycles and heap bytes allocated
+	// over the timed calls; live is its live heap when they start (just
+	// after a forced GC): see readGC.
+	gcCPU    time.Duration
+	gcCycles uint64
+	allocs   uint64
+	live     uint64
 }
 
 // runE2E starts a loopback gRPC server built by v in this process, then has
@@ -96,14 +104,17 @@ func runE2E(ctx context.Context, f *fixture, v serverVariant, tokens []string, c
 	if err != nil {
 		return e2eResult{}, err
 	}
-	cpu0 := cpuTime()
+	gc0, cpu0 := readGC(), cpuTime()
 	r, err := c.run()
-	cpu := cpuTime() - cpu0
+	cpu, gc1 := cpuTime()-cpu0, readGC()
 	stopProfile()
 	if err != nil {
 		return e2eResult{}, fmt.Errorf("%s: %w", v.name, err)
 	}
-	return e2eResult{elapsed: r.Elapsed, serverCPU: cpu, clientCPU: r.CPU, calls: calls, failures: r.Failures, p50: r.P50, p99: r.P99}, nil
+	return e2eResult{
+		elapsed: r.Elapsed, serverCPU: cpu, clientCPU: r.CPU, calls: calls, failures: r.Failures, p50: r.P50, p99: r.P99,
+		gcCPU: gc1.cpu - gc0.cpu, gcCycles: gc1.cycles - gc0.cycles, allocs: gc1.allocs - gc0.allocs, live: gc0.live,
+	}, nil
 }
 
 // e2eTable runs every server variant rounds times, interleaved, and prints
@@ -186,6 +197,7 @@ func e2eTable(ctx context.Context, w io.Writer, f *fixture, calls, callers, roun
 		"+ µs/call column the median (and range) of the round-by-round differences in server CPU per call: what "+
 		"authentication costs the server per call. calls/s, µs/call and latencies are the round of median elapsed time.")
 	fmt.Fprintln(w)
+	gcTable(w, variants, results)
 	if len(withFailures) > 0 {
 		fmt.Fprintf(w, "**Not comparable:** calls failed on %s; a failed call costs the server less than a served one, "+
 			"and those figures count it as a call.\n\n", strings.Join(withFailures, "; "))
