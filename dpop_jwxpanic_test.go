@@ -26,7 +26,7 @@ func TestDPoP_RecoveredJWXPanicIsAnInvalidProofLoggedWithItsStack(t *testing.T) 
 	d := newDPoPEnv(t, func(c *Config, _ *verifier.Config) { c.Logger = slog.New(slog.NewTextHandler(&logs, nil)) })
 	orig := verifyDPoP
 	verifyDPoP = func(*dpop.Verifier, context.Context, string, dpop.Request) (_ dpop.Proof, err error) {
-		defer jwxpanic.Recover(&err, 160, func(e *jwxpanic.Error) error {
+		defer jwxpanic.Recover(&err, func(e *jwxpanic.Error) error {
 			return fmt.Errorf("%w: checking the signature %w", dpop.ErrInvalidProof, e)
 		})
 		jwxpanictest.Panic()

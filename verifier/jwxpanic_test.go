@@ -3,6 +3,7 @@ package verifier
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"log/slog"
 	"strings"
 	"testing"
@@ -52,5 +53,35 @@ func TestVerifyAccessToken_JWXPanicCheckingTheSignatureRefusesTheToken(t *testin
 	}
 	if _, err := f.verify(t, cached); err != nil {
 		t.Fatalf("cached token after the panic: %v", err)
+	}
+}
+
+// inputPanickingVerifier is a jws.Verifier that panics with its input
+// formatted into the panic's value, as a jwx bug could.
+type inputPanickingVerifier struct{}
+
+func (inputPanickingVerifier) Verify(input, sig []byte, _ any) error {
+	panic(fmt.Sprintf("jws: cannot verify %q with %q", input, sig))
+}
+
+// A panic whose value holds the token's signing input (jwx formatting its
+// input into the panic) reaches neither the error nor the log whole: the
+// value is clipped to jwxpanic.MaxValue bytes, short of the token's
+// payload.
+func TestVerifyAccessToken_PanicValueHoldingTheTokenIsClippedInErrorAndLog(t *testing.T) {
+	var buf bytes.Buffer
+	f := newFixture(t, grpcauthtest.Config{}, func(c *Config) { c.Logger = slog.New(slog.NewTextHandler(&buf, nil)) })
+	for alg := range f.v.verifiers {
+		f.v.verifiers[alg] = inputPanickingVerifier{}
+	}
+	tok := f.mint(t, map[string]any{"sub": "new"})
+	_, err := f.verify(t, tok)
+	e, ok := jwxpanic.Find(err)
+	if !ok || e.InJWX || len(e.Value) > jwxpanic.MaxValue+len("…(9999 bytes)") {
+		t.Fatalf("VerifyAccessToken = %v; want a panic outside jwx, its value clipped", err)
+	}
+	payload := strings.Split(tok, ".")[1]
+	if strings.Contains(err.Error(), payload) || strings.Contains(buf.String(), payload) {
+		t.Fatalf("the token's payload reached the error or the log:\nerror: %v\nlog: %s", err, buf.String())
 	}
 }

@@ -18,7 +18,6 @@ import (
 
 	"github.com/lestrrat-go/jwx/v2/jws"
 
-	"github.com/grpcauth/grpcauth/internal/endpoint"
 	"github.com/grpcauth/grpcauth/internal/jwsalg"
 	"github.com/grpcauth/grpcauth/internal/jwt"
 	"github.com/grpcauth/grpcauth/internal/jwxpanic"
@@ -432,7 +431,7 @@ var signaturePanic = func(e *jwxpanic.Error) error {
 // server's process (grpc-go recovers none). Only a cache miss gets here:
 // a hit checks no signature, and pays for no deferred recover.
 func checkSignature(jv jws.Verifier, input, sig []byte, pub crypto.PublicKey) (err error) {
-	defer jwxpanic.Recover(&err, endpoint.MaxErrorText, signaturePanic)
+	defer jwxpanic.Recover(&err, signaturePanic)
 	if jv.Verify(input, sig, pub) != nil {
 		return errSignature
 	}

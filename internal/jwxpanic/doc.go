@@ -7,7 +7,7 @@
 // the fuzz targets, which fail on any recovered panic (Find).
 //
 //	func check(...) (err error) {
-//		defer jwxpanic.Recover(&err, 160, func(e *jwxpanic.Error) error {
+//		defer jwxpanic.Recover(&err, func(e *jwxpanic.Error) error {
 //			return fmt.Errorf("pkg: checking the signature %w", e)
 //		})
 //		return jwxCall(...)
