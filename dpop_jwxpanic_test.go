@@ -6,7 +6,9 @@ import (
 	"fmt"
 	"log/slog"
 	"strings"
+	"sync/atomic"
 	"testing"
+	"time"
 
 	"google.golang.org/grpc/codes"
 
@@ -17,13 +19,10 @@ import (
 	"github.com/grpcauth/grpcauth/verifier"
 )
 
-// A panic that dpop.Verify recovered while it checked the proof (jwx's,
-// on the proof's jwk or signature) refuses the call as an invalid proof,
-// the client told nothing of it, and is logged on the server at
-// LogLevels.Problem with its stack, without the token or the proof.
-func TestDPoP_RecoveredJWXPanicIsAnInvalidProofLoggedWithItsStack(t *testing.T) {
-	var logs bytes.Buffer
-	d := newDPoPEnv(t, func(c *Config, _ *verifier.Config) { c.Logger = slog.New(slog.NewTextHandler(&logs, nil)) })
+// panicInVerifyDPoP replaces verifyDPoP, for the rest of t, with one in
+// which jwx panics and dpop.Verify recovers it, as on a proof that
+// reaches a jwx bug.
+func panicInVerifyDPoP(t *testing.T) {
 	orig := verifyDPoP
 	verifyDPoP = func(*dpop.Verifier, context.Context, string, dpop.Request) (_ dpop.Proof, err error) {
 		defer jwxpanic.Recover(&err, func(e *jwxpanic.Error) error {
@@ -33,6 +32,16 @@ func TestDPoP_RecoveredJWXPanicIsAnInvalidProofLoggedWithItsStack(t *testing.T) 
 		return dpop.Proof{}, nil
 	}
 	t.Cleanup(func() { verifyDPoP = orig })
+}
+
+// A panic that dpop.Verify recovered while it checked the proof (jwx's,
+// on the proof's jwk or signature) refuses the call as an invalid proof,
+// the client told nothing of it, and is logged on the server at
+// LogLevels.Problem with its stack, without the token or the proof.
+func TestDPoP_RecoveredJWXPanicIsAnInvalidProofLoggedWithItsStack(t *testing.T) {
+	var logs bytes.Buffer
+	d := newDPoPEnv(t, func(c *Config, _ *verifier.Config) { c.Logger = slog.New(slog.NewTextHandler(&logs, nil)) })
+	panicInVerifyDPoP(t)
 	proof := d.proof(t, d.key, mInherited, d.bound, grpcauthtest.ProofOptions{})
 	err, _, _ := d.callUnaryMD(dpopCtx(t.Context(), "DPoP "+d.bound, proof), mInherited)
 	checkStatus(t, err, codes.Unauthenticated, ReasonDPoPProofInvalid)
@@ -46,5 +55,31 @@ func TestDPoP_RecoveredJWXPanicIsAnInvalidProofLoggedWithItsStack(t *testing.T) 
 	}
 	if strings.Contains(out, d.bound) || strings.Contains(out, strings.Split(proof, ".")[2]) {
 		t.Fatalf("log = %s; it holds the token or the proof", out)
+	}
+}
+
+// A proof that makes jwx panic is anyone's to send, again and again: each
+// refusal is logged, but the panic's stack at most once a minute per
+// Authenticator (by Config.Now), the other records saying it was omitted.
+func TestDPoP_RecoveredPanicStackIsLoggedAtMostOnceAMinute(t *testing.T) {
+	var logs bytes.Buffer
+	var later atomic.Int64 // how long after t0 the Authenticator's clock reads
+	d := newDPoPEnv(t, func(c *Config, _ *verifier.Config) {
+		c.Logger = slog.New(slog.NewTextHandler(&logs, nil))
+		c.Now = func() time.Time { return t0.Add(time.Duration(later.Load())) }
+	})
+	panicInVerifyDPoP(t)
+	for i, wantStack := range []bool{true, false, false, true} {
+		if i == 3 {
+			later.Add(int64(jwxpanic.StackEvery))
+		}
+		logs.Reset()
+		proof := d.proof(t, d.key, mInherited, d.bound, grpcauthtest.ProofOptions{})
+		err, _, _ := d.callUnaryMD(dpopCtx(t.Context(), "DPoP "+d.bound, proof), mInherited)
+		checkStatus(t, err, codes.Unauthenticated, ReasonDPoPProofInvalid)
+		out := logs.String()
+		if !strings.Contains(out, "panic recovered while checking a DPoP proof") || strings.Contains(out, "jwxpanictest.Panic") != wantStack {
+			t.Fatalf("attempt %d: log = %s; want the refusal, with the stack: %v", i, out, wantStack)
+		}
 	}
 }

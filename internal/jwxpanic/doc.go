@@ -12,4 +12,8 @@
 //		})
 //		return jwxCall(...)
 //	}
+//
+// A site that logs the panics it recovers takes each one's stack through
+// a StackLog: at most one stack a minute (StackEvery), a short line for
+// the others.
 package jwxpanic

@@ -6,6 +6,8 @@ import (
 	"runtime/debug"
 	"strconv"
 	"strings"
+	"sync"
+	"time"
 
 	"github.com/grpcauth/grpcauth/internal/panictext"
 )
@@ -111,4 +113,36 @@ func raisedInJWX() bool {
 			return false
 		}
 	}
+}
+
+// StackEvery is how often a site logs a recovered panic's stack
+// (StackLog.Stack).
+const StackEvery = time.Minute
+
+// stackOmitted is what StackLog.Stack returns in place of a stack.
+const stackOmitted = "omitted: a site logs one stack a minute"
+
+// StackLog bounds the stacks one site logs: the panic it recovers may be
+// raised by a token or a DPoP proof that any caller, unauthenticated,
+// sends as often as it likes, and a stack is a few KB. The zero StackLog
+// lets the first stack through; keep one per site and per instance (a
+// Verifier's signature check, an Authenticator's DPoP check).
+type StackLog struct {
+	mu   sync.Mutex
+	last time.Time // when a stack was last let through; zero before the first
+}
+
+// Stack returns e's stack, as text for a log record, when no stack was
+// let through in the StackEvery before now, and otherwise a short note
+// that it was omitted: the site still logs each panic, without the
+// stack. A now before the last stack's time (a clock set back) lets the
+// stack through.
+func (l *StackLog) Stack(e *Error, now time.Time) string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if !l.last.IsZero() && !now.Before(l.last) && now.Sub(l.last) < StackEvery {
+		return stackOmitted
+	}
+	l.last = now
+	return string(e.Stack)
 }

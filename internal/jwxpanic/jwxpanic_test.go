@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/grpcauth/grpcauth/internal/jwxpanic"
 	"github.com/grpcauth/grpcauth/internal/jwxpanic/jwxpanictest"
@@ -86,5 +87,31 @@ func TestFailOnRecovered_FailsOnARecoveredPanicWithItsStack(t *testing.T) {
 	jwxpanictest.FailOnRecovered(r, nil)
 	if r.msg != "" {
 		t.Fatalf("FailOnRecovered on a refusal without a panic: %q", r.msg)
+	}
+}
+
+// A StackLog lets the first stack through, then at most one per
+// StackEvery, and a note for the others; a clock set back lets the next
+// stack through rather than silence the site until it catches up.
+func TestStackLog_LetsOneStackThroughPerInterval(t *testing.T) {
+	e, _ := jwxpanic.Find(check(jwxpanictest.Panic))
+	var l jwxpanic.StackLog
+	t0 := time.Unix(1_800_000_000, 0)
+	for i, step := range []struct {
+		at        time.Time
+		wantStack bool
+	}{
+		{t0, true},
+		{t0, false},
+		{t0.Add(jwxpanic.StackEvery - 1), false},
+		{t0.Add(jwxpanic.StackEvery), true},
+		{t0.Add(jwxpanic.StackEvery + 1), false},
+		{t0, true}, // the clock set back
+		{t0.Add(1), false},
+	} {
+		got := l.Stack(e, step.at)
+		if gotStack := got == string(e.Stack); gotStack != step.wantStack || len(got) == 0 {
+			t.Fatalf("step %d: Stack = %.80q…; want the stack: %v", i, got, step.wantStack)
+		}
 	}
 }
