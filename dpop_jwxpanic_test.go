@@ -3,6 +3,7 @@ package grpcauth
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"strings"
@@ -40,11 +41,21 @@ func panicInVerifyDPoP(t *testing.T) {
 // LogLevels.Problem with its stack, without the token or the proof.
 func TestDPoP_RecoveredJWXPanicIsAnInvalidProofLoggedWithItsStack(t *testing.T) {
 	var logs bytes.Buffer
-	d := newDPoPEnv(t, func(c *Config, _ *verifier.Config) { c.Logger = slog.New(slog.NewTextHandler(&logs, nil)) })
+	decided := make(chan error, 1)
+	d := newDPoPEnv(t, func(c *Config, _ *verifier.Config) {
+		c.Logger = slog.New(slog.NewTextHandler(&logs, nil))
+		c.OnDecision = func(_ context.Context, dec Decision) { decided <- dec.Err }
+	})
 	panicInVerifyDPoP(t)
 	proof := d.proof(t, d.key, mInherited, d.bound, grpcauthtest.ProofOptions{})
 	err, _, _ := d.callUnaryMD(dpopCtx(t.Context(), "DPoP "+d.bound, proof), mInherited)
 	checkStatus(t, err, codes.Unauthenticated, ReasonDPoPProofInvalid)
+	// FuzzDPoPCall finds the recovered panic through the Decision's cause.
+	if cause := <-decided; !errors.Is(cause, dpop.ErrInvalidProof) {
+		t.Fatalf("Decision.Err = %v; want the invalid proof", cause)
+	} else if _, ok := jwxpanic.Find(cause); !ok {
+		t.Fatalf("Decision.Err = %v; the recovered panic is not found in it", cause)
+	}
 	if msg := err.Error(); strings.Contains(msg, "panic") || strings.Contains(msg, "jwx") {
 		t.Fatalf("the client is told of the panic: %v", err)
 	}
