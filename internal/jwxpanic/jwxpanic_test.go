@@ -115,3 +115,12 @@ func TestStackLog_LetsOneStackThroughPerInterval(t *testing.T) {
 		}
 	}
 }
+
+// Find is called on refusals (a bad signature, an invalid proof): on an
+// error that wraps no panic it allocates nothing.
+func TestFind_WithoutAPanicAllocatesNothing(t *testing.T) {
+	err := fmt.Errorf("pkg: invalid: %w", errors.New("bad signature"))
+	if n := testing.AllocsPerRun(100, func() { _, _ = jwxpanic.Find(err) }); n != 0 {
+		t.Fatalf("Find on a refusal without a panic: %v allocations, want 0", n)
+	}
+}
