@@ -151,9 +151,10 @@ func (a *Authenticator) checkDPoP(ctx context.Context, method string, cred crede
 		if e, ok := jwxpanic.Find(err); ok {
 			// A bug (jwx's, or the dpop package's) that the proof reached:
 			// the proof is refused as invalid, and the stack logged for
-			// the report.
+			// the report, at most once a minute (a.dpopPanics): anyone may
+			// send the proof again and again.
 			a.logger.LogAttrs(ctx, a.levels.Problem.Level(), "grpcauth: panic recovered while checking a DPoP proof; the proof is refused as invalid",
-				slog.String("method", clipLogged(method)), slog.String("panic", e.Error()), slog.String("stack", string(e.Stack)))
+				slog.String("method", clipLogged(method)), slog.String("panic", e.Error()), slog.String("stack", a.dpopPanics.Stack(e, a.now())))
 		}
 		rej := dpopErrorRejection(ctx, err)
 		if rej == rejUseDPoPNonce {

@@ -3,10 +3,13 @@ package grpcauth
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"strings"
+	"sync/atomic"
 	"testing"
+	"time"
 
 	"google.golang.org/grpc/codes"
 
@@ -17,25 +20,42 @@ import (
 	"github.com/grpcauth/grpcauth/verifier"
 )
 
-// A panic that dpop.Verify recovered while it checked the proof (jwx's,
-// on the proof's jwk or signature) refuses the call as an invalid proof,
-// the client told nothing of it, and is logged on the server at
-// LogLevels.Problem with its stack, without the token or the proof.
-func TestDPoP_RecoveredJWXPanicIsAnInvalidProofLoggedWithItsStack(t *testing.T) {
-	var logs bytes.Buffer
-	d := newDPoPEnv(t, func(c *Config, _ *verifier.Config) { c.Logger = slog.New(slog.NewTextHandler(&logs, nil)) })
+// panicInVerifyDPoP replaces verifyDPoP, for the rest of t, with one in
+// which jwx panics and dpop.Verify recovers it, as on a proof that
+// reaches a jwx bug.
+func panicInVerifyDPoP(t *testing.T) {
 	orig := verifyDPoP
 	verifyDPoP = func(*dpop.Verifier, context.Context, string, dpop.Request) (_ dpop.Proof, err error) {
-		defer jwxpanic.Recover(&err, 160, func(e *jwxpanic.Error) error {
+		defer jwxpanic.Recover(&err, func(e *jwxpanic.Error) error {
 			return fmt.Errorf("%w: checking the signature %w", dpop.ErrInvalidProof, e)
 		})
 		jwxpanictest.Panic()
 		return dpop.Proof{}, nil
 	}
 	t.Cleanup(func() { verifyDPoP = orig })
+}
+
+// A panic that dpop.Verify recovered while it checked the proof (jwx's,
+// on the proof's jwk or signature) refuses the call as an invalid proof,
+// the client told nothing of it, and is logged on the server at
+// LogLevels.Problem with its stack, without the token or the proof.
+func TestDPoP_RecoveredJWXPanicIsAnInvalidProofLoggedWithItsStack(t *testing.T) {
+	var logs bytes.Buffer
+	decided := make(chan error, 1)
+	d := newDPoPEnv(t, func(c *Config, _ *verifier.Config) {
+		c.Logger = slog.New(slog.NewTextHandler(&logs, nil))
+		c.OnDecision = func(_ context.Context, dec Decision) { decided <- dec.Err }
+	})
+	panicInVerifyDPoP(t)
 	proof := d.proof(t, d.key, mInherited, d.bound, grpcauthtest.ProofOptions{})
 	err, _, _ := d.callUnaryMD(dpopCtx(t.Context(), "DPoP "+d.bound, proof), mInherited)
 	checkStatus(t, err, codes.Unauthenticated, ReasonDPoPProofInvalid)
+	// FuzzDPoPCall finds the recovered panic through the Decision's cause.
+	if cause := <-decided; !errors.Is(cause, dpop.ErrInvalidProof) {
+		t.Fatalf("Decision.Err = %v; want the invalid proof", cause)
+	} else if _, ok := jwxpanic.Find(cause); !ok {
+		t.Fatalf("Decision.Err = %v; the recovered panic is not found in it", cause)
+	}
 	if msg := err.Error(); strings.Contains(msg, "panic") || strings.Contains(msg, "jwx") {
 		t.Fatalf("the client is told of the panic: %v", err)
 	}
@@ -46,5 +66,31 @@ func TestDPoP_RecoveredJWXPanicIsAnInvalidProofLoggedWithItsStack(t *testing.T) 
 	}
 	if strings.Contains(out, d.bound) || strings.Contains(out, strings.Split(proof, ".")[2]) {
 		t.Fatalf("log = %s; it holds the token or the proof", out)
+	}
+}
+
+// A proof that makes jwx panic is anyone's to send, again and again: each
+// refusal is logged, but the panic's stack at most once a minute per
+// Authenticator (by Config.Now), the other records saying it was omitted.
+func TestDPoP_RecoveredPanicStackIsLoggedAtMostOnceAMinute(t *testing.T) {
+	var logs bytes.Buffer
+	var later atomic.Int64 // how long after t0 the Authenticator's clock reads
+	d := newDPoPEnv(t, func(c *Config, _ *verifier.Config) {
+		c.Logger = slog.New(slog.NewTextHandler(&logs, nil))
+		c.Now = func() time.Time { return t0.Add(time.Duration(later.Load())) }
+	})
+	panicInVerifyDPoP(t)
+	for i, wantStack := range []bool{true, false, false, true} {
+		if i == 3 {
+			later.Add(int64(jwxpanic.StackEvery))
+		}
+		logs.Reset()
+		proof := d.proof(t, d.key, mInherited, d.bound, grpcauthtest.ProofOptions{})
+		err, _, _ := d.callUnaryMD(dpopCtx(t.Context(), "DPoP "+d.bound, proof), mInherited)
+		checkStatus(t, err, codes.Unauthenticated, ReasonDPoPProofInvalid)
+		out := logs.String()
+		if !strings.Contains(out, "panic recovered while checking a DPoP proof") || strings.Contains(out, "jwxpanictest.Panic") != wantStack {
+			t.Fatalf("attempt %d: log = %s; want the refusal, with the stack: %v", i, out, wantStack)
+		}
 	}
 }

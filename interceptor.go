@@ -17,6 +17,7 @@ import (
 	"github.com/grpcauth/grpcauth/internal/built"
 	"github.com/grpcauth/grpcauth/internal/isnil"
 	"github.com/grpcauth/grpcauth/internal/jitter"
+	"github.com/grpcauth/grpcauth/internal/jwxpanic"
 	grpcauthv1 "github.com/grpcauth/grpcauth/proto/grpcauth/v1"
 	"github.com/grpcauth/grpcauth/verifier"
 )
@@ -44,11 +45,12 @@ type Authenticator struct {
 	random      func() float64 // in [0, 1), for the re-verifications' jitter
 	onDecision  func(context.Context, Decision)
 	logger      *slog.Logger
-	levels      LogLevels        // every field set
-	requireDPoP bool             // Config.RequireDPoP
-	dpop        *dpop.Verifier   // DPoP proofs (dpop.go)
-	dpopNow     func() time.Time // dpop's clock (newDPoP)
-	dpopAlgs    string           // the algs auth-param of DPoP challenges
+	levels      LogLevels         // every field set
+	requireDPoP bool              // Config.RequireDPoP
+	dpop        *dpop.Verifier    // DPoP proofs (dpop.go)
+	dpopNow     func() time.Time  // dpop's clock (newDPoP)
+	dpopAlgs    string            // the algs auth-param of DPoP challenges
+	dpopPanics  jwxpanic.StackLog // the stacks checkDPoP logs: one a minute
 
 	plan    atomic.Pointer[map[string]*methodPlan] // read-only once stored: see lookup
 	mu      sync.Mutex                             // guards pending, debt, copied and undescribed's writes

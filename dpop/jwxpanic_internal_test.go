@@ -129,3 +129,22 @@ func TestVerify_JWXPanicCheckingTheSignatureIsAnInvalidProof(t *testing.T) {
 }
 
 var _ jws.Verifier = verifierPanics{}
+
+// A proof whose check panicked is refused before the replay cache sees
+// it: taking the thumbprint is the last step before the proof is
+// recorded, and the same proof, once jwx no longer panics on it, is
+// accepted, not refused as a replay.
+func TestVerify_ProofWhoseThumbprintPanickedIsNotRecordedAsSeen(t *testing.T) {
+	v, proof, req := signedProof(t)
+	t.Run("panics", func(t *testing.T) {
+		panicOnParse(t, func(k jwk.Key) jwk.Key { return thumbprintPanics{k} })
+		_, err := v.Verify(t.Context(), proof, req)
+		wantPanicRefusal(t, err, "taking the jwk's thumbprint", true, jwxpanictest.Text)
+	})
+	if _, err := v.Verify(t.Context(), proof, req); err != nil {
+		t.Fatalf("Verify of the proof once jwx no longer panics = %v; want it accepted", err)
+	}
+	if _, err := v.Verify(t.Context(), proof, req); !errors.Is(err, ErrReplayed) {
+		t.Fatalf("Verify of the proof a second time = %v; want ErrReplayed", err)
+	}
+}

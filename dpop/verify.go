@@ -204,10 +204,6 @@ func jwxError(err error) string {
 // make jwx panic.
 var parseJWK = jwk.ParseKey
 
-// maxPanicText bounds the text of a recovered panic's value in an error,
-// as jwxError bounds jwx's errors.
-const maxPanicText = 160
-
 // The wrappers of the panics of jwx's (a jwx bug the proof reached) that
 // Verify recovers (jwxpanic.Recover): each makes the proof invalid, its
 // cause naming the step and whether the panic was raised in jwx. The
@@ -229,7 +225,7 @@ func panicked(what string) func(*jwxpanic.Error) error {
 // thumbprint returns key's RFC 7638 SHA-256 thumbprint, a panic of jwx's
 // recovered into an invalid proof.
 func thumbprint(key jwk.Key) (tp []byte, err error) {
-	defer jwxpanic.Recover(&err, maxPanicText, thumbprintPanicked)
+	defer jwxpanic.Recover(&err, thumbprintPanicked)
 	tp, err = key.Thumbprint(crypto.SHA256)
 	if err != nil {
 		return nil, invalid("thumbprint: %s", jwxError(err))
@@ -241,7 +237,7 @@ func thumbprint(key jwk.Key) (tp []byte, err error) {
 // proof's alg, and pub, the proof's key: errSig when it does not verify,
 // and a panic of jwx's recovered into an invalid proof.
 func verifySignature(jv jws.Verifier, input, sig []byte, pub crypto.PublicKey) (err error) {
-	defer jwxpanic.Recover(&err, maxPanicText, signaturePanicked)
+	defer jwxpanic.Recover(&err, signaturePanicked)
 	if jv.Verify(input, sig, pub) != nil {
 		return errSig
 	}
@@ -520,7 +516,7 @@ var privateMembers = [...]string{"d", "p", "q", "dp", "dq", "qi", "oth", "k"}
 // in this package's checks, is recovered into an invalid proof, whose
 // cause says which (jwxpanic).
 func publicKey(raw json.RawMessage, alg string) (_ jwk.Key, _ crypto.PublicKey, err error) {
-	defer jwxpanic.Recover(&err, maxPanicText, jwkPanicked)
+	defer jwxpanic.Recover(&err, jwkPanicked)
 	if len(raw) == 0 {
 		return nil, nil, errNoJWK
 	}

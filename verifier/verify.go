@@ -18,7 +18,6 @@ import (
 
 	"github.com/lestrrat-go/jwx/v2/jws"
 
-	"github.com/grpcauth/grpcauth/internal/endpoint"
 	"github.com/grpcauth/grpcauth/internal/jwsalg"
 	"github.com/grpcauth/grpcauth/internal/jwt"
 	"github.com/grpcauth/grpcauth/internal/jwxpanic"
@@ -50,6 +49,8 @@ type Verifier struct {
 	// and one New did not build alike (see unusable).
 	open    atomic.Bool
 	closing sync.Once
+	// panics bounds the stacks signaturePanicked logs: one a minute.
+	panics jwxpanic.StackLog
 }
 
 // New validates cfg, applies defaults and starts the key set, which is
@@ -404,8 +405,8 @@ func (v *Verifier) verify(ctx context.Context, token string, pre *decodedPayload
 		return nil, nil, errEncoding
 	}
 	if err := checkSignature(v.verifiers[p.hdr.Alg], p.parts.SigningInputInto(p.buf), sig, key.Public); err != nil {
-		if err != errSignature {
-			v.signaturePanicked(ctx, err)
+		if e, ok := jwxpanic.Find(err); ok {
+			v.signaturePanicked(ctx, err, e)
 		}
 		return nil, nil, err
 	}
@@ -432,23 +433,21 @@ var signaturePanic = func(e *jwxpanic.Error) error {
 // server's process (grpc-go recovers none). Only a cache miss gets here:
 // a hit checks no signature, and pays for no deferred recover.
 func checkSignature(jv jws.Verifier, input, sig []byte, pub crypto.PublicKey) (err error) {
-	defer jwxpanic.Recover(&err, endpoint.MaxErrorText, signaturePanic)
+	defer jwxpanic.Recover(&err, signaturePanic)
 	if jv.Verify(input, sig, pub) != nil {
 		return errSignature
 	}
 	return nil
 }
 
-// signaturePanicked logs err, a refusal of checkSignature for a panic, at
-// error level with the panic's stack: a bug to report (to jwx when the
-// panic was raised there). The record holds neither the token nor the
-// key; the caller gets the refusal alone.
-func (v *Verifier) signaturePanicked(ctx context.Context, err error) {
-	var stack []byte
-	if e, ok := jwxpanic.Find(err); ok {
-		stack = e.Stack
-	}
-	v.s.Logger.ErrorContext(ctx, "verifier: checking a token's signature panicked; the token is refused", "error", err, "stack", string(stack))
+// signaturePanicked logs err, a refusal of checkSignature for e, the
+// panic it recovered, at error level: a bug to report (to jwx when the panic was raised there).
+// The panic's stack is in the record at most once a minute (v.panics): a
+// token that makes jwx panic is anyone's to send, again and again; the
+// other records say the stack was omitted. The record holds neither the
+// token nor the key; the caller gets the refusal alone.
+func (v *Verifier) signaturePanicked(ctx context.Context, err error, e *jwxpanic.Error) {
+	v.s.Logger.ErrorContext(ctx, "verifier: checking a token's signature panicked; the token is refused", "error", err, "stack", v.panics.Stack(e, v.s.Now()))
 }
 
 // verified builds the claims of a token whose signature verified, and runs

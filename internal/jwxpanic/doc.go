@@ -7,9 +7,13 @@
 // the fuzz targets, which fail on any recovered panic (Find).
 //
 //	func check(...) (err error) {
-//		defer jwxpanic.Recover(&err, 160, func(e *jwxpanic.Error) error {
+//		defer jwxpanic.Recover(&err, func(e *jwxpanic.Error) error {
 //			return fmt.Errorf("pkg: checking the signature %w", e)
 //		})
 //		return jwxCall(...)
 //	}
+//
+// A site that logs the panics it recovers takes each one's stack through
+// a StackLog: at most one stack a minute (StackEvery), a short line for
+// the others.
 package jwxpanic

@@ -6,15 +6,24 @@ import (
 	"runtime/debug"
 	"strconv"
 	"strings"
+	"sync"
+	"time"
 
 	"github.com/grpcauth/grpcauth/internal/panictext"
 )
+
+// MaxValue bounds the text of a recovered panic's value, in bytes, at
+// every site: jwx may format its input (a token's signing input, a proof,
+// a key set's entry) into a panic's value, and the value reaches errors
+// and logs. 160 bytes hold a bug's message, not a whole token or proof.
+const MaxValue = 160
 
 // Error is a recovered panic. Its text, "panicked in jwx: …" or "panicked
 // outside jwx: …", quotes the panic's value (clipped); the stack is for
 // the server's log only, never for an error's text or a client.
 type Error struct {
-	// Value is the panic's value as text, clipped (panictext.Text).
+	// Value is the panic's value as text, clipped to MaxValue bytes
+	// (panictext.Text).
 	Value string
 	// InJWX reports a panic raised in jwx, or in what jwx called (the
 	// standard library: math/big, crypto/ecdsa), rather than in
@@ -36,23 +45,22 @@ func (e *Error) Error() string {
 }
 
 // New returns the Error for v, a panic's value that the calling deferred
-// function has just recovered, its text clipped to max bytes. It reads
-// the stack of the panic, so it must be called from that deferred
-// function (directly or through Recover), before the panic's frames are
-// unwound. New never panics.
-func New(v any, max int) *Error {
-	return &Error{Value: panictext.Text(v, max), InJWX: raisedInJWX(), Stack: debug.Stack()}
+// function has just recovered. It reads the stack of the panic, so it
+// must be called from that deferred function (directly or through
+// Recover), before the panic's frames are unwound. New never panics.
+func New(v any) *Error {
+	return &Error{Value: panictext.Text(v, MaxValue), InJWX: raisedInJWX(), Stack: debug.Stack()}
 }
 
 // Recover, deferred directly by a function whose named error result err
 // points to, recovers a panic of the function (jwx's, on input from the
-// network) and sets *err to wrap(the Error, its value clipped to max
-// bytes). Without a panic it does nothing. wrap makes the refusal the
-// function's callers expect (an invalid proof, a bad signature), and
-// should wrap the Error with %w, so that Find finds it.
-func Recover(err *error, max int, wrap func(*Error) error) {
+// network) and sets *err to wrap(the Error). Without a panic it does
+// nothing. wrap makes the refusal the function's callers expect (an
+// invalid proof, a bad signature), and should wrap the Error with %w, so
+// that Find finds it.
+func Recover(err *error, wrap func(*Error) error) {
 	if v := recover(); v != nil {
-		*err = wrap(New(v, max))
+		*err = wrap(New(v))
 	}
 }
 
@@ -105,4 +113,36 @@ func raisedInJWX() bool {
 			return false
 		}
 	}
+}
+
+// StackEvery is how often a site logs a recovered panic's stack
+// (StackLog.Stack).
+const StackEvery = time.Minute
+
+// stackOmitted is what StackLog.Stack returns in place of a stack.
+const stackOmitted = "omitted: a site logs one stack a minute"
+
+// StackLog bounds the stacks one site logs: the panic it recovers may be
+// raised by a token or a DPoP proof that any caller, unauthenticated,
+// sends as often as it likes, and a stack is a few KB. The zero StackLog
+// lets the first stack through; keep one per site and per instance (a
+// Verifier's signature check, an Authenticator's DPoP check).
+type StackLog struct {
+	mu   sync.Mutex
+	last time.Time // when a stack was last let through; zero before the first
+}
+
+// Stack returns e's stack, as text for a log record, when no stack was
+// let through in the StackEvery before now, and otherwise a short note
+// that it was omitted: the site still logs each panic, without the
+// stack. A now before the last stack's time (a clock set back) lets the
+// stack through.
+func (l *StackLog) Stack(e *Error, now time.Time) string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if !l.last.IsZero() && !now.Before(l.last) && now.Sub(l.last) < StackEvery {
+		return stackOmitted
+	}
+	l.last = now
+	return string(e.Stack)
 }

@@ -86,7 +86,7 @@ func parseJWKS(body []byte) (keys []*Key, skipped []skippedKey, err error) {
 	var cur entry
 	defer func() {
 		if v := recover(); v != nil {
-			keys, err = nil, fmt.Errorf("jwks: parsing the key set %w", jwxpanic.New(v, endpoint.MaxErrorText))
+			keys, err = nil, fmt.Errorf("jwks: parsing the key set %w", jwxpanic.New(v))
 			if sk, ok := panickedEntry(cur); ok {
 				skipped = append(skipped, sk)
 			}
