@@ -11,6 +11,8 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -618,9 +620,74 @@ func TestClip_CutsAtARuneBoundary(t *testing.T) {
 		{"abcd", 3, "abc ... (4 bytes in all)"},
 		{"ééé", 3, "é ... (6 bytes in all)"},
 		{"€€", 2, " ... (6 bytes in all)"},
+		// Nor a backslash escape of quoted text (%q, strconv.Quote).
+		{`ab\x1bcd`, 4, "ab ... (8 bytes in all)"},
+		{`ab\x1bcd`, 6, `ab\x1b ... (8 bytes in all)`},
+		{`a\u202e`, 6, "a ... (7 bytes in all)"},
+		{`a\U0001f600`, 10, "a ... (11 bytes in all)"},
+		{`a\nb`, 2, "a ... (4 bytes in all)"},
+		{`a\\b`, 2, "a ... (4 bytes in all)"},
+		{`a\\b`, 3, `a\\ ... (4 bytes in all)`},
+		{`a\\\x1b`, 5, `a\\ ... (7 bytes in all)`},
 	} {
 		if got := clip(tt.s, tt.n); got != tt.want {
 			t.Errorf("clip(%q, %d) = %q, want %q", tt.s, tt.n, got, tt.want)
+		}
+	}
+}
+
+// splitEscape matches a backslash escape cut short, as a clip of quoted
+// text would leave it (the texts checked hold no backslash of their own).
+var splitEscape = regexp.MustCompile(`\\(x[0-9a-f]?|u[0-9a-f]{0,3}|U[0-9a-f]{0,7})([^0-9a-f]|$)`)
+
+// escapeServer refuses CreateItem with a status message and an ErrorInfo
+// reason each of 300 escape characters: their quoted text is longer than
+// maxPrinted.
+type escapeServer struct {
+	itemsv1.UnimplementedItemServiceServer
+}
+
+func (escapeServer) CreateItem(context.Context, *itemsv1.CreateItemRequest) (*itemsv1.CreateItemResponse, error) {
+	esc := strings.Repeat("\x1b", 300)
+	st, err := status.New(codes.PermissionDenied, esc).WithDetails(&errdetails.ErrorInfo{Domain: "grpcauth", Reason: esc})
+	if err != nil {
+		return nil, err
+	}
+	return nil, st.Err()
+}
+
+// A refusal whose text, quoted, is longer than maxPrinted is printed quoted
+// once and whole (each of its strings cut to maxField first), not cut
+// again after quoting, which would split an escape and drop the closing
+// quote.
+func TestCallAll_LongQuotedDetailIsPrintedWhole(t *testing.T) {
+	conn := serveItems(t, escapeServer{})
+	var out strings.Builder
+	_ = callAll(context.Background(), conn, grpc.EmptyCallOption{}, "items-reader", &out) // the other methods are Unimplemented
+	var line string
+	for l := range strings.Lines(out.String()) {
+		if strings.HasPrefix(l, "CreateItem") {
+			line = strings.TrimRight(l, " \n")
+		}
+	}
+	i := strings.IndexByte(line, '"')
+	if i < 0 {
+		t.Fatalf("the CreateItem line is not quoted: %q", line)
+	}
+	text, err := strconv.Unquote(line[i:])
+	if err != nil || !strings.Contains(text, "(300 bytes in all)") || splitEscape.MatchString(line) {
+		t.Errorf("the CreateItem detail %s is not one whole quoted text of the server's cut strings (%v)", line[i:], err)
+	}
+}
+
+// An error quoting a server's text (%q) that is longer than maxPrinted is
+// cut without splitting an escape.
+func TestPrintError_CutsNoEscapeOfQuotedText(t *testing.T) {
+	for n := range 4 {
+		var b strings.Builder
+		printError(&b, fmt.Errorf("client: the server names %s%q", strings.Repeat("x", n), strings.Repeat("\x1b", 1000)))
+		if !strings.Contains(b.String(), "bytes in all)") || splitEscape.MatchString(b.String()) {
+			t.Errorf("printError printed %q: want it cut, no escape split", b.String())
 		}
 	}
 }
