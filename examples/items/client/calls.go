@@ -190,8 +190,11 @@ var (
 	maxAgeSyntax    = regexp.MustCompile(`^[0-9]{1,12}$`)
 )
 
-// maxACRValues bounds the acr_values stepUpText takes.
-const maxACRValues = 1024
+// maxACRValues bounds the acr_values stepUpText takes: 2048 bytes, the
+// most grpcauth lets a rule's acr_values take, joined by spaces (a longer
+// rule is invalid), so that no rule grpcauth accepts is read as naming
+// nothing.
+const maxACRValues = 2048
 
 // stepUpText says what a step-up refusal (RFC 9470: reason
 // INSUFFICIENT_USER_AUTHENTICATION) with ErrorInfo metadata md asks a

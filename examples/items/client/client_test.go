@@ -7,11 +7,13 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -25,13 +27,17 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
 	"google.golang.org/grpc/test/bufconn"
 	"google.golang.org/protobuf/encoding/protowire"
 	"google.golang.org/protobuf/proto"
 
+	"github.com/grpcauth/grpcauth"
 	"github.com/grpcauth/grpcauth/examples/items/internal/dev"
 	itemsv1 "github.com/grpcauth/grpcauth/examples/items/proto/items/v1"
+	grpcauthv1 "github.com/grpcauth/grpcauth/proto/grpcauth/v1"
+	"github.com/grpcauth/grpcauth/verifier"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
@@ -530,12 +536,12 @@ func TestCallAll_ServerTextOfAllowedCallsIsPrintedAsText(t *testing.T) {
 	}
 }
 
-// serveItems serves srv on an in-process listener and returns a client
-// connection to it; both are closed when the test ends.
-func serveItems(t *testing.T, srv itemsv1.ItemServiceServer) *grpc.ClientConn {
+// serveItems serves srv on an in-process listener, with opts, and returns
+// a client connection to it; both are closed when the test ends.
+func serveItems(t *testing.T, srv itemsv1.ItemServiceServer, opts ...grpc.ServerOption) *grpc.ClientConn {
 	t.Helper()
 	lis := bufconn.Listen(1 << 16)
-	s := grpc.NewServer()
+	s := grpc.NewServer(opts...)
 	itemsv1.RegisterItemServiceServer(s, srv)
 	go func() { _ = s.Serve(lis) }()
 	t.Cleanup(s.Stop)
@@ -856,5 +862,50 @@ func TestNeeds_FieldsThisClientCannotReadAreSaid(t *testing.T) {
 		if got := needs(m); got != want {
 			t.Errorf("needs(%v with field 99) = %q, want %q", known, got, want)
 		}
+	}
+}
+
+// claimsVerifier accepts every token with its claims.
+type claimsVerifier struct{ claims verifier.Claims }
+
+func (v claimsVerifier) VerifyAccessToken(context.Context, string) (verifier.Claims, error) {
+	return v.claims, nil
+}
+
+// The longest acr_values grpcauth lets a rule take (2048 bytes, joined by
+// spaces; a byte more is an invalid rule) comes back in a real step-up
+// refusal, and the client says what it asks for, not that it names
+// nothing.
+func TestDescribe_LongestACRValuesOfARuleAreNamed(t *testing.T) {
+	const purge = "/items.v1.ItemService/PurgeItems"
+	var vals []string
+	for i := range 127 {
+		vals = append(vals, fmt.Sprintf("a%014d", i)) // 15 bytes, and a space
+	}
+	vals = append(vals, strings.Repeat("z", 2048-len(strings.Join(vals, " "))-1))
+	claims, err := verifier.NewClaims(map[string]any{"sub": "u", "exp": float64(time.Now().Add(time.Hour).Unix())})
+	if err != nil {
+		t.Fatal(err)
+	}
+	newAuth := func(acr []string) (*grpcauth.Authenticator, error) {
+		return grpcauth.New(grpcauth.Config{
+			Verifier: claimsVerifier{claims},
+			Rules:    map[string]*grpcauthv1.Rule{purge: {AcrValues: acr}},
+			Logger:   slog.New(slog.DiscardHandler),
+		})
+	}
+	if _, err := newAuth(append(slices.Clone(vals[:len(vals)-1]), vals[len(vals)-1]+"z")); !errors.Is(err, grpcauth.ErrInvalidRule) {
+		t.Fatalf("grpcauth.New with acr_values of 2049 bytes: %v, want ErrInvalidRule (is its bound still 2048?)", err)
+	}
+	auth, err := newAuth(vals)
+	if err != nil {
+		t.Fatal(err)
+	}
+	conn := serveItems(t, itemsv1.UnimplementedItemServiceServer{}, grpc.UnaryInterceptor(auth.UnaryServerInterceptor()))
+	ctx := metadata.AppendToOutgoingContext(context.Background(), "authorization", "Bearer tok")
+	_, err = itemsv1.NewItemServiceClient(conn).PurgeItems(ctx, &itemsv1.PurgeItemsRequest{})
+	want := "needs a stronger or more recent sign-in: acr " + strings.Join(vals, " or ")
+	if got := why(err); !strings.HasPrefix(got, want) {
+		t.Errorf("the refusal %v reads %q; want it to name the rule's acr_values", status.Convert(err).Message(), clip(got, 200))
 	}
 }
