@@ -683,7 +683,10 @@ type Requirement struct {
 	// (Config.RequireDPoP, which refuses a bearer call to a denied method
 	// too, in dry run as well) are set besides.
 	Denied bool
-	// Public is true when the method needs no token.
+	// Public is true when the method needs no token. A call that sends
+	// one anyway must send a valid one (a bound one with its certificate
+	// or proof, and a DPoP one when RequireDPoP), or it is refused, in dry
+	// run too.
 	Public bool
 	// Scopes must all be present (sorted).
 	Scopes []string
