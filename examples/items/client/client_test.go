@@ -18,6 +18,7 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"go.uber.org/goleak"
 	"golang.org/x/oauth2"
@@ -908,4 +909,30 @@ func TestDescribe_LongestACRValuesOfARuleAreNamed(t *testing.T) {
 	if got := why(err); !strings.HasPrefix(got, want) {
 		t.Errorf("the refusal %v reads %q; want it to name the rule's acr_values", status.Convert(err).Message(), clip(got, 200))
 	}
+}
+
+// A cut of quoted text (strconv.Quote, as %q writes it), wherever it
+// falls, leaves whole escapes: closed with a quote, what is left unquotes.
+// The cut splits no UTF-8 sequence either.
+func FuzzClip_QuotedTextKeepsWholeEscapes(f *testing.F) {
+	for _, s := range []string{"\x1b[2J", "a\\b\\\\c", "\u202e\U0001f600é", "\xff\x9b", strings.Repeat("\\", 9)} {
+		f.Add(s, 5)
+	}
+	f.Fuzz(func(t *testing.T, s string, n int) {
+		q := strconv.Quote(s)
+		if n < 1 || n >= len(q) {
+			return
+		}
+		c := clip(q, n)
+		kept, ok := strings.CutSuffix(c, fmt.Sprintf(" ... (%d bytes in all)", len(q)))
+		if !ok || len(kept) > n || !strings.HasPrefix(q, kept) {
+			t.Fatalf("clip(%q, %d) = %q: not a prefix of at most %d bytes and the note", q, n, c, n)
+		}
+		if kept == "" {
+			return
+		}
+		if _, err := strconv.Unquote(kept + `"`); err != nil || !utf8.ValidString(kept) {
+			t.Fatalf("clip(%q, %d) kept %q, which splits an escape or a UTF-8 sequence (%v)", q, n, kept, err)
+		}
+	})
 }
