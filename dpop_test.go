@@ -565,6 +565,37 @@ func TestRequirement_RequireDPoPReflectsConfigRequireDPoP(t *testing.T) {
 	}
 }
 
+// A denied method's Requirement reports Config.RequireDPoP too: in dry
+// run a call with a valid token to a method without a rule goes through,
+// but a bearer one is still refused as DPOP_REQUIRED, which the
+// Requirement must say rather than read as "any valid token, in dry run".
+func TestRequirement_DeniedMethodReportsConfigRequireDPoP(t *testing.T) {
+	for _, server := range []bool{false, true} {
+		for _, dry := range []bool{false, true} {
+			t.Run(fmt.Sprintf("server=%v/dryrun=%v", server, dry), func(t *testing.T) {
+				a := mustNew(t, Config{
+					Verifier:    staticVerifier{claims: mustClaims(t, "x")},
+					RequireDPoP: server,
+					DryRun:      dry,
+				})
+				req, err := a.Requirement(mUnannotated)
+				if !errors.Is(err, ErrNoRule) || !req.Denied || req.DryRun != dry || req.RequireDPoP != server {
+					t.Fatalf("Requirement(%s) = %+v, %v; want Denied, DryRun %v, RequireDPoP %v, ErrNoRule", mUnannotated, req, err, dry, server)
+				}
+				_, err = callUnary(a, bearerCtx("tok"), mUnannotated)
+				switch {
+				case req.RequireDPoP:
+					checkStatus(t, err, codes.Unauthenticated, ReasonDPoPRequired)
+				case req.DryRun:
+					checkStatus(t, err, codes.OK, "")
+				default:
+					checkStatus(t, err, codes.PermissionDenied, ReasonMethodNotConfigured)
+				}
+			})
+		}
+	}
+}
+
 // Two replicas with their own default caches each accept the same proof
 // once (the gap docs/dpop.md describes); replicas sharing one ReplayCache
 // accept it once in all.

@@ -833,12 +833,17 @@ type Requirement struct {
 	// Denied is true when the method has no rule the interceptors can
 	// apply (no rule from any source, or an invalid one), or when the
 	// Authenticator was not built with New: every call is refused, with
-	// or without a token (unless DryRun, under which the refusal is
-	// reported but not enforced). Authenticator.Requirement then returns
-	// an error saying why, and only Method, Source and DryRun are set
-	// besides.
+	// or without a token (unless DryRun: a call with a valid token then
+	// goes through, the refusal only reported; one without a token is
+	// still refused). Authenticator.Requirement then returns an error
+	// saying why, and only Method, Source, DryRun and RequireDPoP
+	// (Config.RequireDPoP, which refuses a bearer call to a denied method
+	// too, in dry run as well) are set besides.
 	Denied bool
-	// Public is true when the method needs no token.
+	// Public is true when the method needs no token. A call that sends
+	// one anyway must send a valid one (a bound one with its certificate
+	// or proof, and a DPoP one when RequireDPoP), or it is refused, in dry
+	// run too.
 	Public bool
 	// Scopes must all be present (sorted).
 	Scopes []string
@@ -852,10 +857,16 @@ type Requirement struct {
 	// RequireDPoP is true when only DPoP-bound tokens presented with the
 	// DPoP scheme and a valid proof (RFC 9449) are accepted: the rule sets
 	// require_dpop, or Config.RequireDPoP refuses the Bearer scheme on
-	// every method. On a public method it says what a call that sends a
-	// token must send (one without a token still goes through). Dry run
-	// relaxes a rule's require_dpop, like the rest of the rule, but not
-	// Config.RequireDPoP (see DryRun).
+	// every method, public and denied ones included. On a public method it
+	// says what a call that sends a token must send (one without a token
+	// still goes through). Dry run relaxes a rule's require_dpop, like the
+	// rest of the rule, but not Config.RequireDPoP (see DryRun). So with
+	// DryRun true, RequireDPoP alone does not say whether a bearer call is
+	// refused: the server's Config.RequireDPoP does. A rule cannot be
+	// public with require_dpop, so a public or denied method's RequireDPoP
+	// is Config.RequireDPoP alone; a server that shows its Requirements to
+	// others (a server-info endpoint) with dry run and Config.RequireDPoP
+	// both on should show Config.RequireDPoP too.
 	RequireDPoP bool
 	// Condition is the rule's condition expression, or "" (see
 	// docs/conditions.md).
@@ -873,7 +884,7 @@ type Requirement struct {
 	// run does not relax (see Authenticator.Requirement). What is not the
 	// rule's is enforced in dry run too: a valid token on a method that is
 	// not public, and, when Config.RequireDPoP is set (RequireDPoP then
-	// true on every method not denied), the DPoP scheme.
+	// true on every method), the DPoP scheme.
 	DryRun bool
 }
 
@@ -913,16 +924,16 @@ func (a *Authenticator) Requirement(fullMethod string) (Requirement, error) {
 	p := a.lookup(fullMethod)
 	// A resolver's failure is refused in dry run too: not marked, as
 	// Check does not mark its problem.
-	req := Requirement{Method: fullMethod, Source: p.source, DryRun: p.dryRun && !p.rulesUnavailable()}
+	// Config.RequireDPoP refuses the Bearer scheme on every method, denied
+	// ones included, as credentials does before the rule is looked at.
+	req := Requirement{Method: fullMethod, Source: p.source, DryRun: p.dryRun && !p.rulesUnavailable(), RequireDPoP: a.requireDPoP}
 	if p.rule == nil {
 		req.Denied = true
 		return req, p.err
 	}
 	req.Public = p.rule.public
 	req.RequireCertificateBinding = p.rule.bound
-	// Config.RequireDPoP refuses the Bearer scheme on every method, as
-	// credentials does before the rule is looked at.
-	req.RequireDPoP = p.rule.dpop || a.requireDPoP
+	req.RequireDPoP = req.RequireDPoP || p.rule.dpop
 	req.Scopes = slices.Clone(p.rule.all)
 	for _, set := range p.rule.anyOf {
 		req.AnyOf = append(req.AnyOf, slices.Clone(set))

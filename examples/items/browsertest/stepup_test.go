@@ -245,9 +245,20 @@ func TestBrowser_StepUpChallengeCannotRedirectTheSignIn(t *testing.T) {
 // acr_values nor a well-formed max_age (grpcauth always names one; a
 // broken or hostile server might not) is shown as a step-up refusal but
 // offers no sign-in: one without them would get a token like the refused
-// one. A refusal naming only a well-formed max_age still offers it.
+// one. A refusal naming a well-formed acr_values, max_age or both still
+// offers it, acr_values up to the 2048 bytes grpcauth lets a rule's take.
 func TestBrowser_StepUpRefusalNamingNothingOffersNoSignIn(t *testing.T) {
 	p := openPage(t)
+	// acrOf returns well-formed acr_values of n bytes: values of 15
+	// bytes, then one of what is left.
+	acrOf := func(n int) string {
+		s := strings.TrimSuffix(strings.Repeat("urn:a:mfa:0000 ", n/16-1), " ")
+		return s + " " + strings.Repeat("z", n-len(s)-1)
+	}
+	longest, tooLong := acrOf(2048), acrOf(2049)
+	if len(longest) != 2048 || len(tooLong) != 2049 {
+		t.Fatalf("acrOf gave %d and %d bytes", len(longest), len(tooLong))
+	}
 	// The page's PurgeItems answers with the refusal in window.refusal.
 	p.do("answer PurgeItems with a refusal of the test's", chromedp.Evaluate[chromedp.Void](`(() => {
 		const real = window.fetch;
@@ -264,6 +275,10 @@ func TestBrowser_StepUpRefusalNamingNothingOffersNoSignIn(t *testing.T) {
 		{"none", `{}`, false, "would not change its answer"},
 		{"malformed", `{"acr_values": "a\"b", "max_age": "-1"}`, false, "would not change its answer"},
 		{"max_age only well-formed", `{"acr_values": "a\"b", "max_age": "60"}`, true, "signed in at most 60 s ago"},
+		{"acr_values only", `{"acr_values": "urn:a:mfa phr"}`, true, "sign-in: acr urn:a:mfa or phr."},
+		{"both", `{"acr_values": "urn:a:mfa", "max_age": "60"}`, true, "sign-in: acr urn:a:mfa, signed in at most 60 s ago."},
+		{"acr_values of 2048 bytes", `{"acr_values": "` + longest + `"}`, true, "sign-in: acr urn:a:mfa:0000 or "},
+		{"acr_values of 2049 bytes", `{"acr_values": "` + tooLong + `"}`, false, "would not change its answer"},
 	} {
 		p.do("set the refusal", chromedp.Evaluate[chromedp.Void](`window.refusal = `+tt.metadata))
 		o := p.call(`#purge`)

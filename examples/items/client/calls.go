@@ -41,8 +41,11 @@ type report struct {
 
 func (r *report) line(method, arg string, err error, detail string) {
 	code := status.Code(err)
+	text := printable(detail)
 	if err != nil {
-		detail = describe(err)
+		// describe's text is printable's already: made printable again it
+		// would be cut, quoted, a second time.
+		text = describe(err)
 	}
 	switch code {
 	case codes.OK, codes.Unauthenticated, codes.PermissionDenied:
@@ -53,7 +56,7 @@ func (r *report) line(method, arg string, err error, detail string) {
 	if code != codes.OK {
 		verdict = "refused"
 	}
-	fmt.Fprintf(r.tw, "%s\t%s\t%s\t%s\t%s\n", method, printable(arg), verdict, code, printable(detail))
+	fmt.Fprintf(r.tw, "%s\t%s\t%s\t%s\t%s\n", method, printable(arg), verdict, code, text)
 }
 
 // describe says why a call was refused: the status message, or, when a
@@ -74,8 +77,10 @@ const maxField = 256
 const maxPrinted = 2 << 10
 
 // clip returns s when it is at most n bytes long, and otherwise its first
-// n bytes or fewer (not splitting a UTF-8 sequence) followed by a note
-// saying how long s was.
+// n bytes or fewer followed by a note saying how long s was. The cut
+// splits no UTF-8 sequence, nor a backslash escape as strconv.Quote (and
+// %q) writes them: an error's text may quote what a server sent, and a
+// cut "\x1" would read as text the server never sent.
 func clip(s string, n int) string {
 	if len(s) <= n {
 		return s
@@ -84,7 +89,48 @@ func clip(s string, n int) string {
 	for i := 0; i < utf8.UTFMax-1 && cut > 0 && !utf8.RuneStart(s[cut]); i++ {
 		cut--
 	}
+	cut = escapeStart(s, cut)
 	return fmt.Sprintf("%s ... (%d bytes in all)", s[:cut], len(s))
+}
+
+// maxEscape is the length of the longest escape strconv.Quote writes,
+// \UXXXXXXXX.
+const maxEscape = 10
+
+// escapeStart returns where the backslash escape that s[:cut] ends inside
+// begins (\n, \\, \xXX, \uXXXX or \UXXXXXXXX, read as strconv.Quote
+// writes them), or cut when s[:cut] ends inside none. It is the nearest
+// backslash before cut, if any is within maxEscape-1 bytes: escapes hold
+// none past their first byte. The escapes of a run of backslashes pair
+// them from the run's start (\\): its last backslash begins an escape
+// when the run up to it is odd in length, and ends a \\ otherwise.
+// cut < len(s).
+func escapeStart(s string, cut int) int {
+	j := strings.LastIndexByte(s[max(0, cut-(maxEscape-1)):cut], '\\')
+	if j < 0 {
+		return cut
+	}
+	j += max(0, cut-(maxEscape-1))
+	k := j
+	for k > 0 && s[k-1] == '\\' {
+		k--
+	}
+	if (j-k)%2 == 1 {
+		return cut // the second byte of \\
+	}
+	n := 2
+	switch s[j+1] {
+	case 'x':
+		n = 4
+	case 'u':
+		n = 6
+	case 'U':
+		n = 10
+	}
+	if j+n > cut {
+		return j
+	}
+	return cut
 }
 
 // printable returns s, cut to maxPrinted bytes (clip), as it is when it
@@ -144,8 +190,11 @@ var (
 	maxAgeSyntax    = regexp.MustCompile(`^[0-9]{1,12}$`)
 )
 
-// maxACRValues bounds the acr_values stepUpText takes.
-const maxACRValues = 1024
+// maxACRValues bounds the acr_values stepUpText takes: 2048 bytes, the
+// most grpcauth lets a rule's acr_values take, joined by spaces (a longer
+// rule is invalid), so that no rule grpcauth accepts is read as naming
+// nothing.
+const maxACRValues = 2048
 
 // stepUpText says what a step-up refusal (RFC 9470: reason
 // INSUFFICIENT_USER_AUTHENTICATION) with ErrorInfo metadata md asks a

@@ -7,13 +7,18 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"regexp"
+	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"go.uber.org/goleak"
 	"golang.org/x/oauth2"
@@ -23,13 +28,17 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
 	"google.golang.org/grpc/test/bufconn"
 	"google.golang.org/protobuf/encoding/protowire"
 	"google.golang.org/protobuf/proto"
 
+	"github.com/grpcauth/grpcauth"
 	"github.com/grpcauth/grpcauth/examples/items/internal/dev"
 	itemsv1 "github.com/grpcauth/grpcauth/examples/items/proto/items/v1"
+	grpcauthv1 "github.com/grpcauth/grpcauth/proto/grpcauth/v1"
+	"github.com/grpcauth/grpcauth/verifier"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
@@ -528,12 +537,12 @@ func TestCallAll_ServerTextOfAllowedCallsIsPrintedAsText(t *testing.T) {
 	}
 }
 
-// serveItems serves srv on an in-process listener and returns a client
-// connection to it; both are closed when the test ends.
-func serveItems(t *testing.T, srv itemsv1.ItemServiceServer) *grpc.ClientConn {
+// serveItems serves srv on an in-process listener, with opts, and returns
+// a client connection to it; both are closed when the test ends.
+func serveItems(t *testing.T, srv itemsv1.ItemServiceServer, opts ...grpc.ServerOption) *grpc.ClientConn {
 	t.Helper()
 	lis := bufconn.Listen(1 << 16)
-	s := grpc.NewServer()
+	s := grpc.NewServer(opts...)
 	itemsv1.RegisterItemServiceServer(s, srv)
 	go func() { _ = s.Serve(lis) }()
 	t.Cleanup(s.Stop)
@@ -618,9 +627,74 @@ func TestClip_CutsAtARuneBoundary(t *testing.T) {
 		{"abcd", 3, "abc ... (4 bytes in all)"},
 		{"ééé", 3, "é ... (6 bytes in all)"},
 		{"€€", 2, " ... (6 bytes in all)"},
+		// Nor a backslash escape of quoted text (%q, strconv.Quote).
+		{`ab\x1bcd`, 4, "ab ... (8 bytes in all)"},
+		{`ab\x1bcd`, 6, `ab\x1b ... (8 bytes in all)`},
+		{`a\u202e`, 6, "a ... (7 bytes in all)"},
+		{`a\U0001f600`, 10, "a ... (11 bytes in all)"},
+		{`a\nb`, 2, "a ... (4 bytes in all)"},
+		{`a\\b`, 2, "a ... (4 bytes in all)"},
+		{`a\\b`, 3, `a\\ ... (4 bytes in all)`},
+		{`a\\\x1b`, 5, `a\\ ... (7 bytes in all)`},
 	} {
 		if got := clip(tt.s, tt.n); got != tt.want {
 			t.Errorf("clip(%q, %d) = %q, want %q", tt.s, tt.n, got, tt.want)
+		}
+	}
+}
+
+// splitEscape matches a backslash escape cut short, as a clip of quoted
+// text would leave it (the texts checked hold no backslash of their own).
+var splitEscape = regexp.MustCompile(`\\(x[0-9a-f]?|u[0-9a-f]{0,3}|U[0-9a-f]{0,7})([^0-9a-f]|$)`)
+
+// escapeServer refuses CreateItem with a status message and an ErrorInfo
+// reason each of 300 escape characters: their quoted text is longer than
+// maxPrinted.
+type escapeServer struct {
+	itemsv1.UnimplementedItemServiceServer
+}
+
+func (escapeServer) CreateItem(context.Context, *itemsv1.CreateItemRequest) (*itemsv1.CreateItemResponse, error) {
+	esc := strings.Repeat("\x1b", 300)
+	st, err := status.New(codes.PermissionDenied, esc).WithDetails(&errdetails.ErrorInfo{Domain: "grpcauth", Reason: esc})
+	if err != nil {
+		return nil, err
+	}
+	return nil, st.Err()
+}
+
+// A refusal whose text, quoted, is longer than maxPrinted is printed quoted
+// once and whole (each of its strings cut to maxField first), not cut
+// again after quoting, which would split an escape and drop the closing
+// quote.
+func TestCallAll_LongQuotedDetailIsPrintedWhole(t *testing.T) {
+	conn := serveItems(t, escapeServer{})
+	var out strings.Builder
+	_ = callAll(context.Background(), conn, grpc.EmptyCallOption{}, "items-reader", &out) // the other methods are Unimplemented
+	var line string
+	for l := range strings.Lines(out.String()) {
+		if strings.HasPrefix(l, "CreateItem") {
+			line = strings.TrimRight(l, " \n")
+		}
+	}
+	i := strings.IndexByte(line, '"')
+	if i < 0 {
+		t.Fatalf("the CreateItem line is not quoted: %q", line)
+	}
+	text, err := strconv.Unquote(line[i:])
+	if err != nil || !strings.Contains(text, "(300 bytes in all)") || splitEscape.MatchString(line) {
+		t.Errorf("the CreateItem detail %s is not one whole quoted text of the server's cut strings (%v)", line[i:], err)
+	}
+}
+
+// An error quoting a server's text (%q) that is longer than maxPrinted is
+// cut without splitting an escape.
+func TestPrintError_CutsNoEscapeOfQuotedText(t *testing.T) {
+	for n := range 4 {
+		var b strings.Builder
+		printError(&b, fmt.Errorf("client: the server names %s%q", strings.Repeat("x", n), strings.Repeat("\x1b", 1000)))
+		if !strings.Contains(b.String(), "bytes in all)") || splitEscape.MatchString(b.String()) {
+			t.Errorf("printError printed %q: want it cut, no escape split", b.String())
 		}
 	}
 }
@@ -790,4 +864,75 @@ func TestNeeds_FieldsThisClientCannotReadAreSaid(t *testing.T) {
 			t.Errorf("needs(%v with field 99) = %q, want %q", known, got, want)
 		}
 	}
+}
+
+// claimsVerifier accepts every token with its claims.
+type claimsVerifier struct{ claims verifier.Claims }
+
+func (v claimsVerifier) VerifyAccessToken(context.Context, string) (verifier.Claims, error) {
+	return v.claims, nil
+}
+
+// The longest acr_values grpcauth lets a rule take (2048 bytes, joined by
+// spaces; a byte more is an invalid rule) comes back in a real step-up
+// refusal, and the client says what it asks for, not that it names
+// nothing.
+func TestDescribe_LongestACRValuesOfARuleAreNamed(t *testing.T) {
+	const purge = "/items.v1.ItemService/PurgeItems"
+	var vals []string
+	for i := range 127 {
+		vals = append(vals, fmt.Sprintf("a%014d", i)) // 15 bytes, and a space
+	}
+	vals = append(vals, strings.Repeat("z", 2048-len(strings.Join(vals, " "))-1))
+	claims, err := verifier.NewClaims(map[string]any{"sub": "u", "exp": float64(time.Now().Add(time.Hour).Unix())})
+	if err != nil {
+		t.Fatal(err)
+	}
+	newAuth := func(acr []string) (*grpcauth.Authenticator, error) {
+		return grpcauth.New(grpcauth.Config{
+			Verifier: claimsVerifier{claims},
+			Rules:    map[string]*grpcauthv1.Rule{purge: {AcrValues: acr}},
+			Logger:   slog.New(slog.DiscardHandler),
+		})
+	}
+	if _, err := newAuth(append(slices.Clone(vals[:len(vals)-1]), vals[len(vals)-1]+"z")); !errors.Is(err, grpcauth.ErrInvalidRule) {
+		t.Fatalf("grpcauth.New with acr_values of 2049 bytes: %v, want ErrInvalidRule (is its bound still 2048?)", err)
+	}
+	auth, err := newAuth(vals)
+	if err != nil {
+		t.Fatal(err)
+	}
+	conn := serveItems(t, itemsv1.UnimplementedItemServiceServer{}, grpc.UnaryInterceptor(auth.UnaryServerInterceptor()))
+	ctx := metadata.AppendToOutgoingContext(context.Background(), "authorization", "Bearer tok")
+	_, err = itemsv1.NewItemServiceClient(conn).PurgeItems(ctx, &itemsv1.PurgeItemsRequest{})
+	want := "needs a stronger or more recent sign-in: acr " + strings.Join(vals, " or ")
+	if got := why(err); !strings.HasPrefix(got, want) {
+		t.Errorf("the refusal %v reads %q; want it to name the rule's acr_values", status.Convert(err).Message(), clip(got, 200))
+	}
+}
+
+// A cut of quoted text (strconv.Quote, as %q writes it), wherever it
+// falls, leaves whole escapes: closed with a quote, what is left unquotes.
+// The cut splits no UTF-8 sequence either.
+func FuzzClip_QuotedTextKeepsWholeEscapes(f *testing.F) {
+	for _, s := range []string{"\x1b[2J", "a\\b\\\\c", "\u202e\U0001f600é", "\xff\x9b", strings.Repeat("\\", 9)} {
+		f.Add(s, 5)
+	}
+	f.Fuzz(func(t *testing.T, s string, n int) {
+		q := strconv.Quote(s)
+		if n < 1 || n >= len(q) {
+			return
+		}
+		c := clip(q, n)
+		kept, ok := strings.CutSuffix(c, fmt.Sprintf(" ... (%d bytes in all)", len(q)))
+		if !ok || len(kept) > n || !strings.HasPrefix(q, kept) {
+			t.Fatalf("clip(%q, %d) = %q: not a prefix of at most %d bytes and the note", q, n, c, n)
+		}
+		if kept == "" {
+			return
+		}
+		if _, err := strconv.Unquote(kept + `"`); err != nil || !utf8.ValidString(kept) {
+			t.Fatalf("clip(%q, %d) kept %q, which splits an escape or a UTF-8 sequence (%v)", q, n, kept, err)
+		}
+	})
 }

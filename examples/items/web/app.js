@@ -127,12 +127,14 @@ const errorReason = (details) => errorInfo(details).reason;
 // max_age (seconds), each '' when the rule sets none or the server sent
 // a malformed one; null for any other refusal. With both '' (which
 // grpcauth never sends) a sign-in again asks for nothing new, and render
-// offers none (the Go client, client/calls.go, stepUp, reads it alike).
+// offers none (the Go client, client/calls.go, stepUpText, reads it
+// alike). acr_values is taken up to 2048 characters, the most grpcauth
+// lets a rule's acr_values take (a longer rule is invalid).
 function stepUpChallenge(info) {
   if (info.reason !== 'INSUFFICIENT_USER_AUTHENTICATION') return null;
   const acr = info.metadata.get('acr_values') || '', age = info.metadata.get('max_age') || '';
   return {
-    acrValues: acr.length <= 1024 && /^[\x21\x23-\x5b\x5d-\x7e]+( [\x21\x23-\x5b\x5d-\x7e]+)*$/.test(acr) ? acr : '',
+    acrValues: acr.length <= 2048 && /^[\x21\x23-\x5b\x5d-\x7e]+( [\x21\x23-\x5b\x5d-\x7e]+)*$/.test(acr) ? acr : '',
     maxAge: /^[0-9]{1,12}$/.test(age) ? age : '',
   };
 }
