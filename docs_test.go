@@ -8,6 +8,7 @@ import (
 	"go/format"
 	"go/parser"
 	"go/token"
+	"iter"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -95,27 +96,18 @@ func markdownPages(t *testing.T) []string {
 // pages Go as gofmt prints it: the fence parses (as a file, as
 // declarations, or as statements, after an optional import declaration)
 // and go/format.Source leaves it unchanged, so a reader who pastes it gets
-// formatted code. The fences are not compiled here: the ones that matter
-// are mirrored by compiled tests (example_server_test.go,
-// middleware_test.go, ...).
+// formatted code. TestDocs_GoSnippetsTypeCheck type-checks them.
 func TestDocs_GoSnippetsAreGofmted(t *testing.T) {
 	checked := 0
-	for _, page := range markdownPages(t) {
-		fences, err := goFences(page)
+	for page, f := range pagesGoFences(t) {
+		checked++
+		got, err := gofmtSnippet(f.code)
 		if err != nil {
-			t.Errorf("%s: %v", page, err)
+			t.Errorf("%s:%d: the ```go fence is not Go: %v", page, f.line, err)
 			continue
 		}
-		for _, f := range fences {
-			checked++
-			got, err := gofmtSnippet(f.code)
-			if err != nil {
-				t.Errorf("%s:%d: the ```go fence is not Go: %v", page, f.line, err)
-				continue
-			}
-			if got != f.code {
-				t.Errorf("%s:%d: the ```go fence is not gofmt-formatted; gofmt prints it as\n%s", page, f.line, got)
-			}
+		if got != f.code {
+			t.Errorf("%s:%d: the ```go fence is not gofmt-formatted; gofmt prints it as\n%s", page, f.line, got)
 		}
 	}
 	if checked == 0 {
@@ -151,37 +143,80 @@ func gofmtSnippet(src string) (string, error) {
 	if err == nil {
 		return string(out), nil
 	}
-	if !strings.HasPrefix(src, "import ") {
+	importDecl, stmts, ok := cutImportDecl(src)
+	if !ok {
 		return "", err
-	}
-	// The import declaration ends at its first line, or at the first
-	// line ")" of an "import (" block.
-	end := strings.Index(src, "\n") + 1
-	if strings.HasPrefix(src, "import (") {
-		i := strings.Index(src, "\n)\n")
-		if i < 0 {
-			return "", err
-		}
-		end = i + len("\n)\n")
 	}
 	// As a file, so that the imports are sorted as gofmt sorts them.
 	const pkg = "package p\n\n"
-	imports, ierr := format.Source([]byte(pkg + src[:end]))
+	imports, ierr := format.Source([]byte(pkg + importDecl))
 	if ierr != nil {
 		return "", ierr
 	}
 	imports, _ = bytes.CutPrefix(imports, []byte(pkg))
-	rest, rerr := format.Source([]byte(src[end:]))
+	rest, rerr := format.Source([]byte(stmts))
 	if rerr != nil {
 		return "", rerr
 	}
 	return string(imports) + string(rest), nil
 }
 
-// mdFence is the text of a fenced code block and the line of its opening
-// fence.
+// cutImportDecl splits a snippet that begins with an import declaration
+// into that declaration and the rest. The declaration ends at its first
+// line, or at the first line ")" of an "import (" block; ok is false when
+// src does not begin with one.
+func cutImportDecl(src string) (importDecl, rest string, ok bool) {
+	if !strings.HasPrefix(src, "import ") {
+		return "", "", false
+	}
+	end := strings.Index(src, "\n") + 1
+	if strings.HasPrefix(src, "import (") {
+		i := strings.Index(src, "\n)\n")
+		if i < 0 {
+			return "", "", false
+		}
+		end = i + len("\n)\n")
+	}
+	if end == 0 {
+		return "", "", false
+	}
+	return src[:end], src[end:], true
+}
+
+// pagesGoFences yields the ```go fences of markdownPages, each with its
+// page; a page it cannot read is an error of t.
+func pagesGoFences(t *testing.T) iter.Seq2[string, mdFence] {
+	t.Helper()
+	pages := markdownPages(t)
+	return func(yield func(string, mdFence) bool) {
+		for _, page := range pages {
+			fences, err := goFences(page)
+			if err != nil {
+				t.Errorf("%s: %v", page, err)
+				continue
+			}
+			for _, f := range fences {
+				if !yield(page, f) {
+					return
+				}
+			}
+		}
+	}
+}
+
+// mdFence is the text of a fenced code block, the line of its opening
+// fence, and the HTML comments directly above that fence (no other line
+// between them and it).
 type mdFence struct {
-	code string
+	code     string
+	line     int
+	comments []mdComment
+}
+
+// mdComment is the text between "<!--" and "-->" of an HTML comment of a
+// Markdown page, and the line it starts on.
+type mdComment struct {
+	text string
 	line int
 }
 
@@ -194,13 +229,35 @@ func goFences(path string) ([]mdFence, error) {
 		return nil, err
 	}
 	var (
-		fences []mdFence
-		open   *mdFence // the ```go fence being read
-		marker string   // the marker of the open fence, go or not
-		indent string
+		fences   []mdFence
+		open     *mdFence // the ```go fence being read
+		marker   string   // the marker of the open fence, go or not
+		indent   string
+		comments []mdComment // the comments directly above the current line
+		comment  *mdComment  // a comment not yet closed
 	)
 	for n, line := range strings.Split(string(b), "\n") {
 		trimmed := strings.TrimLeft(line, " ")
+		if comment != nil {
+			text, closed := strings.CutSuffix(strings.TrimRight(line, " "), "-->")
+			comment.text += "\n" + text
+			if closed {
+				comments = append(comments, *comment)
+				comment = nil
+			}
+			continue
+		}
+		if marker == "" && strings.HasPrefix(trimmed, "<!--") {
+			text := strings.TrimPrefix(strings.TrimRight(trimmed, " "), "<!--")
+			if text, closed := strings.CutSuffix(text, "-->"); closed {
+				comments = append(comments, mdComment{text: text, line: n + 1})
+			} else {
+				comment = &mdComment{text: text, line: n + 1}
+			}
+			continue
+		}
+		above := comments
+		comments = nil
 		if marker != "" {
 			if strings.HasPrefix(trimmed, marker) && strings.TrimSpace(strings.TrimLeft(trimmed, marker[:1])) == "" {
 				if open != nil {
@@ -216,12 +273,15 @@ func goFences(path string) ([]mdFence, error) {
 			marker = trimmed[:3]
 			indent = line[:len(line)-len(trimmed)]
 			if info := strings.TrimSpace(strings.TrimLeft(trimmed, marker[:1])); info == "go" {
-				open = &mdFence{line: n + 1}
+				open = &mdFence{line: n + 1, comments: above}
 			}
 		}
 	}
 	if marker != "" {
 		return nil, fmt.Errorf("a fence opened is never closed")
+	}
+	if comment != nil {
+		return nil, fmt.Errorf("the HTML comment of line %d is never closed", comment.line)
 	}
 	return fences, nil
 }
