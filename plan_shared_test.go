@@ -154,3 +154,26 @@ type answerAny func() protoreflect.Descriptor
 func (r answerAny) FindDescriptorByName(protoreflect.FullName) (protoreflect.Descriptor, error) {
 	return r(), nil
 }
+
+// A resolver that describes any name a caller sends, with a descriptor
+// whose methods cannot be built, hears of service names as long as a
+// request's headers allow: the denial's error (every call's Decision.Err,
+// logged) names the service clipped, as it names a method, and no plan is
+// kept under such a name, which would hold it for good.
+func TestPlan_LongMadeUpServiceThatCannotBeBuiltIsNeitherKeptNorNamedWhole(t *testing.T) {
+	sd := authtestv1.File_authtest_v1_authtest_proto.Services().Get(0)
+	a := mustNew(t, Config{Descriptors: answerAny(func() protoreflect.Descriptor { return &freshService{sd} }), Logger: discardLogger()})
+	long := "made.up." + strings.Repeat("x", 1<<20)
+	for range 2 {
+		p := a.lookup("/" + long + ".Svc/Get")
+		if !errors.Is(p.err, ErrUnreadableOption) {
+			t.Fatalf("err %v, want ErrUnreadableOption", p.err)
+		}
+		if n := len(p.err.Error()); n > 4<<10 {
+			t.Errorf("the denial's error is %d bytes long, want the service's name clipped", n)
+		}
+	}
+	if n := len(a.unbuilt); n != 0 {
+		t.Errorf("%d plans kept for a service name of %d bytes, want none", n, len(long))
+	}
+}
