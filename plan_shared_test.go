@@ -229,3 +229,50 @@ func TestPlan_LongMadeUpServiceThatCannotBeBuiltIsNeitherKeptNorNamedWhole(t *te
 		t.Errorf("%d plans kept for a service name of %d bytes, want none", n, len(long))
 	}
 }
+
+// The plans shared by the methods no descriptor declares are in dry run
+// for exactly the methods Config.DryRunMethods puts there, on a method's
+// first call too (not yet kept for its service), whether the rule is a
+// Config service entry's or DefaultRule; and a method its service's
+// descriptor declares, ruled by the same Config entry or DefaultRule, gets
+// a plan of its own, known and kept by name, not the shared one of names
+// callers make up.
+func TestPlan_SharedPlansKeepDryRunPerMethodAndDeclaredMethodsTheirOwn(t *testing.T) {
+	const unannotated = "/authtest.v1.UnannotatedService/Unannotated"
+	a := mustNew(t, Config{
+		Rules:         map[string]*grpcauthv1.Rule{"authtest.v1.TestService": {}, "ghost.v1.GhostService": {}},
+		DefaultRule:   &grpcauthv1.Rule{},
+		DryRunMethods: []string{"/ghost.v1.GhostService/Trial", "/nobody.v1.Svc/Trial"},
+	})
+	for _, c := range []struct {
+		method string
+		source Source
+		dryRun bool
+	}{
+		{"/ghost.v1.GhostService/Trial", SourceConfigService, true}, // its service's first call
+		{"/ghost.v1.GhostService/Get", SourceConfigService, false},
+		{"/nobody.v1.Svc/Trial", SourceDefault, true},
+		{"/nobody.v1.Svc/Get", SourceDefault, false},
+	} {
+		if p := a.lookup(c.method); p.rule == nil || p.source != c.source || p.dryRun != c.dryRun {
+			t.Errorf("%s: source %v, dry run %v, err %v; want %v, dry run %v", c.method, p.source, p.dryRun, p.err, c.source, c.dryRun)
+		}
+	}
+	for _, c := range []struct {
+		method string
+		source Source
+	}{
+		{mInherited, SourceConfigService},
+		{unannotated, SourceDefault},
+	} {
+		p := a.lookup(c.method)
+		if p.rule == nil || p.source != c.source || p.unknown || p.shared {
+			t.Errorf("%s: source %v, unknown %v, shared %v, err %v; want %v, known, its own plan", c.method, p.source, p.unknown, p.shared, p.err, c.source)
+		}
+		if _, ok := (*a.plan.Load())[c.method]; !ok {
+			if _, ok := a.pendingPlan(c.method); !ok {
+				t.Errorf("%s: its plan is not kept by name", c.method)
+			}
+		}
+	}
+}
