@@ -240,7 +240,12 @@ func (e *CheckError) Without(kinds ...error) error {
 //
 // Call it at start-up and refuse to serve on error: a gap then shows
 // before any caller meets it. Check also warms the rule cache, so no call
-// pays for compilation.
+// pays for compilation; but it keeps no rule by name for a registered
+// method that no descriptor declares (ruled by a Config service entry or
+// DefaultRule), whose calls ask Config.Descriptors again, as they would
+// without Check, so that a descriptor the resolver gains later has its
+// options read. Decisions about every registered method report it as
+// known (Decision.UnknownMethod false).
 //
 // Check knows only the services srv lists. An Authenticator shared by
 // several servers that register different services should be checked
@@ -287,22 +292,25 @@ func (a *Authenticator) Check(srv ServiceInfoProvider) error {
 	var problems []MethodProblem
 	undescribed := make(map[string][]string) // service: methods without a descriptor, ruled by Config alone
 	var dropped []droppedRequirements
+	registered := make(map[string]struct{})
 	for svc, info := range services {
 		for _, m := range info.Methods {
 			method := "/" + svc + "/" + m.Name
-			p, _ := a.buildPlan(context.Background(), method)
-			if p.shared {
-				q := *p // shared with the calls: Check's copy is its own
-				q.shared = false
-				p = &q
-			}
-			p.unknown = false // registered on the server: a real method
+			registered[method] = struct{}{}
+			p, kept := a.buildPlan(context.Background(), method)
 			failed := p.rulesUnavailable()
-			if !failed {
-				// A resolver's failure is reported, not kept: the
-				// method's calls ask it again.
+			switch kept {
+			case keptForMethod:
 				plans[method] = p
+			case keptForService:
+				a.publishUndescribed(svc)
 			}
+			// Nothing else is kept, as the calls keep nothing else: a
+			// resolver's failure, which the method's calls ask about
+			// again, nor the rule of a method no descriptor declares
+			// (a Config service entry's, or DefaultRule), which its
+			// calls look up again, so that a descriptor the resolver
+			// gains later is read (its options rank above those rules).
 			// Asked once more for what the method is (a stream?), and
 			// once only, so that every check below sees one answer. A
 			// resolver that fails here, though it answered for the rule,
@@ -333,6 +341,7 @@ func (a *Authenticator) Check(srv ServiceInfoProvider) error {
 		}
 	}
 	a.publishAll(plans)
+	a.register(registered)
 	a.warnUndescribed(undescribed)
 	a.warnDropped(dropped)
 	problems = append(problems, a.unmatchedNames(services)...)

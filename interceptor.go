@@ -60,6 +60,9 @@ type Authenticator struct {
 	// undescribed: the plans kept for services (keptForService), read
 	// without a lock, written under mu; see undescribedPlan
 	undescribed atomic.Pointer[map[string]*sharedPlans]
+	// registered: the methods Check found registered on a server, read
+	// without a lock, written under mu; see unknownMethod
+	registered atomic.Pointer[map[string]struct{}]
 	// svcPlans and defaultPlans: the shared plans of the Config service
 	// entries and of the DefaultRule (sharedPlans), made by New; nil
 	// where the rule has a condition

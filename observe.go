@@ -3,6 +3,7 @@ package grpcauth
 import (
 	"context"
 	"log/slog"
+	"maps"
 	"time"
 
 	"google.golang.org/grpc/codes"
@@ -180,7 +181,7 @@ func (l *LogLevels) level(d *Decision) slog.Level {
 }
 
 func (a *Authenticator) allow(ctx context.Context, method string, p *methodPlan, c verifier.Claims, start decisionStart) {
-	a.decide(ctx, Decision{Method: method, UnknownMethod: p.unknown, Allowed: true, Code: codes.OK,
+	a.decide(ctx, Decision{Method: method, UnknownMethod: a.unknownMethod(method, p), Allowed: true, Code: codes.OK,
 		Source: p.source, Public: p.rule.public, Claims: c}, start)
 }
 
@@ -196,8 +197,36 @@ func (a *Authenticator) deny(ctx context.Context, method string, p *methodPlan, 
 // report records a refusal, or with dryRun a refusal that was not
 // enforced, in OnDecision and the log.
 func (a *Authenticator) report(ctx context.Context, method string, p *methodPlan, c verifier.Claims, rej *rejection, cause error, dryRun bool, start decisionStart) {
-	a.decide(ctx, Decision{Method: method, UnknownMethod: p.unknown, Allowed: dryRun, DryRun: dryRun,
+	a.decide(ctx, Decision{Method: method, UnknownMethod: a.unknownMethod(method, p), Allowed: dryRun, DryRun: dryRun,
 		Code: rej.code, Reason: rej.reason, Source: p.source, Public: p.rule != nil && p.rule.public, Claims: c, Err: cause}, start)
+}
+
+// unknownMethod reports whether a decision about method, under the plan
+// p, is about a method nothing knows (Decision.UnknownMethod): neither the
+// descriptors nor the configuration (p.unknown), nor Check, which found
+// the methods a server registers (register).
+func (a *Authenticator) unknownMethod(method string, p *methodPlan) bool {
+	if !p.unknown {
+		return false
+	}
+	if r := a.registered.Load(); r != nil {
+		_, ok := (*r)[method]
+		return !ok
+	}
+	return true
+}
+
+// register adds methods, those Check found registered on a server, to
+// the methods unknownMethod knows. The set is copied whole
+// (copy-on-write): it holds the names the servers register, no name a
+// caller sent.
+func (a *Authenticator) register(methods map[string]struct{}) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if old := a.registered.Load(); old != nil {
+		maps.Copy(methods, *old)
+	}
+	a.registered.Store(&methods)
 }
 
 // decisionStart is when a call's decision started, as time since

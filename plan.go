@@ -96,7 +96,8 @@ type methodPlan struct {
 type sharedPlans struct {
 	// name is the service's name as the Config spells it (a string of
 	// the Config's, not of a call), or a copy of the name of a service
-	// whose methods cannot be built; "" for the DefaultRule's
+	// whose methods cannot be built when its plans are kept; "" for the
+	// DefaultRule's
 	name  string
 	plans [2]*methodPlan // not in dry run, and in dry run
 }
@@ -745,36 +746,51 @@ type unbuiltService struct {
 // maxUnbuilt is the most services unbuiltPlans keeps the plans of.
 const maxUnbuilt = 64
 
+// maxUnbuiltName is the longest service name unbuiltPlans keeps plans
+// for. The name is the caller's (a resolver may describe any name a caller
+// sends), up to the size of a request's headers: kept whole, maxUnbuilt of
+// them would hold that many times as much memory for good.
+const maxUnbuiltName = maxLoggedString
+
 // unbuiltPlans returns the plans of the methods of the service svc, whose
 // descriptor sd's methods cannot be built (err, from methods, which keeps
 // that failure for good): every method of the service is denied with an
-// error naming the service and wrapping ErrUnreadableOption and err, in
-// dry run or not (sharedPlans). They are kept by service name with the
-// descriptor they were made for, as serviceOption keeps a service's
-// option, so that the service's calls do not each build a plan, and a
-// resolver that describes the service afresh gets plans afresh: one entry
-// per service at most, and at most maxUnbuilt services (a resolver that
-// makes up services for any name a caller sends cannot grow the map
-// without bound; past that, a call builds its own plans).
+// error naming the service (clipped, as the caller may have chosen it)
+// and wrapping ErrUnreadableOption and err, in dry run or not
+// (sharedPlans). They are kept by service name with the descriptor they
+// were made for, as serviceOption keeps a service's option, so that the
+// service's calls do not each build a plan, and a resolver that describes
+// the service afresh gets plans afresh: one entry per service at most, at
+// most maxUnbuilt services, and none whose name is longer than
+// maxUnbuiltName (a resolver that makes up services for any name a caller
+// sends cannot grow the map without bound; past that, a call builds its
+// own plans).
 func (a *Authenticator) unbuiltPlans(svc string, sd protoreflect.ServiceDescriptor, err error) *sharedPlans {
-	a.svcMu.Lock()
-	u, ok := a.unbuilt[svc]
-	a.svcMu.Unlock()
-	if ok && sameDescriptor(u.sd, sd) {
-		return u.plans
+	keep := len(svc) <= maxUnbuiltName
+	s := &sharedPlans{}
+	if keep {
+		a.svcMu.Lock()
+		u, ok := a.unbuilt[svc]
+		a.svcMu.Unlock()
+		if ok && sameDescriptor(u.sd, sd) {
+			return u.plans
+		}
+		s.name = strings.Clone(svc) // kept: not a part of the caller's method
 	}
-	svc = strings.Clone(svc) // kept: not a part of the caller's method
-	s := &sharedPlans{name: svc}
+	perr := fmt.Errorf("%s: %w: %w", clipLogged(svc), ErrUnreadableOption, err)
 	for i := range s.plans {
-		s.plans[i] = &methodPlan{err: fmt.Errorf("%s: %w: %w", svc, ErrUnreadableOption, err), dryRun: i == 1, unknown: true, shared: true}
+		s.plans[i] = &methodPlan{err: perr, dryRun: i == 1, unknown: true, shared: true}
+	}
+	if !keep {
+		return s
 	}
 	a.svcMu.Lock()
 	defer a.svcMu.Unlock()
-	if _, ok := a.unbuilt[svc]; ok || len(a.unbuilt) < maxUnbuilt {
+	if _, ok := a.unbuilt[s.name]; ok || len(a.unbuilt) < maxUnbuilt {
 		if a.unbuilt == nil {
 			a.unbuilt = make(map[string]unbuiltService)
 		}
-		a.unbuilt[svc] = unbuiltService{sd, s}
+		a.unbuilt[s.name] = unbuiltService{sd, s}
 	}
 	return s
 }

@@ -1,6 +1,7 @@
 package grpcauth
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"reflect"
@@ -57,20 +58,71 @@ func TestPlan_MethodsNoDescriptorDeclaresShareTheConfigRulesPlan(t *testing.T) {
 	}
 }
 
-// Check marks the plans of the registered methods as known, on copies of
-// its own: a shared plan (methods no descriptor declares) is left as it
-// is, and calls of the service's other names are still reported as of an
-// unknown method.
-func TestCheck_LeavesTheSharedPlanOfUnregisteredNamesUnknown(t *testing.T) {
-	a := mustNew(t, Config{Rules: map[string]*grpcauthv1.Rule{"ghost.v1.GhostService": {}}, Logger: discardLogger()})
-	if err := a.Check(fakeServer{"ghost.v1.GhostService": {Methods: []grpc.MethodInfo{{Name: "Get"}}}}); err != nil {
+// Check has decisions about the methods registered on the server report
+// them as known (Decision.UnknownMethod false, so that they are metric
+// labels), though no descriptor or Config entry names them; calls of the
+// service's other names, made up by callers, are still reported as of an
+// unknown method, and the plan the two share is not written to.
+func TestCheck_RegisteredMethodsNoDescriptorDeclaresAreReportedKnown(t *testing.T) {
+	var rec recorder
+	a := mustNew(t, Config{Public: []string{"ghost.v1.GhostService"}, DefaultRule: &grpcauthv1.Rule{}, OnDecision: rec.record, Logger: discardLogger()})
+	if err := a.Check(fakeServer{
+		"ghost.v1.GhostService": {Methods: []grpc.MethodInfo{{Name: "Get"}}},
+		"nobody.v1.Svc":         {Methods: []grpc.MethodInfo{{Name: "Get"}}},
+	}); err != nil {
 		t.Fatalf("Check = %v", err)
 	}
-	if p := a.lookup("/ghost.v1.GhostService/Get"); p.unknown {
-		t.Error("the registered method is unknown after Check, want known")
+	for _, c := range []struct {
+		method  string
+		unknown bool
+	}{
+		{"/ghost.v1.GhostService/Get", false},
+		{"/ghost.v1.GhostService/Other", true},
+		{"/nobody.v1.Svc/Get", false},
+		{"/nobody.v1.Svc/Other", true},
+	} {
+		rec.mu.Lock()
+		rec.ds = nil
+		rec.mu.Unlock()
+		_ = a.ServeCall(context.Background(), c.method, false, nil, func(context.Context, *Guard) error { return nil })
+		rec.mu.Lock()
+		if len(rec.ds) != 1 || rec.ds[0].UnknownMethod != c.unknown {
+			t.Errorf("%s: decisions %+v, want one with UnknownMethod %v", c.method, rec.ds, c.unknown)
+		}
+		rec.mu.Unlock()
 	}
-	if p := a.lookup("/ghost.v1.GhostService/Other"); !p.unknown || p.rule == nil {
-		t.Errorf("an unregistered name: unknown %v, err %v; want unknown, under the service's rule", p.unknown, p.err)
+}
+
+// A method registered on the server whose service Config.Descriptors did
+// not describe when Check ran (a resolver not yet given the file), ruled
+// then by the service's Config entry or by DefaultRule, has its
+// descriptor read once the resolver describes it: its method option, which
+// ranks above either, rules it, not the rule Check found. Check keeps no
+// rule by name for such a method, as its calls keep none. The Config entry
+// here makes the service public, and the option of AllOf, which the
+// .proto's author meant to narrow it, asks for scopes.
+func TestCheck_RegisteredMethodDescribedAfterCheckIsRuledByItsOption(t *testing.T) {
+	for _, c := range []struct {
+		name string
+		cfg  Config
+	}{
+		{"Config service entry", Config{Public: []string{"authtest.v1.TestService"}}},
+		{"DefaultRule", Config{DefaultRule: &grpcauthv1.Rule{}}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			r := new(lateResolver)
+			r.down.Store(true)
+			c.cfg.Descriptors, c.cfg.Logger = r, discardLogger()
+			a := mustNew(t, c.cfg)
+			_ = a.Check(fakeServer{"authtest.v1.TestService": {Methods: []grpc.MethodInfo{{Name: "AllOf"}}}})
+			if req, err := a.Requirement(mAllOf); err != nil || req.Source == SourceMethodOption {
+				t.Fatalf("without a descriptor: %+v, %v; want the Config's rule", req, err)
+			}
+			r.down.Store(false)
+			if req, err := a.Requirement(mAllOf); err != nil || req.Public || req.Source != SourceMethodOption || len(req.Scopes) == 0 {
+				t.Errorf("once described: %+v, %v; want the scopes of its method option", req, err)
+			}
+		})
 	}
 }
 
@@ -153,4 +205,74 @@ type answerAny func() protoreflect.Descriptor
 
 func (r answerAny) FindDescriptorByName(protoreflect.FullName) (protoreflect.Descriptor, error) {
 	return r(), nil
+}
+
+// A resolver that describes any name a caller sends, with a descriptor
+// whose methods cannot be built, hears of service names as long as a
+// request's headers allow: the denial's error (every call's Decision.Err,
+// logged) names the service clipped, as it names a method, and no plan is
+// kept under such a name, which would hold it for good.
+func TestPlan_LongMadeUpServiceThatCannotBeBuiltIsNeitherKeptNorNamedWhole(t *testing.T) {
+	sd := authtestv1.File_authtest_v1_authtest_proto.Services().Get(0)
+	a := mustNew(t, Config{Descriptors: answerAny(func() protoreflect.Descriptor { return &freshService{sd} }), Logger: discardLogger()})
+	long := "made.up." + strings.Repeat("x", 1<<20)
+	for range 2 {
+		p := a.lookup("/" + long + ".Svc/Get")
+		if !errors.Is(p.err, ErrUnreadableOption) {
+			t.Fatalf("err %v, want ErrUnreadableOption", p.err)
+		}
+		if n := len(p.err.Error()); n > 4<<10 {
+			t.Errorf("the denial's error is %d bytes long, want the service's name clipped", n)
+		}
+	}
+	if n := len(a.unbuilt); n != 0 {
+		t.Errorf("%d plans kept for a service name of %d bytes, want none", n, len(long))
+	}
+}
+
+// The plans shared by the methods no descriptor declares are in dry run
+// for exactly the methods Config.DryRunMethods puts there, on a method's
+// first call too (not yet kept for its service), whether the rule is a
+// Config service entry's or DefaultRule; and a method its service's
+// descriptor declares, ruled by the same Config entry or DefaultRule, gets
+// a plan of its own, known and kept by name, not the shared one of names
+// callers make up.
+func TestPlan_SharedPlansKeepDryRunPerMethodAndDeclaredMethodsTheirOwn(t *testing.T) {
+	const unannotated = "/authtest.v1.UnannotatedService/Unannotated"
+	a := mustNew(t, Config{
+		Rules:         map[string]*grpcauthv1.Rule{"authtest.v1.TestService": {}, "ghost.v1.GhostService": {}},
+		DefaultRule:   &grpcauthv1.Rule{},
+		DryRunMethods: []string{"/ghost.v1.GhostService/Trial", "/nobody.v1.Svc/Trial"},
+	})
+	for _, c := range []struct {
+		method string
+		source Source
+		dryRun bool
+	}{
+		{"/ghost.v1.GhostService/Trial", SourceConfigService, true}, // its service's first call
+		{"/ghost.v1.GhostService/Get", SourceConfigService, false},
+		{"/nobody.v1.Svc/Trial", SourceDefault, true},
+		{"/nobody.v1.Svc/Get", SourceDefault, false},
+	} {
+		if p := a.lookup(c.method); p.rule == nil || p.source != c.source || p.dryRun != c.dryRun {
+			t.Errorf("%s: source %v, dry run %v, err %v; want %v, dry run %v", c.method, p.source, p.dryRun, p.err, c.source, c.dryRun)
+		}
+	}
+	for _, c := range []struct {
+		method string
+		source Source
+	}{
+		{mInherited, SourceConfigService},
+		{unannotated, SourceDefault},
+	} {
+		p := a.lookup(c.method)
+		if p.rule == nil || p.source != c.source || p.unknown || p.shared {
+			t.Errorf("%s: source %v, unknown %v, shared %v, err %v; want %v, known, its own plan", c.method, p.source, p.unknown, p.shared, p.err, c.source)
+		}
+		if _, ok := (*a.plan.Load())[c.method]; !ok {
+			if _, ok := a.pendingPlan(c.method); !ok {
+				t.Errorf("%s: its plan is not kept by name", c.method)
+			}
+		}
+	}
 }
