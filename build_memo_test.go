@@ -1,0 +1,175 @@
+package grpcauth
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+	"testing"
+
+	"google.golang.org/protobuf/reflect/protoreflect"
+
+	authtestv1 "github.com/grpcauth/grpcauth/internal/testproto/authtest/v1"
+)
+
+// namedMadeUpService is a service descriptor a resolver makes up for any
+// name it is asked about, named so; its methods cannot be built (its
+// Methods panics, the resolver's bug). With a file, its file is of a type
+// Go cannot compare, whose path is the name too (kept in builds by path);
+// without one, it is kept by the service's name.
+type namedMadeUpService struct {
+	protoreflect.ServiceDescriptor
+	name     protoreflect.FullName
+	withFile bool
+}
+
+// namedMadeUpFile is the file of a namedMadeUpService: a type Go cannot
+// compare (it holds a slice).
+type namedMadeUpFile struct {
+	protoreflect.FileDescriptor
+	path []string
+}
+
+func (f namedMadeUpFile) Path() string { return f.path[0] }
+
+func (s namedMadeUpService) FullName() protoreflect.FullName { return s.name }
+
+func (s namedMadeUpService) ParentFile() protoreflect.FileDescriptor {
+	if !s.withFile {
+		return nil
+	}
+	return namedMadeUpFile{s.ServiceDescriptor.ParentFile(), []string{string(s.name) + ".proto"}}
+}
+
+func (namedMadeUpService) Methods() protoreflect.MethodDescriptors {
+	panic("the resolver's bug")
+}
+
+// madeUpNames describes every name as a namedMadeUpService.
+type madeUpNames struct{ withFile bool }
+
+func (r madeUpNames) FindDescriptorByName(name protoreflect.FullName) (protoreflect.Descriptor, error) {
+	return namedMadeUpService{authtestv1.File_authtest_v1_authtest_proto.Services().Get(0), name, r.withFile}, nil
+}
+
+// forgetNamedBuilds makes builds forget, when t ends, the failed builds
+// kept by name during t, so that tests filling it leave room for others.
+func forgetNamedBuilds(t *testing.T) {
+	builds.mu.Lock()
+	before := make(map[any]bool, len(builds.errs))
+	for k := range builds.errs {
+		before[k] = true
+	}
+	builds.mu.Unlock()
+	t.Cleanup(func() {
+		builds.mu.Lock()
+		defer builds.mu.Unlock()
+		for k := range builds.errs {
+			if _, named := buildName(k); named && !before[k] {
+				delete(builds.errs, k)
+				builds.nNamed--
+			}
+		}
+	})
+}
+
+// namedBuildsKept returns how many failed builds builds keeps by name,
+// and the length of the longest name they are kept by.
+func namedBuildsKept() (n, longest int) {
+	builds.mu.Lock()
+	defer builds.mu.Unlock()
+	for k, err := range builds.errs {
+		if name, named := buildName(k); named && err != errAttempting {
+			n++
+			longest = max(longest, len(name))
+		}
+	}
+	return n, longest
+}
+
+// A resolver that describes any name a caller sends (grpc's
+// UnknownServiceHandler lets any name reach the interceptor), with
+// services whose methods cannot be built, does not let callers grow the
+// memory of failed builds: none is kept under a name longer than 256 bytes
+// (gRPC admits a :path of 16 MiB), at most maxNamedBuilds are kept by
+// name, and the denial's error (a Decision's Err, logged) names the
+// service clipped. Past the bound a failed build is not remembered: the
+// next call builds again, and is denied again, without waiting. Before,
+// every made-up name's failure was kept for good, with its whole name, in
+// the key and in the error's text.
+func TestCall_MadeUpServicesThatCannotBeBuiltDoNotGrowTheBuildMemory(t *testing.T) {
+	for _, withFile := range []bool{false, true} {
+		t.Run(fmt.Sprintf("with a file %v", withFile), func(t *testing.T) {
+			forgetNamedBuilds(t)
+			kept, _ := namedBuildsKept()
+			a := mustNew(t, Config{Descriptors: madeUpNames{withFile}, Logger: discardLogger()})
+			deny := func(method string) error {
+				t.Helper()
+				done := make(chan error, 1)
+				go func() { done <- a.lookup(method).err }()
+				err := await(t, done, "a call of a made-up service that cannot be built")
+				if !errors.Is(err, ErrUnreadableOption) || !strings.Contains(err.Error(), "the resolver's bug") {
+					t.Fatalf("%.64s…: err %v, want the build's failure (ErrUnreadableOption)", method, err)
+				}
+				return err
+			}
+			for i := range 8 {
+				long := fmt.Sprintf("made.up%d.%s", i, strings.Repeat("x", 1<<20))
+				for range 2 {
+					if err := deny("/" + long + ".Svc/Get"); len(err.Error()) > 4<<10 {
+						t.Fatalf("the denial's error is %d bytes long, want the service's name clipped", len(err.Error()))
+					}
+				}
+			}
+			if n, longest := namedBuildsKept(); longest > maxUnbuiltName {
+				t.Errorf("%d failed builds kept by name, one under a name of %d bytes; want none over %d", n-kept, longest, maxUnbuiltName)
+			}
+			for i := range 2 * maxNamedBuilds {
+				deny(fmt.Sprintf("/made.up%d.Svc/Get", i))
+			}
+			if n, _ := namedBuildsKept(); n > maxNamedBuilds {
+				t.Errorf("callers' made-up names kept %d failed builds, want at most %d", n, maxNamedBuilds)
+			}
+			// Past the bound: built again, denied again, at once.
+			for range 3 {
+				deny(fmt.Sprintf("/made.up%d.Svc/Get", 2*maxNamedBuilds-1))
+			}
+		})
+	}
+}
+
+// Past the bound of failed builds kept by name, a build that does not
+// return (the resolver's descriptor calls runtime.Goexit) is not
+// remembered, and is not left under way either: each later call builds
+// again, and ends as the first did, rather than waiting for good on a
+// build that is over (a goroutine per call).
+func TestCall_BuildThatExitsPastTheBuildMemoryBoundDoesNotBlockLaterCalls(t *testing.T) {
+	forgetNamedBuilds(t)
+	filler := mustNew(t, Config{Descriptors: madeUpNames{}, Logger: discardLogger()})
+	for i := 0; ; i++ {
+		if n, _ := namedBuildsKept(); n >= maxNamedBuilds {
+			break
+		}
+		_ = filler.lookup(fmt.Sprintf("/filler%d.Svc/Get", i))
+	}
+	pkg := uniquePkg("exitingpastbound")
+	files := unbuildableFile(t, pkg)
+	var (
+		calls    int
+		reported bool
+	)
+	a := mustNew(t, Config{Descriptors: exitingServices{files, false, &calls, &reported}, Logger: discardLogger()})
+	for i := range 3 {
+		ended := make(chan struct{})
+		go func() {
+			defer close(ended)
+			_, _ = a.Requirement("/" + pkg + ".Svc/Get")
+		}()
+		await(t, ended, fmt.Sprintf("call %d of a service whose build exits, past the bound", i+1))
+		if err := builds.failed(namedBuild{service: protoreflect.FullName(pkg + ".Svc")}); err != nil {
+			t.Fatalf("call %d: the build is kept as %v, want it neither kept past the bound nor left under way", i+1, err)
+		}
+	}
+	if calls != 3 {
+		t.Errorf("Methods called %d times, want 3 (built again on each call past the bound)", calls)
+	}
+}
