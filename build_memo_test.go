@@ -1,12 +1,18 @@
 package grpcauth
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
+	"log/slog"
 	"strings"
 	"testing"
 
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/protobuf/reflect/protoreflect"
+	"google.golang.org/protobuf/types/known/emptypb"
 
 	authtestv1 "github.com/grpcauth/grpcauth/internal/testproto/authtest/v1"
 )
@@ -171,5 +177,36 @@ func TestCall_BuildThatExitsPastTheBuildMemoryBoundDoesNotBlockLaterCalls(t *tes
 	}
 	if calls != 3 {
 		t.Errorf("Methods called %d times, want 3 (built again on each call past the bound)", calls)
+	}
+}
+
+// Through a real server with grpc.UnknownServiceHandler (a proxy), calls
+// of made-up services 1 MiB long, that the resolver describes and whose
+// methods cannot be built, are refused with a Decision.Err and a log
+// record that hold the name clipped, and leave no failed build kept under
+// the name.
+func TestCall_LongMadeUpServiceThatCannotBeBuiltIsClippedAndNotKept(t *testing.T) {
+	forgetNamedBuilds(t)
+	var logs bytes.Buffer
+	var rec recorder
+	a := mustNew(t, Config{Descriptors: madeUpNames{}, Verifier: staticVerifier{claims: mustClaims(t, "ok")},
+		Logger: slog.New(slog.NewJSONHandler(&logs, nil)), OnDecision: rec.record})
+	_, addr := serve(t, &testService{}, grpc.UnknownServiceHandler(recordingHandler(make(chan string, 1))),
+		grpc.ChainUnaryInterceptor(a.UnaryServerInterceptor()), grpc.ChainStreamInterceptor(a.StreamServerInterceptor()))
+	conn := dial(t, addr, insecure.NewCredentials())
+	for i := range 3 {
+		logs.Reset()
+		method := fmt.Sprintf("/made.up%d.%s.Svc/Get", i, strings.Repeat("x", 1<<20))
+		err := conn.Invoke(withAuth(t.Context(), bearer("tok")), method, &emptypb.Empty{}, &emptypb.Empty{})
+		checkStatus(t, err, codes.PermissionDenied, ReasonMethodNotConfigured)
+		if d := rec.last(t); d.Err == nil || !errors.Is(d.Err, ErrUnreadableOption) || len(d.Err.Error()) > 4<<10 {
+			t.Fatalf("Decision.Err = %.200v (%d bytes), want the build's failure, the name clipped", d.Err, len(fmt.Sprint(d.Err)))
+		}
+		if logs.Len() > 4<<10 {
+			t.Errorf("the record is %d bytes, want the name clipped", logs.Len())
+		}
+	}
+	if _, longest := namedBuildsKept(); longest > maxUnbuiltName {
+		t.Errorf("a failed build is kept under a name of %d bytes, want none over %d", longest, maxUnbuiltName)
 	}
 }
