@@ -19,13 +19,27 @@ import (
 
 // namedMadeUpService is a service descriptor a resolver makes up for any
 // name it is asked about, named so; its methods cannot be built (its
-// Methods panics, the resolver's bug). With a file, its file is of a type
-// Go cannot compare, whose path is the name too (kept in builds by path);
-// without one, it is kept by the service's name.
+// Methods panics, the resolver's bug). Its file is made up too, of the
+// resolver's own type, with the name as its path: none (kept in builds by
+// the service's name), one Go cannot compare (kept by path), or a new
+// pointer (kept by file).
 type namedMadeUpService struct {
 	protoreflect.ServiceDescriptor
-	name     protoreflect.FullName
-	withFile bool
+	name protoreflect.FullName
+	file madeUpFile
+}
+
+// madeUpFile is the kind of file of a namedMadeUpService.
+type madeUpFile int
+
+const (
+	noFile madeUpFile = iota
+	uncomparableFile
+	pointerFile
+)
+
+func (k madeUpFile) String() string {
+	return [...]string{"no file", "a file Go cannot compare", "a new file pointer"}[k]
 }
 
 // namedMadeUpFile is the file of a namedMadeUpService: a type Go cannot
@@ -37,13 +51,25 @@ type namedMadeUpFile struct {
 
 func (f namedMadeUpFile) Path() string { return f.path[0] }
 
+// madeUpFilePointer is the file of a namedMadeUpService, made anew.
+type madeUpFilePointer struct {
+	protoreflect.FileDescriptor
+	path string
+}
+
+func (f *madeUpFilePointer) Path() string { return f.path }
+
 func (s namedMadeUpService) FullName() protoreflect.FullName { return s.name }
 
 func (s namedMadeUpService) ParentFile() protoreflect.FileDescriptor {
-	if !s.withFile {
-		return nil
+	path := string(s.name) + ".proto"
+	switch s.file {
+	case uncomparableFile:
+		return namedMadeUpFile{s.ServiceDescriptor.ParentFile(), []string{path}}
+	case pointerFile:
+		return &madeUpFilePointer{s.ServiceDescriptor.ParentFile(), path}
 	}
-	return namedMadeUpFile{s.ServiceDescriptor.ParentFile(), []string{string(s.name) + ".proto"}}
+	return nil
 }
 
 func (namedMadeUpService) Methods() protoreflect.MethodDescriptors {
@@ -51,15 +77,16 @@ func (namedMadeUpService) Methods() protoreflect.MethodDescriptors {
 }
 
 // madeUpNames describes every name as a namedMadeUpService.
-type madeUpNames struct{ withFile bool }
+type madeUpNames struct{ file madeUpFile }
 
 func (r madeUpNames) FindDescriptorByName(name protoreflect.FullName) (protoreflect.Descriptor, error) {
-	return namedMadeUpService{authtestv1.File_authtest_v1_authtest_proto.Services().Get(0), name, r.withFile}, nil
+	return namedMadeUpService{authtestv1.File_authtest_v1_authtest_proto.Services().Get(0), name, r.file}, nil
 }
 
-// forgetNamedBuilds makes builds forget, when t ends, the failed builds
-// kept by name during t, so that tests filling it leave room for others.
-func forgetNamedBuilds(t *testing.T) {
+// forgetResolverBuilds makes builds forget, when t ends, the failed
+// builds of resolvers' own descriptors kept during t, so that tests
+// filling it leave room for others.
+func forgetResolverBuilds(t *testing.T) {
 	builds.mu.Lock()
 	before := make(map[any]bool, len(builds.errs))
 	for k := range builds.errs {
@@ -70,23 +97,26 @@ func forgetNamedBuilds(t *testing.T) {
 		builds.mu.Lock()
 		defer builds.mu.Unlock()
 		for k := range builds.errs {
-			if _, named := buildName(k); named && !before[k] {
+			if _, bounded := resolverBuild(k); bounded && !before[k] && builds.errs[k] != errAttempting {
 				delete(builds.errs, k)
-				builds.nNamed--
+				builds.nBounded--
 			}
 		}
 	})
 }
 
-// namedBuildsKept returns how many failed builds builds keeps by name,
-// and the length of the longest name they are kept by.
-func namedBuildsKept() (n, longest int) {
+// buildsKept returns how many failed builds builds keeps, and the size of
+// the longest name it keeps one of a resolver's own descriptors by.
+func buildsKept() (n, longest int) {
 	builds.mu.Lock()
 	defer builds.mu.Unlock()
 	for k, err := range builds.errs {
-		if name, named := buildName(k); named && err != errAttempting {
-			n++
-			longest = max(longest, len(name))
+		if err == errAttempting {
+			continue
+		}
+		n++
+		if size, bounded := resolverBuild(k); bounded {
+			longest = max(longest, size)
 		}
 	}
 	return n, longest
@@ -96,18 +126,19 @@ func namedBuildsKept() (n, longest int) {
 // UnknownServiceHandler lets any name reach the interceptor), with
 // services whose methods cannot be built, does not let callers grow the
 // memory of failed builds: none is kept under a name longer than 256 bytes
-// (gRPC admits a :path of 16 MiB), at most maxNamedBuilds are kept by
-// name, and the denial's error (a Decision's Err, logged) names the
-// service clipped. Past the bound a failed build is not remembered: the
+// (gRPC admits a :path of 16 MiB), at most maxResolverBuilds are kept
+// (by the service's name, the file's path, or a file the resolver made up
+// anew on each call), and the denial's error (a Decision's Err, logged)
+// names the service clipped. Past the bound a failed build is not remembered: the
 // next call builds again, and is denied again, without waiting. Before,
 // every made-up name's failure was kept for good, with its whole name, in
 // the key and in the error's text.
 func TestCall_MadeUpServicesThatCannotBeBuiltDoNotGrowTheBuildMemory(t *testing.T) {
-	for _, withFile := range []bool{false, true} {
-		t.Run(fmt.Sprintf("with a file %v", withFile), func(t *testing.T) {
-			forgetNamedBuilds(t)
-			kept, _ := namedBuildsKept()
-			a := mustNew(t, Config{Descriptors: madeUpNames{withFile}, Logger: discardLogger()})
+	for _, file := range []madeUpFile{noFile, uncomparableFile, pointerFile} {
+		t.Run(file.String(), func(t *testing.T) {
+			forgetResolverBuilds(t)
+			kept, _ := buildsKept()
+			a := mustNew(t, Config{Descriptors: madeUpNames{file}, Logger: discardLogger()})
 			deny := func(method string) error {
 				t.Helper()
 				done := make(chan error, 1)
@@ -126,33 +157,37 @@ func TestCall_MadeUpServicesThatCannotBeBuiltDoNotGrowTheBuildMemory(t *testing.
 					}
 				}
 			}
-			if n, longest := namedBuildsKept(); longest > maxUnbuiltName {
-				t.Errorf("%d failed builds kept by name, one under a name of %d bytes; want none over %d", n-kept, longest, maxUnbuiltName)
+			if n, longest := buildsKept(); n != kept || longest > maxUnbuiltName {
+				t.Errorf("8 made-up names of 1 MiB kept %d failed builds (the longest name kept %d bytes), want none", n-kept, longest)
 			}
-			for i := range 2 * maxNamedBuilds {
+			for i := range 2 * maxResolverBuilds {
 				deny(fmt.Sprintf("/made.up%d.Svc/Get", i))
 			}
-			if n, _ := namedBuildsKept(); n > maxNamedBuilds {
-				t.Errorf("callers' made-up names kept %d failed builds, want at most %d", n, maxNamedBuilds)
+			if n, _ := buildsKept(); n-kept > maxResolverBuilds {
+				t.Errorf("%d made-up names kept %d failed builds, want at most %d", 2*maxResolverBuilds, n-kept, maxResolverBuilds)
 			}
 			// Past the bound: built again, denied again, at once.
 			for range 3 {
-				deny(fmt.Sprintf("/made.up%d.Svc/Get", 2*maxNamedBuilds-1))
+				deny(fmt.Sprintf("/made.up%d.Svc/Get", 2*maxResolverBuilds-1))
 			}
 		})
 	}
 }
 
-// Past the bound of failed builds kept by name, a build that does not
+// Past the bound of the failed builds kept of resolvers' own
+// descriptors, a build that does not
 // return (the resolver's descriptor calls runtime.Goexit) is not
 // remembered, and is not left under way either: each later call builds
 // again, and ends as the first did, rather than waiting for good on a
 // build that is over (a goroutine per call).
 func TestCall_BuildThatExitsPastTheBuildMemoryBoundDoesNotBlockLaterCalls(t *testing.T) {
-	forgetNamedBuilds(t)
+	forgetResolverBuilds(t)
 	filler := mustNew(t, Config{Descriptors: madeUpNames{}, Logger: discardLogger()})
 	for i := 0; ; i++ {
-		if n, _ := namedBuildsKept(); n >= maxNamedBuilds {
+		builds.mu.Lock()
+		full := builds.nBounded >= maxResolverBuilds
+		builds.mu.Unlock()
+		if full {
 			break
 		}
 		_ = filler.lookup(fmt.Sprintf("/filler%d.Svc/Get", i))
@@ -186,7 +221,8 @@ func TestCall_BuildThatExitsPastTheBuildMemoryBoundDoesNotBlockLaterCalls(t *tes
 // record that hold the name clipped, and leave no failed build kept under
 // the name.
 func TestCall_LongMadeUpServiceThatCannotBeBuiltIsClippedAndNotKept(t *testing.T) {
-	forgetNamedBuilds(t)
+	forgetResolverBuilds(t)
+	kept, _ := buildsKept()
 	var logs bytes.Buffer
 	var rec recorder
 	a := mustNew(t, Config{Descriptors: madeUpNames{}, Verifier: staticVerifier{claims: mustClaims(t, "ok")},
@@ -206,7 +242,7 @@ func TestCall_LongMadeUpServiceThatCannotBeBuiltIsClippedAndNotKept(t *testing.T
 			t.Errorf("the record is %d bytes, want the name clipped", logs.Len())
 		}
 	}
-	if _, longest := namedBuildsKept(); longest > maxUnbuiltName {
-		t.Errorf("a failed build is kept under a name of %d bytes, want none over %d", longest, maxUnbuiltName)
+	if n, longest := buildsKept(); n != kept {
+		t.Errorf("3 made-up names of 1 MiB kept %d failed builds (the longest name kept %d bytes), want none", n-kept, longest)
 	}
 }
