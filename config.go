@@ -71,6 +71,19 @@ type TokenVerifier interface {
 // a method a Config service entry (a Public one, say) or DefaultRule that
 // its own option, stricter, overrides. A rule already compiled from the
 // service's descriptor is kept: its calls do not ask again.
+//
+// A service whose methods cannot be built (Methods panics, as protobuf-go
+// does on a generated file it cannot build, or ends its goroutine) is
+// denied, and its failure kept so that it is not built again: for a
+// resolver's own descriptors (made-up services, files of its own types),
+// at most 256 failures, none under a name longer than 256 bytes, as a
+// resolver that describes any name a caller sends could otherwise let
+// callers grow that memory without end. Past that bound a failure is not
+// kept, and the service's next call builds it again: a descriptor of the
+// resolver's that wraps a generated file protobuf-go failed to build would
+// then block on the lock protobuf-go left held, so call Check at start-up,
+// which builds every registered service's methods before callers can fill
+// the bound (docs/proto-options.md).
 type DescriptorResolver interface {
 	FindDescriptorByName(name protoreflect.FullName) (protoreflect.Descriptor, error)
 }

@@ -151,7 +151,7 @@ func readOptions(d protoreflect.Descriptor) (_ protoreflect.ProtoMessage, err er
 	defer func() {
 		if v := recover(); v != nil {
 			err = fmt.Errorf("%w: the options of %s (in %q) do not decode: %s; fix the option in the .proto (a string that is not valid UTF-8, say) and generate its code again",
-				ErrUnreadableOption, d.FullName(), filePath(d), panictext.Text(v, endpoint.MaxErrorText))
+				ErrUnreadableOption, clipLogged(string(d.FullName())), clipLogged(filePath(d)), panictext.Text(v, endpoint.MaxErrorText))
 		}
 	}()
 	return d.Options(), nil
@@ -165,10 +165,21 @@ func readOptions(d protoreflect.Descriptor) (_ protoreflect.ProtoMessage, err er
 // undecodable, options that panicked read as partial options from then
 // on. A key whose attempt succeeded is forgotten, so that descriptors a
 // resolver makes afresh do not pile up.
+//
+// A key that bounded reports a name size for is kept failed only while at
+// most maxBounded such keys are, and only when its name is at most
+// maxUnbuiltName bytes long: past that, its failure is returned to the
+// attempt's caller and forgotten, and the next do with the key tries
+// again (see builds).
 type attempts[K comparable] struct {
-	mu   sync.Mutex
-	done *sync.Cond  // broadcast when an attempt ends
-	errs map[K]error // errAttempting while an attempt is under way
+	mu      sync.Mutex
+	done    *sync.Cond  // broadcast when an attempt ends
+	errs    map[K]error // errAttempting while an attempt is under way
+	bounded func(K) (nameSize int, ok bool)
+	// maxBounded is the most failures of bounded keys kept; nBounded
+	// counts them (a failed key is never attempted again, so never
+	// counted twice).
+	maxBounded, nBounded int
 }
 
 // errAttempting marks a key in attempts whose attempt is under way.
@@ -176,10 +187,12 @@ var errAttempting = errors.New("grpcauth: attempt under way")
 
 // do returns the error kept for key, or, when none is, that of attempt,
 // which it calls without a lock held (it is the resolver's code) and
-// keeps when not nil. An attempt that does not return normally (the
-// resolver's runtime.Goexit, or a panic its own recover does not contain)
-// is kept as failed with exited, rather than left under way for every
-// later caller with key to wait on for good.
+// keeps when not nil (and keeps allows). An attempt that does not return
+// normally (the resolver's runtime.Goexit, or a panic its own recover does
+// not contain) is kept as failed with exited, rather than left under way
+// for every later caller with key to wait on for good. A failure not kept
+// is not left under way either: the callers waiting on the attempt, and
+// later ones, each attempt again.
 func (t *attempts[K]) do(key K, exited error, attempt func() error) (err error) {
 	t.mu.Lock()
 	if t.done == nil {
@@ -198,12 +211,13 @@ func (t *attempts[K]) do(key K, exited error, attempt func() error) (err error) 
 	returned := false
 	defer func() {
 		t.mu.Lock()
-		switch {
-		case !returned:
-			t.errs[key] = exited
-		case err != nil:
-			t.errs[key] = err
-		default:
+		failure := err
+		if !returned {
+			failure = exited
+		}
+		if failure != nil && t.keeps(key) {
+			t.errs[key] = failure
+		} else {
 			delete(t.errs, key)
 		}
 		t.done.Broadcast()
@@ -212,6 +226,23 @@ func (t *attempts[K]) do(key K, exited error, attempt func() error) (err error) 
 	err = attempt()
 	returned = true
 	return err
+}
+
+// keeps reports whether the failure of key is kept, counting it if so;
+// t.mu is held.
+func (t *attempts[K]) keeps(key K) bool {
+	if t.bounded == nil {
+		return true
+	}
+	size, ok := t.bounded(key)
+	if !ok {
+		return true
+	}
+	if size > maxUnbuiltName || t.nBounded >= t.maxBounded {
+		return false
+	}
+	t.nBounded++
+	return true
 }
 
 // fileLister is a DescriptorResolver that lists its files, as
@@ -260,8 +291,20 @@ func readOptionsFirst(r DescriptorResolver) error {
 
 // builds holds, by file (buildKey), the errors of the files protobuf-go
 // could not build (see methods): every later use of such a file would
-// block.
-var builds attempts[any]
+// block. Those of a resolver's own descriptors (kept by a made-up
+// service's name, by the path of a file Go cannot compare, or by a file of
+// the resolver's own type), which a resolver that describes any name a
+// caller sends may make up without end, are kept only up to
+// maxResolverBuilds of them, and only under a name of at most
+// maxUnbuiltName bytes: past that, a failed build is not remembered, and
+// the service's next call builds it again (see methods). Those of
+// protobuf-go's own files, which its failed build leaves locked, are
+// always kept.
+var builds = attempts[any]{bounded: resolverBuild, maxBounded: maxResolverBuilds}
+
+// maxResolverBuilds is the most failed builds of a resolver's own
+// descriptors builds keeps.
+const maxResolverBuilds = 256
 
 // namedBuild keys builds by name: a file's path, or a service's name.
 type namedBuild struct {
@@ -269,23 +312,50 @@ type namedBuild struct {
 	service protoreflect.FullName
 }
 
-// buildKey returns the key of sd's file in builds: the file itself, or,
-// for a file Go cannot compare (a resolver's own type, a struct holding a
+// resolverFile keys builds by a file of a type of the resolver's own that
+// Go can compare, with the size of its path.
+type resolverFile struct {
+	file     protoreflect.FileDescriptor
+	pathSize int
+}
+
+// protobufFile is the type of protobuf-go's own file descriptors.
+var protobufFile = reflect.TypeOf(grpcauthv1.File_grpcauth_v1_auth_proto)
+
+// resolverBuild returns the size of the name a key of builds holds, when
+// it is a resolver's own descriptor's (bounded in builds), or false for a
+// file of protobuf-go's.
+func resolverBuild(key any) (int, bool) {
+	switch k := key.(type) {
+	case namedBuild:
+		return len(k.path) + len(k.service), true // one of the two is ""
+	case resolverFile:
+		return k.pathSize, true
+	}
+	return 0, false
+}
+
+// buildKey returns the key of sd's file in builds: the file itself (in a
+// resolverFile for a file of a type of the resolver's own), or, for a
+// file Go cannot compare (a resolver's own type, a struct holding a
 // slice, by value), which would panic as a key, its path; and for a
 // made-up service (no file), the service's name, so that a resolver that
 // makes its descriptors afresh keeps one failed build per service rather
-// than one per call. Either way the failure of a build is kept, and not
-// followed by another that blocks for good (such a descriptor may wrap
+// than one per call. Either way the failure of a build is kept (for a
+// resolver's own descriptors, up to a bound: see builds), and not followed
+// by another that blocks for good (such a descriptor may wrap
 // protobuf-go's).
 func buildKey(sd protoreflect.ServiceDescriptor) any {
 	f := sd.ParentFile()
 	switch {
 	case f == nil:
 		return namedBuild{service: sd.FullName()}
-	case sameDescriptor(f, f):
+	case !sameDescriptor(f, f):
+		return namedBuild{path: f.Path()}
+	case reflect.TypeOf(f) == protobufFile:
 		return f
 	default:
-		return namedBuild{path: f.Path()}
+		return resolverFile{f, len(f.Path())}
 	}
 }
 
@@ -298,15 +368,28 @@ func buildKey(sd protoreflect.ServiceDescriptor) any {
 // decode, and the next use would block; unrecovered (findRule on a
 // method's first call, with a resolver New does not walk), it would leave
 // the interceptor, and the next call would block. methods returns it as
-// an error naming the file instead, and remembers it, so that the file is
-// never used again. Concurrent first uses of a file wait for one build,
-// so that none waits on the lock a failed build left held; uses of other
-// files do not wait for it, so that a build that does not return (a file
-// that other code left locked) holds up only the uses of its file. A
-// made-up service, or a file Go cannot compare, is kept by name
-// (buildKey). A build that does not return normally (the resolver's
-// descriptor calls runtime.Goexit, or panics again while its panic is
-// reported) is kept as failed too (errBuildExited), not left under way.
+// an error naming the file instead (its path and the service's name
+// clipped to 256 bytes, as a resolver may make them up from the name a
+// caller sent), and remembers it, so that the file is never used again.
+// Concurrent first uses of a file wait for one build, so that none waits
+// on the lock a failed build left held; uses of other files do not wait
+// for it, so that a build that does not return (a file that other code
+// left locked) holds up only the uses of its file. A made-up service, or
+// a file Go cannot compare, is kept by name (buildKey). A build that does
+// not return normally (the resolver's descriptor calls runtime.Goexit, or
+// panics again while its panic is reported) is kept as failed too
+// (errBuildExited), not left under way.
+//
+// What is kept of a resolver's own descriptors is bounded (builds): a
+// failure past maxResolverBuilds of them, or under a name longer than
+// maxUnbuiltName, is not remembered, and the service's next call builds
+// it again. That is safe for a descriptor that fails afresh each time (a
+// resolver's made-up service whose Methods panics, or ends its goroutine,
+// again); a resolver's descriptor that wraps a file protobuf-go failed to
+// build would block on that file's lock instead. Check, at start-up,
+// builds every registered service's methods, so that such a failure is
+// kept before callers can fill the bound (kept failures are never
+// dropped; docs/proto-options.md).
 func methods(sd protoreflect.ServiceDescriptor) (ms protoreflect.MethodDescriptors, err error) {
 	err = builds.do(buildKey(sd), errBuildExited, func() (err error) {
 		ms, err = buildFile(sd)
@@ -329,7 +412,7 @@ func buildFile(sd protoreflect.ServiceDescriptor) (_ protoreflect.MethodDescript
 	defer func() {
 		if v := recover(); v != nil {
 			err = fmt.Errorf("grpcauth: Config.Descriptors: protobuf-go cannot build %q (declaring %s), and any use of it blocks from now on: %s; fix the .proto and generate its code again, or stop linking it",
-				filePath(sd), sd.FullName(), panictext.Text(v, endpoint.MaxErrorText))
+				clipLogged(filePath(sd)), clipLogged(string(sd.FullName())), panictext.Text(v, endpoint.MaxErrorText))
 		}
 	}()
 	ms := sd.Methods()

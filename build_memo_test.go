@@ -1,0 +1,248 @@
+package grpcauth
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"testing"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/protobuf/reflect/protoreflect"
+	"google.golang.org/protobuf/types/known/emptypb"
+
+	authtestv1 "github.com/grpcauth/grpcauth/internal/testproto/authtest/v1"
+)
+
+// namedMadeUpService is a service descriptor a resolver makes up for any
+// name it is asked about, named so; its methods cannot be built (its
+// Methods panics, the resolver's bug). Its file is made up too, of the
+// resolver's own type, with the name as its path: none (kept in builds by
+// the service's name), one Go cannot compare (kept by path), or a new
+// pointer (kept by file).
+type namedMadeUpService struct {
+	protoreflect.ServiceDescriptor
+	name protoreflect.FullName
+	file madeUpFile
+}
+
+// madeUpFile is the kind of file of a namedMadeUpService.
+type madeUpFile int
+
+const (
+	noFile madeUpFile = iota
+	uncomparableFile
+	pointerFile
+)
+
+func (k madeUpFile) String() string {
+	return [...]string{"no file", "a file Go cannot compare", "a new file pointer"}[k]
+}
+
+// namedMadeUpFile is the file of a namedMadeUpService: a type Go cannot
+// compare (it holds a slice).
+type namedMadeUpFile struct {
+	protoreflect.FileDescriptor
+	path []string
+}
+
+func (f namedMadeUpFile) Path() string { return f.path[0] }
+
+// madeUpFilePointer is the file of a namedMadeUpService, made anew.
+type madeUpFilePointer struct {
+	protoreflect.FileDescriptor
+	path string
+}
+
+func (f *madeUpFilePointer) Path() string { return f.path }
+
+func (s namedMadeUpService) FullName() protoreflect.FullName { return s.name }
+
+func (s namedMadeUpService) ParentFile() protoreflect.FileDescriptor {
+	path := string(s.name) + ".proto"
+	switch s.file {
+	case uncomparableFile:
+		return namedMadeUpFile{s.ServiceDescriptor.ParentFile(), []string{path}}
+	case pointerFile:
+		return &madeUpFilePointer{s.ServiceDescriptor.ParentFile(), path}
+	}
+	return nil
+}
+
+func (namedMadeUpService) Methods() protoreflect.MethodDescriptors {
+	panic("the resolver's bug")
+}
+
+// madeUpNames describes every name as a namedMadeUpService.
+type madeUpNames struct{ file madeUpFile }
+
+func (r madeUpNames) FindDescriptorByName(name protoreflect.FullName) (protoreflect.Descriptor, error) {
+	return namedMadeUpService{authtestv1.File_authtest_v1_authtest_proto.Services().Get(0), name, r.file}, nil
+}
+
+// forgetResolverBuilds makes builds forget, when t ends, the failed
+// builds of resolvers' own descriptors kept during t, so that tests
+// filling it leave room for others.
+func forgetResolverBuilds(t *testing.T) {
+	builds.mu.Lock()
+	before := make(map[any]bool, len(builds.errs))
+	for k := range builds.errs {
+		before[k] = true
+	}
+	builds.mu.Unlock()
+	t.Cleanup(func() {
+		builds.mu.Lock()
+		defer builds.mu.Unlock()
+		for k := range builds.errs {
+			if _, bounded := resolverBuild(k); bounded && !before[k] && builds.errs[k] != errAttempting {
+				delete(builds.errs, k)
+				builds.nBounded--
+			}
+		}
+	})
+}
+
+// buildsKept returns how many failed builds builds keeps, and the size of
+// the longest name it keeps one of a resolver's own descriptors by.
+func buildsKept() (n, longest int) {
+	builds.mu.Lock()
+	defer builds.mu.Unlock()
+	for k, err := range builds.errs {
+		if err == errAttempting {
+			continue
+		}
+		n++
+		if size, bounded := resolverBuild(k); bounded {
+			longest = max(longest, size)
+		}
+	}
+	return n, longest
+}
+
+// A resolver that describes any name a caller sends (grpc's
+// UnknownServiceHandler lets any name reach the interceptor), with
+// services whose methods cannot be built, does not let callers grow the
+// memory of failed builds: none is kept under a name longer than 256 bytes
+// (gRPC admits a :path of 16 MiB), at most maxResolverBuilds are kept
+// (by the service's name, the file's path, or a file the resolver made up
+// anew on each call), and the denial's error (a Decision's Err, logged)
+// names the service clipped. Past the bound a failed build is not remembered: the
+// next call builds again, and is denied again, without waiting. Before,
+// every made-up name's failure was kept for good, with its whole name, in
+// the key and in the error's text.
+func TestCall_MadeUpServicesThatCannotBeBuiltDoNotGrowTheBuildMemory(t *testing.T) {
+	for _, file := range []madeUpFile{noFile, uncomparableFile, pointerFile} {
+		t.Run(file.String(), func(t *testing.T) {
+			forgetResolverBuilds(t)
+			kept, _ := buildsKept()
+			a := mustNew(t, Config{Descriptors: madeUpNames{file}, Logger: discardLogger()})
+			deny := func(method string) error {
+				t.Helper()
+				done := make(chan error, 1)
+				go func() { done <- a.lookup(method).err }()
+				err := await(t, done, "a call of a made-up service that cannot be built")
+				if !errors.Is(err, ErrUnreadableOption) || !strings.Contains(err.Error(), "the resolver's bug") {
+					t.Fatalf("%.64s…: err %v, want the build's failure (ErrUnreadableOption)", method, err)
+				}
+				return err
+			}
+			for i := range 8 {
+				long := fmt.Sprintf("made.up%d.%s", i, strings.Repeat("x", 1<<20))
+				for range 2 {
+					if err := deny("/" + long + ".Svc/Get"); len(err.Error()) > 4<<10 {
+						t.Fatalf("the denial's error is %d bytes long, want the service's name clipped", len(err.Error()))
+					}
+				}
+			}
+			if n, longest := buildsKept(); n != kept || longest > maxUnbuiltName {
+				t.Errorf("8 made-up names of 1 MiB kept %d failed builds (the longest name kept %d bytes), want none", n-kept, longest)
+			}
+			for i := range 2 * maxResolverBuilds {
+				deny(fmt.Sprintf("/made.up%d.Svc/Get", i))
+			}
+			if n, _ := buildsKept(); n-kept > maxResolverBuilds {
+				t.Errorf("%d made-up names kept %d failed builds, want at most %d", 2*maxResolverBuilds, n-kept, maxResolverBuilds)
+			}
+			// Past the bound: built again, denied again, at once.
+			for range 3 {
+				deny(fmt.Sprintf("/made.up%d.Svc/Get", 2*maxResolverBuilds-1))
+			}
+		})
+	}
+}
+
+// Past the bound of the failed builds kept of resolvers' own
+// descriptors, a build that does not
+// return (the resolver's descriptor calls runtime.Goexit) is not
+// remembered, and is not left under way either: each later call builds
+// again, and ends as the first did, rather than waiting for good on a
+// build that is over (a goroutine per call).
+func TestCall_BuildThatExitsPastTheBuildMemoryBoundDoesNotBlockLaterCalls(t *testing.T) {
+	forgetResolverBuilds(t)
+	filler := mustNew(t, Config{Descriptors: madeUpNames{}, Logger: discardLogger()})
+	for i := 0; ; i++ {
+		builds.mu.Lock()
+		full := builds.nBounded >= maxResolverBuilds
+		builds.mu.Unlock()
+		if full {
+			break
+		}
+		_ = filler.lookup(fmt.Sprintf("/filler%d.Svc/Get", i))
+	}
+	pkg := uniquePkg("exitingpastbound")
+	files := unbuildableFile(t, pkg)
+	var (
+		calls    int
+		reported bool
+	)
+	a := mustNew(t, Config{Descriptors: exitingServices{files, false, &calls, &reported}, Logger: discardLogger()})
+	for i := range 3 {
+		ended := make(chan struct{})
+		go func() {
+			defer close(ended)
+			_, _ = a.Requirement("/" + pkg + ".Svc/Get")
+		}()
+		await(t, ended, fmt.Sprintf("call %d of a service whose build exits, past the bound", i+1))
+		if err := builds.failed(namedBuild{service: protoreflect.FullName(pkg + ".Svc")}); err != nil {
+			t.Fatalf("call %d: the build is kept as %v, want it neither kept past the bound nor left under way", i+1, err)
+		}
+	}
+	if calls != 3 {
+		t.Errorf("Methods called %d times, want 3 (built again on each call past the bound)", calls)
+	}
+}
+
+// Through a real server with grpc.UnknownServiceHandler (a proxy), calls
+// of made-up services 1 MiB long, that the resolver describes and whose
+// methods cannot be built, are refused with a Decision.Err and a log
+// record that hold the name clipped, and leave no failed build kept under
+// the name.
+func TestCall_LongMadeUpServiceThatCannotBeBuiltIsClippedAndNotKept(t *testing.T) {
+	forgetResolverBuilds(t)
+	kept, _ := buildsKept()
+	var logs bytes.Buffer
+	var rec recorder
+	a := mustNew(t, Config{Descriptors: madeUpNames{}, Verifier: staticVerifier{claims: mustClaims(t, "ok")},
+		Logger: slog.New(slog.NewJSONHandler(&logs, nil)), OnDecision: rec.record})
+	_, addr := serve(t, &testService{}, grpc.UnknownServiceHandler(recordingHandler(make(chan string, 1))),
+		grpc.ChainUnaryInterceptor(a.UnaryServerInterceptor()), grpc.ChainStreamInterceptor(a.StreamServerInterceptor()))
+	conn := dial(t, addr, insecure.NewCredentials())
+	for i := range 3 {
+		logs.Reset()
+		method := fmt.Sprintf("/made.up%d.%s.Svc/Get", i, strings.Repeat("x", 1<<20))
+		err := conn.Invoke(withAuth(t.Context(), bearer("tok")), method, &emptypb.Empty{}, &emptypb.Empty{})
+		checkStatus(t, err, codes.PermissionDenied, ReasonMethodNotConfigured)
+		if d := rec.last(t); d.Err == nil || !errors.Is(d.Err, ErrUnreadableOption) || len(d.Err.Error()) > 4<<10 {
+			t.Fatalf("Decision.Err = %.200v (%d bytes), want the build's failure, the name clipped", d.Err, len(fmt.Sprint(d.Err)))
+		}
+		if logs.Len() > 4<<10 {
+			t.Errorf("the record is %d bytes, want the name clipped", logs.Len())
+		}
+	}
+	if n, longest := buildsKept(); n != kept {
+		t.Errorf("3 made-up names of 1 MiB kept %d failed builds (the longest name kept %d bytes), want none", n-kept, longest)
+	}
+}
