@@ -317,3 +317,36 @@ func TestCall_WrappedGeneratedFileThatCannotBeBuiltIsKeptPastTheBound(t *testing
 		})
 	}
 }
+
+// renamedService is the generated authtest service, renamed to name, with
+// no file: what a resolver that describes any name a caller sends (a
+// proxy's) may return. Its methods build.
+type renamedService struct {
+	protoreflect.ServiceDescriptor
+	name protoreflect.FullName
+}
+
+func (s renamedService) FullName() protoreflect.FullName       { return s.name }
+func (renamedService) ParentFile() protoreflect.FileDescriptor { return nil }
+
+// renamedNames describes every name as a renamedService.
+type renamedNames struct{}
+
+func (renamedNames) FindDescriptorByName(name protoreflect.FullName) (protoreflect.Descriptor, error) {
+	return renamedService{authtestv1.File_authtest_v1_authtest_proto.Services().Get(0), name}, nil
+}
+
+// A call of a made-up service 1 MiB long, that the resolver describes, of a
+// method the descriptor does not declare, with no Config entry or
+// DefaultRule, is denied with an error (a Decision's Err, logged) that
+// names the service clipped. Before, the error held the whole name.
+func TestCall_UndeclaredMethodOfALongMadeUpServiceNamesItClipped(t *testing.T) {
+	a := mustNew(t, Config{Descriptors: renamedNames{}, Logger: discardLogger()})
+	err := a.lookup(fmt.Sprintf("/made.up.%s.Svc/NoSuchMethod", strings.Repeat("x", 1<<20))).err
+	if !errors.Is(err, ErrNoRule) || !strings.Contains(err.Error(), "declares no method") {
+		t.Fatalf("err %.300v, want ErrNoRule for an undeclared method", err)
+	}
+	if len(err.Error()) > 4<<10 {
+		t.Errorf("the denial's error is %d bytes long, want the service's name clipped", len(err.Error()))
+	}
+}
