@@ -12,6 +12,7 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/protobuf/reflect/protoreflect"
+	"google.golang.org/protobuf/reflect/protoregistry"
 	"google.golang.org/protobuf/types/known/emptypb"
 
 	authtestv1 "github.com/grpcauth/grpcauth/internal/testproto/authtest/v1"
@@ -84,8 +85,9 @@ func (r madeUpNames) FindDescriptorByName(name protoreflect.FullName) (protorefl
 }
 
 // forgetResolverBuilds makes builds forget, when t ends, the failed
-// builds of resolvers' own descriptors kept during t, so that tests
-// filling it leave room for others.
+// builds of resolvers' own descriptors kept during t within its bound
+// (not those kept past it, errLeftLocked), so that tests filling it leave
+// room for others.
 func forgetResolverBuilds(t *testing.T) {
 	builds.mu.Lock()
 	before := make(map[any]bool, len(builds.errs))
@@ -97,7 +99,7 @@ func forgetResolverBuilds(t *testing.T) {
 		builds.mu.Lock()
 		defer builds.mu.Unlock()
 		for k := range builds.errs {
-			if _, bounded := resolverBuild(k); bounded && !before[k] && builds.errs[k] != errAttempting {
+			if _, bounded := builds.bounded(k, builds.errs[k]); bounded && !before[k] && builds.errs[k] != errAttempting {
 				delete(builds.errs, k)
 				builds.nBounded--
 			}
@@ -106,7 +108,8 @@ func forgetResolverBuilds(t *testing.T) {
 }
 
 // buildsKept returns how many failed builds builds keeps, and the size of
-// the longest name it keeps one of a resolver's own descriptors by.
+// the longest name it keeps one of a resolver's own descriptors by, within
+// its bound.
 func buildsKept() (n, longest int) {
 	builds.mu.Lock()
 	defer builds.mu.Unlock()
@@ -115,7 +118,7 @@ func buildsKept() (n, longest int) {
 			continue
 		}
 		n++
-		if size, bounded := resolverBuild(k); bounded {
+		if size, bounded := builds.bounded(k, err); bounded {
 			longest = max(longest, size)
 		}
 	}
@@ -182,16 +185,7 @@ func TestCall_MadeUpServicesThatCannotBeBuiltDoNotGrowTheBuildMemory(t *testing.
 // build that is over (a goroutine per call).
 func TestCall_BuildThatExitsPastTheBuildMemoryBoundDoesNotBlockLaterCalls(t *testing.T) {
 	forgetResolverBuilds(t)
-	filler := mustNew(t, Config{Descriptors: madeUpNames{}, Logger: discardLogger()})
-	for i := 0; ; i++ {
-		builds.mu.Lock()
-		full := builds.nBounded >= maxResolverBuilds
-		builds.mu.Unlock()
-		if full {
-			break
-		}
-		_ = filler.lookup(fmt.Sprintf("/filler%d.Svc/Get", i))
-	}
+	fillResolverBuilds(t)
 	pkg := uniquePkg("exitingpastbound")
 	files := unbuildableFile(t, pkg)
 	var (
@@ -244,5 +238,115 @@ func TestCall_LongMadeUpServiceThatCannotBeBuiltIsClippedAndNotKept(t *testing.T
 	}
 	if n, longest := buildsKept(); n != kept {
 		t.Errorf("3 made-up names of 1 MiB kept %d failed builds (the longest name kept %d bytes), want none", n-kept, longest)
+	}
+}
+
+// filelessService is a resolver's own service descriptor that wraps one
+// protobuf-go built, with no file of its own (kept in builds by the
+// service's name): its Methods are the generated service's, and so block
+// for good once protobuf-go has failed to build the generated file (its
+// lazy build leaves the file's lock held).
+type filelessService struct{ protoreflect.ServiceDescriptor }
+
+func (filelessService) ParentFile() protoreflect.FileDescriptor { return nil }
+
+// filelessServices resolves the services of files as filelessService.
+type filelessServices struct{ files *protoregistry.Files }
+
+func (r filelessServices) FindDescriptorByName(name protoreflect.FullName) (protoreflect.Descriptor, error) {
+	d, err := r.files.FindDescriptorByName(name)
+	if sd, ok := d.(protoreflect.ServiceDescriptor); ok {
+		return filelessService{sd}, err
+	}
+	return d, err
+}
+
+// fillResolverBuilds fills builds' bound of the failed builds of
+// resolvers' own descriptors, with made-up services.
+func fillResolverBuilds(t *testing.T) {
+	t.Helper()
+	filler := mustNew(t, Config{Descriptors: madeUpNames{}, Logger: discardLogger()})
+	for i := 0; ; i++ {
+		builds.mu.Lock()
+		full := builds.nBounded >= maxResolverBuilds
+		builds.mu.Unlock()
+		if full {
+			return
+		}
+		_ = filler.lookup(fmt.Sprintf("/filler%d.Svc/Get", i))
+	}
+}
+
+// A resolver's own service descriptor that wraps a generated one whose file
+// protobuf-go fails to build has its failure kept even where a resolver's
+// own failure is not (the bound of 256 is full, or the name is over 256
+// bytes): building it again would wait for good on the lock protobuf-go's
+// failed build left held, one goroutine per call. The service's later
+// calls are denied at once, with the first call's error. Before, past the
+// bound or under a long name, the second call blocked for good.
+func TestCall_WrappedGeneratedFileThatCannotBeBuiltIsKeptPastTheBound(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		pkg  func() string
+		fill bool
+	}{
+		{"the bound full", func() string { return uniquePkg("wrappedfull") }, true},
+		{"a name over 256 bytes", func() string { return uniquePkg("wrappedlong" + strings.Repeat("x", 2*maxUnbuiltName)) }, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			forgetResolverBuilds(t)
+			if tc.fill {
+				fillResolverBuilds(t)
+			}
+			pkg := tc.pkg()
+			a := mustNew(t, Config{Descriptors: filelessServices{unbuildableFile(t, pkg)}, Logger: discardLogger()})
+			var first error
+			for i := range 3 {
+				done := make(chan error, 1)
+				go func() { done <- a.lookup("/" + pkg + ".Svc/Get").err }()
+				err := await(t, done, fmt.Sprintf("call %d of a wrapped service whose generated file protobuf-go failed to build", i+1))
+				if !errors.Is(err, ErrUnreadableOption) || !strings.Contains(err.Error(), "cannot build") {
+					t.Fatalf("call %d: err %.300v, want the build's failure (ErrUnreadableOption)", i+1, err)
+				}
+				if i == 0 {
+					first = err
+				} else if err.Error() != first.Error() {
+					t.Fatalf("call %d: err %.300v, want the first call's, kept", i+1, err)
+				}
+			}
+		})
+	}
+}
+
+// renamedService is the generated authtest service, renamed to name, with
+// no file: what a resolver that describes any name a caller sends (a
+// proxy's) may return. Its methods build.
+type renamedService struct {
+	protoreflect.ServiceDescriptor
+	name protoreflect.FullName
+}
+
+func (s renamedService) FullName() protoreflect.FullName       { return s.name }
+func (renamedService) ParentFile() protoreflect.FileDescriptor { return nil }
+
+// renamedNames describes every name as a renamedService.
+type renamedNames struct{}
+
+func (renamedNames) FindDescriptorByName(name protoreflect.FullName) (protoreflect.Descriptor, error) {
+	return renamedService{authtestv1.File_authtest_v1_authtest_proto.Services().Get(0), name}, nil
+}
+
+// A call of a made-up service 1 MiB long, that the resolver describes, of a
+// method the descriptor does not declare, with no Config entry or
+// DefaultRule, is denied with an error (a Decision's Err, logged) that
+// names the service clipped. Before, the error held the whole name.
+func TestCall_UndeclaredMethodOfALongMadeUpServiceNamesItClipped(t *testing.T) {
+	a := mustNew(t, Config{Descriptors: renamedNames{}, Logger: discardLogger()})
+	err := a.lookup(fmt.Sprintf("/made.up.%s.Svc/NoSuchMethod", strings.Repeat("x", 1<<20))).err
+	if !errors.Is(err, ErrNoRule) || !strings.Contains(err.Error(), "declares no method") {
+		t.Fatalf("err %.300v, want ErrNoRule for an undeclared method", err)
+	}
+	if len(err.Error()) > 4<<10 {
+		t.Errorf("the denial's error is %d bytes long, want the service's name clipped", len(err.Error()))
 	}
 }

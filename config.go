@@ -79,11 +79,10 @@ type TokenVerifier interface {
 // at most 256 failures, none under a name longer than 256 bytes, as a
 // resolver that describes any name a caller sends could otherwise let
 // callers grow that memory without end. Past that bound a failure is not
-// kept, and the service's next call builds it again: a descriptor of the
-// resolver's that wraps a generated file protobuf-go failed to build would
-// then block on the lock protobuf-go left held, so call Check at start-up,
-// which builds every registered service's methods before callers can fill
-// the bound (docs/proto-options.md).
+// kept, and the service's next call builds it again; a failure in
+// protobuf-go's build of a generated file the resolver's descriptor wraps,
+// which leaves that file locked, is kept whatever the bound, so that it is
+// not built again (docs/proto-options.md).
 type DescriptorResolver interface {
 	FindDescriptorByName(name protoreflect.FullName) (protoreflect.Descriptor, error)
 }

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"reflect"
+	"runtime"
 	"slices"
 	"sync"
 
@@ -166,8 +167,8 @@ func readOptions(d protoreflect.Descriptor) (_ protoreflect.ProtoMessage, err er
 // on. A key whose attempt succeeded is forgotten, so that descriptors a
 // resolver makes afresh do not pile up.
 //
-// A key that bounded reports a name size for is kept failed only while at
-// most maxBounded such keys are, and only when its name is at most
+// A key that bounded reports a name size for (given the key and its
+// failure) is kept failed only while at most maxBounded such keys are, and only when its name is at most
 // maxUnbuiltName bytes long: past that, its failure is returned to the
 // attempt's caller and forgotten, and the next do with the key tries
 // again (see builds).
@@ -175,7 +176,7 @@ type attempts[K comparable] struct {
 	mu      sync.Mutex
 	done    *sync.Cond  // broadcast when an attempt ends
 	errs    map[K]error // errAttempting while an attempt is under way
-	bounded func(K) (nameSize int, ok bool)
+	bounded func(K, error) (nameSize int, ok bool)
 	// maxBounded is the most failures of bounded keys kept; nBounded
 	// counts them (a failed key is never attempted again, so never
 	// counted twice).
@@ -215,7 +216,7 @@ func (t *attempts[K]) do(key K, exited error, attempt func() error) (err error) 
 		if !returned {
 			failure = exited
 		}
-		if failure != nil && t.keeps(key) {
+		if failure != nil && t.keeps(key, failure) {
 			t.errs[key] = failure
 		} else {
 			delete(t.errs, key)
@@ -228,13 +229,13 @@ func (t *attempts[K]) do(key K, exited error, attempt func() error) (err error) 
 	return err
 }
 
-// keeps reports whether the failure of key is kept, counting it if so;
+// keeps reports whether failure, of key, is kept, counting it if so;
 // t.mu is held.
-func (t *attempts[K]) keeps(key K) bool {
+func (t *attempts[K]) keeps(key K, failure error) bool {
 	if t.bounded == nil {
 		return true
 	}
-	size, ok := t.bounded(key)
+	size, ok := t.bounded(key, failure)
 	if !ok {
 		return true
 	}
@@ -299,8 +300,43 @@ func readOptionsFirst(r DescriptorResolver) error {
 // maxUnbuiltName bytes: past that, a failed build is not remembered, and
 // the service's next call builds it again (see methods). Those of
 // protobuf-go's own files, which its failed build leaves locked, are
-// always kept.
-var builds = attempts[any]{bounded: resolverBuild, maxBounded: maxResolverBuilds}
+// always kept, and so are those of a resolver's own descriptors whose build
+// failed in protobuf-go's build of a file (errLeftLocked): building them
+// again would block for good. There are no more of these than files
+// protobuf-go builds lazily (generated code's), as that build fails once
+// per file; later builds of the file block rather than fail.
+var builds = attempts[any]{bounded: func(key any, failure error) (int, bool) {
+	if errors.Is(failure, errLeftLocked) {
+		return 0, false
+	}
+	return resolverBuild(key)
+}, maxBounded: maxResolverBuilds}
+
+// errLeftLocked is wrapped by the error of a build that failed in
+// protobuf-go's lazy build of a file (filedesc's File.lazyInitOnce), which
+// leaves the file's lock held: any later use of the file blocks.
+var errLeftLocked = errors.New("protobuf-go left the file locked")
+
+// protobufFileInit is the function in which protobuf-go builds a file
+// lazily, holding its lock, which a panic there leaves held.
+const protobufFileInit = "google.golang.org/protobuf/internal/filedesc.(*File).lazyInitOnce"
+
+// panickedInFileInit reports whether the panic being recovered (called in
+// the deferred function that recovers it) went through protobufFileInit:
+// the frames of the panicking goroutine are still on the stack.
+func panickedInFileInit() bool {
+	pcs := make([]uintptr, 256)
+	frames := runtime.CallersFrames(pcs[:runtime.Callers(2, pcs)])
+	for {
+		f, more := frames.Next()
+		if f.Function == protobufFileInit {
+			return true
+		}
+		if !more {
+			return false
+		}
+	}
+}
 
 // maxResolverBuilds is the most failed builds of a resolver's own
 // descriptors builds keeps.
@@ -385,11 +421,12 @@ func buildKey(sd protoreflect.ServiceDescriptor) any {
 // maxUnbuiltName, is not remembered, and the service's next call builds
 // it again. That is safe for a descriptor that fails afresh each time (a
 // resolver's made-up service whose Methods panics, or ends its goroutine,
-// again); a resolver's descriptor that wraps a file protobuf-go failed to
-// build would block on that file's lock instead. Check, at start-up,
-// builds every registered service's methods, so that such a failure is
-// kept before callers can fill the bound (kept failures are never
-// dropped; docs/proto-options.md).
+// again). A failure that panicked in protobuf-go's build of a file (a
+// resolver's descriptor that wraps a generated one protobuf-go cannot
+// build), which leaves the file locked, is kept past that bound instead
+// (errLeftLocked), as building it again would block for good. A different
+// descriptor of the resolver's (another key) that wraps the same file
+// still blocks on its first build; so does any use of it outside grpcauth.
 func methods(sd protoreflect.ServiceDescriptor) (ms protoreflect.MethodDescriptors, err error) {
 	err = builds.do(buildKey(sd), errBuildExited, func() (err error) {
 		ms, err = buildFile(sd)
@@ -411,14 +448,24 @@ var errBuildExited = errors.New("grpcauth: Config.Descriptors: building a servic
 func buildFile(sd protoreflect.ServiceDescriptor) (_ protoreflect.MethodDescriptors, err error) {
 	defer func() {
 		if v := recover(); v != nil {
+			locked := panickedInFileInit()
 			err = fmt.Errorf("grpcauth: Config.Descriptors: protobuf-go cannot build %q (declaring %s), and any use of it blocks from now on: %s; fix the .proto and generate its code again, or stop linking it",
 				clipLogged(filePath(sd)), clipLogged(string(sd.FullName())), panictext.Text(v, endpoint.MaxErrorText))
+			if locked {
+				err = leftLocked{err}
+			}
 		}
 	}()
 	ms := sd.Methods()
 	ms.Len()
 	return ms, nil
 }
+
+// leftLocked is the error of a build that left protobuf-go's file locked
+// (errLeftLocked); its text is that of the error it holds.
+type leftLocked struct{ error }
+
+func (e leftLocked) Unwrap() []error { return []error{e.error, errLeftLocked} }
 
 // resolvedRule reads the extension field fd, set to v, that sits at the
 // number of want.

@@ -535,7 +535,7 @@ func (a *Authenticator) findRule(ctx context.Context, method string) (p *methodP
 		return &methodPlan{rule: a.defaultRule, source: SourceDefault}, known, false
 	}
 	if sd != nil && md == nil {
-		return &methodPlan{err: fmt.Errorf("%w: the descriptor of %s declares no method %s, so its (grpcauth.v1.service) option does not apply, and no Config entry or DefaultRule does", ErrNoRule, svc, clipLogged(name))}, known, false
+		return &methodPlan{err: fmt.Errorf("%w: the descriptor of %s declares no method %s, so its (grpcauth.v1.service) option does not apply, and no Config entry or DefaultRule does", ErrNoRule, clipLogged(svc), clipLogged(name))}, known, false
 	}
 	return &methodPlan{err: fmt.Errorf("%w: %s has no (grpcauth.v1.method) option, its service no (grpcauth.v1.service) option, and no Config entry or DefaultRule applies", ErrNoRule, clipLogged(method))}, known, false
 }
