@@ -35,10 +35,14 @@ import (
 // connect-content-encoding), nor content-length, nor HTTP/1.1's
 // connection headers (connection, keep-alive, proxy-connection, upgrade,
 // transfer-encoding, and an Upgrade to h2c's http2-settings), which
-// HTTP/2 forbids: forwarded to another call, they would describe the
-// caller's request, not the handler's. Other headers that a Connection
-// header names stay, for the authorization too: this server is their
-// recipient. It does nothing on the client side.
+// HTTP/2 forbids, nor the headers meant for the hop the request came
+// over: proxy-authorization (the caller's credentials for a proxy, never
+// a token source: grpcauth reads one authorization header only), and
+// expect and trailer, which net/http removes from HTTP/2 requests itself.
+// Forwarded to another call, they would describe the caller's request,
+// not the handler's, or hand the caller's proxy credentials on. Other
+// headers that a Connection header names stay, for the authorization too:
+// this server is their recipient. It does nothing on the client side.
 //
 // Make one with NewInterceptor. An Interceptor without an Authenticator
 // (NewInterceptor(nil), a zero Interceptor, a nil *Interceptor) refuses
@@ -332,8 +336,8 @@ func (c *guardedConn) Receive(m any) error {
 // request headers as incoming metadata (lower-case keys, the values of
 // names equal but for case joined, a binary key's ("-bin") decoded from
 // base64 (binaryValues); none of incomingReserved (te, grpc-timeout,
-// connect-timeout-ms, content-length, connection, ...), which say how
-// the caller's request travels; ":authority", ":method" and ":path" from
+// connect-timeout-ms, content-length, connection, proxy-authorization,
+// expect, ...), which say how the caller's request travels; ":authority", ":method" and ":path" from
 // WrapHandler, and no other key starting with ":", as grpc-go drops them
 // too, nor any other name that is no HTTP token: no client can send one,
 // and strings.ToLower would fold its

@@ -166,15 +166,29 @@ var grpcReservedKeys = []string{"grpc-message-type", "grpc-encoding", "grpc-mess
 // connect-go turns into the context's deadline) and of grpc-encoding
 // (content-encoding, connect-content-encoding: connect-go has decoded the
 // message); the body's length (content-length), which grpc-go's clients
-// never send and connect-go's and browsers do; and HTTP/1.1's
-// connection headers (connectionKeys). A handler that forwards its
-// incoming metadata to another call then declares neither the caller's
-// body length nor its encoding for its own request, which a net/http
-// server refuses (PROTOCOL_ERROR) or cannot decode, nor hands on the
-// caller's timeout, which the deadline carries, "te: trailers" or its
-// connection's headers, in any protocol.
-var incomingReserved = keySet(grpcReservedKeys, connectionKeys,
+// never send and connect-go's and browsers do; HTTP/1.1's connection
+// headers (connectionKeys); and the headers meant for the hop the request
+// came over (hopKeys). A handler that forwards its incoming metadata to
+// another call then declares neither the caller's body length nor its
+// encoding for its own request, which a net/http server refuses
+// (PROTOCOL_ERROR) or cannot decode, nor hands on the caller's timeout,
+// which the deadline carries, "te: trailers", its connection's headers
+// or its credentials for a proxy, in any protocol.
+var incomingReserved = keySet(grpcReservedKeys, connectionKeys, hopKeys,
 	[]string{"connect-timeout-ms", "content-encoding", "connect-content-encoding", "content-length"})
+
+// hopKeys are request headers meant for the hop the request came over,
+// not for the handler, which callContext leaves out of the incoming
+// metadata: Proxy-Authorization, the caller's credentials for a proxy
+// (RFC 9110 section 11.7.2), which net/http/httputil.ReverseProxy
+// removes as hop-by-hop and which must not reach another call's server
+// through a handler that forwards its metadata (grpcauth takes
+// credentials from authorization alone); Expect, which asks for a 100
+// Continue before this request's body; and Trailer, which names this
+// request's trailer fields. net/http removes the last two from an HTTP/2
+// request, so no handler behind grpc-go sees them, and leaves them in an
+// HTTP/1.1 one (Trailer when the body has a Content-Length).
+var hopKeys = []string{"proxy-authorization", "expect", "trailer"}
 
 // connectionKeys are HTTP/1.1's framing and connection headers, which
 // HTTP/2 forbids (RFC 9113 section 8.2.2), so that no handler behind
