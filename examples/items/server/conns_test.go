@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"io"
 	"log/slog"
 	"net"
 	"net/http"
@@ -9,6 +10,7 @@ import (
 	"sync/atomic"
 	"testing"
 	"testing/synctest"
+	"time"
 
 	"github.com/grpcauth/grpcauth/grpcauthtest"
 )
@@ -105,5 +107,58 @@ func TestServe_GRPCPortServesAtMostMaxConnections(t *testing.T) {
 func TestServeWeb_ServesAtMostMaxConnections(t *testing.T) {
 	checkServesAtMostMaxConnections(t, func(ctx context.Context, ln net.Listener) func() {
 		return serveWeb(ctx, ln, http.NotFoundHandler(), webTimeouts, slog.New(slog.DiscardHandler))
+	})
+}
+
+// A gRPC connection with no call open is closed once it has been idle for
+// maxConnectionIdle, so idle connections do not keep places of
+// maxConnections for ever: grpc-go sends GOAWAY then, and closes the
+// connection 5 s later when the client has not answered its ping. In a
+// synctest bubble, whose clock moves only when every goroutine waits.
+func TestServe_IdleGRPCConnectionIsClosed(t *testing.T) {
+	iss := grpcauthtest.NewIssuer(t, grpcauthtest.Config{})
+	log := slog.New(slog.DiscardHandler)
+	s := newTestServer(t, iss, log)
+	synctest.Test(t, func(t *testing.T) {
+		ln := newPipeListener(1)
+		srv, cli := net.Pipe()
+		ln.conns <- srv
+		ctx, cancel := context.WithCancel(context.Background())
+		served := make(chan error, 1)
+		go func() { served <- s.serve(ctx, ln, log) }()
+		defer func() {
+			cli.Close()
+			cancel()
+			if err := <-served; err != nil {
+				t.Error(err)
+			}
+		}()
+		closed := make(chan struct{})
+		go func() {
+			_, _ = io.Copy(io.Discard, cli) // the server's frames, until it closes the connection
+			close(closed)
+		}()
+		h := &h2Conn{t: t, conn: cli}
+		if _, err := io.WriteString(cli, "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"); err != nil {
+			t.Fatal(err)
+		}
+		if err := h.frame(h2Settings, 0, 0, nil); err != nil {
+			t.Fatal(err)
+		}
+
+		time.Sleep(maxConnectionIdle - time.Second)
+		synctest.Wait()
+		select {
+		case <-closed:
+			t.Fatalf("the connection was closed before it had been idle for %v", maxConnectionIdle)
+		default:
+		}
+		time.Sleep(10 * time.Second)
+		synctest.Wait()
+		select {
+		case <-closed:
+		default:
+			t.Fatalf("the connection is still open after %v idle", maxConnectionIdle+9*time.Second)
+		}
 	})
 }
