@@ -222,6 +222,17 @@ func get[T any](p *page, what string, a chromedp.Action[T]) T {
 // not after browserTimeout.
 func (p *page) signIn(user string) {
 	p.t.Helper()
+	p.signInAs(user)
+	who := get(p, "read #who", chromedp.Text(chromedp.CSS(`#who`)))
+	if !strings.Contains(who, "Signed in as "+user) || !strings.Contains(who, "DPoP token") {
+		p.t.Fatalf("after signing in as %s the page says %q (log: %s); want the user and a DPoP token", user, who, p.logText())
+	}
+}
+
+// signInAs goes through the sign-in as user, as signIn does, and returns
+// once the page is back and ready, whatever came of the sign-in.
+func (p *page) signInAs(user string) {
+	p.t.Helper()
 	p.do("sign in as "+user,
 		chromedp.Navigate(p.url),
 		chromedp.WaitVisible(chromedp.CSS(`body[data-ready]`)),
@@ -232,10 +243,6 @@ func (p *page) signIn(user string) {
 		// back from the issuer.
 		chromedp.WaitVisible(chromedp.CSS(`body[data-ready]`)),
 	)
-	who := get(p, "read #who", chromedp.Text(chromedp.CSS(`#who`)))
-	if !strings.Contains(who, "Signed in as "+user) || !strings.Contains(who, "DPoP token") {
-		p.t.Fatalf("after signing in as %s the page says %q (log: %s); want the user and a DPoP token", user, who, p.logText())
-	}
 }
 
 // logText returns the page's call log as its text, for failure messages.

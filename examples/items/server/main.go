@@ -70,10 +70,12 @@ import (
 	"syscall"
 	"time"
 
+	"golang.org/x/net/netutil"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/health"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
+	"google.golang.org/grpc/keepalive"
 	"google.golang.org/grpc/reflection"
 	"google.golang.org/grpc/status"
 
@@ -104,6 +106,22 @@ const (
 	// maxConcurrentStreams bounds the calls one gRPC connection may have
 	// open at a time (grpc-go's default: no bound).
 	maxConcurrentStreams = 100
+	// maxConnections bounds the connections each port (gRPC, the web
+	// page, metrics) serves at a time; further ones wait in the kernel's
+	// accept queue until one closes. Without it every connection costs
+	// goroutines and buffers, with no bound but the process's file
+	// limit. Size it to the expected clients, with room for reconnects.
+	maxConnections = 1000
+	// maxConnectionIdle closes a gRPC connection with no call for this
+	// long (with GOAWAY; clients reconnect on their next call), so idle
+	// connections do not hold slots of maxConnections for ever.
+	maxConnectionIdle = 5 * time.Minute
+	// keepaliveMinTime is the shortest interval between a client's
+	// keepalive pings that the server accepts, and only while a call is
+	// open; a client pinging more often, or on an idle connection, is
+	// closed with GOAWAY too_many_pings. (grpc-go's defaults, stated
+	// here so that a team tuning client keepalives sees the other side.)
+	keepaliveMinTime = 5 * time.Minute
 )
 
 func main() {
@@ -318,6 +336,8 @@ func newServer(v *verifier.Verifier, issuer, audience string, log *slog.Logger, 
 		grpc: grpc.NewServer(
 			grpc.MaxHeaderListSize(maxHeaderBytes),
 			grpc.MaxConcurrentStreams(maxConcurrentStreams),
+			grpc.KeepaliveParams(keepalive.ServerParameters{MaxConnectionIdle: maxConnectionIdle}),
+			grpc.KeepaliveEnforcementPolicy(keepalive.EnforcementPolicy{MinTime: keepaliveMinTime}),
 			grpc.ChainUnaryInterceptor(auth.UnaryServerInterceptor()),
 			grpc.ChainStreamInterceptor(auth.StreamServerInterceptor()),
 		),
@@ -357,12 +377,13 @@ func newServer(v *verifier.Verifier, issuer, audience string, log *slog.Logger, 
 	return s, nil
 }
 
-// serve serves on ln until ctx ends, then stops gracefully: health turns
-// NOT_SERVING, WatchItems and health Watch streams end, and running calls
-// get stopTimeout to finish before they are cut off.
+// serve serves on ln, at most maxConnections connections at a time, until
+// ctx ends, then stops gracefully: health turns NOT_SERVING, WatchItems
+// and health Watch streams end, and running calls get stopTimeout to
+// finish before they are cut off.
 func (s *server) serve(ctx context.Context, ln net.Listener, log *slog.Logger) error {
 	served := make(chan error, 1)
-	go func() { served <- s.grpc.Serve(ln) }()
+	go func() { served <- s.grpc.Serve(limitConns(ln)) }()
 	select {
 	case err := <-served:
 		return fmt.Errorf("server: %w", err)
@@ -388,6 +409,12 @@ func (s *server) serve(ctx context.Context, ln net.Listener, log *slog.Logger) e
 	}
 	<-served
 	return nil
+}
+
+// limitConns is ln serving at most maxConnections connections at a time:
+// Accept waits while that many are open (netutil.LimitListener).
+func limitConns(ln net.Listener) net.Listener {
+	return netutil.LimitListener(ln, maxConnections)
 }
 
 // healthService is the health service, whose Watch streams end when the

@@ -81,7 +81,7 @@ func serveMetrics(ctx context.Context, addr string, m *metrics, tm httpTimeouts,
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		if err := hs.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		if err := hs.Serve(limitConns(ln)); err != nil && !errors.Is(err, http.ErrServerClosed) {
 			log.Warn("metrics endpoint failed", "err", err)
 		}
 	}()

@@ -19,7 +19,6 @@ import (
 	"github.com/grpcauth/grpcauth"
 	itemsv1 "github.com/grpcauth/grpcauth/examples/items/proto/items/v1"
 	"github.com/grpcauth/grpcauth/grpcauthtest"
-	"github.com/grpcauth/grpcauth/verifier"
 )
 
 // policyEnv serves ItemService in process with a test issuer.
@@ -47,15 +46,7 @@ func policyEnvLog(t *testing.T, log *slog.Logger) (*grpcauthtest.Issuer, itemsv1
 func serveInProcess(t *testing.T, log *slog.Logger) (iss *grpcauthtest.Issuer, addr string, stop func() error) {
 	t.Helper()
 	iss = grpcauthtest.NewIssuer(t, grpcauthtest.Config{})
-	v, err := verifier.New(t.Context(), verifier.Config{Issuer: iss.URL(), Audiences: []string{iss.Audience()}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { v.Close() })
-	s, err := newServer(v, iss.URL(), iss.Audience(), log, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+	s := newTestServer(t, iss, log)
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)

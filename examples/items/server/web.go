@@ -157,11 +157,7 @@ func webHandler(g *grpc.Server, cfg web.Config, issuerOrigin string) (http.Handl
 		_, _ = w.Write(cfgJSON)
 	})
 	mux.HandleFunc("GET /{file...}", func(w http.ResponseWriter, r *http.Request) {
-		h := w.Header()
-		h.Set("Content-Security-Policy", csp)
-		h.Set("X-Content-Type-Options", "nosniff")
-		h.Set("Referrer-Policy", "no-referrer") // the code in the URL goes nowhere else
-		h.Set("Cache-Control", "no-store")
+		w.Header().Set("Cache-Control", "no-store")
 		if canonical != "" && r.Host != canonical && samePort(r.Host, canonical) {
 			// The issuer sends the sign-in answer to the registered page
 			// URL only. Opened under another loopback name (localhost),
@@ -174,7 +170,32 @@ func webHandler(g *grpc.Server, cfg web.Config, issuerOrigin string) (http.Handl
 		}
 		static.ServeHTTP(w, r)
 	})
-	return mux, nil
+	return withSecurityHeaders(csp, mux), nil
+}
+
+// withSecurityHeaders sets on every response of h (the page, its files,
+// config.json, the API's answers, redirects and errors) the headers that
+// keep the page to itself:
+//
+//   - Content-Security-Policy csp: scripts and styles of the page's own
+//     origin only, fetch to the page and the issuer, no framing
+//     (frame-ancestors 'none', against clickjacking), no forms, no <base>;
+//   - X-Content-Type-Options nosniff: a response is only what its
+//     Content-Type says (config.json is never run as a script);
+//   - Referrer-Policy no-referrer: the sign-in's answer (code, state) in
+//     the page's URL goes to no other site;
+//   - Cross-Origin-Opener-Policy same-origin: a window of another origin
+//     that opened the page, or that the page opens, gets no handle on it
+//     (window.opener), so it cannot navigate or probe the signed-in page.
+func withSecurityHeaders(csp string, h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		hdr := w.Header()
+		hdr.Set("Content-Security-Policy", csp)
+		hdr.Set("X-Content-Type-Options", "nosniff")
+		hdr.Set("Referrer-Policy", "no-referrer")
+		hdr.Set("Cross-Origin-Opener-Policy", "same-origin")
+		h.ServeHTTP(w, r)
+	})
 }
 
 // loopbackPageHost returns the host (with port) of pageURL when it is a
@@ -239,8 +260,9 @@ func (t httpTimeouts) server(h http.Handler) *http.Server {
 	}
 }
 
-// serveWeb serves h on ln, with the timeouts tm (webTimeouts), until ctx
-// ends or stop is called, then shuts down within stopTimeout. stop returns
+// serveWeb serves h on ln, with the timeouts tm (webTimeouts) and at most
+// maxConnections connections at a time, until ctx ends or stop is called,
+// then shuts down within stopTimeout. stop returns
 // once the server has stopped. On a loopback listener it serves loopback
 // host names only (endpoint.LoopbackHostsOnly).
 func serveWeb(ctx context.Context, ln net.Listener, h http.Handler, tm httpTimeouts, log *slog.Logger) (stop func()) {
@@ -250,7 +272,7 @@ func serveWeb(ctx context.Context, ln net.Listener, h http.Handler, tm httpTimeo
 	served := make(chan struct{})
 	go func() {
 		defer close(served)
-		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		if err := srv.Serve(limitConns(ln)); err != nil && !errors.Is(err, http.ErrServerClosed) {
 			log.Error("web page server failed", "err", err)
 		}
 	}()

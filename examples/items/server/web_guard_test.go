@@ -17,7 +17,6 @@ import (
 	_ "google.golang.org/grpc/encoding/gzip" // as a server that accepts gzip has it: the transcoder then always inflates
 
 	"github.com/grpcauth/grpcauth/grpcauthtest"
-	"github.com/grpcauth/grpcauth/verifier"
 )
 
 type countingReader struct {
@@ -111,15 +110,7 @@ func TestWeb_CompressedUnauthenticatedBodyIsInflatedNoFurtherThanTheGRPCLimit(t 
 func newTestWebHandler(t *testing.T) http.Handler {
 	t.Helper()
 	iss := grpcauthtest.NewIssuer(t, grpcauthtest.Config{})
-	v, err := verifier.New(t.Context(), verifier.Config{Issuer: iss.URL(), Audiences: []string{iss.Audience()}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = v.Close() })
-	s, err := newServer(v, iss.URL(), iss.Audience(), slog.New(slog.DiscardHandler), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+	s := newTestServer(t, iss, slog.New(slog.DiscardHandler))
 	h, err := webHandler(s.grpc, webConfig(iss.URL(), &devIssuer{iss}, "http://127.0.0.1:1/"), origin(iss.URL()))
 	if err != nil {
 		t.Fatal(err)

@@ -16,7 +16,6 @@ import (
 
 	"github.com/grpcauth/grpcauth/examples/items/web"
 	"github.com/grpcauth/grpcauth/grpcauthtest"
-	"github.com/grpcauth/grpcauth/verifier"
 )
 
 // startWeb serves the web page and API of a server that trusts iss on a
@@ -46,15 +45,7 @@ func startWebWith(t *testing.T, iss *grpcauthtest.Issuer, tm httpTimeouts) strin
 // iss.
 func newWebHandler(t *testing.T, iss *grpcauthtest.Issuer, page string) http.Handler {
 	t.Helper()
-	v, err := verifier.New(t.Context(), verifier.Config{Issuer: iss.URL(), Audiences: []string{iss.Audience()}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = v.Close() })
-	s, err := newServer(v, iss.URL(), iss.Audience(), slog.New(slog.DiscardHandler), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+	s := newTestServer(t, iss, slog.New(slog.DiscardHandler))
 	h, err := webHandler(s.grpc, webConfig(iss.URL(), &devIssuer{iss}, page), origin(iss.URL()))
 	if err != nil {
 		t.Fatal(err)
@@ -375,6 +366,46 @@ func TestWeb_PagesOfOtherOriginsGetNoCORS(t *testing.T) {
 	for _, path := range []string{"/", "/config.json"} {
 		if resp := send(http.MethodGet, path, nil); resp.Header.Get("Access-Control-Allow-Origin") != "" {
 			t.Errorf("GET %s from %s: Access-Control-Allow-Origin %q, want none", path, other, resp.Header.Get("Access-Control-Allow-Origin"))
+		}
+	}
+}
+
+// Every answer of the web port, the page's files as well as config.json,
+// the API's, redirects and errors, carries the same security headers:
+// a browser applies them to whatever document it loads from the port.
+func TestWeb_EveryResponseCarriesTheSecurityHeaders(t *testing.T) {
+	h := newTestWebHandler(t)
+	want := map[string]string{
+		"Cross-Origin-Opener-Policy": "same-origin",
+		"X-Content-Type-Options":     "nosniff",
+		"Referrer-Policy":            "no-referrer",
+	}
+	for _, r := range []struct{ method, target, host string }{
+		{http.MethodGet, "/", "127.0.0.1:1"},
+		{http.MethodGet, "/app.js", "127.0.0.1:1"},
+		{http.MethodGet, "/config.json", "127.0.0.1:1"},
+		{http.MethodGet, "/no-such-file", "127.0.0.1:1"},
+		{http.MethodGet, "/?code=x&state=y", "localhost:1"}, // the redirect to the registered host
+		{http.MethodPost, "/items.v1.ItemService/ListItems", "127.0.0.1:1"},
+		{http.MethodPut, "/config.json", "127.0.0.1:1"},
+	} {
+		req := httptest.NewRequestWithContext(t.Context(), r.method, "http://"+r.host+r.target, strings.NewReader("{}"))
+		if r.method == http.MethodPost {
+			req.Header.Set("Content-Type", "application/json")
+			req.Header.Set("Connect-Protocol-Version", "1")
+		}
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, req)
+		for name, value := range want {
+			if got := rec.Header().Values(name); len(got) != 1 || got[0] != value {
+				t.Errorf("%s %s (%d): %s %q, want %q", r.method, r.target, rec.Code, name, got, value)
+			}
+		}
+		csp := rec.Header().Get("Content-Security-Policy")
+		for _, d := range []string{"default-src 'self'", "frame-ancestors 'none'", "form-action 'none'", "base-uri 'none'"} {
+			if !strings.Contains(csp, d) {
+				t.Errorf("%s %s (%d): Content-Security-Policy %q lacks %q", r.method, r.target, rec.Code, csp, d)
+			}
 		}
 	}
 }

@@ -277,8 +277,17 @@ async function finishSignIn(params, saved) {
     logCall('sign-in', false, tr.error || String(resp.status), '', tr.error_description);
     return;
   }
+  // An issuer that ignored the DPoP key answers a bearer token: usable,
+  // but by anyone who copies it, so render says so where the person sees
+  // it (#bearer-warning). A token of a type the page does not know is not
+  // used at all (RFC 6749, section 7.1).
+  const tokenType = String(tr.token_type || '').toLowerCase();
+  if (tokenType !== 'dpop' && tokenType !== 'bearer') {
+    logCall('sign-in', false, 'unsupported_token_type', '', 'the issuer answered a token of a type this page does not know: ' + String(tr.token_type || '(none)').slice(0, 40));
+    return;
+  }
   session.token = tr.access_token;
-  session.tokenType = (tr.token_type || '').toLowerCase() === 'dpop' ? 'DPoP' : 'Bearer';
+  session.tokenType = tokenType === 'dpop' ? 'DPoP' : 'Bearer';
   session.scope = tr.scope || '';
   // For display only: the server, not the page, verifies the token.
   try {
@@ -309,6 +318,9 @@ function render() {
   who.dataset.subject = session.subject;
   who.dataset.tokenType = session.tokenType;
   who.dataset.acr = session.acr;
+  // The sign-in offered a DPoP key: a bearer token means the issuer did
+  // not bind the token to it.
+  document.getElementById('bearer-warning').hidden = session.tokenType !== 'Bearer';
   document.getElementById('signin').hidden = !!session.token;
   document.getElementById('signout').hidden = !session.token;
   const su = session.stepUp;
