@@ -108,7 +108,9 @@ const maxServerLen = 1024
 // wrapping gRPC's TLS credentials may return; http otherwise; the
 // authority the connection dialled; the call's method), ath the token's hash and, once
 // the server has sent one, its latest nonce; a call whose authority makes
-// no URL (docs/dpop.md) fails with codes.Internal. They send a token only over
+// no URL (docs/dpop.md) fails with codes.Internal. The proof is the call's
+// only dpop value: a call whose context already carries one fails with
+// ErrDPoPInMetadata. They send a token only over
 // the connections New's do (GetRequestMetadata), and only a token whose
 // token_type is DPoP (else ErrNotDPoPToken, without keeping the token):
 // get it with a proof of signer's key, the token source's HTTP client using
