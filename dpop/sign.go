@@ -43,9 +43,9 @@ type Signer struct {
 
 // MaxPendingSignatures bounds, per Signer whose key is not an
 // *ecdsa.PrivateKey, *rsa.PrivateKey or ed25519.PrivateKey (a KMS or HSM
-// key), the signatures ProofContext runs at once, including those whose
-// caller's context ended first: a ProofContext that finds them all
-// running waits for one to end, or for its context.
+// key), the signatures Proof and ProofContext run at once, including those
+// whose caller's context ended first: a call that finds them all running
+// waits for one to end, or, with ProofContext, for its context.
 const MaxPendingSignatures = 256
 
 // SignerOption configures a Signer.
@@ -143,7 +143,9 @@ func (s *Signer) Proof(htm, htu, accessToken, nonce string) (string, error) {
 // signatures run at once per Signer, so a key that hangs holds a bounded
 // number of goroutines: past them, ProofContext waits for one to end, or
 // for ctx. Give the key's own client a timeout too: it alone ends a hung
-// request. An ended ctx fails ProofContext before anything is signed.
+// request. An ended ctx fails ProofContext before anything is signed. A
+// panic of such a key's Sign, on that goroutine, fails the proof with an
+// error (of Proof's too) rather than end the process.
 func (s *Signer) ProofContext(ctx context.Context, htm, htu, accessToken, nonce string) (string, error) {
 	if s == nil {
 		return "", errors.New("dpop: Proof: no Signer (make one with NewSigner)")
