@@ -25,7 +25,9 @@ var (
 	ErrReplayed = errors.New("dpop: proof replayed")
 	// ErrReplayCheckUnavailable: the ReplayCache could not record the
 	// proof (full, or its shared store failed), so it is refused: a proof
-	// that cannot be checked for replay is never accepted.
+	// that cannot be checked for replay is never accepted. A Verifier
+	// NewVerifier did not build (a zero Verifier) refuses every proof with
+	// it too: a fault of the server's, not of the proof's.
 	ErrReplayCheckUnavailable = errors.New("dpop: replay check unavailable")
 	// ErrReplayCacheFull: the MemoryReplayCache holds MaxEntries unexpired
 	// proofs. It is returned wrapped in ErrReplayCheckUnavailable.

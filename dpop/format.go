@@ -79,8 +79,8 @@ func (v *Verifier) Format(f fmt.State, _ rune) {
 
 // built reports whether v was made by NewVerifier, which always makes
 // verifiers (one per algorithm, and Config.Algorithms is never empty
-// once validated); a zero Verifier has none.
-func (v *Verifier) built() bool { return v.verifiers != nil }
+// once validated); a zero Verifier has none, and a nil one is not built.
+func (v *Verifier) built() bool { return v != nil && v.verifiers != nil }
 
 // Format writes c, for every verb, as dpop.MemoryReplayCache{MaxEntries:
 // …}: what never changes. Printing the fields instead would read the

@@ -1,8 +1,12 @@
 package dpop
 
 import (
+	"context"
 	"crypto"
+	"crypto/ecdsa"
+	"crypto/ed25519"
 	"crypto/rand"
+	"crypto/rsa"
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/json"
@@ -30,7 +34,19 @@ type Signer struct {
 	pub   jwk.Key               // the public JWK of the header; never changed after NewSigner
 	thumb string
 	now   func() time.Time
+	// slots bounds the signatures of a key of another type than the
+	// package's in-memory ones (a KMS or HSM) in flight at once, those
+	// ProofContext stopped waiting for included; nil for in-memory keys,
+	// which ProofContext signs with inline.
+	slots chan struct{}
 }
+
+// MaxPendingSignatures bounds, per Signer whose key is not an
+// *ecdsa.PrivateKey, *rsa.PrivateKey or ed25519.PrivateKey (a KMS or HSM
+// key), the signatures Proof and ProofContext run at once, including those
+// whose caller's context ended first: a call that finds them all running
+// waits for one to end, or, with ProofContext, for its context.
+const MaxPendingSignatures = 256
 
 // SignerOption configures a Signer.
 type SignerOption func(*Signer)
@@ -82,6 +98,11 @@ func NewSigner(key crypto.Signer, alg string, opts ...SignerOption) (*Signer, er
 		return nil, fmt.Errorf("dpop: NewSigner: thumbprint: %w", err)
 	}
 	s := &Signer{alg: alg, key: seal(key), pub: pub, thumb: base64.RawURLEncoding.EncodeToString(tp), now: time.Now}
+	switch key.(type) {
+	case *ecdsa.PrivateKey, *rsa.PrivateKey, ed25519.PrivateKey: // sign in memory, never block
+	default:
+		s.slots = make(chan struct{}, MaxPendingSignatures)
+	}
 	for i, o := range opts {
 		if o == nil {
 			return nil, fmt.Errorf("dpop: NewSigner: option %d is nil", i)
@@ -106,14 +127,72 @@ func (s *Signer) Thumbprint() string { return s.thumb }
 // token endpoint's URL), accessToken the access token it goes with ("" for
 // a token request: no ath) and nonce the latest nonce the server sent (""
 // for none). Both are put in the proof as given. A nil Signer returns an
-// error.
+// error. It waits for the key's Sign however long it takes: with a key
+// in a KMS or HSM, whose Sign may block on the network, use ProofContext.
 func (s *Signer) Proof(htm, htu, accessToken, nonce string) (string, error) {
+	return s.ProofContext(context.Background(), htm, htu, accessToken, nonce)
+}
+
+// ProofContext is Proof that stops waiting when ctx ends. crypto.Signer's
+// Sign takes no context, so ctx cannot reach a KMS or HSM key's request:
+// with such a key (any but an *ecdsa.PrivateKey, *rsa.PrivateKey or
+// ed25519.PrivateKey, which sign in memory, inline) the signature is made
+// on a goroutine of its own, which ProofContext leaves running when ctx
+// ends first, returning an error wrapping ctx's; the goroutine ends when
+// Sign returns, its signature discarded. At most MaxPendingSignatures such
+// signatures run at once per Signer, so a key that hangs holds a bounded
+// number of goroutines: past them, ProofContext waits for one to end, or
+// for ctx. Give the key's own client a timeout too: it alone ends a hung
+// request. An ended ctx fails ProofContext before anything is signed. A
+// panic of such a key's Sign, on that goroutine, fails the proof with an
+// error (of Proof's too) rather than end the process.
+func (s *Signer) ProofContext(ctx context.Context, htm, htu, accessToken, nonce string) (string, error) {
 	if s == nil {
 		return "", errors.New("dpop: Proof: no Signer (make one with NewSigner)")
 	}
 	if htm == "" || htu == "" {
 		return "", errors.New("dpop: Proof: empty htm or htu")
 	}
+	if err := ctx.Err(); err != nil {
+		return "", fmt.Errorf("dpop: Proof: %w", err)
+	}
+	if s.slots == nil {
+		return s.sign(htm, htu, accessToken, nonce)
+	}
+	select {
+	case s.slots <- struct{}{}:
+	case <-ctx.Done():
+		return "", fmt.Errorf("dpop: Proof: %w (waiting for one of %d signatures in flight)", ctx.Err(), MaxPendingSignatures)
+	}
+	type result struct {
+		proof string
+		err   error
+	}
+	done := make(chan result, 1) // buffered: the goroutine never blocks on a caller that left
+	go func() {
+		defer func() { <-s.slots }()
+		var r result
+		defer func() { done <- r }()
+		// The key's panic, on this goroutine, would end the process,
+		// out of the caller's reach to recover: it fails the proof.
+		defer func() {
+			if p := recover(); p != nil {
+				r = result{err: fmt.Errorf("dpop: Proof: sign: the key's Sign panicked: %v", p)}
+			}
+		}()
+		r.proof, r.err = s.sign(htm, htu, accessToken, nonce)
+	}()
+	select {
+	case r := <-done:
+		return r.proof, r.err
+	case <-ctx.Done():
+		return "", fmt.Errorf("dpop: Proof: %w (the key's Sign has not returned)", ctx.Err())
+	}
+}
+
+// sign makes a proof with htm and htu, not empty, and accessToken and
+// nonce.
+func (s *Signer) sign(htm, htu, accessToken, nonce string) (string, error) {
 	claims := map[string]any{"jti": rand.Text(), "htm": htm, "htu": htu, "iat": s.now().Unix()}
 	if accessToken != "" {
 		claims["ath"] = AccessTokenHash(accessToken)

@@ -31,7 +31,15 @@ import (
 const ProofType = "dpop+jwt"
 
 // Verifier checks DPoP proofs. It is safe for concurrent use; create one
-// with NewVerifier and share it.
+// with NewVerifier and share it. A Verifier that NewVerifier did not build
+// (a zero Verifier, or a nil *Verifier) refuses every proof with a
+// "dpop: ... not built with NewVerifier" error wrapping
+// ErrReplayCheckUnavailable, logged once per process through
+// slog.Default(): it has no algorithms and no ReplayCache, so no proof can
+// be checked, and the fault is the server's, not the proof's (a server
+// answers it as it answers a failing replay store, as the verifier and
+// introspect packages' unbuilt verifiers are answered with
+// codes.Unavailable). Its Algorithms and Nonces are nil. It never panics.
 type Verifier struct {
 	s         settings
 	verifiers map[string]jws.Verifier // one per allowed alg; stateless
@@ -59,13 +67,21 @@ func NewVerifier(cfg Config) (*Verifier, error) {
 // Algorithms returns the accepted proof algorithms, in configuration order:
 // what a server advertises in its challenge (algs="ES256 EdDSA Ed25519").
 func (v *Verifier) Algorithms() []string {
+	if !v.built() {
+		return nil
+	}
 	return append([]string(nil), v.s.algorithms...)
 }
 
 // Nonces returns Config.Nonces (nil when nonces are not required). Send a
 // client Verifier.Nonce rather than its Nonce: Verifier.Nonce refuses a
 // value that is no nonce (ErrBadNonce).
-func (v *Verifier) Nonces() NonceSource { return v.s.nonces }
+func (v *Verifier) Nonces() NonceSource {
+	if !v.built() {
+		return nil
+	}
+	return v.s.nonces
+}
 
 // Request describes the request a proof came with.
 type Request struct {
@@ -257,9 +273,12 @@ func verifySignature(jv jws.Verifier, input, sig []byte, pub crypto.PublicKey) (
 // KeyThumbprint, an error that wraps none of them). The checks run in RFC
 // 9449's order (section 4.3), then the key binding; the replay cache is
 // consulted last, so that only proofs that would be accepted are ever
-// recorded.
+// recorded. A Verifier NewVerifier did not build refuses every proof (see
+// Verifier).
 func (v *Verifier) Verify(ctx context.Context, proof string, req Request) (Proof, error) {
 	switch {
+	case !v.built():
+		return Proof{}, notBuilt()
 	case req.Method == "":
 		return Proof{}, errNoMethod
 	case req.Path == "":

@@ -1236,3 +1236,40 @@ func TestVerify_ZeroHMACNoncesInsideAWrapperIsRefusedWithoutPanic(t *testing.T) 
 		t.Error("a zero HMACNonces called a nonce current")
 	}
 }
+
+// TestVerify_UnbuiltVerifierSaysItWasNotBuilt: a Verifier NewVerifier did
+// not build (a zero one, or a nil *Verifier) refuses even a good proof
+// with an error that says it was not built and wraps
+// ErrReplayCheckUnavailable (the server's fault, not the proof's), and
+// never panics. Before, a zero one refused every proof as invalid ("alg
+// "ES256" is not allowed (allowed: )"), and a nil one panicked.
+func TestVerify_UnbuiltVerifierSaysItWasNotBuilt(t *testing.T) {
+	key, err := grpcauthtest.NewDPoPKey()
+	if err != nil {
+		t.Fatal(err)
+	}
+	proof, err := key.Proof("POST", "https://api.example.com/pkg.Service/Method", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	req := dpop.Request{Method: "POST", Scheme: "https", Authority: "api.example.com", Path: "/pkg.Service/Method"}
+	for name, v := range map[string]*dpop.Verifier{"zero": new(dpop.Verifier), "nil": nil} {
+		t.Run(name, func(t *testing.T) {
+			_, err := v.Verify(t.Context(), proof, req)
+			if !errors.Is(err, dpop.ErrReplayCheckUnavailable) || errors.Is(err, dpop.ErrInvalidProof) || !strings.Contains(err.Error(), "not built with NewVerifier") {
+				t.Errorf("Verify: %v, want a 'not built with NewVerifier' error wrapping ErrReplayCheckUnavailable", err)
+			}
+			if a, n := v.Algorithms(), v.Nonces(); a != nil || n != nil {
+				t.Errorf("Algorithms %q, Nonces %v, want nil", a, n)
+			}
+		})
+	}
+	// A built one accepts the same proof.
+	v, err := dpop.NewVerifier(dpop.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := v.Verify(t.Context(), proof, req); err != nil {
+		t.Fatalf("built Verifier: %v", err)
+	}
+}

@@ -108,7 +108,12 @@ const maxServerLen = 1024
 // wrapping gRPC's TLS credentials may return; http otherwise; the
 // authority the connection dialled; the call's method), ath the token's hash and, once
 // the server has sent one, its latest nonce; a call whose authority makes
-// no URL (docs/dpop.md) fails with codes.Internal. They send a token only over
+// no URL (docs/dpop.md) fails with codes.Internal, and one whose proof
+// cannot be signed fails with codes.Internal too, or, when the call's
+// context ends while a KMS or HSM key signs (dpop.Signer.ProofContext),
+// with the context's code. The proof is the call's
+// only dpop value: a call whose context already carries one fails with
+// ErrDPoPInMetadata. They send a token only over
 // the connections New's do (GetRequestMetadata), and only a token whose
 // token_type is DPoP (else ErrNotDPoPToken, without keeping the token):
 // get it with a proof of signer's key, the token source's HTTP client using
@@ -158,8 +163,12 @@ func (c *Credentials) dpopMetadata(ctx context.Context, tok *oauth2.Token, uri [
 		return nil, &tokenError{codes.Internal, "tokencreds: the call's authority makes no URL for the DPoP proof", err}
 	}
 	nonce := c.nonces.get(authority)
-	proof, err := c.signer.Proof(http.MethodPost, htu, tok.AccessToken, nonce)
+	proof, err := c.signer.ProofContext(ctx, http.MethodPost, htu, tok.AccessToken, nonce)
 	if err != nil {
+		if cerr := ctx.Err(); cerr != nil { // a KMS or HSM key still signing
+			st := status.FromContextError(cerr)
+			return nil, &tokenError{st.Code(), st.Message(), err}
+		}
 		return nil, &tokenError{codes.Internal, errProof.Error(), err}
 	}
 	if rec, ok := ctx.Value(callKey{}).(*callRecord); ok && rec.method == ri.Method {
@@ -454,6 +463,11 @@ func (m *nonceMap) set(server, nonce string) {
 // path or query), before it is signed or sent; so does one whose first
 // request cannot be found (a RoundTripper between the client and the
 // transport that leaves a response's Request unset).
+//
+// A proof is signed with the request's context (dpop.Signer.ProofContext):
+// a KMS or HSM key that hangs holds the request only until its context
+// ends (the http.Client's Timeout included), and the request then fails,
+// unsent, with an error wrapping the context's.
 type DPoPTransport struct {
 	signer *dpop.Signer
 	base   http.RoundTripper
@@ -671,7 +685,7 @@ func (t *DPoPTransport) learnNonce(origin string, resp *http.Response) string {
 
 // send sends a copy of req with body and a proof for htm, htu and nonce.
 func (t *DPoPTransport) send(req *http.Request, body io.ReadCloser, htm, htu, nonce string) (*http.Response, error) {
-	proof, err := t.signer.Proof(htm, htu, "", nonce)
+	proof, err := t.signer.ProofContext(req.Context(), htm, htu, "", nonce)
 	if err != nil {
 		if body != nil {
 			body.Close()

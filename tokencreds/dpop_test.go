@@ -2,6 +2,7 @@ package tokencreds_test
 
 import (
 	"context"
+	"crypto"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
@@ -1505,5 +1506,90 @@ func TestDPoP_UnaryCallIsRetriedWithTheNonceOfARefusalWithoutAChallenge(t *testi
 	}
 	if n := len(f.received()); n != 2 {
 		t.Errorf("the call reached the server %d times, want 2 (refused without a nonce, then retried)", n)
+	}
+}
+
+// A call whose context already carries dpop metadata (the caller's own, or
+// a gateway forwarding its caller's incoming metadata) would go out with
+// two proofs, the credentials' first, which a server must refuse (RFC
+// 9449, section 4.3, item 1) as if the token or proof were bad.
+// Credentials from NewDPoP refuse the call instead,
+// before the token source is asked and before anything is sent; other
+// metadata still goes out beside the one proof.
+func TestDPoP_CallCarryingItsOwnProofIsRefused(t *testing.T) {
+	src := &countingSource{next: oauth2.StaticTokenSource(&oauth2.Token{AccessToken: "at", TokenType: "DPoP", Expiry: time.Now().Add(time.Hour)})}
+	conn, received := serveRecording(t, grpc.WithPerRPCCredentials(tokencreds.NewDPoP(src, newSigner(t))))
+	client := authtestv1.NewTestServiceClient(conn)
+	for _, tt := range []struct {
+		name string
+		ctx  context.Context
+	}{
+		{"appended", metadata.AppendToOutgoingContext(t.Context(), "DPoP", "forwarded.proof.value")},
+		{"set", metadata.NewOutgoingContext(t.Context(), metadata.MD{"dpop": {"forwarded.proof.value"}})},
+		{"empty", metadata.AppendToOutgoingContext(t.Context(), "dpop", "")},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := client.Authenticated(tt.ctx, &authtestv1.AuthenticatedRequest{})
+			if st := status.Convert(err); st.Code() != codes.Internal || st.Message() != tokencreds.ErrDPoPInMetadata.Error() || !errors.Is(err, tokencreds.ErrDPoPInMetadata) {
+				t.Errorf("err = %v, want Internal: %v", err, tokencreds.ErrDPoPInMetadata)
+			}
+		})
+	}
+	if got := received(); len(got) != 0 {
+		t.Errorf("server got %d calls, want 0: the first with dpop %q", len(got), got[0].Get("dpop"))
+	}
+	if n := src.n.Load(); n != 0 {
+		t.Errorf("token source asked %d times, want 0", n)
+	}
+
+	ctx := metadata.AppendToOutgoingContext(t.Context(), "x-request-id", "1")
+	if _, err := client.Authenticated(ctx, &authtestv1.AuthenticatedRequest{}); err != nil {
+		t.Fatal(err)
+	}
+	got := received()
+	if len(got) != 1 || len(got[0].Get("dpop")) != 1 || len(got[0].Get("x-request-id")) != 1 {
+		t.Fatalf("server got %v, want one call with one dpop proof and x-request-id", got)
+	}
+}
+
+// hungKey is a crypto.Signer standing for a KMS key whose requests hang:
+// its Sign tells entered it was called, then waits until the test ends.
+type hungKey struct {
+	*ecdsa.PrivateKey
+	entered chan struct{}
+	release chan struct{}
+}
+
+func (k *hungKey) Sign(r io.Reader, digest []byte, opts crypto.SignerOpts) ([]byte, error) {
+	k.entered <- struct{}{}
+	<-k.release
+	return k.PrivateKey.Sign(r, digest, opts)
+}
+
+// A proof signed by a key in a KMS that does not answer holds the call
+// only until the call's context ends: the call fails with the context's
+// code (Canceled here, DeadlineExceeded past a deadline) rather than wait
+// for the key however long it hangs, and nothing reaches the server.
+func TestDPoP_CallWhoseKeyHangsEndsWithItsContext(t *testing.T) {
+	priv, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	key := &hungKey{PrivateKey: priv, entered: make(chan struct{}, 1), release: make(chan struct{})}
+	t.Cleanup(func() { close(key.release) }) // before the server stops (cleanups run last first)
+	signer, err := dpop.NewSigner(key, "ES256")
+	if err != nil {
+		t.Fatal(err)
+	}
+	src := oauth2.StaticTokenSource(&oauth2.Token{AccessToken: "at", TokenType: "DPoP", Expiry: time.Now().Add(time.Hour)})
+	conn, received := serveRecording(t, grpc.WithPerRPCCredentials(tokencreds.NewDPoP(src, signer)))
+	ctx, cancel := context.WithCancel(t.Context())
+	go func() { <-key.entered; cancel() }()
+	_, err = authtestv1.NewTestServiceClient(conn).Authenticated(ctx, &authtestv1.AuthenticatedRequest{})
+	if status.Code(err) != codes.Canceled {
+		t.Fatalf("err = %v, want Canceled", err)
+	}
+	if got := received(); len(got) != 0 {
+		t.Fatalf("server got %d calls, want 0", len(got))
 	}
 }

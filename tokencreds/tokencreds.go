@@ -92,6 +92,19 @@ var ErrExpiredToken = errors.New("tokencreds: the token source returned a token 
 // call's error.
 var ErrAuthorizationInMetadata = errors.New("tokencreds: the call's metadata already carries authorization; the credentials would send a second value")
 
+// ErrDPoPInMetadata is the cause of a refusal, by Credentials from
+// NewDPoP, to put a proof on a call whose context already carries dpop
+// metadata (set with metadata.AppendToOutgoingContext or
+// NewOutgoingContext, or forwarded from an incoming call): the call would
+// carry two proofs (the credentials' first), which RFC 9449 (section 4.3,
+// item 1) has a server refuse (grpcauth does, DPOP_PROOF_INVALID), so the
+// call would fail there with Unauthenticated, as if its token or proof
+// were bad. The call fails with codes.Internal and
+// this error's text, before the token source is asked, and errors.Is
+// finds it in the call's error. Credentials from New, which send no
+// proof, leave such metadata alone.
+var ErrDPoPInMetadata = errors.New("tokencreds: the call's metadata already carries dpop; the credentials would send a second proof")
+
 // Credentials puts "authorization: <type> <access token>" (usually
 // "Bearer ...") from a TokenSource on every call. It is safe for concurrent
 // use if its TokenSource is (those of golang.org/x/oauth2 are).
@@ -357,13 +370,20 @@ func New(ts oauth2.TokenSource) *Credentials { return &Credentials{ts: ts, now: 
 // through is not recognised: use TLS when a proxy is involved.
 //
 // Credentials from NewDPoP send "authorization: DPoP <access token>" and a
-// new proof in the dpop metadata instead; see NewDPoP.
+// new proof in the dpop metadata instead; see NewDPoP. A call whose context
+// already carries authorization metadata fails with
+// ErrAuthorizationInMetadata, and, with Credentials from NewDPoP, one
+// whose context carries dpop metadata fails with ErrDPoPInMetadata: each
+// would go out with two values.
 func (c *Credentials) GetRequestMetadata(ctx context.Context, uri ...string) (map[string]string, error) {
 	if !safeConnection(ctx, uri) {
 		return nil, &tokenError{codes.Unauthenticated, ErrInsecureTransport.Error(), ErrInsecureTransport}
 	}
 	if len(metadata.ValueFromOutgoingContext(ctx, "authorization")) > 0 {
 		return nil, &tokenError{codes.Internal, ErrAuthorizationInMetadata.Error(), ErrAuthorizationInMetadata}
+	}
+	if c.isDPoP && len(metadata.ValueFromOutgoingContext(ctx, mdDPoP)) > 0 {
+		return nil, &tokenError{codes.Internal, ErrDPoPInMetadata.Error(), ErrDPoPInMetadata}
 	}
 	if c.ts == nil {
 		err := errors.New("tokencreds: Credentials without a TokenSource")
