@@ -18,7 +18,9 @@ import (
 	"github.com/lestrrat-go/jwx/v2/jwk"
 	"github.com/lestrrat-go/jwx/v2/jws"
 
+	"github.com/grpcauth/grpcauth/internal/endpoint"
 	"github.com/grpcauth/grpcauth/internal/jwsalg"
+	"github.com/grpcauth/grpcauth/internal/panictext"
 )
 
 // Signer makes DPoP proofs (RFC 9449, section 4.2) with one private key:
@@ -145,7 +147,9 @@ func (s *Signer) Proof(htm, htu, accessToken, nonce string) (string, error) {
 // for ctx. Give the key's own client a timeout too: it alone ends a hung
 // request. An ended ctx fails ProofContext before anything is signed. A
 // panic of such a key's Sign, on that goroutine, fails the proof with an
-// error (of Proof's too) rather than end the process.
+// error (of Proof's too; the panic's value cut to a bounded text) rather
+// than end the process, and so does a Sign that ends the goroutine
+// (runtime.Goexit) instead of returning; either frees its slot.
 func (s *Signer) ProofContext(ctx context.Context, htm, htu, accessToken, nonce string) (string, error) {
 	if s == nil {
 		return "", errors.New("dpop: Proof: no Signer (make one with NewSigner)")
@@ -170,15 +174,18 @@ func (s *Signer) ProofContext(ctx context.Context, htm, htu, accessToken, nonce 
 	}
 	done := make(chan result, 1) // buffered: the goroutine never blocks on a caller that left
 	go func() {
-		defer func() { <-s.slots }()
-		var r result
-		defer func() { done <- r }()
-		// The key's panic, on this goroutine, would end the process,
-		// out of the caller's reach to recover: it fails the proof.
+		// r stays errSignExited unless sign returns: a Sign that panics
+		// (which, on this goroutine, would end the process out of the
+		// caller's reach) or ends the goroutine (runtime.Goexit) fails
+		// the proof. The slot is freed before the answer is sent, so a
+		// caller that has its answer has its slot back.
+		r := result{err: errSignExited}
 		defer func() {
 			if p := recover(); p != nil {
-				r = result{err: fmt.Errorf("dpop: Proof: sign: the key's Sign panicked: %v", p)}
+				r.err = fmt.Errorf("dpop: Proof: sign: the key's Sign panicked: %s", panictext.Text(p, endpoint.MaxErrorText))
 			}
+			<-s.slots
+			done <- r
 		}()
 		r.proof, r.err = s.sign(htm, htu, accessToken, nonce)
 	}()
@@ -189,6 +196,10 @@ func (s *Signer) ProofContext(ctx context.Context, htm, htu, accessToken, nonce 
 		return "", fmt.Errorf("dpop: Proof: %w (the key's Sign has not returned)", ctx.Err())
 	}
 }
+
+// errSignExited fails a proof whose key's Sign ended its goroutine
+// (runtime.Goexit) instead of returning.
+var errSignExited = errors.New("dpop: Proof: sign: the key's Sign ended its goroutine without returning")
 
 // sign makes a proof with htm and htu, not empty, and accessToken and
 // nonce.
