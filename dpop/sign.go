@@ -128,9 +128,10 @@ func (s *Signer) Thumbprint() string { return s.thumb }
 // "scheme://authority/package.Service/Method", for a token request the
 // token endpoint's URL), accessToken the access token it goes with ("" for
 // a token request: no ath) and nonce the latest nonce the server sent (""
-// for none). Both are put in the proof as given. A nil Signer returns an
-// error. It waits for the key's Sign however long it takes: with a key
-// in a KMS or HSM, whose Sign may block on the network, use ProofContext.
+// for none). Both are put in the proof as given. A nil Signer, or a zero
+// one (not made by NewSigner), returns an error. It waits for the key's
+// Sign however long it takes: with a key in a KMS or HSM, whose Sign may
+// block on the network, use ProofContext.
 func (s *Signer) Proof(htm, htu, accessToken, nonce string) (string, error) {
 	return s.ProofContext(context.Background(), htm, htu, accessToken, nonce)
 }
@@ -151,7 +152,7 @@ func (s *Signer) Proof(htm, htu, accessToken, nonce string) (string, error) {
 // than end the process, and so does a Sign that ends the goroutine
 // (runtime.Goexit) instead of returning; either frees its slot.
 func (s *Signer) ProofContext(ctx context.Context, htm, htu, accessToken, nonce string) (string, error) {
-	if s == nil {
+	if s == nil || s.key == nil { // nil, or zero: not made by NewSigner
 		return "", errors.New("dpop: Proof: no Signer (make one with NewSigner)")
 	}
 	if htm == "" || htu == "" {
