@@ -47,7 +47,11 @@ type Signer struct {
 // *ecdsa.PrivateKey, *rsa.PrivateKey or ed25519.PrivateKey (a KMS or HSM
 // key), the signatures Proof and ProofContext run at once, including those
 // whose caller's context ended first: a call that finds them all running
-// waits for one to end, or, with ProofContext, for its context.
+// waits for one to end, or, with ProofContext, for its context. A Sign
+// that never returns holds its slot (and its goroutine) for the life of
+// the process: once MaxPendingSignatures have hung, every ProofContext
+// fails when its context ends, and Proof waits, until one returns. The
+// key's own client timeout is what frees them.
 const MaxPendingSignatures = 256
 
 // SignerOption configures a Signer.
