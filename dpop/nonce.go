@@ -37,9 +37,10 @@ func validNonce(s string) bool { return len(s) <= MaxNonceLen && ascii.IsNQChars
 // ErrBadNonce, which says the value's length only: send nothing, and
 // refuse the request (the grpcauth interceptors answer codes.Internal and
 // log the error), since no client can follow a nonce the server cannot
-// hand out.
+// hand out. A Verifier NewVerifier did not build (zero or nil) has no
+// nonces: "", nil.
 func (v *Verifier) Nonce() (string, error) {
-	n := v.s.nonces
+	n := v.Nonces()
 	if n == nil {
 		return "", nil
 	}

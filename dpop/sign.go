@@ -18,7 +18,9 @@ import (
 	"github.com/lestrrat-go/jwx/v2/jwk"
 	"github.com/lestrrat-go/jwx/v2/jws"
 
+	"github.com/grpcauth/grpcauth/internal/endpoint"
 	"github.com/grpcauth/grpcauth/internal/jwsalg"
+	"github.com/grpcauth/grpcauth/internal/panictext"
 )
 
 // Signer makes DPoP proofs (RFC 9449, section 4.2) with one private key:
@@ -45,7 +47,11 @@ type Signer struct {
 // *ecdsa.PrivateKey, *rsa.PrivateKey or ed25519.PrivateKey (a KMS or HSM
 // key), the signatures Proof and ProofContext run at once, including those
 // whose caller's context ended first: a call that finds them all running
-// waits for one to end, or, with ProofContext, for its context.
+// waits for one to end, or, with ProofContext, for its context. A Sign
+// that never returns holds its slot (and its goroutine) for the life of
+// the process: once MaxPendingSignatures have hung, every ProofContext
+// fails when its context ends, and Proof waits, until one returns. The
+// key's own client timeout is what frees them.
 const MaxPendingSignatures = 256
 
 // SignerOption configures a Signer.
@@ -126,9 +132,10 @@ func (s *Signer) Thumbprint() string { return s.thumb }
 // "scheme://authority/package.Service/Method", for a token request the
 // token endpoint's URL), accessToken the access token it goes with ("" for
 // a token request: no ath) and nonce the latest nonce the server sent (""
-// for none). Both are put in the proof as given. A nil Signer returns an
-// error. It waits for the key's Sign however long it takes: with a key
-// in a KMS or HSM, whose Sign may block on the network, use ProofContext.
+// for none). Both are put in the proof as given. A nil Signer, or a zero
+// one (not made by NewSigner), returns an error. It waits for the key's
+// Sign however long it takes: with a key in a KMS or HSM, whose Sign may
+// block on the network, use ProofContext.
 func (s *Signer) Proof(htm, htu, accessToken, nonce string) (string, error) {
 	return s.ProofContext(context.Background(), htm, htu, accessToken, nonce)
 }
@@ -145,9 +152,11 @@ func (s *Signer) Proof(htm, htu, accessToken, nonce string) (string, error) {
 // for ctx. Give the key's own client a timeout too: it alone ends a hung
 // request. An ended ctx fails ProofContext before anything is signed. A
 // panic of such a key's Sign, on that goroutine, fails the proof with an
-// error (of Proof's too) rather than end the process.
+// error (of Proof's too; the panic's value cut to a bounded text) rather
+// than end the process, and so does a Sign that ends the goroutine
+// (runtime.Goexit) instead of returning; either frees its slot.
 func (s *Signer) ProofContext(ctx context.Context, htm, htu, accessToken, nonce string) (string, error) {
-	if s == nil {
+	if s == nil || s.key == nil { // nil, or zero: not made by NewSigner
 		return "", errors.New("dpop: Proof: no Signer (make one with NewSigner)")
 	}
 	if htm == "" || htu == "" {
@@ -170,15 +179,18 @@ func (s *Signer) ProofContext(ctx context.Context, htm, htu, accessToken, nonce 
 	}
 	done := make(chan result, 1) // buffered: the goroutine never blocks on a caller that left
 	go func() {
-		defer func() { <-s.slots }()
-		var r result
-		defer func() { done <- r }()
-		// The key's panic, on this goroutine, would end the process,
-		// out of the caller's reach to recover: it fails the proof.
+		// r stays errSignExited unless sign returns: a Sign that panics
+		// (which, on this goroutine, would end the process out of the
+		// caller's reach) or ends the goroutine (runtime.Goexit) fails
+		// the proof. The slot is freed before the answer is sent, so a
+		// caller that has its answer has its slot back.
+		r := result{err: errSignExited}
 		defer func() {
 			if p := recover(); p != nil {
-				r = result{err: fmt.Errorf("dpop: Proof: sign: the key's Sign panicked: %v", p)}
+				r.err = fmt.Errorf("dpop: Proof: sign: the key's Sign panicked: %s", panictext.Text(p, endpoint.MaxErrorText))
 			}
+			<-s.slots
+			done <- r
 		}()
 		r.proof, r.err = s.sign(htm, htu, accessToken, nonce)
 	}()
@@ -189,6 +201,10 @@ func (s *Signer) ProofContext(ctx context.Context, htm, htu, accessToken, nonce 
 		return "", fmt.Errorf("dpop: Proof: %w (the key's Sign has not returned)", ctx.Err())
 	}
 }
+
+// errSignExited fails a proof whose key's Sign ended its goroutine
+// (runtime.Goexit) instead of returning.
+var errSignExited = errors.New("dpop: Proof: sign: the key's Sign ended its goroutine without returning")
 
 // sign makes a proof with htm and htu, not empty, and accessToken and
 // nonce.

@@ -147,10 +147,16 @@ func TestSigner_SignsWithAnOpaqueCryptoSigner(t *testing.T) {
 	}
 }
 
+// A nil Signer, or a zero one (NewSigner did not make it), returns an
+// error from Proof and ProofContext rather than panic.
 func TestSigner_NilSignerReturnsAnError(t *testing.T) {
-	var s *dpop.Signer
-	if p, err := s.Proof("POST", "https://api.example/pkg.S/M", "", ""); err == nil || p != "" {
-		t.Errorf("Proof = %q, %v; want an error", p, err)
+	for name, s := range map[string]*dpop.Signer{"nil": nil, "zero": new(dpop.Signer)} {
+		if p, err := s.Proof("POST", "https://api.example/pkg.S/M", "", ""); err == nil || p != "" {
+			t.Errorf("%s: Proof = %q, %v; want an error", name, p, err)
+		}
+		if p, err := s.ProofContext(t.Context(), "POST", "https://api.example/pkg.S/M", "", ""); err == nil || p != "" {
+			t.Errorf("%s: ProofContext = %q, %v; want an error", name, p, err)
+		}
 	}
 }
 

@@ -8,9 +8,12 @@ import (
 	"crypto/rand"
 	"errors"
 	"io"
+	"runtime"
 	"sync"
 	"sync/atomic"
 	"testing"
+	"testing/synctest"
+	"time"
 
 	"github.com/grpcauth/grpcauth/dpop"
 )
@@ -55,117 +58,159 @@ const testHTU = "https://api.example.com/pkg.Service/Method"
 
 // A key whose Sign hangs (a KMS that does not answer) holds ProofContext
 // only until its context ends: it returns the context's error while Sign
-// still runs, and the signature's goroutine ends when Sign returns. Proof,
-// which has no context, would wait for Sign however long it took.
+// still runs, and the signature's goroutine ends when Sign returns
+// (synctest.Test fails if any goroutine is left). Proof, which has no
+// context, would wait for Sign however long it took.
 func TestSigner_ProofContextStopsWaitingForAHungKeyWhenTheContextEnds(t *testing.T) {
-	key := NewBlockingKey(t, 1)
-	signer, err := dpop.NewSigner(key, "ES256")
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(t.Context())
-	go func() { <-key.entered; cancel() }()
-	if _, err := signer.ProofContext(ctx, "POST", testHTU, "at", ""); !errors.Is(err, context.Canceled) {
-		t.Fatalf("ProofContext: %v, want context.Canceled", err)
-	}
-	select {
-	case <-key.returned:
-		t.Fatal("ProofContext returned only once Sign did")
-	default:
-	}
-	key.Release()
-	<-key.returned // the goroutine left behind ends with Sign
+	synctest.Test(t, func(t *testing.T) {
+		key := NewBlockingKey(t, 1)
+		signer, err := dpop.NewSigner(key, "ES256")
+		if err != nil {
+			t.Fatal(err)
+		}
+		ctx, cancel := context.WithCancel(t.Context())
+		go func() { <-key.entered; cancel() }()
+		if _, err := signer.ProofContext(ctx, "POST", testHTU, "at", ""); !errors.Is(err, context.Canceled) {
+			t.Fatalf("ProofContext: %v, want context.Canceled", err)
+		}
+		select {
+		case <-key.returned:
+			t.Fatal("ProofContext returned only once Sign did")
+		default:
+		}
+		key.Release()
+		<-key.returned // the goroutine left behind ends with Sign
+		synctest.Wait()
 
-	// Once the key answers, proofs are made as before.
-	if _, err := signer.ProofContext(t.Context(), "POST", testHTU, "at", ""); err != nil {
-		t.Fatal(err)
-	}
-	// An ended context signs nothing.
-	if _, err := signer.ProofContext(ctx, "POST", testHTU, "at", ""); !errors.Is(err, context.Canceled) {
-		t.Fatalf("ProofContext with an ended context: %v, want context.Canceled", err)
-	}
-	select {
-	case <-key.entered:
-	default:
-		t.Fatal("the second proof did not reach Sign")
-	}
-	select {
-	case <-key.entered:
-		t.Fatal("Sign called with an ended context")
-	default:
-	}
+		// Once the key answers, proofs are made as before.
+		if _, err := signer.ProofContext(t.Context(), "POST", testHTU, "at", ""); err != nil {
+			t.Fatal(err)
+		}
+		<-key.entered
+		<-key.returned
+		// An ended context signs nothing.
+		if _, err := signer.ProofContext(ctx, "POST", testHTU, "at", ""); !errors.Is(err, context.Canceled) {
+			t.Fatalf("ProofContext with an ended context: %v, want context.Canceled", err)
+		}
+		if n := key.calls.Load(); n != 2 {
+			t.Fatalf("Sign called %d times, want 2: once per proof with a live context", n)
+		}
+	})
 }
 
 // A hung key holds at most MaxPendingSignatures goroutines per Signer,
 // however many proofs gave up on it: the next ProofContext does not start
-// another, but waits for a slot until its context ends.
+// another, but waits for a slot until its context ends. Once the key
+// answers, every goroutine ends (synctest.Test fails if one is left) and
+// proofs are made again.
 func TestSigner_HungKeyHoldsABoundedNumberOfSignatures(t *testing.T) {
-	key := NewBlockingKey(t, dpop.MaxPendingSignatures+1)
-	signer, err := dpop.NewSigner(key, "ES256")
-	if err != nil {
-		t.Fatal(err)
-	}
-	for i := range dpop.MaxPendingSignatures {
-		ctx, cancel := context.WithCancel(t.Context())
-		go func() { <-key.entered; cancel() }()
-		if _, err := signer.ProofContext(ctx, "POST", testHTU, "", ""); !errors.Is(err, context.Canceled) {
-			t.Fatalf("proof %d: %v, want context.Canceled", i+1, err)
+	synctest.Test(t, func(t *testing.T) {
+		key := NewBlockingKey(t, dpop.MaxPendingSignatures+1)
+		signer, err := dpop.NewSigner(key, "ES256")
+		if err != nil {
+			t.Fatal(err)
 		}
-	}
-	// A ProofContext whose context ends while every slot is taken (here
-	// at once: Err still nil, Done closed) returns without starting
-	// another signature.
-	if _, err := signer.ProofContext(&endingCtx{Context: t.Context()}, "POST", testHTU, "", ""); !errors.Is(err, context.Canceled) {
-		t.Fatalf("ProofContext past the bound: %v, want context.Canceled", err)
-	}
-	key.Release()
-	for range dpop.MaxPendingSignatures {
+		for i := range dpop.MaxPendingSignatures {
+			ctx, cancel := context.WithCancel(t.Context())
+			go func() { <-key.entered; cancel() }()
+			if _, err := signer.ProofContext(ctx, "POST", testHTU, "", ""); !errors.Is(err, context.Canceled) {
+				t.Fatalf("proof %d: %v, want context.Canceled", i+1, err)
+			}
+		}
+		// Every slot is taken: the next ProofContext waits (synctest.Wait
+		// returns once it is blocked) without calling Sign, and returns
+		// when its context ends.
+		ctx, cancel := context.WithCancel(t.Context())
+		errc := make(chan error, 1)
+		go func() {
+			_, err := signer.ProofContext(ctx, "POST", testHTU, "", "")
+			errc <- err
+		}()
+		synctest.Wait()
+		if n, want := key.calls.Load(), int64(dpop.MaxPendingSignatures); n != want {
+			t.Fatalf("Sign called %d times, want %d: the proof past the bound started a signature", n, want)
+		}
+		select {
+		case err := <-errc:
+			t.Fatalf("ProofContext past the bound returned %v without waiting", err)
+		default:
+		}
+		cancel()
+		if err := <-errc; !errors.Is(err, context.Canceled) {
+			t.Fatalf("ProofContext past the bound: %v, want context.Canceled", err)
+		}
+
+		key.Release()
+		for range dpop.MaxPendingSignatures {
+			<-key.returned
+		}
+		if _, err := signer.ProofContext(t.Context(), "POST", testHTU, "", ""); err != nil {
+			t.Fatal(err)
+		}
+		<-key.entered
 		<-key.returned
-	}
-	if _, err := signer.ProofContext(t.Context(), "POST", testHTU, "", ""); err != nil {
-		t.Fatal(err)
-	}
-	<-key.returned
-	if n, want := key.calls.Load(), int64(dpop.MaxPendingSignatures+1); n != want {
-		t.Fatalf("Sign called %d times, want %d: the proof past the bound started a signature", n, want)
-	}
+		if n, want := key.calls.Load(), int64(dpop.MaxPendingSignatures+1); n != want {
+			t.Fatalf("Sign called %d times, want %d", n, want)
+		}
+	})
 }
 
-// endingCtx is a context that ends as it is used: its Done is closed,
-// and its Err is nil the first time it is read, context.Canceled after.
-type endingCtx struct {
-	context.Context
-	reads atomic.Int32
+// PanickingKey is a crypto.Signer whose Sign panics with v.
+type PanickingKey struct {
+	*ecdsa.PrivateKey
+	v any
 }
 
-var closedDone = func() chan struct{} { c := make(chan struct{}); close(c); return c }()
+func (k PanickingKey) Sign(io.Reader, []byte, crypto.SignerOpts) ([]byte, error) { panic(k.v) }
 
-func (*endingCtx) Done() <-chan struct{} { return closedDone }
+// nestedPanic is a panic value whose String method panics with another,
+// which fmt does not recover.
+type nestedPanic struct{}
 
-func (c *endingCtx) Err() error {
-	if c.reads.Add(1) == 1 {
-		return nil
-	}
-	return context.Canceled
+func (nestedPanic) String() string { panic(nestedPanic{}) }
+
+// ExitingKey is a crypto.Signer whose Sign ends its goroutine
+// (runtime.Goexit, as a test's fake calling t.FailNow does).
+type ExitingKey struct{ *ecdsa.PrivateKey }
+
+func (ExitingKey) Sign(io.Reader, []byte, crypto.SignerOpts) ([]byte, error) {
+	runtime.Goexit()
+	return nil, nil
 }
-
-// PanickingKey is a crypto.Signer whose Sign panics.
-type PanickingKey struct{ *ecdsa.PrivateKey }
-
-func (PanickingKey) Sign(io.Reader, []byte, crypto.SignerOpts) ([]byte, error) { panic("hsm bug") }
 
 // A KMS or HSM key signs on a goroutine of ProofContext's, where its panic
-// would end the process out of the caller's reach: it fails the proof.
+// would end the process out of the caller's reach: it fails the proof,
+// whatever the panic's value (one whose String method panics again
+// included), and so does a Sign that ends its goroutine instead of
+// returning. Each frees its slot: twice MaxPendingSignatures such proofs
+// all fail rather than wait (in the bubble, a slot left taken would
+// block the next proof until its context's deadline).
 func TestSigner_PanickingKeyFailsTheProof(t *testing.T) {
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
 		t.Fatal(err)
 	}
-	signer, err := dpop.NewSigner(PanickingKey{key}, "ES256")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := signer.ProofContext(t.Context(), "POST", testHTU, "", ""); err == nil {
-		t.Fatal("ProofContext of a panicking key succeeded")
+	for name, k := range map[string]crypto.Signer{
+		"string": PanickingKey{key, "hsm bug"},
+		"nested": PanickingKey{key, nestedPanic{}},
+		"nil":    PanickingKey{key, nil},
+		"goexit": ExitingKey{key},
+	} {
+		t.Run(name, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				signer, err := dpop.NewSigner(k, "ES256")
+				if err != nil {
+					t.Fatal(err)
+				}
+				ctx, cancel := context.WithTimeout(t.Context(), time.Hour)
+				defer cancel()
+				for i := range 2 * dpop.MaxPendingSignatures {
+					proof, err := signer.ProofContext(ctx, "POST", testHTU, "", "")
+					if err == nil || proof != "" || errors.Is(err, context.DeadlineExceeded) {
+						t.Fatalf("proof %d: %q, %v; want an error of the key's", i+1, proof, err)
+					}
+				}
+			})
+		})
 	}
 }

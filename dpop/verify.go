@@ -39,7 +39,8 @@ const ProofType = "dpop+jwt"
 // be checked, and the fault is the server's, not the proof's (a server
 // answers it as it answers a failing replay store, as the verifier and
 // introspect packages' unbuilt verifiers are answered with
-// codes.Unavailable). Its Algorithms and Nonces are nil. It never panics.
+// codes.Unavailable). Its Algorithms and Nonces are nil, and its Nonce
+// "". It never panics.
 type Verifier struct {
 	s         settings
 	verifiers map[string]jws.Verifier // one per allowed alg; stateless

@@ -1262,6 +1262,9 @@ func TestVerify_UnbuiltVerifierSaysItWasNotBuilt(t *testing.T) {
 			if a, n := v.Algorithms(), v.Nonces(); a != nil || n != nil {
 				t.Errorf("Algorithms %q, Nonces %v, want nil", a, n)
 			}
+			if n, err := v.Nonce(); n != "" || err != nil {
+				t.Errorf("Nonce = %q, %v; want none", n, err)
+			}
 		})
 	}
 	// A built one accepts the same proof.

@@ -1560,10 +1560,66 @@ type hungKey struct {
 	release chan struct{}
 }
 
+// newHungKey returns a hungKey of a new P-256 key, released (its Sign
+// goroutines left to end, which goleak checks) when the test ends.
+func newHungKey(t *testing.T) *hungKey {
+	t.Helper()
+	priv, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	key := &hungKey{PrivateKey: priv, entered: make(chan struct{}, 1), release: make(chan struct{})}
+	t.Cleanup(func() { close(key.release) })
+	return key
+}
+
 func (k *hungKey) Sign(r io.Reader, digest []byte, opts crypto.SignerOpts) ([]byte, error) {
 	k.entered <- struct{}{}
 	<-k.release
 	return k.PrivateKey.Sign(r, digest, opts)
+}
+
+// cancelOnSign returns a context that is cancelled once k's Sign is
+// called (or the test ends, so that no goroutine is left if it never is).
+func (k *hungKey) cancelOnSign(t *testing.T) context.Context {
+	ctx, cancel := context.WithCancel(t.Context())
+	go func() {
+		select {
+		case <-k.entered:
+		case <-ctx.Done():
+		}
+		cancel()
+	}()
+	return ctx
+}
+
+// A token request whose proof a KMS key that does not answer would sign
+// fails, unsent, when the request's context ends (the http.Client's
+// Timeout, or the token source's context), with an error wrapping the
+// context's, rather than wait for the key however long it hangs.
+func TestDPoPTransport_RequestWhoseKeyHangsEndsWithItsContext(t *testing.T) {
+	key := newHungKey(t)
+	signer, err := dpop.NewSigner(key, "ES256")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var requests atomic.Int64
+	endpoint := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { requests.Add(1) }))
+	t.Cleanup(endpoint.Close)
+	req, err := http.NewRequestWithContext(key.cancelOnSign(t), http.MethodPost, endpoint.URL+"/token", strings.NewReader("grant_type=client_credentials"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp, err := (&http.Client{Transport: tokencreds.NewDPoPTransport(signer, nil)}).Do(req)
+	if err == nil {
+		resp.Body.Close()
+	}
+	if !errors.Is(err, context.Canceled) {
+		t.Fatalf("err = %v, want one wrapping context.Canceled", err)
+	}
+	if n := requests.Load(); n != 0 {
+		t.Fatalf("the token endpoint got %d requests, want 0", n)
+	}
 }
 
 // A proof signed by a key in a KMS that does not answer holds the call
@@ -1571,20 +1627,14 @@ func (k *hungKey) Sign(r io.Reader, digest []byte, opts crypto.SignerOpts) ([]by
 // code (Canceled here, DeadlineExceeded past a deadline) rather than wait
 // for the key however long it hangs, and nothing reaches the server.
 func TestDPoP_CallWhoseKeyHangsEndsWithItsContext(t *testing.T) {
-	priv, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	key := &hungKey{PrivateKey: priv, entered: make(chan struct{}, 1), release: make(chan struct{})}
-	t.Cleanup(func() { close(key.release) }) // before the server stops (cleanups run last first)
+	key := newHungKey(t)
 	signer, err := dpop.NewSigner(key, "ES256")
 	if err != nil {
 		t.Fatal(err)
 	}
 	src := oauth2.StaticTokenSource(&oauth2.Token{AccessToken: "at", TokenType: "DPoP", Expiry: time.Now().Add(time.Hour)})
 	conn, received := serveRecording(t, grpc.WithPerRPCCredentials(tokencreds.NewDPoP(src, signer)))
-	ctx, cancel := context.WithCancel(t.Context())
-	go func() { <-key.entered; cancel() }()
+	ctx := key.cancelOnSign(t)
 	_, err = authtestv1.NewTestServiceClient(conn).Authenticated(ctx, &authtestv1.AuthenticatedRequest{})
 	if status.Code(err) != codes.Canceled {
 		t.Fatalf("err = %v, want Canceled", err)

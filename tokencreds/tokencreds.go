@@ -531,6 +531,15 @@ func (c *Credentials) answer(f *fetch, tok *oauth2.Token, err error) {
 		cp := *tok
 		cp.Expiry = cp.Expiry.Round(0)
 		tok = &cp
+	}
+	f.timer.Stop()
+	c.mu.Lock()
+	// The token is kept as the fetch ends, under the same lock: a call
+	// that has seen it (and returned it, in the margin before the last
+	// one's expiry) never finds the fetch still running afterwards, and
+	// so never waits for it and gets the token it answered with by an
+	// older reading of the clock, however far the clock has moved.
+	if err == nil {
 		// A token without an expiry is not kept, and ends the reuse of
 		// an earlier one, which calls would otherwise send in its place.
 		if tok.Expiry.IsZero() {
@@ -539,8 +548,6 @@ func (c *Credentials) answer(f *fetch, tok *oauth2.Token, err error) {
 			c.last.Store(&kept{tok, received.Add(tok.Expiry.Sub(received) / 2)})
 		}
 	}
-	f.timer.Stop()
-	c.mu.Lock()
 	c.fetch = nil
 	if err != nil {
 		c.failures++
