@@ -4,6 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
+	"runtime/debug"
+	"strconv"
 	"sync/atomic"
 
 	"google.golang.org/grpc"
@@ -12,6 +15,7 @@ import (
 
 	"github.com/grpcauth/grpcauth/internal/endpoint"
 	"github.com/grpcauth/grpcauth/internal/isnil"
+	"github.com/grpcauth/grpcauth/internal/jwxpanic"
 	"github.com/grpcauth/grpcauth/internal/panictext"
 	"github.com/grpcauth/grpcauth/verifier"
 )
@@ -47,6 +51,12 @@ type Condition interface {
 	// an error wrapping ctx's own context.Canceled or
 	// context.DeadlineExceeded, once ctx is done, refuses it with
 	// CANCELED or DEADLINE_EXCEEDED instead. ctx is the call's context.
+	// Eval runs on the call's goroutine. A panic of Eval is recovered, and
+	// the server goes on serving: it refuses the call (or the stream
+	// message) as an error does, with CONDITION_ERROR (in dry run, a
+	// would-deny that lets it through, as an error's is); its value,
+	// clipped to 160 bytes, is in Decision.Err, and its stack is logged
+	// at LogLevels.Problem, at most one a minute.
 	Eval(ctx context.Context, in ConditionInput) (bool, error)
 }
 
@@ -188,7 +198,7 @@ func (a *Authenticator) policy(ctx context.Context, p *methodPlan, method string
 	if p.cond == nil || (req == nil && !p.condAtStart) {
 		return nil, nil
 	}
-	return p.evalCondition(ctx, method, c, req)
+	return a.evalCondition(ctx, p, method, c, req)
 }
 
 // noRequest stands for the request of a unary call that ServeCall was
@@ -201,7 +211,7 @@ var errNoRequest = errors.New("grpcauth: condition: the method has a condition, 
 
 // evalCondition evaluates p's condition on one request message, or on none
 // (req nil) when the condition does not read it.
-func (p *methodPlan) evalCondition(ctx context.Context, method string, c verifier.Claims, req any) (*rejection, error) {
+func (a *Authenticator) evalCondition(ctx context.Context, p *methodPlan, method string, c verifier.Claims, req any) (*rejection, error) {
 	if _, ok := req.(noRequest); ok {
 		return rejConditionError, errNoRequest
 	}
@@ -209,7 +219,7 @@ func (p *methodPlan) evalCondition(ctx context.Context, method string, c verifie
 	if !ok && (req != nil || !p.condAtStart) {
 		return rejConditionError, fmt.Errorf("grpcauth: condition: the request is a %T, not a proto.Message", req)
 	}
-	ok, err := p.cond.Eval(ctx, ConditionInput{Method: method, Claims: c, Request: m})
+	ok, err := a.eval(ctx, p.cond, ConditionInput{Method: method, Claims: c, Request: m})
 	switch {
 	case err != nil:
 		err = fmt.Errorf("grpcauth: condition %q: %w", p.rule.condition, err)
@@ -221,6 +231,32 @@ func (p *methodPlan) evalCondition(ctx context.Context, method string, c verifie
 		return rejConditionFailed, fmt.Errorf("grpcauth: condition %q is false", p.rule.condition)
 	}
 	return nil, nil
+}
+
+// errConditionPanicked is what the error of a condition whose Eval
+// panicked wraps, with the panic's value.
+var errConditionPanicked = errors.New("Eval panicked")
+
+// eval calls cond's Eval, recovering a panic of it (a bug of the
+// condition's, which the request may reach): the panic becomes an error
+// (errConditionPanicked, with its value clipped to jwxpanic.MaxValue, as
+// the value may quote the request or claims), which evalCondition turns
+// into the refusal of an Eval error, and it is logged at
+// LogLevels.Problem, its stack at most once a minute (a.condPanics): a
+// caller may send the request again and again. The panic does not end
+// the process, as grpc-go recovers no handler's panic.
+func (a *Authenticator) eval(ctx context.Context, cond Condition, in ConditionInput) (ok bool, err error) {
+	defer func() {
+		v := recover()
+		if v == nil {
+			return
+		}
+		e := &jwxpanic.Error{Value: panictext.Text(v, jwxpanic.MaxValue), Stack: debug.Stack()}
+		ok, err = false, fmt.Errorf("%w: %s", errConditionPanicked, strconv.Quote(e.Value))
+		a.logger.LogAttrs(ctx, a.levels.Problem.Level(), "grpcauth: panic recovered in a condition's Eval; it counts as a condition error",
+			slog.String("method", clipLogged(in.Method)), slog.String("panic", e.Value), slog.String("stack", a.condPanics.Stack(e, a.now())))
+	}()
+	return cond.Eval(ctx, in)
 }
 
 // withCondition returns the stream and handler to run for a streaming call
@@ -318,7 +354,7 @@ func (g *messageGate) check(ctx context.Context, m any) error {
 		return err
 	}
 	start := g.a.startDecision(ctx)
-	rej, cause := g.p.evalCondition(ctx, g.method, g.claims, m)
+	rej, cause := g.a.evalCondition(ctx, g.p, g.method, g.claims, m)
 	if rej == nil {
 		return nil
 	}

@@ -176,8 +176,7 @@ func TestCondition_InvalidWithoutDescriptorOrCondition(t *testing.T) {
 
 // A ConditionCompiler that returns no condition and no error, even as a
 // nil pointer or func in the interface (whose Eval would panic on every
-// call, taking the server down without a recovery interceptor), makes the
-// rule invalid: the method is denied and Check reports it. So does one
+// call), makes the rule invalid: the method is denied and Check reports it. So does one
 // that panics, or whose condition's ReadsRequest panics. A nil slice is
 // an empty collection, a Condition like any other.
 func TestCondition_NilConditionFromCompilerDeniesTheMethod(t *testing.T) {

@@ -51,6 +51,7 @@ type Authenticator struct {
 	dpopNow     func() time.Time  // dpop's clock (newDPoP)
 	dpopAlgs    string            // the algs auth-param of DPoP challenges
 	dpopPanics  jwxpanic.StackLog // the stacks checkDPoP logs: one a minute
+	condPanics  jwxpanic.StackLog // the stacks of conditions' panics (eval): one a minute
 
 	plan    atomic.Pointer[map[string]*methodPlan] // read-only once stored: see lookup
 	mu      sync.Mutex                             // guards pending, debt, copied and undescribed's writes

@@ -70,9 +70,9 @@ import (
 // value), unless it was cut already (OnDecision panicking as it reported
 // the cut: the cut's status stands). The same code panicking on the
 // handler's goroutine, as the stream opens (the first verification and
-// RevalidateAt, OnDecision for the start) or as a message arrives (the
-// condition), is not recovered by grpcauth: like any handler panic, it
-// goes to the server's recovery interceptor (docs/middleware.md).
+// RevalidateAt, OnDecision for the start), is not recovered by grpcauth:
+// like any handler panic, it goes to the server's recovery interceptor
+// (docs/middleware.md). A panic of a condition is (see Condition.Eval).
 type Revalidator interface {
 	// RevalidateAt returns when to verify token again, given the claims
 	// VerifyAccessToken has just returned for it: the time its verdict
