@@ -251,10 +251,10 @@ func (a *Authenticator) eval(ctx context.Context, cond Condition, in ConditionIn
 		if v == nil {
 			return
 		}
-		e := &jwxpanic.Error{Value: panictext.Text(v, jwxpanic.MaxValue), Stack: debug.Stack()}
-		ok, err = false, fmt.Errorf("%w: %s", errConditionPanicked, strconv.Quote(e.Value))
+		value := panictext.Text(v, jwxpanic.MaxValue)
+		ok, err = false, fmt.Errorf("%w: %s", errConditionPanicked, strconv.Quote(value))
 		a.logger.LogAttrs(ctx, a.levels.Problem.Level(), "grpcauth: panic recovered in a condition's Eval; it counts as a condition error",
-			slog.String("method", clipLogged(in.Method)), slog.String("panic", e.Value), slog.String("stack", a.condPanics.Stack(e, a.now())))
+			slog.String("method", clipLogged(in.Method)), slog.String("panic", value), slog.String("stack", a.condPanics.Stack(debug.Stack(), a.now())))
 	}()
 	return cond.Eval(ctx, in)
 }

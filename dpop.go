@@ -154,7 +154,7 @@ func (a *Authenticator) checkDPoP(ctx context.Context, method string, cred crede
 			// the report, at most once a minute (a.dpopPanics): anyone may
 			// send the proof again and again.
 			a.logger.LogAttrs(ctx, a.levels.Problem.Level(), "grpcauth: panic recovered while checking a DPoP proof; the proof is refused as invalid",
-				slog.String("method", clipLogged(method)), slog.String("panic", e.Error()), slog.String("stack", a.dpopPanics.Stack(e, a.now())))
+				slog.String("method", clipLogged(method)), slog.String("panic", e.Error()), slog.String("stack", a.dpopPanics.Stack(e.Stack, a.now())))
 		}
 		rej := dpopErrorRejection(ctx, err)
 		if rej == rejUseDPoPNonce {

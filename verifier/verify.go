@@ -447,7 +447,7 @@ func checkSignature(jv jws.Verifier, input, sig []byte, pub crypto.PublicKey) (e
 // other records say the stack was omitted. The record holds neither the
 // token nor the key; the caller gets the refusal alone.
 func (v *Verifier) signaturePanicked(ctx context.Context, err error, e *jwxpanic.Error) {
-	v.s.Logger.ErrorContext(ctx, "verifier: checking a token's signature panicked; the token is refused", "error", err, "stack", v.panics.Stack(e, v.s.Now()))
+	v.s.Logger.ErrorContext(ctx, "verifier: checking a token's signature panicked; the token is refused", "error", err, "stack", v.panics.Stack(e.Stack, v.s.Now()))
 }
 
 // verified builds the claims of a token whose signature verified, and runs

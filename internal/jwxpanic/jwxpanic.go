@@ -132,17 +132,18 @@ type StackLog struct {
 	last time.Time // when a stack was last let through; zero before the first
 }
 
-// Stack returns e's stack, as text for a log record, when no stack was
+// Stack returns stack (a recovered panic's, such as Error.Stack), as text
+// for a log record, when no stack was
 // let through in the StackEvery before now, and otherwise a short note
 // that it was omitted: the site still logs each panic, without the
 // stack. A now before the last stack's time (a clock set back) lets the
 // stack through.
-func (l *StackLog) Stack(e *Error, now time.Time) string {
+func (l *StackLog) Stack(stack []byte, now time.Time) string {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if !l.last.IsZero() && !now.Before(l.last) && now.Sub(l.last) < StackEvery {
 		return stackOmitted
 	}
 	l.last = now
-	return string(e.Stack)
+	return string(stack)
 }

@@ -109,7 +109,7 @@ func TestStackLog_LetsOneStackThroughPerInterval(t *testing.T) {
 		{t0, true}, // the clock set back
 		{t0.Add(1), false},
 	} {
-		got := l.Stack(e, step.at)
+		got := l.Stack(e.Stack, step.at)
 		if gotStack := got == string(e.Stack); gotStack != step.wantStack || len(got) == 0 {
 			t.Fatalf("step %d: Stack = %.80q…; want the stack: %v", i, got, step.wantStack)
 		}

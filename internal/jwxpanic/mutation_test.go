@@ -68,7 +68,7 @@ func TestRecover_PanicValueIsClippedTo160Bytes(t *testing.T) {
 func TestStackLog_FirstStackIsLetThroughAtTheZeroTime(t *testing.T) {
 	e, _ := jwxpanic.Find(check(jwxpanictest.Panic))
 	var l jwxpanic.StackLog
-	if got := l.Stack(e, time.Time{}.Add(time.Second)); got != string(e.Stack) {
+	if got := l.Stack(e.Stack, time.Time{}.Add(time.Second)); got != string(e.Stack) {
 		t.Fatalf("first Stack = %.80q…, want the stack", got)
 	}
 }
@@ -79,11 +79,11 @@ func TestStackLog_LetsAStackThroughAMinuteAfterTheLast(t *testing.T) {
 	e, _ := jwxpanic.Find(check(jwxpanictest.Panic))
 	var l jwxpanic.StackLog
 	t0 := time.Unix(1_800_000_000, 0)
-	l.Stack(e, t0)
-	if got := l.Stack(e, t0.Add(time.Minute-time.Nanosecond)); got == string(e.Stack) {
+	l.Stack(e.Stack, t0)
+	if got := l.Stack(e.Stack, t0.Add(time.Minute-time.Nanosecond)); got == string(e.Stack) {
 		t.Fatal("a stack let through under a minute after the last")
 	}
-	if got := l.Stack(e, t0.Add(time.Minute)); got != string(e.Stack) {
+	if got := l.Stack(e.Stack, t0.Add(time.Minute)); got != string(e.Stack) {
 		t.Fatalf("Stack a minute after the last = %.80q…, want the stack", got)
 	}
 }
