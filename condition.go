@@ -56,7 +56,13 @@ type Condition interface {
 	// message) as an error does, with CONDITION_ERROR (in dry run, a
 	// would-deny that lets it through, as an error's is); its value,
 	// clipped to 160 bytes, is in Decision.Err, and its stack is logged
-	// at LogLevels.Problem, at most one a minute.
+	// at LogLevels.Problem, at most once a minute. So is panic(nil) under
+	// GODEBUG=panicnil=1, where recover sees no value. Eval must not end
+	// its goroutine (runtime.Goexit, as t.FailNow in a test's fake does):
+	// that ends the call's goroutine, which grpcauth cannot stop; the call
+	// is not let through, but gets no answer until the client cancels it
+	// or its deadline passes, and no Decision is reported; grpcauth logs
+	// it at LogLevels.Problem, with the stack under the same bound.
 	Eval(ctx context.Context, in ConditionInput) (bool, error)
 }
 
@@ -237,6 +243,12 @@ func (a *Authenticator) evalCondition(ctx context.Context, p *methodPlan, method
 // panicked wraps, with the panic's value.
 var errConditionPanicked = errors.New("Eval panicked")
 
+// errConditionNoReturn is the error of a condition whose Eval neither
+// returned nor panicked with a value recover sees: it panicked with nil
+// under GODEBUG=panicnil=1 (or called runtime.Goexit, whose goroutine
+// ends, so that this error is never returned).
+var errConditionNoReturn = errors.New("Eval did not return: it panicked with nil (GODEBUG=panicnil=1) or called runtime.Goexit")
+
 // eval calls cond's Eval, recovering a panic of it (a bug of the
 // condition's, which the request may reach): the panic becomes an error
 // (errConditionPanicked, with its value clipped to jwxpanic.MaxValue, as
@@ -244,19 +256,31 @@ var errConditionPanicked = errors.New("Eval panicked")
 // into the refusal of an Eval error, and it is logged at
 // LogLevels.Problem, its stack at most once a minute (a.condPanics): a
 // caller may send the request again and again. The panic does not end
-// the process, as grpc-go recovers no handler's panic.
+// the process, as grpc-go recovers no handler's panic. An Eval that does
+// not return and leaves recover nothing to see (runtime.Goexit, or
+// panic(nil) under GODEBUG=panicnil=1) is logged the same way, as the
+// call's goroutine may be ending with no other trace; after panic(nil)
+// eval returns errConditionNoReturn, a condition error, not a false
+// condition.
 func (a *Authenticator) eval(ctx context.Context, cond Condition, in ConditionInput) (ok bool, err error) {
+	returned := false
 	defer func() {
-		v := recover()
-		if v == nil {
+		if returned {
 			return
 		}
-		value := panictext.Text(v, jwxpanic.MaxValue)
-		ok, err = false, fmt.Errorf("%w: %s", errConditionPanicked, strconv.Quote(value))
-		a.logger.LogAttrs(ctx, a.levels.Problem.Level(), "grpcauth: panic recovered in a condition's Eval; it counts as a condition error",
-			slog.String("method", clipLogged(in.Method)), slog.String("panic", value), slog.String("stack", a.condPanics.Stack(debug.Stack(), a.now())))
+		ok, err = false, errConditionNoReturn
+		msg, detail := "grpcauth: a condition's Eval did not return; after runtime.Goexit the call gets no answer, after panic(nil) it counts as a condition error", slog.String("error", err.Error())
+		if v := recover(); v != nil {
+			value := panictext.Text(v, jwxpanic.MaxValue)
+			err = fmt.Errorf("%w: %s", errConditionPanicked, strconv.Quote(value))
+			msg, detail = "grpcauth: panic recovered in a condition's Eval; it counts as a condition error", slog.String("panic", value)
+		}
+		a.logger.LogAttrs(ctx, a.levels.Problem.Level(), msg,
+			slog.String("method", clipLogged(in.Method)), detail, slog.String("stack", a.condPanics.Stack(debug.Stack(), a.now())))
 	}()
-	return cond.Eval(ctx, in)
+	ok, err = cond.Eval(ctx, in)
+	returned = true
+	return ok, err
 }
 
 // withCondition returns the stream and handler to run for a streaming call

@@ -165,3 +165,38 @@ func TestCondition_PanicInDryRunIsAWouldDenyAsAnEvalError(t *testing.T) {
 		})
 	}
 }
+
+// A condition's panic is logged on every call, its stack at most once a
+// minute per Authenticator: a caller may send the request that makes it
+// panic again and again, and a stack is a few KB. The Env's clock stands
+// still, so the second panic comes within the minute; another
+// Authenticator logs its own first stack.
+func TestCondition_PanicStackIsLoggedAtMostOnceAMinutePerAuthenticator(t *testing.T) {
+	const m = "/authtest.v1.ConditionService/Method"
+	var buggy atomic.Bool
+	buggy.Store(true)
+	newEnv := func(records logRecords) *conditiontest.Env {
+		return conditiontest.New(t, grpcauth.Config{
+			Conditions: fixedCompiler{panickingCondition(&buggy)}, Rules: map[string]*grpcauthv1.Rule{m: {Condition: "buggy"}},
+			Logger: slog.New(slog.NewTextHandler(records, nil))})
+	}
+	panicRecord := func(e *conditiontest.Env, records logRecords) string {
+		t.Helper()
+		_, err := e.Client.Method(conditiontest.Bearer(t.Context(), e.Token(t, nil, nil)), &authtestv1.MethodRequest{})
+		conditiontest.CheckStatus(t, err, codes.PermissionDenied, grpcauth.ReasonConditionError)
+		return records.await(t, "panic recovered in a condition's Eval")
+	}
+	const stackFrame = "panickingCondition"
+	records := make(logRecords, 16)
+	e := newEnv(records)
+	if r := panicRecord(e, records); !strings.Contains(r, stackFrame) {
+		t.Fatalf("first record = %s; want the stack", r)
+	}
+	if r := panicRecord(e, records); strings.Contains(r, stackFrame) || !strings.Contains(r, "stack=\"omitted") || !strings.Contains(r, conditionBug) {
+		t.Fatalf("second record within the minute = %s; want the panic without its stack", r)
+	}
+	other := make(logRecords, 16)
+	if r := panicRecord(newEnv(other), other); !strings.Contains(r, stackFrame) {
+		t.Fatalf("another Authenticator's first record = %s; want its stack", r)
+	}
+}
