@@ -8,6 +8,8 @@ import (
 	"net/http/httptest"
 	"sync/atomic"
 	"testing"
+	"testing/synctest"
+	"time"
 
 	"golang.org/x/oauth2"
 	"golang.org/x/oauth2/clientcredentials"
@@ -77,5 +79,55 @@ func TestDPoP_CallEndingWhileAKMSKeySignsTheTokenRequestIsNotASourceFailure(t *t
 	}
 	if n := requests.Load(); n != 1 {
 		t.Errorf("the token endpoint got %d requests, want 1", n)
+	}
+}
+
+// A token request whose own context (the token source's, or the
+// http.Client's Timeout) ends while a KMS key signs its proof fails, unsent,
+// as its context's end fails it while it is sent: past a deadline with
+// Unavailable ("did not answer in time"), the source's context cancelled
+// with Unauthenticated (it stays so), each wrapping the context's error;
+// not with Internal, the code of a key that failed to sign, which a
+// retry policy would never retry and which names no timeout.
+func TestDPoP_TokenRequestWhoseContextEndsWhileAKMSKeySignsFailsAsItsContext(t *testing.T) {
+	tokenURL, requests := dpopTokenEndpoint(t)
+	for _, tt := range []struct {
+		name string
+		// source returns the token source's context and HTTP client.
+		source func(t *testing.T, key *hungKey) (context.Context, *http.Client)
+		code   codes.Code
+		msg    string
+		cause  error
+	}{
+		{"source's deadline", func(t *testing.T, _ *hungKey) (context.Context, *http.Client) {
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			t.Cleanup(cancel)
+			return ctx, &http.Client{}
+		}, codes.Unavailable, "tokencreds: the token endpoint did not answer in time", context.DeadlineExceeded},
+		{"HTTP client's timeout", func(*testing.T, *hungKey) (context.Context, *http.Client) {
+			return context.Background(), &http.Client{Timeout: 10 * time.Second}
+		}, codes.Unavailable, "tokencreds: the token endpoint did not answer in time", context.DeadlineExceeded},
+		{"source's context cancelled", func(t *testing.T, key *hungKey) (context.Context, *http.Client) {
+			return key.cancelOnSign(t), &http.Client{}
+		}, codes.Unauthenticated, "tokencreds: the token source's context is cancelled", context.Canceled},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			// The bubble's clock passes the deadlines once the key and
+			// the call both wait; the endpoint, outside it, is never
+			// reached.
+			synctest.Test(t, func(t *testing.T) {
+				key := newHungKey(t)
+				ctx, hc := tt.source(t, key)
+				ts, signer := kmsTokenSource(t, ctx, tokenURL, key, hc)
+				callCtx, uri := dpopCallCtx()
+				_, err := tokencreds.NewDPoP(ts, signer).GetRequestMetadata(callCtx, uri)
+				if st := status.Convert(err); st.Code() != tt.code || st.Message() != tt.msg || !errors.Is(err, tt.cause) {
+					t.Fatalf("err = %v (%v), want %v: %s, wrapping %v", err, st.Code(), tt.code, tt.msg, tt.cause)
+				}
+			})
+		})
+	}
+	if n := requests.Load(); n != 0 {
+		t.Errorf("the token endpoint got %d requests, want 0", n)
 	}
 }

@@ -277,7 +277,12 @@ func New(ts oauth2.TokenSource) *Credentials { return &Credentials{ts: ts, now: 
 //
 // Credentials without a TokenSource (New(nil)) fail every call with
 // codes.Internal, and so does a DPoPTransport's failure to sign the proof
-// of a token request (no signer, a KMS failure), which is not sent.
+// of a token request (no signer, a KMS failure), which is not sent. A
+// token request whose own context (the source's, or the http.Client's
+// Timeout) ends while a KMS or HSM key signs its proof is not such a
+// failure: it fails, unsent, as that context's end fails it while it is
+// sent (codes.Unavailable past a deadline, codes.Unauthenticated for a
+// cancelled source context, both followed by the backoff below).
 //
 // The status message and the error's text are short and fixed: they name
 // at most the HTTP status and the OAuth error code, never the cause's
