@@ -146,11 +146,16 @@ func (s *Signer) Proof(htm, htu, accessToken, nonce string) (string, error) {
 // ed25519.PrivateKey, which sign in memory, inline) the signature is made
 // on a goroutine of its own, which ProofContext leaves running when ctx
 // ends first, returning an error wrapping ctx's; the goroutine ends when
-// Sign returns, its signature discarded. At most MaxPendingSignatures such
+// Sign returns, its signature discarded. A Sign that has returned when
+// ProofContext finds ctx ended (both at once) has its answer returned,
+// a proof with a nil error included: the signature is made, and ctx's
+// end does not discard it; a caller that must not go on past ctx checks
+// ctx itself. At most MaxPendingSignatures such
 // signatures run at once per Signer, so a key that hangs holds a bounded
 // number of goroutines: past them, ProofContext waits for one to end, or
 // for ctx. Give the key's own client a timeout too: it alone ends a hung
-// request. An ended ctx fails ProofContext before anything is signed. A
+// request. An ended ctx fails ProofContext before anything is signed,
+// also when it ends as a slot frees: no Sign is started for it. A
 // panic of such a key's Sign, on that goroutine, fails the proof with an
 // error (of Proof's too; the panic's value cut to a bounded text) rather
 // than end the process, and so does a Sign that ends the goroutine
@@ -170,6 +175,13 @@ func (s *Signer) ProofContext(ctx context.Context, htm, htu, accessToken, nonce 
 	}
 	select {
 	case s.slots <- struct{}{}:
+		// A slot that freed as ctx ended may have been chosen over ctx:
+		// sign nothing for a caller that has gone (the KMS request would
+		// be made and its signature discarded).
+		if err := ctx.Err(); err != nil {
+			<-s.slots
+			return "", fmt.Errorf("dpop: Proof: %w (waiting for one of %d signatures in flight)", err, MaxPendingSignatures)
+		}
 	case <-ctx.Done():
 		return "", fmt.Errorf("dpop: Proof: %w (waiting for one of %d signatures in flight)", ctx.Err(), MaxPendingSignatures)
 	}
@@ -198,7 +210,15 @@ func (s *Signer) ProofContext(ctx context.Context, htm, htu, accessToken, nonce 
 	case r := <-done:
 		return r.proof, r.err
 	case <-ctx.Done():
-		return "", fmt.Errorf("dpop: Proof: %w (the key's Sign has not returned)", ctx.Err())
+		// select chooses at random between ready cases: a Sign that
+		// returned as ctx ended has its answer used, not discarded
+		// for an error saying it had not returned.
+		select {
+		case r := <-done:
+			return r.proof, r.err
+		default:
+			return "", fmt.Errorf("dpop: Proof: %w (the key's Sign has not returned)", ctx.Err())
+		}
 	}
 }
 

@@ -105,18 +105,7 @@ func TestSigner_ProofContextStopsWaitingForAHungKeyWhenTheContextEnds(t *testing
 // proofs are made again.
 func TestSigner_HungKeyHoldsABoundedNumberOfSignatures(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		key := NewBlockingKey(t, dpop.MaxPendingSignatures+1)
-		signer, err := dpop.NewSigner(key, "ES256")
-		if err != nil {
-			t.Fatal(err)
-		}
-		for i := range dpop.MaxPendingSignatures {
-			ctx, cancel := context.WithCancel(t.Context())
-			go func() { <-key.entered; cancel() }()
-			if _, err := signer.ProofContext(ctx, "POST", testHTU, "", ""); !errors.Is(err, context.Canceled) {
-				t.Fatalf("proof %d: %v, want context.Canceled", i+1, err)
-			}
-		}
+		signer, key := hungSigner(t)
 		// Every slot is taken: the next ProofContext waits (synctest.Wait
 		// returns once it is blocked) without calling Sign, and returns
 		// when its context ends.
@@ -213,4 +202,114 @@ func TestSigner_PanickingKeyFailsTheProof(t *testing.T) {
 			})
 		})
 	}
+}
+
+// RemoteKey is an in-memory key that a Signer takes for a KMS or HSM key
+// (its type is not *ecdsa.PrivateKey), signing on a goroutine of its own,
+// without blocking.
+type RemoteKey struct{ *ecdsa.PrivateKey }
+
+// EndingContext is a context whose Done, called for the nth time (1 for
+// the first), first runs before: a hook that puts ProofContext's wait
+// into a given state (a signature made, a slot freed) and ends the
+// context, before the select that waits on Done is evaluated. Its other
+// methods are those of the context it embeds. ProofContext calls Done
+// once to wait for a slot (a KMS key's only) and once to wait for the
+// signature.
+type EndingContext struct {
+	context.Context
+	n      int
+	before func()
+	calls  atomic.Int64
+}
+
+func (c *EndingContext) Done() <-chan struct{} {
+	if c.calls.Add(1) == int64(c.n) {
+		c.before()
+	}
+	return c.Context.Done()
+}
+
+// A KMS key's Sign that has returned when ProofContext finds its context
+// ended (both ready at once, which select would choose between at random)
+// has its proof used, not discarded for an error saying Sign has not
+// returned: the signature is made. Each round makes the signature and
+// ends the context before ProofContext's select looks at either; with a
+// coin toss, the 64 rounds would all pass once in 2^64.
+func TestSigner_ProofContextUsesASignatureMadeAsTheContextEnds(t *testing.T) {
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	synctest.Test(t, func(t *testing.T) {
+		signer, err := dpop.NewSigner(RemoteKey{key}, "ES256")
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i := range 64 {
+			parent, cancel := context.WithCancel(t.Context())
+			ctx := &EndingContext{Context: parent, n: 2, before: func() {
+				synctest.Wait() // the signature's goroutine has sent its proof and ended
+				cancel()
+			}}
+			proof, err := signer.ProofContext(ctx, "POST", testHTU, "at", "")
+			if err != nil || proof == "" {
+				t.Fatalf("round %d: ProofContext = %q, %v; want the proof Sign made", i+1, proof, err)
+			}
+			if ctx.Err() == nil {
+				t.Fatalf("round %d: the context did not end before ProofContext looked at it", i+1)
+			}
+		}
+	})
+}
+
+// A ProofContext waiting for a slot (MaxPendingSignatures signatures of a
+// hung key in flight) whose context ends as a slot frees (both ready at
+// once) starts no signature: its caller has gone, and the KMS request
+// would be made for a proof thrown away. Each round frees every slot and
+// ends the context before ProofContext's select looks at either; with a
+// coin toss, the 16 rounds would all pass once in 2^16.
+func TestSigner_ProofContextEndingAsASlotFreesSignsNothing(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		for i := range 16 {
+			signer, key := hungSigner(t)
+			parent, cancel := context.WithCancel(t.Context())
+			ctx := &EndingContext{Context: parent, n: 1, before: func() {
+				key.Release()
+				for range dpop.MaxPendingSignatures {
+					<-key.returned
+				}
+				synctest.Wait() // every signature's goroutine has freed its slot and ended
+				cancel()
+			}}
+			if _, err := signer.ProofContext(ctx, "POST", testHTU, "", ""); !errors.Is(err, context.Canceled) {
+				t.Fatalf("round %d: ProofContext: %v, want context.Canceled", i+1, err)
+			}
+			synctest.Wait()
+			if n, want := key.calls.Load(), int64(dpop.MaxPendingSignatures); n != want {
+				t.Fatalf("round %d: Sign called %d times, want %d: a signature was started for an ended context", i+1, n, want)
+			}
+		}
+	})
+}
+
+// hungSigner returns a Signer of a BlockingKey (holding one call more than
+// MaxPendingSignatures) whose every slot is taken by a signature hanging
+// until the key is released, each proof's context cancelled once its Sign
+// has been called.
+func hungSigner(t *testing.T) (*dpop.Signer, *BlockingKey) {
+	t.Helper()
+	key := NewBlockingKey(t, dpop.MaxPendingSignatures+1)
+	signer, err := dpop.NewSigner(key, "ES256")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range dpop.MaxPendingSignatures {
+		ctx, cancel := context.WithCancel(t.Context())
+		go func() { <-key.entered; cancel() }()
+		if _, err := signer.ProofContext(ctx, "POST", testHTU, "", ""); !errors.Is(err, context.Canceled) {
+			t.Fatalf("proof %d: %v, want context.Canceled", i+1, err)
+		}
+	}
+	return signer, key
 }

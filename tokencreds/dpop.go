@@ -68,6 +68,8 @@ var ErrDPoPToken = errors.New("tokencreds: the token source returned a DPoP-boun
 
 // errProof is the cause of a failure to sign a DPoP proof, of a call or of
 // a DPoPTransport's request: a call fails with codes.Internal and its text.
+// A proof given up because the call's or the request's context ended is
+// not one (see dpopMetadata and DPoPTransport.send).
 var errProof = errors.New("tokencreds: could not sign the DPoP proof")
 
 // The metadata keys of DPoP (grpcauth's MetadataDPoP, MetadataDPoPNonce
@@ -111,7 +113,8 @@ const maxServerLen = 1024
 // no URL (docs/dpop.md) fails with codes.Internal, and one whose proof
 // cannot be signed fails with codes.Internal too, or, when the call's
 // context ends while a KMS or HSM key signs (dpop.Signer.ProofContext),
-// with the context's code. The proof is the call's
+// with the context's code, its error wrapping the context's, and no
+// backoff. The proof is the call's
 // only dpop value: a call whose context already carries one fails with
 // ErrDPoPInMetadata. They send a token only over
 // the connections New's do (GetRequestMetadata), and only a token whose
@@ -166,8 +169,7 @@ func (c *Credentials) dpopMetadata(ctx context.Context, tok *oauth2.Token, uri [
 	proof, err := c.signer.ProofContext(ctx, http.MethodPost, htu, tok.AccessToken, nonce)
 	if err != nil {
 		if cerr := ctx.Err(); cerr != nil { // a KMS or HSM key still signing
-			st := status.FromContextError(cerr)
-			return nil, &tokenError{st.Code(), st.Message(), err}
+			return nil, contextEnded(cerr, err)
 		}
 		return nil, &tokenError{codes.Internal, errProof.Error(), err}
 	}
@@ -467,7 +469,11 @@ func (m *nonceMap) set(server, nonce string) {
 // A proof is signed with the request's context (dpop.Signer.ProofContext):
 // a KMS or HSM key that hangs holds the request only until its context
 // ends (the http.Client's Timeout included), and the request then fails,
-// unsent, with an error wrapping the context's.
+// unsent, with an error wrapping the context's, which Credentials take
+// for the context's end while a request is sent (codes.Unavailable past
+// a deadline, codes.Unauthenticated for a cancelled source context; see
+// GetRequestMetadata), not for a key that failed to sign
+// (codes.Internal).
 type DPoPTransport struct {
 	signer *dpop.Signer
 	base   http.RoundTripper
@@ -689,6 +695,13 @@ func (t *DPoPTransport) send(req *http.Request, body io.ReadCloser, htm, htu, no
 	if err != nil {
 		if body != nil {
 			body.Close()
+		}
+		if cerr := req.Context().Err(); cerr != nil && errors.Is(err, cerr) {
+			// The request's context (the token source's, or the
+			// http.Client's Timeout) ended while a KMS or HSM key
+			// signed: the request fails as it would had the context
+			// ended while it was sent, not as a key that failed.
+			return nil, fmt.Errorf("tokencreds: the token request's context ended before its DPoP proof was signed: %w", err)
 		}
 		return nil, fmt.Errorf("%w: %w", errProof, err)
 	}

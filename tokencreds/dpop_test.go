@@ -1553,12 +1553,17 @@ func TestDPoP_CallCarryingItsOwnProofIsRefused(t *testing.T) {
 }
 
 // hungKey is a crypto.Signer standing for a KMS key whose requests hang:
-// its Sign tells entered it was called, then waits until the test ends.
+// its Sign tells entered it was called, then waits until Release, or the
+// test's end.
 type hungKey struct {
 	*ecdsa.PrivateKey
 	entered chan struct{}
 	release chan struct{}
+	once    sync.Once
 }
+
+// Release lets every Sign, waiting and to come, sign.
+func (k *hungKey) Release() { k.once.Do(func() { close(k.release) }) }
 
 // newHungKey returns a hungKey of a new P-256 key, released (its Sign
 // goroutines left to end, which goleak checks) when the test ends.
@@ -1569,7 +1574,7 @@ func newHungKey(t *testing.T) *hungKey {
 		t.Fatal(err)
 	}
 	key := &hungKey{PrivateKey: priv, entered: make(chan struct{}, 1), release: make(chan struct{})}
-	t.Cleanup(func() { close(key.release) })
+	t.Cleanup(key.Release)
 	return key
 }
 

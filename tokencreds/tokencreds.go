@@ -277,7 +277,12 @@ func New(ts oauth2.TokenSource) *Credentials { return &Credentials{ts: ts, now: 
 //
 // Credentials without a TokenSource (New(nil)) fail every call with
 // codes.Internal, and so does a DPoPTransport's failure to sign the proof
-// of a token request (no signer, a KMS failure), which is not sent.
+// of a token request (no signer, a KMS failure), which is not sent. A
+// token request whose own context (the source's, or the http.Client's
+// Timeout) ends while a KMS or HSM key signs its proof is not such a
+// failure: it fails, unsent, as that context's end fails it while it is
+// sent (codes.Unavailable past a deadline, codes.Unauthenticated for a
+// cancelled source context, both followed by the backoff below).
 //
 // The status message and the error's text are short and fixed: they name
 // at most the HTTP status and the OAuth error code, never the cause's
@@ -308,8 +313,12 @@ func New(ts oauth2.TokenSource) *Credentials { return &Credentials{ts: ts, now: 
 // does not answer, with clientcredentials' default HTTP client, which has
 // no timeout), so GetRequestMetadata waits for it only as long as ctx
 // lasts: when the call's deadline passes or the call is cancelled first,
-// it fails with codes.DeadlineExceeded or codes.Canceled. The TokenSource
-// call goes on in the background, and concurrent calls wait for that one
+// it fails with codes.DeadlineExceeded or codes.Canceled, its error
+// wrapping the context's (errors.Is finds context.DeadlineExceeded or
+// context.Canceled). That is not a failure of the TokenSource: no backoff
+// follows, and the TokenSource call goes on in the background (a token
+// request whose proof a KMS key is still signing included), and its
+// answer is kept for the next calls. Concurrent calls wait for that one
 // call rather than each asking the TokenSource: however long a source
 // hangs, at most one goroutine per Credentials waits for it. Calls wait
 // for one TokenSource call at most a minute, also those without a
@@ -438,7 +447,7 @@ func (c *Credentials) token(ctx context.Context) (*oauth2.Token, error) {
 			return c.unexpiredOr(errSourceHung)
 		}
 	case <-ctx.Done():
-		return nil, status.FromContextError(ctx.Err()).Err()
+		return nil, contextEnded(ctx.Err(), ctx.Err())
 	}
 	if f.err != nil {
 		return c.unexpiredOr(f.err)
@@ -651,6 +660,17 @@ func (e *tokenError) Unwrap() error { return e.err }
 
 // GRPCStatus returns the status grpc-go fails the call with.
 func (e *tokenError) GRPCStatus() *status.Status { return status.New(e.code, e.msg) }
+
+// contextEnded is the status error of a call whose context ended, err
+// its Err, while GetRequestMetadata waited (for the TokenSource, or for a
+// KMS or HSM key signing the call's proof): the code and message grpc-go
+// gives a context error (codes.DeadlineExceeded or codes.Canceled), and
+// cause, which wraps err, as its cause. It is not a failure of the
+// TokenSource: no backoff follows.
+func contextEnded(err, cause error) *tokenError {
+	st := status.FromContextError(err)
+	return &tokenError{st.Code(), st.Message(), cause}
+}
 
 // sourceFailure is the TokenSource's error err as the call's status error;
 // see GetRequestMetadata for the codes. It is classified as the source
