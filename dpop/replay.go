@@ -247,8 +247,8 @@ func (c *MemoryReplayCache) addIfAbsentFor(holder, key string, expires, now time
 // Verifier records for the longest such window, so that one with a
 // longer MaxAge never accepts a replay of a proof that one with a
 // shorter MaxAge recorded, once its entry expired. A longer window than
-// any before lengthens the entries already recorded too, by the
-// difference.
+// any before lengthens every entry already recorded too (AddIfAbsent's
+// included), by the difference.
 func (c *MemoryReplayCache) retain(window time.Duration) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
