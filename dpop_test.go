@@ -634,6 +634,35 @@ func TestDPoP_ReplicasNeedASharedReplayCache(t *testing.T) {
 	checkStatus(t, err, codes.Unauthenticated, ReasonDPoPReplayed)
 }
 
+// Two Authenticators sharing one MemoryReplayCache (two listeners of one
+// origin) with different DPoP MaxAge: the one with the longer MaxAge
+// refuses the replay of a proof the other accepted, after the shorter
+// window and within its own. The entry used to expire with the shorter
+// MaxAge, and the replay went through.
+func TestDPoP_SharedReplayCacheRefusesReplaysAcrossDifferentMaxAges(t *testing.T) {
+	key := newDPoPKey(t, "ES256")
+	claims, err := verifier.NewClaims(map[string]any{"sub": "user-1", "scp": []string{"test:read"}, "cnf": map[string]any{"jkt": key.Thumbprint()}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	proof, err := key.Proof("POST", "http://grpcauth.test"+mInherited, "tok")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := metadata.NewIncomingContext(loopbackPeer(t.Context()),
+		metadata.Pairs("authorization", "DPoP tok", MetadataDPoP, proof, ":authority", "grpcauth.test"))
+	now := t0
+	clock := func() time.Time { return now }
+	cache := dpop.NewMemoryReplayCache(100, clock)
+	short := mustNew(t, Config{Verifier: staticVerifier{claims: claims}, Now: clock, DPoP: dpop.Config{ReplayCache: cache, MaxAge: time.Minute}})
+	long := mustNew(t, Config{Verifier: staticVerifier{claims: claims}, Now: clock, DPoP: dpop.Config{ReplayCache: cache, MaxAge: 10 * time.Minute}})
+	_, err = callUnary(short, ctx, mInherited)
+	checkStatus(t, err, codes.OK, "")
+	now = t0.Add(5 * time.Minute)
+	_, err = callUnary(long, ctx, mInherited)
+	checkStatus(t, err, codes.Unauthenticated, ReasonDPoPReplayed)
+}
+
 // failingStore is a replay cache whose every write fails with err.
 type failingStore struct{ err error }
 

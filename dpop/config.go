@@ -70,7 +70,9 @@ type Config struct {
 
 	// MaxAge is how long after its iat a proof is accepted, and so how
 	// long its jti is remembered. Default DefaultMaxAge (5 minutes); at
-	// most 24 hours.
+	// most 24 hours. Verifiers sharing a ReplayCache need the same MaxAge,
+	// unless it is a *MemoryReplayCache, which keeps proofs for the
+	// longest (see ReplayCache).
 	MaxAge time.Duration
 
 	// Leeway is how far in the future a proof's iat may lie. Default
@@ -120,6 +122,12 @@ type Config struct {
 	// Now returns the current time. Default time.Now. For tests.
 	Now func() time.Time
 }
+
+// replayWindow is how long after its iat Verify records a proof in the
+// ReplayCache: MaxAge, since the proof is accepted until iat+MaxAge
+// inclusive, and a second more, for stores that expire a key at its
+// expiry instant or round it.
+func (s settings) replayWindow() time.Duration { return s.maxAge + time.Second }
 
 // settings is a validated Config with its defaults applied.
 type settings struct {

@@ -30,7 +30,13 @@ import (
 // answered, so a slow answer never lets a replay through, but a store
 // whose clock runs more than a second ahead of a replica's forgets proofs
 // that replica still accepts at the end of their window: keep their
-// clocks synchronised.
+// clocks synchronised. Each Verifier records a proof until its iat plus
+// its own Config.MaxAge (and a second), so Verifiers that share a store
+// must have the same MaxAge (while a change rolls out, give every one
+// the longest): one with a longer MaxAge would accept the replay of a
+// proof that one with a shorter MaxAge recorded, once its entry expired.
+// A *MemoryReplayCache given as Config.ReplayCache keeps every proof for
+// the longest MaxAge of the Verifiers built on it instead.
 type ReplayCache interface {
 	AddIfAbsent(ctx context.Context, key string, expires time.Time) (added bool, err error)
 }
@@ -61,7 +67,8 @@ type HolderReplayCache interface {
 	AddIfAbsentFor(ctx context.Context, holder, key string, expires time.Time) (added bool, err error)
 }
 
-// addProof records key for holder in c, at now, the time the Verifier
+// addProof records key for holder in c until iat plus window (the
+// Verifier's MaxAge and a second), at now, the time the Verifier
 // checked the proof: with its holder when c is a *MemoryReplayCache or a
 // HolderReplayCache, through AddIfAbsent otherwise. MemoryReplayCache's
 // holder method is unexported, so that a type embedding
@@ -70,11 +77,14 @@ type HolderReplayCache interface {
 // is called, never bypassed. A *MemoryReplayCache judges expiry at now,
 // not on its own clock, so that it never forgets an entry the Verifier
 // could still accept, whichever clock it was built with; so does one that
-// a wrapper calls, which finds now in ctx (checkTime).
-func addProof(ctx context.Context, c ReplayCache, now time.Time, holder, key string, expires time.Time) (bool, error) {
+// a wrapper calls, which finds now in ctx (checkTime). A
+// *MemoryReplayCache also keeps the entry for the longest window of the
+// Verifiers built on it (retain), when that is longer than window.
+func addProof(ctx context.Context, c ReplayCache, now time.Time, holder, key string, iat time.Time, window time.Duration) (bool, error) {
+	expires := iat.Add(window)
 	switch c := c.(type) {
 	case *MemoryReplayCache:
-		return c.addIfAbsentFor(holder, key, expires, now)
+		return c.record(holder, key, expires, window, now)
 	case HolderReplayCache:
 		return c.AddIfAbsentFor(withCheckTime(ctx, key, now), holder, key, expires)
 	}
@@ -132,15 +142,32 @@ func checkTime(ctx context.Context, key string) (time.Time, bool) {
 // A Verifier whose ReplayCache is a *MemoryReplayCache tells it each
 // proof's holder, as it tells a HolderReplayCache; entries added with
 // AddIfAbsent have no holder and count towards the capacity only.
+//
+// NewVerifier tells the cache its Config.MaxAge, and the cache keeps
+// every proof a Verifier records until its iat plus the longest MaxAge
+// of the Verifiers built on it (and a second): a Verifier with a longer
+// MaxAge than another sharing the cache never accepts the replay of a
+// proof the other recorded, even one recorded before it was built, whose
+// entry the longer MaxAge lengthens. The entries of the Verifier with
+// the shorter MaxAge then live that long too, and count towards the
+// capacity that long. (A ReplayCache of yours that wraps the cache is
+// not told: see ReplayCache.)
 type MemoryReplayCache struct {
 	max int
 	now func() time.Time
 
 	mu        sync.Mutex
 	perHolder int                              // at most this many unexpired entries per holder
-	entries   map[string]int64                 // key -> expiry (Unix nanoseconds)
+	entries   map[string]int64                 // key -> stored expiry (see extra)
 	holders   map[string]*holderCount          // the holders with unexpired entries
-	byTime    expheap.Heap[int64, expiryEntry] // by expiry (Unix nanoseconds)
+	byTime    expheap.Heap[int64, expiryEntry] // by stored expiry
+	// window is the longest window (MaxAge and a second) of the
+	// Verifiers built on the cache (retain), 0 before the first. extra
+	// is how much window grew since the first: an entry expires at its
+	// stored expiry plus extra (Unix nanoseconds), so that a longer
+	// window lengthens the entries already recorded, in one addition.
+	window time.Duration
+	extra  int64
 }
 
 // defaultHolderShare is the share of a MemoryReplayCache's capacity one
@@ -212,6 +239,33 @@ func (c *MemoryReplayCache) AddIfAbsent(ctx context.Context, key string, expires
 // have at most SetMaxPerHolder's number of unexpired entries (an empty
 // holder is none); past it, the error wraps ErrReplayQuotaExceeded.
 func (c *MemoryReplayCache) addIfAbsentFor(holder, key string, expires, now time.Time) (bool, error) {
+	return c.record(holder, key, expires, 0, now)
+}
+
+// retain tells c that a Verifier built on it records each proof for
+// window after its iat (its MaxAge and a second): c keeps every proof a
+// Verifier records for the longest such window, so that one with a
+// longer MaxAge never accepts a replay of a proof that one with a
+// shorter MaxAge recorded, once its entry expired. A longer window than
+// any before lengthens every entry already recorded too (AddIfAbsent's
+// included), by the difference.
+func (c *MemoryReplayCache) retain(window time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if window <= c.window {
+		return
+	}
+	if c.window > 0 {
+		c.extra += int64(window - c.window)
+	}
+	c.window = window
+}
+
+// record is addIfAbsentFor for a proof a Verifier recorded with its
+// window (0 for an entry of AddIfAbsent, kept until expires): the entry
+// is kept until expires plus how much the longest window of retain is
+// longer.
+func (c *MemoryReplayCache) record(holder, key string, expires time.Time, window time.Duration, now time.Time) (bool, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.dropExpired(now.UnixNano())
@@ -233,6 +287,10 @@ func (c *MemoryReplayCache) addIfAbsentFor(holder, key string, expires, now time
 		h.n++
 	}
 	exp := expires.UnixNano()
+	if window > 0 && c.window > window {
+		exp += int64(c.window - window)
+	}
+	exp -= c.extra // stored: the entry expires at exp plus extra
 	c.entries[key] = exp
 	c.byTime.Push(exp, expiryEntry{key: key, holder: h})
 	return true, nil
@@ -250,7 +308,7 @@ func (c *MemoryReplayCache) Len() int {
 // holders left without entries.
 func (c *MemoryReplayCache) dropExpired(now int64) {
 	for c.byTime.Len() > 0 {
-		if exp, _ := c.byTime.Min(); exp >= now {
+		if exp, _ := c.byTime.Min(); exp+c.extra >= now {
 			return
 		}
 		e := c.byTime.Pop()

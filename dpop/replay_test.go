@@ -336,3 +336,50 @@ func TestVerify_NilContextWrappedMemoryCacheOnAnotherClockRefusesReplays(t *test
 		t.Errorf("replay: %v, want ErrReplayed", err)
 	}
 }
+
+// A MemoryReplayCache shared by Verifiers of different MaxAge (two
+// Authenticators on two listeners, one rebuilt with a longer MaxAge)
+// keeps every proof for the longest window: the Verifier with the longer
+// MaxAge refuses the replay of a proof the other one recorded, also when
+// it was built after that proof was recorded, and up to the end of its
+// own window. Each entry used to expire at the end of the window of the
+// Verifier that recorded it, and the other one accepted the replay.
+func TestVerify_SharedMemoryCacheKeepsProofsForTheLongestMaxAge(t *testing.T) {
+	now := t0
+	clock := func() time.Time { return now }
+	cache := dpop.NewMemoryReplayCache(100, clock)
+	short := newVerifier(t, dpop.Config{MaxAge: time.Minute, ReplayCache: cache, Now: clock})
+	k := newKey(t, "ES256")
+	k.Now = clock
+	req := testReq
+	req.KeyThumbprint = k.Thumbprint()
+	proof := func() string {
+		return mustProof(t, k, grpcauthtest.ProofOptions{Method: "POST", URL: testURL, AccessToken: testToken})
+	}
+
+	before := proof() // recorded before the longer Verifier exists
+	if _, err := short.Verify(t.Context(), before, req); err != nil {
+		t.Fatal(err)
+	}
+	now = t0.Add(30 * time.Second)
+	long := newVerifier(t, dpop.Config{MaxAge: 10 * time.Minute, ReplayCache: cache, Now: clock})
+	after := proof() // recorded by the shorter one once both exist
+	if _, err := short.Verify(t.Context(), after, req); err != nil {
+		t.Fatal(err)
+	}
+
+	now = t0.Add(9*time.Minute + 30*time.Second) // past the short window, within the long one
+	for name, p := range map[string]string{"recorded before": before, "recorded after": after} {
+		if _, err := long.Verify(t.Context(), p, req); !errors.Is(err, dpop.ErrReplayed) {
+			t.Errorf("%s the longer Verifier was built: replay at it = %v, want ErrReplayed", name, err)
+		}
+	}
+	// The entries still expire, at the end of the longest window.
+	now = t0.Add(11 * time.Minute)
+	if _, err := long.Verify(t.Context(), proof(), req); err != nil {
+		t.Fatal(err)
+	}
+	if n := cache.Len(); n != 1 {
+		t.Errorf("cache holds %d entries past the longest window, want the 1 just added", n)
+	}
+}

@@ -62,6 +62,11 @@ func NewVerifier(cfg Config) (*Verifier, error) {
 		}
 		v.verifiers[alg] = jv
 	}
+	if c, ok := s.replay.(*MemoryReplayCache); ok {
+		// Shared with a Verifier of another MaxAge, the cache keeps
+		// every proof for the longer window: see MemoryReplayCache.
+		c.retain(s.replayWindow())
+	}
 	return v, nil
 }
 
@@ -376,9 +381,7 @@ func (v *Verifier) Verify(ctx context.Context, proof string, req Request) (Proof
 		IssuedAt:   c.iat,
 		Nonce:      c.nonce,
 	}
-	// The proof is accepted until iat+MaxAge inclusive; a second more
-	// covers stores that expire a key at its expiry instant or round it.
-	added, err := addProof(ctx, v.s.replay, now, p.Thumbprint, replayKey(tp, c.jti), c.iat.Add(v.s.maxAge+time.Second))
+	added, err := addProof(ctx, v.s.replay, now, p.Thumbprint, replayKey(tp, c.jti), c.iat, v.s.replayWindow())
 	switch {
 	case err != nil && ctx.Err() != nil:
 		return Proof{}, fmt.Errorf("dpop: replay check: %w", ctx.Err())
