@@ -596,10 +596,11 @@ func TestRequirement_DeniedMethodReportsConfigRequireDPoP(t *testing.T) {
 	}
 }
 
-// Two replicas with their own default caches each accept the same proof
-// once (the gap docs/dpop.md describes); replicas sharing one ReplayCache
-// accept it once in all.
-func TestDPoP_ReplicasNeedASharedReplayCache(t *testing.T) {
+// boundProofCall returns claims bound (cnf.jkt) to a fresh ES256 key, and
+// the incoming context of a call of mInherited with the DPoP-bound token
+// "tok" and one proof of that key for it.
+func boundProofCall(t *testing.T) (verifier.Claims, context.Context) {
+	t.Helper()
 	key := newDPoPKey(t, "ES256")
 	claims, err := verifier.NewClaims(map[string]any{"sub": "user-1", "scp": []string{"test:read"}, "cnf": map[string]any{"jkt": key.Thumbprint()}})
 	if err != nil {
@@ -611,6 +612,14 @@ func TestDPoP_ReplicasNeedASharedReplayCache(t *testing.T) {
 	}
 	ctx := metadata.NewIncomingContext(loopbackPeer(t.Context()),
 		metadata.Pairs("authorization", "DPoP tok", MetadataDPoP, proof, ":authority", "grpcauth.test"))
+	return claims, ctx
+}
+
+// Two replicas with their own default caches each accept the same proof
+// once (the gap docs/dpop.md describes); replicas sharing one ReplayCache
+// accept it once in all.
+func TestDPoP_ReplicasNeedASharedReplayCache(t *testing.T) {
+	claims, ctx := boundProofCall(t)
 	replicas := func(cache dpop.ReplayCache) [2]*Authenticator {
 		var r [2]*Authenticator
 		for i := range r {
@@ -628,7 +637,7 @@ func TestDPoP_ReplicasNeedASharedReplayCache(t *testing.T) {
 	}
 
 	shared := replicas(dpop.NewMemoryReplayCache(100, func() time.Time { return t0 }))
-	_, err = callUnary(shared[0], ctx, mInherited)
+	_, err := callUnary(shared[0], ctx, mInherited)
 	checkStatus(t, err, codes.OK, "")
 	_, err = callUnary(shared[1], ctx, mInherited)
 	checkStatus(t, err, codes.Unauthenticated, ReasonDPoPReplayed)
@@ -640,23 +649,13 @@ func TestDPoP_ReplicasNeedASharedReplayCache(t *testing.T) {
 // window and within its own. The entry used to expire with the shorter
 // MaxAge, and the replay went through.
 func TestDPoP_SharedReplayCacheRefusesReplaysAcrossDifferentMaxAges(t *testing.T) {
-	key := newDPoPKey(t, "ES256")
-	claims, err := verifier.NewClaims(map[string]any{"sub": "user-1", "scp": []string{"test:read"}, "cnf": map[string]any{"jkt": key.Thumbprint()}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	proof, err := key.Proof("POST", "http://grpcauth.test"+mInherited, "tok")
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx := metadata.NewIncomingContext(loopbackPeer(t.Context()),
-		metadata.Pairs("authorization", "DPoP tok", MetadataDPoP, proof, ":authority", "grpcauth.test"))
+	claims, ctx := boundProofCall(t)
 	now := t0
 	clock := func() time.Time { return now }
 	cache := dpop.NewMemoryReplayCache(100, clock)
 	short := mustNew(t, Config{Verifier: staticVerifier{claims: claims}, Now: clock, DPoP: dpop.Config{ReplayCache: cache, MaxAge: time.Minute}})
 	long := mustNew(t, Config{Verifier: staticVerifier{claims: claims}, Now: clock, DPoP: dpop.Config{ReplayCache: cache, MaxAge: 10 * time.Minute}})
-	_, err = callUnary(short, ctx, mInherited)
+	_, err := callUnary(short, ctx, mInherited)
 	checkStatus(t, err, codes.OK, "")
 	now = t0.Add(5 * time.Minute)
 	_, err = callUnary(long, ctx, mInherited)
