@@ -108,6 +108,9 @@ func TestDPoP_TokenRequestWhoseContextEndsWhileAKMSKeySignsFailsAsItsContext(t *
 			t.Cleanup(cancel)
 			return ctx, &http.Client{}
 		}, codes.Unavailable, "tokencreds: the token endpoint did not answer in time", context.DeadlineExceeded},
+		// net/http's Client reports its own Timeout as a timeout error
+		// of its own, the DPoPTransport's error as text only: this case
+		// held before send told a context's end from a key's failure.
 		{"HTTP client's timeout", func(*testing.T, *hungKey) (context.Context, *http.Client) {
 			return context.Background(), &http.Client{Timeout: 10 * time.Second}
 		}, codes.Unavailable, "tokencreds: the token endpoint did not answer in time", context.DeadlineExceeded},
