@@ -159,7 +159,9 @@ func (s *Signer) Proof(htm, htu, accessToken, nonce string) (string, error) {
 // panic of such a key's Sign, on that goroutine, fails the proof with an
 // error (of Proof's too; the panic's value cut to a bounded text) rather
 // than end the process, and so does a Sign that ends the goroutine
-// (runtime.Goexit) instead of returning; either frees its slot.
+// (runtime.Goexit) instead of returning; either frees its slot. A ctx
+// whose methods panic (a caller's bug) holds no slot: the panic is the
+// caller's, and the slot is given back.
 func (s *Signer) ProofContext(ctx context.Context, htm, htu, accessToken, nonce string) (string, error) {
 	if s == nil || s.key == nil { // nil, or zero: not made by NewSigner
 		return "", errors.New("dpop: Proof: no Signer (make one with NewSigner)")
@@ -173,16 +175,23 @@ func (s *Signer) ProofContext(ctx context.Context, htm, htu, accessToken, nonce 
 	if s.slots == nil {
 		return s.sign(htm, htu, accessToken, nonce)
 	}
+	// Once a slot is taken, no method of ctx (the caller's code, which
+	// may panic) is called until the slot is given back or the
+	// signature's goroutine, which gives it back whatever Sign does,
+	// has it.
+	ended := ctx.Done()
 	select {
 	case s.slots <- struct{}{}:
 		// A slot that freed as ctx ended may have been chosen over ctx:
 		// sign nothing for a caller that has gone (the KMS request would
 		// be made and its signature discarded).
-		if err := ctx.Err(); err != nil {
+		select {
+		case <-ended:
 			<-s.slots
-			return "", fmt.Errorf("dpop: Proof: %w (waiting for one of %d signatures in flight)", err, MaxPendingSignatures)
+			return "", fmt.Errorf("dpop: Proof: %w (waiting for one of %d signatures in flight)", ctx.Err(), MaxPendingSignatures)
+		default:
 		}
-	case <-ctx.Done():
+	case <-ended:
 		return "", fmt.Errorf("dpop: Proof: %w (waiting for one of %d signatures in flight)", ctx.Err(), MaxPendingSignatures)
 	}
 	type result struct {

@@ -209,6 +209,20 @@ func TestSigner_PanickingKeyFailsTheProof(t *testing.T) {
 // without blocking.
 type RemoteKey struct{ *ecdsa.PrivateKey }
 
+// remoteSigner returns a Signer of a new RemoteKey.
+func remoteSigner(t *testing.T) *dpop.Signer {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	signer, err := dpop.NewSigner(RemoteKey{key}, "ES256")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return signer
+}
+
 // EndingContext is a context whose Done, called for the nth time (1 for
 // the first), first runs before: a hook that puts ProofContext's wait
 // into a given state (a signature made, a slot freed) and ends the
@@ -237,15 +251,8 @@ func (c *EndingContext) Done() <-chan struct{} {
 // ends the context before ProofContext's select looks at either; with a
 // coin toss, the 64 rounds would all pass once in 2^64.
 func TestSigner_ProofContextUsesASignatureMadeAsTheContextEnds(t *testing.T) {
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
 	synctest.Test(t, func(t *testing.T) {
-		signer, err := dpop.NewSigner(RemoteKey{key}, "ES256")
-		if err != nil {
-			t.Fatal(err)
-		}
+		signer := remoteSigner(t)
 		for i := range 64 {
 			parent, cancel := context.WithCancel(t.Context())
 			ctx := &EndingContext{Context: parent, n: 2, before: func() {
@@ -312,4 +319,45 @@ func hungSigner(t *testing.T) (*dpop.Signer, *BlockingKey) {
 		}
 	}
 	return signer, key
+}
+
+// PanickingErrContext is a context whose Err panics from its nth call on
+// (1 for the first): a caller's bug. Its other methods are those of the
+// context it embeds.
+type PanickingErrContext struct {
+	context.Context
+	n     int
+	calls atomic.Int64
+}
+
+func (c *PanickingErrContext) Err() error {
+	if c.calls.Add(1) >= int64(c.n) {
+		panic("test: Err panicked")
+	}
+	return c.Context.Err()
+}
+
+// A context whose Err panics (a caller's bug: the panic is the caller's)
+// costs the Signer none of its MaxPendingSignatures slots for a KMS key:
+// however many such calls there were, another caller's proof is made. Each
+// call's Err panics from its second call on, which ProofContext makes
+// only after its first has found the context alive.
+func TestSigner_ProofContextWhoseContextPanicsHoldsNoSlot(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		signer := remoteSigner(t)
+		for range dpop.MaxPendingSignatures {
+			func() {
+				defer func() { _ = recover() }()
+				_, _ = signer.ProofContext(&PanickingErrContext{Context: t.Context(), n: 2}, "POST", testHTU, "", "")
+			}()
+		}
+		synctest.Wait() // every signature started has ended
+		// A minute of the bubble's clock passes only if the proof waits
+		// for a slot none will free.
+		ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
+		defer cancel()
+		if proof, err := signer.ProofContext(ctx, "POST", testHTU, "", ""); err != nil || proof == "" {
+			t.Fatalf("ProofContext = %q, %v; want a proof: the panicking contexts held every slot", proof, err)
+		}
+	})
 }

@@ -114,7 +114,8 @@ const maxServerLen = 1024
 // cannot be signed fails with codes.Internal too, or, when the call's
 // context ends while a KMS or HSM key signs (dpop.Signer.ProofContext),
 // with the context's code, its error wrapping the context's, and no
-// backoff. The proof is the call's
+// backoff (a key whose Sign has failed by the time the call finds its
+// context ended failed: codes.Internal). The proof is the call's
 // only dpop value: a call whose context already carries one fails with
 // ErrDPoPInMetadata. They send a token only over
 // the connections New's do (GetRequestMetadata), and only a token whose
@@ -168,7 +169,7 @@ func (c *Credentials) dpopMetadata(ctx context.Context, tok *oauth2.Token, uri [
 	nonce := c.nonces.get(authority)
 	proof, err := c.signer.ProofContext(ctx, http.MethodPost, htu, tok.AccessToken, nonce)
 	if err != nil {
-		if cerr := ctx.Err(); cerr != nil { // a KMS or HSM key still signing
+		if cerr := proofContextEnded(ctx, err); cerr != nil {
 			return nil, contextEnded(cerr, err)
 		}
 		return nil, &tokenError{codes.Internal, errProof.Error(), err}
@@ -177,6 +178,18 @@ func (c *Credentials) dpopMetadata(ctx context.Context, tok *oauth2.Token, uri [
 		rec.set(c, authority, nonce)
 	}
 	return map[string]string{"authorization": "DPoP " + tok.AccessToken, mdDPoP: proof}, nil
+}
+
+// proofContextEnded returns ctx's error if err, that of
+// dpop.Signer.ProofContext(ctx, …), is ctx's end (a KMS or HSM key still
+// signing, or no slot free, when ctx ended), and nil otherwise: a key's
+// own failure is not, also one ProofContext found as ctx ended (it
+// returns a Sign's answer that is ready then).
+func proofContextEnded(ctx context.Context, err error) error {
+	if cerr := ctx.Err(); cerr != nil && errors.Is(err, cerr) {
+		return cerr
+	}
+	return nil
 }
 
 // authorityOf returns the authority of grpc-go's per-call audience URI,
@@ -696,7 +709,7 @@ func (t *DPoPTransport) send(req *http.Request, body io.ReadCloser, htm, htu, no
 		if body != nil {
 			body.Close()
 		}
-		if cerr := req.Context().Err(); cerr != nil && errors.Is(err, cerr) {
+		if proofContextEnded(req.Context(), err) != nil {
 			// The request's context (the token source's, or the
 			// http.Client's Timeout) ended while a KMS or HSM key
 			// signed: the request fails as it would had the context

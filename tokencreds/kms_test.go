@@ -2,6 +2,10 @@ package tokencreds_test
 
 import (
 	"context"
+	"crypto"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
 	"errors"
 	"io"
 	"net/http"
@@ -104,6 +108,9 @@ func TestDPoP_TokenRequestWhoseContextEndsWhileAKMSKeySignsFailsAsItsContext(t *
 			t.Cleanup(cancel)
 			return ctx, &http.Client{}
 		}, codes.Unavailable, "tokencreds: the token endpoint did not answer in time", context.DeadlineExceeded},
+		// net/http's Client reports its own Timeout as a timeout error
+		// of its own, the DPoPTransport's error as text only: this case
+		// held before send told a context's end from a key's failure.
 		{"HTTP client's timeout", func(*testing.T, *hungKey) (context.Context, *http.Client) {
 			return context.Background(), &http.Client{Timeout: 10 * time.Second}
 		}, codes.Unavailable, "tokencreds: the token endpoint did not answer in time", context.DeadlineExceeded},
@@ -130,4 +137,70 @@ func TestDPoP_TokenRequestWhoseContextEndsWhileAKMSKeySignsFailsAsItsContext(t *
 	if n := requests.Load(); n != 0 {
 		t.Errorf("the token endpoint got %d requests, want 0", n)
 	}
+}
+
+// errKMS is the error of failingKey's Sign.
+var errKMS = errors.New("kms: the key is disabled")
+
+// failingKey is a crypto.Signer standing for a KMS key whose every request
+// fails with errKMS.
+type failingKey struct{ *ecdsa.PrivateKey }
+
+func (failingKey) Sign(io.Reader, []byte, crypto.SignerOpts) ([]byte, error) { return nil, errKMS }
+
+// endingContext is a context whose Done, called for the nth time (1 for
+// the first), first runs before: a hook that puts the wait of
+// dpop.Signer.ProofContext, which calls Done once to wait for a slot and
+// once to wait for the signature, into a given state and ends the
+// context, before the select that waits on Done is evaluated.
+type endingContext struct {
+	context.Context
+	n      int
+	before func()
+	calls  atomic.Int64
+}
+
+func (c *endingContext) Done() <-chan struct{} {
+	if c.calls.Add(1) == int64(c.n) {
+		c.before()
+	}
+	return c.Context.Done()
+}
+
+// A call whose KMS key has failed to sign its proof when the call finds
+// its context ended (dpop.Signer.ProofContext returns the key's error) fails
+// as a key that failed does, with Internal and an error wrapping the key's:
+// the key was not still signing, and its failure is not hidden behind
+// Canceled (whose error would not even wrap context.Canceled).
+func TestDPoP_CallWhoseKMSKeyFailedAsItsContextEndedIsAKeyFailure(t *testing.T) {
+	priv, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	synctest.Test(t, func(t *testing.T) {
+		signer, err := dpop.NewSigner(failingKey{priv}, "ES256")
+		if err != nil {
+			t.Fatal(err)
+		}
+		creds := tokencreds.NewDPoP(oauth2.StaticTokenSource(&oauth2.Token{AccessToken: "at", TokenType: "DPoP", Expiry: time.Now().Add(time.Hour)}), signer)
+		callCtx, uri := dpopCallCtx()
+		// The first call gets the token, kept for the second, which so
+		// waits for nothing but its proof.
+		if _, err := creds.GetRequestMetadata(callCtx, uri); status.Code(err) != codes.Internal || !errors.Is(err, errKMS) {
+			t.Fatalf("the first call: %v, want Internal wrapping the key's error", err)
+		}
+		parent, cancel := context.WithCancel(callCtx)
+		defer cancel()
+		ctx := &endingContext{Context: parent, n: 2, before: func() {
+			synctest.Wait() // the signature's goroutine has sent the key's error and ended
+			cancel()
+		}}
+		_, err = creds.GetRequestMetadata(ctx, uri)
+		if ctx.Err() == nil {
+			t.Fatal("the context did not end before ProofContext looked at it")
+		}
+		if st := status.Convert(err); st.Code() != codes.Internal || st.Message() != "tokencreds: could not sign the DPoP proof" || !errors.Is(err, errKMS) {
+			t.Fatalf("err = %v (%v), want Internal: tokencreds: could not sign the DPoP proof, wrapping the key's error", err, st.Code())
+		}
+	})
 }
