@@ -32,8 +32,10 @@ import (
 // grpc-encoding, grpc-status, grpc-message, grpc-message-type), nor the
 // Connect protocol's counterparts (connect-timeout-ms: the caller's
 // timeout is the context's deadline; content-encoding,
-// connect-content-encoding), nor content-length, nor HTTP/1.1's
-// connection headers (connection, keep-alive, proxy-connection, upgrade,
+// connect-content-encoding), nor content-length, nor host (connect-go
+// sets it from the request's Host; the host is ":authority", which
+// WrapHandler passes on: grpc-go's server hands over no host key), nor
+// HTTP/1.1's connection headers (connection, keep-alive, proxy-connection, upgrade,
 // transfer-encoding, and an Upgrade to h2c's http2-settings), which
 // HTTP/2 forbids, nor the headers meant for the hop the request came
 // over: proxy-authorization (the caller's credentials for a proxy, never
@@ -336,7 +338,7 @@ func (c *guardedConn) Receive(m any) error {
 // request headers as incoming metadata (lower-case keys, the values of
 // names equal but for case joined, a binary key's ("-bin") decoded from
 // base64 (binaryValues); none of incomingReserved (te, grpc-timeout,
-// connect-timeout-ms, content-length, connection, proxy-authorization,
+// connect-timeout-ms, content-length, host, connection, proxy-authorization,
 // expect, ...), which say how the caller's request travels; ":authority", ":method" and ":path" from
 // WrapHandler, and no other key starting with ":", as grpc-go drops them
 // too, nor any other name that is no HTTP token: no client can send one,

@@ -166,16 +166,22 @@ var grpcReservedKeys = []string{"grpc-message-type", "grpc-encoding", "grpc-mess
 // connect-go turns into the context's deadline) and of grpc-encoding
 // (content-encoding, connect-content-encoding: connect-go has decoded the
 // message); the body's length (content-length), which grpc-go's clients
-// never send and connect-go's and browsers do; HTTP/1.1's connection
-// headers (connectionKeys); and the headers meant for the hop the request
-// came over (hopKeys). A handler that forwards its incoming metadata to
-// another call then declares neither the caller's body length nor its
-// encoding for its own request, which a net/http server refuses
-// (PROTOCOL_ERROR) or cannot decode, nor hands on the caller's timeout,
-// which the deadline carries, "te: trailers", its connection's headers
-// or its credentials for a proxy, in any protocol.
+// never send and connect-go's and browsers do; "host", which connect-go
+// sets on every request from Request.Host, the host the caller named
+// (grpc-go's server hands no handler a host key: gRFC A41 has it discard
+// one beside :authority, which carries the host, here from WrapHandler);
+// HTTP/1.1's connection headers (connectionKeys); and the headers meant
+// for the hop the request came over (hopKeys). A handler that forwards its
+// incoming metadata to another call then declares neither the caller's
+// body length nor its encoding for its own request, which a net/http
+// server refuses (PROTOCOL_ERROR) or cannot decode, nor hands on the
+// caller's timeout, which the deadline carries, "te: trailers", its
+// connection's headers, its credentials for a proxy, or a host of the
+// caller's choosing beside the backend's own :authority (a handler behind
+// grpc.Server.ServeHTTP or vanguard there reads it as a "host" key), in
+// any protocol.
 var incomingReserved = keySet(grpcReservedKeys, connectionKeys, hopKeys,
-	[]string{"connect-timeout-ms", "content-encoding", "connect-content-encoding", "content-length"})
+	[]string{"connect-timeout-ms", "content-encoding", "connect-content-encoding", "content-length", "host"})
 
 // hopKeys are request headers meant for the hop the request came over,
 // not for the handler, which callContext leaves out of the incoming

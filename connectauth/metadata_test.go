@@ -348,22 +348,29 @@ func TestConnect_UnaryTrailerSetThroughTheContextIsATrailer(t *testing.T) {
 // protocol's counterparts (Connect-Timeout-Ms, which connect-go turns
 // into the context's deadline as grpc-go does grpc-timeout;
 // Content-Encoding and Connect-Content-Encoding), nor the body's
-// Content-Length, in every protocol over HTTP/1.1 and HTTP/2: a handler
-// that forwards its incoming metadata to another call no longer hands on
-// the caller's timeout, encoding, body length or "te: trailers" as plain
-// metadata. It keeps what grpc-go keeps: user-agent, content-type and the
-// caller's own keys. Before, every request header reached the handler.
+// Content-Length, nor the Host that connect-go sets on every request (the
+// request's host is the :authority, as behind grpc-go, whose server hands
+// no handler a host key), in every protocol over HTTP/1.1 and HTTP/2: a
+// handler that forwards its incoming metadata to another call no longer
+// hands on the caller's timeout, encoding, body length, "te: trailers" or
+// the host the caller named as plain metadata, which a backend behind
+// grpc.Server.ServeHTTP read as its "host" beside its own :authority. It
+// keeps what grpc-go keeps: user-agent, content-type and the caller's own
+// keys. Before, every request header reached the handler.
 func TestConnect_IncomingMetadataLeavesOutTheProtocolsReservedKeys(t *testing.T) {
 	f := newFixture(t)
 	const unary, stream = "/authtest.v1.TestService/Public", "/authtest.v1.TestService/ServerStream"
 	reserved := []string{"te", "grpc-timeout", "grpc-encoding", "grpc-status", "grpc-message", "grpc-message-type",
-		"connect-timeout-ms", "content-encoding", "connect-content-encoding", "content-length"}
+		"connect-timeout-ms", "content-encoding", "connect-content-encoding", "content-length", "host"}
 	check := func(ctx context.Context) error {
 		in, _ := metadata.FromIncomingContext(ctx)
 		for _, k := range reserved {
 			if v, ok := in[k]; ok {
 				return connect.NewError(connect.CodeInvalidArgument, fmt.Errorf("%s = %q in the handler", k, v))
 			}
+		}
+		if len(in[":authority"]) != 1 {
+			return connect.NewError(connect.CodeInvalidArgument, fmt.Errorf(":authority = %q in the handler, want the request's host", in[":authority"]))
 		}
 		for _, k := range []string{"user-agent", "content-type", "x-caller"} {
 			if len(in[k]) == 0 {
