@@ -259,7 +259,7 @@ func run(ctx context.Context, cfg config, out io.Writer, log *slog.Logger) error
 	}
 
 	if webLn != nil {
-		h, err := webHandler(s.grpc, webConfig(issuer, devIssuer, pageURL(webLn)), origin(issuer))
+		h, err := webHandler(s.grpc, webConfig(issuer, devIssuer, pageURL(webLn)), origin(issuer), webLn.Addr())
 		if err != nil {
 			return err
 		}
