@@ -20,6 +20,7 @@ import (
 	"google.golang.org/grpc/status"
 
 	itemsv1 "github.com/grpcauth/grpcauth/examples/items/proto/items/v1"
+	"github.com/grpcauth/grpcauth/examples/items/web"
 )
 
 // callTimeout bounds each call, streams included.
@@ -69,8 +70,8 @@ func describe(err error) string { return printable(why(err)) }
 // maxField bounds how much of one string a server supplies (a status
 // message, an issuer, an item's name) the report prints: a server may
 // send up to gRPC's receive limit, 4 MiB, in each, which would flood the
-// terminal.
-const maxField = 256
+// terminal. It is the web page's bound for its call log too.
+const maxField = web.MaxShown
 
 // maxPrinted bounds how much of any one text printable prints (a report
 // cell, which may join several of the server's strings, or an error):
