@@ -2,6 +2,7 @@ package browsertest
 
 import (
 	"strconv"
+	"strings"
 	"testing"
 
 	"github.com/chromedp/chromedp"
@@ -38,4 +39,46 @@ func TestBrowser_HostileItemNameIsShownAsText(t *testing.T) {
 		t.Fatalf("reader ListItems: %+v, want allowed", o)
 	}
 	check("listed by another user")
+}
+
+// A refusal's strings are the server's, up to 4 MiB each: the call log
+// shows, and keeps in sessionStorage, at most MAX_SHOWN bytes of each (the
+// Go client's bound, web.MaxShown: 256), cut at a whole character, with a
+// note of the whole length.
+func TestBrowser_LongRefusalIsCutInTheLog(t *testing.T) {
+	p := openPage(t)
+	got := get(p, "log a long refusal", chromedp.Evaluate[map[string]any](`(async () => {
+		const fetch0 = window.fetch;
+		const body = JSON.stringify({
+			code: 'x'.repeat(1 << 20),
+			message: 'a' + '\u{1F600}'.repeat(100),
+			details: [{ type: 'google.rpc.ErrorInfo', debug: { reason: 'é'.repeat(1000) } }],
+		});
+		window.fetch = async () => new Response(body, { status: 403 });
+		try {
+			await call('ListItems', {});
+		} finally {
+			window.fetch = fetch0;
+		}
+		const li = document.querySelector('#log li:last-child');
+		const saved = JSON.parse(sessionStorage.getItem('log')).pop();
+		return { code: li.dataset.code, reason: li.dataset.reason, text: li.textContent,
+			savedMessage: saved.message, stored: sessionStorage.getItem('log').length };
+	})()`, chromedp.EvalAwaitPromise))
+	want := map[string]string{
+		"code":         "X" + strings.Repeat("x", 255) + " ... (1048576 bytes in all)",
+		"reason":       strings.Repeat("é", 128) + " ... (2000 bytes in all)",
+		"savedMessage": "a" + strings.Repeat("\U0001F600", 63) + " ... (401 bytes in all)",
+	}
+	for k, w := range want {
+		if g, _ := got[k].(string); g != w {
+			t.Errorf("%s: %d bytes ending %q, want %q", k, len(g), g[max(0, len(g)-60):], w)
+		}
+	}
+	if text, _ := got["text"].(string); len(text) > 2<<10 || !strings.HasSuffix(text, ": "+want["savedMessage"]) {
+		t.Errorf("the log shows %d bytes ending %q, want the message cut at its end", len(text), text[max(0, len(text)-60):])
+	}
+	if n, _ := got["stored"].(float64); n > 8<<10 {
+		t.Errorf("sessionStorage holds %.0f characters of log after one refusal, want a few KiB at most", n)
+	}
 }

@@ -11,6 +11,7 @@ import (
 	"strings"
 	"text/tabwriter"
 	"time"
+	"unicode"
 	"unicode/utf8"
 
 	"google.golang.org/genproto/googleapis/rpc/errdetails"
@@ -19,6 +20,7 @@ import (
 	"google.golang.org/grpc/status"
 
 	itemsv1 "github.com/grpcauth/grpcauth/examples/items/proto/items/v1"
+	"github.com/grpcauth/grpcauth/examples/items/web"
 )
 
 // callTimeout bounds each call, streams included.
@@ -68,8 +70,8 @@ func describe(err error) string { return printable(why(err)) }
 // maxField bounds how much of one string a server supplies (a status
 // message, an issuer, an item's name) the report prints: a server may
 // send up to gRPC's receive limit, 4 MiB, in each, which would flood the
-// terminal.
-const maxField = 256
+// terminal. It is the web page's bound for its call log too.
+const maxField = web.MaxShown
 
 // maxPrinted bounds how much of any one text printable prints (a report
 // cell, which may join several of the server's strings, or an error):
@@ -134,23 +136,61 @@ func escapeStart(s string, cut int) int {
 }
 
 // printable returns s, cut to maxPrinted bytes (clip), as it is when it
-// is UTF-8 and every rune of it prints, and quoted (strconv.Quote)
-// otherwise, so that a server's status message cannot move the cursor,
-// clear the screen or rewrite earlier lines of the terminal, nor fill it.
-// A byte that is not UTF-8 ranges as U+FFFD, which prints, so it is
-// checked for apart: gRPC passes a status message's bytes on unchecked,
-// and 0x9b is CSI to a terminal reading 8-bit controls.
+// is UTF-8 and every rune of it is plainly visible (visible), and quoted
+// (quote) otherwise, so that a server's status message cannot move the
+// cursor, clear the screen or rewrite earlier lines of the terminal, nor
+// fill it, nor make the report read other than what it holds: hide text
+// (a zero-width space), reorder it (bidi controls) or draw on a
+// neighbouring character (a combining mark). A byte that is not UTF-8
+// ranges as U+FFFD, which prints, so it is checked for apart: gRPC passes
+// a status message's bytes on unchecked, and 0x9b is CSI to a terminal
+// reading 8-bit controls.
 func printable(s string) string {
 	s = clip(s, maxPrinted)
 	if !utf8.ValidString(s) {
-		return strconv.Quote(s)
+		return quote(s)
 	}
 	for _, r := range s {
-		if !strconv.IsPrint(r) {
-			return strconv.Quote(s)
+		if !visible(r) {
+			return quote(s)
 		}
 	}
 	return s
+}
+
+// visible reports whether r shows as a character of its own: one that
+// strconv.IsPrint passes (letters, marks, numbers, punctuation, symbols
+// and the ASCII space: no controls, no format characters such as U+200B
+// zero-width space, the bidi embeddings and overrides U+202A-U+202E and
+// isolates U+2066-U+2069, no other spaces), less those that show nothing
+// or change the character before them: combining marks (Mn, Me: "admin"
+// with U+0338 reads as a struck-out n; variation selectors and U+034F
+// show nothing), the letters Unicode names default-ignorable, which show
+// nothing (the Hangul fillers U+115F, U+1160, U+3164 and U+FFA0, Khmer's
+// U+17B4 and U+17B5), and the blank braille pattern U+2800.
+func visible(r rune) bool {
+	return strconv.IsPrint(r) && r != '\u2800' &&
+		!unicode.In(r, unicode.Mn, unicode.Me, unicode.Other_Default_Ignorable_Code_Point)
+}
+
+// quote is strconv.Quote that also escapes the runes strconv.IsPrint
+// passes but visible does not: every rune of its answer is visible. Its
+// escapes are strconv.Quote's (\xXX, \uXXXX, \UXXXXXXXX), which clip
+// keeps whole and strconv.Unquote reads.
+func quote(s string) string {
+	b := make([]byte, 0, len(s)+2)
+	b = append(b, '"')
+	for i := 0; i < len(s); {
+		r, n := utf8.DecodeRuneInString(s[i:])
+		q := strconv.Quote // a byte that is not UTF-8 decodes as U+FFFD, visible: Quote writes it \xXX
+		if !visible(r) {
+			q = strconv.QuoteToASCII // escapes what Quote would not
+		}
+		e := q(s[i : i+n])
+		b = append(b, e[1:len(e)-1]...)
+		i += n
+	}
+	return string(append(b, '"'))
 }
 
 // why is describe's text before printable: each string of the server's

@@ -219,6 +219,7 @@ func TestTokenWarnings(t *testing.T) {
 		{"JWT, nothing asked", jwt(`{"aud":"api://default"}`), config{}, nil},
 		{"resource among several audiences", jwt(`{"aud":["a","https://api"]}`), config{resource: "https://api"}, nil},
 		{"audience not granted", jwt(`{"aud":"api://default"}`), config{audience: "api://items"}, []string{`AUDIENCE is "api://items" but the token's aud is "api://default"`}},
+		{"aud with a combining mark", jwt(`{"aud":"api://items\u0338"}`), config{audience: "api://items"}, []string{`the token's aud is "api://items\u0338"`}},
 		{"development issuer ignores the audience", jwt(`{"aud":"api://default"}`), config{audience: "api://items", devIssuer: true}, []string{"development issuer ignores it"}},
 		{"opaque token without RESOURCE", "2YotnFZFEjr1zCsicMWpAA", config{}, []string{"not a JWT", "RESOURCE names the API"}},
 		{"opaque token with RESOURCE", "2YotnFZFEjr1zCsicMWpAA", config{resource: "https://api"}, []string{"not a JWT"}},
@@ -446,6 +447,7 @@ func TestRun_AuthorizationServerTextIsPrintedAsText(t *testing.T) {
 	}{
 		{"token type", `{"access_token":"at","token_type":"Bearer\u001b[2J","expires_in":3600}`, http.StatusOK},
 		{"error body", "forbidden\x1b]0;owned\a", http.StatusUnauthorized}, // x/oauth2 quotes a JSON error's fields, not a body it cannot read
+		{"granted scope", `{"access_token":"at","token_type":"Bearer","expires_in":3600,"scope":"items:read\u3164items:admi\u0301n"}`, http.StatusOK},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			as := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -468,8 +470,8 @@ func TestRun_AuthorizationServerTextIsPrintedAsText(t *testing.T) {
 			if err := run(ctx, cfg, &out, io.Discard); err != nil {
 				printError(&stderr, err)
 			}
-			if printed := out.String() + stderr.String(); printed == "" || strings.ContainsAny(printed, "\x1b\a") {
-				t.Errorf("printed %q, want text without terminal controls", printed)
+			if printed := out.String() + stderr.String(); printed == "" || strings.ContainsAny(printed, "\x1b\a\u3164\u0301") {
+				t.Errorf("printed %q, want text without terminal controls or invisible characters", printed)
 			}
 		})
 	}
@@ -613,6 +615,82 @@ func TestCallAll_ServerTextIsCutShort(t *testing.T) {
 	if strings.Contains(printed, "\x1b") {
 		t.Error("the report carries the server's control characters")
 	}
+}
+
+// A server's text is printed as it is only when every character of it is
+// plainly visible; otherwise it is quoted, and what would not show, or
+// would change how its neighbours show, is escaped: controls, format and
+// bidi characters (which strconv.IsPrint refuses), and the combining
+// marks and invisible letters that it passes (and strconv.Quote leaves
+// as they are).
+func TestPrintable_QuotesWhatIsNotPlainlyVisible(t *testing.T) {
+	for _, tt := range []struct{ name, s, want string }{
+		{"ASCII", "items:read + items:write", "items:read + items:write"},
+		{"precomposed accent", "café", "café"},
+		{"other scripts", "項目 עברית Ελληνικά", "項目 עברית Ελληνικά"},
+		{"nonspacing mark in Devanagari", "हिंदी", `"हि\u0902दी"`}, // U+093F and U+0940 are spacing marks (Mc), the nasal sign U+0902 is not
+		{"emoji", "\U0001f600", "\U0001f600"},
+		{"escape sequence", "a\x1b[2Jb", `"a\x1b[2Jb"`},
+		{"zero-width space", "ad\u200bmin", `"ad\u200bmin"`},
+		{"zero-width joiner", "a\u200db", `"a\u200db"`},
+		{"word joiner", "a\u2060b", `"a\u2060b"`},
+		{"byte order mark", "\ufeffa", `"\ufeffa"`},
+		{"soft hyphen", "ad\u00admin", `"ad\u00admin"`},
+		{"left-to-right mark", "a\u200eb", `"a\u200eb"`},
+		{"right-to-left override", "\u202egnp.exe", `"\u202egnp.exe"`},
+		{"bidi isolates", "a\u2066b\u2067c\u2068d\u2069", `"a\u2066b\u2067c\u2068d\u2069"`},
+		{"Arabic letter mark", "a\u061cb", `"a\u061cb"`},
+		{"tag character", "a\U000e0041", `"a\U000e0041"`},
+		{"no-break space", "a\u00a0b", `"a\u00a0b"`},
+		{"line separator", "a\u2028b", `"a\u2028b"`},
+		{"combining acute", "cafe\u0301", `"cafe\u0301"`},
+		{"combining overlay", "admin\u0338", `"admin\u0338"`},
+		{"enclosing mark", "1\u20dd", `"1\u20dd"`},
+		{"combining grapheme joiner", "a\u034fb", `"a\u034fb"`},
+		{"variation selector", "a\ufe0f", `"a\ufe0f"`},
+		{"Hangul filler", "a\u3164b", `"a\u3164b"`},
+		{"Hangul choseong filler", "a\u115fb", `"a\u115fb"`},
+		{"halfwidth Hangul filler", "a\uffa0b", `"a\uffa0b"`},
+		{"Khmer inherent vowel", "a\u17b4b", `"a\u17b4b"`},
+		{"blank braille pattern", "a\u2800b", `"a\u2800b"`},
+		{"visible text kept in quotes", "café \u200b\"\\", `"café \u200b\"\\"`},
+		{"not UTF-8", "a\xffé\u0301", `"a\xffé\u0301"`},
+	} {
+		got := printable(tt.s)
+		if got != tt.want {
+			t.Errorf("%s: printable(%+q) = %s, want %s", tt.name, tt.s, got, tt.want)
+			continue
+		}
+		if got != tt.s {
+			if u, err := strconv.Unquote(got); err != nil || u != tt.s {
+				t.Errorf("%s: printable(%+q) = %s, which unquotes to %+q (%v)", tt.name, tt.s, got, u, err)
+			}
+		}
+	}
+}
+
+// Whatever a server sends, printable answers only plainly visible
+// characters (visible), and either the text itself, cut to maxPrinted, or
+// that text quoted.
+func FuzzPrintable_AnswersOnlyVisibleText(f *testing.F) {
+	for _, s := range []string{"items", "\x1b[2J", "a\u202eb", "cafe\u0301", "\u3164", "\xff\x9b", `"\`, strings.Repeat("é", 1100)} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		got := printable(s)
+		for _, r := range got {
+			if !visible(r) {
+				t.Fatalf("printable(%+q) = %+q holds %U, which is not visible", s, got, r)
+			}
+		}
+		want := clip(s, maxPrinted)
+		if got == want {
+			return
+		}
+		if u, err := strconv.Unquote(got); err != nil || u != want {
+			t.Fatalf("printable(%+q) = %+q: neither the text nor its quoting (it unquotes to %+q, %v)", s, got, u, err)
+		}
+	})
 }
 
 // clip cuts a string longer than its limit without splitting a UTF-8

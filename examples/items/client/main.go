@@ -265,7 +265,7 @@ func run(ctx context.Context, cfg config, out, warn io.Writer) error {
 	// tu may come from the discovery document: printed as text, as the
 	// token type is.
 	fmt.Fprintf(out, "token:  %s for client %s from %s\n", kind, cfg.clientID, printable(tu))
-	fmt.Fprintf(out, "        scopes %q, expires %s\n", clip(granted, maxPrinted), tok.Expiry.Format(time.RFC3339))
+	fmt.Fprintf(out, "        scopes %s, expires %s\n", quote(clip(granted, maxPrinted)), tok.Expiry.Format(time.RFC3339))
 	fmt.Fprintf(out, "server: %s\n\n", cfg.addr)
 	for _, w := range tokenWarnings(tok.AccessToken, cfg) {
 		fmt.Fprintln(warn, "client: warning:", w)

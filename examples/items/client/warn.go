@@ -40,7 +40,9 @@ func tokenWarnings(token string, cfg config) []string {
 		if asked.v == "" || slices.Contains(auds, asked.v) {
 			continue
 		}
-		w := fmt.Sprintf("%s is %q but the token's aud is %q", asked.name, asked.v, clip(strings.Join(auds, ","), maxPrinted))
+		// The aud values are the issuer's: quoted as the report quotes
+		// a server's text, invisible characters escaped.
+		w := fmt.Sprintf("%s is %s but the token's aud is %s", asked.name, quote(asked.v), quote(clip(strings.Join(auds, ","), maxPrinted)))
 		if cfg.devIssuer {
 			w += ": the development issuer ignores it and mints the server's first AUDIENCE"
 		}

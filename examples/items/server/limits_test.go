@@ -93,6 +93,15 @@ func hpackString(b []byte, s string) []byte {
 // server does not take (it closed the connection), and then, as when the
 // server answers, answers tells.
 func (h *h2Conn) call(id uint32, method string, md ...string) {
+	if h.open(id, method, md...) {
+		_ = h.frame(h2Data, h2EndStream, id, make([]byte, 5))
+	}
+}
+
+// open is call without the request message: the call stays open, its
+// handler waiting for the client's messages. It reports whether the
+// server took every frame.
+func (h *h2Conn) open(id uint32, method string, md ...string) bool {
 	fields := append([]string{":method", "POST", ":scheme", "http", ":path", method, ":authority", h.addr,
 		"content-type", "application/grpc", "te", "trailers"}, md...)
 	var block []byte
@@ -108,14 +117,13 @@ func (h *h2Conn) call(id uint32, method string, md ...string) {
 			flags = h2EndHeaders
 		}
 		if h.frame(typ, flags, id, block[:n]) != nil {
-			return
+			return false
 		}
 		if block = block[n:]; len(block) == 0 {
-			break
+			return true
 		}
 		typ = h2Continuation
 	}
-	_ = h.frame(h2Data, h2EndStream, id, make([]byte, 5))
 }
 
 // answers reads frames until each stream of ids is answered (HEADERS) or

@@ -116,6 +116,21 @@ const (
 	// long (with GOAWAY; clients reconnect on their next call), so idle
 	// connections do not hold slots of maxConnections for ever.
 	maxConnectionIdle = 5 * time.Minute
+	// maxConnectionAge closes any gRPC connection after about this long
+	// (with GOAWAY; grpc-go adds up to 10% either way, so that clients
+	// that connected together do not all reconnect together), and
+	// maxConnectionAgeGrace is how long the calls still open then may go
+	// on before the connection is cut. Without them a client that calls
+	// every few minutes, or keeps a stream open, holds its connection, a
+	// slot of maxConnections and its place on one server behind a load
+	// balancer for ever (grpc-go's defaults are infinite). Half an hour
+	// is long next to maxConnectionIdle and any unary call, so a client
+	// pays one reconnect (a handshake) per half hour; a minute of grace
+	// lets unary calls and an import finish, and ends a WatchItems or
+	// health Watch stream with Unavailable within 34 minutes at most, for
+	// the client to open again (a new WatchItems replays the items first).
+	maxConnectionAge      = 30 * time.Minute
+	maxConnectionAgeGrace = time.Minute
 	// keepaliveMinTime is the shortest interval between a client's
 	// keepalive pings that the server accepts, and only while a call is
 	// open; a client pinging more often, or on an idle connection, is
@@ -259,7 +274,7 @@ func run(ctx context.Context, cfg config, out io.Writer, log *slog.Logger) error
 	}
 
 	if webLn != nil {
-		h, err := webHandler(s.grpc, webConfig(issuer, devIssuer, pageURL(webLn)), origin(issuer))
+		h, err := webHandler(s.grpc, webConfig(issuer, devIssuer, pageURL(webLn)), origin(issuer), webLn.Addr())
 		if err != nil {
 			return err
 		}
@@ -336,7 +351,11 @@ func newServer(v *verifier.Verifier, issuer, audience string, log *slog.Logger, 
 		grpc: grpc.NewServer(
 			grpc.MaxHeaderListSize(maxHeaderBytes),
 			grpc.MaxConcurrentStreams(maxConcurrentStreams),
-			grpc.KeepaliveParams(keepalive.ServerParameters{MaxConnectionIdle: maxConnectionIdle}),
+			grpc.KeepaliveParams(keepalive.ServerParameters{
+				MaxConnectionIdle:     maxConnectionIdle,
+				MaxConnectionAge:      maxConnectionAge,
+				MaxConnectionAgeGrace: maxConnectionAgeGrace,
+			}),
 			grpc.KeepaliveEnforcementPolicy(keepalive.EnforcementPolicy{MinTime: keepaliveMinTime}),
 			grpc.ChainUnaryInterceptor(auth.UnaryServerInterceptor()),
 			grpc.ChainStreamInterceptor(auth.StreamServerInterceptor()),

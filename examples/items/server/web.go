@@ -123,8 +123,12 @@ func (b *boundedGzip) Close() error { return b.gz.Close() }
 func newGzipCompressor() connect.Compressor { return gzip.NewWriter(io.Discard) }
 
 // webHandler serves the page, its configuration and the transcoded
-// ItemService. issuerOrigin may fetch from the page (the token endpoint).
-func webHandler(g *grpc.Server, cfg web.Config, issuerOrigin string) (http.Handler, error) {
+// ItemService, for a listener on addr. issuerOrigin may fetch from the
+// page (the token endpoint). On a loopback addr it answers loopback host
+// names only (endpoint.LoopbackHostsOnly, against DNS rebinding). Every
+// response, that guard's refusals included, carries the security headers
+// (withSecurityHeaders), as they wrap the whole handler.
+func webHandler(g *grpc.Server, cfg web.Config, issuerOrigin string, addr net.Addr) (http.Handler, error) {
 	// Vanguard reads a whole request body before grpc-go (and grpcauth)
 	// sees the call, and by default takes up to 4 GiB: bound it to what
 	// the gRPC port itself accepts (grpc-go's default 4 MiB), so an
@@ -170,11 +174,14 @@ func webHandler(g *grpc.Server, cfg web.Config, issuerOrigin string) (http.Handl
 		}
 		static.ServeHTTP(w, r)
 	})
-	return withSecurityHeaders(csp, mux), nil
+	// The headers outermost: a response the guard refuses is a document
+	// the browser loads from this origin too.
+	return withSecurityHeaders(csp, endpoint.LoopbackHostsOnly(addr, mux)), nil
 }
 
 // withSecurityHeaders sets on every response of h (the page, its files,
-// config.json, the API's answers, redirects and errors) the headers that
+// config.json, the API's answers, redirects and errors, the loopback
+// guard's 421 refusals) the headers that
 // keep the page to itself:
 //
 //   - Content-Security-Policy csp: scripts and styles of the page's own
@@ -260,13 +267,12 @@ func (t httpTimeouts) server(h http.Handler) *http.Server {
 	}
 }
 
-// serveWeb serves h on ln, with the timeouts tm (webTimeouts) and at most
+// serveWeb serves h, webHandler's for ln.Addr() (which holds the loopback
+// host guard), on ln, with the timeouts tm (webTimeouts) and at most
 // maxConnections connections at a time, until ctx ends or stop is called,
-// then shuts down within stopTimeout. stop returns
-// once the server has stopped. On a loopback listener it serves loopback
-// host names only (endpoint.LoopbackHostsOnly).
+// then shuts down within stopTimeout. stop returns once the server has
+// stopped.
 func serveWeb(ctx context.Context, ln net.Listener, h http.Handler, tm httpTimeouts, log *slog.Logger) (stop func()) {
-	h = endpoint.LoopbackHostsOnly(ln.Addr(), h)
 	ctx, cancel := context.WithCancel(ctx)
 	srv := tm.server(h)
 	served := make(chan struct{})

@@ -37,7 +37,7 @@ func TestWeb_UnauthenticatedBodyIsReadNoFurtherThanTheGRPCLimit(t *testing.T) {
 	h := newTestWebHandler(t)
 	const size = 64 << 20
 	body := &countingReader{r: io.MultiReader(strings.NewReader(`{"name":"`), io.LimitReader(repeatA{}, size), strings.NewReader(`"}`))}
-	req := httptest.NewRequest(http.MethodPost, "/items.v1.ItemService/CreateItem", body) // no token
+	req := httptest.NewRequest(http.MethodPost, "http://127.0.0.1:1/items.v1.ItemService/CreateItem", body) // no token
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("Connect-Protocol-Version", "1")
 	rec := httptest.NewRecorder()
@@ -66,7 +66,7 @@ func TestWeb_CompressedUnauthenticatedBodyIsInflatedNoFurtherThanTheGRPCLimit(t 
 		t.Fatal(err)
 	}
 	compressed := gz.Len()
-	req := httptest.NewRequest(http.MethodPost, "/items.v1.ItemService/CreateItem", &gz) // no token
+	req := httptest.NewRequest(http.MethodPost, "http://127.0.0.1:1/items.v1.ItemService/CreateItem", &gz) // no token
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("Content-Encoding", "gzip")
 	req.Header.Set("Connect-Protocol-Version", "1")
@@ -96,7 +96,7 @@ func TestWeb_CompressedUnauthenticatedBodyIsInflatedNoFurtherThanTheGRPCLimit(t 
 	if err := zw.Close(); err != nil {
 		t.Fatal(err)
 	}
-	req = httptest.NewRequest(http.MethodPost, "/items.v1.ItemService/CreateItem", &gz)
+	req = httptest.NewRequest(http.MethodPost, "http://127.0.0.1:1/items.v1.ItemService/CreateItem", &gz)
 	req.Header = http.Header{"Content-Type": {"application/json"}, "Content-Encoding": {"gzip"}, "Connect-Protocol-Version": {"1"}}
 	rec = httptest.NewRecorder()
 	h.ServeHTTP(rec, req)
@@ -106,16 +106,10 @@ func TestWeb_CompressedUnauthenticatedBodyIsInflatedNoFurtherThanTheGRPCLimit(t 
 }
 
 // newTestWebHandler returns the web handler of a server that trusts a
-// fresh development issuer.
+// fresh development issuer, for a listener on 127.0.0.1:1.
 func newTestWebHandler(t *testing.T) http.Handler {
 	t.Helper()
-	iss := grpcauthtest.NewIssuer(t, grpcauthtest.Config{})
-	s := newTestServer(t, iss, slog.New(slog.DiscardHandler))
-	h, err := webHandler(s.grpc, webConfig(iss.URL(), &devIssuer{iss}, "http://127.0.0.1:1/"), origin(iss.URL()))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return h
+	return newWebHandler(t, grpcauthtest.NewIssuer(t, grpcauthtest.Config{}), "http://127.0.0.1:1/")
 }
 
 type repeatA struct{}
@@ -130,16 +124,27 @@ func (repeatA) Read(p []byte) (int, error) {
 // On a loopback listener the web server answers loopback host names only:
 // a foreign Host (DNS rebinding: a remote site's name resolving to this
 // machine) gets 421, so a page on that site cannot call the API as a
-// loopback caller.
+// loopback caller. The refusal carries the page's security headers, as
+// every other answer of the port does.
 func TestWeb_LoopbackServerRefusesForeignHostNames(t *testing.T) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	base := startWeb(t, grpcauthtest.NewIssuer(t, grpcauthtest.Config{}))
+	addr := strings.TrimPrefix(base, "http://")
+	checkLoopbackHostsOnly(t, addr, "/config.json", http.StatusOK)
+
+	req, err := http.NewRequestWithContext(t.Context(), http.MethodGet, base+"/", nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	ok := http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(http.StatusNoContent) })
-	stop := serveWeb(t.Context(), ln, ok, webTimeouts, slog.New(slog.DiscardHandler))
-	t.Cleanup(stop)
-	checkLoopbackHostsOnly(t, ln.Addr().String(), "/", http.StatusNoContent)
+	req.Host = "rebind.attacker.example"
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusMisdirectedRequest {
+		t.Fatalf("Host %s: status %d, want %d", req.Host, resp.StatusCode, http.StatusMisdirectedRequest)
+	}
+	checkSecurityHeaders(t, "the 421 refusal of Host "+req.Host, resp.Header)
 }
 
 // checkLoopbackHostsOnly checks that the server on addr, a loopback

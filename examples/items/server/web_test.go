@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/binary"
 	"encoding/json"
+	"fmt"
 	"io"
 	"log/slog"
 	"net"
@@ -41,12 +42,16 @@ func startWebWith(t *testing.T, iss *grpcauthtest.Issuer, tm httpTimeouts) strin
 	return strings.TrimSuffix(page, "/")
 }
 
-// newWebHandler is the web handler (page at page) of a server that trusts
-// iss.
+// newWebHandler is the web handler (page at page, a URL of a listener on
+// a loopback IP address) of a server that trusts iss.
 func newWebHandler(t *testing.T, iss *grpcauthtest.Issuer, page string) http.Handler {
 	t.Helper()
 	s := newTestServer(t, iss, slog.New(slog.DiscardHandler))
-	h, err := webHandler(s.grpc, webConfig(iss.URL(), &devIssuer{iss}, page), origin(iss.URL()))
+	addr, err := net.ResolveTCPAddr("tcp", loopbackPageHost(page))
+	if err != nil {
+		t.Fatal(err)
+	}
+	h, err := webHandler(s.grpc, webConfig(iss.URL(), &devIssuer{iss}, page), origin(iss.URL()), addr)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -371,23 +376,24 @@ func TestWeb_PagesOfOtherOriginsGetNoCORS(t *testing.T) {
 }
 
 // Every answer of the web port, the page's files as well as config.json,
-// the API's, redirects and errors, carries the same security headers:
-// a browser applies them to whatever document it loads from the port.
+// the API's, redirects and errors, the loopback guard's refusal of a
+// foreign host name included, carries the same security headers: a
+// browser applies them to whatever document it loads from the port.
 func TestWeb_EveryResponseCarriesTheSecurityHeaders(t *testing.T) {
 	h := newTestWebHandler(t)
-	want := map[string]string{
-		"Cross-Origin-Opener-Policy": "same-origin",
-		"X-Content-Type-Options":     "nosniff",
-		"Referrer-Policy":            "no-referrer",
-	}
-	for _, r := range []struct{ method, target, host string }{
-		{http.MethodGet, "/", "127.0.0.1:1"},
-		{http.MethodGet, "/app.js", "127.0.0.1:1"},
-		{http.MethodGet, "/config.json", "127.0.0.1:1"},
-		{http.MethodGet, "/no-such-file", "127.0.0.1:1"},
-		{http.MethodGet, "/?code=x&state=y", "localhost:1"}, // the redirect to the registered host
-		{http.MethodPost, "/items.v1.ItemService/ListItems", "127.0.0.1:1"},
-		{http.MethodPut, "/config.json", "127.0.0.1:1"},
+	for _, r := range []struct {
+		method, target, host string
+		code                 int // 0: any
+	}{
+		{http.MethodGet, "/", "127.0.0.1:1", http.StatusOK},
+		{http.MethodGet, "/app.js", "127.0.0.1:1", http.StatusOK},
+		{http.MethodGet, "/config.json", "127.0.0.1:1", http.StatusOK},
+		{http.MethodGet, "/no-such-file", "127.0.0.1:1", http.StatusNotFound},
+		{http.MethodGet, "/?code=x&state=y", "localhost:1", http.StatusTemporaryRedirect}, // to the registered host
+		{http.MethodPost, "/items.v1.ItemService/ListItems", "127.0.0.1:1", http.StatusUnauthorized},
+		{http.MethodPut, "/config.json", "127.0.0.1:1", http.StatusMethodNotAllowed},
+		{http.MethodGet, "/", "rebind.attacker.example:1", http.StatusMisdirectedRequest}, // DNS rebinding
+		{http.MethodPost, "/items.v1.ItemService/ListItems", "rebind.attacker.example:1", http.StatusMisdirectedRequest},
 	} {
 		req := httptest.NewRequestWithContext(t.Context(), r.method, "http://"+r.host+r.target, strings.NewReader("{}"))
 		if r.method == http.MethodPost {
@@ -396,16 +402,35 @@ func TestWeb_EveryResponseCarriesTheSecurityHeaders(t *testing.T) {
 		}
 		rec := httptest.NewRecorder()
 		h.ServeHTTP(rec, req)
-		for name, value := range want {
-			if got := rec.Header().Values(name); len(got) != 1 || got[0] != value {
-				t.Errorf("%s %s (%d): %s %q, want %q", r.method, r.target, rec.Code, name, got, value)
-			}
+		what := fmt.Sprintf("%s %s as %s (%d)", r.method, r.target, r.host, rec.Code)
+		if rec.Code != r.code {
+			t.Errorf("%s: want status %d", what, r.code)
 		}
-		csp := rec.Header().Get("Content-Security-Policy")
-		for _, d := range []string{"default-src 'self'", "frame-ancestors 'none'", "form-action 'none'", "base-uri 'none'"} {
-			if !strings.Contains(csp, d) {
-				t.Errorf("%s %s (%d): Content-Security-Policy %q lacks %q", r.method, r.target, rec.Code, csp, d)
-			}
+		checkSecurityHeaders(t, what, rec.Header())
+	}
+}
+
+// checkSecurityHeaders checks that hdr, the headers of the response what,
+// holds each of withSecurityHeaders' headers once, with its value.
+func checkSecurityHeaders(t *testing.T, what string, hdr http.Header) {
+	t.Helper()
+	for name, value := range map[string]string{
+		"Cross-Origin-Opener-Policy": "same-origin",
+		"X-Content-Type-Options":     "nosniff",
+		"Referrer-Policy":            "no-referrer",
+	} {
+		if got := hdr.Values(name); len(got) != 1 || got[0] != value {
+			t.Errorf("%s: %s %q, want %q", what, name, got, value)
+		}
+	}
+	csp := hdr.Values("Content-Security-Policy")
+	if len(csp) != 1 {
+		t.Errorf("%s: Content-Security-Policy %q, want one", what, csp)
+		return
+	}
+	for _, d := range []string{"default-src 'self'", "frame-ancestors 'none'", "form-action 'none'", "base-uri 'none'"} {
+		if !strings.Contains(csp[0], d) {
+			t.Errorf("%s: Content-Security-Policy %q lacks %q", what, csp[0], d)
 		}
 	}
 }

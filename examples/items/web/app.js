@@ -173,11 +173,38 @@ async function dpopProof(htm, htu, accessToken, nonce) {
 
 // ---- the call log ----
 
+// MAX_SHOWN bounds how much of one string of a server's or the issuer's
+// (a refusal's code, reason and message, an error's description, the
+// token's subject) the call log shows and keeps: so many bytes of UTF-8,
+// cut at a character, and a note of the whole length, as the Go client
+// cuts them (web.MaxShown in web.go, which the Go client's report uses;
+// TestAppJS_MaxShownIsWebMaxShown keeps them equal). A server may send 4
+// MiB in each, which would flood the page and sessionStorage.
+const MAX_SHOWN = 256;
+
+// clip returns String(s) when its UTF-8 is at most MAX_SHOWN bytes long,
+// and otherwise as many whole characters (code points, never half a
+// surrogate pair) as fit in MAX_SHOWN bytes, then ' ... (N bytes in all)'.
+function clip(s) {
+  s = String(s);
+  const total = enc.encode(s).length;
+  if (total <= MAX_SHOWN) return s;
+  let kept = '', bytes = 0;
+  for (const ch of s) {
+    const cp = ch.codePointAt(0);
+    bytes += cp < 0x80 ? 1 : cp < 0x800 ? 2 : cp < 0x10000 ? 3 : 4;
+    if (bytes > MAX_SHOWN) break;
+    kept += ch;
+  }
+  return kept + ' ... (' + total + ' bytes in all)';
+}
+
 // The log survives the round trip to the issuer (sessionStorage), so it
 // shows the calls of each user who signed in in this tab. who is the user
-// the call was made as, by default the one signed in now.
+// the call was made as, by default the one signed in now. Each of the
+// entry's strings is cut to MAX_SHOWN (clip).
 function logCall(method, allowed, code, reason, message, who = session.subject) {
-  const entry = { method, allowed, code: code || '', reason: reason || '', message: message || '', who };
+  const entry = { method, allowed, code: clip(code || ''), reason: clip(reason || ''), message: clip(message || ''), who: clip(who || '') };
   const saved = JSON.parse(sessionStorage.getItem('log') || '[]');
   saved.push(entry);
   sessionStorage.setItem('log', JSON.stringify(saved.slice(-50)));
