@@ -68,9 +68,10 @@ func (v *Verifier) post(ctx context.Context, token string) ([]byte, error) {
 		v.discard(resp, cancel)
 		return nil, err
 	}
-	// The label first: a body refused for it is not worth its memory.
+	// The label first: a body refused for it is not worth its memory. Its
+	// media type decides, not its parameters (see jsonLabel).
 	if ct := resp.Header.Get("Content-Type"); ct != "" {
-		if mt, _, err := mime.ParseMediaType(ct); err != nil || mt != "application/json" {
+		if !jsonLabel(ct) {
 			err := v.fail(ctx, slog.LevelWarn, unavailable("response is not application/json"))
 			v.discard(resp, cancel)
 			return nil, err
@@ -87,6 +88,23 @@ func (v *Verifier) post(ctx context.Context, token string) ([]byte, error) {
 		return nil, v.fail(ctx, slog.LevelWarn, unavailable("response larger than MaxResponseSize"))
 	}
 	return body, nil
+}
+
+// jsonLabel reports whether a 200 answer's Content-Type, ct, names the
+// media type application/json (in any case), whatever its parameters: one
+// whose parameters do not parse ("application/json; charset",
+// "application/json;charset=") is read as its media type, which
+// mime.ParseMediaType returns with ErrInvalidMediaParameter. The label is
+// looked at only to refuse, before reading it, a body that says it is not
+// JSON (a proxy's HTML page); the body is then parsed strictly whatever
+// its label, no parameter is used (JSON is UTF-8), and an answer without
+// a Content-Type is read too, so a broken parameter, which says no more
+// than a missing label, refused every token's answer for nothing (before,
+// such an answer was ErrUnavailable). A label that is not one media type
+// ("application/json, text/html") has no media type and is refused.
+func jsonLabel(ct string) bool {
+	mt, _, err := mime.ParseMediaType(ct)
+	return (err == nil || errors.Is(err, mime.ErrInvalidMediaParameter)) && mt == "application/json"
 }
 
 // maxRefusedBody bounds the bytes read of the body of an answer post
