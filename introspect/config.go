@@ -176,8 +176,9 @@ type Config struct {
 	//
 	// To accept DPoP-bound opaque tokens, add "DPoP":
 	// append(DefaultTokenTypes(), "DPoP"). A "DPoP" response must then
-	// carry the key binding, cnf with a jkt member (RFC 9449, section 6.2),
-	// or it is rejected with a *verifier.ClaimError for "cnf"; the claims
+	// carry the key binding, cnf with a non-empty string member named
+	// exactly jkt (RFC 9449, section 6.2; "JKT" is not it), or it is
+	// rejected with a *verifier.ClaimError for "cnf"; the claims
 	// keep cnf. This package does not check the DPoP proof: the grpcauth
 	// interceptors do, for every token whose claims carry cnf.jkt (the DPoP
 	// scheme and a proof signed by that key are then required). Any other

@@ -193,6 +193,45 @@ func TestVerify_DPoPTokenTypeInAnyCaseNeedsTheKeyBinding(t *testing.T) {
 	}
 }
 
+// TestVerify_DPoPKeyBindingIsTheMemberNamedExactlyJkt: the cnf.jkt that a
+// DPoP answer must carry is the member named exactly "jkt" (the last when
+// repeated), as everywhere else: a "JKT" or "Jkt" (which the interceptors
+// do not read as a key binding, and nor would a caller checking the proof
+// itself) does not make the token bound. Before, cnf was decoded into a
+// struct field, which encoding/json matches without regard to case, so
+// such an answer was accepted as bound.
+func TestVerify_DPoPKeyBindingIsTheMemberNamedExactlyJkt(t *testing.T) {
+	for _, tc := range []struct {
+		cnf   string
+		bound bool
+	}{
+		{`{"jkt":"` + testJKT + `"}`, true},
+		{`{"JKT":"` + testJKT + `"}`, false},
+		{`{"Jkt":"` + testJKT + `"}`, false},
+		{`{"jkt":"","JKT":"` + testJKT + `"}`, false},
+		{`{"jkt":"` + testJKT + `","jkt":""}`, false},
+		{`{"jkt":"","jkt":"` + testJKT + `"}`, true},
+		{`{"jkt":null}`, false},
+		{`[{"jkt":"` + testJKT + `"}]`, false},
+	} {
+		t.Run(tc.cnf, func(t *testing.T) {
+			var e *answerEnv
+			e = newAnswerEnv(t, func(string) string {
+				return `{"active":true,"iss":"` + muIssuer + `","aud":"api","exp":` + unix(e.clk.Now().Add(time.Hour)) +
+					`,"token_type":"DPoP","cnf":` + tc.cnf + `}`
+			}, acceptDPoP)
+			_, err := e.verify("dG9rZW4")
+			var ce *verifier.ClaimError
+			switch {
+			case tc.bound && err != nil:
+				t.Fatalf("cnf %s: %v, want the token accepted", tc.cnf, err)
+			case !tc.bound && (!errors.As(err, &ce) || ce.Claim != "cnf"):
+				t.Fatalf("cnf %s: %v, want a *verifier.ClaimError for cnf", tc.cnf, err)
+			}
+		})
+	}
+}
+
 // Close empties the caches: a token whose answer was cached is refused
 // with verifier.ErrClosed afterwards, as every other, not accepted from
 // the cache of a closed Verifier.

@@ -204,12 +204,25 @@ func (v *Verifier) refused(ctx context.Context, resp *http.Response, cancel cont
 // "ERROR", so that {"error":"invalid_request","Error":"invalid_client"}
 // paused every request.
 func invalidClient(body []byte) bool {
+	code, ok := stringMember(body, "error")
+	return ok && code == "invalid_client"
+}
+
+// stringMember returns the value of the member of the JSON object obj
+// named exactly name (the last one when repeated, as parseResponse reads
+// "active"), and whether obj is one object with such a member whose value
+// is a string. A struct field would match a member named in another case
+// too ("Error", "JKT"), which no other reader of the answer takes for it.
+func stringMember(obj []byte, name string) (string, bool) {
 	var m map[string]json.RawMessage
-	if json.Unmarshal(body, &m) != nil {
-		return false
+	if json.Unmarshal(obj, &m) != nil {
+		return "", false
 	}
-	var code string
-	return json.Unmarshal(m["error"], &code) == nil && code == "invalid_client"
+	var s *string // nil for a JSON null
+	if json.Unmarshal(m[name], &s) != nil || s == nil {
+		return "", false
+	}
+	return *s, true
 }
 
 // credentialsPause is how long a 401 or 403 invalid_client answer pauses
@@ -365,16 +378,21 @@ func (v *Verifier) checkStatic(c verifier.Claims, tokenType json.RawMessage) err
 // 6.2).
 const tokenTypeDPoP = "DPoP"
 
-// hasJKT reports whether the claims carry cnf with a jkt string member, the
+// hasJKT reports whether the claims carry cnf with a non-empty string
+// member named exactly jkt (the last when repeated: stringMember), the
 // binding a DPoP-bound token's introspection response must state (RFC
 // 9449, section 6.2). That jkt's form, and the proof, are checked by
-// whoever checks the proof (the grpcauth interceptors).
+// whoever checks the proof (the grpcauth interceptors, which read the
+// member by that exact name too). Before, cnf was decoded into a struct
+// field, which takes "JKT" or "Jkt" as well: an answer binding nothing
+// under the exact name passed as bound.
 func hasJKT(c verifier.Claims) bool {
-	var cnf struct {
-		JKT *string `json:"jkt"`
-	}
 	raw, ok := c.Raw("cnf")
-	return ok && json.Unmarshal(raw, &cnf) == nil && cnf.JKT != nil && *cnf.JKT != ""
+	if !ok {
+		return false
+	}
+	jkt, ok := stringMember(raw, "jkt")
+	return ok && jkt != ""
 }
 
 func (v *Verifier) acceptedType(tt string) bool {
