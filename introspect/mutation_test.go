@@ -308,6 +308,7 @@ func TestVerify_AContentTypeWithABrokenParameterIsReadAsItsMediaType(t *testing.
 		{"text/html;charset=", false},
 		{"application/json, text/html", false},
 		{"application/json charset=utf-8", false},
+		{"application/json; charset=utf-8; charset=latin1", false},
 	} {
 		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
 			w.Header().Set("Content-Type", tc.label)

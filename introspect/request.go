@@ -100,11 +100,14 @@ func (v *Verifier) post(ctx context.Context, token string) ([]byte, error) {
 // its label, no parameter is used (JSON is UTF-8), and an answer without
 // a Content-Type is read too, so a broken parameter, which says no more
 // than a missing label, refused every token's answer for nothing (before,
-// such an answer was ErrUnavailable). A label that is not one media type
-// ("application/json, text/html") has no media type and is refused.
+// such an answer was ErrUnavailable). A label for which
+// mime.ParseMediaType returns no media type (it does with no error or
+// with ErrInvalidMediaParameter only) is refused: one that is not one
+// media type ("application/json, text/html"), or names a parameter twice
+// with two values.
 func jsonLabel(ct string) bool {
-	mt, _, err := mime.ParseMediaType(ct)
-	return (err == nil || errors.Is(err, mime.ErrInvalidMediaParameter)) && mt == "application/json"
+	mt, _, _ := mime.ParseMediaType(ct)
+	return mt == "application/json"
 }
 
 // maxRefusedBody bounds the bytes read of the body of an answer post
