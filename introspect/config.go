@@ -176,8 +176,9 @@ type Config struct {
 	//
 	// To accept DPoP-bound opaque tokens, add "DPoP":
 	// append(DefaultTokenTypes(), "DPoP"). A "DPoP" response must then
-	// carry the key binding, cnf with a jkt member (RFC 9449, section 6.2),
-	// or it is rejected with a *verifier.ClaimError for "cnf"; the claims
+	// carry the key binding, cnf with a non-empty string member named
+	// exactly jkt (RFC 9449, section 6.2; "JKT" is not it), or it is
+	// rejected with a *verifier.ClaimError for "cnf"; the claims
 	// keep cnf. This package does not check the DPoP proof: the grpcauth
 	// interceptors do, for every token whose claims carry cnf.jkt (the DPoP
 	// scheme and a proof signed by that key are then required). Any other
@@ -258,7 +259,11 @@ type Config struct {
 	// client you pass keeps its transport's limits and dialer: net/http
 	// reads up to 10 MiB of response headers unless its
 	// MaxResponseHeaderBytes says less, and resolves localhost like any
-	// name (the hosts file, then DNS). Whatever the client,
+	// name (the hosts file, then DNS). An Endpoint naming localhost in
+	// another case ("http://LOCALHOST:8080/...") is requested as
+	// localhost, in lower case, the one case in which the environment's
+	// proxy (http.ProxyFromEnvironment, http.DefaultTransport's) goes
+	// direct. Whatever the client,
 	// redirects are not followed (a redirected POST would carry the token
 	// and the client's credentials elsewhere, even to plain http); a
 	// redirect answer counts as the endpoint being unavailable; and no
@@ -358,6 +363,7 @@ func validate(cfg Config) (settings, error) {
 	if err := checkURL(cfg.Endpoint); err != nil {
 		return s, configError("Endpoint: %v", err)
 	}
+	s.Endpoint = lowerLocalhost(cfg.Endpoint)
 	p, err := policy.Validate(cfg.policy(), policy.Defaults{
 		ScopeClaims:     verifier.DefaultScopeClaims(),
 		ClockSkew:       verifier.DefaultClockSkew,
@@ -464,6 +470,25 @@ func checkIssuer(raw string) error {
 		return errors.New("an issuer identifier has no query or fragment")
 	}
 	return nil
+}
+
+// lowerLocalhost returns raw, an Endpoint checkURL accepted, with its host
+// written "localhost" when it names localhost in another case
+// ("http://LOCALHOST:8080/introspect"): checkURL lets plain http reach the
+// name in any case, as loopback, but Go's environment proxy
+// (http.ProxyFromEnvironment, which http.DefaultTransport and so a given
+// &http.Client{} use) goes direct only for "localhost" in lower case, and
+// sent the request for any other, the token and the client's credentials
+// with it, to HTTP_PROXY in clear text. The own client's transport never
+// proxies a loopback host; a given client's transport is its own. Any
+// other Endpoint is returned as it is.
+func lowerLocalhost(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil || u.Hostname() == "localhost" || !strings.EqualFold(u.Hostname(), "localhost") {
+		return raw
+	}
+	u.Host = strings.TrimSuffix("localhost:"+u.Port(), ":")
+	return u.String()
 }
 
 // parseURL is url.Parse with an error that does not repeat raw

@@ -193,6 +193,45 @@ func TestVerify_DPoPTokenTypeInAnyCaseNeedsTheKeyBinding(t *testing.T) {
 	}
 }
 
+// TestVerify_DPoPKeyBindingIsTheMemberNamedExactlyJkt: the cnf.jkt that a
+// DPoP answer must carry is the member named exactly "jkt" (the last when
+// repeated), as everywhere else: a "JKT" or "Jkt" (which the interceptors
+// do not read as a key binding, and nor would a caller checking the proof
+// itself) does not make the token bound. Before, cnf was decoded into a
+// struct field, which encoding/json matches without regard to case, so
+// such an answer was accepted as bound.
+func TestVerify_DPoPKeyBindingIsTheMemberNamedExactlyJkt(t *testing.T) {
+	for _, tc := range []struct {
+		cnf   string
+		bound bool
+	}{
+		{`{"jkt":"` + testJKT + `"}`, true},
+		{`{"JKT":"` + testJKT + `"}`, false},
+		{`{"Jkt":"` + testJKT + `"}`, false},
+		{`{"jkt":"","JKT":"` + testJKT + `"}`, false},
+		{`{"jkt":"` + testJKT + `","jkt":""}`, false},
+		{`{"jkt":"","jkt":"` + testJKT + `"}`, true},
+		{`{"jkt":null}`, false},
+		{`[{"jkt":"` + testJKT + `"}]`, false},
+	} {
+		t.Run(tc.cnf, func(t *testing.T) {
+			var e *answerEnv
+			e = newAnswerEnv(t, func(string) string {
+				return `{"active":true,"iss":"` + muIssuer + `","aud":"api","exp":` + unix(e.clk.Now().Add(time.Hour)) +
+					`,"token_type":"DPoP","cnf":` + tc.cnf + `}`
+			}, acceptDPoP)
+			_, err := e.verify("dG9rZW4")
+			var ce *verifier.ClaimError
+			switch {
+			case tc.bound && err != nil:
+				t.Fatalf("cnf %s: %v, want the token accepted", tc.cnf, err)
+			case !tc.bound && (!errors.As(err, &ce) || ce.Claim != "cnf"):
+				t.Fatalf("cnf %s: %v, want a *verifier.ClaimError for cnf", tc.cnf, err)
+			}
+		})
+	}
+}
+
 // Close empties the caches: a token whose answer was cached is refused
 // with verifier.ErrClosed afterwards, as every other, not accepted from
 // the cache of a closed Verifier.
@@ -249,19 +288,42 @@ func TestVerify_MaxResponseSizeIsExact(t *testing.T) {
 	}
 }
 
-// A 200 answer whose Content-Type does not parse is refused
-// (ErrUnavailable), though its media type reads application/json.
-func TestVerify_UnparsableContentTypeIsRefused(t *testing.T) {
+// TestVerify_AContentTypeWithABrokenParameterIsReadAsItsMediaType: a 200
+// answer labelled application/json whose parameters do not parse is read
+// as JSON, as one without a label is (before, it was ErrUnavailable, and
+// every token's answer with it); a label whose media type is not
+// application/json, or that is no single media type, is still refused,
+// broken parameter or not.
+func TestVerify_AContentTypeWithABrokenParameterIsReadAsItsMediaType(t *testing.T) {
 	clk := newClock()
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
-		w.Header().Set("Content-Type", "application/json; charset")
-		_, _ = io.WriteString(w, activeAnswer(clk))
-	}))
-	defer srv.Close()
-	v := newVerifier(t, introspect.Config{Endpoint: srv.URL, Issuer: muIssuer, ClientID: "c", ClientSecret: "s",
-		Audiences: []string{"api"}, Now: clk.Now, Logger: slog.New(slog.DiscardHandler)})
-	if _, err := v.VerifyAccessToken(context.Background(), "dG9rZW4"); !errors.Is(err, introspect.ErrUnavailable) {
-		t.Fatalf("Content-Type %q: %v, want ErrUnavailable", "application/json; charset", err)
+	for _, tc := range []struct {
+		label  string
+		accept bool
+	}{
+		{"application/json; charset", true},
+		{"application/json;charset=", true},
+		{`Application/JSON; charset="utf-8`, true},
+		{"application/json;;", true},
+		{"text/html; charset", false},
+		{"text/html;charset=", false},
+		{"application/json, text/html", false},
+		{"application/json charset=utf-8", false},
+		{"application/json; charset=utf-8; charset=latin1", false},
+	} {
+		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+			w.Header().Set("Content-Type", tc.label)
+			_, _ = io.WriteString(w, activeAnswer(clk))
+		}))
+		v := newVerifier(t, introspect.Config{Endpoint: srv.URL, Issuer: muIssuer, ClientID: "c", ClientSecret: "s",
+			Audiences: []string{"api"}, Now: clk.Now, Logger: slog.New(slog.DiscardHandler)})
+		c, err := v.VerifyAccessToken(context.Background(), "dG9rZW4")
+		switch {
+		case tc.accept && (err != nil || c.Issuer() != muIssuer):
+			t.Errorf("Content-Type %q: %v, want the active answer accepted", tc.label, err)
+		case !tc.accept && !errors.Is(err, introspect.ErrUnavailable):
+			t.Errorf("Content-Type %q: %v, want ErrUnavailable", tc.label, err)
+		}
+		srv.Close()
 	}
 }
 

@@ -68,9 +68,10 @@ func (v *Verifier) post(ctx context.Context, token string) ([]byte, error) {
 		v.discard(resp, cancel)
 		return nil, err
 	}
-	// The label first: a body refused for it is not worth its memory.
+	// The label first: a body refused for it is not worth its memory. Its
+	// media type decides, not its parameters (see jsonLabel).
 	if ct := resp.Header.Get("Content-Type"); ct != "" {
-		if mt, _, err := mime.ParseMediaType(ct); err != nil || mt != "application/json" {
+		if !jsonLabel(ct) {
 			err := v.fail(ctx, slog.LevelWarn, unavailable("response is not application/json"))
 			v.discard(resp, cancel)
 			return nil, err
@@ -87,6 +88,26 @@ func (v *Verifier) post(ctx context.Context, token string) ([]byte, error) {
 		return nil, v.fail(ctx, slog.LevelWarn, unavailable("response larger than MaxResponseSize"))
 	}
 	return body, nil
+}
+
+// jsonLabel reports whether a 200 answer's Content-Type, ct, names the
+// media type application/json (in any case), whatever its parameters: one
+// whose parameters do not parse ("application/json; charset",
+// "application/json;charset=") is read as its media type, which
+// mime.ParseMediaType returns with ErrInvalidMediaParameter. The label is
+// looked at only to refuse, before reading it, a body that says it is not
+// JSON (a proxy's HTML page); the body is then parsed strictly whatever
+// its label, no parameter is used (JSON is UTF-8), and an answer without
+// a Content-Type is read too, so a broken parameter, which says no more
+// than a missing label, refused every token's answer for nothing (before,
+// such an answer was ErrUnavailable). A label for which
+// mime.ParseMediaType returns no media type (it does with no error or
+// with ErrInvalidMediaParameter only) is refused: one that is not one
+// media type ("application/json, text/html"), or names a parameter twice
+// with two values.
+func jsonLabel(ct string) bool {
+	mt, _, _ := mime.ParseMediaType(ct)
+	return mt == "application/json"
 }
 
 // maxRefusedBody bounds the bytes read of the body of an answer post
@@ -186,12 +207,25 @@ func (v *Verifier) refused(ctx context.Context, resp *http.Response, cancel cont
 // "ERROR", so that {"error":"invalid_request","Error":"invalid_client"}
 // paused every request.
 func invalidClient(body []byte) bool {
+	code, ok := stringMember(body, "error")
+	return ok && code == "invalid_client"
+}
+
+// stringMember returns the value of the member of the JSON object obj
+// named exactly name (the last one when repeated, as parseResponse reads
+// "active"), and whether obj is one object with such a member whose value
+// is a string. A struct field would match a member named in another case
+// too ("Error", "JKT"), which no other reader of the answer takes for it.
+func stringMember(obj []byte, name string) (string, bool) {
 	var m map[string]json.RawMessage
-	if json.Unmarshal(body, &m) != nil {
-		return false
+	if json.Unmarshal(obj, &m) != nil {
+		return "", false
 	}
-	var code string
-	return json.Unmarshal(m["error"], &code) == nil && code == "invalid_client"
+	var s *string // nil for a JSON null
+	if json.Unmarshal(m[name], &s) != nil || s == nil {
+		return "", false
+	}
+	return *s, true
 }
 
 // credentialsPause is how long a 401 or 403 invalid_client answer pauses
@@ -347,16 +381,21 @@ func (v *Verifier) checkStatic(c verifier.Claims, tokenType json.RawMessage) err
 // 6.2).
 const tokenTypeDPoP = "DPoP"
 
-// hasJKT reports whether the claims carry cnf with a jkt string member, the
+// hasJKT reports whether the claims carry cnf with a non-empty string
+// member named exactly jkt (the last when repeated: stringMember), the
 // binding a DPoP-bound token's introspection response must state (RFC
 // 9449, section 6.2). That jkt's form, and the proof, are checked by
-// whoever checks the proof (the grpcauth interceptors).
+// whoever checks the proof (the grpcauth interceptors, which read the
+// member by that exact name too). Before, cnf was decoded into a struct
+// field, which takes "JKT" or "Jkt" as well: an answer binding nothing
+// under the exact name passed as bound.
 func hasJKT(c verifier.Claims) bool {
-	var cnf struct {
-		JKT *string `json:"jkt"`
-	}
 	raw, ok := c.Raw("cnf")
-	return ok && json.Unmarshal(raw, &cnf) == nil && cnf.JKT != nil && *cnf.JKT != ""
+	if !ok {
+		return false
+	}
+	jkt, ok := stringMember(raw, "jkt")
+	return ok && jkt != ""
 }
 
 func (v *Verifier) acceptedType(tt string) bool {

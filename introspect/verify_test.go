@@ -20,6 +20,7 @@ import (
 	"time"
 
 	"go.uber.org/goleak"
+	"golang.org/x/net/http/httpproxy"
 
 	"github.com/grpcauth/grpcauth/grpcauthtest"
 	"github.com/grpcauth/grpcauth/introspect"
@@ -1059,6 +1060,51 @@ func TestVerify_GivenHTTPClientSendsNoCookies(t *testing.T) {
 	}
 	if client.Jar == nil {
 		t.Error("New changed the caller's http.Client")
+	}
+}
+
+// TestVerify_AnEndpointOnLOCALHOSTIsNotSentThroughAGivenClientsProxy: an
+// Endpoint naming localhost in another case (plain http, which New accepts
+// as loopback) is requested directly by a given client whose transport
+// uses the environment's proxy, as http.DefaultTransport does (the proxy
+// function here is the one http.ProxyFromEnvironment uses, given
+// HTTP_PROXY, which that caches for the process). Before, only the name in
+// lower case went direct, and the token and the client's credentials went
+// to the proxy in clear text.
+func TestVerify_AnEndpointOnLOCALHOSTIsNotSentThroughAGivenClientsProxy(t *testing.T) {
+	iss := grpcauthtest.NewIssuer(t, grpcauthtest.Config{Clients: []grpcauthtest.Client{rsClient}})
+	tok, err := iss.MintOpaque("svc")
+	if err != nil {
+		t.Fatal(err)
+	}
+	proxied := make(chan string, 4)
+	proxy := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		proxied <- r.URL.String()
+		w.WriteHeader(http.StatusBadGateway)
+	}))
+	defer proxy.Close()
+	fromEnv := (&httpproxy.Config{HTTPProxy: proxy.URL}).ProxyFunc()
+	client := &http.Client{Transport: &http.Transport{
+		Proxy:             func(r *http.Request) (*url.URL, error) { return fromEnv(r.URL) },
+		DisableKeepAlives: true,
+	}}
+	for _, host := range []string{"LOCALHOST", "LocalHost"} {
+		ep := strings.Replace(iss.IntrospectionURL(), "127.0.0.1", host, 1)
+		if ep == iss.IntrospectionURL() {
+			t.Fatalf("the issuer's endpoint %q is not on 127.0.0.1", ep)
+		}
+		v := newVerifier(t, introspect.Config{
+			Endpoint: ep, Issuer: iss.URL(), ClientID: rsClient.ID, ClientSecret: rsClient.Secret,
+			Audiences: []string{iss.Audience()}, HTTPClient: client, Logger: slog.New(slog.DiscardHandler),
+		})
+		if _, err := v.VerifyAccessToken(context.Background(), tok); err != nil {
+			t.Errorf("%s: %v, want the token accepted by the endpoint", host, err)
+		}
+		select {
+		case u := <-proxied:
+			t.Errorf("%s: the request went to the proxy, for %s", host, u)
+		default:
+		}
 	}
 }
 
