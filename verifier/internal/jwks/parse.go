@@ -12,10 +12,11 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"slices"
 	"strings"
 
-	jsonv2 "github.com/go-json-experiment/json"
+	"github.com/go-json-experiment/json/jsontext"
 	"github.com/lestrrat-go/jwx/v2/jwa"
 	"github.com/lestrrat-go/jwx/v2/jwk"
 
@@ -125,6 +126,8 @@ func parseEntries(body []byte, skipped *[]skippedKey, cur *entry) ([]*Key, error
 	)
 	for i, raw := range doc.Keys {
 		*cur = entry{index: i, raw: raw}
+		raw = canonicalEntry(raw) // what every reader below reads
+		*cur = entry{index: i, raw: raw}
 		k, r := parseKey(raw)
 		if r != nil {
 			if r.scalar && derived < maxDerivedKeys {
@@ -185,7 +188,8 @@ func panickedEntry(e entry) (sk skippedKey, ok bool) {
 	if json.Unmarshal(e.raw, &hint) != nil {
 		return skippedKey{}, false
 	}
-	raw := withoutEmptyPrivateMembers(e.raw)
+	// e.raw is canonicalEntry's result already, unless canonicalEntry panicked.
+	raw := canonicalEntry(e.raw)
 	r := exposedByInvalid(raw, jwa.KeyType(hint.Kty)) // the JSON alone says whether it holds private material
 	if r == nil {
 		return skippedKey{}, false
@@ -216,8 +220,8 @@ func hintKID(raw json.RawMessage) string {
 	return clip(h.KID)
 }
 
-// parseKey turns one JWK into a Key, or says why it is not an asymmetric
-// public signature key this package accepts.
+// parseKey turns one JWK, as canonicalEntry returns it, into a Key, or says
+// why it is not an asymmetric public signature key this package accepts.
 func parseKey(raw json.RawMessage) (*Key, *rejection) {
 	var hint struct {
 		Kty string `json:"kty"`
@@ -234,7 +238,6 @@ func parseKey(raw json.RawMessage) (*Key, *rejection) {
 		return nil, debugf("unsupported kty %q", clip(hint.Kty))
 	}
 
-	raw = withoutEmptyPrivateMembers(raw)
 	k, err := parseJWK(raw)
 	if err != nil {
 		if r := exposedByInvalid(raw, jwa.KeyType(hint.Kty)); r != nil {
@@ -292,28 +295,55 @@ var rsaPrivateMembers = [...]string{"p", "q", "dp", "dq", "qi", "oth"}
 // and 6.3.2.1, RFC 8037 2) and rsaPrivateMembers.
 var privateMembers = append([]string{"d"}, rsaPrivateMembers[:]...)
 
-// withoutEmptyPrivateMembers returns raw without the private key members
-// ("d" and rsaPrivateMembers) that hold nothing: null, "" or []. Some
-// serializers write every member of their key type, a public key's private
-// ones empty (Microsoft.IdentityModel 7 writes "oth": [], others "d":
-// null); jwx reads such a member as private material, and the key would be
-// refused as exposed, and remembered so, while nothing secret was
-// published. raw is returned unchanged when it has no such member, and
-// when it is not an object of distinct member names (decoded by
-// encoding/json, a later empty "d" would hide an earlier one's value).
-func withoutEmptyPrivateMembers(raw json.RawMessage) json.RawMessage {
-	var members map[string]json.RawMessage
-	if jsonv2.Unmarshal(raw, &members) != nil { // refuses duplicate names
+// canonicalEntry returns raw, one entry of a JWKS document, as every
+// reader of it (jwx, encoding/json, this package) is to see it: with each
+// member name once, and without the private key members ("d" and
+// rsaPrivateMembers) that hold nothing: null, "" or []. Some serializers
+// write every member of their key type, a public key's private ones empty
+// (Microsoft.IdentityModel 7 writes "oth": [], others "d": null); jwx
+// reads such a member as private material, and the key would be refused
+// as exposed, and remembered so, while nothing secret was published. A
+// repeated name keeps its last value, as jwx and encoding/json read it,
+// but for a private member its last value that holds something: an empty
+// repeat publishes nothing, so it must not hide what an earlier one
+// published (jwx reads an RSA key whose "p" is repeated as null as a
+// public key, and encoding/json an EC "d" repeated as null as no "d").
+// raw is returned unchanged when it needs neither change, and when it is
+// not one JSON object (jwx then refuses it, and exposedByInvalid reads
+// what it can).
+func canonicalEntry(raw json.RawMessage) json.RawMessage {
+	d := jsontext.NewDecoder(bytes.NewReader(raw), jsontext.AllowDuplicateNames(true))
+	if t, err := d.ReadToken(); err != nil || t.Kind() != '{' {
 		return raw
 	}
-	dropped := false
-	for _, name := range privateMembers {
-		if v, ok := members[name]; ok && holdsNothing(v) {
-			delete(members, name)
-			dropped = true
+	members := make(map[string]json.RawMessage)
+	changed := false
+	for d.PeekKind() != '}' {
+		t, err := d.ReadToken()
+		if err != nil {
+			return raw
 		}
+		name := t.String()
+		v, err := d.ReadValue()
+		if err != nil {
+			return raw
+		}
+		if slices.Contains(privateMembers, name) && holdsNothing(json.RawMessage(v)) {
+			changed = true
+			continue
+		}
+		if _, seen := members[name]; seen {
+			changed = true
+		}
+		members[name] = json.RawMessage(bytes.Clone(v)) // the decoder reuses v's memory
 	}
-	if !dropped {
+	if _, err := d.ReadToken(); err != nil {
+		return raw
+	}
+	if _, err := d.ReadToken(); err != io.EOF {
+		return raw // anything after the object
+	}
+	if !changed {
 		return raw
 	}
 	b, err := json.Marshal(members)

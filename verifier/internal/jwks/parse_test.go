@@ -9,6 +9,7 @@ import (
 	"crypto/rsa"
 	"encoding/base64"
 	"encoding/json"
+	"fmt"
 	"strings"
 	"testing"
 )
@@ -305,6 +306,62 @@ func TestParseJWKS_EmptyPrivateMembersExposeNothing(t *testing.T) {
 		keys, skipped, err := parseJWKS(jwksDoc(t, exposed, rsaJWK(t, 1, "ok")))
 		if err != nil || len(keys) != 1 || len(skipped) != 1 || len(skipped[0].Exposes) == 0 {
 			t.Fatalf("%s: kept %v, skipped %+v, err %v; want its key exposed", name, kids(keys), skipped, err)
+		}
+	}
+}
+
+// A private member repeated with an empty value (null, "" or []) after
+// the one that holds the material still publishes it: the empty repeat is
+// ignored as an empty member alone is, whatever the member and whether
+// jwx or encoding/json reads the entry. Before, both keep the last of a
+// repeated member: jwx read an RSA public key whose "p" (or "q", "dp",
+// "dq", "qi", "oth") was repeated as null as a public key without private
+// material and kept it, and an EC "d" without "x" and "y" repeated as
+// null exposed no key, so the public entry of that key was kept.
+func TestParseJWKS_PrivateMemberRepeatedEmptyStillExposesTheKey(t *testing.T) {
+	testKeys(t)
+	b64 := base64.RawURLEncoding.EncodeToString
+	priv := rsaKeys[0]
+	priv.Precompute()
+	repeated := func(entry json.RawMessage, name string, value any, empty string) json.RawMessage {
+		v, err := json.Marshal(value)
+		must(t, err)
+		return json.RawMessage(strings.TrimSuffix(string(entry), "}") + `,"` + name + `":` + string(v) + `,"` + name + `":` + empty + `}`)
+	}
+	rsaPublic := jwkJSON(t, &priv.PublicKey, "a-copy", "RS256", nil)
+	rsaMembers := map[string]any{
+		"d":   b64(priv.D.Bytes()),
+		"p":   b64(priv.Primes[0].Bytes()),
+		"q":   b64(priv.Primes[1].Bytes()),
+		"dp":  b64(priv.Precomputed.Dp.Bytes()),
+		"dq":  b64(priv.Precomputed.Dq.Bytes()),
+		"qi":  b64(priv.Precomputed.Qinv.Bytes()),
+		"oth": []any{map[string]any{"r": b64(priv.Primes[0].Bytes()), "d": "AQ", "t": "AQ"}},
+	}
+	for name, value := range rsaMembers {
+		for _, empty := range []string{"null", `""`, "[]"} {
+			entry := repeated(rsaPublic, name, value, empty)
+			t.Run(fmt.Sprintf("RSA %s repeated as %s", name, empty), func(t *testing.T) {
+				keys, skipped, err := parseJWKS(jwksDoc(t, rsaJWK(t, 0, "a"), entry, rsaJWK(t, 1, "ok")))
+				if err != nil {
+					t.Fatal(err)
+				}
+				if got := kids(keys); len(got) != 1 || got[0] != "ok" {
+					t.Fatalf("kept %v, skipped %+v; want only \"ok\": entry 1 publishes the private material of \"a\"", got, skipped)
+				}
+			})
+		}
+	}
+	// An EC "d" without "x" and "y" exposes the key it makes.
+	d := b64(ecKey.D.FillBytes(make([]byte, 32)))
+	for _, empty := range []string{"null", `""`} {
+		entry := json.RawMessage(`{"kty":"EC","crv":"P-256","kid":"scalar","d":"` + d + `","d":` + empty + `}`)
+		keys, skipped, err := parseJWKS(jwksDoc(t, ecJWK(t, "ec"), entry, rsaJWK(t, 1, "ok")))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := kids(keys); len(got) != 1 || got[0] != "ok" {
+			t.Fatalf(`EC "d" repeated as %s: kept %v, skipped %+v; want only "ok": entry 1 publishes the private scalar of "ec"`, empty, got, skipped)
 		}
 	}
 }
