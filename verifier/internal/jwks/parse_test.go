@@ -10,6 +10,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -363,6 +364,45 @@ func TestParseJWKS_PrivateMemberRepeatedEmptyStillExposesTheKey(t *testing.T) {
 		if got := kids(keys); len(got) != 1 || got[0] != "ok" {
 			t.Fatalf(`EC "d" repeated as %s: kept %v, skipped %+v; want only "ok": entry 1 publishes the private scalar of "ec"`, empty, got, skipped)
 		}
+	}
+}
+
+// A member named as "kty" or "crv" in another case (or with the Kelvin
+// sign for k) beside the member itself is not a JWK member (RFC 7517
+// names are case-sensitive) and changes no reading of the entry:
+// encoding/json, which this package's hints and jwx's own choice of key
+// type use, matches names case-insensitively, and the last of "kty" and
+// "KTY" counts there, while jwx decodes the key's members by their exact
+// names. Before, an RSA
+// entry publishing a prime factor beside "KTY": "EC" or "Kty": "oct" was
+// read as an EC or a symmetric key, and exposed nothing; an EC "d"
+// beside "CRV": "P-384" was taken for a P-384 scalar, and the P-256 key
+// it makes was kept.
+func TestParseJWKS_CaseVariantOfKtyOrCrvHidesNoExposedKey(t *testing.T) {
+	testKeys(t)
+	b64 := base64.RawURLEncoding.EncodeToString
+	prime := b64(rsaKeys[0].Primes[0].Bytes())
+	rsaPublic := strings.TrimSuffix(string(jwkJSON(t, &rsaKeys[0].PublicKey, "a-copy", "", nil)), "}")
+	d := b64(ecKey.D.FillBytes(make([]byte, 32)))
+	for name, tt := range map[string]struct {
+		entry   string
+		exposed string // the kid of the key the entry exposes
+	}{
+		`RSA prime factor beside "KTY": "EC"`:           {rsaPublic + `,"KTY":"EC","p":"` + prime + `"}`, "a"},
+		`RSA prime factor beside "Kty": "oct"`:          {rsaPublic + `,"Kty":"oct","p":"` + prime + `"}`, "a"},
+		"RSA prime factor beside \"\u212aty\": \"oct\"": {rsaPublic + `,"` + "\u212a" + `ty":"oct","p":"` + prime + `"}`, "a"},
+		`EC "d" alone beside "CRV": "P-384"`:            {`{"kty":"EC","crv":"P-256","CRV":"P-384","d":"` + d + `"}`, "ec"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			doc := []byte(`{"keys":[` + string(rsaJWK(t, 0, "a")) + `,` + string(ecJWK(t, "ec")) + `,` + tt.entry + `,` + string(rsaJWK(t, 1, "ok")) + `]}`)
+			keys, skipped, err := parseJWKS(doc)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if slices.Contains(kids(keys), tt.exposed) || len(keys) != 2 {
+				t.Fatalf("kept %v, skipped %+v; want %q dropped, exposed by entry 2", kids(keys), skipped, tt.exposed)
+			}
+		})
 	}
 }
 
