@@ -31,7 +31,7 @@ var parseJWK = jwk.ParseKey
 
 // skippedKey describes one entry of a JWKS document that was not kept.
 type skippedKey struct {
-	Index  int    // position in "keys"
+	Index  int    // position in "keys" (in its own "keys" member, when the document repeats it)
 	KID    string // "" when absent or unreadable
 	Reason string
 	Warn   bool // true: suspicious or broken (log at warn); false: merely not for us (debug)
@@ -151,6 +151,28 @@ func parseEntries(body []byte, skipped *[]skippedKey, cur *entry) ([]*Key, error
 		keys = append(keys, k)
 		index = append(index, i)
 	}
+	// The entries of the other "keys" members: none is used, but one that
+	// publishes private material exposes its key all the same.
+	for i, raw := range passedOver(body) {
+		*cur = entry{index: i, raw: raw}
+		raw = canonicalEntry(raw)
+		*cur = entry{index: i, raw: raw}
+		_, r := parseKey(raw)
+		if r == nil {
+			continue
+		}
+		if r.scalar && derived < maxDerivedKeys {
+			derived++
+			r.exposeDerived(raw)
+		}
+		if len(r.exposed) == 0 {
+			continue
+		}
+		*skipped = append(*skipped, skippedKey{Index: i, KID: hintKID(raw), Reason: `in a "keys" member that the document repeats, not read for keys: ` + r.reason, Warn: true, Exposes: r.exposed})
+		for _, tp := range r.exposed {
+			exposed[tp] = true
+		}
+	}
 	*cur = entry{}
 	if len(drop) == 0 && len(exposed) == 0 {
 		return keys, nil
@@ -167,6 +189,43 @@ func parseEntries(body []byte, skipped *[]skippedKey, cur *entry) ([]*Key, error
 		}
 	}
 	return kept, nil
+}
+
+// passedOver returns the entries of the members of body's outermost
+// object named "keys", in any case, but the last: encoding/json, which
+// decodes the document (parseEntries), matches member names
+// case-insensitively and keeps the last match, so those entries are not
+// read for keys, but an issuer that publishes private material there
+// publishes it all the same. It returns nil when there is no such member,
+// and the entries of the members before one that does not decode.
+func passedOver(body []byte) []json.RawMessage {
+	d := jsontext.NewDecoder(bytes.NewReader(body), jsontext.AllowDuplicateNames(true), jsontext.AllowInvalidUTF8(true))
+	if t, err := d.ReadToken(); err != nil || t.Kind() != '{' {
+		return nil
+	}
+	var arrays [][]byte
+	for d.PeekKind() == '"' {
+		t, err := d.ReadToken()
+		if err != nil {
+			break
+		}
+		name := t.String() // before the next read voids t
+		v, err := d.ReadValue()
+		if err != nil {
+			break
+		}
+		if strings.EqualFold(name, "keys") {
+			end := int(d.InputOffset())
+			arrays = append(arrays, body[end-len(v):end]) // v's memory is the decoder's, reused
+		}
+	}
+	var out []json.RawMessage
+	for _, a := range arrays[:max(len(arrays)-1, 0)] {
+		var entries []json.RawMessage
+		_ = json.Unmarshal(a, &entries) // none when it is not an array
+		out = append(out, entries...)
+	}
+	return out
 }
 
 // panickedEntry returns the skipped entry for e, the entry whose parsing

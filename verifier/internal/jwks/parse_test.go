@@ -406,6 +406,33 @@ func TestParseJWKS_CaseVariantOfKtyOrCrvHidesNoExposedKey(t *testing.T) {
 	}
 }
 
+// A document that repeats "keys" (or names it in another case as well)
+// is read as encoding/json reads it, its last such member, but an entry
+// of the others that publishes private material still exposes its key.
+// Before, {"keys": [private], "keys": [public]} kept the public half of a
+// key whose private half the same document published.
+func TestParseJWKS_PrivateEntryInARepeatedKeysMemberExposesTheKey(t *testing.T) {
+	testKeys(t)
+	private := string(jwkJSON(t, rsaKeys[0], "x", "RS256", nil))
+	public := string(rsaJWK(t, 0, "a")) + "," + string(rsaJWK(t, 1, "ok"))
+	for name, doc := range map[string]string{
+		`"keys" repeated`:        `{"keys":[` + private + `],"keys":[` + public + `]}`,
+		`"Keys" after "keys"`:    `{"keys":[` + private + `],"Keys":[` + public + `]}`,
+		`"keys" after "KEYS"`:    `{"KEYS":[` + private + `],"keys":[` + public + `]}`,
+		`"keys" after a nothing`: `{"keys":[` + private + `],"other":1,"keys":[` + public + `]}`,
+	} {
+		t.Run(name, func(t *testing.T) {
+			keys, skipped, err := parseJWKS([]byte(doc))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := kids(keys); len(got) != 1 || got[0] != "ok" {
+				t.Fatalf("kept %v, skipped %+v; want only \"ok\": the document publishes the private half of \"a\"", got, skipped)
+			}
+		})
+	}
+}
+
 func TestParseJWKS_IdenticalDuplicateKeptOnce(t *testing.T) {
 	keys, skipped, err := parseJWKS(jwksDoc(t, rsaJWK(t, 0, "same"), rsaJWK(t, 0, "same")))
 	if err != nil {
