@@ -372,7 +372,8 @@ var privateMembers = append([]string{"d"}, rsaPrivateMembers[:]...)
 // changes, and when it is not one JSON object (jwx then refuses it, and
 // exposedByInvalid reads what it can).
 func canonicalEntry(raw json.RawMessage) json.RawMessage {
-	d := jsontext.NewDecoder(bytes.NewReader(raw), jsontext.AllowDuplicateNames(true))
+	// Invalid UTF-8 is read as encoding/json and jwx read it (U+FFFD).
+	d := jsontext.NewDecoder(bytes.NewReader(raw), jsontext.AllowDuplicateNames(true), jsontext.AllowInvalidUTF8(true))
 	if t, err := d.ReadToken(); err != nil || t.Kind() != '{' {
 		return raw
 	}

@@ -353,6 +353,16 @@ func TestParseJWKS_PrivateMemberRepeatedEmptyStillExposesTheKey(t *testing.T) {
 			})
 		}
 	}
+	// Nor in an entry holding invalid UTF-8, which encoding/json and jwx
+	// read (as U+FFFD).
+	invalid := repeated(json.RawMessage(strings.TrimSuffix(string(rsaPublic), "}")+`,"x-note":"`+"\xff"+`"}`), "p", rsaMembers["p"], "null")
+	keys, skipped, err := parseJWKS([]byte(`{"keys":[` + string(rsaJWK(t, 0, "a")) + `,` + string(invalid) + `,` + string(rsaJWK(t, 1, "ok")) + `]}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := kids(keys); len(got) != 1 || got[0] != "ok" {
+		t.Fatalf(`RSA "p" repeated as null beside invalid UTF-8: kept %v, skipped %+v; want only "ok"`, got, skipped)
+	}
 	// An EC "d" without "x" and "y" exposes the key it makes.
 	d := b64(ecKey.D.FillBytes(make([]byte, 32)))
 	for _, empty := range []string{"null", `""`} {
