@@ -68,7 +68,11 @@ func debugf(format string, a ...any) *rejection {
 // not an error here (the caller decides). A key whose private material any
 // entry holds is exposed: it is dropped too, under whatever kid it appears.
 // The key an EC or OKP entry's "d" makes is derived for the first
-// maxDerivedKeys such entries only (see publicOfPrivate).
+// maxDerivedKeys such entries only (see publicOfPrivate). Each entry is
+// read as canonicalEntry rewrites it. Of a document that repeats "keys"
+// (or names it in another case too), the last such member gives the keys,
+// as encoding/json reads it; the entries of the others give none, but
+// still expose the keys whose private material they hold (passedOver).
 //
 // A panic while parsing (jwx's, on a document that reaches one of its
 // bugs, or one of this package's own) is recovered: the error then wraps
