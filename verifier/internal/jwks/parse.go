@@ -12,10 +12,11 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"slices"
 	"strings"
 
-	jsonv2 "github.com/go-json-experiment/json"
+	"github.com/go-json-experiment/json/jsontext"
 	"github.com/lestrrat-go/jwx/v2/jwa"
 	"github.com/lestrrat-go/jwx/v2/jwk"
 
@@ -30,7 +31,7 @@ var parseJWK = jwk.ParseKey
 
 // skippedKey describes one entry of a JWKS document that was not kept.
 type skippedKey struct {
-	Index  int    // position in "keys"
+	Index  int    // position in "keys" (in its own "keys" member, when the document repeats it)
 	KID    string // "" when absent or unreadable
 	Reason string
 	Warn   bool // true: suspicious or broken (log at warn); false: merely not for us (debug)
@@ -67,7 +68,11 @@ func debugf(format string, a ...any) *rejection {
 // not an error here (the caller decides). A key whose private material any
 // entry holds is exposed: it is dropped too, under whatever kid it appears.
 // The key an EC or OKP entry's "d" makes is derived for the first
-// maxDerivedKeys such entries only (see publicOfPrivate).
+// maxDerivedKeys such entries only (see publicOfPrivate). Each entry is
+// read as canonicalEntry rewrites it. Of a document that repeats "keys"
+// (or names it in another case too), the last such member gives the keys,
+// as encoding/json reads it; the entries of the others give none, but
+// still expose the keys whose private material they hold (passedOver).
 //
 // A panic while parsing (jwx's, on a document that reaches one of its
 // bugs, or one of this package's own) is recovered: the error then wraps
@@ -125,6 +130,8 @@ func parseEntries(body []byte, skipped *[]skippedKey, cur *entry) ([]*Key, error
 	)
 	for i, raw := range doc.Keys {
 		*cur = entry{index: i, raw: raw}
+		raw = canonicalEntry(raw) // what every reader below reads
+		*cur = entry{index: i, raw: raw}
 		k, r := parseKey(raw)
 		if r != nil {
 			if r.scalar && derived < maxDerivedKeys {
@@ -148,6 +155,28 @@ func parseEntries(body []byte, skipped *[]skippedKey, cur *entry) ([]*Key, error
 		keys = append(keys, k)
 		index = append(index, i)
 	}
+	// The entries of the other "keys" members: none is used, but one that
+	// publishes private material exposes its key all the same.
+	for i, raw := range passedOver(body) {
+		*cur = entry{index: i, raw: raw}
+		raw = canonicalEntry(raw)
+		*cur = entry{index: i, raw: raw}
+		_, r := parseKey(raw)
+		if r == nil {
+			continue
+		}
+		if r.scalar && derived < maxDerivedKeys {
+			derived++
+			r.exposeDerived(raw)
+		}
+		if len(r.exposed) == 0 {
+			continue
+		}
+		*skipped = append(*skipped, skippedKey{Index: i, KID: hintKID(raw), Reason: `in a "keys" member that the document repeats, not read for keys: ` + r.reason, Warn: true, Exposes: r.exposed})
+		for _, tp := range r.exposed {
+			exposed[tp] = true
+		}
+	}
 	*cur = entry{}
 	if len(drop) == 0 && len(exposed) == 0 {
 		return keys, nil
@@ -164,6 +193,43 @@ func parseEntries(body []byte, skipped *[]skippedKey, cur *entry) ([]*Key, error
 		}
 	}
 	return kept, nil
+}
+
+// passedOver returns the entries of the members of body's outermost
+// object named "keys", in any case, but the last: encoding/json, which
+// decodes the document (parseEntries), matches member names
+// case-insensitively and keeps the last match, so those entries are not
+// read for keys, but an issuer that publishes private material there
+// publishes it all the same. It returns nil when there is no such member,
+// and the entries of the members before one that does not decode.
+func passedOver(body []byte) []json.RawMessage {
+	d := jsontext.NewDecoder(bytes.NewReader(body), jsontext.AllowDuplicateNames(true), jsontext.AllowInvalidUTF8(true))
+	if t, err := d.ReadToken(); err != nil || t.Kind() != '{' {
+		return nil
+	}
+	var arrays [][]byte
+	for d.PeekKind() == '"' {
+		t, err := d.ReadToken()
+		if err != nil {
+			break
+		}
+		name := t.String() // before the next read voids t
+		v, err := d.ReadValue()
+		if err != nil {
+			break
+		}
+		if strings.EqualFold(name, "keys") {
+			end := int(d.InputOffset())
+			arrays = append(arrays, body[end-len(v):end]) // v's memory is the decoder's, reused
+		}
+	}
+	var out []json.RawMessage
+	for _, a := range arrays[:max(len(arrays)-1, 0)] {
+		var entries []json.RawMessage
+		_ = json.Unmarshal(a, &entries) // none when it is not an array
+		out = append(out, entries...)
+	}
+	return out
 }
 
 // panickedEntry returns the skipped entry for e, the entry whose parsing
@@ -185,7 +251,8 @@ func panickedEntry(e entry) (sk skippedKey, ok bool) {
 	if json.Unmarshal(e.raw, &hint) != nil {
 		return skippedKey{}, false
 	}
-	raw := withoutEmptyPrivateMembers(e.raw)
+	// e.raw is canonicalEntry's result already, unless canonicalEntry panicked.
+	raw := canonicalEntry(e.raw)
 	r := exposedByInvalid(raw, jwa.KeyType(hint.Kty)) // the JSON alone says whether it holds private material
 	if r == nil {
 		return skippedKey{}, false
@@ -216,8 +283,8 @@ func hintKID(raw json.RawMessage) string {
 	return clip(h.KID)
 }
 
-// parseKey turns one JWK into a Key, or says why it is not an asymmetric
-// public signature key this package accepts.
+// parseKey turns one JWK, as canonicalEntry returns it, into a Key, or says
+// why it is not an asymmetric public signature key this package accepts.
 func parseKey(raw json.RawMessage) (*Key, *rejection) {
 	var hint struct {
 		Kty string `json:"kty"`
@@ -234,7 +301,6 @@ func parseKey(raw json.RawMessage) (*Key, *rejection) {
 		return nil, debugf("unsupported kty %q", clip(hint.Kty))
 	}
 
-	raw = withoutEmptyPrivateMembers(raw)
 	k, err := parseJWK(raw)
 	if err != nil {
 		if r := exposedByInvalid(raw, jwa.KeyType(hint.Kty)); r != nil {
@@ -292,28 +358,63 @@ var rsaPrivateMembers = [...]string{"p", "q", "dp", "dq", "qi", "oth"}
 // and 6.3.2.1, RFC 8037 2) and rsaPrivateMembers.
 var privateMembers = append([]string{"d"}, rsaPrivateMembers[:]...)
 
-// withoutEmptyPrivateMembers returns raw without the private key members
-// ("d" and rsaPrivateMembers) that hold nothing: null, "" or []. Some
-// serializers write every member of their key type, a public key's private
-// ones empty (Microsoft.IdentityModel 7 writes "oth": [], others "d":
-// null); jwx reads such a member as private material, and the key would be
-// refused as exposed, and remembered so, while nothing secret was
-// published. raw is returned unchanged when it has no such member, and
-// when it is not an object of distinct member names (decoded by
-// encoding/json, a later empty "d" would hide an earlier one's value).
-func withoutEmptyPrivateMembers(raw json.RawMessage) json.RawMessage {
-	var members map[string]json.RawMessage
-	if jsonv2.Unmarshal(raw, &members) != nil { // refuses duplicate names
+// canonicalEntry returns raw, one entry of a JWKS document, as every
+// reader of it (jwx, encoding/json, this package) is to see it: with each
+// member name once, and without the private key members ("d" and
+// rsaPrivateMembers) that hold nothing: null, "" or []. Some serializers
+// write every member of their key type, a public key's private ones empty
+// (Microsoft.IdentityModel 7 writes "oth": [], others "d": null); jwx
+// reads such a member as private material, and the key would be refused
+// as exposed, and remembered so, while nothing secret was published. A
+// repeated name keeps its last value, as jwx and encoding/json read it,
+// but for a private member its last value that holds something: an empty
+// repeat publishes nothing, so it must not hide what an earlier one
+// published (jwx reads an RSA key whose "p" is repeated as null as a
+// public key, and encoding/json an EC "d" repeated as null as no "d").
+// A member named as "kty" or "crv" in another case is dropped too when the
+// entry has the member itself (see caseVariantOf). raw is returned unchanged when it needs none of these
+// changes, and when it is not one JSON object (jwx then refuses it, and
+// exposedByInvalid reads what it can).
+func canonicalEntry(raw json.RawMessage) json.RawMessage {
+	// Invalid UTF-8 is read as encoding/json and jwx read it (U+FFFD).
+	d := jsontext.NewDecoder(bytes.NewReader(raw), jsontext.AllowDuplicateNames(true), jsontext.AllowInvalidUTF8(true))
+	if t, err := d.ReadToken(); err != nil || t.Kind() != '{' {
 		return raw
 	}
-	dropped := false
-	for _, name := range privateMembers {
-		if v, ok := members[name]; ok && holdsNothing(v) {
+	members := make(map[string]json.RawMessage)
+	changed := false
+	for d.PeekKind() != '}' {
+		t, err := d.ReadToken()
+		if err != nil {
+			return raw
+		}
+		name := t.String()
+		v, err := d.ReadValue()
+		if err != nil {
+			return raw
+		}
+		if slices.Contains(privateMembers, name) && holdsNothing(json.RawMessage(v)) {
+			changed = true
+			continue
+		}
+		if _, seen := members[name]; seen {
+			changed = true
+		}
+		members[name] = json.RawMessage(bytes.Clone(v)) // the decoder reuses v's memory
+	}
+	if _, err := d.ReadToken(); err != nil {
+		return raw
+	}
+	if _, err := d.ReadToken(); err != io.EOF {
+		return raw // anything after the object
+	}
+	for name := range members {
+		if n := caseVariantOf(name); n != "" && members[n] != nil {
 			delete(members, name)
-			dropped = true
+			changed = true
 		}
 	}
-	if !dropped {
+	if !changed {
 		return raw
 	}
 	b, err := json.Marshal(members)
@@ -321,6 +422,26 @@ func withoutEmptyPrivateMembers(raw json.RawMessage) json.RawMessage {
 		return raw
 	}
 	return b
+}
+
+// caseVariantOf returns "kty" or "crv" when name differs from it only in
+// case (Unicode folding included: the Kelvin sign folds to k), else "".
+// JWK member names are case-sensitive (RFC 7517, 4), so such a member is
+// not that member; but encoding/json matches names case-insensitively,
+// keeping the last match, and both this package's hints (parseKey,
+// publicOfPrivate) and jwx's choice of key type read "kty" and "crv" with
+// it, while jwx then decodes the key's members by their exact names. Read
+// both ways, an entry publishing private material beside its "kty" and a
+// "KTY": "oct" would be taken for a symmetric key and expose nothing. An
+// entry that has only the variant is read alike both ways, and kept as it
+// is.
+func caseVariantOf(name string) string {
+	for _, n := range [...]string{"kty", "crv"} {
+		if name != n && strings.EqualFold(name, n) {
+			return n
+		}
+	}
+	return ""
 }
 
 // holdsNothing reports whether a member's value is null, "" or [].

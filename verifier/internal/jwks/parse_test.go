@@ -9,6 +9,8 @@ import (
 	"crypto/rsa"
 	"encoding/base64"
 	"encoding/json"
+	"fmt"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -306,6 +308,138 @@ func TestParseJWKS_EmptyPrivateMembersExposeNothing(t *testing.T) {
 		if err != nil || len(keys) != 1 || len(skipped) != 1 || len(skipped[0].Exposes) == 0 {
 			t.Fatalf("%s: kept %v, skipped %+v, err %v; want its key exposed", name, kids(keys), skipped, err)
 		}
+	}
+}
+
+// A private member repeated with an empty value (null, "" or []) after
+// the one that holds the material still publishes it: the empty repeat is
+// ignored as an empty member alone is, whatever the member and whether
+// jwx or encoding/json reads the entry. Before, both keep the last of a
+// repeated member: jwx read an RSA public key whose "p" (or "q", "dp",
+// "dq", "qi", "oth") was repeated as null as a public key without private
+// material and kept it, and an EC "d" without "x" and "y" repeated as
+// null exposed no key, so the public entry of that key was kept.
+func TestParseJWKS_PrivateMemberRepeatedEmptyStillExposesTheKey(t *testing.T) {
+	testKeys(t)
+	b64 := base64.RawURLEncoding.EncodeToString
+	priv := rsaKeys[0]
+	priv.Precompute()
+	repeated := func(entry json.RawMessage, name string, value any, empty string) json.RawMessage {
+		v, err := json.Marshal(value)
+		must(t, err)
+		return json.RawMessage(strings.TrimSuffix(string(entry), "}") + `,"` + name + `":` + string(v) + `,"` + name + `":` + empty + `}`)
+	}
+	rsaPublic := jwkJSON(t, &priv.PublicKey, "a-copy", "RS256", nil)
+	rsaMembers := map[string]any{
+		"d":   b64(priv.D.Bytes()),
+		"p":   b64(priv.Primes[0].Bytes()),
+		"q":   b64(priv.Primes[1].Bytes()),
+		"dp":  b64(priv.Precomputed.Dp.Bytes()),
+		"dq":  b64(priv.Precomputed.Dq.Bytes()),
+		"qi":  b64(priv.Precomputed.Qinv.Bytes()),
+		"oth": []any{map[string]any{"r": b64(priv.Primes[0].Bytes()), "d": "AQ", "t": "AQ"}},
+	}
+	for name, value := range rsaMembers {
+		for _, empty := range []string{"null", `""`, "[]"} {
+			entry := repeated(rsaPublic, name, value, empty)
+			t.Run(fmt.Sprintf("RSA %s repeated as %s", name, empty), func(t *testing.T) {
+				keys, skipped, err := parseJWKS(jwksDoc(t, rsaJWK(t, 0, "a"), entry, rsaJWK(t, 1, "ok")))
+				if err != nil {
+					t.Fatal(err)
+				}
+				if got := kids(keys); len(got) != 1 || got[0] != "ok" {
+					t.Fatalf("kept %v, skipped %+v; want only \"ok\": entry 1 publishes the private material of \"a\"", got, skipped)
+				}
+			})
+		}
+	}
+	// Nor in an entry holding invalid UTF-8, which encoding/json and jwx
+	// read (as U+FFFD).
+	invalid := repeated(json.RawMessage(strings.TrimSuffix(string(rsaPublic), "}")+`,"x-note":"`+"\xff"+`"}`), "p", rsaMembers["p"], "null")
+	keys, skipped, err := parseJWKS([]byte(`{"keys":[` + string(rsaJWK(t, 0, "a")) + `,` + string(invalid) + `,` + string(rsaJWK(t, 1, "ok")) + `]}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := kids(keys); len(got) != 1 || got[0] != "ok" {
+		t.Fatalf(`RSA "p" repeated as null beside invalid UTF-8: kept %v, skipped %+v; want only "ok"`, got, skipped)
+	}
+	// An EC "d" without "x" and "y" exposes the key it makes.
+	d := b64(ecKey.D.FillBytes(make([]byte, 32)))
+	for _, empty := range []string{"null", `""`} {
+		entry := json.RawMessage(`{"kty":"EC","crv":"P-256","kid":"scalar","d":"` + d + `","d":` + empty + `}`)
+		keys, skipped, err := parseJWKS(jwksDoc(t, ecJWK(t, "ec"), entry, rsaJWK(t, 1, "ok")))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := kids(keys); len(got) != 1 || got[0] != "ok" {
+			t.Fatalf(`EC "d" repeated as %s: kept %v, skipped %+v; want only "ok": entry 1 publishes the private scalar of "ec"`, empty, got, skipped)
+		}
+	}
+}
+
+// A member named as "kty" or "crv" in another case (or with the Kelvin
+// sign for k) beside the member itself is not a JWK member (RFC 7517
+// names are case-sensitive) and changes no reading of the entry:
+// encoding/json, which this package's hints and jwx's own choice of key
+// type use, matches names case-insensitively, and the last of "kty" and
+// "KTY" counts there, while jwx decodes the key's members by their exact
+// names. Before, an RSA
+// entry publishing a prime factor beside "KTY": "EC" or "Kty": "oct" was
+// read as an EC or a symmetric key, and exposed nothing; an EC "d"
+// beside "CRV": "P-384" was taken for a P-384 scalar, and the P-256 key
+// it makes was kept.
+func TestParseJWKS_CaseVariantOfKtyOrCrvHidesNoExposedKey(t *testing.T) {
+	testKeys(t)
+	b64 := base64.RawURLEncoding.EncodeToString
+	prime := b64(rsaKeys[0].Primes[0].Bytes())
+	rsaPublic := strings.TrimSuffix(string(jwkJSON(t, &rsaKeys[0].PublicKey, "a-copy", "", nil)), "}")
+	d := b64(ecKey.D.FillBytes(make([]byte, 32)))
+	for name, tt := range map[string]struct {
+		entry   string
+		exposed string // the kid of the key the entry exposes
+	}{
+		`RSA prime factor beside "KTY": "EC"`:           {rsaPublic + `,"KTY":"EC","p":"` + prime + `"}`, "a"},
+		`RSA prime factor beside "Kty": "oct"`:          {rsaPublic + `,"Kty":"oct","p":"` + prime + `"}`, "a"},
+		"RSA prime factor beside \"\u212aty\": \"oct\"": {rsaPublic + `,"` + "\u212a" + `ty":"oct","p":"` + prime + `"}`, "a"},
+		`EC "d" alone beside "CRV": "P-384"`:            {`{"kty":"EC","crv":"P-256","CRV":"P-384","d":"` + d + `"}`, "ec"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			doc := []byte(`{"keys":[` + string(rsaJWK(t, 0, "a")) + `,` + string(ecJWK(t, "ec")) + `,` + tt.entry + `,` + string(rsaJWK(t, 1, "ok")) + `]}`)
+			keys, skipped, err := parseJWKS(doc)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if slices.Contains(kids(keys), tt.exposed) || len(keys) != 2 {
+				t.Fatalf("kept %v, skipped %+v; want %q dropped, exposed by entry 2", kids(keys), skipped, tt.exposed)
+			}
+		})
+	}
+}
+
+// A document that repeats "keys" (or names it in another case as well)
+// is read as encoding/json reads it, its last such member, but an entry
+// of the others that publishes private material still exposes its key.
+// Before, {"keys": [private], "keys": [public]} kept the public half of a
+// key whose private half the same document published.
+func TestParseJWKS_PrivateEntryInARepeatedKeysMemberExposesTheKey(t *testing.T) {
+	testKeys(t)
+	private := string(jwkJSON(t, rsaKeys[0], "x", "RS256", nil))
+	public := string(rsaJWK(t, 0, "a")) + "," + string(rsaJWK(t, 1, "ok"))
+	for name, doc := range map[string]string{
+		`"keys" repeated`:        `{"keys":[` + private + `],"keys":[` + public + `]}`,
+		`"Keys" after "keys"`:    `{"keys":[` + private + `],"Keys":[` + public + `]}`,
+		`"keys" after "KEYS"`:    `{"KEYS":[` + private + `],"keys":[` + public + `]}`,
+		`"keys" after a nothing`: `{"keys":[` + private + `],"other":1,"keys":[` + public + `]}`,
+	} {
+		t.Run(name, func(t *testing.T) {
+			keys, skipped, err := parseJWKS([]byte(doc))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := kids(keys); len(got) != 1 || got[0] != "ok" {
+				t.Fatalf("kept %v, skipped %+v; want only \"ok\": the document publishes the private half of \"a\"", got, skipped)
+			}
+		})
 	}
 }
 
