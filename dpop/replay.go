@@ -3,10 +3,12 @@ package dpop
 import (
 	"context"
 	"fmt"
+	"math"
 	"sync"
 	"time"
 
 	"github.com/grpcauth/grpcauth/internal/expheap"
+	"github.com/grpcauth/grpcauth/internal/unixnano"
 )
 
 // ReplayCache remembers accepted proofs so that none is accepted twice
@@ -286,11 +288,11 @@ func (c *MemoryReplayCache) record(holder, key string, expires time.Time, window
 	if h != nil {
 		h.n++
 	}
-	exp := expires.UnixNano()
+	exp := unixnano.Of(expires)
 	if window > 0 && c.window > window {
-		exp += int64(c.window - window)
+		exp = addSat(exp, int64(c.window-window))
 	}
-	exp -= c.extra // stored: the entry expires at exp plus extra
+	exp = addSat(exp, -c.extra) // stored: the entry expires at exp plus extra
 	c.entries[key] = exp
 	c.byTime.Push(exp, expiryEntry{key: key, holder: h})
 	return true, nil
@@ -308,7 +310,7 @@ func (c *MemoryReplayCache) Len() int {
 // holders left without entries.
 func (c *MemoryReplayCache) dropExpired(now int64) {
 	for c.byTime.Len() > 0 {
-		if exp, _ := c.byTime.Min(); exp+c.extra >= now {
+		if exp, _ := c.byTime.Min(); addSat(exp, c.extra) >= now {
 			return
 		}
 		e := c.byTime.Pop()
@@ -318,6 +320,20 @@ func (c *MemoryReplayCache) dropExpired(now int64) {
 				delete(c.holders, h.name)
 			}
 		}
+	}
+}
+
+// addSat returns a+b, saturated to the int64 range: an expiry stored
+// less extra (see MemoryReplayCache) and judged plus extra keeps its
+// place, its order among the others, and the past or future it is in.
+func addSat(a, b int64) int64 {
+	switch s := a + b; {
+	case b > 0 && s < a:
+		return math.MaxInt64
+	case b < 0 && s > a:
+		return math.MinInt64
+	default:
+		return s
 	}
 }
 
