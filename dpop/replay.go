@@ -38,7 +38,9 @@ import (
 // the longest): one with a longer MaxAge would accept the replay of a
 // proof that one with a shorter MaxAge recorded, once its entry expired.
 // A *MemoryReplayCache given as Config.ReplayCache keeps every proof for
-// the longest MaxAge of the Verifiers built on it instead.
+// the longest MaxAge of the Verifiers built on it instead; a type of
+// yours wrapping one is a store of yours: every Verifier that reaches
+// the cache, through it or not, then needs the same MaxAge.
 type ReplayCache interface {
 	AddIfAbsent(ctx context.Context, key string, expires time.Time) (added bool, err error)
 }
@@ -151,9 +153,14 @@ func checkTime(ctx context.Context, key string) (time.Time, bool) {
 // MaxAge than another sharing the cache never accepts the replay of a
 // proof the other recorded, even one recorded before it was built, whose
 // entry the longer MaxAge lengthens. The entries of the Verifier with
-// the shorter MaxAge then live that long too, and count towards the
-// capacity that long. (A ReplayCache of yours that wraps the cache is
-// not told: see ReplayCache.)
+// the shorter MaxAge then live that long too, and count that long
+// towards the capacity and their key's share of it. A proof already
+// older than the longest MaxAge before (and a second) when a Verifier
+// with a longer one is built may have been forgotten: from then on the
+// cache refuses it as a replay (ErrReplayed), at every Verifier, as the
+// shorter ones do. (A ReplayCache of yours
+// that wraps the cache is not told, nor are its Verifiers' entries
+// lengthened: see ReplayCache.)
 type MemoryReplayCache struct {
 	max int
 	now func() time.Time
@@ -170,6 +177,11 @@ type MemoryReplayCache struct {
 	// window lengthens the entries already recorded, in one addition.
 	window time.Duration
 	extra  int64
+	// floor is the iat (Unix nanoseconds) before which a proof may have
+	// been forgotten by a shorter window than the longest (retain):
+	// record refuses those as replays. math.MinInt64 while window never
+	// grew.
+	floor int64
 }
 
 // defaultHolderShare is the share of a MemoryReplayCache's capacity one
@@ -202,6 +214,7 @@ func NewMemoryReplayCache(maxEntries int, now func() time.Time) *MemoryReplayCac
 		perHolder: defaultPerHolder(maxEntries),
 		entries:   make(map[string]int64),
 		holders:   make(map[string]*holderCount),
+		floor:     math.MinInt64,
 	}
 }
 
@@ -250,8 +263,14 @@ func (c *MemoryReplayCache) addIfAbsentFor(holder, key string, expires, now time
 // longer MaxAge never accepts a replay of a proof that one with a
 // shorter MaxAge recorded, once its entry expired. A longer window than
 // any before lengthens every entry already recorded too (AddIfAbsent's
-// included), by the difference.
-func (c *MemoryReplayCache) retain(window time.Duration) {
+// included), by the difference. Entries that expired under the shorter
+// window before now (the time the Verifier was built, on its clock, read
+// under the lock so that no entry is dropped in between) may be gone
+// already: from then on c refuses as replays the proofs issued before
+// now less that window (floor), which no Verifier with the shorter
+// MaxAge accepts any more either (but for one that read its clock
+// before now, at the very end of its window: fail closed).
+func (c *MemoryReplayCache) retain(window time.Duration, now func() time.Time) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if window <= c.window {
@@ -259,6 +278,7 @@ func (c *MemoryReplayCache) retain(window time.Duration) {
 	}
 	if c.window > 0 {
 		c.extra += int64(window - c.window)
+		c.floor = max(c.floor, addSat(unixnano.Of(now()), -int64(c.window)))
 	}
 	c.window = window
 }
@@ -266,12 +286,16 @@ func (c *MemoryReplayCache) retain(window time.Duration) {
 // record is addIfAbsentFor for a proof a Verifier recorded with its
 // window (0 for an entry of AddIfAbsent, kept until expires): the entry
 // is kept until expires plus how much the longest window of retain is
-// longer.
+// longer. A proof issued (expires less window) before floor is refused
+// as a replay: its entry may have expired under a shorter window.
 func (c *MemoryReplayCache) record(holder, key string, expires time.Time, window time.Duration, now time.Time) (bool, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.dropExpired(now.UnixNano())
 	if _, seen := c.entries[key]; seen {
+		return false, nil
+	}
+	if window > 0 && addSat(unixnano.Of(expires), -int64(window)) < c.floor {
 		return false, nil
 	}
 	if len(c.entries) >= c.max {

@@ -49,7 +49,7 @@ func TestMemoryReplayCache_HoldersAreDroppedWithTheirEntries(t *testing.T) {
 func TestMemoryReplayCache_ExpiriesAtTheEdgesOfTimeSurviveALongerWindow(t *testing.T) {
 	now := time.Date(2030, 1, 2, 3, 4, 5, 0, time.UTC)
 	c := NewMemoryReplayCache(100, func() time.Time { return now })
-	c.retain(time.Minute)
+	c.retain(time.Minute, c.now)
 	add := func(key string, expires time.Time) bool {
 		t.Helper()
 		ok, err := c.AddIfAbsent(t.Context(), key, expires)
@@ -67,7 +67,7 @@ func TestMemoryReplayCache_ExpiriesAtTheEdgesOfTimeSurviveALongerWindow(t *testi
 			t.Fatalf("first add of %s refused", key)
 		}
 	}
-	c.retain(time.Hour) // the entries above are lengthened by 59 min
+	c.retain(time.Hour, c.now) // the entries above are lengthened by 59 min
 	for key, exp := range future {
 		if add(key, exp) {
 			t.Errorf("add of %s accepted again after the window grew", key)
