@@ -149,18 +149,19 @@ func checkTime(ctx context.Context, key string) (time.Time, bool) {
 //
 // NewVerifier tells the cache its Config.MaxAge, and the cache keeps
 // every proof a Verifier records until its iat plus the longest MaxAge
-// of the Verifiers built on it (and a second): a Verifier with a longer
-// MaxAge than another sharing the cache never accepts the replay of a
-// proof the other recorded, even one recorded before it was built, whose
-// entry the longer MaxAge lengthens. The entries of the Verifier with
-// the shorter MaxAge then live that long too, and count that long
-// towards the capacity and their key's share of it. A proof already
-// older than the longest MaxAge before (and a second) when a Verifier
-// with a longer one is built may have been forgotten: from then on the
-// cache refuses it as a replay (ErrReplayed), at every Verifier, as the
-// shorter ones do. (A ReplayCache of yours
-// that wraps the cache is not told, nor are its Verifiers' entries
-// lengthened: see ReplayCache.)
+// of the Verifiers built on it (and a second), for the cache's life,
+// also once that Verifier is gone (a new cache forgets it): a Verifier
+// with a longer MaxAge than another sharing the cache never accepts the
+// replay of a proof the other recorded, even one recorded before it was
+// built, whose entry the longer MaxAge lengthens. The entries of the
+// Verifier with the shorter MaxAge then live that long too, and count
+// that long towards the capacity and their key's share of it. A proof
+// already older than the longest MaxAge before (and a second) when a
+// Verifier with a longer one is built may have been forgotten: from then
+// on the cache refuses it as a replay (ErrReplayed), at every Verifier,
+// as the shorter ones do. (A ReplayCache of yours that wraps the cache
+// is not told, nor are its Verifiers' entries lengthened: see
+// ReplayCache.)
 type MemoryReplayCache struct {
 	max int
 	now func() time.Time
