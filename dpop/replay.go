@@ -193,16 +193,19 @@ const defaultHolderShare = 4
 // maxEntries unexpired entries (DefaultReplayCacheEntries when not
 // positive), of which one holder may have a quarter (at least one; see
 // SetMaxPerHolder), with now as the clock of AddIfAbsent (time.Now when
-// nil). A Verifier records its proofs at the time it checked them, on its
-// own clock (Config.Now), so that the cache never forgets a proof the
-// Verifier could still accept, whichever clock each has; so does a
-// ReplayCache of the caller's that wraps the cache and passes on Verify's
-// context and key. Verifiers on different clocks must not share one cache: the
-// one ahead drops entries the one behind still accepts. Each entry
-// keeps about 120 bytes alive (its 43-byte key, a map slot and a heap
-// slot), and each holder with unexpired entries about 110 more (its
-// 43-byte thumbprint, a map slot and its count), so the default bound is
-// about 12 MB, and about 23 MB if every entry has a holder of its own.
+// nil). A Verifier records its proofs at the time it checked them, on
+// its own clock (Config.Now), so that the cache never forgets a proof
+// the Verifier could still accept, whichever clock each has; so does a
+// ReplayCache of the caller's that wraps the cache and passes on
+// Verify's context and key. Verifiers on different clocks must not share
+// one cache: the one ahead drops entries the one behind still accepts,
+// and one ahead built with a longer MaxAge than the others makes the
+// cache refuse their proofs as replays until their clocks reach its own
+// (see MemoryReplayCache). Each entry keeps about 120 bytes alive (its
+// 43-byte key, a map slot and a heap slot), and each holder with
+// unexpired entries about 110 more (its 43-byte thumbprint, a map slot
+// and its count), so the default bound is about 12 MB, and about 23 MB
+// if every entry has a holder of its own.
 func NewMemoryReplayCache(maxEntries int, now func() time.Time) *MemoryReplayCache {
 	if maxEntries <= 0 {
 		maxEntries = DefaultReplayCacheEntries
