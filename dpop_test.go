@@ -596,10 +596,10 @@ func TestRequirement_DeniedMethodReportsConfigRequireDPoP(t *testing.T) {
 	}
 }
 
-// boundProofCall returns claims bound (cnf.jkt) to a fresh ES256 key, and
-// the incoming context of a call of mInherited with the DPoP-bound token
-// "tok" and one proof of that key for it.
-func boundProofCall(t *testing.T) (verifier.Claims, context.Context) {
+// boundDPoPCall returns the claims of a token ("tok") bound to a new
+// ES256 key, and the incoming context of a loopback call to mInherited
+// with that token and one proof of the key's.
+func boundDPoPCall(t *testing.T) (verifier.Claims, context.Context) {
 	t.Helper()
 	key := newDPoPKey(t, "ES256")
 	claims, err := verifier.NewClaims(map[string]any{"sub": "user-1", "scp": []string{"test:read"}, "cnf": map[string]any{"jkt": key.Thumbprint()}})
@@ -610,16 +610,15 @@ func boundProofCall(t *testing.T) (verifier.Claims, context.Context) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx := metadata.NewIncomingContext(loopbackPeer(t.Context()),
+	return claims, metadata.NewIncomingContext(loopbackPeer(t.Context()),
 		metadata.Pairs("authorization", "DPoP tok", MetadataDPoP, proof, ":authority", "grpcauth.test"))
-	return claims, ctx
 }
 
 // Two replicas with their own default caches each accept the same proof
 // once (the gap docs/dpop.md describes); replicas sharing one ReplayCache
 // accept it once in all.
 func TestDPoP_ReplicasNeedASharedReplayCache(t *testing.T) {
-	claims, ctx := boundProofCall(t)
+	claims, ctx := boundDPoPCall(t)
 	replicas := func(cache dpop.ReplayCache) [2]*Authenticator {
 		var r [2]*Authenticator
 		for i := range r {
@@ -649,17 +648,52 @@ func TestDPoP_ReplicasNeedASharedReplayCache(t *testing.T) {
 // window and within its own. The entry used to expire with the shorter
 // MaxAge, and the replay went through.
 func TestDPoP_SharedReplayCacheRefusesReplaysAcrossDifferentMaxAges(t *testing.T) {
-	claims, ctx := boundProofCall(t)
+	claims, ctx := boundDPoPCall(t)
 	now := t0
 	clock := func() time.Time { return now }
 	cache := dpop.NewMemoryReplayCache(100, clock)
-	short := mustNew(t, Config{Verifier: staticVerifier{claims: claims}, Now: clock, DPoP: dpop.Config{ReplayCache: cache, MaxAge: time.Minute}})
-	long := mustNew(t, Config{Verifier: staticVerifier{claims: claims}, Now: clock, DPoP: dpop.Config{ReplayCache: cache, MaxAge: 10 * time.Minute}})
+	short := mustNew(t, sharedCacheConfig(claims, clock, cache, time.Minute))
+	long := mustNew(t, sharedCacheConfig(claims, clock, cache, 10*time.Minute))
 	_, err := callUnary(short, ctx, mInherited)
 	checkStatus(t, err, codes.OK, "")
 	now = t0.Add(5 * time.Minute)
 	_, err = callUnary(long, ctx, mInherited)
 	checkStatus(t, err, codes.Unauthenticated, ReasonDPoPReplayed)
+}
+
+// sharedCacheConfig is the Config of an Authenticator accepting
+// claims, on clock, whose DPoP Verifier has maxAge and records proofs in
+// cache.
+func sharedCacheConfig(claims verifier.Claims, clock func() time.Time, cache dpop.ReplayCache, maxAge time.Duration) Config {
+	return Config{Verifier: staticVerifier{claims: claims}, Now: clock, DPoP: dpop.Config{ReplayCache: cache, MaxAge: maxAge}}
+}
+
+// A New that fails (here on its Rules) leaves a MemoryReplayCache shared
+// with other Authenticators as it was: its DPoP MaxAge, longer than
+// theirs, does not make the cache keep their proofs that long. It used to
+// (the DPoP verifier was built, and told the cache its MaxAge, before the
+// rules were checked), and a failed reload could lengthen every entry of
+// the shared cache for good.
+func TestDPoP_FailedNewDoesNotLengthenASharedReplayCache(t *testing.T) {
+	claims, ctx := boundDPoPCall(t)
+	now := t0
+	clock := func() time.Time { return now }
+	cache := dpop.NewMemoryReplayCache(100, clock)
+	short := mustNew(t, sharedCacheConfig(claims, clock, cache, time.Minute))
+	failing := sharedCacheConfig(claims, clock, cache, 10*time.Minute)
+	failing.Rules = map[string]*grpcauthv1.Rule{mAuth: {Public: true, RequireDpop: true}}
+	if _, err := New(failing); err == nil {
+		t.Fatal("New accepted a public rule requiring DPoP")
+	}
+	_, err := callUnary(short, ctx, mInherited)
+	checkStatus(t, err, codes.OK, "")
+	now = t0.Add(2 * time.Minute) // past the proof's window of a minute
+	if _, err := cache.AddIfAbsent(t.Context(), "next", now.Add(time.Minute)); err != nil {
+		t.Fatal(err)
+	}
+	if n := cache.Len(); n != 1 {
+		t.Errorf("cache holds %d entries past the proof's window, want 1: the failed New lengthened them", n)
+	}
 }
 
 // failingStore is a replay cache whose every write fails with err.

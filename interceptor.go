@@ -160,11 +160,6 @@ func New(cfg Config) (*Authenticator, error) {
 	if a.logger == nil {
 		a.logger = slog.Default()
 	}
-	var err error
-	if a.dpop, a.dpopNow, err = newDPoP(cfg); err != nil {
-		return nil, err
-	}
-	a.dpopAlgs = dpopAlgs(a.dpop.Algorithms())
 	public := &grpcauthv1.Rule{Public: true}
 	for _, name := range cfg.Public {
 		if err := a.addConfigRule(name, public); err != nil {
@@ -185,6 +180,13 @@ func New(cfg Config) (*Authenticator, error) {
 		}
 		a.defaultRule = r
 	}
+	// Last, once nothing else can fail: building the DPoP verifier tells
+	// a shared MemoryReplayCache its MaxAge for good (dpop.MemoryReplayCache).
+	var err error
+	if a.dpop, a.dpopNow, err = newDPoP(cfg); err != nil {
+		return nil, err
+	}
+	a.dpopAlgs = dpopAlgs(a.dpop.Algorithms())
 	a.makeSharedPlans()
 	a.plan.Store(&map[string]*methodPlan{})
 	return a, nil

@@ -3,10 +3,12 @@ package dpop
 import (
 	"context"
 	"fmt"
+	"math"
 	"sync"
 	"time"
 
 	"github.com/grpcauth/grpcauth/internal/expheap"
+	"github.com/grpcauth/grpcauth/internal/unixnano"
 )
 
 // ReplayCache remembers accepted proofs so that none is accepted twice
@@ -36,7 +38,9 @@ import (
 // the longest): one with a longer MaxAge would accept the replay of a
 // proof that one with a shorter MaxAge recorded, once its entry expired.
 // A *MemoryReplayCache given as Config.ReplayCache keeps every proof for
-// the longest MaxAge of the Verifiers built on it instead.
+// the longest MaxAge of the Verifiers built on it instead; a type of
+// yours wrapping one is a store of yours: every Verifier that reaches
+// the cache, through it or not, then needs the same MaxAge.
 type ReplayCache interface {
 	AddIfAbsent(ctx context.Context, key string, expires time.Time) (added bool, err error)
 }
@@ -145,13 +149,19 @@ func checkTime(ctx context.Context, key string) (time.Time, bool) {
 //
 // NewVerifier tells the cache its Config.MaxAge, and the cache keeps
 // every proof a Verifier records until its iat plus the longest MaxAge
-// of the Verifiers built on it (and a second): a Verifier with a longer
-// MaxAge than another sharing the cache never accepts the replay of a
-// proof the other recorded, even one recorded before it was built, whose
-// entry the longer MaxAge lengthens. The entries of the Verifier with
-// the shorter MaxAge then live that long too, and count towards the
-// capacity that long. (A ReplayCache of yours that wraps the cache is
-// not told: see ReplayCache.)
+// of the Verifiers built on it (and a second), for the cache's life,
+// also once that Verifier is gone (a new cache forgets it): a Verifier
+// with a longer MaxAge than another sharing the cache never accepts the
+// replay of a proof the other recorded, even one recorded before it was
+// built, whose entry the longer MaxAge lengthens. The entries of the
+// Verifier with the shorter MaxAge then live that long too, and count
+// that long towards the capacity and their key's share of it. A proof
+// already older than the longest MaxAge before (and a second) when a
+// Verifier with a longer one is built may have been forgotten: from then
+// on the cache refuses it as a replay (ErrReplayed), at every Verifier,
+// as the shorter ones do. (A ReplayCache of yours that wraps the cache
+// is not told, nor are its Verifiers' entries lengthened: see
+// ReplayCache.)
 type MemoryReplayCache struct {
 	max int
 	now func() time.Time
@@ -168,6 +178,11 @@ type MemoryReplayCache struct {
 	// window lengthens the entries already recorded, in one addition.
 	window time.Duration
 	extra  int64
+	// floor is the iat (Unix nanoseconds) before which a proof may have
+	// been forgotten by a shorter window than the longest (retain):
+	// record refuses those as replays. math.MinInt64 while window never
+	// grew.
+	floor int64
 }
 
 // defaultHolderShare is the share of a MemoryReplayCache's capacity one
@@ -178,16 +193,19 @@ const defaultHolderShare = 4
 // maxEntries unexpired entries (DefaultReplayCacheEntries when not
 // positive), of which one holder may have a quarter (at least one; see
 // SetMaxPerHolder), with now as the clock of AddIfAbsent (time.Now when
-// nil). A Verifier records its proofs at the time it checked them, on its
-// own clock (Config.Now), so that the cache never forgets a proof the
-// Verifier could still accept, whichever clock each has; so does a
-// ReplayCache of the caller's that wraps the cache and passes on Verify's
-// context and key. Verifiers on different clocks must not share one cache: the
-// one ahead drops entries the one behind still accepts. Each entry
-// keeps about 120 bytes alive (its 43-byte key, a map slot and a heap
-// slot), and each holder with unexpired entries about 110 more (its
-// 43-byte thumbprint, a map slot and its count), so the default bound is
-// about 12 MB, and about 23 MB if every entry has a holder of its own.
+// nil). A Verifier records its proofs at the time it checked them, on
+// its own clock (Config.Now), so that the cache never forgets a proof
+// the Verifier could still accept, whichever clock each has; so does a
+// ReplayCache of the caller's that wraps the cache and passes on
+// Verify's context and key. Verifiers on different clocks must not share
+// one cache: the one ahead drops entries the one behind still accepts,
+// and one ahead built with a longer MaxAge than the others makes the
+// cache refuse their proofs as replays until their clocks reach its own
+// (see MemoryReplayCache). Each entry keeps about 120 bytes alive (its
+// 43-byte key, a map slot and a heap slot), and each holder with
+// unexpired entries about 110 more (its 43-byte thumbprint, a map slot
+// and its count), so the default bound is about 12 MB, and about 23 MB
+// if every entry has a holder of its own.
 func NewMemoryReplayCache(maxEntries int, now func() time.Time) *MemoryReplayCache {
 	if maxEntries <= 0 {
 		maxEntries = DefaultReplayCacheEntries
@@ -200,6 +218,7 @@ func NewMemoryReplayCache(maxEntries int, now func() time.Time) *MemoryReplayCac
 		perHolder: defaultPerHolder(maxEntries),
 		entries:   make(map[string]int64),
 		holders:   make(map[string]*holderCount),
+		floor:     math.MinInt64,
 	}
 }
 
@@ -248,8 +267,14 @@ func (c *MemoryReplayCache) addIfAbsentFor(holder, key string, expires, now time
 // longer MaxAge never accepts a replay of a proof that one with a
 // shorter MaxAge recorded, once its entry expired. A longer window than
 // any before lengthens every entry already recorded too (AddIfAbsent's
-// included), by the difference.
-func (c *MemoryReplayCache) retain(window time.Duration) {
+// included), by the difference. Entries that expired under the shorter
+// window before now (the time the Verifier was built, on its clock, read
+// under the lock so that no entry is dropped in between) may be gone
+// already: from then on c refuses as replays the proofs issued before
+// now less that window (floor), which no Verifier with the shorter
+// MaxAge accepts any more either (but for one that read its clock
+// before now, at the very end of its window: fail closed).
+func (c *MemoryReplayCache) retain(window time.Duration, now func() time.Time) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if window <= c.window {
@@ -257,6 +282,7 @@ func (c *MemoryReplayCache) retain(window time.Duration) {
 	}
 	if c.window > 0 {
 		c.extra += int64(window - c.window)
+		c.floor = max(c.floor, addSat(unixnano.Of(now()), -int64(c.window)))
 	}
 	c.window = window
 }
@@ -264,12 +290,16 @@ func (c *MemoryReplayCache) retain(window time.Duration) {
 // record is addIfAbsentFor for a proof a Verifier recorded with its
 // window (0 for an entry of AddIfAbsent, kept until expires): the entry
 // is kept until expires plus how much the longest window of retain is
-// longer.
+// longer. A proof issued (expires less window) before floor is refused
+// as a replay: its entry may have expired under a shorter window.
 func (c *MemoryReplayCache) record(holder, key string, expires time.Time, window time.Duration, now time.Time) (bool, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.dropExpired(now.UnixNano())
 	if _, seen := c.entries[key]; seen {
+		return false, nil
+	}
+	if window > 0 && addSat(unixnano.Of(expires), -int64(window)) < c.floor {
 		return false, nil
 	}
 	if len(c.entries) >= c.max {
@@ -286,11 +316,11 @@ func (c *MemoryReplayCache) record(holder, key string, expires time.Time, window
 	if h != nil {
 		h.n++
 	}
-	exp := expires.UnixNano()
+	exp := unixnano.Of(expires)
 	if window > 0 && c.window > window {
-		exp += int64(c.window - window)
+		exp = addSat(exp, int64(c.window-window))
 	}
-	exp -= c.extra // stored: the entry expires at exp plus extra
+	exp = addSat(exp, -c.extra) // stored: the entry expires at exp plus extra
 	c.entries[key] = exp
 	c.byTime.Push(exp, expiryEntry{key: key, holder: h})
 	return true, nil
@@ -308,7 +338,7 @@ func (c *MemoryReplayCache) Len() int {
 // holders left without entries.
 func (c *MemoryReplayCache) dropExpired(now int64) {
 	for c.byTime.Len() > 0 {
-		if exp, _ := c.byTime.Min(); exp+c.extra >= now {
+		if exp, _ := c.byTime.Min(); addSat(exp, c.extra) >= now {
 			return
 		}
 		e := c.byTime.Pop()
@@ -318,6 +348,20 @@ func (c *MemoryReplayCache) dropExpired(now int64) {
 				delete(c.holders, h.name)
 			}
 		}
+	}
+}
+
+// addSat returns a+b, saturated to the int64 range: an expiry stored
+// less extra (see MemoryReplayCache) and judged plus extra keeps its
+// place, its order among the others, and the past or future it is in.
+func addSat(a, b int64) int64 {
+	switch s := a + b; {
+	case b > 0 && s < a:
+		return math.MaxInt64
+	case b < 0 && s > a:
+		return math.MinInt64
+	default:
+		return s
 	}
 }
 

@@ -337,6 +337,43 @@ func TestVerify_NilContextWrappedMemoryCacheOnAnotherClockRefusesReplays(t *test
 	}
 }
 
+// sharedCacheEnv is a MemoryReplayCache shared by Verifiers of
+// different MaxAge on one clock, and a key signing proofs for testReq.
+type sharedCacheEnv struct {
+	t     *testing.T
+	now   time.Time
+	cache *dpop.MemoryReplayCache
+	key   *grpcauthtest.DPoPKey
+	req   dpop.Request
+}
+
+func newSharedCacheEnv(t *testing.T) *sharedCacheEnv {
+	e := &sharedCacheEnv{t: t, now: t0}
+	e.cache = dpop.NewMemoryReplayCache(100, e.clock)
+	e.key = newKey(t, "ES256")
+	e.key.Now = e.clock
+	e.req = testReq
+	e.req.KeyThumbprint = e.key.Thumbprint()
+	return e
+}
+
+func (e *sharedCacheEnv) clock() time.Time { return e.now }
+
+// verifier builds a Verifier with maxAge on the shared cache, at e.now.
+func (e *sharedCacheEnv) verifier(maxAge time.Duration) *dpop.Verifier {
+	return newVerifier(e.t, dpop.Config{MaxAge: maxAge, ReplayCache: e.cache, Now: e.clock})
+}
+
+// proof is a new proof issued at e.now.
+func (e *sharedCacheEnv) proof() string {
+	return mustProof(e.t, e.key, grpcauthtest.ProofOptions{Method: "POST", URL: testURL, AccessToken: testToken})
+}
+
+func (e *sharedCacheEnv) verify(v *dpop.Verifier, proof string) error {
+	_, err := v.Verify(e.t.Context(), proof, e.req)
+	return err
+}
+
 // A MemoryReplayCache shared by Verifiers of different MaxAge (two
 // Authenticators on two listeners, one rebuilt with a longer MaxAge)
 // keeps every proof for the longest window: the Verifier with the longer
@@ -345,41 +382,70 @@ func TestVerify_NilContextWrappedMemoryCacheOnAnotherClockRefusesReplays(t *test
 // own window. Each entry used to expire at the end of the window of the
 // Verifier that recorded it, and the other one accepted the replay.
 func TestVerify_SharedMemoryCacheKeepsProofsForTheLongestMaxAge(t *testing.T) {
-	now := t0
-	clock := func() time.Time { return now }
-	cache := dpop.NewMemoryReplayCache(100, clock)
-	short := newVerifier(t, dpop.Config{MaxAge: time.Minute, ReplayCache: cache, Now: clock})
-	k := newKey(t, "ES256")
-	k.Now = clock
-	req := testReq
-	req.KeyThumbprint = k.Thumbprint()
-	proof := func() string {
-		return mustProof(t, k, grpcauthtest.ProofOptions{Method: "POST", URL: testURL, AccessToken: testToken})
-	}
-
-	before := proof() // recorded before the longer Verifier exists
-	if _, err := short.Verify(t.Context(), before, req); err != nil {
+	e := newSharedCacheEnv(t)
+	short := e.verifier(time.Minute)
+	before := e.proof() // recorded before the longer Verifier exists
+	if err := e.verify(short, before); err != nil {
 		t.Fatal(err)
 	}
-	now = t0.Add(30 * time.Second)
-	long := newVerifier(t, dpop.Config{MaxAge: 10 * time.Minute, ReplayCache: cache, Now: clock})
-	after := proof() // recorded by the shorter one once both exist
-	if _, err := short.Verify(t.Context(), after, req); err != nil {
+	e.now = t0.Add(30 * time.Second)
+	long := e.verifier(10 * time.Minute)
+	after := e.proof() // recorded by the shorter one once both exist
+	if err := e.verify(short, after); err != nil {
 		t.Fatal(err)
 	}
 
-	now = t0.Add(9*time.Minute + 30*time.Second) // past the short window, within the long one
+	e.now = t0.Add(9*time.Minute + 30*time.Second) // past the short window, within the long one
 	for name, p := range map[string]string{"recorded before": before, "recorded after": after} {
-		if _, err := long.Verify(t.Context(), p, req); !errors.Is(err, dpop.ErrReplayed) {
+		if err := e.verify(long, p); !errors.Is(err, dpop.ErrReplayed) {
 			t.Errorf("%s the longer Verifier was built: replay at it = %v, want ErrReplayed", name, err)
 		}
 	}
 	// The entries still expire, at the end of the longest window.
-	now = t0.Add(11 * time.Minute)
-	if _, err := long.Verify(t.Context(), proof(), req); err != nil {
+	e.now = t0.Add(11 * time.Minute)
+	if err := e.verify(long, e.proof()); err != nil {
 		t.Fatal(err)
 	}
-	if n := cache.Len(); n != 1 {
+	if n := e.cache.Len(); n != 1 {
 		t.Errorf("cache holds %d entries past the longest window, want the 1 just added", n)
+	}
+}
+
+// A Verifier built on a shared MemoryReplayCache with a longer MaxAge
+// than the cache kept proofs for refuses, as replays, the proofs the
+// cache may already have forgotten: those older than that shorter
+// window when it was built. Their entries may have been dropped (here by
+// the next proof the shorter Verifier recorded), and the longer Verifier
+// used to accept their replay within its MaxAge. So does one built later
+// still, with a longer MaxAge again: what the cache forgot stays
+// forgotten. Proofs within the shorter window then are still remembered
+// and refused, and fresh ones accepted.
+func TestVerify_LongerMaxAgeRefusesProofsTheSharedCacheMayHaveForgotten(t *testing.T) {
+	e := newSharedCacheEnv(t)
+	short := e.verifier(time.Minute)
+	old := e.proof()
+	if err := e.verify(short, old); err != nil {
+		t.Fatal(err)
+	}
+	e.now = t0.Add(70 * time.Second) // old's entry expires, and this proof's entry drops it
+	recent := e.proof()
+	if err := e.verify(short, recent); err != nil {
+		t.Fatal(err)
+	}
+	e.now = t0.Add(80 * time.Second)
+	longer := e.verifier(5 * time.Minute)
+	e.now = t0.Add(90 * time.Second)
+	longest := e.verifier(10 * time.Minute)
+
+	e.now = t0.Add(4 * time.Minute)
+	for vname, v := range map[string]*dpop.Verifier{"longer": longer, "longest": longest} {
+		for name, p := range map[string]string{"older than the shorter window": old, "within it": recent} {
+			if err := e.verify(v, p); !errors.Is(err, dpop.ErrReplayed) {
+				t.Errorf("replay at the %s Verifier of the proof %s when it was built = %v, want ErrReplayed", vname, name, err)
+			}
+		}
+		if err := e.verify(v, e.proof()); err != nil {
+			t.Errorf("fresh proof at the %s Verifier: %v", vname, err)
+		}
 	}
 }

@@ -64,8 +64,9 @@ func NewVerifier(cfg Config) (*Verifier, error) {
 	}
 	if c, ok := s.replay.(*MemoryReplayCache); ok {
 		// Shared with a Verifier of another MaxAge, the cache keeps
-		// every proof for the longer window: see MemoryReplayCache.
-		c.retain(s.replayWindow())
+		// every proof for the longer window, and refuses those it may
+		// have forgotten under the shorter: see MemoryReplayCache.
+		c.retain(s.replayWindow(), s.now)
 	}
 	return v, nil
 }

@@ -4,6 +4,8 @@ import (
 	"math"
 	"sync/atomic"
 	"time"
+
+	"github.com/grpcauth/grpcauth/internal/unixnano"
 )
 
 // snapshot is one immutable generation of the key set. Lookups read it
@@ -115,17 +117,7 @@ func since[T ~int64](now, then T) time.Duration {
 // UnixNano is t.UnixNano, clamped to the int64 range (UnixNano's result is
 // undefined outside it: years before 1678 or after 2262). A clamped value
 // is one saturated reports.
-func UnixNano(t time.Time) int64 {
-	switch {
-	case t.Before(minUnixNano):
-		return math.MinInt64
-	case t.After(maxUnixNano):
-		return math.MaxInt64
-	}
-	return t.UnixNano()
-}
-
-var minUnixNano, maxUnixNano = time.Unix(0, math.MinInt64), time.Unix(0, math.MaxInt64)
+func UnixNano(t time.Time) int64 { return unixnano.Of(t) }
 
 // saturated reports whether d is a value at which Elapsed or UnixNano
 // saturates: the reading was more than 292 years from epoch (from 1970 for
