@@ -19,8 +19,8 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
+	"github.com/grpcauth/grpcauth/examples/items/internal/display"
 	itemsv1 "github.com/grpcauth/grpcauth/examples/items/proto/items/v1"
-	"github.com/grpcauth/grpcauth/examples/items/web"
 )
 
 // callTimeout bounds each call, streams included.
@@ -71,7 +71,7 @@ func describe(err error) string { return printable(why(err)) }
 // message, an issuer, an item's name) the report prints: a server may
 // send up to gRPC's receive limit, 4 MiB, in each, which would flood the
 // terminal. It is the web page's bound for its call log too.
-const maxField = web.MaxShown
+const maxField = display.MaxShown
 
 // maxPrinted bounds how much of any one text printable prints (a report
 // cell, which may join several of the server's strings, or an error):

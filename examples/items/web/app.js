@@ -177,9 +177,10 @@ async function dpopProof(htm, htu, accessToken, nonce) {
 // (a refusal's code, reason and message, an error's description, the
 // token's subject) the call log shows and keeps: so many bytes of UTF-8,
 // cut at a character, and a note of the whole length, as the Go client
-// cuts them (web.MaxShown in web.go, which the Go client's report uses;
-// TestAppJS_MaxShownIsWebMaxShown keeps them equal). A server may send 4
-// MiB in each, which would flood the page and sessionStorage.
+// cuts them (display.MaxShown in internal/display, which the Go client's
+// report uses; TestAppJS_MaxShownIsDisplayMaxShown keeps them equal). A
+// server may send 4 MiB in each, which would flood the page and
+// sessionStorage.
 const MAX_SHOWN = 256;
 
 // clip returns String(s) when its UTF-8 is at most MAX_SHOWN bytes long,
