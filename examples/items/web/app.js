@@ -311,7 +311,9 @@ async function finishSignIn(params, saved) {
   // used at all (RFC 6749, section 7.1).
   const tokenType = String(tr.token_type || '').toLowerCase();
   if (tokenType !== 'dpop' && tokenType !== 'bearer') {
-    logCall('sign-in', false, 'unsupported_token_type', '', 'the issuer answered a token of a type this page does not know: ' + String(tr.token_type || '(none)').slice(0, 40));
+    // logCall cuts the issuer's token_type with the rest of the message
+    // (clip: at a character, never half of a surrogate pair).
+    logCall('sign-in', false, 'unsupported_token_type', '', 'the issuer answered a token of a type this page does not know: ' + String(tr.token_type || '(none)'));
     return;
   }
   session.token = tr.access_token;
