@@ -43,8 +43,8 @@ func TestBrowser_HostileItemNameIsShownAsText(t *testing.T) {
 
 // A refusal's strings are the server's, up to 4 MiB each: the call log
 // shows, and keeps in sessionStorage, at most MAX_SHOWN bytes of each (the
-// Go client's bound, web.MaxShown: 256), cut at a whole character, with a
-// note of the whole length.
+// Go client's bound, display.MaxShown: 256), cut at a whole character,
+// with a note of the whole length.
 func TestBrowser_LongRefusalIsCutInTheLog(t *testing.T) {
 	p := openPage(t)
 	got := get(p, "log a long refusal", chromedp.Evaluate[map[string]any](`(async () => {

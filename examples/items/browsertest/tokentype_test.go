@@ -63,3 +63,29 @@ func TestBrowser_TokenOfAnUnknownTypeIsNotUsed(t *testing.T) {
 		t.Errorf("last log entry %q (log: %s), want sign-in unsupported_token_type", last, p.logText())
 	}
 }
+
+// The log cuts an unknown token_type, the issuer's text, at a whole
+// character: one that ends in an astral character (two UTF-16 units, a
+// surrogate pair) where a cut by UTF-16 units would fall leaves no lone
+// surrogate in the entry shown or kept.
+func TestBrowser_UnknownTokenTypeIsCutAtACharacter(t *testing.T) {
+	p := newPage(t)
+	wrapTokenFetch(p, `const resp = await orig(url, init); const tr = await resp.json(); tr.token_type = 'x'.repeat(39) + '\u{1F600}'.repeat(200);
+	  return new Response(JSON.stringify(tr), { status: resp.status, headers: resp.headers });`)
+	p.signInAs("reader")
+	got := get(p, "read the last log entry", chromedp.Evaluate[map[string]any](`(() => {
+		const saved = JSON.parse(sessionStorage.getItem('log')).pop();
+		const li = document.querySelector('#log li:last-child');
+		return { code: saved.code, message: saved.message, savedWellFormed: saved.message.isWellFormed(), shownWellFormed: li.textContent.isWellFormed() };
+	})()`))
+	if got["code"] != "unsupported_token_type" {
+		t.Fatalf("last log entry %v (log: %s), want sign-in unsupported_token_type", got, p.logText())
+	}
+	if got["savedWellFormed"] != true || got["shownWellFormed"] != true {
+		msg, _ := got["message"].(string)
+		t.Errorf("the log entry of an unknown token_type holds a lone surrogate (kept: %v, shown: %v): message ending %+q", got["savedWellFormed"], got["shownWellFormed"], msg[max(0, len(msg)-40):])
+	}
+	if msg, _ := got["message"].(string); !strings.Contains(msg, strings.Repeat("x", 39)+"\U0001F600") || !strings.HasSuffix(msg, " bytes in all)") {
+		t.Errorf("message %q: want the token type, cut with a note of its whole length", msg)
+	}
+}

@@ -19,8 +19,8 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
+	"github.com/grpcauth/grpcauth/examples/items/internal/display"
 	itemsv1 "github.com/grpcauth/grpcauth/examples/items/proto/items/v1"
-	"github.com/grpcauth/grpcauth/examples/items/web"
 )
 
 // callTimeout bounds each call, streams included.
@@ -71,7 +71,7 @@ func describe(err error) string { return printable(why(err)) }
 // message, an issuer, an item's name) the report prints: a server may
 // send up to gRPC's receive limit, 4 MiB, in each, which would flood the
 // terminal. It is the web page's bound for its call log too.
-const maxField = web.MaxShown
+const maxField = display.MaxShown
 
 // maxPrinted bounds how much of any one text printable prints (a report
 // cell, which may join several of the server's strings, or an error):
@@ -167,11 +167,18 @@ func printable(s string) string {
 // with U+0338 reads as a struck-out n; variation selectors and U+034F
 // show nothing), the letters Unicode names default-ignorable, which show
 // nothing (the Hangul fillers U+115F, U+1160, U+3164 and U+FFA0, Khmer's
-// U+17B4 and U+17B5), and the blank braille pattern U+2800.
+// U+17B4 and U+17B5), and the symbols drawn blank (blank).
 func visible(r rune) bool {
-	return strconv.IsPrint(r) && r != '\u2800' &&
+	return strconv.IsPrint(r) && !blank(r) &&
 		!unicode.In(r, unicode.Mn, unicode.Me, unicode.Other_Default_Ignorable_Code_Point)
 }
+
+// blank reports whether r is one of the symbols (So) that Unicode draws
+// as empty space, to fill or hold a place: the blank braille pattern
+// U+2800 and the musical null notehead U+1D159. Neither is a format
+// character or a default-ignorable one, so neither category check of
+// visible catches them.
+func blank(r rune) bool { return r == '\u2800' || r == '\U0001D159' }
 
 // quote is strconv.Quote that also escapes the runes strconv.IsPrint
 // passes but visible does not: every rune of its answer is visible. Its

@@ -653,6 +653,7 @@ func TestPrintable_QuotesWhatIsNotPlainlyVisible(t *testing.T) {
 		{"halfwidth Hangul filler", "a\uffa0b", `"a\uffa0b"`},
 		{"Khmer inherent vowel", "a\u17b4b", `"a\u17b4b"`},
 		{"blank braille pattern", "a\u2800b", `"a\u2800b"`},
+		{"musical null notehead", "a\U0001d159b", `"a\U0001d159b"`},
 		{"visible text kept in quotes", "café \u200b\"\\", `"café \u200b\"\\"`},
 		{"not UTF-8", "a\xffé\u0301", `"a\xffé\u0301"`},
 	} {

@@ -177,9 +177,10 @@ async function dpopProof(htm, htu, accessToken, nonce) {
 // (a refusal's code, reason and message, an error's description, the
 // token's subject) the call log shows and keeps: so many bytes of UTF-8,
 // cut at a character, and a note of the whole length, as the Go client
-// cuts them (web.MaxShown in web.go, which the Go client's report uses;
-// TestAppJS_MaxShownIsWebMaxShown keeps them equal). A server may send 4
-// MiB in each, which would flood the page and sessionStorage.
+// cuts them (display.MaxShown in internal/display, which the Go client's
+// report uses; TestAppJS_MaxShownIsDisplayMaxShown keeps them equal). A
+// server may send 4 MiB in each, which would flood the page and
+// sessionStorage.
 const MAX_SHOWN = 256;
 
 // clip returns String(s) when its UTF-8 is at most MAX_SHOWN bytes long,
@@ -310,7 +311,9 @@ async function finishSignIn(params, saved) {
   // used at all (RFC 6749, section 7.1).
   const tokenType = String(tr.token_type || '').toLowerCase();
   if (tokenType !== 'dpop' && tokenType !== 'bearer') {
-    logCall('sign-in', false, 'unsupported_token_type', '', 'the issuer answered a token of a type this page does not know: ' + String(tr.token_type || '(none)').slice(0, 40));
+    // logCall cuts the issuer's token_type with the rest of the message
+    // (clip: at a character, never half of a surrogate pair).
+    logCall('sign-in', false, 'unsupported_token_type', '', 'the issuer answered a token of a type this page does not know: ' + String(tr.token_type || '(none)'));
     return;
   }
   session.token = tr.access_token;

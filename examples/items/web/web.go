@@ -7,14 +7,6 @@ import "embed"
 //go:embed index.html app.js style.css
 var Files embed.FS
 
-// MaxShown bounds how much of one string a server or issuer supplies (a
-// status message, an error code or reason, an issuer, an item's name) the
-// example's clients show: the page's call log (MAX_SHOWN in app.js, kept
-// equal by TestAppJS_MaxShownIsWebMaxShown) and the Go client's report
-// cut it to MaxShown bytes of UTF-8, at a character's boundary, with a
-// note of its whole length. A server may send up to gRPC's 4 MiB in each.
-const MaxShown = 256
-
 // Config is the JSON the page reads from /config.json: where to sign in,
 // and as which client.
 type Config struct {

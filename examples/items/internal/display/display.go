@@ -1,0 +1,14 @@
+// Package display holds what the items example's two clients, the Go
+// client's report and the web page's call log, agree on about showing a
+// server's or an issuer's text. It imports nothing, so that the Go client
+// does not depend on package web (the page's files) for it.
+package display
+
+// MaxShown bounds how much of one string a server or issuer supplies (a
+// status message, an error code or reason, an issuer, an item's name) the
+// example's clients show: the page's call log (MAX_SHOWN in
+// web/app.js, kept equal by web's TestAppJS_MaxShownIsDisplayMaxShown)
+// and the Go client's report cut it to MaxShown bytes of UTF-8, at a
+// character's boundary, with a note of its whole length. A server may
+// send up to gRPC's 4 MiB in each.
+const MaxShown = 256
