@@ -1,7 +1,3 @@
-// Package display holds what the items example's two clients, the Go
-// client's report and the web page's call log, agree on about showing a
-// server's or an issuer's text. It imports nothing, so that the Go client
-// does not depend on package web (the page's files) for it.
 package display
 
 // MaxShown bounds how much of one string a server or issuer supplies (a
