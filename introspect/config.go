@@ -363,7 +363,12 @@ func validate(cfg Config) (settings, error) {
 	if err := checkURL(cfg.Endpoint); err != nil {
 		return s, configError("Endpoint: %v", err)
 	}
-	s.Endpoint = lowerLocalhost(cfg.Endpoint)
+	// Requested as localhost in lower case when it names it in another
+	// case, so that a given client's environment proxy goes direct
+	// (endpoint.LowerLocalhost).
+	if u, err := url.Parse(cfg.Endpoint); err == nil && endpoint.LowerLocalhost(u) {
+		s.Endpoint = u.String()
+	}
 	p, err := policy.Validate(cfg.policy(), policy.Defaults{
 		ScopeClaims:     verifier.DefaultScopeClaims(),
 		ClockSkew:       verifier.DefaultClockSkew,
@@ -470,25 +475,6 @@ func checkIssuer(raw string) error {
 		return errors.New("an issuer identifier has no query or fragment")
 	}
 	return nil
-}
-
-// lowerLocalhost returns raw, an Endpoint checkURL accepted, with its host
-// written "localhost" when it names localhost in another case
-// ("http://LOCALHOST:8080/introspect"): checkURL lets plain http reach the
-// name in any case, as loopback, but Go's environment proxy
-// (http.ProxyFromEnvironment, which http.DefaultTransport and so a given
-// &http.Client{} use) goes direct only for "localhost" in lower case, and
-// sent the request for any other, the token and the client's credentials
-// with it, to HTTP_PROXY in clear text. The own client's transport never
-// proxies a loopback host; a given client's transport is its own. Any
-// other Endpoint is returned as it is.
-func lowerLocalhost(raw string) string {
-	u, err := url.Parse(raw)
-	if err != nil || u.Hostname() == "localhost" || !strings.EqualFold(u.Hostname(), "localhost") {
-		return raw
-	}
-	u.Host = strings.TrimSuffix("localhost:"+u.Port(), ":")
-	return u.String()
 }
 
 // parseURL is url.Parse with an error that does not repeat raw

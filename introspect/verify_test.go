@@ -20,9 +20,9 @@ import (
 	"time"
 
 	"go.uber.org/goleak"
-	"golang.org/x/net/http/httpproxy"
 
 	"github.com/grpcauth/grpcauth/grpcauthtest"
+	"github.com/grpcauth/grpcauth/internal/endpoint/proxytest"
 	"github.com/grpcauth/grpcauth/introspect"
 	"github.com/grpcauth/grpcauth/verifier"
 	"net/http/cookiejar"
@@ -1066,28 +1066,17 @@ func TestVerify_GivenHTTPClientSendsNoCookies(t *testing.T) {
 // TestVerify_AnEndpointOnLOCALHOSTIsNotSentThroughAGivenClientsProxy: an
 // Endpoint naming localhost in another case (plain http, which New accepts
 // as loopback) is requested directly by a given client whose transport
-// uses the environment's proxy, as http.DefaultTransport does (the proxy
-// function here is the one http.ProxyFromEnvironment uses, given
-// HTTP_PROXY, which that caches for the process). Before, only the name in
-// lower case went direct, and the token and the client's credentials went
-// to the proxy in clear text.
+// uses the environment's proxy, as http.DefaultTransport does
+// (proxytest). Before, only the name in lower case went direct, and the
+// token and the client's credentials went to the proxy in clear text.
 func TestVerify_AnEndpointOnLOCALHOSTIsNotSentThroughAGivenClientsProxy(t *testing.T) {
 	iss := grpcauthtest.NewIssuer(t, grpcauthtest.Config{Clients: []grpcauthtest.Client{rsClient}})
 	tok, err := iss.MintOpaque("svc")
 	if err != nil {
 		t.Fatal(err)
 	}
-	proxied := make(chan string, 4)
-	proxy := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		proxied <- r.URL.String()
-		w.WriteHeader(http.StatusBadGateway)
-	}))
-	defer proxy.Close()
-	fromEnv := (&httpproxy.Config{HTTPProxy: proxy.URL}).ProxyFunc()
-	client := &http.Client{Transport: &http.Transport{
-		Proxy:             func(r *http.Request) (*url.URL, error) { return fromEnv(r.URL) },
-		DisableKeepAlives: true,
-	}}
+	proxy := proxytest.New(t)
+	client := &http.Client{Transport: proxy.Transport()}
 	for _, host := range []string{"LOCALHOST", "LocalHost"} {
 		ep := strings.Replace(iss.IntrospectionURL(), "127.0.0.1", host, 1)
 		if ep == iss.IntrospectionURL() {
@@ -1100,10 +1089,8 @@ func TestVerify_AnEndpointOnLOCALHOSTIsNotSentThroughAGivenClientsProxy(t *testi
 		if _, err := v.VerifyAccessToken(context.Background(), tok); err != nil {
 			t.Errorf("%s: %v, want the token accepted by the endpoint", host, err)
 		}
-		select {
-		case u := <-proxied:
+		if u, ok := proxy.Proxied(); ok {
 			t.Errorf("%s: the request went to the proxy, for %s", host, u)
-		default:
 		}
 	}
 }

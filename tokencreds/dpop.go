@@ -461,7 +461,13 @@ func (m *nonceMap) set(server, nonce string) {
 // loopback host (localhost, 127.0.0.0/8, ::1, by the request's URL; names
 // are not resolved), as Credentials send tokens only over TLS or to this
 // host; any other request fails with an error wrapping
-// ErrInsecureTokenEndpoint, before it is signed or sent.
+// ErrInsecureTokenEndpoint, before it is signed or sent. A URL naming
+// localhost in another case ("http://LOCALHOST:8080/token") is sent, and
+// named in the proof, as localhost, in lower case, the one case in which
+// the environment's proxy (http.ProxyFromEnvironment, which
+// http.DefaultTransport and so a base of yours may use) goes direct:
+// before, such a base sent the token request, the client's credentials
+// with it, to HTTP_PROXY in clear text.
 //
 // It follows the token endpoint's redirects (those the client's
 // CheckRedirect lets through) only within the origin of the redirect
@@ -536,6 +542,10 @@ func (t *DPoPTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 			req.Body.Close()
 		}
 		return nil, refusal
+	}
+	if u := *req.URL; endpoint.LowerLocalhost(&u) {
+		req = req.WithContext(req.Context()) // a shallow copy: req stays as it is
+		req.URL = &u
 	}
 	resp, err := t.roundTrip(req)
 	if err != nil {

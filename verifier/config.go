@@ -216,7 +216,14 @@ type Config struct {
 	// Whatever the client, fetches use a copy of it without
 	// a cookie jar and with the key set's redirect policy: at most 3
 	// redirects, each only to a URL Issuer would be allowed to have (https,
-	// or http on loopback), never from https to http.
+	// or http on loopback), never from https to http; and a URL naming
+	// localhost in another case (Issuer "http://LOCALHOST:8080", a
+	// discovered jwks_uri, a redirect's target) is requested as localhost,
+	// in lower case, the one case in which the environment's proxy
+	// (http.ProxyFromEnvironment, http.DefaultTransport's) goes direct
+	// rather than receive the request in clear text. The token's iss and
+	// the discovery document's issuer are still compared with Issuer as
+	// written.
 	HTTPClient *http.Client
 
 	// RefreshInterval is how often the key set is refreshed in the

@@ -1,7 +1,8 @@
 // Package endpoint holds what grpcauth applies to every URL of an
 // authorization server it talks to (issuer, discovery document, key set,
-// introspection endpoint): which URLs are acceptable, and the default HTTP
-// client for such requests. The verifier, its key set and the introspection
+// introspection endpoint): which URLs are acceptable, how such a URL is
+// requested (LowerLocalhost, for a client of the caller's), and the
+// default HTTP client for such requests. The verifier, its key set and the introspection
 // verifier share it, so the rule is written once; tokencreds' DPoPTransport
 // uses its loopback test for token requests, and, without a base transport
 // of the caller's, NewClient's transport for those to localhost. Its Clip

@@ -116,6 +116,36 @@ func IsLoopback(host string) bool {
 	return ip != nil && ip.IsLoopback()
 }
 
+// LowerLocalhost rewrites u's host, in place, to "localhost" when it names
+// localhost in another case ("http://LOCALHOST:8080/keys", or any other
+// spelling strings.EqualFold takes for it), and reports whether it did;
+// any other URL is left as it is. Check lets plain http reach the name in
+// any case, as loopback (IsLoopback), but Go's environment proxy
+// (http.ProxyFromEnvironment, which http.DefaultTransport and so a given
+// &http.Client{} use) goes direct only for "localhost" in lower case and
+// for loopback addresses: a request for any other spelling went to
+// HTTP_PROXY in clear text, where the proxy could read its credentials or
+// answer in the server's place (a key set of its own). NewClient's
+// transport never proxies a loopback host, but a client or transport the
+// caller gave is its own, so every request to an authorization server's
+// URL (discovery document, key set, token and introspection endpoints, a
+// redirect's target) is made for the URL as LowerLocalhost leaves it.
+// What is compared with a token or a discovery document (an issuer) is
+// not rewritten. "localhost." is not loopback (IsLoopback), so plain http
+// never reaches it, and no other host IsLoopback accepts is proxied.
+func LowerLocalhost(u *url.URL) bool {
+	host := u.Hostname()
+	if host == "localhost" || !strings.EqualFold(host, "localhost") {
+		return false
+	}
+	if port := u.Port(); port != "" {
+		u.Host = "localhost:" + port
+	} else {
+		u.Host = "localhost"
+	}
+	return true
+}
+
 // LoopbackHostsOnly returns h, the handler of a server listening on addr,
 // wrapped, when addr is a loopback TCP address, to refuse with 421
 // Misdirected Request a request whose Host is not a loopback name

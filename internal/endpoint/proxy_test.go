@@ -4,12 +4,15 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"os"
 	"os/exec"
 	"slices"
 	"sync"
 	"testing"
 	"time"
+
+	"golang.org/x/net/http/httpproxy"
 )
 
 // proxyChildPort, when set, makes TestNewClient_UsesTheEnvironmentsProxyButNeverForLoopback
@@ -65,5 +68,43 @@ func TestNewClient_UsesTheEnvironmentsProxyButNeverForLoopback(t *testing.T) {
 	defer mu.Unlock()
 	if !slices.Equal(direct, hosts) || !slices.Equal(proxied, []string{"remote.example"}) {
 		t.Errorf("reached directly: %q, through HTTP_PROXY: %q; want %q directly and only remote.example proxied", direct, proxied, hosts)
+	}
+}
+
+// LowerLocalhost writes the name localhost in lower case, the one case in
+// which Go's environment proxy goes direct, so that a client of the
+// caller's, whose transport is its own, does not send a request for
+// http://LOCALHOST/ (which Check accepts as loopback plain http) to
+// HTTP_PROXY in clear text. Nothing else changes: not another host, nor
+// "localhost." (not loopback, refused for plain http), nor the path,
+// query or port. The proxy function is the one http.ProxyFromEnvironment
+// uses, given HTTP_PROXY, which that reads once per process.
+func TestLowerLocalhost_NamesLocalhostAsTheEnvironmentsProxyBypassesIt(t *testing.T) {
+	fromEnv := (&httpproxy.Config{HTTPProxy: "http://proxy.example:3128"}).ProxyFunc()
+	for _, tc := range []struct{ raw, want string }{
+		{"http://LOCALHOST:8080/keys?a=B#F", "http://localhost:8080/keys?a=B#F"},
+		{"http://LocalHost/x", "http://localhost/x"},
+		{"https://lOcAlHoSt:8443/.well-known/openid-configuration", "https://localhost:8443/.well-known/openid-configuration"},
+		{"http://LOCALHOST:/x", "http://localhost/x"},
+		{"http://localhost:8080/x", "http://localhost:8080/x"},
+		{"http://127.0.0.1:8080/x", "http://127.0.0.1:8080/x"},
+		{"http://[::1]:8080/x", "http://[::1]:8080/x"},
+		{"http://LOCALHOST.:8080/x", "http://LOCALHOST.:8080/x"},
+		{"https://LOCALHOST.EXAMPLE/x", "https://LOCALHOST.EXAMPLE/x"},
+	} {
+		u, err := url.Parse(tc.raw)
+		if err != nil {
+			t.Fatal(err)
+		}
+		changed := LowerLocalhost(u)
+		if got := u.String(); got != tc.want || changed != (tc.raw != tc.want) {
+			t.Errorf("LowerLocalhost(%s) = %s, %v; want %s, %v", tc.raw, got, changed, tc.want, tc.raw != tc.want)
+		}
+		if Check(u) != nil {
+			continue // never requested
+		}
+		if p, err := fromEnv(u); IsLoopback(u.Hostname()) && (p != nil || err != nil) {
+			t.Errorf("%s (loopback) goes to the proxy %v (%v), want direct", u, p, err)
+		}
 	}
 }

@@ -65,7 +65,10 @@ type Config struct {
 	// Client makes the HTTP requests; nil means endpoint.NewClient's
 	// (the verifier's default client) with its own transport. The Set never uses the
 	// client's cookie jar or redirect policy (see docs/key-set.md), and sends
-	// no credentials. Its Transport must not add any either.
+	// no credentials. Its Transport must not add any either. A URL naming
+	// localhost in another case is requested as localhost
+	// (endpoint.LowerLocalhost; see get), so that a transport using the
+	// environment's proxy goes direct.
 	Client *http.Client
 	// RefreshInterval is the background refresh period (default 1h); a
 	// response's Cache-Control max-age can only shorten it. It is lowered to

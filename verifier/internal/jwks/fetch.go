@@ -75,7 +75,9 @@ func newClient(c *http.Client, timeout time.Duration) (client *http.Client, own 
 
 // checkRedirect follows at most maxRedirects redirects, each to a URL that
 // passes checkNamedURL and never from https down to http: no hop of a chain
-// that reached https leaves it, even one that started on http.
+// that reached https leaves it, even one that started on http. A target
+// naming localhost in another case is requested as localhost
+// (endpoint.LowerLocalhost), as get requests its URL.
 func checkRedirect(req *http.Request, via []*http.Request) error {
 	if len(via) > maxRedirects {
 		return fmt.Errorf("jwks: stopped after %d redirects", maxRedirects)
@@ -86,13 +88,19 @@ func checkRedirect(req *http.Request, via []*http.Request) error {
 	if err := downgrade(via[len(via)-1].URL, req.URL, ruleRedirect); err != nil {
 		return fmt.Errorf("jwks: redirect refused: %w", err)
 	}
+	endpoint.LowerLocalhost(req.URL) // the hop is sent for req.URL as left here
 	return nil
 }
 
 // get fetches rawURL with a GET under ctx and FetchTimeout, and returns the
 // body of a 200 response no larger than MaxResponseSize. It sends no
-// credentials: no Authorization header, no cookies. Errors name the URL
-// without its query.
+// credentials: no Authorization header, no cookies. A URL naming localhost
+// in another case ("http://LOCALHOST:8080/...", from the Issuer, URL or a
+// discovery document) is requested as localhost (endpoint.LowerLocalhost),
+// the one case in which a given client's environment proxy goes direct
+// rather than receive the request in clear text and answer it with a key
+// set of its own; the Issuer a discovery document must name is not
+// rewritten. Errors name the URL without its query.
 func (s *Set) get(ctx context.Context, rawURL string) ([]byte, http.Header, error) {
 	u, err := parseURL(rawURL)
 	if err != nil {
@@ -101,6 +109,7 @@ func (s *Set) get(ctx context.Context, rawURL string) ([]byte, http.Header, erro
 	if err := checkNamedURL(u); err != nil {
 		return nil, nil, err
 	}
+	endpoint.LowerLocalhost(u)
 	ctx, cancel := context.WithTimeout(ctx, s.cfg.FetchTimeout)
 	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u.String(), nil)
