@@ -209,7 +209,8 @@ func printError(w io.Writer, err error) { fmt.Fprintln(w, printable(err.Error())
 // run gets a token for cfg's client and calls every method, reporting to
 // out, and warning to warn about a token the server will likely refuse.
 func run(ctx context.Context, cfg config, out, warn io.Writer) error {
-	hc := newHTTPClient(nil)
+	base := newTransport(http.ProxyFromEnvironment)
+	hc := newHTTPClient(base)
 	tu := cfg.tokenURL
 	if tu == "" {
 		var err error
@@ -242,7 +243,7 @@ func run(ctx context.Context, cfg config, out, warn io.Writer) error {
 		if signer, err = newDPoPSigner(); err != nil {
 			return err
 		}
-		tokenClient = newHTTPClient(tokencreds.NewDPoPTransport(signer, nil))
+		tokenClient = newHTTPClient(tokencreds.NewDPoPTransport(signer, base))
 	}
 	// The token source keeps this context for every later refresh, so it
 	// is the long-lived one, carrying only the HTTP client.
@@ -308,9 +309,33 @@ func newDPoPSigner() (*dpop.Signer, error) {
 // may follow, as net/http's default policy allows.
 const maxRedirects = 10
 
+// newTransport returns http.DefaultTransport's settings with one change:
+// requests go through proxy (main passes http.ProxyFromEnvironment, the
+// default's), except that a loopback host never does (loopbackDirect).
+func newTransport(proxy func(*http.Request) (*url.URL, error)) *http.Transport {
+	t := http.DefaultTransport.(*http.Transport).Clone()
+	t.Proxy = loopbackDirect(proxy)
+	return t
+}
+
+// loopbackDirect returns proxy, except that a request for a loopback host
+// (isLoopbackHost: localhost in any case, 127.0.0.0/8, ::1) goes direct.
+// net/http's environment proxy (HTTP_PROXY) lets only "localhost" in lower
+// case, and loopback addresses, go direct: an ISSUER or TOKEN_URL of
+// http://LOCALHOST:port, which checkURL accepts as loopback, would send
+// the client secret to the proxy in clear text.
+func loopbackDirect(proxy func(*http.Request) (*url.URL, error)) func(*http.Request) (*url.URL, error) {
+	return func(r *http.Request) (*url.URL, error) {
+		if isLoopbackHost(r.URL.Hostname()) {
+			return nil, nil
+		}
+		return proxy(r)
+	}
+}
+
 // newHTTPClient returns the client for the authorization server's
 // discovery document and token endpoint, sending through rt (nil:
-// http.DefaultTransport): each request bounded by httpTimeout, and
+// http.DefaultTransport; main passes newTransport's): each request bounded by httpTimeout, and
 // redirects followed only to URLs checkURL accepts and never from https
 // down to plain http, loopback included (downgrade). A 307
 // or 308 answer from the token endpoint resends the client secret (in the
