@@ -75,9 +75,11 @@ func TestNewClient_UsesTheEnvironmentsProxyButNeverForLoopback(t *testing.T) {
 // which Go's environment proxy goes direct, so that a client of the
 // caller's, whose transport is its own, does not send a request for
 // http://LOCALHOST/ (which Check accepts as loopback plain http) to
-// HTTP_PROXY in clear text. Nothing else changes: not another host, nor
-// "localhost." (not loopback, refused for plain http), nor the path,
-// query or port. The proxy function is the one http.ProxyFromEnvironment
+// HTTP_PROXY in clear text; so is any other spelling IsLoopback takes
+// for it ("localhoſt", U+017F folding to s), so that the URL requested,
+// and a DPoP proof's htu, say localhost in ASCII. Nothing else changes:
+// not another host, nor "localhost." (not loopback, refused for plain
+// http), nor the path, query or port. The proxy function is the one http.ProxyFromEnvironment
 // uses, given HTTP_PROXY, which that reads once per process.
 func TestLowerLocalhost_NamesLocalhostAsTheEnvironmentsProxyBypassesIt(t *testing.T) {
 	fromEnv := (&httpproxy.Config{HTTPProxy: "http://proxy.example:3128"}).ProxyFunc()
@@ -86,6 +88,8 @@ func TestLowerLocalhost_NamesLocalhostAsTheEnvironmentsProxyBypassesIt(t *testin
 		{"http://LocalHost/x", "http://localhost/x"},
 		{"https://lOcAlHoSt:8443/.well-known/openid-configuration", "https://localhost:8443/.well-known/openid-configuration"},
 		{"http://LOCALHOST:/x", "http://localhost/x"},
+		{"http://localho\u017ft:8080/x", "http://localhost:8080/x"}, // U+017F folds to s: IsLoopback takes it
+		{"http://LOCALHO\u017fT/x", "http://localhost/x"},
 		{"http://localhost:8080/x", "http://localhost:8080/x"},
 		{"http://127.0.0.1:8080/x", "http://127.0.0.1:8080/x"},
 		{"http://[::1]:8080/x", "http://[::1]:8080/x"},
