@@ -243,7 +243,9 @@ func run(ctx context.Context, cfg config, out, warn io.Writer) error {
 		if signer, err = newDPoPSigner(); err != nil {
 			return err
 		}
-		tokenClient = newHTTPClient(tokencreds.NewDPoPTransport(signer, base))
+		// nil: tokencreds' own base, which sends loopback hosts direct
+		// (LOCALHOST included) and dials localhost without a lookup.
+		tokenClient = newHTTPClient(tokencreds.NewDPoPTransport(signer, nil))
 	}
 	// The token source keeps this context for every later refresh, so it
 	// is the long-lived one, carrying only the HTTP client.
