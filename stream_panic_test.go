@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"runtime"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -30,11 +31,15 @@ const panicMarker = "user code bug 7f3a"
 type buggyRevalidator struct {
 	claims                       verifier.Claims
 	panicVerify, panicAt, refuse atomic.Bool
-	tail                         string // after the marker in VerifyAccessToken's panic value
-	value                        any    // when set, VerifyAccessToken's panic value instead
+	exitVerify                   atomic.Bool // VerifyAccessToken calls runtime.Goexit
+	tail                         string      // after the marker in VerifyAccessToken's panic value
+	value                        any         // when set, VerifyAccessToken's panic value instead
 }
 
 func (b *buggyRevalidator) VerifyAccessToken(context.Context, string) (verifier.Claims, error) {
+	if b.exitVerify.Load() {
+		runtime.Goexit()
+	}
 	if b.panicVerify.Load() {
 		if b.value != nil {
 			panic(b.value)
@@ -315,4 +320,52 @@ func TestStream_RevalidateAtPanickingAtTheStartStopsTheExpiryTimer(t *testing.T)
 		t.Error("serve ran")
 		return nil
 	})
+}
+
+// User code on a stream's timer that ends the timer's goroutine instead of
+// returning (runtime.Goexit, as a test's fake calling t.FailNow does;
+// panic(nil) under GODEBUG=panicnil=1 looks the same to recover) ends the
+// stream as a panic there does, with Internal, logged with its stack.
+// Before, recover saw no value and nothing happened: the stream was never
+// re-verified again, and when it was Config.Now on the expiry timer, never
+// cut at all, outliving its token.
+func TestStream_TimerCodeThatDoesNotReturnEndsTheStreamWithInternal(t *testing.T) {
+	for _, in := range []string{"VerifyAccessToken", "Config.Now"} {
+		t.Run(in, func(t *testing.T) {
+			var rec recorder
+			var exitNow atomic.Bool
+			e, b, logs, s, clock, expiry, recheck := panicEnv(t, func(c *Config, _ *verifier.Config) {
+				c.OnDecision = rec.record
+				now := c.Now
+				c.Now = func() time.Time {
+					if exitNow.Load() {
+						runtime.Goexit()
+					}
+					return now()
+				}
+			})
+			ft := recheck
+			if in == "Config.Now" {
+				exitNow.Store(true)
+				clock.pastExpiry()
+				ft = expiry
+			} else {
+				b.exitVerify.Store(true)
+			}
+			fireInItsGoroutine(t, clock, ft)
+			exitNow.Store(false)
+			if err := await(t, e.svc.streamEnded, "the stream's handler did not end: its context was not cancelled"); status.Code(err) != codes.Internal {
+				t.Errorf("handler's Send after the timer's goroutine ended = %v, want Internal", err)
+			}
+			_, err := s.Recv()
+			checkStatus(t, err, codes.Internal, ReasonInternalError)
+			if l := logs.String(); !strings.Contains(l, "did not return") || !strings.Contains(l, "stack=") ||
+				!strings.Contains(l, "method=/authtest.v1.TestService/ServerStream") {
+				t.Errorf("log %q: want the record of the timer's code that did not return, with its stack and the stream's method", l)
+			}
+			if d := rec.last(t); d.Allowed || d.Code != codes.Internal || d.Reason != ReasonInternalError || !errors.Is(d.Err, errStreamTimerNoReturn) {
+				t.Errorf("last decision = %+v, want denied Internal %s caused by errStreamTimerNoReturn", d, ReasonInternalError)
+			}
+		})
+	}
 }
