@@ -6,6 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"os"
+	"os/exec"
 	"runtime"
 	"strings"
 	"sync/atomic"
@@ -32,6 +34,7 @@ type buggyRevalidator struct {
 	claims                       verifier.Claims
 	panicVerify, panicAt, refuse atomic.Bool
 	exitVerify                   atomic.Bool // VerifyAccessToken calls runtime.Goexit
+	panicNilVerify               atomic.Bool // VerifyAccessToken panics with nil
 	tail                         string      // after the marker in VerifyAccessToken's panic value
 	value                        any         // when set, VerifyAccessToken's panic value instead
 }
@@ -39,6 +42,9 @@ type buggyRevalidator struct {
 func (b *buggyRevalidator) VerifyAccessToken(context.Context, string) (verifier.Claims, error) {
 	if b.exitVerify.Load() {
 		runtime.Goexit()
+	}
+	if b.panicNilVerify.Load() {
+		panic(nil)
 	}
 	if b.panicVerify.Load() {
 		if b.value != nil {
@@ -367,5 +373,43 @@ func TestStream_TimerCodeThatDoesNotReturnEndsTheStreamWithInternal(t *testing.T
 				t.Errorf("last decision = %+v, want denied Internal %s caused by errStreamTimerNoReturn", d, ReasonInternalError)
 			}
 		})
+	}
+}
+
+// streamPanicnilChild is set in the environment of the child process
+// TestStream_TimerPanicNilUnderGODEBUGPanicnilEndsTheStreamWithInternal
+// runs itself in, with GODEBUG=panicnil=1.
+const streamPanicnilChild = "GRPCAUTH_TEST_STREAM_PANICNIL_CHILD"
+
+// Under GODEBUG=panicnil=1, recover sees no value for panic(nil): a
+// verifier that panics with nil on a stream's re-verification ends the
+// stream with Internal all the same, rather than leave it running
+// unwatched. The test runs in a child process, as GODEBUG is read at
+// start.
+func TestStream_TimerPanicNilUnderGODEBUGPanicnilEndsTheStreamWithInternal(t *testing.T) {
+	if os.Getenv(streamPanicnilChild) == "" {
+		cmd := exec.CommandContext(t.Context(), os.Args[0], "-test.run=^"+t.Name()+"$", "-test.count=1", "-test.v")
+		cmd.Env = append(os.Environ(), streamPanicnilChild+"=1", "GODEBUG="+strings.TrimPrefix(os.Getenv("GODEBUG")+",panicnil=1", ","))
+		out, err := cmd.CombinedOutput()
+		if err != nil || !strings.Contains(string(out), "--- PASS: "+t.Name()) {
+			t.Fatalf("child with GODEBUG=panicnil=1: %v\n%s", err, out)
+		}
+		return
+	}
+	if v := func() (v any) { defer func() { v = recover() }(); panic(nil) }(); v != nil {
+		t.Fatalf("recover() = %v under GODEBUG=%s; want nil", v, os.Getenv("GODEBUG"))
+	}
+	var rec recorder
+	e, b, logs, s, clock, _, recheck := panicEnv(t, func(c *Config, _ *verifier.Config) { c.OnDecision = rec.record })
+	b.panicNilVerify.Store(true)
+	fireInItsGoroutine(t, clock, recheck)
+	await(t, e.svc.streamEnded, "the stream's handler did not end: its context was not cancelled")
+	_, err := s.Recv()
+	checkStatus(t, err, codes.Internal, ReasonInternalError)
+	if l := logs.String(); !strings.Contains(l, "did not return") {
+		t.Errorf("log %q: want the record of the re-verification that did not return", l)
+	}
+	if d := rec.last(t); d.Code != codes.Internal || !errors.Is(d.Err, errStreamTimerNoReturn) {
+		t.Errorf("last decision = %+v, want denied Internal caused by errStreamTimerNoReturn", d)
 	}
 }
