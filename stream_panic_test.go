@@ -6,6 +6,9 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"os"
+	"os/exec"
+	"runtime"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -30,11 +33,19 @@ const panicMarker = "user code bug 7f3a"
 type buggyRevalidator struct {
 	claims                       verifier.Claims
 	panicVerify, panicAt, refuse atomic.Bool
-	tail                         string // after the marker in VerifyAccessToken's panic value
-	value                        any    // when set, VerifyAccessToken's panic value instead
+	exitVerify                   atomic.Bool // VerifyAccessToken calls runtime.Goexit
+	panicNilVerify               atomic.Bool // VerifyAccessToken panics with nil
+	tail                         string      // after the marker in VerifyAccessToken's panic value
+	value                        any         // when set, VerifyAccessToken's panic value instead
 }
 
 func (b *buggyRevalidator) VerifyAccessToken(context.Context, string) (verifier.Claims, error) {
+	if b.exitVerify.Load() {
+		runtime.Goexit()
+	}
+	if b.panicNilVerify.Load() {
+		panic(nil)
+	}
 	if b.panicVerify.Load() {
 		if b.value != nil {
 			panic(b.value)
@@ -315,4 +326,90 @@ func TestStream_RevalidateAtPanickingAtTheStartStopsTheExpiryTimer(t *testing.T)
 		t.Error("serve ran")
 		return nil
 	})
+}
+
+// User code on a stream's timer that ends the timer's goroutine instead of
+// returning (runtime.Goexit, as a test's fake calling t.FailNow does;
+// panic(nil) under GODEBUG=panicnil=1 looks the same to recover) ends the
+// stream as a panic there does, with Internal, logged with its stack.
+// Before, recover saw no value and nothing happened: the stream was never
+// re-verified again, and when it was Config.Now on the expiry timer, never
+// cut at all, outliving its token.
+func TestStream_TimerCodeThatDoesNotReturnEndsTheStreamWithInternal(t *testing.T) {
+	for _, in := range []string{"VerifyAccessToken", "Config.Now"} {
+		t.Run(in, func(t *testing.T) {
+			var rec recorder
+			var exitNow atomic.Bool
+			e, b, logs, s, clock, expiry, recheck := panicEnv(t, func(c *Config, _ *verifier.Config) {
+				c.OnDecision = rec.record
+				now := c.Now
+				c.Now = func() time.Time {
+					if exitNow.Load() {
+						runtime.Goexit()
+					}
+					return now()
+				}
+			})
+			ft := recheck
+			if in == "Config.Now" {
+				exitNow.Store(true)
+				clock.pastExpiry()
+				ft = expiry
+			} else {
+				b.exitVerify.Store(true)
+			}
+			fireInItsGoroutine(t, clock, ft)
+			exitNow.Store(false)
+			if err := await(t, e.svc.streamEnded, "the stream's handler did not end: its context was not cancelled"); status.Code(err) != codes.Internal {
+				t.Errorf("handler's Send after the timer's goroutine ended = %v, want Internal", err)
+			}
+			_, err := s.Recv()
+			checkStatus(t, err, codes.Internal, ReasonInternalError)
+			if l := logs.String(); !strings.Contains(l, "did not return") || !strings.Contains(l, "stack=") ||
+				!strings.Contains(l, "method=/authtest.v1.TestService/ServerStream") {
+				t.Errorf("log %q: want the record of the timer's code that did not return, with its stack and the stream's method", l)
+			}
+			if d := rec.last(t); d.Allowed || d.Code != codes.Internal || d.Reason != ReasonInternalError || !errors.Is(d.Err, errStreamTimerNoReturn) {
+				t.Errorf("last decision = %+v, want denied Internal %s caused by errStreamTimerNoReturn", d, ReasonInternalError)
+			}
+		})
+	}
+}
+
+// streamPanicnilChild is set in the environment of the child process
+// TestStream_TimerPanicNilUnderGODEBUGPanicnilEndsTheStreamWithInternal
+// runs itself in, with GODEBUG=panicnil=1.
+const streamPanicnilChild = "GRPCAUTH_TEST_STREAM_PANICNIL_CHILD"
+
+// Under GODEBUG=panicnil=1, recover sees no value for panic(nil): a
+// verifier that panics with nil on a stream's re-verification ends the
+// stream with Internal all the same, rather than leave it running
+// unwatched. The test runs in a child process, as GODEBUG is read at
+// start.
+func TestStream_TimerPanicNilUnderGODEBUGPanicnilEndsTheStreamWithInternal(t *testing.T) {
+	if os.Getenv(streamPanicnilChild) == "" {
+		cmd := exec.CommandContext(t.Context(), os.Args[0], "-test.run=^"+t.Name()+"$", "-test.count=1", "-test.v")
+		cmd.Env = append(os.Environ(), streamPanicnilChild+"=1", "GODEBUG="+strings.TrimPrefix(os.Getenv("GODEBUG")+",panicnil=1", ","))
+		out, err := cmd.CombinedOutput()
+		if err != nil || !strings.Contains(string(out), "--- PASS: "+t.Name()) {
+			t.Fatalf("child with GODEBUG=panicnil=1: %v\n%s", err, out)
+		}
+		return
+	}
+	if v := func() (v any) { defer func() { v = recover() }(); panic(nil) }(); v != nil {
+		t.Fatalf("recover() = %v under GODEBUG=%s; want nil", v, os.Getenv("GODEBUG"))
+	}
+	var rec recorder
+	e, b, logs, s, clock, _, recheck := panicEnv(t, func(c *Config, _ *verifier.Config) { c.OnDecision = rec.record })
+	b.panicNilVerify.Store(true)
+	fireInItsGoroutine(t, clock, recheck)
+	await(t, e.svc.streamEnded, "the stream's handler did not end: its context was not cancelled")
+	_, err := s.Recv()
+	checkStatus(t, err, codes.Internal, ReasonInternalError)
+	if l := logs.String(); !strings.Contains(l, "did not return") {
+		t.Errorf("log %q: want the record of the re-verification that did not return", l)
+	}
+	if d := rec.last(t); d.Code != codes.Internal || !errors.Is(d.Err, errStreamTimerNoReturn) {
+		t.Errorf("last decision = %+v, want denied Internal caused by errStreamTimerNoReturn", d)
+	}
 }

@@ -68,7 +68,12 @@ import (
 // ends with codes.Internal, "grpcauth: internal error" and
 // ReasonInternalError (a denied Decision whose Err holds the panic's
 // value), unless it was cut already (OnDecision panicking as it reported
-// the cut: the cut's status stands). The same code panicking on the
+// the cut: the cut's status stands). Code there that ends the timer's
+// goroutine instead of returning (runtime.Goexit, as a test's fake calling
+// t.FailNow does, or panic(nil) under GODEBUG=panicnil=1, which recover
+// cannot tell from no panic) ends the stream the same way, logged as a
+// re-verification or cut that did not return, rather than leave it
+// running unwatched. The same code panicking on the
 // handler's goroutine, as the stream opens (the first verification and
 // RevalidateAt, OnDecision for the start), is not recovered by grpcauth:
 // like any handler panic, it goes to the server's recovery interceptor
@@ -182,6 +187,12 @@ func (w *streamWatch) end(r *rejection, cause error) {
 // timers panicked, wrapped with the panic's value.
 var errStreamPanicked = errors.New("grpcauth: panic while re-verifying the stream")
 
+// errStreamTimerNoReturn is Decision.Err of a stream cut because user
+// code on one of its timers did not return and left recover nothing to
+// see: it called runtime.Goexit (as a test's fake calling t.FailNow
+// does), or panicked with nil under GODEBUG=panicnil=1.
+var errStreamTimerNoReturn = errors.New("grpcauth: the stream's re-verification or cut did not return: it panicked with nil (GODEBUG=panicnil=1) or called runtime.Goexit")
+
 // recoverPanic, deferred by a timer of the watch, recovers a panic, logs
 // its value and stack at LogLevels.Problem, then ends the stream with
 // codes.Internal (rejInternal) through end, unless it was cut already
@@ -189,18 +200,27 @@ var errStreamPanicked = errors.New("grpcauth: panic while re-verifying the strea
 // reads cause, then effect (the cut's denied Decision). A second panic
 // while the first is reported (the Logger, or OnDecision) is dropped, and
 // the stream is cut all the same: end is deferred, and cuts the stream
-// before it calls either.
-func (w *streamWatch) recoverPanic() {
+// before it calls either. returned is set by the timer's function once
+// it has returned: while it is false and recover sees no value, the
+// function did not return all the same (runtime.Goexit, or panic(nil)
+// under GODEBUG=panicnil=1), which ends the stream the same way, with
+// errStreamTimerNoReturn as its cause; without that, the stream would
+// never be cut, by that timer or any later one (no timer is set again).
+func (w *streamWatch) recoverPanic(returned *bool) {
 	v := recover()
-	if v == nil {
+	if v == nil && *returned {
 		return
 	}
 	stack := debug.Stack()
-	text := panictext.Text(v, endpoint.MaxErrorText) // the code that panicked chose its size
+	msg, cause, detail := "grpcauth: a stream's re-verification or cut did not return; the stream is ended", errStreamTimerNoReturn, slog.String("error", errStreamTimerNoReturn.Error())
+	if v != nil {
+		text := panictext.Text(v, endpoint.MaxErrorText) // the code that panicked chose its size
+		msg, cause, detail = "grpcauth: panic recovered in a stream's re-verification or cut; the stream is ended", fmt.Errorf("%w: %s", errStreamPanicked, text), slog.String("panic", text)
+	}
 	defer func() { _ = recover() }()
-	defer w.end(rejInternal, fmt.Errorf("%w: %s", errStreamPanicked, text))
-	w.a.logger.LogAttrs(w.ctx, w.a.levels.Problem.Level(), "grpcauth: panic recovered in a stream's re-verification or cut; the stream is ended",
-		slog.String("method", clipLogged(w.method)), slog.String("panic", text), slog.String("stack", string(stack)))
+	defer w.end(rejInternal, cause)
+	w.a.logger.LogAttrs(w.ctx, w.a.levels.Problem.Level(), msg,
+		slog.String("method", clipLogged(w.method)), detail, slog.String("stack", string(stack)))
 }
 
 // reportCut reports the cut of the stream of method, whose context is ctx,
@@ -262,7 +282,9 @@ func (w *streamWatch) wait(wt *wallTimer, left time.Duration) {
 // fire runs on the goroutine of wt, one of the watch's timers, where no
 // recovery interceptor of the server's runs, so a panic there (in user
 // code: Config.Now, the TokenVerifier and its Revalidator, OnDecision, the
-// Logger) is recovered, by recoverPanic, instead of crashing the process.
+// Logger) is recovered, by recoverPanic, instead of crashing the process;
+// so is user code there that does not return (runtime.Goexit), which
+// returned tells recoverPanic of.
 // It calls wt's function once Config.Now has reached its due time or the
 // timers have run the whole wait, and otherwise sets wt again for the time
 // left; neither once the watch is done (the handler returned, the stream
@@ -270,20 +292,24 @@ func (w *streamWatch) wait(wt *wallTimer, left time.Duration) {
 // nothing is then cut, and no user code (Config.Now, the verifier) runs
 // for the ended stream.
 func (w *streamWatch) fire(wt *wallTimer) {
-	defer w.recoverPanic()
+	returned := false
+	defer w.recoverPanic(&returned)
 	w.mu.Lock()
 	done, due, rest, f := w.done, wt.due, wt.rest, wt.f
 	w.mu.Unlock()
 	if done {
+		returned = true
 		return
 	}
 	if left := min(due.Sub(w.a.now()), rest); left > 0 {
 		w.mu.Lock()
 		defer w.mu.Unlock()
 		w.wait(wt, left)
+		returned = true
 		return
 	}
 	f()
+	returned = true
 }
 
 // armExpiry sets the expiry timer to cut the stream at w.cutAt, d from
