@@ -3,8 +3,6 @@ package grpcauth_test
 import (
 	"context"
 	"log/slog"
-	"os"
-	"os/exec"
 	"runtime"
 	"strings"
 	"testing"
@@ -99,28 +97,14 @@ func TestCondition_GoexitIsLoggedAndTheCallIsNotLetThrough(t *testing.T) {
 	}
 }
 
-// panicnilChild is set in the environment of the child process
-// TestCondition_PanicNilUnderGODEBUGPanicnilIsAConditionError runs itself
-// in, with GODEBUG=panicnil=1.
-const panicnilChild = "GRPCAUTH_TEST_PANICNIL_CHILD"
-
 // Under GODEBUG=panicnil=1, recover sees no value for panic(nil): a
 // condition that panics with nil is refused as one that panics with a
 // value, CONDITION_ERROR and logged, not as a false condition
 // (CONDITION_FAILED, which said nothing of the bug). The test runs in a
 // child process, as GODEBUG is read at start.
 func TestCondition_PanicNilUnderGODEBUGPanicnilIsAConditionError(t *testing.T) {
-	if os.Getenv(panicnilChild) == "" {
-		cmd := exec.CommandContext(t.Context(), os.Args[0], "-test.run=^"+t.Name()+"$", "-test.count=1", "-test.v")
-		cmd.Env = append(os.Environ(), panicnilChild+"=1", "GODEBUG="+strings.TrimPrefix(os.Getenv("GODEBUG")+",panicnil=1", ","))
-		out, err := cmd.CombinedOutput()
-		if err != nil || !strings.Contains(string(out), "--- PASS: "+t.Name()) {
-			t.Fatalf("child with GODEBUG=panicnil=1: %v\n%s", err, out)
-		}
+	if !grpcauth.UnderPanicnil(t) {
 		return
-	}
-	if v := func() (v any) { defer func() { v = recover() }(); panic(nil) }(); v != nil {
-		t.Fatalf("recover() = %v under GODEBUG=%s; want nil", v, os.Getenv("GODEBUG"))
 	}
 	const m = "/authtest.v1.ConditionService/Method"
 	records := make(logRecords, 16)
