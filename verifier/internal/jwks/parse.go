@@ -371,10 +371,11 @@ var privateMembers = append([]string{"d"}, rsaPrivateMembers[:]...)
 // repeat publishes nothing, so it must not hide what an earlier one
 // published (jwx reads an RSA key whose "p" is repeated as null as a
 // public key, and encoding/json an EC "d" repeated as null as no "d").
-// A member named as "kty" or "crv" in another case is dropped too when the
-// entry has the member itself (see caseVariantOf). raw is returned unchanged when it needs none of these
-// changes, and when it is not one JSON object (jwx then refuses it, and
-// exposedByInvalid reads what it can).
+// A member named as "kty", "crv" or "d" in another case is dropped too
+// when the entry has the member itself (see caseVariantOf). raw is
+// returned unchanged when it needs none of these changes, and when it is
+// not one JSON object (jwx then refuses it, and exposedByInvalid reads
+// what it can).
 func canonicalEntry(raw json.RawMessage) json.RawMessage {
 	// Invalid UTF-8 is read as encoding/json and jwx read it (U+FFFD).
 	d := jsontext.NewDecoder(bytes.NewReader(raw), jsontext.AllowDuplicateNames(true), jsontext.AllowInvalidUTF8(true))
@@ -424,19 +425,21 @@ func canonicalEntry(raw json.RawMessage) json.RawMessage {
 	return b
 }
 
-// caseVariantOf returns "kty" or "crv" when name differs from it only in
-// case (Unicode folding included: the Kelvin sign folds to k), else "".
-// JWK member names are case-sensitive (RFC 7517, 4), so such a member is
-// not that member; but encoding/json matches names case-insensitively,
-// keeping the last match, and both this package's hints (parseKey,
-// publicOfPrivate) and jwx's choice of key type read "kty" and "crv" with
-// it, while jwx then decodes the key's members by their exact names. Read
-// both ways, an entry publishing private material beside its "kty" and a
-// "KTY": "oct" would be taken for a symmetric key and expose nothing. An
-// entry that has only the variant is read alike both ways, and kept as it
-// is.
+// caseVariantOf returns "kty", "crv" or "d" when name differs from it
+// only in case (Unicode folding included: the Kelvin sign folds to k),
+// else "". JWK member names are case-sensitive (RFC 7517, 4), so such a
+// member is not that member; but encoding/json matches names
+// case-insensitively, keeping the last match, and both this package's
+// hints (parseKey, publicOfPrivate) and jwx's choice of key type read
+// "kty", "crv" and "d" with it, while jwx then decodes the key's members
+// by their exact names. Read both ways, an entry publishing private
+// material beside its "kty" and a "KTY": "oct" would be taken for a
+// symmetric key and expose nothing, and an EC "d" followed by a "D": "AA"
+// would make no public key (publicOfPrivate would read the "D"), so the
+// key of the published scalar stayed usable. An entry that has only the
+// variant is read alike both ways, and kept as it is.
 func caseVariantOf(name string) string {
-	for _, n := range [...]string{"kty", "crv"} {
+	for _, n := range [...]string{"kty", "crv", "d"} {
 		if name != n && strings.EqualFold(name, n) {
 			return n
 		}

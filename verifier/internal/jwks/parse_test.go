@@ -416,6 +416,31 @@ func TestParseJWKS_CaseVariantOfKtyOrCrvHidesNoExposedKey(t *testing.T) {
 	}
 }
 
+// A member named "D" after an EC or Ed25519 entry's own "d" is no JWK
+// member and does not hide the key that "d" makes. Before, the entry was
+// kept unchanged (no member repeated), and the public key of its scalar
+// was derived from the "D" that encoding/json read last: "AA" made none,
+// so the published scalar's key stayed usable under its own entry.
+func TestParseJWKS_CaseVariantOfDHidesNoDerivedKey(t *testing.T) {
+	testKeys(t)
+	b64 := base64.RawURLEncoding.EncodeToString
+	d := b64(ecKey.D.FillBytes(make([]byte, 32)))
+	for name, entry := range map[string]string{
+		`"d" alone, then "D": "AA"`:                    `{"kty":"EC","crv":"P-256","d":"` + d + `","D":"AA"}`,
+		`"d" beside another key's "x", then "D": "AQ"`: `{"kty":"EC","crv":"P-256","x":"` + b64(ecKey.Y.FillBytes(make([]byte, 32))) + `","d":"` + d + `","D":"AQ"}`,
+	} {
+		t.Run(name, func(t *testing.T) {
+			keys, skipped, err := parseJWKS(jwksDoc(t, ecJWK(t, "ec"), json.RawMessage(entry), rsaJWK(t, 1, "ok")))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := kids(keys); len(got) != 1 || got[0] != "ok" {
+				t.Fatalf("kept %v, skipped %+v; want only \"ok\": entry 1 publishes the private scalar of \"ec\"", got, skipped)
+			}
+		})
+	}
+}
+
 // A document that repeats "keys" (or names it in another case as well)
 // is read as encoding/json reads it, its last such member, but an entry
 // of the others that publishes private material still exposes its key.
