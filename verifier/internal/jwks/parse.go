@@ -248,9 +248,7 @@ func panickedEntry(e entry) (sk skippedKey, ok bool) {
 	var hint struct {
 		Kty string `json:"kty"`
 	}
-	if json.Unmarshal(e.raw, &hint) != nil {
-		return skippedKey{}, false
-	}
+	_ = json.Unmarshal(e.raw, &hint) // a kty that is no string stays "" (exposedByInvalid refuses a non-object)
 	// e.raw is canonicalEntry's result already, unless canonicalEntry panicked.
 	raw := canonicalEntry(e.raw)
 	r := exposedByInvalid(raw, jwa.KeyType(hint.Kty)) // the JSON alone says whether it holds private material
@@ -290,14 +288,23 @@ func parseKey(raw json.RawMessage) (*Key, *rejection) {
 		Kty string `json:"kty"`
 	}
 	if err := json.Unmarshal(raw, &hint); err != nil {
+		if r := exposedByInvalid(raw, ""); r != nil { // a kty that is no string
+			return nil, r
+		}
 		return nil, warnf("not a JWK object")
 	}
 	switch jwa.KeyType(hint.Kty) {
 	case jwa.RSA, jwa.EC, jwa.OKP:
 	case jwa.OctetSeq:
+		if r := exposedByInvalid(raw, jwa.OctetSeq); r != nil {
+			return nil, r
+		}
 		// Never parse a symmetric secret: an HMAC key must never verify.
 		return nil, warnf(`symmetric key (kty "oct") in a public key set: never used`)
 	default:
+		if r := exposedByInvalid(raw, jwa.KeyType(hint.Kty)); r != nil {
+			return nil, r
+		}
 		return nil, debugf("unsupported kty %q", clip(hint.Kty))
 	}
 
@@ -314,6 +321,13 @@ func parseKey(raw json.RawMessage) (*Key, *rejection) {
 		r := warnf("contains private key material: the issuer's key is exposed, never used")
 		if tp := thumbprint(k); tp != "" {
 			r.exposed = []string{tp}
+		}
+		if m := exposedByInvalid(raw, k.KeyType()); m != nil { // also the keys of another type it names
+			for _, tp := range m.exposed {
+				if !slices.Contains(r.exposed, tp) {
+					r.exposed = append(r.exposed, tp)
+				}
+			}
 		}
 		_, hasD := k.Get("d")
 		r.scalar = hasD && k.KeyType() != jwa.RSA
@@ -465,17 +479,18 @@ func holdsNothing(v json.RawMessage) bool {
 }
 
 // hasPrivateMaterial reports whether k holds any private key member: "d"
-// (jwx then parses a private key), or for RSA one of rsaPrivateMembers,
-// which jwx keeps as extra members of a public key when "d" is absent.
+// (jwx then parses a private key), or one of rsaPrivateMembers, which jwx
+// keeps as extra members of a public key when "d" is absent, of an EC or
+// OKP key too (an RSA prime beside an EC key's members publishes the
+// prime all the same).
 func hasPrivateMaterial(k jwk.Key) bool {
 	switch k.(type) {
 	case jwk.RSAPrivateKey, jwk.ECDSAPrivateKey, jwk.OKPPrivateKey:
 		return true
-	case jwk.RSAPublicKey:
-		for _, name := range rsaPrivateMembers {
-			if v, ok := k.Get(name); ok && v != nil {
-				return true
-			}
+	}
+	for _, name := range rsaPrivateMembers {
+		if v, ok := k.Get(name); ok && v != nil {
+			return true
 		}
 	}
 	return false
@@ -489,30 +504,44 @@ var thumbprintMembers = map[jwa.KeyType][]string{
 	jwa.OKP: {"crv", "x"},
 }
 
-// exposedByInvalid looks at an entry jwx could not parse. When it holds
-// private key material ("d", or one of rsaPrivateMembers), it still
-// exposes its key, whatever else is wrong with it (a numeric kid, a
-// malformed x5c, no public members at all): exposedByInvalid returns that
-// rejection, exposing the key its thumbprint members alone make, if they
-// make one (parseJWKS adds the one its "d" makes). It returns nil for an
-// entry without private members.
+// exposedByInvalid looks at an entry that jwx could not parse, or that
+// parseKey does not give jwx (a kty other than RSA, EC and OKP, missing, or
+// no string), or, for the keys of another type it names, one that jwx read
+// as a key with private material. When it holds private key material ("d",
+// or one of rsaPrivateMembers, whatever its kty), it still exposes its key,
+// whatever else is wrong with it (a numeric kid, a malformed x5c, a kty
+// that is wrong or missing, no public members at all): exposedByInvalid
+// returns that rejection, exposing the key its thumbprint members alone
+// make under kty, if they make one, and the one they make under each other
+// key type whose thumbprint members it has all of (an RSA private key
+// written as "kty": "EC", "oct" or "rsa" still names its "n" and "e");
+// parseJWKS adds the one its "d" makes. It returns nil for an entry without
+// private members.
 func exposedByInvalid(raw json.RawMessage, kty jwa.KeyType) *rejection {
 	var members map[string]json.RawMessage
 	if json.Unmarshal(raw, &members) != nil {
 		return nil
 	}
 	has := func(name string) bool { v, ok := members[name]; return ok && string(v) != "null" }
-	if !has("d") && (kty != jwa.RSA || !slices.ContainsFunc(rsaPrivateMembers[:], has)) {
+	if !slices.ContainsFunc(privateMembers, has) {
 		return nil
 	}
-	r := warnf("contains private key material (in an otherwise invalid JWK): the issuer's key is exposed, never used")
+	r := warnf("contains private key material (in an otherwise unusable JWK): the issuer's key is exposed, never used")
 	r.scalar = has("d") && kty != jwa.RSA
-	public := map[string]json.RawMessage{"kty": members["kty"]}
-	for _, name := range thumbprintMembers[kty] {
-		public[name] = members[name]
-	}
-	if tp := thumbprintOf(public); tp != "" {
-		r.exposed = []string{tp}
+	for _, t := range [...]jwa.KeyType{jwa.RSA, jwa.EC, jwa.OKP} {
+		if t != kty && slices.ContainsFunc(thumbprintMembers[t], func(name string) bool { return !has(name) }) {
+			continue
+		}
+		public := map[string]json.RawMessage{"kty": jsonString(string(t))}
+		if t == kty {
+			public["kty"] = members["kty"]
+		}
+		for _, name := range thumbprintMembers[t] {
+			public[name] = members[name]
+		}
+		if tp := thumbprintOf(public); tp != "" && !slices.Contains(r.exposed, tp) {
+			r.exposed = append(r.exposed, tp)
+		}
 	}
 	return r
 }

@@ -441,6 +441,52 @@ func TestParseJWKS_CaseVariantOfDHidesNoDerivedKey(t *testing.T) {
 	}
 }
 
+// An entry that publishes private key material exposes every key its
+// public members name, whatever its kty says: an RSA private key written
+// with "kty": "rsa", "EC", "oct" or no kty at all exposes the RSA key of
+// its "n" and "e", and an RSA prime factor in an EC entry that also names
+// the RSA key's "n" exposes that key and the EC key both. Before, such an
+// entry was refused as an unsupported kty, a symmetric key or an invalid
+// EC key, or (the EC entry) kept as usable, and exposed nothing.
+func TestParseJWKS_PrivateMaterialInAnEntryOfAnotherKtyExposesTheKeysItNames(t *testing.T) {
+	testKeys(t)
+	b64 := base64.RawURLEncoding.EncodeToString
+	private := func(kty any) json.RawMessage {
+		return jwkJSON(t, rsaKeys[0], "x", "", map[string]any{"kty": kty})
+	}
+	var withoutKty map[string]any
+	must(t, json.Unmarshal(private("RSA"), &withoutKty))
+	delete(withoutKty, "kty")
+	noKty, err := json.Marshal(withoutKty)
+	must(t, err)
+	var rsaPublic map[string]any
+	must(t, json.Unmarshal(rsaJWK(t, 0, "a"), &rsaPublic))
+	ecWithPrime := jwkJSON(t, &ecKey.PublicKey, "ec", "ES256", map[string]any{
+		"n": rsaPublic["n"], "e": rsaPublic["e"], "p": b64(rsaKeys[0].Primes[0].Bytes()),
+	})
+	for name, tt := range map[string]struct {
+		entry json.RawMessage
+		want  []string // the kids kept
+	}{
+		`RSA private key with "kty": "rsa"`:    {private("rsa"), []string{"ec", "ok"}},
+		`RSA private key with "kty": "EC"`:     {private("EC"), []string{"ec", "ok"}},
+		`RSA private key with "kty": "oct"`:    {private("oct"), []string{"ec", "ok"}},
+		`RSA private key without "kty"`:        {noKty, []string{"ec", "ok"}},
+		`RSA prime and "n" in an EC entry`:     {ecWithPrime, []string{"ok"}},
+		`RSA private key with a numeric "kty"`: {private(3), []string{"ec", "ok"}},
+	} {
+		t.Run(name, func(t *testing.T) {
+			keys, skipped, err := parseJWKS(jwksDoc(t, rsaJWK(t, 0, "a"), ecJWK(t, "ec"), tt.entry, rsaJWK(t, 1, "ok")))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := kids(keys); !slices.Equal(got, tt.want) {
+				t.Fatalf("kept %v, skipped %+v; want %v: entry 2 publishes the private material of \"a\"", got, skipped, tt.want)
+			}
+		})
+	}
+}
+
 // A document that repeats "keys" (or names it in another case as well)
 // is read as encoding/json reads it, its last such member, but an entry
 // of the others that publishes private material still exposes its key.
