@@ -13,6 +13,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math/big"
 	"slices"
 	"strings"
 
@@ -48,6 +49,10 @@ type rejection struct {
 	// scalar is set when the entry is an EC or OKP key with a "d": the
 	// private scalar (or seed) that makes its public key.
 	scalar bool
+	// factors are the RSA prime factors the entry publishes ("p", "q", the
+	// "r" of each "oth"), at most maxPublishedFactors: each exposes the
+	// key whose modulus it divides, whichever "n" stands beside it.
+	factors []*big.Int
 }
 
 func (r *rejection) Error() string { return r.reason }
@@ -68,7 +73,9 @@ func debugf(format string, a ...any) *rejection {
 // not an error here (the caller decides). A key whose private material any
 // entry holds is exposed: it is dropped too, under whatever kid it appears.
 // The key an EC or OKP entry's "d" makes is derived for the first
-// maxDerivedKeys such entries only (see publicOfPrivate). Each entry is
+// maxDerivedKeys such entries only (see publicOfPrivate). An RSA prime
+// factor that an entry publishes exposes the key whose modulus it divides
+// (the first maxPublishedFactors such factors only). Each entry is
 // read as canonicalEntry rewrites it. Of a document that repeats "keys"
 // (or names it in another case too), the last such member gives the keys,
 // as encoding/json reads it; the entries of the others give none, but
@@ -127,21 +134,27 @@ func parseEntries(body []byte, skipped *[]skippedKey, cur *entry) ([]*Key, error
 		drop    = map[string]bool{}
 		exposed = map[string]bool{} // thumbprints of keys whose private material is published
 		derived int                 // entries whose "d" made a public key
+		factors []*big.Int          // RSA prime factors published, at most maxPublishedFactors
 	)
+	// note adds what r, the rejection of the entry raw, exposes.
+	note := func(r *rejection, raw json.RawMessage) {
+		if r.scalar && derived < maxDerivedKeys {
+			derived++
+			r.exposeDerived(raw)
+		}
+		for _, tp := range r.exposed {
+			exposed[tp] = true
+		}
+		factors = append(factors, r.factors[:min(len(r.factors), maxPublishedFactors-len(factors))]...)
+	}
 	for i, raw := range doc.Keys {
 		*cur = entry{index: i, raw: raw}
 		raw = canonicalEntry(raw) // what every reader below reads
 		*cur = entry{index: i, raw: raw}
 		k, r := parseKey(raw)
 		if r != nil {
-			if r.scalar && derived < maxDerivedKeys {
-				derived++
-				r.exposeDerived(raw)
-			}
+			note(r, raw)
 			*skipped = append(*skipped, skippedKey{Index: i, KID: hintKID(raw), Reason: r.reason, Warn: r.warn, Exposes: r.exposed})
-			for _, tp := range r.exposed {
-				exposed[tp] = true
-			}
 			continue
 		}
 		if j, dup := byKID[k.ID]; dup {
@@ -165,20 +178,14 @@ func parseEntries(body []byte, skipped *[]skippedKey, cur *entry) ([]*Key, error
 		if r == nil {
 			continue
 		}
-		if r.scalar && derived < maxDerivedKeys {
-			derived++
-			r.exposeDerived(raw)
-		}
+		note(r, raw)
 		if len(r.exposed) == 0 {
 			continue
 		}
 		*skipped = append(*skipped, skippedKey{Index: i, KID: hintKID(raw), Reason: `in a "keys" member that the document repeats, not read for keys: ` + r.reason, Warn: true, Exposes: r.exposed})
-		for _, tp := range r.exposed {
-			exposed[tp] = true
-		}
 	}
 	*cur = entry{}
-	if len(drop) == 0 && len(exposed) == 0 {
+	if len(drop) == 0 && len(exposed) == 0 && len(factors) == 0 {
 		return keys, nil
 	}
 	kept := keys[:0:0]
@@ -186,6 +193,9 @@ func parseEntries(body []byte, skipped *[]skippedKey, cur *entry) ([]*Key, error
 		switch {
 		case exposed[k.thumb]:
 			*skipped = append(*skipped, skippedKey{Index: index[i], KID: clip(k.ID), Reason: "its private key material is published in the same set: the key is exposed, never used", Warn: true})
+		case factoredBy(k, factors):
+			// Exposes: remembered as exposed, as a key that an entry names is.
+			*skipped = append(*skipped, skippedKey{Index: index[i], KID: clip(k.ID), Reason: "a prime factor of its modulus is published in the same set: the key is exposed, never used", Warn: true, Exposes: []string{k.thumb}})
 		case drop[k.ID]:
 			*skipped = append(*skipped, skippedKey{Index: index[i], KID: clip(k.ID), Reason: "kid shared by different keys: ambiguous, all dropped", Warn: true})
 		default:
@@ -322,12 +332,13 @@ func parseKey(raw json.RawMessage) (*Key, *rejection) {
 		if tp := thumbprint(k); tp != "" {
 			r.exposed = []string{tp}
 		}
-		if m := exposedByInvalid(raw, k.KeyType()); m != nil { // also the keys of another type it names
+		if m := exposedByInvalid(raw, k.KeyType()); m != nil { // also the keys of another type it names, and its factors
 			for _, tp := range m.exposed {
 				if !slices.Contains(r.exposed, tp) {
 					r.exposed = append(r.exposed, tp)
 				}
 			}
+			r.factors = m.factors
 		}
 		_, hasD := k.Get("d")
 		r.scalar = hasD && k.KeyType() != jwa.RSA
@@ -528,6 +539,7 @@ func exposedByInvalid(raw json.RawMessage, kty jwa.KeyType) *rejection {
 	}
 	r := warnf("contains private key material (in an otherwise unusable JWK): the issuer's key is exposed, never used")
 	r.scalar = has("d") && kty != jwa.RSA
+	r.factors = primeFactors(members)
 	for _, t := range [...]jwa.KeyType{jwa.RSA, jwa.EC, jwa.OKP} {
 		if t != kty && slices.ContainsFunc(thumbprintMembers[t], func(name string) bool { return !has(name) }) {
 			continue
@@ -544,6 +556,65 @@ func exposedByInvalid(raw json.RawMessage, kty jwa.KeyType) *rejection {
 		}
 	}
 	return r
+}
+
+// maxPublishedFactors bounds the RSA prime factors a document's entries
+// publish that parseJWKS tries on each kept RSA key's modulus (one
+// division each), so that a hostile document of thousands of factors and
+// keys cannot make each fetch burn seconds.
+const maxPublishedFactors = 32
+
+// primeFactors returns the RSA prime factors an entry's members publish:
+// "p", "q" and the "r" of each "oth" (RFC 7518 6.3.2), in either base64
+// alphabet as jwx reads them, at most maxPublishedFactors; a member that
+// does not decode is left out.
+func primeFactors(members map[string]json.RawMessage) []*big.Int {
+	values := []json.RawMessage{members["p"], members["q"]}
+	var oth []struct {
+		R json.RawMessage `json:"r"`
+	}
+	_ = json.Unmarshal(members["oth"], &oth)
+	for _, o := range oth {
+		values = append(values, o.R)
+	}
+	var out []*big.Int
+	for _, v := range values {
+		var s string
+		if len(out) == maxPublishedFactors || json.Unmarshal(v, &s) != nil {
+			continue
+		}
+		if b, err := decodeBase64(s); err == nil {
+			out = append(out, new(big.Int).SetBytes(b))
+		}
+	}
+	return out
+}
+
+// factoredBy reports whether one of factors is a proper factor of k's RSA
+// modulus, which anyone can then factor: the key is exposed.
+func factoredBy(k *Key, factors []*big.Int) bool {
+	pub, ok := k.Public.(*rsa.PublicKey)
+	if !ok {
+		return false
+	}
+	var rem big.Int
+	for _, f := range factors {
+		if f.Cmp(big.NewInt(1)) > 0 && f.Cmp(pub.N) < 0 && rem.Mod(pub.N, f).Sign() == 0 {
+			return true
+		}
+	}
+	return false
+}
+
+// decodeBase64 decodes s in the URL-safe base64 alphabet or, failing
+// that, the standard one, padded or not, as jwx's decoder guesses it.
+func decodeBase64(s string) ([]byte, error) {
+	unpadded := strings.TrimRight(s, "=")
+	b, err := base64.RawURLEncoding.DecodeString(unpadded)
+	if err != nil {
+		return base64.RawStdEncoding.DecodeString(unpadded)
+	}
+	return b, nil
 }
 
 // thumbprintOf returns the RFC 7638 thumbprint of the key the JWK members
@@ -619,14 +690,9 @@ func publicOfPrivate(raw json.RawMessage) map[string]json.RawMessage {
 	if !ok || m.Kty != jwa.EC && m.Kty != jwa.OKP || (m.Kty == jwa.OKP) != (m.Crv == "Ed25519") {
 		return nil
 	}
-	unpadded := strings.TrimRight(m.D, "=")
-	d, err := base64.RawURLEncoding.DecodeString(unpadded)
+	d, err := decodeBase64(m.D) // standard base64 too, which jwx reads as well
 	if err != nil {
-		// Standard base64, which jwx reads as well (its decoder guesses
-		// the alphabet).
-		if d, err = base64.RawStdEncoding.DecodeString(unpadded); err != nil {
-			return nil
-		}
+		return nil
 	}
 	if m.Crv == "Ed25519" && len(d) == ed25519.PrivateKeySize {
 		d = d[:ed25519.SeedSize] // crypto/ed25519's PrivateKey written whole: the seed, then the public key

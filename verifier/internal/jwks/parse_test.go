@@ -487,6 +487,47 @@ func TestParseJWKS_PrivateMaterialInAnEntryOfAnotherKtyExposesTheKeysItNames(t *
 	}
 }
 
+// An RSA prime factor that an entry publishes exposes the RSA key of the
+// set whose modulus it divides, whichever entry's "n" stands beside it:
+// the key is factored. Before, only the key of the entry's own "n" (or,
+// in an EC entry, its EC key) was exposed, and the factored key was kept.
+func TestParseJWKS_PublishedPrimeExposesTheKeyWhoseModulusItDivides(t *testing.T) {
+	testKeys(t)
+	b64 := base64.RawURLEncoding.EncodeToString
+	prime := b64(rsaKeys[0].Primes[1].Bytes())
+	for name, entry := range map[string]json.RawMessage{
+		`"p" beside another key's "n"`:        jwkJSON(t, &rsaKeys[2].PublicKey, "c", "", map[string]any{"p": prime}),
+		`"q" beside another key's "n"`:        jwkJSON(t, &rsaKeys[2].PublicKey, "c", "", map[string]any{"q": prime}),
+		`"oth" "r" beside another key's "n"`:  jwkJSON(t, &rsaKeys[2].PublicKey, "c", "", map[string]any{"oth": []any{map[string]any{"r": prime, "d": "AQ", "t": "AQ"}}}),
+		`"p" in an EC entry`:                  jwkJSON(t, &ecKey.PublicKey, "e2", "", map[string]any{"p": prime}),
+		`"p" alone`:                           json.RawMessage(`{"kty":"RSA","p":"` + prime + `"}`),
+		`"p" in standard base64 with padding`: json.RawMessage(`{"kty":"RSA","p":"` + base64.StdEncoding.EncodeToString(rsaKeys[0].Primes[1].Bytes()) + `"}`),
+	} {
+		t.Run(name, func(t *testing.T) {
+			keys, skipped, err := parseJWKS(jwksDoc(t, rsaJWK(t, 0, "a"), entry, rsaJWK(t, 1, "ok")))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := kids(keys); len(got) != 1 || got[0] != "ok" {
+				t.Fatalf("kept %v, skipped %+v; want only \"ok\": entry 1 publishes a prime factor of \"a\"", got, skipped)
+			}
+			if !slices.ContainsFunc(skipped, func(sk skippedKey) bool { return sk.KID == "a" && len(sk.Exposes) == 1 }) {
+				t.Fatalf(`skipped %+v; want "a" reported as exposed, its thumbprint remembered`, skipped)
+			}
+		})
+	}
+	// A "p" of 1, or of the modulus itself, factors nothing.
+	for _, p := range []string{"AQ", b64(rsaKeys[0].N.Bytes())} {
+		keys, skipped, err := parseJWKS(jwksDoc(t, rsaJWK(t, 0, "a"), json.RawMessage(`{"kty":"EC","p":"`+p+`"}`), rsaJWK(t, 1, "ok")))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := kids(keys); len(got) != 2 {
+			t.Fatalf("p %.8s…: kept %v, skipped %+v; want both keys", p, got, skipped)
+		}
+	}
+}
+
 // A document that repeats "keys" (or names it in another case as well)
 // is read as encoding/json reads it, its last such member, but an entry
 // of the others that publishes private material still exposes its key.
