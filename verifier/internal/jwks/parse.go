@@ -137,10 +137,25 @@ func parseEntries(body []byte, skipped *[]skippedKey, cur *entry) ([]*Key, error
 		factors []*big.Int          // RSA prime factors published, at most maxPublishedFactors
 	)
 	// note adds what r, the rejection of the entry raw, exposes.
-	note := func(r *rejection, raw json.RawMessage) {
+	note := func(r *rejection, raw json.RawMessage, shadowed []member) {
 		if r.scalar && derived < maxDerivedKeys {
 			derived++
 			r.exposeDerived(raw)
+		}
+		var curve *struct{ Kty, Crv json.RawMessage } // raw's, for an earlier "d"
+		for _, sh := range shadowed {
+			switch {
+			case sh.name == "d" && r.scalar && derived < maxDerivedKeys:
+				if curve == nil {
+					curve = new(struct{ Kty, Crv json.RawMessage })
+					_ = json.Unmarshal(raw, curve) // as publicOfPrivate reads them
+				}
+				entry, _ := json.Marshal(map[string]json.RawMessage{"kty": curve.Kty, "crv": curve.Crv, "d": sh.value})
+				derived++
+				r.exposeDerived(entry)
+			case sh.name != "d" && len(factors)+len(r.factors) < maxPublishedFactors:
+				r.factors = append(r.factors, primeFactors(map[string]json.RawMessage{sh.name: sh.value})...)
+			}
 		}
 		for _, tp := range r.exposed {
 			exposed[tp] = true
@@ -149,11 +164,11 @@ func parseEntries(body []byte, skipped *[]skippedKey, cur *entry) ([]*Key, error
 	}
 	for i, raw := range doc.Keys {
 		*cur = entry{index: i, raw: raw}
-		raw = canonicalEntry(raw) // what every reader below reads
+		raw, shadowed := canonicalEntry(raw) // what every reader below reads
 		*cur = entry{index: i, raw: raw}
 		k, r := parseKey(raw)
 		if r != nil {
-			note(r, raw)
+			note(r, raw, shadowed)
 			*skipped = append(*skipped, skippedKey{Index: i, KID: hintKID(raw), Reason: r.reason, Warn: r.warn, Exposes: r.exposed})
 			continue
 		}
@@ -172,13 +187,13 @@ func parseEntries(body []byte, skipped *[]skippedKey, cur *entry) ([]*Key, error
 	// publishes private material exposes its key all the same.
 	for i, raw := range passedOver(body) {
 		*cur = entry{index: i, raw: raw}
-		raw = canonicalEntry(raw)
+		raw, shadowed := canonicalEntry(raw)
 		*cur = entry{index: i, raw: raw}
 		_, r := parseKey(raw)
 		if r == nil {
 			continue
 		}
-		note(r, raw)
+		note(r, raw, shadowed)
 		if len(r.exposed) == 0 {
 			continue
 		}
@@ -260,7 +275,7 @@ func panickedEntry(e entry) (sk skippedKey, ok bool) {
 	}
 	_ = json.Unmarshal(e.raw, &hint) // a kty that is no string stays "" (exposedByInvalid refuses a non-object)
 	// e.raw is canonicalEntry's result already, unless canonicalEntry panicked.
-	raw := canonicalEntry(e.raw)
+	raw, _ := canonicalEntry(e.raw)
 	r := exposedByInvalid(raw, jwa.KeyType(hint.Kty)) // the JSON alone says whether it holds private material
 	if r == nil {
 		return skippedKey{}, false
@@ -396,43 +411,51 @@ var privateMembers = append([]string{"d"}, rsaPrivateMembers[:]...)
 // repeat publishes nothing, so it must not hide what an earlier one
 // published (jwx reads an RSA key whose "p" is repeated as null as a
 // public key, and encoding/json an EC "d" repeated as null as no "d").
+// An earlier value that holds something and differs from the one kept is
+// published all the same: canonicalEntry returns it in shadowed (for "d",
+// "p", "q" and "oth", whose value names a key: its scalar, or a factor of
+// its modulus; at most maxPublishedFactors per entry), so that the key it
+// exposes is exposed too.
 // A member named as "kty", "crv" or "d" in another case is dropped too
 // when the entry has the member itself (see caseVariantOf). raw is
 // returned unchanged when it needs none of these changes, and when it is
 // not one JSON object (jwx then refuses it, and exposedByInvalid reads
 // what it can).
-func canonicalEntry(raw json.RawMessage) json.RawMessage {
+func canonicalEntry(raw json.RawMessage) (canonical json.RawMessage, shadowed []member) {
 	// Invalid UTF-8 is read as encoding/json and jwx read it (U+FFFD).
 	d := jsontext.NewDecoder(bytes.NewReader(raw), jsontext.AllowDuplicateNames(true), jsontext.AllowInvalidUTF8(true))
 	if t, err := d.ReadToken(); err != nil || t.Kind() != '{' {
-		return raw
+		return raw, nil
 	}
 	members := make(map[string]json.RawMessage)
 	changed := false
 	for d.PeekKind() != '}' {
 		t, err := d.ReadToken()
 		if err != nil {
-			return raw
+			return raw, nil
 		}
 		name := t.String()
 		v, err := d.ReadValue()
 		if err != nil {
-			return raw
+			return raw, nil
 		}
 		if slices.Contains(privateMembers, name) && holdsNothing(json.RawMessage(v)) {
 			changed = true
 			continue
 		}
-		if _, seen := members[name]; seen {
+		if prev, seen := members[name]; seen {
 			changed = true
+			if slices.Contains(shadowMembers, name) && !bytes.Equal(prev, v) && len(shadowed) < maxPublishedFactors {
+				shadowed = append(shadowed, member{name, prev})
+			}
 		}
 		members[name] = json.RawMessage(bytes.Clone(v)) // the decoder reuses v's memory
 	}
 	if _, err := d.ReadToken(); err != nil {
-		return raw
+		return raw, nil
 	}
 	if _, err := d.ReadToken(); err != io.EOF {
-		return raw // anything after the object
+		return raw, nil // anything after the object
 	}
 	for name := range members {
 		if n := caseVariantOf(name); n != "" && members[n] != nil {
@@ -441,14 +464,25 @@ func canonicalEntry(raw json.RawMessage) json.RawMessage {
 		}
 	}
 	if !changed {
-		return raw
+		return raw, nil
 	}
 	b, err := json.Marshal(members)
 	if err != nil {
-		return raw
+		return raw, nil
 	}
-	return b
+	return b, shadowed
 }
+
+// member is one member of a JSON object.
+type member struct {
+	name  string
+	value json.RawMessage
+}
+
+// shadowMembers are the private members whose value names a key: an EC or
+// OKP scalar ("d") makes it, an RSA prime ("p", "q", the "r" of each
+// "oth") factors its modulus. canonicalEntry returns their earlier values.
+var shadowMembers = []string{"d", "p", "q", "oth"}
 
 // caseVariantOf returns "kty", "crv" or "d" when name differs from it
 // only in case (Unicode folding included: the Kelvin sign folds to k),

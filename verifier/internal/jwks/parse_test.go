@@ -528,6 +528,41 @@ func TestParseJWKS_PublishedPrimeExposesTheKeyWhoseModulusItDivides(t *testing.T
 	}
 }
 
+// A private member repeated with two values that hold something publishes
+// both: the earlier one exposes its key too, though every reader keeps the
+// last. Before, an EC "d" followed by another "d" exposed only the key of
+// the last, and an RSA "p" followed by another "p" factored no key of the
+// set but the entry's own.
+func TestParseJWKS_PrivateMemberRepeatedWithAnotherValueExposesBothKeys(t *testing.T) {
+	testKeys(t)
+	b64 := base64.RawURLEncoding.EncodeToString
+	other, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	must(t, err)
+	d := b64(ecKey.D.FillBytes(make([]byte, 32)))
+	otherD := b64(other.D.FillBytes(make([]byte, 32)))
+	prime := b64(rsaKeys[0].Primes[0].Bytes())
+	ownPrime := b64(rsaKeys[2].Primes[0].Bytes())
+	rsaPublic := strings.TrimSuffix(string(jwkJSON(t, &rsaKeys[2].PublicKey, "c", "", nil)), "}")
+	for name, tt := range map[string]struct {
+		entry string
+		want  []string // the kids kept: not the one the earlier value exposes
+	}{
+		`EC "d", then another "d"`:  {`{"kty":"EC","crv":"P-256","d":"` + d + `","d":"` + otherD + `"}`, []string{"a", "ok"}},
+		`RSA "p", then another "p"`: {rsaPublic + `,"p":"` + prime + `","p":"` + ownPrime + `"}`, []string{"ec", "ok"}},
+		`RSA "q", then another "q"`: {rsaPublic + `,"q":"` + prime + `","q":"` + ownPrime + `"}`, []string{"ec", "ok"}},
+	} {
+		t.Run(name, func(t *testing.T) {
+			keys, skipped, err := parseJWKS(jwksDoc(t, rsaJWK(t, 0, "a"), ecJWK(t, "ec"), json.RawMessage(tt.entry), rsaJWK(t, 1, "ok")))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := kids(keys); !slices.Equal(got, tt.want) {
+				t.Fatalf("kept %v, skipped %+v; want %v: the earlier value exposes the other key", got, skipped, tt.want)
+			}
+		})
+	}
+}
+
 // A document that repeats "keys" (or names it in another case as well)
 // is read as encoding/json reads it, its last such member, but an entry
 // of the others that publishes private material still exposes its key.
