@@ -574,8 +574,11 @@ func exposedByInvalid(raw json.RawMessage, kty jwa.KeyType) *rejection {
 	r := warnf("contains private key material (in an otherwise unusable JWK): the issuer's key is exposed, never used")
 	r.scalar = has("d") && kty != jwa.RSA
 	r.factors = primeFactors(members)
+	var crv string
+	_ = json.Unmarshal(members["crv"], &crv)
 	for _, t := range [...]jwa.KeyType{jwa.RSA, jwa.EC, jwa.OKP} {
-		if t != kty && slices.ContainsFunc(thumbprintMembers[t], func(name string) bool { return !has(name) }) {
+		if t != kty && (slices.ContainsFunc(thumbprintMembers[t], func(name string) bool { return !has(name) }) ||
+			t == jwa.OKP && crv != "Ed25519") { // an EC key's crv and x make no OKP key
 			continue
 		}
 		public := map[string]json.RawMessage{"kty": jsonString(string(t))}

@@ -487,6 +487,25 @@ func TestParseJWKS_PrivateMaterialInAnEntryOfAnotherKtyExposesTheKeysItNames(t *
 	}
 }
 
+// A private key entry exposes its own key, and no key its members would
+// make under another key type that no kept key can have: an EC key's crv
+// and x make no OKP key. Before, each EC private entry also named such a
+// key, which took a place in the exposed-key memory (the last 256 keys).
+func TestParseJWKS_PrivateKeyEntryExposesItsOwnKeyOnly(t *testing.T) {
+	testKeys(t)
+	_, edPriv, err := ed25519.GenerateKey(rand.Reader)
+	must(t, err)
+	for name, priv := range map[string]any{"EC": ecKey, "Ed25519": edPriv, "RSA": rsaKeys[0]} {
+		_, skipped, err := parseJWKS(jwksDoc(t, jwkJSON(t, priv, "x", "", nil)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(skipped) != 1 || len(skipped[0].Exposes) != 1 {
+			t.Fatalf("%s private key: skipped %+v; want one entry exposing one key", name, skipped)
+		}
+	}
+}
+
 // An RSA prime factor that an entry publishes exposes the RSA key of the
 // set whose modulus it divides, whichever entry's "n" stands beside it:
 // the key is factored. Before, only the key of the entry's own "n" (or,
