@@ -69,8 +69,10 @@ func debugf(format string, a ...any) *rejection {
 // Every unusable entry is skipped and reported, never failing the others.
 // A kid that appears on two different usable keys is ambiguous: all of its
 // keys are dropped (identical duplicates collapse into one). The error is
-// non-nil only when the document itself is not a JWKS; zero usable keys is
-// not an error here (the caller decides). A key whose private material any
+// non-nil only when the document itself is not a JWKS; skipped then holds
+// the entries of its "keys" members that expose keys, so that the caller
+// drops those from the last good set. Zero usable keys is not an error
+// here (the caller decides). A key whose private material any
 // entry holds is exposed: it is dropped too, under whatever kid it appears.
 // The key an EC or OKP entry's "d" makes is derived for the first
 // maxDerivedKeys such entries only (see publicOfPrivate). An RSA prime
@@ -121,12 +123,7 @@ func parseEntries(body []byte, skipped *[]skippedKey, cur *entry) ([]*Key, error
 	var doc struct {
 		Keys []json.RawMessage `json:"keys"`
 	}
-	if err := json.Unmarshal(body, &doc); err != nil {
-		return nil, fmt.Errorf("jwks: key set is not valid JSON: %w", err)
-	}
-	if doc.Keys == nil {
-		return nil, errors.New(`jwks: key set has no "keys" array`)
-	}
+	err := json.Unmarshal(body, &doc)
 	var (
 		keys    []*Key
 		index   []int              // index[i] is the position of keys[i] in doc.Keys
@@ -162,6 +159,34 @@ func parseEntries(body []byte, skipped *[]skippedKey, cur *entry) ([]*Key, error
 		}
 		factors = append(factors, r.factors[:min(len(r.factors), maxPublishedFactors-len(factors))]...)
 	}
+	// passOver reads entries that give no key (why says so): one that
+	// publishes private material exposes its key all the same.
+	passOver := func(entries []json.RawMessage, why string) {
+		for i, raw := range entries {
+			*cur = entry{index: i, raw: raw}
+			raw, shadowed := canonicalEntry(raw)
+			*cur = entry{index: i, raw: raw}
+			_, r := parseKey(raw)
+			if r == nil {
+				continue
+			}
+			note(r, raw, shadowed)
+			if len(r.exposed) == 0 {
+				continue
+			}
+			*skipped = append(*skipped, skippedKey{Index: i, KID: hintKID(raw), Reason: why + r.reason, Warn: true, Exposes: r.exposed})
+		}
+		*cur = entry{}
+	}
+	if err != nil || doc.Keys == nil {
+		// No key set, but the entries of its "keys" members, all of them,
+		// still expose their keys: the last good set stops serving them.
+		passOver(passedOver(body, true), "in a document that is no key set, not read for keys: ")
+		if err != nil {
+			return nil, fmt.Errorf("jwks: key set is not valid JSON: %w", err)
+		}
+		return nil, errors.New(`jwks: key set has no "keys" array`)
+	}
 	for i, raw := range doc.Keys {
 		*cur = entry{index: i, raw: raw}
 		raw, shadowed := canonicalEntry(raw) // what every reader below reads
@@ -183,23 +208,8 @@ func parseEntries(body []byte, skipped *[]skippedKey, cur *entry) ([]*Key, error
 		keys = append(keys, k)
 		index = append(index, i)
 	}
-	// The entries of the other "keys" members: none is used, but one that
-	// publishes private material exposes its key all the same.
-	for i, raw := range passedOver(body) {
-		*cur = entry{index: i, raw: raw}
-		raw, shadowed := canonicalEntry(raw)
-		*cur = entry{index: i, raw: raw}
-		_, r := parseKey(raw)
-		if r == nil {
-			continue
-		}
-		note(r, raw, shadowed)
-		if len(r.exposed) == 0 {
-			continue
-		}
-		*skipped = append(*skipped, skippedKey{Index: i, KID: hintKID(raw), Reason: `in a "keys" member that the document repeats, not read for keys: ` + r.reason, Warn: true, Exposes: r.exposed})
-	}
-	*cur = entry{}
+	// The entries of the other "keys" members: none is used.
+	passOver(passedOver(body, false), `in a "keys" member that the document repeats, not read for keys: `)
 	if len(drop) == 0 && len(exposed) == 0 && len(factors) == 0 {
 		return keys, nil
 	}
@@ -225,9 +235,11 @@ func parseEntries(body []byte, skipped *[]skippedKey, cur *entry) ([]*Key, error
 // decodes the document (parseEntries), matches member names
 // case-insensitively and keeps the last match, so those entries are not
 // read for keys, but an issuer that publishes private material there
-// publishes it all the same. It returns nil when there is no such member,
-// and the entries of the members before one that does not decode.
-func passedOver(body []byte) []json.RawMessage {
+// publishes it all the same; with all, the last one's too (for a document
+// that is no key set, which none gives keys). It returns nil when there is
+// no such member, and the entries of the members before one that does not
+// decode.
+func passedOver(body []byte, all bool) []json.RawMessage {
 	d := jsontext.NewDecoder(bytes.NewReader(body), jsontext.AllowDuplicateNames(true), jsontext.AllowInvalidUTF8(true))
 	if t, err := d.ReadToken(); err != nil || t.Kind() != '{' {
 		return nil
@@ -248,8 +260,11 @@ func passedOver(body []byte) []json.RawMessage {
 			arrays = append(arrays, body[end-len(v):end]) // v's memory is the decoder's, reused
 		}
 	}
+	if !all {
+		arrays = arrays[:max(len(arrays)-1, 0)]
+	}
 	var out []json.RawMessage
-	for _, a := range arrays[:max(len(arrays)-1, 0)] {
+	for _, a := range arrays {
 		var entries []json.RawMessage
 		_ = json.Unmarshal(a, &entries) // none when it is not an array
 		out = append(out, entries...)

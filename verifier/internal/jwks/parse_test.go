@@ -582,6 +582,38 @@ func TestParseJWKS_PrivateMemberRepeatedWithAnotherValueExposesBothKeys(t *testi
 	}
 }
 
+// A document refused as no key set, whose "keys" members still hold
+// entries, exposes the keys whose private material those entries publish:
+// the last good set stops serving them. Before, {"keys": [private],
+// "keys": null} was refused whole and the last good set kept serving the
+// key whose private half it published.
+func TestSet_PrivateEntryOfADocumentThatIsNoKeySetStopsItsKey(t *testing.T) {
+	testKeys(t)
+	private := string(jwkJSON(t, rsaKeys[0], "a", "RS256", nil))
+	for name, doc := range map[string]string{
+		`"keys" then "keys": null`: `{"keys":[` + private + `],"keys":null}`,
+		`"keys" then "keys": 5`:    `{"keys":[` + private + `],"keys":5}`,
+		`"keys": 5 then "keys"`:    `{"keys":5,"keys":[` + private + `]}`,
+		`"keys" then "Keys": "x"`:  `{"keys":[` + private + `],"Keys":"x"}`,
+	} {
+		t.Run(name, func(t *testing.T) {
+			ts := newTestServer(t)
+			ts.setKeys(t, rsaJWK(t, 0, "a"), rsaJWK(t, 1, "b"))
+			s, ft := startSet(t, Config{URL: ts.URL + "/keys"})
+			ready(t, s)
+			b := s.Current("b")
+			ts.set("/keys", reply{body: []byte(doc)})
+			ft.refreshNow(t)
+			if s.Current("a") != nil {
+				t.Fatal("key a still served from the last good set after a document published its private key")
+			}
+			if s.Current("b") != b || b == nil {
+				t.Fatal("key b, not exposed, no longer served from the last good set")
+			}
+		})
+	}
+}
+
 // A document that repeats "keys" (or names it in another case as well)
 // is read as encoding/json reads it, its last such member, but an entry
 // of the others that publishes private material still exposes its key.
