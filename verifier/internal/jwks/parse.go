@@ -70,10 +70,12 @@ func debugf(format string, a ...any) *rejection {
 // A kid that appears on two different usable keys is ambiguous: all of its
 // keys are dropped (identical duplicates collapse into one). The error is
 // non-nil only when the document itself is not a JWKS; skipped then holds
-// the entries of its "keys" members that expose keys, so that the caller
-// drops those from the last good set. Zero usable keys is not an error
-// here (the caller decides). A key whose private material any
-// entry holds is exposed: it is dropped too, under whatever kid it appears.
+// the entries of its "keys" members that expose keys, and the document
+// itself when it is one JWK that does (a private key served as the key
+// set), so that the caller drops those from the last good set. Zero
+// usable keys is not an error here (the caller decides). A key whose
+// private material any entry holds is exposed: it is dropped too, under
+// whatever kid it appears.
 // The key an EC or OKP entry's "d" makes is derived for the first
 // maxDerivedKeys such entries only (see publicOfPrivate). An RSA prime
 // factor that an entry publishes exposes the key whose modulus it divides
@@ -180,8 +182,10 @@ func parseEntries(body []byte, skipped *[]skippedKey, cur *entry) ([]*Key, error
 	}
 	if err != nil || doc.Keys == nil {
 		// No key set, but the entries of its "keys" members, all of them,
-		// still expose their keys: the last good set stops serving them.
-		passOver(passedOver(body, true), "in a document that is no key set, not read for keys: ")
+		// still expose their keys, and so does the document itself when
+		// it is one JWK (a private key served as the key set): the last
+		// good set stops serving them.
+		passOver(append(passedOver(body, true), body), "in a document that is no key set, not read for keys: ")
 		if err != nil {
 			return nil, fmt.Errorf("jwks: key set is not valid JSON: %w", err)
 		}

@@ -591,10 +591,11 @@ func TestSet_PrivateEntryOfADocumentThatIsNoKeySetStopsItsKey(t *testing.T) {
 	testKeys(t)
 	private := string(jwkJSON(t, rsaKeys[0], "a", "RS256", nil))
 	for name, doc := range map[string]string{
-		`"keys" then "keys": null`: `{"keys":[` + private + `],"keys":null}`,
-		`"keys" then "keys": 5`:    `{"keys":[` + private + `],"keys":5}`,
-		`"keys": 5 then "keys"`:    `{"keys":5,"keys":[` + private + `]}`,
-		`"keys" then "Keys": "x"`:  `{"keys":[` + private + `],"Keys":"x"}`,
+		`"keys" then "keys": null`:        `{"keys":[` + private + `],"keys":null}`,
+		`"keys" then "keys": 5`:           `{"keys":[` + private + `],"keys":5}`,
+		`"keys": 5 then "keys"`:           `{"keys":5,"keys":[` + private + `]}`,
+		`"keys" then "Keys": "x"`:         `{"keys":[` + private + `],"Keys":"x"}`,
+		"a private JWK alone, no key set": private,
 	} {
 		t.Run(name, func(t *testing.T) {
 			ts := newTestServer(t)
