@@ -13,6 +13,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math/big"
 	"slices"
 	"strings"
 
@@ -48,6 +49,10 @@ type rejection struct {
 	// scalar is set when the entry is an EC or OKP key with a "d": the
 	// private scalar (or seed) that makes its public key.
 	scalar bool
+	// factors are the RSA prime factors the entry publishes ("p", "q", the
+	// "r" of each "oth"), at most maxPublishedFactors: each exposes the
+	// key whose modulus it divides, whichever "n" stands beside it.
+	factors []*big.Int
 }
 
 func (r *rejection) Error() string { return r.reason }
@@ -64,11 +69,17 @@ func debugf(format string, a ...any) *rejection {
 // Every unusable entry is skipped and reported, never failing the others.
 // A kid that appears on two different usable keys is ambiguous: all of its
 // keys are dropped (identical duplicates collapse into one). The error is
-// non-nil only when the document itself is not a JWKS; zero usable keys is
-// not an error here (the caller decides). A key whose private material any
-// entry holds is exposed: it is dropped too, under whatever kid it appears.
+// non-nil only when the document itself is not a JWKS; skipped then holds
+// the entries of its "keys" members that expose keys, and the document
+// itself when it is one JWK that does (a private key served as the key
+// set), so that the caller drops those from the last good set. Zero
+// usable keys is not an error here (the caller decides). A key whose
+// private material any entry holds is exposed: it is dropped too, under
+// whatever kid it appears.
 // The key an EC or OKP entry's "d" makes is derived for the first
-// maxDerivedKeys such entries only (see publicOfPrivate). Each entry is
+// maxDerivedKeys such entries only (see publicOfPrivate). An RSA prime
+// factor that an entry publishes exposes the key whose modulus it divides
+// (the first maxPublishedFactors such factors only). Each entry is
 // read as canonicalEntry rewrites it. Of a document that repeats "keys"
 // (or names it in another case too), the last such member gives the keys,
 // as encoding/json reads it; the entries of the others give none, but
@@ -114,12 +125,7 @@ func parseEntries(body []byte, skipped *[]skippedKey, cur *entry) ([]*Key, error
 	var doc struct {
 		Keys []json.RawMessage `json:"keys"`
 	}
-	if err := json.Unmarshal(body, &doc); err != nil {
-		return nil, fmt.Errorf("jwks: key set is not valid JSON: %w", err)
-	}
-	if doc.Keys == nil {
-		return nil, errors.New(`jwks: key set has no "keys" array`)
-	}
+	err := json.Unmarshal(body, &doc)
 	var (
 		keys    []*Key
 		index   []int              // index[i] is the position of keys[i] in doc.Keys
@@ -127,21 +133,72 @@ func parseEntries(body []byte, skipped *[]skippedKey, cur *entry) ([]*Key, error
 		drop    = map[string]bool{}
 		exposed = map[string]bool{} // thumbprints of keys whose private material is published
 		derived int                 // entries whose "d" made a public key
+		factors []*big.Int          // RSA prime factors published, at most maxPublishedFactors
 	)
+	// note adds what r, the rejection of the entry raw, exposes.
+	note := func(r *rejection, raw json.RawMessage, shadowed []member) {
+		if r.scalar && derived < maxDerivedKeys {
+			derived++
+			r.exposeDerived(raw)
+		}
+		var curve *struct{ Kty, Crv json.RawMessage } // raw's, for an earlier "d"
+		for _, sh := range shadowed {
+			switch {
+			case sh.name == "d" && r.scalar && derived < maxDerivedKeys:
+				if curve == nil {
+					curve = new(struct{ Kty, Crv json.RawMessage })
+					_ = json.Unmarshal(raw, curve) // as publicOfPrivate reads them
+				}
+				entry, _ := json.Marshal(map[string]json.RawMessage{"kty": curve.Kty, "crv": curve.Crv, "d": sh.value})
+				derived++
+				r.exposeDerived(entry)
+			case sh.name != "d" && len(factors)+len(r.factors) < maxPublishedFactors:
+				r.factors = append(r.factors, primeFactors(map[string]json.RawMessage{sh.name: sh.value})...)
+			}
+		}
+		for _, tp := range r.exposed {
+			exposed[tp] = true
+		}
+		factors = append(factors, r.factors[:min(len(r.factors), maxPublishedFactors-len(factors))]...)
+	}
+	// passOver reads entries that give no key (why says so): one that
+	// publishes private material exposes its key all the same.
+	passOver := func(entries []json.RawMessage, why string) {
+		for i, raw := range entries {
+			*cur = entry{index: i, raw: raw}
+			raw, shadowed := canonicalEntry(raw)
+			*cur = entry{index: i, raw: raw}
+			_, r := parseKey(raw)
+			if r == nil {
+				continue
+			}
+			note(r, raw, shadowed)
+			if len(r.exposed) == 0 {
+				continue
+			}
+			*skipped = append(*skipped, skippedKey{Index: i, KID: hintKID(raw), Reason: why + r.reason, Warn: true, Exposes: r.exposed})
+		}
+		*cur = entry{}
+	}
+	if err != nil || doc.Keys == nil {
+		// No key set, but the entries of its "keys" members, all of them,
+		// still expose their keys, and so does the document itself when
+		// it is one JWK (a private key served as the key set): the last
+		// good set stops serving them.
+		passOver(append(passedOver(body, true), body), "in a document that is no key set, not read for keys: ")
+		if err != nil {
+			return nil, fmt.Errorf("jwks: key set is not valid JSON: %w", err)
+		}
+		return nil, errors.New(`jwks: key set has no "keys" array`)
+	}
 	for i, raw := range doc.Keys {
 		*cur = entry{index: i, raw: raw}
-		raw = canonicalEntry(raw) // what every reader below reads
+		raw, shadowed := canonicalEntry(raw) // what every reader below reads
 		*cur = entry{index: i, raw: raw}
 		k, r := parseKey(raw)
 		if r != nil {
-			if r.scalar && derived < maxDerivedKeys {
-				derived++
-				r.exposeDerived(raw)
-			}
+			note(r, raw, shadowed)
 			*skipped = append(*skipped, skippedKey{Index: i, KID: hintKID(raw), Reason: r.reason, Warn: r.warn, Exposes: r.exposed})
-			for _, tp := range r.exposed {
-				exposed[tp] = true
-			}
 			continue
 		}
 		if j, dup := byKID[k.ID]; dup {
@@ -155,30 +212,9 @@ func parseEntries(body []byte, skipped *[]skippedKey, cur *entry) ([]*Key, error
 		keys = append(keys, k)
 		index = append(index, i)
 	}
-	// The entries of the other "keys" members: none is used, but one that
-	// publishes private material exposes its key all the same.
-	for i, raw := range passedOver(body) {
-		*cur = entry{index: i, raw: raw}
-		raw = canonicalEntry(raw)
-		*cur = entry{index: i, raw: raw}
-		_, r := parseKey(raw)
-		if r == nil {
-			continue
-		}
-		if r.scalar && derived < maxDerivedKeys {
-			derived++
-			r.exposeDerived(raw)
-		}
-		if len(r.exposed) == 0 {
-			continue
-		}
-		*skipped = append(*skipped, skippedKey{Index: i, KID: hintKID(raw), Reason: `in a "keys" member that the document repeats, not read for keys: ` + r.reason, Warn: true, Exposes: r.exposed})
-		for _, tp := range r.exposed {
-			exposed[tp] = true
-		}
-	}
-	*cur = entry{}
-	if len(drop) == 0 && len(exposed) == 0 {
+	// The entries of the other "keys" members: none is used.
+	passOver(passedOver(body, false), `in a "keys" member that the document repeats, not read for keys: `)
+	if len(drop) == 0 && len(exposed) == 0 && len(factors) == 0 {
 		return keys, nil
 	}
 	kept := keys[:0:0]
@@ -186,6 +222,9 @@ func parseEntries(body []byte, skipped *[]skippedKey, cur *entry) ([]*Key, error
 		switch {
 		case exposed[k.thumb]:
 			*skipped = append(*skipped, skippedKey{Index: index[i], KID: clip(k.ID), Reason: "its private key material is published in the same set: the key is exposed, never used", Warn: true})
+		case factoredBy(k, factors):
+			// Exposes: remembered as exposed, as a key that an entry names is.
+			*skipped = append(*skipped, skippedKey{Index: index[i], KID: clip(k.ID), Reason: "a prime factor of its modulus is published in the same set: the key is exposed, never used", Warn: true, Exposes: []string{k.thumb}})
 		case drop[k.ID]:
 			*skipped = append(*skipped, skippedKey{Index: index[i], KID: clip(k.ID), Reason: "kid shared by different keys: ambiguous, all dropped", Warn: true})
 		default:
@@ -200,9 +239,11 @@ func parseEntries(body []byte, skipped *[]skippedKey, cur *entry) ([]*Key, error
 // decodes the document (parseEntries), matches member names
 // case-insensitively and keeps the last match, so those entries are not
 // read for keys, but an issuer that publishes private material there
-// publishes it all the same. It returns nil when there is no such member,
-// and the entries of the members before one that does not decode.
-func passedOver(body []byte) []json.RawMessage {
+// publishes it all the same; with all, the last one's too (for a document
+// that is no key set, which none gives keys). It returns nil when there is
+// no such member, and the entries of the members before one that does not
+// decode.
+func passedOver(body []byte, all bool) []json.RawMessage {
 	d := jsontext.NewDecoder(bytes.NewReader(body), jsontext.AllowDuplicateNames(true), jsontext.AllowInvalidUTF8(true))
 	if t, err := d.ReadToken(); err != nil || t.Kind() != '{' {
 		return nil
@@ -223,8 +264,11 @@ func passedOver(body []byte) []json.RawMessage {
 			arrays = append(arrays, body[end-len(v):end]) // v's memory is the decoder's, reused
 		}
 	}
+	if !all {
+		arrays = arrays[:max(len(arrays)-1, 0)]
+	}
 	var out []json.RawMessage
-	for _, a := range arrays[:max(len(arrays)-1, 0)] {
+	for _, a := range arrays {
 		var entries []json.RawMessage
 		_ = json.Unmarshal(a, &entries) // none when it is not an array
 		out = append(out, entries...)
@@ -248,11 +292,9 @@ func panickedEntry(e entry) (sk skippedKey, ok bool) {
 	var hint struct {
 		Kty string `json:"kty"`
 	}
-	if json.Unmarshal(e.raw, &hint) != nil {
-		return skippedKey{}, false
-	}
+	_ = json.Unmarshal(e.raw, &hint) // a kty that is no string stays "" (exposedByInvalid refuses a non-object)
 	// e.raw is canonicalEntry's result already, unless canonicalEntry panicked.
-	raw := canonicalEntry(e.raw)
+	raw, _ := canonicalEntry(e.raw)
 	r := exposedByInvalid(raw, jwa.KeyType(hint.Kty)) // the JSON alone says whether it holds private material
 	if r == nil {
 		return skippedKey{}, false
@@ -290,14 +332,23 @@ func parseKey(raw json.RawMessage) (*Key, *rejection) {
 		Kty string `json:"kty"`
 	}
 	if err := json.Unmarshal(raw, &hint); err != nil {
+		if r := exposedByInvalid(raw, ""); r != nil { // a kty that is no string
+			return nil, r
+		}
 		return nil, warnf("not a JWK object")
 	}
 	switch jwa.KeyType(hint.Kty) {
 	case jwa.RSA, jwa.EC, jwa.OKP:
 	case jwa.OctetSeq:
+		if r := exposedByInvalid(raw, jwa.OctetSeq); r != nil {
+			return nil, r
+		}
 		// Never parse a symmetric secret: an HMAC key must never verify.
 		return nil, warnf(`symmetric key (kty "oct") in a public key set: never used`)
 	default:
+		if r := exposedByInvalid(raw, jwa.KeyType(hint.Kty)); r != nil {
+			return nil, r
+		}
 		return nil, debugf("unsupported kty %q", clip(hint.Kty))
 	}
 
@@ -314,6 +365,14 @@ func parseKey(raw json.RawMessage) (*Key, *rejection) {
 		r := warnf("contains private key material: the issuer's key is exposed, never used")
 		if tp := thumbprint(k); tp != "" {
 			r.exposed = []string{tp}
+		}
+		if m := exposedByInvalid(raw, k.KeyType()); m != nil { // also the keys of another type it names, and its factors
+			for _, tp := range m.exposed {
+				if !slices.Contains(r.exposed, tp) {
+					r.exposed = append(r.exposed, tp)
+				}
+			}
+			r.factors = m.factors
 		}
 		_, hasD := k.Get("d")
 		r.scalar = hasD && k.KeyType() != jwa.RSA
@@ -371,42 +430,51 @@ var privateMembers = append([]string{"d"}, rsaPrivateMembers[:]...)
 // repeat publishes nothing, so it must not hide what an earlier one
 // published (jwx reads an RSA key whose "p" is repeated as null as a
 // public key, and encoding/json an EC "d" repeated as null as no "d").
-// A member named as "kty" or "crv" in another case is dropped too when the
-// entry has the member itself (see caseVariantOf). raw is returned unchanged when it needs none of these
-// changes, and when it is not one JSON object (jwx then refuses it, and
-// exposedByInvalid reads what it can).
-func canonicalEntry(raw json.RawMessage) json.RawMessage {
+// An earlier value that holds something and differs from the one kept is
+// published all the same: canonicalEntry returns it in shadowed (for "d",
+// "p", "q" and "oth", whose value names a key: its scalar, or a factor of
+// its modulus; at most maxPublishedFactors per entry), so that the key it
+// exposes is exposed too.
+// A member named as "kty", "crv" or "d" in another case is dropped too
+// when the entry has the member itself (see caseVariantOf). raw is
+// returned unchanged when it needs none of these changes, and when it is
+// not one JSON object (jwx then refuses it, and exposedByInvalid reads
+// what it can).
+func canonicalEntry(raw json.RawMessage) (canonical json.RawMessage, shadowed []member) {
 	// Invalid UTF-8 is read as encoding/json and jwx read it (U+FFFD).
 	d := jsontext.NewDecoder(bytes.NewReader(raw), jsontext.AllowDuplicateNames(true), jsontext.AllowInvalidUTF8(true))
 	if t, err := d.ReadToken(); err != nil || t.Kind() != '{' {
-		return raw
+		return raw, nil
 	}
 	members := make(map[string]json.RawMessage)
 	changed := false
 	for d.PeekKind() != '}' {
 		t, err := d.ReadToken()
 		if err != nil {
-			return raw
+			return raw, nil
 		}
 		name := t.String()
 		v, err := d.ReadValue()
 		if err != nil {
-			return raw
+			return raw, nil
 		}
 		if slices.Contains(privateMembers, name) && holdsNothing(json.RawMessage(v)) {
 			changed = true
 			continue
 		}
-		if _, seen := members[name]; seen {
+		if prev, seen := members[name]; seen {
 			changed = true
+			if slices.Contains(shadowMembers, name) && !bytes.Equal(prev, v) && len(shadowed) < maxPublishedFactors {
+				shadowed = append(shadowed, member{name, prev})
+			}
 		}
 		members[name] = json.RawMessage(bytes.Clone(v)) // the decoder reuses v's memory
 	}
 	if _, err := d.ReadToken(); err != nil {
-		return raw
+		return raw, nil
 	}
 	if _, err := d.ReadToken(); err != io.EOF {
-		return raw // anything after the object
+		return raw, nil // anything after the object
 	}
 	for name := range members {
 		if n := caseVariantOf(name); n != "" && members[n] != nil {
@@ -415,28 +483,41 @@ func canonicalEntry(raw json.RawMessage) json.RawMessage {
 		}
 	}
 	if !changed {
-		return raw
+		return raw, nil
 	}
 	b, err := json.Marshal(members)
 	if err != nil {
-		return raw
+		return raw, nil
 	}
-	return b
+	return b, shadowed
 }
 
-// caseVariantOf returns "kty" or "crv" when name differs from it only in
-// case (Unicode folding included: the Kelvin sign folds to k), else "".
-// JWK member names are case-sensitive (RFC 7517, 4), so such a member is
-// not that member; but encoding/json matches names case-insensitively,
-// keeping the last match, and both this package's hints (parseKey,
-// publicOfPrivate) and jwx's choice of key type read "kty" and "crv" with
-// it, while jwx then decodes the key's members by their exact names. Read
-// both ways, an entry publishing private material beside its "kty" and a
-// "KTY": "oct" would be taken for a symmetric key and expose nothing. An
-// entry that has only the variant is read alike both ways, and kept as it
-// is.
+// member is one member of a JSON object.
+type member struct {
+	name  string
+	value json.RawMessage
+}
+
+// shadowMembers are the private members whose value names a key: an EC or
+// OKP scalar ("d") makes it, an RSA prime ("p", "q", the "r" of each
+// "oth") factors its modulus. canonicalEntry returns their earlier values.
+var shadowMembers = []string{"d", "p", "q", "oth"}
+
+// caseVariantOf returns "kty", "crv" or "d" when name differs from it
+// only in case (Unicode folding included: the Kelvin sign folds to k),
+// else "". JWK member names are case-sensitive (RFC 7517, 4), so such a
+// member is not that member; but encoding/json matches names
+// case-insensitively, keeping the last match, and both this package's
+// hints (parseKey, publicOfPrivate) and jwx's choice of key type read
+// "kty", "crv" and "d" with it, while jwx then decodes the key's members
+// by their exact names. Read both ways, an entry publishing private
+// material beside its "kty" and a "KTY": "oct" would be taken for a
+// symmetric key and expose nothing, and an EC "d" followed by a "D": "AA"
+// would make no public key (publicOfPrivate would read the "D"), so the
+// key of the published scalar stayed usable. An entry that has only the
+// variant is read alike both ways, and kept as it is.
 func caseVariantOf(name string) string {
-	for _, n := range [...]string{"kty", "crv"} {
+	for _, n := range [...]string{"kty", "crv", "d"} {
 		if name != n && strings.EqualFold(name, n) {
 			return n
 		}
@@ -462,17 +543,18 @@ func holdsNothing(v json.RawMessage) bool {
 }
 
 // hasPrivateMaterial reports whether k holds any private key member: "d"
-// (jwx then parses a private key), or for RSA one of rsaPrivateMembers,
-// which jwx keeps as extra members of a public key when "d" is absent.
+// (jwx then parses a private key), or one of rsaPrivateMembers, which jwx
+// keeps as extra members of a public key when "d" is absent, of an EC or
+// OKP key too (an RSA prime beside an EC key's members publishes the
+// prime all the same).
 func hasPrivateMaterial(k jwk.Key) bool {
 	switch k.(type) {
 	case jwk.RSAPrivateKey, jwk.ECDSAPrivateKey, jwk.OKPPrivateKey:
 		return true
-	case jwk.RSAPublicKey:
-		for _, name := range rsaPrivateMembers {
-			if v, ok := k.Get(name); ok && v != nil {
-				return true
-			}
+	}
+	for _, name := range rsaPrivateMembers {
+		if v, ok := k.Get(name); ok && v != nil {
+			return true
 		}
 	}
 	return false
@@ -486,32 +568,109 @@ var thumbprintMembers = map[jwa.KeyType][]string{
 	jwa.OKP: {"crv", "x"},
 }
 
-// exposedByInvalid looks at an entry jwx could not parse. When it holds
-// private key material ("d", or one of rsaPrivateMembers), it still
-// exposes its key, whatever else is wrong with it (a numeric kid, a
-// malformed x5c, no public members at all): exposedByInvalid returns that
-// rejection, exposing the key its thumbprint members alone make, if they
-// make one (parseJWKS adds the one its "d" makes). It returns nil for an
-// entry without private members.
+// exposedByInvalid looks at an entry that jwx could not parse, or that
+// parseKey does not give jwx (a kty other than RSA, EC and OKP, missing, or
+// no string), or, for the keys of another type it names, one that jwx read
+// as a key with private material. When it holds private key material ("d",
+// or one of rsaPrivateMembers, whatever its kty), it still exposes its key,
+// whatever else is wrong with it (a numeric kid, a malformed x5c, a kty
+// that is wrong or missing, no public members at all): exposedByInvalid
+// returns that rejection, exposing the key its thumbprint members alone
+// make under kty, if they make one, and the one they make under each other
+// key type whose thumbprint members it has all of (an RSA private key
+// written as "kty": "EC", "oct" or "rsa" still names its "n" and "e");
+// parseJWKS adds the one its "d" makes. It returns nil for an entry without
+// private members.
 func exposedByInvalid(raw json.RawMessage, kty jwa.KeyType) *rejection {
 	var members map[string]json.RawMessage
 	if json.Unmarshal(raw, &members) != nil {
 		return nil
 	}
 	has := func(name string) bool { v, ok := members[name]; return ok && string(v) != "null" }
-	if !has("d") && (kty != jwa.RSA || !slices.ContainsFunc(rsaPrivateMembers[:], has)) {
+	if !slices.ContainsFunc(privateMembers, has) {
 		return nil
 	}
-	r := warnf("contains private key material (in an otherwise invalid JWK): the issuer's key is exposed, never used")
+	r := warnf("contains private key material (in an otherwise unusable JWK): the issuer's key is exposed, never used")
 	r.scalar = has("d") && kty != jwa.RSA
-	public := map[string]json.RawMessage{"kty": members["kty"]}
-	for _, name := range thumbprintMembers[kty] {
-		public[name] = members[name]
-	}
-	if tp := thumbprintOf(public); tp != "" {
-		r.exposed = []string{tp}
+	r.factors = primeFactors(members)
+	var crv string
+	_ = json.Unmarshal(members["crv"], &crv)
+	for _, t := range [...]jwa.KeyType{jwa.RSA, jwa.EC, jwa.OKP} {
+		if t != kty && (slices.ContainsFunc(thumbprintMembers[t], func(name string) bool { return !has(name) }) ||
+			t == jwa.OKP && crv != "Ed25519") { // an EC key's crv and x make no OKP key
+			continue
+		}
+		public := map[string]json.RawMessage{"kty": jsonString(string(t))}
+		if t == kty {
+			public["kty"] = members["kty"]
+		}
+		for _, name := range thumbprintMembers[t] {
+			public[name] = members[name]
+		}
+		if tp := thumbprintOf(public); tp != "" && !slices.Contains(r.exposed, tp) {
+			r.exposed = append(r.exposed, tp)
+		}
 	}
 	return r
+}
+
+// maxPublishedFactors bounds the RSA prime factors a document's entries
+// publish that parseJWKS tries on each kept RSA key's modulus (one
+// division each), so that a hostile document of thousands of factors and
+// keys cannot make each fetch burn seconds.
+const maxPublishedFactors = 32
+
+// primeFactors returns the RSA prime factors an entry's members publish:
+// "p", "q" and the "r" of each "oth" (RFC 7518 6.3.2), in either base64
+// alphabet as jwx reads them, at most maxPublishedFactors; a member that
+// does not decode is left out.
+func primeFactors(members map[string]json.RawMessage) []*big.Int {
+	values := []json.RawMessage{members["p"], members["q"]}
+	var oth []struct {
+		R json.RawMessage `json:"r"`
+	}
+	_ = json.Unmarshal(members["oth"], &oth)
+	for _, o := range oth {
+		values = append(values, o.R)
+	}
+	var out []*big.Int
+	for _, v := range values {
+		var s string
+		if len(out) == maxPublishedFactors || json.Unmarshal(v, &s) != nil {
+			continue
+		}
+		if b, err := decodeBase64(s); err == nil {
+			out = append(out, new(big.Int).SetBytes(b))
+		}
+	}
+	return out
+}
+
+// factoredBy reports whether one of factors is a proper factor of k's RSA
+// modulus, which anyone can then factor: the key is exposed.
+func factoredBy(k *Key, factors []*big.Int) bool {
+	pub, ok := k.Public.(*rsa.PublicKey)
+	if !ok {
+		return false
+	}
+	var rem big.Int
+	for _, f := range factors {
+		if f.Cmp(big.NewInt(1)) > 0 && f.Cmp(pub.N) < 0 && rem.Mod(pub.N, f).Sign() == 0 {
+			return true
+		}
+	}
+	return false
+}
+
+// decodeBase64 decodes s in the URL-safe base64 alphabet or, failing
+// that, the standard one, padded or not, as jwx's decoder guesses it.
+func decodeBase64(s string) ([]byte, error) {
+	unpadded := strings.TrimRight(s, "=")
+	b, err := base64.RawURLEncoding.DecodeString(unpadded)
+	if err != nil {
+		return base64.RawStdEncoding.DecodeString(unpadded)
+	}
+	return b, nil
 }
 
 // thumbprintOf returns the RFC 7638 thumbprint of the key the JWK members
@@ -587,14 +746,9 @@ func publicOfPrivate(raw json.RawMessage) map[string]json.RawMessage {
 	if !ok || m.Kty != jwa.EC && m.Kty != jwa.OKP || (m.Kty == jwa.OKP) != (m.Crv == "Ed25519") {
 		return nil
 	}
-	unpadded := strings.TrimRight(m.D, "=")
-	d, err := base64.RawURLEncoding.DecodeString(unpadded)
+	d, err := decodeBase64(m.D) // standard base64 too, which jwx reads as well
 	if err != nil {
-		// Standard base64, which jwx reads as well (its decoder guesses
-		// the alphabet).
-		if d, err = base64.RawStdEncoding.DecodeString(unpadded); err != nil {
-			return nil
-		}
+		return nil
 	}
 	if m.Crv == "Ed25519" && len(d) == ed25519.PrivateKeySize {
 		d = d[:ed25519.SeedSize] // crypto/ed25519's PrivateKey written whole: the seed, then the public key

@@ -416,6 +416,205 @@ func TestParseJWKS_CaseVariantOfKtyOrCrvHidesNoExposedKey(t *testing.T) {
 	}
 }
 
+// A member named "D" after an EC or Ed25519 entry's own "d" is no JWK
+// member and does not hide the key that "d" makes. Before, the entry was
+// kept unchanged (no member repeated), and the public key of its scalar
+// was derived from the "D" that encoding/json read last: "AA" made none,
+// so the published scalar's key stayed usable under its own entry.
+func TestParseJWKS_CaseVariantOfDHidesNoDerivedKey(t *testing.T) {
+	testKeys(t)
+	b64 := base64.RawURLEncoding.EncodeToString
+	d := b64(ecKey.D.FillBytes(make([]byte, 32)))
+	for name, entry := range map[string]string{
+		`"d" alone, then "D": "AA"`:                    `{"kty":"EC","crv":"P-256","d":"` + d + `","D":"AA"}`,
+		`"d" beside another key's "x", then "D": "AQ"`: `{"kty":"EC","crv":"P-256","x":"` + b64(ecKey.Y.FillBytes(make([]byte, 32))) + `","d":"` + d + `","D":"AQ"}`,
+	} {
+		t.Run(name, func(t *testing.T) {
+			keys, skipped, err := parseJWKS(jwksDoc(t, ecJWK(t, "ec"), json.RawMessage(entry), rsaJWK(t, 1, "ok")))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := kids(keys); len(got) != 1 || got[0] != "ok" {
+				t.Fatalf("kept %v, skipped %+v; want only \"ok\": entry 1 publishes the private scalar of \"ec\"", got, skipped)
+			}
+		})
+	}
+}
+
+// An entry that publishes private key material exposes every key its
+// public members name, whatever its kty says: an RSA private key written
+// with "kty": "rsa", "EC", "oct" or no kty at all exposes the RSA key of
+// its "n" and "e", and an RSA prime factor in an EC entry that also names
+// the RSA key's "n" exposes that key and the EC key both. Before, such an
+// entry was refused as an unsupported kty, a symmetric key or an invalid
+// EC key, or (the EC entry) kept as usable, and exposed nothing.
+func TestParseJWKS_PrivateMaterialInAnEntryOfAnotherKtyExposesTheKeysItNames(t *testing.T) {
+	testKeys(t)
+	b64 := base64.RawURLEncoding.EncodeToString
+	private := func(kty any) json.RawMessage {
+		return jwkJSON(t, rsaKeys[0], "x", "", map[string]any{"kty": kty})
+	}
+	var withoutKty map[string]any
+	must(t, json.Unmarshal(private("RSA"), &withoutKty))
+	delete(withoutKty, "kty")
+	noKty, err := json.Marshal(withoutKty)
+	must(t, err)
+	var rsaPublic map[string]any
+	must(t, json.Unmarshal(rsaJWK(t, 0, "a"), &rsaPublic))
+	ecWithPrime := jwkJSON(t, &ecKey.PublicKey, "ec", "ES256", map[string]any{
+		"n": rsaPublic["n"], "e": rsaPublic["e"], "p": b64(rsaKeys[0].Primes[0].Bytes()),
+	})
+	for name, tt := range map[string]struct {
+		entry json.RawMessage
+		want  []string // the kids kept
+	}{
+		`RSA private key with "kty": "rsa"`:    {private("rsa"), []string{"ec", "ok"}},
+		`RSA private key with "kty": "EC"`:     {private("EC"), []string{"ec", "ok"}},
+		`RSA private key with "kty": "oct"`:    {private("oct"), []string{"ec", "ok"}},
+		`RSA private key without "kty"`:        {noKty, []string{"ec", "ok"}},
+		`RSA prime and "n" in an EC entry`:     {ecWithPrime, []string{"ok"}},
+		`RSA private key with a numeric "kty"`: {private(3), []string{"ec", "ok"}},
+	} {
+		t.Run(name, func(t *testing.T) {
+			keys, skipped, err := parseJWKS(jwksDoc(t, rsaJWK(t, 0, "a"), ecJWK(t, "ec"), tt.entry, rsaJWK(t, 1, "ok")))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := kids(keys); !slices.Equal(got, tt.want) {
+				t.Fatalf("kept %v, skipped %+v; want %v: entry 2 publishes the private material of \"a\"", got, skipped, tt.want)
+			}
+		})
+	}
+}
+
+// A private key entry exposes its own key, and no key its members would
+// make under another key type that no kept key can have: an EC key's crv
+// and x make no OKP key. Before, each EC private entry also named such a
+// key, which took a place in the exposed-key memory (the last 256 keys).
+func TestParseJWKS_PrivateKeyEntryExposesItsOwnKeyOnly(t *testing.T) {
+	testKeys(t)
+	_, edPriv, err := ed25519.GenerateKey(rand.Reader)
+	must(t, err)
+	for name, priv := range map[string]any{"EC": ecKey, "Ed25519": edPriv, "RSA": rsaKeys[0]} {
+		_, skipped, err := parseJWKS(jwksDoc(t, jwkJSON(t, priv, "x", "", nil)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(skipped) != 1 || len(skipped[0].Exposes) != 1 {
+			t.Fatalf("%s private key: skipped %+v; want one entry exposing one key", name, skipped)
+		}
+	}
+}
+
+// An RSA prime factor that an entry publishes exposes the RSA key of the
+// set whose modulus it divides, whichever entry's "n" stands beside it:
+// the key is factored. Before, only the key of the entry's own "n" (or,
+// in an EC entry, its EC key) was exposed, and the factored key was kept.
+func TestParseJWKS_PublishedPrimeExposesTheKeyWhoseModulusItDivides(t *testing.T) {
+	testKeys(t)
+	b64 := base64.RawURLEncoding.EncodeToString
+	prime := b64(rsaKeys[0].Primes[1].Bytes())
+	for name, entry := range map[string]json.RawMessage{
+		`"p" beside another key's "n"`:        jwkJSON(t, &rsaKeys[2].PublicKey, "c", "", map[string]any{"p": prime}),
+		`"q" beside another key's "n"`:        jwkJSON(t, &rsaKeys[2].PublicKey, "c", "", map[string]any{"q": prime}),
+		`"oth" "r" beside another key's "n"`:  jwkJSON(t, &rsaKeys[2].PublicKey, "c", "", map[string]any{"oth": []any{map[string]any{"r": prime, "d": "AQ", "t": "AQ"}}}),
+		`"p" in an EC entry`:                  jwkJSON(t, &ecKey.PublicKey, "e2", "", map[string]any{"p": prime}),
+		`"p" alone`:                           json.RawMessage(`{"kty":"RSA","p":"` + prime + `"}`),
+		`"p" in standard base64 with padding`: json.RawMessage(`{"kty":"RSA","p":"` + base64.StdEncoding.EncodeToString(rsaKeys[0].Primes[1].Bytes()) + `"}`),
+	} {
+		t.Run(name, func(t *testing.T) {
+			keys, skipped, err := parseJWKS(jwksDoc(t, rsaJWK(t, 0, "a"), entry, rsaJWK(t, 1, "ok")))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := kids(keys); len(got) != 1 || got[0] != "ok" {
+				t.Fatalf("kept %v, skipped %+v; want only \"ok\": entry 1 publishes a prime factor of \"a\"", got, skipped)
+			}
+			if !slices.ContainsFunc(skipped, func(sk skippedKey) bool { return sk.KID == "a" && len(sk.Exposes) == 1 }) {
+				t.Fatalf(`skipped %+v; want "a" reported as exposed, its thumbprint remembered`, skipped)
+			}
+		})
+	}
+	// A "p" of 1, or of the modulus itself, factors nothing.
+	for _, p := range []string{"AQ", b64(rsaKeys[0].N.Bytes())} {
+		keys, skipped, err := parseJWKS(jwksDoc(t, rsaJWK(t, 0, "a"), json.RawMessage(`{"kty":"EC","p":"`+p+`"}`), rsaJWK(t, 1, "ok")))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := kids(keys); len(got) != 2 {
+			t.Fatalf("p %.8s…: kept %v, skipped %+v; want both keys", p, got, skipped)
+		}
+	}
+}
+
+// A private member repeated with two values that hold something publishes
+// both: the earlier one exposes its key too, though every reader keeps the
+// last. Before, an EC "d" followed by another "d" exposed only the key of
+// the last, and an RSA "p" followed by another "p" factored no key of the
+// set but the entry's own.
+func TestParseJWKS_PrivateMemberRepeatedWithAnotherValueExposesBothKeys(t *testing.T) {
+	testKeys(t)
+	b64 := base64.RawURLEncoding.EncodeToString
+	other, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	must(t, err)
+	d := b64(ecKey.D.FillBytes(make([]byte, 32)))
+	otherD := b64(other.D.FillBytes(make([]byte, 32)))
+	prime := b64(rsaKeys[0].Primes[0].Bytes())
+	ownPrime := b64(rsaKeys[2].Primes[0].Bytes())
+	rsaPublic := strings.TrimSuffix(string(jwkJSON(t, &rsaKeys[2].PublicKey, "c", "", nil)), "}")
+	for name, tt := range map[string]struct {
+		entry string
+		want  []string // the kids kept: not the one the earlier value exposes
+	}{
+		`EC "d", then another "d"`:  {`{"kty":"EC","crv":"P-256","d":"` + d + `","d":"` + otherD + `"}`, []string{"a", "ok"}},
+		`RSA "p", then another "p"`: {rsaPublic + `,"p":"` + prime + `","p":"` + ownPrime + `"}`, []string{"ec", "ok"}},
+		`RSA "q", then another "q"`: {rsaPublic + `,"q":"` + prime + `","q":"` + ownPrime + `"}`, []string{"ec", "ok"}},
+	} {
+		t.Run(name, func(t *testing.T) {
+			keys, skipped, err := parseJWKS(jwksDoc(t, rsaJWK(t, 0, "a"), ecJWK(t, "ec"), json.RawMessage(tt.entry), rsaJWK(t, 1, "ok")))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := kids(keys); !slices.Equal(got, tt.want) {
+				t.Fatalf("kept %v, skipped %+v; want %v: the earlier value exposes the other key", got, skipped, tt.want)
+			}
+		})
+	}
+}
+
+// A document refused as no key set, whose "keys" members still hold
+// entries, exposes the keys whose private material those entries publish:
+// the last good set stops serving them. Before, {"keys": [private],
+// "keys": null} was refused whole and the last good set kept serving the
+// key whose private half it published.
+func TestSet_PrivateEntryOfADocumentThatIsNoKeySetStopsItsKey(t *testing.T) {
+	testKeys(t)
+	private := string(jwkJSON(t, rsaKeys[0], "a", "RS256", nil))
+	for name, doc := range map[string]string{
+		`"keys" then "keys": null`:        `{"keys":[` + private + `],"keys":null}`,
+		`"keys" then "keys": 5`:           `{"keys":[` + private + `],"keys":5}`,
+		`"keys": 5 then "keys"`:           `{"keys":5,"keys":[` + private + `]}`,
+		`"keys" then "Keys": "x"`:         `{"keys":[` + private + `],"Keys":"x"}`,
+		"a private JWK alone, no key set": private,
+	} {
+		t.Run(name, func(t *testing.T) {
+			ts := newTestServer(t)
+			ts.setKeys(t, rsaJWK(t, 0, "a"), rsaJWK(t, 1, "b"))
+			s, ft := startSet(t, Config{URL: ts.URL + "/keys"})
+			ready(t, s)
+			b := s.Current("b")
+			ts.set("/keys", reply{body: []byte(doc)})
+			ft.refreshNow(t)
+			if s.Current("a") != nil {
+				t.Fatal("key a still served from the last good set after a document published its private key")
+			}
+			if s.Current("b") != b || b == nil {
+				t.Fatal("key b, not exposed, no longer served from the last good set")
+			}
+		})
+	}
+}
+
 // A document that repeats "keys" (or names it in another case as well)
 // is read as encoding/json reads it, its last such member, but an entry
 // of the others that publishes private material still exposes its key.
