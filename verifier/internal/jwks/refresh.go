@@ -88,11 +88,14 @@ func (s *Set) fetchKeys(url string) (*snapshot, time.Duration, error) {
 	keys, skipped, err := parseJWKS(body)
 	s.exposed.add(skipped)
 	if err != nil {
-		// skipped is empty, but for a document whose parsing panicked
-		// (a *jwxpanic.Error): the keys its entries before the panic, or
-		// the entry that panicked (panickedEntry), exposed leave the last
-		// good set, as below. The panic is logged at error level with its
-		// stack, a bug to report; the failed fetch is logged as any other.
+		// skipped holds what a refused document still exposes: the
+		// entries of its "keys" members when it is no key set (a "keys"
+		// of another type, or a private JWK alone), or, when its parsing
+		// panicked (a *jwxpanic.Error), its entries before the panic and
+		// the entry that panicked (panickedEntry). Those keys leave the
+		// last good set, as below. A panic is logged at error level with
+		// its stack, a bug to report; the failed fetch is logged as any
+		// other.
 		if e, ok := jwxpanic.Find(err); ok {
 			s.log.Error("jwks: parsing the key set panicked; the fetch fails", "url", redactString(url), "error", endpoint.ClipError(err), "stack", string(e.Stack))
 		}
