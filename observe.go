@@ -300,11 +300,25 @@ func (a *Authenticator) logDecision(ctx context.Context, level slog.Level, d *De
 	case OutcomeWouldDeny:
 		msg = "grpcauth: call would be denied (dry run)"
 	}
+	a.logger.LogAttrs(ctx, level, msg, d.attrs()...)
+}
+
+// LogValue makes a Decision logged as a value (slog.Any("decision", d))
+// the attributes of the decision record Config.Logger receives, bounded
+// as that record is: method (clipped to 256 bytes when UnknownMethod),
+// outcome, code, reason, the claims' subject, client_id and issuer (each
+// clipped to 256 bytes), latency and the error (clipped to 1,024 bytes),
+// never the whole claims. A hook that logs its Decisions this way logs
+// nothing a caller can make unbounded.
+func (d Decision) LogValue() slog.Value { return slog.GroupValue(d.attrs()...) }
+
+// attrs returns d's record attributes (see logDecision).
+func (d *Decision) attrs() []slog.Attr {
 	method := d.Method
 	if d.UnknownMethod {
 		method = clipLogged(method)
 	}
-	attrs := make([]slog.Attr, 0, 10)
+	attrs := make([]slog.Attr, 0, 9)
 	attrs = append(attrs,
 		slog.String("method", method),
 		slog.String("outcome", d.Outcome()),
@@ -320,7 +334,7 @@ func (a *Authenticator) logDecision(ctx context.Context, level slog.Level, d *De
 	if d.Err != nil {
 		attrs = append(attrs, errorAttr(d.Err))
 	}
-	a.logger.LogAttrs(ctx, level, msg, attrs...)
+	return attrs
 }
 
 // errorAttr is the "error" attribute of a record: err's text, clipped to
