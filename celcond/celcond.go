@@ -180,6 +180,9 @@ func (c *Compiler) CompileCondition(method protoreflect.MethodDescriptor, expr s
 		opts = append(opts, cel.InterruptCheckFrequency(interruptCheckFrequency))
 	}
 	cond := &condition{loops: loops, readsRequest: readsRequest(ast), claims: claimNames(ast), input: in.FullName()}
+	if cond.readsRequest && readsTimes(ast) {
+		cond.times = timestampHolders(in)
+	}
 	fast, err := program(env, plain, opts...)
 	if err != nil {
 		return nil, err
@@ -1566,6 +1569,11 @@ type condition struct {
 	readsRequest bool
 	claims       []string              // the claims read, nil for all (see claimNames)
 	input        protoreflect.FullName // the method's request type
+	// times holds the request's messages that are or hold a
+	// google.protobuf.Timestamp (see timestampHolders), whose Timestamps
+	// an evaluation checks first (validTimestamps); nil when the request
+	// holds none, or the expression reads none (see readsTimes).
+	times map[protoreflect.FullName]bool
 }
 
 // ReadsRequest reports whether the expression reads the request variable;
@@ -1575,8 +1583,15 @@ func (c *condition) ReadsRequest() bool { return c.readsRequest }
 
 // Eval evaluates the condition on in. An error (a missing claim or key, a
 // cost limit exceeded, a request of another type than the method's input,
-// even one whose fields have the same names, a nil request message, the
-// call's end) says what failed.
+// even one whose fields have the same names, a nil request message, a
+// request holding a google.protobuf.Timestamp out of its valid range when
+// the expression may read a timestamp, the call's end) says what failed.
+//
+// A Timestamp out of its range (before 0001-01-01 or after 9999-12-31, or
+// with nanos out of [0, 10^9)), anywhere in the request, fails an
+// expression that has a value of type timestamp or dyn, whether or not it
+// reads that one: cel-go's reading wraps seconds near 2^63 around to a
+// date 292 billion years ago (see validTimestamps).
 //
 // A comprehension watches ctx, the call's context, every
 // interruptCheckFrequency steps: once the call is cancelled or its
@@ -1590,6 +1605,11 @@ func (c *condition) Eval(ctx context.Context, in grpcauth.ConditionInput) (bool,
 	if c.readsRequest && in.Request != nil {
 		if err := c.checkRequest(in.Request); err != nil {
 			return false, err
+		}
+		if c.times != nil {
+			if err := validTimestamps(in.Request.ProtoReflect(), c.times); err != nil {
+				return false, err
+			}
 		}
 	}
 	act := activations.Get().(*activation)
@@ -1922,4 +1942,131 @@ func exactInteger(n string) (any, bool) {
 	}
 	u, err := strconv.ParseUint(s, 10, 64)
 	return u, err == nil
+}
+
+// timestampName is the full name of google.protobuf.Timestamp.
+const timestampName protoreflect.FullName = "google.protobuf.Timestamp"
+
+// Timestamp's valid range, as timestamppb's CheckValid has it: from
+// 0001-01-01T00:00:00Z to 9999-12-31T23:59:59.999999999Z, CEL's range.
+const (
+	minTimestampSeconds = -62135596800
+	maxTimestampSeconds = 253402300799
+)
+
+// readsTimes reports whether the checked expression ast has a value that
+// may be a timestamp read from the request: one of type timestamp, or
+// dyn (dyn(request).at, or a claim, which the checker cannot tell apart).
+func readsTimes(ast *cel.Ast) bool {
+	for _, t := range ast.NativeRep().TypeMap() {
+		if t.Kind() == types.TimestampKind || t.Kind() == types.DynKind {
+			return true
+		}
+	}
+	return false
+}
+
+// timestampHolders returns the messages, md and those it holds at any
+// depth (in fields, lists and map values), that are or hold a
+// google.protobuf.Timestamp, or nil when md holds none.
+func timestampHolders(md protoreflect.MessageDescriptor) map[protoreflect.FullName]bool {
+	// Every message md reaches, each then asked alone: a walk that leaves
+	// out the messages it is visiting (a cycle) could not record the
+	// answer of one it left, as holdsAny.check explains.
+	reached := map[protoreflect.FullName]protoreflect.MessageDescriptor{}
+	messagesOf(md, reached)
+	holders := map[protoreflect.FullName]bool{}
+	for name, m := range reached {
+		if reachesTimestamp(m, map[protoreflect.FullName]bool{}) {
+			holders[name] = true
+		}
+	}
+	if !holders[md.FullName()] {
+		return nil
+	}
+	return holders
+}
+
+// fieldMessages calls f with the message type of each field of md that
+// holds messages (a map's values), and stops when f returns true; it
+// reports whether f did.
+func fieldMessages(md protoreflect.MessageDescriptor, f func(protoreflect.MessageDescriptor) bool) bool {
+	fields := md.Fields()
+	for i := range fields.Len() {
+		fd := fields.Get(i)
+		if fd.IsMap() {
+			fd = fd.MapValue()
+		}
+		if m := fd.Message(); m != nil && f(m) {
+			return true
+		}
+	}
+	return false
+}
+
+// messagesOf adds md, and the messages it holds at any depth, to reached.
+func messagesOf(md protoreflect.MessageDescriptor, reached map[protoreflect.FullName]protoreflect.MessageDescriptor) {
+	if _, ok := reached[md.FullName()]; ok {
+		return
+	}
+	reached[md.FullName()] = md
+	fieldMessages(md, func(m protoreflect.MessageDescriptor) bool { messagesOf(m, reached); return false })
+}
+
+// reachesTimestamp reports whether md is or holds, at any depth, a
+// google.protobuf.Timestamp, leaving out the messages visited.
+func reachesTimestamp(md protoreflect.MessageDescriptor, visited map[protoreflect.FullName]bool) bool {
+	if md.FullName() == timestampName {
+		return true
+	}
+	if visited[md.FullName()] {
+		return false
+	}
+	visited[md.FullName()] = true
+	return fieldMessages(md, func(m protoreflect.MessageDescriptor) bool { return reachesTimestamp(m, visited) })
+}
+
+// validTimestamps fails when m holds a google.protobuf.Timestamp out of
+// its valid range (see minTimestampSeconds), or with nanos out of [0,
+// 10^9), at any depth; holders holds the messages that may hold one (see
+// timestampHolders). cel-go reads a Timestamp with AsTime, which wraps
+// around for seconds within about 2^36 of 2^63: seconds 2^63 - 1, a date
+// 292 billion years ahead, read as one 292 billion years ago, and
+// request.at < timestamp('2030-01-01T00:00:00Z') held for it.
+func validTimestamps(m protoreflect.Message, holders map[protoreflect.FullName]bool) error {
+	md := m.Descriptor()
+	if md.FullName() == timestampName {
+		fields := md.Fields()
+		sec, nanos := m.Get(fields.ByNumber(1)).Int(), m.Get(fields.ByNumber(2)).Int()
+		if sec < minTimestampSeconds || sec > maxTimestampSeconds || nanos < 0 || nanos >= 1e9 {
+			return fmt.Errorf("celcond: the request holds a google.protobuf.Timestamp out of its valid range (0001-01-01 to 9999-12-31, nanos 0 to 999999999): seconds %d, nanos %d", sec, nanos)
+		}
+		return nil
+	}
+	var err error
+	m.Range(func(fd protoreflect.FieldDescriptor, v protoreflect.Value) bool {
+		vd := fd
+		if fd.IsMap() {
+			vd = fd.MapValue()
+		}
+		if vd.Message() == nil || !holders[vd.Message().FullName()] {
+			return true
+		}
+		switch {
+		case fd.IsList():
+			l := v.List()
+			for i := 0; i < l.Len() && err == nil; i++ {
+				err = validTimestamps(l.Get(i).Message(), holders)
+			}
+		case fd.IsMap():
+			v.Map().Range(func(_ protoreflect.MapKey, v protoreflect.Value) bool {
+				err = validTimestamps(v.Message(), holders)
+				return err == nil
+			})
+		default:
+			err = validTimestamps(v.Message(), holders)
+		}
+		return err == nil
+	})
+	return err
 }
