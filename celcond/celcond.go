@@ -1451,7 +1451,10 @@ func deepSize(v ref.Val) uint64 { return deepSizeUpTo(v, math.MaxUint64) }
 // long list on every step of a comprehension that compared it with a
 // short one (claims.l.all(x, claims.l != [x]) ran for 15 s within the
 // default limit over a 30,000-element claim), while the comparison,
-// charged by the smaller size, stops at once.
+// charged by the smaller size, stops at once. A list or map of more
+// elements than the limit tried is not read at all (see deepSizeUpTo):
+// two lists of 6,000 claim elements were each read 2.3 times, more than
+// comparing them reads.
 func smallerDeepSize(a, b ref.Val) uint64 {
 	for limit := uint64(64); ; limit *= 2 {
 		x, y := deepSizeUpTo(a, limit), deepSizeUpTo(b, limit)
@@ -1492,7 +1495,12 @@ func deepSizeUpTo(v ref.Val, limit uint64) uint64 {
 		// An element counts at least 1, but a scalar no more: a packed
 		// repeated field encodes one in a byte, and the request's encoded
 		// size bounds this deep size for the compile-time proof (see
-		// condition.small).
+		// condition.small). A list of more elements than limit is known
+		// larger without reading one (a claim list's elements are
+		// converted, allocating, on every read).
+		if size, ok := x.Size().(types.Int); ok && size > 0 && uint64(size) > limit {
+			return uint64(size)
+		}
 		n := uint64(0)
 		for it := x.Iterator(); n <= limit && it.HasNext() == types.True; {
 			n = addSize(n, max(1, deepSizeUpTo(it.Next(), limit-n)))
