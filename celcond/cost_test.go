@@ -3,6 +3,7 @@ package celcond
 import (
 	"context"
 	"errors"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -747,7 +748,7 @@ func TestCompile_StepGuardKeepsWhatTheTrackerSees(t *testing.T) {
 				return i, nil
 			})
 		}
-		if _, err := env.Program(ast, watch(&before), cel.CustomDecoratorV2(stepGuards(steps)), watch(&after)); err != nil {
+		if _, err := env.Program(ast, watch(&before), cel.CustomDecoratorV2(stepGuards(steps, nil)), watch(&after)); err != nil {
 			t.Fatal(err)
 		}
 		if len(before) == 0 || strings.Join(before, ",") != strings.Join(after, ",") {
@@ -771,4 +772,70 @@ func packedEnv(t *testing.T) (*Compiler, *cel.Env) {
 		t.Fatal(err)
 	}
 	return c, env
+}
+
+// mapMethod returns a method whose request, Req, has a map<string,
+// string>, m.
+func mapMethod(t *testing.T) protoreflect.MethodDescriptor {
+	t.Helper()
+	one, many := descriptorpb.FieldDescriptorProto_LABEL_OPTIONAL, descriptorpb.FieldDescriptorProto_LABEL_REPEATED
+	return fileMethod(t, &descriptorpb.FileDescriptorProto{
+		Name:    proto.String("celcond/map_test.proto"),
+		Package: proto.String("celcond.maptest"),
+		Syntax:  proto.String("proto3"),
+		MessageType: []*descriptorpb.DescriptorProto{{
+			Name:  proto.String("Req"),
+			Field: []*descriptorpb.FieldDescriptorProto{messageField("m", 1, many, ".celcond.maptest.Req.MEntry")},
+			NestedType: []*descriptorpb.DescriptorProto{{
+				Name:    proto.String("MEntry"),
+				Options: &descriptorpb.MessageOptions{MapEntry: proto.Bool(true)},
+				Field:   []*descriptorpb.FieldDescriptorProto{messageField("key", 1, one, ""), messageField("value", 2, one, "")},
+			}},
+		}},
+	})
+}
+
+// TestEval_IteratingAMapCountsItsEntriesAsSteps: cel-go copies a map's
+// keys whole before a comprehension's first step, and charges the copy
+// nothing, so a comprehension that stops early (exists finding its first
+// key) was charged 1 for reading the whole map: request.m.exists(k,
+// request.m.exists(j, true) && false) over a request map of 300,000
+// entries ran for 39 s within the limit, its 4,096 tracked steps each
+// copying 300,000 keys. A tracked evaluation counts a map's iteration as
+// one step per 16 entries, when it starts.
+func TestEval_IteratingAMapCountsItsEntriesAsSteps(t *testing.T) {
+	md := mapMethod(t)
+	c, err := New(Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cond, err := c.CompileCondition(md, "[1, 2, 3, 4, 5, 6, 7, 8, 9, 10].exists(i, request.m.exists(j, true) && false)")
+	if err != nil {
+		t.Fatal(err)
+	}
+	alice, err := verifier.NewClaims(map[string]any{"sub": "alice"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	withEntries := func(n int) grpcauth.ConditionInput {
+		req := dynamicpb.NewMessage(md.Input())
+		m := req.Mutable(md.Input().Fields().ByName("m")).Map()
+		for i := range n {
+			m.Set(protoreflect.ValueOfString(strconv.Itoa(i)).MapKey(), protoreflect.ValueOfString(""))
+		}
+		return grpcauth.ConditionInput{Claims: alice, Request: req}
+	}
+	gc := cond.(*condition)
+	// 10 iterations of 8,000 entries count 5,000 steps, 2 steps each.
+	in := withEntries(8000)
+	if gc.fast != nil && gc.small(in) {
+		t.Fatal("the request is within the proven size: not tracked")
+	}
+	if ok, err := cond.Eval(context.Background(), in); ok || err == nil || !strings.Contains(err.Error(), "more steps than a tracked evaluation may") {
+		t.Errorf("10 iterations of a map of 8,000 entries = %v, %v; want the step bound's error", ok, err)
+	}
+	// 10 of 1,000 count 650.
+	if ok, err := cond.Eval(context.Background(), withEntries(1000)); ok || err != nil {
+		t.Errorf("10 iterations of a map of 1,000 entries = %v, %v; want false", ok, err)
+	}
 }
