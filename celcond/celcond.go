@@ -80,7 +80,9 @@ type Config struct {
 	// MaxClaimsSize bounds, for the compile-time cost estimate, the size
 	// of every value read from the token (claims, scopes, subject,
 	// client_id) and of method. Set it to the verifier's MaxTokenSize if
-	// you raised that. Zero means DefaultMaxClaimsSize (64 KiB).
+	// you raised that, and, for introspected tokens, whose claims are the
+	// introspection answer, to introspect.Config's MaxResponseSize if you
+	// raised that. Zero means DefaultMaxClaimsSize (64 KiB).
 	MaxClaimsSize uint64
 }
 
