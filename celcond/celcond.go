@@ -134,7 +134,10 @@ func New(cfg Config) (*Compiler, error) {
 // or message field (Any, Struct, Value and ListValue included), or any
 // field from a dyn value, is set to anything but a literal: cel-go would
 // charge such work far below its cost (docs/conditions.md, "Cost", has
-// the reasons and examples).
+// the reasons and examples). It also fails when expr builds a
+// google.protobuf.Timestamp whose seconds or nanos is not a literal within
+// its valid range, which cel-go would read wrapped around (see
+// builtTimestamps).
 func (c *Compiler) CompileCondition(method protoreflect.MethodDescriptor, expr string) (grpcauth.Condition, error) {
 	if method == nil {
 		return nil, errors.New("celcond: no method descriptor")
@@ -164,6 +167,9 @@ func (c *Compiler) CompileCondition(method protoreflect.MethodDescriptor, expr s
 		return nil, err
 	}
 	if err := copiedFields(env, ast); err != nil {
+		return nil, err
+	}
+	if err := builtTimestamps(ast); err != nil {
 		return nil, err
 	}
 	// The untracked program runs ast as written: the calls chargeKeys
@@ -669,6 +675,43 @@ func copiedFields(env *cel.Env, ast *cel.Ast) error {
 			}
 			err = fmt.Errorf("celcond: the expression builds a %s whose field %s is set to a computed list, map, message, dyn, google.protobuf.Any, Struct, Value or ListValue value: cel-go copies such a value into the message on every construction, which the cost limit does not count; set it to a literal, or compare the fields themselves", s.TypeName(), sf.Name())
 			return
+		}
+	}))
+	return err
+}
+
+// builtTimestamps fails when the checked expression ast builds a
+// google.protobuf.Timestamp (google.protobuf.Timestamp{seconds: s}) whose
+// seconds or nanos is not a literal, or is a literal out of its valid
+// range (see minTimestampSeconds): cel-go reads the message with AsTime,
+// which wraps seconds near 2^63 around, so that
+// google.protobuf.Timestamp{seconds: request.n} <
+// timestamp('2030-01-01T00:00:00Z') held for n = 2^63 - 1, a date 292
+// billion years ahead. timestamp(request.n) checks the range.
+func builtTimestamps(ast *cel.Ast) error {
+	native := ast.NativeRep()
+	var err error
+	celast.PreOrderVisit(native.Expr(), celast.NewExprVisitor(func(e celast.Expr) {
+		if err != nil || e.Kind() != celast.StructKind || native.GetType(e.ID()).Kind() != types.TimestampKind {
+			return
+		}
+		for _, f := range e.AsStruct().Fields() {
+			sf := f.AsStructField()
+			v := sf.Value()
+			var n int64
+			if v.Kind() == celast.LiteralKind {
+				switch x := v.AsLiteral().(type) {
+				case types.Int:
+					n = int64(x)
+				case types.Uint:
+					n = int64(min(uint64(x), math.MaxInt64))
+				}
+			}
+			inRange := sf.Name() == "seconds" && validTimestamp(n, 0) || sf.Name() == "nanos" && validTimestamp(0, n)
+			if v.Kind() != celast.LiteralKind || !inRange {
+				err = fmt.Errorf("celcond: the expression builds a google.protobuf.Timestamp whose %s is not a literal within its valid range (0001-01-01 to 9999-12-31, nanos 0 to 999999999): cel-go reads it with AsTime, which wraps seconds near 2^63 around to a date 292 billion years ago; use timestamp(seconds), which checks the range", sf.Name())
+				return
+			}
 		}
 	}))
 	return err
@@ -2018,6 +2061,12 @@ const (
 	maxTimestampSeconds = 253402300799
 )
 
+// validTimestamp reports whether a google.protobuf.Timestamp of sec and
+// nanos is within its valid range, as timestamppb's CheckValid has it.
+func validTimestamp(sec, nanos int64) bool {
+	return sec >= minTimestampSeconds && sec <= maxTimestampSeconds && nanos >= 0 && nanos < 1e9
+}
+
 // readsTimes reports whether the checked expression ast has a value that
 // may be a timestamp read from the request: one of type timestamp, or
 // dyn (dyn(request).at, or a claim, which the checker cannot tell apart).
@@ -2102,7 +2151,7 @@ func validTimestamps(m protoreflect.Message, holders map[protoreflect.FullName]b
 	if md.FullName() == timestampName {
 		fields := md.Fields()
 		sec, nanos := m.Get(fields.ByNumber(1)).Int(), m.Get(fields.ByNumber(2)).Int()
-		if sec < minTimestampSeconds || sec > maxTimestampSeconds || nanos < 0 || nanos >= 1e9 {
+		if !validTimestamp(sec, nanos) {
 			return fmt.Errorf("celcond: the request holds a google.protobuf.Timestamp out of its valid range (0001-01-01 to 9999-12-31, nanos 0 to 999999999): seconds %d, nanos %d", sec, nanos)
 		}
 		return nil

@@ -145,3 +145,41 @@ func TestTimestampHolders_FindsEveryMessageOfACycle(t *testing.T) {
 		}
 	}
 }
+
+// TestCompile_TimestampsBuiltFromComputedSecondsAreRefused: a
+// google.protobuf.Timestamp built in the expression is read with AsTime
+// too: google.protobuf.Timestamp{seconds: request.ids[0] * 4294967298} <
+// timestamp('2030-01-01T00:00:00Z') held for ids[0] = 2^31 - 1, seconds
+// near 2^63. timestamp(seconds) checks the range.
+func TestCompile_TimestampsBuiltFromComputedSecondsAreRefused(t *testing.T) {
+	md := packedMethod(t)
+	checkCompiles(t, md, "google.protobuf.Timestamp whose",
+		[]string{
+			"google.protobuf.Timestamp{seconds: request.ids[0] * 4294967298} < timestamp('2030-01-01T00:00:00Z')",
+			"google.protobuf.Timestamp{seconds: 9223372036854775807} < timestamp('2030-01-01T00:00:00Z')",
+			"google.protobuf.Timestamp{seconds: 0, nanos: -1} < timestamp('2030-01-01T00:00:00Z')",
+			"google.protobuf.Timestamp{nanos: request.ids[0]} < timestamp('2030-01-01T00:00:00Z')",
+		},
+		[]string{
+			"google.protobuf.Timestamp{seconds: 0, nanos: 999999999} < timestamp('2030-01-01T00:00:00Z')",
+			"google.protobuf.Timestamp{seconds: 253402300799} > timestamp('2030-01-01T00:00:00Z')",
+			"timestamp(request.ids[0] * 4294967298) < timestamp('2030-01-01T00:00:00Z')",
+		})
+	c, err := New(Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cond, err := c.CompileCondition(md, "timestamp(request.ids[0] * 4294967298) < timestamp('2030-01-01T00:00:00Z')")
+	if err != nil {
+		t.Fatal(err)
+	}
+	alice, err := verifier.NewClaims(map[string]any{"sub": "alice"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	req := dynamicpb.NewMessage(md.Input())
+	req.Mutable(md.Input().Fields().ByName("ids")).List().Append(protoreflect.ValueOfInt32(math.MaxInt32))
+	if got, err := cond.Eval(context.Background(), grpcauth.ConditionInput{Claims: alice, Request: req}); got || err == nil {
+		t.Errorf("timestamp(seconds) with seconds near 2^63 = %v, %v; want an error", got, err)
+	}
+}
