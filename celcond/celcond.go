@@ -64,8 +64,10 @@ type Config struct {
 	// request are no larger than the largest size for which the same
 	// estimate is within the limit (see docs/conditions.md, "Cost").
 	// A tracked evaluation also fails, as over the limit, past 4,096
-	// comprehension steps (all its comprehensions' together): cel-go's
-	// tracking makes their time grow with the square of their number.
+	// comprehension steps (all its comprehensions' together, a
+	// comprehension over a map counting one more per 16 entries as it
+	// starts): cel-go's tracking makes their time grow with the square of
+	// their number.
 	CostLimit uint64
 
 	// MaxRequestSize bounds, for the compile-time cost estimate, the size
@@ -78,7 +80,9 @@ type Config struct {
 	// MaxClaimsSize bounds, for the compile-time cost estimate, the size
 	// of every value read from the token (claims, scopes, subject,
 	// client_id) and of method. Set it to the verifier's MaxTokenSize if
-	// you raised that. Zero means DefaultMaxClaimsSize (64 KiB).
+	// you raised that, and, for introspected tokens, whose claims are the
+	// introspection answer, to introspect.Config's MaxResponseSize if you
+	// raised that. Zero means DefaultMaxClaimsSize (64 KiB).
 	MaxClaimsSize uint64
 }
 
@@ -130,7 +134,10 @@ func New(cfg Config) (*Compiler, error) {
 // or message field (Any, Struct, Value and ListValue included), or any
 // field from a dyn value, is set to anything but a literal: cel-go would
 // charge such work far below its cost (docs/conditions.md, "Cost", has
-// the reasons and examples).
+// the reasons and examples). It also fails when expr builds a
+// google.protobuf.Timestamp whose seconds or nanos is not a literal within
+// its valid range, which cel-go would read wrapped around (see
+// builtTimestamps).
 func (c *Compiler) CompileCondition(method protoreflect.MethodDescriptor, expr string) (grpcauth.Condition, error) {
 	if method == nil {
 		return nil, errors.New("celcond: no method descriptor")
@@ -162,6 +169,9 @@ func (c *Compiler) CompileCondition(method protoreflect.MethodDescriptor, expr s
 	if err := copiedFields(env, ast); err != nil {
 		return nil, err
 	}
+	if err := builtTimestamps(ast); err != nil {
+		return nil, err
+	}
 	// The untracked program runs ast as written: the calls chargeKeys
 	// adds only charge the cost limit, which it does not track, and cost
 	// it an allocation each on a request field.
@@ -180,6 +190,9 @@ func (c *Compiler) CompileCondition(method protoreflect.MethodDescriptor, expr s
 		opts = append(opts, cel.InterruptCheckFrequency(interruptCheckFrequency))
 	}
 	cond := &condition{loops: loops, readsRequest: readsRequest(ast), claims: claimNames(ast), input: in.FullName()}
+	if cond.readsRequest && readsTimes(ast) {
+		cond.times = timestampHolders(in)
+	}
 	fast, err := program(env, plain, opts...)
 	if err != nil {
 		return nil, err
@@ -193,7 +206,7 @@ func (c *Compiler) CompileCondition(method protoreflect.MethodDescriptor, expr s
 	// Not proven within the limit for every input: track it, except on
 	// inputs small enough for the proof (see provenSize).
 	cond.prg, err = program(env, ast, append(opts, cel.CostLimit(c.limit), cel.CostTracking(runtimeCoster{patterns: patterns}),
-		cel.CustomDecoratorV2(stepGuards(loopSteps(ast))))...)
+		cel.CustomDecoratorV2(stepGuards(loopSteps(ast), loopRanges(ast))))...)
 	if err != nil {
 		return nil, err
 	}
@@ -379,54 +392,106 @@ const errTooManySteps = "operation cancelled: a comprehension took more steps th
 // loopSteps returns the IDs of the loop steps of the comprehensions of
 // the checked expression ast.
 func loopSteps(ast *cel.Ast) map[int64]bool {
+	return comprehensionParts(ast, celast.ComprehensionExpr.LoopStep)
+}
+
+// comprehensionParts returns the IDs of part of every comprehension of
+// the checked expression ast.
+func comprehensionParts(ast *cel.Ast, part func(celast.ComprehensionExpr) celast.Expr) map[int64]bool {
 	ids := map[int64]bool{}
 	celast.PreOrderVisit(ast.NativeRep().Expr(), celast.NewExprVisitor(func(e celast.Expr) {
 		if e.Kind() == celast.ComprehensionKind {
-			ids[e.AsComprehension().LoopStep().ID()] = true
+			ids[part(e.AsComprehension()).ID()] = true
 		}
 	}))
 	return ids
 }
 
+// loopRanges returns the IDs of the iteration ranges of the
+// comprehensions of the checked expression ast.
+func loopRanges(ast *cel.Ast) map[int64]bool {
+	return comprehensionParts(ast, celast.ComprehensionExpr.IterRange)
+}
+
+// entriesPerStep is how many entries of a map a stepGuard counts as one
+// step when a comprehension starts iterating it. cel-go copies a map's
+// keys whole before its first step (a protobuf map's at about 130 ns a
+// key, a claim's faster), however few steps the comprehension then takes,
+// and charges the copy nothing: request.m.exists(k, request.m.exists(j,
+// true) && false) over a 3.5 MB request map of 300,000 entries ran for
+// 39 s, its 4,096 steps each copying the map's keys. 16 keys take about
+// what a tracked step does.
+const entriesPerStep = 16
+
 // stepGuards returns a decorator that wraps the loop step of every
 // comprehension (steps holds their IDs) in a stepGuard, a callStepGuard
 // for a step that is a call (map's __result__ + [x]), or an
 // attrStepGuard for one that is an attribute (filter's and exists_one's
-// conditional).
-func stepGuards(steps map[int64]bool) interpreter.InterpretableDecoratorV2 {
+// conditional), and its iteration range (ranges holds their IDs) in a
+// plain stepGuard: behind an attrStepGuard cel-go's tracker charged an
+// attribute range (request.m) twice, behind a plain one it charges what
+// it charges unguarded (TestEval_StepBoundKeepsTheTrackedCost).
+func stepGuards(steps, ranges map[int64]bool) interpreter.InterpretableDecoratorV2 {
 	return func(i interpreter.InterpretableV2) (interpreter.InterpretableV2, error) {
-		if !steps[i.ID()] {
+		switch {
+		case ranges[i.ID()]:
+			return stepGuard{i, true}, nil
+		case !steps[i.ID()]:
 			return i, nil
 		}
+		g := stepGuard{i, false}
 		switch x := i.(type) {
 		case interpreter.InterpretableCall:
-			return callStepGuard{stepGuard{i}, x}, nil
+			return callStepGuard{g, x}, nil
 		case interpreter.InterpretableAttribute:
-			return attrStepGuard{stepGuard{i}, x}, nil
+			return attrStepGuard{g, x}, nil
 		}
-		return stepGuard{i}, nil
+		return g, nil
 	}
 }
 
 // stepGuard counts, in the evaluation's activation, the steps of a
 // tracked evaluation's comprehensions, and stops the evaluation, as the
-// cost limit does, past maxTrackedSteps.
-type stepGuard struct{ interpreter.InterpretableV2 }
+// cost limit does, past maxTrackedSteps. A guard of a comprehension's
+// iteration range (isRange) counts, once the range is evaluated, one step
+// per entriesPerStep entries of a map (and 0 for a list, whose iteration
+// copies nothing); a guard of a loop step counts 1 before the step.
+type stepGuard struct {
+	interpreter.InterpretableV2
+	isRange bool
+}
 
 func (g stepGuard) Eval(a interpreter.Activation) ref.Val {
-	g.count(a)
+	if g.isRange {
+		return g.counted(a, g.InterpretableV2.Eval(a))
+	}
+	g.count(a, 1)
 	return g.InterpretableV2.Eval(a)
 }
 
 func (g stepGuard) Exec(f *interpreter.ExecutionFrame) ref.Val {
-	g.count(f)
+	if g.isRange {
+		return g.counted(f, g.InterpretableV2.Exec(f))
+	}
+	g.count(f, 1)
 	return g.InterpretableV2.Exec(f)
 }
 
-func (stepGuard) count(a interpreter.Activation) {
+// counted counts the steps of iterating v, a comprehension's range, and
+// returns v.
+func (g stepGuard) counted(a interpreter.Activation, v ref.Val) ref.Val {
+	if m, ok := v.(traits.Mapper); ok {
+		if n, ok := m.Size().(types.Int); ok && n > 0 {
+			g.count(a, (int(n)+entriesPerStep-1)/entriesPerStep)
+		}
+	}
+	return v
+}
+
+func (stepGuard) count(a interpreter.Activation, n int) {
 	act := rootActivation(a)
 	if act != nil {
-		act.steps++
+		act.steps += min(n, maxTrackedSteps+1)
 	}
 	// Without the activation the steps cannot be counted: stop, closed.
 	if act == nil || act.steps > maxTrackedSteps {
@@ -479,7 +544,7 @@ func (g attrStepGuard) QualifyIfPresent(a interpreter.Activation, obj any, prese
 func (g attrStepGuard) IsOptional() bool { return g.attr.IsOptional() }
 
 func (g attrStepGuard) Resolve(a interpreter.Activation) (any, error) {
-	g.count(a)
+	g.count(a, 1)
 	return g.attr.Resolve(a)
 }
 
@@ -610,6 +675,43 @@ func copiedFields(env *cel.Env, ast *cel.Ast) error {
 			}
 			err = fmt.Errorf("celcond: the expression builds a %s whose field %s is set to a computed list, map, message, dyn, google.protobuf.Any, Struct, Value or ListValue value: cel-go copies such a value into the message on every construction, which the cost limit does not count; set it to a literal, or compare the fields themselves", s.TypeName(), sf.Name())
 			return
+		}
+	}))
+	return err
+}
+
+// builtTimestamps fails when the checked expression ast builds a
+// google.protobuf.Timestamp (google.protobuf.Timestamp{seconds: s}) whose
+// seconds or nanos is not a literal, or is a literal out of its valid
+// range (see minTimestampSeconds): cel-go reads the message with AsTime,
+// which wraps seconds near 2^63 around, so that
+// google.protobuf.Timestamp{seconds: request.n} <
+// timestamp('2030-01-01T00:00:00Z') held for n = 2^63 - 1, a date 292
+// billion years ahead. timestamp(request.n) checks the range.
+func builtTimestamps(ast *cel.Ast) error {
+	native := ast.NativeRep()
+	var err error
+	celast.PreOrderVisit(native.Expr(), celast.NewExprVisitor(func(e celast.Expr) {
+		if err != nil || e.Kind() != celast.StructKind || native.GetType(e.ID()).Kind() != types.TimestampKind {
+			return
+		}
+		for _, f := range e.AsStruct().Fields() {
+			sf := f.AsStructField()
+			v := sf.Value()
+			var n int64
+			if v.Kind() == celast.LiteralKind {
+				switch x := v.AsLiteral().(type) {
+				case types.Int:
+					n = int64(x)
+				case types.Uint:
+					n = int64(min(uint64(x), math.MaxInt64))
+				}
+			}
+			inRange := sf.Name() == "seconds" && validTimestamp(n, 0) || sf.Name() == "nanos" && validTimestamp(0, n)
+			if v.Kind() != celast.LiteralKind || !inRange {
+				err = fmt.Errorf("celcond: the expression builds a google.protobuf.Timestamp whose %s is not a literal within its valid range (0001-01-01 to 9999-12-31, nanos 0 to 999999999): cel-go reads it with AsTime, which wraps seconds near 2^63 around to a date 292 billion years ago; use timestamp(seconds), which checks the range", sf.Name())
+				return
+			}
 		}
 	}))
 	return err
@@ -1448,7 +1550,10 @@ func deepSize(v ref.Val) uint64 { return deepSizeUpTo(v, math.MaxUint64) }
 // long list on every step of a comprehension that compared it with a
 // short one (claims.l.all(x, claims.l != [x]) ran for 15 s within the
 // default limit over a 30,000-element claim), while the comparison,
-// charged by the smaller size, stops at once.
+// charged by the smaller size, stops at once. A list or map of more
+// elements than the limit tried is not read at all (see deepSizeUpTo):
+// two lists of 6,000 claim elements were each read 2.3 times, more than
+// comparing them reads.
 func smallerDeepSize(a, b ref.Val) uint64 {
 	for limit := uint64(64); ; limit *= 2 {
 		x, y := deepSizeUpTo(a, limit), deepSizeUpTo(b, limit)
@@ -1489,7 +1594,12 @@ func deepSizeUpTo(v ref.Val, limit uint64) uint64 {
 		// An element counts at least 1, but a scalar no more: a packed
 		// repeated field encodes one in a byte, and the request's encoded
 		// size bounds this deep size for the compile-time proof (see
-		// condition.small).
+		// condition.small). A list of more elements than limit is known
+		// larger without reading one (a claim list's elements are
+		// converted, allocating, on every read).
+		if size, ok := x.Size().(types.Int); ok && size > 0 && uint64(size) > limit {
+			return uint64(size)
+		}
 		n := uint64(0)
 		for it := x.Iterator(); n <= limit && it.HasNext() == types.True; {
 			n = addSize(n, max(1, deepSizeUpTo(it.Next(), limit-n)))
@@ -1566,6 +1676,11 @@ type condition struct {
 	readsRequest bool
 	claims       []string              // the claims read, nil for all (see claimNames)
 	input        protoreflect.FullName // the method's request type
+	// times holds the request's messages that are or hold a
+	// google.protobuf.Timestamp (see timestampHolders), whose Timestamps
+	// an evaluation checks first (validTimestamps); nil when the request
+	// holds none, or the expression reads none (see readsTimes).
+	times map[protoreflect.FullName]bool
 }
 
 // ReadsRequest reports whether the expression reads the request variable;
@@ -1575,8 +1690,15 @@ func (c *condition) ReadsRequest() bool { return c.readsRequest }
 
 // Eval evaluates the condition on in. An error (a missing claim or key, a
 // cost limit exceeded, a request of another type than the method's input,
-// even one whose fields have the same names, a nil request message, the
-// call's end) says what failed.
+// even one whose fields have the same names, a nil request message, a
+// request holding a google.protobuf.Timestamp out of its valid range when
+// the expression may read a timestamp, the call's end) says what failed.
+//
+// A Timestamp out of its range (before 0001-01-01 or after 9999-12-31, or
+// with nanos out of [0, 10^9)), anywhere in the request, fails an
+// expression that has a value of type timestamp or dyn, whether or not it
+// reads that one: cel-go's reading wraps seconds near 2^63 around to a
+// date 292 billion years ago (see validTimestamps).
 //
 // A comprehension watches ctx, the call's context, every
 // interruptCheckFrequency steps: once the call is cancelled or its
@@ -1590,6 +1712,11 @@ func (c *condition) Eval(ctx context.Context, in grpcauth.ConditionInput) (bool,
 	if c.readsRequest && in.Request != nil {
 		if err := c.checkRequest(in.Request); err != nil {
 			return false, err
+		}
+		if c.times != nil {
+			if err := validTimestamps(in.Request.ProtoReflect(), c.times); err != nil {
+				return false, err
+			}
 		}
 	}
 	act := activations.Get().(*activation)
@@ -1922,4 +2049,137 @@ func exactInteger(n string) (any, bool) {
 	}
 	u, err := strconv.ParseUint(s, 10, 64)
 	return u, err == nil
+}
+
+// timestampName is the full name of google.protobuf.Timestamp.
+const timestampName protoreflect.FullName = "google.protobuf.Timestamp"
+
+// Timestamp's valid range, as timestamppb's CheckValid has it: from
+// 0001-01-01T00:00:00Z to 9999-12-31T23:59:59.999999999Z, CEL's range.
+const (
+	minTimestampSeconds = -62135596800
+	maxTimestampSeconds = 253402300799
+)
+
+// validTimestamp reports whether a google.protobuf.Timestamp of sec and
+// nanos is within its valid range, as timestamppb's CheckValid has it.
+func validTimestamp(sec, nanos int64) bool {
+	return sec >= minTimestampSeconds && sec <= maxTimestampSeconds && nanos >= 0 && nanos < 1e9
+}
+
+// readsTimes reports whether the checked expression ast has a value that
+// may be a timestamp read from the request: one of type timestamp, or
+// dyn (dyn(request).at, or a claim, which the checker cannot tell apart).
+func readsTimes(ast *cel.Ast) bool {
+	for _, t := range ast.NativeRep().TypeMap() {
+		if t.Kind() == types.TimestampKind || t.Kind() == types.DynKind {
+			return true
+		}
+	}
+	return false
+}
+
+// timestampHolders returns the messages, md and those it holds at any
+// depth (in fields, lists and map values), that are or hold a
+// google.protobuf.Timestamp, or nil when md holds none.
+func timestampHolders(md protoreflect.MessageDescriptor) map[protoreflect.FullName]bool {
+	// Every message md reaches, each then asked alone: a walk that leaves
+	// out the messages it is visiting (a cycle) could not record the
+	// answer of one it left, as holdsAny.check explains.
+	reached := map[protoreflect.FullName]protoreflect.MessageDescriptor{}
+	messagesOf(md, reached)
+	holders := map[protoreflect.FullName]bool{}
+	for name, m := range reached {
+		if reachesTimestamp(m, map[protoreflect.FullName]bool{}) {
+			holders[name] = true
+		}
+	}
+	if !holders[md.FullName()] {
+		return nil
+	}
+	return holders
+}
+
+// fieldMessages calls f with the message type of each field of md that
+// holds messages (a map's values), and stops when f returns true; it
+// reports whether f did.
+func fieldMessages(md protoreflect.MessageDescriptor, f func(protoreflect.MessageDescriptor) bool) bool {
+	fields := md.Fields()
+	for i := range fields.Len() {
+		fd := fields.Get(i)
+		if fd.IsMap() {
+			fd = fd.MapValue()
+		}
+		if m := fd.Message(); m != nil && f(m) {
+			return true
+		}
+	}
+	return false
+}
+
+// messagesOf adds md, and the messages it holds at any depth, to reached.
+func messagesOf(md protoreflect.MessageDescriptor, reached map[protoreflect.FullName]protoreflect.MessageDescriptor) {
+	if _, ok := reached[md.FullName()]; ok {
+		return
+	}
+	reached[md.FullName()] = md
+	fieldMessages(md, func(m protoreflect.MessageDescriptor) bool { messagesOf(m, reached); return false })
+}
+
+// reachesTimestamp reports whether md is or holds, at any depth, a
+// google.protobuf.Timestamp, leaving out the messages visited.
+func reachesTimestamp(md protoreflect.MessageDescriptor, visited map[protoreflect.FullName]bool) bool {
+	if md.FullName() == timestampName {
+		return true
+	}
+	if visited[md.FullName()] {
+		return false
+	}
+	visited[md.FullName()] = true
+	return fieldMessages(md, func(m protoreflect.MessageDescriptor) bool { return reachesTimestamp(m, visited) })
+}
+
+// validTimestamps fails when m holds a google.protobuf.Timestamp out of
+// its valid range (see minTimestampSeconds), or with nanos out of [0,
+// 10^9), at any depth; holders holds the messages that may hold one (see
+// timestampHolders). cel-go reads a Timestamp with AsTime, which wraps
+// around for seconds within about 2^36 of 2^63: seconds 2^63 - 1, a date
+// 292 billion years ahead, read as one 292 billion years ago, and
+// request.at < timestamp('2030-01-01T00:00:00Z') held for it.
+func validTimestamps(m protoreflect.Message, holders map[protoreflect.FullName]bool) error {
+	md := m.Descriptor()
+	if md.FullName() == timestampName {
+		fields := md.Fields()
+		sec, nanos := m.Get(fields.ByNumber(1)).Int(), m.Get(fields.ByNumber(2)).Int()
+		if !validTimestamp(sec, nanos) {
+			return fmt.Errorf("celcond: the request holds a google.protobuf.Timestamp out of its valid range (0001-01-01 to 9999-12-31, nanos 0 to 999999999): seconds %d, nanos %d", sec, nanos)
+		}
+		return nil
+	}
+	var err error
+	m.Range(func(fd protoreflect.FieldDescriptor, v protoreflect.Value) bool {
+		vd := fd
+		if fd.IsMap() {
+			vd = fd.MapValue()
+		}
+		if vd.Message() == nil || !holders[vd.Message().FullName()] {
+			return true
+		}
+		switch {
+		case fd.IsList():
+			l := v.List()
+			for i := 0; i < l.Len() && err == nil; i++ {
+				err = validTimestamps(l.Get(i).Message(), holders)
+			}
+		case fd.IsMap():
+			v.Map().Range(func(_ protoreflect.MapKey, v protoreflect.Value) bool {
+				err = validTimestamps(v.Message(), holders)
+				return err == nil
+			})
+		default:
+			err = validTimestamps(v.Message(), holders)
+		}
+		return err == nil
+	})
+	return err
 }

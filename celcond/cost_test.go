@@ -3,6 +3,7 @@ package celcond
 import (
 	"context"
 	"errors"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -71,6 +72,26 @@ func TestCost_ComparisonReadsTheLongerListNoFurtherThanTheShorter(t *testing.T) 
 	l := types.NewDynamicList(types.DefaultTypeAdapter, make([]int, 1000))
 	if cost := (runtimeCoster{}).CallCost(operators.Equals, "", []ref.Val{l, l}, nil); cost == nil || *cost != 100 {
 		t.Errorf("equal lists: cost = %v, want 100", deref(cost))
+	}
+}
+
+// TestCost_ComparisonOfTwoLongListsReadsEachOnce: sizing two lists of
+// 6,000 elements read each up to 64, 128, ... 4,096 elements before the
+// limit that holds them, 2.3 times each list, more than comparing them
+// reads: a comprehension comparing two claim lists on every step ran for
+// 0.4 s at the default limit, two thirds of it sizing them. A list of more
+// elements than the limit is known larger without being read.
+func TestCost_ComparisonOfTwoLongListsReadsEachOnce(t *testing.T) {
+	const n = 6000
+	read := 0
+	a := countingList{Lister: types.NewDynamicList(types.DefaultTypeAdapter, make([]int, n)), read: &read}
+	b := countingList{Lister: types.NewDynamicList(types.DefaultTypeAdapter, make([]int, n)), read: &read}
+	cost := runtimeCoster{}.CallCost(operators.Equals, "", []ref.Val{a, b}, nil)
+	if cost == nil || *cost != n/10 {
+		t.Errorf("cost = %v, want %d", deref(cost), n/10)
+	}
+	if read > 2*n {
+		t.Errorf("read %d elements of two lists of %d, want at most %d", read, n, 2*n)
 	}
 }
 
@@ -727,7 +748,7 @@ func TestCompile_StepGuardKeepsWhatTheTrackerSees(t *testing.T) {
 				return i, nil
 			})
 		}
-		if _, err := env.Program(ast, watch(&before), cel.CustomDecoratorV2(stepGuards(steps)), watch(&after)); err != nil {
+		if _, err := env.Program(ast, watch(&before), cel.CustomDecoratorV2(stepGuards(steps, nil)), watch(&after)); err != nil {
 			t.Fatal(err)
 		}
 		if len(before) == 0 || strings.Join(before, ",") != strings.Join(after, ",") {
@@ -751,4 +772,70 @@ func packedEnv(t *testing.T) (*Compiler, *cel.Env) {
 		t.Fatal(err)
 	}
 	return c, env
+}
+
+// mapMethod returns a method whose request, Req, has a map<string,
+// string>, m.
+func mapMethod(t *testing.T) protoreflect.MethodDescriptor {
+	t.Helper()
+	one, many := descriptorpb.FieldDescriptorProto_LABEL_OPTIONAL, descriptorpb.FieldDescriptorProto_LABEL_REPEATED
+	return fileMethod(t, &descriptorpb.FileDescriptorProto{
+		Name:    proto.String("celcond/map_test.proto"),
+		Package: proto.String("celcond.maptest"),
+		Syntax:  proto.String("proto3"),
+		MessageType: []*descriptorpb.DescriptorProto{{
+			Name:  proto.String("Req"),
+			Field: []*descriptorpb.FieldDescriptorProto{messageField("m", 1, many, ".celcond.maptest.Req.MEntry")},
+			NestedType: []*descriptorpb.DescriptorProto{{
+				Name:    proto.String("MEntry"),
+				Options: &descriptorpb.MessageOptions{MapEntry: proto.Bool(true)},
+				Field:   []*descriptorpb.FieldDescriptorProto{messageField("key", 1, one, ""), messageField("value", 2, one, "")},
+			}},
+		}},
+	})
+}
+
+// TestEval_IteratingAMapCountsItsEntriesAsSteps: cel-go copies a map's
+// keys whole before a comprehension's first step, and charges the copy
+// nothing, so a comprehension that stops early (exists finding its first
+// key) was charged 1 for reading the whole map: request.m.exists(k,
+// request.m.exists(j, true) && false) over a request map of 300,000
+// entries ran for 39 s within the limit, its 4,096 tracked steps each
+// copying 300,000 keys. A tracked evaluation counts a map's iteration as
+// one step per 16 entries, when it starts.
+func TestEval_IteratingAMapCountsItsEntriesAsSteps(t *testing.T) {
+	md := mapMethod(t)
+	c, err := New(Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cond, err := c.CompileCondition(md, "[1, 2, 3, 4, 5, 6, 7, 8, 9, 10].exists(i, request.m.exists(j, true) && false)")
+	if err != nil {
+		t.Fatal(err)
+	}
+	alice, err := verifier.NewClaims(map[string]any{"sub": "alice"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	withEntries := func(n int) grpcauth.ConditionInput {
+		req := dynamicpb.NewMessage(md.Input())
+		m := req.Mutable(md.Input().Fields().ByName("m")).Map()
+		for i := range n {
+			m.Set(protoreflect.ValueOfString(strconv.Itoa(i)).MapKey(), protoreflect.ValueOfString(""))
+		}
+		return grpcauth.ConditionInput{Claims: alice, Request: req}
+	}
+	gc := cond.(*condition)
+	// 10 iterations of 8,000 entries count 5,000 steps, 2 steps each.
+	in := withEntries(8000)
+	if gc.fast != nil && gc.small(in) {
+		t.Fatal("the request is within the proven size: not tracked")
+	}
+	if ok, err := cond.Eval(context.Background(), in); ok || err == nil || !strings.Contains(err.Error(), "more steps than a tracked evaluation may") {
+		t.Errorf("10 iterations of a map of 8,000 entries = %v, %v; want the step bound's error", ok, err)
+	}
+	// 10 of 1,000 count 650.
+	if ok, err := cond.Eval(context.Background(), withEntries(1000)); ok || err != nil {
+		t.Errorf("10 iterations of a map of 1,000 entries = %v, %v; want false", ok, err)
+	}
 }
