@@ -278,7 +278,7 @@ func messageField(name string, n int32, label descriptorpb.FieldDescriptorProto_
 
 // fileMethod builds file, adding it a service S whose method M takes and
 // returns the Req of file's package, and returns M.
-func fileMethod(t *testing.T, file *descriptorpb.FileDescriptorProto) protoreflect.MethodDescriptor {
+func fileMethod(t testing.TB, file *descriptorpb.FileDescriptorProto) protoreflect.MethodDescriptor {
 	t.Helper()
 	req := proto.String("." + file.GetPackage() + ".Req")
 	file.Service = []*descriptorpb.ServiceDescriptorProto{{

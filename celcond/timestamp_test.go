@@ -2,6 +2,7 @@ package celcond
 
 import (
 	"context"
+	"fmt"
 	"math"
 	"strings"
 	"testing"
@@ -20,7 +21,7 @@ import (
 // google.protobuf.Timestamps: at, the list ats, the values of the map m,
 // and, through b, a B whose field a is a Req again (a cycle that b enters
 // before at is declared), next to a string, name.
-func timeMethod(t *testing.T) protoreflect.MethodDescriptor {
+func timeMethod(t testing.TB) protoreflect.MethodDescriptor {
 	t.Helper()
 	field := messageField
 	one, many := descriptorpb.FieldDescriptorProto_LABEL_OPTIONAL, descriptorpb.FieldDescriptorProto_LABEL_REPEATED
@@ -181,5 +182,105 @@ func TestCompile_TimestampsBuiltFromComputedSecondsAreRefused(t *testing.T) {
 	req.Mutable(md.Input().Fields().ByName("ids")).List().Append(protoreflect.ValueOfInt32(math.MaxInt32))
 	if got, err := cond.Eval(context.Background(), grpcauth.ConditionInput{Claims: alice, Request: req}); got || err == nil {
 		t.Errorf("timestamp(seconds) with seconds near 2^63 = %v, %v; want an error", got, err)
+	}
+}
+
+// TestEval_ClaimsAloneDoNotReadTheRequestTimestamps: a claim is dyn, as
+// dyn(request).at is, but holds no request Timestamp. An expression that
+// reads claims and no timestamp walked every Timestamp of the request on
+// every evaluation (20 times the rest's cost on 1,000 of them) and refused
+// a request for a Timestamp it never read. One that makes a request's value
+// that can hold a Timestamp dyn still checks them, whether or not it has a
+// value of type timestamp.
+func TestEval_ClaimsAloneDoNotReadTheRequestTimestamps(t *testing.T) {
+	md := timeMethod(t)
+	c, err := New(Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	alice, err := verifier.NewClaims(map[string]any{"sub": "alice", "l": []string{"x", ""}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	req := dynamicpb.NewMessage(md.Input())
+	req.Set(md.Input().Fields().ByName("at"), protoreflect.ValueOfMessage((&timestamppb.Timestamp{Seconds: math.MaxInt64}).ProtoReflect()))
+	inner := dynamicpb.NewMessage(md.Input())
+	inner.Set(md.Input().Fields().ByName("at"), protoreflect.ValueOfMessage((&timestamppb.Timestamp{Seconds: math.MaxInt64}).ProtoReflect()))
+	b := req.Mutable(md.Input().Fields().ByName("b")).Message()
+	b.Set(b.Descriptor().Fields().ByName("a"), protoreflect.ValueOfMessage(inner))
+	in := grpcauth.ConditionInput{Claims: alice, Request: req}
+	for _, expr := range []string{
+		"claims.sub == 'alice' && request.name == ''",
+		"claims.l.exists(x, x == request.name)",
+		"claims.sub == 'alice' && size(request.ats) == 0",
+	} {
+		cond, err := c.CompileCondition(md, expr)
+		if err != nil {
+			t.Fatalf("CompileCondition(%q): %v", expr, err)
+		}
+		if got, err := cond.Eval(context.Background(), in); !got || err != nil {
+			t.Errorf("%s with an out-of-range at = %v, %v; want true", expr, got, err)
+		}
+	}
+	for _, expr := range []string{
+		"dyn(request).at.getSeconds() < 1893456000",
+		"[request.b, 1][0].a.at.getSeconds() < 1893456000",
+		"[dyn(request.b)].exists(x, x.a.at.getSeconds() < 1893456000)",
+		"[request.b].exists(x, dyn(x).a.at.getSeconds() < 1893456000)",
+		"claims.sub == 'alice' && request.at.getSeconds() < 1893456000",
+	} {
+		cond, err := c.CompileCondition(md, expr)
+		if err != nil {
+			t.Fatalf("CompileCondition(%q): %v", expr, err)
+		}
+		if got, err := cond.Eval(context.Background(), in); got || err == nil || !strings.Contains(err.Error(), "out of its valid range") {
+			t.Errorf("%s with an out-of-range at = %v, %v; want an out-of-range error", expr, got, err)
+		}
+	}
+}
+
+// BenchmarkConditionRequestTimestamps measures an evaluation on a request
+// holding n google.protobuf.Timestamps (in a list): "name" reads a string
+// field alone, "claim" a claim too, and "at" a Timestamp field, whose
+// evaluation checks every Timestamp of the request first. A claim, dyn as
+// it is, does not make an evaluation check them: "claim" took 42 µs on
+// 1,000 Timestamps when it did, 1.5-2.6 µs now.
+//
+//	go test -run '^$' -bench BenchmarkConditionRequestTimestamps -benchmem -count 5 ./celcond
+func BenchmarkConditionRequestTimestamps(b *testing.B) {
+	md := timeMethod(b)
+	c, err := New(Config{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	alice, err := verifier.NewClaims(map[string]any{"sub": "alice"})
+	if err != nil {
+		b.Fatal(err)
+	}
+	for _, n := range []int{10, 1000} {
+		req := dynamicpb.NewMessage(md.Input())
+		l := req.Mutable(md.Input().Fields().ByName("ats")).List()
+		for range n {
+			l.Append(protoreflect.ValueOfMessage((&timestamppb.Timestamp{Seconds: 5}).ProtoReflect()))
+		}
+		in := grpcauth.ConditionInput{Claims: alice, Request: req}
+		for _, tt := range []struct{ name, expr string }{
+			{"name", "request.name == ''"},
+			{"claim", "claims.sub == 'alice' && request.name == ''"},
+			{"at", "request.at < timestamp('2030-01-01T00:00:00Z')"},
+		} {
+			cond, err := c.CompileCondition(md, tt.expr)
+			if err != nil {
+				b.Fatal(err)
+			}
+			b.Run(fmt.Sprintf("%s/%d", tt.name, n), func(b *testing.B) {
+				b.ReportAllocs()
+				for b.Loop() {
+					if ok, err := cond.Eval(context.Background(), in); !ok || err != nil {
+						b.Fatal(ok, err)
+					}
+				}
+			})
+		}
 	}
 }
