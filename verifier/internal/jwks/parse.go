@@ -39,6 +39,11 @@ type skippedKey struct {
 	// Exposes holds the RFC 7638 thumbprints of the public keys whose
 	// private material the entry holds; empty when it holds none.
 	Exposes []string
+	// Factors holds the RSA prime factors the entry publishes that count
+	// against the document's maxPublishedFactors: the caller tries them
+	// on the last good set's keys too (exposeFactored), which no entry
+	// of the document may name.
+	Factors []*big.Int
 }
 
 // rejection is why parseKey refused an entry.
@@ -79,7 +84,10 @@ func debugf(format string, a ...any) *rejection {
 // The key an EC or OKP entry's "d" makes is derived for the first
 // maxDerivedKeys such entries only (see publicOfPrivate). An RSA prime
 // factor that an entry publishes exposes the key whose modulus it divides
-// (the first maxPublishedFactors such factors only). Each entry is
+// (the first maxPublishedFactors such factors only); the skipped entry
+// holds its factors, for the caller to try on the last good set's keys
+// (exposeFactored), and skipped holds each entry that publishes one,
+// whether the document is a key set or not. Each entry is
 // read as canonicalEntry rewrites it. Of a document that repeats "keys"
 // (or names it in another case too), the last such member gives the keys,
 // as encoding/json reads it; the entries of the others give none, but
@@ -135,8 +143,9 @@ func parseEntries(body []byte, skipped *[]skippedKey, cur *entry) ([]*Key, error
 		derived int                 // entries whose "d" made a public key
 		factors []*big.Int          // RSA prime factors published, at most maxPublishedFactors
 	)
-	// note adds what r, the rejection of the entry raw, exposes.
-	note := func(r *rejection, raw json.RawMessage, shadowed []member) {
+	// note adds what r, the rejection of the entry raw, exposes, and
+	// returns the factors of the entry that count.
+	note := func(r *rejection, raw json.RawMessage, shadowed []member) []*big.Int {
 		if r.scalar && derived < maxDerivedKeys {
 			derived++
 			r.exposeDerived(raw)
@@ -159,7 +168,10 @@ func parseEntries(body []byte, skipped *[]skippedKey, cur *entry) ([]*Key, error
 		for _, tp := range r.exposed {
 			exposed[tp] = true
 		}
-		factors = append(factors, r.factors[:min(len(r.factors), maxPublishedFactors-len(factors))]...)
+		n := min(len(r.factors), maxPublishedFactors-len(factors))
+		counted := r.factors[:n:n]
+		factors = append(factors, counted...)
+		return counted
 	}
 	// passOver reads entries that give no key (why says so): one that
 	// publishes private material exposes its key all the same.
@@ -172,11 +184,11 @@ func parseEntries(body []byte, skipped *[]skippedKey, cur *entry) ([]*Key, error
 			if r == nil {
 				continue
 			}
-			note(r, raw, shadowed)
-			if len(r.exposed) == 0 {
+			counted := note(r, raw, shadowed)
+			if len(r.exposed) == 0 && len(counted) == 0 {
 				continue
 			}
-			*skipped = append(*skipped, skippedKey{Index: i, KID: hintKID(raw), Reason: why + r.reason, Warn: true, Exposes: r.exposed})
+			*skipped = append(*skipped, skippedKey{Index: i, KID: hintKID(raw), Reason: why + r.reason, Warn: true, Exposes: r.exposed, Factors: counted})
 		}
 		*cur = entry{}
 	}
@@ -197,8 +209,8 @@ func parseEntries(body []byte, skipped *[]skippedKey, cur *entry) ([]*Key, error
 		*cur = entry{index: i, raw: raw}
 		k, r := parseKey(raw)
 		if r != nil {
-			note(r, raw, shadowed)
-			*skipped = append(*skipped, skippedKey{Index: i, KID: hintKID(raw), Reason: r.reason, Warn: r.warn, Exposes: r.exposed})
+			counted := note(r, raw, shadowed)
+			*skipped = append(*skipped, skippedKey{Index: i, KID: hintKID(raw), Reason: r.reason, Warn: r.warn, Exposes: r.exposed, Factors: counted})
 			continue
 		}
 		if j, dup := byKID[k.ID]; dup {
@@ -615,8 +627,8 @@ func exposedByInvalid(raw json.RawMessage, kty jwa.KeyType) *rejection {
 }
 
 // maxPublishedFactors bounds the RSA prime factors a document's entries
-// publish that parseJWKS tries on each kept RSA key's modulus (one
-// division each), so that a hostile document of thousands of factors and
+// publish that parseJWKS tries on each kept RSA key's modulus, and
+// exposeFactored on each key of the last good set (one division each), so that a hostile document of thousands of factors and
 // keys cannot make each fetch burn seconds.
 const maxPublishedFactors = 32
 
@@ -644,6 +656,29 @@ func primeFactors(members map[string]json.RawMessage) []*big.Int {
 		}
 	}
 	return out
+}
+
+// exposeFactored adds to the Exposes of each entry of skipped the
+// thumbprints of the keys of last, the last good set, whose modulus one of
+// the entry's Factors divides: the document need not name such a key, and
+// may leave it out or have no usable key at all, and the key is exposed
+// all the same (it then leaves the last good set, and is remembered). One
+// division per factor (at most maxPublishedFactors per document) and key
+// of last, as for the document's own keys.
+func exposeFactored(skipped []skippedKey, last *snapshot) {
+	if last == nil {
+		return
+	}
+	for i := range skipped {
+		if len(skipped[i].Factors) == 0 {
+			continue
+		}
+		for _, k := range last.keys {
+			if !slices.Contains(skipped[i].Exposes, k.thumb) && factoredBy(k, skipped[i].Factors) {
+				skipped[i].Exposes = append(skipped[i].Exposes, k.thumb)
+			}
+		}
+	}
 }
 
 // factoredBy reports whether one of factors is a proper factor of k's RSA

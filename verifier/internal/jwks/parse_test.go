@@ -597,21 +597,7 @@ func TestSet_PrivateEntryOfADocumentThatIsNoKeySetStopsItsKey(t *testing.T) {
 		`"keys" then "Keys": "x"`:         `{"keys":[` + private + `],"Keys":"x"}`,
 		"a private JWK alone, no key set": private,
 	} {
-		t.Run(name, func(t *testing.T) {
-			ts := newTestServer(t)
-			ts.setKeys(t, rsaJWK(t, 0, "a"), rsaJWK(t, 1, "b"))
-			s, ft := startSet(t, Config{URL: ts.URL + "/keys"})
-			ready(t, s)
-			b := s.Current("b")
-			ts.set("/keys", reply{body: []byte(doc)})
-			ft.refreshNow(t)
-			if s.Current("a") != nil {
-				t.Fatal("key a still served from the last good set after a document published its private key")
-			}
-			if s.Current("b") != b || b == nil {
-				t.Fatal("key b, not exposed, no longer served from the last good set")
-			}
-		})
+		t.Run(name, func(t *testing.T) { lastGoodSetLosesKeyA(t, doc, "its private key") })
 	}
 }
 
@@ -694,4 +680,62 @@ func kids(keys []*Key) []string {
 		out = append(out, k.ID)
 	}
 	return out
+}
+
+// An RSA prime factor that a fetched document publishes exposes the key
+// of the last good set whose modulus it divides, also when no entry of the
+// document names that key: a failed document (no usable key, or no key
+// set) stops it being served, and a document that leaves it out gets it
+// remembered, so that a later one cannot bring it back. Before, the
+// factor was tried only on the keys of its own document, and the last
+// good set kept serving the factored key.
+func TestSet_PublishedPrimeStopsTheLastGoodSetKeyItFactors(t *testing.T) {
+	testKeys(t)
+	b64 := base64.RawURLEncoding.EncodeToString
+	prime := `{"kty":"RSA","kid":"x","p":"` + b64(rsaKeys[0].Primes[0].Bytes()) + `"}`
+	for name, doc := range map[string]string{
+		"no usable key":                    `{"keys":[` + prime + `]}`,
+		"beside another key's n":           `{"keys":[` + strings.TrimSuffix(string(jwkJSON(t, rsaKeys[2], "c", "", nil)), "}") + `,"q":"` + b64(rsaKeys[0].Primes[0].Bytes()) + `"}]}`,
+		"no key set":                       `{"keys":[` + prime + `],"keys":null}`,
+		"an oth r, no key set":             `{"keys":[{"oth":[{"r":"` + b64(rsaKeys[0].Primes[1].Bytes()) + `"}]}],"keys":5}`,
+		"in a repeated, failed keys array": `{"keys":[` + prime + `],"keys":[]}`,
+	} {
+		t.Run(name, func(t *testing.T) { lastGoodSetLosesKeyA(t, doc, "a prime factor of its modulus") })
+	}
+	t.Run("remembered when the document leaves the key out", func(t *testing.T) {
+		ts := newTestServer(t)
+		ts.setKeys(t, rsaJWK(t, 0, "a"))
+		s, ft := startSet(t, Config{URL: ts.URL + "/keys"})
+		ready(t, s)
+		ts.setKeys(t, rsaJWK(t, 1, "b"), json.RawMessage(prime))
+		ft.refreshNow(t)
+		ts.setKeys(t, rsaJWK(t, 0, "a"), rsaJWK(t, 1, "b"))
+		ft.refreshNow(t)
+		if s.Current("a") != nil {
+			t.Fatal("key a served again after an earlier document published a prime factor of its modulus")
+		}
+		if s.Current("b") == nil {
+			t.Fatal("key b, not exposed, not served")
+		}
+	})
+}
+
+// lastGoodSetLosesKeyA loads the set {a, b} (rsaKeys 0 and 1), serves doc,
+// which publishes what (of key a), and fails unless a is no longer served
+// and b, which doc does not expose, still is.
+func lastGoodSetLosesKeyA(t *testing.T, doc, what string) {
+	t.Helper()
+	ts := newTestServer(t)
+	ts.setKeys(t, rsaJWK(t, 0, "a"), rsaJWK(t, 1, "b"))
+	s, ft := startSet(t, Config{URL: ts.URL + "/keys"})
+	ready(t, s)
+	b := s.Current("b")
+	ts.set("/keys", reply{body: []byte(doc)})
+	ft.refreshNow(t)
+	if s.Current("a") != nil {
+		t.Fatalf("key a still served from the last good set after a document published %s", what)
+	}
+	if s.Current("b") != b || b == nil {
+		t.Fatal("key b, not exposed, no longer served from the last good set")
+	}
 }

@@ -86,13 +86,16 @@ func (s *Set) fetchKeys(url string) (*snapshot, time.Duration, error) {
 		return nil, 0, err
 	}
 	keys, skipped, err := parseJWKS(body)
+	exposeFactored(skipped, s.cur.Load()) // a published prime exposes a key of the last good set too
 	s.exposed.add(skipped)
 	if err != nil {
 		// skipped holds what a refused document still exposes: the
 		// entries of its "keys" members when it is no key set (a "keys"
 		// of another type, or a private JWK alone), or, when its parsing
 		// panicked (a *jwxpanic.Error), its entries before the panic and
-		// the entry that panicked (panickedEntry). Those keys leave the
+		// the entry that panicked (panickedEntry); with the keys of the
+		// last good set their published primes factor (exposeFactored).
+		// Those keys leave the
 		// last good set, as below. A panic is logged at error level with
 		// its stack, a bug to report; the failed fetch is logged as any
 		// other.
