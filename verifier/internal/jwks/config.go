@@ -40,9 +40,20 @@ const (
 	maxMissedKidLen = 256             // longer kids are never remembered
 	maxExposedKeys  = 256             // bound on remembered exposed keys (thumbprints)
 	maxDerivedKeys  = 32              // EC/OKP private scalars per document whose public key is derived
-	missTTLFactor   = 6               // unknown kid remembered for 6×MinRefreshInterval
-	minRSABits      = 2048
-	maxRSABits      = 8192
+	// maxEntries bounds the entries of a key-set document (of all its
+	// "keys" members together): a document with more is refused, a failed
+	// fetch, its first maxEntries entries read only for the private key
+	// material they publish (parseEntries), none beyond. Real issuers publish a handful of keys (Google about 3,
+	// Okta 2 to 4, Entra ID about 10, Cognito, Auth0 2 or 3, Keycloak a
+	// few), so 1000 leaves two orders of magnitude of headroom, while
+	// jwx's parsing of each entry (about 20 µs and 12 KiB for a tiny
+	// hostile one) stays at about 20 ms and 13 MB per document, whatever
+	// its size: 1 MiB of such entries, over 30,000, cost 0.6 s and 420 MB
+	// before.
+	maxEntries    = 1000
+	missTTLFactor = 6 // unknown kid remembered for 6×MinRefreshInterval
+	minRSABits    = 2048
+	maxRSABits    = 8192
 )
 
 // Config configures a Set. Zero values take the Default… constants above;

@@ -91,7 +91,12 @@ func debugf(format string, a ...any) *rejection {
 // read as canonicalEntry rewrites it. Of a document that repeats "keys"
 // (or names it in another case too), the last such member gives the keys,
 // as encoding/json reads it; the entries of the others give none, but
-// still expose the keys whose private material they hold (passedOver).
+// still expose the keys whose private material they hold (keysMembers).
+// A document of more than maxEntries entries (all its "keys" members
+// together, counted by streaming before any entry is decoded) is refused
+// with an error: its first maxEntries entries are read only for the keys
+// they expose, as a document that is no key set is, and none beyond them,
+// so its work is that of a document at the cap, whatever its size.
 //
 // A panic while parsing (jwx's, on a document that reaches one of its
 // bugs, or one of this package's own) is recovered: the error then wraps
@@ -130,10 +135,6 @@ type entry struct {
 // skips to *skipped as it goes, and sets *cur to the entry it is parsing
 // (nil raw once none is).
 func parseEntries(body []byte, skipped *[]skippedKey, cur *entry) ([]*Key, error) {
-	var doc struct {
-		Keys []json.RawMessage `json:"keys"`
-	}
-	err := json.Unmarshal(body, &doc)
 	var (
 		keys    []*Key
 		index   []int              // index[i] is the position of keys[i] in doc.Keys
@@ -192,12 +193,32 @@ func parseEntries(body []byte, skipped *[]skippedKey, cur *entry) ([]*Key, error
 		}
 		*cur = entry{}
 	}
+	// Count the entries before any is decoded: a document of too many is
+	// refused, its first maxEntries entries read for private material
+	// only, as those of a document that is no key set.
+	overCap := func(entries []json.RawMessage) error {
+		passOver(entries[:min(len(entries), maxEntries)], fmt.Sprintf("in a document of more than %d entries, not read for keys: ", maxEntries))
+		return fmt.Errorf("jwks: key set has more than %d entries (real issuers publish a handful): refused, none read for keys", maxEntries)
+	}
+	members, n := keysMembers(body, maxEntries)
+	if n > maxEntries {
+		return nil, overCap(entriesOf(members))
+	}
+	var doc struct {
+		Keys []json.RawMessage `json:"keys"`
+	}
+	err := json.Unmarshal(body, &doc)
+	if len(doc.Keys) > maxEntries {
+		// Not reached: keysMembers counts what encoding/json reads. Kept
+		// so that the cap holds should the two readers ever differ.
+		return nil, overCap(doc.Keys)
+	}
 	if err != nil || doc.Keys == nil {
 		// No key set, but the entries of its "keys" members, all of them,
 		// still expose their keys, and so does the document itself when
 		// it is one JWK (a private key served as the key set): the last
 		// good set stops serving them.
-		passOver(append(passedOver(body, true), body), "in a document that is no key set, not read for keys: ")
+		passOver(append(entriesOf(members), body), "in a document that is no key set, not read for keys: ")
 		if err != nil {
 			return nil, fmt.Errorf("jwks: key set is not valid JSON: %w", err)
 		}
@@ -225,7 +246,7 @@ func parseEntries(body []byte, skipped *[]skippedKey, cur *entry) ([]*Key, error
 		index = append(index, i)
 	}
 	// The entries of the other "keys" members: none is used.
-	passOver(passedOver(body, false), `in a "keys" member that the document repeats, not read for keys: `)
+	passOver(entriesOf(members[:max(len(members)-1, 0)]), `in a "keys" member that the document repeats, not read for keys: `)
 	if len(drop) == 0 && len(exposed) == 0 && len(factors) == 0 {
 		return keys, nil
 	}
@@ -246,46 +267,66 @@ func parseEntries(body []byte, skipped *[]skippedKey, cur *entry) ([]*Key, error
 	return kept, nil
 }
 
-// passedOver returns the entries of the members of body's outermost
-// object named "keys", in any case, but the last: encoding/json, which
-// decodes the document (parseEntries), matches member names
-// case-insensitively and keeps the last match, so those entries are not
-// read for keys, but an issuer that publishes private material there
-// publishes it all the same; with all, the last one's too (for a document
-// that is no key set, which none gives keys). It returns nil when there is
-// no such member, and the entries of the members before one that does not
-// decode.
-func passedOver(body []byte, all bool) []json.RawMessage {
+// keysMembers returns the entries of the members of body's outermost
+// object named "keys", in any case, one slice per member in document order
+// (nil for a member that is no array): encoding/json, which decodes the
+// document (parseEntries), matches member names case-insensitively and
+// keeps the last match, so the entries of the others are not read for
+// keys, but an issuer that publishes private material there publishes it
+// all the same. It streams the document, decoding no entry: it keeps the
+// first limit entries of all members together, and n counts them, up to
+// limit+1, where it stops: n > limit says that some were left out. It
+// returns nil when there is no such member, and stops at the first member
+// that does not decode (the entries of that member before the fault kept).
+func keysMembers(body []byte, limit int) (members [][]json.RawMessage, n int) {
 	d := jsontext.NewDecoder(bytes.NewReader(body), jsontext.AllowDuplicateNames(true), jsontext.AllowInvalidUTF8(true))
 	if t, err := d.ReadToken(); err != nil || t.Kind() != '{' {
-		return nil
+		return nil, 0
 	}
-	var arrays [][]byte
 	for d.PeekKind() == '"' {
 		t, err := d.ReadToken()
 		if err != nil {
-			break
+			return members, n
 		}
-		name := t.String() // before the next read voids t
-		v, err := d.ReadValue()
-		if err != nil {
-			break
+		if !strings.EqualFold(t.String(), "keys") {
+			if d.SkipValue() != nil {
+				return members, n
+			}
+			continue
 		}
-		if strings.EqualFold(name, "keys") {
-			end := int(d.InputOffset())
-			arrays = append(arrays, body[end-len(v):end]) // v's memory is the decoder's, reused
+		if d.PeekKind() != '[' {
+			members = append(members, nil)
+			if d.SkipValue() != nil {
+				return members, n
+			}
+			continue
 		}
-	}
-	if !all {
-		arrays = arrays[:max(len(arrays)-1, 0)]
-	}
-	var out []json.RawMessage
-	for _, a := range arrays {
+		if _, err := d.ReadToken(); err != nil {
+			return members, n
+		}
 		var entries []json.RawMessage
-		_ = json.Unmarshal(a, &entries) // none when it is not an array
-		out = append(out, entries...)
+		for d.PeekKind() != ']' {
+			if n++; n > limit {
+				return append(members, entries), n
+			}
+			v, err := d.ReadValue()
+			if err != nil {
+				return append(members, entries), n - 1
+			}
+			end := int(d.InputOffset())
+			entries = append(entries, json.RawMessage(body[end-len(v):end])) // v's memory is the decoder's, reused
+		}
+		members = append(members, entries)
+		if _, err := d.ReadToken(); err != nil {
+			return members, n
+		}
 	}
-	return out
+	return members, n
+}
+
+// entriesOf returns the entries of members, one after another.
+func entriesOf(members [][]json.RawMessage) []json.RawMessage {
+	return slices.Concat(members...)
 }
 
 // panickedEntry returns the skipped entry for e, the entry whose parsing

@@ -91,7 +91,8 @@ func (s *Set) fetchKeys(url string) (*snapshot, time.Duration, error) {
 	if err != nil {
 		// skipped holds what a refused document still exposes: the
 		// entries of its "keys" members when it is no key set (a "keys"
-		// of another type, or a private JWK alone), or, when its parsing
+		// of another type, or a private JWK alone), its first maxEntries
+		// entries when it has more, or, when its parsing
 		// panicked (a *jwxpanic.Error), its entries before the panic and
 		// the entry that panicked (panickedEntry); with the keys of the
 		// last good set their published primes factor (exposeFactored).
