@@ -75,7 +75,10 @@ const maxPendingCodes = 1024
 // AuthorizeURL returns URL()+"/v1/authorize", the authorization endpoint
 // (Okta's layout). It shows the login page to choose one of Config.Users;
 // only that page may post the choice back (a POST a browser marks as from
-// another origin gets 403, no code).
+// another origin gets 403, no code). It answers in the redirect URI's
+// query only: a response_mode other than query gets a 400 page, not a
+// redirect, and a request or request_uri parameter gets
+// request_not_supported or request_uri_not_supported.
 func (i *Issuer) AuthorizeURL() string { return i.url + "/v1/authorize" }
 
 // authCode is what an issued code is bound to.
@@ -265,8 +268,27 @@ func (a *authorizer) parseAuthorize(v url.Values) (*authzRequest, *authzError) {
 	refuse := func(code, desc string) (*authzRequest, *authzError) {
 		return req, &authzError{redirect: true, code: code, desc: desc}
 	}
+	// OAuth 2.0 Multiple Response Type Encoding Practices: the answer goes
+	// in the query, code's default, and nowhere else. A client that asked
+	// for another mode (fragment, form_post, ...) must not be sent it in
+	// the query, where it would not look (and where a client that looks
+	// there anyway would pass here but fail against a real issuer): it is
+	// shown to the person with 400, as one for an unknown redirect URI,
+	// since the issuer cannot answer in the mode the client expects.
+	if m := v.Get("response_mode"); m != "" && m != "query" {
+		return nil, &authzError{code: "invalid_request", desc: "response_mode must be query (the only mode this issuer supports)"}
+	}
 	if v.Get("response_type") != "code" {
 		return refuse("unsupported_response_type", "only response_type=code is supported")
+	}
+	// OpenID Connect Core 6.1, 6.2: request objects are not supported,
+	// and their parameters must not be ignored, as they would replace
+	// those of the query.
+	if v.Get("request") != "" {
+		return refuse("request_not_supported", "request objects are not supported")
+	}
+	if v.Get("request_uri") != "" {
+		return refuse("request_uri_not_supported", "request_uri is not supported")
 	}
 	req.challenge = v.Get("code_challenge")
 	switch {

@@ -414,6 +414,15 @@ func TestAuthorize_RequestRefusals(t *testing.T) {
 		{"unknown prompt", authzParams("prompt", "create"), "reader", "invalid_request", true},
 		{"malformed acr_values", authzParams("acr_values", `urn:a "b"`), "reader", "invalid_request", true},
 		{"repeated acr_values", func() url.Values { v := authzParams("acr_values", "a"); v.Add("acr_values", "b"); return v }(), "reader", "", false},
+		{"fragment response_mode is not answered in the query", authzParams("response_mode", "fragment"), "reader", "", false},
+		{"form_post response_mode is not answered in the query", authzParams("response_mode", "form_post"), "reader", "", false},
+		{"repeated response_mode", func() url.Values {
+			v := authzParams("response_mode", "query")
+			v.Add("response_mode", "query")
+			return v
+		}(), "reader", "", false},
+		{"request object is not ignored", authzParams("request", "eyJhbGciOiJub25lIn0.e30."), "reader", "request_not_supported", true},
+		{"request_uri is not ignored", authzParams("request_uri", "urn:ietf:params:oauth:request_uri:x"), "reader", "request_uri_not_supported", true},
 		{"unknown user", authzParams(), "mallory", "access_denied", true},
 		{"cancel", func() url.Values { v := authzParams(); v.Set("cancel", "1"); return v }(), "", "access_denied", true},
 	}
@@ -788,5 +797,27 @@ func TestAuthorize_RFC9068UserTokenHasNoUID(t *testing.T) {
 	_, claims := segments(t, m["access_token"].(string))
 	if uid, has := claims["uid"]; has || claims["sub"] != "reader" || claims["client_id"] != "web" {
 		t.Errorf("claims %v: want sub reader, client_id web and no uid (got %v)", claims, uid)
+	}
+}
+
+func TestAuthorize_QueryResponseModeIsTheOneAdvertisedAndAccepted(t *testing.T) {
+	iss := codeIssuer(t, nil)
+	st, loc := signIn(t, iss, authzParams("response_mode", "query"), "reader")
+	if st != http.StatusSeeOther || loc.Query().Get("code") == "" || loc.Fragment != "" {
+		t.Fatalf("response_mode=query: status %d, Location %v; want 303 with a code in the query", st, loc)
+	}
+	_, body := get(t, iss.URL()+"/.well-known/openid-configuration")
+	var md map[string]any
+	if err := json.Unmarshal(body, &md); err != nil {
+		t.Fatal(err)
+	}
+	// Left out, these would mean ["query", "fragment"] (RFC 8414 section 2)
+	// and true (OpenID Connect Discovery 1.0, section 3).
+	modes, _ := json.Marshal(md["response_modes_supported"])
+	if string(modes) != `["query"]` {
+		t.Errorf("response_modes_supported = %s; want [\"query\"]", modes)
+	}
+	if v, ok := md["request_uri_parameter_supported"]; !ok || v != false {
+		t.Errorf("request_uri_parameter_supported = %v (present %v); want false", v, ok)
 	}
 }

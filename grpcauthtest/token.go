@@ -171,7 +171,7 @@ func (i *Issuer) tokenResponse(tok, jkt string, scopes []string) *TokenResponse 
 var (
 	tokenParams      = []string{"grant_type", "scope", "client_id", "client_secret", "code", "redirect_uri", "code_verifier"}
 	introspectParams = []string{"token", "token_type_hint", "client_id", "client_secret"}
-	authorizeParams  = []string{"response_type", "client_id", "redirect_uri", "state", "scope", "code_challenge", "code_challenge_method", "dpop_jkt", "acr_values", "max_age", "prompt", "user", "cancel"}
+	authorizeParams  = []string{"response_type", "client_id", "redirect_uri", "state", "scope", "code_challenge", "code_challenge_method", "dpop_jkt", "acr_values", "max_age", "prompt", "user", "cancel", "response_mode", "request", "request_uri"}
 )
 
 // repeated returns a failure naming the first of params that v repeats,
