@@ -821,3 +821,33 @@ func TestAuthorize_QueryResponseModeIsTheOneAdvertisedAndAccepted(t *testing.T) 
 		t.Errorf("request_uri_parameter_supported = %v (present %v); want false", v, ok)
 	}
 }
+
+func TestAuthorize_PublicClientAskingForAnotherGrantIsRefusedForTheGrant(t *testing.T) {
+	iss := codeIssuer(t, nil)
+	tests := []struct {
+		name, grantType, wantError string
+	}{
+		{"refresh_token, which the issuer does not support", "refresh_token", "unsupported_grant_type"},
+		{"client_credentials, for confidential clients only", "client_credentials", "unauthorized_client"},
+		{"no grant_type", "", "invalid_request"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			kv := []string{"client_id", "web", "refresh_token", "rt"}
+			if tt.grantType != "" {
+				kv = append(kv, "grant_type", tt.grantType)
+			}
+			resp, body := do(t, tokenRequest(t, iss, form(kv...)))
+			var e grpcauthtest.TokenError
+			if err := json.Unmarshal(body, &e); err != nil {
+				t.Fatalf("body %q: %v", body, err)
+			}
+			// Not 401 invalid_client with a Basic challenge: a public
+			// client has no credentials that could have failed.
+			if resp.StatusCode != http.StatusBadRequest || e.Code != tt.wantError || resp.Header.Get("WWW-Authenticate") != "" {
+				t.Errorf("status %d, error %q, WWW-Authenticate %q; want 400 %s without a challenge",
+					resp.StatusCode, e.Code, resp.Header.Get("WWW-Authenticate"), tt.wantError)
+			}
+		})
+	}
+}
