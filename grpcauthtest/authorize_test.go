@@ -851,3 +851,36 @@ func TestAuthorize_PublicClientAskingForAnotherGrantIsRefusedForTheGrant(t *test
 		})
 	}
 }
+
+func TestAuthorize_RedirectKeepsTheRegisteredQueryAsItIsSpelt(t *testing.T) {
+	const registered = "http://localhost:9999/cb?b=2&a=1;c&flag"
+	iss := grpcauthtest.NewIssuer(t, grpcauthtest.Config{
+		PublicClients: []grpcauthtest.PublicClient{{ID: "web", RedirectURIs: []string{registered}}},
+		Users:         testUsers,
+	})
+	st, loc := signIn(t, iss, authzParams("redirect_uri", registered), "reader")
+	if st != http.StatusSeeOther || !strings.HasPrefix(loc.RawQuery, "b=2&a=1;c&flag&") {
+		t.Fatalf("status %d, Location %v; want the registered query b=2&a=1;c&flag unchanged, then the answer", st, loc)
+	}
+	rest, _ := url.ParseQuery(strings.TrimPrefix(loc.RawQuery, "b=2&a=1;c&flag&"))
+	if rest.Get("code") == "" || rest.Get("state") != "st8" || rest.Get("iss") != iss.URL() {
+		t.Errorf("answer %v; want code, state and iss", rest)
+	}
+}
+
+func TestStart_RedirectURIWhoseQueryNamesAResponseParameterIsRefused(t *testing.T) {
+	for _, uri := range []string{
+		"http://localhost:9999/cb?code=x",
+		"http://localhost:9999/cb?app=1&iss=http%3A%2F%2Fevil",
+		"http://localhost:9999/cb?a=1;state",
+		"http://localhost:9999/cb?%65rror=1", // "error", escaped
+	} {
+		iss, err := grpcauthtest.Start(grpcauthtest.Config{
+			PublicClients: []grpcauthtest.PublicClient{{ID: "web", RedirectURIs: []string{uri}}},
+		})
+		if err == nil {
+			iss.Close()
+			t.Errorf("Start with redirect URI %q: no error; want one (the client would read the registered value)", uri)
+		}
+	}
+}
