@@ -34,7 +34,10 @@ type PublicClient struct {
 	ID string
 	// RedirectURIs are the absolute http or https URLs, without fragment,
 	// to which codes may be sent. A request's redirect_uri must equal one
-	// of them exactly. Their origins may call the token endpoint from a
+	// of them exactly. A query one holds is kept as it is, in its order
+	// and spelling, with the answer's parameters appended (RFC 6749
+	// §3.1.2); it may not name one of them (code, state, iss, error,
+	// error_description). Their origins may call the token endpoint from a
 	// browser (CORS), matched as browsers send an Origin: host in lower
 	// case, no default port.
 	RedirectURIs []string
@@ -75,7 +78,10 @@ const maxPendingCodes = 1024
 // AuthorizeURL returns URL()+"/v1/authorize", the authorization endpoint
 // (Okta's layout). It shows the login page to choose one of Config.Users;
 // only that page may post the choice back (a POST a browser marks as from
-// another origin gets 403, no code).
+// another origin gets 403, no code). It answers in the redirect URI's
+// query only: a response_mode other than query gets a 400 page, not a
+// redirect, and a request or request_uri parameter gets
+// request_not_supported or request_uri_not_supported.
 func (i *Issuer) AuthorizeURL() string { return i.url + "/v1/authorize" }
 
 // authCode is what an issued code is bound to.
@@ -179,6 +185,11 @@ func (cfg *Config) checkAuthorize(confidential map[string]bool) error {
 	return nil
 }
 
+// responseParams are the parameters an authorization response adds to the
+// redirect URI's query, which a registered redirect URI may not hold: the
+// client would read its value in place of the issuer's.
+var responseParams = []string{"code", "state", "iss", "error", "error_description"}
+
 // redirectOrigin checks a registered redirect URI and returns its origin
 // as a browser's Origin header spells it (RFC 6454 §6.1): host in lower
 // case, no default port.
@@ -186,6 +197,15 @@ func redirectOrigin(raw string) (string, error) {
 	u, err := url.Parse(raw)
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Hostname() == "" || u.Fragment != "" || strings.Contains(raw, "#") || u.User != nil {
 		return "", fmt.Errorf("redirect URI %q is not an absolute http(s) URL without fragment or user info", raw)
+	}
+	for _, pair := range strings.FieldsFunc(u.RawQuery, func(r rune) bool { return r == '&' || r == ';' }) {
+		name, _, _ := strings.Cut(pair, "=")
+		if n, err := url.QueryUnescape(name); err == nil {
+			name = n
+		}
+		if slices.Contains(responseParams, name) {
+			return "", fmt.Errorf("redirect URI %q has a query parameter %q, which the authorization response sets", raw, name)
+		}
 	}
 	host := strings.ToLower(u.Hostname())
 	if strings.Contains(host, ":") {
@@ -265,8 +285,27 @@ func (a *authorizer) parseAuthorize(v url.Values) (*authzRequest, *authzError) {
 	refuse := func(code, desc string) (*authzRequest, *authzError) {
 		return req, &authzError{redirect: true, code: code, desc: desc}
 	}
+	// OAuth 2.0 Multiple Response Type Encoding Practices: the answer goes
+	// in the query, code's default, and nowhere else. A client that asked
+	// for another mode (fragment, form_post, ...) must not be sent it in
+	// the query, where it would not look (and where a client that looks
+	// there anyway would pass here but fail against a real issuer): it is
+	// shown to the person with 400, as one for an unknown redirect URI,
+	// since the issuer cannot answer in the mode the client expects.
+	if m := v.Get("response_mode"); m != "" && m != "query" {
+		return nil, &authzError{code: "invalid_request", desc: "response_mode must be query (the only mode this issuer supports)"}
+	}
 	if v.Get("response_type") != "code" {
 		return refuse("unsupported_response_type", "only response_type=code is supported")
+	}
+	// OpenID Connect Core 6.1, 6.2: request objects are not supported,
+	// and their parameters must not be ignored, as they would replace
+	// those of the query.
+	if v.Get("request") != "" {
+		return refuse("request_not_supported", "request objects are not supported")
+	}
+	if v.Get("request_uri") != "" {
+		return refuse("request_uri_not_supported", "request_uri is not supported")
 	}
 	req.challenge = v.Get("code_challenge")
 	switch {
@@ -458,15 +497,17 @@ func (i *Issuer) authzRedirect(w http.ResponseWriter, r *http.Request, req *auth
 		http.Error(w, "bad redirect URI", http.StatusInternalServerError)
 		return
 	}
-	q := u.Query()
-	for k, vs := range params {
-		q[k] = vs
-	}
 	if req.state != "" {
-		q.Set("state", req.state)
+		params.Set("state", req.state)
 	}
-	q.Set("iss", i.url)
-	u.RawQuery = q.Encode()
+	params.Set("iss", i.url)
+	// RFC 6749 §3.1.2: the registered query is retained as it is, in its
+	// order and spelling, and the answer's parameters appended (a
+	// registered query names none of them: checkAuthorize).
+	if u.RawQuery != "" {
+		u.RawQuery += "&"
+	}
+	u.RawQuery += params.Encode()
 	http.Redirect(w, r, u.String(), http.StatusSeeOther)
 }
 

@@ -27,6 +27,8 @@ func FuzzParseAuthorize(f *testing.F) {
 	f.Add("%zz=%&scope=%22")
 	f.Add(ok + "&acr_values=urn%3Aokta%3Aloa%3A2fa%3Aany+phr&max_age=300&prompt=login+consent")
 	f.Add(ok + "&acr_values=%22x&max_age=-1&prompt=none")
+	f.Add(ok + "&response_mode=fragment")
+	f.Add(ok + "&response_mode=query&request_uri=urn%3Ax&request=e30")
 	f.Fuzz(func(t *testing.T, query string) {
 		v, err := url.ParseQuery(query)
 		if err != nil {

@@ -414,6 +414,15 @@ func TestAuthorize_RequestRefusals(t *testing.T) {
 		{"unknown prompt", authzParams("prompt", "create"), "reader", "invalid_request", true},
 		{"malformed acr_values", authzParams("acr_values", `urn:a "b"`), "reader", "invalid_request", true},
 		{"repeated acr_values", func() url.Values { v := authzParams("acr_values", "a"); v.Add("acr_values", "b"); return v }(), "reader", "", false},
+		{"fragment response_mode is not answered in the query", authzParams("response_mode", "fragment"), "reader", "", false},
+		{"form_post response_mode is not answered in the query", authzParams("response_mode", "form_post"), "reader", "", false},
+		{"repeated response_mode", func() url.Values {
+			v := authzParams("response_mode", "query")
+			v.Add("response_mode", "query")
+			return v
+		}(), "reader", "", false},
+		{"request object is not ignored", authzParams("request", "eyJhbGciOiJub25lIn0.e30."), "reader", "request_not_supported", true},
+		{"request_uri is not ignored", authzParams("request_uri", "urn:ietf:params:oauth:request_uri:x"), "reader", "request_uri_not_supported", true},
 		{"unknown user", authzParams(), "mallory", "access_denied", true},
 		{"cancel", func() url.Values { v := authzParams(); v.Set("cancel", "1"); return v }(), "", "access_denied", true},
 	}
@@ -788,5 +797,90 @@ func TestAuthorize_RFC9068UserTokenHasNoUID(t *testing.T) {
 	_, claims := segments(t, m["access_token"].(string))
 	if uid, has := claims["uid"]; has || claims["sub"] != "reader" || claims["client_id"] != "web" {
 		t.Errorf("claims %v: want sub reader, client_id web and no uid (got %v)", claims, uid)
+	}
+}
+
+func TestAuthorize_QueryResponseModeIsTheOneAdvertisedAndAccepted(t *testing.T) {
+	iss := codeIssuer(t, nil)
+	st, loc := signIn(t, iss, authzParams("response_mode", "query"), "reader")
+	if st != http.StatusSeeOther || loc.Query().Get("code") == "" || loc.Fragment != "" {
+		t.Fatalf("response_mode=query: status %d, Location %v; want 303 with a code in the query", st, loc)
+	}
+	_, body := get(t, iss.URL()+"/.well-known/openid-configuration")
+	var md map[string]any
+	if err := json.Unmarshal(body, &md); err != nil {
+		t.Fatal(err)
+	}
+	// Left out, these would mean ["query", "fragment"] (RFC 8414 section 2)
+	// and true (OpenID Connect Discovery 1.0, section 3).
+	modes, _ := json.Marshal(md["response_modes_supported"])
+	if string(modes) != `["query"]` {
+		t.Errorf("response_modes_supported = %s; want [\"query\"]", modes)
+	}
+	if v, ok := md["request_uri_parameter_supported"]; !ok || v != false {
+		t.Errorf("request_uri_parameter_supported = %v (present %v); want false", v, ok)
+	}
+}
+
+func TestAuthorize_PublicClientAskingForAnotherGrantIsRefusedForTheGrant(t *testing.T) {
+	iss := codeIssuer(t, nil)
+	tests := []struct {
+		name, grantType, wantError string
+	}{
+		{"refresh_token, which the issuer does not support", "refresh_token", "unsupported_grant_type"},
+		{"client_credentials, for confidential clients only", "client_credentials", "unauthorized_client"},
+		{"no grant_type", "", "invalid_request"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			kv := []string{"client_id", "web", "refresh_token", "rt"}
+			if tt.grantType != "" {
+				kv = append(kv, "grant_type", tt.grantType)
+			}
+			resp, body := do(t, tokenRequest(t, iss, form(kv...)))
+			var e grpcauthtest.TokenError
+			if err := json.Unmarshal(body, &e); err != nil {
+				t.Fatalf("body %q: %v", body, err)
+			}
+			// Not 401 invalid_client with a Basic challenge: a public
+			// client has no credentials that could have failed.
+			if resp.StatusCode != http.StatusBadRequest || e.Code != tt.wantError || resp.Header.Get("WWW-Authenticate") != "" {
+				t.Errorf("status %d, error %q, WWW-Authenticate %q; want 400 %s without a challenge",
+					resp.StatusCode, e.Code, resp.Header.Get("WWW-Authenticate"), tt.wantError)
+			}
+		})
+	}
+}
+
+func TestAuthorize_RedirectKeepsTheRegisteredQueryAsItIsSpelt(t *testing.T) {
+	const registered = "http://localhost:9999/cb?b=2&a=1;c&flag"
+	iss := grpcauthtest.NewIssuer(t, grpcauthtest.Config{
+		PublicClients: []grpcauthtest.PublicClient{{ID: "web", RedirectURIs: []string{registered}}},
+		Users:         testUsers,
+	})
+	st, loc := signIn(t, iss, authzParams("redirect_uri", registered), "reader")
+	if st != http.StatusSeeOther || !strings.HasPrefix(loc.RawQuery, "b=2&a=1;c&flag&") {
+		t.Fatalf("status %d, Location %v; want the registered query b=2&a=1;c&flag unchanged, then the answer", st, loc)
+	}
+	rest, _ := url.ParseQuery(strings.TrimPrefix(loc.RawQuery, "b=2&a=1;c&flag&"))
+	if rest.Get("code") == "" || rest.Get("state") != "st8" || rest.Get("iss") != iss.URL() {
+		t.Errorf("answer %v; want code, state and iss", rest)
+	}
+}
+
+func TestStart_RedirectURIWhoseQueryNamesAResponseParameterIsRefused(t *testing.T) {
+	for _, uri := range []string{
+		"http://localhost:9999/cb?code=x",
+		"http://localhost:9999/cb?app=1&iss=http%3A%2F%2Fevil",
+		"http://localhost:9999/cb?a=1;state",
+		"http://localhost:9999/cb?%65rror=1", // "error", escaped
+	} {
+		iss, err := grpcauthtest.Start(grpcauthtest.Config{
+			PublicClients: []grpcauthtest.PublicClient{{ID: "web", RedirectURIs: []string{uri}}},
+		})
+		if err == nil {
+			iss.Close()
+			t.Errorf("Start with redirect URI %q: no error; want one (the client would read the registered value)", uri)
+		}
 	}
 }

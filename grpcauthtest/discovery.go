@@ -63,6 +63,15 @@ type Metadata struct {
 	// there is an authorization endpoint: the acr values its sign-ins
 	// can get (OpenID Connect Discovery 1.0, section 3).
 	ACRValuesSupported []string `json:"acr_values_supported,omitempty"`
+	// ResponseModesSupported is ["query"] when there is an authorization
+	// endpoint: left out, it would mean ["query", "fragment"] (RFC 8414
+	// §2), and the endpoint refuses every mode but query.
+	ResponseModesSupported []string `json:"response_modes_supported,omitempty"`
+	// RequestURIParameterSupported is false, sent when there is an
+	// authorization endpoint: left out, it would mean true (OpenID
+	// Connect Discovery 1.0, section 3), and the endpoint refuses
+	// request_uri (and request) parameters.
+	RequestURIParameterSupported *bool `json:"request_uri_parameter_supported,omitempty"`
 }
 
 // Metadata returns the document served at the well-known URLs.
@@ -117,6 +126,8 @@ func (i *Issuer) Metadata() Metadata {
 		md.TokenEndpointAuthMethodsSupported = append(md.TokenEndpointAuthMethodsSupported, "none")
 		md.ClaimsSupported = append(md.ClaimsSupported, "auth_time", "acr")
 		md.ACRValuesSupported = slices.Clone(i.cfg.ACRValues)
+		md.ResponseModesSupported = []string{"query"}
+		md.RequestURIParameterSupported = new(bool)
 		if i.cfg.Shape == ShapeOkta {
 			md.ClaimsSupported = append(md.ClaimsSupported, "uid")
 		}

@@ -183,6 +183,10 @@ func (i *Issuer) URL() string { return i.url }
 func (i *Issuer) JWKSURL() string { return i.url + "/v1/keys" }
 
 // TokenURL returns URL()+"/v1/token", the token endpoint (Okta's layout).
+// A request with no client credentials is 401 invalid_client, except one
+// from a public client (Config.PublicClients), which has none: a grant
+// other than authorization_code is refused for the grant with 400
+// (unsupported_grant_type, or unauthorized_client for client_credentials).
 func (i *Issuer) TokenURL() string { return i.url + "/v1/token" }
 
 // DiscoveryURL returns URL()+"/.well-known/openid-configuration".

@@ -115,17 +115,24 @@ func (i *Issuer) handleToken(w http.ResponseWriter, r *http.Request) (*TokenResp
 		// Public clients have no secret to authenticate with (authorize.go).
 		return i.handleAuthCode(r, form)
 	}
+	gt := form.Get("grant_type")
+	if i.publicClientRequest(r, form) {
+		// A public client has no credentials to fail with: its request
+		// for another grant (refresh_token, say) is refused for the
+		// grant, as an identity provider does, not as invalid_client
+		// with a 401 challenge, which would send its code down a wrong
+		// path (RFC 6749 §5.2).
+		if f := grantTypeFailure(gt); f != nil {
+			return nil, f
+		}
+		return nil, fail(http.StatusBadRequest, "unauthorized_client", "client_credentials is for confidential clients (RFC 6749 section 4.4)")
+	}
 	client, f := i.authenticate(r, form)
 	if f != nil {
 		return nil, f
 	}
-
-	switch gt := form.Get("grant_type"); gt {
-	case "client_credentials":
-	case "":
-		return nil, fail(http.StatusBadRequest, "invalid_request", "missing grant_type")
-	default:
-		return nil, fail(http.StatusBadRequest, "unsupported_grant_type", "only client_credentials and authorization_code are supported")
+	if f := grantTypeFailure(gt); f != nil {
+		return nil, f
 	}
 
 	requested := splitScope(form.Get("scope"))
@@ -147,6 +154,25 @@ func (i *Issuer) handleToken(w http.ResponseWriter, r *http.Request) (*TokenResp
 		return nil, fail(http.StatusInternalServerError, "server_error", "could not sign the token")
 	}
 	return i.tokenResponse(tok, jkt, scopes), nil
+}
+
+// publicClientRequest reports whether r, a token request with form, comes
+// from one of Config.PublicClients: its client_id and no client
+// credentials.
+func (i *Issuer) publicClientRequest(r *http.Request, form url.Values) bool {
+	return r.Header.Get("Authorization") == "" && !form.Has("client_secret") && i.authz.clients[form.Get("client_id")] != nil
+}
+
+// grantTypeFailure refuses a grant_type other than client_credentials
+// (authorization_code has been handled before it), or nil.
+func grantTypeFailure(gt string) *tokenFailure {
+	switch gt {
+	case "client_credentials":
+		return nil
+	case "":
+		return fail(http.StatusBadRequest, "invalid_request", "missing grant_type")
+	}
+	return fail(http.StatusBadRequest, "unsupported_grant_type", "only client_credentials and authorization_code are supported")
 }
 
 // tokenResponse is the success answer carrying tok with scopes: of type
@@ -171,7 +197,7 @@ func (i *Issuer) tokenResponse(tok, jkt string, scopes []string) *TokenResponse 
 var (
 	tokenParams      = []string{"grant_type", "scope", "client_id", "client_secret", "code", "redirect_uri", "code_verifier"}
 	introspectParams = []string{"token", "token_type_hint", "client_id", "client_secret"}
-	authorizeParams  = []string{"response_type", "client_id", "redirect_uri", "state", "scope", "code_challenge", "code_challenge_method", "dpop_jkt", "acr_values", "max_age", "prompt", "user", "cancel"}
+	authorizeParams  = []string{"response_type", "client_id", "redirect_uri", "state", "scope", "code_challenge", "code_challenge_method", "dpop_jkt", "acr_values", "max_age", "prompt", "user", "cancel", "response_mode", "request", "request_uri"}
 )
 
 // repeated returns a failure naming the first of params that v repeats,
