@@ -639,3 +639,25 @@ func TestStream_ClientGoingDuringAFailedReverificationIsNotLogged(t *testing.T) 
 		t.Errorf("log %q: want nothing for a stream whose client went", l)
 	}
 }
+
+// A stream's timer that fires as the watch stops (its Stop too late to
+// keep its function from running) finds the watch done and returns: it
+// neither cuts the stream nor logs that the timer's code did not return.
+func TestStream_TimerFiringAsTheWatchStopsLogsNothing(t *testing.T) {
+	fake := newFakeClock()
+	var logs bytes.Buffer
+	w := &streamWatch{ctx: t.Context(), a: &Authenticator{
+		now: time.Now, afterFunc: fake.AfterFunc, random: func() float64 { return 0 },
+		logger: slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug})), levels: LogLevels{}.withDefaults(),
+	}}
+	w.schedule(time.Now().Add(time.Hour))
+	ft := fake.next(t)
+	w.stop()
+	ft.f() // as the runtime runs a timer whose Stop came too late
+	if logs.Len() != 0 {
+		t.Errorf("logged %q, want nothing", logs.String())
+	}
+	if err := w.cutErr(); err != nil {
+		t.Errorf("stream cut with %v, want not cut", err)
+	}
+}

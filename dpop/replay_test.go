@@ -449,3 +449,37 @@ func TestVerify_LongerMaxAgeRefusesProofsTheSharedCacheMayHaveForgotten(t *testi
 		}
 	}
 }
+
+// A Verifier built on a shared MemoryReplayCache after one with a longer
+// MaxAge leaves the cache's window as it was: the proofs the shorter one
+// records are still kept for the longer window, and the longer Verifier
+// refuses their replay past the shorter one's.
+func TestVerify_ShorterMaxAgeBuiltLastKeepsTheSharedCachesLongerWindow(t *testing.T) {
+	e := newSharedCacheEnv(t)
+	long := e.verifier(10 * time.Minute)
+	short := e.verifier(time.Minute)
+	p := e.proof()
+	if err := e.verify(short, p); err != nil {
+		t.Fatal(err)
+	}
+	e.now = t0.Add(5 * time.Minute) // past the short window, within the long one
+	if err := e.verify(long, p); !errors.Is(err, dpop.ErrReplayed) {
+		t.Errorf("replay at the longer Verifier = %v, want ErrReplayed", err)
+	}
+}
+
+// An entry added with AddIfAbsent to a MemoryReplayCache that Verifiers
+// are built on is kept until the expiry given, not lengthened by their
+// window: past it, the key can be added again.
+func TestMemoryReplayCache_AddIfAbsentEntryExpiresAsGivenBesideAVerifier(t *testing.T) {
+	e := newSharedCacheEnv(t)
+	e.verifier(10 * time.Minute)
+	ctx := t.Context()
+	if added, err := e.cache.AddIfAbsent(ctx, "k", t0.Add(time.Minute)); !added || err != nil {
+		t.Fatalf("AddIfAbsent = %v, %v; want added", added, err)
+	}
+	e.now = t0.Add(2 * time.Minute)
+	if added, err := e.cache.AddIfAbsent(ctx, "k", e.now.Add(time.Minute)); !added || err != nil {
+		t.Errorf("AddIfAbsent past the first entry's expiry = %v, %v; want added", added, err)
+	}
+}

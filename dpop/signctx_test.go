@@ -361,3 +361,27 @@ func TestSigner_ProofContextWhoseContextPanicsHoldsNoSlot(t *testing.T) {
 		}
 	})
 }
+
+// A ProofContext whose context ends as it waits for a slot, when it may
+// have taken one (both ready at once), gives the slot back: after many
+// such calls a KMS key's Signer still signs. Each round ends the context
+// before ProofContext's select looks at it, with every slot free; had
+// the slots taken been kept, the 1024 rounds would hold all
+// MaxPendingSignatures of them but once in far more than 2^64.
+func TestSigner_ProofContextEndingAsItTakesASlotGivesTheSlotBack(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		signer := remoteSigner(t)
+		for i := range 4 * dpop.MaxPendingSignatures {
+			parent, cancel := context.WithCancel(t.Context())
+			ctx := &EndingContext{Context: parent, n: 1, before: cancel}
+			if _, err := signer.ProofContext(ctx, "POST", testHTU, "", ""); !errors.Is(err, context.Canceled) {
+				t.Fatalf("round %d: ProofContext: %v, want context.Canceled", i+1, err)
+			}
+		}
+		ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
+		defer cancel()
+		if proof, err := signer.ProofContext(ctx, "POST", testHTU, "", ""); err != nil || proof == "" {
+			t.Fatalf("ProofContext after the ended calls = %q, %v; want a proof: their slots were kept", proof, err)
+		}
+	})
+}

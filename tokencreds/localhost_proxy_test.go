@@ -1,6 +1,12 @@
 package tokencreds_test
 
 import (
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"io"
+	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
@@ -8,6 +14,7 @@ import (
 	"github.com/grpcauth/grpcauth/dpop"
 	"github.com/grpcauth/grpcauth/grpcauthtest"
 	"github.com/grpcauth/grpcauth/internal/endpoint/proxytest"
+	"github.com/grpcauth/grpcauth/tokencreds"
 )
 
 // A token URL naming localhost in another case (plain http, which the
@@ -42,5 +49,38 @@ func TestDPoPTransport_ATokenURLOnLOCALHOSTIsNotSentThroughTheBasesProxy(t *test
 				t.Errorf("a token request went to the proxy, for %s", u)
 			}
 		})
+	}
+}
+
+// DPoPTransport requests a token URL naming localhost in another case as
+// localhost without changing the caller's request (an http.RoundTripper
+// must not): its URL still names the host as the caller wrote it.
+func TestDPoPTransport_LocalhostInAnotherCaseLeavesTheCallersRequestAsItWas(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		io.WriteString(w, `{"access_token":"at","token_type":"DPoP","expires_in":3600}`)
+	}))
+	defer srv.Close()
+	priv, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	signer, err := dpop.NewSigner(priv, "ES256")
+	if err != nil {
+		t.Fatal(err)
+	}
+	url := strings.Replace(srv.URL, "127.0.0.1", "LOCALHOST", 1) + "/token"
+	req, err := http.NewRequest(http.MethodPost, url, strings.NewReader("grant_type=client_credentials"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	resp, err := tokencreds.NewDPoPTransport(signer, nil).RoundTrip(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if got := req.URL.String(); got != url {
+		t.Errorf("the caller's request URL became %q, want %q as given", got, url)
 	}
 }
