@@ -2,6 +2,7 @@ package otelmetrics
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"maps"
 	"strings"
@@ -14,6 +15,8 @@ import (
 	"go.opentelemetry.io/otel/metric"
 
 	"github.com/grpcauth/grpcauth"
+	"github.com/grpcauth/grpcauth/internal/endpoint"
+	"github.com/grpcauth/grpcauth/internal/panictext"
 )
 
 // ScopeName is the instrumentation scope (meter) name of every instrument.
@@ -124,28 +127,38 @@ func New(cfg Config) (*Metrics, error) {
 	}
 	m.reg, err = meter.RegisterCallback(func(_ context.Context, ob metric.Observer) error {
 		t := now()
+		var errs []error
 		for _, s := range src.keyed {
-			o.observe(ob, s.Stats(), t)
+			errs = appendPanic(errs, s, func() { o.observe(ob, s.Stats(), t) })
 		}
 		if len(src.multi) > 0 {
 			var unknown, malformed int64
+			var failed bool
 			for _, s := range src.multi {
-				ms := s.Stats()
-				for _, st := range ms.Issuers {
-					o.observe(ob, st, t)
-				}
-				unknown += ms.UnknownIssuers
-				malformed += ms.Malformed
+				n := len(errs)
+				errs = appendPanic(errs, s, func() {
+					ms := s.Stats()
+					for _, st := range ms.Issuers {
+						o.observe(ob, st, t)
+					}
+					unknown += ms.UnknownIssuers
+					malformed += ms.Malformed
+				})
+				failed = failed || len(errs) > n
 			}
 			// One observation each: the SDK's handling of two for one
-			// attribute set is not the API's promise.
-			ob.ObserveInt64(o.unknownIssuers, unknown)
-			ob.ObserveInt64(o.malformed, malformed)
+			// attribute set is not the API's promise. None when a
+			// MultiVerifier's Stats panicked: a sum without its figures
+			// would make the counters go backwards.
+			if !failed {
+				ob.ObserveInt64(o.unknownIssuers, unknown)
+				ob.ObserveInt64(o.malformed, malformed)
+			}
 		}
 		for _, s := range src.intro {
-			o.observeIntrospection(ob, s.Stats())
+			errs = appendPanic(errs, s, func() { o.observeIntrospection(ob, s.Stats()) })
 		}
-		return nil
+		return errors.Join(errs...)
 	}, o.instruments()...)
 	if err != nil {
 		return nil, fmt.Errorf("otelmetrics: %w", err)
@@ -198,6 +211,23 @@ func (m *Metrics) attributes(k setKey) *attrOpts {
 	next[k] = opts
 	m.sets.Store(&next)
 	return opts
+}
+
+// appendPanic runs observe, the observation of s's figures, and appends to
+// errs an error naming the panic of s's Stats if it panicked. The callback
+// runs on the reader's goroutine (a PeriodicReader's, an exporter's
+// handler), where the program cannot recover a panic of a Source of its
+// own: one would end the process, and the other Sources would not be
+// observed. The SDK reports the error (otel.Handle, or ManualReader.Collect
+// returns it) and keeps what the other Sources observed.
+func appendPanic(errs []error, s Source, observe func()) (out []error) {
+	defer func() {
+		if v := recover(); v != nil {
+			out = append(errs, fmt.Errorf("otelmetrics: the Stats of a %T panicked: %s", s, panictext.Text(v, endpoint.MaxErrorText)))
+		}
+	}()
+	observe()
+	return errs
 }
 
 // Close unregisters the callback that observes the verifiers, so that the

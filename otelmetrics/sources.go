@@ -27,6 +27,15 @@ import (
 // Source whose Stats name no issuer, a Combined's JWT verifier included,
 // is rejected alike. A Combined's JWT verifier without one of the Stats
 // methods (a custom one) is skipped.
+//
+// Stats are read in a callback at collection time, on the reader's
+// goroutine (a PeriodicReader's, an exporter's handler), where the program
+// cannot recover a panic. A Source whose Stats panic there (a source of
+// your own, or a Config.Now of a verifier's that panics) is not observed in
+// that collection, nor are the unattributed sums of the MultiVerifiers when
+// it is one; the others are, and the callback returns an error naming the
+// Source's type and the panic (clipped to 1,024 bytes), which the SDK
+// reports through otel.Handle (ManualReader.Collect returns it).
 type Source any
 
 // Source kinds, as New checks them.

@@ -1,0 +1,99 @@
+package otelmetrics_test
+
+import (
+	"context"
+	"strings"
+	"sync/atomic"
+	"testing"
+
+	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
+	"go.opentelemetry.io/otel/sdk/metric/metricdata"
+
+	"github.com/grpcauth/grpcauth/introspect"
+	"github.com/grpcauth/grpcauth/otelmetrics"
+	"github.com/grpcauth/grpcauth/verifier"
+)
+
+// panicking is a Source of the program's own whose Stats panic once armed
+// (after New read its issuer).
+type panicking struct {
+	issuer string
+	armed  *atomic.Bool
+}
+
+func (p panicking) Stats() verifier.Stats {
+	if p.armed.Load() {
+		panic("stats bug")
+	}
+	return verifier.Stats{Issuer: p.issuer}
+}
+
+type panickingMulti struct{ panicking }
+
+func (p panickingMulti) Stats() verifier.MultiStats {
+	return verifier.MultiStats{Issuers: []verifier.Stats{p.panicking.Stats()}, UnknownIssuers: 7}
+}
+
+type panickingIntrospection struct{ panicking }
+
+func (p panickingIntrospection) Stats() introspect.Stats {
+	return introspect.Stats{Issuer: p.panicking.Stats().Issuer}
+}
+
+// A collection runs the callback on the reader's goroutine (a
+// PeriodicReader's, an exporter's HTTP handler), where the program cannot
+// recover a panic: a Source whose Stats panic fails that Source's
+// observations with an error the SDK reports, and the other Sources are
+// observed still.
+func TestMetrics_SourceWhoseStatsPanicFailsTheCollectionNotTheProcess(t *testing.T) {
+	f := newFixture(t)
+	armed := &atomic.Bool{}
+	reader := sdkmetric.NewManualReader()
+	mp := sdkmetric.NewMeterProvider(sdkmetric.WithReader(reader))
+	t.Cleanup(func() { mp.Shutdown(context.Background()) })
+	m, err := otelmetrics.New(otelmetrics.Config{MeterProvider: mp, Verifiers: []otelmetrics.Source{
+		panicking{"https://keyed.example", armed},
+		f.v,
+		panickingMulti{panicking{"https://multi.example", armed}},
+		panickingIntrospection{panicking{"https://opaque.example", armed}},
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { m.Close() })
+	armed.Store(true)
+
+	var rm metricdata.ResourceMetrics
+	err = func() (err error) {
+		defer func() {
+			if v := recover(); v != nil {
+				t.Fatalf("Collect panicked: %v", v)
+			}
+		}()
+		return reader.Collect(context.Background(), &rm)
+	}()
+	for _, typ := range []string{"otelmetrics_test.panicking", "otelmetrics_test.panickingMulti", "otelmetrics_test.panickingIntrospection"} {
+		if want := "otelmetrics: the Stats of a " + typ + " panicked: stats bug"; err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("Collect error = %v, want it to hold %q", err, want)
+		}
+	}
+	issuers := map[string]bool{}
+	for _, sm := range rm.ScopeMetrics {
+		for _, mm := range sm.Metrics {
+			switch mm.Name {
+			case "grpcauth.cache.hits":
+				for _, dp := range mm.Data.(metricdata.Sum[int64]).DataPoints {
+					iss, _ := dp.Attributes.Value("issuer")
+					issuers[iss.AsString()] = true
+				}
+			case "grpcauth.unknown_issuers":
+				// A sum without the panicking MultiVerifier's figures
+				// would make the counter go backwards.
+				t.Errorf("grpcauth.unknown_issuers observed without a MultiVerifier's figures: %+v", mm.Data)
+			}
+		}
+	}
+	if len(issuers) != 1 || !issuers[f.iss.URL()] {
+		t.Errorf("grpcauth.cache.hits issuers = %v, want only the working verifier's %q", issuers, f.iss.URL())
+	}
+}
