@@ -300,7 +300,8 @@ func (a *Authenticator) logDecision(ctx context.Context, level slog.Level, d *De
 	case OutcomeWouldDeny:
 		msg = "grpcauth: call would be denied (dry run)"
 	}
-	a.logger.LogAttrs(ctx, level, msg, d.attrs()...)
+	var buf [maxDecisionAttrs]slog.Attr // on the stack: the record allocates nothing for its attributes
+	a.logger.LogAttrs(ctx, level, msg, d.appendAttrs(buf[:0])...)
 }
 
 // LogValue makes a Decision logged as a value (slog.Any("decision", d))
@@ -309,16 +310,27 @@ func (a *Authenticator) logDecision(ctx context.Context, level slog.Level, d *De
 // outcome, code, reason, the claims' subject, client_id and issuer (each
 // clipped to 256 bytes), latency and the error (clipped to 1,024 bytes),
 // never the whole claims. A hook that logs its Decisions this way logs
-// nothing a caller can make unbounded.
-func (d Decision) LogValue() slog.Value { return slog.GroupValue(d.attrs()...) }
+// nothing a caller can make unbounded. slog calls LogValue only for an
+// attribute's value: a Decision in a field of a logged struct, or in a
+// slice or map, is printed whole (fmt's %+v, or encoding/json), so log it
+// as its own attribute; a struct that embeds a Decision gets this method,
+// and logs as the decision's attributes alone, without its own fields.
+func (d Decision) LogValue() slog.Value {
+	return slog.GroupValue(d.appendAttrs(make([]slog.Attr, 0, maxDecisionAttrs))...)
+}
 
-// attrs returns d's record attributes (see logDecision).
-func (d *Decision) attrs() []slog.Attr {
+// maxDecisionAttrs is the number of attributes of the fullest decision
+// record (appendAttrs).
+const maxDecisionAttrs = 9
+
+// appendAttrs appends d's record attributes (see logDecision) to attrs and
+// returns the result: given room for maxDecisionAttrs, it allocates
+// nothing, so that logDecision's buffer stays on its stack.
+func (d *Decision) appendAttrs(attrs []slog.Attr) []slog.Attr {
 	method := d.Method
 	if d.UnknownMethod {
 		method = clipLogged(method)
 	}
-	attrs := make([]slog.Attr, 0, 9)
 	attrs = append(attrs,
 		slog.String("method", method),
 		slog.String("outcome", d.Outcome()),

@@ -10,6 +10,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"runtime"
 	"slices"
 	"strings"
@@ -775,9 +776,17 @@ func BenchmarkParseJWKS_HostileDocument(b *testing.B) {
 	}
 }
 
+// BenchmarkParseJWKS_AtTheCap parses documents of maxEntries entries,
+// tiny ones and, the costliest a 1 MiB document can hold that many of,
+// RSA-1024 private JWKs (about 0.9 KiB each), whose every entry is
+// decoded into a private key for what it exposes.
 func BenchmarkParseJWKS_AtTheCap(b *testing.B) {
-	for name, e := range hostileEntries {
-		doc := []byte(`{"keys":[` + strings.Repeat(e+",", 999) + e + `]}`)
+	priv, err := rsa.GenerateKey(rand.Reader, 1024)
+	must(b, err)
+	entries := maps.Clone(hostileEntries)
+	entries["rsa1024-private"] = string(jwkJSON(b, priv, "", "", nil))
+	for name, e := range entries {
+		doc := []byte(`{"keys":[` + strings.Repeat(e+",", maxEntries-1) + e + `]}`)
 		b.Run(name, func(b *testing.B) {
 			b.ReportAllocs()
 			for b.Loop() {
@@ -884,4 +893,16 @@ func TestSet_PrivateEntryOfADocumentOverTheEntryCapStopsItsKey(t *testing.T) {
 	testKeys(t)
 	private := string(jwkJSON(t, rsaKeys[0], "a", "RS256", nil))
 	lastGoodSetLosesKeyA(t, `{"keys":[`+private+strings.Repeat(`,{}`, maxEntries)+`]}`, "its private key among the first entries of a document over the cap")
+}
+
+// The entries read for private material in a document over the cap are
+// the first maxEntries of all its "keys" members together, in document
+// order: a private key as the last of them, in a second member, still
+// exposes its key.
+func TestSet_PrivateEntryLastReadOfADocumentOverTheEntryCapStopsItsKey(t *testing.T) {
+	testKeys(t)
+	private := string(jwkJSON(t, rsaKeys[0], "a", "RS256", nil))
+	first := maxEntries / 2
+	doc := `{"keys":[{}` + strings.Repeat(`,{}`, first-1) + `],"Keys":[` + strings.Repeat(`{},`, maxEntries-first-1) + private + strings.Repeat(`,{}`, 10) + `]}`
+	lastGoodSetLosesKeyA(t, doc, "its private key as the last entry read of a document over the cap")
 }
