@@ -219,14 +219,19 @@ func (m *Metrics) attributes(k setKey) *attrOpts {
 // handler), where the program cannot recover a panic of a Source of its
 // own: one would end the process, and the other Sources would not be
 // observed. The SDK reports the error (otel.Handle, or ManualReader.Collect
-// returns it) and keeps what the other Sources observed.
+// returns it) and keeps what the other Sources observed. A panic(nil) under
+// GODEBUG=panicnil=1 recovers as nil: observe not returning is what marks
+// the panic, so that it fails s alike (its figures, the sums) rather than
+// pass as an observation with none and drop errs.
 func appendPanic(errs []error, s Source, observe func()) (out []error) {
+	returned := false
 	defer func() {
-		if v := recover(); v != nil {
+		if v := recover(); !returned {
 			out = append(errs, fmt.Errorf("otelmetrics: the Stats of a %T panicked: %s", s, panictext.Text(v, endpoint.MaxErrorText)))
 		}
 	}()
 	observe()
+	returned = true
 	return errs
 }
 

@@ -40,6 +40,20 @@ func (p panickingIntrospection) Stats() introspect.Stats {
 	return introspect.Stats{Issuer: p.panicking.Stats().Issuer}
 }
 
+// readPanicking returns the ManualReader of Metrics observing srcs.
+func readPanicking(t *testing.T, srcs ...otelmetrics.Source) *sdkmetric.ManualReader {
+	t.Helper()
+	reader := sdkmetric.NewManualReader()
+	mp := sdkmetric.NewMeterProvider(sdkmetric.WithReader(reader))
+	t.Cleanup(func() { mp.Shutdown(context.Background()) })
+	m, err := otelmetrics.New(otelmetrics.Config{MeterProvider: mp, Verifiers: srcs})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { m.Close() })
+	return reader
+}
+
 // A collection runs the callback on the reader's goroutine (a
 // PeriodicReader's, an exporter's HTTP handler), where the program cannot
 // recover a panic: a Source whose Stats panic fails that Source's
@@ -48,23 +62,16 @@ func (p panickingIntrospection) Stats() introspect.Stats {
 func TestMetrics_SourceWhoseStatsPanicFailsTheCollectionNotTheProcess(t *testing.T) {
 	f := newFixture(t)
 	armed := &atomic.Bool{}
-	reader := sdkmetric.NewManualReader()
-	mp := sdkmetric.NewMeterProvider(sdkmetric.WithReader(reader))
-	t.Cleanup(func() { mp.Shutdown(context.Background()) })
-	m, err := otelmetrics.New(otelmetrics.Config{MeterProvider: mp, Verifiers: []otelmetrics.Source{
+	reader := readPanicking(t,
 		panicking{"https://keyed.example", armed},
 		f.v,
 		panickingMulti{panicking{"https://multi.example", armed}},
 		panickingIntrospection{panicking{"https://opaque.example", armed}},
-	}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { m.Close() })
+	)
 	armed.Store(true)
 
 	var rm metricdata.ResourceMetrics
-	err = func() (err error) {
+	err := func() (err error) {
 		defer func() {
 			if v := recover(); v != nil {
 				t.Fatalf("Collect panicked: %v", v)
@@ -95,5 +102,60 @@ func TestMetrics_SourceWhoseStatsPanicFailsTheCollectionNotTheProcess(t *testing
 	}
 	if len(issuers) != 1 || !issuers[f.iss.URL()] {
 		t.Errorf("grpcauth.cache.hits issuers = %v, want only the working verifier's %q", issuers, f.iss.URL())
+	}
+}
+
+// nilPanicking is a MultiVerifier of the program's own whose Stats
+// panic(nil) once armed.
+type nilPanicking struct{ armed *atomic.Bool }
+
+func (p nilPanicking) Stats() verifier.MultiStats {
+	if p.armed.Load() {
+		panic(nil)
+	}
+	return verifier.MultiStats{Issuers: []verifier.Stats{{Issuer: "https://nil.example"}}, UnknownIssuers: 5}
+}
+
+// Under GODEBUG=panicnil=1 recover returns nil for a panic(nil): it is a
+// panic all the same, and the collection neither drops the errors of the
+// Sources before it nor observes the unattributed sums without its figures
+// (they would go backwards, 12 then 7 then 12).
+func TestMetrics_SourceWhoseStatsPanicNilUnderPanicNilFailsAlike(t *testing.T) {
+	t.Setenv("GODEBUG", "panicnil=1")
+	armed := &atomic.Bool{}
+	reader := readPanicking(t,
+		panicking{"https://keyed.example", armed},
+		nilPanicking{armed},
+		panickingMulti{panicking{"https://multi.example", &atomic.Bool{}}},
+	)
+
+	for i, arm := range []bool{false, true, false} {
+		armed.Store(arm)
+		var rm metricdata.ResourceMetrics
+		err := reader.Collect(context.Background(), &rm)
+		var unknown []int64
+		for _, sm := range rm.ScopeMetrics {
+			for _, mm := range sm.Metrics {
+				if mm.Name == "grpcauth.unknown_issuers" {
+					for _, dp := range mm.Data.(metricdata.Sum[int64]).DataPoints {
+						unknown = append(unknown, dp.Value)
+					}
+				}
+			}
+		}
+		if !arm {
+			if err != nil || len(unknown) != 1 || unknown[0] != 12 {
+				t.Errorf("collection %d: error %v, grpcauth.unknown_issuers %v, want no error and [12]", i, err, unknown)
+			}
+			continue
+		}
+		for _, typ := range []string{"otelmetrics_test.panicking", "otelmetrics_test.nilPanicking"} {
+			if want := "otelmetrics: the Stats of a " + typ + " panicked: "; err == nil || !strings.Contains(err.Error(), want) {
+				t.Errorf("collection %d: error = %v, want it to hold %q", i, err, want)
+			}
+		}
+		if len(unknown) != 0 {
+			t.Errorf("collection %d: grpcauth.unknown_issuers %v observed without a MultiVerifier's figures", i, unknown)
+		}
 	}
 }

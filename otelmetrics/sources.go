@@ -35,7 +35,11 @@ import (
 // that collection, nor are the unattributed sums of the MultiVerifiers when
 // it is one; the others are, and the callback returns an error naming the
 // Source's type and the panic (clipped to 1,024 bytes), which the SDK
-// reports through otel.Handle (ManualReader.Collect returns it).
+// reports through otel.Handle (ManualReader.Collect returns it), once a
+// collection while it panics. A panic(nil) under GODEBUG=panicnil=1 fails
+// the Source alike; a runtime.Goexit ends the reader's goroutine. A series
+// left out of a collection is missing, not lower: under delta temporality
+// the SDK forgets it, and the next collection reports its whole count again.
 type Source any
 
 // Source kinds, as New checks them.
