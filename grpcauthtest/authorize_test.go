@@ -884,3 +884,22 @@ func TestStart_RedirectURIWhoseQueryNamesAResponseParameterIsRefused(t *testing.
 		}
 	}
 }
+
+func TestAuthorize_PublicClientIDWithCredentialsIsStillAuthenticated(t *testing.T) {
+	iss := codeIssuer(t, nil)
+	// A request that carries credentials is a confidential client's (or
+	// an attempt at one): the public client's ID in it does not turn a
+	// failed authentication into a refusal of the grant.
+	withSecret := tokenRequest(t, iss, form("grant_type", "client_credentials", "client_id", "web", "client_secret", "guess"))
+	withBasic := basic(tokenRequest(t, iss, form("grant_type", "client_credentials", "client_id", "web")), "web", "guess")
+	for name, req := range map[string]*http.Request{"client_secret": withSecret, "Basic": withBasic} {
+		resp, body := do(t, req)
+		var e grpcauthtest.TokenError
+		if err := json.Unmarshal(body, &e); err != nil {
+			t.Fatalf("%s: body %q: %v", name, body, err)
+		}
+		if resp.StatusCode != http.StatusUnauthorized || e.Code != "invalid_client" {
+			t.Errorf("%s: status %d, error %q; want 401 invalid_client", name, resp.StatusCode, e.Code)
+		}
+	}
+}
