@@ -52,6 +52,7 @@ type Authenticator struct {
 	dpopAlgs    string            // the algs auth-param of DPoP challenges
 	dpopPanics  jwxpanic.StackLog // the stacks checkDPoP logs: one a minute
 	condPanics  jwxpanic.StackLog // the stacks of conditions' panics (eval): one a minute
+	timerPanics jwxpanic.StackLog // the stacks of streams' timers' panics (recoverPanic): one a minute
 
 	plan    atomic.Pointer[map[string]*methodPlan] // read-only once stored: see lookup
 	mu      sync.Mutex                             // guards pending, debt, copied and undescribed's writes

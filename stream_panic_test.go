@@ -84,7 +84,16 @@ func panicEnv(t *testing.T, opts ...envOption) (e *env, b *buggyRevalidator, log
 	}}, opts...)...)
 	e.svc.streamStarted = make(chan struct{}, 1)
 	e.svc.streamEnded = make(chan error, 1)
-	s, err = e.client.ServerStream(withAuth(bounded(t), bearer("opaque-token")), &authtestv1.ServerStreamRequest{Count: 1})
+	s, expiry, recheck = openPanicStream(t, e, clock)
+	return e, b, logs, s, clock, expiry, recheck
+}
+
+// openPanicStream opens a ServerStream on e, a panicEnv's server whose
+// clock is clock, and returns its client and its expiry and
+// re-verification timers, once its handler has started.
+func openPanicStream(t *testing.T, e *env, clock *fakeClock) (s authtestv1.TestService_ServerStreamClient, expiry, recheck *fakeTimer) {
+	t.Helper()
+	s, err := e.client.ServerStream(withAuth(bounded(t), bearer("opaque-token")), &authtestv1.ServerStreamRequest{Count: 1})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -96,7 +105,7 @@ func panicEnv(t *testing.T, opts ...envOption) (e *env, b *buggyRevalidator, log
 	if recheck.d != time.Minute {
 		t.Fatalf("re-verification timer %v, want 1m", recheck.d)
 	}
-	return e, b, logs, s, clock, expiry, recheck
+	return s, expiry, recheck
 }
 
 // fireInItsGoroutine fires ft, a timer of clock, on a goroutine of its
@@ -162,6 +171,87 @@ func TestStream_PanicInRevalidationEndsTheStreamWithInternal(t *testing.T) {
 				t.Errorf("last decision = %+v, want denied Internal %s with the panic as Err", d, ReasonInternalError)
 			}
 		})
+	}
+}
+
+// cutByPanic fires recheck, the re-verification timer of s, a stream of
+// e (a panicEnv) whose re-verification panics in want, waits for the
+// stream to end with Internal, checks that logs hold n records of panics
+// recovered on a stream's timer (one a stream cut so far), the last with
+// the panic in want and the stream's method, and returns that record.
+func cutByPanic(t *testing.T, e *env, clock *fakeClock, logs *bytes.Buffer, s authtestv1.TestService_ServerStreamClient, recheck *fakeTimer, n int, want string) string {
+	t.Helper()
+	fireInItsGoroutine(t, clock, recheck)
+	await(t, e.svc.streamEnded, "the stream's handler did not end: its context was not cancelled")
+	_, err := s.Recv()
+	checkStatus(t, err, codes.Internal, ReasonInternalError)
+	var records []string
+	for _, line := range strings.Split(logs.String(), "\n") {
+		if strings.Contains(line, "panic recovered in a stream's re-verification or cut") {
+			records = append(records, line)
+		}
+	}
+	if len(records) != n {
+		t.Fatalf("log %q: want %d records of a recovered panic, one a stream", logs.String(), n)
+	}
+	r := records[n-1]
+	if !strings.Contains(r, panicMarker+" in "+want) || !strings.Contains(r, "method=/authtest.v1.TestService/ServerStream") {
+		t.Fatalf("record %s: want the panic in %s and the stream's method", r, want)
+	}
+	return r
+}
+
+// A verifier that panics on every stream's re-verification has a record
+// logged for each stream, but the stack (a few KB) in at most one a
+// minute per Authenticator, by Config.Now: the record of a second stream
+// within the minute says the stack was omitted and still holds the panic
+// and the method; a minute after the first stack, the next record holds
+// its stack again.
+func TestStream_TimerPanicStackIsLoggedAtMostOnceAMinutePerAuthenticator(t *testing.T) {
+	e, b, logs, s1, clock, _, recheck1 := panicEnv(t)
+	s2, _, recheck2 := openPanicStream(t, e, clock)
+	s3, _, recheck3 := openPanicStream(t, e, clock)
+	b.panicVerify.Store(true)
+	const stackFrame = "stream_panic_test.go"
+	if r := cutByPanic(t, e, clock, logs, s1, recheck1, 1, "VerifyAccessToken"); !strings.Contains(r, stackFrame) {
+		t.Fatalf("first record = %s; want the stack", r)
+	}
+	if r := cutByPanic(t, e, clock, logs, s2, recheck2, 2, "VerifyAccessToken"); strings.Contains(r, stackFrame) || !strings.Contains(r, `stack="omitted: a site logs one stack a minute"`) {
+		t.Fatalf("second record within the minute = %s; want the panic without its stack", r)
+	}
+	clock.setNow(t0.Add(2 * time.Minute)) // a minute after the first stack
+	if r := cutByPanic(t, e, clock, logs, s3, recheck3, 3, "VerifyAccessToken"); !strings.Contains(r, stackFrame) {
+		t.Fatalf("record a minute later = %s; want the stack again", r)
+	}
+}
+
+// Config.Now panicking on a stream's timer (it is read there before the
+// re-verification) has its record logged with the stack, although the
+// bound on stacks goes by Config.Now, and does not count against the
+// bound: a verifier's panic on another stream within the minute of the
+// last stack still has its stack omitted.
+func TestStream_ConfigNowPanickingOnTheTimerIsLoggedWithItsStack(t *testing.T) {
+	var nowPanics atomic.Bool
+	e, b, logs, s1, clock, _, recheck1 := panicEnv(t, func(c *Config, _ *verifier.Config) {
+		now := c.Now
+		c.Now = func() time.Time {
+			if nowPanics.Load() {
+				panic(panicMarker + " in Config.Now")
+			}
+			return now()
+		}
+	})
+	s2, _, recheck2 := openPanicStream(t, e, clock)
+	s3, _, recheck3 := openPanicStream(t, e, clock)
+	b.panicVerify.Store(true)
+	cutByPanic(t, e, clock, logs, s1, recheck1, 1, "VerifyAccessToken") // the verifier's stack, this minute's
+	nowPanics.Store(true)
+	if r := cutByPanic(t, e, clock, logs, s2, recheck2, 2, "Config.Now"); !strings.Contains(r, "stream_panic_test.go") {
+		t.Fatalf("record of Config.Now's panic = %s; want the panic with its stack", r)
+	}
+	nowPanics.Store(false)
+	if r := cutByPanic(t, e, clock, logs, s3, recheck3, 3, "VerifyAccessToken"); !strings.Contains(r, `stack="omitted`) {
+		t.Fatalf("record of the verifier's panic within the minute = %s; want the panic without its stack", r)
 	}
 }
 

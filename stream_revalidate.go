@@ -194,7 +194,12 @@ var errStreamPanicked = errors.New("grpcauth: panic while re-verifying the strea
 var errStreamTimerNoReturn = errors.New("grpcauth: the stream's re-verification or cut did not return: it panicked with nil (GODEBUG=panicnil=1) or called runtime.Goexit")
 
 // recoverPanic, deferred by a timer of the watch, recovers a panic, logs
-// its value and stack at LogLevels.Problem, then ends the stream with
+// its value and stack at LogLevels.Problem (the stack at most once a
+// minute per Authenticator, by now, Config.Now's reading as the timer
+// fired, a.timerPanics: a verifier that panics on every re-verification
+// does so once per stream; recoverPanic calls no Config.Now of its own,
+// which may be what panicked, or called runtime.Goexit, and would lose
+// the record), then ends the stream with
 // codes.Internal (rejInternal) through end, unless it was cut already
 // (OnDecision panicked as it reported the cut: the cut stands): the log
 // reads cause, then effect (the cut's denied Decision). A second panic
@@ -206,7 +211,7 @@ var errStreamTimerNoReturn = errors.New("grpcauth: the stream's re-verification 
 // under GODEBUG=panicnil=1), which ends the stream the same way, with
 // errStreamTimerNoReturn as its cause; without that, the stream would
 // never be cut, by that timer or any later one (no timer is set again).
-func (w *streamWatch) recoverPanic(returned *bool) {
+func (w *streamWatch) recoverPanic(returned *bool, now *time.Time) {
 	v := recover()
 	if v == nil && *returned {
 		return
@@ -220,7 +225,18 @@ func (w *streamWatch) recoverPanic(returned *bool) {
 	defer func() { _ = recover() }()
 	defer w.end(rejInternal, cause)
 	w.a.logger.LogAttrs(w.ctx, w.a.levels.Problem.Level(), msg,
-		slog.String("method", clipLogged(w.method)), detail, slog.String("stack", string(stack)))
+		slog.String("method", clipLogged(w.method)), detail, slog.String("stack", w.boundedStack(stack, *now)))
+}
+
+// boundedStack returns stack, a timer's recovered panic's, as text for its
+// record when a.timerPanics lets it through at now, and otherwise the note
+// that it was omitted. A zero now (Config.Now did not return as the timer
+// fired, or read the zero time) lets it through.
+func (w *streamWatch) boundedStack(stack []byte, now time.Time) string {
+	if now.IsZero() {
+		return string(stack)
+	}
+	return w.a.timerPanics.Stack(stack, now)
 }
 
 // reportCut reports the cut of the stream of method, whose context is ctx,
@@ -284,7 +300,8 @@ func (w *streamWatch) wait(wt *wallTimer, left time.Duration) {
 // code: Config.Now, the TokenVerifier and its Revalidator, OnDecision, the
 // Logger) is recovered, by recoverPanic, instead of crashing the process;
 // so is user code there that does not return (runtime.Goexit), which
-// returned tells recoverPanic of.
+// returned tells recoverPanic of; now, once Config.Now has returned, is
+// the time recoverPanic bounds the stacks it logs by.
 // It calls wt's function once Config.Now has reached its due time or the
 // timers have run the whole wait, and otherwise sets wt again for the time
 // left; neither once the watch is done (the handler returned, the stream
@@ -292,8 +309,8 @@ func (w *streamWatch) wait(wt *wallTimer, left time.Duration) {
 // nothing is then cut, and no user code (Config.Now, the verifier) runs
 // for the ended stream.
 func (w *streamWatch) fire(wt *wallTimer) {
-	returned := false
-	defer w.recoverPanic(&returned)
+	returned, now := false, time.Time{}
+	defer w.recoverPanic(&returned, &now)
 	w.mu.Lock()
 	done, due, rest, f := w.done, wt.due, wt.rest, wt.f
 	w.mu.Unlock()
@@ -301,7 +318,8 @@ func (w *streamWatch) fire(wt *wallTimer) {
 		returned = true
 		return
 	}
-	if left := min(due.Sub(w.a.now()), rest); left > 0 {
+	now = w.a.now()
+	if left := min(due.Sub(now), rest); left > 0 {
 		w.mu.Lock()
 		defer w.mu.Unlock()
 		w.wait(wt, left)
