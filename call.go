@@ -53,7 +53,9 @@ import (
 // Response metadata is set on ctx as grpc-go's interceptors set it: a
 // refusal's www-authenticate challenge (and a USE_DPOP_NONCE refusal's
 // dpop-nonce) with grpc.SetTrailer, a fresh dpop-nonce after a DPoP
-// proof made with an older one with grpc.SetHeader. An adapter that
+// proof made with an older one with grpc.SetHeader; when ctx descends
+// from a net/http request (http.ServerContextKey), the challenge with
+// grpc.SetHeader too (see MetadataWWWAuthenticate). An adapter that
 // relays them puts a grpc.ServerTransportStream in ctx
 // (grpc.NewContextWithServerTransportStream), as connectauth does;
 // without one they are dropped.

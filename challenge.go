@@ -2,8 +2,10 @@ package grpcauth
 
 import (
 	"context"
+	"net/http"
 	"strings"
 
+	"golang.org/x/net/http/httpguts"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/metadata"
 )
@@ -132,11 +134,38 @@ func dpopAlgs(algs []string) string {
 // challenge carries the error: the challenge of the scheme the call used
 // delivers the error information (section 7.2, Figure 18). Refusals
 // without a challenge (unavailable, cancelled, no rule, condition) set
-// nothing.
+// nothing. Under grpc.Server.ServeHTTP the challenge goes out as a
+// response header instead, or not at all once the headers went out: see
+// setTrailer.
 func (a *Authenticator) setChallenge(ctx context.Context, rej *rejection, dpopScheme bool) {
 	if values := rej.challenge.values(dpopScheme, a.dpopAlgs); values != nil {
-		_ = grpc.SetTrailer(ctx, metadata.MD{MetadataWWWAuthenticate: values})
+		setTrailer(ctx, metadata.MD{MetadataWWWAuthenticate: values})
 	}
+}
+
+// setTrailer sets md, a refusal's response metadata, as the call's
+// trailer (grpc.SetTrailer), unless the call runs under net/http
+// (grpc.Server.ServeHTTP: ctx carries http.ServerContextKey, which
+// grpc-go's own transport never sets) and a key of md is not a valid
+// HTTP trailer name (www-authenticate: RFC 9110, section 6.5.1;
+// httpguts.ValidTrailerHeader). net/http would drop such a trailer and
+// log "ignoring invalid trailer" for every refused call, a line any
+// caller could repeat at will; md is then set as a response header
+// (grpc.SetHeader) instead, which reaches the caller when the headers
+// have not gone out yet (a unary refusal, a stream refused as it opens),
+// and is dropped otherwise (a stream cut after its headers were sent:
+// grpc.SetHeader fails). A connectauth call, also under net/http, sends
+// both as response headers, so nothing changes there.
+func setTrailer(ctx context.Context, md metadata.MD) {
+	if ctx.Value(http.ServerContextKey) != nil {
+		for k := range md {
+			if !httpguts.ValidTrailerHeader(k) {
+				_ = grpc.SetHeader(ctx, md)
+				return
+			}
+		}
+	}
+	_ = grpc.SetTrailer(ctx, md)
 }
 
 // values returns the www-authenticate values of ch (nil for a nil ch) for

@@ -142,6 +142,9 @@
 // revoked, carries error="invalid_token" in the stream's scheme, as the
 // same refusal at its start does. Unavailable, rate-limited, cancelled,
 // internal, unconfigured-method and condition refusals carry none.
+// Under grpc.Server.ServeHTTP the challenge is a response header instead
+// (net/http refuses it as a trailer), and a stream cut after its headers
+// went out carries none.
 //
 // A TokenVerifier's errors map to codes through the verifier package's
 // sentinels (verifier.ErrExpired, verifier.ErrKeysUnavailable, …); an

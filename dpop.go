@@ -38,7 +38,11 @@ const (
 	// and DPoP algs="...", where both schemes are taken, and a DPoP-bound
 	// token sent with the Bearer scheme gets Bearer error="invalid_token",
 	// error_description="..." and DPoP algs="...". See the Reason
-	// constants.
+	// constants. Under grpc.Server.ServeHTTP, whose net/http server
+	// drops a www-authenticate trailer (RFC 9110 forbids it there) and
+	// logs a line for each, the challenge is a response header instead,
+	// with the same values; a stream cut after its headers went out then
+	// carries none. grpc-go's own transport sends it as a trailer.
 	MetadataWWWAuthenticate = "www-authenticate"
 )
 
@@ -162,7 +166,7 @@ func (a *Authenticator) checkDPoP(ctx context.Context, method string, cred crede
 			if nerr != nil {
 				return binding{}, rejInternal, fmt.Errorf("%w; %w", err, nerr)
 			}
-			_ = grpc.SetTrailer(ctx, metadata.Pairs(MetadataDPoPNonce, nonce))
+			setTrailer(ctx, metadata.Pairs(MetadataDPoPNonce, nonce))
 		}
 		return binding{}, rej, err
 	}
