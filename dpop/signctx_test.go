@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/grpcauth/grpcauth/dpop"
+	"github.com/grpcauth/grpcauth/internal/ctxtest"
 )
 
 // BlockingKey is a crypto.Signer that stands for a key in a KMS or HSM
@@ -223,27 +224,6 @@ func remoteSigner(t *testing.T) *dpop.Signer {
 	return signer
 }
 
-// EndingContext is a context whose Done, called for the nth time (1 for
-// the first), first runs before: a hook that puts ProofContext's wait
-// into a given state (a signature made, a slot freed) and ends the
-// context, before the select that waits on Done is evaluated. Its other
-// methods are those of the context it embeds. ProofContext calls Done
-// once to wait for a slot (a KMS key's only) and once to wait for the
-// signature.
-type EndingContext struct {
-	context.Context
-	n      int
-	before func()
-	calls  atomic.Int64
-}
-
-func (c *EndingContext) Done() <-chan struct{} {
-	if c.calls.Add(1) == int64(c.n) {
-		c.before()
-	}
-	return c.Context.Done()
-}
-
 // A KMS key's Sign that has returned when ProofContext finds its context
 // ended (both ready at once, which select would choose between at random)
 // has its proof used, not discarded for an error saying Sign has not
@@ -255,7 +235,7 @@ func TestSigner_ProofContextUsesASignatureMadeAsTheContextEnds(t *testing.T) {
 		signer := remoteSigner(t)
 		for i := range 64 {
 			parent, cancel := context.WithCancel(t.Context())
-			ctx := &EndingContext{Context: parent, n: 2, before: func() {
+			ctx := &ctxtest.Ending{Context: parent, N: 2, Before: func() {
 				synctest.Wait() // the signature's goroutine has sent its proof and ended
 				cancel()
 			}}
@@ -281,7 +261,7 @@ func TestSigner_ProofContextEndingAsASlotFreesSignsNothing(t *testing.T) {
 		for i := range 16 {
 			signer, key := hungSigner(t)
 			parent, cancel := context.WithCancel(t.Context())
-			ctx := &EndingContext{Context: parent, n: 1, before: func() {
+			ctx := &ctxtest.Ending{Context: parent, N: 1, Before: func() {
 				key.Release()
 				for range dpop.MaxPendingSignatures {
 					<-key.returned
@@ -373,7 +353,7 @@ func TestSigner_ProofContextEndingAsItTakesASlotGivesTheSlotBack(t *testing.T) {
 		signer := remoteSigner(t)
 		for i := range 4 * dpop.MaxPendingSignatures {
 			parent, cancel := context.WithCancel(t.Context())
-			ctx := &EndingContext{Context: parent, n: 1, before: cancel}
+			ctx := &ctxtest.Ending{Context: parent, N: 1, Before: cancel}
 			if _, err := signer.ProofContext(ctx, "POST", testHTU, "", ""); !errors.Is(err, context.Canceled) {
 				t.Fatalf("round %d: ProofContext: %v, want context.Canceled", i+1, err)
 			}

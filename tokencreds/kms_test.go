@@ -21,6 +21,7 @@ import (
 	"google.golang.org/grpc/status"
 
 	"github.com/grpcauth/grpcauth/dpop"
+	"github.com/grpcauth/grpcauth/internal/ctxtest"
 	"github.com/grpcauth/grpcauth/tokencreds"
 )
 
@@ -148,25 +149,6 @@ type failingKey struct{ *ecdsa.PrivateKey }
 
 func (failingKey) Sign(io.Reader, []byte, crypto.SignerOpts) ([]byte, error) { return nil, errKMS }
 
-// endingContext is a context whose Done, called for the nth time (1 for
-// the first), first runs before: a hook that puts the wait of
-// dpop.Signer.ProofContext, which calls Done once to wait for a slot and
-// once to wait for the signature, into a given state and ends the
-// context, before the select that waits on Done is evaluated.
-type endingContext struct {
-	context.Context
-	n      int
-	before func()
-	calls  atomic.Int64
-}
-
-func (c *endingContext) Done() <-chan struct{} {
-	if c.calls.Add(1) == int64(c.n) {
-		c.before()
-	}
-	return c.Context.Done()
-}
-
 // A call whose KMS key has failed to sign its proof when the call finds
 // its context ended (dpop.Signer.ProofContext returns the key's error) fails
 // as a key that failed does, with Internal and an error wrapping the key's:
@@ -191,7 +173,7 @@ func TestDPoP_CallWhoseKMSKeyFailedAsItsContextEndedIsAKeyFailure(t *testing.T) 
 		}
 		parent, cancel := context.WithCancel(callCtx)
 		defer cancel()
-		ctx := &endingContext{Context: parent, n: 2, before: func() {
+		ctx := &ctxtest.Ending{Context: parent, N: 2, Before: func() {
 			synctest.Wait() // the signature's goroutine has sent the key's error and ended
 			cancel()
 		}}
