@@ -16,6 +16,21 @@ func notYetAnswer(claim string, at, start time.Time) string {
 		`,"` + claim + `":` + unix(at) + `}`
 }
 
+// wantNotYet verifies notYetToken, which must be refused as not yet valid,
+// with requests requests sent by then; when says when, for the message.
+func (e *answerEnv) wantNotYet(t *testing.T, when string, requests int64) {
+	t.Helper()
+	if _, err := e.verify(notYetToken); !errors.Is(err, verifier.ErrNotYetValid) {
+		t.Fatalf("%s: %v, want verifier.ErrNotYetValid", when, err)
+	}
+	if n := e.requests.Load(); n != requests {
+		t.Fatalf("%s: %d requests sent, want %d", when, n, requests)
+	}
+}
+
+// notYetToken is the token the tests of not-yet-valid answers verify.
+const notYetToken = "bm90LXlldA"
+
 // An active answer whose nbf or iat lies in the future is a refusal, not a
 // positive answer: it is reused for Cache.NegativeTTL without a request,
 // and it does not make the token known, so that once the refusal ends the
@@ -34,21 +49,14 @@ func TestVerify_NotYetValidAnswerDoesNotLetRepeatsPassMaxRequestRate(t *testing.
 					c.Cache.TTL = time.Minute
 					c.Cache.NegativeTTL = 10 * time.Second
 				})
-			if _, err := e.verify("bm90LXlldA"); !errors.Is(err, verifier.ErrNotYetValid) {
-				t.Fatalf("first call: %v, want verifier.ErrNotYetValid", err)
-			}
+			e.wantNotYet(t, "first call", 1)
 			if n := introspect.KnownLen(e.v); n != 0 {
 				t.Fatalf("%d tokens known after a not-yet-valid answer, want 0", n)
 			}
 			e.clk.Advance(5 * time.Second)
-			if _, err := e.verify("bm90LXlldA"); !errors.Is(err, verifier.ErrNotYetValid) {
-				t.Fatalf("within NegativeTTL: %v, want verifier.ErrNotYetValid", err)
-			}
-			if n := e.requests.Load(); n != 1 {
-				t.Fatalf("%d requests within NegativeTTL, want 1", n)
-			}
+			e.wantNotYet(t, "within NegativeTTL", 1)
 			e.clk.Advance(2 * time.Minute) // past TTL and NegativeTTL; the bucket refills 0.125
-			if _, err := e.verify("bm90LXlldA"); !errors.Is(err, introspect.ErrUnavailable) {
+			if _, err := e.verify(notYetToken); !errors.Is(err, introspect.ErrUnavailable) {
 				t.Fatalf("repeat with MaxRequestRate spent: %v, want introspect.ErrUnavailable (rate limited)", err)
 			}
 			if n := e.requests.Load(); n != 1 {
@@ -76,18 +84,11 @@ func TestVerify_NotYetValidRefusalEndsWhenTheTokenBecomesValid(t *testing.T) {
 					c.ClockSkew = time.Minute
 					c.Cache.NegativeTTL = 30 * time.Second
 				})
-			if _, err := e.verify("bm90LXlldA"); !errors.Is(err, verifier.ErrNotYetValid) {
-				t.Fatalf("at start: %v, want verifier.ErrNotYetValid", err)
-			}
+			e.wantNotYet(t, "at start", 1)
 			e.clk.Advance(4 * time.Second)
-			if _, err := e.verify("bm90LXlldA"); !errors.Is(err, verifier.ErrNotYetValid) {
-				t.Fatalf("at start+4s: %v, want verifier.ErrNotYetValid", err)
-			}
-			if n := e.requests.Load(); n != 1 {
-				t.Fatalf("%d requests by start+4s, want 1 (the refusal reused)", n)
-			}
+			e.wantNotYet(t, "at start+4s (the refusal reused)", 1)
 			e.clk.Advance(time.Second)
-			if _, err := e.verify("bm90LXlldA"); err != nil {
+			if _, err := e.verify(notYetToken); err != nil {
 				t.Fatalf("at start+5s, once valid: %v, want accepted", err)
 			}
 			if n := e.requests.Load(); n != 2 {
