@@ -308,8 +308,11 @@ type CacheConfig struct {
 	TTL time.Duration
 
 	// NegativeTTL is how long an inactive or rejected token's result is
-	// reused. Default DefaultNegativeCacheTTL (10s). Failures to reach the
-	// endpoint are never cached. It is also how long a 401 or 403 answer
+	// reused. Default DefaultNegativeCacheTTL (10s). An active answer this
+	// Verifier refuses on its own clock is such a result, never a positive
+	// one: expired, or with nbf or iat more than Config.ClockSkew ahead,
+	// the latter reused only until both come within ClockSkew. Failures to
+	// reach the endpoint are never cached. It is also how long a 401 or 403 answer
 	// saying invalid_client (RFC 6749, 5.2: the server refused this
 	// service's client credentials, whatever the token) pauses
 	// requests, at most a minute, with the caches on or off: meanwhile a

@@ -100,10 +100,10 @@ func TestVerify_PaddingAloneIsMalformedWithoutARequest(t *testing.T) {
 	}
 }
 
-// An active answer whose nbf is in the future is cached, but a cache hit
-// checks the times again: the second call, answered from the cache, is
-// refused as the first was, without a request.
-func TestVerify_CacheHitChecksNotBeforeAgain(t *testing.T) {
+// An active answer whose nbf is in the future is refused, and the refusal
+// cached: the second call, answered from the negative cache, is refused
+// as the first was, without a request.
+func TestVerify_NotYetValidRefusalIsReusedWithoutARequest(t *testing.T) {
 	var e *answerEnv
 	e = newAnswerEnv(t, func(string) string {
 		return `{"active":true,"iss":"` + muIssuer + `","aud":"api","exp":` + unix(e.clk.Now().Add(3*time.Hour)) +

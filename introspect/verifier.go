@@ -261,21 +261,47 @@ var b64tokenByte = func() (t [256]bool) {
 
 // accept checks claims' times at now: exp (with skew), nbf and iat.
 func (v *Verifier) accept(ctx context.Context, c verifier.Claims, now time.Time) (verifier.Claims, error) {
-	var err error
-	late := now.Add(v.s.skew)
-	switch exp := c.Expiry(); {
-	case pastExp(exp, now, v.s.skew):
-		err = &verifier.TokenExpiredError{Expiry: exp}
-	case c.NotBefore().After(late):
-		err = errNotYet
-	case c.IssuedAt().After(late):
-		err = errIssuedLate
-	}
-	if err != nil {
+	if err := v.timeError(c, now); err != nil {
 		v.logRejection(ctx, err)
 		return verifier.Claims{}, err
 	}
 	return c, nil
+}
+
+// timeError returns the error accept refuses c with at now, or nil: a
+// *verifier.TokenExpiredError once exp (plus ClockSkew) has passed, or
+// errNotYet or errIssuedLate while nbf or iat lies more than ClockSkew
+// ahead.
+func (v *Verifier) timeError(c verifier.Claims, now time.Time) error {
+	late := now.Add(v.s.skew)
+	switch exp := c.Expiry(); {
+	case pastExp(exp, now, v.s.skew):
+		return &verifier.TokenExpiredError{Expiry: exp}
+	case c.NotBefore().After(late):
+		return errNotYet
+	case c.IssuedAt().After(late):
+		return errIssuedLate
+	}
+	return nil
+}
+
+// refusalUntil returns until when run reuses refusal, timeError's refusal
+// of claims at now: Cache.NegativeTTL, as any refusal, but a token not yet
+// valid only until its nbf and iat come within ClockSkew, when accept
+// would take it (the server is asked again then, not told "not yet" for
+// the rest of NegativeTTL).
+func (v *Verifier) refusalUntil(refusal error, claims verifier.Claims, now time.Time) time.Time {
+	until := now.Add(v.s.Cache.NegativeTTL)
+	if errors.Is(refusal, verifier.ErrNotYetValid) {
+		valid := claims.NotBefore()
+		if iat := claims.IssuedAt(); iat.After(valid) {
+			valid = iat
+		}
+		if valid = valid.Add(-v.s.skew); valid.Before(until) {
+			until = valid
+		}
+	}
+	return until
 }
 
 // pastExp reports whether exp is set and now is at or past exp plus
@@ -435,15 +461,19 @@ func (v *Verifier) run(ctx context.Context, key tokenKey, token string, knownExp
 	// it: a positive one by put (dropEnded when put keeps nothing), a
 	// refusal by dropEnded.
 	if v.pos != nil && ctx.Err() == nil {
-		exp := time.Time{}
+		exp, refusal := time.Time{}, error(nil)
 		if err == nil {
-			exp = claims.Expiry()
+			exp, refusal = claims.Expiry(), v.timeError(claims, now)
 		}
 		switch {
-		case err == nil && pastExp(exp, now, v.s.skew):
-			// Active for the server, expired here (clocks differ): remember
-			// the verdict, or every call would ask again.
-			v.neg.put(key, result{err: &verifier.TokenExpiredError{Expiry: exp}, from: sent, until: now.Add(v.s.Cache.NegativeTTL)}, now)
+		case refusal != nil:
+			// Active for the server, refused here: expired, or nbf or iat
+			// in the future (clocks differ, or the server issues tokens
+			// ahead of their use). Remember the refusal, or every call
+			// would ask again; never as a positive answer, which would
+			// make the token known (see knownSet) and let its every
+			// request, once the entry ended, pass MaxRequestRate.
+			v.neg.put(key, result{err: refusal, from: sent, until: v.refusalUntil(refusal, claims, now)}, now)
 			v.pos.dropEnded(key, now)
 			v.forget(key)
 		case err == nil:

@@ -1,0 +1,99 @@
+package introspect_test
+
+import (
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/grpcauth/grpcauth/introspect"
+	"github.com/grpcauth/grpcauth/verifier"
+)
+
+// notYetAnswer is an active answer for muIssuer's "api" whose claim (nbf
+// or iat) is at, expiring three hours after start.
+func notYetAnswer(claim string, at, start time.Time) string {
+	return `{"active":true,"iss":"` + muIssuer + `","aud":"api","exp":` + unix(start.Add(3*time.Hour)) +
+		`,"` + claim + `":` + unix(at) + `}`
+}
+
+// wantNotYet verifies notYetToken, which must be refused as not yet valid,
+// with requests requests sent by then; when says when, for the message.
+func (e *answerEnv) wantNotYet(t *testing.T, when string, requests int64) {
+	t.Helper()
+	if _, err := e.verify(notYetToken); !errors.Is(err, verifier.ErrNotYetValid) {
+		t.Fatalf("%s: %v, want verifier.ErrNotYetValid", when, err)
+	}
+	if n := e.requests.Load(); n != requests {
+		t.Fatalf("%s: %d requests sent, want %d", when, n, requests)
+	}
+}
+
+// notYetToken is the token the tests of not-yet-valid answers verify.
+const notYetToken = "bm90LXlldA"
+
+// An active answer whose nbf or iat lies in the future is a refusal, not a
+// positive answer: it is reused for Cache.NegativeTTL without a request,
+// and it does not make the token known, so that once the refusal ends the
+// token's next request is held to MaxRequestRate like any token's. Before,
+// the answer was cached as positive and the token remembered as accepted:
+// every Cache.TTL its request passed MaxRequestRate, however spent.
+func TestVerify_NotYetValidAnswerDoesNotLetRepeatsPassMaxRequestRate(t *testing.T) {
+	for _, claim := range []string{"nbf", "iat"} {
+		t.Run(claim, func(t *testing.T) {
+			var e *answerEnv
+			start := newClock().Now()
+			e = newAnswerEnv(t, func(string) string { return notYetAnswer(claim, start.Add(time.Hour), start) },
+				func(c *introspect.Config) {
+					c.MaxRequestRate = 0.001 // one request, then one per 1000 s
+					c.ClockSkew = time.Minute
+					c.Cache.TTL = time.Minute
+					c.Cache.NegativeTTL = 10 * time.Second
+				})
+			e.wantNotYet(t, "first call", 1)
+			if n := introspect.KnownLen(e.v); n != 0 {
+				t.Fatalf("%d tokens known after a not-yet-valid answer, want 0", n)
+			}
+			e.clk.Advance(5 * time.Second)
+			e.wantNotYet(t, "within NegativeTTL", 1)
+			e.clk.Advance(2 * time.Minute) // past TTL and NegativeTTL; the bucket refills 0.125
+			if _, err := e.verify(notYetToken); !errors.Is(err, introspect.ErrUnavailable) {
+				t.Fatalf("repeat with MaxRequestRate spent: %v, want introspect.ErrUnavailable (rate limited)", err)
+			}
+			if n := e.requests.Load(); n != 1 {
+				t.Fatalf("%d requests, want 1: the repeat passed MaxRequestRate", n)
+			}
+			if got := e.v.Stats().RateLimited; got != 1 {
+				t.Fatalf("Stats.RateLimited %d, want 1", got)
+			}
+		})
+	}
+}
+
+// A not-yet-valid refusal is reused only until the token's nbf and iat come
+// within ClockSkew, when the Verifier would accept it: the next call then
+// asks the server again and is accepted, rather than told "not yet" for
+// the rest of Cache.NegativeTTL.
+func TestVerify_NotYetValidRefusalEndsWhenTheTokenBecomesValid(t *testing.T) {
+	for _, claim := range []string{"nbf", "iat"} {
+		t.Run(claim, func(t *testing.T) {
+			var e *answerEnv
+			start := newClock().Now()
+			// Valid from start+5s: its claim is ClockSkew (1m) later.
+			e = newAnswerEnv(t, func(string) string { return notYetAnswer(claim, start.Add(65*time.Second), start) },
+				func(c *introspect.Config) {
+					c.ClockSkew = time.Minute
+					c.Cache.NegativeTTL = 30 * time.Second
+				})
+			e.wantNotYet(t, "at start", 1)
+			e.clk.Advance(4 * time.Second)
+			e.wantNotYet(t, "at start+4s (the refusal reused)", 1)
+			e.clk.Advance(time.Second)
+			if _, err := e.verify(notYetToken); err != nil {
+				t.Fatalf("at start+5s, once valid: %v, want accepted", err)
+			}
+			if n := e.requests.Load(); n != 2 {
+				t.Fatalf("%d requests by start+5s, want 2 (asked again once valid)", n)
+			}
+		})
+	}
+}
