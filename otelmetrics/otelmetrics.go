@@ -2,7 +2,6 @@ package otelmetrics
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"maps"
 	"strings"
@@ -125,41 +124,7 @@ func New(cfg Config) (*Metrics, error) {
 	if err != nil {
 		return nil, fmt.Errorf("otelmetrics: %w", err)
 	}
-	m.reg, err = meter.RegisterCallback(func(_ context.Context, ob metric.Observer) error {
-		t := now()
-		var errs []error
-		for _, s := range src.keyed {
-			errs = appendPanic(errs, s, func() { o.observe(ob, s.Stats(), t) })
-		}
-		if len(src.multi) > 0 {
-			var unknown, malformed int64
-			var failed bool
-			for _, s := range src.multi {
-				n := len(errs)
-				errs = appendPanic(errs, s, func() {
-					ms := s.Stats()
-					for _, st := range ms.Issuers {
-						o.observe(ob, st, t)
-					}
-					unknown += ms.UnknownIssuers
-					malformed += ms.Malformed
-				})
-				failed = failed || len(errs) > n
-			}
-			// One observation each: the SDK's handling of two for one
-			// attribute set is not the API's promise. None when a
-			// MultiVerifier's Stats panicked: a sum without its figures
-			// would make the counters go backwards.
-			if !failed {
-				ob.ObserveInt64(o.unknownIssuers, unknown)
-				ob.ObserveInt64(o.malformed, malformed)
-			}
-		}
-		for _, s := range src.intro {
-			errs = appendPanic(errs, s, func() { o.observeIntrospection(ob, s.Stats()) })
-		}
-		return errors.Join(errs...)
-	}, o.instruments()...)
+	m.reg, err = meter.RegisterCallback(newCollector(o, now, &src).collect, o.instruments()...)
 	if err != nil {
 		return nil, fmt.Errorf("otelmetrics: %w", err)
 	}
@@ -213,24 +178,24 @@ func (m *Metrics) attributes(k setKey) *attrOpts {
 	return opts
 }
 
-// appendPanic runs observe, the observation of s's figures, and appends to
-// errs an error naming the panic of s's Stats if it panicked. The callback
+// appendPanic runs read, the reading of s's Stats, and appends to errs an
+// error naming the panic of s's Stats if it panicked. The callback
 // runs on the reader's goroutine (a PeriodicReader's, an exporter's
 // handler), where the program cannot recover a panic of a Source of its
 // own: one would end the process, and the other Sources would not be
 // observed. The SDK reports the error (otel.Handle, or ManualReader.Collect
 // returns it) and keeps what the other Sources observed. A panic(nil) under
-// GODEBUG=panicnil=1 recovers as nil: observe not returning is what marks
-// the panic, so that it fails s alike (its figures, the sums) rather than
-// pass as an observation with none and drop errs.
-func appendPanic(errs []error, s Source, observe func()) (out []error) {
+// GODEBUG=panicnil=1 recovers as nil: read not returning is what marks the
+// panic, so that it fails s alike rather than pass as a reading and drop
+// errs.
+func appendPanic(errs []error, s Source, read func()) (out []error) {
 	returned := false
 	defer func() {
 		if v := recover(); !returned {
 			out = append(errs, fmt.Errorf("otelmetrics: the Stats of a %T panicked: %s", s, panictext.Text(v, endpoint.MaxErrorText)))
 		}
 	}()
-	observe()
+	read()
 	returned = true
 	return errs
 }
