@@ -15,6 +15,7 @@ import (
 
 	"github.com/grpcauth/grpcauth"
 	"github.com/grpcauth/grpcauth/internal/endpoint"
+	"github.com/grpcauth/grpcauth/internal/logonce"
 	"github.com/grpcauth/grpcauth/internal/panictext"
 )
 
@@ -137,7 +138,16 @@ func New(cfg Config) (*Metrics, error) {
 // that took no deciding time: a zero sample would drag the quantiles
 // down). Use it as grpcauth.Config.OnDecision, or call it from your own
 // OnDecision.
+//
+// OnDecision of a Metrics New did not build (a nil *Metrics, New's result
+// with its error ignored, or a zero Metrics) records nothing, and logs one
+// error record saying so through slog.Default() for the process: it never
+// panics on the request path, where grpc-go would not recover it.
 func (m *Metrics) OnDecision(ctx context.Context, d grpcauth.Decision) {
+	if !m.built() {
+		notBuiltLog.Error("otelmetrics: OnDecision of a Metrics not built with New (nil, or a zero Metrics): decisions are not recorded")
+		return
+	}
 	method := d.Method
 	if d.UnknownMethod {
 		method = UnknownMethod
@@ -148,6 +158,14 @@ func (m *Metrics) OnDecision(ctx context.Context, d grpcauth.Decision) {
 		m.duration.Record(ctx, d.Latency.Seconds(), opts.rec...)
 	}
 }
+
+// notBuiltLog logs, once for the process, that OnDecision met a Metrics New
+// did not build.
+var notBuiltLog logonce.Once
+
+// built reports whether m was made by New: not nil, and not a zero Metrics,
+// which has no instruments. New always sets decisions.
+func (m *Metrics) built() bool { return m != nil && m.decisions != nil }
 
 // attributes returns the measurement options for k, built once per key.
 func (m *Metrics) attributes(k setKey) *attrOpts {
@@ -205,8 +223,11 @@ func appendPanic(errs []error, s Source, read func()) (out []error) {
 // may still finish reading them: the verifiers' Stats are safe to call
 // after their Close). Decisions may still be recorded. Close is safe to
 // call more than once, also concurrently: it unregisters once, and every
-// call returns the result of that.
+// call returns the result of that. Close of a nil *Metrics returns nil.
 func (m *Metrics) Close() error {
+	if m == nil {
+		return nil
+	}
 	m.closing.Do(func() {
 		if m.reg == nil {
 			return
