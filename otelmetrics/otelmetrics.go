@@ -224,6 +224,18 @@ func appendPanic(errs []error, s Source, read func()) (out []error) {
 // after their Close). Decisions may still be recorded. Close is safe to
 // call more than once, also concurrently: it unregisters once, and every
 // call returns the result of that. Close of a nil *Metrics returns nil.
+//
+// A verifier that replaces one of these (a configuration reload: Close,
+// then New with the new verifier) counts from 0 under the same issuer.
+// Under cumulative temporality the series drops, which Prometheus's rate
+// and increase take for a counter reset. Under delta temporality the SDK
+// reports the drop as a negative delta, unless the reader collects between
+// this Close and that New (a PeriodicReader does in the MeterProvider's
+// ForceFlush): the series is then missing from a collection, the SDK
+// forgets it, and it reports the new verifier's whole count. The
+// MultiVerifiers' unattributed sums are shared by every Metrics of the
+// MeterProvider: closing one that observes a MultiVerifier while another
+// observes one makes them drop, with no gap to separate the two.
 func (m *Metrics) Close() error {
 	if m == nil {
 		return nil
