@@ -3,6 +3,7 @@ package otelmetrics
 import (
 	"context"
 	"errors"
+	"fmt"
 	"sync"
 	"time"
 
@@ -74,8 +75,11 @@ func newCollector(o *observed, now func() time.Time, src *sources) *collector {
 func (c *collector) collect(_ context.Context, ob metric.Observer) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	t := c.now()
+	var t time.Time // zero, and no key-set age, if Config.Now panics
 	var errs []error
+	if text, panicked := recovered(func() { t = c.now() }); panicked {
+		errs = append(errs, fmt.Errorf("otelmetrics: Config.Now panicked: %s", text))
+	}
 	for _, w := range c.keyed {
 		var fresh bool
 		if fresh, errs = w.read(errs); w.seen {

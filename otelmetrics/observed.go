@@ -98,7 +98,8 @@ func (o *observed) instruments() []metric.Observable {
 
 // observe reports one key-set verifier's counters, and its gauges when st
 // is fresh (read in this collection, not the last good Stats of a Source
-// whose Stats panicked).
+// whose Stats panicked): the key set's age at now, unless now is zero
+// (Config.Now panicked).
 func (o *observed) observe(ob metric.Observer, st verifier.Stats, now time.Time, fresh bool) {
 	attrs := metric.WithAttributeSet(attribute.NewSet(attribute.String("issuer", st.Issuer)))
 	ob.ObserveInt64(o.hits, st.CacheHits, attrs)
@@ -118,7 +119,7 @@ func (o *observed) observe(ob metric.Observer, st verifier.Stats, now time.Time,
 	ob.ObserveInt64(o.size, st.CacheBytes, attrs)
 	ob.ObserveInt64(o.keys, int64(st.Keys), attrs)
 	ob.ObserveInt64(o.skippedKeys, int64(st.SkippedKeys), attrs)
-	if !st.KeysFetched.IsZero() {
+	if !st.KeysFetched.IsZero() && !now.IsZero() {
 		// The larger of the monotonic and the wall-clock age, as the key
 		// set judges MaxStaleness: after a suspend of the host only the
 		// wall clock has moved on, and the gauge must show the set as

@@ -57,7 +57,10 @@ type Config struct {
 	// (only the decision instruments are reported).
 	Verifiers []Source
 	// Now returns the current time, for the key sets' age. Default
-	// time.Now; give the verifiers' Config.Now if they have one.
+	// time.Now; give the verifiers' Config.Now if they have one. It is
+	// called in the collection callback: one that panics there leaves
+	// grpcauth.jwks.age out of that collection, and the callback returns
+	// an error naming the panic (see Source), rather than end the process.
 	Now func() time.Time
 }
 
@@ -197,25 +200,34 @@ func (m *Metrics) attributes(k setKey) *attrOpts {
 }
 
 // appendPanic runs read, the reading of s's Stats, and appends to errs an
-// error naming the panic of s's Stats if it panicked. The callback
-// runs on the reader's goroutine (a PeriodicReader's, an exporter's
-// handler), where the program cannot recover a panic of a Source of its
-// own: one would end the process, and the other Sources would not be
-// observed. The SDK reports the error (otel.Handle, or ManualReader.Collect
-// returns it) and keeps what the other Sources observed. A panic(nil) under
-// GODEBUG=panicnil=1 recovers as nil: read not returning is what marks the
-// panic, so that it fails s alike rather than pass as a reading and drop
-// errs.
-func appendPanic(errs []error, s Source, read func()) (out []error) {
+// error naming the panic of s's Stats if it panicked (see recovered).
+func appendPanic(errs []error, s Source, read func()) []error {
+	if text, panicked := recovered(read); panicked {
+		return append(errs, fmt.Errorf("otelmetrics: the Stats of a %T panicked: %s", s, text))
+	}
+	return errs
+}
+
+// recovered runs f and reports whether it panicked, with the panic's text
+// clipped to endpoint.MaxErrorText. The callback runs on the reader's
+// goroutine (a PeriodicReader's, an exporter's handler), where the program
+// cannot recover a panic of a Source of its own, or of its Config.Now: one
+// would end the process, and the other Sources would not be observed.
+// The callback returns an error instead, which the SDK reports
+// (otel.Handle, or ManualReader.Collect returns it), and keeps what it
+// observed. A panic(nil) under GODEBUG=panicnil=1 recovers as nil: f not
+// returning is what marks the panic, so that it fails alike rather than
+// pass as a reading.
+func recovered(f func()) (text string, panicked bool) {
 	returned := false
 	defer func() {
 		if v := recover(); !returned {
-			out = append(errs, fmt.Errorf("otelmetrics: the Stats of a %T panicked: %s", s, panictext.Text(v, endpoint.MaxErrorText)))
+			text, panicked = panictext.Text(v, endpoint.MaxErrorText), true
 		}
 	}()
-	read()
+	f()
 	returned = true
-	return errs
+	return "", false
 }
 
 // Close unregisters the callback that observes the verifiers, so that the

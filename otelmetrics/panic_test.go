@@ -5,7 +5,9 @@ import (
 	"strings"
 	"sync/atomic"
 	"testing"
+	"time"
 
+	"go.opentelemetry.io/otel/attribute"
 	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
 	"go.opentelemetry.io/otel/sdk/metric/metricdata"
 
@@ -54,6 +56,18 @@ func readPanicking(t *testing.T, srcs ...otelmetrics.Source) *sdkmetric.ManualRe
 	return reader
 }
 
+// collectRecovering collects reader into rm, failing t if the collection
+// panics (as it would on a PeriodicReader's goroutine, ending the process).
+func collectRecovering(t *testing.T, reader *sdkmetric.ManualReader, rm *metricdata.ResourceMetrics) error {
+	t.Helper()
+	defer func() {
+		if v := recover(); v != nil {
+			t.Fatalf("Collect panicked: %v", v)
+		}
+	}()
+	return reader.Collect(context.Background(), rm)
+}
+
 // A collection runs the callback on the reader's goroutine (a
 // PeriodicReader's, an exporter's HTTP handler), where the program cannot
 // recover a panic: a Source whose Stats panic fails that Source's
@@ -72,14 +86,7 @@ func TestMetrics_SourceWhoseStatsPanicFailsTheCollectionNotTheProcess(t *testing
 	armed.Store(true)
 
 	var rm metricdata.ResourceMetrics
-	err := func() (err error) {
-		defer func() {
-			if v := recover(); v != nil {
-				t.Fatalf("Collect panicked: %v", v)
-			}
-		}()
-		return reader.Collect(context.Background(), &rm)
-	}()
+	err := collectRecovering(t, reader, &rm)
 	for _, typ := range []string{"otelmetrics_test.panicking", "otelmetrics_test.panickingMulti", "otelmetrics_test.panickingIntrospection"} {
 		if want := "otelmetrics: the Stats of a " + typ + " panicked: stats bug"; err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("Collect error = %v, want it to hold %q", err, want)
@@ -160,5 +167,33 @@ func TestMetrics_SourceWhoseStatsPanicNilUnderPanicNilFailsAlike(t *testing.T) {
 				t.Errorf("collection %d: error = %v, want it to hold %q", i, err, want)
 			}
 		}
+	}
+}
+
+// Config.Now is read in the callback too, on the reader's goroutine: one
+// that panics fails the key-set age alone (the one figure it serves), with
+// an error the SDK reports, and every other figure is observed. (Before,
+// the panic went through the SDK and, on a PeriodicReader's goroutine,
+// ended the process.)
+func TestMetrics_ConfigNowThatPanicsFailsTheKeySetAgeAlone(t *testing.T) {
+	keyed := statsFunc(func() verifier.Stats {
+		return verifier.Stats{Issuer: "https://keyed.example", CacheHits: 4, Keys: 2, KeysFetched: t0}
+	})
+	reader := observing(t, func() time.Time { panic("clock bug") }, keyed)
+	var rm metricdata.ResourceMetrics
+	err := collectRecovering(t, reader, &rm)
+	if want := "otelmetrics: Config.Now panicked: clock bug"; err == nil || !strings.Contains(err.Error(), want) {
+		t.Errorf("Collect error = %v, want it to hold %q", err, want)
+	}
+	sums, gauges := sumPoints(&rm)
+	issuer := attribute.NewSet(attribute.String("issuer", "https://keyed.example"))
+	if v := sums[series{"grpcauth.cache.hits", issuer}]; v != 4 {
+		t.Errorf("grpcauth.cache.hits = %d, want 4", v)
+	}
+	if !gauges[series{"grpcauth.jwks.keys", issuer}] {
+		t.Errorf("grpcauth.jwks.keys not observed")
+	}
+	if gauges[series{"grpcauth.jwks.age", issuer}] {
+		t.Errorf("grpcauth.jwks.age observed without a time to take it from")
 	}
 }
