@@ -91,7 +91,8 @@ type attrOpts struct {
 // New creates the instruments and registers the callback that observes
 // cfg.Verifiers. It fails when a Verifier is nil, not a Source it can
 // read, or not built by its constructor (a zero value, whose Stats name no
-// issuer; see Source), when two of them report one issuer's figures, or
+// issuer; see Source), when its Stats (or a Combined's Parts) panic as New
+// reads its issuers, when two of them report one issuer's figures, or
 // when the MeterProvider refuses an instrument.
 func New(cfg Config) (*Metrics, error) {
 	mp := cfg.MeterProvider
@@ -120,7 +121,12 @@ func New(cfg Config) (*Metrics, error) {
 	}
 	var src sources
 	for _, v := range cfg.Verifiers {
-		if err := src.add(v, true); err != nil {
+		// add reads v's Stats (and a Combined's Parts) for its issuers.
+		var err error
+		if text, panicked := recovered(func() { err = src.add(v, true) }); panicked {
+			return nil, fmt.Errorf("otelmetrics: Config.Verifiers: reading a %T panicked: %s", v, text)
+		}
+		if err != nil {
 			return nil, err
 		}
 	}
