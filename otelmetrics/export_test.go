@@ -2,3 +2,7 @@ package otelmetrics
 
 // CachedSets is how many attribute sets m keeps for reuse.
 func CachedSets(m *Metrics) int { return len(*m.sets.Load()) }
+
+// ForgetNotBuiltLogged makes the next OnDecision of a Metrics New did not
+// build log again.
+func ForgetNotBuiltLogged() { notBuiltLog.Forget() }

@@ -96,24 +96,30 @@ func (o *observed) instruments() []metric.Observable {
 		o.malformed, o.iHits, o.iNegHits, o.iMisses, o.iRequests, o.iFailures, o.iInactive, o.iCoalesced, o.iMalformed, o.iRateLimited, o.iEntries, o.iSize, o.iInFlight}
 }
 
-// observe reports one key-set verifier's figures.
-func (o *observed) observe(ob metric.Observer, st verifier.Stats, now time.Time) {
+// observe reports one key-set verifier's counters, and its gauges when st
+// is fresh (read in this collection, not the last good Stats of a Source
+// whose Stats panicked): the key set's age at now, unless now is zero
+// (Config.Now panicked).
+func (o *observed) observe(ob metric.Observer, st verifier.Stats, now time.Time, fresh bool) {
 	attrs := metric.WithAttributeSet(attribute.NewSet(attribute.String("issuer", st.Issuer)))
 	ob.ObserveInt64(o.hits, st.CacheHits, attrs)
 	ob.ObserveInt64(o.misses, st.CacheMisses, attrs)
-	ob.ObserveInt64(o.entries, int64(st.CacheEntries), attrs)
-	ob.ObserveInt64(o.size, st.CacheBytes, attrs)
 	ob.ObserveInt64(o.fetches, st.KeyFetches, attrs)
 	ob.ObserveInt64(o.failures, st.KeyFetchFailures, attrs)
-	ob.ObserveInt64(o.keys, int64(st.Keys), attrs)
-	ob.ObserveInt64(o.skippedKeys, int64(st.SkippedKeys), attrs)
 	ob.ObserveInt64(o.discoveries, st.Discoveries, attrs)
 	ob.ObserveInt64(o.urlChanges, st.JWKSURLChanges, attrs)
 	ob.ObserveInt64(o.missFetches, st.KeyMissFetches, attrs)
 	ob.ObserveInt64(o.missesLimited, st.KeyMissesLimited, attrs)
 	ob.ObserveInt64(o.missWaits, st.KeyMissWaits, attrs)
 	ob.ObserveInt64(o.malformed, st.Malformed, attrs)
-	if !st.KeysFetched.IsZero() {
+	if !fresh {
+		return
+	}
+	ob.ObserveInt64(o.entries, int64(st.CacheEntries), attrs)
+	ob.ObserveInt64(o.size, st.CacheBytes, attrs)
+	ob.ObserveInt64(o.keys, int64(st.Keys), attrs)
+	ob.ObserveInt64(o.skippedKeys, int64(st.SkippedKeys), attrs)
+	if !st.KeysFetched.IsZero() && !now.IsZero() {
 		// The larger of the monotonic and the wall-clock age, as the key
 		// set judges MaxStaleness: after a suspend of the host only the
 		// wall clock has moved on, and the gauge must show the set as
@@ -123,8 +129,9 @@ func (o *observed) observe(ob metric.Observer, st verifier.Stats, now time.Time)
 	}
 }
 
-// observeIntrospection reports one introspection verifier's figures.
-func (o *observed) observeIntrospection(ob metric.Observer, st introspect.Stats) {
+// observeIntrospection reports one introspection verifier's counters, and
+// its gauges when st is fresh (see observe).
+func (o *observed) observeIntrospection(ob metric.Observer, st introspect.Stats, fresh bool) {
 	iss := attribute.String("issuer", st.Issuer)
 	attrs := metric.WithAttributeSet(attribute.NewSet(iss))
 	ob.ObserveInt64(o.iHits, st.CacheHits, attrs)
@@ -136,6 +143,9 @@ func (o *observed) observeIntrospection(ob metric.Observer, st introspect.Stats)
 	ob.ObserveInt64(o.iCoalesced, st.Coalesced, attrs)
 	ob.ObserveInt64(o.iMalformed, st.Malformed, attrs)
 	ob.ObserveInt64(o.iRateLimited, st.RateLimited, attrs)
+	if !fresh {
+		return
+	}
 	ob.ObserveInt64(o.iInFlight, int64(st.InFlight), attrs)
 	ob.ObserveInt64(o.iSize, st.CacheBytes, attrs)
 	ob.ObserveInt64(o.iEntries, int64(st.CacheEntries),

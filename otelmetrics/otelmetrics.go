@@ -2,7 +2,6 @@ package otelmetrics
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"maps"
 	"strings"
@@ -16,6 +15,7 @@ import (
 
 	"github.com/grpcauth/grpcauth"
 	"github.com/grpcauth/grpcauth/internal/endpoint"
+	"github.com/grpcauth/grpcauth/internal/logonce"
 	"github.com/grpcauth/grpcauth/internal/panictext"
 )
 
@@ -57,7 +57,10 @@ type Config struct {
 	// (only the decision instruments are reported).
 	Verifiers []Source
 	// Now returns the current time, for the key sets' age. Default
-	// time.Now; give the verifiers' Config.Now if they have one.
+	// time.Now; give the verifiers' Config.Now if they have one. It is
+	// called in the collection callback: one that panics there leaves
+	// grpcauth.jwks.age out of that collection, and the callback returns
+	// an error naming the panic (see Source), rather than end the process.
 	Now func() time.Time
 }
 
@@ -88,7 +91,8 @@ type attrOpts struct {
 // New creates the instruments and registers the callback that observes
 // cfg.Verifiers. It fails when a Verifier is nil, not a Source it can
 // read, or not built by its constructor (a zero value, whose Stats name no
-// issuer; see Source), when two of them report one issuer's figures, or
+// issuer; see Source), when its Stats (or a Combined's Parts) panic as New
+// reads its issuers, when two of them report one issuer's figures, or
 // when the MeterProvider refuses an instrument.
 func New(cfg Config) (*Metrics, error) {
 	mp := cfg.MeterProvider
@@ -117,7 +121,12 @@ func New(cfg Config) (*Metrics, error) {
 	}
 	var src sources
 	for _, v := range cfg.Verifiers {
-		if err := src.add(v, true); err != nil {
+		// add reads v's Stats (and a Combined's Parts) for its issuers.
+		var err error
+		if text, panicked := recovered(func() { err = src.add(v, true) }); panicked {
+			return nil, fmt.Errorf("otelmetrics: Config.Verifiers: reading a %T panicked: %s", v, text)
+		}
+		if err != nil {
 			return nil, err
 		}
 	}
@@ -125,41 +134,7 @@ func New(cfg Config) (*Metrics, error) {
 	if err != nil {
 		return nil, fmt.Errorf("otelmetrics: %w", err)
 	}
-	m.reg, err = meter.RegisterCallback(func(_ context.Context, ob metric.Observer) error {
-		t := now()
-		var errs []error
-		for _, s := range src.keyed {
-			errs = appendPanic(errs, s, func() { o.observe(ob, s.Stats(), t) })
-		}
-		if len(src.multi) > 0 {
-			var unknown, malformed int64
-			var failed bool
-			for _, s := range src.multi {
-				n := len(errs)
-				errs = appendPanic(errs, s, func() {
-					ms := s.Stats()
-					for _, st := range ms.Issuers {
-						o.observe(ob, st, t)
-					}
-					unknown += ms.UnknownIssuers
-					malformed += ms.Malformed
-				})
-				failed = failed || len(errs) > n
-			}
-			// One observation each: the SDK's handling of two for one
-			// attribute set is not the API's promise. None when a
-			// MultiVerifier's Stats panicked: a sum without its figures
-			// would make the counters go backwards.
-			if !failed {
-				ob.ObserveInt64(o.unknownIssuers, unknown)
-				ob.ObserveInt64(o.malformed, malformed)
-			}
-		}
-		for _, s := range src.intro {
-			errs = appendPanic(errs, s, func() { o.observeIntrospection(ob, s.Stats()) })
-		}
-		return errors.Join(errs...)
-	}, o.instruments()...)
+	m.reg, err = meter.RegisterCallback(newCollector(o, now, &src).collect, o.instruments()...)
 	if err != nil {
 		return nil, fmt.Errorf("otelmetrics: %w", err)
 	}
@@ -172,7 +147,16 @@ func New(cfg Config) (*Metrics, error) {
 // that took no deciding time: a zero sample would drag the quantiles
 // down). Use it as grpcauth.Config.OnDecision, or call it from your own
 // OnDecision.
+//
+// OnDecision of a Metrics New did not build (a nil *Metrics, New's result
+// with its error ignored, or a zero Metrics) records nothing, and logs one
+// error record saying so through slog.Default() for the process: it never
+// panics on the request path, where grpc-go would not recover it.
 func (m *Metrics) OnDecision(ctx context.Context, d grpcauth.Decision) {
+	if !m.built() {
+		notBuiltLog.Error("otelmetrics: OnDecision of a Metrics not built with New (nil, or a zero Metrics): decisions are not recorded")
+		return
+	}
 	method := d.Method
 	if d.UnknownMethod {
 		method = UnknownMethod
@@ -183,6 +167,14 @@ func (m *Metrics) OnDecision(ctx context.Context, d grpcauth.Decision) {
 		m.duration.Record(ctx, d.Latency.Seconds(), opts.rec...)
 	}
 }
+
+// notBuiltLog logs, once for the process, that OnDecision met a Metrics New
+// did not build.
+var notBuiltLog logonce.Once
+
+// built reports whether m was made by New: not nil, and not a zero Metrics,
+// which has no instruments. New always sets decisions.
+func (m *Metrics) built() bool { return m != nil && m.decisions != nil }
 
 // attributes returns the measurement options for k, built once per key.
 func (m *Metrics) attributes(k setKey) *attrOpts {
@@ -213,26 +205,35 @@ func (m *Metrics) attributes(k setKey) *attrOpts {
 	return opts
 }
 
-// appendPanic runs observe, the observation of s's figures, and appends to
-// errs an error naming the panic of s's Stats if it panicked. The callback
-// runs on the reader's goroutine (a PeriodicReader's, an exporter's
-// handler), where the program cannot recover a panic of a Source of its
-// own: one would end the process, and the other Sources would not be
-// observed. The SDK reports the error (otel.Handle, or ManualReader.Collect
-// returns it) and keeps what the other Sources observed. A panic(nil) under
-// GODEBUG=panicnil=1 recovers as nil: observe not returning is what marks
-// the panic, so that it fails s alike (its figures, the sums) rather than
-// pass as an observation with none and drop errs.
-func appendPanic(errs []error, s Source, observe func()) (out []error) {
+// appendPanic runs read, the reading of s's Stats, and appends to errs an
+// error naming the panic of s's Stats if it panicked (see recovered).
+func appendPanic(errs []error, s Source, read func()) []error {
+	if text, panicked := recovered(read); panicked {
+		return append(errs, fmt.Errorf("otelmetrics: the Stats of a %T panicked: %s", s, text))
+	}
+	return errs
+}
+
+// recovered runs f and reports whether it panicked, with the panic's text
+// clipped to endpoint.MaxErrorText. The callback runs on the reader's
+// goroutine (a PeriodicReader's, an exporter's handler), where the program
+// cannot recover a panic of a Source of its own, or of its Config.Now: one
+// would end the process, and the other Sources would not be observed.
+// The callback returns an error instead, which the SDK reports
+// (otel.Handle, or ManualReader.Collect returns it), and keeps what it
+// observed. A panic(nil) under GODEBUG=panicnil=1 recovers as nil: f not
+// returning is what marks the panic, so that it fails alike rather than
+// pass as a reading.
+func recovered(f func()) (text string, panicked bool) {
 	returned := false
 	defer func() {
 		if v := recover(); !returned {
-			out = append(errs, fmt.Errorf("otelmetrics: the Stats of a %T panicked: %s", s, panictext.Text(v, endpoint.MaxErrorText)))
+			text, panicked = panictext.Text(v, endpoint.MaxErrorText), true
 		}
 	}()
-	observe()
+	f()
 	returned = true
-	return errs
+	return "", false
 }
 
 // Close unregisters the callback that observes the verifiers, so that the
@@ -240,8 +241,23 @@ func appendPanic(errs []error, s Source, observe func()) (out []error) {
 // may still finish reading them: the verifiers' Stats are safe to call
 // after their Close). Decisions may still be recorded. Close is safe to
 // call more than once, also concurrently: it unregisters once, and every
-// call returns the result of that.
+// call returns the result of that. Close of a nil *Metrics returns nil.
+//
+// A verifier that replaces one of these (a configuration reload: Close,
+// then New with the new verifier) counts from 0 under the same issuer.
+// Under cumulative temporality the series drops, which Prometheus's rate
+// and increase take for a counter reset. Under delta temporality the SDK
+// reports the drop as a negative delta, unless the reader collects between
+// this Close and that New (a PeriodicReader does in the MeterProvider's
+// ForceFlush): the series is then missing from a collection, the SDK
+// forgets it, and it reports the new verifier's whole count. The
+// MultiVerifiers' unattributed sums are shared by every Metrics of the
+// MeterProvider: closing one that observes a MultiVerifier while another
+// observes one makes them drop, with no gap to separate the two.
 func (m *Metrics) Close() error {
+	if m == nil {
+		return nil
+	}
 	m.closing.Do(func() {
 		if m.reg == nil {
 			return

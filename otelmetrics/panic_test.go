@@ -5,7 +5,9 @@ import (
 	"strings"
 	"sync/atomic"
 	"testing"
+	"time"
 
+	"go.opentelemetry.io/otel/attribute"
 	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
 	"go.opentelemetry.io/otel/sdk/metric/metricdata"
 
@@ -54,11 +56,24 @@ func readPanicking(t *testing.T, srcs ...otelmetrics.Source) *sdkmetric.ManualRe
 	return reader
 }
 
+// collectRecovering collects reader into rm, failing t if the collection
+// panics (as it would on a PeriodicReader's goroutine, ending the process).
+func collectRecovering(t *testing.T, reader *sdkmetric.ManualReader, rm *metricdata.ResourceMetrics) error {
+	t.Helper()
+	defer func() {
+		if v := recover(); v != nil {
+			t.Fatalf("Collect panicked: %v", v)
+		}
+	}()
+	return reader.Collect(context.Background(), rm)
+}
+
 // A collection runs the callback on the reader's goroutine (a
 // PeriodicReader's, an exporter's HTTP handler), where the program cannot
 // recover a panic: a Source whose Stats panic fails that Source's
 // observations with an error the SDK reports, and the other Sources are
-// observed still.
+// observed still. A Source whose Stats never returned has no last good
+// figures to observe instead.
 func TestMetrics_SourceWhoseStatsPanicFailsTheCollectionNotTheProcess(t *testing.T) {
 	f := newFixture(t)
 	armed := &atomic.Bool{}
@@ -71,14 +86,7 @@ func TestMetrics_SourceWhoseStatsPanicFailsTheCollectionNotTheProcess(t *testing
 	armed.Store(true)
 
 	var rm metricdata.ResourceMetrics
-	err := func() (err error) {
-		defer func() {
-			if v := recover(); v != nil {
-				t.Fatalf("Collect panicked: %v", v)
-			}
-		}()
-		return reader.Collect(context.Background(), &rm)
-	}()
+	err := collectRecovering(t, reader, &rm)
 	for _, typ := range []string{"otelmetrics_test.panicking", "otelmetrics_test.panickingMulti", "otelmetrics_test.panickingIntrospection"} {
 		if want := "otelmetrics: the Stats of a " + typ + " panicked: stats bug"; err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("Collect error = %v, want it to hold %q", err, want)
@@ -95,7 +103,8 @@ func TestMetrics_SourceWhoseStatsPanicFailsTheCollectionNotTheProcess(t *testing
 				}
 			case "grpcauth.unknown_issuers":
 				// A sum without the panicking MultiVerifier's figures
-				// would make the counter go backwards.
+				// would make the counter go backwards, and it has
+				// returned none to stand in for them.
 				t.Errorf("grpcauth.unknown_issuers observed without a MultiVerifier's figures: %+v", mm.Data)
 			}
 		}
@@ -119,7 +128,8 @@ func (p nilPanicking) Stats() verifier.MultiStats {
 // Under GODEBUG=panicnil=1 recover returns nil for a panic(nil): it is a
 // panic all the same, and the collection neither drops the errors of the
 // Sources before it nor observes the unattributed sums without its figures
-// (they would go backwards, 12 then 7 then 12).
+// (they would go backwards, 12 then 7 then 12): they hold its last good
+// ones, 12 throughout.
 func TestMetrics_SourceWhoseStatsPanicNilUnderPanicNilFailsAlike(t *testing.T) {
 	t.Setenv("GODEBUG", "panicnil=1")
 	armed := &atomic.Bool{}
@@ -143,9 +153,12 @@ func TestMetrics_SourceWhoseStatsPanicNilUnderPanicNilFailsAlike(t *testing.T) {
 				}
 			}
 		}
+		if len(unknown) != 1 || unknown[0] != 12 {
+			t.Errorf("collection %d: grpcauth.unknown_issuers %v, want [12]", i, unknown)
+		}
 		if !arm {
-			if err != nil || len(unknown) != 1 || unknown[0] != 12 {
-				t.Errorf("collection %d: error %v, grpcauth.unknown_issuers %v, want no error and [12]", i, err, unknown)
+			if err != nil {
+				t.Errorf("collection %d: error %v, want none", i, err)
 			}
 			continue
 		}
@@ -154,8 +167,33 @@ func TestMetrics_SourceWhoseStatsPanicNilUnderPanicNilFailsAlike(t *testing.T) {
 				t.Errorf("collection %d: error = %v, want it to hold %q", i, err, want)
 			}
 		}
-		if len(unknown) != 0 {
-			t.Errorf("collection %d: grpcauth.unknown_issuers %v observed without a MultiVerifier's figures", i, unknown)
-		}
+	}
+}
+
+// Config.Now is read in the callback too, on the reader's goroutine: one
+// that panics fails the key-set age alone (the one figure it serves), with
+// an error the SDK reports, and every other figure is observed. (Before,
+// the panic went through the SDK and, on a PeriodicReader's goroutine,
+// ended the process.)
+func TestMetrics_ConfigNowThatPanicsFailsTheKeySetAgeAlone(t *testing.T) {
+	keyed := statsFunc(func() verifier.Stats {
+		return verifier.Stats{Issuer: "https://keyed.example", CacheHits: 4, Keys: 2, KeysFetched: t0}
+	})
+	reader := observing(t, func() time.Time { panic("clock bug") }, keyed)
+	var rm metricdata.ResourceMetrics
+	err := collectRecovering(t, reader, &rm)
+	if want := "otelmetrics: Config.Now panicked: clock bug"; err == nil || !strings.Contains(err.Error(), want) {
+		t.Errorf("Collect error = %v, want it to hold %q", err, want)
+	}
+	sums, gauges := sumPoints(&rm)
+	issuer := attribute.NewSet(attribute.String("issuer", "https://keyed.example"))
+	if v := sums[series{"grpcauth.cache.hits", issuer}]; v != 4 {
+		t.Errorf("grpcauth.cache.hits = %d, want 4", v)
+	}
+	if !gauges[series{"grpcauth.jwks.keys", issuer}] {
+		t.Errorf("grpcauth.jwks.keys not observed")
+	}
+	if gauges[series{"grpcauth.jwks.age", issuer}] {
+		t.Errorf("grpcauth.jwks.age observed without a time to take it from")
 	}
 }

@@ -31,15 +31,20 @@ import (
 // Stats are read in a callback at collection time, on the reader's
 // goroutine (a PeriodicReader's, an exporter's handler), where the program
 // cannot recover a panic. A Source whose Stats panic there (a source of
-// your own, or a Config.Now of a verifier's that panics) is not observed in
-// that collection, nor are the unattributed sums of the MultiVerifiers when
-// it is one; the others are, and the callback returns an error naming the
-// Source's type and the panic (clipped to 1,024 bytes), which the SDK
-// reports through otel.Handle (ManualReader.Collect returns it), once a
-// collection while it panics. A panic(nil) under GODEBUG=panicnil=1 fails
-// the Source alike; a runtime.Goexit ends the reader's goroutine. A series
-// left out of a collection is missing, not lower: under delta temporality
-// the SDK forgets it, and the next collection reports its whole count again.
+// your own, or a Config.Now of a verifier's that panics) has its counters
+// observed in that collection with the figures of its last Stats that
+// returned (in the unattributed sums of the MultiVerifiers too, when it is
+// one), and its gauges left out; the other Sources are observed as usual,
+// and the callback returns an error naming the Source's type and the panic
+// (clipped to 1,024 bytes), which the SDK reports through otel.Handle
+// (ManualReader.Collect returns it), once a collection while it panics. So
+// no counter series goes missing from a collection, nor down: under delta
+// temporality the SDK forgets a missing series, and the next collection
+// would report its whole count again. A Source whose Stats have not
+// returned yet (New's reading aside) has nothing to stand in, and none of
+// its series is observed. A panic(nil) under GODEBUG=panicnil=1 fails the
+// Source alike; a runtime.Goexit ends the reader's goroutine. Collections
+// of several readers of one MeterProvider take turns reading the Sources.
 type Source any
 
 // Source kinds, as New checks them.

@@ -2,11 +2,14 @@ package otelmetrics_test
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
+	"go.opentelemetry.io/otel/metric/noop"
 	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
 
 	"github.com/grpcauth/grpcauth/introspect"
@@ -101,4 +104,34 @@ func TestNew_RejectsAnIssuerObservedTwice(t *testing.T) {
 		t.Fatalf("New(Combined of one issuer's JWT and introspection verifiers) = %v", err)
 	}
 	m.Close()
+}
+
+// New reads each Source's Stats for its issuers: a Source whose Stats (or
+// Parts) panic there, a source of the program's own say, makes New return
+// an error naming its type and the panic, rather than panic at start-up.
+// (Before, New panicked.)
+func TestNew_ASourceWhoseStatsPanicIsAnError(t *testing.T) {
+	armed := &atomic.Bool{}
+	armed.Store(true)
+	for _, s := range []otelmetrics.Source{
+		panicking{"https://keyed.example", armed},
+		panickingMulti{panicking{"https://multi.example", armed}},
+		panickingIntrospection{panicking{"https://opaque.example", armed}},
+	} {
+		var err error
+		func() {
+			defer func() {
+				if v := recover(); v != nil {
+					t.Errorf("New(%T) panicked: %v", s, v)
+				}
+			}()
+			var m *otelmetrics.Metrics
+			if m, err = otelmetrics.New(otelmetrics.Config{MeterProvider: noop.NewMeterProvider(), Verifiers: []otelmetrics.Source{s}}); err == nil {
+				m.Close()
+			}
+		}()
+		if want := fmt.Sprintf("otelmetrics: Config.Verifiers: reading a %T panicked: stats bug", s); err == nil || err.Error() != want {
+			t.Errorf("New(%T) = %v, want %q", s, err, want)
+		}
+	}
 }

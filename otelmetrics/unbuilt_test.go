@@ -3,11 +3,14 @@ package otelmetrics_test
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"strings"
 	"testing"
+	"time"
 
 	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
 
+	"github.com/grpcauth/grpcauth"
 	"github.com/grpcauth/grpcauth/grpcauthtest"
 	"github.com/grpcauth/grpcauth/introspect"
 	"github.com/grpcauth/grpcauth/otelmetrics"
@@ -63,5 +66,40 @@ func TestNew_RejectsAVerifierNotBuiltByItsConstructor(t *testing.T) {
 				t.Fatalf("New = %q, want an otelmetrics: Config.Verifiers error saying it was not built by its constructor", msg)
 			}
 		})
+	}
+}
+
+// TestMetrics_NotBuiltByNewRecordsNothingAndNeverPanics: a nil *Metrics
+// (New's result with its error ignored) or a zero Metrics (a struct field
+// never assigned) given as grpcauth.Config.OnDecision records nothing
+// rather than panic on the request path, where grpc-go does not recover
+// an interceptor's panic and the first call would end the server; it logs
+// one error record, through slog.Default(), for the process. Its Close
+// returns nil. (Before, both panicked with a nil dereference.)
+func TestMetrics_NotBuiltByNewRecordsNothingAndNeverPanics(t *testing.T) {
+	var logged strings.Builder
+	prev := slog.Default()
+	slog.SetDefault(slog.New(slog.NewTextHandler(&logged, nil)))
+	t.Cleanup(func() { slog.SetDefault(prev) })
+	otelmetrics.ForgetNotBuiltLogged()
+	t.Cleanup(otelmetrics.ForgetNotBuiltLogged)
+
+	for _, m := range []*otelmetrics.Metrics{nil, new(otelmetrics.Metrics)} {
+		func() {
+			defer func() {
+				if v := recover(); v != nil {
+					t.Errorf("%T %v: panicked: %v", m, m == nil, v)
+				}
+			}()
+			for range 3 {
+				m.OnDecision(t.Context(), grpcauth.Decision{Method: "/a.B/C", Allowed: true, Latency: time.Microsecond})
+			}
+			if err := m.Close(); err != nil {
+				t.Errorf("Close = %v, want nil", err)
+			}
+		}()
+	}
+	if n := strings.Count(logged.String(), "level=ERROR"); n != 1 || !strings.Contains(logged.String(), "not built with New") {
+		t.Errorf("logged %q, want one error record saying the Metrics was not built with New", logged.String())
 	}
 }

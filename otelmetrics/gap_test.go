@@ -1,0 +1,251 @@
+package otelmetrics_test
+
+import (
+	"context"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"go.opentelemetry.io/otel/attribute"
+	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
+	"go.opentelemetry.io/otel/sdk/metric/metricdata"
+
+	"github.com/grpcauth/grpcauth/introspect"
+	"github.com/grpcauth/grpcauth/otelmetrics"
+	"github.com/grpcauth/grpcauth/verifier"
+)
+
+// growing is a source whose counters and gauges are all n, and whose Stats
+// panic while fail is set.
+type growing struct {
+	issuer string
+	n      *atomic.Int64
+	fail   *atomic.Bool
+}
+
+func (g growing) figure() int64 {
+	if g.fail.Load() {
+		panic("stats bug")
+	}
+	return g.n.Load()
+}
+
+func (g growing) keyedStats() verifier.Stats {
+	n := g.figure()
+	return verifier.Stats{Issuer: g.issuer, CacheHits: n, KeyFetches: n, Malformed: n, CacheEntries: int(n), Keys: int(n), KeysFetched: t0}
+}
+
+type growingKeyed struct{ growing }
+
+func (g growingKeyed) Stats() verifier.Stats { return g.keyedStats() }
+
+type growingMulti struct{ growing }
+
+func (g growingMulti) Stats() verifier.MultiStats {
+	st := g.keyedStats()
+	return verifier.MultiStats{Issuers: []verifier.Stats{st}, UnknownIssuers: st.CacheHits, Malformed: st.CacheHits}
+}
+
+type growingIntrospection struct{ growing }
+
+func (g growingIntrospection) Stats() introspect.Stats {
+	n := g.figure()
+	return introspect.Stats{Issuer: g.issuer, CacheHits: n, Requests: n, InFlight: int(n)}
+}
+
+// series names one point of a collection: the instrument and its
+// attributes.
+type series struct {
+	name  string
+	attrs attribute.Set
+}
+
+// sumPoints returns the points of every int64 sum of rm, and the names of
+// the int64 gauges with their attribute sets.
+func sumPoints(rm *metricdata.ResourceMetrics) (sums map[series]int64, gauges map[series]bool) {
+	sums, gauges = map[series]int64{}, map[series]bool{}
+	for _, sm := range rm.ScopeMetrics {
+		for _, mm := range sm.Metrics {
+			switch d := mm.Data.(type) {
+			case metricdata.Sum[int64]:
+				for _, dp := range d.DataPoints {
+					sums[series{mm.Name, dp.Attributes}] = dp.Value
+				}
+			case metricdata.Gauge[int64]:
+				for _, dp := range d.DataPoints {
+					gauges[series{mm.Name, dp.Attributes}] = true
+				}
+			case metricdata.Gauge[float64]:
+				for _, dp := range d.DataPoints {
+					gauges[series{mm.Name, dp.Attributes}] = true
+				}
+			}
+		}
+	}
+	return sums, gauges
+}
+
+// A source whose Stats panic in one collection (a source of the
+// program's own, a verifier's Config.Now that panics) keeps its counter
+// series in that collection at their last good values, and the
+// MultiVerifiers' unattributed sums with its last good share: under delta
+// temporality a series missing from a collection is forgotten by the SDK,
+// and the next collection reported its whole count again (10 + 15 hits for
+// 15); under cumulative temporality a counter still never goes down. Its
+// gauges, figures of now, are left out of that collection.
+func TestMetrics_ASourceThatPanicsOnceDoesNotCountTwice(t *testing.T) {
+	for _, temporality := range []metricdata.Temporality{metricdata.DeltaTemporality, metricdata.CumulativeTemporality} {
+		t.Run(temporality.String(), func(t *testing.T) {
+			n, fail := &atomic.Int64{}, &atomic.Bool{}
+			steady := &atomic.Int64{}
+			failing := func(iss string) growing { return growing{iss, n, fail} }
+			reader := sdkmetric.NewManualReader(sdkmetric.WithTemporalitySelector(func(sdkmetric.InstrumentKind) metricdata.Temporality {
+				return temporality
+			}))
+			mp := sdkmetric.NewMeterProvider(sdkmetric.WithReader(reader))
+			t.Cleanup(func() { mp.Shutdown(context.Background()) })
+			m, err := otelmetrics.New(otelmetrics.Config{MeterProvider: mp, Verifiers: []otelmetrics.Source{
+				growingKeyed{failing("https://keyed.example")},
+				growingMulti{failing("https://multi.example")},
+				growingMulti{growing{"https://steady.example", steady, &atomic.Bool{}}},
+				growingIntrospection{failing("https://opaque.example")},
+			}, Now: func() time.Time { return t0 }})
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { m.Close() })
+
+			var first map[series]int64
+			total := map[series]int64{}  // delta: the points added up
+			latest := map[series]int64{} // cumulative: the last point
+			for i, c := range []struct {
+				n, steady int64
+				fail      bool
+			}{{10, 10, false}, {12, 12, true}, {15, 15, false}} {
+				n.Store(c.n)
+				steady.Store(c.steady)
+				fail.Store(c.fail)
+				var rm metricdata.ResourceMetrics
+				err := reader.Collect(context.Background(), &rm)
+				if c.fail != (err != nil && strings.Contains(err.Error(), "panicked: stats bug")) {
+					t.Fatalf("collection %d: error %v", i, err)
+				}
+				sums, gauges := sumPoints(&rm)
+				for s, v := range sums {
+					if temporality == metricdata.DeltaTemporality {
+						if v < 0 {
+							t.Errorf("collection %d: %s{%s} = %d, a monotonic counter's delta below 0", i, s.name, s.attrs.Encoded(attribute.DefaultEncoder()), v)
+						}
+						total[s] += v
+						continue
+					}
+					if v < latest[s] {
+						t.Errorf("collection %d: %s{%s} = %d, down from %d", i, s.name, s.attrs.Encoded(attribute.DefaultEncoder()), v, latest[s])
+					}
+					latest[s] = v
+				}
+				switch i {
+				case 0:
+					first = sums
+				case 1:
+					for s := range first {
+						if _, ok := sums[s]; !ok {
+							t.Errorf("collection %d: %s{%s} missing", i, s.name, s.attrs.Encoded(attribute.DefaultEncoder()))
+						}
+					}
+					steadyIss := attribute.NewSet(attribute.String("issuer", "https://steady.example"))
+					for s := range gauges {
+						if s.attrs != steadyIss {
+							t.Errorf("collection %d: gauge %s{%s} observed from a source whose Stats panicked", i, s.name, s.attrs.Encoded(attribute.DefaultEncoder()))
+						}
+					}
+					// The steady MultiVerifier's cache entries and size, keys,
+					// skipped keys and key-set age.
+					if len(gauges) != 5 {
+						t.Errorf("collection %d: %d gauge series, want the steady MultiVerifier's 5", i, len(gauges))
+					}
+				}
+			}
+			got := total
+			if temporality == metricdata.CumulativeTemporality {
+				got = latest
+			}
+			none := *attribute.EmptySet()
+			for _, c := range []struct {
+				name, issuer string
+				want         int64
+			}{
+				{"grpcauth.cache.hits", "https://keyed.example", 15},
+				{"grpcauth.jwks.fetches", "https://keyed.example", 15},
+				{"grpcauth.cache.hits", "https://multi.example", 15},
+				{"grpcauth.malformed_tokens", "https://multi.example", 15},
+				{"grpcauth.cache.hits", "https://steady.example", 15},
+				{"grpcauth.unknown_issuers", "", 30},
+				{"grpcauth.malformed_tokens", "", 30},
+				{"grpcauth.introspection.cache.hits", "https://opaque.example", 15},
+				{"grpcauth.introspection.requests", "https://opaque.example", 15},
+			} {
+				set := none
+				if c.issuer != "" {
+					set = attribute.NewSet(attribute.String("issuer", c.issuer))
+				}
+				if v := got[series{c.name, set}]; v != c.want {
+					t.Errorf("%s{issuer=%q} counted %d, want %d", c.name, c.issuer, v, c.want)
+				}
+			}
+		})
+	}
+}
+
+// flipping is a source whose counter grows at every read of its Stats, and
+// whose every other read panics.
+type flipping struct{ reads *atomic.Int64 }
+
+func (f flipping) Stats() verifier.Stats {
+	n := f.reads.Add(1)
+	if n%2 == 0 {
+		panic("stats bug")
+	}
+	return verifier.Stats{Issuer: "https://flipping.example", CacheHits: n}
+}
+
+// Two readers of one MeterProvider (a Prometheus handler and an OTLP
+// exporter) run the callback concurrently: each finds the last good Stats
+// that the collections before it read, whichever reader ran them, so no
+// delta of either goes below 0 (a stand-in older than a figure the reader
+// reported already would), and the race detector finds nothing.
+func TestMetrics_TwoReadersCollectingAtOnceNeverGoBackwards(t *testing.T) {
+	delta := sdkmetric.WithTemporalitySelector(func(sdkmetric.InstrumentKind) metricdata.Temporality { return metricdata.DeltaTemporality })
+	readers := []*sdkmetric.ManualReader{sdkmetric.NewManualReader(delta), sdkmetric.NewManualReader(delta)}
+	mp := sdkmetric.NewMeterProvider(sdkmetric.WithReader(readers[0]), sdkmetric.WithReader(readers[1]))
+	t.Cleanup(func() { mp.Shutdown(context.Background()) })
+	m, err := otelmetrics.New(otelmetrics.Config{MeterProvider: mp, Verifiers: []otelmetrics.Source{flipping{&atomic.Int64{}}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { m.Close() })
+	start := make(chan struct{})
+	negative := make(chan int64, 2)
+	for _, r := range readers {
+		go func() {
+			<-start
+			least := int64(0)
+			for range 200 {
+				var rm metricdata.ResourceMetrics
+				r.Collect(context.Background(), &rm) // every other read panics: an error
+				sums, _ := sumPoints(&rm)
+				for _, v := range sums {
+					least = min(least, v)
+				}
+			}
+			negative <- least
+		}()
+	}
+	close(start)
+	for range readers {
+		if least := <-negative; least < 0 {
+			t.Errorf("a reader's grpcauth.cache.hits delta went to %d, want never below 0", least)
+		}
+	}
+}
