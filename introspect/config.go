@@ -271,10 +271,19 @@ type Config struct {
 	// that policy and without its cookie jar, and leaves yours as it is.
 	HTTPClient *http.Client
 
-	// Logger receives endpoint failures (warning; refused client
-	// credentials at error level) and, at debug level, why a token was
-	// rejected. Default slog.Default(). Tokens, secrets and claim values
-	// are never logged. New refuses a Logger without a handler (a zero
+	// Logger receives endpoint failures (warning; a 401 or 403 answer,
+	// refused client credentials among them, at error level) and, at
+	// debug level, why a token was rejected. Default slog.Default().
+	// Tokens, secrets and claim values are never logged. Any caller can
+	// make requests fail while the endpoint is down or refusing (each
+	// made-up token is a request), so failures are logged at most one a
+	// minute per level and Verifier, timed by Now: the first at once, the
+	// others within the minute counted, and the next record says how many
+	// it did not log (its "suppressed" attribute); each still shows at
+	// debug level as its token's rejection, and in Stats.Failures. The
+	// first answer after a logged failure is logged at info level,
+	// "introspect: introspection recovered", with the failures not logged
+	// since ("suppressed"). New refuses a Logger without a handler (a zero
 	// slog.Logger{}), which would panic on its first record.
 	Logger *slog.Logger
 

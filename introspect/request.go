@@ -251,12 +251,6 @@ func (v *Verifier) statusError(resp *http.Response) error {
 	return unavailable("endpoint answered status %d", resp.StatusCode)
 }
 
-// fail logs err at level and returns it.
-func (v *Verifier) fail(ctx context.Context, level slog.Level, err error) error {
-	v.s.Logger.Log(ctx, level, "introspect: introspection failed", "endpoint", v.endpoint, "error", err)
-	return err
-}
-
 // response is a decoded introspection response.
 type response struct {
 	members map[string]json.RawMessage

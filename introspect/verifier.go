@@ -41,6 +41,7 @@ type Verifier struct {
 	rate       *limiter        // nil without Config.MaxRequestRate
 	known      *knownSet       // tokens that bypass rate; nil without rate or pos
 	n          counters        // for Stats
+	failLog    failureLog      // bounds the records of failed requests
 	random     func() float64  // jitter.Random: a positive answer's lifetime is jittered
 	retryUntil atomic.Int64    // Unix ns (wall) a 429's or 503's pause ends: see retryLeft
 	// afterFunc runs f after d, unless the stop it returns (which reports
@@ -577,6 +578,9 @@ func (v *Verifier) introspect(ctx context.Context, token string, limited bool) (
 	var claims verifier.Claims
 	if err == nil {
 		claims, err = v.interpret(ctx, body)
+		if !errors.Is(err, ErrUnavailable) {
+			v.answered(ctx)
+		}
 	}
 	switch {
 	case errors.Is(err, ErrUnavailable):

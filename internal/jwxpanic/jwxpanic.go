@@ -6,10 +6,10 @@ import (
 	"runtime/debug"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/grpcauth/grpcauth/internal/panictext"
+	"github.com/grpcauth/grpcauth/internal/ratelog"
 )
 
 // MaxValue bounds the text of a recovered panic's value, in bytes, at
@@ -128,8 +128,7 @@ const stackOmitted = "omitted: a site logs one stack a minute"
 // lets the first stack through; keep one per site and per instance (a
 // Verifier's signature check, an Authenticator's DPoP check).
 type StackLog struct {
-	mu   sync.Mutex
-	last time.Time // when a stack was last let through; zero before the first
+	w ratelog.Window // the minute since the last stack let through
 }
 
 // Stack returns stack (a recovered panic's, such as Error.Stack), as text
@@ -139,11 +138,8 @@ type StackLog struct {
 // stack. A now before the last stack's time (a clock set back) lets the
 // stack through.
 func (l *StackLog) Stack(stack []byte, now time.Time) string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	if !l.last.IsZero() && !now.Before(l.last) && now.Sub(l.last) < StackEvery {
+	if ok, _ := l.w.Allow(now, StackEvery); !ok {
 		return stackOmitted
 	}
-	l.last = now
 	return string(stack)
 }

@@ -1,0 +1,276 @@
+package introspect_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/grpcauth/grpcauth/introspect"
+)
+
+// record is one log record a capture kept: its level, message and the
+// attributes it carried, by key.
+type record struct {
+	level slog.Level
+	msg   string
+	attrs map[string]slog.Value
+}
+
+// capture is a slog.Handler that keeps the records at info level and above.
+type capture struct {
+	mu   sync.Mutex
+	recs []record
+}
+
+func (*capture) Enabled(_ context.Context, l slog.Level) bool { return l >= slog.LevelInfo }
+func (c *capture) Handle(_ context.Context, r slog.Record) error {
+	rec := record{level: r.Level, msg: r.Message, attrs: map[string]slog.Value{}}
+	r.Attrs(func(a slog.Attr) bool {
+		rec.attrs[a.Key] = a.Value
+		return true
+	})
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.recs = append(c.recs, rec)
+	return nil
+}
+func (c *capture) WithAttrs([]slog.Attr) slog.Handler { return c }
+func (c *capture) WithGroup(string) slog.Handler      { return c }
+
+// take returns the records kept since the last take.
+func (c *capture) take() []record {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	recs := c.recs
+	c.recs = nil
+	return recs
+}
+
+// suppressed returns r's "suppressed" attribute, and whether it has one.
+func (r record) suppressed() (int64, bool) {
+	v, ok := r.attrs["suppressed"]
+	if !ok {
+		return 0, false
+	}
+	return v.Int64(), true
+}
+
+// switchable is an introspection endpoint that fails as fail says, or,
+// when fail is nil, answers every token inactive.
+type switchable struct {
+	fail atomic.Pointer[func(http.ResponseWriter)]
+}
+
+func (s *switchable) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if f := s.fail.Load(); f != nil {
+		(*f)(w)
+		return
+	}
+	w.Header().Set("Content-Type", "application/json")
+	fmt.Fprint(w, `{"active":false}`)
+}
+
+func (s *switchable) failWith(f func(http.ResponseWriter)) { s.fail.Store(&f) }
+func (s *switchable) recover()                             { s.fail.Store(nil) }
+
+// status500 answers 500, a failure logged at warn level.
+func status500(w http.ResponseWriter) { http.Error(w, "down", http.StatusInternalServerError) }
+
+// forbidden403 answers 403 without invalid_client (a proxy's refusal,
+// which a token may provoke), a failure logged at error level that pauses
+// nothing.
+func forbidden403(w http.ResponseWriter) { http.Error(w, "blocked", http.StatusForbidden) }
+
+// failingVerifier returns a Verifier for an endpoint served by h, on clk,
+// logging to a capture.
+func failingVerifier(t *testing.T, h http.Handler, clk *clock, mutate func(*introspect.Config)) (*introspect.Verifier, *capture) {
+	t.Helper()
+	srv := httptest.NewServer(h)
+	t.Cleanup(srv.Close)
+	logs := &capture{}
+	cfg := introspect.Config{
+		Endpoint: srv.URL, Issuer: "https://issuer.example", ClientID: "rs", ClientSecret: "secret",
+		Audiences: []string{"api://x"}, Now: clk.Now, Logger: slog.New(logs),
+		HTTPClient: &http.Client{Transport: &http.Transport{DisableKeepAlives: true}},
+	}
+	if mutate != nil {
+		mutate(&cfg)
+	}
+	return newVerifier(t, cfg), logs
+}
+
+// flood verifies n made-up tokens, each new, so that each costs a request,
+// and wants each refused with ErrUnavailable.
+func flood(t *testing.T, v *introspect.Verifier, prefix string, n int) {
+	t.Helper()
+	for i := range n {
+		if _, err := v.VerifyAccessToken(context.Background(), fmt.Sprintf("%s-%d", prefix, i)); !errors.Is(err, introspect.ErrUnavailable) {
+			t.Fatalf("made-up token %d: %v, want ErrUnavailable", i, err)
+		}
+	}
+}
+
+// failedAt returns the "introspection failed" records among recs, and
+// wants them all at level.
+func failedAt(t *testing.T, recs []record, level slog.Level) []record {
+	t.Helper()
+	var failed []record
+	for _, r := range recs {
+		if r.msg != "introspect: introspection failed" {
+			continue
+		}
+		if r.level != level {
+			t.Fatalf("failure logged at %v, want %v: %+v", r.level, level, r)
+		}
+		failed = append(failed, r)
+	}
+	return failed
+}
+
+// oneFailure wants logs to have kept, since the last take, one
+// "introspection failed" record, at level, whose suppressed attribute is
+// suppressed, or which has none when suppressed is 0 (as before this
+// bound, the first failure's record is unchanged).
+func oneFailure(t *testing.T, logs *capture, level slog.Level, suppressed int64, when string) {
+	t.Helper()
+	recs := failedAt(t, logs.take(), level)
+	if len(recs) != 1 {
+		t.Fatalf("%d %v records %s, want 1", len(recs), level, when)
+	}
+	s, ok := recs[0].suppressed()
+	if ok != (suppressed > 0) || s != suppressed {
+		t.Fatalf("the %v record %s says suppressed=%d (present: %v), want %d", level, when, s, ok, suppressed)
+	}
+}
+
+// A flood of made-up tokens while the endpoint fails, each one a request
+// that fails, logs one record a minute, whatever the failure, and says in
+// the next how many it did not log; Stats counts every one.
+func TestVerify_FloodOfFailingRequestsLogsOneWarningAMinute(t *testing.T) {
+	const n = 50
+	huge := strings.Repeat("x", 2048)
+	for _, tc := range []struct {
+		name   string
+		fail   func(http.ResponseWriter)
+		mutate func(*introspect.Config)
+	}{
+		{"status 500", status500, nil},
+		{"not JSON", func(w http.ResponseWriter) {
+			w.Header().Set("Content-Type", "text/html")
+			fmt.Fprint(w, "<html>proxy error</html>")
+		}, nil},
+		{"malformed", func(w http.ResponseWriter) {
+			w.Header().Set("Content-Type", "application/json")
+			fmt.Fprint(w, `[]`)
+		}, nil},
+		{"larger than MaxResponseSize", func(w http.ResponseWriter) {
+			w.Header().Set("Content-Type", "application/json")
+			fmt.Fprintf(w, `{"active":false,"x":%q}`, huge)
+		}, func(c *introspect.Config) { c.MaxResponseSize = 1024 }},
+		{"connection refused", nil, func(c *introspect.Config) {
+			ln, err := net.Listen("tcp", "127.0.0.1:0")
+			if err != nil {
+				t.Fatal(err)
+			}
+			c.Endpoint = "http://" + ln.Addr().String()
+			ln.Close() // nothing listens there now
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			clk := newClock()
+			h := &switchable{}
+			h.failWith(tc.fail)
+			v, logs := failingVerifier(t, h, clk, tc.mutate)
+			flood(t, v, "first", n)
+			clk.Advance(time.Minute - time.Nanosecond)
+			flood(t, v, "late", 1)
+			oneFailure(t, logs, slog.LevelWarn, 0, fmt.Sprintf("for %d failures within a minute", n+1))
+			clk.Advance(time.Nanosecond)
+			flood(t, v, "next", 1)
+			oneFailure(t, logs, slog.LevelWarn, n, "for the first failure a minute on")
+			if got := v.Stats().Failures; got != n+2 {
+				t.Fatalf("Stats.Failures = %d, want %d", got, n+2)
+			}
+		})
+	}
+}
+
+// A 403 without invalid_client, which a token may provoke, is logged at
+// error level one a minute too; the warnings of an outage have their own
+// minute, so they do not hold back the error that calls for a different
+// fix (this service's credentials, or what refuses its requests).
+func TestVerify_FloodOfRefusedRequestsLogsOneErrorAMinuteBesideTheWarnings(t *testing.T) {
+	const n = 30
+	clk := newClock()
+	h := &switchable{}
+	h.failWith(status500)
+	v, logs := failingVerifier(t, h, clk, nil)
+	flood(t, v, "outage", n)
+	h.failWith(forbidden403)
+	flood(t, v, "refused", n)
+	recs := logs.take()
+	if len(recs) != 2 {
+		t.Fatalf("%d records for %d failures of two kinds within a minute, want a warning and an error", len(recs), 2*n)
+	}
+	if len(failedAt(t, recs[:1], slog.LevelWarn)) != 1 || len(failedAt(t, recs[1:], slog.LevelError)) != 1 {
+		t.Fatalf("records %+v, want the outage's warning, then the refusal's error", recs)
+	}
+	clk.Advance(time.Minute)
+	flood(t, v, "refused-later", 1)
+	oneFailure(t, logs, slog.LevelError, n-1, "for the first refusal a minute on")
+}
+
+// answerInactive verifies n made-up tokens, each new, and wants each answered
+// inactive.
+func answerInactive(t *testing.T, v *introspect.Verifier, prefix string, n int) {
+	t.Helper()
+	for i := range n {
+		if _, err := v.VerifyAccessToken(context.Background(), fmt.Sprintf("%s-%d", prefix, i)); err != introspect.ErrInactive {
+			t.Fatalf("made-up token %d: %v, want ErrInactive", i, err)
+		}
+	}
+}
+
+// Once the endpoint answers again, one info record says so, with the
+// failures not logged since the last warning, which no later warning would
+// say; answers before any failure, and further answers, log nothing, and
+// a failure within the same minute is still counted, not logged.
+func TestVerify_RecoveryAfterAFloodOfFailuresIsLoggedOnceWithTheSuppressedCount(t *testing.T) {
+	const n = 20
+	clk := newClock()
+	h := &switchable{}
+	v, logs := failingVerifier(t, h, clk, nil)
+	answerInactive(t, v, "before", 3)
+	if recs := logs.take(); len(recs) != 0 {
+		t.Fatalf("records for answers before any failure: %+v, want none", recs)
+	}
+	h.failWith(status500)
+	flood(t, v, "outage", n)
+	logs.take()
+	h.recover()
+	answerInactive(t, v, "back", 5)
+	recs := logs.take()
+	if len(recs) != 1 || recs[0].level != slog.LevelInfo || recs[0].msg != "introspect: introspection recovered" {
+		t.Fatalf("records once the endpoint answers again: %+v, want one info record, introspection recovered", recs)
+	}
+	if s, ok := recs[0].suppressed(); !ok || s != n-1 {
+		t.Fatalf("the recovery says suppressed=%d (%v), want %d", s, ok, n-1)
+	}
+	h.failWith(status500)
+	flood(t, v, "again", 3)
+	if recs := logs.take(); len(recs) != 0 {
+		t.Fatalf("records for failures in the minute of the last warning: %+v, want none", recs)
+	}
+	clk.Advance(time.Minute)
+	flood(t, v, "a-minute-on", 1)
+	oneFailure(t, logs, slog.LevelWarn, 3, "a minute on (suppressed: those after the recovery only)")
+}
