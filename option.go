@@ -6,6 +6,7 @@ import (
 	"reflect"
 	"runtime"
 	"slices"
+	"strings"
 	"sync"
 
 	"google.golang.org/protobuf/encoding/protowire"
@@ -119,7 +120,38 @@ func ruleOption(d protoreflect.Descriptor, xt protoreflect.ExtensionType) (*grpc
 // panicking one is recorded; reads of other descriptors' options do not
 // wait for it, so that a descriptor whose Options does not return (a
 // resolver's own) holds up only the reads of its own.
-var undecodable attempts[undecodableKey]
+//
+// The failures of a resolver's own code (its descriptor's Options panics,
+// or ends its goroutine, rather than protobuf-go's decoding of options),
+// which a resolver that describes any name a caller sends may make up
+// without end, are kept only up to maxResolverBuilds of them, and only
+// under a name (path and full name) of at most maxUnbuiltName bytes: past
+// that, the failure is not remembered, and the next read of the
+// descriptor's options tries again (and is denied again, as the
+// resolver's code fails afresh). A failure in protobuf-go's own
+// descriptors (errPartialOptions: its decoding of options panics on the
+// first read only, and every later read returns partial options) is
+// always kept, as is one of a resolver's descriptor that wraps them; there
+// are no more of these than the options protobuf-go decodes.
+var undecodable = attempts[undecodableKey]{bounded: func(key undecodableKey, failure error) (int, bool) {
+	if errors.Is(failure, errPartialOptions) {
+		return 0, false
+	}
+	return len(key.path) + len(key.name), true
+}, maxBounded: maxResolverBuilds}
+
+// errPartialOptions is wrapped by the error of a read of options that
+// panicked in protobuf-go's descriptors (protobufDescriptors), whose
+// decoding of options panics on the first read only: every later read
+// returns what was decoded before the failure.
+var errPartialOptions = errors.New("protobuf-go returns partial options from now on")
+
+// protobufDescriptors prefixes the names of the functions of protobuf-go's
+// own descriptors, among them the one that decodes a descriptor's options
+// on their first read (a function literal in
+// (*Builder).optionsUnmarshaler, named after the function it is inlined
+// in).
+const protobufDescriptors = "google.golang.org/protobuf/internal/filedesc."
 
 // undecodableKey names a descriptor in undecodable: a key of two strings
 // the descriptor already holds, so that New, reading every option again,
@@ -151,8 +183,12 @@ var errOptionsExited = fmt.Errorf("%w: reading a descriptor's options did not re
 func readOptions(d protoreflect.Descriptor) (_ protoreflect.ProtoMessage, err error) {
 	defer func() {
 		if v := recover(); v != nil {
+			partial := panickedIn(func(fn string) bool { return strings.HasPrefix(fn, protobufDescriptors) })
 			err = fmt.Errorf("%w: the options of %s (in %q) do not decode: %s; fix the option in the .proto (a string that is not valid UTF-8, say) and generate its code again",
 				ErrUnreadableOption, clipLogged(string(d.FullName())), clipLogged(filePath(d)), panictext.Text(v, endpoint.MaxErrorText))
+			if partial {
+				err = leftPartial{err}
+			}
 		}
 	}()
 	return d.Options(), nil
@@ -321,15 +357,15 @@ var errLeftLocked = errors.New("protobuf-go left the file locked")
 // lazily, holding its lock, which a panic there leaves held.
 const protobufFileInit = "google.golang.org/protobuf/internal/filedesc.(*File).lazyInitOnce"
 
-// panickedInFileInit reports whether the panic being recovered (called in
-// the deferred function that recovers it) went through protobufFileInit:
-// the frames of the panicking goroutine are still on the stack.
-func panickedInFileInit() bool {
+// panickedIn reports whether the panic being recovered (called in the
+// deferred function that recovers it) went through a function whose name
+// matches: the frames of the panicking goroutine are still on the stack.
+func panickedIn(matches func(function string) bool) bool {
 	pcs := make([]uintptr, 256)
 	frames := runtime.CallersFrames(pcs[:runtime.Callers(2, pcs)])
 	for {
 		f, more := frames.Next()
-		if f.Function == protobufFileInit {
+		if matches(f.Function) {
 			return true
 		}
 		if !more {
@@ -448,7 +484,7 @@ var errBuildExited = errors.New("grpcauth: Config.Descriptors: building a servic
 func buildFile(sd protoreflect.ServiceDescriptor) (_ protoreflect.MethodDescriptors, err error) {
 	defer func() {
 		if v := recover(); v != nil {
-			locked := panickedInFileInit()
+			locked := panickedIn(func(fn string) bool { return fn == protobufFileInit })
 			err = fmt.Errorf("grpcauth: Config.Descriptors: protobuf-go cannot build %q (declaring %s), and any use of it blocks from now on: %s; fix the .proto and generate its code again, or stop linking it",
 				clipLogged(filePath(sd)), clipLogged(string(sd.FullName())), panictext.Text(v, endpoint.MaxErrorText))
 			if locked {
@@ -466,6 +502,13 @@ func buildFile(sd protoreflect.ServiceDescriptor) (_ protoreflect.MethodDescript
 type leftLocked struct{ error }
 
 func (e leftLocked) Unwrap() []error { return []error{e.error, errLeftLocked} }
+
+// leftPartial is the error of a read of options that panicked in
+// protobuf-go's decoding of them (errPartialOptions); its text is that
+// of the error it holds.
+type leftPartial struct{ error }
+
+func (e leftPartial) Unwrap() []error { return []error{e.error, errPartialOptions} }
 
 // resolvedRule reads the extension field fd, set to v, that sits at the
 // number of want.

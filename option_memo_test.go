@@ -1,0 +1,89 @@
+package grpcauth
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+	"testing"
+
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/reflect/protoreflect"
+	"google.golang.org/protobuf/types/descriptorpb"
+
+	authtestv1 "github.com/grpcauth/grpcauth/internal/testproto/authtest/v1"
+	grpcauthv1 "github.com/grpcauth/grpcauth/proto/grpcauth/v1"
+)
+
+// panickingOptionsService is the generated authtest service, renamed to
+// name as a resolver that describes any name a caller sends may return
+// it, whose Options panics (the resolver's bug) each time it is called.
+// Its methods build.
+type panickingOptionsService struct{ renamedService }
+
+func (panickingOptionsService) Options() protoreflect.ProtoMessage { panic("the resolver's bug") }
+
+// panickingOptionsNames describes every name as a panickingOptionsService.
+type panickingOptionsNames struct{}
+
+func (panickingOptionsNames) FindDescriptorByName(name protoreflect.FullName) (protoreflect.Descriptor, error) {
+	return panickingOptionsService{renamedService{authtestv1.File_authtest_v1_authtest_proto.Services().Get(0), name}}, nil
+}
+
+// A resolver that describes any name a caller sends, with services whose
+// Options panics each time, does not let callers grow the memory of
+// options that did not decode: at most maxResolverBuilds such failures
+// are kept, none under a name longer than 256 bytes (gRPC admits a :path
+// of 16 MiB), and every call of a method its service's option would rule
+// is still denied, the failure kept or not. Before, every made-up name's
+// failure was kept for good, with its whole name.
+func TestCall_MadeUpServicesWhoseOptionsPanicDoNotGrowTheOptionsMemory(t *testing.T) {
+	forgetBounded(t, &undecodable)
+	before, _ := failuresKept(&undecodable)
+	a := mustNew(t, Config{Descriptors: panickingOptionsNames{}, DefaultRule: &grpcauthv1.Rule{}, Logger: discardLogger()})
+	names := []string{"made.up." + strings.Repeat("x", 64<<10) + ".Svc"}
+	for i := range 2 * maxResolverBuilds {
+		names = append(names, fmt.Sprintf("made.up%d.Svc", i))
+	}
+	for _, svc := range names {
+		for range 2 {
+			if _, err := a.Requirement("/" + svc + "/Inherited"); !errors.Is(err, ErrUnreadableOption) {
+				t.Fatalf("a made-up service of %d bytes: %v, want its method denied with ErrUnreadableOption", len(svc), err)
+			}
+		}
+	}
+	n, longest := failuresKept(&undecodable)
+	if n-before > maxResolverBuilds {
+		t.Errorf("callers' made-up service names kept %d failed reads of options, want at most %d", n-before, maxResolverBuilds)
+	}
+	if longest > maxUnbuiltName {
+		t.Errorf("a failed read of options is kept under a name of %d bytes, want at most %d", longest, maxUnbuiltName)
+	}
+}
+
+// A generated descriptor whose options do not decode panics on their
+// first read only, and reads as partial options afterwards: its failure is
+// kept whatever the bound on the failures of resolvers' own descriptors,
+// so that its method stays denied rather than falling through to the
+// DefaultRule once that bound is full.
+func TestOption_OptionsThatDoNotDecodeAreKeptPastTheBound(t *testing.T) {
+	undecodable.mu.Lock()
+	saved := undecodable.nBounded
+	undecodable.nBounded = undecodable.maxBounded // full
+	undecodable.mu.Unlock()
+	t.Cleanup(func() {
+		undecodable.mu.Lock()
+		undecodable.nBounded = saved
+		undecodable.mu.Unlock()
+	})
+	pkg := uniquePkg("undecodablebound")
+	broken := &descriptorpb.MethodOptions{}
+	broken.ProtoReflect().SetUnknown(undecodableRule(1))
+	files := undecodableFiles(t, pkg, &descriptorpb.ServiceDescriptorProto{Name: proto.String("Svc"),
+		Method: []*descriptorpb.MethodDescriptorProto{rpc(pkg, "Get", broken)}})
+	a := mustNew(t, Config{Descriptors: files, DefaultRule: &grpcauthv1.Rule{}})
+	for i := range 2 {
+		if req, err := a.Requirement("/" + pkg + ".Svc/Get"); !errors.Is(err, ErrUnreadableOption) || !req.Denied {
+			t.Fatalf("read %d: %+v, %v; want the method denied with ErrUnreadableOption", i, req, err)
+		}
+	}
+}
