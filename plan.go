@@ -356,7 +356,9 @@ func (a *Authenticator) planLocked(method string) (*methodPlan, bool) {
 // at most maxUnbuiltName bytes (gRPC admits a :path of 16 MiB): past
 // that, p is its call's alone, and its method is reported as unknown
 // (methodPlan.unknown), so that its decision record holds the name
-// clipped and a metric does not take it for a label.
+// clipped and a metric does not take it for a label. The plans Check
+// publishes (publishAll), of the methods a server registers, are not
+// bounded.
 func (a *Authenticator) publish(method string, p *methodPlan, bounded bool) *methodPlan {
 	a.mu.Lock()
 	defer a.mu.Unlock()
