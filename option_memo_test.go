@@ -34,8 +34,9 @@ func (panickingOptionsNames) FindDescriptorByName(name protoreflect.FullName) (p
 // options that did not decode: at most maxResolverBuilds such failures
 // are kept, none under a name longer than 256 bytes (gRPC admits a :path
 // of 16 MiB), and every call of a method its service's option would rule
-// is still denied, the failure kept or not. Before, every made-up name's
-// failure was kept for good, with its whole name.
+// is still denied, the failure kept or not, with an error (a Decision's
+// Err) that names the method clipped. Before, every made-up name's
+// failure was kept for good, with its whole name, and named it whole.
 func TestCall_MadeUpServicesWhoseOptionsPanicDoNotGrowTheOptionsMemory(t *testing.T) {
 	forgetBounded(t, &undecodable)
 	before, _ := failuresKept(&undecodable)
@@ -46,8 +47,12 @@ func TestCall_MadeUpServicesWhoseOptionsPanicDoNotGrowTheOptionsMemory(t *testin
 	}
 	for _, svc := range names {
 		for range 2 {
-			if _, err := a.Requirement("/" + svc + "/Inherited"); !errors.Is(err, ErrUnreadableOption) {
-				t.Fatalf("a made-up service of %d bytes: %v, want its method denied with ErrUnreadableOption", len(svc), err)
+			_, err := a.Requirement("/" + svc + "/Inherited")
+			if !errors.Is(err, ErrUnreadableOption) {
+				t.Fatalf("a made-up service of %d bytes: %.300v, want its method denied with ErrUnreadableOption", len(svc), err)
+			}
+			if n := len(err.Error()); n > 4<<10 {
+				t.Fatalf("a made-up service of %d bytes: the denial's error (a Decision's Err) is %d bytes long, want the method clipped", len(svc), n)
 			}
 		}
 	}

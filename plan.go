@@ -593,10 +593,12 @@ func (a *Authenticator) optionPlan(pb *grpcauthv1.Rule, err error, src Source, m
 }
 
 // optionPlanOf is the plan of method for the rule r compiled from an
-// option, or for err, why the option is unusable.
+// option, or for err, why the option is unusable, naming method clipped:
+// a resolver that describes any name a caller sends makes any name a
+// method with options.
 func optionPlanOf(r *compiledRule, err error, src Source, method string) *methodPlan {
 	if err != nil {
-		return &methodPlan{source: src, err: fmt.Errorf("%s (%s): %w", method, src, err)}
+		return &methodPlan{source: src, err: fmt.Errorf("%s (%s): %w", clipLogged(method), src, err)}
 	}
 	return &methodPlan{rule: r, source: src}
 }
