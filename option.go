@@ -179,19 +179,86 @@ func options(d protoreflect.Descriptor) (opts protoreflect.ProtoMessage, err err
 var errOptionsExited = fmt.Errorf("%w: reading a descriptor's options did not return (the resolver's descriptor ended its goroutine, or panicked as its panic was reported), so it is denied; fix the resolver", ErrUnreadableOption)
 
 // readOptions returns the options of d, or an error wrapping
-// ErrUnreadableOption when reading them panics.
+// ErrUnreadableOption when reading them panics, or when they are options
+// protobuf-go failed to decode before (partialOptions), which d shares
+// with the descriptor first read (a resolver's descriptor that wraps a
+// generated one under another name).
 func readOptions(d protoreflect.Descriptor) (_ protoreflect.ProtoMessage, err error) {
 	defer func() {
 		if v := recover(); v != nil {
-			partial := panickedIn(func(fn string) bool { return strings.HasPrefix(fn, protobufDescriptors) })
-			err = fmt.Errorf("%w: the options of %s (in %q) do not decode: %s; fix the option in the .proto (a string that is not valid UTF-8, say) and generate its code again",
-				ErrUnreadableOption, clipLogged(string(d.FullName())), clipLogged(filePath(d)), panictext.Text(v, endpoint.MaxErrorText))
-			if partial {
+			text := panictext.Text(v, endpoint.MaxErrorText)
+			err = undecodableError(d, text)
+			if panickedIn(func(fn string) bool { return strings.HasPrefix(fn, protobufDescriptors) }) {
+				partialOptions.add(d, text)
 				err = leftPartial{err}
 			}
 		}
 	}()
-	return d.Options(), nil
+	opts := d.Options()
+	if text, ok := partialOptions.of(opts); ok {
+		// Kept in undecodable within its bound only: the name may be
+		// any a caller sends, and partialOptions answers again.
+		return nil, undecodableError(d, text)
+	}
+	return opts, nil
+}
+
+// undecodableError is the error of d, whose options do not decode, with
+// the panic's text.
+func undecodableError(d protoreflect.Descriptor, text string) error {
+	return fmt.Errorf("%w: the options of %s (in %q) do not decode: %s; fix the option in the .proto (a string that is not valid UTF-8, say) and generate its code again",
+		ErrUnreadableOption, clipLogged(string(d.FullName())), clipLogged(filePath(d)), text)
+}
+
+// partialOptions holds the options messages that protobuf-go failed to
+// decode (errPartialOptions), with the text of the panic, so that a read
+// that returns one of them, through another descriptor than the one whose
+// read panicked (a resolver's descriptor that wraps a generated one under
+// another name, kept under another key in undecodable), is refused too:
+// protobuf-go panics on the first read only, and returns the partial
+// options to every later one. It holds one entry per descriptor of
+// protobuf-go's whose options do not decode, at most.
+var partialOptions optionsSet
+
+// optionsSet is a set of options messages, by identity, with a text each.
+type optionsSet struct {
+	mu   sync.Mutex
+	opts map[protoreflect.ProtoMessage]string
+}
+
+// add reads the options of d again, after a read panicked in protobuf-go's
+// decoding (which does not panic again), and keeps the message returned
+// with text.
+func (s *optionsSet) add(d protoreflect.Descriptor, text string) {
+	defer func() { _ = recover() }() // d's own code may panic again: nothing to keep
+	opts := d.Options()
+	if !byPointer(opts) {
+		return
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.opts == nil {
+		s.opts = make(map[protoreflect.ProtoMessage]string)
+	}
+	s.opts[opts] = text
+}
+
+// of returns the text kept with opts, if s holds it.
+func (s *optionsSet) of(opts protoreflect.ProtoMessage) (string, bool) {
+	if !byPointer(opts) {
+		return "", false // never kept; a map lookup could panic
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	text, ok := s.opts[opts]
+	return text, ok
+}
+
+// byPointer reports whether opts is a non-nil pointer, as protobuf-go's
+// options messages are: a key Go can compare.
+func byPointer(opts protoreflect.ProtoMessage) bool {
+	v := reflect.ValueOf(opts)
+	return v.Kind() == reflect.Pointer && !v.IsNil()
 }
 
 // attempts runs one attempt at a time per key (concurrent callers of do

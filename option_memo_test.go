@@ -6,6 +6,7 @@ import (
 	"strings"
 	"testing"
 
+	"google.golang.org/grpc/codes"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/reflect/protoreflect"
 	"google.golang.org/protobuf/types/descriptorpb"
@@ -89,6 +90,54 @@ func TestOption_OptionsThatDoNotDecodeAreKeptPastTheBound(t *testing.T) {
 	for i := range 2 {
 		if req, err := a.Requirement("/" + pkg + ".Svc/Get"); !errors.Is(err, ErrUnreadableOption) || !req.Denied {
 			t.Fatalf("read %d: %+v, %v; want the method denied with ErrUnreadableOption", i, req, err)
+		}
+	}
+}
+
+// aliasedService is a generated service descriptor under another name, as
+// a resolver that serves one descriptor under several names (versions,
+// tenants) returns it: its file, methods and options are the generated
+// one's.
+type aliasedService struct {
+	protoreflect.ServiceDescriptor
+	name protoreflect.FullName
+}
+
+func (s aliasedService) FullName() protoreflect.FullName { return s.name }
+
+// aliases describes every name as an aliasedService of sd.
+type aliases struct {
+	sd protoreflect.ServiceDescriptor
+}
+
+func (r aliases) FindDescriptorByName(name protoreflect.FullName) (protoreflect.Descriptor, error) {
+	return aliasedService{r.sd, name}, nil
+}
+
+// A generated service whose (grpcauth.v1.service) option does not decode,
+// served by a resolver under several names, is denied under every one of
+// them: protobuf-go panics on the first read of its options only (under
+// the first name called), and every later read, under any other name,
+// returns the options decoded before the failure, in which the rule is
+// missing. Before, the first name's method was denied and every other
+// name's got the DefaultRule.
+func TestCall_AliasOfAServiceWhoseOptionsDoNotDecodeIsDeniedToo(t *testing.T) {
+	pkg := uniquePkg("undecodablealias")
+	broken := &descriptorpb.ServiceOptions{}
+	broken.ProtoReflect().SetUnknown(undecodableRule(7)) // acr_values
+	files := undecodableFiles(t, pkg, &descriptorpb.ServiceDescriptorProto{Name: proto.String("Svc"), Options: broken,
+		Method: []*descriptorpb.MethodDescriptorProto{rpc(pkg, "Get", nil)}})
+	d, err := files.FindDescriptorByName(protoreflect.FullName(pkg + ".Svc"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := mustNew(t, Config{Descriptors: aliases{d.(protoreflect.ServiceDescriptor)}, DefaultRule: &grpcauthv1.Rule{},
+		Verifier: staticVerifier{claims: mustClaims(t, "ok")}, Logger: discardLogger()})
+	for _, m := range []string{"/tenant1.v1.Svc/Get", "/tenant2.v1.Svc/Get", "/tenant1.v1.Svc/Get", "/tenant3.v1.Svc/Get"} {
+		_, err := callUnary(a, bearerCtx("tok"), m)
+		checkStatus(t, err, codes.PermissionDenied, ReasonMethodNotConfigured)
+		if _, err := a.Requirement(m); !errors.Is(err, ErrUnreadableOption) {
+			t.Errorf("Requirement(%s) = %v, want ErrUnreadableOption", m, err)
 		}
 	}
 }
