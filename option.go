@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 
 	"google.golang.org/protobuf/encoding/protowire"
 	"google.golang.org/protobuf/proto"
@@ -224,6 +225,7 @@ var partialOptions optionsSet
 type optionsSet struct {
 	mu   sync.Mutex
 	opts map[protoreflect.ProtoMessage]string
+	held atomic.Bool // opts holds one: a read of options takes no lock until then
 }
 
 // add reads the options of d again, after a read panicked in protobuf-go's
@@ -241,12 +243,13 @@ func (s *optionsSet) add(d protoreflect.Descriptor, text string) {
 		s.opts = make(map[protoreflect.ProtoMessage]string)
 	}
 	s.opts[opts] = text
+	s.held.Store(true)
 }
 
 // of returns the text kept with opts, if s holds it.
 func (s *optionsSet) of(opts protoreflect.ProtoMessage) (string, bool) {
-	if !byPointer(opts) {
-		return "", false // never kept; a map lookup could panic
+	if !s.held.Load() || !byPointer(opts) {
+		return "", false // none kept, or opts never is (a map lookup could panic)
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
