@@ -88,20 +88,27 @@ func (r madeUpNames) FindDescriptorByName(name protoreflect.FullName) (protorefl
 // builds of resolvers' own descriptors kept during t within its bound
 // (not those kept past it, errLeftLocked), so that tests filling it leave
 // room for others.
-func forgetResolverBuilds(t *testing.T) {
-	builds.mu.Lock()
-	before := make(map[any]bool, len(builds.errs))
-	for k := range builds.errs {
+func forgetResolverBuilds(t *testing.T) { forgetBounded(t, &builds) }
+
+// forgetBounded makes m forget, when t ends, the failures kept during t
+// within its bound, so that tests filling it leave room for others.
+func forgetBounded[K comparable](t *testing.T, m *attempts[K]) {
+	m.mu.Lock()
+	before := make(map[K]bool, len(m.errs))
+	for k := range m.errs {
 		before[k] = true
 	}
-	builds.mu.Unlock()
+	m.mu.Unlock()
 	t.Cleanup(func() {
-		builds.mu.Lock()
-		defer builds.mu.Unlock()
-		for k := range builds.errs {
-			if _, bounded := builds.bounded(k, builds.errs[k]); bounded && !before[k] && builds.errs[k] != errAttempting {
-				delete(builds.errs, k)
-				builds.nBounded--
+		m.mu.Lock()
+		defer m.mu.Unlock()
+		for k := range m.errs {
+			if m.bounded == nil {
+				return
+			}
+			if _, bounded := m.bounded(k, m.errs[k]); bounded && !before[k] && m.errs[k] != errAttempting {
+				delete(m.errs, k)
+				m.nBounded--
 			}
 		}
 	})
@@ -110,15 +117,22 @@ func forgetResolverBuilds(t *testing.T) {
 // buildsKept returns how many failed builds builds keeps, and the size of
 // the longest name it keeps one of a resolver's own descriptors by, within
 // its bound.
-func buildsKept() (n, longest int) {
-	builds.mu.Lock()
-	defer builds.mu.Unlock()
-	for k, err := range builds.errs {
+func buildsKept() (n, longest int) { return failuresKept(&builds) }
+
+// failuresKept returns how many failures m keeps, and the size of the
+// longest name it keeps one by within its bound.
+func failuresKept[K comparable](m *attempts[K]) (n, longest int) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for k, err := range m.errs {
 		if err == errAttempting {
 			continue
 		}
 		n++
-		if size, bounded := builds.bounded(k, err); bounded {
+		if m.bounded == nil {
+			continue
+		}
+		if size, bounded := m.bounded(k, err); bounded {
 			longest = max(longest, size)
 		}
 	}

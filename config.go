@@ -82,7 +82,12 @@ type TokenVerifier interface {
 // kept, and the service's next call builds it again; a failure in
 // protobuf-go's build of a generated file the resolver's descriptor wraps,
 // which leaves that file locked, is kept whatever the bound, so that it is
-// not built again (docs/proto-options.md).
+// not built again (docs/proto-options.md). For such a resolver, what is
+// kept of the methods and services it describes is bounded the same way
+// (at most 16,384 methods' plans and 4,096 services' option reads, none
+// under a name longer than 256 bytes); past that, each call builds its
+// method's rule again and reports the method as unknown
+// (Decision.UnknownMethod). A *protoregistry.Files is not bounded.
 type DescriptorResolver interface {
 	FindDescriptorByName(name protoreflect.FullName) (protoreflect.Descriptor, error)
 }

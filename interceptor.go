@@ -59,6 +59,9 @@ type Authenticator struct {
 	pending map[string]*methodPlan                 // published since plan was stored
 	debt    int                                    // publishes and pending lookups since plan was stored
 	copied  int                                    // entries copied into plan, in all (tests count them)
+	// resolverPlans: the plans published of methods a custom resolver
+	// describes, under mu; see publish
+	resolverPlans int
 	// undescribed: the plans kept for services (keptForService), read
 	// without a lock, written under mu; see undescribedPlan
 	undescribed atomic.Pointer[map[string]*sharedPlans]

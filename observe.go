@@ -33,6 +33,10 @@ type Decision struct {
 	// label (its values are unbounded); the otelmetrics package reports it
 	// as "unknown". Nor should it be logged whole (gRPC admits a name of up
 	// to 16 MiB): the decision record and Err hold it clipped to 256 bytes.
+	// It is set too for a method that a custom Config.Descriptors (not a
+	// *protoregistry.Files) describes past the bound of what grpcauth
+	// keeps of such methods (a name over 256 bytes, or past 16,384 of
+	// them: such a resolver may describe any name a caller sends).
 	UnknownMethod bool
 	// Allowed reports whether the handler runs.
 	Allowed bool

@@ -6,7 +6,9 @@ import (
 	"reflect"
 	"runtime"
 	"slices"
+	"strings"
 	"sync"
+	"sync/atomic"
 
 	"google.golang.org/protobuf/encoding/protowire"
 	"google.golang.org/protobuf/proto"
@@ -119,7 +121,38 @@ func ruleOption(d protoreflect.Descriptor, xt protoreflect.ExtensionType) (*grpc
 // panicking one is recorded; reads of other descriptors' options do not
 // wait for it, so that a descriptor whose Options does not return (a
 // resolver's own) holds up only the reads of its own.
-var undecodable attempts[undecodableKey]
+//
+// The failures of a resolver's own code (its descriptor's Options panics,
+// or ends its goroutine, rather than protobuf-go's decoding of options),
+// which a resolver that describes any name a caller sends may make up
+// without end, are kept only up to maxResolverBuilds of them, and only
+// under a name (path and full name) of at most maxUnbuiltName bytes: past
+// that, the failure is not remembered, and the next read of the
+// descriptor's options tries again (and is denied again, as the
+// resolver's code fails afresh). A failure in protobuf-go's own
+// descriptors (errPartialOptions: its decoding of options panics on the
+// first read only, and every later read returns partial options) is
+// always kept, as is one of a resolver's descriptor that wraps them; there
+// are no more of these than the options protobuf-go decodes.
+var undecodable = attempts[undecodableKey]{bounded: func(key undecodableKey, failure error) (int, bool) {
+	if errors.Is(failure, errPartialOptions) {
+		return 0, false
+	}
+	return len(key.path) + len(key.name), true
+}, maxBounded: maxResolverBuilds}
+
+// errPartialOptions is wrapped by the error of a read of options that
+// panicked in protobuf-go's descriptors (protobufDescriptors), whose
+// decoding of options panics on the first read only: every later read
+// returns what was decoded before the failure.
+var errPartialOptions = errors.New("protobuf-go returns partial options from now on")
+
+// protobufDescriptors prefixes the names of the functions of protobuf-go's
+// own descriptors, among them the one that decodes a descriptor's options
+// on their first read (a function literal in
+// (*Builder).optionsUnmarshaler, named after the function it is inlined
+// in).
+const protobufDescriptors = "google.golang.org/protobuf/internal/filedesc."
 
 // undecodableKey names a descriptor in undecodable: a key of two strings
 // the descriptor already holds, so that New, reading every option again,
@@ -147,15 +180,88 @@ func options(d protoreflect.Descriptor) (opts protoreflect.ProtoMessage, err err
 var errOptionsExited = fmt.Errorf("%w: reading a descriptor's options did not return (the resolver's descriptor ended its goroutine, or panicked as its panic was reported), so it is denied; fix the resolver", ErrUnreadableOption)
 
 // readOptions returns the options of d, or an error wrapping
-// ErrUnreadableOption when reading them panics.
+// ErrUnreadableOption when reading them panics, or when they are options
+// protobuf-go failed to decode before (partialOptions), which d shares
+// with the descriptor first read (a resolver's descriptor that wraps a
+// generated one under another name).
 func readOptions(d protoreflect.Descriptor) (_ protoreflect.ProtoMessage, err error) {
 	defer func() {
 		if v := recover(); v != nil {
-			err = fmt.Errorf("%w: the options of %s (in %q) do not decode: %s; fix the option in the .proto (a string that is not valid UTF-8, say) and generate its code again",
-				ErrUnreadableOption, clipLogged(string(d.FullName())), clipLogged(filePath(d)), panictext.Text(v, endpoint.MaxErrorText))
+			text := panictext.Text(v, endpoint.MaxErrorText)
+			err = undecodableError(d, text)
+			if panickedIn(func(fn string) bool { return strings.HasPrefix(fn, protobufDescriptors) }) {
+				partialOptions.add(d, text)
+				err = leftPartial{err}
+			}
 		}
 	}()
-	return d.Options(), nil
+	opts := d.Options()
+	if text, ok := partialOptions.of(opts); ok {
+		// Kept in undecodable within its bound only: the name may be
+		// any a caller sends, and partialOptions answers again.
+		return nil, undecodableError(d, text)
+	}
+	return opts, nil
+}
+
+// undecodableError is the error of d, whose options do not decode, with
+// the panic's text.
+func undecodableError(d protoreflect.Descriptor, text string) error {
+	return fmt.Errorf("%w: the options of %s (in %q) do not decode: %s; fix the option in the .proto (a string that is not valid UTF-8, say) and generate its code again",
+		ErrUnreadableOption, clipLogged(string(d.FullName())), clipLogged(filePath(d)), text)
+}
+
+// partialOptions holds the options messages that protobuf-go failed to
+// decode (errPartialOptions), with the text of the panic, so that a read
+// that returns one of them, through another descriptor than the one whose
+// read panicked (a resolver's descriptor that wraps a generated one under
+// another name, kept under another key in undecodable), is refused too:
+// protobuf-go panics on the first read only, and returns the partial
+// options to every later one. It holds one entry per descriptor of
+// protobuf-go's whose options do not decode, at most.
+var partialOptions optionsSet
+
+// optionsSet is a set of options messages, by identity, with a text each.
+type optionsSet struct {
+	mu   sync.Mutex
+	opts map[protoreflect.ProtoMessage]string
+	held atomic.Bool // opts holds one: a read of options takes no lock until then
+}
+
+// add reads the options of d again, after a read panicked in protobuf-go's
+// decoding (which does not panic again), and keeps the message returned
+// with text.
+func (s *optionsSet) add(d protoreflect.Descriptor, text string) {
+	defer func() { _ = recover() }() // d's own code may panic again: nothing to keep
+	opts := d.Options()
+	if !byPointer(opts) {
+		return
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.opts == nil {
+		s.opts = make(map[protoreflect.ProtoMessage]string)
+	}
+	s.opts[opts] = text
+	s.held.Store(true)
+}
+
+// of returns the text kept with opts, if s holds it.
+func (s *optionsSet) of(opts protoreflect.ProtoMessage) (string, bool) {
+	if !s.held.Load() || !byPointer(opts) {
+		return "", false // none kept, or opts never is (a map lookup could panic)
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	text, ok := s.opts[opts]
+	return text, ok
+}
+
+// byPointer reports whether opts is a non-nil pointer, as protobuf-go's
+// options messages are: a key Go can compare.
+func byPointer(opts protoreflect.ProtoMessage) bool {
+	v := reflect.ValueOf(opts)
+	return v.Kind() == reflect.Pointer && !v.IsNil()
 }
 
 // attempts runs one attempt at a time per key (concurrent callers of do
@@ -321,15 +427,15 @@ var errLeftLocked = errors.New("protobuf-go left the file locked")
 // lazily, holding its lock, which a panic there leaves held.
 const protobufFileInit = "google.golang.org/protobuf/internal/filedesc.(*File).lazyInitOnce"
 
-// panickedInFileInit reports whether the panic being recovered (called in
-// the deferred function that recovers it) went through protobufFileInit:
-// the frames of the panicking goroutine are still on the stack.
-func panickedInFileInit() bool {
+// panickedIn reports whether the panic being recovered (called in the
+// deferred function that recovers it) went through a function whose name
+// matches: the frames of the panicking goroutine are still on the stack.
+func panickedIn(matches func(function string) bool) bool {
 	pcs := make([]uintptr, 256)
 	frames := runtime.CallersFrames(pcs[:runtime.Callers(2, pcs)])
 	for {
 		f, more := frames.Next()
-		if f.Function == protobufFileInit {
+		if matches(f.Function) {
 			return true
 		}
 		if !more {
@@ -448,7 +554,7 @@ var errBuildExited = errors.New("grpcauth: Config.Descriptors: building a servic
 func buildFile(sd protoreflect.ServiceDescriptor) (_ protoreflect.MethodDescriptors, err error) {
 	defer func() {
 		if v := recover(); v != nil {
-			locked := panickedInFileInit()
+			locked := panickedIn(func(fn string) bool { return fn == protobufFileInit })
 			err = fmt.Errorf("grpcauth: Config.Descriptors: protobuf-go cannot build %q (declaring %s), and any use of it blocks from now on: %s; fix the .proto and generate its code again, or stop linking it",
 				clipLogged(filePath(sd)), clipLogged(string(sd.FullName())), panictext.Text(v, endpoint.MaxErrorText))
 			if locked {
@@ -466,6 +572,13 @@ func buildFile(sd protoreflect.ServiceDescriptor) (_ protoreflect.MethodDescript
 type leftLocked struct{ error }
 
 func (e leftLocked) Unwrap() []error { return []error{e.error, errLeftLocked} }
+
+// leftPartial is the error of a read of options that panicked in
+// protobuf-go's decoding of them (errPartialOptions); its text is that
+// of the error it holds.
+type leftPartial struct{ error }
+
+func (e leftPartial) Unwrap() []error { return []error{e.error, errPartialOptions} }
 
 // resolvedRule reads the extension field fd, set to v, that sits at the
 // number of want.

@@ -184,11 +184,11 @@ func (a *Authenticator) lookupCall(ctx context.Context, method string) *methodPl
 	p, kept := a.buildPlan(ctx, method)
 	switch kept {
 	case keptForMethod:
-		// A copy: method may be a substring of a larger string the
-		// caller sent (grpc.Server.ServeHTTP names the method by the
-		// request's URL.Path, which shares the :path's query), and the
-		// map keeps it for the Authenticator's lifetime.
-		p = a.publish(strings.Clone(method), p)
+		// Known to a custom resolver, which may describe any name a
+		// caller sends, rather than named in the Config: kept within a
+		// bound (publish).
+		_, named := a.cfgRules[method]
+		p = a.publish(method, p, !named && a.customResolver())
 	case keptForService:
 		svc, _, _ := splitMethod(method)
 		a.publishUndescribed(svc)
@@ -345,17 +345,37 @@ func (a *Authenticator) planLocked(method string) (*methodPlan, bool) {
 
 // publish publishes p as the plan of method, unless a plan was published
 // for it first (concurrent first calls, or Check), and returns the plan
-// published.
-func (a *Authenticator) publish(method string, p *methodPlan) *methodPlan {
+// published. The map keeps a copy of method: it may be a substring of a
+// larger string the caller sent (grpc.Server.ServeHTTP names the method by
+// the request's URL.Path, which shares the :path's query), and the map
+// keeps it for the Authenticator's lifetime.
+//
+// A plan a call found through a custom resolver's descriptor (bounded),
+// which may describe any name a caller sends, is published only while
+// fewer than maxResolverPlans such plans are, and only under a name of
+// at most maxUnbuiltName bytes (gRPC admits a :path of 16 MiB): past
+// that, p is its call's alone, and its method is reported as unknown
+// (methodPlan.unknown), so that its decision record holds the name
+// clipped and a metric does not take it for a label. The plans Check
+// publishes (publishAll), of the methods a server registers, are not
+// bounded.
+func (a *Authenticator) publish(method string, p *methodPlan, bounded bool) *methodPlan {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	if q, ok := a.planLocked(method); ok {
 		return q
 	}
+	if bounded {
+		if len(method) > maxUnbuiltName || a.resolverPlans >= maxResolverPlans {
+			p.unknown = true // not yet seen by any other call
+			return p
+		}
+		a.resolverPlans++
+	}
 	if a.pending == nil {
 		a.pending = make(map[string]*methodPlan)
 	}
-	a.pending[method] = p
+	a.pending[strings.Clone(method)] = p
 	a.owe()
 	a.forgetUndescribed(method)
 	return p
@@ -573,10 +593,12 @@ func (a *Authenticator) optionPlan(pb *grpcauthv1.Rule, err error, src Source, m
 }
 
 // optionPlanOf is the plan of method for the rule r compiled from an
-// option, or for err, why the option is unusable.
+// option, or for err, why the option is unusable, naming method clipped:
+// a resolver that describes any name a caller sends makes any name a
+// method with options.
 func optionPlanOf(r *compiledRule, err error, src Source, method string) *methodPlan {
 	if err != nil {
-		return &methodPlan{source: src, err: fmt.Errorf("%s (%s): %w", method, src, err)}
+		return &methodPlan{source: src, err: fmt.Errorf("%s (%s): %w", clipLogged(method), src, err)}
 	}
 	return &methodPlan{rule: r, source: src}
 }
@@ -628,10 +650,12 @@ func (a *Authenticator) serviceOption(ctx context.Context, sd protoreflect.Servi
 		r, ok := a.svcRules[name]
 		if !ok || !sameDescriptor(r.sd, sd) {
 			r = &svcRead{sd: sd, name: name, done: make(chan struct{})}
-			if a.svcRules == nil {
-				a.svcRules = make(map[protoreflect.FullName]*svcRead)
+			if ok || a.keepsServiceRead(name) {
+				if a.svcRules == nil {
+					a.svcRules = make(map[protoreflect.FullName]*svcRead)
+				}
+				a.svcRules[name] = r
 			}
-			a.svcRules[name] = r
 			a.svcMu.Unlock()
 			return a.readServiceOption(r)
 		}
@@ -645,6 +669,35 @@ func (a *Authenticator) serviceOption(ctx context.Context, sd protoreflect.Servi
 			return r.o
 		}
 	}
+}
+
+// keepsServiceRead reports whether serviceOption keeps a new read of the
+// option of the service name: always for a *protoregistry.Files, whose
+// services are the program's; for a custom resolver, which may describe
+// any name a caller sends, only while a.svcRules holds fewer than
+// maxResolverServices reads, and only for a name of at most
+// maxUnbuiltName bytes. a.svcMu is held.
+func (a *Authenticator) keepsServiceRead(name protoreflect.FullName) bool {
+	return !a.customResolver() || len(name) <= maxUnbuiltName && len(a.svcRules) < maxResolverServices
+}
+
+// maxResolverPlans is the most plans publish keeps of methods a custom
+// resolver describes (and no Config entry names); maxResolverServices,
+// the most reads of service options serviceOption keeps for a custom
+// resolver. A resolver that describes any name a caller sends would
+// otherwise let callers grow them without end.
+const (
+	maxResolverPlans    = 1 << 14
+	maxResolverServices = 1 << 12
+)
+
+// customResolver reports whether Config.Descriptors is a resolver of its
+// own rather than a *protoregistry.Files (GlobalFiles, by default), which
+// describes only the files the program registers: a custom resolver may
+// describe any name a caller sends, and keep the names it is asked about.
+func (a *Authenticator) customResolver() bool {
+	_, files := a.descriptors.(*protoregistry.Files)
+	return !files
 }
 
 // errWaitEnded is wrapped by the error of a call whose context ended while
@@ -706,7 +759,7 @@ func sameDescriptor(x, y protoreflect.Descriptor) bool {
 // its answers), which would keep the whole string: it is asked about a
 // copy. protoregistry.Files keeps no name, and is asked without one.
 func (a *Authenticator) resolveService(name string) (protoreflect.ServiceDescriptor, error) {
-	if _, files := a.descriptors.(*protoregistry.Files); !files {
+	if a.customResolver() {
 		name = strings.Clone(name)
 	}
 	return a.resolveName(name)

@@ -1,0 +1,143 @@
+package grpcauth
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+	"testing"
+
+	"google.golang.org/grpc/codes"
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/reflect/protoreflect"
+	"google.golang.org/protobuf/types/descriptorpb"
+
+	authtestv1 "github.com/grpcauth/grpcauth/internal/testproto/authtest/v1"
+	grpcauthv1 "github.com/grpcauth/grpcauth/proto/grpcauth/v1"
+)
+
+// panickingOptionsService is the generated authtest service, renamed to
+// name as a resolver that describes any name a caller sends may return
+// it, whose Options panics (the resolver's bug) each time it is called.
+// Its methods build.
+type panickingOptionsService struct{ renamedService }
+
+func (panickingOptionsService) Options() protoreflect.ProtoMessage { panic("the resolver's bug") }
+
+// panickingOptionsNames describes every name as a panickingOptionsService.
+type panickingOptionsNames struct{}
+
+func (panickingOptionsNames) FindDescriptorByName(name protoreflect.FullName) (protoreflect.Descriptor, error) {
+	return panickingOptionsService{renamedService{authtestv1.File_authtest_v1_authtest_proto.Services().Get(0), name}}, nil
+}
+
+// A resolver that describes any name a caller sends, with services whose
+// Options panics each time, does not let callers grow the memory of
+// options that did not decode: at most maxResolverBuilds such failures
+// are kept, none under a name longer than 256 bytes (gRPC admits a :path
+// of 16 MiB), and every call of a method its service's option would rule
+// is still denied, the failure kept or not, with an error (a Decision's
+// Err) that names the method clipped. Before, every made-up name's
+// failure was kept for good, with its whole name, and named it whole.
+func TestCall_MadeUpServicesWhoseOptionsPanicDoNotGrowTheOptionsMemory(t *testing.T) {
+	forgetBounded(t, &undecodable)
+	before, _ := failuresKept(&undecodable)
+	a := mustNew(t, Config{Descriptors: panickingOptionsNames{}, DefaultRule: &grpcauthv1.Rule{}, Logger: discardLogger()})
+	names := []string{"made.up." + strings.Repeat("x", 64<<10) + ".Svc"}
+	for i := range 2 * maxResolverBuilds {
+		names = append(names, fmt.Sprintf("made.up%d.Svc", i))
+	}
+	for _, svc := range names {
+		for range 2 {
+			_, err := a.Requirement("/" + svc + "/Inherited")
+			if !errors.Is(err, ErrUnreadableOption) {
+				t.Fatalf("a made-up service of %d bytes: %.300v, want its method denied with ErrUnreadableOption", len(svc), err)
+			}
+			if n := len(err.Error()); n > 4<<10 {
+				t.Fatalf("a made-up service of %d bytes: the denial's error (a Decision's Err) is %d bytes long, want the method clipped", len(svc), n)
+			}
+		}
+	}
+	n, longest := failuresKept(&undecodable)
+	if n-before > maxResolverBuilds {
+		t.Errorf("callers' made-up service names kept %d failed reads of options, want at most %d", n-before, maxResolverBuilds)
+	}
+	if longest > maxUnbuiltName {
+		t.Errorf("a failed read of options is kept under a name of %d bytes, want at most %d", longest, maxUnbuiltName)
+	}
+}
+
+// A generated descriptor whose options do not decode panics on their
+// first read only, and reads as partial options afterwards: its failure is
+// kept whatever the bound on the failures of resolvers' own descriptors,
+// so that its method stays denied rather than falling through to the
+// DefaultRule once that bound is full.
+func TestOption_OptionsThatDoNotDecodeAreKeptPastTheBound(t *testing.T) {
+	undecodable.mu.Lock()
+	saved := undecodable.nBounded
+	undecodable.nBounded = undecodable.maxBounded // full
+	undecodable.mu.Unlock()
+	t.Cleanup(func() {
+		undecodable.mu.Lock()
+		undecodable.nBounded = saved
+		undecodable.mu.Unlock()
+	})
+	pkg := uniquePkg("undecodablebound")
+	broken := &descriptorpb.MethodOptions{}
+	broken.ProtoReflect().SetUnknown(undecodableRule(1))
+	files := undecodableFiles(t, pkg, &descriptorpb.ServiceDescriptorProto{Name: proto.String("Svc"),
+		Method: []*descriptorpb.MethodDescriptorProto{rpc(pkg, "Get", broken)}})
+	a := mustNew(t, Config{Descriptors: files, DefaultRule: &grpcauthv1.Rule{}})
+	for i := range 2 {
+		if req, err := a.Requirement("/" + pkg + ".Svc/Get"); !errors.Is(err, ErrUnreadableOption) || !req.Denied {
+			t.Fatalf("read %d: %+v, %v; want the method denied with ErrUnreadableOption", i, req, err)
+		}
+	}
+}
+
+// aliasedService is a generated service descriptor under another name, as
+// a resolver that serves one descriptor under several names (versions,
+// tenants) returns it: its file, methods and options are the generated
+// one's.
+type aliasedService struct {
+	protoreflect.ServiceDescriptor
+	name protoreflect.FullName
+}
+
+func (s aliasedService) FullName() protoreflect.FullName { return s.name }
+
+// aliases describes every name as an aliasedService of sd.
+type aliases struct {
+	sd protoreflect.ServiceDescriptor
+}
+
+func (r aliases) FindDescriptorByName(name protoreflect.FullName) (protoreflect.Descriptor, error) {
+	return aliasedService{r.sd, name}, nil
+}
+
+// A generated service whose (grpcauth.v1.service) option does not decode,
+// served by a resolver under several names, is denied under every one of
+// them: protobuf-go panics on the first read of its options only (under
+// the first name called), and every later read, under any other name,
+// returns the options decoded before the failure, in which the rule is
+// missing. Before, the first name's method was denied and every other
+// name's got the DefaultRule.
+func TestCall_AliasOfAServiceWhoseOptionsDoNotDecodeIsDeniedToo(t *testing.T) {
+	pkg := uniquePkg("undecodablealias")
+	broken := &descriptorpb.ServiceOptions{}
+	broken.ProtoReflect().SetUnknown(undecodableRule(7)) // acr_values
+	files := undecodableFiles(t, pkg, &descriptorpb.ServiceDescriptorProto{Name: proto.String("Svc"), Options: broken,
+		Method: []*descriptorpb.MethodDescriptorProto{rpc(pkg, "Get", nil)}})
+	d, err := files.FindDescriptorByName(protoreflect.FullName(pkg + ".Svc"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := mustNew(t, Config{Descriptors: aliases{d.(protoreflect.ServiceDescriptor)}, DefaultRule: &grpcauthv1.Rule{},
+		Verifier: staticVerifier{claims: mustClaims(t, "ok")}, Logger: discardLogger()})
+	for _, m := range []string{"/tenant1.v1.Svc/Get", "/tenant2.v1.Svc/Get", "/tenant1.v1.Svc/Get", "/tenant3.v1.Svc/Get"} {
+		_, err := callUnary(a, bearerCtx("tok"), m)
+		checkStatus(t, err, codes.PermissionDenied, ReasonMethodNotConfigured)
+		if _, err := a.Requirement(m); !errors.Is(err, ErrUnreadableOption) {
+			t.Errorf("Requirement(%s) = %v, want ErrUnreadableOption", m, err)
+		}
+	}
+}
