@@ -2,6 +2,7 @@ package otelmetrics_test
 
 import (
 	"context"
+	"runtime"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -199,10 +200,18 @@ func TestMetrics_ASourceThatPanicsOnceDoesNotCountTwice(t *testing.T) {
 }
 
 // flipping is a source whose counter grows at every read of its Stats, and
-// whose every other read panics.
-type flipping struct{ reads *atomic.Int64 }
+// whose every other read panics. It notes two reads at once in overlapped.
+type flipping struct {
+	reads, inside *atomic.Int64
+	overlapped    *atomic.Bool
+}
 
 func (f flipping) Stats() verifier.Stats {
+	if f.inside.Add(1) != 1 {
+		f.overlapped.Store(true)
+	}
+	defer f.inside.Add(-1)
+	runtime.Gosched() // let another collection in, if nothing keeps it out
 	n := f.reads.Add(1)
 	if n%2 == 0 {
 		panic("stats bug")
@@ -211,16 +220,19 @@ func (f flipping) Stats() verifier.Stats {
 }
 
 // Two readers of one MeterProvider (a Prometheus handler and an OTLP
-// exporter) run the callback concurrently: each finds the last good Stats
-// that the collections before it read, whichever reader ran them, so no
-// delta of either goes below 0 (a stand-in older than a figure the reader
-// reported already would), and the race detector finds nothing.
+// exporter) run the callback concurrently: their collections take turns
+// reading the Sources (never two reads of one at once), each finds the
+// last good Stats that the collections before it read, whichever reader
+// ran them, so no delta of either goes below 0 (a stand-in older than a
+// figure the reader reported already would), and the race detector finds
+// nothing.
 func TestMetrics_TwoReadersCollectingAtOnceNeverGoBackwards(t *testing.T) {
 	delta := sdkmetric.WithTemporalitySelector(func(sdkmetric.InstrumentKind) metricdata.Temporality { return metricdata.DeltaTemporality })
 	readers := []*sdkmetric.ManualReader{sdkmetric.NewManualReader(delta), sdkmetric.NewManualReader(delta)}
 	mp := sdkmetric.NewMeterProvider(sdkmetric.WithReader(readers[0]), sdkmetric.WithReader(readers[1]))
+	src := flipping{&atomic.Int64{}, &atomic.Int64{}, &atomic.Bool{}}
 	t.Cleanup(func() { mp.Shutdown(context.Background()) })
-	m, err := otelmetrics.New(otelmetrics.Config{MeterProvider: mp, Verifiers: []otelmetrics.Source{flipping{&atomic.Int64{}}}})
+	m, err := otelmetrics.New(otelmetrics.Config{MeterProvider: mp, Verifiers: []otelmetrics.Source{src}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -247,5 +259,8 @@ func TestMetrics_TwoReadersCollectingAtOnceNeverGoBackwards(t *testing.T) {
 		if least := <-negative; least < 0 {
 			t.Errorf("a reader's grpcauth.cache.hits delta went to %d, want never below 0", least)
 		}
+	}
+	if src.overlapped.Load() {
+		t.Error("two collections read the Source's Stats at once, want them to take turns")
 	}
 }
