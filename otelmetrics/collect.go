@@ -7,6 +7,7 @@ import (
 	"sync"
 	"time"
 
+	"go.opentelemetry.io/otel"
 	"go.opentelemetry.io/otel/metric"
 
 	"github.com/grpcauth/grpcauth/introspect"
@@ -71,7 +72,11 @@ func newCollector(o *observed, now func() time.Time, src *sources) *collector {
 
 // collect is the callback: it observes every source, each with its fresh
 // Stats or, when they panic, its counters from its last good ones, and
-// returns the panics' errors.
+// reports the panics' errors through handleError. It returns nil: a
+// PeriodicReader exports nothing of a collection whose callbacks return an
+// error, so one panicking Source would cost the export of every instrument
+// of the MeterProvider, and under delta temporality their figures of that
+// interval for good.
 func (c *collector) collect(_ context.Context, ob metric.Observer) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -117,5 +122,12 @@ func (c *collector) collect(_ context.Context, ob metric.Observer) error {
 			c.o.observeIntrospection(ob, w.last, fresh)
 		}
 	}
-	return errors.Join(errs...)
+	if err := errors.Join(errs...); err != nil {
+		handleError(err)
+	}
+	return nil
 }
+
+// handleError reports the errors of a collection: otel.Handle, the SDK's
+// own way for errors a reader's goroutine has no caller to return to.
+var handleError = otel.Handle

@@ -2,8 +2,10 @@ package otelmetrics_test
 
 import (
 	"context"
+	"maps"
 	"runtime"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -12,6 +14,7 @@ import (
 	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
 	"go.opentelemetry.io/otel/sdk/metric/metricdata"
 
+	"github.com/grpcauth/grpcauth"
 	"github.com/grpcauth/grpcauth/introspect"
 	"github.com/grpcauth/grpcauth/otelmetrics"
 	"github.com/grpcauth/grpcauth/verifier"
@@ -128,7 +131,7 @@ func TestMetrics_ASourceThatPanicsOnceDoesNotCountTwice(t *testing.T) {
 				steady.Store(c.steady)
 				fail.Store(c.fail)
 				var rm metricdata.ResourceMetrics
-				err := reader.Collect(context.Background(), &rm)
+				err := collectRecovering(t, reader, &rm)
 				if c.fail != (err != nil && strings.Contains(err.Error(), "panicked: stats bug")) {
 					t.Fatalf("collection %d: error %v", i, err)
 				}
@@ -237,6 +240,7 @@ func TestMetrics_TwoReadersCollectingAtOnceNeverGoBackwards(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { m.Close() })
+	t.Cleanup(otelmetrics.HandleErrors(func(error) {})) // every other read panics
 	start := make(chan struct{})
 	negative := make(chan int64, 2)
 	for _, r := range readers {
@@ -245,7 +249,9 @@ func TestMetrics_TwoReadersCollectingAtOnceNeverGoBackwards(t *testing.T) {
 			least := int64(0)
 			for range 200 {
 				var rm metricdata.ResourceMetrics
-				r.Collect(context.Background(), &rm) // every other read panics: an error
+				if err := r.Collect(context.Background(), &rm); err != nil {
+					t.Errorf("Collect = %v, want nil", err)
+				}
 				sums, _ := sumPoints(&rm)
 				for _, v := range sums {
 					least = min(least, v)
@@ -262,5 +268,91 @@ func TestMetrics_TwoReadersCollectingAtOnceNeverGoBackwards(t *testing.T) {
 	}
 	if src.overlapped.Load() {
 		t.Error("two collections read the Source's Stats at once, want them to take turns")
+	}
+}
+
+// deltaExporter is an OTLP-like push exporter of delta temporality that
+// adds up the points of every int64 sum it is given.
+type deltaExporter struct {
+	mu    sync.Mutex
+	total map[series]int64
+}
+
+func (*deltaExporter) Temporality(sdkmetric.InstrumentKind) metricdata.Temporality {
+	return metricdata.DeltaTemporality
+}
+
+func (*deltaExporter) Aggregation(k sdkmetric.InstrumentKind) sdkmetric.Aggregation {
+	return sdkmetric.DefaultAggregationSelector(k)
+}
+
+func (e *deltaExporter) Export(_ context.Context, rm *metricdata.ResourceMetrics) error {
+	sums, _ := sumPoints(rm)
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	for s, v := range sums {
+		e.total[s] += v
+	}
+	return nil
+}
+
+func (e *deltaExporter) totals() map[series]int64 {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return maps.Clone(e.total)
+}
+
+func (*deltaExporter) ForceFlush(context.Context) error { return nil }
+func (*deltaExporter) Shutdown(context.Context) error   { return nil }
+
+// A PeriodicReader (the reader of an OTLP exporter, the usual one of delta
+// temporality) exports nothing of a collection whose callbacks return an
+// error: a Source whose Stats panic must not cost the export of the other
+// Sources' figures, of the decisions, and of every other instrument of the
+// MeterProvider, whose deltas of that interval would be lost for good.
+// Its panic reaches otel.Handle all the same.
+func TestMetrics_ASourceThatPanicsLosesNothingOfAPeriodicExport(t *testing.T) {
+	var reported atomic.Int64
+	t.Cleanup(otelmetrics.HandleErrors(func(error) { reported.Add(1) }))
+	exp := &deltaExporter{total: map[series]int64{}}
+	mp := sdkmetric.NewMeterProvider(sdkmetric.WithReader(sdkmetric.NewPeriodicReader(exp, sdkmetric.WithInterval(time.Hour))))
+	t.Cleanup(func() { mp.Shutdown(context.Background()) })
+	n, fail := &atomic.Int64{}, &atomic.Bool{}
+	steady := &atomic.Int64{}
+	m, err := otelmetrics.New(otelmetrics.Config{MeterProvider: mp, Verifiers: []otelmetrics.Source{
+		growingKeyed{growing{"https://keyed.example", n, fail}},
+		growingKeyed{growing{"https://steady.example", steady, &atomic.Bool{}}},
+	}, Now: func() time.Time { return t0 }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { m.Close() })
+	for i, c := range []struct {
+		n    int64
+		fail bool
+	}{{10, false}, {12, true}, {15, false}} {
+		n.Store(c.n)
+		steady.Store(c.n)
+		fail.Store(c.fail)
+		m.OnDecision(t.Context(), grpcauth.Decision{Method: "/a.B/C", Allowed: true})
+		if err := mp.ForceFlush(context.Background()); err != nil {
+			t.Errorf("flush %d: ForceFlush = %v, want nil", i, err)
+		}
+		if got := reported.Swap(0); c.fail != (got == 1) {
+			t.Errorf("flush %d: %d errors reported through otel.Handle", i, got)
+		}
+	}
+	got := exp.totals()
+	for _, c := range []struct {
+		s    series
+		want int64
+	}{
+		{series{"grpcauth.cache.hits", attribute.NewSet(attribute.String("issuer", "https://keyed.example"))}, 15},
+		{series{"grpcauth.cache.hits", attribute.NewSet(attribute.String("issuer", "https://steady.example"))}, 15},
+		{series{"grpcauth.decisions", attribute.NewSet(attribute.String("method", "/a.B/C"), attribute.String("outcome", "allowed"), attribute.String("reason", ""))}, 3},
+	} {
+		if v := got[c.s]; v != c.want {
+			t.Errorf("%s{%s} exported %d in all, want %d", c.s.name, c.s.attrs.Encoded(attribute.DefaultEncoder()), v, c.want)
+		}
 	}
 }
