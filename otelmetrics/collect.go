@@ -26,7 +26,11 @@ type collector struct {
 
 	// mu makes collections take turns: a MeterProvider with several
 	// readers runs the callback once for each, concurrently, and each
-	// must find the last good Stats of the one before.
+	// must find the last good Stats of the one before. It is held across
+	// the sources' Stats, and waited for whatever the callback's context
+	// says: a callback that returned without observing would leave every
+	// series out of its collection, which a delta exporter would count
+	// twice after.
 	mu    sync.Mutex
 	keyed []*watched[verifier.Stats]
 	multi []*watched[verifier.MultiStats]

@@ -47,7 +47,11 @@ import (
 // in, and none of its series is observed. A panic(nil) under
 // GODEBUG=panicnil=1 fails the Source alike; a runtime.Goexit ends the
 // reader's goroutine. Collections of several readers of one MeterProvider
-// take turns reading the Sources.
+// take turns reading the Sources: a Source whose Stats are slow delays
+// every reader's collection by as much, and one whose Stats never return
+// holds every reader up for good (each reader that read it would be held
+// up without the turns too). The Stats of this module's verifiers make
+// no network call and take no lock of the verification path.
 type Source any
 
 // Source kinds, as New checks them.
