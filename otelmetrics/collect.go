@@ -76,12 +76,22 @@ func newCollector(o *observed, now func() time.Time, src *sources) *collector {
 
 // collect is the callback: it observes every source, each with its fresh
 // Stats or, when they panic, its counters from its last good ones, and
-// reports the panics' errors through handleError. It returns nil: a
-// PeriodicReader exports nothing of a collection whose callbacks return an
-// error, so one panicking Source would cost the export of every instrument
-// of the MeterProvider, and under delta temporality their figures of that
-// interval for good.
+// reports the panics' errors through handleError once the next collection
+// may read the sources (the handler is the program's, and may be slow). It
+// returns nil: a PeriodicReader exports nothing of a collection whose
+// callbacks return an error, so one panicking Source would cost the export
+// of every instrument of the MeterProvider, and under delta temporality
+// their figures of that interval for good.
 func (c *collector) collect(_ context.Context, ob metric.Observer) error {
+	if err := c.observe(ob); err != nil {
+		handleError(err)
+	}
+	return nil
+}
+
+// observe observes every source in its turn (see collect) and returns the
+// panics' errors.
+func (c *collector) observe(ob metric.Observer) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	var t time.Time // zero, and no key-set age, if Config.Now panics
@@ -126,10 +136,7 @@ func (c *collector) collect(_ context.Context, ob metric.Observer) error {
 			c.o.observeIntrospection(ob, w.last, fresh)
 		}
 	}
-	if err := errors.Join(errs...); err != nil {
-		handleError(err)
-	}
-	return nil
+	return errors.Join(errs...)
 }
 
 // handleError reports the errors of a collection: otel.Handle, the SDK's

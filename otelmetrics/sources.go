@@ -51,7 +51,9 @@ import (
 // every reader's collection by as much, and one whose Stats never return
 // holds every reader up for good (each reader that read it would be held
 // up without the turns too). The Stats of this module's verifiers make
-// no network call and take no lock of the verification path.
+// no network call and take no lock of the verification path. A panic's
+// error reaches otel.Handle after the collection's turn, so a slow error
+// handler holds up no other reader.
 type Source any
 
 // Source kinds, as New checks them.
