@@ -221,9 +221,9 @@ func appendPanic(errs []error, s Source, read func()) []error {
 // cannot recover a panic of a Source of its own, or of its Config.Now: one
 // would end the process, and the other Sources would not be observed.
 // The callback gives otel.Handle an error instead (see collector.collect
-// for why it does not return it), and keeps what it observed. A panic(nil) under GODEBUG=panicnil=1 recovers as nil: f not
-// returning is what marks the panic, so that it fails alike rather than
-// pass as a reading.
+// for why it does not return it), and keeps what it observed. A panic(nil)
+// under GODEBUG=panicnil=1 recovers as nil: f not returning is what marks
+// the panic, so that it fails alike rather than pass as a reading.
 func recovered(f func()) (text string, panicked bool) {
 	returned := false
 	defer func() {
