@@ -7,6 +7,7 @@ import (
 	"sync"
 	"time"
 
+	"go.opentelemetry.io/otel"
 	"go.opentelemetry.io/otel/metric"
 
 	"github.com/grpcauth/grpcauth/introspect"
@@ -25,7 +26,11 @@ type collector struct {
 
 	// mu makes collections take turns: a MeterProvider with several
 	// readers runs the callback once for each, concurrently, and each
-	// must find the last good Stats of the one before.
+	// must find the last good Stats of the one before. It is held across
+	// the sources' Stats, and waited for whatever the callback's context
+	// says: a callback that returned without observing would leave every
+	// series out of its collection, which a delta exporter would count
+	// twice after.
 	mu    sync.Mutex
 	keyed []*watched[verifier.Stats]
 	multi []*watched[verifier.MultiStats]
@@ -71,8 +76,22 @@ func newCollector(o *observed, now func() time.Time, src *sources) *collector {
 
 // collect is the callback: it observes every source, each with its fresh
 // Stats or, when they panic, its counters from its last good ones, and
-// returns the panics' errors.
+// reports the panics' errors through handleError once the next collection
+// may read the sources (the handler is the program's, and may be slow). It
+// returns nil: a PeriodicReader exports nothing of a collection whose
+// callbacks return an error, so one panicking Source would cost the export
+// of every instrument of the MeterProvider, and under delta temporality
+// their figures of that interval for good.
 func (c *collector) collect(_ context.Context, ob metric.Observer) error {
+	if err := c.observe(ob); err != nil {
+		handleError(err)
+	}
+	return nil
+}
+
+// observe observes every source in its turn (see collect) and returns the
+// panics' errors.
+func (c *collector) observe(ob metric.Observer) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	var t time.Time // zero, and no key-set age, if Config.Now panics
@@ -119,3 +138,7 @@ func (c *collector) collect(_ context.Context, ob metric.Observer) error {
 	}
 	return errors.Join(errs...)
 }
+
+// handleError reports the errors of a collection: otel.Handle, the SDK's
+// own way for errors a reader's goroutine has no caller to return to.
+var handleError = otel.Handle

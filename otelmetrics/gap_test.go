@@ -2,7 +2,10 @@ package otelmetrics_test
 
 import (
 	"context"
+	"maps"
+	"runtime"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -11,6 +14,7 @@ import (
 	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
 	"go.opentelemetry.io/otel/sdk/metric/metricdata"
 
+	"github.com/grpcauth/grpcauth"
 	"github.com/grpcauth/grpcauth/introspect"
 	"github.com/grpcauth/grpcauth/otelmetrics"
 	"github.com/grpcauth/grpcauth/verifier"
@@ -127,7 +131,7 @@ func TestMetrics_ASourceThatPanicsOnceDoesNotCountTwice(t *testing.T) {
 				steady.Store(c.steady)
 				fail.Store(c.fail)
 				var rm metricdata.ResourceMetrics
-				err := reader.Collect(context.Background(), &rm)
+				err := collectRecovering(t, reader, &rm)
 				if c.fail != (err != nil && strings.Contains(err.Error(), "panicked: stats bug")) {
 					t.Fatalf("collection %d: error %v", i, err)
 				}
@@ -199,10 +203,18 @@ func TestMetrics_ASourceThatPanicsOnceDoesNotCountTwice(t *testing.T) {
 }
 
 // flipping is a source whose counter grows at every read of its Stats, and
-// whose every other read panics.
-type flipping struct{ reads *atomic.Int64 }
+// whose every other read panics. It notes two reads at once in overlapped.
+type flipping struct {
+	reads, inside *atomic.Int64
+	overlapped    *atomic.Bool
+}
 
 func (f flipping) Stats() verifier.Stats {
+	if f.inside.Add(1) != 1 {
+		f.overlapped.Store(true)
+	}
+	defer f.inside.Add(-1)
+	runtime.Gosched() // let another collection in, if nothing keeps it out
 	n := f.reads.Add(1)
 	if n%2 == 0 {
 		panic("stats bug")
@@ -211,20 +223,24 @@ func (f flipping) Stats() verifier.Stats {
 }
 
 // Two readers of one MeterProvider (a Prometheus handler and an OTLP
-// exporter) run the callback concurrently: each finds the last good Stats
-// that the collections before it read, whichever reader ran them, so no
-// delta of either goes below 0 (a stand-in older than a figure the reader
-// reported already would), and the race detector finds nothing.
+// exporter) run the callback concurrently: their collections take turns
+// reading the Sources (never two reads of one at once), each finds the
+// last good Stats that the collections before it read, whichever reader
+// ran them, so no delta of either goes below 0 (a stand-in older than a
+// figure the reader reported already would), and the race detector finds
+// nothing.
 func TestMetrics_TwoReadersCollectingAtOnceNeverGoBackwards(t *testing.T) {
 	delta := sdkmetric.WithTemporalitySelector(func(sdkmetric.InstrumentKind) metricdata.Temporality { return metricdata.DeltaTemporality })
 	readers := []*sdkmetric.ManualReader{sdkmetric.NewManualReader(delta), sdkmetric.NewManualReader(delta)}
 	mp := sdkmetric.NewMeterProvider(sdkmetric.WithReader(readers[0]), sdkmetric.WithReader(readers[1]))
+	src := flipping{&atomic.Int64{}, &atomic.Int64{}, &atomic.Bool{}}
 	t.Cleanup(func() { mp.Shutdown(context.Background()) })
-	m, err := otelmetrics.New(otelmetrics.Config{MeterProvider: mp, Verifiers: []otelmetrics.Source{flipping{&atomic.Int64{}}}})
+	m, err := otelmetrics.New(otelmetrics.Config{MeterProvider: mp, Verifiers: []otelmetrics.Source{src}})
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { m.Close() })
+	t.Cleanup(otelmetrics.HandleErrors(func(error) {})) // every other read panics
 	start := make(chan struct{})
 	negative := make(chan int64, 2)
 	for _, r := range readers {
@@ -233,7 +249,9 @@ func TestMetrics_TwoReadersCollectingAtOnceNeverGoBackwards(t *testing.T) {
 			least := int64(0)
 			for range 200 {
 				var rm metricdata.ResourceMetrics
-				r.Collect(context.Background(), &rm) // every other read panics: an error
+				if err := r.Collect(context.Background(), &rm); err != nil {
+					t.Errorf("Collect = %v, want nil", err)
+				}
 				sums, _ := sumPoints(&rm)
 				for _, v := range sums {
 					least = min(least, v)
@@ -246,6 +264,95 @@ func TestMetrics_TwoReadersCollectingAtOnceNeverGoBackwards(t *testing.T) {
 	for range readers {
 		if least := <-negative; least < 0 {
 			t.Errorf("a reader's grpcauth.cache.hits delta went to %d, want never below 0", least)
+		}
+	}
+	if src.overlapped.Load() {
+		t.Error("two collections read the Source's Stats at once, want them to take turns")
+	}
+}
+
+// deltaExporter is an OTLP-like push exporter of delta temporality that
+// adds up the points of every int64 sum it is given.
+type deltaExporter struct {
+	mu    sync.Mutex
+	total map[series]int64
+}
+
+func (*deltaExporter) Temporality(sdkmetric.InstrumentKind) metricdata.Temporality {
+	return metricdata.DeltaTemporality
+}
+
+func (*deltaExporter) Aggregation(k sdkmetric.InstrumentKind) sdkmetric.Aggregation {
+	return sdkmetric.DefaultAggregationSelector(k)
+}
+
+func (e *deltaExporter) Export(_ context.Context, rm *metricdata.ResourceMetrics) error {
+	sums, _ := sumPoints(rm)
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	for s, v := range sums {
+		e.total[s] += v
+	}
+	return nil
+}
+
+func (e *deltaExporter) totals() map[series]int64 {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return maps.Clone(e.total)
+}
+
+func (*deltaExporter) ForceFlush(context.Context) error { return nil }
+func (*deltaExporter) Shutdown(context.Context) error   { return nil }
+
+// A PeriodicReader (the reader of an OTLP exporter, the usual one of delta
+// temporality) exports nothing of a collection whose callbacks return an
+// error: a Source whose Stats panic must not cost the export of the other
+// Sources' figures, of the decisions, and of every other instrument of the
+// MeterProvider, whose deltas of that interval would be lost for good.
+// Its panic reaches otel.Handle all the same.
+func TestMetrics_ASourceThatPanicsLosesNothingOfAPeriodicExport(t *testing.T) {
+	var reported atomic.Int64
+	t.Cleanup(otelmetrics.HandleErrors(func(error) { reported.Add(1) }))
+	exp := &deltaExporter{total: map[series]int64{}}
+	mp := sdkmetric.NewMeterProvider(sdkmetric.WithReader(sdkmetric.NewPeriodicReader(exp, sdkmetric.WithInterval(time.Hour))))
+	t.Cleanup(func() { mp.Shutdown(context.Background()) })
+	n, fail := &atomic.Int64{}, &atomic.Bool{}
+	steady := &atomic.Int64{}
+	m, err := otelmetrics.New(otelmetrics.Config{MeterProvider: mp, Verifiers: []otelmetrics.Source{
+		growingKeyed{growing{"https://keyed.example", n, fail}},
+		growingKeyed{growing{"https://steady.example", steady, &atomic.Bool{}}},
+	}, Now: func() time.Time { return t0 }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { m.Close() })
+	for i, c := range []struct {
+		n    int64
+		fail bool
+	}{{10, false}, {12, true}, {15, false}} {
+		n.Store(c.n)
+		steady.Store(c.n)
+		fail.Store(c.fail)
+		m.OnDecision(t.Context(), grpcauth.Decision{Method: "/a.B/C", Allowed: true})
+		if err := mp.ForceFlush(context.Background()); err != nil {
+			t.Errorf("flush %d: ForceFlush = %v, want nil", i, err)
+		}
+		if got := reported.Swap(0); c.fail != (got == 1) {
+			t.Errorf("flush %d: %d errors reported through otel.Handle", i, got)
+		}
+	}
+	got := exp.totals()
+	for _, c := range []struct {
+		s    series
+		want int64
+	}{
+		{series{"grpcauth.cache.hits", attribute.NewSet(attribute.String("issuer", "https://keyed.example"))}, 15},
+		{series{"grpcauth.cache.hits", attribute.NewSet(attribute.String("issuer", "https://steady.example"))}, 15},
+		{series{"grpcauth.decisions", attribute.NewSet(attribute.String("method", "/a.B/C"), attribute.String("outcome", "allowed"), attribute.String("reason", ""))}, 3},
+	} {
+		if v := got[c.s]; v != c.want {
+			t.Errorf("%s{%s} exported %d in all, want %d", c.s.name, c.s.attrs.Encoded(attribute.DefaultEncoder()), v, c.want)
 		}
 	}
 }

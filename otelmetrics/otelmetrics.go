@@ -59,8 +59,9 @@ type Config struct {
 	// Now returns the current time, for the key sets' age. Default
 	// time.Now; give the verifiers' Config.Now if they have one. It is
 	// called in the collection callback: one that panics there leaves
-	// grpcauth.jwks.age out of that collection, and the callback returns
-	// an error naming the panic (see Source), rather than end the process.
+	// grpcauth.jwks.age out of that collection, and the callback gives
+	// otel.Handle an error naming the panic (see Source), rather than end
+	// the process.
 	Now func() time.Time
 }
 
@@ -219,11 +220,10 @@ func appendPanic(errs []error, s Source, read func()) []error {
 // goroutine (a PeriodicReader's, an exporter's handler), where the program
 // cannot recover a panic of a Source of its own, or of its Config.Now: one
 // would end the process, and the other Sources would not be observed.
-// The callback returns an error instead, which the SDK reports
-// (otel.Handle, or ManualReader.Collect returns it), and keeps what it
-// observed. A panic(nil) under GODEBUG=panicnil=1 recovers as nil: f not
-// returning is what marks the panic, so that it fails alike rather than
-// pass as a reading.
+// The callback gives otel.Handle an error instead (see collector.collect
+// for why it does not return it), and keeps what it observed. A panic(nil)
+// under GODEBUG=panicnil=1 recovers as nil: f not returning is what marks
+// the panic, so that it fails alike rather than pass as a reading.
 func recovered(f func()) (text string, panicked bool) {
 	returned := false
 	defer func() {

@@ -2,6 +2,7 @@ package otelmetrics_test
 
 import (
 	"context"
+	"errors"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -56,22 +57,30 @@ func readPanicking(t *testing.T, srcs ...otelmetrics.Source) *sdkmetric.ManualRe
 	return reader
 }
 
-// collectRecovering collects reader into rm, failing t if the collection
-// panics (as it would on a PeriodicReader's goroutine, ending the process).
+// collectRecovering collects reader into rm and returns the errors the
+// callback reported through otel.Handle in that collection. It fails t if
+// the collection panics (as it would on a PeriodicReader's goroutine,
+// ending the process), or if Collect returns an error (a PeriodicReader
+// would export nothing of the collection).
 func collectRecovering(t *testing.T, reader *sdkmetric.ManualReader, rm *metricdata.ResourceMetrics) error {
 	t.Helper()
+	var reported []error
+	defer otelmetrics.HandleErrors(func(err error) { reported = append(reported, err) })()
 	defer func() {
 		if v := recover(); v != nil {
 			t.Fatalf("Collect panicked: %v", v)
 		}
 	}()
-	return reader.Collect(context.Background(), rm)
+	if err := reader.Collect(context.Background(), rm); err != nil {
+		t.Errorf("Collect = %v, want nil (the error reported through otel.Handle instead)", err)
+	}
+	return errors.Join(reported...)
 }
 
 // A collection runs the callback on the reader's goroutine (a
 // PeriodicReader's, an exporter's HTTP handler), where the program cannot
 // recover a panic: a Source whose Stats panic fails that Source's
-// observations with an error the SDK reports, and the other Sources are
+// observations with an error given to otel.Handle, and the other Sources are
 // observed still. A Source whose Stats never returned has no last good
 // figures to observe instead.
 func TestMetrics_SourceWhoseStatsPanicFailsTheCollectionNotTheProcess(t *testing.T) {
@@ -142,7 +151,7 @@ func TestMetrics_SourceWhoseStatsPanicNilUnderPanicNilFailsAlike(t *testing.T) {
 	for i, arm := range []bool{false, true, false} {
 		armed.Store(arm)
 		var rm metricdata.ResourceMetrics
-		err := reader.Collect(context.Background(), &rm)
+		err := collectRecovering(t, reader, &rm)
 		var unknown []int64
 		for _, sm := range rm.ScopeMetrics {
 			for _, mm := range sm.Metrics {

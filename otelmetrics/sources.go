@@ -34,17 +34,26 @@ import (
 // your own, or a Config.Now of a verifier's that panics) has its counters
 // observed in that collection with the figures of its last Stats that
 // returned (in the unattributed sums of the MultiVerifiers too, when it is
-// one), and its gauges left out; the other Sources are observed as usual,
-// and the callback returns an error naming the Source's type and the panic
-// (clipped to 1,024 bytes), which the SDK reports through otel.Handle
-// (ManualReader.Collect returns it), once a collection while it panics. So
-// no counter series goes missing from a collection, nor down: under delta
-// temporality the SDK forgets a missing series, and the next collection
-// would report its whole count again. A Source whose Stats have not
-// returned yet (New's reading aside) has nothing to stand in, and none of
-// its series is observed. A panic(nil) under GODEBUG=panicnil=1 fails the
-// Source alike; a runtime.Goexit ends the reader's goroutine. Collections
-// of several readers of one MeterProvider take turns reading the Sources.
+// one), and its gauges left out, so that no counter series goes missing
+// from a collection, nor down: under delta temporality the SDK forgets a
+// missing series, and the next collection would report its whole count
+// again. The other Sources are observed as usual, and the callback gives
+// otel.Handle an error naming the Source's type and the panic (clipped to
+// 1,024 bytes), once a collection while it panics. It returns nil, and
+// ManualReader.Collect no error, for that: a PeriodicReader exports
+// nothing of a collection whose callbacks return an error, and every
+// instrument of the MeterProvider would miss that export. A Source whose
+// Stats have not returned yet (New's reading aside) has nothing to stand
+// in, and none of its series is observed. A panic(nil) under
+// GODEBUG=panicnil=1 fails the Source alike; a runtime.Goexit ends the
+// reader's goroutine. Collections of several readers of one MeterProvider
+// take turns reading the Sources: a Source whose Stats are slow delays
+// every reader's collection by as much, and one whose Stats never return
+// holds every reader up for good (each reader that read it would be held
+// up without the turns too). The Stats of this module's verifiers make
+// no network call and take no lock of the verification path. A panic's
+// error reaches otel.Handle after the collection's turn, so a slow error
+// handler holds up no other reader.
 type Source any
 
 // Source kinds, as New checks them.
