@@ -73,9 +73,10 @@ func TestMetrics_CloseTwiceUnregistersOnceWhateverTheProvider(t *testing.T) {
 	}
 }
 
-// A collection may be running while Metrics and the verifier close (Close
-// does not wait for a callback in flight): reading the closed verifier's
-// figures is safe, and collections after Close report none of them.
+// Collections may be running while Metrics closes (Close waits for one in
+// flight, as the SDK unregisters under the lock its collections hold) and
+// go on after it and the verifier's Close: none races with them, and
+// collections after Close report none of the verifier's figures.
 func TestMetrics_CollectingWhileClosingIsSafe(t *testing.T) {
 	f := newFixture(t)
 	m, reader := observingMetrics(t, nil, f.v)

@@ -237,9 +237,11 @@ func recovered(f func()) (text string, panicked bool) {
 }
 
 // Close unregisters the callback that observes the verifiers, so that the
-// MeterProvider no longer calls into them (a collection already running
-// may still finish reading them: the verifiers' Stats are safe to call
-// after their Close). Decisions may still be recorded. Close is safe to
+// MeterProvider no longer calls into them once Close returns. The
+// OpenTelemetry SDK runs a collection's callbacks under the lock that
+// unregistering takes, so Close waits for a collection that is running to
+// finish: a Source whose Stats never return makes Close hang as well.
+// Decisions may still be recorded. Close is safe to
 // call more than once, also concurrently: it unregisters once, and every
 // call returns the result of that. Close of a nil *Metrics returns nil.
 //
