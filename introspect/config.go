@@ -281,10 +281,11 @@ type Config struct {
 	// others within the minute counted, and the next record says how many
 	// it did not log (its "suppressed" attribute); each still shows at
 	// debug level as its token's rejection, and in Stats.Failures. The
-	// first answer after a logged failure is logged at info level,
-	// "introspect: introspection recovered", with the failures not logged
-	// since ("suppressed"). New refuses a Logger without a handler (a zero
-	// slog.Logger{}), which would panic on its first record.
+	// first answer after a failure, logged or counted, is logged at info
+	// level, "introspect: introspection recovered", at most one a minute,
+	// with the failures not logged since ("suppressed"). New refuses a
+	// Logger without a handler (a zero slog.Logger{}), which would panic
+	// on its first record.
 	Logger *slog.Logger
 
 	// Cache configures the result caches, on by default.

@@ -31,23 +31,35 @@ const failureLogEvery = time.Minute
 // does ("introspect: token rejected", logRejection), once per caller.
 type failureLog struct {
 	warn, err ratelog.Window
-	// failing is set when a failure is logged and cleared, by the first
-	// usable answer after it, with the "introspection recovered" record.
+	// recovered is the minute since the last "introspection recovered"
+	// record: answers and failures taking turns log one a minute.
+	recovered ratelog.Window
+	// failing is set by every failure, logged or counted, and cleared by
+	// the "introspection recovered" record that accounts for it.
 	failing atomic.Bool
 }
 
-// fail logs err at level, unless a failure was logged at that level in
-// the failureLogEvery before (see failureLog), and returns it.
+// fail logs err at level (Warn or Error), unless a failure was logged at
+// that level in the failureLogEvery before (see failureLog), and returns
+// it.
 func (v *Verifier) fail(ctx context.Context, level slog.Level, err error) error {
 	w := &v.failLog.warn
 	if level >= slog.LevelError {
 		w = &v.failLog.err
 	}
+	return v.logFailure(ctx, w, level, err)
+}
+
+// logFailure logs err at level unless w refuses it, and returns it.
+func (v *Verifier) logFailure(ctx context.Context, w *ratelog.Window, level slog.Level, err error) error {
 	ok, suppressed := w.Allow(v.s.Now(), failureLogEvery)
+	// After Allow has counted it: a recovery record that clears failing
+	// before this Store takes a count this failure is in, or leaves
+	// failing set for the next one to.
+	v.failLog.failing.Store(true)
 	if !ok {
 		return err
 	}
-	v.failLog.failing.Store(true)
 	if suppressed > 0 {
 		v.s.Logger.Log(ctx, level, "introspect: introspection failed", "endpoint", v.endpoint, "error", err, "suppressed", suppressed)
 	} else {
@@ -57,16 +69,23 @@ func (v *Verifier) fail(ctx context.Context, level slog.Level, err error) error 
 }
 
 // answered records a usable answer from the endpoint (active or not): the
-// first after a logged failure is logged at info level, "introspection
-// recovered", with the failures since not logged ("suppressed", both
-// levels), which no later record would otherwise say. Other answers cost
-// an atomic load. At most one such record follows each logged failure, so
-// answers and failures taking turns log at most two records a
-// failureLogEvery per level.
+// first after a failure (logged or counted), and at most one a
+// failureLogEvery, is logged at info level, "introspection recovered",
+// with the failures not logged since the last record ("suppressed", every
+// level), which no later record would otherwise say. Other answers cost
+// an atomic load, or, while a recovery waits for its minute, a lock. So
+// answers and failures taking turns log at most a recovery and a failure
+// per level a failureLogEvery, and a failure counted after a recovery
+// (a second outage within the minute) is said by the next one.
 func (v *Verifier) answered(ctx context.Context) {
-	if !v.failLog.failing.Load() || !v.failLog.failing.CompareAndSwap(true, false) {
+	if !v.failLog.failing.Load() {
 		return
 	}
+	if ok, _ := v.failLog.recovered.Allow(v.s.Now(), failureLogEvery); !ok {
+		return
+	}
+	// Before the counts are taken: see logFailure.
+	v.failLog.failing.Store(false)
 	v.s.Logger.InfoContext(ctx, "introspect: introspection recovered", "endpoint", v.endpoint,
 		"suppressed", v.failLog.warn.Take()+v.failLog.err.Take())
 }
