@@ -21,16 +21,19 @@ const failureLogEvery = time.Minute
 // authorization server is down or refusing (a flood of made-up tokens,
 // each one a request), and a token can provoke some refusals itself (a
 // proxy's 403): logged one by one, that is as many records a second as
-// requests fail. Per level (Warn: the endpoint is unusable; Error: it
-// refused this service's credentials, or refused a request with a 401 or
-// 403), one failure a failureLogEvery is logged, the others are counted,
-// and the next record says how many were not logged ("suppressed"). The
-// levels have their own windows, so that an outage's warnings do not hold
-// back, for a minute, the error that says the credentials are wrong. Each
+// requests fail. Per window (warn: the endpoint is unusable; err: it
+// refused a request with a 401 or 403 without saying invalid_client;
+// creds: it refused this service's credentials, invalid_client), one
+// failure a failureLogEvery is logged, the others are counted, and the
+// next record says how many were not logged ("suppressed"). The windows
+// are apart so that one kind of failure does not hold back, for a minute,
+// the record of another that calls for a different fix: neither an
+// outage's warnings nor the 403s a caller provokes the error that says
+// the credentials are wrong, which no token can make the server say. Each
 // failure still reaches the log at debug level, as every rejected token
 // does ("introspect: token rejected", logRejection), once per caller.
 type failureLog struct {
-	warn, err ratelog.Window
+	warn, err, creds ratelog.Window
 	// recovered is the minute since the last "introspection recovered"
 	// record: answers and failures taking turns log one a minute.
 	recovered ratelog.Window
@@ -48,6 +51,13 @@ func (v *Verifier) fail(ctx context.Context, level slog.Level, err error) error 
 		w = &v.failLog.err
 	}
 	return v.logFailure(ctx, w, level, err)
+}
+
+// failCredentials logs err, a refusal of this service's client
+// credentials (invalid_client), at error level, unless another was logged
+// in the failureLogEvery before, and returns it.
+func (v *Verifier) failCredentials(ctx context.Context, err error) error {
+	return v.logFailure(ctx, &v.failLog.creds, slog.LevelError, err)
 }
 
 // logFailure logs err at level unless w refuses it, and returns it.
@@ -87,5 +97,5 @@ func (v *Verifier) answered(ctx context.Context) {
 	// Before the counts are taken: see logFailure.
 	v.failLog.failing.Store(false)
 	v.s.Logger.InfoContext(ctx, "introspect: introspection recovered", "endpoint", v.endpoint,
-		"suppressed", v.failLog.warn.Take()+v.failLog.err.Take())
+		"suppressed", v.failLog.warn.Take()+v.failLog.err.Take()+v.failLog.creds.Take())
 }

@@ -345,6 +345,30 @@ func TestVerify_AnswersAndFailuresTakingTurnsLogTwoRecordsAMinute(t *testing.T) 
 	}
 }
 
+// A 401 saying invalid_client (this service's credentials refused, which
+// no token can make the server say) is logged at once though a 403 that a
+// token provoked (a proxy's) was logged at error level just before: each
+// has its own minute, so a caller who provokes such 403s cannot keep the
+// credentials' error out of the log, saying only "suppressed".
+func TestVerify_ProvokedRefusalsDoNotHoldBackTheCredentialsError(t *testing.T) {
+	clk := newClock()
+	h := &switchable{}
+	v, logs := failingVerifier(t, h, clk, nil)
+	h.failWith(forbidden403)
+	flood(t, v, "provoking", 5)
+	oneFailure(t, logs, slog.LevelError, 0, "for the provoked 403s")
+	h.failWith(func(w http.ResponseWriter) {
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(http.StatusUnauthorized)
+		fmt.Fprint(w, `{"error":"invalid_client"}`)
+	})
+	flood(t, v, "legitimate", 1)
+	recs := failedAt(t, logs.take(), slog.LevelError)
+	if len(recs) != 1 || !strings.Contains(recs[0].attrs["error"].String(), "invalid_client") {
+		t.Fatalf("records for a 401 invalid_client after provoked 403s: %+v, want one error naming invalid_client", recs)
+	}
+}
+
 // Concurrent failures and answers (failing tokens and answered ones sent
 // at once by many callers) lose no failure: each is logged or counted in
 // exactly one record's "suppressed", the last said by the recovery a
