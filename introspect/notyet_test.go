@@ -97,3 +97,33 @@ func TestVerify_NotYetValidRefusalEndsWhenTheTokenBecomesValid(t *testing.T) {
 		})
 	}
 }
+
+// A cached positive answer is checked against nbf and iat again on every
+// hit: an answer that became valid while its request was on its way (here
+// the clock moves 2 s while the server answers) is cached from when the
+// request was sent, and a hit at a time before the token was valid (the
+// clock set back 1 s, still within the entry's life) is refused, not
+// accepted from the cache.
+func TestVerify_CacheHitBeforeTheTokenBecameValidIsRefused(t *testing.T) {
+	for _, claim := range []string{"nbf", "iat"} {
+		t.Run(claim, func(t *testing.T) {
+			var e *answerEnv
+			start := newClock().Now()
+			// Valid from start+2s: its claim is ClockSkew (1m) later.
+			e = newAnswerEnv(t, func(string) string {
+				e.clk.Advance(2 * time.Second)
+				return notYetAnswer(claim, start.Add(62*time.Second), start)
+			}, func(c *introspect.Config) { c.ClockSkew = time.Minute })
+			if _, err := e.verify(notYetToken); err != nil {
+				t.Fatalf("at start+2s, as the answer comes: %v, want accepted", err)
+			}
+			e.clk.Advance(-time.Second)
+			if _, err := e.verify(notYetToken); !errors.Is(err, verifier.ErrNotYetValid) {
+				t.Fatalf("at start+1s, from the cache: %v, want verifier.ErrNotYetValid", err)
+			}
+			if n := e.requests.Load(); n != 1 {
+				t.Fatalf("%d requests, want 1 (the second call answered from the cache)", n)
+			}
+		})
+	}
+}
