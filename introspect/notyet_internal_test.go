@@ -4,11 +4,14 @@ import (
 	"bytes"
 	"encoding/json"
 	"io"
+	"math"
 	"net/http"
 	"strconv"
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/grpcauth/grpcauth/verifier"
 )
 
 // issuedLater is an http.RoundTripper that passes requests to base and
@@ -63,4 +66,22 @@ func TestFlight_AbandonedBypassAnsweredNotYetValidForgetsTheToken(t *testing.T) 
 	<-r.ran // the abandoned flight lands, with the refused "active"
 	r.advance(DefaultNegativeCacheTTL)
 	r.checkForgotten(t, tok)
+}
+
+// keepEnded, which keeps a not-yet-valid answer's exp, evicts no live
+// entry of a full cache to make room for an entry never used, and does not
+// replace a live entry of its own token.
+func TestResultCache_KeepEndedEvictsAndReplacesNoLiveEntry(t *testing.T) {
+	now := time.Unix(1_900_000_000, 0)
+	live := result{err: ErrInactive, until: now.Add(time.Minute)}
+	c := newResultCache(1, math.MaxInt64)
+	c.put(tokenKey{1}, live, now)
+	c.keepEnded(tokenKey{2}, verifier.Claims{}, now)
+	if _, ok := c.lookup(tokenKey{1}, now); !ok || c.len() != 1 {
+		t.Fatalf("full cache: %d entries, the live one kept: %v; want it alone", c.len(), ok)
+	}
+	c.keepEnded(tokenKey{1}, verifier.Claims{}, now)
+	if r, ok := c.lookup(tokenKey{1}, now); !ok || r.err != ErrInactive {
+		t.Fatal("keepEnded replaced a live entry of its own token")
+	}
 }

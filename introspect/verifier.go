@@ -467,7 +467,8 @@ func (v *Verifier) run(ctx context.Context, key tokenKey, token string, knownExp
 	// entry: the exp it gave still tells, at the next attempt, that an
 	// inactive token expired (rather than was revoked). A verdict replaces
 	// it: a positive one by put (dropEnded when put keeps nothing), a
-	// refusal by dropEnded.
+	// refusal by dropEnded, or by keepEnded for one not yet valid, whose
+	// exp is the server's word.
 	if v.pos != nil && ctx.Err() == nil {
 		switch {
 		case refusal != nil:
@@ -478,7 +479,14 @@ func (v *Verifier) run(ctx context.Context, key tokenKey, token string, knownExp
 			// make the token known (see knownSet) and let its every
 			// request, once the entry ended, pass MaxRequestRate.
 			v.neg.put(key, result{err: refusal, from: sent, until: v.refusalUntil(refusal, claims, now)}, now)
-			v.pos.dropEnded(key, now)
+			if errors.Is(refusal, verifier.ErrNotYetValid) {
+				// Its exp is the server's word, as an ended answer's is:
+				// kept, it tells, should the server call the token
+				// inactive once it has passed, that the token expired.
+				v.pos.keepEnded(key, claims, now)
+			} else {
+				v.pos.dropEnded(key, now)
+			}
 			v.forget(key)
 		case err == nil:
 			// Up to a tenth of the TTL sooner, at random: tokens
