@@ -67,9 +67,10 @@ func (c *resultCache) get(k tokenKey, now time.Time) (r result, ok bool) {
 
 // lookup is get without the deletion: an entry that is no longer live is
 // returned with ok false and kept, until put or keepEnded replaces it,
-// dropEnded removes it or makeRoom reclaims it. The positive cache keeps its ended
-// entries so: the exp an ended answer gave tells an expired token from a
-// revoked one until the server's next verdict, even when asking it fails.
+// dropEnded removes it or makeRoom reclaims it. The positive cache keeps
+// its ended entries so: the exp an ended answer gave tells an expired
+// token from a revoked one until the server's next verdict, even when
+// asking it fails.
 func (c *resultCache) lookup(k tokenKey, now time.Time) (r result, ok bool) {
 	c.mu.RLock()
 	r, found := c.m[k]
