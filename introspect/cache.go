@@ -66,10 +66,11 @@ func (c *resultCache) get(k tokenKey, now time.Time) (r result, ok bool) {
 }
 
 // lookup is get without the deletion: an entry that is no longer live is
-// returned with ok false and kept, until put replaces it, dropEnded
-// removes it or makeRoom reclaims it. The positive cache keeps its ended
-// entries so: the exp an ended answer gave tells an expired token from a
-// revoked one until the server's next verdict, even when asking it fails.
+// returned with ok false and kept, until put or keepEnded replaces it,
+// dropEnded removes it or makeRoom reclaims it. The positive cache keeps
+// its ended entries so: the exp an ended answer gave tells an expired
+// token from a revoked one until the server's next verdict, even when
+// asking it fails.
 func (c *resultCache) lookup(k tokenKey, now time.Time) (r result, ok bool) {
 	c.mu.RLock()
 	r, found := c.m[k]
@@ -100,17 +101,48 @@ func (c *resultCache) put(k tokenKey, r result, now time.Time) {
 		r.from = now
 	}
 	r.from, r.until = wall(r.from), wall(r.until)
+	if !now.Before(r.until) {
+		return
+	}
+	c.store(k, r, now, true)
+}
+
+// keepEnded stores claims for k as an entry that has ended at now, in
+// place of k's entry unless that one is live: never used (see live), it
+// keeps the exp the claims give, for lookup to return, as an ended
+// answer's is kept (see lookup). It evicts no other entry: without room,
+// it keeps nothing (k's ended entry goes all the same).
+func (c *resultCache) keepEnded(k tokenKey, claims verifier.Claims, now time.Time) {
+	now = wall(now)
+	c.store(k, result{claims: claims, from: now, until: now}, now, false)
+}
+
+// store stores r for k, in place of k's entry (unless evict is false and
+// that entry is live at now), when r is no larger than maxBytes: evicting
+// as put says when evict is set, and otherwise only when it fits beside
+// the others.
+func (c *resultCache) store(k tokenKey, r result, now time.Time, evict bool) {
 	size := r.size()
-	if !now.Before(r.until) || size > c.maxBytes {
+	if size > c.maxBytes {
+		if !evict {
+			c.dropEnded(k, now)
+		}
 		return
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if old, ok := c.m[k]; ok {
+		if !evict && old.live(now) {
+			return
+		}
 		c.delete(k, old)
 	}
-	makeRoom(c.m, now, func(r result) time.Time { return r.until },
-		func() bool { return len(c.m) < c.max && c.bytes+size <= c.maxBytes }, c.delete)
+	fits := func() bool { return len(c.m) < c.max && c.bytes+size <= c.maxBytes }
+	if evict {
+		makeRoom(c.m, now, func(r result) time.Time { return r.until }, fits, c.delete)
+	} else if !fits() {
+		return
+	}
 	c.m[k] = r
 	c.bytes += size
 }

@@ -277,14 +277,16 @@ type Config struct {
 	// Tokens, secrets and claim values are never logged. Any caller can
 	// make requests fail while the endpoint is down or refusing (each
 	// made-up token is a request), so failures are logged at most one a
-	// minute per level and Verifier, timed by Now: the first at once, the
-	// others within the minute counted, and the next record says how many
-	// it did not log (its "suppressed" attribute); each still shows at
-	// debug level as its token's rejection, and in Stats.Failures. The
-	// first answer after a logged failure is logged at info level,
-	// "introspect: introspection recovered", with the failures not logged
-	// since ("suppressed"). New refuses a Logger without a handler (a zero
-	// slog.Logger{}), which would panic on its first record.
+	// minute per level and Verifier (refused client credentials,
+	// invalid_client, in a minute of their own), timed by Now: the first
+	// at once, the others within the minute counted, and the next record
+	// says how many it did not log (its "suppressed" attribute); each
+	// still shows at debug level as its token's rejection, and in
+	// Stats.Failures. The first answer after a failure, logged or
+	// counted, is logged at info level, "introspect: introspection
+	// recovered", at most one a minute, with the failures not logged
+	// since ("suppressed"). New refuses a Logger without a handler (a
+	// zero slog.Logger{}), which would panic on its first record.
 	Logger *slog.Logger
 
 	// Cache configures the result caches, on by default.

@@ -274,3 +274,138 @@ func TestVerify_RecoveryAfterAFloodOfFailuresIsLoggedOnceWithTheSuppressedCount(
 	flood(t, v, "a-minute-on", 1)
 	oneFailure(t, logs, slog.LevelWarn, 3, "a minute on (suppressed: those after the recovery only)")
 }
+
+// Failures counted, not logged, after a recovery was logged (a second
+// outage, or a blip, in the minute of the last warning) are said by the
+// next recovery record, at most one a minute: before, a recovery followed
+// only a logged failure, so these were never said unless a later failure
+// was logged, and the second outage left no record at all.
+func TestVerify_FailuresCountedAfterARecoveryAreSaidByALaterRecovery(t *testing.T) {
+	clk := newClock()
+	h := &switchable{}
+	v, logs := failingVerifier(t, h, clk, nil)
+	h.failWith(status500)
+	flood(t, v, "outage", 1)
+	h.recover()
+	answerInactive(t, v, "back", 1)
+	if recs := logs.take(); len(recs) != 2 || recs[1].msg != "introspect: introspection recovered" {
+		t.Fatalf("records of a failure and an answer: %+v, want the warning and the recovery", recs)
+	}
+	h.failWith(status500)
+	flood(t, v, "blip", 3) // in the minute of the warning: counted
+	h.recover()
+	answerInactive(t, v, "back-again", 1) // in the minute of the recovery
+	if recs := logs.take(); len(recs) != 0 {
+		t.Fatalf("records within the minute: %+v, want none", recs)
+	}
+	clk.Advance(time.Minute)
+	answerInactive(t, v, "a-minute-on", 2)
+	recs := logs.take()
+	if len(recs) != 1 || recs[0].level != slog.LevelInfo || recs[0].msg != "introspect: introspection recovered" {
+		t.Fatalf("records for answers a minute on: %+v, want one recovery record", recs)
+	}
+	if s, _ := recs[0].suppressed(); s != 3 {
+		t.Fatalf("the recovery says suppressed=%d, want 3 (the blip's failures)", s)
+	}
+}
+
+// Answers and failures taking turns, as a caller can make them (a token
+// that provokes a proxy's refusal, then made-up ones, which the server
+// answers), log one failure and one recovery a minute, not one record each.
+func TestVerify_AnswersAndFailuresTakingTurnsLogTwoRecordsAMinute(t *testing.T) {
+	const n = 20
+	clk := newClock()
+	h := &switchable{}
+	v, logs := failingVerifier(t, h, clk, nil)
+	for i := range n {
+		h.failWith(status500)
+		flood(t, v, fmt.Sprint("fail-", i), 1)
+		h.recover()
+		answerInactive(t, v, fmt.Sprint("answer-", i), 1)
+	}
+	if recs := logs.take(); len(recs) != 2 {
+		t.Fatalf("%d records for %d failures and answers taking turns within a minute, want 2: %+v", len(recs), n, recs)
+	}
+	clk.Advance(time.Minute)
+	h.failWith(status500)
+	flood(t, v, "fail-later", 1)
+	h.recover()
+	answerInactive(t, v, "answer-later", 1)
+	recs := logs.take()
+	if len(recs) != 2 {
+		t.Fatalf("%d records a minute on, want the failure and the recovery: %+v", len(recs), recs)
+	}
+	var said int64
+	for _, r := range recs {
+		s, _ := r.suppressed()
+		said += s
+	}
+	if said != n-1 {
+		t.Fatalf("the records a minute on say suppressed=%d in all, want %d", said, n-1)
+	}
+}
+
+// A 401 saying invalid_client (this service's credentials refused, which
+// no token can make the server say) is logged at once though a 403 that a
+// token provoked (a proxy's) was logged at error level just before: each
+// has its own minute, so a caller who provokes such 403s cannot keep the
+// credentials' error out of the log, saying only "suppressed".
+func TestVerify_ProvokedRefusalsDoNotHoldBackTheCredentialsError(t *testing.T) {
+	clk := newClock()
+	h := &switchable{}
+	v, logs := failingVerifier(t, h, clk, nil)
+	h.failWith(forbidden403)
+	flood(t, v, "provoking", 5)
+	oneFailure(t, logs, slog.LevelError, 0, "for the provoked 403s")
+	h.failWith(func(w http.ResponseWriter) {
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(http.StatusUnauthorized)
+		fmt.Fprint(w, `{"error":"invalid_client"}`)
+	})
+	flood(t, v, "legitimate", 1)
+	recs := failedAt(t, logs.take(), slog.LevelError)
+	if len(recs) != 1 || !strings.Contains(recs[0].attrs["error"].String(), "invalid_client") {
+		t.Fatalf("records for a 401 invalid_client after provoked 403s: %+v, want one error naming invalid_client", recs)
+	}
+}
+
+// Concurrent failures and answers (failing tokens and answered ones sent
+// at once by many callers) lose no failure: each is logged or counted in
+// exactly one record's "suppressed", the last said by the recovery a
+// minute on.
+func TestVerify_ConcurrentFailuresAndAnswersAreEachLoggedOrCountedOnce(t *testing.T) {
+	const callers, each = 8, 40
+	clk := newClock()
+	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if strings.HasPrefix(r.FormValue("token"), "f-") {
+			status500(w)
+			return
+		}
+		w.Header().Set("Content-Type", "application/json")
+		fmt.Fprint(w, `{"active":false}`)
+	})
+	v, logs := failingVerifier(t, h, clk, func(c *introspect.Config) { c.Cache.Disabled = true })
+	var wg sync.WaitGroup
+	for c := range callers {
+		wg.Go(func() {
+			for i := range each {
+				v.VerifyAccessToken(context.Background(), fmt.Sprintf("f-%d-%d", c, i))
+				v.VerifyAccessToken(context.Background(), fmt.Sprintf("a-%d-%d", c, i))
+			}
+		})
+	}
+	wg.Wait()
+	clk.Advance(time.Minute)
+	answerInactive(t, v, "a-minute-on", 1)
+	var said int64
+	for _, r := range logs.take() {
+		if r.msg == "introspect: introspection failed" {
+			said++
+		}
+		s, _ := r.suppressed()
+		said += s
+	}
+	if said != callers*each {
+		t.Fatalf("the records log or count %d failures, want %d", said, callers*each)
+	}
+}

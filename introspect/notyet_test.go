@@ -2,6 +2,7 @@ package introspect_test
 
 import (
 	"errors"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -93,6 +94,86 @@ func TestVerify_NotYetValidRefusalEndsWhenTheTokenBecomesValid(t *testing.T) {
 			}
 			if n := e.requests.Load(); n != 2 {
 				t.Fatalf("%d requests by start+5s, want 2 (asked again once valid)", n)
+			}
+		})
+	}
+}
+
+// A cached positive answer is checked against nbf and iat again on every
+// hit: an answer that became valid while its request was on its way (here
+// the clock moves 2 s while the server answers) is cached from when the
+// request was sent, and a hit at a time before the token was valid (the
+// clock set back 1 s, still within the entry's life) is refused, not
+// accepted from the cache.
+func TestVerify_CacheHitBeforeTheTokenBecameValidIsRefused(t *testing.T) {
+	for _, claim := range []string{"nbf", "iat"} {
+		t.Run(claim, func(t *testing.T) {
+			var e *answerEnv
+			start := newClock().Now()
+			// Valid from start+2s: its claim is ClockSkew (1m) later.
+			e = newAnswerEnv(t, func(string) string {
+				e.clk.Advance(2 * time.Second)
+				return notYetAnswer(claim, start.Add(62*time.Second), start)
+			}, func(c *introspect.Config) { c.ClockSkew = time.Minute })
+			if _, err := e.verify(notYetToken); err != nil {
+				t.Fatalf("at start+2s, as the answer comes: %v, want accepted", err)
+			}
+			e.clk.Advance(-time.Second)
+			if _, err := e.verify(notYetToken); !errors.Is(err, verifier.ErrNotYetValid) {
+				t.Fatalf("at start+1s, from the cache: %v, want verifier.ErrNotYetValid", err)
+			}
+			if n := e.requests.Load(); n != 1 {
+				t.Fatalf("%d requests, want 1 (the second call answered from the cache)", n)
+			}
+		})
+	}
+}
+
+// A token refused as not yet valid, and answered inactive once its exp has
+// passed, is reported expired (ACCESS_TOKEN_EXPIRED), as it was before
+// such an answer became a refusal: the refused answer's exp is kept, as an
+// ended positive answer's is, to tell an expired token from a revoked one.
+// Before, the refusal dropped it (and any ended answer before it), and the
+// token read as inactive (ACCESS_TOKEN_INVALID): whether it had been
+// accepted before (an authorization server whose clock then jumped ahead
+// answers iat ahead) or not (nbf ahead from the first answer).
+func TestVerify_NotYetValidTokenAnsweredInactivePastItsExpIsExpired(t *testing.T) {
+	for _, tc := range []struct {
+		name           string
+		acceptedBefore bool
+		claim          string
+	}{
+		{"accepted, then iat ahead", true, "iat"},
+		{"nbf ahead from the first answer", false, "nbf"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			start := newClock().Now()
+			var phase atomic.Int32 // 0: valid; 1: not yet valid; 2: inactive
+			if !tc.acceptedBefore {
+				phase.Store(1)
+			}
+			e := newAnswerEnv(t, func(string) string {
+				switch phase.Load() {
+				case 0:
+					return notYetAnswer(tc.claim, start, start)
+				case 1:
+					return notYetAnswer(tc.claim, start.Add(time.Hour), start)
+				}
+				return `{"active":false}`
+			}, nil)
+			if tc.acceptedBefore {
+				if _, err := e.verify(notYetToken); err != nil {
+					t.Fatalf("first answer: %v, want accepted", err)
+				}
+				e.clk.Advance(2 * time.Minute) // the answer ends
+				phase.Store(1)
+			}
+			e.wantNotYet(t, "not yet valid", e.requests.Load()+1)
+			e.clk.Advance(4 * time.Hour) // past exp (start+3h) and ClockSkew
+			phase.Store(2)
+			var expired *verifier.TokenExpiredError
+			if _, err := e.verify(notYetToken); !errors.As(err, &expired) {
+				t.Fatalf("past its exp, answered inactive: %v, want a *verifier.TokenExpiredError", err)
 			}
 		})
 	}

@@ -189,7 +189,7 @@ func (v *Verifier) refused(ctx context.Context, resp *http.Response, cancel cont
 		// may count them against this client, up to locking it out).
 		d := v.credentialsPause()
 		v.pause(d)
-		return v.fail(ctx, slog.LevelError, unavailable(
+		return v.failCredentials(ctx, unavailable(
 			"the endpoint refused this service's client credentials (status %d, invalid_client): check ClientID, ClientSecret and AuthMethod; no request for %v", resp.StatusCode, d))
 	}
 	// Not said to be the credentials: a proxy's or a firewall's refusal of

@@ -449,6 +449,13 @@ func (v *Verifier) run(ctx context.Context, key tokenKey, token string, knownExp
 		// already, and only the reason is at stake.
 		err = &verifier.TokenExpiredError{Expiry: knownExp}
 	}
+	// An active answer refused on this clock (expired, or nbf or iat ahead)
+	// is a refusal, as an inactive one is: cached as one when its callers
+	// waited, and forgetting the token (see knownSet) even when none did.
+	var refusal error
+	if err == nil {
+		refusal = v.timeError(claims, now)
+	}
 	v.mu.Lock()
 	defer v.mu.Unlock()
 	if v.flights[key] == f {
@@ -460,12 +467,9 @@ func (v *Verifier) run(ctx context.Context, key tokenKey, token string, knownExp
 	// entry: the exp it gave still tells, at the next attempt, that an
 	// inactive token expired (rather than was revoked). A verdict replaces
 	// it: a positive one by put (dropEnded when put keeps nothing), a
-	// refusal by dropEnded.
+	// refusal by dropEnded, or by keepEnded for one not yet valid, whose
+	// exp is the server's word.
 	if v.pos != nil && ctx.Err() == nil {
-		exp, refusal := time.Time{}, error(nil)
-		if err == nil {
-			exp, refusal = claims.Expiry(), v.timeError(claims, now)
-		}
 		switch {
 		case refusal != nil:
 			// Active for the server, refused here: expired, or nbf or iat
@@ -475,7 +479,14 @@ func (v *Verifier) run(ctx context.Context, key tokenKey, token string, knownExp
 			// make the token known (see knownSet) and let its every
 			// request, once the entry ended, pass MaxRequestRate.
 			v.neg.put(key, result{err: refusal, from: sent, until: v.refusalUntil(refusal, claims, now)}, now)
-			v.pos.dropEnded(key, now)
+			if errors.Is(refusal, verifier.ErrNotYetValid) {
+				// Its exp is the server's word, as an ended answer's is:
+				// kept, it tells, should the server call the token
+				// inactive once it has passed, that the token expired.
+				v.pos.keepEnded(key, claims, now)
+			} else {
+				v.pos.dropEnded(key, now)
+			}
 			v.forget(key)
 		case err == nil:
 			// Up to a tenth of the TTL sooner, at random: tokens
@@ -483,6 +494,7 @@ func (v *Verifier) run(ctx context.Context, key tokenKey, token string, knownExp
 			// restart) are not all asked about again in one instant,
 			// every TTL, as their streams are re-verified.
 			until := sent.Add(jitter.Earlier(v.s.Cache.TTL, v.random()))
+			exp := claims.Expiry()
 			if end := exp.Add(v.s.skew); !exp.IsZero() && end.Before(until) {
 				until = end // used until it expires, as a cached JWT is
 			}
@@ -511,10 +523,11 @@ func (v *Verifier) run(ctx context.Context, key tokenKey, token string, knownExp
 	if bypass && !renewed {
 		// No verdict of its own (a failure, or an answer nobody waited
 		// for): unless a newer request has had one since, the token is
-		// still known when the answer was no refusal, but its next
+		// still known when the answer was no refusal (neither inactive
+		// nor refused here, on its claims or its times), but its next
 		// request passes the rate limit no sooner than a failure's is
 		// retried.
-		v.known.settle(key, err == nil || !cacheable(err), now.Add(v.s.Cache.NegativeTTL), now)
+		v.known.settle(key, refusal == nil && (err == nil || !cacheable(err)), now.Add(v.s.Cache.NegativeTTL), now)
 	}
 	f.claims, f.err = claims, err
 	close(f.done)
