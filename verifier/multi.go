@@ -27,7 +27,11 @@ import (
 // an issuer that is not configured is rejected with ErrIssuer at once,
 // without any network request. Key sets never mix: a key of issuer A is never tried
 // on a token claiming issuer B, so a token signed by A's key but claiming B
-// fails at B (ErrUnknownKey or ErrBadSignature), whatever kid it names.
+// fails at B (ErrUnknownKey or ErrBadSignature), whatever kid it names,
+// unless B publishes that key too. Issuers that share one key set (the
+// tenants of Entra ID, the projects of Firebase) are told apart by iss
+// alone, which their common signer writes: each is trusted as far as that
+// signer is, and a token it wrote for B is B's, whatever kid it names.
 //
 // Each issuer is trusted for the tokens it signs, whatever their sub: a
 // subject (or client id) is unique within its issuer only, so identify a
