@@ -11,6 +11,7 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 
+	"github.com/grpcauth/grpcauth/grpcauthtest"
 	authtestv1 "github.com/grpcauth/grpcauth/internal/testproto/authtest/v1"
 	grpcauthv1 "github.com/grpcauth/grpcauth/proto/grpcauth/v1"
 	"github.com/grpcauth/grpcauth/verifier"
@@ -306,5 +307,27 @@ func TestStream_StaleBetweenTheDecisionAndTheStartIsRefused(t *testing.T) {
 				t.Errorf("decisions %+v, want allowed then denied %s", rec.ds, ReasonInsufficientUserAuthentication)
 			}
 		})
+	}
+}
+
+// A DPoP stream cut because its sign-in went stale carries the step-up
+// challenge in the DPoP scheme, with the accepted algs, as the same
+// refusal at its start would.
+func TestStream_StaleSignInCutOfADPoPStreamIsChallengedInDPoP(t *testing.T) {
+	clock := newFakeClock()
+	d := newDPoPEnv(t, func(c *Config, _ *verifier.Config) {
+		c.Now, c.afterFunc, c.Rules = clock.Now, clock.AfterFunc, signInRules
+	})
+	d.svc.streamStarted = make(chan struct{}, 1)
+	tok := d.token(t, map[string]any{"sub": "user-1", "exp": t0.Add(time.Hour), "auth_time": t0.Add(-200 * time.Second).Unix()},
+		grpcauthtest.WithScopes("test:stream"), grpcauthtest.WithDPoPKey(d.key.PublicKey()))
+	s := startBidi(t, dpopCtx(bounded(t), "DPoP "+tok, d.proof(t, d.key, mBidi, tok, grpcauthtest.ProofOptions{})), d.env)
+	clock.checkCutIn(t, clock.next(t), staleIn)
+	_ = s.Send(&authtestv1.BidiStreamRequest{})
+	_, err := s.Recv()
+	checkStatus(t, err, codes.Unauthenticated, ReasonInsufficientUserAuthentication)
+	want := []string{`DPoP error="insufficient_user_authentication", error_description="this method requires a stronger or more recent sign-in", max_age="300", algs="ES256 EdDSA Ed25519"`}
+	if got := s.Trailer().Get(MetadataWWWAuthenticate); !slices.Equal(got, want) {
+		t.Errorf("www-authenticate = %q, want %q", got, want)
 	}
 }
