@@ -45,7 +45,8 @@ import (
 // status error (status.FromError) carrying the google.rpc.ErrorInfo detail,
 // exactly as the gRPC interceptors return it. Otherwise ServeCall returns
 // what serve returns, unless the stream was ended meanwhile (its token
-// expired or was refused on re-verification, the re-verification panicked
+// expired or was refused on re-verification, its sign-in became older than
+// the rule's max_age_seconds, the re-verification panicked
 // (codes.Internal, see Revalidator), or a received message failed the
 // condition): it then returns that refusal whatever serve returned, so
 // that the caller cannot mistake the cut for a normal end.
@@ -101,7 +102,7 @@ func (a *Authenticator) ServeCall(ctx context.Context, procedure string, stream 
 		return serve(ctx, &Guard{})
 	}
 	g := &Guard{gate: a.messageGate(p, procedure, claims)}
-	if a.watchesStream(claims) {
+	if a.watchesStream(p, claims) {
 		err = a.runUntilExpiry(ctx, procedure, p, claims, func(ctx context.Context, w *streamWatch) error {
 			g.ctx, g.cut = ctx, w.cutErr
 			if g.gate != nil {
@@ -125,8 +126,9 @@ func (a *Authenticator) ServeCall(ctx context.Context, procedure string, stream 
 }
 
 // Guard carries the checks that go on after ServeCall admitted a streaming
-// call: the token's expiry and re-verification, and the rule's condition
-// on every received message. An adapter makes its stream's sends and
+// call: the token's expiry and re-verification, the sign-in's age under a
+// rule that sets max_age_seconds, and the rule's condition on every
+// received message. An adapter makes its stream's sends and
 // receives fail with Err once it is not nil (a receive that was already
 // waiting too, whatever it then returns, io.EOF included), and from then
 // on keeps the response metadata (headers, trailers) the handler sets from
@@ -146,7 +148,8 @@ type Guard struct {
 
 // Err returns the status error every later send and receive of the stream
 // must fail with: the stream's token expired or was refused on
-// re-verification, the re-verification panicked (codes.Internal, see
+// re-verification, its sign-in became older than the rule's
+// max_age_seconds, the re-verification panicked (codes.Internal, see
 // Revalidator), or a received message failed the condition. It is nil
 // while the stream may go on.
 func (g *Guard) Err() error {

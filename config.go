@@ -212,8 +212,10 @@ type Config struct {
 	// would refuse, but lets it through: a valid token lacking scopes, a
 	// method with no (or an invalid) rule, an unbound token on a method
 	// with require_certificate_binding, a bearer token on a method with
-	// require_dpop, a token short of the rule's step-up requirement, and a
-	// call or stream message its condition refuses (each refused stream
+	// require_dpop, a token short of the rule's step-up requirement (and a
+	// stream whose sign-in outlives the rule's max_age_seconds while it
+	// runs, reported once as it does, not cut: see SkipStreamExpiry), and
+	// a call or stream message its condition refuses (each refused stream
 	// message is reported). Each such call is reported to OnDecision with
 	// Allowed and DryRun set, Code and Reason saying what enforcement would
 	// return, and logged ("call would be denied (dry run)"); the handler
@@ -236,8 +238,10 @@ type Config struct {
 	DryRunMethods []string
 
 	// SkipStreamExpiry stops the Authenticator from ending streams when
-	// the token that opened them expires, and from re-verifying their
-	// tokens (see Revalidator). Default false: a stream opened with a
+	// the token that opened them expires, from re-verifying their tokens
+	// (see Revalidator), and from ending them when their sign-in becomes
+	// older than the rule's max_age_seconds (below): with it set, a stream
+	// is judged at its start only. Default false: a stream opened with a
 	// token (on a public method too) has its context cancelled, its
 	// sends, receives and response headers refused (a later trailer
 	// dropped), and ends with codes.Unauthenticated (ACCESS_TOKEN_EXPIRED,
@@ -252,6 +256,14 @@ type Config struct {
 	// are checked on, read at least once a minute: a suspend of the host
 	// or a forward step of the wall clock, which Go's timers do not see,
 	// delays it by at most a minute, and a clock set back not at all.
+	// On a method whose rule sets max_age_seconds (step-up), a stream is
+	// also ended, the same way but with the rule's own refusal
+	// (ReasonInsufficientUserAuthentication and its step-up challenge),
+	// once its token's auth_time plus max_age_seconds has passed, when
+	// that comes first: the instant a unary call with the token starts
+	// being refused (no clock skew is added to the age), even when the
+	// token has no exp. In dry run that stream is not ended: the refusal
+	// is reported once, as a would-deny, as the sign-in goes stale.
 	SkipStreamExpiry bool
 
 	// Now returns the current time. Default time.Now. For tests.

@@ -162,8 +162,9 @@
 // A DPoP-bound token (cnf jkt) needs a fresh proof by its key on every
 // call ([Config].DPoP, [Config].RequireDPoP). Streams end with
 // codes.Unauthenticated when their token expires (plus the verifier's clock
-// skew, see [TokenVerifier]) or is refused on re-verification, unless
-// [Config].SkipStreamExpiry is set. [Config].DryRun and
+// skew, see [TokenVerifier]), is refused on re-verification, or, on a
+// method whose rule sets max_age_seconds, when their sign-in becomes older
+// than that, unless [Config].SkipStreamExpiry is set. [Config].DryRun and
 // [Config].DryRunMethods report what rules would refuse without enforcing
 // them, for rolling out new rules; authentication is still enforced, and
 // so are refusals for unavailable keys or rules (KEYS_UNAVAILABLE,

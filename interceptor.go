@@ -326,8 +326,10 @@ func (a *Authenticator) UnaryServerInterceptor() grpc.UnaryServerInterceptor {
 // Config.SkipStreamExpiry is set, the stream ends with codes.Unauthenticated
 // once its token expires (ACCESS_TOKEN_EXPIRED) or is refused on
 // re-verification (ACCESS_TOKEN_REVOKED, see Revalidator), and the
-// www-authenticate challenge error="invalid_token" in its trailer: see
-// Config.SkipStreamExpiry.
+// www-authenticate challenge error="invalid_token" in its trailer, or, on a
+// method whose rule sets max_age_seconds, once its sign-in is older than
+// that (INSUFFICIENT_USER_AUTHENTICATION, with the rule's step-up
+// challenge): see Config.SkipStreamExpiry.
 // Installed twice, it decides each stream once, as UnaryServerInterceptor
 // does: the second passes on the stream the first admitted, which the
 // first wrapped for the expiry and the rule's condition.
@@ -348,7 +350,7 @@ func (a *Authenticator) StreamServerInterceptor() grpc.StreamServerInterceptor {
 		if err != nil {
 			return err
 		}
-		if !a.watchesStream(claims) {
+		if !a.watchesStream(p, claims) {
 			// The condition wraps the stream with the claims: a refused
 			// message is reported with the handler's context.
 			cs, h := a.withCondition(withContext(ss, ctx), p, info.FullMethod, claims, nil, handler)

@@ -180,7 +180,10 @@ const (
 	// (a DPoP call gets the DPoP scheme and algs="..." at the end); each of
 	// acr_values and max_age only when the rule sets it. Send the user back
 	// to the authorization server with those acr_values and max_age, then
-	// retry with the new token.
+	// retry with the new token. A stream on a method whose rule sets
+	// max_age_seconds is cut with this reason, challenge and metadata once
+	// its sign-in becomes older than that while it runs (see
+	// Config.SkipStreamExpiry), the cut's Decision.Err saying so.
 	ReasonInsufficientUserAuthentication = "INSUFFICIENT_USER_AUTHENTICATION"
 	// ReasonConditionFailed: a valid token with the required scopes, but
 	// the rule's condition evaluated to false for this call or stream

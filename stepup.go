@@ -130,15 +130,10 @@ func (s *stepUp) check(c verifier.Claims, clock func() time.Time, skewFor func(v
 		}
 	}
 	if s.maxAge > 0 {
-		var t *float64
-		if err := c.Claim("auth_time", &t); err != nil || t == nil || math.IsNaN(*t) || math.IsInf(*t, 0) {
-			return s.rej, errAuthTimeMissing
+		at, err := authTime(c)
+		if err != nil {
+			return s.rej, err
 		}
-		sec := *t
-		if sec < 0 || sec > maxUnixSeconds {
-			return s.rej, fmt.Errorf("grpcauth: step-up: auth_time %v is out of range", sec)
-		}
-		at := time.Unix(0, 0).Add(time.Duration(sec * float64(time.Second)))
 		now := clock()
 		if at.After(now) {
 			if skew := skewFor(c); at.After(now.Add(skew)) {
@@ -152,3 +147,43 @@ func (s *stepUp) check(c verifier.Claims, clock func() time.Time, skewFor func(v
 	}
 	return nil, nil
 }
+
+// authTime returns the auth_time of claims c, or the error check refuses
+// them with when they have none it can use (missing, null, not a number,
+// out of range).
+func authTime(c verifier.Claims) (time.Time, error) {
+	var t *float64
+	if err := c.Claim("auth_time", &t); err != nil || t == nil || math.IsNaN(*t) || math.IsInf(*t, 0) {
+		return time.Time{}, errAuthTimeMissing
+	}
+	sec := *t
+	if sec < 0 || sec > maxUnixSeconds {
+		return time.Time{}, fmt.Errorf("grpcauth: step-up: auth_time %v is out of range", sec)
+	}
+	return time.Unix(0, 0).Add(time.Duration(sec * float64(time.Second))), nil
+}
+
+// staleAt returns the first instant at which check refuses claims c for
+// the age of their sign-in: auth_time plus the rule's max age, and a
+// nanosecond, since a sign-in exactly max_age_seconds old passes. No
+// clock skew is added: check allows none on the age (only an auth_time
+// ahead of the clock is trusted up to the skew, and such a sign-in goes
+// stale max_age after it all the same). ok is false when the requirement
+// has no max age, or c has no auth_time check can use (a stream that
+// check refused as it opened, or in dry run reported). A stream of the
+// method is cut then (runUntilExpiry), with the rule's refusal.
+func (s *stepUp) staleAt(c verifier.Claims) (at time.Time, ok bool) {
+	if s == nil || s.maxAge <= 0 {
+		return time.Time{}, false
+	}
+	t, err := authTime(c)
+	if err != nil {
+		return time.Time{}, false
+	}
+	return t.Add(s.maxAge).Add(time.Nanosecond), true
+}
+
+// errSignInStale is Decision.Err of a stream cut, or in dry run reported,
+// because its sign-in became older than the rule's max_age_seconds while
+// it ran.
+var errSignInStale = errors.New("grpcauth: step-up: the stream outlived its sign-in's freshness (auth_time plus the rule's max_age_seconds)")

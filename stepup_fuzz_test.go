@@ -16,7 +16,9 @@ import (
 // panic, must give a cause with every refusal and none with an admission,
 // and must admit only what an independent reading of the claims admits: an
 // acr that is a string among the rule's values, and an auth_time that is a
-// number no older than max_age_seconds and no further ahead than the skew.
+// number no older than max_age_seconds and no further ahead than the skew;
+// and a stream so admitted is cut (staleAt) after now, the first instant
+// the check refuses the claims: a nanosecond before, it admits them.
 //
 //	go test -run '^$' -fuzz FuzzStepUpCheck -fuzztime 45s -parallel 1 .
 func FuzzStepUpCheck(f *testing.F) {
@@ -60,7 +62,8 @@ func FuzzStepUpCheck(f *testing.F) {
 		}
 		clock := time.Unix(nowSec, 0)
 		skew := time.Duration(skewSec) * time.Second
-		rej, cause := s.check(c, func() time.Time { return clock }, func(verifier.Claims) time.Duration { return skew })
+		skewFor := func(verifier.Claims) time.Duration { return skew }
+		rej, cause := s.check(c, func() time.Time { return clock }, skewFor)
 		if (rej == nil) != (cause == nil) {
 			t.Fatalf("rejection %v with cause %v: want both or neither", rej, cause)
 		}
@@ -91,6 +94,16 @@ func FuzzStepUpCheck(f *testing.F) {
 			t.Fatalf("admitted auth_time %s, more than max_age_seconds %d before %d", atJSON, maxAge, nowSec)
 		case sec > float64(nowSec)+float64(skewSec)+slack:
 			t.Fatalf("admitted auth_time %s, more than the skew %d after %d", atJSON, skewSec, nowSec)
+		}
+		stale, ok := s.staleAt(c)
+		if !ok || !stale.After(clock) {
+			t.Fatalf("admitted auth_time %s at %d, and a stream is cut at %v (%v): want after now", atJSON, nowSec, stale, ok)
+		}
+		for at, admit := range map[time.Time]bool{stale.Add(-time.Nanosecond): true, stale: false} {
+			if rej, _ := s.check(c, func() time.Time { return at }, skewFor); (rej == nil) != admit {
+				t.Fatalf("auth_time %s, max_age_seconds %d: the check at %v admits %v, want %v: the stream's cut at %v is not when the check starts refusing",
+					atJSON, maxAge, at, rej == nil, admit, stale)
+			}
 		}
 	})
 }

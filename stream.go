@@ -52,8 +52,14 @@ func withContext(ss grpc.ServerStream, ctx context.Context) grpc.ServerStream {
 // under the plan p (reported with a cut, see reportCut), with a context that is
 // cancelled, its cause the ACCESS_TOKEN_EXPIRED status error, once the exp
 // of claims, the stream's, plus the clock skew they were accepted with
-// (skewFor) has passed, and with the stream's watch, whose cutErr
-// returns that error from then on, and nil before. The stream's sends and
+// (skewFor) has passed, or its cause the rule's step-up refusal
+// (INSUFFICIENT_USER_AUTHENTICATION, with its max_age challenge) once the
+// sign-in they describe is older than the rule's max_age_seconds
+// (stepUp.staleAt), whichever comes first, and with the stream's watch,
+// whose cutErr returns that error from then on, and nil before. In dry run
+// the sign-in's age does not cut the stream: it is reported once, as a
+// would-deny, when it passes (streamWatch.goStale), and not at all when it
+// had passed as the watch started (the start reported it). The stream's sends and
 // receives (and, through expiringStream, its response metadata) fail
 // with cutErr (expiringStream, Guard). Whatever serve then
 // returns, even nil, runUntilExpiry returns that status error, with the
@@ -65,7 +71,8 @@ func withContext(ss grpc.ServerStream, ctx context.Context) grpc.ServerStream {
 // delays the cut by at most that, and a step back not at all. The timers
 // are stopped at the cut, or when serve returns if that is first, and the
 // context is released when serve returns, so nothing outlives the stream.
-// Claims without exp set no expiry timer.
+// Claims without exp, on a method without max_age_seconds (or without a
+// usable auth_time), set no expiry timer.
 //
 // A receive already blocked when the token expires stays blocked until the
 // client sends, closes or cancels, or the connection ends, since grpc-go
@@ -81,22 +88,28 @@ func withContext(ss grpc.ServerStream, ctx context.Context) grpc.ServerStream {
 // refused: see Revalidator. A message that fails the method's condition
 // first ends the watch instead (streamWatch.settle).
 func (a *Authenticator) runUntilExpiry(ctx context.Context, method string, p *methodPlan, claims verifier.Claims, serve func(ctx context.Context, w *streamWatch) error) error {
+	w := &streamWatch{a: a, method: method, plan: p}
+	if exp := claims.Expiry(); !exp.IsZero() {
+		w.cutAt = exp.Add(a.skewFor(claims))
+	}
+	if s := p.signInMaxAge(); s != nil {
+		w.staleAt, _ = s.staleAt(claims)
+	}
+	due, stale := w.nextCut()
 	var d time.Duration
-	var cutAt time.Time
-	exp := claims.Expiry()
-	if !exp.IsZero() {
-		cutAt = exp.Add(a.skewFor(claims))
-		if d = cutAt.Sub(a.now()); d <= 0 {
-			// Expired between the decision and now (the clock moved on):
-			// a cut before the start, reported like any other.
-			a.reportCut(ctx, method, p, rejStreamExpired, errStreamExpired)
-			a.setCutChallenge(ctx, rejStreamExpired)
-			return rejStreamExpired.err
+	if !due.IsZero() {
+		if due, d, stale = w.firstCut(a.now()); !due.IsZero() && d <= 0 {
+			// Expired, or stale, between the decision and now (the clock
+			// moved on): a cut before the start, reported like any other.
+			r, cause := w.cutRefusal(stale)
+			a.reportCut(ctx, method, p, r, cause, false)
+			a.setCutChallenge(ctx, r)
+			return r.err
 		}
 	}
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
-	w := &streamWatch{a: a, ctx: ctx, cancel: cancel, method: method, plan: p, cutAt: cutAt}
+	w.ctx, w.cancel = ctx, cancel
 	served := false
 	defer func() {
 		if !served {
@@ -105,8 +118,8 @@ func (a *Authenticator) runUntilExpiry(ctx context.Context, method string, p *me
 			w.stop()
 		}
 	}()
-	if !exp.IsZero() {
-		w.armExpiry(d)
+	if !due.IsZero() {
+		w.armCut(due, d, stale)
 	}
 	w.startRevalidation()
 	err := serve(ctx, w)
@@ -116,6 +129,20 @@ func (a *Authenticator) runUntilExpiry(ctx context.Context, method string, p *me
 		return r.err
 	}
 	return err
+}
+
+// firstCut returns the watch's first time-based cut (nextCut), the time
+// to it from now, and whether it is the sign-in's staleness. In dry run a
+// sign-in stale already is dropped first, not reported again: the
+// stream's start reported it (unless it went stale in the instant between
+// the decision and now), so the first cut is then the expiry, if any.
+func (w *streamWatch) firstCut(now time.Time) (due time.Time, d time.Duration, stale bool) {
+	due, stale = w.nextCut()
+	if stale && w.plan.dryRun && !now.Before(due) {
+		w.staleAt = time.Time{}
+		due, stale = w.nextCut()
+	}
+	return due, due.Sub(now), stale
 }
 
 // setCutChallenge sets the challenge of r, the refusal that cut the stream

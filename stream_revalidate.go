@@ -57,8 +57,11 @@ import (
 // does not, and RevalidateAt, which has no context, must not block. Only the
 // token is re-verified, the one the stream was opened with (read once: a
 // handler that rewrites connectauth's request header in place does not
-// change it); the method's rule is not re-evaluated. Streams are
-// not re-verified when Config.SkipStreamExpiry is set.
+// change it); the method's rule is not re-evaluated (a rule's
+// max_age_seconds has a cut of its own, at the auth_time the stream opened
+// with, which re-verifying the same token cannot change: see
+// Config.SkipStreamExpiry). Streams are not re-verified when
+// Config.SkipStreamExpiry is set.
 //
 // The timers run on goroutines of their own, where no recovery interceptor
 // of the server's runs, so a panic there (in VerifyAccessToken or
@@ -101,30 +104,55 @@ type Revalidator interface {
 // exp the verifier has learned since).
 const MinRevalidateInterval = time.Second
 
-// watchesStream reports whether a stream opened with claims is watched:
-// ended when they expire, or re-verified (see Revalidator).
-func (a *Authenticator) watchesStream(c verifier.Claims) bool {
+// watchesStream reports whether a stream admitted under the plan p and
+// opened with claims is watched: ended when they expire, or when the
+// sign-in they describe becomes older than the rule's max_age_seconds
+// (even when they have no exp), or re-verified (see Revalidator). None of
+// these when Config.SkipStreamExpiry is set.
+func (a *Authenticator) watchesStream(p *methodPlan, c verifier.Claims) bool {
 	if a.expiresStream(c) {
 		return true
 	}
+	if a.skipExpiry || c.IsZero() {
+		return false
+	}
+	if p.signInMaxAge() != nil {
+		return true
+	}
 	_, ok := a.verifier.(Revalidator)
-	return ok && !a.skipExpiry && !c.IsZero()
+	return ok
 }
 
-// streamWatch ends one stream when its token expires or is refused on
+// signInMaxAge returns the step-up requirement of p's rule when it sets
+// max_age_seconds, whose streams are cut once their sign-in is older than
+// that (streamWatch.staleAt), or nil.
+func (p *methodPlan) signInMaxAge() *stepUp {
+	if p.rule == nil || p.rule.stepUp == nil || p.rule.stepUp.maxAge <= 0 {
+		return nil
+	}
+	return p.rule.stepUp
+}
+
+// streamWatch ends one stream when its token expires, its sign-in becomes
+// older than the rule's max_age_seconds, or its token is refused on
 // re-verification.
 type streamWatch struct {
 	a      *Authenticator
 	ctx    context.Context // the handler's, cancelled by end and when it returns
 	cancel context.CancelCauseFunc
-	method string                    // the stream's full method, for the cut's Decision
-	plan   *methodPlan               // the plan the stream was admitted under, for the cut's Decision
-	cutAt  time.Time                 // exp plus the clock skew; zero without exp
-	cut    atomic.Pointer[rejection] // why the stream was ended; nil while it runs
+	method string      // the stream's full method, for the cut's Decision
+	plan   *methodPlan // the plan the stream was admitted under, for the cut's Decision
+	cutAt  time.Time   // exp plus the clock skew; zero without exp
+	// staleAt is when the sign-in becomes older than the rule's
+	// max_age_seconds (stepUp.staleAt); zero when the rule sets none, the
+	// claims have no usable auth_time, or in dry run it had passed as the
+	// watch started. Set before the timers, never changed after.
+	staleAt time.Time
+	cut     atomic.Pointer[rejection] // why the stream was ended; nil while it runs
 
 	mu      sync.Mutex
 	done    bool      // the handler returned, or the stream was cut: no more timers
-	expiry  wallTimer // unset without exp
+	expiry  wallTimer // the time-based cut (nextCut): unset without exp or staleAt
 	recheck wallTimer // the next re-verification; unset if none
 	aim     time.Time // the time recheck was set for, RevalidateAt's answer
 	rv      Revalidator
@@ -156,8 +184,9 @@ func (w *streamWatch) cutErr() error {
 }
 
 // end cuts the stream with r, unless it was cut already, and reports the
-// cut as a denied Decision (with r's reason, ACCESS_TOKEN_EXPIRED or
-// ACCESS_TOKEN_REVOKED, and cause as Decision.Err) to OnDecision and the
+// cut as a denied Decision (with r's reason, ACCESS_TOKEN_EXPIRED,
+// ACCESS_TOKEN_REVOKED or INSUFFICIENT_USER_AUTHENTICATION, and cause as
+// Decision.Err) to OnDecision and the
 // log: the stream's start was reported as allowed, so a cut stream counts
 // once each way.
 //
@@ -180,7 +209,7 @@ func (w *streamWatch) end(r *rejection, cause error) {
 		return
 	}
 	defer w.cancel(r.err) // even when OnDecision panics: the stream is cut
-	w.a.reportCut(w.ctx, w.method, w.plan, r, cause)
+	w.a.reportCut(w.ctx, w.method, w.plan, r, cause, false)
 }
 
 // errStreamPanicked is Decision.Err of a stream cut because one of its
@@ -240,15 +269,16 @@ func (w *streamWatch) boundedStack(stack []byte, now time.Time) string {
 }
 
 // reportCut reports the cut of the stream of method, whose context is ctx,
-// as a denied Decision with r's reason and cause as its Err, and no
+// as a denied Decision with r's reason and cause as its Err, or with
+// dryRun as the would-deny of a cut that dry run does not make, and no
 // latency: the cut decides nothing that takes time. p is the plan the
 // stream was admitted under (its Decision's source, whether the method is
 // public or unknown): the plan is not looked up again, which would ask
 // Config.Descriptors, on the timer's goroutine, about a method whose plan
 // is not kept, and could find another rule than the stream's.
-func (a *Authenticator) reportCut(ctx context.Context, method string, p *methodPlan, r *rejection, cause error) {
+func (a *Authenticator) reportCut(ctx context.Context, method string, p *methodPlan, r *rejection, cause error, dryRun bool) {
 	claims, _ := ClaimsFromContext(ctx)
-	a.report(ctx, method, p, claims, r, cause, false, decisionStart{})
+	a.report(ctx, method, p, claims, r, cause, dryRun, decisionStart{})
 }
 
 // maxTimerWait is the longest either timer of a stream's watch (its
@@ -330,17 +360,67 @@ func (w *streamWatch) fire(wt *wallTimer) {
 	returned = true
 }
 
-// armExpiry sets the expiry timer to cut the stream at w.cutAt, d from
-// now (armUntil).
-func (w *streamWatch) armExpiry(d time.Duration) {
+// nextCut returns the time of the watch's next time-based cut, and
+// whether it is the sign-in's staleness (w.staleAt, when it comes before
+// the token's expiry, or alone) rather than the expiry (w.cutAt); the zero
+// time when there is neither. At a tie the expiry cuts, as before the
+// sign-in's age was watched.
+func (w *streamWatch) nextCut() (at time.Time, stale bool) {
+	if !w.staleAt.IsZero() && (w.cutAt.IsZero() || w.staleAt.Before(w.cutAt)) {
+		return w.staleAt, true
+	}
+	return w.cutAt, false
+}
+
+// cutRefusal returns the refusal of a time-based cut and its cause
+// (Decision.Err): the rule's own step-up refusal, with the challenge a
+// stale sign-in gets as the stream opens, when stale; otherwise the
+// expiry's.
+func (w *streamWatch) cutRefusal(stale bool) (*rejection, error) {
+	if stale {
+		return w.plan.signInMaxAge().rej, errSignInStale
+	}
+	return rejStreamExpired, errStreamExpired
+}
+
+// armCut sets the expiry timer for the time-based cut due (nextCut), d
+// from now (armUntil).
+func (w *streamWatch) armCut(due time.Time, d time.Duration, stale bool) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	w.armUntil(&w.expiry, w.cutAt, d, w.expire)
+	f := w.expire
+	if stale {
+		f = w.goStale
+	}
+	w.armUntil(&w.expiry, due, d, f)
 }
 
 // expire, the expiry timer's function, cuts the stream: its token's exp
 // plus the clock skew has passed.
-func (w *streamWatch) expire() { w.end(rejStreamExpired, errStreamExpired) }
+func (w *streamWatch) expire() { w.end(w.cutRefusal(false)) }
+
+// goStale, the expiry timer's function at w.staleAt, cuts the stream with
+// the rule's step-up refusal: the sign-in is now older than the rule's
+// max_age_seconds, as check would refuse it. In dry run the stream is not
+// cut: the refusal is reported as a would-deny, once, and the timer is
+// set again for the token's expiry, if it has one.
+func (w *streamWatch) goStale() {
+	r, cause := w.cutRefusal(true)
+	if !w.plan.dryRun {
+		w.end(r, cause)
+		return
+	}
+	w.a.reportCut(w.ctx, w.method, w.plan, r, cause, true)
+	if w.cutAt.IsZero() {
+		return
+	}
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.done {
+		return
+	}
+	w.armUntil(&w.expiry, w.cutAt, w.cutAt.Sub(w.a.now()), w.expire)
+}
 
 // errStreamExpired is Decision.Err of a stream cut at its token's expiry.
 var errStreamExpired = errors.New("grpcauth: the stream's token expired (plus the verifier's clock skew)")

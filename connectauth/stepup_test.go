@@ -1,13 +1,18 @@
 package connectauth_test
 
 import (
+	"context"
 	"errors"
+	"net/http"
+	"slices"
 	"testing"
+	"time"
 
 	"connectrpc.com/connect"
 	"google.golang.org/grpc/codes"
 
 	"github.com/grpcauth/grpcauth"
+	"github.com/grpcauth/grpcauth/connectauth"
 	"github.com/grpcauth/grpcauth/grpcauthtest"
 	authtestv1 "github.com/grpcauth/grpcauth/internal/testproto/authtest/v1"
 	grpcauthv1 "github.com/grpcauth/grpcauth/proto/grpcauth/v1"
@@ -67,5 +72,77 @@ func TestConnect_StepUpRefusalCarriesTheChallenge(t *testing.T) {
 				}
 			})
 		}
+	}
+}
+
+// A stream on a method whose rule sets max_age_seconds is cut once its
+// sign-in is older than that, in every protocol, as behind grpc-go: the
+// caller gets the rule's own refusal (Unauthenticated,
+// INSUFFICIENT_USER_AUTHENTICATION) with its challenge, after the stream
+// was admitted, and the handler's Send, if the handler got to run, fails.
+// The sign-in is exactly max_age_seconds old as the stream opens, on a
+// clock that stands still (Config.Now), so the cut is due a nanosecond
+// later, on a real timer that ends its wait at once.
+func TestConnect_StreamIsCutOnceTheSignInIsOlderThanMaxAge(t *testing.T) {
+	const procedure = "/authtest.v1.TestService/ServerStream"
+	now := time.Now().Truncate(time.Second)
+	decisions := make(chan grpcauth.Decision, 8)
+	f := configFixture(t, grpcauth.Config{
+		Now:        func() time.Time { return now },
+		Rules:      map[string]*grpcauthv1.Rule{procedure: {Scopes: []string{"test:stream"}, MaxAgeSeconds: 300}},
+		OnDecision: func(_ context.Context, d grpcauth.Decision) { decisions <- d },
+	})
+	sendAfterCut := make(chan error, 1)
+	mux := http.NewServeMux()
+	mux.Handle(procedure, connect.NewServerStreamHandler(procedure,
+		func(ctx context.Context, _ *connect.Request[authtestv1.ServerStreamRequest], ss *connect.ServerStream[authtestv1.ServerStreamResponse]) error {
+			<-ctx.Done()
+			sendAfterCut <- ss.Send(&authtestv1.ServerStreamResponse{})
+			return nil // a handler that takes the cut for a normal end
+		}, connect.WithSchema(method("TestService", "ServerStream")), connect.WithInterceptors(connectauth.NewInterceptor(f.auth))))
+	srv := serveTLS(t, connectauth.WrapHandler(mux))
+	const challenge = `Bearer error="insufficient_user_authentication", error_description="this method requires a stronger or more recent sign-in", max_age="300"`
+	for pname, opts := range protocols {
+		t.Run(pname, func(t *testing.T) {
+			tok, err := f.iss.Mint(map[string]any{"sub": "alice"}, grpcauthtest.WithScopes("test:stream"), grpcauthtest.WithAuthTime(now.Add(-300*time.Second)))
+			if err != nil {
+				t.Fatal(err)
+			}
+			ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second) // a stream never cut fails rather than hangs
+			defer cancel()
+			req := connect.NewRequest(&authtestv1.ServerStreamRequest{})
+			req.Header().Set("Authorization", "Bearer "+tok)
+			stream, err := connect.NewClient[authtestv1.ServerStreamRequest, authtestv1.ServerStreamResponse](srv.Client(), srv.URL+procedure, opts...).CallServerStream(ctx, req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer stream.Close()
+			if stream.Receive() {
+				t.Fatal("a message after the cut")
+			}
+			if got := connectOutcome(stream.Err()); got != (outcome{codes.Unauthenticated, grpcauth.ReasonInsufficientUserAuthentication}) {
+				t.Fatalf("caller got %v %q (%v), want Unauthenticated %s", got.code, got.reason, stream.Err(), grpcauth.ReasonInsufficientUserAuthentication)
+			}
+			// The handler has returned by now, if it ran: connect-go reads
+			// a server stream's request before it calls the handler, and
+			// when the cut comes first that read fails with it.
+			select {
+			case err := <-sendAfterCut:
+				if connect.CodeOf(err) != connect.CodeUnauthenticated {
+					t.Errorf("the handler's Send after the cut: %v, want the cut (unauthenticated)", err)
+				}
+			default:
+			}
+			if start, cut := <-decisions, <-decisions; !start.Allowed || cut.Allowed || cut.Reason != grpcauth.ReasonInsufficientUserAuthentication {
+				t.Errorf("decisions %+v, %+v; want the allowed start, then the cut", start, cut)
+			}
+			var want []string
+			if pname != "grpc" { // net/http drops WWW-Authenticate from HTTP/2 trailers
+				want = []string{challenge}
+			}
+			if got := stream.ResponseTrailer().Values("WWW-Authenticate"); !slices.Equal(got, want) {
+				t.Errorf("trailer WWW-Authenticate = %q, want %q (header %q)", got, want, stream.ResponseHeader().Values("WWW-Authenticate"))
+			}
+		})
 	}
 }
