@@ -3,6 +3,7 @@ package grpcauth
 import (
 	"errors"
 	"fmt"
+	"reflect"
 	"strings"
 	"testing"
 
@@ -39,9 +40,20 @@ func (panickingOptionsNames) FindDescriptorByName(name protoreflect.FullName) (p
 // Err) that names the method clipped. Before, every made-up name's
 // failure was kept for good, with its whole name, and named it whole.
 func TestCall_MadeUpServicesWhoseOptionsPanicDoNotGrowTheOptionsMemory(t *testing.T) {
+	checkMadeUpOptionFailuresBounded(t, panickingOptionsNames{})
+}
+
+// checkMadeUpOptionFailuresBounded calls, twice each, a method of more
+// made-up services than undecodable keeps within its bound, one of them
+// named 64 KiB long, that r describes with options that panic on every
+// read, and checks that each call is denied with an error naming the
+// method clipped, and that undecodable keeps at most its bound of their
+// failures, under no name longer than 256 bytes.
+func checkMadeUpOptionFailuresBounded(t *testing.T, r DescriptorResolver) {
+	t.Helper()
 	forgetBounded(t, &undecodable)
 	before, _ := failuresKept(&undecodable)
-	a := mustNew(t, Config{Descriptors: panickingOptionsNames{}, DefaultRule: &grpcauthv1.Rule{}, Logger: discardLogger()})
+	a := mustNew(t, Config{Descriptors: r, DefaultRule: &grpcauthv1.Rule{}, Logger: discardLogger()})
 	names := []string{"made.up." + strings.Repeat("x", 64<<10) + ".Svc"}
 	for i := range 2 * maxResolverBuilds {
 		names = append(names, fmt.Sprintf("made.up%d.Svc", i))
@@ -63,6 +75,13 @@ func TestCall_MadeUpServicesWhoseOptionsPanicDoNotGrowTheOptionsMemory(t *testin
 	}
 	if longest > maxUnbuiltName {
 		t.Errorf("a failed read of options is kept under a name of %d bytes, want at most %d", longest, maxUnbuiltName)
+	}
+	undecodable.mu.Lock()
+	defer undecodable.mu.Unlock()
+	for k := range undecodable.errs {
+		if len(k.name) > maxUnbuiltName {
+			t.Errorf("a failed read of options is kept, past the bound, under a name of %d bytes", len(k.name))
+		}
 	}
 }
 
@@ -140,4 +159,38 @@ func TestCall_AliasOfAServiceWhoseOptionsDoNotDecodeIsDeniedToo(t *testing.T) {
 			t.Errorf("Requirement(%s) = %v, want ErrUnreadableOption", m, err)
 		}
 	}
+}
+
+// zeroGeneratedService is the generated authtest service, renamed to name
+// as a resolver that describes any name a caller sends may return it,
+// whose Options is that of a zero descriptor of protobuf-go's own type
+// (the resolver's bug: a descriptor it never built): it panics each time,
+// inside protobuf-go's descriptors, but in no decoding of options. Its
+// methods build.
+type zeroGeneratedService struct{ renamedService }
+
+func (zeroGeneratedService) Options() protoreflect.ProtoMessage {
+	sd := authtestv1.File_authtest_v1_authtest_proto.Services().Get(0)
+	return reflect.New(reflect.TypeOf(sd).Elem()).Interface().(protoreflect.ServiceDescriptor).Options()
+}
+
+// zeroGeneratedNames describes every name as a zeroGeneratedService.
+type zeroGeneratedNames struct{}
+
+func (zeroGeneratedNames) FindDescriptorByName(name protoreflect.FullName) (protoreflect.Descriptor, error) {
+	return zeroGeneratedService{renamedService{authtestv1.File_authtest_v1_authtest_proto.Services().Get(0), name}}, nil
+}
+
+// A resolver's descriptor whose Options panics each time inside
+// protobuf-go's own descriptor code, but not in its one-time decoding of
+// options (the next read panics again, rather than returning partial
+// options), is a failure of the resolver's own, kept within the bound:
+// a resolver that describes any name a caller sends so does not let
+// callers grow the memory of options that did not decode, with names of
+// any length. Its methods are denied on every call, the failure kept or
+// not. Before, any panic that went through protobuf-go's descriptors was
+// taken for its decoding of options, and kept whatever the bound, under
+// the whole name.
+func TestCall_MadeUpServicesWhoseOptionsPanicInProtobufGoEachTimeDoNotGrowTheOptionsMemory(t *testing.T) {
+	checkMadeUpOptionFailuresBounded(t, zeroGeneratedNames{})
 }
