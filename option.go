@@ -229,7 +229,13 @@ var partialOptions optionsSet
 type optionsSet struct {
 	mu   sync.Mutex
 	opts map[protoreflect.ProtoMessage]string
-	held atomic.Bool // opts holds one: a read of options takes no lock until then
+	// gen counts the messages added (0: none, and a read of options takes
+	// no lock). What was built from options read before an add may hold
+	// the message added, read partial in the gap between protobuf-go's
+	// failed decoding and the add, under another descriptor than the one
+	// whose read panicked: a plan, or a service's option read, records gen
+	// as it starts, and is not kept once gen moved on (methodPlan.gen).
+	gen atomic.Uint64
 }
 
 // add reads the options of d again, after a read panicked in protobuf-go's
@@ -250,14 +256,16 @@ func (s *optionsSet) add(d protoreflect.Descriptor, text string) (kept bool) {
 	if s.opts == nil {
 		s.opts = make(map[protoreflect.ProtoMessage]string)
 	}
-	s.opts[opts] = text
-	s.held.Store(true)
+	if _, ok := s.opts[opts]; !ok {
+		s.opts[opts] = text
+		s.gen.Add(1)
+	}
 	return true
 }
 
 // of returns the text kept with opts, if s holds it.
 func (s *optionsSet) of(opts protoreflect.ProtoMessage) (string, bool) {
-	if !s.held.Load() || !byPointer(opts) {
+	if s.gen.Load() == 0 || !byPointer(opts) {
 		return "", false // none kept, or opts never is (a map lookup could panic)
 	}
 	s.mu.Lock()

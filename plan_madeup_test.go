@@ -256,3 +256,26 @@ func TestPlan_ConcurrentMadeUpNamesAroundTheBoundKeepExactlyTheBound(t *testing.
 		t.Errorf("%d of the racing names kept, want %d", kept, room)
 	}
 }
+
+// The methods Check found registered on a server stay kept, and known,
+// whatever the bound on a custom resolver's methods, also when their
+// plans are built again (after a failed decoding of options, recorded
+// since, dropped every plan kept): callers that filled the bound again
+// with made-up names first cannot make them uncached or unknown.
+func TestPlan_RegisteredMethodsRebuiltPastTheResolverBoundAreKeptAndKnown(t *testing.T) {
+	a := mustNew(t, Config{Descriptors: generatedAliases{}, DefaultRule: &grpcauthv1.Rule{}, Logger: discardLogger()})
+	_ = a.Check(registered(t)) // UnannotatedService's methods are reported: not this test's concern
+	fillResolverBounds(t, a)
+	const method = "/authtest.v1.TestService/AllOf"
+	if _, ok := a.published(method); !ok {
+		t.Fatal("Check kept no plan of a registered method")
+	}
+	if !partialOptions.add(freshOptionsService{renamedService{authtestv1.File_authtest_v1_authtest_proto.Services().Get(0), "failed.v1.Svc"}}, "test") {
+		t.Fatal("partialOptions kept no options")
+	}
+	fillResolverBounds(t, a) // again: the plans kept were dropped
+	p := a.lookup(method)
+	if q, ok := a.published(method); !ok || q != p || p.unknown {
+		t.Errorf("the registered method built again past the bound: kept %v, unknown %v; want kept, and known", ok, p.unknown)
+	}
+}
