@@ -133,7 +133,11 @@ func ruleOption(d protoreflect.Descriptor, xt protoreflect.ExtensionType) (*grpc
 // descriptors (errPartialOptions: its decoding of options panics on the
 // first read only, and every later read returns partial options) is
 // always kept, as is one of a resolver's descriptor that wraps them; there
-// are no more of these than the options protobuf-go decodes.
+// are no more of these than the options protobuf-go decodes. A panic in
+// protobuf-go's descriptors counts as such only when the next read
+// returns the options (partialOptions keeps them): one that panics again
+// (a resolver's descriptor calling into protobuf-go's wrongly) is the
+// resolver's own failure, and kept within the bound.
 var undecodable = attempts[undecodableKey]{bounded: func(key undecodableKey, failure error) (int, bool) {
 	if errors.Is(failure, errPartialOptions) {
 		return 0, false
@@ -142,8 +146,9 @@ var undecodable = attempts[undecodableKey]{bounded: func(key undecodableKey, fai
 }, maxBounded: maxResolverBuilds}
 
 // errPartialOptions is wrapped by the error of a read of options that
-// panicked in protobuf-go's descriptors (protobufDescriptors), whose
-// decoding of options panics on the first read only: every later read
+// panicked in protobuf-go's descriptors (protobufDescriptors) and whose
+// next read returned the options (partialOptions keeps them): protobuf-go's
+// decoding of options panics on the first read only, and every later read
 // returns what was decoded before the failure.
 var errPartialOptions = errors.New("protobuf-go returns partial options from now on")
 
@@ -189,8 +194,7 @@ func readOptions(d protoreflect.Descriptor) (_ protoreflect.ProtoMessage, err er
 		if v := recover(); v != nil {
 			text := panictext.Text(v, endpoint.MaxErrorText)
 			err = undecodableError(d, text)
-			if panickedIn(func(fn string) bool { return strings.HasPrefix(fn, protobufDescriptors) }) {
-				partialOptions.add(d, text)
+			if panickedIn(func(fn string) bool { return strings.HasPrefix(fn, protobufDescriptors) }) && partialOptions.add(d, text) {
 				err = leftPartial{err}
 			}
 		}
@@ -225,30 +229,43 @@ var partialOptions optionsSet
 type optionsSet struct {
 	mu   sync.Mutex
 	opts map[protoreflect.ProtoMessage]string
-	held atomic.Bool // opts holds one: a read of options takes no lock until then
+	// gen counts the messages added (0: none, and a read of options takes
+	// no lock). What was built from options read before an add may hold
+	// the message added, read partial in the gap between protobuf-go's
+	// failed decoding and the add, under another descriptor than the one
+	// whose read panicked: a plan, or a service's option read, records gen
+	// as it starts, and is not kept once gen moved on (methodPlan.gen).
+	gen atomic.Uint64
 }
 
 // add reads the options of d again, after a read panicked in protobuf-go's
-// decoding (which does not panic again), and keeps the message returned
-// with text.
-func (s *optionsSet) add(d protoreflect.Descriptor, text string) {
+// descriptors, and keeps the message returned with text, reporting
+// whether it did. It does not when the read panics again (or returns no
+// message Go can compare): then the panic was no failed decoding of
+// options, which panics on the first read only, but one that repeats (a
+// resolver's descriptor that calls into protobuf-go's wrongly, say a zero
+// descriptor of its type), and every later read fails afresh.
+func (s *optionsSet) add(d protoreflect.Descriptor, text string) (kept bool) {
 	defer func() { _ = recover() }() // d's own code may panic again: nothing to keep
 	opts := d.Options()
 	if !byPointer(opts) {
-		return
+		return false
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.opts == nil {
 		s.opts = make(map[protoreflect.ProtoMessage]string)
 	}
-	s.opts[opts] = text
-	s.held.Store(true)
+	if _, ok := s.opts[opts]; !ok {
+		s.opts[opts] = text
+		s.gen.Add(1)
+	}
+	return true
 }
 
 // of returns the text kept with opts, if s holds it.
 func (s *optionsSet) of(opts protoreflect.ProtoMessage) (string, bool) {
-	if !s.held.Load() || !byPointer(opts) {
+	if s.gen.Load() == 0 || !byPointer(opts) {
 		return "", false // none kept, or opts never is (a map lookup could panic)
 	}
 	s.mu.Lock()

@@ -3,6 +3,7 @@ package grpcauth
 import (
 	"errors"
 	"fmt"
+	"reflect"
 	"strings"
 	"testing"
 
@@ -39,9 +40,20 @@ func (panickingOptionsNames) FindDescriptorByName(name protoreflect.FullName) (p
 // Err) that names the method clipped. Before, every made-up name's
 // failure was kept for good, with its whole name, and named it whole.
 func TestCall_MadeUpServicesWhoseOptionsPanicDoNotGrowTheOptionsMemory(t *testing.T) {
+	checkMadeUpOptionFailuresBounded(t, panickingOptionsNames{})
+}
+
+// checkMadeUpOptionFailuresBounded calls, twice each, a method of more
+// made-up services than undecodable keeps within its bound, one of them
+// named 64 KiB long, that r describes with options that panic on every
+// read, and checks that each call is denied with an error naming the
+// method clipped, and that undecodable keeps at most its bound of their
+// failures, under no name longer than 256 bytes.
+func checkMadeUpOptionFailuresBounded(t *testing.T, r DescriptorResolver) {
+	t.Helper()
 	forgetBounded(t, &undecodable)
 	before, _ := failuresKept(&undecodable)
-	a := mustNew(t, Config{Descriptors: panickingOptionsNames{}, DefaultRule: &grpcauthv1.Rule{}, Logger: discardLogger()})
+	a := mustNew(t, Config{Descriptors: r, DefaultRule: &grpcauthv1.Rule{}, Logger: discardLogger()})
 	names := []string{"made.up." + strings.Repeat("x", 64<<10) + ".Svc"}
 	for i := range 2 * maxResolverBuilds {
 		names = append(names, fmt.Sprintf("made.up%d.Svc", i))
@@ -63,6 +75,13 @@ func TestCall_MadeUpServicesWhoseOptionsPanicDoNotGrowTheOptionsMemory(t *testin
 	}
 	if longest > maxUnbuiltName {
 		t.Errorf("a failed read of options is kept under a name of %d bytes, want at most %d", longest, maxUnbuiltName)
+	}
+	undecodable.mu.Lock()
+	defer undecodable.mu.Unlock()
+	for k := range undecodable.errs {
+		if len(k.name) > maxUnbuiltName {
+			t.Errorf("a failed read of options is kept, past the bound, under a name of %d bytes", len(k.name))
+		}
 	}
 }
 
@@ -114,15 +133,12 @@ func (r aliases) FindDescriptorByName(name protoreflect.FullName) (protoreflect.
 	return aliasedService{r.sd, name}, nil
 }
 
-// A generated service whose (grpcauth.v1.service) option does not decode,
-// served by a resolver under several names, is denied under every one of
-// them: protobuf-go panics on the first read of its options only (under
-// the first name called), and every later read, under any other name,
-// returns the options decoded before the failure, in which the rule is
-// missing. Before, the first name's method was denied and every other
-// name's got the DefaultRule.
-func TestCall_AliasOfAServiceWhoseOptionsDoNotDecodeIsDeniedToo(t *testing.T) {
-	pkg := uniquePkg("undecodablealias")
+// undecodableService is the generated service Svc of a new package named
+// after base, with the method Get, whose (grpcauth.v1.service) option
+// does not decode (acr_values not UTF-8), not yet read.
+func undecodableService(t *testing.T, base string) protoreflect.ServiceDescriptor {
+	t.Helper()
+	pkg := uniquePkg(base)
 	broken := &descriptorpb.ServiceOptions{}
 	broken.ProtoReflect().SetUnknown(undecodableRule(7)) // acr_values
 	files := undecodableFiles(t, pkg, &descriptorpb.ServiceDescriptorProto{Name: proto.String("Svc"), Options: broken,
@@ -131,7 +147,18 @@ func TestCall_AliasOfAServiceWhoseOptionsDoNotDecodeIsDeniedToo(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	a := mustNew(t, Config{Descriptors: aliases{d.(protoreflect.ServiceDescriptor)}, DefaultRule: &grpcauthv1.Rule{},
+	return d.(protoreflect.ServiceDescriptor)
+}
+
+// A generated service whose (grpcauth.v1.service) option does not decode,
+// served by a resolver under several names, is denied under every one of
+// them: protobuf-go panics on the first read of its options only (under
+// the first name called), and every later read, under any other name,
+// returns the options decoded before the failure, in which the rule is
+// missing. Before, the first name's method was denied and every other
+// name's got the DefaultRule.
+func TestCall_AliasOfAServiceWhoseOptionsDoNotDecodeIsDeniedToo(t *testing.T) {
+	a := mustNew(t, Config{Descriptors: aliases{undecodableService(t, "undecodablealias")}, DefaultRule: &grpcauthv1.Rule{},
 		Verifier: staticVerifier{claims: mustClaims(t, "ok")}, Logger: discardLogger()})
 	for _, m := range []string{"/tenant1.v1.Svc/Get", "/tenant2.v1.Svc/Get", "/tenant1.v1.Svc/Get", "/tenant3.v1.Svc/Get"} {
 		_, err := callUnary(a, bearerCtx("tok"), m)
@@ -139,5 +166,142 @@ func TestCall_AliasOfAServiceWhoseOptionsDoNotDecodeIsDeniedToo(t *testing.T) {
 		if _, err := a.Requirement(m); !errors.Is(err, ErrUnreadableOption) {
 			t.Errorf("Requirement(%s) = %v, want ErrUnreadableOption", m, err)
 		}
+	}
+}
+
+// zeroGeneratedService is the generated authtest service, renamed to name
+// as a resolver that describes any name a caller sends may return it,
+// whose Options is that of a zero descriptor of protobuf-go's own type
+// (the resolver's bug: a descriptor it never built): it panics each time,
+// inside protobuf-go's descriptors, but in no decoding of options. Its
+// methods build.
+type zeroGeneratedService struct{ renamedService }
+
+func (zeroGeneratedService) Options() protoreflect.ProtoMessage {
+	sd := authtestv1.File_authtest_v1_authtest_proto.Services().Get(0)
+	return reflect.New(reflect.TypeOf(sd).Elem()).Interface().(protoreflect.ServiceDescriptor).Options()
+}
+
+// zeroGeneratedNames describes every name as a zeroGeneratedService.
+type zeroGeneratedNames struct{}
+
+func (zeroGeneratedNames) FindDescriptorByName(name protoreflect.FullName) (protoreflect.Descriptor, error) {
+	return zeroGeneratedService{renamedService{authtestv1.File_authtest_v1_authtest_proto.Services().Get(0), name}}, nil
+}
+
+// A resolver's descriptor whose Options panics each time inside
+// protobuf-go's own descriptor code, but not in its one-time decoding of
+// options (the next read panics again, rather than returning partial
+// options), is a failure of the resolver's own, kept within the bound:
+// a resolver that describes any name a caller sends so does not let
+// callers grow the memory of options that did not decode, with names of
+// any length. Its methods are denied on every call, the failure kept or
+// not. Before, any panic that went through protobuf-go's descriptors was
+// taken for its decoding of options, and kept whatever the bound, under
+// the whole name.
+func TestCall_MadeUpServicesWhoseOptionsPanicInProtobufGoEachTimeDoNotGrowTheOptionsMemory(t *testing.T) {
+	checkMadeUpOptionFailuresBounded(t, zeroGeneratedNames{})
+}
+
+// stalledAlias is an aliasedService whose Options, when the generated
+// options it reads panic, holds the panic until release is closed, having
+// closed panicked: the gap, between protobuf-go's failed decoding and
+// grpcauth's recording of it, in which another name's read of the same
+// options returns them partial without a sign, widened at will.
+type stalledAlias struct {
+	aliasedService
+	panicked, release chan struct{}
+}
+
+func (s stalledAlias) Options() protoreflect.ProtoMessage {
+	defer func() {
+		if v := recover(); v != nil {
+			close(s.panicked)
+			<-s.release
+			panic(v)
+		}
+	}()
+	return s.ServiceDescriptor.Options()
+}
+
+// stalledAliases describes stalled.v1.Svc as a stalledAlias of sd, and
+// every other name as an aliasedService of sd.
+type stalledAliases struct {
+	sd                protoreflect.ServiceDescriptor
+	panicked, release chan struct{}
+}
+
+func (r stalledAliases) FindDescriptorByName(name protoreflect.FullName) (protoreflect.Descriptor, error) {
+	if name == "stalled.v1.Svc" {
+		return stalledAlias{aliasedService{r.sd, name}, r.panicked, r.release}, nil
+	}
+	return aliasedService{r.sd, name}, nil
+}
+
+// A name read in the gap between protobuf-go's failed decoding of a
+// service's options (under another name, whose read panicked) and
+// grpcauth's recording of that failure reads the options partial, without
+// a sign, and gets a wider rule for that call (the DefaultRule here); but
+// what it kept of them (the method's plan, the service's option read) is
+// dropped once the failure is recorded, so that its later calls are
+// denied, as every other name's are. Before, the wider rule was kept for
+// the name for good.
+func TestCall_AliasReadWhileItsOptionsFailUnderAnotherNameIsDeniedOnceTheFailureIsRecorded(t *testing.T) {
+	r := stalledAliases{undecodableService(t, "undecodablegap"), make(chan struct{}), make(chan struct{})}
+	a := mustNew(t, Config{Descriptors: r, DefaultRule: &grpcauthv1.Rule{}, Logger: discardLogger()})
+	stalled := make(chan error, 1)
+	go func() {
+		_, err := a.Requirement("/stalled.v1.Svc/Get")
+		stalled <- err
+	}()
+	await(t, r.panicked, "the stalled name's read of the options to panic")
+	if _, err := a.Requirement("/tenant.v1.Svc/Get"); err != nil {
+		t.Logf("read in the gap: %v (denied: grpcauth saw the failure first)", err)
+	}
+	close(r.release)
+	if err := await(t, stalled, "the stalled name's rule"); !errors.Is(err, ErrUnreadableOption) {
+		t.Fatalf("the name whose read panicked: %v, want ErrUnreadableOption", err)
+	}
+	for _, m := range []string{"/tenant.v1.Svc/Get", "/tenant.v1.Svc/Get", "/other.v1.Svc/Get"} {
+		if req, err := a.Requirement(m); !errors.Is(err, ErrUnreadableOption) || !req.Denied {
+			t.Errorf("Requirement(%s) once the failure is recorded = %+v, %v; want denied with ErrUnreadableOption", m, req, err)
+		}
+	}
+}
+
+// freshOptionsService is a renamedService whose Options returns a new
+// message on each read: added to partialOptions, it stands for options
+// protobuf-go failed to decode that nothing else reads.
+type freshOptionsService struct{ renamedService }
+
+func (freshOptionsService) Options() protoreflect.ProtoMessage { return &descriptorpb.ServiceOptions{} }
+
+// A plan whose build began before a failed decoding of options was
+// recorded, and ends after it, is its call's alone: its options may have
+// been read partial in the gap. The method's next call builds a plan
+// again, which is kept.
+func TestPlan_BuiltBeforeAFailedDecodingIsRecordedIsNotKept(t *testing.T) {
+	a := mustNew(t, Config{Descriptors: renamedNames{}, Logger: discardLogger()})
+	for i := range 64 {
+		a.lookup(fmt.Sprintf("/other%d.v1.Svc/Inherited", i))
+	}
+	a.publishAll(nil) // merged: a plan published next waits in a.pending
+	const method = "/built.v1.Svc/Inherited"
+	p, kept := a.buildPlan(t.Context(), method)
+	if kept != keptForMethod || p.rule == nil {
+		t.Fatalf("kept %v, err %v; want the service option's rule, kept for the method", kept, p.err)
+	}
+	if !partialOptions.add(freshOptionsService{renamedService{authtestv1.File_authtest_v1_authtest_proto.Services().Get(0), "failed.v1.Svc"}}, "test") {
+		t.Fatal("partialOptions kept no options")
+	}
+	if q := a.publish(method, p, true); q != p {
+		t.Fatal("publish returned another plan")
+	}
+	if _, ok := a.published(method); ok {
+		t.Fatal("the plan built before the failed decoding was recorded is kept, want it its call's alone")
+	}
+	q := a.lookup(method)
+	if kept, ok := a.published(method); q == p || q.rule == nil || !ok || kept != q {
+		t.Errorf("the next call: its plan built again %v, kept %v; want both", q != p, ok)
 	}
 }

@@ -80,6 +80,21 @@ type methodPlan struct {
 	// shared: one of the plans shared by the calls of many methods
 	// (sharedPlans), complete and read-only: never written to
 	shared bool
+	// gen: partialOptions.gen as the plan's build began (buildPlan). A
+	// plan kept is dropped once that has moved on (fresh): its options
+	// may have been read partial, in the gap before protobuf-go's failed
+	// decoding of them was recorded under another descriptor
+	gen uint64
+	// counted: kept within the bound on a custom resolver's methods
+	// (a.resolverPlans; see publish)
+	counted bool
+}
+
+// fresh reports whether p was built since partialOptions last gained
+// options that protobuf-go failed to decode (methodPlan.gen), so that it
+// may be kept or used as kept.
+func (p *methodPlan) fresh() bool {
+	return p.gen == partialOptions.gen.Load()
 }
 
 // sharedPlans are the plans, made once by New, of every method that no
@@ -139,8 +154,9 @@ func (a *Authenticator) makeSharedPlans() {
 }
 
 // lookup returns the plan of method. The hot path, a method already
-// compiled, is one load of the published map and one map lookup, without
-// lock or allocation; a method not yet there is looked up among the plans
+// compiled, is one load of the published map, one map lookup and one
+// atomic load (the plan is still fresh: methodPlan.gen), without lock or
+// allocation; a method not yet there is looked up among the plans
 // shared by the methods of a service no descriptor describes
 // (undescribedPlan, also without a lock of grpcauth's or an allocation,
 // asking Config.Descriptors whether it describes the service now: a
@@ -159,7 +175,7 @@ func (a *Authenticator) lookup(method string) *methodPlan {
 
 // lookupCall is lookup for a call whose context is ctx.
 func (a *Authenticator) lookupCall(ctx context.Context, method string) *methodPlan {
-	if p, ok := (*a.plan.Load())[method]; ok {
+	if p, ok := (*a.plan.Load())[method]; ok && p.fresh() {
 		return p
 	}
 	p, rerr := a.undescribedPlan(method)
@@ -167,7 +183,7 @@ func (a *Authenticator) lookupCall(ctx context.Context, method string) *methodPl
 		// a.plan again: a plan published for method before its service's
 		// plan was kept is merged into a.plan before that is stored (see
 		// publishUndescribed), perhaps since the load above.
-		if q, ok := (*a.plan.Load())[method]; ok {
+		if q, ok := (*a.plan.Load())[method]; ok && q.fresh() {
 			return q
 		}
 		return p
@@ -185,15 +201,28 @@ func (a *Authenticator) lookupCall(ctx context.Context, method string) *methodPl
 	switch kept {
 	case keptForMethod:
 		// Known to a custom resolver, which may describe any name a
-		// caller sends, rather than named in the Config: kept within a
-		// bound (publish).
+		// caller sends, rather than named in the Config or registered
+		// on a server Check found: kept within a bound (publish).
 		_, named := a.cfgRules[method]
-		p = a.publish(method, p, !named && a.customResolver())
+		p = a.publish(method, p, !named && !a.registeredMethod(method) && a.customResolver())
 	case keptForService:
 		svc, _, _ := splitMethod(method)
 		a.publishUndescribed(svc)
 	}
 	return p
+}
+
+// registeredMethod reports whether Check found method registered on a
+// server: its plan, which Check keeps whatever the bound on a custom
+// resolver's methods, is kept so when built again (after a failed
+// decoding of options dropped the plans kept, methodPlan.gen).
+func (a *Authenticator) registeredMethod(method string) bool {
+	r := a.registered.Load()
+	if r == nil {
+		return false
+	}
+	_, ok := (*r)[method]
+	return ok
 }
 
 // keptFor says for what a plan buildPlan returns may be kept.
@@ -331,14 +360,19 @@ func (a *Authenticator) pendingPlan(method string) (*methodPlan, bool) {
 }
 
 // planLocked returns the plan published for method, if any, adding to
-// a.debt when it is found in a.pending. a.mu must be held.
+// a.debt when it is found in a.pending. A plan found that is no longer
+// fresh is none: the maps are merged, which drops every such plan. a.mu
+// must be held.
 func (a *Authenticator) planLocked(method string) (*methodPlan, bool) {
-	if p, ok := (*a.plan.Load())[method]; ok {
-		return p, true
+	p, ok := (*a.plan.Load())[method]
+	if !ok {
+		if p, ok = a.pending[method]; ok && p.fresh() {
+			a.owe()
+		}
 	}
-	p, ok := a.pending[method]
-	if ok {
-		a.owe()
+	if ok && !p.fresh() {
+		a.merge(nil)
+		return nil, false
 	}
 	return p, ok
 }
@@ -365,12 +399,16 @@ func (a *Authenticator) publish(method string, p *methodPlan, bounded bool) *met
 	if q, ok := a.planLocked(method); ok {
 		return q
 	}
+	if !p.fresh() {
+		return p // built from options that may have been read partial
+	}
 	if bounded {
 		if len(method) > maxUnbuiltName || a.resolverPlans >= maxResolverPlans {
 			p.unknown = true // not yet seen by any other call
 			return p
 		}
 		a.resolverPlans++
+		p.counted = true
 	}
 	if a.pending == nil {
 		a.pending = make(map[string]*methodPlan)
@@ -426,13 +464,24 @@ func (a *Authenticator) owe() {
 }
 
 // merge stores as a.plan a new map of a.plan, a.pending and those of plans
-// for methods in neither, and empties a.pending. a.mu must be held.
+// for methods in neither, and empties a.pending. Plans no longer fresh
+// are left out (and a.resolverPlans counts those kept). a.mu must be held.
 func (a *Authenticator) merge(plans map[string]*methodPlan) {
 	old := *a.plan.Load()
 	next := make(map[string]*methodPlan, len(old)+len(a.pending)+len(plans))
-	maps.Copy(next, plans) // first, so that a plan published before wins
-	maps.Copy(next, a.pending)
-	maps.Copy(next, old)
+	a.resolverPlans = 0
+	for _, m := range []map[string]*methodPlan{plans, a.pending, old} { // plans first, so that a plan published before wins
+		for method, p := range m {
+			if p.fresh() {
+				next[method] = p
+			}
+		}
+	}
+	for _, p := range next {
+		if p.counted {
+			a.resolverPlans++
+		}
+	}
 	a.copied += len(next)
 	a.plan.Store(&next)
 	a.pending, a.debt = nil, 0
@@ -448,8 +497,13 @@ func (a *Authenticator) merge(plans map[string]*methodPlan) {
 // ended while it waited (methodPlan.ended), or whose descriptor the
 // resolver failed to resolve (errResolverFailed), is for that call only.
 func (a *Authenticator) buildPlan(ctx context.Context, method string) (p *methodPlan, kept keptFor) {
+	gen := partialOptions.gen.Load() // before any option is read
 	p, known, undescribed := a.findRule(ctx, method)
-	return a.finishPlan(p, method, known, undescribed)
+	p, kept = a.finishPlan(p, method, known, undescribed)
+	if !p.shared {
+		p.gen = gen // p is this call's own until kept
+	}
+	return p, kept
 }
 
 // finishPlan completes p, the plan findRule found for method (with known
@@ -618,6 +672,7 @@ type svcOption struct {
 type svcRead struct {
 	sd   protoreflect.ServiceDescriptor
 	name protoreflect.FullName
+	gen  uint64 // partialOptions.gen as the read began: see methodPlan.gen
 	done chan struct{}
 	o    svcOption
 	ok   bool
@@ -648,8 +703,8 @@ func (a *Authenticator) serviceOption(ctx context.Context, sd protoreflect.Servi
 	for {
 		a.svcMu.Lock()
 		r, ok := a.svcRules[name]
-		if !ok || !sameDescriptor(r.sd, sd) {
-			r = &svcRead{sd: sd, name: name, done: make(chan struct{})}
+		if gen := partialOptions.gen.Load(); !ok || !sameDescriptor(r.sd, sd) || r.gen != gen {
+			r = &svcRead{sd: sd, name: name, gen: gen, done: make(chan struct{})}
 			if ok || a.keepsServiceRead(name) {
 				if a.svcRules == nil {
 					a.svcRules = make(map[protoreflect.FullName]*svcRead)
