@@ -88,6 +88,9 @@ type TokenVerifier interface {
 // under a name longer than 256 bytes); past that, each call builds its
 // method's rule again and reports the method as unknown
 // (Decision.UnknownMethod). A *protoregistry.Files is not bounded.
+// Callers can fill that bound with made-up names before a real method's
+// first call; call Authenticator.Check at start-up, whose registered
+// methods stay kept and known whatever the bound.
 type DescriptorResolver interface {
 	FindDescriptorByName(name protoreflect.FullName) (protoreflect.Descriptor, error)
 }
