@@ -154,8 +154,15 @@ func (a *Authenticator) setChallenge(ctx context.Context, rej *rejection, dpopSc
 // (grpc.SetHeader) instead, which reaches the caller when the headers
 // have not gone out yet (a unary refusal, a stream refused as it opens),
 // and is dropped otherwise (a stream cut after its headers were sent:
-// grpc.SetHeader fails). A connectauth call, also under net/http, sends
-// both as response headers, so nothing changes there.
+// grpc.SetHeader fails). The context is the only sign: the
+// grpc.ServerTransportStream in it is of the same type under both of
+// grpc-go's transports, and a call a net/http handler makes to a grpc-go
+// server in the same process (bufconn) reaches it in a context of that
+// server's transport, without the key. Behind vanguard, whose writer
+// would relay the trailer to a Connect or gRPC-Web caller, a stream cut
+// after its headers thus carries no challenge either. connectauth, also
+// under net/http, collects what grpc.SetHeader and grpc.SetTrailer set
+// alike, so nothing changes there.
 func setTrailer(ctx context.Context, md metadata.MD) {
 	if ctx.Value(http.ServerContextKey) != nil {
 		for k := range md {
