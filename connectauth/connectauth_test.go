@@ -123,10 +123,10 @@ func (service) ServerStream(req *authtestv1.ServerStreamRequest, ss grpc.ServerS
 func connectMux(f *fixture) http.Handler { return connectauth.WrapHandler(connectHandlers(f)) }
 
 // connectHandlers serves the test methods as connect-go handlers behind the
-// Interceptor.
-func connectHandlers(f *fixture) *http.ServeMux {
+// Interceptor, each built with extra options too.
+func connectHandlers(f *fixture, extra ...connect.HandlerOption) *http.ServeMux {
 	opts := func(service, name string) []connect.HandlerOption {
-		return []connect.HandlerOption{connect.WithSchema(method(service, name)), connect.WithInterceptors(connectauth.NewInterceptor(f.auth))}
+		return append([]connect.HandlerOption{connect.WithSchema(method(service, name)), connect.WithInterceptors(connectauth.NewInterceptor(f.auth))}, extra...)
 	}
 	mux := http.NewServeMux()
 	mux.Handle("/authtest.v1.TestService/AllOf", connect.NewUnaryHandler("/authtest.v1.TestService/AllOf",

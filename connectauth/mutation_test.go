@@ -365,12 +365,17 @@ func TestConnect_StreamMetadataKeysInAnyCaseCannotSetTheProtocolsHeaders(t *test
 }
 
 // CORS matches the Origin header byte for byte: an origin that merely
-// starts with an allowed one (another host under it, another port) or
-// spells it in another case, which no browser sends for it, gets no CORS
-// headers.
+// starts with an allowed one (another host under it, another port, the
+// same name with a trailing dot, which a browser treats as another
+// origin), spells it in a way no browser sends for it (another case, the
+// default port, a trailing "/"), names it among others, or is "null" (a
+// sandboxed frame of the allowed page, a redirect) gets no CORS headers.
 func TestCORS_OriginMatchesExactly(t *testing.T) {
 	h := connectauth.CORS(http.NotFoundHandler(), "https://app.example.com")
-	for _, origin := range []string{"https://app.example.com.evil.example", "https://app.example.com:8443", "HTTPS://APP.EXAMPLE.COM"} {
+	for _, origin := range []string{"https://app.example.com.evil.example", "https://app.example.com:8443", "HTTPS://APP.EXAMPLE.COM",
+		// another origin (a trailing dot), or spellings no browser sends
+		"https://app.example.com.", "https://app.example.com:443", "https://app.example.com/", "null",
+		"https://app.example.com https://evil.example", "https://app.example.com, https://evil.example"} {
 		for _, rec := range []*httptest.ResponseRecorder{preflight(h, origin), corsRequest(h, http.MethodPost, origin, nil)} {
 			if got := rec.Header().Values("Access-Control-Allow-Origin"); len(got) != 0 {
 				t.Errorf("Origin %q: Access-Control-Allow-Origin %q, want none", origin, got)
