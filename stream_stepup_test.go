@@ -265,8 +265,9 @@ func TestStream_SkipStreamExpiryTurnsOffTheStaleSignInCut(t *testing.T) {
 // A sign-in that goes stale between the stream's decision and the start
 // of its watch (each reads the clock) refuses the stream before the
 // handler runs, with the rule's refusal and challenge, as a denied
-// Decision after the allowed one; in dry run it is not reported again
-// (the start reported it, or would have a moment later).
+// Decision after the allowed one. In dry run the stream is served, and
+// the refusal is reported as a would-deny after the allowed start: the
+// start did not report it, and no later timer would.
 func TestStream_StaleBetweenTheDecisionAndTheStartIsRefused(t *testing.T) {
 	for _, dryRun := range []bool{false, true} {
 		t.Run(map[bool]string{false: "enforced", true: "dry run"}[dryRun], func(t *testing.T) {
@@ -292,8 +293,14 @@ func TestStream_StaleBetweenTheDecisionAndTheStartIsRefused(t *testing.T) {
 				if err != nil || !served {
 					t.Fatalf("dry run: ServeCall = %v, served %v; want the stream served", err, served)
 				}
-				if rec.count() != 1 || !rec.last(t).Allowed || rec.last(t).DryRun {
-					t.Errorf("decisions %+v, want the allowed start only", rec.ds)
+				rec.mu.Lock()
+				defer rec.mu.Unlock()
+				if len(rec.ds) != 2 || !rec.ds[0].Allowed || rec.ds[0].DryRun ||
+					!rec.ds[1].Allowed || !rec.ds[1].DryRun || rec.ds[1].Reason != ReasonInsufficientUserAuthentication || !errors.Is(rec.ds[1].Err, errSignInStale) {
+					t.Errorf("decisions %+v, want the allowed start, then the stale sign-in's would-deny", rec.ds)
+				}
+				if got := ts.challenges(); len(got) != 0 {
+					t.Errorf("www-authenticate = %q on a stream dry run served, want none", got)
 				}
 				return
 			}
@@ -329,5 +336,37 @@ func TestStream_StaleSignInCutOfADPoPStreamIsChallengedInDPoP(t *testing.T) {
 	want := []string{`DPoP error="insufficient_user_authentication", error_description="this method requires a stronger or more recent sign-in", max_age="300", algs="ES256 EdDSA Ed25519"`}
 	if got := s.Trailer().Get(MetadataWWWAuthenticate); !slices.Equal(got, want) {
 		t.Errorf("www-authenticate = %q, want %q", got, want)
+	}
+}
+
+// In dry run a stream whose start was reported as a would-deny (here for
+// its scopes; under enforcement it would never have run) is not reported
+// again when its sign-in goes stale: no timer is set for the sign-in's
+// age, only for the token's expiry, and the stream runs on.
+func TestStream_DryRunStreamDeniedAtItsStartIsNotReportedStaleAgain(t *testing.T) {
+	e, clock, rec := signInEnv(t, func(c *Config, _ *verifier.Config) { c.DryRun = true })
+	// Stale in 30 s, within maxTimerWait, so that a timer for it would be
+	// set for less than the expiry's.
+	tok := e.token(t, map[string]any{"sub": "user-1", "exp": t0.Add(time.Hour), "auth_time": t0.Add(-270 * time.Second).Unix(), "scp": []string{"test:read"}})
+	s := openBidiStarted(t, e, tok)
+	if d := rec.last(t); rec.count() != 1 || !d.DryRun || d.Reason != ReasonScopeInsufficient {
+		t.Fatalf("decisions %+v, want the start's would-deny for its scopes", rec.ds)
+	}
+	first := clock.next(t)
+	if first.d != maxTimerWait {
+		t.Fatalf("first timer set for %v, want the expiry's (%v), no timer for the sign-in's age", first.d, maxTimerWait)
+	}
+	clock.setNow(t0.Add(5 * time.Minute)) // the sign-in is stale
+	if again := clock.fireNext(first); again == nil {
+		t.Fatal("no timer set again for the expiry")
+	}
+	if err := s.Send(&authtestv1.BidiStreamRequest{}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Recv(); err != nil {
+		t.Fatalf("the stream was cut in dry run: %v", err)
+	}
+	if n := rec.count(); n != 1 {
+		t.Errorf("decisions %+v, want the start's would-deny only", rec.ds)
 	}
 }
