@@ -55,6 +55,26 @@ func signedIn(t *testing.T, e *env, authTime, exp time.Time) string {
 	return e.token(t, map[string]any{"sub": "user-1", "exp": exp, "auth_time": authTime.Unix(), "scp": []string{"test:read", "test:stream"}})
 }
 
+// staleClaims returns claims of user-1 with the scope test:stream and the
+// other claims m.
+func staleClaims(t *testing.T, m map[string]any) verifier.Claims {
+	t.Helper()
+	m["sub"], m["scp"] = "user-1", []string{"test:stream"}
+	c, err := verifier.NewClaims(m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+// signInAuth returns an Authenticator with v, rules and fake timers, and
+// its clock and the recorder of its decisions, for ServeCall.
+func signInAuth(t *testing.T, v TokenVerifier, rules map[string]*grpcauthv1.Rule) (*Authenticator, *fakeClock, *recorder) {
+	t.Helper()
+	clock, rec := newFakeClock(), &recorder{}
+	return mustNew(t, Config{Verifier: v, Now: clock.Now, afterFunc: clock.AfterFunc, Rules: rules, OnDecision: rec.record}), clock, rec
+}
+
 // checkStaleCut checks err, the status of a stream cut because its
 // sign-in went stale, and challenges, its www-authenticate values: the
 // rule's own step-up refusal, with its max_age, as at the stream's start.
@@ -157,12 +177,7 @@ func TestStream_CutOnceTheSignInIsOlderThanTheRulesMaxAge(t *testing.T) {
 // A token without exp on a method whose rule sets max_age_seconds is
 // watched all the same: its stream is cut once the sign-in goes stale.
 func TestStream_WithoutExpIsCutOnceTheSignInGoesStale(t *testing.T) {
-	claims, err := verifier.NewClaims(map[string]any{"sub": "user-1", "scp": []string{"test:stream"}, "auth_time": t0.Add(-200 * time.Second).Unix()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	clock, rec := newFakeClock(), &recorder{}
-	a := mustNew(t, Config{Verifier: staticVerifier{claims: claims}, Now: clock.Now, afterFunc: clock.AfterFunc, Rules: signInRules, OnDecision: rec.record})
+	a, clock, rec := signInAuth(t, staticVerifier{claims: staleClaims(t, map[string]any{"auth_time": t0.Add(-200 * time.Second).Unix()})}, signInRules)
 	ts := &trailerStream{}
 	result := make(chan error, 1)
 	go func() {
@@ -368,5 +383,110 @@ func TestStream_DryRunStreamDeniedAtItsStartIsNotReportedStaleAgain(t *testing.T
 	}
 	if n := rec.count(); n != 1 {
 		t.Errorf("decisions %+v, want the start's would-deny only", rec.ds)
+	}
+}
+
+// The cut at the sign-in's max age neither wraps nor comes at once at the
+// ends of the ranges: a sign-in at the latest auth_time accepted (2262)
+// or at 1970, under the longest max_age_seconds (292 years), goes stale
+// centuries on, so the stream is admitted, its timer waits maxTimerWait
+// and is set again, and nothing is cut or reported.
+func TestStream_StaleCutAtTheEndsOfTimeNeitherWrapsNorComesAtOnce(t *testing.T) {
+	latest := time.Unix(int64(maxUnixSeconds), 0)
+	for _, tt := range []struct {
+		name          string
+		authTime, now time.Time
+	}{
+		{"signed in at the latest auth_time, now", latest, latest},
+		{"signed in at 1970", time.Unix(0, 0), t0},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			a, clock, rec := signInAuth(t, staticVerifier{claims: staleClaims(t, map[string]any{"auth_time": tt.authTime.Unix()})},
+				map[string]*grpcauthv1.Rule{mBidi: {Scopes: []string{"test:stream"}, MaxAgeSeconds: maxAgeSeconds}})
+			clock.setNow(tt.now)
+			proceed, result := make(chan struct{}), make(chan error, 1)
+			go func() {
+				result <- a.ServeCall(grpc.NewContextWithServerTransportStream(adapterContext(bearer("tok")), &trailerStream{}), mBidi, true, nil,
+					func(ctx context.Context, g *Guard) error {
+						<-proceed
+						if g.Err() != nil || ctx.Err() != nil {
+							t.Errorf("the stream was cut: %v, %v", g.Err(), context.Cause(ctx))
+						}
+						return nil
+					})
+			}()
+			ft := clock.next(t)
+			if ft.d != maxTimerWait {
+				t.Fatalf("timer set for %v, want %v", ft.d, maxTimerWait)
+			}
+			clock.advance(maxTimerWait)
+			if again := clock.fireNext(ft); again == nil || again.d != maxTimerWait {
+				t.Fatalf("timer fired a minute on: set again %v, want for %v", again, maxTimerWait)
+			}
+			close(proceed)
+			if err := await(t, result, "ServeCall did not return"); err != nil {
+				t.Fatalf("ServeCall = %v, want nil", err)
+			}
+			if d := rec.last(t); rec.count() != 1 || !d.Allowed || d.DryRun {
+				t.Errorf("decisions %+v, want the allowed start only", rec.ds)
+			}
+		})
+	}
+}
+
+// A stream whose handler returns before its sign-in goes stale stops the
+// timer: fired late anyway, it cuts nothing and reports nothing.
+func TestStream_StaleTimerIsStoppedWhenTheStreamEndsFirst(t *testing.T) {
+	a, clock, rec := signInAuth(t, staticVerifier{claims: staleClaims(t, map[string]any{"auth_time": t0.Add(-200 * time.Second).Unix()})}, signInRules)
+	err := a.ServeCall(grpc.NewContextWithServerTransportStream(adapterContext(bearer("tok")), &trailerStream{}), mBidi, true, nil,
+		func(context.Context, *Guard) error { return nil })
+	if err != nil {
+		t.Fatalf("ServeCall = %v, want nil", err)
+	}
+	ft := clock.next(t)
+	await(t, ft.stopCalled, "the stale sign-in's timer was never stopped")
+	clock.setNow(t0.Add(time.Hour))
+	ft.f() // had its goroutine been on its way
+	if d := rec.last(t); rec.count() != 1 || !d.Allowed {
+		t.Errorf("decisions %+v, want the allowed start only", rec.ds)
+	}
+}
+
+// A re-verification that refuses the token and the sign-in's staleness,
+// due at the same instant, cut the stream once: whichever timer runs
+// first decides the status and the one denied Decision, which agree; the
+// other, already running as the cut stopped it, does nothing.
+func TestStream_StaleCutAndRevocationTogetherCutOnce(t *testing.T) {
+	for _, staleFirst := range []bool{true, false} {
+		t.Run(map[bool]string{true: "stale first", false: "revocation first"}[staleFirst], func(t *testing.T) {
+			b := &buggyRevalidator{claims: staleClaims(t, map[string]any{"exp": t0.Add(time.Hour).Unix(), "auth_time": t0.Add(-240 * time.Second).Unix()})}
+			a, clock, rec := signInAuth(t, b, signInRules)
+			result := make(chan error, 1)
+			go func() {
+				result <- a.ServeCall(grpc.NewContextWithServerTransportStream(adapterContext(bearer("tok")), &trailerStream{}), mBidi, true, nil,
+					func(ctx context.Context, _ *Guard) error {
+						<-ctx.Done()
+						return nil
+					})
+			}()
+			stale, recheck := clock.next(t), clock.next(t)
+			clock.setNow(t0.Add(2 * time.Minute)) // both due
+			b.refuse.Store(true)
+			want := ReasonInsufficientUserAuthentication
+			// The second runs as a timer already on its way when the
+			// first cut the stream and stopped it.
+			if staleFirst {
+				stale.fire()
+				recheck.f()
+			} else {
+				want = ReasonTokenRevoked
+				recheck.fire()
+				stale.f()
+			}
+			checkStatus(t, await(t, result, "ServeCall did not return: the stream was not cut"), codes.Unauthenticated, want)
+			if denied := rec.denied(); !slices.Equal(denied, []string{want}) {
+				t.Errorf("denials %v, want one: %s", denied, want)
+			}
+		})
 	}
 }
