@@ -490,3 +490,24 @@ func TestStream_StaleCutAndRevocationTogetherCutOnce(t *testing.T) {
 		})
 	}
 }
+
+// On a method whose rule has a condition too, the stale sign-in's cut is
+// the stream's one refusal: a message sent after it is refused before the
+// condition sees it, and fails with the step-up refusal.
+func TestStream_StaleCutOfAConditionedStreamIsItsOnlyRefusal(t *testing.T) {
+	evals := &atomic.Int32{}
+	e, clock, rec := signInEnv(t, func(c *Config, _ *verifier.Config) {
+		c.Conditions = firstOnly{evals}
+		c.Rules = map[string]*grpcauthv1.Rule{mBidi: {Scopes: []string{"test:stream"}, MaxAgeSeconds: 300, Condition: "first only"}}
+	})
+	s := openBidiStarted(t, e, signedIn(t, e, t0.Add(-200*time.Second), t0.Add(time.Hour)))
+	clock.checkCutIn(t, clock.next(t), staleIn)
+	if err := s.Send(&authtestv1.BidiStreamRequest{}); err != nil {
+		t.Fatal(err)
+	}
+	_, err := s.Recv()
+	checkStaleCut(t, err, s.Trailer().Get(MetadataWWWAuthenticate))
+	if denied := rec.denied(); !slices.Equal(denied, []string{ReasonInsufficientUserAuthentication}) || evals.Load() != 1 {
+		t.Errorf("denials %v, condition evaluated %d times; want only the cut and one evaluation (the stream's first message)", denied, evals.Load())
+	}
+}
