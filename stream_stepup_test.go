@@ -387,10 +387,12 @@ func TestStream_DryRunStreamDeniedAtItsStartIsNotReportedStaleAgain(t *testing.T
 }
 
 // The cut at the sign-in's max age neither wraps nor comes at once at the
-// ends of the ranges: a sign-in at the latest auth_time accepted (2262)
-// or at 1970, under the longest max_age_seconds (292 years), goes stale
-// centuries on, so the stream is admitted, its timer waits maxTimerWait
-// and is set again, and nothing is cut or reported.
+// ends of the ranges: a sign-in at the latest auth_time accepted (2262;
+// also ahead of the clock, within the skew, when it goes stale further
+// from now than a time.Duration reaches) or at 1970, under the longest
+// max_age_seconds (292 years), goes stale centuries on, so the stream is
+// admitted, its timer waits maxTimerWait and is set again, and nothing
+// is cut or reported.
 func TestStream_StaleCutAtTheEndsOfTimeNeitherWrapsNorComesAtOnce(t *testing.T) {
 	latest := time.Unix(int64(maxUnixSeconds), 0)
 	for _, tt := range []struct {
@@ -398,6 +400,9 @@ func TestStream_StaleCutAtTheEndsOfTimeNeitherWrapsNorComesAtOnce(t *testing.T) 
 		authTime, now time.Time
 	}{
 		{"signed in at the latest auth_time, now", latest, latest},
+		// Stale more than time.Duration's range from now: the wait
+		// saturates, it does not wrap.
+		{"signed in at the latest auth_time, 30 s ahead of the clock", latest, latest.Add(-30 * time.Second)},
 		{"signed in at 1970", time.Unix(0, 0), t0},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
