@@ -266,7 +266,9 @@ type Config struct {
 	// that comes first: the instant a unary call with the token starts
 	// being refused (no clock skew is added to the age), even when the
 	// token has no exp. In dry run that stream is not ended: the refusal
-	// is reported once, as a would-deny, as the sign-in goes stale.
+	// is reported once, as a would-deny, as the sign-in goes stale, and not
+	// at all for a stream whose start was reported as a would-deny already
+	// (enforcement would not have run it).
 	SkipStreamExpiry bool
 
 	// Now returns the current time. Default time.Now. For tests.

@@ -418,7 +418,7 @@ func (a *Authenticator) authorize(ctx context.Context, method string, stream boo
 	if !present {
 		if p.rule != nil && p.rule.public {
 			a.allow(ctx, method, p, verifier.Claims{}, start)
-			return a.admit(ctx, method, stream, verifier.Claims{}), verifier.Claims{}, p, nil
+			return a.admit(ctx, method, stream, verifier.Claims{}, false), verifier.Claims{}, p, nil
 		}
 		rej = rejMissing
 		if p.rulesUnavailable() {
@@ -459,7 +459,7 @@ func (a *Authenticator) authorize(ctx context.Context, method string, stream boo
 	} else {
 		a.allow(ctx, method, p, claims, start)
 	}
-	return a.admit(ctx, method, stream, claims), claims, p, nil
+	return a.admit(ctx, method, stream, claims, rej != nil), claims, p, nil
 }
 
 // admittedContext is the context an Authenticator hands to the handler of
@@ -475,6 +475,10 @@ type admittedContext struct {
 	method string
 	stream bool
 	claims verifier.Claims // zero for a public method called without a token
+	// wouldDeny is set when the call was reported as a dry run's
+	// would-deny: its stream's sign-in going stale is not reported again
+	// (runUntilExpiry).
+	wouldDeny bool
 }
 
 // admittedKey{a} finds the admittedContext of a's own admission: the
@@ -501,9 +505,18 @@ func (c *admittedContext) Value(key any) any {
 
 // admit returns ctx, the context of a call a has just admitted as method
 // (a stream or not), for the handler: with c, unless c is zero, and marked
-// (see admitted).
-func (a *Authenticator) admit(ctx context.Context, method string, stream bool, c verifier.Claims) context.Context {
-	return &admittedContext{Context: ctx, a: a, method: method, stream: stream, claims: c}
+// (see admitted), wouldDeny saying whether the admission was reported as
+// a dry run's would-deny (see startWouldDeny).
+func (a *Authenticator) admit(ctx context.Context, method string, stream bool, c verifier.Claims, wouldDeny bool) context.Context {
+	return &admittedContext{Context: ctx, a: a, method: method, stream: stream, claims: c, wouldDeny: wouldDeny}
+}
+
+// startWouldDeny reports whether ctx descends from the context a handed
+// to the handler of a call it admitted in dry run as a would-deny: the
+// call's Decision already says that enforcement would refuse it.
+func (a *Authenticator) startWouldDeny(ctx context.Context) bool {
+	c, ok := ctx.Value(admittedKey{a}).(*admittedContext)
+	return ok && c.wouldDeny
 }
 
 // admitted reports whether ctx descends from the context a handed to the

@@ -58,8 +58,11 @@ func withContext(ss grpc.ServerStream, ctx context.Context) grpc.ServerStream {
 // (stepUp.staleAt), whichever comes first, and with the stream's watch,
 // whose cutErr returns that error from then on, and nil before. In dry run
 // the sign-in's age does not cut the stream: it is reported once, as a
-// would-deny, when it passes (streamWatch.goStale), and not at all when it
-// had passed as the watch started (the start reported it). The stream's sends and
+// would-deny, when it passes (streamWatch.goStale), or as the watch starts
+// when it passed since the decision (firstCut), and not at all when the
+// stream's start was reported as a would-deny (stale already, or short of
+// anything else the rule requires: enforcement would not have run the
+// stream). The stream's sends and
 // receives (and, through expiringStream, its response metadata) fail
 // with cutErr (expiringStream, Guard). Whatever serve then
 // returns, even nil, runUntilExpiry returns that status error, with the
@@ -92,13 +95,13 @@ func (a *Authenticator) runUntilExpiry(ctx context.Context, method string, p *me
 	if exp := claims.Expiry(); !exp.IsZero() {
 		w.cutAt = exp.Add(a.skewFor(claims))
 	}
-	if s := p.signInMaxAge(); s != nil {
+	if s := p.signInMaxAge(); s != nil && !(p.dryRun && a.startWouldDeny(ctx)) {
 		w.staleAt, _ = s.staleAt(claims)
 	}
 	due, stale := w.nextCut()
 	var d time.Duration
 	if !due.IsZero() {
-		if due, d, stale = w.firstCut(a.now()); !due.IsZero() && d <= 0 {
+		if due, d, stale = w.firstCut(ctx, a.now()); !due.IsZero() && d <= 0 {
 			// Expired, or stale, between the decision and now (the clock
 			// moved on): a cut before the start, reported like any other.
 			r, cause := w.cutRefusal(stale)
@@ -133,12 +136,17 @@ func (a *Authenticator) runUntilExpiry(ctx context.Context, method string, p *me
 
 // firstCut returns the watch's first time-based cut (nextCut), the time
 // to it from now, and whether it is the sign-in's staleness. In dry run a
-// sign-in stale already is dropped first, not reported again: the
-// stream's start reported it (unless it went stale in the instant between
-// the decision and now), so the first cut is then the expiry, if any.
-func (w *streamWatch) firstCut(now time.Time) (due time.Time, d time.Duration, stale bool) {
+// sign-in stale already (it went stale in the instant between the
+// decision, which allowed the stream, and now) is reported at once, as
+// the would-deny the start did not report, on ctx, the stream's, and
+// dropped: the first cut is then the expiry, if any. (A stream whose
+// start was a would-deny, stale or not, has no staleAt: see
+// runUntilExpiry.)
+func (w *streamWatch) firstCut(ctx context.Context, now time.Time) (due time.Time, d time.Duration, stale bool) {
 	due, stale = w.nextCut()
 	if stale && w.plan.dryRun && !now.Before(due) {
+		r, cause := w.cutRefusal(true)
+		w.a.reportCut(ctx, w.method, w.plan, r, cause, true)
 		w.staleAt = time.Time{}
 		due, stale = w.nextCut()
 	}

@@ -145,8 +145,9 @@ type streamWatch struct {
 	cutAt  time.Time   // exp plus the clock skew; zero without exp
 	// staleAt is when the sign-in becomes older than the rule's
 	// max_age_seconds (stepUp.staleAt); zero when the rule sets none, the
-	// claims have no usable auth_time, or in dry run it had passed as the
-	// watch started. Set before the timers, never changed after.
+	// claims have no usable auth_time, or in dry run the stream's start
+	// was a would-deny or it had passed as the watch started (firstCut).
+	// Set before the timers, never changed after.
 	staleAt time.Time
 	cut     atomic.Pointer[rejection] // why the stream was ended; nil while it runs
 

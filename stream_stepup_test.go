@@ -55,6 +55,26 @@ func signedIn(t *testing.T, e *env, authTime, exp time.Time) string {
 	return e.token(t, map[string]any{"sub": "user-1", "exp": exp, "auth_time": authTime.Unix(), "scp": []string{"test:read", "test:stream"}})
 }
 
+// staleClaims returns claims of user-1 with the scope test:stream and the
+// other claims m.
+func staleClaims(t *testing.T, m map[string]any) verifier.Claims {
+	t.Helper()
+	m["sub"], m["scp"] = "user-1", []string{"test:stream"}
+	c, err := verifier.NewClaims(m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+// signInAuth returns an Authenticator with v, rules and fake timers, and
+// its clock and the recorder of its decisions, for ServeCall.
+func signInAuth(t *testing.T, v TokenVerifier, rules map[string]*grpcauthv1.Rule) (*Authenticator, *fakeClock, *recorder) {
+	t.Helper()
+	clock, rec := newFakeClock(), &recorder{}
+	return mustNew(t, Config{Verifier: v, Now: clock.Now, afterFunc: clock.AfterFunc, Rules: rules, OnDecision: rec.record}), clock, rec
+}
+
 // checkStaleCut checks err, the status of a stream cut because its
 // sign-in went stale, and challenges, its www-authenticate values: the
 // rule's own step-up refusal, with its max_age, as at the stream's start.
@@ -157,12 +177,7 @@ func TestStream_CutOnceTheSignInIsOlderThanTheRulesMaxAge(t *testing.T) {
 // A token without exp on a method whose rule sets max_age_seconds is
 // watched all the same: its stream is cut once the sign-in goes stale.
 func TestStream_WithoutExpIsCutOnceTheSignInGoesStale(t *testing.T) {
-	claims, err := verifier.NewClaims(map[string]any{"sub": "user-1", "scp": []string{"test:stream"}, "auth_time": t0.Add(-200 * time.Second).Unix()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	clock, rec := newFakeClock(), &recorder{}
-	a := mustNew(t, Config{Verifier: staticVerifier{claims: claims}, Now: clock.Now, afterFunc: clock.AfterFunc, Rules: signInRules, OnDecision: rec.record})
+	a, clock, rec := signInAuth(t, staticVerifier{claims: staleClaims(t, map[string]any{"auth_time": t0.Add(-200 * time.Second).Unix()})}, signInRules)
 	ts := &trailerStream{}
 	result := make(chan error, 1)
 	go func() {
@@ -265,8 +280,9 @@ func TestStream_SkipStreamExpiryTurnsOffTheStaleSignInCut(t *testing.T) {
 // A sign-in that goes stale between the stream's decision and the start
 // of its watch (each reads the clock) refuses the stream before the
 // handler runs, with the rule's refusal and challenge, as a denied
-// Decision after the allowed one; in dry run it is not reported again
-// (the start reported it, or would have a moment later).
+// Decision after the allowed one. In dry run the stream is served, and
+// the refusal is reported as a would-deny after the allowed start: the
+// start did not report it, and no later timer would.
 func TestStream_StaleBetweenTheDecisionAndTheStartIsRefused(t *testing.T) {
 	for _, dryRun := range []bool{false, true} {
 		t.Run(map[bool]string{false: "enforced", true: "dry run"}[dryRun], func(t *testing.T) {
@@ -292,8 +308,14 @@ func TestStream_StaleBetweenTheDecisionAndTheStartIsRefused(t *testing.T) {
 				if err != nil || !served {
 					t.Fatalf("dry run: ServeCall = %v, served %v; want the stream served", err, served)
 				}
-				if rec.count() != 1 || !rec.last(t).Allowed || rec.last(t).DryRun {
-					t.Errorf("decisions %+v, want the allowed start only", rec.ds)
+				rec.mu.Lock()
+				defer rec.mu.Unlock()
+				if len(rec.ds) != 2 || !rec.ds[0].Allowed || rec.ds[0].DryRun ||
+					!rec.ds[1].Allowed || !rec.ds[1].DryRun || rec.ds[1].Reason != ReasonInsufficientUserAuthentication || !errors.Is(rec.ds[1].Err, errSignInStale) {
+					t.Errorf("decisions %+v, want the allowed start, then the stale sign-in's would-deny", rec.ds)
+				}
+				if got := ts.challenges(); len(got) != 0 {
+					t.Errorf("www-authenticate = %q on a stream dry run served, want none", got)
 				}
 				return
 			}
@@ -329,5 +351,168 @@ func TestStream_StaleSignInCutOfADPoPStreamIsChallengedInDPoP(t *testing.T) {
 	want := []string{`DPoP error="insufficient_user_authentication", error_description="this method requires a stronger or more recent sign-in", max_age="300", algs="ES256 EdDSA Ed25519"`}
 	if got := s.Trailer().Get(MetadataWWWAuthenticate); !slices.Equal(got, want) {
 		t.Errorf("www-authenticate = %q, want %q", got, want)
+	}
+}
+
+// In dry run a stream whose start was reported as a would-deny (here for
+// its scopes; under enforcement it would never have run) is not reported
+// again when its sign-in goes stale: no timer is set for the sign-in's
+// age, only for the token's expiry, and the stream runs on.
+func TestStream_DryRunStreamDeniedAtItsStartIsNotReportedStaleAgain(t *testing.T) {
+	e, clock, rec := signInEnv(t, func(c *Config, _ *verifier.Config) { c.DryRun = true })
+	// Stale in 30 s, within maxTimerWait, so that a timer for it would be
+	// set for less than the expiry's.
+	tok := e.token(t, map[string]any{"sub": "user-1", "exp": t0.Add(time.Hour), "auth_time": t0.Add(-270 * time.Second).Unix(), "scp": []string{"test:read"}})
+	s := openBidiStarted(t, e, tok)
+	if d := rec.last(t); rec.count() != 1 || !d.DryRun || d.Reason != ReasonScopeInsufficient {
+		t.Fatalf("decisions %+v, want the start's would-deny for its scopes", rec.ds)
+	}
+	first := clock.next(t)
+	if first.d != maxTimerWait {
+		t.Fatalf("first timer set for %v, want the expiry's (%v), no timer for the sign-in's age", first.d, maxTimerWait)
+	}
+	clock.setNow(t0.Add(5 * time.Minute)) // the sign-in is stale
+	if again := clock.fireNext(first); again == nil {
+		t.Fatal("no timer set again for the expiry")
+	}
+	if err := s.Send(&authtestv1.BidiStreamRequest{}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Recv(); err != nil {
+		t.Fatalf("the stream was cut in dry run: %v", err)
+	}
+	if n := rec.count(); n != 1 {
+		t.Errorf("decisions %+v, want the start's would-deny only", rec.ds)
+	}
+}
+
+// The cut at the sign-in's max age neither wraps nor comes at once at the
+// ends of the ranges: a sign-in at the latest auth_time accepted (2262;
+// also ahead of the clock, within the skew, when it goes stale further
+// from now than a time.Duration reaches) or at 1970, under the longest
+// max_age_seconds (292 years), goes stale centuries on, so the stream is
+// admitted, its timer waits maxTimerWait and is set again, and nothing
+// is cut or reported.
+func TestStream_StaleCutAtTheEndsOfTimeNeitherWrapsNorComesAtOnce(t *testing.T) {
+	latest := time.Unix(int64(maxUnixSeconds), 0)
+	for _, tt := range []struct {
+		name          string
+		authTime, now time.Time
+	}{
+		{"signed in at the latest auth_time, now", latest, latest},
+		// Stale more than time.Duration's range from now: the wait
+		// saturates, it does not wrap.
+		{"signed in at the latest auth_time, 30 s ahead of the clock", latest, latest.Add(-30 * time.Second)},
+		{"signed in at 1970", time.Unix(0, 0), t0},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			a, clock, rec := signInAuth(t, staticVerifier{claims: staleClaims(t, map[string]any{"auth_time": tt.authTime.Unix()})},
+				map[string]*grpcauthv1.Rule{mBidi: {Scopes: []string{"test:stream"}, MaxAgeSeconds: maxAgeSeconds}})
+			clock.setNow(tt.now)
+			proceed, result := make(chan struct{}), make(chan error, 1)
+			go func() {
+				result <- a.ServeCall(grpc.NewContextWithServerTransportStream(adapterContext(bearer("tok")), &trailerStream{}), mBidi, true, nil,
+					func(ctx context.Context, g *Guard) error {
+						<-proceed
+						if g.Err() != nil || ctx.Err() != nil {
+							t.Errorf("the stream was cut: %v, %v", g.Err(), context.Cause(ctx))
+						}
+						return nil
+					})
+			}()
+			ft := clock.next(t)
+			if ft.d != maxTimerWait {
+				t.Fatalf("timer set for %v, want %v", ft.d, maxTimerWait)
+			}
+			clock.advance(maxTimerWait)
+			if again := clock.fireNext(ft); again == nil || again.d != maxTimerWait {
+				t.Fatalf("timer fired a minute on: set again %v, want for %v", again, maxTimerWait)
+			}
+			close(proceed)
+			if err := await(t, result, "ServeCall did not return"); err != nil {
+				t.Fatalf("ServeCall = %v, want nil", err)
+			}
+			if d := rec.last(t); rec.count() != 1 || !d.Allowed || d.DryRun {
+				t.Errorf("decisions %+v, want the allowed start only", rec.ds)
+			}
+		})
+	}
+}
+
+// A stream whose handler returns before its sign-in goes stale stops the
+// timer: fired late anyway, it cuts nothing and reports nothing.
+func TestStream_StaleTimerIsStoppedWhenTheStreamEndsFirst(t *testing.T) {
+	a, clock, rec := signInAuth(t, staticVerifier{claims: staleClaims(t, map[string]any{"auth_time": t0.Add(-200 * time.Second).Unix()})}, signInRules)
+	err := a.ServeCall(grpc.NewContextWithServerTransportStream(adapterContext(bearer("tok")), &trailerStream{}), mBidi, true, nil,
+		func(context.Context, *Guard) error { return nil })
+	if err != nil {
+		t.Fatalf("ServeCall = %v, want nil", err)
+	}
+	ft := clock.next(t)
+	await(t, ft.stopCalled, "the stale sign-in's timer was never stopped")
+	clock.setNow(t0.Add(time.Hour))
+	ft.f() // had its goroutine been on its way
+	if d := rec.last(t); rec.count() != 1 || !d.Allowed {
+		t.Errorf("decisions %+v, want the allowed start only", rec.ds)
+	}
+}
+
+// A re-verification that refuses the token and the sign-in's staleness,
+// due at the same instant, cut the stream once: whichever timer runs
+// first decides the status and the one denied Decision, which agree; the
+// other, already running as the cut stopped it, does nothing.
+func TestStream_StaleCutAndRevocationTogetherCutOnce(t *testing.T) {
+	for _, staleFirst := range []bool{true, false} {
+		t.Run(map[bool]string{true: "stale first", false: "revocation first"}[staleFirst], func(t *testing.T) {
+			b := &buggyRevalidator{claims: staleClaims(t, map[string]any{"exp": t0.Add(time.Hour).Unix(), "auth_time": t0.Add(-240 * time.Second).Unix()})}
+			a, clock, rec := signInAuth(t, b, signInRules)
+			result := make(chan error, 1)
+			go func() {
+				result <- a.ServeCall(grpc.NewContextWithServerTransportStream(adapterContext(bearer("tok")), &trailerStream{}), mBidi, true, nil,
+					func(ctx context.Context, _ *Guard) error {
+						<-ctx.Done()
+						return nil
+					})
+			}()
+			stale, recheck := clock.next(t), clock.next(t)
+			clock.setNow(t0.Add(2 * time.Minute)) // both due
+			b.refuse.Store(true)
+			want := ReasonInsufficientUserAuthentication
+			// The second runs as a timer already on its way when the
+			// first cut the stream and stopped it.
+			if staleFirst {
+				stale.fire()
+				recheck.f()
+			} else {
+				want = ReasonTokenRevoked
+				recheck.fire()
+				stale.f()
+			}
+			checkStatus(t, await(t, result, "ServeCall did not return: the stream was not cut"), codes.Unauthenticated, want)
+			if denied := rec.denied(); !slices.Equal(denied, []string{want}) {
+				t.Errorf("denials %v, want one: %s", denied, want)
+			}
+		})
+	}
+}
+
+// On a method whose rule has a condition too, the stale sign-in's cut is
+// the stream's one refusal: a message sent after it is refused before the
+// condition sees it, and fails with the step-up refusal.
+func TestStream_StaleCutOfAConditionedStreamIsItsOnlyRefusal(t *testing.T) {
+	evals := &atomic.Int32{}
+	e, clock, rec := signInEnv(t, func(c *Config, _ *verifier.Config) {
+		c.Conditions = firstOnly{evals}
+		c.Rules = map[string]*grpcauthv1.Rule{mBidi: {Scopes: []string{"test:stream"}, MaxAgeSeconds: 300, Condition: "first only"}}
+	})
+	s := openBidiStarted(t, e, signedIn(t, e, t0.Add(-200*time.Second), t0.Add(time.Hour)))
+	clock.checkCutIn(t, clock.next(t), staleIn)
+	if err := s.Send(&authtestv1.BidiStreamRequest{}); err != nil {
+		t.Fatal(err)
+	}
+	_, err := s.Recv()
+	checkStaleCut(t, err, s.Trailer().Get(MetadataWWWAuthenticate))
+	if denied := rec.denied(); !slices.Equal(denied, []string{ReasonInsufficientUserAuthentication}) || evals.Load() != 1 {
+		t.Errorf("denials %v, condition evaluated %d times; want only the cut and one evaluation (the stream's first message)", denied, evals.Load())
 	}
 }

@@ -156,9 +156,12 @@ func (i *Interceptor) WrapStreamingClient(next connect.StreamingClientFunc) conn
 // WrapStreamingHandler authorizes a streaming call before next runs, checks
 // every message the handler receives against the rule's condition, and,
 // unless grpcauth.Config.SkipStreamExpiry is set, ends the stream with
-// CodeUnauthenticated when its token expires (ACCESS_TOKEN_EXPIRED) or is
+// CodeUnauthenticated when its token expires (ACCESS_TOKEN_EXPIRED), is
 // refused on re-verification (ACCESS_TOKEN_REVOKED; see
-// grpcauth.Revalidator): the handler's context is cancelled, its later
+// grpcauth.Revalidator), or, on a method whose rule sets
+// max_age_seconds, once its sign-in is older than that
+// (INSUFFICIENT_USER_AUTHENTICATION, with the rule's step-up challenge):
+// the handler's context is cancelled, its later
 // sends and receives fail, and the response headers and trailers it sets
 // from then on are never sent, as after a message the condition refused:
 // what it set before still goes out with the refusal, and a map it took
