@@ -208,12 +208,13 @@ func authorityOf(uri string) string {
 // the latest dpop-nonce the server sent for the call's authority (in a
 // successful call's header or a refusal's trailer) for the next proofs,
 // and when the server refused the call because its proof had no nonce or
-// a stale one (codes.Unauthenticated with a new dpop-nonce, and a
-// www-authenticate challenge carrying use_dpop_nonce or grpcauth's
-// ErrorInfo reason USE_DPOP_NONCE: net/http drops www-authenticate from
-// HTTP/2 trailers, so a server behind grpc.Server.ServeHTTP or connectauth
-// sends the reason alone), calls again once with a
-// proof carrying the new nonce. The retry sends the request again:
+// a stale one (codes.Unauthenticated with a new dpop-nonce, and grpcauth's
+// ErrorInfo reason USE_DPOP_NONCE or a www-authenticate challenge carrying
+// use_dpop_nonce, in the call's trailer or header: net/http drops
+// www-authenticate from HTTP/2 trailers, so a server behind
+// grpc.Server.ServeHTTP sends it as a header, and connectauth sends a
+// gRPC caller the reason alone), calls again once with a proof carrying
+// the new nonce. The retry sends the request again:
 // grpcauth refuses so before it runs the method, which therefore runs once,
 // but a server (or proxy) that ran a method and then refused the call so
 // would run it twice, so with such a server use the interceptor for
@@ -240,7 +241,7 @@ func (c *Credentials) UnaryClientInterceptor() grpc.UnaryClientInterceptor {
 			// append to a copy, never into its spare capacity.
 			err := invoker(context.WithValue(ctx, callKey{}, rec), method, req, reply, cc, append(slices.Clip(opts), grpc.Header(&header), grpc.Trailer(&trailer))...)
 			fresh := rec.learnNonce(header, trailer)
-			return fresh && asksForNonce(err, trailer), err
+			return fresh && asksForNonce(err, header, trailer), err
 		}
 		retry, err := invoke()
 		if retry {
@@ -383,14 +384,18 @@ func lastValid(vs []string) string {
 }
 
 // asksForNonce reports whether err, a call's error, refuses it for its
-// proof's nonce: codes.Unauthenticated, with a trailer challenging with the
-// use_dpop_nonce error (RFC 9449, section 9) or with grpcauth's ErrorInfo
-// reason USE_DPOP_NONCE. The reason is what a server reached through
-// net/http can send: net/http drops www-authenticate from HTTP/2 trailers
-// (RFC 9110, section 6.5.1), so a grpc-go server behind
-// grpc.Server.ServeHTTP (vanguard's transcoder) or a connect-go server
-// with connectauth answers a gRPC caller without the challenge.
-func asksForNonce(err error, trailer metadata.MD) bool {
+// proof's nonce: codes.Unauthenticated, with grpcauth's ErrorInfo reason
+// USE_DPOP_NONCE or with a www-authenticate challenge of the
+// use_dpop_nonce error (RFC 9449, section 9) in the call's own trailer or
+// header. net/http drops www-authenticate from HTTP/2 trailers (RFC 9110,
+// section 6.5.1), so grpcauth in a grpc-go server behind
+// grpc.Server.ServeHTTP (vanguard's transcoder) sends a refused unary call
+// its challenge as a response header, and connectauth in a connect-go
+// server answers a gRPC caller without one, with the reason alone. Reading
+// the header serves a server that sends the challenge without grpcauth's
+// ErrorInfo: another RFC 9449 implementation, or grpcauth behind a proxy
+// or interceptor that rewrites the status without its details.
+func asksForNonce(err error, header, trailer metadata.MD) bool {
 	st, _ := status.FromError(err)
 	if st.Code() != codes.Unauthenticated {
 		return false
@@ -400,7 +405,7 @@ func asksForNonce(err error, trailer metadata.MD) bool {
 			return true
 		}
 	}
-	for _, v := range trailer.Get(mdWWWAuthenticate) {
+	for _, v := range slices.Concat(trailer.Get(mdWWWAuthenticate), header.Get(mdWWWAuthenticate)) {
 		if strings.Contains(v, `error="use_dpop_nonce"`) || strings.Contains(v, "error=use_dpop_nonce") {
 			return true
 		}

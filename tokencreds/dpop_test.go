@@ -13,7 +13,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"log"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -1471,41 +1470,191 @@ func TestDPoPTransport_RefusesAnUnboundJSONTokenWhateverItsContentType(t *testin
 }
 
 // A grpc-go server served through net/http (grpc.Server.ServeHTTP, as
-// behind vanguard's transcoder, or a connect-go server with connectauth in
-// the gRPC protocol) cannot send the www-authenticate challenge: net/http
-// drops it from HTTP/2 trailers (RFC 9110 forbids authentication fields
-// there). Its USE_DPOP_NONCE refusal still carries the ErrorInfo reason
-// and the new dpop-nonce, and the unary interceptor retries on those.
+// behind vanguard's transcoder) cannot put grpcauth's www-authenticate
+// challenge in a trailer: net/http drops it from HTTP/2 trailers (RFC 9110
+// forbids authentication fields there), so grpcauth sends it as a response
+// header, and connectauth in a connect-go server sends a gRPC caller none.
+// A USE_DPOP_NONCE refusal without any challenge (here grpcauth's, its
+// challenge header dropped as connectauth's gRPC protocol would) still
+// carries the ErrorInfo reason and the new dpop-nonce, and the unary
+// interceptor retries on those.
 func TestDPoP_UnaryCallIsRetriedWithTheNonceOfARefusalWithoutAChallenge(t *testing.T) {
+	dropChallenge := func(ctx context.Context, req any, _ *grpc.UnaryServerInfo, h grpc.UnaryHandler) (any, error) {
+		return h(grpc.NewContextWithServerTransportStream(ctx, noChallengeStream{grpc.ServerTransportStreamFromContext(ctx)}), req)
+	}
+	refusal := refusalRetriedThroughServeHTTP(t, dropChallenge)
+	if r := reason(refusal.err); r != grpcauth.ReasonUseDPoPNonce {
+		t.Errorf("refusal = %v, want %s", refusal.err, grpcauth.ReasonUseDPoPNonce)
+	}
+	if h, tr := refusal.header.Get("www-authenticate"), refusal.trailer.Get("www-authenticate"); len(h)+len(tr) != 0 {
+		t.Errorf("refusal's challenge: header %q, trailer %q; want none", h, tr)
+	}
+}
+
+// refusalRetriedThroughServeHTTP calls Authenticated on grpcauth, served
+// with nonces required through grpc.Server.ServeHTTP behind outer (see
+// serveHTTP), checks that the call succeeded after one retry, the first
+// attempt refused with a dpop-nonce trailer, and returns that refusal as
+// the caller saw it.
+func refusalRetriedThroughServeHTTP(t *testing.T, outer grpc.UnaryServerInterceptor) attempt {
+	t.Helper()
 	nonces, err := dpop.NewHMACNonces(nil, time.Minute)
 	if err != nil {
 		t.Fatal(err)
 	}
 	f := newDPoPFixture(t, nonces)
-	gs := grpc.NewServer(f.server...)
+	record, attempts := recordAttempts()
+	client := f.serveHTTP(t, outer, record)
+	if _, err := client.Authenticated(t.Context(), &authtestv1.AuthenticatedRequest{}); err != nil {
+		t.Fatalf("call: %v, want it retried with the refusal's nonce", err)
+	}
+	if n := len(f.received()); n != 2 {
+		t.Errorf("the call reached the server %d times, want 2 (refused without a nonce, then retried)", n)
+	}
+	got := attempts()
+	if len(got) != 2 {
+		t.Fatalf("%d attempts, want 2", len(got))
+	}
+	if n := got[0].trailer.Get("dpop-nonce"); len(n) != 1 {
+		t.Errorf("refusal's trailer dpop-nonce = %q, want one", n)
+	}
+	return got[0]
+}
+
+// noChallengeStream is a grpc.ServerTransportStream that drops the
+// www-authenticate values set as the call's header.
+type noChallengeStream struct{ grpc.ServerTransportStream }
+
+func (s noChallengeStream) SetHeader(md metadata.MD) error {
+	md = md.Copy()
+	md.Delete("www-authenticate")
+	return s.ServerTransportStream.SetHeader(md)
+}
+
+// serveHTTP runs the service through grpc.Server.ServeHTTP on an HTTP/2
+// TLS httptest server, outer chained before the fixture's server
+// interceptors, and returns a client of it whose DPoP credentials (f's
+// token source and key) follow nonces through the unary interceptor,
+// inner (unless nil) chained after it, so that it sees every attempt.
+func (f *dpopFixture) serveHTTP(t *testing.T, outer grpc.UnaryServerInterceptor, inner grpc.UnaryClientInterceptor) authtestv1.TestServiceClient {
+	t.Helper()
+	gs := grpc.NewServer(append([]grpc.ServerOption{grpc.ChainUnaryInterceptor(outer)}, f.server...)...)
 	authtestv1.RegisterTestServiceServer(gs, service{})
 	srv := httptest.NewUnstartedServer(gs)
 	srv.EnableHTTP2 = true
-	srv.Config.ErrorLog = log.New(io.Discard, "", 0) // net/http's line about the dropped trailer
 	srv.StartTLS()
 	t.Cleanup(srv.Close)
 	tlsConfig := srv.Client().Transport.(*http.Transport).TLSClientConfig.Clone()
 
 	ts, _, _ := f.tokenSource(f.iss.TokenURL())
 	creds := tokencreds.NewDPoP(ts, f.signer)
-	conn, err := grpc.NewClient(srv.Listener.Addr().String(), grpc.WithTransportCredentials(credentials.NewTLS(tlsConfig)),
-		grpc.WithPerRPCCredentials(creds), grpc.WithUnaryInterceptor(creds.UnaryClientInterceptor()))
+	dial := []grpc.DialOption{grpc.WithTransportCredentials(credentials.NewTLS(tlsConfig)),
+		grpc.WithPerRPCCredentials(creds), grpc.WithUnaryInterceptor(creds.UnaryClientInterceptor())}
+	if inner != nil {
+		dial = append(dial, grpc.WithChainUnaryInterceptor(inner))
+	}
+	conn, err := grpc.NewClient(srv.Listener.Addr().String(), dial...)
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { conn.Close() })
-	var trailer metadata.MD
-	_, err = authtestv1.NewTestServiceClient(conn).Authenticated(t.Context(), &authtestv1.AuthenticatedRequest{}, grpc.Trailer(&trailer))
-	if err != nil {
-		t.Fatalf("call: %v (trailer %v), want it retried with the refusal's nonce", err, trailer)
+	return authtestv1.NewTestServiceClient(conn)
+}
+
+// attempt is what a call's attempt, under the unary interceptor, got.
+type attempt struct {
+	err             error
+	header, trailer metadata.MD
+}
+
+// recordAttempts returns a client interceptor, to chain after the unary
+// interceptor, that records every attempt, and a function returning them.
+func recordAttempts() (grpc.UnaryClientInterceptor, func() []attempt) {
+	var mu sync.Mutex
+	var attempts []attempt
+	record := func(ctx context.Context, method string, req, reply any, cc *grpc.ClientConn, invoker grpc.UnaryInvoker, opts ...grpc.CallOption) error {
+		var a attempt
+		a.err = invoker(ctx, method, req, reply, cc, append(slices.Clip(opts), grpc.Header(&a.header), grpc.Trailer(&a.trailer))...)
+		mu.Lock()
+		attempts = append(attempts, a)
+		mu.Unlock()
+		return a.err
 	}
-	if n := len(f.received()); n != 2 {
-		t.Errorf("the call reached the server %d times, want 2 (refused without a nonce, then retried)", n)
+	return record, func() []attempt {
+		mu.Lock()
+		defer mu.Unlock()
+		return slices.Clone(attempts)
+	}
+}
+
+// Under grpc.Server.ServeHTTP grpcauth sends its challenge as a response
+// header. A server whose refusal carries that header and the dpop-nonce
+// trailer but not grpcauth's ErrorInfo (another RFC 9449 implementation,
+// or, as here, an interceptor or proxy that rewrites the status without
+// its details) gets the call retried on the header's use_dpop_nonce
+// challenge, as on a trailer's.
+func TestDPoP_UnaryCallIsRetriedOnAUseDPoPNonceChallengeInTheHeader(t *testing.T) {
+	stripDetails := func(ctx context.Context, req any, _ *grpc.UnaryServerInfo, h grpc.UnaryHandler) (any, error) {
+		resp, err := h(ctx, req)
+		if err != nil {
+			return nil, status.Error(codes.Unauthenticated, status.Convert(err).Message())
+		}
+		return resp, nil
+	}
+	refusal := refusalRetriedThroughServeHTTP(t, stripDetails)
+	if st := status.Convert(refusal.err); st.Code() != codes.Unauthenticated || len(st.Details()) != 0 {
+		t.Errorf("refusal = %v with %d details, want Unauthenticated without details", refusal.err, len(st.Details()))
+	}
+	if ch := refusal.header.Get("www-authenticate"); len(ch) != 1 || !strings.HasPrefix(ch[0], `DPoP error="use_dpop_nonce"`) {
+		t.Errorf("refusal's header challenge = %q, want use_dpop_nonce", ch)
+	}
+	if ch := refusal.trailer.Get("www-authenticate"); len(ch) != 0 {
+		t.Errorf("refusal's trailer challenge = %q, want none", ch)
+	}
+}
+
+// A header challenge, as a trailer's, asks for a nonce only with the
+// use_dpop_nonce error and only with a nonce the proof did not carry: the
+// unary interceptor does not retry another error (a bad token would be
+// refused again), nor a refusal of a proof that carried the server's
+// latest nonce.
+func TestDPoP_UnaryCallIsNotRetriedOnAHeaderChallengeOfAnotherErrorOrOfTheNonceItCarried(t *testing.T) {
+	for _, tt := range []struct {
+		name      string
+		challenge string
+		nonce     func(call int64) string // the refusal's dpop-nonce
+		calls     int                     // made one after the other
+		reached   int64                   // the server, in all
+	}{
+		// A new nonce each time, but invalid_token: never retried.
+		{"invalid_token", `DPoP error="invalid_token", algs="ES256"`, func(call int64) string { return "n" + strconv.FormatInt(call, 10) }, 1, 1},
+		// Always n1: the first call, without a nonce, is retried once
+		// with n1; the second, whose proof carries n1, is not.
+		{"the nonce the proof carried", `DPoP error="use_dpop_nonce", algs="ES256"`, func(int64) string { return "n1" }, 2, 3},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			f := newDPoPFixture(t, nil)
+			var reached atomic.Int64
+			refuse := func(ctx context.Context, _ any, _ *grpc.UnaryServerInfo, _ grpc.UnaryHandler) (any, error) {
+				call := reached.Add(1)
+				if err := grpc.SetHeader(ctx, metadata.Pairs("www-authenticate", tt.challenge)); err != nil {
+					t.Error(err)
+				}
+				if err := grpc.SetTrailer(ctx, metadata.Pairs("dpop-nonce", tt.nonce(call))); err != nil {
+					t.Error(err)
+				}
+				return nil, status.Error(codes.Unauthenticated, "refused")
+			}
+			client := f.serveHTTP(t, refuse, nil)
+			for range tt.calls {
+				if _, err := client.Authenticated(t.Context(), &authtestv1.AuthenticatedRequest{}); status.Code(err) != codes.Unauthenticated {
+					t.Fatalf("call: %v, want Unauthenticated", err)
+				}
+			}
+			if n := reached.Load(); n != tt.reached {
+				t.Errorf("the server was reached %d times, want %d", n, tt.reached)
+			}
+		})
 	}
 }
 
