@@ -82,7 +82,8 @@ func debugf(format string, a ...any) *rejection {
 // private material any entry holds is exposed: it is dropped too, under
 // whatever kid it appears.
 // The key an EC or OKP entry's "d" makes is derived for the first
-// maxDerivedKeys such entries only (see publicOfPrivate). An RSA prime
+// maxDerivedKeys scalars of the document that make one only (see
+// publicOfPrivate; a "d" that makes none spends none). An RSA prime
 // factor that an entry publishes exposes the key whose modulus it divides
 // (the first maxPublishedFactors such factors only); the skipped entry
 // holds its factors, for the caller to try on the last good set's keys
@@ -141,27 +142,25 @@ func parseEntries(body []byte, skipped *[]skippedKey, cur *entry) ([]*Key, error
 		byKID   = map[string]int{} // kid -> position in keys
 		drop    = map[string]bool{}
 		exposed = map[string]bool{} // thumbprints of keys whose private material is published
-		derived int                 // entries whose "d" made a public key
+		budget  = maxDerivedKeys    // scalar multiplications left (see publicOfPrivate)
 		factors []*big.Int          // RSA prime factors published, at most maxPublishedFactors
 	)
 	// note adds what r, the rejection of the entry raw, exposes, and
 	// returns the factors of the entry that count.
 	note := func(r *rejection, raw json.RawMessage, shadowed []member) []*big.Int {
-		if r.scalar && derived < maxDerivedKeys {
-			derived++
-			r.exposeDerived(raw)
+		if r.scalar {
+			r.exposeDerived(raw, &budget)
 		}
 		var curve *struct{ Kty, Crv json.RawMessage } // raw's, for an earlier "d"
 		for _, sh := range shadowed {
 			switch {
-			case sh.name == "d" && r.scalar && derived < maxDerivedKeys:
+			case sh.name == "d" && r.scalar && budget > 0:
 				if curve == nil {
 					curve = new(struct{ Kty, Crv json.RawMessage })
 					_ = json.Unmarshal(raw, curve) // as publicOfPrivate reads them
 				}
 				entry, _ := json.Marshal(map[string]json.RawMessage{"kty": curve.Kty, "crv": curve.Crv, "d": sh.value})
-				derived++
-				r.exposeDerived(entry)
+				r.exposeDerived(entry, &budget)
 			case sh.name != "d" && len(factors)+len(r.factors) < maxPublishedFactors:
 				r.factors = append(r.factors, primeFactors(map[string]json.RawMessage{sh.name: sh.value})...)
 			}
@@ -355,16 +354,17 @@ func panickedEntry(e entry) (sk skippedKey, ok bool) {
 	sk, ok = skippedKey{Index: e.index, KID: hintKID(e.raw), Warn: true, Exposes: r.exposed,
 		Reason: "contains private key material, and parsing it panicked in jwx: the issuer's key is exposed, never used"}, true
 	if r.scalar {
-		r.exposeDerived(raw)
+		r.exposeDerived(raw, nil)
 		sk.Exposes = r.exposed
 	}
 	return sk, ok
 }
 
 // exposeDerived adds to r.exposed the thumbprint of the public key the
-// "d" of raw, an EC or OKP entry, makes (see publicOfPrivate).
-func (r *rejection) exposeDerived(raw json.RawMessage) {
-	if tp := thumbprintOf(publicOfPrivate(raw)); tp != "" && !slices.Contains(r.exposed, tp) {
+// "d" of raw, an EC or OKP entry, makes (see publicOfPrivate, which
+// spends budget).
+func (r *rejection) exposeDerived(raw json.RawMessage, budget *int) {
+	if tp := thumbprintOf(publicOfPrivate(raw, budget)); tp != "" && !slices.Contains(r.exposed, tp) {
 		r.exposed = append(r.exposed, tp)
 	}
 }
@@ -809,7 +809,12 @@ var ecdhCurves = map[string]ecdh.Curve{"P-256": ecdh.P256(), "P-384": ecdh.P384(
 // forbids that, but a published scalar is exposed however it is written),
 // an Ed25519 d of 64 bytes as crypto/ed25519's PrivateKey, whose first 32
 // are the seed, and d may be in either base64 alphabet, as for jwx.
-func publicOfPrivate(raw json.RawMessage) map[string]json.RawMessage {
+// Deriving costs a scalar multiplication (up to 0.5 ms on P-521): each
+// spends one of *budget, and none is made once it is 0 (nil: no bound).
+// An entry whose d makes no key (another kty or curve, a d that does not
+// decode or is too long) spends nothing, so that no number of such
+// entries keeps a later scalar from exposing its key.
+func publicOfPrivate(raw json.RawMessage, budget *int) map[string]json.RawMessage {
 	var m struct {
 		Kty jwa.KeyType `json:"kty"`
 		Crv string      `json:"crv"`
@@ -833,6 +838,12 @@ func publicOfPrivate(raw json.RawMessage) map[string]json.RawMessage {
 		return nil
 	}
 	d = append(make([]byte, size-len(d), size), d...)
+	if budget != nil {
+		if *budget <= 0 {
+			return nil
+		}
+		*budget--
+	}
 	public := map[string]json.RawMessage{"kty": jsonString(string(m.Kty)), "crv": jsonString(m.Crv)}
 	if m.Crv == "Ed25519" {
 		public["x"] = jsonString(base64.RawURLEncoding.EncodeToString(ed25519.NewKeyFromSeed(d).Public().(ed25519.PublicKey)))
