@@ -11,10 +11,12 @@ import (
 	"encoding/json"
 	"fmt"
 	"maps"
+	"math/big"
 	"runtime"
 	"slices"
 	"strings"
 	"testing"
+	"time"
 )
 
 func TestParseJWKS_KeepsEachSupportedKeyType(t *testing.T) {
@@ -905,4 +907,51 @@ func TestSet_PrivateEntryLastReadOfADocumentOverTheEntryCapStopsItsKey(t *testin
 	first := maxEntries / 2
 	doc := `{"keys":[{}` + strings.Repeat(`,{}`, first-1) + `],"Keys":[` + strings.Repeat(`{},`, maxEntries-first-1) + private + strings.Repeat(`,{}`, 10) + `]}`
 	lastGoodSetLosesKeyA(t, doc, "its private key as the last entry read of a document over the cap")
+}
+
+// BenchmarkParseJWKS_PublishedFactorsOnTheLargestKeys measures the
+// costliest division work a 1 MiB document within the cap makes: as many
+// RSA keys of 8192 bits (the largest kept) as fit, about 730, and
+// maxPublishedFactors factors of about half their size (the costliest to
+// divide by), each tried on each key, and then on each key of a last good
+// set of the same keys (exposeFactored). The work is bounded by
+// maxPublishedFactors × keys divisions, but is not linear in the
+// document's size: see docs/key-set.md.
+func BenchmarkParseJWKS_PublishedFactorsOnTheLargestKeys(b *testing.B) {
+	odd := func(bits int) string {
+		x, err := rand.Int(rand.Reader, new(big.Int).Lsh(big.NewInt(1), uint(bits)))
+		must(b, err)
+		x.SetBit(x, bits-1, 1).SetBit(x, 0, 1)
+		return base64.RawURLEncoding.EncodeToString(x.Bytes())
+	}
+	var doc bytes.Buffer
+	doc.WriteString(`{"keys":[{"kty":"EC","oth":[`)
+	for i := range maxPublishedFactors {
+		if i > 0 {
+			doc.WriteByte(',')
+		}
+		doc.WriteString(`{"r":"` + odd(4096) + `"}`)
+	}
+	doc.WriteString(`]}`)
+	for i := 0; doc.Len() < 1<<20-1500; i++ {
+		fmt.Fprintf(&doc, `,{"kty":"RSA","kid":"k%d","e":"AQAB","n":"%s"}`, i, odd(8192))
+	}
+	doc.WriteString(`]}`)
+	keys, skipped, err := parseJWKS(doc.Bytes())
+	if err != nil || len(keys) < 700 {
+		b.Fatalf("parseJWKS = %d keys, %v; want the document's 8192-bit keys", len(keys), err)
+	}
+	unfactored := bytes.Replace(doc.Bytes(), []byte(`"oth"`), []byte(`"xth"`), 1)
+	last := newSnapshot(keys, 0, nil, time.Now())
+	for name, f := range map[string]func(){
+		"document":                   func() { _, _, _ = parseJWKS(doc.Bytes()) },
+		"document-without-factors":   func() { _, _, _ = parseJWKS(unfactored) },
+		"factors-on-a-last-good-set": func() { exposeFactored(skipped, last) },
+	} {
+		b.Run(name, func(b *testing.B) {
+			for b.Loop() {
+				f()
+			}
+		})
+	}
 }
