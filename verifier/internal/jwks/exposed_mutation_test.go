@@ -150,18 +150,7 @@ func TestSet_ECPrivateEntryOfAMemberNotReadForKeysStopsItsKey(t *testing.T) {
 		"over the entry cap":     `{"keys":[` + private + strings.Repeat(`,{}`, maxEntries) + `]}`,
 	} {
 		t.Run(name, func(t *testing.T) {
-			ts := newTestServer(t)
-			ts.setKeys(t, ecJWK(t, "ec"), rsaJWK(t, 1, "b"))
-			s, ft := startSet(t, Config{URL: ts.URL + "/keys"})
-			ready(t, s)
-			ts.set("/keys", reply{body: []byte(doc)})
-			ft.refreshNow(t)
-			if s.Current("ec") != nil {
-				t.Fatal("key ec still served after a document published its private key")
-			}
-			if s.Current("b") == nil {
-				t.Fatal("key b, never exposed, not served")
-			}
+			s, ts, ft := lastGoodSetLosesKeyEC(t, doc)
 			ts.setKeys(t, ecJWK(t, "ec"), rsaJWK(t, 1, "b"))
 			ft.refreshNow(t)
 			if s.Current("ec") != nil {
@@ -257,4 +246,41 @@ func TestParseJWKS_RepeatedDIsDerivedWithinTheDocumentsBudget(t *testing.T) {
 	if got := kids(keys); len(got) != 0 {
 		t.Fatalf("kept %v, want none: the repeated d's earlier value is the 32nd scalar, within the budget", got)
 	}
+}
+
+// A document that is cut short or breaks off after an entry that
+// publishes a private key is no key set, but the entries read before the
+// fault still expose their keys: the last good set stops serving them.
+func TestSet_PrivateEntryBeforeTheFaultOfAMalformedDocumentStopsItsKey(t *testing.T) {
+	testKeys(t)
+	private := string(jwkJSON(t, ecKey, "x", "", nil))
+	for name, doc := range map[string]string{
+		"cut short":                `{"keys":[` + private + `,{"kty":"EC","crv":`,
+		"a syntax error after it":  `{"keys":[` + private + `,}]}`,
+		"in a second keys member":  `{"keys":[],"keys":[` + private + `,{]}`,
+		"before an unclosed array": `{"keys":[` + private,
+	} {
+		t.Run(name, func(t *testing.T) { lastGoodSetLosesKeyEC(t, doc) })
+	}
+}
+
+// lastGoodSetLosesKeyEC loads the set {ec, b} (ecKey and rsaKeys[1]),
+// serves doc, which publishes ecKey's private key, and fails unless ec is
+// no longer served and b still is. It returns the set, its server and its
+// timers, for more fetches.
+func lastGoodSetLosesKeyEC(t *testing.T, doc string) (*Set, *testServer, *fakeTimers) {
+	t.Helper()
+	ts := newTestServer(t)
+	ts.setKeys(t, ecJWK(t, "ec"), rsaJWK(t, 1, "b"))
+	s, ft := startSet(t, Config{URL: ts.URL + "/keys"})
+	ready(t, s)
+	ts.set("/keys", reply{body: []byte(doc)})
+	ft.refreshNow(t)
+	if s.Current("ec") != nil {
+		t.Fatal("key ec still served after a document published its private key")
+	}
+	if s.Current("b") == nil {
+		t.Fatal("key b, never exposed, not served")
+	}
+	return s, ts, ft
 }
