@@ -194,6 +194,39 @@ func TestParseJWKS_DerivesAtMostMaxDerivedKeysPublicKeysPerDocument(t *testing.T
 	}
 }
 
+// Only an entry whose "d" makes a public key spends the document's budget
+// of maxDerivedKeys derivations: an entry whose "d" can make none (no
+// kty, an RSA or unknown kty, an unsupported curve, a "d" that does not
+// decode) costs no scalar multiplication and spends nothing, so that no
+// number of them stops a later EC scalar from exposing its key. Before,
+// each such entry spent one, and 32 of them left the key of a published
+// EC scalar usable.
+func TestParseJWKS_EntriesWhoseDMakesNoKeySpendNoDerivation(t *testing.T) {
+	testKeys(t)
+	d := base64.RawURLEncoding.EncodeToString(ecKey.D.FillBytes(make([]byte, 32)))
+	for name, junk := range map[string]string{
+		"no kty":             `{"d":"AQ"}`,
+		"kty rsa":            `{"kty":"rsa","d":"AQ"}`,
+		"an unknown curve":   `{"kty":"EC","crv":"P-224","d":"AQ"}`,
+		"a d that is no key": `{"kty":"EC","crv":"P-256","d":"!"}`,
+	} {
+		t.Run(name, func(t *testing.T) {
+			entries := []json.RawMessage{ecJWK(t, "ec")}
+			for range 2 * maxDerivedKeys {
+				entries = append(entries, json.RawMessage(junk))
+			}
+			entries = append(entries, json.RawMessage(`{"kty":"EC","crv":"P-256","d":"`+d+`"}`), rsaJWK(t, 1, "ok"))
+			keys, skipped, err := parseJWKS(jwksDoc(t, entries...))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := kids(keys); len(got) != 1 || got[0] != "ok" {
+				t.Fatalf("kept %v (%d skipped); want only \"ok\": the last entry publishes the private scalar of \"ec\"", got, len(skipped))
+			}
+		})
+	}
+}
+
 // jwx computes an EC key's thumbprint by writing x and y into buffers of
 // the curve's size, and panics when one is a larger number; only Validate
 // refuses such a key, and an entry with private material is never

@@ -82,7 +82,8 @@ func debugf(format string, a ...any) *rejection {
 // private material any entry holds is exposed: it is dropped too, under
 // whatever kid it appears.
 // The key an EC or OKP entry's "d" makes is derived for the first
-// maxDerivedKeys such entries only (see publicOfPrivate). An RSA prime
+// maxDerivedKeys scalars of the document that make one only (see
+// publicOfPrivate; a "d" that makes none spends none). An RSA prime
 // factor that an entry publishes exposes the key whose modulus it divides
 // (the first maxPublishedFactors such factors only); the skipped entry
 // holds its factors, for the caller to try on the last good set's keys
@@ -141,27 +142,25 @@ func parseEntries(body []byte, skipped *[]skippedKey, cur *entry) ([]*Key, error
 		byKID   = map[string]int{} // kid -> position in keys
 		drop    = map[string]bool{}
 		exposed = map[string]bool{} // thumbprints of keys whose private material is published
-		derived int                 // entries whose "d" made a public key
+		budget  = maxDerivedKeys    // scalar multiplications left (see publicOfPrivate)
 		factors []*big.Int          // RSA prime factors published, at most maxPublishedFactors
 	)
 	// note adds what r, the rejection of the entry raw, exposes, and
 	// returns the factors of the entry that count.
 	note := func(r *rejection, raw json.RawMessage, shadowed []member) []*big.Int {
-		if r.scalar && derived < maxDerivedKeys {
-			derived++
-			r.exposeDerived(raw)
+		if r.scalar {
+			r.exposeDerived(raw, &budget)
 		}
 		var curve *struct{ Kty, Crv json.RawMessage } // raw's, for an earlier "d"
 		for _, sh := range shadowed {
 			switch {
-			case sh.name == "d" && r.scalar && derived < maxDerivedKeys:
+			case sh.name == "d" && r.scalar && budget > 0:
 				if curve == nil {
 					curve = new(struct{ Kty, Crv json.RawMessage })
 					_ = json.Unmarshal(raw, curve) // as publicOfPrivate reads them
 				}
 				entry, _ := json.Marshal(map[string]json.RawMessage{"kty": curve.Kty, "crv": curve.Crv, "d": sh.value})
-				derived++
-				r.exposeDerived(entry)
+				r.exposeDerived(entry, &budget)
 			case sh.name != "d" && len(factors)+len(r.factors) < maxPublishedFactors:
 				r.factors = append(r.factors, primeFactors(map[string]json.RawMessage{sh.name: sh.value})...)
 			}
@@ -355,16 +354,17 @@ func panickedEntry(e entry) (sk skippedKey, ok bool) {
 	sk, ok = skippedKey{Index: e.index, KID: hintKID(e.raw), Warn: true, Exposes: r.exposed,
 		Reason: "contains private key material, and parsing it panicked in jwx: the issuer's key is exposed, never used"}, true
 	if r.scalar {
-		r.exposeDerived(raw)
+		r.exposeDerived(raw, nil)
 		sk.Exposes = r.exposed
 	}
 	return sk, ok
 }
 
 // exposeDerived adds to r.exposed the thumbprint of the public key the
-// "d" of raw, an EC or OKP entry, makes (see publicOfPrivate).
-func (r *rejection) exposeDerived(raw json.RawMessage) {
-	if tp := thumbprintOf(publicOfPrivate(raw)); tp != "" && !slices.Contains(r.exposed, tp) {
+// "d" of raw, an EC or OKP entry, makes (see publicOfPrivate, which
+// spends budget).
+func (r *rejection) exposeDerived(raw json.RawMessage, budget *int) {
+	if tp := thumbprintOf(publicOfPrivate(raw, budget)); tp != "" && !slices.Contains(r.exposed, tp) {
 		r.exposed = append(r.exposed, tp)
 	}
 }
@@ -578,19 +578,18 @@ func caseVariantOf(name string) string {
 	return ""
 }
 
-// holdsNothing reports whether a member's value is null, "" or [].
+// holdsNothing reports whether v, one valid JSON value, is null, "" or
+// []. It reads only v's bytes, never decoding it: a private member may
+// hold a long array (an "oth" of 90,000 primes in a 1 MiB document),
+// which decoding would turn into about 100 times its size in generic
+// values. A JSON string is empty only as "" (any escape writes a
+// character).
 func holdsNothing(v json.RawMessage) bool {
-	var x any
-	if json.Unmarshal(v, &x) != nil {
-		return false
-	}
-	switch x := x.(type) {
-	case nil:
+	switch v = bytes.TrimSpace(v); {
+	case string(v) == "null", string(v) == `""`:
 		return true
-	case string:
-		return x == ""
-	case []any:
-		return len(x) == 0
+	case len(v) >= 2 && v[0] == '[' && v[len(v)-1] == ']':
+		return len(bytes.TrimSpace(v[1:len(v)-1])) == 0
 	}
 	return false
 }
@@ -676,24 +675,39 @@ const maxPublishedFactors = 32
 // primeFactors returns the RSA prime factors an entry's members publish:
 // "p", "q" and the "r" of each "oth" (RFC 7518 6.3.2), in either base64
 // alphabet as jwx reads them, at most maxPublishedFactors; a member that
-// does not decode is left out.
+// does not decode is left out. "oth" is streamed, each of its members
+// decoded alone, and read no further once maxPublishedFactors are found:
+// a hostile "oth" of 90,000 primes costs what one of 32 does.
 func primeFactors(members map[string]json.RawMessage) []*big.Int {
-	values := []json.RawMessage{members["p"], members["q"]}
-	var oth []struct {
-		R json.RawMessage `json:"r"`
-	}
-	_ = json.Unmarshal(members["oth"], &oth)
-	for _, o := range oth {
-		values = append(values, o.R)
-	}
 	var out []*big.Int
-	for _, v := range values {
+	// add adds v's factor, if it decodes; false once out is full.
+	add := func(v json.RawMessage) bool {
 		var s string
-		if len(out) == maxPublishedFactors || json.Unmarshal(v, &s) != nil {
-			continue
+		if json.Unmarshal(v, &s) == nil {
+			if b, err := decodeBase64(s); err == nil {
+				out = append(out, new(big.Int).SetBytes(b))
+			}
 		}
-		if b, err := decodeBase64(s); err == nil {
-			out = append(out, new(big.Int).SetBytes(b))
+		return len(out) < maxPublishedFactors
+	}
+	if !add(members["p"]) || !add(members["q"]) {
+		return out
+	}
+	d := jsontext.NewDecoder(bytes.NewReader(members["oth"]), jsontext.AllowDuplicateNames(true), jsontext.AllowInvalidUTF8(true))
+	if t, err := d.ReadToken(); err != nil || t.Kind() != '[' {
+		return out
+	}
+	for d.PeekKind() != ']' {
+		v, err := d.ReadValue()
+		if err != nil {
+			return out
+		}
+		var o struct {
+			R json.RawMessage `json:"r"`
+		}
+		_ = json.Unmarshal(v, &o) // as encoding/json reads each member of the whole array
+		if !add(o.R) {
+			return out
 		}
 	}
 	return out
@@ -809,7 +823,12 @@ var ecdhCurves = map[string]ecdh.Curve{"P-256": ecdh.P256(), "P-384": ecdh.P384(
 // forbids that, but a published scalar is exposed however it is written),
 // an Ed25519 d of 64 bytes as crypto/ed25519's PrivateKey, whose first 32
 // are the seed, and d may be in either base64 alphabet, as for jwx.
-func publicOfPrivate(raw json.RawMessage) map[string]json.RawMessage {
+// Deriving costs a scalar multiplication (up to 0.5 ms on P-521): each
+// spends one of *budget, and none is made once it is 0 (nil: no bound).
+// An entry whose d makes no key (another kty or curve, a d that does not
+// decode or is too long) spends nothing, so that no number of such
+// entries keeps a later scalar from exposing its key.
+func publicOfPrivate(raw json.RawMessage, budget *int) map[string]json.RawMessage {
 	var m struct {
 		Kty jwa.KeyType `json:"kty"`
 		Crv string      `json:"crv"`
@@ -833,6 +852,12 @@ func publicOfPrivate(raw json.RawMessage) map[string]json.RawMessage {
 		return nil
 	}
 	d = append(make([]byte, size-len(d), size), d...)
+	if budget != nil {
+		if *budget <= 0 {
+			return nil
+		}
+		*budget--
+	}
 	public := map[string]json.RawMessage{"kty": jsonString(string(m.Kty)), "crv": jsonString(m.Crv)}
 	if m.Crv == "Ed25519" {
 		public["x"] = jsonString(base64.RawURLEncoding.EncodeToString(ed25519.NewKeyFromSeed(d).Public().(ed25519.PublicKey)))

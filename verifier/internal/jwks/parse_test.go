@@ -11,10 +11,12 @@ import (
 	"encoding/json"
 	"fmt"
 	"maps"
+	"math/big"
 	"runtime"
 	"slices"
 	"strings"
 	"testing"
+	"time"
 )
 
 func TestParseJWKS_KeepsEachSupportedKeyType(t *testing.T) {
@@ -764,8 +766,17 @@ var hostileEntries = map[string]string{
 }
 
 func BenchmarkParseJWKS_HostileDocument(b *testing.B) {
+	docs := make(map[string][]byte)
 	for name, e := range hostileEntries {
-		doc := hostileDocument(e, 1<<20)
+		docs[name] = hostileDocument(e, 1<<20)
+	}
+	benchmarkParse(b, docs)
+}
+
+// benchmarkParse runs a sub-benchmark of parseJWKS per document, reporting
+// allocations and the document's size.
+func benchmarkParse(b *testing.B, docs map[string][]byte) {
+	for name, doc := range docs {
 		b.Run(name, func(b *testing.B) {
 			b.ReportAllocs()
 			b.SetBytes(int64(len(doc)))
@@ -905,4 +916,106 @@ func TestSet_PrivateEntryLastReadOfADocumentOverTheEntryCapStopsItsKey(t *testin
 	first := maxEntries / 2
 	doc := `{"keys":[{}` + strings.Repeat(`,{}`, first-1) + `],"Keys":[` + strings.Repeat(`{},`, maxEntries-first-1) + private + strings.Repeat(`,{}`, 10) + `]}`
 	lastGoodSetLosesKeyA(t, doc, "its private key as the last entry read of a document over the cap")
+}
+
+// BenchmarkParseJWKS_PublishedFactorsOnTheLargestKeys measures the
+// costliest division work a 1 MiB document within the cap makes: as many
+// RSA keys of 8192 bits (the largest kept) as fit, about 730, and
+// maxPublishedFactors factors of about half their size (the costliest to
+// divide by), each tried on each key, and then on each key of a last good
+// set of the same keys (exposeFactored). The work is bounded by
+// maxPublishedFactors × keys divisions, but is not linear in the
+// document's size: see docs/key-set.md.
+func BenchmarkParseJWKS_PublishedFactorsOnTheLargestKeys(b *testing.B) {
+	odd := func(bits int) string {
+		x, err := rand.Int(rand.Reader, new(big.Int).Lsh(big.NewInt(1), uint(bits)))
+		must(b, err)
+		x.SetBit(x, bits-1, 1).SetBit(x, 0, 1)
+		return base64.RawURLEncoding.EncodeToString(x.Bytes())
+	}
+	var doc bytes.Buffer
+	doc.WriteString(`{"keys":[{"kty":"EC","oth":[`)
+	for i := range maxPublishedFactors {
+		if i > 0 {
+			doc.WriteByte(',')
+		}
+		doc.WriteString(`{"r":"` + odd(4096) + `"}`)
+	}
+	doc.WriteString(`]}`)
+	for i := 0; doc.Len() < 1<<20-1500; i++ {
+		fmt.Fprintf(&doc, `,{"kty":"RSA","kid":"k%d","e":"AQAB","n":"%s"}`, i, odd(8192))
+	}
+	doc.WriteString(`]}`)
+	keys, skipped, err := parseJWKS(doc.Bytes())
+	if err != nil || len(keys) < 700 {
+		b.Fatalf("parseJWKS = %d keys, %v; want the document's 8192-bit keys", len(keys), err)
+	}
+	unfactored := bytes.Replace(doc.Bytes(), []byte(`"oth"`), []byte(`"xth"`), 1)
+	last := newSnapshot(keys, 0, nil, time.Now())
+	for name, f := range map[string]func(){
+		"document":                   func() { _, _, _ = parseJWKS(doc.Bytes()) },
+		"document-without-factors":   func() { _, _, _ = parseJWKS(unfactored) },
+		"factors-on-a-last-good-set": func() { exposeFactored(skipped, last) },
+	} {
+		b.Run(name, func(b *testing.B) {
+			for b.Loop() {
+				f()
+			}
+		})
+	}
+}
+
+// BenchmarkParseJWKS_OneWideEntry parses documents of 1 MiB that are one
+// entry of many members: tens of thousands of distinct unknown members,
+// or an "oth" of 90,000 primes. The entry cap does not bound them (one
+// entry), MaxResponseSize does: see docs/key-set.md.
+func BenchmarkParseJWKS_OneWideEntry(b *testing.B) {
+	wide := func(member func(i int) string) []byte {
+		var doc bytes.Buffer
+		doc.WriteString(`{"keys":[{"kty":"RSA","e":"AQAB","n":"AQAB"`)
+		for i := 0; doc.Len() < 1<<20-100; i++ {
+			doc.WriteString("," + member(i))
+		}
+		doc.WriteString(`}]}`)
+		return doc.Bytes()
+	}
+	benchmarkParse(b, map[string][]byte{
+		"distinct-members": wide(func(i int) string { return fmt.Sprintf(`"m%d":1`, i) }),
+		"oth-of-90000": wide(func(i int) string {
+			if i == 0 {
+				return `"oth":[` + strings.Repeat(`{"r":"Aw"},`, 90000) + `{"r":"Aw"}]`
+			}
+			return fmt.Sprintf(`"m%d":1`, i)
+		}),
+	})
+}
+
+// A private member that holds a long array, an "oth" of 90,000 primes in
+// a 1 MiB document, is read only as far as the rule needs: whether it
+// holds anything, and its first maxPublishedFactors primes. Before, both
+// decoded it whole, into generic values and into a slice of every prime:
+// 127 MB allocated per fetch, 121 times the document (now 56 MB, 54 times,
+// most of it jwx's).
+func TestParseJWKS_LongOthIsReadOnlyAsFarAsTheRuleNeeds(t *testing.T) {
+	testKeys(t)
+	prime := base64.RawURLEncoding.EncodeToString(rsaKeys[0].Primes[0].Bytes())
+	var doc bytes.Buffer
+	doc.WriteString(`{"keys":[` + string(rsaJWK(t, 0, "a")) + `,` + string(rsaJWK(t, 1, "ok")) + `,{"kty":"EC","oth":[{"r":"` + prime + `"}`)
+	for doc.Len() < 1<<20-100 {
+		doc.WriteString(`,{"r":"Aw"}`)
+	}
+	doc.WriteString(`]}]}`)
+	var (
+		keys []*Key
+		err  error
+	)
+	alloc := allocatedBy(func() { keys, _, err = parseJWKS(doc.Bytes()) })
+	if err != nil || len(keys) != 1 || keys[0].ID != "ok" {
+		t.Fatalf("parseJWKS = %v, %v; want only \"ok\": the oth publishes a prime factor of \"a\"", kids(keys), err)
+	}
+	// jwx decodes the entry, "oth" included, into about 45 times its
+	// size: this package's reading of it adds about 8 times more now.
+	if limit := 80 * uint64(doc.Len()); alloc > limit {
+		t.Errorf("parsing %d bytes allocated %d bytes, want at most %d (80 times the document)", doc.Len(), alloc, limit)
+	}
 }
