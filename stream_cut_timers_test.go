@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 
 	"github.com/grpcauth/grpcauth/verifier"
@@ -142,6 +143,79 @@ func TestStream_RefusalInFlightAcrossTheCutIsNotReportedAgain(t *testing.T) {
 			}
 			if n := len(clock.added); n != 0 {
 				t.Errorf("%d timers set after the cut, want none", n)
+			}
+		})
+	}
+}
+
+// TestStream_TimerFiringAsTheHandlerReturnsReportsNothing: a stream's
+// expiry timer that fires as its handler returns, Config.Now still being
+// read on the timer's goroutine (after the timer saw the stream running)
+// when the handler returns, neither cuts the stream nor reports anything
+// for it: not the stale sign-in's cut, not its would-deny in dry run
+// (a Decision for a stream that had ended, after its own end), not the
+// expiry's cut in dry run, which dry run enforces. The stream's one
+// Decision is its allowed start, and no timer is set again.
+func TestStream_TimerFiringAsTheHandlerReturnsReportsNothing(t *testing.T) {
+	for _, tt := range []struct {
+		name     string
+		dryRun   bool
+		authTime time.Time // the sign-in, under signInRules' max_age_seconds of 300
+		exp      time.Time
+		at       time.Time // Config.Now as the timer fires: its cut is due
+	}{
+		{"stale sign-in, dry run", true, t0.Add(-200 * time.Second), t0.Add(time.Hour), t0.Add(staleIn)},
+		{"stale sign-in, enforced", false, t0.Add(-200 * time.Second), t0.Add(time.Hour), t0.Add(staleIn)},
+		// Signed in at t0: stale only after the exp plus the clock skew,
+		// the cut the timer is set for.
+		{"expiry, dry run", true, t0, t0.Add(time.Minute), t0.Add(24 * time.Hour)},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			clock, rec := newFakeClock(), &recorder{}
+			var hold atomic.Pointer[func()] // run by the next Config.Now, once
+			now := func() time.Time {
+				if f := hold.Swap(nil); f != nil {
+					(*f)()
+				}
+				return clock.Now()
+			}
+			claims := staleClaims(t, map[string]any{"exp": tt.exp.Unix(), "auth_time": tt.authTime.Unix()})
+			a := mustNew(t, Config{Verifier: staticVerifier{claims: claims}, Rules: signInRules, DryRun: tt.dryRun,
+				Now: now, afterFunc: clock.AfterFunc, OnDecision: rec.record, Logger: discardLogger()})
+			returning, result := make(chan struct{}), make(chan error, 1)
+			go func() {
+				result <- a.ServeCall(grpc.NewContextWithServerTransportStream(adapterContext(bearer("tok")), &trailerStream{}), mBidi, true, nil,
+					func(context.Context, *Guard) error {
+						<-returning
+						return nil
+					})
+			}()
+			ft := clock.next(t)
+			clock.setNow(tt.at)
+			reading, proceed, fired := make(chan struct{}), make(chan struct{}), make(chan struct{})
+			held := func() {
+				close(reading)
+				<-proceed
+			}
+			hold.Store(&held)
+			go func() {
+				defer close(fired)
+				ft.fire()
+			}()
+			await(t, reading, "the timer did not read Config.Now")
+			close(returning) // the handler returns while the timer reads the clock
+			if err := await(t, result, "ServeCall did not return"); err != nil {
+				t.Errorf("ServeCall = %v, want the handler's nil: the stream ended before its cut", err)
+			}
+			close(proceed)
+			await(t, fired, "the timer did not return")
+			rec.mu.Lock()
+			defer rec.mu.Unlock()
+			if len(rec.ds) != 1 || !rec.ds[0].Allowed || rec.ds[0].DryRun {
+				t.Errorf("decisions %+v, want the allowed start only", rec.ds)
+			}
+			if n := len(clock.added); n != 0 {
+				t.Errorf("%d timers set after the stream ended, want none", n)
 			}
 		})
 	}

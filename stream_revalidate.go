@@ -404,11 +404,19 @@ func (w *streamWatch) expire() { w.end(w.cutRefusal(false)) }
 // the rule's step-up refusal: the sign-in is now older than the rule's
 // max_age_seconds, as check would refuse it. In dry run the stream is not
 // cut: the refusal is reported as a would-deny, once, and the timer is
-// set again for the token's expiry, if it has one.
+// set again for the token's expiry, if it has one. Neither happens once
+// the watch is done (running): the handler may have returned while fire
+// read Config.Now, after fire saw the stream running, and a stream that
+// has ended gets no would-deny, as end cuts none. Like end's, the check is
+// made under w.mu and the report after it: the would-deny of a stream
+// whose handler returns meanwhile was decided while it ran.
 func (w *streamWatch) goStale() {
 	r, cause := w.cutRefusal(true)
 	if !w.plan.dryRun {
 		w.end(r, cause)
+		return
+	}
+	if !w.running() {
 		return
 	}
 	w.a.reportCut(w.ctx, w.method, w.plan, r, cause, true)
@@ -421,6 +429,17 @@ func (w *streamWatch) goStale() {
 		return
 	}
 	w.armUntil(&w.expiry, w.cutAt, w.cutAt.Sub(w.a.now()), w.expire)
+}
+
+// running reports whether the watch is not done: the handler has not
+// returned, and the stream was neither cut nor refused otherwise (settle).
+// w.mu orders it with those, as it orders end's cut: either running
+// reports true, and what the caller then reports came while the stream
+// ran, or the stream has ended, and the caller reports nothing.
+func (w *streamWatch) running() bool {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return !w.done
 }
 
 // errStreamExpired is Decision.Err of a stream cut at its token's expiry.
