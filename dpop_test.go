@@ -893,3 +893,47 @@ func TestDPoP_NonceFreshnessIsJudgedOnTheDPoPClock(t *testing.T) {
 		t.Errorf("dpop-nonce header = %q, want the DPoP clock's current nonce %q", got, want)
 	}
 }
+
+// Under grpc.Server.ServeHTTP a DPoP proof is checked against the URL of
+// the HTTP request net/http received: https over TLS and http over h2c
+// (the scheme from the connection, r.TLS, never from a header), the
+// request's host and the method's path. A proof for the other scheme or
+// another method is refused as invalid, an accepted proof is refused as
+// replayed when sent again, the scheme name matches in any case, and the
+// DPoP-bound token sent with the Bearer scheme is refused whatever proof
+// comes with it.
+func TestServeHTTP_DPoPProofIsCheckedAgainstTheRequestsURL(t *testing.T) {
+	d := newDPoPEnv(t)
+	for _, h2cMode := range []bool{false, true} {
+		c, errLog, url := serveHTTPAt(t, d.env, h2cMode)
+		otherScheme := "http" + strings.TrimPrefix(url, "https")
+		if h2cMode {
+			otherScheme = "https" + strings.TrimPrefix(url, "http")
+		}
+		call := func(auth, proof string) error {
+			_, err := c.Inherited(dpopCtx(bounded(t), auth, proof), &authtestv1.InheritedRequest{})
+			return err
+		}
+		proofFor := func(htu string) string {
+			return d.proof(t, d.key, mInherited, d.bound, grpcauthtest.ProofOptions{URL: htu})
+		}
+		good := proofFor(url + mInherited)
+		for _, tc := range []struct {
+			what, auth, proof string
+			code              codes.Code
+			reason            string
+		}{
+			{"proof for the request's URL", "DPoP " + d.bound, good, codes.OK, ""},
+			{"the same proof again", "DPoP " + d.bound, good, codes.Unauthenticated, ReasonDPoPReplayed},
+			{"proof for the other scheme", "DPoP " + d.bound, proofFor(otherScheme + mInherited), codes.Unauthenticated, ReasonDPoPProofInvalid},
+			{"proof for another method", "DPoP " + d.bound, proofFor(url + mAuth), codes.Unauthenticated, ReasonDPoPProofInvalid},
+			{"scheme name in another case", "dpop " + d.bound, proofFor(url + mInherited), codes.OK, ""},
+			{"bound token with the Bearer scheme", "Bearer " + d.bound, proofFor(url + mInherited), codes.Unauthenticated, ReasonDPoPBindingMismatch},
+		} {
+			if err := call(tc.auth, tc.proof); status.Code(err) != tc.code || tc.reason != "" && errorInfo(err).GetReason() != tc.reason {
+				t.Errorf("h2c %v, %s: %v, want %v %s", h2cMode, tc.what, err, tc.code, tc.reason)
+			}
+		}
+		errLog.check(t, fmt.Sprintf("h2c %v", h2cMode))
+	}
+}
