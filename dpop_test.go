@@ -937,3 +937,36 @@ func TestServeHTTP_DPoPProofIsCheckedAgainstTheRequestsURL(t *testing.T) {
 		errLog.check(t, fmt.Sprintf("h2c %v", h2cMode))
 	}
 }
+
+// Dry run relaxes a method's rule (require_dpop included), never the
+// binding of a token or the checks of its proof: a stolen DPoP-bound
+// token sent with the Bearer scheme, a proof for another method, a
+// replayed proof and an unbound token sent with the DPoP scheme are
+// refused in dry run as they are otherwise, with their reasons, and
+// reported as refusals, not as a dry run's would-deny.
+func TestDPoP_DryRunRelaxesNoBindingOrProofCheck(t *testing.T) {
+	var rec recorder
+	d := newDPoPEnv(t, func(c *Config, _ *verifier.Config) { c.DryRun, c.OnDecision = true, rec.record })
+	used := d.proof(t, d.key, mAuth, d.bound, grpcauthtest.ProofOptions{})
+	err, _, _ := d.callUnaryMD(dpopCtx(t.Context(), "DPoP "+d.bound, used), mAuth)
+	checkStatus(t, err, codes.OK, "")
+	unbound := d.scoped(t, "test:read")
+	for _, tc := range []struct {
+		what   string
+		ctx    context.Context
+		reason string
+	}{
+		{"bound token with the Bearer scheme", dpopCtx(t.Context(), "Bearer "+d.bound, d.proof(t, d.key, mAuth, d.bound, grpcauthtest.ProofOptions{})), ReasonDPoPBindingMismatch},
+		{"proof for another method", dpopCtx(t.Context(), "DPoP "+d.bound, d.proof(t, d.key, mInherited, d.bound, grpcauthtest.ProofOptions{})), ReasonDPoPProofInvalid},
+		{"replayed proof", dpopCtx(t.Context(), "DPoP "+d.bound, used), ReasonDPoPReplayed},
+		{"unbound token with the DPoP scheme", dpopCtx(t.Context(), "DPoP "+unbound, d.proof(t, d.key, mAuth, unbound, grpcauthtest.ProofOptions{})), ReasonDPoPBindingMismatch},
+	} {
+		err, _, _ := d.callUnaryMD(tc.ctx, mAuth)
+		if status.Code(err) != codes.Unauthenticated || errorInfo(err).GetReason() != tc.reason {
+			t.Errorf("%s: %v, want Unauthenticated %s", tc.what, err, tc.reason)
+		}
+		if dec := rec.last(t); dec.Allowed || dec.DryRun || dec.Reason != tc.reason {
+			t.Errorf("%s: decision allowed %v, dry run %v, reason %q; want a refusal with %s", tc.what, dec.Allowed, dec.DryRun, dec.Reason, tc.reason)
+		}
+	}
+}
