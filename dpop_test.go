@@ -13,6 +13,7 @@ import (
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
 
@@ -969,4 +970,36 @@ func TestDPoP_DryRunRelaxesNoBindingOrProofCheck(t *testing.T) {
 			t.Errorf("%s: decision allowed %v, dry run %v, reason %q; want a refusal with %s", tc.what, dec.Allowed, dec.DryRun, dec.Reason, tc.reason)
 		}
 	}
+}
+
+// Under grpc.Server.ServeHTTP grpc-go names and routes a call by the
+// decoded r.URL.Path, and grpcauth sees that name only: a request whose
+// path escapes a character of the method's (an unreserved one, or the
+// "/" between service and method) reaches the method, and its proof is
+// checked against the method's path. A proof naming that path is
+// accepted; one naming the escaped "/" as the client wrote it, which
+// normalisation keeps, is refused (fail closed), and one for another
+// method is refused.
+func TestServeHTTP_DPoPProofNamesTheMethodGRPCGoRoutesTo(t *testing.T) {
+	d := newDPoPEnv(t)
+	_, errLog, url := serveHTTPAt(t, d.env, true)
+	conn := dial(t, strings.TrimPrefix(url, "http://"), insecure.NewCredentials())
+	const escapedSlash = "/authtest.v1.TestService%2FInherited"
+	for _, tc := range []struct {
+		path, htuPath string
+		code          codes.Code
+	}{
+		{"/authtest.v1.TestService/Inherit%65d", mInherited, codes.OK},
+		{"/authtest.v1.TestService/Inherit%65d", "/authtest.v1.TestService/Inherit%65d", codes.OK},
+		{escapedSlash, mInherited, codes.OK},
+		{escapedSlash, escapedSlash, codes.Unauthenticated},
+		{escapedSlash, mAuth, codes.Unauthenticated},
+	} {
+		p := d.proof(t, d.key, mInherited, d.bound, grpcauthtest.ProofOptions{URL: url + tc.htuPath})
+		err := conn.Invoke(dpopCtx(bounded(t), "DPoP "+d.bound, p), tc.path, &authtestv1.InheritedRequest{}, &authtestv1.InheritedResponse{})
+		if status.Code(err) != tc.code || tc.code != codes.OK && errorInfo(err).GetReason() != ReasonDPoPProofInvalid {
+			t.Errorf("path %s, htu path %s: %v, want %v", tc.path, tc.htuPath, err, tc.code)
+		}
+	}
+	errLog.check(t, "h2c")
 }
