@@ -13,6 +13,7 @@ import (
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
 
@@ -892,4 +893,113 @@ func TestDPoP_NonceFreshnessIsJudgedOnTheDPoPClock(t *testing.T) {
 	if got, want := header.Get(MetadataDPoPNonce), nonces.Nonce(dpopNow); len(got) != 1 || got[0] != want {
 		t.Errorf("dpop-nonce header = %q, want the DPoP clock's current nonce %q", got, want)
 	}
+}
+
+// Under grpc.Server.ServeHTTP a DPoP proof is checked against the URL of
+// the HTTP request net/http received: https over TLS and http over h2c
+// (the scheme from the connection, r.TLS, never from a header), the
+// request's host and the method's path. A proof for the other scheme or
+// another method is refused as invalid, an accepted proof is refused as
+// replayed when sent again, the scheme name matches in any case, and the
+// DPoP-bound token sent with the Bearer scheme is refused whatever proof
+// comes with it.
+func TestServeHTTP_DPoPProofIsCheckedAgainstTheRequestsURL(t *testing.T) {
+	d := newDPoPEnv(t)
+	for _, h2cMode := range []bool{false, true} {
+		c, errLog, url := serveHTTPAt(t, d.env, h2cMode)
+		otherScheme := "http" + strings.TrimPrefix(url, "https")
+		if h2cMode {
+			otherScheme = "https" + strings.TrimPrefix(url, "http")
+		}
+		call := func(auth, proof string) error {
+			_, err := c.Inherited(dpopCtx(bounded(t), auth, proof), &authtestv1.InheritedRequest{})
+			return err
+		}
+		proofFor := func(htu string) string {
+			return d.proof(t, d.key, mInherited, d.bound, grpcauthtest.ProofOptions{URL: htu})
+		}
+		good := proofFor(url + mInherited)
+		for _, tc := range []struct {
+			what, auth, proof string
+			code              codes.Code
+			reason            string
+		}{
+			{"proof for the request's URL", "DPoP " + d.bound, good, codes.OK, ""},
+			{"the same proof again", "DPoP " + d.bound, good, codes.Unauthenticated, ReasonDPoPReplayed},
+			{"proof for the other scheme", "DPoP " + d.bound, proofFor(otherScheme + mInherited), codes.Unauthenticated, ReasonDPoPProofInvalid},
+			{"proof for another method", "DPoP " + d.bound, proofFor(url + mAuth), codes.Unauthenticated, ReasonDPoPProofInvalid},
+			{"scheme name in another case", "dpop " + d.bound, proofFor(url + mInherited), codes.OK, ""},
+			{"bound token with the Bearer scheme", "Bearer " + d.bound, proofFor(url + mInherited), codes.Unauthenticated, ReasonDPoPBindingMismatch},
+		} {
+			if err := call(tc.auth, tc.proof); status.Code(err) != tc.code || tc.reason != "" && errorInfo(err).GetReason() != tc.reason {
+				t.Errorf("h2c %v, %s: %v, want %v %s", h2cMode, tc.what, err, tc.code, tc.reason)
+			}
+		}
+		errLog.check(t, fmt.Sprintf("h2c %v", h2cMode))
+	}
+}
+
+// Dry run relaxes a method's rule (require_dpop included), never the
+// binding of a token or the checks of its proof: a stolen DPoP-bound
+// token sent with the Bearer scheme, a proof for another method, a
+// replayed proof and an unbound token sent with the DPoP scheme are
+// refused in dry run as they are otherwise, with their reasons, and
+// reported as refusals, not as a dry run's would-deny.
+func TestDPoP_DryRunRelaxesNoBindingOrProofCheck(t *testing.T) {
+	var rec recorder
+	d := newDPoPEnv(t, func(c *Config, _ *verifier.Config) { c.DryRun, c.OnDecision = true, rec.record })
+	used := d.proof(t, d.key, mAuth, d.bound, grpcauthtest.ProofOptions{})
+	err, _, _ := d.callUnaryMD(dpopCtx(t.Context(), "DPoP "+d.bound, used), mAuth)
+	checkStatus(t, err, codes.OK, "")
+	unbound := d.scoped(t, "test:read")
+	for _, tc := range []struct {
+		what   string
+		ctx    context.Context
+		reason string
+	}{
+		{"bound token with the Bearer scheme", dpopCtx(t.Context(), "Bearer "+d.bound, d.proof(t, d.key, mAuth, d.bound, grpcauthtest.ProofOptions{})), ReasonDPoPBindingMismatch},
+		{"proof for another method", dpopCtx(t.Context(), "DPoP "+d.bound, d.proof(t, d.key, mInherited, d.bound, grpcauthtest.ProofOptions{})), ReasonDPoPProofInvalid},
+		{"replayed proof", dpopCtx(t.Context(), "DPoP "+d.bound, used), ReasonDPoPReplayed},
+		{"unbound token with the DPoP scheme", dpopCtx(t.Context(), "DPoP "+unbound, d.proof(t, d.key, mAuth, unbound, grpcauthtest.ProofOptions{})), ReasonDPoPBindingMismatch},
+	} {
+		err, _, _ := d.callUnaryMD(tc.ctx, mAuth)
+		if status.Code(err) != codes.Unauthenticated || errorInfo(err).GetReason() != tc.reason {
+			t.Errorf("%s: %v, want Unauthenticated %s", tc.what, err, tc.reason)
+		}
+		if dec := rec.last(t); dec.Allowed || dec.DryRun || dec.Reason != tc.reason {
+			t.Errorf("%s: decision allowed %v, dry run %v, reason %q; want a refusal with %s", tc.what, dec.Allowed, dec.DryRun, dec.Reason, tc.reason)
+		}
+	}
+}
+
+// Under grpc.Server.ServeHTTP grpc-go names and routes a call by the
+// decoded r.URL.Path, and grpcauth sees that name only: a request whose
+// path escapes a character of the method's (an unreserved one, or the
+// "/" between service and method) reaches the method, and its proof is
+// checked against the method's path. A proof naming that path is
+// accepted; one naming the escaped "/" as the client wrote it, which
+// normalisation keeps, is refused (fail closed), and one for another
+// method is refused.
+func TestServeHTTP_DPoPProofNamesTheMethodGRPCGoRoutesTo(t *testing.T) {
+	d := newDPoPEnv(t)
+	_, errLog, url := serveHTTPAt(t, d.env, true)
+	conn := dial(t, strings.TrimPrefix(url, "http://"), insecure.NewCredentials())
+	const escapedSlash = "/authtest.v1.TestService%2FInherited"
+	for _, tc := range []struct {
+		path, htuPath string
+		code          codes.Code
+	}{
+		{"/authtest.v1.TestService/Inherit%65d", mInherited, codes.OK},
+		{"/authtest.v1.TestService/Inherit%65d", "/authtest.v1.TestService/Inherit%65d", codes.OK},
+		{escapedSlash, mInherited, codes.OK},
+		{escapedSlash, escapedSlash, codes.Unauthenticated},
+		{escapedSlash, mAuth, codes.Unauthenticated},
+	} {
+		p := d.proof(t, d.key, mInherited, d.bound, grpcauthtest.ProofOptions{URL: url + tc.htuPath})
+		err := conn.Invoke(dpopCtx(bounded(t), "DPoP "+d.bound, p), tc.path, &authtestv1.InheritedRequest{}, &authtestv1.InheritedResponse{})
+		if status.Code(err) != tc.code || tc.code != codes.OK && errorInfo(err).GetReason() != ReasonDPoPProofInvalid {
+			t.Errorf("path %s, htu path %s: %v, want %v", tc.path, tc.htuPath, err, tc.code)
+		}
+	}
+	errLog.check(t, "h2c")
 }
