@@ -423,6 +423,19 @@ func orDefault(v, def string) string {
 	return v
 }
 
+// audienceWarnings returns a warning when ISSUER is set and AUDIENCE is
+// not (nor SKIP_AUDIENCE_CHECK): the aud checked is then the default,
+// api://default, the audience of Okta's default authorization server,
+// which every API using that server shares, and which other providers
+// never issue (every token refused). Not refused: with Okta's default
+// server it is right.
+func audienceWarnings(cfg config) []string {
+	if cfg.issuer == "" || cfg.audienceSet || cfg.skipAudienceCheck {
+		return nil
+	}
+	return []string{fmt.Sprintf("AUDIENCE is unset: tokens must carry aud %s, the audience of Okta's default authorization server; set AUDIENCE to this API's audience", dev.Audience)}
+}
+
 // ignoredSettings returns a warning for each setting of cfg that has no
 // effect: a likely misspelt variable (typos); DEV_ISSUER_ADDR given (in
 // the environment or as a flag, at any value, its default too) while

@@ -153,3 +153,18 @@ func TestIssuerSlashWarnings_KnownProvidersTrailingSlash(t *testing.T) {
 		}
 	}
 }
+
+// TestAudienceWarnings_DefaultAudienceWithARealIssuerIsSaid: with ISSUER
+// and no AUDIENCE the server checks api://default, the aud of Okta's
+// default authorization server alone: said at start-up, so that a team on
+// another provider (every token refused) or sharing Okta's default server
+// with other APIs (their tokens accepted) sees it.
+func TestAudienceWarnings_DefaultAudienceWithARealIssuerIsSaid(t *testing.T) {
+	const okta = "https://example.okta.com/oauth2/default"
+	checkWarnings(t, audienceWarnings, []warningCase{
+		{map[string]string{"ISSUER": okta}, "AUDIENCE is unset: tokens must carry aud api://default"},
+		{map[string]string{"ISSUER": okta, "AUDIENCE": "api://default"}, ""},
+		{map[string]string{"ISSUER": okta, "SKIP_AUDIENCE_CHECK": "true", "CLIENT_IDS": "a"}, ""},
+		{nil, ""}, // the development issuer mints api://default
+	})
+}
