@@ -4,11 +4,15 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"net"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
+	"unicode"
 
 	"github.com/grpcauth/grpcauth/examples/items/internal/dev"
+	"github.com/grpcauth/grpcauth/internal/endpoint"
 	"github.com/grpcauth/grpcauth/verifier"
 )
 
@@ -31,6 +35,11 @@ type config struct {
 	// devDPoPNonces makes the development issuer require DPoP nonces
 	// (grpcauthtest.Config.DPoPNonces).
 	devDPoPNonces bool
+	// audienceSet is true when AUDIENCE was given (in the environment or
+	// as a flag).
+	audienceSet bool
+	// typos are warnings about likely misspelt variables (typos).
+	typos []string
 	// devIssuerAddrSet is true when DEV_ISSUER_ADDR was given (in the
 	// environment, even empty, or as a flag), whatever its value.
 	devIssuerAddrSet bool
@@ -79,15 +88,32 @@ func loadConfig(args []string, lookupEnv func(string) (string, bool)) (config, e
 	}
 	cfg := config{
 		issuer:        *issuer,
-		audiences:     list(*audience),
 		jwksURI:       *jwksURI,
 		addr:          *addr,
 		devIssuerAddr: *devAddr,
-		scopeClaims:   list(*scopeClaims),
-		clientIDs:     list(*clientIDs),
 		metricsAddr:   *metricsAddr,
 		webAddr:       *webAddr,
 	}
+	_, audienceInEnv := lookupEnv("AUDIENCE")
+	cfg.audienceSet = audienceInEnv || flagSet(fs, "audience")
+	for _, l := range []struct {
+		name  string
+		v     string
+		dst   *[]string
+		names bool // entries are claim names
+	}{{"AUDIENCE", *audience, &cfg.audiences, false}, {"SCOPE_CLAIMS", *scopeClaims, &cfg.scopeClaims, true}, {"CLIENT_IDS", *clientIDs, &cfg.clientIDs, false}} {
+		var err error
+		if *l.dst, err = list(l.name, l.v, l.names); err != nil {
+			return config{}, err
+		}
+	}
+	if err := cfg.checkURLs(); err != nil {
+		return config{}, err
+	}
+	if err := cfg.checkListenAddrs(); err != nil {
+		return config{}, err
+	}
+	cfg.typos = typos(fs, lookupEnv)
 	// Given, not only moved from the default: set to the default, it is
 	// as ignored with ISSUER (ignoredSettings).
 	_, devAddrInEnv := lookupEnv("DEV_ISSUER_ADDR")
@@ -122,10 +148,22 @@ func loadConfig(args []string, lookupEnv func(string) (string, bool)) (config, e
 	if !cfg.skipAudienceCheck && len(cfg.audiences) == 0 {
 		return config{}, errors.New("server: AUDIENCE is empty")
 	}
-	for _, kv := range list(*requireClaims) {
+	entries, err := list("REQUIRE_CLAIMS", *requireClaims, false)
+	if err != nil {
+		return config{}, err
+	}
+	for _, kv := range entries {
 		name, value, ok := strings.Cut(kv, "=")
-		if !ok || name == "" {
+		name, value = strings.TrimSpace(name), strings.TrimSpace(value)
+		if !ok || name == "" || value == "" {
 			return config{}, fmt.Errorf("server: REQUIRE_CLAIMS entry %q is not name=value", kv)
+		}
+		if err := checkClaimName("REQUIRE_CLAIMS", name); err != nil {
+			return config{}, err
+		}
+		if _, dup := cfg.requireClaims[name]; dup {
+			// One value would silently replace the other.
+			return config{}, fmt.Errorf("server: REQUIRE_CLAIMS names claim %q twice", name)
 		}
 		if cfg.requireClaims == nil {
 			cfg.requireClaims = map[string]any{}
@@ -133,6 +171,66 @@ func loadConfig(args []string, lookupEnv func(string) (string, bool)) (config, e
 		cfg.requireClaims[name] = value
 	}
 	return cfg, nil
+}
+
+// checkURLs refuses an ISSUER or JWKS_URI that verifier.New would refuse
+// (not https, or plain http beyond loopback; userinfo; no host; for
+// ISSUER a query or fragment, which an issuer identifier never has),
+// before anything listens, with an error that names the variable and
+// quotes the URL without its userinfo, query or fragment, where a secret
+// may be.
+func (cfg config) checkURLs() error {
+	for _, s := range []struct{ name, v string }{{"ISSUER", cfg.issuer}, {"JWKS_URI", cfg.jwksURI}} {
+		if s.v == "" {
+			continue
+		}
+		u, err := endpoint.Parse(s.v)
+		if err == nil {
+			err = endpoint.Check(u)
+		}
+		if err == nil && s.name == "ISSUER" && strings.ContainsAny(s.v, "?#") {
+			err = errors.New("an issuer identifier has no query or fragment (RFC 8414, section 2)")
+		}
+		if err != nil {
+			return fmt.Errorf("server: %s %s: %w", s.name, endpoint.RedactString(s.v), err)
+		}
+	}
+	return nil
+}
+
+// checkListenAddrs refuses a listen address (ADDR, WEB_ADDR unless off,
+// METRICS_ADDR when set, DEV_ISSUER_ADDR without ISSUER) that is not
+// HOST:PORT with a port from 0 to 65535, and, without ISSUER, one beyond
+// loopback: the development issuer's client secrets are published, so a
+// server trusting it must not be reachable from other machines (a
+// deployment that forgot ISSUER would otherwise serve, to the network,
+// whatever anyone on the host mints). An empty host listens on every
+// interface.
+func (cfg config) checkListenAddrs() error {
+	for _, a := range []struct {
+		name, v string
+		skip    bool
+	}{
+		{"ADDR", cfg.addr, false},
+		{"WEB_ADDR", cfg.webAddr, cfg.webAddr == webOff},
+		{"METRICS_ADDR", cfg.metricsAddr, cfg.metricsAddr == ""},
+		{"DEV_ISSUER_ADDR", cfg.devIssuerAddr, cfg.issuer != ""},
+	} {
+		if a.skip {
+			continue
+		}
+		host, port, err := net.SplitHostPort(a.v)
+		if err != nil {
+			return fmt.Errorf("server: %s %q is not HOST:PORT, such as 127.0.0.1:50051", a.name, a.v)
+		}
+		if _, err := strconv.ParseUint(port, 10, 16); err != nil {
+			return fmt.Errorf("server: %s %q: the port must be a number from 0 to 65535", a.name, a.v)
+		}
+		if cfg.issuer == "" && !endpoint.IsLoopback(host) {
+			return fmt.Errorf("server: %s %q is beyond loopback, and without ISSUER the development issuer runs, whose client secrets are published: listen on 127.0.0.1, [::1] or localhost, or set ISSUER to a real authorization server", a.name, a.v)
+		}
+	}
+	return nil
 }
 
 // checkSetButEmpty refuses ISSUER and AUDIENCE when they are set (in the
@@ -213,14 +311,108 @@ func issuerWarnings(issuer string) []string {
 	return nil
 }
 
-// list splits a comma-separated setting, dropping empty entries and space.
-func list(s string) []string {
+// issuerSlashWarnings returns a warning when issuer, which has passed
+// verifier.New, differs by a trailing slash from the form its provider
+// gives its issuers: a token's iss must equal ISSUER exactly, so every
+// token would be refused (ACCESS_TOKEN_INVALID), and discovery fails
+// first when the issuer serves it. Auth0's issuers end with a slash;
+// Okta's custom authorization servers (/oauth2/...), Keycloak's realms
+// (/realms/...), Cognito's user pools and Entra ID's v2.0 endpoint have
+// none. Other issuers cannot be told, and get no warning.
+func issuerSlashWarnings(issuer string) []string {
+	u, err := url.Parse(issuer)
+	if err != nil {
+		return nil
+	}
+	host := strings.ToLower(u.Hostname())
+	trimmed := strings.TrimRight(u.Path, "/")
+	switch {
+	case (host == "auth0.com" || strings.HasSuffix(host, ".auth0.com")) && u.Path == "":
+		return []string{fmt.Sprintf("ISSUER %s has no trailing slash, but Auth0's issuer ends with a slash: tokens' iss would not match. Use %s/", issuer, issuer)}
+	case !strings.HasSuffix(u.Path, "/") || trimmed == "":
+		return nil
+	case strings.HasPrefix(u.Path, "/oauth2/") && slices.ContainsFunc(oktaOrgDomains, func(d string) bool { return strings.HasSuffix(host, d) }),
+		strings.Contains(u.Path, "/realms/"),
+		strings.HasPrefix(host, "cognito-idp.") && strings.HasSuffix(host, ".amazonaws.com"),
+		host == "login.microsoftonline.com" && strings.HasSuffix(trimmed, "/v2.0"):
+		u.Path = trimmed
+		return []string{fmt.Sprintf("ISSUER %s ends with a slash, but this provider's issuer has no trailing slash: tokens' iss would not match. Use %s", issuer, u.String())}
+	}
+	return nil
+}
+
+// list splits name's comma-separated setting s, dropping the space around
+// entries; s of nothing but space is no entry (the setting's default). An
+// empty entry ("a,,b", a trailing comma) is refused, as is one holding a
+// control character, and, when names is set (claim names), one holding
+// space ("scp roles", a list separated by spaces): the setting would not
+// be what it reads as.
+func list(name, s string, names bool) ([]string, error) {
+	if strings.TrimSpace(s) == "" {
+		return nil, nil
+	}
 	var out []string
 	for _, f := range strings.Split(s, ",") {
-		if f = strings.TrimSpace(f); f != "" {
-			out = append(out, f)
+		f = strings.TrimSpace(f)
+		if f == "" {
+			return nil, fmt.Errorf("server: %s %q has an empty entry: separate entries with single commas", name, s)
 		}
+		if strings.ContainsFunc(f, unicode.IsControl) {
+			return nil, fmt.Errorf("server: %s entry %q holds a control character", name, f)
+		}
+		if names {
+			if err := checkClaimName(name, f); err != nil {
+				return nil, err
+			}
+		}
+		out = append(out, f)
 	}
+	return out, nil
+}
+
+// checkClaimName refuses a claim name, in the setting name, that holds
+// space or a control character, which no claim name an identity provider
+// issues does.
+func checkClaimName(name, claim string) error {
+	if strings.ContainsFunc(claim, func(r rune) bool { return unicode.IsSpace(r) || unicode.IsControl(r) }) {
+		return fmt.Errorf("server: %s claim name %q holds space or a control character: separate entries with commas", name, claim)
+	}
+	return nil
+}
+
+// typoVariants are the spellings of a setting's name that typos warns
+// about: each pair's first part replaced by its second, or the other way.
+var typoVariants = [][2]string{{"URI", "URL"}, {"ADDR", "ADDRESS"}}
+
+// typos returns a warning for each variable in the environment that the
+// server does not read, but whose name is one it does read, which is
+// unset, with an S added or dropped at the end (AUDIENCES, CLIENT_ID,
+// SCOPE_CLAIM), or spelt with URL for URI or ADDRESS for ADDR (JWKS_URL,
+// METRICS_ADDRESS): likely a misspelling, whose setting would silently
+// stay at its default. A variable whose right name is set too is someone
+// else's (the example client's CLIENT_ID), and not warned about.
+func typos(fs *flag.FlagSet, lookupEnv func(string) (string, bool)) []string {
+	var out []string
+	fs.VisitAll(func(f *flag.Flag) {
+		name := strings.ToUpper(strings.ReplaceAll(f.Name, "-", "_"))
+		if _, set := lookupEnv(name); set {
+			return
+		}
+		variants := []string{name + "S"}
+		if n, ok := strings.CutSuffix(name, "S"); ok {
+			variants = append(variants, n)
+		}
+		for _, v := range typoVariants {
+			if n, ok := strings.CutSuffix(name, v[0]); ok {
+				variants = append(variants, n+v[1])
+			}
+		}
+		for _, v := range variants {
+			if _, set := lookupEnv(v); set {
+				out = append(out, fmt.Sprintf("%s is set, but the server reads %s, which is unset: a misspelling? %s stays at its default", v, name, name))
+			}
+		}
+	})
 	return out
 }
 
@@ -231,15 +423,35 @@ func orDefault(v, def string) string {
 	return v
 }
 
-// ignoredSettings returns a warning for each setting of cfg that has no
-// effect: DEV_ISSUER_ADDR given (in the environment or as a flag, at any
-// value, its default too) while ISSUER is set, and so no development
-// issuer starts. It is accepted, not refused (a shell
-// may still export it from local runs), but said, so that nobody takes
-// the address for part of the deployment.
-func ignoredSettings(cfg config) []string {
-	if cfg.issuer != "" && cfg.devIssuerAddrSet {
-		return []string{"DEV_ISSUER_ADDR is ignored: ISSUER names the authorization server"}
+// audienceWarnings returns a warning when ISSUER is set and AUDIENCE is
+// not (nor SKIP_AUDIENCE_CHECK): the aud checked is then the default,
+// api://default, the audience of Okta's default authorization server,
+// which every API using that server shares, and which other providers
+// never issue (every token refused). Not refused: with Okta's default
+// server it is right.
+func audienceWarnings(cfg config) []string {
+	if cfg.issuer == "" || cfg.audienceSet || cfg.skipAudienceCheck {
+		return nil
 	}
-	return nil
+	return []string{fmt.Sprintf("AUDIENCE is unset: tokens must carry aud %s, the audience of Okta's default authorization server; set AUDIENCE to this API's audience", dev.Audience)}
+}
+
+// ignoredSettings returns a warning for each setting of cfg that has no
+// effect: a likely misspelt variable (typos); DEV_ISSUER_ADDR given (in
+// the environment or as a flag, at any value, its default too) while
+// ISSUER is set, and so no development issuer starts; AUDIENCE given
+// while ISSUER is set and SKIP_AUDIENCE_CHECK is true, so that no aud is
+// checked. They are accepted, not refused (a shell may still export
+// DEV_ISSUER_ADDR from local runs), but said, so that nobody takes them
+// for part of the deployment.
+func ignoredSettings(cfg config) []string {
+	out := cfg.typos
+	if cfg.issuer != "" && cfg.devIssuerAddrSet {
+		out = append(out, "DEV_ISSUER_ADDR is ignored: ISSUER names the authorization server")
+	}
+	if cfg.issuer != "" && cfg.skipAudienceCheck && cfg.audienceSet {
+		// Without ISSUER it is the aud the development issuer mints.
+		out = append(out, "AUDIENCE is ignored: SKIP_AUDIENCE_CHECK=true accepts tokens whatever their aud")
+	}
+	return out
 }

@@ -25,7 +25,7 @@ func TestLoadConfig(t *testing.T) {
 	}{
 		{
 			name: "defaults",
-			want: `{issuer: audiences:[api://default] jwksURI: addr:127.0.0.1:50051 devIssuerAddr:127.0.0.1:50052 scopeClaims:[] clientIDs:[] skipAudienceCheck:false requireClaims:map[] requireProfile:false metricsAddr: webAddr:127.0.0.1:8080 devDPoPNonces:false devIssuerAddrSet:false}`,
+			want: `{issuer: audiences:[api://default] jwksURI: addr:127.0.0.1:50051 devIssuerAddr:127.0.0.1:50052 scopeClaims:[] clientIDs:[] skipAudienceCheck:false requireClaims:map[] requireProfile:false metricsAddr: webAddr:127.0.0.1:8080 devDPoPNonces:false audienceSet:false typos:[] devIssuerAddrSet:false}`,
 		},
 		{
 			name: "environment",
@@ -35,35 +35,35 @@ func TestLoadConfig(t *testing.T) {
 				"SCOPE_CLAIMS": "scope,permissions", "CLIENT_IDS": "a,b", "REQUIRE_CLAIMS": "token_use=access",
 				"METRICS_ADDR": "127.0.0.1:9464", "WEB_ADDR": "off",
 			},
-			want: `{issuer:https://example.okta.com/oauth2/default audiences:[api://items api://other] jwksURI:https://example.okta.com/oauth2/default/v1/keys addr:127.0.0.1:0 devIssuerAddr:127.0.0.1:50052 scopeClaims:[scope permissions] clientIDs:[a b] skipAudienceCheck:false requireClaims:map[token_use:access] requireProfile:false metricsAddr:127.0.0.1:9464 webAddr:off devDPoPNonces:false devIssuerAddrSet:false}`,
+			want: `{issuer:https://example.okta.com/oauth2/default audiences:[api://items api://other] jwksURI:https://example.okta.com/oauth2/default/v1/keys addr:127.0.0.1:0 devIssuerAddr:127.0.0.1:50052 scopeClaims:[scope permissions] clientIDs:[a b] skipAudienceCheck:false requireClaims:map[token_use:access] requireProfile:false metricsAddr:127.0.0.1:9464 webAddr:off devDPoPNonces:false audienceSet:true typos:[] devIssuerAddrSet:false}`,
 		},
 		{
 			name: "flag overrides environment",
 			env:  map[string]string{"ADDR": "127.0.0.1:1"},
 			args: []string{"-addr", "127.0.0.1:2", "-audience", "api://flag"},
-			want: `{issuer: audiences:[api://flag] jwksURI: addr:127.0.0.1:2 devIssuerAddr:127.0.0.1:50052 scopeClaims:[] clientIDs:[] skipAudienceCheck:false requireClaims:map[] requireProfile:false metricsAddr: webAddr:127.0.0.1:8080 devDPoPNonces:false devIssuerAddrSet:false}`,
+			want: `{issuer: audiences:[api://flag] jwksURI: addr:127.0.0.1:2 devIssuerAddr:127.0.0.1:50052 scopeClaims:[] clientIDs:[] skipAudienceCheck:false requireClaims:map[] requireProfile:false metricsAddr: webAddr:127.0.0.1:8080 devDPoPNonces:false audienceSet:true typos:[] devIssuerAddrSet:false}`,
 		},
 		{
 			// Not "" for net.Listen, a random port on every interface.
 			name: "listen addresses given empty as flags are their defaults, as in the environment",
 			env:  map[string]string{"ADDR": "", "WEB_ADDR": ""},
 			args: []string{"-addr", "", "-dev-issuer-addr", "", "-web-addr", ""},
-			want: `{issuer: audiences:[api://default] jwksURI: addr:127.0.0.1:50051 devIssuerAddr:127.0.0.1:50052 scopeClaims:[] clientIDs:[] skipAudienceCheck:false requireClaims:map[] requireProfile:false metricsAddr: webAddr:127.0.0.1:8080 devDPoPNonces:false devIssuerAddrSet:true}`,
+			want: `{issuer: audiences:[api://default] jwksURI: addr:127.0.0.1:50051 devIssuerAddr:127.0.0.1:50052 scopeClaims:[] clientIDs:[] skipAudienceCheck:false requireClaims:map[] requireProfile:false metricsAddr: webAddr:127.0.0.1:8080 devDPoPNonces:false audienceSet:false typos:[] devIssuerAddrSet:true}`,
 		},
 		{
 			name: "skip audience check with client ids",
 			env:  map[string]string{"SKIP_AUDIENCE_CHECK": "true", "CLIENT_IDS": "abc"},
-			want: `{issuer: audiences:[api://default] jwksURI: addr:127.0.0.1:50051 devIssuerAddr:127.0.0.1:50052 scopeClaims:[] clientIDs:[abc] skipAudienceCheck:true requireClaims:map[] requireProfile:false metricsAddr: webAddr:127.0.0.1:8080 devDPoPNonces:false devIssuerAddrSet:false}`,
+			want: `{issuer: audiences:[api://default] jwksURI: addr:127.0.0.1:50051 devIssuerAddr:127.0.0.1:50052 scopeClaims:[] clientIDs:[abc] skipAudienceCheck:true requireClaims:map[] requireProfile:false metricsAddr: webAddr:127.0.0.1:8080 devDPoPNonces:false audienceSet:false typos:[] devIssuerAddrSet:false}`,
 		},
 		{
 			name: "RFC 9068 profile",
 			env:  map[string]string{"REQUIRE_ACCESS_TOKEN_PROFILE": "true"},
-			want: `{issuer: audiences:[api://default] jwksURI: addr:127.0.0.1:50051 devIssuerAddr:127.0.0.1:50052 scopeClaims:[] clientIDs:[] skipAudienceCheck:false requireClaims:map[] requireProfile:true metricsAddr: webAddr:127.0.0.1:8080 devDPoPNonces:false devIssuerAddrSet:false}`,
+			want: `{issuer: audiences:[api://default] jwksURI: addr:127.0.0.1:50051 devIssuerAddr:127.0.0.1:50052 scopeClaims:[] clientIDs:[] skipAudienceCheck:false requireClaims:map[] requireProfile:true metricsAddr: webAddr:127.0.0.1:8080 devDPoPNonces:false audienceSet:false typos:[] devIssuerAddrSet:false}`,
 		},
 		{
 			name: "development issuer with DPoP nonces",
 			env:  map[string]string{"DEV_DPOP_NONCES": "true"},
-			want: `{issuer: audiences:[api://default] jwksURI: addr:127.0.0.1:50051 devIssuerAddr:127.0.0.1:50052 scopeClaims:[] clientIDs:[] skipAudienceCheck:false requireClaims:map[] requireProfile:false metricsAddr: webAddr:127.0.0.1:8080 devDPoPNonces:true devIssuerAddrSet:false}`,
+			want: `{issuer: audiences:[api://default] jwksURI: addr:127.0.0.1:50051 devIssuerAddr:127.0.0.1:50052 scopeClaims:[] clientIDs:[] skipAudienceCheck:false requireClaims:map[] requireProfile:false metricsAddr: webAddr:127.0.0.1:8080 devDPoPNonces:true audienceSet:false typos:[] devIssuerAddrSet:false}`,
 		},
 		{name: "DPoP nonces with a real issuer", env: map[string]string{"DEV_DPOP_NONCES": "true", "ISSUER": "https://example.okta.com/oauth2/default"}, wantErr: true},
 		{name: "DPoP nonces not a bool", env: map[string]string{"DEV_DPOP_NONCES": "on"}, wantErr: true},
@@ -124,21 +124,31 @@ func TestVerifierConfig_RequireAccessTokenProfile(t *testing.T) {
 }
 
 func TestDevIssuerWarnings_OnlyWhenAudienceListsMoreThanItMints(t *testing.T) {
-	tests := []struct {
-		env  map[string]string
-		want string // substring; "" for no warning
-	}{
+	checkWarnings(t, devIssuerWarnings, []warningCase{
 		{nil, ""},
 		{map[string]string{"AUDIENCE": "api://items"}, ""},
 		{map[string]string{"AUDIENCE": "api://items,api://other"}, `mints aud "api://items" only; AUDIENCE also accepts "api://other"`},
 		{map[string]string{"AUDIENCE": "a,b", "SKIP_AUDIENCE_CHECK": "true", "CLIENT_IDS": "c"}, ""},
-	}
-	for _, tt := range tests {
+	})
+}
+
+// warningCase is an environment and a substring of the warnings wanted
+// for it, "" for none.
+type warningCase struct {
+	env  map[string]string
+	want string
+}
+
+// checkWarnings checks that warnings, for the configuration loaded from
+// each case's environment, are as the case wants.
+func checkWarnings(t *testing.T, warnings func(config) []string, cases []warningCase) {
+	t.Helper()
+	for _, tt := range cases {
 		cfg, err := loadConfig(nil, env(tt.env))
 		if err != nil {
 			t.Fatal(err)
 		}
-		got := strings.Join(devIssuerWarnings(cfg), "\n")
+		got := strings.Join(warnings(cfg), "\n")
 		if (tt.want == "") != (got == "") || !strings.Contains(got, tt.want) {
 			t.Errorf("%v: warnings %q, want %q", tt.env, got, tt.want)
 		}

@@ -7,13 +7,16 @@
 // overrides it:
 //
 //	ISSUER               -issuer               the authorization server whose tokens are accepted,
-//	                                           e.g. https://{yourOktaDomain}/oauth2/default.
+//	                                           e.g. https://{yourOktaDomain}/oauth2/default: https,
+//	                                           or http on loopback, with no userinfo, query or fragment.
 //	                                           Unset: start the development issuer (see below);
 //	                                           set but empty: refused, as is an empty AUDIENCE.
 //	AUDIENCE             -audience             the aud the tokens must carry; a comma-separated
 //	                                           list accepts any of them (default api://default)
 //	JWKS_URI             -jwks-uri             the issuer's key set URL (needs ISSUER); unset: found by discovery
-//	ADDR                 -addr                 listen address (default 127.0.0.1:50051)
+//	ADDR                 -addr                 listen address (default 127.0.0.1:50051); HOST:PORT,
+//	                                           loopback only without ISSUER, as are WEB_ADDR,
+//	                                           METRICS_ADDR and DEV_ISSUER_ADDR
 //	DEV_ISSUER_ADDR      -dev-issuer-addr      the development issuer's loopback address
 //	                                           (default 127.0.0.1:50052); ignored, with a warning, with ISSUER
 //	WEB_ADDR             -web-addr             the web page and the Connect/gRPC-Web endpoint for
@@ -44,6 +47,15 @@
 //	                                           http://METRICS_ADDR/metrics, e.g. 127.0.0.1:9464.
 //	                                           Default: off. Bind a loopback or internal address.
 //
+// A setting the server cannot use as written is refused at start-up (exit
+// status 2) with an error naming the variable: a list with an empty entry
+// ("a,,b", a trailing comma), a claim name holding space, a REQUIRE_CLAIMS
+// entry without a name or a value or naming a claim twice, a port beyond
+// 0-65535. A variable one letter or spelling from one the server reads,
+// which is unset (AUDIENCES, CLIENT_ID, JWKS_URL), is warned about, as is
+// an Auth0, Okta, Keycloak, Cognito or Entra ID ISSUER whose trailing
+// slash differs from the provider's issuers.
+//
 // Every grpcauth decision is logged (text, to stderr): denials at Info,
 // server-side problems at Warn, allowed calls at Debug (hidden by default).
 //
@@ -66,6 +78,7 @@ import (
 	"net"
 	"os"
 	"os/signal"
+	"slices"
 	"strings"
 	"syscall"
 	"time"
@@ -245,7 +258,7 @@ func run(ctx context.Context, cfg config, out io.Writer, log *slog.Logger) error
 		return fmt.Errorf("server: %w", err)
 	}
 	defer v.Close()
-	for _, w := range append(issuerWarnings(cfg.issuer), ignoredSettings(cfg)...) {
+	for _, w := range slices.Concat(issuerWarnings(cfg.issuer), issuerSlashWarnings(cfg.issuer), audienceWarnings(cfg), ignoredSettings(cfg)) {
 		log.Warn(w)
 	}
 
