@@ -44,7 +44,7 @@ func TestResultCache_KeepEndedTooLargeDropsTheEndedEntry(t *testing.T) {
 		t.Fatal(err)
 	}
 	c := newResultCache(4, result{claims: small}.size()*2)
-	c.put(tokenKey{1}, result{claims: small, until: now.Add(time.Second)}, now)
+	c.put(tokenKey{1}, result{claims: small, from: now.Add(-2 * time.Hour), until: now.Add(time.Second)}, now)
 	now = now.Add(time.Second) // the entry has ended, and is kept
 	if r, ok := c.lookup(tokenKey{1}, now); ok || r.until.IsZero() {
 		t.Fatalf("lookup at the entry's end: ok %v, until %v; want the ended entry", ok, r.until)
@@ -52,5 +52,29 @@ func TestResultCache_KeepEndedTooLargeDropsTheEndedEntry(t *testing.T) {
 	c.keepEnded(tokenKey{1}, large, now)
 	if r, _ := c.lookup(tokenKey{1}, now); !r.until.IsZero() || c.len() != 0 {
 		t.Fatalf("after keepEnded too large: %d entries, until %v; want none", c.len(), r.until)
+	}
+}
+
+// An entry of exactly maxBytes fits: the bound is inclusive, for put and
+// for keepEnded alike.
+func TestResultCache_AnEntryOfExactlyMaxBytesIsKept(t *testing.T) {
+	now := time.Unix(1_900_000_000, 0)
+	claims, err := verifier.NewClaims(map[string]any{"sub": "a"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := newResultCache(4, result{claims: claims}.size())
+	c.put(tokenKey{1}, result{claims: claims, until: now.Add(time.Minute)}, now)
+	if _, ok := c.lookup(tokenKey{1}, now); !ok {
+		t.Fatal("put of an entry of exactly maxBytes kept nothing")
+	}
+	c.keepEnded(tokenKey{2}, claims, now)
+	if c.len() != 1 {
+		t.Fatalf("%d entries, want 1", c.len())
+	}
+	c = newResultCache(4, result{claims: claims}.size())
+	c.keepEnded(tokenKey{2}, claims, now)
+	if r, _ := c.lookup(tokenKey{2}, now); r.until.IsZero() {
+		t.Fatal("keepEnded of an entry of exactly maxBytes kept nothing")
 	}
 }
