@@ -275,6 +275,19 @@ func TestVerify_RecoveryAfterAFloodOfFailuresIsLoggedOnceWithTheSuppressedCount(
 	oneFailure(t, logs, slog.LevelWarn, 3, "a minute on (suppressed: those after the recovery only)")
 }
 
+// failedAndRecovered makes one request fail, then one answered, and wants
+// the warning and the recovery logged.
+func failedAndRecovered(t *testing.T, v *introspect.Verifier, h *switchable, logs *capture) {
+	t.Helper()
+	h.failWith(status500)
+	flood(t, v, "outage", 1)
+	h.recover()
+	answerInactive(t, v, "back", 1)
+	if recs := logs.take(); len(recs) != 2 || recs[1].msg != "introspect: introspection recovered" {
+		t.Fatalf("records of a failure and an answer: %+v, want the warning and the recovery", recs)
+	}
+}
+
 // Failures counted, not logged, after a recovery was logged (a second
 // outage, or a blip, in the minute of the last warning) are said by the
 // next recovery record, at most one a minute: before, a recovery followed
@@ -284,13 +297,7 @@ func TestVerify_FailuresCountedAfterARecoveryAreSaidByALaterRecovery(t *testing.
 	clk := newClock()
 	h := &switchable{}
 	v, logs := failingVerifier(t, h, clk, nil)
-	h.failWith(status500)
-	flood(t, v, "outage", 1)
-	h.recover()
-	answerInactive(t, v, "back", 1)
-	if recs := logs.take(); len(recs) != 2 || recs[1].msg != "introspect: introspection recovered" {
-		t.Fatalf("records of a failure and an answer: %+v, want the warning and the recovery", recs)
-	}
+	failedAndRecovered(t, v, h, logs)
 	h.failWith(status500)
 	flood(t, v, "blip", 3) // in the minute of the warning: counted
 	h.recover()

@@ -420,11 +420,10 @@ func TestFlight_AbandonedBypassDoesNotMakeARevokedTokenKnownAgain(t *testing.T) 
 	r.checkForgotten(t, tok)
 }
 
-// A known token whose cached answer was evicted early, found revoked by a
-// request MaxRequestRate let through, is forgotten too: it does not pass
-// the rate limit later, when its answer would have ended.
-func TestFlight_KnownTokenFoundInactiveBeforeItsTurnIsForgotten(t *testing.T) {
-	r := newRateLimited(t, nil, 2)
+// knownThenEvicted makes r.toks[0] known, then evicts its cached answer
+// with r.toks[1]'s (a second later), and returns r.toks[0].
+func (r *rateLimited) knownThenEvicted(t *testing.T) string {
+	t.Helper()
 	tok, other := r.toks[0], r.toks[1]
 	if err := r.verify(tok); err != nil {
 		t.Fatal(err)
@@ -435,6 +434,15 @@ func TestFlight_KnownTokenFoundInactiveBeforeItsTurnIsForgotten(t *testing.T) {
 	if err := r.verify(other); err != nil { // evicts tok's answer
 		t.Fatal(err)
 	}
+	return tok
+}
+
+// A known token whose cached answer was evicted early, found revoked by a
+// request MaxRequestRate let through, is forgotten too: it does not pass
+// the rate limit later, when its answer would have ended.
+func TestFlight_KnownTokenFoundInactiveBeforeItsTurnIsForgotten(t *testing.T) {
+	r := newRateLimited(t, nil, 2)
+	tok := r.knownThenEvicted(t)
 	r.iss.Revoke(tok)
 	r.advance(time.Second)
 	if err := r.verify(tok); !errors.Is(err, ErrInactive) {

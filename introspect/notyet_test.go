@@ -2,6 +2,7 @@ package introspect_test
 
 import (
 	"errors"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -174,6 +175,72 @@ func TestVerify_NotYetValidTokenAnsweredInactivePastItsExpIsExpired(t *testing.T
 			var expired *verifier.TokenExpiredError
 			if _, err := e.verify(notYetToken); !errors.As(err, &expired) {
 				t.Fatalf("past its exp, answered inactive: %v, want a *verifier.TokenExpiredError", err)
+			}
+		})
+	}
+}
+
+// A token answered active but expired on this clock (the server's clock
+// behind) is refused as expired for Cache.NegativeTTL; then, answered
+// inactive, it is ACCESS_TOKEN_INVALID, as docs/introspection.md says of
+// every expiry verdict: unlike a not-yet-valid refusal
+// (TestVerify_NotYetValidTokenAnsweredInactivePastItsExpIsExpired), which
+// has not yet said "expired", this one does not keep its exp for later.
+func TestVerify_ActiveButExpiredHereIsInactiveOnceItsRefusalHasEnded(t *testing.T) {
+	start := newClock().Now()
+	var inactive atomic.Bool
+	e := newAnswerEnv(t, func(string) string {
+		if inactive.Load() {
+			return `{"active":false}`
+		}
+		return `{"active":true,"iss":"` + muIssuer + `","aud":"api","exp":` + unix(start.Add(-time.Hour)) + `}`
+	}, nil)
+	var expired *verifier.TokenExpiredError
+	if _, err := e.verify(notYetToken); !errors.As(err, &expired) {
+		t.Fatalf("active, exp an hour ago here: %v, want a *verifier.TokenExpiredError", err)
+	}
+	e.clk.Advance(time.Minute) // past NegativeTTL: the refusal ends
+	inactive.Store(true)
+	if _, err := e.verify(notYetToken); err != introspect.ErrInactive {
+		t.Fatalf("answered inactive after the refusal ended: %v, want introspect.ErrInactive", err)
+	}
+	if n := e.requests.Load(); n != 2 {
+		t.Fatalf("%d requests, want 2", n)
+	}
+}
+
+// A not-yet-valid refusal, as any refusal, covers the instants from when
+// its request was sent and runs Cache.NegativeTTL from its answer: here
+// the clock moves 2 s while the server answers, and neither a call at a
+// time the request was on its way (the clock set back 1 s) nor one 9 s
+// after the answer (11 s after the request) sends a request.
+func TestVerify_NotYetValidRefusalRunsFromTheRequestToNegativeTTLAfterTheAnswer(t *testing.T) {
+	var e *answerEnv
+	start := newClock().Now()
+	e = newAnswerEnv(t, func(string) string {
+		e.clk.Advance(2 * time.Second)
+		return notYetAnswer("nbf", start.Add(time.Hour), start)
+	}, func(c *introspect.Config) { c.Cache.NegativeTTL = 10 * time.Second })
+	e.wantNotYet(t, "first call", 1)
+	e.clk.Advance(-time.Second)
+	e.wantNotYet(t, "while the request was on its way", 1)
+	e.clk.Advance(10 * time.Second)
+	e.wantNotYet(t, "9 s after the answer", 1)
+	e.clk.Advance(time.Second)
+	e.wantNotYet(t, "NegativeTTL after the answer", 2)
+}
+
+// A not-yet-valid refusal's error names the claim that lies ahead, nbf or
+// iat, for the log of the rejection: the two call for different looks
+// (a token used before its start, or an issuer's clock ahead).
+func TestVerify_NotYetValidRefusalNamesTheClaimAhead(t *testing.T) {
+	for _, claim := range []string{"nbf", "iat"} {
+		t.Run(claim, func(t *testing.T) {
+			start := newClock().Now()
+			e := newAnswerEnv(t, func(string) string { return notYetAnswer(claim, start.Add(time.Hour), start) }, nil)
+			_, err := e.verify(notYetToken)
+			if !errors.Is(err, verifier.ErrNotYetValid) || !strings.Contains(err.Error(), claim+" in the future") {
+				t.Fatalf("%s an hour ahead: %v, want verifier.ErrNotYetValid naming %s", claim, err, claim)
 			}
 		})
 	}

@@ -102,3 +102,16 @@ func TestWindow_ConcurrentEventsLetOneThroughAndCountTheRest(t *testing.T) {
 		t.Fatalf("Allow a minute on = %v, %d; want true, 63", ok, n)
 	}
 }
+
+// TestWindow_RefusedEventReportsNoCount: a refused event says 0, not the
+// count so far, so that a caller that reads suppressed whatever ok says
+// does not log a count before the record that owns it.
+func TestWindow_RefusedEventReportsNoCount(t *testing.T) {
+	var w ratelog.Window
+	t0 := time.Unix(1_800_000_000, 0)
+	w.Allow(t0, time.Minute)
+	w.Allow(t0, time.Minute)
+	if ok, n := w.Allow(t0.Add(time.Second), time.Minute); ok || n != 0 {
+		t.Fatalf("refused Allow = %v, %d; want false, 0", ok, n)
+	}
+}
