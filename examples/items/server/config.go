@@ -436,6 +436,18 @@ func audienceWarnings(cfg config) []string {
 	return []string{fmt.Sprintf("AUDIENCE is unset: tokens must carry aud %s, the audience of Okta's default authorization server; set AUDIENCE to this API's audience", dev.Audience)}
 }
 
+// scopeClaimWarnings returns a warning when SCOPE_CLAIMS names
+// permissions: Auth0 puts there every permission the user holds, asked
+// for or not, so reading it admits a person's token to methods the
+// application never asked for (docs/providers.md, Auth0). Not refused: a
+// provider of your own may mean something else by the name.
+func scopeClaimWarnings(cfg config) []string {
+	if !slices.Contains(cfg.scopeClaims, "permissions") {
+		return nil
+	}
+	return []string{"SCOPE_CLAIMS names permissions: Auth0 puts every permission the user holds there, not only what the application asked for; read scope alone"}
+}
+
 // ignoredSettings returns a warning for each setting of cfg that has no
 // effect: a likely misspelt variable (typos); DEV_ISSUER_ADDR given (in
 // the environment or as a flag, at any value, its default too) while

@@ -168,3 +168,15 @@ func TestAudienceWarnings_DefaultAudienceWithARealIssuerIsSaid(t *testing.T) {
 		{nil, ""}, // the development issuer mints api://default
 	})
 }
+
+// TestScopeClaimWarnings_PermissionsIsSaid: SCOPE_CLAIMS naming
+// permissions widens an Auth0 user's token to every permission the user
+// holds, so it is said at start-up; the default and scp,roles are not.
+func TestScopeClaimWarnings_PermissionsIsSaid(t *testing.T) {
+	const auth0 = "https://example.auth0.com/"
+	checkWarnings(t, scopeClaimWarnings, []warningCase{
+		{map[string]string{"ISSUER": auth0, "AUDIENCE": "https://items.example.com", "SCOPE_CLAIMS": "scope,permissions"}, "SCOPE_CLAIMS names permissions"},
+		{map[string]string{"ISSUER": auth0, "AUDIENCE": "https://items.example.com"}, ""},
+		{map[string]string{"SCOPE_CLAIMS": "scp,roles"}, ""},
+	})
+}

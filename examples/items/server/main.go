@@ -258,7 +258,7 @@ func run(ctx context.Context, cfg config, out io.Writer, log *slog.Logger) error
 		return fmt.Errorf("server: %w", err)
 	}
 	defer v.Close()
-	for _, w := range slices.Concat(issuerWarnings(cfg.issuer), issuerSlashWarnings(cfg.issuer), audienceWarnings(cfg), ignoredSettings(cfg)) {
+	for _, w := range slices.Concat(issuerWarnings(cfg.issuer), issuerSlashWarnings(cfg.issuer), audienceWarnings(cfg), scopeClaimWarnings(cfg), ignoredSettings(cfg)) {
 		log.Warn(w)
 	}
 
