@@ -220,7 +220,8 @@ func TestSet_FactoredKeyOfAnAmbiguousKidIsStillRememberedAsExposed(t *testing.T)
 
 // A "d" that an EC entry repeats is derived within the same budget of
 // maxDerivedKeys (32, as docs/key-set.md says) as every other: past it,
-// the key of the earlier value is not derived.
+// the key of the earlier value is not derived, and every key of its curve
+// is exposed instead.
 func TestParseJWKS_RepeatedDIsDerivedWithinTheDocumentsBudget(t *testing.T) {
 	testKeys(t)
 	const budget = 32
@@ -236,15 +237,15 @@ func TestParseJWKS_RepeatedDIsDerivedWithinTheDocumentsBudget(t *testing.T) {
 	other, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	must(t, err)
 	repeated := json.RawMessage(`{"kty":"EC","crv":"P-256","d":"` + b64(ecKey) + `","d":"` + b64(other) + `"}`)
-	keys, _, err := parseJWKS(jwksDoc(t, append(entries, repeated, ecJWK(t, "ec"))...))
+	keys, skipped, err := parseJWKS(jwksDoc(t, append(entries, repeated, ecJWK(t, "ec"))...))
 	must(t, err)
-	if got := kids(keys); len(got) != 1 {
-		t.Fatalf("kept %v, want ec: the repeated d's earlier value is the 33rd scalar, past the budget", got)
+	if got, sk := kids(keys), skipped[len(skipped)-2]; len(got) != 0 || !slices.Equal(sk.Curves, []string{"P-256"}) {
+		t.Fatalf("kept %v, the repeated d's entry exposes the curves %v; want none, and P-256: the repeated d's earlier value is the 33rd scalar, past the budget", got, sk.Curves)
 	}
-	keys, _, err = parseJWKS(jwksDoc(t, append(entries[1:], repeated, ecJWK(t, "ec"))...))
+	keys, skipped, err = parseJWKS(jwksDoc(t, append(entries[1:], repeated, ecJWK(t, "ec"))...))
 	must(t, err)
-	if got := kids(keys); len(got) != 0 {
-		t.Fatalf("kept %v, want none: the repeated d's earlier value is the 32nd scalar, within the budget", got)
+	if got, sk := kids(keys), skipped[len(skipped)-2]; len(got) != 0 || len(sk.Curves) != 0 {
+		t.Fatalf("kept %v, the repeated d's entry exposes the curves %v; want none, and none: the repeated d's earlier value is the 32nd scalar, within the budget", got, sk.Curves)
 	}
 }
 

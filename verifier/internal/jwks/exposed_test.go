@@ -11,9 +11,11 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/lestrrat-go/jwx/v2/jwk"
 )
@@ -166,7 +168,9 @@ func TestParseJWKS_PrivateScalarWithoutItsPublicMembersExposesItsKey(t *testing.
 // multiplication (half a millisecond on P-521), so a hostile document of
 // thousands of scalars could make every fetch burn seconds: only the first
 // maxDerivedKeys of a document are derived. Each later one is still a
-// private-key exposure, refusing the key its own public members name.
+// private-key exposure, refusing the key its own public members name, and
+// every key of its curve (see
+// TestParseJWKS_ScalarPastTheDerivationBudgetExposesEveryKeyOfItsCurve).
 func TestParseJWKS_DerivesAtMostMaxDerivedKeysPublicKeysPerDocument(t *testing.T) {
 	testKeys(t)
 	var doc []json.RawMessage
@@ -180,11 +184,12 @@ func TestParseJWKS_DerivesAtMostMaxDerivedKeysPublicKeysPerDocument(t *testing.T
 		jwkJSON(t, &ecKey.PublicKey, "pub", "ES256", nil))
 	keys, skipped, err := parseJWKS(jwksDoc(t, doc...))
 	must(t, err)
-	if len(keys) != 1 || keys[0].ID != "pub" {
-		t.Fatalf("kept %v, want pub: the scalar exposing it is past the derivation budget", kids(keys))
+	if len(keys) != 0 {
+		t.Fatalf("kept %v, want none: a P-256 scalar past the derivation budget exposes every P-256 key", kids(keys))
 	}
-	if len(skipped) != maxDerivedKeys+1 || !skipped[maxDerivedKeys].Warn || !strings.Contains(skipped[maxDerivedKeys].Reason, "private key") {
-		t.Fatalf("skipped %+v, want every scalar as a private-key exposure at warn", skipped[maxDerivedKeys:])
+	if len(skipped) != maxDerivedKeys+2 || !skipped[maxDerivedKeys].Warn || !strings.Contains(skipped[maxDerivedKeys].Reason, "private key") ||
+		!slices.Equal(skipped[maxDerivedKeys].Curves, []string{"P-256"}) || len(skipped[maxDerivedKeys-1].Curves) != 0 {
+		t.Fatalf("skipped %+v, want every scalar as a private-key exposure at warn, the last past the budget", skipped[maxDerivedKeys-1:])
 	}
 	// Within the budget the same entry exposes pub.
 	keys, _, err = parseJWKS(jwksDoc(t, doc[maxDerivedKeys-1:]...))
@@ -325,5 +330,104 @@ func TestSet_CloseDuringAFetchThatExposesAKeyStillDropsTheKey(t *testing.T) {
 	}
 	if st := s.Stats(); st.Failures != 0 {
 		t.Fatalf("Stats.Failures = %d, want 0: a fetch Close cancelled is no failure of the issuer's", st.Failures)
+	}
+}
+
+// Past the document's maxDerivedKeys derivations, a "d" that would make a
+// key of a curve (one that decodes, in range) exposes every key of that
+// curve, of the document and of the last good set: the budget bounds the
+// scalar multiplications, and the key the scalar makes is unknown, so it
+// may be any of them. Before, such a scalar exposed nothing: 32 real
+// private keys of no use ahead of it left the key of the published scalar
+// usable. A "d" of zero or not below the group order makes no key, and
+// now spends no derivation either; before, each spent one, so 32 of them,
+// a few bytes each, did the same.
+func TestParseJWKS_ScalarPastTheDerivationBudgetExposesEveryKeyOfItsCurve(t *testing.T) {
+	testKeys(t)
+	order := base64.RawURLEncoding.EncodeToString(elliptic.P256().Params().N.Bytes())
+	for name, c := range map[string]struct {
+		filler func() json.RawMessage
+		want   []string // the kids kept
+	}{
+		// Each spends a derivation: past them, every P-256 key goes.
+		"real keys of no use": {func() json.RawMessage {
+			k, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+			must(t, err)
+			return jwkJSON(t, k, "", "", nil)
+		}, []string{"ok"}},
+		// None makes a key, so none spends a derivation: the scalar of
+		// ecKey is derived, and "ec" alone is exposed.
+		"scalars of zero":            {func() json.RawMessage { return json.RawMessage(`{"kty":"EC","crv":"P-256","d":"AA"}`) }, []string{"other", "ok"}},
+		"scalars of the group order": {func() json.RawMessage { return json.RawMessage(`{"kty":"EC","crv":"P-256","d":"` + order + `"}`) }, []string{"other", "ok"}},
+	} {
+		t.Run(name, func(t *testing.T) {
+			var doc []json.RawMessage
+			for range maxDerivedKeys {
+				doc = append(doc, c.filler())
+			}
+			other, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+			must(t, err)
+			doc = append(doc,
+				jwkJSON(t, ecKey, "", "", map[string]any{"x": nil, "y": nil}), // ecKey's scalar, after the fillers
+				jwkJSON(t, &ecKey.PublicKey, "ec", "ES256", nil),
+				jwkJSON(t, &other.PublicKey, "other", "ES256", nil),
+				rsaJWK(t, 1, "ok"))
+			keys, skipped, err := parseJWKS(jwksDoc(t, doc...))
+			must(t, err)
+			if got := kids(keys); !slices.Equal(got, c.want) {
+				t.Fatalf("kept %v; want %v: the entry after the %d fillers publishes the private scalar of \"ec\"", got, c.want, maxDerivedKeys)
+			}
+			var exposes []string
+			for _, sk := range skipped {
+				exposes = append(exposes, sk.Exposes...)
+			}
+			if !slices.Contains(exposes, keyOf(t, &ecKey.PublicKey, "").thumb) ||
+				len(c.want) == 1 && !slices.Contains(exposes, keyOf(t, &other.PublicKey, "").thumb) {
+				t.Errorf("an exposed key of the document is in no skipped entry's Exposes: a later document could bring it back")
+			}
+			// The last good set's keys of the curve are exposed too, its
+			// others not.
+			last := newSnapshot([]*Key{keyOf(t, &ecKey.PublicKey, "ec"), keyOf(t, &rsaKeys[0].PublicKey, "rsa")}, 0, nil, time.Now())
+			_, skipped, _ = parseJWKS(jwksDoc(t, doc[:maxDerivedKeys+1]...))
+			exposeFactored(skipped, last)
+			if next := last.withoutExposed(skipped); next == nil || len(next.keys) != 1 || next.keys["rsa"] == nil {
+				t.Fatalf("last good set after the document: %v; want only \"rsa\"", next)
+			}
+		})
+	}
+}
+
+// keyOf returns the Key parseKey makes of pub under kid.
+func keyOf(t *testing.T, pub any, kid string) *Key {
+	t.Helper()
+	k, r := parseKey(jwkJSON(t, pub, kid+"x", "", nil))
+	if r != nil {
+		t.Fatal(r)
+	}
+	k.ID = kid
+	return k
+}
+
+// An entry keeps at most maxPublishedFactors earlier values of a repeated
+// "d"; one that repeats it more, with the scalar of a key after them,
+// exposes every key of its curve, as a scalar past the document's
+// derivations does. Before, the values past the first maxPublishedFactors
+// were dropped unread: 33 distinct zeros ("AA", "AAA", ...) ahead of the
+// scalar of "ec" left "ec" usable.
+func TestParseJWKS_DRepeatedPastTheKeptValuesExposesEveryKeyOfItsCurve(t *testing.T) {
+	testKeys(t)
+	d := base64.RawURLEncoding.EncodeToString(ecKey.D.FillBytes(make([]byte, 32)))
+	var entry strings.Builder
+	entry.WriteString(`{"kty":"EC","crv":"P-256"`)
+	for i := range maxPublishedFactors + 1 {
+		entry.WriteString(`,"d":"` + strings.Repeat("A", 2+i%2) + `"`)
+	}
+	entry.WriteString(`,"d":"` + d + `","d":"AQ"}`)
+	other, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	must(t, err)
+	keys, _, err := parseJWKS(jwksDoc(t, json.RawMessage(entry.String()), ecJWK(t, "ec"), jwkJSON(t, &other.PublicKey, "other", "ES256", nil), rsaJWK(t, 1, "ok")))
+	must(t, err)
+	if got := kids(keys); !slices.Equal(got, []string{"ok"}) {
+		t.Fatalf("kept %v; want [ok]: the entry's earlier values of \"d\" include the scalar of \"ec\"", got)
 	}
 }

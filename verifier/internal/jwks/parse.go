@@ -44,6 +44,12 @@ type skippedKey struct {
 	// on the last good set's keys too (exposeFactored), which no entry
 	// of the document may name.
 	Factors []*big.Int
+	// Curves holds the curves ("P-256", "Ed25519", ...) of the private
+	// scalars the entry publishes past the document's maxDerivedKeys
+	// derivations: the key such a scalar makes is not known, so every
+	// key of its curve is exposed, the last good set's too
+	// (exposeFactored).
+	Curves []string
 }
 
 // rejection is why parseKey refused an entry.
@@ -58,6 +64,9 @@ type rejection struct {
 	// "r" of each "oth"), at most maxPublishedFactors: each exposes the
 	// key whose modulus it divides, whichever "n" stands beside it.
 	factors []*big.Int
+	// curves are the curves of the scalars past the document's
+	// maxDerivedKeys derivations (see skippedKey.Curves).
+	curves []string
 }
 
 func (r *rejection) Error() string { return r.reason }
@@ -83,7 +92,9 @@ func debugf(format string, a ...any) *rejection {
 // whatever kid it appears.
 // The key an EC or OKP entry's "d" makes is derived for the first
 // maxDerivedKeys scalars of the document that make one only (see
-// publicOfPrivate; a "d" that makes none spends none). An RSA prime
+// publicOfPrivate; a "d" that makes none spends none); a later one, whose
+// key is not known, exposes every key of its curve, of the document and,
+// through the skipped entry's Curves, of the last good set. An RSA prime
 // factor that an entry publishes exposes the key whose modulus it divides
 // (the first maxPublishedFactors such factors only); the skipped entry
 // holds its factors, for the caller to try on the last good set's keys
@@ -144,6 +155,7 @@ func parseEntries(body []byte, skipped *[]skippedKey, cur *entry) ([]*Key, error
 		exposed = map[string]bool{} // thumbprints of keys whose private material is published
 		budget  = maxDerivedKeys    // scalar multiplications left (see publicOfPrivate)
 		factors []*big.Int          // RSA prime factors published, at most maxPublishedFactors
+		curves  = map[string]bool{} // curves of the scalars published past the budget: every key of each is exposed
 	)
 	// note adds what r, the rejection of the entry raw, exposes, and
 	// returns the factors of the entry that count.
@@ -154,19 +166,30 @@ func parseEntries(body []byte, skipped *[]skippedKey, cur *entry) ([]*Key, error
 		var curve *struct{ Kty, Crv json.RawMessage } // raw's, for an earlier "d"
 		for _, sh := range shadowed {
 			switch {
-			case sh.name == "d" && r.scalar && budget > 0:
+			case sh.name == "d" && r.scalar:
 				if curve == nil {
 					curve = new(struct{ Kty, Crv json.RawMessage })
 					_ = json.Unmarshal(raw, curve) // as publicOfPrivate reads them
 				}
-				entry, _ := json.Marshal(map[string]json.RawMessage{"kty": curve.Kty, "crv": curve.Crv, "d": sh.value})
-				r.exposeDerived(entry, &budget)
+				value, left := sh.value, &budget
+				if value == nil {
+					// Earlier values of "d" that canonicalEntry did not
+					// keep: their keys are not known, so they count as
+					// past the budget (a d of 1 stands for them, to name
+					// the curve of the key they would make).
+					value, left = jsonString("AQ"), new(int)
+				}
+				entry, _ := json.Marshal(map[string]json.RawMessage{"kty": curve.Kty, "crv": curve.Crv, "d": value})
+				r.exposeDerived(entry, left)
 			case sh.name != "d" && len(factors)+len(r.factors) < maxPublishedFactors:
 				r.factors = append(r.factors, primeFactors(map[string]json.RawMessage{sh.name: sh.value})...)
 			}
 		}
 		for _, tp := range r.exposed {
 			exposed[tp] = true
+		}
+		for _, c := range r.curves {
+			curves[c] = true
 		}
 		n := min(len(r.factors), maxPublishedFactors-len(factors))
 		counted := r.factors[:n:n]
@@ -185,10 +208,10 @@ func parseEntries(body []byte, skipped *[]skippedKey, cur *entry) ([]*Key, error
 				continue
 			}
 			counted := note(r, raw, shadowed)
-			if len(r.exposed) == 0 && len(counted) == 0 {
+			if len(r.exposed) == 0 && len(counted) == 0 && len(r.curves) == 0 {
 				continue
 			}
-			*skipped = append(*skipped, skippedKey{Index: i, KID: hintKID(raw), Reason: why + r.reason, Warn: true, Exposes: r.exposed, Factors: counted})
+			*skipped = append(*skipped, skippedKey{Index: i, KID: hintKID(raw), Reason: why + r.reason, Warn: true, Exposes: r.exposed, Factors: counted, Curves: r.curves})
 		}
 		*cur = entry{}
 	}
@@ -230,7 +253,7 @@ func parseEntries(body []byte, skipped *[]skippedKey, cur *entry) ([]*Key, error
 		k, r := parseKey(raw)
 		if r != nil {
 			counted := note(r, raw, shadowed)
-			*skipped = append(*skipped, skippedKey{Index: i, KID: hintKID(raw), Reason: r.reason, Warn: r.warn, Exposes: r.exposed, Factors: counted})
+			*skipped = append(*skipped, skippedKey{Index: i, KID: hintKID(raw), Reason: r.reason, Warn: r.warn, Exposes: r.exposed, Factors: counted, Curves: r.curves})
 			continue
 		}
 		if j, dup := byKID[k.ID]; dup {
@@ -246,7 +269,7 @@ func parseEntries(body []byte, skipped *[]skippedKey, cur *entry) ([]*Key, error
 	}
 	// The entries of the other "keys" members: none is used.
 	passOver(entriesOf(members[:max(len(members)-1, 0)]), `in a "keys" member that the document repeats, not read for keys: `)
-	if len(drop) == 0 && len(exposed) == 0 && len(factors) == 0 {
+	if len(drop) == 0 && len(exposed) == 0 && len(factors) == 0 && len(curves) == 0 {
 		return keys, nil
 	}
 	kept := keys[:0:0]
@@ -257,6 +280,8 @@ func parseEntries(body []byte, skipped *[]skippedKey, cur *entry) ([]*Key, error
 		case factoredBy(k, factors):
 			// Exposes: remembered as exposed, as a key that an entry names is.
 			*skipped = append(*skipped, skippedKey{Index: index[i], KID: clip(k.ID), Reason: "a prime factor of its modulus is published in the same set: the key is exposed, never used", Warn: true, Exposes: []string{k.thumb}})
+		case curves[curveOf(k)]:
+			*skipped = append(*skipped, skippedKey{Index: index[i], KID: clip(k.ID), Reason: "a private scalar of its curve is published in the same set, past the keys derived per document: the key may be the one it makes, and is exposed, never used", Warn: true, Exposes: []string{k.thumb}})
 		case drop[k.ID]:
 			*skipped = append(*skipped, skippedKey{Index: index[i], KID: clip(k.ID), Reason: "kid shared by different keys: ambiguous, all dropped", Warn: true})
 		default:
@@ -362,9 +387,14 @@ func panickedEntry(e entry) (sk skippedKey, ok bool) {
 
 // exposeDerived adds to r.exposed the thumbprint of the public key the
 // "d" of raw, an EC or OKP entry, makes (see publicOfPrivate, which
-// spends budget).
+// spends budget), or, when the budget is spent, the curve of that key to
+// r.curves: every key of that curve is then exposed.
 func (r *rejection) exposeDerived(raw json.RawMessage, budget *int) {
-	if tp := thumbprintOf(publicOfPrivate(raw, budget)); tp != "" && !slices.Contains(r.exposed, tp) {
+	public, over := publicOfPrivate(raw, budget)
+	if over != "" && !slices.Contains(r.curves, over) {
+		r.curves = append(r.curves, over)
+	}
+	if tp := thumbprintOf(public); tp != "" && !slices.Contains(r.exposed, tp) {
 		r.exposed = append(r.exposed, tp)
 	}
 }
@@ -487,7 +517,10 @@ var privateMembers = append([]string{"d"}, rsaPrivateMembers[:]...)
 // published all the same: canonicalEntry returns it in shadowed (for "d",
 // "p", "q" and "oth", whose value names a key: its scalar, or a factor of
 // its modulus; at most maxPublishedFactors per entry), so that the key it
-// exposes is exposed too.
+// exposes is exposed too. Past maxPublishedFactors, one more "d" with a
+// nil value stands for the earlier values of "d" not kept: the caller
+// exposes every key of the entry's curve, as for a scalar past the
+// document's derivations.
 // A member named as "kty", "crv" or "d" in another case is dropped too
 // when the entry has the member itself (see caseVariantOf). raw is
 // returned unchanged when it needs none of these changes, and when it is
@@ -517,8 +550,12 @@ func canonicalEntry(raw json.RawMessage) (canonical json.RawMessage, shadowed []
 		}
 		if prev, seen := members[name]; seen {
 			changed = true
-			if slices.Contains(shadowMembers, name) && !bytes.Equal(prev, v) && len(shadowed) < maxPublishedFactors {
+			switch {
+			case !slices.Contains(shadowMembers, name) || bytes.Equal(prev, v):
+			case len(shadowed) < maxPublishedFactors:
 				shadowed = append(shadowed, member{name, prev})
+			case name == "d" && !slices.ContainsFunc(shadowed, func(m member) bool { return m.value == nil }):
+				shadowed = append(shadowed, member{name: "d"}) // more not kept (see above)
 			}
 		}
 		members[name] = json.RawMessage(bytes.Clone(v)) // the decoder reuses v's memory
@@ -715,21 +752,22 @@ func primeFactors(members map[string]json.RawMessage) []*big.Int {
 
 // exposeFactored adds to the Exposes of each entry of skipped the
 // thumbprints of the keys of last, the last good set, whose modulus one of
-// the entry's Factors divides: the document need not name such a key, and
-// may leave it out or have no usable key at all, and the key is exposed
-// all the same (it then leaves the last good set, and is remembered). One
-// division per factor (at most maxPublishedFactors per document) and key
-// of last, as for the document's own keys.
+// the entry's Factors divides, or whose curve is one of its Curves: the
+// document need not name such a key, and may leave it out or have no
+// usable key at all, and the key is exposed all the same (it then leaves
+// the last good set, and is remembered). One division per factor (at most
+// maxPublishedFactors per document) and key of last, as for the
+// document's own keys.
 func exposeFactored(skipped []skippedKey, last *snapshot) {
 	if last == nil {
 		return
 	}
 	for i := range skipped {
-		if len(skipped[i].Factors) == 0 {
+		if len(skipped[i].Factors) == 0 && len(skipped[i].Curves) == 0 {
 			continue
 		}
 		for _, k := range last.keys {
-			if !slices.Contains(skipped[i].Exposes, k.thumb) && factoredBy(k, skipped[i].Factors) {
+			if !slices.Contains(skipped[i].Exposes, k.thumb) && (factoredBy(k, skipped[i].Factors) || slices.Contains(skipped[i].Curves, curveOf(k)) && curveOf(k) != "") {
 				skipped[i].Exposes = append(skipped[i].Exposes, k.thumb)
 			}
 		}
@@ -810,8 +848,12 @@ func thumbprint(k jwk.Key) string {
 // 6.2.1.2, 6.2.2.1), and of an Ed25519 key's "x" and "d" (RFC 8037 2).
 var curveSizes = map[string]int{"P-256": 32, "P-384": 48, "P-521": 66, "Ed25519": ed25519.SeedSize}
 
-// ecdhCurves are the EC curves of curveSizes.
-var ecdhCurves = map[string]ecdh.Curve{"P-256": ecdh.P256(), "P-384": ecdh.P384(), "P-521": ecdh.P521()}
+// ecdhCurves are the EC curves of curveSizes, and ellipticCurves their
+// parameters (the group order).
+var (
+	ecdhCurves     = map[string]ecdh.Curve{"P-256": ecdh.P256(), "P-384": ecdh.P384(), "P-521": ecdh.P521()}
+	ellipticCurves = map[string]elliptic.Curve{"P-256": elliptic.P256(), "P-384": elliptic.P384(), "P-521": elliptic.P521()}
+)
 
 // publicOfPrivate returns the thumbprint members of the public key an EC
 // or OKP entry's "d" makes, computed by crypto/ecdh and crypto/ed25519, or
@@ -824,53 +866,71 @@ var ecdhCurves = map[string]ecdh.Curve{"P-256": ecdh.P256(), "P-384": ecdh.P384(
 // an Ed25519 d of 64 bytes as crypto/ed25519's PrivateKey, whose first 32
 // are the seed, and d may be in either base64 alphabet, as for jwx.
 // Deriving costs a scalar multiplication (up to 0.5 ms on P-521): each
-// spends one of *budget, and none is made once it is 0 (nil: no bound).
+// spends one of *budget (nil: no bound). Once it is 0, none is made, and
+// over names the curve of the key d would make ("P-256", "Ed25519", ...):
+// that key is not known, so the caller exposes every key of the curve.
 // An entry whose d makes no key (another kty or curve, a d that does not
-// decode or is too long) spends nothing, so that no number of such
+// decode, is too long, or, on an EC curve, is 0 or not below the group
+// order) spends nothing and returns neither, so that no number of such
 // entries keeps a later scalar from exposing its key.
-func publicOfPrivate(raw json.RawMessage, budget *int) map[string]json.RawMessage {
+func publicOfPrivate(raw json.RawMessage, budget *int) (public map[string]json.RawMessage, over string) {
 	var m struct {
 		Kty jwa.KeyType `json:"kty"`
 		Crv string      `json:"crv"`
 		D   string      `json:"d"`
 	}
 	if json.Unmarshal(raw, &m) != nil {
-		return nil
+		return nil, ""
 	}
 	size, ok := curveSizes[m.Crv]
 	if !ok || m.Kty != jwa.EC && m.Kty != jwa.OKP || (m.Kty == jwa.OKP) != (m.Crv == "Ed25519") {
-		return nil
+		return nil, ""
 	}
 	d, err := decodeBase64(m.D) // standard base64 too, which jwx reads as well
 	if err != nil {
-		return nil
+		return nil, ""
 	}
 	if m.Crv == "Ed25519" && len(d) == ed25519.PrivateKeySize {
 		d = d[:ed25519.SeedSize] // crypto/ed25519's PrivateKey written whole: the seed, then the public key
 	}
 	if d = bytes.TrimLeft(d, "\x00"); len(d) > size {
-		return nil
+		return nil, ""
+	}
+	if c, ok := ellipticCurves[m.Crv]; ok && (len(d) == 0 || new(big.Int).SetBytes(d).Cmp(c.Params().N) >= 0) {
+		return nil, "" // crypto/ecdh refuses it too: checked here to spend nothing on it
 	}
 	d = append(make([]byte, size-len(d), size), d...)
 	if budget != nil {
 		if *budget <= 0 {
-			return nil
+			return nil, m.Crv
 		}
 		*budget--
 	}
-	public := map[string]json.RawMessage{"kty": jsonString(string(m.Kty)), "crv": jsonString(m.Crv)}
+	public = map[string]json.RawMessage{"kty": jsonString(string(m.Kty)), "crv": jsonString(m.Crv)}
 	if m.Crv == "Ed25519" {
 		public["x"] = jsonString(base64.RawURLEncoding.EncodeToString(ed25519.NewKeyFromSeed(d).Public().(ed25519.PublicKey)))
-		return public
+		return public, ""
 	}
 	priv, err := ecdhCurves[m.Crv].NewPrivateKey(d) // refuses 0 and scalars >= the group order
 	if err != nil {
-		return nil
+		return nil, ""
 	}
 	point := priv.PublicKey().Bytes() // 0x04 || x || y, each size bytes
 	public["x"] = jsonString(base64.RawURLEncoding.EncodeToString(point[1 : 1+size]))
 	public["y"] = jsonString(base64.RawURLEncoding.EncodeToString(point[1+size:]))
-	return public
+	return public, ""
+}
+
+// curveOf returns the curve of k's key ("P-256", "P-384", "P-521",
+// "Ed25519"), "" for an RSA key.
+func curveOf(k *Key) string {
+	switch p := k.Public.(type) {
+	case *ecdsa.PublicKey:
+		return p.Curve.Params().Name
+	case ed25519.PublicKey:
+		return "Ed25519"
+	}
+	return ""
 }
 
 // jsonString encodes s as a JSON string.
