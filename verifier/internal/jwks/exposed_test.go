@@ -431,3 +431,74 @@ func TestParseJWKS_DRepeatedPastTheKeptValuesExposesEveryKeyOfItsCurve(t *testin
 		t.Fatalf("kept %v; want [ok]: the entry's earlier values of \"d\" include the scalar of \"ec\"", got)
 	}
 }
+
+// holdsNothing reads a member's bytes where it once decoded them: for
+// every JSON shape it must say what decoding says (null, "" and [] hold
+// nothing, anything else holds something), so that no member that
+// publishes something is dropped as empty. Each shape is also published as
+// the "p" of an RSA entry of key "a": only the empty ones leave it usable.
+func TestHoldsNothing_AgreesWithDecodingForEveryJSONShape(t *testing.T) {
+	testKeys(t)
+	decoded := func(v json.RawMessage) bool { // holdsNothing before 3c43d25
+		var x any
+		if json.Unmarshal(v, &x) != nil {
+			return false
+		}
+		switch x := x.(type) {
+		case nil:
+			return true
+		case string:
+			return x == ""
+		case []any:
+			return len(x) == 0
+		}
+		return false
+	}
+	public := strings.TrimSuffix(string(rsaJWK(t, 0, "a")), "}")
+	for _, shape := range []string{
+		`null`, `""`, `[]`, `[ ]`, "[\n\t\r ]", ` null `, "\t\"\"\n",
+		`"\u0000"`, `"\""`, `"\\"`, `"\/"`, `" "`, `"\ufeff"`, "\"\xff\"", `"null"`, `"[]"`,
+		`[null]`, `[""]`, `[[]]`, `[ [ ] ]`, `[{}]`, `{}`, `{ }`, `{"r":null}`,
+		`0`, `-0`, `false`, `true`, `"AA"`, `"Aw"`,
+	} {
+		want := decoded(json.RawMessage(shape))
+		if got := holdsNothing(json.RawMessage(shape)); got != want {
+			t.Errorf("holdsNothing(%q) = %v; decoding says %v", shape, got, want)
+		}
+		doc := `{"keys":[` + public + `,"p":` + shape + `},` + string(rsaJWK(t, 1, "ok")) + `]}`
+		keys, _, err := parseJWKS([]byte(doc))
+		must(t, err)
+		if usable := slices.Contains(kids(keys), "a"); usable != want {
+			t.Errorf(`"p": %s beside the key of "a": "a" usable %v, want %v`, shape, usable, want)
+		}
+	}
+}
+
+// Every "r" of a member of an "oth" publishes a prime factor, also one the
+// member repeats or names in another case: a later "r" (or "R", which
+// encoding/json reads as "r") must not hide it. Before, each member of
+// "oth" was decoded with encoding/json, which keeps the last match only,
+// so "r": prime, "r": "Aw" left the key the prime factors usable.
+func TestParseJWKS_OthMemberRepeatingRStillPublishesEachPrime(t *testing.T) {
+	testKeys(t)
+	prime := `"` + base64.RawURLEncoding.EncodeToString(rsaKeys[0].Primes[0].Bytes()) + `"`
+	for name, oth := range map[string]string{
+		"once":                        `[{"r":` + prime + `}]`,
+		"after an element of no oth":  `[1,null,"r",[],{"r":` + prime + `}]`,
+		"repeated":                    `[{"r":` + prime + `,"r":"Aw"}]`,
+		"repeated in another case":    `[{"r":` + prime + `,"R":"Aw"}]`,
+		"in another case":             `[{"R":` + prime + `}]`,
+		"beside the other members":    `[{"d":"AQ","r":` + prime + `,"t":"AQ"},{"r":5}]`,
+		"repeated as null":            `[{"r":` + prime + `,"r":null}]`,
+		"after members that are no r": `[{"rr":"Aw","":"Aw","r ":"Aw","r":` + prime + `}]`,
+	} {
+		t.Run(name, func(t *testing.T) {
+			doc := `{"keys":[` + string(rsaJWK(t, 0, "a")) + `,` + string(rsaJWK(t, 1, "ok")) + `,{"kty":"EC","oth":` + oth + `}]}`
+			keys, _, err := parseJWKS([]byte(doc))
+			must(t, err)
+			if got := kids(keys); !slices.Equal(got, []string{"ok"}) {
+				t.Fatalf("kept %v; want [ok]: the oth publishes a prime factor of \"a\"", got)
+			}
+		})
+	}
+}

@@ -712,9 +712,12 @@ const maxPublishedFactors = 32
 // primeFactors returns the RSA prime factors an entry's members publish:
 // "p", "q" and the "r" of each "oth" (RFC 7518 6.3.2), in either base64
 // alphabet as jwx reads them, at most maxPublishedFactors; a member that
-// does not decode is left out. "oth" is streamed, each of its members
-// decoded alone, and read no further once maxPublishedFactors are found:
-// a hostile "oth" of 90,000 primes costs what one of 32 does.
+// does not decode is left out. "oth" is streamed, and read no further
+// once maxPublishedFactors are found: a hostile "oth" of 90,000 primes
+// costs what one of 32 does. Every "r" of a member of "oth" counts, also
+// one that the member repeats, or names in another case ("R"): the
+// entry publishes each (encoding/json, matching names case-insensitively,
+// reads the last only, so "r": prime, "r": "Aw" hid the prime).
 func primeFactors(members map[string]json.RawMessage) []*big.Int {
 	var out []*big.Int
 	// add adds v's factor, if it decodes; false once out is full.
@@ -735,15 +738,30 @@ func primeFactors(members map[string]json.RawMessage) []*big.Int {
 		return out
 	}
 	for d.PeekKind() != ']' {
-		v, err := d.ReadValue()
-		if err != nil {
+		if d.PeekKind() != '{' { // no member of an oth: it names no prime
+			if d.SkipValue() != nil {
+				return out
+			}
+			continue
+		}
+		if _, err := d.ReadToken(); err != nil {
 			return out
 		}
-		var o struct {
-			R json.RawMessage `json:"r"`
+		for d.PeekKind() != '}' {
+			t, err := d.ReadToken()
+			if err != nil {
+				return out
+			}
+			r := strings.EqualFold(t.String(), "r") // before ReadValue, which voids t
+			v, err := d.ReadValue()
+			if err != nil {
+				return out
+			}
+			if r && !add(json.RawMessage(v)) {
+				return out
+			}
 		}
-		_ = json.Unmarshal(v, &o) // as encoding/json reads each member of the whole array
-		if !add(o.R) {
+		if _, err := d.ReadToken(); err != nil {
 			return out
 		}
 	}
