@@ -502,3 +502,45 @@ func TestParseJWKS_OthMemberRepeatingRStillPublishesEachPrime(t *testing.T) {
 		})
 	}
 }
+
+// Past the document's maxPublishedFactors prime factors, a factor is not
+// tried on any key, and may factor any: every RSA key is exposed, of the
+// document and of the last good set, as a scalar past the derivations
+// exposes every key of its curve. Before, it exposed none, so 32 factors
+// of no key ahead of it ("Aw", 3, a few bytes each), in other entries, in
+// the entry's "oth" or as earlier values of its "p" (or 33 earlier values
+// that are no number, past those an entry keeps), left usable the key
+// whose modulus it divides.
+func TestParseJWKS_PrimeFactorPastTheBoundExposesEveryRSAKey(t *testing.T) {
+	testKeys(t)
+	prime := `"` + base64.RawURLEncoding.EncodeToString(rsaKeys[0].Primes[0].Bytes()) + `"`
+	repeat := func(values ...string) string {
+		var b strings.Builder
+		for i := range maxPublishedFactors + 1 {
+			b.WriteString(`"p":"` + values[i%2] + `",`)
+		}
+		return b.String()
+	}
+	for name, entries := range map[string]string{
+		"in other entries":       strings.Repeat(`{"p":"Aw"},`, maxPublishedFactors) + `{"p":` + prime + `}`,
+		"in the entry's oth":     `{"oth":[` + strings.Repeat(`{"r":"Aw"},`, maxPublishedFactors) + `{"r":` + prime + `}]}`,
+		"as earlier values of p": `{` + repeat("Aw", "AAM") + `"p":` + prime + `,"p":"Aw"}`,
+		// More earlier values than the entry keeps, none a number: the
+		// prime is not read, and may factor any key.
+		"as earlier values of p, after values that are no number": `{` + repeat("!", "!!") + `"p":` + prime + `,"p":"Aw"}`,
+	} {
+		t.Run(name, func(t *testing.T) {
+			doc := `{"keys":[` + entries + `,` + string(rsaJWK(t, 0, "a")) + `,` + string(rsaJWK(t, 1, "b")) + `,` + string(ecJWK(t, "ec")) + `]}`
+			keys, skipped, err := parseJWKS([]byte(doc))
+			must(t, err)
+			if got := kids(keys); !slices.Equal(got, []string{"ec"}) {
+				t.Fatalf("kept %v; want [ec]: a prime factor of \"a\" is published past the bound", got)
+			}
+			last := newSnapshot([]*Key{keyOf(t, &rsaKeys[0].PublicKey, "a"), keyOf(t, &rsaKeys[2].PublicKey, "c"), keyOf(t, &ecKey.PublicKey, "ec")}, 0, nil, time.Now())
+			exposeFactored(skipped, last)
+			if next := last.withoutExposed(skipped); next == nil || len(next.keys) != 1 || next.keys["ec"] == nil {
+				t.Fatalf("last good set after the document: %v; want only \"ec\"", next)
+			}
+		})
+	}
+}

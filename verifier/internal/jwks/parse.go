@@ -46,9 +46,10 @@ type skippedKey struct {
 	Factors []*big.Int
 	// Curves holds the curves ("P-256", "Ed25519", ...) of the private
 	// scalars the entry publishes past the document's maxDerivedKeys
-	// derivations: the key such a scalar makes is not known, so every
-	// key of its curve is exposed, the last good set's too
-	// (exposeFactored).
+	// derivations, and "RSA" when it publishes prime factors past the
+	// document's maxPublishedFactors: the key such a scalar makes, or
+	// such a factor divides, is not known, so every key of its curve (or
+	// every RSA key) is exposed, the last good set's too (exposeFactored).
 	Curves []string
 }
 
@@ -65,7 +66,8 @@ type rejection struct {
 	// key whose modulus it divides, whichever "n" stands beside it.
 	factors []*big.Int
 	// curves are the curves of the scalars past the document's
-	// maxDerivedKeys derivations (see skippedKey.Curves).
+	// maxDerivedKeys derivations, and "RSA" for factors past its
+	// maxPublishedFactors (see skippedKey.Curves).
 	curves []string
 }
 
@@ -96,7 +98,9 @@ func debugf(format string, a ...any) *rejection {
 // key is not known, exposes every key of its curve, of the document and,
 // through the skipped entry's Curves, of the last good set. An RSA prime
 // factor that an entry publishes exposes the key whose modulus it divides
-// (the first maxPublishedFactors such factors only); the skipped entry
+// (the first maxPublishedFactors such factors only; past them, every RSA
+// key, as a scalar past the derivations does every key of its curve);
+// the skipped entry
 // holds its factors, for the caller to try on the last good set's keys
 // (exposeFactored), and skipped holds each entry that publishes one,
 // whether the document is a key set or not. Each entry is
@@ -164,6 +168,7 @@ func parseEntries(body []byte, skipped *[]skippedKey, cur *entry) ([]*Key, error
 			r.exposeDerived(raw, &budget)
 		}
 		var curve *struct{ Kty, Crv json.RawMessage } // raw's, for an earlier "d"
+		past := false                                 // factors past the document's bound
 		for _, sh := range shadowed {
 			switch {
 			case sh.name == "d" && r.scalar:
@@ -181,9 +186,17 @@ func parseEntries(body []byte, skipped *[]skippedKey, cur *entry) ([]*Key, error
 				}
 				entry, _ := json.Marshal(map[string]json.RawMessage{"kty": curve.Kty, "crv": curve.Crv, "d": value})
 				r.exposeDerived(entry, left)
-			case sh.name != "d" && len(factors)+len(r.factors) < maxPublishedFactors:
+			case sh.name != "d" && sh.value == nil:
+				past = true // earlier values canonicalEntry did not keep
+			case sh.name != "d" && len(factors)+len(r.factors) <= maxPublishedFactors:
 				r.factors = append(r.factors, primeFactors(map[string]json.RawMessage{sh.name: sh.value})...)
 			}
+		}
+		n := min(len(r.factors), maxPublishedFactors-len(factors))
+		if (past || n < len(r.factors)) && !slices.Contains(r.curves, "RSA") {
+			// Factors past the document's bound, not tried on any key:
+			// each may factor any RSA key.
+			r.curves = append(r.curves, "RSA")
 		}
 		for _, tp := range r.exposed {
 			exposed[tp] = true
@@ -191,7 +204,6 @@ func parseEntries(body []byte, skipped *[]skippedKey, cur *entry) ([]*Key, error
 		for _, c := range r.curves {
 			curves[c] = true
 		}
-		n := min(len(r.factors), maxPublishedFactors-len(factors))
 		counted := r.factors[:n:n]
 		factors = append(factors, counted...)
 		return counted
@@ -281,7 +293,7 @@ func parseEntries(body []byte, skipped *[]skippedKey, cur *entry) ([]*Key, error
 			// Exposes: remembered as exposed, as a key that an entry names is.
 			*skipped = append(*skipped, skippedKey{Index: index[i], KID: clip(k.ID), Reason: "a prime factor of its modulus is published in the same set: the key is exposed, never used", Warn: true, Exposes: []string{k.thumb}})
 		case curves[curveOf(k)]:
-			*skipped = append(*skipped, skippedKey{Index: index[i], KID: clip(k.ID), Reason: "a private scalar of its curve is published in the same set, past the keys derived per document: the key may be the one it makes, and is exposed, never used", Warn: true, Exposes: []string{k.thumb}})
+			*skipped = append(*skipped, skippedKey{Index: index[i], KID: clip(k.ID), Reason: "private material of its kind of key is published in the same set past what is checked per document (a scalar of its curve, or an RSA prime factor): the key may be the one it names, and is exposed, never used", Warn: true, Exposes: []string{k.thumb}})
 		case drop[k.ID]:
 			*skipped = append(*skipped, skippedKey{Index: index[i], KID: clip(k.ID), Reason: "kid shared by different keys: ambiguous, all dropped", Warn: true})
 		default:
@@ -517,10 +529,11 @@ var privateMembers = append([]string{"d"}, rsaPrivateMembers[:]...)
 // published all the same: canonicalEntry returns it in shadowed (for "d",
 // "p", "q" and "oth", whose value names a key: its scalar, or a factor of
 // its modulus; at most maxPublishedFactors per entry), so that the key it
-// exposes is exposed too. Past maxPublishedFactors, one more "d" with a
-// nil value stands for the earlier values of "d" not kept: the caller
-// exposes every key of the entry's curve, as for a scalar past the
-// document's derivations.
+// exposes is exposed too. Past maxPublishedFactors, one more member of
+// each name with a nil value stands for the earlier values of that name
+// not kept: the caller exposes every key of the entry's curve for "d", as
+// for a scalar past the document's derivations, and every RSA key for a
+// prime, as for a factor past the document's maxPublishedFactors.
 // A member named as "kty", "crv" or "d" in another case is dropped too
 // when the entry has the member itself (see caseVariantOf). raw is
 // returned unchanged when it needs none of these changes, and when it is
@@ -554,8 +567,8 @@ func canonicalEntry(raw json.RawMessage) (canonical json.RawMessage, shadowed []
 			case !slices.Contains(shadowMembers, name) || bytes.Equal(prev, v):
 			case len(shadowed) < maxPublishedFactors:
 				shadowed = append(shadowed, member{name, prev})
-			case name == "d" && !slices.ContainsFunc(shadowed, func(m member) bool { return m.value == nil }):
-				shadowed = append(shadowed, member{name: "d"}) // more not kept (see above)
+			case !slices.ContainsFunc(shadowed, func(m member) bool { return m.name == name && m.value == nil }):
+				shadowed = append(shadowed, member{name: name}) // more not kept (see above)
 			}
 		}
 		members[name] = json.RawMessage(bytes.Clone(v)) // the decoder reuses v's memory
@@ -711,7 +724,8 @@ const maxPublishedFactors = 32
 
 // primeFactors returns the RSA prime factors an entry's members publish:
 // "p", "q" and the "r" of each "oth" (RFC 7518 6.3.2), in either base64
-// alphabet as jwx reads them, at most maxPublishedFactors; a member that
+// alphabet as jwx reads them, at most maxPublishedFactors+1 (one more than
+// a document counts says that more were published); a member that
 // does not decode is left out. "oth" is streamed, and read no further
 // once maxPublishedFactors are found: a hostile "oth" of 90,000 primes
 // costs what one of 32 does. Every "r" of a member of "oth" counts, also
@@ -728,7 +742,7 @@ func primeFactors(members map[string]json.RawMessage) []*big.Int {
 				out = append(out, new(big.Int).SetBytes(b))
 			}
 		}
-		return len(out) < maxPublishedFactors
+		return len(out) <= maxPublishedFactors
 	}
 	if !add(members["p"]) || !add(members["q"]) {
 		return out
@@ -940,13 +954,16 @@ func publicOfPrivate(raw json.RawMessage, budget *int) (public map[string]json.R
 }
 
 // curveOf returns the curve of k's key ("P-256", "P-384", "P-521",
-// "Ed25519"), "" for an RSA key.
+// "Ed25519"), or "RSA" for an RSA key: the Curves a skipped entry exposes
+// whole.
 func curveOf(k *Key) string {
 	switch p := k.Public.(type) {
 	case *ecdsa.PublicKey:
 		return p.Curve.Params().Name
 	case ed25519.PublicKey:
 		return "Ed25519"
+	case *rsa.PublicKey:
+		return "RSA"
 	}
 	return ""
 }
