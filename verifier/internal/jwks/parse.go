@@ -171,6 +171,9 @@ func parseEntries(body []byte, skipped *[]skippedKey, cur *entry) ([]*Key, error
 		past := false                                 // factors past the document's bound
 		for _, sh := range shadowed {
 			switch {
+			case sh.name == "d" && r.scalar && budget <= 0 && len(r.curves) > 0:
+				// Past the budget, with the entry's curve exposed whole
+				// already: its other values of "d" expose nothing more.
 			case sh.name == "d" && r.scalar:
 				if curve == nil {
 					curve = new(struct{ Kty, Crv json.RawMessage })
