@@ -544,3 +544,36 @@ func TestParseJWKS_PrimeFactorPastTheBoundExposesEveryRSAKey(t *testing.T) {
 		})
 	}
 }
+
+// A document whose only private material lies past what the exposed-key
+// rule checks per document (a scalar past the derivations, a prime
+// factor past the bound) has no usable key: the fetch fails, and the
+// last good set stops serving every key of that curve (or every RSA key),
+// which stay refused when a later document publishes them again.
+func TestSet_MaterialPastThePerDocumentBoundsStopsTheLastGoodSetKeysOfItsKind(t *testing.T) {
+	testKeys(t)
+	var scalars []string
+	for range maxDerivedKeys {
+		k, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+		must(t, err)
+		scalars = append(scalars, string(jwkJSON(t, k, "", "", nil)))
+	}
+	scalars = append(scalars, string(jwkJSON(t, ecKey, "", "", map[string]any{"x": nil, "y": nil})))
+	s, ts, ft := lastGoodSetLosesKeyEC(t, `{"keys":[`+strings.Join(scalars, ",")+`]}`)
+	ts.setKeys(t, ecJWK(t, "ec"), rsaJWK(t, 1, "b"))
+	ft.refreshNow(t)
+	if s.Current("ec") != nil || s.Current("b") == nil {
+		t.Fatalf("after a document publishing only public keys: ec served %v, b served %v; want b only", s.Current("ec") != nil, s.Current("b") != nil)
+	}
+
+	ts = newTestServer(t)
+	ts.setKeys(t, ecJWK(t, "ec"), rsaJWK(t, 1, "b"))
+	s, ft = startSet(t, Config{URL: ts.URL + "/keys"})
+	ready(t, s)
+	prime := base64.RawURLEncoding.EncodeToString(rsaKeys[1].Primes[0].Bytes())
+	ts.set("/keys", reply{body: []byte(`{"keys":[` + strings.Repeat(`{"p":"Aw"},`, maxPublishedFactors) + `{"p":"` + prime + `"}]}`)})
+	ft.refreshNow(t)
+	if s.Current("b") != nil || s.Current("ec") == nil {
+		t.Fatalf("after a document publishing a prime factor of b past the bound: b served %v, ec served %v; want ec only", s.Current("b") != nil, s.Current("ec") != nil)
+	}
+}
