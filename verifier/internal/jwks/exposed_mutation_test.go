@@ -75,31 +75,32 @@ func TestParseJWKS_RepeatedOthExposesTheKeyOfItsEarlierPrime(t *testing.T) {
 
 // The RSA prime factors a document publishes are tried on its keys up to
 // maxPublishedFactors of them, in document order, each counted once: the
-// last within the bound still exposes its key, one past it is not tried
-// (a hostile document of thousands of factors must not make a fetch
-// divide each key by each), and a prime an entry repeats with the same
-// value uses no more of the bound than one. The bound is the one
-// docs/key-set.md names: 32.
+// last within the bound still exposes its key alone, one past it is not
+// tried (a hostile document of thousands of factors must not make a fetch
+// divide each key by each) and exposes every RSA key instead, and a prime
+// an entry repeats with the same value uses no more of the bound than
+// one. The bound is the one docs/key-set.md names: 32.
 func TestParseJWKS_TriesAtMostMaxPublishedFactorsPerDocument(t *testing.T) {
 	testKeys(t)
 	const bound = 32
 	prime := `{"kty":"EC","p":"` + base64.RawURLEncoding.EncodeToString(rsaKeys[0].Primes[0].Bytes()) + `"}`
 	junk := func(n int) string { return strings.Repeat(`{"kty":"EC","p":"Aw"},`, n) } // 3, a factor of no key
+	keys := `,` + string(rsaJWK(t, 0, "a")) + `,` + string(rsaJWK(t, 1, "b")) + `,` + string(ecJWK(t, "ec")) + `]}`
 	for name, tc := range map[string]struct {
-		doc     string
-		exposed bool
+		doc  string
+		kept []string
 	}{
-		"the last factor within the bound":               {`{"keys":[` + junk(bound-1) + prime + `,` + string(rsaJWK(t, 0, "a")) + `]}`, true},
-		"one factor past the bound":                      {`{"keys":[` + junk(bound) + prime + `,` + string(rsaJWK(t, 0, "a")) + `]}`, false},
-		"after an entry repeating one factor many times": {`{"keys":[{"kty":"EC"` + strings.Repeat(`,"p":"Aw"`, 2*bound) + `},` + prime + `,` + string(rsaJWK(t, 0, "a")) + `]}`, true},
+		"the last factor within the bound":               {`{"keys":[` + junk(bound-1) + prime + keys, []string{"b", "ec"}},
+		"one factor past the bound":                      {`{"keys":[` + junk(bound) + prime + keys, []string{"ec"}},
+		"after an entry repeating one factor many times": {`{"keys":[{"kty":"EC"` + strings.Repeat(`,"p":"Aw"`, 2*bound) + `},` + prime + keys, []string{"b", "ec"}},
 	} {
 		t.Run(name, func(t *testing.T) {
 			keys, skipped, err := parseJWKS([]byte(tc.doc))
 			if err != nil {
 				t.Fatal(err)
 			}
-			if kept := slices.Contains(kids(keys), "a"); kept == tc.exposed {
-				t.Fatalf("key a kept: %v, skipped %d entries; want it exposed: %v", kept, len(skipped), tc.exposed)
+			if got := kids(keys); !slices.Equal(got, tc.kept) {
+				t.Fatalf("kept %v, skipped %d entries; want %v", got, len(skipped), tc.kept)
 			}
 		})
 	}
@@ -220,7 +221,8 @@ func TestSet_FactoredKeyOfAnAmbiguousKidIsStillRememberedAsExposed(t *testing.T)
 
 // A "d" that an EC entry repeats is derived within the same budget of
 // maxDerivedKeys (32, as docs/key-set.md says) as every other: past it,
-// the key of the earlier value is not derived.
+// the key of the earlier value is not derived, and every key of its curve
+// is exposed instead.
 func TestParseJWKS_RepeatedDIsDerivedWithinTheDocumentsBudget(t *testing.T) {
 	testKeys(t)
 	const budget = 32
@@ -236,15 +238,15 @@ func TestParseJWKS_RepeatedDIsDerivedWithinTheDocumentsBudget(t *testing.T) {
 	other, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	must(t, err)
 	repeated := json.RawMessage(`{"kty":"EC","crv":"P-256","d":"` + b64(ecKey) + `","d":"` + b64(other) + `"}`)
-	keys, _, err := parseJWKS(jwksDoc(t, append(entries, repeated, ecJWK(t, "ec"))...))
+	keys, skipped, err := parseJWKS(jwksDoc(t, append(entries, repeated, ecJWK(t, "ec"))...))
 	must(t, err)
-	if got := kids(keys); len(got) != 1 {
-		t.Fatalf("kept %v, want ec: the repeated d's earlier value is the 33rd scalar, past the budget", got)
+	if got, sk := kids(keys), skipped[len(skipped)-2]; len(got) != 0 || !slices.Equal(sk.Curves, []string{"P-256"}) {
+		t.Fatalf("kept %v, the repeated d's entry exposes the curves %v; want none, and P-256: the repeated d's earlier value is the 33rd scalar, past the budget", got, sk.Curves)
 	}
-	keys, _, err = parseJWKS(jwksDoc(t, append(entries[1:], repeated, ecJWK(t, "ec"))...))
+	keys, skipped, err = parseJWKS(jwksDoc(t, append(entries[1:], repeated, ecJWK(t, "ec"))...))
 	must(t, err)
-	if got := kids(keys); len(got) != 0 {
-		t.Fatalf("kept %v, want none: the repeated d's earlier value is the 32nd scalar, within the budget", got)
+	if got, sk := kids(keys), skipped[len(skipped)-2]; len(got) != 0 || len(sk.Curves) != 0 {
+		t.Fatalf("kept %v, the repeated d's entry exposes the curves %v; want none, and none: the repeated d's earlier value is the 32nd scalar, within the budget", got, sk.Curves)
 	}
 }
 

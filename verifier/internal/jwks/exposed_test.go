@@ -11,9 +11,11 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/lestrrat-go/jwx/v2/jwk"
 )
@@ -166,7 +168,9 @@ func TestParseJWKS_PrivateScalarWithoutItsPublicMembersExposesItsKey(t *testing.
 // multiplication (half a millisecond on P-521), so a hostile document of
 // thousands of scalars could make every fetch burn seconds: only the first
 // maxDerivedKeys of a document are derived. Each later one is still a
-// private-key exposure, refusing the key its own public members name.
+// private-key exposure, refusing the key its own public members name, and
+// every key of its curve (see
+// TestParseJWKS_ScalarPastTheDerivationBudgetExposesEveryKeyOfItsCurve).
 func TestParseJWKS_DerivesAtMostMaxDerivedKeysPublicKeysPerDocument(t *testing.T) {
 	testKeys(t)
 	var doc []json.RawMessage
@@ -180,11 +184,12 @@ func TestParseJWKS_DerivesAtMostMaxDerivedKeysPublicKeysPerDocument(t *testing.T
 		jwkJSON(t, &ecKey.PublicKey, "pub", "ES256", nil))
 	keys, skipped, err := parseJWKS(jwksDoc(t, doc...))
 	must(t, err)
-	if len(keys) != 1 || keys[0].ID != "pub" {
-		t.Fatalf("kept %v, want pub: the scalar exposing it is past the derivation budget", kids(keys))
+	if len(keys) != 0 {
+		t.Fatalf("kept %v, want none: a P-256 scalar past the derivation budget exposes every P-256 key", kids(keys))
 	}
-	if len(skipped) != maxDerivedKeys+1 || !skipped[maxDerivedKeys].Warn || !strings.Contains(skipped[maxDerivedKeys].Reason, "private key") {
-		t.Fatalf("skipped %+v, want every scalar as a private-key exposure at warn", skipped[maxDerivedKeys:])
+	if len(skipped) != maxDerivedKeys+2 || !skipped[maxDerivedKeys].Warn || !strings.Contains(skipped[maxDerivedKeys].Reason, "private key") ||
+		!slices.Equal(skipped[maxDerivedKeys].Curves, []string{"P-256"}) || len(skipped[maxDerivedKeys-1].Curves) != 0 {
+		t.Fatalf("skipped %+v, want every scalar as a private-key exposure at warn, the last past the budget", skipped[maxDerivedKeys-1:])
 	}
 	// Within the budget the same entry exposes pub.
 	keys, _, err = parseJWKS(jwksDoc(t, doc[maxDerivedKeys-1:]...))
@@ -325,5 +330,250 @@ func TestSet_CloseDuringAFetchThatExposesAKeyStillDropsTheKey(t *testing.T) {
 	}
 	if st := s.Stats(); st.Failures != 0 {
 		t.Fatalf("Stats.Failures = %d, want 0: a fetch Close cancelled is no failure of the issuer's", st.Failures)
+	}
+}
+
+// Past the document's maxDerivedKeys derivations, a "d" that would make a
+// key of a curve (one that decodes, in range) exposes every key of that
+// curve, of the document and of the last good set: the budget bounds the
+// scalar multiplications, and the key the scalar makes is unknown, so it
+// may be any of them. Before, such a scalar exposed nothing: 32 real
+// private keys of no use ahead of it left the key of the published scalar
+// usable. A "d" of zero or not below the group order makes no key, and
+// now spends no derivation either; before, each spent one, so 32 of them,
+// a few bytes each, did the same.
+func TestParseJWKS_ScalarPastTheDerivationBudgetExposesEveryKeyOfItsCurve(t *testing.T) {
+	testKeys(t)
+	order := base64.RawURLEncoding.EncodeToString(elliptic.P256().Params().N.Bytes())
+	for name, c := range map[string]struct {
+		filler func() json.RawMessage
+		want   []string // the kids kept
+	}{
+		// Each spends a derivation: past them, every P-256 key goes.
+		"real keys of no use": {func() json.RawMessage {
+			k, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+			must(t, err)
+			return jwkJSON(t, k, "", "", nil)
+		}, []string{"ok"}},
+		// None makes a key, so none spends a derivation: the scalar of
+		// ecKey is derived, and "ec" alone is exposed.
+		"scalars of zero":            {func() json.RawMessage { return json.RawMessage(`{"kty":"EC","crv":"P-256","d":"AA"}`) }, []string{"other", "ok"}},
+		"scalars of the group order": {func() json.RawMessage { return json.RawMessage(`{"kty":"EC","crv":"P-256","d":"` + order + `"}`) }, []string{"other", "ok"}},
+	} {
+		t.Run(name, func(t *testing.T) {
+			var doc []json.RawMessage
+			for range maxDerivedKeys {
+				doc = append(doc, c.filler())
+			}
+			other, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+			must(t, err)
+			doc = append(doc,
+				jwkJSON(t, ecKey, "", "", map[string]any{"x": nil, "y": nil}), // ecKey's scalar, after the fillers
+				jwkJSON(t, &ecKey.PublicKey, "ec", "ES256", nil),
+				jwkJSON(t, &other.PublicKey, "other", "ES256", nil),
+				rsaJWK(t, 1, "ok"))
+			keys, skipped, err := parseJWKS(jwksDoc(t, doc...))
+			must(t, err)
+			if got := kids(keys); !slices.Equal(got, c.want) {
+				t.Fatalf("kept %v; want %v: the entry after the %d fillers publishes the private scalar of \"ec\"", got, c.want, maxDerivedKeys)
+			}
+			var exposes []string
+			for _, sk := range skipped {
+				exposes = append(exposes, sk.Exposes...)
+			}
+			if !slices.Contains(exposes, keyOf(t, &ecKey.PublicKey, "").thumb) ||
+				len(c.want) == 1 && !slices.Contains(exposes, keyOf(t, &other.PublicKey, "").thumb) {
+				t.Errorf("an exposed key of the document is in no skipped entry's Exposes: a later document could bring it back")
+			}
+			// The last good set's keys of the curve are exposed too, its
+			// others not.
+			last := newSnapshot([]*Key{keyOf(t, &ecKey.PublicKey, "ec"), keyOf(t, &rsaKeys[0].PublicKey, "rsa")}, 0, nil, time.Now())
+			_, skipped, _ = parseJWKS(jwksDoc(t, doc[:maxDerivedKeys+1]...))
+			exposeFactored(skipped, last)
+			if next := last.withoutExposed(skipped); next == nil || len(next.keys) != 1 || next.keys["rsa"] == nil {
+				t.Fatalf("last good set after the document: %v; want only \"rsa\"", next)
+			}
+		})
+	}
+}
+
+// keyOf returns the Key parseKey makes of pub under kid.
+func keyOf(t *testing.T, pub any, kid string) *Key {
+	t.Helper()
+	k, r := parseKey(jwkJSON(t, pub, kid+"x", "", nil))
+	if r != nil {
+		t.Fatal(r)
+	}
+	k.ID = kid
+	return k
+}
+
+// An entry keeps at most maxPublishedFactors earlier values of a repeated
+// "d"; one that repeats it more, with the scalar of a key after them,
+// exposes every key of its curve, as a scalar past the document's
+// derivations does. Before, the values past the first maxPublishedFactors
+// were dropped unread: 33 distinct zeros ("AA", "AAA", ...) ahead of the
+// scalar of "ec" left "ec" usable.
+func TestParseJWKS_DRepeatedPastTheKeptValuesExposesEveryKeyOfItsCurve(t *testing.T) {
+	testKeys(t)
+	d := base64.RawURLEncoding.EncodeToString(ecKey.D.FillBytes(make([]byte, 32)))
+	var entry strings.Builder
+	entry.WriteString(`{"kty":"EC","crv":"P-256"`)
+	for i := range maxPublishedFactors + 1 {
+		entry.WriteString(`,"d":"` + strings.Repeat("A", 2+i%2) + `"`)
+	}
+	entry.WriteString(`,"d":"` + d + `","d":"AQ"}`)
+	other, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	must(t, err)
+	keys, _, err := parseJWKS(jwksDoc(t, json.RawMessage(entry.String()), ecJWK(t, "ec"), jwkJSON(t, &other.PublicKey, "other", "ES256", nil), rsaJWK(t, 1, "ok")))
+	must(t, err)
+	if got := kids(keys); !slices.Equal(got, []string{"ok"}) {
+		t.Fatalf("kept %v; want [ok]: the entry's earlier values of \"d\" include the scalar of \"ec\"", got)
+	}
+}
+
+// holdsNothing reads a member's bytes where it once decoded them: for
+// every JSON shape it must say what decoding says (null, "" and [] hold
+// nothing, anything else holds something), so that no member that
+// publishes something is dropped as empty. Each shape is also published as
+// the "p" of an RSA entry of key "a": only the empty ones leave it usable.
+func TestHoldsNothing_AgreesWithDecodingForEveryJSONShape(t *testing.T) {
+	testKeys(t)
+	decoded := func(v json.RawMessage) bool { // holdsNothing before 3c43d25
+		var x any
+		if json.Unmarshal(v, &x) != nil {
+			return false
+		}
+		switch x := x.(type) {
+		case nil:
+			return true
+		case string:
+			return x == ""
+		case []any:
+			return len(x) == 0
+		}
+		return false
+	}
+	public := strings.TrimSuffix(string(rsaJWK(t, 0, "a")), "}")
+	for _, shape := range []string{
+		`null`, `""`, `[]`, `[ ]`, "[\n\t\r ]", ` null `, "\t\"\"\n",
+		`"\u0000"`, `"\""`, `"\\"`, `"\/"`, `" "`, `"\ufeff"`, "\"\xff\"", `"null"`, `"[]"`,
+		`[null]`, `[""]`, `[[]]`, `[ [ ] ]`, `[{}]`, `{}`, `{ }`, `{"r":null}`,
+		`0`, `-0`, `false`, `true`, `"AA"`, `"Aw"`,
+	} {
+		want := decoded(json.RawMessage(shape))
+		if got := holdsNothing(json.RawMessage(shape)); got != want {
+			t.Errorf("holdsNothing(%q) = %v; decoding says %v", shape, got, want)
+		}
+		doc := `{"keys":[` + public + `,"p":` + shape + `},` + string(rsaJWK(t, 1, "ok")) + `]}`
+		keys, _, err := parseJWKS([]byte(doc))
+		must(t, err)
+		if usable := slices.Contains(kids(keys), "a"); usable != want {
+			t.Errorf(`"p": %s beside the key of "a": "a" usable %v, want %v`, shape, usable, want)
+		}
+	}
+}
+
+// Every "r" of a member of an "oth" publishes a prime factor, also one the
+// member repeats or names in another case: a later "r" (or "R", which
+// encoding/json reads as "r") must not hide it. Before, each member of
+// "oth" was decoded with encoding/json, which keeps the last match only,
+// so "r": prime, "r": "Aw" left the key the prime factors usable.
+func TestParseJWKS_OthMemberRepeatingRStillPublishesEachPrime(t *testing.T) {
+	testKeys(t)
+	prime := `"` + base64.RawURLEncoding.EncodeToString(rsaKeys[0].Primes[0].Bytes()) + `"`
+	for name, oth := range map[string]string{
+		"once":                        `[{"r":` + prime + `}]`,
+		"after an element of no oth":  `[1,null,"r",[],{"r":` + prime + `}]`,
+		"repeated":                    `[{"r":` + prime + `,"r":"Aw"}]`,
+		"repeated in another case":    `[{"r":` + prime + `,"R":"Aw"}]`,
+		"in another case":             `[{"R":` + prime + `}]`,
+		"beside the other members":    `[{"d":"AQ","r":` + prime + `,"t":"AQ"},{"r":5}]`,
+		"repeated as null":            `[{"r":` + prime + `,"r":null}]`,
+		"after members that are no r": `[{"rr":"Aw","":"Aw","r ":"Aw","r":` + prime + `}]`,
+	} {
+		t.Run(name, func(t *testing.T) {
+			doc := `{"keys":[` + string(rsaJWK(t, 0, "a")) + `,` + string(rsaJWK(t, 1, "ok")) + `,{"kty":"EC","oth":` + oth + `}]}`
+			keys, _, err := parseJWKS([]byte(doc))
+			must(t, err)
+			if got := kids(keys); !slices.Equal(got, []string{"ok"}) {
+				t.Fatalf("kept %v; want [ok]: the oth publishes a prime factor of \"a\"", got)
+			}
+		})
+	}
+}
+
+// Past the document's maxPublishedFactors prime factors, a factor is not
+// tried on any key, and may factor any: every RSA key is exposed, of the
+// document and of the last good set, as a scalar past the derivations
+// exposes every key of its curve. Before, it exposed none, so 32 factors
+// of no key ahead of it ("Aw", 3, a few bytes each), in other entries, in
+// the entry's "oth" or as earlier values of its "p" (or 33 earlier values
+// that are no number, past those an entry keeps), left usable the key
+// whose modulus it divides.
+func TestParseJWKS_PrimeFactorPastTheBoundExposesEveryRSAKey(t *testing.T) {
+	testKeys(t)
+	prime := `"` + base64.RawURLEncoding.EncodeToString(rsaKeys[0].Primes[0].Bytes()) + `"`
+	repeat := func(values ...string) string {
+		var b strings.Builder
+		for i := range maxPublishedFactors + 1 {
+			b.WriteString(`"p":"` + values[i%2] + `",`)
+		}
+		return b.String()
+	}
+	for name, entries := range map[string]string{
+		"in other entries":       strings.Repeat(`{"p":"Aw"},`, maxPublishedFactors) + `{"p":` + prime + `}`,
+		"in the entry's oth":     `{"oth":[` + strings.Repeat(`{"r":"Aw"},`, maxPublishedFactors) + `{"r":` + prime + `}]}`,
+		"as earlier values of p": `{` + repeat("Aw", "AAM") + `"p":` + prime + `,"p":"Aw"}`,
+		// More earlier values than the entry keeps, none a number: the
+		// prime is not read, and may factor any key.
+		"as earlier values of p, after values that are no number": `{` + repeat("!", "!!") + `"p":` + prime + `,"p":"Aw"}`,
+	} {
+		t.Run(name, func(t *testing.T) {
+			doc := `{"keys":[` + entries + `,` + string(rsaJWK(t, 0, "a")) + `,` + string(rsaJWK(t, 1, "b")) + `,` + string(ecJWK(t, "ec")) + `]}`
+			keys, skipped, err := parseJWKS([]byte(doc))
+			must(t, err)
+			if got := kids(keys); !slices.Equal(got, []string{"ec"}) {
+				t.Fatalf("kept %v; want [ec]: a prime factor of \"a\" is published past the bound", got)
+			}
+			last := newSnapshot([]*Key{keyOf(t, &rsaKeys[0].PublicKey, "a"), keyOf(t, &rsaKeys[2].PublicKey, "c"), keyOf(t, &ecKey.PublicKey, "ec")}, 0, nil, time.Now())
+			exposeFactored(skipped, last)
+			if next := last.withoutExposed(skipped); next == nil || len(next.keys) != 1 || next.keys["ec"] == nil {
+				t.Fatalf("last good set after the document: %v; want only \"ec\"", next)
+			}
+		})
+	}
+}
+
+// A document whose only private material lies past what the exposed-key
+// rule checks per document (a scalar past the derivations, a prime
+// factor past the bound) has no usable key: the fetch fails, and the
+// last good set stops serving every key of that curve (or every RSA key),
+// which stay refused when a later document publishes them again.
+func TestSet_MaterialPastThePerDocumentBoundsStopsTheLastGoodSetKeysOfItsKind(t *testing.T) {
+	testKeys(t)
+	var scalars []string
+	for range maxDerivedKeys {
+		k, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+		must(t, err)
+		scalars = append(scalars, string(jwkJSON(t, k, "", "", nil)))
+	}
+	scalars = append(scalars, string(jwkJSON(t, ecKey, "", "", map[string]any{"x": nil, "y": nil})))
+	s, ts, ft := lastGoodSetLosesKeyEC(t, `{"keys":[`+strings.Join(scalars, ",")+`]}`)
+	ts.setKeys(t, ecJWK(t, "ec"), rsaJWK(t, 1, "b"))
+	ft.refreshNow(t)
+	if s.Current("ec") != nil || s.Current("b") == nil {
+		t.Fatalf("after a document publishing only public keys: ec served %v, b served %v; want b only", s.Current("ec") != nil, s.Current("b") != nil)
+	}
+
+	ts = newTestServer(t)
+	ts.setKeys(t, ecJWK(t, "ec"), rsaJWK(t, 1, "b"))
+	s, ft = startSet(t, Config{URL: ts.URL + "/keys"})
+	ready(t, s)
+	prime := base64.RawURLEncoding.EncodeToString(rsaKeys[1].Primes[0].Bytes())
+	ts.set("/keys", reply{body: []byte(`{"keys":[` + strings.Repeat(`{"p":"Aw"},`, maxPublishedFactors) + `{"p":"` + prime + `"}]}`)})
+	ft.refreshNow(t)
+	if s.Current("b") != nil || s.Current("ec") == nil {
+		t.Fatalf("after a document publishing a prime factor of b past the bound: b served %v, ec served %v; want ec only", s.Current("b") != nil, s.Current("ec") != nil)
 	}
 }

@@ -44,6 +44,13 @@ type skippedKey struct {
 	// on the last good set's keys too (exposeFactored), which no entry
 	// of the document may name.
 	Factors []*big.Int
+	// Curves holds the curves ("P-256", "Ed25519", ...) of the private
+	// scalars the entry publishes past the document's maxDerivedKeys
+	// derivations, and "RSA" when it publishes prime factors past the
+	// document's maxPublishedFactors: the key such a scalar makes, or
+	// such a factor divides, is not known, so every key of its curve (or
+	// every RSA key) is exposed, the last good set's too (exposeFactored).
+	Curves []string
 }
 
 // rejection is why parseKey refused an entry.
@@ -58,6 +65,10 @@ type rejection struct {
 	// "r" of each "oth"), at most maxPublishedFactors: each exposes the
 	// key whose modulus it divides, whichever "n" stands beside it.
 	factors []*big.Int
+	// curves are the curves of the scalars past the document's
+	// maxDerivedKeys derivations, and "RSA" for factors past its
+	// maxPublishedFactors (see skippedKey.Curves).
+	curves []string
 }
 
 func (r *rejection) Error() string { return r.reason }
@@ -83,9 +94,13 @@ func debugf(format string, a ...any) *rejection {
 // whatever kid it appears.
 // The key an EC or OKP entry's "d" makes is derived for the first
 // maxDerivedKeys scalars of the document that make one only (see
-// publicOfPrivate; a "d" that makes none spends none). An RSA prime
+// publicOfPrivate; a "d" that makes none spends none); a later one, whose
+// key is not known, exposes every key of its curve, of the document and,
+// through the skipped entry's Curves, of the last good set. An RSA prime
 // factor that an entry publishes exposes the key whose modulus it divides
-// (the first maxPublishedFactors such factors only); the skipped entry
+// (the first maxPublishedFactors such factors only; past them, every RSA
+// key, as a scalar past the derivations does every key of its curve);
+// the skipped entry
 // holds its factors, for the caller to try on the last good set's keys
 // (exposeFactored), and skipped holds each entry that publishes one,
 // whether the document is a key set or not. Each entry is
@@ -144,6 +159,7 @@ func parseEntries(body []byte, skipped *[]skippedKey, cur *entry) ([]*Key, error
 		exposed = map[string]bool{} // thumbprints of keys whose private material is published
 		budget  = maxDerivedKeys    // scalar multiplications left (see publicOfPrivate)
 		factors []*big.Int          // RSA prime factors published, at most maxPublishedFactors
+		curves  = map[string]bool{} // curves of the scalars published past the budget: every key of each is exposed
 	)
 	// note adds what r, the rejection of the entry raw, exposes, and
 	// returns the factors of the entry that count.
@@ -152,23 +168,45 @@ func parseEntries(body []byte, skipped *[]skippedKey, cur *entry) ([]*Key, error
 			r.exposeDerived(raw, &budget)
 		}
 		var curve *struct{ Kty, Crv json.RawMessage } // raw's, for an earlier "d"
+		past := false                                 // factors past the document's bound
 		for _, sh := range shadowed {
 			switch {
-			case sh.name == "d" && r.scalar && budget > 0:
+			case sh.name == "d" && r.scalar && budget <= 0 && len(r.curves) > 0:
+				// Past the budget, with the entry's curve exposed whole
+				// already: its other values of "d" expose nothing more.
+			case sh.name == "d" && r.scalar:
 				if curve == nil {
 					curve = new(struct{ Kty, Crv json.RawMessage })
 					_ = json.Unmarshal(raw, curve) // as publicOfPrivate reads them
 				}
-				entry, _ := json.Marshal(map[string]json.RawMessage{"kty": curve.Kty, "crv": curve.Crv, "d": sh.value})
-				r.exposeDerived(entry, &budget)
-			case sh.name != "d" && len(factors)+len(r.factors) < maxPublishedFactors:
+				value, left := sh.value, &budget
+				if value == nil {
+					// Earlier values of "d" that canonicalEntry did not
+					// keep: their keys are not known, so they count as
+					// past the budget (a d of 1 stands for them, to name
+					// the curve of the key they would make).
+					value, left = jsonString("AQ"), new(int)
+				}
+				entry, _ := json.Marshal(map[string]json.RawMessage{"kty": curve.Kty, "crv": curve.Crv, "d": value})
+				r.exposeDerived(entry, left)
+			case sh.name != "d" && sh.value == nil:
+				past = true // earlier values canonicalEntry did not keep
+			case sh.name != "d" && len(factors)+len(r.factors) <= maxPublishedFactors:
 				r.factors = append(r.factors, primeFactors(map[string]json.RawMessage{sh.name: sh.value})...)
 			}
+		}
+		n := min(len(r.factors), maxPublishedFactors-len(factors))
+		if (past || n < len(r.factors)) && !slices.Contains(r.curves, "RSA") {
+			// Factors past the document's bound, not tried on any key:
+			// each may factor any RSA key.
+			r.curves = append(r.curves, "RSA")
 		}
 		for _, tp := range r.exposed {
 			exposed[tp] = true
 		}
-		n := min(len(r.factors), maxPublishedFactors-len(factors))
+		for _, c := range r.curves {
+			curves[c] = true
+		}
 		counted := r.factors[:n:n]
 		factors = append(factors, counted...)
 		return counted
@@ -185,10 +223,10 @@ func parseEntries(body []byte, skipped *[]skippedKey, cur *entry) ([]*Key, error
 				continue
 			}
 			counted := note(r, raw, shadowed)
-			if len(r.exposed) == 0 && len(counted) == 0 {
+			if len(r.exposed) == 0 && len(counted) == 0 && len(r.curves) == 0 {
 				continue
 			}
-			*skipped = append(*skipped, skippedKey{Index: i, KID: hintKID(raw), Reason: why + r.reason, Warn: true, Exposes: r.exposed, Factors: counted})
+			*skipped = append(*skipped, skippedKey{Index: i, KID: hintKID(raw), Reason: why + r.reason, Warn: true, Exposes: r.exposed, Factors: counted, Curves: r.curves})
 		}
 		*cur = entry{}
 	}
@@ -230,7 +268,7 @@ func parseEntries(body []byte, skipped *[]skippedKey, cur *entry) ([]*Key, error
 		k, r := parseKey(raw)
 		if r != nil {
 			counted := note(r, raw, shadowed)
-			*skipped = append(*skipped, skippedKey{Index: i, KID: hintKID(raw), Reason: r.reason, Warn: r.warn, Exposes: r.exposed, Factors: counted})
+			*skipped = append(*skipped, skippedKey{Index: i, KID: hintKID(raw), Reason: r.reason, Warn: r.warn, Exposes: r.exposed, Factors: counted, Curves: r.curves})
 			continue
 		}
 		if j, dup := byKID[k.ID]; dup {
@@ -246,7 +284,7 @@ func parseEntries(body []byte, skipped *[]skippedKey, cur *entry) ([]*Key, error
 	}
 	// The entries of the other "keys" members: none is used.
 	passOver(entriesOf(members[:max(len(members)-1, 0)]), `in a "keys" member that the document repeats, not read for keys: `)
-	if len(drop) == 0 && len(exposed) == 0 && len(factors) == 0 {
+	if len(drop) == 0 && len(exposed) == 0 && len(factors) == 0 && len(curves) == 0 {
 		return keys, nil
 	}
 	kept := keys[:0:0]
@@ -257,6 +295,8 @@ func parseEntries(body []byte, skipped *[]skippedKey, cur *entry) ([]*Key, error
 		case factoredBy(k, factors):
 			// Exposes: remembered as exposed, as a key that an entry names is.
 			*skipped = append(*skipped, skippedKey{Index: index[i], KID: clip(k.ID), Reason: "a prime factor of its modulus is published in the same set: the key is exposed, never used", Warn: true, Exposes: []string{k.thumb}})
+		case curves[curveOf(k)]:
+			*skipped = append(*skipped, skippedKey{Index: index[i], KID: clip(k.ID), Reason: "private material of its kind of key is published in the same set past what is checked per document (a scalar of its curve, or an RSA prime factor): the key may be the one it names, and is exposed, never used", Warn: true, Exposes: []string{k.thumb}})
 		case drop[k.ID]:
 			*skipped = append(*skipped, skippedKey{Index: index[i], KID: clip(k.ID), Reason: "kid shared by different keys: ambiguous, all dropped", Warn: true})
 		default:
@@ -362,9 +402,14 @@ func panickedEntry(e entry) (sk skippedKey, ok bool) {
 
 // exposeDerived adds to r.exposed the thumbprint of the public key the
 // "d" of raw, an EC or OKP entry, makes (see publicOfPrivate, which
-// spends budget).
+// spends budget), or, when the budget is spent, the curve of that key to
+// r.curves: every key of that curve is then exposed.
 func (r *rejection) exposeDerived(raw json.RawMessage, budget *int) {
-	if tp := thumbprintOf(publicOfPrivate(raw, budget)); tp != "" && !slices.Contains(r.exposed, tp) {
+	public, over := publicOfPrivate(raw, budget)
+	if over != "" && !slices.Contains(r.curves, over) {
+		r.curves = append(r.curves, over)
+	}
+	if tp := thumbprintOf(public); tp != "" && !slices.Contains(r.exposed, tp) {
 		r.exposed = append(r.exposed, tp)
 	}
 }
@@ -487,7 +532,11 @@ var privateMembers = append([]string{"d"}, rsaPrivateMembers[:]...)
 // published all the same: canonicalEntry returns it in shadowed (for "d",
 // "p", "q" and "oth", whose value names a key: its scalar, or a factor of
 // its modulus; at most maxPublishedFactors per entry), so that the key it
-// exposes is exposed too.
+// exposes is exposed too. Past maxPublishedFactors, one more member of
+// each name with a nil value stands for the earlier values of that name
+// not kept: the caller exposes every key of the entry's curve for "d", as
+// for a scalar past the document's derivations, and every RSA key for a
+// prime, as for a factor past the document's maxPublishedFactors.
 // A member named as "kty", "crv" or "d" in another case is dropped too
 // when the entry has the member itself (see caseVariantOf). raw is
 // returned unchanged when it needs none of these changes, and when it is
@@ -517,8 +566,12 @@ func canonicalEntry(raw json.RawMessage) (canonical json.RawMessage, shadowed []
 		}
 		if prev, seen := members[name]; seen {
 			changed = true
-			if slices.Contains(shadowMembers, name) && !bytes.Equal(prev, v) && len(shadowed) < maxPublishedFactors {
+			switch {
+			case !slices.Contains(shadowMembers, name) || bytes.Equal(prev, v):
+			case len(shadowed) < maxPublishedFactors:
 				shadowed = append(shadowed, member{name, prev})
+			case !slices.ContainsFunc(shadowed, func(m member) bool { return m.name == name && m.value == nil }):
+				shadowed = append(shadowed, member{name: name}) // more not kept (see above)
 			}
 		}
 		members[name] = json.RawMessage(bytes.Clone(v)) // the decoder reuses v's memory
@@ -674,10 +727,14 @@ const maxPublishedFactors = 32
 
 // primeFactors returns the RSA prime factors an entry's members publish:
 // "p", "q" and the "r" of each "oth" (RFC 7518 6.3.2), in either base64
-// alphabet as jwx reads them, at most maxPublishedFactors; a member that
-// does not decode is left out. "oth" is streamed, each of its members
-// decoded alone, and read no further once maxPublishedFactors are found:
-// a hostile "oth" of 90,000 primes costs what one of 32 does.
+// alphabet as jwx reads them, at most maxPublishedFactors+1 (one more than
+// a document counts says that more were published); a member that
+// does not decode is left out. "oth" is streamed, and read no further
+// once maxPublishedFactors are found: a hostile "oth" of 90,000 primes
+// costs what one of 32 does. Every "r" of a member of "oth" counts, also
+// one that the member repeats, or names in another case ("R"): the
+// entry publishes each (encoding/json, matching names case-insensitively,
+// reads the last only, so "r": prime, "r": "Aw" hid the prime).
 func primeFactors(members map[string]json.RawMessage) []*big.Int {
 	var out []*big.Int
 	// add adds v's factor, if it decodes; false once out is full.
@@ -688,7 +745,7 @@ func primeFactors(members map[string]json.RawMessage) []*big.Int {
 				out = append(out, new(big.Int).SetBytes(b))
 			}
 		}
-		return len(out) < maxPublishedFactors
+		return len(out) <= maxPublishedFactors
 	}
 	if !add(members["p"]) || !add(members["q"]) {
 		return out
@@ -698,15 +755,30 @@ func primeFactors(members map[string]json.RawMessage) []*big.Int {
 		return out
 	}
 	for d.PeekKind() != ']' {
-		v, err := d.ReadValue()
-		if err != nil {
+		if d.PeekKind() != '{' { // no member of an oth: it names no prime
+			if d.SkipValue() != nil {
+				return out
+			}
+			continue
+		}
+		if _, err := d.ReadToken(); err != nil {
 			return out
 		}
-		var o struct {
-			R json.RawMessage `json:"r"`
+		for d.PeekKind() != '}' {
+			t, err := d.ReadToken()
+			if err != nil {
+				return out
+			}
+			r := strings.EqualFold(t.String(), "r") // before ReadValue, which voids t
+			v, err := d.ReadValue()
+			if err != nil {
+				return out
+			}
+			if r && !add(json.RawMessage(v)) {
+				return out
+			}
 		}
-		_ = json.Unmarshal(v, &o) // as encoding/json reads each member of the whole array
-		if !add(o.R) {
+		if _, err := d.ReadToken(); err != nil {
 			return out
 		}
 	}
@@ -715,21 +787,22 @@ func primeFactors(members map[string]json.RawMessage) []*big.Int {
 
 // exposeFactored adds to the Exposes of each entry of skipped the
 // thumbprints of the keys of last, the last good set, whose modulus one of
-// the entry's Factors divides: the document need not name such a key, and
-// may leave it out or have no usable key at all, and the key is exposed
-// all the same (it then leaves the last good set, and is remembered). One
-// division per factor (at most maxPublishedFactors per document) and key
-// of last, as for the document's own keys.
+// the entry's Factors divides, or whose curve is one of its Curves: the
+// document need not name such a key, and may leave it out or have no
+// usable key at all, and the key is exposed all the same (it then leaves
+// the last good set, and is remembered). One division per factor (at most
+// maxPublishedFactors per document) and key of last, as for the
+// document's own keys.
 func exposeFactored(skipped []skippedKey, last *snapshot) {
 	if last == nil {
 		return
 	}
 	for i := range skipped {
-		if len(skipped[i].Factors) == 0 {
+		if len(skipped[i].Factors) == 0 && len(skipped[i].Curves) == 0 {
 			continue
 		}
 		for _, k := range last.keys {
-			if !slices.Contains(skipped[i].Exposes, k.thumb) && factoredBy(k, skipped[i].Factors) {
+			if !slices.Contains(skipped[i].Exposes, k.thumb) && (factoredBy(k, skipped[i].Factors) || slices.Contains(skipped[i].Curves, curveOf(k)) && curveOf(k) != "") {
 				skipped[i].Exposes = append(skipped[i].Exposes, k.thumb)
 			}
 		}
@@ -810,8 +883,12 @@ func thumbprint(k jwk.Key) string {
 // 6.2.1.2, 6.2.2.1), and of an Ed25519 key's "x" and "d" (RFC 8037 2).
 var curveSizes = map[string]int{"P-256": 32, "P-384": 48, "P-521": 66, "Ed25519": ed25519.SeedSize}
 
-// ecdhCurves are the EC curves of curveSizes.
-var ecdhCurves = map[string]ecdh.Curve{"P-256": ecdh.P256(), "P-384": ecdh.P384(), "P-521": ecdh.P521()}
+// ecdhCurves are the EC curves of curveSizes, and ellipticCurves their
+// parameters (the group order).
+var (
+	ecdhCurves     = map[string]ecdh.Curve{"P-256": ecdh.P256(), "P-384": ecdh.P384(), "P-521": ecdh.P521()}
+	ellipticCurves = map[string]elliptic.Curve{"P-256": elliptic.P256(), "P-384": elliptic.P384(), "P-521": elliptic.P521()}
+)
 
 // publicOfPrivate returns the thumbprint members of the public key an EC
 // or OKP entry's "d" makes, computed by crypto/ecdh and crypto/ed25519, or
@@ -824,53 +901,74 @@ var ecdhCurves = map[string]ecdh.Curve{"P-256": ecdh.P256(), "P-384": ecdh.P384(
 // an Ed25519 d of 64 bytes as crypto/ed25519's PrivateKey, whose first 32
 // are the seed, and d may be in either base64 alphabet, as for jwx.
 // Deriving costs a scalar multiplication (up to 0.5 ms on P-521): each
-// spends one of *budget, and none is made once it is 0 (nil: no bound).
+// spends one of *budget (nil: no bound). Once it is 0, none is made, and
+// over names the curve of the key d would make ("P-256", "Ed25519", ...):
+// that key is not known, so the caller exposes every key of the curve.
 // An entry whose d makes no key (another kty or curve, a d that does not
-// decode or is too long) spends nothing, so that no number of such
+// decode, is too long, or, on an EC curve, is 0 or not below the group
+// order) spends nothing and returns neither, so that no number of such
 // entries keeps a later scalar from exposing its key.
-func publicOfPrivate(raw json.RawMessage, budget *int) map[string]json.RawMessage {
+func publicOfPrivate(raw json.RawMessage, budget *int) (public map[string]json.RawMessage, over string) {
 	var m struct {
 		Kty jwa.KeyType `json:"kty"`
 		Crv string      `json:"crv"`
 		D   string      `json:"d"`
 	}
 	if json.Unmarshal(raw, &m) != nil {
-		return nil
+		return nil, ""
 	}
 	size, ok := curveSizes[m.Crv]
 	if !ok || m.Kty != jwa.EC && m.Kty != jwa.OKP || (m.Kty == jwa.OKP) != (m.Crv == "Ed25519") {
-		return nil
+		return nil, ""
 	}
 	d, err := decodeBase64(m.D) // standard base64 too, which jwx reads as well
 	if err != nil {
-		return nil
+		return nil, ""
 	}
 	if m.Crv == "Ed25519" && len(d) == ed25519.PrivateKeySize {
 		d = d[:ed25519.SeedSize] // crypto/ed25519's PrivateKey written whole: the seed, then the public key
 	}
 	if d = bytes.TrimLeft(d, "\x00"); len(d) > size {
-		return nil
+		return nil, ""
+	}
+	if c, ok := ellipticCurves[m.Crv]; ok && (len(d) == 0 || new(big.Int).SetBytes(d).Cmp(c.Params().N) >= 0) {
+		return nil, "" // crypto/ecdh refuses it too: checked here to spend nothing on it
 	}
 	d = append(make([]byte, size-len(d), size), d...)
 	if budget != nil {
 		if *budget <= 0 {
-			return nil
+			return nil, m.Crv
 		}
 		*budget--
 	}
-	public := map[string]json.RawMessage{"kty": jsonString(string(m.Kty)), "crv": jsonString(m.Crv)}
+	public = map[string]json.RawMessage{"kty": jsonString(string(m.Kty)), "crv": jsonString(m.Crv)}
 	if m.Crv == "Ed25519" {
 		public["x"] = jsonString(base64.RawURLEncoding.EncodeToString(ed25519.NewKeyFromSeed(d).Public().(ed25519.PublicKey)))
-		return public
+		return public, ""
 	}
 	priv, err := ecdhCurves[m.Crv].NewPrivateKey(d) // refuses 0 and scalars >= the group order
 	if err != nil {
-		return nil
+		return nil, ""
 	}
 	point := priv.PublicKey().Bytes() // 0x04 || x || y, each size bytes
 	public["x"] = jsonString(base64.RawURLEncoding.EncodeToString(point[1 : 1+size]))
 	public["y"] = jsonString(base64.RawURLEncoding.EncodeToString(point[1+size:]))
-	return public
+	return public, ""
+}
+
+// curveOf returns the curve of k's key ("P-256", "P-384", "P-521",
+// "Ed25519"), or "RSA" for an RSA key: the Curves a skipped entry exposes
+// whole.
+func curveOf(k *Key) string {
+	switch p := k.Public.(type) {
+	case *ecdsa.PublicKey:
+		return p.Curve.Params().Name
+	case ed25519.PublicKey:
+		return "Ed25519"
+	case *rsa.PublicKey:
+		return "RSA"
+	}
+	return ""
 }
 
 // jsonString encodes s as a JSON string.

@@ -1000,7 +1000,7 @@ func TestParseJWKS_LongOthIsReadOnlyAsFarAsTheRuleNeeds(t *testing.T) {
 	testKeys(t)
 	prime := base64.RawURLEncoding.EncodeToString(rsaKeys[0].Primes[0].Bytes())
 	var doc bytes.Buffer
-	doc.WriteString(`{"keys":[` + string(rsaJWK(t, 0, "a")) + `,` + string(rsaJWK(t, 1, "ok")) + `,{"kty":"EC","oth":[{"r":"` + prime + `"}`)
+	doc.WriteString(`{"keys":[` + string(rsaJWK(t, 0, "a")) + `,` + string(ecJWK(t, "ok")) + `,{"kty":"EC","oth":[{"r":"` + prime + `"}`)
 	for doc.Len() < 1<<20-100 {
 		doc.WriteString(`,{"r":"Aw"}`)
 	}
@@ -1011,7 +1011,7 @@ func TestParseJWKS_LongOthIsReadOnlyAsFarAsTheRuleNeeds(t *testing.T) {
 	)
 	alloc := allocatedBy(func() { keys, _, err = parseJWKS(doc.Bytes()) })
 	if err != nil || len(keys) != 1 || keys[0].ID != "ok" {
-		t.Fatalf("parseJWKS = %v, %v; want only \"ok\": the oth publishes a prime factor of \"a\"", kids(keys), err)
+		t.Fatalf("parseJWKS = %v, %v; want only \"ok\": the oth publishes a prime factor of \"a\" (and more than maxPublishedFactors, exposing every RSA key)", kids(keys), err)
 	}
 	// jwx decodes the entry, "oth" included, into about 45 times its
 	// size: this package's reading of it adds about 8 times more now.
