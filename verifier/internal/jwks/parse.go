@@ -793,18 +793,35 @@ func primeFactors(members map[string]json.RawMessage) []*big.Int {
 // usable key at all, and the key is exposed all the same (it then leaves
 // the last good set, and is remembered). One division per factor (at most
 // maxPublishedFactors per document) and key of last, as for the
-// document's own keys.
+// document's own keys. The keys of a curve are added to the first entry
+// that names it only: every later entry past the document's derivations
+// names it again, and listing the whole last good set in each of up to
+// maxEntries entries cost seconds and tens of MB per fetch.
 func exposeFactored(skipped []skippedKey, last *snapshot) {
 	if last == nil {
 		return
 	}
+	whole := make(map[string]bool) // curves whose keys an earlier entry lists
 	for i := range skipped {
-		if len(skipped[i].Factors) == 0 && len(skipped[i].Curves) == 0 {
+		sk := &skipped[i]
+		var curves []string
+		for _, c := range sk.Curves {
+			if !whole[c] {
+				whole[c] = true
+				curves = append(curves, c)
+			}
+		}
+		if len(sk.Factors) == 0 && len(curves) == 0 {
 			continue
 		}
+		listed := make(map[string]bool, len(sk.Exposes))
+		for _, tp := range sk.Exposes {
+			listed[tp] = true
+		}
 		for _, k := range last.keys {
-			if !slices.Contains(skipped[i].Exposes, k.thumb) && (factoredBy(k, skipped[i].Factors) || slices.Contains(skipped[i].Curves, curveOf(k)) && curveOf(k) != "") {
-				skipped[i].Exposes = append(skipped[i].Exposes, k.thumb)
+			if c := curveOf(k); !listed[k.thumb] && (c != "" && slices.Contains(curves, c) || factoredBy(k, sk.Factors)) {
+				listed[k.thumb] = true
+				sk.Exposes = append(sk.Exposes, k.thumb)
 			}
 		}
 	}
