@@ -201,8 +201,8 @@ func TestParseJWKS_DerivesAtMostMaxDerivedKeysPublicKeysPerDocument(t *testing.T
 
 // Only an entry whose "d" makes a public key spends the document's budget
 // of maxDerivedKeys derivations: an entry whose "d" can make none (no
-// kty, an RSA or unknown kty, an unsupported curve, a "d" that does not
-// decode) costs no scalar multiplication and spends nothing, so that no
+// crv, as here beside no kty or an RSA one, an unsupported curve, a "d"
+// that does not decode) costs no scalar multiplication and spends nothing, so that no
 // number of them stops a later EC scalar from exposing its key. Before,
 // each such entry spent one, and 32 of them left the key of a published
 // EC scalar usable.
