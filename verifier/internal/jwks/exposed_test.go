@@ -201,8 +201,8 @@ func TestParseJWKS_DerivesAtMostMaxDerivedKeysPublicKeysPerDocument(t *testing.T
 
 // Only an entry whose "d" makes a public key spends the document's budget
 // of maxDerivedKeys derivations: an entry whose "d" can make none (no
-// kty, an RSA or unknown kty, an unsupported curve, a "d" that does not
-// decode) costs no scalar multiplication and spends nothing, so that no
+// crv, as here beside no kty or an RSA one, an unsupported curve, a "d"
+// that does not decode) costs no scalar multiplication and spends nothing, so that no
 // number of them stops a later EC scalar from exposing its key. Before,
 // each such entry spent one, and 32 of them left the key of a published
 // EC scalar usable.
@@ -560,10 +560,14 @@ func TestSet_MaterialPastThePerDocumentBoundsStopsTheLastGoodSetKeysOfItsKind(t 
 	}
 	scalars = append(scalars, string(jwkJSON(t, ecKey, "", "", map[string]any{"x": nil, "y": nil})))
 	s, ts, ft := lastGoodSetLosesKeyEC(t, `{"keys":[`+strings.Join(scalars, ",")+`]}`)
-	ts.setKeys(t, ecJWK(t, "ec"), rsaJWK(t, 1, "b"))
+	// The rule holds for that document only: a new key of the curve in a
+	// clean document is served, the remembered one is not.
+	fresh, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	must(t, err)
+	ts.setKeys(t, ecJWK(t, "ec"), rsaJWK(t, 1, "b"), jwkJSON(t, &fresh.PublicKey, "ec2", "ES256", nil))
 	ft.refreshNow(t)
-	if s.Current("ec") != nil || s.Current("b") == nil {
-		t.Fatalf("after a document publishing only public keys: ec served %v, b served %v; want b only", s.Current("ec") != nil, s.Current("b") != nil)
+	if s.Current("ec") != nil || s.Current("b") == nil || s.Current("ec2") == nil {
+		t.Fatalf("after a document publishing only public keys: ec served %v, b served %v, ec2 served %v; want b and ec2", s.Current("ec") != nil, s.Current("b") != nil, s.Current("ec2") != nil)
 	}
 
 	ts = newTestServer(t)

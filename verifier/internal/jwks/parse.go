@@ -58,8 +58,9 @@ type rejection struct {
 	reason  string
 	warn    bool
 	exposed []string // RFC 7638 thumbprints of the keys whose private material the entry holds
-	// scalar is set when the entry is an EC or OKP key with a "d": the
-	// private scalar (or seed) that makes its public key.
+	// scalar is set when the entry has a "d": the private scalar (or
+	// seed) that makes the public key of the curve its "crv" names, if it
+	// names one (see publicOfPrivate), whatever its kty.
 	scalar bool
 	// factors are the RSA prime factors the entry publishes ("p", "q", the
 	// "r" of each "oth"), at most maxPublishedFactors: each exposes the
@@ -473,7 +474,7 @@ func parseKey(raw json.RawMessage) (*Key, *rejection) {
 			r.factors = m.factors
 		}
 		_, hasD := k.Get("d")
-		r.scalar = hasD && k.KeyType() != jwa.RSA
+		r.scalar = hasD // see exposedByInvalid
 		return nil, r
 	}
 	if k.KeyID() == "" {
@@ -696,7 +697,7 @@ func exposedByInvalid(raw json.RawMessage, kty jwa.KeyType) *rejection {
 		return nil
 	}
 	r := warnf("contains private key material (in an otherwise unusable JWK): the issuer's key is exposed, never used")
-	r.scalar = has("d") && kty != jwa.RSA
+	r.scalar = has("d") // publicOfPrivate derives a key when "crv" names a curve it knows, whatever the kty
 	r.factors = primeFactors(members)
 	var crv string
 	_ = json.Unmarshal(members["crv"], &crv)
@@ -792,18 +793,35 @@ func primeFactors(members map[string]json.RawMessage) []*big.Int {
 // usable key at all, and the key is exposed all the same (it then leaves
 // the last good set, and is remembered). One division per factor (at most
 // maxPublishedFactors per document) and key of last, as for the
-// document's own keys.
+// document's own keys. The keys of a curve are added to the first entry
+// that names it only: every later entry past the document's derivations
+// names it again, and listing the whole last good set in each of up to
+// maxEntries entries cost seconds and tens of MB per fetch.
 func exposeFactored(skipped []skippedKey, last *snapshot) {
 	if last == nil {
 		return
 	}
+	whole := make(map[string]bool) // curves whose keys an earlier entry lists
 	for i := range skipped {
-		if len(skipped[i].Factors) == 0 && len(skipped[i].Curves) == 0 {
+		sk := &skipped[i]
+		var curves []string
+		for _, c := range sk.Curves {
+			if !whole[c] {
+				whole[c] = true
+				curves = append(curves, c)
+			}
+		}
+		if len(sk.Factors) == 0 && len(curves) == 0 {
 			continue
 		}
+		listed := make(map[string]bool, len(sk.Exposes))
+		for _, tp := range sk.Exposes {
+			listed[tp] = true
+		}
 		for _, k := range last.keys {
-			if !slices.Contains(skipped[i].Exposes, k.thumb) && (factoredBy(k, skipped[i].Factors) || slices.Contains(skipped[i].Curves, curveOf(k)) && curveOf(k) != "") {
-				skipped[i].Exposes = append(skipped[i].Exposes, k.thumb)
+			if c := curveOf(k); !listed[k.thumb] && (c != "" && slices.Contains(curves, c) || factoredBy(k, sk.Factors)) {
+				listed[k.thumb] = true
+				sk.Exposes = append(sk.Exposes, k.thumb)
 			}
 		}
 	}
@@ -904,22 +922,30 @@ var (
 // spends one of *budget (nil: no bound). Once it is 0, none is made, and
 // over names the curve of the key d would make ("P-256", "Ed25519", ...):
 // that key is not known, so the caller exposes every key of the curve.
-// An entry whose d makes no key (another kty or curve, a d that does not
-// decode, is too long, or, on an EC curve, is 0 or not below the group
+// The key is made on the curve "crv" names, whatever the entry's kty (none,
+// another, a number): a P-256 scalar written as "kty": "OKP" is published
+// all the same. An entry whose d makes no key (no crv, or another curve, a
+// d that does not decode, is too long, or, on an EC curve, is 0 or not below the group
 // order) spends nothing and returns neither, so that no number of such
 // entries keeps a later scalar from exposing its key.
 func publicOfPrivate(raw json.RawMessage, budget *int) (public map[string]json.RawMessage, over string) {
 	var m struct {
-		Kty jwa.KeyType `json:"kty"`
-		Crv string      `json:"crv"`
-		D   string      `json:"d"`
+		Crv string `json:"crv"`
+		D   string `json:"d"`
 	}
 	if json.Unmarshal(raw, &m) != nil {
 		return nil, ""
 	}
 	size, ok := curveSizes[m.Crv]
-	if !ok || m.Kty != jwa.EC && m.Kty != jwa.OKP || (m.Kty == jwa.OKP) != (m.Crv == "Ed25519") {
+	if !ok {
 		return nil, ""
+	}
+	// The curve names the key, whatever kty stands beside it (none, a
+	// number, "OKP" on a P-256 scalar, "EC" on an Ed25519 seed): anyone
+	// who reads the document can try d on it.
+	kty := jwa.EC
+	if m.Crv == "Ed25519" {
+		kty = jwa.OKP
 	}
 	d, err := decodeBase64(m.D) // standard base64 too, which jwx reads as well
 	if err != nil {
@@ -941,7 +967,7 @@ func publicOfPrivate(raw json.RawMessage, budget *int) (public map[string]json.R
 		}
 		*budget--
 	}
-	public = map[string]json.RawMessage{"kty": jsonString(string(m.Kty)), "crv": jsonString(m.Crv)}
+	public = map[string]json.RawMessage{"kty": jsonString(string(kty)), "crv": jsonString(m.Crv)}
 	if m.Crv == "Ed25519" {
 		public["x"] = jsonString(base64.RawURLEncoding.EncodeToString(ed25519.NewKeyFromSeed(d).Public().(ed25519.PublicKey)))
 		return public, ""
