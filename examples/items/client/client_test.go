@@ -160,7 +160,7 @@ func TestLoadConfig(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			cfg, err := loadConfig(tt.args, env(tt.env))
+			cfg, err := loadConfig(tt.args, env(tt.env), io.Discard)
 			if tt.wantErr {
 				if err == nil {
 					t.Fatalf("loadConfig = %+v, want an error", cfg)
@@ -420,7 +420,7 @@ func TestRun_DPoPStopsWhenTheIssuerDoesNotBindTheToken(t *testing.T) {
 	cfg, err := loadConfig(nil, env(map[string]string{
 		"ISSUER": as.URL, "TOKEN_URL": as.URL + "/token", "CLIENT_ID": "0oa1", "CLIENT_SECRET": "s3",
 		"TOKEN_TYPE": "dpop", "ADDR": "127.0.0.1:1",
-	}))
+	}), io.Discard)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -460,7 +460,7 @@ func TestRun_AuthorizationServerTextIsPrintedAsText(t *testing.T) {
 			defer as.Close()
 			cfg, err := loadConfig(nil, env(map[string]string{
 				"ISSUER": as.URL, "TOKEN_URL": as.URL + "/token", "CLIENT_ID": "0oa1", "CLIENT_SECRET": "s3", "ADDR": "127.0.0.1:1",
-			}))
+			}), io.Discard)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -492,7 +492,7 @@ func TestRun_DiscoveredTokenEndpointIsPrintedAsText(t *testing.T) {
 		io.WriteString(w, `{"access_token":"at","token_type":"Bearer","expires_in":3600}`)
 	}))
 	defer as.Close()
-	cfg, err := loadConfig(nil, env(map[string]string{"ISSUER": as.URL, "CLIENT_ID": "0oa1", "CLIENT_SECRET": "s3", "ADDR": "127.0.0.1:1"}))
+	cfg, err := loadConfig(nil, env(map[string]string{"ISSUER": as.URL, "CLIENT_ID": "0oa1", "CLIENT_SECRET": "s3", "ADDR": "127.0.0.1:1"}), io.Discard)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -843,7 +843,7 @@ func TestRun_TokenEndpointErrorPrintsNoSecret(t *testing.T) {
 			cfg, err := loadConfig(nil, env(map[string]string{
 				"ISSUER": as.URL, "TOKEN_URL": as.URL + "/token", "CLIENT_ID": id, "CLIENT_SECRET": secret,
 				"AUTH_METHOD": tc.method, "ADDR": "127.0.0.1:1",
-			}))
+			}), io.Discard)
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -2,6 +2,7 @@ package main
 
 import (
 	"crypto/tls"
+	"errors"
 	"fmt"
 	"net"
 	"net/url"
@@ -10,6 +11,8 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/credentials/insecure"
+
+	"github.com/grpcauth/grpcauth/internal/endpoint"
 )
 
 // isLoopback reports whether addr (host:port) names this machine only:
@@ -29,23 +32,28 @@ func isLoopbackHost(host string) bool {
 	return ip != nil && ip.IsLoopback()
 }
 
-// checkURL accepts an https URL, or an http URL on a loopback host: the
-// client secret and the tokens travel to these URLs, and must not cross a
-// network in clear text.
+// checkURL accepts an https URL, or an http URL on a loopback host, with
+// no user info: the client secret and the tokens travel to these URLs, and
+// must not cross a network in clear text; credentials go in CLIENT_ID and
+// CLIENT_SECRET, never in a URL, which the client prints. Its errors name
+// the URL without user info, query or fragment (endpoint.RedactString).
 func checkURL(raw string) error {
+	shown := endpoint.RedactString(raw)
 	u, err := url.Parse(raw)
 	if err != nil {
-		return fmt.Errorf("client: bad URL %q: %w", raw, err)
+		return fmt.Errorf("client: bad URL %s", shown)
 	}
 	switch {
 	case u.Host == "":
-		return fmt.Errorf("client: URL %q has no host", raw)
+		return fmt.Errorf("client: URL %s has no host", shown)
+	case u.User != nil || errors.Is(endpoint.Check(u), endpoint.ErrUserInfo):
+		return fmt.Errorf("client: URL %s holds user info: give credentials in CLIENT_ID and CLIENT_SECRET", shown)
 	case u.Scheme == "https":
 		return nil
 	case u.Scheme == "http" && isLoopbackHost(u.Hostname()):
 		return nil
 	}
-	return fmt.Errorf("client: URL %q must be https (http only for localhost)", raw)
+	return fmt.Errorf("client: URL %s must be https (http only for localhost)", shown)
 }
 
 // downgrade returns an error when to, a URL that an answer from the URL

@@ -16,13 +16,15 @@
 //	CLIENT_SECRET  -client-secret  its secret (a development client's is filled in for it;
 //	                               without ISSUER, only a development client's is accepted;
 //	                               prefer the variable: other users can read a flag in ps)
-//	SCOPES         -scopes         scopes to request, separated by spaces or commas
-//	                               (default: none, so the issuer grants its default scopes)
+//	SCOPES         -scopes         scopes to request, separated by spaces or commas; an
+//	                               empty entry ("a,,b", ",") is refused (default: none, so
+//	                               the issuer grants its default scopes)
 //	AUDIENCE       -audience       an "audience" token request parameter (Auth0 needs it)
 //	RESOURCE       -resource       a "resource" token request parameter (RFC 8707): the API's
 //	                               URI, for oidc-provider, ORY Hydra and other servers that
 //	                               issue an opaque token without it
-//	ADDR           -addr           the server, host:port (default 127.0.0.1:50051)
+//	ADDR           -addr           the server, host:port, port 1 to 65535 (default
+//	                               127.0.0.1:50051)
 //	AUTH_METHOD    -auth-method    how the client authenticates to the token endpoint, as
 //	                               registered there: client_secret_basic (default, an HTTP
 //	                               Basic header) or client_secret_post (in the form, as
@@ -47,10 +49,12 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/url"
 	"os"
 	"os/signal"
+	"strconv"
 	"strings"
 	"time"
 
@@ -86,13 +90,20 @@ type config struct {
 	dpop bool
 }
 
-// loadConfig reads the settings from the environment (getenv) and args.
-func loadConfig(args []string, getenv func(string) string) (config, error) {
+// loadConfig reads the settings from the environment (getenv) and args; a
+// flag overrides its variable. Usage and flag errors go to usage. A
+// setting the client cannot use is refused here, with an error naming its
+// variable, before any request: a malformed or plaintext-off-loopback
+// ISSUER or TOKEN_URL, an ADDR that is not HOST:PORT, an empty entry in
+// SCOPES. No error and no usage text holds the client secret.
+func loadConfig(args []string, getenv func(string) string, usage io.Writer) (config, error) {
 	fs := flag.NewFlagSet("client", flag.ContinueOnError)
+	fs.SetOutput(usage)
 	issuer := fs.String("issuer", getenv("ISSUER"), "authorization server issuer URL (env ISSUER; default: the development issuer)")
 	tokenEndpoint := fs.String("token-url", getenv("TOKEN_URL"), "token endpoint (env TOKEN_URL; default: from discovery)")
 	clientID := fs.String("client-id", getenv("CLIENT_ID"), "OAuth 2.0 client id (env CLIENT_ID)")
-	clientSecret := fs.String("client-secret", getenv("CLIENT_SECRET"), "OAuth 2.0 client secret (env CLIENT_SECRET; prefer the variable: other users can read a flag in ps)")
+	clientSecret := &secretFlag{getenv("CLIENT_SECRET")}
+	fs.Var(clientSecret, "client-secret", "OAuth 2.0 client `secret` (env CLIENT_SECRET; prefer the variable: other users can read a flag in ps)")
 	scopes := fs.String("scopes", getenv("SCOPES"), "scopes to request, space- or comma-separated (env SCOPES)")
 	audience := fs.String("audience", getenv("AUDIENCE"), `"audience" token request parameter, for Auth0 (env AUDIENCE)`)
 	resource := fs.String("resource", getenv("RESOURCE"), `"resource" token request parameter (RFC 8707), for oidc-provider and ORY Hydra (env RESOURCE)`)
@@ -105,12 +116,19 @@ func loadConfig(args []string, getenv func(string) string) (config, error) {
 	if fs.NArg() > 0 {
 		return config{}, fmt.Errorf("client: unexpected arguments %q", fs.Args())
 	}
+	scopeList, err := splitScopes(*scopes)
+	if err != nil {
+		return config{}, err
+	}
+	if err := checkAddr(*addr); err != nil {
+		return config{}, err
+	}
 	cfg := config{
 		issuer:       *issuer,
 		tokenURL:     *tokenEndpoint,
 		clientID:     *clientID,
-		clientSecret: *clientSecret,
-		scopes:       strings.Fields(strings.ReplaceAll(*scopes, ",", " ")),
+		clientSecret: clientSecret.v,
+		scopes:       scopeList,
 		audience:     *audience,
 		resource:     *resource,
 		addr:         *addr,
@@ -135,9 +153,9 @@ func loadConfig(args []string, getenv func(string) string) (config, error) {
 			return config{}, err
 		}
 	}
-	for _, u := range []string{cfg.issuer, cfg.tokenURL} {
-		if err := checkURL(u); u != "" && err != nil {
-			return config{}, err
+	for _, u := range []struct{ name, v string }{{"ISSUER", cfg.issuer}, {"TOKEN_URL", cfg.tokenURL}} {
+		if err := checkURL(u.v); u.v != "" && err != nil {
+			return config{}, fmt.Errorf("client: %s: %w", u.name, err)
 		}
 	}
 	if cfg.clientID == "" || cfg.clientSecret == "" {
@@ -174,6 +192,50 @@ func (cfg *config) useDevIssuer() error {
 	return errors.New("client: set CLIENT_ID and CLIENT_SECRET for this ISSUER")
 }
 
+// secretFlag is the -client-secret flag, holding CLIENT_SECRET until the
+// flag sets it. Its String is always empty: the flag package prints a
+// flag's default (CLIENT_SECRET's value) in the usage text, on -h and
+// after a bad flag, unless String says it is the zero value.
+type secretFlag struct{ v string }
+
+func (s *secretFlag) String() string     { return "" }
+func (s *secretFlag) Set(v string) error { s.v = v; return nil }
+
+// checkAddr refuses an ADDR that is not HOST:PORT with a host and a port
+// from 1 to 65535 (a URL, say), which grpc.NewClient would accept and the
+// first call fail on, after the client secret has gone to the token
+// endpoint.
+func checkAddr(addr string) error {
+	host, port, err := net.SplitHostPort(addr)
+	if err == nil && host != "" {
+		var n uint64
+		if n, err = strconv.ParseUint(port, 10, 16); err == nil && n == 0 {
+			err = errors.New("port 0")
+		}
+	}
+	if err != nil || host == "" {
+		return fmt.Errorf("client: ADDR %q is not HOST:PORT with a port from 1 to 65535, such as 127.0.0.1:50051 or items.example.com:443", addr)
+	}
+	return nil
+}
+
+// splitScopes splits SCOPES, separated by spaces or commas. Nothing but
+// space is no scope (the issuer's defaults), but an empty entry between
+// commas ("a,,b", a trailing comma, "," alone) is refused: a template
+// whose scope went missing would otherwise ask for fewer scopes, or for
+// none, which many issuers answer with every scope the client may have.
+func splitScopes(s string) ([]string, error) {
+	var out []string
+	for _, part := range strings.Split(s, ",") {
+		f := strings.Fields(part)
+		if len(f) == 0 && strings.Contains(s, ",") {
+			return nil, fmt.Errorf("client: SCOPES %q has an empty entry: separate scopes with single commas or spaces", s)
+		}
+		out = append(out, f...)
+	}
+	return out, nil
+}
+
 func orDefault(v, def string) string {
 	if v == "" {
 		return def
@@ -182,7 +244,7 @@ func orDefault(v, def string) string {
 }
 
 func main() {
-	cfg, err := loadConfig(os.Args[1:], os.Getenv)
+	cfg, err := loadConfig(os.Args[1:], os.Getenv, os.Stderr)
 	if errors.Is(err, flag.ErrHelp) {
 		os.Exit(0)
 	}

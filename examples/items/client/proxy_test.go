@@ -77,7 +77,7 @@ func TestRun_AnIssuerOnLOCALHOSTIsNotReachedThroughHTTPProxy(t *testing.T) {
 		for _, typ := range []string{"bearer", "dpop"} {
 			cfg, err := loadConfig(nil, env(map[string]string{
 				"ISSUER": issuer, "CLIENT_ID": "0oa1", "CLIENT_SECRET": "s3", "TOKEN_TYPE": typ, "ADDR": "127.0.0.1:1",
-			}))
+			}), io.Discard)
 			if err != nil {
 				t.Fatal(err)
 			}
