@@ -722,19 +722,7 @@ func TestDPoP_ClientStreamLearnsTheNonceOfASuccessfulCallsHeader(t *testing.T) {
 	ts, _, _ := f.tokenSource(f.iss.TokenURL())
 	creds := tokencreds.NewDPoP(ts, f.signer)
 	client := f.serveTLS(t, grpc.WithPerRPCCredentials(creds), grpc.WithStreamInterceptor(creds.StreamClientInterceptor()))
-	call := func() error {
-		s, err := client.ClientStream(t.Context())
-		if err != nil {
-			return err
-		}
-		// Send fails with io.EOF when the server has already refused
-		// the stream; CloseAndRecv gives the status.
-		if err := s.Send(&authtestv1.ClientStreamRequest{}); err != nil && !errors.Is(err, io.EOF) {
-			return err
-		}
-		_, err = s.CloseAndRecv()
-		return err
-	}
+	call := func() error { return callClientStream(t.Context(), client) }
 	if err := call(); reason(err) != grpcauth.ReasonUseDPoPNonce {
 		t.Fatalf("first call: %v, want %s", err, grpcauth.ReasonUseDPoPNonce)
 	}
@@ -748,6 +736,22 @@ func TestDPoP_ClientStreamLearnsTheNonceOfASuccessfulCallsHeader(t *testing.T) {
 	if err := call(); err != nil {
 		t.Errorf("call after n-1 expired: %v, want it to carry n-2 from the last call's header", err)
 	}
+}
+
+// callClientStream makes a ClientStream call of one message, and returns
+// its error.
+func callClientStream(ctx context.Context, client authtestv1.TestServiceClient, opts ...grpc.CallOption) error {
+	s, err := client.ClientStream(ctx, opts...)
+	if err != nil {
+		return err
+	}
+	// Send fails with io.EOF when the server has already refused the
+	// stream; CloseAndRecv gives the status.
+	if err := s.Send(&authtestv1.ClientStreamRequest{}); err != nil && !errors.Is(err, io.EOF) {
+		return err
+	}
+	_, err = s.CloseAndRecv()
+	return err
 }
 
 // changingNonces is a NonceSource that never accepts a nonce and hands out
