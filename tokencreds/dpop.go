@@ -72,6 +72,11 @@ var ErrDPoPToken = errors.New("tokencreds: the token source returned a DPoP-boun
 // not one (see dpopMetadata and DPoPTransport.send).
 var errProof = errors.New("tokencreds: could not sign the DPoP proof")
 
+// errNilTransport is the cause of every request of a nil *DPoPTransport
+// failing, unsent: a call of Credentials whose TokenSource failed so fails
+// with codes.Internal and its text, as one whose proof cannot be signed.
+var errNilTransport = errors.New("tokencreds: nil *DPoPTransport")
+
 // The metadata keys of DPoP (grpcauth's MetadataDPoP, MetadataDPoPNonce
 // and MetadataWWWAuthenticate), repeated here so that a client does not
 // link the server package in.
@@ -457,9 +462,19 @@ func (m *nonceMap) set(server, nonce string) {
 // with the error use_dpop_nonce and a DPoP-Nonce header (RFC 9449, section
 // 8), the request is sent once more with a proof carrying that nonce; the
 // latest DPoP-Nonce a server sent in any answer goes into its next
-// proofs. A token response whose token_type is not DPoP is refused
-// (ErrNotDPoPToken; see RoundTrip). Make a new one with NewDPoPTransport;
-// it is safe for concurrent use.
+// proofs; nonces are remembered per origin (scheme, host and port), so
+// that each server gets its own. A token response whose token_type is not
+// DPoP is refused (ErrNotDPoPToken; see RoundTrip). Make a new one with
+// NewDPoPTransport; it is safe for concurrent use. A nil *DPoPTransport
+// fails every request, unsent, with an error (and closes its body), which
+// fails the calls of Credentials whose token source uses it with
+// codes.Internal.
+//
+// It takes its base's answers as net/http's Client takes a RoundTripper's:
+// a response without a Body as one with an empty body (http.NoBody; its
+// RoundTrip never returns a response without one), unless its
+// ContentLength is positive for a request other than HEAD, and neither a
+// response nor an error as an error. Both errors name the base's type.
 //
 // Use the client only for token requests: every request it sends carries
 // a proof of the key. It sends them only over https, or plain http to a
@@ -537,9 +552,12 @@ const maxErrorBody = 64 << 10
 // neither returns nor keeps the token.
 func (t *DPoPTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 	var refusal error
-	if u := req.URL; u == nil || u.Scheme != "https" && (u.Scheme != "http" || !endpoint.IsLoopback(u.Hostname())) {
+	switch u := req.URL; {
+	case t == nil:
+		refusal = errNilTransport
+	case u == nil || u.Scheme != "https" && (u.Scheme != "http" || !endpoint.IsLoopback(u.Hostname())):
 		refusal = ErrInsecureTokenEndpoint
-	} else {
+	default:
 		refusal = checkRedirect(req)
 	}
 	if refusal != nil {
@@ -743,7 +761,29 @@ func (t *DPoPTransport) send(req *http.Request, body io.ReadCloser, htm, htu, no
 			base = localhostBase()
 		}
 	}
-	return base.RoundTrip(r)
+	resp, err := base.RoundTrip(r)
+	return baseAnswer(base, r, resp, err)
+}
+
+// baseAnswer returns base's answer resp, err to r as net/http's Client
+// takes a RoundTripper's (http.Client.send): a response without a Body is
+// one with an empty body (http.NoBody), unless its ContentLength is
+// positive for a request other than HEAD, which is an error; and neither
+// a response nor an error is an error. Both errors name base's type. So
+// the nonce retry and the check of the token's type read a Body that is
+// there, and RoundTrip's caller (not always an http.Client) gets one.
+func baseAnswer(base http.RoundTripper, r *http.Request, resp *http.Response, err error) (*http.Response, error) {
+	switch {
+	case err != nil:
+		return resp, err
+	case resp == nil:
+		return nil, fmt.Errorf("tokencreds: the base RoundTripper (%T) returned neither a response nor an error", base)
+	case resp.Body == nil && resp.ContentLength > 0 && r.Method != http.MethodHead:
+		return nil, fmt.Errorf("tokencreds: the base RoundTripper (%T) returned a response with content length %d but no body", base, resp.ContentLength)
+	case resp.Body == nil:
+		resp.Body = http.NoBody
+	}
+	return resp, nil
 }
 
 // localhostBase is the base of the DPoPTransports made without one for

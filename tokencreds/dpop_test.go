@@ -398,17 +398,10 @@ type tokenExchange struct {
 
 // exchangeRecorder is a RoundTripper that records the token requests it
 // sends.
-type exchangeRecorder struct {
-	mu  sync.Mutex
-	log []tokenExchange
-}
+type exchangeRecorder struct{ recording[tokenExchange] }
 
 func (r *exchangeRecorder) RoundTrip(req *http.Request) (*http.Response, error) {
-	var x tokenExchange
-	if p, err := jwt.ParseInsecure([]byte(req.Header.Get("DPoP"))); err == nil {
-		n, _ := p.Get("nonce")
-		x.proofNonce, _ = n.(string)
-	}
+	x := tokenExchange{proofNonce: nonceOfProof(req.Header.Get("DPoP"))}
 	resp, err := http.DefaultTransport.RoundTrip(req)
 	if err != nil {
 		return nil, err
@@ -424,19 +417,8 @@ func (r *exchangeRecorder) RoundTrip(req *http.Request) (*http.Response, error) 
 	}
 	_ = json.Unmarshal(body, &e)
 	x.status, x.errorCode, x.nonce = resp.StatusCode, e.Error, resp.Header.Get("DPoP-Nonce")
-	r.mu.Lock()
-	r.log = append(r.log, x)
-	r.mu.Unlock()
+	r.add(x)
 	return resp, nil
-}
-
-// take returns the exchanges recorded since the last take.
-func (r *exchangeRecorder) take() []tokenExchange {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	log := r.log
-	r.log = nil
-	return log
 }
 
 // A nonce is remembered for its server's origin, compared in ASCII case
@@ -445,11 +427,7 @@ func (r *exchangeRecorder) take() []tokenExchange {
 func TestDPoPTransport_NonceOfALookAlikeOriginIsNotSentToTheRealOne(t *testing.T) {
 	proofNonces := map[string][]string{} // host: the nonce claim of each proof it got
 	base := roundTripFunc(func(r *http.Request) (*http.Response, error) {
-		var nonce string
-		if p, err := jwt.ParseInsecure([]byte(r.Header.Get("DPoP"))); err == nil {
-			n, _ := p.Get("nonce")
-			nonce, _ = n.(string)
-		}
+		nonce := nonceOfProof(r.Header.Get("DPoP"))
 		proofNonces[r.URL.Host] = append(proofNonces[r.URL.Host], nonce)
 		h := http.Header{"Content-Type": {"application/json"}}
 		if r.URL.Host != "idp.example" && nonce == "" {
@@ -744,19 +722,7 @@ func TestDPoP_ClientStreamLearnsTheNonceOfASuccessfulCallsHeader(t *testing.T) {
 	ts, _, _ := f.tokenSource(f.iss.TokenURL())
 	creds := tokencreds.NewDPoP(ts, f.signer)
 	client := f.serveTLS(t, grpc.WithPerRPCCredentials(creds), grpc.WithStreamInterceptor(creds.StreamClientInterceptor()))
-	call := func() error {
-		s, err := client.ClientStream(t.Context())
-		if err != nil {
-			return err
-		}
-		// Send fails with io.EOF when the server has already refused
-		// the stream; CloseAndRecv gives the status.
-		if err := s.Send(&authtestv1.ClientStreamRequest{}); err != nil && !errors.Is(err, io.EOF) {
-			return err
-		}
-		_, err = s.CloseAndRecv()
-		return err
-	}
+	call := func() error { return callClientStream(t.Context(), client) }
 	if err := call(); reason(err) != grpcauth.ReasonUseDPoPNonce {
 		t.Fatalf("first call: %v, want %s", err, grpcauth.ReasonUseDPoPNonce)
 	}
@@ -770,6 +736,22 @@ func TestDPoP_ClientStreamLearnsTheNonceOfASuccessfulCallsHeader(t *testing.T) {
 	if err := call(); err != nil {
 		t.Errorf("call after n-1 expired: %v, want it to carry n-2 from the last call's header", err)
 	}
+}
+
+// callClientStream makes a ClientStream call of one message, and returns
+// its error.
+func callClientStream(ctx context.Context, client authtestv1.TestServiceClient, opts ...grpc.CallOption) error {
+	s, err := client.ClientStream(ctx, opts...)
+	if err != nil {
+		return err
+	}
+	// Send fails with io.EOF when the server has already refused the
+	// stream; CloseAndRecv gives the status.
+	if err := s.Send(&authtestv1.ClientStreamRequest{}); err != nil && !errors.Is(err, io.EOF) {
+		return err
+	}
+	_, err = s.CloseAndRecv()
+	return err
 }
 
 // changingNonces is a NonceSource that never accepts a nonce and hands out

@@ -105,9 +105,16 @@ var ErrAuthorizationInMetadata = errors.New("tokencreds: the call's metadata alr
 // proof, leave such metadata alone.
 var ErrDPoPInMetadata = errors.New("tokencreds: the call's metadata already carries dpop; the credentials would send a second proof")
 
+// errNilCredentials is the cause of every call of a nil *Credentials
+// failing with codes.Internal.
+var errNilCredentials = errors.New("tokencreds: nil *Credentials")
+
 // Credentials puts "authorization: <type> <access token>" (usually
 // "Bearer ...") from a TokenSource on every call. It is safe for concurrent
 // use if its TokenSource is (those of golang.org/x/oauth2 are).
+// A nil *Credentials sends nothing: GetRequestMetadata fails every call
+// with codes.Internal ("tokencreds: nil *Credentials"), and its other
+// methods do not panic.
 type Credentials struct {
 	ts oauth2.TokenSource
 
@@ -276,8 +283,11 @@ func New(ts oauth2.TokenSource) *Credentials { return &Credentials{ts: ts, now: 
 // one the caller meant.
 //
 // Credentials without a TokenSource (New(nil)) fail every call with
-// codes.Internal, and so does a DPoPTransport's failure to sign the proof
-// of a token request (no signer, a KMS failure), which is not sent. A
+// codes.Internal, as does a nil *Credentials ("tokencreds: nil
+// *Credentials"), and so does a DPoPTransport's failure to sign the proof
+// of a token request (no signer, a KMS failure), which is not sent, and a
+// nil *DPoPTransport's request, also unsent ("tokencreds: nil
+// *DPoPTransport"). A
 // token request whose own context (the source's, or the http.Client's
 // Timeout) ends while a KMS or HSM key signs its proof is not such a
 // failure: it fails, unsent, as that context's end fails it while it is
@@ -385,6 +395,9 @@ func New(ts oauth2.TokenSource) *Credentials { return &Credentials{ts: ts, now: 
 // whose context carries dpop metadata fails with ErrDPoPInMetadata: each
 // would go out with two values.
 func (c *Credentials) GetRequestMetadata(ctx context.Context, uri ...string) (map[string]string, error) {
+	if c == nil {
+		return nil, &tokenError{codes.Internal, errNilCredentials.Error(), errNilCredentials}
+	}
 	if !safeConnection(ctx, uri) {
 		return nil, &tokenError{codes.Unauthenticated, ErrInsecureTransport.Error(), ErrInsecureTransport}
 	}
@@ -685,8 +698,10 @@ func sourceFailure(err error) error {
 // classify is sourceFailure's status error for err, with err as its cause.
 func classify(err error) *tokenError {
 	var ue *url.Error
-	if errors.Is(err, errProof) { // a DPoPTransport's, in a *url.Error: the request was not sent
-		return &tokenError{codes.Internal, errProof.Error(), err}
+	for _, fixed := range []error{errProof, errNilTransport} { // a DPoPTransport's, in a *url.Error: the request was not sent
+		if errors.Is(err, fixed) {
+			return &tokenError{codes.Internal, fixed.Error(), err}
+		}
 	}
 	for _, fixed := range []error{ErrNoToken, ErrMalformedToken, ErrExpiredToken, ErrNotDPoPToken, ErrDPoPToken, ErrUnsupportedTokenType, ErrInsecureTokenEndpoint, ErrCrossOriginRedirect} {
 		if errors.Is(err, fixed) { // maybe from a DPoPTransport, in a *url.Error
