@@ -284,6 +284,12 @@ type Config struct {
 	// (streamWatch.schedule). A seam for this package's tests.
 	random func() float64
 
+	// streamStopped, when set, runs in runUntilExpiry once a watched
+	// stream's handler has returned and its watch has stopped, before the
+	// stream's context is released. A hook for this package's tests, nil
+	// in production: it lets a test end a re-verification in that window.
+	streamStopped func()
+
 	// OnDecision, when set, is called once for every call the interceptors
 	// see, allowed or denied, before the handler runs (or the call is
 	// rejected). A stream can add more calls: one, denied, when it is cut

@@ -53,6 +53,8 @@ type Authenticator struct {
 	dpopPanics  jwxpanic.StackLog // the stacks checkDPoP logs: one a minute
 	condPanics  jwxpanic.StackLog // the stacks of conditions' panics (eval): one a minute
 	timerPanics jwxpanic.StackLog // the stacks of streams' timers' panics (recoverPanic): one a minute
+	// streamStopped: Config.streamStopped, a test hook, nil in production
+	streamStopped func()
 
 	plan    atomic.Pointer[map[string]*methodPlan] // read-only once stored: see lookup
 	mu      sync.Mutex                             // guards pending, debt, copied and undescribed's writes
@@ -136,6 +138,7 @@ func New(cfg Config) (*Authenticator, error) {
 		levels:      cfg.LogLevels.withDefaults(),
 		requireDPoP: cfg.RequireDPoP,
 	}
+	a.streamStopped = cfg.streamStopped
 	if !a.transport.valid() {
 		return nil, fmt.Errorf("grpcauth: Config.TransportSecurity: unknown value %v", a.transport)
 	}

@@ -127,7 +127,11 @@ func (a *Authenticator) runUntilExpiry(ctx context.Context, method string, p *me
 	w.startRevalidation()
 	err := serve(ctx, w)
 	served = true
-	if r := w.stop(); r != nil {
+	r := w.stop()
+	if a.streamStopped != nil {
+		a.streamStopped()
+	}
+	if r != nil {
 		a.setCutChallenge(ctx, r)
 		return r.err
 	}

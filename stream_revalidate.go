@@ -54,7 +54,12 @@ import (
 // VerifyAccessToken gets the stream's context, which ends with the stream
 // (its cut, its handler's return, its client leaving), so a verifier that
 // heeds it holds the timer's goroutine no longer than the stream; one that
-// does not, and RevalidateAt, which has no context, must not block. Only the
+// does not, and RevalidateAt, which has no context, must not block.
+// Neither is called once the stream has ended (its handler returned, it
+// was cut, its client left): a re-verification due as it ends verifies
+// nothing, and one under way as it ends, whatever its verdict, asks
+// RevalidateAt nothing and sets no timer (a call already running is not
+// interrupted: its context is cancelled). Only the
 // token is re-verified, the one the stream was opened with (read once: a
 // handler that rewrites connectauth's request header in place does not
 // change it); the method's rule is not re-evaluated (a rule's
@@ -338,7 +343,10 @@ func (w *streamWatch) wait(wt *wallTimer, left time.Duration) {
 // left; neither once the watch is done (the handler returned, the stream
 // was cut, or a message failed the condition, as the timer fired):
 // nothing is then cut, and no user code (Config.Now, the verifier) runs
-// for the ended stream.
+// for the ended stream. The watch may be done by the time Config.Now
+// returns (the handler returned meanwhile): wt's function checks again
+// (end, goStale, revalidate), so that the verifier is not called then
+// either.
 func (w *streamWatch) fire(wt *wallTimer) {
 	returned, now := false, time.Time{}
 	defer w.recoverPanic(&returned, &now)
@@ -442,6 +450,13 @@ func (w *streamWatch) running() bool {
 	return !w.done
 }
 
+// ended reports whether the stream has ended: the watch is done (see
+// running), or the stream's context has ended (the caller went, its
+// handler not yet returned).
+func (w *streamWatch) ended() bool {
+	return !w.running() || w.ctx.Err() != nil
+}
+
 // errStreamExpired is Decision.Err of a stream cut at its token's expiry.
 var errStreamExpired = errors.New("grpcauth: the stream's token expired (plus the verifier's clock skew)")
 
@@ -531,14 +546,24 @@ func (w *streamWatch) schedule(at time.Time) (running bool) {
 var errNoClaims = errors.New("grpcauth: the token verifier returned neither claims nor an error")
 
 // revalidate verifies the stream's token again, in the timer's goroutine,
-// and ends the stream if it is refused. A verification that gets no
-// verdict is logged, at LogLevels.Problem, only when the stream goes on:
-// not for one that ended meanwhile (its client finished, or gave up),
-// which there is nothing to re-verify for.
+// and ends the stream if it is refused. Neither the verifier nor
+// RevalidateAt is called for a stream that has ended (ended): not when it
+// ended as the timer fired (fire saw it running, then the handler returned
+// while fire read Config.Now), nor when it ended while the verifier ran
+// (its handler returned, it was cut, its client went: the verdict, even
+// one that accepts the token as the cut is reported, before the stream's
+// context is cancelled, asks for no next time and sets no timer). A
+// verification that gets no verdict is logged, at LogLevels.Problem, only
+// when the stream goes on: not for one that ended meanwhile, which there
+// is nothing to re-verify for. A call already running when the stream
+// ends is not interrupted: the verifier's context is cancelled.
 func (w *streamWatch) revalidate() {
+	if w.ended() {
+		return // the stream ended as the timer fired
+	}
 	token := w.token
 	claims, err := w.a.verifier.VerifyAccessToken(w.ctx, token)
-	if w.ctx.Err() != nil {
+	if w.ended() {
 		return // the stream ended meanwhile
 	}
 	if err == nil && claims.IsZero() {

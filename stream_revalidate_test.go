@@ -557,13 +557,7 @@ func TestStream_ReverificationFiringAfterTheStreamEndedVerifiesNothing(t *testin
 // stream that "goes on", and sets no timer: the stream is cut.
 func TestStream_ReverificationFailingDuringTheCutIsNotLogged(t *testing.T) {
 	var during atomic.Pointer[func()]
-	e, o, clock, logs := outageEnv(t, func(c *Config, _ *verifier.Config) {
-		c.OnDecision = func(_ context.Context, d Decision) {
-			if f := during.Swap(nil); f != nil && !d.Allowed {
-				(*f)() // as the cut is reported: the stream is cut, its context not yet cancelled
-			}
-		}
-	})
+	e, o, clock, logs := outageEnv(t, onNextDenial(&during))
 	s := startBidi(t, withAuth(bounded(t), bearer("opaque-token")), e)
 	expiry, recheck := clock.next(t), clock.next(t)
 	inFlight, proceed, reverified := make(chan struct{}), make(chan struct{}), make(chan struct{})
@@ -585,16 +579,7 @@ func TestStream_ReverificationFailingDuringTheCutIsNotLogged(t *testing.T) {
 			t.Error("the re-verification set a timer for a cut stream")
 		}
 	}
-	during.Store(&finish)
-	clock.expire(expiry)
-	if during.Load() != nil {
-		t.Fatal("the cut was not reported")
-	}
-	if err := s.CloseSend(); err != nil { // the handler, blocked in its receive, gets the cut
-		t.Fatal(err)
-	}
-	_, err := s.Recv()
-	checkStatus(t, err, codes.Unauthenticated, ReasonTokenExpired)
+	cutReporting(t, s, clock, expiry, &during, finish)
 	if l := logs.String(); strings.Contains(l, "could not be re-verified") {
 		t.Errorf("log %q: want no 'goes on' record for a cut stream", l)
 	}
