@@ -11,6 +11,8 @@ import (
 	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/peer"
+	"google.golang.org/protobuf/reflect/protoreflect"
+	"google.golang.org/protobuf/types/dynamicpb"
 
 	"github.com/grpcauth/grpcauth"
 	"github.com/grpcauth/grpcauth/celcond"
@@ -130,5 +132,38 @@ func BenchmarkConditionComprehension(b *testing.B) {
 				}
 			}
 		})
+	}
+}
+
+// BenchmarkCost_ComparingTwoRequestMaps measures a tracked evaluation
+// comparing two request maps of 4,000 entries on each of 20 steps,
+// [1, ..., 20].all(i, request.m == request.n), within the default cost
+// limit: charging each comparison sizes both maps (deepSize 44,000 each),
+// which cel-go's equality then reads whole.
+//
+//	go test -run '^$' -bench ComparingTwoRequestMaps -benchmem -count=3 ./celcond/
+func BenchmarkCost_ComparingTwoRequestMaps(b *testing.B) {
+	md := celcond.MapMethod(b)
+	req := dynamicpb.NewMessage(md.Input())
+	for _, name := range []protoreflect.Name{"m", "n"} {
+		m := req.Mutable(md.Input().Fields().ByName(name)).Map()
+		for i := range 4000 {
+			m.Set(protoreflect.ValueOfString(fmt.Sprintf("k%04d", i)).MapKey(), protoreflect.ValueOfString(fmt.Sprintf("v%04d", i)))
+		}
+	}
+	c, err := celcond.New(celcond.Config{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	cond, err := c.CompileCondition(md, "[1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20].all(i, request.m == request.n)")
+	if err != nil {
+		b.Fatal(err)
+	}
+	in := grpcauth.ConditionInput{Method: "/celcond.maptest.S/M", Claims: claims(b, map[string]any{"sub": "alice"}), Request: req}
+	b.ReportAllocs()
+	for b.Loop() {
+		if ok, err := cond.Eval(context.Background(), in); !ok || err != nil {
+			b.Fatal(ok, err)
+		}
 	}
 }

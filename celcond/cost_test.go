@@ -3,6 +3,7 @@ package celcond
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strconv"
 	"strings"
 	"testing"
@@ -92,6 +93,88 @@ func TestCost_ComparisonOfTwoLongListsReadsEachOnce(t *testing.T) {
 	}
 	if read > 2*n {
 		t.Errorf("read %d elements of two lists of %d, want at most %d", read, n, 2*n)
+	}
+}
+
+// walkCounter counts the walks over a list or map (the iterators made
+// over it) and what they read: the elements or keys an iterator returns,
+// and the values a map's Get returns.
+type walkCounter struct{ walks, reads int }
+
+// walk counts a walk with it, and returns it counting what it reads.
+func (c *walkCounter) walk(it traits.Iterator) traits.Iterator {
+	c.walks++
+	return countingIterator{Iterator: it, read: &c.reads}
+}
+
+type walkCountingList struct {
+	traits.Lister
+	c *walkCounter
+}
+
+func (l walkCountingList) Iterator() traits.Iterator { return l.c.walk(l.Lister.Iterator()) }
+
+type walkCountingMap struct {
+	traits.Mapper
+	c *walkCounter
+}
+
+func (m walkCountingMap) Iterator() traits.Iterator { return m.c.walk(m.Mapper.Iterator()) }
+
+func (m walkCountingMap) Get(k ref.Val) ref.Val {
+	m.c.reads++
+	return m.Mapper.Get(k)
+}
+
+// TestCost_ComparisonSizesEachListOrMapInOneWalk: an equality's operands
+// were sized up to a limit that doubles from 64, each limit a new walk:
+// two maps of 4,000 entries of deep size 44,000 were walked five times
+// each, their keys copied by cel-go's iterator on every walk, and a
+// comprehension comparing two such request maps on every step spent two
+// thirds of its time sizing them. Each list or map, at any depth, is
+// walked once, and each element, key and value read once, for the same
+// charge.
+func TestCost_ComparisonSizesEachListOrMapInOneWalk(t *testing.T) {
+	entries, elems := map[string]string{}, make([]string, 4000)
+	for i := range 4000 {
+		entries[fmt.Sprintf("k%04d", i)] = fmt.Sprintf("v%04d", i)
+		elems[i] = fmt.Sprintf("e%04d", i)
+	}
+	small := map[string]string{}
+	for i := range 40 {
+		small[fmt.Sprintf("k%04d", i)] = fmt.Sprintf("v%04d", i)
+	}
+	adapter := types.DefaultTypeAdapter
+	for _, tt := range []struct {
+		name         string
+		value        func(*walkCounter) ref.Val
+		walks, reads int    // of each operand
+		cost         uint64 // 1 per 10 units of deep size
+	}{
+		{"maps of 4,000 entries", func(c *walkCounter) ref.Val {
+			return walkCountingMap{Mapper: adapter.NativeToValue(entries).(traits.Mapper), c: c}
+		}, 1, 2 * 4000, 4000 * (1 + 5 + 5) / 10},
+		{"lists of 4,000 strings", func(c *walkCounter) ref.Val {
+			return walkCountingList{Lister: adapter.NativeToValue(elems).(traits.Lister), c: c}
+		}, 1, 4000, 4000 * 5 / 10},
+		{"lists of 100 maps of 40 entries", func(c *walkCounter) ref.Val {
+			maps := make([]ref.Val, 100)
+			for i := range maps {
+				maps[i] = walkCountingMap{Mapper: adapter.NativeToValue(small).(traits.Mapper), c: c}
+			}
+			return walkCountingList{Lister: types.NewRefValList(adapter, maps), c: c}
+		}, 1 + 100, 100 + 100*2*40, 100 * 40 * (1 + 5 + 5) / 10},
+	} {
+		var a, b walkCounter
+		cost := runtimeCoster{}.CallCost(operators.Equals, "", []ref.Val{tt.value(&a), tt.value(&b)}, nil)
+		if cost == nil || *cost != tt.cost {
+			t.Errorf("%s: cost = %v, want %d", tt.name, deref(cost), tt.cost)
+		}
+		for i, c := range []walkCounter{a, b} {
+			if c.walks != tt.walks || c.reads != tt.reads {
+				t.Errorf("%s: operand %d: %d walks reading %d elements, keys and values; want %d reading %d", tt.name, i, c.walks, c.reads, tt.walks, tt.reads)
+			}
+		}
 	}
 }
 
@@ -774,23 +857,27 @@ func packedEnv(t *testing.T) (*Compiler, *cel.Env) {
 	return c, env
 }
 
-// mapMethod returns a method whose request, Req, has a map<string,
-// string>, m.
-func mapMethod(t *testing.T) protoreflect.MethodDescriptor {
+// mapMethod returns a method whose request, Req, has two map<string,
+// string>, m and n.
+func mapMethod(t testing.TB) protoreflect.MethodDescriptor {
 	t.Helper()
 	one, many := descriptorpb.FieldDescriptorProto_LABEL_OPTIONAL, descriptorpb.FieldDescriptorProto_LABEL_REPEATED
+	entry := func(name string) *descriptorpb.DescriptorProto {
+		return &descriptorpb.DescriptorProto{
+			Name:    proto.String(name),
+			Options: &descriptorpb.MessageOptions{MapEntry: proto.Bool(true)},
+			Field:   []*descriptorpb.FieldDescriptorProto{messageField("key", 1, one, ""), messageField("value", 2, one, "")},
+		}
+	}
 	return fileMethod(t, &descriptorpb.FileDescriptorProto{
 		Name:    proto.String("celcond/map_test.proto"),
 		Package: proto.String("celcond.maptest"),
 		Syntax:  proto.String("proto3"),
 		MessageType: []*descriptorpb.DescriptorProto{{
-			Name:  proto.String("Req"),
-			Field: []*descriptorpb.FieldDescriptorProto{messageField("m", 1, many, ".celcond.maptest.Req.MEntry")},
-			NestedType: []*descriptorpb.DescriptorProto{{
-				Name:    proto.String("MEntry"),
-				Options: &descriptorpb.MessageOptions{MapEntry: proto.Bool(true)},
-				Field:   []*descriptorpb.FieldDescriptorProto{messageField("key", 1, one, ""), messageField("value", 2, one, "")},
-			}},
+			Name: proto.String("Req"),
+			Field: []*descriptorpb.FieldDescriptorProto{messageField("m", 1, many, ".celcond.maptest.Req.MEntry"),
+				messageField("n", 2, many, ".celcond.maptest.Req.NEntry")},
+			NestedType: []*descriptorpb.DescriptorProto{entry("MEntry"), entry("NEntry")},
 		}},
 	})
 }
