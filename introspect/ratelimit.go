@@ -152,3 +152,67 @@ func (s *knownSet) clear() {
 	clear(s.m)
 	s.mu.Unlock()
 }
+
+// backoffFirst is the pause after the first burst of 429 or 503 answers
+// that say not how long to wait (see backoff); each consecutive burst
+// doubles it, up to maxRetryAfter.
+const backoffFirst = time.Second
+
+// backoffQuiet is how long after its last step a backoff starts again
+// from backoffFirst: the endpoint has not asked to wait for that long.
+const backoffQuiet = 2 * time.Minute
+
+// backoffMaxSteps is the number of steps after which backoffFirst,
+// doubled as often, reaches maxRetryAfter (2^6 s is more than a minute).
+const backoffMaxSteps = 6
+
+// backoff is the pause a 429 or 503 answer begins when it has neither a
+// usable Retry-After nor an X-Rate-Limit-Reset (see Verifier.statusError):
+// backoffFirst, doubled for each consecutive burst of such answers, at
+// most maxRetryAfter. A burst is the answers to the requests sent before
+// its first one came back (gen): the requests in flight together when an
+// overloaded server starts refusing them count as one step, not as many.
+// Any other answer from the endpoint, backoffQuiet without a step, or a
+// clock set back before the last step starts it again from backoffFirst.
+type backoff struct {
+	mu    sync.Mutex
+	steps int       // consecutive bursts counted, at most backoffMaxSteps
+	gen   uint64    // moved by each step: see sent
+	last  time.Time // when the last step was taken
+}
+
+// sent returns what a request about to be sent passes to step with its
+// answer: the generation of the bursts it belongs to.
+func (b *backoff) sent() uint64 {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.gen
+}
+
+// step records, at now, an answer asking to wait without saying how long,
+// to a request sent at generation gen (see sent), and returns the pause it
+// begins, before jitter: none (0) when a step was taken since that
+// request was sent (the answer is one of that step's burst).
+func (b *backoff) step(gen uint64, now time.Time) time.Duration {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if gen != b.gen {
+		return 0
+	}
+	if now.Before(b.last) || now.Sub(b.last) >= backoffQuiet {
+		b.steps = 0
+	}
+	d := min(backoffFirst<<b.steps, maxRetryAfter)
+	b.steps = min(b.steps+1, backoffMaxSteps)
+	b.gen++
+	b.last = now
+	return d
+}
+
+// reset starts the backoff again from backoffFirst: the endpoint gave
+// another answer. A pause already begun runs to its end.
+func (b *backoff) reset() {
+	b.mu.Lock()
+	b.steps = 0
+	b.mu.Unlock()
+}

@@ -44,6 +44,7 @@ type Verifier struct {
 	failLog    failureLog      // bounds the records of failed requests
 	random     func() float64  // jitter.Random: a positive answer's lifetime is jittered
 	retryUntil atomic.Int64    // Unix ns (wall) a 429's or 503's pause ends: see retryLeft
+	backoff    backoff         // the pause of 429s and 503s that say not how long: see statusError
 	// afterFunc runs f after d, unless the stop it returns (which reports
 	// whether it did stop f) is called first: time.AfterFunc, or a test's
 	// clock. It bounds the reading of a refused answer's body (readRefused).
@@ -671,7 +672,7 @@ func (v *Verifier) paused(now time.Time) error {
 		return nil
 	}
 	v.n.limited.Add(1)
-	return unavailable("the endpoint's pause (Retry-After, X-Rate-Limit-Reset, or refused client credentials) runs %v more, request not sent", d)
+	return unavailable("the endpoint's pause (Retry-After, X-Rate-Limit-Reset, backoff after a 429 or 503 without either, or refused client credentials) runs %v more, request not sent", d)
 }
 
 // retryLeft returns how long the latest Retry-After still runs at now: 0
