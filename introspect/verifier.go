@@ -556,7 +556,7 @@ func cacheable(err error) bool {
 // introspect waits for a concurrency slot, sends the request and
 // interprets the answer. Once ctx has ended (every caller left) it fails
 // with ctx's error, touching neither the rate limit nor Stats. Within a
-// Retry-After the endpoint sent (see retryLeft), and, when limited, beyond
+// Retry-After the endpoint sent or a backoff (see retryLeft), and, when limited, beyond
 // Config.MaxRequestRate, it fails at once, without a request or a wait. A
 // request that passed the rate limit but is not sent (ctx ended first, or
 // a Retry-After began while it waited for its slot) gives its share back.
@@ -633,8 +633,8 @@ func (v *Verifier) acquire(ctx context.Context) error {
 // once a minute (until its next 429 comes back), not never.
 const maxRetryAfter = time.Minute
 
-// pause records a pause of d (a Retry-After, or an X-Rate-Limit-Reset)
-// from now, at most maxRetryAfter: no request is sent until it ends. A
+// pause records a pause of d (a Retry-After, an X-Rate-Limit-Reset, a
+// backoff step, or refused client credentials) from now, at most maxRetryAfter: no request is sent until it ends. A
 // shorter one does not end a pause that runs longer; one that has ended,
 // or that a clock set back has made longer than maxRetryAfter (see
 // retryLeft), it replaces.
