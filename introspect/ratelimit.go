@@ -173,7 +173,8 @@ const backoffMaxSteps = 6
 // its first one came back (gen): the requests in flight together when an
 // overloaded server starts refusing them count as one step, not as many.
 // Any other answer from the endpoint, backoffQuiet without a step, or a
-// clock set back before the last step starts it again from backoffFirst.
+// clock set back before the last step starts it again from backoffFirst;
+// a request that got no answer (unreachable, timed out) does neither.
 type backoff struct {
 	mu    sync.Mutex
 	steps int       // consecutive bursts counted, at most backoffMaxSteps
@@ -182,7 +183,11 @@ type backoff struct {
 }
 
 // sent returns what a request about to be sent passes to step with its
-// answer: the generation of the bursts it belongs to.
+// answer: the generation of the burst it belongs to. Read it before
+// checking for a pause (Verifier.paused): step records its pause before
+// it lets sent read the generation it moved to, so a request that reads
+// that one sees the pause and is not sent, and one sent without seeing it
+// read the generation before, and its answer is of that step's burst.
 func (b *backoff) sent() uint64 {
 	b.mu.Lock()
 	defer b.mu.Unlock()
@@ -190,10 +195,12 @@ func (b *backoff) sent() uint64 {
 }
 
 // step records, at now, an answer asking to wait without saying how long,
-// to a request sent at generation gen (see sent), and returns the pause it
-// begins, before jitter: none (0) when a step was taken since that
-// request was sent (the answer is one of that step's burst).
-func (b *backoff) step(gen uint64, now time.Time) time.Duration {
+// to a request sent at generation gen (see sent): unless a step was taken
+// since that request was sent (the answer is one of that step's burst),
+// it takes the next step, and has record (which must not call b) record
+// the step's pause, before the generation it moves to can be read. It
+// returns the pause record returned, or 0 for none.
+func (b *backoff) step(gen uint64, now time.Time, record func(time.Duration) time.Duration) time.Duration {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	if gen != b.gen {
@@ -202,7 +209,7 @@ func (b *backoff) step(gen uint64, now time.Time) time.Duration {
 	if now.Before(b.last) || now.Sub(b.last) >= backoffQuiet {
 		b.steps = 0
 	}
-	d := min(backoffFirst<<b.steps, maxRetryAfter)
+	d := record(min(backoffFirst<<b.steps, maxRetryAfter))
 	b.steps = min(b.steps+1, backoffMaxSteps)
 	b.gen++
 	b.last = now

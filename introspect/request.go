@@ -20,7 +20,8 @@ import (
 	"github.com/grpcauth/grpcauth/verifier"
 )
 
-// post sends one introspection request for token, bounded by
+// post sends one introspection request for token, sent at backoff
+// generation gen (see backoff.sent), bounded by
 // Config.Timeout, and returns the body of a 200 answer. Every failure,
 // including the timeout, is ErrUnavailable and logged, except that ctx's own
 // error is returned, unlogged, when ctx ended (the request was abandoned by
@@ -29,7 +30,7 @@ import (
 // and the error reaches every refused call's decision. The body of an
 // answer refused by its status (but 401 and 403: see refused) or, on a
 // 200, by its Content-Type is discarded (see discard), never kept.
-func (v *Verifier) post(ctx context.Context, token string) ([]byte, error) {
+func (v *Verifier) post(ctx context.Context, token string, gen uint64) ([]byte, error) {
 	reqCtx, cancel := context.WithTimeout(ctx, v.s.Timeout)
 	defer cancel()
 	form := url.Values{"token": {token}, "token_type_hint": {"access_token"}}
@@ -47,7 +48,6 @@ func (v *Verifier) post(ctx context.Context, token string) ([]byte, error) {
 		// RFC 6749 §2.3.1: form-urlencode id and secret, then Basic.
 		req.SetBasicAuth(url.QueryEscape(v.s.ClientID), url.QueryEscape(v.s.clientSecret()))
 	}
-	gen := v.backoff.sent()
 	resp, err := v.s.HTTPClient.Do(req)
 	if err != nil {
 		if ctx.Err() != nil {
@@ -266,9 +266,11 @@ func (v *Verifier) statusError(resp *http.Response, gen uint64) error {
 		v.backoff.reset()
 		return unavailable("endpoint answered status %d", resp.StatusCode)
 	}
-	if d := v.backoff.step(gen, now); d > 0 {
+	if d := v.backoff.step(gen, now, func(d time.Duration) time.Duration {
 		d = jitter.Earlier(d, v.random())
 		v.pause(d)
+		return d
+	}); d > 0 {
 		return unavailable("endpoint answered status %d without a usable Retry-After or X-Rate-Limit-Reset: backing off, no request for %v", resp.StatusCode, d)
 	}
 	return unavailable("endpoint answered status %d without a usable Retry-After or X-Rate-Limit-Reset: backing off", resp.StatusCode)

@@ -574,8 +574,13 @@ func (v *Verifier) introspect(ctx context.Context, token string, limited bool) (
 		return verifier.Claims{}, errRateLimited
 	}
 	err := v.acquire(ctx)
+	var gen uint64
 	if err == nil {
 		defer func() { <-v.sem }()
+		// Read before the pause is checked (see backoff.sent): a
+		// backoff step taken since is then either seen as a pause here,
+		// or, taken after this check, leaves this request in its burst.
+		gen = v.backoff.sent()
 		// The answer to a request sent before this one queued may
 		// have begun a pause: every request queued behind a 429
 		// would otherwise still be sent, MaxConcurrent at a time.
@@ -588,7 +593,7 @@ func (v *Verifier) introspect(ctx context.Context, token string, limited bool) (
 		return verifier.Claims{}, err
 	}
 	v.n.requests.Add(1)
-	body, err := v.post(ctx, token)
+	body, err := v.post(ctx, token, gen)
 	var claims verifier.Claims
 	if err == nil {
 		claims, err = v.interpret(ctx, body)
