@@ -52,8 +52,8 @@ func (c *countedBody) Read(p []byte) (int, error) {
 }
 
 // TestVerify_AFailedAnswersBodyOfExactlyMaxResponseSizeKeepsTheConnection:
-// the body of an answer that is not a 200 (here a 503 without
-// Retry-After), chunked and exactly MaxResponseSize bytes long, is read to
+// the body of an answer that is not a 200 (here a 500, which pauses
+// nothing), chunked and exactly MaxResponseSize bytes long, is read to
 // its end, so that the next request reuses the connection. The server
 // ends the body only once the Verifier asks for more than
 // MaxResponseSize bytes: before, the body was read to MaxResponseSize
@@ -64,7 +64,7 @@ func TestVerify_AFailedAnswersBodyOfExactlyMaxResponseSizeKeepsTheConnection(t *
 	var requests, dialled atomic.Int64
 	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if requests.Add(1) == 1 {
-			w.WriteHeader(http.StatusServiceUnavailable)
+			w.WriteHeader(http.StatusInternalServerError)
 			_, _ = io.WriteString(w, strings.Repeat("x", size))
 			w.(http.Flusher).Flush() // chunked: the end of the body is not sent yet
 			select {
@@ -91,7 +91,7 @@ func TestVerify_AFailedAnswersBodyOfExactlyMaxResponseSizeKeepsTheConnection(t *
 		HTTPClient: &http.Client{Transport: &wantsMoreTransport{rt: transport, limit: size, wantsMore: wantsMore}},
 	})
 	if _, err := v.VerifyAccessToken(context.Background(), "Zmlyc3Q"); !errors.Is(err, introspect.ErrUnavailable) {
-		t.Fatalf("the 503: %v, want ErrUnavailable", err)
+		t.Fatalf("the 500: %v, want ErrUnavailable", err)
 	}
 	if _, err := v.VerifyAccessToken(context.Background(), "c2Vjb25k"); err != introspect.ErrInactive {
 		t.Fatalf("the next token: %v, want ErrInactive", err)

@@ -277,10 +277,13 @@ type Config struct {
 	// Tokens, secrets and claim values are never logged. Any caller can
 	// make requests fail while the endpoint is down or refusing (each
 	// made-up token is a request), so failures are logged at most one a
-	// minute per level and Verifier (refused client credentials,
-	// invalid_client, in a minute of their own), timed by Now: the first
-	// at once, the others within the minute counted, and the next record
-	// says how many it did not log (its "suppressed" attribute); each
+	// minute per kind of failure and Verifier (the record's "kind":
+	// network, server_error, rate_limited, refused, invalid_client,
+	// status, malformed, oversized; each in a minute of its own, so that a
+	// trickle of one kind a caller keeps up holds back no other's record),
+	// timed by Now: the first at once, the others within the minute
+	// counted, and the next record of the kind says how many it did not
+	// log (its "suppressed" attribute); each
 	// still shows at debug level as its token's rejection, and in
 	// Stats.Failures. The first answer after a failure, logged or
 	// counted, is logged at info level, "introspect: introspection

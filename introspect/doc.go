@@ -67,10 +67,12 @@
 //     drive as fast as the endpoint answers; tokens the server has called
 //     active are asked about again outside that bound. A 429 or 503 with
 //     a Retry-After, or a 429 with Okta's X-Rate-Limit-Reset instead,
-//     pauses all requests until it ends, at most a minute; a 401 or 403
-//     saying invalid_client in its body (this service's credentials
-//     refused) pauses them for 10 seconds (Cache.NegativeTTL), from when
-//     that body has been read.
+//     pauses all requests until it ends, at most a minute; one with
+//     neither backs off: it pauses them for a second, doubled for each
+//     consecutive burst of such answers up to a minute, and shortened by
+//     up to a tenth at random; a 401 or 403 saying invalid_client in its
+//     body (this service's credentials refused) pauses them for 10
+//     seconds (Cache.NegativeTTL), from when that body has been read.
 //   - A JWT that fails local verification in Combined is not introspected.
 //     [IntrospectJWTsFrom] is the one opt-in exception, for servers whose
 //     JWT-shaped tokens only they can verify (Okta's org authorization

@@ -34,9 +34,10 @@ func (inactiveError) Error() string { return "introspect: token is not active" }
 // own client credentials), sent a body that is too large or not an RFC 7662
 // response, or redirected; or the request was not sent, for
 // Config.MaxRequestRate or within the Retry-After of an earlier 429 or 503
-// answer, an earlier 429's X-Rate-Limit-Reset, or the Cache.NegativeTTL
-// after an earlier 401 or 403 invalid_client answer (at most a minute: see
-// Stats.RateLimited); or the Verifier or Combined was not built by its
+// answer, an earlier 429's X-Rate-Limit-Reset, the backoff after 429 or
+// 503 answers with neither (a second, doubling per consecutive burst), or
+// the Cache.NegativeTTL after an earlier 401 or 403 invalid_client answer
+// (at most a minute: see Stats.RateLimited); or the Verifier or Combined was not built by its
 // constructor (see Verifier). None of these is the caller's fault, so
 // errors.Is(err, verifier.ErrKeysUnavailable) reports true for it and the
 // grpcauth interceptors answer codes.Unavailable, which tells a client to

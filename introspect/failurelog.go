@@ -3,37 +3,90 @@ package introspect
 import (
 	"context"
 	"log/slog"
+	"net/http"
 	"sync/atomic"
 	"time"
 
 	"github.com/grpcauth/grpcauth/internal/ratelog"
 )
 
-// failureLogEvery is how often a Verifier logs a failed request at each
-// level (see failureLog): a minute, as the stacks of recovered panics are
+// failureLogEvery is how often a Verifier logs a failed request of each
+// kind (see failureLog): a minute, as the stacks of recovered panics are
 // logged. The first failure is logged at once, so an outage shows as soon
-// as it starts; the minute only holds back what the next failures say.
-// Stats.Failures counts every one as it happens.
+// as it starts; the minute only holds back what the next failures of its
+// kind say. Stats.Failures counts every one as it happens.
 const failureLogEvery = time.Minute
+
+// failureKind is what went wrong with a failed request, which decides the
+// window it is logged in (see failureLog), its level, and its record's
+// "kind".
+type failureKind int
+
+const (
+	failNetwork     failureKind = iota // not reached, timed out, or the answer's body broken off
+	failServer                         // a 5xx status (a 503 too)
+	failRateLimited                    // a 429 status
+	failRefused                        // a 401 or 403 without invalid_client, or whose body was not read
+	failCredentials                    // a 401 or 403 invalid_client: this service's credentials refused
+	failStatus                         // any other status: a redirect, another 4xx
+	failMalformed                      // a 200 not labelled JSON, not an RFC 7662 answer, or claims of the wrong type
+	failOversized                      // a 200 larger than MaxResponseSize
+	failureKinds                       // the number of kinds
+)
+
+// failureKindNames are the kinds' names, for records ("kind").
+var failureKindNames = [failureKinds]string{
+	failNetwork:     "network",
+	failServer:      "server_error",
+	failRateLimited: "rate_limited",
+	failRefused:     "refused",
+	failCredentials: "invalid_client",
+	failStatus:      "status",
+	failMalformed:   "malformed",
+	failOversized:   "oversized",
+}
+
+// level is the level a failure of kind k is logged at: error for a 401 or
+// 403 (whatever refuses this service's requests, or its credentials, calls
+// for a fix here), warn for the others (the endpoint is unusable).
+func (k failureKind) level() slog.Level {
+	if k == failRefused || k == failCredentials {
+		return slog.LevelError
+	}
+	return slog.LevelWarn
+}
+
+// statusKind is the kind of failure of an answer with status code, other
+// than 200, 401 and 403.
+func statusKind(code int) failureKind {
+	switch {
+	case code == http.StatusTooManyRequests:
+		return failRateLimited
+	case code >= 500:
+		return failServer
+	}
+	return failStatus
+}
 
 // failureLog bounds the records of a Verifier's failed requests. Anyone
 // able to reach the service can make each request fail while the
 // authorization server is down or refusing (a flood of made-up tokens,
-// each one a request), and a token can provoke some refusals itself (a
-// proxy's 403): logged one by one, that is as many records a second as
-// requests fail. Per window (warn: the endpoint is unusable; err: it
-// refused a request with a 401 or 403 without saying invalid_client;
-// creds: it refused this service's credentials, invalid_client), one
-// failure a failureLogEvery is logged, the others are counted, and the
-// next record says how many were not logged ("suppressed"). The windows
-// are apart so that one kind of failure does not hold back, for a minute,
-// the record of another that calls for a different fix: neither an
-// outage's warnings nor the 403s a caller provokes the error that says
-// the credentials are wrong, which no token can make the server say. Each
+// each one a request), and a token can provoke some failures itself (a
+// proxy's 403, a server's 400 or 500 for a token it chokes on): logged one
+// by one, that is as many records a second as requests fail. Per kind of
+// failure (failureKind), one failure a failureLogEvery is logged, the
+// others are counted, and the next record of that kind says how many were
+// not logged ("suppressed"). Each kind has its own window so that a
+// trickle of one kind, which a caller may keep up, does not hold back for
+// a minute the record of another that calls for a different fix: neither
+// the 403s a caller provokes the error that says the credentials are
+// wrong, nor 4xx answers to made-up tokens the warning of an outage or of
+// a rate limit. (Before, there was one window per level, so a caller's
+// trickle of one kind left a real outage a "suppressed" count.) Each
 // failure still reaches the log at debug level, as every rejected token
 // does ("introspect: token rejected", logRejection), once per caller.
 type failureLog struct {
-	warn, err, creds ratelog.Window
+	windows [failureKinds]ratelog.Window
 	// recovered is the minute since the last "introspection recovered"
 	// record: answers and failures taking turns log one a minute.
 	recovered ratelog.Window
@@ -42,27 +95,11 @@ type failureLog struct {
 	failing atomic.Bool
 }
 
-// fail logs err at level (Warn or Error), unless a failure was logged at
-// that level in the failureLogEvery before (see failureLog), and returns
-// it.
-func (v *Verifier) fail(ctx context.Context, level slog.Level, err error) error {
-	w := &v.failLog.warn
-	if level >= slog.LevelError {
-		w = &v.failLog.err
-	}
-	return v.logFailure(ctx, w, level, err)
-}
-
-// failCredentials logs err, a refusal of this service's client
-// credentials (invalid_client), at error level, unless another was logged
-// in the failureLogEvery before, and returns it.
-func (v *Verifier) failCredentials(ctx context.Context, err error) error {
-	return v.logFailure(ctx, &v.failLog.creds, slog.LevelError, err)
-}
-
-// logFailure logs err at level unless w refuses it, and returns it.
-func (v *Verifier) logFailure(ctx context.Context, w *ratelog.Window, level slog.Level, err error) error {
-	ok, suppressed := w.Allow(v.s.Now(), failureLogEvery)
+// fail logs err, a failure of kind k, at k's level, unless a failure of
+// that kind was logged in the failureLogEvery before (see failureLog), and
+// returns it.
+func (v *Verifier) fail(ctx context.Context, k failureKind, err error) error {
+	ok, suppressed := v.failLog.windows[k].Allow(v.s.Now(), failureLogEvery)
 	// After Allow has counted it: a recovery record that clears failing
 	// before this Store takes a count this failure is in, or leaves
 	// failing set for the next one to.
@@ -70,11 +107,11 @@ func (v *Verifier) logFailure(ctx context.Context, w *ratelog.Window, level slog
 	if !ok {
 		return err
 	}
+	args := []any{"endpoint", v.endpoint, "kind", failureKindNames[k], "error", err}
 	if suppressed > 0 {
-		v.s.Logger.Log(ctx, level, "introspect: introspection failed", "endpoint", v.endpoint, "error", err, "suppressed", suppressed)
-	} else {
-		v.s.Logger.Log(ctx, level, "introspect: introspection failed", "endpoint", v.endpoint, "error", err)
+		args = append(args, "suppressed", suppressed)
 	}
+	v.s.Logger.Log(ctx, k.level(), "introspect: introspection failed", args...)
 	return err
 }
 
@@ -82,10 +119,10 @@ func (v *Verifier) logFailure(ctx context.Context, w *ratelog.Window, level slog
 // first after a failure (logged or counted), and at most one a
 // failureLogEvery, is logged at info level, "introspection recovered",
 // with the failures not logged since the last record ("suppressed", every
-// level), which no later record would otherwise say. Other answers cost
+// kind), which no later record would otherwise say. Other answers cost
 // an atomic load, or, while a recovery waits for its minute, a lock. So
 // answers and failures taking turns log at most a recovery and a failure
-// per level a failureLogEvery, and a failure counted after a recovery
+// per kind a failureLogEvery, and a failure counted after a recovery
 // (a second outage within the minute) is said by the next one.
 func (v *Verifier) answered(ctx context.Context) {
 	if !v.failLog.failing.Load() {
@@ -94,8 +131,11 @@ func (v *Verifier) answered(ctx context.Context) {
 	if ok, _ := v.failLog.recovered.Allow(v.s.Now(), failureLogEvery); !ok {
 		return
 	}
-	// Before the counts are taken: see logFailure.
+	// Before the counts are taken: see fail.
 	v.failLog.failing.Store(false)
-	v.s.Logger.InfoContext(ctx, "introspect: introspection recovered", "endpoint", v.endpoint,
-		"suppressed", v.failLog.warn.Take()+v.failLog.err.Take()+v.failLog.creds.Take())
+	var suppressed int64
+	for i := range v.failLog.windows {
+		suppressed += v.failLog.windows[i].Take()
+	}
+	v.s.Logger.InfoContext(ctx, "introspect: introspection recovered", "endpoint", v.endpoint, "suppressed", suppressed)
 }

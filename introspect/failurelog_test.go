@@ -416,3 +416,96 @@ func TestVerify_ConcurrentFailuresAndAnswersAreEachLoggedOrCountedOnce(t *testin
 		t.Fatalf("the records log or count %d failures, want %d", said, callers*each)
 	}
 }
+
+// failureKinds are the kinds of failed request the Verifier logs each in
+// its own window, each with a way for the endpoint to cause it (for
+// "oversized", MaxResponseSize is 1024) and its level.
+var failureKinds = []struct {
+	kind  string
+	fail  func(http.ResponseWriter)
+	level slog.Level
+}{
+	{"network", func(w http.ResponseWriter) {
+		conn, _, err := w.(http.Hijacker).Hijack()
+		if err == nil {
+			conn.Close() // no answer at all
+		}
+	}, slog.LevelWarn},
+	{"server_error", status500, slog.LevelWarn},
+	{"rate_limited", func(w http.ResponseWriter) { w.WriteHeader(http.StatusTooManyRequests) }, slog.LevelWarn},
+	{"refused", forbidden403, slog.LevelError},
+	{"invalid_client", func(w http.ResponseWriter) {
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(http.StatusUnauthorized)
+		fmt.Fprint(w, `{"error":"invalid_client"}`)
+	}, slog.LevelError},
+	{"status", func(w http.ResponseWriter) {
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(http.StatusBadRequest)
+		fmt.Fprint(w, `{"error":"invalid_request"}`)
+	}, slog.LevelWarn},
+	{"malformed", func(w http.ResponseWriter) {
+		w.Header().Set("Content-Type", "application/json")
+		fmt.Fprint(w, `[]`)
+	}, slog.LevelWarn},
+	{"oversized", func(w http.ResponseWriter) {
+		w.Header().Set("Content-Type", "application/json")
+		fmt.Fprintf(w, `{"active":false,"x":%q}`, strings.Repeat("x", 2048))
+	}, slog.LevelWarn},
+}
+
+// oneFailureOfKind wants logs to have kept, since the last take, one
+// "introspection failed" record, at level, saying kind, and suppressed
+// as oneFailure does.
+func oneFailureOfKind(t *testing.T, logs *capture, kind string, level slog.Level, suppressed int64, when string) {
+	t.Helper()
+	recs := failedAt(t, logs.take(), level)
+	if len(recs) != 1 {
+		t.Fatalf("%d %v records %s, want 1 (%s)", len(recs), level, when, kind)
+	}
+	if got := recs[0].attrs["kind"].String(); got != kind {
+		t.Fatalf("the record %s says kind=%q, want %q: %+v", when, got, kind, recs[0])
+	}
+	s, ok := recs[0].suppressed()
+	if ok != (suppressed > 0) || s != suppressed {
+		t.Fatalf("the record %s says suppressed=%d (present: %v), want %d", when, s, ok, suppressed)
+	}
+}
+
+// A trickle of failures of one kind, which a caller may keep up (made-up
+// tokens a server answers 400, a proxy's 403s, its own flood's 429s),
+// does not hold back the record of a failure of another kind for the
+// rest of its minute: each kind has its own window and its own count of
+// the failures not logged. Before, the failures logged at one level shared
+// a window, so a trickle of 400s left an outage's 500s, or a rate limit's
+// 429s, only a "suppressed" count a minute on.
+func TestVerify_ATrickleOfOneFailureDoesNotHoldBackAnother(t *testing.T) {
+	const trickle = 3
+	for _, a := range failureKinds {
+		for _, b := range failureKinds {
+			if a.kind == b.kind {
+				continue
+			}
+			t.Run(a.kind+" then "+b.kind, func(t *testing.T) {
+				clk := newClock()
+				h := &switchable{}
+				v, logs := failingVerifier(t, h, clk, func(c *introspect.Config) { c.MaxResponseSize = 1024 })
+				h.failWith(a.fail)
+				for i := range trickle {
+					flood(t, v, fmt.Sprint("trickle-", i), 1)
+					// Past any pause the failure began (a 429's backoff,
+					// an invalid_client's NegativeTTL), within the minute.
+					clk.Advance(10 * time.Second)
+				}
+				oneFailureOfKind(t, logs, a.kind, a.level, 0, "for the trickle")
+				h.failWith(b.fail)
+				flood(t, v, "other", 1)
+				oneFailureOfKind(t, logs, b.kind, b.level, 0, "for another kind within the trickle's minute")
+				clk.Advance(time.Minute)
+				h.failWith(a.fail)
+				flood(t, v, "trickle-later", 1)
+				oneFailureOfKind(t, logs, a.kind, a.level, trickle-1, "for the trickle's kind a minute on")
+			})
+		}
+	}
+}

@@ -152,3 +152,74 @@ func (s *knownSet) clear() {
 	clear(s.m)
 	s.mu.Unlock()
 }
+
+// backoffFirst is the pause after the first burst of 429 or 503 answers
+// that say not how long to wait (see backoff); each consecutive burst
+// doubles it, up to maxRetryAfter.
+const backoffFirst = time.Second
+
+// backoffQuiet is how long after its last step a backoff starts again
+// from backoffFirst: the endpoint has not asked to wait for that long.
+const backoffQuiet = 2 * time.Minute
+
+// backoffMaxSteps is the number of steps after which backoffFirst,
+// doubled as often, reaches maxRetryAfter (2^6 s is more than a minute).
+const backoffMaxSteps = 6
+
+// backoff is the pause a 429 or 503 answer begins when it has neither a
+// usable Retry-After nor an X-Rate-Limit-Reset (see Verifier.statusError):
+// backoffFirst, doubled for each consecutive burst of such answers, at
+// most maxRetryAfter. A burst is the answers to the requests sent before
+// its first one came back (gen): the requests in flight together when an
+// overloaded server starts refusing them count as one step, not as many.
+// Any other answer from the endpoint, backoffQuiet without a step, or a
+// clock set back before the last step starts it again from backoffFirst;
+// a request that got no answer (unreachable, timed out) does neither.
+type backoff struct {
+	mu    sync.Mutex
+	steps int       // consecutive bursts counted, at most backoffMaxSteps
+	gen   uint64    // moved by each step: see sent
+	last  time.Time // when the last step was taken
+}
+
+// sent returns what a request about to be sent passes to step with its
+// answer: the generation of the burst it belongs to. Read it before
+// checking for a pause (Verifier.paused): step records its pause before
+// it lets sent read the generation it moved to, so a request that reads
+// that one sees the pause and is not sent, and one sent without seeing it
+// read the generation before, and its answer is of that step's burst.
+func (b *backoff) sent() uint64 {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.gen
+}
+
+// step records, at now, an answer asking to wait without saying how long,
+// to a request sent at generation gen (see sent): unless a step was taken
+// since that request was sent (the answer is one of that step's burst),
+// it takes the next step, and has record (which must not call b) record
+// the step's pause, before the generation it moves to can be read. It
+// returns the pause record returned, or 0 for none.
+func (b *backoff) step(gen uint64, now time.Time, record func(time.Duration) time.Duration) time.Duration {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if gen != b.gen {
+		return 0
+	}
+	if now.Before(b.last) || now.Sub(b.last) >= backoffQuiet {
+		b.steps = 0
+	}
+	d := record(min(backoffFirst<<b.steps, maxRetryAfter))
+	b.steps = min(b.steps+1, backoffMaxSteps)
+	b.gen++
+	b.last = now
+	return d
+}
+
+// reset starts the backoff again from backoffFirst: the endpoint gave
+// another answer. A pause already begun runs to its end.
+func (b *backoff) reset() {
+	b.mu.Lock()
+	b.steps = 0
+	b.mu.Unlock()
+}

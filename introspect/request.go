@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"log/slog"
 	"mime"
 	"net/http"
 	"net/url"
@@ -16,11 +15,13 @@ import (
 
 	"github.com/grpcauth/grpcauth/internal/endpoint"
 	"github.com/grpcauth/grpcauth/internal/httpheader"
+	"github.com/grpcauth/grpcauth/internal/jitter"
 	"github.com/grpcauth/grpcauth/internal/provenance"
 	"github.com/grpcauth/grpcauth/verifier"
 )
 
-// post sends one introspection request for token, bounded by
+// post sends one introspection request for token, sent at backoff
+// generation gen (see backoff.sent), bounded by
 // Config.Timeout, and returns the body of a 200 answer. Every failure,
 // including the timeout, is ErrUnavailable and logged, except that ctx's own
 // error is returned, unlogged, when ctx ended (the request was abandoned by
@@ -29,7 +30,7 @@ import (
 // and the error reaches every refused call's decision. The body of an
 // answer refused by its status (but 401 and 403: see refused) or, on a
 // 200, by its Content-Type is discarded (see discard), never kept.
-func (v *Verifier) post(ctx context.Context, token string) ([]byte, error) {
+func (v *Verifier) post(ctx context.Context, token string, gen uint64) ([]byte, error) {
 	reqCtx, cancel := context.WithTimeout(ctx, v.s.Timeout)
 	defer cancel()
 	form := url.Values{"token": {token}, "token_type_hint": {"access_token"}}
@@ -52,19 +53,21 @@ func (v *Verifier) post(ctx context.Context, token string) ([]byte, error) {
 		if ctx.Err() != nil {
 			return nil, ctx.Err()
 		}
-		return nil, v.fail(ctx, slog.LevelWarn, unavailable("request failed: %s", endpoint.ClipError(endpoint.WithoutURL(err))))
+		return nil, v.fail(ctx, failNetwork, unavailable("request failed: %s", endpoint.ClipError(endpoint.WithoutURL(err))))
 	}
 	defer resp.Body.Close()
 	switch resp.StatusCode {
 	case http.StatusOK:
+		v.backoff.reset()
 	case http.StatusUnauthorized, http.StatusForbidden:
+		v.backoff.reset()
 		return nil, v.refused(ctx, resp, cancel)
 	default:
 		// A 429's or 503's pause is recorded (statusError) as soon as its
 		// status and headers are in, before the body is read: while a
 		// slow body was read first, every other caller's request went out
 		// meanwhile, to a server that had said it would refuse them.
-		err := v.fail(ctx, slog.LevelWarn, v.statusError(resp))
+		err := v.fail(ctx, statusKind(resp.StatusCode), v.statusError(resp, gen))
 		v.discard(resp, cancel)
 		return nil, err
 	}
@@ -72,7 +75,7 @@ func (v *Verifier) post(ctx context.Context, token string) ([]byte, error) {
 	// media type decides, not its parameters (see jsonLabel).
 	if ct := resp.Header.Get("Content-Type"); ct != "" {
 		if !jsonLabel(ct) {
-			err := v.fail(ctx, slog.LevelWarn, unavailable("response is not application/json"))
+			err := v.fail(ctx, failMalformed, unavailable("response is not application/json"))
 			v.discard(resp, cancel)
 			return nil, err
 		}
@@ -83,9 +86,9 @@ func (v *Verifier) post(ctx context.Context, token string) ([]byte, error) {
 		if ctx.Err() != nil {
 			return nil, ctx.Err()
 		}
-		return nil, v.fail(ctx, slog.LevelWarn, unavailable("reading the response: %s", endpoint.ClipError(err)))
+		return nil, v.fail(ctx, failNetwork, unavailable("reading the response: %s", endpoint.ClipError(err)))
 	case int64(len(body)) > v.s.MaxResponseSize:
-		return nil, v.fail(ctx, slog.LevelWarn, unavailable("response larger than MaxResponseSize"))
+		return nil, v.fail(ctx, failOversized, unavailable("response larger than MaxResponseSize"))
 	}
 	return body, nil
 }
@@ -178,7 +181,7 @@ func (v *Verifier) refused(ctx context.Context, resp *http.Response, cancel cont
 		if cut {
 			why = fmt.Sprintf("did not come within %v", maxRefusedBodyTime)
 		}
-		return v.fail(ctx, slog.LevelError, unavailable(
+		return v.fail(ctx, failRefused, unavailable(
 			"the endpoint answered status %d, and its body %s: whether it said invalid_client is unknown; if it refused this service's client credentials, check ClientID, ClientSecret and AuthMethod", resp.StatusCode, why))
 	}
 	if invalidClient(b.Bytes()) {
@@ -189,13 +192,13 @@ func (v *Verifier) refused(ctx context.Context, resp *http.Response, cancel cont
 		// may count them against this client, up to locking it out).
 		d := v.credentialsPause()
 		v.pause(d)
-		return v.failCredentials(ctx, unavailable(
+		return v.fail(ctx, failCredentials, unavailable(
 			"the endpoint refused this service's client credentials (status %d, invalid_client): check ClientID, ClientSecret and AuthMethod; no request for %v", resp.StatusCode, d))
 	}
 	// Not said to be the credentials: a proxy's or a firewall's refusal of
 	// this one request, which the token may have provoked, must not pause
 	// the others'.
-	return v.fail(ctx, slog.LevelError, unavailable(
+	return v.fail(ctx, failRefused, unavailable(
 		"the endpoint answered status %d, without invalid_client: if it refused this service's client credentials, check ClientID, ClientSecret and AuthMethod", resp.StatusCode))
 }
 
@@ -236,19 +239,41 @@ func (v *Verifier) credentialsPause() time.Duration {
 }
 
 // statusError is the error of an answer with a status other than 200,
-// 401 and 403. A 429 (RFC 6585, 4) or 503 with a Retry-After (RFC 9110,
-// 10.2.3), or a 429 without one but with an X-Rate-Limit-Reset (Okta's:
-// the Unix time its rate-limit window resets, in milliseconds from
-// httpheader.MillisecondsFrom on), also pauses the requests,
-// which the server would refuse meanwhile: none is sent until it ends, at
-// most maxRetryAfter on.
-func (v *Verifier) statusError(resp *http.Response) error {
-	if d, header := httpheader.Wait(resp, v.s.Now()); d > 0 {
+// 401 and 403, to a request sent at backoff generation gen. A 429 (RFC
+// 6585, 4) or 503 with a Retry-After (RFC 9110, 10.2.3), or a 429 without
+// one but with an X-Rate-Limit-Reset (Okta's: the Unix time its
+// rate-limit window resets, in milliseconds from
+// httpheader.MillisecondsFrom on), also pauses the requests, which the
+// server would refuse meanwhile: none is sent until it ends, at most
+// maxRetryAfter on. A 429 or 503 with neither (or whose Retry-After is
+// unparsable, 0 or past, or whose X-Rate-Limit-Reset is not after now)
+// backs off (see backoff): it pauses the requests for a second, doubled
+// for each consecutive burst of such answers up to maxRetryAfter, and
+// brought forward by up to a tenth at random (jitter.Earlier), so that
+// replicas refused together do not all ask again in one instant; one of a
+// burst already counted pauses nothing more. Before, such an answer paused
+// nothing, and every next call asked the server again at once. Any other
+// answer starts the backoff again from a second.
+func (v *Verifier) statusError(resp *http.Response, gen uint64) error {
+	now := v.s.Now()
+	if d, header := httpheader.Wait(resp, now); d > 0 {
+		v.backoff.reset()
 		d = min(d, maxRetryAfter)
 		v.pause(d)
 		return unavailable("endpoint answered status %d: no request for %v, as its %s says", resp.StatusCode, d, header)
 	}
-	return unavailable("endpoint answered status %d", resp.StatusCode)
+	if resp.StatusCode != http.StatusTooManyRequests && resp.StatusCode != http.StatusServiceUnavailable {
+		v.backoff.reset()
+		return unavailable("endpoint answered status %d", resp.StatusCode)
+	}
+	if d := v.backoff.step(gen, now, func(d time.Duration) time.Duration {
+		d = jitter.Earlier(d, v.random())
+		v.pause(d)
+		return d
+	}); d > 0 {
+		return unavailable("endpoint answered status %d without a usable Retry-After or X-Rate-Limit-Reset: backing off, no request for %v", resp.StatusCode, d)
+	}
+	return unavailable("endpoint answered status %d without a usable Retry-After or X-Rate-Limit-Reset: backing off", resp.StatusCode)
 }
 
 // response is a decoded introspection response.
@@ -279,7 +304,7 @@ func parseResponse(body []byte) (response, error) {
 func (v *Verifier) interpret(ctx context.Context, body []byte) (verifier.Claims, error) {
 	r, err := parseResponse(body)
 	if err != nil {
-		return verifier.Claims{}, v.fail(ctx, slog.LevelWarn, unavailable("malformed response: %v", err))
+		return verifier.Claims{}, v.fail(ctx, failMalformed, unavailable("malformed response: %v", err))
 	}
 	if !r.active {
 		return verifier.Claims{}, ErrInactive
@@ -295,7 +320,7 @@ func (v *Verifier) interpret(ctx context.Context, body []byte) (verifier.Claims,
 	if err != nil {
 		// The authorization server's answer, not the caller's token, is
 		// at fault: a claim of the wrong type.
-		return verifier.Claims{}, v.fail(ctx, slog.LevelWarn, unavailable("response claims: %v", err))
+		return verifier.Claims{}, v.fail(ctx, failMalformed, unavailable("response claims: %v", err))
 	}
 	if err := v.checkStatic(c, r.members["token_type"]); err != nil {
 		return verifier.Claims{}, err

@@ -22,9 +22,11 @@ import (
 // window resets), makes the Verifier send no request until it ends, at
 // most a minute on: the tokens it would have asked about fail at once with
 // ErrUnavailable, counted in Stats.RateLimited. Then requests go out
-// again. A Retry-After on another status, unparsable, zero or past, pauses
-// nothing; nor does an X-Rate-Limit-Reset unparsable or past, or next to a
-// Retry-After (which decides), or on a 503.
+// again. A Retry-After on another status pauses nothing. A 429 or 503
+// whose Retry-After is unparsable, zero or past, or whose
+// X-Rate-Limit-Reset is unparsable or past, or next to such a Retry-After
+// (which decides), or on a 503, backs off (see backoff_test.go): the
+// first such answer pauses requests for a second (jitter is off).
 func TestVerify_RetryAfterPausesRequests(t *testing.T) {
 	unix := func(d time.Duration) func(time.Time) string {
 		return func(now time.Time) string { return strconv.FormatInt(now.Add(d).Unix(), 10) }
@@ -46,22 +48,22 @@ func TestVerify_RetryAfterPausesRequests(t *testing.T) {
 		{"429, a date next year: capped", http.StatusTooManyRequests, func(now time.Time) string {
 			return now.AddDate(1, 0, 0).UTC().Format(http.TimeFormat)
 		}, nil, time.Minute},
-		{"429, zero", http.StatusTooManyRequests, func(time.Time) string { return "0" }, nil, 0},
+		{"429, zero", http.StatusTooManyRequests, func(time.Time) string { return "0" }, nil, time.Second},
 		{"429, a past date", http.StatusTooManyRequests, func(now time.Time) string {
 			return now.Add(-time.Hour).UTC().Format(http.TimeFormat)
-		}, nil, 0},
-		{"429, garbage", http.StatusTooManyRequests, func(time.Time) string { return "soon" }, nil, 0},
-		{"429, negative", http.StatusTooManyRequests, func(time.Time) string { return "-5" }, nil, 0},
+		}, nil, time.Second},
+		{"429, garbage", http.StatusTooManyRequests, func(time.Time) string { return "soon" }, nil, time.Second},
+		{"429, negative", http.StatusTooManyRequests, func(time.Time) string { return "-5" }, nil, time.Second},
 		{"500, seconds: not a pause", http.StatusInternalServerError, func(time.Time) string { return "30" }, nil, 0},
 		{"429, reset in 30 s", http.StatusTooManyRequests, nil, unix(30 * time.Second), 30 * time.Second},
 		{"429, reset in an hour: capped", http.StatusTooManyRequests, nil, unix(time.Hour), time.Minute},
 		{"429, reset overflowing: capped", http.StatusTooManyRequests, nil, func(time.Time) string { return "99999999999999999999" }, time.Minute},
-		{"429, reset past", http.StatusTooManyRequests, nil, unix(-time.Minute), 0},
-		{"429, reset now", http.StatusTooManyRequests, nil, unix(0), 0},
-		{"429, reset garbage", http.StatusTooManyRequests, nil, func(time.Time) string { return "soon" }, 0},
+		{"429, reset past", http.StatusTooManyRequests, nil, unix(-time.Minute), time.Second},
+		{"429, reset now", http.StatusTooManyRequests, nil, unix(0), time.Second},
+		{"429, reset garbage", http.StatusTooManyRequests, nil, func(time.Time) string { return "soon" }, time.Second},
 		{"429, Retry-After decides over reset", http.StatusTooManyRequests, func(time.Time) string { return "10" }, unix(40 * time.Second), 10 * time.Second},
-		{"429, a zero Retry-After decides over reset", http.StatusTooManyRequests, func(time.Time) string { return "0" }, unix(40 * time.Second), 0},
-		{"503, reset: not a pause", http.StatusServiceUnavailable, nil, unix(30 * time.Second), 0},
+		{"429, a zero Retry-After decides over reset: backs off", http.StatusTooManyRequests, func(time.Time) string { return "0" }, unix(40 * time.Second), time.Second},
+		{"503, reset: backs off", http.StatusServiceUnavailable, nil, unix(30 * time.Second), time.Second},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

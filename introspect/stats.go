@@ -53,9 +53,9 @@ type Stats struct {
 	Malformed int64
 	// RateLimited counts requests not sent because they would have
 	// exceeded Config.MaxRequestRate, or fell within the Retry-After of a
-	// 429 or 503 answer (or a 429's X-Rate-Limit-Reset, or the
-	// Cache.NegativeTTL after a 401 or 403 invalid_client; at most a
-	// minute): their tokens failed with ErrUnavailable. Not counted in
+	// 429 or 503 answer (or a 429's X-Rate-Limit-Reset, the backoff after
+	// a 429 or 503 with neither, or the Cache.NegativeTTL after a 401 or
+	// 403 invalid_client; at most a minute): their tokens failed with ErrUnavailable. Not counted in
 	// Requests or Failures.
 	RateLimited int64
 }

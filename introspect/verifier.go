@@ -44,6 +44,7 @@ type Verifier struct {
 	failLog    failureLog      // bounds the records of failed requests
 	random     func() float64  // jitter.Random: a positive answer's lifetime is jittered
 	retryUntil atomic.Int64    // Unix ns (wall) a 429's or 503's pause ends: see retryLeft
+	backoff    backoff         // the pause of 429s and 503s that say not how long: see statusError
 	// afterFunc runs f after d, unless the stop it returns (which reports
 	// whether it did stop f) is called first: time.AfterFunc, or a test's
 	// clock. It bounds the reading of a refused answer's body (readRefused).
@@ -555,7 +556,7 @@ func cacheable(err error) bool {
 // introspect waits for a concurrency slot, sends the request and
 // interprets the answer. Once ctx has ended (every caller left) it fails
 // with ctx's error, touching neither the rate limit nor Stats. Within a
-// Retry-After the endpoint sent (see retryLeft), and, when limited, beyond
+// Retry-After the endpoint sent or a backoff (see retryLeft), and, when limited, beyond
 // Config.MaxRequestRate, it fails at once, without a request or a wait. A
 // request that passed the rate limit but is not sent (ctx ended first, or
 // a Retry-After began while it waited for its slot) gives its share back.
@@ -573,8 +574,13 @@ func (v *Verifier) introspect(ctx context.Context, token string, limited bool) (
 		return verifier.Claims{}, errRateLimited
 	}
 	err := v.acquire(ctx)
+	var gen uint64
 	if err == nil {
 		defer func() { <-v.sem }()
+		// Read before the pause is checked (see backoff.sent): a
+		// backoff step taken since is then either seen as a pause here,
+		// or, taken after this check, leaves this request in its burst.
+		gen = v.backoff.sent()
 		// The answer to a request sent before this one queued may
 		// have begun a pause: every request queued behind a 429
 		// would otherwise still be sent, MaxConcurrent at a time.
@@ -587,7 +593,7 @@ func (v *Verifier) introspect(ctx context.Context, token string, limited bool) (
 		return verifier.Claims{}, err
 	}
 	v.n.requests.Add(1)
-	body, err := v.post(ctx, token)
+	body, err := v.post(ctx, token, gen)
 	var claims verifier.Claims
 	if err == nil {
 		claims, err = v.interpret(ctx, body)
@@ -632,8 +638,8 @@ func (v *Verifier) acquire(ctx context.Context) error {
 // once a minute (until its next 429 comes back), not never.
 const maxRetryAfter = time.Minute
 
-// pause records a pause of d (a Retry-After, or an X-Rate-Limit-Reset)
-// from now, at most maxRetryAfter: no request is sent until it ends. A
+// pause records a pause of d (a Retry-After, an X-Rate-Limit-Reset, a
+// backoff step, or refused client credentials) from now, at most maxRetryAfter: no request is sent until it ends. A
 // shorter one does not end a pause that runs longer; one that has ended,
 // or that a clock set back has made longer than maxRetryAfter (see
 // retryLeft), it replaces.
@@ -671,7 +677,7 @@ func (v *Verifier) paused(now time.Time) error {
 		return nil
 	}
 	v.n.limited.Add(1)
-	return unavailable("the endpoint's pause (Retry-After, X-Rate-Limit-Reset, or refused client credentials) runs %v more, request not sent", d)
+	return unavailable("the endpoint's pause (Retry-After, X-Rate-Limit-Reset, backoff after a 429 or 503 without either, or refused client credentials) runs %v more, request not sent", d)
 }
 
 // retryLeft returns how long the latest Retry-After still runs at now: 0

@@ -633,12 +633,19 @@ func TestVerify_BadAnswersAreUnavailableAndNotCached(t *testing.T) {
 				tc.handler(w, r)
 			}))
 			defer srv.Close()
+			clk := newClock()
 			v := newVerifier(t, introspect.Config{
 				Endpoint: srv.URL, Issuer: iss.URL(), ClientID: rsClient.ID, ClientSecret: rsClient.Secret,
 				Audiences: []string{iss.Audience()}, Timeout: 200 * time.Millisecond,
-				Logger: slog.New(slog.DiscardHandler),
+				Logger: slog.New(slog.DiscardHandler), Now: clk.Now,
 			})
 			for i := int64(1); i <= 2; i++ {
+				if i == 2 {
+					// Past the second a 429 or 503 without a Retry-After
+					// backs off for, well within NegativeTTL (10 s): a
+					// failure cached would still answer.
+					clk.Advance(time.Second)
+				}
 				c, err := v.VerifyAccessToken(context.Background(), "dG9rZW4")
 				if !errors.Is(err, introspect.ErrUnavailable) || !c.IsZero() {
 					t.Fatalf("call %d: %v, %v; want ErrUnavailable", i, c, err)

@@ -1,0 +1,261 @@
+package introspect_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/grpcauth/grpcauth/introspect"
+	"github.com/grpcauth/grpcauth/verifier"
+)
+
+// scripted is an endpoint's answer that tests change as they go: while
+// answer is nil the issuer answers (a made-up token is inactive).
+type scripted struct {
+	answer atomic.Pointer[func(http.ResponseWriter)]
+	probes atomic.Int64 // made-up tokens verified, each new
+}
+
+func (s *scripted) set(f func(http.ResponseWriter)) { s.answer.Store(&f) }
+func (s *scripted) issuerAnswers()                  { s.answer.Store(nil) }
+
+// serve answers w as set, or reports that it does not (the issuer does).
+func (s *scripted) serve(w http.ResponseWriter) bool {
+	f := s.answer.Load()
+	if f == nil {
+		return false
+	}
+	(*f)(w)
+	return true
+}
+
+// bare answers status with neither a Retry-After nor an
+// X-Rate-Limit-Reset.
+func bare(status int) func(http.ResponseWriter) {
+	return func(w http.ResponseWriter) { w.WriteHeader(status) }
+}
+
+// newBackoffEnv is newFrontedEnv whose endpoint answers as s says.
+func newBackoffEnv(t *testing.T, mutate func(*introspect.Config)) (*env, *scripted) {
+	t.Helper()
+	s := &scripted{}
+	return newFrontedEnv(t, mutate, s.serve), s
+}
+
+// probe verifies a new made-up token, and returns its error and whether
+// its verification sent a request.
+func probe(t *testing.T, e *env, s *scripted) (err error, sent bool) {
+	t.Helper()
+	before := e.v.Stats().Requests
+	_, err = e.verify(t, fmt.Sprintf("made-up-%d", s.probes.Add(1)))
+	return err, e.v.Stats().Requests != before
+}
+
+// refusedFirst verifies a made-up token, which the endpoint answers as s
+// is set to, and wants it sent and ErrUnavailable.
+func refusedFirst(t *testing.T, e *env, s *scripted) {
+	t.Helper()
+	if err, sent := probe(t, e, s); !sent || !errors.Is(err, introspect.ErrUnavailable) {
+		t.Fatalf("the first refusal: %v (request sent: %v), want ErrUnavailable from a request", err, sent)
+	}
+}
+
+// wantPause wants the last answer to have paused requests for exactly d:
+// a made-up token verified a nanosecond before the pause ends fails at
+// once with ErrUnavailable (verifier.ErrKeysUnavailable: codes.Unavailable
+// behind grpcauth), without a request, and one verified as it ends is
+// sent. It returns that request's error: the next answer's.
+func wantPause(t *testing.T, e *env, s *scripted, d time.Duration, when string) error {
+	t.Helper()
+	e.advance(d - time.Nanosecond)
+	err, sent := probe(t, e, s)
+	if sent || !errors.Is(err, introspect.ErrUnavailable) || !errors.Is(err, verifier.ErrKeysUnavailable) {
+		t.Fatalf("%s, a nanosecond before %v: %v (request sent: %v), want ErrUnavailable without a request", when, d, err, sent)
+	}
+	e.advance(time.Nanosecond)
+	err, sent = probe(t, e, s)
+	if !sent {
+		t.Fatalf("%s, %v on: %v, no request sent, want the pause ended", when, d, err)
+	}
+	return err
+}
+
+// TestVerify_A429WithoutAWaitBacksOffDoublingUpToAMinute: a 429 or 503
+// answer with neither a Retry-After nor an X-Rate-Limit-Reset pauses
+// requests for a second, and each next one, from the request sent once
+// the pause ended, for twice as long, up to a minute: 1, 2, 4, 8, 16, 32,
+// 60, 60 s. (Jitter is off: see TestMain.) Before, such an answer paused
+// nothing, and every next call asked the refusing server again.
+func TestVerify_A429WithoutAWaitBacksOffDoublingUpToAMinute(t *testing.T) {
+	for _, status := range []int{http.StatusTooManyRequests, http.StatusServiceUnavailable} {
+		t.Run(fmt.Sprint(status), func(t *testing.T) {
+			e, s := newBackoffEnv(t, nil)
+			s.set(bare(status))
+			refusedFirst(t, e, s)
+			for i, d := range []time.Duration{1, 2, 4, 8, 16, 32, 60, 60} {
+				err := wantPause(t, e, s, d*time.Second, fmt.Sprintf("refusal %d", i+1))
+				if !errors.Is(err, introspect.ErrUnavailable) {
+					t.Fatalf("refusal %d: %v, want ErrUnavailable", i+2, err)
+				}
+			}
+			if st := e.v.Stats(); st.Requests != 9 || st.RateLimited != 8 {
+				t.Fatalf("Requests %d, RateLimited %d, want 9 and 8", st.Requests, st.RateLimited)
+			}
+		})
+	}
+}
+
+// TestVerify_ConcurrentRefusalsInOneBurstAreOneBackoffStep: requests in
+// flight together, all answered 429 without a wait (an overloaded server
+// refusing a burst), take the backoff one step, not one each: the pause
+// is a second, and the next refusal's two. Counted one each, four would
+// have paused for 8 seconds.
+func TestVerify_ConcurrentRefusalsInOneBurstAreOneBackoffStep(t *testing.T) {
+	const n = 4
+	arrived := make(chan struct{}, n)
+	release := make(chan struct{})
+	var held atomic.Bool
+	held.Store(true)
+	e, s := newBackoffEnv(t, nil)
+	s.set(func(w http.ResponseWriter) {
+		if held.Load() {
+			arrived <- struct{}{}
+			<-release
+		}
+		w.WriteHeader(http.StatusTooManyRequests)
+	})
+	var wg sync.WaitGroup
+	errs := make(chan error, n)
+	for i := range n {
+		wg.Go(func() {
+			_, err := e.v.VerifyAccessToken(context.Background(), fmt.Sprintf("burst-%d", i))
+			errs <- err
+		})
+	}
+	for range n {
+		<-arrived // every request is in flight before any is answered
+	}
+	held.Store(false)
+	close(release)
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		if !errors.Is(err, introspect.ErrUnavailable) {
+			t.Fatalf("a request of the burst: %v, want ErrUnavailable", err)
+		}
+	}
+	wantPause(t, e, s, time.Second, "after a burst of 4")
+	wantPause(t, e, s, 2*time.Second, "after the next refusal")
+}
+
+// TestVerify_AnotherAnswerStartsTheBackoffAgain: three 429s without a wait
+// in turn pause requests for 1, 2 and 4 seconds; then any other answer
+// from the endpoint (an answer, a 500, a 403, a 429 whose Retry-After
+// decides) makes the next 429 without a wait pause them for a second
+// again, not 8.
+func TestVerify_AnotherAnswerStartsTheBackoffAgain(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		other func(http.ResponseWriter) // nil: the issuer answers
+		pause time.Duration             // the pause other begins
+	}{
+		{"an answer", nil, 0},
+		{"a 500", bare(http.StatusInternalServerError), 0},
+		{"a 403", bare(http.StatusForbidden), 0},
+		{"a 429 with a Retry-After", func(w http.ResponseWriter) {
+			w.Header().Set("Retry-After", "5")
+			w.WriteHeader(http.StatusTooManyRequests)
+		}, 5 * time.Second},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			e, s := newBackoffEnv(t, nil)
+			s.set(bare(http.StatusTooManyRequests))
+			refusedFirst(t, e, s)
+			wantPause(t, e, s, time.Second, "the first refusal")
+			wantPause(t, e, s, 2*time.Second, "the second refusal")
+			if tc.other == nil {
+				s.issuerAnswers()
+			} else {
+				s.set(tc.other)
+			}
+			// The 4 s pause's end: the request sent is answered other.
+			wantPause(t, e, s, 4*time.Second, "the third refusal")
+			s.set(bare(http.StatusTooManyRequests))
+			if tc.pause > 0 {
+				wantPause(t, e, s, tc.pause, "the other answer")
+			} else {
+				refusedFirst(t, e, s)
+			}
+			wantPause(t, e, s, time.Second, "a refusal after "+tc.name)
+		})
+	}
+}
+
+// TestVerify_TwoQuietMinutesStartTheBackoffAgain: a 429 without a wait
+// that comes two minutes or more after the last backoff step begins a
+// pause of a second again; one that comes sooner takes the next step.
+func TestVerify_TwoQuietMinutesStartTheBackoffAgain(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		quiet time.Duration // from the last step
+		pause time.Duration
+	}{
+		{"two minutes", 2 * time.Minute, time.Second},
+		{"a nanosecond less", 2*time.Minute - time.Nanosecond, 8 * time.Second},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			e, s := newBackoffEnv(t, nil)
+			s.set(bare(http.StatusTooManyRequests))
+			refusedFirst(t, e, s)
+			wantPause(t, e, s, time.Second, "the first refusal")
+			wantPause(t, e, s, 2*time.Second, "the second refusal") // a step, now
+			e.advance(tc.quiet)
+			refusedFirst(t, e, s)
+			wantPause(t, e, s, tc.pause, "a refusal "+tc.name+" on")
+		})
+	}
+}
+
+// TestVerify_AClockSetBackStartsTheBackoffAgain: once the clock is set
+// back (an hour, before the last backoff step), the pause that step began
+// no longer holds (it would run past a minute), and the next 429 without
+// a wait begins a pause of a second, not the next step's 8.
+func TestVerify_AClockSetBackStartsTheBackoffAgain(t *testing.T) {
+	e, s := newBackoffEnv(t, nil)
+	s.set(bare(http.StatusTooManyRequests))
+	refusedFirst(t, e, s)
+	wantPause(t, e, s, time.Second, "the first refusal")
+	wantPause(t, e, s, 2*time.Second, "the second refusal") // its 4 s run
+	e.clk.Advance(-time.Hour)
+	refusedFirst(t, e, s)
+	wantPause(t, e, s, time.Second, "a refusal after the clock was set back")
+}
+
+// TestVerify_BackoffIsBroughtForwardByAtMostATenth: the backoff's pause is
+// jittered as a cached answer's lifetime is (jitter.Earlier): shorter by
+// up to a tenth, at random, never longer, so that replicas refused at
+// once do not all ask again at once. At the random source's extremes, a
+// second's pause runs 900 ms, or the whole second.
+func TestVerify_BackoffIsBroughtForwardByAtMostATenth(t *testing.T) {
+	for _, tc := range []struct {
+		random float64
+		pause  time.Duration
+	}{
+		{1, 900 * time.Millisecond},
+		{0.5, 950 * time.Millisecond},
+		{0, time.Second},
+	} {
+		t.Run(fmt.Sprint(tc.random), func(t *testing.T) {
+			e, s := newBackoffEnv(t, nil)
+			introspect.SetRandom(e.v, func() float64 { return tc.random })
+			s.set(bare(http.StatusTooManyRequests))
+			refusedFirst(t, e, s)
+			wantPause(t, e, s, tc.pause, "the first refusal")
+		})
+	}
+}
