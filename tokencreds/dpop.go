@@ -471,10 +471,12 @@ func (m *nonceMap) set(server, nonce string) {
 // codes.Internal.
 //
 // It takes its base's answers as net/http's Client takes a RoundTripper's:
-// a response without a Body as one with an empty body (http.NoBody; its
-// RoundTrip never returns a response without one), unless its
-// ContentLength is positive for a request other than HEAD, and neither a
-// response nor an error as an error. Both errors name the base's type.
+// a response with an error as the error alone (it closes that response's
+// Body, which net/http leaves open), a response without a Body as one with
+// an empty body (http.NoBody; its RoundTrip never returns a response
+// without one), unless its ContentLength is positive for a request other
+// than HEAD, and neither a response nor an error as an error. Both errors
+// name the base's type.
 //
 // Use the client only for token requests: every request it sends carries
 // a proof of the key. It sends them only over https, or plain http to a
@@ -766,16 +768,22 @@ func (t *DPoPTransport) send(req *http.Request, body io.ReadCloser, htm, htu, no
 }
 
 // baseAnswer returns base's answer resp, err to r as net/http's Client
-// takes a RoundTripper's (http.Client.send): a response without a Body is
-// one with an empty body (http.NoBody), unless its ContentLength is
-// positive for a request other than HEAD, which is an error; and neither
-// a response nor an error is an error. Both errors name base's type. So
-// the nonce retry and the check of the token's type read a Body that is
-// there, and RoundTrip's caller (not always an http.Client) gets one.
+// takes a RoundTripper's (http.Client.send): a response with an error is
+// the error alone, the response's Body closed (net/http ignores such a
+// response, leaving its Body, and the connection under it, to nobody); a
+// response without a Body is one with an empty body (http.NoBody), unless
+// its ContentLength is positive for a request other than HEAD, which is
+// an error; and neither a response nor an error is an error. Both errors
+// name base's type. So the nonce retry and the check of the token's type
+// read a Body that is there, and RoundTrip's caller (not always an
+// http.Client) gets one, and never a response with an error.
 func baseAnswer(base http.RoundTripper, r *http.Request, resp *http.Response, err error) (*http.Response, error) {
 	switch {
 	case err != nil:
-		return resp, err
+		if resp != nil && resp.Body != nil {
+			resp.Body.Close()
+		}
+		return nil, err
 	case resp == nil:
 		return nil, fmt.Errorf("tokencreds: the base RoundTripper (%T) returned neither a response nor an error", base)
 	case resp.Body == nil && resp.ContentLength > 0 && r.Method != http.MethodHead:
