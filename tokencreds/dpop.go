@@ -240,8 +240,9 @@ func authorityOf(uri string) string {
 // Install it with grpc.WithUnaryInterceptor next to
 // grpc.WithPerRPCCredentials(c). It serves every Credentials from NewDPoP,
 // not only c: a call authorized by others, given per call with
-// grpc.PerRPCCredentials, teaches its nonce to those that signed its
-// proof. It does nothing for calls that other kinds of credentials
+// grpc.PerRPCCredentials (on a connection without
+// grpc.WithPerRPCCredentials: see New), teaches its nonce to those that
+// signed its proof. It does nothing for calls that other kinds of credentials
 // authorize. A call made with the intercepted call's context on a
 // connection without these interceptors (by an interceptor further down
 // the chain) is not taken for it: one of another method changes nothing,

@@ -3,6 +3,7 @@ package tokencreds_test
 import (
 	"context"
 	"fmt"
+	"slices"
 	"sync"
 	"testing"
 
@@ -86,5 +87,25 @@ func TestDPoP_UnaryRetryCarriesTheNonceOfItsOwnRefusal(t *testing.T) {
 	}
 	if n := len(calls()); n != 4 {
 		t.Errorf("the server got %d calls, want 4 (each caller refused once, then retried)", n)
+	}
+}
+
+// Credentials installed on the connection (grpc.WithPerRPCCredentials)
+// and given per call (grpc.PerRPCCredentials) both write the call's
+// metadata: grpc-go applies both, the connection's first, and the call
+// goes out with two authorization values, which grpcauth refuses. Neither
+// can see the other (grpc-go hands both the same context), so the
+// credentials cannot prevent it: the documentation says to use one or the
+// other. This pins the grpc-go behaviour that documentation describes.
+func TestCredentials_OnTheConnectionAndPerCallSendTwoAuthorizationValues(t *testing.T) {
+	onConn := tokencreds.New(oauth2.StaticTokenSource(&oauth2.Token{AccessToken: "conn"}))
+	perCall := tokencreds.New(oauth2.StaticTokenSource(&oauth2.Token{AccessToken: "call"}))
+	conn, calls := serveRecording(t, grpc.WithPerRPCCredentials(onConn))
+	if _, err := authtestv1.NewTestServiceClient(conn).Authenticated(t.Context(), &authtestv1.AuthenticatedRequest{}, grpc.PerRPCCredentials(perCall)); err != nil {
+		t.Fatal(err)
+	}
+	got := calls()[0].Get("authorization")
+	if want := []string{"Bearer conn", "Bearer call"}; !slices.Equal(got, want) {
+		t.Errorf("authorization values %q, want %q", got, want)
 	}
 }

@@ -201,7 +201,13 @@ var _ credentials.PerRPCCredentials = (*Credentials)(nil)
 // still send it until it expires (see GetRequestMetadata); a source whose
 // tokens carry no expiry is asked on every call, so it should cache them
 // itself. Install them with grpc.WithPerRPCCredentials, or per call with
-// grpc.PerRPCCredentials. They send a token as "Bearer <token>" if its
+// grpc.PerRPCCredentials, not both: grpc-go applies both, the
+// connection's first, so the call goes out with two authorization values
+// (and, from NewDPoP's, two proofs), which grpcauth refuses
+// (Unauthenticated, ACCESS_TOKEN_INVALID). grpc-go hands both the same
+// context, so neither can see the other and refuse the call before it is
+// sent. Give credentials per call only on a connection without any. They
+// send a token as "Bearer <token>" if its
 // token_type is Bearer in any case, or empty (RFC 6749, section 7.1;
 // oauth2.Token.Type). Any other type fails the call with
 // codes.Unauthenticated, as a failure of ts (the token is not kept): a
