@@ -569,6 +569,15 @@ func (m *nonceMap) set(server, nonce string) {
 // GetRequestMetadata), not for a key that failed to sign
 // (codes.Internal).
 type DPoPTransport struct {
+	// transportState is all of the state, behind one pointer, for the
+	// reason credState is.
+	*transportState
+}
+
+// transportState is the state of a DPoPTransport, behind a pointer as
+// Credentials' is (see credState): a base holding a secret by value, and
+// the nonce map, which every request writes.
+type transportState struct {
 	signer *dpop.Signer
 	base   http.RoundTripper
 	nonces nonceMap // by origin
@@ -586,7 +595,7 @@ type DPoPTransport struct {
 //	ts := cc.TokenSource(context.WithValue(ctx, oauth2.HTTPClient, hc))
 //	creds := tokencreds.NewDPoP(ts, signer)
 func NewDPoPTransport(signer *dpop.Signer, base http.RoundTripper) *DPoPTransport {
-	return &DPoPTransport{signer: signer, base: base}
+	return &DPoPTransport{&transportState{signer: signer, base: base}}
 }
 
 // maxErrorBody bounds how much of a 400 answer is read to find its error
@@ -620,6 +629,11 @@ func (t *DPoPTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 			req.Body.Close()
 		}
 		return nil, refusal
+	}
+	if t.transportState == nil {
+		// A zero DPoPTransport: one without a signer, whose requests
+		// fail unsent (errProof).
+		t = &DPoPTransport{&transportState{}}
 	}
 	if u := *req.URL; endpoint.LowerLocalhost(&u) {
 		req = req.WithContext(req.Context()) // a shallow copy: req stays as it is
