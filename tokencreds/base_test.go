@@ -204,3 +204,52 @@ func TestDPoP_CallWhoseTransportsBaseAnswersNothingIsUnauthenticated(t *testing.
 		t.Errorf("logged %q, want nothing (no panic)", logs.String())
 	}
 }
+
+// closeRecorder is a response body that counts its Close calls.
+type closeRecorder struct {
+	io.Reader
+	closed atomic.Int64
+}
+
+func (b *closeRecorder) Close() error {
+	b.closed.Add(1)
+	return nil
+}
+
+// A base answering both a response and an error (outside RoundTripper's
+// contract, but instrumentation does) fails the request with its error
+// alone, on the first request and on the retry with the endpoint's nonce:
+// the response's Body is closed, where net/http's Client would leave it
+// (and the connection under it) open, ignoring it.
+func TestDPoPTransport_BaseAnswerWithAnErrorIsTheErrorWithItsBodyClosed(t *testing.T) {
+	errBase := errors.New("base: instrumented failure")
+	for _, answered := range []int{0, 1} { // the answers before the response with an error
+		t.Run(fmt.Sprintf("after %d answers", answered), func(t *testing.T) {
+			var sent atomic.Int64
+			body := &closeRecorder{Reader: strings.NewReader(`{"access_token":"at","token_type":"DPoP"}`)}
+			base := roundTripFunc(func(r *http.Request) (*http.Response, error) {
+				h := http.Header{"Content-Type": {"application/json"}}
+				if int(sent.Add(1)) > answered {
+					return &http.Response{StatusCode: http.StatusOK, Header: h, Body: body, Request: r}, errBase
+				}
+				h.Set("DPoP-Nonce", "n-1")
+				return &http.Response{StatusCode: http.StatusBadRequest, Header: h, Body: io.NopCloser(strings.NewReader(`{"error":"use_dpop_nonce"}`)), Request: r}, nil
+			})
+			tr := tokencreds.NewDPoPTransport(newSigner(t), base)
+			resp, err := roundTripOrPanic(tr, newTokenRequest(t, http.MethodPost, "https://idp.example/token"))
+			if !errors.Is(err, errBase) {
+				closeAnswer(resp)
+				t.Fatalf("RoundTrip: %v, want the base's error", err)
+			}
+			if resp != nil {
+				t.Errorf("RoundTrip returned a response with its error")
+			}
+			if n := body.closed.Load(); n != 1 {
+				t.Errorf("the base's response body was closed %d times, want 1", n)
+			}
+			if n := sent.Load(); n != int64(answered)+1 {
+				t.Errorf("base got %d requests, want %d", n, answered+1)
+			}
+		})
+	}
+}

@@ -171,7 +171,14 @@ func (c *Credentials) dpopMetadata(ctx context.Context, tok *oauth2.Token, uri [
 		err := fmt.Errorf("tokencreds: the authority %q makes no URL for the DPoP proof's htu", authority)
 		return nil, &tokenError{codes.Internal, "tokencreds: the call's authority makes no URL for the DPoP proof", err}
 	}
-	nonce := c.nonces.get(authority)
+	rec, _ := ctx.Value(callKey{}).(*callRecord)
+	if rec != nil && rec.method != ri.Method {
+		rec = nil // a call of another method made with the call's context
+	}
+	nonce, demanded := rec.demanded(c, authority)
+	if !demanded {
+		nonce = c.nonces.get(authority)
+	}
 	proof, err := c.signer.ProofContext(ctx, http.MethodPost, htu, tok.AccessToken, nonce)
 	if err != nil {
 		if cerr := proofContextEnded(ctx, err); cerr != nil {
@@ -179,7 +186,7 @@ func (c *Credentials) dpopMetadata(ctx context.Context, tok *oauth2.Token, uri [
 		}
 		return nil, &tokenError{codes.Internal, errProof.Error(), err}
 	}
-	if rec, ok := ctx.Value(callKey{}).(*callRecord); ok && rec.method == ri.Method {
+	if rec != nil {
 		rec.set(c, authority, nonce)
 	}
 	return map[string]string{"authorization": "DPoP " + tok.AccessToken, mdDPoP: proof}, nil
@@ -219,7 +226,12 @@ func authorityOf(uri string) string {
 // www-authenticate from HTTP/2 trailers, so a server behind
 // grpc.Server.ServeHTTP sends it as a header, and connectauth sends a
 // gRPC caller the reason alone), calls again once with a proof carrying
-// the new nonce. The retry sends the request again:
+// the new nonce: the one that refusal sent, not the latest remembered for
+// the authority, which a concurrent call's answer may have replaced in
+// between. The remembered nonce is the one of the answer read last: nonces
+// are opaque, so no newer one can be told from an older one, and a call
+// whose proof carries a stale one costs a retry. The retry sends the
+// request again:
 // grpcauth refuses so before it runs the method, which therefore runs once,
 // but a server (or proxy) that ran a method and then refused the call so
 // would run it twice, so with such a server use the interceptor for
@@ -228,8 +240,9 @@ func authorityOf(uri string) string {
 // Install it with grpc.WithUnaryInterceptor next to
 // grpc.WithPerRPCCredentials(c). It serves every Credentials from NewDPoP,
 // not only c: a call authorized by others, given per call with
-// grpc.PerRPCCredentials, teaches its nonce to those that signed its
-// proof. It does nothing for calls that other kinds of credentials
+// grpc.PerRPCCredentials (on a connection without
+// grpc.WithPerRPCCredentials: see New), teaches its nonce to those that
+// signed its proof. It does nothing for calls that other kinds of credentials
 // authorize. A call made with the intercepted call's context on a
 // connection without these interceptors (by an interceptor further down
 // the chain) is not taken for it: one of another method changes nothing,
@@ -238,19 +251,28 @@ func authorityOf(uri string) string {
 // rather than remember one server's nonce for another.
 func (c *Credentials) UnaryClientInterceptor() grpc.UnaryClientInterceptor {
 	return func(ctx context.Context, method string, req, reply any, cc *grpc.ClientConn, invoker grpc.UnaryInvoker, opts ...grpc.CallOption) error {
-		invoke := func() (bool, error) {
-			rec := &callRecord{method: method}
+		// invoke makes one attempt of the call, its proof carrying demand's
+		// nonce if it has one, and returns the nonce its refusal demands
+		// for a retry, if it was refused so.
+		invoke := func(demand *nonceDemand) (*nonceDemand, error) {
+			rec := &callRecord{method: method, demand: demand}
 			var header, trailer metadata.MD
 			// opts may be shared with concurrent calls (grpc-go passes
 			// the connection's default call options on as they are):
 			// append to a copy, never into its spare capacity.
 			err := invoker(context.WithValue(ctx, callKey{}, rec), method, req, reply, cc, append(slices.Clip(opts), grpc.Header(&header), grpc.Trailer(&trailer))...)
 			fresh := rec.learnNonce(header, trailer)
-			return fresh && asksForNonce(err, header, trailer), err
+			if fresh == nil || !asksForNonce(err, header, trailer) {
+				return nil, err
+			}
+			return fresh, err
 		}
-		retry, err := invoke()
-		if retry {
-			_, err = invoke()
+		demand, err := invoke(nil)
+		if demand != nil {
+			// The retry carries the nonce its refusal demanded, not the
+			// server's latest in c's map, which a concurrent call's
+			// answer may have replaced since.
+			_, err = invoke(demand)
 		}
 		return err
 	}
@@ -322,7 +344,9 @@ type callKey struct{}
 // callRecord is what GetRequestMetadata did for one call of an
 // interceptor: the Credentials that signed its proof (those installed on
 // the connection or given per call, not necessarily the interceptor's),
-// the proof's authority and the nonce it carried.
+// the proof's authority and the nonce it carried; and, for a retry, the
+// nonce the refusal it answers demanded, which the proof carries if the
+// same Credentials sign it for the same authority.
 //
 // Any call made with the call's context (or its stream's Context) finds the
 // record too: a call that an interceptor further down the chain, or the
@@ -332,7 +356,8 @@ type callKey struct{}
 // Credentials sign makes the record ambiguous: the call then learns no nonce,
 // rather than remember one server's for another.
 type callRecord struct {
-	method string // the call's, as the interceptor got it
+	method string       // the call's, as the interceptor got it
+	demand *nonceDemand // for a retry: the nonce its refusal demanded; nil for none
 
 	mu               sync.Mutex
 	c                *Credentials
@@ -349,6 +374,22 @@ func (r *callRecord) set(c *Credentials, authority, nonce string) {
 	r.c, r.authority, r.nonce = c, authority, nonce
 }
 
+// nonceDemand is the nonce a server (authority) demanded, in a refusal,
+// of the proofs that Credentials c sign for it.
+type nonceDemand struct {
+	c                *Credentials
+	authority, nonce string
+}
+
+// demanded returns the nonce the refusal that r retries demanded of c's
+// proofs for authority, and whether there is one (false for a nil r).
+func (r *callRecord) demanded(c *Credentials, authority string) (string, bool) {
+	if r == nil || r.demand == nil || r.demand.c != c || r.demand.authority != authority {
+		return "", false
+	}
+	return r.demand.nonce, true
+}
+
 // get returns the record's Credentials (nil for none, or when ambiguous),
 // authority and nonce.
 func (r *callRecord) get() (c *Credentials, authority, nonce string) {
@@ -362,22 +403,25 @@ func (r *callRecord) get() (c *Credentials, authority, nonce string) {
 
 // learnNonce remembers, in the Credentials that signed the recorded
 // call's proof, the call's dpop-nonce (its trailer's before its
-// header's), and reports whether it differs from the nonce the proof
-// carried.
-func (r *callRecord) learnNonce(header, trailer metadata.MD) bool {
+// header's), and returns it, with those Credentials and the proof's
+// authority, if it differs from the nonce the proof carried (nil if not).
+func (r *callRecord) learnNonce(header, trailer metadata.MD) *nonceDemand {
 	c, authority, used := r.get()
 	if c == nil {
-		return false // not a DPoP call of Credentials from NewDPoP
+		return nil // not a DPoP call of Credentials from NewDPoP
 	}
 	n := lastValid(trailer.Get(mdDPoPNonce))
 	if n == "" {
 		n = lastValid(header.Get(mdDPoPNonce))
 	}
 	if n == "" {
-		return false
+		return nil
 	}
 	c.nonces.set(authority, n)
-	return n != used
+	if n == used {
+		return nil
+	}
+	return &nonceDemand{c, authority, n}
 }
 
 // lastValid returns the last of vs if it is a valid nonce, and "" if not.
@@ -428,7 +472,13 @@ func validNonce(n string) string {
 	return n
 }
 
-// nonceMap is the latest nonce of each server (authority or origin).
+// nonceMap is the latest nonce of each server (authority or origin): the
+// one of the answer read last, which set last. Nonces are opaque: an
+// answer read later may carry an older one (sent earlier, or by another
+// instance behind the same name), but nothing tells which is newer, and
+// a proof carrying a stale one is refused and retried once (a stream is
+// not retried), the retry's proof carrying the nonce its own refusal
+// sent, not the map's.
 type nonceMap struct {
 	mu sync.Mutex
 	m  map[string]string
@@ -460,10 +510,13 @@ func (m *nonceMap) set(server, nonce string) {
 // empty) and htu its URL (with the request's Host, if set) without user
 // info, query and fragment, and no ath. When the server answers 400
 // with the error use_dpop_nonce and a DPoP-Nonce header (RFC 9449, section
-// 8), the request is sent once more with a proof carrying that nonce; the
-// latest DPoP-Nonce a server sent in any answer goes into its next
-// proofs; nonces are remembered per origin (scheme, host and port), so
-// that each server gets its own. A token response whose token_type is not
+// 8), the request is sent once more with a proof carrying that nonce (the
+// refusal's own, whatever other requests learned meanwhile); the latest
+// DPoP-Nonce a server sent in any answer goes into its next proofs,
+// latest meaning the answer read last (nonces are opaque, so a newer one
+// cannot be told from an older one, and a stale one costs a retry);
+// nonces are remembered per origin (scheme, host and port), so that each
+// server gets its own. A token response whose token_type is not
 // DPoP is refused (ErrNotDPoPToken; see RoundTrip). Make a new one with
 // NewDPoPTransport; it is safe for concurrent use. A nil *DPoPTransport
 // fails every request, unsent, with an error (and closes its body), which
@@ -471,10 +524,12 @@ func (m *nonceMap) set(server, nonce string) {
 // codes.Internal.
 //
 // It takes its base's answers as net/http's Client takes a RoundTripper's:
-// a response without a Body as one with an empty body (http.NoBody; its
-// RoundTrip never returns a response without one), unless its
-// ContentLength is positive for a request other than HEAD, and neither a
-// response nor an error as an error. Both errors name the base's type.
+// a response with an error as the error alone (it closes that response's
+// Body, which net/http leaves open), a response without a Body as one with
+// an empty body (http.NoBody; its RoundTrip never returns a response
+// without one), unless its ContentLength is positive for a request other
+// than HEAD, and neither a response nor an error as an error. Both errors
+// name the base's type.
 //
 // Use the client only for token requests: every request it sends carries
 // a proof of the key. It sends them only over https, or plain http to a
@@ -514,6 +569,15 @@ func (m *nonceMap) set(server, nonce string) {
 // GetRequestMetadata), not for a key that failed to sign
 // (codes.Internal).
 type DPoPTransport struct {
+	// transportState is all of the state, behind one pointer, for the
+	// reason credState is.
+	*transportState
+}
+
+// transportState is the state of a DPoPTransport, behind a pointer as
+// Credentials' is (see credState): a base holding a secret by value, and
+// the nonce map, which every request writes.
+type transportState struct {
 	signer *dpop.Signer
 	base   http.RoundTripper
 	nonces nonceMap // by origin
@@ -531,7 +595,7 @@ type DPoPTransport struct {
 //	ts := cc.TokenSource(context.WithValue(ctx, oauth2.HTTPClient, hc))
 //	creds := tokencreds.NewDPoP(ts, signer)
 func NewDPoPTransport(signer *dpop.Signer, base http.RoundTripper) *DPoPTransport {
-	return &DPoPTransport{signer: signer, base: base}
+	return &DPoPTransport{&transportState{signer: signer, base: base}}
 }
 
 // maxErrorBody bounds how much of a 400 answer is read to find its error
@@ -565,6 +629,11 @@ func (t *DPoPTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 			req.Body.Close()
 		}
 		return nil, refusal
+	}
+	if t.transportState == nil {
+		// A zero DPoPTransport: one without a signer, whose requests
+		// fail unsent (errProof).
+		t = &DPoPTransport{&transportState{}}
 	}
 	if u := *req.URL; endpoint.LowerLocalhost(&u) {
 		req = req.WithContext(req.Context()) // a shallow copy: req stays as it is
@@ -766,16 +835,22 @@ func (t *DPoPTransport) send(req *http.Request, body io.ReadCloser, htm, htu, no
 }
 
 // baseAnswer returns base's answer resp, err to r as net/http's Client
-// takes a RoundTripper's (http.Client.send): a response without a Body is
-// one with an empty body (http.NoBody), unless its ContentLength is
-// positive for a request other than HEAD, which is an error; and neither
-// a response nor an error is an error. Both errors name base's type. So
-// the nonce retry and the check of the token's type read a Body that is
-// there, and RoundTrip's caller (not always an http.Client) gets one.
+// takes a RoundTripper's (http.Client.send): a response with an error is
+// the error alone, the response's Body closed (net/http ignores such a
+// response, leaving its Body, and the connection under it, to nobody); a
+// response without a Body is one with an empty body (http.NoBody), unless
+// its ContentLength is positive for a request other than HEAD, which is
+// an error; and neither a response nor an error is an error. Both errors
+// name base's type. So the nonce retry and the check of the token's type
+// read a Body that is there, and RoundTrip's caller (not always an
+// http.Client) gets one, and never a response with an error.
 func baseAnswer(base http.RoundTripper, r *http.Request, resp *http.Response, err error) (*http.Response, error) {
 	switch {
 	case err != nil:
-		return resp, err
+		if resp != nil && resp.Body != nil {
+			resp.Body.Close()
+		}
+		return nil, err
 	case resp == nil:
 		return nil, fmt.Errorf("tokencreds: the base RoundTripper (%T) returned neither a response nor an error", base)
 	case resp.Body == nil && resp.ContentLength > 0 && r.Method != http.MethodHead:

@@ -3,6 +3,8 @@ package tokencreds
 import (
 	"fmt"
 	"io"
+
+	"github.com/grpcauth/grpcauth/dpop"
 )
 
 // Format writes c, for every verb, as tokencreds.Credentials{DPoP: …},
@@ -15,7 +17,7 @@ func (c *Credentials) Format(f fmt.State, _ rune) {
 	switch {
 	case c == nil:
 		io.WriteString(f, "<nil>")
-	case c.isDPoP:
+	case c.credState != nil && c.isDPoP:
 		fmt.Fprintf(f, "tokencreds.Credentials{DPoP: true, Signer: %v}", c.signer)
 	default:
 		io.WriteString(f, "tokencreds.Credentials{DPoP: false}")
@@ -26,9 +28,13 @@ func (c *Credentials) Format(f fmt.State, _ rune) {
 // …}, for the same reason as Credentials' Format: its nonce map is
 // written by every request.
 func (t *DPoPTransport) Format(f fmt.State, _ rune) {
-	if t == nil {
+	var signer *dpop.Signer
+	switch {
+	case t == nil:
 		io.WriteString(f, "<nil>")
 		return
+	case t.transportState != nil:
+		signer = t.signer
 	}
-	fmt.Fprintf(f, "tokencreds.DPoPTransport{Signer: %v}", t.signer)
+	fmt.Fprintf(f, "tokencreds.DPoPTransport{Signer: %v}", signer)
 }

@@ -3,6 +3,7 @@ package tokencreds_test
 import (
 	"fmt"
 	"net/http"
+	"strings"
 	"testing"
 
 	"golang.org/x/oauth2"
@@ -61,5 +62,65 @@ func TestFormat_PrintingABusyTransportReadsNothingThatChanges(t *testing.T) {
 	var nilC *tokencreds.Credentials
 	if got := fmt.Sprintf("%v %v", nilT, nilC); got != "<nil> <nil>" {
 		t.Errorf("nil DPoPTransport and Credentials: %s, want <nil> <nil>", got)
+	}
+}
+
+// secretSource is a TokenSource that holds its secret by value, as a
+// program's own may.
+type secretSource struct{ apiKey string }
+
+func (s secretSource) Token() (*oauth2.Token, error) {
+	return &oauth2.Token{AccessToken: s.apiKey}, nil
+}
+
+// secretBase is a base RoundTripper that holds a secret by value.
+type secretBase struct{ apiKey string }
+
+func (secretBase) RoundTrip(r *http.Request) (*http.Response, error) {
+	h := http.Header{}
+	h.Set("DPoP-Nonce", "nonce-learned")
+	return &http.Response{StatusCode: http.StatusOK, Header: h, Body: http.NoBody, Request: r}, nil
+}
+
+// TestFormat_StructHoldingCredentialsUnexportedPrintsNoState: a program's
+// struct holding Credentials or a DPoPTransport in an unexported field,
+// printed with a verb a pointer does not take (%s, %q), has fmt
+// dereference the pointer without calling Format (it cannot call a method
+// through an unexported field) and print the fields below it. That shows
+// nothing but an address: not a TokenSource's or a base's secret held by
+// value, nor a server's nonce, from a map read without its lock (a data
+// race while requests write it). Before, it printed them all.
+func TestFormat_StructHoldingCredentialsUnexportedPrintsNoState(t *testing.T) {
+	signer := newSigner(t)
+	tr := tokencreds.NewDPoPTransport(signer, secretBase{apiKey: "base-s3cret"})
+	req, err := http.NewRequest(http.MethodPost, "https://as.example/token", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp, err := tr.RoundTrip(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	creds := tokencreds.New(secretSource{apiKey: "source-s3cret"})
+	dcreds := tokencreds.NewDPoP(secretSource{apiKey: "dpop-s3cret"}, signer)
+	type client struct {
+		creds, dcreds *tokencreds.Credentials
+		tr            *tokencreds.DPoPTransport
+	}
+	held := client{creds, dcreds, tr}
+	for _, verb := range []string{"%s", "%q", "%v", "%+v", "%#v", "%x"} {
+		for _, v := range []any{held, &held} {
+			got := fmt.Sprintf(verb, v)
+			for _, secret := range []string{"s3cret", "nonce-learned", "map["} {
+				if strings.Contains(got, secret) {
+					t.Errorf("%s of a struct holding them: %s, shows %q", verb, got, secret)
+				}
+			}
+		}
+	}
+	var zero client
+	if got := fmt.Sprintf("%s", zero); got != "{%!s(*tokencreds.Credentials=<nil>) %!s(*tokencreds.Credentials=<nil>) %!s(*tokencreds.DPoPTransport=<nil>)}" {
+		t.Errorf("%%s of a struct holding nil ones: %s", got)
 	}
 }

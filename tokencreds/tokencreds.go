@@ -109,13 +109,33 @@ var ErrDPoPInMetadata = errors.New("tokencreds: the call's metadata already carr
 // failing with codes.Internal.
 var errNilCredentials = errors.New("tokencreds: nil *Credentials")
 
+// errNoSource is the cause of every call of Credentials without a
+// TokenSource (New(nil), or a zero Credentials) failing with
+// codes.Internal.
+var errNoSource = errors.New("tokencreds: Credentials without a TokenSource")
+
 // Credentials puts "authorization: <type> <access token>" (usually
 // "Bearer ...") from a TokenSource on every call. It is safe for concurrent
 // use if its TokenSource is (those of golang.org/x/oauth2 are).
 // A nil *Credentials sends nothing: GetRequestMetadata fails every call
 // with codes.Internal ("tokencreds: nil *Credentials"), and its other
-// methods do not panic.
+// methods do not panic; nor do those of a zero Credentials, which fail
+// every call as New(nil)'s do.
 type Credentials struct {
+	// credState is all of the state, behind one pointer: see
+	// credState.
+	*credState
+}
+
+// credState is the state of Credentials. It is behind a pointer so that
+// fmt never walks it: a program's struct holding a *Credentials in an
+// unexported field, printed with a verb a pointer does not take (%s, %q),
+// has fmt dereference the *Credentials without calling its Format (fmt
+// calls no method through an unexported field), and print the fields
+// below, which were a TokenSource holding a secret by value and the
+// servers' nonces, read without their lock (a data race, and a crash on
+// the map); now it prints one address.
+type credState struct {
 	ts oauth2.TokenSource
 
 	isDPoP bool         // made by NewDPoP
@@ -201,7 +221,13 @@ var _ credentials.PerRPCCredentials = (*Credentials)(nil)
 // still send it until it expires (see GetRequestMetadata); a source whose
 // tokens carry no expiry is asked on every call, so it should cache them
 // itself. Install them with grpc.WithPerRPCCredentials, or per call with
-// grpc.PerRPCCredentials. They send a token as "Bearer <token>" if its
+// grpc.PerRPCCredentials, not both: grpc-go applies both, the
+// connection's first, so the call goes out with two authorization values
+// (and, from NewDPoP's, two proofs), which grpcauth refuses
+// (Unauthenticated, ACCESS_TOKEN_INVALID). grpc-go hands both the same
+// context, so neither can see the other and refuse the call before it is
+// sent. Give credentials per call only on a connection without any. They
+// send a token as "Bearer <token>" if its
 // token_type is Bearer in any case, or empty (RFC 6749, section 7.1;
 // oauth2.Token.Type). Any other type fails the call with
 // codes.Unauthenticated, as a failure of ts (the token is not kept): a
@@ -209,7 +235,9 @@ var _ credentials.PerRPCCredentials = (*Credentials)(nil)
 // ErrDPoPToken (use NewDPoP), and any other ("mac", "N_A") with
 // ErrUnsupportedTokenType, rather than send it under a scheme the server
 // would refuse.
-func New(ts oauth2.TokenSource) *Credentials { return &Credentials{ts: ts, now: time.Now} }
+func New(ts oauth2.TokenSource) *Credentials {
+	return &Credentials{&credState{ts: ts, now: time.Now}}
+}
 
 // GetRequestMetadata returns the authorization header for a call, taking a
 // token from the TokenSource. It sends the token only when the call's
@@ -398,6 +426,9 @@ func (c *Credentials) GetRequestMetadata(ctx context.Context, uri ...string) (ma
 	if c == nil {
 		return nil, &tokenError{codes.Internal, errNilCredentials.Error(), errNilCredentials}
 	}
+	if c.credState == nil { // a zero Credentials, not made by New or NewDPoP
+		return nil, &tokenError{codes.Internal, errNoSource.Error(), errNoSource}
+	}
 	if !safeConnection(ctx, uri) {
 		return nil, &tokenError{codes.Unauthenticated, ErrInsecureTransport.Error(), ErrInsecureTransport}
 	}
@@ -408,8 +439,7 @@ func (c *Credentials) GetRequestMetadata(ctx context.Context, uri ...string) (ma
 		return nil, &tokenError{codes.Internal, ErrDPoPInMetadata.Error(), ErrDPoPInMetadata}
 	}
 	if c.ts == nil {
-		err := errors.New("tokencreds: Credentials without a TokenSource")
-		return nil, &tokenError{codes.Internal, err.Error(), err}
+		return nil, &tokenError{codes.Internal, errNoSource.Error(), errNoSource}
 	}
 	tok, err := c.token(ctx)
 	if err != nil {
