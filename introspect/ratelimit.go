@@ -171,8 +171,8 @@ const backoffMaxSteps = 6
 // backoffFirst, doubled for each consecutive burst of such answers, at
 // most maxRetryAfter. A burst is the answers to the requests sent before
 // the pause its first one begins is recorded (gen): the requests in
-// flight together when an
-// overloaded server starts refusing them count as one step, not as many.
+// flight together when an overloaded server starts refusing them count as
+// one step, not as many.
 // Any other answer from the endpoint, backoffQuiet without a step, or a
 // clock set back before the last step starts it again from backoffFirst;
 // a request that got no answer (unreachable, timed out) does neither.

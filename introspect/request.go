@@ -97,7 +97,7 @@ func (v *Verifier) post(ctx context.Context, token string, gen uint64) ([]byte, 
 
 // requestErrorText is the text of err, a failure of req, the request post
 // sent for token, for the log and the error: without the URL
-// (endpoint.WithoutURL), clipped (endpoint.ClipError), and without the
+// (endpoint.WithoutURL), clipped as endpoint.ClipError clips, and without the
 // token or this service's client credentials in any form the request
 // carried them (the token and the client secret as written and
 // form-encoded, the Basic header's credentials), each "[REDACTED]". net/http
