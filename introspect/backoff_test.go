@@ -259,3 +259,84 @@ func TestVerify_BackoffIsBroughtForwardByAtMostATenth(t *testing.T) {
 		})
 	}
 }
+
+// TestVerify_ARequestCheckedBeforeAStepIsOfThatStepsBurst: a request that
+// found no pause, and is sent only after another request's 429 without a
+// wait has taken a backoff step, is of that step's burst: its own such
+// 429 takes no step of its own, so the pause stays the step's second, and
+// the next refusal's is two, not four. (With its generation read once it
+// was about to be sent, after the check, as before c857cc6, its 429 took a
+// second step: a pause of two seconds at once.)
+func TestVerify_ARequestCheckedBeforeAStepIsOfThatStepsBurst(t *testing.T) {
+	e, s := newBackoffEnv(t, nil)
+	arrived, release := make(chan struct{}), make(chan struct{})
+	var held atomic.Bool
+	held.Store(true)
+	s.set(func(w http.ResponseWriter) {
+		if held.CompareAndSwap(true, false) { // the first request only
+			arrived <- struct{}{}
+			<-release
+		}
+		w.WriteHeader(http.StatusTooManyRequests)
+	})
+	checked, resume := make(chan struct{}), make(chan struct{})
+	var n atomic.Int64
+	introspect.SetChecked(e.v, func() {
+		if n.Add(1) == 2 { // the second request only
+			checked <- struct{}{}
+			<-resume
+		}
+	})
+	first, second := make(chan error, 1), make(chan error, 1)
+	go func() { _, err := e.v.VerifyAccessToken(context.Background(), "stepping"); first <- err }()
+	<-arrived
+	go func() { _, err := e.v.VerifyAccessToken(context.Background(), "checked"); second <- err }()
+	<-checked // found no pause: none has begun
+	close(release)
+	if err := <-first; !errors.Is(err, introspect.ErrUnavailable) { // its 429 took the step
+		t.Fatalf("the first request: %v, want ErrUnavailable", err)
+	}
+	close(resume)
+	if err := <-second; !errors.Is(err, introspect.ErrUnavailable) {
+		t.Fatalf("the request checked before the step: %v, want ErrUnavailable", err)
+	}
+	if st := e.v.Stats(); st.Requests != 2 {
+		t.Fatalf("Requests %d, want 2: both sent", st.Requests)
+	}
+	wantPause(t, e, s, time.Second, "after the step and a 429 of its burst")
+	wantPause(t, e, s, 2*time.Second, "after the next refusal")
+}
+
+// TestVerify_ARequestSentWhileAStepRecordsItsPauseIsOfThatStepsBurst: a
+// request sent while a 429 without a wait is recording its backoff step's
+// pause (held there by the pauseRead hook) goes out, since no pause has
+// begun, and its own such 429 is of that step's burst: it takes no step
+// of its own, so the pause is the step's second, and the next refusal's
+// is two, not four. (With the generation moved before the pause was
+// recorded, as before c857cc6, it took a second step; with the pause
+// recorded under the backoff's lock, as c857cc6 did, the request waited
+// for that lock, and so for the recording's Config.Now.)
+func TestVerify_ARequestSentWhileAStepRecordsItsPauseIsOfThatStepsBurst(t *testing.T) {
+	e, s := newBackoffEnv(t, nil)
+	s.set(bare(http.StatusTooManyRequests))
+	reading, resume := make(chan struct{}), make(chan struct{})
+	var once atomic.Bool
+	introspect.SetPauseRead(e.v, func() {
+		if once.CompareAndSwap(false, true) { // the step's pause only
+			reading <- struct{}{}
+			<-resume
+		}
+	})
+	first := make(chan error, 1)
+	go func() { _, err := e.v.VerifyAccessToken(context.Background(), "stepping"); first <- err }()
+	<-reading
+	if err, sent := probe(t, e, s); !sent || !errors.Is(err, introspect.ErrUnavailable) {
+		t.Fatalf("a request while the step records its pause: %v (request sent: %v), want ErrUnavailable from a request", err, sent)
+	}
+	close(resume)
+	if err := <-first; !errors.Is(err, introspect.ErrUnavailable) {
+		t.Fatalf("the stepping request: %v, want ErrUnavailable", err)
+	}
+	wantPause(t, e, s, time.Second, "after the step and a 429 of its burst")
+	wantPause(t, e, s, 2*time.Second, "after the next refusal")
+}

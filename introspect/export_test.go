@@ -24,6 +24,11 @@ func KnownLen(v *Verifier) int {
 // while no request of v is in flight.
 func SetPauseRead(v *Verifier, f func()) { v.pauseRead = f }
 
+// SetChecked makes f run each time a request of v, holding its
+// concurrency slot, has found no pause running, before it is sent. Call it
+// before v is used.
+func SetChecked(v *Verifier, f func()) { v.checked = f }
+
 // ForgetNotBuiltLogged makes the next use of a Verifier or Combined its
 // constructor did not build log again, as the first in the process does.
 func ForgetNotBuiltLogged() { notBuiltLog.Forget() }

@@ -170,16 +170,20 @@ const backoffMaxSteps = 6
 // usable Retry-After nor an X-Rate-Limit-Reset (see Verifier.statusError):
 // backoffFirst, doubled for each consecutive burst of such answers, at
 // most maxRetryAfter. A burst is the answers to the requests sent before
-// its first one came back (gen): the requests in flight together when an
-// overloaded server starts refusing them count as one step, not as many.
+// the pause its first one begins is recorded (gen): the requests in
+// flight together when an overloaded server starts refusing them count as
+// one step, not as many.
 // Any other answer from the endpoint, backoffQuiet without a step, or a
 // clock set back before the last step starts it again from backoffFirst;
 // a request that got no answer (unreachable, timed out) does neither.
+// Its lock is never held while user code runs (Config.Now, which
+// recording a step's pause reads): see step.
 type backoff struct {
-	mu    sync.Mutex
-	steps int       // consecutive bursts counted, at most backoffMaxSteps
-	gen   uint64    // moved by each step: see sent
-	last  time.Time // when the last step was taken
+	mu       sync.Mutex
+	steps    int       // consecutive bursts counted, at most backoffMaxSteps
+	gen      uint64    // moved by each step once its pause is recorded: see sent
+	stepping bool      // a step is recording its pause: gen has not moved yet
+	last     time.Time // when the last step was taken
 }
 
 // sent returns what a request about to be sent passes to step with its
@@ -196,24 +200,36 @@ func (b *backoff) sent() uint64 {
 
 // step records, at now, an answer asking to wait without saying how long,
 // to a request sent at generation gen (see sent): unless a step was taken
-// since that request was sent (the answer is one of that step's burst),
-// it takes the next step, and has record (which must not call b) record
-// the step's pause, before the generation it moves to can be read. It
-// returns the pause record returned, or 0 for none.
+// since that request was sent, or is being taken (the answer is one of
+// that step's burst), it takes the next step, and has record record the
+// step's pause, before the generation it moves to can be read. It returns
+// the pause record returned, or 0 for none. record runs without b's lock
+// (it reads Config.Now, which may block or call anything): meanwhile sent
+// still returns the generation before, and the answer to a request sent
+// at it is of this step's burst, since it was sent before the pause began.
+// (Before, record ran under the lock, so a Config.Now that blocked held
+// every request about to be sent in sent.)
 func (b *backoff) step(gen uint64, now time.Time, record func(time.Duration) time.Duration) time.Duration {
 	b.mu.Lock()
-	defer b.mu.Unlock()
-	if gen != b.gen {
+	if gen != b.gen || b.stepping {
+		b.mu.Unlock()
 		return 0
 	}
 	if now.Before(b.last) || now.Sub(b.last) >= backoffQuiet {
 		b.steps = 0
 	}
-	d := record(min(backoffFirst<<b.steps, maxRetryAfter))
+	d := min(backoffFirst<<b.steps, maxRetryAfter)
 	b.steps = min(b.steps+1, backoffMaxSteps)
-	b.gen++
 	b.last = now
-	return d
+	b.stepping = true
+	b.mu.Unlock()
+	defer func() { // even if record panics: a step left stepping would be the last
+		b.mu.Lock()
+		b.stepping = false
+		b.gen++
+		b.mu.Unlock()
+	}()
+	return record(d)
 }
 
 // reset starts the backoff again from backoffFirst: the endpoint gave

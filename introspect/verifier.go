@@ -63,12 +63,15 @@ type Verifier struct {
 	// joins or starts a flight, waitSlot when a flight has to wait for a
 	// concurrency slot, ran (under mu) when a flight has recorded its
 	// outcome, pauseRead when pause has read the pause it may replace,
-	// missed when a caller has missed the caches, before it joins a flight.
+	// missed when a caller has missed the caches, before it joins a flight,
+	// checked when a request has found no pause after its slot, before it
+	// is sent.
 	joined    func()
 	missed    func()
 	waitSlot  func()
 	ran       func()
 	pauseRead func()
+	checked   func()
 }
 
 // flight is one introspection request and the callers waiting for it.
@@ -585,6 +588,9 @@ func (v *Verifier) introspect(ctx context.Context, token string, limited bool) (
 		// have begun a pause: every request queued behind a 429
 		// would otherwise still be sent, MaxConcurrent at a time.
 		err = v.paused(v.s.Now())
+		if err == nil && v.checked != nil {
+			v.checked()
+		}
 	}
 	if err != nil {
 		if limited {

@@ -1221,12 +1221,29 @@ func TestVerify_ChangingARefusalsErrorChangesNoOtherCallers(t *testing.T) {
 	}
 }
 
+// rawAnswer writes answer on w's connection as it is, in place of an HTTP
+// answer, and closes it.
+func rawAnswer(w http.ResponseWriter, answer string) {
+	conn, buf, err := http.NewResponseController(w).Hijack()
+	if err != nil {
+		panic(err) // httptest's HTTP/1.1 server hijacks
+	}
+	defer conn.Close()
+	_, _ = buf.WriteString(answer)
+	_ = buf.Flush()
+}
+
 // Neither the token nor the client secret reaches the log or the error of
 // a refusal, whatever the endpoint answers: even an endpoint that echoes
-// the request, in the body of an error, of a redirect's Location, or as
-// the value of claims of the wrong type (which the error does describe).
+// the request, in the body of an error, of a redirect's Location, as the
+// value of claims of the wrong type (which the error does describe), or
+// into a status or header line net/http cannot parse, which its error
+// quotes (before, that quote reached the log and the error whole, but
+// clipped to 1 KiB).
 func TestVerify_TokenAndClientSecretNeverReachLogsOrErrors(t *testing.T) {
-	const token, secret = "TOKENmarker0123456789", "SECRETmarker9876543210"
+	// "+", "/" and "=" are form-encoded in the request: both forms are
+	// looked for (each holds its marker).
+	const token, secret = "TOKENmarker01+/23456789==", "SECRETmarker98+/76543210="
 	echo := func(r *http.Request) string {
 		b, _ := io.ReadAll(r.Body)
 		return string(b) + " " + r.Header.Get("Authorization")
@@ -1249,6 +1266,14 @@ func TestVerify_TokenAndClientSecretNeverReachLogsOrErrors(t *testing.T) {
 		"another issuer": func(w http.ResponseWriter, r *http.Request) {
 			w.Header().Set("Content-Type", "application/json")
 			_, _ = io.WriteString(w, `{"active":true,"iss":`+strconv.Quote(echo(r))+`,"exp":99999999999}`)
+		},
+		// net/http quotes a status or header line it cannot parse in its
+		// error: an endpoint or a proxy echoing the request into one.
+		"echoed into the status line": func(w http.ResponseWriter, r *http.Request) {
+			rawAnswer(w, "HTTP/1.1 "+echo(r)+"\r\n\r\n")
+		},
+		"echoed into a header line": func(w http.ResponseWriter, r *http.Request) {
+			rawAnswer(w, "HTTP/1.1 200 OK\r\n"+echo(r)+"\r\nContent-Length: 0\r\n\r\n")
 		},
 	}
 	for name, h := range answers {

@@ -1,0 +1,56 @@
+package introspect
+
+import (
+	"errors"
+	"net/http"
+	"net/http/httptest"
+	"sync/atomic"
+	"testing"
+	"time"
+)
+
+// TestVerify_ConfigNowIsNeverCalledWithTheBackoffLockHeld: Config.Now is
+// user code (it may block, or take a lock of its own), and every request
+// about to be sent takes the backoff's lock (backoff.sent): no call of it,
+// recording a backoff step's pause included, finds that lock held. Before,
+// the step's pause was recorded, Config.Now read, under the lock, so a
+// Config.Now that blocked held back every request about to be sent.
+func TestVerify_ConfigNowIsNeverCalledWithTheBackoffLockHeld(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		w.WriteHeader(http.StatusTooManyRequests) // neither Retry-After nor X-Rate-Limit-Reset
+	}))
+	t.Cleanup(srv.Close)
+	var (
+		vp    atomic.Pointer[Verifier]
+		calls atomic.Int64
+		held  atomic.Int64 // calls that found the lock held
+	)
+	now := time.Now()
+	_, v := newGated(t, nil, func(c *Config) {
+		c.Endpoint, c.HTTPClient = srv.URL, nil
+		c.Now = func() time.Time {
+			if v := vp.Load(); v != nil {
+				calls.Add(1)
+				// One request at a time: nothing else holds the lock.
+				if !v.backoff.mu.TryLock() {
+					held.Add(1)
+				} else {
+					v.backoff.mu.Unlock()
+				}
+			}
+			return now
+		}
+	})
+	vp.Store(v)
+	for _, tok := range []string{"first", "second"} { // a step, and one of its pause
+		if _, err := v.VerifyAccessToken(t.Context(), tok); !errors.Is(err, ErrUnavailable) {
+			t.Fatalf("%s: %v, want ErrUnavailable", tok, err)
+		}
+	}
+	if st := v.Stats(); st.Requests != 1 || st.RateLimited != 1 {
+		t.Fatalf("Requests %d, RateLimited %d, want 1 and 1: the 429 did not pause", st.Requests, st.RateLimited)
+	}
+	if n := held.Load(); n > 0 {
+		t.Fatalf("%d of %d calls of Config.Now found the backoff's lock held", n, calls.Load())
+	}
+}
