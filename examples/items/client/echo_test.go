@@ -1,15 +1,12 @@
 package main
 
 import (
-	"context"
 	"encoding/base64"
-	"io"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/grpcauth/grpcauth/internal/endpoint/echotest"
 )
@@ -32,22 +29,10 @@ func TestRun_TokenRequestEchoedIntoALineNetHTTPQuotesPrintsNoSecret(t *testing.T
 						echo.ServeHTTP(w, r)
 					}))
 					defer as.Close()
-					cfg, err := loadConfig(nil, env(map[string]string{
+					printed, _ := runFailing(t, map[string]string{
 						"ISSUER": as.URL, "TOKEN_URL": as.URL + "/token", "CLIENT_ID": id, "CLIENT_SECRET": secret,
 						"AUTH_METHOD": method, "TOKEN_TYPE": typ, "ADDR": "127.0.0.1:1",
-					}), io.Discard)
-					if err != nil {
-						t.Fatal(err)
-					}
-					ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-					defer cancel()
-					err = run(ctx, cfg, io.Discard, io.Discard)
-					if err == nil {
-						t.Fatal("run succeeded, want the token request's error")
-					}
-					var stderr strings.Builder
-					printError(&stderr, err)
-					printed := stderr.String()
+					})
 					if !strings.Contains(printed, "malformed") {
 						t.Errorf("printed %q, want net/http's error", printed)
 					}
