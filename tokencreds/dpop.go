@@ -560,6 +560,18 @@ func (m *nonceMap) set(server, nonce string) {
 // request cannot be found (a RoundTripper between the client and the
 // transport that leaves a response's Request unset).
 //
+// A failure of the request (the base's error) names none of the secrets
+// the request carried: the form's values but the public ones (grant_type,
+// client_id, scope and the like), so the client secret, a refresh token,
+// an authorization code or a client assertion; the Authorization header's
+// credentials; the DPoP proof. Each reads "[REDACTED]", as written and
+// decoded, in the text of every error of the failure's tree, which
+// errors.Is and errors.As still search but for the errors so replaced
+// (see withoutRequestSecrets). net/http quotes a status or header line it
+// cannot parse in its error, so that a token endpoint, or a proxy, that
+// echoes the request into one would put them in the token source's error,
+// and from there in the cause of the calls' errors, which a program logs.
+//
 // A proof is signed with the request's context (dpop.Signer.ProofContext):
 // a KMS or HSM key that hangs holds the request only until its context
 // ends (the http.Client's Timeout included), and the request then fails,
