@@ -123,3 +123,20 @@ func TestDPoPTransport_EchoedTokenRequestLeavesNoSecretInTheCallsError(t *testin
 		}
 	}
 }
+
+// A short parameter of the token request ("127" here) is no secret: the
+// failure of a DPoPTransport's request to an endpoint that refuses the
+// connection, whose address holds it, keeps its *net.OpError, and the
+// call stays Unavailable (retryable) rather than becoming Unauthenticated.
+func TestDPoPTransport_ShortParameterLeavesARefusedConnectionAnOutage(t *testing.T) {
+	signer := newSigner(t)
+	hc := &http.Client{Transport: tokencreds.NewDPoPTransport(signer, nil)}
+	cc := clientcredentials.Config{ClientID: "svc", ClientSecret: clientSecret, TokenURL: closedURL(t), EndpointParams: url.Values{"ttl": {"127"}}}
+	_, err := tokencreds.NewDPoP(cc.TokenSource(context.WithValue(context.Background(), oauth2.HTTPClient, hc)), signer).GetRequestMetadata(localCall())
+	if status.Code(err) != codes.Unavailable {
+		t.Fatalf("err = %v (%v), want Unavailable", err, status.Code(err))
+	}
+	if all := strings.Join(errorTexts(err), "\n"); !strings.Contains(all, "127.0.0.1") {
+		t.Errorf("the cause lost the endpoint's address:\n%s", all)
+	}
+}

@@ -81,13 +81,14 @@ var publicParams = map[string]bool{
 
 // RequestSecrets returns the texts in which req (nil: none) carries what
 // may be a secret, in each form an echo of the request may repeat it: its
-// URL's query whole and the value of each parameter but publicParams', as
-// written and decoded (a key set's URL may carry an API key); the values
+// URL's query whole and the value of each parameter but publicParams' (of
+// 4 bytes or more: minParamSecret), as written and decoded (a key set's
+// URL may carry an API key); the values
 // of credentialHeaders, and the credentials after an Authorization
 // header's scheme, also a Basic one's password, as written (form-encoded,
 // RFC 6749 2.3.1) and decoded; and the body (read again through GetBody,
-// if set; up to 64 KiB): a form's values but publicParams', as written and
-// decoded, or any other body whole.
+// if set; up to 64 KiB): a form's values as the query's, or any other
+// body whole.
 func RequestSecrets(req *http.Request) []string {
 	if req == nil {
 		return nil
@@ -135,9 +136,17 @@ func bodySecrets(req *http.Request) []string {
 	return []string{string(b)}
 }
 
+// minParamSecret is the fewest bytes of a parameter's value that
+// formSecrets takes for a secret: shorter ones ("0", "yes", a small
+// number) are no credential, and cut out of an error's text they could
+// take a piece of an address or a port with them, and in tokencreds the
+// errors that tell an outage from a misconfiguration.
+const minParamSecret = 4
+
 // formSecrets returns the value of each parameter of form (a query or a
-// form-encoded body) but publicParams', as written and decoded; a
-// parameter without "=" is its own value.
+// form-encoded body) but publicParams' and those shorter than
+// minParamSecret, as written and decoded; a parameter without "=" is its
+// own value.
 func formSecrets(form string) []string {
 	var secrets []string
 	for pair := range strings.SplitSeq(form, "&") {
@@ -145,7 +154,7 @@ func formSecrets(form string) []string {
 		if !ok {
 			value = name // a bare word may be the secret itself
 		}
-		if publicParams[unescaped(name)] {
+		if publicParams[unescaped(name)] || len(unescaped(value)) < minParamSecret {
 			continue
 		}
 		secrets = append(secrets, value, unescaped(value))
