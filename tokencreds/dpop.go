@@ -562,7 +562,8 @@ func (m *nonceMap) set(server, nonce string) {
 //
 // A failure of the request (the base's error) names none of the secrets
 // the request carried: the form's values but the public ones (grant_type,
-// client_id, scope and the like), so the client secret, a refresh token,
+// client_id, scope and the like) and those under 4 bytes, so the client
+// secret, a refresh token,
 // an authorization code or a client assertion; the Authorization header's
 // credentials; the DPoP proof. Each reads "[REDACTED]", as written and
 // decoded, in the text of every error of the failure's tree, which
