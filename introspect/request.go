@@ -10,7 +10,6 @@ import (
 	"mime"
 	"net/http"
 	"net/url"
-	"slices"
 	"strings"
 	"time"
 
@@ -27,7 +26,8 @@ import (
 // including the timeout, is ErrUnavailable and logged, except that ctx's own
 // error is returned, unlogged, when ctx ended (the request was abandoned by
 // its callers or by Close). The text of a failure is clipped, and holds
-// neither the token nor the client credentials (see requestErrorText):
+// neither the token nor the client credentials, as written or
+// form-encoded (endpoint.RequestErrorText):
 // net/http may quote what the server sent at length, the request echoed
 // included, and the error reaches every refused call's decision. The body of an
 // answer refused by its status (but 401 and 403: see refused) or, on a
@@ -55,7 +55,7 @@ func (v *Verifier) post(ctx context.Context, token string, gen uint64) ([]byte, 
 		if ctx.Err() != nil {
 			return nil, ctx.Err()
 		}
-		return nil, v.fail(ctx, failNetwork, unavailable("request failed: %s", v.requestErrorText(err, req, token)))
+		return nil, v.fail(ctx, failNetwork, unavailable("request failed: %s", endpoint.RequestErrorText(err, req, token, v.s.clientSecret())))
 	}
 	defer resp.Body.Close()
 	switch resp.StatusCode {
@@ -88,37 +88,11 @@ func (v *Verifier) post(ctx context.Context, token string, gen uint64) ([]byte, 
 		if ctx.Err() != nil {
 			return nil, ctx.Err()
 		}
-		return nil, v.fail(ctx, failNetwork, unavailable("reading the response: %s", v.requestErrorText(err, req, token)))
+		return nil, v.fail(ctx, failNetwork, unavailable("reading the response: %s", endpoint.RequestErrorText(err, req, token, v.s.clientSecret())))
 	case int64(len(body)) > v.s.MaxResponseSize:
 		return nil, v.fail(ctx, failOversized, unavailable("response larger than MaxResponseSize"))
 	}
 	return body, nil
-}
-
-// requestErrorText is the text of err, a failure of req, the request post
-// sent for token, for the log and the error: without the URL
-// (endpoint.WithoutURL), clipped as endpoint.ClipError clips, and without the
-// token or this service's client credentials in any form the request
-// carried them (the token and the client secret as written and
-// form-encoded, the Basic header's credentials), each "[REDACTED]". net/http
-// quotes a status or header line it cannot parse, so an endpoint, or a
-// proxy, that echoed the request into one put them in the text, and from
-// there in the log and every refused call's decision. They are taken out
-// before the text is clipped, which could leave the start of one.
-func (v *Verifier) requestErrorText(err error, req *http.Request, token string) string {
-	text := endpoint.WithoutURL(err).Error()
-	sent := []string{token, url.QueryEscape(token), v.s.clientSecret(), url.QueryEscape(v.s.clientSecret())}
-	if _, creds, ok := strings.Cut(req.Header.Get("Authorization"), " "); ok {
-		sent = append(sent, creds)
-	}
-	// The longest first: one that holds another is not left in part.
-	slices.SortFunc(sent, func(a, b string) int { return len(b) - len(a) })
-	for _, s := range sent {
-		if s != "" {
-			text = strings.ReplaceAll(text, s, redactedSecret)
-		}
-	}
-	return endpoint.Clip(text, endpoint.MaxErrorText)
 }
 
 // jsonLabel reports whether a 200 answer's Content-Type, ct, names the

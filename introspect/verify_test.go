@@ -22,6 +22,7 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/grpcauth/grpcauth/grpcauthtest"
+	"github.com/grpcauth/grpcauth/internal/endpoint/echotest"
 	"github.com/grpcauth/grpcauth/internal/endpoint/proxytest"
 	"github.com/grpcauth/grpcauth/introspect"
 	"github.com/grpcauth/grpcauth/verifier"
@@ -1221,18 +1222,6 @@ func TestVerify_ChangingARefusalsErrorChangesNoOtherCallers(t *testing.T) {
 	}
 }
 
-// rawAnswer writes answer on w's connection as it is, in place of an HTTP
-// answer, and closes it.
-func rawAnswer(w http.ResponseWriter, answer string) {
-	conn, buf, err := http.NewResponseController(w).Hijack()
-	if err != nil {
-		panic(err) // httptest's HTTP/1.1 server hijacks
-	}
-	defer conn.Close()
-	_, _ = buf.WriteString(answer)
-	_ = buf.Flush()
-}
-
 // Neither the token nor the client secret reaches the log or the error of
 // a refusal, whatever the endpoint answers: even an endpoint that echoes
 // the request, in the body of an error, of a redirect's Location, as the
@@ -1270,10 +1259,10 @@ func TestVerify_TokenAndClientSecretNeverReachLogsOrErrors(t *testing.T) {
 		// net/http quotes a status or header line it cannot parse in its
 		// error: an endpoint or a proxy echoing the request into one.
 		"echoed into the status line": func(w http.ResponseWriter, r *http.Request) {
-			rawAnswer(w, "HTTP/1.1 "+echo(r)+"\r\n\r\n")
+			echotest.RawAnswer(w, "HTTP/1.1 "+echo(r)+"\r\n\r\n")
 		},
 		"echoed into a header line": func(w http.ResponseWriter, r *http.Request) {
-			rawAnswer(w, "HTTP/1.1 200 OK\r\n"+echo(r)+"\r\nContent-Length: 0\r\n\r\n")
+			echotest.RawAnswer(w, "HTTP/1.1 200 OK\r\n"+echo(r)+"\r\nContent-Length: 0\r\n\r\n")
 		},
 	}
 	for name, h := range answers {

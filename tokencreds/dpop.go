@@ -560,6 +560,19 @@ func (m *nonceMap) set(server, nonce string) {
 // request cannot be found (a RoundTripper between the client and the
 // transport that leaves a response's Request unset).
 //
+// A failure of the request (the base's error) names none of the secrets
+// the request carried: the form's values but the public ones (grant_type,
+// client_id, scope and the like) and those under 4 bytes, so the client
+// secret, a refresh token,
+// an authorization code or a client assertion; the Authorization header's
+// credentials; the DPoP proof. Each reads "[REDACTED]", as written and
+// decoded, in the text of every error of the failure's tree, which
+// errors.Is and errors.As still search but for the errors so replaced
+// (see withoutRequestSecrets). net/http quotes a status or header line it
+// cannot parse in its error, so that a token endpoint, or a proxy, that
+// echoes the request into one would put them in the token source's error,
+// and from there in the cause of the calls' errors, which a program logs.
+//
 // A proof is signed with the request's context (dpop.Signer.ProofContext):
 // a KMS or HSM key that hangs holds the request only until its context
 // ends (the http.Client's Timeout included), and the request then fails,
@@ -831,7 +844,30 @@ func (t *DPoPTransport) send(req *http.Request, body io.ReadCloser, htm, htu, no
 		}
 	}
 	resp, err := base.RoundTrip(r)
+	if err != nil {
+		err = withoutRequestSecrets(err, r)
+	}
 	return baseAnswer(base, r, resp, err)
+}
+
+// withoutRequestSecrets returns err, base's failure of r, with every
+// secret r carried (endpoint.RequestSecrets: the form's values but the
+// public ones, such as the client secret, a refresh token, an
+// authorization code or a client assertion; the Authorization header's
+// credentials; the DPoP proof), as written and decoded, read
+// endpoint.Redacted in the text of each error of its tree
+// (withoutTexts), and err as it is when none holds one; a tree too large
+// to examine is withheld whole (errTreeWithheld). net/http quotes a
+// status or header line it cannot parse in its error, so that a token
+// endpoint, or a proxy, that echoes the request into one put them in the
+// error the token source returns, and from there in the cause of the
+// calls' errors, which a program logs.
+func withoutRequestSecrets(err error, r *http.Request) error {
+	tree, whole := errorTree(err)
+	if !whole {
+		return errTreeWithheld
+	}
+	return withoutTexts(tree, endpoint.RequestSecrets(r), endpoint.Redacted)
 }
 
 // baseAnswer returns base's answer resp, err to r as net/http's Client

@@ -811,14 +811,19 @@ func withoutUserInfo(err error) error {
 	if len(secrets) == 0 {
 		return err
 	}
-	// Longest first, so that a text that holds a shorter one goes whole.
-	slices.SortStableFunc(secrets, func(a, b string) int { return len(b) - len(a) })
-	without := func(s string) string {
-		for _, secret := range secrets {
-			s = strings.ReplaceAll(s, secret, "…")
-		}
-		return s
-	}
+	return withoutTexts(tree, secrets, "…")
+}
+
+// withoutTexts returns the error at the root of tree (errorTree's, whole)
+// with each of secrets, as it is and as %q quotes it, replaced by mark in
+// the text of every error of the tree (endpoint.RedactSecrets): each
+// *url.Error whose URL holds one, or that wraps an error replaced so, by a
+// copy with the URL so cleaned (and url.Parse's reason withheld, as
+// withoutUserInfo says), and each other error whose text holds one, or
+// that wraps one replaced so, by a scrubbedError. An error none of whose
+// tree holds one is returned as it is.
+func withoutTexts(tree []treeError, secrets []string, mark string) error {
+	without := func(s string) string { return endpoint.RedactSecrets(s, secrets, mark) }
 	// A wrapped error comes after its wrapper: clean it first.
 	clean, replaced := make([]error, len(tree)), make([]bool, len(tree))
 	for i := len(tree) - 1; i >= 0; i-- {
@@ -860,7 +865,7 @@ const maxTreeErrors = 100
 
 // errTreeWithheld is withoutUserInfo's error for a TokenSource error whose
 // tree is too large to examine for user info.
-var errTreeWithheld = errors.New("tokencreds: the token source's error withheld (its tree of errors is too large to remove user info from)")
+var errTreeWithheld = errors.New("tokencreds: the token source's error withheld (its tree of errors is too large to remove user info or secrets from)")
 
 // treeError is an error of a tree errorTree read, and the indexes in the
 // tree of the non-nil errors it wraps.
@@ -907,9 +912,10 @@ func errorTree(err error) (tree []treeError, whole bool) {
 
 // userInfoTexts returns the texts of ue that give away the user info of
 // its URL (userInfoOf), none if it has none: the user info as the URL holds it,
-// decoded, encoded again as net/url prints a URL, the password decoded,
-// each also as %q quotes it (as *url.Error's text quotes its URL), and
-// url.Parse's reason when ue is its error (see withoutUserInfo).
+// decoded, encoded again as net/url prints a URL, the password decoded
+// (withoutTexts cuts each also as %q quotes it, as *url.Error's text
+// quotes its URL), and url.Parse's reason when ue is its error (see
+// withoutUserInfo).
 func userInfoTexts(ue *url.Error) []string {
 	info := userInfoOf(ue)
 	if info == "" {
@@ -923,11 +929,6 @@ func userInfoTexts(ue *url.Error) []string {
 			again = url.UserPassword(user, password).String()
 		}
 		texts = append(texts, dec, again)
-	}
-	for _, t := range slices.Clone(texts) { // as %q quotes them: *url.Error's text does
-		if q := strconv.Quote(t); q[1:len(q)-1] != t {
-			texts = append(texts, q[1:len(q)-1])
-		}
 	}
 	if ue.Op == "parse" && ue.Err != nil {
 		texts = append(texts, ue.Err.Error())

@@ -6,7 +6,11 @@
 // verifier share it, so the rule is written once; tokencreds' DPoPTransport
 // uses its loopback test for token requests, and, without a base transport
 // of the caller's, NewClient's transport for those to localhost. Its Clip
-// helpers bound, module-wide, what others chose in logs and errors.
+// helpers bound, module-wide, what others chose in logs and errors, and
+// WithoutSecrets and RequestErrorText take out of a request's failure the
+// secrets the request carried, which net/http quotes when a server echoed
+// them into a line it cannot parse (tokencreds' DPoPTransport cleans its
+// failures' error trees of RequestSecrets alike).
 //
 //	u, err := endpoint.Parse(raw) // its error repeats nothing of raw
 //	if err != nil {

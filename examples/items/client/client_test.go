@@ -806,6 +806,25 @@ func TestCallAll_StatusMessageThatIsNotUTF8IsPrintedAsText(t *testing.T) {
 	}
 }
 
+// runFailing runs the client with the environment vars, and returns what
+// it prints of its error, which it must fail with, and the error.
+func runFailing(t *testing.T, vars map[string]string) (printed string, err error) {
+	t.Helper()
+	cfg, err := loadConfig(nil, env(vars), io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	err = run(ctx, cfg, io.Discard, io.Discard)
+	if err == nil {
+		t.Fatal("run succeeded, want the token request's error")
+	}
+	var stderr strings.Builder
+	printError(&stderr, err)
+	return stderr.String(), err
+}
+
 // A token endpoint that echoes the request it refuses (a proxy's error
 // page, a debugging endpoint) does not put the client secret on the
 // terminal, in any form the request carried it (as it is, URL-escaped in
@@ -840,22 +859,10 @@ func TestRun_TokenEndpointErrorPrintsNoSecret(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			as := httptest.NewServer(http.HandlerFunc(tc.answer))
 			defer as.Close()
-			cfg, err := loadConfig(nil, env(map[string]string{
+			printed, err := runFailing(t, map[string]string{
 				"ISSUER": as.URL, "TOKEN_URL": as.URL + "/token", "CLIENT_ID": id, "CLIENT_SECRET": secret,
 				"AUTH_METHOD": tc.method, "ADDR": "127.0.0.1:1",
-			}), io.Discard)
-			if err != nil {
-				t.Fatal(err)
-			}
-			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-			defer cancel()
-			err = run(ctx, cfg, io.Discard, io.Discard)
-			if err == nil {
-				t.Fatal("run succeeded, want the token request's error")
-			}
-			var stderr strings.Builder
-			printError(&stderr, err)
-			printed := stderr.String()
+			})
 			for _, form := range []string{secret, url.QueryEscape(secret), basic} {
 				if strings.Contains(printed, form) {
 					t.Errorf("printed %q, which holds the secret as %q", printed, form)

@@ -5,9 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
-	"strings"
 
 	"golang.org/x/oauth2"
+
+	"github.com/grpcauth/grpcauth/internal/endpoint"
 )
 
 // maxPrintedBody bounds how much of a token endpoint's answer that is no
@@ -44,14 +45,13 @@ func newTokenError(err error, cfg config) error {
 
 // maskSecret replaces cfg's client secret in s, in each form a token
 // request carries it (the Basic credentials, URL-escaped in the form, and
-// as it is), with "[client secret]".
+// as it is), also as net/http's %q quotes it, with "[client secret]"
+// (endpoint.RedactSecrets). A DPoP token request's proof is the
+// DPoPTransport's to redact, as it does in its errors.
 func maskSecret(s string, cfg config) string {
 	if cfg.clientSecret == "" {
 		return s
 	}
 	basic := base64.StdEncoding.EncodeToString([]byte(url.QueryEscape(cfg.clientID) + ":" + url.QueryEscape(cfg.clientSecret)))
-	for _, form := range []string{basic, url.QueryEscape(cfg.clientSecret), cfg.clientSecret} {
-		s = strings.ReplaceAll(s, form, "[client secret]")
-	}
-	return s
+	return endpoint.RedactSecrets(s, []string{basic, url.QueryEscape(cfg.clientSecret), cfg.clientSecret}, "[client secret]")
 }

@@ -2,11 +2,9 @@ package jwks
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"net/http"
-	"net/url"
 	"time"
 
 	"github.com/grpcauth/grpcauth/internal/endpoint"
@@ -100,7 +98,9 @@ func checkRedirect(req *http.Request, via []*http.Request) error {
 // the one case in which a given client's environment proxy goes direct
 // rather than receive the request in clear text and answer it with a key
 // set of its own; the Issuer a discovery document must name is not
-// rewritten. Errors name the URL without its query.
+// rewritten. Errors name the URL without its query, and hold it nowhere
+// else: not where net/http quotes a status or header line that echoed the
+// request (endpoint.WithoutSecrets).
 func (s *Set) get(ctx context.Context, rawURL string) ([]byte, http.Header, error) {
 	u, err := parseURL(rawURL)
 	if err != nil {
@@ -119,11 +119,9 @@ func (s *Set) get(ctx context.Context, rawURL string) ([]byte, http.Header, erro
 	req.Header.Set("Accept", "application/jwk-set+json, application/json")
 	resp, err := s.client.Do(req)
 	if err != nil {
-		var ue *url.Error
-		if errors.As(err, &ue) {
-			err = ue.Err // url.Error repeats the full URL, query included
-		}
-		return nil, nil, fmt.Errorf("jwks: GET %s: %w", endpoint.Redact(u), err)
+		// Without the URL, which url.Error repeats query and all, nor
+		// the query where net/http quotes an echo of the request.
+		return nil, nil, fmt.Errorf("jwks: GET %s: %w", endpoint.Redact(u), endpoint.WithoutSecrets(err, req))
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
@@ -136,7 +134,7 @@ func (s *Set) get(ctx context.Context, rawURL string) ([]byte, http.Header, erro
 	}
 	body, err := io.ReadAll(io.LimitReader(resp.Body, limit+1))
 	if err != nil {
-		return nil, nil, fmt.Errorf("jwks: GET %s: reading body: %w", endpoint.Redact(u), err)
+		return nil, nil, fmt.Errorf("jwks: GET %s: reading body: %w", endpoint.Redact(u), endpoint.WithoutSecrets(err, req))
 	}
 	if int64(len(body)) > limit {
 		return nil, nil, fmt.Errorf("jwks: GET %s: response exceeds the %d-byte limit", endpoint.Redact(u), limit)
