@@ -982,6 +982,22 @@ func (e *scrubbedError) Is(target error) bool {
 	return ok && is.Is(target)
 }
 
+// Timeout reports whether the error e replaced is a timeout, as
+// url.Error's Timeout asks the error it wraps (net.Error).
+func (e *scrubbedError) Timeout() bool {
+	t, ok := e.orig.(interface{ Timeout() bool })
+	return ok && t.Timeout()
+}
+
+// unscrubbed returns the error err replaced when err is a scrubbedError,
+// and err otherwise: for classify to decide on, never to be returned.
+func unscrubbed(err error) error {
+	if s, ok := err.(*scrubbedError); ok {
+		return s.orig
+	}
+	return err
+}
+
 // errUserInfoURL is the reason withoutUserInfo gives for a token URL that
 // does not parse.
 var errUserInfoURL = errors.New("tokencreds: the URL does not parse (url.Parse's reason withheld: it may quote a password)")
@@ -1012,7 +1028,7 @@ func requestFailure(err error, ue *url.Error) *tokenError {
 		op       *net.OpError
 		dns      *net.DNSError
 	)
-	cause := ue.Err
+	cause := unscrubbed(ue.Err) // decided on as it was, not as redacted
 	switch {
 	case ue.Op == "parse":
 		return &tokenError{codes.Unauthenticated, "tokencreds: the token URL does not parse", err}
