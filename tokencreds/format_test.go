@@ -8,6 +8,7 @@ import (
 
 	"golang.org/x/oauth2"
 
+	"github.com/grpcauth/grpcauth/dpop"
 	"github.com/grpcauth/grpcauth/tokencreds"
 )
 
@@ -92,16 +93,7 @@ func (secretBase) RoundTrip(r *http.Request) (*http.Response, error) {
 // race while requests write it). Before, it printed them all.
 func TestFormat_StructHoldingCredentialsUnexportedPrintsNoState(t *testing.T) {
 	signer := newSigner(t)
-	tr := tokencreds.NewDPoPTransport(signer, secretBase{apiKey: "base-s3cret"})
-	req, err := http.NewRequest(http.MethodPost, "https://as.example/token", nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	resp, err := tr.RoundTrip(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	resp.Body.Close()
+	tr := learnedTransport(t, signer)
 	creds := tokencreds.New(secretSource{apiKey: "source-s3cret"})
 	dcreds := tokencreds.NewDPoP(secretSource{apiKey: "dpop-s3cret"}, signer)
 	type client struct {
@@ -137,16 +129,7 @@ func TestFormat_StructHoldingCredentialsUnexportedPrintsNoState(t *testing.T) {
 // write it).
 func TestFormat_CredentialsAndTransportByValuePrintNoState(t *testing.T) {
 	signer := newSigner(t)
-	tr := tokencreds.NewDPoPTransport(signer, secretBase{apiKey: "base-s3cret"})
-	req, err := http.NewRequest(http.MethodPost, "https://as.example/token", nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	resp, err := tr.RoundTrip(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	resp.Body.Close()
+	tr := learnedTransport(t, signer)
 	creds := *tokencreds.New(secretSource{apiKey: "source-s3cret"})
 	dcreds := *tokencreds.NewDPoP(secretSource{apiKey: "dpop-s3cret"}, signer)
 	type exported struct {
@@ -168,4 +151,21 @@ func TestFormat_CredentialsAndTransportByValuePrintNoState(t *testing.T) {
 			}
 		}
 	}
+}
+
+// learnedTransport returns a DPoPTransport signing with signer over a base
+// holding a secret by value, which has learned a nonce from one request.
+func learnedTransport(t *testing.T, signer *dpop.Signer) *tokencreds.DPoPTransport {
+	t.Helper()
+	tr := tokencreds.NewDPoPTransport(signer, secretBase{apiKey: "base-s3cret"})
+	req, err := http.NewRequest(http.MethodPost, "https://as.example/token", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp, err := tr.RoundTrip(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	return tr
 }
