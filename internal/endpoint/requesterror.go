@@ -150,7 +150,7 @@ var publicParams = map[string]bool{
 // RequestSecrets returns the texts in which req (nil: none) carries what
 // may be a secret, in each form an echo of the request may repeat it: its
 // URL's query whole and the value of each parameter but publicParams' (of
-// 4 bytes or more: minParamSecret), as written and decoded (a key set's
+// 4 bytes or more, as the query: minParamSecret), as written and decoded (a key set's
 // URL may carry an API key); the values
 // of credentialHeaders, and the credentials after an Authorization
 // header's scheme, also a Basic one's password, as written (form-encoded,
@@ -162,7 +162,7 @@ func RequestSecrets(req *http.Request) []string {
 		return nil
 	}
 	var secrets []string
-	if req.URL != nil && req.URL.RawQuery != "" {
+	if req.URL != nil && len(req.URL.RawQuery) >= minParamSecret { // shorter, no part is one either
 		secrets = append(secrets, req.URL.RawQuery)
 		secrets = append(secrets, formSecrets(req.URL.RawQuery)...)
 	}

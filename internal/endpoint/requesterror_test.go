@@ -93,3 +93,18 @@ func TestRedactSecrets_LongestFirstAndEveryPlace(t *testing.T) {
 		t.Errorf("got %q, want %q", got, want)
 	}
 }
+
+// A query of fewer than minParamSecret bytes ("?1", a cache buster) is no
+// secret, whole or in its parts: the failure's text keeps the address it
+// would otherwise take pieces of. Before, the whole query was a secret of
+// any length, and every "1" of the address read Redacted.
+func TestRequestErrorText_ShortQueryLeavesTheTextAsItIs(t *testing.T) {
+	req, err := http.NewRequest(http.MethodGet, "https://127.0.0.1:8443/keys?1", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const cause = "dial tcp 127.0.0.1:8443: connect: connection refused"
+	if got := RequestErrorText(&url.Error{Op: "Get", URL: req.URL.String(), Err: errors.New(cause)}, req); got != cause {
+		t.Errorf("got %q, want %q", got, cause)
+	}
+}
