@@ -27,7 +27,10 @@ import (
 // error is returned, unlogged, when ctx ended (the request was abandoned by
 // its callers or by Close). The text of a failure is clipped, and holds
 // neither the token nor the client credentials, as written or
-// form-encoded (endpoint.RequestErrorText):
+// form-encoded (endpoint.RequestErrorText; the token as a value of the
+// request's form, so that one of fewer than 4 bytes, which is no
+// credential, stays: a caller's "e" would otherwise have every "e" of
+// the text read [REDACTED]):
 // net/http may quote what the server sent at length, the request echoed
 // included, and the error reaches every refused call's decision. The body of an
 // answer refused by its status (but 401 and 403: see refused) or, on a
@@ -55,7 +58,7 @@ func (v *Verifier) post(ctx context.Context, token string, gen uint64) ([]byte, 
 		if ctx.Err() != nil {
 			return nil, ctx.Err()
 		}
-		return nil, v.fail(ctx, failNetwork, unavailable("request failed: %s", endpoint.RequestErrorText(err, req, token, v.s.clientSecret())))
+		return nil, v.fail(ctx, failNetwork, unavailable("request failed: %s", endpoint.RequestErrorText(err, req, v.s.clientSecret())))
 	}
 	defer resp.Body.Close()
 	switch resp.StatusCode {
@@ -88,7 +91,7 @@ func (v *Verifier) post(ctx context.Context, token string, gen uint64) ([]byte, 
 		if ctx.Err() != nil {
 			return nil, ctx.Err()
 		}
-		return nil, v.fail(ctx, failNetwork, unavailable("reading the response: %s", endpoint.RequestErrorText(err, req, token, v.s.clientSecret())))
+		return nil, v.fail(ctx, failNetwork, unavailable("reading the response: %s", endpoint.RequestErrorText(err, req, v.s.clientSecret())))
 	case int64(len(body)) > v.s.MaxResponseSize:
 		return nil, v.fail(ctx, failOversized, unavailable("response larger than MaxResponseSize"))
 	}

@@ -582,14 +582,18 @@ func (m *nonceMap) set(server, nonce string) {
 // GetRequestMetadata), not for a key that failed to sign
 // (codes.Internal).
 type DPoPTransport struct {
-	// transportState is all of the state, behind one pointer, for the
-	// reason credState is.
-	*transportState
+	// transportRef is all of the state, behind two pointers, for the
+	// reason Credentials' is (see credRef).
+	*transportRef
 }
 
-// transportState is the state of a DPoPTransport, behind a pointer as
-// Credentials' is (see credState): a base holding a secret by value, and
-// the nonce map, which every request writes.
+// transportRef holds the pointer to a DPoPTransport's state, for the
+// reason credRef holds Credentials': a base holding a secret by value,
+// and the nonce map, which every request writes.
+type transportRef struct{ *transportState }
+
+// transportState is the state of a DPoPTransport, behind two pointers
+// (see transportRef).
 type transportState struct {
 	signer *dpop.Signer
 	base   http.RoundTripper
@@ -608,7 +612,7 @@ type transportState struct {
 //	ts := cc.TokenSource(context.WithValue(ctx, oauth2.HTTPClient, hc))
 //	creds := tokencreds.NewDPoP(ts, signer)
 func NewDPoPTransport(signer *dpop.Signer, base http.RoundTripper) *DPoPTransport {
-	return &DPoPTransport{&transportState{signer: signer, base: base}}
+	return &DPoPTransport{&transportRef{&transportState{signer: signer, base: base}}}
 }
 
 // maxErrorBody bounds how much of a 400 answer is read to find its error
@@ -643,10 +647,10 @@ func (t *DPoPTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 		}
 		return nil, refusal
 	}
-	if t.transportState == nil {
+	if t.transportRef == nil {
 		// A zero DPoPTransport: one without a signer, whose requests
 		// fail unsent (errProof).
-		t = &DPoPTransport{&transportState{}}
+		t = &DPoPTransport{&transportRef{&transportState{}}}
 	}
 	if u := *req.URL; endpoint.LowerLocalhost(&u) {
 		req = req.WithContext(req.Context()) // a shallow copy: req stays as it is

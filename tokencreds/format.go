@@ -17,7 +17,7 @@ func (c *Credentials) Format(f fmt.State, _ rune) {
 	switch {
 	case c == nil:
 		io.WriteString(f, "<nil>")
-	case c.credState != nil && c.isDPoP:
+	case c.credRef != nil && c.isDPoP:
 		fmt.Fprintf(f, "tokencreds.Credentials{DPoP: true, Signer: %v}", c.signer)
 	default:
 		io.WriteString(f, "tokencreds.Credentials{DPoP: false}")
@@ -33,7 +33,7 @@ func (t *DPoPTransport) Format(f fmt.State, _ rune) {
 	case t == nil:
 		io.WriteString(f, "<nil>")
 		return
-	case t.transportState != nil:
+	case t.transportRef != nil:
 		signer = t.signer
 	}
 	fmt.Fprintf(f, "tokencreds.DPoPTransport{Signer: %v}", signer)

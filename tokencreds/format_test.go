@@ -8,6 +8,7 @@ import (
 
 	"golang.org/x/oauth2"
 
+	"github.com/grpcauth/grpcauth/dpop"
 	"github.com/grpcauth/grpcauth/tokencreds"
 )
 
@@ -92,16 +93,7 @@ func (secretBase) RoundTrip(r *http.Request) (*http.Response, error) {
 // race while requests write it). Before, it printed them all.
 func TestFormat_StructHoldingCredentialsUnexportedPrintsNoState(t *testing.T) {
 	signer := newSigner(t)
-	tr := tokencreds.NewDPoPTransport(signer, secretBase{apiKey: "base-s3cret"})
-	req, err := http.NewRequest(http.MethodPost, "https://as.example/token", nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	resp, err := tr.RoundTrip(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	resp.Body.Close()
+	tr := learnedTransport(t, signer)
 	creds := tokencreds.New(secretSource{apiKey: "source-s3cret"})
 	dcreds := tokencreds.NewDPoP(secretSource{apiKey: "dpop-s3cret"}, signer)
 	type client struct {
@@ -123,4 +115,57 @@ func TestFormat_StructHoldingCredentialsUnexportedPrintsNoState(t *testing.T) {
 	if got := fmt.Sprintf("%s", zero); got != "{%!s(*tokencreds.Credentials=<nil>) %!s(*tokencreds.Credentials=<nil>) %!s(*tokencreds.DPoPTransport=<nil>)}" {
 		t.Errorf("%%s of a struct holding nil ones: %s", got)
 	}
+}
+
+// Credentials and a DPoPTransport held by value (a copy of *New(ts),
+// which shares its state, as go vet allows now that no lock is in it), at
+// the top, in an exported field or an unexported one, printed with any
+// verb, show no more than an address: fmt, given a verb a pointer does not
+// take (%s, %q, %d), prints the pointer it is given dereferenced, which
+// here is the state's pointer, the one field of the value. Before, that
+// printed the state: a TokenSource's or a base's secret held by value,
+// and the servers' nonces, from a map read without its lock (a data race,
+// and a fatal "concurrent map iteration and map write" while requests
+// write it).
+func TestFormat_CredentialsAndTransportByValuePrintNoState(t *testing.T) {
+	signer := newSigner(t)
+	tr := learnedTransport(t, signer)
+	creds := *tokencreds.New(secretSource{apiKey: "source-s3cret"})
+	dcreds := *tokencreds.NewDPoP(secretSource{apiKey: "dpop-s3cret"}, signer)
+	type exported struct {
+		Creds, DCreds tokencreds.Credentials
+		Tr            tokencreds.DPoPTransport
+	}
+	type unexported struct {
+		creds, dcreds tokencreds.Credentials
+		tr            tokencreds.DPoPTransport
+	}
+	e, u := exported{creds, dcreds, *tr}, unexported{creds, dcreds, *tr}
+	for _, verb := range []string{"%s", "%q", "%v", "%+v", "%#v", "%x", "%d"} {
+		for _, v := range []any{creds, dcreds, *tr, e, &e, u, &u} {
+			got := fmt.Sprintf(verb, v)
+			for _, secret := range []string{"s3cret", "nonce-learned", "map["} {
+				if strings.Contains(got, secret) {
+					t.Errorf("%s of %T: %s, shows %q", verb, v, got, secret)
+				}
+			}
+		}
+	}
+}
+
+// learnedTransport returns a DPoPTransport signing with signer over a base
+// holding a secret by value, which has learned a nonce from one request.
+func learnedTransport(t *testing.T, signer *dpop.Signer) *tokencreds.DPoPTransport {
+	t.Helper()
+	tr := tokencreds.NewDPoPTransport(signer, secretBase{apiKey: "base-s3cret"})
+	req, err := http.NewRequest(http.MethodPost, "https://as.example/token", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp, err := tr.RoundTrip(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	return tr
 }

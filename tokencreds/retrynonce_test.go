@@ -109,3 +109,25 @@ func TestCredentials_OnTheConnectionAndPerCallSendTwoAuthorizationValues(t *test
 		t.Errorf("authorization values %q, want %q", got, want)
 	}
 }
+
+// A refusal that asks for a nonce (use_dpop_nonce) but sends none is not
+// retried, as UnaryClientInterceptor says (it retries with the new
+// dpop-nonce the refusal carries): the call reaches the server once, and
+// so does the next, whose proof carries no nonce either.
+func TestDPoP_UnaryRefusalAskingForANonceWithoutOneIsNotRetried(t *testing.T) {
+	client, calls := serveNonces(t, func(ctx context.Context) error {
+		_ = grpc.SetTrailer(ctx, metadata.Pairs("www-authenticate", `DPoP error="use_dpop_nonce"`))
+		return status.Error(codes.Unauthenticated, "use a nonce")
+	})
+	for i := range 2 {
+		if _, err := client.Authenticated(t.Context(), &authtestv1.AuthenticatedRequest{}); status.Code(err) != codes.Unauthenticated {
+			t.Fatalf("call %d: err = %v, want Unauthenticated", i, err)
+		}
+		if n := len(calls()); n != i+1 {
+			t.Fatalf("call %d: the server got %d calls in all, want %d", i, n, i+1)
+		}
+		if got := proofNonce(t, calls()[i]); got != "" {
+			t.Errorf("call %d: proof nonce %q, want none", i, got)
+		}
+	}
+}

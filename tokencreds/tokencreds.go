@@ -122,19 +122,25 @@ var errNoSource = errors.New("tokencreds: Credentials without a TokenSource")
 // methods do not panic; nor do those of a zero Credentials, which fail
 // every call as New(nil)'s do.
 type Credentials struct {
-	// credState is all of the state, behind one pointer: see
-	// credState.
-	*credState
+	// credRef is all of the state, behind two pointers: see credRef.
+	*credRef
 }
 
-// credState is the state of Credentials. It is behind a pointer so that
-// fmt never walks it: a program's struct holding a *Credentials in an
-// unexported field, printed with a verb a pointer does not take (%s, %q),
-// has fmt dereference the *Credentials without calling its Format (fmt
-// calls no method through an unexported field), and print the fields
-// below, which were a TokenSource holding a secret by value and the
-// servers' nonces, read without their lock (a data race, and a crash on
-// the map); now it prints one address.
+// credRef holds the pointer to Credentials' state, a second pointer so
+// that fmt never walks the state. Given a verb a pointer does not take
+// (%s, %q, %d), fmt prints the pointer dereferenced, with %v, without
+// calling any method where it walks an unexported field: a program's
+// struct holding a *Credentials in an unexported field has it print the
+// Credentials, and one holding a Credentials by value (a copy of *New(ts),
+// which shares its state) has it print the pointer Credentials holds. Had
+// that been the state's, it would print the fields below, which are a
+// TokenSource holding a secret by value and the servers' nonces, read
+// without their lock (a data race, and a fatal error on the map); the
+// second pointer, printed with %v under the first, is one address.
+type credRef struct{ *credState }
+
+// credState is the state of Credentials, behind two pointers (see
+// credRef).
 type credState struct {
 	ts oauth2.TokenSource
 
@@ -236,7 +242,7 @@ var _ credentials.PerRPCCredentials = (*Credentials)(nil)
 // ErrUnsupportedTokenType, rather than send it under a scheme the server
 // would refuse.
 func New(ts oauth2.TokenSource) *Credentials {
-	return &Credentials{&credState{ts: ts, now: time.Now}}
+	return &Credentials{&credRef{&credState{ts: ts, now: time.Now}}}
 }
 
 // GetRequestMetadata returns the authorization header for a call, taking a
@@ -426,7 +432,7 @@ func (c *Credentials) GetRequestMetadata(ctx context.Context, uri ...string) (ma
 	if c == nil {
 		return nil, &tokenError{codes.Internal, errNilCredentials.Error(), errNilCredentials}
 	}
-	if c.credState == nil { // a zero Credentials, not made by New or NewDPoP
+	if c.credRef == nil { // a zero Credentials, not made by New or NewDPoP
 		return nil, &tokenError{codes.Internal, errNoSource.Error(), errNoSource}
 	}
 	if !safeConnection(ctx, uri) {
@@ -982,6 +988,22 @@ func (e *scrubbedError) Is(target error) bool {
 	return ok && is.Is(target)
 }
 
+// Timeout reports whether the error e replaced is a timeout, as
+// url.Error's Timeout asks the error it wraps (net.Error).
+func (e *scrubbedError) Timeout() bool {
+	t, ok := e.orig.(interface{ Timeout() bool })
+	return ok && t.Timeout()
+}
+
+// unscrubbed returns the error err replaced when err is a scrubbedError,
+// and err otherwise: for classify to decide on, never to be returned.
+func unscrubbed(err error) error {
+	if s, ok := err.(*scrubbedError); ok {
+		return s.orig
+	}
+	return err
+}
+
 // errUserInfoURL is the reason withoutUserInfo gives for a token URL that
 // does not parse.
 var errUserInfoURL = errors.New("tokencreds: the URL does not parse (url.Parse's reason withheld: it may quote a password)")
@@ -1012,7 +1034,7 @@ func requestFailure(err error, ue *url.Error) *tokenError {
 		op       *net.OpError
 		dns      *net.DNSError
 	)
-	cause := ue.Err
+	cause := unscrubbed(ue.Err) // decided on as it was, not as redacted
 	switch {
 	case ue.Op == "parse":
 		return &tokenError{codes.Unauthenticated, "tokencreds: the token URL does not parse", err}

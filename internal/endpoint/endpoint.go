@@ -299,9 +299,13 @@ func Clip(s string, max int) string {
 	if len(s) <= max {
 		return s
 	}
-	// Cut before the character that s[max-1] is part of when that
-	// character runs past max; text that is not UTF-8 is cut at max, not
-	// walked back to its start.
+	return s[:cutAt(s, max)] + "…"
+}
+
+// cutAt is where Clip cuts s, longer than max bytes: before the character
+// that s[max-1] is part of when that character runs past max; text that
+// is not UTF-8 is cut at max, not walked back to its start.
+func cutAt(s string, max int) int {
 	n := max
 	for i := max - 1; i >= 0 && i > max-utf8.UTFMax; i-- {
 		if utf8.RuneStart(s[i]) {
@@ -311,7 +315,7 @@ func Clip(s string, max int) string {
 			break
 		}
 	}
-	return s[:n] + "…"
+	return n
 }
 
 // ClipSized is Clip with the full length of s noted after the cut,

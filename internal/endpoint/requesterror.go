@@ -47,7 +47,14 @@ func WithoutSecrets(err error, req *http.Request, more ...string) error {
 // RedactSecrets returns text with each non-empty secret replaced by mark,
 // also where text quotes it as %q does (net/http quotes the lines it
 // cannot parse so): the longest first, so that one holding another goes
-// whole.
+// whole; a shorter one is not sought where a longer one was. A text
+// longer than maxRedactText bytes is cut there, and "…" follows (a
+// secret the cut splits reads mark): a server sets the length of the
+// line net/http quotes (up to 10 MB through http.DefaultTransport), and
+// of a refresh token it issued, which the next token request carries,
+// and strings.Index's search costs up to their product (its Rabin-Karp
+// hash is fixed, and such a server can make every place of the line
+// collide with the secret's).
 func RedactSecrets(text string, secrets []string, mark string) string {
 	all := make([]string, 0, 2*len(secrets))
 	for _, s := range secrets {
@@ -59,12 +66,73 @@ func RedactSecrets(text string, secrets []string, mark string) string {
 			all = append(all, q[1:len(q)-1])
 		}
 	}
-	slices.SortStableFunc(all, func(a, b string) int { return len(b) - len(a) })
-	for _, s := range all {
-		text = strings.ReplaceAll(text, s, mark)
+	if len(all) == 0 {
+		return text
 	}
-	return text
+	slices.SortStableFunc(all, func(a, b string) int { return len(b) - len(a) })
+	end := len(text)
+	if end > maxRedactText {
+		end = cutAt(text, maxRedactText)
+	}
+	// A secret that starts before end is sought whole, past end when it
+	// runs on, so that one the cut splits is found too.
+	window := text[:min(len(text), end+len(all[0])-1)]
+	found := make([]int, end) // the length of the secret found at each byte, 0 for none
+	covered := make([]bool, len(window))
+	before := make([]int, len(window)+1) // how many of window's first i bytes a secret found covers
+	hit := false
+	for _, s := range all {
+		for i, c := range covered {
+			before[i+1] = before[i]
+			if c {
+				before[i+1]++
+			}
+		}
+		for i := 0; i < end; {
+			j := strings.Index(window[i:], s)
+			if j < 0 || i+j >= end {
+				break
+			}
+			from, to := i+j, i+j+len(s)
+			if before[to] > before[from] {
+				i = from + 1 // within one found before: a longer secret's
+				continue
+			}
+			found[from], hit = len(s), true
+			for k := from; k < to; k++ {
+				covered[k] = true
+			}
+			i = to
+		}
+	}
+	if !hit && end == len(text) {
+		return text
+	}
+	var b strings.Builder
+	for i := 0; i < end; {
+		if n := found[i]; n > 0 {
+			b.WriteString(mark)
+			i += n
+			continue
+		}
+		j := i + 1
+		for j < end && found[j] == 0 {
+			j++
+		}
+		b.WriteString(text[i:j])
+		i = j
+	}
+	if end < len(text) {
+		b.WriteString("…")
+	}
+	return b.String()
 }
+
+// maxRedactText bounds how much of a text RedactSecrets examines and
+// returns: far more than any failure of a request net/http reports,
+// whose echo of a request is itself bounded by the request
+// (maxSecretBody).
+const maxRedactText = 64 << 10
 
 // credentialHeaders are the request headers whose values are secrets: the
 // credentials, a DPoP proof, cookies.
@@ -82,7 +150,7 @@ var publicParams = map[string]bool{
 // RequestSecrets returns the texts in which req (nil: none) carries what
 // may be a secret, in each form an echo of the request may repeat it: its
 // URL's query whole and the value of each parameter but publicParams' (of
-// 4 bytes or more: minParamSecret), as written and decoded (a key set's
+// 4 bytes or more, as the query: minParamSecret), as written and decoded (a key set's
 // URL may carry an API key); the values
 // of credentialHeaders, and the credentials after an Authorization
 // header's scheme, also a Basic one's password, as written (form-encoded,
@@ -94,7 +162,7 @@ func RequestSecrets(req *http.Request) []string {
 		return nil
 	}
 	var secrets []string
-	if req.URL != nil && req.URL.RawQuery != "" {
+	if req.URL != nil && len(req.URL.RawQuery) >= minParamSecret { // shorter, no part is one either
 		secrets = append(secrets, req.URL.RawQuery)
 		secrets = append(secrets, formSecrets(req.URL.RawQuery)...)
 	}

@@ -53,3 +53,58 @@ func TestWithoutSecrets_OtherBodyWholeAndCleanErrorAsItIs(t *testing.T) {
 		t.Errorf("got %v, want the cause as it is", err)
 	}
 }
+
+// A text longer than maxRedactText, such as the 10 MB status line a
+// hostile server has net/http quote, is cut there, and a secret the cut
+// splits reads Redacted whole: none of its start is left. Before, every
+// secret was sought in the whole text, at a cost up to the product of the
+// text's length and the secret's (strings.Index's Rabin-Karp hash is
+// fixed: a server that issued the refresh token the request carries can
+// make every place of its line collide with it, seconds of CPU a failure).
+func TestRedactSecrets_LongTextIsCutAndASecretTheCutSplitsGoesWhole(t *testing.T) {
+	const secret = "SECRETvalue"
+	text := "malformed HTTP response " + strings.Repeat("x", maxRedactText-len("malformed HTTP response ")-3) + secret + strings.Repeat("y", 10<<20)
+	got := RedactSecrets(text, []string{secret}, Redacted)
+	if want := maxRedactText - 3 + len(Redacted) + len("…"); len(got) != want {
+		t.Fatalf("len = %d, want %d: cut at maxRedactText", len(got), want)
+	}
+	if !strings.HasPrefix(got, "malformed HTTP response xxx") || !strings.HasSuffix(got, "xxx"+Redacted+"…") {
+		t.Errorf("got …%q, want the text to the cut with the secret redacted and \"…\"", got[len(got)-40:])
+	}
+	// Cut inside the secret, and also where it starts.
+	for _, before := range []int{maxRedactText - 1, maxRedactText - len(secret) + 1} {
+		got := RedactSecrets(strings.Repeat("x", before)+secret+"tail", []string{secret}, Redacted)
+		if !strings.HasSuffix(got, "x"+Redacted+"…") || strings.Contains(got, "SEC") {
+			t.Errorf("secret at %d: got …%q, want it redacted whole", before, got[max(0, len(got)-40):])
+		}
+	}
+	// A text within the bound, with no secret in it, is returned as it is.
+	if short := strings.Repeat("x", maxRedactText); RedactSecrets(short, []string{secret}, Redacted) != short {
+		t.Error("a text of maxRedactText bytes without a secret changed")
+	}
+}
+
+// A secret that another, longer one holds goes with the longer one; one
+// found where a longer one was is not sought again; each other place of
+// each is redacted.
+func TestRedactSecrets_LongestFirstAndEveryPlace(t *testing.T) {
+	got := RedactSecrets("a=LONGsecretXYZ b=secret c=LONGsecretXYZ", []string{"secret", "LONGsecretXYZ"}, "#")
+	if want := "a=# b=# c=#"; got != want {
+		t.Errorf("got %q, want %q", got, want)
+	}
+}
+
+// A query of fewer than minParamSecret bytes ("?1", a cache buster) is no
+// secret, whole or in its parts: the failure's text keeps the address it
+// would otherwise take pieces of. Before, the whole query was a secret of
+// any length, and every "1" of the address read Redacted.
+func TestRequestErrorText_ShortQueryLeavesTheTextAsItIs(t *testing.T) {
+	req, err := http.NewRequest(http.MethodGet, "https://127.0.0.1:8443/keys?1", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const cause = "dial tcp 127.0.0.1:8443: connect: connection refused"
+	if got := RequestErrorText(&url.Error{Op: "Get", URL: req.URL.String(), Err: errors.New(cause)}, req); got != cause {
+		t.Errorf("got %q, want %q", got, cause)
+	}
+}
