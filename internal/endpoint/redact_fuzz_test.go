@@ -203,8 +203,9 @@ func FuzzRequestSecrets(f *testing.F) {
 			creds := base64.StdEncoding.EncodeToString([]byte(user + ":" + password))
 			want("the Authorization header", "Basic "+creds)
 			want("the credentials", creds)
-			want("the password", password)
-			want("the decoded password", unescaped(password))
+			_, pw, _ := strings.Cut(user+":"+password, ":") // a user's ":" (RFC 7617 forbids it) starts the password
+			want("the password", pw)
+			want("the decoded password", unescaped(pw))
 		}
 	})
 }
