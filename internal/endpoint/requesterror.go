@@ -47,7 +47,8 @@ func WithoutSecrets(err error, req *http.Request, more ...string) error {
 // RedactSecrets returns text with each non-empty secret replaced by mark,
 // also where text quotes it as %q does (net/http quotes the lines it
 // cannot parse so): the longest first, so that one holding another goes
-// whole; a shorter one is not sought where a longer one was. A text
+// whole; secrets whose places overlap go in one mark, leaving nothing of
+// either. A text
 // longer than maxRedactText bytes is cut there, and "…" follows (a
 // secret the cut splits reads mark): a server sets the length of the
 // line net/http quotes (up to 10 MB through http.DefaultTransport), and
@@ -77,10 +78,9 @@ func RedactSecrets(text string, secrets []string, mark string) string {
 	// A secret that starts before end is sought whole, past end when it
 	// runs on, so that one the cut splits is found too.
 	window := text[:min(len(text), end+len(all[0])-1)]
-	found := make([]int, end) // the length of the secret found at each byte, 0 for none
+	var found []span // the places of the secrets found, as found
 	covered := make([]bool, len(window))
 	before := make([]int, len(window)+1) // how many of window's first i bytes a secret found covers
-	hit := false
 	for _, s := range all {
 		for i, c := range covered {
 			before[i+1] = before[i]
@@ -94,39 +94,41 @@ func RedactSecrets(text string, secrets []string, mark string) string {
 				break
 			}
 			from, to := i+j, i+j+len(s)
-			if before[to] > before[from] {
-				i = from + 1 // within one found before: a longer secret's
+			if before[to]-before[from] == len(s) {
+				i = from + 1 // within those found before: a longer secret's
 				continue
 			}
-			found[from], hit = len(s), true
+			found = append(found, span{from, to}) // one it overlaps joins it below
 			for k := from; k < to; k++ {
 				covered[k] = true
 			}
 			i = to
 		}
 	}
-	if !hit && end == len(text) {
+	if len(found) == 0 && end == len(text) {
 		return text
 	}
+	slices.SortFunc(found, func(a, b span) int { return a.from - b.from })
 	var b strings.Builder
-	for i := 0; i < end; {
-		if n := found[i]; n > 0 {
-			b.WriteString(mark)
-			i += n
-			continue
+	at := 0 // the first byte of text not yet written or redacted
+	for k := 0; k < len(found); {
+		from, to := found[k].from, found[k].to
+		for k++; k < len(found) && found[k].from < to; k++ {
+			to = max(to, found[k].to) // overlapping places: one mark
 		}
-		j := i + 1
-		for j < end && found[j] == 0 {
-			j++
-		}
-		b.WriteString(text[i:j])
-		i = j
+		b.WriteString(text[at:from])
+		b.WriteString(mark)
+		at = to
 	}
+	b.WriteString(text[min(at, end):end])
 	if end < len(text) {
 		b.WriteString("…")
 	}
 	return b.String()
 }
+
+// span is the place of a secret in a text, text[from:to].
+type span struct{ from, to int }
 
 // maxRedactText bounds how much of a text RedactSecrets examines and
 // returns: far more than any failure of a request net/http reports,

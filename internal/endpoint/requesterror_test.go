@@ -94,6 +94,28 @@ func TestRedactSecrets_LongestFirstAndEveryPlace(t *testing.T) {
 	}
 }
 
+// Secrets whose places in the text overlap go in one mark, so that
+// nothing of either is left. Before, a shorter one was not sought where a
+// longer one was: what it had outside the longer one's place stayed, and
+// a secret starting with the mark's end ("D]ab") read whole after it.
+func TestRedactSecrets_OverlappingSecretsGoInOneMark(t *testing.T) {
+	for _, tc := range []struct {
+		text    string
+		secrets []string
+		mark    string
+		want    string
+	}{
+		{"a=abcdef b=cdef", []string{"abcd", "cdef"}, "#", "a=# b=#"},
+		{"a=xabcdefgh", []string{"cdef", "abcd", "efgh"}, "#", "a=x#"},
+		{"key: xxxxxD]ab.", []string{"xxxxxD]", "D]ab"}, Redacted, "key: " + Redacted + "."},
+		{"abcd-cdef", []string{"abcd", "cdef"}, "#", "#-#"}, // apart, each its own
+	} {
+		if got := RedactSecrets(tc.text, tc.secrets, tc.mark); got != tc.want {
+			t.Errorf("RedactSecrets(%q, %q) = %q, want %q", tc.text, tc.secrets, got, tc.want)
+		}
+	}
+}
+
 // A query of fewer than minParamSecret bytes ("?1", a cache buster) is no
 // secret, whole or in its parts: the failure's text keeps the address it
 // would otherwise take pieces of. Before, the whole query was a secret of

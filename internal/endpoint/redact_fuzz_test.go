@@ -1,0 +1,230 @@
+package endpoint
+
+import (
+	"encoding/base64"
+	"fmt"
+	"net/http"
+	"slices"
+	"strconv"
+	"strings"
+	"testing"
+	"unicode/utf8"
+)
+
+// Bounds of FuzzRedactSecrets' inputs, so that one runs in milliseconds.
+const (
+	fuzzMaxText   = 4 << 10
+	fuzzMaxSecret = 128
+)
+
+// FuzzRedactSecrets checks what RedactSecrets promises, for any text
+// (placed, when pad is not 0, so that the maxRedactText cut falls pad-1
+// bytes into it, modulo its length) and one to three secrets (n%3+1 of
+// s1, s2, s3):
+//
+//   - which bytes go does not depend on the mark: the text redacted with a
+//     mark of one byte that neither the text nor a secret holds, each of
+//     its marks replaced by Redacted, is the text redacted with Redacted;
+//   - no secret, nor its %q-escaped form, is left whole in what remains of
+//     the text (the output less its marks and "…"): where two overlap in
+//     the text, the longer goes and what the shorter has outside it stays,
+//     but never the whole shorter one. With Redacted for a mark, a secret
+//     can read whole only using a mark's bytes (a secret "D]ab" after
+//     another redacted, "[REDACTED]ab"): it is checked for every secret
+//     that shares no such overlap with Redacted;
+//   - a secret the cut splits goes whole: what is left before "…" does
+//     not end with its start;
+//   - with no secret cut out, the text is as it was, cut at maxRedactText
+//     (a rune it splits left out whole) and "…" after it when longer;
+//   - the output is at most min(len(text), maxRedactText) + k*len(mark) +
+//     len("…") bytes, k the marks written, and k is at most that kept
+//     length over the shortest secret's, rounded up;
+//   - text and secrets in UTF-8 give UTF-8 (a secret that is not may
+//     split a rune of the text, and so may a cut of text that is not).
+//
+// Its seeds, in testdata/fuzz/FuzzRedactSecrets, hold a secret %q
+// escapes, one the cut splits and one starting at it, overlapping
+// secrets, secrets within the mark or ending in its start, empty secrets,
+// text and secrets that are not UTF-8, and runes at the cut.
+func FuzzRedactSecrets(f *testing.F) {
+	f.Fuzz(func(t *testing.T, text string, pad uint16, n uint8, s1, s2, s3 string) {
+		if len(text) > fuzzMaxText || len(s1) > fuzzMaxSecret || len(s2) > fuzzMaxSecret || len(s3) > fuzzMaxSecret {
+			return
+		}
+		if pad != 0 {
+			text = strings.Repeat("x", maxRedactText-int(pad-1)%(len(text)+1)) + text
+		}
+		secrets := []string{s1, s2, s3}[:n%3+1]
+		var sought []string // each non-empty secret and its %q-escaped form
+		for _, s := range secrets {
+			if s != "" {
+				q := strconv.Quote(s)
+				sought = append(sought, s, q[1:len(q)-1])
+			}
+		}
+		out := RedactSecrets(text, secrets, Redacted)
+		if len(sought) == 0 {
+			if out != text {
+				t.Fatalf("no secret, and the text changed: %q", out)
+			}
+			return
+		}
+		mark, ok := absentByte(append([]string{text}, sought...))
+		if !ok {
+			return // every mark of one byte may be read in the text
+		}
+		byteOut := RedactSecrets(text, secrets, mark)
+		if want := strings.ReplaceAll(byteOut, mark, Redacted); out != want {
+			t.Fatalf("the mark changed what was cut out:\n got %s\nwant %s", short(out), short(want))
+		}
+		kept, cut := strings.CutSuffix(byteOut, "…")
+		cut = cut && len(text) > maxRedactText
+		k := strings.Count(kept, mark)
+		rest := strings.Split(kept, mark) // what remains of the text
+		for _, s := range sought {
+			for _, r := range rest {
+				if strings.Contains(r, s) {
+					t.Fatalf("secret %q is left whole in %s", s, short(byteOut))
+				}
+			}
+			if !touches(s, Redacted) && strings.Contains(strings.TrimSuffix(out, "…"), s) {
+				t.Fatalf("secret %q reads whole in %s", s, short(out))
+			}
+		}
+		end := len(text)
+		if cut {
+			end = cutAt(text, maxRedactText)
+			if end > maxRedactText || end < maxRedactText-utf8.UTFMax+1 {
+				t.Fatalf("cut at %d", end)
+			}
+		} else if len(text) > maxRedactText {
+			t.Fatalf("a text of %d bytes is not cut", len(text))
+		}
+		if last := rest[len(rest)-1]; cut {
+			for _, s := range sought {
+				for i := 1; i < len(s) && i <= len(last); i++ {
+					if strings.HasPrefix(text[end-i:], s) && strings.HasSuffix(last, s[:i]) {
+						t.Fatalf("secret %q, split by the cut, leaves %q: %s", s, s[:i], short(byteOut))
+					}
+				}
+			}
+		}
+		if k == 0 && kept != text[:end] {
+			t.Fatalf("nothing cut out, yet the text changed: %s", short(byteOut))
+		}
+		shortest := len(slices.MinFunc(sought, func(a, b string) int { return len(a) - len(b) }))
+		if bound := end + k*len(Redacted) + len("…"); len(out) > bound || k > (end+shortest-1)/shortest {
+			t.Fatalf("%d bytes with %d marks: over %d, or too many marks", len(out), k, bound)
+		}
+		if len(kept)-k > end {
+			t.Fatalf("%d bytes of text kept, over %d", len(kept)-k, end)
+		}
+		if utf8.ValidString(text) && !slices.ContainsFunc(secrets, func(s string) bool { return !utf8.ValidString(s) }) && !utf8.ValidString(out) {
+			t.Fatalf("UTF-8 in, not out: %s", short(out))
+		}
+	})
+}
+
+// short is s quoted, only its last 200 bytes when longer.
+func short(s string) string {
+	if len(s) > 200 {
+		return fmt.Sprintf("…%q (%d bytes)", s[len(s)-200:], len(s))
+	}
+	return strconv.Quote(s)
+}
+
+// absentByte returns a printable ASCII byte that none of texts holds.
+func absentByte(texts []string) (string, bool) {
+	for b := byte('!'); b <= '~'; b++ {
+		if !slices.ContainsFunc(texts, func(s string) bool { return strings.IndexByte(s, b) >= 0 }) {
+			return string(b), true
+		}
+	}
+	return "", false
+}
+
+// touches reports whether s can read in a text holding mark using some of
+// mark's bytes: s within mark, mark within s, or an end of one the other's
+// start.
+func touches(s, mark string) bool {
+	if strings.Contains(mark, s) || strings.Contains(s, mark) {
+		return true
+	}
+	for i := 1; i < len(mark); i++ {
+		if strings.HasPrefix(s, mark[i:]) || strings.HasSuffix(s, mark[:i]) {
+			return true
+		}
+	}
+	return false
+}
+
+// FuzzRequestSecrets checks that RequestSecrets lists, for any query, body
+// (a form or not) and Basic credentials: the query whole (of 4 bytes or
+// more), the value of every parameter of the query and of a form body
+// that is not one of publicParams and decodes to 4 bytes or more, as
+// written and decoded (a bare word being its own value); any other body
+// whole; the Authorization header, its credentials, and the Basic
+// password as written and decoded.
+func FuzzRequestSecrets(f *testing.F) {
+	f.Add("key=API%2Bkey&v=1&BAREword&client_id=svc", "grant_type=refresh_token&refresh_token=R%2B%2Ftok&scope=a+b&code=%41%42", true, "svc", "pa%3Ass:word")
+	f.Add("", `{"assertion":"JSONsecret"}`, false, "", "")
+	f.Add("%zz=%zzzz&x=%41%42%43%44&audience=aud1", "a=b%&c=%ff%fe%fd%fc&=nameless", true, "", "p")
+	f.Fuzz(func(t *testing.T, query, body string, form bool, user, password string) {
+		if len(query)+len(body)+len(user)+len(password) > fuzzMaxText {
+			return
+		}
+		req, err := http.NewRequest(http.MethodPost, "https://idp.example/token", strings.NewReader(body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		req.URL.RawQuery = query
+		if form {
+			req.Header.Set("Content-Type", "application/x-www-form-urlencoded; charset=utf-8")
+		}
+		if user != "" || password != "" {
+			req.SetBasicAuth(user, password)
+		}
+		got := RequestSecrets(req)
+		want := func(what, s string) {
+			if !slices.Contains(got, s) {
+				t.Fatalf("%s %q is not listed in %q", what, s, got)
+			}
+		}
+		if len(query) >= minParamSecret {
+			want("the query", query)
+			wantFormValues(t, query, want)
+		}
+		if form {
+			wantFormValues(t, body, want)
+		} else if body != "" {
+			want("the body", body)
+		}
+		if user != "" || password != "" {
+			creds := base64.StdEncoding.EncodeToString([]byte(user + ":" + password))
+			want("the Authorization header", "Basic "+creds)
+			want("the credentials", creds)
+			_, pw, _ := strings.Cut(user+":"+password, ":") // a user's ":" (RFC 7617 forbids it) starts the password
+			want("the password", pw)
+			want("the decoded password", unescaped(pw))
+		}
+	})
+}
+
+// wantFormValues calls want for each value of form's parameters that
+// RequestSecrets must list, as written and decoded.
+func wantFormValues(t *testing.T, form string, want func(what, s string)) {
+	t.Helper()
+	for _, pair := range strings.Split(form, "&") {
+		name, value, ok := strings.Cut(pair, "=")
+		if !ok {
+			value = name
+		}
+		if publicParams[unescaped(name)] {
+			continue
+		}
+		if dec := unescaped(value); len(dec) >= minParamSecret {
+			want("the value of "+strconv.Quote(name), value)
+			want("the decoded value of "+strconv.Quote(name), dec)
+		}
+	}
+}
