@@ -265,8 +265,9 @@ func (v *Verifier) credentialsPause() time.Duration {
 // already counted pauses nothing more. Before, a 429 or 503 without a
 // wait paused nothing, nor did a 502 or 504 (what a gateway in front of
 // the server, Okta's or a CDN's, answers while the server is down), and
-// every next call asked the server again at once. Any other answer
-// starts the backoff again from a second.
+// every next call asked the server again at once. Any other answer, to a
+// request sent since the last step, starts the backoff again from a
+// second (backoff.reset).
 func (v *Verifier) statusError(resp *http.Response, gen uint64) error {
 	if d, header := httpheader.Wait(resp, v.s.Now()); d > 0 {
 		v.backoff.reset(gen)

@@ -43,7 +43,7 @@ type Verifier struct {
 	n          counters        // for Stats
 	failLog    failureLog      // bounds the records of failed requests
 	random     func() float64  // jitter.Random: a positive answer's lifetime is jittered
-	retryUntil atomic.Int64    // Unix ns (wall) a 429's or 503's pause ends: see retryLeft
+	retryUntil atomic.Int64    // Unix ns (wall) the endpoint's pause ends (Retry-After, backoff, invalid_client): see retryLeft
 	backoff    backoff         // the pause of 429s and 503s that say not how long, 502s, 504s and network failures: see backoff
 	// afterFunc runs f after d, unless the stop it returns (which reports
 	// whether it did stop f) is called first: time.AfterFunc, or a test's
