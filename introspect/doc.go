@@ -68,9 +68,12 @@
 //     active are asked about again outside that bound. A 429 or 503 with
 //     a Retry-After, or a 429 with Okta's X-Rate-Limit-Reset instead,
 //     pauses all requests until it ends, at most a minute; one with
-//     neither backs off: it pauses them for a second, doubled for each
-//     consecutive burst of such answers up to a minute, and shortened by
-//     up to a tenth at random; a 401 or 403 saying invalid_client in its
+//     neither, a gateway's 502 or 504, and an endpoint unreachable (or
+//     timing out) twice in a row back off: they pause them for a second,
+//     doubled for each consecutive burst of such failures up to a minute,
+//     and shortened by up to a tenth at random, until a usable answer to a
+//     request sent since the last step (not a malformed 200) starts the
+//     backoff again; a 401 or 403 saying invalid_client in its
 //     body (this service's credentials refused) pauses them for 10
 //     seconds (Cache.NegativeTTL), from when that body has been read.
 //   - A JWT that fails local verification in Combined is not introspected.

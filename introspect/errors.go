@@ -35,7 +35,8 @@ func (inactiveError) Error() string { return "introspect: token is not active" }
 // response, or redirected; or the request was not sent, for
 // Config.MaxRequestRate or within the Retry-After of an earlier 429 or 503
 // answer, an earlier 429's X-Rate-Limit-Reset, the backoff after 429 or
-// 503 answers with neither (a second, doubling per consecutive burst), or
+// 503 answers with neither, 502 or 504 answers, or network failures from
+// the second burst in a row (a second, doubling per consecutive burst), or
 // the Cache.NegativeTTL after an earlier 401 or 403 invalid_client answer
 // (at most a minute: see Stats.RateLimited); or the Verifier or Combined was not built by its
 // constructor (see Verifier). None of these is the caller's fault, so

@@ -176,14 +176,6 @@ func TestVerify_FloodOfFailingRequestsLogsOneWarningAMinute(t *testing.T) {
 			w.Header().Set("Content-Type", "application/json")
 			fmt.Fprintf(w, `{"active":false,"x":%q}`, huge)
 		}, func(c *introspect.Config) { c.MaxResponseSize = 1024 }},
-		{"connection refused", nil, func(c *introspect.Config) {
-			ln, err := net.Listen("tcp", "127.0.0.1:0")
-			if err != nil {
-				t.Fatal(err)
-			}
-			c.Endpoint = "http://" + ln.Addr().String()
-			ln.Close() // nothing listens there now
-		}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			clk := newClock()
@@ -201,6 +193,51 @@ func TestVerify_FloodOfFailingRequestsLogsOneWarningAMinute(t *testing.T) {
 				t.Fatalf("Stats.Failures = %d, want %d", got, n+2)
 			}
 		})
+	}
+}
+
+// refusedEndpoint sets c's Endpoint to a loopback address where nothing
+// listens: every request is refused by the network.
+func refusedEndpoint(t *testing.T) func(*introspect.Config) {
+	return func(c *introspect.Config) {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		c.Endpoint = "http://" + ln.Addr().String()
+		ln.Close() // nothing listens there now
+	}
+}
+
+// TestVerify_UnreachableEndpointLogsOneWarningAMinuteWhileBackingOff: a
+// flood of made-up tokens while the endpoint refuses connections sends
+// two requests (the first failure is forgiven: see
+// TestVerify_NetworkFailuresBackOffFromTheSecondBurst) and then backs
+// off, so the next ones are sent at 1, 3, 7, 15 and 31 s, and the one at
+// 63 s, past the minute, logs the next record, saying the 6 not logged.
+// (It was a row of TestVerify_FloodOfFailingRequestsLogsOneWarningAMinute,
+// each of whose failures was a request, until network failures backed off.)
+func TestVerify_UnreachableEndpointLogsOneWarningAMinuteWhileBackingOff(t *testing.T) {
+	const n = 50
+	clk := newClock()
+	v, logs := failingVerifier(t, &switchable{}, clk, refusedEndpoint(t))
+	flood(t, v, "first", n)
+	oneFailure(t, logs, slog.LevelWarn, 0, "for the first flood")
+	if st := v.Stats(); st.Failures != 2 || st.RateLimited != n-2 {
+		t.Fatalf("Failures %d, RateLimited %d, want 2 and %d", st.Failures, st.RateLimited, n-2)
+	}
+	for i, d := range []time.Duration{1, 2, 4, 8, 16} {
+		clk.Advance(d * time.Second)
+		flood(t, v, fmt.Sprint("step-", i), 1)
+	}
+	if recs := failedAt(t, logs.take(), slog.LevelWarn); len(recs) != 0 {
+		t.Fatalf("%d records within the minute, want none", len(recs))
+	}
+	clk.Advance(32 * time.Second)
+	flood(t, v, "past-the-minute", 1)
+	oneFailure(t, logs, slog.LevelWarn, 6, "past the minute")
+	if st := v.Stats(); st.Failures != 8 {
+		t.Fatalf("Failures %d, want 8: every request sent failed", st.Failures)
 	}
 }
 

@@ -153,9 +153,9 @@ func (s *knownSet) clear() {
 	s.mu.Unlock()
 }
 
-// backoffFirst is the pause after the first burst of 429 or 503 answers
-// that say not how long to wait (see backoff); each consecutive burst
-// doubles it, up to maxRetryAfter.
+// backoffFirst is the pause after the first burst of answers that back
+// off (see backoff); each consecutive burst doubles it, up to
+// maxRetryAfter.
 const backoffFirst = time.Second
 
 // backoffQuiet is how long after its last step a backoff starts again
@@ -166,61 +166,96 @@ const backoffQuiet = 2 * time.Minute
 // doubled as often, reaches maxRetryAfter (2^6 s is more than a minute).
 const backoffMaxSteps = 6
 
-// backoff is the pause a 429 or 503 answer begins when it has neither a
-// usable Retry-After nor an X-Rate-Limit-Reset (see Verifier.statusError):
-// backoffFirst, doubled for each consecutive burst of such answers, at
-// most maxRetryAfter. A burst is the answers to the requests sent before
-// the pause its first one begins is recorded (gen): the requests in
-// flight together when an overloaded server starts refusing them count as
-// one step, not as many.
-// Any other answer from the endpoint, backoffQuiet without a step, or a
-// clock set back before the last step starts it again from backoffFirst;
-// a request that got no answer (unreachable, timed out) does neither.
+// backoff is the pause begun by an answer that says the endpoint is
+// overloaded or down without saying for how long (see Verifier.statusError):
+// a 429 or 503 with neither a usable Retry-After nor an X-Rate-Limit-Reset,
+// or a 502 or 504 (a gateway's: the server behind it did not answer); and
+// by a request that got no answer (unreachable, refused, timed out, its
+// answer broken off: see Verifier.networkError). It is backoffFirst,
+// doubled for each consecutive burst of such failures, at most
+// maxRetryAfter. A burst is the answers to the requests sent before the
+// pause its first one begins is recorded (gen): the requests in flight
+// together when an overloaded server starts refusing them count as one
+// step, not as many. A burst of network failures whose backoff has not
+// begun (no step since it was last started again) is forgiven: it moves
+// gen, pausing nothing, and only the next, of requests sent after it,
+// takes the first step. So one transient failure (a connection reset, a
+// load balancer's restart) pauses nothing, while an endpoint that stays
+// unreachable is asked again after 1, 2, 4 … 60 s, not at MaxRequestRate.
+//
+// A usable answer (see reset: a 200 whose body the Verifier could read,
+// a 401 or 403, another status that does not back off, or a 429 or 503
+// whose Retry-After or X-Rate-Limit-Reset decides), backoffQuiet without
+// a step, or a clock set back before the last step starts it again from
+// backoffFirst; a 200 whose body is unusable (not JSON, too large,
+// malformed) does neither. Only an answer to a request sent in the
+// current generation counts, for both: one sent before the last step, or
+// while it recorded its pause, answers for a server as it was before that
+// burst (see current).
 // Its lock is never held while user code runs (Config.Now, which
 // recording a step's pause reads): see step.
 type backoff struct {
 	mu       sync.Mutex
 	steps    int       // consecutive bursts counted, at most backoffMaxSteps
+	forgiven bool      // a burst of network failures was forgiven since the backoff started again
 	gen      uint64    // moved by each step once its pause is recorded: see sent
 	stepping bool      // a step is recording its pause: gen has not moved yet
-	last     time.Time // when the last step was taken
+	last     time.Time // when the last step (or forgiven burst) was taken
 }
 
-// sent returns what a request about to be sent passes to step with its
-// answer: the generation of the burst it belongs to. Read it before
-// checking for a pause (Verifier.paused): step records its pause before
-// it lets sent read the generation it moved to, so a request that reads
-// that one sees the pause and is not sent, and one sent without seeing it
-// read the generation before, and its answer is of that step's burst.
+// sent returns what a request about to be sent passes to step or reset
+// with its answer: the generation of the burst it belongs to. Read it
+// before checking for a pause (Verifier.paused): step records its pause
+// before it lets sent read the generation it moved to, so a request that
+// reads that one sees the pause and is not sent, and one sent without
+// seeing it read the generation before, and its answer is of that step's
+// burst.
 func (b *backoff) sent() uint64 {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	return b.gen
 }
 
-// step records, at now, an answer asking to wait without saying how long,
-// to a request sent at generation gen (see sent): unless a step was taken
-// since that request was sent, or is being taken (the answer is one of
-// that step's burst), it takes the next step, and has record record the
-// step's pause, before the generation it moves to can be read. It returns
-// the pause record returned, or 0 for none. record runs without b's lock
-// (it reads Config.Now, which may block or call anything): meanwhile sent
-// still returns the generation before, and the answer to a request sent
-// at it is of this step's burst, since it was sent before the pause began.
-// (Before, record ran under the lock, so a Config.Now that blocked held
-// every request about to be sent in sent.)
-func (b *backoff) step(gen uint64, now time.Time, record func(time.Duration) time.Duration) time.Duration {
+// current reports whether the answer to a request sent at generation gen
+// (see sent) is of the current one: no step was taken since that request
+// was sent, nor is being taken. Any other is of a burst already counted
+// (step), or a straggler that says how the server was before the last
+// step began (reset). b.mu is held.
+func (b *backoff) current(gen uint64) bool {
+	return gen == b.gen && !b.stepping
+}
+
+// step records, at now, a failure that backs off, of a request sent at
+// generation gen (see sent): unless it is not current (the failure is one
+// of a burst already counted), it takes the next step, and has record
+// record the step's pause, before the generation it moves to can be read.
+// It returns the pause record returned, or 0 for none. A network failure
+// (network) that finds the backoff started again and not yet forgiven is
+// forgiven instead: the generation moves, and nothing pauses (see
+// backoff). record runs without b's lock (it reads Config.Now, which may
+// block or call anything): meanwhile sent still returns the generation
+// before, and the answer to a request sent at it is of this step's burst,
+// since it was sent before the pause began. (Before, record ran under the
+// lock, so a Config.Now that blocked held every request about to be sent
+// in sent.)
+func (b *backoff) step(gen uint64, now time.Time, network bool, record func(time.Duration) time.Duration) time.Duration {
 	b.mu.Lock()
-	if gen != b.gen || b.stepping {
+	if !b.current(gen) {
 		b.mu.Unlock()
 		return 0
 	}
 	if now.Before(b.last) || now.Sub(b.last) >= backoffQuiet {
-		b.steps = 0
+		b.steps, b.forgiven = 0, false
+	}
+	b.last = now
+	if network && b.steps == 0 && !b.forgiven {
+		b.forgiven = true
+		b.gen++
+		b.mu.Unlock()
+		return 0
 	}
 	d := min(backoffFirst<<b.steps, maxRetryAfter)
 	b.steps = min(b.steps+1, backoffMaxSteps)
-	b.last = now
 	b.stepping = true
 	b.mu.Unlock()
 	defer func() { // even if record panics: a step left stepping would be the last
@@ -232,10 +267,17 @@ func (b *backoff) step(gen uint64, now time.Time, record func(time.Duration) tim
 	return record(d)
 }
 
-// reset starts the backoff again from backoffFirst: the endpoint gave
-// another answer. A pause already begun runs to its end.
-func (b *backoff) reset() {
+// reset starts the backoff again from backoffFirst: the endpoint gave a
+// usable answer to a request sent at generation gen (see sent). An answer
+// that is not current (see current) resets nothing: a request sent before
+// the last step, answered after it, says nothing of the server since.
+// (Before, any answer reset it, so a straggler's 200 answered after an
+// overloaded server's first 429s started every next burst's pause from a
+// second again.) A pause already begun runs to its end.
+func (b *backoff) reset(gen uint64) {
 	b.mu.Lock()
-	b.steps = 0
+	if b.current(gen) {
+		b.steps, b.forgiven = 0, false
+	}
 	b.mu.Unlock()
 }

@@ -22,8 +22,11 @@ import (
 
 // post sends one introspection request for token, sent at backoff
 // generation gen (see backoff.sent), bounded by
-// Config.Timeout, and returns the body of a 200 answer. Every failure,
-// including the timeout, is ErrUnavailable and logged, except that ctx's own
+// Config.Timeout, and returns the body of a 200 answer, which it leaves
+// to its caller to count as usable (backoff.reset) once interpreted. Every
+// failure, including the timeout, is ErrUnavailable and logged; one of
+// the network (see networkError), or a status that says the endpoint is
+// overloaded or down (see statusError), backs off. Except that ctx's own
 // error is returned, unlogged, when ctx ended (the request was abandoned by
 // its callers or by Close). The text of a failure is clipped, and holds
 // neither the token nor the client credentials, as written or
@@ -58,14 +61,15 @@ func (v *Verifier) post(ctx context.Context, token string, gen uint64) ([]byte, 
 		if ctx.Err() != nil {
 			return nil, ctx.Err()
 		}
-		return nil, v.fail(ctx, failNetwork, unavailable("request failed: %s", endpoint.RequestErrorText(err, req, v.s.clientSecret())))
+		return nil, v.fail(ctx, failNetwork, v.networkError(gen, "request failed: %s", endpoint.RequestErrorText(err, req, v.s.clientSecret())))
 	}
 	defer resp.Body.Close()
 	switch resp.StatusCode {
 	case http.StatusOK:
-		v.backoff.reset()
+		// Not a usable answer yet: the backoff starts again only once
+		// its body has been read and interpreted (Verifier.introspect).
 	case http.StatusUnauthorized, http.StatusForbidden:
-		v.backoff.reset()
+		v.backoff.reset(gen)
 		return nil, v.refused(ctx, resp, cancel)
 	default:
 		// A 429's or 503's pause is recorded (statusError) as soon as its
@@ -91,7 +95,7 @@ func (v *Verifier) post(ctx context.Context, token string, gen uint64) ([]byte, 
 		if ctx.Err() != nil {
 			return nil, ctx.Err()
 		}
-		return nil, v.fail(ctx, failNetwork, unavailable("reading the response: %s", endpoint.RequestErrorText(err, req, v.s.clientSecret())))
+		return nil, v.fail(ctx, failNetwork, v.networkError(gen, "reading the response: %s", endpoint.RequestErrorText(err, req, v.s.clientSecret())))
 	case int64(len(body)) > v.s.MaxResponseSize:
 		return nil, v.fail(ctx, failOversized, unavailable("response larger than MaxResponseSize"))
 	}
@@ -198,7 +202,7 @@ func (v *Verifier) refused(ctx context.Context, resp *http.Response, cancel cont
 		d := v.credentialsPause()
 		v.pause(d)
 		return v.fail(ctx, failCredentials, unavailable(
-			"the endpoint refused this service's client credentials (status %d, invalid_client): check ClientID, ClientSecret and AuthMethod; no request for %v", resp.StatusCode, d))
+			"the endpoint refused this service's client credentials (status %d, invalid_client): check ClientID, ClientSecret and AuthMethod; no request for %v", resp.StatusCode, pauseText(d)))
 	}
 	// Not said to be the credentials: a proxy's or a firewall's refusal of
 	// this one request, which the token may have provoked, must not pause
@@ -251,34 +255,76 @@ func (v *Verifier) credentialsPause() time.Duration {
 // httpheader.MillisecondsFrom on), also pauses the requests, which the
 // server would refuse meanwhile: none is sent until it ends, at most
 // maxRetryAfter on. A 429 or 503 with neither (or whose Retry-After is
-// unparsable, 0 or past, or whose X-Rate-Limit-Reset is not after now)
-// backs off (see backoff): it pauses the requests for a second, doubled
-// for each consecutive burst of such answers up to maxRetryAfter, and
-// brought forward by up to a tenth at random (jitter.Earlier), so that
-// replicas refused together do not all ask again in one instant; one of a
-// burst already counted pauses nothing more. Before, such an answer paused
-// nothing, and every next call asked the server again at once. Any other
-// answer starts the backoff again from a second.
+// unparsable, 0 or past, or whose X-Rate-Limit-Reset is not after now),
+// and a 502 or 504 whatever its headers (a gateway's Retry-After is not
+// read: RFC 9110 gives it meaning on a 503 only), back off (see
+// backoff): they pause the requests for a second, doubled for each
+// consecutive burst of such answers up to maxRetryAfter, and brought
+// forward by up to a tenth at random (jitter.Earlier), so that replicas
+// refused together do not all ask again in one instant; one of a burst
+// already counted pauses nothing more. Before, a 429 or 503 without a
+// wait paused nothing, nor did a 502 or 504 (what a gateway in front of
+// the server, Okta's or a CDN's, answers while the server is down), and
+// every next call asked the server again at once. Any other answer, to a
+// request sent since the last step, starts the backoff again from a
+// second (backoff.reset).
 func (v *Verifier) statusError(resp *http.Response, gen uint64) error {
-	now := v.s.Now()
-	if d, header := httpheader.Wait(resp, now); d > 0 {
-		v.backoff.reset()
+	if d, header := httpheader.Wait(resp, v.s.Now()); d > 0 {
+		v.backoff.reset(gen)
 		d = min(d, maxRetryAfter)
 		v.pause(d)
-		return unavailable("endpoint answered status %d: no request for %v, as its %s says", resp.StatusCode, d, header)
+		return unavailable("endpoint answered status %d: no request for %v, as its %s says", resp.StatusCode, pauseText(d), header)
 	}
-	if resp.StatusCode != http.StatusTooManyRequests && resp.StatusCode != http.StatusServiceUnavailable {
-		v.backoff.reset()
-		return unavailable("endpoint answered status %d", resp.StatusCode)
+	switch resp.StatusCode {
+	case http.StatusTooManyRequests, http.StatusServiceUnavailable:
+		return v.backOff(gen, false, fmt.Sprintf("endpoint answered status %d without a usable Retry-After or X-Rate-Limit-Reset", resp.StatusCode))
+	case http.StatusBadGateway, http.StatusGatewayTimeout:
+		return v.backOff(gen, false, fmt.Sprintf("endpoint answered status %d (a gateway's: the server behind it did not answer)", resp.StatusCode))
 	}
-	if d := v.backoff.step(gen, now, func(d time.Duration) time.Duration {
+	v.backoff.reset(gen)
+	return unavailable("endpoint answered status %d", resp.StatusCode)
+}
+
+// networkError is the error of a request sent at backoff generation gen
+// that got no usable answer from the network (unreachable, refused, timed
+// out, its answer broken off), said by format and args, which hold no
+// secret (endpoint.RequestErrorText): it backs off (see backoff), but
+// for the first burst of such failures since the backoff started again,
+// which is forgiven, so that one transient failure pauses nothing. Before,
+// no network failure paused anything, so an endpoint that was down was
+// asked again by every call, at MaxRequestRate at most.
+func (v *Verifier) networkError(gen uint64, format string, args ...any) error {
+	return v.backOff(gen, true, fmt.Sprintf(format, args...))
+}
+
+// backOff takes a backoff step for a failure, said by what, of a request
+// sent at generation gen, a network failure when network is set (see
+// backoff.step), records the step's pause, jittered, and returns the
+// failure's error, which says how long it pauses requests, if it does.
+func (v *Verifier) backOff(gen uint64, network bool, what string) error {
+	d := v.backoff.step(gen, v.s.Now(), network, func(d time.Duration) time.Duration {
 		d = jitter.Earlier(d, v.random())
 		v.pause(d)
 		return d
-	}); d > 0 {
-		return unavailable("endpoint answered status %d without a usable Retry-After or X-Rate-Limit-Reset: backing off, no request for %v", resp.StatusCode, d)
+	})
+	switch {
+	case d > 0:
+		return unavailable("%s: backing off, no request for %v", what, pauseText(d))
+	case network:
+		return unavailable("%s", what)
 	}
-	return unavailable("endpoint answered status %d without a usable Retry-After or X-Rate-Limit-Reset: backing off", resp.StatusCode)
+	return unavailable("%s: backing off", what)
+}
+
+// pauseText is pause d as an error says it: rounded up to the
+// millisecond, so that neither a jittered pause (987.654321ms) nor what is
+// left of one is said to the nanosecond, and one that is not over is never
+// said to run 0s. (Before, errors said it to the nanosecond.)
+func pauseText(d time.Duration) time.Duration {
+	if r := d % time.Millisecond; r > 0 {
+		d += time.Millisecond - r
+	}
+	return d
 }
 
 // response is a decoded introspection response.

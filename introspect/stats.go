@@ -54,8 +54,9 @@ type Stats struct {
 	// RateLimited counts requests not sent because they would have
 	// exceeded Config.MaxRequestRate, or fell within the Retry-After of a
 	// 429 or 503 answer (or a 429's X-Rate-Limit-Reset, the backoff after
-	// a 429 or 503 with neither, or the Cache.NegativeTTL after a 401 or
-	// 403 invalid_client; at most a minute): their tokens failed with ErrUnavailable. Not counted in
+	// a 429 or 503 with neither, a 502 or 504, or network failures, or the
+	// Cache.NegativeTTL after a 401 or 403 invalid_client; at most a
+	// minute): their tokens failed with ErrUnavailable. Not counted in
 	// Requests or Failures.
 	RateLimited int64
 }

@@ -43,8 +43,8 @@ type Verifier struct {
 	n          counters        // for Stats
 	failLog    failureLog      // bounds the records of failed requests
 	random     func() float64  // jitter.Random: a positive answer's lifetime is jittered
-	retryUntil atomic.Int64    // Unix ns (wall) a 429's or 503's pause ends: see retryLeft
-	backoff    backoff         // the pause of 429s and 503s that say not how long: see statusError
+	retryUntil atomic.Int64    // Unix ns (wall) the endpoint's pause ends (Retry-After, backoff, invalid_client): see retryLeft
+	backoff    backoff         // the pause of 429s and 503s that say not how long, 502s, 504s and network failures: see backoff
 	// afterFunc runs f after d, unless the stop it returns (which reports
 	// whether it did stop f) is called first: time.AfterFunc, or a test's
 	// clock. It bounds the reading of a refused answer's body (readRefused).
@@ -604,6 +604,12 @@ func (v *Verifier) introspect(ctx context.Context, token string, limited bool) (
 	if err == nil {
 		claims, err = v.interpret(ctx, body)
 		if !errors.Is(err, ErrUnavailable) {
+			// A usable answer: the backoff starts again, unless the
+			// request was sent before its last step (backoff.reset). A
+			// 200 whose body was unusable (not JSON, too large,
+			// malformed: ErrUnavailable) does not count. (Before, any
+			// 200 did, as soon as its status came.)
+			v.backoff.reset(gen)
 			v.answered(ctx)
 		}
 	}
@@ -683,7 +689,7 @@ func (v *Verifier) paused(now time.Time) error {
 		return nil
 	}
 	v.n.limited.Add(1)
-	return unavailable("the endpoint's pause (Retry-After, X-Rate-Limit-Reset, backoff after a 429 or 503 without either, or refused client credentials) runs %v more, request not sent", d)
+	return unavailable("the endpoint's pause (Retry-After, X-Rate-Limit-Reset, backoff after a 429 or 503 without either, a 502 or 504, or network failures, or refused client credentials) runs %v more, request not sent", pauseText(d))
 }
 
 // retryLeft returns how long the latest Retry-After still runs at now: 0

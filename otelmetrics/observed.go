@@ -56,7 +56,7 @@ func newObserved(meter metric.Meter) (*observed, error) {
 		{&o.iInactive, "grpcauth.introspection.inactive", "{response}", "Introspection answers saying the token is not active."},
 		{&o.iCoalesced, "grpcauth.introspection.coalesced", "{call}", "Verifications that shared an introspection request already in flight."},
 		{&o.iMalformed, "grpcauth.introspection.malformed", "{token}", "Tokens refused for their form without an introspection request."},
-		{&o.iRateLimited, "grpcauth.introspection.rate_limited", "{request}", "Introspection requests not sent because they would have exceeded MaxRequestRate, or fell within the pause (at most a minute) that the authorization server's 429 or 503 asked for with Retry-After, or its 429 with X-Rate-Limit-Reset; their tokens failed as unavailable."},
+		{&o.iRateLimited, "grpcauth.introspection.rate_limited", "{request}", "Introspection requests not sent because they would have exceeded MaxRequestRate, or fell within a pause (at most a minute): the Retry-After of the authorization server's 429 or 503, its 429's X-Rate-Limit-Reset, the backoff after its 429s or 503s with neither, a gateway's 502s or 504s, or network failures, or its invalid_client refusal; their tokens failed as unavailable."},
 	}
 	for _, c := range counters {
 		var err error
