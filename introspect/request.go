@@ -33,7 +33,8 @@ import (
 // form-encoded (endpoint.RequestErrorText; the token as a value of the
 // request's form, so that one of fewer than 4 bytes, which is no
 // credential, stays: a caller's "e" would otherwise have every "e" of
-// the text read [REDACTED]):
+// the text read [REDACTED]; a client secret that short withholds a text
+// holding it whole, endpoint.WithheldText):
 // net/http may quote what the server sent at length, the request echoed
 // included, and the error reaches every refused call's decision. The body of an
 // answer refused by its status (but 401 and 403: see refused) or, on a

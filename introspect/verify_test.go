@@ -1306,3 +1306,37 @@ func TestVerify_ClientClaimsThatDisagreeAreRefusedAsSuch(t *testing.T) {
 		t.Fatalf("client_id and azp agreeing: %q, %v, want %q accepted", c.ClientID(), err, grpcauthtest.DefaultClientID)
 	}
 }
+
+// A client secret too short to cut out where it stands (under
+// endpoint.MinSecret bytes), which a server echoes into a line net/http
+// quotes, withholds the failure's text from the error and the log, with
+// either AuthMethod, rather than take each of its bytes out of the rest
+// (as before: every "k9" of the text, the secret's length and places
+// told). The echo holds the secret as the form carries it and as a
+// server decoding the Basic credentials would show it.
+func TestVerify_ShortClientSecretWithholdsTheFailuresText(t *testing.T) {
+	const secret = "k9"
+	for _, method := range []introspect.AuthMethod{introspect.ClientSecretBasic, introspect.ClientSecretPost} {
+		t.Run(fmt.Sprint(method), func(t *testing.T) {
+			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				b, _ := io.ReadAll(r.Body)
+				_, pw, _ := r.BasicAuth()
+				echotest.RawAnswer(w, "HTTP/1.1 200 OK\r\n"+string(b)+" pw="+pw+" k9k9\r\nContent-Length: 0\r\n\r\n")
+			}))
+			defer srv.Close()
+			logs := &syncBuffer{}
+			v := newVerifier(t, introspect.Config{Endpoint: srv.URL, Issuer: "https://issuer.example", ClientID: "rs",
+				ClientSecret: secret, AuthMethod: method, Audiences: []string{"a"},
+				Logger: slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))})
+			_, err := v.VerifyAccessToken(context.Background(), "TOKENmarker0123456789")
+			if err == nil {
+				t.Fatal("accepted")
+			}
+			for _, out := range []string{err.Error(), logs.String()} {
+				if strings.Contains(out, secret) || strings.Contains(out, "TOKENmarker") || !strings.Contains(out, "[text withheld") {
+					t.Errorf("want the text withheld, with no %q: %s", secret, out)
+				}
+			}
+		})
+	}
+}

@@ -562,11 +562,13 @@ func (m *nonceMap) set(server, nonce string) {
 //
 // A failure of the request (the base's error) names none of the secrets
 // the request carried: the form's values but the public ones (grant_type,
-// client_id, scope and the like) and those under 4 bytes, so the client
-// secret, a refresh token,
+// client_id, scope and the like) and, but a credential's, those under 4
+// bytes, so the client secret, a refresh token,
 // an authorization code or a client assertion; the Authorization header's
 // credentials; the DPoP proof. Each reads "[REDACTED]", as written and
-// decoded, in the text of every error of the failure's tree, which
+// decoded (a text holding a credential of fewer than 4 bytes reads
+// endpoint.WithheldText), in the text, clipped to endpoint.MaxErrorText
+// bytes, of every error of the failure's tree, which
 // errors.Is and errors.As still search but for the errors so replaced
 // (see withoutRequestSecrets). net/http quotes a status or header line it
 // cannot parse in its error, so that a token endpoint, or a proxy, that

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/base64"
 	"errors"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -17,6 +18,7 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
+	"github.com/grpcauth/grpcauth/internal/endpoint"
 	"github.com/grpcauth/grpcauth/internal/endpoint/echotest"
 	"github.com/grpcauth/grpcauth/tokencreds"
 )
@@ -138,5 +140,37 @@ func TestDPoPTransport_ShortParameterLeavesARefusedConnectionAnOutage(t *testing
 	}
 	if all := strings.Join(errorTexts(err), "\n"); !strings.Contains(all, "127.0.0.1") {
 		t.Errorf("the cause lost the endpoint's address:\n%s", all)
+	}
+}
+
+// A token endpoint that echoes the token request into a header line
+// padded to 256 KiB gets no more than about endpoint.MaxErrorText bytes
+// of it into the text of any error of the call's cause: each error whose
+// text held a secret is clipped after the secrets are out, as the
+// introspection verifier and the key set clip theirs. Before, the
+// redacted cause held the whole line (up to 64 KiB redacted, more for the
+// errors that wrap it), a log line as long as the server chose.
+func TestDPoPTransport_LongEchoedLineIsClippedInTheCause(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b, _ := io.ReadAll(r.Body)
+		echotest.RawAnswer(w, "HTTP/1.1 200 OK\r\n"+string(b)+strings.Repeat(" padding", 32<<10)+"\r\n\r\n")
+	}))
+	defer srv.Close()
+	signer := newSigner(t)
+	hc := &http.Client{Transport: tokencreds.NewDPoPTransport(signer, nil)}
+	cc := clientcredentials.Config{ClientID: "svc", ClientSecret: clientSecret, TokenURL: srv.URL + "/token", AuthStyle: oauth2.AuthStyleInParams}
+	_, err := tokencreds.NewDPoP(cc.TokenSource(context.WithValue(context.Background(), oauth2.HTTPClient, hc)), signer).GetRequestMetadata(localCall())
+	if err == nil {
+		t.Fatal("no error")
+	}
+	texts := errorTexts(err)
+	all := strings.Join(texts, "\n")
+	if !strings.Contains(all, "malformed") || !strings.Contains(all, "[REDACTED]") || strings.Contains(all, clientSecret) {
+		t.Errorf("cause does not show the echo redacted:\n%.2000s", all)
+	}
+	for _, s := range texts {
+		if len(s) > 2*endpoint.MaxErrorText {
+			t.Errorf("an error's text is %d bytes, want it clipped near %d: %.200s…", len(s), endpoint.MaxErrorText, s)
+		}
 	}
 }

@@ -822,14 +822,21 @@ func withoutUserInfo(err error) error {
 
 // withoutTexts returns the error at the root of tree (errorTree's, whole)
 // with each of secrets, as it is and as %q quotes it, replaced by mark in
-// the text of every error of the tree (endpoint.RedactSecrets): each
+// the text of every error of the tree (endpoint.RedactSecrets), clipped
+// then to endpoint.MaxErrorText bytes, as the introspection verifier and
+// the key set clip theirs (a server chooses the length of a line net/http
+// quotes, and a cleaned text would otherwise keep up to 64 KiB of it): each
 // *url.Error whose URL holds one, or that wraps an error replaced so, by a
 // copy with the URL so cleaned (and url.Parse's reason withheld, as
 // withoutUserInfo says), and each other error whose text holds one, or
-// that wraps one replaced so, by a scrubbedError. An error none of whose
-// tree holds one is returned as it is.
+// that wraps one replaced so, by a scrubbedError (so too an error whose
+// text is longer than endpoint.MaxErrorText, or whose URL is). An error
+// none of whose tree holds one, and none of whose texts is that long, is
+// returned as it is.
 func withoutTexts(tree []treeError, secrets []string, mark string) error {
-	without := func(s string) string { return endpoint.RedactSecrets(s, secrets, mark) }
+	without := func(s string) string {
+		return endpoint.Clip(endpoint.RedactSecrets(s, secrets, mark), endpoint.MaxErrorText)
+	}
 	// A wrapped error comes after its wrapper: clean it first.
 	clean, replaced := make([]error, len(tree)), make([]bool, len(tree))
 	for i := len(tree) - 1; i >= 0; i-- {

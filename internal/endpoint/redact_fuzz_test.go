@@ -22,16 +22,21 @@ const (
 // bytes into it, modulo its length) and one to three secrets (n%3+1 of
 // s1, s2, s3):
 //
+//   - it is what maskedText, the promise written the slow way, makes:
+//     every byte that a place of a secret or of its %q-escaped form
+//     starting before the cut covers is masked, also where places
+//     overlap (the secret itself: "abab" in "ababab"), and so is the
+//     rest of a UTF-8 character of which one is; each run of masked bytes
+//     reads one mark; a text holding a secret of fewer than MinSecret
+//     bytes is WithheldText;
 //   - which bytes go does not depend on the mark: the text redacted with a
 //     mark of one byte that neither the text nor a secret holds, each of
 //     its marks replaced by Redacted, is the text redacted with Redacted;
 //   - no secret, nor its %q-escaped form, is left whole in what remains of
-//     the text (the output less its marks and "…"): where two overlap in
-//     the text, the longer goes and what the shorter has outside it stays,
-//     but never the whole shorter one. With Redacted for a mark, a secret
-//     can read whole only using a mark's bytes (a secret "D]ab" after
-//     another redacted, "[REDACTED]ab"): it is checked for every secret
-//     that shares no such overlap with Redacted;
+//     the text (the output less its marks and "…"). With Redacted for a
+//     mark, a secret can read whole only using a mark's bytes (a secret
+//     "D]ab" after another redacted, "[REDACTED]ab"): it is checked for
+//     every secret that shares no such overlap with Redacted;
 //   - a secret the cut splits goes whole: what is left before "…" does
 //     not end with its start;
 //   - with no secret cut out, the text is as it was, cut at maxRedactText
@@ -39,13 +44,15 @@ const (
 //   - the output is at most min(len(text), maxRedactText) + k*len(mark) +
 //     len("…") bytes, k the marks written, and k is at most that kept
 //     length over the shortest secret's, rounded up;
-//   - text and secrets in UTF-8 give UTF-8 (a secret that is not may
-//     split a rune of the text, and so may a cut of text that is not).
+//   - a text in UTF-8 gives UTF-8, whatever the secrets (one that is not
+//     UTF-8 may start or end inside a character of the text).
 //
 // Its seeds, in testdata/fuzz/FuzzRedactSecrets, hold a secret %q
 // escapes, one the cut splits and one starting at it, overlapping
-// secrets, secrets within the mark or ending in its start, empty secrets,
-// text and secrets that are not UTF-8, and runes at the cut.
+// secrets, secrets overlapping themselves, secrets within the mark or
+// ending in its start, empty secrets, secrets under MinSecret bytes, text
+// and secrets that are not UTF-8, a secret ending or starting inside a
+// character of the text, and runes at the cut.
 func FuzzRedactSecrets(f *testing.F) {
 	f.Fuzz(func(t *testing.T, text string, pad uint16, n uint8, s1, s2, s3 string) {
 		if len(text) > fuzzMaxText || len(s1) > fuzzMaxSecret || len(s2) > fuzzMaxSecret || len(s3) > fuzzMaxSecret {
@@ -67,6 +74,12 @@ func FuzzRedactSecrets(f *testing.F) {
 			if out != text {
 				t.Fatalf("no secret, and the text changed: %q", out)
 			}
+			return
+		}
+		if want := maskedText(text, sought, Redacted); out != want {
+			t.Fatalf("not every byte of a secret masked, or more:\n got %s\nwant %s", short(out), short(want))
+		}
+		if out == WithheldText {
 			return
 		}
 		mark, ok := absentByte(append([]string{text}, sought...))
@@ -119,10 +132,58 @@ func FuzzRedactSecrets(f *testing.F) {
 		if len(kept)-k > end {
 			t.Fatalf("%d bytes of text kept, over %d", len(kept)-k, end)
 		}
-		if utf8.ValidString(text) && !slices.ContainsFunc(secrets, func(s string) bool { return !utf8.ValidString(s) }) && !utf8.ValidString(out) {
+		if utf8.ValidString(text) && !utf8.ValidString(out) {
 			t.Fatalf("UTF-8 in, not out: %s", short(out))
 		}
 	})
+}
+
+// maskedText is what RedactSecrets returns for text and sought (each
+// secret and its %q form, none empty), written the slow way: sought at
+// every byte before the cut, each byte of each place masked, a UTF-8
+// character of which a byte is masked masked whole, each run of masked
+// bytes one mark; WithheldText when a secret of fewer than MinSecret bytes
+// has a place.
+func maskedText(text string, sought []string, mark string) string {
+	end := len(text)
+	if end > maxRedactText {
+		end = cutAt(text, maxRedactText)
+	}
+	masked := make([]bool, end+1) // one past end: never masked
+	for i := range end {
+		for _, s := range sought {
+			if strings.HasPrefix(text[i:], s) {
+				if len(s) < MinSecret {
+					return WithheldText
+				}
+				for k := i; k < min(i+len(s), end); k++ {
+					masked[k] = true
+				}
+			}
+		}
+	}
+	for i := 0; i < end; {
+		_, size := utf8.DecodeRuneInString(text[i:end])
+		if slices.Contains(masked[i:i+size], true) {
+			for k := i; k < i+size; k++ {
+				masked[k] = true
+			}
+		}
+		i += size
+	}
+	var b strings.Builder
+	for i := range end {
+		switch {
+		case !masked[i]:
+			b.WriteByte(text[i])
+		case i == 0 || !masked[i-1]:
+			b.WriteString(mark)
+		}
+	}
+	if end < len(text) {
+		b.WriteString("…")
+	}
+	return b.String()
 }
 
 // short is s quoted, only its last 200 bytes when longer.
@@ -164,7 +225,9 @@ func touches(s, mark string) bool {
 // that is not one of publicParams and decodes to 4 bytes or more, as
 // written and decoded (a bare word being its own value); any other body
 // whole; the Authorization header, its credentials, and the Basic
-// password as written and decoded.
+// password as written and decoded, and as set when the user-id holds a
+// ':' (each of them, and the user-id's part after its ':'); the value of
+// a credentialParams parameter of any length.
 func FuzzRequestSecrets(f *testing.F) {
 	f.Add("key=API%2Bkey&v=1&BAREword&client_id=svc", "grant_type=refresh_token&refresh_token=R%2B%2Ftok&scope=a+b&code=%41%42", true, "svc", "pa%3Ass:word")
 	f.Add("", `{"assertion":"JSONsecret"}`, false, "", "")
@@ -206,6 +269,17 @@ func FuzzRequestSecrets(f *testing.F) {
 			_, pw, _ := strings.Cut(user+":"+password, ":") // a user's ":" (RFC 7617 forbids it) starts the password
 			want("the password", pw)
 			want("the decoded password", unescaped(pw))
+			// Each part of it that a reader splitting at another ":" may
+			// show alone: the password as set, the user's part after its
+			// ":".
+			if password != "" {
+				want("the password as set", password)
+				want("the decoded password as set", unescaped(password))
+			}
+			if _, rest, ok := strings.Cut(user, ":"); ok && rest != "" {
+				want("the user's part RFC 7617 reads as the password", rest)
+				want("the decoded user's part RFC 7617 reads as the password", unescaped(rest))
+			}
 		}
 	})
 }
@@ -222,7 +296,7 @@ func wantFormValues(t *testing.T, form string, want func(what, s string)) {
 		if publicParams[unescaped(name)] {
 			continue
 		}
-		if dec := unescaped(value); len(dec) >= minParamSecret {
+		if dec := unescaped(value); len(dec) >= minParamSecret || ok && credentialParams[unescaped(name)] {
 			want("the value of "+strconv.Quote(name), value)
 			want("the decoded value of "+strconv.Quote(name), dec)
 		}

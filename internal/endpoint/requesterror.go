@@ -4,12 +4,13 @@ import (
 	"encoding/base64"
 	"errors"
 	"io"
+	"iter"
 	"mime"
 	"net/http"
 	"net/url"
-	"slices"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 )
 
 // Redacted is what RequestErrorText writes in place of each secret.
@@ -29,8 +30,9 @@ func RequestErrorText(err error, req *http.Request, more ...string) string {
 // WithoutSecrets returns err, a failure of req, without the URL
 // (WithoutURL), and, when its text holds a secret req carried
 // (RequestSecrets) or one of more, in any form, in its place an error of
-// that text with each replaced by Redacted (RedactSecrets), which wraps
-// nothing: what it wrapped would repeat them. net/http quotes a status or
+// that text with each replaced by Redacted (RedactSecrets; WithheldText
+// when one is too short to cut out), which wraps nothing: what it wrapped
+// would repeat them. net/http quotes a status or
 // header line it cannot parse in its error, so that a server, or a proxy,
 // that echoes the request into one puts the request's credentials, or its
 // URL's query, there. The introspection verifier and the key set share
@@ -44,20 +46,34 @@ func WithoutSecrets(err error, req *http.Request, more ...string) error {
 	return err
 }
 
-// RedactSecrets returns text with each non-empty secret replaced by mark,
-// also where text quotes it as %q does (net/http quotes the lines it
-// cannot parse so): the longest first, so that one holding another goes
-// whole; secrets whose places overlap go in one mark, leaving nothing of
-// either. A text
-// longer than maxRedactText bytes is cut there, and "…" follows (a
-// secret the cut splits reads mark): a server sets the length of the
-// line net/http quotes (up to 10 MB through http.DefaultTransport), and
-// of a refresh token it issued, which the next token request carries,
-// and strings.Index's search costs up to their product (its Rabin-Karp
-// hash is fixed, and such a server can make every place of the line
-// collide with the secret's).
+// RedactSecrets returns text with every byte that an occurrence of a
+// non-empty secret covers masked, also where text quotes it as %q does
+// (net/http quotes the lines it cannot parse so): each run of masked
+// bytes reads one mark, whichever secrets, and however many of their
+// places, overlapping or abutting, it joins ("abab" in "ababab" goes
+// whole: both of its places are masked). A character of UTF-8 that a
+// run's edge would split goes whole into the run, so that a UTF-8 text
+// gives UTF-8 whatever the secrets are (a secret that is not UTF-8 may
+// begin or end inside a character); no byte of a secret is ever left.
+//
+// A secret (or its %q form) of fewer than MinSecret bytes is not cut out
+// where it stands, which would take each such byte of the text with it
+// (every "1" of an address for a secret "1") and still tell the secret's
+// length and place: when text holds one, RedactSecrets returns
+// WithheldText instead, whatever the mark, and text as it is when it
+// holds none. Callers leave out what is no credential (RequestSecrets'
+// parameter values under MinSecret bytes); a credential of any length
+// goes in, so that a short one is never left in a text.
+//
+// A text longer than maxRedactText bytes is cut there, and "…" follows (a
+// secret the cut splits reads mark): a server sets the length of the line
+// net/http quotes (up to 10 MB through http.DefaultTransport), and of a
+// refresh token it issued, which the next token request carries. Each
+// secret is sought in linear time (occurrences), so that the cost is the
+// examined text's length, plus the secret's, a secret, whatever the text.
 func RedactSecrets(text string, secrets []string, mark string) string {
 	all := make([]string, 0, 2*len(secrets))
+	longest := 0
 	for _, s := range secrets {
 		if s == "" {
 			continue
@@ -66,69 +82,127 @@ func RedactSecrets(text string, secrets []string, mark string) string {
 		if q := strconv.Quote(s); q[1:len(q)-1] != s {
 			all = append(all, q[1:len(q)-1])
 		}
+		longest = max(longest, len(all[len(all)-1]), len(s))
 	}
 	if len(all) == 0 {
 		return text
 	}
-	slices.SortStableFunc(all, func(a, b string) int { return len(b) - len(a) })
 	end := len(text)
 	if end > maxRedactText {
 		end = cutAt(text, maxRedactText)
 	}
 	// A secret that starts before end is sought whole, past end when it
 	// runs on, so that one the cut splits is found too.
-	window := text[:min(len(text), end+len(all[0])-1)]
-	var found []span // the places of the secrets found, as found
-	covered := make([]bool, len(window))
-	before := make([]int, len(window)+1) // how many of window's first i bytes a secret found covers
+	window := text[:min(len(text), end+longest-1)]
+	depth := make([]int32, len(window)+1) // places starting, less places ending, at each byte
+	found := false
 	for _, s := range all {
-		for i, c := range covered {
-			before[i+1] = before[i]
-			if c {
-				before[i+1]++
+		for from := range occurrences(window, s, end) {
+			if len(s) < MinSecret {
+				return WithheldText
 			}
+			depth[from]++
+			depth[from+len(s)]--
+			found = true
 		}
-		for i := 0; i < end; {
-			j := strings.Index(window[i:], s)
-			if j < 0 || i+j >= end {
-				break
-			}
-			from, to := i+j, i+j+len(s)
-			if before[to]-before[from] == len(s) {
-				i = from + 1 // within those found before: a longer secret's
-				continue
-			}
-			found = append(found, span{from, to}) // one it overlaps joins it below
-			for k := from; k < to; k++ {
-				covered[k] = true
+	}
+	if !found && end == len(text) {
+		return text
+	}
+	masked := make([]bool, end)
+	for i, d := 0, int32(0); i < end; i++ {
+		d += depth[i]
+		masked[i] = d > 0
+	}
+	for i := 1; i < end; i++ {
+		if masked[i] == masked[i-1] {
+			continue
+		}
+		if from, to, ok := runeAcross(window, i); ok { // a rune the edge splits goes whole
+			for k := from; k < min(to, end); k++ {
+				masked[k] = true
 			}
 			i = to
 		}
 	}
-	if len(found) == 0 && end == len(text) {
-		return text
-	}
-	slices.SortFunc(found, func(a, b span) int { return a.from - b.from })
 	var b strings.Builder
-	at := 0 // the first byte of text not yet written or redacted
-	for k := 0; k < len(found); {
-		from, to := found[k].from, found[k].to
-		for k++; k < len(found) && found[k].from < to; k++ {
-			to = max(to, found[k].to) // overlapping places: one mark
+	for i := 0; i < end; {
+		j := i
+		for j < end && masked[j] == masked[i] {
+			j++
 		}
-		b.WriteString(text[at:from])
-		b.WriteString(mark)
-		at = to
+		if masked[i] {
+			b.WriteString(mark)
+		} else {
+			b.WriteString(text[i:j])
+		}
+		i = j
 	}
-	b.WriteString(text[min(at, end):end])
 	if end < len(text) {
 		b.WriteString("…")
 	}
 	return b.String()
 }
 
-// span is the place of a secret in a text, text[from:to].
-type span struct{ from, to int }
+// MinSecret is the fewest bytes of a secret that RedactSecrets cuts out
+// of a text where it stands; a text holding a shorter one is withheld
+// whole (WithheldText). It is also the fewest of a parameter's value that
+// RequestSecrets takes for a secret (minParamSecret).
+const MinSecret = 4
+
+// WithheldText is what RedactSecrets returns for a text that holds a
+// secret of fewer than MinSecret bytes.
+const WithheldText = "[text withheld: it holds a secret too short to mask]"
+
+// occurrences yields the start of every place of s (not empty) in text
+// that starts before end, overlapping places included, in order: the
+// Knuth-Morris-Pratt search, which reads each byte of text once and costs
+// no more for a text shaped to collide with s (strings.Index's Rabin-Karp
+// hash is fixed, and a server that issued a refresh token can make every
+// place of the line it has net/http quote collide with it).
+func occurrences(text, s string, end int) iter.Seq[int] {
+	return func(yield func(int) bool) {
+		if len(text) < len(s) {
+			return
+		}
+		border := make([]int, len(s)) // border[i]: the longest proper border of s[:i+1]
+		for i, k := 1, 0; i < len(s); i++ {
+			for k > 0 && s[i] != s[k] {
+				k = border[k-1]
+			}
+			if s[i] == s[k] {
+				k++
+			}
+			border[i] = k
+		}
+		for i, k := 0, 0; i < len(text) && i-k < end; i++ {
+			for k > 0 && text[i] != s[k] {
+				k = border[k-1]
+			}
+			if text[i] == s[k] {
+				k++
+			}
+			if k == len(s) {
+				if from := i + 1 - k; from >= end || !yield(from) {
+					return
+				}
+				k = border[k-1]
+			}
+		}
+	}
+}
+
+// runeAcross returns the place of the UTF-8 character of text that byte
+// boundary i falls inside, if one does.
+func runeAcross(text string, i int) (from, to int, ok bool) {
+	for p := i - 1; p >= 0 && p > i-utf8.UTFMax; p-- {
+		if utf8.RuneStart(text[p]) {
+			r, size := utf8.DecodeRuneInString(text[p:])
+			return p, p + size, (r != utf8.RuneError || size > 1) && p+size > i
+		}
+	}
+	return 0, 0, false
+}
 
 // maxRedactText bounds how much of a text RedactSecrets examines and
 // returns: far more than any failure of a request net/http reports,
@@ -152,13 +226,15 @@ var publicParams = map[string]bool{
 // RequestSecrets returns the texts in which req (nil: none) carries what
 // may be a secret, in each form an echo of the request may repeat it: its
 // URL's query whole and the value of each parameter but publicParams' (of
-// 4 bytes or more, as the query: minParamSecret), as written and decoded (a key set's
-// URL may carry an API key); the values
-// of credentialHeaders, and the credentials after an Authorization
-// header's scheme, also a Basic one's password, as written (form-encoded,
-// RFC 6749 2.3.1) and decoded; and the body (read again through GetBody,
-// if set; up to 64 KiB): a form's values as the query's, or any other
-// body whole.
+// MinSecret bytes or more, as the query: minParamSecret), as written and
+// decoded (a key set's URL may carry an API key); the values of
+// credentialHeaders, and the credentials after an Authorization header's
+// scheme, also a Basic one's password and its parts (basicSecrets), as
+// written (form-encoded, RFC 6749 2.3.1) and decoded; and the body (read
+// again through GetBody, if set; up to 64 KiB): a form's values as the
+// query's, or any other body whole. A credential is listed whatever its
+// length, so that RedactSecrets withholds a text holding one too short to
+// cut out (WithheldText) rather than leave it there.
 func RequestSecrets(req *http.Request) []string {
 	if req == nil {
 		return nil
@@ -180,13 +256,35 @@ func RequestSecrets(req *http.Request) []string {
 			}
 			secrets = append(secrets, creds)
 			if dec, err := base64.StdEncoding.DecodeString(creds); err == nil && strings.EqualFold(scheme, "Basic") {
-				if _, password, ok := strings.Cut(string(dec), ":"); ok {
-					secrets = append(secrets, password, unescaped(password))
-				}
+				secrets = append(secrets, basicSecrets(string(dec))...)
 			}
 		}
 	}
 	return append(secrets, bodySecrets(req)...)
+}
+
+// basicSecrets returns the parts of dec, Basic credentials decoded
+// ("user-id:password"), that may stand alone in an echo, as written and
+// decoded (RFC 6749 2.3.1 form-encodes both): the password, which RFC
+// 7617 takes to start after the first ':' (net/http's BasicAuth does), so
+// that it holds the rest of a user-id that has one, as SetBasicAuth
+// writes such a user-id unencoded; and, for each ':' in that password, the
+// part before it and the part after it, which a reader splitting at
+// another ':' takes for a user-id's end or for the password. The user-id
+// before the first ':' is no secret (a client id, RFC 6749 2.2), and is
+// left, as the form's client_id is.
+func basicSecrets(dec string) []string {
+	_, password, ok := strings.Cut(dec, ":")
+	if !ok {
+		return nil
+	}
+	secrets := []string{password, unescaped(password)}
+	for i := range len(password) {
+		if password[i] == ':' {
+			secrets = append(secrets, password[:i], unescaped(password[:i]), password[i+1:], unescaped(password[i+1:]))
+		}
+	}
+	return secrets
 }
 
 // bodySecrets is RequestSecrets' part of req's body.
@@ -207,16 +305,27 @@ func bodySecrets(req *http.Request) []string {
 }
 
 // minParamSecret is the fewest bytes of a parameter's value that
-// formSecrets takes for a secret: shorter ones ("0", "yes", a small
-// number) are no credential, and cut out of an error's text they could
-// take a piece of an address or a port with them, and in tokencreds the
-// errors that tell an outage from a misconfiguration.
-const minParamSecret = 4
+// formSecrets takes for a secret, unless the parameter is one of
+// credentialParams: shorter ones ("0", "yes", a small number) are no
+// credential, and each would withhold a failure's text that holds its
+// bytes anywhere (RedactSecrets), an address or a port, and in tokencreds
+// the errors that tell an outage from a misconfiguration.
+const minParamSecret = MinSecret
+
+// credentialParams are the names of form and query parameters whose
+// values are credentials (RFC 6749, 7521, 7523, 7636, 8628, 8693), which
+// formSecrets takes for secrets whatever their length: a client secret of
+// 3 bytes is still the whole of one. A token to introspect is not among
+// them: a caller chose it, and a short one is no credential.
+var credentialParams = map[string]bool{
+	"client_secret": true, "password": true, "refresh_token": true, "code": true, "code_verifier": true,
+	"client_assertion": true, "assertion": true, "subject_token": true, "actor_token": true, "device_code": true,
+}
 
 // formSecrets returns the value of each parameter of form (a query or a
-// form-encoded body) but publicParams' and those shorter than
-// minParamSecret, as written and decoded; a parameter without "=" is its
-// own value.
+// form-encoded body) but publicParams' and, but credentialParams', those
+// shorter than minParamSecret, as written and decoded; a parameter without
+// "=" is its own value.
 func formSecrets(form string) []string {
 	var secrets []string
 	for pair := range strings.SplitSeq(form, "&") {
@@ -224,7 +333,7 @@ func formSecrets(form string) []string {
 		if !ok {
 			value = name // a bare word may be the secret itself
 		}
-		if publicParams[unescaped(name)] || len(unescaped(value)) < minParamSecret {
+		if publicParams[unescaped(name)] || len(unescaped(value)) < minParamSecret && !(ok && credentialParams[unescaped(name)]) {
 			continue
 		}
 		secrets = append(secrets, value, unescaped(value))

@@ -2,11 +2,13 @@ package endpoint
 
 import (
 	"errors"
+	"io"
 	"net/http"
 	"net/url"
 	"strconv"
 	"strings"
 	"testing"
+	"unicode/utf8"
 )
 
 // Every secret a request carries, in each form an echo of it may quote
@@ -128,5 +130,109 @@ func TestRequestErrorText_ShortQueryLeavesTheTextAsItIs(t *testing.T) {
 	const cause = "dial tcp 127.0.0.1:8443: connect: connection refused"
 	if got := RequestErrorText(&url.Error{Op: "Get", URL: req.URL.String(), Err: errors.New(cause)}, req); got != cause {
 		t.Errorf("got %q, want %q", got, cause)
+	}
+}
+
+// A secret whose places overlap each other ("abab" twice in "ababab")
+// leaves no byte of either: every byte a place covers is masked, in one
+// mark. Before, the search went on after the first place's end, and the
+// second place's rest ("ab") stayed.
+func TestRedactSecrets_ASecretOverlappingItselfLeavesNothing(t *testing.T) {
+	for _, tc := range []struct{ text, secret, want string }{
+		{"ababab", "abab", "#"},
+		{"x=ababababx", "abab", "x=#x"},
+		{"aaaaaaaaaaab", "aaaa", "#b"},
+		{"k=SECRETSECRET-SECRET", "SECRETSECRET", "k=#-SECRET"},
+	} {
+		if got := RedactSecrets(tc.text, []string{tc.secret}, "#"); got != tc.want {
+			t.Errorf("RedactSecrets(%q, %q) = %q, want %q", tc.text, tc.secret, got, tc.want)
+		}
+	}
+}
+
+// A secret that is not UTF-8 and starts or ends inside a character of a
+// UTF-8 text takes the whole character with it: the text stays UTF-8, and
+// no byte of the secret is left. Before, the mark split the character,
+// leaving its other bytes, which no log line reads as text.
+func TestRedactSecrets_ACharacterASecretSplitsGoesWhole(t *testing.T) {
+	for _, tc := range []struct{ text, secret, want string }{
+		{"café9zz!", "\xa99zz", "caf#!"},        // the secret starts with é's last byte
+		{"key=abcé.", "abc\xc3", "key=#."},      // and ends with its first
+		{"€uro", "\x82\xacur", "#o"},            // € is 3 bytes: the secret holds 2
+		{"a€\x82\xacuro", "\x82\xacur", "a€#o"}, // stray bytes after the rune: it stays
+	} {
+		got := RedactSecrets(tc.text, []string{tc.secret}, "#")
+		if got != tc.want {
+			t.Errorf("RedactSecrets(%q, %q) = %q, want %q", tc.text, tc.secret, got, tc.want)
+		}
+		if utf8.ValidString(tc.text) && !utf8.ValidString(got) {
+			t.Errorf("RedactSecrets(%q, %q) = %q, not UTF-8", tc.text, tc.secret, got)
+		}
+	}
+}
+
+// Basic credentials whose user-id holds ':' (SetBasicAuth writes it as it
+// is, and RFC 7617 reads the password from the first ':'): the password
+// as RFC 7617 reads it, the password as set, and the user-id's part after
+// its ':' each read Redacted where an echo shows them alone, decoded or
+// not; the user-id's part before the first ':', a client id, stays.
+// Before, only the password as RFC 7617 reads it was a secret, and an
+// echo splitting at another ':' showed the rest.
+func TestRequestErrorText_BasicUserIDHoldingAColonLeavesNoPartOfThePassword(t *testing.T) {
+	req, err := http.NewRequest(http.MethodPost, "https://idp.example/token", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.SetBasicAuth("svc:tenantKEY", "pass%3Aword:TAIL")
+	echo := "u=svc:tenantKEY p=pass%3Aword:TAIL; u=svc p=tenantKEY:pass:word:TAIL; u=svc:tenantKEY:pass%3Aword p=TAIL"
+	text := RequestErrorText(errors.New("malformed MIME header line: "+echo), req)
+	for _, s := range []string{"tenant", "KEY", "pass", "word", "TAIL"} {
+		if strings.Contains(text, s) {
+			t.Errorf("the text holds %q: %s", s, text)
+		}
+	}
+	if !strings.Contains(text, "u=svc") {
+		t.Errorf("the text lacks the user-id: %s", text)
+	}
+}
+
+// A credential too short to cut out where it stands (fewer than MinSecret
+// bytes: a Basic password, the credential of a DPoP Authorization, a
+// client secret given beside the request, a form's client_secret) withholds
+// the whole text when the text holds it, and leaves a text that does not
+// as it is. Before, a Basic password, a DPoP credential and a secret given
+// beside it were cut out wherever their bytes stood (every "1" of an
+// address for "1"), and a form's short client_secret was left whole.
+func TestRequestErrorText_ShortCredentialWithholdsTheText(t *testing.T) {
+	basic := func(r *http.Request) { r.SetBasicAuth("svc", "pw") }
+	dpop := func(r *http.Request) { r.Header.Set("Authorization", "DPoP pw") }
+	form := func(r *http.Request) {
+		r.Body = io.NopCloser(strings.NewReader("client_id=svc&client_secret=pw"))
+		r.GetBody = func() (io.ReadCloser, error) {
+			return io.NopCloser(strings.NewReader("client_id=svc&client_secret=pw")), nil
+		}
+		r.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	}
+	for name, tc := range map[string]struct {
+		set  func(*http.Request)
+		more []string
+	}{
+		"Basic password":       {basic, nil},
+		"DPoP credential":      {dpop, nil},
+		"secret beside":        {func(*http.Request) {}, []string{"pw"}},
+		"form's client_secret": {form, nil},
+	} {
+		req, err := http.NewRequest(http.MethodPost, "https://idp.example/token", nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		tc.set(req)
+		if got := RequestErrorText(errors.New(`malformed HTTP status code "pw 127.0.0.1"`), req, tc.more...); got != WithheldText {
+			t.Errorf("%s: got %q, want %q", name, got, WithheldText)
+		}
+		const clean = "dial tcp 127.0.0.1:8443: connect: connection refused"
+		if got := RequestErrorText(errors.New(clean), req, tc.more...); got != clean {
+			t.Errorf("%s: got %q, want %q as it is", name, got, clean)
+		}
 	}
 }

@@ -873,9 +873,42 @@ func TestRun_TokenEndpointErrorPrintsNoSecret(t *testing.T) {
 			}
 			var re *oauth2.RetrieveError
 			if !errors.As(err, &re) {
-				t.Errorf("run = %v, want it to wrap the *oauth2.RetrieveError", err)
+				t.Fatalf("run = %v, want it to wrap the *oauth2.RetrieveError", err)
+			}
+			// What errors.As finds holds no secret either: no field the
+			// endpoint chose, nor the request (its form, its header).
+			if re.Response == nil || re.Response.Request != nil {
+				t.Errorf("the RetrieveError's response is %v, want one without its request", re.Response)
+			}
+			found := fmt.Sprintf("%+v %s %s %s %v", err, re.Body, re.ErrorDescription, re.Response.Status, re.Response.Header)
+			for _, form := range []string{secret, url.QueryEscape(secret), basic} {
+				if strings.Contains(found, form) {
+					t.Errorf("the unwrapped RetrieveError holds the secret as %q: %s", form, found)
+				}
 			}
 		})
+	}
+}
+
+// A failed token request's error unwraps to nothing that holds the
+// client secret (errors.As finds no *url.Error whose text quotes it), and
+// errors.Is still finds what the request's error is (its context's end
+// here). Before, Unwrap returned the request's error as it was.
+func TestTokenError_UnwrapsToNoSecretAndIsStillFindsTheCause(t *testing.T) {
+	cfg := config{clientID: "svc", clientSecret: "s3cr3t-value"}
+	orig := &url.Error{Op: "Post", URL: "https://idp.example/token", Err: fmt.Errorf("echo %q: %w", "client_secret=s3cr3t-value", context.DeadlineExceeded)}
+	err := fmt.Errorf("client: getting a token: %w", newTokenError(orig, cfg))
+	if !errors.Is(err, context.DeadlineExceeded) {
+		t.Errorf("errors.Is(%v, context.DeadlineExceeded) = false, want true", err)
+	}
+	var ue *url.Error
+	if errors.As(err, &ue) {
+		t.Errorf("errors.As found the request's *url.Error: %v", ue)
+	}
+	for e := err; e != nil; e = errors.Unwrap(e) {
+		if s := fmt.Sprintf("%+v", e); strings.Contains(s, "s3cr3t") {
+			t.Errorf("an error of the chain holds the secret: %s", s)
+		}
 	}
 }
 

@@ -4,6 +4,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"net/http"
 	"net/url"
 
 	"golang.org/x/oauth2"
@@ -18,14 +19,30 @@ const maxPrintedBody = 512
 
 // tokenError is a failed token request as the client reports it: its text
 // has the client secret masked, and an answer that is no OAuth 2.0 error
-// cut to maxPrintedBody bytes. It wraps the request's error.
+// cut to maxPrintedBody bytes. Nothing it unwraps to holds the secret:
+// errors.Is asks the request's error (a sentinel, a context's end, a
+// network error's kind), which nothing returns, and errors.As finds an
+// *oauth2.RetrieveError only as a copy with the secret masked
+// (maskedRetrieveError). Before, it unwrapped to the request's error, and
+// errors.As or %+v on the chain reached the secret an echo put there.
 type tokenError struct {
-	err  error
 	text string
+	orig error                 // the request's error: for Is only
+	re   *oauth2.RetrieveError // orig's, masked; nil when it has none
 }
 
 func (e *tokenError) Error() string { return e.text }
-func (e *tokenError) Unwrap() error { return e.err }
+
+// Unwrap returns the masked *oauth2.RetrieveError, if any: never orig.
+func (e *tokenError) Unwrap() error {
+	if e.re == nil {
+		return nil
+	}
+	return e.re
+}
+
+// Is reports whether the request's error is, or wraps, target.
+func (e *tokenError) Is(target error) bool { return errors.Is(e.orig, target) }
 
 // newTokenError returns err, the error of cfg's token request, as
 // tokenError reports it. An endpoint that echoes the request it refuses,
@@ -33,14 +50,47 @@ func (e *tokenError) Unwrap() error { return e.err }
 // secret on the terminal (and in whatever log captures it).
 func newTokenError(err error, cfg config) error {
 	text := err.Error()
+	e := &tokenError{orig: err}
 	var re *oauth2.RetrieveError
-	if errors.As(err, &re) && re.ErrorCode == "" && re.Response != nil {
-		// Masked before it is cut, so that no part of a secret the cut
-		// splits is left.
-		body := clip(maskSecret(string(re.Body), cfg), maxPrintedBody)
-		text = fmt.Sprintf("oauth2: cannot fetch token: %s; response: %s", re.Response.Status, body)
+	if errors.As(err, &re) {
+		e.re = maskedRetrieveError(re, cfg)
+		if re.ErrorCode == "" && re.Response != nil {
+			// Masked before it is cut, so that no part of a secret the
+			// cut splits is left.
+			body := clip(string(e.re.Body), maxPrintedBody)
+			text = fmt.Sprintf("oauth2: cannot fetch token: %s; response: %s", re.Response.Status, body)
+		}
 	}
-	return &tokenError{err: err, text: maskSecret(text, cfg)}
+	e.text = maskSecret(text, cfg)
+	return e
+}
+
+// maskedRetrieveError returns a copy of re with cfg's client secret
+// masked (maskSecret) in each text the endpoint chose: the body, the
+// error code, description and URI, the status and the response's
+// headers. The response keeps no request (which carries the secret, in
+// its form or its Authorization header) and no body.
+func maskedRetrieveError(re *oauth2.RetrieveError, cfg config) *oauth2.RetrieveError {
+	mask := func(s string) string { return maskSecret(s, cfg) }
+	c := &oauth2.RetrieveError{
+		Body:             []byte(mask(string(re.Body))),
+		ErrorCode:        mask(re.ErrorCode),
+		ErrorDescription: mask(re.ErrorDescription),
+		ErrorURI:         mask(re.ErrorURI),
+	}
+	if r := re.Response; r != nil {
+		c.Response = &http.Response{
+			Status: mask(r.Status), StatusCode: r.StatusCode,
+			Proto: r.Proto, ProtoMajor: r.ProtoMajor, ProtoMinor: r.ProtoMinor,
+			Header: make(http.Header, len(r.Header)),
+		}
+		for name, values := range r.Header {
+			for _, v := range values {
+				c.Response.Header[mask(name)] = append(c.Response.Header[mask(name)], mask(v))
+			}
+		}
+	}
+	return c
 }
 
 // maskSecret replaces cfg's client secret in s, in each form a token
