@@ -19,6 +19,7 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+	"time"
 
 	"go.uber.org/goleak"
 	"golang.org/x/oauth2"
@@ -77,7 +78,7 @@ func newIssuer(t *testing.T) *grpcauthtest.Issuer {
 func startStack(t *testing.T) (*grpcauthtest.Issuer, *serverProc, itemsv1.ItemServiceClient) {
 	t.Helper()
 	iss := newIssuer(t)
-	srv := startServer(t, "ISSUER="+iss.URL(), "ADDR=127.0.0.1:0")
+	srv := startServer(t, "ISSUER="+iss.URL(), "AUDIENCE="+dev.Audience, "ADDR=127.0.0.1:0")
 	return iss, srv, itemsv1.NewItemServiceClient(dial(t, srv.addr))
 }
 
@@ -236,7 +237,7 @@ func TestE2E_EachClientGetsExactlyItsScopes(t *testing.T) {
 func TestE2E_PublicMethodsNeedNoToken(t *testing.T) {
 	t.Parallel()
 	iss := newIssuer(t)
-	srv := startServer(t, "ISSUER="+iss.URL(), "ADDR=127.0.0.1:0")
+	srv := startServer(t, "ISSUER="+iss.URL(), "AUDIENCE="+dev.Audience, "ADDR=127.0.0.1:0")
 	conn := dial(t, srv.addr)
 
 	info, err := itemsv1.NewItemServiceClient(conn).GetServerInfo(withToken(t, ""), &itemsv1.GetServerInfoRequest{})
@@ -402,7 +403,7 @@ func clientResults(out string) map[string]string {
 func TestE2E_ClientReportsEachDecision(t *testing.T) {
 	t.Parallel()
 	iss := newIssuer(t)
-	srv := startServer(t, "ISSUER="+iss.URL(), "ADDR=127.0.0.1:0")
+	srv := startServer(t, "ISSUER="+iss.URL(), "AUDIENCE="+dev.Audience, "ADDR=127.0.0.1:0")
 
 	// results is the report the client should print when the scoped
 	// calls that need more than items:read get these codes.
@@ -466,7 +467,7 @@ var dpopTokenLine = regexp.MustCompile(`(?m)^token:  DPoP \(key thumbprint [A-Za
 func TestE2E_ClientWithDPoPBoundTokenReportsTheSameDecisions(t *testing.T) {
 	t.Parallel()
 	iss := newIssuer(t)
-	srv := startServer(t, "ISSUER="+iss.URL(), "ADDR=127.0.0.1:0")
+	srv := startServer(t, "ISSUER="+iss.URL(), "AUDIENCE="+dev.Audience, "ADDR=127.0.0.1:0")
 	out := runClient(t, "ISSUER="+iss.URL(), "CLIENT_ID="+dev.Reader.ID,
 		"CLIENT_SECRET="+dev.Reader.Secret, "ADDR="+srv.addr, "TOKEN_TYPE=dpop")
 	want := map[string]string{
@@ -612,7 +613,7 @@ func TestE2E_ServerSettingsReachTheVerifier(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			srv := startServer(t, append([]string{"ISSUER=" + iss.URL(), "ADDR=127.0.0.1:0"}, tt.env...)...)
+			srv := startServer(t, append([]string{"ISSUER=" + iss.URL(), "AUDIENCE=" + dev.Audience, "ADDR=127.0.0.1:0"}, tt.env...)...)
 			c := itemsv1.NewItemServiceClient(dial(t, srv.addr))
 			_, err := c.ListItems(withToken(t, reader), &itemsv1.ListItemsRequest{})
 			if got := status.Code(err); got != tt.readerWant {
@@ -637,7 +638,7 @@ func TestE2E_IssuerSetStartsNoDevelopmentIssuer(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer held.Close()
-	srv := startServer(t, "ISSUER="+iss.URL(), "ADDR=127.0.0.1:0", "WEB_ADDR=off", "DEV_ISSUER_ADDR="+held.Addr().String())
+	srv := startServer(t, "ISSUER="+iss.URL(), "AUDIENCE="+dev.Audience, "ADDR=127.0.0.1:0", "WEB_ADDR=off", "DEV_ISSUER_ADDR="+held.Addr().String())
 	if err := srv.stop(); err != nil {
 		t.Fatalf("server: %v\nstderr:\n%s", err, srv.stderr)
 	}
@@ -657,5 +658,22 @@ func TestE2E_ServerRefusesToStartWithoutAudienceOrClients(t *testing.T) {
 	var exit *exec.ExitError
 	if !errors.As(err, &exit) || exit.ExitCode() != 2 || !strings.Contains(string(out), "CLIENT_IDS") {
 		t.Fatalf("server with SKIP_AUDIENCE_CHECK and no CLIENT_IDS: %v\n%s", err, out)
+	}
+}
+
+// With a real ISSUER and no AUDIENCE the server does not start (exit
+// status 2), and says which variable to set: RFC 9068 has the resource
+// server check aud, and no default fits every issuer.
+func TestE2E_ServerWithARealIssuerRefusesToStartWithoutAudience(t *testing.T) {
+	t.Parallel()
+	// Bounded: a server that starts instead serves until it is killed.
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, filepath.Join(binDir, "server"))
+	cmd.Env = append(cleanEnv(), "ISSUER=https://idp.example.com", "ADDR=127.0.0.1:0", "WEB_ADDR=off")
+	out, err := cmd.CombinedOutput()
+	var exit *exec.ExitError
+	if !errors.As(err, &exit) || exit.ExitCode() != 2 || !strings.Contains(string(out), "server: AUDIENCE is unset") {
+		t.Fatalf("server with ISSUER and no AUDIENCE: %v\n%s", err, out)
 	}
 }

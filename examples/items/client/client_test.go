@@ -43,8 +43,8 @@ import (
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
-func env(kv map[string]string) func(string) string {
-	return func(k string) string { return kv[k] }
+func env(kv map[string]string) func(string) (string, bool) {
+	return func(k string) (string, bool) { v, ok := kv[k]; return v, ok }
 }
 
 func TestLoadConfig(t *testing.T) {
@@ -58,12 +58,12 @@ func TestLoadConfig(t *testing.T) {
 	}{
 		{
 			name: "no settings: the development issuer's read-only client",
-			want: fmt.Sprintf("{issuer:%s tokenURL: clientID:items-reader clientSecret:%s scopes:[] audience: resource: addr:127.0.0.1:50051 devIssuer:true authStyle:2 dpop:false}", devIssuer, dev.Reader.Secret),
+			want: fmt.Sprintf("{issuer:%s tokenURL: clientID:items-reader clientSecret:%s scopes:[] audience: resource: addr:127.0.0.1:50051 devIssuer:true authStyle:2 dpop:false typos:[]}", devIssuer, dev.Reader.Secret),
 		},
 		{
 			name: "a development client by id alone",
 			env:  map[string]string{"CLIENT_ID": dev.Admin.ID},
-			want: fmt.Sprintf("{issuer:%s tokenURL: clientID:items-admin clientSecret:%s scopes:[] audience: resource: addr:127.0.0.1:50051 devIssuer:true authStyle:2 dpop:false}", devIssuer, dev.Admin.Secret),
+			want: fmt.Sprintf("{issuer:%s tokenURL: clientID:items-admin clientSecret:%s scopes:[] audience: resource: addr:127.0.0.1:50051 devIssuer:true authStyle:2 dpop:false typos:[]}", devIssuer, dev.Admin.Secret),
 		},
 		{
 			name: "a real issuer with its client",
@@ -72,7 +72,7 @@ func TestLoadConfig(t *testing.T) {
 				"SCOPES": "items:read, items:write", "ADDR": "items.example.com:443",
 				"TOKEN_URL": "https://example.okta.com/oauth2/default/v1/token",
 			},
-			want: "{issuer:https://example.okta.com/oauth2/default tokenURL:https://example.okta.com/oauth2/default/v1/token clientID:0oa1 clientSecret:s3 scopes:[items:read items:write] audience: resource: addr:items.example.com:443 devIssuer:false authStyle:2 dpop:false}",
+			want: "{issuer:https://example.okta.com/oauth2/default tokenURL:https://example.okta.com/oauth2/default/v1/token clientID:0oa1 clientSecret:s3 scopes:[items:read items:write] audience: resource: addr:items.example.com:443 devIssuer:false authStyle:2 dpop:false typos:[]}",
 		},
 		{
 			// Only a discovered token_endpoint must keep an https issuer's
@@ -83,17 +83,17 @@ func TestLoadConfig(t *testing.T) {
 				"ISSUER": "https://example.okta.com/oauth2/default", "CLIENT_ID": "0oa1", "CLIENT_SECRET": "s3",
 				"TOKEN_URL": "http://127.0.0.1:8080/v1/token",
 			},
-			want: "{issuer:https://example.okta.com/oauth2/default tokenURL:http://127.0.0.1:8080/v1/token clientID:0oa1 clientSecret:s3 scopes:[] audience: resource: addr:127.0.0.1:50051 devIssuer:false authStyle:2 dpop:false}",
+			want: "{issuer:https://example.okta.com/oauth2/default tokenURL:http://127.0.0.1:8080/v1/token clientID:0oa1 clientSecret:s3 scopes:[] audience: resource: addr:127.0.0.1:50051 devIssuer:false authStyle:2 dpop:false typos:[]}",
 		},
 		{
 			name: "client_secret_post, as an Auth0 application set to Client Secret (Post)",
 			env:  map[string]string{"AUTH_METHOD": "client_secret_post"},
-			want: fmt.Sprintf("{issuer:%s tokenURL: clientID:items-reader clientSecret:%s scopes:[] audience: resource: addr:127.0.0.1:50051 devIssuer:true authStyle:1 dpop:false}", devIssuer, dev.Reader.Secret),
+			want: fmt.Sprintf("{issuer:%s tokenURL: clientID:items-reader clientSecret:%s scopes:[] audience: resource: addr:127.0.0.1:50051 devIssuer:true authStyle:1 dpop:false typos:[]}", devIssuer, dev.Reader.Secret),
 		},
 		{
 			name: "a DPoP-bound token",
 			env:  map[string]string{"TOKEN_TYPE": "dpop"},
-			want: fmt.Sprintf("{issuer:%s tokenURL: clientID:items-reader clientSecret:%s scopes:[] audience: resource: addr:127.0.0.1:50051 devIssuer:true authStyle:2 dpop:true}", devIssuer, dev.Reader.Secret),
+			want: fmt.Sprintf("{issuer:%s tokenURL: clientID:items-reader clientSecret:%s scopes:[] audience: resource: addr:127.0.0.1:50051 devIssuer:true authStyle:2 dpop:true typos:[]}", devIssuer, dev.Reader.Secret),
 		},
 		{
 			name:    "a token type the client does not implement",
@@ -109,12 +109,12 @@ func TestLoadConfig(t *testing.T) {
 			name: "flags override the environment",
 			env:  map[string]string{"ADDR": "127.0.0.1:1", "SCOPES": "a"},
 			args: []string{"-addr", "127.0.0.1:2", "-scopes", "b c", "-audience", "https://api"},
-			want: fmt.Sprintf("{issuer:%s tokenURL: clientID:items-reader clientSecret:%s scopes:[b c] audience:https://api resource: addr:127.0.0.1:2 devIssuer:true authStyle:2 dpop:false}", devIssuer, dev.Reader.Secret),
+			want: fmt.Sprintf("{issuer:%s tokenURL: clientID:items-reader clientSecret:%s scopes:[b c] audience:https://api resource: addr:127.0.0.1:2 devIssuer:true authStyle:2 dpop:false typos:[]}", devIssuer, dev.Reader.Secret),
 		},
 		{
 			name: "RFC 8707 resource",
 			env:  map[string]string{"RESOURCE": "https://items.example.com"},
-			want: fmt.Sprintf("{issuer:%s tokenURL: clientID:items-reader clientSecret:%s scopes:[] audience: resource:https://items.example.com addr:127.0.0.1:50051 devIssuer:true authStyle:2 dpop:false}", devIssuer, dev.Reader.Secret),
+			want: fmt.Sprintf("{issuer:%s tokenURL: clientID:items-reader clientSecret:%s scopes:[] audience: resource:https://items.example.com addr:127.0.0.1:50051 devIssuer:true authStyle:2 dpop:false typos:[]}", devIssuer, dev.Reader.Secret),
 		},
 		{
 			// A development secret must never be sent to a real issuer.
@@ -136,7 +136,7 @@ func TestLoadConfig(t *testing.T) {
 		{
 			name: "a development client with its secret",
 			env:  map[string]string{"CLIENT_ID": dev.Writer.ID, "CLIENT_SECRET": dev.Writer.Secret},
-			want: fmt.Sprintf("{issuer:%s tokenURL: clientID:items-writer clientSecret:%s scopes:[] audience: resource: addr:127.0.0.1:50051 devIssuer:true authStyle:2 dpop:false}", devIssuer, dev.Writer.Secret),
+			want: fmt.Sprintf("{issuer:%s tokenURL: clientID:items-writer clientSecret:%s scopes:[] audience: resource: addr:127.0.0.1:50051 devIssuer:true authStyle:2 dpop:false typos:[]}", devIssuer, dev.Writer.Secret),
 		},
 		{
 			// A real secret must never be sent to the development issuer

@@ -21,10 +21,11 @@
 //	                               the issuer grants its default scopes)
 //	AUDIENCE       -audience       an "audience" token request parameter (Auth0 needs it)
 //	RESOURCE       -resource       a "resource" token request parameter (RFC 8707): the API's
-//	                               URI, for oidc-provider, ORY Hydra and other servers that
-//	                               issue an opaque token without it
-//	ADDR           -addr           the server, host:port, port 1 to 65535 (default
-//	                               127.0.0.1:50051)
+//	                               URI, absolute and without a fragment, for oidc-provider,
+//	                               ORY Hydra and other servers that issue an opaque token
+//	                               without it
+//	ADDR           -addr           the server, host:port, port a number from 1 to 65535, not
+//	                               a name such as https (default 127.0.0.1:50051)
 //	AUTH_METHOD    -auth-method    how the client authenticates to the token endpoint, as
 //	                               registered there: client_secret_basic (default, an HTTP
 //	                               Basic header) or client_secret_post (in the form, as
@@ -32,6 +33,10 @@
 //	TOKEN_TYPE     -token-type     bearer (default) or dpop: a DPoP-bound token (RFC 9449),
 //	                               bound to an ES256 key made for this run, sent with a
 //	                               new proof of the key on every call
+//
+// A variable one character or its case from one the client reads, which
+// is unset (ISSUR, CLIENT_IDS, issuer), is warned about on stderr, as the
+// server does (settings.Typos).
 //
 // A loopback ADDR is dialled in plaintext and the token is sent without
 // transport security (see transport); any other ADDR needs TLS. The token
@@ -49,12 +54,10 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"net/url"
 	"os"
 	"os/signal"
-	"strconv"
 	"strings"
 	"time"
 
@@ -64,6 +67,8 @@ import (
 
 	"github.com/grpcauth/grpcauth/dpop"
 	"github.com/grpcauth/grpcauth/examples/items/internal/dev"
+	"github.com/grpcauth/grpcauth/examples/items/internal/settings"
+	"github.com/grpcauth/grpcauth/internal/endpoint"
 	"github.com/grpcauth/grpcauth/tokencreds"
 )
 
@@ -88,15 +93,21 @@ type config struct {
 	authStyle oauth2.AuthStyle
 	// dpop is true for TOKEN_TYPE=dpop: get and send a DPoP-bound token.
 	dpop bool
+	// typos are warnings about likely misspelt variables
+	// (settings.Typos), which run prints first.
+	typos []string
 }
 
-// loadConfig reads the settings from the environment (getenv) and args; a
-// flag overrides its variable. Usage and flag errors go to usage. A
-// setting the client cannot use is refused here, with an error naming its
-// variable, before any request: a malformed or plaintext-off-loopback
-// ISSUER or TOKEN_URL, an ADDR that is not HOST:PORT, an empty entry in
-// SCOPES. No error and no usage text holds the client secret.
-func loadConfig(args []string, getenv func(string) string, usage io.Writer) (config, error) {
+// loadConfig reads the settings from the environment (lookupEnv, as
+// os.LookupEnv) and args; a flag overrides its variable. Usage and flag
+// errors go to usage. A setting the client cannot use is refused here,
+// with an error naming its variable, before any request: a malformed or
+// plaintext-off-loopback ISSUER or TOKEN_URL, an ADDR that is not
+// HOST:PORT with a port number, an empty entry in SCOPES, a RESOURCE that
+// is not an absolute URI or has a fragment. No error and no usage text
+// holds the client secret.
+func loadConfig(args []string, lookupEnv func(string) (string, bool), usage io.Writer) (config, error) {
+	getenv := func(name string) string { v, _ := lookupEnv(name); return v }
 	fs := flag.NewFlagSet("client", flag.ContinueOnError)
 	fs.SetOutput(usage)
 	issuer := fs.String("issuer", getenv("ISSUER"), "authorization server issuer URL (env ISSUER; default: the development issuer)")
@@ -120,7 +131,10 @@ func loadConfig(args []string, getenv func(string) string, usage io.Writer) (con
 	if err != nil {
 		return config{}, err
 	}
-	if err := checkAddr(*addr); err != nil {
+	if _, err := settings.HostPort("ADDR", *addr, settings.Dial); err != nil {
+		return config{}, fmt.Errorf("client: %w", err)
+	}
+	if err := checkResource(*resource); *resource != "" && err != nil {
 		return config{}, err
 	}
 	cfg := config{
@@ -132,6 +146,7 @@ func loadConfig(args []string, getenv func(string) string, usage io.Writer) (con
 		audience:     *audience,
 		resource:     *resource,
 		addr:         *addr,
+		typos:        settings.Typos("client", fs, lookupEnv),
 	}
 	switch *authMethod {
 	case "client_secret_basic":
@@ -201,20 +216,22 @@ type secretFlag struct{ v string }
 func (s *secretFlag) String() string     { return "" }
 func (s *secretFlag) Set(v string) error { s.v = v; return nil }
 
-// checkAddr refuses an ADDR that is not HOST:PORT with a host and a port
-// from 1 to 65535 (a URL, say), which grpc.NewClient would accept and the
-// first call fail on, after the client secret has gone to the token
-// endpoint.
-func checkAddr(addr string) error {
-	host, port, err := net.SplitHostPort(addr)
-	if err == nil && host != "" {
-		var n uint64
-		if n, err = strconv.ParseUint(port, 10, 16); err == nil && n == 0 {
-			err = errors.New("port 0")
-		}
-	}
-	if err != nil || host == "" {
-		return fmt.Errorf("client: ADDR %q is not HOST:PORT with a port from 1 to 65535, such as 127.0.0.1:50051 or items.example.com:443", addr)
+// checkResource refuses a RESOURCE that RFC 8707 (section 2) does not
+// allow as a resource indicator: one that is not an absolute URI (with a
+// scheme: https://items.example.com, urn:items), or that has a fragment.
+// Sent as it is, the authorization server would refuse it
+// (invalid_target), or issue a token for an audience the server does not
+// check. Its error shows the value as endpoint.ForConfig does: without
+// userinfo, and with a query or fragment marked, not repeated.
+func checkResource(raw string) error {
+	u, err := endpoint.Parse(raw)
+	switch {
+	case err != nil:
+		return fmt.Errorf("client: RESOURCE is not a URI: %w", err)
+	case !u.IsAbs():
+		return fmt.Errorf("client: RESOURCE %s is not an absolute URI: give the API's URI with its scheme, such as https://items.example.com (RFC 8707, section 2)", printable(endpoint.ForConfig(raw)))
+	case strings.Contains(raw, "#"):
+		return fmt.Errorf("client: RESOURCE %s has a fragment, which a resource indicator never has (RFC 8707, section 2)", printable(endpoint.ForConfig(raw)))
 	}
 	return nil
 }
@@ -244,7 +261,7 @@ func orDefault(v, def string) string {
 }
 
 func main() {
-	cfg, err := loadConfig(os.Args[1:], os.Getenv, os.Stderr)
+	cfg, err := loadConfig(os.Args[1:], os.LookupEnv, os.Stderr)
 	if errors.Is(err, flag.ErrHelp) {
 		os.Exit(0)
 	}
@@ -271,6 +288,9 @@ func printError(w io.Writer, err error) { fmt.Fprintln(w, printable(err.Error())
 // run gets a token for cfg's client and calls every method, reporting to
 // out, and warning to warn about a token the server will likely refuse.
 func run(ctx context.Context, cfg config, out, warn io.Writer) error {
+	for _, w := range cfg.typos {
+		fmt.Fprintln(warn, "client: warning:", w)
+	}
 	base := newTransport(http.ProxyFromEnvironment)
 	hc := newHTTPClient(base)
 	tu := cfg.tokenURL
@@ -313,23 +333,27 @@ func run(ctx context.Context, cfg config, out, warn io.Writer) error {
 	// is the long-lived one, carrying only the HTTP client.
 	ts := cc.TokenSource(context.WithValue(ctx, oauth2.HTTPClient, tokenClient))
 	tok, err := ts.Token()
+	// tu as printed: its query (an API key, say) and userinfo left out.
+	shown := printable(endpoint.ForConfig(tu))
 	if errors.Is(err, tokencreds.ErrNotDPoPToken) { // the DPoPTransport refused it
-		return fmt.Errorf("client: %s answered a token that is not a DPoP-bound one: it ignored the DPoP proof (is DPoP enabled for client %s?)", tu, cfg.clientID)
+		return fmt.Errorf("client: %s answered a token that is not a DPoP-bound one: it ignored the DPoP proof (is DPoP enabled for client %s?)", shown, cfg.clientID)
 	}
 	if err != nil {
-		return fmt.Errorf("client: getting a token from %s as %s: %w", tu, cfg.clientID, newTokenError(err, cfg))
+		// Without the URL net/http's error quotes whole (endpoint.WithoutURL):
+		// shown names it.
+		return fmt.Errorf("client: getting a token from %s as %s: %w", shown, cfg.clientID, newTokenError(endpoint.WithoutURL(err), cfg))
 	}
 	kind := printable(tok.Type())
 	if signer != nil {
 		if !strings.EqualFold(kind, "DPoP") {
-			return fmt.Errorf("client: %s answered a %q token, not a DPoP-bound one: it ignored the DPoP proof (is DPoP enabled for client %s?)", tu, kind, cfg.clientID)
+			return fmt.Errorf("client: %s answered a %q token, not a DPoP-bound one: it ignored the DPoP proof (is DPoP enabled for client %s?)", shown, kind, cfg.clientID)
 		}
 		kind += " (key thumbprint " + signer.Thumbprint() + ")"
 	}
 	granted, _ := tok.Extra("scope").(string)
 	// tu may come from the discovery document: printed as text, as the
 	// token type is.
-	fmt.Fprintf(out, "token:  %s for client %s from %s\n", kind, cfg.clientID, printable(tu))
+	fmt.Fprintf(out, "token:  %s for client %s from %s\n", kind, cfg.clientID, shown)
 	fmt.Fprintf(out, "        scopes %s, expires %s\n", quote(clip(granted, maxPrinted)), tok.Expiry.Format(time.RFC3339))
 	fmt.Fprintf(out, "server: %s\n\n", cfg.addr)
 	for _, w := range tokenWarnings(tok.AccessToken, cfg) {

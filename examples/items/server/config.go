@@ -4,7 +4,6 @@ import (
 	"errors"
 	"flag"
 	"fmt"
-	"net"
 	"net/url"
 	"slices"
 	"strconv"
@@ -12,6 +11,7 @@ import (
 	"unicode"
 
 	"github.com/grpcauth/grpcauth/examples/items/internal/dev"
+	"github.com/grpcauth/grpcauth/examples/items/internal/settings"
 	"github.com/grpcauth/grpcauth/internal/endpoint"
 	"github.com/grpcauth/grpcauth/verifier"
 )
@@ -35,10 +35,8 @@ type config struct {
 	// devDPoPNonces makes the development issuer require DPoP nonces
 	// (grpcauthtest.Config.DPoPNonces).
 	devDPoPNonces bool
-	// audienceSet is true when AUDIENCE was given (in the environment or
-	// as a flag).
-	audienceSet bool
-	// typos are warnings about likely misspelt variables (typos).
+	// typos are warnings about likely misspelt variables
+	// (settings.Typos).
 	typos []string
 	// devIssuerAddrSet is true when DEV_ISSUER_ADDR was given (in the
 	// environment, even empty, or as a flag), whatever its value.
@@ -56,7 +54,7 @@ func loadConfig(args []string, lookupEnv func(string) (string, bool)) (config, e
 	getenv := func(name string) string { v, _ := lookupEnv(name); return v }
 	fs := flag.NewFlagSet("server", flag.ContinueOnError)
 	issuer := fs.String("issuer", getenv("ISSUER"), "issuer URL of the authorization server (env ISSUER; unset: start the development issuer)")
-	audience := fs.String("audience", orDefault(getenv("AUDIENCE"), dev.Audience), "audiences the access tokens may carry, comma-separated (env AUDIENCE)")
+	audience := fs.String("audience", getenv("AUDIENCE"), "audiences the access tokens must carry one of, comma-separated; required with ISSUER (env AUDIENCE; default without ISSUER: api://default, the development issuer's)")
 	jwksURI := fs.String("jwks-uri", getenv("JWKS_URI"), "JWKS URL of the issuer; needs ISSUER (env JWKS_URI; unset: OIDC discovery)")
 	addr := fs.String("addr", orDefault(getenv("ADDR"), dev.ServerAddr), "listen address (env ADDR)")
 	devAddr := fs.String("dev-issuer-addr", orDefault(getenv("DEV_ISSUER_ADDR"), dev.IssuerAddr), "loopback address of the development issuer, used without ISSUER (env DEV_ISSUER_ADDR)")
@@ -94,8 +92,10 @@ func loadConfig(args []string, lookupEnv func(string) (string, bool)) (config, e
 		metricsAddr:   *metricsAddr,
 		webAddr:       *webAddr,
 	}
-	_, audienceInEnv := lookupEnv("AUDIENCE")
-	cfg.audienceSet = audienceInEnv || flagSet(fs, "audience")
+	if *issuer == "" {
+		// The development issuer's tokens carry it.
+		*audience = orDefault(*audience, dev.Audience)
+	}
 	for _, l := range []struct {
 		name  string
 		v     string
@@ -113,7 +113,7 @@ func loadConfig(args []string, lookupEnv func(string) (string, bool)) (config, e
 	if err := cfg.checkListenAddrs(); err != nil {
 		return config{}, err
 	}
-	cfg.typos = typos(fs, lookupEnv)
+	cfg.typos = settings.Typos("server", fs, lookupEnv)
 	// Given, not only moved from the default: set to the default, it is
 	// as ignored with ISSUER (ignoredSettings).
 	_, devAddrInEnv := lookupEnv("DEV_ISSUER_ADDR")
@@ -146,7 +146,12 @@ func loadConfig(args []string, lookupEnv func(string) (string, bool)) (config, e
 		return config{}, errors.New("server: SKIP_AUDIENCE_CHECK needs CLIENT_IDS")
 	}
 	if !cfg.skipAudienceCheck && len(cfg.audiences) == 0 {
-		return config{}, errors.New("server: AUDIENCE is empty")
+		// Only with ISSUER: without it AUDIENCE has a default. No default
+		// for a real issuer: api://default is Okta's default
+		// authorization server's, which every API on it shares, and other
+		// providers never issue. RFC 9068, section 4: the resource server
+		// must check that aud names it.
+		return config{}, fmt.Errorf("server: AUDIENCE is unset: with ISSUER, set it to the aud this API's access tokens carry (Okta's default authorization server: %s; RFC 9068 requires the check), or SKIP_AUDIENCE_CHECK=true with CLIENT_IDS for an issuer whose access tokens carry no aud (Cognito)", dev.Audience)
 	}
 	entries, err := list("REQUIRE_CLAIMS", *requireClaims, false)
 	if err != nil {
@@ -200,7 +205,8 @@ func (cfg config) checkURLs() error {
 
 // checkListenAddrs refuses a listen address (ADDR, WEB_ADDR unless off,
 // METRICS_ADDR when set, DEV_ISSUER_ADDR without ISSUER) that is not
-// HOST:PORT with a port from 0 to 65535, and, without ISSUER, one beyond
+// HOST:PORT with a port number from 0 to 65535 (settings.HostPort: a
+// named port is refused), and, without ISSUER, one beyond
 // loopback: the development issuer's client secrets are published, so a
 // server trusting it must not be reachable from other machines (a
 // deployment that forgot ISSUER would otherwise serve, to the network,
@@ -219,12 +225,9 @@ func (cfg config) checkListenAddrs() error {
 		if a.skip {
 			continue
 		}
-		host, port, err := net.SplitHostPort(a.v)
+		host, err := settings.HostPort(a.name, a.v, settings.Listen)
 		if err != nil {
-			return fmt.Errorf("server: %s %q is not HOST:PORT, such as 127.0.0.1:50051", a.name, a.v)
-		}
-		if _, err := strconv.ParseUint(port, 10, 16); err != nil {
-			return fmt.Errorf("server: %s %q: the port must be a number from 0 to 65535", a.name, a.v)
+			return fmt.Errorf("server: %w", err)
 		}
 		if cfg.issuer == "" && !endpoint.IsLoopback(host) {
 			return fmt.Errorf("server: %s %q is beyond loopback, and without ISSUER the development issuer runs, whose client secrets are published: listen on 127.0.0.1, [::1] or localhost, or set ISSUER to a real authorization server", a.name, a.v)
@@ -380,60 +383,11 @@ func checkClaimName(name, claim string) error {
 	return nil
 }
 
-// typoVariants are the spellings of a setting's name that typos warns
-// about: each pair's first part replaced by its second, or the other way.
-var typoVariants = [][2]string{{"URI", "URL"}, {"ADDR", "ADDRESS"}}
-
-// typos returns a warning for each variable in the environment that the
-// server does not read, but whose name is one it does read, which is
-// unset, with an S added or dropped at the end (AUDIENCES, CLIENT_ID,
-// SCOPE_CLAIM), or spelt with URL for URI or ADDRESS for ADDR (JWKS_URL,
-// METRICS_ADDRESS): likely a misspelling, whose setting would silently
-// stay at its default. A variable whose right name is set too is someone
-// else's (the example client's CLIENT_ID), and not warned about.
-func typos(fs *flag.FlagSet, lookupEnv func(string) (string, bool)) []string {
-	var out []string
-	fs.VisitAll(func(f *flag.Flag) {
-		name := strings.ToUpper(strings.ReplaceAll(f.Name, "-", "_"))
-		if _, set := lookupEnv(name); set {
-			return
-		}
-		variants := []string{name + "S"}
-		if n, ok := strings.CutSuffix(name, "S"); ok {
-			variants = append(variants, n)
-		}
-		for _, v := range typoVariants {
-			if n, ok := strings.CutSuffix(name, v[0]); ok {
-				variants = append(variants, n+v[1])
-			}
-		}
-		for _, v := range variants {
-			if _, set := lookupEnv(v); set {
-				out = append(out, fmt.Sprintf("%s is set, but the server reads %s, which is unset: a misspelling? %s stays at its default", v, name, name))
-			}
-		}
-	})
-	return out
-}
-
 func orDefault(v, def string) string {
 	if v == "" {
 		return def
 	}
 	return v
-}
-
-// audienceWarnings returns a warning when ISSUER is set and AUDIENCE is
-// not (nor SKIP_AUDIENCE_CHECK): the aud checked is then the default,
-// api://default, the audience of Okta's default authorization server,
-// which every API using that server shares, and which other providers
-// never issue (every token refused). Not refused: with Okta's default
-// server it is right.
-func audienceWarnings(cfg config) []string {
-	if cfg.issuer == "" || cfg.audienceSet || cfg.skipAudienceCheck {
-		return nil
-	}
-	return []string{fmt.Sprintf("AUDIENCE is unset: tokens must carry aud %s, the audience of Okta's default authorization server; set AUDIENCE to this API's audience", dev.Audience)}
 }
 
 // scopeClaimWarnings returns a warning when SCOPE_CLAIMS names
@@ -449,7 +403,7 @@ func scopeClaimWarnings(cfg config) []string {
 }
 
 // ignoredSettings returns a warning for each setting of cfg that has no
-// effect: a likely misspelt variable (typos); DEV_ISSUER_ADDR given (in
+// effect: a likely misspelt variable (settings.Typos); DEV_ISSUER_ADDR given (in
 // the environment or as a flag, at any value, its default too) while
 // ISSUER is set, and so no development issuer starts; AUDIENCE given
 // while ISSUER is set and SKIP_AUDIENCE_CHECK is true, so that no aud is
@@ -461,7 +415,7 @@ func ignoredSettings(cfg config) []string {
 	if cfg.issuer != "" && cfg.devIssuerAddrSet {
 		out = append(out, "DEV_ISSUER_ADDR is ignored: ISSUER names the authorization server")
 	}
-	if cfg.issuer != "" && cfg.skipAudienceCheck && cfg.audienceSet {
+	if cfg.issuer != "" && cfg.skipAudienceCheck && len(cfg.audiences) > 0 {
 		// Without ISSUER it is the aud the development issuer mints.
 		out = append(out, "AUDIENCE is ignored: SKIP_AUDIENCE_CHECK=true accepts tokens whatever their aud")
 	}

@@ -45,7 +45,9 @@ func TestLoadConfig_UnsafeOrNonsensicalSettingsAreRefused(t *testing.T) {
 		{"address with a port beyond 65535", map[string]string{"ADDR": "127.0.0.1:65536"}, "server: ADDR", nil},
 		{"address with an overflowing port", map[string]string{"ADDR": "127.0.0.1:99999999999999999999"}, "server: ADDR", nil},
 		{"address with a negative port", map[string]string{"ADDR": "127.0.0.1:-1"}, "server: ADDR", nil},
-		{"address with a named port", map[string]string{"ISSUER": okta, "ADDR": "0.0.0.0:http"}, "server: ADDR", nil},
+		{"address with a named port", map[string]string{"ISSUER": okta, "AUDIENCE": "api://default", "ADDR": "0.0.0.0:http"}, `server: ADDR "0.0.0.0:http": the port must be a number from 0 to 65535, not a name`, nil},
+		{"loopback address with a named port", map[string]string{"ADDR": "localhost:http"}, `server: ADDR "localhost:http": the port must be a number from 0 to 65535, not a name`, nil},
+		{"web address with a named port", map[string]string{"WEB_ADDR": "127.0.0.1:http-alt"}, "server: WEB_ADDR", nil},
 		{"web address without a port", map[string]string{"WEB_ADDR": "localhost"}, "server: WEB_ADDR", nil},
 		{"metrics address with a bad port", map[string]string{"ISSUER": okta, "METRICS_ADDR": "127.0.0.1:9464x"}, "server: METRICS_ADDR", nil},
 		{"development issuer address with a bad port", map[string]string{"DEV_ISSUER_ADDR": "127.0.0.1:70000"}, "server: DEV_ISSUER_ADDR", nil},
@@ -83,14 +85,14 @@ func TestLoadConfig_UnsafeOrNonsensicalSettingsAreRefused(t *testing.T) {
 func TestLoadConfig_SafeSettingsAreAccepted(t *testing.T) {
 	const okta = "https://example.okta.com/oauth2/default"
 	for _, e := range []map[string]string{
-		{"ISSUER": "http://127.0.0.1:8080/realms/dev"},
-		{"ISSUER": "http://localhost:8080/realms/dev"},
-		{"ISSUER": "http://[::1]:8080/realms/dev"},
+		{"ISSUER": "http://127.0.0.1:8080/realms/dev", "AUDIENCE": "items-api"},
+		{"ISSUER": "http://localhost:8080/realms/dev", "AUDIENCE": "items-api"},
+		{"ISSUER": "http://[::1]:8080/realms/dev", "AUDIENCE": "items-api"},
 		{"ISSUER": "https://tenant.auth0.com/", "AUDIENCE": "https://items.example.com"},
-		{"ISSUER": okta, "JWKS_URI": "https://example.okta.com/oauth2/default/v1/keys?api_key=abc"},
-		{"ISSUER": okta, "ADDR": ":50051", "WEB_ADDR": "0.0.0.0:8080", "METRICS_ADDR": "10.0.0.5:9464"},
-		{"ISSUER": okta, "ADDR": "[::]:50051"},
-		{"ISSUER": okta, "DEV_ISSUER_ADDR": "0.0.0.0:1"}, // ignored, with a warning
+		{"ISSUER": okta, "AUDIENCE": "api://default", "JWKS_URI": "https://example.okta.com/oauth2/default/v1/keys?api_key=abc"},
+		{"ISSUER": okta, "AUDIENCE": "api://default", "ADDR": ":50051", "WEB_ADDR": "0.0.0.0:8080", "METRICS_ADDR": "10.0.0.5:9464"},
+		{"ISSUER": okta, "AUDIENCE": "api://default", "ADDR": "[::]:50051"},
+		{"ISSUER": okta, "AUDIENCE": "api://default", "DEV_ISSUER_ADDR": "0.0.0.0:1"}, // ignored, with a warning
 		{"ADDR": "localhost:0", "WEB_ADDR": "[::1]:0", "METRICS_ADDR": "127.0.0.2:9464", "DEV_ISSUER_ADDR": "localhost:50052"},
 		{"WEB_ADDR": "off"},
 		{"SCOPE_CLAIMS": " scp , roles "},
@@ -112,7 +114,10 @@ func TestLoadConfig_SafeSettingsAreAccepted(t *testing.T) {
 func TestSettingWarnings_TyposAndIgnoredAudienceAreSaid(t *testing.T) {
 	const okta = "https://example.okta.com/oauth2/default"
 	checkWarnings(t, ignoredSettings, []warningCase{
-		{map[string]string{"ISSUER": okta, "AUDIENCES": "api://items"}, "AUDIENCES is set, but the server reads AUDIENCE"},
+		{map[string]string{"ISSUER": okta, "AUDIENCE": "api://items", "SCOPE_CLAIMSS": "roles"}, "SCOPE_CLAIMSS is set, but the server reads SCOPE_CLAIMS"},
+		{map[string]string{"AUDIENCES": "api://items"}, "AUDIENCES is set, but the server reads AUDIENCE"},
+		{map[string]string{"ISSUR": ""}, "ISSUR is set, but the server reads ISSUER"},
+		{map[string]string{"jwks_uri": "https://example.okta.com/keys"}, "jwks_uri is set, but the server reads JWKS_URI"},
 		{map[string]string{"ISSUER": okta, "AUDIENCE": "api://items", "CLIENT_ID": "0oa1"}, "CLIENT_ID is set, but the server reads CLIENT_IDS"},
 		{map[string]string{"ISSUER": okta, "AUDIENCE": "api://items", "SCOPE_CLAIM": "roles"}, "SCOPE_CLAIM is set, but the server reads SCOPE_CLAIMS"},
 		{map[string]string{"ISSUER": okta, "AUDIENCE": "api://items", "JWKS_URL": "https://example.okta.com/keys"}, "JWKS_URL is set, but the server reads JWKS_URI"},
@@ -154,19 +159,37 @@ func TestIssuerSlashWarnings_KnownProvidersTrailingSlash(t *testing.T) {
 	}
 }
 
-// TestAudienceWarnings_DefaultAudienceWithARealIssuerIsSaid: with ISSUER
-// and no AUDIENCE the server checks api://default, the aud of Okta's
-// default authorization server alone: said at start-up, so that a team on
-// another provider (every token refused) or sharing Okta's default server
-// with other APIs (their tokens accepted) sees it.
-func TestAudienceWarnings_DefaultAudienceWithARealIssuerIsSaid(t *testing.T) {
+// TestLoadConfig_RealIssuerWithoutAudienceIsRefused: with ISSUER the
+// server refuses to start without AUDIENCE (RFC 9068, section 4: a
+// resource server checks that aud names it), with an error naming the
+// variable, rather than check api://default, Okta's default authorization
+// server's audience, which every API on it shares and other providers
+// never issue. SKIP_AUDIENCE_CHECK with CLIENT_IDS is the explicit way
+// out; the development issuer needs no setting.
+func TestLoadConfig_RealIssuerWithoutAudienceIsRefused(t *testing.T) {
 	const okta = "https://example.okta.com/oauth2/default"
-	checkWarnings(t, audienceWarnings, []warningCase{
-		{map[string]string{"ISSUER": okta}, "AUDIENCE is unset: tokens must carry aud api://default"},
-		{map[string]string{"ISSUER": okta, "AUDIENCE": "api://default"}, ""},
-		{map[string]string{"ISSUER": okta, "SKIP_AUDIENCE_CHECK": "true", "CLIENT_IDS": "a"}, ""},
-		{nil, ""}, // the development issuer mints api://default
-	})
+	for _, tt := range []struct {
+		env  map[string]string
+		args []string
+	}{
+		{env: map[string]string{"ISSUER": okta}},
+		{args: []string{"-issuer", okta}},
+		{env: map[string]string{"ISSUER": okta, "CLIENT_IDS": "0oa1"}},
+	} {
+		cfg, err := loadConfig(tt.args, env(tt.env))
+		if err == nil || !strings.Contains(err.Error(), "server: AUDIENCE is unset") {
+			t.Errorf("loadConfig(%q, %v) = %+v, %v; want an error naming AUDIENCE", tt.args, tt.env, cfg, err)
+		}
+	}
+	for _, e := range []map[string]string{
+		nil, // the development issuer: api://default, the aud it mints
+		{"ISSUER": okta, "AUDIENCE": "api://default"},
+		{"ISSUER": okta, "SKIP_AUDIENCE_CHECK": "true", "CLIENT_IDS": "0oa1"},
+	} {
+		if cfg, err := loadConfig(nil, env(e)); err != nil {
+			t.Errorf("loadConfig(%v) = %+v, %v; want no error", e, cfg, err)
+		}
+	}
 }
 
 // TestScopeClaimWarnings_PermissionsIsSaid: SCOPE_CLAIMS naming

@@ -25,7 +25,7 @@ func TestLoadConfig(t *testing.T) {
 	}{
 		{
 			name: "defaults",
-			want: `{issuer: audiences:[api://default] jwksURI: addr:127.0.0.1:50051 devIssuerAddr:127.0.0.1:50052 scopeClaims:[] clientIDs:[] skipAudienceCheck:false requireClaims:map[] requireProfile:false metricsAddr: webAddr:127.0.0.1:8080 devDPoPNonces:false audienceSet:false typos:[] devIssuerAddrSet:false}`,
+			want: `{issuer: audiences:[api://default] jwksURI: addr:127.0.0.1:50051 devIssuerAddr:127.0.0.1:50052 scopeClaims:[] clientIDs:[] skipAudienceCheck:false requireClaims:map[] requireProfile:false metricsAddr: webAddr:127.0.0.1:8080 devDPoPNonces:false typos:[] devIssuerAddrSet:false}`,
 		},
 		{
 			name: "environment",
@@ -35,35 +35,35 @@ func TestLoadConfig(t *testing.T) {
 				"SCOPE_CLAIMS": "scope,permissions", "CLIENT_IDS": "a,b", "REQUIRE_CLAIMS": "token_use=access",
 				"METRICS_ADDR": "127.0.0.1:9464", "WEB_ADDR": "off",
 			},
-			want: `{issuer:https://example.okta.com/oauth2/default audiences:[api://items api://other] jwksURI:https://example.okta.com/oauth2/default/v1/keys addr:127.0.0.1:0 devIssuerAddr:127.0.0.1:50052 scopeClaims:[scope permissions] clientIDs:[a b] skipAudienceCheck:false requireClaims:map[token_use:access] requireProfile:false metricsAddr:127.0.0.1:9464 webAddr:off devDPoPNonces:false audienceSet:true typos:[] devIssuerAddrSet:false}`,
+			want: `{issuer:https://example.okta.com/oauth2/default audiences:[api://items api://other] jwksURI:https://example.okta.com/oauth2/default/v1/keys addr:127.0.0.1:0 devIssuerAddr:127.0.0.1:50052 scopeClaims:[scope permissions] clientIDs:[a b] skipAudienceCheck:false requireClaims:map[token_use:access] requireProfile:false metricsAddr:127.0.0.1:9464 webAddr:off devDPoPNonces:false typos:[] devIssuerAddrSet:false}`,
 		},
 		{
 			name: "flag overrides environment",
 			env:  map[string]string{"ADDR": "127.0.0.1:1"},
 			args: []string{"-addr", "127.0.0.1:2", "-audience", "api://flag"},
-			want: `{issuer: audiences:[api://flag] jwksURI: addr:127.0.0.1:2 devIssuerAddr:127.0.0.1:50052 scopeClaims:[] clientIDs:[] skipAudienceCheck:false requireClaims:map[] requireProfile:false metricsAddr: webAddr:127.0.0.1:8080 devDPoPNonces:false audienceSet:true typos:[] devIssuerAddrSet:false}`,
+			want: `{issuer: audiences:[api://flag] jwksURI: addr:127.0.0.1:2 devIssuerAddr:127.0.0.1:50052 scopeClaims:[] clientIDs:[] skipAudienceCheck:false requireClaims:map[] requireProfile:false metricsAddr: webAddr:127.0.0.1:8080 devDPoPNonces:false typos:[] devIssuerAddrSet:false}`,
 		},
 		{
 			// Not "" for net.Listen, a random port on every interface.
 			name: "listen addresses given empty as flags are their defaults, as in the environment",
 			env:  map[string]string{"ADDR": "", "WEB_ADDR": ""},
 			args: []string{"-addr", "", "-dev-issuer-addr", "", "-web-addr", ""},
-			want: `{issuer: audiences:[api://default] jwksURI: addr:127.0.0.1:50051 devIssuerAddr:127.0.0.1:50052 scopeClaims:[] clientIDs:[] skipAudienceCheck:false requireClaims:map[] requireProfile:false metricsAddr: webAddr:127.0.0.1:8080 devDPoPNonces:false audienceSet:false typos:[] devIssuerAddrSet:true}`,
+			want: `{issuer: audiences:[api://default] jwksURI: addr:127.0.0.1:50051 devIssuerAddr:127.0.0.1:50052 scopeClaims:[] clientIDs:[] skipAudienceCheck:false requireClaims:map[] requireProfile:false metricsAddr: webAddr:127.0.0.1:8080 devDPoPNonces:false typos:[] devIssuerAddrSet:true}`,
 		},
 		{
 			name: "skip audience check with client ids",
 			env:  map[string]string{"SKIP_AUDIENCE_CHECK": "true", "CLIENT_IDS": "abc"},
-			want: `{issuer: audiences:[api://default] jwksURI: addr:127.0.0.1:50051 devIssuerAddr:127.0.0.1:50052 scopeClaims:[] clientIDs:[abc] skipAudienceCheck:true requireClaims:map[] requireProfile:false metricsAddr: webAddr:127.0.0.1:8080 devDPoPNonces:false audienceSet:false typos:[] devIssuerAddrSet:false}`,
+			want: `{issuer: audiences:[api://default] jwksURI: addr:127.0.0.1:50051 devIssuerAddr:127.0.0.1:50052 scopeClaims:[] clientIDs:[abc] skipAudienceCheck:true requireClaims:map[] requireProfile:false metricsAddr: webAddr:127.0.0.1:8080 devDPoPNonces:false typos:[] devIssuerAddrSet:false}`,
 		},
 		{
 			name: "RFC 9068 profile",
 			env:  map[string]string{"REQUIRE_ACCESS_TOKEN_PROFILE": "true"},
-			want: `{issuer: audiences:[api://default] jwksURI: addr:127.0.0.1:50051 devIssuerAddr:127.0.0.1:50052 scopeClaims:[] clientIDs:[] skipAudienceCheck:false requireClaims:map[] requireProfile:true metricsAddr: webAddr:127.0.0.1:8080 devDPoPNonces:false audienceSet:false typos:[] devIssuerAddrSet:false}`,
+			want: `{issuer: audiences:[api://default] jwksURI: addr:127.0.0.1:50051 devIssuerAddr:127.0.0.1:50052 scopeClaims:[] clientIDs:[] skipAudienceCheck:false requireClaims:map[] requireProfile:true metricsAddr: webAddr:127.0.0.1:8080 devDPoPNonces:false typos:[] devIssuerAddrSet:false}`,
 		},
 		{
 			name: "development issuer with DPoP nonces",
 			env:  map[string]string{"DEV_DPOP_NONCES": "true"},
-			want: `{issuer: audiences:[api://default] jwksURI: addr:127.0.0.1:50051 devIssuerAddr:127.0.0.1:50052 scopeClaims:[] clientIDs:[] skipAudienceCheck:false requireClaims:map[] requireProfile:false metricsAddr: webAddr:127.0.0.1:8080 devDPoPNonces:true audienceSet:false typos:[] devIssuerAddrSet:false}`,
+			want: `{issuer: audiences:[api://default] jwksURI: addr:127.0.0.1:50051 devIssuerAddr:127.0.0.1:50052 scopeClaims:[] clientIDs:[] skipAudienceCheck:false requireClaims:map[] requireProfile:false metricsAddr: webAddr:127.0.0.1:8080 devDPoPNonces:true typos:[] devIssuerAddrSet:false}`,
 		},
 		{name: "DPoP nonces with a real issuer", env: map[string]string{"DEV_DPOP_NONCES": "true", "ISSUER": "https://example.okta.com/oauth2/default"}, wantErr: true},
 		{name: "DPoP nonces not a bool", env: map[string]string{"DEV_DPOP_NONCES": "on"}, wantErr: true},
@@ -249,12 +249,12 @@ func TestIgnoredSettings_DevIssuerAddressWithARealIssuerIsSaid(t *testing.T) {
 		args []string
 		want int
 	}{
-		{"moved, with ISSUER", map[string]string{"DEV_ISSUER_ADDR": "127.0.0.1:9999", "ISSUER": okta}, nil, 1},
-		{"moved by flag, with ISSUER", map[string]string{"ISSUER": okta}, []string{"-dev-issuer-addr", "127.0.0.1:9999"}, 1},
-		{"set to its default, with ISSUER", map[string]string{"DEV_ISSUER_ADDR": "127.0.0.1:50052", "ISSUER": okta}, nil, 1},
-		{"set to its default by flag, with ISSUER", map[string]string{"ISSUER": okta}, []string{"-dev-issuer-addr", "127.0.0.1:50052"}, 1},
-		{"set empty, with ISSUER", map[string]string{"DEV_ISSUER_ADDR": "", "ISSUER": okta}, nil, 1},
-		{"not set, with ISSUER", map[string]string{"ISSUER": okta}, nil, 0},
+		{"moved, with ISSUER", map[string]string{"DEV_ISSUER_ADDR": "127.0.0.1:9999", "ISSUER": okta, "AUDIENCE": "api://default"}, nil, 1},
+		{"moved by flag, with ISSUER", map[string]string{"ISSUER": okta, "AUDIENCE": "api://default"}, []string{"-dev-issuer-addr", "127.0.0.1:9999"}, 1},
+		{"set to its default, with ISSUER", map[string]string{"DEV_ISSUER_ADDR": "127.0.0.1:50052", "ISSUER": okta, "AUDIENCE": "api://default"}, nil, 1},
+		{"set to its default by flag, with ISSUER", map[string]string{"ISSUER": okta, "AUDIENCE": "api://default"}, []string{"-dev-issuer-addr", "127.0.0.1:50052"}, 1},
+		{"set empty, with ISSUER", map[string]string{"DEV_ISSUER_ADDR": "", "ISSUER": okta, "AUDIENCE": "api://default"}, nil, 1},
+		{"not set, with ISSUER", map[string]string{"ISSUER": okta, "AUDIENCE": "api://default"}, nil, 0},
 		{"set to its default, without ISSUER", map[string]string{"DEV_ISSUER_ADDR": "127.0.0.1:50052"}, nil, 0},
 		{"moved, without ISSUER", map[string]string{"DEV_ISSUER_ADDR": "127.0.0.1:9999"}, nil, 0},
 	} {

@@ -12,7 +12,10 @@
 //	                                           Unset: start the development issuer (see below);
 //	                                           set but empty: refused, as is an empty AUDIENCE.
 //	AUDIENCE             -audience             the aud the tokens must carry; a comma-separated
-//	                                           list accepts any of them (default api://default)
+//	                                           list accepts any of them. Required with ISSUER
+//	                                           (RFC 9068: unset, the server refuses to start)
+//	                                           unless SKIP_AUDIENCE_CHECK; without ISSUER
+//	                                           default api://default, the development issuer's
 //	JWKS_URI             -jwks-uri             the issuer's key set URL (needs ISSUER); unset: found by discovery
 //	ADDR                 -addr                 listen address (default 127.0.0.1:50051); HOST:PORT,
 //	                                           loopback only without ISSUER, as are WEB_ADDR,
@@ -50,9 +53,11 @@
 // A setting the server cannot use as written is refused at start-up (exit
 // status 2) with an error naming the variable: a list with an empty entry
 // ("a,,b", a trailing comma), a claim name holding space, a REQUIRE_CLAIMS
-// entry without a name or a value or naming a claim twice, a port beyond
-// 0-65535. A variable one letter or spelling from one the server reads,
-// which is unset (AUDIENCES, CLIENT_ID, JWKS_URL), is warned about, as is
+// entry without a name or a value or naming a claim twice, a port that is
+// not a number from 0 to 65535 (a named one, localhost:http, too), ISSUER
+// without AUDIENCE. A variable one letter or spelling from one the server
+// reads, which is unset (ISSUR, AUDIENCES, CLIENT_ID, JWKS_URL), is warned
+// about (settings.Typos, which the client shares), as is
 // an Auth0, Okta, Keycloak, Cognito or Entra ID ISSUER whose trailing
 // slash differs from the provider's issuers.
 //
@@ -258,7 +263,7 @@ func run(ctx context.Context, cfg config, out io.Writer, log *slog.Logger) error
 		return fmt.Errorf("server: %w", err)
 	}
 	defer v.Close()
-	for _, w := range slices.Concat(issuerWarnings(cfg.issuer), issuerSlashWarnings(cfg.issuer), audienceWarnings(cfg), scopeClaimWarnings(cfg), ignoredSettings(cfg)) {
+	for _, w := range slices.Concat(issuerWarnings(cfg.issuer), issuerSlashWarnings(cfg.issuer), scopeClaimWarnings(cfg), ignoredSettings(cfg)) {
 		log.Warn(w)
 	}
 
