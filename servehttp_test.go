@@ -62,13 +62,23 @@ func (l logLines) check(t *testing.T, what string) {
 // server's URL. Everything is closed by t.Cleanup.
 func serveHTTPAt(t *testing.T, e *env, h2cMode bool) (authtestv1.TestServiceClient, logLines, string) {
 	t.Helper()
+	return serveHTTPBehind(t, e, h2cMode, nil)
+}
+
+// serveHTTPBehind is serveHTTPAt with the grpc.Server behind front, a
+// handler made from it (a mux, an http.StripPrefix), unless front is nil.
+func serveHTTPBehind(t *testing.T, e *env, h2cMode bool, front func(http.Handler) http.Handler) (authtestv1.TestServiceClient, logLines, string) {
+	t.Helper()
 	srv := grpc.NewServer(grpc.ChainUnaryInterceptor(e.auth.UnaryServerInterceptor()),
 		grpc.ChainStreamInterceptor(e.auth.StreamServerInterceptor()))
 	authtestv1.RegisterTestServiceServer(srv, e.svc)
 	t.Cleanup(srv.Stop)
 	var h http.Handler = srv
+	if front != nil {
+		h = front(srv)
+	}
 	if h2cMode {
-		h = h2c.NewHandler(srv, &http2.Server{})
+		h = h2c.NewHandler(h, &http2.Server{})
 	}
 	ts := httptest.NewUnstartedServer(h)
 	errLog := make(logLines, 16)

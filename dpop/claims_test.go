@@ -11,9 +11,11 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"math/big"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -82,14 +84,17 @@ func TestVerify_RefusesValuesThatAreAlmostRight(t *testing.T) {
 	}
 }
 
-// A proof is verified with its jwk header alone: the key references a
-// JWS header may also carry (jku, x5u, kid, x5c; RFC 7515, 4.1) are never
-// fetched nor used. A proof whose jwk is one key, signed by another that
-// those members name (a JWKS and a certificate at a server of the
-// sender's, its kid, its certificate inline), is refused; the same members
-// in a proof signed by its jwk's key change nothing; and no request
-// reaches the server.
-func TestVerify_HeaderKeyReferencesAreNeitherFetchedNorUsed(t *testing.T) {
+// A proof's key is its jwk header alone. A proof with a member naming
+// another key, a jku, x5u or x5c in its header (RFC 7515, 4.1) or an x5u
+// or x5c in its jwk, is refused as invalid whatever the member holds (a
+// certificate of another key, or junk: no string, bytes that are no
+// base64, an empty chain, null), and whichever key signed it: its
+// signature is not even checked (the cause is the key reference, never
+// "bad signature"). No request reaches the server jku and x5u name. A kid,
+// which names no key of its own, changes nothing: the proof signed by
+// its jwk's key is accepted, and the one signed by the key kid names is
+// not.
+func TestVerify_KeyReferencesBesidesTheJWKAreRefused(t *testing.T) {
 	var fetched atomic.Int32
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
 		fetched.Add(1)
@@ -110,12 +115,7 @@ func TestVerify_HeaderKeyReferencesAreNeitherFetchedNorUsed(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	refs := map[string]any{
-		"jku": srv.URL + "/jwks.json",
-		"x5u": srv.URL + "/cert.pem",
-		"kid": "other",
-		"x5c": []string{base64.StdEncoding.EncodeToString(der)},
-	}
+	otherCert := []string{base64.StdEncoding.EncodeToString(der)}
 	holderJWK, err := jwk.FromRaw(holder.Public())
 	if err != nil {
 		t.Fatal(err)
@@ -124,23 +124,59 @@ func TestVerify_HeaderKeyReferencesAreNeitherFetchedNorUsed(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	jwkWith := func(name string, val any) map[string]any {
+		m := publicJWK(t, holder)
+		m[name] = val
+		return m
+	}
 	req := testReq
 	req.KeyThumbprint = base64.RawURLEncoding.EncodeToString(tp)
-	sign := func(signer *ecdsa.PrivateKey, jti string) string {
-		hdr := map[string]any{"typ": "dpop+jwt", "alg": "ES256", "jwk": holderJWK}
-		for name, val := range refs {
+	n := 0
+	sign := func(signer *ecdsa.PrivateKey, key any, extra map[string]any) string {
+		hdr := map[string]any{"typ": "dpop+jwt", "alg": "ES256", "jwk": key}
+		for name, val := range extra {
 			hdr[name] = val
 		}
-		claims := map[string]any{"jti": jti, "htm": "POST", "htu": testURL, "iat": t0.Unix(), "ath": dpop.AccessTokenHash(testToken)}
+		n++
+		claims := map[string]any{"jti": fmt.Sprint("proof-", n), "htm": "POST", "htu": testURL, "iat": t0.Unix(), "ath": dpop.AccessTokenHash(testToken)}
 		return signJSON(t, "ES256", signer, hdr, claims)
 	}
 
 	v := newVerifier(t, dpop.Config{})
-	if _, err := v.Verify(t.Context(), sign(other, "by the referenced key"), req); !errors.Is(err, dpop.ErrInvalidProof) || !strings.Contains(err.Error(), "bad signature") {
-		t.Errorf("signed by the key jku, x5u, kid and x5c name: Verify = %v, want ErrInvalidProof (bad signature)", err)
+	for name, tc := range map[string]struct {
+		key   any            // the jwk header
+		extra map[string]any // other header members
+	}{
+		"jku":                          {holderJWK, map[string]any{"jku": srv.URL + "/jwks.json"}},
+		"x5u":                          {holderJWK, map[string]any{"x5u": srv.URL + "/cert.pem"}},
+		"x5c of another key":           {holderJWK, map[string]any{"x5c": otherCert}},
+		"x5c junk string":              {holderJWK, map[string]any{"x5c": "junk"}},
+		"x5c junk base64":              {holderJWK, map[string]any{"x5c": []string{"!!not base64!!"}}},
+		"x5c junk DER":                 {holderJWK, map[string]any{"x5c": []string{base64.StdEncoding.EncodeToString([]byte{0x30, 0x82, 0xff, 0xff})}}},
+		"x5c a number":                 {holderJWK, map[string]any{"x5c": 5}},
+		"x5c an object":                {holderJWK, map[string]any{"x5c": map[string]any{"a": "b"}}},
+		"x5c empty":                    {holderJWK, map[string]any{"x5c": []string{}}},
+		"x5c null":                     {holderJWK, map[string]any{"x5c": nil}},
+		"x5c of 100 junk certificates": {holderJWK, map[string]any{"x5c": slices.Repeat([]string{"MIIB"}, 100)}},
+		"x5c in the jwk":               {jwkWith("x5c", otherCert), nil},
+		"junk x5c in the jwk":          {jwkWith("x5c", []string{"!!junk"}), nil},
+		"x5u in the jwk":               {jwkWith("x5u", srv.URL+"/cert.pem"), nil},
+	} {
+		t.Run(name, func(t *testing.T) {
+			for signer, by := range map[*ecdsa.PrivateKey]string{holder: "the jwk's key", other: "the other key"} {
+				_, err := v.Verify(t.Context(), sign(signer, tc.key, tc.extra), req)
+				if !errors.Is(err, dpop.ErrInvalidProof) || !strings.Contains(err.Error(), "a key reference (jku, x5u or x5c)") {
+					t.Errorf("signed by %s: Verify = %v, want ErrInvalidProof (a key reference)", by, err)
+				}
+			}
+		})
 	}
-	if p, err := v.Verify(t.Context(), sign(holder, "by the jwk's key"), req); err != nil || p.Thumbprint != req.KeyThumbprint {
-		t.Errorf("signed by the jwk's key: Verify = %+v, %v, want it accepted with the jwk's thumbprint", p, err)
+	kid := map[string]any{"kid": "other"}
+	if _, err := v.Verify(t.Context(), sign(other, holderJWK, kid), req); !errors.Is(err, dpop.ErrInvalidProof) || !strings.Contains(err.Error(), "bad signature") {
+		t.Errorf("with a kid, signed by the other key: Verify = %v, want ErrInvalidProof (bad signature)", err)
+	}
+	if p, err := v.Verify(t.Context(), sign(holder, holderJWK, kid), req); err != nil || p.Thumbprint != req.KeyThumbprint {
+		t.Errorf("with a kid, signed by the jwk's key: Verify = %+v, %v, want it accepted with the jwk's thumbprint", p, err)
 	}
 	if n := fetched.Load(); n != 0 {
 		t.Errorf("%d requests reached the server that jku and x5u name, want none", n)

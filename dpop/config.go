@@ -85,7 +85,11 @@ type Config struct {
 	// whose public URL differs from what the server sees. Each is
 	// normalised (case, default port) by New; a path, query, fragment,
 	// user info or wildcard ("https://*.example.com") is refused. Default:
-	// none.
+	// none. No field names a path prefix: behind a proxy that strips one
+	// ("https://example.com/api/pkg.Svc/Method" forwarded as
+	// "/pkg.Svc/Method") the htu's path is not the request's, and every
+	// proof is refused; route by the service's own path (or by host)
+	// without rewriting it instead (docs/dpop.md, "Behind a proxy").
 	Origins []string
 
 	// OnlyOrigins accepts in a proof's htu only the origins in Origins,

@@ -170,7 +170,25 @@ var (
 	errSig     = invalid("bad signature")
 	errCrit    = invalid("crit header: no extension is understood")
 	errNoJWK   = invalid("no jwk header")
+	// errKeyRef refuses a proof that names a key besides its jwk: a jku,
+	// x5u or x5c header member, or an x5u or x5c member of the jwk (see
+	// keyRefMembers). It is refused whatever the member holds, before
+	// the claims, the jwk and the signature are read.
+	errKeyRef = invalid("a key reference (jku, x5u or x5c): a proof's key is its jwk's own members alone")
 )
+
+// keyRefMembers are the members of a JWS header that name a key by URL
+// (jku, x5u) or carry one in a certificate chain (x5c; RFC 7515, sections
+// 4.1.2 to 4.1.6), and those of a JWK that do (x5u, x5c; RFC 7517,
+// sections 4.6 and 4.7). A proof's key is its jwk header (RFC 9449,
+// section 4.2), so Verify refuses a proof holding any of them
+// (errKeyRef) rather than leave a second key in it, which no check here
+// would tie to the jwk (that would take parsing the certificates, whose
+// bytes are the sender's, and fetching the URLs) and which a JOSE library
+// reading the proof after it might take for the key. Verify never parses,
+// fetches or uses them. A kid or x5t names no key of its own and is left
+// alone.
+var keyRefMembers = [...]string{"jku", "x5u", "x5c"}
 
 // Refusals of a Request that names no method or path: no request has
 // either empty, so an adapter that passes one is broken, and would have a
@@ -461,7 +479,8 @@ type header struct {
 
 // parseHeader decodes the header's members. Names are matched exactly
 // (encoding/json alone would match "TYP" to typ). A crit header is refused:
-// this verifier understands no extension.
+// this verifier understands no extension; so is a header naming a key
+// besides the jwk (keyRefMembers), whatever that member holds.
 func parseHeader(b []byte) (header, error) {
 	var m map[string]json.RawMessage
 	if err := json.Unmarshal(b, &m); err != nil || m == nil {
@@ -473,6 +492,11 @@ func parseHeader(b []byte) (header, error) {
 	}
 	if _, ok := m["crit"]; ok {
 		return header{}, errCrit
+	}
+	for _, name := range keyRefMembers {
+		if _, ok := m[name]; ok {
+			return header{}, errKeyRef
+		}
 	}
 	h.jwk = m["jwk"]
 	return h, nil
@@ -557,6 +581,13 @@ func publicKey(raw json.RawMessage, alg string) (_ jwk.Key, _ crypto.PublicKey, 
 	for _, name := range privateMembers {
 		if _, ok := key.Get(name); ok {
 			return nil, nil, invalid("jwk has the private or symmetric key member %q", name)
+		}
+	}
+	// jwx keeps a jwk's x5u and x5c as the strings they are, neither
+	// fetched nor decoded.
+	for _, name := range [...]string{jwk.X509URLKey, jwk.X509CertChainKey} {
+		if _, ok := key.Get(name); ok {
+			return nil, nil, errKeyRef
 		}
 	}
 	if err := declaredFor(key, alg); err != nil {

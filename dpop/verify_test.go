@@ -987,6 +987,67 @@ func TestVerify_EncodedSlashInHTUIsNoSlashWhateverElseThePathHolds(t *testing.T)
 	}
 }
 
+// A gRPC method's path with a character escaped, in the htu or in the
+// request's path (as sent), matches the method's path as RFC 9449 (4.3,
+// item 9) compares them, after syntax-based normalisation (RFC 3986,
+// 6.2.2): an escaped unreserved character ("%4C", "%4c", "%2E" inside a
+// name) is the character itself, both ways. It never matches another
+// method's path, either way: the normalisation decodes nothing else, so
+// an escaped "/" ("%2F") stays inside its segment (service and method
+// are two segments, "items.v1.ItemService%2FListItems" one), an escaped
+// "%" ("%252F") stays a "%", and a request path's "." segment matches no
+// htu (an htu's is removed).
+func TestVerify_EscapedMethodPathMatchesThatMethodOnlyBothWays(t *testing.T) {
+	const svc, list = "/items.v1.ItemService", "/items.v1.ItemService/ListItems"
+	k := newKey(t, "ES256")
+	v := newVerifier(t, dpop.Config{})
+	for _, tc := range []struct {
+		htuPath, reqPath string
+		accepted         bool
+	}{
+		{svc + "/%4CistItems", list, true},
+		{list, svc + "/%4CistItems", true},
+		{svc + "/%4cistItems", list, true},
+		{list, svc + "/%4cistItems", true},
+		{"/%69tems%2Ev1.ItemService/List%49tems", list, true},
+		{list, "/%69tems%2Ev1.ItemService/List%49tems", true},
+		{svc + "/%4CistItems", svc + "/%4cistItems", true},
+		{svc + "/./ListItems", list, true},
+		{svc + "%2FListItems", svc + "%2fListItems", true},
+
+		{svc + "/%4CistItems", svc + "/GetItem", false},
+		{svc + "/GetItem", svc + "/%4CistItems", false},
+		{svc + "/%4DistItems", list, false},
+		{list, svc + "/%4DistItems", false},
+		{svc + "%2FListItems", list, false},
+		{list, svc + "%2FListItems", false},
+		{svc + "%2fListItems", list, false},
+		{list, svc + "%2fListItems", false},
+		{svc + "%252FListItems", svc + "%2FListItems", false},
+		{svc + "%2FListItems", svc + "%252FListItems", false},
+		{svc + "/ListItems%2F", list + "/", false},
+		{list + "/", svc + "/ListItems%2F", false},
+		{list, svc + "/./ListItems", false},
+		{svc + "/%2E/ListItems", list, false},
+		{list, svc + "/%2E/ListItems", false},
+	} {
+		proof, err := k.Proof("POST", "https://api.example.com"+tc.htuPath, testToken)
+		if err != nil {
+			t.Fatal(err)
+		}
+		req := testReq
+		req.KeyThumbprint = k.Thumbprint()
+		req.Path = tc.reqPath
+		_, err = v.Verify(t.Context(), proof, req)
+		switch {
+		case tc.accepted && err != nil:
+			t.Errorf("htu path %s at request path %s: %v, want it accepted", tc.htuPath, tc.reqPath, err)
+		case !tc.accepted && (!errors.Is(err, dpop.ErrInvalidProof) || !strings.Contains(err.Error(), "is not this request's URL (path")):
+			t.Errorf("htu path %s at request path %s: %v, want ErrInvalidProof (path)", tc.htuPath, tc.reqPath, err)
+		}
+	}
+}
+
 // The request's authority is the client's text (a Host or :authority an
 // adapter passes on): the htu refusal quotes it like the proof's own text,
 // so that a line break in it is no line break in the log, and without a

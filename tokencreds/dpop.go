@@ -583,7 +583,12 @@ func (m *nonceMap) set(server, nonce string) {
 // a deadline, codes.Unauthenticated for a cancelled source context; see
 // GetRequestMetadata), not for a key that failed to sign
 // (codes.Internal).
+//
+// Do not copy a DPoPTransport: a copy shares the original's state, and go
+// vet reports it, as it does a copy of a Credentials.
 type DPoPTransport struct {
+	// noCopy has go vet report a copy of a DPoPTransport (see noCopy).
+	_ noCopy
 	// transportRef is all of the state, behind two pointers, for the
 	// reason Credentials' is (see credRef).
 	*transportRef
@@ -614,7 +619,7 @@ type transportState struct {
 //	ts := cc.TokenSource(context.WithValue(ctx, oauth2.HTTPClient, hc))
 //	creds := tokencreds.NewDPoP(ts, signer)
 func NewDPoPTransport(signer *dpop.Signer, base http.RoundTripper) *DPoPTransport {
-	return &DPoPTransport{&transportRef{&transportState{signer: signer, base: base}}}
+	return &DPoPTransport{transportRef: &transportRef{&transportState{signer: signer, base: base}}}
 }
 
 // maxErrorBody bounds how much of a 400 answer is read to find its error
@@ -652,7 +657,7 @@ func (t *DPoPTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 	if t.transportRef == nil {
 		// A zero DPoPTransport: one without a signer, whose requests
 		// fail unsent (errProof).
-		t = &DPoPTransport{&transportRef{&transportState{}}}
+		t = &DPoPTransport{transportRef: &transportRef{&transportState{}}}
 	}
 	if u := *req.URL; endpoint.LowerLocalhost(&u) {
 		req = req.WithContext(req.Context()) // a shallow copy: req stays as it is

@@ -118,20 +118,25 @@ func TestFormat_StructHoldingCredentialsUnexportedPrintsNoState(t *testing.T) {
 }
 
 // Credentials and a DPoPTransport held by value (a copy of *New(ts),
-// which shares its state, as go vet allows now that no lock is in it), at
-// the top, in an exported field or an unexported one, printed with any
-// verb, show no more than an address: fmt, given a verb a pointer does not
-// take (%s, %q, %d), prints the pointer it is given dereferenced, which
-// here is the state's pointer, the one field of the value. Before, that
+// which shares its state: go vet reports one, see TestVet_CopyIsReported,
+// but a program may still make one), at the top, in an exported field or
+// an unexported one, printed with any verb, show no more than an address:
+// fmt, given a verb a pointer does not take (%s, %q, %d), prints the
+// pointer it is given dereferenced, which here is the state's pointer,
+// the one field of the value besides the empty noCopy. Before, that
 // printed the state: a TokenSource's or a base's secret held by value,
 // and the servers' nonces, from a map read without its lock (a data race,
 // and a fatal "concurrent map iteration and map write" while requests
-// write it).
+// write it). Each copy is made of a call's result (*creds()), which vet
+// does not report (a call may return a zero value), as it reports a
+// copy of a variable's.
 func TestFormat_CredentialsAndTransportByValuePrintNoState(t *testing.T) {
 	signer := newSigner(t)
-	tr := learnedTransport(t, signer)
-	creds := *tokencreds.New(secretSource{apiKey: "source-s3cret"})
-	dcreds := *tokencreds.NewDPoP(secretSource{apiKey: "dpop-s3cret"}, signer)
+	creds := func() *tokencreds.Credentials { return tokencreds.New(secretSource{apiKey: "source-s3cret"}) }
+	dcreds := func() *tokencreds.Credentials {
+		return tokencreds.NewDPoP(secretSource{apiKey: "dpop-s3cret"}, signer)
+	}
+	tr := func() *tokencreds.DPoPTransport { return learnedTransport(t, signer) }
 	type exported struct {
 		Creds, DCreds tokencreds.Credentials
 		Tr            tokencreds.DPoPTransport
@@ -140,9 +145,13 @@ func TestFormat_CredentialsAndTransportByValuePrintNoState(t *testing.T) {
 		creds, dcreds tokencreds.Credentials
 		tr            tokencreds.DPoPTransport
 	}
-	e, u := exported{creds, dcreds, *tr}, unexported{creds, dcreds, *tr}
+	values := []any{
+		*creds(), *dcreds(), *tr(),
+		exported{*creds(), *dcreds(), *tr()}, &exported{*creds(), *dcreds(), *tr()},
+		unexported{*creds(), *dcreds(), *tr()}, &unexported{*creds(), *dcreds(), *tr()},
+	}
 	for _, verb := range []string{"%s", "%q", "%v", "%+v", "%#v", "%x", "%d"} {
-		for _, v := range []any{creds, dcreds, *tr, e, &e, u, &u} {
+		for _, v := range values {
 			got := fmt.Sprintf(verb, v)
 			for _, secret := range []string{"s3cret", "nonce-learned", "map["} {
 				if strings.Contains(got, secret) {

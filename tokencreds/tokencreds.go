@@ -120,11 +120,32 @@ var errNoSource = errors.New("tokencreds: Credentials without a TokenSource")
 // A nil *Credentials sends nothing: GetRequestMetadata fails every call
 // with codes.Internal ("tokencreds: nil *Credentials"), and its other
 // methods do not panic; nor do those of a zero Credentials, which fail
-// every call as New(nil)'s do.
+// every call as New(nil)'s do. Do not copy a Credentials: a copy shares
+// the original's state, and go vet reports it (see noCopy).
 type Credentials struct {
+	// noCopy has go vet report a copy of a Credentials (see noCopy).
+	_ noCopy
 	// credRef is all of the state, behind two pointers: see credRef.
 	*credRef
 }
+
+// noCopy, a field of size zero in Credentials and DPoPTransport, has go
+// vet's copylocks check report a copy of one (c2 := *c, a parameter or
+// field holding one by value), as sync's own noCopy does for
+// sync.WaitGroup: vet takes a type whose pointer has Lock and Unlock
+// methods for a lock, which must not be copied. A copy would share the
+// state behind the pointer (a token, the servers' nonces), so that it works,
+// but only as the original: it is a second name for one client, not a
+// second client. The field is first, so that it adds no padding at the end
+// of the struct (a field of size zero at the end does). Its methods do
+// nothing and are not promoted (the field is blank).
+type noCopy struct{}
+
+// Lock does nothing: see noCopy.
+func (*noCopy) Lock() {}
+
+// Unlock does nothing: see noCopy.
+func (*noCopy) Unlock() {}
 
 // credRef holds the pointer to Credentials' state, a second pointer so
 // that fmt never walks the state. Given a verb a pointer does not take
@@ -242,7 +263,7 @@ var _ credentials.PerRPCCredentials = (*Credentials)(nil)
 // ErrUnsupportedTokenType, rather than send it under a scheme the server
 // would refuse.
 func New(ts oauth2.TokenSource) *Credentials {
-	return &Credentials{&credRef{&credState{ts: ts, now: time.Now}}}
+	return &Credentials{credRef: &credRef{&credState{ts: ts, now: time.Now}}}
 }
 
 // GetRequestMetadata returns the authorization header for a call, taking a
