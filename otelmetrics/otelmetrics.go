@@ -63,7 +63,18 @@ type Config struct {
 	// otel.Handle an error naming the panic (see Source), rather than end
 	// the process.
 	Now func() time.Time
+	// StatsTimeout bounds how long a collection waits for a Source's
+	// Stats: one that has not returned by then, or by the end of the
+	// reader's context if that comes first, is observed with its last
+	// good figures (see Source), and the callback gives otel.Handle an
+	// error. Default (zero or negative) DefaultStatsTimeout.
+	StatsTimeout time.Duration
 }
+
+// DefaultStatsTimeout is the default Config.StatsTimeout. The Stats of
+// this module's verifiers return in microseconds: they make no network
+// call and take no lock of the verification path.
+const DefaultStatsTimeout = time.Second
 
 // Metrics records grpcauth decisions and verifier figures. Create it with
 // New, pass its OnDecision method as grpcauth.Config.OnDecision, and Close
@@ -72,6 +83,7 @@ type Metrics struct {
 	decisions metric.Int64Counter
 	duration  metric.Float64Histogram
 	reg       metric.Registration // nil without Verifiers
+	stop      chan struct{}       // closed by Close: collections stop waiting for Stats; nil without Verifiers
 
 	closing  sync.Once // Close unregisters reg once, whatever the provider's Registration does twice
 	closeErr error
@@ -135,7 +147,12 @@ func New(cfg Config) (*Metrics, error) {
 	if err != nil {
 		return nil, fmt.Errorf("otelmetrics: %w", err)
 	}
-	m.reg, err = meter.RegisterCallback(newCollector(o, now, &src).collect, o.instruments()...)
+	timeout := cfg.StatsTimeout
+	if timeout <= 0 {
+		timeout = DefaultStatsTimeout
+	}
+	m.stop = make(chan struct{})
+	m.reg, err = meter.RegisterCallback(newCollector(o, now, timeout, m.stop, &src).collect, o.instruments()...)
 	if err != nil {
 		return nil, fmt.Errorf("otelmetrics: %w", err)
 	}
@@ -206,15 +223,6 @@ func (m *Metrics) attributes(k setKey) *attrOpts {
 	return opts
 }
 
-// appendPanic runs read, the reading of s's Stats, and appends to errs an
-// error naming the panic of s's Stats if it panicked (see recovered).
-func appendPanic(errs []error, s Source, read func()) []error {
-	if text, panicked := recovered(read); panicked {
-		return append(errs, fmt.Errorf("otelmetrics: the Stats of a %T panicked: %s", s, text))
-	}
-	return errs
-}
-
 // recovered runs f and reports whether it panicked, with the panic's text
 // clipped to endpoint.MaxErrorText. The callback runs on the reader's
 // goroutine (a PeriodicReader's, an exporter's handler), where the program
@@ -237,10 +245,12 @@ func recovered(f func()) (text string, panicked bool) {
 }
 
 // Close unregisters the callback that observes the verifiers, so that the
-// MeterProvider no longer calls into them once Close returns. The
-// OpenTelemetry SDK runs a collection's callbacks under the lock that
-// unregistering takes, so Close waits for a collection that is running to
-// finish: a Source whose Stats never return makes Close hang as well.
+// MeterProvider no longer calls into them once Close returns (a read of
+// a Source's Stats that has not returned yet goes on, on its goroutine,
+// until they do; see Source). The OpenTelemetry SDK runs a collection's
+// callbacks under the lock that unregistering takes, so Close waits for a
+// collection that is running: Close ends its wait for the Sources' Stats,
+// so that a Source whose Stats never return does not make Close hang.
 // Decisions may still be recorded. Close is safe to
 // call more than once, also concurrently: it unregisters once, and every
 // call returns the result of that. Close of a nil *Metrics returns nil.
@@ -264,6 +274,7 @@ func (m *Metrics) Close() error {
 		if m.reg == nil {
 			return
 		}
+		close(m.stop)
 		if err := m.reg.Unregister(); err != nil {
 			m.closeErr = fmt.Errorf("otelmetrics: %w", err)
 		}
