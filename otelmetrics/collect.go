@@ -189,6 +189,8 @@ func (c *collector) observe(ctx context.Context, ob metric.Observer) error {
 	var t time.Time // zero, and no key-set age, if Config.Now panics
 	if text, panicked := recovered(func() { t = c.now() }); panicked {
 		errs = append(errs, fmt.Errorf("otelmetrics: Config.Now panicked: %s", text))
+	} else if t.IsZero() { // no time to measure from: a clock not set yet
+		t = time.Now()
 	}
 	for _, w := range c.keyed {
 		var fresh bool

@@ -123,8 +123,9 @@ func (o *observed) observe(ob metric.Observer, st verifier.Stats, now time.Time,
 		// The larger of the monotonic and the wall-clock age, as the key
 		// set judges MaxStaleness: after a suspend of the host only the
 		// wall clock has moved on, and the gauge must show the set as
-		// stale as the verifier finds it.
-		age := max(now.Sub(st.KeysFetched), now.Round(0).Sub(st.KeysFetched.Round(0)))
+		// stale as the verifier finds it. Not below 0: a Now behind the
+		// verifier's clock finds the set just fetched.
+		age := max(now.Sub(st.KeysFetched), now.Round(0).Sub(st.KeysFetched.Round(0)), 0)
 		ob.ObserveFloat64(o.age, age.Seconds(), attrs)
 	}
 }

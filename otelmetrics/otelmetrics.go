@@ -61,7 +61,10 @@ type Config struct {
 	// called in the collection callback: one that panics there leaves
 	// grpcauth.jwks.age out of that collection, and the callback gives
 	// otel.Handle an error naming the panic (see Source), rather than end
-	// the process.
+	// the process. A Now that returns the zero time (a clock of your own
+	// not set yet) gives no time to measure from: that collection reads
+	// time.Now instead. A Now behind the verifiers' clock, earlier than
+	// the key set's fetch, reports an age of 0, not a negative one.
 	Now func() time.Time
 	// StatsTimeout bounds how long a collection waits for a Source's
 	// Stats: one that has not returned by then, or by the end of the
