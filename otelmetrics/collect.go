@@ -16,11 +16,11 @@ import (
 
 // collector is the callback that observes the sources. It keeps each
 // source's last Stats read without a panic: a source whose Stats panic in a
-// collection, or do not return in time, has its sums observed with those,
-// so that no sum series is missing from a collection (under delta
-// temporality the SDK forgets a missing series, and the next collection
-// would report its whole count again), and its gauge, a figure of now,
-// left out.
+// collection, or do not return in time, has its sums (counters and
+// up-down counters) observed with those, so that no sum series is missing
+// from a collection (under delta temporality the SDK forgets a missing
+// series, and the next collection would report its whole count again),
+// and its gauge, the key set's age, a figure of now, left out.
 type collector struct {
 	o       *observed
 	now     func() time.Time
@@ -224,9 +224,8 @@ func (c *collector) observe(ctx context.Context, ob metric.Observer) error {
 		}
 	}
 	for _, w := range c.intro {
-		var fresh bool
-		if fresh, errs = w.read(ctx, c.stop, errs); w.seen {
-			c.o.observeIntrospection(ob, w.last, fresh)
+		if _, errs = w.read(ctx, c.stop, errs); w.seen {
+			c.o.observeIntrospection(ob, w.last)
 		}
 	}
 	return errors.Join(errs...)

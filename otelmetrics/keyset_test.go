@@ -128,8 +128,8 @@ func TestMetrics_ObserveDiscoveryAndUnknownKidFigures(t *testing.T) {
 		if md.Unit != c.unit || md.Description == "" {
 			t.Errorf("%s: unit %q, description %q; want unit %q and a description", c.name, md.Unit, md.Description, c.unit)
 		}
-		if _, isSum := md.Data.(metricdata.Sum[int64]); isSum != c.counter {
-			t.Errorf("%s is a %T, want a counter: %v", c.name, md.Data, c.counter)
+		if sum, isSum := md.Data.(metricdata.Sum[int64]); !isSum || sum.IsMonotonic != c.counter {
+			t.Errorf("%s is a %T, want a sum, monotonic: %v", c.name, md.Data, c.counter)
 		}
 		p := points(t, map[string]metricdata.Aggregation{c.name: md.Data}, c.name)
 		if got, ok := p[issuer]; len(p) != 1 || !ok || got != c.want {

@@ -259,8 +259,8 @@ func TestMetrics_CountDecisionsAndVerifierFiguresFromRealCalls(t *testing.T) {
 		}
 	}
 	for name, want := range map[string]int64{"grpcauth.cache.entries": 2, "grpcauth.jwks.keys": 1} {
-		g, ok := got[name].(metricdata.Gauge[int64])
-		if !ok || len(g.DataPoints) != 1 || g.DataPoints[0].Attributes != iss || g.DataPoints[0].Value != want {
+		g, ok := got[name].(metricdata.Sum[int64])
+		if !ok || g.IsMonotonic || len(g.DataPoints) != 1 || g.DataPoints[0].Attributes != iss || g.DataPoints[0].Value != want {
 			t.Errorf("%s = %+v, want %d", name, got[name], want)
 		}
 	}
@@ -270,8 +270,8 @@ func TestMetrics_CountDecisionsAndVerifierFiguresFromRealCalls(t *testing.T) {
 	}
 	// The cache's size, in bytes: what Stats says, for the two tokens.
 	size := collectMetrics(t, f.reader)["grpcauth.cache.size"]
-	g, ok := size.Data.(metricdata.Gauge[int64])
-	if want := f.v.Stats().CacheBytes; !ok || size.Unit != "By" || len(g.DataPoints) != 1 || g.DataPoints[0].Attributes != iss ||
+	g, ok := size.Data.(metricdata.Sum[int64])
+	if want := f.v.Stats().CacheBytes; !ok || g.IsMonotonic || size.Unit != "By" || len(g.DataPoints) != 1 || g.DataPoints[0].Attributes != iss ||
 		g.DataPoints[0].Value != want || want <= 0 {
 		t.Errorf("grpcauth.cache.size = %+v, want %d By", size, want)
 	}

@@ -199,7 +199,7 @@ func TestMetrics_ConfigNowThatPanicsFailsTheKeySetAgeAlone(t *testing.T) {
 	if v := sums[series{"grpcauth.cache.hits", issuer}]; v != 4 {
 		t.Errorf("grpcauth.cache.hits = %d, want 4", v)
 	}
-	if !gauges[series{"grpcauth.jwks.keys", issuer}] {
+	if _, ok := sums[series{"grpcauth.jwks.keys", issuer}]; !ok {
 		t.Errorf("grpcauth.jwks.keys not observed")
 	}
 	if gauges[series{"grpcauth.jwks.age", issuer}] {

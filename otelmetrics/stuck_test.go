@@ -146,6 +146,10 @@ func TestMetrics_AStuckSourceHoldsUpNoCollection(t *testing.T) {
 		if got, ok := sums[hits(stuck.issuer)]; got != 7 || !ok {
 			t.Errorf("stuck source's hits = %d (observed %v), want its last good 7", got, ok)
 		}
+		entries := series{"grpcauth.cache.entries", attribute.NewSet(attribute.String(issuerKey, stuck.issuer))}
+		if got, ok := sums[entries]; got != 3 || !ok {
+			t.Errorf("stuck source's cache entries = %d (observed %v), want its last good 3", got, ok)
+		}
 		if gauges[age(stuck.issuer)] {
 			t.Error("stuck source's key-set age observed, want it left out")
 		}
