@@ -160,7 +160,7 @@ func TestMetrics_ASourceThatPanicsOnceDoesNotCountTwice(t *testing.T) {
 							t.Errorf("collection %d: %s{%s} missing", i, s.name, s.attrs.Encoded(attribute.DefaultEncoder()))
 						}
 					}
-					steadyIss := attribute.NewSet(attribute.String("issuer", "https://steady.example"))
+					steadyIss := attribute.NewSet(attribute.String("grpcauth.issuer", "https://steady.example"))
 					for s := range gauges {
 						if s.attrs != steadyIss {
 							t.Errorf("collection %d: gauge %s{%s} observed from a source whose Stats panicked", i, s.name, s.attrs.Encoded(attribute.DefaultEncoder()))
@@ -194,7 +194,7 @@ func TestMetrics_ASourceThatPanicsOnceDoesNotCountTwice(t *testing.T) {
 			} {
 				set := none
 				if c.issuer != "" {
-					set = attribute.NewSet(attribute.String("issuer", c.issuer))
+					set = attribute.NewSet(attribute.String("grpcauth.issuer", c.issuer))
 				}
 				if v := got[series{c.name, set}]; v != c.want {
 					t.Errorf("%s{issuer=%q} counted %d, want %d", c.name, c.issuer, v, c.want)
@@ -349,9 +349,9 @@ func TestMetrics_ASourceThatPanicsLosesNothingOfAPeriodicExport(t *testing.T) {
 		s    series
 		want int64
 	}{
-		{series{"grpcauth.cache.hits", attribute.NewSet(attribute.String("issuer", "https://keyed.example"))}, 15},
-		{series{"grpcauth.cache.hits", attribute.NewSet(attribute.String("issuer", "https://steady.example"))}, 15},
-		{series{"grpcauth.decisions", attribute.NewSet(attribute.String("method", "/a.B/C"), attribute.String("outcome", "allowed"), attribute.String("reason", ""))}, 3},
+		{series{"grpcauth.cache.hits", attribute.NewSet(attribute.String("grpcauth.issuer", "https://keyed.example"))}, 15},
+		{series{"grpcauth.cache.hits", attribute.NewSet(attribute.String("grpcauth.issuer", "https://steady.example"))}, 15},
+		{series{"grpcauth.decisions", attribute.NewSet(attribute.String("grpcauth.method", "/a.B/C"), attribute.String("grpcauth.outcome", "allowed"), attribute.String("grpcauth.reason", ""))}, 3},
 	} {
 		if v := got[c.s]; v != c.want {
 			t.Errorf("%s{%s} exported %d in all, want %d", c.s.name, c.s.attrs.Encoded(attribute.DefaultEncoder()), v, c.want)

@@ -140,7 +140,7 @@ func TestMetrics_ObserveEveryPartOfACombinedVerifier(t *testing.T) {
 	call("dGhpcmQtb25l", codes.Unavailable)   // a third request would exceed MaxRequestRate
 
 	got := collect(t, reader)
-	issA, issB := attrs("issuer", a.URL()), attrs("issuer", b.URL())
+	issA, issB := attrs("grpcauth.issuer", a.URL()), attrs("grpcauth.issuer", b.URL())
 	for name, want := range map[string]map[attribute.Set]int64{
 		"grpcauth.introspection.cache.hits":          {issA: 2},
 		"grpcauth.introspection.cache.negative_hits": {issA: 1},
@@ -153,8 +153,8 @@ func TestMetrics_ObserveEveryPartOfACombinedVerifier(t *testing.T) {
 		"grpcauth.introspection.malformed":           {issA: 1},
 		"grpcauth.introspection.rate_limited":        {issA: 1},
 		"grpcauth.introspection.cache.entries": {
-			attrs("cache", "positive", "issuer", a.URL()): 1,
-			attrs("cache", "negative", "issuer", a.URL()): 1,
+			attrs("grpcauth.introspection.cache.type", "positive", "grpcauth.issuer", a.URL()): 1,
+			attrs("grpcauth.introspection.cache.type", "negative", "grpcauth.issuer", a.URL()): 1,
 		},
 		"grpcauth.introspection.cache.size": {issA: opaque.Stats().CacheBytes},
 		// The MultiVerifier's figures, per issuer.
@@ -220,7 +220,7 @@ func TestMetrics_RateLimitedCountsTheServersRetryAfterAndSaysSo(t *testing.T) {
 		}
 	}
 	md := collectMetrics(t, reader)["grpcauth.introspection.rate_limited"]
-	if p := points(t, map[string]metricdata.Aggregation{md.Name: md.Data}, md.Name); p[attrs("issuer", "https://issuer.example")] != 1 {
+	if p := points(t, map[string]metricdata.Aggregation{md.Name: md.Data}, md.Name); p[attrs("grpcauth.issuer", "https://issuer.example")] != 1 {
 		t.Errorf("rate_limited = %v, want 1 for the issuer", p)
 	}
 	if !strings.Contains(md.Description, "MaxRequestRate") || !strings.Contains(md.Description, "Retry-After") {

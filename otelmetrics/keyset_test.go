@@ -105,7 +105,7 @@ func TestMetrics_ObserveDiscoveryAndUnknownKidFigures(t *testing.T) {
 	}
 
 	rm := collectMetrics(t, reader)
-	issuer := attrs("issuer", iss.URL())
+	issuer := attrs("grpcauth.issuer", iss.URL())
 	for _, c := range []struct {
 		name, unit string
 		counter    bool
@@ -179,7 +179,7 @@ func TestMetrics_StaleKeySetReportsNoUsableKeys(t *testing.T) {
 		_, err = v.VerifyAccessToken(t.Context(), tok)
 		return err
 	}
-	issuer := attrs("issuer", iss.URL())
+	issuer := attrs("grpcauth.issuer", iss.URL())
 	check := func(when string, keys int64, age time.Duration) {
 		t.Helper()
 		got := collect(t, reader)

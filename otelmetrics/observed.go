@@ -106,7 +106,7 @@ func (o *observed) instruments() []metric.Observable {
 // good Stats stands in like a counter: it is a sum too, which the SDK
 // forgets under delta temporality when its series misses a collection.
 func (o *observed) observe(ob metric.Observer, st verifier.Stats, now time.Time, fresh bool) {
-	attrs := metric.WithAttributeSet(attribute.NewSet(attribute.String("issuer", st.Issuer)))
+	attrs := metric.WithAttributeSet(attribute.NewSet(attrIssuer.String(st.Issuer)))
 	ob.ObserveInt64(o.hits, st.CacheHits, attrs)
 	ob.ObserveInt64(o.misses, st.CacheMisses, attrs)
 	ob.ObserveInt64(o.fetches, st.KeyFetches, attrs)
@@ -135,7 +135,7 @@ func (o *observed) observe(ob metric.Observer, st verifier.Stats, now time.Time,
 // observeIntrospection reports one introspection verifier's sums: its
 // counters and levels (see observe).
 func (o *observed) observeIntrospection(ob metric.Observer, st introspect.Stats) {
-	iss := attribute.String("issuer", st.Issuer)
+	iss := attrIssuer.String(st.Issuer)
 	attrs := metric.WithAttributeSet(attribute.NewSet(iss))
 	ob.ObserveInt64(o.iHits, st.CacheHits, attrs)
 	ob.ObserveInt64(o.iNegHits, st.NegativeHits, attrs)
@@ -149,7 +149,7 @@ func (o *observed) observeIntrospection(ob metric.Observer, st introspect.Stats)
 	ob.ObserveInt64(o.iInFlight, int64(st.InFlight), attrs)
 	ob.ObserveInt64(o.iSize, st.CacheBytes, attrs)
 	ob.ObserveInt64(o.iEntries, int64(st.CacheEntries),
-		metric.WithAttributeSet(attribute.NewSet(iss, attribute.String("cache", "positive"))))
+		metric.WithAttributeSet(attribute.NewSet(iss, attrCacheType.String("positive"))))
 	ob.ObserveInt64(o.iEntries, int64(st.NegativeEntries),
-		metric.WithAttributeSet(attribute.NewSet(iss, attribute.String("cache", "negative"))))
+		metric.WithAttributeSet(attribute.NewSet(iss, attrCacheType.String("negative"))))
 }

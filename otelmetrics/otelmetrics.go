@@ -22,11 +22,25 @@ import (
 // ScopeName is the instrumentation scope (meter) name of every instrument.
 const ScopeName = "github.com/grpcauth/grpcauth"
 
-// UnknownMethod is the method attribute of decisions about methods that
+// UnknownMethod is the grpcauth.method attribute of decisions about methods that
 // neither the descriptors nor the configuration know
 // (grpcauth.Decision.UnknownMethod): their names are chosen by callers, so
 // they must not become attribute values.
 const UnknownMethod = "unknown"
+
+// The attribute keys, in the grpcauth namespace, as OpenTelemetry's
+// attribute naming guidance asks of a library's own attributes: a bare
+// "method" or "issuer" may clash with another instrumentation's. (The
+// semantic conventions' rpc.method names a method without the leading
+// "/", and an unknown one "_OTHER": not this attribute.)
+const (
+	attrNamespace = "grpcauth."
+	attrMethod    = attribute.Key(attrNamespace + "method")
+	attrOutcome   = attribute.Key(attrNamespace + "outcome")
+	attrReason    = attribute.Key(attrNamespace + "reason")
+	attrIssuer    = attribute.Key(attrNamespace + "issuer")
+	attrCacheType = attribute.Key(attrNamespace + "introspection.cache.type") // positive, negative
+)
 
 // DurationBuckets are the histogram bucket boundaries of
 // grpcauth.verify.duration, in seconds: from 100 ns through the half
@@ -208,9 +222,9 @@ func (m *Metrics) attributes(k setKey) *attrOpts {
 	// good, here and in the SDK's aggregation.
 	k.method = strings.Clone(k.method)
 	set := metric.WithAttributeSet(attribute.NewSet(
-		attribute.String("method", k.method),
-		attribute.String("outcome", k.outcome),
-		attribute.String("reason", k.reason),
+		attrMethod.String(k.method),
+		attrOutcome.String(k.outcome),
+		attrReason.String(k.reason),
 	))
 	opts := &attrOpts{add: []metric.AddOption{set}, rec: []metric.RecordOption{set}}
 	m.mu.Lock()

@@ -48,7 +48,7 @@ func (s stuckStats) Stats() verifier.Stats {
 }
 
 // issuerKey is the attribute key of the issuer-labelled instruments.
-const issuerKey = "issuer"
+const issuerKey = "grpcauth.issuer"
 
 // within runs f and fails the test if it has not returned after a
 // generous bound: what it guards would otherwise hang for good.
