@@ -242,9 +242,10 @@ func (m *Metrics) attributes(k setKey) *attrOpts {
 
 // recovered runs f and reports whether it panicked, with the panic's text
 // clipped to endpoint.MaxErrorText. The callback runs on the reader's
-// goroutine (a PeriodicReader's, an exporter's handler), where the program
-// cannot recover a panic of a Source of its own, or of its Config.Now: one
-// would end the process, and the other Sources would not be observed.
+// goroutine (a PeriodicReader's, an exporter's handler), and a Source's
+// Stats on a goroutine the callback starts, where the program cannot
+// recover a panic of a Source of its own, or of its Config.Now: one would
+// end the process, and the other Sources would not be observed.
 // The callback gives otel.Handle an error instead (see collector.collect
 // for why it does not return it), and keeps what it observed. A panic(nil)
 // under GODEBUG=panicnil=1 recovers as nil: f not returning is what marks

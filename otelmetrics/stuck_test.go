@@ -2,6 +2,7 @@ package otelmetrics_test
 
 import (
 	"context"
+	"runtime"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -236,4 +237,49 @@ func TestMetrics_CloseReturnsWhileACollectionWaitsForAStuckSource(t *testing.T) 
 		}
 	})
 	stuck.unblock()
+}
+
+// goexiting is a Source whose Stats call runtime.Goexit once armed (a
+// t.FailNow in a source of a test's own).
+type goexiting struct{ armed *atomic.Bool }
+
+func (g goexiting) Stats() verifier.Stats {
+	if g.armed.Load() {
+		runtime.Goexit()
+	}
+	return verifier.Stats{Issuer: "https://goexit.example", CacheHits: 4}
+}
+
+// A runtime.Goexit in a Source's Stats ends the goroutine that reads
+// them, not the reader's: the collection returns, with the Source's last
+// good figures and an error. (Before, it ended the reader's goroutine,
+// here the test's.)
+func TestMetrics_SourceWhoseStatsCallGoexitFailsAlike(t *testing.T) {
+	errs := errorsTo(t)
+	armed := &atomic.Bool{}
+	_, reader := stuckMetrics(t, time.Hour, goexiting{armed})
+	hits := series{"grpcauth.cache.hits", attribute.NewSet(attribute.String(issuerKey, "https://goexit.example"))}
+	for i, arm := range []bool{false, true} {
+		armed.Store(arm)
+		var rm metricdata.ResourceMetrics
+		returned := make(chan bool, 1)
+		go func() { // the reader's goroutine
+			ok := false
+			defer func() { returned <- ok }() // runs on a Goexit too
+			if err := reader.Collect(context.Background(), &rm); err != nil {
+				t.Error(err)
+			}
+			ok = true
+		}()
+		if !<-returned {
+			t.Fatalf("collection %d ended the reader's goroutine", i)
+		}
+		sums, _ := sumPoints(&rm)
+		if got := sums[hits]; got != 4 {
+			t.Errorf("collection %d: hits = %d, want 4", i, got)
+		}
+	}
+	if err := <-errs; !strings.Contains(err.Error(), "runtime.Goexit") {
+		t.Errorf("reported %q, want it to name runtime.Goexit", err)
+	}
 }
