@@ -16,52 +16,126 @@ import (
 
 // collector is the callback that observes the sources. It keeps each
 // source's last Stats read without a panic: a source whose Stats panic in a
-// collection has its counters observed with those, so that no counter
-// series is missing from a collection (under delta temporality the SDK
-// forgets a missing series, and the next collection would report its
-// whole count again), and its gauges, figures of now, left out.
+// collection, or do not return in time, has its sums (counters and
+// up-down counters) observed with those, so that no sum series is missing
+// from a collection (under delta temporality the SDK forgets a missing
+// series, and the next collection would report its whole count again),
+// and its gauge, the key set's age, a figure of now, left out.
 type collector struct {
-	o   *observed
-	now func() time.Time
+	o       *observed
+	now     func() time.Time
+	timeout time.Duration   // Config.StatsTimeout
+	stop    <-chan struct{} // closed by Metrics.Close
 
 	// mu makes collections take turns: a MeterProvider with several
 	// readers runs the callback once for each, concurrently, and each
-	// must find the last good Stats of the one before. It is held across
-	// the sources' Stats, and waited for whatever the callback's context
-	// says: a callback that returned without observing would leave every
-	// series out of its collection, which a delta exporter would count
-	// twice after.
+	// must find the last good Stats of the one before. It is held while
+	// the collection waits for the sources' Stats, at most timeout (or
+	// until the callback's context ends, or Close), and waited for
+	// whatever the callback's context says: a callback that returned
+	// without observing would leave every series out of its collection,
+	// which a delta exporter would count twice after.
 	mu    sync.Mutex
 	keyed []*watched[verifier.Stats]
 	multi []*watched[verifier.MultiStats]
 	intro []*watched[introspect.Stats]
 }
 
-// watched is one source and its last good Stats.
+// watched is one source and its last good Stats. Its Stats are read on a
+// goroutine of their own, so that a collection can stop waiting for them,
+// and at most one read is outstanding: a source whose Stats never return
+// keeps one goroutine, no more.
 type watched[T any] struct {
 	src   Source
 	stats func() T // src's Stats
 	last  T        // its last Stats read without a panic
 	seen  bool     // whether last has been read
+
+	pending chan reading[T] // the outstanding read, nil when none
+	started bool            // whether this collection started pending
+}
+
+// reading is what one read of a source's Stats gave: its Stats, or err.
+type reading[T any] struct {
+	stats T
+	err   error
 }
 
 func watch[T any](src Source, stats func() T) *watched[T] {
 	return &watched[T]{src: src, stats: stats}
 }
 
-// read reads w's Stats into w.last and reports whether they are fresh. When
-// they panic, w.last keeps the Stats of before (w.seen is false if there
-// were none) and errs gains the panic's error.
-func (w *watched[T]) read(errs []error) (fresh bool, _ []error) {
-	n := len(errs)
-	errs = appendPanic(errs, w.src, func() { w.last = w.stats() })
-	fresh = len(errs) == n
-	w.seen = w.seen || fresh
-	return fresh, errs
+// begin starts a read of w's Stats, unless the read an earlier collection
+// started has not returned yet: that one is left to return in its own
+// time, and this collection does not wait for it. One that has returned
+// since is taken as a read of before, its error reported in errs.
+func (w *watched[T]) begin(errs []error) []error {
+	w.started = false
+	if w.pending != nil {
+		select {
+		case r := <-w.pending:
+			errs = w.take(r, errs)
+		default:
+			return errs
+		}
+	}
+	ch := make(chan reading[T], 1)
+	w.pending, w.started = ch, true
+	go func() {
+		var r reading[T]
+		returned := false
+		defer func() {
+			if !returned && r.err == nil { // runtime.Goexit
+				r.err = fmt.Errorf("otelmetrics: the Stats of a %T did not return (runtime.Goexit)", w.src)
+			}
+			ch <- r
+		}()
+		if text, panicked := recovered(func() { r.stats = w.stats() }); panicked {
+			r.err = fmt.Errorf("otelmetrics: the Stats of a %T panicked: %s", w.src, text)
+		}
+		returned = true
+	}()
+	return errs
 }
 
-func newCollector(o *observed, now func() time.Time, src *sources) *collector {
-	c := &collector{o: o, now: now}
+// take ends the outstanding read with r: its Stats become w.last, or its
+// error is appended to errs.
+func (w *watched[T]) take(r reading[T], errs []error) []error {
+	w.pending = nil
+	if r.err != nil {
+		return append(errs, r.err)
+	}
+	w.last, w.seen = r.stats, true
+	return errs
+}
+
+// read waits for the read begin started, until ctx ends or the Metrics
+// closes, and reports whether w.last is fresh: read in this collection.
+// Otherwise w.last keeps the Stats of before (w.seen is false if there
+// were none) and errs gains why.
+func (w *watched[T]) read(ctx context.Context, stop <-chan struct{}, errs []error) (fresh bool, _ []error) {
+	if !w.started {
+		return false, append(errs, fmt.Errorf("otelmetrics: the Stats of a %T have not returned since an earlier collection; their last good figures stand in", w.src))
+	}
+	var r reading[T]
+	select { // a read that has returned wins over an ended wait, which select would pick at random
+	case r = <-w.pending:
+	default:
+		select {
+		case r = <-w.pending:
+		case <-ctx.Done():
+			return false, append(errs, fmt.Errorf("otelmetrics: the Stats of a %T did not return in this collection (%w); their last good figures stand in", w.src, context.Cause(ctx)))
+		case <-stop:
+			return false, errs // Close: the collection's figures go nowhere
+		}
+	}
+	n := len(errs)
+	errs = w.take(r, errs)
+	return len(errs) == n, errs
+}
+
+func newCollector(o *observed, now func() time.Time, timeout time.Duration, stop <-chan struct{}, src *sources) *collector {
+	c := &collector{o: o, now: now, timeout: timeout, stop: stop}
 	for _, s := range src.keyed {
 		c.keyed = append(c.keyed, watch(s, s.Stats))
 	}
@@ -75,47 +149,66 @@ func newCollector(o *observed, now func() time.Time, src *sources) *collector {
 }
 
 // collect is the callback: it observes every source, each with its fresh
-// Stats or, when they panic, its counters from its last good ones, and
-// reports the panics' errors through handleError once the next collection
-// may read the sources (the handler is the program's, and may be slow). It
-// returns nil: a PeriodicReader exports nothing of a collection whose
-// callbacks return an error, so one panicking Source would cost the export
-// of every instrument of the MeterProvider, and under delta temporality
-// their figures of that interval for good.
-func (c *collector) collect(_ context.Context, ob metric.Observer) error {
-	if err := c.observe(ob); err != nil {
+// Stats or, when they panic or do not return in time, its sums from its
+// last good ones, and reports the errors through handleError once the
+// next collection may read the sources (the handler is the program's, and
+// may be slow). It returns nil: a PeriodicReader exports nothing of a
+// collection whose callbacks return an error, so one failing Source would
+// cost the export of every instrument of the MeterProvider, and under
+// delta temporality their figures of that interval for good.
+func (c *collector) collect(ctx context.Context, ob metric.Observer) error {
+	if err := c.observe(ctx, ob); err != nil {
 		handleError(err)
 	}
 	return nil
 }
 
+// errStatsTimeout is the cause of a collection's end of waiting for Stats
+// at Config.StatsTimeout.
+var errStatsTimeout = errors.New("Config.StatsTimeout passed")
+
 // observe observes every source in its turn (see collect) and returns the
-// panics' errors.
-func (c *collector) observe(ob metric.Observer) error {
+// errors of their reads.
+func (c *collector) observe(ctx context.Context, ob metric.Observer) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	var t time.Time // zero, and no key-set age, if Config.Now panics
+	ctx, cancel := context.WithTimeoutCause(ctx, c.timeout, errStatsTimeout)
+	defer cancel()
 	var errs []error
+	// Every read starts before any is waited for: the collection waits
+	// for the slowest, not their sum.
+	for _, w := range c.keyed {
+		errs = w.begin(errs)
+	}
+	for _, w := range c.multi {
+		errs = w.begin(errs)
+	}
+	for _, w := range c.intro {
+		errs = w.begin(errs)
+	}
+	var t time.Time // zero, and no key-set age, if Config.Now panics
 	if text, panicked := recovered(func() { t = c.now() }); panicked {
 		errs = append(errs, fmt.Errorf("otelmetrics: Config.Now panicked: %s", text))
+	} else if t.IsZero() { // no time to measure from: a clock not set yet
+		t = time.Now()
 	}
 	for _, w := range c.keyed {
 		var fresh bool
-		if fresh, errs = w.read(errs); w.seen {
+		if fresh, errs = w.read(ctx, c.stop, errs); w.seen {
 			c.o.observe(ob, w.last, t, fresh)
 		}
 	}
 	if len(c.multi) > 0 {
 		// One observation each, of the sum over the MultiVerifiers (the
 		// SDK's handling of two for one attribute set is not the API's
-		// promise), each with its last good figures if its Stats panicked:
+		// promise), each with its last good figures if its Stats failed:
 		// a sum without them would make the counters go backwards. None
 		// until one of them has been read.
 		var unknown, malformed int64
 		var seen bool
 		for _, w := range c.multi {
 			var fresh bool
-			if fresh, errs = w.read(errs); !w.seen {
+			if fresh, errs = w.read(ctx, c.stop, errs); !w.seen {
 				continue
 			}
 			for _, st := range w.last.Issuers {
@@ -131,9 +224,8 @@ func (c *collector) observe(ob metric.Observer) error {
 		}
 	}
 	for _, w := range c.intro {
-		var fresh bool
-		if fresh, errs = w.read(errs); w.seen {
-			c.o.observeIntrospection(ob, w.last, fresh)
+		if _, errs = w.read(ctx, c.stop, errs); w.seen {
+			c.o.observeIntrospection(ob, w.last)
 		}
 	}
 	return errors.Join(errs...)

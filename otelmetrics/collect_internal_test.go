@@ -29,7 +29,7 @@ func TestMetrics_TheErrorHandlerRunsAfterTheCollectionsTurn(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	c := newCollector(o, time.Now, &sources{keyed: []keyedSource{panickingStats{}}})
+	c := newCollector(o, time.Now, time.Hour, nil, &sources{keyed: []keyedSource{panickingStats{}}})
 	var reported, inTurn bool
 	defer HandleErrors(func(error) {
 		reported = true

@@ -19,43 +19,53 @@
 //
 // Instruments (meter "github.com/grpcauth/grpcauth"):
 //
-//	grpcauth.decisions        counter    {call}     method, outcome, reason
-//	grpcauth.verify.duration  histogram  s          method, outcome, reason
-//	grpcauth.cache.hits           counter    {lookup}   issuer   (observed)
-//	grpcauth.cache.misses         counter    {lookup}   issuer   (observed)
-//	grpcauth.cache.entries        gauge      {token}    issuer   (observed)
-//	grpcauth.cache.size           gauge      By         issuer   (observed)
-//	grpcauth.jwks.fetches         counter    {request}  issuer   (observed)
-//	grpcauth.jwks.failures        counter    {refresh}  issuer   (observed)
-//	grpcauth.jwks.keys            gauge      {key}      issuer   (observed)
-//	grpcauth.jwks.skipped_keys    gauge      {key}      issuer   (observed)
-//	grpcauth.jwks.age             gauge      s          issuer   (observed)
-//	grpcauth.jwks.discoveries     counter    {request}  issuer   (observed)
-//	grpcauth.jwks.url_changes     counter    {change}   issuer   (observed)
-//	grpcauth.jwks.miss_fetches    counter    {refresh}  issuer   (observed)
-//	grpcauth.jwks.misses_limited  counter    {lookup}   issuer   (observed)
-//	grpcauth.jwks.miss_waits      counter    {lookup}   issuer   (observed)
-//	grpcauth.malformed_tokens     counter    {token}    issuer   (observed)
+//	grpcauth.decisions            counter        {call}     grpcauth.method, grpcauth.outcome, grpcauth.reason
+//	grpcauth.verify.duration      histogram      s          grpcauth.method, grpcauth.outcome, grpcauth.reason
+//	grpcauth.cache.hits           counter        {lookup}   grpcauth.issuer   (observed)
+//	grpcauth.cache.misses         counter        {lookup}   grpcauth.issuer   (observed)
+//	grpcauth.cache.entries        updowncounter  {token}    grpcauth.issuer   (observed)
+//	grpcauth.cache.size           updowncounter  By         grpcauth.issuer   (observed)
+//	grpcauth.jwks.fetches         counter        {request}  grpcauth.issuer   (observed)
+//	grpcauth.jwks.failures        counter        {refresh}  grpcauth.issuer   (observed)
+//	grpcauth.jwks.keys            updowncounter  {key}      grpcauth.issuer   (observed)
+//	grpcauth.jwks.skipped_keys    updowncounter  {key}      grpcauth.issuer   (observed)
+//	grpcauth.jwks.age             gauge          s          grpcauth.issuer   (observed)
+//	grpcauth.jwks.discoveries     counter        {request}  grpcauth.issuer   (observed)
+//	grpcauth.jwks.url_changes     counter        {change}   grpcauth.issuer   (observed)
+//	grpcauth.jwks.miss_fetches    counter        {refresh}  grpcauth.issuer   (observed)
+//	grpcauth.jwks.misses_limited  counter        {lookup}   grpcauth.issuer   (observed)
+//	grpcauth.jwks.miss_waits      counter        {lookup}   grpcauth.issuer   (observed)
+//	grpcauth.malformed_tokens     counter        {token}    grpcauth.issuer   (observed)
 //
 // and, for an *introspect.Verifier (alone or in an *introspect.Combined):
 //
-//	grpcauth.introspection.cache.hits           counter  {lookup}    issuer
-//	grpcauth.introspection.cache.negative_hits  counter  {lookup}    issuer
-//	grpcauth.introspection.cache.misses         counter  {lookup}    issuer
-//	grpcauth.introspection.cache.entries        gauge    {token}     issuer, cache (positive, negative)
-//	grpcauth.introspection.cache.size           gauge    By          issuer
-//	grpcauth.introspection.requests             counter  {request}   issuer
-//	grpcauth.introspection.failures             counter  {request}   issuer
-//	grpcauth.introspection.inactive             counter  {response}  issuer
-//	grpcauth.introspection.coalesced            counter  {call}      issuer
-//	grpcauth.introspection.in_flight            gauge    {request}   issuer
-//	grpcauth.introspection.malformed            counter  {token}     issuer
-//	grpcauth.introspection.rate_limited         counter  {request}   issuer
+//	grpcauth.introspection.cache.hits           counter        {lookup}    grpcauth.issuer
+//	grpcauth.introspection.cache.negative_hits  counter        {lookup}    grpcauth.issuer
+//	grpcauth.introspection.cache.misses         counter        {lookup}    grpcauth.issuer
+//	grpcauth.introspection.cache.entries        updowncounter  {token}     grpcauth.issuer, grpcauth.introspection.cache.type (positive, negative)
+//	grpcauth.introspection.cache.size           updowncounter  By          grpcauth.issuer
+//	grpcauth.introspection.requests             counter        {request}   grpcauth.issuer
+//	grpcauth.introspection.failures             counter        {request}   grpcauth.issuer
+//	grpcauth.introspection.inactive             counter        {response}  grpcauth.issuer
+//	grpcauth.introspection.coalesced            counter        {call}      grpcauth.issuer
+//	grpcauth.introspection.in_flight            updowncounter  {request}   grpcauth.issuer
+//	grpcauth.introspection.malformed            counter        {token}     grpcauth.issuer
+//	grpcauth.introspection.rate_limited         counter        {request}   grpcauth.issuer
+//
+// Attribute keys are in the grpcauth namespace, as OpenTelemetry's naming
+// guidance asks of a library's own attributes (Prometheus shows them as
+// grpcauth_method, grpcauth_issuer, …); they were method, outcome,
+// reason, issuer and cache before.
+//
+// The levels held now (entries, sizes, keys, requests in flight) are
+// up-down counters, the OpenTelemetry kind for a figure whose sum over
+// its attributes means something (the entries of every issuer's cache);
+// the key set's age, which does not add up, is a gauge.
 //
 // A *verifier.MultiVerifier reports the cache and key-set instruments once
 // per issuer, and
 //
-//	grpcauth.unknown_issuers      counter    {token}    (none)   (observed)
+//	grpcauth.unknown_issuers  counter  {token}  (none)   (observed)
 //
 // the tokens it refused because their iss is missing or names no
 // configured issuer (no attribute: that iss is the caller's choice; summed

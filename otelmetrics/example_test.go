@@ -41,9 +41,9 @@ func Example() {
 		switch d := md.Data.(type) {
 		case metricdata.Sum[int64]:
 			for _, p := range d.DataPoints {
-				method, _ := p.Attributes.Value("method")
-				outcome, _ := p.Attributes.Value("outcome")
-				reason, _ := p.Attributes.Value("reason")
+				method, _ := p.Attributes.Value("grpcauth.method")
+				outcome, _ := p.Attributes.Value("grpcauth.outcome")
+				reason, _ := p.Attributes.Value("grpcauth.reason")
 				fmt.Println(md.Name, method.Emit(), outcome.Emit(), reason.Emit(), p.Value)
 			}
 		case metricdata.Histogram[float64]:

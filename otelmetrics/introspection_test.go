@@ -25,21 +25,27 @@ import (
 	"github.com/grpcauth/grpcauth/verifier"
 )
 
-// points returns the int64 points of a sum or gauge, by attribute set.
+// levels are the instruments that are up-down counters: levels held
+// now, which add up over issuers (and caches). The other int64
+// instruments are counters.
+var levels = map[string]bool{
+	"grpcauth.cache.entries": true, "grpcauth.cache.size": true, "grpcauth.jwks.keys": true,
+	"grpcauth.jwks.skipped_keys": true, "grpcauth.introspection.cache.entries": true,
+	"grpcauth.introspection.cache.size": true, "grpcauth.introspection.in_flight": true,
+}
+
+// points returns the int64 points of a sum, by attribute set: monotonic
+// unless it is one of the levels.
 func points(t *testing.T, got map[string]metricdata.Aggregation, name string) map[attribute.Set]int64 {
 	t.Helper()
-	var dps []metricdata.DataPoint[int64]
-	switch d := got[name].(type) {
-	case metricdata.Sum[int64]:
-		if !d.IsMonotonic {
-			t.Errorf("%s is not monotonic", name)
-		}
-		dps = d.DataPoints
-	case metricdata.Gauge[int64]:
-		dps = d.DataPoints
-	default:
-		t.Fatalf("%s = %T, want an int64 sum or gauge", name, got[name])
+	d, ok := got[name].(metricdata.Sum[int64])
+	if !ok {
+		t.Fatalf("%s = %T, want an int64 sum", name, got[name])
 	}
+	if d.IsMonotonic == levels[name] {
+		t.Errorf("%s: monotonic %v, want %v (an up-down counter is a level)", name, d.IsMonotonic, !levels[name])
+	}
+	dps := d.DataPoints
 	out := make(map[attribute.Set]int64, len(dps))
 	for _, dp := range dps {
 		out[dp.Attributes] = dp.Value
@@ -134,7 +140,7 @@ func TestMetrics_ObserveEveryPartOfACombinedVerifier(t *testing.T) {
 	call("dGhpcmQtb25l", codes.Unavailable)   // a third request would exceed MaxRequestRate
 
 	got := collect(t, reader)
-	issA, issB := attrs("issuer", a.URL()), attrs("issuer", b.URL())
+	issA, issB := attrs("grpcauth.issuer", a.URL()), attrs("grpcauth.issuer", b.URL())
 	for name, want := range map[string]map[attribute.Set]int64{
 		"grpcauth.introspection.cache.hits":          {issA: 2},
 		"grpcauth.introspection.cache.negative_hits": {issA: 1},
@@ -147,8 +153,8 @@ func TestMetrics_ObserveEveryPartOfACombinedVerifier(t *testing.T) {
 		"grpcauth.introspection.malformed":           {issA: 1},
 		"grpcauth.introspection.rate_limited":        {issA: 1},
 		"grpcauth.introspection.cache.entries": {
-			attrs("cache", "positive", "issuer", a.URL()): 1,
-			attrs("cache", "negative", "issuer", a.URL()): 1,
+			attrs("grpcauth.introspection.cache.type", "positive", "grpcauth.issuer", a.URL()): 1,
+			attrs("grpcauth.introspection.cache.type", "negative", "grpcauth.issuer", a.URL()): 1,
 		},
 		"grpcauth.introspection.cache.size": {issA: opaque.Stats().CacheBytes},
 		// The MultiVerifier's figures, per issuer.
@@ -214,7 +220,7 @@ func TestMetrics_RateLimitedCountsTheServersRetryAfterAndSaysSo(t *testing.T) {
 		}
 	}
 	md := collectMetrics(t, reader)["grpcauth.introspection.rate_limited"]
-	if p := points(t, map[string]metricdata.Aggregation{md.Name: md.Data}, md.Name); p[attrs("issuer", "https://issuer.example")] != 1 {
+	if p := points(t, map[string]metricdata.Aggregation{md.Name: md.Data}, md.Name); p[attrs("grpcauth.issuer", "https://issuer.example")] != 1 {
 		t.Errorf("rate_limited = %v, want 1 for the issuer", p)
 	}
 	if !strings.Contains(md.Description, "MaxRequestRate") || !strings.Contains(md.Description, "Retry-After") {

@@ -105,7 +105,7 @@ func TestMetrics_ObserveDiscoveryAndUnknownKidFigures(t *testing.T) {
 	}
 
 	rm := collectMetrics(t, reader)
-	issuer := attrs("issuer", iss.URL())
+	issuer := attrs("grpcauth.issuer", iss.URL())
 	for _, c := range []struct {
 		name, unit string
 		counter    bool
@@ -128,8 +128,8 @@ func TestMetrics_ObserveDiscoveryAndUnknownKidFigures(t *testing.T) {
 		if md.Unit != c.unit || md.Description == "" {
 			t.Errorf("%s: unit %q, description %q; want unit %q and a description", c.name, md.Unit, md.Description, c.unit)
 		}
-		if _, isSum := md.Data.(metricdata.Sum[int64]); isSum != c.counter {
-			t.Errorf("%s is a %T, want a counter: %v", c.name, md.Data, c.counter)
+		if sum, isSum := md.Data.(metricdata.Sum[int64]); !isSum || sum.IsMonotonic != c.counter {
+			t.Errorf("%s is a %T, want a sum, monotonic: %v", c.name, md.Data, c.counter)
 		}
 		p := points(t, map[string]metricdata.Aggregation{c.name: md.Data}, c.name)
 		if got, ok := p[issuer]; len(p) != 1 || !ok || got != c.want {
@@ -179,7 +179,7 @@ func TestMetrics_StaleKeySetReportsNoUsableKeys(t *testing.T) {
 		_, err = v.VerifyAccessToken(t.Context(), tok)
 		return err
 	}
-	issuer := attrs("issuer", iss.URL())
+	issuer := attrs("grpcauth.issuer", iss.URL())
 	check := func(when string, keys int64, age time.Duration) {
 		t.Helper()
 		got := collect(t, reader)

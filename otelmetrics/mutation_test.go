@@ -45,7 +45,7 @@ func TestMetrics_EveryFigureOfAVerifierAndAnIntrospectorIsObservedAsItIs(t *test
 	})
 	reader := observing(t, nil, keyed, intro)
 	got := collect(t, reader)
-	issuer := attribute.NewSet(attribute.String("issuer", iss))
+	issuer := attribute.NewSet(attribute.String("grpcauth.issuer", iss))
 	for name, want := range map[string]int64{
 		"grpcauth.cache.hits": 1, "grpcauth.cache.misses": 2, "grpcauth.cache.entries": 3, "grpcauth.cache.size": 4,
 		"grpcauth.jwks.fetches": 5, "grpcauth.jwks.failures": 6, "grpcauth.jwks.keys": 7, "grpcauth.jwks.skipped_keys": 8,
@@ -56,7 +56,7 @@ func TestMetrics_EveryFigureOfAVerifierAndAnIntrospectorIsObservedAsItIs(t *test
 			t.Errorf("%s = %d, want %d", name, v, want)
 		}
 	}
-	introIssuer := attribute.NewSet(attribute.String("issuer", introIss))
+	introIssuer := attribute.NewSet(attribute.String("grpcauth.issuer", introIss))
 	for name, want := range map[string]int64{
 		"grpcauth.introspection.cache.hits": 21, "grpcauth.introspection.cache.negative_hits": 22,
 		"grpcauth.introspection.cache.misses": 23, "grpcauth.introspection.cache.size": 26,

@@ -17,9 +17,9 @@ type observed struct {
 	hits, misses, fetches, failures       metric.Int64ObservableCounter
 	discoveries, urlChanges               metric.Int64ObservableCounter
 	missFetches, missesLimited, missWaits metric.Int64ObservableCounter
-	malformed                             metric.Int64ObservableCounter // also MultiStats.Malformed
-	entries, size, keys, skippedKeys      metric.Int64ObservableGauge
-	age                                   metric.Float64ObservableGauge
+	malformed                             metric.Int64ObservableCounter       // also MultiStats.Malformed
+	entries, size, keys, skippedKeys      metric.Int64ObservableUpDownCounter // levels: they add up over issuers
+	age                                   metric.Float64ObservableGauge       // does not add up
 
 	// From verifier.MultiStats.
 	unknownIssuers metric.Int64ObservableCounter
@@ -28,7 +28,7 @@ type observed struct {
 	iHits, iNegHits, iMisses, iRequests metric.Int64ObservableCounter
 	iFailures, iInactive, iCoalesced    metric.Int64ObservableCounter
 	iMalformed, iRateLimited            metric.Int64ObservableCounter
-	iEntries, iSize, iInFlight          metric.Int64ObservableGauge
+	iEntries, iSize, iInFlight          metric.Int64ObservableUpDownCounter
 }
 
 func newObserved(meter metric.Meter) (*observed, error) {
@@ -64,8 +64,11 @@ func newObserved(meter metric.Meter) (*observed, error) {
 			return nil, err
 		}
 	}
-	gauges := []struct {
-		dst               *metric.Int64ObservableGauge
+	// Levels, counts and sizes held now: their sum over issuers (or
+	// caches) means something, the OpenTelemetry guidance for an
+	// (asynchronous) UpDownCounter rather than a gauge.
+	levels := []struct {
+		dst               *metric.Int64ObservableUpDownCounter
 		name, unit, descr string
 	}{
 		{&o.entries, "grpcauth.cache.entries", "{token}", "Tokens in the verified-token cache."},
@@ -76,9 +79,9 @@ func newObserved(meter metric.Meter) (*observed, error) {
 		{&o.iSize, "grpcauth.introspection.cache.size", "By", "Accounted size of the positive introspection cache, bounded by its MaxBytes."},
 		{&o.iInFlight, "grpcauth.introspection.in_flight", "{request}", "Introspection requests in flight."},
 	}
-	for _, g := range gauges {
+	for _, g := range levels {
 		var err error
-		if *g.dst, err = meter.Int64ObservableGauge(g.name, metric.WithUnit(g.unit), metric.WithDescription(g.descr)); err != nil {
+		if *g.dst, err = meter.Int64ObservableUpDownCounter(g.name, metric.WithUnit(g.unit), metric.WithDescription(g.descr)); err != nil {
 			return nil, err
 		}
 	}
@@ -96,12 +99,14 @@ func (o *observed) instruments() []metric.Observable {
 		o.malformed, o.iHits, o.iNegHits, o.iMisses, o.iRequests, o.iFailures, o.iInactive, o.iCoalesced, o.iMalformed, o.iRateLimited, o.iEntries, o.iSize, o.iInFlight}
 }
 
-// observe reports one key-set verifier's counters, and its gauges when st
-// is fresh (read in this collection, not the last good Stats of a Source
-// whose Stats panicked): the key set's age at now, unless now is zero
-// (Config.Now panicked).
+// observe reports one key-set verifier's sums (counters and levels), and
+// its gauge when st is fresh (read in this collection, not the last good
+// Stats of a Source whose Stats failed; see collector): the key set's age
+// at now, unless now is zero (Config.Now panicked). A level of the last
+// good Stats stands in like a counter: it is a sum too, which the SDK
+// forgets under delta temporality when its series misses a collection.
 func (o *observed) observe(ob metric.Observer, st verifier.Stats, now time.Time, fresh bool) {
-	attrs := metric.WithAttributeSet(attribute.NewSet(attribute.String("issuer", st.Issuer)))
+	attrs := metric.WithAttributeSet(attribute.NewSet(attrIssuer.String(st.Issuer)))
 	ob.ObserveInt64(o.hits, st.CacheHits, attrs)
 	ob.ObserveInt64(o.misses, st.CacheMisses, attrs)
 	ob.ObserveInt64(o.fetches, st.KeyFetches, attrs)
@@ -112,27 +117,25 @@ func (o *observed) observe(ob metric.Observer, st verifier.Stats, now time.Time,
 	ob.ObserveInt64(o.missesLimited, st.KeyMissesLimited, attrs)
 	ob.ObserveInt64(o.missWaits, st.KeyMissWaits, attrs)
 	ob.ObserveInt64(o.malformed, st.Malformed, attrs)
-	if !fresh {
-		return
-	}
 	ob.ObserveInt64(o.entries, int64(st.CacheEntries), attrs)
 	ob.ObserveInt64(o.size, st.CacheBytes, attrs)
 	ob.ObserveInt64(o.keys, int64(st.Keys), attrs)
 	ob.ObserveInt64(o.skippedKeys, int64(st.SkippedKeys), attrs)
-	if !st.KeysFetched.IsZero() && !now.IsZero() {
+	if fresh && !st.KeysFetched.IsZero() && !now.IsZero() {
 		// The larger of the monotonic and the wall-clock age, as the key
 		// set judges MaxStaleness: after a suspend of the host only the
 		// wall clock has moved on, and the gauge must show the set as
-		// stale as the verifier finds it.
-		age := max(now.Sub(st.KeysFetched), now.Round(0).Sub(st.KeysFetched.Round(0)))
+		// stale as the verifier finds it. Not below 0: a Now behind the
+		// verifier's clock finds the set just fetched.
+		age := max(now.Sub(st.KeysFetched), now.Round(0).Sub(st.KeysFetched.Round(0)), 0)
 		ob.ObserveFloat64(o.age, age.Seconds(), attrs)
 	}
 }
 
-// observeIntrospection reports one introspection verifier's counters, and
-// its gauges when st is fresh (see observe).
-func (o *observed) observeIntrospection(ob metric.Observer, st introspect.Stats, fresh bool) {
-	iss := attribute.String("issuer", st.Issuer)
+// observeIntrospection reports one introspection verifier's sums: its
+// counters and levels (see observe).
+func (o *observed) observeIntrospection(ob metric.Observer, st introspect.Stats) {
+	iss := attrIssuer.String(st.Issuer)
 	attrs := metric.WithAttributeSet(attribute.NewSet(iss))
 	ob.ObserveInt64(o.iHits, st.CacheHits, attrs)
 	ob.ObserveInt64(o.iNegHits, st.NegativeHits, attrs)
@@ -143,13 +146,10 @@ func (o *observed) observeIntrospection(ob metric.Observer, st introspect.Stats,
 	ob.ObserveInt64(o.iCoalesced, st.Coalesced, attrs)
 	ob.ObserveInt64(o.iMalformed, st.Malformed, attrs)
 	ob.ObserveInt64(o.iRateLimited, st.RateLimited, attrs)
-	if !fresh {
-		return
-	}
 	ob.ObserveInt64(o.iInFlight, int64(st.InFlight), attrs)
 	ob.ObserveInt64(o.iSize, st.CacheBytes, attrs)
 	ob.ObserveInt64(o.iEntries, int64(st.CacheEntries),
-		metric.WithAttributeSet(attribute.NewSet(iss, attribute.String("cache", "positive"))))
+		metric.WithAttributeSet(attribute.NewSet(iss, attrCacheType.String("positive"))))
 	ob.ObserveInt64(o.iEntries, int64(st.NegativeEntries),
-		metric.WithAttributeSet(attribute.NewSet(iss, attribute.String("cache", "negative"))))
+		metric.WithAttributeSet(attribute.NewSet(iss, attrCacheType.String("negative"))))
 }

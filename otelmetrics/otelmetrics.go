@@ -22,11 +22,25 @@ import (
 // ScopeName is the instrumentation scope (meter) name of every instrument.
 const ScopeName = "github.com/grpcauth/grpcauth"
 
-// UnknownMethod is the method attribute of decisions about methods that
+// UnknownMethod is the grpcauth.method attribute of decisions about methods that
 // neither the descriptors nor the configuration know
 // (grpcauth.Decision.UnknownMethod): their names are chosen by callers, so
 // they must not become attribute values.
 const UnknownMethod = "unknown"
+
+// The attribute keys, in the grpcauth namespace, as OpenTelemetry's
+// attribute naming guidance asks of a library's own attributes: a bare
+// "method" or "issuer" may clash with another instrumentation's. (The
+// semantic conventions' rpc.method names a method without the leading
+// "/", and an unknown one "_OTHER": not this attribute.)
+const (
+	attrNamespace = "grpcauth."
+	attrMethod    = attribute.Key(attrNamespace + "method")
+	attrOutcome   = attribute.Key(attrNamespace + "outcome")
+	attrReason    = attribute.Key(attrNamespace + "reason")
+	attrIssuer    = attribute.Key(attrNamespace + "issuer")
+	attrCacheType = attribute.Key(attrNamespace + "introspection.cache.type") // positive, negative
+)
 
 // DurationBuckets are the histogram bucket boundaries of
 // grpcauth.verify.duration, in seconds: from 100 ns through the half
@@ -61,9 +75,23 @@ type Config struct {
 	// called in the collection callback: one that panics there leaves
 	// grpcauth.jwks.age out of that collection, and the callback gives
 	// otel.Handle an error naming the panic (see Source), rather than end
-	// the process.
+	// the process. A Now that returns the zero time (a clock of your own
+	// not set yet) gives no time to measure from: that collection reads
+	// time.Now instead. A Now behind the verifiers' clock, earlier than
+	// the key set's fetch, reports an age of 0, not a negative one.
 	Now func() time.Time
+	// StatsTimeout bounds how long a collection waits for a Source's
+	// Stats: one that has not returned by then, or by the end of the
+	// reader's context if that comes first, is observed with its last
+	// good figures (see Source), and the callback gives otel.Handle an
+	// error. Default (zero or negative) DefaultStatsTimeout.
+	StatsTimeout time.Duration
 }
+
+// DefaultStatsTimeout is the default Config.StatsTimeout. The Stats of
+// this module's verifiers return in microseconds: they make no network
+// call and take no lock of the verification path.
+const DefaultStatsTimeout = time.Second
 
 // Metrics records grpcauth decisions and verifier figures. Create it with
 // New, pass its OnDecision method as grpcauth.Config.OnDecision, and Close
@@ -72,6 +100,7 @@ type Metrics struct {
 	decisions metric.Int64Counter
 	duration  metric.Float64Histogram
 	reg       metric.Registration // nil without Verifiers
+	stop      chan struct{}       // closed by Close: collections stop waiting for Stats; nil without Verifiers
 
 	closing  sync.Once // Close unregisters reg once, whatever the provider's Registration does twice
 	closeErr error
@@ -135,7 +164,12 @@ func New(cfg Config) (*Metrics, error) {
 	if err != nil {
 		return nil, fmt.Errorf("otelmetrics: %w", err)
 	}
-	m.reg, err = meter.RegisterCallback(newCollector(o, now, &src).collect, o.instruments()...)
+	timeout := cfg.StatsTimeout
+	if timeout <= 0 {
+		timeout = DefaultStatsTimeout
+	}
+	m.stop = make(chan struct{})
+	m.reg, err = meter.RegisterCallback(newCollector(o, now, timeout, m.stop, &src).collect, o.instruments()...)
 	if err != nil {
 		return nil, fmt.Errorf("otelmetrics: %w", err)
 	}
@@ -188,9 +222,9 @@ func (m *Metrics) attributes(k setKey) *attrOpts {
 	// good, here and in the SDK's aggregation.
 	k.method = strings.Clone(k.method)
 	set := metric.WithAttributeSet(attribute.NewSet(
-		attribute.String("method", k.method),
-		attribute.String("outcome", k.outcome),
-		attribute.String("reason", k.reason),
+		attrMethod.String(k.method),
+		attrOutcome.String(k.outcome),
+		attrReason.String(k.reason),
 	))
 	opts := &attrOpts{add: []metric.AddOption{set}, rec: []metric.RecordOption{set}}
 	m.mu.Lock()
@@ -206,20 +240,12 @@ func (m *Metrics) attributes(k setKey) *attrOpts {
 	return opts
 }
 
-// appendPanic runs read, the reading of s's Stats, and appends to errs an
-// error naming the panic of s's Stats if it panicked (see recovered).
-func appendPanic(errs []error, s Source, read func()) []error {
-	if text, panicked := recovered(read); panicked {
-		return append(errs, fmt.Errorf("otelmetrics: the Stats of a %T panicked: %s", s, text))
-	}
-	return errs
-}
-
 // recovered runs f and reports whether it panicked, with the panic's text
 // clipped to endpoint.MaxErrorText. The callback runs on the reader's
-// goroutine (a PeriodicReader's, an exporter's handler), where the program
-// cannot recover a panic of a Source of its own, or of its Config.Now: one
-// would end the process, and the other Sources would not be observed.
+// goroutine (a PeriodicReader's, an exporter's handler), and a Source's
+// Stats on a goroutine the callback starts, where the program cannot
+// recover a panic of a Source of its own, or of its Config.Now: one would
+// end the process, and the other Sources would not be observed.
 // The callback gives otel.Handle an error instead (see collector.collect
 // for why it does not return it), and keeps what it observed. A panic(nil)
 // under GODEBUG=panicnil=1 recovers as nil: f not returning is what marks
@@ -237,10 +263,12 @@ func recovered(f func()) (text string, panicked bool) {
 }
 
 // Close unregisters the callback that observes the verifiers, so that the
-// MeterProvider no longer calls into them once Close returns. The
-// OpenTelemetry SDK runs a collection's callbacks under the lock that
-// unregistering takes, so Close waits for a collection that is running to
-// finish: a Source whose Stats never return makes Close hang as well.
+// MeterProvider no longer calls into them once Close returns (a read of
+// a Source's Stats that has not returned yet goes on, on its goroutine,
+// until they do; see Source). The OpenTelemetry SDK runs a collection's
+// callbacks under the lock that unregistering takes, so Close waits for a
+// collection that is running: Close ends its wait for the Sources' Stats,
+// so that a Source whose Stats never return does not make Close hang.
 // Decisions may still be recorded. Close is safe to
 // call more than once, also concurrently: it unregisters once, and every
 // call returns the result of that. Close of a nil *Metrics returns nil.
@@ -264,6 +292,7 @@ func (m *Metrics) Close() error {
 		if m.reg == nil {
 			return
 		}
+		close(m.stop)
 		if err := m.reg.Unregister(); err != nil {
 			m.closeErr = fmt.Errorf("otelmetrics: %w", err)
 		}

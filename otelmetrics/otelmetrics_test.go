@@ -211,10 +211,10 @@ func TestMetrics_CountDecisionsAndVerifierFiguresFromRealCalls(t *testing.T) {
 
 	got := f.collect(t)
 	wantCalls := map[attribute.Set]int64{
-		attrs("method", mInherited, "outcome", "allowed", "reason", ""):                               2,
-		attrs("method", mAllOf, "outcome", "denied", "reason", grpcauth.ReasonScopeInsufficient):      1,
-		attrs("method", mInherited, "outcome", "denied", "reason", grpcauth.ReasonCredentialsMissing): 1,
-		attrs("method", mStream, "outcome", "allowed", "reason", ""):                                  1,
+		attrs("grpcauth.method", mInherited, "grpcauth.outcome", "allowed", "grpcauth.reason", ""):                               2,
+		attrs("grpcauth.method", mAllOf, "grpcauth.outcome", "denied", "grpcauth.reason", grpcauth.ReasonScopeInsufficient):      1,
+		attrs("grpcauth.method", mInherited, "grpcauth.outcome", "denied", "grpcauth.reason", grpcauth.ReasonCredentialsMissing): 1,
+		attrs("grpcauth.method", mStream, "grpcauth.outcome", "allowed", "grpcauth.reason", ""):                                  1,
 	}
 	sum, ok := got["grpcauth.decisions"].(metricdata.Sum[int64])
 	if !ok {
@@ -249,7 +249,7 @@ func TestMetrics_CountDecisionsAndVerifierFiguresFromRealCalls(t *testing.T) {
 
 	// One token verified three times (one miss, two hits), one stream token
 	// (one miss); the call without a token never reached the verifier.
-	iss := attrs("issuer", f.iss.URL())
+	iss := attrs("grpcauth.issuer", f.iss.URL())
 	for name, want := range map[string]int64{
 		"grpcauth.cache.hits": 2, "grpcauth.cache.misses": 2, "grpcauth.jwks.fetches": 1, "grpcauth.jwks.failures": 0,
 	} {
@@ -259,8 +259,8 @@ func TestMetrics_CountDecisionsAndVerifierFiguresFromRealCalls(t *testing.T) {
 		}
 	}
 	for name, want := range map[string]int64{"grpcauth.cache.entries": 2, "grpcauth.jwks.keys": 1} {
-		g, ok := got[name].(metricdata.Gauge[int64])
-		if !ok || len(g.DataPoints) != 1 || g.DataPoints[0].Attributes != iss || g.DataPoints[0].Value != want {
+		g, ok := got[name].(metricdata.Sum[int64])
+		if !ok || g.IsMonotonic || len(g.DataPoints) != 1 || g.DataPoints[0].Attributes != iss || g.DataPoints[0].Value != want {
 			t.Errorf("%s = %+v, want %d", name, got[name], want)
 		}
 	}
@@ -270,8 +270,8 @@ func TestMetrics_CountDecisionsAndVerifierFiguresFromRealCalls(t *testing.T) {
 	}
 	// The cache's size, in bytes: what Stats says, for the two tokens.
 	size := collectMetrics(t, f.reader)["grpcauth.cache.size"]
-	g, ok := size.Data.(metricdata.Gauge[int64])
-	if want := f.v.Stats().CacheBytes; !ok || size.Unit != "By" || len(g.DataPoints) != 1 || g.DataPoints[0].Attributes != iss ||
+	g, ok := size.Data.(metricdata.Sum[int64])
+	if want := f.v.Stats().CacheBytes; !ok || g.IsMonotonic || size.Unit != "By" || len(g.DataPoints) != 1 || g.DataPoints[0].Attributes != iss ||
 		g.DataPoints[0].Value != want || want <= 0 {
 		t.Errorf("grpcauth.cache.size = %+v, want %d By", size, want)
 	}
@@ -288,7 +288,7 @@ func TestMetrics_UnknownMethodsShareOneAttributeValue(t *testing.T) {
 		t.Fatal(err)
 	}
 	sum := rm.ScopeMetrics[0].Metrics[0].Data.(metricdata.Sum[int64])
-	want := attrs("method", otelmetrics.UnknownMethod, "outcome", "denied", "reason", grpcauth.ReasonCredentialsMissing)
+	want := attrs("grpcauth.method", otelmetrics.UnknownMethod, "grpcauth.outcome", "denied", "grpcauth.reason", grpcauth.ReasonCredentialsMissing)
 	if len(sum.DataPoints) != 1 || sum.DataPoints[0].Attributes != want || sum.DataPoints[0].Value != 3 {
 		t.Errorf("decisions = %+v, want 3 under method=unknown", sum.DataPoints)
 	}

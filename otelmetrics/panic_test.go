@@ -107,7 +107,7 @@ func TestMetrics_SourceWhoseStatsPanicFailsTheCollectionNotTheProcess(t *testing
 			switch mm.Name {
 			case "grpcauth.cache.hits":
 				for _, dp := range mm.Data.(metricdata.Sum[int64]).DataPoints {
-					iss, _ := dp.Attributes.Value("issuer")
+					iss, _ := dp.Attributes.Value("grpcauth.issuer")
 					issuers[iss.AsString()] = true
 				}
 			case "grpcauth.unknown_issuers":
@@ -195,11 +195,11 @@ func TestMetrics_ConfigNowThatPanicsFailsTheKeySetAgeAlone(t *testing.T) {
 		t.Errorf("Collect error = %v, want it to hold %q", err, want)
 	}
 	sums, gauges := sumPoints(&rm)
-	issuer := attribute.NewSet(attribute.String("issuer", "https://keyed.example"))
+	issuer := attribute.NewSet(attribute.String("grpcauth.issuer", "https://keyed.example"))
 	if v := sums[series{"grpcauth.cache.hits", issuer}]; v != 4 {
 		t.Errorf("grpcauth.cache.hits = %d, want 4", v)
 	}
-	if !gauges[series{"grpcauth.jwks.keys", issuer}] {
+	if _, ok := sums[series{"grpcauth.jwks.keys", issuer}]; !ok {
 		t.Errorf("grpcauth.jwks.keys not observed")
 	}
 	if gauges[series{"grpcauth.jwks.age", issuer}] {

@@ -29,7 +29,7 @@ func TestMetrics_AVerifierReplacedAfterACollectionCountsFromZero(t *testing.T) {
 		hits := func(n int64) statsFunc {
 			return func() verifier.Stats { return verifier.Stats{Issuer: "https://issuer.example", CacheHits: n} }
 		}
-		hitsSeries := series{"grpcauth.cache.hits", attribute.NewSet(attribute.String("issuer", "https://issuer.example"))}
+		hitsSeries := series{"grpcauth.cache.hits", attribute.NewSet(attribute.String("grpcauth.issuer", "https://issuer.example"))}
 		collect := func() int64 {
 			var rm metricdata.ResourceMetrics
 			if err := reader.Collect(context.Background(), &rm); err != nil {

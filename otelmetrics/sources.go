@@ -28,32 +28,42 @@ import (
 // is rejected alike. A Combined's JWT verifier without one of the Stats
 // methods (a custom one) is skipped.
 //
-// Stats are read in a callback at collection time, on the reader's
-// goroutine (a PeriodicReader's, an exporter's handler), where the program
+// Stats are read in a callback at collection time, each Source's on a
+// goroutine of its own that the collection waits for, where the program
 // cannot recover a panic. A Source whose Stats panic there (a source of
-// your own, or a Config.Now of a verifier's that panics) has its counters
+// your own, or a Config.Now of a verifier's that panics), or do not
+// return within Config.StatsTimeout (or before the reader's context
+// ends, or Close), has its sums (its counters and up-down counters)
 // observed in that collection with the figures of its last Stats that
 // returned (in the unattributed sums of the MultiVerifiers too, when it is
-// one), and its gauges left out, so that no counter series goes missing
-// from a collection, nor down: under delta temporality the SDK forgets a
-// missing series, and the next collection would report its whole count
-// again. The other Sources are observed as usual, and the callback gives
-// otel.Handle an error naming the Source's type and the panic (clipped to
-// 1,024 bytes), once a collection while it panics. It returns nil, and
+// one), and its gauge (grpcauth.jwks.age) left out, so that no sum series
+// goes missing from a collection, nor a counter down: under delta
+// temporality the SDK forgets a missing series, and the next collection
+// would report its whole count again. The other Sources are observed as
+// usual, and the callback gives otel.Handle an error naming the Source's
+// type and the panic (clipped to 1,024 bytes) or the wait that ended,
+// once a collection while it fails. It returns nil, and
 // ManualReader.Collect no error, for that: a PeriodicReader exports
 // nothing of a collection whose callbacks return an error, and every
 // instrument of the MeterProvider would miss that export. A Source whose
 // Stats have not returned yet (New's reading aside) has nothing to stand
 // in, and none of its series is observed. A panic(nil) under
-// GODEBUG=panicnil=1 fails the Source alike; a runtime.Goexit ends the
-// reader's goroutine. Collections of several readers of one MeterProvider
-// take turns reading the Sources: a Source whose Stats are slow delays
-// every reader's collection by as much, and one whose Stats never return
-// holds every reader up for good (each reader that read it would be held
-// up without the turns too). The Stats of this module's verifiers make
-// no network call and take no lock of the verification path. A panic's
-// error reaches otel.Handle after the collection's turn, so a slow error
-// handler holds up no other reader.
+// GODEBUG=panicnil=1, or a runtime.Goexit, fails the Source alike.
+//
+// A Source has at most one read outstanding: while Stats that did not
+// return in time go on (their goroutine waits for them, past Close too),
+// later collections start no other read of that Source and do not wait
+// for it, but observe its last good figures and report that its Stats
+// have not returned; once they return, the next collection takes them
+// and reads again. So a Source whose Stats never return costs one
+// goroutine, and one StatsTimeout of the collection that started the
+// read. Collections of several readers of one MeterProvider take turns
+// reading the Sources, so that each finds the last good figures of the
+// one before: a Source whose Stats are slow delays each reader's
+// collection by as much, up to StatsTimeout. The Stats of this module's
+// verifiers make no network call and take no lock of the verification
+// path. An error reaches otel.Handle after the collection's turn, so a
+// slow error handler holds up no other reader.
 type Source any
 
 // Source kinds, as New checks them.

@@ -169,7 +169,8 @@ func sample(name string, attrs attribute.Set, le, value string) string {
 	b.WriteString(name)
 	var labels []string
 	for _, kv := range attrs.ToSlice() {
-		labels = append(labels, string(kv.Key)+`="`+labelEscaper.Replace(kv.Value.Emit())+`"`)
+		// grpcauth.issuer as grpcauth_issuer: a label name has no dots.
+		labels = append(labels, strings.ReplaceAll(string(kv.Key), ".", "_")+`="`+labelEscaper.Replace(kv.Value.Emit())+`"`)
 	}
 	if le != "" {
 		labels = append(labels, `le="`+le+`"`)

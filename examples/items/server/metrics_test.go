@@ -84,17 +84,17 @@ func TestMetrics_EndpointShowsDecisionsAndVerifierFigures(t *testing.T) {
 	}
 	const svc = "/items.v1.ItemService/"
 	for _, want := range []string{
-		`grpcauth_decisions_total{method="` + svc + `GetServerInfo",outcome="allowed",reason=""} 1`,
-		`grpcauth_decisions_total{method="` + svc + `ListItems",outcome="allowed",reason=""} 2`,
-		`grpcauth_decisions_total{method="` + svc + `DeleteItem",outcome="denied",reason="` + grpcauth.ReasonScopeInsufficient + `"} 1`,
-		`grpcauth_verify_duration_seconds_count{method="` + svc + `ListItems",outcome="allowed",reason=""} 2`,
-		`grpcauth_verify_duration_seconds_bucket{method="` + svc + `ListItems",outcome="allowed",reason="",le="+Inf"} 2`,
-		`grpcauth_cache_hits_total{issuer="` + iss.URL() + `"} 2`,
-		`grpcauth_cache_misses_total{issuer="` + iss.URL() + `"} 1`,
-		`grpcauth_cache_entries{issuer="` + iss.URL() + `"} 1`,
-		`grpcauth_jwks_fetches_total{issuer="` + iss.URL() + `"} 1`,
-		`grpcauth_jwks_failures_total{issuer="` + iss.URL() + `"} 0`,
-		`grpcauth_jwks_age_seconds{issuer="` + iss.URL() + `"} `,
+		`grpcauth_decisions_total{grpcauth_method="` + svc + `GetServerInfo",grpcauth_outcome="allowed",grpcauth_reason=""} 1`,
+		`grpcauth_decisions_total{grpcauth_method="` + svc + `ListItems",grpcauth_outcome="allowed",grpcauth_reason=""} 2`,
+		`grpcauth_decisions_total{grpcauth_method="` + svc + `DeleteItem",grpcauth_outcome="denied",grpcauth_reason="` + grpcauth.ReasonScopeInsufficient + `"} 1`,
+		`grpcauth_verify_duration_seconds_count{grpcauth_method="` + svc + `ListItems",grpcauth_outcome="allowed",grpcauth_reason=""} 2`,
+		`grpcauth_verify_duration_seconds_bucket{grpcauth_method="` + svc + `ListItems",grpcauth_outcome="allowed",grpcauth_reason="",le="+Inf"} 2`,
+		`grpcauth_cache_hits_total{grpcauth_issuer="` + iss.URL() + `"} 2`,
+		`grpcauth_cache_misses_total{grpcauth_issuer="` + iss.URL() + `"} 1`,
+		`grpcauth_cache_entries{grpcauth_issuer="` + iss.URL() + `"} 1`,
+		`grpcauth_jwks_fetches_total{grpcauth_issuer="` + iss.URL() + `"} 1`,
+		`grpcauth_jwks_failures_total{grpcauth_issuer="` + iss.URL() + `"} 0`,
+		`grpcauth_jwks_age_seconds{grpcauth_issuer="` + iss.URL() + `"} `,
 	} {
 		if !strings.Contains(string(body), want+"\n") && !strings.Contains(string(body), "\n"+want) {
 			t.Errorf("/metrics lacks %q", want)
