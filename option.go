@@ -30,14 +30,18 @@ import (
 // options do not decode at all (a proto3 string option that is not UTF-8,
 // on which protobuf-go panics); or Config.Descriptors failed to resolve
 // the method's service (an error not wrapping protoregistry.NotFound, see
-// DescriptorResolver), so its options could not be read for that call. It
+// DescriptorResolver), so its options could not be read for that call; or
+// the options were read while another read of options was under way and
+// may be partial (never read before with none under way: see options),
+// for that call only. It
 // wraps ErrInvalidRule: the method is
 // denied (it never falls through to a wider rule), and Check reports it.
 // A call with a valid token is refused with codes.PermissionDenied
 // (ReasonMethodNotConfigured; one without a token, CREDENTIALS_MISSING),
-// except for the resolver's failure, which is no invalid rule but an
-// outage: codes.Unavailable with ReasonRulesUnavailable, with or without
-// a token, and not relaxed by dry run.
+// except for the resolver's failure and the raced read, which are no
+// invalid rule but an outage: codes.Unavailable with
+// ReasonRulesUnavailable, with or without a token, and not relaxed by dry
+// run.
 // protobuf-go panics only on the first read of such options, so New reads
 // the options of every service and method in Config.Descriptors (when it
 // lists its files, as *protoregistry.Files does) to be that reader; code
@@ -168,16 +172,81 @@ type undecodableKey struct{ path, name string }
 // ErrUnreadableOption when reading them panics, or panicked before in
 // this process: the method is then denied, rather than falling through to
 // a wider rule as it would if its option read as absent.
+//
+// Options read while another read of options is under way, and never
+// read before with none under way (completeOptions), may be partial
+// without a sign: protobuf-go's decoding of them may have failed in the
+// other read, whose panic grpcauth records only once it reaches
+// readOptions (a resolver's descriptor may hold it on the way). The read
+// then fails with errOptionsRaced, which is not kept: the call is denied
+// (codes.Unavailable, as when the resolver fails), and the next read
+// tries again.
 func options(d protoreflect.Descriptor) (opts protoreflect.ProtoMessage, err error) {
 	key := undecodableKey{filePath(d), string(d.FullName())}
+	raced := false
 	err = undecodable.do(key, errOptionsExited, func() (err error) {
-		opts, err = readOptions(d)
+		opts, raced, err = readOptions(d)
 		return err
 	})
 	if err != nil {
 		return nil, err
 	}
+	if raced {
+		return nil, fmt.Errorf("%w: the options of %s (in %q)", errOptionsRaced, clipLogged(string(d.FullName())), clipLogged(filePath(d)))
+	}
 	return opts, nil
+}
+
+// errOptionsRaced is wrapped by the error of a read of options that
+// returned while another read of options was under way, options never
+// read before with none under way (see options): they may be the partial
+// options of a failed decoding that the other read has not yet recorded.
+// Such a read is its call's alone, refused as an outage
+// (methodPlan.rulesUnavailable); nothing is kept.
+var errOptionsRaced = fmt.Errorf("%w: the options were read while another read of options was under way, whose failed decoding, not yet recorded, would leave them partial; the call is denied, and the next call reads them again", ErrUnreadableOption)
+
+// optionReads counts the reads of options (readOptions) in their
+// descriptor's Options: each from before it calls Options until Options
+// returns, or, when it panics, until the failed decoding is recorded
+// (partialOptions.add). A read that returned decoded nothing that failed.
+var optionReads atomic.Int64
+
+// completeOptions holds options messages, by identity, that a read
+// returned while no other read was under way and that partialOptions did
+// not hold then: no decoding of them can have failed unrecorded (a read
+// whose decoding fails records it before it ends), so a later read that
+// races another returns them complete. It keeps at most
+// maxCompleteOptions (a custom resolver may build options afresh for
+// every name a caller sends); past that, such reads are not kept.
+var completeOptions = struct {
+	sync.Mutex
+	m map[protoreflect.ProtoMessage]struct{}
+}{}
+
+// maxCompleteOptions bounds completeOptions.
+const maxCompleteOptions = 1 << 14
+
+// optionsComplete reports whether completeOptions holds opts, adding it
+// first when add.
+func optionsComplete(opts protoreflect.ProtoMessage, add bool) bool {
+	if !byPointer(opts) {
+		// No options (a nil message: a descriptor without options, whose
+		// Options decodes nothing), or options partialOptions never holds
+		// either (a map lookup could panic).
+		return true
+	}
+	completeOptions.Lock()
+	defer completeOptions.Unlock()
+	if _, ok := completeOptions.m[opts]; ok || !add {
+		return ok
+	}
+	if len(completeOptions.m) < maxCompleteOptions {
+		if completeOptions.m == nil {
+			completeOptions.m = make(map[protoreflect.ProtoMessage]struct{})
+		}
+		completeOptions.m[opts] = struct{}{}
+	}
+	return true
 }
 
 // errOptionsExited is kept in undecodable for a read of options that did
@@ -189,7 +258,13 @@ var errOptionsExited = fmt.Errorf("%w: reading a descriptor's options did not re
 // protobuf-go failed to decode before (partialOptions), which d shares
 // with the descriptor first read (a resolver's descriptor that wraps a
 // generated one under another name).
-func readOptions(d protoreflect.Descriptor) (_ protoreflect.ProtoMessage, err error) {
+//
+// raced reports that the options returned may be partial: another read
+// was in its descriptor's Options (or recording its panic) as d's
+// returned, and they were never read complete (see options).
+func readOptions(d protoreflect.Descriptor) (_ protoreflect.ProtoMessage, raced bool, err error) {
+	optionReads.Add(1)
+	returned := false
 	defer func() {
 		if v := recover(); v != nil {
 			text := panictext.Text(v, endpoint.MaxErrorText)
@@ -198,14 +273,21 @@ func readOptions(d protoreflect.Descriptor) (_ protoreflect.ProtoMessage, err er
 				err = leftPartial{err}
 			}
 		}
+		if !returned {
+			optionReads.Add(-1) // once the failure is recorded
+		}
 	}()
 	opts := d.Options()
+	returned = true
+	// Counted before partialOptions is asked: a read that has left its
+	// Options since, panicking, recorded its failure first.
+	alone := optionReads.Add(-1) == 0
 	if text, ok := partialOptions.of(opts); ok {
 		// Kept in undecodable within its bound only: the name may be
 		// any a caller sends, and partialOptions answers again.
-		return nil, undecodableError(d, text)
+		return nil, false, undecodableError(d, text)
 	}
-	return opts, nil
+	return opts, !optionsComplete(opts, alone), nil
 }
 
 // undecodableError is the error of d, whose options do not decode, with

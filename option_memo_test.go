@@ -141,13 +141,8 @@ func undecodableService(t *testing.T, base string) protoreflect.ServiceDescripto
 	pkg := uniquePkg(base)
 	broken := &descriptorpb.ServiceOptions{}
 	broken.ProtoReflect().SetUnknown(undecodableRule(7)) // acr_values
-	files := undecodableFiles(t, pkg, &descriptorpb.ServiceDescriptorProto{Name: proto.String("Svc"), Options: broken,
+	return generatedService(t, pkg, &descriptorpb.ServiceDescriptorProto{Name: proto.String("Svc"), Options: broken,
 		Method: []*descriptorpb.MethodDescriptorProto{rpc(pkg, "Get", nil)}})
-	d, err := files.FindDescriptorByName(protoreflect.FullName(pkg + ".Svc"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return d.(protoreflect.ServiceDescriptor)
 }
 
 // A generated service whose (grpcauth.v1.service) option does not decode,

@@ -31,7 +31,13 @@ func (s *stalledOptions) Options() protoreflect.ProtoMessage {
 // its own options: another descriptor's (another Authenticator's New, and
 // the first call of its method) does not wait for it, as it did when every read
 // of options in the process took one lock around the resolver's code.
+//
+// The authtest options are read complete first: read for the first time
+// while the stalled read is under way, they would be denied for the call
+// (TestCall_OptionsNeverReadCompleteAreDeniedWhileAnotherReadIsUnderWay),
+// as the stalled read might be holding the panic of their failed decoding.
 func TestOption_ReadThatDoesNotReturnHoldsUpOnlyItsDescriptor(t *testing.T) {
+	readAuthtestOptionsAlone(t)
 	stalled := &stalledOptions{
 		ServiceDescriptor: authtestv1.File_authtest_v1_authtest_proto.Services().Get(0),
 		entered:           make(chan struct{}), release: make(chan struct{}),

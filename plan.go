@@ -777,7 +777,9 @@ func (a *Authenticator) readServiceOption(r *svcRead) svcOption {
 		o.rule, err = a.compileServerRule(pb)
 	}
 	o.err = err
-	r.o, r.ok = o, true
+	// A raced read (errOptionsRaced) is its caller's alone: forgotten,
+	// as a read that panicked is, so that those waiting read again.
+	r.o, r.ok = o, !errors.Is(err, errOptionsRaced)
 	return o
 }
 
@@ -909,10 +911,12 @@ var errResolverNoAnswer = fmt.Errorf("%w: it returned neither a descriptor nor a
 
 // rulesUnavailable reports whether p denies its call because
 // Config.Descriptors failed to resolve the method's service
-// (errResolverFailed): the call is refused with rejRulesUnavailable, with
-// or without a token, in dry run too.
+// (errResolverFailed), or because its options were read while another
+// read of options was under way and may be partial (errOptionsRaced): the
+// call is refused with rejRulesUnavailable, with or without a token, in
+// dry run too, and nothing is kept.
 func (p *methodPlan) rulesUnavailable() bool {
-	return p.err != nil && errors.Is(p.err, errResolverFailed) // the nil check first: every allowed call asks
+	return p.err != nil && (errors.Is(p.err, errResolverFailed) || errors.Is(p.err, errOptionsRaced)) // the nil check first: every allowed call asks
 }
 
 // errResolverFailed is wrapped, with the resolver's error, by the error of

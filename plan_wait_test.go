@@ -32,7 +32,8 @@ type gatedService struct {
 	reads int
 }
 
-func newGatedService(name protoreflect.FullName, panicFirst bool) *gatedService {
+func newGatedService(t *testing.T, name protoreflect.FullName, panicFirst bool) *gatedService {
+	readAuthtestOptionsAlone(t)
 	return &gatedService{
 		ServiceDescriptor: authtestv1.File_authtest_v1_authtest_proto.Services().Get(0),
 		name:              name, release: make(chan struct{}), panicFirst: panicFirst,
@@ -123,7 +124,7 @@ func firstCalls(t *testing.T, g *gatedService, callers int) (plans []*methodPlan
 func TestPlan_ConcurrentFirstCallsReadAServiceOptionOnce(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		const callers = 8
-		g := newGatedService("gated.v1.Once", false)
+		g := newGatedService(t, "gated.v1.Once", false)
 		plans, panics := firstCalls(t, g, callers)
 		if len(plans) != callers || len(panics) != 0 {
 			t.Fatalf("%d calls got a plan and %d panicked, want %d plans", len(plans), len(panics), callers)
@@ -144,7 +145,7 @@ func TestPlan_ConcurrentFirstCallsReadAServiceOptionOnce(t *testing.T) {
 func TestPlan_CallersWaitingForAServiceOptionReadThatPanicsReadItAgain(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		const callers = 4
-		g := newGatedService("gated.v1.Panics", true)
+		g := newGatedService(t, "gated.v1.Panics", true)
 		plans, panics := firstCalls(t, g, callers)
 		if n := len(panics); n != 1 {
 			t.Errorf("%d callers panicked, want the one whose read panicked", n)
@@ -183,7 +184,7 @@ func TestPlan_CallWaitingForAServiceOptionReadReturnsWhenItsContextEnds(t *testi
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			synctest.Test(t, func(t *testing.T) {
-				g := newGatedService("gated.v1.Waits", false)
+				g := newGatedService(t, "gated.v1.Waits", false)
 				a := mustNew(t, Config{Verifier: staticVerifier{claims: mustClaims(t, "test:read")}, Descriptors: g})
 				reader := make(chan error, 1)
 				go func() {

@@ -1284,7 +1284,10 @@ const zoneLoadCost = 1000
 //     message 1): comparing two messages, or two claims maps holding long
 //     lists, walks every field and element. An equality costs 1 per 10
 //     units of the smaller operand's deepSize (smallerDeepSize), a
-//     membership of the list's, at least what cel-go charges;
+//     membership of the list's, at least what cel-go charges (an
+//     equality of two lists or maps so buys 5-8 times the time a unit of
+//     comprehension steps does: BenchmarkCost_NanosecondsPerUnit, and
+//     docs/conditions.md, "Cost", for why it is not charged more);
 //   - membership in a map (in), which hashes the key whole, but which
 //     cel-go charges 1: 1 per 10 units of the key's deepSize, at least 1;
 //   - concatenation (+) and ordering (<, <=, >, >=) of strings and bytes,
@@ -1554,12 +1557,14 @@ func deepSize(v ref.Val) uint64 { return deepSizeUpTo(v, math.MaxUint64) }
 // default limit over a 30,000-element claim), while the comparison,
 // charged by the smaller size, stops at once. A list or map of more
 // elements than the limit tried is not read at all (see sizer), and each
-// list or map, at any depth, is walked once (a sizer for each operand,
-// which each larger limit takes on from where the last stopped): a new
-// walk for each limit read two maps of 4,000 entries five times each,
-// cel-go's iterator copying their keys on every walk, and took two thirds
-// of the time of a comprehension comparing two such request maps on every
-// step.
+// list, map and message, at any depth, is walked once (a sizer for each
+// operand, which each larger limit takes on from where the last
+// stopped): a new walk for each limit read two maps of 4,000 entries
+// five times each, cel-go's iterator copying their keys on every walk,
+// and took two thirds of the time of a comprehension comparing two such
+// request maps on every step; a message was read from its start at each
+// limit (see protoWalk), and proto.Size reads it once, when it is known
+// no larger than the units left.
 func smallerDeepSize(a, b ref.Val) uint64 {
 	sa, sb := sizer{next: a}, sizer{next: b}
 	for limit := uint64(64); ; limit *= 2 {
@@ -1581,15 +1586,21 @@ func deepSizeUpTo(v ref.Val, limit uint64) uint64 {
 // sizer computes the deep size of a value in one walk that may stop at a
 // limit and go on to a larger one: it counts what it has read, n, and
 // keeps the iterators of the lists and maps it is in, so that no list or
-// map is walked twice (cel-go's iterator over a map copies all its keys).
-// A list or map of more elements than the units left before the limit is
-// not entered (its elements count at least 1 each), and a message larger
-// than them is not sized (see protoSizeAtLeast): either is tried again,
-// whole, with the next limit.
+// map is walked twice (cel-go's iterator over a map copies all its keys),
+// and the walk of the message it is sizing, so that no message is read
+// twice either (see protoWalk). A list or map of more elements than the
+// units left before the limit is not entered (its elements count at
+// least 1 each), and a message is read no further than it takes to know
+// it larger than them: either is taken on, from where it stopped, with
+// the next limit. A message known no larger is sized by proto.Size, once.
 type sizer struct {
 	n     uint64      // the units counted
 	next  ref.Val     // the value to size next, or nil
 	stack []sizeFrame // the lists and maps being walked, innermost last
+	// msg is the walk of next when it is a message larger than the units
+	// left at the last limit (msgOn), taken on at the next.
+	msg   protoWalk
+	msgOn bool
 }
 
 // sizeFrame is a list or map being walked.
@@ -1643,10 +1654,16 @@ func (s *sizer) upTo(limit uint64) uint64 {
 			if m, ok := x.Value().(proto.Message); ok {
 				// proto.Size reads the whole message: first make sure,
 				// reading no more than the units left, that it is not
-				// larger.
-				if k := protoSizeAtLeast(m.ProtoReflect(), limit-s.n); k >= limit-s.n {
+				// larger, taking on the walk of the last limit.
+				if !s.msgOn {
+					s.msg.start(m.ProtoReflect())
+					s.msgOn = true
+				}
+				if k := s.msg.upTo(limit - s.n); k >= limit-s.n {
 					return addSize(s.n, addSize(k, 1))
 				}
+				s.msg.reset()
+				s.msgOn = false
 				s.n = addSize(s.n, 1+uint64(proto.Size(m)))
 			} else {
 				s.n = addSize(s.n, 1)
@@ -1684,41 +1701,187 @@ func (s *sizer) step() {
 }
 
 // protoSizeAtLeast returns a lower bound of proto.Size(m), or a number at
-// least limit, reading about limit units of m: every field, list element
-// and map entry it reads adds at least 1 (its tag, or a packed scalar's
-// byte), every string and bytes its length.
+// least limit, reading about limit units of m (see protoWalk).
 func protoSizeAtLeast(m protoreflect.Message, limit uint64) uint64 {
-	n := uint64(len(m.GetUnknown()))
-	value := func(v protoreflect.Value) uint64 {
-		switch x := v.Interface().(type) {
-		case string:
-			return uint64(len(x))
-		case []byte:
-			return uint64(len(x))
-		case protoreflect.Message:
-			return protoSizeAtLeast(x, limit-min(n, limit))
-		}
-		return 0
-	}
+	var w protoWalk
+	w.start(m)
+	return w.upTo(limit)
+}
+
+// protoWalk counts a lower bound of a message's encoded size in one walk
+// that may stop at a limit and go on to a larger one: every field, list
+// element and map entry it reads adds at least 1 (its tag, or a packed
+// scalar's byte), every string and bytes its length, and the unknown
+// fields their length. It keeps the messages, lists and maps it is in,
+// so that each is read once however many limits the walk is taken to: a
+// walk from the start for each limit the sizer tried read a large
+// message once per limit, up to twice what one walk reads. A list or map
+// of more elements or entries than the units left is known larger
+// without being read; a list of scalars counts its length.
+type protoWalk struct {
+	n     uint64
+	stack []protoFrame // innermost last
+}
+
+// protoFrame is a message, list or map being walked, at its i-th field,
+// element or message value.
+type protoFrame struct {
+	fields []protoField         // a message's set fields
+	list   protoreflect.List    // a list of strings, bytes or messages
+	kind   protoreflect.Kind    // the list's elements'
+	values []protoreflect.Value // a map's message values (isMap; the rest counted as it was entered)
+	isMap  bool
+	i      int
+}
+
+// protoField is a set field of a message, and its value.
+type protoField struct {
+	fd protoreflect.FieldDescriptor
+	v  protoreflect.Value
+}
+
+// start begins the walk of m, reusing the walk's memory.
+func (w *protoWalk) start(m protoreflect.Message) {
+	w.n = 0
+	w.enter(m)
+}
+
+// reset ends the walk, keeping its memory for the next (and none of the
+// message).
+func (w *protoWalk) reset() {
+	clear(w.stack[:cap(w.stack)])
+	w.stack, w.n = w.stack[:0], 0
+}
+
+// enter counts m's unknown fields and takes the walk into its set fields.
+func (w *protoWalk) enter(m protoreflect.Message) {
+	w.n = addSize(w.n, uint64(len(m.GetUnknown())))
+	var f protoFrame
 	m.Range(func(fd protoreflect.FieldDescriptor, v protoreflect.Value) bool {
-		n = addSize(n, 1)
-		switch {
-		case fd.IsList():
-			l := v.List()
-			for i := 0; i < l.Len() && n < limit; i++ {
-				n = addSize(n, 1+value(l.Get(i)))
-			}
-		case fd.IsMap():
-			v.Map().Range(func(k protoreflect.MapKey, v protoreflect.Value) bool {
-				n = addSize(n, 1+value(k.Value())+value(v))
-				return n < limit
-			})
-		default:
-			n = addSize(n, value(v))
-		}
-		return n < limit
+		f.fields = append(f.fields, protoField{fd, v})
+		return true
 	})
-	return n
+	if len(f.fields) > 0 {
+		w.stack = append(w.stack, f)
+	}
+}
+
+// upTo walks on until the message is read whole or at least limit units
+// are counted, and returns the count.
+func (w *protoWalk) upTo(limit uint64) uint64 {
+	for w.n < limit && len(w.stack) > 0 {
+		f := &w.stack[len(w.stack)-1]
+		switch {
+		case f.list != nil:
+			if f.i == f.list.Len() {
+				w.pop()
+				continue
+			}
+			v := f.list.Get(f.i)
+			f.i++
+			w.n = addSize(w.n, 1)
+			w.value(f.kind, v)
+		case f.isMap:
+			if f.i == len(f.values) {
+				w.pop()
+				continue
+			}
+			v := f.values[f.i]
+			f.i++
+			w.enter(v.Message())
+		default:
+			if f.i == len(f.fields) {
+				w.pop()
+				continue
+			}
+			f.i++ // before field, which may grow the stack, moving f
+			if larger := w.field(f.fields[f.i-1], limit); larger != 0 {
+				f.i-- // not read: taken on with the next limit
+				return larger
+			}
+		}
+	}
+	return w.n
+}
+
+// pop leaves the innermost message, list or map.
+func (w *protoWalk) pop() {
+	w.stack[len(w.stack)-1] = protoFrame{}
+	w.stack = w.stack[:len(w.stack)-1]
+}
+
+// field counts the field f of the innermost message, 1 and its value,
+// and returns 0; or, when f is a list or map of more elements or entries
+// than the units left before limit (each counts at least 1), it counts
+// nothing, and returns the lower bound that makes the message known
+// larger without reading f, above limit.
+func (w *protoWalk) field(f protoField, limit uint64) (larger uint64) {
+	switch {
+	case f.fd.IsList():
+		l := f.v.List()
+		if uint64(l.Len()) >= limit-w.n {
+			return addSize(w.n, 1+uint64(l.Len()))
+		}
+		w.n = addSize(w.n, 1)
+		switch f.fd.Kind() {
+		case protoreflect.StringKind, protoreflect.BytesKind, protoreflect.MessageKind, protoreflect.GroupKind:
+			if l.Len() > 0 {
+				w.stack = append(w.stack, protoFrame{list: l, kind: f.fd.Kind()})
+			}
+		default:
+			w.n = addSize(w.n, uint64(l.Len())) // 1 a scalar
+		}
+	case f.fd.IsMap():
+		m := f.v.Map()
+		if uint64(m.Len()) >= limit-w.n {
+			return addSize(w.n, 1+uint64(m.Len()))
+		}
+		w.n = addSize(w.n, 1)
+		// No more entries than the units left: each is read now, its
+		// message value, if any, kept for the walk.
+		g := protoFrame{isMap: true}
+		key, value := f.fd.MapKey().Kind(), f.fd.MapValue().Kind()
+		m.Range(func(k protoreflect.MapKey, v protoreflect.Value) bool {
+			w.n = addSize(w.n, 1+textLen(key, k.Value()))
+			if value == protoreflect.MessageKind {
+				g.values = append(g.values, v)
+			} else {
+				w.n = addSize(w.n, textLen(value, v))
+			}
+			return true
+		})
+		if len(g.values) > 0 {
+			w.stack = append(w.stack, g)
+		}
+	default:
+		w.n = addSize(w.n, 1)
+		w.value(f.fd.Kind(), f.v)
+	}
+	return 0
+}
+
+// value counts v, a value of kind k (a singular field's or a list's
+// element): a string or bytes by its length, a message by walking into
+// it, and 0 for anything else. Read by kind, as protoreflect.Value's
+// Interface would box a string, allocating.
+func (w *protoWalk) value(k protoreflect.Kind, v protoreflect.Value) {
+	if k == protoreflect.MessageKind || k == protoreflect.GroupKind {
+		w.enter(v.Message())
+		return
+	}
+	w.n = addSize(w.n, textLen(k, v))
+}
+
+// textLen is the length of v, of kind k, when it is a string or bytes,
+// and 0 otherwise.
+func textLen(k protoreflect.Kind, v protoreflect.Value) uint64 {
+	switch k {
+	case protoreflect.StringKind:
+		return uint64(len(v.String()))
+	case protoreflect.BytesKind:
+		return uint64(len(v.Bytes()))
+	}
+	return 0
 }
 
 // addSize returns a+b, or math.MaxUint64 if it overflows.

@@ -198,11 +198,15 @@ func TestCost_ComparisonDoesNotSizeTheLargerMessageWhole(t *testing.T) {
 			t.Fatalf("%s: cost = %v, want %d", op, deref(cost), want)
 		}
 	}
-	// The capped walk that stands before proto.Size counts what it reads,
-	// two units an element: it stops a few elements past its limit, where
-	// reading the whole message would count 2^21.
-	if n := protoSizeAtLeast(huge.ProtoReflect(), 64); n <= 64 || n > 128 {
-		t.Errorf("protoSizeAtLeast(1M-element message, 64) = %d, want just above 64: it read more than it needed", n)
+	// The capped walk that stands before proto.Size knows a list of more
+	// elements than its limit larger without reading it (each counts at
+	// least 1), where reading the whole message would read 2^20.
+	var c readCounts
+	if n := protoSizeAtLeast(countedMessage{huge.ProtoReflect(), &c}, 64); n <= 64 || n > uint64(proto.Size(huge)) {
+		t.Errorf("protoSizeAtLeast(1M-element message, 64) = %d, want a lower bound of its size above 64", n)
+	}
+	if c.elems != 0 {
+		t.Errorf("protoSizeAtLeast(1M-element message, 64) read %d elements, want none", c.elems)
 	}
 	// A message of one size is charged by its encoded size.
 	s := reg.NativeToValue(&authtestv1.Caller{Subject: strings.Repeat("a", 1000)})
@@ -861,6 +865,14 @@ func packedEnv(t *testing.T) (*Compiler, *cel.Env) {
 // string>, m and n.
 func mapMethod(t testing.TB) protoreflect.MethodDescriptor {
 	t.Helper()
+	return mapsMethod(t, "maptest")
+}
+
+// mapsMethod returns a method of the package celcond.pkg whose request,
+// Req, has two map<string, string>, m and n (fields 1 and 2), and the
+// fields extra.
+func mapsMethod(t testing.TB, pkg string, extra ...*descriptorpb.FieldDescriptorProto) protoreflect.MethodDescriptor {
+	t.Helper()
 	one, many := descriptorpb.FieldDescriptorProto_LABEL_OPTIONAL, descriptorpb.FieldDescriptorProto_LABEL_REPEATED
 	entry := func(name string) *descriptorpb.DescriptorProto {
 		return &descriptorpb.DescriptorProto{
@@ -869,14 +881,19 @@ func mapMethod(t testing.TB) protoreflect.MethodDescriptor {
 			Field:   []*descriptorpb.FieldDescriptorProto{messageField("key", 1, one, ""), messageField("value", 2, one, "")},
 		}
 	}
+	full := "celcond." + pkg
+	file := "celcond/map_test.proto"
+	if pkg != "maptest" {
+		file = "celcond/" + pkg + "_test.proto"
+	}
 	return fileMethod(t, &descriptorpb.FileDescriptorProto{
-		Name:    proto.String("celcond/map_test.proto"),
-		Package: proto.String("celcond.maptest"),
+		Name:    proto.String(file),
+		Package: proto.String(full),
 		Syntax:  proto.String("proto3"),
 		MessageType: []*descriptorpb.DescriptorProto{{
 			Name: proto.String("Req"),
-			Field: []*descriptorpb.FieldDescriptorProto{messageField("m", 1, many, ".celcond.maptest.Req.MEntry"),
-				messageField("n", 2, many, ".celcond.maptest.Req.NEntry")},
+			Field: append([]*descriptorpb.FieldDescriptorProto{messageField("m", 1, many, "."+full+".Req.MEntry"),
+				messageField("n", 2, many, "."+full+".Req.NEntry")}, extra...),
 			NestedType: []*descriptorpb.DescriptorProto{entry("MEntry"), entry("NEntry")},
 		}},
 	})
