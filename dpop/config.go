@@ -71,8 +71,9 @@ type Config struct {
 	// MaxAge is how long after its iat a proof is accepted, and so how
 	// long its jti is remembered. Default DefaultMaxAge (5 minutes); at
 	// most 24 hours. Verifiers sharing a ReplayCache need the same MaxAge,
-	// unless it is a *MemoryReplayCache, which keeps proofs for the
-	// longest (see ReplayCache).
+	// unless it keeps proofs for the longest: a *MemoryReplayCache, or a
+	// type that embeds one, does, and a RetainingReplayCache of yours is
+	// told each Verifier's (see ReplayCache).
 	MaxAge time.Duration
 
 	// Leeway is how far in the future a proof's iat may lie. Default

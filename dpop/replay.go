@@ -37,10 +37,15 @@ import (
 // must have the same MaxAge (while a change rolls out, give every one
 // the longest): one with a longer MaxAge would accept the replay of a
 // proof that one with a shorter MaxAge recorded, once its entry expired.
-// A *MemoryReplayCache given as Config.ReplayCache keeps every proof for
-// the longest MaxAge of the Verifiers built on it instead; a type of
-// yours wrapping one is a store of yours: every Verifier that reaches
-// the cache, through it or not, then needs the same MaxAge.
+// A store that is a RetainingReplayCache is told each Verifier's window
+// as the Verifier is built, and can keep every entry for the longest
+// instead (or log the difference). A *MemoryReplayCache is one, and keeps
+// every proof for the longest MaxAge of the Verifiers built on it; so is
+// a type of yours that embeds a *MemoryReplayCache (Retain is promoted),
+// whose embedded cache is then told, and, when your AddIfAbsent passes on
+// Verify's context and key, keeps the entries recorded through your type
+// for the longest window too. A type that holds the cache in a field
+// implements Retain by passing it on.
 type ReplayCache interface {
 	AddIfAbsent(ctx context.Context, key string, expires time.Time) (added bool, err error)
 }
@@ -71,10 +76,32 @@ type HolderReplayCache interface {
 	AddIfAbsentFor(ctx context.Context, holder, key string, expires time.Time) (added bool, err error)
 }
 
+// RetainingReplayCache is a ReplayCache that is told how long each
+// Verifier built on it records proofs: NewVerifier calls Retain once,
+// as the last step of a build that succeeds, with window the Verifier's
+// Config.MaxAge and a second (each expires it passes AddIfAbsent is a
+// proof's iat plus window) and now its clock (Config.Now). A store
+// shared by Verifiers of different MaxAge must keep every entry until
+// its iat plus the longest window it was told (expires plus the
+// difference, when the shorter window recorded it), or a Verifier with
+// the longer MaxAge accepts the replay of a proof the shorter one
+// recorded once its entry expired; a store that cannot may log, or
+// count, windows that differ, which are a misconfiguration for it.
+// Retain must be safe for concurrent use and must not block.
+//
+// *MemoryReplayCache implements it (see MemoryReplayCache.Retain), and
+// so does, by promotion, a type of yours that embeds one.
+type RetainingReplayCache interface {
+	ReplayCache
+	Retain(window time.Duration, now func() time.Time)
+}
+
 // addProof records key for holder in c until iat plus window (the
 // Verifier's MaxAge and a second), at now, the time the Verifier
 // checked the proof: with its holder when c is a *MemoryReplayCache or a
-// HolderReplayCache, through AddIfAbsent otherwise. MemoryReplayCache's
+// HolderReplayCache, through AddIfAbsent otherwise, with now and window
+// in ctx for a *MemoryReplayCache the caller's type wraps
+// (withCheckTime). MemoryReplayCache's
 // holder method is unexported, so that a type embedding
 // *MemoryReplayCache to wrap its AddIfAbsent (to count, or to consult a
 // shared store too) is no HolderReplayCache by promotion: its AddIfAbsent
@@ -83,27 +110,28 @@ type HolderReplayCache interface {
 // could still accept, whichever clock it was built with; so does one that
 // a wrapper calls, which finds now in ctx (checkTime). A
 // *MemoryReplayCache also keeps the entry for the longest window of the
-// Verifiers built on it (retain), when that is longer than window.
+// Verifiers built on it (Retain), when that is longer than window.
 func addProof(ctx context.Context, c ReplayCache, now time.Time, holder, key string, iat time.Time, window time.Duration) (bool, error) {
 	expires := iat.Add(window)
 	switch c := c.(type) {
 	case *MemoryReplayCache:
 		return c.record(holder, key, expires, window, now)
 	case HolderReplayCache:
-		return c.AddIfAbsentFor(withCheckTime(ctx, key, now), holder, key, expires)
+		return c.AddIfAbsentFor(withCheckTime(ctx, key, now, window), holder, key, expires)
 	}
-	return c.AddIfAbsent(withCheckTime(ctx, key, now), key, expires)
+	return c.AddIfAbsent(withCheckTime(ctx, key, now, window), key, expires)
 }
 
 // withCheckTime returns ctx carrying now, the time Verify checked the
-// proof recorded under key, for checkTime; a nil ctx (which
+// proof recorded under key, and window, the Verifier's (MaxAge and a
+// second), for checkTime; a nil ctx (which
 // context.WithValue refuses) becomes context.Background, so that a
 // wrapped MemoryReplayCache judges expiry on the Verifier's clock then too.
-func withCheckTime(ctx context.Context, key string, now time.Time) context.Context {
+func withCheckTime(ctx context.Context, key string, now time.Time, window time.Duration) context.Context {
 	if ctx == nil {
 		ctx = context.Background()
 	}
-	return context.WithValue(ctx, checkTimeKey{}, checkTimeValue{key: key, now: now})
+	return context.WithValue(ctx, checkTimeKey{}, checkTimeValue{key: key, now: now, window: window})
 }
 
 // checkTimeKey is the context key under which Verify hands a ReplayCache
@@ -112,26 +140,28 @@ func withCheckTime(ctx context.Context, key string, now time.Time) context.Conte
 // unexported, only Verify can set it.
 type checkTimeKey struct{}
 
-// checkTimeValue is the time Verify checked the proof it records under key.
+// checkTimeValue is the time Verify checked the proof it records under
+// key, and the window of the Verifier that records it.
 type checkTimeValue struct {
-	key string
-	now time.Time
+	key    string
+	now    time.Time
+	window time.Duration
 }
 
 // checkTime returns the time Verify checked the proof it records under
-// key, when ctx carries it, or false: outside Verify, and for another key
-// (a store that records other entries too, in a MemoryReplayCache of its
-// own, with Verify's context), whose expiry is no business of the
-// Verifier's clock.
-func checkTime(ctx context.Context, key string) (time.Time, bool) {
+// key, and the Verifier's window, when ctx carries them, or false:
+// outside Verify, and for another key (a store that records other entries
+// too, in a MemoryReplayCache of its own, with Verify's context), whose
+// expiry is no business of the Verifier's clock or window.
+func checkTime(ctx context.Context, key string) (time.Time, time.Duration, bool) {
 	if ctx == nil {
-		return time.Time{}, false
+		return time.Time{}, 0, false
 	}
 	v, ok := ctx.Value(checkTimeKey{}).(checkTimeValue)
 	if !ok || v.key != key {
-		return time.Time{}, false
+		return time.Time{}, 0, false
 	}
-	return v.now, true
+	return v.now, v.window, true
 }
 
 // MemoryReplayCache is the default ReplayCache: an in-process map bounded to
@@ -159,9 +189,12 @@ func checkTime(ctx context.Context, key string) (time.Time, bool) {
 // already older than the longest MaxAge before (and a second) when a
 // Verifier with a longer one is built may have been forgotten: from then
 // on the cache refuses it as a replay (ErrReplayed), at every Verifier,
-// as the shorter ones do. (A ReplayCache of yours that wraps the cache
-// is not told, nor are its Verifiers' entries lengthened: see
-// ReplayCache.)
+// as the shorter ones do. A ReplayCache of yours that embeds the cache
+// is told too (Retain is promoted; see RetainingReplayCache), and the
+// proofs recorded through its AddIfAbsent are kept as long, when it
+// passes on Verify's context and key; one that holds the cache in a
+// field must implement Retain itself, passing it on, or give every
+// Verifier one MaxAge (see ReplayCache).
 type MemoryReplayCache struct {
 	max int
 	now func() time.Time
@@ -172,14 +205,14 @@ type MemoryReplayCache struct {
 	holders   map[string]*holderCount          // the holders with unexpired entries
 	byTime    expheap.Heap[int64, expiryEntry] // by stored expiry
 	// window is the longest window (MaxAge and a second) of the
-	// Verifiers built on the cache (retain), 0 before the first. extra
+	// Verifiers built on the cache (Retain), 0 before the first. extra
 	// is how much window grew since the first: an entry expires at its
 	// stored expiry plus extra (Unix nanoseconds), so that a longer
 	// window lengthens the entries already recorded, in one addition.
 	window time.Duration
 	extra  int64
 	// floor is the iat (Unix nanoseconds) before which a proof may have
-	// been forgotten by a shorter window than the longest (retain):
+	// been forgotten by a shorter window than the longest (Retain):
 	// record refuses those as replays. math.MinInt64 while window never
 	// grew.
 	floor int64
@@ -243,15 +276,17 @@ func (c *MemoryReplayCache) SetMaxPerHolder(n int) {
 // MemoryReplayCache itself records each proof with its holder instead.
 // Called with the context Verify passed its ReplayCache and the key Verify
 // gave it (by a type that wraps the MemoryReplayCache), it judges expiry
-// at the time the Verifier checked the proof, on the Verifier's clock, as
-// when it is the Verifier's ReplayCache itself; otherwise (another key,
-// another context, a nil one) on its own clock.
+// at the time the Verifier checked the proof, on the Verifier's clock, and
+// keeps the entry for the longest window of the Verifiers it was told of
+// (Retain), as when it is the Verifier's ReplayCache itself; otherwise
+// (another key, another context, a nil one) on its own clock, and until
+// expires.
 func (c *MemoryReplayCache) AddIfAbsent(ctx context.Context, key string, expires time.Time) (bool, error) {
-	now, ok := checkTime(ctx, key)
+	now, window, ok := checkTime(ctx, key)
 	if !ok {
 		now = c.now()
 	}
-	return c.addIfAbsentFor("", key, expires, now)
+	return c.record("", key, expires, window, now)
 }
 
 // addIfAbsentFor is AddIfAbsent at now for an entry of holder, which may
@@ -261,8 +296,11 @@ func (c *MemoryReplayCache) addIfAbsentFor(holder, key string, expires, now time
 	return c.record(holder, key, expires, 0, now)
 }
 
-// retain tells c that a Verifier built on it records each proof for
-// window after its iat (its MaxAge and a second): c keeps every proof a
+// Retain implements RetainingReplayCache. NewVerifier calls it for a
+// Verifier whose ReplayCache is c, or a type that embeds c. It tells c
+// that a Verifier built on it records each proof for window after its
+// iat (its MaxAge and a second), on the clock now (c's own when nil):
+// c keeps every proof a
 // Verifier records for the longest such window, so that one with a
 // longer MaxAge never accepts a replay of a proof that one with a
 // shorter MaxAge recorded, once its entry expired. A longer window than
@@ -274,11 +312,14 @@ func (c *MemoryReplayCache) addIfAbsentFor(holder, key string, expires, now time
 // now less that window (floor), which no Verifier with the shorter
 // MaxAge accepts any more either (but for one that read its clock
 // before now, at the very end of its window: fail closed).
-func (c *MemoryReplayCache) retain(window time.Duration, now func() time.Time) {
+func (c *MemoryReplayCache) Retain(window time.Duration, now func() time.Time) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if window <= c.window {
 		return
+	}
+	if now == nil {
+		now = c.now
 	}
 	if c.window > 0 {
 		c.extra += int64(window - c.window)
@@ -288,9 +329,9 @@ func (c *MemoryReplayCache) retain(window time.Duration, now func() time.Time) {
 }
 
 // record is addIfAbsentFor for a proof a Verifier recorded with its
-// window (0 for an entry of AddIfAbsent, kept until expires): the entry
-// is kept until expires plus how much the longest window of retain is
-// longer. A proof issued (expires less window) before floor is refused
+// window (0 for an entry of AddIfAbsent outside Verify, kept until
+// expires): the entry is kept until expires plus how much the longest
+// window of Retain is longer. A proof issued (expires less window) before floor is refused
 // as a replay: its entry may have expired under a shorter window.
 func (c *MemoryReplayCache) record(holder, key string, expires time.Time, window time.Duration, now time.Time) (bool, error) {
 	c.mu.Lock()

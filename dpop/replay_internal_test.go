@@ -49,7 +49,7 @@ func TestMemoryReplayCache_HoldersAreDroppedWithTheirEntries(t *testing.T) {
 func TestMemoryReplayCache_ExpiriesAtTheEdgesOfTimeSurviveALongerWindow(t *testing.T) {
 	now := time.Date(2030, 1, 2, 3, 4, 5, 0, time.UTC)
 	c := NewMemoryReplayCache(100, func() time.Time { return now })
-	c.retain(time.Minute, c.now)
+	c.Retain(time.Minute, c.now)
 	add := func(key string, expires time.Time) bool {
 		t.Helper()
 		ok, err := c.AddIfAbsent(t.Context(), key, expires)
@@ -67,7 +67,7 @@ func TestMemoryReplayCache_ExpiriesAtTheEdgesOfTimeSurviveALongerWindow(t *testi
 			t.Fatalf("first add of %s refused", key)
 		}
 	}
-	c.retain(time.Hour, c.now) // the entries above are lengthened by 59 min
+	c.Retain(time.Hour, c.now) // the entries above are lengthened by 59 min
 	for key, exp := range future {
 		if add(key, exp) {
 			t.Errorf("add of %s accepted again after the window grew", key)
@@ -131,7 +131,7 @@ func FuzzMemoryReplayCache_SharedByVerifiersAcceptsEachProofOnce(f *testing.F) {
 			switch {
 			case op == 0: // build a Verifier with a MaxAge of 10 s to 100 s
 				w := time.Duration(a%10+1)*10*time.Second + time.Second
-				c.retain(w, func() time.Time { return now })
+				c.Retain(w, func() time.Time { return now })
 				windows = append(windows, w)
 				lastBuild = now
 			case op == 1:

@@ -3,6 +3,7 @@ package dpop_test
 import (
 	"context"
 	"errors"
+	"slices"
 	"strconv"
 	"sync"
 	"testing"
@@ -458,13 +459,22 @@ func TestVerify_ShorterMaxAgeBuiltLastKeepsTheSharedCachesLongerWindow(t *testin
 	e := newSharedCacheEnv(t)
 	long := e.verifier(10 * time.Minute)
 	short := e.verifier(time.Minute)
+	e.checkLongerRefusesReplayOfShorters(short, long)
+}
+
+// checkLongerRefusesReplayOfShorters has short, a Verifier with a MaxAge
+// of a minute, record a new proof at t0, and checks that long, one of ten
+// minutes, refuses its replay at t0+5m: past the short window, within the
+// long one.
+func (e *sharedCacheEnv) checkLongerRefusesReplayOfShorters(short, long *dpop.Verifier) {
+	e.t.Helper()
 	p := e.proof()
 	if err := e.verify(short, p); err != nil {
-		t.Fatal(err)
+		e.t.Fatal(err)
 	}
-	e.now = t0.Add(5 * time.Minute) // past the short window, within the long one
+	e.now = t0.Add(5 * time.Minute)
 	if err := e.verify(long, p); !errors.Is(err, dpop.ErrReplayed) {
-		t.Errorf("replay at the longer Verifier = %v, want ErrReplayed", err)
+		e.t.Errorf("replay at the longer Verifier = %v, want ErrReplayed", err)
 	}
 }
 
@@ -481,5 +491,68 @@ func TestMemoryReplayCache_AddIfAbsentEntryExpiresAsGivenBesideAVerifier(t *test
 	e.now = t0.Add(2 * time.Minute)
 	if added, err := e.cache.AddIfAbsent(ctx, "k", e.now.Add(time.Minute)); !added || err != nil {
 		t.Errorf("AddIfAbsent past the first entry's expiry = %v, %v; want added", added, err)
+	}
+}
+
+// A ReplayCache of the caller's that embeds the shared MemoryReplayCache
+// (to count, or to consult a shared store too) is told the MaxAge of the
+// Verifiers built on it, as the cache is (Retain is promoted), and the
+// proofs recorded through its AddIfAbsent are kept for the longest
+// window: a Verifier with a longer MaxAge refuses the replay of a proof
+// one with a shorter MaxAge recorded, whichever of the two reaches the
+// cache through the wrapper. Neither used to be so: the wrapper's
+// Verifiers were not told, and its entries expired at the end of their
+// own Verifier's window, so the longer one accepted the replay.
+func TestVerify_WrapperEmbeddingTheMemoryCacheKeepsProofsForTheLongestMaxAge(t *testing.T) {
+	for _, wrapped := range []string{"shorter", "longer"} {
+		t.Run(wrapped+" MaxAge through the wrapper", func(t *testing.T) {
+			e := newSharedCacheEnv(t)
+			wrapper := &countingCache{MemoryReplayCache: e.cache}
+			cacheOf := map[bool]dpop.ReplayCache{true: wrapper, false: e.cache}
+			short := newVerifier(t, dpop.Config{MaxAge: time.Minute, ReplayCache: cacheOf[wrapped == "shorter"], Now: e.clock})
+			long := newVerifier(t, dpop.Config{MaxAge: 10 * time.Minute, ReplayCache: cacheOf[wrapped == "longer"], Now: e.clock})
+			e.checkLongerRefusesReplayOfShorters(short, long)
+			if wrapper.calls != 1 {
+				t.Errorf("the wrapper's AddIfAbsent was called %d times, want 1 (never bypassed)", wrapper.calls)
+			}
+		})
+	}
+}
+
+// retainLog is a store of the caller's that is a RetainingReplayCache:
+// it records what each Verifier built on it told it.
+type retainLog struct {
+	*dpop.MemoryReplayCache
+	mu      sync.Mutex
+	windows []time.Duration
+	clocks  []time.Time // each Verifier's clock, read as it told the store
+}
+
+func (s *retainLog) Retain(window time.Duration, now func() time.Time) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.windows, s.clocks = append(s.windows, window), append(s.clocks, now())
+}
+
+// NewVerifier tells a ReplayCache of the caller's that is a
+// RetainingReplayCache how long it records proofs (its MaxAge and a
+// second) and its clock, so that a shared store can keep every entry for
+// the longest MaxAge (or report the mismatch); a Verifier that fails to
+// build tells it nothing. Such a store used to be told nothing.
+func TestNewVerifier_TellsARetainingStoreEachVerifiersWindow(t *testing.T) {
+	store := &retainLog{MemoryReplayCache: dpop.NewMemoryReplayCache(10, nil)}
+	later := t0.Add(time.Hour)
+	newVerifier(t, dpop.Config{MaxAge: time.Minute, ReplayCache: store})
+	newVerifier(t, dpop.Config{MaxAge: 10 * time.Minute, ReplayCache: store, Now: func() time.Time { return later }})
+	if _, err := dpop.NewVerifier(dpop.Config{MaxAge: 48 * time.Hour, ReplayCache: store}); err == nil {
+		t.Fatal("NewVerifier with a MaxAge of two days: no error")
+	}
+	store.mu.Lock()
+	defer store.mu.Unlock()
+	if want := []time.Duration{time.Minute + time.Second, 10*time.Minute + time.Second}; !slices.Equal(store.windows, want) {
+		t.Errorf("windows told = %v, want %v (each MaxAge and a second; none for the Verifier that failed)", store.windows, want)
+	}
+	if want := []time.Time{t0, later}; !slices.Equal(store.clocks, want) {
+		t.Errorf("clocks read = %v, want each Verifier's own, %v", store.clocks, want)
 	}
 }

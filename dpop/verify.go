@@ -62,11 +62,13 @@ func NewVerifier(cfg Config) (*Verifier, error) {
 		}
 		v.verifiers[alg] = jv
 	}
-	if c, ok := s.replay.(*MemoryReplayCache); ok {
-		// Shared with a Verifier of another MaxAge, the cache keeps
-		// every proof for the longer window, and refuses those it may
-		// have forgotten under the shorter: see MemoryReplayCache.
-		c.retain(s.replayWindow(), s.now)
+	if c, ok := s.replay.(RetainingReplayCache); ok {
+		// Shared with a Verifier of another MaxAge, a *MemoryReplayCache
+		// (also one a type of the caller's embeds) keeps every proof for
+		// the longer window, and refuses those it may have forgotten
+		// under the shorter: see MemoryReplayCache. Last, so that only a
+		// Verifier that is built tells it.
+		c.Retain(s.replayWindow(), s.now)
 	}
 	return v, nil
 }

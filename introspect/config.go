@@ -197,7 +197,13 @@ type Config struct {
 	ClockSkew time.Duration
 
 	// Now returns the current time. Default time.Now. It decides expiry
-	// and cache lifetimes; tests inject a clock here.
+	// and cache lifetimes; tests inject a clock here. A panic of Now (or
+	// of HTTPClient's transport, or of Logger) on the goroutine a request
+	// runs on, where no caller's recovery runs, is recovered: the
+	// request's callers are refused with ErrUnavailable, and the panic is
+	// logged at error level, its stack at most once a minute per
+	// Verifier, by the process's clock. On the caller's goroutine it is
+	// the caller's.
 	Now func() time.Time
 
 	// MaxTokenSize bounds the token's length in bytes; a longer token is

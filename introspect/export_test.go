@@ -40,3 +40,8 @@ func ForgetNotBuiltLogged() { notBuiltLog.Forget() }
 func SetAfterFunc(v *Verifier, f func(d time.Duration, fire func()) (stop func() bool)) {
 	v.afterFunc = f
 }
+
+// SetWallNow makes now the process's clock v bounds the stacks of
+// recovered panics by (see recoverRun), in place of time.Now. Call it
+// before v is used.
+func SetWallNow(v *Verifier, now func() time.Time) { v.wallNow = now }

@@ -15,6 +15,7 @@ import (
 
 	"github.com/grpcauth/grpcauth/internal/endpoint"
 	"github.com/grpcauth/grpcauth/internal/jitter"
+	"github.com/grpcauth/grpcauth/internal/jwxpanic"
 	"github.com/grpcauth/grpcauth/verifier"
 )
 
@@ -49,6 +50,11 @@ type Verifier struct {
 	// whether it did stop f) is called first: time.AfterFunc, or a test's
 	// clock. It bounds the reading of a refused answer's body (readRefused).
 	afterFunc func(d time.Duration, f func()) (stop func() bool)
+	// runPanics bounds the stacks of the panics recoverRun recovers to
+	// one a minute, by wallNow, the process's clock (time.Now; a test's
+	// clock): Config.Now may be what panicked.
+	runPanics jwxpanic.StackLog
+	wallNow   func() time.Time
 
 	base context.Context // cancelled by Close
 	stop context.CancelFunc
@@ -101,6 +107,7 @@ func New(cfg Config) (*Verifier, error) {
 		flights:    make(map[tokenKey]*flight),
 		random:     jitter.Random,
 		afterFunc:  afterFunc,
+		wallNow:    time.Now,
 	}
 	if !s.Cache.Disabled {
 		v.pos = newResultCache(s.Cache.MaxEntries, s.Cache.MaxBytes)
@@ -428,10 +435,13 @@ func (v *Verifier) leave(key tokenKey, f *flight) {
 }
 
 // run performs one flight's request, caches its outcome and releases its
-// callers.
+// callers. A panic there, on the flight's own goroutine, is recovered
+// (recoverRun): its callers are refused with ErrUnavailable.
 func (v *Verifier) run(ctx context.Context, key tokenKey, token string, knownExp time.Time, f *flight) {
 	defer v.wg.Done()
 	defer f.cancel()
+	settled := false // f's callers have their answer
+	defer v.recoverRun(key, f, &settled)
 	// A positive answer is cached for at most TTL from before the request
 	// was sent: a token revoked while the request was on its way is then
 	// accepted for at most TTL after the revocation, as documented.
@@ -535,6 +545,7 @@ func (v *Verifier) run(ctx context.Context, key tokenKey, token string, knownExp
 	}
 	f.claims, f.err = claims, err
 	close(f.done)
+	settled = true
 	if v.ran != nil {
 		v.ran()
 	}

@@ -162,7 +162,11 @@ type Config struct {
 	// host, it comes at most a minute late).
 	// When Now is set, every cache hit reads it (see CacheConfig); by
 	// default hits share a reading of time.Now at most 10 ms old, unless
-	// the skew is less than a second.
+	// the skew is less than a second. A panic of Now is the caller's
+	// (no token is accepted without a reading), but in the key set's own
+	// goroutines, where no caller's recovery runs, it is recovered: the
+	// key set reads time.Now instead, for its schedule and age, and logs
+	// the panic at error level, its stack once a minute.
 	Now func() time.Time
 
 	// ClientIDs, when not empty, is the allow-list of clients whose access

@@ -2,6 +2,7 @@ package verifier_test
 
 import (
 	"context"
+	"errors"
 	"log/slog"
 	"testing"
 	"time"
@@ -36,6 +37,43 @@ func TestMulti_RevalidateAtIsTheAcceptingIssuersNotTheFirsts(t *testing.T) {
 		if got, want := m.RevalidateAt(tok, c), m.Verifier(iss.URL()).RevalidateAt(tok, c); !got.Equal(want) {
 			t.Errorf("%s: RevalidateAt = %v, want its Verifier's %v", name, got, want)
 		}
+	}
+}
+
+// TestMulti_RevalidateAtForAnUnconfiguredIssuerIsNow: claims no issuer of
+// the MultiVerifier issued (accepted by another issuer's Verifier, as a
+// wrapper of the user's might hand them on, or with no iss at all) are
+// not the MultiVerifier's to vouch for: it asks for re-verification at
+// once, by its clock, rather than never (the zero time), and that
+// re-verification refuses the token, so a stream opened with it is ended
+// instead of running unchecked.
+func TestMulti_RevalidateAtForAnUnconfiguredIssuerIsNow(t *testing.T) {
+	clk := newClock()
+	none := func(*verifier.Config) {}
+	_, _, m := newTwoIssuerMulti(t, clk, none, none)
+	c := grpcauthtest.NewIssuer(t, grpcauthtest.Config{Path: "/tenant-c", Audience: "api", Now: clk.Now})
+	other, err := verifier.New(context.Background(), verifier.Config{Issuer: c.URL(), Audiences: []string{"api"}, Now: clk.Now, Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { other.Close() })
+	tok := mintOn(t, c, map[string]any{"sub": "alice"})
+	claims, err := other.VerifyAccessToken(t.Context(), tok)
+	if err != nil {
+		t.Fatalf("issuer C's own Verifier: %v", err)
+	}
+	if got, want := m.RevalidateAt(tok, claims), clk.Now(); !got.Equal(want) {
+		t.Errorf("RevalidateAt for issuer C's claims = %v, want now (%v): verify again at once", got, want)
+	}
+	if _, err := m.VerifyAccessToken(t.Context(), tok); !errors.Is(err, verifier.ErrIssuer) {
+		t.Errorf("re-verifying issuer C's token = %v, want ErrIssuer", err)
+	}
+	noIss, err := verifier.NewClaims(map[string]any{"sub": "alice"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := m.RevalidateAt("opaque", noIss), clk.Now(); !got.Equal(want) {
+		t.Errorf("RevalidateAt for claims without iss = %v, want now (%v)", got, want)
 	}
 }
 

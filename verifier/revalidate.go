@@ -23,16 +23,21 @@ func (v *Verifier) RevalidateAt(string, Claims) time.Time {
 
 // RevalidateAt returns when a stream opened with token should have it
 // verified again: that of the Verifier of the issuer that accepted it (see
-// Verifier.RevalidateAt), or the zero time (never) for claims none of m's
-// issuers issued. A MultiVerifier NewMulti did not build, which accepts
-// no token, returns time.Now(), as a Verifier New did not build does.
+// Verifier.RevalidateAt). For claims none of m's issuers issued (an iss
+// that is not configured, or none), which m never accepted and so cannot
+// vouch for, it returns the current time, by the first issuer's
+// Config.Now: verify again at once, which refuses the token (ErrIssuer),
+// so that grpcauth ends the stream rather than let it run unchecked to its
+// exp, or for ever without one (the zero time, never, which it answered
+// before). A MultiVerifier NewMulti did not build, which accepts no
+// token, returns time.Now(), as a Verifier New did not build does.
 func (m *MultiVerifier) RevalidateAt(token string, claims Claims) time.Time {
 	if !m.built() {
 		return time.Now()
 	}
 	v, ok := m.byIssuer[claims.Issuer()]
 	if !ok {
-		return time.Time{}
+		return m.list[0].s.Now()
 	}
 	return v.RevalidateAt(token, claims)
 }

@@ -131,6 +131,10 @@ type Config struct {
 	// (debug/warn). Nil discards. Nothing logged contains a secret.
 	Logger *slog.Logger
 
+	// wallNow is the process's clock (time.Now; a test's), which the Set
+	// reads when Now panics (readNow).
+	wallNow func() time.Time
+
 	// maxJoiners bounds the lookups that wait for a fetch they did not
 	// start, set by withDefaults: MaxWaiters, or DefaultMaxWaiters when
 	// MaxWaiters turns waiting for the rate limit off.
@@ -171,6 +175,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.Now == nil {
 		c.Now = time.Now
+	}
+	if c.wallNow == nil {
+		c.wallNow = time.Now
 	}
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)

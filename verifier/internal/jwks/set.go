@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/grpcauth/grpcauth/internal/endpoint"
+	"github.com/grpcauth/grpcauth/internal/ratelog"
 )
 
 var (
@@ -77,6 +78,7 @@ type Set struct {
 	// share (time.AfterFunc; tests inject their own).
 	afterFunc func(time.Duration, func()) (stop func() bool)
 	random    func() float64 // in [0,1), for jitter
+	nowPanics ratelog.Window // Config.Now's panics (readNow): one record a minute
 	onJoin    func()         // test hook: a lookup joined a fetch it did not start
 	onWait    func()         // test hook: a lookup started waiting for the next permitted refresh
 	onResult  func()         // test hook: a fetch has its result, not yet published
@@ -210,6 +212,10 @@ func newSet(cfg Config, timer func(time.Duration) (<-chan time.Time, resettableT
 		cancel:    cancel,
 		missed:    make(map[string]time.Time),
 	}
+	// Config.Now, read through readNow, never panics in the Set's
+	// goroutines.
+	now := cfg.Now
+	s.cfg.Now = func() time.Time { return s.readNow(now) }
 	s.client, s.ownTrans = newClient(cfg.Client, cfg.FetchTimeout)
 	s.wg.Add(1)
 	go s.run()
