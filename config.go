@@ -290,10 +290,17 @@ type Config struct {
 	// in production: it lets a test end a re-verification in that window.
 	streamStopped func()
 
+	// reportWaits, when set, runs when a stream's cut or would-deny,
+	// decided on one of its timers, waits for the report decided before
+	// it (streamWatch.reportInTurn). A hook for this package's tests, nil
+	// in production.
+	reportWaits func()
+
 	// OnDecision, when set, is called once for every call the interceptors
 	// see, allowed or denied, before the handler runs (or the call is
 	// rejected). A stream can add more calls: one, denied, when it is cut
-	// because its token expired or was refused on re-verification (from
+	// because its token expired, was refused on re-verification or its
+	// re-verified claims failed the method's rule (from
 	// the timer's goroutine, where grpcauth recovers a panic of
 	// OnDecision: see Revalidator), and one for each message its condition
 	// refuses. It runs on the request path, from many goroutines at once:

@@ -55,6 +55,8 @@ type Authenticator struct {
 	timerPanics jwxpanic.StackLog // the stacks of streams' timers' panics (recoverPanic): one a minute
 	// streamStopped: Config.streamStopped, a test hook, nil in production
 	streamStopped func()
+	// reportWaits: Config.reportWaits, a test hook, nil in production
+	reportWaits func()
 
 	plan    atomic.Pointer[map[string]*methodPlan] // read-only once stored: see lookup
 	mu      sync.Mutex                             // guards pending, debt, copied and undescribed's writes
@@ -138,7 +140,7 @@ func New(cfg Config) (*Authenticator, error) {
 		levels:      cfg.LogLevels.withDefaults(),
 		requireDPoP: cfg.RequireDPoP,
 	}
-	a.streamStopped = cfg.streamStopped
+	a.streamStopped, a.reportWaits = cfg.streamStopped, cfg.reportWaits
 	if !a.transport.valid() {
 		return nil, fmt.Errorf("grpcauth: Config.TransportSecurity: unknown value %v", a.transport)
 	}
@@ -421,7 +423,7 @@ func (a *Authenticator) authorize(ctx context.Context, method string, stream boo
 	if !present {
 		if p.rule != nil && p.rule.public {
 			a.allow(ctx, method, p, verifier.Claims{}, start)
-			return a.admit(ctx, method, stream, verifier.Claims{}, false), verifier.Claims{}, p, nil
+			return a.admit(ctx, method, stream, verifier.Claims{}, binding{}, false), verifier.Claims{}, p, nil
 		}
 		rej = rejMissing
 		if p.rulesUnavailable() {
@@ -440,17 +442,7 @@ func (a *Authenticator) authorize(ctx context.Context, method string, stream boo
 	if rej != nil {
 		return nil, verifier.Claims{}, nil, a.deny(ctx, method, p, claims, rej, cause, dpopScheme, start)
 	}
-	switch {
-	case p.rule != nil:
-		rej, cause = p.rule.check(claims, bound)
-	case p.rulesUnavailable(): // a plan without a rule
-		rej, cause = rejRulesUnavailable, p.err
-	default:
-		rej, cause = rejNotConfigured, p.err
-	}
-	if rej == nil {
-		rej, cause = a.policy(ctx, p, method, claims, req) // step-up, and a unary call's condition
-	}
+	rej, cause = a.judge(ctx, p, method, claims, bound, req)
 	if rej != nil && (!p.dryRun || rej.enforcedInDryRun()) {
 		return nil, verifier.Claims{}, nil, a.deny(ctx, method, p, claims, rej, cause, dpopScheme, start)
 	}
@@ -462,7 +454,30 @@ func (a *Authenticator) authorize(ctx context.Context, method string, stream boo
 	} else {
 		a.allow(ctx, method, p, claims, start)
 	}
-	return a.admit(ctx, method, stream, claims, rej != nil), claims, p, nil
+	return a.admit(ctx, method, stream, claims, bound, rej != nil), claims, p, nil
+}
+
+// judge evaluates the rule of the plan p, the method's, on claims c, a
+// verified token's whose binding was checked (bound): the rule's scopes
+// and binding, its step-up, and its condition when that reads no request
+// or req is given (a unary call's). It returns the refusal and its cause
+// (Decision.Err), or nil. authorize judges every call so, and a stream's
+// watch its re-verified claims (streamWatch.rejudge).
+func (a *Authenticator) judge(ctx context.Context, p *methodPlan, method string, c verifier.Claims, bound binding, req any) (*rejection, error) {
+	var rej *rejection
+	var cause error
+	switch {
+	case p.rule != nil:
+		rej, cause = p.rule.check(c, bound)
+	case p.rulesUnavailable(): // a plan without a rule
+		rej, cause = rejRulesUnavailable, p.err
+	default:
+		rej, cause = rejNotConfigured, p.err
+	}
+	if rej == nil {
+		rej, cause = a.policy(ctx, p, method, c, req) // step-up, and a unary call's condition
+	}
+	return rej, cause
 }
 
 // admittedContext is the context an Authenticator hands to the handler of
@@ -478,6 +493,11 @@ type admittedContext struct {
 	method string
 	stream bool
 	claims verifier.Claims // zero for a public method called without a token
+	// bound is how the call's token was found bound to its client
+	// (checkBinding), which a stream's re-verification does not check
+	// again: the rule is judged on the re-verified claims with it
+	// (streamWatch.rejudge).
+	bound binding
 	// wouldDeny is set when the call was reported as a dry run's
 	// would-deny: its stream's sign-in going stale is not reported again
 	// (runUntilExpiry).
@@ -507,11 +527,12 @@ func (c *admittedContext) Value(key any) any {
 }
 
 // admit returns ctx, the context of a call a has just admitted as method
-// (a stream or not), for the handler: with c, unless c is zero, and marked
-// (see admitted), wouldDeny saying whether the admission was reported as
-// a dry run's would-deny (see startWouldDeny).
-func (a *Authenticator) admit(ctx context.Context, method string, stream bool, c verifier.Claims, wouldDeny bool) context.Context {
-	return &admittedContext{Context: ctx, a: a, method: method, stream: stream, claims: c, wouldDeny: wouldDeny}
+// (a stream or not), for the handler: with c, unless c is zero, bound to
+// its client as bound says, and marked (see admitted), wouldDeny saying
+// whether the admission was reported as a dry run's would-deny (see
+// startWouldDeny).
+func (a *Authenticator) admit(ctx context.Context, method string, stream bool, c verifier.Claims, bound binding, wouldDeny bool) context.Context {
+	return &admittedContext{Context: ctx, a: a, method: method, stream: stream, claims: c, bound: bound, wouldDeny: wouldDeny}
 }
 
 // startWouldDeny reports whether ctx descends from the context a handed
@@ -520,6 +541,17 @@ func (a *Authenticator) admit(ctx context.Context, method string, stream bool, c
 func (a *Authenticator) startWouldDeny(ctx context.Context) bool {
 	c, ok := ctx.Value(admittedKey{a}).(*admittedContext)
 	return ok && c.wouldDeny
+}
+
+// admittedBinding returns how the token of the call whose handler's
+// context ctx descends from was found bound to its client as a admitted
+// it (see admit).
+func (a *Authenticator) admittedBinding(ctx context.Context) binding {
+	c, ok := ctx.Value(admittedKey{a}).(*admittedContext)
+	if !ok {
+		return binding{}
+	}
+	return c.bound
 }
 
 // admitted reports whether ctx descends from the context a handed to the

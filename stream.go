@@ -88,14 +88,16 @@ func withContext(ss grpc.ServerStream, ctx context.Context) grpc.ServerStream {
 // When the Authenticator's TokenVerifier is a Revalidator, the stream is
 // also re-verified at the times it gives, and cut the same way, with
 // ACCESS_TOKEN_REVOKED (or ACCESS_TOKEN_EXPIRED), once its token is
-// refused: see Revalidator. A message that fails the method's condition
+// refused, or with the rule's refusal once the claims it is accepted with
+// fail the method's rule (in dry run reported once as a would-deny): see
+// Revalidator. A message that fails the method's condition
 // first ends the watch instead (streamWatch.settle).
 func (a *Authenticator) runUntilExpiry(ctx context.Context, method string, p *methodPlan, claims verifier.Claims, serve func(ctx context.Context, w *streamWatch) error) error {
-	w := &streamWatch{a: a, method: method, plan: p}
+	w := &streamWatch{a: a, method: method, plan: p, wouldDenied: p.dryRun && a.startWouldDeny(ctx)}
 	if exp := claims.Expiry(); !exp.IsZero() {
 		w.cutAt = exp.Add(a.skewFor(claims))
 	}
-	if s := p.signInMaxAge(); s != nil && !(p.dryRun && a.startWouldDeny(ctx)) {
+	if s := p.signInMaxAge(); s != nil && !w.wouldDenied {
 		w.staleAt, _ = s.staleAt(claims)
 	}
 	due, stale := w.nextCut()
@@ -105,7 +107,7 @@ func (a *Authenticator) runUntilExpiry(ctx context.Context, method string, p *me
 			// Expired, or stale, between the decision and now (the clock
 			// moved on): a cut before the start, reported like any other.
 			r, cause := w.cutRefusal(stale)
-			a.reportCut(ctx, method, p, r, cause, false)
+			a.reportCut(ctx, method, p, verifier.Claims{}, r, cause, false)
 			a.setCutChallenge(ctx, r)
 			return r.err
 		}
@@ -150,8 +152,8 @@ func (w *streamWatch) firstCut(ctx context.Context, now time.Time) (due time.Tim
 	due, stale = w.nextCut()
 	if stale && w.plan.dryRun && !now.Before(due) {
 		r, cause := w.cutRefusal(true)
-		w.a.reportCut(ctx, w.method, w.plan, r, cause, true)
-		w.staleAt = time.Time{}
+		w.a.reportCut(ctx, w.method, w.plan, verifier.Claims{}, r, cause, true)
+		w.staleAt, w.wouldDenied = time.Time{}, true
 		due, stale = w.nextCut()
 	}
 	return due, due.Sub(now), stale

@@ -59,13 +59,25 @@ import (
 // was cut, its client left): a re-verification due as it ends verifies
 // nothing, and one under way as it ends, whatever its verdict, asks
 // RevalidateAt nothing and sets no timer (a call already running is not
-// interrupted: its context is cancelled). Only the
-// token is re-verified, the one the stream was opened with (read once: a
-// handler that rewrites connectauth's request header in place does not
-// change it); the method's rule is not re-evaluated (a rule's
-// max_age_seconds has a cut of its own, at the auth_time the stream opened
-// with, which re-verifying the same token cannot change: see
-// Config.SkipStreamExpiry). Streams are not re-verified when
+// interrupted: its context is cancelled). The token re-verified is the one
+// the stream was opened with (read once: a handler that rewrites
+// connectauth's request header in place does not change it). Claims it
+// is accepted with are judged by the method's rule again, as a new call
+// with them would be (the plan the stream was admitted under, not looked
+// up again: scopes, step-up, a condition that reads no request; the
+// binding as found when the stream opened, as no proof is presented
+// again): claims the rule refuses (an introspection answer whose scope
+// or consent was withdrawn) cut the stream with the refusal such a call
+// gets, PermissionDenied and ACCESS_TOKEN_SCOPE_INSUFFICIENT for a scope,
+// reported as a denied Decision that carries those claims; in dry run
+// they are reported once as a would-deny and the stream goes on. The
+// claims serve that judgement only: the handler's context keeps the
+// claims the stream opened with (ClaimsFromContext), and so does a
+// condition checked on each message. A rule's max_age_seconds also has a
+// cut of its own, at the auth_time the stream opened with (see
+// Config.SkipStreamExpiry). A stream's cuts and would-denies are reported
+// in the order they were decided in, each after the one before it has
+// been (see reportTurn). Streams are not re-verified when
 // Config.SkipStreamExpiry is set.
 //
 // The timers run on goroutines of their own, where no recovery interceptor
@@ -163,6 +175,21 @@ type streamWatch struct {
 	aim     time.Time // the time recheck was set for, RevalidateAt's answer
 	rv      Revalidator
 	claims  verifier.Claims // as the stream was opened with
+	// bound is how the stream's token was found bound to its client as
+	// the stream opened (admittedBinding): a re-verification judges the
+	// rule on its claims with it (rejudge), as no proof or certificate is
+	// presented again.
+	bound binding
+	// wouldDenied is set once a would-deny of the stream's rule has been
+	// reported in dry run: its start (startWouldDeny), its sign-in going
+	// stale (goStale, firstCut), or a re-verification's claims failing
+	// the rule (rejudge). No other follows (wouldDenyTurn): enforcement
+	// would have ended the stream at the first, or not run it at all.
+	wouldDenied bool
+	// reported is closed once the last report the watch has decided on
+	// (a cut, a would-deny) has been made; nil before the first. The next
+	// report waits for it (takeTurn, reportInTurn).
+	reported chan struct{}
 	// token is the access token the stream was opened with, the one
 	// revalidate verifies: read once, as the stream starts, since the
 	// metadata's values may be shared with what the handler can change
@@ -204,18 +231,91 @@ func (w *streamWatch) cutErr() error {
 // A timer that fires as the handler returns can call end after stop: the
 // stream then ended on its own (its caller got the handler's result), so
 // end does nothing. w.mu orders the two.
-func (w *streamWatch) end(r *rejection, cause error) {
+func (w *streamWatch) end(r *rejection, cause error) { w.endJudged(r, cause, verifier.Claims{}) }
+
+// endJudged is end, its Decision carrying c, the claims the rule refused
+// (rejudge), or, when c is zero, the stream's (ClaimsFromContext). The
+// report waits for its turn (reportInTurn): a would-deny decided before
+// the cut is reported before it. The stream is cut at once all the same
+// (its sends and receives fail); its context is cancelled once the cut
+// is reported, so OnDecision gets it live.
+func (w *streamWatch) endJudged(r *rejection, cause error, c verifier.Claims) {
 	w.mu.Lock()
 	cut := !w.done && w.cut.CompareAndSwap(nil, r)
+	var t reportTurn
 	if cut {
 		w.stopLocked()
+		t = w.takeTurn()
 	}
 	w.mu.Unlock()
 	if !cut {
 		return
 	}
 	defer w.cancel(r.err) // even when OnDecision panics: the stream is cut
-	w.a.reportCut(w.ctx, w.method, w.plan, r, cause, false)
+	w.reportInTurn(t, r, cause, c, false)
+}
+
+// reportTurn is the place of one report of a watch (a cut, a dry run's
+// would-deny) among the watch's reports, in the order they were decided
+// in under w.mu: the report waits for prev, the one before it, to close,
+// and closes done once it has been made.
+//
+// The reports are made on the timers' goroutines, two of them (the
+// expiry, the re-verification), outside w.mu, which the handler's
+// goroutine needs (stop, settle, schedule): holding it through
+// OnDecision and the Logger, user code, would hold the handler up, and
+// deadlock a hook that waits for the stream. Without an order, a cut
+// decided after a would-deny (a re-verification refusing the token
+// while the sign-in's staleness is being reported, or the expiry while a
+// re-verification's would-deny is) could reach OnDecision first, and a
+// reader see the stream cut and then judged as if it ran. With it, a
+// report waits for the earlier one's hooks to return: a hook that blocks
+// holds up that stream's later reports, and the cancellation of its
+// context (its sends and receives fail at once all the same), never
+// another stream's nor the handler.
+type reportTurn struct{ prev, done chan struct{} }
+
+// takeTurn returns the turn of the report the watch has just decided on.
+// w.mu is held.
+func (w *streamWatch) takeTurn() reportTurn {
+	t := reportTurn{prev: w.reported, done: make(chan struct{})}
+	w.reported = t.done
+	return t
+}
+
+// reportInTurn reports r, the stream's cut (or with dryRun the would-deny
+// of one dry run does not make) once the reports decided before it have
+// been made (t), with c as its Decision's claims (see endJudged). It
+// closes t.done when done, even when OnDecision or the Logger panics or
+// does not return (runtime.Goexit): the reports after it go on.
+func (w *streamWatch) reportInTurn(t reportTurn, r *rejection, cause error, c verifier.Claims, dryRun bool) {
+	defer close(t.done)
+	if t.prev != nil {
+		select {
+		case <-t.prev:
+		default:
+			if w.a.reportWaits != nil {
+				w.a.reportWaits()
+			}
+			<-t.prev
+		}
+	}
+	w.a.reportCut(w.ctx, w.method, w.plan, c, r, cause, dryRun)
+}
+
+// wouldDenyTurn takes the turn (takeTurn) of the dry run's would-deny of
+// the stream's rule, and reports true, unless the watch is done (a stream
+// that has ended gets no would-deny, as end cuts none: checked under
+// w.mu, as end's cut, so that a would-deny is decided while the stream
+// ran) or the stream had one reported already (wouldDenied).
+func (w *streamWatch) wouldDenyTurn() (reportTurn, bool) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.done || w.wouldDenied {
+		return reportTurn{}, false
+	}
+	w.wouldDenied = true
+	return w.takeTurn(), true
 }
 
 // errStreamPanicked is Decision.Err of a stream cut because one of its
@@ -277,14 +377,17 @@ func (w *streamWatch) boundedStack(stack []byte, now time.Time) string {
 // reportCut reports the cut of the stream of method, whose context is ctx,
 // as a denied Decision with r's reason and cause as its Err, or with
 // dryRun as the would-deny of a cut that dry run does not make, and no
-// latency: the cut decides nothing that takes time. p is the plan the
+// latency: the cut decides nothing that takes time. Its claims are c,
+// or, when c is zero, the stream's (ClaimsFromContext). p is the plan the
 // stream was admitted under (its Decision's source, whether the method is
 // public or unknown): the plan is not looked up again, which would ask
 // Config.Descriptors, on the timer's goroutine, about a method whose plan
 // is not kept, and could find another rule than the stream's.
-func (a *Authenticator) reportCut(ctx context.Context, method string, p *methodPlan, r *rejection, cause error, dryRun bool) {
-	claims, _ := ClaimsFromContext(ctx)
-	a.report(ctx, method, p, claims, r, cause, dryRun, decisionStart{})
+func (a *Authenticator) reportCut(ctx context.Context, method string, p *methodPlan, c verifier.Claims, r *rejection, cause error, dryRun bool) {
+	if c.IsZero() {
+		c, _ = ClaimsFromContext(ctx)
+	}
+	a.report(ctx, method, p, c, r, cause, dryRun, decisionStart{})
 }
 
 // maxTimerWait is the longest either timer of a stream's watch (its
@@ -413,21 +516,24 @@ func (w *streamWatch) expire() { w.end(w.cutRefusal(false)) }
 // max_age_seconds, as check would refuse it. In dry run the stream is not
 // cut: the refusal is reported as a would-deny, once, and the timer is
 // set again for the token's expiry, if it has one. Neither happens once
-// the watch is done (running): the handler may have returned while fire
-// read Config.Now, after fire saw the stream running, and a stream that
-// has ended gets no would-deny, as end cuts none. Like end's, the check is
-// made under w.mu and the report after it: the would-deny of a stream
-// whose handler returns meanwhile was decided while it ran.
+// the watch is done: the handler may have returned while fire read
+// Config.Now, after fire saw the stream running, and a stream that has
+// ended gets no would-deny, as end cuts none (wouldDenyTurn). Nor is the
+// would-deny reported when a re-verification's claims had one reported
+// already (rejudge): enforcement would have cut the stream there. Like
+// end's, the check is made under w.mu and the report after it, in its
+// turn (reportInTurn): the would-deny of a stream whose handler returns
+// meanwhile was decided while it ran, and a cut decided after it is
+// reported after it.
 func (w *streamWatch) goStale() {
 	r, cause := w.cutRefusal(true)
 	if !w.plan.dryRun {
 		w.end(r, cause)
 		return
 	}
-	if !w.running() {
-		return
+	if t, ok := w.wouldDenyTurn(); ok {
+		w.reportInTurn(t, r, cause, verifier.Claims{}, true)
 	}
-	w.a.reportCut(w.ctx, w.method, w.plan, r, cause, true)
 	if w.cutAt.IsZero() {
 		return
 	}
@@ -505,7 +611,7 @@ func (w *streamWatch) startRevalidation() {
 	if claims.IsZero() || !present || rej != nil {
 		return
 	}
-	w.rv, w.claims, w.token = rv, claims, token
+	w.rv, w.claims, w.token, w.bound = rv, claims, token, w.a.admittedBinding(w.ctx)
 	w.schedule(rv.RevalidateAt(token, claims))
 }
 
@@ -570,7 +676,9 @@ func (w *streamWatch) revalidate() {
 		err = errNoClaims
 	}
 	if err == nil {
-		w.schedule(w.rv.RevalidateAt(token, claims))
+		if w.rejudge(claims) {
+			w.schedule(w.rv.RevalidateAt(token, claims))
+		}
 		return
 	}
 	r := verifyRejection(w.ctx, err)
@@ -589,4 +697,34 @@ func (w *streamWatch) revalidate() {
 		r = rejStreamRevoked
 	}
 	w.end(r, err) // its Decision is the log record
+}
+
+// rejudge judges the method's rule (scopes, binding, step-up, and a
+// condition that reads no request) on claims, the stream's token's as
+// just re-verified, as a new call with them would be judged (judge), with
+// the binding found as the stream opened (w.bound), and reports whether
+// the stream goes on. A refusal cuts the stream with the refusal a new
+// call gets (ACCESS_TOKEN_SCOPE_INSUFFICIENT's PermissionDenied and fixed
+// message, the step-up's or the condition's), its Decision carrying
+// claims; in dry run it is reported as a would-deny instead, once per
+// stream (wouldDenyTurn), and the stream goes on. A condition's
+// evaluation that ended with the stream's context ends nothing more: the
+// stream has ended. The claims are the judge's alone: the handler's
+// context keeps the claims the stream opened with (ClaimsFromContext),
+// and so do RevalidateAt after an outage and a message's condition.
+func (w *streamWatch) rejudge(claims verifier.Claims) bool {
+	r, cause := w.a.judge(w.ctx, w.plan, w.method, claims, w.bound, nil)
+	switch {
+	case r == nil:
+		return true
+	case r == rejCanceled || r == rejDeadline:
+		return false // the stream's context ended as the condition ran
+	case !w.plan.dryRun || r.enforcedInDryRun():
+		w.endJudged(r, cause, claims)
+		return false
+	}
+	if t, ok := w.wouldDenyTurn(); ok {
+		w.reportInTurn(t, r, cause, claims, true)
+	}
+	return true
 }
