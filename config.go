@@ -279,6 +279,11 @@ type Config struct {
 	// fake lets a test end a stream's token lifetime without sleeping.
 	afterFunc func(d time.Duration, f func()) timer
 
+	// wallNow is the process's clock (time.Now, the default), which
+	// bounds the stacks logged when Config.Now panics on a stream's
+	// timer (streamWatch.boundedStack). A seam for this package's tests.
+	wallNow func() time.Time
+
 	// random returns a number in [0, 1), like jitter.Random (the
 	// default), to spread streams' re-verifications
 	// (streamWatch.schedule). A seam for this package's tests.

@@ -53,6 +53,8 @@ type Authenticator struct {
 	dpopPanics  jwxpanic.StackLog // the stacks checkDPoP logs: one a minute
 	condPanics  jwxpanic.StackLog // the stacks of conditions' panics (eval): one a minute
 	timerPanics jwxpanic.StackLog // the stacks of streams' timers' panics (recoverPanic): one a minute
+	nowPanics   jwxpanic.StackLog // the stacks of Config.Now's panics on streams' timers: one a minute, by wallNow
+	wallNow     func() time.Time  // the process's clock, which bounds nowPanics: time.Now
 	// streamStopped: Config.streamStopped, a test hook, nil in production
 	streamStopped func()
 	// reportWaits: Config.reportWaits, a test hook, nil in production
@@ -134,6 +136,7 @@ func New(cfg Config) (*Authenticator, error) {
 		skew:        clockSkew(cfg.Verifier),
 		now:         cfg.Now,
 		afterFunc:   cfg.afterFunc,
+		wallNow:     cfg.wallNow,
 		random:      cfg.random,
 		onDecision:  cfg.OnDecision,
 		logger:      cfg.Logger,
@@ -159,6 +162,9 @@ func New(cfg Config) (*Authenticator, error) {
 	}
 	if a.now == nil {
 		a.now = time.Now
+	}
+	if a.wallNow == nil {
+		a.wallNow = time.Now
 	}
 	if a.afterFunc == nil {
 		a.afterFunc = func(d time.Duration, f func()) timer { return time.AfterFunc(d, f) }

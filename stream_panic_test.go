@@ -225,13 +225,19 @@ func TestStream_TimerPanicStackIsLoggedAtMostOnceAMinutePerAuthenticator(t *test
 	}
 }
 
-// Config.Now panicking on a stream's timer (it is read there before the
-// re-verification) has its record logged with the stack, although the
-// bound on stacks goes by Config.Now, and does not count against the
-// bound: a verifier's panic on another stream within the minute of the
-// last stack still has its stack omitted.
-func TestStream_ConfigNowPanickingOnTheTimerIsLoggedWithItsStack(t *testing.T) {
+// Config.Now panicking on streams' timers (it is read there before the
+// re-verification) ends each stream with Internal, and has its stack
+// logged at most once a minute per Authenticator, by the process's clock
+// (Config.Now, which bounds the other stacks, is what panicked): the
+// record of a second stream within the minute says the stack was omitted
+// and still holds the panic and the method; a minute on, the stack is
+// logged again. It does not count against the bound of the other panics'
+// stacks, nor they against its: a verifier's panic on another stream
+// within the minute of the last one's stack still has its stack omitted.
+// Each such stack used to be logged, one per stream.
+func TestStream_ConfigNowPanickingOnTimersLogsItsStackAtMostOnceAMinute(t *testing.T) {
 	var nowPanics atomic.Bool
+	wall := newFakeClock()
 	e, b, logs, s1, clock, _, recheck1 := panicEnv(t, func(c *Config, _ *verifier.Config) {
 		now := c.Now
 		c.Now = func() time.Time {
@@ -240,17 +246,30 @@ func TestStream_ConfigNowPanickingOnTheTimerIsLoggedWithItsStack(t *testing.T) {
 			}
 			return now()
 		}
+		c.wallNow = wall.Now
 	})
-	s2, _, recheck2 := openPanicStream(t, e, clock)
-	s3, _, recheck3 := openPanicStream(t, e, clock)
+	streams := []authtestv1.TestService_ServerStreamClient{s1}
+	rechecks := []*fakeTimer{recheck1}
+	for range 4 {
+		s, _, recheck := openPanicStream(t, e, clock)
+		streams, rechecks = append(streams, s), append(rechecks, recheck)
+	}
+	const stackFrame, omitted = "stream_panic_test.go", `stack="omitted: a site logs one stack a minute"`
 	b.panicVerify.Store(true)
-	cutByPanic(t, e, clock, logs, s1, recheck1, 1, "VerifyAccessToken") // the verifier's stack, this minute's
+	cutByPanic(t, e, clock, logs, streams[0], rechecks[0], 1, "VerifyAccessToken") // the verifier's stack, this minute's
 	nowPanics.Store(true)
-	if r := cutByPanic(t, e, clock, logs, s2, recheck2, 2, "Config.Now"); !strings.Contains(r, "stream_panic_test.go") {
-		t.Fatalf("record of Config.Now's panic = %s; want the panic with its stack", r)
+	if r := cutByPanic(t, e, clock, logs, streams[1], rechecks[1], 2, "Config.Now"); !strings.Contains(r, stackFrame) {
+		t.Fatalf("record of Config.Now's first panic = %s; want the panic with its stack", r)
+	}
+	if r := cutByPanic(t, e, clock, logs, streams[2], rechecks[2], 3, "Config.Now"); strings.Contains(r, stackFrame) || !strings.Contains(r, omitted) {
+		t.Fatalf("record of Config.Now's second panic within the minute = %s; want the panic without its stack", r)
+	}
+	wall.setNow(wall.Now().Add(time.Minute))
+	if r := cutByPanic(t, e, clock, logs, streams[3], rechecks[3], 4, "Config.Now"); !strings.Contains(r, stackFrame) {
+		t.Fatalf("record of Config.Now's panic a minute on = %s; want the panic with its stack", r)
 	}
 	nowPanics.Store(false)
-	if r := cutByPanic(t, e, clock, logs, s3, recheck3, 3, "VerifyAccessToken"); !strings.Contains(r, `stack="omitted`) {
+	if r := cutByPanic(t, e, clock, logs, streams[4], rechecks[4], 5, "VerifyAccessToken"); !strings.Contains(r, omitted) {
 		t.Fatalf("record of the verifier's panic within the minute = %s; want the panic without its stack", r)
 	}
 }
