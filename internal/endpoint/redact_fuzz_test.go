@@ -2,6 +2,7 @@ package endpoint
 
 import (
 	"encoding/base64"
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"slices"
@@ -20,39 +21,45 @@ const (
 // FuzzRedactSecrets checks what RedactSecrets promises, for any text
 // (placed, when pad is not 0, so that the maxRedactText cut falls pad-1
 // bytes into it, modulo its length) and one to three secrets (n%3+1 of
-// s1, s2, s3):
+// s1, s2, s3), each sought in each of its forms (secretForms: as it is,
+// %q-escaped, and as each of jsonStyles escapes it in a JSON string):
 //
+//   - the forms are what checkedForms checks: the secret, its %q form
+//     and encoding/json's among them, at most maxSecretForms, each JSON
+//     one read by encoding/json as the secret;
 //   - it is what maskedText, the promise written the slow way, makes:
-//     every byte that a place of a secret or of its %q-escaped form
-//     starting before the cut covers is masked, also where places
-//     overlap (the secret itself: "abab" in "ababab"), and so is the
-//     rest of a UTF-8 character of which one is; each run of masked bytes
-//     reads one mark; a text holding a secret of fewer than MinSecret
-//     bytes is WithheldText;
+//     every byte that a place of a form of a secret starting before the
+//     cut covers is masked, also where places overlap (the secret itself:
+//     "abab" in "ababab"), and so is the rest of a UTF-8 character of
+//     which one is; each run of masked bytes reads one mark; a text holding a form of fewer than MinSecret bytes
+//     is WithheldText;
 //   - which bytes go does not depend on the mark: the text redacted with a
 //     mark of one byte that neither the text nor a secret holds, each of
 //     its marks replaced by Redacted, is the text redacted with Redacted;
-//   - no secret, nor its %q-escaped form, is left whole in what remains of
-//     the text (the output less its marks and "…"). With Redacted for a
-//     mark, a secret can read whole only using a mark's bytes (a secret
-//     "D]ab" after another redacted, "[REDACTED]ab"): it is checked for
-//     every secret that shares no such overlap with Redacted;
-//   - a secret the cut splits goes whole: what is left before "…" does
-//     not end with its start;
+//   - no form of a secret is left whole in what remains of the text (the
+//     output less its marks and "…"). With Redacted for a mark, a form can
+//     read whole only using a mark's bytes (a secret "D]ab" after another
+//     redacted, "[REDACTED]ab"): it is checked for every form that shares
+//     no such overlap with Redacted;
+//   - a form the cut splits goes whole: what is left before "…" does not
+//     end with its start;
 //   - with no secret cut out, the text is as it was, cut at maxRedactText
 //     (a rune it splits left out whole) and "…" after it when longer;
 //   - the output is at most min(len(text), maxRedactText) + k*len(mark) +
 //     len("…") bytes, k the marks written, and k is at most that kept
-//     length over the shortest secret's, rounded up;
+//     length over the shortest form's, rounded up;
 //   - a text in UTF-8 gives UTF-8, whatever the secrets (one that is not
 //     UTF-8 may start or end inside a character of the text).
 //
 // Its seeds, in testdata/fuzz/FuzzRedactSecrets, hold a secret %q
-// escapes, one the cut splits and one starting at it, overlapping
-// secrets, secrets overlapping themselves, secrets within the mark or
-// ending in its start, empty secrets, secrets under MinSecret bytes, text
-// and secrets that are not UTF-8, a secret ending or starting inside a
-// character of the text, and runes at the cut.
+// escapes, secrets echoed JSON-escaped (encoding/json's \u003c and
+// \u0026, PHP's \/ and \uXXXX past ASCII, .NET's \u0022 and upper-case
+// hex, a control character), a JSON form the cut splits, a secret the cut
+// splits and one starting at it, overlapping secrets, secrets
+// overlapping themselves, secrets within the mark or ending in its start,
+// empty secrets, secrets under MinSecret bytes, text and secrets that are
+// not UTF-8, a secret ending or starting inside a character of the text,
+// and runes at the cut.
 func FuzzRedactSecrets(f *testing.F) {
 	f.Fuzz(func(t *testing.T, text string, pad uint16, n uint8, s1, s2, s3 string) {
 		if len(text) > fuzzMaxText || len(s1) > fuzzMaxSecret || len(s2) > fuzzMaxSecret || len(s3) > fuzzMaxSecret {
@@ -62,11 +69,10 @@ func FuzzRedactSecrets(f *testing.F) {
 			text = strings.Repeat("x", maxRedactText-int(pad-1)%(len(text)+1)) + text
 		}
 		secrets := []string{s1, s2, s3}[:n%3+1]
-		var sought []string // each non-empty secret and its %q-escaped form
+		var sought []string // each form of each non-empty secret
 		for _, s := range secrets {
 			if s != "" {
-				q := strconv.Quote(s)
-				sought = append(sought, s, q[1:len(q)-1])
+				sought = append(sought, checkedForms(t, s)...)
 			}
 		}
 		out := RedactSecrets(text, secrets, Redacted)
@@ -136,6 +142,61 @@ func FuzzRedactSecrets(f *testing.F) {
 			t.Fatalf("UTF-8 in, not out: %s", short(out))
 		}
 	})
+}
+
+// checkedForms returns secretForms(s), having checked what it promises: s
+// first, its %q form and the form encoding/json writes (json.Marshal's,
+// and, for a UTF-8 s without U+2028 or U+2029, SetEscapeHTML(false)'s;
+// for an ASCII s, that one with each '/' as \/, PHP's) among them, each
+// once, at most maxSecretForms, none shorter than s, and, for a UTF-8 s,
+// each but s and its %q form the inside of a JSON string that
+// encoding/json reads as s.
+func checkedForms(t *testing.T, s string) []string {
+	t.Helper()
+	forms := secretForms(s)
+	q := strconv.Quote(s)
+	want := []string{s, q[1 : len(q)-1], jsonInside(t, s, true)}
+	if utf8.ValidString(s) && !strings.ContainsAny(s, "\u2028\u2029") {
+		want = append(want, jsonInside(t, s, false))
+	}
+	if !strings.ContainsFunc(s, func(r rune) bool { return r >= utf8.RuneSelf }) {
+		want = append(want, strings.ReplaceAll(jsonInside(t, s, false), "/", `\/`)) // PHP's
+	}
+	if len(forms) == 0 || forms[0] != s || len(forms) > maxSecretForms {
+		t.Fatalf("secretForms(%q) = %q: want %q first, at most %d", s, forms, s, maxSecretForms)
+	}
+	for _, w := range want {
+		if !slices.Contains(forms, w) {
+			t.Fatalf("secretForms(%q) = %q, without %q", s, forms, w)
+		}
+	}
+	for i, f := range forms {
+		if slices.Contains(forms[:i], f) || len(f) < len(s) {
+			t.Fatalf("secretForms(%q) = %q: %q twice, or shorter than the secret", s, forms, f)
+		}
+		if f == s || f == want[1] || !utf8.ValidString(s) {
+			continue
+		}
+		var got string
+		if err := json.Unmarshal([]byte(`"`+f+`"`), &got); err != nil || got != s {
+			t.Fatalf("secretForms(%q) holds %q, which encoding/json reads as %q (%v)", s, f, got, err)
+		}
+	}
+	return forms
+}
+
+// jsonInside is s as encoding/json writes it in a JSON string, without
+// the quotes, with HTML's characters escaped or not.
+func jsonInside(t *testing.T, s string, html bool) string {
+	t.Helper()
+	var b strings.Builder
+	e := json.NewEncoder(&b)
+	e.SetEscapeHTML(html)
+	if err := e.Encode(s); err != nil {
+		t.Fatal(err)
+	}
+	out := b.String() // "…" and a newline
+	return out[1 : len(out)-2]
 }
 
 // maskedText is what RedactSecrets returns for text and sought (each

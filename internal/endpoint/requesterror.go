@@ -8,7 +8,6 @@ import (
 	"mime"
 	"net/http"
 	"net/url"
-	"strconv"
 	"strings"
 	"unicode/utf8"
 )
@@ -48,18 +47,24 @@ func WithoutSecrets(err error, req *http.Request, more ...string) error {
 
 // RedactSecrets returns text with every byte that an occurrence of a
 // non-empty secret covers masked, also where text quotes it as %q does
-// (net/http quotes the lines it cannot parse so): each run of masked
-// bytes reads one mark, whichever secrets, and however many of their
-// places, overlapping or abutting, it joins ("abab" in "ababab" goes
-// whole: both of its places are masked). A character of UTF-8 that a
-// run's edge would split goes whole into the run, so that a UTF-8 text
-// gives UTF-8 whatever the secrets are (a secret that is not UTF-8 may
-// begin or end inside a character); no byte of a secret is ever left.
+// (net/http quotes the lines it cannot parse so) or as a JSON encoder
+// escapes it in a string (an authorization server that echoes the
+// request in its error body): as Go's encoding/json, JavaScript's
+// JSON.stringify, PHP's json_encode (with and without its \uXXXX past
+// ASCII), Python's json.dumps and .NET's System.Text.Json write it
+// (jsonStyles), so that each secret is sought in at most maxSecretForms
+// forms (secretForms). Each run of masked bytes reads one mark,
+// whichever secrets, and however many of their places, overlapping or
+// abutting, it joins ("abab" in "ababab" goes whole: both of its places
+// are masked). A character of UTF-8 that a run's edge would split goes
+// whole into the run, so that a UTF-8 text gives UTF-8 whatever the
+// secrets are (a secret that is not UTF-8 may begin or end inside a
+// character); no byte of a secret, in any of its forms, is ever left.
 //
-// A secret (or its %q form) of fewer than MinSecret bytes is not cut out
-// where it stands, which would take each such byte of the text with it
-// (every "1" of an address for a secret "1") and still tell the secret's
-// length and place: when text holds one, RedactSecrets returns
+// A secret (or one of its forms) of fewer than MinSecret bytes is not cut
+// out where it stands, which would take each such byte of the text with
+// it (every "1" of an address for a secret "1") and still tell the
+// secret's length and place: when text holds one, RedactSecrets returns
 // WithheldText instead, whatever the mark, and text as it is when it
 // holds none. Callers leave out what is no credential (RequestSecrets'
 // parameter values under MinSecret bytes); a credential of any length
@@ -69,20 +74,20 @@ func WithoutSecrets(err error, req *http.Request, more ...string) error {
 // secret the cut splits reads mark): a server sets the length of the line
 // net/http quotes (up to 10 MB through http.DefaultTransport), and of a
 // refresh token it issued, which the next token request carries. Each
-// secret is sought in linear time (occurrences), so that the cost is the
-// examined text's length, plus the secret's, a secret, whatever the text.
+// form of each secret is sought in linear time (occurrences), so that the
+// cost is the examined text's length, plus the form's, a form, whatever
+// the text.
 func RedactSecrets(text string, secrets []string, mark string) string {
-	all := make([]string, 0, 2*len(secrets))
+	all := make([]string, 0, len(secrets))
 	longest := 0
 	for _, s := range secrets {
 		if s == "" {
 			continue
 		}
-		all = append(all, s)
-		if q := strconv.Quote(s); q[1:len(q)-1] != s {
-			all = append(all, q[1:len(q)-1])
+		for _, f := range secretForms(s) {
+			all = append(all, f)
+			longest = max(longest, len(f))
 		}
-		longest = max(longest, len(all[len(all)-1]), len(s))
 	}
 	if len(all) == 0 {
 		return text

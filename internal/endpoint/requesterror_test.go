@@ -1,6 +1,7 @@
 package endpoint
 
 import (
+	"encoding/json"
 	"errors"
 	"io"
 	"net/http"
@@ -234,5 +235,54 @@ func TestRequestErrorText_ShortCredentialWithholdsTheText(t *testing.T) {
 		if got := RequestErrorText(errors.New(clean), req, tc.more...); got != clean {
 			t.Errorf("%s: got %q, want %q as it is", name, got, clean)
 		}
+	}
+}
+
+// A secret that an authorization server echoes in a JSON body, escaped as
+// its encoder escapes it, reads Redacted there, and the rest of the body
+// stays: encoding/json's \u003c, \u003e and \u0026 for '<', '>' and '&',
+// PHP's \/ for '/', \" and \\, a control character as \u00XX (in upper
+// case from .NET), .NET's \u0022 and \u002B for '"' and '+', and
+// characters past ASCII as \uXXXX (Python, PHP, .NET). Before, only the
+// secret as it is and as %q quotes it were sought, and these echoes left
+// it in the text.
+func TestRedactSecrets_JSONEscapedEchoLeavesNoSecret(t *testing.T) {
+	const before, after = `{"error":"invalid_client","request":{"client_secret":"`, `","grant_type":"client_credentials"}}`
+	for _, tc := range []struct{ encoder, secret, escaped string }{
+		{"encoding/json", "sec<ret>42", `sec\u003cret\u003e42`},
+		{"encoding/json", "s3cr3t&more", `s3cr3t\u0026more`},
+		{"encoding/json", "tab\tand\x01ctl", `tab\tand\u0001ctl`},
+		{"encoding/json", "a\u2028line", `a\u2028line`},
+		{"encoding/json", "bad\xffbyte", `bad\ufffdbyte`},
+		{"PHP", "abc/def/ghi", `abc\/def\/ghi`},
+		{"PHP", "pässwörd/1", `p\u00e4ssw\u00f6rd\/1`},
+		{"PHP", "key/😀/x", `key\/\ud83d\ude00\/x`},
+		{"JSON.stringify", `pa"ss\word`, `pa\"ss\\word`},
+		{"JSON.stringify", "line1\nline2\x1f", `line1\nline2\u001f`},
+		{"Python", "pässwörd-1", `p\u00e4ssw\u00f6rd-1`},
+		{".NET", `pa"ss+w<rd`, `pa\u0022ss\u002Bw\u003Crd`},
+		{".NET", "ctl\x1fé", `ctl\u001F\u00E9`},
+	} {
+		text := before + tc.escaped + after
+		if got, want := RedactSecrets(text, []string{tc.secret}, Redacted), before+Redacted+after; got != want {
+			t.Errorf("%s's echo of %q: got %s, want %s", tc.encoder, tc.secret, got, want)
+		}
+	}
+	// The same through the request that carried it, echoed by
+	// encoding/json.
+	const secret = "sec<ret>&/\"\\\x01é+"
+	form := url.Values{"client_id": {"svc"}, "client_secret": {secret}}
+	req, err := http.NewRequest(http.MethodPost, "https://idp.example/token", strings.NewReader(form.Encode()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	echo, err := json.Marshal(map[string]string{"client_secret": secret, "client_id": "svc"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := RequestErrorText(errors.New("token endpoint answered 400: "+string(echo)), req)
+	if want := `token endpoint answered 400: {"client_id":"svc","client_secret":"` + Redacted + `"}`; got != want {
+		t.Errorf("got %s, want %s", got, want)
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/x509"
 	"encoding/base64"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -828,11 +829,13 @@ func runFailing(t *testing.T, vars map[string]string) (printed string, err error
 // A token endpoint that echoes the request it refuses (a proxy's error
 // page, a debugging endpoint) does not put the client secret on the
 // terminal, in any form the request carried it (as it is, URL-escaped in
-// the form, or in the Basic header), and a long answer that is no OAuth
-// 2.0 error is cut short.
+// the form, or in the Basic header), nor as a JSON error body escapes it
+// (encoding/json's \u0026 for '&', PHP's \/ for '/'), and a long answer
+// that is no OAuth 2.0 error is cut short.
 func TestRun_TokenEndpointErrorPrintsNoSecret(t *testing.T) {
 	const id, secret = "0oa1", "s3cr3t/+=&x"
 	basic := base64.StdEncoding.EncodeToString([]byte(url.QueryEscape(id) + ":" + url.QueryEscape(secret)))
+	const goJSON, phpJSON = `s3cr3t/+=\u0026x`, `s3cr3t\/+=&x` // as encoding/json and PHP write it in JSON
 	echo := func(w http.ResponseWriter, r *http.Request) string {
 		body, _ := io.ReadAll(r.Body)
 		return fmt.Sprintf("request %s, authorization %s", body, r.Header.Get("Authorization"))
@@ -855,6 +858,18 @@ func TestRun_TokenEndpointErrorPrintsNoSecret(t *testing.T) {
 			w.WriteHeader(http.StatusUnauthorized)
 			fmt.Fprintf(w, `{"error":"invalid_client","error_description":"unknown secret %s"}`, r.PostForm.Get("client_secret"))
 		}},
+		{"echoed in JSON by encoding/json", "client_secret_post", func(w http.ResponseWriter, r *http.Request) {
+			r.ParseForm()
+			w.Header().Set("Content-Type", "application/json")
+			w.WriteHeader(http.StatusBadRequest)
+			json.NewEncoder(w).Encode(map[string]any{"error": "invalid_request", "request": r.PostForm})
+		}},
+		{"echoed in JSON with \\/", "client_secret_post", func(w http.ResponseWriter, r *http.Request) {
+			r.ParseForm()
+			w.Header().Set("Content-Type", "application/json")
+			w.WriteHeader(http.StatusBadRequest)
+			fmt.Fprintf(w, `{"error":"invalid_request","client_secret":"%s"}`, strings.ReplaceAll(r.PostForm.Get("client_secret"), "/", `\/`))
+		}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			as := httptest.NewServer(http.HandlerFunc(tc.answer))
@@ -863,7 +878,7 @@ func TestRun_TokenEndpointErrorPrintsNoSecret(t *testing.T) {
 				"ISSUER": as.URL, "TOKEN_URL": as.URL + "/token", "CLIENT_ID": id, "CLIENT_SECRET": secret,
 				"AUTH_METHOD": tc.method, "ADDR": "127.0.0.1:1",
 			})
-			for _, form := range []string{secret, url.QueryEscape(secret), basic} {
+			for _, form := range []string{secret, url.QueryEscape(secret), basic, goJSON, phpJSON} {
 				if strings.Contains(printed, form) {
 					t.Errorf("printed %q, which holds the secret as %q", printed, form)
 				}
@@ -881,7 +896,7 @@ func TestRun_TokenEndpointErrorPrintsNoSecret(t *testing.T) {
 				t.Errorf("the RetrieveError's response is %v, want one without its request", re.Response)
 			}
 			found := fmt.Sprintf("%+v %s %s %s %v", err, re.Body, re.ErrorDescription, re.Response.Status, re.Response.Header)
-			for _, form := range []string{secret, url.QueryEscape(secret), basic} {
+			for _, form := range []string{secret, url.QueryEscape(secret), basic, goJSON, phpJSON} {
 				if strings.Contains(found, form) {
 					t.Errorf("the unwrapped RetrieveError holds the secret as %q: %s", form, found)
 				}

@@ -95,8 +95,8 @@ func maskedRetrieveError(re *oauth2.RetrieveError, cfg config) *oauth2.RetrieveE
 
 // maskSecret replaces cfg's client secret in s, in each form a token
 // request carries it (the Basic credentials, URL-escaped in the form, and
-// as it is), also as net/http's %q quotes it, with "[client secret]"
-// (endpoint.RedactSecrets). A DPoP token request's proof is the
+// as it is), also as net/http's %q quotes it and as a JSON error body
+// escapes it, with "[client secret]" (endpoint.RedactSecrets). A DPoP token request's proof is the
 // DPoPTransport's to redact, as it does in its errors.
 func maskSecret(s string, cfg config) string {
 	if cfg.clientSecret == "" {
