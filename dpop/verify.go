@@ -1,6 +1,7 @@
 package dpop
 
 import (
+	"bytes"
 	"context"
 	"crypto"
 	"crypto/ecdsa"
@@ -8,6 +9,7 @@ import (
 	"crypto/rsa"
 	"crypto/sha256"
 	"crypto/subtle"
+	"crypto/x509"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
@@ -18,6 +20,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/lestrrat-go/jwx/v2/cert"
 	"github.com/lestrrat-go/jwx/v2/jwk"
 	"github.com/lestrrat-go/jwx/v2/jws"
 
@@ -173,22 +176,47 @@ var (
 	errCrit    = invalid("crit header: no extension is understood")
 	errNoJWK   = invalid("no jwk header")
 	// errKeyRef refuses a proof that names a key besides its jwk: a jku,
-	// x5u or x5c header member, or an x5u or x5c member of the jwk (see
-	// keyRefMembers). It is refused whatever the member holds, before
-	// the claims, the jwk and the signature are read.
+	// x5u or x5c header member (see keyRefMembers), refused whatever it
+	// holds before the claims, the jwk and the signature are read, or an
+	// x5u member of the jwk, refused whatever it holds when the jwk is
+	// read. A jwk's x5c is no key reference when its first certificate is
+	// of the jwk's own key (checkX5C); errX5C and errX5CKey refuse the
+	// others.
 	errKeyRef = invalid("a key reference (jku, x5u or x5c): a proof's key is its jwk's own members alone")
+	// errX5C refuses a proof whose jwk has an x5c (RFC 7517, 4.7) with no
+	// first certificate that Verify reads: an empty array or null, a
+	// first member that is not standard base64 (padded, without line
+	// breaks) of at most maxX5CCertLen bytes, or whose bytes are no DER
+	// X.509 certificate. An x5c that is no array of strings fails jwx's
+	// parse of the jwk before (a "jwk:" cause naming x5c).
+	errX5C = invalid("jwk x5c: its first member is not a base64 DER certificate of at most %d bytes", maxX5CCertLen)
+	// errX5CKey refuses a proof whose jwk has an x5c whose first
+	// certificate holds another public key than the jwk's (RFC 7517, 4.7:
+	// it MUST match).
+	errX5CKey = invalid("jwk x5c: its first certificate is not of the jwk's key")
 )
+
+// maxX5CCertLen bounds the first member of a jwk's x5c that Verify decodes
+// and parses, in base64 bytes: 8 KiB, some 6 KiB of DER, several times a
+// certificate of an 8192-bit RSA key signed by another such key. The proof
+// is bounded by Config.MaxProofSize, which a server may raise; this bounds
+// the certificate parsed whatever it is. The chain's other members are
+// neither decoded nor parsed.
+const maxX5CCertLen = 8 << 10
 
 // keyRefMembers are the members of a JWS header that name a key by URL
 // (jku, x5u) or carry one in a certificate chain (x5c; RFC 7515, sections
-// 4.1.2 to 4.1.6), and those of a JWK that do (x5u, x5c; RFC 7517,
-// sections 4.6 and 4.7). A proof's key is its jwk header (RFC 9449,
-// section 4.2), so Verify refuses a proof holding any of them
-// (errKeyRef) rather than leave a second key in it, which no check here
-// would tie to the jwk (that would take parsing the certificates, whose
-// bytes are the sender's, and fetching the URLs) and which a JOSE library
-// reading the proof after it might take for the key. Verify never parses,
-// fetches or uses them. A kid or x5t names no key of its own and is left
+// 4.1.2 to 4.1.6). A proof's key is its jwk header (RFC 9449, section
+// 4.2), so Verify refuses a proof holding any of them (errKeyRef) rather
+// than leave a second key in it, which no check here would tie to the jwk
+// (that would take fetching the URLs, or parsing a chain of the sender's
+// next to the jwk) and which a JOSE library reading the proof after it
+// might take for the key. Verify never parses, fetches or uses them. A
+// jwk's x5u is refused likewise when the jwk is read (RFC 7517, 4.6). A
+// jwk's x5c (RFC 7517, 4.7) is not: Nimbus's DefaultDPoPProofFactory
+// (Java) sends its key's certificate chain there, and RFC 7517 requires
+// its first certificate to hold the jwk's key, which checkX5C checks, so
+// it adds no second key. A kid or x5t names no key of its own and is left
 // alone.
 var keyRefMembers = [...]string{"jku", "x5u", "x5c"}
 
@@ -585,12 +613,10 @@ func publicKey(raw json.RawMessage, alg string) (_ jwk.Key, _ crypto.PublicKey, 
 			return nil, nil, invalid("jwk has the private or symmetric key member %q", name)
 		}
 	}
-	// jwx keeps a jwk's x5u and x5c as the strings they are, neither
-	// fetched nor decoded.
-	for _, name := range [...]string{jwk.X509URLKey, jwk.X509CertChainKey} {
-		if _, ok := key.Get(name); ok {
-			return nil, nil, errKeyRef
-		}
+	// jwx keeps a jwk's x5u as the string it is, never fetched, and its
+	// x5c as strings, undecoded: checkX5C reads it once the key fits.
+	if _, ok := key.Get(jwk.X509URLKey); ok {
+		return nil, nil, errKeyRef
 	}
 	if err := declaredFor(key, alg); err != nil {
 		return nil, nil, err
@@ -614,7 +640,42 @@ func publicKey(raw json.RawMessage, alg string) (_ jwk.Key, _ crypto.PublicKey, 
 			return nil, nil, invalid("jwk is an Ed25519 key of small order, whose signatures anyone can make")
 		}
 	}
+	if chain := key.X509CertChain(); chain != nil {
+		if err := checkX5C(chain, pub); err != nil {
+			return nil, nil, err
+		}
+	}
 	return key, pub, nil
+}
+
+// checkX5C accepts the x5c of a jwk whose public key is pub when its first
+// certificate holds pub itself (RFC 7517, 4.7), as the key type's Equal
+// says, and refuses any other (errX5C, errX5CKey). Only that certificate
+// is decoded and parsed, and only when it is at most maxX5CCertLen bytes
+// of base64. The chain is not validated (no issuer, date, name or
+// signature is read; nothing is fetched) and grants nothing: the proof's
+// key, and its thumbprint (RFC 7638: the key's required members only),
+// are the jwk's own members alone, with x5c or without.
+func checkX5C(chain *cert.Chain, pub crypto.PublicKey) error {
+	b64cert, ok := chain.Get(0)
+	if !ok || len(b64cert) > maxX5CCertLen || bytes.ContainsAny(b64cert, "\r\n") {
+		// the standard encoding skips line breaks, even Strict
+		return errX5C
+	}
+	der := make([]byte, base64.StdEncoding.DecodedLen(len(b64cert)))
+	n, err := base64.StdEncoding.Strict().Decode(der, b64cert)
+	if err != nil {
+		return errX5C
+	}
+	c, err := x509.ParseCertificate(der[:n])
+	if err != nil {
+		return errX5C
+	}
+	k, ok := pub.(interface{ Equal(crypto.PublicKey) bool })
+	if !ok || !k.Equal(c.PublicKey) {
+		return errX5CKey
+	}
+	return nil
 }
 
 // declaredFor refuses a jwk whose optional members declare it for another

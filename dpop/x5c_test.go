@@ -1,0 +1,258 @@
+package dpop_test
+
+import (
+	"crypto"
+	"crypto/ecdsa"
+	"crypto/ed25519"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/rsa"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"math/big"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/lestrrat-go/jwx/v2/jwk"
+
+	"github.com/grpcauth/grpcauth/dpop"
+)
+
+// certDER returns a DER certificate of pub, issued by parent (nil:
+// self-issued) and signed by signer, valid for an hour around t0 unless
+// edit changes it.
+func certDER(t *testing.T, pub crypto.PublicKey, parent *x509.Certificate, signer crypto.Signer, edit func(*x509.Certificate)) []byte {
+	t.Helper()
+	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "dpop client"}, NotBefore: t0.Add(-time.Hour), NotAfter: t0.Add(time.Hour)}
+	if edit != nil {
+		edit(tmpl)
+	}
+	if parent == nil {
+		parent = tmpl
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, parent, pub, signer)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return der
+}
+
+// b64Certs is an x5c of ders: standard, padded base64 (RFC 7517, 4.7).
+func b64Certs(ders ...[]byte) []string {
+	s := make([]string, len(ders))
+	for i, der := range ders {
+		s[i] = base64.StdEncoding.EncodeToString(der)
+	}
+	return s
+}
+
+// x5cProof is a valid proof for testReq at t0 with the jti "x5c-<n>",
+// signed by key under alg, whose header has the members hdr besides typ,
+// alg and jwk.
+func x5cProof(t *testing.T, alg string, key crypto.Signer, jwkMap, hdr map[string]any, n int) string {
+	t.Helper()
+	h := map[string]any{"typ": "dpop+jwt", "alg": alg, "jwk": jwkMap}
+	for name, val := range hdr {
+		h[name] = val
+	}
+	claims := map[string]any{"jti": fmt.Sprint("x5c-", n), "htm": "POST", "htu": testURL, "iat": t0.Unix(), "ath": dpop.AccessTokenHash(testToken)}
+	return signJSON(t, alg, key, h, claims)
+}
+
+// thumbprintOf is the RFC 7638 thumbprint of pub's bare jwk (no x5c).
+func thumbprintOf(t *testing.T, pub crypto.PublicKey) string {
+	t.Helper()
+	k, err := jwk.FromRaw(pub)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tp, err := k.Thumbprint(crypto.SHA256)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return base64.RawURLEncoding.EncodeToString(tp)
+}
+
+// A jwk may carry its key's certificate chain in x5c, as Nimbus's
+// DefaultDPoPProofFactory (Java) sends it: the proof is accepted when
+// the first certificate holds the jwk's own key (RFC 7517, 4.7), for RSA,
+// EC and Ed25519 keys, under the jwk's thumbprint without x5c (RFC 7638
+// takes the required members only), whatever follows in the chain: the
+// chain is not validated (a leaf issued by a CA whose certificate is
+// absent, an expired certificate, junk after the first are all accepted)
+// and only its first member is read.
+func TestVerify_JWKX5COfTheJWKsOwnKeyIsAccepted(t *testing.T) {
+	rsaKey, err := rsa.GenerateKey(rand.Reader, 2048)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ecKey, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ec384Key, err := ecdsa.GenerateKey(elliptic.P384(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, edKey, err := ed25519.GenerateKey(rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	caKey, err := ecdsa.GenerateKey(elliptic.P384(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	caDER := certDER(t, caKey.Public(), nil, caKey, func(c *x509.Certificate) {
+		c.Subject.CommonName, c.IsCA, c.BasicConstraintsValid = "ca", true, true
+	})
+	ca, err := x509.ParseCertificate(caDER)
+	if err != nil {
+		t.Fatal(err)
+	}
+	expired := func(c *x509.Certificate) { c.NotBefore, c.NotAfter = t0.Add(-48*time.Hour), t0.Add(-24*time.Hour) }
+
+	v := newVerifier(t, dpop.Config{Algorithms: []string{"RS256", "PS256", "ES256", "ES384", "EdDSA", "Ed25519"}, MaxProofSize: 64 << 10})
+	n := 0
+	for _, tc := range []struct {
+		name string
+		alg  string
+		key  crypto.Signer
+		x5c  func(pub crypto.PublicKey) []string
+	}{
+		{"RSA self-signed", "RS256", rsaKey, func(pub crypto.PublicKey) []string { return b64Certs(certDER(t, pub, nil, rsaKey, nil)) }},
+		{"RSA issued by a CA, chain [leaf, CA]", "PS256", rsaKey, func(pub crypto.PublicKey) []string {
+			return b64Certs(certDER(t, pub, ca, caKey, nil), caDER)
+		}},
+		{"EC P-256 self-signed", "ES256", ecKey, func(pub crypto.PublicKey) []string { return b64Certs(certDER(t, pub, nil, ecKey, nil)) }},
+		{"EC P-256 issued by a CA that is absent", "ES256", ecKey, func(pub crypto.PublicKey) []string { return b64Certs(certDER(t, pub, ca, caKey, nil)) }},
+		{"EC P-256 expired", "ES256", ecKey, func(pub crypto.PublicKey) []string { return b64Certs(certDER(t, pub, nil, ecKey, expired)) }},
+		{"EC P-256 followed by 500 junk members", "ES256", ecKey, func(pub crypto.PublicKey) []string {
+			return append(b64Certs(certDER(t, pub, nil, ecKey, nil)), slices.Repeat([]string{"!!junk"}, 500)...)
+		}},
+		{"EC P-384", "ES384", ec384Key, func(pub crypto.PublicKey) []string { return b64Certs(certDER(t, pub, nil, ec384Key, nil)) }},
+		{"Ed25519 under EdDSA", "EdDSA", edKey, func(pub crypto.PublicKey) []string { return b64Certs(certDER(t, pub, nil, edKey, nil)) }},
+		{"Ed25519 under Ed25519", "Ed25519", edKey, func(pub crypto.PublicKey) []string { return b64Certs(certDER(t, pub, nil, edKey, nil)) }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			pub := tc.key.Public()
+			req := testReq
+			req.KeyThumbprint = thumbprintOf(t, pub)
+			jwkMap := publicJWK(t, tc.key)
+			jwkMap["x5c"] = tc.x5c(pub)
+			n++
+			p, err := v.Verify(t.Context(), x5cProof(t, tc.alg, tc.key, jwkMap, nil, n), req)
+			if err != nil {
+				t.Fatalf("Verify = %v, want it accepted", err)
+			}
+			if p.Thumbprint != req.KeyThumbprint {
+				t.Errorf("Thumbprint = %s, want %s, the jwk's without x5c", p.Thumbprint, req.KeyThumbprint)
+			}
+		})
+	}
+}
+
+// A jwk's x5c that is not a certificate of the jwk's own key is refused,
+// with the cause that says why, though the proof is signed by the jwk's
+// key: a first certificate of another key (even followed by one of the
+// jwk's key), of another type of key, junk (no base64, base64url,
+// unpadded, unused bits set, line breaks, no DER, DER with trailing
+// bytes), nothing (an empty array, null, an empty or null first member),
+// a first certificate of the jwk's key longer than MaxX5CCertLen bytes of
+// base64 (within MaxProofSize), or no array of strings. An x5u in the
+// jwk, and a jku, x5u or x5c in the header, are refused as before, the
+// last even when it is a certificate of the jwk's key.
+func TestVerify_JWKX5CNotOfTheJWKsKeyIsRefused(t *testing.T) {
+	holder, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	other, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, edKey, err := ed25519.GenerateKey(rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// A certificate of the holder's key whose base64 is padded and has a
+	// character base64url encodes otherwise (its signature's length and
+	// bytes vary).
+	var own []byte
+	var ownB64 string
+	for len(own)%3 == 0 || !strings.ContainsAny(ownB64, "+/") {
+		own = certDER(t, holder.Public(), nil, holder, nil)
+		ownB64 = base64.StdEncoding.EncodeToString(own)
+	}
+	otherDER := certDER(t, other.Public(), nil, other, nil)
+	// ownB64 with the unused bits of its last character set, which
+	// strict decoding refuses.
+	const stdAlphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
+	unpadded := strings.TrimRight(ownB64, "=")
+	last := strings.IndexByte(stdAlphabet, unpadded[len(unpadded)-1])
+	unusedBits := unpadded[:len(unpadded)-1] + string(stdAlphabet[last|3]) + ownB64[len(unpadded):]
+	// A certificate of the holder's key whose base64 is just over the
+	// bound: DNS names fill it.
+	var names []string
+	for i := 0; len(names)*24 < dpop.MaxX5CCertLen; i++ {
+		names = append(names, fmt.Sprintf("h%06d.dpop.example.com", i))
+	}
+	bigOwn := certDER(t, holder.Public(), nil, holder, func(c *x509.Certificate) { c.DNSNames = names })
+	if l := base64.StdEncoding.EncodedLen(len(bigOwn)); l <= dpop.MaxX5CCertLen || l > 2*dpop.MaxX5CCertLen {
+		t.Fatalf("the big certificate is %d bytes of base64, want just over %d", l, dpop.MaxX5CCertLen)
+	}
+	req := testReq
+	req.KeyThumbprint = thumbprintOf(t, holder.Public())
+	v := newVerifier(t, dpop.Config{MaxProofSize: 64 << 10})
+	n := 0
+	for _, tc := range []struct {
+		name  string
+		jwk   map[string]any // members added to the holder's jwk
+		hdr   map[string]any // members added to the header
+		want  error
+		cause string // what the refusal's text names
+	}{
+		{"of another key", map[string]any{"x5c": b64Certs(otherDER)}, nil, dpop.ErrX5CKey, ""},
+		{"another key's first, the jwk's second", map[string]any{"x5c": b64Certs(otherDER, own)}, nil, dpop.ErrX5CKey, ""},
+		{"of an Ed25519 key", map[string]any{"x5c": b64Certs(certDER(t, edKey.Public(), nil, edKey, nil))}, nil, dpop.ErrX5CKey, ""},
+		{"no base64", map[string]any{"x5c": []string{"!!junk"}}, nil, dpop.ErrX5C, ""},
+		{"base64url", map[string]any{"x5c": []string{base64.URLEncoding.EncodeToString(own)}}, nil, dpop.ErrX5C, ""},
+		{"base64 unpadded", map[string]any{"x5c": []string{base64.RawStdEncoding.EncodeToString(own)}}, nil, dpop.ErrX5C, ""},
+		{"base64 with its unused bits set", map[string]any{"x5c": []string{unusedBits}}, nil, dpop.ErrX5C, ""},
+		{"base64 with a line break", map[string]any{"x5c": []string{ownB64[:64] + "\n" + ownB64[64:]}}, nil, dpop.ErrX5C, ""},
+		{"no DER", map[string]any{"x5c": b64Certs([]byte{0x30, 0x82, 0xff, 0xff})}, nil, dpop.ErrX5C, ""},
+		{"DER with a trailing byte", map[string]any{"x5c": b64Certs(append(slices.Clone(own), 0))}, nil, dpop.ErrX5C, ""},
+		{"empty array", map[string]any{"x5c": []string{}}, nil, dpop.ErrX5C, ""},
+		{"null", map[string]any{"x5c": nil}, nil, dpop.ErrX5C, ""},
+		{"empty first member", map[string]any{"x5c": []string{"", ownB64}}, nil, dpop.ErrX5C, ""},
+		{"null first member", map[string]any{"x5c": []any{nil, ownB64}}, nil, dpop.ErrX5C, ""},
+		{"the jwk's key, over the bound", map[string]any{"x5c": b64Certs(bigOwn)}, nil, dpop.ErrX5C, ""},
+		{"a string", map[string]any{"x5c": ownB64}, nil, dpop.ErrInvalidProof, "x5c"},
+		{"a number", map[string]any{"x5c": 5}, nil, dpop.ErrInvalidProof, "x5c"},
+		{"an object", map[string]any{"x5c": map[string]any{"0": ownB64}}, nil, dpop.ErrInvalidProof, "x5c"},
+		{"a number member", map[string]any{"x5c": []any{5}}, nil, dpop.ErrInvalidProof, "x5c"},
+		{"an object member", map[string]any{"x5c": []any{map[string]any{"a": 1}}}, nil, dpop.ErrInvalidProof, "x5c"},
+		{"x5u in the jwk", map[string]any{"x5u": "https://dpop.example.com/cert.pem"}, nil, dpop.ErrKeyRef, ""},
+		{"x5u in the jwk beside an x5c of its key", map[string]any{"x5u": "https://dpop.example.com/cert.pem", "x5c": []string{ownB64}}, nil, dpop.ErrKeyRef, ""},
+		{"header x5c of the jwk's key", nil, map[string]any{"x5c": []string{ownB64}}, dpop.ErrKeyRef, ""},
+		{"header and jwk x5c of the jwk's key", map[string]any{"x5c": []string{ownB64}}, map[string]any{"x5c": []string{ownB64}}, dpop.ErrKeyRef, ""},
+		{"header x5u", nil, map[string]any{"x5u": "https://dpop.example.com/cert.pem"}, dpop.ErrKeyRef, ""},
+		{"header jku", nil, map[string]any{"jku": "https://dpop.example.com/jwks.json"}, dpop.ErrKeyRef, ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			jwkMap := publicJWK(t, holder)
+			for name, val := range tc.jwk {
+				jwkMap[name] = val
+			}
+			n++
+			_, err := v.Verify(t.Context(), x5cProof(t, "ES256", holder, jwkMap, tc.hdr, n), req)
+			if !errors.Is(err, tc.want) || !strings.Contains(fmt.Sprint(err), tc.cause) {
+				t.Fatalf("Verify = %v, want %v (naming %q)", err, tc.want, tc.cause)
+			}
+		})
+	}
+}
