@@ -407,14 +407,14 @@ func newTransport(proxy func(*http.Request) (*url.URL, error)) *http.Transport {
 }
 
 // loopbackDirect returns proxy, except that a request for a loopback host
-// (isLoopbackHost: localhost in any case, 127.0.0.0/8, ::1) goes direct.
+// (endpoint.IsLoopback: localhost in any case, 127.0.0.0/8, ::1) goes direct.
 // net/http's environment proxy (HTTP_PROXY) lets only "localhost" in lower
 // case, and loopback addresses, go direct: an ISSUER or TOKEN_URL of
 // http://LOCALHOST:port, which checkURL accepts as loopback, would send
 // the client secret to the proxy in clear text.
 func loopbackDirect(proxy func(*http.Request) (*url.URL, error)) func(*http.Request) (*url.URL, error) {
 	return func(r *http.Request) (*url.URL, error) {
-		if isLoopbackHost(r.URL.Hostname()) {
+		if endpoint.IsLoopback(r.URL.Hostname()) {
 			return nil, nil
 		}
 		return proxy(r)
