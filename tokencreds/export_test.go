@@ -89,3 +89,6 @@ func LastHalfLife(c *Credentials) (time.Time, bool) {
 
 // ErrSourceExited is errSourceExited.
 var ErrSourceExited = errSourceExited
+
+// ErrUserInfoURL is errUserInfoURL.
+var ErrUserInfoURL = errUserInfoURL

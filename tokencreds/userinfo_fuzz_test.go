@@ -17,7 +17,7 @@ import (
 // custom source's *url.Error is in no text of the call's error tree, as
 // the URL holds it or as the *url.Error's text quotes it, whether the
 // source wraps the *url.Error (fmt.Errorf's %w, errors.Join) or names the
-// URL beside it.
+// URL beside it; of a *url.Error, the URL is what is searched (textsOf).
 func FuzzUserInfoLeavesNoErrorText(f *testing.F) {
 	for _, u := range []string{
 		"https://svc:s3cret@auth.example/token",
@@ -60,14 +60,35 @@ func FuzzUserInfoLeavesNoErrorText(f *testing.F) {
 		}
 		src := errors.Join(fmt.Errorf("fetching from %s: %w", rawURL, ue), fmt.Errorf("retry %q: failed", rawURL))
 		_, err := tokencreds.New(errorSource{src}).GetRequestMetadata(localCtx())
-		for _, text := range causeTexts(err) {
-			for _, s := range secrets {
-				if strings.Contains(text, s) {
-					t.Fatalf("URL %q: cause %q names %q", rawURL, text, s)
+		for _, cause := range causes(err) {
+			for _, text := range textsOf(cause) {
+				for _, s := range secrets {
+					if strings.Contains(text, s) {
+						t.Fatalf("URL %q: cause %T names %q in %q", rawURL, cause, s, text)
+					}
 				}
 			}
 		}
 	})
+}
+
+// textsOf returns the texts of e, one error of a cause's tree, in which
+// FuzzUserInfoLeavesNoErrorText looks for user info: e's text, but for a
+// *url.Error its URL as it is and as %q quotes it (without the quote
+// marks), and for the reason tokencreds gives in place of url.Parse's
+// none. A *url.Error's text is composed after the URL is cleaned: the Op,
+// a quote mark and the scheme may spell a user info (`"A0000` of
+// `parse "A0000://…@0"`), and its reason is a cause of its own; the reason
+// given in place of url.Parse's is a fixed text, which spells "password".
+func textsOf(e error) []string {
+	if e == tokencreds.ErrUserInfoURL {
+		return nil
+	}
+	if ue, ok := e.(*url.Error); ok {
+		quoted := strconv.Quote(ue.URL)
+		return []string{ue.URL, quoted[1 : len(quoted)-1]}
+	}
+	return []string{e.Error()}
 }
 
 // isScheme reports whether s is a URL scheme (RFC 3986 3.1).

@@ -28,9 +28,19 @@ func (e *sourceError) Unwrap() error        { return e.err }
 func (e *sourceError) Is(target error) bool { return target == errSourceSentinel }
 
 // causeTexts returns the text of every error in err's tree below err
-// itself, through both forms of Unwrap.
+// itself, through both forms of Unwrap (causes).
 func causeTexts(err error) []string {
 	var texts []string
+	for _, e := range causes(err) {
+		texts = append(texts, e.Error())
+	}
+	return texts
+}
+
+// causes returns every error in err's tree below err itself, through both
+// forms of Unwrap, each before those it wraps.
+func causes(err error) []error {
+	var errs []error
 	var walk func(error)
 	walk = func(e error) {
 		var next []error
@@ -42,13 +52,13 @@ func causeTexts(err error) []string {
 		}
 		for _, n := range next {
 			if n != nil {
-				texts = append(texts, n.Error())
+				errs = append(errs, n)
 				walk(n)
 			}
 		}
 	}
 	walk(err)
-	return texts
+	return errs
 }
 
 // A custom TokenSource that wraps a failed token request's *url.Error in

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"net"
 	"net/url"
-	"strings"
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials"
@@ -16,20 +15,10 @@ import (
 )
 
 // isLoopback reports whether addr (host:port) names this machine only:
-// "localhost", 127.0.0.0/8 or ::1.
+// "localhost" in any case, 127.0.0.0/8 or ::1 (endpoint.IsLoopback).
 func isLoopback(addr string) bool {
 	host, _, err := net.SplitHostPort(addr)
-	return err == nil && isLoopbackHost(host)
-}
-
-// isLoopbackHost reports whether host (no port) is "localhost", in
-// 127.0.0.0/8 or ::1.
-func isLoopbackHost(host string) bool {
-	if strings.EqualFold(host, "localhost") {
-		return true
-	}
-	ip := net.ParseIP(host)
-	return ip != nil && ip.IsLoopback()
+	return err == nil && endpoint.IsLoopback(host)
 }
 
 // checkURL accepts an https URL, or an http URL on a loopback host, with
@@ -50,7 +39,7 @@ func checkURL(raw string) error {
 		return fmt.Errorf("client: URL %s holds user info: give credentials in CLIENT_ID and CLIENT_SECRET", shown)
 	case u.Scheme == "https":
 		return nil
-	case u.Scheme == "http" && isLoopbackHost(u.Hostname()):
+	case u.Scheme == "http" && endpoint.IsLoopback(u.Hostname()):
 		return nil
 	}
 	return fmt.Errorf("client: URL %s must be https (http only for localhost)", shown)

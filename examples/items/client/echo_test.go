@@ -2,11 +2,15 @@ package main
 
 import (
 	"encoding/base64"
+	"errors"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"regexp"
 	"strings"
 	"testing"
+
+	"golang.org/x/oauth2"
 
 	"github.com/grpcauth/grpcauth/internal/endpoint/echotest"
 )
@@ -50,6 +54,51 @@ func TestRun_TokenRequestEchoedIntoALineNetHTTPQuotesPrintsNoSecret(t *testing.T
 					}
 				})
 			}
+		}
+	}
+}
+
+// A failed token request whose error is no *oauth2.RetrieveError has its
+// text cut to maxPrintedBody bytes, as an answer that is no OAuth 2.0
+// error has its body cut: net/http's error for a status line it cannot
+// parse quotes the line whole (here 8 KiB, up to 1 MiB), with the echoed
+// request and its secret masked. Before, the whole text was the error's.
+func TestRun_LongTokenRequestErrorIsCutShort(t *testing.T) {
+	const id, secret = "0oa1", "s3cr3t/+=&x"
+	as := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		echotest.RawAnswer(w, "HTTP/1.1|"+strings.ReplaceAll(echotest.Echo(r), " ", "|")+strings.Repeat("|padding", 1<<10)+"\r\n\r\n")
+	}))
+	defer as.Close()
+	printed, err := runFailing(t, map[string]string{
+		"ISSUER": as.URL, "TOKEN_URL": as.URL + "/token", "CLIENT_ID": id, "CLIENT_SECRET": secret,
+		"AUTH_METHOD": "client_secret_post", "ADDR": "127.0.0.1:1",
+	})
+	var te *tokenError
+	if !errors.As(err, &te) {
+		t.Fatalf("run = %v, want a *tokenError", err)
+	}
+	if _, ok := errors.AsType[*oauth2.RetrieveError](err); ok {
+		t.Fatalf("run = %v, want an error that is no *oauth2.RetrieveError", err)
+	}
+	note := regexp.MustCompile(` \.\.\. \(\d+ bytes in all\)$`).FindString(te.text)
+	if note == "" || len(te.text)-len(note) > maxPrintedBody || !strings.Contains(te.text, "malformed HTTP response") {
+		t.Errorf("token error's text is %d bytes, %.80q ... %q; want net/http's error cut to %d bytes and a note of its length", len(te.text), te.text, te.text[max(0, len(te.text)-60):], maxPrintedBody)
+	}
+	for _, form := range []string{secret, url.QueryEscape(secret)} {
+		if strings.Contains(printed, form) {
+			t.Errorf("printed %q, which holds the secret as %q", printed, form)
+		}
+	}
+}
+
+// newTokenError masks the client secret before it cuts a long text, so
+// that the cut leaves no piece of a secret it splits.
+func TestTokenError_SecretTheCutSplitsIsMasked(t *testing.T) {
+	cfg := config{clientID: "svc", clientSecret: "s3cr3t-value"}
+	for _, at := range []int{maxPrintedBody - 6, maxPrintedBody - 1, maxPrintedBody} {
+		err := newTokenError(errors.New(strings.Repeat("x", at)+cfg.clientSecret+strings.Repeat("y", 1<<10)), cfg)
+		if text := err.Error(); strings.Contains(text, "s3cr") || !strings.Contains(text, "bytes in all)") {
+			t.Errorf("secret at byte %d: token error's text ends %q, want it cut, with no piece of the secret", at, text[max(0, len(text)-60):])
 		}
 	}
 }

@@ -52,6 +52,9 @@ func TestLoadConfig_BadSettingIsRefusedNamingItsVariable(t *testing.T) {
 		{"a TOKEN_URL without a host", map[string]string{"TOKEN_URL": "/v1/token"}, "TOKEN_URL: client: URL /v1/token has no host"},
 		{"a TOKEN_URL with the secret in its user info", map[string]string{"TOKEN_URL": "https://0oa1:" + secret + "@idp.example.com/token"}, "TOKEN_URL: client: URL <URL with userinfo> holds user info"},
 		{"an ISSUER with the secret in its query", map[string]string{"ISSUER": "http://idp.example.com/?client_secret=" + secret}, "ISSUER: client: URL http://idp.example.com/ must be https"},
+		{"an https ISSUER with the secret in its query", map[string]string{"ISSUER": "https://idp.example.com/oauth2/default?client_secret=" + secret}, "client: ISSUER https://idp.example.com/oauth2/default?…: an issuer identifier has no query or fragment"},
+		{"an ISSUER with a fragment", map[string]string{"ISSUER": "https://idp.example.com/oauth2/default#" + secret}, "client: ISSUER https://idp.example.com/oauth2/default#…: an issuer identifier has no query or fragment"},
+		{"an ISSUER with an empty query", map[string]string{"ISSUER": "http://127.0.0.1:50052/oauth2/default?"}, "client: ISSUER http://127.0.0.1:50052/oauth2/default?…: an issuer identifier has no query or fragment"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -102,7 +102,8 @@ type config struct {
 // os.LookupEnv) and args; a flag overrides its variable. Usage and flag
 // errors go to usage. A setting the client cannot use is refused here,
 // with an error naming its variable, before any request: a malformed or
-// plaintext-off-loopback ISSUER or TOKEN_URL, an ADDR that is not
+// plaintext-off-loopback ISSUER or TOKEN_URL, an ISSUER with a query or
+// fragment (settings.CheckIssuer, as the server), an ADDR that is not
 // HOST:PORT with a port number, an empty entry in SCOPES, a RESOURCE that
 // is not an absolute URI or has a fragment. No error and no usage text
 // holds the client secret.
@@ -172,6 +173,10 @@ func loadConfig(args []string, lookupEnv func(string) (string, bool), usage io.W
 		if err := checkURL(u.v); u.v != "" && err != nil {
 			return config{}, fmt.Errorf("client: %s: %w", u.name, err)
 		}
+	}
+	// As the server refuses it: discovery would put its path in the query.
+	if err := settings.CheckIssuer(cfg.issuer); err != nil {
+		return config{}, fmt.Errorf("client: ISSUER %s: %w", printable(endpoint.ForConfig(cfg.issuer)), err)
 	}
 	if cfg.clientID == "" || cfg.clientSecret == "" {
 		return config{}, errors.New("client: set CLIENT_ID and CLIENT_SECRET for this ISSUER")
@@ -407,14 +412,14 @@ func newTransport(proxy func(*http.Request) (*url.URL, error)) *http.Transport {
 }
 
 // loopbackDirect returns proxy, except that a request for a loopback host
-// (isLoopbackHost: localhost in any case, 127.0.0.0/8, ::1) goes direct.
+// (endpoint.IsLoopback: localhost in any case, 127.0.0.0/8, ::1) goes direct.
 // net/http's environment proxy (HTTP_PROXY) lets only "localhost" in lower
 // case, and loopback addresses, go direct: an ISSUER or TOKEN_URL of
 // http://LOCALHOST:port, which checkURL accepts as loopback, would send
 // the client secret to the proxy in clear text.
 func loopbackDirect(proxy func(*http.Request) (*url.URL, error)) func(*http.Request) (*url.URL, error) {
 	return func(r *http.Request) (*url.URL, error) {
-		if isLoopbackHost(r.URL.Hostname()) {
+		if endpoint.IsLoopback(r.URL.Hostname()) {
 			return nil, nil
 		}
 		return proxy(r)

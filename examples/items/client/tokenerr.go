@@ -13,18 +13,22 @@ import (
 )
 
 // maxPrintedBody bounds how much of a token endpoint's answer that is no
-// OAuth 2.0 error (a proxy's error page, say) the client prints.
-// x/oauth2's own error text holds all of it, up to 1 MiB.
+// OAuth 2.0 error (a proxy's error page, say) the client prints, of which
+// x/oauth2's own error text holds all, up to 1 MiB; and how much of any
+// other failed token request's error text: net/http's may quote a line
+// the endpoint sent, up to 1 MiB, and x/oauth2's for an OAuth 2.0 error
+// its error_description.
 const maxPrintedBody = 512
 
 // tokenError is a failed token request as the client reports it: its text
-// has the client secret masked, and an answer that is no OAuth 2.0 error
-// cut to maxPrintedBody bytes. Nothing it unwraps to holds the secret:
-// errors.Is asks the request's error (a sentinel, a context's end, a
-// network error's kind), which nothing returns, and errors.As finds an
-// *oauth2.RetrieveError only as a copy with the secret masked
-// (maskedRetrieveError). Before, it unwrapped to the request's error, and
-// errors.As or %+v on the chain reached the secret an echo put there.
+// has the client secret masked, and is cut to maxPrintedBody bytes (of an
+// answer that is no OAuth 2.0 error, its body is). Nothing it unwraps to
+// holds the secret: errors.Is asks the request's error (a sentinel, a
+// context's end, a network error's kind), which nothing returns, and
+// errors.As finds an *oauth2.RetrieveError only as a copy with the secret
+// masked (maskedRetrieveError). Before, it unwrapped to the request's
+// error, and errors.As or %+v on the chain reached the secret an echo put
+// there.
 type tokenError struct {
 	text string
 	orig error                 // the request's error: for Is only
@@ -49,21 +53,24 @@ func (e *tokenError) Is(target error) bool { return errors.Is(e.orig, target) }
 // or names the secret in its error_description, would otherwise put the
 // secret on the terminal (and in whatever log captures it).
 func newTokenError(err error, cfg config) error {
-	text := err.Error()
 	e := &tokenError{orig: err}
 	var re *oauth2.RetrieveError
 	if errors.As(err, &re) {
 		e.re = maskedRetrieveError(re, cfg)
 		if re.ErrorCode == "" && re.Response != nil {
-			// Masked before it is cut, so that no part of a secret the
-			// cut splits is left.
-			body := clip(string(e.re.Body), maxPrintedBody)
-			text = fmt.Sprintf("oauth2: cannot fetch token: %s; response: %s", re.Response.Status, body)
+			text := fmt.Sprintf("oauth2: cannot fetch token: %s; response: %s", re.Response.Status, maskedClip(string(re.Body), cfg))
+			e.text = maskSecret(text, cfg)
+			return e
 		}
 	}
-	e.text = maskSecret(text, cfg)
+	e.text = maskedClip(err.Error(), cfg)
 	return e
 }
+
+// maskedClip returns s with cfg's client secret masked (maskSecret), cut
+// then to maxPrintedBody bytes (clip): masked before it is cut, so that
+// no part of a secret the cut splits is left.
+func maskedClip(s string, cfg config) string { return clip(maskSecret(s, cfg), maxPrintedBody) }
 
 // maskedRetrieveError returns a copy of re with cfg's client secret
 // masked (maskSecret) in each text the endpoint chose: the body, the

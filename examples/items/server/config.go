@@ -180,7 +180,8 @@ func loadConfig(args []string, lookupEnv func(string) (string, bool)) (config, e
 
 // checkURLs refuses an ISSUER or JWKS_URI that verifier.New would refuse
 // (not https, or plain http beyond loopback; userinfo; no host; for
-// ISSUER a query or fragment, which an issuer identifier never has),
+// ISSUER a query or fragment, which an issuer identifier never has:
+// settings.CheckIssuer, as the client checks it),
 // before anything listens, with an error that names the variable and
 // quotes the URL without its userinfo, query or fragment, where a secret
 // may be.
@@ -193,8 +194,8 @@ func (cfg config) checkURLs() error {
 		if err == nil {
 			err = endpoint.Check(u)
 		}
-		if err == nil && s.name == "ISSUER" && strings.ContainsAny(s.v, "?#") {
-			err = errors.New("an issuer identifier has no query or fragment (RFC 8414, section 2)")
+		if err == nil && s.name == "ISSUER" {
+			err = settings.CheckIssuer(s.v)
 		}
 		if err != nil {
 			return fmt.Errorf("server: %s %s: %w", s.name, endpoint.RedactString(s.v), err)
