@@ -30,19 +30,19 @@ func checkURL(raw string) error {
 	shown := endpoint.RedactString(raw)
 	u, err := url.Parse(raw)
 	if err != nil {
-		return fmt.Errorf("client: bad URL %s", shown)
+		return fmt.Errorf("bad URL %s", shown)
 	}
 	switch {
 	case u.Host == "":
-		return fmt.Errorf("client: URL %s has no host", shown)
+		return fmt.Errorf("URL %s has no host", shown)
 	case u.User != nil || errors.Is(endpoint.Check(u), endpoint.ErrUserInfo):
-		return fmt.Errorf("client: URL %s holds user info: give credentials in CLIENT_ID and CLIENT_SECRET", shown)
+		return fmt.Errorf("URL %s holds user info: give credentials in CLIENT_ID and CLIENT_SECRET", shown)
 	case u.Scheme == "https":
 		return nil
 	case u.Scheme == "http" && endpoint.IsLoopback(u.Hostname()):
 		return nil
 	}
-	return fmt.Errorf("client: URL %s must be https (http only for localhost)", shown)
+	return fmt.Errorf("URL %s must be https (http only for localhost)", shown)
 }
 
 // downgrade returns an error when to, a URL that an answer from the URL

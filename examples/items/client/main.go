@@ -450,7 +450,10 @@ func newHTTPClient(rt http.RoundTripper) *http.Client {
 			if first := via[0]; first.Method != http.MethodGet && (req.URL.Scheme != first.URL.Scheme || req.URL.Host != first.URL.Host) {
 				return fmt.Errorf("client: refusing to follow the token endpoint's redirect to another origin (%s://%s)", req.URL.Scheme, req.URL.Host)
 			}
-			return checkURL(req.URL.String())
+			if err := checkURL(req.URL.String()); err != nil {
+				return fmt.Errorf("client: redirect: %w", err)
+			}
+			return nil
 		},
 	}
 }
