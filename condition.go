@@ -255,7 +255,9 @@ var errConditionNoReturn = errors.New("Eval did not return: it panicked with nil
 // the value may quote the request or claims), which evalCondition turns
 // into the refusal of an Eval error, and it is logged at
 // LogLevels.Problem, its stack at most once a minute (a.condPanics): a
-// caller may send the request again and again. The panic does not end
+// caller may send the request again and again (logRecovered: a
+// Config.Now or a Logger that panics as the record is written loses the
+// record's time or the record, not the refusal). The panic does not end
 // the process, as grpc-go recovers no handler's panic. An Eval that does
 // not return and leaves recover nothing to see (runtime.Goexit, or
 // panic(nil) under GODEBUG=panicnil=1) is logged the same way, as the
@@ -275,8 +277,7 @@ func (a *Authenticator) eval(ctx context.Context, cond Condition, in ConditionIn
 			err = fmt.Errorf("%w: %s", errConditionPanicked, strconv.Quote(value))
 			msg, detail = "grpcauth: panic recovered in a condition's Eval; it counts as a condition error", slog.String("panic", value)
 		}
-		a.logger.LogAttrs(ctx, a.levels.Problem.Level(), msg,
-			slog.String("method", clipLogged(in.Method)), detail, slog.String("stack", a.condPanics.Stack(debug.Stack(), a.now())))
+		a.logRecovered(ctx, msg, &a.condPanics, debug.Stack(), slog.String("method", clipLogged(in.Method)), detail)
 	}()
 	ok, err = cond.Eval(ctx, in)
 	returned = true

@@ -9,10 +9,12 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"google.golang.org/grpc/codes"
 
 	"github.com/grpcauth/grpcauth"
+	"github.com/grpcauth/grpcauth/internal/safelog/safelogtest"
 	authtestv1 "github.com/grpcauth/grpcauth/internal/testproto/authtest/v1"
 	"github.com/grpcauth/grpcauth/internal/testproto/conditiontest"
 	grpcauthv1 "github.com/grpcauth/grpcauth/proto/grpcauth/v1"
@@ -198,5 +200,49 @@ func TestCondition_PanicStackIsLoggedAtMostOnceAMinutePerAuthenticator(t *testin
 	other := make(logRecords, 16)
 	if r := panicRecord(newEnv(other), other); !strings.Contains(r, stackFrame) {
 		t.Fatalf("another Authenticator's first record = %s; want its stack", r)
+	}
+}
+
+// A condition that panics is refused with CONDITION_ERROR, and the server
+// serves on, even when the code its panic's record calls panics too: a
+// Config.Now that panics is read as the process's clock (the record says
+// so, "now_panic"), and a Logger whose handler panics on the record loses
+// it. Before, that second panic escaped the recovery and ended the
+// process (grpc-go recovers none).
+func TestCondition_PanicIsRefusedWhenConfigNowOrTheLoggerPanicsAsItIsLogged(t *testing.T) {
+	const m = "/authtest.v1.ConditionService/Method"
+	const record = "panic recovered in a condition's Eval"
+	for _, logPanics := range []bool{false, true} {
+		t.Run(map[bool]string{false: "Config.Now panics", true: "the Logger panics"}[logPanics], func(t *testing.T) {
+			var buggy atomic.Bool
+			buggy.Store(true)
+			records := make(logRecords, 16)
+			panicked := make(chan string, 1)
+			logger := slog.New(slog.NewTextHandler(records, nil))
+			if logPanics {
+				logger = slog.New(safelogtest.Handler{Next: logger.Handler(), On: record, Panicked: panicked})
+			}
+			cfg := grpcauth.Config{
+				Conditions: fixedCompiler{panickingCondition(&buggy)}, Rules: map[string]*grpcauthv1.Rule{m: {Condition: "buggy"}},
+				Logger: logger}
+			if !logPanics {
+				cfg.Now = func() time.Time { panic("clock bug 51c2") }
+			}
+			e := conditiontest.New(t, cfg)
+			tok := e.Token(t, nil, nil)
+			_, err := e.Client.Method(conditiontest.Bearer(t.Context(), tok), &authtestv1.MethodRequest{})
+			conditiontest.CheckStatus(t, err, codes.PermissionDenied, grpcauth.ReasonConditionError)
+			if logPanics {
+				conditiontest.Await(t, panicked, "the Logger given the panic's record")
+			} else if r := records.await(t, record); !strings.Contains(r, "clock bug 51c2") || !strings.Contains(r, "panickingCondition") {
+				t.Fatalf("record = %s; want Config.Now's panic and the condition's stack", r)
+			}
+			records.await(t, "grpcauth: call denied") // the decision's own record
+
+			buggy.Store(false)
+			if _, err := e.Client.Method(conditiontest.Bearer(t.Context(), tok), &authtestv1.MethodRequest{}); err != nil {
+				t.Fatalf("the call after the panic: %v; want it served", err)
+			}
+		})
 	}
 }

@@ -280,8 +280,9 @@ type Config struct {
 	afterFunc func(d time.Duration, f func()) timer
 
 	// wallNow is the process's clock (time.Now, the default), which
-	// bounds the stacks logged when Config.Now panics on a stream's
-	// timer (streamWatch.boundedStack). A seam for this package's tests.
+	// bounds the stacks logged when Config.Now panics on a stream's timer
+	// or as a call's recovered panic is logged (Authenticator.stackAt). A
+	// seam for this package's tests.
 	wallNow func() time.Time
 
 	// random returns a number in [0, 1), like jitter.Random (the
@@ -325,7 +326,12 @@ type Config struct {
 	// its length; Decision keeps them whole. Default slog.Default(). New
 	// refuses a Logger without a handler (a zero slog.Logger{}, or one
 	// built on a nil Handler pointer), which would panic on the first
-	// call's record.
+	// call's record. A handler that panics on the record of a panic
+	// grpcauth recovered (a condition's Eval, a DPoP check) loses that
+	// record, and the call is refused as that panic decided; on a
+	// decision's record, on the call's path, its panic is left to the
+	// server's recovery interceptor (OnDecision is still called), and on
+	// a stream's timer it ends the stream (Internal).
 	Logger *slog.Logger
 
 	// RequireDPoP refuses the Bearer scheme on every method, public ones

@@ -157,8 +157,8 @@ func (a *Authenticator) checkDPoP(ctx context.Context, method string, cred crede
 			// the proof is refused as invalid, and the stack logged for
 			// the report, at most once a minute (a.dpopPanics): anyone may
 			// send the proof again and again.
-			a.logger.LogAttrs(ctx, a.levels.Problem.Level(), "grpcauth: panic recovered while checking a DPoP proof; the proof is refused as invalid",
-				slog.String("method", clipLogged(method)), slog.String("panic", e.Error()), slog.String("stack", a.dpopPanics.Stack(e.Stack, a.now())))
+			a.logRecovered(ctx, "grpcauth: panic recovered while checking a DPoP proof; the proof is refused as invalid", &a.dpopPanics, e.Stack,
+				slog.String("method", clipLogged(method)), slog.String("panic", e.Error()))
 		}
 		rej := dpopErrorRejection(ctx, err)
 		if rej == rejUseDPoPNonce {

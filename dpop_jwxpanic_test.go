@@ -17,6 +17,7 @@ import (
 	"github.com/grpcauth/grpcauth/grpcauthtest"
 	"github.com/grpcauth/grpcauth/internal/jwxpanic"
 	"github.com/grpcauth/grpcauth/internal/jwxpanic/jwxpanictest"
+	"github.com/grpcauth/grpcauth/internal/safelog/safelogtest"
 	"github.com/grpcauth/grpcauth/verifier"
 )
 
@@ -92,5 +93,48 @@ func TestDPoP_RecoveredPanicStackIsLoggedAtMostOnceAMinute(t *testing.T) {
 		if !strings.Contains(out, "panic recovered while checking a DPoP proof") || strings.Contains(out, "jwxpanictest.Panic") != wantStack {
 			t.Fatalf("attempt %d: log = %s; want the refusal, with the stack: %v", i, out, wantStack)
 		}
+	}
+}
+
+// A proof whose check panicked is refused as an invalid proof, and the
+// server serves on, even when the code the panic's record calls panics
+// too: a Config.Now that panics is read as the process's clock, and a
+// Logger whose handler panics on the record loses it. Before, that second
+// panic, on the call's path, ended the process (grpc-go recovers none).
+func TestDPoP_RecoveredPanicIsRefusedWhenConfigNowOrTheLoggerPanicsAsItIsLogged(t *testing.T) {
+	const record = "panic recovered while checking a DPoP proof"
+	for _, logPanics := range []bool{false, true} {
+		t.Run(map[bool]string{false: "Config.Now panics", true: "the Logger panics"}[logPanics], func(t *testing.T) {
+			var logs bytes.Buffer
+			panicked := make(chan string, 1)
+			d := newDPoPEnv(t, func(c *Config, _ *verifier.Config) {
+				c.Logger = slog.New(slog.NewTextHandler(&logs, nil))
+				if logPanics {
+					c.Logger = slog.New(safelogtest.Handler{Next: c.Logger.Handler(), On: record, Panicked: panicked})
+				}
+				if !logPanics {
+					c.DPoP.Now = c.Now // the proof's own checks keep a clock
+					c.Now = func() time.Time { panic("clock bug 9e04") }
+				}
+			})
+			panicInVerifyDPoP(t)
+			for i := range 2 {
+				proof := d.proof(t, d.key, mInherited, d.bound, grpcauthtest.ProofOptions{})
+				err, _, _ := d.callUnaryMD(dpopCtx(t.Context(), "DPoP "+d.bound, proof), mInherited)
+				checkStatus(t, err, codes.Unauthenticated, ReasonDPoPProofInvalid)
+				if logPanics {
+					if got := <-panicked; !strings.Contains(got, record) {
+						t.Fatalf("call %d: the Logger panicked on %q, want the panic's record", i, got)
+					}
+				}
+			}
+			out := logs.String()
+			if !logPanics && (strings.Count(out, record) != 2 || !strings.Contains(out, "clock bug 9e04") || strings.Count(out, "jwxpanictest.Panic") != 1) {
+				t.Fatalf("log = %s; want both records, with Config.Now's panic, one of them with the stack", out)
+			}
+			if logPanics && strings.Contains(out, record) {
+				t.Fatalf("log = %s; the record the Logger panicked on was written", out)
+			}
+		})
 	}
 }

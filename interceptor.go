@@ -53,7 +53,7 @@ type Authenticator struct {
 	dpopPanics  jwxpanic.StackLog // the stacks checkDPoP logs: one a minute
 	condPanics  jwxpanic.StackLog // the stacks of conditions' panics (eval): one a minute
 	timerPanics jwxpanic.StackLog // the stacks of streams' timers' panics (recoverPanic): one a minute
-	nowPanics   jwxpanic.StackLog // the stacks of Config.Now's panics on streams' timers: one a minute, by wallNow
+	nowPanics   jwxpanic.StackLog // the stacks logged when Config.Now panicked (stackAt): one a minute, by wallNow
 	wallNow     func() time.Time  // the process's clock, which bounds nowPanics: time.Now
 	// streamStopped: Config.streamStopped, a test hook, nil in production
 	streamStopped func()

@@ -360,22 +360,7 @@ func (w *streamWatch) recoverPanic(returned *bool, now *time.Time) {
 	defer func() { _ = recover() }()
 	defer w.end(rejInternal, cause)
 	w.a.logger.LogAttrs(w.ctx, w.a.levels.Problem.Level(), msg,
-		slog.String("method", clipLogged(w.method)), detail, slog.String("stack", w.boundedStack(stack, *now)))
-}
-
-// boundedStack returns stack, a timer's recovered panic's, as text for its
-// record when a.timerPanics lets it through at now, and otherwise the note
-// that it was omitted. A zero now (Config.Now did not return as the timer
-// fired, or read the zero time) is no time to bound by: such a stack is
-// bounded by a.nowPanics instead, on the process's clock (a.wallNow),
-// which a broken Config.Now does not stop. So a Config.Now that panics on
-// every timer logs one stack a minute, not one per stream, and does not
-// use up the minute of the other panics' stacks.
-func (w *streamWatch) boundedStack(stack []byte, now time.Time) string {
-	if now.IsZero() {
-		return w.a.nowPanics.Stack(stack, w.a.wallNow())
-	}
-	return w.a.timerPanics.Stack(stack, now)
+		slog.String("method", clipLogged(w.method)), detail, slog.String("stack", w.a.stackAt(&w.a.timerPanics, stack, *now)))
 }
 
 // reportCut reports the cut of the stream of method, whose context is ctx,

@@ -198,12 +198,11 @@ type Config struct {
 
 	// Now returns the current time. Default time.Now. It decides expiry
 	// and cache lifetimes; tests inject a clock here. A panic of Now (or
-	// of HTTPClient's transport, or of Logger) on the goroutine a request
-	// runs on, where no caller's recovery runs, is recovered: the
-	// request's callers are refused with ErrUnavailable, and the panic is
-	// logged at error level, its stack at most once a minute per
-	// Verifier, by the process's clock. On the caller's goroutine it is
-	// the caller's.
+	// of HTTPClient's transport) on the goroutine a request runs on,
+	// where no caller's recovery runs, is recovered: the request's
+	// callers are refused with ErrUnavailable, and the panic is logged at
+	// error level, its stack at most once a minute per Verifier, by the
+	// process's clock. On the caller's goroutine it is the caller's.
 	Now func() time.Time
 
 	// MaxTokenSize bounds the token's length in bytes; a longer token is
@@ -295,7 +294,12 @@ type Config struct {
 	// counted, is logged at info level, "introspect: introspection
 	// recovered", at most one a minute, with the failures not logged
 	// since ("suppressed"). New refuses a Logger without a handler (a
-	// zero slog.Logger{}), which would panic on its first record.
+	// zero slog.Logger{}), which would panic on its first record. A
+	// handler that panics (in Handle, Enabled, WithAttrs or WithGroup)
+	// loses the record it was given, and the panic goes no further: the
+	// request's callers get the endpoint's answer. (Failures and
+	// recoveries are logged on an introspection request's own goroutine,
+	// where such a panic failed its callers with ErrUnavailable.)
 	Logger *slog.Logger
 
 	// Cache configures the result caches, on by default.

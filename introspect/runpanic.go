@@ -13,8 +13,9 @@ import (
 // recoverRun, deferred by run on the flight's own goroutine, where no
 // caller's recovery runs (a server's recovery interceptor, grpcauth's
 // recovery on a stream's timer), recovers a panic of the user code run
-// calls there (Config.Now, Config.HTTPClient's transport, Config.Logger)
-// rather than let it end the process. The flight's callers, unless run
+// calls there (Config.Now, Config.HTTPClient's transport; Config.Logger's
+// panics are recovered record by record, internal/safelog) rather than
+// let it end the process. The flight's callers, unless run
 // had settled them already (settled), are refused with an error wrapping
 // ErrUnavailable (codes.Unavailable behind grpcauth: no verdict, so
 // nothing is cached, and a stream re-verified goes on to its next
@@ -22,8 +23,8 @@ import (
 // limit's pass it took (fail closed). The panic is logged at error level
 // with its value and its stack, the stack at most once a minute per
 // Verifier by the process's clock (wallNow): Config.Now may be what
-// panicked, on every request. A second panic while it is logged (the
-// Logger's) is dropped.
+// panicked, on every request. A second panic while it is logged is
+// dropped.
 func (v *Verifier) recoverRun(key tokenKey, f *flight, settled *bool) {
 	p := recover()
 	if p == nil {

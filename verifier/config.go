@@ -300,7 +300,11 @@ type Config struct {
 	// debug level, the reason each token was rejected. Default
 	// slog.Default(). Tokens and claim values are never logged. New
 	// refuses a Logger without a handler (a zero slog.Logger{}), which
-	// would panic on its first record.
+	// would panic on its first record. A handler that panics (in Handle,
+	// Enabled, WithAttrs or WithGroup) loses the record it was given, and
+	// the panic goes no further: the key set logs from goroutines of its
+	// own, where a panic would end the process, and a verification goes
+	// on to its answer.
 	Logger *slog.Logger
 
 	// Cache configures the verified-token cache, on by default.

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/grpcauth/grpcauth/internal/isnil"
+	"github.com/grpcauth/grpcauth/internal/safelog"
 )
 
 // Policy is what a token must be to be accepted, and how the authorization
@@ -41,8 +42,9 @@ type Defaults struct {
 // Validate checks p and returns it with d applied to its zero fields,
 // ClockSkew replaced by the tolerance to apply (zero means d.ClockSkew, a
 // negative value none), Now and Logger defaulted (time.Now,
-// slog.Default()), and its slices copied, so that later changes by the
-// caller have no effect. HTTPClient is left as it is: each package builds
+// slog.Default()), Logger wrapped so that a panic of its handler loses
+// its record and goes no further (internal/safelog), and its slices
+// copied, so that later changes by the caller have no effect. HTTPClient is left as it is: each package builds
 // its own default. The error names the field, without a package prefix.
 func Validate(p Policy, d Defaults) (Policy, error) {
 	if p.Issuer == "" {
@@ -87,6 +89,11 @@ func Validate(p Policy, d Defaults) (Policy, error) {
 	if p.Logger == nil {
 		p.Logger = slog.Default()
 	}
+	// The packages log where no caller's recovery runs (the key set's
+	// goroutines, an introspection flight's), or where a panic would
+	// replace the answer a record reports: a handler that panics loses
+	// its record, nothing more.
+	p.Logger = safelog.New(p.Logger)
 	var err error
 	p.MaxTokenSize = Positive(&err, "MaxTokenSize", p.MaxTokenSize, d.MaxTokenSize)
 	p.MaxResponseSize = Positive(&err, "MaxResponseSize", p.MaxResponseSize, d.MaxResponseSize)

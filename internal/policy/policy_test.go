@@ -1,11 +1,15 @@
 package policy
 
 import (
+	"bytes"
 	"errors"
 	"log/slog"
 	"slices"
+	"strings"
 	"testing"
 	"time"
+
+	"github.com/grpcauth/grpcauth/internal/safelog/safelogtest"
 )
 
 var defaults = Defaults{ScopeClaims: []string{"scp"}, ClockSkew: time.Minute, MaxTokenSize: 100, MaxResponseSize: 1000}
@@ -89,5 +93,23 @@ func TestPositive_KeepsTheFirstError(t *testing.T) {
 	Positive(&err, "D", -2, 7)
 	if err == nil || err.Error() != "C must not be negative" || !errors.Is(err, first) {
 		t.Fatalf("err = %v, want C's", err)
+	}
+}
+
+// The Logger Validate returns loses a record its handler panics on, and
+// writes the others: verifier and introspect log where a panic would end
+// the process or fail a request.
+func TestValidate_LoggerLosesTheRecordItsHandlerPanicsOn(t *testing.T) {
+	var out bytes.Buffer
+	in := valid()
+	in.Logger = slog.New(safelogtest.Handler{Next: slog.NewTextHandler(&out, nil), On: "boom"})
+	got, err := Validate(in, defaults)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got.Logger.Info("boom")
+	got.Logger.Info("after")
+	if s := out.String(); strings.Contains(s, "boom") || !strings.Contains(s, "msg=after") {
+		t.Fatalf("log = %q; want the record after the panic alone", s)
 	}
 }

@@ -44,8 +44,8 @@ type Env struct {
 	Handled chan struct{}
 }
 
-// New starts an Env whose Authenticator has cfg (Verifier, Now and, when
-// nil, Logger filled in). Everything stops at the end of t. With wrap, the
+// New starts an Env whose Authenticator has cfg (Verifier and, when nil,
+// Now and Logger filled in). Everything stops at the end of t. With wrap, the
 // Authenticator's Verifier is wrap of the Env's own.
 func New(t testing.TB, cfg grpcauth.Config, wrap ...func(*verifier.Verifier) grpcauth.TokenVerifier) *Env {
 	t.Helper()
@@ -57,7 +57,10 @@ func New(t testing.TB, cfg grpcauth.Config, wrap ...func(*verifier.Verifier) grp
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { v.Close() })
-	cfg.Verifier, cfg.Now = v, now
+	cfg.Verifier = v
+	if cfg.Now == nil {
+		cfg.Now = now
+	}
 	for _, w := range wrap {
 		cfg.Verifier = w(v)
 	}

@@ -4,6 +4,8 @@ import (
 	"log/slog"
 	"net/http"
 	"time"
+
+	"github.com/grpcauth/grpcauth/internal/safelog"
 )
 
 // Defaults applied by New to zero (or negative) Config fields. The reasons
@@ -128,7 +130,9 @@ type Config struct {
 	// the refresh rate-limited lookups wait for uses real time.
 	Now func() time.Time
 	// Logger receives fetch failures (warn), skipped keys and refreshes
-	// (debug/warn). Nil discards. Nothing logged contains a secret.
+	// (debug/warn). Nil discards. Nothing logged contains a secret. A
+	// handler that panics loses its record: the panic is recovered
+	// (internal/safelog), on the Set's goroutines as on a caller's.
 	Logger *slog.Logger
 
 	// wallNow is the process's clock (time.Now; a test's), which the Set
@@ -182,5 +186,8 @@ func (c Config) withDefaults() Config {
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)
 	}
+	// The Set logs from its own goroutines, where no caller's recovery
+	// runs: a handler that panics loses its record, not the process.
+	c.Logger = safelog.New(c.Logger)
 	return c
 }
