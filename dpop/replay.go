@@ -320,31 +320,37 @@ func (c *MemoryReplayCache) addIfAbsentFor(holder, key string, expires, now time
 // shorter MaxAge accepts any more either (but for one that read its
 // clock before now, at the very end of its window: fail closed), or
 // before the last time c dropped an entry less that window, if later
-// (an entry dropped after now was read). Retain reads now before it
-// takes c's lock, as AddIfAbsent reads c's clock: a now that blocks
-// holds up Retain (and NewVerifier) alone, never a proof checked
-// meanwhile, and one that calls c does not deadlock. A now that panics
-// panics Retain, c unchanged and unlocked, as c's own clock does
-// AddIfAbsent.
+// (an entry dropped after now was read). Retain calls now only then,
+// when window is longer than an earlier one, and outside c's lock, as
+// AddIfAbsent reads c's clock: a now that blocks holds up Retain (and
+// NewVerifier) alone, never a proof checked meanwhile, and one that
+// calls c does not deadlock. A now that panics panics Retain, c
+// unchanged and unlocked, as c's own clock does AddIfAbsent.
 func (c *MemoryReplayCache) Retain(window time.Duration, now func() time.Time) {
+	c.mu.Lock()
+	if c.window == 0 && window > 0 {
+		c.window = window // the first: nothing was kept for a shorter one
+	}
+	grows := window > c.window
+	c.mu.Unlock()
+	if !grows {
+		return
+	}
 	if now == nil {
 		now = c.now
 	}
-	if now == nil { // a zero cache, not built by NewMemoryReplayCache
-		now = time.Now
-	}
-	// The clock first, then the lock, as AddIfAbsent does: now may be a
-	// caller's Config.Now, which blocks, panics or calls c.
+	// The clock outside the lock, as AddIfAbsent reads c's: now may be
+	// the caller's Config.Now, which blocks, panics or calls c. An entry
+	// dropped meanwhile is in c.dropped; c.window only grows, so it is
+	// still set.
 	at := unixnano.Of(now())
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if window <= c.window {
 		return
 	}
-	if c.window > 0 {
-		c.extra += int64(window - c.window)
-		c.floor = max(c.floor, addSat(max(at, c.dropped), -int64(c.window)))
-	}
+	c.extra += int64(window - c.window)
+	c.floor = max(c.floor, addSat(max(at, c.dropped), -int64(c.window)))
 	c.window = window
 }
 

@@ -664,13 +664,16 @@ func TestNewVerifier_ClockThatCallsTheSharedCacheDoesNotDeadlock(t *testing.T) {
 // A clock that panics in Retain panics Retain (as the cache's own clock
 // panics AddIfAbsent: the package recovers no clock's panic) and leaves
 // the cache as it was, unlocked: the next Retain lengthens the entries
-// by the longer window's difference once. Retain used to read the clock
+// by the longer window's difference once. The first Retain, which needs
+// no clock, calls none (so building the first Verifier on a cache does
+// not call its Config.Now). Retain used to read the clock
 // holding the lock, after it had lengthened the entries but before it
 // recorded the window, so the next Retain lengthened them again.
 func TestMemoryReplayCache_RetainWhoseClockPanicsLeavesTheCacheUnchanged(t *testing.T) {
 	now := t0
 	c := dpop.NewMemoryReplayCache(100, func() time.Time { return now })
-	c.Retain(time.Minute, nil)
+	clockBug := func() time.Time { panic("clock bug") }
+	c.Retain(time.Minute, clockBug) // the first window needs no clock: not called
 	add := func(key string, expires time.Time) bool {
 		t.Helper()
 		var added bool
@@ -690,7 +693,7 @@ func TestMemoryReplayCache_RetainWhoseClockPanicsLeavesTheCacheUnchanged(t *test
 				t.Errorf("Retain with a clock that panics: recovered %v, want its panic", p)
 			}
 		}()
-		c.Retain(10*time.Minute, func() time.Time { panic("clock bug") })
+		c.Retain(10*time.Minute, clockBug)
 	}()
 	c.Retain(10*time.Minute, nil) // lengthens k's entry by 9 minutes
 	now = t0.Add(time.Second + 9*time.Minute)
