@@ -87,7 +87,10 @@ type HolderReplayCache interface {
 // the longer MaxAge accepts the replay of a proof the shorter one
 // recorded once its entry expired; a store that cannot may log, or
 // count, windows that differ, which are a misconfiguration for it.
-// Retain must be safe for concurrent use and must not block.
+// Retain must be safe for concurrent use and must not block. now is the
+// Verifier's Config.Now, the caller's code: call it before taking a
+// lock that AddIfAbsent takes, so that a now that blocks or panics, or
+// calls the store, never holds up or breaks the store's other calls.
 //
 // *MemoryReplayCache implements it (see MemoryReplayCache.Retain), and
 // so does, by promotion, a type of yours that embeds one.
@@ -216,6 +219,10 @@ type MemoryReplayCache struct {
 	// record refuses those as replays. math.MinInt64 while window never
 	// grew.
 	floor int64
+	// dropped is the latest time (Unix nanoseconds) at which
+	// dropExpired dropped an entry, math.MinInt64 before the first:
+	// Retain's floor covers the entries dropped after it read its clock.
+	dropped int64
 }
 
 // defaultHolderShare is the share of a MemoryReplayCache's capacity one
@@ -252,6 +259,7 @@ func NewMemoryReplayCache(maxEntries int, now func() time.Time) *MemoryReplayCac
 		entries:   make(map[string]int64),
 		holders:   make(map[string]*holderCount),
 		floor:     math.MinInt64,
+		dropped:   math.MinInt64,
 	}
 }
 
@@ -306,25 +314,43 @@ func (c *MemoryReplayCache) addIfAbsentFor(holder, key string, expires, now time
 // shorter MaxAge recorded, once its entry expired. A longer window than
 // any before lengthens every entry already recorded too (AddIfAbsent's
 // included), by the difference. Entries that expired under the shorter
-// window before now (the time the Verifier was built, on its clock, read
-// under the lock so that no entry is dropped in between) may be gone
-// already: from then on c refuses as replays the proofs issued before
-// now less that window (floor), which no Verifier with the shorter
-// MaxAge accepts any more either (but for one that read its clock
-// before now, at the very end of its window: fail closed).
+// window before now (the time the Verifier was built, on its clock) may
+// be gone already: from then on c refuses as replays the proofs issued
+// before now less that window (floor), which no Verifier with the
+// shorter MaxAge accepts any more either (but for one that read its
+// clock before now, at the very end of its window: fail closed), or
+// before the last time c dropped an entry less that window, if later
+// (an entry dropped after now was read). Retain calls now only then,
+// when window is longer than an earlier one, and outside c's lock, as
+// AddIfAbsent reads c's clock: a now that blocks holds up Retain (and
+// NewVerifier) alone, never a proof checked meanwhile, and one that
+// calls c does not deadlock. A now that panics panics Retain, c
+// unchanged and unlocked, as c's own clock does AddIfAbsent.
 func (c *MemoryReplayCache) Retain(window time.Duration, now func() time.Time) {
 	c.mu.Lock()
-	defer c.mu.Unlock()
-	if window <= c.window {
+	if c.window == 0 && window > 0 {
+		c.window = window // the first: nothing was kept for a shorter one
+	}
+	grows := window > c.window
+	c.mu.Unlock()
+	if !grows {
 		return
 	}
 	if now == nil {
 		now = c.now
 	}
-	if c.window > 0 {
-		c.extra += int64(window - c.window)
-		c.floor = max(c.floor, addSat(unixnano.Of(now()), -int64(c.window)))
+	// The clock outside the lock, as AddIfAbsent reads c's: now may be
+	// the caller's Config.Now, which blocks, panics or calls c. An entry
+	// dropped meanwhile is in c.dropped; c.window only grows, so it is
+	// still set.
+	at := unixnano.Of(now())
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if window <= c.window {
+		return
 	}
+	c.extra += int64(window - c.window)
+	c.floor = max(c.floor, addSat(max(at, c.dropped), -int64(c.window)))
 	c.window = window
 }
 
@@ -383,6 +409,7 @@ func (c *MemoryReplayCache) dropExpired(now int64) {
 			return
 		}
 		e := c.byTime.Pop()
+		c.dropped = max(c.dropped, now)
 		delete(c.entries, e.key)
 		if h := e.holder; h != nil {
 			if h.n--; h.n == 0 {

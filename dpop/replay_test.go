@@ -11,6 +11,7 @@ import (
 
 	"github.com/grpcauth/grpcauth/dpop"
 	"github.com/grpcauth/grpcauth/grpcauthtest"
+	"github.com/grpcauth/grpcauth/internal/waittest"
 )
 
 // quotaEnv is a Verifier over a MemoryReplayCache of 8 entries (2 per key
@@ -554,5 +555,153 @@ func TestNewVerifier_TellsARetainingStoreEachVerifiersWindow(t *testing.T) {
 	}
 	if want := []time.Time{t0, later}; !slices.Equal(store.clocks, want) {
 		t.Errorf("clocks read = %v, want each Verifier's own, %v", store.clocks, want)
+	}
+}
+
+// failAfter bounds the waits of the tests below for what must happen at
+// once (a call that returns, a clock that is read): when a defence is
+// removed, the test fails saying what did not come instead of hanging.
+// It is a failure bound, never a synchronisation: the tests wait on
+// channels.
+const failAfter = 5 * time.Second
+
+// within runs f on a goroutine of its own and fails the test if it has
+// not returned within failAfter.
+func within(t *testing.T, what string, f func()) {
+	t.Helper()
+	waittest.Within(t, failAfter, what, f)
+}
+
+// A Verifier's clock (Config.Now, the caller's code) that blocks while
+// NewVerifier tells the shared MemoryReplayCache its window (Retain)
+// holds up that build alone: a proof checked by another Verifier on the
+// cache, and an AddIfAbsent, complete meanwhile. Retain used to read the
+// clock holding the cache's lock, and every proof waited for the clock.
+func TestMemoryReplayCache_RetainWhoseClockBlocksHoldsUpNoProof(t *testing.T) {
+	e := newSharedCacheEnv(t)
+	short := e.verifier(time.Minute)
+	p := e.proof()
+	entered, release := make(chan struct{}), make(chan struct{})
+	var once sync.Once
+	unblock := func() { once.Do(func() { close(release) }) }
+	t.Cleanup(unblock) // lets the calls held up end when the test fails
+	retained := make(chan struct{})
+	go func() {
+		defer close(retained)
+		e.cache.Retain(10*time.Minute, func() time.Time {
+			close(entered)
+			<-release
+			return t0
+		})
+	}()
+	within(t, "Retain's read of its clock", func() { <-entered })
+
+	var verr, aerr error
+	var added bool
+	within(t, "Verify while Retain's clock blocks", func() { verr = e.verify(short, p) })
+	within(t, "AddIfAbsent while Retain's clock blocks", func() { added, aerr = e.cache.AddIfAbsent(t.Context(), "k", t0.Add(time.Minute)) })
+	if verr != nil {
+		t.Errorf("Verify while Retain's clock blocks: %v", verr)
+	}
+	if !added || aerr != nil {
+		t.Errorf("AddIfAbsent while Retain's clock blocks = %v, %v; want added", added, aerr)
+	}
+	unblock()
+	within(t, "Retain once its clock returned", func() { <-retained })
+}
+
+// A Verifier's clock that calls the shared MemoryReplayCache while
+// NewVerifier tells the cache its window (here: a proof checked by the
+// shorter Verifier, as another goroutine would between the clock's read
+// and the cache's lock) does not deadlock; Retain used to read the clock
+// holding the lock. The entry that proof's record dropped (an older
+// proof's, expired under the shorter window) is still counted as
+// possibly forgotten: the longer Verifier refuses that older proof as a
+// replay, although it was issued after the clock's reading less the
+// shorter window.
+func TestNewVerifier_ClockThatCallsTheSharedCacheDoesNotDeadlock(t *testing.T) {
+	e := newSharedCacheEnv(t)
+	short := e.verifier(time.Minute)
+	old := e.proof()
+	if err := e.verify(short, old); err != nil {
+		t.Fatal(err)
+	}
+	e.now = t0.Add(70 * time.Second)
+	recent := e.proof()
+	read := false
+	clock := func() time.Time {
+		if read {
+			return e.now
+		}
+		read = true
+		// Retain's read: the shorter Verifier records recent (at 70 s),
+		// which drops old's entry (expired at 61 s); the clock says 50 s,
+		// when old's entry was still held.
+		if err := e.verify(short, recent); err != nil {
+			t.Errorf("recent at the shorter Verifier: %v", err)
+		}
+		return t0.Add(50 * time.Second)
+	}
+	var long *dpop.Verifier
+	var err error
+	within(t, "NewVerifier with a clock that calls the cache", func() {
+		long, err = dpop.NewVerifier(dpop.Config{MaxAge: 10 * time.Minute, ReplayCache: e.cache, Now: clock})
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.now = t0.Add(80 * time.Second)
+	for name, p := range map[string]string{"whose entry was dropped": old, "recorded": recent} {
+		if err := e.verify(long, p); !errors.Is(err, dpop.ErrReplayed) {
+			t.Errorf("replay of the proof %s at the longer Verifier = %v, want ErrReplayed", name, err)
+		}
+	}
+	if err := e.verify(long, e.proof()); err != nil {
+		t.Errorf("fresh proof at the longer Verifier: %v", err)
+	}
+}
+
+// A clock that panics in Retain panics Retain (as the cache's own clock
+// panics AddIfAbsent: the package recovers no clock's panic) and leaves
+// the cache as it was, unlocked: the next Retain lengthens the entries
+// by the longer window's difference once. The first Retain, which needs
+// no clock, calls none (so building the first Verifier on a cache does
+// not call its Config.Now). Retain used to read the clock
+// holding the lock, after it had lengthened the entries but before it
+// recorded the window, so the next Retain lengthened them again.
+func TestMemoryReplayCache_RetainWhoseClockPanicsLeavesTheCacheUnchanged(t *testing.T) {
+	now := t0
+	c := dpop.NewMemoryReplayCache(100, func() time.Time { return now })
+	clockBug := func() time.Time { panic("clock bug") }
+	c.Retain(time.Minute, clockBug) // the first window needs no clock: not called
+	add := func(key string, expires time.Time) bool {
+		t.Helper()
+		var added bool
+		var err error
+		within(t, "AddIfAbsent", func() { added, err = c.AddIfAbsent(t.Context(), key, expires) })
+		if err != nil {
+			t.Fatal(err)
+		}
+		return added
+	}
+	if !add("k", t0.Add(time.Second)) {
+		t.Fatal("first add of k refused")
+	}
+	func() {
+		defer func() {
+			if p := recover(); p != "clock bug" {
+				t.Errorf("Retain with a clock that panics: recovered %v, want its panic", p)
+			}
+		}()
+		c.Retain(10*time.Minute, clockBug)
+	}()
+	c.Retain(10*time.Minute, nil) // lengthens k's entry by 9 minutes
+	now = t0.Add(time.Second + 9*time.Minute)
+	if add("k", now.Add(time.Minute)) {
+		t.Fatal("k added again within its lengthened entry")
+	}
+	now = now.Add(time.Nanosecond)
+	if !add("k", now.Add(time.Minute)) {
+		t.Error("k refused past its entry lengthened once: the window's growth was counted twice")
 	}
 }

@@ -30,6 +30,13 @@ import (
 // proof, from crypto/rand), htm, htu, iat (from the Signer's clock) and,
 // when given, ath (AccessTokenHash of the access token) and nonce. jwx
 // signs it. A Signer is safe for concurrent use.
+//
+// A Signer may be copied (its Format takes one by value): a copy has no
+// state of its own, and shares the original's key, public key, clock
+// and, for a key of another type than the package's in-memory ones (a
+// KMS or HSM key), its bound of MaxPendingSignatures signatures in
+// flight, all fixed by NewSigner. Copies make the same proofs,
+// concurrently with the original.
 type Signer struct {
 	alg   string
 	key   sealed[crypto.Signer] // in a closure, out of fmt's reach: see sealed

@@ -10,6 +10,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -171,5 +172,60 @@ func TestNewSigner_NilOptionIsAnError(t *testing.T) {
 	s, err := dpop.NewSigner(key, "ES256", dpop.WithClock(time.Now), unset)
 	if err == nil || !strings.Contains(err.Error(), "option 1 is nil") {
 		t.Fatalf("NewSigner with a nil option = %v, %v; want an error naming option 1", s, err)
+	}
+}
+
+// A copy of a Signer (a Signer value held in a struct field, say) makes
+// proofs concurrently with the original, under -race: both sign with the
+// same key, carry the same public key and thumbprint, and every proof of
+// either is new (its own jti) and verifies. With an in-memory key and
+// with a key the Signer takes for a KMS's (signed on goroutines of their
+// own, within the bound of signatures in flight the copies share).
+func TestSigner_CopyMakesProofsConcurrentlyWithTheOriginal(t *testing.T) {
+	ec, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, key := range map[string]crypto.Signer{"in memory": ec, "remote": RemoteKey{ec}} {
+		t.Run(name, func(t *testing.T) {
+			t0 := time.Unix(1_800_000_000, 0)
+			clock := func() time.Time { return t0 }
+			orig, err := dpop.NewSigner(key, "ES256", dpop.WithClock(clock))
+			if err != nil {
+				t.Fatal(err)
+			}
+			cp := *orig
+			if cp.Thumbprint() != orig.Thumbprint() || cp.Algorithm() != orig.Algorithm() {
+				t.Fatalf("copy: %s %s, original: %s %s", cp.Algorithm(), cp.Thumbprint(), orig.Algorithm(), orig.Thumbprint())
+			}
+			v := newVerifier(t, dpop.Config{Now: clock})
+			req := dpop.Request{Method: "POST", Scheme: "https", Authority: "api.example.com",
+				Path: "/pkg.Service/Method", AccessToken: "at", KeyThumbprint: orig.Thumbprint()}
+			const perSigner, proofs = 4, 8
+			var wg sync.WaitGroup
+			errs := make(chan error, 2*perSigner*proofs)
+			for i := range 2 * perSigner {
+				s := orig
+				if i%2 == 1 {
+					s = &cp
+				}
+				wg.Go(func() {
+					for range proofs {
+						p, err := s.ProofContext(t.Context(), "POST", testHTU, "at", "")
+						if err == nil {
+							_, err = v.Verify(t.Context(), p, req) // a jti seen before is ErrReplayed
+						}
+						errs <- err
+					}
+				})
+			}
+			wg.Wait()
+			close(errs)
+			for err := range errs {
+				if err != nil {
+					t.Error(err)
+				}
+			}
+		})
 	}
 }

@@ -107,28 +107,7 @@ func TestSigner_ProofContextStopsWaitingForAHungKeyWhenTheContextEnds(t *testing
 func TestSigner_HungKeyHoldsABoundedNumberOfSignatures(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		signer, key := hungSigner(t)
-		// Every slot is taken: the next ProofContext waits (synctest.Wait
-		// returns once it is blocked) without calling Sign, and returns
-		// when its context ends.
-		ctx, cancel := context.WithCancel(t.Context())
-		errc := make(chan error, 1)
-		go func() {
-			_, err := signer.ProofContext(ctx, "POST", testHTU, "", "")
-			errc <- err
-		}()
-		synctest.Wait()
-		if n, want := key.calls.Load(), int64(dpop.MaxPendingSignatures); n != want {
-			t.Fatalf("Sign called %d times, want %d: the proof past the bound started a signature", n, want)
-		}
-		select {
-		case err := <-errc:
-			t.Fatalf("ProofContext past the bound returned %v without waiting", err)
-		default:
-		}
-		cancel()
-		if err := <-errc; !errors.Is(err, context.Canceled) {
-			t.Fatalf("ProofContext past the bound: %v, want context.Canceled", err)
-		}
+		proofPastTheBoundWaits(t, signer, key)
 
 		key.Release()
 		for range dpop.MaxPendingSignatures {
@@ -364,4 +343,47 @@ func TestSigner_ProofContextEndingAsItTakesASlotGivesTheSlotBack(t *testing.T) {
 			t.Fatalf("ProofContext after the ended calls = %q, %v; want a proof: their slots were kept", proof, err)
 		}
 	})
+}
+
+// A copy of a Signer of a KMS key shares the original's bound of
+// MaxPendingSignatures signatures in flight: with every slot taken by
+// the original's hung signatures, the copy's ProofContext waits without
+// calling Sign, and returns when its context ends.
+func TestSigner_CopySharesTheBoundOfSignaturesInFlight(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		signer, key := hungSigner(t)
+		cp := *signer
+		proofPastTheBoundWaits(t, &cp, key)
+		key.Release()
+		for range dpop.MaxPendingSignatures {
+			<-key.returned
+		}
+	})
+}
+
+// proofPastTheBoundWaits checks, in a synctest bubble, that a
+// ProofContext of s, whose key's every slot is taken (hungSigner), waits
+// (synctest.Wait returns once it is blocked) without calling Sign, and
+// returns when its context ends.
+func proofPastTheBoundWaits(t *testing.T, s *dpop.Signer, key *BlockingKey) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(t.Context())
+	errc := make(chan error, 1)
+	go func() {
+		_, err := s.ProofContext(ctx, "POST", testHTU, "", "")
+		errc <- err
+	}()
+	synctest.Wait()
+	if n, want := key.calls.Load(), int64(dpop.MaxPendingSignatures); n != want {
+		t.Fatalf("Sign called %d times, want %d: the proof past the bound started a signature", n, want)
+	}
+	select {
+	case err := <-errc:
+		t.Fatalf("ProofContext past the bound returned %v without waiting", err)
+	default:
+	}
+	cancel()
+	if err := <-errc; !errors.Is(err, context.Canceled) {
+		t.Fatalf("ProofContext past the bound: %v, want context.Canceled", err)
+	}
 }

@@ -14,6 +14,7 @@ import (
 	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
 	"go.opentelemetry.io/otel/sdk/metric/metricdata"
 
+	"github.com/grpcauth/grpcauth/internal/waittest"
 	"github.com/grpcauth/grpcauth/otelmetrics"
 	"github.com/grpcauth/grpcauth/verifier"
 )
@@ -55,18 +56,7 @@ const issuerKey = "grpcauth.issuer"
 // generous bound: what it guards would otherwise hang for good.
 func within(t *testing.T, what string, f func()) {
 	t.Helper()
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		f()
-	}()
-	bound := time.NewTimer(30 * time.Second)
-	defer bound.Stop()
-	select {
-	case <-done:
-	case <-bound.C:
-		t.Fatalf("%s did not return", what)
-	}
+	waittest.Within(t, 30*time.Second, what, f)
 }
 
 // errorsTo makes the callback's errors go to a channel for the test.
