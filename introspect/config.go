@@ -8,7 +8,6 @@ import (
 	"net/http"
 	"net/url"
 	"slices"
-	"strings"
 	"time"
 
 	"github.com/grpcauth/grpcauth/internal/endpoint"
@@ -484,9 +483,10 @@ func checkURL(raw string) error {
 // userinfo, or with an "@" where the rest of a password holding "/", "?"
 // or "#" would land (what endpoint.Check refuses with ErrUserInfo), or one
 // that does not parse as a URL (as such a password may make it); and one
-// with a query or a fragment, which an issuer identifier never has (RFC
-// 8414, section 2; verifier.New refuses them too) and which Stats, and the
-// metric labels made of it, would show as they are (a tenant's key, say).
+// with a query or a fragment (endpoint.CheckIssuer), which an issuer
+// identifier never has (RFC 8414, section 2; verifier.New refuses them
+// too) and which Stats, and the metric labels made of it, would show as
+// they are (a tenant's key, say).
 // Its errors quote nothing of raw. It is only compared with iss, never
 // requested: endpoint.Check's other rules (https, or http on a loopback
 // host) do not apply.
@@ -498,10 +498,7 @@ func checkIssuer(raw string) error {
 	if err := endpoint.Check(u); errors.Is(err, endpoint.ErrUserInfo) {
 		return err
 	}
-	if strings.ContainsAny(raw, "?#") {
-		return errors.New("an issuer identifier has no query or fragment")
-	}
-	return nil
+	return endpoint.CheckIssuer(raw)
 }
 
 // parseURL is url.Parse with an error that does not repeat raw

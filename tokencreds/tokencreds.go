@@ -842,8 +842,9 @@ func withoutUserInfo(err error) error {
 }
 
 // withoutTexts returns the error at the root of tree (errorTree's, whole)
-// with each of secrets, as it is and as %q quotes it, replaced by mark in
-// the text of every error of the tree (endpoint.RedactSecrets), clipped
+// with each of secrets, as it is and in each form endpoint.RedactSecrets
+// seeks (%q-quoted, JSON-escaped, percent-encoded), replaced by mark in
+// the text of every error of the tree, clipped
 // then to endpoint.MaxErrorText bytes, as the introspection verifier and
 // the key set clip theirs (a server chooses the length of a line net/http
 // quotes, and a cleaned text would otherwise keep up to 64 KiB of it): each

@@ -380,11 +380,8 @@ func validate(cfg Config) (settings, error) {
 	if err := jwks.CheckURL(cfg.Issuer); err != nil {
 		return s, configError("Issuer: %v", err)
 	}
-	if strings.ContainsAny(cfg.Issuer, "?#") {
-		// Discovery appends /.well-known/... to the issuer, and tokens name
-		// it exactly: RFC 8414, section 2 and OpenID Connect Discovery,
-		// section 3 forbid both.
-		return s, configError("Issuer: an issuer identifier has no query or fragment")
+	if err := endpoint.CheckIssuer(cfg.Issuer); err != nil {
+		return s, configError("Issuer: %v", err)
 	}
 	if cfg.JWKSURL != "" {
 		if err := jwks.CheckURL(cfg.JWKSURL); err != nil {

@@ -58,6 +58,30 @@ func Check(u *url.URL) error { return check(u, false) }
 // Userinfo is still refused, with ErrUserInfo.
 func CheckNamed(u *url.URL) error { return check(u, true) }
 
+// ErrIssuerQuery is CheckIssuer's error. Its text quotes nothing of the
+// issuer, whose query may hold a secret: callers name the setting and
+// show the URL without its userinfo, query or fragment where that helps.
+var ErrIssuerQuery = errors.New("an issuer identifier has no query or fragment")
+
+// CheckIssuer refuses raw, an issuer identifier as configured, when it
+// has a query or a fragment, an empty one ("https://idp/?",
+// "https://idp/#") too, with ErrIssuerQuery: RFC 8414, section 2 and
+// OpenID Connect Discovery 1.0, section 3 forbid both, since discovery
+// appends /.well-known/... to the issuer's path and a token's iss names
+// it exactly. It reads raw as written, any "?" or "#" in it, because
+// url.Parse keeps no trace of an empty fragment and only ForceQuery of an
+// empty query; a "%3F" or "%23" is a character of the path, and is
+// accepted. It is only the rule an issuer adds: callers check the rest
+// of the URL (Check, or the part of it that applies) first, so that a
+// "?" or "#" in a password is reported as userinfo. verifier.New,
+// introspect.New and the items example's server and client share it.
+func CheckIssuer(raw string) error {
+	if strings.ContainsAny(raw, "?#") {
+		return ErrIssuerQuery
+	}
+	return nil
+}
+
 // check is Check, or CheckNamed when named is set.
 func check(u *url.URL, named bool) error {
 	switch {

@@ -123,6 +123,41 @@ func TestCheck_PasswordEndingTheHostEarlyIsRefusedWithoutQuotingIt(t *testing.T)
 	}
 }
 
+// TestCheckIssuer_RefusesAQueryOrFragmentEvenEmpty: an issuer with a
+// query or a fragment, an empty one too, is refused with ErrIssuerQuery,
+// whose text quotes nothing of it; an escaped "?" or "#" (%3F, %23) is a
+// character of the path and is accepted, as is an issuer with neither.
+func TestCheckIssuer_RefusesAQueryOrFragmentEvenEmpty(t *testing.T) {
+	for _, tt := range []struct {
+		raw    string
+		refuse bool
+	}{
+		{"https://idp.example/oauth2/default?", true},
+		{"https://a/?", true},
+		{"https://idp.example/oauth2/default?s3cr3t", true},
+		{"https://idp.example/oauth2/default?api_key=s3cr3t", true},
+		{"https://idp.example/oauth2/default#", true},
+		{"https://idp.example/oauth2/default#s3cr3t", true},
+		{"https://idp.example/?#", true},
+		{"https://idp.example?s3cr3t", true},
+		{"https://idp.example/realm%3Fs3cr3t", false},
+		{"https://idp.example/realm%23s3cr3t", false},
+		{"https://idp.example/oauth2/default", false},
+		{"https://tenant.auth0.example/", false},
+		{"http://127.0.0.1:50052/oauth2/default", false},
+	} {
+		err := CheckIssuer(tt.raw)
+		switch {
+		case !tt.refuse && err != nil:
+			t.Errorf("CheckIssuer(%q) = %v, want it accepted", tt.raw, err)
+		case tt.refuse && !errors.Is(err, ErrIssuerQuery):
+			t.Errorf("CheckIssuer(%q) = %v, want ErrIssuerQuery", tt.raw, err)
+		case err != nil && (strings.Contains(err.Error(), "s3cr3t") || strings.Contains(err.Error(), "idp.example")):
+			t.Errorf("CheckIssuer(%q) = %q, which quotes the URL", tt.raw, err)
+		}
+	}
+}
+
 func TestNewClient_HasTimeoutsAndNoJar(t *testing.T) {
 	c := NewClient(7e9, 3)
 	if c.Timeout != 7e9 || c.Jar != nil || c.CheckRedirect != nil {

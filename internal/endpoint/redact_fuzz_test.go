@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"net/url"
 	"slices"
 	"strconv"
 	"strings"
@@ -22,11 +23,15 @@ const (
 // (placed, when pad is not 0, so that the maxRedactText cut falls pad-1
 // bytes into it, modulo its length) and one to three secrets (n%3+1 of
 // s1, s2, s3), each sought in each of its forms (secretForms: as it is,
-// %q-escaped, and as each of jsonStyles escapes it in a JSON string):
+// %q-escaped, as each of jsonStyles escapes it in a JSON string, and as
+// each of percentStyles percent-encodes it):
 //
-//   - the forms are what checkedForms checks: the secret, its %q form
-//     and encoding/json's among them, at most maxSecretForms, each JSON
-//     one read by encoding/json as the secret;
+//   - the forms are what checkedForms checks: the secret, its %q form,
+//     encoding/json's and each percent-encoded form that percentForms
+//     makes of url.QueryEscape's (url.PathEscape's among them where it
+//     is one) among them, at most maxSecretForms, each JSON one read by
+//     encoding/json as the secret, each percent-encoded one by
+//     url.QueryUnescape;
 //   - it is what maskedText, the promise written the slow way, makes:
 //     every byte that a place of a form of a secret starting before the
 //     cut covers is masked, also where places overlap (the secret itself:
@@ -54,7 +59,11 @@ const (
 // Its seeds, in testdata/fuzz/FuzzRedactSecrets, hold a secret %q
 // escapes, secrets echoed JSON-escaped (encoding/json's \u003c and
 // \u0026, PHP's \/ and \uXXXX past ASCII, .NET's \u0022 and upper-case
-// hex, a control character), a JSON form the cut splits, a secret the cut
+// hex, a control character), a JSON form the cut splits, secrets echoed
+// percent-encoded ('+' and %20 for a space, lower-case hex, '~' as %7E,
+// encodeURIComponent's "!'()*"), a percent-encoded form the cut splits,
+// one under MinSecret bytes as '+' but not as %20, one of a secret that
+// is not UTF-8, a secret the cut
 // splits and one starting at it, overlapping secrets, secrets
 // overlapping themselves, secrets within the mark or ending in its start,
 // empty secrets, secrets under MinSecret bytes, text and secrets that are
@@ -145,12 +154,14 @@ func FuzzRedactSecrets(f *testing.F) {
 }
 
 // checkedForms returns secretForms(s), having checked what it promises: s
-// first, its %q form and the form encoding/json writes (json.Marshal's,
+// first, its %q form, the form encoding/json writes (json.Marshal's,
 // and, for a UTF-8 s without U+2028 or U+2029, SetEscapeHTML(false)'s;
-// for an ASCII s, that one with each '/' as \/, PHP's) among them, each
-// once, at most maxSecretForms, none shorter than s, and, for a UTF-8 s,
-// each but s and its %q form the inside of a JSON string that
-// encoding/json reads as s.
+// for an ASCII s, that one with each '/' as \/, PHP's) and each of
+// percentForms (url.PathEscape's among them when s holds none of the
+// characters "$&+:=@" it leaves) among them, each once, at most
+// maxSecretForms, none shorter than s, each percent-encoded one read by
+// url.QueryUnescape as s and, for a UTF-8 s, each other but s and its %q
+// form the inside of a JSON string that encoding/json reads as s.
 func checkedForms(t *testing.T, s string) []string {
 	t.Helper()
 	forms := secretForms(s)
@@ -161,6 +172,11 @@ func checkedForms(t *testing.T, s string) []string {
 	}
 	if !strings.ContainsFunc(s, func(r rune) bool { return r >= utf8.RuneSelf }) {
 		want = append(want, strings.ReplaceAll(jsonInside(t, s, false), "/", `\/`)) // PHP's
+	}
+	percent := percentForms(s)
+	want = append(want, percent...)
+	if !strings.ContainsAny(s, "$&+:=@") {
+		want = append(want, url.PathEscape(s))
 	}
 	if len(forms) == 0 || forms[0] != s || len(forms) > maxSecretForms {
 		t.Fatalf("secretForms(%q) = %q: want %q first, at most %d", s, forms, s, maxSecretForms)
@@ -174,6 +190,12 @@ func checkedForms(t *testing.T, s string) []string {
 		if slices.Contains(forms[:i], f) || len(f) < len(s) {
 			t.Fatalf("secretForms(%q) = %q: %q twice, or shorter than the secret", s, forms, f)
 		}
+		if slices.Contains(percent, f) {
+			if got, err := url.QueryUnescape(f); err != nil || got != s {
+				t.Fatalf("secretForms(%q) holds %q, which url.QueryUnescape reads as %q (%v)", s, f, got, err)
+			}
+			continue
+		}
 		if f == s || f == want[1] || !utf8.ValidString(s) {
 			continue
 		}
@@ -183,6 +205,45 @@ func checkedForms(t *testing.T, s string) []string {
 		}
 	}
 	return forms
+}
+
+// percentForms is s as each of percentStyles' encoders writes it, made
+// of url.QueryEscape's form (Go's, Python's quote_plus), which writes
+// every byte as %XX but letters, digits and "-._~", and a space as '+':
+// with '*' as it is and '~' as %7E (URLSearchParams, Java's URLEncoder);
+// with %20 for a space, as '+' is %2B (Python's quote, PHP's
+// rawurlencode); that with "!'()*" as they are (encodeURIComponent); and
+// with "!()*" as they are, '~' as %7E and hexadecimal digits in lower
+// case (.NET's HttpUtility.UrlEncode). Each '%' of the form starts an
+// escape, a '%' of s being %25, so no replacement reads across two.
+func percentForms(s string) []string {
+	plus := url.QueryEscape(s)
+	space := strings.ReplaceAll(plus, "+", "%20")
+	return []string{
+		plus,
+		strings.NewReplacer("%2A", "*", "~", "%7E").Replace(plus),
+		space,
+		strings.NewReplacer("%21", "!", "%27", "'", "%28", "(", "%29", ")", "%2A", "*").Replace(space),
+		lowerHex(strings.NewReplacer("%21", "!", "%28", "(", "%29", ")", "%2A", "*", "~", "%7E").Replace(plus)),
+	}
+}
+
+// lowerHex is s, percent-encoded, with the hexadecimal digits of each
+// escape in lower case.
+func lowerHex(s string) string {
+	b := []byte(s)
+	for i := 0; i+2 < len(b); i++ {
+		if b[i] != '%' {
+			continue
+		}
+		for _, k := range []int{i + 1, i + 2} {
+			if 'A' <= b[k] && b[k] <= 'F' {
+				b[k] += 'a' - 'A'
+			}
+		}
+		i += 2
+	}
+	return string(b)
 }
 
 // jsonInside is s as encoding/json writes it in a JSON string, without

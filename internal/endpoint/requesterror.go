@@ -52,8 +52,14 @@ func WithoutSecrets(err error, req *http.Request, more ...string) error {
 // request in its error body): as Go's encoding/json, JavaScript's
 // JSON.stringify, PHP's json_encode (with and without its \uXXXX past
 // ASCII), Python's json.dumps and .NET's System.Text.Json write it
-// (jsonStyles), so that each secret is sought in at most maxSecretForms
-// forms (secretForms). Each run of masked bytes reads one mark,
+// (jsonStyles), or as a URL encoder percent-encodes it (a server that
+// echoes the request form-encoded or in a URL): as Go's url.QueryEscape,
+// the WHATWG form serializer (URLSearchParams, Java's URLEncoder), RFC
+// 3986's unreserved characters with %20 (Python's quote, PHP's
+// rawurlencode), JavaScript's encodeURIComponent and .NET's
+// HttpUtility.UrlEncode (lower-case hexadecimal) write it
+// (percentStyles), so that each secret is sought in at most
+// maxSecretForms forms (secretForms). Each run of masked bytes reads one mark,
 // whichever secrets, and however many of their places, overlapping or
 // abutting, it joins ("abab" in "ababab" goes whole: both of its places
 // are masked). A character of UTF-8 that a run's edge would split goes
@@ -237,9 +243,13 @@ var publicParams = map[string]bool{
 // scheme, also a Basic one's password and its parts (basicSecrets), as
 // written (form-encoded, RFC 6749 2.3.1) and decoded; and the body (read
 // again through GetBody, if set; up to 64 KiB): a form's values as the
-// query's, or any other body whole. A credential is listed whatever its
-// length, so that RedactSecrets withholds a text holding one too short to
-// cut out (WithheldText) rather than leave it there.
+// query's, or any other body whole. As written is the client's encoding
+// (url.Values.Encode's for this module's requests); RedactSecrets seeks
+// each of these in the forms other encoders write too (secretForms), for
+// a server that decodes the request and echoes it encoded again. A
+// credential is listed whatever its length, so that RedactSecrets
+// withholds a text holding one too short to cut out (WithheldText) rather
+// than leave it there.
 func RequestSecrets(req *http.Request) []string {
 	if req == nil {
 		return nil

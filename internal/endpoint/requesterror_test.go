@@ -6,6 +6,7 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -284,5 +285,62 @@ func TestRedactSecrets_JSONEscapedEchoLeavesNoSecret(t *testing.T) {
 	got := RequestErrorText(errors.New("token endpoint answered 400: "+string(echo)), req)
 	if want := `token endpoint answered 400: {"client_id":"svc","client_secret":"` + Redacted + `"}`; got != want {
 		t.Errorf("got %s, want %s", got, want)
+	}
+}
+
+// A secret that a server echoes percent-encoded, as its own URL encoder
+// writes it (not as the request carried it), reads [REDACTED]: '+' or
+// %20 for a space, upper- or lower-case hexadecimal digits, '~' and
+// JavaScript's "!'()*" left or escaped. Before, only the secret as the
+// request's form or query wrote it and decoded was masked.
+func TestRedactSecrets_PercentEncodedEchoLeavesNoSecret(t *testing.T) {
+	const before, after = "token endpoint answered 302 to https://idp.example/error?client_secret=", "&error=invalid_client"
+	for _, tc := range []struct{ encoder, secret, encoded string }{
+		{"url.QueryEscape", "tok/en+x=", "tok%2Fen%2Bx%3D"},
+		{"url.QueryEscape", "a&b=c d", "a%26b%3Dc+d"},
+		{"Python's quote_plus", "pässwörd", "p%C3%A4ssw%C3%B6rd"},
+		{"URLSearchParams", "Q8~x.secret*1", "Q8%7Ex.secret*1"},
+		{"Java's URLEncoder", "pass word~/", "pass+word%7E%2F"},
+		{"Python's quote", "my secret/key", "my%20secret%2Fkey"},
+		{"PHP's rawurlencode", "a b+c~", "a%20b%2Bc~"},
+		{"encodeURIComponent", "it's (a) secret!*~", "it's%20(a)%20secret!*~"},
+		{"encodeURIComponent", "key/😀 (1)", "key%2F%F0%9F%98%80%20(1)"},
+		{"HttpUtility.UrlEncode", "tok/en+x=~", "tok%2fen%2bx%3d%7e"},
+		{"HttpUtility.UrlEncode", "pässwörd a&b", "p%c3%a4ssw%c3%b6rd+a%26b"},
+	} {
+		text := before + tc.encoded + after
+		if got, want := RedactSecrets(text, []string{tc.secret}, Redacted), before+Redacted+after; got != want {
+			t.Errorf("%s's echo of %q: got %s, want %s", tc.encoder, tc.secret, got, want)
+		}
+	}
+	// The same through the request that carried them: a bearer token, and
+	// a form's client secret, which url.Values.Encode wrote with '~' as
+	// it is, echoed as Java's URLEncoder writes them.
+	form := url.Values{"client_id": {"svc"}, "client_secret": {"my secret/key~"}}
+	req, err := http.NewRequest(http.MethodPost, "https://idp.example/token", strings.NewReader(form.Encode()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.Header.Set("Authorization", "Bearer eyJ/abc+def=")
+	got := RequestErrorText(errors.New("malformed HTTP response \"Location: /error?client_id=svc&client_secret=my+secret%2Fkey%7E&token=eyJ%2Fabc%2Bdef%3D\""), req)
+	if want := `malformed HTTP response "Location: /error?client_id=svc&client_secret=` + Redacted + "&token=" + Redacted + `"`; got != want {
+		t.Errorf("got %s, want %s", got, want)
+	}
+}
+
+// A secret has one form per encoder at most, each once: one of letters,
+// digits and "-._" has one only, and none has more than maxSecretForms.
+func TestSecretForms_PercentFormsAreFewAndDeduplicated(t *testing.T) {
+	if got := secretForms("abc-DEF_123.x"); len(got) != 1 {
+		t.Errorf("secretForms of letters, digits and -._ = %q, want one form", got)
+	}
+	// '~' is left by two encoders, %7E or %7e by the other three.
+	if got, want := secretForms("abc~def"), []string{"abc~def", "abc%7Edef", "abc%7edef"}; !slices.Equal(got, want) {
+		t.Errorf("secretForms(abc~def) = %q, want %q", got, want)
+	}
+	all := " !\"#$%&'()*+,-./:;<=>?@[\\]^_`{|}~\x7f\x01é😀\u2028\xff"
+	if got := secretForms(all); len(got) != maxSecretForms {
+		t.Errorf("secretForms(%q) has %d forms, want %d: %q", all, len(got), maxSecretForms, got)
 	}
 }

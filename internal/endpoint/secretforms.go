@@ -9,15 +9,18 @@ import (
 )
 
 // maxSecretForms is the most forms secretForms returns for one secret: the
-// secret, its %q form and one for each of jsonStyles.
-const maxSecretForms = 2 + len(jsonStyles)
+// secret, its %q form, one for each of jsonStyles and one for each of
+// percentStyles.
+const maxSecretForms = 2 + len(jsonStyles) + len(percentStyles)
 
 // secretForms returns s (not empty) and each other form in which a text
 // may quote it, each once: as %q quotes it (net/http quotes a status or
-// header line it cannot parse so) and as each of jsonStyles writes it in a
+// header line it cannot parse so), as each of jsonStyles writes it in a
 // JSON string (an authorization server that echoes the request in a JSON
-// error body). A secret of letters, digits and "-._~" has one form only;
-// none has more than maxSecretForms, and none is shorter than s.
+// error body) and as each of percentStyles percent-encodes it (one that
+// echoes the request form-encoded, or in a URL). A secret of letters,
+// digits and "-._" has one form only; none has more than maxSecretForms,
+// and none is shorter than s.
 func secretForms(s string) []string {
 	forms := make([]string, 1, maxSecretForms)
 	forms[0] = s
@@ -29,6 +32,9 @@ func secretForms(s string) []string {
 	q := strconv.Quote(s)
 	add(q[1 : len(q)-1])
 	for _, st := range jsonStyles {
+		add(st.escape(s))
+	}
+	for _, st := range percentStyles {
 		add(st.escape(s))
 	}
 	return forms
@@ -81,10 +87,7 @@ var jsonStyles = [...]jsonStyle{
 
 // escape returns s as st writes it between a JSON string's quotes.
 func (st jsonStyle) escape(s string) string {
-	digits := "0123456789abcdef"
-	if st.upper {
-		digits = "0123456789ABCDEF"
-	}
+	digits := hexDigits(st.upper)
 	var b strings.Builder
 	b.Grow(len(s))
 	u := func(r rune) {
@@ -138,4 +141,79 @@ func (st jsonStyle) escape(s string) string {
 		i += size
 	}
 	return b.String()
+}
+
+// percentStyle is how one URL encoder percent-encodes a string (RFC 3986,
+// section 2.1; a form's value, application/x-www-form-urlencoded): each
+// byte as %XX, UTF-8 past ASCII byte by byte, but ASCII letters, digits
+// and the characters of keep, which it writes as they are.
+type percentStyle struct {
+	keep  string // ASCII characters, besides letters and digits, written as they are
+	plus  bool   // ' ' as '+', not %20
+	lower bool   // hexadecimal digits in lower case
+}
+
+// percentStyles are the URL encoders whose forms of a secret
+// RedactSecrets seeks, one form each, for a server that echoes the
+// request form-encoded or in a URL after decoding it: its encoder, not
+// the client's, chooses the form. Like jsonStyles, they are a fixed few,
+// not each mix of their choices (which characters are left as they are,
+// '+' or %20, the case of the hexadecimal digits). A request's query and
+// form values are sought as written too (RequestSecrets). An encoder not
+// named here is covered where its form of the secret is one of these:
+// PHP's urlencode ("-._" left, space as '+', upper case) where the secret
+// holds no '~' (the first's) or no '*' (the second's); Go's url.PathEscape
+// where it holds none of "$&+:=@", which PathEscape leaves (the third's).
+// Not sought: Python's quote with its default safe="/" ('/' left as it
+// is), lower-case hexadecimal digits but for the last, and a form encoded
+// twice.
+var percentStyles = [...]percentStyle{
+	// Go's url.QueryEscape and url.Values.Encode (what this module's
+	// token and introspection requests send; oauth2's too), Python's
+	// quote_plus and urlencode (requests).
+	{keep: "-._~", plus: true},
+	// The WHATWG application/x-www-form-urlencoded serializer (a
+	// browser's form, JavaScript's URLSearchParams in Node.js), Java's
+	// URLEncoder (Keycloak, Spring), Ruby's
+	// URI.encode_www_form_component: '*' left, '~' as %7E.
+	{keep: "-._*", plus: true},
+	// RFC 3986's unreserved characters left, space as %20: Python's
+	// quote(s, safe=""), PHP's rawurlencode, .NET's Uri.EscapeDataString,
+	// Rust's urlencoding.
+	{keep: "-._~"},
+	// JavaScript's encodeURIComponent, and Node.js's querystring.escape
+	// and querystring.stringify: "!'()*" left too.
+	{keep: "-._~!'()*"},
+	// .NET's HttpUtility.UrlEncode (ASP.NET, System.Web): RFC 1738's
+	// safe characters less '+' left, space as '+', lower-case
+	// hexadecimal digits ("%2f").
+	{keep: "-._!*()", plus: true, lower: true},
+}
+
+// escape returns s as st percent-encodes it.
+func (st percentStyle) escape(s string) string {
+	digits := hexDigits(!st.lower)
+	var b strings.Builder
+	b.Grow(len(s))
+	for i := 0; i < len(s); i++ {
+		switch c := s[i]; {
+		case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z', '0' <= c && c <= '9', strings.IndexByte(st.keep, c) >= 0:
+			b.WriteByte(c)
+		case c == ' ' && st.plus:
+			b.WriteByte('+')
+		default:
+			b.WriteByte('%')
+			b.WriteByte(digits[c>>4])
+			b.WriteByte(digits[c&0xf])
+		}
+	}
+	return b.String()
+}
+
+// hexDigits are the hexadecimal digits, in upper case when upper is set.
+func hexDigits(upper bool) string {
+	if upper {
+		return "0123456789ABCDEF"
+	}
+	return "0123456789abcdef"
 }

@@ -103,7 +103,7 @@ type config struct {
 // errors go to usage. A setting the client cannot use is refused here,
 // with an error naming its variable, before any request: a malformed or
 // plaintext-off-loopback ISSUER or TOKEN_URL, an ISSUER with a query or
-// fragment (settings.CheckIssuer, as the server), an ADDR that is not
+// fragment (endpoint.CheckIssuer, as the server), an ADDR that is not
 // HOST:PORT with a port number, an empty entry in SCOPES, a RESOURCE that
 // is not an absolute URI or has a fragment. No error and no usage text
 // holds the client secret.
@@ -175,7 +175,7 @@ func loadConfig(args []string, lookupEnv func(string) (string, bool), usage io.W
 		}
 	}
 	// As the server refuses it: discovery would put its path in the query.
-	if err := settings.CheckIssuer(cfg.issuer); err != nil {
+	if err := endpoint.CheckIssuer(cfg.issuer); err != nil {
 		return config{}, fmt.Errorf("client: ISSUER %s: %w", printable(endpoint.ForConfig(cfg.issuer)), err)
 	}
 	if cfg.clientID == "" || cfg.clientSecret == "" {

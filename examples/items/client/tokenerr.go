@@ -101,14 +101,15 @@ func maskedRetrieveError(re *oauth2.RetrieveError, cfg config) *oauth2.RetrieveE
 }
 
 // maskSecret replaces cfg's client secret in s, in each form a token
-// request carries it (the Basic credentials, URL-escaped in the form, and
-// as it is), also as net/http's %q quotes it and as a JSON error body
-// escapes it, with "[client secret]" (endpoint.RedactSecrets). A DPoP token request's proof is the
-// DPoPTransport's to redact, as it does in its errors.
+// request carries it (the Basic credentials, and as it is), also as
+// net/http's %q quotes it, as a JSON error body escapes it and as a URL
+// encoder writes it (the form's url.QueryEscape among them), with
+// "[client secret]" (endpoint.RedactSecrets). A DPoP token request's
+// proof is the DPoPTransport's to redact, as it does in its errors.
 func maskSecret(s string, cfg config) string {
 	if cfg.clientSecret == "" {
 		return s
 	}
 	basic := base64.StdEncoding.EncodeToString([]byte(url.QueryEscape(cfg.clientID) + ":" + url.QueryEscape(cfg.clientSecret)))
-	return endpoint.RedactSecrets(s, []string{basic, url.QueryEscape(cfg.clientSecret), cfg.clientSecret}, "[client secret]")
+	return endpoint.RedactSecrets(s, []string{basic, cfg.clientSecret}, "[client secret]")
 }

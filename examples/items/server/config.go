@@ -181,7 +181,7 @@ func loadConfig(args []string, lookupEnv func(string) (string, bool)) (config, e
 // checkURLs refuses an ISSUER or JWKS_URI that verifier.New would refuse
 // (not https, or plain http beyond loopback; userinfo; no host; for
 // ISSUER a query or fragment, which an issuer identifier never has:
-// settings.CheckIssuer, as the client checks it),
+// endpoint.CheckIssuer, as the client checks it),
 // before anything listens, with an error that names the variable and
 // quotes the URL without its userinfo, query or fragment, where a secret
 // may be.
@@ -195,7 +195,7 @@ func (cfg config) checkURLs() error {
 			err = endpoint.Check(u)
 		}
 		if err == nil && s.name == "ISSUER" {
-			err = settings.CheckIssuer(s.v)
+			err = endpoint.CheckIssuer(s.v)
 		}
 		if err != nil {
 			return fmt.Errorf("server: %s %s: %w", s.name, endpoint.RedactString(s.v), err)

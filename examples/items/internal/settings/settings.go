@@ -152,21 +152,3 @@ func isServiceName(port string) bool {
 	}
 	return letter
 }
-
-// errIssuerQuery is CheckIssuer's error.
-var errIssuerQuery = errors.New("an issuer identifier has no query or fragment (RFC 8414, section 2)")
-
-// CheckIssuer refuses raw, an ISSUER, when it has a query or a fragment
-// (an empty "?" or "#" too), which an issuer identifier never has (RFC
-// 8414, section 2; OpenID Connect Discovery, section 3): discovery appends
-// /.well-known/openid-configuration to its path, and a token's iss names
-// it exactly, so verifier.New refuses it. The server and the client both
-// check ISSUER with it, before any request. Its error quotes nothing of
-// raw, whose query may hold a secret: the caller names the variable and
-// shows the URL without its userinfo, query or fragment.
-func CheckIssuer(raw string) error {
-	if strings.ContainsAny(raw, "?#") {
-		return errIssuerQuery
-	}
-	return nil
-}

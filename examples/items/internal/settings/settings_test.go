@@ -105,27 +105,3 @@ func TestTypos_MisspeltVariableIsSaid(t *testing.T) {
 		}
 	}
 }
-
-// TestCheckIssuer_QueryOrFragmentIsRefused: an ISSUER with a query or a
-// fragment, empty ones too, is refused, with an error that quotes none of
-// it; one without either is accepted.
-func TestCheckIssuer_QueryOrFragmentIsRefused(t *testing.T) {
-	for _, raw := range []string{
-		"https://idp.example.com/oauth2/default?api_key=s3cr3t",
-		"https://idp.example.com/oauth2/default#s3cr3t",
-		"https://idp.example.com/oauth2/default?",
-		"https://idp.example.com/oauth2/default#",
-	} {
-		err := CheckIssuer(raw)
-		if err == nil || !strings.Contains(err.Error(), "no query or fragment") {
-			t.Errorf("CheckIssuer(%q) = %v, want it refused for its query or fragment", raw, err)
-		} else if strings.Contains(err.Error(), "s3cr3t") || strings.Contains(err.Error(), "idp.example.com") {
-			t.Errorf("CheckIssuer(%q) = %q, which quotes the URL", raw, err)
-		}
-	}
-	for _, raw := range []string{"https://idp.example.com/oauth2/default", "https://tenant.auth0.example/", "http://127.0.0.1:50052/oauth2/default"} {
-		if err := CheckIssuer(raw); err != nil {
-			t.Errorf("CheckIssuer(%q) = %v, want it accepted", raw, err)
-		}
-	}
-}
