@@ -29,8 +29,9 @@ import (
 // overloaded or down (see statusError), backs off. Except that ctx's own
 // error is returned, unlogged, when ctx ended (the request was abandoned by
 // its callers or by Close). The text of a failure is clipped, and holds
-// neither the token nor the client credentials, as written or
-// form-encoded (endpoint.RequestErrorText; the token as a value of the
+// neither the token nor the client credentials, as written or in any
+// other form endpoint.RedactSecrets seeks (%q-quoted, JSON-escaped,
+// percent-encoded by several encoders: endpoint.RequestErrorText; the token as a value of the
 // request's form, so that one of fewer than 4 bytes, which is no
 // credential, stays: a caller's "e" would otherwise have every "e" of
 // the text read [REDACTED]; a client secret that short withholds a text

@@ -948,8 +948,9 @@ func errorTree(err error) (tree []treeError, whole bool) {
 // userInfoTexts returns the texts of ue that give away the user info of
 // its URL (userInfoOf), none if it has none: the user info as the URL holds it,
 // decoded, encoded again as net/url prints a URL, the password decoded
-// (withoutTexts cuts each also as %q quotes it, as *url.Error's text
-// quotes its URL), and url.Parse's reason when ue is its error (see
+// (withoutTexts cuts each also in every other form endpoint.RedactSecrets
+// seeks: %q-quoted, as *url.Error's text quotes its URL, JSON-escaped and
+// percent-encoded), and url.Parse's reason when ue is its error (see
 // withoutUserInfo).
 func userInfoTexts(ue *url.Error) []string {
 	info := userInfoOf(ue)
