@@ -268,9 +268,14 @@ func (v *Verifier) credentialsPause() time.Duration {
 // the server, Okta's or a CDN's, answers while the server is down), and
 // every next call asked the server again at once. Any other answer, to a
 // request sent since the last step, starts the backoff again from a
-// second (backoff.reset).
+// second (backoff.reset). Config.Now is read once for the answer: the
+// time its headers are judged at is the time its backoff step is taken
+// at (before, the step read the clock again, so a clock that moved
+// between the two readings judged one answer at two times). Recording a
+// pause reads it once more, after the pause it may replace (see pause).
 func (v *Verifier) statusError(resp *http.Response, gen uint64) error {
-	if d, header := httpheader.Wait(resp, v.s.Now()); d > 0 {
+	now := v.s.Now()
+	if d, header := httpheader.Wait(resp, now); d > 0 {
 		v.backoff.reset(gen)
 		d = min(d, maxRetryAfter)
 		v.pause(d)
@@ -278,9 +283,9 @@ func (v *Verifier) statusError(resp *http.Response, gen uint64) error {
 	}
 	switch resp.StatusCode {
 	case http.StatusTooManyRequests, http.StatusServiceUnavailable:
-		return v.backOff(gen, false, fmt.Sprintf("endpoint answered status %d without a usable Retry-After or X-Rate-Limit-Reset", resp.StatusCode))
+		return v.backOff(gen, now, false, fmt.Sprintf("endpoint answered status %d without a usable Retry-After or X-Rate-Limit-Reset", resp.StatusCode))
 	case http.StatusBadGateway, http.StatusGatewayTimeout:
-		return v.backOff(gen, false, fmt.Sprintf("endpoint answered status %d (a gateway's: the server behind it did not answer)", resp.StatusCode))
+		return v.backOff(gen, now, false, fmt.Sprintf("endpoint answered status %d (a gateway's: the server behind it did not answer)", resp.StatusCode))
 	}
 	v.backoff.reset(gen)
 	return unavailable("endpoint answered status %d", resp.StatusCode)
@@ -295,15 +300,16 @@ func (v *Verifier) statusError(resp *http.Response, gen uint64) error {
 // no network failure paused anything, so an endpoint that was down was
 // asked again by every call, at MaxRequestRate at most.
 func (v *Verifier) networkError(gen uint64, format string, args ...any) error {
-	return v.backOff(gen, true, fmt.Sprintf(format, args...))
+	return v.backOff(gen, v.s.Now(), true, fmt.Sprintf(format, args...))
 }
 
-// backOff takes a backoff step for a failure, said by what, of a request
-// sent at generation gen, a network failure when network is set (see
+// backOff takes a backoff step at now, the time the failure's caller read
+// once for it, for a failure, said by what, of a request sent at
+// generation gen, a network failure when network is set (see
 // backoff.step), records the step's pause, jittered, and returns the
 // failure's error, which says how long it pauses requests, if it does.
-func (v *Verifier) backOff(gen uint64, network bool, what string) error {
-	d := v.backoff.step(gen, v.s.Now(), network, func(d time.Duration) time.Duration {
+func (v *Verifier) backOff(gen uint64, now time.Time, network bool, what string) error {
+	d := v.backoff.step(gen, now, network, func(d time.Duration) time.Duration {
 		d = jitter.Earlier(d, v.random())
 		v.pause(d)
 		return d
