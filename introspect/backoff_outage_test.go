@@ -281,3 +281,47 @@ func TestVerify_APauseIsSaidToTheMillisecond(t *testing.T) {
 		}
 	}
 }
+
+// TestVerify_AStatusOfAForgivenBurstTakesItsStep: of two requests in
+// flight together, one gets no answer (its connection broken off) and is
+// forgiven, pausing nothing; the other's 429 or 503 without a wait, or
+// 502, answered after that, is the server's (or its gateway's) word that
+// it is overloaded or down, and takes the burst's first step: a pause of
+// a second, and the next refusal's two. Answered first, it would have
+// taken that step anyway; the order of one burst's answers must not
+// decide. Before, it was dropped as one of a burst already counted, and
+// nothing paused.
+func TestVerify_AStatusOfAForgivenBurstTakesItsStep(t *testing.T) {
+	for _, status := range []int{http.StatusTooManyRequests, http.StatusServiceUnavailable, http.StatusBadGateway} {
+		t.Run(fmt.Sprint(status), func(t *testing.T) {
+			arrived := make(chan struct{})
+			release := [2]chan struct{}{make(chan struct{}), make(chan struct{})}
+			var n atomic.Int64
+			e, s := newBackoffEnv(t, nil)
+			s.set(func(w http.ResponseWriter) {
+				i := n.Add(1) - 1
+				if i < 2 { // the burst: both in flight before either is answered
+					arrived <- struct{}{}
+					<-release[i]
+				}
+				if i == 0 {
+					brokenOff(w)
+				}
+				w.WriteHeader(status)
+			})
+			errs := [2]chan error{make(chan error, 1), make(chan error, 1)}
+			for i, tok := range []string{"broken-off", "refused"} {
+				go func() { _, err := e.v.VerifyAccessToken(context.Background(), tok); errs[i] <- err }()
+				<-arrived
+			}
+			for i, what := range []string{"the network failure", "the refusal"} {
+				close(release[i])
+				if err := <-errs[i]; !errors.Is(err, introspect.ErrUnavailable) {
+					t.Fatalf("%s: %v, want ErrUnavailable", what, err)
+				}
+			}
+			wantPause(t, e, s, time.Second, "the refusal after its burst's network failure")
+			wantPause(t, e, s, 2*time.Second, "the next refusal")
+		})
+	}
+}
