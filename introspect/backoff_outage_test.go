@@ -192,16 +192,51 @@ func TestVerify_AMalformed200DoesNotStartTheBackoffAgain(t *testing.T) {
 		}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			e, s := newBackoffEnv(t, func(c *introspect.Config) { c.MaxResponseSize = 1024 })
-			s.set(bare(http.StatusTooManyRequests))
-			refusedFirst(t, e, s)
-			s.set(tc.body)
-			if err := wantPause(t, e, s, time.Second, "the first refusal"); !errors.Is(err, introspect.ErrUnavailable) {
-				t.Fatalf("the malformed 200: %v, want ErrUnavailable", err)
-			}
-			s.set(bare(http.StatusTooManyRequests))
-			refusedFirst(t, e, s) // no pause: the malformed 200 took no step
-			wantPause(t, e, s, 2*time.Second, "a refusal after a malformed 200")
+			wantNeitherStepNorStartAgain(t, func(c *introspect.Config) { c.MaxResponseSize = 1024 }, tc.body)
+		})
+	}
+}
+
+// wantNeitherStepNorStartAgain wants other, the answer to the request sent
+// as a 429's backoff of a second ends, to fail with ErrUnavailable and to
+// neither take a step nor start the backoff again: the next 429 without a
+// wait, at once (no pause), pauses for 2 s.
+func wantNeitherStepNorStartAgain(t *testing.T, mutate func(*introspect.Config), other func(http.ResponseWriter)) {
+	t.Helper()
+	e, s := newBackoffEnv(t, mutate)
+	s.set(bare(http.StatusTooManyRequests))
+	refusedFirst(t, e, s)
+	s.set(other)
+	if err := wantPause(t, e, s, time.Second, "the first refusal"); !errors.Is(err, introspect.ErrUnavailable) {
+		t.Fatalf("the other answer: %v, want ErrUnavailable", err)
+	}
+	s.set(bare(http.StatusTooManyRequests))
+	refusedFirst(t, e, s) // no pause: the other answer took no step
+	wantPause(t, e, s, 2*time.Second, "a refusal after the other answer")
+}
+
+// TestVerify_AStatusThatIsNotTheServersWordDoesNotStartTheBackoffAgain: a
+// status that does not back off, other than a 401 or 403 saying
+// invalid_client (a 500, 501 or 505: the server failing one request; a
+// 400, 404 or 413, or a 401 or 403 without invalid_client: a refusal of
+// one request, perhaps by a proxy or a firewall, which its token may
+// provoke), is no sign that the server has recovered: after 429s without
+// a wait paused for 1 s, the next one, after such an answer, pauses for
+// 2 s. Before, it started the backoff again, and the next paused for 1 s,
+// so a caller whose token a firewall refuses, or an overloaded server's
+// 500s, held every pause at a second.
+func TestVerify_AStatusThatIsNotTheServersWordDoesNotStartTheBackoffAgain(t *testing.T) {
+	for _, status := range []int{
+		http.StatusInternalServerError, http.StatusNotImplemented, http.StatusHTTPVersionNotSupported,
+		http.StatusBadRequest, http.StatusNotFound, http.StatusRequestEntityTooLarge,
+		http.StatusUnauthorized, http.StatusForbidden,
+	} {
+		t.Run(fmt.Sprint(status), func(t *testing.T) {
+			wantNeitherStepNorStartAgain(t, nil, func(w http.ResponseWriter) {
+				w.Header().Set("Content-Type", "application/json")
+				w.WriteHeader(status)
+				fmt.Fprint(w, `{"error":"invalid_request"}`)
+			})
 		})
 	}
 }

@@ -184,12 +184,15 @@ const backoffMaxSteps = 6
 // load balancer's restart) pauses nothing, while an endpoint that stays
 // unreachable is asked again after 1, 2, 4 … 60 s, not at MaxRequestRate.
 //
-// A usable answer (see reset: a 200 whose body the Verifier could read,
-// a 401 or 403, another status that does not back off, or a 429 or 503
-// whose Retry-After or X-Rate-Limit-Reset decides), backoffQuiet without
-// a step, or a clock set back before the last step starts it again from
-// backoffFirst; a 200 whose body is unusable (not JSON, too large,
-// malformed) does neither. Only an answer to a request sent in the
+// A usable answer, the server's own word on its state (see reset: a 200
+// whose body the Verifier could read, a 401 or 403 saying invalid_client,
+// or a 429 or 503 whose Retry-After or X-Rate-Limit-Reset decides),
+// backoffQuiet without a step, or a clock set back before the last step
+// starts it again from backoffFirst; a 200 whose body is unusable (not
+// JSON, too large, malformed), and any other status that does not back
+// off (a 500, a 400, a 401 or 403 without invalid_client: one request
+// failed or refused, perhaps by something on the way, perhaps provoked by
+// its token), do neither. Only an answer to a request sent in the
 // current generation counts, for both: one sent before the last step, or
 // while it recorded its pause, answers for a server as it was before that
 // burst (see current).
