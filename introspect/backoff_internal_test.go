@@ -54,3 +54,48 @@ func TestVerify_ConfigNowIsNeverCalledWithTheBackoffLockHeld(t *testing.T) {
 		t.Fatalf("%d of %d calls of Config.Now found the backoff's lock held", n, calls.Load())
 	}
 }
+
+// TestStatusError_ReadsConfigNowOnceAnAnswer: an answer whose status backs
+// off or pauses (a 429, 503, 502 or 504 without a usable wait, a 429 with
+// a Retry-After) or does neither (a 500) reads Config.Now once, outside
+// the reading each round of recording a pause makes after the pause it
+// may replace (see pause): its headers are judged and its backoff step
+// taken at one time. Before, the step read the clock again, so a clock
+// that moved between the two readings judged one answer at two times.
+func TestStatusError_ReadsConfigNowOnceAnAnswer(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		status int
+		header http.Header
+	}{
+		{"429", http.StatusTooManyRequests, nil},
+		{"503", http.StatusServiceUnavailable, nil},
+		{"502", http.StatusBadGateway, nil},
+		{"504", http.StatusGatewayTimeout, nil},
+		{"429 with a Retry-After", http.StatusTooManyRequests, http.Header{"Retry-After": {"5"}}},
+		{"500", http.StatusInternalServerError, nil},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var reads, pauseReads atomic.Int64
+			start := time.Now()
+			_, v := newGated(t, nil, func(c *Config) {
+				c.Now = func() time.Time {
+					// A clock that moves at each reading.
+					return start.Add(time.Duration(reads.Add(1)) * time.Millisecond)
+				}
+			})
+			v.pauseRead = func() { pauseReads.Add(1) }
+			reads.Store(0)
+			resp := &http.Response{StatusCode: tc.status, Header: tc.header}
+			if resp.Header == nil {
+				resp.Header = http.Header{}
+			}
+			if err := v.statusError(resp, v.backoff.sent()); !errors.Is(err, ErrUnavailable) {
+				t.Fatalf("statusError: %v, want ErrUnavailable", err)
+			}
+			if n := reads.Load() - pauseReads.Load(); n != 1 {
+				t.Fatalf("Config.Now read %d times for one answer (%d more to record its pause), want once", n, pauseReads.Load())
+			}
+		})
+	}
+}

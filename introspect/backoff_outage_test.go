@@ -192,16 +192,51 @@ func TestVerify_AMalformed200DoesNotStartTheBackoffAgain(t *testing.T) {
 		}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			e, s := newBackoffEnv(t, func(c *introspect.Config) { c.MaxResponseSize = 1024 })
-			s.set(bare(http.StatusTooManyRequests))
-			refusedFirst(t, e, s)
-			s.set(tc.body)
-			if err := wantPause(t, e, s, time.Second, "the first refusal"); !errors.Is(err, introspect.ErrUnavailable) {
-				t.Fatalf("the malformed 200: %v, want ErrUnavailable", err)
-			}
-			s.set(bare(http.StatusTooManyRequests))
-			refusedFirst(t, e, s) // no pause: the malformed 200 took no step
-			wantPause(t, e, s, 2*time.Second, "a refusal after a malformed 200")
+			wantNeitherStepNorStartAgain(t, func(c *introspect.Config) { c.MaxResponseSize = 1024 }, tc.body)
+		})
+	}
+}
+
+// wantNeitherStepNorStartAgain wants other, the answer to the request sent
+// as a 429's backoff of a second ends, to fail with ErrUnavailable and to
+// neither take a step nor start the backoff again: the next 429 without a
+// wait, at once (no pause), pauses for 2 s.
+func wantNeitherStepNorStartAgain(t *testing.T, mutate func(*introspect.Config), other func(http.ResponseWriter)) {
+	t.Helper()
+	e, s := newBackoffEnv(t, mutate)
+	s.set(bare(http.StatusTooManyRequests))
+	refusedFirst(t, e, s)
+	s.set(other)
+	if err := wantPause(t, e, s, time.Second, "the first refusal"); !errors.Is(err, introspect.ErrUnavailable) {
+		t.Fatalf("the other answer: %v, want ErrUnavailable", err)
+	}
+	s.set(bare(http.StatusTooManyRequests))
+	refusedFirst(t, e, s) // no pause: the other answer took no step
+	wantPause(t, e, s, 2*time.Second, "a refusal after the other answer")
+}
+
+// TestVerify_AStatusThatIsNotTheServersWordDoesNotStartTheBackoffAgain: a
+// status that does not back off, other than a 401 or 403 saying
+// invalid_client (a 500, 501 or 505: the server failing one request; a
+// 400, 404 or 413, or a 401 or 403 without invalid_client: a refusal of
+// one request, perhaps by a proxy or a firewall, which its token may
+// provoke), is no sign that the server has recovered: after 429s without
+// a wait paused for 1 s, the next one, after such an answer, pauses for
+// 2 s. Before, it started the backoff again, and the next paused for 1 s,
+// so a caller whose token a firewall refuses, or an overloaded server's
+// 500s, held every pause at a second.
+func TestVerify_AStatusThatIsNotTheServersWordDoesNotStartTheBackoffAgain(t *testing.T) {
+	for _, status := range []int{
+		http.StatusInternalServerError, http.StatusNotImplemented, http.StatusHTTPVersionNotSupported,
+		http.StatusBadRequest, http.StatusNotFound, http.StatusRequestEntityTooLarge,
+		http.StatusUnauthorized, http.StatusForbidden,
+	} {
+		t.Run(fmt.Sprint(status), func(t *testing.T) {
+			wantNeitherStepNorStartAgain(t, nil, func(w http.ResponseWriter) {
+				w.Header().Set("Content-Type", "application/json")
+				w.WriteHeader(status)
+				fmt.Fprint(w, `{"error":"invalid_request"}`)
+			})
 		})
 	}
 }
@@ -279,5 +314,49 @@ func TestVerify_APauseIsSaidToTheMillisecond(t *testing.T) {
 		if sent || err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Fatalf("a call %v into the pause: %v (request sent: %v), want it to say %q", tc.advance, err, sent, tc.want)
 		}
+	}
+}
+
+// TestVerify_AStatusOfAForgivenBurstTakesItsStep: of two requests in
+// flight together, one gets no answer (its connection broken off) and is
+// forgiven, pausing nothing; the other's 429 or 503 without a wait, or
+// 502, answered after that, is the server's (or its gateway's) word that
+// it is overloaded or down, and takes the burst's first step: a pause of
+// a second, and the next refusal's two. Answered first, it would have
+// taken that step anyway; the order of one burst's answers must not
+// decide. Before, it was dropped as one of a burst already counted, and
+// nothing paused.
+func TestVerify_AStatusOfAForgivenBurstTakesItsStep(t *testing.T) {
+	for _, status := range []int{http.StatusTooManyRequests, http.StatusServiceUnavailable, http.StatusBadGateway} {
+		t.Run(fmt.Sprint(status), func(t *testing.T) {
+			arrived := make(chan struct{})
+			release := [2]chan struct{}{make(chan struct{}), make(chan struct{})}
+			var n atomic.Int64
+			e, s := newBackoffEnv(t, nil)
+			s.set(func(w http.ResponseWriter) {
+				i := n.Add(1) - 1
+				if i < 2 { // the burst: both in flight before either is answered
+					arrived <- struct{}{}
+					<-release[i]
+				}
+				if i == 0 {
+					brokenOff(w)
+				}
+				w.WriteHeader(status)
+			})
+			errs := [2]chan error{make(chan error, 1), make(chan error, 1)}
+			for i, tok := range []string{"broken-off", "refused"} {
+				go func() { _, err := e.v.VerifyAccessToken(context.Background(), tok); errs[i] <- err }()
+				<-arrived
+			}
+			for i, what := range []string{"the network failure", "the refusal"} {
+				close(release[i])
+				if err := <-errs[i]; !errors.Is(err, introspect.ErrUnavailable) {
+					t.Fatalf("%s: %v, want ErrUnavailable", what, err)
+				}
+			}
+			wantPause(t, e, s, time.Second, "the refusal after its burst's network failure")
+			wantPause(t, e, s, 2*time.Second, "the next refusal")
+		})
 	}
 }

@@ -149,10 +149,11 @@ func TestVerify_ConcurrentRefusalsInOneBurstAreOneBackoffStep(t *testing.T) {
 }
 
 // TestVerify_AnotherAnswerStartsTheBackoffAgain: three 429s without a wait
-// in turn pause requests for 1, 2 and 4 seconds; then any other answer
-// from the endpoint (an answer, a 500, a 403, a 429 whose Retry-After
-// decides) makes the next 429 without a wait pause them for a second
-// again, not 8.
+// in turn pause requests for 1, 2 and 4 seconds; then the server's own
+// word on its state (an answer, a 401 saying invalid_client, a 429 whose
+// Retry-After decides) makes the next 429 without a wait pause them for a
+// second again, not 8. (Other statuses do not: see
+// TestVerify_AStatusThatIsNotTheServersWordDoesNotStartTheBackoffAgain.)
 func TestVerify_AnotherAnswerStartsTheBackoffAgain(t *testing.T) {
 	for _, tc := range []struct {
 		name  string
@@ -160,8 +161,11 @@ func TestVerify_AnotherAnswerStartsTheBackoffAgain(t *testing.T) {
 		pause time.Duration             // the pause other begins
 	}{
 		{"an answer", nil, 0},
-		{"a 500", bare(http.StatusInternalServerError), 0},
-		{"a 403", bare(http.StatusForbidden), 0},
+		{"a 401 saying invalid_client", func(w http.ResponseWriter) {
+			w.Header().Set("Content-Type", "application/json")
+			w.WriteHeader(http.StatusUnauthorized)
+			fmt.Fprint(w, `{"error":"invalid_client"}`)
+		}, introspect.DefaultNegativeCacheTTL},
 		{"a 429 with a Retry-After", func(w http.ResponseWriter) {
 			w.Header().Set("Retry-After", "5")
 			w.WriteHeader(http.StatusTooManyRequests)

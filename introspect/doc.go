@@ -71,9 +71,11 @@
 //     neither, a gateway's 502 or 504, and an endpoint unreachable (or
 //     timing out) twice in a row back off: they pause them for a second,
 //     doubled for each consecutive burst of such failures up to a minute,
-//     and shortened by up to a tenth at random, until a usable answer to a
-//     request sent since the last step (not a malformed 200) starts the
-//     backoff again; a 401 or 403 saying invalid_client in its
+//     and shortened by up to a tenth at random, until the server's own
+//     word (a 200 read and interpreted, a 401 or 403 saying
+//     invalid_client, a 429 or 503 whose wait decides; not a malformed
+//     200, a 500, or another status a token may provoke) to a request
+//     sent since the last step starts the backoff again; a 401 or 403 saying invalid_client in its
 //     body (this service's credentials refused) pauses them for 10
 //     seconds (Cache.NegativeTTL), from when that body has been read.
 //   - A JWT that fails local verification in Combined is not introspected.

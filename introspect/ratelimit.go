@@ -179,16 +179,20 @@ const backoffMaxSteps = 6
 // step, not as many. A burst of network failures whose backoff has not
 // begun (no step since it was last started again) is forgiven: it moves
 // gen, pausing nothing, and only the next, of requests sent after it,
-// takes the first step. So one transient failure (a connection reset, a
+// takes the first step; but a status that backs off, answered to a
+// request of the forgiven burst, takes it then (see justForgiven). So one transient failure (a connection reset, a
 // load balancer's restart) pauses nothing, while an endpoint that stays
 // unreachable is asked again after 1, 2, 4 … 60 s, not at MaxRequestRate.
 //
-// A usable answer (see reset: a 200 whose body the Verifier could read,
-// a 401 or 403, another status that does not back off, or a 429 or 503
-// whose Retry-After or X-Rate-Limit-Reset decides), backoffQuiet without
-// a step, or a clock set back before the last step starts it again from
-// backoffFirst; a 200 whose body is unusable (not JSON, too large,
-// malformed) does neither. Only an answer to a request sent in the
+// A usable answer, the server's own word on its state (see reset: a 200
+// whose body the Verifier could read, a 401 or 403 saying invalid_client,
+// or a 429 or 503 whose Retry-After or X-Rate-Limit-Reset decides),
+// backoffQuiet without a step, or a clock set back before the last step
+// starts it again from backoffFirst; a 200 whose body is unusable (not
+// JSON, too large, malformed), and any other status that does not back
+// off (a 500, a 400, a 401 or 403 without invalid_client: one request
+// failed or refused, perhaps by something on the way, perhaps provoked by
+// its token), do neither. Only an answer to a request sent in the
 // current generation counts, for both: one sent before the last step, or
 // while it recorded its pause, answers for a server as it was before that
 // burst (see current).
@@ -227,7 +231,8 @@ func (b *backoff) current(gen uint64) bool {
 
 // step records, at now, a failure that backs off, of a request sent at
 // generation gen (see sent): unless it is not current (the failure is one
-// of a burst already counted), it takes the next step, and has record
+// of a burst already counted) and is not a status of the burst just
+// forgiven (see justForgiven), it takes the next step, and has record
 // record the step's pause, before the generation it moves to can be read.
 // It returns the pause record returned, or 0 for none. A network failure
 // (network) that finds the backoff started again and not yet forgiven is
@@ -240,7 +245,7 @@ func (b *backoff) current(gen uint64) bool {
 // in sent.)
 func (b *backoff) step(gen uint64, now time.Time, network bool, record func(time.Duration) time.Duration) time.Duration {
 	b.mu.Lock()
-	if !b.current(gen) {
+	if !b.current(gen) && (network || !b.justForgiven(gen)) {
 		b.mu.Unlock()
 		return 0
 	}
@@ -265,6 +270,24 @@ func (b *backoff) step(gen uint64, now time.Time, network bool, record func(time
 		b.mu.Unlock()
 	}()
 	return record(d)
+}
+
+// justForgiven reports whether a request sent at generation gen was of
+// the burst of network failures forgiven last, with no step, nor any
+// usable answer, since: forgiven with no step counted means that the last
+// move of the generation was that forgiveness (a step counts one, and
+// reset, or a step starting the backoff again, clears forgiven), so the
+// generation before the current one is the burst forgiven. A status that
+// backs off (a 429 or 503 without a wait, a 502 or 504), answered to a
+// request of that burst, takes the step its burst never took: had it come
+// before the burst's first network failure, it would have taken it, and
+// that failure been of its burst; the order in which one burst's answers
+// come must not decide whether it pauses anything. (Before, it was
+// dropped as a straggler, so a server's explicit 429 was lost because a
+// network failure sent alongside came back first.) A network failure of
+// that burst stays forgiven with it. b.mu is held.
+func (b *backoff) justForgiven(gen uint64) bool {
+	return b.forgiven && b.steps == 0 && gen+1 == b.gen
 }
 
 // reset starts the backoff again from backoffFirst: the endpoint gave a

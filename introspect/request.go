@@ -71,8 +71,7 @@ func (v *Verifier) post(ctx context.Context, token string, gen uint64) ([]byte, 
 		// Not a usable answer yet: the backoff starts again only once
 		// its body has been read and interpreted (Verifier.introspect).
 	case http.StatusUnauthorized, http.StatusForbidden:
-		v.backoff.reset(gen)
-		return nil, v.refused(ctx, resp, cancel)
+		return nil, v.refused(ctx, resp, cancel, gen)
 	default:
 		// A 429's or 503's pause is recorded (statusError) as soon as its
 		// status and headers are in, before the body is read: while a
@@ -173,12 +172,17 @@ func (v *Verifier) discard(resp *http.Response, cancel context.CancelFunc) {
 // The body's Content-Type is not consulted: only a JSON object whose
 // "error" is "invalid_client" pauses, and nothing else (an HTML page, a
 // caller's token echoed: no b64token holds a '"') parses as one, whatever
-// its label. A body cut short (by its second, Timeout, or a broken
-// connection) pauses nothing either, and is logged as such, not as one
+// its label. Only invalid_client, the server's own word, starts the
+// backoff again (backoff.reset, for a request sent at generation gen):
+// another 401 or 403 may be a proxy's or a firewall's, provoked by the
+// token, and says nothing of the server's health (before, every 401 or
+// 403 started it again, so a caller whose token a firewall refuses could
+// hold each pause of an overloaded server at a second). A body cut short
+// (by its second, Timeout, or a broken connection) pauses nothing either, and is logged as such, not as one
 // without invalid_client; one longer than its bound in bytes is judged by
 // the bytes read, which hold no whole JSON object: without invalid_client. When ctx ends while the body is read, it returns
 // ctx's error, unlogged, as post does.
-func (v *Verifier) refused(ctx context.Context, resp *http.Response, cancel context.CancelFunc) error {
+func (v *Verifier) refused(ctx context.Context, resp *http.Response, cancel context.CancelFunc, gen uint64) error {
 	var b bytes.Buffer
 	cut, err := v.readRefused(&b, resp, cancel)
 	switch {
@@ -201,6 +205,7 @@ func (v *Verifier) refused(ctx context.Context, resp *http.Response, cancel cont
 		// until the credentials are put right. Pause them, as for a
 		// 429, rather than send each caller's on to the server (which
 		// may count them against this client, up to locking it out).
+		v.backoff.reset(gen)
 		d := v.credentialsPause()
 		v.pause(d)
 		return v.fail(ctx, failCredentials, unavailable(
@@ -267,11 +272,22 @@ func (v *Verifier) credentialsPause() time.Duration {
 // already counted pauses nothing more. Before, a 429 or 503 without a
 // wait paused nothing, nor did a 502 or 504 (what a gateway in front of
 // the server, Okta's or a CDN's, answers while the server is down), and
-// every next call asked the server again at once. Any other answer, to a
-// request sent since the last step, starts the backoff again from a
-// second (backoff.reset).
+// every next call asked the server again at once. A 429 or 503 whose
+// wait decides, to a request sent since the last step, starts the
+// backoff again from a second (backoff.reset); any other status (a 500,
+// a 501, a 400, a 404) neither takes a step nor starts the backoff
+// again, as a malformed 200 does not: a server failing, or something on
+// the way refusing, one request (the token may provoke either) is no
+// sign that the server has recovered, nor that it is down. (Before, it
+// started the backoff again, so an overloaded server's 500s, or a
+// caller's token a proxy refuses, held each of its pauses at a second.) Config.Now is read once for the answer: the
+// time its headers are judged at is the time its backoff step is taken
+// at (before, the step read the clock again, so a clock that moved
+// between the two readings judged one answer at two times). Recording a
+// pause reads it once more, after the pause it may replace (see pause).
 func (v *Verifier) statusError(resp *http.Response, gen uint64) error {
-	if d, header := httpheader.Wait(resp, v.s.Now()); d > 0 {
+	now := v.s.Now()
+	if d, header := httpheader.Wait(resp, now); d > 0 {
 		v.backoff.reset(gen)
 		d = min(d, maxRetryAfter)
 		v.pause(d)
@@ -279,11 +295,10 @@ func (v *Verifier) statusError(resp *http.Response, gen uint64) error {
 	}
 	switch resp.StatusCode {
 	case http.StatusTooManyRequests, http.StatusServiceUnavailable:
-		return v.backOff(gen, false, fmt.Sprintf("endpoint answered status %d without a usable Retry-After or X-Rate-Limit-Reset", resp.StatusCode))
+		return v.backOff(gen, now, false, fmt.Sprintf("endpoint answered status %d without a usable Retry-After or X-Rate-Limit-Reset", resp.StatusCode))
 	case http.StatusBadGateway, http.StatusGatewayTimeout:
-		return v.backOff(gen, false, fmt.Sprintf("endpoint answered status %d (a gateway's: the server behind it did not answer)", resp.StatusCode))
+		return v.backOff(gen, now, false, fmt.Sprintf("endpoint answered status %d (a gateway's: the server behind it did not answer)", resp.StatusCode))
 	}
-	v.backoff.reset(gen)
 	return unavailable("endpoint answered status %d", resp.StatusCode)
 }
 
@@ -296,15 +311,16 @@ func (v *Verifier) statusError(resp *http.Response, gen uint64) error {
 // no network failure paused anything, so an endpoint that was down was
 // asked again by every call, at MaxRequestRate at most.
 func (v *Verifier) networkError(gen uint64, format string, args ...any) error {
-	return v.backOff(gen, true, fmt.Sprintf(format, args...))
+	return v.backOff(gen, v.s.Now(), true, fmt.Sprintf(format, args...))
 }
 
-// backOff takes a backoff step for a failure, said by what, of a request
-// sent at generation gen, a network failure when network is set (see
+// backOff takes a backoff step at now, the time the failure's caller read
+// once for it, for a failure, said by what, of a request sent at
+// generation gen, a network failure when network is set (see
 // backoff.step), records the step's pause, jittered, and returns the
 // failure's error, which says how long it pauses requests, if it does.
-func (v *Verifier) backOff(gen uint64, network bool, what string) error {
-	d := v.backoff.step(gen, v.s.Now(), network, func(d time.Duration) time.Duration {
+func (v *Verifier) backOff(gen uint64, now time.Time, network bool, what string) error {
+	d := v.backoff.step(gen, now, network, func(d time.Duration) time.Duration {
 		d = jitter.Earlier(d, v.random())
 		v.pause(d)
 		return d
