@@ -104,6 +104,18 @@ func (a *Authenticator) checkBinding(ctx context.Context, method string, cred cr
 	return binding{cert: true}, nil, nil
 }
 
+// dpopKey returns the DPoP key thumbprint (cnf jkt) c binds its token to,
+// and whether it binds it to one. For the claims a DPoP-scheme call was
+// admitted with, it is the thumbprint its proof was checked against.
+func dpopKey(c verifier.Claims) (jkt [sha256.Size]byte, ok bool) {
+	raw, ok := c.Raw(cnfClaim)
+	if !ok {
+		return jkt, false
+	}
+	kind, jkt, err := cnfThumbprint(raw)
+	return jkt, err == nil && kind == cnfJKT
+}
+
 // jsonWhiteSpace is the white space JSON allows around a value (RFC 8259,
 // section 2); bytes.TrimSpace would also trim \v, \f and Unicode spaces,
 // which encoding/json refuses.

@@ -306,7 +306,7 @@ type Config struct {
 	// see, allowed or denied, before the handler runs (or the call is
 	// rejected). A stream can add more calls: one, denied, when it is cut
 	// because its token expired, was refused on re-verification or its
-	// re-verified claims failed the method's rule (from
+	// re-verified claims failed the method's rule or the token's binding (from
 	// the timer's goroutine, where grpcauth recovers a panic of
 	// OnDecision: see Revalidator), and one for each message its condition
 	// refuses. It runs on the request path, from many goroutines at once:

@@ -59,6 +59,7 @@ var (
 	errDPoPCertBound = errors.New("grpcauth: DPoP scheme with a certificate-bound token (cnf x5t#S256)")
 	errDPoPAsBearer  = errors.New("grpcauth: DPoP-bound token (cnf jkt) sent with the Bearer scheme")
 	errNotDPoPBound  = errors.New("grpcauth: the method requires a DPoP-bound token (cnf jkt) and the token is not")
+	errDPoPKeyMoved  = fmt.Errorf("grpcauth: the re-verified token is bound (cnf jkt) to another key than the one that signed the stream's DPoP proof: %w", dpop.ErrKeyMismatch)
 )
 
 // dpopRejection is newRejection for a refusal that carries a DPoP
@@ -76,6 +77,12 @@ type credential struct {
 	token string
 	dpop  bool   // the DPoP scheme
 	proof string // the dpop proof, with the DPoP scheme
+	// proven, set for a DPoP stream's re-verification (streamWatch.rejudge)
+	// only, is the key thumbprint (cnf jkt) the stream's proof was
+	// checked against as the stream opened. The proof is not checked
+	// again (it was spent then, and the client sends no other): checkDPoP
+	// compares the re-verified token's jkt with this one instead.
+	proven *[sha256.Size]byte
 }
 
 // credentials reads the call's access token (see accessToken) and, with
@@ -132,12 +139,20 @@ func newDPoP(cfg Config) (*dpop.Verifier, func() time.Time, error) {
 // proof that used an older nonce the current one in the dpop-nonce header;
 // a nonce the NonceSource made malformed (dpop.ErrBadNonce) is never sent:
 // the call is refused with rejInternal, fail closed, and the cause logged.
+// For a stream's re-verification (cred.proven set) the proof is not
+// checked again: the token must still be bound to the key the proof was
+// checked against as the stream opened, or it is refused as a new call
+// with a proof by that key is (DPOP_BINDING_MISMATCH).
 func (a *Authenticator) checkDPoP(ctx context.Context, method string, cred credential, kind cnfKind, jkt [sha256.Size]byte) (binding, *rejection, error) {
 	switch {
 	case !cred.dpop:
 		return binding{}, rejDPoPBoundAsBearer, errDPoPAsBearer
 	case kind != cnfJKT:
 		return binding{}, rejDPoPUnbound, errDPoPCertBound
+	case cred.proven != nil && *cred.proven != jkt:
+		return binding{}, rejDPoPKeyMismatch, errDPoPKeyMoved
+	case cred.proven != nil:
+		return binding{dpop: true}, nil, nil
 	}
 	scheme := "http"
 	if _, isTLS := peerTLS(ctx); isTLS {

@@ -429,7 +429,7 @@ func (a *Authenticator) authorize(ctx context.Context, method string, stream boo
 	if !present {
 		if p.rule != nil && p.rule.public {
 			a.allow(ctx, method, p, verifier.Claims{}, start)
-			return a.admit(ctx, method, stream, verifier.Claims{}, binding{}, false), verifier.Claims{}, p, nil
+			return a.admit(ctx, method, stream, verifier.Claims{}, false), verifier.Claims{}, p, nil
 		}
 		rej = rejMissing
 		if p.rulesUnavailable() {
@@ -460,7 +460,7 @@ func (a *Authenticator) authorize(ctx context.Context, method string, stream boo
 	} else {
 		a.allow(ctx, method, p, claims, start)
 	}
-	return a.admit(ctx, method, stream, claims, bound, rej != nil), claims, p, nil
+	return a.admit(ctx, method, stream, claims, rej != nil), claims, p, nil
 }
 
 // judge evaluates the rule of the plan p, the method's, on claims c, a
@@ -499,11 +499,6 @@ type admittedContext struct {
 	method string
 	stream bool
 	claims verifier.Claims // zero for a public method called without a token
-	// bound is how the call's token was found bound to its client
-	// (checkBinding), which a stream's re-verification does not check
-	// again: the rule is judged on the re-verified claims with it
-	// (streamWatch.rejudge).
-	bound binding
 	// wouldDeny is set when the call was reported as a dry run's
 	// would-deny: its stream's sign-in going stale is not reported again
 	// (runUntilExpiry).
@@ -533,12 +528,11 @@ func (c *admittedContext) Value(key any) any {
 }
 
 // admit returns ctx, the context of a call a has just admitted as method
-// (a stream or not), for the handler: with c, unless c is zero, bound to
-// its client as bound says, and marked (see admitted), wouldDeny saying
-// whether the admission was reported as a dry run's would-deny (see
-// startWouldDeny).
-func (a *Authenticator) admit(ctx context.Context, method string, stream bool, c verifier.Claims, bound binding, wouldDeny bool) context.Context {
-	return &admittedContext{Context: ctx, a: a, method: method, stream: stream, claims: c, bound: bound, wouldDeny: wouldDeny}
+// (a stream or not), for the handler: with c, unless c is zero, and
+// marked (see admitted), wouldDeny saying whether the admission was
+// reported as a dry run's would-deny (see startWouldDeny).
+func (a *Authenticator) admit(ctx context.Context, method string, stream bool, c verifier.Claims, wouldDeny bool) context.Context {
+	return &admittedContext{Context: ctx, a: a, method: method, stream: stream, claims: c, wouldDeny: wouldDeny}
 }
 
 // startWouldDeny reports whether ctx descends from the context a handed
@@ -547,17 +541,6 @@ func (a *Authenticator) admit(ctx context.Context, method string, stream bool, c
 func (a *Authenticator) startWouldDeny(ctx context.Context) bool {
 	c, ok := ctx.Value(admittedKey{a}).(*admittedContext)
 	return ok && c.wouldDeny
-}
-
-// admittedBinding returns how the token of the call whose handler's
-// context ctx descends from was found bound to its client as a admitted
-// it (see admit).
-func (a *Authenticator) admittedBinding(ctx context.Context) binding {
-	c, ok := ctx.Value(admittedKey{a}).(*admittedContext)
-	if !ok {
-		return binding{}
-	}
-	return c.bound
 }
 
 // admitted reports whether ctx descends from the context a handed to the

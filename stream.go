@@ -88,8 +88,9 @@ func withContext(ss grpc.ServerStream, ctx context.Context) grpc.ServerStream {
 // When the Authenticator's TokenVerifier is a Revalidator, the stream is
 // also re-verified at the times it gives, and cut the same way, with
 // ACCESS_TOKEN_REVOKED (or ACCESS_TOKEN_EXPIRED), once its token is
-// refused, or with the rule's refusal once the claims it is accepted with
-// fail the method's rule (in dry run reported once as a would-deny): see
+// refused, or with a new call's refusal once the claims it is accepted
+// with fail the method's rule (in dry run reported once as a would-deny)
+// or bind the token to another key or certificate, or to none: see
 // Revalidator. A message that fails the method's condition
 // first ends the watch instead (streamWatch.settle).
 func (a *Authenticator) runUntilExpiry(ctx context.Context, method string, p *methodPlan, claims verifier.Claims, serve func(ctx context.Context, w *streamWatch) error) error {

@@ -2,6 +2,7 @@ package grpcauth
 
 import (
 	"context"
+	"crypto/sha256"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -62,15 +63,21 @@ import (
 // interrupted: its context is cancelled). The token re-verified is the one
 // the stream was opened with (read once: a handler that rewrites
 // connectauth's request header in place does not change it). Claims it
-// is accepted with are judged by the method's rule again, as a new call
-// with them would be (the plan the stream was admitted under, not looked
-// up again: scopes, step-up, a condition that reads no request; the
-// binding as found when the stream opened, as no proof is presented
-// again): claims the rule refuses (an introspection answer whose scope
-// or consent was withdrawn) cut the stream with the refusal such a call
+// is accepted with are judged again, as a new call with them would be:
+// their binding first (a cnf x5t#S256 against the connection's client
+// certificate; a cnf jkt against the key whose DPoP proof the stream
+// opened with, as the proof is not checked again), then the method's
+// rule (the plan the stream was admitted under, not looked up again:
+// scopes, binding required, step-up, a condition that reads no
+// request). Claims so refused (an introspection answer whose scope or
+// consent was withdrawn, or that binds the token to another key or
+// certificate, or to none) cut the stream with the refusal such a call
 // gets, PermissionDenied and ACCESS_TOKEN_SCOPE_INSUFFICIENT for a scope,
-// reported as a denied Decision that carries those claims; in dry run
-// they are reported once as a would-deny and the stream goes on. The
+// Unauthenticated and DPOP_BINDING_MISMATCH for a DPoP key no longer the
+// token's, reported as a denied Decision that carries those claims; in
+// dry run a refusal of the rule is reported once as a would-deny and the
+// stream goes on (a refusal of the binding still cuts it: dry run does
+// not relax the binding of a new call either). The
 // claims serve that judgement only: the handler's context keeps the
 // claims the stream opened with (ClaimsFromContext), and so does a
 // condition checked on each message. A rule's max_age_seconds also has a
@@ -168,24 +175,20 @@ type streamWatch struct {
 	staleAt time.Time
 	cut     atomic.Pointer[rejection] // why the stream was ended; nil while it runs
 
-	mu      sync.Mutex
-	done    bool      // the handler returned, or the stream was cut: no more timers
-	expiry  wallTimer // the time-based cut (nextCut): unset without exp or staleAt
-	recheck wallTimer // the next re-verification; unset if none
-	aim     time.Time // the time recheck was set for, RevalidateAt's answer
-	rv      Revalidator
-	claims  verifier.Claims // as the stream was opened with
-	// bound is how the stream's token was found bound to its client as
-	// the stream opened (admittedBinding): a re-verification judges the
-	// rule on its claims with it (rejudge), as no proof or certificate is
-	// presented again.
-	bound binding
+	mu   sync.Mutex
+	done bool // the handler returned, or the stream was cut: no more timers
 	// wouldDenied is set once a would-deny of the stream's rule has been
 	// reported in dry run: its start (startWouldDeny), its sign-in going
 	// stale (goStale, firstCut), or a re-verification's claims failing
 	// the rule (rejudge). No other follows (wouldDenyTurn): enforcement
 	// would have ended the stream at the first, or not run it at all.
+	// (Next to done: the two bools share a word.)
 	wouldDenied bool
+	expiry      wallTimer // the time-based cut (nextCut): unset without exp or staleAt
+	recheck     wallTimer // the next re-verification; unset if none
+	aim         time.Time // the time recheck was set for, RevalidateAt's answer
+	rv          Revalidator
+	claims      verifier.Claims // as the stream was opened with
 	// reported is closed once the last report the watch has decided on
 	// (a cut, a would-deny) has been made; nil before the first. The next
 	// report waits for it (takeTurn, reportInTurn).
@@ -195,6 +198,11 @@ type streamWatch struct {
 	// metadata's values may be shared with what the handler can change
 	// (connectauth's come from the request's http.Header).
 	token string
+	// proven is, for a stream opened with the DPoP scheme, the key
+	// thumbprint its proof was checked against, which rejudge checks the
+	// re-verified token's binding against (credential.proven); nil for
+	// the Bearer scheme.
+	proven *[sha256.Size]byte
 }
 
 // wallTimer is one of a watch's timers: it calls f once Config.Now has
@@ -596,11 +604,19 @@ func (w *streamWatch) startRevalidation() {
 		return
 	}
 	claims, _ := ClaimsFromContext(w.ctx)
-	token, _, present, rej := accessToken(w.ctx)
+	token, isDPoP, present, rej := accessToken(w.ctx)
 	if claims.IsZero() || !present || rej != nil {
 		return
 	}
-	w.rv, w.claims, w.token, w.bound = rv, claims, token, w.a.admittedBinding(w.ctx)
+	w.rv, w.claims, w.token = rv, claims, token
+	if isDPoP {
+		// Admitted with the DPoP scheme: its proof was checked against
+		// these claims' jkt (checkDPoP). They always have one; were it
+		// missing, the zero thumbprint, no key's, would cut the stream
+		// at its re-verification, never check a proof again.
+		jkt, _ := dpopKey(claims)
+		w.proven = &jkt
+	}
 	w.schedule(rv.RevalidateAt(token, claims))
 }
 
@@ -688,27 +704,38 @@ func (w *streamWatch) revalidate() {
 	w.end(r, err) // its Decision is the log record
 }
 
-// rejudge judges the method's rule (scopes, binding, step-up, and a
-// condition that reads no request) on claims, the stream's token's as
-// just re-verified, as a new call with them would be judged (judge), with
-// the binding found as the stream opened (w.bound), and reports whether
-// the stream goes on. A refusal cuts the stream with the refusal a new
-// call gets (ACCESS_TOKEN_SCOPE_INSUFFICIENT's PermissionDenied and fixed
-// message, the step-up's or the condition's), its Decision carrying
-// claims; in dry run it is reported as a would-deny instead, once per
-// stream (wouldDenyTurn), and the stream goes on. A condition's
-// evaluation that ended with the stream's context ends nothing more: the
-// stream has ended. The claims are the judge's alone: the handler's
-// context keeps the claims the stream opened with (ClaimsFromContext),
-// and so do RevalidateAt after an outage and a message's condition.
+// rejudge judges claims, the stream's token's as just re-verified, as a
+// new call with them would be judged, and reports whether the stream goes
+// on: their binding to the client (checkBinding: a cnf x5t#S256 against
+// the connection's client certificate, and, since the stream's DPoP proof
+// cannot be checked again, a cnf jkt against the key it was checked
+// against as the stream opened, w.proven), then the method's rule
+// (judge: scopes, binding required, step-up, and a condition that reads
+// no request). A refusal cuts the stream with the refusal a new call gets
+// (ACCESS_TOKEN_SCOPE_INSUFFICIENT's PermissionDenied and fixed message,
+// the step-up's, the condition's, DPOP_BINDING_MISMATCH for a token now
+// bound to another key or to none), its Decision carrying claims; in dry
+// run a refusal of the rule is reported as a would-deny instead, once per
+// stream (wouldDenyTurn), and the stream goes on, but a refusal of the
+// binding cuts it, as dry run does not relax it for a new call either. A
+// condition's evaluation that ended with the stream's context ends
+// nothing more: the stream has ended. The claims are the judge's alone:
+// the handler's context keeps the claims the stream opened with
+// (ClaimsFromContext), and so do RevalidateAt after an outage and a
+// message's condition.
 func (w *streamWatch) rejudge(claims verifier.Claims) bool {
-	r, cause := w.a.judge(w.ctx, w.plan, w.method, claims, w.bound, nil)
+	cred := credential{token: w.token, dpop: w.proven != nil, proven: w.proven}
+	bound, r, cause := w.a.checkBinding(w.ctx, w.method, cred, claims)
+	unbound := r != nil
+	if !unbound {
+		r, cause = w.a.judge(w.ctx, w.plan, w.method, claims, bound, nil)
+	}
 	switch {
 	case r == nil:
 		return true
 	case r == rejCanceled || r == rejDeadline:
 		return false // the stream's context ended as the condition ran
-	case !w.plan.dryRun || r.enforcedInDryRun():
+	case unbound || !w.plan.dryRun || r.enforcedInDryRun():
 		w.endJudged(r, cause, claims)
 		return false
 	}

@@ -55,17 +55,8 @@ func openWatchedStream(t *testing.T, v TokenVerifier, fake *fakeClock, opts ...e
 	e := newEnv(t, append([]envOption{func(c *Config, _ *verifier.Config) {
 		c.Verifier, c.Now, c.afterFunc = v, fake.Now, fake.AfterFunc
 	}}, opts...)...)
-	e.svc.streamStarted = make(chan struct{}, 1)
-	e.svc.streamEnded = make(chan error, 1)
-	s, err := e.client.ServerStream(withAuth(bounded(t), bearer("opaque-token")), &authtestv1.ServerStreamRequest{Count: 1})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := s.Recv(); err != nil {
-		t.Fatalf("first response: %v", err)
-	}
-	await(t, e.svc.streamStarted, "the stream's handler did not start")
-	return e, s
+	e.svc.streamStarted, e.svc.streamEnded = make(chan struct{}, 1), make(chan error, 1)
+	return e, openStreamVia(t, e, e.client, withAuth(bounded(t), bearer("opaque-token")))
 }
 
 // TestStream_RevalidatorRepeatingATimeInThePastReverifiesAtTheFloor: a

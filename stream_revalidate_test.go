@@ -77,15 +77,7 @@ func newRevalidationEnv(t *testing.T, claims map[string]any, mutate func(*intros
 // open starts a ServerStream with the token and waits for its handler.
 func (r *revalidationEnv) open(t *testing.T) authtestv1.TestService_ServerStreamClient {
 	t.Helper()
-	s, err := r.client.ServerStream(withAuth(bounded(t), bearer(r.token)), &authtestv1.ServerStreamRequest{Count: 1})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := s.Recv(); err != nil {
-		t.Fatalf("first response: %v", err)
-	}
-	await(t, r.svc.streamStarted, "the stream's handler did not start")
-	return s
+	return openStreamVia(t, r.env, r.client, withAuth(bounded(t), bearer(r.token)))
 }
 
 // stillRunning fails the test if the stream's handler has ended (its
