@@ -181,3 +181,27 @@ func TestLibraries_EnforceTheConfiguredChecks(t *testing.T) {
 		})
 	}
 }
+
+// TestSelectVariant_PicksExactlyOneServer checks -variant: each of the names
+// docs/benchmarks.md uses picks its one server, and a name that matches
+// none or several is refused rather than running the wrong servers.
+func TestSelectVariant_PicksExactlyOneServer(t *testing.T) {
+	variants := append([]serverVariant{{name: "no authentication", options: noAuth}}, controlVariants()...)
+	variants = append(variants, grpcauthVariants()...)
+	for sub, want := range map[string]string{
+		"no authentication": "no authentication",
+		"no-op":             "control: no-op interceptor",
+		"fixed claims":      "control: grpcauth, fixed claims (no verifier)",
+		"cache on":          "grpcauth interceptor, token cache on (default)",
+	} {
+		got, err := selectVariant(variants, sub)
+		if err != nil || len(got) != 1 || got[0].name != want {
+			t.Errorf("selectVariant(%q) = %v, %v; want only %q", sub, got, err, want)
+		}
+	}
+	for _, sub := range []string{"grpcauth", "no such server"} {
+		if got, err := selectVariant(variants, sub); err == nil {
+			t.Errorf("selectVariant(%q) = %v, want an error", sub, got)
+		}
+	}
+}

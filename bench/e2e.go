@@ -105,7 +105,9 @@ func runE2E(ctx context.Context, f *fixture, v serverVariant, tokens []string, c
 		return e2eResult{}, err
 	}
 	gc0, cpu0 := readGC(), cpuTime()
+	timedCallsStart()
 	r, err := c.run()
+	timedCallsEnd()
 	cpu, gc1 := cpuTime()-cpu0, readGC()
 	stopProfile()
 	if err != nil {
@@ -137,6 +139,12 @@ func e2eTable(ctx context.Context, w io.Writer, f *fixture, calls, callers, roun
 	}
 	if controls {
 		variants = slices.Insert(variants, 1, controlVariants()...)
+	}
+	if onlyVariant != "" {
+		var err error
+		if variants, err = selectVariant(variants, onlyVariant); err != nil {
+			return err
+		}
 	}
 	results := make([][]e2eResult, len(variants))
 	for round := range rounds {
@@ -197,6 +205,9 @@ func e2eTable(ctx context.Context, w io.Writer, f *fixture, calls, callers, roun
 		"+ µs/call column the median (and range) of the round-by-round differences in server CPU per call: what "+
 		"authentication costs the server per call. calls/s, µs/call and latencies are the round of median elapsed time.")
 	fmt.Fprintln(w)
+	if onlyVariant != "" {
+		fmt.Fprintf(w, "(-variant: only %s ran, so the × and + columns compare it with itself.)\n\n", variants[0].name)
+	}
 	gcTable(w, variants, results)
 	if len(withFailures) > 0 {
 		fmt.Fprintf(w, "**Not comparable:** calls failed on %s; a failed call costs the server less than a served one, "+
@@ -216,3 +227,33 @@ func median(xs []float64) float64 {
 	}
 	return (xs[n/2-1] + xs[n/2]) / 2
 }
+
+// selectVariant returns the one variant whose name contains sub (the
+// -variant flag), or an error naming the choices.
+func selectVariant(variants []serverVariant, sub string) ([]serverVariant, error) {
+	var found []serverVariant
+	var names []string
+	for _, v := range variants {
+		names = append(names, fmt.Sprintf("%q", v.name))
+		if strings.Contains(v.name, sub) {
+			found = append(found, v)
+		}
+	}
+	if len(found) != 1 {
+		return nil, fmt.Errorf("-variant %q matches %d of the servers %s (-controls adds two); it must match one", sub, len(found), strings.Join(names, ", "))
+	}
+	return found, nil
+}
+
+// timedCallsStart and timedCallsEnd do nothing; runE2E calls them just
+// before and just after a variant's timed calls, so that a tool can find
+// that window by function name: valgrind's callgrind, run with
+// --zero-before=main.timedCallsStart --dump-before=main.timedCallsEnd,
+// counts only the server's work during the calls (docs/benchmarks.md, "End
+// to end under callgrind").
+//
+//go:noinline
+func timedCallsStart() {}
+
+//go:noinline
+func timedCallsEnd() {}

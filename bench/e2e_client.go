@@ -218,6 +218,10 @@ var pairOnly bool
 // into the interceptor's presence, its own work and the verifier's.
 var controls bool
 
+// onlyVariant is the -variant flag: when set, the end-to-end run starts
+// only the one server whose name contains it (see selectVariant).
+var onlyVariant string
+
 // serverProfile is the -serverprofile flag: a file name prefix for CPU
 // profiles of the server process during each variant's timed calls.
 var serverProfile string
