@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -95,19 +96,23 @@ func isWithheld(t *testing.T, err error) {
 // does not answer: its response (message, headers, trailers) is replaced
 // with CodeInternal "connectauth: internal error" (INTERNAL_ERROR), for a
 // unary call in each protocol (a Connect GET too) and for a server
-// stream, whose client receives no message; and it is logged once per
-// procedure, at Error. The unary handler has run all the same (the guard
+// stream, whose client receives no message, over HTTP/2 and HTTP/1.1; and
+// it is logged once per procedure, at Error. The unary handler has run all the same (the guard
 // withholds the answer, not the side effects); the stream's first Send
 // fails, so the handler stops there.
 func TestWrapHandler_WithholdsTheResponseOfAHandlerWithoutTheInterceptor(t *testing.T) {
 	f := newFixture(t)
 	logged := captureDefaultLog(t)
 	var u unguarded
-	srv := serveTLS(t, connectauth.WrapHandler(guardedMux(f, &u, connect.WithIdempotency(connect.IdempotencyNoSideEffects))))
+	h := connectauth.WrapHandler(guardedMux(f, &u, connect.WithIdempotency(connect.IdempotencyNoSideEffects)))
+	h1 := httptest.NewServer(h)
+	t.Cleanup(h1.Close)
 
-	for range 2 { // the second round logs nothing more
+	// The second server, and each second round, logs nothing more.
+	for _, srv := range []*httptest.Server{serveTLS(t, h), h1, serveTLS(t, h), h1} {
+		name := map[bool]string{false: "HTTP/1.1", true: "HTTP/2"}[srv.TLS != nil]
 		for pname, opts := range unaryProtocols {
-			t.Run(pname+"/unary", func(t *testing.T) {
+			t.Run(name+"/"+pname+"/unary", func(t *testing.T) {
 				before := u.unary.Load()
 				res, err := connect.NewClient[authtestv1.PublicRequest, authtestv1.PublicResponse](srv.Client(), srv.URL+"/second/authtest.v1.TestService/Public", opts...).
 					CallUnary(t.Context(), connect.NewRequest(&authtestv1.PublicRequest{}))
@@ -121,7 +126,7 @@ func TestWrapHandler_WithholdsTheResponseOfAHandlerWithoutTheInterceptor(t *test
 			})
 		}
 		for pname, opts := range protocols {
-			t.Run(pname+"/stream", func(t *testing.T) {
+			t.Run(name+"/"+pname+"/stream", func(t *testing.T) {
 				before := u.streamSends.Load()
 				stream, err := connect.NewClient[authtestv1.ServerStreamRequest, authtestv1.ServerStreamResponse](srv.Client(), srv.URL+"/second/authtest.v1.TestService/ServerStream", opts...).
 					CallServerStream(t.Context(), connect.NewRequest(&authtestv1.ServerStreamRequest{Count: 3}))
