@@ -17,6 +17,7 @@ import (
 	"github.com/grpcauth/grpcauth/internal/built"
 	"github.com/grpcauth/grpcauth/internal/isnil"
 	"github.com/grpcauth/grpcauth/internal/jitter"
+	"github.com/grpcauth/grpcauth/internal/judged"
 	"github.com/grpcauth/grpcauth/internal/jwxpanic"
 	grpcauthv1 "github.com/grpcauth/grpcauth/proto/grpcauth/v1"
 	"github.com/grpcauth/grpcauth/verifier"
@@ -405,6 +406,7 @@ func (a *Authenticator) expiresStream(c verifier.Claims) bool {
 // custom verifier allows more skew than it reports) is refused, as it would
 // be cut at once.
 func (a *Authenticator) authorize(ctx context.Context, method string, stream bool, req any) (context.Context, verifier.Claims, *methodPlan, error) {
+	judged.Mark(ctx) // for connectauth.WrapHandler around the server's handler
 	start := a.startDecision(ctx)
 	p := a.lookupCall(ctx, method)
 	if p.ended {

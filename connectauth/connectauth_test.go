@@ -53,7 +53,7 @@ func newFixture(t *testing.T) *fixture {
 }
 
 // issuerVerifier returns a verifier of iss's tokens, closed with the test.
-func issuerVerifier(t *testing.T, iss *grpcauthtest.Issuer) *verifier.Verifier {
+func issuerVerifier(t testing.TB, iss *grpcauthtest.Issuer) *verifier.Verifier {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()

@@ -51,6 +51,22 @@
 // must also name POST and the procedure's path, even for a
 // Connect-protocol GET.
 //
+// Every handler needs the Interceptor: connect-go installs interceptors
+// per handler, not per server as grpc-go does. WrapHandler catches a
+// handler mounted without it: the response of an RPC call that no
+// grpcauth interceptor judged is withheld and replaced with CodeInternal
+// ("connectauth: internal error", ReasonInternalError), and the path
+// logged once, as an error record of slog.Default(). The handler has run
+// by then, side effects and all: the guard keeps its answer from the
+// caller and makes the mistake loud on the first call, it does not
+// protect the service. A handler meant to be open (health checks,
+// reflection) takes the Interceptor too, with a public rule
+// (grpcauth.Config.Public, grpcauth.StandardPublicServices); there is no
+// opt-out but mounting it outside WrapHandler. Requests that are no RPC
+// (no gRPC, gRPC-Web or Connect content, no Connect-Protocol-Version) pass
+// untouched, and so does a hand-made Connect unary JSON call without that
+// header.
+//
 // Serving browsers from a grpc-go server instead: wrap the *grpc.Server in
 // connectrpc.com/vanguard's vanguardgrpc.NewTranscoder, bounding what it
 // buffers (vanguard.WithMaxMessageBufferBytes: 4 GiB by default, read

@@ -10,12 +10,19 @@ import (
 	"sync/atomic"
 
 	"golang.org/x/net/http/httpguts"
+
+	"github.com/grpcauth/grpcauth/internal/judged"
 )
 
-type requestInfoKey struct{}
+// requestInfoKey is the context key of a request's *requestInfo: that of
+// package judged, through which grpcauth's decision marks the request
+// judged, whichever adapter (this package's Interceptor, the grpc-go
+// interceptors under grpc.Server.ServeHTTP or vanguard) made it.
+type requestInfoKey = judged.Key
 
 // requestInfo is what the interceptor needs of the HTTP request that
-// connect-go does not pass on.
+// connect-go does not pass on, and what WrapHandler's guard needs to know
+// of the calls it served.
 type requestInfo struct {
 	host   string
 	method string   // the HTTP method the client sent
@@ -29,7 +36,15 @@ type requestInfo struct {
 	// calls reach a WrapHandler inside as requests of their own, which
 	// it judges by their own request lines.
 	handedOff atomic.Bool
+
+	// judged: grpcauth decided a call of this request (judged.Mark),
+	// which lets its response through the guard.
+	judged atomic.Bool
+	guard  guardWriter // the ResponseWriter of an RPC request
 }
+
+// MarkJudged implements judged.Marker.
+func (i *requestInfo) MarkJudged() { i.judged.Store(true) }
 
 // handoffWriter is the ResponseWriter of a request that asks for an h2c
 // handoff: it records in info that a handler took the connection over, as
@@ -95,6 +110,28 @@ func (w handoffWriter) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 // even where a middleware presents it as HTTP/2 (vanguard does, for a
 // gRPC target).
 //
+// WrapHandler also withholds the answer of a handler that runs without
+// the Interceptor (connect-go installs interceptors per handler: one
+// mounted without connect.WithInterceptors would serve every caller
+// without a token). Each call grpcauth decides marks its request (this
+// package's Interceptor, and the grpc-go interceptors of a grpc.Server
+// inside h, directly or behind vanguard); the response of an RPC request
+// (gRPC, gRPC-Web or Connect streaming content, application/proto, or a
+// Connect-Protocol-Version header or connect query parameter) that
+// nothing marked is replaced, once it begins with a message, with
+// CodeInternal, the message "connectauth: internal error" and the
+// ErrorInfo reason grpcauth.ReasonInternalError, in the call's protocol,
+// without the handler's headers and trailers, and the path is logged as
+// an error record of slog.Default(), once (64 paths at most). An error
+// written before any decision (a malformed request, a 404) goes out as
+// it is, and other requests are untouched. It is a tripwire for the
+// first call in development, not the protection: the handler has run,
+// with its side effects, by the time its answer is withheld. There is no
+// opt-out: give a handler meant to be open the Interceptor and a public
+// rule (grpcauth.Config.Public), or mount one that must bypass grpcauth
+// (a reverse proxy to a backend that authenticates itself) outside
+// WrapHandler.
+//
 // A nil h (or a nil *http.ServeMux or other nil pointer or func in it)
 // is logged, as an error record of slog.Default(), when WrapHandler is
 // called, and every request is then answered with 500 Internal Server
@@ -105,6 +142,7 @@ func WrapHandler(h http.Handler) http.Handler {
 	if missing(h) {
 		return noHandler(errNoHandler("WrapHandler", h))
 	}
+	log := new(unjudgedLog)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		outer, nested := r.Context().Value(requestInfoKey{}).(*requestInfo)
 		if nested && !(outer.handedOff.Load() && r.ProtoMajor == 2) {
@@ -129,7 +167,14 @@ func WrapHandler(h http.Handler) http.Handler {
 		} else if h2cHandoff(r) {
 			w = handoffWriter{w, info}
 		}
-		h.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), requestInfoKey{}, info)))
+		p := rpcProtocolOf(r)
+		if p == notRPC {
+			h.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), requestInfoKey{}, info)))
+			return
+		}
+		info.guard = guardWriter{ResponseWriter: w, info: info, contentType: r.Header.Get("Content-Type"), log: log, protocol: p}
+		h.ServeHTTP(&info.guard, r.WithContext(context.WithValue(r.Context(), requestInfoKey{}, info)))
+		info.guard.finish()
 	})
 }
 

@@ -105,7 +105,7 @@ func (i *Interceptor) WrapUnary(next connect.UnaryFunc) connect.UnaryFunc {
 			if logged.CompareAndSwap(false, true) {
 				i.logNoAuthenticator()
 			}
-			return nil, noAuthenticatorError()
+			return nil, internalError()
 		}
 	}
 	return func(ctx context.Context, req connect.AnyRequest) (connect.AnyResponse, error) {
@@ -187,7 +187,7 @@ func (i *Interceptor) WrapStreamingClient(next connect.StreamingClientFunc) conn
 func (i *Interceptor) WrapStreamingHandler(next connect.StreamingHandlerFunc) connect.StreamingHandlerFunc {
 	if i == nil || i.auth == nil {
 		i.logNoAuthenticator()
-		return func(context.Context, connect.StreamingHandlerConn) error { return noAuthenticatorError() }
+		return func(context.Context, connect.StreamingHandlerConn) error { return internalError() }
 	}
 	return func(ctx context.Context, conn connect.StreamingHandlerConn) error {
 		var (

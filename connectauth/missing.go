@@ -41,10 +41,11 @@ func noHandler(err error) http.Handler {
 	})
 }
 
-// errNoAuthenticator is what an Interceptor without an Authenticator
-// answers every call with: codes.Internal, a fixed message and the
+// errInternal is what an Interceptor without an Authenticator answers
+// every call with, and what WrapHandler answers a call with whose response
+// it withholds (guardWriter): codes.Internal, a fixed message and the
 // ErrorInfo reason grpcauth.ReasonInternalError, as connectError makes it.
-var errNoAuthenticator = func() error {
+var errInternal = func() error {
 	st := status.New(codes.Internal, "connectauth: internal error")
 	if d, err := st.WithDetails(&errdetails.ErrorInfo{Reason: grpcauth.ReasonInternalError, Domain: grpcauth.ErrorDomain}); err == nil {
 		st = d
@@ -59,7 +60,7 @@ var errNoAuthenticator = func() error {
 // too, whose calls pass): once for an Interceptor made by NewInterceptor
 // and its copies, which share noAuthLogged, and once per handler for one
 // without it. Its handlers refuse each call, before the handler runs,
-// with errNoAuthenticator. No caller is admitted: the interceptor cannot
+// with errInternal. No caller is admitted: the interceptor cannot
 // tell which calls its rules would allow.
 func (i *Interceptor) logNoAuthenticator() {
 	if i != nil && i.noAuthLogged != nil && !i.noAuthLogged.CompareAndSwap(false, true) {
@@ -68,5 +69,5 @@ func (i *Interceptor) logNoAuthenticator() {
 	slog.Default().Error("connectauth: the Interceptor has no Authenticator (NewInterceptor(nil), or an Interceptor not made by NewInterceptor): every call its handlers receive is refused with CodeInternal")
 }
 
-// noAuthenticatorError is errNoAuthenticator as a connect.Error.
-func noAuthenticatorError() error { return connectError(errNoAuthenticator, nil) }
+// internalError is errInternal as a connect.Error.
+func internalError() error { return connectError(errInternal, nil) }

@@ -1,0 +1,292 @@
+package connectauth
+
+import (
+	"errors"
+	"log/slog"
+	"maps"
+	"net/http"
+	"net/url"
+	"strings"
+	"sync"
+
+	"connectrpc.com/connect"
+)
+
+// rpcProtocol is the RPC protocol of a request, as WrapHandler recognises
+// it, or notRPC.
+type rpcProtocol uint8
+
+const (
+	notRPC rpcProtocol = iota
+	connectUnary
+	connectStream
+	grpcProtocol
+	grpcWebProtocol
+)
+
+func (p rpcProtocol) String() string {
+	return [...]string{"none", "connect", "connect streaming", "grpc", "grpc-web"}[p]
+}
+
+// rpcProtocolOf returns the RPC protocol of r, by what its client must or
+// does send: a POST whose Content-Type is application/grpc,
+// application/grpc-web or application/connect+ (each with a codec or
+// none, as connect-go's handlers accept them), application/proto (the
+// Connect protocol's own name for a binary unary message), or any POST or
+// GET with a Connect-Protocol-Version header or, a GET, a connect query
+// parameter, which every Connect client sends. A Connect unary call with
+// a JSON body and neither (a hand-made call) is no RPC here: plain HTTP
+// handlers take JSON POSTs too. It does not allocate.
+func rpcProtocolOf(r *http.Request) rpcProtocol {
+	if r.Method != http.MethodPost && r.Method != http.MethodGet {
+		return notRPC
+	}
+	if r.Method == http.MethodPost {
+		ct, _, _ := strings.Cut(r.Header.Get("Content-Type"), ";")
+		ct = strings.TrimSpace(ct)
+		switch {
+		case mediaTypeWithCodec(ct, "application/grpc-web"):
+			return grpcWebProtocol
+		case mediaTypeWithCodec(ct, "application/grpc"):
+			return grpcProtocol
+		case hasPrefixFold(ct, "application/connect+"):
+			return connectStream
+		case strings.EqualFold(ct, "application/proto"):
+			return connectUnary
+		}
+	}
+	if r.Header.Get("Connect-Protocol-Version") != "" || (r.Method == http.MethodGet && hasQueryKey(r.URL.RawQuery, "connect")) {
+		return connectUnary
+	}
+	return notRPC
+}
+
+// mediaTypeWithCodec reports whether ct is base or base+codec, but for
+// case.
+func mediaTypeWithCodec(ct, base string) bool {
+	return hasPrefixFold(ct, base) && (len(ct) == len(base) || ct[len(base)] == '+')
+}
+
+func hasPrefixFold(s, prefix string) bool {
+	return len(s) >= len(prefix) && strings.EqualFold(s[:len(prefix)], prefix)
+}
+
+// hasQueryKey reports whether the raw query holds a parameter named key.
+func hasQueryKey(query, key string) bool {
+	for query != "" {
+		var param string
+		param, query, _ = strings.Cut(query, "&")
+		if name, _, _ := strings.Cut(param, "="); name == key {
+			return true
+		}
+	}
+	return false
+}
+
+// carriesMessage reports whether a response body of protocol p whose
+// first byte is first begins with a message: an envelope whose flags mark
+// no end of stream (Connect streaming's 0x02) nor trailers (gRPC-Web's
+// 0x80). A gRPC body holds messages only: its trailers are HTTP trailers.
+func (p rpcProtocol) carriesMessage(first byte) bool {
+	switch p {
+	case connectStream:
+		return first&0x02 == 0
+	case grpcWebProtocol:
+		return first&0x80 == 0
+	}
+	return true
+}
+
+// errWithheld is what a handler's writes return once WrapHandler has
+// withheld its response.
+var errWithheld = errors.New("connectauth: WrapHandler withheld the response: no grpcauth interceptor judged the call")
+
+// unjudgedWriter writes the refusal of a call whose response WrapHandler
+// withholds, in the protocol of the call.
+var unjudgedWriter = connect.NewErrorWriter()
+
+// guardState is where a guardWriter stands.
+type guardState uint8
+
+const (
+	undecided guardState = iota // nothing of the response is written yet
+	passing                     // the response goes out as the handler writes it
+	refused                     // the refusal is written, the handler's response withheld
+)
+
+// guardWriter is the ResponseWriter WrapHandler gives the handler of an
+// RPC request (rpcProtocolOf). Once the interceptor has judged the call
+// (requestInfo.judged, through grpcauth's decision), it is the server's
+// writer. Before that it lets through what a handler writes before any
+// decision, an error (connect-go's answer to a malformed request, the
+// mux's 404, a gRPC status), and withholds a response message: the
+// handler that wrote it runs without the interceptor. The status of a
+// stream (gRPC, gRPC-Web, Connect streaming) is held back until its
+// first bytes say whether a message follows, and a Flush before them is
+// dropped; a Connect unary response is a message when its status is 2xx.
+// A withheld response is replaced with the refusal of errInternal, in the
+// call's protocol, and logged (unjudgedLog); the handler's later writes
+// fail with errWithheld, and the headers and trailers it sets from then on
+// are dropped when it returns (finish).
+//
+// It lives in the request's requestInfo, which WrapHandler allocates
+// anyway.
+type guardWriter struct {
+	http.ResponseWriter
+	info        *requestInfo
+	contentType string // the request's, as it arrived (vanguard changes it)
+	log         *unjudgedLog
+	protocol    rpcProtocol
+	state       guardState
+	pending     int         // the 2xx status of a stream, held back
+	sent        http.Header // the refusal's header map, as written
+}
+
+// Unwrap lets http.ResponseController reach the server's ResponseWriter.
+func (w *guardWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
+// judged reports whether the response may go out: the call was judged
+// (the writer passes everything from then on).
+func (w *guardWriter) judged() bool {
+	if w.state == undecided && w.info.judged.Load() {
+		w.state = passing
+	}
+	return w.state == passing
+}
+
+// WriteHeader writes an informational status, or a final one that
+// carries no message (a Connect unary error, a stream's error status), at
+// once; a Connect unary 2xx of a call not judged is refused, and a
+// stream's 2xx is held back until its body begins.
+func (w *guardWriter) WriteHeader(code int) {
+	switch {
+	case w.state == refused:
+		return
+	case w.judged() || code < 200:
+		w.ResponseWriter.WriteHeader(code)
+		return
+	case code >= 300:
+		w.state = passing // an error: no message follows
+		w.ResponseWriter.WriteHeader(code)
+	case w.protocol == connectUnary:
+		w.refuse()
+	case w.pending == 0:
+		w.pending = code
+	}
+}
+
+// Write writes p, unless it begins the message of a call not judged.
+func (w *guardWriter) Write(p []byte) (int, error) {
+	if w.state == undecided && !w.judged() {
+		if len(p) == 0 {
+			return 0, nil
+		}
+		// A Connect unary status not yet written is 200: WriteHeader
+		// decides on any other.
+		if w.protocol == connectUnary || w.protocol.carriesMessage(p[0]) {
+			w.refuse()
+		} else {
+			w.state = passing
+		}
+	}
+	if w.state == refused {
+		return 0, errWithheld
+	}
+	w.writePending()
+	return w.ResponseWriter.Write(p)
+}
+
+// Flush flushes what went out, and nothing of a call not judged whose
+// body has not begun.
+func (w *guardWriter) Flush() {
+	if w.state == undecided && !w.judged() {
+		return
+	}
+	w.writePending()
+	_ = http.NewResponseController(w.ResponseWriter).Flush()
+}
+
+// writePending writes the status held back.
+func (w *guardWriter) writePending() {
+	if w.pending != 0 {
+		code := w.pending
+		w.pending = 0
+		w.ResponseWriter.WriteHeader(code)
+	}
+}
+
+// refuse writes the refusal in place of the response and logs it.
+func (w *guardWriter) refuse() {
+	w.state, w.pending = refused, 0
+	h := w.ResponseWriter.Header()
+	clear(h) // the handler's headers are part of what is withheld
+	// The request as it arrived, for the refusal's protocol: a handler
+	// may have changed it since (vanguard sets a gRPC Content-Type on
+	// it for its backend).
+	r := &http.Request{Method: w.info.method, Header: http.Header{"Content-Type": {w.contentType}}, URL: &url.URL{}}
+	_ = unjudgedWriter.Write(w.ResponseWriter, r, internalError())
+	w.sent = maps.Clone(h) // with a gRPC refusal's trailers
+	w.log.log(w.info.path, w.protocol)
+}
+
+// finish ends the response once the handler has returned: it writes a
+// status still held back (a stream that ended without a body, such as a
+// gRPC error in its headers), and puts back the refusal's header map,
+// whose trailers the handler may have added to since.
+func (w *guardWriter) finish() {
+	switch w.state {
+	case undecided:
+		w.writePending()
+	case refused:
+		h := w.ResponseWriter.Header()
+		clear(h)
+		maps.Copy(h, w.sent)
+	}
+}
+
+// maxUnjudgedLogged bounds the paths an unjudgedLog remembers, and
+// maxLoggedPath the length of each: a handler mounted under a prefix
+// serves paths of the client's choosing.
+const (
+	maxUnjudgedLogged = 64
+	maxLoggedPath     = 256
+)
+
+// unjudgedLog logs, as an error record of slog.Default(), each path whose
+// response a WrapHandler withheld, once; past maxUnjudgedLogged paths it
+// says once that it logs no more.
+type unjudgedLog struct {
+	mu   sync.Mutex
+	seen map[string]struct{}
+	full bool
+}
+
+func (l *unjudgedLog) log(path string, p rpcProtocol) {
+	if len(path) > maxLoggedPath {
+		path = path[:maxLoggedPath]
+	}
+	l.mu.Lock()
+	_, seen := l.seen[path]
+	full := !seen && len(l.seen) >= maxUnjudgedLogged
+	switch {
+	case seen || (full && l.full):
+		l.mu.Unlock()
+		return
+	case full:
+		l.full = true
+	default:
+		if l.seen == nil {
+			l.seen = make(map[string]struct{})
+		}
+		l.seen[path] = struct{}{}
+	}
+	l.mu.Unlock()
+	if full {
+		slog.Default().Error("connectauth: WrapHandler withheld responses of further paths that no grpcauth interceptor judged; they are no longer logged", "paths_logged", maxUnjudgedLogged)
+		return
+	}
+	slog.Default().Error("connectauth: WrapHandler withheld the response of a call that no grpcauth interceptor judged, and answered it with CodeInternal: "+
+		"the handler serving this path runs without authentication; build it with connect.WithInterceptors(connectauth.NewInterceptor(auth)) "+
+		"(a public procedure: list it in grpcauth.Config.Public); the handler itself has run, with its side effects",
+		"path", path, "protocol", p.String())
+}
