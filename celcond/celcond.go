@@ -207,7 +207,7 @@ func (c *Compiler) CompileCondition(method protoreflect.MethodDescriptor, expr s
 	}
 	// Not proven within the limit for every input: track it, except on
 	// inputs small enough for the proof (see provenSize).
-	cond.prg, err = program(env, ast, append(opts, cel.CostLimit(c.limit), cel.CostTracking(runtimeCoster{patterns: patterns}),
+	cond.prg, err = program(env, ast, append(opts, cel.CostLimit(c.limit), cel.CostTracking(runtimeCoster{patterns: patterns, limit: c.limit}),
 		cel.CustomDecoratorV2(stepGuards(loopSteps(ast), loopRanges(ast))))...)
 	if err != nil {
 		return nil, err
@@ -1138,11 +1138,12 @@ func (e sizeEstimator) EstimateCallCost(_, overloadID string, target *checker.As
 		deep(args[0].Type()) && deep(args[1].Type()):
 		// A list literal's computed size is its number of elements,
 		// which may be messages of MaxRequestSize: bound both by their
-		// deep size.
-		n := min(e.bound(args[0]), e.bound(args[1]))
+		// deep size, weighted as runtimeCoster charges their elements
+		// and entries.
+		n := min(e.compared(args[0]), e.compared(args[1]))
 		return &checker.CallEstimate{CostEstimate: checker.SizeEstimate{Max: n}.MultiplyByCostFactor(common.StringTraversalCostFactor).Add(checker.FixedCostEstimate(1))}
 	case overloadID == overloads.InList && len(args) == 2 && deep(args[0].Type()):
-		n := max(e.size(args[1]).Max, traversal(e.bound(args[1])))
+		n := max(e.size(args[1]).Max, traversal(e.compared(args[1])))
 		return &checker.CallEstimate{CostEstimate: checker.CostEstimate{Min: 1, Max: n}}
 	case overloadID == overloads.InMap && len(args) == 2:
 		// Hashing the key reads it whole.
@@ -1198,6 +1199,37 @@ func (e sizeEstimator) bound(n checker.AstNode) uint64 {
 		return size.Max
 	}
 	return literalSize(n.Expr())
+}
+
+// compared bounds the size an equality with n's values, or membership of
+// a list or map in them, is charged by (comparedSizeUpTo): their deep
+// size bound, times the most that the weights of their lists' elements
+// and maps' entries can make of a unit of it (weightFactor).
+func (e sizeEstimator) compared(n checker.AstNode) uint64 {
+	return mulSize(e.bound(n), weightFactor(n.Type()))
+}
+
+// weightFactor bounds comparedSizeUpTo over deepSize for values of type
+// t: an element of a list counts at least 1 in deepSize, and at least
+// 1+elementWeight compared, an entry of a map 1 and 1+entryWeight (each
+// the larger of that and its deep size weighted, so that the ratio of
+// the whole is no more than the largest ratio within it); a
+// message, compared by proto.Equal, counts no weights, nor does a string,
+// bytes or scalar. A dyn value, or a type not known here, may be a map.
+func weightFactor(t *types.Type) uint64 {
+	f := uint64(1)
+	switch t.Kind() {
+	case types.BoolKind, types.IntKind, types.UintKind, types.DoubleKind, types.StringKind, types.BytesKind,
+		types.NullTypeKind, types.DurationKind, types.TimestampKind, types.StructKind, types.TypeKind:
+	case types.ListKind:
+		f = 1 + elementWeight
+	default:
+		return 1 + entryWeight
+	}
+	for _, p := range t.Parameters() {
+		f = max(f, weightFactor(p))
+	}
+	return f
 }
 
 // literalSize is the deep size (deepSize) of x when it is a literal or a
@@ -1283,11 +1315,15 @@ const zoneLoadCost = 1000
 //     values, but which cel-go charges by their number of elements (a
 //     message 1): comparing two messages, or two claims maps holding long
 //     lists, walks every field and element. An equality costs 1 per 10
-//     units of the smaller operand's deepSize (smallerDeepSize), a
-//     membership of the list's, at least what cel-go charges (an
-//     equality of two lists or maps so buys 5-8 times the time a unit of
-//     comprehension steps does: BenchmarkCost_NanosecondsPerUnit, and
-//     docs/conditions.md, "Cost", for why it is not charged more);
+//     units of the smaller operand's comparedSizeUpTo (smallerDeepSize:
+//     the deep size, each list element counting at least 2.1 units of
+//     cost and each map entry 6.1, converted on either side, see
+//     elementWeight), a membership of the list's, comparedSizeUpTo when
+//     it looks for a list or map, else deepSize, at least what cel-go
+//     charges; sizing either stops once it is over the limit. Charged by deep
+//     size alone, an equality of two lists or maps bought 5-8 times the
+//     time a unit of comprehension steps does
+//     (BenchmarkCost_NanosecondsPerUnit);
 //   - membership in a map (in), which hashes the key whole, but which
 //     cel-go charges 1: 1 per 10 units of the key's deepSize, at least 1;
 //   - concatenation (+) and ordering (<, <=, >, >=) of strings and bytes,
@@ -1304,6 +1340,19 @@ type runtimeCoster struct {
 	// patterns holds the patternCost of each pattern the expression
 	// matches, computed once at compile time.
 	patterns map[string]uint64
+	// limit is the cost limit, if not 0: sizing a comparison stops
+	// once it is known to cost more (see smallerDeepSize), as the
+	// evaluation is then refused.
+	limit uint64
+}
+
+// most is the size above which a comparison costs more than the limit,
+// or math.MaxUint64 without one.
+func (r runtimeCoster) most() uint64 {
+	if r.limit == 0 {
+		return math.MaxUint64
+	}
+	return mulSize(r.limit, 10) // traversal(n) > limit for every n above
 }
 
 func (r runtimeCoster) CallCost(function, _ string, args []ref.Val, _ ref.Val) *uint64 {
@@ -1366,7 +1415,7 @@ func (r runtimeCoster) CallCost(function, _ string, args []ref.Val, _ ref.Val) *
 		if len(args) != 2 {
 			return nil
 		}
-		cost = max(1, traversal(smallerDeepSize(args[0], args[1])))
+		cost = max(1, traversal(smallerDeepSize(args[0], args[1], r.most())))
 	case operators.Add, operators.Less, operators.LessEquals, operators.Greater, operators.GreaterEquals:
 		if len(args) != 2 {
 			return nil
@@ -1384,7 +1433,17 @@ func (r runtimeCoster) CallCost(function, _ string, args []ref.Val, _ ref.Val) *
 	case operators.In:
 		switch c := args[1].(type) {
 		case traits.Lister:
-			cost = max(uint64(c.Size().(types.Int)), traversal(deepSize(c)))
+			// Looking for a list or map compares it with each element
+			// that is one, as an equality does; looking for anything
+			// else, the elements are converted and compared at once.
+			var n uint64
+			switch args[0].(type) {
+			case traits.Lister, traits.Mapper:
+				n = comparedSizeUpTo(c, r.most())
+			default:
+				n = deepSizeUpTo(c, r.most())
+			}
+			cost = max(uint64(c.Size().(types.Int)), traversal(n))
 		case traits.Mapper:
 			cost = max(1, traversal(deepSize(args[0])))
 		default:
@@ -1548,10 +1607,45 @@ func textSize(v ref.Val) (uint64, bool) {
 // plus one per entry, and 1 for anything else.
 func deepSize(v ref.Val) uint64 { return deepSizeUpTo(v, math.MaxUint64) }
 
-// smallerDeepSize returns min(deepSize(a), deepSize(b)), what comparing a
-// and b reads at most, reading each of them up to a limit that doubles
-// from 64 until one fits: each no further than about twice the smaller's
-// size (or 64), however large the other. Computing both sizes whole read
+// Comparing two lists or maps converts each element, key and value that
+// it reads into a CEL value, on either side (cel-go's lists and maps of
+// the request and of the claims hold Go or protobuf values, converted on
+// every read, allocating), and sizing them for the charge reads them
+// again: an element of two lists took about 0.24 µs to compare and size,
+// an entry of two maps about 0.7 µs, where the deep size alone charged
+// 0.5 and 1.1 units for them (5-byte strings), 5 and 7 times the time a
+// unit of comprehension steps buys (BenchmarkCost_NanosecondsPerUnit).
+// So an equality, and membership of a list or map in a list, counts each
+// list element at least 1+elementWeight units of size, and each map entry
+// at least 1+entryWeight (2.1 and 6.1 units of cost), where deepSize
+// counts 1, at any depth of lists and maps (see comparison): a map entry
+// is a key and a value converted, and a lookup in the other map. A floor
+// rather than an addition, so that nesting adds no weight that the deep
+// size does not bound (a list holding a list holding a list of one empty
+// string has deep size 1), and the compile-time estimate bounds the
+// charge by the deep size's bound times 1+entryWeight at most (see
+// weightFactor). Messages, which cel-go compares with proto.Equal,
+// without converting, count their encoded size only.
+const (
+	elementWeight = 20
+	entryWeight   = 60
+)
+
+// weights are the units of size a sizer counts a list element, and a map
+// entry, at least, beyond deepSize's 1.
+type weights struct{ element, entry uint64 }
+
+// comparison is what comparing lists and maps is charged by: see
+// elementWeight.
+var comparison = weights{element: elementWeight, entry: entryWeight}
+
+// smallerDeepSize returns the smaller comparedSizeUpTo of a and b, what
+// comparing a and b reads at most, reading each of them up to a limit that
+// doubles from 64 until one fits: each no further than about twice the
+// smaller's size (or 64), however large the other; or, once the limit
+// reaches most with neither within it, a number above most, read no
+// further (an equality charged most or more is over the cost limit: see
+// runtimeCoster.limit). Computing both sizes whole read
 // a long list on every step of a comprehension that compared it with a
 // short one (claims.l.all(x, claims.l != [x]) ran for 15 s within the
 // default limit over a 30,000-element claim), while the comparison,
@@ -1565,11 +1659,11 @@ func deepSize(v ref.Val) uint64 { return deepSizeUpTo(v, math.MaxUint64) }
 // request maps on every step; a message was read from its start at each
 // limit (see protoWalk), and proto.Size reads it once, when it is known
 // no larger than the units left.
-func smallerDeepSize(a, b ref.Val) uint64 {
-	sa, sb := sizer{next: a}, sizer{next: b}
+func smallerDeepSize(a, b ref.Val, most uint64) uint64 {
+	sa, sb := sizer{next: a, w: comparison}, sizer{next: b, w: comparison}
 	for limit := uint64(64); ; limit *= 2 {
 		x, y := sa.upTo(limit), sb.upTo(limit)
-		if x <= limit || y <= limit || limit > math.MaxUint64/2 {
+		if x <= limit || y <= limit || limit > math.MaxUint64/2 || limit >= most {
 			return min(x, y)
 		}
 	}
@@ -1583,6 +1677,15 @@ func deepSizeUpTo(v ref.Val, limit uint64) uint64 {
 	return s.upTo(limit)
 }
 
+// comparedSizeUpTo is the deep size of v with the weights of comparison
+// (what an equality with v, or membership of a list or map in v, is
+// charged by) when it is at most limit, and else a number above limit,
+// reading about limit units of v.
+func comparedSizeUpTo(v ref.Val, limit uint64) uint64 {
+	s := sizer{next: v, w: comparison}
+	return s.upTo(limit)
+}
+
 // sizer computes the deep size of a value in one walk that may stop at a
 // limit and go on to a larger one: it counts what it has read, n, and
 // keeps the iterators of the lists and maps it is in, so that no list or
@@ -1593,8 +1696,11 @@ func deepSizeUpTo(v ref.Val, limit uint64) uint64 {
 // least 1 each), and a message is read no further than it takes to know
 // it larger than them: either is taken on, from where it stopped, with
 // the next limit. A message known no larger is sized by proto.Size, once.
+// It counts each list element and map entry at least 1 and its weight in
+// w (none for deepSize, comparison for comparedSizeUpTo).
 type sizer struct {
 	n     uint64      // the units counted
+	w     weights     // each element and entry counts at least 1 and its weight
 	next  ref.Val     // the value to size next, or nil
 	stack []sizeFrame // the lists and maps being walked, innermost last
 	// msg is the walk of next when it is a message larger than the units
@@ -1610,11 +1716,12 @@ type sizeFrame struct {
 	m traits.Mapper
 	// key is the map key whose value is to be sized next, or nil.
 	key ref.Val
-	// elem is set while a list's element is being sized, which started
-	// at start units: an element counts at least 1, but a scalar no more
-	// (a packed repeated field encodes one in a byte, and the request's
-	// encoded size bounds this deep size for the compile-time proof: see
-	// condition.small).
+	// elem is set while a list's element, or a map's entry, is being
+	// sized, which started at start units: an element counts at least
+	// 1, but a scalar no more (a packed repeated field encodes one in a
+	// byte, and the request's encoded size bounds this deep size for the
+	// compile-time proof: see condition.small), and an entry 1 and its
+	// key and value; with weights, at least 1 and the weight.
 	elem  bool
 	start uint64
 }
@@ -1636,19 +1743,25 @@ func (s *sizer) upTo(limit uint64) uint64 {
 		case types.Bytes:
 			s.n = addSize(s.n, uint64(len(x)))
 		case traits.Mapper, traits.Lister:
-			// An entry or element counts at least 1: a map or list of
-			// more than the units left is known larger without an
-			// iterator (which copies all a cel-go map's keys) or reading
-			// an element (a claim list's are converted, allocating, on
-			// every read).
+			// An entry or element counts at least 1 and its weight: a
+			// map or list of more than the units left is known larger
+			// without an iterator (which copies all a cel-go map's keys)
+			// or reading an element (a claim list's are converted,
+			// allocating, on every read).
 			c := x.(interface {
 				traits.Sizer
 				traits.Iterable
 			})
-			if size, ok := c.Size().(types.Int); ok && size > 0 && uint64(size) > limit-s.n {
-				return addSize(s.n, uint64(size))
+			m, isMap := x.(traits.Mapper)
+			least := 1 + s.w.element
+			if isMap {
+				least = 1 + s.w.entry
 			}
-			m, _ := x.(traits.Mapper)
+			if size, ok := c.Size().(types.Int); ok && size > 0 {
+				if at := mulSize(uint64(size), least); at > limit-s.n {
+					return addSize(s.n, at)
+				}
+			}
 			s.stack = append(s.stack, sizeFrame{it: c.Iterator(), m: m})
 		default:
 			if m, ok := x.Value().(proto.Message); ok {
@@ -1681,18 +1794,20 @@ func (s *sizer) step() {
 	f := &s.stack[len(s.stack)-1]
 	switch {
 	case f.elem:
-		if s.n == f.start {
-			s.n = addSize(s.n, 1)
+		weight := s.w.element
+		if f.m != nil {
+			weight = s.w.entry
 		}
+		s.n = max(s.n, addSize(f.start, 1+weight))
 		f.elem = false
 	case f.key != nil:
-		s.next, f.key = f.m.Get(f.key), nil
+		s.next, f.key, f.elem = f.m.Get(f.key), nil, true
 	case f.it.HasNext() != types.True:
 		s.stack[len(s.stack)-1] = sizeFrame{}
 		s.stack = s.stack[:len(s.stack)-1]
 	case f.m != nil:
 		// An entry counts 1, and its key and value.
-		s.n = addSize(s.n, 1)
+		f.start, s.n = s.n, addSize(s.n, 1)
 		s.next = f.it.Next()
 		f.key = s.next
 	default:
@@ -1882,6 +1997,14 @@ func textLen(k protoreflect.Kind, v protoreflect.Value) uint64 {
 		return uint64(len(v.Bytes()))
 	}
 	return 0
+}
+
+// mulSize returns a*b, or math.MaxUint64 if it overflows.
+func mulSize(a, b uint64) uint64 {
+	if b != 0 && a > math.MaxUint64/b {
+		return math.MaxUint64
+	}
+	return a * b
 }
 
 // addSize returns a+b, or math.MaxUint64 if it overflows.

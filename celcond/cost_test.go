@@ -59,9 +59,10 @@ func TestCost_ComparisonReadsTheLongerListNoFurtherThanTheShorter(t *testing.T) 
 	for _, args := range [][]ref.Val{{long, short}, {short, long}} {
 		for _, op := range []string{operators.Equals, operators.NotEquals} {
 			read = 0
+			// The short list's two elements, at least 21 units each.
 			cost := runtimeCoster{}.CallCost(op, "", args, nil)
-			if cost == nil || *cost != 1 {
-				t.Errorf("%s: cost = %v, want 1", op, deref(cost))
+			if cost == nil || *cost != 5 {
+				t.Errorf("%s: cost = %v, want 5", op, deref(cost))
 			}
 			if read > 1000 {
 				t.Errorf("%s: read %d elements of the long list, want at most 1000", op, read)
@@ -69,10 +70,10 @@ func TestCost_ComparisonReadsTheLongerListNoFurtherThanTheShorter(t *testing.T) 
 		}
 	}
 	// Lists of one size are charged for all they hold: 1 per 10 units of
-	// 1,000 elements of size 1.
+	// 1,000 elements of size 1, each counted 1+elementWeight.
 	l := types.NewDynamicList(types.DefaultTypeAdapter, make([]int, 1000))
-	if cost := (runtimeCoster{}).CallCost(operators.Equals, "", []ref.Val{l, l}, nil); cost == nil || *cost != 100 {
-		t.Errorf("equal lists: cost = %v, want 100", deref(cost))
+	if cost := (runtimeCoster{}).CallCost(operators.Equals, "", []ref.Val{l, l}, nil); cost == nil || *cost != 2100 {
+		t.Errorf("equal lists: cost = %v, want 2100", deref(cost))
 	}
 }
 
@@ -88,8 +89,8 @@ func TestCost_ComparisonOfTwoLongListsReadsEachOnce(t *testing.T) {
 	a := countingList{Lister: types.NewDynamicList(types.DefaultTypeAdapter, make([]int, n)), read: &read}
 	b := countingList{Lister: types.NewDynamicList(types.DefaultTypeAdapter, make([]int, n)), read: &read}
 	cost := runtimeCoster{}.CallCost(operators.Equals, "", []ref.Val{a, b}, nil)
-	if cost == nil || *cost != n/10 {
-		t.Errorf("cost = %v, want %d", deref(cost), n/10)
+	if want := uint64(n * (1 + elementWeight) / 10); cost == nil || *cost != want {
+		t.Errorf("cost = %v, want %d", deref(cost), want)
 	}
 	if read > 2*n {
 		t.Errorf("read %d elements of two lists of %d, want at most %d", read, n, 2*n)
@@ -149,21 +150,21 @@ func TestCost_ComparisonSizesEachListOrMapInOneWalk(t *testing.T) {
 		name         string
 		value        func(*walkCounter) ref.Val
 		walks, reads int    // of each operand
-		cost         uint64 // 1 per 10 units of deep size
+		cost         uint64 // 1 per 10 units of deep size, weighted
 	}{
 		{"maps of 4,000 entries", func(c *walkCounter) ref.Val {
 			return walkCountingMap{Mapper: adapter.NativeToValue(entries).(traits.Mapper), c: c}
-		}, 1, 2 * 4000, 4000 * (1 + 5 + 5) / 10},
+		}, 1, 2 * 4000, 4000 * (1 + entryWeight) / 10},
 		{"lists of 4,000 strings", func(c *walkCounter) ref.Val {
 			return walkCountingList{Lister: adapter.NativeToValue(elems).(traits.Lister), c: c}
-		}, 1, 4000, 4000 * 5 / 10},
+		}, 1, 4000, 4000 * (1 + elementWeight) / 10},
 		{"lists of 100 maps of 40 entries", func(c *walkCounter) ref.Val {
 			maps := make([]ref.Val, 100)
 			for i := range maps {
 				maps[i] = walkCountingMap{Mapper: adapter.NativeToValue(small).(traits.Mapper), c: c}
 			}
 			return walkCountingList{Lister: types.NewRefValList(adapter, maps), c: c}
-		}, 1 + 100, 100 + 100*2*40, 100 * 40 * (1 + 5 + 5) / 10},
+		}, 1 + 100, 100 + 100*2*40, 100 * 40 * (1 + entryWeight) / 10},
 	} {
 		var a, b walkCounter
 		cost := runtimeCoster{}.CallCost(operators.Equals, "", []ref.Val{tt.value(&a), tt.value(&b)}, nil)
@@ -276,7 +277,9 @@ func packedMethod(t testing.TB) protoreflect.MethodDescriptor {
 // limit.
 func TestEval_PackedListsWithinTheProvenSizeStayWithinTheLimit(t *testing.T) {
 	md := packedMethod(t)
-	c, err := New(Config{})
+	// A limit that proves lists longer than the claims' footprint.
+	const limit = 100 * DefaultCostLimit
+	c, err := New(Config{CostLimit: limit})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -307,7 +310,7 @@ func TestEval_PackedListsWithinTheProvenSizeStayWithinTheLimit(t *testing.T) {
 		if err != nil {
 			t.Fatalf("%d elements, proven size %d: tracked: %v", k, cond.fastSize, err)
 		}
-		if cost := det.ActualCost(); cost == nil || *cost > DefaultCostLimit {
+		if cost := det.ActualCost(); cost == nil || *cost > limit {
 			t.Fatalf("%d elements, proven size %d: cost %v over the limit", k, cond.fastSize, deref(cost))
 		}
 		return
@@ -342,9 +345,10 @@ func TestCost_ComparisonDoesNotIterateTheLargerMap(t *testing.T) {
 	small := types.DefaultTypeAdapter.NativeToValue(map[string]int{"a": 1})
 	for _, args := range [][]ref.Val{{large, small}, {small, large}} {
 		iterators = 0
+		// The small map's entry, at least 61 units.
 		cost := runtimeCoster{}.CallCost(operators.NotEquals, "", args, nil)
-		if cost == nil || *cost != 1 {
-			t.Errorf("cost = %v, want 1", deref(cost))
+		if cost == nil || *cost != 7 {
+			t.Errorf("cost = %v, want 7", deref(cost))
 		}
 		if iterators != 0 {
 			t.Errorf("made %d iterators over the large map, want 0", iterators)
@@ -941,5 +945,81 @@ func TestEval_IteratingAMapCountsItsEntriesAsSteps(t *testing.T) {
 	// 10 of 1,000 count 650.
 	if ok, err := cond.Eval(context.Background(), withEntries(1000)); ok || err != nil {
 		t.Errorf("10 iterations of a map of 1,000 entries = %v, %v; want false", ok, err)
+	}
+}
+
+// TestEval_ComparingLargeRequestListsOrMapsIsRefusedAtTheCostLimit: an
+// equality of two lists or maps was charged 1 per 10 units of their deep
+// size, where converting and comparing an element, or an entry, takes 5-8
+// times what a unit of comprehension steps does: 20 equalities of two
+// request maps of 4,000 entries cost 88,141 (lists of 4,000 strings
+// 40,141) and ran within the default limit, taking 5-8 times as long as
+// any other evaluation that close to it. Each element now counts at least
+// 1+elementWeight units, each entry 1+entryWeight, and the compile-time
+// proof bounds them so: lists of 2,500 strings, within what the old
+// estimate proved for 20 equalities, so never tracked, are over the limit
+// too. 20 equalities of two 40,000-byte strings (80,141) still pass.
+func TestEval_ComparingLargeRequestListsOrMapsIsRefusedAtTheCostLimit(t *testing.T) {
+	md := unitMethod(t)
+	c, err := New(Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	claims, err := verifier.NewClaims(map[string]any{"sub": "alice"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	const twenty = "[1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20].all(i, %s)"
+	for _, tt := range []struct {
+		name, cmp string
+		req       proto.Message
+		refused   bool
+	}{
+		{"maps of 4,000 entries", "request.m == request.n", unitRequest(md, 4000, 0, 0), true},
+		{"lists of 4,000 strings", "request.l == request.k", unitRequest(md, 0, 4000, 0), true},
+		{"lists of 2,500 strings, within the old proof", "request.l == request.k", unitRequest(md, 0, 2500, 0), true},
+		{"lists of 2,000 strings", "request.l == request.k", unitRequest(md, 0, 2000, 0), false},
+		{"strings of 40,000 bytes", "request.s == request.t", unitRequest(md, 0, 0, 40000), false},
+	} {
+		cond, err := c.CompileCondition(md, fmt.Sprintf(twenty, tt.cmp))
+		if err != nil {
+			t.Fatal(err)
+		}
+		in := grpcauth.ConditionInput{Method: "/celcond.unitcost.S/M", Claims: claims, Request: tt.req}
+		ok, err := cond.Eval(context.Background(), in)
+		switch {
+		case tt.refused && (ok || err == nil || !strings.Contains(err.Error(), "cost limit")):
+			t.Errorf("%s: %v, %.200v; want refused at the cost limit", tt.name, ok, err)
+		case !tt.refused && (!ok || err != nil):
+			t.Errorf("%s: %v, %.200v; want true", tt.name, ok, err)
+		}
+	}
+}
+
+// TestCost_SizingStopsOnceTheComparisonIsOverTheLimit: two lists of the
+// same length are sized to the smaller's size, however far cel-go's
+// equality read them (it stops at the first elements that differ): two
+// lists of 100,000 elements were read whole for a charge over any limit.
+// Sizing stops at the first size tried whose cost is over the limit.
+func TestCost_SizingStopsOnceTheComparisonIsOverTheLimit(t *testing.T) {
+	const n, limit = 100_000, 1000
+	read := 0
+	a := countingList{Lister: types.NewDynamicList(types.DefaultTypeAdapter, make([]int, n)), read: &read}
+	b := countingList{Lister: types.NewDynamicList(types.DefaultTypeAdapter, make([]int, n)), read: &read}
+	for _, op := range []string{operators.Equals, operators.In} {
+		read = 0
+		args := []ref.Val{a, b}
+		if op == operators.In {
+			args = []ref.Val{types.NewDynamicList(types.DefaultTypeAdapter, []int{1}), b}
+		}
+		cost := runtimeCoster{limit: limit}.CallCost(op, "", args, nil)
+		if cost == nil || *cost <= limit {
+			t.Errorf("%s: cost = %v, want over %d", op, deref(cost), limit)
+		}
+		// 16,384 units of size, the first limit tried at least
+		// 10*limit, hold 780 elements of 21 units.
+		if read > 2*800 {
+			t.Errorf("%s: read %d elements of lists of %d, want at most %d", op, read, n, 2*800)
+		}
 	}
 }

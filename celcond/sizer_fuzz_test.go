@@ -23,7 +23,9 @@ import (
 // walk that each larger limit takes on, with two references kept here:
 // refDeepSize, the deep size as docs/conditions.md states it, with no
 // limit, and freshWalkUpTo, the definition it replaced (a new recursive
-// walk for each limit). Over two values generated from bytes (lists and
+// walk for each limit), both without weights (deepSize) and with the
+// weights of comparison (comparedSizeUpTo: each list element and map
+// entry counting at least 1 and its weight). Over two values generated from bytes (lists and
 // maps nested with strings, bytes, scalars, messages, wrappers, proto and
 // JSON lists and maps, claim-like lists, long lists, empty ones, and a
 // list or map appearing again, in the same operand or the other, or as
@@ -42,9 +44,11 @@ import (
 //     one of more elements than the units left is not iterated;
 //   - the lists and maps it keeps are never more than the value's
 //     nesting depth;
-//   - smallerDeepSize is min(deepSize(a), deepSize(b)), each operand
-//     walked as a fresh walk at the limit where it stops, and an
-//     equality's cost is 1 per 10 of that, at least 1.
+//   - smallerDeepSize is the smaller of the operands' sizes with the
+//     weights of comparison, each operand walked as a fresh walk at the
+//     limit where it stops, and an equality's cost is 1 per 10 of that,
+//     at least 1; given a most below that, it stops at the first limit
+//     at least most, with a size above most.
 //
 // Seeds are in testdata/fuzz/FuzzSizer and below.
 //
@@ -85,69 +89,93 @@ func FuzzSizer(f *testing.F) {
 		for i, data := range [][]byte{a, b} {
 			g.data = data
 			operands[i] = g.value(sizeGenDepth, false)
-			nodes := 0
-			sizes[i], depths[i] = refDeepSize(operands[i], &nodes)
-			if nodes > sizeGenNodes {
-				t.Skip("too large to size many times over")
+		}
+		for _, w := range []weights{{}, comparison} {
+			for i := range operands {
+				nodes := 0
+				sizes[i], depths[i] = refDeepSize(operands[i], w, &nodes)
+				if nodes > sizeGenNodes {
+					t.Skip("too large to size many times over")
+				}
 			}
+			checkSizer(t, operands, sizes, depths, w, limits, &log)
 		}
 		walk := func(i int, limit uint64) []sizeEvent {
 			log = nil
-			freshWalkUpTo(operands[i], limit)
+			freshWalkUpTo(operands[i], comparison, limit)
 			return log
-		}
-		for i, v := range operands {
-			s, n := sizer{next: v}, sizes[i]
-			var got []sizeEvent
-			for _, limit := range sizeLimits(limits) {
-				log = got
-				r := s.upTo(limit)
-				got = log
-				if n <= limit && r != n || n > limit && r <= limit {
-					t.Fatalf("operand %d of deep size %d: upTo(%d) = %d; want %d if within the limit, else above it", i, n, limit, r, n)
-				}
-				if len(s.stack) > depths[i] || cap(s.stack) > 2*depths[i] {
-					t.Fatalf("operand %d of nesting depth %d: %d lists and maps kept (capacity %d) after upTo(%d)", i, depths[i], len(s.stack), cap(s.stack), limit)
-				}
-				if want := walk(i, limit); !slices.Equal(got, want) {
-					t.Fatalf("operand %d: after upTo(%d) the sizer has read\n%v\nwhere one walk reads\n%v", i, limit, got, want)
-				}
-			}
-			if r := s.upTo(math.MaxUint64); r != n || len(s.stack) != 0 || s.next != nil {
-				t.Fatalf("operand %d: upTo(MaxUint64) = %d with %d lists and maps kept, want its deep size %d and none", i, r, len(s.stack), n)
-			}
 		}
 
 		// smallerDeepSize sizes the operands in turn at a limit that
-		// doubles from 64 until one is within it, each as far as one
-		// walk at that limit reads it.
+		// doubles from 64 until one is within it, or the limit is at
+		// least most, each as far as one walk at that limit reads it.
 		want := min(sizes[0], sizes[1])
-		var reads []sizeEvent
-		read := [2]int{}
-		for limit := uint64(64); ; limit *= 2 {
-			for i := range operands {
-				fresh := walk(i, limit)
-				if len(fresh) < read[i] {
-					t.Fatalf("operand %d: one walk at %d reads less than one at %d", i, limit, limit/2)
+		for _, most := range []uint64{math.MaxUint64, want / 2} {
+			var reads []sizeEvent
+			read, stopped := [2]int{}, false // stopped at most
+			for limit := uint64(64); ; limit *= 2 {
+				for i := range operands {
+					fresh := walk(i, limit)
+					if len(fresh) < read[i] {
+						t.Fatalf("operand %d: one walk at %d reads less than one at %d", i, limit, limit/2)
+					}
+					reads, read[i] = append(reads, fresh[read[i]:]...), len(fresh)
 				}
-				reads, read[i] = append(reads, fresh[read[i]:]...), len(fresh)
+				if want <= limit || limit > math.MaxUint64/2 {
+					break
+				}
+				if limit >= most {
+					stopped = true
+					break
+				}
 			}
-			if want <= limit || limit > math.MaxUint64/2 {
-				break
+			log = nil
+			got := smallerDeepSize(operands[0], operands[1], most)
+			if !stopped && got != want || stopped && got <= most {
+				t.Fatalf("smallerDeepSize(most %d) = %d, want min(%d, %d), or above most once the limit tried reaches it", most, got, sizes[0], sizes[1])
 			}
-		}
-		log = nil
-		if got := smallerDeepSize(operands[0], operands[1]); got != want {
-			t.Fatalf("smallerDeepSize = %d, want min(%d, %d)", got, sizes[0], sizes[1])
-		}
-		if !slices.Equal(log, reads) {
-			t.Fatalf("smallerDeepSize read\n%v\nwhere one walk of each operand reads\n%v", log, reads)
+			if !slices.Equal(log, reads) {
+				t.Fatalf("smallerDeepSize(most %d) read\n%v\nwhere one walk of each operand reads\n%v", most, log, reads)
+			}
 		}
 		cost := runtimeCoster{}.CallCost(operators.Equals, "", operands[:], nil)
 		if cost == nil || *cost != max(1, traversal(want)) {
 			t.Fatalf("cost of an equality = %v, want %d", deref(cost), max(1, traversal(want)))
 		}
 	})
+}
+
+// checkSizer checks the sizer with weights w on each operand against
+// refDeepSize's sizes and depths and freshWalkUpTo's reads (see
+// FuzzSizer), at each of the limits read from limits.
+func checkSizer(t *testing.T, operands [2]ref.Val, sizes [2]uint64, depths [2]int, w weights, limits []byte, log *[]sizeEvent) {
+	t.Helper()
+	walk := func(i int, limit uint64) []sizeEvent {
+		*log = nil
+		freshWalkUpTo(operands[i], w, limit)
+		return *log
+	}
+	for i, v := range operands {
+		s, n := sizer{next: v, w: w}, sizes[i]
+		var got []sizeEvent
+		for _, limit := range sizeLimits(limits) {
+			*log = got
+			r := s.upTo(limit)
+			got = *log
+			if n <= limit && r != n || n > limit && r <= limit {
+				t.Fatalf("operand %d of size %d (weights %v): upTo(%d) = %d; want %d if within the limit, else above it", i, n, w, limit, r, n)
+			}
+			if len(s.stack) > depths[i] || cap(s.stack) > 2*depths[i] {
+				t.Fatalf("operand %d of nesting depth %d: %d lists and maps kept (capacity %d) after upTo(%d)", i, depths[i], len(s.stack), cap(s.stack), limit)
+			}
+			if want := walk(i, limit); !slices.Equal(got, want) {
+				t.Fatalf("operand %d (weights %v): after upTo(%d) the sizer has read\n%v\nwhere one walk reads\n%v", i, w, limit, got, want)
+			}
+		}
+		if r := s.upTo(math.MaxUint64); r != n || len(s.stack) != 0 || s.next != nil {
+			t.Fatalf("operand %d (weights %v): upTo(MaxUint64) = %d with %d lists and maps kept, want its size %d and none", i, w, r, len(s.stack), n)
+		}
+	}
 }
 
 const (
@@ -393,10 +421,12 @@ func (g *sizeGen) logList(l traits.Lister, raw bool) ref.Val {
 
 // refDeepSize is the deep size as docs/conditions.md states it, with no
 // limit: the length of a string or bytes, 1 + the encoded size of a
-// message, the sum of a list's elements (each at least 1), 1 + key +
-// value per map entry, and 1 for anything else; and the nesting depth of
-// lists and maps. It counts the values it visits in nodes.
-func refDeepSize(v ref.Val, nodes *int) (uint64, int) {
+// message, the sum of a list's elements (each at least 1, and with
+// weights at least 1 + w.element), 1 + key + value per map entry (with
+// weights at least 1 + w.entry), and 1 for anything else; and the
+// nesting depth of lists and maps. It counts the values it visits in
+// nodes.
+func refDeepSize(v ref.Val, w weights, nodes *int) (uint64, int) {
 	*nodes++
 	if *nodes > sizeGenNodes {
 		return 0, 0
@@ -410,15 +440,15 @@ func refDeepSize(v ref.Val, nodes *int) (uint64, int) {
 	case traits.Mapper:
 		for it := x.Iterator(); it.HasNext() == types.True; {
 			k := it.Next()
-			ks, _ := refDeepSize(k, nodes)
-			vs, vd := refDeepSize(x.Get(k), nodes)
-			n, depth = n+1+ks+vs, max(depth, vd)
+			ks, _ := refDeepSize(k, w, nodes)
+			vs, vd := refDeepSize(x.Get(k), w, nodes)
+			n, depth = n+max(1+w.entry, 1+ks+vs), max(depth, vd)
 		}
 		return n, depth + 1
 	case traits.Lister:
 		for it := x.Iterator(); it.HasNext() == types.True; {
-			s, d := refDeepSize(it.Next(), nodes)
-			n, depth = n+max(1, s), max(depth, d)
+			s, d := refDeepSize(it.Next(), w, nodes)
+			n, depth = n+max(1+w.element, s), max(depth, d)
 		}
 		return n, depth + 1
 	}
@@ -429,35 +459,38 @@ func refDeepSize(v ref.Val, nodes *int) (uint64, int) {
 }
 
 // freshWalkUpTo is deepSizeUpTo as it was before the sizer: a new
-// recursive walk for each limit.
-func freshWalkUpTo(v ref.Val, limit uint64) uint64 {
+// recursive walk for each limit; with weights w, each list element and
+// map entry counting at least 1 and its weight.
+func freshWalkUpTo(v ref.Val, w weights, limit uint64) uint64 {
 	switch x := v.(type) {
 	case types.String:
 		return uint64(len(x))
 	case types.Bytes:
 		return uint64(len(x))
 	case traits.Mapper:
-		if size, ok := x.Size().(types.Int); ok && size > 0 && uint64(size) > limit {
-			return uint64(size)
+		if size, ok := x.Size().(types.Int); ok && size > 0 && mulSize(uint64(size), 1+w.entry) > limit {
+			return mulSize(uint64(size), 1+w.entry)
 		}
 		n := uint64(0)
 		for it := x.Iterator(); n <= limit && it.HasNext() == types.True; {
+			start := n
 			k := it.Next()
 			if n = addSize(n, 1); n <= limit {
-				n = addSize(n, freshWalkUpTo(k, limit-n))
+				n = addSize(n, freshWalkUpTo(k, w, limit-n))
 			}
 			if n <= limit {
-				n = addSize(n, freshWalkUpTo(x.Get(k), limit-n))
+				n = addSize(n, freshWalkUpTo(x.Get(k), w, limit-n))
 			}
+			n = max(n, addSize(start, 1+w.entry))
 		}
 		return n
 	case traits.Lister:
-		if size, ok := x.Size().(types.Int); ok && size > 0 && uint64(size) > limit {
-			return uint64(size)
+		if size, ok := x.Size().(types.Int); ok && size > 0 && mulSize(uint64(size), 1+w.element) > limit {
+			return mulSize(uint64(size), 1+w.element)
 		}
 		n := uint64(0)
 		for it := x.Iterator(); n <= limit && it.HasNext() == types.True; {
-			n = addSize(n, max(1, freshWalkUpTo(it.Next(), limit-n)))
+			n = addSize(n, max(1+w.element, freshWalkUpTo(it.Next(), w, limit-n)))
 		}
 		return n
 	}

@@ -84,7 +84,7 @@ func TestCost_ComparisonReadsEachMessageOnceWhateverTheLimitsTried(t *testing.T)
 	large, small := callers(1<<16), callers(1<<14) // deep sizes about 2^17 and 2^15
 	var lc, sc readCounts
 	a, b := counted(t, reg, large, &lc), counted(t, reg, small, &sc)
-	if got, want := smallerDeepSize(a, b), 1+uint64(proto.Size(small)); got != want {
+	if got, want := smallerDeepSize(a, b, math.MaxUint64), 1+uint64(proto.Size(small)); got != want {
 		t.Fatalf("smallerDeepSize = %d, want the smaller's deep size %d", got, want)
 	}
 	if lc.ranges != 1 {

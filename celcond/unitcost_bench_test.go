@@ -17,8 +17,9 @@ import (
 // BenchmarkCost_NanosecondsPerUnit measures what a unit of the cost limit
 // buys, in time, for the operations a tracked evaluation repeats: a
 // whole-map equality (two request maps of 4,000 entries of 5-byte keys
-// and values, deep size 44,000, charged 4,400), a list equality (4,000
-// strings of 5 bytes, deep size 20,000, charged 2,000), a string equality
+// and values, deep size 44,000, charged 24,400: each entry counts 61
+// units, see entryWeight), a list equality (4,000 strings of 5 bytes,
+// deep size 20,000, charged 8,400: each element 21), a string equality
 // (40,000 bytes, charged 4,000), each 20 times, and comprehension steps
 // (exists over the 4,000 strings, each step a comparison). ns/unit is the
 // evaluation's time over its actual cost: the closer those of different
@@ -28,24 +29,10 @@ import (
 //	go test -run '^$' -bench NanosecondsPerUnit -benchmem -count=3 ./celcond/
 func BenchmarkCost_NanosecondsPerUnit(b *testing.B) {
 	md := unitMethod(b)
-	req := dynamicpb.NewMessage(md.Input())
-	fields := md.Input().Fields()
-	for _, name := range []protoreflect.Name{"m", "n"} {
-		m := req.Mutable(fields.ByName(name)).Map()
-		for i := range 4000 {
-			m.Set(protoreflect.ValueOfString(fmt.Sprintf("k%04d", i)).MapKey(), protoreflect.ValueOfString(fmt.Sprintf("v%04d", i)))
-		}
-	}
-	for _, name := range []protoreflect.Name{"l", "k"} {
-		l := req.Mutable(fields.ByName(name)).List()
-		for i := range 4000 {
-			l.Append(protoreflect.ValueOfString(fmt.Sprintf("s%04d", i)))
-		}
-	}
-	text := strings.Repeat("a", 40000)
-	req.Set(fields.ByName("s"), protoreflect.ValueOfString(text))
-	req.Set(fields.ByName("t"), protoreflect.ValueOfString(text))
-	c, err := New(Config{})
+	req := unitRequest(md, 4000, 4000, 40000)
+	// A limit above what the equalities of lists and maps cost: 20 of
+	// them are over the default.
+	c, err := New(Config{CostLimit: 10 * DefaultCostLimit})
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -84,6 +71,31 @@ func BenchmarkCost_NanosecondsPerUnit(b *testing.B) {
 			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/float64(cost), "ns/unit")
 		})
 	}
+}
+
+// unitRequest returns a request of unitMethod's type whose maps m and n
+// have the same entries entries of 5-byte keys and values, whose lists l
+// and k the same elems 5-byte strings, and whose strings s and t the same
+// text bytes.
+func unitRequest(md protoreflect.MethodDescriptor, entries, elems, text int) *dynamicpb.Message {
+	req := dynamicpb.NewMessage(md.Input())
+	fields := md.Input().Fields()
+	for _, name := range []protoreflect.Name{"m", "n"} {
+		m := req.Mutable(fields.ByName(name)).Map()
+		for i := range entries {
+			m.Set(protoreflect.ValueOfString(fmt.Sprintf("k%04d", i)).MapKey(), protoreflect.ValueOfString(fmt.Sprintf("v%04d", i)))
+		}
+	}
+	for _, name := range []protoreflect.Name{"l", "k"} {
+		l := req.Mutable(fields.ByName(name)).List()
+		for i := range elems {
+			l.Append(protoreflect.ValueOfString(fmt.Sprintf("s%04d", i)))
+		}
+	}
+	s := strings.Repeat("a", text)
+	req.Set(fields.ByName("s"), protoreflect.ValueOfString(s))
+	req.Set(fields.ByName("t"), protoreflect.ValueOfString(s))
+	return req
 }
 
 // trueVal is CEL's true.
