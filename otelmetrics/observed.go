@@ -102,7 +102,7 @@ func (o *observed) instruments() []metric.Observable {
 // observe reports one key-set verifier's sums (counters and levels), and
 // its gauge when st is fresh (read in this collection, not the last good
 // Stats of a Source whose Stats failed; see collector): the key set's age
-// at now, unless now is zero (Config.Now panicked). A level of the last
+// at now, unless now is zero (Config.Now failed). A level of the last
 // good Stats stands in like a counter: it is a sum too, which the SDK
 // forgets under delta temporality when its series misses a collection.
 func (o *observed) observe(ob metric.Observer, st verifier.Stats, now time.Time, fresh bool) {
