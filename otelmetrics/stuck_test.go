@@ -163,7 +163,7 @@ func TestMetrics_AStuckSourceHoldsUpNoCollection(t *testing.T) {
 		if got, ok := sums[hits(stuck.issuer)]; got != 7 || !ok {
 			t.Errorf("stuck source's hits = %d (observed %v), want its last good 7", got, ok)
 		}
-		entries := series{"grpcauth.cache.entries", attribute.NewSet(attribute.String(issuerKey, stuck.issuer))}
+		entries := series{"grpcauth.cache.entry.count", attribute.NewSet(attribute.String(issuerKey, stuck.issuer))}
 		if got, ok := sums[entries]; got != 3 || !ok {
 			t.Errorf("stuck source's cache entries = %d (observed %v), want its last good 3", got, ok)
 		}
@@ -296,7 +296,7 @@ func TestMetrics_AConfigNowThatBlocksHoldsUpNoCollection(t *testing.T) {
 			Now: blockingNow(clock), StatsTimeout: timeout})
 		issuer := attribute.NewSet(attribute.String(issuerKey, "https://keyed.example"))
 		hits := series{"grpcauth.cache.hits", issuer}
-		keys := series{"grpcauth.jwks.keys", issuer}
+		keys := series{"grpcauth.jwks.key.count", issuer}
 		age := series{"grpcauth.jwks.age", issuer}
 
 		sums, gauges, took := collectTook(t, reader)
