@@ -20,18 +20,21 @@ import (
 // up-down counters) observed with those, so that no sum series is missing
 // from a collection (under delta temporality the SDK forgets a missing
 // series, and the next collection would report its whole count again),
-// and its gauge, the key set's age, a figure of now, left out.
+// and its gauge, the key set's age, a figure of now, left out. Config.Now
+// is read alike, and bounded alike: when it panics or does not return in
+// time, the key sets' age is left out (its last good time would be no
+// time of this collection).
 type collector struct {
 	o       *observed
-	now     func() time.Time
-	timeout time.Duration   // Config.StatsTimeout
-	stop    <-chan struct{} // closed by Metrics.Close
+	now     *watched[time.Time] // Config.Now
+	timeout time.Duration       // Config.StatsTimeout
+	stop    <-chan struct{}     // closed by Metrics.Close
 
 	// mu makes collections take turns: a MeterProvider with several
 	// readers runs the callback once for each, concurrently, and each
 	// must find the last good Stats of the one before. It is held while
-	// the collection waits for the sources' Stats, at most timeout (or
-	// until the callback's context ends, or Close), and waited for
+	// the collection waits for the sources' Stats and Config.Now, at most
+	// timeout (or until the callback's context ends, or Close), and waited for
 	// whatever the callback's context says: a callback that returned
 	// without observing would leave every series out of its collection,
 	// which a delta exporter would count twice after.
@@ -41,15 +44,18 @@ type collector struct {
 	intro []*watched[introspect.Stats]
 }
 
-// watched is one source and its last good Stats. Its Stats are read on a
-// goroutine of their own, so that a collection can stop waiting for them,
-// and at most one read is outstanding: a source whose Stats never return
-// keeps one goroutine, no more.
+// watched is one function of the program's, a source's Stats or
+// Config.Now, and its last good result. It is called on a goroutine of its
+// own, so that a collection can stop waiting for it and a panic or
+// runtime.Goexit of it ends no goroutine of the reader's, and at most one
+// call is outstanding: one that never returns keeps one goroutine, no
+// more.
 type watched[T any] struct {
-	src   Source
-	stats func() T // src's Stats
-	last  T        // its last Stats read without a panic
-	seen  bool     // whether last has been read
+	what    string   // the function, in errors: "the Stats of a *verifier.Verifier", "Config.Now"
+	instead string   // what a collection observes when it fails, in errors
+	stats   func() T // the function
+	last    T        // its last result without a panic
+	seen    bool     // whether last has been read
 
 	pending chan reading[T] // the outstanding read, nil when none
 	started bool            // whether this collection started pending
@@ -61,13 +67,14 @@ type reading[T any] struct {
 	err   error
 }
 
-func watch[T any](src Source, stats func() T) *watched[T] {
-	return &watched[T]{src: src, stats: stats}
+// watchStats watches a source's Stats.
+func watchStats[T any](src Source, stats func() T) *watched[T] {
+	return &watched[T]{what: fmt.Sprintf("the Stats of a %T", src), instead: "their last good figures stand in", stats: stats}
 }
 
-// begin starts a read of w's Stats, unless the read an earlier collection
-// started has not returned yet: that one is left to return in its own
-// time, and this collection does not wait for it. One that has returned
+// begin starts a read of w (a call of its function), unless the read an
+// earlier collection started has not returned yet: that one is left to
+// return in its own time, and this collection does not wait for it. One that has returned
 // since is taken as a read of before, its error reported in errs.
 func (w *watched[T]) begin(errs []error) []error {
 	w.started = false
@@ -86,19 +93,19 @@ func (w *watched[T]) begin(errs []error) []error {
 		returned := false
 		defer func() {
 			if !returned && r.err == nil { // runtime.Goexit
-				r.err = fmt.Errorf("otelmetrics: the Stats of a %T did not return (runtime.Goexit)", w.src)
+				r.err = fmt.Errorf("otelmetrics: %s did not return (runtime.Goexit)", w.what)
 			}
 			ch <- r
 		}()
 		if text, panicked := recovered(func() { r.stats = w.stats() }); panicked {
-			r.err = fmt.Errorf("otelmetrics: the Stats of a %T panicked: %s", w.src, text)
+			r.err = fmt.Errorf("otelmetrics: %s panicked: %s", w.what, text)
 		}
 		returned = true
 	}()
 	return errs
 }
 
-// take ends the outstanding read with r: its Stats become w.last, or its
+// take ends the outstanding read with r: its result becomes w.last, or its
 // error is appended to errs.
 func (w *watched[T]) take(r reading[T], errs []error) []error {
 	w.pending = nil
@@ -111,11 +118,11 @@ func (w *watched[T]) take(r reading[T], errs []error) []error {
 
 // read waits for the read begin started, until ctx ends or the Metrics
 // closes, and reports whether w.last is fresh: read in this collection.
-// Otherwise w.last keeps the Stats of before (w.seen is false if there
+// Otherwise w.last keeps the result of before (w.seen is false if there
 // were none) and errs gains why.
 func (w *watched[T]) read(ctx context.Context, stop <-chan struct{}, errs []error) (fresh bool, _ []error) {
 	if !w.started {
-		return false, append(errs, fmt.Errorf("otelmetrics: the Stats of a %T have not returned since an earlier collection; their last good figures stand in", w.src))
+		return false, append(errs, fmt.Errorf("otelmetrics: %s: not returned since an earlier collection; %s", w.what, w.instead))
 	}
 	var r reading[T]
 	select { // a read that has returned wins over an ended wait, which select would pick at random
@@ -124,7 +131,7 @@ func (w *watched[T]) read(ctx context.Context, stop <-chan struct{}, errs []erro
 		select {
 		case r = <-w.pending:
 		case <-ctx.Done():
-			return false, append(errs, fmt.Errorf("otelmetrics: the Stats of a %T did not return in this collection (%w); their last good figures stand in", w.src, context.Cause(ctx)))
+			return false, append(errs, fmt.Errorf("otelmetrics: %s did not return in this collection (%w); %s", w.what, context.Cause(ctx), w.instead))
 		case <-stop:
 			return false, errs // Close: the collection's figures go nowhere
 		}
@@ -135,15 +142,16 @@ func (w *watched[T]) read(ctx context.Context, stop <-chan struct{}, errs []erro
 }
 
 func newCollector(o *observed, now func() time.Time, timeout time.Duration, stop <-chan struct{}, src *sources) *collector {
-	c := &collector{o: o, now: now, timeout: timeout, stop: stop}
+	c := &collector{o: o, timeout: timeout, stop: stop,
+		now: &watched[time.Time]{what: "Config.Now", instead: "grpcauth.jwks.age is left out", stats: now}}
 	for _, s := range src.keyed {
-		c.keyed = append(c.keyed, watch(s, s.Stats))
+		c.keyed = append(c.keyed, watchStats(s, s.Stats))
 	}
 	for _, s := range src.multi {
-		c.multi = append(c.multi, watch(s, s.Stats))
+		c.multi = append(c.multi, watchStats(s, s.Stats))
 	}
 	for _, s := range src.intro {
-		c.intro = append(c.intro, watch(s, s.Stats))
+		c.intro = append(c.intro, watchStats(s, s.Stats))
 	}
 	return c
 }
@@ -177,6 +185,7 @@ func (c *collector) observe(ctx context.Context, ob metric.Observer) error {
 	var errs []error
 	// Every read starts before any is waited for: the collection waits
 	// for the slowest, not their sum.
+	errs = c.now.begin(errs)
 	for _, w := range c.keyed {
 		errs = w.begin(errs)
 	}
@@ -186,11 +195,12 @@ func (c *collector) observe(ctx context.Context, ob metric.Observer) error {
 	for _, w := range c.intro {
 		errs = w.begin(errs)
 	}
-	var t time.Time // zero, and no key-set age, if Config.Now panics
-	if text, panicked := recovered(func() { t = c.now() }); panicked {
-		errs = append(errs, fmt.Errorf("otelmetrics: Config.Now panicked: %s", text))
-	} else if t.IsZero() { // no time to measure from: a clock not set yet
-		t = time.Now()
+	var t time.Time // zero, and no key-set age, unless Config.Now returned in this collection
+	timed, errs := c.now.read(ctx, c.stop, errs)
+	if timed {
+		if t = c.now.last; t.IsZero() { // no time to measure from: a clock not set yet
+			t = time.Now()
+		}
 	}
 	for _, w := range c.keyed {
 		var fresh bool

@@ -23,12 +23,12 @@
 //	grpcauth.verify.duration      histogram      s          grpcauth.method, grpcauth.outcome, grpcauth.reason
 //	grpcauth.cache.hits           counter        {lookup}   grpcauth.issuer   (observed)
 //	grpcauth.cache.misses         counter        {lookup}   grpcauth.issuer   (observed)
-//	grpcauth.cache.entries        updowncounter  {token}    grpcauth.issuer   (observed)
+//	grpcauth.cache.entry.count    updowncounter  {entry}    grpcauth.issuer   (observed)
 //	grpcauth.cache.size           updowncounter  By         grpcauth.issuer   (observed)
 //	grpcauth.jwks.fetches         counter        {request}  grpcauth.issuer   (observed)
 //	grpcauth.jwks.failures        counter        {refresh}  grpcauth.issuer   (observed)
-//	grpcauth.jwks.keys            updowncounter  {key}      grpcauth.issuer   (observed)
-//	grpcauth.jwks.skipped_keys    updowncounter  {key}      grpcauth.issuer   (observed)
+//	grpcauth.jwks.key.count       updowncounter  {key}      grpcauth.issuer   (observed)
+//	grpcauth.jwks.key.skipped     updowncounter  {key}      grpcauth.issuer   (observed)
 //	grpcauth.jwks.age             gauge          s          grpcauth.issuer   (observed)
 //	grpcauth.jwks.discoveries     counter        {request}  grpcauth.issuer   (observed)
 //	grpcauth.jwks.url_changes     counter        {change}   grpcauth.issuer   (observed)
@@ -42,7 +42,7 @@
 //	grpcauth.introspection.cache.hits           counter        {lookup}    grpcauth.issuer
 //	grpcauth.introspection.cache.negative_hits  counter        {lookup}    grpcauth.issuer
 //	grpcauth.introspection.cache.misses         counter        {lookup}    grpcauth.issuer
-//	grpcauth.introspection.cache.entries        updowncounter  {token}     grpcauth.issuer, grpcauth.introspection.cache.type (positive, negative)
+//	grpcauth.introspection.cache.entry.count    updowncounter  {entry}     grpcauth.issuer, grpcauth.introspection.cache.type (positive, negative)
 //	grpcauth.introspection.cache.size           updowncounter  By          grpcauth.issuer
 //	grpcauth.introspection.requests             counter        {request}   grpcauth.issuer
 //	grpcauth.introspection.failures             counter        {request}   grpcauth.issuer
@@ -60,7 +60,12 @@
 // The levels held now (entries, sizes, keys, requests in flight) are
 // up-down counters, the OpenTelemetry kind for a figure whose sum over
 // its attributes means something (the entries of every issuer's cache);
-// the key set's age, which does not add up, is a gauge.
+// the key set's age, which does not add up, is a gauge. The up-down
+// counters' names are singular (grpcauth.cache.entry.count, not
+// grpcauth.cache.entries), as OpenTelemetry's naming guidance asks of an
+// up-down counter; they were grpcauth.cache.entries, grpcauth.jwks.keys,
+// grpcauth.jwks.skipped_keys and grpcauth.introspection.cache.entries
+// before.
 //
 // A *verifier.MultiVerifier reports the cache and key-set instruments once
 // per issuer, and

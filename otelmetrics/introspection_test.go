@@ -29,8 +29,8 @@ import (
 // now, which add up over issuers (and caches). The other int64
 // instruments are counters.
 var levels = map[string]bool{
-	"grpcauth.cache.entries": true, "grpcauth.cache.size": true, "grpcauth.jwks.keys": true,
-	"grpcauth.jwks.skipped_keys": true, "grpcauth.introspection.cache.entries": true,
+	"grpcauth.cache.entry.count": true, "grpcauth.cache.size": true, "grpcauth.jwks.key.count": true,
+	"grpcauth.jwks.key.skipped": true, "grpcauth.introspection.cache.entry.count": true,
 	"grpcauth.introspection.cache.size": true, "grpcauth.introspection.in_flight": true,
 }
 
@@ -152,17 +152,17 @@ func TestMetrics_ObserveEveryPartOfACombinedVerifier(t *testing.T) {
 		"grpcauth.introspection.in_flight":           {issA: 0},
 		"grpcauth.introspection.malformed":           {issA: 1},
 		"grpcauth.introspection.rate_limited":        {issA: 1},
-		"grpcauth.introspection.cache.entries": {
+		"grpcauth.introspection.cache.entry.count": {
 			attrs("grpcauth.introspection.cache.type", "positive", "grpcauth.issuer", a.URL()): 1,
 			attrs("grpcauth.introspection.cache.type", "negative", "grpcauth.issuer", a.URL()): 1,
 		},
 		"grpcauth.introspection.cache.size": {issA: opaque.Stats().CacheBytes},
 		// The MultiVerifier's figures, per issuer.
-		"grpcauth.cache.hits":    {issA: 1, issB: 0},
-		"grpcauth.cache.misses":  {issA: 1, issB: 1},
-		"grpcauth.cache.entries": {issA: 1, issB: 1},
-		"grpcauth.jwks.fetches":  {issA: 1, issB: 1},
-		"grpcauth.jwks.keys":     {issA: 1, issB: 1},
+		"grpcauth.cache.hits":        {issA: 1, issB: 0},
+		"grpcauth.cache.misses":      {issA: 1, issB: 1},
+		"grpcauth.cache.entry.count": {issA: 1, issB: 1},
+		"grpcauth.jwks.fetches":      {issA: 1, issB: 1},
+		"grpcauth.jwks.key.count":    {issA: 1, issB: 1},
 		// Refused by the MultiVerifier itself: no issuer attribute.
 		"grpcauth.malformed_tokens": {issA: 0, issB: 0, *attribute.EmptySet(): 1},
 	} {

@@ -117,8 +117,8 @@ func TestMetrics_ObserveDiscoveryAndUnknownKidFigures(t *testing.T) {
 		{"grpcauth.jwks.miss_fetches", "{refresh}", true, 3},
 		{"grpcauth.jwks.misses_limited", "{lookup}", true, 5},
 		{"grpcauth.jwks.miss_waits", "{lookup}", true, 1},
-		{"grpcauth.jwks.keys", "{key}", false, 1},
-		{"grpcauth.jwks.skipped_keys", "{key}", false, 0},
+		{"grpcauth.jwks.key.count", "{key}", false, 1},
+		{"grpcauth.jwks.key.skipped", "{key}", false, 0},
 	} {
 		md, ok := rm[c.name]
 		if !ok {
@@ -143,7 +143,7 @@ func TestMetrics_ObserveDiscoveryAndUnknownKidFigures(t *testing.T) {
 }
 
 // A key set older than MaxStaleness serves no lookup (every verification
-// is UNAVAILABLE), so grpcauth.jwks.keys reports no usable key while it
+// is UNAVAILABLE), so grpcauth.jwks.key.count reports no usable key while it
 // lasts, not the stale set's count; grpcauth.jwks.age keeps growing, and
 // the count comes back with the next good fetch.
 func TestMetrics_StaleKeySetReportsNoUsableKeys(t *testing.T) {
@@ -183,8 +183,8 @@ func TestMetrics_StaleKeySetReportsNoUsableKeys(t *testing.T) {
 	check := func(when string, keys int64, age time.Duration) {
 		t.Helper()
 		got := collect(t, reader)
-		if p := points(t, got, "grpcauth.jwks.keys"); len(p) != 1 || p[issuer] != keys {
-			t.Errorf("%s: grpcauth.jwks.keys = %v, want %d", when, p, keys)
+		if p := points(t, got, "grpcauth.jwks.key.count"); len(p) != 1 || p[issuer] != keys {
+			t.Errorf("%s: grpcauth.jwks.key.count = %v, want %d", when, p, keys)
 		}
 		ages, _ := got["grpcauth.jwks.age"].(metricdata.Gauge[float64])
 		if len(ages.DataPoints) != 1 || ages.DataPoints[0].Value != age.Seconds() {

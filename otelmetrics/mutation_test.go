@@ -47,8 +47,8 @@ func TestMetrics_EveryFigureOfAVerifierAndAnIntrospectorIsObservedAsItIs(t *test
 	got := collect(t, reader)
 	issuer := attribute.NewSet(attribute.String("grpcauth.issuer", iss))
 	for name, want := range map[string]int64{
-		"grpcauth.cache.hits": 1, "grpcauth.cache.misses": 2, "grpcauth.cache.entries": 3, "grpcauth.cache.size": 4,
-		"grpcauth.jwks.fetches": 5, "grpcauth.jwks.failures": 6, "grpcauth.jwks.keys": 7, "grpcauth.jwks.skipped_keys": 8,
+		"grpcauth.cache.hits": 1, "grpcauth.cache.misses": 2, "grpcauth.cache.entry.count": 3, "grpcauth.cache.size": 4,
+		"grpcauth.jwks.fetches": 5, "grpcauth.jwks.failures": 6, "grpcauth.jwks.key.count": 7, "grpcauth.jwks.key.skipped": 8,
 		"grpcauth.jwks.discoveries": 9, "grpcauth.jwks.url_changes": 10, "grpcauth.jwks.miss_fetches": 11,
 		"grpcauth.jwks.misses_limited": 12, "grpcauth.jwks.miss_waits": 13, "grpcauth.malformed_tokens": 14,
 	} {

@@ -71,11 +71,11 @@ func newObserved(meter metric.Meter) (*observed, error) {
 		dst               *metric.Int64ObservableUpDownCounter
 		name, unit, descr string
 	}{
-		{&o.entries, "grpcauth.cache.entries", "{token}", "Tokens in the verified-token cache."},
+		{&o.entries, "grpcauth.cache.entry.count", "{entry}", "Entries (tokens) in the verified-token cache."},
 		{&o.size, "grpcauth.cache.size", "By", "Accounted size of the verified-token cache, bounded by its MaxBytes."},
-		{&o.keys, "grpcauth.jwks.keys", "{key}", "Usable keys in the current key set; 0 while it is older than the verifier's MaxStaleness."},
-		{&o.skippedKeys, "grpcauth.jwks.skipped_keys", "{key}", "Entries of the current key set's document that were skipped (unsupported, not for signatures, duplicated, malformed, exposed or ambiguous)."},
-		{&o.iEntries, "grpcauth.introspection.cache.entries", "{token}", "Entries in the introspection caches, by cache (positive, negative)."},
+		{&o.keys, "grpcauth.jwks.key.count", "{key}", "Usable keys in the current key set; 0 while it is older than the verifier's MaxStaleness."},
+		{&o.skippedKeys, "grpcauth.jwks.key.skipped", "{key}", "Entries of the current key set's document that were skipped (unsupported, not for signatures, duplicated, malformed, exposed or ambiguous)."},
+		{&o.iEntries, "grpcauth.introspection.cache.entry.count", "{entry}", "Entries in the introspection caches, by cache (positive, negative)."},
 		{&o.iSize, "grpcauth.introspection.cache.size", "By", "Accounted size of the positive introspection cache, bounded by its MaxBytes."},
 		{&o.iInFlight, "grpcauth.introspection.in_flight", "{request}", "Introspection requests in flight."},
 	}
@@ -102,7 +102,7 @@ func (o *observed) instruments() []metric.Observable {
 // observe reports one key-set verifier's sums (counters and levels), and
 // its gauge when st is fresh (read in this collection, not the last good
 // Stats of a Source whose Stats failed; see collector): the key set's age
-// at now, unless now is zero (Config.Now panicked). A level of the last
+// at now, unless now is zero (Config.Now failed). A level of the last
 // good Stats stands in like a counter: it is a sum too, which the SDK
 // forgets under delta temporality when its series misses a collection.
 func (o *observed) observe(ob metric.Observer, st verifier.Stats, now time.Time, fresh bool) {

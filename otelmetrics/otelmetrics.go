@@ -72,19 +72,24 @@ type Config struct {
 	Verifiers []Source
 	// Now returns the current time, for the key sets' age. Default
 	// time.Now; give the verifiers' Config.Now if they have one. It is
-	// called in the collection callback: one that panics there leaves
-	// grpcauth.jwks.age out of that collection, and the callback gives
-	// otel.Handle an error naming the panic (see Source), rather than end
-	// the process. A Now that returns the zero time (a clock of your own
+	// called once a collection, on a goroutine of its own that the
+	// collection waits for like a Source's Stats, within StatsTimeout:
+	// one that panics there, calls runtime.Goexit, or has not returned in
+	// time leaves grpcauth.jwks.age out of that collection, and the
+	// callback gives otel.Handle an error saying so (see Source), rather
+	// than end the process or hold the reader up. While a call has not
+	// returned, later collections neither call Now nor wait for it, and
+	// leave the age out. A Now that returns the zero time (a clock of your own
 	// not set yet) gives no time to measure from: that collection reads
 	// time.Now instead. A Now behind the verifiers' clock, earlier than
 	// the key set's fetch, reports an age of 0, not a negative one.
 	Now func() time.Time
-	// StatsTimeout bounds how long a collection waits for a Source's
-	// Stats: one that has not returned by then, or by the end of the
-	// reader's context if that comes first, is observed with its last
-	// good figures (see Source), and the callback gives otel.Handle an
-	// error. Default (zero or negative) DefaultStatsTimeout.
+	// StatsTimeout bounds how long a collection waits for the Sources'
+	// Stats and for Now: a Source whose Stats have not returned by then,
+	// or by the end of the reader's context if that comes first, is
+	// observed with its last good figures (see Source), a Now that has
+	// not leaves the key sets' age out, and the callback gives
+	// otel.Handle an error. Default (zero or negative) DefaultStatsTimeout.
 	StatsTimeout time.Duration
 }
 
@@ -243,9 +248,10 @@ func (m *Metrics) attributes(k setKey) *attrOpts {
 // recovered runs f and reports whether it panicked, with the panic's text
 // clipped to endpoint.MaxErrorText. The callback runs on the reader's
 // goroutine (a PeriodicReader's, an exporter's handler), and a Source's
-// Stats on a goroutine the callback starts, where the program cannot
-// recover a panic of a Source of its own, or of its Config.Now: one would
-// end the process, and the other Sources would not be observed.
+// Stats and Config.Now each on a goroutine the callback starts, where the
+// program cannot recover a panic of a Source of its own, or of its
+// Config.Now: one would end the process, and the other Sources would not
+// be observed.
 // The callback gives otel.Handle an error instead (see collector.collect
 // for why it does not return it), and keeps what it observed. A panic(nil)
 // under GODEBUG=panicnil=1 recovers as nil: f not returning is what marks

@@ -258,7 +258,7 @@ func TestMetrics_CountDecisionsAndVerifierFiguresFromRealCalls(t *testing.T) {
 			t.Errorf("%s = %+v, want one monotonic point %d for the issuer", name, got[name], want)
 		}
 	}
-	for name, want := range map[string]int64{"grpcauth.cache.entries": 2, "grpcauth.jwks.keys": 1} {
+	for name, want := range map[string]int64{"grpcauth.cache.entry.count": 2, "grpcauth.jwks.key.count": 1} {
 		g, ok := got[name].(metricdata.Sum[int64])
 		if !ok || g.IsMonotonic || len(g.DataPoints) != 1 || g.DataPoints[0].Attributes != iss || g.DataPoints[0].Value != want {
 			t.Errorf("%s = %+v, want %d", name, got[name], want)

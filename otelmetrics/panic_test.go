@@ -199,8 +199,8 @@ func TestMetrics_ConfigNowThatPanicsFailsTheKeySetAgeAlone(t *testing.T) {
 	if v := sums[series{"grpcauth.cache.hits", issuer}]; v != 4 {
 		t.Errorf("grpcauth.cache.hits = %d, want 4", v)
 	}
-	if _, ok := sums[series{"grpcauth.jwks.keys", issuer}]; !ok {
-		t.Errorf("grpcauth.jwks.keys not observed")
+	if _, ok := sums[series{"grpcauth.jwks.key.count", issuer}]; !ok {
+		t.Errorf("grpcauth.jwks.key.count not observed")
 	}
 	if gauges[series{"grpcauth.jwks.age", issuer}] {
 		t.Errorf("grpcauth.jwks.age observed without a time to take it from")

@@ -91,7 +91,7 @@ func TestMetrics_EndpointShowsDecisionsAndVerifierFigures(t *testing.T) {
 		`grpcauth_verify_duration_seconds_bucket{grpcauth_method="` + svc + `ListItems",grpcauth_outcome="allowed",grpcauth_reason="",le="+Inf"} 2`,
 		`grpcauth_cache_hits_total{grpcauth_issuer="` + iss.URL() + `"} 2`,
 		`grpcauth_cache_misses_total{grpcauth_issuer="` + iss.URL() + `"} 1`,
-		`grpcauth_cache_entries{grpcauth_issuer="` + iss.URL() + `"} 1`,
+		`grpcauth_cache_entry_count{grpcauth_issuer="` + iss.URL() + `"} 1`,
 		`grpcauth_jwks_fetches_total{grpcauth_issuer="` + iss.URL() + `"} 1`,
 		`grpcauth_jwks_failures_total{grpcauth_issuer="` + iss.URL() + `"} 0`,
 		`grpcauth_jwks_age_seconds{grpcauth_issuer="` + iss.URL() + `"} `,
@@ -180,7 +180,7 @@ func TestMetrics_TextDeclaresEachFamilyType(t *testing.T) {
 		"grpcauth_decisions_total":         "counter",
 		"grpcauth_verify_duration_seconds": "histogram",
 		"grpcauth_cache_hits_total":        "counter",
-		"grpcauth_cache_entries":           "gauge",
+		"grpcauth_cache_entry_count":       "gauge",
 		"grpcauth_jwks_age_seconds":        "gauge",
 		"grpcauth_cache_size_bytes":        "gauge",
 	}
