@@ -224,9 +224,7 @@ func (e *CheckError) Without(kinds ...error) error {
 //     DescriptorResolver; not marked dry run, which does not relax it):
 //     its problem wraps ErrUnreadableOption and the
 //     resolver's error, and Check keeps no rule for it, so that its calls
-//     ask the resolver again (so too for options read while another read
-//     of options was under way, which may be partial: see
-//     ErrUnreadableOption); Check asks the resolver for the method once
+//     ask the resolver again; Check asks the resolver for the method once
 //     more, to tell whether it is a stream (below), and reports a failure
 //     then too, though the rule was read;
 //   - a registered method grpc-go would run without interceptors
@@ -442,7 +440,7 @@ func (a *Authenticator) linkedMethodDescriptor(method string) protoreflect.Metho
 
 // hasRuleOption reports whether d sets the option xt, readable or not.
 func hasRuleOption(d protoreflect.Descriptor, xt protoreflect.ExtensionType) bool {
-	pb, err := ruleOption(d, xt)
+	pb, err := ruleOption(context.Background(), d, xt)
 	return pb != nil || err != nil
 }
 

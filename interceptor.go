@@ -411,8 +411,8 @@ func (a *Authenticator) authorize(ctx context.Context, method string, stream boo
 	p := a.lookupCall(ctx, method)
 	if p.ended {
 		// ctx ended while the plan waited for another call's read of the
-		// service's option: refused as a call whose context ends while
-		// its token is verified is.
+		// service's option, or for other reads of options: refused as a
+		// call whose context ends while its token is verified is.
 		if rej := callEnded(ctx, p.err); rej != nil {
 			return nil, verifier.Claims{}, nil, a.deny(ctx, method, p, verifier.Claims{}, rej, p.err, false, start)
 		}

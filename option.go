@@ -1,6 +1,7 @@
 package grpcauth
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"reflect"
@@ -30,18 +31,14 @@ import (
 // options do not decode at all (a proto3 string option that is not UTF-8,
 // on which protobuf-go panics); or Config.Descriptors failed to resolve
 // the method's service (an error not wrapping protoregistry.NotFound, see
-// DescriptorResolver), so its options could not be read for that call; or
-// the options were read while another read of options was under way and
-// may be partial (never read before with none under way: see options),
-// for that call only. It
+// DescriptorResolver), so its options could not be read for that call. It
 // wraps ErrInvalidRule: the method is
 // denied (it never falls through to a wider rule), and Check reports it.
 // A call with a valid token is refused with codes.PermissionDenied
 // (ReasonMethodNotConfigured; one without a token, CREDENTIALS_MISSING),
-// except for the resolver's failure and the raced read, which are no
-// invalid rule but an outage: codes.Unavailable with
-// ReasonRulesUnavailable, with or without a token, and not relaxed by dry
-// run.
+// except for the resolver's failure, which is no invalid rule but an
+// outage: codes.Unavailable with ReasonRulesUnavailable, with or without
+// a token, and not relaxed by dry run.
 // protobuf-go panics only on the first read of such options, so New reads
 // the options of every service and method in Config.Descriptors (when it
 // lists its files, as *protoregistry.Files does) to be that reader; code
@@ -59,9 +56,10 @@ const authProto = "grpcauth/v1/auth.proto"
 // cannot be trusted as grpcauth's rule. Options decoded without
 // grpcauth's extension types carry the option as a dynamicpb message or as
 // unknown bytes; both are read, so a rule is never mistaken for a missing
-// one; nor are options that do not decode (see options).
-func ruleOption(d protoreflect.Descriptor, xt protoreflect.ExtensionType) (*grpcauthv1.Rule, error) {
-	opts, err := options(d)
+// one; nor are options that do not decode (see options). ctx bounds the
+// wait for the other reads of options under way (see options).
+func ruleOption(ctx context.Context, d protoreflect.Descriptor, xt protoreflect.ExtensionType) (*grpcauthv1.Rule, error) {
+	opts, err := options(ctx, d)
 	if err != nil || opts == nil {
 		return nil, err
 	}
@@ -177,47 +175,146 @@ type undecodableKey struct{ path, name string }
 // read before with none under way (completeOptions), may be partial
 // without a sign: protobuf-go's decoding of them may have failed in the
 // other read, whose panic grpcauth records only once it reaches
-// readOptions (a resolver's descriptor may hold it on the way). The read
-// then fails with errOptionsRaced, which is not kept: the call is denied
-// (codes.Unavailable, as when the resolver fails), and the next read
-// tries again.
-func options(d protoreflect.Descriptor) (opts protoreflect.ProtoMessage, err error) {
+// readOptions (a resolver's descriptor may hold it on the way). options
+// then waits, until every read under way as d's returned has ended
+// (optionReads.wait: none begun since), or until ctx ends, and asks
+// partialOptions again: options a read recorded as failed meanwhile are
+// denied as every read of them is, and the others are complete (kept so
+// in completeOptions). A ctx that ends first fails the read with an error
+// wrapping errWaitEnded and ctx's error, which is not kept: the call is
+// refused as one whose context ended (methodPlan.ended), and the next
+// read tries again. New, which reads every option only to be their first
+// reader (readOptionsFirst), passes noWait.
+func options(ctx context.Context, d protoreflect.Descriptor) (opts protoreflect.ProtoMessage, err error) {
 	key := undecodableKey{filePath(d), string(d.FullName())}
-	raced := false
+	var last uint64
 	err = undecodable.do(key, errOptionsExited, func() (err error) {
-		opts, raced, err = readOptions(d)
+		opts, last, err = readOptions(d)
 		return err
 	})
-	if err != nil {
-		return nil, err
+	if err != nil || last == 0 {
+		return opts, err
 	}
-	if raced {
-		return nil, fmt.Errorf("%w: the options of %s (in %q)", errOptionsRaced, clipLogged(string(d.FullName())), clipLogged(filePath(d)))
+	// Waited for outside undecodable.do: the reads of d's options by
+	// other calls do not wait on this one's wait.
+	if err := optionReads.wait(ctx, last); err != nil {
+		return nil, fmt.Errorf("%w (another read of options, whose failed decoding would leave these partial, was under way: %w): the options of %s (in %q)",
+			errWaitEnded, err, clipLogged(string(d.FullName())), clipLogged(filePath(d)))
 	}
+	if text, ok := partialOptions.of(opts); ok {
+		return nil, undecodableError(d, text)
+	}
+	optionsComplete(opts, true)
 	return opts, nil
 }
 
-// errOptionsRaced is wrapped by the error of a read of options that
-// returned while another read of options was under way, options never
-// read before with none under way (see options): they may be the partial
-// options of a failed decoding that the other read has not yet recorded.
-// Such a read is its call's alone, refused as an outage
-// (methodPlan.rulesUnavailable); nothing is kept.
-var errOptionsRaced = fmt.Errorf("%w: the options were read while another read of options was under way, whose failed decoding, not yet recorded, would leave them partial; the call is denied, and the next call reads them again", ErrUnreadableOption)
+// noWait is a context that has ended: options given it does not wait for
+// the other reads under way (see options).
+var noWait = func() context.Context {
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	return ctx
+}()
 
-// optionReads counts the reads of options (readOptions) in their
+// optionReads holds the reads of options (readOptions) in their
 // descriptor's Options: each from before it calls Options until Options
 // returns, or, when it panics, until the failed decoding is recorded
 // (partialOptions.add). A read that returned decoded nothing that failed.
-var optionReads atomic.Int64
+var optionReads readsUnderWay
+
+// readsUnderWay numbers the reads of options, and holds those under way,
+// so that a read that returned while others were under way can wait for
+// those to end (wait), not for the reads begun after it.
+type readsUnderWay struct {
+	mu   sync.Mutex
+	last uint64 // the number of the read begun last
+	// reads holds the numbers of the reads under way, each with the
+	// channel closed as it ends: nil until a read waits for it, so that
+	// a read no other waits for allocates nothing (New reads every
+	// option)
+	reads map[uint64]chan struct{}
+}
+
+// begin records a read begun and returns its number.
+func (r *readsUnderWay) begin() uint64 {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.reads == nil {
+		r.reads = make(map[uint64]chan struct{})
+	}
+	r.last++
+	r.reads[r.last] = nil
+	return r.last
+}
+
+// end records the end of read n, and returns the number of the read begun
+// last and whether no other read is under way.
+func (r *readsUnderWay) end(n uint64) (last uint64, alone bool) {
+	r.mu.Lock()
+	ended := r.reads[n]
+	delete(r.reads, n)
+	last, alone = r.last, len(r.reads) == 0
+	r.mu.Unlock()
+	if ended != nil {
+		close(ended)
+	}
+	return last, alone
+}
+
+// wait returns once no read numbered last or less is under way, or ctx's
+// error once ctx ends. The reads begun since do not hold it up, so that
+// reads that keep coming (a busy server's first calls) cannot make it
+// wait for good.
+func (r *readsUnderWay) wait(ctx context.Context, last uint64) error {
+	for {
+		r.mu.Lock()
+		var (
+			n     uint64
+			ended chan struct{}
+		)
+		for k, ch := range r.reads {
+			if k <= last {
+				n, ended = k, ch
+				break
+			}
+		}
+		if n == 0 {
+			r.mu.Unlock()
+			return nil
+		}
+		if err := ctx.Err(); err != nil {
+			r.mu.Unlock()
+			return err
+		}
+		if ended == nil {
+			ended = make(chan struct{})
+			r.reads[n] = ended
+		}
+		r.mu.Unlock()
+		select {
+		case <-ended:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+}
+
+// underWay returns the number of reads under way.
+func (r *readsUnderWay) underWay() int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return len(r.reads)
+}
 
 // completeOptions holds options messages, by identity, that a read
-// returned while no other read was under way and that partialOptions did
-// not hold then: no decoding of them can have failed unrecorded (a read
-// whose decoding fails records it before it ends), so a later read that
-// races another returns them complete. It keeps at most
+// returned while no other read was under way, or after those under way
+// ended (options), and that partialOptions did not hold then: no
+// decoding of them can have failed unrecorded (a read whose decoding
+// fails records it before it ends), so a later read that races another
+// returns them complete, without waiting. It keeps at most
 // maxCompleteOptions (a custom resolver may build options afresh for
-// every name a caller sends); past that, such reads are not kept.
+// every name a caller sends); past that, such reads are not kept, and
+// wait each time.
 var completeOptions = struct {
 	sync.Mutex
 	m map[protoreflect.ProtoMessage]struct{}
@@ -259,11 +356,13 @@ var errOptionsExited = fmt.Errorf("%w: reading a descriptor's options did not re
 // with the descriptor first read (a resolver's descriptor that wraps a
 // generated one under another name).
 //
-// raced reports that the options returned may be partial: another read
-// was in its descriptor's Options (or recording its panic) as d's
-// returned, and they were never read complete (see options).
-func readOptions(d protoreflect.Descriptor) (_ protoreflect.ProtoMessage, raced bool, err error) {
-	optionReads.Add(1)
+// last, when not 0, says that the options returned may be partial: other
+// reads were in their descriptor's Options (or recording its panic) as
+// d's returned, and the options were never read complete (see options);
+// it is the number of the read begun last then, which options waits for
+// with every read under way before it.
+func readOptions(d protoreflect.Descriptor) (_ protoreflect.ProtoMessage, last uint64, err error) {
+	n := optionReads.begin()
 	returned := false
 	defer func() {
 		if v := recover(); v != nil {
@@ -274,20 +373,23 @@ func readOptions(d protoreflect.Descriptor) (_ protoreflect.ProtoMessage, raced 
 			}
 		}
 		if !returned {
-			optionReads.Add(-1) // once the failure is recorded
+			optionReads.end(n) // once the failure is recorded
 		}
 	}()
 	opts := d.Options()
 	returned = true
-	// Counted before partialOptions is asked: a read that has left its
+	// Ended before partialOptions is asked: a read that has left its
 	// Options since, panicking, recorded its failure first.
-	alone := optionReads.Add(-1) == 0
+	last, alone := optionReads.end(n)
 	if text, ok := partialOptions.of(opts); ok {
 		// Kept in undecodable within its bound only: the name may be
 		// any a caller sends, and partialOptions answers again.
-		return nil, false, undecodableError(d, text)
+		return nil, 0, undecodableError(d, text)
 	}
-	return opts, !optionsComplete(opts, alone), nil
+	if optionsComplete(opts, alone) {
+		return opts, 0, nil
+	}
+	return opts, last, nil
 }
 
 // undecodableError is the error of d, whose options do not decode, with
@@ -487,9 +589,9 @@ func readOptionsFirst(r DescriptorResolver) error {
 		if err != nil {
 			return err
 		}
-		_, _ = options(sd)
+		_, _ = options(noWait, sd)
 		for i := range ms.Len() {
-			_, _ = options(ms.Get(i))
+			_, _ = options(noWait, ms.Get(i))
 		}
 	}
 	return nil

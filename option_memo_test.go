@@ -236,11 +236,11 @@ func (r stalledAliases) FindDescriptorByName(name protoreflect.FullName) (protor
 // A name read in the gap between protobuf-go's failed decoding of a
 // service's options (under another name, whose read panicked) and
 // grpcauth's recording of that failure reads the options partial, without
-// a sign, and gets a wider rule for that call (the DefaultRule here); but
-// what it kept of them (the method's plan, the service's option read) is
-// dropped once the failure is recorded, so that its later calls are
-// denied, as every other name's are. Before, the wider rule was kept for
-// the name for good.
+// a sign: it waits for the failure to be recorded
+// (TestCall_FirstReadInTheGapOfAFailedDecodingWaitsForItAndIsDenied), and
+// is denied, and so are its later calls, as every other name's are.
+// Before, the wider rule (the DefaultRule here) was kept for the name for
+// good; then given to the call in the gap only.
 func TestCall_AliasReadWhileItsOptionsFailUnderAnotherNameIsDeniedOnceTheFailureIsRecorded(t *testing.T) {
 	r := stalledAliases{undecodableService(t, "undecodablegap"), make(chan struct{}), make(chan struct{})}
 	a := mustNew(t, Config{Descriptors: r, DefaultRule: &grpcauthv1.Rule{}, Logger: discardLogger()})
@@ -250,12 +250,17 @@ func TestCall_AliasReadWhileItsOptionsFailUnderAnotherNameIsDeniedOnceTheFailure
 		stalled <- err
 	}()
 	await(t, r.panicked, "the stalled name's read of the options to panic")
-	if _, err := a.Requirement("/tenant.v1.Svc/Get"); err != nil {
-		t.Logf("read in the gap: %v (denied: grpcauth saw the failure first)", err)
-	}
+	gap := make(chan error, 1)
+	go func() {
+		_, err := a.Requirement("/tenant.v1.Svc/Get") // in the gap, or just after it
+		gap <- err
+	}()
 	close(r.release)
 	if err := await(t, stalled, "the stalled name's rule"); !errors.Is(err, ErrUnreadableOption) {
 		t.Fatalf("the name whose read panicked: %v, want ErrUnreadableOption", err)
+	}
+	if err := await(t, gap, "the rule read in the gap"); !errors.Is(err, ErrUnreadableOption) {
+		t.Errorf("Requirement read in the gap: %v, want ErrUnreadableOption", err)
 	}
 	for _, m := range []string{"/tenant.v1.Svc/Get", "/tenant.v1.Svc/Get", "/other.v1.Svc/Get"} {
 		if req, err := a.Requirement(m); !errors.Is(err, ErrUnreadableOption) || !req.Denied {

@@ -338,7 +338,7 @@ func FuzzRuleOption_UnknownBytes(f *testing.F) {
 	}
 	md := d.(protoreflect.MethodDescriptor)
 	f.Fuzz(func(t *testing.T, b []byte) {
-		r, err := ruleOption(optionsMethod{md, withUnknown(b)}, grpcauthv1.E_Method)
+		r, err := ruleOption(t.Context(), optionsMethod{md, withUnknown(b)}, grpcauthv1.E_Method)
 		if err != nil {
 			if r != nil || !errors.Is(err, ErrUnreadableOption) {
 				t.Fatalf("ruleOption = %v, %v; want nil and ErrUnreadableOption", r, err)

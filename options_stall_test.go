@@ -1,6 +1,7 @@
 package grpcauth
 
 import (
+	"context"
 	"sync"
 	"testing"
 
@@ -33,9 +34,9 @@ func (s *stalledOptions) Options() protoreflect.ProtoMessage {
 // of options in the process took one lock around the resolver's code.
 //
 // The authtest options are read complete first: read for the first time
-// while the stalled read is under way, they would be denied for the call
-// (TestCall_OptionsNeverReadCompleteAreDeniedWhileAnotherReadIsUnderWay),
-// as the stalled read might be holding the panic of their failed decoding.
+// while the stalled read is under way, they would wait for it
+// (TestOption_OptionsNeverReadCompleteWaitForAnotherReadUnderWay), as the
+// stalled read might be holding the panic of their failed decoding.
 func TestOption_ReadThatDoesNotReturnHoldsUpOnlyItsDescriptor(t *testing.T) {
 	readAuthtestOptionsAlone(t)
 	stalled := &stalledOptions{
@@ -43,7 +44,7 @@ func TestOption_ReadThatDoesNotReturnHoldsUpOnlyItsDescriptor(t *testing.T) {
 		entered:           make(chan struct{}), release: make(chan struct{}),
 	}
 	stall(t, "the stalled read", stalled.entered, stalled.release, func() error {
-		_, err := options(stalled)
+		_, err := options(context.Background(), stalled)
 		return err
 	})
 

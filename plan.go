@@ -74,8 +74,9 @@ type methodPlan struct {
 	// (Check) know the method, so its name is the caller's choice
 	unknown bool
 	// ended: the call's context ended while it waited for another call's
-	// read of the service's option (err wraps errWaitEnded and the
-	// context's error); the plan is that call's alone, never kept
+	// read of the service's option, or for the reads of options under way
+	// as its own returned (see options); err wraps errWaitEnded and the
+	// context's error. The plan is that call's alone, never kept
 	ended bool
 	// shared: one of the plans shared by the calls of many methods
 	// (sharedPlans), complete and read-only: never written to
@@ -166,9 +167,10 @@ func (a *Authenticator) makeSharedPlans() {
 // method (known to the descriptors or named in the configuration),
 // published for later calls, or, when it is any method of such a service,
 // kept for the service (keptFor). A call whose context ends while its
-// plan waits for another call's read of the service's option gets a plan
-// of its own that says so (methodPlan.ended); lookup, for a caller
-// without a call, waits for the read.
+// plan waits for another call's read of the service's option, or for the
+// other reads of options under way as its own returned (see options),
+// gets a plan of its own that says so (methodPlan.ended); lookup, for a
+// caller without a call, waits for the reads.
 func (a *Authenticator) lookup(method string) *methodPlan {
 	return a.lookupCall(context.Background(), method)
 }
@@ -588,7 +590,7 @@ func (a *Authenticator) findRule(ctx context.Context, method string) (p *methodP
 	}
 	known = md != nil
 	if md != nil {
-		if pb, err := ruleOption(md, grpcauthv1.E_Method); pb != nil || err != nil {
+		if pb, err := ruleOption(ctx, md, grpcauthv1.E_Method); pb != nil || err != nil {
 			return a.optionPlan(pb, err, SourceMethodOption, method), known, false
 		}
 	}
@@ -598,9 +600,7 @@ func (a *Authenticator) findRule(ctx context.Context, method string) (p *methodP
 			// descriptor declares: its shared plan.
 			return s.of(a.inDryRunOf(method, svc)), known, sd == nil
 		}
-		p = optionPlanOf(r, err, src, method)
-		p.ended = errors.Is(err, errWaitEnded)
-		return p, known, src == SourceConfigService && sd == nil
+		return optionPlanOf(r, err, src, method), known, src == SourceConfigService && sd == nil
 	}
 	if a.defaultRule != nil {
 		if md == nil && a.defaultPlans != nil {
@@ -649,10 +649,12 @@ func (a *Authenticator) optionPlan(pb *grpcauthv1.Rule, err error, src Source, m
 // optionPlanOf is the plan of method for the rule r compiled from an
 // option, or for err, why the option is unusable, naming method clipped:
 // a resolver that describes any name a caller sends makes any name a
-// method with options.
+// method with options. An err wrapping errWaitEnded (the call's context
+// ended while it waited for another read) makes the plan the call's own
+// (methodPlan.ended).
 func optionPlanOf(r *compiledRule, err error, src Source, method string) *methodPlan {
 	if err != nil {
-		return &methodPlan{source: src, err: fmt.Errorf("%s (%s): %w", clipLogged(method), src, err)}
+		return &methodPlan{source: src, err: fmt.Errorf("%s (%s): %w", clipLogged(method), src, err), ended: errors.Is(err, errWaitEnded)}
 	}
 	return &methodPlan{rule: r, source: src}
 }
@@ -712,7 +714,7 @@ func (a *Authenticator) serviceOption(ctx context.Context, sd protoreflect.Servi
 				a.svcRules[name] = r
 			}
 			a.svcMu.Unlock()
-			return a.readServiceOption(r)
+			return a.readServiceOption(ctx, r)
 		}
 		a.svcMu.Unlock()
 		select {
@@ -756,11 +758,13 @@ func (a *Authenticator) customResolver() bool {
 }
 
 // errWaitEnded is wrapped by the error of a call whose context ended while
-// it waited for another call's read of its service's option.
-var errWaitEnded = errors.New("grpcauth: the call ended while it waited for its service's (grpcauth.v1.service) option to be read")
+// it waited for another call's read of its service's option, or for the
+// reads of options under way as its own returned (see options).
+var errWaitEnded = errors.New("grpcauth: the call ended while it waited for another read of options")
 
-// readServiceOption performs the read r, which serviceOption registered.
-func (a *Authenticator) readServiceOption(r *svcRead) svcOption {
+// readServiceOption performs the read r, which serviceOption registered
+// for a call whose context is ctx.
+func (a *Authenticator) readServiceOption(ctx context.Context, r *svcRead) svcOption {
 	defer func() {
 		if !r.ok {
 			a.svcMu.Lock()
@@ -772,14 +776,15 @@ func (a *Authenticator) readServiceOption(r *svcRead) svcOption {
 		close(r.done)
 	}()
 	var o svcOption
-	pb, err := ruleOption(r.sd, grpcauthv1.E_Service)
+	pb, err := ruleOption(ctx, r.sd, grpcauthv1.E_Service)
 	if o.present = pb != nil || err != nil; o.present && err == nil {
 		o.rule, err = a.compileServerRule(pb)
 	}
 	o.err = err
-	// A raced read (errOptionsRaced) is its caller's alone: forgotten,
-	// as a read that panicked is, so that those waiting read again.
-	r.o, r.ok = o, !errors.Is(err, errOptionsRaced)
+	// A read whose call's context ended as it waited for other reads of
+	// options (errWaitEnded) is its caller's alone: forgotten, as a read
+	// that panicked is, so that those waiting read again.
+	r.o, r.ok = o, !errors.Is(err, errWaitEnded)
 	return o
 }
 
@@ -911,12 +916,10 @@ var errResolverNoAnswer = fmt.Errorf("%w: it returned neither a descriptor nor a
 
 // rulesUnavailable reports whether p denies its call because
 // Config.Descriptors failed to resolve the method's service
-// (errResolverFailed), or because its options were read while another
-// read of options was under way and may be partial (errOptionsRaced): the
-// call is refused with rejRulesUnavailable, with or without a token, in
-// dry run too, and nothing is kept.
+// (errResolverFailed): the call is refused with rejRulesUnavailable, with
+// or without a token, in dry run too, and nothing is kept.
 func (p *methodPlan) rulesUnavailable() bool {
-	return p.err != nil && (errors.Is(p.err, errResolverFailed) || errors.Is(p.err, errOptionsRaced)) // the nil check first: every allowed call asks
+	return p.err != nil && errors.Is(p.err, errResolverFailed) // the nil check first: every allowed call asks
 }
 
 // errResolverFailed is wrapped, with the resolver's error, by the error of
