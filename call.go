@@ -38,14 +38,15 @@ import (
 // condition (a unary call without one is refused, CONDITION_ERROR, when the
 // method has a condition); for a streaming call (stream true) req is
 // ignored: a condition that does not read the request (RequestReader) is
-// checked as the stream opens, and one that does on each received message,
-// through Guard.Received.
+// checked as the stream opens (and again when its token is re-verified),
+// and one that does on each received message, through Guard.Received.
 //
 // When the call is refused, serve is not called and the error is a gRPC
 // status error (status.FromError) carrying the google.rpc.ErrorInfo detail,
 // exactly as the gRPC interceptors return it. Otherwise ServeCall returns
 // what serve returns, unless the stream was ended meanwhile (its token
-// expired or was refused on re-verification, its sign-in became older than
+// expired or was refused on re-verification, its re-verified claims failed
+// the rule or the token's binding, its sign-in became older than
 // the rule's max_age_seconds, the re-verification panicked
 // (codes.Internal, see Revalidator), or a received message failed the
 // condition): it then returns that refusal whatever serve returned, so
@@ -148,7 +149,8 @@ type Guard struct {
 
 // Err returns the status error every later send and receive of the stream
 // must fail with: the stream's token expired or was refused on
-// re-verification, its sign-in became older than the rule's
+// re-verification, its re-verified claims failed the rule or the token's
+// binding, its sign-in became older than the rule's
 // max_age_seconds, the re-verification panicked (codes.Internal, see
 // Revalidator), or a received message failed the condition. It is nil
 // while the stream may go on.

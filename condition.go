@@ -68,12 +68,13 @@ type Condition interface {
 
 // RequestReader is an optional interface of a Condition. ReadsRequest
 // reports whether the condition reads ConditionInput.Request. On a
-// streaming call, a condition that does not is evaluated once, when the
+// streaming call, a condition that does not is evaluated when the
 // stream opens (with a nil Request), as a unary call's is: a stream that
 // sends no message, or whose handler sends first, cannot pass by it
-// unchecked. A condition that reads the request, or does not implement
-// RequestReader, is evaluated on every message the stream receives
-// instead. celcond's conditions implement it.
+// unchecked; and again, on the claims the token is accepted with, each
+// time the stream's token is re-verified (see Revalidator). A condition
+// that reads the request, or does not implement RequestReader, is
+// evaluated on every message the stream receives instead. celcond's conditions implement it.
 type RequestReader interface {
 	ReadsRequest() bool
 }
@@ -88,7 +89,8 @@ type ConditionInput struct {
 	// Request is the request message: the only one of a unary or
 	// server-streaming call, or the message just received on a client- or
 	// bidi-streaming call. It is nil when a condition that does not read
-	// it (see RequestReader) is evaluated as a stream opens.
+	// it (see RequestReader) is evaluated as a stream opens, or as its
+	// token is re-verified.
 	Request proto.Message
 }
 

@@ -164,7 +164,10 @@
 // codes.Unauthenticated when their token expires (plus the verifier's clock
 // skew, see [TokenVerifier]), is refused on re-verification, or, on a
 // method whose rule sets max_age_seconds, when their sign-in becomes older
-// than that, unless [Config].SkipStreamExpiry is set. [Config].DryRun and
+// than that; a re-verified token whose claims now fail the method's rule,
+// or bind it to another key or certificate (or to none), ends its stream
+// with the refusal a new call with them gets ([Revalidator]). None of
+// these when [Config].SkipStreamExpiry is set. [Config].DryRun and
 // [Config].DryRunMethods report what rules would refuse without enforcing
 // them, for rolling out new rules; authentication is still enforced, and
 // so are refusals for unavailable keys or rules (KEYS_UNAVAILABLE,

@@ -65,7 +65,8 @@ type methodPlan struct {
 	rule *compiledRule // nil: denied (err says why)
 	cond Condition     // the rule's condition compiled for this method, or nil
 	// condAtStart: cond does not read the request (RequestReader), so a
-	// stream checks it as it opens rather than per message
+	// stream checks it as it opens (and at each re-verification of its
+	// token) rather than per message
 	condAtStart bool
 	source      Source
 	err         error // wraps ErrNoRule or ErrInvalidRule when rule is nil

@@ -42,7 +42,9 @@
 // that tokens introspected together are not asked about again together).
 // Verifier and Combined implement grpcauth.Revalidator, so streams are
 // re-verified by the time the answer ends and cut with
-// ACCESS_TOKEN_REVOKED once the token is refused. Verifier.Stats
+// ACCESS_TOKEN_REVOKED once the token is refused, or with the refusal a
+// new call gets once an active answer's claims fail the method's rule
+// (a scope withdrawn) or bind the token otherwise. Verifier.Stats
 // gives the cache hit rate and the load on the authorization server; the
 // otelmetrics package exports them.
 //

@@ -156,8 +156,9 @@ type Rule struct {
 	// exceeded) with PERMISSION_DENIED, reason CONDITION_ERROR. Unary and
 	// server-streaming methods check the request; client- and bidi-streaming
 	// methods check every message received, and a failing message ends the
-	// stream; a condition that does not read `request` is checked once, as
-	// the stream opens, so that a stream without messages cannot skip it.
+	// stream; a condition that does not read `request` is checked as the
+	// stream opens, so that a stream without messages cannot skip it, and
+	// again on the claims each re-verification of the stream's token gives.
 	// The server must configure a condition compiler
 	// (grpcauth.Config.Conditions, e.g. the package
 	// github.com/grpcauth/grpcauth/celcond); without one, or when the expression does not compile to a
