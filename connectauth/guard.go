@@ -124,7 +124,8 @@ const (
 // stream (gRPC, gRPC-Web, Connect streaming) is held back until its
 // first bytes say whether a message follows, and a Flush before them is
 // dropped; a Connect unary response is a message when its status is 2xx.
-// A withheld response is replaced with the refusal of errInternal, in the
+// An informational status (103 Early Hints) before the call is judged is
+// dropped, as it would carry the handler's headers. A withheld response is replaced with the refusal of errInternal, in the
 // call's protocol, and logged (unjudgedLog); the handler's later writes
 // fail with errWithheld, and the headers and trailers it sets from then on
 // are dropped when it returns (finish).
@@ -154,16 +155,20 @@ func (w *guardWriter) judged() bool {
 	return w.state == passing
 }
 
-// WriteHeader writes an informational status, or a final one that
-// carries no message (a Connect unary error, a stream's error status), at
-// once; a Connect unary 2xx of a call not judged is refused, and a
-// stream's 2xx is held back until its body begins.
+// WriteHeader writes a final status that carries no message (a Connect
+// unary error, a stream's error status) at once; a Connect unary 2xx of a
+// call not judged is refused, and a stream's 2xx is held back until its
+// body begins. An informational
+// status (103 Early Hints, 101) of a call not judged is dropped: it would
+// send the handler's headers as they stand, which a refusal withholds.
 func (w *guardWriter) WriteHeader(code int) {
 	switch {
 	case w.state == refused:
 		return
-	case w.judged() || code < 200:
+	case w.judged():
 		w.ResponseWriter.WriteHeader(code)
+		return
+	case code < 200:
 		return
 	case code >= 300:
 		w.state = passing // an error: no message follows

@@ -1,0 +1,177 @@
+package connectauth_test
+
+import (
+	"encoding/binary"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"net/http/httptrace"
+	"net/textproto"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"google.golang.org/grpc/codes"
+
+	"github.com/grpcauth/grpcauth/connectauth"
+)
+
+// grpcMessage is a gRPC length-prefixed message carrying payload.
+func grpcMessage(payload string) []byte {
+	b := make([]byte, 5, 5+len(payload))
+	binary.BigEndian.PutUint32(b[1:], uint32(len(payload)))
+	return append(b, payload...)
+}
+
+// rawAnswer is what a client read of a response: its informational
+// responses' headers, its headers, body and trailers.
+type rawAnswer struct {
+	informational []textproto.MIMEHeader
+	header        http.Header
+	body          string
+	trailer       http.Header
+}
+
+// contains reports whether s appears anywhere in the answer.
+func (a rawAnswer) contains(s string) bool {
+	all := fmt.Sprint(a.informational, a.header, a.body, a.trailer)
+	return strings.Contains(all, s)
+}
+
+// grpcStatus is the answer's grpc-status, from its headers or trailers.
+func (a rawAnswer) grpcStatus() string {
+	return a.header.Get("Grpc-Status") + a.trailer.Get("Grpc-Status")
+}
+
+// rawGRPCCall posts an empty gRPC message to srv's path and reads the
+// whole answer, 1xx responses included.
+func rawGRPCCall(t *testing.T, srv *httptest.Server, path string) rawAnswer {
+	t.Helper()
+	var a rawAnswer
+	var mu sync.Mutex
+	ctx := httptrace.WithClientTrace(t.Context(), &httptrace.ClientTrace{
+		Got1xxResponse: func(_ int, h textproto.MIMEHeader) error {
+			mu.Lock()
+			defer mu.Unlock()
+			a.informational = append(a.informational, h)
+			return nil
+		},
+	})
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, srv.URL+path, strings.NewReader(string(grpcMessage(""))))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Content-Type", "application/grpc")
+	req.Header.Set("Te", "trailers")
+	res, err := srv.Client().Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	body, err := io.ReadAll(res.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	a.header, a.body, a.trailer = res.Header, string(body), res.Trailer
+	return a
+}
+
+// A handler without the interceptor that tries every way around the
+// ResponseWriter it is given, over HTTP/2 and HTTP/1.1, gets none of its
+// answer (message, headers, trailers) to the caller: a Flush before it
+// writes, http.ResponseController's Flush, SetWriteDeadline and
+// EnableFullDuplex (which reach the server's writer through Unwrap and
+// write nothing), io.Copy from a file (the writer offers no io.ReaderFrom
+// to bypass Write), trailers set after the refusal by http.TrailerPrefix
+// or declared in a Trailer header, and a 103 Early Hints sent before the
+// message, which would carry the headers it had set. The caller gets
+// grpc-status 13 each time.
+func TestWrapHandler_WithholdsAnUnjudgedAnswerWhateverWayItIsWritten(t *testing.T) {
+	captureDefaultLog(t)
+	file := filepath.Join(t.TempDir(), "message")
+	if err := os.WriteFile(file, grpcMessage("secret"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	var readerFrom sync.Map // handler name -> the writer is an io.ReaderFrom
+	handlers := map[string]func(w http.ResponseWriter) error{
+		"flush first": func(w http.ResponseWriter) error {
+			w.(http.Flusher).Flush()
+			_, err := w.Write(grpcMessage("secret"))
+			return err
+		},
+		"ResponseController": func(w http.ResponseWriter) error {
+			rc := http.NewResponseController(w)
+			_ = rc.EnableFullDuplex() // not supported over HTTP/2
+			if err := rc.SetWriteDeadline(time.Time{}); err != nil {
+				return err
+			}
+			if err := rc.Flush(); err != nil {
+				return err
+			}
+			_, err := w.Write(grpcMessage("secret"))
+			_ = rc.Flush()
+			return err
+		},
+		"io.Copy from a file": func(w http.ResponseWriter) error {
+			_, ok := w.(io.ReaderFrom)
+			readerFrom.Store("io.Copy from a file", ok)
+			f, err := os.Open(file)
+			if err != nil {
+				return err
+			}
+			defer f.Close()
+			_, err = io.Copy(w, f)
+			return err
+		},
+		"trailers after the refusal": func(w http.ResponseWriter) error {
+			w.Header().Set("Trailer", "X-Declared")
+			_, err := w.Write(grpcMessage("secret"))
+			w.Header().Set("X-Declared", "secret")
+			w.Header().Set(http.TrailerPrefix+"X-Prefixed", "secret")
+			w.Header().Set("Grpc-Status", "0")
+			return err
+		},
+		"103 Early Hints": func(w http.ResponseWriter) error {
+			w.Header().Set("Link", "</secret>; rel=preload")
+			w.WriteHeader(http.StatusEarlyHints)
+			_, err := w.Write(grpcMessage("secret"))
+			return err
+		},
+	}
+	mux := http.NewServeMux()
+	for name, write := range handlers {
+		mux.HandleFunc("/"+strings.ReplaceAll(name, " ", "-")+"/s.S/M", func(w http.ResponseWriter, r *http.Request) {
+			_, _ = io.Copy(io.Discard, r.Body)
+			w.Header().Set("Content-Type", "application/grpc")
+			w.Header().Set("X-Leak", "secret")
+			if err := write(w); err == nil {
+				t.Errorf("%s: the handler's writes succeeded", name)
+			}
+		})
+	}
+	h := connectauth.WrapHandler(mux)
+	h1 := httptest.NewServer(h)
+	t.Cleanup(h1.Close)
+	for _, srv := range []*httptest.Server{serveTLS(t, h), h1} {
+		for name := range handlers {
+			t.Run(fmt.Sprintf("%s/HTTP/%d", name, map[bool]int{false: 1, true: 2}[srv.TLS != nil]), func(t *testing.T) {
+				a := rawGRPCCall(t, srv, "/"+strings.ReplaceAll(name, " ", "-")+"/s.S/M")
+				if a.contains("secret") {
+					t.Errorf("the caller got the handler's answer: %+v", a)
+				}
+				if got := a.grpcStatus(); got != fmt.Sprint(int(codes.Internal)) {
+					t.Errorf("grpc-status %q, want %d: %+v", got, codes.Internal, a)
+				}
+			})
+		}
+	}
+	if ok, _ := readerFrom.Load("io.Copy from a file"); ok != false {
+		t.Errorf("the handler's writer is an io.ReaderFrom (%v)", ok)
+	}
+}
