@@ -175,3 +175,51 @@ func TestWrapHandler_WithholdsAnUnjudgedAnswerWhateverWayItIsWritten(t *testing.
 		t.Errorf("the handler's writer is an io.ReaderFrom (%v)", ok)
 	}
 }
+
+// A plain HTTP handler of the mux that a client reaches with an RPC's
+// headers (a Connect-Protocol-Version header, a connect query parameter,
+// a gRPC Content-Type) answers as it always does, and nothing is logged:
+// its answer carries no RPC's Content-Type (an application/ type), so a
+// client cannot make the guard refuse a health check or a page, nor fill
+// its log of paths with ones of its choosing.
+func TestWrapHandler_PlainHandlerReachedWithRPCHeadersAnswersUntouched(t *testing.T) {
+	f := newFixture(t)
+	logged := captureDefaultLog(t)
+	mux := guardedMux(f, &unguarded{})
+	mux.HandleFunc("POST /page", func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "text/html; charset=utf-8")
+		w.WriteHeader(http.StatusOK)
+		_, _ = io.WriteString(w, "ok")
+	})
+	srv := serveTLS(t, connectauth.WrapHandler(mux))
+	for _, c := range []struct{ method, target, contentType, version string }{
+		{"GET", "/healthz", "", "1"},
+		{"GET", "/healthz?connect=v1", "", ""},
+		{"POST", "/page", "application/grpc", ""},
+		{"POST", "/page", "application/connect+proto", ""},
+		{"POST", "/page", "application/proto", "1"},
+	} {
+		req, err := http.NewRequestWithContext(t.Context(), c.method, srv.URL+c.target, strings.NewReader(""))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if c.contentType != "" {
+			req.Header.Set("Content-Type", c.contentType)
+		}
+		if c.version != "" {
+			req.Header.Set("Connect-Protocol-Version", c.version)
+		}
+		res, err := srv.Client().Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(res.Body)
+		res.Body.Close()
+		if res.StatusCode != http.StatusOK || string(body) != "ok" {
+			t.Errorf("%+v: %d %q, want 200 ok", c, res.StatusCode, body)
+		}
+	}
+	if strings.Contains(logged.String(), "connectauth:") {
+		t.Fatalf("logged:\n%s", logged)
+	}
+}
