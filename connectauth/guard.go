@@ -307,6 +307,7 @@ func (l *unjudgedLog) log(path string, p rpcProtocol) {
 	}
 	slog.Default().Error("connectauth: WrapHandler withheld the response of a call that no grpcauth interceptor judged, and answered it with CodeInternal: "+
 		"the handler serving this path runs without authentication; build it with connect.WithInterceptors(connectauth.NewInterceptor(auth)) "+
-		"(a public procedure: list it in grpcauth.Config.Public); the handler itself has run, with its side effects",
+		"(a public procedure: list it in grpcauth.Config.Public), and serve it with a context that derives from the request's "+
+		"(a middleware inside WrapHandler that serves it another hides the mark of a judged call); the handler itself has run, with its side effects",
 		"path", path, "protocol", p.String())
 }

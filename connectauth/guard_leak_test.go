@@ -1,6 +1,7 @@
 package connectauth_test
 
 import (
+	"context"
 	"encoding/binary"
 	"fmt"
 	"io"
@@ -15,9 +16,11 @@ import (
 	"testing"
 	"time"
 
+	"connectrpc.com/connect"
 	"google.golang.org/grpc/codes"
 
 	"github.com/grpcauth/grpcauth/connectauth"
+	authtestv1 "github.com/grpcauth/grpcauth/internal/testproto/authtest/v1"
 )
 
 // grpcMessage is a gRPC length-prefixed message carrying payload.
@@ -218,6 +221,60 @@ func TestWrapHandler_PlainHandlerReachedWithRPCHeadersAnswersUntouched(t *testin
 		if res.StatusCode != http.StatusOK || string(body) != "ok" {
 			t.Errorf("%+v: %d %q, want 200 ok", c, res.StatusCode, body)
 		}
+	}
+	if strings.Contains(logged.String(), "connectauth:") {
+		t.Fatalf("logged:\n%s", logged)
+	}
+}
+
+// A middleware between WrapHandler and the handlers that serves the
+// request with a context of its own, not derived from the request's
+// (context.Background()), hides the request's mark from the interceptor:
+// the guard cannot tell the call was judged, and withholds its answer.
+// It fails closed, with the error record naming the path and that cause.
+func TestWrapHandler_MiddlewareThatDropsTheRequestContextFailsClosed(t *testing.T) {
+	f := newFixture(t)
+	logged := captureDefaultLog(t)
+	inner := connectHandlers(f)
+	srv := serveTLS(t, connectauth.WrapHandler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		inner.ServeHTTP(w, r.WithContext(context.Background()))
+	})))
+	req := connect.NewRequest(&authtestv1.PublicRequest{})
+	_, err := connect.NewClient[authtestv1.PublicRequest, authtestv1.PublicResponse](srv.Client(), srv.URL+"/authtest.v1.TestService/Public", protocols["grpc"]...).CallUnary(t.Context(), req)
+	isWithheld(t, err)
+	if !strings.Contains(logged.String(), "path=/authtest.v1.TestService/Public") || !strings.Contains(logged.String(), "a context that derives from the request's") {
+		t.Fatalf("no error record names the path and the context as a cause; log:\n%s", logged)
+	}
+}
+
+// A judged call is answered through a WrapHandler nested in another,
+// behind a middleware that strips a path prefix: the inner one serves the
+// outer's request, whose mark the interceptor sets. Unary calls and
+// streams, in each protocol.
+func TestWrapHandler_JudgedCallThroughANestedWrapHandlerIsAnswered(t *testing.T) {
+	f := newFixture(t)
+	logged := captureDefaultLog(t)
+	srv := serveTLS(t, connectauth.WrapHandler(http.StripPrefix("/api", connectauth.WrapHandler(connectHandlers(f)))))
+	for pname, opts := range protocols {
+		req := connect.NewRequest(&authtestv1.AllOfRequest{})
+		req.Header().Set("Authorization", "Bearer "+f.token(t, "test:read", "test:write"))
+		if _, err := connect.NewClient[authtestv1.AllOfRequest, authtestv1.AllOfResponse](srv.Client(), srv.URL+"/api/authtest.v1.TestService/AllOf", opts...).CallUnary(t.Context(), req); err != nil {
+			t.Errorf("%s unary: %v", pname, err)
+		}
+		sreq := connect.NewRequest(&authtestv1.ServerStreamRequest{Count: 2})
+		sreq.Header().Set("Authorization", "Bearer "+f.token(t, "test:read", "test:stream"))
+		stream, err := connect.NewClient[authtestv1.ServerStreamRequest, authtestv1.ServerStreamResponse](srv.Client(), srv.URL+"/api/authtest.v1.TestService/ServerStream", opts...).CallServerStream(t.Context(), sreq)
+		if err != nil {
+			t.Fatal(err)
+		}
+		n := 0
+		for stream.Receive() {
+			n++
+		}
+		if n != 2 || stream.Err() != nil {
+			t.Errorf("%s stream: %d messages, then %v; want 2 and the stream's end", pname, n, stream.Err())
+		}
+		stream.Close()
 	}
 	if strings.Contains(logged.String(), "connectauth:") {
 		t.Fatalf("logged:\n%s", logged)
