@@ -120,14 +120,18 @@ const (
 // writer. Before that it lets through what a handler writes before any
 // decision, an error (connect-go's answer to a malformed request, the
 // mux's 404, a gRPC status), and withholds a response message: the
-// handler that wrote it runs without the interceptor. The status of a
-// stream (gRPC, gRPC-Web, Connect streaming) is held back until its
+// handler that wrote it runs without the interceptor. A response whose
+// Content-Type no RPC's answer has (rpcAnswer: a plain HTTP handler that
+// a client reached with an RPC's headers) goes out as it is. The status
+// of a stream (gRPC, gRPC-Web, Connect streaming) is held back until its
 // first bytes say whether a message follows, and a Flush before them is
 // dropped; a Connect unary response is a message when its status is 2xx.
-// A withheld response is replaced with the refusal of errInternal, in the
-// call's protocol, and logged (unjudgedLog); the handler's later writes
-// fail with errWithheld, and the headers and trailers it sets from then on
-// are dropped when it returns (finish).
+// An informational status (103 Early Hints) before the call is judged is
+// dropped, as it would carry the handler's headers. A withheld response
+// is replaced with the refusal of errInternal, in the call's protocol,
+// and logged (unjudgedLog); the handler's later writes fail with
+// errWithheld, and the headers and trailers it sets from then on are
+// dropped when it returns (finish).
 //
 // It lives in the request's requestInfo, which WrapHandler allocates
 // anyway.
@@ -154,25 +158,41 @@ func (w *guardWriter) judged() bool {
 	return w.state == passing
 }
 
-// WriteHeader writes an informational status, or a final one that
-// carries no message (a Connect unary error, a stream's error status), at
+// WriteHeader writes a final status that carries no message (a Connect
+// unary error, a stream's error status) or no RPC's answer (rpcAnswer) at
 // once; a Connect unary 2xx of a call not judged is refused, and a
-// stream's 2xx is held back until its body begins.
+// stream's 2xx is held back until its body begins. An informational
+// status (103 Early Hints, 101) of a call not judged is dropped: it would
+// send the handler's headers as they stand, which a refusal withholds.
 func (w *guardWriter) WriteHeader(code int) {
 	switch {
 	case w.state == refused:
 		return
-	case w.judged() || code < 200:
+	case w.judged():
 		w.ResponseWriter.WriteHeader(code)
 		return
-	case code >= 300:
-		w.state = passing // an error: no message follows
+	case code < 200:
+		return
+	case code >= 300 || !w.rpcAnswer():
+		w.state = passing // an error, or no RPC's answer: no message follows
 		w.ResponseWriter.WriteHeader(code)
 	case w.protocol == connectUnary:
 		w.refuse()
 	case w.pending == 0:
 		w.pending = code
 	}
+}
+
+// rpcAnswer reports whether the response's Content-Type, as the handler
+// has set it, may be an RPC's answer: an application/ type, as every one
+// is (application/grpc, application/grpc-web, application/connect+ and,
+// for a Connect unary call, application/ and the codec's name), which
+// connect-go, grpc-go and vanguard set before they write, whatever the
+// client sent. A plain HTTP handler that a client reaches with an RPC's
+// headers (a health check, a page) answers with a text/ type or none,
+// and goes out untouched, unlogged.
+func (w *guardWriter) rpcAnswer() bool {
+	return hasPrefixFold(strings.TrimSpace(w.ResponseWriter.Header().Get("Content-Type")), "application/")
 }
 
 // Write writes p, unless it begins the message of a call not judged.
@@ -183,7 +203,7 @@ func (w *guardWriter) Write(p []byte) (int, error) {
 		}
 		// A Connect unary status not yet written is 200: WriteHeader
 		// decides on any other.
-		if w.protocol == connectUnary || w.protocol.carriesMessage(p[0]) {
+		if w.rpcAnswer() && (w.protocol == connectUnary || w.protocol.carriesMessage(p[0])) {
 			w.refuse()
 		} else {
 			w.state = passing
@@ -287,6 +307,7 @@ func (l *unjudgedLog) log(path string, p rpcProtocol) {
 	}
 	slog.Default().Error("connectauth: WrapHandler withheld the response of a call that no grpcauth interceptor judged, and answered it with CodeInternal: "+
 		"the handler serving this path runs without authentication; build it with connect.WithInterceptors(connectauth.NewInterceptor(auth)) "+
-		"(a public procedure: list it in grpcauth.Config.Public); the handler itself has run, with its side effects",
+		"(a public procedure: list it in grpcauth.Config.Public), and serve it with a context that derives from the request's "+
+		"(a middleware inside WrapHandler that serves it another hides the mark of a judged call); the handler itself has run, with its side effects",
 		"path", path, "protocol", p.String())
 }

@@ -122,9 +122,12 @@ func (w handoffWriter) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 // CodeInternal, the message "connectauth: internal error" and the
 // ErrorInfo reason grpcauth.ReasonInternalError, in the call's protocol,
 // without the handler's headers and trailers, and the path is logged as
-// an error record of slog.Default(), once (64 paths at most). An error
-// written before any decision (a malformed request, a 404) goes out as
-// it is, and other requests are untouched. It is a tripwire for the
+// an error record of slog.Default(), once (64 paths at most); an
+// informational status it sends first (103 Early Hints) is dropped. An
+// error written before any decision (a malformed request, a 404), and a
+// response whose Content-Type is not an application/ type, as every
+// RPC's answer is (a plain handler that a client reached with an RPC's
+// headers), go out as they are, and other requests are untouched. It is a tripwire for the
 // first call in development, not the protection: the handler has run,
 // with its side effects, by the time its answer is withheld. There is no
 // opt-out: give a handler meant to be open the Interceptor and a public
