@@ -219,7 +219,9 @@ var noWait = func() context.Context {
 // optionReads holds the reads of options (readOptions) in their
 // descriptor's Options: each from before it calls Options until Options
 // returns, or, when it panics, until the failed decoding is recorded
-// (partialOptions.add). A read that returned decoded nothing that failed.
+// (partialOptions.add), or recording it failed to return (a resolver's
+// descriptor that ends the goroutine as it is read again). A read that
+// returned decoded nothing that failed.
 var optionReads readsUnderWay
 
 // readsUnderWay numbers the reads of options, and holds those under way,
@@ -364,6 +366,16 @@ var errOptionsExited = fmt.Errorf("%w: reading a descriptor's options did not re
 func readOptions(d protoreflect.Descriptor) (_ protoreflect.ProtoMessage, last uint64, err error) {
 	n := optionReads.begin()
 	returned := false
+	// Deferred first, so run last: once the failure is recorded (below),
+	// and also when recording it does not return (the re-read of d's
+	// options in partialOptions.add ends the goroutine, say), rather than
+	// leaving the read under way for good, for every later read that
+	// waits (options) to wait on.
+	defer func() {
+		if !returned {
+			optionReads.end(n)
+		}
+	}()
 	defer func() {
 		if v := recover(); v != nil {
 			text := panictext.Text(v, endpoint.MaxErrorText)
@@ -371,9 +383,6 @@ func readOptions(d protoreflect.Descriptor) (_ protoreflect.ProtoMessage, last u
 			if panickedIn(func(fn string) bool { return strings.HasPrefix(fn, protobufDescriptors) }) && partialOptions.add(d, text) {
 				err = leftPartial{err}
 			}
-		}
-		if !returned {
-			optionReads.end(n) // once the failure is recorded
 		}
 	}()
 	opts := d.Options()
