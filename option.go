@@ -349,8 +349,9 @@ func optionsComplete(opts protoreflect.ProtoMessage, add bool) bool {
 }
 
 // errOptionsExited is kept in undecodable for a read of options that did
-// not return (see attempts).
-var errOptionsExited = fmt.Errorf("%w: reading a descriptor's options did not return (the resolver's descriptor ended its goroutine, or panicked as its panic was reported), so it is denied; fix the resolver", ErrUnreadableOption)
+// not return (see attempts), and is the error of one whose panic recover
+// sees no value of (readOptions).
+var errOptionsExited = fmt.Errorf("%w: reading a descriptor's options did not return (the resolver's descriptor ended its goroutine, panicked with nil under GODEBUG=panicnil=1, or panicked as its panic was reported), so it is denied; fix the resolver", ErrUnreadableOption)
 
 // readOptions returns the options of d, or an error wrapping
 // ErrUnreadableOption when reading them panics, or when they are options
@@ -377,12 +378,22 @@ func readOptions(d protoreflect.Descriptor) (_ protoreflect.ProtoMessage, last u
 		}
 	}()
 	defer func() {
-		if v := recover(); v != nil {
-			text := panictext.Text(v, endpoint.MaxErrorText)
-			err = undecodableError(d, text)
-			if panickedIn(func(fn string) bool { return strings.HasPrefix(fn, protobufDescriptors) }) && partialOptions.add(d, text) {
-				err = leftPartial{err}
+		v := recover()
+		if v == nil {
+			if !returned {
+				// No value, yet Options did not return: the goroutine
+				// ends (runtime.Goexit), or a panic(nil) under
+				// GODEBUG=panicnil=1, which recover stopped. That read
+				// failed, rather than read as no options (a wider
+				// rule).
+				err = errOptionsExited
 			}
+			return
+		}
+		text := panictext.Text(v, endpoint.MaxErrorText)
+		err = undecodableError(d, text)
+		if panickedIn(func(fn string) bool { return strings.HasPrefix(fn, protobufDescriptors) }) && partialOptions.add(d, text) {
+			err = leftPartial{err}
 		}
 	}()
 	opts := d.Options()

@@ -2,6 +2,7 @@ package grpcauth
 
 import (
 	"context"
+	"errors"
 	"runtime"
 	"sync"
 	"testing"
@@ -11,6 +12,7 @@ import (
 	"google.golang.org/protobuf/reflect/protoreflect"
 	"google.golang.org/protobuf/types/descriptorpb"
 
+	authtestv1 "github.com/grpcauth/grpcauth/internal/testproto/authtest/v1"
 	grpcauthv1 "github.com/grpcauth/grpcauth/proto/grpcauth/v1"
 )
 
@@ -107,5 +109,40 @@ func TestOption_ReadWhoseRecordingEndsItsGoroutineIsNoLongerUnderWay(t *testing.
 		Method: []*descriptorpb.MethodDescriptorProto{rpc(pkg, "Get", &descriptorpb.MethodOptions{Deprecated: proto.Bool(true)})}})
 	if _, err := options(noWait, fresh.Methods().Get(0)); err != nil {
 		t.Errorf("options never read before, with no read under way: %v", err)
+	}
+}
+
+// nilPanicOptions is an aliasedService whose Options panics with nil
+// (the resolver's bug), which recover sees as no panic at all under
+// GODEBUG=panicnil=1.
+type nilPanicOptions struct{ aliasedService }
+
+func (nilPanicOptions) Options() protoreflect.ProtoMessage { panic(nil) }
+
+// nilPanicAliases describes every name as a nilPanicOptions of the
+// authtest service.
+type nilPanicAliases struct{}
+
+func (nilPanicAliases) FindDescriptorByName(name protoreflect.FullName) (protoreflect.Descriptor, error) {
+	return nilPanicOptions{aliasedService{authtestv1.File_authtest_v1_authtest_proto.Services().Get(0), name}}, nil
+}
+
+// A read of a service's options that panics with nil, which recover
+// sees as no panic under GODEBUG=panicnil=1, is a read that did not
+// return: the method is denied (ErrUnreadableOption), never given the
+// wider rule (the DefaultRule here) as if the service had no option.
+// Before, the read returned no options and no error, and the method got
+// the DefaultRule.
+func TestCall_ServiceOptionsReadThatPanicsNilUnderPanicnilIsDenied(t *testing.T) {
+	if !UnderPanicnil(t) {
+		return
+	}
+	a := mustNew(t, Config{Descriptors: nilPanicAliases{}, DefaultRule: &grpcauthv1.Rule{}, Logger: discardLogger()})
+	const method = "/panicnil.v1.TestService/Inherited" // no method option: its service's rules it
+	if req, err := a.Requirement(method); !errors.Is(err, ErrUnreadableOption) || !req.Denied {
+		t.Errorf("Requirement(%s) = %+v, %v; want denied with ErrUnreadableOption", method, req, err)
+	}
+	if n := optionReads.underWay(); n != 0 {
+		t.Errorf("%d reads of options left under way, want none", n)
 	}
 }
