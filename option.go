@@ -768,13 +768,20 @@ func methods(sd protoreflect.ServiceDescriptor) (ms protoreflect.MethodDescripto
 // errBuildExited is kept in builds for a build that did not return (see
 // attempts): it names no file, as the resolver's code that reports one
 // may be what failed.
-var errBuildExited = errors.New("grpcauth: Config.Descriptors: building a service's methods did not return (the resolver's descriptor ended its goroutine, or panicked as its panic was reported), so its methods are denied; fix the resolver")
+var errBuildExited = errors.New("grpcauth: Config.Descriptors: building a service's methods did not return (the resolver's descriptor ended its goroutine, panicked with nil under GODEBUG=panicnil=1, or panicked as its panic was reported), so its methods are denied; fix the resolver")
 
 // buildFile returns the methods of sd, building its file, or the panic of
 // protobuf-go that cannot build it.
 func buildFile(sd protoreflect.ServiceDescriptor) (_ protoreflect.MethodDescriptors, err error) {
+	returned := false
 	defer func() {
-		if v := recover(); v != nil {
+		v := recover()
+		if v == nil && !returned {
+			// A panic(nil) under GODEBUG=panicnil=1, which recover
+			// stopped, or the goroutine ends: no methods to use.
+			err = errBuildExited
+		}
+		if v != nil {
 			locked := panickedIn(func(fn string) bool { return fn == protobufFileInit })
 			err = fmt.Errorf("grpcauth: Config.Descriptors: protobuf-go cannot build %q (declaring %s), and any use of it blocks from now on: %s; fix the .proto and generate its code again, or stop linking it",
 				clipLogged(filePath(sd)), clipLogged(string(sd.FullName())), panictext.Text(v, endpoint.MaxErrorText))
@@ -785,6 +792,7 @@ func buildFile(sd protoreflect.ServiceDescriptor) (_ protoreflect.MethodDescript
 	}()
 	ms := sd.Methods()
 	ms.Len()
+	returned = true
 	return ms, nil
 }
 

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"runtime"
+	"strings"
 	"sync"
 	"testing"
 	"testing/synctest"
@@ -112,35 +113,54 @@ func TestOption_ReadWhoseRecordingEndsItsGoroutineIsNoLongerUnderWay(t *testing.
 	}
 }
 
-// nilPanicOptions is an aliasedService whose Options panics with nil
-// (the resolver's bug), which recover sees as no panic at all under
-// GODEBUG=panicnil=1.
-type nilPanicOptions struct{ aliasedService }
-
-func (nilPanicOptions) Options() protoreflect.ProtoMessage { panic(nil) }
-
-// nilPanicAliases describes every name as a nilPanicOptions of the
-// authtest service.
-type nilPanicAliases struct{}
-
-func (nilPanicAliases) FindDescriptorByName(name protoreflect.FullName) (protoreflect.Descriptor, error) {
-	return nilPanicOptions{aliasedService{authtestv1.File_authtest_v1_authtest_proto.Services().Get(0), name}}, nil
+// nilPanicService is an aliasedService whose Options or Methods (in)
+// panics with nil (the resolver's bug), which recover sees as no panic
+// at all under GODEBUG=panicnil=1.
+type nilPanicService struct {
+	aliasedService
+	in string
 }
 
-// A read of a service's options that panics with nil, which recover
-// sees as no panic under GODEBUG=panicnil=1, is a read that did not
-// return: the method is denied (ErrUnreadableOption), never given the
-// wider rule (the DefaultRule here) as if the service had no option.
-// Before, the read returned no options and no error, and the method got
-// the DefaultRule.
-func TestCall_ServiceOptionsReadThatPanicsNilUnderPanicnilIsDenied(t *testing.T) {
+func (s nilPanicService) Options() protoreflect.ProtoMessage {
+	if s.in == "Options" {
+		panic(nil)
+	}
+	return s.aliasedService.Options()
+}
+
+func (s nilPanicService) Methods() protoreflect.MethodDescriptors {
+	if s.in == "Methods" {
+		panic(nil)
+	}
+	return s.aliasedService.Methods()
+}
+
+// nilPanicAliases describes every name as a nilPanicService of the
+// authtest service.
+type nilPanicAliases struct{ in string }
+
+func (r nilPanicAliases) FindDescriptorByName(name protoreflect.FullName) (protoreflect.Descriptor, error) {
+	return nilPanicService{aliasedService{authtestv1.File_authtest_v1_authtest_proto.Services().Get(0), name}, r.in}, nil
+}
+
+// A resolver's service descriptor whose Options or Methods panics with
+// nil, which recover sees as no panic under GODEBUG=panicnil=1, fails as
+// one that does not return does: the method is denied
+// (ErrUnreadableOption), never given the wider rule (the DefaultRule
+// here). Before, the read of options returned no options and no error,
+// so the method got the DefaultRule, and the build returned no methods
+// and no error, on which the lookup panicked (a server without a
+// recovery interceptor crashed).
+func TestCall_ResolverDescriptorThatPanicsNilUnderPanicnilIsDenied(t *testing.T) {
 	if !UnderPanicnil(t) {
 		return
 	}
-	a := mustNew(t, Config{Descriptors: nilPanicAliases{}, DefaultRule: &grpcauthv1.Rule{}, Logger: discardLogger()})
-	const method = "/panicnil.v1.TestService/Inherited" // no method option: its service's rules it
-	if req, err := a.Requirement(method); !errors.Is(err, ErrUnreadableOption) || !req.Denied {
-		t.Errorf("Requirement(%s) = %+v, %v; want denied with ErrUnreadableOption", method, req, err)
+	for _, in := range []string{"Options", "Methods"} {
+		a := mustNew(t, Config{Descriptors: nilPanicAliases{in}, DefaultRule: &grpcauthv1.Rule{}, Logger: discardLogger()})
+		method := "/panicnil" + strings.ToLower(in) + ".v1.TestService/Inherited" // no method option: its service's rules it
+		if req, err := a.Requirement(method); !errors.Is(err, ErrUnreadableOption) || !req.Denied {
+			t.Errorf("%s panicking nil: Requirement(%s) = %+v, %v; want denied with ErrUnreadableOption", in, method, req, err)
+		}
 	}
 	if n := optionReads.underWay(); n != 0 {
 		t.Errorf("%d reads of options left under way, want none", n)
