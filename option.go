@@ -219,7 +219,9 @@ var noWait = func() context.Context {
 // optionReads holds the reads of options (readOptions) in their
 // descriptor's Options: each from before it calls Options until Options
 // returns, or, when it panics, until the failed decoding is recorded
-// (partialOptions.add). A read that returned decoded nothing that failed.
+// (partialOptions.add), or recording it failed to return (a resolver's
+// descriptor that ends the goroutine as it is read again). A read that
+// returned decoded nothing that failed.
 var optionReads readsUnderWay
 
 // readsUnderWay numbers the reads of options, and holds those under way,
@@ -347,8 +349,9 @@ func optionsComplete(opts protoreflect.ProtoMessage, add bool) bool {
 }
 
 // errOptionsExited is kept in undecodable for a read of options that did
-// not return (see attempts).
-var errOptionsExited = fmt.Errorf("%w: reading a descriptor's options did not return (the resolver's descriptor ended its goroutine, or panicked as its panic was reported), so it is denied; fix the resolver", ErrUnreadableOption)
+// not return (see attempts), and is the error of one whose panic recover
+// sees no value of (readOptions).
+var errOptionsExited = fmt.Errorf("%w: reading a descriptor's options did not return (the resolver's descriptor ended its goroutine, panicked with nil under GODEBUG=panicnil=1, or panicked as its panic was reported), so it is denied; fix the resolver", ErrUnreadableOption)
 
 // readOptions returns the options of d, or an error wrapping
 // ErrUnreadableOption when reading them panics, or when they are options
@@ -364,16 +367,33 @@ var errOptionsExited = fmt.Errorf("%w: reading a descriptor's options did not re
 func readOptions(d protoreflect.Descriptor) (_ protoreflect.ProtoMessage, last uint64, err error) {
 	n := optionReads.begin()
 	returned := false
+	// Deferred first, so run last: once the failure is recorded (below),
+	// and also when recording it does not return (the re-read of d's
+	// options in partialOptions.add ends the goroutine, say), rather than
+	// leaving the read under way for good, for every later read that
+	// waits (options) to wait on.
 	defer func() {
-		if v := recover(); v != nil {
-			text := panictext.Text(v, endpoint.MaxErrorText)
-			err = undecodableError(d, text)
-			if panickedIn(func(fn string) bool { return strings.HasPrefix(fn, protobufDescriptors) }) && partialOptions.add(d, text) {
-				err = leftPartial{err}
-			}
-		}
 		if !returned {
-			optionReads.end(n) // once the failure is recorded
+			optionReads.end(n)
+		}
+	}()
+	defer func() {
+		v := recover()
+		if v == nil {
+			if !returned {
+				// No value, yet Options did not return: the goroutine
+				// ends (runtime.Goexit), or a panic(nil) under
+				// GODEBUG=panicnil=1, which recover stopped. That read
+				// failed, rather than read as no options (a wider
+				// rule).
+				err = errOptionsExited
+			}
+			return
+		}
+		text := panictext.Text(v, endpoint.MaxErrorText)
+		err = undecodableError(d, text)
+		if panickedIn(func(fn string) bool { return strings.HasPrefix(fn, protobufDescriptors) }) && partialOptions.add(d, text) {
+			err = leftPartial{err}
 		}
 	}()
 	opts := d.Options()
@@ -748,13 +768,20 @@ func methods(sd protoreflect.ServiceDescriptor) (ms protoreflect.MethodDescripto
 // errBuildExited is kept in builds for a build that did not return (see
 // attempts): it names no file, as the resolver's code that reports one
 // may be what failed.
-var errBuildExited = errors.New("grpcauth: Config.Descriptors: building a service's methods did not return (the resolver's descriptor ended its goroutine, or panicked as its panic was reported), so its methods are denied; fix the resolver")
+var errBuildExited = errors.New("grpcauth: Config.Descriptors: building a service's methods did not return (the resolver's descriptor ended its goroutine, panicked with nil under GODEBUG=panicnil=1, or panicked as its panic was reported), so its methods are denied; fix the resolver")
 
 // buildFile returns the methods of sd, building its file, or the panic of
 // protobuf-go that cannot build it.
 func buildFile(sd protoreflect.ServiceDescriptor) (_ protoreflect.MethodDescriptors, err error) {
+	returned := false
 	defer func() {
-		if v := recover(); v != nil {
+		v := recover()
+		if v == nil && !returned {
+			// A panic(nil) under GODEBUG=panicnil=1, which recover
+			// stopped, or the goroutine ends: no methods to use.
+			err = errBuildExited
+		}
+		if v != nil {
 			locked := panickedIn(func(fn string) bool { return fn == protobufFileInit })
 			err = fmt.Errorf("grpcauth: Config.Descriptors: protobuf-go cannot build %q (declaring %s), and any use of it blocks from now on: %s; fix the .proto and generate its code again, or stop linking it",
 				clipLogged(filePath(sd)), clipLogged(string(sd.FullName())), panictext.Text(v, endpoint.MaxErrorText))
@@ -765,6 +792,7 @@ func buildFile(sd protoreflect.ServiceDescriptor) (_ protoreflect.MethodDescript
 	}()
 	ms := sd.Methods()
 	ms.Len()
+	returned = true
 	return ms, nil
 }
 

@@ -57,21 +57,32 @@ func TestCall_FirstReadInTheGapOfAFailedDecodingWaitsForItAndIsDenied(t *testing
 		<-r.panicked
 
 		const method = "/tenant.v1.Svc/Get"
-		call := goErr(func() error { _, err := callUnary(a, bearerCtx("tok"), method); return err })
-		synctest.Wait()
-		select {
-		case err := <-call:
-			t.Fatalf("the call that read in the gap returned before the failed decoding was recorded: %v", err)
-		default:
-		}
-		release()
-		if err := <-stalled; !errors.Is(err, ErrUnreadableOption) {
-			t.Fatalf("the name whose read panicked: %v, want ErrUnreadableOption", err)
-		}
-		checkStatus(t, <-call, codes.PermissionDenied, ReasonMethodNotConfigured)
+		callWaitsForTheFailedRead(t, a, method, stalled, release)
 		_, err := callUnary(a, bearerCtx("tok"), method)
 		checkStatus(t, err, codes.PermissionDenied, ReasonMethodNotConfigured)
 	})
+}
+
+// callWaitsForTheFailedRead calls method on a, whose options are the
+// partial options of a failed decoding that another read (stalled, its
+// error) has not yet recorded, and checks that the call waits until
+// release lets that read record the failure, and is then denied
+// (codes.PermissionDenied, METHOD_NOT_CONFIGURED). Call it in the synctest
+// bubble of its test.
+func callWaitsForTheFailedRead(t *testing.T, a *Authenticator, method string, stalled <-chan error, release func()) {
+	t.Helper()
+	call := goErr(func() error { _, err := callUnary(a, bearerCtx("tok"), method); return err })
+	synctest.Wait()
+	select {
+	case err := <-call:
+		t.Fatalf("the call that read the partial options returned before the failed decoding was recorded: %v", err)
+	default:
+	}
+	release()
+	if err := <-stalled; !errors.Is(err, ErrUnreadableOption) {
+		t.Fatalf("the name whose read panicked: %v, want ErrUnreadableOption", err)
+	}
+	checkStatus(t, <-call, codes.PermissionDenied, ReasonMethodNotConfigured)
 }
 
 // While another read is in its descriptor's Options, options read
