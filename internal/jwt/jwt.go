@@ -476,8 +476,8 @@ type Presence uint32
 // whether p can tell: whether name is one of RegisteredNames. It finds
 // the name with registeredIndex's switch, where a loop over the names
 // compares every one before cnf, which the interceptors ask about on
-// every call; no registered name is longer than maxNameLen, so the copy
-// of a name that may be one stays on the stack.
+// every call. A name longer than maxNameLen is none of them, and is not
+// copied.
 func (p Presence) Has(name string) (has, known bool) {
 	if len(name) > maxNameLen {
 		return false, false
