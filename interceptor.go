@@ -60,6 +60,11 @@ type Authenticator struct {
 	streamStopped func()
 	// reportWaits: Config.reportWaits, a test hook, nil in production
 	reportWaits func()
+	// constHighest: levels.highest(), when every level is a slog.Level
+	// value, which cannot change (a *slog.LevelVar or another Leveler
+	// can, and is asked on every call); see startDecision
+	constHighest slog.Level
+	hasConst     bool
 
 	plan    atomic.Pointer[map[string]*methodPlan] // read-only once stored: see lookup
 	mu      sync.Mutex                             // guards pending, debt, copied and undescribed's writes
@@ -145,6 +150,7 @@ func New(cfg Config) (*Authenticator, error) {
 		requireDPoP: cfg.RequireDPoP,
 	}
 	a.streamStopped, a.reportWaits = cfg.streamStopped, cfg.reportWaits
+	a.constHighest, a.hasConst = a.levels.constant()
 	if !a.transport.valid() {
 		return nil, fmt.Errorf("grpcauth: Config.TransportSecurity: unknown value %v", a.transport)
 	}

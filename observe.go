@@ -171,6 +171,15 @@ func (l *LogLevels) highest() slog.Level {
 	return max(l.Allowed.Level(), l.Denied.Level(), l.Problem.Level())
 }
 
+// constant returns highest() and true when every level is a slog.Level
+// value, which, unlike a *slog.LevelVar or another Leveler, cannot change.
+func (l *LogLevels) constant() (slog.Level, bool) {
+	allowed, ok1 := l.Allowed.(slog.Level)
+	denied, ok2 := l.Denied.(slog.Level)
+	problem, ok3 := l.Problem.(slog.Level)
+	return max(allowed, denied, problem), ok1 && ok2 && ok3
+}
+
 // level returns the level of d's record.
 func (l *LogLevels) level(d *Decision) slog.Level {
 	switch {
@@ -257,7 +266,14 @@ func (s decisionStart) latency() time.Duration { return time.Since(processStart)
 // OnDecision, and a logger enabled at none of the levels. On a VM a clock
 // read can cost more than the verifier's whole cache hit.
 func (a *Authenticator) startDecision(ctx context.Context) decisionStart {
-	if a.onDecision == nil && !a.logger.Enabled(ctx, a.levels.highest()) {
+	if a.onDecision != nil {
+		return startNow()
+	}
+	highest := a.constHighest
+	if !a.hasConst {
+		highest = a.levels.highest() // a level that may change: read on every call
+	}
+	if !a.logger.Enabled(ctx, highest) { // the handler's answer may change at any time: asked on every call
 		return decisionStart{}
 	}
 	return startNow()

@@ -142,6 +142,37 @@ func TestLog_LevelsAreConfigurableAndDynamic(t *testing.T) {
 	}
 }
 
+// A level given as a *slog.LevelVar is read on every call, also to decide
+// whether to time the decision: raised at run time above a logger's
+// minimum, the next allowed call is logged with its latency measured.
+func TestLog_LevelVarRaisedAtRunTimeTimesTheNextDecision(t *testing.T) {
+	var logs bytes.Buffer
+	allowed := new(slog.LevelVar)
+	allowed.Set(slog.LevelDebug)
+	a := mustNew(t, Config{
+		Verifier:  staticVerifier{claims: mustClaims(t, "test:read", "test:write", "test:stream")},
+		Logger:    slog.New(slog.NewJSONHandler(&logs, &slog.HandlerOptions{Level: slog.LevelError})),
+		LogLevels: LogLevels{Allowed: allowed}, // Denied Info, Problem Warn: all below Error
+	})
+	if _, err := callUnary(a, bearerCtx("tok"), mAllOf); err != nil {
+		t.Fatal(err)
+	}
+	if logs.Len() != 0 {
+		t.Fatalf("records below the logger's level: %s", logs.String())
+	}
+	allowed.Set(slog.LevelError)
+	if _, err := callUnary(a, bearerCtx("tok"), mAllOf); err != nil {
+		t.Fatal(err)
+	}
+	recs := jsonRecords(t, &logs)
+	if len(recs) != 1 || recs[0]["outcome"] != "allowed" || recs[0]["level"] != "ERROR" {
+		t.Fatalf("records %v, want one allowed@ERROR", recs)
+	}
+	if lat, ok := recs[0]["latency"].(float64); !ok || lat <= 0 {
+		t.Errorf("latency %v, want a positive duration: the raised level was not read as the call started", recs[0]["latency"])
+	}
+}
+
 // With a logger at Info, the default, and no OnDecision, a denial is logged
 // (at Info) with its latency measured: the clock is read when the logger is
 // enabled at any of the levels, not only at the lowest (Debug).

@@ -53,14 +53,19 @@ func accessToken(ctx context.Context) (token string, isDPoP, present bool, rej *
 		return "", !slices.ContainsFunc(vals, func(v string) bool { return !isDPoPScheme(v) }), true, rejMalformed
 	}
 	scheme, rest := authScheme(vals[0])
-	if !httpguts.ValidHeaderFieldName(scheme) { // a token: a header name's syntax
+	// "Bearer" as spelled, the usual case, is a valid scheme, and no
+	// scheme is both Bearer and DPoP: each comparison is skipped when
+	// its answer is known.
+	bearer := scheme == "Bearer"
+	if !bearer && !httpguts.ValidHeaderFieldName(scheme) { // a token: a header name's syntax
 		return "", false, true, rejMalformed
 	}
-	isDPoP = strings.EqualFold(scheme, "DPoP")
+	bearer = bearer || strings.EqualFold(scheme, "Bearer")
+	isDPoP = !bearer && strings.EqualFold(scheme, "DPoP")
 	switch token = strings.TrimLeft(rest, " "); {
-	case strings.TrimRight(token, " \t") == "": // a scheme without credentials, or a bare token
+	case trimBlankRight(token) == "": // a scheme without credentials, or a bare token
 		return "", isDPoP, true, rejMalformed
-	case !isDPoP && !strings.EqualFold(scheme, "Bearer"):
+	case !isDPoP && !bearer:
 		return "", false, true, rejScheme
 	}
 	return token, isDPoP, true, nil
@@ -80,6 +85,16 @@ func isDPoPScheme(v string) bool {
 // spaces and tabs that end v are never part of the scheme: "DPoP\t" is
 // the DPoP scheme alone, as HTTP/1.1, which drops them, delivers it.
 func authScheme(v string) (scheme, rest string) {
-	scheme, _, _ = strings.Cut(strings.TrimRight(v, " \t"), " ")
+	scheme, _, _ = strings.Cut(trimBlankRight(v), " ")
 	return scheme, v[len(scheme):]
+}
+
+// trimBlankRight is strings.TrimRight(s, " \t"), without building the
+// cutset's table on every call: a token's value is read on every call.
+func trimBlankRight(s string) string {
+	i := len(s)
+	for i > 0 && (s[i-1] == ' ' || s[i-1] == '\t') {
+		i--
+	}
+	return s[:i]
 }

@@ -473,14 +473,20 @@ func rawClaim(d *jsontext.Decoder, dst *jsontext.Value) error {
 type Presence uint32
 
 // Has reports whether name is a member of the claims object, and known
-// whether p can tell: whether name is one of RegisteredNames.
+// whether p can tell: whether name is one of RegisteredNames. It finds
+// the name with registeredIndex's switch, where a loop over the names
+// compares every one before cnf, which the interceptors ask about on
+// every call. A name longer than maxNameLen is none of them, and is not
+// copied.
 func (p Presence) Has(name string) (has, known bool) {
-	for i, n := range RegisteredNames {
-		if n == name {
-			return p&(1<<i) != 0, true
-		}
+	if len(name) > maxNameLen {
+		return false, false
 	}
-	return false, false
+	i := registeredIndex([]byte(name))
+	if i < 0 {
+		return false, false
+	}
+	return p&(1<<i) != 0, true
 }
 
 // RegisteredNames are the member names Claims decodes, and cnf (RFC 7800),

@@ -39,8 +39,10 @@ func pipePeerAddr() net.Addr {
 //
 // An address whose Network or String method panics (a type embedding a
 // *net.UnixAddr left nil, as a peer built by hand may hold) is not local.
-func IsLocal(addr net.Addr) (ok bool) {
-	defer falseOnPanic(&ok)
+func IsLocal(addr net.Addr) bool {
+	// The net package's own address types, which grpc-go's listeners
+	// report, are read without a deferred recover: nothing here can
+	// panic, and the check runs on every call.
 	switch a := addr.(type) {
 	case *net.TCPAddr:
 		return a != nil && a.IP.IsLoopback()
@@ -49,6 +51,13 @@ func IsLocal(addr net.Addr) (ok bool) {
 	case nil:
 		return false
 	}
+	return isLocalOther(addr)
+}
+
+// isLocalOther is IsLocal for an address of another type, whose methods
+// (and == itself, for a type that is not comparable) may panic.
+func isLocalOther(addr net.Addr) (ok bool) {
+	defer falseOnPanic(&ok)
 	if addr == pipeAddr || addr == bufconnAddr {
 		return true
 	}
@@ -73,11 +82,14 @@ func IsLocal(addr net.Addr) (ok bool) {
 // listener that reports an "ip:port" for the caller (the PROXY protocol)
 // is judged by that address. An address whose Network or String method
 // panics is not local, as for IsLocal.
-func IsLocalPeer(addr, local net.Addr) (ok bool) {
+func IsLocalPeer(addr, local net.Addr) bool {
+	return IsLocal(addr) || isLocalPeerOther(addr, local) // IsLocal recovers its own panics
+}
+
+// isLocalPeerOther is IsLocalPeer for an addr that is not local by
+// itself.
+func isLocalPeerOther(addr, local net.Addr) (ok bool) {
 	defer falseOnPanic(&ok)
-	if IsLocal(addr) {
-		return true
-	}
 	if local == pipeAddr || local == bufconnAddr {
 		// Only as net/http reports the in-process peer (the string of its
 		// address) or as no address: a wrapper's other label for the
@@ -149,6 +161,9 @@ func isNilPointer(v any) bool {
 // (IsLocal, IsLocalPeer). Secure logs nothing, and allocates nothing once
 // it has seen the types an AuthInfo is and embeds.
 func Secure(ai credentials.AuthInfo) (ok bool) {
+	if ai == nil { // a plaintext connection's, as grpc-go hands it over: no recover to set up
+		return false
+	}
 	defer falseOnPanic(&ok)
 	leveled, reports := ai.(interface {
 		GetCommonAuthInfo() credentials.CommonAuthInfo
