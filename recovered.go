@@ -35,14 +35,9 @@ func (a *Authenticator) logRecovered(ctx context.Context, msg string, stacks *jw
 // which stackAt reads as the process's clock, and the panic's value as
 // text, clipped to endpoint.MaxErrorText bytes.
 func (a *Authenticator) nowOrWall() (now time.Time, panicked string) {
-	returned := false
-	defer func() {
-		if !returned {
-			now, panicked = time.Time{}, panictext.Text(recover(), endpoint.MaxErrorText)
-		}
-	}()
-	now = a.now()
-	returned = true
+	if text, failed := panictext.Run(func() { now = a.now() }, endpoint.MaxErrorText); failed {
+		return time.Time{}, text
+	}
 	return now, ""
 }
 

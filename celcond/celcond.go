@@ -1484,11 +1484,7 @@ func matchCost(n, pc uint64) uint64 {
 	if n == math.MaxUint64 {
 		return n
 	}
-	text := traversal(n + 1)
-	if pc != 0 && text > math.MaxUint64/pc {
-		return math.MaxUint64
-	}
-	return text * pc
+	return mulSize(traversal(n+1), pc)
 }
 
 // knownPatternCost is the patternCost of pattern: patterns's entry for

@@ -170,13 +170,14 @@ func WrapHandler(h http.Handler) http.Handler {
 		} else if h2cHandoff(r) {
 			w = handoffWriter{w, info}
 		}
+		r = r.WithContext(context.WithValue(r.Context(), requestInfoKey{}, info))
 		p := rpcProtocolOf(r)
 		if p == notRPC {
-			h.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), requestInfoKey{}, info)))
+			h.ServeHTTP(w, r)
 			return
 		}
 		info.guard = guardWriter{ResponseWriter: w, info: info, contentType: r.Header.Get("Content-Type"), log: log, protocol: p}
-		h.ServeHTTP(&info.guard, r.WithContext(context.WithValue(r.Context(), requestInfoKey{}, info)))
+		h.ServeHTTP(&info.guard, r)
 		info.guard.finish()
 	})
 }

@@ -256,17 +256,7 @@ func (m *Metrics) attributes(k setKey) *attrOpts {
 // for why it does not return it), and keeps what it observed. A panic(nil)
 // under GODEBUG=panicnil=1 recovers as nil: f not returning is what marks
 // the panic, so that it fails alike rather than pass as a reading.
-func recovered(f func()) (text string, panicked bool) {
-	returned := false
-	defer func() {
-		if v := recover(); !returned {
-			text, panicked = panictext.Text(v, endpoint.MaxErrorText), true
-		}
-	}()
-	f()
-	returned = true
-	return "", false
-}
+func recovered(f func()) (text string, panicked bool) { return panictext.Run(f, endpoint.MaxErrorText) }
 
 // Close unregisters the callback that observes the verifiers, so that the
 // MeterProvider no longer calls into them once Close returns (a read of

@@ -19,3 +19,21 @@ func Text(v any, max int) (text string) {
 	}()
 	return endpoint.ClipSized(fmt.Sprint(v), max)
 }
+
+// Run calls f and reports whether it did not return, with the text (Text,
+// cut to max bytes) of the panic it recovers then. Not returning, rather
+// than recover's value, marks the failure: a panic(nil) under
+// GODEBUG=panicnil=1, which recover sees as nil, fails alike ("<nil>")
+// rather than pass as a return. (runtime.Goexit runs Run's deferred call
+// too, and ends the goroutine all the same.)
+func Run(f func(), max int) (text string, panicked bool) {
+	returned := false
+	defer func() {
+		if v := recover(); !returned {
+			text, panicked = Text(v, max), true
+		}
+	}()
+	f()
+	returned = true
+	return "", false
+}

@@ -34,3 +34,22 @@ func TestText_IsBoundedAndNeverPanics(t *testing.T) {
 		}
 	}
 }
+
+func TestRun_ReportsWhetherFReturned(t *testing.T) {
+	ran := false
+	if text, panicked := Run(func() { ran = true }, 10); panicked || text != "" || !ran {
+		t.Errorf("Run(returning f) = %q, %v (ran %v), want \"\", false (ran true)", text, panicked, ran)
+	}
+	if text, panicked := Run(func() { panic(strings.Repeat("x", 20)) }, 10); !panicked || text != strings.Repeat("x", 10)+"…(20 bytes)" {
+		t.Errorf("Run(panicking f) = %q, %v, want the clipped text, true", text, panicked)
+	}
+}
+
+// Under GODEBUG=panicnil=1 recover returns nil for a panic(nil): f did not
+// return all the same, and Run says so.
+func TestRun_PanicNilUnderPanicNilFailsAlike(t *testing.T) {
+	t.Setenv("GODEBUG", "panicnil=1")
+	if text, panicked := Run(func() { panic(nil) }, 10); !panicked || text != "<nil>" {
+		t.Errorf("Run(panic(nil)) = %q, %v, want \"<nil>\", true", text, panicked)
+	}
+}
