@@ -450,7 +450,7 @@ func (a *Authenticator) authorize(ctx context.Context, method string, stream boo
 		return nil, verifier.Claims{}, nil, a.deny(ctx, method, p, verifier.Claims{}, verifyRejection(ctx, err), err, dpopScheme, start)
 	}
 	if claims.IsZero() {
-		return nil, verifier.Claims{}, nil, a.deny(ctx, method, p, verifier.Claims{}, rejInvalid, errors.New("grpcauth: the token verifier returned neither claims nor an error"), dpopScheme, start)
+		return nil, verifier.Claims{}, nil, a.deny(ctx, method, p, verifier.Claims{}, rejInvalid, errNoClaims, dpopScheme, start)
 	}
 	bound, rej, cause := a.checkBinding(ctx, method, cred, claims)
 	if rej != nil {
