@@ -10,6 +10,7 @@ import (
 
 	"github.com/grpcauth/grpcauth/dpop"
 	"github.com/grpcauth/grpcauth/internal/ascii"
+	"github.com/grpcauth/grpcauth/internal/endpoint"
 )
 
 // Shape selects the layout of the access tokens an Issuer mints.
@@ -278,10 +279,7 @@ func checkLoopback(addr string) error {
 	if err != nil {
 		return fmt.Errorf("grpcauthtest: bad Addr %q: %w", addr, err)
 	}
-	if strings.EqualFold(host, "localhost") {
-		return nil
-	}
-	if ip := net.ParseIP(host); ip != nil && ip.IsLoopback() {
+	if endpoint.IsLoopback(host) {
 		return nil
 	}
 	return fmt.Errorf("%w: %q", ErrNonLoopback, addr)
