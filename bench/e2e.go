@@ -67,6 +67,10 @@ type e2eResult struct {
 	gcCycles uint64
 	allocs   uint64
 	live     uint64
+	// userCPU is the user part of serverCPU, and kernel what the server
+	// asked of the kernel over the timed calls (see kernelReading).
+	userCPU time.Duration
+	kernel  kernelReading
 }
 
 // runE2E starts a loopback gRPC server built by v in this process, then has
@@ -104,11 +108,11 @@ func runE2E(ctx context.Context, f *fixture, v serverVariant, tokens []string, c
 	if err != nil {
 		return e2eResult{}, err
 	}
-	gc0, cpu0 := readGC(), cpuTime()
+	gc0, k0, user0, cpu0 := readGC(), readKernel(), userTime(), cpuTime()
 	timedCallsStart()
 	r, err := c.run()
 	timedCallsEnd()
-	cpu, gc1 := cpuTime()-cpu0, readGC()
+	cpu, user, k1, gc1 := cpuTime()-cpu0, userTime()-user0, readKernel(), readGC()
 	stopProfile()
 	if err != nil {
 		return e2eResult{}, fmt.Errorf("%s: %w", v.name, err)
@@ -116,6 +120,7 @@ func runE2E(ctx context.Context, f *fixture, v serverVariant, tokens []string, c
 	return e2eResult{
 		elapsed: r.Elapsed, serverCPU: cpu, clientCPU: r.CPU, calls: calls, failures: r.Failures, p50: r.P50, p99: r.P99,
 		gcCPU: gc1.cpu - gc0.cpu, gcCycles: gc1.cycles - gc0.cycles, allocs: gc1.allocs - gc0.allocs, live: gc0.live,
+		userCPU: user, kernel: k1.sub(k0),
 	}, nil
 }
 
@@ -139,6 +144,12 @@ func e2eTable(ctx context.Context, w io.Writer, f *fixture, calls, callers, roun
 	}
 	if controls {
 		variants = slices.Insert(variants, 1, controlVariants()...)
+		if spin > 0 {
+			variants = slices.Insert(variants, 2, spinVariant())
+		}
+		if ballast > 0 {
+			variants = slices.Insert(variants, 1, ballastVariant())
+		}
 	}
 	if onlyVariant != "" {
 		var err error
@@ -209,6 +220,7 @@ func e2eTable(ctx context.Context, w io.Writer, f *fixture, calls, callers, roun
 		fmt.Fprintf(w, "(-variant: only %s ran, so the × and + columns compare it with itself.)\n\n", variants[0].name)
 	}
 	gcTable(w, variants, results)
+	kernelTable(w, variants, results)
 	if len(withFailures) > 0 {
 		fmt.Fprintf(w, "**Not comparable:** calls failed on %s; a failed call costs the server less than a served one, "+
 			"and those figures count it as a call.\n\n", strings.Join(withFailures, "; "))

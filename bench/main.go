@@ -4,7 +4,7 @@
 // prints Markdown tables. Every server it starts listens on 127.0.0.1.
 //
 //	cd bench && go run . [-benchtime 1s] [-count 1] [-cost=true] [-unknown 1000] [-e2e=true] [-calls 20000] [-callers 50]
-//		[-rounds 3] [-rate 0] [-pair] [-controls] [-variant name] [-serverprofile prefix] [-v]
+//		[-rounds 3] [-rate 0] [-pair] [-controls] [-spin 0] [-ballast 0] [-variant name] [-serverprofile prefix] [-v]
 //
 // docs/benchmarks.md explains each flag and table.
 package main
@@ -36,6 +36,8 @@ func main() {
 	flag.Float64Var(&callRate, "rate", 0, "end to end, pace the callers to this many calls a second in total (0: each caller calls again as soon as its last call returns)")
 	flag.BoolVar(&pairOnly, "pair", false, "time only the no-authentication server and grpcauth with its cache on in the end-to-end run (for many -rounds)")
 	flag.BoolVar(&controls, "controls", false, "also time, end to end, a server with a no-op interceptor and grpcauth with a verifier that returns fixed claims (to split grpcauth's cost)")
+	flag.DurationVar(&spin, "spin", 0, "with -controls, also time end to end a server whose only interceptor burns about this much CPU a call (e.g. 300ns), to calibrate what the run makes of an interceptor's cost")
+	flag.IntVar(&ballast, "ballast", 0, "with -controls, also time end to end the server without authentication holding this many KiB more live heap, to measure what the memory an interceptor keeps costs the garbage collector")
 	flag.StringVar(&onlyVariant, "variant", "", "end to end, run only the server whose name contains this (e.g. \"no authentication\", \"no-op\", \"fixed claims\", \"cache on\"; the controls need -controls)")
 	flag.StringVar(&serverProfile, "serverprofile", "", "write a CPU profile of the server process during each end-to-end variant's timed calls to `prefix`-<variant>.pprof")
 	verbose := flag.Bool("v", false, "print each library's rejection error (to check every library rejects for the intended reason)")
