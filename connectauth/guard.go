@@ -34,9 +34,11 @@ func (p rpcProtocol) String() string {
 // none, as connect-go's handlers accept them), application/proto (the
 // Connect protocol's own name for a binary unary message), or any POST or
 // GET with a Connect-Protocol-Version header or, a GET, a connect query
-// parameter, which every Connect client sends. A Connect unary call with
-// a JSON body and neither (a hand-made call) is no RPC here: plain HTTP
-// handlers take JSON POSTs too. It does not allocate.
+// parameter, which every Connect client sends. A hand-made Connect unary
+// call, which sends neither, is one by its path too (procedurePath): a
+// POST of application/json, or a GET with the encoding and message query
+// parameters, to a path that ends in /package.Service/Method; a JSON POST
+// elsewhere is plain HTTP, as a REST API's is. It does not allocate.
 func rpcProtocolOf(r *http.Request) rpcProtocol {
 	if r.Method != http.MethodPost && r.Method != http.MethodGet {
 		return notRPC
@@ -51,14 +53,68 @@ func rpcProtocolOf(r *http.Request) rpcProtocol {
 			return grpcProtocol
 		case hasPrefixFold(ct, "application/connect+"):
 			return connectStream
-		case strings.EqualFold(ct, "application/proto"):
+		case strings.EqualFold(ct, "application/proto"),
+			strings.EqualFold(ct, "application/json") && procedurePath(r.URL.Path):
 			return connectUnary
 		}
 	}
-	if r.Header.Get("Connect-Protocol-Version") != "" || (r.Method == http.MethodGet && hasQueryKey(r.URL.RawQuery, "connect")) {
+	if r.Header.Get("Connect-Protocol-Version") != "" {
 		return connectUnary
 	}
+	if r.Method == http.MethodGet {
+		q := r.URL.RawQuery
+		if hasQueryKey(q, "connect") || (hasQueryKey(q, "encoding") && hasQueryKey(q, "message") && procedurePath(r.URL.Path)) {
+			return connectUnary
+		}
+	}
 	return notRPC
+}
+
+// procedurePath reports whether path ends as an RPC's does, in
+// /package.Service/Method (a handler mounted under a prefix serves it
+// below that): a service name of two or more dot-separated identifiers,
+// then a method's identifier. A REST route's (/api/v1/items) does not.
+func procedurePath(path string) bool {
+	rest, method, ok := cutLast(path, '/')
+	if !ok || !identifier(method) {
+		return false
+	}
+	_, service, _ := cutLast(rest, '/')
+	pkg, name, ok := cutLast(service, '.')
+	if !ok || !identifier(name) {
+		return false
+	}
+	for {
+		part, more, found := strings.Cut(pkg, ".")
+		if !identifier(part) {
+			return false
+		}
+		if !found {
+			return true
+		}
+		pkg = more
+	}
+}
+
+// cutLast cuts s around the last sep in it.
+func cutLast(s string, sep byte) (before, after string, found bool) {
+	i := strings.LastIndexByte(s, sep)
+	if i < 0 {
+		return "", s, false
+	}
+	return s[:i], s[i+1:], true
+}
+
+// identifier reports whether s is a protobuf identifier: a letter or
+// underscore, then letters, digits and underscores.
+func identifier(s string) bool {
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !(c == '_' || 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || i > 0 && '0' <= c && c <= '9') {
+			return false
+		}
+	}
+	return s != ""
 }
 
 // mediaTypeWithCodec reports whether ct is base or base+codec, but for

@@ -116,9 +116,11 @@ func (w handoffWriter) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 // without a token). Each call grpcauth decides marks its request (this
 // package's Interceptor, and the grpc-go interceptors of a grpc.Server
 // inside h, directly or behind vanguard); the response of an RPC request
-// (gRPC, gRPC-Web or Connect streaming content, application/proto, or a
-// Connect-Protocol-Version header or connect query parameter) that
-// nothing marked is replaced, once it begins with a message, with
+// (gRPC, gRPC-Web or Connect streaming content, application/proto, a
+// Connect-Protocol-Version header or connect query parameter, or a
+// hand-made Connect unary call: a JSON POST, or a GET with the encoding
+// and message query parameters, to a path that ends in
+// /package.Service/Method) that nothing marked is replaced, once it begins with a message, with
 // CodeInternal, the message "connectauth: internal error" and the
 // ErrorInfo reason grpcauth.ReasonInternalError, in the call's protocol,
 // without the handler's headers and trailers, and the path is logged as
