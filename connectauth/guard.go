@@ -1,13 +1,16 @@
 package connectauth
 
 import (
+	"bufio"
 	"errors"
 	"log/slog"
 	"maps"
+	"net"
 	"net/http"
 	"net/url"
 	"strings"
 	"sync"
+	"time"
 
 	"connectrpc.com/connect"
 )
@@ -189,6 +192,13 @@ const (
 // errWithheld, and the headers and trailers it sets from then on are
 // dropped when it returns (finish).
 //
+// It has no Unwrap: the server's writer it would hand out takes writes
+// around the guard. It offers instead what http.ResponseController
+// reaches for (FlushError, the deadlines, EnableFullDuplex, Hijack), each
+// from the server's writer, and Hijack only for a call that was judged
+// or an h2c handoff. It offers no io.ReaderFrom, so io.Copy into it goes
+// through Write.
+//
 // It lives in the request's requestInfo, which WrapHandler allocates
 // anyway.
 type guardWriter struct {
@@ -201,9 +211,6 @@ type guardWriter struct {
 	pending     int         // the 2xx status of a stream, held back
 	sent        http.Header // the refusal's header map, as written
 }
-
-// Unwrap lets http.ResponseController reach the server's ResponseWriter.
-func (w *guardWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 
 // judged reports whether the response may go out: the call was judged
 // (the writer passes everything from then on).
@@ -272,14 +279,60 @@ func (w *guardWriter) Write(p []byte) (int, error) {
 	return w.ResponseWriter.Write(p)
 }
 
-// Flush flushes what went out, and nothing of a call not judged whose
-// body has not begun.
-func (w *guardWriter) Flush() {
+// Flush implements http.Flusher, which connect-go and grpc-go assert.
+func (w *guardWriter) Flush() { _ = w.FlushError() }
+
+// FlushError is what http.ResponseController.Flush calls: it flushes what
+// went out and reports the server's error; it flushes nothing of a call
+// not judged whose body has not begun (a status held back, headers that
+// a refusal would withhold), and reports errWithheld once the response
+// is refused.
+func (w *guardWriter) FlushError() error {
 	if w.state == undecided && !w.judged() {
-		return
+		return nil
+	}
+	if w.state == refused {
+		return errWithheld
 	}
 	w.writePending()
-	_ = http.NewResponseController(w.ResponseWriter).Flush()
+	return http.NewResponseController(w.ResponseWriter).Flush()
+}
+
+// SetReadDeadline is what http.ResponseController.SetReadDeadline calls.
+func (w *guardWriter) SetReadDeadline(deadline time.Time) error {
+	return http.NewResponseController(w.ResponseWriter).SetReadDeadline(deadline)
+}
+
+// SetWriteDeadline is what http.ResponseController.SetWriteDeadline calls.
+func (w *guardWriter) SetWriteDeadline(deadline time.Time) error {
+	return http.NewResponseController(w.ResponseWriter).SetWriteDeadline(deadline)
+}
+
+// EnableFullDuplex is what http.ResponseController.EnableFullDuplex
+// calls.
+func (w *guardWriter) EnableFullDuplex() error {
+	return http.NewResponseController(w.ResponseWriter).EnableFullDuplex()
+}
+
+// errHijackRefused is what Hijack returns for a call not judged.
+var errHijackRefused = errors.New("connectauth: WrapHandler refused to hand over the connection: no grpcauth interceptor judged the call")
+
+// Hijack implements http.Hijacker for a call that was judged, and for a
+// request that asks for an h2c handoff (handoffWriter: the calls of the
+// connection reach a WrapHandler inside h2c.NewHandler as requests of
+// their own). Any other RPC request's connection would let its handler
+// write an answer around the guard: no RPC server hijacks one (connect-go,
+// grpc-go, vanguard), so Hijack refuses it with errHijackRefused, and a
+// response not yet begun is refused, and logged, as a withheld message
+// is.
+func (w *guardWriter) Hijack() (net.Conn, *bufio.ReadWriter, error) {
+	if _, handoff := w.ResponseWriter.(handoffWriter); handoff || w.info.judged.Load() {
+		return http.NewResponseController(w.ResponseWriter).Hijack()
+	}
+	if w.state == undecided {
+		w.refuse()
+	}
+	return nil, nil, errHijackRefused
 }
 
 // writePending writes the status held back.
