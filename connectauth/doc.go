@@ -63,9 +63,9 @@
 // reflection) takes the Interceptor too, with a public rule
 // (grpcauth.Config.Public, grpcauth.StandardPublicServices); there is no
 // opt-out but mounting it outside WrapHandler. Requests that are no RPC
-// (no gRPC, gRPC-Web or Connect content, no Connect-Protocol-Version) pass
-// untouched, and so does a hand-made Connect unary JSON call without that
-// header.
+// (no gRPC, gRPC-Web or Connect content, no Connect-Protocol-Version, no
+// JSON POST or Connect GET to a path that ends in /package.Service/Method,
+// as a hand-made Connect unary call is) pass untouched.
 //
 // Serving browsers from a grpc-go server instead: wrap the *grpc.Server in
 // connectrpc.com/vanguard's vanguardgrpc.NewTranscoder, bounding what it

@@ -1,13 +1,16 @@
 package connectauth
 
 import (
+	"bufio"
 	"errors"
 	"log/slog"
 	"maps"
+	"net"
 	"net/http"
 	"net/url"
 	"strings"
 	"sync"
+	"time"
 
 	"connectrpc.com/connect"
 )
@@ -34,9 +37,11 @@ func (p rpcProtocol) String() string {
 // none, as connect-go's handlers accept them), application/proto (the
 // Connect protocol's own name for a binary unary message), or any POST or
 // GET with a Connect-Protocol-Version header or, a GET, a connect query
-// parameter, which every Connect client sends. A Connect unary call with
-// a JSON body and neither (a hand-made call) is no RPC here: plain HTTP
-// handlers take JSON POSTs too. It does not allocate.
+// parameter, which every Connect client sends. A hand-made Connect unary
+// call, which sends neither, is one by its path too (procedurePath): a
+// POST of application/json, or a GET with the encoding and message query
+// parameters, to a path that ends in /package.Service/Method; a JSON POST
+// elsewhere is plain HTTP, as a REST API's is. It does not allocate.
 func rpcProtocolOf(r *http.Request) rpcProtocol {
 	if r.Method != http.MethodPost && r.Method != http.MethodGet {
 		return notRPC
@@ -51,14 +56,68 @@ func rpcProtocolOf(r *http.Request) rpcProtocol {
 			return grpcProtocol
 		case hasPrefixFold(ct, "application/connect+"):
 			return connectStream
-		case strings.EqualFold(ct, "application/proto"):
+		case strings.EqualFold(ct, "application/proto"),
+			strings.EqualFold(ct, "application/json") && procedurePath(r.URL.Path):
 			return connectUnary
 		}
 	}
-	if r.Header.Get("Connect-Protocol-Version") != "" || (r.Method == http.MethodGet && hasQueryKey(r.URL.RawQuery, "connect")) {
+	if r.Header.Get("Connect-Protocol-Version") != "" {
 		return connectUnary
 	}
+	if r.Method == http.MethodGet {
+		q := r.URL.RawQuery
+		if hasQueryKey(q, "connect") || (hasQueryKey(q, "encoding") && hasQueryKey(q, "message") && procedurePath(r.URL.Path)) {
+			return connectUnary
+		}
+	}
 	return notRPC
+}
+
+// procedurePath reports whether path ends as an RPC's does, in
+// /package.Service/Method (a handler mounted under a prefix serves it
+// below that): a service name of two or more dot-separated identifiers,
+// then a method's identifier. A REST route's (/api/v1/items) does not.
+func procedurePath(path string) bool {
+	rest, method, ok := cutLast(path, '/')
+	if !ok || !identifier(method) {
+		return false
+	}
+	_, service, _ := cutLast(rest, '/')
+	pkg, name, ok := cutLast(service, '.')
+	if !ok || !identifier(name) {
+		return false
+	}
+	for {
+		part, more, found := strings.Cut(pkg, ".")
+		if !identifier(part) {
+			return false
+		}
+		if !found {
+			return true
+		}
+		pkg = more
+	}
+}
+
+// cutLast cuts s around the last sep in it.
+func cutLast(s string, sep byte) (before, after string, found bool) {
+	i := strings.LastIndexByte(s, sep)
+	if i < 0 {
+		return "", s, false
+	}
+	return s[:i], s[i+1:], true
+}
+
+// identifier reports whether s is a protobuf identifier: a letter or
+// underscore, then letters, digits and underscores.
+func identifier(s string) bool {
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !(c == '_' || 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || i > 0 && '0' <= c && c <= '9') {
+			return false
+		}
+	}
+	return s != ""
 }
 
 // mediaTypeWithCodec reports whether ct is base or base+codec, but for
@@ -133,6 +192,13 @@ const (
 // errWithheld, and the headers and trailers it sets from then on are
 // dropped when it returns (finish).
 //
+// It has no Unwrap: the server's writer it would hand out takes writes
+// around the guard. It offers instead what http.ResponseController
+// reaches for (FlushError, the deadlines, EnableFullDuplex, Hijack), each
+// from the server's writer, and Hijack only for a call that was judged
+// or an h2c handoff. It offers no io.ReaderFrom, so io.Copy into it goes
+// through Write.
+//
 // It lives in the request's requestInfo, which WrapHandler allocates
 // anyway.
 type guardWriter struct {
@@ -145,9 +211,6 @@ type guardWriter struct {
 	pending     int         // the 2xx status of a stream, held back
 	sent        http.Header // the refusal's header map, as written
 }
-
-// Unwrap lets http.ResponseController reach the server's ResponseWriter.
-func (w *guardWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 
 // judged reports whether the response may go out: the call was judged
 // (the writer passes everything from then on).
@@ -216,14 +279,60 @@ func (w *guardWriter) Write(p []byte) (int, error) {
 	return w.ResponseWriter.Write(p)
 }
 
-// Flush flushes what went out, and nothing of a call not judged whose
-// body has not begun.
-func (w *guardWriter) Flush() {
+// Flush implements http.Flusher, which connect-go and grpc-go assert.
+func (w *guardWriter) Flush() { _ = w.FlushError() }
+
+// FlushError is what http.ResponseController.Flush calls: it flushes what
+// went out and reports the server's error; it flushes nothing of a call
+// not judged whose body has not begun (a status held back, headers that
+// a refusal would withhold), and reports errWithheld once the response
+// is refused.
+func (w *guardWriter) FlushError() error {
 	if w.state == undecided && !w.judged() {
-		return
+		return nil
+	}
+	if w.state == refused {
+		return errWithheld
 	}
 	w.writePending()
-	_ = http.NewResponseController(w.ResponseWriter).Flush()
+	return http.NewResponseController(w.ResponseWriter).Flush()
+}
+
+// SetReadDeadline is what http.ResponseController.SetReadDeadline calls.
+func (w *guardWriter) SetReadDeadline(deadline time.Time) error {
+	return http.NewResponseController(w.ResponseWriter).SetReadDeadline(deadline)
+}
+
+// SetWriteDeadline is what http.ResponseController.SetWriteDeadline calls.
+func (w *guardWriter) SetWriteDeadline(deadline time.Time) error {
+	return http.NewResponseController(w.ResponseWriter).SetWriteDeadline(deadline)
+}
+
+// EnableFullDuplex is what http.ResponseController.EnableFullDuplex
+// calls.
+func (w *guardWriter) EnableFullDuplex() error {
+	return http.NewResponseController(w.ResponseWriter).EnableFullDuplex()
+}
+
+// errHijackRefused is what Hijack returns for a call not judged.
+var errHijackRefused = errors.New("connectauth: WrapHandler refused to hand over the connection: no grpcauth interceptor judged the call")
+
+// Hijack implements http.Hijacker for a call that was judged, and for a
+// request that asks for an h2c handoff (handoffWriter: the calls of the
+// connection reach a WrapHandler inside h2c.NewHandler as requests of
+// their own). Any other RPC request's connection would let its handler
+// write an answer around the guard: no RPC server hijacks one (connect-go,
+// grpc-go, vanguard), so Hijack refuses it with errHijackRefused, and a
+// response not yet begun is refused, and logged, as a withheld message
+// is.
+func (w *guardWriter) Hijack() (net.Conn, *bufio.ReadWriter, error) {
+	if _, handoff := w.ResponseWriter.(handoffWriter); handoff || w.info.judged.Load() {
+		return http.NewResponseController(w.ResponseWriter).Hijack()
+	}
+	if w.state == undecided {
+		w.refuse()
+	}
+	return nil, nil, errHijackRefused
 }
 
 // writePending writes the status held back.

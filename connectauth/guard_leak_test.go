@@ -20,6 +20,7 @@ import (
 	"google.golang.org/grpc/codes"
 
 	"github.com/grpcauth/grpcauth/connectauth"
+	"github.com/grpcauth/grpcauth/internal/judged"
 	authtestv1 "github.com/grpcauth/grpcauth/internal/testproto/authtest/v1"
 )
 
@@ -85,16 +86,34 @@ func rawGRPCCall(t *testing.T, srv *httptest.Server, path string) rawAnswer {
 	return a
 }
 
+// answerOnTheConnection takes the connection over (Hijack) and answers
+// the gRPC call on it with the message payload, grpc-status 0 and an
+// X-Leak header of payload, as HTTP/1.1.
+func answerOnTheConnection(w http.ResponseWriter, payload string) error {
+	conn, _, err := http.NewResponseController(w).Hijack()
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	msg := grpcMessage(payload)
+	_, err = fmt.Fprintf(conn, "HTTP/1.1 200 OK\r\nContent-Type: application/grpc\r\nX-Leak: %s\r\nGrpc-Status: 0\r\n"+
+		"Content-Length: %d\r\nConnection: close\r\n\r\n%s", payload, len(msg), msg)
+	return err
+}
+
 // A handler without the interceptor that tries every way around the
 // ResponseWriter it is given, over HTTP/2 and HTTP/1.1, gets none of its
 // answer (message, headers, trailers) to the caller: a Flush before it
-// writes, http.ResponseController's Flush, SetWriteDeadline and
-// EnableFullDuplex (which reach the server's writer through Unwrap and
-// write nothing), io.Copy from a file (the writer offers no io.ReaderFrom
-// to bypass Write), trailers set after the refusal by http.TrailerPrefix
-// or declared in a Trailer header, and a 103 Early Hints sent before the
-// message, which would carry the headers it had set. The caller gets
-// grpc-status 13 each time.
+// writes, http.ResponseController's Flush, SetReadDeadline,
+// SetWriteDeadline and EnableFullDuplex (which the guard passes to the
+// server's writer, and which write nothing), a ResponseController Flush
+// after the refusal (which reports it), Hijack (refused: the handler
+// would write on the connection itself), Unwrap (the guard offers none:
+// the server's writer would take the message), io.Copy from a file (the
+// writer offers no io.ReaderFrom to bypass Write), trailers set after
+// the refusal by http.TrailerPrefix or declared in a Trailer header, and
+// a 103 Early Hints sent before the message, which would carry the
+// headers it had set. The caller gets grpc-status 13 each time.
 func TestWrapHandler_WithholdsAnUnjudgedAnswerWhateverWayItIsWritten(t *testing.T) {
 	captureDefaultLog(t)
 	file := filepath.Join(t.TempDir(), "message")
@@ -102,15 +121,20 @@ func TestWrapHandler_WithholdsAnUnjudgedAnswerWhateverWayItIsWritten(t *testing.
 		t.Fatal(err)
 	}
 	var readerFrom sync.Map // handler name -> the writer is an io.ReaderFrom
-	handlers := map[string]func(w http.ResponseWriter) error{
-		"flush first": func(w http.ResponseWriter) error {
+	handlers := map[string]func(w http.ResponseWriter, r *http.Request) error{
+		"flush first": func(w http.ResponseWriter, _ *http.Request) error {
 			w.(http.Flusher).Flush()
 			_, err := w.Write(grpcMessage("secret"))
 			return err
 		},
-		"ResponseController": func(w http.ResponseWriter) error {
+		"ResponseController": func(w http.ResponseWriter, r *http.Request) error {
 			rc := http.NewResponseController(w)
-			_ = rc.EnableFullDuplex() // not supported over HTTP/2
+			if err := rc.EnableFullDuplex(); err != nil && r.ProtoMajor == 1 { // not supported over HTTP/2
+				return err
+			}
+			if err := rc.SetReadDeadline(time.Time{}); err != nil {
+				return err
+			}
 			if err := rc.SetWriteDeadline(time.Time{}); err != nil {
 				return err
 			}
@@ -121,7 +145,28 @@ func TestWrapHandler_WithholdsAnUnjudgedAnswerWhateverWayItIsWritten(t *testing.
 			_ = rc.Flush()
 			return err
 		},
-		"io.Copy from a file": func(w http.ResponseWriter) error {
+		"Flush after the refusal": func(w http.ResponseWriter, _ *http.Request) error {
+			_, _ = w.Write(grpcMessage("secret"))
+			return http.NewResponseController(w).Flush()
+		},
+		"Hijack": func(w http.ResponseWriter, _ *http.Request) error {
+			err := answerOnTheConnection(w, "secret")
+			if err != nil {
+				if !strings.HasPrefix(err.Error(), "connectauth: WrapHandler refused") {
+					t.Errorf("Hijack: %v, want the guard's refusal", err)
+				}
+				_, err = w.Write(grpcMessage("secret"))
+			}
+			return err
+		},
+		"Unwrap": func(w http.ResponseWriter, _ *http.Request) error {
+			if u, ok := w.(interface{ Unwrap() http.ResponseWriter }); ok {
+				w = u.Unwrap()
+			}
+			_, err := w.Write(grpcMessage("secret"))
+			return err
+		},
+		"io.Copy from a file": func(w http.ResponseWriter, _ *http.Request) error {
 			_, ok := w.(io.ReaderFrom)
 			readerFrom.Store("io.Copy from a file", ok)
 			f, err := os.Open(file)
@@ -132,7 +177,7 @@ func TestWrapHandler_WithholdsAnUnjudgedAnswerWhateverWayItIsWritten(t *testing.
 			_, err = io.Copy(w, f)
 			return err
 		},
-		"trailers after the refusal": func(w http.ResponseWriter) error {
+		"trailers after the refusal": func(w http.ResponseWriter, _ *http.Request) error {
 			w.Header().Set("Trailer", "X-Declared")
 			_, err := w.Write(grpcMessage("secret"))
 			w.Header().Set("X-Declared", "secret")
@@ -140,7 +185,7 @@ func TestWrapHandler_WithholdsAnUnjudgedAnswerWhateverWayItIsWritten(t *testing.
 			w.Header().Set("Grpc-Status", "0")
 			return err
 		},
-		"103 Early Hints": func(w http.ResponseWriter) error {
+		"103 Early Hints": func(w http.ResponseWriter, _ *http.Request) error {
 			w.Header().Set("Link", "</secret>; rel=preload")
 			w.WriteHeader(http.StatusEarlyHints)
 			_, err := w.Write(grpcMessage("secret"))
@@ -153,7 +198,7 @@ func TestWrapHandler_WithholdsAnUnjudgedAnswerWhateverWayItIsWritten(t *testing.
 			_, _ = io.Copy(io.Discard, r.Body)
 			w.Header().Set("Content-Type", "application/grpc")
 			w.Header().Set("X-Leak", "secret")
-			if err := write(w); err == nil {
+			if err := write(w, r); err == nil {
 				t.Errorf("%s: the handler's writes succeeded", name)
 			}
 		})
@@ -176,6 +221,44 @@ func TestWrapHandler_WithholdsAnUnjudgedAnswerWhateverWayItIsWritten(t *testing.
 	}
 	if ok, _ := readerFrom.Load("io.Copy from a file"); ok != false {
 		t.Errorf("the handler's writer is an io.ReaderFrom (%v)", ok)
+	}
+}
+
+// Only a call that grpcauth judged may take its HTTP/1.1 connection over
+// (Hijack) and answer on it. A handler that no interceptor judged gets an
+// error from Hijack, and the caller the refusal (grpc-status 13), none of
+// the answer it meant to write on the connection, and the path is logged.
+func TestWrapHandler_HijackIsForJudgedCallsOnly(t *testing.T) {
+	logged := captureDefaultLog(t)
+	hijacked := make(chan error, 1)
+	mux := http.NewServeMux()
+	mux.HandleFunc("/judged/s.S/M", func(w http.ResponseWriter, r *http.Request) {
+		_, _ = io.Copy(io.Discard, r.Body)
+		judged.Mark(r.Context()) // as the interceptor's decision does
+		if err := answerOnTheConnection(w, "judged"); err != nil {
+			t.Errorf("judged call: %v", err)
+		}
+	})
+	mux.HandleFunc("/unjudged/s.S/M", func(w http.ResponseWriter, r *http.Request) {
+		_, _ = io.Copy(io.Discard, r.Body)
+		w.Header().Set("Content-Type", "application/grpc")
+		hijacked <- answerOnTheConnection(w, "secret")
+	})
+	srv := httptest.NewServer(connectauth.WrapHandler(mux))
+	t.Cleanup(srv.Close)
+
+	if a := rawGRPCCall(t, srv, "/judged/s.S/M"); a.grpcStatus() != "0" || !a.contains("judged") {
+		t.Fatalf("judged call: %+v, want its answer", a)
+	}
+	a := rawGRPCCall(t, srv, "/unjudged/s.S/M")
+	if err := <-hijacked; err == nil {
+		t.Error("the unjudged handler took the connection over")
+	}
+	if a.contains("secret") || a.grpcStatus() != fmt.Sprint(int(codes.Internal)) {
+		t.Fatalf("unjudged call: %+v, want the refusal and none of the answer", a)
+	}
+	if !strings.Contains(logged.String(), withheldLog) || !strings.Contains(logged.String(), "path=/unjudged/s.S/M") {
+		t.Fatalf("no error record names the path; log:\n%s", logged)
 	}
 }
 

@@ -92,6 +92,17 @@ func isWithheld(t *testing.T, err error) {
 	}
 }
 
+// unguardedApp serves guardedMux through WrapHandler, its handlers
+// without the interceptor idempotent (a Connect GET reaches them), and
+// over HTTP/1.1 as h1; it captures the default log.
+func unguardedApp(t *testing.T) (logged *syncBuffer, u *unguarded, h http.Handler, h1 *httptest.Server) {
+	logged, u = captureDefaultLog(t), new(unguarded)
+	h = connectauth.WrapHandler(guardedMux(newFixture(t), u, connect.WithIdempotency(connect.IdempotencyNoSideEffects)))
+	h1 = httptest.NewServer(h)
+	t.Cleanup(h1.Close)
+	return logged, u, h, h1
+}
+
 // A connect-go handler mounted inside WrapHandler without the interceptor
 // does not answer: its response (message, headers, trailers) is replaced
 // with CodeInternal "connectauth: internal error" (INTERNAL_ERROR), for a
@@ -101,12 +112,7 @@ func isWithheld(t *testing.T, err error) {
 // withholds the answer, not the side effects); the stream's first Send
 // fails, so the handler stops there.
 func TestWrapHandler_WithholdsTheResponseOfAHandlerWithoutTheInterceptor(t *testing.T) {
-	f := newFixture(t)
-	logged := captureDefaultLog(t)
-	var u unguarded
-	h := connectauth.WrapHandler(guardedMux(f, &u, connect.WithIdempotency(connect.IdempotencyNoSideEffects)))
-	h1 := httptest.NewServer(h)
-	t.Cleanup(h1.Close)
+	logged, u, h, h1 := unguardedApp(t)
 
 	// The second server, and each second round, logs nothing more.
 	for _, srv := range []*httptest.Server{serveTLS(t, h), h1, serveTLS(t, h), h1} {
@@ -349,8 +355,11 @@ func TestWrapHandler_LogsABoundedNumberOfPaths(t *testing.T) {
 // send: the gRPC, gRPC-Web and Connect streaming media types (with a
 // codec or none, any case, with parameters) on a POST, the Connect unary
 // binary type, and the Connect protocol version (header, or a GET's query
-// parameter). Anything else, a JSON POST without the version among it,
-// is plain HTTP and passes untouched.
+// parameter); and a hand-made Connect unary call by its path too, a JSON
+// POST or a GET with encoding and message to /package.Service/Method
+// (under a prefix too). Anything else, a JSON POST to a REST route or to
+// a path whose service has no package, is plain HTTP and passes
+// untouched.
 func TestWrapHandler_RecognisesRPCRequestsByWhatTheirClientsSend(t *testing.T) {
 	for _, c := range []struct {
 		method, target, contentType, version, want string
@@ -366,7 +375,18 @@ func TestWrapHandler_RecognisesRPCRequestsByWhatTheirClientsSend(t *testing.T) {
 		{"GET", "/s.S/M?encoding=json&message=%7B%7D&connect=v1", "", "", "connect"},
 		{"GET", "/s.S/M?encoding=json", "", "1", "connect"},
 		{"POST", "/api/items", "application/json", "", "none"},
-		{"GET", "/s.S/M?encoding=json&message=%7B%7D", "", "", "none"},
+		{"POST", "/s.S/M", "application/json", "", "connect"},
+		{"POST", "/api/pkg.v1.Service/Method_2", "Application/JSON; charset=utf-8", "", "connect"},
+		{"GET", "/s.S/M?encoding=json&message=%7B%7D", "", "", "connect"},
+		{"GET", "/api/s.S/M?message=&encoding=proto&base64=1", "", "", "connect"},
+		{"GET", "/s.S/M?encoding=json", "", "", "none"}, // connect-go answers it an error
+		{"GET", "/healthz?encoding=json&message=x", "", "", "none"},
+		{"POST", "/Service/Method", "application/json", "", "none"}, // no package: a REST route's shape
+		{"POST", "/api/v1.2/items", "application/json", "", "none"},
+		{"POST", "/s.S/M/", "application/json", "", "none"},
+		{"POST", "/s..S/M", "application/json", "", "none"},
+		{"POST", "/s.S/M", "application/x-www-form-urlencoded", "", "none"},
+		{"PUT", "/s.S/M", "application/json", "", "none"},
 		{"GET", "/healthz?connected=1", "", "", "none"},
 		{"POST", "/s.S/M", "application/grpc-web-text", "", "none"}, // no connect-go handler serves it
 		{"POST", "/s.S/M", "application/grpcx", "", "none"},
