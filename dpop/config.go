@@ -124,7 +124,11 @@ type Config struct {
 	// (8 KiB).
 	MaxProofSize int
 
-	// Now returns the current time. Default time.Now. For tests.
+	// Now returns the current time. Default time.Now. For tests. A Now
+	// that panics as NewVerifier reads it (to tell a shared
+	// MemoryReplayCache a longer MaxAge: see RetainingReplayCache) fails
+	// NewVerifier with an error ("dpop: Config.Now panicked ..."); one
+	// that panics in Verify panics Verify, on the caller's goroutine.
 	Now func() time.Time
 }
 

@@ -18,6 +18,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/lestrrat-go/jwx/v2/cert"
@@ -27,6 +28,7 @@ import (
 	"github.com/grpcauth/grpcauth/internal/endpoint"
 	"github.com/grpcauth/grpcauth/internal/jwsalg"
 	"github.com/grpcauth/grpcauth/internal/jwxpanic"
+	"github.com/grpcauth/grpcauth/internal/panictext"
 	"github.com/grpcauth/grpcauth/internal/redact"
 )
 
@@ -71,9 +73,45 @@ func NewVerifier(cfg Config) (*Verifier, error) {
 		// the longer window, and refuses those it may have forgotten
 		// under the shorter: see MemoryReplayCache. Last, so that only a
 		// Verifier that is built tells it.
-		c.Retain(s.replayWindow(), s.now)
+		if err := retain(c, s.replayWindow(), s.now); err != nil {
+			return nil, err
+		}
 	}
 	return v, nil
+}
+
+// retain is c.Retain(window, now), which NewVerifier calls with the
+// caller's code: Config.Now, which Retain reads when window is longer
+// than the cache's (a *MemoryReplayCache shared with a Verifier of a
+// shorter MaxAge), and a Retain of the caller's own. A panic of either
+// (or a panic(nil) under GODEBUG=panicnil=1) is an error naming which,
+// with the panic's value (panictext.Run), rather than a crash of the
+// process at start-up (NewVerifier runs in grpcauth.New), as a panic of
+// the caller's code at construction is elsewhere in the module (a
+// ConditionCompiler's in grpcauth.New, a source's Stats in
+// otelmetrics.New). A *MemoryReplayCache is left as it was (see
+// MemoryReplayCache.Retain): no Verifier is built, so none is told.
+func retain(c RetainingReplayCache, window time.Duration, now func() time.Time) error {
+	var nowFailed atomic.Bool // now did not return: the panic is Config.Now's
+	clock := func() time.Time {
+		returned := false
+		defer func() {
+			if !returned {
+				nowFailed.Store(true)
+			}
+		}()
+		t := now()
+		returned = true
+		return t
+	}
+	text, panicked := panictext.Run(func() { c.Retain(window, clock) }, endpoint.MaxErrorText)
+	switch {
+	case !panicked:
+		return nil
+	case nowFailed.Load():
+		return fmt.Errorf("dpop: Config.Now panicked as NewVerifier told Config.ReplayCache the Verifier's MaxAge: %s", text)
+	}
+	return fmt.Errorf("dpop: Config.ReplayCache: the Retain method of a %T panicked: %s", c, text)
 }
 
 // Algorithms returns the accepted proof algorithms, in configuration order:
