@@ -7,6 +7,7 @@ import (
 	"crypto/ecdsa"
 	"crypto/ed25519"
 	"crypto/rsa"
+	"crypto/sha1" // x5t: a certificate's digest, as RFC 7517 (4.8) defines it
 	"crypto/sha256"
 	"crypto/subtle"
 	"crypto/x509"
@@ -232,6 +233,12 @@ var (
 	// certificate holds another public key than the jwk's (RFC 7517, 4.7:
 	// it MUST match).
 	errX5CKey = invalid("jwk x5c: its first certificate is not of the jwk's key")
+	// errX5T refuses a proof whose jwk has an x5c and an x5t (or
+	// x5t#S256) that is not the unpadded base64url SHA-1 (SHA-256) digest
+	// of the DER of x5c's first certificate (RFC 7517, 4.8 and 4.9): it
+	// names another certificate than the one checkX5C holds to the jwk's
+	// key, which nothing here can tie to it.
+	errX5T = invalid("jwk x5t or x5t#S256: not the thumbprint of its x5c's first certificate")
 )
 
 // maxX5CCertLen bounds the first member of a jwk's x5c that Verify decodes
@@ -254,8 +261,13 @@ const maxX5CCertLen = 8 << 10
 // jwk's x5c (RFC 7517, 4.7) is not: Nimbus's DefaultDPoPProofFactory
 // (Java) sends its key's certificate chain there, and RFC 7517 requires
 // its first certificate to hold the jwk's key, which checkX5C checks, so
-// it adds no second key. A kid or x5t names no key of its own and is left
-// alone.
+// it adds no second key; an x5t or x5t#S256 beside that x5c must be the
+// thumbprint of its first certificate (errX5T). A kid, and an x5t or
+// x5t#S256 without x5c, names no key of its own and is left alone: the
+// digest of a certificate that is not in the proof adds no key to it (no
+// check here could find that certificate, and none uses it), RFC 9449
+// (4.2, 4.3) asks of the jwk only that it be a public key, and RFC 7638
+// leaves x5t out of the thumbprint a token binds.
 var keyRefMembers = [...]string{"jku", "x5u", "x5c"}
 
 // Refusals of a Request that names no method or path: no request has
@@ -679,22 +691,24 @@ func publicKey(raw json.RawMessage, alg string) (_ jwk.Key, _ crypto.PublicKey, 
 		}
 	}
 	if chain := key.X509CertChain(); chain != nil {
-		if err := checkX5C(chain, pub); err != nil {
+		if err := checkX5C(key, chain, pub); err != nil {
 			return nil, nil, err
 		}
 	}
 	return key, pub, nil
 }
 
-// checkX5C accepts the x5c of a jwk whose public key is pub when its first
-// certificate holds pub itself (RFC 7517, 4.7), as the key type's Equal
-// says, and refuses any other (errX5C, errX5CKey). Only that certificate
-// is decoded and parsed, and only when it is at most maxX5CCertLen bytes
-// of base64. The chain is not validated (no issuer, date, name or
-// signature is read; nothing is fetched) and grants nothing: the proof's
-// key, and its thumbprint (RFC 7638: the key's required members only),
-// are the jwk's own members alone, with x5c or without.
-func checkX5C(chain *cert.Chain, pub crypto.PublicKey) error {
+// checkX5C accepts the x5c of key, a jwk whose public key is pub, when its
+// first certificate holds pub itself (RFC 7517, 4.7), as the key type's
+// Equal says, and key's x5t and x5t#S256, if any, are that certificate's
+// SHA-1 and SHA-256 thumbprints (4.8, 4.9); it refuses any other (errX5C,
+// errX5CKey, errX5T). Only that certificate is decoded, parsed and
+// digested, and only when it is at most maxX5CCertLen bytes of base64.
+// The chain is not validated (no issuer, date, name or signature is read;
+// nothing is fetched) and grants nothing: the proof's key, and its
+// thumbprint (RFC 7638: the key's required members only), are the jwk's
+// own members alone, with x5c or without.
+func checkX5C(key jwk.Key, chain *cert.Chain, pub crypto.PublicKey) error {
 	b64cert, ok := chain.Get(0)
 	if !ok || len(b64cert) > maxX5CCertLen || bytes.ContainsAny(b64cert, "\r\n") {
 		// the standard encoding skips line breaks, even Strict
@@ -712,6 +726,16 @@ func checkX5C(chain *cert.Chain, pub crypto.PublicKey) error {
 	k, ok := pub.(interface{ Equal(crypto.PublicKey) bool })
 	if !ok || !k.Equal(c.PublicKey) {
 		return errX5CKey
+	}
+	if _, ok := key.Get(jwk.X509CertThumbprintKey); ok {
+		if sum := sha1.Sum(c.Raw); !equalB64(key.X509CertThumbprint(), sum[:]) {
+			return errX5T
+		}
+	}
+	if _, ok := key.Get(jwk.X509CertThumbprintS256Key); ok {
+		if sum := sha256.Sum256(c.Raw); !equalB64(key.X509CertThumbprintS256(), sum[:]) {
+			return errX5T
+		}
 	}
 	return nil
 }

@@ -7,9 +7,12 @@ import (
 	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/rsa"
+	"crypto/sha1"
+	"crypto/sha256"
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/base64"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"math/big"
@@ -40,6 +43,24 @@ func certDER(t *testing.T, pub crypto.PublicKey, parent *x509.Certificate, signe
 		t.Fatal(err)
 	}
 	return der
+}
+
+// testCA returns a new key on curve and its self-signed CA certificate,
+// as DER and parsed.
+func testCA(t *testing.T, curve elliptic.Curve) (*ecdsa.PrivateKey, []byte, *x509.Certificate) {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(curve, rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	der := certDER(t, key.Public(), nil, key, func(c *x509.Certificate) {
+		c.Subject.CommonName, c.IsCA, c.BasicConstraintsValid = "ca", true, true
+	})
+	ca, err := x509.ParseCertificate(der)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return key, der, ca
 }
 
 // b64Certs is an x5c of ders: standard, padded base64 (RFC 7517, 4.7).
@@ -103,17 +124,7 @@ func TestVerify_JWKX5COfTheJWKsOwnKeyIsAccepted(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	caKey, err := ecdsa.GenerateKey(elliptic.P384(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	caDER := certDER(t, caKey.Public(), nil, caKey, func(c *x509.Certificate) {
-		c.Subject.CommonName, c.IsCA, c.BasicConstraintsValid = "ca", true, true
-	})
-	ca, err := x509.ParseCertificate(caDER)
-	if err != nil {
-		t.Fatal(err)
-	}
+	caKey, caDER, ca := testCA(t, elliptic.P384())
 	expired := func(c *x509.Certificate) { c.NotBefore, c.NotAfter = t0.Add(-48*time.Hour), t0.Add(-24*time.Hour) }
 
 	v := newVerifier(t, dpop.Config{Algorithms: []string{"RS256", "PS256", "ES256", "ES384", "EdDSA", "Ed25519"}, MaxProofSize: 64 << 10})
@@ -252,6 +263,74 @@ func TestVerify_JWKX5CNotOfTheJWKsKeyIsRefused(t *testing.T) {
 			_, err := v.Verify(t.Context(), x5cProof(t, "ES256", holder, jwkMap, tc.hdr, n), req)
 			if !errors.Is(err, tc.want) || !strings.Contains(fmt.Sprint(err), tc.cause) {
 				t.Fatalf("Verify = %v, want %v (naming %q)", err, tc.want, tc.cause)
+			}
+		})
+	}
+}
+
+// A jwk's x5t and x5t#S256 beside its x5c must be the SHA-1 and SHA-256
+// thumbprints (unpadded base64url digests of the DER) of x5c's first
+// certificate (RFC 7517, 4.8 and 4.9), the one whose key is the jwk's: a
+// thumbprint of the chain's second certificate, of another certificate,
+// of the wrong digest, padded, in hex or empty is refused (it names a
+// certificate that is not the one checked against the jwk's key), as it
+// used to be ignored. Without x5c, an x5t or x5t#S256 names no key and is
+// left alone, as a kid is: the proof is accepted, whatever digest it
+// holds. Either way the proof's thumbprint is the jwk's without them.
+func TestVerify_JWKX5TMustBeTheThumbprintOfItsX5CsFirstCertificate(t *testing.T) {
+	holder, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	caKey, caDER, ca := testCA(t, elliptic.P256())
+	leaf := certDER(t, holder.Public(), ca, caKey, nil)
+	other := certDER(t, holder.Public(), nil, holder, nil) // of the holder's key too, but not in x5c
+	s1 := func(der []byte) string { d := sha1.Sum(der); return base64.RawURLEncoding.EncodeToString(d[:]) }
+	s256 := func(der []byte) string { d := sha256.Sum256(der); return base64.RawURLEncoding.EncodeToString(d[:]) }
+	sha1Hex := sha1.Sum(leaf)
+	chain := b64Certs(leaf, caDER)
+	req := testReq
+	req.KeyThumbprint = thumbprintOf(t, holder.Public())
+	v := newVerifier(t, dpop.Config{})
+	n := 0
+	for _, tc := range []struct {
+		name string
+		jwk  map[string]any // members added to the holder's jwk
+		want error          // nil: accepted
+	}{
+		{"x5t of the first certificate", map[string]any{"x5c": chain, "x5t": s1(leaf)}, nil},
+		{"x5t#S256 of the first certificate", map[string]any{"x5c": chain, "x5t#S256": s256(leaf)}, nil},
+		{"both of the first certificate", map[string]any{"x5c": chain, "x5t": s1(leaf), "x5t#S256": s256(leaf)}, nil},
+		{"x5t without x5c", map[string]any{"x5t": s1(other)}, nil},
+		{"x5t#S256 without x5c", map[string]any{"x5t#S256": s256(other)}, nil},
+		{"x5t of junk without x5c", map[string]any{"x5t": "not a digest", "x5t#S256": ""}, nil},
+		{"x5t of the second certificate", map[string]any{"x5c": chain, "x5t": s1(caDER)}, dpop.ErrX5T},
+		{"x5t#S256 of the second certificate", map[string]any{"x5c": chain, "x5t#S256": s256(caDER)}, dpop.ErrX5T},
+		{"x5t of a certificate of the jwk's key not in x5c", map[string]any{"x5c": chain, "x5t": s1(other)}, dpop.ErrX5T},
+		{"x5t#S256 of a certificate of the jwk's key not in x5c", map[string]any{"x5c": chain, "x5t#S256": s256(other)}, dpop.ErrX5T},
+		{"x5t right, x5t#S256 wrong", map[string]any{"x5c": chain, "x5t": s1(leaf), "x5t#S256": s256(caDER)}, dpop.ErrX5T},
+		{"x5t wrong, x5t#S256 right", map[string]any{"x5c": chain, "x5t": s1(caDER), "x5t#S256": s256(leaf)}, dpop.ErrX5T},
+		{"x5t holding the SHA-256 digest", map[string]any{"x5c": chain, "x5t": s256(leaf)}, dpop.ErrX5T},
+		{"x5t#S256 holding the SHA-1 digest", map[string]any{"x5c": chain, "x5t#S256": s1(leaf)}, dpop.ErrX5T},
+		{"x5t padded", map[string]any{"x5c": chain, "x5t": s1(leaf) + "="}, dpop.ErrX5T},
+		{"x5t in hex", map[string]any{"x5c": chain, "x5t": hex.EncodeToString(sha1Hex[:])}, dpop.ErrX5T},
+		{"x5t empty", map[string]any{"x5c": chain, "x5t": ""}, dpop.ErrX5T},
+		{"x5t#S256 empty", map[string]any{"x5c": chain, "x5t#S256": ""}, dpop.ErrX5T},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			jwkMap := publicJWK(t, holder)
+			for name, val := range tc.jwk {
+				jwkMap[name] = val
+			}
+			n++
+			p, err := v.Verify(t.Context(), x5cProof(t, "ES256", holder, jwkMap, nil, n), req)
+			switch {
+			case tc.want == nil && err != nil:
+				t.Fatalf("Verify = %v, want it accepted", err)
+			case tc.want == nil && p.Thumbprint != req.KeyThumbprint:
+				t.Errorf("Thumbprint = %s, want %s, the jwk's without x5c and x5t", p.Thumbprint, req.KeyThumbprint)
+			case tc.want != nil && !errors.Is(err, tc.want):
+				t.Fatalf("Verify = %v, want %v", err, tc.want)
 			}
 		})
 	}
