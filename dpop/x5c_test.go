@@ -13,9 +13,11 @@ import (
 	"crypto/x509/pkix"
 	"encoding/base64"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"math/big"
+	"net/url"
 	"slices"
 	"strings"
 	"testing"
@@ -333,5 +335,125 @@ func TestVerify_JWKX5TMustBeTheThumbprintOfItsX5CsFirstCertificate(t *testing.T)
 				t.Fatalf("Verify = %v, want %v", err, tc.want)
 			}
 		})
+	}
+}
+
+// realisticCert is a DER certificate of pub, issued by parent (nil:
+// self-issued) and signed by signer, with what a private PKI's client or
+// CA certificate carries: a full subject, key usages, names, and its
+// issuer's OCSP, certificate and CRL URLs. The certificates of the
+// chains whose proofs DefaultMaxProofSize is measured against.
+func realisticCert(t *testing.T, pub crypto.PublicKey, parent *x509.Certificate, signer crypto.Signer, isCA bool) ([]byte, *x509.Certificate) {
+	t.Helper()
+	spiffe := &url.URL{Scheme: "spiffe", Host: "payments.example.com", Path: "/ns/payments/sa/client-service"}
+	tmpl := &x509.Certificate{
+		SerialNumber: new(big.Int).Lsh(big.NewInt(1), 158),
+		Subject: pkix.Name{Country: []string{"DE"}, Organization: []string{"Example Payments GmbH"},
+			OrganizationalUnit: []string{"Platform Engineering"}, CommonName: "client-service.payments.example.com"},
+		NotBefore: t0.Add(-time.Hour), NotAfter: t0.Add(365 * 24 * time.Hour),
+		KeyUsage: x509.KeyUsageDigitalSignature, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth},
+		BasicConstraintsValid: true,
+		DNSNames:              []string{"client-service.payments.example.com"}, URIs: []*url.URL{spiffe},
+		OCSPServer:            []string{"http://ocsp.pki.example.com"},
+		IssuingCertificateURL: []string{"http://pki.example.com/issuing-ca-2030.crt"},
+		CRLDistributionPoints: []string{"http://pki.example.com/issuing-ca-2030.crl"},
+	}
+	if isCA {
+		tmpl.Subject = pkix.Name{Country: []string{"DE"}, Organization: []string{"Example Payments GmbH"}, CommonName: "Example Payments Issuing CA 2030"}
+		tmpl.IsCA, tmpl.MaxPathLenZero, tmpl.KeyUsage, tmpl.ExtKeyUsage = true, true, x509.KeyUsageCertSign|x509.KeyUsageCRLSign, nil
+		tmpl.DNSNames, tmpl.URIs = nil, nil
+		tmpl.IssuingCertificateURL = []string{"http://pki.example.com/root-ca.crt"}
+		tmpl.CRLDistributionPoints = []string{"http://pki.example.com/root-ca.crl"}
+	}
+	if parent == nil {
+		parent = tmpl
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, parent, pub, signer)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := x509.ParseCertificate(der)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return der, c
+}
+
+// paddedProof is an RS256 proof by key whose jwk is jwkMap, for testReq
+// at t0, exactly size bytes long: a header member "pad" and the jti's
+// length make it so (jti "pad<n>…").
+func paddedProof(t *testing.T, key crypto.Signer, jwkMap map[string]any, size int) string {
+	t.Helper()
+	enc := base64.RawURLEncoding.EncodedLen
+	sigLen := enc(key.Public().(*rsa.PublicKey).Size())
+	for j := range 4 {
+		claims := map[string]any{"jti": fmt.Sprint("pad", size) + strings.Repeat("j", j), "htm": "POST", "htu": testURL, "iat": t0.Unix(), "ath": dpop.AccessTokenHash(testToken)}
+		c, err := json.Marshal(claims)
+		if err != nil {
+			t.Fatal(err)
+		}
+		hdr := map[string]any{"typ": "dpop+jwt", "alg": "RS256", "jwk": jwkMap, "pad": ""}
+		h, err := json.Marshal(hdr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		// Each byte of pad adds one to the header's JSON.
+		for pad := 0; enc(len(h)+pad)+enc(len(c))+sigLen+2 <= size; pad++ {
+			if enc(len(h)+pad)+enc(len(c))+sigLen+2 == size {
+				hdr["pad"] = strings.Repeat("a", pad)
+				p := signJSON(t, "RS256", key, hdr, claims)
+				if len(p) != size {
+					t.Fatalf("padded proof of %d bytes, want %d", len(p), size)
+				}
+				return p
+			}
+		}
+	}
+	t.Fatalf("no padding makes the proof %d bytes", size)
+	return ""
+}
+
+// DefaultMaxProofSize takes a proof whose jwk is an RSA-4096 key with its
+// certificate chain in x5c, as Nimbus's DefaultDPoPProofFactory sends it:
+// leaf and intermediate (7.8 KB, which the former 8 KiB default took with
+// some 380 bytes to spare: a nonce, a longer name or a policy more, and it
+// was refused), and leaf, intermediate and root (10.6 KB, refused by the
+// former default). A proof of exactly DefaultMaxProofSize bytes with such
+// a chain is accepted, and one byte more refused, before it is parsed.
+func TestVerify_RSA4096CertificateChainFitsDefaultMaxProofSize(t *testing.T) {
+	leafKey, err := rsa.GenerateKey(rand.Reader, 4096)
+	if err != nil {
+		t.Fatal(err)
+	}
+	caKey, err := rsa.GenerateKey(rand.Reader, 4096)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rootDER, root := realisticCert(t, caKey.Public(), nil, caKey, true) // self-signed: a root's size
+	caDER, ca := realisticCert(t, caKey.Public(), root, caKey, true)
+	leafDER, _ := realisticCert(t, leafKey.Public(), ca, caKey, false)
+	v := newVerifier(t, dpop.Config{Algorithms: []string{"RS256"}})
+	req := testReq
+	req.KeyThumbprint = thumbprintOf(t, leafKey.Public())
+	for i, chain := range [][][]byte{{leafDER, caDER}, {leafDER, caDER, rootDER}} {
+		jwkMap := publicJWK(t, leafKey)
+		jwkMap["x5c"] = b64Certs(chain...)
+		proof := x5cProof(t, "RS256", leafKey, jwkMap, nil, i)
+		t.Logf("%d certificates: proof of %d bytes", len(chain), len(proof))
+		if _, err := v.Verify(t.Context(), proof, req); err != nil {
+			t.Errorf("%d certificates, proof of %d bytes: %v", len(chain), len(proof), err)
+		}
+		if len(proof) > dpop.DefaultMaxProofSize*3/4 {
+			t.Errorf("%d certificates: proof of %d bytes leaves less than a quarter of DefaultMaxProofSize (%d) to spare", len(chain), len(proof), dpop.DefaultMaxProofSize)
+		}
+	}
+	jwkMap := publicJWK(t, leafKey)
+	jwkMap["x5c"] = b64Certs(leafDER, caDER, rootDER)
+	if _, err := v.Verify(t.Context(), paddedProof(t, leafKey, jwkMap, dpop.DefaultMaxProofSize), req); err != nil {
+		t.Errorf("proof of exactly DefaultMaxProofSize bytes: %v", err)
+	}
+	_, err = v.Verify(t.Context(), paddedProof(t, leafKey, jwkMap, dpop.DefaultMaxProofSize+1), req)
+	if !errors.Is(err, dpop.ErrInvalidProof) || !strings.Contains(err.Error(), "MaxProofSize") {
+		t.Errorf("proof of DefaultMaxProofSize+1 bytes: %v, want ErrInvalidProof naming MaxProofSize", err)
 	}
 }
