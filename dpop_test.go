@@ -697,6 +697,30 @@ func TestDPoP_FailedNewDoesNotLengthenASharedReplayCache(t *testing.T) {
 	}
 }
 
+// A Config.Now that panics as New builds the DPoP verifier on a
+// MemoryReplayCache shared with an Authenticator of a shorter DPoP MaxAge
+// (dpop.NewVerifier reads it to tell the cache the longer one) fails New
+// with an error naming it, rather than panic New at the server's
+// start-up, as it used to.
+func TestDPoP_NewWithAConfigNowThatPanicsOnASharedCacheIsAnError(t *testing.T) {
+	claims, _ := boundDPoPCall(t)
+	clock := func() time.Time { return t0 }
+	cache := dpop.NewMemoryReplayCache(100, clock)
+	mustNew(t, sharedCacheConfig(claims, clock, cache, time.Minute))
+	var err error
+	func() {
+		defer func() {
+			if p := recover(); p != nil {
+				t.Fatalf("New panicked: %v", p)
+			}
+		}()
+		_, err = New(sharedCacheConfig(claims, func() time.Time { panic("clock bug 9c1e") }, cache, 10*time.Minute))
+	}()
+	if want := "grpcauth: Config.DPoP: dpop: Config.Now panicked as NewVerifier told Config.ReplayCache the Verifier's MaxAge: clock bug 9c1e"; err == nil || err.Error() != want {
+		t.Fatalf("New = %v, want %q", err, want)
+	}
+}
+
 // failingStore is a replay cache whose every write fails with err.
 type failingStore struct{ err error }
 

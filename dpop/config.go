@@ -40,9 +40,21 @@ const (
 	// DefaultLeeway is how far in the future a proof's iat may be, for
 	// clients whose clock runs ahead.
 	DefaultLeeway = 10 * time.Second
-	// DefaultMaxProofSize bounds the proof: an RS512 proof with a 4096-bit
-	// jwk is under 2 KiB.
-	DefaultMaxProofSize = 8 << 10
+	// DefaultMaxProofSize bounds the proof: 16 KiB. An RS512 proof with a
+	// 4096-bit jwk is under 2 KiB, but a jwk may carry its certificate
+	// chain in x5c (Nimbus's DefaultDPoPProofFactory sends it), base64
+	// in the JSON and base64url again in the header: with an RSA-4096
+	// key, some 7.8 KB for leaf and intermediate, 10.6 KB with the root
+	// too (2,048-bit: 5.2 and 7.1 KB; P-256: 3.2 and 4.4 KB). What the
+	// bound holds is the work that grows with the proof: decoding it,
+	// parsing its JSON and the jwk (its x5c's members are copied, never
+	// decoded), hashing the signing input, about 30 µs and 11 KB of
+	// garbage a KiB on a 2-core VM: a 16 KiB proof costs about 0.6 ms,
+	// an 8 KiB one 0.4 (an RS512 check under an 8192-bit key, 1.1). The
+	// rest is bounded apart, whatever the proof's size: the RSA modulus
+	// (8192 bits) and the one certificate parsed (x5c's first, at most 8
+	// KiB of base64). See docs/dpop.md, "Proof size".
+	DefaultMaxProofSize = 16 << 10
 	// DefaultReplayCacheEntries is the capacity of the default
 	// MemoryReplayCache.
 	DefaultReplayCacheEntries = 100_000
@@ -120,11 +132,17 @@ type Config struct {
 	// NewHMACNonces.
 	Nonces NonceSource
 
-	// MaxProofSize bounds the proof in bytes. Default DefaultMaxProofSize
-	// (8 KiB).
+	// MaxProofSize bounds the proof in bytes: a longer one is refused
+	// before it is decoded. Default DefaultMaxProofSize (16 KiB), which
+	// takes an RSA-4096 key's chain of three certificates in the jwk's
+	// x5c; raise it for longer chains.
 	MaxProofSize int
 
-	// Now returns the current time. Default time.Now. For tests.
+	// Now returns the current time. Default time.Now. For tests. A Now
+	// that panics as NewVerifier reads it (to tell a shared
+	// MemoryReplayCache a longer MaxAge: see RetainingReplayCache) fails
+	// NewVerifier with an error ("dpop: Config.Now panicked ..."); one
+	// that panics in Verify panics Verify, on the caller's goroutine.
 	Now func() time.Time
 }
 

@@ -13,6 +13,7 @@ var (
 	ErrKeyRef = errKeyRef
 	ErrX5C    = errX5C
 	ErrX5CKey = errX5CKey
+	ErrX5T    = errX5T
 )
 
 // MaxX5CCertLen is maxX5CCertLen.

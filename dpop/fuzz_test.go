@@ -20,7 +20,9 @@ import (
 // refused as a replay the second time. The seeds under
 // testdata/fuzz/FuzzVerify include valid ES256, EdDSA and Ed25519 proofs for
 // testReq (bound to their keys: reqFor) at t0, one whose jwk carries an x5c
-// of its key, and one broken proof per check (an x5c of another key too).
+// of its key (and one an x5t#S256 of its certificate too), and one broken
+// proof per check (an x5c of another key, an x5t#S256 of another
+// certificate too).
 //
 //	go test -run '^$' -fuzz FuzzVerify ./dpop
 func FuzzVerify(f *testing.F) {
@@ -46,7 +48,7 @@ func FuzzVerify(f *testing.F) {
 // The committed valid seeds are accepted, so the fuzzer starts from proofs
 // that reach every check.
 func TestFuzzVerifySeeds_ValidOnesAreAccepted(t *testing.T) {
-	for _, name := range []string{"ES256-valid", "EdDSA-valid", "Ed25519-valid", "ES256-x5c-valid"} {
+	for _, name := range []string{"ES256-valid", "EdDSA-valid", "Ed25519-valid", "ES256-x5c-valid", "ES256-x5t-valid"} {
 		b, err := os.ReadFile(filepath.Join("testdata", "fuzz", "FuzzVerify", name))
 		if err != nil {
 			t.Fatal(err)

@@ -91,6 +91,8 @@ type HolderReplayCache interface {
 // Verifier's Config.Now, the caller's code: call it before taking a
 // lock that AddIfAbsent takes, so that a now that blocks or panics, or
 // calls the store, never holds up or breaks the store's other calls.
+// A panic of Retain, or of now within it, fails NewVerifier with an error
+// that says which, and the panic's value.
 //
 // *MemoryReplayCache implements it (see MemoryReplayCache.Retain), and
 // so does, by promotion, a type of yours that embeds one.
@@ -325,7 +327,8 @@ func (c *MemoryReplayCache) addIfAbsentFor(holder, key string, expires, now time
 // AddIfAbsent reads c's clock: a now that blocks holds up Retain (and
 // NewVerifier) alone, never a proof checked meanwhile, and one that
 // calls c does not deadlock. A now that panics panics Retain, c
-// unchanged and unlocked, as c's own clock does AddIfAbsent.
+// unchanged and unlocked, as c's own clock does AddIfAbsent; NewVerifier
+// recovers that panic into its error, and builds no Verifier.
 func (c *MemoryReplayCache) Retain(window time.Duration, now func() time.Time) {
 	c.mu.Lock()
 	if c.window == 0 && window > 0 {

@@ -705,3 +705,66 @@ func TestMemoryReplayCache_RetainWhoseClockPanicsLeavesTheCacheUnchanged(t *test
 		t.Error("k refused past its entry lengthened once: the window's growth was counted twice")
 	}
 }
+
+// A Config.Now that panics as NewVerifier tells a shared
+// MemoryReplayCache a longer MaxAge (the one time it reads the clock) fails
+// NewVerifier with an error naming Config.Now and the panic's value, not
+// a panic of NewVerifier (and of grpcauth.New, at a server's start-up);
+// the cache still serves a later Verifier with that MaxAge and a working
+// clock (that it is left as it was is
+// TestMemoryReplayCache_RetainWhoseClockPanicsLeavesTheCacheUnchanged's).
+// A RetainingReplayCache of the
+// caller's whose Retain panics on its own fails NewVerifier too, with an
+// error naming its Retain. Both used to panic NewVerifier.
+func TestNewVerifier_RetainThatPanicsIsAnError(t *testing.T) {
+	now := t0
+	clock := func() time.Time { return now }
+	cache := dpop.NewMemoryReplayCache(100, clock)
+	short := newVerifier(t, dpop.Config{MaxAge: time.Minute, ReplayCache: cache, Now: clock})
+	k := newKey(t, "ES256")
+	proof, err := k.Proof("POST", testURL, testToken)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := short.Verify(t.Context(), proof, reqFor(t, proof)); err != nil {
+		t.Fatal(err)
+	}
+	var v *dpop.Verifier
+	func() {
+		defer func() {
+			if p := recover(); p != nil {
+				t.Fatalf("NewVerifier panicked: %v", p)
+			}
+		}()
+		v, err = dpop.NewVerifier(dpop.Config{MaxAge: 10 * time.Minute, ReplayCache: cache, Now: func() time.Time { panic("clock bug 7f3a") }})
+	}()
+	if want := "dpop: Config.Now panicked as NewVerifier told Config.ReplayCache the Verifier's MaxAge: clock bug 7f3a"; v != nil || err == nil || err.Error() != want {
+		t.Fatalf("NewVerifier with a Config.Now that panics = %v, %v; want nil, %q", v, err, want)
+	}
+	// The cache still serves: a Verifier with a working clock and the
+	// longer MaxAge keeps the proof's entry past the shorter window.
+	long := newVerifier(t, dpop.Config{MaxAge: 10 * time.Minute, ReplayCache: cache, Now: clock})
+	now = t0.Add(5 * time.Minute)
+	if _, err := long.Verify(t.Context(), proof, reqFor(t, proof)); !errors.Is(err, dpop.ErrReplayed) {
+		t.Errorf("replay within the lengthened entry: %v, want ErrReplayed", err)
+	}
+
+	store := &panickingRetain{MemoryReplayCache: dpop.NewMemoryReplayCache(10, nil)}
+	func() {
+		defer func() {
+			if p := recover(); p != nil {
+				t.Fatalf("NewVerifier panicked: %v", p)
+			}
+		}()
+		v, err = dpop.NewVerifier(dpop.Config{ReplayCache: store})
+	}()
+	if want := "dpop: Config.ReplayCache: the Retain method of a *dpop_test.panickingRetain panicked: store bug"; v != nil || err == nil || err.Error() != want {
+		t.Fatalf("NewVerifier with a Retain that panics = %v, %v; want nil, %q", v, err, want)
+	}
+}
+
+// panickingRetain is a RetainingReplayCache of the caller's whose Retain
+// panics without reading its clock.
+type panickingRetain struct{ *dpop.MemoryReplayCache }
+
+func (*panickingRetain) Retain(time.Duration, func() time.Time) { panic("store bug") }

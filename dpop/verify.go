@@ -7,6 +7,7 @@ import (
 	"crypto/ecdsa"
 	"crypto/ed25519"
 	"crypto/rsa"
+	"crypto/sha1" // x5t: a certificate's digest, as RFC 7517 (4.8) defines it
 	"crypto/sha256"
 	"crypto/subtle"
 	"crypto/x509"
@@ -18,6 +19,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/lestrrat-go/jwx/v2/cert"
@@ -27,6 +29,7 @@ import (
 	"github.com/grpcauth/grpcauth/internal/endpoint"
 	"github.com/grpcauth/grpcauth/internal/jwsalg"
 	"github.com/grpcauth/grpcauth/internal/jwxpanic"
+	"github.com/grpcauth/grpcauth/internal/panictext"
 	"github.com/grpcauth/grpcauth/internal/redact"
 )
 
@@ -71,9 +74,45 @@ func NewVerifier(cfg Config) (*Verifier, error) {
 		// the longer window, and refuses those it may have forgotten
 		// under the shorter: see MemoryReplayCache. Last, so that only a
 		// Verifier that is built tells it.
-		c.Retain(s.replayWindow(), s.now)
+		if err := retain(c, s.replayWindow(), s.now); err != nil {
+			return nil, err
+		}
 	}
 	return v, nil
+}
+
+// retain is c.Retain(window, now), which NewVerifier calls with the
+// caller's code: Config.Now, which Retain reads when window is longer
+// than the cache's (a *MemoryReplayCache shared with a Verifier of a
+// shorter MaxAge), and a Retain of the caller's own. A panic of either
+// (or a panic(nil) under GODEBUG=panicnil=1) is an error naming which,
+// with the panic's value (panictext.Run), rather than a crash of the
+// process at start-up (NewVerifier runs in grpcauth.New), as a panic of
+// the caller's code at construction is elsewhere in the module (a
+// ConditionCompiler's in grpcauth.New, a source's Stats in
+// otelmetrics.New). A *MemoryReplayCache is left as it was (see
+// MemoryReplayCache.Retain): no Verifier is built, so none is told.
+func retain(c RetainingReplayCache, window time.Duration, now func() time.Time) error {
+	var nowFailed atomic.Bool // now did not return: the panic is Config.Now's
+	clock := func() time.Time {
+		returned := false
+		defer func() {
+			if !returned {
+				nowFailed.Store(true)
+			}
+		}()
+		t := now()
+		returned = true
+		return t
+	}
+	text, panicked := panictext.Run(func() { c.Retain(window, clock) }, endpoint.MaxErrorText)
+	switch {
+	case !panicked:
+		return nil
+	case nowFailed.Load():
+		return fmt.Errorf("dpop: Config.Now panicked as NewVerifier told Config.ReplayCache the Verifier's MaxAge: %s", text)
+	}
+	return fmt.Errorf("dpop: Config.ReplayCache: the Retain method of a %T panicked: %s", c, text)
 }
 
 // Algorithms returns the accepted proof algorithms, in configuration order:
@@ -194,6 +233,12 @@ var (
 	// certificate holds another public key than the jwk's (RFC 7517, 4.7:
 	// it MUST match).
 	errX5CKey = invalid("jwk x5c: its first certificate is not of the jwk's key")
+	// errX5T refuses a proof whose jwk has an x5c and an x5t (or
+	// x5t#S256) that is not the unpadded base64url SHA-1 (SHA-256) digest
+	// of the DER of x5c's first certificate (RFC 7517, 4.8 and 4.9): it
+	// names another certificate than the one checkX5C holds to the jwk's
+	// key, which nothing here can tie to it.
+	errX5T = invalid("jwk x5t or x5t#S256: not the thumbprint of its x5c's first certificate")
 )
 
 // maxX5CCertLen bounds the first member of a jwk's x5c that Verify decodes
@@ -216,8 +261,13 @@ const maxX5CCertLen = 8 << 10
 // jwk's x5c (RFC 7517, 4.7) is not: Nimbus's DefaultDPoPProofFactory
 // (Java) sends its key's certificate chain there, and RFC 7517 requires
 // its first certificate to hold the jwk's key, which checkX5C checks, so
-// it adds no second key. A kid or x5t names no key of its own and is left
-// alone.
+// it adds no second key; an x5t or x5t#S256 beside that x5c must be the
+// thumbprint of its first certificate (errX5T). A kid, and an x5t or
+// x5t#S256 without x5c, names no key of its own and is left alone: the
+// digest of a certificate that is not in the proof adds no key to it (no
+// check here could find that certificate, and none uses it), RFC 9449
+// (4.2, 4.3) asks of the jwk only that it be a public key, and RFC 7638
+// leaves x5t out of the thumbprint a token binds.
 var keyRefMembers = [...]string{"jku", "x5u", "x5c"}
 
 // Refusals of a Request that names no method or path: no request has
@@ -641,22 +691,24 @@ func publicKey(raw json.RawMessage, alg string) (_ jwk.Key, _ crypto.PublicKey, 
 		}
 	}
 	if chain := key.X509CertChain(); chain != nil {
-		if err := checkX5C(chain, pub); err != nil {
+		if err := checkX5C(key, chain, pub); err != nil {
 			return nil, nil, err
 		}
 	}
 	return key, pub, nil
 }
 
-// checkX5C accepts the x5c of a jwk whose public key is pub when its first
-// certificate holds pub itself (RFC 7517, 4.7), as the key type's Equal
-// says, and refuses any other (errX5C, errX5CKey). Only that certificate
-// is decoded and parsed, and only when it is at most maxX5CCertLen bytes
-// of base64. The chain is not validated (no issuer, date, name or
-// signature is read; nothing is fetched) and grants nothing: the proof's
-// key, and its thumbprint (RFC 7638: the key's required members only),
-// are the jwk's own members alone, with x5c or without.
-func checkX5C(chain *cert.Chain, pub crypto.PublicKey) error {
+// checkX5C accepts the x5c of key, a jwk whose public key is pub, when its
+// first certificate holds pub itself (RFC 7517, 4.7), as the key type's
+// Equal says, and key's x5t and x5t#S256, if any, are that certificate's
+// SHA-1 and SHA-256 thumbprints (4.8, 4.9); it refuses any other (errX5C,
+// errX5CKey, errX5T). Only that certificate is decoded, parsed and
+// digested, and only when it is at most maxX5CCertLen bytes of base64.
+// The chain is not validated (no issuer, date, name or signature is read;
+// nothing is fetched) and grants nothing: the proof's key, and its
+// thumbprint (RFC 7638: the key's required members only), are the jwk's
+// own members alone, with x5c or without.
+func checkX5C(key jwk.Key, chain *cert.Chain, pub crypto.PublicKey) error {
 	b64cert, ok := chain.Get(0)
 	if !ok || len(b64cert) > maxX5CCertLen || bytes.ContainsAny(b64cert, "\r\n") {
 		// the standard encoding skips line breaks, even Strict
@@ -674,6 +726,16 @@ func checkX5C(chain *cert.Chain, pub crypto.PublicKey) error {
 	k, ok := pub.(interface{ Equal(crypto.PublicKey) bool })
 	if !ok || !k.Equal(c.PublicKey) {
 		return errX5CKey
+	}
+	if _, ok := key.Get(jwk.X509CertThumbprintKey); ok {
+		if sum := sha1.Sum(c.Raw); !equalB64(key.X509CertThumbprint(), sum[:]) {
+			return errX5T
+		}
+	}
+	if _, ok := key.Get(jwk.X509CertThumbprintS256Key); ok {
+		if sum := sha256.Sum256(c.Raw); !equalB64(key.X509CertThumbprintS256(), sum[:]) {
+			return errX5T
+		}
 	}
 	return nil
 }

@@ -7,12 +7,17 @@ import (
 	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/rsa"
+	"crypto/sha1"
+	"crypto/sha256"
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/base64"
+	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"math/big"
+	"net/url"
 	"slices"
 	"strings"
 	"testing"
@@ -40,6 +45,24 @@ func certDER(t *testing.T, pub crypto.PublicKey, parent *x509.Certificate, signe
 		t.Fatal(err)
 	}
 	return der
+}
+
+// testCA returns a new key on curve and its self-signed CA certificate,
+// as DER and parsed.
+func testCA(t *testing.T, curve elliptic.Curve) (*ecdsa.PrivateKey, []byte, *x509.Certificate) {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(curve, rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	der := certDER(t, key.Public(), nil, key, func(c *x509.Certificate) {
+		c.Subject.CommonName, c.IsCA, c.BasicConstraintsValid = "ca", true, true
+	})
+	ca, err := x509.ParseCertificate(der)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return key, der, ca
 }
 
 // b64Certs is an x5c of ders: standard, padded base64 (RFC 7517, 4.7).
@@ -103,17 +126,7 @@ func TestVerify_JWKX5COfTheJWKsOwnKeyIsAccepted(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	caKey, err := ecdsa.GenerateKey(elliptic.P384(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	caDER := certDER(t, caKey.Public(), nil, caKey, func(c *x509.Certificate) {
-		c.Subject.CommonName, c.IsCA, c.BasicConstraintsValid = "ca", true, true
-	})
-	ca, err := x509.ParseCertificate(caDER)
-	if err != nil {
-		t.Fatal(err)
-	}
+	caKey, caDER, ca := testCA(t, elliptic.P384())
 	expired := func(c *x509.Certificate) { c.NotBefore, c.NotAfter = t0.Add(-48*time.Hour), t0.Add(-24*time.Hour) }
 
 	v := newVerifier(t, dpop.Config{Algorithms: []string{"RS256", "PS256", "ES256", "ES384", "EdDSA", "Ed25519"}, MaxProofSize: 64 << 10})
@@ -254,5 +267,193 @@ func TestVerify_JWKX5CNotOfTheJWKsKeyIsRefused(t *testing.T) {
 				t.Fatalf("Verify = %v, want %v (naming %q)", err, tc.want, tc.cause)
 			}
 		})
+	}
+}
+
+// A jwk's x5t and x5t#S256 beside its x5c must be the SHA-1 and SHA-256
+// thumbprints (unpadded base64url digests of the DER) of x5c's first
+// certificate (RFC 7517, 4.8 and 4.9), the one whose key is the jwk's: a
+// thumbprint of the chain's second certificate, of another certificate,
+// of the wrong digest, padded, in hex or empty is refused (it names a
+// certificate that is not the one checked against the jwk's key), as it
+// used to be ignored. Without x5c, an x5t or x5t#S256 names no key and is
+// left alone, as a kid is: the proof is accepted, whatever digest it
+// holds. Either way the proof's thumbprint is the jwk's without them.
+func TestVerify_JWKX5TMustBeTheThumbprintOfItsX5CsFirstCertificate(t *testing.T) {
+	holder, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	caKey, caDER, ca := testCA(t, elliptic.P256())
+	leaf := certDER(t, holder.Public(), ca, caKey, nil)
+	other := certDER(t, holder.Public(), nil, holder, nil) // of the holder's key too, but not in x5c
+	s1 := func(der []byte) string { d := sha1.Sum(der); return base64.RawURLEncoding.EncodeToString(d[:]) }
+	s256 := func(der []byte) string { d := sha256.Sum256(der); return base64.RawURLEncoding.EncodeToString(d[:]) }
+	sha1Hex := sha1.Sum(leaf)
+	chain := b64Certs(leaf, caDER)
+	req := testReq
+	req.KeyThumbprint = thumbprintOf(t, holder.Public())
+	v := newVerifier(t, dpop.Config{})
+	n := 0
+	for _, tc := range []struct {
+		name string
+		jwk  map[string]any // members added to the holder's jwk
+		want error          // nil: accepted
+	}{
+		{"x5t of the first certificate", map[string]any{"x5c": chain, "x5t": s1(leaf)}, nil},
+		{"x5t#S256 of the first certificate", map[string]any{"x5c": chain, "x5t#S256": s256(leaf)}, nil},
+		{"both of the first certificate", map[string]any{"x5c": chain, "x5t": s1(leaf), "x5t#S256": s256(leaf)}, nil},
+		{"x5t without x5c", map[string]any{"x5t": s1(other)}, nil},
+		{"x5t#S256 without x5c", map[string]any{"x5t#S256": s256(other)}, nil},
+		{"x5t of junk without x5c", map[string]any{"x5t": "not a digest", "x5t#S256": ""}, nil},
+		{"x5t of the second certificate", map[string]any{"x5c": chain, "x5t": s1(caDER)}, dpop.ErrX5T},
+		{"x5t#S256 of the second certificate", map[string]any{"x5c": chain, "x5t#S256": s256(caDER)}, dpop.ErrX5T},
+		{"x5t of a certificate of the jwk's key not in x5c", map[string]any{"x5c": chain, "x5t": s1(other)}, dpop.ErrX5T},
+		{"x5t#S256 of a certificate of the jwk's key not in x5c", map[string]any{"x5c": chain, "x5t#S256": s256(other)}, dpop.ErrX5T},
+		{"x5t right, x5t#S256 wrong", map[string]any{"x5c": chain, "x5t": s1(leaf), "x5t#S256": s256(caDER)}, dpop.ErrX5T},
+		{"x5t wrong, x5t#S256 right", map[string]any{"x5c": chain, "x5t": s1(caDER), "x5t#S256": s256(leaf)}, dpop.ErrX5T},
+		{"x5t holding the SHA-256 digest", map[string]any{"x5c": chain, "x5t": s256(leaf)}, dpop.ErrX5T},
+		{"x5t#S256 holding the SHA-1 digest", map[string]any{"x5c": chain, "x5t#S256": s1(leaf)}, dpop.ErrX5T},
+		{"x5t padded", map[string]any{"x5c": chain, "x5t": s1(leaf) + "="}, dpop.ErrX5T},
+		{"x5t in hex", map[string]any{"x5c": chain, "x5t": hex.EncodeToString(sha1Hex[:])}, dpop.ErrX5T},
+		{"x5t empty", map[string]any{"x5c": chain, "x5t": ""}, dpop.ErrX5T},
+		{"x5t#S256 empty", map[string]any{"x5c": chain, "x5t#S256": ""}, dpop.ErrX5T},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			jwkMap := publicJWK(t, holder)
+			for name, val := range tc.jwk {
+				jwkMap[name] = val
+			}
+			n++
+			p, err := v.Verify(t.Context(), x5cProof(t, "ES256", holder, jwkMap, nil, n), req)
+			switch {
+			case tc.want == nil && err != nil:
+				t.Fatalf("Verify = %v, want it accepted", err)
+			case tc.want == nil && p.Thumbprint != req.KeyThumbprint:
+				t.Errorf("Thumbprint = %s, want %s, the jwk's without x5c and x5t", p.Thumbprint, req.KeyThumbprint)
+			case tc.want != nil && !errors.Is(err, tc.want):
+				t.Fatalf("Verify = %v, want %v", err, tc.want)
+			}
+		})
+	}
+}
+
+// realisticCert is a DER certificate of pub, issued by parent (nil:
+// self-issued) and signed by signer, with what a private PKI's client or
+// CA certificate carries: a full subject, key usages, names, and its
+// issuer's OCSP, certificate and CRL URLs. The certificates of the
+// chains whose proofs DefaultMaxProofSize is measured against.
+func realisticCert(t *testing.T, pub crypto.PublicKey, parent *x509.Certificate, signer crypto.Signer, isCA bool) ([]byte, *x509.Certificate) {
+	t.Helper()
+	spiffe := &url.URL{Scheme: "spiffe", Host: "payments.example.com", Path: "/ns/payments/sa/client-service"}
+	tmpl := &x509.Certificate{
+		SerialNumber: new(big.Int).Lsh(big.NewInt(1), 158),
+		Subject: pkix.Name{Country: []string{"DE"}, Organization: []string{"Example Payments GmbH"},
+			OrganizationalUnit: []string{"Platform Engineering"}, CommonName: "client-service.payments.example.com"},
+		NotBefore: t0.Add(-time.Hour), NotAfter: t0.Add(365 * 24 * time.Hour),
+		KeyUsage: x509.KeyUsageDigitalSignature, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth},
+		BasicConstraintsValid: true,
+		DNSNames:              []string{"client-service.payments.example.com"}, URIs: []*url.URL{spiffe},
+		OCSPServer:            []string{"http://ocsp.pki.example.com"},
+		IssuingCertificateURL: []string{"http://pki.example.com/issuing-ca-2030.crt"},
+		CRLDistributionPoints: []string{"http://pki.example.com/issuing-ca-2030.crl"},
+	}
+	if isCA {
+		tmpl.Subject = pkix.Name{Country: []string{"DE"}, Organization: []string{"Example Payments GmbH"}, CommonName: "Example Payments Issuing CA 2030"}
+		tmpl.IsCA, tmpl.MaxPathLenZero, tmpl.KeyUsage, tmpl.ExtKeyUsage = true, true, x509.KeyUsageCertSign|x509.KeyUsageCRLSign, nil
+		tmpl.DNSNames, tmpl.URIs = nil, nil
+		tmpl.IssuingCertificateURL = []string{"http://pki.example.com/root-ca.crt"}
+		tmpl.CRLDistributionPoints = []string{"http://pki.example.com/root-ca.crl"}
+	}
+	if parent == nil {
+		parent = tmpl
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, parent, pub, signer)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := x509.ParseCertificate(der)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return der, c
+}
+
+// paddedProof is an RS256 proof by key whose jwk is jwkMap, for testReq
+// at t0, exactly size bytes long: a header member "pad" and the jti's
+// length make it so (jti "pad<n>…").
+func paddedProof(t *testing.T, key crypto.Signer, jwkMap map[string]any, size int) string {
+	t.Helper()
+	enc := base64.RawURLEncoding.EncodedLen
+	sigLen := enc(key.Public().(*rsa.PublicKey).Size())
+	for j := range 4 {
+		claims := map[string]any{"jti": fmt.Sprint("pad", size) + strings.Repeat("j", j), "htm": "POST", "htu": testURL, "iat": t0.Unix(), "ath": dpop.AccessTokenHash(testToken)}
+		c, err := json.Marshal(claims)
+		if err != nil {
+			t.Fatal(err)
+		}
+		hdr := map[string]any{"typ": "dpop+jwt", "alg": "RS256", "jwk": jwkMap, "pad": ""}
+		h, err := json.Marshal(hdr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		// Each byte of pad adds one to the header's JSON.
+		for pad := 0; enc(len(h)+pad)+enc(len(c))+sigLen+2 <= size; pad++ {
+			if enc(len(h)+pad)+enc(len(c))+sigLen+2 == size {
+				hdr["pad"] = strings.Repeat("a", pad)
+				p := signJSON(t, "RS256", key, hdr, claims)
+				if len(p) != size {
+					t.Fatalf("padded proof of %d bytes, want %d", len(p), size)
+				}
+				return p
+			}
+		}
+	}
+	t.Fatalf("no padding makes the proof %d bytes", size)
+	return ""
+}
+
+// DefaultMaxProofSize takes a proof whose jwk is an RSA-4096 key with its
+// certificate chain in x5c, as Nimbus's DefaultDPoPProofFactory sends it:
+// leaf and intermediate (7.8 KB, which the former 8 KiB default took with
+// some 380 bytes to spare: a nonce, a longer name or a policy more, and it
+// was refused), and leaf, intermediate and root (10.6 KB, refused by the
+// former default). A proof of exactly DefaultMaxProofSize bytes with such
+// a chain is accepted, and one byte more refused, before it is parsed.
+func TestVerify_RSA4096CertificateChainFitsDefaultMaxProofSize(t *testing.T) {
+	leafKey, err := rsa.GenerateKey(rand.Reader, 4096)
+	if err != nil {
+		t.Fatal(err)
+	}
+	caKey, err := rsa.GenerateKey(rand.Reader, 4096)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rootDER, root := realisticCert(t, caKey.Public(), nil, caKey, true) // self-signed: a root's size
+	caDER, ca := realisticCert(t, caKey.Public(), root, caKey, true)
+	leafDER, _ := realisticCert(t, leafKey.Public(), ca, caKey, false)
+	v := newVerifier(t, dpop.Config{Algorithms: []string{"RS256"}})
+	req := testReq
+	req.KeyThumbprint = thumbprintOf(t, leafKey.Public())
+	for i, chain := range [][][]byte{{leafDER, caDER}, {leafDER, caDER, rootDER}} {
+		jwkMap := publicJWK(t, leafKey)
+		jwkMap["x5c"] = b64Certs(chain...)
+		proof := x5cProof(t, "RS256", leafKey, jwkMap, nil, i)
+		t.Logf("%d certificates: proof of %d bytes", len(chain), len(proof))
+		if _, err := v.Verify(t.Context(), proof, req); err != nil {
+			t.Errorf("%d certificates, proof of %d bytes: %v", len(chain), len(proof), err)
+		}
+		if len(proof) > dpop.DefaultMaxProofSize*3/4 {
+			t.Errorf("%d certificates: proof of %d bytes leaves less than a quarter of DefaultMaxProofSize (%d) to spare", len(chain), len(proof), dpop.DefaultMaxProofSize)
+		}
+	}
+	jwkMap := publicJWK(t, leafKey)
+	jwkMap["x5c"] = b64Certs(leafDER, caDER, rootDER)
+	if _, err := v.Verify(t.Context(), paddedProof(t, leafKey, jwkMap, dpop.DefaultMaxProofSize), req); err != nil {
+		t.Errorf("proof of exactly DefaultMaxProofSize bytes: %v", err)
+	}
+	_, err = v.Verify(t.Context(), paddedProof(t, leafKey, jwkMap, dpop.DefaultMaxProofSize+1), req)
+	if !errors.Is(err, dpop.ErrInvalidProof) || !strings.Contains(err.Error(), "MaxProofSize") {
+		t.Errorf("proof of DefaultMaxProofSize+1 bytes: %v, want ErrInvalidProof naming MaxProofSize", err)
 	}
 }
