@@ -302,6 +302,9 @@ func newClaimSet(ctx context.Context, payload []byte, reg *jwt.Claims, clientID 
 // escapes, made for this token alone), and adds its length to extra.
 // Any occurrence of s's bytes will do: it is the same string.
 func (c *claimSet) share(s string, extra *int64) string {
+	if s == "" {
+		return "" // pointing nowhere: an empty claim a caller keeps pins nothing
+	}
 	if i := strings.Index(c.data, s); i >= 0 {
 		return c.data[i : i+len(s)]
 	}
