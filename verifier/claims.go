@@ -124,15 +124,23 @@ func (c Claims) Names() []string { return c.set().names() }
 // memory with it. The Claims own all that memory (none is shared with the
 // token or a pooled buffer), so it is what dropping the last Claims for
 // them frees. The zero Claims keeps nothing alive: 0.
+//
+// A string the Claims return (Issuer, Subject, an Audience or Scopes
+// element) is, when the token wrote it without escapes, a substring of the
+// Claims' copy of the payload, and keeps that copy alive: a program that
+// keeps such a string long after the Claims (a map of subjects, say)
+// should keep strings.Clone of it.
 func (c Claims) Footprint() int64 { return c.set().size }
 
 // claimSet is the data behind a Claims. It is written only while a token is
 // decoded, before any Claims refers to it, and owns all its memory: data is
-// a copy of the payload, its other strings were allocated for it alone, and
-// its slices are exactly sized. The member index over data is built on
-// first use (most tokens are only asked for their registered claims and
-// scopes); it is deterministic, so building it changes nothing any holder
-// can observe, and size counts it in advance (see cache.go).
+// a copy of the payload; its other strings are substrings of data where
+// data holds their bytes (a claim written without escapes), and otherwise
+// were allocated for it alone; its slices are exactly sized. The member
+// index over data is built on first use (most tokens are only asked for
+// their registered claims and scopes); it is deterministic, so building it
+// changes nothing any holder can observe, and size counts it in advance
+// (see cache.go).
 type claimSet struct {
 	issuer    string
 	subject   string
@@ -217,54 +225,58 @@ func newClaimSet(ctx context.Context, payload []byte, reg *jwt.Claims, clientID 
 		data:      string(payload),
 		nMembers:  reg.Members,
 		present:   reg.Present,
-		issuer:    reg.Issuer,
-		subject:   reg.Subject,
-		tokenID:   reg.ID,
-		clientID:  clientID,
 		issuedAt:  reg.IssuedAt.Time,
 		expiry:    reg.Expiry.Time,
 		notBefore: reg.NotBefore.Time,
 	}
+	// extra counts the bytes of the strings kept apart from data: those
+	// share could not find in it (escaped), the scope strings and the
+	// index's unescaped member names.
+	extra := int64(reg.EscapedNames)
+	c.issuer = c.share(reg.Issuer, &extra)
+	c.subject = c.share(reg.Subject, &extra)
+	c.tokenID = c.share(reg.ID, &extra)
+	c.clientID = c.share(clientID, &extra)
 	if len(reg.Audience) > 0 {
+		// reg's exactly sized array, made for this token alone.
 		c.audience = slices.Clip([]string(reg.Audience))
+		for i, a := range c.audience {
+			c.audience[i] = c.share(a, &extra)
+		}
 	}
 	var scopes []string
-	var extra int64 // bytes the scope strings keep alive
 	for _, name := range scopeClaims {
-		var v []byte
+		// raw is the claim's JSON text; text is the same text within
+		// data, of which the elements written without escapes are kept as
+		// substrings.
+		var raw []byte
+		var text string
 		switch name {
 		case "scp":
-			v = reg.Scp
+			raw, text = reg.Scp, c.shareText(payload, reg.Scp)
 		case "scope":
-			v = reg.Scope
+			raw, text = reg.Scope, c.shareText(payload, reg.Scope)
 		default:
-			raw, _ := c.get(name)
-			v = []byte(raw)
+			text, _ = c.get(name)
+			raw = []byte(text)
 		}
-		if len(v) == 0 {
+		if len(raw) == 0 {
 			continue
 		}
-		found, backing, err := scopeValues(name, v)
-		if err != nil {
-			return nil, err
-		}
-		found = slices.DeleteFunc(found, func(s string) bool {
+		found, own, err := scopeValues(name, raw, text, func(s string) bool {
 			if IsScopeToken(s) {
-				return false
+				return true
 			}
 			if log != nil && log.Enabled(ctx, slog.LevelDebug) {
 				log.DebugContext(ctx, "verifier: scope element is not an RFC 6749 scope-token; it matches nothing",
 					"claim", name, "length", len(s))
 			}
-			return true
+			return false
 		})
-		if backing > 0 && len(found) > 0 {
-			extra += backing // the kept elements are substrings of one string
-		} else {
-			for _, s := range found {
-				extra += int64(len(s)) // each element is a string of its own
-			}
+		if err != nil {
+			return nil, err
 		}
+		extra += own
 		if scopes == nil {
 			scopes = found // scopeValues allocated it for this call alone
 		} else {
@@ -280,8 +292,34 @@ func newClaimSet(ctx context.Context, payload []byte, reg *jwt.Claims, clientID 
 	default:
 		c.scopes = slices.Clone(scopes) // exactly sized: the claims own no spare capacity
 	}
-	c.size = c.footprint(extra + int64(reg.EscapedNames)) // the index's unescaped names
+	c.size = c.footprint(extra)
 	return c, nil
+}
+
+// share returns s as a substring of data when data holds its bytes, which
+// it does for a claim written without escapes: the claims then keep no
+// second copy. Otherwise it returns s, a string of its own (decoded from
+// escapes, made for this token alone), and adds its length to extra.
+// Any occurrence of s's bytes will do: it is the same string.
+func (c *claimSet) share(s string, extra *int64) string {
+	if s == "" {
+		return "" // pointing nowhere: an empty claim a caller keeps pins nothing
+	}
+	if i := strings.Index(c.data, s); i >= 0 {
+		return c.data[i : i+len(s)]
+	}
+	*extra += int64(len(s))
+	return s
+}
+
+// shareText returns the substring of data equal to v, a member's JSON text
+// copied out of payload, of which data is a copy (so an offset in one is
+// the same offset in the other): "" for none.
+func (c *claimSet) shareText(payload, v []byte) string {
+	if i := bytes.Index(payload, v); len(v) > 0 && i >= 0 {
+		return c.data[i : i+len(v)]
+	}
+	return "" // no such member (v cannot be missing from payload otherwise)
 }
 
 // index returns the member index, building it on first use: one pass over
@@ -310,30 +348,67 @@ func (c *claimSet) index() []member {
 	return c.members
 }
 
-// scopeValues returns the elements of a scope claim: a space-separated
-// string split on U+0020 only (RFC 6749, 3.3), or an array of strings taken
-// as they are (an element "a b" is one element, which is not a valid
-// scope-token). null is no scope; any other type is ErrMalformed.
+// scopeValues returns the elements of a scope claim whose JSON text is raw
+// that keep accepts: a space-separated string split on U+0020 only (RFC
+// 6749, 3.3), or an array of strings taken as they are (an element "a b"
+// is one element, which is not a valid scope-token). null is no scope; any
+// other type is ErrMalformed. own is the bytes the elements returned keep
+// alive apart from text, the same JSON text as raw, in the claims' data
+// ("" when it is not there).
 //
-// For a string, the elements are substrings of one decoded string, and
-// backing is its length: what any kept element keeps alive. For an array,
-// each element is a string of its own and backing is 0.
-func scopeValues(name string, v []byte) (vals []string, backing int64, err error) {
-	switch firstByte(v) {
+// A text without escapes (no backslash) has every element written as it
+// decodes, between two of its quotes: the elements are substrings of text,
+// and own is 0. With escapes, a string's elements are substrings of one
+// decoded string, and an array's elements are strings of their own.
+func scopeValues(name string, raw []byte, text string, keep func(string) bool) (vals []string, own int64, err error) {
+	plain := text != "" && strings.IndexByte(text, '\\') < 0
+	switch firstByte(raw) {
 	case 'n':
 		return nil, 0, nil
 	case '"':
 		var s string
-		if err := jsonv2.Unmarshal(v, &s); err != nil {
+		if plain {
+			// One JSON string (the decoder read raw as one value) without
+			// escapes: its text, between its first and last quote, is
+			// what it decodes to.
+			s = strings.Trim(text, " \t\r\n")
+			s = s[1 : len(s)-1]
+		} else if err := jsonv2.Unmarshal(raw, &s); err != nil {
 			return nil, 0, typeError(name, "a string or an array of strings")
 		}
-		return strings.Split(s, " "), int64(len(s)), nil
+		vals = slices.DeleteFunc(strings.Split(s, " "), func(e string) bool { return !keep(e) })
+		if !plain && len(vals) > 0 {
+			own = int64(len(s))
+		}
+		return vals, own, nil
 	case '[':
 		var ss []string
-		if err := jsonv2.Unmarshal(v, &ss); err != nil {
+		if err := jsonv2.Unmarshal(raw, &ss); err != nil {
 			return nil, 0, typeError(name, "a string or an array of strings")
 		}
-		return ss, 0, nil
+		vals, rest := ss[:0], text // vals writes over ss behind the loop's reads
+		for _, s := range ss {
+			if plain {
+				// Without escapes, the quotes of text pair up around the
+				// elements, in order.
+				open := strings.IndexByte(rest, '"') + 1
+				end := open + strings.IndexByte(rest[open:], '"')
+				if rest[open:end] == s {
+					s = rest[open:end]
+				} else {
+					plain = false // cannot happen; this element and the rest keep their copies
+				}
+				rest = rest[end+1:]
+			}
+			if keep(s) {
+				vals = append(vals, s)
+				if !plain {
+					own += int64(len(s))
+				}
+			}
+		}
+		clear(ss[len(vals):]) // the dropped elements' strings are not kept
+		return vals, own, nil
 	}
 	return nil, 0, typeError(name, "a string or an array of strings")
 }
@@ -351,17 +426,13 @@ const (
 )
 
 // footprint returns the bytes c keeps alive: the struct, data, the member
-// index (counted before it is built), the audience and scopes arrays, the
-// registered strings, and extra: the scope strings and the index's
-// unescaped member names, which are not substrings of data.
+// index (counted before it is built), the audience and scopes arrays, and
+// extra: the strings that are not substrings of data (registered strings
+// and audience or scope elements written with escapes, and the index's
+// unescaped member names).
 func (c *claimSet) footprint(extra int64) int64 {
-	n := claimSetSize + int64(len(c.data)) + int64(c.nMembers)*memberSize +
-		int64(cap(c.audience)+cap(c.scopes))*stringSize + extra +
-		int64(len(c.issuer)+len(c.subject)+len(c.clientID)+len(c.tokenID))
-	for _, a := range c.audience {
-		n += int64(len(a))
-	}
-	return n
+	return claimSetSize + int64(len(c.data)) + int64(c.nMembers)*memberSize +
+		int64(cap(c.audience)+cap(c.scopes))*stringSize + extra
 }
 
 // get returns the JSON text of the claim name.

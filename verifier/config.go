@@ -213,8 +213,11 @@ type Config struct {
 	// response headers of at most 64 KiB, the environment's proxy
 	// (http.ProxyFromEnvironment; never for a loopback host, localhost in
 	// any case), no cookie jar, and the name localhost dialled on
-	// 127.0.0.1 then ::1, never looked up. A client you pass
-	// keeps its transport's limits and dialer: net/http reads up to 10 MiB
+	// 127.0.0.1 then ::1, never looked up. Its idle connections are
+	// closed once each key-set refresh is over (one connection serves the
+	// refresh's discovery and key-set requests; the next refresh dials
+	// again) and by Close. A client you pass (its connections are never
+	// closed) keeps its transport's limits and dialer: net/http reads up to 10 MiB
 	// of response headers unless its MaxResponseHeaderBytes says less, and
 	// resolves localhost like any name (the hosts file, then DNS).
 	// Whatever the client, fetches use a copy of it without
@@ -352,7 +355,7 @@ type CacheConfig struct {
 type settings struct {
 	Config
 	skew      time.Duration // >= 0
-	ownClient bool          // HTTPClient was created by validate; Close closes its idle connections
+	ownClient bool          // HTTPClient was created by validate: the key set closes its idle connections after each refresh and on Close
 }
 
 // errConfig wraps every validation failure New reports.

@@ -208,21 +208,76 @@ func TestCache_DefaultsHoldTypicalOktaTokens(t *testing.T) {
 // RequireAccessTokenProfile a token's client is its client_id even when a
 // cid names another, and the claims keep that string, not the cid: their
 // footprint, which bounds the cache's bytes, must count it. It counted the
-// cid's length instead, so a token with a one-byte cid and a 20 KB
-// client_id kept 20 KB more than the cache accounted for it.
+// cid's length instead, so a token with a one-byte cid and a long
+// client_id kept more than the cache accounted for it. A client_id written
+// without escapes is a substring of the claims' payload copy (counted with
+// it); one written with escapes (encoding/json writes "<" as \u003c) is a
+// string of its own, which the footprint must count apart.
 func TestClaims_FootprintCountsTheProfilesClientID(t *testing.T) {
 	f := newFixture(t, grpcauthtest.Config{Shape: grpcauthtest.ShapeRFC9068}, func(c *Config) { c.RequireAccessTokenProfile = true })
-	long := strings.Repeat("c", 20000)
+	long := strings.Repeat("<", 150) // 900 bytes of JSON text, under the 1 KiB bound on escaped strings
 	tok := f.mint(t, map[string]any{"cid": "x", "client_id": long})
 	c, err := f.verify(t, tok)
 	if err != nil || c.ClientID() != long {
 		t.Fatalf("got client id of %d bytes, %v; want the client_id", len(c.ClientID()), err)
 	}
 	// The claims keep the payload copy and, apart, the client_id string.
-	if want := int64(2 * len(long)); c.Footprint() < want {
+	if want := int64(len(c.s.data) + len(long)); c.Footprint() < want {
 		t.Fatalf("footprint %d bytes, under the %d the payload copy and the client_id keep", c.Footprint(), want)
 	}
 	if _, accounted := cacheStats(f.v); accounted < int64(len(tok))+c.Footprint() {
 		t.Fatalf("cache accounts %d bytes for a %d-byte token with a footprint of %d", accounted, len(tok), c.Footprint())
+	}
+}
+
+// TestClaims_UnescapedStringsShareThePayloadCopy: a registered string, aud
+// element or scope element written without escapes is a substring of the
+// claims' own payload copy, not a second copy, and the footprint counts
+// only the strings that are not (written with escapes), exactly. The
+// claims never alias the caller's payload.
+func TestClaims_UnescapedStringsShareThePayloadCopy(t *testing.T) {
+	inside := func(s, data string) bool {
+		if s == "" {
+			return true
+		}
+		p, d := uintptr(unsafe.Pointer(unsafe.StringData(s))), uintptr(unsafe.Pointer(unsafe.StringData(data)))
+		return p >= d && p+uintptr(len(s)) <= d+uintptr(len(data))
+	}
+	for _, tc := range []struct {
+		name, payload string
+		apart         int64 // bytes of the strings kept apart from data
+	}{
+		{"plain", `{"iss":"https://issuer.example","sub":"alice","jti":"id-1","client_id":"app","aud":["api","other"],"scp":["items:read","items:write"],"scope":"a b","x":1}`, 0},
+		{"aud string", `{"iss":"i","aud":"api","scope":"  a b"}`, 0},
+		// "https://issuer" (14 bytes), "alice" (5) and the escaped array's
+		// elements "a/b" and "c" (4) appear nowhere in data as decoded.
+		{"escaped", `{"iss":"https:\/\/issuer","sub":"\u0061lice","client_id":"app","aud":"api","scp":["a\/b","c"],"scope":"d e"}`, 14 + 5 + 4},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			payload := []byte(tc.payload)
+			c, err := ParseClaims(payload)
+			if err != nil {
+				t.Fatal(err)
+			}
+			s := c.s
+			if inside(s.data, string(payload)) {
+				t.Fatal("the claims alias the caller's payload")
+			}
+			strs := append([]string{s.issuer, s.subject, s.clientID, s.tokenID}, s.audience...)
+			strs = append(strs, s.scopes...)
+			var apart int64
+			for _, str := range strs {
+				if !inside(str, s.data) {
+					apart += int64(len(str))
+				}
+			}
+			if apart != tc.apart {
+				t.Errorf("%d bytes of strings kept apart from the payload copy, want %d (claims %q)", apart, tc.apart, strs)
+			}
+			want := claimSetSize + int64(len(s.data)) + int64(s.nMembers)*memberSize + int64(cap(s.audience)+cap(s.scopes))*stringSize + tc.apart
+			if c.Footprint() != want {
+				t.Errorf("footprint %d, want %d", c.Footprint(), want)
+			}
+		})
 	}
 }

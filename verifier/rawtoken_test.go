@@ -196,6 +196,7 @@ func FuzzSignedToken(f *testing.F) {
 		{`{"alg":"EdDSA","kid":"raw"}`, `{"iss":"ISS","aud":"AUD","exp":1800003600}`},
 		{`{"alg":"EdDSA","kid":"raw","typ":"JWT"}`, `{"iss":"x","iss":"ISS","aud":["a","AUD"],"exp":1.8000036e9,"nbf":0,"scp":"a b","\u0069at":1}`},
 		{`{"alg":"EdDSA","kid":"raw","b64":false}`, `{"iss":"ISS","aud":"AUD","exp":1800003600}`},
+		{`{"alg":"EdDSA","kid":"raw"}`, `{"iss":"ISS","aud":["AUD","a\/b"],"exp":1800003600,"sub":"s\u00e9","jti":"j","scp":["a","b\/c"," d"],"scope":"x  y\tz"}`},
 		{`{"alg":"none","kid":"raw","alg":"EdDSA","kid":"raw"}`, `{"iss":"ISS","aud":null,"aud":"AUD","exp":18000036e2,"x":{"iss":1},"ISS":1}`},
 	} {
 		f.Add(seed[0], seed[1])
@@ -243,6 +244,44 @@ func FuzzSignedToken(f *testing.F) {
 		}
 		if names := c.Names(); len(names) != len(p) {
 			t.Fatalf("Names() = %q, encoding/json reads %d names", names, len(p))
+		}
+		// The registered strings, audience and scopes (substrings of the
+		// claims' payload copy where written without escapes) are what
+		// encoding/json decodes.
+		for _, r := range []struct{ name, got string }{{"iss", c.Issuer()}, {"sub", c.Subject()}, {"jti", c.ID()}} {
+			var want string
+			json.Unmarshal(p[r.name], &want) // absent or null: ""
+			if r.got != want {
+				t.Fatalf("%s = %q, encoding/json reads %s", r.name, r.got, p[r.name])
+			}
+		}
+		var wantAud []string
+		if json.Unmarshal(p["aud"], &wantAud) != nil {
+			var one string
+			json.Unmarshal(p["aud"], &one)
+			wantAud = []string{one}
+		}
+		if got := c.Audience(); !slices.Equal(got, wantAud) {
+			t.Fatalf("Audience() = %q, encoding/json reads %s", got, p["aud"])
+		}
+		var wantScopes []string
+		for _, name := range DefaultScopeClaims() {
+			var one string
+			var list []string
+			if json.Unmarshal(p[name], &one) == nil {
+				list = strings.Split(one, " ")
+			} else {
+				json.Unmarshal(p[name], &list)
+			}
+			for _, sc := range list {
+				if IsScopeToken(sc) {
+					wantScopes = append(wantScopes, sc)
+				}
+			}
+		}
+		slices.Sort(wantScopes)
+		if got, want := c.Scopes(), slices.Compact(wantScopes); !slices.Equal(got, want) {
+			t.Fatalf("Scopes() = %q, encoding/json reads %q (scp %s, scope %s)", got, want, p["scp"], p["scope"])
 		}
 	})
 }

@@ -91,6 +91,7 @@ func New(ctx context.Context, cfg Config) (*Verifier, error) {
 		Issuer:             s.Issuer,
 		URL:                s.JWKSURL,
 		Client:             s.HTTPClient,
+		OwnClient:          s.ownClient,
 		RefreshInterval:    s.RefreshInterval,
 		MinRefreshInterval: s.MinRefreshInterval,
 		MaxStaleness:       s.MaxStaleness,
@@ -141,9 +142,6 @@ func (v *Verifier) Close() error {
 		v.set.Close()
 		if v.cache != nil {
 			v.cache.clear()
-		}
-		if v.s.ownClient {
-			v.s.HTTPClient.CloseIdleConnections()
 		}
 	})
 	return nil

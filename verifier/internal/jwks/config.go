@@ -85,6 +85,11 @@ type Config struct {
 	// (endpoint.LowerLocalhost; see get), so that a transport using the
 	// environment's proxy goes direct.
 	Client *http.Client
+	// OwnClient reports that Client was made for this Set alone (the
+	// verifier's default client): the Set closes its idle connections
+	// after each refresh and on Close, as it does those of the client it
+	// makes when Client is nil. Never set it for a caller's client.
+	OwnClient bool
 	// RefreshInterval is the background refresh period (default 1h); a
 	// response's Cache-Control max-age can only shorten it. It is lowered to
 	// MaxStaleness/2 when larger, so the set is refreshed before it goes stale.

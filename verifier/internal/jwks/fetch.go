@@ -56,13 +56,12 @@ func retryAfter(resp *http.Response, now time.Time) time.Duration {
 }
 
 // newClient returns the client a Set uses: a copy of c (or, when c is nil,
-// of endpoint.NewClient's client for timeout, whose transport is returned
-// as own so Close can close its idle connections) without a cookie jar and
-// with this package's redirect policy.
-func newClient(c *http.Client, timeout time.Duration) (client *http.Client, own *http.Transport) {
+// of endpoint.NewClient's client for timeout, which the Set then owns: own
+// reports it, so that the Set closes its idle connections, see closeIdle)
+// without a cookie jar and with this package's redirect policy.
+func newClient(c *http.Client, timeout time.Duration) (client *http.Client, own bool) {
 	if c == nil {
-		c = endpoint.NewClient(timeout, 2)
-		own = c.Transport.(*http.Transport)
+		c, own = endpoint.NewClient(timeout, 2), true
 	}
 	client = new(http.Client)
 	*client = *c

@@ -249,12 +249,16 @@ func TestFetch_ErrorsOmitQueryAndRefuseBadURL(t *testing.T) {
 // on loopback), not a bare clone of http.DefaultTransport.
 func TestNewClient_NilIsTheDefaultEndpointClient(t *testing.T) {
 	c, own := newClient(nil, 3*time.Second)
-	if own == nil || c.Transport != own {
-		t.Fatalf("newClient(nil) transport %T, own %v: want its own transport, returned as own", c.Transport, own)
+	tr, ok := c.Transport.(*http.Transport)
+	if !own || !ok {
+		t.Fatalf("newClient(nil) transport %T, own %v: want an *http.Transport of its own", c.Transport, own)
 	}
-	if own.MaxResponseHeaderBytes != endpoint.MaxResponseHeaderBytes || own.ResponseHeaderTimeout != 3*time.Second || c.Timeout != 3*time.Second {
+	if _, own := newClient(&http.Client{}, 3*time.Second); own {
+		t.Fatal("newClient(a caller's client) reports it as the Set's own")
+	}
+	if tr.MaxResponseHeaderBytes != endpoint.MaxResponseHeaderBytes || tr.ResponseHeaderTimeout != 3*time.Second || c.Timeout != 3*time.Second {
 		t.Fatalf("newClient(nil): header limit %d, header timeout %v, timeout %v; want endpoint.NewClient's for 3s",
-			own.MaxResponseHeaderBytes, own.ResponseHeaderTimeout, c.Timeout)
+			tr.MaxResponseHeaderBytes, tr.ResponseHeaderTimeout, c.Timeout)
 	}
 	if c.Jar != nil || c.CheckRedirect == nil {
 		t.Fatal("newClient(nil): want no cookie jar and the package's redirect policy")

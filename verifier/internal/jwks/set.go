@@ -66,10 +66,10 @@ type Stats struct {
 // Set is a cached, self-refreshing key set. It is safe for concurrent use.
 // Create it with New and stop it with Close.
 type Set struct {
-	cfg      Config
-	client   *http.Client
-	ownTrans *http.Transport // the transport New made, closed by Close; nil for a caller's client
-	log      *slog.Logger
+	cfg       Config
+	client    *http.Client
+	ownClient bool // client is the Set's own (Config.Client nil, or Config.OwnClient): see closeIdle
+	log       *slog.Logger
 	// newTimer sets the background refresher's timer (time.NewTimer; tests
 	// inject their own): it sends on the channel once the duration has
 	// passed, and is set again for each step of a wait (sleep).
@@ -216,7 +216,8 @@ func newSet(cfg Config, timer func(time.Duration) (<-chan time.Time, resettableT
 	// goroutines.
 	now := cfg.Now
 	s.cfg.Now = func() time.Time { return s.readNow(now) }
-	s.client, s.ownTrans = newClient(cfg.Client, cfg.FetchTimeout)
+	s.client, s.ownClient = newClient(cfg.Client, cfg.FetchTimeout)
+	s.ownClient = s.ownClient || cfg.OwnClient
 	s.wg.Add(1)
 	go s.run()
 	return s
@@ -421,10 +422,23 @@ func (s *Set) Close() {
 		s.mu.Unlock()
 		s.cancel()
 		s.wg.Wait()
-		if s.ownTrans != nil {
-			s.ownTrans.CloseIdleConnections()
-		}
+		s.closeIdle()
 	})
+}
+
+// closeIdle closes the idle connections of the Set's own client (none of
+// a caller's client: its connections are the caller's), once a
+// refresh, its discovery requests and JWKS fetch together, is over. A
+// connection serves a refresh and then nothing until the next, minutes
+// later; kept idle for the transport's IdleConnTimeout (90 s), it would
+// hold its buffers and two net/http goroutines, whose stacks the garbage
+// collector scans every cycle. The cost: each refresh, scheduled or for an
+// unknown kid, opens a new connection (a TCP and a TLS handshake).
+// Close closes them too, for a fetch it interrupted.
+func (s *Set) closeIdle() {
+	if s.ownClient {
+		s.client.CloseIdleConnections() // its transport's, which the copy shares
+	}
 }
 
 // startFetchLocked returns the fetch in flight, or starts one. s.mu is held.
@@ -452,6 +466,7 @@ func (s *Set) startFetchLocked(reason string) *fetchCall {
 	go func() {
 		defer s.wg.Done()
 		snap, next, err := s.refresh(reason)
+		s.closeIdle()
 		if s.onResult != nil {
 			s.onResult()
 		}
