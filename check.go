@@ -315,21 +315,21 @@ func (a *Authenticator) Check(srv ServiceInfoProvider) error {
 			// once only, so that every check below sees one answer. A
 			// resolver that fails here, though it answered for the rule,
 			// leaves that unknown: reported, not passed.
-			sd, md, rerr := a.resolveMethodIn(method)
-			err := a.unintercepted(method, m, md)
+			sd, md, rerr := a.resolveMethodIn(context.Background(), method)
+			err := a.unintercepted(context.Background(), method, m, md)
 			if err == nil && !failed && rerr != nil {
 				err = fmt.Errorf("%s: %w", method, rerr)
 			}
 			if err == nil && !failed && p.source != SourceConfigMethod && md == nil {
 				var described bool
-				if described, err = a.unreadOption(method, p); !described && p.rule != nil {
+				if described, err = a.unreadOption(context.Background(), method, p); !described && p.rule != nil {
 					undescribed[svc] = append(undescribed[svc], m.Name)
 				}
 			}
 			if err == nil && p.rule == nil {
 				err = p.err
 			}
-			if d := a.droppedByOwnRule(method, p, sd, md); d.dropped != nil {
+			if d := a.droppedByOwnRule(context.Background(), method, p, sd, md); d.dropped != nil {
 				dropped = append(dropped, d)
 			}
 			if err != nil {
@@ -395,17 +395,17 @@ func (a *Authenticator) unmatchedNames(services map[string]grpc.ServiceInfo) []M
 // wrapping ErrNoDescriptor when that descriptor gives the method an option
 // that would decide its rule in place of p's (and wrapping p.err too when
 // p has no rule).
-func (a *Authenticator) unreadOption(method string, p *methodPlan) (described bool, err error) {
-	md := a.linkedMethodDescriptor(method)
+func (a *Authenticator) unreadOption(ctx context.Context, method string, p *methodPlan) (described bool, err error) {
+	md := a.linkedMethodDescriptor(ctx, method)
 	if md == nil {
 		return false, nil
 	}
 	sd := md.Parent().(protoreflect.ServiceDescriptor)
 	var opt string
 	switch {
-	case hasRuleOption(md, grpcauthv1.E_Method):
+	case hasRuleOption(ctx, md, grpcauthv1.E_Method):
 		opt = "(grpcauth.v1.method)"
-	case p.source != SourceConfigService && hasRuleOption(sd, grpcauthv1.E_Service):
+	case p.source != SourceConfigService && hasRuleOption(ctx, sd, grpcauthv1.E_Service):
 		opt = "(grpcauth.v1.service)"
 	default:
 		return true, nil
@@ -421,7 +421,7 @@ func (a *Authenticator) unreadOption(method string, p *methodPlan) (described bo
 // protoregistry.GlobalFiles, the generated code linked into the binary,
 // when Config.Descriptors is another resolver; else, or when GlobalFiles
 // has none, nil.
-func (a *Authenticator) linkedMethodDescriptor(method string) protoreflect.MethodDescriptor {
+func (a *Authenticator) linkedMethodDescriptor(ctx context.Context, method string) protoreflect.MethodDescriptor {
 	if a.descriptors == DescriptorResolver(protoregistry.GlobalFiles) {
 		return nil
 	}
@@ -431,7 +431,7 @@ func (a *Authenticator) linkedMethodDescriptor(method string) protoreflect.Metho
 	}
 	d, _ := protoregistry.GlobalFiles.FindDescriptorByName(protoreflect.FullName(svc))
 	if sd, _ := d.(protoreflect.ServiceDescriptor); sd != nil {
-		if ms, err := methods(sd); err == nil {
+		if ms, err := methods(ctx, sd); err == nil {
 			return ms.ByName(protoreflect.Name(name))
 		}
 	}
@@ -439,8 +439,8 @@ func (a *Authenticator) linkedMethodDescriptor(method string) protoreflect.Metho
 }
 
 // hasRuleOption reports whether d sets the option xt, readable or not.
-func hasRuleOption(d protoreflect.Descriptor, xt protoreflect.ExtensionType) bool {
-	pb, err := ruleOption(context.Background(), d, xt)
+func hasRuleOption(ctx context.Context, d protoreflect.Descriptor, xt protoreflect.ExtensionType) bool {
+	pb, err := ruleOption(ctx, d, xt)
 	return pb != nil || err != nil
 }
 
@@ -478,13 +478,13 @@ type droppedRequirements struct {
 // nothing is dropped. sd and md are the descriptors of the method's
 // service and of the method in Config.Descriptors, each nil when it has
 // none.
-func (a *Authenticator) droppedByOwnRule(method string, p *methodPlan, sd protoreflect.ServiceDescriptor, md protoreflect.MethodDescriptor) droppedRequirements {
+func (a *Authenticator) droppedByOwnRule(ctx context.Context, method string, p *methodPlan, sd protoreflect.ServiceDescriptor, md protoreflect.MethodDescriptor) droppedRequirements {
 	d := droppedRequirements{method: method, source: p.source}
 	own := p.rule
 	if own == nil || own.public || (p.source != SourceConfigMethod && p.source != SourceMethodOption) {
 		return d
 	}
-	r, src, err := a.comparedServiceRule(method, sd, md)
+	r, src, err := a.comparedServiceRule(ctx, method, sd, md)
 	if r == nil || err != nil {
 		return d
 	}
@@ -525,14 +525,14 @@ func (a *Authenticator) droppedByOwnRule(method string, p *methodPlan, sd protor
 // sd, the descriptor findRule reads it from for the calls, not from the
 // method's Parent, which a custom resolver's method may give as another
 // service (or none).
-func (a *Authenticator) comparedServiceRule(method string, sd protoreflect.ServiceDescriptor, md protoreflect.MethodDescriptor) (r *compiledRule, src Source, err error) {
+func (a *Authenticator) comparedServiceRule(ctx context.Context, method string, sd protoreflect.ServiceDescriptor, md protoreflect.MethodDescriptor) (r *compiledRule, src Source, err error) {
 	defer func() {
 		if recover() != nil {
 			r, src, err = nil, SourceNone, errors.New("grpcauth: reading the service's rule panicked")
 		}
 	}()
 	svc, _, _ := splitMethod(method)
-	return a.serviceRule(context.Background(), svc, sd, md)
+	return a.serviceRule(ctx, svc, sd, md)
 }
 
 // warnDropped logs, at Warn and sorted by method, each method whose own
@@ -551,14 +551,14 @@ func (a *Authenticator) warnDropped(dropped []droppedRequirements) {
 // interceptors, or nil. A method its descriptor declares unary, or that
 // has no descriptor in either, cannot be told apart from a grpc.MethodDesc
 // here. md is the method's descriptor in Config.Descriptors, or nil.
-func (a *Authenticator) unintercepted(method string, m grpc.MethodInfo, md protoreflect.MethodDescriptor) error {
+func (a *Authenticator) unintercepted(ctx context.Context, method string, m grpc.MethodInfo, md protoreflect.MethodDescriptor) error {
 	if m.IsClientStream || m.IsServerStream {
 		return nil
 	}
 	if md == nil {
 		// Config.Descriptors lacks it: the linked generated code still
 		// says what the method is.
-		md = a.linkedMethodDescriptor(method)
+		md = a.linkedMethodDescriptor(ctx, method)
 	}
 	if md == nil || (!md.IsStreamingClient() && !md.IsStreamingServer()) {
 		return nil

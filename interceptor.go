@@ -232,7 +232,7 @@ func (a *Authenticator) checkName(name string) error {
 	// says nothing.
 	if parent, err := a.descriptors.FindDescriptorByName(protoreflect.FullName(name).Parent()); err == nil && !isnil.Value(parent) {
 		if sd, ok := parent.(protoreflect.ServiceDescriptor); ok {
-			if _, err := methods(sd); err != nil {
+			if _, err := methods(context.Background(), sd); err != nil {
 				return err
 			}
 		}

@@ -197,7 +197,7 @@ func (a *Authenticator) lookupCall(ctx context.Context, method string) *methodPl
 	if rerr != nil {
 		// The resolver failed as undescribedPlan asked it: the call is
 		// denied as buildPlan would deny it, without asking again.
-		p, _ = a.finishPlan(resolverFailedPlan(method, rerr), method, false, false)
+		p, _ = a.finishPlan(ctx, resolverFailedPlan(method, rerr), method, false, false)
 		return p
 	}
 	p, kept := a.buildPlan(ctx, method)
@@ -502,7 +502,7 @@ func (a *Authenticator) merge(plans map[string]*methodPlan) {
 func (a *Authenticator) buildPlan(ctx context.Context, method string) (p *methodPlan, kept keptFor) {
 	gen := partialOptions.gen.Load() // before any option is read
 	p, known, undescribed := a.findRule(ctx, method)
-	p, kept = a.finishPlan(p, method, known, undescribed)
+	p, kept = a.finishPlan(ctx, p, method, known, undescribed)
 	if !p.shared {
 		p.gen = gen // p is this call's own until kept
 	}
@@ -512,7 +512,7 @@ func (a *Authenticator) buildPlan(ctx context.Context, method string) (p *method
 // finishPlan completes p, the plan findRule found for method (with known
 // and undescribed, see there): it compiles the rule's condition and marks
 // dry run, and says for what p may be kept (buildPlan).
-func (a *Authenticator) finishPlan(p *methodPlan, method string, known, undescribed bool) (_ *methodPlan, kept keptFor) {
+func (a *Authenticator) finishPlan(ctx context.Context, p *methodPlan, method string, known, undescribed bool) (_ *methodPlan, kept keptFor) {
 	if p.shared {
 		// Complete, and shared with other calls: not written to. Kept
 		// for the service as below (a shared plan has no condition).
@@ -521,7 +521,7 @@ func (a *Authenticator) finishPlan(p *methodPlan, method string, known, undescri
 		}
 		return p, kept
 	}
-	a.compileCondition(p, method)
+	a.compileCondition(ctx, p, method)
 	p.dryRun = a.inDryRun(method)
 	p.unknown = !known
 	switch {
@@ -581,7 +581,12 @@ func (a *Authenticator) findRule(ctx context.Context, method string) (p *methodP
 	}
 	var md protoreflect.MethodDescriptor
 	if sd != nil {
-		ms, err := methods(sd)
+		ms, err := methods(ctx, sd)
+		if errors.Is(err, errWaitEnded) {
+			// ctx ended as another build of the file was under way: no
+			// answer, the call's own plan (methodPlan.ended).
+			return &methodPlan{err: fmt.Errorf("%s: %w", clipLogged(method), err), ended: true}, false, false
+		}
 		if err != nil {
 			// Not kept by name (known false): any name on the service
 			// gets here. Its plan is the service's (unbuiltPlans).
