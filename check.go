@@ -270,6 +270,17 @@ func (e *CheckError) Without(kinds ...error) error {
 // own rule); a custom descriptor that panics as it is read there costs
 // the methods their warning, not Check its verdict.
 //
+// Check takes no context: it waits at most Config.DescriptorTimeout
+// (DefaultDescriptorTimeout when unset) for Config.Descriptors and the
+// descriptors it returns (their Methods and Options) to answer about each
+// method, including for a read of the same service that a call, or an
+// earlier Check or Requirement, began and that has not returned. Past it,
+// Check returns an error wrapping ErrDescriptorTimeout and naming the
+// method, not a *CheckError, checks no method after it, and keeps nothing
+// of the unfinished method; refuse to serve on it as on any error. The
+// read that did not answer is left to end on its own, on one goroutine
+// (see Config.DescriptorTimeout).
+//
 // A nil srv (or a nil *grpc.Server, a variable left unset) is no server
 // to check: Check returns an error saying so, not a *CheckError, and
 // checks nothing.
@@ -293,50 +304,35 @@ func (a *Authenticator) Check(srv ServiceInfoProvider) error {
 	undescribed := make(map[string][]string) // service: methods without a descriptor, ruled by Config alone
 	var dropped []droppedRequirements
 	registered := make(map[string]struct{})
-	for svc, info := range services {
-		for _, m := range info.Methods {
+	// In a fixed order, so that a Check after one that timed out waits
+	// first for the read that did not return, rather than starting
+	// another (see boundedRead).
+	for _, svc := range slices.Sorted(maps.Keys(services)) {
+		for _, m := range services[svc].Methods {
 			method := "/" + svc + "/" + m.Name
 			registered[method] = struct{}{}
-			p, kept := a.buildPlan(context.Background(), method)
-			failed := p.rulesUnavailable()
-			switch kept {
+			var c checkedMethod
+			if err := a.boundedRead(svc, func(ctx context.Context) { c = a.checkMethod(ctx, method, m) }); err != nil {
+				return fmt.Errorf("grpcauth: Check stopped at %s, and checked no method after it: %w", method, err)
+			}
+			switch c.kept {
 			case keptForMethod:
-				plans[method] = p
+				plans[method] = c.p
 			case keptForService:
 				a.publishUndescribed(svc)
 			}
-			// Nothing else is kept, as the calls keep nothing else: a
-			// resolver's failure, which the method's calls ask about
-			// again, nor the rule of a method no descriptor declares
-			// (a Config service entry's, or DefaultRule), which its
-			// calls look up again, so that a descriptor the resolver
-			// gains later is read (its options rank above those rules).
-			// Asked once more for what the method is (a stream?), and
-			// once only, so that every check below sees one answer. A
-			// resolver that fails here, though it answered for the rule,
-			// leaves that unknown: reported, not passed.
-			sd, md, rerr := a.resolveMethodIn(context.Background(), method)
-			err := a.unintercepted(context.Background(), method, m, md)
-			if err == nil && !failed && rerr != nil {
-				err = fmt.Errorf("%s: %w", method, rerr)
+			if c.undescribed {
+				undescribed[svc] = append(undescribed[svc], m.Name)
 			}
-			if err == nil && !failed && p.source != SourceConfigMethod && md == nil {
-				var described bool
-				if described, err = a.unreadOption(context.Background(), method, p); !described && p.rule != nil {
-					undescribed[svc] = append(undescribed[svc], m.Name)
-				}
+			if c.dropped.dropped != nil {
+				dropped = append(dropped, c.dropped)
 			}
-			if err == nil && p.rule == nil {
-				err = p.err
-			}
-			if d := a.droppedByOwnRule(context.Background(), method, p, sd, md); d.dropped != nil {
-				dropped = append(dropped, d)
-			}
-			if err != nil {
+			if c.err != nil {
 				// Marked whenever the problem is the method's having no
 				// usable rule: on its own, or behind an option
 				// Config.Descriptors hides (ErrNoDescriptor wrapping it).
-				problems = append(problems, MethodProblem{Method: method, Err: err, DryRun: p.dryRun && noUsableRule(err) && !failed})
+				failed := c.p.rulesUnavailable()
+				problems = append(problems, MethodProblem{Method: method, Err: c.err, DryRun: c.p.dryRun && noUsableRule(c.err) && !failed})
 			}
 		}
 	}
@@ -352,6 +348,53 @@ func (a *Authenticator) Check(srv ServiceInfoProvider) error {
 		return cmp.Or(strings.Compare(x.ConfigField, y.ConfigField), strings.Compare(x.Method, y.Method))
 	})
 	return &CheckError{Problems: problems}
+}
+
+// checkedMethod is what Check found of one registered method
+// (checkMethod): its plan p and for what p may be kept; the method's
+// problem, or nil; whether no descriptor describes the method and its
+// rule comes from the Config alone (undescribed); and the requirements of
+// its service's rule its own rule drops.
+type checkedMethod struct {
+	p           *methodPlan
+	kept        keptFor
+	err         error
+	undescribed bool
+	dropped     droppedRequirements
+}
+
+// checkMethod checks method, registered as m, for Check. ctx bounds its
+// waits for the reads of descriptors under way (boundedRead).
+func (a *Authenticator) checkMethod(ctx context.Context, method string, m grpc.MethodInfo) (c checkedMethod) {
+	p, kept := a.buildPlan(ctx, method)
+	c.p, c.kept = p, kept
+	failed := p.rulesUnavailable()
+	// Nothing is kept but what kept allows, as the calls keep nothing
+	// else: neither a resolver's failure, which the method's calls ask
+	// about again, nor the rule of a method no descriptor declares (a
+	// Config service entry's, or DefaultRule), which its calls look up
+	// again, so that a descriptor the resolver gains later is read (its
+	// options rank above those rules).
+	// Asked once more for what the method is (a stream?), and once only,
+	// so that every check below sees one answer. A resolver that fails
+	// here, though it answered for the rule, leaves that unknown:
+	// reported, not passed.
+	sd, md, rerr := a.resolveMethodIn(ctx, method)
+	err := a.unintercepted(ctx, method, m, md)
+	if err == nil && !failed && rerr != nil {
+		err = fmt.Errorf("%s: %w", method, rerr)
+	}
+	if err == nil && !failed && p.source != SourceConfigMethod && md == nil {
+		var described bool
+		described, err = a.unreadOption(ctx, method, p)
+		c.undescribed = !described && p.rule != nil
+	}
+	if err == nil && p.rule == nil {
+		err = p.err
+	}
+	c.err = err
+	c.dropped = a.droppedByOwnRule(ctx, method, p, sd, md)
+	return c
 }
 
 // configName is a name in Config.Public, Config.Rules or
