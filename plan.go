@@ -1087,8 +1087,9 @@ func (r Requirement) Alternatives() [][]string {
 // is not known, and never read as one. Nothing is kept: once the resolver
 // answers, Requirement returns the rule. The read that did not answer is
 // left to end on its own, on one goroutine (see
-// Config.DescriptorTimeout), so that, while it hangs, every method of its
-// service times out, even one whose rule it would not change.
+// Config.DescriptorTimeout), so that, while it hangs, each method of its
+// service whose rule is not compiled yet times out, even one whose rule
+// it would not change.
 //
 // On an Authenticator that New did not build (nil, or a
 // zero Authenticator), which refuses every call, it returns a Requirement
