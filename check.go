@@ -270,6 +270,17 @@ func (e *CheckError) Without(kinds ...error) error {
 // own rule); a custom descriptor that panics as it is read there costs
 // the methods their warning, not Check its verdict.
 //
+// Check takes no context: it waits at most Config.DescriptorTimeout
+// (DefaultDescriptorTimeout when unset) for Config.Descriptors and the
+// descriptors it returns (their Methods and Options) to answer about each
+// method, including for a read of the same service that a call, or an
+// earlier Check or Requirement, began and that has not returned. Past it,
+// Check returns an error wrapping ErrDescriptorTimeout and naming the
+// method, not a *CheckError, checks no method after it, and keeps nothing
+// of the unfinished method; refuse to serve on it as on any error. The
+// read that did not answer is left to end on its own, on one goroutine
+// (see Config.DescriptorTimeout).
+//
 // A nil srv (or a nil *grpc.Server, a variable left unset) is no server
 // to check: Check returns an error saying so, not a *CheckError, and
 // checks nothing.
@@ -293,50 +304,35 @@ func (a *Authenticator) Check(srv ServiceInfoProvider) error {
 	undescribed := make(map[string][]string) // service: methods without a descriptor, ruled by Config alone
 	var dropped []droppedRequirements
 	registered := make(map[string]struct{})
-	for svc, info := range services {
-		for _, m := range info.Methods {
+	// In a fixed order, so that a Check after one that timed out waits
+	// first for the read that did not return, rather than starting
+	// another (see boundedRead).
+	for _, svc := range slices.Sorted(maps.Keys(services)) {
+		for _, m := range services[svc].Methods {
 			method := "/" + svc + "/" + m.Name
 			registered[method] = struct{}{}
-			p, kept := a.buildPlan(context.Background(), method)
-			failed := p.rulesUnavailable()
-			switch kept {
+			var c checkedMethod
+			if err := a.boundedRead(svc, func(ctx context.Context) { c = a.checkMethod(ctx, method, m) }); err != nil {
+				return fmt.Errorf("grpcauth: Check stopped at %s, and checked no method after it: %w", method, err)
+			}
+			switch c.kept {
 			case keptForMethod:
-				plans[method] = p
+				plans[method] = c.p
 			case keptForService:
 				a.publishUndescribed(svc)
 			}
-			// Nothing else is kept, as the calls keep nothing else: a
-			// resolver's failure, which the method's calls ask about
-			// again, nor the rule of a method no descriptor declares
-			// (a Config service entry's, or DefaultRule), which its
-			// calls look up again, so that a descriptor the resolver
-			// gains later is read (its options rank above those rules).
-			// Asked once more for what the method is (a stream?), and
-			// once only, so that every check below sees one answer. A
-			// resolver that fails here, though it answered for the rule,
-			// leaves that unknown: reported, not passed.
-			sd, md, rerr := a.resolveMethodIn(method)
-			err := a.unintercepted(method, m, md)
-			if err == nil && !failed && rerr != nil {
-				err = fmt.Errorf("%s: %w", method, rerr)
+			if c.undescribed {
+				undescribed[svc] = append(undescribed[svc], m.Name)
 			}
-			if err == nil && !failed && p.source != SourceConfigMethod && md == nil {
-				var described bool
-				if described, err = a.unreadOption(method, p); !described && p.rule != nil {
-					undescribed[svc] = append(undescribed[svc], m.Name)
-				}
+			if c.dropped.dropped != nil {
+				dropped = append(dropped, c.dropped)
 			}
-			if err == nil && p.rule == nil {
-				err = p.err
-			}
-			if d := a.droppedByOwnRule(method, p, sd, md); d.dropped != nil {
-				dropped = append(dropped, d)
-			}
-			if err != nil {
+			if c.err != nil {
 				// Marked whenever the problem is the method's having no
 				// usable rule: on its own, or behind an option
 				// Config.Descriptors hides (ErrNoDescriptor wrapping it).
-				problems = append(problems, MethodProblem{Method: method, Err: err, DryRun: p.dryRun && noUsableRule(err) && !failed})
+				failed := c.p.rulesUnavailable()
+				problems = append(problems, MethodProblem{Method: method, Err: c.err, DryRun: c.p.dryRun && noUsableRule(c.err) && !failed})
 			}
 		}
 	}
@@ -352,6 +348,53 @@ func (a *Authenticator) Check(srv ServiceInfoProvider) error {
 		return cmp.Or(strings.Compare(x.ConfigField, y.ConfigField), strings.Compare(x.Method, y.Method))
 	})
 	return &CheckError{Problems: problems}
+}
+
+// checkedMethod is what Check found of one registered method
+// (checkMethod): its plan p and for what p may be kept; the method's
+// problem, or nil; whether no descriptor describes the method and its
+// rule comes from the Config alone (undescribed); and the requirements of
+// its service's rule its own rule drops.
+type checkedMethod struct {
+	p           *methodPlan
+	kept        keptFor
+	err         error
+	undescribed bool
+	dropped     droppedRequirements
+}
+
+// checkMethod checks method, registered as m, for Check. ctx bounds its
+// waits for the reads of descriptors under way (boundedRead).
+func (a *Authenticator) checkMethod(ctx context.Context, method string, m grpc.MethodInfo) (c checkedMethod) {
+	p, kept := a.buildPlan(ctx, method)
+	c.p, c.kept = p, kept
+	failed := p.rulesUnavailable()
+	// Nothing is kept but what kept allows, as the calls keep nothing
+	// else: neither a resolver's failure, which the method's calls ask
+	// about again, nor the rule of a method no descriptor declares (a
+	// Config service entry's, or DefaultRule), which its calls look up
+	// again, so that a descriptor the resolver gains later is read (its
+	// options rank above those rules).
+	// Asked once more for what the method is (a stream?), and once only,
+	// so that every check below sees one answer. A resolver that fails
+	// here, though it answered for the rule, leaves that unknown:
+	// reported, not passed.
+	sd, md, rerr := a.resolveMethodIn(ctx, method)
+	err := a.unintercepted(ctx, method, m, md)
+	if err == nil && !failed && rerr != nil {
+		err = fmt.Errorf("%s: %w", method, rerr)
+	}
+	if err == nil && !failed && p.source != SourceConfigMethod && md == nil {
+		var described bool
+		described, err = a.unreadOption(ctx, method, p)
+		c.undescribed = !described && p.rule != nil
+	}
+	if err == nil && p.rule == nil {
+		err = p.err
+	}
+	c.err = err
+	c.dropped = a.droppedByOwnRule(ctx, method, p, sd, md)
+	return c
 }
 
 // configName is a name in Config.Public, Config.Rules or
@@ -395,17 +438,17 @@ func (a *Authenticator) unmatchedNames(services map[string]grpc.ServiceInfo) []M
 // wrapping ErrNoDescriptor when that descriptor gives the method an option
 // that would decide its rule in place of p's (and wrapping p.err too when
 // p has no rule).
-func (a *Authenticator) unreadOption(method string, p *methodPlan) (described bool, err error) {
-	md := a.linkedMethodDescriptor(method)
+func (a *Authenticator) unreadOption(ctx context.Context, method string, p *methodPlan) (described bool, err error) {
+	md := a.linkedMethodDescriptor(ctx, method)
 	if md == nil {
 		return false, nil
 	}
 	sd := md.Parent().(protoreflect.ServiceDescriptor)
 	var opt string
 	switch {
-	case hasRuleOption(md, grpcauthv1.E_Method):
+	case hasRuleOption(ctx, md, grpcauthv1.E_Method):
 		opt = "(grpcauth.v1.method)"
-	case p.source != SourceConfigService && hasRuleOption(sd, grpcauthv1.E_Service):
+	case p.source != SourceConfigService && hasRuleOption(ctx, sd, grpcauthv1.E_Service):
 		opt = "(grpcauth.v1.service)"
 	default:
 		return true, nil
@@ -421,7 +464,7 @@ func (a *Authenticator) unreadOption(method string, p *methodPlan) (described bo
 // protoregistry.GlobalFiles, the generated code linked into the binary,
 // when Config.Descriptors is another resolver; else, or when GlobalFiles
 // has none, nil.
-func (a *Authenticator) linkedMethodDescriptor(method string) protoreflect.MethodDescriptor {
+func (a *Authenticator) linkedMethodDescriptor(ctx context.Context, method string) protoreflect.MethodDescriptor {
 	if a.descriptors == DescriptorResolver(protoregistry.GlobalFiles) {
 		return nil
 	}
@@ -431,7 +474,7 @@ func (a *Authenticator) linkedMethodDescriptor(method string) protoreflect.Metho
 	}
 	d, _ := protoregistry.GlobalFiles.FindDescriptorByName(protoreflect.FullName(svc))
 	if sd, _ := d.(protoreflect.ServiceDescriptor); sd != nil {
-		if ms, err := methods(sd); err == nil {
+		if ms, err := methods(ctx, sd); err == nil {
 			return ms.ByName(protoreflect.Name(name))
 		}
 	}
@@ -439,8 +482,8 @@ func (a *Authenticator) linkedMethodDescriptor(method string) protoreflect.Metho
 }
 
 // hasRuleOption reports whether d sets the option xt, readable or not.
-func hasRuleOption(d protoreflect.Descriptor, xt protoreflect.ExtensionType) bool {
-	pb, err := ruleOption(context.Background(), d, xt)
+func hasRuleOption(ctx context.Context, d protoreflect.Descriptor, xt protoreflect.ExtensionType) bool {
+	pb, err := ruleOption(ctx, d, xt)
 	return pb != nil || err != nil
 }
 
@@ -478,13 +521,13 @@ type droppedRequirements struct {
 // nothing is dropped. sd and md are the descriptors of the method's
 // service and of the method in Config.Descriptors, each nil when it has
 // none.
-func (a *Authenticator) droppedByOwnRule(method string, p *methodPlan, sd protoreflect.ServiceDescriptor, md protoreflect.MethodDescriptor) droppedRequirements {
+func (a *Authenticator) droppedByOwnRule(ctx context.Context, method string, p *methodPlan, sd protoreflect.ServiceDescriptor, md protoreflect.MethodDescriptor) droppedRequirements {
 	d := droppedRequirements{method: method, source: p.source}
 	own := p.rule
 	if own == nil || own.public || (p.source != SourceConfigMethod && p.source != SourceMethodOption) {
 		return d
 	}
-	r, src, err := a.comparedServiceRule(method, sd, md)
+	r, src, err := a.comparedServiceRule(ctx, method, sd, md)
 	if r == nil || err != nil {
 		return d
 	}
@@ -525,14 +568,14 @@ func (a *Authenticator) droppedByOwnRule(method string, p *methodPlan, sd protor
 // sd, the descriptor findRule reads it from for the calls, not from the
 // method's Parent, which a custom resolver's method may give as another
 // service (or none).
-func (a *Authenticator) comparedServiceRule(method string, sd protoreflect.ServiceDescriptor, md protoreflect.MethodDescriptor) (r *compiledRule, src Source, err error) {
+func (a *Authenticator) comparedServiceRule(ctx context.Context, method string, sd protoreflect.ServiceDescriptor, md protoreflect.MethodDescriptor) (r *compiledRule, src Source, err error) {
 	defer func() {
 		if recover() != nil {
 			r, src, err = nil, SourceNone, errors.New("grpcauth: reading the service's rule panicked")
 		}
 	}()
 	svc, _, _ := splitMethod(method)
-	return a.serviceRule(context.Background(), svc, sd, md)
+	return a.serviceRule(ctx, svc, sd, md)
 }
 
 // warnDropped logs, at Warn and sorted by method, each method whose own
@@ -551,14 +594,14 @@ func (a *Authenticator) warnDropped(dropped []droppedRequirements) {
 // interceptors, or nil. A method its descriptor declares unary, or that
 // has no descriptor in either, cannot be told apart from a grpc.MethodDesc
 // here. md is the method's descriptor in Config.Descriptors, or nil.
-func (a *Authenticator) unintercepted(method string, m grpc.MethodInfo, md protoreflect.MethodDescriptor) error {
+func (a *Authenticator) unintercepted(ctx context.Context, method string, m grpc.MethodInfo, md protoreflect.MethodDescriptor) error {
 	if m.IsClientStream || m.IsServerStream {
 		return nil
 	}
 	if md == nil {
 		// Config.Descriptors lacks it: the linked generated code still
 		// says what the method is.
-		md = a.linkedMethodDescriptor(method)
+		md = a.linkedMethodDescriptor(ctx, method)
 	}
 	if md == nil || (!md.IsStreamingClient() && !md.IsStreamingServer()) {
 		return nil

@@ -109,14 +109,14 @@ var errNoMethodDescriptor = errors.New("the method's request type is unknown: no
 // covers names a caller makes up (through grpc.UnknownServiceHandler), for
 // which no condition compiles, and p.err is every such call's
 // Decision.Err, logged even when the call came without a token.
-func (a *Authenticator) compileCondition(p *methodPlan, method string) {
+func (a *Authenticator) compileCondition(ctx context.Context, p *methodPlan, method string) {
 	if p.rule == nil || p.rule.condition == "" {
 		return
 	}
 	expr := p.rule.condition
 	err := errNoConditionCompiler
 	if a.conditions != nil {
-		md, rerr := a.resolveMethod(method)
+		md, rerr := a.resolveMethod(ctx, method)
 		if rerr != nil {
 			// No answer about the descriptor: denied for this call, and,
 			// like findRule's, the plan is not kept (buildPlan), so that
@@ -124,6 +124,7 @@ func (a *Authenticator) compileCondition(p *methodPlan, method string) {
 			// the life of the process.
 			p.rule, p.cond, p.condAtStart = nil, nil, false
 			p.err = fmt.Errorf("%s (%s): %w", clipLogged(method), p.source, rerr)
+			p.ended = errors.Is(rerr, errWaitEnded)
 			return
 		}
 		err = errNoMethodDescriptor
@@ -167,14 +168,14 @@ func compileWith(c ConditionCompiler, md protoreflect.MethodDescriptor, expr str
 // the resolver's failure (resolveService's error, wrapping
 // errResolverFailed): nil and nil when the resolver answered and no such
 // method is described.
-func (a *Authenticator) resolveMethod(method string) (protoreflect.MethodDescriptor, error) {
-	_, md, err := a.resolveMethodIn(method)
+func (a *Authenticator) resolveMethod(ctx context.Context, method string) (protoreflect.MethodDescriptor, error) {
+	_, md, err := a.resolveMethodIn(ctx, method)
 	return md, err
 }
 
 // resolveMethodIn is resolveMethod that also returns the descriptor of the
 // method's service as Config.Descriptors resolved it (findRule's), or nil.
-func (a *Authenticator) resolveMethodIn(method string) (protoreflect.ServiceDescriptor, protoreflect.MethodDescriptor, error) {
+func (a *Authenticator) resolveMethodIn(ctx context.Context, method string) (protoreflect.ServiceDescriptor, protoreflect.MethodDescriptor, error) {
 	svc, name, ok := splitMethod(method)
 	if !ok {
 		return nil, nil, nil
@@ -183,8 +184,11 @@ func (a *Authenticator) resolveMethodIn(method string) (protoreflect.ServiceDesc
 	if sd == nil {
 		return nil, nil, err
 	}
-	ms, err := methods(sd)
+	ms, err := methods(ctx, sd)
 	if err != nil {
+		if errors.Is(err, errWaitEnded) {
+			return sd, nil, err // no answer: ctx ended as another build was under way
+		}
 		return sd, nil, nil
 	}
 	return sd, ms.ByName(protoreflect.Name(name)), nil

@@ -53,8 +53,9 @@ type TokenVerifier interface {
 // methods wait for one build of its file (Methods) and one read of the
 // service's option (Options), so a call made from within that build or
 // read, for a method of the same service, would wait for itself (a
-// call through the interceptors until its context ends), and hold up
-// every later first call of the service's methods.
+// call through the interceptors until its context ends, Requirement and
+// Check until Config.DescriptorTimeout), and hold up every later first
+// call of the service's methods.
 //
 // A resolver must report a name it does not know with an error wrapping
 // protoregistry.NotFound (errors.Is), as *protoregistry.Files does: only
@@ -161,6 +162,21 @@ type Config struct {
 	// with codes.Unavailable and ReasonRulesUnavailable, in dry run too
 	// (see DescriptorResolver).
 	Descriptors DescriptorResolver
+
+	// DescriptorTimeout bounds how long Authenticator.Check and
+	// Authenticator.Requirement, which take no context, wait for
+	// Descriptors and the descriptors it returns (their Methods and
+	// Options) to answer about one method: past it they return an error
+	// wrapping ErrDescriptorTimeout, Check checking no further method and
+	// Requirement giving no rule (Denied). The read that did not answer
+	// is left to end on its own: one goroutine, held in the resolver's
+	// code, which later Checks and Requirements of the same service wait
+	// for (within their own bound) rather than start another. Zero means
+	// DefaultDescriptorTimeout (10 s); New refuses a negative value. The
+	// interceptors are bounded by each call's context instead, and New,
+	// which reads the options of every descriptor in a Descriptors that
+	// lists its files, is not bounded.
+	DescriptorTimeout time.Duration
 
 	// Public lists full method names ("/pkg.Service/Method") and service
 	// names ("pkg.Service") that need no token, as if annotated

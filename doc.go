@@ -93,7 +93,9 @@
 // Config.Descriptors hides ([ErrNoDescriptor]); and every name in
 // Config.Public, Rules or DryRunMethods that matches no registered method
 // or service ([ErrUnmatchedName]). [Authenticator.Requirement] returns a
-// method's effective rule. Any [TokenVerifier] can replace
+// method's effective rule. Neither takes a context: each waits at most
+// Config.DescriptorTimeout for a Config.Descriptors that does not answer,
+// and then fails with [ErrDescriptorTimeout]. Any [TokenVerifier] can replace
 // *verifier.Verifier: a *verifier.MultiVerifier for several issuers, or
 // package introspect for opaque tokens. All of these are [Revalidator]s,
 // so a stream's token is re-verified while it runs: an introspected one

@@ -86,6 +86,12 @@ type Authenticator struct {
 	svcPlans     map[string]*sharedPlans
 	defaultPlans *sharedPlans
 
+	// descriptorTimeout: Config.DescriptorTimeout, or its default;
+	// descriptorReads: Check's and Requirement's reads of descriptors
+	// under way (boundedRead)
+	descriptorTimeout time.Duration
+	descriptorReads   descriptorReads
+
 	svcMu    sync.Mutex                         // guards svcRules and unbuilt
 	svcRules map[protoreflect.FullName]*svcRead // see serviceOption
 	unbuilt  map[string]unbuiltService          // see unbuiltPlans
@@ -107,7 +113,8 @@ type Authenticator struct {
 // rule in Rules or DefaultRule is invalid (ErrInvalidRule; without
 // Conditions, that includes one with a condition, and with RequireDPoP one
 // with require_certificate_binding), or when DPoP is
-// invalid (see dpop.NewVerifier). Rules in .proto options, and the
+// invalid (see dpop.NewVerifier), or when DescriptorTimeout is negative.
+// Rules in .proto options, and the
 // conditions of every rule, are compiled on first use (or by Check); an
 // invalid one denies its method. New reads the options of every service
 // and method in Config.Descriptors when it lists its files (as
@@ -148,6 +155,8 @@ func New(cfg Config) (*Authenticator, error) {
 		logger:      cfg.Logger,
 		levels:      cfg.LogLevels.withDefaults(),
 		requireDPoP: cfg.RequireDPoP,
+
+		descriptorTimeout: cfg.DescriptorTimeout,
 	}
 	a.streamStopped, a.reportWaits = cfg.streamStopped, cfg.reportWaits
 	a.constHighest, a.hasConst = a.levels.constant()
@@ -156,6 +165,12 @@ func New(cfg Config) (*Authenticator, error) {
 	}
 	if a.descriptors == nil {
 		a.descriptors = protoregistry.GlobalFiles
+	}
+	switch {
+	case a.descriptorTimeout < 0:
+		return nil, fmt.Errorf("grpcauth: Config.DescriptorTimeout is negative (%v); leave it 0 for the default, %v", a.descriptorTimeout, DefaultDescriptorTimeout)
+	case a.descriptorTimeout == 0:
+		a.descriptorTimeout = DefaultDescriptorTimeout
 	}
 	if err := readOptionsFirst(a.descriptors); err != nil {
 		return nil, err
@@ -232,7 +247,7 @@ func (a *Authenticator) checkName(name string) error {
 	// says nothing.
 	if parent, err := a.descriptors.FindDescriptorByName(protoreflect.FullName(name).Parent()); err == nil && !isnil.Value(parent) {
 		if sd, ok := parent.(protoreflect.ServiceDescriptor); ok {
-			if _, err := methods(sd); err != nil {
+			if _, err := methods(context.Background(), sd); err != nil {
 				return err
 			}
 		}

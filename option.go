@@ -183,12 +183,16 @@ type undecodableKey struct{ path, name string }
 // in completeOptions). A ctx that ends first fails the read with an error
 // wrapping errWaitEnded and ctx's error, which is not kept: the call is
 // refused as one whose context ended (methodPlan.ended), and the next
-// read tries again. New, which reads every option only to be their first
-// reader (readOptionsFirst), passes noWait.
+// read tries again. ctx bounds, too, the wait for another read of d's own
+// options under way (undecodable: one at a time per descriptor), which
+// fails the read the same way, so that a descriptor whose Options does not
+// return holds only the read in it. New, which reads every option only
+// to be their first reader (readOptionsFirst), passes noWait: a read of
+// the same options under way is that first reader.
 func options(ctx context.Context, d protoreflect.Descriptor) (opts protoreflect.ProtoMessage, err error) {
 	key := undecodableKey{filePath(d), string(d.FullName())}
 	var last uint64
-	err = undecodable.do(key, errOptionsExited, func() (err error) {
+	err = undecodable.do(ctx, key, errOptionsExited, func() (err error) {
 		opts, last, err = readOptions(d)
 		return err
 	})
@@ -486,8 +490,8 @@ func byPointer(opts protoreflect.ProtoMessage) bool {
 }
 
 // attempts runs one attempt at a time per key (concurrent callers of do
-// with a key wait for its attempt under way; callers with other keys do
-// not), and keeps, by key, the error of an attempt that failed, which
+// with a key wait for its attempt under way, each until its context ends;
+// callers with other keys do not), and keeps, by key, the error of an attempt that failed, which
 // every later do with the key returns instead of trying again: for
 // builds, a file protobuf-go failed to build is left locked, and for
 // undecodable, options that panicked read as partial options from then
@@ -500,9 +504,12 @@ func byPointer(opts protoreflect.ProtoMessage) bool {
 // attempt's caller and forgotten, and the next do with the key tries
 // again (see builds).
 type attempts[K comparable] struct {
-	mu      sync.Mutex
-	done    *sync.Cond  // broadcast when an attempt ends
-	errs    map[K]error // errAttempting while an attempt is under way
+	mu   sync.Mutex
+	errs map[K]error // errAttempting while an attempt is under way
+	// ended holds, by key, a channel closed as the key's attempt under
+	// way ends: made only once a caller waits for it, so that an attempt
+	// no other waits for allocates nothing (New reads every option)
+	ended   map[K]chan struct{}
 	bounded func(K, error) (nameSize int, ok bool)
 	// maxBounded is the most failures of bounded keys kept; nBounded
 	// counts them (a failed key is never attempted again, so never
@@ -521,14 +528,36 @@ var errAttempting = errors.New("grpcauth: attempt under way")
 // for every later caller with key to wait on for good. A failure not kept
 // is not left under way either: the callers waiting on the attempt, and
 // later ones, each attempt again.
-func (t *attempts[K]) do(key K, exited error, attempt func() error) (err error) {
+//
+// A caller that finds key's attempt under way waits for it until ctx
+// ends, and then returns an error wrapping errWaitEnded and ctx's error,
+// which is not kept: an attempt that does not return (a resolver's
+// descriptor whose Options or Methods hangs) holds each caller only as
+// long as its ctx lasts, and holds one goroutine, the attempt's own.
+func (t *attempts[K]) do(ctx context.Context, key K, exited error, attempt func() error) (err error) {
 	t.mu.Lock()
-	if t.done == nil {
-		t.done = sync.NewCond(&t.mu)
+	if t.errs == nil {
 		t.errs = make(map[K]error)
 	}
 	for t.errs[key] == errAttempting {
-		t.done.Wait()
+		if err := ctx.Err(); err != nil {
+			t.mu.Unlock()
+			return fmt.Errorf("%w (another attempt was under way): %w", errWaitEnded, err)
+		}
+		ended := t.ended[key]
+		if ended == nil {
+			if t.ended == nil {
+				t.ended = make(map[K]chan struct{})
+			}
+			ended = make(chan struct{})
+			t.ended[key] = ended
+		}
+		t.mu.Unlock()
+		select {
+		case <-ended:
+		case <-ctx.Done():
+		}
+		t.mu.Lock()
 	}
 	if err = t.errs[key]; err != nil {
 		t.mu.Unlock()
@@ -548,7 +577,10 @@ func (t *attempts[K]) do(key K, exited error, attempt func() error) (err error) 
 		} else {
 			delete(t.errs, key)
 		}
-		t.done.Broadcast()
+		if ended, ok := t.ended[key]; ok {
+			delete(t.ended, key)
+			close(ended)
+		}
 		t.mu.Unlock()
 	}()
 	err = attempt()
@@ -605,7 +637,7 @@ func readOptionsFirst(r DescriptorResolver) error {
 		return true
 	})
 	for _, sd := range services {
-		ms, err := methods(sd)
+		ms, err := methods(context.Background(), sd)
 		if err != nil {
 			return err
 		}
@@ -737,7 +769,10 @@ func buildKey(sd protoreflect.ServiceDescriptor) any {
 // Concurrent first uses of a file wait for one build, so that none waits
 // on the lock a failed build left held; uses of other files do not wait
 // for it, so that a build that does not return (a file that other code
-// left locked) holds up only the uses of its file. A made-up service, or
+// left locked, or a resolver's Methods that hangs) holds up only the uses
+// of its file, each until its ctx ends: methods then returns an error
+// wrapping errWaitEnded and ctx's error, which is not kept (the caller's
+// plan is its own, methodPlan.ended). A made-up service, or
 // a file Go cannot compare, is kept by name (buildKey). A build that does
 // not return normally (the resolver's descriptor calls runtime.Goexit, or
 // panics again while its panic is reported) is kept as failed too
@@ -754,8 +789,8 @@ func buildKey(sd protoreflect.ServiceDescriptor) any {
 // (errLeftLocked), as building it again would block for good. A different
 // descriptor of the resolver's (another key) that wraps the same file
 // still blocks on its first build; so does any use of it outside grpcauth.
-func methods(sd protoreflect.ServiceDescriptor) (ms protoreflect.MethodDescriptors, err error) {
-	err = builds.do(buildKey(sd), errBuildExited, func() (err error) {
+func methods(ctx context.Context, sd protoreflect.ServiceDescriptor) (ms protoreflect.MethodDescriptors, err error) {
+	err = builds.do(ctx, buildKey(sd), errBuildExited, func() (err error) {
 		ms, err = buildFile(sd)
 		return err
 	})

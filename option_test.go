@@ -828,7 +828,7 @@ func TestMethods_BuildThatDoesNotReturnHoldsUpOnlyItsFile(t *testing.T) {
 		entered:           make(chan struct{}), release: make(chan struct{}),
 	}
 	stall(t, "the stalled file", stalled.entered, stalled.release, func() error {
-		_, err := methods(stalled)
+		_, err := methods(context.Background(), stalled)
 		return err
 	})
 
@@ -839,7 +839,7 @@ func TestMethods_BuildThatDoesNotReturnHoldsUpOnlyItsFile(t *testing.T) {
 	}
 	otherDone := make(chan error, 1)
 	go func() {
-		ms, err := methods(d.(protoreflect.ServiceDescriptor))
+		ms, err := methods(context.Background(), d.(protoreflect.ServiceDescriptor))
 		if err == nil && ms.ByName("Get") == nil {
 			err = errors.New("no method Get")
 		}

@@ -178,7 +178,7 @@ func (a *Authenticator) lookup(method string) *methodPlan {
 
 // lookupCall is lookup for a call whose context is ctx.
 func (a *Authenticator) lookupCall(ctx context.Context, method string) *methodPlan {
-	if p, ok := (*a.plan.Load())[method]; ok && p.fresh() {
+	if p, ok := a.publishedPlan(method); ok {
 		return p
 	}
 	p, rerr := a.undescribedPlan(method)
@@ -197,7 +197,7 @@ func (a *Authenticator) lookupCall(ctx context.Context, method string) *methodPl
 	if rerr != nil {
 		// The resolver failed as undescribedPlan asked it: the call is
 		// denied as buildPlan would deny it, without asking again.
-		p, _ = a.finishPlan(resolverFailedPlan(method, rerr), method, false, false)
+		p, _ = a.finishPlan(ctx, resolverFailedPlan(method, rerr), method, false, false)
 		return p
 	}
 	p, kept := a.buildPlan(ctx, method)
@@ -213,6 +213,29 @@ func (a *Authenticator) lookupCall(ctx context.Context, method string) *methodPl
 		a.publishUndescribed(svc)
 	}
 	return p
+}
+
+// publishedPlan returns the plan published in a.plan for method, if it is
+// still fresh: lookup's hot path, which reads no descriptor.
+func (a *Authenticator) publishedPlan(method string) (*methodPlan, bool) {
+	p, ok := (*a.plan.Load())[method]
+	return p, ok && p.fresh()
+}
+
+// lookupBounded is lookup for Requirement, which takes no context: a plan
+// not yet published is looked up on a goroutine of its own, and waited
+// for at most Config.DescriptorTimeout (boundedRead); past that, err wraps
+// ErrDescriptorTimeout and there is no plan.
+func (a *Authenticator) lookupBounded(method string) (*methodPlan, error) {
+	if p, ok := a.publishedPlan(method); ok {
+		return p, nil
+	}
+	svc, _, _ := splitMethod(method) // "" for a name that is no method's, which reads no descriptor
+	var p *methodPlan                // written by the read, read only once it returned in time
+	if err := a.boundedRead(svc, func(ctx context.Context) { p = a.lookupCall(ctx, method) }); err != nil {
+		return nil, err
+	}
+	return p, nil
 }
 
 // registeredMethod reports whether Check found method registered on a
@@ -502,7 +525,7 @@ func (a *Authenticator) merge(plans map[string]*methodPlan) {
 func (a *Authenticator) buildPlan(ctx context.Context, method string) (p *methodPlan, kept keptFor) {
 	gen := partialOptions.gen.Load() // before any option is read
 	p, known, undescribed := a.findRule(ctx, method)
-	p, kept = a.finishPlan(p, method, known, undescribed)
+	p, kept = a.finishPlan(ctx, p, method, known, undescribed)
 	if !p.shared {
 		p.gen = gen // p is this call's own until kept
 	}
@@ -512,7 +535,7 @@ func (a *Authenticator) buildPlan(ctx context.Context, method string) (p *method
 // finishPlan completes p, the plan findRule found for method (with known
 // and undescribed, see there): it compiles the rule's condition and marks
 // dry run, and says for what p may be kept (buildPlan).
-func (a *Authenticator) finishPlan(p *methodPlan, method string, known, undescribed bool) (_ *methodPlan, kept keptFor) {
+func (a *Authenticator) finishPlan(ctx context.Context, p *methodPlan, method string, known, undescribed bool) (_ *methodPlan, kept keptFor) {
 	if p.shared {
 		// Complete, and shared with other calls: not written to. Kept
 		// for the service as below (a shared plan has no condition).
@@ -521,7 +544,7 @@ func (a *Authenticator) finishPlan(p *methodPlan, method string, known, undescri
 		}
 		return p, kept
 	}
-	a.compileCondition(p, method)
+	a.compileCondition(ctx, p, method)
 	p.dryRun = a.inDryRun(method)
 	p.unknown = !known
 	switch {
@@ -581,7 +604,12 @@ func (a *Authenticator) findRule(ctx context.Context, method string) (p *methodP
 	}
 	var md protoreflect.MethodDescriptor
 	if sd != nil {
-		ms, err := methods(sd)
+		ms, err := methods(ctx, sd)
+		if errors.Is(err, errWaitEnded) {
+			// ctx ended as another build of the file was under way: no
+			// answer, the call's own plan (methodPlan.ended).
+			return &methodPlan{err: fmt.Errorf("%s: %w", clipLogged(method), err), ended: true}, false, false
+		}
 		if err != nil {
 			// Not kept by name (known false): any name on the service
 			// gets here. Its plan is the service's (unbuiltPlans).
@@ -967,7 +995,9 @@ type Requirement struct {
 	// Authenticator was not built with New: every call is refused, with
 	// or without a token (unless DryRun: a call with a valid token then
 	// goes through, the refusal only reported; one without a token is
-	// still refused). Authenticator.Requirement then returns an error
+	// still refused), or when the rule could not be read within
+	// Config.DescriptorTimeout (ErrDescriptorTimeout: the rule is not
+	// known). Authenticator.Requirement then returns an error
 	// saying why, and only Method, Source, DryRun and RequireDPoP
 	// (Config.RequireDPoP, which refuses a bearer call to a denied method
 	// too, in dry run as well) are set besides.
@@ -1044,8 +1074,24 @@ func (r Requirement) Alternatives() [][]string {
 // the resolver's): its calls are refused with codes.Unavailable
 // (ReasonRulesUnavailable) for as long as the resolver fails, in dry run
 // too, so its Requirement is never marked DryRun; nothing is kept, and
-// the next call, or Requirement, asks the resolver again. On an
-// Authenticator that New did not build (nil, or a
+// the next call, or Requirement, asks the resolver again.
+//
+// Requirement takes no context: a method whose rule is not yet compiled
+// is looked up waiting at most Config.DescriptorTimeout
+// (DefaultDescriptorTimeout when unset) for Config.Descriptors and the
+// descriptors it returns (their Methods and Options) to answer, including
+// for a read of the same service that a call, a Check or another
+// Requirement began and that has not returned. Past it, Requirement
+// returns an error wrapping ErrDescriptorTimeout and a Requirement with
+// only Method, Denied and RequireDPoP (Config.RequireDPoP) set: the rule
+// is not known, and never read as one. Nothing is kept: once the resolver
+// answers, Requirement returns the rule. The read that did not answer is
+// left to end on its own, on one goroutine (see
+// Config.DescriptorTimeout), so that, while it hangs, each method of its
+// service whose rule is not compiled yet times out, even one whose rule
+// it would not change.
+//
+// On an Authenticator that New did not build (nil, or a
 // zero Authenticator), which refuses every call, it returns a Requirement
 // with only Method and Denied set and an error saying so (wrapping
 // neither).
@@ -1053,7 +1099,12 @@ func (a *Authenticator) Requirement(fullMethod string) (Requirement, error) {
 	if !a.built() {
 		return Requirement{Method: fullMethod, Denied: true}, errNotBuilt
 	}
-	p := a.lookup(fullMethod)
+	p, err := a.lookupBounded(fullMethod)
+	if err != nil {
+		// No answer within Config.DescriptorTimeout: the rule is not
+		// known, and is read as none.
+		return Requirement{Method: fullMethod, Denied: true, RequireDPoP: a.requireDPoP}, err
+	}
 	// A resolver's failure is refused in dry run too: not marked, as
 	// Check does not mark its problem.
 	// Config.RequireDPoP refuses the Bearer scheme on every method, denied

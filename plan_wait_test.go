@@ -186,35 +186,47 @@ func TestPlan_CallWaitingForAServiceOptionReadReturnsWhenItsContextEnds(t *testi
 			synctest.Test(t, func(t *testing.T) {
 				g := newGatedService(t, "gated.v1.Waits", false)
 				a := mustNew(t, Config{Verifier: staticVerifier{claims: mustClaims(t, "test:read")}, Descriptors: g})
-				reader := make(chan error, 1)
-				go func() {
-					_, err := callUnary(a, bearerCtx("tok"), g.method())
-					reader <- err
-				}()
-				synctest.Wait() // the first call reads the option, which stalls
-
 				ctx, cancel := tt.ctx()
 				defer cancel()
-				waiter := make(chan error, 1)
-				go func() {
-					_, err := callUnary(a, ctx, g.method())
-					waiter <- err
-				}()
-				synctest.Wait() // the second call waits for the first's read
-				cancel()
-				checkStatus(t, <-waiter, tt.code, tt.reason)
-
-				close(g.release)
-				if err := <-reader; err != nil {
-					t.Errorf("the reading call, released: %v; want it admitted by the service option", err)
-				}
-				if _, err := callUnary(a, bearerCtx("tok"), g.method()); err != nil {
-					t.Errorf("a later call: %v; want it admitted by the service option, the waiter's refusal not kept", err)
-				}
+				secondCallEndsWithItsContext(t, a, g.method(), ctx, cancel, tt.code, tt.reason, func() { close(g.release) })
 				if n := g.readCount(); n != 1 {
 					t.Errorf("the option was read %d times, want once", n)
 				}
 			})
 		})
+	}
+}
+
+// secondCallEndsWithItsContext makes a first call of method on a, whose
+// service's descriptor stalls it (in its code, until release), then a
+// second whose context is ctx, which waits for the first; it cancels ctx
+// (cancel) and checks that the second is refused with code and reason,
+// then releases the first, and checks that it, and a later call, are
+// admitted by the service option (test:read): the refusal is not kept.
+// Call it in the synctest bubble of the stalling descriptor.
+func secondCallEndsWithItsContext(t *testing.T, a *Authenticator, method string, ctx context.Context, cancel func(), code codes.Code, reason string, release func()) {
+	t.Helper()
+	first := make(chan error, 1)
+	go func() {
+		_, err := callUnary(a, bearerCtx("tok"), method)
+		first <- err
+	}()
+	synctest.Wait() // the first call is in the descriptor's code, which stalls
+
+	second := make(chan error, 1)
+	go func() {
+		_, err := callUnary(a, ctx, method)
+		second <- err
+	}()
+	synctest.Wait() // the second call waits for the first
+	cancel()
+	checkStatus(t, await(t, second, "a call waited for another call's read after its context ended"), code, reason)
+
+	release()
+	if err := <-first; err != nil {
+		t.Errorf("the first call, released: %v; want it admitted by the service option", err)
+	}
+	if _, err := callUnary(a, bearerCtx("tok"), method); err != nil {
+		t.Errorf("a later call: %v; want it admitted by the service option, the second call's refusal not kept", err)
 	}
 }

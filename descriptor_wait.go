@@ -1,0 +1,152 @@
+package grpcauth
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"runtime"
+	"sync"
+	"time"
+
+	"github.com/grpcauth/grpcauth/internal/endpoint"
+	"github.com/grpcauth/grpcauth/internal/panictext"
+)
+
+// ErrDescriptorTimeout is wrapped by the error of Authenticator.Check and
+// Authenticator.Requirement when Config.Descriptors, or a descriptor it
+// returned (its Methods or Options), does not answer within
+// Config.DescriptorTimeout, or when an earlier read of the same service's
+// descriptors that did not return holds them up that long: a resolver that
+// hangs. Check then reports no method, and Requirement no rule: the
+// method's rule is not known.
+var ErrDescriptorTimeout = errors.New("grpcauth: Config.Descriptors, or a descriptor it returned, did not answer within Config.DescriptorTimeout")
+
+// DefaultDescriptorTimeout is Config.DescriptorTimeout's default.
+const DefaultDescriptorTimeout = 10 * time.Second
+
+// descriptorReads holds, by service name, the reads of descriptors under
+// way for Check and Requirement (boundedRead), each with the channel
+// closed as it ends: one at a time per service, so that a read that does
+// not return (a resolver's code that hangs) is one goroutine however many
+// Checks and Requirements come after it, which wait for it, within their
+// bound, rather than each start another read that would hang too.
+type descriptorReads struct {
+	mu    sync.Mutex
+	reads map[string]chan struct{}
+}
+
+// begin waits until no read of svc's descriptors is under way, or ctx
+// ends (then it returns ctx's error), and records one: the caller ends it
+// with end, given the channel returned.
+func (r *descriptorReads) begin(ctx context.Context, svc string) (chan struct{}, error) {
+	for {
+		r.mu.Lock()
+		ended, busy := r.reads[svc]
+		if !busy {
+			if r.reads == nil {
+				r.reads = make(map[string]chan struct{})
+			}
+			ended = make(chan struct{})
+			r.reads[svc] = ended
+			r.mu.Unlock()
+			return ended, nil
+		}
+		r.mu.Unlock()
+		select {
+		case <-ended:
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+	}
+}
+
+// end records the end of the read of svc's descriptors begun with ended.
+func (r *descriptorReads) end(svc string, ended chan struct{}) {
+	r.mu.Lock()
+	delete(r.reads, svc)
+	r.mu.Unlock()
+	close(ended)
+}
+
+// readOutcome is how a read run by boundedRead ended, under mu: finished
+// once it ended, returned when it returned (else it panicked with
+// panicked, or ended its goroutine); abandoned once its caller stopped
+// waiting for it.
+type readOutcome struct {
+	mu                            sync.Mutex
+	finished, returned, abandoned bool
+	panicked                      any
+}
+
+// boundedRead runs read, which asks Config.Descriptors about the service
+// svc and reads the descriptors it returns, for Check or Requirement
+// (which take no context), and waits for it at most
+// a.descriptorTimeout: then it returns an error wrapping
+// ErrDescriptorTimeout, and read is left to end on its own (its ctx has
+// ended, so that it stops waiting for other reads under way; only the
+// resolver's own code can hold it). read runs on a goroutine of its own,
+// one at a time per service (descriptorReads): a boundedRead of a service
+// whose read under way does not return waits for it, within its bound,
+// and starts none, so that a hung read holds one goroutine, not one per
+// call. A read that panics panics again in the caller, and one that ends
+// its goroutine (runtime.Goexit) ends the caller's, as they did when run
+// on it; a read that panics after its caller stopped waiting is logged.
+func (a *Authenticator) boundedRead(svc string, read func(ctx context.Context)) error {
+	ctx, cancel := context.WithTimeout(context.Background(), a.descriptorTimeout)
+	defer cancel()
+	timedOut := func() error {
+		return fmt.Errorf("%w (%v) for the service %s", ErrDescriptorTimeout, a.descriptorTimeout, clipLogged(svc))
+	}
+	ended, err := a.descriptorReads.begin(ctx, svc)
+	if err != nil {
+		return timedOut()
+	}
+	o := new(readOutcome)
+	done := make(chan struct{})
+	go func() {
+		returned := false
+		defer func() {
+			var v any
+			if !returned {
+				v = recover()
+			}
+			a.descriptorReads.end(svc, ended)
+			o.mu.Lock()
+			defer o.mu.Unlock()
+			o.finished, o.returned, o.panicked = true, returned, v
+			if !o.abandoned {
+				close(done)
+				return
+			}
+			if v != nil {
+				a.logger.Error("grpcauth: a read of descriptors that Check or Requirement stopped waiting for (ErrDescriptorTimeout) panicked; fix Config.Descriptors",
+					"service", clipLogged(svc), "panic", panictext.Text(v, endpoint.MaxErrorText))
+			}
+		}()
+		read(ctx)
+		returned = true
+	}()
+	select {
+	case <-done:
+	case <-ctx.Done():
+		o.mu.Lock()
+		o.abandoned = !o.finished
+		o.mu.Unlock()
+		if o.abandoned {
+			return timedOut()
+		}
+	}
+	switch {
+	case o.returned && ctx.Err() != nil:
+		// It returned, but may have stopped waiting for a read under
+		// way as ctx ended: what it found is no answer.
+		return timedOut()
+	case o.returned:
+		return nil
+	case o.panicked != nil:
+		panic(o.panicked)
+	default:
+		runtime.Goexit()
+		return nil
+	}
+}
