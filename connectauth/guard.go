@@ -13,6 +13,8 @@ import (
 	"time"
 
 	"connectrpc.com/connect"
+	"google.golang.org/protobuf/reflect/protoreflect"
+	"google.golang.org/protobuf/reflect/protoregistry"
 )
 
 // rpcProtocol is the RPC protocol of a request, as WrapHandler recognises
@@ -38,10 +40,12 @@ func (p rpcProtocol) String() string {
 // Connect protocol's own name for a binary unary message), or any POST or
 // GET with a Connect-Protocol-Version header or, a GET, a connect query
 // parameter, which every Connect client sends. A hand-made Connect unary
-// call, which sends neither, is one by its path too (procedurePath): a
+// call, which sends neither, is one by its path too (knownProcedure): a
 // POST of application/json, or a GET with the encoding and message query
-// parameters, to a path that ends in /package.Service/Method; a JSON POST
-// elsewhere is plain HTTP, as a REST API's is. It does not allocate.
+// parameters, to a path that ends in /package.Service/Method naming a
+// method of a service registered in protoregistry.GlobalFiles; a JSON
+// POST elsewhere is plain HTTP, as a REST API's is, even where its path
+// has that shape (/hooks/example.com/receive). It does not allocate.
 func rpcProtocolOf(r *http.Request) rpcProtocol {
 	if r.Method != http.MethodPost && r.Method != http.MethodGet {
 		return notRPC
@@ -57,7 +61,7 @@ func rpcProtocolOf(r *http.Request) rpcProtocol {
 		case hasPrefixFold(ct, "application/connect+"):
 			return connectStream
 		case strings.EqualFold(ct, "application/proto"),
-			strings.EqualFold(ct, "application/json") && procedurePath(r.URL.Path):
+			strings.EqualFold(ct, "application/json") && knownProcedure(r.URL.Path):
 			return connectUnary
 		}
 	}
@@ -66,34 +70,57 @@ func rpcProtocolOf(r *http.Request) rpcProtocol {
 	}
 	if r.Method == http.MethodGet {
 		q := r.URL.RawQuery
-		if hasQueryKey(q, "connect") || (hasQueryKey(q, "encoding") && hasQueryKey(q, "message") && procedurePath(r.URL.Path)) {
+		if hasQueryKey(q, "connect") || (hasQueryKey(q, "encoding") && hasQueryKey(q, "message") && knownProcedure(r.URL.Path)) {
 			return connectUnary
 		}
 	}
 	return notRPC
 }
 
-// procedurePath reports whether path ends as an RPC's does, in
-// /package.Service/Method (a handler mounted under a prefix serves it
-// below that): a service name of two or more dot-separated identifiers,
-// then a method's identifier. A REST route's (/api/v1/items) does not.
-func procedurePath(path string) bool {
-	rest, method, ok := cutLast(path, '/')
-	if !ok || !identifier(method) {
+// knownProcedure reports whether path ends in /package.Service/Method
+// (procedureOf) and names a method of a service whose descriptor is
+// registered in protoregistry.GlobalFiles, as protoc-gen-go's generated
+// code, which every protoc-gen-connect-go handler imports, registers
+// them. A plain route whose path merely has that shape
+// (/hooks/example.com/receive, /v1/acme.billing/charge) names none. A
+// service whose descriptors are not registered there (built at run time
+// from a descriptor set) is not known: its hand-made calls are plain
+// HTTP to the guard. It does not allocate.
+func knownProcedure(path string) bool {
+	service, method, ok := procedureOf(path)
+	if !ok {
 		return false
 	}
-	_, service, _ := cutLast(rest, '/')
+	d, err := protoregistry.GlobalFiles.FindDescriptorByName(protoreflect.FullName(service))
+	if err != nil {
+		return false
+	}
+	sd, ok := d.(protoreflect.ServiceDescriptor)
+	return ok && sd.Methods().ByName(protoreflect.Name(method)) != nil
+}
+
+// procedureOf cuts the service and method out of a path that ends as an
+// RPC's does, in /package.Service/Method (a handler mounted under a
+// prefix serves it below that): a service name of two or more
+// dot-separated identifiers, then a method's identifier. A REST route's
+// (/api/v1/items) does not.
+func procedureOf(path string) (service, method string, ok bool) {
+	rest, method, ok := cutLast(path, '/')
+	if !ok || !identifier(method) {
+		return "", "", false
+	}
+	_, service, _ = cutLast(rest, '/')
 	pkg, name, ok := cutLast(service, '.')
 	if !ok || !identifier(name) {
-		return false
+		return "", "", false
 	}
 	for {
 		part, more, found := strings.Cut(pkg, ".")
 		if !identifier(part) {
-			return false
+			return "", "", false
 		}
 		if !found {
-			return true
+			return service, method, true
 		}
 		pkg = more
 	}
