@@ -210,14 +210,15 @@ const (
 // Content-Type no RPC's answer has (rpcAnswer: a plain HTTP handler that
 // a client reached with an RPC's headers) goes out as it is. The status
 // of a stream (gRPC, gRPC-Web, Connect streaming) is held back until its
-// first bytes say whether a message follows, and a Flush before them is
-// dropped; a Connect unary response is a message when its status is 2xx.
-// An informational status (103 Early Hints) before the call is judged is
-// dropped, as it would carry the handler's headers. A withheld response
-// is replaced with the refusal of errInternal, in the call's protocol,
-// and logged (unjudgedLog); the handler's later writes fail with
-// errWithheld, and the headers and trailers it sets from then on are
-// dropped when it returns (finish).
+// first bytes say whether a message follows (an encoded body, which a
+// compression middleware inside makes, is taken for one), and a Flush
+// before them is dropped; a Connect unary response is a message when its
+// status is 2xx. An informational status (103 Early Hints) before the
+// call is judged is dropped, as it would carry the handler's headers. A
+// withheld response is replaced with the refusal of errInternal, in the
+// call's protocol, and logged (unjudgedLog); the handler's later writes
+// fail with errWithheld, and the headers and trailers it sets from then
+// on are dropped when it returns (finish).
 //
 // It has no Unwrap: the server's writer it would hand out takes writes
 // around the guard. It offers instead what http.ResponseController
@@ -285,6 +286,16 @@ func (w *guardWriter) rpcAnswer() bool {
 	return hasPrefixFold(strings.TrimSpace(w.ResponseWriter.Header().Get("Content-Type")), "application/")
 }
 
+// encoded reports whether the response's body is encoded (a
+// Content-Encoding other than identity, which a compression middleware
+// inside WrapHandler sets): its first byte is the encoding's, and says
+// nothing of whether a message follows (gzip's 0x1f reads as a Connect
+// end of stream).
+func (w *guardWriter) encoded() bool {
+	ce := strings.TrimSpace(w.ResponseWriter.Header().Get("Content-Encoding"))
+	return ce != "" && !strings.EqualFold(ce, "identity")
+}
+
 // Write writes p, unless it begins the message of a call not judged.
 func (w *guardWriter) Write(p []byte) (int, error) {
 	if w.state == undecided && !w.judged() {
@@ -292,8 +303,9 @@ func (w *guardWriter) Write(p []byte) (int, error) {
 			return 0, nil
 		}
 		// A Connect unary status not yet written is 200: WriteHeader
-		// decides on any other.
-		if w.rpcAnswer() && (w.protocol == connectUnary || w.protocol.carriesMessage(p[0])) {
+		// decides on any other. A body encoded inside (encoded) hides
+		// its envelope: taken for a message.
+		if w.rpcAnswer() && (w.protocol == connectUnary || w.encoded() || w.protocol.carriesMessage(p[0])) {
 			w.refuse()
 		} else {
 			w.state = passing
