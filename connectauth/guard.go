@@ -362,13 +362,17 @@ var errHijackRefused = errors.New("connectauth: WrapHandler refused to hand over
 // their own). Any other RPC request's connection would let its handler
 // write an answer around the guard: no RPC server hijacks one (connect-go,
 // grpc-go, vanguard), so Hijack refuses it with errHijackRefused, and a
-// response not yet begun is refused, and logged, as a withheld message
-// is.
+// response not yet begun whose Content-Type is an RPC's answer's
+// (rpcAnswer) is refused, and logged, as a withheld message is. A plain
+// handler that a client reached with an RPC's headers (a WebSocket
+// upgrade sent Connect-Protocol-Version) gets the error too, and answers
+// it as it will, unlogged: a client cannot fill the log with paths of
+// its choosing.
 func (w *guardWriter) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 	if _, handoff := w.ResponseWriter.(handoffWriter); handoff || w.info.judged.Load() {
 		return http.NewResponseController(w.ResponseWriter).Hijack()
 	}
-	if w.state == undecided {
+	if w.state == undecided && w.rpcAnswer() {
 		w.refuse()
 	}
 	return nil, nil, errHijackRefused

@@ -140,13 +140,13 @@ func (w handoffWriter) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 // has no Unwrap, which would hand out the server's writer: it passes
 // http.ResponseController's Flush, deadlines and EnableFullDuplex on, and
 // refuses Hijack to a call not judged (but for an h2c handoff), answering
-// it as a withheld one. It is a tripwire for the first call in
-// development, not the protection: the handler has run, with its side
-// effects, by the time its answer is withheld. There is no opt-out: give
-// a handler meant to be open the Interceptor and a public rule
-// (grpcauth.Config.Public), or mount one that must bypass grpcauth (a
-// reverse proxy to a backend that authenticates itself) outside
-// WrapHandler.
+// it as a withheld one once its handler set an application/ type. It is a
+// tripwire for the first call in development, not the protection: the
+// handler has run, with its side effects, by the time its answer is
+// withheld. There is no opt-out: give a handler meant to be open the
+// Interceptor and a public rule (grpcauth.Config.Public), or mount one
+// that must bypass grpcauth (a reverse proxy to a backend that
+// authenticates itself) outside WrapHandler.
 //
 // A nil h (or a nil *http.ServeMux or other nil pointer or func in it)
 // is logged, as an error record of slog.Default(), when WrapHandler is
