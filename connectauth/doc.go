@@ -64,7 +64,8 @@
 // (grpcauth.Config.Public, grpcauth.StandardPublicServices); there is no
 // opt-out but mounting it outside WrapHandler. Requests that are no RPC
 // (no gRPC, gRPC-Web or Connect content, no Connect-Protocol-Version, no
-// JSON POST or Connect GET to a path that ends in /package.Service/Method,
+// JSON POST or Connect GET to a path that ends in /package.Service/Method
+// naming a method of a service registered in protoregistry.GlobalFiles,
 // as a hand-made Connect unary call is) pass untouched.
 //
 // Serving browsers from a grpc-go server instead: wrap the *grpc.Server in

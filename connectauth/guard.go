@@ -13,6 +13,8 @@ import (
 	"time"
 
 	"connectrpc.com/connect"
+	"google.golang.org/protobuf/reflect/protoreflect"
+	"google.golang.org/protobuf/reflect/protoregistry"
 )
 
 // rpcProtocol is the RPC protocol of a request, as WrapHandler recognises
@@ -38,10 +40,12 @@ func (p rpcProtocol) String() string {
 // Connect protocol's own name for a binary unary message), or any POST or
 // GET with a Connect-Protocol-Version header or, a GET, a connect query
 // parameter, which every Connect client sends. A hand-made Connect unary
-// call, which sends neither, is one by its path too (procedurePath): a
+// call, which sends neither, is one by its path too (knownProcedure): a
 // POST of application/json, or a GET with the encoding and message query
-// parameters, to a path that ends in /package.Service/Method; a JSON POST
-// elsewhere is plain HTTP, as a REST API's is. It does not allocate.
+// parameters, to a path that ends in /package.Service/Method naming a
+// method of a service registered in protoregistry.GlobalFiles; a JSON
+// POST elsewhere is plain HTTP, as a REST API's is, even where its path
+// has that shape (/hooks/example.com/receive). It does not allocate.
 func rpcProtocolOf(r *http.Request) rpcProtocol {
 	if r.Method != http.MethodPost && r.Method != http.MethodGet {
 		return notRPC
@@ -57,7 +61,7 @@ func rpcProtocolOf(r *http.Request) rpcProtocol {
 		case hasPrefixFold(ct, "application/connect+"):
 			return connectStream
 		case strings.EqualFold(ct, "application/proto"),
-			strings.EqualFold(ct, "application/json") && procedurePath(r.URL.Path):
+			strings.EqualFold(ct, "application/json") && knownProcedure(r.URL.Path):
 			return connectUnary
 		}
 	}
@@ -66,34 +70,57 @@ func rpcProtocolOf(r *http.Request) rpcProtocol {
 	}
 	if r.Method == http.MethodGet {
 		q := r.URL.RawQuery
-		if hasQueryKey(q, "connect") || (hasQueryKey(q, "encoding") && hasQueryKey(q, "message") && procedurePath(r.URL.Path)) {
+		if hasQueryKey(q, "connect") || (hasQueryKey(q, "encoding") && hasQueryKey(q, "message") && knownProcedure(r.URL.Path)) {
 			return connectUnary
 		}
 	}
 	return notRPC
 }
 
-// procedurePath reports whether path ends as an RPC's does, in
-// /package.Service/Method (a handler mounted under a prefix serves it
-// below that): a service name of two or more dot-separated identifiers,
-// then a method's identifier. A REST route's (/api/v1/items) does not.
-func procedurePath(path string) bool {
-	rest, method, ok := cutLast(path, '/')
-	if !ok || !identifier(method) {
+// knownProcedure reports whether path ends in /package.Service/Method
+// (procedureOf) and names a method of a service whose descriptor is
+// registered in protoregistry.GlobalFiles, as protoc-gen-go's generated
+// code, which every protoc-gen-connect-go handler imports, registers
+// them. A plain route whose path merely has that shape
+// (/hooks/example.com/receive, /v1/acme.billing/charge) names none. A
+// service whose descriptors are not registered there (built at run time
+// from a descriptor set) is not known: its hand-made calls are plain
+// HTTP to the guard. It does not allocate.
+func knownProcedure(path string) bool {
+	service, method, ok := procedureOf(path)
+	if !ok {
 		return false
 	}
-	_, service, _ := cutLast(rest, '/')
+	d, err := protoregistry.GlobalFiles.FindDescriptorByName(protoreflect.FullName(service))
+	if err != nil {
+		return false
+	}
+	sd, ok := d.(protoreflect.ServiceDescriptor)
+	return ok && sd.Methods().ByName(protoreflect.Name(method)) != nil
+}
+
+// procedureOf cuts the service and method out of a path that ends as an
+// RPC's does, in /package.Service/Method (a handler mounted under a
+// prefix serves it below that): a service name of two or more
+// dot-separated identifiers, then a method's identifier. A REST route's
+// (/api/v1/items) does not.
+func procedureOf(path string) (service, method string, ok bool) {
+	rest, method, ok := cutLast(path, '/')
+	if !ok || !identifier(method) {
+		return "", "", false
+	}
+	_, service, _ = cutLast(rest, '/')
 	pkg, name, ok := cutLast(service, '.')
 	if !ok || !identifier(name) {
-		return false
+		return "", "", false
 	}
 	for {
 		part, more, found := strings.Cut(pkg, ".")
 		if !identifier(part) {
-			return false
+			return "", "", false
 		}
 		if !found {
-			return true
+			return service, method, true
 		}
 		pkg = more
 	}
@@ -183,14 +210,15 @@ const (
 // Content-Type no RPC's answer has (rpcAnswer: a plain HTTP handler that
 // a client reached with an RPC's headers) goes out as it is. The status
 // of a stream (gRPC, gRPC-Web, Connect streaming) is held back until its
-// first bytes say whether a message follows, and a Flush before them is
-// dropped; a Connect unary response is a message when its status is 2xx.
-// An informational status (103 Early Hints) before the call is judged is
-// dropped, as it would carry the handler's headers. A withheld response
-// is replaced with the refusal of errInternal, in the call's protocol,
-// and logged (unjudgedLog); the handler's later writes fail with
-// errWithheld, and the headers and trailers it sets from then on are
-// dropped when it returns (finish).
+// first bytes say whether a message follows (an encoded body, which a
+// compression middleware inside makes, is taken for one), and a Flush
+// before them is dropped; a Connect unary response is a message when its
+// status is 2xx. An informational status (103 Early Hints) before the
+// call is judged is dropped, as it would carry the handler's headers. A
+// withheld response is replaced with the refusal of errInternal, in the
+// call's protocol, and logged (unjudgedLog); the handler's later writes
+// fail with errWithheld, and the headers and trailers it sets from then
+// on are dropped when it returns (finish).
 //
 // It has no Unwrap: the server's writer it would hand out takes writes
 // around the guard. It offers instead what http.ResponseController
@@ -258,6 +286,16 @@ func (w *guardWriter) rpcAnswer() bool {
 	return hasPrefixFold(strings.TrimSpace(w.ResponseWriter.Header().Get("Content-Type")), "application/")
 }
 
+// encoded reports whether the response's body is encoded (a
+// Content-Encoding other than identity, which a compression middleware
+// inside WrapHandler sets): its first byte is the encoding's, and says
+// nothing of whether a message follows (gzip's 0x1f reads as a Connect
+// end of stream).
+func (w *guardWriter) encoded() bool {
+	ce := strings.TrimSpace(w.ResponseWriter.Header().Get("Content-Encoding"))
+	return ce != "" && !strings.EqualFold(ce, "identity")
+}
+
 // Write writes p, unless it begins the message of a call not judged.
 func (w *guardWriter) Write(p []byte) (int, error) {
 	if w.state == undecided && !w.judged() {
@@ -265,8 +303,9 @@ func (w *guardWriter) Write(p []byte) (int, error) {
 			return 0, nil
 		}
 		// A Connect unary status not yet written is 200: WriteHeader
-		// decides on any other.
-		if w.rpcAnswer() && (w.protocol == connectUnary || w.protocol.carriesMessage(p[0])) {
+		// decides on any other. A body encoded inside (encoded) hides
+		// its envelope: taken for a message.
+		if w.rpcAnswer() && (w.protocol == connectUnary || w.encoded() || w.protocol.carriesMessage(p[0])) {
 			w.refuse()
 		} else {
 			w.state = passing
@@ -323,13 +362,17 @@ var errHijackRefused = errors.New("connectauth: WrapHandler refused to hand over
 // their own). Any other RPC request's connection would let its handler
 // write an answer around the guard: no RPC server hijacks one (connect-go,
 // grpc-go, vanguard), so Hijack refuses it with errHijackRefused, and a
-// response not yet begun is refused, and logged, as a withheld message
-// is.
+// response not yet begun whose Content-Type is an RPC's answer's
+// (rpcAnswer) is refused, and logged, as a withheld message is. A plain
+// handler that a client reached with an RPC's headers (a WebSocket
+// upgrade sent Connect-Protocol-Version) gets the error too, and answers
+// it as it will, unlogged: a client cannot fill the log with paths of
+// its choosing.
 func (w *guardWriter) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 	if _, handoff := w.ResponseWriter.(handoffWriter); handoff || w.info.judged.Load() {
 		return http.NewResponseController(w.ResponseWriter).Hijack()
 	}
-	if w.state == undecided {
+	if w.state == undecided && w.rpcAnswer() {
 		w.refuse()
 	}
 	return nil, nil, errHijackRefused

@@ -12,6 +12,7 @@ import (
 	"connectrpc.com/connect"
 
 	"github.com/grpcauth/grpcauth"
+	"github.com/grpcauth/grpcauth/connectauth"
 )
 
 // handMadeConnectCall sends srv a Connect unary call as curl would, with
@@ -90,5 +91,39 @@ func TestWrapHandler_WithholdsAHandMadeConnectUnaryCall(t *testing.T) {
 	}
 	if !strings.Contains(logged.String(), withheldLog) || !strings.Contains(logged.String(), "path=/second/authtest.v1.TestService/Public") {
 		t.Fatalf("no error record names the path; log:\n%s", logged)
+	}
+}
+
+// A plain JSON route of the mux whose path merely looks like a
+// procedure's (/hooks/example.com/receive, a webhook named for a domain;
+// /v1/acme.billing/charge, a versioned REST API with a dotted resource)
+// answers a hand-made JSON POST, and a GET with encoding and message
+// query keys of its own, as it always does, with its application/json
+// body; nothing is logged. No registered service is named by those paths
+// (protoregistry.GlobalFiles), so they are no hand-made Connect calls.
+func TestWrapHandler_PlainJSONRouteShapedLikeAProcedureAnswers(t *testing.T) {
+	logged := captureDefaultLog(t)
+	mux := http.NewServeMux()
+	for _, path := range []string{"/hooks/example.com/receive", "/v1/acme.billing/charge", "/acme.billing.v1.Ledger/Post"} {
+		mux.HandleFunc(path, func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Content-Type", "application/json")
+			_, _ = io.WriteString(w, `{"ok":"`+r.URL.Path+`"}`)
+		})
+	}
+	h := connectauth.WrapHandler(mux)
+	h1 := httptest.NewServer(h)
+	t.Cleanup(h1.Close)
+	for _, srv := range []*httptest.Server{serveTLS(t, h), h1} {
+		for _, path := range []string{"/hooks/example.com/receive", "/v1/acme.billing/charge", "/acme.billing.v1.Ledger/Post"} {
+			for _, c := range []struct{ contentType, query string }{{"application/json", ""}, {"", "encoding=json&message=%7B%7D"}} {
+				status, _, body := handMadeConnectCall(t, srv, path, c.contentType, c.query)
+				if want := `{"ok":"` + path + `"}`; status != http.StatusOK || body != want {
+					t.Errorf("%s %q: %d %s, want 200 %s", path, c.contentType, status, body, want)
+				}
+			}
+		}
+	}
+	if strings.Contains(logged.String(), "connectauth:") {
+		t.Fatalf("logged:\n%s", logged)
 	}
 }

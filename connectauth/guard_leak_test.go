@@ -363,3 +363,45 @@ func TestWrapHandler_JudgedCallThroughANestedWrapHandlerIsAnswered(t *testing.T)
 		t.Fatalf("logged:\n%s", logged)
 	}
 }
+
+// A handler that takes its connection over (a WebSocket upgrade) and that
+// a client reaches with an RPC's headers (Connect-Protocol-Version, the
+// connect query parameter) gets no connection, as no unjudged call does,
+// but its own answer to that error goes out and nothing is logged: it has
+// set no RPC's Content-Type, so a client cannot fill the guard's log of
+// paths with ones of its choosing (/ws/{room}).
+func TestWrapHandler_HijackRefusedToAPlainHandlerIsNotLogged(t *testing.T) {
+	logged := captureDefaultLog(t)
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /ws/{room}", func(w http.ResponseWriter, _ *http.Request) {
+		conn, _, err := http.NewResponseController(w).Hijack()
+		if err != nil {
+			http.Error(w, "websocket: cannot upgrade", http.StatusInternalServerError)
+			return
+		}
+		_ = conn.Close()
+	})
+	srv := httptest.NewServer(connectauth.WrapHandler(mux))
+	t.Cleanup(srv.Close)
+	for i, target := range []string{"/ws/a", "/ws/b?connect=v1"} {
+		req, err := http.NewRequestWithContext(t.Context(), http.MethodGet, srv.URL+target, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if i == 0 {
+			req.Header.Set("Connect-Protocol-Version", "1")
+		}
+		res, err := srv.Client().Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(res.Body)
+		res.Body.Close()
+		if res.StatusCode != http.StatusInternalServerError || !strings.Contains(string(body), "websocket: cannot upgrade") {
+			t.Errorf("%s: %d %q, want the handler's own 500", target, res.StatusCode, body)
+		}
+	}
+	if strings.Contains(logged.String(), "connectauth:") {
+		t.Fatalf("logged:\n%s", logged)
+	}
+}

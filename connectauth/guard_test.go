@@ -357,9 +357,10 @@ func TestWrapHandler_LogsABoundedNumberOfPaths(t *testing.T) {
 // binary type, and the Connect protocol version (header, or a GET's query
 // parameter); and a hand-made Connect unary call by its path too, a JSON
 // POST or a GET with encoding and message to /package.Service/Method
-// (under a prefix too). Anything else, a JSON POST to a REST route or to
-// a path whose service has no package, is plain HTTP and passes
-// untouched.
+// (under a prefix too) naming a method of a registered service. Anything
+// else, a JSON POST to a REST route, to a path whose service has no
+// package, or to one of a procedure's shape that names no registered
+// service's method, is plain HTTP and passes untouched.
 func TestWrapHandler_RecognisesRPCRequestsByWhatTheirClientsSend(t *testing.T) {
 	for _, c := range []struct {
 		method, target, contentType, version, want string
@@ -375,11 +376,19 @@ func TestWrapHandler_RecognisesRPCRequestsByWhatTheirClientsSend(t *testing.T) {
 		{"GET", "/s.S/M?encoding=json&message=%7B%7D&connect=v1", "", "", "connect"},
 		{"GET", "/s.S/M?encoding=json", "", "1", "connect"},
 		{"POST", "/api/items", "application/json", "", "none"},
-		{"POST", "/s.S/M", "application/json", "", "connect"},
-		{"POST", "/api/pkg.v1.Service/Method_2", "Application/JSON; charset=utf-8", "", "connect"},
-		{"GET", "/s.S/M?encoding=json&message=%7B%7D", "", "", "connect"},
-		{"GET", "/api/s.S/M?message=&encoding=proto&base64=1", "", "", "connect"},
-		{"GET", "/s.S/M?encoding=json", "", "", "none"}, // connect-go answers it an error
+		{"POST", "/authtest.v1.TestService/Public", "application/json", "", "connect"},
+		{"POST", "/api/authtest.v1.ConditionService/Own", "Application/JSON; charset=utf-8", "", "connect"},
+		{"GET", "/authtest.v1.TestService/Public?encoding=json&message=%7B%7D", "", "", "connect"},
+		{"GET", "/api/authtest.v1.TestService/AllOf?message=&encoding=proto&base64=1", "", "", "connect"},
+		{"GET", "/authtest.v1.TestService/Public?encoding=json", "", "", "none"}, // connect-go answers it an error
+		// The shape of a procedure's path, but no registered service's
+		// method: a plain route's.
+		{"POST", "/s.S/M", "application/json", "", "none"},
+		{"POST", "/hooks/example.com/receive", "application/json", "", "none"},
+		{"GET", "/s.S/M?encoding=json&message=%7B%7D", "", "", "none"},
+		{"POST", "/authtest.v1.TestService/Nonexistent", "application/json", "", "none"},
+		{"POST", "/authtest.v1.PublicRequest/Caller", "application/json", "", "none"}, // a message, not a service
+		{"POST", "/authtest.v1/TestService", "application/json", "", "none"},          // a package
 		{"GET", "/healthz?encoding=json&message=x", "", "", "none"},
 		{"POST", "/Service/Method", "application/json", "", "none"}, // no package: a REST route's shape
 		{"POST", "/api/v1.2/items", "application/json", "", "none"},

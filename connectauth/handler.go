@@ -120,26 +120,33 @@ func (w handoffWriter) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 // Connect-Protocol-Version header or connect query parameter, or a
 // hand-made Connect unary call: a JSON POST, or a GET with the encoding
 // and message query parameters, to a path that ends in
-// /package.Service/Method) that nothing marked is replaced, once it begins with a message, with
-// CodeInternal, the message "connectauth: internal error" and the
-// ErrorInfo reason grpcauth.ReasonInternalError, in the call's protocol,
-// without the handler's headers and trailers, and the path is logged as
-// an error record of slog.Default(), once (64 paths at most); an
-// informational status it sends first (103 Early Hints) is dropped. An
-// error written before any decision (a malformed request, a 404), and a
-// response whose Content-Type is not an application/ type, as every
-// RPC's answer is (a plain handler that a client reached with an RPC's
-// headers), go out as they are, and other requests are untouched. The
-// guarding writer has no Unwrap, which would hand out the server's
-// writer: it passes http.ResponseController's Flush, deadlines and
-// EnableFullDuplex on, and refuses Hijack to a call not judged (but for
-// an h2c handoff), answering it as a withheld one. It is a tripwire for
-// the first call in development, not the protection: the handler has
-// run, with its side effects, by the time its answer is withheld. There
-// is no opt-out: give a handler meant to be open the Interceptor and a
-// public rule (grpcauth.Config.Public), or mount one that must bypass
-// grpcauth (a reverse proxy to a backend that authenticates itself)
-// outside WrapHandler.
+// /package.Service/Method naming a method of a service registered in
+// protoregistry.GlobalFiles, as protoc-gen-go's code registers those
+// protoc-gen-connect-go's handlers serve) that nothing marked is
+// replaced, once it begins with a message, with CodeInternal, the message
+// "connectauth: internal error" and the ErrorInfo reason
+// grpcauth.ReasonInternalError, in the call's protocol, without the
+// handler's headers and trailers, and the path is logged as an error
+// record of slog.Default(), once (64 paths at most); an informational
+// status it sends first (103 Early Hints) is dropped. An error written
+// before any decision (a malformed request, a 404), and a response whose
+// Content-Type is not an application/ type, as every RPC's answer is (a
+// plain handler that a client reached with an RPC's headers), go out as
+// they are, and other requests are untouched: a plain JSON route whose
+// path only has a procedure's shape (/hooks/example.com/receive) among
+// them. A service whose descriptors are not in protoregistry.GlobalFiles
+// (built at run time) is recognised by its clients' protocol headers and
+// content types only, not by a hand-made call's path. The guarding writer
+// has no Unwrap, which would hand out the server's writer: it passes
+// http.ResponseController's Flush, deadlines and EnableFullDuplex on, and
+// refuses Hijack to a call not judged (but for an h2c handoff), answering
+// it as a withheld one once its handler set an application/ type. It is a
+// tripwire for the first call in development, not the protection: the
+// handler has run, with its side effects, by the time its answer is
+// withheld. There is no opt-out: give a handler meant to be open the
+// Interceptor and a public rule (grpcauth.Config.Public), or mount one
+// that must bypass grpcauth (a reverse proxy to a backend that
+// authenticates itself) outside WrapHandler.
 //
 // A nil h (or a nil *http.ServeMux or other nil pointer or func in it)
 // is logged, as an error record of slog.Default(), when WrapHandler is
