@@ -1,8 +1,10 @@
 package grpcauth
 
 import (
+	"bytes"
 	"context"
 	"errors"
+	"log/slog"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -246,4 +248,60 @@ func TestCall_WaitingForAnotherCallsBuildEndsWithItsContext(t *testing.T) {
 			t.Errorf("Methods entered %d times, want once", n)
 		}
 	})
+}
+
+// panickingService is a hungService whose Options, once released,
+// returns options whose ProtoReflect panics (panickyOptions): a
+// resolver's descriptor that hangs, then fails in a way that escapes the
+// read.
+type panickingService struct{ *hungService }
+
+func (s panickingService) Options() protoreflect.ProtoMessage {
+	s.wait(hungOptions)
+	return panickyOptions{}
+}
+
+func (s panickingService) FindDescriptorByName(name protoreflect.FullName) (protoreflect.Descriptor, error) {
+	if name != s.name {
+		return nil, protoregistry.NotFound
+	}
+	return s, nil
+}
+
+// A read that Requirement stopped waiting for (ErrDescriptorTimeout) and
+// that then panics has no caller to panic in: its panic is logged, and a
+// Logger whose handler panics on that record loses the record, as it
+// loses that of any panic grpcauth recovered, rather than end the process
+// from the read's goroutine, which nothing else recovers. Without
+// safelog there, the handler's panic crashed the test binary.
+func TestRequirement_AbandonedReadsPanicIsLoggedAndALoggersPanicGoesNoFurther(t *testing.T) {
+	for _, panicky := range []bool{false, true} {
+		name := "logger"
+		if panicky {
+			name = "panicking logger"
+		}
+		t.Run(name, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				s := panickingService{newHungService(t, hungOptions)}
+				var logs bytes.Buffer
+				var h slog.Handler = slog.NewTextHandler(&logs, nil)
+				if panicky {
+					ph := &panickyHandler{Handler: h}
+					ph.armed.Store(true)
+					h = ph
+				}
+				a := mustNew(t, Config{Verifier: staticVerifier{claims: mustClaims(t, "test:read")}, Descriptors: s, Logger: slog.New(h)})
+				requirementTimesOut(t, a, s.method())
+				s.unhang()
+				synctest.Wait() // the read has panicked, and its goroutine ended
+				l := logs.String()
+				switch {
+				case panicky && l != "":
+					t.Errorf("log %q; want nothing: the handler panicked on the one record", l)
+				case !panicky && (!strings.Contains(l, "stopped waiting for") || !strings.Contains(l, "the descriptor's bug")):
+					t.Errorf("log %q; want the abandoned read's panic", l)
+				}
+			})
+		})
+	}
 }

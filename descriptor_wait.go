@@ -10,6 +10,7 @@ import (
 
 	"github.com/grpcauth/grpcauth/internal/endpoint"
 	"github.com/grpcauth/grpcauth/internal/panictext"
+	"github.com/grpcauth/grpcauth/internal/safelog"
 )
 
 // ErrDescriptorTimeout is wrapped by the error of Authenticator.Check and
@@ -90,7 +91,9 @@ type readOutcome struct {
 // and starts none, so that a hung read holds one goroutine, not one per
 // call. A read that panics panics again in the caller, and one that ends
 // its goroutine (runtime.Goexit) ends the caller's, as they did when run
-// on it; a read that panics after its caller stopped waiting is logged.
+// on it; a read that panics after its caller stopped waiting is logged
+// (a Logger whose handler panics on that record loses it, as nothing
+// recovers a panic on that goroutine).
 func (a *Authenticator) boundedRead(svc string, read func(ctx context.Context)) error {
 	ctx, cancel := context.WithTimeout(context.Background(), a.descriptorTimeout)
 	defer cancel()
@@ -119,7 +122,9 @@ func (a *Authenticator) boundedRead(svc string, read func(ctx context.Context)) 
 				return
 			}
 			if v != nil {
-				a.logger.Error("grpcauth: a read of descriptors that Check or Requirement stopped waiting for (ErrDescriptorTimeout) panicked; fix Config.Descriptors",
+				// No caller recovers a panic here: a handler's panic loses
+				// the record, as on the record of any panic recovered.
+				safelog.New(a.logger).Error("grpcauth: a read of descriptors that Check or Requirement stopped waiting for (ErrDescriptorTimeout) panicked; fix Config.Descriptors",
 					"service", clipLogged(svc), "panic", panictext.Text(v, endpoint.MaxErrorText))
 			}
 		}()

@@ -125,11 +125,12 @@ func (c Claims) Names() []string { return c.set().names() }
 // token or a pooled buffer), so it is what dropping the last Claims for
 // them frees. The zero Claims keeps nothing alive: 0.
 //
-// A string the Claims return (Issuer, Subject, an Audience or Scopes
-// element) is, when the token wrote it without escapes, a substring of the
-// Claims' copy of the payload, and keeps that copy alive: a program that
-// keeps such a string long after the Claims (a map of subjects, say)
-// should keep strings.Clone of it.
+// A string the Claims return (Issuer, Subject, ID, ClientID, an Audience
+// or Scopes element) is, when the token wrote it without escapes, a
+// substring of the Claims' copy of the payload, as a Names element is
+// always but for a name written with escapes, and keeps that copy alive:
+// a program that keeps such a string long after the Claims (a map of
+// subjects, say) should keep strings.Clone of it.
 func (c Claims) Footprint() int64 { return c.set().size }
 
 // claimSet is the data behind a Claims. It is written only while a token is

@@ -215,8 +215,8 @@ type Config struct {
 	// any case), no cookie jar, and the name localhost dialled on
 	// 127.0.0.1 then ::1, never looked up. Its idle connections are
 	// closed once each key-set refresh is over (one connection serves the
-	// refresh's discovery and key-set requests; the next refresh dials
-	// again) and by Close. A client you pass (its connections are never
+	// refresh's discovery and key-set requests when both are on one host,
+	// else one each; the next refresh dials again) and by Close. A client you pass (its connections are never
 	// closed) keeps its transport's limits and dialer: net/http reads up to 10 MiB
 	// of response headers unless its MaxResponseHeaderBytes says less, and
 	// resolves localhost like any name (the hosts file, then DNS).
