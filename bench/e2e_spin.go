@@ -26,8 +26,8 @@ func spinInterceptorServer(context.Context, *fixture) ([]grpc.ServerOption, func
 	d := spin
 	burn := func(ctx context.Context, req any, _ *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
 		// A busy loop on the monotonic clock: its CPU is d unless the
-		// goroutine is descheduled within it, which in 20,000 calls of
-		// a few hundred nanoseconds is rare.
+		// goroutine is descheduled within it, which in calls of a
+		// microsecond or so is rare.
 		for start := time.Now(); time.Since(start) < d; {
 		}
 		return handler(ctx, req)
