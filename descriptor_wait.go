@@ -70,13 +70,14 @@ func (r *descriptorReads) end(svc string, ended chan struct{}) {
 }
 
 // readOutcome is how a read run by boundedRead ended, under mu: finished
-// once it ended, returned when it returned (else it panicked with
-// panicked, or ended its goroutine); abandoned once its caller stopped
-// waiting for it.
+// once it ended, returned when it returned, panicked when it panicked,
+// with value (nil for a panic(nil) under GODEBUG=panicnil=1), and neither
+// when it ended its goroutine (runtime.Goexit); abandoned once its caller
+// stopped waiting for it.
 type readOutcome struct {
-	mu                            sync.Mutex
-	finished, returned, abandoned bool
-	panicked                      any
+	mu                                      sync.Mutex
+	finished, returned, panicked, abandoned bool
+	value                                   any
 }
 
 // boundedRead runs read, which asks Config.Descriptors about the service
@@ -89,9 +90,10 @@ type readOutcome struct {
 // one at a time per service (descriptorReads): a boundedRead of a service
 // whose read under way does not return waits for it, within its bound,
 // and starts none, so that a hung read holds one goroutine, not one per
-// call. A read that panics panics again in the caller, and one that ends
-// its goroutine (runtime.Goexit) ends the caller's, as they did when run
-// on it; a read that panics after its caller stopped waiting is logged
+// call. A read that panics panics again in the caller, with the same
+// value (nil, for a panic(nil) under GODEBUG=panicnil=1), and one that
+// ends its goroutine (runtime.Goexit) ends the caller's, as they did when
+// run on it; a read that panics after its caller stopped waiting is logged
 // (a Logger whose handler panics on that record loses it, as nothing
 // recovers a panic on that goroutine).
 func (a *Authenticator) boundedRead(svc string, read func(ctx context.Context)) error {
@@ -107,29 +109,32 @@ func (a *Authenticator) boundedRead(svc string, read func(ctx context.Context)) 
 	o := new(readOutcome)
 	done := make(chan struct{})
 	go func() {
-		returned := false
+		// Set once Catch returned, as read returned or panicked: a read
+		// that ends its goroutine (runtime.Goexit) ends it within Catch,
+		// and leaves caught false. Telling a panic by recover's value
+		// would take a panic(nil) under GODEBUG=panicnil=1 for a Goexit.
+		var (
+			caught, panicked bool
+			v                any
+		)
 		defer func() {
-			var v any
-			if !returned {
-				v = recover()
-			}
 			a.descriptorReads.end(svc, ended)
 			o.mu.Lock()
 			defer o.mu.Unlock()
-			o.finished, o.returned, o.panicked = true, returned, v
+			o.finished, o.returned, o.panicked, o.value = true, caught && !panicked, panicked, v
 			if !o.abandoned {
 				close(done)
 				return
 			}
-			if v != nil {
+			if panicked {
 				// No caller recovers a panic here: a handler's panic loses
 				// the record, as on the record of any panic recovered.
 				safelog.New(a.logger).Error("grpcauth: a read of descriptors that Check or Requirement stopped waiting for (ErrDescriptorTimeout) panicked; fix Config.Descriptors",
 					"service", clipLogged(svc), "panic", panictext.Text(v, endpoint.MaxErrorText))
 			}
 		}()
-		read(ctx)
-		returned = true
+		v, panicked = panictext.Catch(func() { read(ctx) })
+		caught = true
 	}()
 	select {
 	case <-done:
@@ -148,8 +153,8 @@ func (a *Authenticator) boundedRead(svc string, read func(ctx context.Context)) 
 		return timedOut()
 	case o.returned:
 		return nil
-	case o.panicked != nil:
-		panic(o.panicked)
+	case o.panicked:
+		panic(o.value)
 	default:
 		runtime.Goexit()
 		return nil

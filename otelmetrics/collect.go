@@ -229,7 +229,7 @@ func (c *collector) observe(ctx context.Context, ob metric.Observer) error {
 			seen = true
 		}
 		if seen {
-			ob.ObserveInt64(c.o.unknownIssuers, unknown)
+			ob.ObserveInt64(c.o.unknownIssuerTokens, unknown)
 			ob.ObserveInt64(c.o.malformed, malformed)
 		}
 	}

@@ -70,13 +70,14 @@
 // A *verifier.MultiVerifier reports the cache and key-set instruments once
 // per issuer, and
 //
-//	grpcauth.unknown_issuers  counter  {token}  (none)   (observed)
+//	grpcauth.unknown_issuer_tokens  counter  {token}  (none)   (observed)
 //
 // the tokens it refused because their iss is missing or names no
 // configured issuer (no attribute: that iss is the caller's choice; summed
 // over the MultiVerifiers observed); the malformed tokens whose iss it
 // could not read count in grpcauth.malformed_tokens without an attribute,
-// likewise.
+// likewise. It was grpcauth.unknown_issuers before, a name that read as a
+// count of issuers.
 // See Source for what each kind of verifier offers, and
 // docs/introspection.md for reading the introspection figures.
 //

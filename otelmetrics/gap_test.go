@@ -187,7 +187,7 @@ func TestMetrics_ASourceThatPanicsOnceDoesNotCountTwice(t *testing.T) {
 				{"grpcauth.cache.hits", "https://multi.example", 15},
 				{"grpcauth.malformed_tokens", "https://multi.example", 15},
 				{"grpcauth.cache.hits", "https://steady.example", 15},
-				{"grpcauth.unknown_issuers", "", 30},
+				{"grpcauth.unknown_issuer_tokens", "", 30},
 				{"grpcauth.malformed_tokens", "", 30},
 				{"grpcauth.introspection.cache.hits", "https://opaque.example", 15},
 				{"grpcauth.introspection.requests", "https://opaque.example", 15},

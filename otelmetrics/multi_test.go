@@ -15,7 +15,7 @@ import (
 )
 
 // Tokens naming no configured issuer reach no issuer's Verifier, so none of
-// the per-issuer instruments sees them: grpcauth.unknown_issuers counts
+// the per-issuer instruments sees them: grpcauth.unknown_issuer_tokens counts
 // them, without an attribute (their iss is the caller's choice), summed
 // over the MultiVerifiers observed.
 func TestMetrics_CountTokensOfUnknownIssuers(t *testing.T) {
@@ -43,15 +43,15 @@ func TestMetrics_CountTokensOfUnknownIssuers(t *testing.T) {
 			}
 		}
 	}
-	md, ok := collectMetrics(t, reader)["grpcauth.unknown_issuers"]
+	md, ok := collectMetrics(t, reader)["grpcauth.unknown_issuer_tokens"]
 	if !ok {
-		t.Fatal("grpcauth.unknown_issuers not reported")
+		t.Fatal("grpcauth.unknown_issuer_tokens not reported")
 	}
 	if md.Unit != "{token}" || md.Description == "" {
 		t.Errorf("unit %q, description %q; want {token} and a description", md.Unit, md.Description)
 	}
-	p := points(t, collect(t, reader), "grpcauth.unknown_issuers")
+	p := points(t, collect(t, reader), "grpcauth.unknown_issuer_tokens")
 	if got, ok := p[*attribute.EmptySet()]; len(p) != 1 || !ok || got != 5 {
-		t.Errorf("grpcauth.unknown_issuers = %v, want 5 without attributes", p)
+		t.Errorf("grpcauth.unknown_issuer_tokens = %v, want 5 without attributes", p)
 	}
 }

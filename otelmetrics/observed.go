@@ -22,7 +22,7 @@ type observed struct {
 	age                                   metric.Float64ObservableGauge       // does not add up
 
 	// From verifier.MultiStats.
-	unknownIssuers metric.Int64ObservableCounter
+	unknownIssuerTokens metric.Int64ObservableCounter
 
 	// From introspect.Stats.
 	iHits, iNegHits, iMisses, iRequests metric.Int64ObservableCounter
@@ -47,7 +47,7 @@ func newObserved(meter metric.Meter) (*observed, error) {
 		{&o.missesLimited, "grpcauth.jwks.misses_limited", "{lookup}", "Verifications of a kid not in the set refused without a refresh (kid just confirmed absent, waiter cap, rate limit while refreshes fail, or the issuer's Retry-After)."},
 		{&o.missWaits, "grpcauth.jwks.miss_waits", "{lookup}", "Verifications of a kid not in the set that waited for the next refresh the rate limit allowed."},
 		{&o.malformed, "grpcauth.malformed_tokens", "{token}", "Tokens refused for their form (most before any key lookup), by the issuer's verifier (issuer) or by a MultiVerifier that could not read their iss (no attribute)."},
-		{&o.unknownIssuers, "grpcauth.unknown_issuers", "{token}", "Tokens a MultiVerifier refused because their iss is missing or names no configured issuer."},
+		{&o.unknownIssuerTokens, "grpcauth.unknown_issuer_tokens", "{token}", "Tokens a MultiVerifier refused because their iss is missing or names no configured issuer."},
 		{&o.iHits, "grpcauth.introspection.cache.hits", "{lookup}", "Verifications answered from the positive introspection cache."},
 		{&o.iNegHits, "grpcauth.introspection.cache.negative_hits", "{lookup}", "Verifications answered from the negative introspection cache (inactive or refused tokens)."},
 		{&o.iMisses, "grpcauth.introspection.cache.misses", "{lookup}", "Verifications that found no usable introspection cache entry."},
@@ -95,7 +95,7 @@ func newObserved(meter metric.Meter) (*observed, error) {
 
 func (o *observed) instruments() []metric.Observable {
 	return []metric.Observable{o.hits, o.misses, o.fetches, o.failures, o.entries, o.keys, o.age,
-		o.size, o.discoveries, o.urlChanges, o.missFetches, o.missesLimited, o.missWaits, o.skippedKeys, o.unknownIssuers,
+		o.size, o.discoveries, o.urlChanges, o.missFetches, o.missesLimited, o.missWaits, o.skippedKeys, o.unknownIssuerTokens,
 		o.malformed, o.iHits, o.iNegHits, o.iMisses, o.iRequests, o.iFailures, o.iInactive, o.iCoalesced, o.iMalformed, o.iRateLimited, o.iEntries, o.iSize, o.iInFlight}
 }
 

@@ -110,11 +110,11 @@ func TestMetrics_SourceWhoseStatsPanicFailsTheCollectionNotTheProcess(t *testing
 					iss, _ := dp.Attributes.Value("grpcauth.issuer")
 					issuers[iss.AsString()] = true
 				}
-			case "grpcauth.unknown_issuers":
+			case "grpcauth.unknown_issuer_tokens":
 				// A sum without the panicking MultiVerifier's figures
 				// would make the counter go backwards, and it has
 				// returned none to stand in for them.
-				t.Errorf("grpcauth.unknown_issuers observed without a MultiVerifier's figures: %+v", mm.Data)
+				t.Errorf("grpcauth.unknown_issuer_tokens observed without a MultiVerifier's figures: %+v", mm.Data)
 			}
 		}
 	}
@@ -155,7 +155,7 @@ func TestMetrics_SourceWhoseStatsPanicNilUnderPanicNilFailsAlike(t *testing.T) {
 		var unknown []int64
 		for _, sm := range rm.ScopeMetrics {
 			for _, mm := range sm.Metrics {
-				if mm.Name == "grpcauth.unknown_issuers" {
+				if mm.Name == "grpcauth.unknown_issuer_tokens" {
 					for _, dp := range mm.Data.(metricdata.Sum[int64]).DataPoints {
 						unknown = append(unknown, dp.Value)
 					}
@@ -163,7 +163,7 @@ func TestMetrics_SourceWhoseStatsPanicNilUnderPanicNilFailsAlike(t *testing.T) {
 			}
 		}
 		if len(unknown) != 1 || unknown[0] != 12 {
-			t.Errorf("collection %d: grpcauth.unknown_issuers %v, want [12]", i, unknown)
+			t.Errorf("collection %d: grpcauth.unknown_issuer_tokens %v, want [12]", i, unknown)
 		}
 		if !arm {
 			if err != nil {

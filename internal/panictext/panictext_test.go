@@ -2,6 +2,7 @@ package panictext
 
 import (
 	"errors"
+	"runtime"
 	"strings"
 	"testing"
 )
@@ -51,5 +52,28 @@ func TestRun_PanicNilUnderPanicNilFailsAlike(t *testing.T) {
 	t.Setenv("GODEBUG", "panicnil=1")
 	if text, panicked := Run(func() { panic(nil) }, 10); !panicked || text != "<nil>" {
 		t.Errorf("Run(panic(nil)) = %q, %v, want \"<nil>\", true", text, panicked)
+	}
+}
+
+// Catch tells a panic from a return and a runtime.Goexit whatever the
+// panic's value: under GODEBUG=panicnil=1 a panic(nil) is (nil, true),
+// and a Goexit ends the goroutine within Catch, which never returns.
+func TestCatch_TellsPanicNilFromGoexit(t *testing.T) {
+	t.Setenv("GODEBUG", "panicnil=1")
+	if v, panicked := Catch(func() {}); panicked || v != nil {
+		t.Errorf("Catch(returning f) = %v, %v, want nil, false", v, panicked)
+	}
+	if v, panicked := Catch(func() { panic(nil) }); !panicked || v != nil {
+		t.Errorf("Catch(panic(nil)) = %v, %v, want nil, true", v, panicked)
+	}
+	returned := make(chan bool, 1)
+	go func() {
+		caught := false
+		defer func() { returned <- caught }()
+		Catch(runtime.Goexit)
+		caught = true
+	}()
+	if <-returned {
+		t.Error("Catch(runtime.Goexit) returned; want the goroutine ended within it")
 	}
 }
