@@ -2,7 +2,12 @@ package connectauth
 
 import (
 	"bufio"
+	"bytes"
+	"compress/gzip"
+	"encoding/binary"
+	"encoding/json"
 	"errors"
+	"io"
 	"log/slog"
 	"maps"
 	"net"
@@ -212,8 +217,11 @@ const (
 // of a stream (gRPC, gRPC-Web, Connect streaming) is held back until its
 // first bytes say whether a message follows (an encoded body, which a
 // compression middleware inside makes, is taken for one), and a Flush
-// before them is dropped; a Connect unary response is a message when its
-// status is 2xx. An informational status (103 Early Hints) before the
+// before them is dropped; a stream's end written before any message is
+// held back too, and a stream that ends without a message is refused
+// when the handler returns, unless its end reports an error (finish); a
+// Connect unary response is a message when its status is 2xx, or it has
+// no body. An informational status (103 Early Hints) before the
 // call is judged is dropped, as it would carry the handler's headers. A
 // withheld response is replaced with the refusal of errInternal, in the
 // call's protocol, and logged (unjudgedLog); the handler's later writes
@@ -238,6 +246,7 @@ type guardWriter struct {
 	state       guardState
 	pending     int         // the 2xx status of a stream, held back
 	sent        http.Header // the refusal's header map, as written
+	end         []byte      // a stream's end (endsInError) written before any message, held back
 }
 
 // judged reports whether the response may go out: the call was judged
@@ -304,17 +313,31 @@ func (w *guardWriter) Write(p []byte) (int, error) {
 		}
 		// A Connect unary status not yet written is 200: WriteHeader
 		// decides on any other. A body encoded inside (encoded) hides
-		// its envelope: taken for a message.
-		if w.rpcAnswer() && (w.protocol == connectUnary || w.encoded() || w.protocol.carriesMessage(p[0])) {
-			w.refuse()
-		} else {
+		// its envelope: taken for a message. A stream's end (its first
+		// envelope's flags say so) is held back until the handler
+		// returns, when finish reads its status.
+		switch {
+		case w.end != nil: // the rest of a stream's end
+		case !w.rpcAnswer():
 			w.state = passing
+		case w.protocol == connectUnary || w.encoded() || w.protocol.carriesMessage(p[0]):
+			w.refuse()
+		}
+		if w.state == undecided {
+			if len(w.end)+len(p) > maxEnd {
+				w.refuse()
+			} else {
+				w.end = append(w.end, p...)
+				return len(p), nil
+			}
 		}
 	}
 	if w.state == refused {
 		return 0, errWithheld
 	}
-	w.writePending()
+	if err := w.release(); err != nil {
+		return 0, err
+	}
 	return w.ResponseWriter.Write(p)
 }
 
@@ -333,7 +356,9 @@ func (w *guardWriter) FlushError() error {
 	if w.state == refused {
 		return errWithheld
 	}
-	w.writePending()
+	if err := w.release(); err != nil {
+		return err
+	}
 	return http.NewResponseController(w.ResponseWriter).Flush()
 }
 
@@ -387,6 +412,18 @@ func (w *guardWriter) writePending() {
 	}
 }
 
+// release writes what was held back of a response that goes out: its
+// status, and the end of a stream written before the call was judged.
+func (w *guardWriter) release() error {
+	w.writePending()
+	if end := w.end; end != nil {
+		w.end = nil
+		_, err := w.ResponseWriter.Write(end)
+		return err
+	}
+	return nil
+}
+
 // refuse writes the refusal in place of the response and logs it.
 func (w *guardWriter) refuse() {
 	w.state, w.pending = refused, 0
@@ -401,19 +438,105 @@ func (w *guardWriter) refuse() {
 	w.log.log(w.info.path, w.protocol)
 }
 
-// finish ends the response once the handler has returned: it writes a
-// status still held back (a stream that ended without a body, such as a
-// gRPC error in its headers), and puts back the refusal's header map,
-// whose trailers the handler may have added to since.
+// finish ends the response once the handler has returned. A call not
+// judged whose answer was not decided is refused when it is an RPC's
+// answer (rpcAnswer) that reports no error: a stream that ends without a
+// message, OK (its end's status, endsInError), whose headers and trailers
+// would reach the caller, and a Connect unary answer without a body (its
+// status, 200, would make it an empty message). Otherwise it writes what
+// is still held back: a status (a stream that ended without a body, such
+// as a gRPC error in its headers) and a stream's end (an error). A
+// refused response gets back the refusal's header map, whose trailers the
+// handler may have added to since.
 func (w *guardWriter) finish() {
+	if w.state == undecided && !w.judged() && w.rpcAnswer() && (w.protocol == connectUnary || !w.endsInError()) {
+		w.refuse()
+		return
+	}
 	switch w.state {
-	case undecided:
-		w.writePending()
+	case undecided, passing:
+		_ = w.release() // the handler has returned: no one to tell
 	case refused:
 		h := w.ResponseWriter.Header()
 		clear(h)
 		maps.Copy(h, w.sent)
 	}
+}
+
+// maxEnd bounds the end of a stream that the guard holds back to read
+// its status, and that status once inflated: past it, the end is refused
+// as a message would be.
+const maxEnd = 64 << 10
+
+// endsInError reports whether the answer of a stream whose handler
+// returned without a message reports an error: the end it wrote (a
+// Connect end-of-stream message with an error, gRPC-Web trailers whose
+// grpc-status is not 0; inflated when its envelope is compressed, by
+// gzip only), or without one the grpc-status its headers or trailers
+// carry (a gRPC call's, a gRPC-Web trailers-only answer's). An end that
+// is not one whole envelope, or that it cannot read, reports none: the
+// stream is refused.
+func (w *guardWriter) endsInError() bool {
+	h := w.ResponseWriter.Header()
+	if w.end == nil {
+		return errorStatus(grpcStatus(h))
+	}
+	if len(w.end) < 5 || binary.BigEndian.Uint32(w.end[1:5]) != uint32(len(w.end)-5) {
+		return false
+	}
+	flags, payload := w.end[0], w.end[5:]
+	encoding := "Grpc-Encoding"
+	if w.protocol == connectStream {
+		encoding = "Connect-Content-Encoding"
+	}
+	if flags&0x01 != 0 {
+		var ok bool
+		if payload, ok = gunzip(h.Get(encoding), payload); !ok {
+			return false
+		}
+	}
+	if w.protocol == connectStream {
+		var end struct {
+			Error *struct{} `json:"error"`
+		}
+		return json.Unmarshal(payload, &end) == nil && end.Error != nil
+	}
+	for line := range strings.Lines(string(payload)) {
+		if name, value, _ := strings.Cut(line, ":"); strings.EqualFold(strings.TrimSpace(name), "grpc-status") {
+			return errorStatus(strings.TrimSpace(value))
+		}
+	}
+	return false
+}
+
+// grpcStatus returns the grpc-status that h carries as a header, a
+// declared trailer or a trailer named with http.TrailerPrefix.
+func grpcStatus(h http.Header) string {
+	for k, v := range h {
+		if hasPrefixFold(k, http.TrailerPrefix) {
+			k = k[len(http.TrailerPrefix):]
+		}
+		if strings.EqualFold(k, "Grpc-Status") && len(v) > 0 {
+			return strings.TrimSpace(v[0])
+		}
+	}
+	return ""
+}
+
+// errorStatus reports whether a grpc-status reports an error.
+func errorStatus(status string) bool { return status != "" && status != "0" }
+
+// gunzip inflates a gzip envelope's payload, up to maxEnd.
+func gunzip(encoding string, payload []byte) ([]byte, bool) {
+	if !strings.EqualFold(strings.TrimSpace(encoding), "gzip") {
+		return nil, false
+	}
+	zr, err := gzip.NewReader(bytes.NewReader(payload))
+	if err != nil {
+		return nil, false
+	}
+	out, err := io.ReadAll(io.LimitReader(zr, maxEnd+1))
+	return out, err == nil && len(out) <= maxEnd
 }
 
 // maxUnjudgedLogged bounds the paths an unjudgedLog remembers, and

@@ -123,13 +123,16 @@ func (w handoffWriter) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 // /package.Service/Method naming a method of a service registered in
 // protoregistry.GlobalFiles, as protoc-gen-go's code registers those
 // protoc-gen-connect-go's handlers serve) that nothing marked is
-// replaced, once it begins with a message, with CodeInternal, the message
+// replaced, once it begins with a message (or, a stream that sends none,
+// once its handler returns with an OK end, and a Connect unary answer
+// with an empty body), with CodeInternal, the message
 // "connectauth: internal error" and the ErrorInfo reason
 // grpcauth.ReasonInternalError, in the call's protocol, without the
 // handler's headers and trailers, and the path is logged as an error
 // record of slog.Default(), once (64 paths at most); an informational
 // status it sends first (103 Early Hints) is dropped. An error written
-// before any decision (a malformed request, a 404), and a response whose
+// before any decision (a malformed request, a 404, a stream that ends
+// with an error before any message), and a response whose
 // Content-Type is not an application/ type, as every RPC's answer is (a
 // plain handler that a client reached with an RPC's headers), go out as
 // they are, and other requests are untouched: a plain JSON route whose
