@@ -56,7 +56,9 @@
 // handler mounted without it: the response of an RPC call that no
 // grpcauth interceptor judged is withheld and replaced with CodeInternal
 // ("connectauth: internal error", ReasonInternalError), and the path
-// logged once, as an error record of slog.Default(). The handler has run
+// logged once, as an error record of slog.Default(); an error the handler
+// returns before any message goes out as it is (WrapHandler says what the
+// guard catches and what goes around it). The handler has run
 // by then, side effects and all: the guard keeps its answer from the
 // caller and makes the mistake loud on the first call, it does not
 // protect the service. A handler meant to be open (health checks,
