@@ -13,6 +13,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -523,8 +524,13 @@ func grpcStatus(h http.Header) string {
 	return ""
 }
 
-// errorStatus reports whether a grpc-status reports an error.
-func errorStatus(status string) bool { return status != "" && status != "0" }
+// errorStatus reports whether a grpc-status reports an error: one that
+// is not 0, however written ("00", "+0" and "-0" are OK to grpc-go's
+// client, which parses it with strconv.ParseInt).
+func errorStatus(status string) bool {
+	code, err := strconv.ParseInt(status, 10, 64)
+	return status != "" && (err != nil || code != 0)
+}
 
 // gunzip inflates a gzip envelope's payload, up to maxEnd.
 func gunzip(encoding string, payload []byte) ([]byte, bool) {

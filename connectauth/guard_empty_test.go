@@ -217,3 +217,26 @@ func TestWrapHandler_WithholdsAnUnjudgedEmptyConnectUnaryMessage(t *testing.T) {
 		t.Fatalf("%d error records, want 1; log:\n%s", n, logged)
 	}
 }
+
+// An unjudged gRPC call that ends without a message and a grpc-status
+// that is 0 written otherwise ("00", "+0", "-0": grpc-go's client parses
+// it with strconv.ParseInt, and takes it for OK) is refused as one that
+// ends with "0": it reports no error.
+func TestWrapHandler_WithholdsAnUnjudgedStreamWhoseStatusIsZeroWrittenOtherwise(t *testing.T) {
+	captureDefaultLog(t)
+	mux := http.NewServeMux()
+	for _, status := range []string{"00", "+0", "-0"} {
+		mux.HandleFunc("/"+status+"/authtest.v1.TestService/ServerStream", func(w http.ResponseWriter, _ *http.Request) {
+			w.Header().Set("Content-Type", "application/grpc")
+			w.Header().Set("X-Leak", "secret")
+			w.WriteHeader(http.StatusOK)
+			w.Header().Set(http.TrailerPrefix+"Grpc-Status", status)
+		})
+	}
+	srv := serveTLS(t, connectauth.WrapHandler(mux))
+	for _, status := range []string{"00", "+0", "-0"} {
+		if a := rawGRPCCall(t, srv, "/"+status+"/authtest.v1.TestService/ServerStream"); a.grpcStatus() != "13" || a.contains("secret") {
+			t.Errorf("grpc-status %q: answer %+v, want grpc-status 13 and none of the handler's headers", status, a)
+		}
+	}
+}
