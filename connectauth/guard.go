@@ -428,6 +428,7 @@ func (w *guardWriter) release() error {
 // refuse writes the refusal in place of the response and logs it.
 func (w *guardWriter) refuse() {
 	w.state, w.pending = refused, 0
+	w.end = nil // a stream's end held back is never written now: not kept until the request ends
 	h := w.ResponseWriter.Header()
 	clear(h) // the handler's headers are part of what is withheld
 	// The request as it arrived, for the refusal's protocol: a handler
