@@ -182,7 +182,7 @@ func TestVerify_KeyReferencesBesidesTheJWKAreRefused(t *testing.T) {
 // signJSON signs the JSON of claims with priv under alg, with exactly the
 // header members hdr (alg included), bypassing jwx's header handling. It
 // signs with internal/jwsalg, so that Ed25519 proofs can be made too.
-func signJSON(t *testing.T, alg string, priv crypto.Signer, hdr map[string]any, claims any) string {
+func signJSON(t testing.TB, alg string, priv crypto.Signer, hdr map[string]any, claims any) string {
 	t.Helper()
 	h, err := json.Marshal(hdr)
 	if err != nil {

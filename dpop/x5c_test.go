@@ -98,7 +98,7 @@ func x5cProof(t *testing.T, alg string, key crypto.Signer, jwkMap, hdr map[strin
 }
 
 // thumbprintOf is the RFC 7638 thumbprint of pub's bare jwk (no x5c).
-func thumbprintOf(t *testing.T, pub crypto.PublicKey) string {
+func thumbprintOf(t testing.TB, pub crypto.PublicKey) string {
 	t.Helper()
 	k, err := jwk.FromRaw(pub)
 	if err != nil {
@@ -374,7 +374,7 @@ func TestVerify_HeaderX5TIsRefusedWhateverItHolds(t *testing.T) {
 // CA certificate carries: a full subject, key usages, names, and its
 // issuer's OCSP, certificate and CRL URLs. The certificates of the
 // chains whose proofs DefaultMaxProofSize is measured against.
-func realisticCert(t *testing.T, pub crypto.PublicKey, parent *x509.Certificate, signer crypto.Signer, isCA bool) ([]byte, *x509.Certificate) {
+func realisticCert(t testing.TB, pub crypto.PublicKey, parent *x509.Certificate, signer crypto.Signer, isCA bool) ([]byte, *x509.Certificate) {
 	t.Helper()
 	spiffe := &url.URL{Scheme: "spiffe", Host: "payments.example.com", Path: "/ns/payments/sa/client-service"}
 	tmpl := &x509.Certificate{
@@ -410,20 +410,23 @@ func realisticCert(t *testing.T, pub crypto.PublicKey, parent *x509.Certificate,
 	return der, c
 }
 
-// paddedProof is an RS256 proof by key whose jwk is jwkMap, for testReq
-// at t0, exactly size bytes long: a header member "pad" and the jti's
-// length make it so (jti "pad<n>…").
-func paddedProof(t *testing.T, key crypto.Signer, jwkMap map[string]any, size int) string {
+// paddedProof is a proof by key under alg whose jwk is jwkMap, for
+// testReq at t0, exactly size bytes long: a header member "pad" and the
+// jti's length make it so (jti+"…", "j" added as needed).
+func paddedProof(t testing.TB, alg string, key crypto.Signer, jwkMap map[string]any, jti string, size int) string {
 	t.Helper()
 	enc := base64.RawURLEncoding.EncodedLen
-	sigLen := enc(key.Public().(*rsa.PublicKey).Size())
+	hdr := map[string]any{"typ": "dpop+jwt", "alg": alg, "jwk": jwkMap, "pad": ""}
+	claims := map[string]any{"jti": jti, "htm": "POST", "htu": testURL, "iat": t0.Unix(), "ath": dpop.AccessTokenHash(testToken)}
+	trial := signJSON(t, alg, key, hdr, claims)
+	sigLen := len(trial) - strings.LastIndexByte(trial, '.') - 1 // the same for every proof by key
 	for j := range 4 {
-		claims := map[string]any{"jti": fmt.Sprint("pad", size) + strings.Repeat("j", j), "htm": "POST", "htu": testURL, "iat": t0.Unix(), "ath": dpop.AccessTokenHash(testToken)}
+		claims["jti"] = jti + strings.Repeat("j", j)
 		c, err := json.Marshal(claims)
 		if err != nil {
 			t.Fatal(err)
 		}
-		hdr := map[string]any{"typ": "dpop+jwt", "alg": "RS256", "jwk": jwkMap, "pad": ""}
+		hdr["pad"] = ""
 		h, err := json.Marshal(hdr)
 		if err != nil {
 			t.Fatal(err)
@@ -432,7 +435,7 @@ func paddedProof(t *testing.T, key crypto.Signer, jwkMap map[string]any, size in
 		for pad := 0; enc(len(h)+pad)+enc(len(c))+sigLen+2 <= size; pad++ {
 			if enc(len(h)+pad)+enc(len(c))+sigLen+2 == size {
 				hdr["pad"] = strings.Repeat("a", pad)
-				p := signJSON(t, "RS256", key, hdr, claims)
+				p := signJSON(t, alg, key, hdr, claims)
 				if len(p) != size {
 					t.Fatalf("padded proof of %d bytes, want %d", len(p), size)
 				}
@@ -480,10 +483,10 @@ func TestVerify_RSA4096CertificateChainFitsDefaultMaxProofSize(t *testing.T) {
 	}
 	jwkMap := publicJWK(t, leafKey)
 	jwkMap["x5c"] = b64Certs(leafDER, caDER, rootDER)
-	if _, err := v.Verify(t.Context(), paddedProof(t, leafKey, jwkMap, dpop.DefaultMaxProofSize), req); err != nil {
+	if _, err := v.Verify(t.Context(), paddedProof(t, "RS256", leafKey, jwkMap, "pad", dpop.DefaultMaxProofSize), req); err != nil {
 		t.Errorf("proof of exactly DefaultMaxProofSize bytes: %v", err)
 	}
-	_, err = v.Verify(t.Context(), paddedProof(t, leafKey, jwkMap, dpop.DefaultMaxProofSize+1), req)
+	_, err = v.Verify(t.Context(), paddedProof(t, "RS256", leafKey, jwkMap, "pad", dpop.DefaultMaxProofSize+1), req)
 	if !errors.Is(err, dpop.ErrInvalidProof) || !strings.Contains(err.Error(), "MaxProofSize") {
 		t.Errorf("proof of DefaultMaxProofSize+1 bytes: %v, want ErrInvalidProof naming MaxProofSize", err)
 	}
