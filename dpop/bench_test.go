@@ -24,7 +24,7 @@ import (
 // run: the ratio is what parsing the jwk, the claims checks, the thumbprint
 // and the replay cache add to the floor.
 //
-//	go test -run '^$' -bench BenchmarkVerify -benchmem ./dpop
+//	go test -run '^$' -bench 'BenchmarkVerify$' -benchmem ./dpop
 func BenchmarkVerify(b *testing.B) {
 	for _, alg := range []string{"ES256", "EdDSA"} {
 		k := newKey(b, alg)
