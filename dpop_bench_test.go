@@ -4,7 +4,6 @@ package grpcauth
 
 import (
 	"context"
-	"syscall"
 	"testing"
 	"time"
 
@@ -13,6 +12,7 @@ import (
 
 	"github.com/grpcauth/grpcauth/dpop"
 	"github.com/grpcauth/grpcauth/grpcauthtest"
+	"github.com/grpcauth/grpcauth/internal/benchcpu"
 	authtestv1 "github.com/grpcauth/grpcauth/internal/testproto/authtest/v1"
 	"github.com/grpcauth/grpcauth/verifier"
 )
@@ -66,7 +66,7 @@ func BenchmarkDPoP(b *testing.B) {
 		}
 		b.ReportAllocs()
 		b.ResetTimer()
-		defer reportCPU(b)()
+		defer benchcpu.Report(b)()
 		for range b.N {
 			if _, err := unary(ctx, nil, info, noop); err != nil {
 				b.Fatal(err)
@@ -84,7 +84,7 @@ func BenchmarkDPoP(b *testing.B) {
 			}
 			b.ReportAllocs()
 			b.ResetTimer()
-			defer reportCPU(b)()
+			defer benchcpu.Report(b)()
 			for i := range b.N {
 				if _, err := unary(ctxs[i], nil, info, noop); err != nil {
 					b.Fatal(err)
@@ -99,7 +99,7 @@ func BenchmarkDPoP(b *testing.B) {
 		}
 		b.ReportAllocs()
 		b.ResetTimer()
-		defer reportCPU(b)()
+		defer benchcpu.Report(b)()
 		for i := range b.N {
 			if _, err := e.client.Inherited(ctxs[i%len(ctxs)], &authtestv1.InheritedRequest{}); err != nil {
 				b.Fatal(err)
@@ -118,18 +118,4 @@ func BenchmarkDPoP(b *testing.B) {
 			call(b, ctxs)
 		})
 	}
-}
-
-// reportCPU starts measuring the process's CPU time (user and system); the
-// function it returns reports it per operation as cpu-ns/op.
-func reportCPU(b *testing.B) func() {
-	cpu := func() time.Duration {
-		var ru syscall.Rusage
-		if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-			b.Fatal(err)
-		}
-		return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
-	}
-	start := cpu()
-	return func() { b.ReportMetric(float64(cpu()-start)/float64(b.N), "cpu-ns/op") }
 }

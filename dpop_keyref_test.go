@@ -69,7 +69,7 @@ func TestDPoP_ProofWithAJunkX5CIsAnInvalidProof(t *testing.T) {
 			if strings.Contains(err.Error(), "junk") || strings.Contains(strings.Join(trailer.Get(MetadataWWWAuthenticate), " "), "junk") {
 				t.Errorf("the answer quotes the proof's x5c: %v", err)
 			}
-			if dec := rec.last(t); dec.Err == nil || !strings.Contains(dec.Err.Error(), "a key reference (jku, x5u or x5c)") {
+			if dec := rec.last(t); dec.Err == nil || !strings.Contains(dec.Err.Error(), "a key reference (jku, x5u, x5c, x5t or x5t#S256)") {
 				t.Errorf("logged cause %v, want one naming the key reference", dec.Err)
 			}
 		})

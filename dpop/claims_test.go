@@ -6,6 +6,8 @@ import (
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
+	"crypto/sha1"
+	"crypto/sha256"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
@@ -81,9 +83,9 @@ func TestVerify_RefusesValuesThatAreAlmostRight(t *testing.T) {
 }
 
 // A proof's key is its jwk header alone. A proof with a member naming
-// another key, a jku, x5u or x5c in its header (RFC 7515, 4.1) or an x5u
-// in its jwk, is refused as invalid whatever the member holds (a
-// certificate of another key, or junk: no string, bytes that are no
+// another key, a jku, x5u, x5c, x5t or x5t#S256 in its header (RFC 7515,
+// 4.1) or an x5u in its jwk, is refused as invalid whatever the member
+// holds (a certificate, or its digest, of another key, or junk: no string, bytes that are no
 // base64, an empty chain, null), and whichever key signed it: its
 // signature is not even checked (the cause is the key reference, never
 // "bad signature"). No request reaches the server jku and x5u name. A kid,
@@ -107,7 +109,9 @@ func TestVerify_KeyReferencesBesidesTheJWKAreRefused(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	otherCert := b64Certs(certDER(t, other.Public(), nil, other, nil))
+	otherDER := certDER(t, other.Public(), nil, other, nil)
+	otherCert := b64Certs(otherDER)
+	otherSHA1, otherSHA256 := sha1.Sum(otherDER), sha256.Sum256(otherDER) // header x5t and x5t#S256 of its certificate
 	holderJWK, err := jwk.FromRaw(holder.Public())
 	if err != nil {
 		t.Fatal(err)
@@ -151,11 +155,13 @@ func TestVerify_KeyReferencesBesidesTheJWKAreRefused(t *testing.T) {
 		"x5c null":                     {holderJWK, map[string]any{"x5c": nil}},
 		"x5c of 100 junk certificates": {holderJWK, map[string]any{"x5c": slices.Repeat([]string{"MIIB"}, 100)}},
 		"x5u in the jwk":               {jwkWith("x5u", srv.URL+"/cert.pem"), nil},
+		"x5t of another key's cert":    {holderJWK, map[string]any{"x5t": base64.RawURLEncoding.EncodeToString(otherSHA1[:])}},
+		"x5t#S256 of another key's":    {holderJWK, map[string]any{"x5t#S256": base64.RawURLEncoding.EncodeToString(otherSHA256[:])}},
 	} {
 		t.Run(name, func(t *testing.T) {
 			for signer, by := range map[*ecdsa.PrivateKey]string{holder: "the jwk's key", other: "the other key"} {
 				_, err := v.Verify(t.Context(), sign(signer, tc.key, tc.extra), req)
-				if !errors.Is(err, dpop.ErrInvalidProof) || !strings.Contains(err.Error(), "a key reference (jku, x5u or x5c)") {
+				if !errors.Is(err, dpop.ErrInvalidProof) || !strings.Contains(err.Error(), "a key reference (jku, x5u, x5c, x5t or x5t#S256)") {
 					t.Errorf("signed by %s: Verify = %v, want ErrInvalidProof (a key reference)", by, err)
 				}
 			}
@@ -176,7 +182,7 @@ func TestVerify_KeyReferencesBesidesTheJWKAreRefused(t *testing.T) {
 // signJSON signs the JSON of claims with priv under alg, with exactly the
 // header members hdr (alg included), bypassing jwx's header handling. It
 // signs with internal/jwsalg, so that Ed25519 proofs can be made too.
-func signJSON(t *testing.T, alg string, priv crypto.Signer, hdr map[string]any, claims any) string {
+func signJSON(t testing.TB, alg string, priv crypto.Signer, hdr map[string]any, claims any) string {
 	t.Helper()
 	h, err := json.Marshal(hdr)
 	if err != nil {

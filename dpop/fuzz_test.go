@@ -22,7 +22,8 @@ import (
 // testReq (bound to their keys: reqFor) at t0, one whose jwk carries an x5c
 // of its key (and one an x5t#S256 of its certificate too), and one broken
 // proof per check (an x5c of another key, an x5t#S256 of another
-// certificate too).
+// certificate too, and a header x5t#S256 of the jwk's x5c's certificate
+// and of another's).
 //
 //	go test -run '^$' -fuzz FuzzVerify ./dpop
 func FuzzVerify(f *testing.F) {
@@ -46,20 +47,34 @@ func FuzzVerify(f *testing.F) {
 }
 
 // The committed valid seeds are accepted, so the fuzzer starts from proofs
-// that reach every check.
+// that reach every check, and the header x5t#S256 ones are refused as key
+// references, not for something else.
 func TestFuzzVerifySeeds_ValidOnesAreAccepted(t *testing.T) {
 	for _, name := range []string{"ES256-valid", "EdDSA-valid", "Ed25519-valid", "ES256-x5c-valid", "ES256-x5t-valid"} {
-		b, err := os.ReadFile(filepath.Join("testdata", "fuzz", "FuzzVerify", name))
-		if err != nil {
-			t.Fatal(err)
-		}
-		_, quoted, _ := strings.Cut(strings.TrimSpace(string(b)), "string(")
-		proof, err := strconv.Unquote(strings.TrimSuffix(quoted, ")"))
-		if err != nil {
-			t.Fatalf("%s: %v", name, err)
-		}
+		proof := readSeed(t, name)
 		if _, err := newVerifier(t, dpop.Config{}).Verify(t.Context(), proof, reqFor(t, proof)); err != nil {
 			t.Errorf("%s: %v", name, err)
 		}
 	}
+	for _, name := range []string{"ES256-header-x5t-own-cert", "ES256-header-x5t-other-cert"} {
+		proof := readSeed(t, name)
+		if _, err := newVerifier(t, dpop.Config{}).Verify(t.Context(), proof, reqFor(t, proof)); !errors.Is(err, dpop.ErrKeyRef) {
+			t.Errorf("%s: %v, want ErrKeyRef", name, err)
+		}
+	}
+}
+
+// readSeed returns the proof of the seed name of FuzzVerify.
+func readSeed(t *testing.T, name string) string {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join("testdata", "fuzz", "FuzzVerify", name))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, quoted, _ := strings.Cut(strings.TrimSpace(string(b)), "string(")
+	proof, err := strconv.Unquote(strings.TrimSuffix(quoted, ")"))
+	if err != nil {
+		t.Fatalf("%s: %v", name, err)
+	}
+	return proof
 }

@@ -56,7 +56,7 @@ func b64JSON(t *testing.T, v any) string {
 }
 
 // publicJWK is the JWK of priv's public key, as a map of its members.
-func publicJWK(t *testing.T, priv crypto.Signer) map[string]any {
+func publicJWK(t testing.TB, priv crypto.Signer) map[string]any {
 	t.Helper()
 	k, err := jwk.FromRaw(priv.Public())
 	if err != nil {
@@ -76,7 +76,7 @@ func publicJWK(t *testing.T, priv crypto.Signer) map[string]any {
 // signInput signs the signing input hdrPart.payloadPart as it is written
 // (whatever it decodes to) with priv under alg, and returns the compact
 // JWS with the signature's base64url encoding.
-func signInput(t *testing.T, alg string, priv crypto.Signer, hdrPart, payloadPart string) string {
+func signInput(t testing.TB, alg string, priv crypto.Signer, hdrPart, payloadPart string) string {
 	t.Helper()
 	s, err := jwsalg.NewSigner(alg)
 	if err != nil {

@@ -215,13 +215,13 @@ var (
 	errCrit    = invalid("crit header: no extension is understood")
 	errNoJWK   = invalid("no jwk header")
 	// errKeyRef refuses a proof that names a key besides its jwk: a jku,
-	// x5u or x5c header member (see keyRefMembers), refused whatever it
-	// holds before the claims, the jwk and the signature are read, or an
-	// x5u member of the jwk, refused whatever it holds when the jwk is
-	// read. A jwk's x5c is no key reference when its first certificate is
-	// of the jwk's own key (checkX5C); errX5C and errX5CKey refuse the
-	// others.
-	errKeyRef = invalid("a key reference (jku, x5u or x5c): a proof's key is its jwk's own members alone")
+	// x5u, x5c, x5t or x5t#S256 header member (see keyRefMembers),
+	// refused whatever it holds before the claims, the jwk and the
+	// signature are read, or an x5u member of the jwk, refused whatever it
+	// holds when the jwk is read. A jwk's x5c is no key reference when
+	// its first certificate is of the jwk's own key (checkX5C); errX5C and
+	// errX5CKey refuse the others.
+	errKeyRef = invalid("a key reference (jku, x5u, x5c, x5t or x5t#S256): a proof's key is its jwk's own members alone")
 	// errX5C refuses a proof whose jwk has an x5c (RFC 7517, 4.7) with no
 	// first certificate that Verify reads: an empty array or null, a
 	// first member that is not standard base64 (padded, without line
@@ -250,25 +250,38 @@ var (
 const maxX5CCertLen = 8 << 10
 
 // keyRefMembers are the members of a JWS header that name a key by URL
-// (jku, x5u) or carry one in a certificate chain (x5c; RFC 7515, sections
-// 4.1.2 to 4.1.6). A proof's key is its jwk header (RFC 9449, section
-// 4.2), so Verify refuses a proof holding any of them (errKeyRef) rather
-// than leave a second key in it, which no check here would tie to the jwk
-// (that would take fetching the URLs, or parsing a chain of the sender's
-// next to the jwk) and which a JOSE library reading the proof after it
-// might take for the key. Verify never parses, fetches or uses them. A
-// jwk's x5u is refused likewise when the jwk is read (RFC 7517, 4.6). A
-// jwk's x5c (RFC 7517, 4.7) is not: Nimbus's DefaultDPoPProofFactory
-// (Java) sends its key's certificate chain there, and RFC 7517 requires
-// its first certificate to hold the jwk's key, which checkX5C checks, so
-// it adds no second key; an x5t or x5t#S256 beside that x5c must be the
-// thumbprint of its first certificate (errX5T). A kid, and an x5t or
-// x5t#S256 without x5c, names no key of its own and is left alone: the
-// digest of a certificate that is not in the proof adds no key to it (no
-// check here could find that certificate, and none uses it), RFC 9449
-// (4.2, 4.3) asks of the jwk only that it be a public key, and RFC 7638
-// leaves x5t out of the thumbprint a token binds.
-var keyRefMembers = [...]string{"jku", "x5u", "x5c"}
+// (jku, x5u), carry one in a certificate chain (x5c), or name the
+// certificate of the key that signed the JWS by its SHA-1 or SHA-256
+// digest (x5t, x5t#S256; RFC 7515, sections 4.1.2 to 4.1.8). A proof's
+// key is its jwk header (RFC 9449, section 4.2: "jwk: Representation of
+// the public key chosen by the client"; 4.3, item 6: the signature
+// "verifies with the public key contained in the jwk JOSE Header
+// Parameter"), so Verify refuses a proof holding any of them (errKeyRef)
+// rather than leave a second statement of its key in it, which no check
+// here would tie to the jwk (that would take fetching the URLs, parsing a
+// chain of the sender's next to the jwk, or finding the certificate a
+// digest names) and which a JOSE library reading the proof after it might
+// take for the key: RFC 7515 (6) makes these members the ways a recipient
+// determines the signing key, and a header x5t of another certificate
+// would attribute the proof to that certificate's holder. Verify never
+// parses, fetches or uses them. A header x5t or x5t#S256 is refused even
+// when it is the digest of a certificate of the jwk's key, as a header
+// x5c of that certificate is: a certificate and its thumbprints belong in
+// the jwk (RFC 7517, 4.7 to 4.9), where they are checked. A jwk's x5u is
+// refused likewise when the jwk is read (RFC 7517, 4.6). A jwk's x5c (RFC
+// 7517, 4.7) is not: Nimbus's DefaultDPoPProofFactory (Java) sends its
+// key's certificate chain there, and RFC 7517 requires its first
+// certificate to hold the jwk's key, which checkX5C checks, so it adds no
+// second key; an x5t or x5t#S256 beside that x5c must be the thumbprint of
+// its first certificate (errX5T). A kid, and a jwk's x5t or x5t#S256
+// without x5c, names no key of its own and is left alone: a jwk's members
+// describe the jwk (RFC 7517, 4.8: the certificate's key "MUST match the
+// public key represented by other members of the JWK"), not the proof's
+// signer apart from it; the digest of a certificate that is not in the
+// proof adds no key to it (no check here could find that certificate, and
+// none uses it), RFC 9449 (4.2, 4.3) asks of the jwk only that it be a
+// public key, and RFC 7638 leaves x5t out of the thumbprint a token binds.
+var keyRefMembers = [...]string{"jku", "x5u", "x5c", "x5t", "x5t#S256"}
 
 // Refusals of a Request that names no method or path: no request has
 // either empty, so an adapter that passes one is broken, and would have a

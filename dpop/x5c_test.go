@@ -65,6 +65,16 @@ func testCA(t *testing.T, curve elliptic.Curve) (*ecdsa.PrivateKey, []byte, *x50
 	return key, der, ca
 }
 
+// p256Key returns a new EC P-256 key.
+func p256Key(t *testing.T) *ecdsa.PrivateKey {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return key
+}
+
 // b64Certs is an x5c of ders: standard, padded base64 (RFC 7517, 4.7).
 func b64Certs(ders ...[]byte) []string {
 	s := make([]string, len(ders))
@@ -88,7 +98,7 @@ func x5cProof(t *testing.T, alg string, key crypto.Signer, jwkMap, hdr map[strin
 }
 
 // thumbprintOf is the RFC 7638 thumbprint of pub's bare jwk (no x5c).
-func thumbprintOf(t *testing.T, pub crypto.PublicKey) string {
+func thumbprintOf(t testing.TB, pub crypto.PublicKey) string {
 	t.Helper()
 	k, err := jwk.FromRaw(pub)
 	if err != nil {
@@ -178,16 +188,10 @@ func TestVerify_JWKX5COfTheJWKsOwnKeyIsAccepted(t *testing.T) {
 // a first certificate of the jwk's key longer than MaxX5CCertLen bytes of
 // base64 (within MaxProofSize), or no array of strings. An x5u in the
 // jwk, and a jku, x5u or x5c in the header, are refused as before, the
-// last even when it is a certificate of the jwk's key.
+// last even when it is a certificate of the jwk's key (a header x5t:
+// TestVerify_HeaderX5TIsRefusedWhateverItHolds).
 func TestVerify_JWKX5CNotOfTheJWKsKeyIsRefused(t *testing.T) {
-	holder, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	other, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
+	holder, other := p256Key(t), p256Key(t)
 	_, edKey, err := ed25519.GenerateKey(rand.Reader)
 	if err != nil {
 		t.Fatal(err)
@@ -218,17 +222,7 @@ func TestVerify_JWKX5CNotOfTheJWKsKeyIsRefused(t *testing.T) {
 	if l := base64.StdEncoding.EncodedLen(len(bigOwn)); l <= dpop.MaxX5CCertLen || l > 2*dpop.MaxX5CCertLen {
 		t.Fatalf("the big certificate is %d bytes of base64, want just over %d", l, dpop.MaxX5CCertLen)
 	}
-	req := testReq
-	req.KeyThumbprint = thumbprintOf(t, holder.Public())
-	v := newVerifier(t, dpop.Config{MaxProofSize: 64 << 10})
-	n := 0
-	for _, tc := range []struct {
-		name  string
-		jwk   map[string]any // members added to the holder's jwk
-		hdr   map[string]any // members added to the header
-		want  error
-		cause string // what the refusal's text names
-	}{
+	runX5CCases(t, newVerifier(t, dpop.Config{MaxProofSize: 64 << 10}), holder, []x5cCase{
 		{"of another key", map[string]any{"x5c": b64Certs(otherDER)}, nil, dpop.ErrX5CKey, ""},
 		{"another key's first, the jwk's second", map[string]any{"x5c": b64Certs(otherDER, own)}, nil, dpop.ErrX5CKey, ""},
 		{"of an Ed25519 key", map[string]any{"x5c": b64Certs(certDER(t, edKey.Public(), nil, edKey, nil))}, nil, dpop.ErrX5CKey, ""},
@@ -255,15 +249,41 @@ func TestVerify_JWKX5CNotOfTheJWKsKeyIsRefused(t *testing.T) {
 		{"header and jwk x5c of the jwk's key", map[string]any{"x5c": []string{ownB64}}, map[string]any{"x5c": []string{ownB64}}, dpop.ErrKeyRef, ""},
 		{"header x5u", nil, map[string]any{"x5u": "https://dpop.example.com/cert.pem"}, dpop.ErrKeyRef, ""},
 		{"header jku", nil, map[string]any{"jku": "https://dpop.example.com/jwks.json"}, dpop.ErrKeyRef, ""},
-	} {
+	})
+}
+
+// x5cCase is a proof by the holder's key for runX5CCases: its jwk with the
+// members jwk added, its header with the members hdr added; want is nil
+// when it is accepted, else the error it is refused with, whose text names
+// cause.
+type x5cCase struct {
+	name     string
+	jwk, hdr map[string]any
+	want     error
+	cause    string
+}
+
+// runX5CCases verifies each case's proof, signed by holder under ES256,
+// with v, for testReq bound to holder's key, as a subtest: an accepted
+// one under the thumbprint of holder's bare jwk (RFC 7638: x5c and x5t
+// are not in it).
+func runX5CCases(t *testing.T, v *dpop.Verifier, holder *ecdsa.PrivateKey, cases []x5cCase) {
+	t.Helper()
+	req := testReq
+	req.KeyThumbprint = thumbprintOf(t, holder.Public())
+	for n, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			jwkMap := publicJWK(t, holder)
 			for name, val := range tc.jwk {
 				jwkMap[name] = val
 			}
-			n++
-			_, err := v.Verify(t.Context(), x5cProof(t, "ES256", holder, jwkMap, tc.hdr, n), req)
-			if !errors.Is(err, tc.want) || !strings.Contains(fmt.Sprint(err), tc.cause) {
+			p, err := v.Verify(t.Context(), x5cProof(t, "ES256", holder, jwkMap, tc.hdr, n), req)
+			switch {
+			case tc.want == nil && err != nil:
+				t.Fatalf("Verify = %v, want it accepted", err)
+			case tc.want == nil && p.Thumbprint != req.KeyThumbprint:
+				t.Errorf("Thumbprint = %s, want %s, the jwk's without x5c and x5t", p.Thumbprint, req.KeyThumbprint)
+			case tc.want != nil && (!errors.Is(err, tc.want) || !strings.Contains(fmt.Sprint(err), tc.cause)):
 				t.Fatalf("Verify = %v, want %v (naming %q)", err, tc.want, tc.cause)
 			}
 		})
@@ -280,10 +300,7 @@ func TestVerify_JWKX5CNotOfTheJWKsKeyIsRefused(t *testing.T) {
 // left alone, as a kid is: the proof is accepted, whatever digest it
 // holds. Either way the proof's thumbprint is the jwk's without them.
 func TestVerify_JWKX5TMustBeTheThumbprintOfItsX5CsFirstCertificate(t *testing.T) {
-	holder, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
+	holder := p256Key(t)
 	caKey, caDER, ca := testCA(t, elliptic.P256())
 	leaf := certDER(t, holder.Public(), ca, caKey, nil)
 	other := certDER(t, holder.Public(), nil, holder, nil) // of the holder's key too, but not in x5c
@@ -291,51 +308,65 @@ func TestVerify_JWKX5TMustBeTheThumbprintOfItsX5CsFirstCertificate(t *testing.T)
 	s256 := func(der []byte) string { d := sha256.Sum256(der); return base64.RawURLEncoding.EncodeToString(d[:]) }
 	sha1Hex := sha1.Sum(leaf)
 	chain := b64Certs(leaf, caDER)
-	req := testReq
-	req.KeyThumbprint = thumbprintOf(t, holder.Public())
-	v := newVerifier(t, dpop.Config{})
-	n := 0
-	for _, tc := range []struct {
-		name string
-		jwk  map[string]any // members added to the holder's jwk
-		want error          // nil: accepted
-	}{
-		{"x5t of the first certificate", map[string]any{"x5c": chain, "x5t": s1(leaf)}, nil},
-		{"x5t#S256 of the first certificate", map[string]any{"x5c": chain, "x5t#S256": s256(leaf)}, nil},
-		{"both of the first certificate", map[string]any{"x5c": chain, "x5t": s1(leaf), "x5t#S256": s256(leaf)}, nil},
-		{"x5t without x5c", map[string]any{"x5t": s1(other)}, nil},
-		{"x5t#S256 without x5c", map[string]any{"x5t#S256": s256(other)}, nil},
-		{"x5t of junk without x5c", map[string]any{"x5t": "not a digest", "x5t#S256": ""}, nil},
-		{"x5t of the second certificate", map[string]any{"x5c": chain, "x5t": s1(caDER)}, dpop.ErrX5T},
-		{"x5t#S256 of the second certificate", map[string]any{"x5c": chain, "x5t#S256": s256(caDER)}, dpop.ErrX5T},
-		{"x5t of a certificate of the jwk's key not in x5c", map[string]any{"x5c": chain, "x5t": s1(other)}, dpop.ErrX5T},
-		{"x5t#S256 of a certificate of the jwk's key not in x5c", map[string]any{"x5c": chain, "x5t#S256": s256(other)}, dpop.ErrX5T},
-		{"x5t right, x5t#S256 wrong", map[string]any{"x5c": chain, "x5t": s1(leaf), "x5t#S256": s256(caDER)}, dpop.ErrX5T},
-		{"x5t wrong, x5t#S256 right", map[string]any{"x5c": chain, "x5t": s1(caDER), "x5t#S256": s256(leaf)}, dpop.ErrX5T},
-		{"x5t holding the SHA-256 digest", map[string]any{"x5c": chain, "x5t": s256(leaf)}, dpop.ErrX5T},
-		{"x5t#S256 holding the SHA-1 digest", map[string]any{"x5c": chain, "x5t#S256": s1(leaf)}, dpop.ErrX5T},
-		{"x5t padded", map[string]any{"x5c": chain, "x5t": s1(leaf) + "="}, dpop.ErrX5T},
-		{"x5t in hex", map[string]any{"x5c": chain, "x5t": hex.EncodeToString(sha1Hex[:])}, dpop.ErrX5T},
-		{"x5t empty", map[string]any{"x5c": chain, "x5t": ""}, dpop.ErrX5T},
-		{"x5t#S256 empty", map[string]any{"x5c": chain, "x5t#S256": ""}, dpop.ErrX5T},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			jwkMap := publicJWK(t, holder)
-			for name, val := range tc.jwk {
-				jwkMap[name] = val
-			}
-			n++
-			p, err := v.Verify(t.Context(), x5cProof(t, "ES256", holder, jwkMap, nil, n), req)
-			switch {
-			case tc.want == nil && err != nil:
-				t.Fatalf("Verify = %v, want it accepted", err)
-			case tc.want == nil && p.Thumbprint != req.KeyThumbprint:
-				t.Errorf("Thumbprint = %s, want %s, the jwk's without x5c and x5t", p.Thumbprint, req.KeyThumbprint)
-			case tc.want != nil && !errors.Is(err, tc.want):
-				t.Fatalf("Verify = %v, want %v", err, tc.want)
-			}
-		})
-	}
+	runX5CCases(t, newVerifier(t, dpop.Config{}), holder, []x5cCase{
+		{"x5t of the first certificate", map[string]any{"x5c": chain, "x5t": s1(leaf)}, nil, nil, ""},
+		{"x5t#S256 of the first certificate", map[string]any{"x5c": chain, "x5t#S256": s256(leaf)}, nil, nil, ""},
+		{"both of the first certificate", map[string]any{"x5c": chain, "x5t": s1(leaf), "x5t#S256": s256(leaf)}, nil, nil, ""},
+		{"x5t without x5c", map[string]any{"x5t": s1(other)}, nil, nil, ""},
+		{"x5t#S256 without x5c", map[string]any{"x5t#S256": s256(other)}, nil, nil, ""},
+		{"x5t of junk without x5c", map[string]any{"x5t": "not a digest", "x5t#S256": ""}, nil, nil, ""},
+		{"x5t of the second certificate", map[string]any{"x5c": chain, "x5t": s1(caDER)}, nil, dpop.ErrX5T, ""},
+		{"x5t#S256 of the second certificate", map[string]any{"x5c": chain, "x5t#S256": s256(caDER)}, nil, dpop.ErrX5T, ""},
+		{"x5t of a certificate of the jwk's key not in x5c", map[string]any{"x5c": chain, "x5t": s1(other)}, nil, dpop.ErrX5T, ""},
+		{"x5t#S256 of a certificate of the jwk's key not in x5c", map[string]any{"x5c": chain, "x5t#S256": s256(other)}, nil, dpop.ErrX5T, ""},
+		{"x5t right, x5t#S256 wrong", map[string]any{"x5c": chain, "x5t": s1(leaf), "x5t#S256": s256(caDER)}, nil, dpop.ErrX5T, ""},
+		{"x5t wrong, x5t#S256 right", map[string]any{"x5c": chain, "x5t": s1(caDER), "x5t#S256": s256(leaf)}, nil, dpop.ErrX5T, ""},
+		{"x5t holding the SHA-256 digest", map[string]any{"x5c": chain, "x5t": s256(leaf)}, nil, dpop.ErrX5T, ""},
+		{"x5t#S256 holding the SHA-1 digest", map[string]any{"x5c": chain, "x5t#S256": s1(leaf)}, nil, dpop.ErrX5T, ""},
+		{"x5t padded", map[string]any{"x5c": chain, "x5t": s1(leaf) + "="}, nil, dpop.ErrX5T, ""},
+		{"x5t in hex", map[string]any{"x5c": chain, "x5t": hex.EncodeToString(sha1Hex[:])}, nil, dpop.ErrX5T, ""},
+		{"x5t empty", map[string]any{"x5c": chain, "x5t": ""}, nil, dpop.ErrX5T, ""},
+		{"x5t#S256 empty", map[string]any{"x5c": chain, "x5t#S256": ""}, nil, dpop.ErrX5T, ""},
+	})
+}
+
+// A header (not jwk) x5t or x5t#S256 (RFC 7515, 4.1.7 and 4.1.8) names
+// the certificate of the key that signed the proof apart from its jwk,
+// the proof's key (RFC 9449, 4.2 and 4.3, item 6): it is refused
+// (ErrKeyRef) whatever it holds, as a header x5c is: the digest of a
+// certificate of another key or of the jwk's key that is not in the
+// proof, junk, null, and even the digest of the jwk's x5c's first
+// certificate or the jwk's own x5t. Before, it was ignored and each proof
+// accepted. A proof without them, with a kid, with the jwk's own x5c and
+// x5t, or with members whose names differ in case (names are matched
+// exactly) is accepted.
+func TestVerify_HeaderX5TIsRefusedWhateverItHolds(t *testing.T) {
+	holder, other := p256Key(t), p256Key(t)
+	own := certDER(t, holder.Public(), nil, holder, nil)
+	absent := certDER(t, holder.Public(), nil, holder, nil) // of the holder's key too, not in the proof
+	otherDER := certDER(t, other.Public(), nil, other, nil)
+	s1 := func(der []byte) string { d := sha1.Sum(der); return base64.RawURLEncoding.EncodeToString(d[:]) }
+	s256 := func(der []byte) string { d := sha256.Sum256(der); return base64.RawURLEncoding.EncodeToString(d[:]) }
+	withX5C := map[string]any{"x5c": b64Certs(own), "x5t": s1(own), "x5t#S256": s256(own)}
+	runX5CCases(t, newVerifier(t, dpop.Config{}), holder, []x5cCase{
+		{"none", nil, nil, nil, ""},
+		{"none, the jwk's x5c and x5t", withX5C, nil, nil, ""},
+		{"a kid", nil, map[string]any{"kid": s256(own)}, nil, ""},
+		{"X5T and x5t#s256 (other names)", nil, map[string]any{"X5T": s1(otherDER), "x5t#s256": s256(otherDER)}, nil, ""},
+		{"x5t of another key's certificate", nil, map[string]any{"x5t": s1(otherDER)}, dpop.ErrKeyRef, "x5t"},
+		{"x5t#S256 of another key's certificate", nil, map[string]any{"x5t#S256": s256(otherDER)}, dpop.ErrKeyRef, "x5t"},
+		{"x5t#S256 of another key's certificate, the jwk's x5c of its own", withX5C, map[string]any{"x5t#S256": s256(otherDER)}, dpop.ErrKeyRef, "x5t"},
+		{"x5t of a certificate of the jwk's key not in the proof", nil, map[string]any{"x5t": s1(absent)}, dpop.ErrKeyRef, "x5t"},
+		{"x5t#S256 of a certificate of the jwk's key not in the proof", nil, map[string]any{"x5t#S256": s256(absent)}, dpop.ErrKeyRef, "x5t"},
+		{"x5t of the jwk's x5c's first certificate", withX5C, map[string]any{"x5t": s1(own)}, dpop.ErrKeyRef, "x5t"},
+		{"x5t#S256 of the jwk's x5c's first certificate", withX5C, map[string]any{"x5t#S256": s256(own)}, dpop.ErrKeyRef, "x5t"},
+		{"both of the jwk's x5c's first certificate", withX5C, map[string]any{"x5t": s1(own), "x5t#S256": s256(own)}, dpop.ErrKeyRef, "x5t"},
+		{"x5t#S256 junk", nil, map[string]any{"x5t#S256": "not a digest"}, dpop.ErrKeyRef, "x5t"},
+		{"x5t empty", nil, map[string]any{"x5t": ""}, dpop.ErrKeyRef, "x5t"},
+		{"x5t null", nil, map[string]any{"x5t": nil}, dpop.ErrKeyRef, "x5t"},
+		{"x5t#S256 a number", nil, map[string]any{"x5t#S256": 5}, dpop.ErrKeyRef, "x5t"},
+		{"x5t an array", nil, map[string]any{"x5t": []string{s1(own)}}, dpop.ErrKeyRef, "x5t"},
+	})
 }
 
 // realisticCert is a DER certificate of pub, issued by parent (nil:
@@ -343,7 +374,7 @@ func TestVerify_JWKX5TMustBeTheThumbprintOfItsX5CsFirstCertificate(t *testing.T)
 // CA certificate carries: a full subject, key usages, names, and its
 // issuer's OCSP, certificate and CRL URLs. The certificates of the
 // chains whose proofs DefaultMaxProofSize is measured against.
-func realisticCert(t *testing.T, pub crypto.PublicKey, parent *x509.Certificate, signer crypto.Signer, isCA bool) ([]byte, *x509.Certificate) {
+func realisticCert(t testing.TB, pub crypto.PublicKey, parent *x509.Certificate, signer crypto.Signer, isCA bool) ([]byte, *x509.Certificate) {
 	t.Helper()
 	spiffe := &url.URL{Scheme: "spiffe", Host: "payments.example.com", Path: "/ns/payments/sa/client-service"}
 	tmpl := &x509.Certificate{
@@ -379,20 +410,23 @@ func realisticCert(t *testing.T, pub crypto.PublicKey, parent *x509.Certificate,
 	return der, c
 }
 
-// paddedProof is an RS256 proof by key whose jwk is jwkMap, for testReq
-// at t0, exactly size bytes long: a header member "pad" and the jti's
-// length make it so (jti "pad<n>…").
-func paddedProof(t *testing.T, key crypto.Signer, jwkMap map[string]any, size int) string {
+// paddedProof is a proof by key under alg whose jwk is jwkMap, for
+// testReq at t0, exactly size bytes long: a header member "pad" and the
+// jti's length make it so (jti+"…", "j" added as needed).
+func paddedProof(t testing.TB, alg string, key crypto.Signer, jwkMap map[string]any, jti string, size int) string {
 	t.Helper()
 	enc := base64.RawURLEncoding.EncodedLen
-	sigLen := enc(key.Public().(*rsa.PublicKey).Size())
+	hdr := map[string]any{"typ": "dpop+jwt", "alg": alg, "jwk": jwkMap, "pad": ""}
+	claims := map[string]any{"jti": jti, "htm": "POST", "htu": testURL, "iat": t0.Unix(), "ath": dpop.AccessTokenHash(testToken)}
+	trial := signJSON(t, alg, key, hdr, claims)
+	sigLen := len(trial) - strings.LastIndexByte(trial, '.') - 1 // the same for every proof by key
 	for j := range 4 {
-		claims := map[string]any{"jti": fmt.Sprint("pad", size) + strings.Repeat("j", j), "htm": "POST", "htu": testURL, "iat": t0.Unix(), "ath": dpop.AccessTokenHash(testToken)}
+		claims["jti"] = jti + strings.Repeat("j", j)
 		c, err := json.Marshal(claims)
 		if err != nil {
 			t.Fatal(err)
 		}
-		hdr := map[string]any{"typ": "dpop+jwt", "alg": "RS256", "jwk": jwkMap, "pad": ""}
+		hdr["pad"] = ""
 		h, err := json.Marshal(hdr)
 		if err != nil {
 			t.Fatal(err)
@@ -401,7 +435,7 @@ func paddedProof(t *testing.T, key crypto.Signer, jwkMap map[string]any, size in
 		for pad := 0; enc(len(h)+pad)+enc(len(c))+sigLen+2 <= size; pad++ {
 			if enc(len(h)+pad)+enc(len(c))+sigLen+2 == size {
 				hdr["pad"] = strings.Repeat("a", pad)
-				p := signJSON(t, "RS256", key, hdr, claims)
+				p := signJSON(t, alg, key, hdr, claims)
 				if len(p) != size {
 					t.Fatalf("padded proof of %d bytes, want %d", len(p), size)
 				}
@@ -449,10 +483,10 @@ func TestVerify_RSA4096CertificateChainFitsDefaultMaxProofSize(t *testing.T) {
 	}
 	jwkMap := publicJWK(t, leafKey)
 	jwkMap["x5c"] = b64Certs(leafDER, caDER, rootDER)
-	if _, err := v.Verify(t.Context(), paddedProof(t, leafKey, jwkMap, dpop.DefaultMaxProofSize), req); err != nil {
+	if _, err := v.Verify(t.Context(), paddedProof(t, "RS256", leafKey, jwkMap, "pad", dpop.DefaultMaxProofSize), req); err != nil {
 		t.Errorf("proof of exactly DefaultMaxProofSize bytes: %v", err)
 	}
-	_, err = v.Verify(t.Context(), paddedProof(t, leafKey, jwkMap, dpop.DefaultMaxProofSize+1), req)
+	_, err = v.Verify(t.Context(), paddedProof(t, "RS256", leafKey, jwkMap, "pad", dpop.DefaultMaxProofSize+1), req)
 	if !errors.Is(err, dpop.ErrInvalidProof) || !strings.Contains(err.Error(), "MaxProofSize") {
 		t.Errorf("proof of DefaultMaxProofSize+1 bytes: %v, want ErrInvalidProof naming MaxProofSize", err)
 	}
