@@ -506,12 +506,28 @@ func (w *guardWriter) endsInError() bool {
 		}
 	}
 	if w.protocol == connectStream {
-		var end struct {
-			Error *struct{} `json:"error"`
-		}
-		return json.Unmarshal(payload, &end) == nil && end.Error != nil
+		return connectEndError(payload)
 	}
 	return webTrailerStatus(string(payload)).isError() && !headers.mayBeOK
+}
+
+// connectEndError reports whether a Connect end-of-stream message
+// reports an error to each client. connect-go's decodes it with
+// encoding/json into a struct (protocol_connect.go,
+// connectEndStreamMessage), whose field matches a key of any case
+// ("ERROR"), the last one winning; @connectrpc/connect-web's reads the
+// key "error" as it is spelt only (end-stream.ts: JSON.parse, then
+// jsonValue.error), the last one winning, and takes null for none. So
+// both must find an error.
+func connectEndError(payload []byte) bool {
+	var end struct {
+		Error *struct{} `json:"error"`
+	}
+	var keys map[string]json.RawMessage
+	var spelt *struct{}
+	return json.Unmarshal(payload, &end) == nil && end.Error != nil &&
+		json.Unmarshal(payload, &keys) == nil && keys["error"] != nil &&
+		json.Unmarshal(keys["error"], &spelt) == nil && spelt != nil
 }
 
 // statusReading is what the clients of an answer read of its status in

@@ -47,6 +47,7 @@ func TestWrapHandler_ReadsAnUnjudgedStreamsStatusAsItsClientsDo(t *testing.T) {
 	const (
 		grpc    = "application/grpc"
 		grpcWeb = "application/grpc-web+proto"
+		connect = "application/connect+json"
 	)
 	for _, tc := range []struct {
 		name, contentType string
@@ -94,6 +95,14 @@ func TestWrapHandler_ReadsAnUnjudgedStreamsStatusAsItsClientsDo(t *testing.T) {
 		{name: "gRPC-Web frame 13, header 0", contentType: grpcWeb, header: map[string][]string{"Grpc-Status": {"0"}}, flags: 0x80, end: "grpc-status: 13\r\n", refused: true},
 		{name: "gRPC-Web frame 13, details 0", contentType: grpcWeb, flags: 0x80, end: "grpc-status: 13\r\ngrpc-status-details-bin: <details 0>\r\n", refused: true},
 		{name: "gRPC-Web frame 13, details 5", contentType: grpcWeb, flags: 0x80, end: "grpc-status: 13\r\nGrpc-Status-Details-Bin: <details 5>\r\n"},
+
+		// 3. connect-web reads the key "error" as it is spelt.
+		{name: "Connect error", contentType: connect, flags: 0x02, end: `{"error":{"code":"not_found"}}`},
+		{name: "Connect ERROR", contentType: connect, flags: 0x02, end: `{"ERROR":{"code":"not_found"}}`, refused: true},
+		{name: "Connect Error", contentType: connect, flags: 0x02, end: `{"Error":{"code":"not_found"}}`, refused: true},
+		{name: "Connect error, then Error null", contentType: connect, flags: 0x02, end: `{"error":{"code":"not_found"},"Error":null}`, refused: true},
+		{name: "Connect Error, then error", contentType: connect, flags: 0x02, end: `{"Error":null,"error":{"code":"not_found"}}`},
+		{name: "Connect error null", contentType: connect, flags: 0x02, end: `{"error":null}`, refused: true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			details := strings.NewReplacer("<details 0>", statusDetails(t, 0), "<details 5>", statusDetails(t, 5))
