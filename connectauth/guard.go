@@ -234,8 +234,7 @@ const (
 // It has no Unwrap: the server's writer it would hand out takes writes
 // around the guard. It offers instead what http.ResponseController
 // reaches for (FlushError, the deadlines, EnableFullDuplex, Hijack), each
-// from the server's writer, and Hijack only for a call that was judged
-// or an h2c handoff. It offers no io.ReaderFrom, so io.Copy into it goes
+// from the server's writer, and Hijack only for a call that was judged. It offers no io.ReaderFrom, so io.Copy into it goes
 // through Write.
 //
 // It lives in the request's requestInfo, which WrapHandler allocates
@@ -384,20 +383,22 @@ func (w *guardWriter) EnableFullDuplex() error {
 // errHijackRefused is what Hijack returns for a call not judged.
 var errHijackRefused = errors.New("connectauth: WrapHandler refused to hand over the connection: no grpcauth interceptor judged the call")
 
-// Hijack implements http.Hijacker for a call that was judged, and for a
-// request that asks for an h2c handoff (handoffWriter: the calls of the
-// connection reach a WrapHandler inside h2c.NewHandler as requests of
-// their own). Any other RPC request's connection would let its handler
-// write an answer around the guard: no RPC server hijacks one (connect-go,
-// grpc-go, vanguard), so Hijack refuses it with errHijackRefused, and a
-// response not yet begun whose Content-Type is an RPC's answer's
-// (rpcAnswer) is refused, and logged, as a withheld message is. A plain
-// handler that a client reached with an RPC's headers (a WebSocket
-// upgrade sent Connect-Protocol-Version) gets the error too, and answers
-// it as it will, unlogged: a client cannot fill the log with paths of
-// its choosing.
+// Hijack implements http.Hijacker for a call that was judged. Any other
+// RPC request's connection would let its handler write an answer around
+// the guard: no RPC server hijacks one (connect-go, grpc-go, vanguard),
+// so Hijack refuses it with errHijackRefused, and a response not yet
+// begun whose Content-Type is an RPC's answer's (rpcAnswer) is refused,
+// and logged, as a withheld message is. That holds whatever the request
+// asks for: an Upgrade to h2c is the client's to send, and would hand the
+// connection to any handler that takes it, not only to h2c.NewHandler
+// (which, refused, answers 500: an RPC request is not upgraded by an h2c
+// handler inside WrapHandler; h2c's preface, "PRI *", is no RPC request
+// and is handed over). A plain handler that a client reached with an
+// RPC's headers (a WebSocket upgrade sent Connect-Protocol-Version) gets
+// the error too, and answers it as it will, unlogged: a client cannot
+// fill the log with paths of its choosing.
 func (w *guardWriter) Hijack() (net.Conn, *bufio.ReadWriter, error) {
-	if _, handoff := w.ResponseWriter.(handoffWriter); handoff || w.info.judged.Load() {
+	if w.info.judged.Load() {
 		return http.NewResponseController(w.ResponseWriter).Hijack()
 	}
 	if w.state == undecided && w.rpcAnswer() {
