@@ -234,8 +234,8 @@ const (
 // It has no Unwrap: the server's writer it would hand out takes writes
 // around the guard. It offers instead what http.ResponseController
 // reaches for (FlushError, the deadlines, EnableFullDuplex, Hijack), each
-// from the server's writer, and Hijack only for a call that was judged. It offers no io.ReaderFrom, so io.Copy into it goes
-// through Write.
+// from the server's writer, and Hijack only for a call that was judged.
+// It offers no io.ReaderFrom, so io.Copy into it goes through Write.
 //
 // It lives in the request's requestInfo, which WrapHandler allocates
 // anyway.
@@ -580,12 +580,13 @@ func headerStatus(h http.Header, trailersRead bool) statusReading {
 }
 
 // webTrailerStatus reads a gRPC-Web trailers frame as its clients do:
-// lines separated by CRLF, a name before the first colon, trimmed. grpc-web's
-// JavaScript client takes the last line named "grpc-status", in that case
-// only (Grpc-Status is none to it, and no status is OK), @connectrpc/connect-web's
-// any case, and prefers grpc-status-details-bin's code. A lone CR or LF,
-// which would make another split of the lines, or a name around
-// grpc-status that only some of them read as one, may be read as OK.
+// lines separated by CRLF, a name before the first colon, trimmed.
+// grpc-web's JavaScript client takes the last line named "grpc-status",
+// in that case only (Grpc-Status is none to it, and no status is OK);
+// @connectrpc/connect-web's any case, and it prefers
+// grpc-status-details-bin's code. A lone CR or LF, which would make
+// another split of the lines, or a name around grpc-status that only
+// some of them read as one, may be read as OK.
 func webTrailerStatus(payload string) statusReading {
 	var s statusReading
 	for line := range strings.SplitSeq(payload, "\r\n") {
