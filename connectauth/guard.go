@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"compress/gzip"
+	"encoding/base64"
 	"encoding/binary"
 	"encoding/json"
 	"errors"
@@ -13,12 +14,13 @@ import (
 	"net"
 	"net/http"
 	"net/url"
-	"strconv"
 	"strings"
 	"sync"
 	"time"
 
 	"connectrpc.com/connect"
+	statuspb "google.golang.org/genproto/googleapis/rpc/status"
+	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/reflect/protoreflect"
 	"google.golang.org/protobuf/reflect/protoregistry"
 )
@@ -232,9 +234,8 @@ const (
 // It has no Unwrap: the server's writer it would hand out takes writes
 // around the guard. It offers instead what http.ResponseController
 // reaches for (FlushError, the deadlines, EnableFullDuplex, Hijack), each
-// from the server's writer, and Hijack only for a call that was judged
-// or an h2c handoff. It offers no io.ReaderFrom, so io.Copy into it goes
-// through Write.
+// from the server's writer, and Hijack only for a call that was judged.
+// It offers no io.ReaderFrom, so io.Copy into it goes through Write.
 //
 // It lives in the request's requestInfo, which WrapHandler allocates
 // anyway.
@@ -382,20 +383,22 @@ func (w *guardWriter) EnableFullDuplex() error {
 // errHijackRefused is what Hijack returns for a call not judged.
 var errHijackRefused = errors.New("connectauth: WrapHandler refused to hand over the connection: no grpcauth interceptor judged the call")
 
-// Hijack implements http.Hijacker for a call that was judged, and for a
-// request that asks for an h2c handoff (handoffWriter: the calls of the
-// connection reach a WrapHandler inside h2c.NewHandler as requests of
-// their own). Any other RPC request's connection would let its handler
-// write an answer around the guard: no RPC server hijacks one (connect-go,
-// grpc-go, vanguard), so Hijack refuses it with errHijackRefused, and a
-// response not yet begun whose Content-Type is an RPC's answer's
-// (rpcAnswer) is refused, and logged, as a withheld message is. A plain
-// handler that a client reached with an RPC's headers (a WebSocket
-// upgrade sent Connect-Protocol-Version) gets the error too, and answers
-// it as it will, unlogged: a client cannot fill the log with paths of
-// its choosing.
+// Hijack implements http.Hijacker for a call that was judged. Any other
+// RPC request's connection would let its handler write an answer around
+// the guard: no RPC server hijacks one (connect-go, grpc-go, vanguard),
+// so Hijack refuses it with errHijackRefused, and a response not yet
+// begun whose Content-Type is an RPC's answer's (rpcAnswer) is refused,
+// and logged, as a withheld message is. That holds whatever the request
+// asks for: an Upgrade to h2c is the client's to send, and would hand the
+// connection to any handler that takes it, not only to h2c.NewHandler
+// (which, refused, answers 500: an RPC request is not upgraded by an h2c
+// handler inside WrapHandler; h2c's preface, "PRI *", is no RPC request
+// and is handed over). A plain handler that a client reached with an
+// RPC's headers (a WebSocket upgrade sent Connect-Protocol-Version) gets
+// the error too, and answers it as it will, unlogged: a client cannot
+// fill the log with paths of its choosing.
 func (w *guardWriter) Hijack() (net.Conn, *bufio.ReadWriter, error) {
-	if _, handoff := w.ResponseWriter.(handoffWriter); handoff || w.info.judged.Load() {
+	if w.info.judged.Load() {
 		return http.NewResponseController(w.ResponseWriter).Hijack()
 	}
 	if w.state == undecided && w.rpcAnswer() {
@@ -471,17 +474,23 @@ func (w *guardWriter) finish() {
 const maxEnd = 64 << 10
 
 // endsInError reports whether the answer of a stream whose handler
-// returned without a message reports an error: the end it wrote (a
-// Connect end-of-stream message with an error, gRPC-Web trailers whose
-// grpc-status is not 0; inflated when its envelope is compressed, by
-// gzip only), or without one the grpc-status its headers or trailers
-// carry (a gRPC call's, a gRPC-Web trailers-only answer's). An end that
-// is not one whole envelope, or that it cannot read, reports none: the
-// stream is refused.
+// returned without a message reports an error to each of its clients:
+// the end it wrote (a Connect end-of-stream message with an error,
+// gRPC-Web trailers whose grpc-status is not 0; inflated when its
+// envelope is compressed, by gzip only), or without one the grpc-status
+// its headers carry (a gRPC call's, a gRPC-Web trailers-only answer's)
+// or, but for gRPC-Web (a browser reads no HTTP trailers), its trailers.
+// Each grpc-status and grpc-status-details-bin of the headers and
+// trailers must report an error too, wherever one is, as a client may
+// read any (a gRPC client reads a header's when net/http sends no
+// trailers, connect-web's gRPC-Web client a header's before the body).
+// An end that is not one whole envelope, or that it cannot read, reports
+// none: the stream is refused.
 func (w *guardWriter) endsInError() bool {
 	h := w.ResponseWriter.Header()
+	headers := headerStatus(h, w.protocol != grpcWebProtocol)
 	if w.end == nil {
-		return errorStatus(grpcStatus(h))
+		return headers.isError()
 	}
 	if len(w.end) < 5 || binary.BigEndian.Uint32(w.end[1:5]) != uint32(len(w.end)-5) {
 		return false
@@ -498,39 +507,125 @@ func (w *guardWriter) endsInError() bool {
 		}
 	}
 	if w.protocol == connectStream {
-		var end struct {
-			Error *struct{} `json:"error"`
-		}
-		return json.Unmarshal(payload, &end) == nil && end.Error != nil
+		return connectEndError(payload)
 	}
-	for line := range strings.Lines(string(payload)) {
-		if name, value, _ := strings.Cut(line, ":"); strings.EqualFold(strings.TrimSpace(name), "grpc-status") {
-			return errorStatus(strings.TrimSpace(value))
-		}
-	}
-	return false
+	return webTrailerStatus(string(payload)).isError() && !headers.mayBeOK
 }
 
-// grpcStatus returns the grpc-status that h carries as a header, a
-// declared trailer or a trailer named with http.TrailerPrefix.
-func grpcStatus(h http.Header) string {
-	for k, v := range h {
-		if hasPrefixFold(k, http.TrailerPrefix) {
-			k = k[len(http.TrailerPrefix):]
-		}
-		if strings.EqualFold(k, "Grpc-Status") && len(v) > 0 {
-			return strings.TrimSpace(v[0])
-		}
+// connectEndError reports whether a Connect end-of-stream message
+// reports an error to each client. connect-go's decodes it with
+// encoding/json into a struct (protocol_connect.go,
+// connectEndStreamMessage), whose field matches a key of any case
+// ("ERROR"), the last one winning; @connectrpc/connect-web's reads the
+// key "error" as it is spelt only (end-stream.ts: JSON.parse, then
+// jsonValue.error), the last one winning, and takes null for none. So
+// both must find an error.
+func connectEndError(payload []byte) bool {
+	var end struct {
+		Error *struct{} `json:"error"`
 	}
-	return ""
+	var keys map[string]json.RawMessage
+	var spelt *struct{}
+	return json.Unmarshal(payload, &end) == nil && end.Error != nil &&
+		json.Unmarshal(payload, &keys) == nil && keys["error"] != nil &&
+		json.Unmarshal(keys["error"], &spelt) == nil && spelt != nil
 }
 
-// errorStatus reports whether a grpc-status reports an error: one that
-// is not 0, however written ("00", "+0" and "-0" are OK to grpc-go's
-// client, which parses it with strconv.ParseInt).
+// statusReading is what the clients of an answer read of its status in
+// one place (its headers and trailers, a gRPC-Web trailers frame): found,
+// a grpc-status there; mayBeOK, that some client may read it as OK (a
+// grpc-status or grpc-status-details-bin that reports none, more than one
+// grpc-status-details-bin) or read it otherwise than the guard does.
+// Reading it the same way whatever the order of its fields (a header
+// map's is random), it takes the status for an error only where every
+// field reports one: grpc-go's client reads the last grpc-status field,
+// connect-go's the first.
+type statusReading struct {
+	found, mayBeOK bool
+	details        int // grpc-status-details-bin fields
+}
+
+// field reads a field named name (in any case) of value; read: a client
+// reads it where it must find a grpc-status.
+func (s *statusReading) field(name, value string, read bool) {
+	switch {
+	case strings.EqualFold(name, "grpc-status"):
+		s.found = s.found || read
+		s.mayBeOK = s.mayBeOK || !errorStatus(value)
+	case strings.EqualFold(name, "grpc-status-details-bin"):
+		s.details++
+		s.mayBeOK = s.mayBeOK || s.details > 1 || !errorDetails(value)
+	}
+}
+
+// isError reports whether every client reads the status as an error.
+func (s statusReading) isError() bool { return s.found && !s.mayBeOK }
+
+// headerStatus reads the grpc-status of h, its headers and declared
+// trailers (which net/http sends as headers too when they are set before
+// the status is written, as the guard holds the status back until then)
+// and the trailers named with http.TrailerPrefix, as net/http takes it:
+// in that case only ("trailer:Grpc-Status" is a header named so, which
+// no client reads for a status). A grpc-status among those trailers
+// counts as found only where trailers are read.
+func headerStatus(h http.Header, trailersRead bool) statusReading {
+	var s statusReading
+	for k, values := range h {
+		name, trailer := strings.CutPrefix(k, http.TrailerPrefix)
+		for _, v := range values {
+			s.field(name, v, !trailer || trailersRead)
+		}
+	}
+	return s
+}
+
+// webTrailerStatus reads a gRPC-Web trailers frame as its clients do:
+// lines separated by CRLF, a name before the first colon, trimmed.
+// grpc-web's JavaScript client takes the last line named "grpc-status",
+// in that case only (Grpc-Status is none to it, and no status is OK);
+// @connectrpc/connect-web's any case, and it prefers
+// grpc-status-details-bin's code. A lone CR or LF, which would make
+// another split of the lines, or a name around grpc-status that only
+// some of them read as one, may be read as OK.
+func webTrailerStatus(payload string) statusReading {
+	var s statusReading
+	for line := range strings.SplitSeq(payload, "\r\n") {
+		name, value, _ := strings.Cut(line, ":")
+		name = strings.Trim(name, " \t")
+		lower := strings.ToLower(name)
+		switch {
+		case strings.ContainsAny(line, "\r\n"):
+			s.mayBeOK = true
+		case name == "grpc-status" || lower == "grpc-status-details-bin":
+			s.field(name, value, true)
+		case strings.Contains(lower, "grpc-status"):
+			s.mayBeOK = true
+		}
+	}
+	return s
+}
+
+// errorStatus reports whether a grpc-status reads as an error to every
+// client: a decimal number, signed or not, with a digit other than 0.
+// Any other may be 0 to one of them: grpc-go's client reads "00", "+0"
+// and "-0" as 0 (strconv.ParseInt), grpc-web's JavaScript client "",
+// "0.0" and "0x0" too (Number).
 func errorStatus(status string) bool {
-	code, err := strconv.ParseInt(status, 10, 64)
-	return status != "" && (err != nil || code != 0)
+	s := strings.Trim(status, " \t")
+	if s != "" && (s[0] == '+' || s[0] == '-') {
+		s = s[1:]
+	}
+	return s != "" && strings.Trim(s, "0123456789") == "" && strings.Trim(s, "0") != ""
+}
+
+// errorDetails reports whether a grpc-status-details-bin is a
+// google.rpc.Status, base64-encoded with padding or without, whose code
+// is not 0: connect-web's client reads that code in place of the
+// grpc-status, and a code of 0 as OK.
+func errorDetails(value string) bool {
+	b, err := base64.RawStdEncoding.DecodeString(strings.TrimRight(strings.Trim(value, " \t"), "="))
+	var st statuspb.Status
+	return err == nil && proto.Unmarshal(b, &st) == nil && st.GetCode() != 0
 }
 
 // gunzip inflates a gzip envelope's payload, up to maxEnd.

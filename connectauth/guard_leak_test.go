@@ -55,6 +55,12 @@ func (a rawAnswer) grpcStatus() string {
 // whole answer, 1xx responses included.
 func rawGRPCCall(t *testing.T, srv *httptest.Server, path string) rawAnswer {
 	t.Helper()
+	return rawGRPCCallWith(t, srv, path, nil)
+}
+
+// rawGRPCCallWith is rawGRPCCall with the request headers header too.
+func rawGRPCCallWith(t *testing.T, srv *httptest.Server, path string, header http.Header) rawAnswer {
+	t.Helper()
 	var a rawAnswer
 	var mu sync.Mutex
 	ctx := httptrace.WithClientTrace(t.Context(), &httptrace.ClientTrace{
@@ -68,6 +74,9 @@ func rawGRPCCall(t *testing.T, srv *httptest.Server, path string) rawAnswer {
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, srv.URL+path, strings.NewReader(string(grpcMessage(""))))
 	if err != nil {
 		t.Fatal(err)
+	}
+	for k, v := range header {
+		req.Header[k] = v
 	}
 	req.Header.Set("Content-Type", "application/grpc")
 	req.Header.Set("Te", "trailers")
@@ -259,6 +268,36 @@ func TestWrapHandler_HijackIsForJudgedCallsOnly(t *testing.T) {
 	}
 	if !strings.Contains(logged.String(), withheldLog) || !strings.Contains(logged.String(), "path=/unjudged/s.S/M") {
 		t.Fatalf("no error record names the path; log:\n%s", logged)
+	}
+}
+
+// A client cannot win an unjudged handler its connection by asking for an
+// upgrade to h2c: whatever the request asks for (Upgrade: h2c, with
+// HTTP2-Settings as h2c.NewHandler wants it, or beside websocket), Hijack
+// fails for a call that no interceptor judged, and the caller gets the
+// refusal, none of the answer the handler meant to write on the
+// connection.
+func TestWrapHandler_UpgradeToH2CWinsAnUnjudgedCallNoConnection(t *testing.T) {
+	captureDefaultLog(t)
+	hijacked := make(chan error, 1)
+	srv := httptest.NewServer(connectauth.WrapHandler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, _ = io.Copy(io.Discard, r.Body)
+		w.Header().Set("Content-Type", "application/grpc")
+		hijacked <- answerOnTheConnection(w, "secret")
+	})))
+	t.Cleanup(srv.Close)
+	for _, header := range []http.Header{
+		{"Upgrade": {"h2c"}},
+		{"Upgrade": {"h2c"}, "Connection": {"Upgrade, HTTP2-Settings"}, "Http2-Settings": {""}},
+		{"Upgrade": {"websocket", "h2c"}, "Connection": {"Upgrade"}},
+	} {
+		a := rawGRPCCallWith(t, srv, "/s.S/M", header)
+		if err := <-hijacked; err == nil {
+			t.Errorf("%v: the unjudged handler took the connection over", header)
+		}
+		if a.contains("secret") || a.grpcStatus() != fmt.Sprint(int(codes.Internal)) {
+			t.Errorf("%v: %+v, want the refusal and none of the answer", header, a)
+		}
 	}
 }
 

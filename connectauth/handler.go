@@ -102,7 +102,9 @@ func (w handoffWriter) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 // RemoteAddr cannot make a remote caller local, and one that strips a
 // path prefix or rewrites the host does not change what a DPoP proof must
 // name. The one exception is h2c: where the outer request hands its
-// connection over to HTTP/2 ("PRI *", or an Upgrade to h2c), the inner
+// connection over to HTTP/2 ("PRI *", or an Upgrade to h2c of a request
+// that is no RPC: the guard below hands no unjudged RPC request's
+// connection to a handler, h2c's included, which then answers 500), the inner
 // WrapHandler takes the host, method and path of each call it serves, and
 // keeps the outer's remote and local addresses and TLS state, the
 // connection's. A request that asks for the upgrade but is not upgraded
@@ -142,7 +144,8 @@ func (w handoffWriter) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 // content types only, not by a hand-made call's path. The guarding writer
 // has no Unwrap, which would hand out the server's writer: it passes
 // http.ResponseController's Flush, deadlines and EnableFullDuplex on, and
-// refuses Hijack to a call not judged (but for an h2c handoff), answering
+// refuses Hijack to a call not judged, whatever it asks for (an Upgrade
+// to h2c too, which its client chooses), answering
 // it as a withheld one once its handler set an application/ type. It is a
 // tripwire for the first call in development, not the protection: the
 // handler has run, with its side effects, by the time its answer is

@@ -90,9 +90,10 @@ func TestConnect_FailedHijackIsNoH2CHandoff(t *testing.T) {
 // A WrapHandler inside another judges by its own request only the HTTP/2
 // calls of a connection handed over to h2c: an HTTP/1.1 request that
 // reaches it after a handler took the connection over (here one that
-// serves the request itself) is judged as the outer saw it, whatever a
-// middleware made of its host: a DPoP proof names the request the client
-// made.
+// serves the request itself, made an RPC's by its Content-Type: the outer
+// WrapHandler hands no unjudged RPC request's connection over) is judged
+// as the outer saw it, whatever a middleware made of its host: a DPoP
+// proof names the request the client made.
 func TestConnect_HTTP1RequestAfterAHijackIsJudgedAsTheOuterSawIt(t *testing.T) {
 	auth, key, tok := dpopFixture(t, dpop.Config{})
 	inner := connectauth.WrapHandler(connectHandlers(&fixture{auth: auth}))
@@ -110,6 +111,7 @@ func TestConnect_HTTP1RequestAfterAHijackIsJudgedAsTheOuterSawIt(t *testing.T) {
 		}
 		defer conn.Close()
 		r.Host = "elsewhere.example"
+		r.Header.Set("Content-Type", "application/json")
 		rec := httptest.NewRecorder()
 		inner.ServeHTTP(rec, r)
 		res := rec.Result()
@@ -133,7 +135,7 @@ func TestConnect_HTTP1RequestAfterAHijackIsJudgedAsTheOuterSawIt(t *testing.T) {
 		t.Fatal(err)
 	}
 	fmt.Fprintf(conn, "POST %s HTTP/1.1\r\nHost: %s\r\nConnection: Upgrade\r\nUpgrade: h2c\r\n"+
-		"Authorization: DPoP %s\r\nDPoP: %s\r\nContent-Type: application/json\r\nContent-Length: 2\r\n\r\n{}",
+		"Authorization: DPoP %s\r\nDPoP: %s\r\nContent-Type: text/plain\r\nContent-Length: 2\r\n\r\n{}",
 		procedure, srv.Listener.Addr(), tok, proof)
 	res, err := http.ReadResponse(bufio.NewReader(conn), nil)
 	if err != nil {

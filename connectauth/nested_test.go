@@ -6,6 +6,7 @@ import (
 	"context"
 	"crypto/tls"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -184,8 +185,11 @@ func TestConnect_UnencryptedHTTP2CallsAreEachJudgedByTheirRequest(t *testing.T) 
 
 // A connection upgraded to h2c from HTTP/1.1 (RFC 7540 section 3.2) is
 // handed over too: behind an outer WrapHandler, whose request is the
-// Upgrade (here to the public method), a later call of the connection is
-// judged by its own request, and a DPoP proof for it is accepted.
+// Upgrade (here a GET of /, no RPC), a later call of the connection is
+// judged by its own request, and a DPoP proof for it is accepted. An RPC
+// request that asks for the upgrade is not upgraded: the outer
+// WrapHandler refuses h2c the connection of a call not judged (a client
+// could win it so for any handler that takes one), and h2c answers 500.
 func TestConnect_WrapHandlerOutsideAndInsideH2CUpgradeSeesEachCall(t *testing.T) {
 	auth, key, tok := dpopFixture(t, dpop.Config{})
 	inner := connectauth.WrapHandler(connectHandlers(&fixture{auth: auth}))
@@ -197,9 +201,20 @@ func TestConnect_WrapHandlerOutsideAndInsideH2CUpgradeSeesEachCall(t *testing.T)
 	if err != nil {
 		t.Fatal(err)
 	}
-	fr := h2cUpgrade(t, host, "POST /authtest.v1.TestService/Public HTTP/1.1\r\nHost: "+host+
-		"\r\nConnection: Upgrade, HTTP2-Settings\r\nUpgrade: h2c\r\nHTTP2-Settings: \r\n"+
-		"Content-Type: application/json\r\nContent-Length: 2\r\n\r\n{}")
+	const upgrade = "Connection: Upgrade, HTTP2-Settings\r\nUpgrade: h2c\r\nHTTP2-Settings: \r\n"
+	conn, err := net.Dial("tcp", host)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	if err := conn.SetDeadline(time.Now().Add(time.Minute)); err != nil {
+		t.Fatal(err)
+	}
+	fmt.Fprintf(conn, "POST /authtest.v1.TestService/Public HTTP/1.1\r\nHost: %s\r\n%sContent-Type: application/json\r\nContent-Length: 2\r\n\r\n{}", host, upgrade)
+	if res, err := http.ReadResponse(bufio.NewReader(conn), nil); err != nil || res.StatusCode != http.StatusInternalServerError {
+		t.Fatalf("an RPC request's upgrade: %v, %v; want h2c's 500", res, err)
+	}
+	fr := h2cUpgrade(t, host, "GET / HTTP/1.1\r\nHost: "+host+"\r\n"+upgrade+"\r\n")
 	var block bytes.Buffer
 	enc := hpack.NewEncoder(&block)
 	for _, f := range [][2]string{
