@@ -277,11 +277,26 @@ func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
 	if err := run(ctx, cfg, os.Stdout, os.Stderr); err != nil {
-		printError(os.Stderr, err)
-		if cfg.devIssuer {
-			fmt.Fprintln(os.Stderr, "client: is the example server running? Start it with: go run ./examples/items/server")
-		}
+		reportError(os.Stderr, err, cfg)
 		os.Exit(1)
+	}
+}
+
+// startServerHint is what reportError adds when the development issuer
+// did not answer: the example server runs it.
+const startServerHint = "client: is the example server running? Start it with: go run ./examples/items/server"
+
+// reportError prints run's err (printError) and, when the development
+// issuer was to give the token and never answered, startServerHint. Once
+// it has answered (an OAuth 2.0 error, such as invalid_scope for a
+// SCOPES the client may not have), the server that runs it is running,
+// and the hint would send the person after the wrong cause; calls that
+// failed after the token say what to check themselves (errUnexpected).
+func reportError(w io.Writer, err error, cfg config) {
+	printError(w, err)
+	var answered *oauth2.RetrieveError
+	if cfg.devIssuer && !errors.As(err, &answered) && !errors.Is(err, errUnexpected) {
+		fmt.Fprintln(w, startServerHint)
 	}
 }
 
