@@ -178,6 +178,24 @@ func TestLoadConfig(t *testing.T) {
 	}
 }
 
+// Without ISSUER, a CLIENT_ID the development issuer does not have is
+// named, with the ones it has; the error does not ask for a secret "for
+// this ISSUER", as none is set and no secret would help.
+func TestLoadConfig_UnknownDevelopmentClientIsNamed(t *testing.T) {
+	_, err := loadConfig(nil, env(map[string]string{"CLIENT_ID": "someone"}), io.Discard)
+	if err == nil {
+		t.Fatal("loadConfig succeeded, want an error")
+	}
+	for _, want := range []string{`"someone"`, dev.Reader.ID, dev.Writer.ID, dev.Admin.ID, "ISSUER"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error %q does not name %s", err, want)
+		}
+	}
+	if strings.Contains(err.Error(), "for this ISSUER") {
+		t.Errorf("error %q speaks of an ISSUER, which is unset", err)
+	}
+}
+
 func TestIsLoopback(t *testing.T) {
 	tests := []struct {
 		addr string

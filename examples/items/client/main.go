@@ -209,7 +209,14 @@ func (cfg *config) useDevIssuer() error {
 	if cfg.clientSecret != "" {
 		return errors.New("client: CLIENT_ID and CLIENT_SECRET are not a development client's: set ISSUER (unset, the development issuer is used)")
 	}
-	return errors.New("client: set CLIENT_ID and CLIENT_SECRET for this ISSUER")
+	// Not "for this ISSUER": none is set, and a secret alone would not
+	// make CLIENT_ID one of the development issuer's clients.
+	var ids []string
+	for _, c := range dev.Clients() {
+		ids = append(ids, c.ID)
+	}
+	return fmt.Errorf("client: CLIENT_ID %q is not a development client (%s), and without ISSUER the development issuer is used: for another issuer set ISSUER, CLIENT_ID and CLIENT_SECRET",
+		cfg.clientID, strings.Join(ids, ", "))
 }
 
 // secretFlag is the -client-secret flag, holding CLIENT_SECRET until the
