@@ -81,7 +81,10 @@ const maxPendingCodes = 1024
 // another origin gets 403, no code). It answers in the redirect URI's
 // query only: a response_mode other than query gets a 400 page, not a
 // redirect, and a request or request_uri parameter gets
-// request_not_supported or request_uri_not_supported.
+// request_not_supported or request_uri_not_supported. A state that is not
+// printable ASCII (RFC 6749 appendix A.5), which the login page's form
+// could not carry back as sent, gets invalid_request, with the state
+// echoed exactly.
 func (i *Issuer) AuthorizeURL() string { return i.url + "/v1/authorize" }
 
 // authCode is what an issued code is bound to.
@@ -294,6 +297,15 @@ func (a *authorizer) parseAuthorize(v url.Values) (*authzRequest, *authzError) {
 	// since the issuer cannot answer in the mode the client expects.
 	if m := v.Get("response_mode"); m != "" && m != "query" {
 		return nil, &authzError{code: "invalid_request", desc: "response_mode must be query (the only mode this issuer supports)"}
+	}
+	// RFC 6749, appendix A.5: state is 1*VSCHAR (printable ASCII, space
+	// included). The login page carries it in a form field, and another
+	// character does not come back as sent: a browser turns a newline into
+	// CR LF and a byte that is not UTF-8 into U+FFFD, so the client would
+	// be answered with a state it never sent. Refused, the client gets its
+	// state back exactly (the redirect URI's query escapes every byte).
+	if req.state != "" && !ascii.IsVSChars(req.state) {
+		return refuse("invalid_request", "state must be printable ASCII (RFC 6749 appendix A.5)")
 	}
 	if v.Get("response_type") != "code" {
 		return refuse("unsupported_response_type", "only response_type=code is supported")

@@ -4,8 +4,10 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/json"
+	"html"
 	"net/http"
 	"net/url"
+	"regexp"
 	"strings"
 	"sync"
 	"testing"
@@ -537,6 +539,51 @@ func TestAuthorize_RedirectKeepsTheRegisteredQuery(t *testing.T) {
 	st, loc := signIn(t, iss, authzParams("redirect_uri", "http://localhost:9999/cb?app=1"), "reader")
 	if st != http.StatusSeeOther || loc.Query().Get("app") != "1" || loc.Query().Get("code") == "" {
 		t.Fatalf("status %d, Location %v; want the registered query plus code", st, loc)
+	}
+}
+
+// hiddenField matches the login page's hidden inputs.
+var hiddenField = regexp.MustCompile(`<input type="hidden" name="([^"]*)" value="([^"]*)">`)
+
+func TestAuthorize_StateIsPrintableASCIIAndComesBackExactly(t *testing.T) {
+	iss := codeIssuer(t, nil)
+	// Every VSCHAR: the login page carries it in a form field, as a
+	// browser reads it back, and the code comes with it unchanged.
+	var all strings.Builder
+	for c := byte(0x20); c <= 0x7e; c++ {
+		all.WriteByte(c)
+	}
+	resp, body := get(t, iss.AuthorizeURL()+"?"+authzParams("state", all.String()).Encode())
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("login page: status %d: %s", resp.StatusCode, body)
+	}
+	posted := url.Values{}
+	for _, m := range hiddenField.FindAllStringSubmatch(string(body), -1) {
+		posted.Set(html.UnescapeString(m[1]), html.UnescapeString(m[2]))
+	}
+	if st, loc := signIn(t, iss, posted, "reader"); st != http.StatusSeeOther || loc.Query().Get("code") == "" || loc.Query().Get("state") != all.String() {
+		t.Errorf("sign-in from the page: status %d, state %q; want 303 with a code and state %q", st, loc.Query().Get("state"), all.String())
+	}
+	// Anything else would not come back as sent (a browser posts a
+	// newline as CR LF, a byte that is not UTF-8 as U+FFFD): refused,
+	// with the state sent back exactly.
+	for _, state := range []string{"a\nb", "a\r\nb", "a\tb", "a\x00b", "a\x7fb", "\xff\xfe", "caf\u00e9"} {
+		params := authzParams("state", state)
+		resp, err := noRedirect().Get(iss.AuthorizeURL() + "?" + params.Encode())
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		getLoc, _ := url.Parse(resp.Header.Get("Location"))
+		postStatus, postLoc := signIn(t, iss, params, "reader")
+		for method, r := range map[string]struct {
+			status int
+			loc    *url.URL
+		}{"GET": {resp.StatusCode, getLoc}, "POST": {postStatus, postLoc}} {
+			if q := r.loc.Query(); r.status != http.StatusSeeOther || q.Get("error") != "invalid_request" || q.Has("code") || q.Get("state") != state {
+				t.Errorf("%s with state %q: status %d, Location %v; want 303 with invalid_request and the state as sent", method, state, r.status, r.loc)
+			}
+		}
 	}
 }
 

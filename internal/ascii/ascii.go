@@ -30,12 +30,22 @@ func IsNQChars(s string) bool {
 // IsVChars reports whether s is one or more VCHAR (RFC 5234, appendix B.1:
 // %x21-7E), that is printable ASCII other than space. It judges bytes, so
 // no non-ASCII text, valid UTF-8 or not, passes.
-func IsVChars(s string) bool {
+func IsVChars(s string) bool { return isPrintable(s, 0x21) }
+
+// IsVSChars reports whether s is one or more VSCHAR (RFC 6749, appendix A:
+// %x20-7E), that is printable ASCII, space included: the characters of an
+// OAuth 2.0 state. It judges bytes, so no non-ASCII text, valid UTF-8 or
+// not, passes.
+func IsVSChars(s string) bool { return isPrintable(s, 0x20) }
+
+// isPrintable reports whether s is not empty and each of its bytes is
+// from lowest to 0x7e.
+func isPrintable(s string, lowest byte) bool {
 	if s == "" {
 		return false
 	}
 	for i := 0; i < len(s); i++ {
-		if c := s[i]; c < 0x21 || c > 0x7e {
+		if c := s[i]; c < lowest || c > 0x7e {
 			return false
 		}
 	}

@@ -45,27 +45,37 @@ func TestIsNQChars_AcceptsPrintableASCIIButSpaceQuoteAndBackslash(t *testing.T) 
 	}
 }
 
-func TestIsVChars_AcceptsPrintableASCIIButSpace(t *testing.T) {
+// IsVChars and IsVSChars differ in space alone.
+func TestIsVCharsAndIsVSChars_AcceptPrintableASCIIVSCharsSpaceToo(t *testing.T) {
 	for _, tc := range []struct {
-		in   string
-		want bool
+		in    string
+		v, vs bool
 	}{
-		{"eyJhbGciOi.x-y_z~+/=", true},
-		{`!"\~`, true},
-		{"", false},
-		{"a b", false},
-		{"token\n", false},
-		{"a\x7f", false},
-		{"caf\u00e9", false},
-		{"\xff", false},
+		{"eyJhbGciOi.x-y_z~+/=", true, true},
+		{`!"\~<>&'`, true, true},
+		{"", false, false},
+		{"a b", false, true},
+		{" ", false, true},
+		{"token\n", false, false},
+		{"a\tb", false, false},
+		{"a\x7f", false, false},
+		{"caf\u00e9", false, false},
+		{"\xff", false, false},
 	} {
-		if got := IsVChars(tc.in); got != tc.want {
-			t.Errorf("IsVChars(%q) = %v, want %v", tc.in, got, tc.want)
+		if got := IsVChars(tc.in); got != tc.v {
+			t.Errorf("IsVChars(%q) = %v, want %v", tc.in, got, tc.v)
+		}
+		if got := IsVSChars(tc.in); got != tc.vs {
+			t.Errorf("IsVSChars(%q) = %v, want %v", tc.in, got, tc.vs)
 		}
 	}
 	for c := 0; c < 256; c++ {
-		if got, want := IsVChars(string([]byte{byte(c)})), 0x21 <= c && c <= 0x7e; got != want {
+		s := string([]byte{byte(c)})
+		if got, want := IsVChars(s), 0x21 <= c && c <= 0x7e; got != want {
 			t.Errorf("IsVChars(%#x) = %v, want %v", c, got, want)
+		}
+		if got, want := IsVSChars(s), 0x20 <= c && c <= 0x7e; got != want {
+			t.Errorf("IsVSChars(%#x) = %v, want %v", c, got, want)
 		}
 	}
 }

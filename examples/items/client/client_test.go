@@ -178,6 +178,24 @@ func TestLoadConfig(t *testing.T) {
 	}
 }
 
+// Without ISSUER, a CLIENT_ID the development issuer does not have is
+// named, with the ones it has; the error does not ask for a secret "for
+// this ISSUER", as none is set and no secret would help.
+func TestLoadConfig_UnknownDevelopmentClientIsNamed(t *testing.T) {
+	_, err := loadConfig(nil, env(map[string]string{"CLIENT_ID": "someone"}), io.Discard)
+	if err == nil {
+		t.Fatal("loadConfig succeeded, want an error")
+	}
+	for _, want := range []string{`"someone"`, dev.Reader.ID, dev.Writer.ID, dev.Admin.ID, "ISSUER"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error %q does not name %s", err, want)
+		}
+	}
+	if strings.Contains(err.Error(), "for this ISSUER") {
+		t.Errorf("error %q speaks of an ISSUER, which is unset", err)
+	}
+}
+
 func TestIsLoopback(t *testing.T) {
 	tests := []struct {
 		addr string
@@ -811,10 +829,17 @@ func TestCallAll_StatusMessageThatIsNotUTF8IsPrintedAsText(t *testing.T) {
 // it prints of its error, which it must fail with, and the error.
 func runFailing(t *testing.T, vars map[string]string) (printed string, err error) {
 	t.Helper()
+	return runFailingWith(t, vars, func(*config) {})
+}
+
+// runFailingWith is runFailing with the loaded config changed by edit.
+func runFailingWith(t *testing.T, vars map[string]string, edit func(*config)) (printed string, err error) {
+	t.Helper()
 	cfg, err := loadConfig(nil, env(vars), io.Discard)
 	if err != nil {
 		t.Fatal(err)
 	}
+	edit(&cfg)
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	err = run(ctx, cfg, io.Discard, io.Discard)
@@ -1069,4 +1094,53 @@ func FuzzClip_QuotedTextKeepsWholeEscapes(f *testing.F) {
 			t.Fatalf("clip(%q, %d) kept %q, which splits an escape or a UTF-8 sequence (%v)", q, n, kept, err)
 		}
 	})
+}
+
+// The hint to start the example server follows an error only when the
+// development issuer, which that server runs, did not answer: an error it
+// answered with (invalid_scope for a scope the client may not have) means
+// the server is running, and the hint would send the person after the
+// wrong cause.
+func TestReportError_StartServerHintOnlyWhenTheIssuerDidNotAnswer(t *testing.T) {
+	answering := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(http.StatusBadRequest)
+		io.WriteString(w, `{"error":"invalid_scope","error_description":"scope not allowed for this client"}`)
+	}))
+	defer answering.Close()
+	gone := httptest.NewServer(http.NotFoundHandler())
+	gone.Close() // nothing listens there now
+	for _, tc := range []struct {
+		name, issuer string
+		wantHint     bool
+		wantText     string
+	}{
+		{"issuer answered with an error", answering.URL, false, "invalid_scope"},
+		{"issuer unreachable", gone.URL, true, "getting a token"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			vars := map[string]string{
+				"ISSUER": tc.issuer, "TOKEN_URL": tc.issuer + "/v1/token", "CLIENT_ID": dev.Reader.ID, "CLIENT_SECRET": dev.Reader.Secret, "ADDR": "127.0.0.1:1",
+			}
+			// As without ISSUER, at a test address.
+			_, err := runFailingWith(t, vars, func(c *config) { c.devIssuer = true })
+			var b strings.Builder
+			reportError(&b, err, config{devIssuer: true})
+			if got := strings.Contains(b.String(), startServerHint); got != tc.wantHint || !strings.Contains(b.String(), tc.wantText) {
+				t.Errorf("printed %q: want %q, with the start-server hint %v", b.String(), tc.wantText, tc.wantHint)
+			}
+		})
+	}
+	// Calls that failed after the token name their own cause.
+	var b strings.Builder
+	reportError(&b, errUnexpected, config{devIssuer: true})
+	if strings.Contains(b.String(), startServerHint) {
+		t.Errorf("printed %q after the calls: want no start-server hint", b.String())
+	}
+	// Another issuer's errors never get it.
+	b.Reset()
+	reportError(&b, errors.New("client: discovery: connection refused"), config{})
+	if strings.Contains(b.String(), startServerHint) {
+		t.Errorf("printed %q with ISSUER set: want no start-server hint", b.String())
+	}
 }

@@ -209,7 +209,14 @@ func (cfg *config) useDevIssuer() error {
 	if cfg.clientSecret != "" {
 		return errors.New("client: CLIENT_ID and CLIENT_SECRET are not a development client's: set ISSUER (unset, the development issuer is used)")
 	}
-	return errors.New("client: set CLIENT_ID and CLIENT_SECRET for this ISSUER")
+	// Not "for this ISSUER": none is set, and a secret alone would not
+	// make CLIENT_ID one of the development issuer's clients.
+	var ids []string
+	for _, c := range dev.Clients() {
+		ids = append(ids, c.ID)
+	}
+	return fmt.Errorf("client: CLIENT_ID %q is not a development client (%s), and without ISSUER the development issuer is used: for another issuer set ISSUER, CLIENT_ID and CLIENT_SECRET",
+		cfg.clientID, strings.Join(ids, ", "))
 }
 
 // secretFlag is the -client-secret flag, holding CLIENT_SECRET until the
@@ -277,11 +284,26 @@ func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
 	if err := run(ctx, cfg, os.Stdout, os.Stderr); err != nil {
-		printError(os.Stderr, err)
-		if cfg.devIssuer {
-			fmt.Fprintln(os.Stderr, "client: is the example server running? Start it with: go run ./examples/items/server")
-		}
+		reportError(os.Stderr, err, cfg)
 		os.Exit(1)
+	}
+}
+
+// startServerHint is what reportError adds when the development issuer
+// did not answer: the example server runs it.
+const startServerHint = "client: is the example server running? Start it with: go run ./examples/items/server"
+
+// reportError prints run's err (printError) and, when the development
+// issuer was to give the token and never answered, startServerHint. Once
+// it has answered (an OAuth 2.0 error, such as invalid_scope for a
+// SCOPES the client may not have), the server that runs it is running,
+// and the hint would send the person after the wrong cause; calls that
+// failed after the token say what to check themselves (errUnexpected).
+func reportError(w io.Writer, err error, cfg config) {
+	printError(w, err)
+	var answered *oauth2.RetrieveError
+	if cfg.devIssuer && !errors.As(err, &answered) && !errors.Is(err, errUnexpected) {
+		fmt.Fprintln(w, startServerHint)
 	}
 }
 
