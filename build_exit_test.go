@@ -1,6 +1,7 @@
 package grpcauth
 
 import (
+	"errors"
 	"runtime"
 	"strings"
 	"testing"
@@ -105,10 +106,18 @@ func TestCall_BuildThatExitsAbnormallyDoesNotBlockLaterCalls(t *testing.T) {
 	}
 }
 
+// errAttempting is what failed returns for a key whose attempt is under
+// way.
+var errAttempting = errors.New("attempt under way")
+
 // failed returns the error kept for key, errAttempting while an attempt
 // is under way, or nil.
 func (t *attempts[K]) failed(key K) error {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	return t.errs[key]
+	t.running.mu.Lock()
+	_, busy := t.running.works[key]
+	t.running.mu.Unlock()
+	if busy {
+		return errAttempting
+	}
+	return t.kept(key)
 }

@@ -106,7 +106,7 @@ func forgetBounded[K comparable](t *testing.T, m *attempts[K]) {
 			if m.bounded == nil {
 				return
 			}
-			if _, bounded := m.bounded(k, m.errs[k]); bounded && !before[k] && m.errs[k] != errAttempting {
+			if _, bounded := m.bounded(k, m.errs[k]); bounded && !before[k] {
 				delete(m.errs, k)
 				m.nBounded--
 			}
@@ -125,9 +125,6 @@ func failuresKept[K comparable](m *attempts[K]) (n, longest int) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	for k, err := range m.errs {
-		if err == errAttempting {
-			continue
-		}
 		n++
 		if m.bounded == nil {
 			continue

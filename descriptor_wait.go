@@ -25,50 +25,6 @@ var ErrDescriptorTimeout = errors.New("grpcauth: Config.Descriptors, or a descri
 // DefaultDescriptorTimeout is Config.DescriptorTimeout's default.
 const DefaultDescriptorTimeout = 10 * time.Second
 
-// descriptorReads holds, by service name, the reads of descriptors under
-// way for Check and Requirement (boundedRead), each with the channel
-// closed as it ends: one at a time per service, so that a read that does
-// not return (a resolver's code that hangs) is one goroutine however many
-// Checks and Requirements come after it, which wait for it, within their
-// bound, rather than each start another read that would hang too.
-type descriptorReads struct {
-	mu    sync.Mutex
-	reads map[string]chan struct{}
-}
-
-// begin waits until no read of svc's descriptors is under way, or ctx
-// ends (then it returns ctx's error), and records one: the caller ends it
-// with end, given the channel returned.
-func (r *descriptorReads) begin(ctx context.Context, svc string) (chan struct{}, error) {
-	for {
-		r.mu.Lock()
-		ended, busy := r.reads[svc]
-		if !busy {
-			if r.reads == nil {
-				r.reads = make(map[string]chan struct{})
-			}
-			ended = make(chan struct{})
-			r.reads[svc] = ended
-			r.mu.Unlock()
-			return ended, nil
-		}
-		r.mu.Unlock()
-		select {
-		case <-ended:
-		case <-ctx.Done():
-			return nil, ctx.Err()
-		}
-	}
-}
-
-// end records the end of the read of svc's descriptors begun with ended.
-func (r *descriptorReads) end(svc string, ended chan struct{}) {
-	r.mu.Lock()
-	delete(r.reads, svc)
-	r.mu.Unlock()
-	close(ended)
-}
-
 // readOutcome is how a read run by boundedRead ended, under mu: finished
 // once it ended, returned when it returned, panicked when it panicked,
 // with value (nil for a panic(nil) under GODEBUG=panicnil=1), and neither
@@ -87,7 +43,7 @@ type readOutcome struct {
 // ErrDescriptorTimeout, and read is left to end on its own (its ctx has
 // ended, so that it stops waiting for other reads under way; only the
 // resolver's own code can hold it). read runs on a goroutine of its own,
-// one at a time per service (descriptorReads): a boundedRead of a service
+// one at a time per service (a.descriptorReads): a boundedRead of a service
 // whose read under way does not return waits for it, within its bound,
 // and starts none, so that a hung read holds one goroutine, not one per
 // call. A read that panics panics again in the caller, with the same
@@ -102,8 +58,7 @@ func (a *Authenticator) boundedRead(svc string, read func(ctx context.Context)) 
 	timedOut := func() error {
 		return fmt.Errorf("%w (%v) for the service %s", ErrDescriptorTimeout, a.descriptorTimeout, clipLogged(svc))
 	}
-	ended, err := a.descriptorReads.begin(ctx, svc)
-	if err != nil {
+	if err := a.descriptorReads.begin(ctx, svc); err != nil {
 		return timedOut()
 	}
 	o := new(readOutcome)
@@ -118,7 +73,7 @@ func (a *Authenticator) boundedRead(svc string, read func(ctx context.Context)) 
 			v                any
 		)
 		defer func() {
-			a.descriptorReads.end(svc, ended)
+			a.descriptorReads.end(svc)
 			o.mu.Lock()
 			defer o.mu.Unlock()
 			o.finished, o.returned, o.panicked, o.value = true, caught && !panicked, panicked, v

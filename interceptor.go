@@ -88,9 +88,13 @@ type Authenticator struct {
 
 	// descriptorTimeout: Config.DescriptorTimeout, or its default;
 	// descriptorReads: Check's and Requirement's reads of descriptors
-	// under way (boundedRead)
+	// under way (boundedRead), by service name, one at a time per
+	// service, so that a read that does not return (a resolver's code
+	// that hangs) is one goroutine however many Checks and Requirements
+	// come after it, which wait for it, within their bound, rather than
+	// each start another read that would hang too
 	descriptorTimeout time.Duration
-	descriptorReads   descriptorReads
+	descriptorReads   underWay[string]
 
 	svcMu    sync.Mutex                         // guards svcRules and unbuilt
 	svcRules map[protoreflect.FullName]*svcRead // see serviceOption

@@ -232,24 +232,21 @@ var optionReads readsUnderWay
 // so that a read that returned while others were under way can wait for
 // those to end (wait), not for the reads begun after it.
 type readsUnderWay struct {
-	mu   sync.Mutex
-	last uint64 // the number of the read begun last
-	// reads holds the numbers of the reads under way, each with the
-	// channel closed as it ends: nil until a read waits for it, so that
-	// a read no other waits for allocates nothing (New reads every
-	// option)
-	reads map[uint64]chan struct{}
+	// mu orders begins and ends, so that end sees the number of the read
+	// begun last and the reads left under way at one instant.
+	mu    sync.Mutex
+	last  uint64           // the number of the read begun last
+	reads underWay[uint64] // the reads under way, by number
 }
 
 // begin records a read begun and returns its number.
 func (r *readsUnderWay) begin() uint64 {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	if r.reads == nil {
-		r.reads = make(map[uint64]chan struct{})
-	}
 	r.last++
-	r.reads[r.last] = nil
+	// A number of its own: no read is under way on it, so begin neither
+	// waits nor fails.
+	_ = r.reads.begin(context.Background(), r.last)
 	return r.last
 }
 
@@ -257,14 +254,8 @@ func (r *readsUnderWay) begin() uint64 {
 // last and whether no other read is under way.
 func (r *readsUnderWay) end(n uint64) (last uint64, alone bool) {
 	r.mu.Lock()
-	ended := r.reads[n]
-	delete(r.reads, n)
-	last, alone = r.last, len(r.reads) == 0
-	r.mu.Unlock()
-	if ended != nil {
-		close(ended)
-	}
-	return last, alone
+	defer r.mu.Unlock()
+	return r.last, r.reads.end(n) == 0
 }
 
 // wait returns once no read numbered last or less is under way, or ctx's
@@ -272,44 +263,12 @@ func (r *readsUnderWay) end(n uint64) (last uint64, alone bool) {
 // reads that keep coming (a busy server's first calls) cannot make it
 // wait for good.
 func (r *readsUnderWay) wait(ctx context.Context, last uint64) error {
-	for {
-		r.mu.Lock()
-		var (
-			n     uint64
-			ended chan struct{}
-		)
-		for k, ch := range r.reads {
-			if k <= last {
-				n, ended = k, ch
-				break
-			}
-		}
-		if n == 0 {
-			r.mu.Unlock()
-			return nil
-		}
-		if err := ctx.Err(); err != nil {
-			r.mu.Unlock()
-			return err
-		}
-		if ended == nil {
-			ended = make(chan struct{})
-			r.reads[n] = ended
-		}
-		r.mu.Unlock()
-		select {
-		case <-ended:
-		case <-ctx.Done():
-			return ctx.Err()
-		}
-	}
+	return r.reads.wait(ctx, func(n uint64) bool { return n <= last })
 }
 
 // underWay returns the number of reads under way.
 func (r *readsUnderWay) underWay() int {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return len(r.reads)
+	return r.reads.len()
 }
 
 // completeOptions holds options messages, by identity, that a read
@@ -491,25 +450,26 @@ func byPointer(opts protoreflect.ProtoMessage) bool {
 
 // attempts runs one attempt at a time per key (concurrent callers of do
 // with a key wait for its attempt under way, each until its context ends;
-// callers with other keys do not), and keeps, by key, the error of an attempt that failed, which
-// every later do with the key returns instead of trying again: for
-// builds, a file protobuf-go failed to build is left locked, and for
-// undecodable, options that panicked read as partial options from then
-// on. A key whose attempt succeeded is forgotten, so that descriptors a
-// resolver makes afresh do not pile up.
+// callers with other keys do not), and keeps, by key, the error of an
+// attempt that failed, which every later do with the key returns instead
+// of trying again: for builds, a file protobuf-go failed to build is left
+// locked, and for undecodable, options that panicked read as partial
+// options from then on. A key whose attempt succeeded is forgotten, so
+// that descriptors a resolver makes afresh do not pile up.
 //
 // A key that bounded reports a name size for (given the key and its
-// failure) is kept failed only while at most maxBounded such keys are, and only when its name is at most
-// maxUnbuiltName bytes long: past that, its failure is returned to the
-// attempt's caller and forgotten, and the next do with the key tries
-// again (see builds).
+// failure) is kept failed only while at most maxBounded such keys are, and
+// only when its name is at most maxUnbuiltName bytes long: past that, its
+// failure is returned to the attempt's caller and forgotten, and the next
+// do with the key tries again (see builds).
 type attempts[K comparable] struct {
+	// running holds the keys whose attempt is under way.
+	running underWay[K]
+	// mu guards errs and nBounded.
 	mu   sync.Mutex
-	errs map[K]error // errAttempting while an attempt is under way
-	// ended holds, by key, a channel closed as the key's attempt under
-	// way ends: made only once a caller waits for it, so that an attempt
-	// no other waits for allocates nothing (New reads every option)
-	ended   map[K]chan struct{}
+	errs map[K]error // the failures kept
+	// bounded, when not nil, reports whether a failure is one of those
+	// kept within maxBounded (see keep).
 	bounded func(K, error) (nameSize int, ok bool)
 	// maxBounded is the most failures of bounded keys kept; nBounded
 	// counts them (a failed key is never attempted again, so never
@@ -517,12 +477,9 @@ type attempts[K comparable] struct {
 	maxBounded, nBounded int
 }
 
-// errAttempting marks a key in attempts whose attempt is under way.
-var errAttempting = errors.New("grpcauth: attempt under way")
-
 // do returns the error kept for key, or, when none is, that of attempt,
 // which it calls without a lock held (it is the resolver's code) and
-// keeps when not nil (and keeps allows). An attempt that does not return
+// keeps when not nil (and keep allows). An attempt that does not return
 // normally (the resolver's runtime.Goexit, or a panic its own recover does
 // not contain) is kept as failed with exited, rather than left under way
 // for every later caller with key to wait on for good. A failure not kept
@@ -535,74 +492,55 @@ var errAttempting = errors.New("grpcauth: attempt under way")
 // descriptor whose Options or Methods hangs) holds each caller only as
 // long as its ctx lasts, and holds one goroutine, the attempt's own.
 func (t *attempts[K]) do(ctx context.Context, key K, exited error, attempt func() error) (err error) {
-	t.mu.Lock()
-	if t.errs == nil {
-		t.errs = make(map[K]error)
-	}
-	for t.errs[key] == errAttempting {
-		if err := ctx.Err(); err != nil {
-			t.mu.Unlock()
-			return fmt.Errorf("%w (another attempt was under way): %w", errWaitEnded, err)
-		}
-		ended := t.ended[key]
-		if ended == nil {
-			if t.ended == nil {
-				t.ended = make(map[K]chan struct{})
-			}
-			ended = make(chan struct{})
-			t.ended[key] = ended
-		}
-		t.mu.Unlock()
-		select {
-		case <-ended:
-		case <-ctx.Done():
-		}
-		t.mu.Lock()
-	}
-	if err = t.errs[key]; err != nil {
-		t.mu.Unlock()
+	if err := t.kept(key); err != nil {
 		return err
 	}
-	t.errs[key] = errAttempting
-	t.mu.Unlock()
+	if err := t.running.begin(ctx, key); err != nil {
+		return fmt.Errorf("%w (another attempt was under way): %w", errWaitEnded, err)
+	}
+	// Deferred first, so run last: once the failure is kept (below), so
+	// that the callers it releases find it.
+	defer t.running.end(key)
+	if err := t.kept(key); err != nil {
+		return err // the attempt waited for failed
+	}
 	returned := false
 	defer func() {
-		t.mu.Lock()
-		failure := err
 		if !returned {
-			failure = exited
+			t.keep(key, exited)
+		} else if err != nil {
+			t.keep(key, err)
 		}
-		if failure != nil && t.keeps(key, failure) {
-			t.errs[key] = failure
-		} else {
-			delete(t.errs, key)
-		}
-		if ended, ok := t.ended[key]; ok {
-			delete(t.ended, key)
-			close(ended)
-		}
-		t.mu.Unlock()
 	}()
 	err = attempt()
 	returned = true
 	return err
 }
 
-// keeps reports whether failure, of key, is kept, counting it if so;
-// t.mu is held.
-func (t *attempts[K]) keeps(key K, failure error) bool {
-	if t.bounded == nil {
-		return true
+// kept returns the failure kept for key, or nil.
+func (t *attempts[K]) kept(key K) error {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.errs[key]
+}
+
+// keep keeps failure, of key, unless bounded says it is one of a bounded
+// kind and the bound is full or the key's name too long.
+func (t *attempts[K]) keep(key K, failure error) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.bounded != nil {
+		if size, ok := t.bounded(key, failure); ok {
+			if size > maxUnbuiltName || t.nBounded >= t.maxBounded {
+				return
+			}
+			t.nBounded++
+		}
 	}
-	size, ok := t.bounded(key, failure)
-	if !ok {
-		return true
+	if t.errs == nil {
+		t.errs = make(map[K]error)
 	}
-	if size > maxUnbuiltName || t.nBounded >= t.maxBounded {
-		return false
-	}
-	t.nBounded++
-	return true
+	t.errs[key] = failure
 }
 
 // fileLister is a DescriptorResolver that lists its files, as
