@@ -224,7 +224,7 @@ func (c *collector) observe(ctx context.Context, ob metric.Observer) error {
 			for _, st := range w.last.Issuers {
 				c.o.observe(ob, st, t, fresh)
 			}
-			unknown += w.last.UnknownIssuers
+			unknown += w.last.UnknownIssuerTokens
 			malformed += w.last.Malformed
 			seen = true
 		}

@@ -48,7 +48,7 @@ type growingMulti struct{ growing }
 
 func (g growingMulti) Stats() verifier.MultiStats {
 	st := g.keyedStats()
-	return verifier.MultiStats{Issuers: []verifier.Stats{st}, UnknownIssuers: st.CacheHits, Malformed: st.CacheHits}
+	return verifier.MultiStats{Issuers: []verifier.Stats{st}, UnknownIssuerTokens: st.CacheHits, Malformed: st.CacheHits}
 }
 
 type growingIntrospection struct{ growing }

@@ -34,7 +34,7 @@ func (p panicking) Stats() verifier.Stats {
 type panickingMulti struct{ panicking }
 
 func (p panickingMulti) Stats() verifier.MultiStats {
-	return verifier.MultiStats{Issuers: []verifier.Stats{p.panicking.Stats()}, UnknownIssuers: 7}
+	return verifier.MultiStats{Issuers: []verifier.Stats{p.panicking.Stats()}, UnknownIssuerTokens: 7}
 }
 
 type panickingIntrospection struct{ panicking }
@@ -131,7 +131,7 @@ func (p nilPanicking) Stats() verifier.MultiStats {
 	if p.armed.Load() {
 		panic(nil)
 	}
-	return verifier.MultiStats{Issuers: []verifier.Stats{{Issuer: "https://nil.example"}}, UnknownIssuers: 5}
+	return verifier.MultiStats{Issuers: []verifier.Stats{{Issuer: "https://nil.example"}}, UnknownIssuerTokens: 5}
 }
 
 // Under GODEBUG=panicnil=1 recover returns nil for a panic(nil): it is a

@@ -50,9 +50,9 @@ type MultiVerifier struct {
 	byIssuer map[string]*Verifier
 	list     []*Verifier // in Config order
 	maxSize  int         // the largest MaxTokenSize of any issuer
-	// unknownIssuers counts tokens whose iss is missing or names no
-	// configured issuer (MultiStats.UnknownIssuers).
-	unknownIssuers atomic.Int64
+	// unknownIssuerTokens counts tokens whose iss is missing or names no
+	// configured issuer (MultiStats.UnknownIssuerTokens).
+	unknownIssuerTokens atomic.Int64
 	// malformed counts tokens refused for their form before routing
 	// (MultiStats.Malformed).
 	malformed atomic.Int64
@@ -101,8 +101,8 @@ func NewMulti(ctx context.Context, cfgs ...Config) (*MultiVerifier, error) {
 // not decode: not one JSON object, an iss or exp of the wrong type) fails
 // with ErrMalformed, counted in MultiStats.Malformed; one with no iss, or
 // with an iss that is not configured, with ErrIssuer, counted in
-// MultiStats.UnknownIssuers. Neither costs a key lookup or counts in any
-// issuer's Stats. A token routed to an issuer and refused there for its
+// MultiStats.UnknownIssuerTokens. Neither costs a key lookup or counts in
+// any issuer's Stats. A token routed to an issuer and refused there for its
 // form (its header, a signature that does not decode, a length over that
 // issuer's own MaxTokenSize) fails with ErrMalformed too, and counts in
 // that issuer's Stats.Malformed, as with that Verifier alone. A nil ctx is
@@ -237,7 +237,7 @@ func (m *MultiVerifier) route(token string) (*Verifier, *decodedPayload, error) 
 	if v := m.byIssuer[pre.reg.Issuer]; v != nil {
 		return v, pre, nil
 	}
-	m.unknownIssuers.Add(1)
+	m.unknownIssuerTokens.Add(1)
 	if pre.reg.Issuer == "" {
 		return nil, nil, errNoIssuer
 	}

@@ -109,8 +109,8 @@ func TestMulti_EntraTenantsAreToldApartByIssuerAlone(t *testing.T) {
 	if n := login.requests.Load(); n != requests {
 		t.Errorf("refusing tokens of unknown issuers made %d discovery requests, want none", n-requests)
 	}
-	if st := m.Stats(); st.UnknownIssuers != 3 {
-		t.Errorf("MultiStats.UnknownIssuers %d, want 3", st.UnknownIssuers)
+	if st := m.Stats(); st.UnknownIssuerTokens != 3 {
+		t.Errorf("MultiStats.UnknownIssuerTokens %d, want 3", st.UnknownIssuerTokens)
 	}
 }
 

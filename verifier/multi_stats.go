@@ -10,16 +10,16 @@ type MultiStats struct {
 	Total Stats
 	// Issuers holds each issuer's Stats, in Config order.
 	Issuers []Stats
-	// UnknownIssuers counts tokens refused because their iss is missing or
-	// names no configured issuer (ErrIssuer), access and ID tokens alike.
-	// They reach no issuer's Verifier, so no issuer's Stats, nor Total,
-	// counts them. Its growth is a flood of foreign tokens, or a tenant
+	// UnknownIssuerTokens counts tokens (not issuers) refused because
+	// their iss is missing or names no configured issuer (ErrIssuer),
+	// access and ID tokens alike. They reach no issuer's Verifier, so no
+	// issuer's Stats, nor Total, counts them. Its growth is a flood of foreign tokens, or a tenant
 	// missing from the configuration. Tokens refused for their form count
 	// in Malformed instead: every token the MultiVerifier refuses itself
 	// for its form or its iss counts in exactly one of the two. A call
 	// refused before the token is looked at (after Close, or VerifyIDToken
 	// without a client id) counts in neither, as with a lone Verifier.
-	UnknownIssuers int64
+	UnknownIssuerTokens int64
 	// Malformed counts tokens refused for their form (ErrMalformed) before
 	// the MultiVerifier could read their iss, access and ID tokens alike:
 	// they reach no issuer's Verifier. A token whose iss routed it to an
@@ -38,7 +38,7 @@ func (m *MultiVerifier) Stats() MultiStats {
 	if !m.built() {
 		return MultiStats{}
 	}
-	ms := MultiStats{Issuers: make([]Stats, len(m.list)), UnknownIssuers: m.unknownIssuers.Load(), Malformed: m.malformed.Load()}
+	ms := MultiStats{Issuers: make([]Stats, len(m.list)), UnknownIssuerTokens: m.unknownIssuerTokens.Load(), Malformed: m.malformed.Load()}
 	t := &ms.Total
 	for i, v := range m.list {
 		st := v.Stats()

@@ -126,9 +126,9 @@ func TestMultiStats_CountsTokensOfUnknownIssuers(t *testing.T) {
 		}
 	}
 	ms := e.m.Stats()
-	if ms.UnknownIssuers != 5 || ms.Malformed != 2 {
-		t.Errorf("UnknownIssuers = %d, Malformed = %d; want 5 (three access tokens, one ID token, one without iss), 2",
-			ms.UnknownIssuers, ms.Malformed)
+	if ms.UnknownIssuerTokens != 5 || ms.Malformed != 2 {
+		t.Errorf("UnknownIssuerTokens = %d, Malformed = %d; want 5 (three access tokens, one ID token, one without iss), 2",
+			ms.UnknownIssuerTokens, ms.Malformed)
 	}
 	if ms.Total.CacheMisses != 0 || ms.Total.CacheHits != 0 {
 		t.Errorf("Total = %+v, want no cache lookups: no token reached an issuer", ms.Total)
@@ -210,7 +210,7 @@ func TestMultiStats_IssuerFiguresAreTheSameAloneAndInsideAMultiVerifier(t *testi
 		t.Errorf("Malformed: alone %d, inside %d + before routing %d; want 4 = 1 + 3",
 			sa.Malformed, ms.Issuers[0].Malformed, ms.Malformed)
 	}
-	if ms.UnknownIssuers != 2 {
-		t.Errorf("UnknownIssuers = %d, want 2 (no iss, and an iss not configured)", ms.UnknownIssuers)
+	if ms.UnknownIssuerTokens != 2 {
+		t.Errorf("UnknownIssuerTokens = %d, want 2 (no iss, and an iss not configured)", ms.UnknownIssuerTokens)
 	}
 }

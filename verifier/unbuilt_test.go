@@ -104,7 +104,7 @@ func TestMultiVerifier_NotBuiltByNewMultiFailsClearly(t *testing.T) {
 	for name, m := range map[string]*MultiVerifier{"zero": {}, "nil": nil} {
 		t.Run(name, func(t *testing.T) {
 			checkRefusesEveryToken(t, m, "NewMulti")
-			if st := m.Stats(); st.Issuers != nil || st.Total != (Stats{}) || st.UnknownIssuers != 0 || st.Malformed != 0 {
+			if st := m.Stats(); st.Issuers != nil || st.Total != (Stats{}) || st.UnknownIssuerTokens != 0 || st.Malformed != 0 {
 				t.Errorf("Stats() = %+v, want zero", st)
 			}
 			if iss := m.Issuers(); iss != nil {
