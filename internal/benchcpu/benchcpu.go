@@ -1,11 +1,5 @@
 //go:build unix
 
-// Package benchcpu reports the CPU time a benchmark's process used per
-// operation, for the benchmarks run on a shared machine, where wall time
-// is inflated and scattered by other processes and CPU time is the
-// steadier figure (though inflated too).
-//
-//	defer benchcpu.Report(b)() // after the setup, with b.ResetTimer
 package benchcpu
 
 import (
