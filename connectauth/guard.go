@@ -545,14 +545,18 @@ type statusReading struct {
 	details        int // grpc-status-details-bin fields
 }
 
-// field reads a field named name (in any case) of value; read: a client
-// reads it where it must find a grpc-status.
+// field reads a field named name of value; read: a client reads it where
+// it must find a grpc-status. The name is compared in any ASCII case, as
+// net/http sends it (http.CanonicalHeaderKey, which leaves a name that is
+// no token as it is: net/http drops such a field); strings.EqualFold
+// would take "grpc-\u017ftatus" (U+017F, a long s, folds to s), which no
+// client receives, for a grpc-status.
 func (s *statusReading) field(name, value string, read bool) {
-	switch {
-	case strings.EqualFold(name, "grpc-status"):
+	switch http.CanonicalHeaderKey(name) {
+	case "Grpc-Status":
 		s.found = s.found || read
 		s.mayBeOK = s.mayBeOK || !errorStatus(value)
-	case strings.EqualFold(name, "grpc-status-details-bin"):
+	case "Grpc-Status-Details-Bin":
 		s.details++
 		s.mayBeOK = s.mayBeOK || s.details > 1 || !errorDetails(value)
 	}
