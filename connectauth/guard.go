@@ -391,12 +391,13 @@ var errHijackRefused = errors.New("connectauth: WrapHandler refused to hand over
 // and logged, as a withheld message is. That holds whatever the request
 // asks for: an Upgrade to h2c is the client's to send, and would hand the
 // connection to any handler that takes it, not only to h2c.NewHandler
-// (which, refused, answers 500: an RPC request is not upgraded by an h2c
-// handler inside WrapHandler; h2c's preface, "PRI *", is no RPC request
-// and is handed over). A plain handler that a client reached with an
-// RPC's headers (a WebSocket upgrade sent Connect-Protocol-Version) gets
-// the error too, and answers it as it will, unlogged: a client cannot
-// fill the log with paths of its choosing.
+// (WrapHandler drops that Upgrade from an RPC request,
+// withoutH2CUpgrade, so that an h2c handler inside serves it over
+// HTTP/1.1; h2c's preface, "PRI *", is no RPC request and is handed
+// over). A plain handler that a client reached with an RPC's headers (a
+// WebSocket upgrade sent Connect-Protocol-Version) gets the error too,
+// and answers it as it will, unlogged: a client cannot fill the log with
+// paths of its choosing.
 func (w *guardWriter) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 	if w.info.judged.Load() {
 		return http.NewResponseController(w.ResponseWriter).Hijack()
