@@ -391,12 +391,13 @@ var errHijackRefused = errors.New("connectauth: WrapHandler refused to hand over
 // and logged, as a withheld message is. That holds whatever the request
 // asks for: an Upgrade to h2c is the client's to send, and would hand the
 // connection to any handler that takes it, not only to h2c.NewHandler
-// (which, refused, answers 500: an RPC request is not upgraded by an h2c
-// handler inside WrapHandler; h2c's preface, "PRI *", is no RPC request
-// and is handed over). A plain handler that a client reached with an
-// RPC's headers (a WebSocket upgrade sent Connect-Protocol-Version) gets
-// the error too, and answers it as it will, unlogged: a client cannot
-// fill the log with paths of its choosing.
+// (WrapHandler drops that Upgrade from an RPC request,
+// withoutH2CUpgrade, so that an h2c handler inside serves it over
+// HTTP/1.1; h2c's preface, "PRI *", is no RPC request and is handed
+// over). A plain handler that a client reached with an RPC's headers (a
+// WebSocket upgrade sent Connect-Protocol-Version) gets the error too,
+// and answers it as it will, unlogged: a client cannot fill the log with
+// paths of its choosing.
 func (w *guardWriter) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 	if w.info.judged.Load() {
 		return http.NewResponseController(w.ResponseWriter).Hijack()
@@ -545,14 +546,18 @@ type statusReading struct {
 	details        int // grpc-status-details-bin fields
 }
 
-// field reads a field named name (in any case) of value; read: a client
-// reads it where it must find a grpc-status.
+// field reads a field named name of value; read: a client reads it where
+// it must find a grpc-status. The name is compared in any ASCII case, as
+// net/http sends it (http.CanonicalHeaderKey, which leaves a name that is
+// no token as it is: net/http drops such a field); strings.EqualFold
+// would take "grpc-\u017ftatus" (U+017F, a long s, folds to s), which no
+// client receives, for a grpc-status.
 func (s *statusReading) field(name, value string, read bool) {
-	switch {
-	case strings.EqualFold(name, "grpc-status"):
+	switch http.CanonicalHeaderKey(name) {
+	case "Grpc-Status":
 		s.found = s.found || read
 		s.mayBeOK = s.mayBeOK || !errorStatus(value)
-	case strings.EqualFold(name, "grpc-status-details-bin"):
+	case "Grpc-Status-Details-Bin":
 		s.details++
 		s.mayBeOK = s.mayBeOK || s.details > 1 || !errorDetails(value)
 	}

@@ -66,6 +66,11 @@ func TestWrapHandler_ReadsAnUnjudgedStreamsStatusAsItsClientsDo(t *testing.T) {
 		// Two fields: grpc-go reads the last, connect-go the first.
 		{name: "gRPC header 13 then 0", contentType: grpc, header: map[string][]string{"Grpc-Status": {"13", "0"}}, refused: true},
 		{name: "gRPC header 13, another spelling 0", contentType: grpc, header: map[string][]string{"Grpc-Status": {"13"}, "grpc-status": {"0"}}, refused: true},
+		// A name that only Unicode folding makes grpc-status (U+017F, a
+		// long s) is no field net/http sends: no client reads a status.
+		{name: "gRPC header grpc-\u017ftatus 13", contentType: grpc, header: map[string][]string{"Grpc-\u017ftatus": {"13"}}, refused: true},
+		{name: "gRPC trailer grpc-\u017ftatus 13", contentType: grpc, header: map[string][]string{"Trailer:Grpc-\u017ftatus": {"13"}}, refused: true},
+		{name: "gRPC header 13, grpc-\u017ftatus 0", contentType: grpc, header: map[string][]string{"Grpc-Status": {"13"}, "grpc-\u017ftatus": {"0"}}},
 		// connect-web prefers grpc-status-details-bin's code.
 		{name: "gRPC header 13, details 0", contentType: grpc, header: map[string][]string{"Grpc-Status": {"13"}, "Grpc-Status-Details-Bin": {"<details 0>"}}, refused: true},
 		{name: "gRPC header 13, details 5", contentType: grpc, header: map[string][]string{"Grpc-Status": {"13"}, "Grpc-Status-Details-Bin": {"<details 5>"}}},
@@ -76,6 +81,7 @@ func TestWrapHandler_ReadsAnUnjudgedStreamsStatusAsItsClientsDo(t *testing.T) {
 		{name: "gRPC-Web trailer 13 only", contentType: grpcWeb, header: map[string][]string{"Trailer:Grpc-Status": {"13"}}, refused: true},
 		// net/http takes only "Trailer:" for its prefix: this one is no trailer, and no header a client reads.
 		{name: "gRPC-Web header with another prefix", contentType: grpcWeb, header: map[string][]string{"trailer:Grpc-Status": {"13"}}, refused: true},
+		{name: "gRPC-Web header grpc-\u017ftatus 13", contentType: grpcWeb, header: map[string][]string{"grpc-\u017ftatus": {"13"}}, refused: true},
 		// grpc-web's Number("0.0") is 0.
 		{name: "gRPC-Web header 0.0", contentType: grpcWeb, header: map[string][]string{"Grpc-Status": {"0.0"}}, refused: true},
 

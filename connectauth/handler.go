@@ -104,7 +104,8 @@ func (w handoffWriter) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 // name. The one exception is h2c: where the outer request hands its
 // connection over to HTTP/2 ("PRI *", or an Upgrade to h2c of a request
 // that is no RPC: the guard below hands no unjudged RPC request's
-// connection to a handler, h2c's included, which then answers 500), the inner
+// connection to a handler, and an RPC request's Upgrade to h2c is
+// dropped, so that h2c serves it over HTTP/1.1), the inner
 // WrapHandler takes the host, method and path of each call it serves, and
 // keeps the outer's remote and local addresses and TLS state, the
 // connection's. A request that asks for the upgrade but is not upgraded
@@ -180,6 +181,10 @@ func WrapHandler(h http.Handler) http.Handler {
 			h.ServeHTTP(w, r)
 			return
 		}
+		p := rpcProtocolOf(r)
+		if p != notRPC {
+			r = withoutH2CUpgrade(r)
+		}
 		info := &requestInfo{host: r.Host, method: r.Method, path: cmp.Or(r.URL.RawPath, r.URL.EscapedPath()), remote: r.RemoteAddr, tls: r.TLS}
 		info.local, _ = r.Context().Value(http.LocalAddrContextKey).(net.Addr)
 		if nested {
@@ -190,7 +195,6 @@ func WrapHandler(h http.Handler) http.Handler {
 			w = handoffWriter{w, info}
 		}
 		r = r.WithContext(context.WithValue(r.Context(), requestInfoKey{}, info))
-		p := rpcProtocolOf(r)
 		if p == notRPC {
 			h.ServeHTTP(w, r)
 			return
@@ -199,6 +203,22 @@ func WrapHandler(h http.Handler) http.Handler {
 		h.ServeHTTP(&info.guard, r)
 		info.guard.finish()
 	})
+}
+
+// withoutH2CUpgrade returns r without an Upgrade to h2c (and its
+// HTTP2-Settings), which the guard would let no handler of an RPC
+// request take (guardWriter.Hijack): h2c.NewHandler inside then serves
+// the request over HTTP/1.1, as a server may ignore an Upgrade (RFC 9110
+// section 7.8), where it would answer 500 when Hijack failed, and does
+// not read its whole body into memory first.
+func withoutH2CUpgrade(r *http.Request) *http.Request {
+	if !httpguts.HeaderValuesContainsToken(r.Header["Upgrade"], "h2c") {
+		return r
+	}
+	r = r.Clone(r.Context())
+	r.Header.Del("Upgrade")
+	r.Header.Del("Http2-Settings")
+	return r
 }
 
 // h2cHandoff reports whether r may hand its connection over to HTTP/2
