@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"runtime"
+	"runtime/debug"
 	"sync"
 	"time"
 
@@ -34,6 +35,7 @@ type readOutcome struct {
 	mu                                      sync.Mutex
 	finished, returned, panicked, abandoned bool
 	value                                   any
+	stack                                   []byte // the read's goroutine's stack as it panicked
 }
 
 // boundedRead runs read, which asks Config.Descriptors about the service
@@ -51,7 +53,9 @@ type readOutcome struct {
 // ends its goroutine (runtime.Goexit) ends the caller's, as they did when
 // run on it; a read that panics after its caller stopped waiting is logged
 // (a Logger whose handler panics on that record loses it, as nothing
-// recovers a panic on that goroutine).
+// recovers a panic on that goroutine). The panic raised again carries the
+// caller's stack only, so its value is logged first with the read's
+// stack, which shows the resolver's frames (logReadPanic).
 func (a *Authenticator) boundedRead(svc string, read func(ctx context.Context)) error {
 	ctx, cancel := context.WithTimeout(context.Background(), a.descriptorTimeout)
 	defer cancel()
@@ -71,24 +75,33 @@ func (a *Authenticator) boundedRead(svc string, read func(ctx context.Context)) 
 		var (
 			caught, panicked bool
 			v                any
+			stack            []byte
 		)
 		defer func() {
 			a.descriptorReads.end(svc)
 			o.mu.Lock()
 			defer o.mu.Unlock()
-			o.finished, o.returned, o.panicked, o.value = true, caught && !panicked, panicked, v
+			o.finished, o.returned, o.panicked, o.value, o.stack = true, caught && !panicked, panicked, v, stack
 			if !o.abandoned {
 				close(done)
 				return
 			}
 			if panicked {
-				// No caller recovers a panic here: a handler's panic loses
-				// the record, as on the record of any panic recovered.
-				safelog.New(a.logger).Error("grpcauth: a read of descriptors that Check or Requirement stopped waiting for (ErrDescriptorTimeout) panicked; fix Config.Descriptors",
-					"service", clipLogged(svc), "panic", panictext.Text(v, endpoint.MaxErrorText))
+				a.logReadPanic("grpcauth: a read of descriptors that Check or Requirement stopped waiting for (ErrDescriptorTimeout) panicked; fix Config.Descriptors", svc, v, stack)
 			}
 		}()
-		v, panicked = panictext.Catch(func() { read(ctx) })
+		v, panicked = panictext.Catch(func() {
+			returned := false
+			defer func() {
+				if !returned {
+					// Still on the panicking frames: the stack shows
+					// where in the resolver the read panicked.
+					stack = debug.Stack()
+				}
+			}()
+			read(ctx)
+			returned = true
+		})
 		caught = true
 	}()
 	select {
@@ -109,9 +122,23 @@ func (a *Authenticator) boundedRead(svc string, read func(ctx context.Context)) 
 	case o.returned:
 		return nil
 	case o.panicked:
+		a.logReadPanic("grpcauth: a read of descriptors for Check or Requirement panicked, and its panic is raised again in their caller, whose stack does not show the read's; fix Config.Descriptors", svc, o.value, o.stack)
 		panic(o.value)
 	default:
 		runtime.Goexit()
 		return nil
 	}
+}
+
+// logReadPanic logs the panic of a read of the descriptors of the service
+// svc run by boundedRead, with value v, and stack, the read's goroutine's
+// as it panicked, which shows where in the resolver's code it panicked:
+// at most one stack a minute (a.readPanics, on the process's clock), as a
+// resolver that panics on every call would log one each time. It is
+// written through safelog: a Logger whose handler panics loses the
+// record, nothing more (no caller recovers a panic on the read's
+// goroutine, and the caller's own panic is the read's).
+func (a *Authenticator) logReadPanic(msg, svc string, v any, stack []byte) {
+	safelog.New(a.logger).Error(msg, "service", clipLogged(svc), "panic", panictext.Text(v, endpoint.MaxErrorText),
+		"stack", a.readPanics.Stack(stack, a.wallNow()))
 }

@@ -55,6 +55,7 @@ type Authenticator struct {
 	condPanics  jwxpanic.StackLog // the stacks of conditions' panics (eval): one a minute
 	timerPanics jwxpanic.StackLog // the stacks of streams' timers' panics (recoverPanic): one a minute
 	nowPanics   jwxpanic.StackLog // the stacks logged when Config.Now panicked (stackAt): one a minute, by wallNow
+	readPanics  jwxpanic.StackLog // the stacks of boundedRead's panics (logReadPanic): one a minute, by wallNow
 	wallNow     func() time.Time  // the process's clock, which bounds nowPanics: time.Now
 	// streamStopped: Config.streamStopped, a test hook, nil in production
 	streamStopped func()
