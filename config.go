@@ -173,9 +173,13 @@ type Config struct {
 	// code, which later Checks and Requirements of the same service wait
 	// for (within their own bound) rather than start another. Zero means
 	// DefaultDescriptorTimeout (10 s); New refuses a negative value. The
-	// interceptors are bounded by each call's context instead, and New,
-	// which reads the options of every descriptor in a Descriptors that
-	// lists its files, is not bounded.
+	// interceptors are bounded by each call's context instead, and New is
+	// not bounded: it asks Descriptors about the names in the Config, and,
+	// for a Descriptors that lists its files (*protoregistry.Files),
+	// builds every service's methods and reads their options; where
+	// another goroutine's build of the same service's methods is under
+	// way (a call's, a Check's or a Requirement's, of any Authenticator,
+	// or another New's), New waits for it to end, however long it hangs.
 	DescriptorTimeout time.Duration
 
 	// Public lists full method names ("/pkg.Service/Method") and service

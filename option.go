@@ -558,7 +558,11 @@ type fileLister interface {
 // recovery interceptor, a validation library) cannot turn them into
 // partial options that grpcauth would take for complete. Options read
 // before New by other code are beyond its reach: docs/proto-options.md.
-// It fails only on a file protobuf-go cannot build (see methods).
+// It fails only on a file protobuf-go cannot build (see methods). It is
+// not bounded: where another goroutine's build of a service's methods is
+// under way (a call's, Check's or Requirement's, of any Authenticator:
+// builds is the process's), it waits for that build to end, as New takes
+// no context (Config.DescriptorTimeout says so).
 func readOptionsFirst(r DescriptorResolver) error {
 	l, ok := r.(fileLister)
 	if !ok {

@@ -34,27 +34,28 @@ func (r overlapResolver) FindDescriptorByName(name protoreflect.FullName) (proto
 type gatedFiles struct{ *gatedService }
 
 func (r gatedFiles) RangeFiles(f func(protoreflect.FileDescriptor) bool) {
-	f(gatedFile{r.ParentFile(), r.gatedService})
+	f(oneServiceFile{r.ParentFile(), r.gatedService})
 }
 
-// gatedFile is g's file, declaring g alone.
-type gatedFile struct {
+// oneServiceFile is a file declaring s alone (a resolver's own
+// descriptor, listed by a resolver that lists its files).
+type oneServiceFile struct {
 	protoreflect.FileDescriptor
-	g *gatedService
+	s protoreflect.ServiceDescriptor
 }
 
-func (f gatedFile) Services() protoreflect.ServiceDescriptors {
-	return gatedServiceList{f.FileDescriptor.Services(), f.g}
+func (f oneServiceFile) Services() protoreflect.ServiceDescriptors {
+	return oneServiceList{f.FileDescriptor.Services(), f.s}
 }
 
-// gatedServiceList lists g alone.
-type gatedServiceList struct {
+// oneServiceList lists s alone.
+type oneServiceList struct {
 	protoreflect.ServiceDescriptors // the file's, for what is not overridden
-	g                               *gatedService
+	s                               protoreflect.ServiceDescriptor
 }
 
-func (gatedServiceList) Len() int                                 { return 1 }
-func (l gatedServiceList) Get(int) protoreflect.ServiceDescriptor { return l.g }
+func (oneServiceList) Len() int                                 { return 1 }
+func (l oneServiceList) Get(int) protoreflect.ServiceDescriptor { return l.s }
 
 // unreadService is the generated service Svc of a new package named after
 // base, whose method Get has the (grpcauth.v1.method) option test:read:
