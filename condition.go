@@ -389,18 +389,26 @@ func (g *messageGate) check(ctx context.Context, m any) error {
 	if rej == nil {
 		return nil
 	}
-	if g.p.dryRun && !rej.enforcedInDryRun() {
-		g.a.report(ctx, g.method, g.p, g.claims, rej, cause, true, start)
+	// Reported in its turn among the stream's reports (reportTurn): after
+	// those decided before it, a timer's would-deny that is still being
+	// reported, and before any decided after it. Not at all when the
+	// stream was cut while the condition ran: the cut is its refusal.
+	wouldDeny := g.p.dryRun && !rej.enforcedInDryRun()
+	t, ok := g.watch.settle(!wouldDeny)
+	if !ok {
+		return g.watch.cutErr()
+	}
+	defer t.finish()
+	if wouldDeny {
+		g.a.report(ctx, g.method, g.p, g.claims, rej, cause, true, t.await(g.a, start))
 		return nil
 	}
-	if g.watch != nil && !g.watch.settle() {
-		return g.watch.cutErr() // cut while the condition ran
-	}
+	// The stream is refused at once (its sends fail), and its context
+	// cancelled once the refusal is reported, with the handler's live
+	// context.
 	g.failed.CompareAndSwap(nil, rej)
-	// The context is cancelled once the refusal is reported, with the
-	// handler's live context.
 	defer g.cancel(rej.err)
-	return g.a.deny(ctx, g.method, g.p, g.claims, rej, cause, false, start) // a condition refusal has no challenge
+	return g.a.deny(ctx, g.method, g.p, g.claims, rej, cause, false, t.await(g.a, start)) // a condition refusal has no challenge
 }
 
 // conditionStream is a server stream whose received messages pass its

@@ -316,10 +316,11 @@ type Config struct {
 	// in production: it lets a test end a re-verification in that window.
 	streamStopped func()
 
-	// reportWaits, when set, runs when a stream's cut or would-deny,
-	// decided on one of its timers, waits for the report decided before
-	// it (streamWatch.reportInTurn). A hook for this package's tests, nil
-	// in production.
+	// reportWaits, when set, runs when a stream's report (a cut or
+	// would-deny decided on one of its timers, or a received message's
+	// refusal or would-deny) waits for the report decided before it
+	// (reportTurn.await). A hook for this package's tests, nil in
+	// production.
 	reportWaits func()
 
 	// OnDecision, when set, is called once for every call the interceptors
@@ -329,7 +330,11 @@ type Config struct {
 	// re-verified claims failed the method's rule or the token's binding (from
 	// the timer's goroutine, where grpcauth recovers a panic of
 	// OnDecision: see Revalidator), and one for each message its condition
-	// refuses. It runs on the request path, from many goroutines at once:
+	// refuses; a stream's reports after its start reach OnDecision one at
+	// a time, in the order they were decided in, each once the one before
+	// it has returned (so a hook must not wait for its stream's handler to
+	// receive a message). It runs on the request path, from many
+	// goroutines at once:
 	// it must be safe for concurrent use, the call waits for it (keep it
 	// fast), and it must not send Decision.Err to the caller. It gets the claims whole (a sub may be
 	// as long as the token): a hook that logs them should bound them.

@@ -61,9 +61,21 @@ func claimsOf(t *testing.T, scope string, more map[string]any) verifier.Claims {
 // reverifyWith fires recheck, a stream's re-verification timer, with the
 // clock at the time it is set for, the verifier answering c.
 func reverifyWith(fake *fakeClock, v *chanRevalidator, recheck *fakeTimer, c verifier.Claims) {
+	<-reverifyApart(fake, v, recheck, c)
+}
+
+// reverifyApart is reverifyWith on a goroutine of its own, as a timer
+// fires: it returns at once, and the channel closes once the
+// re-verification has returned.
+func reverifyApart(fake *fakeClock, v *chanRevalidator, recheck *fakeTimer, c verifier.Claims) <-chan struct{} {
 	v.answers <- c
 	fake.setNow(v.at)
-	recheck.fire()
+	rechecked := make(chan struct{})
+	go func() {
+		defer close(rechecked)
+		recheck.fire()
+	}()
+	return rechecked
 }
 
 // TestStream_RevalidatedClaimsWithoutScopeAreCut: a stream opened with
@@ -233,13 +245,7 @@ func TestStream_CutIsReportedAfterAnEarlierReverificationsWouldDeny(t *testing.T
 	})
 	expiry, recheck := fake.next(t), fake.next(t)
 
-	v.answers <- claimsOf(t, "test:read", nil)
-	fake.setNow(v.at)
-	rechecked := make(chan struct{})
-	go func() {
-		defer close(rechecked)
-		recheck.fire()
-	}()
+	rechecked := reverifyApart(fake, v, recheck, claimsOf(t, "test:read", nil))
 	await(t, inHook, "the re-verification's would-deny was not reported")
 	fake.expire(expiry) // returns once the cut is reported
 	await(t, rechecked, "the re-verification did not return")

@@ -82,9 +82,10 @@ import (
 // claims the stream opened with (ClaimsFromContext), and so does a
 // condition checked on each message. A rule's max_age_seconds also has a
 // cut of its own, at the auth_time the stream opened with (see
-// Config.SkipStreamExpiry). A stream's cuts and would-denies are reported
-// in the order they were decided in, each after the one before it has
-// been (see reportTurn). Streams are not re-verified when
+// Config.SkipStreamExpiry). A stream's cuts and would-denies, and the
+// refusals and would-denies of the messages its condition judges, are
+// reported in the order they were decided in, each after the one before
+// it has been (see reportTurn). Streams are not re-verified when
 // Config.SkipStreamExpiry is set.
 //
 // The timers run on goroutines of their own, where no recovery interceptor
@@ -190,8 +191,9 @@ type streamWatch struct {
 	rv          Revalidator
 	claims      verifier.Claims // as the stream was opened with
 	// reported is closed once the last report the watch has decided on
-	// (a cut, a would-deny) has been made; nil before the first. The next
-	// report waits for it (takeTurn, reportInTurn).
+	// (a cut, a would-deny, a message's refusal or would-deny) has been
+	// made; nil before the first. The next report waits for it
+	// (takeTurn, reportTurn.await).
 	reported chan struct{}
 	// token is the access token the stream was opened with, the one
 	// revalidate verifies: read once, as the stream starts, since the
@@ -264,23 +266,28 @@ func (w *streamWatch) endJudged(r *rejection, cause error, c verifier.Claims) {
 }
 
 // reportTurn is the place of one report of a watch (a cut, a dry run's
-// would-deny) among the watch's reports, in the order they were decided
-// in under w.mu: the report waits for prev, the one before it, to close,
-// and closes done once it has been made.
+// would-deny, a received message's refusal or would-deny) among the
+// watch's reports, in the order they were decided in under w.mu: the
+// report waits for prev, the one before it, to close, and closes done
+// once it has been made. The zero reportTurn, of a stream without a
+// watch, waits for nothing and closes nothing.
 //
-// The reports are made on the timers' goroutines, two of them (the
-// expiry, the re-verification), outside w.mu, which the handler's
-// goroutine needs (stop, settle, schedule): holding it through
-// OnDecision and the Logger, user code, would hold the handler up, and
-// deadlock a hook that waits for the stream. Without an order, a cut
-// decided after a would-deny (a re-verification refusing the token
-// while the sign-in's staleness is being reported, or the expiry while a
-// re-verification's would-deny is) could reach OnDecision first, and a
-// reader see the stream cut and then judged as if it ran. With it, a
-// report waits for the earlier one's hooks to return: a hook that blocks
-// holds up that stream's later reports, and the cancellation of its
-// context (its sends and receives fail at once all the same), never
-// another stream's nor the handler.
+// The reports are made on three goroutines (the expiry timer's, the
+// re-verification's, and the handler's for a received message) outside
+// w.mu, which the handler's goroutine needs (stop, settle, schedule):
+// holding it through OnDecision and the Logger, user code, would hold the
+// handler up, and deadlock a hook that waits for the stream. Without an
+// order, a cut decided after a would-deny (a re-verification refusing the
+// token while the sign-in's staleness is being reported, or the expiry
+// while a re-verification's or a message's would-deny is) could reach
+// OnDecision first, and a reader see the stream cut and then judged as if
+// it ran. With it, a report waits for the earlier one's hooks to return,
+// holding no lock: a hook that blocks holds up that stream's later
+// reports, the cancellation of its context (its sends and receives fail
+// at once all the same), and a receive whose message's report comes
+// after it (the handler's goroutine waits in its RecvMsg, or
+// Guard.Received), never another stream's. A hook must therefore not
+// wait for its stream's handler to receive a message.
 type reportTurn struct{ prev, done chan struct{} }
 
 // takeTurn returns the turn of the report the watch has just decided on.
@@ -291,23 +298,47 @@ func (w *streamWatch) takeTurn() reportTurn {
 	return t
 }
 
+// await waits until the reports decided before t's have been made, and
+// returns start, when t's report's decision started (decisionStart), moved
+// on by the wait, so that its Decision's Latency is the decision's alone.
+// a.reportWaits, a test hook, runs when it has to wait.
+func (t reportTurn) await(a *Authenticator, start decisionStart) decisionStart {
+	if t.prev == nil {
+		return start
+	}
+	select {
+	case <-t.prev:
+		return start
+	default:
+	}
+	if a.reportWaits != nil {
+		a.reportWaits()
+	}
+	if !start.set {
+		<-t.prev
+		return start
+	}
+	from := startNow()
+	<-t.prev
+	start.at += startNow().at - from.at
+	return start
+}
+
+// finish marks t's report made: the next report goes on.
+func (t reportTurn) finish() {
+	if t.done != nil {
+		close(t.done)
+	}
+}
+
 // reportInTurn reports r, the stream's cut (or with dryRun the would-deny
 // of one dry run does not make) once the reports decided before it have
 // been made (t), with c as its Decision's claims (see endJudged). It
 // closes t.done when done, even when OnDecision or the Logger panics or
 // does not return (runtime.Goexit): the reports after it go on.
 func (w *streamWatch) reportInTurn(t reportTurn, r *rejection, cause error, c verifier.Claims, dryRun bool) {
-	defer close(t.done)
-	if t.prev != nil {
-		select {
-		case <-t.prev:
-		default:
-			if w.a.reportWaits != nil {
-				w.a.reportWaits()
-			}
-			<-t.prev
-		}
-	}
+	defer t.finish()
+	t.await(w.a, decisionStart{})
 	w.a.reportCut(w.ctx, w.method, w.plan, c, r, cause, dryRun)
 }
 
@@ -572,18 +603,29 @@ func (w *streamWatch) stop() *rejection {
 	return w.cut.Load()
 }
 
-// settle ends the watch because the stream was refused otherwise (a
-// received message failed the method's condition), unless it was cut
-// first: it stops the timers, so that no cut follows the refusal, and
-// reports whether it did. After false, the cut is the stream's refusal.
-func (w *streamWatch) settle() bool {
+// settle takes the turn (reportTurn) of the report of a message the
+// stream received, its condition's refusal or, unless ends, a dry run's
+// would-deny, and reports true, unless the stream was cut (while the
+// condition judged the message): the message then belongs to the cut, as
+// one that arrives after it does, and is not reported; the cut is the
+// stream's refusal. Checked under w.mu, as end's cut. With ends (a
+// refusal, which ends the stream) it also ends the watch, and stops its
+// timers, so that no cut follows the refusal. A nil watch (the stream's
+// token is not watched) gives the zero turn: the stream's reports after
+// its start are then all its handler's, made in order.
+func (w *streamWatch) settle(ends bool) (reportTurn, bool) {
+	if w == nil {
+		return reportTurn{}, true
+	}
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	if w.cut.Load() != nil {
-		return false
+		return reportTurn{}, false
 	}
-	w.stopLocked()
-	return true
+	if ends {
+		w.stopLocked()
+	}
+	return w.takeTurn(), true
 }
 
 // stopLocked marks the watch done and stops its timers; w.mu is held.
