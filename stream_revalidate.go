@@ -247,8 +247,10 @@ func (w *streamWatch) end(r *rejection, cause error) { w.endJudged(r, cause, ver
 // (rejudge), or, when c is zero, the stream's (ClaimsFromContext). The
 // report waits for its turn (reportInTurn): a would-deny decided before
 // the cut is reported before it. The stream is cut at once all the same
-// (its sends and receives fail); its context is cancelled once the cut
-// is reported, so OnDecision gets it live.
+// (its sends and receives fail); the context the watch gave the handler
+// is cancelled once the cut is reported. The handler may return before
+// that, its sends having failed, and grpc-go then ends the RPC's own
+// context: OnDecision may see the call's context ended already.
 func (w *streamWatch) endJudged(r *rejection, cause error, c verifier.Claims) {
 	w.mu.Lock()
 	cut := !w.done && w.cut.CompareAndSwap(nil, r)
