@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"runtime"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"testing/synctest"
@@ -260,5 +261,153 @@ func TestAttempts_WaitersShareOneRun(t *testing.T) {
 				t.Errorf("panics %v: %d attempts left under way", panics, n)
 			}
 		})
+	}
+}
+
+// endsAsAsked is a context that ends while its waiter has let go of
+// underWay's mutex: the first call of Done (in waitFor's select) reports
+// it on asked, and returns, as an ended context's, only once answer is
+// closed; Err reports the context ended from then on.
+type endsAsAsked struct {
+	context.Context
+	once          sync.Once
+	asked, answer chan struct{}
+}
+
+func newEndsAsAsked() *endsAsAsked {
+	return &endsAsAsked{Context: context.Background(), asked: make(chan struct{}), answer: make(chan struct{})}
+}
+
+func (c *endsAsAsked) Done() <-chan struct{} {
+	c.once.Do(func() {
+		close(c.asked)
+		<-c.answer
+	})
+	return c.answer
+}
+
+func (c *endsAsAsked) Err() error {
+	select {
+	case <-c.answer:
+		return context.Canceled
+	default:
+		return nil
+	}
+}
+
+// A waiter whose context ends as the work it waits for ends (both ready
+// in its select) looks again, and finds the key free: begin records its
+// work, and wait returns nil, whichever of the two its select took.
+func TestUnderWay_ContextEndingAsTheWorkEndsLooksAgain(t *testing.T) {
+	for range 20 { // the select takes either at random
+		var u underWay[int]
+		if err := u.begin(t.Context(), 1); err != nil {
+			t.Fatal(err)
+		}
+		got := make(chan error, 1)
+		ctx := newEndsAsAsked()
+		go func() { got <- u.begin(ctx, 1) }()
+		<-ctx.asked
+		u.end(1)
+		close(ctx.answer)
+		if err := <-got; err != nil {
+			t.Fatalf("begin: %v, want nil (the key is free)", err)
+		}
+		ctx = newEndsAsAsked()
+		go func() { got <- u.wait(ctx, func(int) bool { return true }) }()
+		<-ctx.asked
+		u.end(1)
+		close(ctx.answer)
+		if err := <-got; err != nil {
+			t.Fatalf("wait: %v, want nil (no work under way)", err)
+		}
+	}
+}
+
+// attempts keeps an attempt's failure, also exited for one that panics or
+// ends its goroutine, while its key is still recorded as under way: the
+// end that releases the waiters comes after, so that none of them finds
+// the key free and no failure kept, and attempts again.
+func TestAttempts_FailureIsKeptBeforeTheWaitersAreReleased(t *testing.T) {
+	exited, failure := errors.New("exited"), errors.New("failure")
+	for _, ends := range []string{"fails", "panics", "exits"} {
+		underWayAsKept := make(chan int, 1)
+		at := &attempts[string]{}
+		// bounded is asked as the failure is kept.
+		at.bounded = func(string, error) (int, bool) {
+			underWayAsKept <- at.running.len()
+			return 0, false
+		}
+		done := make(chan struct{})
+		go func() {
+			defer close(done)
+			defer func() { _ = recover() }()
+			_ = at.do(t.Context(), "k", exited, func() error {
+				switch ends {
+				case "panics":
+					panic("the attempt's panic")
+				case "exits":
+					runtime.Goexit()
+				}
+				return failure
+			})
+		}()
+		if n := <-underWayAsKept; n != 1 {
+			t.Errorf("%s: %d attempts under way as the failure was kept, want 1 (its own)", ends, n)
+		}
+		<-done
+		want := failure
+		if ends != "fails" {
+			want = exited
+		}
+		if err := at.kept("k"); err != want {
+			t.Errorf("%s: kept %v, want %v", ends, err, want)
+		}
+		if n := at.running.len(); n != 0 {
+			t.Errorf("%s: %d attempts left under way", ends, n)
+		}
+	}
+}
+
+// readsUnderWay under churn: a wait for the reads numbered up to last
+// returns nil only once each of them has ended, however reads begin and
+// end around it. It fails when begin records its read in underWay after
+// letting go of r.mu (end may then report a last whose read wait does not
+// see yet): not every run, as that takes the race.
+func TestReadsUnderWay_WaitReturnsOnlyOnceEveryEarlierReadEnded(t *testing.T) {
+	const goroutines, reads = 16, 100
+	var (
+		r      readsUnderWay
+		ending [goroutines*reads + 1]atomic.Bool // set as each read ends
+		wg     sync.WaitGroup
+	)
+	for g := range goroutines {
+		wg.Go(func() {
+			for i := range reads {
+				n := r.begin()
+				runtime.Gosched()
+				ending[n].Store(true)
+				last, _ := r.end(n)
+				ctx, cancel := context.WithCancel(t.Context())
+				if (g+i)%4 == 0 {
+					go cancel()
+				}
+				if err := r.wait(ctx, last); err == nil {
+					for k := uint64(1); k <= last; k++ {
+						if !ending[k].Load() {
+							t.Errorf("the wait for reads up to %d returned before read %d ended", last, k)
+							break
+						}
+					}
+				} else if !errors.Is(err, context.Canceled) {
+					t.Errorf("wait: %v", err)
+				}
+				cancel()
+			}
+		})
+	}
+	wg.Wait()
+	if n := r.underWay(); n != 0 {
+		t.Errorf("%d reads left under way", n)
 	}
 }
