@@ -1110,6 +1110,8 @@ func TestReportError_StartServerHintOnlyWhenTheIssuerDidNotAnswer(t *testing.T) 
 	defer answering.Close()
 	gone := httptest.NewServer(http.NotFoundHandler())
 	gone.Close() // nothing listens there now
+	other := httptest.NewServer(http.NotFoundHandler()) // another program on the issuer's port
+	defer other.Close()
 	for _, tc := range []struct {
 		name, issuer string
 		wantHint     bool
@@ -1117,6 +1119,7 @@ func TestReportError_StartServerHintOnlyWhenTheIssuerDidNotAnswer(t *testing.T) 
 	}{
 		{"issuer answered with an error", answering.URL, false, "invalid_scope"},
 		{"issuer unreachable", gone.URL, true, "getting a token"},
+		{"another program answered 404", other.URL, true, "404"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			vars := map[string]string{

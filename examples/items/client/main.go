@@ -299,10 +299,13 @@ const startServerHint = "client: is the example server running? Start it with: g
 // SCOPES the client may not have), the server that runs it is running,
 // and the hint would send the person after the wrong cause; calls that
 // failed after the token say what to check themselves (errUnexpected).
+// An answer without an OAuth 2.0 error code (another program's 404 page
+// on the issuer's port) is no answer of the issuer's: the hint is given.
 func reportError(w io.Writer, err error, cfg config) {
 	printError(w, err)
 	var answered *oauth2.RetrieveError
-	if cfg.devIssuer && !errors.As(err, &answered) && !errors.Is(err, errUnexpected) {
+	issuerAnswered := errors.As(err, &answered) && answered.ErrorCode != ""
+	if cfg.devIssuer && !issuerAnswered && !errors.Is(err, errUnexpected) {
 		fmt.Fprintln(w, startServerHint)
 	}
 }
