@@ -1110,7 +1110,8 @@ func TestReportError_StartServerHintOnlyWhenTheIssuerDidNotAnswer(t *testing.T) 
 	defer answering.Close()
 	gone := httptest.NewServer(http.NotFoundHandler())
 	gone.Close() // nothing listens there now
-	other := httptest.NewServer(http.NotFoundHandler()) // another program on the issuer's port
+	// Another program on the issuer's port.
+	other := httptest.NewServer(http.NotFoundHandler())
 	defer other.Close()
 	for _, tc := range []struct {
 		name, issuer string
