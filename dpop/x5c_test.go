@@ -491,3 +491,47 @@ func TestVerify_RSA4096CertificateChainFitsDefaultMaxProofSize(t *testing.T) {
 		t.Errorf("proof of DefaultMaxProofSize+1 bytes: %v, want ErrInvalidProof naming MaxProofSize", err)
 	}
 }
+
+// A key reference in the header is refused however its name is spelt in
+// the JSON text: with escapes that decode to it ("x5t\u0023S256",
+// "\u00785t", "j\u006bu"), and repeated, whatever the values, for the
+// name is what the header's decoding reads, not the bytes.
+func TestVerify_HeaderKeyReferenceSpeltWithEscapesOrRepeatedIsRefused(t *testing.T) {
+	holder := p256Key(t)
+	v := newVerifier(t, dpop.Config{})
+	req := testReq
+	req.KeyThumbprint = thumbprintOf(t, holder.Public())
+	jwkJSON, err := json.Marshal(publicJWK(t, holder))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// verify checks a proof whose header is the holder's, with members
+	// (JSON text) after its jwk.
+	verify := func(members, jti string) error {
+		hdr := `{"typ":"dpop+jwt","alg":"ES256","jwk":` + string(jwkJSON) + members + `}`
+		claims, err := json.Marshal(map[string]any{"jti": jti, "htm": "POST", "htu": testURL, "iat": t0.Unix(), "ath": dpop.AccessTokenHash(testToken)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, err = v.Verify(t.Context(), signInput(t, "ES256", holder, base64.RawURLEncoding.EncodeToString([]byte(hdr)), base64.RawURLEncoding.EncodeToString(claims)), req)
+		return err
+	}
+	for n, members := range []string{
+		`,"x5t\u0023S256":"AAAA"`,
+		`,"\u00785t":"AAAA"`,
+		`,"j\u006bu":"https://keys.example.com/jwks"`,
+		`,"x5t":"AAAA","x5t":"BBBB"`,
+		`,"x5t":1,"x5t":null`,
+	} {
+		t.Run(members, func(t *testing.T) {
+			if err := verify(members, fmt.Sprint("escaped-ref-", n)); !errors.Is(err, dpop.ErrKeyRef) {
+				t.Fatalf("Verify = %v, want ErrKeyRef", err)
+			}
+		})
+	}
+	// The same header without the reference is accepted: the refusals
+	// above are the reference's.
+	if err := verify("", "escaped-ref-none"); err != nil {
+		t.Fatalf("Verify of the header without a reference = %v, want it accepted", err)
+	}
+}
