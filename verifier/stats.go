@@ -22,7 +22,11 @@ type Stats struct {
 	// key left the key set). A token refused for its form (Malformed) or
 	// its iss is not a miss: a MultiVerifier refuses those before any
 	// issuer's cache sees them, and a Verifier counts the same alone as
-	// inside one. Both are 0 when the cache is disabled.
+	// inside one. A token whose kid the key set knows is absent is refused
+	// before its payload is read (ErrUnknownKey, see KeyMissesLimited), and
+	// is a miss whatever its iss: alone, such a token with a wrong iss is a
+	// miss, where a MultiVerifier refuses it for its iss. Both are 0 when
+	// the cache is disabled.
 	CacheMisses int64
 	// CacheEntries is the number of tokens cached now.
 	CacheEntries int
@@ -76,7 +80,9 @@ type Stats struct {
 	// MinRefreshInterval, and none within a Retry-After the issuer sent.
 	KeyMissFetches int64
 	// KeyMissesLimited counts verifications of a kid not in the set that
-	// were refused without a fetch: the kid was just confirmed absent,
+	// were refused without a fetch: the kid was just confirmed absent (a
+	// fetch that looked for it did not find it: refused before the
+	// token's payload is read; or the issuer withdrew it),
 	// MaxKeyWaiters lookups were already waiting (for the fetch in flight
 	// or the next), or refreshes are failing and the rate limit (or the
 	// issuer's Retry-After) allows none yet. It grows under a flood of

@@ -196,7 +196,9 @@ func (v *Verifier) verifyAccessToken(ctx context.Context, token string, pre *dec
 	if v.cache != nil && !errors.Is(err, ErrMalformed) && !errors.Is(err, ErrIssuer) {
 		// A miss, unless the token was refused for its form or its iss: a
 		// MultiVerifier refuses those before any issuer's cache sees them,
-		// and a Verifier counts the same alone as inside one.
+		// and a Verifier counts the same alone as inside one. A kid known
+		// absent is refused before the iss is read: a miss, whatever the
+		// iss (see Stats.CacheMisses).
 		v.cache.miss(token)
 	}
 	if err != nil {
@@ -355,9 +357,26 @@ type decodedPayload struct {
 // or signature work, and builds the token's full claims only once its
 // signature verified. It returns the key that verified the signature. pre,
 // when not nil, is token's payload, already decoded.
+//
+// One key-set question comes before the payload is read: whether the kid
+// is one a fetch looked for and did not find, a moment ago
+// (jwks.Set.KnownAbsent). Such a token cannot verify whatever it claims,
+// so it is refused with ErrUnknownKey before its claims are decoded: a JWT
+// whose signature cannot be validated is rejected entire (RFC 8725, 3.3),
+// and nothing it claims is acted on (3.10). Its other faults (expired,
+// wrong iss or aud, a payload that does not parse) go unreported then. A
+// kid the issuer withdrew is not refused there: an expired token its key
+// signed before the rotation gets ErrExpired, as before, which tells its
+// client to refresh.
 func (v *Verifier) verify(ctx context.Context, token string, pre *decodedPayload, kind tokenKind, clientID, nonce string) (*claimSet, *jwks.Key, error) {
-	p, err := v.parse(token, pre, kind)
+	p, err := v.parseHeader(token, pre, kind)
 	if err != nil {
+		return nil, nil, err
+	}
+	if v.set.KnownAbsent(p.hdr.Kid) {
+		return nil, nil, errUnknownKid // v.key's answer for it, without reading the payload
+	}
+	if err := parsePayload(&p, pre); err != nil {
 		return nil, nil, err
 	}
 	r := &p.reg
@@ -485,11 +504,11 @@ func (v *Verifier) accessClientID(r *jwt.Claims) string {
 	return r.ClientIDValue()
 }
 
-// parse checks the form of a token whose size the caller admitted
+// parseHeader checks the form of a token whose size the caller admitted
 // (tokenSizeError, before any cache lookup), decodes and checks its
-// header, checks that a signature is present and decodes the registered
-// claims (types only), unless pre holds them already.
-func (v *Verifier) parse(token string, pre *decodedPayload, kind tokenKind) (parsed, error) {
+// header, and checks that a signature is present. It does not read the
+// payload (parsePayload does).
+func (v *Verifier) parseHeader(token string, pre *decodedPayload, kind tokenKind) (parsed, error) {
 	var parts jwt.Parts
 	if pre != nil {
 		parts = pre.parts
@@ -548,18 +567,27 @@ func (v *Verifier) parse(token string, pre *decodedPayload, kind tokenKind) (par
 	if parts.Signature == "" {
 		return parsed{}, errEmptySig
 	}
+	return parsed{parts: parts, hdr: h, buf: buf}, nil
+}
+
+// parsePayload decodes the registered claims (types only) of p, a token
+// parseHeader passed, into p.reg, or takes them from pre when it holds
+// them already.
+func parsePayload(p *parsed, pre *decodedPayload) error {
 	if pre != nil {
-		return parsed{parts: parts, hdr: h, reg: pre.reg, buf: buf}, nil
+		p.reg = pre.reg
+		return nil
 	}
-	payload, err := jwt.DecodeInto(buf, parts.Payload)
+	payload, err := jwt.DecodeInto(p.buf, p.parts.Payload)
 	if err != nil {
-		return parsed{}, errEncoding
+		return errEncoding
 	}
 	reg, err := jwt.ParseClaims(payload)
 	if err != nil {
-		return parsed{}, claimsError(err)
+		return claimsError(err)
 	}
-	return parsed{parts: parts, hdr: h, reg: reg, buf: buf}, nil
+	p.reg = reg
+	return nil
 }
 
 // partsError maps an error of jwt.Split to the package's.

@@ -98,7 +98,7 @@ type Set struct {
 	inflight    *fetchCall           // the one running fetch, nil when none
 	missFetched bool                 // lastMiss is valid
 	lastMiss    time.Time            // start of the last miss-triggered fetch
-	missed      map[string]time.Time // kids confirmed absent, and when; see storeLocked
+	missed      map[string]missedKid // kids confirmed absent, when, and why; see storeLocked
 	started     uint64               // fetches started so far; numbers each fetchCall
 	next        *fetchCall           // the refresh waiting lookups share, not started yet; nil when none
 	nextStop    func() bool          // stops next's timer
@@ -129,6 +129,16 @@ type Set struct {
 }
 
 type fetchError struct{ err error }
+
+// missedKid is what the Set remembers of a kid confirmed absent: when, and
+// whether only because the issuer withdrew it (a refresh dropped it, see
+// storeLocked) rather than because a fetch that looked for it did not find
+// it. Tokens naming a withdrawn kid may be the issuer's own, signed before
+// the rotation (see KnownAbsent).
+type missedKid struct {
+	at        time.Time
+	withdrawn bool
+}
 
 // fetchCall is one fetch that any number of callers may wait for.
 type fetchCall struct {
@@ -210,7 +220,7 @@ func newSet(cfg Config, timer func(time.Duration) (<-chan time.Time, resettableT
 		ready:     make(chan struct{}),
 		ctx:       ctx,
 		cancel:    cancel,
-		missed:    make(map[string]time.Time),
+		missed:    make(map[string]missedKid),
 	}
 	// Config.Now, read through readNow, never panics in the Set's
 	// goroutines.
@@ -324,6 +334,30 @@ func (s *Set) Current(kid string) *Key {
 // cache hits share one reading for up to 10 ms).
 func (s *Set) CurrentAt(kid string, now time.Time) *Key {
 	return s.cur.Load().lookup(kid, now, s.cfg.MaxStaleness)
+}
+
+// KnownAbsent reports whether a lookup of kid would be refused at once with
+// ErrUnknownKey because a fetch that looked for kid did not find it, a
+// moment ago (the first step of a lookup of a kid not in the set: see Key
+// and docs/key-set.md): a token naming kid cannot verify, whatever it
+// claims. It never fetches or waits, and counts a true answer in
+// Stats.MissesLimited, as Key would. It takes no lock when the current
+// set has kid: no kid it has is remembered (see storeLocked).
+//
+// A kid remembered only because a refresh dropped it (the issuer
+// withdrew it) is not reported, although Key refuses it the same way: a
+// token its key signed before the rotation is the issuer's, and when it
+// has expired its holder is owed that answer (the verifier's ErrExpired,
+// which tells a client to refresh), not ErrUnknownKey.
+func (s *Set) KnownAbsent(kid string) bool {
+	if snap := s.cur.Load(); snap != nil && snap.keys[kid] != nil {
+		return false
+	}
+	now := s.cfg.Now()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	usable := s.cur.Load().usable(now, s.cfg.MaxStaleness)
+	return s.refusedLocked(kid, now, usable, false)
 }
 
 // Holds reports whether k is the current set's key for its kid at the
@@ -492,7 +526,7 @@ func (s *Set) startFetchLocked(reason string) *fetchCall {
 			now := s.cfg.Now()
 			for kid := range c.kids {
 				if snap.keys[kid] == nil {
-					s.rememberMissLocked(kid, now)
+					s.rememberMissLocked(kid, now, false)
 				}
 			}
 		}
@@ -518,12 +552,16 @@ func (s *Set) startFetchLocked(reason string) *fetchCall {
 // is not let back into fetching and waiting by every scheduled refresh. The
 // kids snap dropped are remembered too: the issuer withdrew them, so a
 // token naming one is refused at once rather than made to wait for another
-// fetch. s.mu is held.
+// fetch; they are remembered as withdrawn (see KnownAbsent). s.mu is held.
+//
+// Every kid remembered is absent from the current snapshot: a snapshot is
+// published only here, and the kids remembered besides (a fetch's
+// fetchCall.kids) are those it lacks. KnownAbsent relies on it.
 func (s *Set) storeLocked(snap *snapshot) {
 	old := s.cur.Swap(snap)
 	now := s.cfg.Now()
-	for kid, t := range s.missed {
-		if snap.keys[kid] != nil || !s.stillMissing(t, now) {
+	for kid, m := range s.missed {
+		if snap.keys[kid] != nil || !s.stillMissing(m.at, now) {
 			delete(s.missed, kid)
 		}
 	}
@@ -534,7 +572,7 @@ func (s *Set) storeLocked(snap *snapshot) {
 	// fetch stripped of exposed keys keeps its last good fetch's time.
 	for kid := range old.keys {
 		if snap.keys[kid] == nil {
-			s.rememberMissLocked(kid, now)
+			s.rememberMissLocked(kid, now, true)
 		}
 	}
 }
@@ -559,12 +597,31 @@ func (s *Set) stillMissing(t, now time.Time) bool {
 }
 
 // rememberMissLocked records that kid was absent from a fresh set, so that a
-// flood of the same forged kid costs no further fetches or waits. Memory is
+// flood of the same forged kid costs no further fetches or waits: withdrawn
+// when the issuer dropped it, else because a fetch that looked for it did
+// not find it. A kid remembered as withdrawn stays so while remembered,
+// also when a fetch then looks for it: the tokens its key signed before
+// the rotation are the issuer's all the same (see KnownAbsent). Memory is
 // bounded. s.mu is held.
-func (s *Set) rememberMissLocked(kid string, now time.Time) {
+func (s *Set) rememberMissLocked(kid string, now time.Time, withdrawn bool) {
 	if len(kid) <= maxMissedKidLen && len(s.missed) < maxMissedKids {
-		s.missed[kid] = now
+		s.missed[kid] = missedKid{at: now, withdrawn: withdrawn || s.missed[kid].withdrawn}
 	}
+}
+
+// refusedLocked reports whether a lookup of kid, absent from the current
+// set (usable or not at now, as usable says), is refused at once with
+// ErrUnknownKey because kid is remembered as absent and its memory still
+// runs, and counts the refusal in Stats.MissesLimited. A kid remembered
+// only as withdrawn is refused so when withdrawnToo is set. It serves
+// missLocked's first step and KnownAbsent alike. s.mu is held.
+func (s *Set) refusedLocked(kid string, now time.Time, usable, withdrawnToo bool) bool {
+	m, ok := s.missed[kid]
+	if !ok || !usable || !s.stillMissing(m.at, now) || m.withdrawn && !withdrawnToo {
+		return false
+	}
+	s.limited.Add(1)
+	return true
 }
 
 // missErr is the error for a kid not in snap: ErrUnknownKey when snap is

@@ -536,9 +536,9 @@ func TestSet_RememberedMissesAreBounded(t *testing.T) {
 	now := time.Now()
 	s.mu.Lock()
 	for i := 0; i < 3*maxMissedKids; i++ {
-		s.rememberMissLocked(fmt.Sprintf("kid-%d", i), now)
+		s.rememberMissLocked(fmt.Sprintf("kid-%d", i), now, i%2 == 0)
 	}
-	s.rememberMissLocked(strings.Repeat("k", maxMissedKidLen+1), now)
+	s.rememberMissLocked(strings.Repeat("k", maxMissedKidLen+1), now, false)
 	n := len(s.missed)
 	s.mu.Unlock()
 	if n != maxMissedKids {

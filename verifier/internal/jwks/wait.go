@@ -31,8 +31,7 @@ const (
 // stays on, within DefaultMaxWaiters slots (cfg.maxJoiners).
 func (s *Set) missLocked(kid string, now time.Time, snap *snapshot, arrived uint64) (*fetchCall, missMode, error) {
 	usable := snap.usable(now, s.cfg.MaxStaleness)
-	if t, ok := s.missed[kid]; ok && usable && s.stillMissing(t, now) {
-		s.limited.Add(1)
+	if s.refusedLocked(kid, now, usable, true) {
 		return nil, 0, ErrUnknownKey
 	}
 	if s.inflight != nil {
