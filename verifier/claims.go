@@ -10,6 +10,7 @@ import (
 	"strings"
 	"sync"
 	"time"
+	"unicode/utf8"
 
 	jsonv2 "github.com/go-json-experiment/json"
 
@@ -383,27 +384,21 @@ func scopeValues(name string, raw []byte, text string, keep func(string) bool) (
 		}
 		return vals, own, nil
 	case '[':
-		var ss []string
-		if err := jsonv2.Unmarshal(raw, &ss); err != nil {
-			return nil, 0, typeError(name, "a string or an array of strings")
-		}
-		vals, rest := ss[:0], text // vals writes over ss behind the loop's reads
-		for _, s := range ss {
-			if plain {
-				// Without escapes, the quotes of text pair up around the
-				// elements, in order.
-				open := strings.IndexByte(rest, '"') + 1
-				end := open + strings.IndexByte(rest[open:], '"')
-				if rest[open:end] == s {
-					s = rest[open:end]
-				} else {
-					plain = false // cannot happen; this element and the rest keep their copies
-				}
-				rest = rest[end+1:]
+		ss, shared := plainStrings(text)
+		if !shared {
+			// A variable of its own: its address escapes to the heap,
+			// which ss's would on every call.
+			var decoded []string
+			if err := jsonv2.Unmarshal(raw, &decoded); err != nil {
+				return nil, 0, typeError(name, "a string or an array of strings")
 			}
+			ss = decoded
+		}
+		vals := ss[:0] // vals writes over ss behind the loop's reads
+		for _, s := range ss {
 			if keep(s) {
 				vals = append(vals, s)
-				if !plain {
+				if !shared {
 					own += int64(len(s))
 				}
 			}
@@ -412,6 +407,85 @@ func scopeValues(name string, raw []byte, text string, keep func(string) bool) (
 		return vals, own, nil
 	}
 	return nil, 0, typeError(name, "a string or an array of strings")
+}
+
+// plainStrings returns the elements of text when it is a JSON array of
+// strings written without escapes, white space around the array and its
+// elements allowed: each element is the text between two quotes, a
+// substring of text, and the slice is exactly sized. For any other text
+// (empty, an escape, an element that is not a string, a control character
+// or invalid UTF-8 in an element, anything but an array) it returns false,
+// and the caller decodes the text as JSON. scopeValues' array case, which
+// then needs no reflection; FuzzPlainStrings checks it against
+// jsonv2.Unmarshal.
+func plainStrings(text string) ([]string, bool) {
+	n, ok := plainElements(text, nil)
+	if !ok {
+		return nil, false
+	}
+	ss := make([]string, n)
+	plainElements(text, ss)
+	return ss, true
+}
+
+// plainElements is plainStrings' pass over text: it returns the number of
+// elements and whether text is such an array, and writes the elements to
+// dst when dst is not nil (then at least that long).
+func plainElements(text string, dst []string) (n int, ok bool) {
+	i := skipJSONSpace(text, 0)
+	if i == len(text) || text[i] != '[' {
+		return 0, false
+	}
+	i = skipJSONSpace(text, i+1)
+	if i < len(text) && text[i] == ']' {
+		return 0, skipJSONSpace(text, i+1) == len(text)
+	}
+	for i < len(text) && text[i] == '"' {
+		end := strings.IndexByte(text[i+1:], '"')
+		if end < 0 {
+			return 0, false
+		}
+		s := text[i+1 : i+1+end]
+		if !plainJSONString(s) {
+			return 0, false
+		}
+		if dst != nil {
+			dst[n] = s
+		}
+		n++
+		i = skipJSONSpace(text, i+end+2)
+		switch {
+		case i == len(text):
+			return 0, false
+		case text[i] == ']':
+			return n, skipJSONSpace(text, i+1) == len(text)
+		case text[i] != ',':
+			return 0, false
+		}
+		i = skipJSONSpace(text, i+1)
+	}
+	return 0, false // an element that is not a string, or a trailing ','
+}
+
+// plainJSONString reports whether s, written between two quotes, is a JSON
+// string that decodes to s: valid UTF-8 with no backslash and no control
+// character (RFC 8259, 7).
+func plainJSONString(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] < 0x20 || s[i] == '\\' {
+			return false
+		}
+	}
+	return utf8.ValidString(s)
+}
+
+// skipJSONSpace returns the index of the first byte of s from i on that is
+// not JSON white space (RFC 8259, 2), or len(s).
+func skipJSONSpace(s string, i int) int {
+	for i < len(s) && (s[i] == ' ' || s[i] == '\t' || s[i] == '\n' || s[i] == '\r') {
+		i++
+	}
+	return i
 }
 
 // IsScopeToken reports whether s is an RFC 6749 (3.3) scope-token: one or
