@@ -316,3 +316,25 @@ func sameError(a, b error) bool {
 	}
 	return a == b
 }
+
+// FuzzPlainHeader checks plainHeader, ParseHeader's reading of a header of
+// plain ASCII strings, against the decoder (the pre-pass first, the order
+// errors are defined by): what it reads, the decoder reads without error
+// to the same Header. Its seeds are under testdata/fuzz/FuzzPlainHeader.
+//
+//	go test -run='^$' -fuzz='^FuzzPlainHeader$' -fuzztime=60s ./internal/jwt/
+func FuzzPlainHeader(f *testing.F) {
+	f.Fuzz(func(t *testing.T, b []byte) {
+		h, ok := plainHeader(b)
+		if !ok {
+			if h != (Header{}) {
+				t.Fatalf("plainHeader(%q) refused it, with %+v", b, h)
+			}
+			return
+		}
+		want, err := parseHeader(b, true)
+		if err != nil || h != want {
+			t.Fatalf("plainHeader(%q) = %+v; the decoder: %+v, %v", b, h, want, err)
+		}
+	})
+}

@@ -197,10 +197,106 @@ func (h *rawHeader) UnmarshalJSONFrom(d *jsontext.Decoder) error {
 // typ, crit or b64 only in case is ErrCase (see scan). On ErrHeader the Header holds
 // what did decode when the header is valid JSON: HasAlg is true when it is
 // an object whose alg is a string, whatever the types of kid and typ.
-func ParseHeader(b []byte) (Header, error) { return parseHeader(b, false) }
+func ParseHeader(b []byte) (Header, error) {
+	if h, ok := plainHeader(b); ok {
+		return h, nil
+	}
+	return parseHeader(b, false)
+}
 
-// parseHeader is ParseHeader, with the pre-pass always first when
-// prePassFirst is set (see decodeObject).
+// plainHeader reads b when it is a JSON object whose members' names and
+// values are all strings of printable ASCII (U+0020 to U+007E) without
+// escapes, white space around its tokens allowed, and no name differs
+// from one of HeaderNames only in case: as real headers are. Each string's
+// text, between its quotes, is what it decodes to. It returns the Header
+// ParseHeader's decoder would, without the decoder's setting up, and
+// true; for any other text (an escape, a value of another kind, such as
+// crit's array, anything but such an object) false, and parseHeader reads
+// it. FuzzPlainHeader checks that the two agree.
+func plainHeader(b []byte) (Header, bool) {
+	var h Header
+	i := skipSpace(b)
+	if i == len(b) || b[i] != '{' {
+		return Header{}, false
+	}
+	i += 1 + skipSpace(b[i+1:])
+	if i < len(b) && b[i] == '}' {
+		return h, onlySpaceFrom(b, i+1)
+	}
+	for {
+		end := plainStringEnd(b, i)
+		if end < 0 {
+			return Header{}, false
+		}
+		name := b[i:end]
+		i = end + skipSpace(b[end:])
+		if i == len(b) || b[i] != ':' {
+			return Header{}, false
+		}
+		i++
+		i += skipSpace(b[i:])
+		end = plainStringEnd(b, i)
+		if end < 0 {
+			return Header{}, false
+		}
+		value := b[i+1 : end-1]
+		variant, exact, _ := matchName(name, false, header)
+		if variant {
+			return Header{}, false // ErrCase
+		}
+		switch exact {
+		case 0:
+			h.Alg, h.HasAlg = string(value), true
+		case 1:
+			h.Kid = string(value)
+		case 2:
+			h.Typ = string(value)
+		case 3:
+			h.Crit = true
+		case 4:
+			h.B64 = true
+		}
+		i = end + skipSpace(b[end:])
+		switch {
+		case i == len(b):
+			return Header{}, false
+		case b[i] == '}':
+			if !onlySpaceFrom(b, i+1) {
+				return Header{}, false
+			}
+			return h, true
+		case b[i] != ',':
+			return Header{}, false
+		}
+		i++
+		i += skipSpace(b[i:])
+	}
+}
+
+// onlySpaceFrom reports whether b holds nothing but JSON white space from i on.
+func onlySpaceFrom(b []byte, i int) bool { return i+skipSpace(b[i:]) == len(b) }
+
+// plainStringEnd returns the index just past the JSON string that starts at
+// b[i] when its text is printable ASCII without escapes, or -1 when b[i]
+// starts no such string.
+func plainStringEnd(b []byte, i int) int {
+	if i >= len(b) || b[i] != '"' {
+		return -1
+	}
+	for j := i + 1; j < len(b); j++ {
+		switch c := b[j]; {
+		case c == '"':
+			return j + 1
+		case c < 0x20 || c > 0x7e || c == '\\':
+			return -1
+		}
+	}
+	return -1
+}
+
+// parseHeader is ParseHeader's decoding of a header plainHeader does not
+// read, with the pre-pass always first when prePassFirst is set (see
+// decodeObject).
 func parseHeader(b []byte, prePassFirst bool) (Header, error) {
 	if !object(b) {
 		return Header{}, ErrHeader
