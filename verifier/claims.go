@@ -10,7 +10,6 @@ import (
 	"strings"
 	"sync"
 	"time"
-	"unicode/utf8"
 
 	jsonv2 "github.com/go-json-experiment/json"
 
@@ -358,10 +357,12 @@ func (c *claimSet) index() []member {
 // alive apart from text, the same JSON text as raw, in the claims' data
 // ("" when it is not there).
 //
-// A text without escapes (no backslash) has every element written as it
-// decodes, between two of its quotes: the elements are substrings of text,
-// and own is 0. With escapes, a string's elements are substrings of one
-// decoded string, and an array's elements are strings of their own.
+// A string without escapes (no backslash) is written as it decodes,
+// between two of its quotes: its elements are substrings of text, and own
+// is 0; with escapes, they are substrings of one decoded string. An array
+// of strings of printable ASCII without escapes, as real ones are, is read
+// by hand (jwt.PlainStrings), its elements substrings of text; any other
+// array is decoded, its elements strings of their own.
 func scopeValues(name string, raw []byte, text string, keep func(string) bool) (vals []string, own int64, err error) {
 	plain := text != "" && strings.IndexByte(text, '\\') < 0
 	switch firstByte(raw) {
@@ -384,7 +385,7 @@ func scopeValues(name string, raw []byte, text string, keep func(string) bool) (
 		}
 		return vals, own, nil
 	case '[':
-		ss, shared := plainStrings(text)
+		ss, shared := jwt.PlainStrings(text)
 		if !shared {
 			// A variable of its own: its address escapes to the heap,
 			// which ss's would on every call.
@@ -407,85 +408,6 @@ func scopeValues(name string, raw []byte, text string, keep func(string) bool) (
 		return vals, own, nil
 	}
 	return nil, 0, typeError(name, "a string or an array of strings")
-}
-
-// plainStrings returns the elements of text when it is a JSON array of
-// strings written without escapes, white space around the array and its
-// elements allowed: each element is the text between two quotes, a
-// substring of text, and the slice is exactly sized. For any other text
-// (empty, an escape, an element that is not a string, a control character
-// or invalid UTF-8 in an element, anything but an array) it returns false,
-// and the caller decodes the text as JSON. scopeValues' array case, which
-// then needs no reflection; FuzzPlainStrings checks it against
-// jsonv2.Unmarshal.
-func plainStrings(text string) ([]string, bool) {
-	n, ok := plainElements(text, nil)
-	if !ok {
-		return nil, false
-	}
-	ss := make([]string, n)
-	plainElements(text, ss)
-	return ss, true
-}
-
-// plainElements is plainStrings' pass over text: it returns the number of
-// elements and whether text is such an array, and writes the elements to
-// dst when dst is not nil (then at least that long).
-func plainElements(text string, dst []string) (n int, ok bool) {
-	i := skipJSONSpace(text, 0)
-	if i == len(text) || text[i] != '[' {
-		return 0, false
-	}
-	i = skipJSONSpace(text, i+1)
-	if i < len(text) && text[i] == ']' {
-		return 0, skipJSONSpace(text, i+1) == len(text)
-	}
-	for i < len(text) && text[i] == '"' {
-		end := strings.IndexByte(text[i+1:], '"')
-		if end < 0 {
-			return 0, false
-		}
-		s := text[i+1 : i+1+end]
-		if !plainJSONString(s) {
-			return 0, false
-		}
-		if dst != nil {
-			dst[n] = s
-		}
-		n++
-		i = skipJSONSpace(text, i+end+2)
-		switch {
-		case i == len(text):
-			return 0, false
-		case text[i] == ']':
-			return n, skipJSONSpace(text, i+1) == len(text)
-		case text[i] != ',':
-			return 0, false
-		}
-		i = skipJSONSpace(text, i+1)
-	}
-	return 0, false // an element that is not a string, or a trailing ','
-}
-
-// plainJSONString reports whether s, written between two quotes, is a JSON
-// string that decodes to s: valid UTF-8 with no backslash and no control
-// character (RFC 8259, 7).
-func plainJSONString(s string) bool {
-	for i := 0; i < len(s); i++ {
-		if s[i] < 0x20 || s[i] == '\\' {
-			return false
-		}
-	}
-	return utf8.ValidString(s)
-}
-
-// skipJSONSpace returns the index of the first byte of s from i on that is
-// not JSON white space (RFC 8259, 2), or len(s).
-func skipJSONSpace(s string, i int) int {
-	for i < len(s) && (s[i] == ' ' || s[i] == '\t' || s[i] == '\n' || s[i] == '\r') {
-		i++
-	}
-	return i
 }
 
 // IsScopeToken reports whether s is an RFC 6749 (3.3) scope-token: one or

@@ -9,8 +9,6 @@ import (
 	"strings"
 	"testing"
 
-	jsonv2 "github.com/go-json-experiment/json"
-
 	"github.com/grpcauth/grpcauth/grpcauthtest"
 )
 
@@ -99,40 +97,8 @@ func TestIsScopeToken(t *testing.T) {
 	}
 }
 
-// FuzzPlainStrings checks plainStrings, scopeValues' decoding of an array
-// of strings written without escapes, against jsonv2.Unmarshal, which
-// decodes every other array: what it accepts, jsonv2 decodes without error
-// to the same strings, each a substring of the text, in an exactly sized
-// slice. Its seeds are under testdata/fuzz/FuzzPlainStrings.
-//
-//	go test -run='^$' -fuzz='^FuzzPlainStrings$' -fuzztime=60s ./verifier/
-func FuzzPlainStrings(f *testing.F) {
-	f.Fuzz(func(t *testing.T, text string) {
-		fast, ok := plainStrings(text)
-		var slow []string
-		err := jsonv2.Unmarshal([]byte(text), &slow)
-		if !ok {
-			if fast != nil {
-				t.Fatalf("%q: refused, with %q", text, fast)
-			}
-			return
-		}
-		if err != nil || !slices.Equal(fast, slow) || len(fast) != cap(fast) {
-			t.Fatalf("%q: plainStrings = %q (cap %d), jsonv2 = %q, %v", text, fast, cap(fast), slow, err)
-		}
-		rest := text
-		for _, s := range fast {
-			i := strings.Index(rest, `"`+s+`"`)
-			if i < 0 {
-				t.Fatalf("%q: element %q is not between two quotes of the text, in order", text, s)
-			}
-			rest = rest[i+len(s)+2:]
-		}
-	})
-}
-
 // TestScopeValues_PlainArrayAllocatesOnlyItsSlice: an Okta scp array
-// written without escapes is read by hand (plainStrings), its elements
+// written without escapes is read by hand (jwt.PlainStrings), its elements
 // substrings of the text, into one exactly sized slice: jsonv2.Unmarshal
 // took four allocations more, and a microsecond of a cold verification.
 // An array it does not read by hand decodes as before, a non-string

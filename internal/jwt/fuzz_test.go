@@ -338,3 +338,35 @@ func FuzzPlainHeader(f *testing.F) {
 		}
 	})
 }
+
+// FuzzPlainStrings checks PlainStrings, the verifier's reading of a scope
+// array of plain strings, against jsonv2.Unmarshal, which decodes every
+// other array: what it accepts, jsonv2 decodes without error
+// to the same strings, each a substring of the text, in an exactly sized
+// slice. Its seeds are under testdata/fuzz/FuzzPlainStrings.
+//
+//	go test -run='^$' -fuzz='^FuzzPlainStrings$' -fuzztime=60s ./internal/jwt/
+func FuzzPlainStrings(f *testing.F) {
+	f.Fuzz(func(t *testing.T, text string) {
+		fast, ok := PlainStrings(text)
+		var slow []string
+		err := jsonv2.Unmarshal([]byte(text), &slow)
+		if !ok {
+			if fast != nil {
+				t.Fatalf("%q: refused, with %q", text, fast)
+			}
+			return
+		}
+		if err != nil || !slices.Equal(fast, slow) || len(fast) != cap(fast) {
+			t.Fatalf("%q: PlainStrings = %q (cap %d), jsonv2 = %q, %v", text, fast, cap(fast), slow, err)
+		}
+		rest := text
+		for _, s := range fast {
+			i := strings.Index(rest, `"`+s+`"`)
+			if i < 0 {
+				t.Fatalf("%q: element %q is not between two quotes of the text, in order", text, s)
+			}
+			rest = rest[i+len(s)+2:]
+		}
+	})
+}

@@ -273,13 +273,66 @@ func plainHeader(b []byte) (Header, bool) {
 	}
 }
 
+// PlainStrings returns the elements of text when it is a JSON array of
+// strings of printable ASCII without escapes, white space around the
+// array and its elements allowed, as a real scope array (Okta's scp) is:
+// each element is the text between two quotes, which is what it decodes
+// to, a substring of text, and the slice is exactly sized. For any other
+// text (empty, an escape, an element that is not such a string, anything
+// but such an array) it returns false, and the caller decodes the text.
+// FuzzPlainStrings checks it against jsonv2.Unmarshal.
+func PlainStrings(text string) ([]string, bool) {
+	n, ok := plainElements(text, nil)
+	if !ok {
+		return nil, false
+	}
+	ss := make([]string, n)
+	plainElements(text, ss)
+	return ss, true
+}
+
+// plainElements is PlainStrings' pass over text: it returns the number of
+// elements and whether text is such an array, and writes the elements to
+// dst when dst is not nil (then at least that long).
+func plainElements(text string, dst []string) (n int, ok bool) {
+	i := skipSpace(text)
+	if i == len(text) || text[i] != '[' {
+		return 0, false
+	}
+	i += 1 + skipSpace(text[i+1:])
+	if i < len(text) && text[i] == ']' {
+		return 0, onlySpaceFrom(text, i+1)
+	}
+	for {
+		end := plainStringEnd(text, i)
+		if end < 0 {
+			return 0, false // an element that is not such a string, or a trailing ','
+		}
+		if dst != nil {
+			dst[n] = text[i+1 : end-1]
+		}
+		n++
+		i = end + skipSpace(text[end:])
+		switch {
+		case i == len(text):
+			return 0, false
+		case text[i] == ']':
+			return n, onlySpaceFrom(text, i+1)
+		case text[i] != ',':
+			return 0, false
+		}
+		i++
+		i += skipSpace(text[i:])
+	}
+}
+
 // onlySpaceFrom reports whether b holds nothing but JSON white space from i on.
-func onlySpaceFrom(b []byte, i int) bool { return i+skipSpace(b[i:]) == len(b) }
+func onlySpaceFrom[T string | []byte](b T, i int) bool { return i+skipSpace(b[i:]) == len(b) }
 
 // plainStringEnd returns the index just past the JSON string that starts at
 // b[i] when its text is printable ASCII without escapes, or -1 when b[i]
 // starts no such string.
-func plainStringEnd(b []byte, i int) int {
+func plainStringEnd[T string | []byte](b T, i int) int {
 	if i >= len(b) || b[i] != '"' {
 		return -1
 	}
@@ -896,9 +949,9 @@ func object(b []byte) bool {
 
 // skipSpace returns the index of b's first byte other than JSON white
 // space (RFC 8259, section 2), or len(b).
-func skipSpace(b []byte) int {
-	for i, c := range b {
-		switch c {
+func skipSpace[T string | []byte](b T) int {
+	for i := 0; i < len(b); i++ {
+		switch b[i] {
 		case ' ', '\t', '\n', '\r':
 		default:
 			return i
