@@ -214,7 +214,11 @@ func ParseHeader(b []byte) (Header, error) {
 // crit's array, anything but such an object) false, and parseHeader reads
 // it. FuzzPlainHeader checks that the two agree.
 func plainHeader(b []byte) (Header, bool) {
+	// The values are copied once b is read to its end: a header given up
+	// on halfway is read again by the decoder, which copies them itself,
+	// and copying them twice could break the rejection-cost bound.
 	var h Header
+	var alg, kid, typ []byte
 	i := skipSpace(b)
 	if i == len(b) || b[i] != '{' {
 		return Header{}, false
@@ -246,11 +250,11 @@ func plainHeader(b []byte) (Header, bool) {
 		}
 		switch exact {
 		case 0:
-			h.Alg, h.HasAlg = string(value), true
+			alg, h.HasAlg = value, true
 		case 1:
-			h.Kid = string(value)
+			kid = value
 		case 2:
-			h.Typ = string(value)
+			typ = value
 		case 3:
 			h.Crit = true
 		case 4:
@@ -264,6 +268,7 @@ func plainHeader(b []byte) (Header, bool) {
 			if !onlySpaceFrom(b, i+1) {
 				return Header{}, false
 			}
+			h.Alg, h.Kid, h.Typ = string(alg), string(kid), string(typ)
 			return h, true
 		case b[i] != ',':
 			return Header{}, false
