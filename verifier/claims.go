@@ -376,8 +376,13 @@ func scopeValues(name string, raw []byte, text string, keep func(string) bool) (
 			// what it decodes to.
 			s = strings.Trim(text, " \t\r\n")
 			s = s[1 : len(s)-1]
-		} else if err := jsonv2.Unmarshal(raw, &s); err != nil {
-			return nil, 0, typeError(name, "a string or an array of strings")
+		} else {
+			// A variable of its own, as in the array case.
+			var decoded string
+			if err := jsonv2.Unmarshal(raw, &decoded); err != nil {
+				return nil, 0, typeError(name, "a string or an array of strings")
+			}
+			s = decoded
 		}
 		vals = slices.DeleteFunc(strings.Split(s, " "), func(e string) bool { return !keep(e) })
 		if !plain && len(vals) > 0 {

@@ -104,19 +104,7 @@ func TestIsScopeToken(t *testing.T) {
 // An array it does not read by hand decodes as before, a non-string
 // element refused with the same error.
 func TestScopeValues_PlainArrayAllocatesOnlyItsSlice(t *testing.T) {
-	keepAll := func(string) bool { return true }
-	text := `["openid", "profile","email" ,"items:read"]`
-	raw := []byte(text)
-	var vals []string
-	var own int64
-	if n := testing.AllocsPerRun(100, func() {
-		var err error
-		if vals, own, err = scopeValues("scp", raw, text, keepAll); err != nil {
-			t.Fatal(err)
-		}
-	}); n != 1 {
-		t.Errorf("scopeValues allocates %v times, want 1", n)
-	}
+	vals, own := scopeValuesAllocatingOnce(t, "scp", `["openid", "profile","email" ,"items:read"]`)
 	if want := []string{"openid", "profile", "email", "items:read"}; !slices.Equal(vals, want) || own != 0 || cap(vals) != len(vals) {
 		t.Errorf("got %q (cap %d), own %d; want %q, 0", vals, cap(vals), own, want)
 	}
@@ -170,4 +158,38 @@ func TestVerifyAccessToken_NullScopeElementIsNoScope(t *testing.T) {
 			t.Errorf("scp %v: ParseClaims gives %q, %v", scp, p.Scopes(), err)
 		}
 	}
+}
+
+// TestScopeValues_PlainStringAllocatesOnlyItsSlice: a scope string written
+// without escapes ("scope", RFC 9068, Keycloak, Auth0) is split where it
+// lies in the text, into one slice: the string the decoder would fill,
+// for a string with escapes, was on the heap on every call.
+func TestScopeValues_PlainStringAllocatesOnlyItsSlice(t *testing.T) {
+	vals, own := scopeValuesAllocatingOnce(t, "scope", ` "openid profile items:read" `)
+	if want := []string{"openid", "profile", "items:read"}; !slices.Equal(vals, want) || own != 0 {
+		t.Errorf("got %q, own %d; want %q, 0", vals, own, want)
+	}
+	escaped := `"a\/b c"`
+	if vals, own, err := scopeValues("scope", []byte(escaped), escaped, IsScopeToken); err != nil || !slices.Equal(vals, []string{"a/b", "c"}) || own != 5 {
+		t.Errorf("%s: got %q, own %d, %v", escaped, vals, own, err)
+	}
+}
+
+// scopeValuesAllocatingOnce returns scopeValues of the claim name whose
+// JSON text is text, every element kept, and fails t unless it allocates
+// once: the slice it returns.
+func scopeValuesAllocatingOnce(t *testing.T, name, text string) ([]string, int64) {
+	t.Helper()
+	raw := []byte(text)
+	var vals []string
+	var own int64
+	if n := testing.AllocsPerRun(100, func() {
+		var err error
+		if vals, own, err = scopeValues(name, raw, text, func(string) bool { return true }); err != nil {
+			t.Fatal(err)
+		}
+	}); n != 1 {
+		t.Errorf("scopeValues(%s) allocates %v times, want 1", text, n)
+	}
+	return vals, own
 }
