@@ -357,10 +357,12 @@ func (c *claimSet) index() []member {
 // alive apart from text, the same JSON text as raw, in the claims' data
 // ("" when it is not there).
 //
-// A text without escapes (no backslash) has every element written as it
-// decodes, between two of its quotes: the elements are substrings of text,
-// and own is 0. With escapes, a string's elements are substrings of one
-// decoded string, and an array's elements are strings of their own.
+// A string without escapes (no backslash) is written as it decodes,
+// between two of its quotes: its elements are substrings of text, and own
+// is 0; with escapes, they are substrings of one decoded string. An array
+// of strings of printable ASCII without escapes, as real ones are, is read
+// by hand (jwt.PlainStrings), its elements substrings of text; any other
+// array is decoded, its elements strings of their own.
 func scopeValues(name string, raw []byte, text string, keep func(string) bool) (vals []string, own int64, err error) {
 	plain := text != "" && strings.IndexByte(text, '\\') < 0
 	switch firstByte(raw) {
@@ -374,8 +376,13 @@ func scopeValues(name string, raw []byte, text string, keep func(string) bool) (
 			// what it decodes to.
 			s = strings.Trim(text, " \t\r\n")
 			s = s[1 : len(s)-1]
-		} else if err := jsonv2.Unmarshal(raw, &s); err != nil {
-			return nil, 0, typeError(name, "a string or an array of strings")
+		} else {
+			// A variable of its own, as in the array case.
+			var decoded string
+			if err := jsonv2.Unmarshal(raw, &decoded); err != nil {
+				return nil, 0, typeError(name, "a string or an array of strings")
+			}
+			s = decoded
 		}
 		vals = slices.DeleteFunc(strings.Split(s, " "), func(e string) bool { return !keep(e) })
 		if !plain && len(vals) > 0 {
@@ -383,27 +390,21 @@ func scopeValues(name string, raw []byte, text string, keep func(string) bool) (
 		}
 		return vals, own, nil
 	case '[':
-		var ss []string
-		if err := jsonv2.Unmarshal(raw, &ss); err != nil {
-			return nil, 0, typeError(name, "a string or an array of strings")
-		}
-		vals, rest := ss[:0], text // vals writes over ss behind the loop's reads
-		for _, s := range ss {
-			if plain {
-				// Without escapes, the quotes of text pair up around the
-				// elements, in order.
-				open := strings.IndexByte(rest, '"') + 1
-				end := open + strings.IndexByte(rest[open:], '"')
-				if rest[open:end] == s {
-					s = rest[open:end]
-				} else {
-					plain = false // cannot happen; this element and the rest keep their copies
-				}
-				rest = rest[end+1:]
+		ss, shared := jwt.PlainStrings(text)
+		if !shared {
+			// A variable of its own: its address escapes to the heap,
+			// which ss's would on every call.
+			var decoded []string
+			if err := jsonv2.Unmarshal(raw, &decoded); err != nil {
+				return nil, 0, typeError(name, "a string or an array of strings")
 			}
+			ss = decoded
+		}
+		vals := ss[:0] // vals writes over ss behind the loop's reads
+		for _, s := range ss {
 			if keep(s) {
 				vals = append(vals, s)
-				if !plain {
+				if !shared {
 					own += int64(len(s))
 				}
 			}

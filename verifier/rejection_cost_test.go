@@ -89,6 +89,11 @@ func rejectionShapes(t testing.TB, f *fixture) []struct {
 		{"many b64 header members", b64raw(`{"alg":"RS256","kid":"k"`+strings.Repeat(`,"b64":[]`, 5000)+`}`) + "." + b64raw(`{"iss":"x"}`) + ".c2ln", ErrMalformed},
 		{"long escaped b64 value", b64raw(`{"alg":"RS256","kid":"k","b64":"\u0061`+strings.Repeat("b", 40000)+`"}`) + "." + b64raw(`{"iss":"x"}`) + ".c2ln", ErrMalformed},
 		{"long kid", b64raw(`{"alg":"RS256","kid":"`+strings.Repeat("k", 40000)+`"}`) + "." + b64raw(`{"iss":"x"}`) + ".c2ln", ErrIssuer},
+		// jwt.ParseHeader's reading by hand (plainHeader) reads the kid,
+		// then meets a value it leaves to the decoder: it must not have
+		// copied the kid, which the decoder copies again.
+		{"long kid before a crit array", b64raw(`{"alg":"RS256","kid":"`+strings.Repeat("k", 40000)+`","crit":[]}`) + "." + b64raw(`{"iss":"x"}`) + ".c2ln", ErrMalformed},
+		{"long kid before a non-string alg", b64raw(`{"kid":"`+strings.Repeat("k", 40000)+`","alg":1}`) + "." + b64raw(`{"iss":"x"}`) + ".c2ln", ErrMalformed},
 		// The decoder's syntax errors carry a JSON Pointer built from the
 		// member names on the path to the error, at several times their
 		// length: found in review, 409-630 KB for the first two.

@@ -34,10 +34,15 @@
 // name only in case is refused (see scan). A repeated member name keeps
 // its last value, as with encoding/json (see decodeOptions), except aud.
 //
-// A well-formed header or payload without nested objects is read once, by
-// the decoder; a linear pre-pass (scan) runs first only on a text that
-// could nest too deep or has nested objects, and after the decoder on one
-// it refuses, so that each input gets the error of the pre-pass-first
+// A header whose members are all strings of printable ASCII without
+// escapes, as issuers write them, is read by hand (plainHeader), without
+// the decoder's setting up, and so is a scope array of such strings
+// (PlainStrings, for the verifier); FuzzPlainHeader and FuzzPlainStrings
+// check that the decoder reads them alike. Any other well-formed header,
+// and a payload, without nested objects is read once, by the decoder; a
+// linear pre-pass (scan) runs first only on a text that could nest too
+// deep or has nested objects, and after the decoder on one it refuses, so
+// that each input gets the error of the pre-pass-first
 // order (see decodeObject).
 //
 // Cost is bounded by the input: nesting deeper than MaxDepth is refused

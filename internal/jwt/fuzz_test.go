@@ -316,3 +316,57 @@ func sameError(a, b error) bool {
 	}
 	return a == b
 }
+
+// FuzzPlainHeader checks plainHeader, ParseHeader's reading of a header of
+// plain ASCII strings, against the decoder (the pre-pass first, the order
+// errors are defined by): what it reads, the decoder reads without error
+// to the same Header. Its seeds are under testdata/fuzz/FuzzPlainHeader.
+//
+//	go test -run='^$' -fuzz='^FuzzPlainHeader$' -fuzztime=60s ./internal/jwt/
+func FuzzPlainHeader(f *testing.F) {
+	f.Fuzz(func(t *testing.T, b []byte) {
+		h, ok := plainHeader(b)
+		if !ok {
+			if h != (Header{}) {
+				t.Fatalf("plainHeader(%q) refused it, with %+v", b, h)
+			}
+			return
+		}
+		want, err := parseHeader(b, true)
+		if err != nil || h != want {
+			t.Fatalf("plainHeader(%q) = %+v; the decoder: %+v, %v", b, h, want, err)
+		}
+	})
+}
+
+// FuzzPlainStrings checks PlainStrings, the verifier's reading of a scope
+// array of plain strings, against jsonv2.Unmarshal, which decodes every
+// other array: what it accepts, jsonv2 decodes without error
+// to the same strings, each a substring of the text, in an exactly sized
+// slice. Its seeds are under testdata/fuzz/FuzzPlainStrings.
+//
+//	go test -run='^$' -fuzz='^FuzzPlainStrings$' -fuzztime=60s ./internal/jwt/
+func FuzzPlainStrings(f *testing.F) {
+	f.Fuzz(func(t *testing.T, text string) {
+		fast, ok := PlainStrings(text)
+		var slow []string
+		err := jsonv2.Unmarshal([]byte(text), &slow)
+		if !ok {
+			if fast != nil {
+				t.Fatalf("%q: refused, with %q", text, fast)
+			}
+			return
+		}
+		if err != nil || !slices.Equal(fast, slow) || len(fast) != cap(fast) {
+			t.Fatalf("%q: PlainStrings = %q (cap %d), jsonv2 = %q, %v", text, fast, cap(fast), slow, err)
+		}
+		rest := text
+		for _, s := range fast {
+			i := strings.Index(rest, `"`+s+`"`)
+			if i < 0 {
+				t.Fatalf("%q: element %q is not between two quotes of the text, in order", text, s)
+			}
+			rest = rest[i+len(s)+2:]
+		}
+	})
+}

@@ -197,10 +197,164 @@ func (h *rawHeader) UnmarshalJSONFrom(d *jsontext.Decoder) error {
 // typ, crit or b64 only in case is ErrCase (see scan). On ErrHeader the Header holds
 // what did decode when the header is valid JSON: HasAlg is true when it is
 // an object whose alg is a string, whatever the types of kid and typ.
-func ParseHeader(b []byte) (Header, error) { return parseHeader(b, false) }
+func ParseHeader(b []byte) (Header, error) {
+	if h, ok := plainHeader(b); ok {
+		return h, nil
+	}
+	return parseHeader(b, false)
+}
 
-// parseHeader is ParseHeader, with the pre-pass always first when
-// prePassFirst is set (see decodeObject).
+// plainHeader reads b when it is a JSON object whose members' names and
+// values are all strings of printable ASCII (U+0020 to U+007E) without
+// escapes, white space around its tokens allowed, and no name differs
+// from one of HeaderNames only in case: as real headers are. Each string's
+// text, between its quotes, is what it decodes to. It returns the Header
+// ParseHeader's decoder would, without the decoder's setting up, and
+// true; for any other text (an escape, a value of another kind, such as
+// crit's array, anything but such an object) false, and parseHeader reads
+// it. FuzzPlainHeader checks that the two agree.
+func plainHeader(b []byte) (Header, bool) {
+	// The values are copied once b is read to its end: a header given up
+	// on halfway is read again by the decoder, which copies them itself,
+	// and copying them twice could break the rejection-cost bound.
+	var h Header
+	var alg, kid, typ []byte
+	i := skipSpace(b)
+	if i == len(b) || b[i] != '{' {
+		return Header{}, false
+	}
+	i += 1 + skipSpace(b[i+1:])
+	if i < len(b) && b[i] == '}' {
+		return h, onlySpaceFrom(b, i+1)
+	}
+	for {
+		end := plainStringEnd(b, i)
+		if end < 0 {
+			return Header{}, false
+		}
+		name := b[i:end]
+		i = end + skipSpace(b[end:])
+		if i == len(b) || b[i] != ':' {
+			return Header{}, false
+		}
+		i++
+		i += skipSpace(b[i:])
+		end = plainStringEnd(b, i)
+		if end < 0 {
+			return Header{}, false
+		}
+		value := b[i+1 : end-1]
+		variant, exact, _ := matchName(name, false, header)
+		if variant {
+			return Header{}, false // ErrCase
+		}
+		switch exact {
+		case 0:
+			alg, h.HasAlg = value, true
+		case 1:
+			kid = value
+		case 2:
+			typ = value
+		case 3:
+			h.Crit = true
+		case 4:
+			h.B64 = true
+		}
+		i = end + skipSpace(b[end:])
+		switch {
+		case i == len(b):
+			return Header{}, false
+		case b[i] == '}':
+			if !onlySpaceFrom(b, i+1) {
+				return Header{}, false
+			}
+			h.Alg, h.Kid, h.Typ = string(alg), string(kid), string(typ)
+			return h, true
+		case b[i] != ',':
+			return Header{}, false
+		}
+		i++
+		i += skipSpace(b[i:])
+	}
+}
+
+// PlainStrings returns the elements of text when it is a JSON array of
+// strings of printable ASCII without escapes, white space around the
+// array and its elements allowed, as a real scope array (Okta's scp) is:
+// each element is the text between two quotes, which is what it decodes
+// to, a substring of text, and the slice is exactly sized. For any other
+// text (empty, an escape, an element that is not such a string, anything
+// but such an array) it returns false, and the caller decodes the text.
+// FuzzPlainStrings checks it against jsonv2.Unmarshal.
+func PlainStrings(text string) ([]string, bool) {
+	n, ok := plainElements(text, nil)
+	if !ok {
+		return nil, false
+	}
+	ss := make([]string, n)
+	plainElements(text, ss)
+	return ss, true
+}
+
+// plainElements is PlainStrings' pass over text: it returns the number of
+// elements and whether text is such an array, and writes the elements to
+// dst when dst is not nil (then at least that long).
+func plainElements(text string, dst []string) (n int, ok bool) {
+	i := skipSpace(text)
+	if i == len(text) || text[i] != '[' {
+		return 0, false
+	}
+	i += 1 + skipSpace(text[i+1:])
+	if i < len(text) && text[i] == ']' {
+		return 0, onlySpaceFrom(text, i+1)
+	}
+	for {
+		end := plainStringEnd(text, i)
+		if end < 0 {
+			return 0, false // an element that is not such a string, or a trailing ','
+		}
+		if dst != nil {
+			dst[n] = text[i+1 : end-1]
+		}
+		n++
+		i = end + skipSpace(text[end:])
+		switch {
+		case i == len(text):
+			return 0, false
+		case text[i] == ']':
+			return n, onlySpaceFrom(text, i+1)
+		case text[i] != ',':
+			return 0, false
+		}
+		i++
+		i += skipSpace(text[i:])
+	}
+}
+
+// onlySpaceFrom reports whether b holds nothing but JSON white space from i on.
+func onlySpaceFrom[T string | []byte](b T, i int) bool { return i+skipSpace(b[i:]) == len(b) }
+
+// plainStringEnd returns the index just past the JSON string that starts at
+// b[i] when its text is printable ASCII without escapes, or -1 when b[i]
+// starts no such string.
+func plainStringEnd[T string | []byte](b T, i int) int {
+	if i >= len(b) || b[i] != '"' {
+		return -1
+	}
+	for j := i + 1; j < len(b); j++ {
+		switch c := b[j]; {
+		case c == '"':
+			return j + 1
+		case c < 0x20 || c > 0x7e || c == '\\':
+			return -1
+		}
+	}
+	return -1
+}
+
+// parseHeader is ParseHeader's decoding of a header plainHeader does not
+// read, with the pre-pass always first when prePassFirst is set (see
+// decodeObject).
 func parseHeader(b []byte, prePassFirst bool) (Header, error) {
 	if !object(b) {
 		return Header{}, ErrHeader
@@ -800,9 +954,9 @@ func object(b []byte) bool {
 
 // skipSpace returns the index of b's first byte other than JSON white
 // space (RFC 8259, section 2), or len(b).
-func skipSpace(b []byte) int {
-	for i, c := range b {
-		switch c {
+func skipSpace[T string | []byte](b T) int {
+	for i := 0; i < len(b); i++ {
+		switch b[i] {
 		case ' ', '\t', '\n', '\r':
 		default:
 			return i
