@@ -13,9 +13,14 @@ import (
 
 // withdrawKey has the issuer rotate its key and withdraw the old one, and
 // makes f's verifier refresh its key set by verifying a token under the new
-// kid.
+// kid. It first waits for the verifier's first key set (New does not), so
+// that the old key is in it to be withdrawn: else the first fetch may come
+// after the rotation, and the old kid is never seen, not withdrawn.
 func (f *fixture) withdrawKey(t *testing.T) {
 	t.Helper()
+	if err := f.v.Ready(context.Background()); err != nil {
+		t.Fatal(err)
+	}
 	oldKid := f.iss.KeyID()
 	if _, err := f.iss.RotateKey(); err != nil {
 		t.Fatal(err)
