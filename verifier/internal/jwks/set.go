@@ -348,14 +348,19 @@ func (s *Set) CurrentAt(kid string, now time.Time) *Key {
 // withdrew it) is not reported, although Key refuses it the same way: a
 // token its key signed before the rotation is the issuer's, and when it
 // has expired its holder is owed that answer (the verifier's ErrExpired,
-// which tells a client to refresh), not ErrUnknownKey.
+// which tells a client to refresh), not ErrUnknownKey. That holds while
+// the withdrawal is remembered (6 × MinRefreshInterval): once it is
+// forgotten, a token naming the kid whose claims pass (an unexpired one,
+// or one forged, as no signature is needed to reach the lookup) makes a
+// fetch look for it, and from then on, for as long as that is remembered,
+// it is reported as any kid looked for and not found.
 func (s *Set) KnownAbsent(kid string) bool {
 	if snap := s.cur.Load(); snap != nil && snap.keys[kid] != nil {
 		return false
 	}
-	now := s.cfg.Now()
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	now := s.cfg.Now() // under s.mu, as Key reads it: no older than the memory it judges
 	usable := s.cur.Load().usable(now, s.cfg.MaxStaleness)
 	return s.refusedLocked(kid, now, usable, false)
 }
