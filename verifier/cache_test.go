@@ -3,6 +3,7 @@ package verifier
 import (
 	"context"
 	"errors"
+	"math/rand/v2"
 	"slices"
 	"strings"
 	"testing"
@@ -340,5 +341,42 @@ func TestCache_FullShardReclaimsAnExpiredEntryBeforeEvictingAValidOne(t *testing
 			t.Fatalf("round %d: the new token was not cached", round)
 		}
 		f.clk.Advance(time.Minute + DefaultClockSkew)
+	}
+}
+
+// TestCache_ShardSpreadsSignaturesOverEveryShard checks the shard choice
+// (the last 8 bytes of a token, Fibonacci-hashed and scaled without a
+// division) on base64url signature tails, for every shard count a cache
+// can have: every shard is used, none gets more than twice its share, and
+// a token shorter than 8 bytes (never cached, but looked up) picks a shard
+// in range.
+func TestCache_ShardSpreadsSignaturesOverEveryShard(t *testing.T) {
+	const alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+	rng := rand.New(rand.NewPCG(1, 2))
+	for n := 1; n <= maxCacheShards; n++ {
+		c := newTokenCache(n, int64(n)*minShardBytes)
+		if len(c.shards) != n {
+			t.Fatalf("newTokenCache(%d, ...) has %d shards", n, len(c.shards))
+		}
+		const tokens = 16000
+		counts := make(map[*cacheShard]int)
+		for range tokens {
+			tail := make([]byte, 43) // an RS256 signature's last 43 of 342 characters
+			for i := range tail {
+				tail[i] = alphabet[rng.IntN(len(alphabet))]
+			}
+			counts[c.shard("eyJhbGciOiJSUzI1NiJ9.e30."+string(tail))]++
+		}
+		for _, s := range []string{"", "a", "short"} {
+			counts[c.shard(s)] += 0 // in range: indexing out of range would panic
+		}
+		if len(counts) != n {
+			t.Errorf("%d shards: %d used", n, len(counts))
+		}
+		for sh, k := range counts {
+			if k > 2*tokens/n {
+				t.Errorf("%d shards: shard %p got %d of %d tokens", n, sh, k, tokens)
+			}
+		}
 	}
 }
