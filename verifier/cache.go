@@ -136,8 +136,13 @@ func newTokenCache(maxEntries int, maxBytes int64) *tokenCache {
 // took a quarter of a hit.
 func (c *tokenCache) shard(token string) *cacheShard {
 	var tail uint64
-	for i := max(len(token)-8, 0); i < len(token); i++ {
-		tail = tail<<8 | uint64(token[i])
+	if t := token[max(len(token)-8, 0):]; len(t) == 8 {
+		tail = uint64(t[0]) | uint64(t[1])<<8 | uint64(t[2])<<16 | uint64(t[3])<<24 |
+			uint64(t[4])<<32 | uint64(t[5])<<40 | uint64(t[6])<<48 | uint64(t[7])<<56 // one load
+	} else {
+		for i := range len(t) { // a token too short to cache, looked up
+			tail = tail<<8 | uint64(t[i])
+		}
 	}
 	i, _ := bits.Mul64(tail*0x9e3779b97f4a7c15, uint64(len(c.shards)))
 	return &c.shards[i]
