@@ -365,10 +365,11 @@ type decodedPayload struct {
 // whose signature cannot be validated is rejected entire (RFC 8725, 3.3),
 // and nothing it claims is acted on (3.10). Its other faults (expired,
 // wrong iss or aud, a payload that does not parse) go unreported then. A
-// kid the issuer withdrew is not refused there while the withdrawal is
-// remembered: an expired token its key signed before the rotation gets
-// ErrExpired, as before, which tells its client to refresh (after that,
-// see KnownAbsent).
+// kid the issuer withdrew is not refused there: an expired token its key
+// signed before the rotation gets ErrExpired, as before, which tells its
+// client to refresh, also after a fetch has looked for the kid (the key
+// set keeps the last 64 withdrawn kids; a replica that never saw the kid
+// in a set cannot know it was withdrawn: see KnownAbsent).
 func (v *Verifier) verify(ctx context.Context, token string, pre *decodedPayload, kind tokenKind, clientID, nonce string) (*claimSet, *jwks.Key, error) {
 	p, err := v.parseHeader(token, pre, kind)
 	if err != nil {

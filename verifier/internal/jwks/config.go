@@ -40,6 +40,7 @@ const (
 	maxLoggedSkips  = 16              // skipped entries logged one by one per fetch; the rest in one line
 	maxMissedKids   = 1024            // bound on remembered unknown kids
 	maxMissedKidLen = 256             // longer kids are never remembered
+	maxWithdrawn    = 64              // bound on remembered withdrawn kids (Set.withdrawn)
 	maxExposedKeys  = 256             // bound on remembered exposed keys (thumbprints)
 	maxDerivedKeys  = 32              // EC/OKP private scalars per document whose public key is derived
 	// maxEntries bounds the entries of a key-set document (of all its

@@ -9,6 +9,7 @@ import (
 	"math"
 	"math/rand/v2"
 	"net/http"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -103,6 +104,12 @@ type Set struct {
 	next        *fetchCall           // the refresh waiting lookups share, not started yet; nil when none
 	nextStop    func() bool          // stops next's timer
 	waiters     int                  // lookups that joined inflight or wait for next, at most cfg.MaxWaiters
+	// withdrawn lists, oldest first, the kids refreshes dropped that no
+	// later snapshot has published again, at most maxWithdrawn of at
+	// most maxMissedKidLen bytes, with no time limit: a kid in it is
+	// remembered as withdrawn whenever it is remembered (rememberMissLocked),
+	// however long after the refresh that dropped it. See KnownAbsent.
+	withdrawn []string
 	// The discovered JWKS URL ("" until a discovery succeeds), whether a
 	// fetch from it failed (discover again before the next fetch), when a
 	// fetch rediscovers it, and the rediscoveries that failed in a row
@@ -348,12 +355,16 @@ func (s *Set) CurrentAt(kid string, now time.Time) *Key {
 // withdrew it) is not reported, although Key refuses it the same way: a
 // token its key signed before the rotation is the issuer's, and when it
 // has expired its holder is owed that answer (the verifier's ErrExpired,
-// which tells a client to refresh), not ErrUnknownKey. That holds while
-// the withdrawal is remembered (6 × MinRefreshInterval): once it is
-// forgotten, a token naming the kid whose claims pass (an unexpired one,
-// or one forged, as no signature is needed to reach the lookup) makes a
-// fetch look for it, and from then on, for as long as that is remembered,
-// it is reported as any kid looked for and not found.
+// which tells a client to refresh), not ErrUnknownKey. That holds also
+// once the refusal's memory (6 × MinRefreshInterval) has ended and a
+// token naming the kid whose claims pass (an unexpired one, or one forged,
+// as no signature is needed to reach the lookup) has made a fetch look
+// for it: the Set keeps the last maxWithdrawn kids refreshes dropped,
+// with no time limit (see storeLocked), and remembers such a kid as
+// withdrawn whenever it remembers it. Only a kid pushed out of that list
+// by later withdrawals, or one this Set never saw in a set (a replica
+// started after the rotation cannot know the kid was withdrawn), is
+// reported once a fetch has looked for it and not found it.
 func (s *Set) KnownAbsent(kid string) bool {
 	if snap := s.cur.Load(); snap != nil && snap.keys[kid] != nil {
 		return false
@@ -557,7 +568,8 @@ func (s *Set) startFetchLocked(reason string) *fetchCall {
 // is not let back into fetching and waiting by every scheduled refresh. The
 // kids snap dropped are remembered too: the issuer withdrew them, so a
 // token naming one is refused at once rather than made to wait for another
-// fetch; they are remembered as withdrawn (see KnownAbsent). s.mu is held.
+// fetch; they are remembered as withdrawn (see KnownAbsent), and listed
+// in s.withdrawn, which forgets the kids snap publishes again. s.mu is held.
 //
 // Every kid remembered is absent from the current snapshot: a snapshot is
 // published only here, and the kids remembered besides (a fetch's
@@ -570,6 +582,7 @@ func (s *Set) storeLocked(snap *snapshot) {
 			delete(s.missed, kid)
 		}
 	}
+	s.withdrawn = slices.DeleteFunc(s.withdrawn, func(kid string) bool { return snap.keys[kid] != nil })
 	if old == nil {
 		return
 	}
@@ -577,6 +590,7 @@ func (s *Set) storeLocked(snap *snapshot) {
 	// fetch stripped of exposed keys keeps its last good fetch's time.
 	for kid := range old.keys {
 		if snap.keys[kid] == nil {
+			s.withdrawLocked(kid)
 			s.rememberMissLocked(kid, now, true)
 		}
 	}
@@ -601,16 +615,32 @@ func (s *Set) stillMissing(t, now time.Time) bool {
 	return age >= 0 && age < s.missTTL()
 }
 
+// withdrawLocked lists kid, which a refresh dropped, in s.withdrawn,
+// forgetting the oldest kid listed when the list is full, unless kid is
+// too long to remember or already listed. The kids one refresh drops are
+// listed in no particular order. s.mu is held.
+func (s *Set) withdrawLocked(kid string) {
+	if len(kid) > maxMissedKidLen || slices.Contains(s.withdrawn, kid) {
+		return
+	}
+	if len(s.withdrawn) == maxWithdrawn {
+		s.withdrawn = slices.Delete(s.withdrawn, 0, 1) // in place: the array never grows past the bound
+	}
+	s.withdrawn = append(s.withdrawn, kid)
+}
+
 // rememberMissLocked records that kid was absent from a fresh set, so that a
 // flood of the same forged kid costs no further fetches or waits: withdrawn
 // when the issuer dropped it, else because a fetch that looked for it did
 // not find it. A kid remembered as withdrawn stays so while remembered,
-// also when a fetch then looks for it: the tokens its key signed before
-// the rotation are the issuer's all the same (see KnownAbsent). Memory is
-// bounded. s.mu is held.
+// and a kid s.withdrawn lists is remembered as withdrawn, also when a
+// fetch looks for it, however long after the refresh that dropped it: the
+// tokens its key signed before the rotation are the issuer's all the same
+// (see KnownAbsent). Memory is bounded. s.mu is held.
 func (s *Set) rememberMissLocked(kid string, now time.Time, withdrawn bool) {
 	if len(kid) <= maxMissedKidLen && len(s.missed) < maxMissedKids {
-		s.missed[kid] = missedKid{at: now, withdrawn: withdrawn || s.missed[kid].withdrawn}
+		withdrawn = withdrawn || s.missed[kid].withdrawn || slices.Contains(s.withdrawn, kid)
+		s.missed[kid] = missedKid{at: now, withdrawn: withdrawn}
 	}
 }
 
