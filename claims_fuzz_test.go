@@ -17,7 +17,6 @@ import (
 	"slices"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -59,9 +58,10 @@ func FuzzSignedClaimsThroughInterceptors(f *testing.F) {
 	for _, s := range claimSeeds {
 		f.Add(s)
 	}
-	fx := newClaimsFixture(f)
+	fx := newClaimsFixture(f, nil)
 	f.Fuzz(func(t *testing.T, payload string) {
-		fx.run(t, payload)
+		tok := fx.underTest(payload, "")
+		fx.run(t, metadata.AppendToOutgoingContext(t.Context(), "authorization", "Bearer "+tok), nil)
 	})
 }
 
@@ -156,9 +156,11 @@ type claimsFixture struct {
 	enforced *fuzzClients
 	dryRun   *fuzzClients
 
-	// sig is the signature of the token under test: no status, challenge
-	// or log record may hold it.
-	sig atomic.Pointer[string]
+	// secrets, guarded by secretsMu, are the texts no status, challenge or
+	// log record may hold: the signature of the token under test, and the
+	// DPoP proofs sent with it.
+	secretsMu sync.Mutex
+	secrets   []string
 	// mu guards problems, what handlers, OnDecision and the logger found,
 	// and walked, the claims walked with the token under test.
 	mu       sync.Mutex
@@ -171,7 +173,9 @@ type fuzzClients struct {
 	cond authtestv1.ConditionServiceClient
 }
 
-func newClaimsFixture(f *testing.F) *claimsFixture {
+// newClaimsFixture builds the fixture; configure, when not nil, changes
+// both Authenticators' Config.
+func newClaimsFixture(f *testing.F, configure func(*grpcauth.Config)) *claimsFixture {
 	_, priv, err := ed25519.GenerateKey(rand.Reader)
 	if err != nil {
 		f.Fatal(err)
@@ -219,7 +223,7 @@ func newClaimsFixture(f *testing.F) *claimsFixture {
 			` || (subject == 'alice' && client_id == 'client-1' && size(scopes) > 0 && method != '')`},
 	}
 	for _, dry := range []bool{false, true} {
-		auth, err := grpcauth.New(grpcauth.Config{
+		cfg := grpcauth.Config{
 			Verifier:   v,
 			Conditions: conds,
 			Rules:      rules,
@@ -227,7 +231,11 @@ func newClaimsFixture(f *testing.F) *claimsFixture {
 			Now:        now,
 			Logger:     logger,
 			OnDecision: fx.onDecision,
-		})
+		}
+		if configure != nil {
+			configure(&cfg)
+		}
+		auth, err := grpcauth.New(cfg)
 		if err != nil {
 			f.Fatal(err)
 		}
@@ -252,7 +260,13 @@ func (fx *claimsFixture) serve(f *testing.F, auth *grpcauth.Authenticator, dry b
 	var wg sync.WaitGroup
 	wg.Go(func() { _ = srv.Serve(lis) })
 	conn, err := grpc.NewClient("passthrough:///bufnet", grpc.WithTransportCredentials(insecure.NewCredentials()),
-		grpc.WithContextDialer(func(ctx context.Context, _ string) (net.Conn, error) { return lis.DialContext(ctx) }))
+		grpc.WithContextDialer(func(ctx context.Context, _ string) (net.Conn, error) { return lis.DialContext(ctx) }),
+		grpc.WithChainUnaryInterceptor(func(ctx context.Context, method string, req, reply any, cc *grpc.ClientConn, invoker grpc.UnaryInvoker, opts ...grpc.CallOption) error {
+			return invoker(withCallCredentials(ctx, method), method, req, reply, cc, opts...)
+		}),
+		grpc.WithChainStreamInterceptor(func(ctx context.Context, desc *grpc.StreamDesc, cc *grpc.ClientConn, method string, streamer grpc.Streamer, opts ...grpc.CallOption) (grpc.ClientStream, error) {
+			return streamer(withCallCredentials(ctx, method), desc, cc, method, opts...)
+		}))
 	if err != nil {
 		f.Fatal(err)
 	}
@@ -272,10 +286,45 @@ func (fx *claimsFixture) problem(format string, args ...any) {
 	fx.problems = append(fx.problems, fmt.Sprintf(format, args...))
 }
 
-// holdsToken reports whether s holds the token under test's signature.
+// setSecrets makes secrets the texts holdsToken looks for (none: no
+// token is under test).
+func (fx *claimsFixture) setSecrets(secrets ...string) {
+	fx.secretsMu.Lock()
+	defer fx.secretsMu.Unlock()
+	fx.secrets = secrets
+}
+
+// addSecret adds a text holdsToken looks for.
+func (fx *claimsFixture) addSecret(secret string) {
+	fx.secretsMu.Lock()
+	defer fx.secretsMu.Unlock()
+	fx.secrets = append(fx.secrets, secret)
+}
+
+// holdsToken reports whether s holds the token under test's signature, or
+// a text of a proof sent with it.
 func (fx *claimsFixture) holdsToken(s []byte) bool {
-	sig := fx.sig.Load()
-	return sig != nil && bytes.Contains(s, []byte(*sig))
+	fx.secretsMu.Lock()
+	defer fx.secretsMu.Unlock()
+	for _, secret := range fx.secrets {
+		if bytes.Contains(s, []byte(secret)) {
+			return true
+		}
+	}
+	return false
+}
+
+// callCredentialsKey is the context key of a function that sets the
+// credentials of each call made with the context (withCallCredentials).
+type callCredentialsKey struct{}
+
+// withCallCredentials is ctx as the call to method sends it: with the
+// metadata the function under callCredentialsKey, if any, adds for it.
+func withCallCredentials(ctx context.Context, method string) context.Context {
+	if set, ok := ctx.Value(callCredentialsKey{}).(func(context.Context, string) context.Context); ok {
+		return set(ctx, method)
+	}
+	return ctx
 }
 
 // walk is walkClaims of c, once per token: the claims of its calls are
@@ -498,9 +547,12 @@ func (s *claimsService) StepUpStream(stream grpc.BidiStreamingServer[authtestv1.
 }
 
 // sign returns the token of payload's members after the issuer's iss, aud
-// and exp (payload itself when it is no object).
-func (fx *claimsFixture) sign(payload string) string {
+// and exp, and the members more (payload itself when it is no object).
+func (fx *claimsFixture) sign(payload, more string) string {
 	good := fmt.Sprintf(`"iss":%q,"aud":%q,"exp":%d`, fx.issuer, fuzzAudience, fuzzNow.Add(time.Hour).Unix())
+	if more != "" {
+		good += "," + more
+	}
 	if rest, ok := strings.CutPrefix(strings.TrimLeft(payload, " \t\r\n"), "{"); ok {
 		if strings.HasPrefix(strings.TrimLeft(rest, " \t\r\n"), "}") {
 			payload = "{" + good + rest
@@ -510,6 +562,14 @@ func (fx *claimsFixture) sign(payload string) string {
 	}
 	input := fuzzHeader + "." + base64.RawURLEncoding.EncodeToString([]byte(payload))
 	return input + "." + base64.RawURLEncoding.EncodeToString(ed25519.Sign(fx.priv, []byte(input)))
+}
+
+// underTest returns sign's token, and makes its signature the text
+// holdsToken looks for.
+func (fx *claimsFixture) underTest(payload, more string) string {
+	tok := fx.sign(payload, more)
+	fx.setSecrets(tok[strings.LastIndexByte(tok, '.')+1:])
+	return tok
 }
 
 // unary calls a unary method, collecting its header and trailer.
@@ -617,14 +677,13 @@ var fuzzCalls = []struct {
 	}},
 }
 
-func (fx *claimsFixture) run(t *testing.T, payload string) {
-	tok := fx.sign(payload)
-	sig := tok[strings.LastIndexByte(tok, '.')+1:]
-	fx.sig.Store(&sig)
-	defer fx.sig.Store(nil)
-	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
+// run makes every call of fuzzCalls with ctx's credentials (the texts
+// setSecrets named must not come back), and reports what went wrong;
+// after, when not nil, checks each call's outcome further.
+func (fx *claimsFixture) run(t *testing.T, ctx context.Context, after func(call string, dry bool, st *status.Status, md metadata.MD)) {
+	defer fx.setSecrets()
+	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
-	ctx = metadata.AppendToOutgoingContext(ctx, "authorization", "Bearer "+tok)
 	for _, dry := range []bool{false, true} {
 		clients, want := fx.enforced, []codes.Code{codes.OK, codes.Unauthenticated, codes.PermissionDenied}
 		if dry {
@@ -650,6 +709,9 @@ func (fx *claimsFixture) run(t *testing.T, payload string) {
 				if fx.holdsToken([]byte(v)) {
 					t.Errorf("%s (dry run %v): the challenge holds the token: %s", c.name, dry, v)
 				}
+			}
+			if after != nil {
+				after(c.name, dry, st, md)
 			}
 		}
 	}
