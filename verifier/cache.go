@@ -127,8 +127,12 @@ func newTokenCache(maxEntries int, maxBytes int64) *tokenCache {
 }
 
 // shard picks a shard from the token's last 8 bytes: its signature's, which
-// are high-entropy for the verified tokens the cache holds, and which no
-// caller can choose for a token the cache stores. They are mixed by a
+// are high-entropy for the verified tokens the cache holds, and which a
+// caller can steer for a token the cache stores only by picking among
+// strings the issuer signed (an ECDSA token's two, see above, or the
+// tokens it was issued): filling one shard so evicts no more entries per
+// token verified than filling them all, and one token replayed already
+// loads one shard. They are mixed by a
 // multiplication by 2^64 divided by the golden ratio (Fibonacci hashing),
 // and the product is scaled to the number of shards by a multiplication
 // (the high word of product × shards) rather than a division: a few

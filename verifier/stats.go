@@ -24,9 +24,10 @@ type Stats struct {
 	// issuer's cache sees them, and a Verifier counts the same alone as
 	// inside one. A token whose kid the key set knows is absent is refused
 	// before its payload is read (ErrUnknownKey, see KeyMissesLimited), and
-	// is a miss whatever its iss: alone, such a token with a wrong iss is a
-	// miss, where a MultiVerifier refuses it for its iss. Both are 0 when
-	// the cache is disabled.
+	// is a miss whatever its payload: alone, such a token with a wrong iss,
+	// or a payload that is not base64url or JSON, is a miss, where a
+	// MultiVerifier refuses it for its iss or its form. Both are 0 when the
+	// cache is disabled.
 	CacheMisses int64
 	// CacheEntries is the number of tokens cached now.
 	CacheEntries int

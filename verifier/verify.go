@@ -197,8 +197,8 @@ func (v *Verifier) verifyAccessToken(ctx context.Context, token string, pre *dec
 		// A miss, unless the token was refused for its form or its iss: a
 		// MultiVerifier refuses those before any issuer's cache sees them,
 		// and a Verifier counts the same alone as inside one. A kid known
-		// absent is refused before the iss is read: a miss, whatever the
-		// iss (see Stats.CacheMisses).
+		// absent is refused before the payload is read: a miss, whatever
+		// the iss or the payload's form (see Stats.CacheMisses).
 		v.cache.miss(token)
 	}
 	if err != nil {

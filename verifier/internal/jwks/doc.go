@@ -18,8 +18,8 @@
 // fetch in flight) for the next permitted fetch, which all
 // waiting lookups share, so a key published just after another miss used
 // the allowance is still accepted. A kid a recent fetch found absent is
-// refused at once; KnownAbsent tells the verifier so before it reads a
-// token's claims. The answer is ErrUnknownKey when a successful fetch
+// refused at once; KnownAbsent tells the verifier so, unless the issuer
+// withdrew the kid (see KnownAbsent), before it reads a token's claims. The answer is ErrUnknownKey when a successful fetch
 // lacks the kid, and ErrUnavailable when the fetch failed: the set cannot
 // then tell a forged kid from a newly published key. docs/key-set.md has
 // the whole behaviour and the reasons for each limit.
