@@ -484,6 +484,14 @@ func (s *claimsService) ServerStream(_ *authtestv1.ServerStreamRequest, stream g
 }
 
 func (s *claimsService) BidiStream(stream grpc.BidiStreamingServer[authtestv1.BidiStreamRequest, authtestv1.BidiStreamResponse]) error {
+	return answerEach(stream, func() *authtestv1.BidiStreamResponse {
+		return &authtestv1.BidiStreamResponse{Caller: s.seen(stream.Context(), "BidiStream", scopes("test:stream"))}
+	})
+}
+
+// answerEach sends answer() for each message stream receives, until the
+// client closes its side.
+func answerEach[Req, Resp any](stream grpc.BidiStreamingServer[Req, Resp], answer func() *Resp) error {
 	for {
 		if _, err := stream.Recv(); err != nil {
 			if errors.Is(err, io.EOF) {
@@ -491,7 +499,7 @@ func (s *claimsService) BidiStream(stream grpc.BidiStreamingServer[authtestv1.Bi
 			}
 			return err
 		}
-		if err := stream.Send(&authtestv1.BidiStreamResponse{Caller: s.seen(stream.Context(), "BidiStream", scopes("test:stream"))}); err != nil {
+		if err := stream.Send(answer()); err != nil {
 			return err
 		}
 	}
@@ -533,17 +541,9 @@ func (s *claimsService) OwnClientStream(stream grpc.ClientStreamingServer[authte
 }
 
 func (s *claimsService) StepUpStream(stream grpc.BidiStreamingServer[authtestv1.StepUpStreamRequest, authtestv1.StepUpStreamResponse]) error {
-	for {
-		if _, err := stream.Recv(); err != nil {
-			if errors.Is(err, io.EOF) {
-				return nil
-			}
-			return err
-		}
-		if err := stream.Send(&authtestv1.StepUpStreamResponse{Caller: s.seen(stream.Context(), "StepUpStream", steppedUp("urn:example:mfa"))}); err != nil {
-			return err
-		}
-	}
+	return answerEach(stream, func() *authtestv1.StepUpStreamResponse {
+		return &authtestv1.StepUpStreamResponse{Caller: s.seen(stream.Context(), "StepUpStream", steppedUp("urn:example:mfa"))}
+	})
 }
 
 // sign returns the token of payload's members after the issuer's iss, aud
